@@ -1,0 +1,229 @@
+/* nnlua.h — the public C API of the nnlua runtime.
+ *
+ * Tensors, their ops and the settings of the runtime. This header is also the
+ * single source of the LuaJIT FFI declarations: everything between the
+ * NL_CDEF_BEGIN and NL_CDEF_END markers is fed to ffi.cdef as it stands
+ * (the build extracts it into lua/nnlua/cdef.lua), so that part holds no
+ * macros, no #if and no inline code.
+ *
+ * Conventions
+ *   - Every function that makes a tensor returns a new reference, or NULL on
+ *     error; every function that returns int returns 0 on success and -1 on
+ *     error. After an error, nl_error() gives a message that names the op and
+ *     the shapes ("matmul: shapes [4,3] and [4,5] do not align"). Nothing in
+ *     the library aborts or exits.
+ *   - Dimensions and indices are 0-based here (the Lua layer is 1-based);
+ *     negative dims count from the end. Functions that read or write index
+ *     tensors take an index `base` (0 for C, 1 for Lua).
+ *   - Tensors are reference counted: nl_retain / nl_release. Views share the
+ *     storage of the tensor they were taken from.
+ *
+ * A first program:
+ *
+ *     int64_t sz[2] = {2, 3};
+ *     nl_tensor *a = nl_full(2, sz, 1.5, NL_FLOAT32);
+ *     nl_tensor *b = nl_binary_scalar(NL_OP_MUL, a, 2.0, 0);   // a * 2
+ *     nl_tensor *s = nl_reduce_all(NL_OP_SUM, b);              // 18
+ *     printf("%g\n", ((float *)s->data)[0]);
+ *     nl_release(s); nl_release(b); nl_release(a);
+ */
+#ifndef NNLUA_H
+#define NNLUA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NL_MAX_DIMS 8
+#define NL_VERSION_STRING "0.1.0"
+
+/* NL_CDEF_BEGIN */
+
+/* ---- dtypes ------------------------------------------------------------ */
+
+typedef enum {
+    NL_FLOAT32 = 0,
+    NL_FLOAT64 = 1,
+    NL_INT64 = 2,
+    NL_DTYPE_COUNT = 3
+} nl_dtype;
+
+/* ---- ops ---------------------------------------------------------------
+ * One enum for every op the runtime knows; nl_op_name() gives its name.
+ * New ops go at the end, before NL_OP_COUNT. */
+typedef enum {
+    /* binary elementwise, numpy broadcasting */
+    NL_OP_ADD = 0, NL_OP_SUB, NL_OP_MUL, NL_OP_DIV, NL_OP_POW,
+    NL_OP_MAXIMUM, NL_OP_MINIMUM,
+    NL_OP_EQ, NL_OP_NE, NL_OP_LT, NL_OP_LE, NL_OP_GT, NL_OP_GE,
+    /* unary elementwise */
+    NL_OP_NEG, NL_OP_EXP, NL_OP_LOG, NL_OP_SQRT, NL_OP_ABS,
+    NL_OP_RELU, NL_OP_SIGMOID, NL_OP_TANH, NL_OP_CLAMP,
+    /* reductions */
+    NL_OP_SUM, NL_OP_MEAN, NL_OP_MAX, NL_OP_MIN, NL_OP_ARGMAX, NL_OP_ARGMIN,
+    /* along a dim */
+    NL_OP_SOFTMAX, NL_OP_LOG_SOFTMAX,
+    /* linear algebra */
+    NL_OP_MATMUL,
+    /* shape and data movement */
+    NL_OP_VIEW, NL_OP_TRANSPOSE, NL_OP_PERMUTE, NL_OP_NARROW, NL_OP_SELECT,
+    NL_OP_EXPAND, NL_OP_CONTIGUOUS, NL_OP_CAT, NL_OP_STACK,
+    NL_OP_INDEX_SELECT, NL_OP_WHERE, NL_OP_TO_DTYPE,
+    NL_OP_COUNT
+} nl_op;
+
+/* ---- tensors -----------------------------------------------------------
+ * The struct is public so that bindings can read shapes and data without a
+ * call; only the library writes it. */
+typedef struct nl_storage nl_storage;   /* refcounted, 64-byte aligned buffer */
+typedef struct nl_node nl_node;         /* autograd node (autograd.c) */
+
+typedef struct nl_tensor {
+    int64_t sizes[8];        /* (ndim) size of each dim; NL_MAX_DIMS = 8 */
+    int64_t strides[8];      /* (ndim) step of each dim, in elements */
+    int64_t offset;          /* first element's index into the storage */
+    int64_t numel;           /* product of sizes (1 for a 0-dim tensor) */
+    void *data;              /* address of the first element */
+    nl_storage *storage;
+    struct nl_tensor *grad;  /* optional: accumulated gradient */
+    nl_node *node;           /* optional: the autograd node that made it */
+    int32_t ndim;            /* 0..8 */
+    int32_t dtype;           /* an nl_dtype */
+    int32_t refcount;
+    int32_t flags;           /* NL_FLAG_* bits */
+} nl_tensor;
+
+enum { NL_FLAG_REQUIRES_GRAD = 1 };
+
+/* A binding's handle: owns one reference to ptr. nl_ref_release drops it
+ * and clears ptr, so calling it twice is safe (it is LuaJIT's ffi.gc
+ * finalizer). The field's name stays clear of the Lua methods' names. */
+typedef struct nl_ref {
+    nl_tensor *ptr;
+} nl_ref;
+
+void nl_ref_release(nl_ref *r);
+void nl_retain(nl_tensor *t);
+void nl_release(nl_tensor *t);
+
+/* ---- runtime -------------------------------------------------------------- */
+
+const char *nl_version(void);
+const char *nl_error(void);               /* last error on this thread */
+const char *nl_op_name(int op);           /* "add", "matmul", ... */
+const char *nl_dtype_name(int dtype);     /* "float32", "float64", "int64" */
+int64_t nl_dtype_size(int dtype);
+
+/* One thread count for the OpenMP kernels and BLIS together.
+ * Default: NNLUA_NUM_THREADS, else the number of cores. */
+int nl_set_num_threads(int n);
+int nl_get_num_threads(void);
+const char *nl_blas_arch(void);           /* BLIS kernel set in use, e.g. "skx" */
+
+/* Allocator accounting. `allocated` only grows: a binding compares it with
+ * the value at its last collection to decide when to run its GC. */
+typedef struct nl_mem_stats {
+    int64_t live_bytes;     /* bytes held by live storages */
+    int64_t peak_bytes;     /* highest live_bytes so far */
+    int64_t allocated;      /* bytes handed out since start, never decreases */
+    int64_t cached_bytes;   /* freed buffers kept for reuse */
+} nl_mem_stats;
+
+const nl_mem_stats *nl_mem(void);
+void nl_mem_trim(void);                   /* return cached buffers to the OS */
+
+/* ---- creation ------------------------------------------------------------- */
+
+nl_tensor *nl_empty(int ndim, const int64_t *sizes, int dtype);
+nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype);
+nl_tensor *nl_from_data(int ndim, const int64_t *sizes, int dtype,
+                        const void *data /* numel elements of dtype, copied */);
+nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype,
+                           const double *values /* numel values, converted */);
+nl_tensor *nl_arange(double start, double end, double step, int dtype);
+nl_tensor *nl_eye(int64_t n, int64_t m, int dtype);
+
+/* Seeded, counter-based RNG: element i of a draw depends only on
+ * (seed, offset + i), so results do not depend on the thread count.
+ * Each draw advances offset by the number of elements it used. */
+typedef struct nl_generator {
+    uint64_t seed;
+    uint64_t offset;
+} nl_generator;
+
+nl_tensor *nl_rand(nl_generator *g, int ndim, const int64_t *sizes, int dtype);   /* U[0,1) */
+nl_tensor *nl_randn(nl_generator *g, int ndim, const int64_t *sizes, int dtype);  /* N(0,1) */
+int nl_uniform_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
+int nl_normal_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
+
+/* ---- views and copies ----------------------------------------------------- */
+
+/* sizes may hold one -1, inferred. view fails where the strides cannot
+ * express the new shape; reshape copies then. */
+nl_tensor *nl_view(nl_tensor *t, int ndim, const int64_t *sizes);
+nl_tensor *nl_reshape(nl_tensor *t, int ndim, const int64_t *sizes);
+nl_tensor *nl_transpose(nl_tensor *t, int d0, int d1);
+nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims);
+nl_tensor *nl_narrow(nl_tensor *t, int dim, int64_t start, int64_t length);
+nl_tensor *nl_select(nl_tensor *t, int dim, int64_t index);
+nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes /* -1 keeps */);
+nl_tensor *nl_squeeze(nl_tensor *t, int dim);
+nl_tensor *nl_unsqueeze(nl_tensor *t, int dim);
+int nl_is_contiguous(const nl_tensor *t);
+nl_tensor *nl_contiguous(nl_tensor *t);   /* t itself (retained) when already contiguous */
+nl_tensor *nl_clone(nl_tensor *t);
+nl_tensor *nl_to_dtype(nl_tensor *t, int dtype);
+nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim);
+nl_tensor *nl_stack(int n, nl_tensor *const *ts, int dim);
+nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, int64_t base);
+
+/* ---- elementwise ---------------------------------------------------------- */
+
+/* op: NL_OP_ADD .. NL_OP_GE. Comparisons give 1 or 0 in the promoted dtype.
+ * int64 with int64 stays int64, except DIV and POW which give float32. */
+nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
+/* a op s, or s op a when scalar_first; the result keeps a's dtype
+ * (int64 with a fractional s, or DIV, gives float32) */
+nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
+/* op: NL_OP_NEG .. NL_OP_TANH; int64 input to a float function gives float32 */
+nl_tensor *nl_unary(int op, nl_tensor *a);
+nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi);  /* NaN bound: none */
+nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b);
+
+/* In place: dst = dst op src, src broadcast to dst's shape. */
+int nl_binary_(int op, nl_tensor *dst /* in, out */, nl_tensor *src);
+int nl_binary_scalar_(int op, nl_tensor *dst /* in, out */, double s);
+int nl_unary_(int op, nl_tensor *dst /* in, out */);
+int nl_add_scaled_(nl_tensor *dst /* in, out */, nl_tensor *src, double alpha); /* dst += alpha*src */
+int nl_fill_(nl_tensor *dst /* out */, double value);
+int nl_copy_(nl_tensor *dst /* out */, nl_tensor *src);  /* broadcast, converts dtype */
+
+/* ---- reductions ----------------------------------------------------------- */
+
+/* op: NL_OP_SUM, MEAN, MAX, MIN, ARGMAX, ARGMIN; a 0-dim result.
+ * Arg results are int64 indices into the flattened tensor, from base. */
+nl_tensor *nl_reduce_all(int op, nl_tensor *t, int64_t base);
+/* Over one dim. For MAX and MIN, indices (optional) receives the argmax or
+ * argmin, int64, from base. */
+nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
+                     nl_tensor **indices /* out, optional */);
+nl_tensor *nl_softmax(nl_tensor *t, int dim);
+nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
+
+/* ---- linear algebra ------------------------------------------------------- */
+
+/* (m,k)@(k,n); (b,m,k)@(b,k,n) with b broadcast when one side has no batch
+ * or batch 1; 1-D operands as in numpy. Strided operands go to BLIS as they
+ * are: transposed views cost no copy. */
+nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b);
+
+/* NL_CDEF_END */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NNLUA_H */

@@ -1,0 +1,44 @@
+-- nnlua: require 'nnlua' returns the `nl` table.
+-- This file declares the C API to the FFI (from the public header, through
+-- the generated nnlua.cdef), loads the runtime and assembles the modules.
+local ffi = require 'ffi'
+
+ffi.cdef(require 'nnlua.cdef')
+
+-- The runtime: already in the process when the `nnlua` executable (or an
+-- embedding host) links it, else libnnlua.so from NNLUA_LIB, beside this
+-- source tree, or the system's library path.
+local function load_runtime()
+  if pcall(function() return ffi.C.nl_version end) then return ffi.C end
+  local candidates = {}
+  local env = os.getenv('NNLUA_LIB')
+  if env and env ~= '' then candidates[#candidates + 1] = env end
+  local here = debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or '.'
+  candidates[#candidates + 1] = here .. '/../../lib/libnnlua.so'        -- source tree
+  candidates[#candidates + 1] = here .. '/../../../../lib/libnnlua.so'  -- PREFIX/share/lua/5.1/nnlua
+  candidates[#candidates + 1] = 'nnlua'
+  local errs = {}
+  for _, path in ipairs(candidates) do
+    local ok, lib = pcall(ffi.load, path)
+    if ok then return lib end
+    errs[#errs + 1] = tostring(lib)
+  end
+  error('nnlua: cannot load the runtime library libnnlua.so (set NNLUA_LIB):\n  '
+        .. table.concat(errs, '\n  '), 2)
+end
+
+local lib = load_runtime()
+
+local nl = {
+  _lib = lib,
+  _VERSION = ffi.string(lib.nl_version()),
+}
+
+require('nnlua.tensor')(nl)
+require('nnlua.print')(nl)
+
+nl.nn = {}
+nl.optim = {}
+nl.data = {}
+
+return nl

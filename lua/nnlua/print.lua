@@ -1,0 +1,107 @@
+-- print.lua: tostring for tensors, in PyTorch's style: values in nested
+-- brackets, one number format for the whole tensor, long tensors cut to
+-- their first and last three entries per dim; then the shape and dtype.
+local ffi = require 'ffi'
+
+return function(nl)
+  local Tensor = nl.Tensor
+  local EDGE, THRESHOLD, LINE = 3, 1000, 80
+
+  -- indices shown along a dim of size n (nil marks the '...')
+  local function shown(n, summarize)
+    local idx = {}
+    if summarize and n > 2 * EDGE then
+      for i = 1, EDGE do idx[#idx + 1] = i end
+      idx[#idx + 1] = false
+      for i = n - EDGE + 1, n do idx[#idx + 1] = i end
+    else
+      for i = 1, n do idx[i] = i end
+    end
+    return idx
+  end
+
+  -- choose one format for all shown values
+  local function formatter(vals, is_int)
+    if is_int then return function(v) return string.format('%d', v) end end
+    local int_mode, nonzero = true, {}
+    for _, v in ipairs(vals) do
+      if v == v and v ~= math.huge and v ~= -math.huge then
+        if v ~= math.floor(v) then int_mode = false end
+        if v ~= 0 then nonzero[#nonzero + 1] = math.abs(v) end
+      end
+    end
+    local function special(v)
+      if v ~= v then return 'nan' end
+      if v == math.huge then return 'inf' end
+      if v == -math.huge then return '-inf' end
+    end
+    local lo, hi = math.huge, 0
+    for _, a in ipairs(nonzero) do lo = math.min(lo, a); hi = math.max(hi, a) end
+    local sci = #nonzero > 0 and (hi / lo > 1000 or hi > 1e8 or lo < 1e-4)
+    if int_mode then
+      if sci then return function(v) return special(v) or string.format('%.4e', v) end end
+      return function(v) return special(v) or string.format('%.0f.', v) end
+    end
+    if sci then return function(v) return special(v) or string.format('%.4e', v) end end
+    return function(v) return special(v) or string.format('%.4f', v) end
+  end
+
+  local function render(t)
+    local p = t.ptr
+    local c = t:contiguous()
+    local cp = c.ptr
+    local ndim, is_int = cp.ndim, cp.dtype == 2
+    local data
+    if cp.dtype == 0 then data = ffi.cast('float *', cp.data)
+    elseif cp.dtype == 1 then data = ffi.cast('double *', cp.data)
+    else data = ffi.cast('int64_t *', cp.data) end
+    local summarize = tonumber(p.numel) > THRESHOLD
+    local shape, strides = {}, {}
+    for d = 1, ndim do shape[d] = tonumber(cp.sizes[d - 1]); strides[d] = tonumber(cp.strides[d - 1]) end
+
+    -- collect the shown values (in order) to pick a format and a width
+    local vals = {}
+    local function collect(d, off)
+      if d > ndim then vals[#vals + 1] = tonumber(data[off]); return end
+      for _, i in ipairs(shown(shape[d], summarize)) do
+        if i then collect(d + 1, off + (i - 1) * strides[d]) end
+      end
+    end
+    collect(1, 0)
+    local fmt = formatter(vals, is_int)
+    local width = 0
+    for _, v in ipairs(vals) do     -- as PyTorch: the width of the finite values
+      if v == v and v ~= math.huge and v ~= -math.huge then width = math.max(width, #fmt(v)) end
+    end
+    local function cell(v) local s = fmt(v); return string.rep(' ', width - #s) .. s end
+
+    local prefix = 'tensor('
+    if ndim == 0 then return prefix .. fmt(tonumber(data[0])) end
+    local function block(d, off, indent)
+      local parts = {}
+      if d == ndim then
+        local per_line = math.max(1, math.floor((LINE - indent) / (width + 2)))
+        local line = {}
+        local lines = {}
+        for _, i in ipairs(shown(shape[d], summarize)) do
+          line[#line + 1] = i and cell(tonumber(data[off + (i - 1) * strides[d]])) or '...'
+          if #line == per_line then lines[#lines + 1] = table.concat(line, ', '); line = {} end
+        end
+        if #line > 0 then lines[#lines + 1] = table.concat(line, ', ') end
+        return '[' .. table.concat(lines, ',\n' .. string.rep(' ', indent + 1)) .. ']'
+      end
+      for _, i in ipairs(shown(shape[d], summarize)) do
+        parts[#parts + 1] = i and block(d + 1, off + (i - 1) * strides[d], indent + 1) or '...'
+      end
+      local sep = ',' .. string.rep('\n', ndim - d) .. string.rep(' ', indent + 1)
+      return '[' .. table.concat(parts, sep) .. ']'
+    end
+    return prefix .. block(1, 0, #prefix)
+  end
+
+  function nl._tostring(t)
+    if t.ptr == nil then return 'tensor(<released>)' end
+    local s = render(t)
+    return string.format('%s, shape=%s, dtype=%s)', s, nl._shape_str(t), Tensor.dtype(t))
+  end
+end

@@ -1,0 +1,605 @@
+-- tensor.lua: the Tensor type of the Lua layer. A tensor is an `nl_ref`
+-- cdata owning one reference to a C nl_tensor; every method is one call
+-- into the C runtime. Dims and indices are 1-based here, 0-based in C.
+-- Printing lives in nnlua/print.lua; autograd arrives with its own file.
+local ffi = require 'ffi'
+
+return function(nl)
+  local lib = nl._lib
+  local C_op = {}      -- 'add' -> NL_OP_ADD, filled below
+  for i = 0, tonumber(lib.NL_OP_COUNT) - 1 do C_op[ffi.string(lib.nl_op_name(i))] = i end
+
+  -- scratch arrays for passing shapes and dims; allocated once (STYLE 10)
+  local sizes_buf = ffi.new('int64_t[8]')
+  local dims_buf = ffi.new('int[8]')
+  local float_p, double_p, int64_p = ffi.typeof('float *'), ffi.typeof('double *'), ffi.typeof('int64_t *')
+
+  local dtype_ids = { float32 = 0, float = 0, float64 = 1, double = 1, int64 = 2, long = 2 }
+  local dtype_names = { [0] = 'float32', [1] = 'float64', [2] = 'int64' }
+
+  local Tensor = {}              -- methods
+  local mt = {}
+  local Ref = ffi.metatype('nl_ref', mt)
+  nl.Tensor = Tensor
+
+  local function is_tensor(x) return ffi.istype(Ref, x) end
+  nl.is_tensor = is_tensor
+
+  -- Raise msg as a Lua error located at the user's line: the first frame
+  -- outside nnlua's own Lua files (tail calls make fixed levels unreliable).
+  local pkg_prefix = debug.getinfo(1, 'S').source:match('^(.*/)[^/]*$') or ''
+  local function raise(msg)
+    local level = 2
+    while true do
+      local info = debug.getinfo(level, 'S')
+      if not info then break end
+      if info.what ~= 'C' and info.source:sub(1, #pkg_prefix) ~= pkg_prefix then break end
+      level = level + 1
+    end
+    error(msg, level)
+  end
+  nl._raise = raise
+
+  -- ---- memory: the C allocator's byte count drives the Lua GC -------------
+  -- LuaJIT does not see C memory, so after enough bytes handed out since
+  -- the last collection we collect: a loop of big temporaries stays flat.
+  local mem = lib.nl_mem()
+  local GC_MIN = 64 * 2^20
+  local last_alloc, gc_budget = tonumber(mem.allocated), GC_MIN
+  local function gc_check()
+    if mem.allocated - last_alloc > gc_budget then
+      collectgarbage('collect')
+      last_alloc = tonumber(mem.allocated)
+      local live = tonumber(mem.live_bytes)
+      gc_budget = live > GC_MIN and live or GC_MIN
+    end
+  end
+
+  -- wrap a new reference from C, or raise the C error at the user's level
+  local function wrap(p)
+    if p == nil then raise(ffi.string(lib.nl_error())) end
+    local h = Ref(p)
+    ffi.gc(h, lib.nl_ref_release)
+    if mem.allocated - last_alloc > gc_budget then gc_check() end
+    return h
+  end
+  nl._wrap = wrap
+
+  local function check(rc)
+    if rc ~= 0 then raise(ffi.string(lib.nl_error())) end
+  end
+  nl._check = check
+
+  local function argerror(op, what, x)
+    raise(string.format('%s: expected %s, got %s', op, what, type(x) == 'cdata' and tostring(ffi.typeof(x)) or type(x)))
+  end
+
+  -- the C tensor of x, or an error naming op
+  local function T(x, op)
+    if not is_tensor(x) then argerror(op, 'a tensor', x) end
+    local p = x.ptr
+    if p == nil then raise(op .. ': the tensor was released') end
+    return p
+  end
+  nl._T = T
+
+  local function dtype_id(d, op)
+    if d == nil then return 0 end
+    local id = dtype_ids[d]
+    if not id then raise(string.format("%s: unknown dtype '%s' (use 'float32', 'float64' or 'int64')", op, tostring(d))) end
+    return id
+  end
+  nl._dtype_id = dtype_id
+
+  -- 1-based (or negative) Lua dim -> 0-based C dim
+  local function cdim(d, op)
+    if type(d) ~= 'number' or d ~= math.floor(d) then argerror(op, 'an integer dim', d) end
+    if d > 0 then return d - 1 end
+    if d < 0 then return d end
+    raise(op .. ': dim 0 is invalid (dims start at 1)')
+  end
+  nl._cdim = cdim
+
+  -- sizes from (n1, n2, ...), ({n1, n2, ...}) or a shape table; an optional
+  -- trailing dtype string. Returns ndim, the trailing dtype id.
+  local function read_sizes(op, ...)
+    local n, first = select('#', ...), ...
+    local dt
+    if n > 0 and type(select(n, ...)) == 'string' then
+      dt = dtype_id(select(n, ...), op)
+      n = n - 1
+    end
+    if n == 1 and type(first) == 'table' then
+      local t = first
+      if #t > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, #t)) end
+      for i = 1, #t do
+        local v = t[i]
+        if type(v) ~= 'number' then argerror(op, 'sizes as numbers', v) end
+        sizes_buf[i - 1] = v
+      end
+      return #t, dt
+    end
+    if n > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, n)) end
+    for i = 1, n do
+      local v = select(i, ...)
+      if type(v) ~= 'number' or v ~= math.floor(v) then argerror(op, 'integer sizes', v) end
+      sizes_buf[i - 1] = v
+    end
+    return n, dt
+  end
+
+  -- ---- creation ----------------------------------------------------------
+
+  -- nested Lua tables -> shape and a flat double array
+  local function table_shape(v, op)
+    local shape = {}
+    while type(v) == 'table' do
+      shape[#shape + 1] = #v
+      if #v == 0 then break end
+      v = v[1]
+    end
+    if #shape > 8 then raise(op .. ': more than 8 nested levels') end
+    return shape
+  end
+
+  function nl.tensor(v, dtype)
+    local dt = dtype_id(dtype, 'tensor')
+    if type(v) == 'number' then return wrap(lib.nl_full(0, nil, v, dt)) end
+    if is_tensor(v) then return wrap(lib.nl_to_dtype(T(v, 'tensor'), dtype and dt or v.ptr.dtype)) end
+    if type(v) ~= 'table' then argerror('tensor', 'a number, a table or a tensor', v) end
+    local shape = table_shape(v, 'tensor')
+    local n = 1
+    for i = 1, #shape do n = n * shape[i] end
+    local flat = ffi.new('double[?]', math.max(n, 1))
+    local k = 0
+    local function fill(x, d)
+      if d > #shape then
+        if type(x) ~= 'number' then
+          raise(string.format('tensor: expected numbers, found %s', type(x)))
+        end
+        flat[k] = x
+        k = k + 1
+        return
+      end
+      if type(x) ~= 'table' or #x ~= shape[d] then
+        raise(string.format('tensor: ragged nested table: level %d should have %d entries', d, shape[d]))
+      end
+      for i = 1, shape[d] do fill(x[i], d + 1) end
+    end
+    fill(v, 1)
+    for i = 1, #shape do sizes_buf[i - 1] = shape[i] end
+    return wrap(lib.nl_from_doubles(#shape, sizes_buf, dt, flat))
+  end
+
+  function nl.empty(...)
+    local n, dt = read_sizes('empty', ...)
+    return wrap(lib.nl_empty(n, sizes_buf, dt or 0))
+  end
+  function nl.zeros(...)
+    local n, dt = read_sizes('zeros', ...)
+    return wrap(lib.nl_full(n, sizes_buf, 0, dt or 0))
+  end
+  function nl.ones(...)
+    local n, dt = read_sizes('ones', ...)
+    return wrap(lib.nl_full(n, sizes_buf, 1, dt or 0))
+  end
+  function nl.full(shape, value, dtype)
+    if type(value) ~= 'number' then argerror('full', 'a number as fill value', value) end
+    local n = read_sizes('full', shape)
+    return wrap(lib.nl_full(n, sizes_buf, value, dtype_id(dtype, 'full')))
+  end
+  function nl.arange(a, b, step, dtype)
+    if type(b) == 'string' then b, dtype = nil, b
+    elseif type(step) == 'string' then step, dtype = nil, step end
+    if b == nil then a, b = 0, a end
+    step = step or 1
+    for _, x in ipairs({ a, b, step }) do
+      if type(x) ~= 'number' then argerror('arange', 'numbers', x) end
+    end
+    local dt = dtype and dtype_id(dtype, 'arange')
+    if not dt then
+      local ints = a == math.floor(a) and b == math.floor(b) and step == math.floor(step)
+      dt = ints and 2 or 0
+    end
+    return wrap(lib.nl_arange(a, b, step, dt))
+  end
+  function nl.eye(n, m, dtype)
+    if type(m) == 'string' then m, dtype = nil, m end
+    if type(n) ~= 'number' then argerror('eye', 'a size', n) end
+    return wrap(lib.nl_eye(n, m or n, dtype_id(dtype, 'eye')))
+  end
+
+  -- the default generator of this Lua state (PyTorch-like fixed default seed)
+  local gen = ffi.new('nl_generator', { 0x2545F4914F6CDD1DULL, 0 })
+  nl._generator = gen
+  function nl.manual_seed(seed)
+    if type(seed) ~= 'number' then argerror('manual_seed', 'a number', seed) end
+    gen.seed = seed
+    gen.offset = 0
+  end
+  function nl.rand(...)
+    local n, dt = read_sizes('rand', ...)
+    return wrap(lib.nl_rand(gen, n, sizes_buf, dt or 0))
+  end
+  function nl.randn(...)
+    local n, dt = read_sizes('randn', ...)
+    return wrap(lib.nl_randn(gen, n, sizes_buf, dt or 0))
+  end
+
+  local function tensor_list(list, op)
+    if type(list) ~= 'table' or #list == 0 then argerror(op, 'a non-empty list of tensors', list) end
+    local arr = ffi.new('nl_tensor *[?]', #list)
+    for i = 1, #list do
+      if not is_tensor(list[i]) then
+        raise(string.format('%s: element %d of the list is not a tensor (%s)', op, i, type(list[i])))
+      end
+      arr[i - 1] = list[i].ptr
+    end
+    return arr, #list
+  end
+  function nl.cat(list, dim)
+    local arr, n = tensor_list(list, 'cat')
+    return wrap(lib.nl_cat(n, arr, cdim(dim or 1, 'cat')))
+  end
+  function nl.stack(list, dim)
+    local arr, n = tensor_list(list, 'stack')
+    return wrap(lib.nl_stack(n, arr, cdim(dim or 1, 'stack')))
+  end
+
+  function nl.set_num_threads(n)
+    if type(n) ~= 'number' then argerror('set_num_threads', 'a number', n) end
+    check(lib.nl_set_num_threads(n))
+  end
+  function nl.get_num_threads() return tonumber(lib.nl_get_num_threads()) end
+  function nl.memory()
+    return { live = tonumber(mem.live_bytes), peak = tonumber(mem.peak_bytes),
+             allocated = tonumber(mem.allocated), cached = tonumber(mem.cached_bytes) }
+  end
+  function nl.blas_arch() return ffi.string(lib.nl_blas_arch()) end
+
+  -- ---- shape and element access ---------------------------------------------
+
+  function Tensor.dim(t) return T(t, 'dim').ndim end
+  function Tensor.numel(t) return tonumber(T(t, 'numel').numel) end
+  function Tensor.dtype(t) return dtype_names[T(t, 'dtype').dtype] end
+  function Tensor.shape(t)
+    local p = T(t, 'shape')
+    local s = {}
+    for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
+    return s
+  end
+  function Tensor.size(t, d)
+    local p = T(t, 'size')
+    if d == nil then return Tensor.shape(t) end
+    local c = cdim(d, 'size')
+    if c < 0 then c = c + p.ndim end
+    if c < 0 or c >= p.ndim then
+      raise(string.format('size: dim %d out of range for shape %s', d, nl._shape_str(t)))
+    end
+    return tonumber(p.sizes[c])
+  end
+  function Tensor.stride(t, d)
+    local p = T(t, 'stride')
+    local c = cdim(d, 'stride')
+    if c < 0 then c = c + p.ndim end
+    if c < 0 or c >= p.ndim then raise('stride: dim ' .. d .. ' out of range') end
+    return tonumber(p.strides[c])
+  end
+  function Tensor.is_contiguous(t) return lib.nl_is_contiguous(T(t, 'is_contiguous')) ~= 0 end
+
+  function nl._shape_str(t)
+    local s = Tensor.shape(t)
+    return '[' .. table.concat(s, ',') .. ']'
+  end
+
+  -- the element at C offset off (elements from t.data)
+  local function load(p, off)
+    local dt = p.dtype
+    if dt == 0 then return tonumber(ffi.cast(float_p, p.data)[off]) end
+    if dt == 1 then return tonumber(ffi.cast(double_p, p.data)[off]) end
+    return tonumber(ffi.cast(int64_p, p.data)[off])
+  end
+  local function store(p, off, v)
+    local dt = p.dtype
+    if dt == 0 then ffi.cast(float_p, p.data)[off] = v
+    elseif dt == 1 then ffi.cast(double_p, p.data)[off] = v
+    else
+      if v ~= math.floor(v) then raise('index: cannot store ' .. v .. ' in an int64 tensor') end
+      ffi.cast(int64_p, p.data)[off] = v
+    end
+  end
+
+  function Tensor.item(t)
+    local p = T(t, 'item')
+    if p.numel ~= 1 then
+      raise(string.format('item: expected a tensor with one element, got shape %s', nl._shape_str(t)))
+    end
+    return load(p, 0)
+  end
+
+  function Tensor.totable(t)
+    local p = T(t, 'totable')
+    local c = wrap(lib.nl_contiguous(p))
+    local cp = c.ptr
+    if cp.ndim == 0 then return load(cp, 0) end
+    local k = 0
+    local function build(d)
+      local out = {}
+      local n = tonumber(cp.sizes[d])
+      if d == cp.ndim - 1 then
+        for i = 1, n do out[i] = load(cp, k); k = k + 1 end
+      else
+        for i = 1, n do out[i] = build(d + 1) end
+      end
+      return out
+    end
+    return build(0)
+  end
+
+  local function check_index(p, i, op)
+    if p.ndim == 0 then raise(op .. ': a 0-dim tensor cannot be indexed; use item()') end
+    if type(i) ~= 'number' or i ~= math.floor(i) then argerror(op, 'an integer index', i) end
+    local n = tonumber(p.sizes[0])
+    local j = i < 0 and i + n + 1 or i
+    if j < 1 or j > n then
+      raise(string.format('%s: index %d out of range for dim 1 of size %d', op, i, n))
+    end
+    return j - 1
+  end
+
+  -- ---- metatable ------------------------------------------------------------
+
+  local accessors = {}          -- field-like properties (t.grad arrives with autograd)
+  nl._accessors = accessors
+  local setters = {}
+  nl._setters = setters
+
+  mt.__index = function(t, k)
+    local m = Tensor[k]
+    if m ~= nil then return m end
+    if type(k) == 'number' then
+      local p = T(t, 'index')
+      local i = check_index(p, k, 'index')
+      if p.ndim == 1 then return load(p, i * p.strides[0]) end
+      return wrap(lib.nl_select(p, 0, i))
+    end
+    local a = accessors[k]
+    if a then return a(t) end
+    return nil
+  end
+
+  mt.__newindex = function(t, k, v)
+    if type(k) == 'number' then
+      local p = T(t, 'index')
+      local i = check_index(p, k, 'index')
+      if p.ndim == 1 and type(v) == 'number' then
+        store(p, i * p.strides[0], v)
+        return
+      end
+      local sub = wrap(lib.nl_select(p, 0, i))
+      if type(v) == 'number' then check(lib.nl_fill_(sub.ptr, v))
+      elseif is_tensor(v) then check(lib.nl_copy_(sub.ptr, T(v, 'index')))
+      else argerror('index', 'a number or a tensor to assign', v) end
+      return
+    end
+    local s = setters[k]
+    if s then return s(t, v) end
+    raise(string.format("tensor: cannot set field '%s'", tostring(k)))
+  end
+
+  mt.__tostring = function(t) return nl._tostring(t) end
+
+  mt.__len = function(t)
+    local p = T(t, 'len')
+    if p.ndim == 0 then raise('len: a 0-dim tensor has no length') end
+    return tonumber(p.sizes[0])
+  end
+
+  -- ---- elementwise ----------------------------------------------------------
+
+  local function binary(op, name)
+    local opid = C_op[name]
+    return function(a, b)
+      if type(b) == 'number' then
+        return wrap(lib.nl_binary_scalar(opid, T(a, name), b, 0))
+      elseif type(a) == 'number' then
+        return wrap(lib.nl_binary_scalar(opid, T(b, name), a, 1))
+      end
+      if not is_tensor(a) then argerror(name, 'a tensor or a number', a) end
+      if not is_tensor(b) then argerror(name, 'a tensor or a number', b) end
+      return wrap(lib.nl_binary(opid, T(a, name), T(b, name)))
+    end
+  end
+
+  for _, name in ipairs({ 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum',
+                          'eq', 'ne', 'lt', 'le', 'gt', 'ge' }) do
+    local f = binary(nil, name)
+    Tensor[name] = f
+    nl[name] = f
+  end
+  mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
+
+  for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh' }) do
+    local opid = C_op[name]
+    local f = function(t) return wrap(lib.nl_unary(opid, T(t, name))) end
+    Tensor[name] = f
+    nl[name] = f
+    Tensor[name .. '_'] = function(t)
+      check(lib.nl_unary_(opid, T(t, name .. '_')))
+      return t
+    end
+  end
+  mt.__unm = Tensor.neg
+
+  local NaN = 0 / 0
+  function Tensor.clamp(t, lo, hi)
+    if lo ~= nil and type(lo) ~= 'number' then argerror('clamp', 'a number or nil as min', lo) end
+    if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
+    return wrap(lib.nl_clamp(T(t, 'clamp'), lo or NaN, hi or NaN))
+  end
+  nl.clamp = Tensor.clamp
+
+  function nl.where(cond, a, b)
+    local c = T(cond, 'where')
+    local ta = is_tensor(a) and a or (type(a) == 'number' and nl.tensor(a, is_tensor(b) and Tensor.dtype(b) or nil))
+    local tb = is_tensor(b) and b or (type(b) == 'number' and nl.tensor(b, is_tensor(a) and Tensor.dtype(a) or nil))
+    if not ta then argerror('where', 'a tensor or a number', a) end
+    if not tb then argerror('where', 'a tensor or a number', b) end
+    return wrap(lib.nl_where(c, ta.ptr, tb.ptr))
+  end
+
+  -- in place
+  local function inplace_binary(name, opname)
+    local opid = C_op[opname]
+    return function(t, x)
+      local p = T(t, name)
+      if type(x) == 'number' then check(lib.nl_binary_scalar_(opid, p, x))
+      else check(lib.nl_binary_(opid, p, T(x, name))) end
+      return t
+    end
+  end
+  Tensor.sub_ = inplace_binary('sub_', 'sub')
+  Tensor.mul_ = inplace_binary('mul_', 'mul')
+  Tensor.div_ = inplace_binary('div_', 'div')
+  local add_plain = inplace_binary('add_', 'add')
+  function Tensor.add_(t, x, alpha)
+    if alpha == nil or type(x) == 'number' then
+      if type(x) == 'number' and alpha then x = x * alpha end
+      return add_plain(t, x)
+    end
+    if type(alpha) ~= 'number' then argerror('add_', 'a number as alpha', alpha) end
+    check(lib.nl_add_scaled_(T(t, 'add_'), T(x, 'add_'), alpha))
+    return t
+  end
+  function Tensor.fill_(t, v)
+    if type(v) ~= 'number' then argerror('fill_', 'a number', v) end
+    check(lib.nl_fill_(T(t, 'fill_'), v))
+    return t
+  end
+  function Tensor.zero_(t) return Tensor.fill_(t, 0) end
+  function Tensor.copy_(t, src)
+    check(lib.nl_copy_(T(t, 'copy_'), T(src, 'copy_')))
+    return t
+  end
+  function Tensor.clamp_(t, lo, hi)
+    local r = Tensor.clamp(t, lo, hi)
+    return Tensor.copy_(t, r)
+  end
+
+  -- ---- reductions -----------------------------------------------------------
+
+  local function reducer(name, has_indices)
+    local opid = C_op[name]
+    return function(t, d, keepdim)
+      local p = T(t, name)
+      if d == nil then return wrap(lib.nl_reduce_all(opid, p, 1)) end
+      local kd = keepdim and 1 or 0
+      if has_indices then
+        local idx = ffi.new('nl_tensor *[1]')
+        local v = lib.nl_reduce(opid, p, cdim(d, name), kd, 1, idx)
+        if v == nil then raise(ffi.string(lib.nl_error())) end
+        return wrap(v), wrap(idx[0])
+      end
+      return wrap(lib.nl_reduce(opid, p, cdim(d, name), kd, 1, nil))
+    end
+  end
+  Tensor.sum = reducer('sum')
+  Tensor.mean = reducer('mean')
+  Tensor.max = reducer('max', true)
+  Tensor.min = reducer('min', true)
+  Tensor.argmax = reducer('argmax')
+  Tensor.argmin = reducer('argmin')
+  for _, k in ipairs({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }) do nl[k] = Tensor[k] end
+
+  function Tensor.softmax(t, d)
+    return wrap(lib.nl_softmax(T(t, 'softmax'), cdim(d or -1, 'softmax')))
+  end
+  function Tensor.log_softmax(t, d)
+    return wrap(lib.nl_log_softmax(T(t, 'log_softmax'), cdim(d or -1, 'log_softmax')))
+  end
+  nl.softmax, nl.log_softmax = Tensor.softmax, Tensor.log_softmax
+
+  function nl.matmul(a, b)
+    return wrap(lib.nl_matmul(T(a, 'matmul'), T(b, 'matmul')))
+  end
+  Tensor.matmul = nl.matmul
+
+  -- ---- views and copies -----------------------------------------------------
+
+  function Tensor.view(t, ...)
+    local p = T(t, 'view')
+    local n = read_sizes('view', ...)
+    return wrap(lib.nl_view(p, n, sizes_buf))
+  end
+  function Tensor.reshape(t, ...)
+    local p = T(t, 'reshape')
+    local n = read_sizes('reshape', ...)
+    return wrap(lib.nl_reshape(p, n, sizes_buf))
+  end
+  function Tensor.expand(t, ...)
+    local p = T(t, 'expand')
+    local n = read_sizes('expand', ...)
+    return wrap(lib.nl_expand(p, n, sizes_buf))
+  end
+  function Tensor.transpose(t, a, b)
+    local p = T(t, 'transpose')
+    return wrap(lib.nl_transpose(p, cdim(a, 'transpose'), cdim(b, 'transpose')))
+  end
+  function Tensor.t(t)
+    local p = T(t, 't')
+    if p.ndim ~= 2 then raise('t: expected a 2-D tensor, got shape ' .. nl._shape_str(t)) end
+    return wrap(lib.nl_transpose(p, 0, 1))
+  end
+  function Tensor.permute(t, ...)
+    local p = T(t, 'permute')
+    local dims = select('#', ...) == 1 and type(...) == 'table' and ... or { ... }
+    if #dims > 8 then raise('permute: too many dims') end
+    for i = 1, #dims do dims_buf[i - 1] = cdim(dims[i], 'permute') end
+    return wrap(lib.nl_permute(p, #dims, dims_buf))
+  end
+  function Tensor.narrow(t, d, start, len)
+    local p = T(t, 'narrow')
+    if type(start) ~= 'number' or type(len) ~= 'number' then argerror('narrow', 'numbers start and length', start) end
+    return wrap(lib.nl_narrow(p, cdim(d, 'narrow'), start - 1, len))
+  end
+  function Tensor.select(t, d, i)
+    local p = T(t, 'select')
+    if type(i) ~= 'number' then argerror('select', 'an integer index', i) end
+    local c = cdim(d, 'select')
+    local cd = c < 0 and c + p.ndim or c
+    if i < 0 and cd >= 0 and cd < p.ndim then i = i + tonumber(p.sizes[cd]) + 1 end
+    return wrap(lib.nl_select(p, c, i - 1))
+  end
+  function Tensor.squeeze(t, d)
+    local p = T(t, 'squeeze')
+    if d == nil then
+      local s = {}
+      for i = 0, p.ndim - 1 do if p.sizes[i] ~= 1 then s[#s + 1] = tonumber(p.sizes[i]) end end
+      return Tensor.view(t, s)
+    end
+    return wrap(lib.nl_squeeze(p, cdim(d, 'squeeze')))
+  end
+  function Tensor.unsqueeze(t, d)
+    local p = T(t, 'unsqueeze')
+    if type(d) ~= 'number' then argerror('unsqueeze', 'a dim', d) end
+    -- 1..ndim+1, or negative from the end
+    return wrap(lib.nl_unsqueeze(p, d > 0 and d - 1 or (d == 0 and -100 or d)))
+  end
+  function Tensor.contiguous(t) return wrap(lib.nl_contiguous(T(t, 'contiguous'))) end
+  function Tensor.clone(t) return wrap(lib.nl_clone(T(t, 'clone'))) end
+  function Tensor.index_select(t, d, idx)
+    local p = T(t, 'index_select')
+    if type(idx) == 'table' then idx = nl.tensor(idx, 'int64') end
+    return wrap(lib.nl_index_select(p, cdim(d, 'index_select'), T(idx, 'index_select'), 1))
+  end
+  function Tensor.to(t, dtype)
+    local p = T(t, 'to')
+    local id = dtype_id(dtype, 'to')
+    if p.dtype == id then return t end
+    return wrap(lib.nl_to_dtype(p, id))
+  end
+  function Tensor.float(t) return Tensor.to(t, 'float32') end
+  function Tensor.double(t) return Tensor.to(t, 'float64') end
+  function Tensor.long(t) return Tensor.to(t, 'int64') end
+  function Tensor.type(t) return dtype_names[T(t, 'type').dtype] end
+end

@@ -1,0 +1,102 @@
+/* internal.h — what the runtime's C files share and users do not see:
+ * storage layout, error reporting and its check macros, dtype dispatch,
+ * thread settings. The public API is include/nnlua.h. */
+#ifndef NL_INTERNAL_H
+#define NL_INTERNAL_H
+
+#include "nnlua.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct nl_storage {
+    void *ptr;            /* 64-byte aligned, from nl_alloc, or a host's buffer */
+    int64_t nbytes;
+    int32_t refcount;
+    uint32_t version;     /* bumped by every in-place write (autograd checks it) */
+    void (*release)(void *ctx, void *ptr); /* optional: host-owned memory */
+    void *ctx;
+};
+
+/* ---- errors ----
+ * Functions record a message and return NULL or -1; the Lua side raises it. */
+void nl_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "[4,3]" for t; rotates through a few thread-local buffers so that one
+ * message can show several shapes. */
+const char *nl_shape_str(const nl_tensor *t);
+const char *nl_sizes_str(int ndim, const int64_t *sizes);
+
+#define NL_CHECK(cond, ...) \
+    do { if (!(cond)) { nl_set_error(__VA_ARGS__); return NULL; } } while (0)
+#define NL_CHECK_INT(cond, ...) \
+    do { if (!(cond)) { nl_set_error(__VA_ARGS__); return -1; } } while (0)
+/* A tensor argument that must be a live tensor. */
+#define NL_CHECK_TENSOR(op, t) NL_CHECK((t) != NULL, "%s: expected a tensor, got nil", op)
+#define NL_CHECK_TENSOR_INT(op, t) NL_CHECK_INT((t) != NULL, "%s: expected a tensor, got nil", op)
+
+/* Normalize a possibly negative dim against ndim; -1 when out of range. */
+int nl_wrap_dim(int dim, int ndim);
+
+/* ---- memory (alloc.c) ---- */
+/* 64-byte aligned; *nbytes: in, the size wanted, out, the capacity given
+ * (pass it back to nl_free). NULL when out of memory. */
+void *nl_alloc(int64_t *nbytes);
+void nl_free(void *ptr, int64_t capacity);
+
+/* ---- tensor helpers (tensor.c) ---- */
+/* a new contiguous tensor; errors name op */
+nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int dtype);
+nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
+                              const int64_t *strides, int64_t offset);
+bool nl_valid_dtype(int dtype);
+bool nl_same_shape(const nl_tensor *a, const nl_tensor *b);
+void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
+/* numpy broadcast of two shapes into out (ndim returned), -1 if incompatible */
+int nl_broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, int64_t *out);
+/* strides of t seen through the broadcast shape (0 where broadcast) */
+void nl_broadcast_strides(const nl_tensor *t, int ndim, const int64_t *sizes, int64_t *strides);
+void nl_bump_version(nl_tensor *t);
+double nl_get_flat(const nl_tensor *t, int64_t i);   /* i-th element in row-major order */
+
+/* Strided walk over an n-d shape for up to 4 operands, innermost dim last.
+ * Dims are coalesced where all operands allow; rows are the outer indices. */
+typedef struct nl_iter {
+    int ndim;                 /* after coalescing; >= 1 */
+    int nops;
+    int64_t sizes[8];
+    int64_t strides[4][8];    /* (nops, ndim) in elements */
+    char *base[4];            /* first element of each operand */
+    int64_t esize[4];         /* element size of each operand */
+    int64_t inner;            /* sizes[ndim-1] */
+    int64_t rows;             /* product of the outer sizes */
+} nl_iter;
+void nl_iter_init(nl_iter *it, int ndim, const int64_t *sizes, int nops,
+                  nl_tensor *const *ops, int64_t (*strides)[8]);
+/* pointers to the first element of row r for each operand */
+void nl_iter_row(const nl_iter *it, int64_t r, char **ptrs);
+/* Runs fn over every row (p: the operands' first elements, s: their
+ * innermost strides, n: the row length), OpenMP-parallel above grain
+ * elements; a single long row is cut into chunks. */
+typedef void (*nl_row_fn)(const void *ctx, char **p, const int64_t *s, int64_t n);
+void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void *ctx);
+
+/* ---- threads ---- */
+int nl_threads_for(int64_t work, int64_t grain);   /* 1 below grain, else up to the setting */
+
+/* dtype-dispatched element read/write as double */
+static inline double nl_load(const void *p, int dtype) {
+    switch (dtype) {
+    case NL_FLOAT32: return *(const float *)p;
+    case NL_FLOAT64: return *(const double *)p;
+    default: return (double)*(const int64_t *)p;
+    }
+}
+static inline void nl_store(void *p, int dtype, double v) {
+    switch (dtype) {
+    case NL_FLOAT32: *(float *)p = (float)v; break;
+    case NL_FLOAT64: *(double *)p = v; break;
+    default: *(int64_t *)p = (int64_t)v; break;
+    }
+}
+
+#endif

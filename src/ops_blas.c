@@ -1,0 +1,274 @@
+/* ops_blas.c — matrix products: nl_matmul through BLIS for float32 and
+ * float64, a plain OpenMP loop for int64, and nl_matmul_reference, the naive
+ * triple loop the tests check them against (declared in ops_blas.h).
+ * Backward kernels are not here yet. */
+#include "internal.h"
+#include "ops_blas.h"
+
+#include <blis.h>
+#include <string.h>
+
+/* Batch items below this many multiply-adds each run one to a thread. */
+#define SMALL_GEMM (1 << 18)
+/* Multiply-adds per thread before BLIS gets another one. */
+#define GEMM_GRAIN (1 << 16)
+
+/* ---- shapes ----
+ * Both operands are seen as a batch of matrices: a 1-D a is one row (1,k),
+ * a 1-D b one column (k,1). Batch dims broadcast as in numpy. */
+
+typedef struct mm_operand {
+    nl_tensor *t;           /* where the data is: the argument or a contiguous copy */
+    bool owned;             /* t is a copy this call must release */
+    int64_t rows, cols;     /* matrix sizes */
+    int64_t rs, cs;         /* matrix strides, in elements */
+    int64_t bstride[6];     /* (plan bnd) batch strides, 0 where broadcast */
+} mm_operand;
+
+typedef struct mm_plan {
+    int bnd;                /* batch dims of the result */
+    int64_t bsizes[6];      /* (bnd) */
+    int64_t batch;          /* product of bsizes */
+    int64_t m, n, k;
+    int ond;                /* the result's dims */
+    int64_t osizes[8];      /* (ond) */
+    mm_operand a, b;
+} mm_plan;
+
+/* Fill o from t: its last two dims (a 1-D t is a row when is_a, else a
+ * column) and its batch strides in p's batch shape. */
+static void operand_init(mm_operand *o, nl_tensor *t, bool is_a, const mm_plan *p) {
+    int nd = t->ndim;
+    o->t = t;
+    o->owned = false;
+    if (nd == 1) {
+        int64_t len = t->sizes[0], st = t->strides[0];
+        o->rows = is_a ? 1 : len;
+        o->cols = is_a ? len : 1;
+        o->rs = is_a ? len * st : st;
+        o->cs = is_a ? st : 1;
+    } else {
+        o->rows = t->sizes[nd - 2];
+        o->cols = t->sizes[nd - 1];
+        o->rs = t->strides[nd - 2];
+        o->cs = t->strides[nd - 1];
+    }
+    int tbnd = nd > 2 ? nd - 2 : 0;
+    for (int i = 0; i < p->bnd; i++) {
+        int it = i - (p->bnd - tbnd);
+        o->bstride[i] = (it >= 0 && t->sizes[it] != 1) ? t->strides[it] : 0;
+    }
+}
+
+/* Check a and b and work out the result's shape. False, with the error
+ * set, when they cannot be multiplied. */
+static bool plan_init(mm_plan *p, nl_tensor *a, nl_tensor *b) {
+    if (!a || !b) {
+        nl_set_error("matmul: expected a tensor, got nil");
+        return false;
+    }
+    if (a->dtype != b->dtype) {
+        nl_set_error("matmul: dtypes %s and %s differ", nl_dtype_name(a->dtype), nl_dtype_name(b->dtype));
+        return false;
+    }
+    if (a->ndim == 0 || b->ndim == 0) {
+        nl_set_error("matmul: shapes %s and %s: both need at least 1 dim", nl_shape_str(a), nl_shape_str(b));
+        return false;
+    }
+    int abnd = a->ndim > 2 ? a->ndim - 2 : 0, bbnd = b->ndim > 2 ? b->ndim - 2 : 0;
+    int64_t ka = a->sizes[a->ndim - 1], kb = b->sizes[b->ndim == 1 ? 0 : b->ndim - 2];
+    if (ka != kb) {
+        nl_set_error("matmul: shapes %s and %s do not align", nl_shape_str(a), nl_shape_str(b));
+        return false;
+    }
+    p->bnd = nl_broadcast_shape(abnd, a->sizes, bbnd, b->sizes, p->bsizes);
+    if (p->bnd < 0) {
+        nl_set_error("matmul: batch dims of shapes %s and %s do not broadcast",
+                     nl_shape_str(a), nl_shape_str(b));
+        return false;
+    }
+    operand_init(&p->a, a, true, p);
+    operand_init(&p->b, b, false, p);
+    p->m = p->a.rows;
+    p->k = ka;
+    p->n = p->b.cols;
+    p->batch = 1;
+    p->ond = 0;
+    for (int i = 0; i < p->bnd; i++) {
+        p->batch *= p->bsizes[i];
+        p->osizes[p->ond++] = p->bsizes[i];
+    }
+    if (a->ndim >= 2) p->osizes[p->ond++] = p->m;
+    if (b->ndim >= 2) p->osizes[p->ond++] = p->n;
+    return true;
+}
+
+/* Element offsets of batch item bi in a and b. */
+static void batch_offsets(const mm_plan *p, int64_t bi, int64_t *oa, int64_t *ob) {
+    *oa = *ob = 0;
+    for (int d = p->bnd - 1; d >= 0; d--) {
+        int64_t i = bi % p->bsizes[d];
+        bi /= p->bsizes[d];
+        *oa += i * p->a.bstride[d];
+        *ob += i * p->b.bstride[d];
+    }
+}
+
+/* ---- reference: naive triple loop ---- */
+
+/* c (batch, m, n) contiguous = a @ b as planned; float sums in double. */
+static void matmul_forward_naive(void *c, const mm_plan *p, int dtype) {
+    int64_t es = nl_dtype_size(dtype);
+    const mm_operand *A = &p->a, *B = &p->b;
+    for (int64_t bi = 0; bi < p->batch; bi++) {
+        int64_t oa, ob;
+        batch_offsets(p, bi, &oa, &ob);
+        const char *a = (const char *)A->t->data + oa * es;
+        const char *b = (const char *)B->t->data + ob * es;
+        for (int64_t i = 0; i < p->m; i++)
+            for (int64_t j = 0; j < p->n; j++) {
+                char *o = (char *)c + ((bi * p->m + i) * p->n + j) * es;
+                if (dtype == NL_INT64) {
+                    uint64_t acc = 0;
+                    for (int64_t q = 0; q < p->k; q++)
+                        acc += (uint64_t)((const int64_t *)a)[i * A->rs + q * A->cs] *
+                               (uint64_t)((const int64_t *)b)[q * B->rs + j * B->cs];
+                    *(int64_t *)o = (int64_t)acc;
+                } else {
+                    double acc = 0;
+                    for (int64_t q = 0; q < p->k; q++)
+                        acc += nl_load(a + (i * A->rs + q * A->cs) * es, dtype) *
+                               nl_load(b + (q * B->rs + j * B->cs) * es, dtype);
+                    nl_store(o, dtype, acc);
+                }
+            }
+    }
+}
+
+/* ---- int64: a plain loop, rows in parallel ---- */
+
+/* c (batch, m, n) contiguous = a @ b, wrapping like int64 arithmetic. */
+static void matmul_forward_i64(int64_t *c, const mm_plan *p) {
+    const mm_operand *A = &p->a, *B = &p->b;
+    int64_t rows = p->batch * p->m;
+    int nt = nl_threads_for(rows * p->n * p->k, GEMM_GRAIN);
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t bi = r / p->m, i = r % p->m, oa, ob;
+        batch_offsets(p, bi, &oa, &ob);
+        const int64_t *a = (const int64_t *)A->t->data + oa + i * A->rs;   /* row i of a */
+        const int64_t *b = (const int64_t *)B->t->data + ob;
+        uint64_t *o = (uint64_t *)c + r * p->n;
+        for (int64_t j = 0; j < p->n; j++) o[j] = 0;
+        for (int64_t q = 0; q < p->k; q++) {
+            uint64_t av = (uint64_t)a[q * A->cs];
+            const int64_t *brow = b + q * B->rs;
+            for (int64_t j = 0; j < p->n; j++) o[j] += av * (uint64_t)brow[j * B->cs];
+        }
+    }
+}
+
+/* ---- float32 / float64 through BLIS ---- */
+
+/* Strides BLIS can take for a rows x cols matrix: both positive, not
+ * overlapping. A size-1 dim's stride is free, so it is set to fit. */
+static bool blis_strides(int64_t rows, int64_t cols, int64_t *rs, int64_t *cs) {
+    if (rows == 1 && cols == 1) { *rs = *cs = 1; return true; }
+    if (rows == 1) *rs = cols * *cs;
+    if (cols == 1) *cs = rows * *rs;
+    return *rs >= 1 && *cs >= 1 && (*rs >= cols * *cs || *cs >= rows * *rs);
+}
+
+static void gemm_one(int dtype, int64_t m, int64_t n, int64_t k, void *a, int64_t rsa, int64_t csa,
+                     void *b, int64_t rsb, int64_t csb, void *c, int64_t rsc, int64_t csc, int nt) {
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(nt, &rntm);
+    if (dtype == NL_FLOAT32) {
+        float one = 1, zero = 0;
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, a, rsa, csa, b, rsb, csb,
+                     &zero, c, rsc, csc, NULL, &rntm);
+    } else {
+        double one = 1, zero = 0;
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, a, rsa, csa, b, rsb, csb,
+                     &zero, c, rsc, csc, NULL, &rntm);
+    }
+}
+
+/* c (batch, m, n) contiguous = a @ b; the operands' strides have passed
+ * blis_strides. Small batched products run one item to a thread, the rest
+ * one BLIS call each with all threads. */
+static void matmul_forward_blis(void *c, const mm_plan *p, int dtype) {
+    int64_t es = nl_dtype_size(dtype);
+    int64_t ars = p->a.rs, acs = p->a.cs, brs = p->b.rs, bcs = p->b.cs, crs = p->n, ccs = 1;
+    blis_strides(p->m, p->k, &ars, &acs);
+    blis_strides(p->k, p->n, &brs, &bcs);
+    blis_strides(p->m, p->n, &crs, &ccs);
+    const char *a = p->a.t->data, *b = p->b.t->data;
+    int64_t work = p->m * p->n * p->k;
+    if (p->batch > 1 && work < SMALL_GEMM) {
+        int nt = nl_threads_for(p->batch * work, GEMM_GRAIN);
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t bi = 0; bi < p->batch; bi++) {
+            int64_t oa, ob;
+            batch_offsets(p, bi, &oa, &ob);
+            gemm_one(dtype, p->m, p->n, p->k, (void *)(a + oa * es), ars, acs, (void *)(b + ob * es),
+                     brs, bcs, (char *)c + bi * p->m * p->n * es, crs, ccs, 1);
+        }
+    } else {
+        int nt = nl_threads_for(work, GEMM_GRAIN);
+        for (int64_t bi = 0; bi < p->batch; bi++) {
+            int64_t oa, ob;
+            batch_offsets(p, bi, &oa, &ob);
+            gemm_one(dtype, p->m, p->n, p->k, (void *)(a + oa * es), ars, acs, (void *)(b + ob * es),
+                     brs, bcs, (char *)c + bi * p->m * p->n * es, crs, ccs, nt);
+        }
+    }
+}
+
+/* Replace o's data by a contiguous copy when BLIS cannot take its strides
+ * (an expanded operand has stride 0). 0, or -1 on error. */
+static int fit_for_blis(mm_operand *o, bool is_a, const mm_plan *p) {
+    int64_t rs = o->rs, cs = o->cs;
+    if (blis_strides(o->rows, o->cols, &rs, &cs)) return 0;
+    nl_tensor *c = nl_contiguous(o->t);
+    if (!c) return -1;
+    operand_init(o, c, is_a, p);
+    o->owned = true;
+    return 0;
+}
+
+/* ---- public entry points ---- */
+
+static nl_tensor *matmul_run(nl_tensor *a, nl_tensor *b, bool reference) {
+    mm_plan p;
+    if (!plan_init(&p, a, b)) return NULL;
+    nl_tensor *out = nl_empty(p.ond, p.osizes, a->dtype);
+    if (!out || out->numel == 0) return out;
+    if (p.k == 0) {
+        memset(out->data, 0, out->numel * nl_dtype_size(out->dtype));   /* 0.0 is all zero bits */
+        return out;
+    }
+    if (reference) {
+        matmul_forward_naive(out->data, &p, a->dtype);
+    } else if (a->dtype == NL_INT64) {
+        matmul_forward_i64(out->data, &p);
+    } else {
+        int ok = fit_for_blis(&p.a, true, &p) == 0 && fit_for_blis(&p.b, false, &p) == 0;
+        if (ok) matmul_forward_blis(out->data, &p, a->dtype);
+        if (p.a.owned) nl_release(p.a.t);
+        if (p.b.owned) nl_release(p.b.t);
+        if (!ok) {
+            nl_release(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b) {
+    return matmul_run(a, b, false);
+}
+
+nl_tensor *nl_matmul_reference(nl_tensor *a, nl_tensor *b) {
+    return matmul_run(a, b, true);
+}

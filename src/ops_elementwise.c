@@ -1,0 +1,386 @@
+/* ops_elementwise.c — elementwise ops with numpy broadcasting: binary
+ * arithmetic and comparisons, unary math and activations, clamp, where,
+ * their in-place forms, and the OpenMP row driver they share.
+ * Backward kernels join these with the autograd issue. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* dtype rules: float64 > float32 > int64 */
+static int promote(int a, int b) {
+    if (a == NL_FLOAT64 || b == NL_FLOAT64) return NL_FLOAT64;
+    if (a == NL_FLOAT32 || b == NL_FLOAT32) return NL_FLOAT32;
+    return NL_INT64;
+}
+
+static bool is_binary(int op) { return op >= NL_OP_ADD && op <= NL_OP_GE; }
+static bool is_unary(int op) { return op >= NL_OP_NEG && op <= NL_OP_TANH; }
+
+/* ---- binary kernels ----
+ * One loop per op and dtype; the contiguous and scalar cases get their own
+ * loops so the compiler vectorizes them. */
+#define BIN_LOOP(T, EXPR)                                                     \
+    do {                                                                      \
+        T *o = (T *)p[0];                                                     \
+        const T *a = (const T *)p[1], *b = (const T *)p[2];                   \
+        int64_t so = s[0], sa = s[1], sb = s[2];                              \
+        if (so == 1 && sa == 1 && sb == 1)                                    \
+            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = (EXPR); } \
+        else if (so == 1 && sa == 1 && sb == 0) {                             \
+            T y = b[0];                                                       \
+            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (EXPR); }    \
+        } else if (so == 1 && sa == 0 && sb == 1) {                           \
+            T x = a[0];                                                       \
+            for (int64_t i = 0; i < n; i++) { T y = b[i]; o[i] = (EXPR); }    \
+        } else                                                                \
+            for (int64_t i = 0; i < n; i++) {                                 \
+                T x = a[i * sa], y = b[i * sb];                               \
+                o[i * so] = (EXPR);                                           \
+            }                                                                 \
+    } while (0)
+
+static int64_t ipow(int64_t x, int64_t y) {
+    if (y < 0) return x == 1 ? 1 : (x == -1 ? ((y & 1) ? -1 : 1) : 0);
+    int64_t r = 1;
+    while (y) {
+        if (y & 1) r *= x;
+        x *= x;
+        y >>= 1;
+    }
+    return r;
+}
+
+#define BIN_OPS(T, POW, MAXF, MINF)                                           \
+    switch (op) {                                                             \
+    case NL_OP_ADD: BIN_LOOP(T, x + y); break;                                \
+    case NL_OP_SUB: BIN_LOOP(T, x - y); break;                                \
+    case NL_OP_MUL: BIN_LOOP(T, x * y); break;                                \
+    case NL_OP_DIV: BIN_LOOP(T, x / y); break;                                \
+    case NL_OP_POW: BIN_LOOP(T, POW(x, y)); break;                            \
+    case NL_OP_MAXIMUM: BIN_LOOP(T, MAXF(x, y)); break;                       \
+    case NL_OP_MINIMUM: BIN_LOOP(T, MINF(x, y)); break;                       \
+    case NL_OP_EQ: BIN_LOOP(T, (T)(x == y)); break;                           \
+    case NL_OP_NE: BIN_LOOP(T, (T)(x != y)); break;                           \
+    case NL_OP_LT: BIN_LOOP(T, (T)(x < y)); break;                            \
+    case NL_OP_LE: BIN_LOOP(T, (T)(x <= y)); break;                           \
+    case NL_OP_GT: BIN_LOOP(T, (T)(x > y)); break;                            \
+    case NL_OP_GE: BIN_LOOP(T, (T)(x >= y)); break;                           \
+    }
+
+/* maximum/minimum propagate NaN, as PyTorch does */
+#define FMAX_NAN(x, y) ((x) != (x) || (x) > (y) ? (x) : (y))
+#define FMIN_NAN(x, y) ((x) != (x) || (x) < (y) ? (x) : (y))
+#define IMAX(x, y) ((x) > (y) ? (x) : (y))
+#define IMIN(x, y) ((x) < (y) ? (x) : (y))
+
+typedef struct { int op, dtype; } bin_ctx;
+
+static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const bin_ctx *ctx = vctx;
+    int op = ctx->op;
+    if (ctx->dtype == NL_FLOAT32) {
+        BIN_OPS(float, powf, FMAX_NAN, FMIN_NAN)
+    } else if (ctx->dtype == NL_FLOAT64) {
+        BIN_OPS(double, pow, FMAX_NAN, FMIN_NAN)
+    } else {
+        BIN_OPS(int64_t, ipow, IMAX, IMIN)
+    }
+}
+
+/* o = a op b over a shape both broadcast to; all three of dtype */
+static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
+    int64_t st[4][8];
+    memcpy(st[0], o->strides, sizeof(int64_t) * o->ndim);
+    nl_broadcast_strides(a, o->ndim, o->sizes, st[1]);
+    nl_broadcast_strides(b, o->ndim, o->sizes, st[2]);
+    nl_tensor *ops[3] = { o, a, b };
+    nl_iter it;
+    nl_iter_init(&it, o->ndim, o->sizes, 3, ops, st);
+    bin_ctx ctx = { op, dtype };
+    int64_t grain = (op == NL_OP_POW) ? 1 << 13 : 1 << 15;
+    nl_for_each_row(&it, grain, binary_row, &ctx);
+}
+
+/* t converted to dtype, or t retained when it already is */
+static nl_tensor *as_dtype(nl_tensor *t, int dtype) {
+    if (t->dtype == dtype) { nl_retain(t); return t; }
+    return nl_to_dtype(t, dtype);
+}
+
+nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
+    NL_CHECK(is_binary(op), "binary: op %s is not a binary op", nl_op_name(op));
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, a);
+    NL_CHECK_TENSOR(name, b);
+    int64_t bs[8];
+    int nd = nl_broadcast_shape(a->ndim, a->sizes, b->ndim, b->sizes, bs);
+    NL_CHECK(nd >= 0, "%s: shapes %s and %s cannot be broadcast together", name, nl_shape_str(a),
+             nl_shape_str(b));
+    int dt = promote(a->dtype, b->dtype);
+    if (dt == NL_INT64 && (op == NL_OP_DIV || op == NL_OP_POW)) dt = NL_FLOAT32;
+    nl_tensor *out = nl_tensor_alloc(name, nd, bs, dt);
+    nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cb = ca ? as_dtype(b, dt) : NULL;
+    if (cb) run_binary(op, dt, out, ca, cb);
+    nl_release(ca);
+    nl_release(cb);
+    if (!cb) { nl_release(out); return NULL; }
+    return out;
+}
+
+/* a 0-dim tensor holding s */
+static nl_tensor *scalar_tensor(double s, int dtype) { return nl_full(0, NULL, s, dtype); }
+
+nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
+    NL_CHECK(is_binary(op), "binary: op %s is not a binary op", nl_op_name(op));
+    NL_CHECK_TENSOR(nl_op_name(op), a);
+    int dt = a->dtype;
+    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || (op == NL_OP_POW && !scalar_first && s < 0)))
+        dt = NL_FLOAT32;
+    nl_tensor *out = nl_tensor_alloc(nl_op_name(op), a->ndim, a->sizes, dt);
+    nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cs = ca ? scalar_tensor(s, dt) : NULL;
+    if (cs) {
+        if (scalar_first) run_binary(op, dt, out, cs, ca);
+        else run_binary(op, dt, out, ca, cs);
+    }
+    nl_release(ca);
+    nl_release(cs);
+    if (!cs) { nl_release(out); return NULL; }
+    return out;
+}
+
+int nl_binary_(int op, nl_tensor *dst, nl_tensor *src) {
+    NL_CHECK_INT(is_binary(op), "binary_: op %s is not a binary op", nl_op_name(op));
+    NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
+    NL_CHECK_TENSOR_INT(nl_op_name(op), src);
+    int64_t bs[8];
+    int nd = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
+    NL_CHECK_INT(nd == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * nd) == 0,
+                 "%s_: shape %s does not broadcast to the destination's shape %s", nl_op_name(op),
+                 nl_shape_str(src), nl_shape_str(dst));
+    NL_CHECK_INT(!(dst->dtype == NL_INT64 && src->dtype != NL_INT64) && !(dst->dtype == NL_INT64 && op == NL_OP_DIV),
+                 "%s_: result of dtype %s cannot be stored in an int64 destination", nl_op_name(op),
+                 nl_dtype_name(src->dtype == NL_INT64 ? NL_FLOAT32 : src->dtype));
+    nl_tensor *cs = as_dtype(src, dst->dtype);
+    if (!cs) return -1;
+    run_binary(op, dst->dtype, dst, dst, cs);
+    nl_release(cs);
+    nl_bump_version(dst);
+    return 0;
+}
+
+int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
+    NL_CHECK_INT(is_binary(op), "binary_: op %s is not a binary op", nl_op_name(op));
+    NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
+    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s)),
+                 "%s_: result of a float scalar cannot be stored in an int64 destination", nl_op_name(op));
+    nl_tensor *cs = scalar_tensor(s, dst->dtype);
+    if (!cs) return -1;
+    run_binary(op, dst->dtype, dst, dst, cs);
+    nl_release(cs);
+    nl_bump_version(dst);
+    return 0;
+}
+
+/* ---- unary kernels ---- */
+
+#define UN_LOOP(T, EXPR)                                                      \
+    do {                                                                      \
+        T *o = (T *)p[0];                                                     \
+        const T *a = (const T *)p[1];                                         \
+        int64_t so = s[0], sa = s[1];                                         \
+        if (so == 1 && sa == 1)                                               \
+            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (EXPR); }    \
+        else                                                                  \
+            for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i * so] = (EXPR); } \
+    } while (0)
+
+#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH)                            \
+    switch (op) {                                                             \
+    case NL_OP_NEG: UN_LOOP(T, -x); break;                                    \
+    case NL_OP_EXP: UN_LOOP(T, EXP(x)); break;                                \
+    case NL_OP_LOG: UN_LOOP(T, LOG(x)); break;                                \
+    case NL_OP_SQRT: UN_LOOP(T, SQRT(x)); break;                              \
+    case NL_OP_ABS: UN_LOOP(T, ABS(x)); break;                                \
+    case NL_OP_RELU: UN_LOOP(T, x > 0 ? x : (x != x ? x : 0)); break;          \
+    case NL_OP_SIGMOID: UN_LOOP(T, (T)1 / ((T)1 + EXP(-x))); break;            \
+    case NL_OP_TANH: UN_LOOP(T, TANH(x)); break;                              \
+    case NL_OP_CLAMP: {                                                       \
+        T lo = (T)ctx->lo, hi = (T)ctx->hi;                                   \
+        if (ctx->has_lo && ctx->has_hi) UN_LOOP(T, x < lo ? lo : (x > hi ? hi : x)); \
+        else if (ctx->has_lo) UN_LOOP(T, x < lo ? lo : x);                    \
+        else UN_LOOP(T, x > hi ? hi : x);                                     \
+        break;                                                                \
+    }                                                                         \
+    }
+
+typedef struct { int op, dtype, has_lo, has_hi; double lo, hi; } un_ctx;
+
+static void unary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const un_ctx *ctx = vctx;
+    int op = ctx->op;
+    if (ctx->dtype == NL_FLOAT32) {
+        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf)
+    } else if (ctx->dtype == NL_FLOAT64) {
+        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh)
+    } else {
+        switch (op) {
+        case NL_OP_NEG: UN_LOOP(int64_t, -x); break;
+        case NL_OP_ABS: UN_LOOP(int64_t, x < 0 ? -x : x); break;
+        case NL_OP_RELU: UN_LOOP(int64_t, x > 0 ? x : 0); break;
+        case NL_OP_CLAMP: {
+            int64_t lo = ctx->has_lo ? (int64_t)ceil(ctx->lo) : INT64_MIN;
+            int64_t hi = ctx->has_hi ? (int64_t)floor(ctx->hi) : INT64_MAX;
+            UN_LOOP(int64_t, x < lo ? lo : (x > hi ? hi : x));
+            break;
+        }
+        }
+    }
+}
+
+static void run_unary(const un_ctx *ctx, nl_tensor *o, nl_tensor *a) {
+    int64_t st[4][8];
+    memcpy(st[0], o->strides, sizeof(int64_t) * o->ndim);
+    memcpy(st[1], a->strides, sizeof(int64_t) * a->ndim);
+    nl_tensor *ops[2] = { o, a };
+    nl_iter it;
+    nl_iter_init(&it, o->ndim, o->sizes, 2, ops, st);
+    bool cheap = ctx->op == NL_OP_NEG || ctx->op == NL_OP_ABS || ctx->op == NL_OP_RELU || ctx->op == NL_OP_CLAMP;
+    nl_for_each_row(&it, cheap ? 1 << 15 : 1 << 12, unary_row, ctx);
+}
+
+/* ops that keep int64 as int64; the others compute in float32 */
+static bool int_closed(int op) {
+    return op == NL_OP_NEG || op == NL_OP_ABS || op == NL_OP_RELU || op == NL_OP_CLAMP;
+}
+
+static nl_tensor *unary(const un_ctx *c0, nl_tensor *a) {
+    un_ctx ctx = *c0;
+    const char *name = nl_op_name(ctx.op);
+    NL_CHECK_TENSOR(name, a);
+    ctx.dtype = (a->dtype == NL_INT64 && !int_closed(ctx.op)) ? NL_FLOAT32 : a->dtype;
+    nl_tensor *out = nl_tensor_alloc(name, a->ndim, a->sizes, ctx.dtype);
+    nl_tensor *ca = out ? as_dtype(a, ctx.dtype) : NULL;
+    if (ca) run_unary(&ctx, out, ca);
+    nl_release(ca);
+    if (!ca) { nl_release(out); return NULL; }
+    return out;
+}
+
+nl_tensor *nl_unary(int op, nl_tensor *a) {
+    NL_CHECK(is_unary(op), "unary: op %s is not a unary op", nl_op_name(op));
+    un_ctx ctx = { op, 0, 0, 0, 0, 0 };
+    return unary(&ctx, a);
+}
+
+nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi) {
+    NL_CHECK(!(lo > hi), "clamp: min %g is greater than max %g", lo, hi);
+    un_ctx ctx = { NL_OP_CLAMP, 0, lo == lo, hi == hi, lo, hi };
+    if (!ctx.has_lo && !ctx.has_hi) {
+        NL_CHECK_TENSOR("clamp", a);
+        return nl_clone(a);
+    }
+    return unary(&ctx, a);
+}
+
+int nl_unary_(int op, nl_tensor *dst) {
+    NL_CHECK_INT(is_unary(op), "unary_: op %s is not a unary op", nl_op_name(op));
+    NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
+    NL_CHECK_INT(dst->dtype != NL_INT64 || int_closed(op),
+                 "%s_: a float result cannot be stored in an int64 tensor", nl_op_name(op));
+    un_ctx ctx = { op, dst->dtype, 0, 0, 0, 0 };
+    run_unary(&ctx, dst, dst);
+    nl_bump_version(dst);
+    return 0;
+}
+
+/* ---- dst += alpha * src ---- */
+
+typedef struct { double alpha; int dtype; } axpy_ctx;
+
+static void axpy_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const axpy_ctx *ctx = vctx;
+    if (ctx->dtype == NL_FLOAT32) {
+        float *o = (float *)p[0], al = (float)ctx->alpha;
+        const float *a = (const float *)p[1];
+        if (s[0] == 1 && s[1] == 1) for (int64_t i = 0; i < n; i++) o[i] += al * a[i];
+        else for (int64_t i = 0; i < n; i++) o[i * s[0]] += al * a[i * s[1]];
+    } else if (ctx->dtype == NL_FLOAT64) {
+        double *o = (double *)p[0], al = ctx->alpha;
+        const double *a = (const double *)p[1];
+        for (int64_t i = 0; i < n; i++) o[i * s[0]] += al * a[i * s[1]];
+    } else {
+        int64_t *o = (int64_t *)p[0], al = (int64_t)ctx->alpha;
+        const int64_t *a = (const int64_t *)p[1];
+        for (int64_t i = 0; i < n; i++) o[i * s[0]] += al * a[i * s[1]];
+    }
+}
+
+int nl_add_scaled_(nl_tensor *dst, nl_tensor *src, double alpha) {
+    NL_CHECK_TENSOR_INT("add_", dst);
+    NL_CHECK_TENSOR_INT("add_", src);
+    int64_t bs[8];
+    int nd = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
+    NL_CHECK_INT(nd == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * nd) == 0,
+                 "add_: shape %s does not broadcast to the destination's shape %s", nl_shape_str(src),
+                 nl_shape_str(dst));
+    NL_CHECK_INT(dst->dtype != NL_INT64 || (src->dtype == NL_INT64 && alpha == floor(alpha)),
+                 "add_: a float result cannot be stored in an int64 tensor");
+    nl_tensor *cs = as_dtype(src, dst->dtype);
+    if (!cs) return -1;
+    int64_t st[4][8];
+    memcpy(st[0], dst->strides, sizeof(int64_t) * dst->ndim);
+    nl_broadcast_strides(cs, dst->ndim, dst->sizes, st[1]);
+    nl_tensor *ops[2] = { dst, cs };
+    nl_iter it;
+    nl_iter_init(&it, dst->ndim, dst->sizes, 2, ops, st);
+    axpy_ctx ctx = { alpha, dst->dtype };
+    nl_for_each_row(&it, 1 << 15, axpy_row, &ctx);
+    nl_release(cs);
+    nl_bump_version(dst);
+    return 0;
+}
+
+/* ---- where ---- */
+
+typedef struct { int dtype, cdtype; } where_ctx;
+
+static void where_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const where_ctx *ctx = vctx;
+    int64_t eo = nl_dtype_size(ctx->dtype), ec = nl_dtype_size(ctx->cdtype);
+    for (int64_t i = 0; i < n; i++) {
+        bool c = nl_load(p[1] + i * s[1] * ec, ctx->cdtype) != 0;
+        const char *src = c ? p[2] + i * s[2] * eo : p[3] + i * s[3] * eo;
+        memcpy(p[0] + i * s[0] * eo, src, eo);
+    }
+}
+
+nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b) {
+    NL_CHECK_TENSOR("where", cond);
+    NL_CHECK_TENSOR("where", a);
+    NL_CHECK_TENSOR("where", b);
+    int64_t s1[8], s2[8];
+    int n1 = nl_broadcast_shape(cond->ndim, cond->sizes, a->ndim, a->sizes, s1);
+    int n2 = n1 < 0 ? -1 : nl_broadcast_shape(n1, s1, b->ndim, b->sizes, s2);
+    NL_CHECK(n2 >= 0, "where: shapes %s, %s and %s cannot be broadcast together", nl_shape_str(cond),
+             nl_shape_str(a), nl_shape_str(b));
+    int dt = promote(a->dtype, b->dtype);
+    nl_tensor *out = nl_tensor_alloc("where", n2, s2, dt);
+    nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cb = ca ? as_dtype(b, dt) : NULL;
+    if (cb) {
+        int64_t st[4][8];
+        memcpy(st[0], out->strides, sizeof(int64_t) * n2);
+        nl_broadcast_strides(cond, n2, s2, st[1]);
+        nl_broadcast_strides(ca, n2, s2, st[2]);
+        nl_broadcast_strides(cb, n2, s2, st[3]);
+        nl_tensor *ops[4] = { out, cond, ca, cb };
+        nl_iter it;
+        nl_iter_init(&it, n2, s2, 4, ops, st);
+        where_ctx ctx = { dt, cond->dtype };
+        nl_for_each_row(&it, 1 << 14, where_row, &ctx);
+    }
+    nl_release(ca);
+    nl_release(cb);
+    if (!cb) { nl_release(out); return NULL; }
+    return out;
+}

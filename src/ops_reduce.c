@@ -1,0 +1,453 @@
+/* ops_reduce.c — reductions (sum, mean, max, min, argmax, argmin) over a
+ * whole tensor or along one dim, and softmax / log_softmax along a dim.
+ * Elementwise ops live in ops_elementwise.c, matmul in ops_blas.c; no
+ * backward kernels here yet. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Work per thread before another thread is worth it, in elements. */
+#define REDUCE_GRAIN (1 << 15)
+/* reduce_all splits its input into chunks of this many elements and combines
+ * the chunks' partial results in chunk order, so its result does not depend
+ * on the thread count. */
+#define REDUCE_CHUNK (1 << 14)
+/* Neighbouring outputs reduced together when the reduced dim is not last:
+ * at most LANES, fewer when that leaves threads idle. Each output is still
+ * reduced in one order, so the width changes no result. */
+#define LANES 1024
+/* max/min of a contiguous run look for a new winner a block at a time */
+#define BEST_BLOCK 256
+
+static bool is_reduction(int op) { return op >= NL_OP_SUM && op <= NL_OP_ARGMIN; }
+static bool is_sum_like(int op) { return op == NL_OP_SUM || op == NL_OP_MEAN; }
+static bool is_arg(int op) { return op == NL_OP_ARGMAX || op == NL_OP_ARGMIN; }
+static bool wants_max(int op) { return op == NL_OP_MAX || op == NL_OP_ARGMAX; }
+
+static int result_dtype(int op, int dtype) {
+    if (is_arg(op)) return NL_INT64;
+    if (op == NL_OP_MEAN && dtype == NL_INT64) return NL_FLOAT32;
+    return dtype;
+}
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- sums ----
+ * float32 and float64 accumulate in double, int64 in uint64 (wraps like int64
+ * arithmetic without the undefined behaviour). */
+
+/* sum of x[0..n), contiguous, in four interleaved accumulators */
+#define DEFINE_SUM_RUN(NAME, T, ACC)                                         \
+    static ACC NAME(const T *x, int64_t n) {                                 \
+        ACC s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                  \
+        int64_t i = 0;                                                       \
+        for (; i + 4 <= n; i += 4) {                                         \
+            s0 += (ACC)x[i];     s1 += (ACC)x[i + 1];                        \
+            s2 += (ACC)x[i + 2]; s3 += (ACC)x[i + 3];                        \
+        }                                                                    \
+        for (; i < n; i++) s0 += (ACC)x[i];                                  \
+        return (s0 + s1) + (s2 + s3);                                        \
+    }
+DEFINE_SUM_RUN(sum_run_f32, float, double)
+DEFINE_SUM_RUN(sum_run_f64, double, double)
+DEFINE_SUM_RUN(sum_run_i64, int64_t, uint64_t)
+
+/* acc[l] = sum over j < n of x[j*s + l], for l < w */
+#define DEFINE_SUM_LANES(NAME, T, ACC)                                       \
+    static void NAME(ACC *acc /* (w) */, const T *x /* (n, s) */, int64_t n, \
+                     int64_t s, int w) {                                     \
+        for (int l = 0; l < w; l++) acc[l] = 0;                              \
+        for (int64_t j = 0; j < n; j++) {                                    \
+            const T *row = x + j * s;                                        \
+            for (int l = 0; l < w; l++) acc[l] += (ACC)row[l];               \
+        }                                                                    \
+    }
+DEFINE_SUM_LANES(sum_lanes_f32, float, double)
+DEFINE_SUM_LANES(sum_lanes_f64, double, double)
+DEFINE_SUM_LANES(sum_lanes_i64, int64_t, uint64_t)
+
+/* ---- max and min ----
+ * They work with indices; the value is read back from the input. The first
+ * of equal values wins, and NaN beats everything (it propagates, as in
+ * PyTorch), the first NaN winning. */
+
+#define IS_NAN_F(v) ((v) != (v))
+#define IS_NAN_I(v) 0
+
+#define DEFINE_BEST(SUF, T, ISNAN)                                           \
+    /* true when v must replace the best so far b */                         \
+    static inline bool beats_##SUF(T v, T b, bool is_max) {                  \
+        return !ISNAN(b) && (ISNAN(v) || (is_max ? v > b : v < b));          \
+    }                                                                        \
+    /* index of the best of x[0..n), n >= 1. A vectorizable pass finds each  \
+     * block's extreme; only a block that holds a new winner (or a NaN) is   \
+     * scanned element by element. */                                       \
+    static int64_t best_run_##SUF(const T *x, int64_t n, bool is_max) {      \
+        int64_t at = 0;                                                      \
+        T b = x[0];                                                          \
+        for (int64_t lo = 0; lo < n && !ISNAN(b); lo += BEST_BLOCK) {        \
+            int64_t hi = min64(n, lo + BEST_BLOCK);                          \
+            T e = x[lo];                                                     \
+            int nan = 0;                                                     \
+            if (is_max) {                                                    \
+                _Pragma("omp simd reduction(max:e) reduction(|:nan)")        \
+                for (int64_t i = lo; i < hi; i++) { e = x[i] > e ? x[i] : e; nan |= ISNAN(x[i]); } \
+            } else {                                                         \
+                _Pragma("omp simd reduction(min:e) reduction(|:nan)")        \
+                for (int64_t i = lo; i < hi; i++) { e = x[i] < e ? x[i] : e; nan |= ISNAN(x[i]); } \
+            }                                                                \
+            if (!nan && !beats_##SUF(e, b, is_max)) continue;                \
+            for (int64_t i = lo; i < hi && !ISNAN(b); i++)                   \
+                if (beats_##SUF(x[i], b, is_max)) { b = x[i]; at = i; }      \
+        }                                                                    \
+        return at;                                                           \
+    }                                                                        \
+    /* at[l] = index j of the best x[j*s + l] for l < w; n >= 1 */           \
+    static void best_lanes_##SUF(int64_t *at /* (w) */, const T *x /* (n, s) */, \
+                                 int64_t n, int64_t s, int w, bool is_max) { \
+        T b[LANES];                                                          \
+        for (int l = 0; l < w; l++) { b[l] = x[l]; at[l] = 0; }              \
+        for (int64_t j = 1; j < n; j++) {                                    \
+            const T *row = x + j * s;                                        \
+            for (int l = 0; l < w; l++)                                      \
+                if (beats_##SUF(row[l], b[l], is_max)) { b[l] = row[l]; at[l] = j; } \
+        }                                                                    \
+    }
+DEFINE_BEST(f32, float, IS_NAN_F)
+DEFINE_BEST(f64, double, IS_NAN_F)
+DEFINE_BEST(i64, int64_t, IS_NAN_I)
+
+static bool beats(const void *x, int dtype, int64_t i, int64_t j, bool is_max) {
+    switch (dtype) {
+    case NL_FLOAT32: return beats_f32(((const float *)x)[i], ((const float *)x)[j], is_max);
+    case NL_FLOAT64: return beats_f64(((const double *)x)[i], ((const double *)x)[j], is_max);
+    default: return beats_i64(((const int64_t *)x)[i], ((const int64_t *)x)[j], is_max);
+    }
+}
+
+/* ---- one contiguous run, and a whole buffer in chunks ---- */
+
+typedef struct reduce_acc {
+    double sum;      /* SUM, MEAN of float32 / float64 */
+    uint64_t isum;   /* SUM, MEAN of int64 */
+    int64_t at;      /* MAX .. ARGMIN: index of the winner */
+} reduce_acc;
+
+/* op over x[0..n), serially */
+static void reduce_run(reduce_acc *r, const void *x, int64_t n, int dtype, int op) {
+    r->sum = 0;
+    r->isum = 0;
+    r->at = 0;
+    if (is_sum_like(op)) {
+        if (dtype == NL_FLOAT32) r->sum = sum_run_f32(x, n);
+        else if (dtype == NL_FLOAT64) r->sum = sum_run_f64(x, n);
+        else r->isum = sum_run_i64(x, n);
+    } else if (n > 0) {
+        bool mx = wants_max(op);
+        if (dtype == NL_FLOAT32) r->at = best_run_f32(x, n, mx);
+        else if (dtype == NL_FLOAT64) r->at = best_run_f64(x, n, mx);
+        else r->at = best_run_i64(x, n, mx);
+    }
+}
+
+/* op over x[0..n): chunks in parallel, their results combined in chunk
+ * order. -1 when out of memory. */
+static int reduce_flat(reduce_acc *r, const void *x, int64_t n, int dtype, int op) {
+    int64_t nchunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    if (nchunks <= 1) {
+        reduce_run(r, x, n, dtype, op);
+        return 0;
+    }
+    reduce_acc *part = malloc(sizeof *part * nchunks);   /* (nchunks) */
+    if (!part) return -1;
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(n, REDUCE_GRAIN);
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t k = 0; k < nchunks; k++) {
+        int64_t lo = k * REDUCE_CHUNK;
+        reduce_run(&part[k], (const char *)x + lo * es, min64(REDUCE_CHUNK, n - lo), dtype, op);
+        part[k].at += lo;
+    }
+    *r = part[0];
+    for (int64_t k = 1; k < nchunks; k++) {
+        r->sum += part[k].sum;
+        r->isum += part[k].isum;
+        if (!is_sum_like(op) && beats(x, dtype, part[k].at, r->at, wants_max(op))) r->at = part[k].at;
+    }
+    free(part);
+    return 0;
+}
+
+/* Writes r's result of op over n elements of x (dtype) into element i of
+ * vals (the op's result dtype) and of at (int64), either of which may be
+ * NULL. */
+static void store_result(void *vals, int64_t *at, int64_t i, const reduce_acc *r, const void *x,
+                         int64_t n, int dtype, int op, int64_t base) {
+    if (is_sum_like(op)) {
+        int64_t es = nl_dtype_size(result_dtype(op, dtype));
+        char *o = (char *)vals + i * es;
+        if (dtype == NL_INT64 && op == NL_OP_SUM) *(int64_t *)o = (int64_t)r->isum;
+        else {
+            double s = dtype == NL_INT64 ? (double)(int64_t)r->isum : r->sum;
+            nl_store(o, result_dtype(op, dtype), op == NL_OP_MEAN ? s / (double)n : s);
+        }
+        return;
+    }
+    if (vals) {
+        int64_t es = nl_dtype_size(dtype);
+        memcpy((char *)vals + i * es, (const char *)x + r->at * es, es);
+    }
+    if (at) at[i] = r->at + base;
+}
+
+/* Lanes per task for (outer, inner) outputs: LANES, halved while that
+ * leaves some of nt threads without a task. */
+static int64_t lane_width(int64_t outer, int64_t inner, int nt) {
+    int64_t w = LANES;
+    while (w > 16 && outer * ((inner + w - 1) / w) < nt) w /= 2;
+    return w;
+}
+
+/* ---- over one dim ----
+ * in (outer, n, inner) contiguous; vals (outer, inner) in the op's result
+ * dtype, NULL for the arg ops; at (outer, inner) int64 indices from base,
+ * or NULL. Each output is reduced by one thread in a fixed order, so the
+ * result does not depend on the thread count. */
+static void nl_reduce_forward(void *vals, int64_t *at, const void *in, int64_t outer,
+                              int64_t n, int64_t inner, int dtype, int op, int64_t base) {
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(outer * n * inner, REDUCE_GRAIN);
+    int64_t width = lane_width(outer, inner, nt);
+    int64_t blocks = (inner + width - 1) / width;    /* lane blocks per outer index */
+    int64_t ntask = outer * blocks;
+    if (nt > ntask) nt = (int)ntask;
+    if (nt < 1) nt = 1;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t task = 0; task < ntask; task++) {
+        int64_t o = task / blocks, l0 = (task % blocks) * width;
+        int w = (int)min64(width, inner - l0);
+        const char *x = (const char *)in + (o * n * inner + l0) * es;  /* (n, inner) */
+        int64_t p = o * inner + l0;                                     /* first output */
+        reduce_acc r = { 0, 0, 0 };
+        if (inner == 1) {
+            reduce_run(&r, x, n, dtype, op);
+            store_result(vals, at, p, &r, x, n, dtype, op, base);
+        } else if (is_sum_like(op)) {
+            double acc[LANES];
+            uint64_t iacc[LANES];
+            if (dtype == NL_FLOAT32) sum_lanes_f32(acc, (const float *)x, n, inner, w);
+            else if (dtype == NL_FLOAT64) sum_lanes_f64(acc, (const double *)x, n, inner, w);
+            else sum_lanes_i64(iacc, (const int64_t *)x, n, inner, w);
+            for (int l = 0; l < w; l++) {
+                if (dtype == NL_INT64) r.isum = iacc[l];
+                else r.sum = acc[l];
+                store_result(vals, at, p + l, &r, x, n, dtype, op, base);
+            }
+        } else {
+            int64_t best[LANES];
+            bool mx = wants_max(op);
+            if (dtype == NL_FLOAT32) best_lanes_f32(best, (const float *)x, n, inner, w, mx);
+            else if (dtype == NL_FLOAT64) best_lanes_f64(best, (const double *)x, n, inner, w, mx);
+            else best_lanes_i64(best, (const int64_t *)x, n, inner, w, mx);
+            for (int l = 0; l < w; l++) {
+                /* store_result reads x[r.at]: point x at lane l's column */
+                r.at = best[l] * inner;
+                store_result(vals, NULL, p + l, &r, x + l * es, n, dtype, op, base);
+                if (at) at[p + l] = best[l] + base;
+            }
+        }
+    }
+}
+
+/* ---- public entry points ---- */
+
+nl_tensor *nl_reduce_all(int op, nl_tensor *t, int64_t base) {
+    NL_CHECK(is_reduction(op), "reduce: op %s is not a reduction", nl_op_name(op));
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, t);
+    NL_CHECK(t->numel > 0 || is_sum_like(op), "%s: cannot reduce an empty tensor of shape %s",
+             name, nl_shape_str(t));
+    nl_tensor *c = nl_contiguous(t);
+    if (!c) return NULL;
+    int64_t no_sizes[1] = { 0 };
+    nl_tensor *out = nl_empty(0, no_sizes, result_dtype(op, t->dtype));
+    reduce_acc r;
+    if (out && reduce_flat(&r, c->data, c->numel, c->dtype, op) != 0) {
+        nl_set_error("%s: out of memory for shape %s", name, nl_shape_str(t));
+        nl_release(out);
+        out = NULL;
+    }
+    if (out) {
+        if (is_arg(op)) store_result(NULL, out->data, 0, &r, c->data, c->numel, c->dtype, op, base);
+        else store_result(out->data, NULL, 0, &r, c->data, c->numel, c->dtype, op, base);
+    }
+    nl_release(c);
+    return out;
+}
+
+nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
+                     nl_tensor **indices) {
+    if (indices) *indices = NULL;
+    NL_CHECK(is_reduction(op), "reduce: op %s is not a reduction", nl_op_name(op));
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, t);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0, "%s: dim %d out of range for shape %s", name, dim, nl_shape_str(t));
+    int64_t n = t->ndim ? t->sizes[d] : 1, outer = 1, inner = 1;
+    NL_CHECK(n > 0 || is_sum_like(op), "%s: cannot reduce dim %d of size 0 in shape %s",
+             name, d, nl_shape_str(t));
+    int64_t osz[8];
+    int ond = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (i < d) outer *= t->sizes[i];
+        if (i > d) inner *= t->sizes[i];
+        if (i != d) osz[ond++] = t->sizes[i];
+        else if (keepdim) osz[ond++] = 1;
+    }
+    bool want_at = is_arg(op) || (indices && (op == NL_OP_MAX || op == NL_OP_MIN));
+    nl_tensor *c = nl_contiguous(t);
+    if (!c) return NULL;
+    nl_tensor *vals = is_arg(op) ? NULL : nl_empty(ond, osz, result_dtype(op, t->dtype));
+    nl_tensor *at = want_at ? nl_empty(ond, osz, NL_INT64) : NULL;
+    if ((!is_arg(op) && !vals) || (want_at && !at)) {
+        nl_release(vals);
+        nl_release(at);
+        nl_release(c);
+        return NULL;
+    }
+    int64_t *at_data = at ? at->data : NULL;
+    void *vals_data = vals ? vals->data : NULL;
+    if (outer == 1 && inner == 1) {
+        /* a single output: split the reduced dim over the threads */
+        reduce_acc r;
+        if (reduce_flat(&r, c->data, n, c->dtype, op) != 0) {
+            nl_set_error("%s: out of memory for shape %s", name, nl_shape_str(t));
+            nl_release(vals);
+            nl_release(at);
+            nl_release(c);
+            return NULL;
+        }
+        store_result(vals_data, at_data, 0, &r, c->data, n, c->dtype, op, base);
+    } else {
+        nl_reduce_forward(vals_data, at_data, c->data, outer, n, inner, c->dtype, op, base);
+    }
+    nl_release(c);
+    if (is_arg(op)) return at;
+    if (indices) *indices = at;
+    else nl_release(at);
+    return vals;
+}
+
+/* ---- softmax and log_softmax ----
+ * out[o, :, i] = softmax over j of in[o, j, i], or its log; in and out
+ * (outer, n, inner) contiguous. Stable: exp(x - max) with the sum in double.
+ * A NaN in a slice makes that slice NaN. */
+
+#define DEFINE_SOFTMAX(SUF, T, EXP)                                          \
+    static void softmax_lanes_##SUF(T *out /* (n, s) */, const T *x /* (n, s) */, \
+                                    int64_t n, int64_t s, int w, bool take_log) { \
+        double mx[LANES], sum[LANES];                                        \
+        for (int l = 0; l < w; l++) { mx[l] = -INFINITY; sum[l] = 0; }       \
+        for (int64_t j = 0; j < n; j++)                                      \
+            for (int l = 0; l < w; l++)                                      \
+                if (x[j * s + l] > mx[l]) mx[l] = x[j * s + l];              \
+        for (int64_t j = 0; j < n; j++)                                      \
+            for (int l = 0; l < w; l++) {                                    \
+                T e = EXP((T)(x[j * s + l] - (T)mx[l]));                     \
+                sum[l] += e;                                                 \
+                if (!take_log) out[j * s + l] = e;                           \
+            }                                                                \
+        for (int l = 0; l < w; l++)                                          \
+            sum[l] = take_log ? mx[l] + log(sum[l]) : 1.0 / sum[l];          \
+        for (int64_t j = 0; j < n; j++)                                      \
+            for (int l = 0; l < w; l++) {                                    \
+                if (take_log) out[j * s + l] = (T)((double)x[j * s + l] - sum[l]); \
+                else out[j * s + l] = (T)(out[j * s + l] * sum[l]);          \
+            }                                                                \
+    }
+DEFINE_SOFTMAX(f32, float, expf)
+DEFINE_SOFTMAX(f64, double, exp)
+
+/* the same over one contiguous run x[0..n) */
+#define DEFINE_SOFTMAX_RUN(SUF, T, EXP)                                      \
+    static void softmax_run_##SUF(T *out /* (n) */, const T *x /* (n) */, int64_t n, \
+                                  bool take_log) {                           \
+        T mx = -INFINITY;                                                    \
+        _Pragma("omp simd reduction(max:mx)")                                \
+        for (int64_t j = 0; j < n; j++) mx = x[j] > mx ? x[j] : mx;          \
+        double sum = 0;                                                      \
+        for (int64_t j = 0; j < n; j++) {                                    \
+            T e = EXP(x[j] - mx);                                            \
+            sum += e;                                                        \
+            if (!take_log) out[j] = e;                                       \
+        }                                                                    \
+        if (take_log) {                                                      \
+            double lse = mx + log(sum);                                      \
+            for (int64_t j = 0; j < n; j++) out[j] = (T)((double)x[j] - lse); \
+        } else {                                                             \
+            double inv = 1.0 / sum;                                          \
+            for (int64_t j = 0; j < n; j++) out[j] = (T)(out[j] * inv);      \
+        }                                                                    \
+    }
+DEFINE_SOFTMAX_RUN(f32, float, expf)
+DEFINE_SOFTMAX_RUN(f64, double, exp)
+
+static void nl_softmax_forward(void *out, const void *in, int64_t outer, int64_t n,
+                               int64_t inner, int dtype, bool take_log) {
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(outer * n * inner, REDUCE_GRAIN / 4);
+    int64_t width = lane_width(outer, inner, nt);
+    int64_t blocks = (inner + width - 1) / width;
+    int64_t ntask = outer * blocks;
+    if (nt > ntask) nt = (int)ntask;
+    if (nt < 1) nt = 1;
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t task = 0; task < ntask; task++) {
+        int64_t o = task / blocks, l0 = (task % blocks) * width;
+        int w = (int)min64(width, inner - l0);
+        int64_t off = (o * n * inner + l0) * es;
+        if (inner == 1 && dtype == NL_FLOAT32)
+            softmax_run_f32((float *)((char *)out + off), (const float *)((const char *)in + off),
+                            n, take_log);
+        else if (inner == 1)
+            softmax_run_f64((double *)((char *)out + off), (const double *)((const char *)in + off),
+                            n, take_log);
+        else if (dtype == NL_FLOAT32)
+            softmax_lanes_f32((float *)((char *)out + off), (const float *)((const char *)in + off),
+                              n, inner, w, take_log);
+        else
+            softmax_lanes_f64((double *)((char *)out + off), (const double *)((const char *)in + off),
+                              n, inner, w, take_log);
+    }
+}
+
+static nl_tensor *softmax_common(const char *name, nl_tensor *t, int dim, bool take_log) {
+    NL_CHECK_TENSOR(name, t);
+    NL_CHECK(t->dtype == NL_FLOAT32 || t->dtype == NL_FLOAT64,
+             "%s: expected a float32 or float64 tensor, got %s of shape %s", name,
+             nl_dtype_name(t->dtype), nl_shape_str(t));
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0, "%s: dim %d out of range for shape %s", name, dim, nl_shape_str(t));
+    int64_t n = t->ndim ? t->sizes[d] : 1, outer = 1, inner = 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (i < d) outer *= t->sizes[i];
+        if (i > d) inner *= t->sizes[i];
+    }
+    nl_tensor *c = nl_contiguous(t);
+    if (!c) return NULL;
+    nl_tensor *out = nl_empty(t->ndim, t->sizes, t->dtype);
+    if (out && out->numel > 0)
+        nl_softmax_forward(out->data, c->data, outer, n, inner, t->dtype, take_log);
+    nl_release(c);
+    return out;
+}
+
+nl_tensor *nl_softmax(nl_tensor *t, int dim) {
+    return softmax_common("softmax", t, dim, false);
+}
+
+nl_tensor *nl_log_softmax(nl_tensor *t, int dim) {
+    return softmax_common("log_softmax", t, dim, true);
+}

@@ -1,0 +1,103 @@
+/* rng.c — the seeded, counter-based RNG (Philox4x32-10). Element i of a
+ * draw is a pure function of (seed, offset + i), so a draw gives the same
+ * numbers whatever the thread count. The generator state is the caller's
+ * (one per Lua state), not global. */
+#include "internal.h"
+
+#include <math.h>
+
+typedef struct { uint32_t v[4]; } u32x4;
+
+static u32x4 philox(uint64_t counter, uint64_t seed) {
+    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+        uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c0 = n0; c1 = (uint32_t)p1; c2 = n2; c3 = (uint32_t)p0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return (u32x4){ { c0, c1, c2, c3 } };
+}
+
+/* uniform in [0,1) with 53 bits */
+static inline double unit53(uint32_t hi, uint32_t lo) {
+    return (double)((((uint64_t)hi << 32) | lo) >> 11) * 0x1.0p-53;
+}
+
+static double draw_uniform(uint64_t ctr, uint64_t seed) {
+    u32x4 r = philox(ctr, seed);
+    return unit53(r.v[0], r.v[1]);
+}
+
+static double draw_normal(uint64_t ctr, uint64_t seed) {
+    u32x4 r = philox(ctr, seed);
+    double u1 = 1.0 - unit53(r.v[0], r.v[1]);   /* (0,1]: log is finite */
+    double u2 = unit53(r.v[2], r.v[3]);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+/* t[i] = a + b * draw(offset + i) for each element in row-major order */
+static int fill_random(const char *op, nl_tensor *t, nl_generator *g, double a, double b, bool normal) {
+    NL_CHECK_TENSOR_INT(op, t);
+    NL_CHECK_INT(g != NULL, "%s: no generator", op);
+    NL_CHECK_INT(t->dtype != NL_INT64, "%s: expected a float tensor, got int64 %s", op, nl_shape_str(t));
+    nl_tensor *c = nl_is_contiguous(t) ? t : nl_tensor_alloc(op, t->ndim, t->sizes, t->dtype);
+    if (!c) return -1;
+    uint64_t seed = g->seed, base = g->offset;
+    int64_t n = t->numel;
+    int nt = nl_threads_for(n, 1 << 14);
+    if (c->dtype == NL_FLOAT32) {
+        float *o = c->data;
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            o[i] = (float)(a + b * (normal ? draw_normal(base + i, seed) : draw_uniform(base + i, seed)));
+        /* rounding can reach the upper bound of a float uniform; keep it open */
+        if (!normal)
+            for (int64_t i = 0; i < n; i++)
+                if (o[i] >= (float)(a + b) && b > 0) o[i] = nextafterf((float)(a + b), (float)a);
+    } else {
+        double *o = c->data;
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            o[i] = a + b * (normal ? draw_normal(base + i, seed) : draw_uniform(base + i, seed));
+    }
+    g->offset += (uint64_t)n;
+    if (c != t) {
+        int rc = nl_copy_(t, c);
+        nl_release(c);
+        return rc;
+    }
+    nl_bump_version(t);
+    return 0;
+}
+
+int nl_uniform_(nl_tensor *t, nl_generator *g, double lo, double hi) {
+    NL_CHECK_INT(isfinite(lo) && isfinite(hi) && lo <= hi, "uniform_: invalid range [%g, %g)", lo, hi);
+    return fill_random("uniform_", t, g, lo, hi - lo, false);
+}
+
+int nl_normal_(nl_tensor *t, nl_generator *g, double mean, double std) {
+    NL_CHECK_INT(isfinite(mean) && isfinite(std) && std >= 0, "normal_: invalid mean %g std %g", mean, std);
+    return fill_random("normal_", t, g, mean, std, true);
+}
+
+static nl_tensor *make_random(const char *op, nl_generator *g, int ndim, const int64_t *sizes, int dtype, bool normal) {
+    NL_CHECK(dtype != NL_INT64, "%s: expected a float dtype, got int64", op);
+    nl_tensor *t = nl_tensor_alloc(op, ndim, sizes, dtype);
+    if (!t) return NULL;
+    if (fill_random(op, t, g, 0.0, 1.0, normal) != 0) {
+        nl_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+nl_tensor *nl_rand(nl_generator *g, int ndim, const int64_t *sizes, int dtype) {
+    return make_random("rand", g, ndim, sizes, dtype, false);
+}
+
+nl_tensor *nl_randn(nl_generator *g, int ndim, const int64_t *sizes, int dtype) {
+    return make_random("randn", g, ndim, sizes, dtype, true);
+}

@@ -1,0 +1,106 @@
+/* runtime.c — process-wide settings and reporting: version, the error
+ * message of the last failed call (per thread), op and dtype names, and the
+ * one thread count shared by the OpenMP kernels and BLIS. No kernels here. */
+#include "internal.h"
+
+#include <assert.h>
+#include <blis.h>
+#include <omp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static __thread char err_msg[1024];
+
+void nl_set_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+}
+
+const char *nl_error(void) { return err_msg; }
+
+const char *nl_version(void) { return NL_VERSION_STRING; }
+
+static const char *op_names[] = {
+    "add", "sub", "mul", "div", "pow", "maximum", "minimum",
+    "eq", "ne", "lt", "le", "gt", "ge",
+    "neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "clamp",
+    "sum", "mean", "max", "min", "argmax", "argmin",
+    "softmax", "log_softmax",
+    "matmul",
+    "view", "transpose", "permute", "narrow", "select", "expand", "contiguous",
+    "cat", "stack", "index_select", "where", "to_dtype",
+};
+static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
+              "op_names must name every nl_op");
+
+const char *nl_op_name(int op) {
+    return (op >= 0 && op < NL_OP_COUNT) ? op_names[op] : "unknown_op";
+}
+
+static const char *dtype_names[] = { "float32", "float64", "int64" };
+static const int64_t dtype_sizes[] = { 4, 8, 8 };
+static_assert(sizeof dtype_names / sizeof dtype_names[0] == NL_DTYPE_COUNT,
+              "dtype_names must name every nl_dtype");
+
+bool nl_valid_dtype(int dtype) { return dtype >= 0 && dtype < NL_DTYPE_COUNT; }
+const char *nl_dtype_name(int dtype) { return nl_valid_dtype(dtype) ? dtype_names[dtype] : "invalid"; }
+int64_t nl_dtype_size(int dtype) { return nl_valid_dtype(dtype) ? dtype_sizes[dtype] : 0; }
+
+int nl_wrap_dim(int dim, int ndim) {
+    int n = ndim == 0 ? 1 : ndim;   /* a 0-dim tensor accepts dim 0 and -1 */
+    if (dim < 0) dim += n;
+    return (dim >= 0 && dim < n) ? dim : -1;
+}
+
+/* ---- threads ----
+ * Debian's BLIS 0.9 does not know recent Xeons and falls back to its AVX2
+ * (haswell) kernels; where the CPU has the AVX-512 subsets the skx kernels
+ * need, ask for those before BLIS initializes, unless the user chose. */
+__attribute__((constructor)) static void choose_blis_kernels(void) {
+    if (getenv("BLIS_ARCH_TYPE")) return;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        setenv("BLIS_ARCH_TYPE", "skx", 0);
+}
+
+static int num_threads;
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+static void threads_init(void) {
+    int n = omp_get_num_procs();
+    const char *env = getenv("NNLUA_NUM_THREADS");
+    if (env && atoi(env) > 0) n = atoi(env);
+    if (n < 1) n = 1;
+    __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
+    bli_thread_set_num_threads(n);
+}
+
+int nl_set_num_threads(int n) {
+    pthread_once(&threads_once, threads_init);
+    NL_CHECK_INT(n >= 1 && n <= 1024, "set_num_threads: expected 1..1024 threads, got %d", n);
+    __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
+    bli_thread_set_num_threads(n);
+    return 0;
+}
+
+int nl_get_num_threads(void) {
+    pthread_once(&threads_once, threads_init);
+    return __atomic_load_n(&num_threads, __ATOMIC_RELAXED);
+}
+
+int nl_threads_for(int64_t work, int64_t grain) {
+    if (work < grain) return 1;
+    int n = nl_get_num_threads();
+    int64_t chunks = work / grain;
+    return chunks < n ? (int)chunks : n;
+}
+
+const char *nl_blas_arch(void) {
+    pthread_once(&threads_once, threads_init);
+    return bli_arch_string(bli_arch_query_id());
+}

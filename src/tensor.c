@@ -1,0 +1,702 @@
+/* tensor.c — storages, tensor lifetime, creation, views (sharing storage),
+ * copies with dtype conversion, cat/stack/index_select, and the strided
+ * iterator the kernels use. Math kernels live in the ops_*.c files. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- shape strings for error messages ---- */
+
+const char *nl_sizes_str(int ndim, const int64_t *sizes) {
+    static __thread char bufs[4][160];
+    static __thread int next;
+    char *b = bufs[next++ & 3];
+    int n = snprintf(b, 160, "[");
+    for (int i = 0; i < ndim && n < 140; i++)
+        n += snprintf(b + n, 160 - n, i ? ",%lld" : "%lld", (long long)sizes[i]);
+    snprintf(b + n, 160 - n, "]");
+    return b;
+}
+
+const char *nl_shape_str(const nl_tensor *t) {
+    return t ? nl_sizes_str(t->ndim, t->sizes) : "nil";
+}
+
+/* ---- storage and lifetime ---- */
+
+static nl_storage *storage_new(int64_t nbytes) {
+    nl_storage *s = malloc(sizeof *s);
+    if (!s) return NULL;
+    int64_t cap = nbytes;
+    s->ptr = nl_alloc(&cap);
+    if (!s->ptr) { free(s); return NULL; }
+    s->nbytes = cap;
+    s->refcount = 1;
+    s->version = 0;
+    s->release = NULL;
+    s->ctx = NULL;
+    return s;
+}
+
+static void storage_release(nl_storage *s) {
+    if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (s->release) s->release(s->ctx, s->ptr);
+    else nl_free(s->ptr, s->nbytes);
+    free(s);
+}
+
+void nl_retain(nl_tensor *t) {
+    if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void nl_release(nl_tensor *t) {
+    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    storage_release(t->storage);
+    nl_release(t->grad);
+    free(t);
+}
+
+void nl_ref_release(nl_ref *r) {
+    if (r && r->ptr) {
+        nl_tensor *t = r->ptr;
+        r->ptr = NULL;
+        nl_release(t);
+    }
+}
+
+void nl_bump_version(nl_tensor *t) {
+    __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);
+}
+
+void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        strides[i] = s;
+        s *= sizes[i];
+    }
+}
+
+static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t *numel) {
+    if (ndim < 0 || ndim > NL_MAX_DIMS) {
+        nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
+        return false;
+    }
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (sizes[i] < 0) {
+            nl_set_error("%s: negative size in %s", op, nl_sizes_str(ndim, sizes));
+            return false;
+        }
+        if (sizes[i] && n > (INT64_C(1) << 46) / sizes[i]) {
+            nl_set_error("%s: shape %s is too large", op, nl_sizes_str(ndim, sizes));
+            return false;
+        }
+        n *= sizes[i];
+    }
+    *numel = n;
+    return true;
+}
+
+nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int dtype) {
+    int64_t numel;
+    if (!nl_valid_dtype(dtype)) {
+        nl_set_error("%s: invalid dtype %d", op, dtype);
+        return NULL;
+    }
+    if (!check_sizes(op, ndim, sizes, &numel)) return NULL;
+    nl_tensor *t = calloc(1, sizeof *t);
+    if (!t) { nl_set_error("%s: out of memory", op); return NULL; }
+    t->storage = storage_new(numel * nl_dtype_size(dtype));
+    if (!t->storage) {
+        free(t);
+        nl_set_error("%s: out of memory allocating %s %s", op,
+                     nl_sizes_str(ndim, sizes), nl_dtype_name(dtype));
+        return NULL;
+    }
+    t->ndim = ndim;
+    t->dtype = dtype;
+    t->numel = numel;
+    t->refcount = 1;
+    memcpy(t->sizes, sizes, sizeof(int64_t) * ndim);
+    nl_contiguous_strides(ndim, sizes, t->strides);
+    t->data = t->storage->ptr;
+    return t;
+}
+
+nl_tensor *nl_empty(int ndim, const int64_t *sizes, int dtype) {
+    return nl_tensor_alloc("empty", ndim, sizes, dtype);
+}
+
+nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
+                              const int64_t *strides, int64_t offset) {
+    nl_tensor *t = calloc(1, sizeof *t);
+    if (!t) { nl_set_error("view: out of memory"); return NULL; }
+    t->ndim = ndim;
+    t->dtype = base->dtype;
+    t->refcount = 1;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->sizes[i] = sizes[i];
+        t->strides[i] = strides[i];
+        t->numel *= sizes[i];
+    }
+    t->offset = offset;
+    t->storage = base->storage;
+    __atomic_add_fetch(&t->storage->refcount, 1, __ATOMIC_RELAXED);
+    t->data = (char *)t->storage->ptr + offset * nl_dtype_size(t->dtype);
+    return t;
+}
+
+/* ---- creation ---- */
+
+nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
+    nl_tensor *t = nl_tensor_alloc("full", ndim, sizes, dtype);
+    if (t && nl_fill_(t, value) != 0) { nl_release(t); return NULL; }
+    return t;
+}
+
+nl_tensor *nl_from_data(int ndim, const int64_t *sizes, int dtype, const void *data) {
+    nl_tensor *t = nl_tensor_alloc("from_data", ndim, sizes, dtype);
+    if (t && t->numel) memcpy(t->data, data, t->numel * nl_dtype_size(dtype));
+    return t;
+}
+
+nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype, const double *values) {
+    nl_tensor *t = nl_tensor_alloc("tensor", ndim, sizes, dtype);
+    if (!t) return NULL;
+    int64_t es = nl_dtype_size(dtype);
+    for (int64_t i = 0; i < t->numel; i++) nl_store((char *)t->data + i * es, dtype, values[i]);
+    return t;
+}
+
+nl_tensor *nl_arange(double start, double end, double step, int dtype) {
+    NL_CHECK(step != 0 && isfinite(start) && isfinite(end) && isfinite(step),
+             "arange: invalid range start=%g end=%g step=%g", start, end, step);
+    NL_CHECK((end - start) / step >= 0,
+             "arange: step %g does not go from %g towards %g", step, start, end);
+    int64_t n = (int64_t)ceil((end - start) / step);
+    nl_tensor *t = nl_tensor_alloc("arange", 1, &n, dtype);
+    if (!t) return NULL;
+    int64_t es = nl_dtype_size(dtype);
+    for (int64_t i = 0; i < n; i++) nl_store((char *)t->data + i * es, dtype, start + i * step);
+    return t;
+}
+
+nl_tensor *nl_eye(int64_t n, int64_t m, int dtype) {
+    int64_t sz[2] = { n, m };
+    nl_tensor *t = nl_full(2, sz, 0, dtype);
+    if (!t) return NULL;
+    int64_t es = nl_dtype_size(dtype);
+    for (int64_t i = 0; i < n && i < m; i++) nl_store((char *)t->data + (i * m + i) * es, dtype, 1);
+    return t;
+}
+
+/* ---- broadcasting and the strided iterator ---- */
+
+bool nl_same_shape(const nl_tensor *a, const nl_tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->sizes[i] != b->sizes[i]) return false;
+    return true;
+}
+
+int nl_broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, int64_t *out) {
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int ia = na - n + i, ib = nb - n + i;
+        int64_t x = ia >= 0 ? sa[ia] : 1, y = ib >= 0 ? sb[ib] : 1;
+        if (x != y && x != 1 && y != 1) return -1;
+        out[i] = x == 1 ? y : x;
+    }
+    return n;
+}
+
+void nl_broadcast_strides(const nl_tensor *t, int ndim, const int64_t *sizes, int64_t *strides) {
+    for (int i = 0; i < ndim; i++) {
+        int it = t->ndim - ndim + i;
+        strides[i] = (it >= 0 && t->sizes[it] == sizes[i] && sizes[i] != 1) ? t->strides[it] : 0;
+    }
+}
+
+void nl_iter_init(nl_iter *it, int ndim, const int64_t *sizes, int nops,
+                  nl_tensor *const *ops, int64_t (*strides)[8]) {
+    it->nops = nops;
+    for (int k = 0; k < nops; k++) {
+        it->base[k] = ops[k]->data;
+        it->esize[k] = nl_dtype_size(ops[k]->dtype);
+    }
+    /* drop size-1 dims, then merge neighbours that are contiguous for all */
+    int n = 0;
+    for (int d = 0; d < ndim; d++) {
+        if (sizes[d] == 1) continue;
+        if (n > 0) {
+            bool merge = true;
+            for (int k = 0; k < nops; k++)
+                if (it->strides[k][n - 1] != strides[k][d] * sizes[d]) merge = false;
+            if (merge) {
+                it->sizes[n - 1] *= sizes[d];
+                for (int k = 0; k < nops; k++) it->strides[k][n - 1] = strides[k][d];
+                continue;
+            }
+        }
+        it->sizes[n] = sizes[d];
+        for (int k = 0; k < nops; k++) it->strides[k][n] = strides[k][d];
+        n++;
+    }
+    if (n == 0) {
+        it->sizes[0] = 1;
+        for (int k = 0; k < nops; k++) it->strides[k][0] = 0;
+        n = 1;
+    }
+    it->ndim = n;
+    it->inner = it->sizes[n - 1];
+    it->rows = 1;
+    for (int d = 0; d < n - 1; d++) it->rows *= it->sizes[d];
+    for (int d = 0; d < ndim; d++)
+        if (sizes[d] == 0) it->rows = 0;
+}
+
+void nl_iter_row(const nl_iter *it, int64_t r, char **ptrs) {
+    for (int k = 0; k < it->nops; k++) ptrs[k] = it->base[k];
+    for (int d = it->ndim - 2; d >= 0; d--) {
+        int64_t i = r % it->sizes[d];
+        r /= it->sizes[d];
+        for (int k = 0; k < it->nops; k++) ptrs[k] += i * it->strides[k][d] * it->esize[k];
+    }
+}
+
+/* ---- the row driver ----
+ * Runs fn over every row of the iterator; a single long row is cut into
+ * chunks so that contiguous tensors still use every thread. */
+void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void *ctx) {
+    int64_t s[4];
+    for (int k = 0; k < it->nops; k++) s[k] = it->strides[k][it->ndim - 1];
+    int nt = nl_threads_for(it->rows * it->inner, grain);
+    if (it->rows == 1) {
+        int64_t chunk = (it->inner + nt - 1) / (nt ? nt : 1);
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int c = 0; c < nt; c++) {
+            int64_t start = c * chunk, len = it->inner - start < chunk ? it->inner - start : chunk;
+            if (len <= 0) continue;
+            char *p[4];
+            nl_iter_row(it, 0, p);
+            for (int k = 0; k < it->nops; k++) p[k] += start * s[k] * it->esize[k];
+            fn(ctx, p, s, len);
+        }
+    } else {
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (int64_t r = 0; r < it->rows; r++) {
+            char *p[4];
+            nl_iter_row(it, r, p);
+            fn(ctx, p, s, it->inner);
+        }
+    }
+}
+
+double nl_get_flat(const nl_tensor *t, int64_t i) {
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        off += (i % t->sizes[d]) * t->strides[d];
+        i /= t->sizes[d];
+    }
+    return nl_load((char *)t->data + off * nl_dtype_size(t->dtype), t->dtype);
+}
+
+/* ---- copy with conversion, fill ---- */
+
+#define CONVERT_ROW(TD, TS)                                                   \
+    do {                                                                       \
+        TD *o = (TD *)p[0];                                                    \
+        const TS *s = (const TS *)p[1];                                        \
+        if (so == 1 && ss == 1) for (int64_t i = 0; i < n; i++) o[i] = (TD)s[i]; \
+        else for (int64_t i = 0; i < n; i++) o[i * so] = (TD)s[i * ss];        \
+    } while (0)
+
+typedef struct { int dd, ds; } copy_ctx;
+
+static void copy_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const copy_ctx *ctx = vctx;
+    int64_t so = s[0], ss = s[1];
+    switch (ctx->dd * 3 + ctx->ds) {
+    case NL_FLOAT32 * 3 + NL_FLOAT32: CONVERT_ROW(float, float); break;
+    case NL_FLOAT32 * 3 + NL_FLOAT64: CONVERT_ROW(float, double); break;
+    case NL_FLOAT32 * 3 + NL_INT64: CONVERT_ROW(float, int64_t); break;
+    case NL_FLOAT64 * 3 + NL_FLOAT32: CONVERT_ROW(double, float); break;
+    case NL_FLOAT64 * 3 + NL_FLOAT64: CONVERT_ROW(double, double); break;
+    case NL_FLOAT64 * 3 + NL_INT64: CONVERT_ROW(double, int64_t); break;
+    case NL_INT64 * 3 + NL_FLOAT32: CONVERT_ROW(int64_t, float); break;
+    case NL_INT64 * 3 + NL_FLOAT64: CONVERT_ROW(int64_t, double); break;
+    default: CONVERT_ROW(int64_t, int64_t); break;
+    }
+}
+
+/* dst[...] = src[...] broadcast to dst's shape, no checks */
+static void copy_into(nl_tensor *dst, nl_tensor *src) {
+    if (dst->numel == 0) return;
+    int64_t strides[4][8];
+    memcpy(strides[0], dst->strides, sizeof(int64_t) * dst->ndim);
+    nl_broadcast_strides(src, dst->ndim, dst->sizes, strides[1]);
+    nl_tensor *ops[2] = { dst, src };
+    nl_iter it;
+    nl_iter_init(&it, dst->ndim, dst->sizes, 2, ops, strides);
+    copy_ctx ctx = { dst->dtype, src->dtype };
+    nl_for_each_row(&it, 1 << 16, copy_row, &ctx);
+}
+
+int nl_copy_(nl_tensor *dst, nl_tensor *src) {
+    NL_CHECK_TENSOR_INT("copy_", dst);
+    NL_CHECK_TENSOR_INT("copy_", src);
+    int64_t bs[8];
+    int n = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
+    NL_CHECK_INT(n == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * n) == 0,
+                 "copy_: source of shape %s does not broadcast to destination %s",
+                 nl_shape_str(src), nl_shape_str(dst));
+    copy_into(dst, src);
+    nl_bump_version(dst);
+    return 0;
+}
+
+#define FILL_ROW(T)                                                          \
+    do {                                                                     \
+        T *o = (T *)p[0], x = (T)ctx->value;                                 \
+        if (so == 1) for (int64_t i = 0; i < n; i++) o[i] = x;               \
+        else for (int64_t i = 0; i < n; i++) o[i * so] = x;                  \
+    } while (0)
+
+typedef struct { double value; int dtype; } fill_ctx;
+
+static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const fill_ctx *ctx = vctx;
+    int64_t so = s[0];
+    if (ctx->dtype == NL_FLOAT32) FILL_ROW(float);
+    else if (ctx->dtype == NL_FLOAT64) FILL_ROW(double);
+    else FILL_ROW(int64_t);
+}
+
+int nl_fill_(nl_tensor *dst, double value) {
+    NL_CHECK_TENSOR_INT("fill_", dst);
+    int64_t strides[4][8];
+    memcpy(strides[0], dst->strides, sizeof(int64_t) * dst->ndim);
+    nl_iter it;
+    nl_iter_init(&it, dst->ndim, dst->sizes, 1, &dst, strides);
+    fill_ctx ctx = { value, dst->dtype };
+    nl_for_each_row(&it, 1 << 17, fill_row, &ctx);
+    nl_bump_version(dst);
+    return 0;
+}
+
+/* ---- views ---- */
+
+int nl_is_contiguous(const nl_tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->sizes[i] != 1 && t->strides[i] != s) return 0;
+        s *= t->sizes[i];
+    }
+    return 1;
+}
+
+/* Resolve one -1 and check the element count. */
+static bool infer_sizes(const char *op, const nl_tensor *t, int ndim, const int64_t *in, int64_t *out) {
+    if (ndim < 0 || ndim > NL_MAX_DIMS) {
+        nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
+        return false;
+    }
+    int infer = -1;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        out[i] = in[i];
+        if (in[i] == -1 && infer < 0) infer = i;
+        else if (in[i] < 0) {
+            nl_set_error("%s: invalid size in %s for tensor of shape %s", op,
+                         nl_sizes_str(ndim, in), nl_shape_str(t));
+            return false;
+        } else n *= in[i];
+    }
+    if (infer >= 0) {
+        if (n == 0 || t->numel % n != 0) {
+            nl_set_error("%s: shape %s is invalid for a tensor of shape %s (%lld elements)", op,
+                         nl_sizes_str(ndim, in), nl_shape_str(t), (long long)t->numel);
+            return false;
+        }
+        out[infer] = t->numel / n;
+        n = t->numel;
+    }
+    if (n != t->numel) {
+        nl_set_error("%s: shape %s is invalid for a tensor of shape %s (%lld elements)", op,
+                     nl_sizes_str(ndim, in), nl_shape_str(t), (long long)t->numel);
+        return false;
+    }
+    return true;
+}
+
+/* Strides for viewing t as sizes without a copy, or false. Old dims are cut
+ * into chunks that are each contiguous in themselves; every chunk must map
+ * onto a run of new dims with the same element count. */
+static bool view_strides(const nl_tensor *t, int ndim, const int64_t *sizes, int64_t *strides) {
+    if (t->numel == 0 || t->ndim == 0 || nl_is_contiguous(t)) {
+        nl_contiguous_strides(ndim, sizes, strides);
+        return true;
+    }
+    int nd = ndim - 1;
+    int64_t base = t->strides[t->ndim - 1], old_n = 1, new_n = 1;
+    for (int od = t->ndim - 1; od >= 0; od--) {
+        old_n *= t->sizes[od];
+        bool chunk_ends = od == 0 ||
+            (t->sizes[od - 1] != 1 && t->strides[od - 1] != old_n * base);
+        if (!chunk_ends) continue;
+        while (nd >= 0 && (new_n < old_n || sizes[nd] == 1)) {
+            strides[nd] = new_n * base;
+            new_n *= sizes[nd--];
+        }
+        if (new_n != old_n) return false;
+        if (od > 0) {
+            base = t->strides[od - 1];
+            old_n = new_n = 1;
+        }
+    }
+    return nd == -1;
+}
+
+nl_tensor *nl_view(nl_tensor *t, int ndim, const int64_t *sizes) {
+    NL_CHECK_TENSOR("view", t);
+    int64_t sz[8], st[8];
+    if (!infer_sizes("view", t, ndim, sizes, sz)) return NULL;
+    NL_CHECK(view_strides(t, ndim, sz, st),
+             "view: a tensor of shape %s with these strides cannot be viewed as %s; use reshape",
+             nl_shape_str(t), nl_sizes_str(ndim, sz));
+    return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+}
+
+nl_tensor *nl_reshape(nl_tensor *t, int ndim, const int64_t *sizes) {
+    NL_CHECK_TENSOR("reshape", t);
+    int64_t sz[8], st[8];
+    if (!infer_sizes("reshape", t, ndim, sizes, sz)) return NULL;
+    if (view_strides(t, ndim, sz, st)) return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+    nl_tensor *c = nl_contiguous(t);
+    if (!c) return NULL;
+    nl_contiguous_strides(ndim, sz, st);
+    nl_tensor *r = nl_tensor_new_view(c, ndim, sz, st, c->offset);
+    nl_release(c);
+    return r;
+}
+
+nl_tensor *nl_transpose(nl_tensor *t, int d0, int d1) {
+    NL_CHECK_TENSOR("transpose", t);
+    int a = nl_wrap_dim(d0, t->ndim), b = nl_wrap_dim(d1, t->ndim);
+    NL_CHECK(a >= 0 && b >= 0, "transpose: dims %d and %d out of range for shape %s",
+             d0, d1, nl_shape_str(t));
+    int64_t sz[8], st[8];
+    memcpy(sz, t->sizes, sizeof sz);
+    memcpy(st, t->strides, sizeof st);
+    if (t->ndim > 0) {
+        sz[a] = t->sizes[b]; sz[b] = t->sizes[a];
+        st[a] = t->strides[b]; st[b] = t->strides[a];
+    }
+    return nl_tensor_new_view(t, t->ndim, sz, st, t->offset);
+}
+
+nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims) {
+    NL_CHECK_TENSOR("permute", t);
+    NL_CHECK(ndim == t->ndim, "permute: %d dims given for a tensor of shape %s", ndim, nl_shape_str(t));
+    int64_t sz[8], st[8];
+    int seen = 0;
+    for (int i = 0; i < ndim; i++) {
+        int d = nl_wrap_dim(dims[i], ndim);
+        NL_CHECK(d >= 0 && !(seen & (1 << d)),
+                 "permute: dims must be a permutation of the %d dims of shape %s", ndim, nl_shape_str(t));
+        seen |= 1 << d;
+        sz[i] = t->sizes[d];
+        st[i] = t->strides[d];
+    }
+    return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+}
+
+nl_tensor *nl_narrow(nl_tensor *t, int dim, int64_t start, int64_t length) {
+    NL_CHECK_TENSOR("narrow", t);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0 && t->ndim > 0, "narrow: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    NL_CHECK(start >= 0 && length >= 0 && start + length <= t->sizes[d],
+             "narrow: start %lld length %lld out of range for dim %d of shape %s",
+             (long long)start, (long long)length, d, nl_shape_str(t));
+    int64_t sz[8];
+    memcpy(sz, t->sizes, sizeof sz);
+    sz[d] = length;
+    return nl_tensor_new_view(t, t->ndim, sz, t->strides, t->offset + start * t->strides[d]);
+}
+
+nl_tensor *nl_select(nl_tensor *t, int dim, int64_t index) {
+    NL_CHECK_TENSOR("select", t);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0 && t->ndim > 0, "select: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    NL_CHECK(index >= 0 && index < t->sizes[d], "select: index %lld out of range for dim %d of shape %s",
+             (long long)index, d, nl_shape_str(t));
+    int64_t sz[8], st[8];
+    int n = 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (i == d) continue;
+        sz[n] = t->sizes[i];
+        st[n++] = t->strides[i];
+    }
+    return nl_tensor_new_view(t, n, sz, st, t->offset + index * t->strides[d]);
+}
+
+nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
+    NL_CHECK_TENSOR("expand", t);
+    NL_CHECK(ndim >= t->ndim && ndim <= NL_MAX_DIMS, "expand: cannot expand shape %s to %s",
+             nl_shape_str(t), nl_sizes_str(ndim, sizes));
+    int64_t sz[8], st[8];
+    for (int i = 0; i < ndim; i++) {
+        int it = i - (ndim - t->ndim);
+        int64_t have = it >= 0 ? t->sizes[it] : 1;
+        int64_t want = sizes[i] == -1 && it >= 0 ? have : sizes[i];
+        NL_CHECK(want >= 0 && (have == want || have == 1), "expand: cannot expand shape %s to %s",
+                 nl_shape_str(t), nl_sizes_str(ndim, sizes));
+        sz[i] = want;
+        st[i] = (it >= 0 && have == want) ? t->strides[it] : 0;
+    }
+    return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+}
+
+nl_tensor *nl_squeeze(nl_tensor *t, int dim) {
+    NL_CHECK_TENSOR("squeeze", t);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0, "squeeze: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    if (t->ndim == 0 || t->sizes[d] != 1) { nl_retain(t); return t; }
+    return nl_select(t, d, 0);
+}
+
+nl_tensor *nl_unsqueeze(nl_tensor *t, int dim) {
+    NL_CHECK_TENSOR("unsqueeze", t);
+    NL_CHECK(t->ndim < NL_MAX_DIMS, "unsqueeze: shape %s already has %d dims", nl_shape_str(t), NL_MAX_DIMS);
+    int d = dim < 0 ? dim + t->ndim + 1 : dim;
+    NL_CHECK(d >= 0 && d <= t->ndim, "unsqueeze: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    int64_t sz[8], st[8];
+    for (int i = 0, j = 0; i <= t->ndim; i++) {
+        if (i == d) {
+            sz[i] = 1;
+            st[i] = j < t->ndim ? t->strides[j] * t->sizes[j] : 1;
+        } else {
+            sz[i] = t->sizes[j];
+            st[i] = t->strides[j++];
+        }
+    }
+    return nl_tensor_new_view(t, t->ndim + 1, sz, st, t->offset);
+}
+
+static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op) {
+    nl_tensor *r = nl_tensor_alloc(op, t->ndim, t->sizes, dtype);
+    if (r) copy_into(r, t);
+    return r;
+}
+
+nl_tensor *nl_contiguous(nl_tensor *t) {
+    NL_CHECK_TENSOR("contiguous", t);
+    if (nl_is_contiguous(t)) { nl_retain(t); return t; }
+    return copy_as(t, t->dtype, "contiguous");
+}
+
+nl_tensor *nl_clone(nl_tensor *t) {
+    NL_CHECK_TENSOR("clone", t);
+    return copy_as(t, t->dtype, "clone");
+}
+
+nl_tensor *nl_to_dtype(nl_tensor *t, int dtype) {
+    NL_CHECK_TENSOR("to_dtype", t);
+    NL_CHECK(nl_valid_dtype(dtype), "to_dtype: invalid dtype %d", dtype);
+    return copy_as(t, dtype, "to_dtype");
+}
+
+/* ---- cat, stack, index_select ---- */
+
+nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim) {
+    NL_CHECK(n >= 1, "cat: expected a non-empty list of tensors");
+    for (int i = 0; i < n; i++) NL_CHECK(ts[i] != NULL, "cat: element %d is not a tensor", i);
+    const nl_tensor *t0 = ts[0];
+    NL_CHECK(t0->ndim > 0, "cat: zero-dim tensors cannot be concatenated");
+    int d = nl_wrap_dim(dim, t0->ndim);
+    NL_CHECK(d >= 0, "cat: dim %d out of range for shape %s", dim, nl_shape_str(t0));
+    int64_t sz[8];
+    memcpy(sz, t0->sizes, sizeof sz);
+    sz[d] = 0;
+    for (int i = 0; i < n; i++) {
+        const nl_tensor *t = ts[i];
+        NL_CHECK(t->dtype == t0->dtype, "cat: tensor %d is %s, tensor 0 is %s", i,
+                 nl_dtype_name(t->dtype), nl_dtype_name(t0->dtype));
+        bool ok = t->ndim == t0->ndim;
+        for (int k = 0; ok && k < t->ndim; k++)
+            if (k != d && t->sizes[k] != t0->sizes[k]) ok = false;
+        NL_CHECK(ok, "cat: shapes %s and %s differ outside dim %d", nl_shape_str(t0), nl_shape_str(t), d);
+        sz[d] += t->sizes[d];
+    }
+    nl_tensor *r = nl_tensor_alloc("cat", t0->ndim, sz, t0->dtype);
+    if (!r) return NULL;
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        nl_tensor *dst = nl_narrow(r, d, at, ts[i]->sizes[d]);
+        if (!dst) { nl_release(r); return NULL; }
+        copy_into(dst, ts[i]);
+        nl_release(dst);
+        at += ts[i]->sizes[d];
+    }
+    return r;
+}
+
+nl_tensor *nl_stack(int n, nl_tensor *const *ts, int dim) {
+    NL_CHECK(n >= 1 && n <= 1 << 20, "stack: expected a non-empty list of tensors");
+    for (int i = 0; i < n; i++) {
+        NL_CHECK(ts[i] != NULL, "stack: element %d is not a tensor", i);
+        NL_CHECK(nl_same_shape(ts[i], ts[0]), "stack: shapes %s and %s differ", nl_shape_str(ts[0]),
+                 nl_shape_str(ts[i]));
+    }
+    int d = dim < 0 ? dim + ts[0]->ndim + 1 : dim;
+    NL_CHECK(d >= 0 && d <= ts[0]->ndim, "stack: dim %d out of range for shape %s", dim, nl_shape_str(ts[0]));
+    nl_tensor **us = malloc(sizeof(nl_tensor *) * n);
+    NL_CHECK(us, "stack: out of memory");
+    int ok = 0;
+    for (; ok < n; ok++)
+        if (!(us[ok] = nl_unsqueeze(ts[ok], d))) break;
+    nl_tensor *r = ok == n ? nl_cat(n, us, d) : NULL;
+    if (r == NULL && ok == n) {
+        /* cat's message names cat; say stack */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", nl_error());
+        nl_set_error("stack: %s", msg);
+    }
+    for (int i = 0; i < ok; i++) nl_release(us[i]);
+    free(us);
+    return r;
+}
+
+nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base) {
+    NL_CHECK_TENSOR("index_select", t);
+    NL_CHECK_TENSOR("index_select", index);
+    NL_CHECK(index->dtype == NL_INT64 && index->ndim <= 1,
+             "index_select: index must be a 1-D int64 tensor, got %s %s", nl_dtype_name(index->dtype),
+             nl_shape_str(index));
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0 && t->ndim > 0, "index_select: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    int64_t n = index->numel;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = (int64_t)nl_get_flat(index, i) - base;
+        NL_CHECK(k >= 0 && k < t->sizes[d], "index_select: index %lld out of range for dim %d of shape %s",
+                 (long long)(k + base), (int)(d + base), nl_shape_str(t));
+    }
+    int64_t sz[8];
+    memcpy(sz, t->sizes, sizeof sz);
+    sz[d] = n;
+    nl_tensor *r = nl_tensor_alloc("index_select", t->ndim, sz, t->dtype);
+    if (!r) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = (int64_t)nl_get_flat(index, i) - base;
+        nl_tensor *src = nl_select(t, d, k), *dst = nl_select(r, d, i);
+        if (src && dst) copy_into(dst, src);
+        nl_release(src);
+        nl_release(dst);
+        if (!src || !dst) { nl_release(r); return NULL; }
+    }
+    return r;
+}

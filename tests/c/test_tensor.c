@@ -1,0 +1,139 @@
+/* test_tensor.c — the tensor core from C: lifetime and byte accounting,
+ * views sharing storage, broadcasting copies with dtype conversion,
+ * elementwise kernels against libm, the RNG, and error returns. */
+#include "check.h"
+
+#include <string.h>
+
+static nl_tensor *seq(int ndim, const int64_t *sizes, int dtype) {
+    nl_tensor *t = nl_empty(ndim, sizes, dtype);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (dtype == NL_FLOAT32) ((float *)t->data)[i] = (float)i;
+        else if (dtype == NL_FLOAT64) ((double *)t->data)[i] = (double)i;
+        else ((int64_t *)t->data)[i] = i;
+    }
+    return t;
+}
+
+TEST(tensor_lifetime_returns_every_byte) {
+    int64_t live0 = nl_mem()->live_bytes;
+    int64_t sz[3] = { 5, 7, 3 };
+    nl_tensor *t = nl_full(3, sz, 2.0, NL_FLOAT64);
+    CHECK(t && t->numel == 105 && t->ndim == 3);
+    CHECK(((uintptr_t)t->data & 63) == 0);                /* 64-byte aligned */
+    CHECK(nl_mem()->live_bytes - live0 >= 105 * 8);
+    nl_tensor *v = nl_transpose(t, 0, 2);
+    nl_release(t);                                        /* the view keeps the storage */
+    CHECK(test_get(v, 0) == 2.0);
+    nl_ref r = { v };
+    nl_ref_release(&r);
+    nl_ref_release(&r);                                   /* twice is safe */
+    CHECK(r.ptr == NULL);
+    CHECK(nl_mem()->live_bytes == live0);
+}
+
+TEST(views_share_storage_and_compute_strides) {
+    int64_t sz[3] = { 2, 3, 4 };
+    nl_tensor *t = seq(3, sz, NL_FLOAT32);
+    nl_tensor *p = nl_permute(t, 3, (int[]){ 2, 0, 1 });  /* (4,2,3) */
+    CHECK(p->sizes[0] == 4 && p->strides[0] == 1 && p->strides[1] == 12 && p->strides[2] == 4);
+    /* p[i][j][k] = t[j][k][i] */
+    CHECK(test_get(p, 1 * 6 + 1 * 3 + 2) == 1 * 12 + 2 * 4 + 1);
+    nl_tensor *n = nl_narrow(t, 2, 1, 2);                 /* (2,3,2) */
+    CHECK(n->offset == 1 && !nl_is_contiguous(n));
+    CHECK(test_get(n, 11) == 23 - 1);
+    nl_tensor *s = nl_select(t, 1, 2);                    /* (2,4) */
+    CHECK(s->ndim == 2 && test_get(s, 4) == 12 + 8);
+    ((float *)t->data)[20] = -1;
+    CHECK(test_get(s, 4) == -1);                          /* shared */
+    nl_tensor *c = nl_contiguous(n);
+    CHECK(c != n && nl_is_contiguous(c));
+    for (int64_t i = 0; i < c->numel; i++) CHECK(test_get(c, i) == test_get(n, i));
+    nl_tensor *same = nl_contiguous(t);
+    CHECK(same == t);                                     /* no copy when contiguous */
+    nl_release(same);
+    int64_t e[3] = { 3, -1, 2 };
+    nl_tensor *u = nl_unsqueeze(s, 0);                    /* (1,2,4) */
+    nl_tensor *un = nl_narrow(u, 2, 0, 2);                /* (1,2,2) */
+    nl_tensor *x = nl_expand(un, 3, e);                   /* (3,2,2), stride 0 in dim 0 */
+    CHECK(x && x->sizes[0] == 3 && x->sizes[1] == 2 && x->strides[0] == 0);
+    CHECK(test_get(x, 8 + 3) == test_get(un, 3));
+    nl_release(x); nl_release(un);
+    nl_release(u); nl_release(c); nl_release(s); nl_release(n); nl_release(p); nl_release(t);
+}
+
+TEST(copy_broadcasts_and_converts) {
+    int64_t row[1] = { 4 }, mat[2] = { 3, 4 };
+    nl_tensor *r = seq(1, row, NL_INT64);
+    nl_tensor *m = nl_full(2, mat, 0, NL_FLOAT64);
+    CHECK(nl_copy_(m, r) == 0);
+    for (int64_t i = 0; i < 12; i++) CHECK(test_get(m, i) == (double)(i % 4));
+    nl_tensor *mt = nl_transpose(m, 0, 1);
+    nl_tensor *f = nl_to_dtype(mt, NL_FLOAT32);
+    CHECK(f->dtype == NL_FLOAT32 && nl_is_contiguous(f));
+    for (int64_t i = 0; i < 12; i++) CHECK(test_get(f, i) == (double)(i / 3));
+    CHECK(nl_copy_(r, m) == -1);                          /* [3,4] does not fit [4] */
+    CHECK(strstr(nl_error(), "copy_") && strstr(nl_error(), "[3,4]"));
+    nl_release(f); nl_release(mt); nl_release(m); nl_release(r);
+}
+
+TEST(elementwise_matches_libm_with_broadcasting) {
+    unsigned long long st = 7;
+    int64_t sa[2] = { 33, 1 }, sb[1] = { 65 };
+    nl_tensor *a = nl_empty(2, sa, NL_FLOAT64), *b = nl_empty(1, sb, NL_FLOAT64);
+    for (int i = 0; i < 33; i++) ((double *)a->data)[i] = test_rand(&st) * 3;
+    for (int i = 0; i < 65; i++) ((double *)b->data)[i] = test_rand(&st) * 3 + 4;
+    nl_tensor *s = nl_binary(NL_OP_DIV, a, b);
+    CHECK(s->ndim == 2 && s->sizes[0] == 33 && s->sizes[1] == 65);
+    for (int i = 0; i < 33; i++)
+        for (int j = 0; j < 65; j++)
+            CHECK_NEAR(test_get(s, i * 65 + j), test_get(a, i) / test_get(b, j), 0);
+    nl_tensor *t = nl_unary(NL_OP_TANH, s);
+    for (int64_t i = 0; i < t->numel; i++) CHECK_NEAR(test_get(t, i), tanh(test_get(s, i)), 1e-15);
+    nl_tensor *w = nl_binary(NL_OP_ADD, a, a);            /* (33,1) + (33,1) */
+    CHECK(w->sizes[1] == 1 && test_get(w, 5) == 2 * test_get(a, 5));
+    nl_release(w); nl_release(t); nl_release(s); nl_release(b); nl_release(a);
+}
+
+TEST(large_elementwise_uses_threads_and_agrees) {
+    int64_t n[1] = { 1 << 20 };
+    nl_tensor *a = seq(1, n, NL_FLOAT32);
+    int prev = nl_get_num_threads();
+    nl_set_num_threads(1);
+    nl_tensor *x1 = nl_unary(NL_OP_SIGMOID, a);
+    nl_set_num_threads(2);
+    nl_tensor *x2 = nl_unary(NL_OP_SIGMOID, a);
+    nl_set_num_threads(prev);
+    CHECK(memcmp(x1->data, x2->data, sizeof(float) << 20) == 0);
+    nl_release(x1); nl_release(x2); nl_release(a);
+}
+
+TEST(rng_is_counter_based) {
+    nl_generator g1 = { 42, 0 }, g2 = { 42, 0 };
+    int64_t n6[1] = { 6 }, n3[1] = { 3 };
+    nl_tensor *all = nl_rand(&g1, 1, n6, NL_FLOAT64);
+    nl_tensor *h1 = nl_rand(&g2, 1, n3, NL_FLOAT64), *h2 = nl_rand(&g2, 1, n3, NL_FLOAT64);
+    CHECK(g1.offset == 6 && g2.offset == 6);
+    /* two draws of 3 equal one draw of 6 */
+    for (int i = 0; i < 3; i++) {
+        CHECK(test_get(all, i) == test_get(h1, i));
+        CHECK(test_get(all, 3 + i) == test_get(h2, i));
+    }
+    nl_release(all); nl_release(h1); nl_release(h2);
+}
+
+TEST(errors_name_the_op_and_return_null) {
+    int64_t a[2] = { 4, 3 }, b[2] = { 4, 5 }, neg[2] = { 2, -1 };
+    nl_tensor *x = nl_full(2, a, 1, NL_FLOAT32), *y = nl_full(2, b, 1, NL_FLOAT32);
+    CHECK(nl_binary(NL_OP_ADD, x, y) == NULL);
+    CHECK(strcmp(nl_error(), "add: shapes [4,3] and [4,5] cannot be broadcast together") == 0);
+    CHECK(nl_full(2, neg, 0, NL_FLOAT32) == NULL && strstr(nl_error(), "negative size"));
+    CHECK(nl_empty(9, a, NL_FLOAT32) == NULL && strstr(nl_error(), "9 dims"));
+    CHECK(nl_empty(2, a, 7) == NULL && strstr(nl_error(), "invalid dtype"));
+    CHECK(nl_unary(NL_OP_EXP, NULL) == NULL && strstr(nl_error(), "exp: expected a tensor"));
+    CHECK(nl_binary(NL_OP_SUM, x, x) == NULL && strstr(nl_error(), "not a binary op"));
+    CHECK(nl_transpose(x, 0, 5) == NULL && strstr(nl_error(), "transpose"));
+    int64_t huge[3] = { 1LL << 40, 1LL << 40, 4 };
+    CHECK(nl_empty(3, huge, NL_FLOAT32) == NULL && strstr(nl_error(), "too large"));
+    nl_release(x); nl_release(y);
+}

@@ -1,0 +1,219 @@
+-- Elementwise ops against Lua's math on random data, with broadcasting,
+-- non-contiguous views and every dtype combination that matters.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local rnd = S.rng(2024)
+
+-- a float32 tensor of shape with values in [lo, hi), and its values as Lua numbers
+local function data(shape, lo, hi, dtype)
+  local t = nl.tensor(S.nested(shape, function() return rnd(lo, hi) end), dtype)
+  return t, t:totable()
+end
+
+local binary = {
+  add = function(x, y) return x + y end,
+  sub = function(x, y) return x - y end,
+  mul = function(x, y) return x * y end,
+  div = function(x, y) return x / y end,
+  pow = function(x, y) return x ^ y end,
+  maximum = math.max,
+  minimum = math.min,
+  eq = function(x, y) return x == y and 1 or 0 end,
+  ne = function(x, y) return x ~= y and 1 or 0 end,
+  lt = function(x, y) return x < y and 1 or 0 end,
+  le = function(x, y) return x <= y and 1 or 0 end,
+  gt = function(x, y) return x > y and 1 or 0 end,
+  ge = function(x, y) return x >= y and 1 or 0 end,
+}
+
+local shape_pairs = {
+  { { 3, 4 }, { 3, 4 } },
+  { { 3, 4 }, { 4 } },
+  { { 2, 1, 5 }, { 3, 1 } },
+  { { 1 }, { 2, 3 } },
+  { { 4, 1 }, { 1, 6 } },
+  { { 2, 3, 4 }, { 2, 1, 4 } },
+}
+
+-- compare got (tensor) with f applied at every broadcast index
+local function expect_binary(got, ta, sa, tb, sb, f, rtol)
+  local shape = S.broadcast(sa, sb)
+  assert.are.same(shape, got:shape())
+  local g = got:totable()
+  for _, idx in ipairs(S.indices(shape)) do
+    local want = f(S.bget(ta, sa, idx), S.bget(tb, sb, idx))
+    local v = S.get(g, idx)
+    if not S.close(v, want, rtol, 1e-6) then
+      error(string.format('at {%s}: got %.9g, want %.9g', table.concat(idx, ','), v, want), 2)
+    end
+  end
+end
+
+describe('binary elementwise ops', function()
+  for name, f in pairs(binary) do
+    it(name .. ' matches Lua math with broadcasting', function()
+      for _, sp in ipairs(shape_pairs) do
+        local lo = (name == 'pow') and 0.1 or -2
+        local a, ta = data(sp[1], lo, 2)
+        local b, tb = data(sp[2], -2, 2)
+        if #name == 2 or name:match('imum') then
+          -- comparisons and max/min: values from {-1, 0, 1}, so many ties
+          local tri = function() return math.floor(rnd(-1, 2)) end
+          a = nl.tensor(S.nested(sp[1], tri)); ta = a:totable()
+          b = nl.tensor(S.nested(sp[2], tri)); tb = b:totable()
+        end
+        expect_binary(nl[name](a, b), ta, sp[1], tb, sp[2], f, 1e-6)
+      end
+    end)
+  end
+
+  it('operators map to the ops', function()
+    local a, ta = data({ 2, 3 }, 0.5, 2)
+    local b, tb = data({ 3 }, 0.5, 2)
+    expect_binary(a + b, ta, { 2, 3 }, tb, { 3 }, binary.add, 1e-6)
+    expect_binary(a - b, ta, { 2, 3 }, tb, { 3 }, binary.sub, 1e-6)
+    expect_binary(a * b, ta, { 2, 3 }, tb, { 3 }, binary.mul, 1e-6)
+    expect_binary(a / b, ta, { 2, 3 }, tb, { 3 }, binary.div, 1e-6)
+    expect_binary(a ^ b, ta, { 2, 3 }, tb, { 3 }, binary.pow, 1e-6)
+    expect_binary(-a, ta, { 2, 3 }, { 0 }, { 1 }, function(x) return -x end, 0)
+  end)
+
+  it('scalars on either side keep the tensor dtype', function()
+    local a, ta = data({ 4, 5 }, 0.5, 3)
+    local s = 1.75
+    expect_binary(a + s, ta, { 4, 5 }, { s }, { 1 }, binary.add, 1e-6)
+    expect_binary(s - a, { s }, { 1 }, ta, { 4, 5 }, binary.sub, 1e-6)
+    expect_binary(s / a, { s }, { 1 }, ta, { 4, 5 }, binary.div, 1e-6)
+    expect_binary(a ^ 2, ta, { 4, 5 }, { 2 }, { 1 }, binary.pow, 1e-6)
+    expect_binary(2 ^ a, { 2 }, { 1 }, ta, { 4, 5 }, binary.pow, 1e-6)
+    assert.are.equal('float32', (a * 3):dtype())
+    assert.are.equal('float64', (a:double() * 3):dtype())
+  end)
+
+  it('works on non-contiguous views (transposed, narrowed, expanded)', function()
+    local a = data({ 5, 4 }, -2, 2)
+    local b = data({ 4, 5 }, -2, 2)
+    local at = a:t()                       -- (4,5), strides (1,4)
+    assert.is_false(at:is_contiguous())
+    local ta, tb = at:totable(), b:totable()
+    expect_binary(at * b, ta, { 4, 5 }, tb, { 4, 5 }, binary.mul, 1e-6)
+    local n = b:narrow(2, 2, 3)            -- (4,3) with row stride 5
+    expect_binary(n + n, n:totable(), { 4, 3 }, n:totable(), { 4, 3 }, binary.add, 1e-6)
+    local e = nl.tensor({ 1, 2, 3 }):view(3, 1):expand(3, 4)
+    expect_binary(e * 2, e:totable(), { 3, 4 }, { 2 }, { 1 }, binary.mul, 0)
+  end)
+
+  it('promotes dtypes like PyTorch', function()
+    local i = nl.tensor({ 1, 2, 3 }, 'int64')
+    local f = nl.tensor({ 0.5, 0.5, 0.5 })
+    local d = nl.tensor({ 0.25, 0.25, 0.25 }, 'float64')
+    assert.are.equal('float32', (i + f):dtype())
+    assert.are.equal('float64', (f + d):dtype())
+    assert.are.equal('int64', (i + i):dtype())
+    assert.are.same({ 3, 5, 7 }, (i * 2 + 1):totable())
+    assert.are.equal('float32', (i / 2):dtype())
+    assert.are.same({ 0.5, 1, 1.5 }, (i / 2):totable())
+    assert.are.same({ 1, 4, 9 }, (i ^ 2):totable())
+  end)
+end)
+
+local unary = {
+  neg = { function(x) return -x end, -3, 3 },
+  exp = { math.exp, -5, 5 },
+  log = { math.log, 0.01, 10 },
+  sqrt = { math.sqrt, 0, 10 },
+  abs = { math.abs, -3, 3 },
+  relu = { function(x) return x > 0 and x or 0 end, -3, 3 },
+  sigmoid = { function(x) return 1 / (1 + math.exp(-x)) end, -8, 8 },
+  tanh = { function(x) return (math.exp(2 * x) - 1) / (math.exp(2 * x) + 1) end, -4, 4 },
+}
+
+describe('unary elementwise ops', function()
+  for name, spec in pairs(unary) do
+    it(name .. ' matches Lua math, contiguous and transposed', function()
+      for _, dtype in ipairs({ 'float32', 'float64' }) do
+        local a, ta = data({ 6, 7 }, spec[2], spec[3], dtype)
+        local rtol = dtype == 'float32' and 2e-6 or 1e-12
+        for _, x in ipairs({ a, a:t() }) do
+          local tx = x:totable()
+          local got = x[name](x)
+          assert.are.equal(dtype, got:dtype())
+          local g = got:totable()
+          for _, idx in ipairs(S.indices(x:shape())) do
+            local want = spec[1](S.get(tx, idx))
+            assert.is_true(S.close(S.get(g, idx), want, rtol, 1e-7),
+              string.format('%s at %s: %.9g vs %.9g', name, table.concat(idx, ','), S.get(g, idx), want))
+          end
+        end
+      end
+    end)
+  end
+
+  it('clamp bounds values, either bound optional', function()
+    local a = nl.tensor({ -3, -1, 0, 2, 5 })
+    assert.are.same({ -1, -1, 0, 2, 2 }, a:clamp(-1, 2):totable())
+    assert.are.same({ 0, 0, 0, 2, 5 }, a:clamp(0):totable())
+    assert.are.same({ -3, -1, 0, 1, 1 }, a:clamp(nil, 1):totable())
+  end)
+
+  it('int64 stays int64 where the math allows, else becomes float32', function()
+    local i = nl.tensor({ -2, 0, 3 }, 'int64')
+    assert.are.equal('int64', i:abs():dtype())
+    assert.are.same({ 2, 0, 3 }, i:abs():totable())
+    assert.are.equal('float32', i:exp():dtype())
+  end)
+
+  it('keeps extreme inputs finite where the math is finite', function()
+    local x = nl.tensor({ -1000, -80, 0, 80, 1000 })
+    local s = x:sigmoid():totable()
+    assert.are.same({ 0, 0.5, 1, 1 }, { s[1], s[3], s[4], s[5] })
+    assert.is_true(S.close(s[2], 1 / (1 + math.exp(80)), 1e-6))
+    assert.are.same({ -1, -1, 0, 1, 1 }, x:tanh():totable())
+  end)
+end)
+
+describe('where', function()
+  it('selects with broadcasting and scalar branches', function()
+    local c = nl.tensor({ { 1, 0, 1 } })
+    local a = nl.tensor({ { 1, 2, 3 }, { 4, 5, 6 } })
+    assert.are.same({ { 1, -1, 3 }, { 4, -1, 6 } }, nl.where(c, a, -1):totable())
+    assert.are.same({ { 0, 2, 0 }, { 0, 5, 0 } }, nl.where(c, 0, a):totable())
+    local m = a:gt(3)
+    assert.are.same({ { 0, 0, 0 }, { 4, 5, 6 } }, nl.where(m, a, 0):totable())
+  end)
+end)
+
+describe('in-place ops', function()
+  it('add_, sub_, mul_, div_, fill_, zero_, copy_ write through views', function()
+    local a = nl.zeros(3, 4)
+    local col = a:select(2, 2)
+    col:fill_(5)
+    assert.are.same({ 0, 5, 0, 0 }, a[1]:totable())
+    a:add_(1)
+    a:mul_(nl.tensor({ 1, 2, 3, 4 }))
+    assert.are.same({ 1, 12, 3, 4 }, a[3]:totable())
+    a:add_(nl.ones(4), 0.5)
+    assert.are.same({ 1.5, 12.5, 3.5, 4.5 }, a[2]:totable())
+    a:sub_(0.5):div_(2)
+    assert.are.same({ 0.5, 6, 1.5, 2 }, a[1]:totable())
+    a:t():copy_(nl.tensor({ 1, 2, 3 }))  -- broadcast over the transposed view
+    assert.are.same({ { 1, 1, 1, 1 }, { 2, 2, 2, 2 }, { 3, 3, 3, 3 } }, a:totable())
+    a:zero_()
+    assert.are.equal(0, a:abs():sum():item())
+    local e = nl.tensor({ 1, 4, 9 })
+    e:sqrt_()
+    assert.are.same({ 1, 2, 3 }, e:totable())
+  end)
+
+  it('large tensors take the parallel path and agree with the serial one', function()
+    local n = 1000003
+    local a = nl.arange(n, 'float64') / n
+    local b = a:exp() * a + a:sigmoid()
+    -- check a sample of positions against Lua math
+    for _, i in ipairs({ 1, 2, 77777, 500000, n }) do
+      local x = (i - 1) / n
+      assert.is_true(S.close(b[i], math.exp(x) * x + 1 / (1 + math.exp(-x)), 1e-12))
+    end
+  end)
+end)

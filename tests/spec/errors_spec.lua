@@ -1,0 +1,75 @@
+-- Bad input: every case raises a Lua error whose message names the op
+-- (and the shapes where shapes are the problem); none crashes.
+local nl = require 'nnlua'
+
+local a23 = nl.ones(2, 3)
+local a45 = nl.ones(4, 5)
+local ilong = nl.tensor({ 1, 2 }, 'int64')
+
+-- { name of the case, pattern the message must contain, function }
+local cases = {
+  { 'matmul shapes', 'matmul: shapes %[4,3%] and %[4,5%] do not align', function() nl.matmul(nl.ones(4, 3), a45) end },
+  { 'matmul dtypes', 'matmul', function() nl.matmul(a23, nl.ones(3, 2, 'float64')) end },
+  { 'matmul non-tensor', 'matmul: expected a tensor', function() nl.matmul(a23, 'x') end },
+  { 'add broadcast', 'add: shapes %[2,3%] and %[4,5%]', function() return a23 + a45 end },
+  { 'mul broadcast', 'mul: shapes %[2,3%] and %[2%]', function() return a23 * nl.ones(2) end },
+  { 'add string', 'add: expected a tensor or a number, got string', function() return a23 + 'x' end },
+  { 'sub nil', 'sub: expected a tensor or a number, got nil', function() return nl.sub(a23, nil) end },
+  { 'sum dim out of range', 'sum: dim', function() return a23:sum(3) end },
+  { 'max dim out of range', 'max: dim', function() return a23:max(-3) end },
+  { 'softmax dim', 'softmax: dim', function() return a23:softmax(5) end },
+  { 'dim zero', 'transpose: dim 0 is invalid', function() return a23:transpose(0, 1) end },
+  { 'transpose range', 'transpose: dims', function() return a23:transpose(1, 4) end },
+  { 'view size', 'view: shape %[4,4%] is invalid for a tensor of shape %[2,3%]', function() return a23:view(4, 4) end },
+  { 'view strides', 'view: ', function() return a23:t():view(6) end },
+  { 'reshape two -1', 'reshape', function() return a23:reshape(-1, -1) end },
+  { 'negative size', 'zeros: expected integer sizes|full: negative size', function() return nl.zeros(-1, 3) end },
+  { 'too many dims', 'zeros: 9 dims', function() return nl.zeros(1, 1, 1, 1, 1, 1, 1, 1, 1) end },
+  { 'unknown dtype', "zeros: unknown dtype 'float16'", function() return nl.zeros(2, 'float16') end },
+  { 'index out of bounds', 'index: index 3 out of range for dim 1 of size 2', function() return a23[3] end },
+  { 'index write out of bounds', 'index: index 0 out of range', function() a23[0] = 1 end },
+  { 'index non-number value', 'index: expected a number or a tensor', function() a23[1] = 'x' end },
+  { 'narrow range', 'narrow: start 2 length 3 out of range', function() return a23:narrow(2, 3, 3) end },
+  { 'select range', 'select: index', function() return a23:select(1, 5) end },
+  { 'index_select index', 'index_select: index 4 out of range', function() return a23:index_select(2, { 1, 4 }) end },
+  { 'index_select float index', 'index_select: index must be a 1%-D int64 tensor', function() return a23:index_select(2, nl.ones(2)) end },
+  { 'cat shapes', 'cat: shapes %[2,3%] and %[4,5%] differ', function() return nl.cat({ a23, a45 }, 1) end },
+  { 'cat non-tensor', 'cat: element 2 of the list is not a tensor', function() return nl.cat({ a23, 5 }, 1) end },
+  { 'stack shapes', 'stack: shapes', function() return nl.stack({ a23, a45 }) end },
+  { 'item of many', 'item: expected a tensor with one element, got shape %[2,3%]', function() return a23:item() end },
+  { 'copy_ broadcast', 'copy_: source of shape %[4,5%] does not broadcast to destination %[2,3%]', function() a23:copy_(a45) end },
+  { 'add_ int destination', 'add_', function() ilong:add_(nl.ones(2)) end },
+  { 'expand', 'expand: cannot expand shape %[2,3%] to %[4,3%]', function() return a23:expand(4, 3) end },
+  { 'permute', 'permute: ', function() return a23:permute(1, 1) end },
+  { 'clamp bounds', 'clamp: min 3 is greater than max 1', function() return a23:clamp(3, 1) end },
+  { 'where broadcast', 'where: shapes', function() return nl.where(a23, a45, 0) end },
+  { 'rand int64', 'rand: expected a float dtype', function() return nl.rand(3, 'int64') end },
+  { 'tensor ragged', 'tensor: ragged nested table', function() return nl.tensor({ { 1, 2 }, { 3 } }) end },
+  { 'tensor bad value', 'tensor: expected numbers', function() return nl.tensor({ 1, 'a' }) end },
+  { 'arange step', 'arange: ', function() return nl.arange(0, 10, -1) end },
+  { 'set_num_threads', 'set_num_threads: expected 1..1024 threads, got 0', function() nl.set_num_threads(0) end },
+  { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
+}
+
+describe('misuse', function()
+  for _, c in ipairs(cases) do
+    it(c[1] .. ' raises a Lua error naming the op', function()
+      local ok, err = pcall(c[3])
+      assert.is_false(ok, 'expected an error')
+      assert.are.equal('string', type(err))
+      local found = false
+      for pat in (c[2] .. '|'):gmatch('([^|]*)|') do
+        if err:find(pat) then found = true end
+      end
+      assert.is_true(found, 'message "' .. err .. '" does not match "' .. c[2] .. '"')
+    end)
+  end
+
+  it('the error points at the caller\'s line', function()
+    local ok, err = pcall(function() return nl.ones(2) + nl.ones(3) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('errors_spec.lua:%d+: add:'), err)
+    ok, err = pcall(function() return nl.zeros(2):view(3) end)
+    assert.is_truthy(err:find('errors_spec.lua:%d+: view:'), err)
+  end)
+end)

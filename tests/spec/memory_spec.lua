@@ -1,0 +1,54 @@
+-- Tensor memory lives in C; the allocator's byte count drives the Lua GC,
+-- so loops of big temporaries hold flat memory without collectgarbage.
+local S = require 'support'
+
+local function run_child(code)
+  local path = os.tmpname()
+  local f = io.open(path, 'w')
+  f:write(S.path_prelude .. code)
+  f:close()
+  local p = io.popen('luajit ' .. path .. ' 2>&1')
+  local out = p:read('*a')
+  p:close()
+  os.remove(path)
+  return out
+end
+
+describe('memory', function()
+  it('100,000 iterations allocating 1 MB tensors stay under 200 MB peak RSS', function()
+    local out = run_child([[
+      local nl = require 'nnlua'
+      local acc = 0
+      for i = 1, 100000 do
+        local t = nl.full({262144}, 1)      -- 1 MB of float32, written
+        acc = acc + t[262144]
+      end
+      local f = io.open('/proc/self/status'); local s = f:read('*a'); f:close()
+      print('iterations', acc)
+      print('peak_kb', s:match('VmHWM:%s*(%d+)'))
+    ]])
+    local iters = tonumber(out:match('iterations%s+(%d+)'))
+    local peak = tonumber(out:match('peak_kb%s+(%d+)'))
+    assert.are.equal(100000, iters, out)
+    print(string.format('\n    memory: peak RSS %.1f MB over 100,000 x 1 MB tensors', peak / 1024))
+    assert.is_true(peak < 200 * 1024, 'peak RSS ' .. tostring(peak) .. ' kB')
+  end)
+
+  it('a small op loop holds flat memory: the second half adds no RSS', function()
+    local out = run_child([[
+      local nl = require 'nnlua'
+      local a, b = nl.rand(64), nl.rand(64)
+      local function rss()
+        local f = io.open('/proc/self/status'); local s = f:read('*a'); f:close()
+        return tonumber(s:match('VmRSS:%s*(%d+)'))
+      end
+      for i = 1, 200000 do local c = (a * b + a):sum() end
+      local r1 = rss()
+      for i = 1, 200000 do local c = (a * b + a):sum() end
+      print('rss', r1, rss())
+    ]])
+    local r1, r2 = out:match('rss%s+(%d+)%s+(%d+)')
+    assert.is_truthy(r1, out)
+    assert.is_true(tonumber(r2) - tonumber(r1) < 4096, out)
+  end)
+end)

@@ -1,0 +1,135 @@
+-- Reductions, softmax and matmul through the Lua layer: 1-based dims and
+-- indices, keepdim, values against float64 loops in Lua.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local rnd = S.rng(99)
+
+describe('reductions', function()
+  local shape = { 3, 4, 5 }
+  local x = nl.tensor(S.nested(shape, function() return rnd(-3, 3) end))
+  local tx = x:totable()
+
+  it('sum and mean over everything match float64 accumulation', function()
+    local s = 0
+    for _, idx in ipairs(S.indices(shape)) do s = s + S.get(tx, idx) end
+    assert.is_true(S.close(x:sum():item(), s, 1e-6, 1e-6))
+    assert.is_true(S.close(x:mean():item(), s / 60, 1e-6, 1e-6))
+    assert.are.equal(0, x:sum():dim())
+  end)
+
+  it('sum, mean, max, min, argmax over each dim, with keepdim', function()
+    for d = 1, 3 do
+      local sums, maxs, mins = x:sum(d), x:max(d), x:min(d)
+      local mv, mi = x:max(d)
+      local nv, ni = x:min(d)
+      local am = x:argmax(d)
+      local keep = x:sum(d, true)
+      local ks = {}
+      for i = 1, 3 do ks[i] = i == d and 1 or shape[i] end
+      assert.are.same(ks, keep:shape())
+      local rshape = {}
+      for i = 1, 3 do if i ~= d then rshape[#rshape + 1] = shape[i] end end
+      assert.are.same(rshape, sums:shape())
+      for _, ridx in ipairs(S.indices(rshape)) do
+        local acc, best, besti, worst, worsti = 0, -math.huge, 0, math.huge, 0
+        for k = 1, shape[d] do
+          local full, j = {}, 1
+          for i = 1, 3 do
+            if i == d then full[i] = k else full[i] = ridx[j]; j = j + 1 end
+          end
+          local v = S.get(tx, full)
+          acc = acc + v
+          if v > best then best, besti = v, k end
+          if v < worst then worst, worsti = v, k end
+        end
+        assert.is_true(S.close(S.get(sums:totable(), ridx), acc, 1e-6, 1e-6))
+        assert.is_true(S.close(S.get(x:mean(d):totable(), ridx), acc / shape[d], 1e-6, 1e-6))
+        assert.are.equal(best, S.get(mv:totable(), ridx))
+        assert.are.equal(besti, S.get(mi:totable(), ridx))         -- 1-based
+        assert.are.equal(besti, S.get(am:totable(), ridx))
+        assert.are.equal(worst, S.get(nv:totable(), ridx))
+        assert.are.equal(worsti, S.get(ni:totable(), ridx))
+      end
+      assert.are.same(maxs:shape(), mins:shape())
+    end
+  end)
+
+  it('argmax over everything is a 1-based flat index', function()
+    local t = nl.tensor({ { 1, 9, 3 }, { 4, 5, 6 } })
+    assert.are.equal(2, t:argmax():item())
+    assert.are.equal(1, t:argmin():item())
+    assert.are.same({ 2, 3 }, t:argmax(2):totable())
+    assert.are.same({ 2, 1, 2 }, t:argmax(1):totable())
+    assert.are.same({ 9, 6 }, t:t():max(1):totable())
+    assert.are.equal(9, t:max():item())
+  end)
+end)
+
+describe('softmax', function()
+  it('rows sum to 1 and match exp(x - logsumexp) in float64', function()
+    local x = nl.tensor({ { 1, 2, 3 }, { 1000, 1000, -1000 }, { -5, 0, 5 } })
+    local sm, lsm = x:softmax(2), x:log_softmax(2)
+    local t = x:totable()
+    for i = 1, 3 do
+      local m = math.max(t[i][1], t[i][2], t[i][3])
+      local lse = m + math.log(math.exp(t[i][1] - m) + math.exp(t[i][2] - m) + math.exp(t[i][3] - m))
+      for j = 1, 3 do
+        assert.is_true(S.close(sm[i][j], math.exp(t[i][j] - lse), 1e-6, 1e-7))
+        assert.is_true(S.close(lsm[i][j], t[i][j] - lse, 1e-6, 1e-5))
+      end
+    end
+    assert.is_true(S.close(x:softmax(1):sum(1)[2], 1, 1e-6))
+  end)
+end)
+
+describe('matmul', function()
+  local function ref(a, b)        -- float64 triple loop on Lua tables
+    local ta, tb = a:totable(), b:totable()
+    local m, k, n = #ta, #tb, #tb[1]
+    local out = {}
+    for i = 1, m do
+      out[i] = {}
+      for j = 1, n do
+        local s = 0
+        for l = 1, k do s = s + ta[i][l] * tb[l][j] end
+        out[i][j] = s
+      end
+    end
+    return out
+  end
+  local function expect(got, want, k)
+    local g = got:totable()
+    for i = 1, #want do
+      for j = 1, #want[1] do
+        assert.is_true(S.close(g[i][j], want[i][j], 1e-5, 1e-5 * math.sqrt(k)),
+          string.format('at %d,%d: %.8g vs %.8g', i, j, g[i][j], want[i][j]))
+      end
+    end
+  end
+
+  it('matches a float64 loop on odd sizes and transposed operands', function()
+    for _, sz in ipairs({ { 1, 1, 1 }, { 7, 3, 5 }, { 33, 17, 9 }, { 5, 65, 2 } }) do
+      local m, k, n = sz[1], sz[2], sz[3]
+      local a = nl.tensor(S.nested({ m, k }, rnd))
+      local b = nl.tensor(S.nested({ k, n }, rnd))
+      expect(nl.matmul(a, b), ref(a, b), k)
+      local at = nl.tensor(S.nested({ k, m }, rnd)):t()       -- (m,k) transposed view
+      local bt = nl.tensor(S.nested({ n, k }, rnd)):t()
+      expect(nl.matmul(at, bt), ref(at, bt), k)
+      expect(at:matmul(b), ref(at, b), k)
+    end
+  end)
+
+  it('batches 3-D operands and drops 1-D dims as numpy does', function()
+    local a = nl.tensor(S.nested({ 2, 3, 4 }, rnd))
+    local b = nl.tensor(S.nested({ 2, 4, 5 }, rnd))
+    local c = nl.matmul(a, b)
+    assert.are.same({ 2, 3, 5 }, c:shape())
+    for i = 1, 2 do expect(c[i], ref(a[i], b[i]), 4) end
+    local v = nl.tensor({ 1, 2, 3, 4 })
+    assert.are.same({ 2, 3 }, nl.matmul(a, v):shape())
+    assert.are.same({}, nl.matmul(v, v):shape())
+    assert.are.equal(30, nl.matmul(v, v):item())
+  end)
+end)

@@ -1,0 +1,98 @@
+-- support.lua: shared helpers for the specs: seeded test data that does
+-- not come from nnlua's own RNG, reference loops, and tolerance checks.
+local S = {}
+
+-- an LCG of our own, so test data is independent of nl.rand
+function S.rng(seed)
+  local state = seed or 12345
+  return function(lo, hi)
+    state = (state * 1103515245 + 12345) % 2147483648
+    local u = state / 2147483648
+    return (lo or -1) + ((hi or 1) - (lo or -1)) * u
+  end
+end
+
+function S.numel(shape)
+  local n = 1
+  for _, s in ipairs(shape) do n = n * s end
+  return n
+end
+
+-- nested table of the given shape filled by f()
+function S.nested(shape, f, d)
+  d = d or 1
+  local t = {}
+  for i = 1, shape[d] do
+    if d == #shape then t[i] = f() else t[i] = S.nested(shape, f, d + 1) end
+  end
+  return t
+end
+
+-- every index tuple of shape, in row-major order
+function S.indices(shape)
+  local out, idx = {}, {}
+  local function rec(d)
+    if d > #shape then
+      local c = {}
+      for i = 1, #shape do c[i] = idx[i] end
+      out[#out + 1] = c
+      return
+    end
+    for i = 1, shape[d] do idx[d] = i; rec(d + 1) end
+  end
+  rec(1)
+  return out
+end
+
+-- value of nested table `t` of `shape` at broadcast index `idx` (of a larger rank)
+function S.bget(t, shape, idx)
+  local off = #idx - #shape
+  local v = t
+  for d = 1, #shape do
+    local i = shape[d] == 1 and 1 or idx[d + off]
+    v = v[i]
+  end
+  return v
+end
+
+function S.get(t, idx)
+  local v = t
+  for d = 1, #idx do v = v[idx[d]] end
+  return v
+end
+
+function S.broadcast(a, b)
+  local n = math.max(#a, #b)
+  local out = {}
+  for i = 1, n do
+    local x = a[i - (n - #a)] or 1
+    local y = b[i - (n - #b)] or 1
+    out[i] = x == 1 and y or x
+  end
+  return out
+end
+
+-- |got - want| <= atol + rtol * |want|, NaN equal to NaN, infinities equal
+function S.close(got, want, rtol, atol)
+  if want ~= want then return got ~= got end
+  if want == math.huge or want == -math.huge then return got == want end
+  return math.abs(got - want) <= (atol or 0) + (rtol or 0) * math.abs(want)
+end
+
+-- peak resident set of this process in kB (VmHWM)
+function S.peak_rss_kb(pid)
+  local f = io.open('/proc/' .. (pid or 'self') .. '/status')
+  local s = f:read('*a')
+  f:close()
+  return tonumber(s:match('VmHWM:%s*(%d+)'))
+end
+
+-- the repository root, from this file's path (<root>/tests/spec/support.lua)
+local here = debug.getinfo(1, 'S').source:sub(2)
+if here:sub(1, 1) ~= '/' then here = io.popen('pwd'):read('*l') .. '/' .. here end
+S.root = here:gsub('/tests/spec/[^/]*$', '')
+-- a line that makes a child luajit find nnlua in this tree
+S.path_prelude = string.format("package.path = '%s/lua/?.lua;%s/lua/?/init.lua;' .. package.path\n",
+                               S.root, S.root)
+
+return S
