@@ -120,7 +120,7 @@ nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int d
     t->dtype = dtype;
     t->numel = numel;
     t->refcount = 1;
-    memcpy(t->sizes, sizes, sizeof(int64_t) * ndim);
+    if (ndim > 0) memcpy(t->sizes, sizes, sizeof(int64_t) * ndim);
     nl_contiguous_strides(ndim, sizes, t->strides);
     t->data = t->storage->ptr;
     return t;
