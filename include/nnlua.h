@@ -220,6 +220,26 @@ nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
  * are: transposed views cost no copy. */
 nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b);
 
+/* ---- autograd ------------------------------------------------------------
+ * Ops whose inputs require grad record a node on their output while grad
+ * mode is on; nl_backward walks the nodes in reverse topological order and
+ * adds (+=) into the .grad of leaves. The graph's saved tensors are freed
+ * after backward unless retain_graph; nodes die with their outputs. */
+
+int nl_set_grad_enabled(int enabled);     /* per thread; returns the previous setting */
+int nl_is_grad_enabled(void);
+/* Leaves only (tensors no op made); float dtypes only. */
+int nl_set_requires_grad(nl_tensor *t, int requires_grad);
+int nl_is_leaf(const nl_tensor *t);
+const char *nl_grad_fn_name(const nl_tensor *t);   /* "mul", ...; NULL for a leaf */
+nl_tensor *nl_detach(nl_tensor *t);       /* shares storage, no graph */
+/* grad: optional, of root's shape; NULL means 1 for a one-element root */
+int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph);
+int nl_set_grad(nl_tensor *t, nl_tensor *grad /* optional: NULL clears */);
+/* A binding wrote t's elements through t->data: bump its version (and
+ * refuse, like every in-place op, when t requires grad in grad mode). */
+int nl_mark_modified(nl_tensor *t);
+
 /* NL_CDEF_END */
 
 #ifdef __cplusplus

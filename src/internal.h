@@ -18,6 +18,65 @@ struct nl_storage {
     void *ctx;
 };
 
+/* ---- autograd (autograd.c) ----
+ * A node belongs to the one tensor an op made; it keeps what backward
+ * needs. Backward kernels (nl_<family>_backward, beside their forwards)
+ * read the node and the output gradient g and write one gradient per input
+ * into gin (NULL where an input gets none). */
+struct nl_node {
+    int32_t refcount;
+    int32_t op;               /* an nl_op */
+    int32_t n_in;
+    int32_t freed;            /* saved tensors released after backward */
+    nl_tensor **in;           /* (n_in) inputs, retained */
+    uint32_t *in_version;     /* (n_in) storage versions when recorded */
+    uint32_t needs_in;        /* bit i: backward reads in[i]'s values */
+    nl_tensor *saved;         /* optional: output alias, indices, ... */
+    uint32_t saved_version;
+    int32_t mark;             /* traversal state during backward */
+    double s[2];              /* scalars: operand, clamp bounds */
+    int64_t a[8];             /* ints: dims, flags, permutation */
+    nl_tensor *grad;          /* gradient of the output, during backward */
+};
+
+/* A node for out when grad mode is on and some input requires grad, else
+ * NULL (which is also returned, with an error set, when out of memory:
+ * check nl_error via the returned status of nl_record_failed). */
+nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in);
+/* saved tensor of a node (retained) with its current version */
+void nl_node_save(nl_node *n, nl_tensor *t);
+void nl_node_save_output(nl_node *n, nl_tensor *out);
+void nl_node_release(nl_node *n);
+bool nl_requires_grad(const nl_tensor *t);
+/* in-place ops call this first: an error when t requires grad in grad mode */
+bool nl_inplace_ok(const char *op, nl_tensor *t);
+#define NL_CHECK_INPLACE_INT(op, t) do { if (!nl_inplace_ok(op, t)) return -1; } while (0)
+/* Backward kernels, dispatched by autograd.c on the node's op. */
+int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_where_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_softmax_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+/* Temporaries of a backward kernel, released together. TMP(x) keeps x or
+ * jumps to `fail` when x is NULL (its error message stands). */
+typedef struct { nl_tensor *v[32]; int n; } nl_temps;
+static inline nl_tensor *nl_temps_keep(nl_temps *t, nl_tensor *x) {
+    if (t->n < 32) t->v[t->n++] = x;
+    return x;
+}
+static inline void nl_temps_free(nl_temps *t) {
+    for (int i = 0; i < t->n; i++) nl_release(t->v[i]);
+    t->n = 0;
+}
+#define TMP(x) ({ nl_tensor *tmp_ = (x); if (!tmp_) goto fail; nl_temps_keep(&tmps, tmp_); })
+/* a result that outlives the temporaries */
+static inline nl_tensor *nl_keep_ref(nl_tensor *t) { nl_retain(t); return t; }
+
+/* g summed over broadcast dims down to (ndim, sizes) */
+nl_tensor *nl_sum_to(nl_tensor *g, int ndim, const int64_t *sizes);
+
 /* ---- errors ----
  * Functions record a message and return NULL or -1; the Lua side raises it. */
 void nl_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -266,7 +266,42 @@ static nl_tensor *matmul_run(nl_tensor *a, nl_tensor *b, bool reference) {
 }
 
 nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b) {
-    return matmul_run(a, b, false);
+    nl_tensor *out = matmul_run(a, b, false);
+    nl_node *n = nl_record(NL_OP_MATMUL, out, 2, (nl_tensor *[]){ a, b });
+    if (n) n->needs_in = 3;
+    return out;
+}
+
+/* a (.., m, k) @ b (.., k, n) = c:  ga = g @ b^T,  gb = a^T @ g, each summed
+ * over the batch dims it was broadcast along. A 1-D operand is a row (a) or
+ * a column (b) whose dim the output dropped. */
+int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *a = n->in[0], *b = n->in[1];
+    nl_tensor *a2 = a, *b2 = b, *g2 = g;
+    if (a->ndim == 1) {
+        a2 = TMP(nl_unsqueeze(a, 0));
+        g2 = TMP(nl_unsqueeze(g2, g2->ndim - (b->ndim == 1 ? 0 : 1)));
+    }
+    if (b->ndim == 1) {
+        b2 = TMP(nl_unsqueeze(b, 1));
+        g2 = TMP(nl_unsqueeze(g2, g2->ndim));
+    }
+    if (nl_requires_grad(a)) {
+        nl_tensor *ga = TMP(nl_matmul(g2, TMP(nl_transpose(b2, -1, -2))));
+        ga = TMP(nl_sum_to(ga, a2->ndim, a2->sizes));
+        if (!(gin[0] = nl_reshape(ga, a->ndim, a->sizes))) goto fail;
+    }
+    if (nl_requires_grad(b)) {
+        nl_tensor *gb = TMP(nl_matmul(TMP(nl_transpose(a2, -1, -2)), g2));
+        gb = TMP(nl_sum_to(gb, b2->ndim, b2->sizes));
+        if (!(gin[1] = nl_reshape(gb, b->ndim, b->sizes))) goto fail;
+    }
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
 }
 
 nl_tensor *nl_matmul_reference(nl_tensor *a, nl_tensor *b) {

@@ -125,6 +125,13 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
     nl_release(ca);
     nl_release(cb);
     if (!cb) { nl_release(out); return NULL; }
+    if (op < NL_OP_EQ) {                 /* comparisons have no gradient */
+        nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
+        if (n) {
+            n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB) ? 0 : 3;
+            if (op == NL_OP_POW) nl_node_save_output(n, out);
+        }
+    }
     return out;
 }
 
@@ -146,6 +153,16 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
     nl_release(ca);
     nl_release(cs);
     if (!cs) { nl_release(out); return NULL; }
+    if (op < NL_OP_EQ) {
+        nl_node *n = nl_record(op, out, 1, &a);
+        if (n) {
+            n->s[0] = s;
+            n->a[0] = 1;
+            n->a[1] = scalar_first;
+            n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB || op == NL_OP_MUL) ? 0 : 1;
+            if (op == NL_OP_POW && scalar_first) nl_node_save_output(n, out);
+        }
+    }
     return out;
 }
 
@@ -153,6 +170,7 @@ int nl_binary_(int op, nl_tensor *dst, nl_tensor *src) {
     NL_CHECK_INT(is_binary(op), "binary_: op %s is not a binary op", nl_op_name(op));
     NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
     NL_CHECK_TENSOR_INT(nl_op_name(op), src);
+    NL_CHECK_INPLACE_INT(nl_op_name(op), dst);
     int64_t bs[8];
     int nd = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
     NL_CHECK_INT(nd == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * nd) == 0,
@@ -172,6 +190,7 @@ int nl_binary_(int op, nl_tensor *dst, nl_tensor *src) {
 int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     NL_CHECK_INT(is_binary(op), "binary_: op %s is not a binary op", nl_op_name(op));
     NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
+    NL_CHECK_INPLACE_INT(nl_op_name(op), dst);
     NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s)),
                  "%s_: result of a float scalar cannot be stored in an int64 destination", nl_op_name(op));
     nl_tensor *cs = scalar_tensor(s, dst->dtype);
@@ -264,6 +283,19 @@ static nl_tensor *unary(const un_ctx *c0, nl_tensor *a) {
     if (ca) run_unary(&ctx, out, ca);
     nl_release(ca);
     if (!ca) { nl_release(out); return NULL; }
+    nl_node *n = nl_record(ctx.op, out, 1, &a);
+    if (n) {
+        /* backward reads the output where the math allows, else the input */
+        int op = ctx.op;
+        if (op == NL_OP_EXP || op == NL_OP_SQRT || op == NL_OP_SIGMOID || op == NL_OP_TANH)
+            nl_node_save_output(n, out);
+        else if (op != NL_OP_NEG)
+            n->needs_in = 1;
+        n->s[0] = ctx.lo;
+        n->s[1] = ctx.hi;
+        n->a[0] = ctx.has_lo;
+        n->a[1] = ctx.has_hi;
+    }
     return out;
 }
 
@@ -286,6 +318,7 @@ nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi) {
 int nl_unary_(int op, nl_tensor *dst) {
     NL_CHECK_INT(is_unary(op), "unary_: op %s is not a unary op", nl_op_name(op));
     NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
+    NL_CHECK_INPLACE_INT(nl_op_name(op), dst);
     NL_CHECK_INT(dst->dtype != NL_INT64 || int_closed(op),
                  "%s_: a float result cannot be stored in an int64 tensor", nl_op_name(op));
     un_ctx ctx = { op, dst->dtype, 0, 0, 0, 0 };
@@ -319,6 +352,7 @@ static void axpy_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
 int nl_add_scaled_(nl_tensor *dst, nl_tensor *src, double alpha) {
     NL_CHECK_TENSOR_INT("add_", dst);
     NL_CHECK_TENSOR_INT("add_", src);
+    NL_CHECK_INPLACE_INT("add_", dst);
     int64_t bs[8];
     int nd = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
     NL_CHECK_INT(nd == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * nd) == 0,
@@ -382,5 +416,133 @@ nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b) {
     nl_release(ca);
     nl_release(cb);
     if (!cb) { nl_release(out); return NULL; }
+    nl_node *n = nl_record(NL_OP_WHERE, out, 3, (nl_tensor *[]){ cond, a, b });
+    if (n) n->needs_in = 1;
     return out;
+}
+
+/* ---- backward ----
+ * Formulas in terms of the ops above, run with grad mode off. Broadcast
+ * inputs get their gradient summed back to their own shape. */
+
+static nl_tensor *B(int op, nl_tensor *a, nl_tensor *b) { return nl_binary(op, a, b); }
+static nl_tensor *S(int op, nl_tensor *a, double s) { return nl_binary_scalar(op, a, s, 0); }
+
+int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *a = n->in[0], *ga = NULL, *gb = NULL;
+    bool need_a = nl_requires_grad(a);
+    if (n->a[0]) {                       /* tensor op scalar, or scalar op tensor */
+        double s = n->s[0];
+        bool first = n->a[1];
+        switch (n->op) {
+        case NL_OP_ADD: ga = g; break;
+        case NL_OP_SUB: ga = first ? TMP(nl_unary(NL_OP_NEG, g)) : g; break;
+        case NL_OP_MUL: ga = TMP(S(NL_OP_MUL, g, s)); break;
+        case NL_OP_DIV:                  /* a/s -> g/s;  s/a -> -g*s/a^2 */
+            ga = first ? TMP(B(NL_OP_DIV, TMP(S(NL_OP_MUL, g, -s)), TMP(B(NL_OP_MUL, a, a))))
+                       : TMP(S(NL_OP_DIV, g, s));
+            break;
+        case NL_OP_POW:                  /* a^s -> g*s*a^(s-1);  s^a -> g*out*log(s) */
+            ga = first ? TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), log(s)))
+                       : TMP(B(NL_OP_MUL, g, TMP(S(NL_OP_MUL, TMP(S(NL_OP_POW, a, s - 1)), s))));
+            break;
+        case NL_OP_MAXIMUM:
+        case NL_OP_MINIMUM: {
+            nl_tensor *win = TMP(S(n->op == NL_OP_MAXIMUM ? NL_OP_GT : NL_OP_LT, a, s));
+            nl_tensor *half = TMP(S(NL_OP_MUL, TMP(S(NL_OP_EQ, a, s)), 0.5));
+            ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_ADD, win, half))));
+            break;
+        }
+        default: break;
+        }
+        if (ga) gin[0] = nl_keep_ref(ga);
+        nl_temps_free(&tmps);
+        return 0;
+    }
+    nl_tensor *b = n->in[1];
+    bool need_b = nl_requires_grad(b);
+    switch (n->op) {
+    case NL_OP_ADD: ga = g; gb = g; break;
+    case NL_OP_SUB: ga = g; if (need_b) gb = TMP(nl_unary(NL_OP_NEG, g)); break;
+    case NL_OP_MUL:
+        if (need_a) ga = TMP(B(NL_OP_MUL, g, b));
+        if (need_b) gb = TMP(B(NL_OP_MUL, g, a));
+        break;
+    case NL_OP_DIV:                      /* a/b -> g/b, -g*a/b^2 */
+        ga = TMP(B(NL_OP_DIV, g, b));
+        if (need_b) gb = TMP(nl_unary(NL_OP_NEG, TMP(B(NL_OP_DIV, TMP(B(NL_OP_MUL, ga, a)), b))));
+        break;
+    case NL_OP_POW:                      /* a^b -> g*b*a^(b-1), g*out*log(a) */
+        if (need_a) ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_MUL, b, TMP(B(NL_OP_POW, a, TMP(S(NL_OP_SUB, b, 1))))))));
+        if (need_b) gb = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), TMP(nl_unary(NL_OP_LOG, a))));
+        break;
+    case NL_OP_MAXIMUM:
+    case NL_OP_MINIMUM: {                /* the larger (smaller) side; ties split in half */
+        int win = n->op == NL_OP_MAXIMUM ? NL_OP_GT : NL_OP_LT;
+        nl_tensor *half = TMP(S(NL_OP_MUL, TMP(B(NL_OP_EQ, a, b)), 0.5));
+        if (need_a) ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_ADD, TMP(B(win, a, b)), half))));
+        if (need_b) gb = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_ADD, TMP(B(win, b, a)), half))));
+        break;
+    }
+    default: break;
+    }
+    if (need_a && ga) gin[0] = nl_sum_to(ga, a->ndim, a->sizes);
+    if (need_b && gb) gin[1] = nl_sum_to(gb, b->ndim, b->sizes);
+    nl_temps_free(&tmps);
+    return ((need_a && ga && !gin[0]) || (need_b && gb && !gin[1])) ? -1 : 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+
+int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *x = n->in[0], *y = n->saved, *gx = NULL;
+    switch (n->op) {
+    case NL_OP_NEG: gx = TMP(nl_unary(NL_OP_NEG, g)); break;
+    case NL_OP_EXP: gx = TMP(B(NL_OP_MUL, g, y)); break;
+    case NL_OP_LOG: gx = TMP(B(NL_OP_DIV, g, x)); break;
+    case NL_OP_SQRT: gx = TMP(B(NL_OP_DIV, TMP(S(NL_OP_MUL, g, 0.5)), y)); break;
+    case NL_OP_ABS:
+        gx = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_SUB, TMP(S(NL_OP_GT, x, 0)), TMP(S(NL_OP_LT, x, 0))))));
+        break;
+    case NL_OP_RELU: gx = TMP(B(NL_OP_MUL, g, TMP(S(NL_OP_GT, x, 0)))); break;
+    case NL_OP_SIGMOID:                  /* g*y*(1-y) */
+        gx = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, y)), TMP(nl_binary_scalar(NL_OP_SUB, y, 1, 1))));
+        break;
+    case NL_OP_TANH:                     /* g*(1-y^2) */
+        gx = TMP(B(NL_OP_MUL, g, TMP(nl_binary_scalar(NL_OP_SUB, TMP(B(NL_OP_MUL, y, y)), 1, 1))));
+        break;
+    case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi */
+        nl_tensor *m = TMP(nl_full(x->ndim, x->sizes, 1.0, g->dtype));
+        if (n->a[0]) m = TMP(B(NL_OP_MUL, m, TMP(S(NL_OP_GE, x, n->s[0]))));
+        if (n->a[1]) m = TMP(B(NL_OP_MUL, m, TMP(S(NL_OP_LE, x, n->s[1]))));
+        gx = TMP(B(NL_OP_MUL, g, m));
+        break;
+    }
+    default: break;
+    }
+    if (gx) gin[0] = nl_keep_ref(gx);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+
+int nl_where_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *cond = n->in[0], *zero = TMP(nl_full(0, NULL, 0.0, g->dtype));
+    for (int i = 1; i <= 2; i++) {
+        nl_tensor *x = n->in[i];
+        if (!nl_requires_grad(x)) continue;
+        nl_tensor *gx = TMP(i == 1 ? nl_where(cond, g, zero) : nl_where(cond, zero, g));
+        if (!(gin[i] = nl_sum_to(gx, x->ndim, x->sizes))) goto fail;
+    }
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
 }

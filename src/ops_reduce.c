@@ -284,6 +284,13 @@ nl_tensor *nl_reduce_all(int op, nl_tensor *t, int64_t base) {
         else store_result(out->data, NULL, 0, &r, c->data, c->numel, c->dtype, op, base);
     }
     nl_release(c);
+    if (out && !is_arg(op)) {
+        nl_node *n = nl_record(op, out, 1, &t);
+        if (n) {
+            n->a[0] = -1;                /* over every element */
+            n->needs_in = is_sum_like(op) ? 0 : 1;
+        }
+    }
     return out;
 }
 
@@ -306,7 +313,8 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
         if (i != d) osz[ond++] = t->sizes[i];
         else if (keepdim) osz[ond++] = 1;
     }
-    bool want_at = is_arg(op) || (indices && (op == NL_OP_MAX || op == NL_OP_MIN));
+    bool records = !is_arg(op) && nl_is_grad_enabled() && nl_requires_grad(t);
+    bool want_at = is_arg(op) || ((indices || records) && (op == NL_OP_MAX || op == NL_OP_MIN));
     nl_tensor *c = nl_contiguous(t);
     if (!c) return NULL;
     nl_tensor *vals = is_arg(op) ? NULL : nl_empty(ond, osz, result_dtype(op, t->dtype));
@@ -335,6 +343,13 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
     }
     nl_release(c);
     if (is_arg(op)) return at;
+    nl_node *nd = nl_record(op, vals, 1, &t);
+    if (nd) {
+        nd->a[0] = d;
+        nd->a[1] = keepdim;
+        nd->a[2] = base;
+        if (at) nl_node_save(nd, at);    /* max/min: where the gradient goes */
+    }
     if (indices) *indices = at;
     else nl_release(at);
     return vals;
@@ -444,10 +459,111 @@ static nl_tensor *softmax_common(const char *name, nl_tensor *t, int dim, bool t
     return out;
 }
 
+static nl_tensor *softmax_recorded(int op, nl_tensor *t, int dim) {
+    nl_tensor *out = softmax_common(nl_op_name(op), t, dim, op == NL_OP_LOG_SOFTMAX);
+    nl_node *n = nl_record(op, out, 1, &t);
+    if (n) {
+        n->a[0] = nl_wrap_dim(dim, t->ndim);
+        nl_node_save_output(n, out);
+    }
+    return out;
+}
+
 nl_tensor *nl_softmax(nl_tensor *t, int dim) {
-    return softmax_common("softmax", t, dim, false);
+    return softmax_recorded(NL_OP_SOFTMAX, t, dim);
 }
 
 nl_tensor *nl_log_softmax(nl_tensor *t, int dim) {
-    return softmax_common("log_softmax", t, dim, true);
+    return softmax_recorded(NL_OP_LOG_SOFTMAX, t, dim);
+}
+
+/* ---- backward ---- */
+
+nl_tensor *nl_sum_to(nl_tensor *g, int ndim, const int64_t *sizes) {
+    NL_CHECK_TENSOR("sum_to", g);
+    bool same = g->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = g->sizes[i] == sizes[i];
+    if (same) { nl_retain(g); return g; }
+    NL_CHECK(g->ndim >= ndim, "sum_to: shape %s cannot be summed to %s", nl_shape_str(g),
+             nl_sizes_str(ndim, sizes));
+    nl_tensor *acc = g;
+    nl_retain(acc);
+    int lead = g->ndim - ndim;
+    for (int d = 0; d < g->ndim; d++) {
+        bool reduce = d < lead || (sizes[d - lead] == 1 && g->sizes[d] != 1);
+        if (!reduce) continue;
+        nl_tensor *r = nl_reduce(NL_OP_SUM, acc, d, 1, 0, NULL);
+        nl_release(acc);
+        if (!r) return NULL;
+        acc = r;
+    }
+    nl_tensor *out = nl_reshape(acc, ndim, sizes);
+    nl_release(acc);
+    return out;
+}
+
+/* gx[o, idx[o, i] - base, i] = g[o, i]; gx zero elsewhere; all contiguous */
+static void scatter_along(nl_tensor *gx, const nl_tensor *g, const int64_t *idx, int64_t base,
+                          int64_t outer, int64_t n, int64_t inner) {
+    int64_t es = nl_dtype_size(gx->dtype);
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t k = idx[o * inner + i] - base;
+            memcpy((char *)gx->data + ((o * n + k) * inner + i) * es,
+                   (const char *)g->data + (o * inner + i) * es, es);
+        }
+}
+
+int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *x = n->in[0], *gx = NULL;
+    int op = n->op;
+    int d = (int)n->a[0];
+    if (is_sum_like(op)) {
+        nl_tensor *gk = (d < 0 || n->a[1]) ? g : TMP(nl_unsqueeze(g, d));
+        gx = TMP(nl_contiguous(TMP(nl_expand(gk, x->ndim, x->sizes))));
+        if (op == NL_OP_MEAN) {
+            int64_t count = d < 0 ? x->numel : x->sizes[d];
+            gx = TMP(nl_binary_scalar(NL_OP_DIV, gx, (double)count, 0));
+        }
+    } else if (d < 0) {                  /* max/min of everything: to the first extreme */
+        nl_tensor *at = TMP(nl_reduce_all(op == NL_OP_MAX ? NL_OP_ARGMAX : NL_OP_ARGMIN, x, 0));
+        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+        int64_t es = nl_dtype_size(g->dtype);
+        memcpy((char *)gx->data + *(int64_t *)at->data * es, g->data, es);
+    } else {                             /* max/min over a dim: to the saved indices */
+        int64_t outer = 1, inner = 1;
+        for (int i = 0; i < x->ndim; i++) {
+            if (i < d) outer *= x->sizes[i];
+            if (i > d) inner *= x->sizes[i];
+        }
+        nl_tensor *gc = TMP(nl_contiguous(g)), *ic = TMP(nl_contiguous(n->saved));
+        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+        scatter_along(gx, gc, ic->data, n->a[2], outer, x->ndim ? x->sizes[d] : 1, inner);
+    }
+    gin[0] = nl_keep_ref(gx);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+
+int nl_softmax_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *y = n->saved, *gx;
+    int d = (int)n->a[0];
+    if (n->op == NL_OP_SOFTMAX) {        /* y * (g - sum(g*y)) */
+        nl_tensor *s = TMP(nl_reduce(NL_OP_SUM, TMP(nl_binary(NL_OP_MUL, g, y)), d, 1, 0, NULL));
+        gx = TMP(nl_binary(NL_OP_MUL, y, TMP(nl_binary(NL_OP_SUB, g, s))));
+    } else {                             /* g - exp(y) * sum(g) */
+        nl_tensor *s = TMP(nl_reduce(NL_OP_SUM, g, d, 1, 0, NULL));
+        gx = TMP(nl_binary(NL_OP_SUB, g, TMP(nl_binary(NL_OP_MUL, TMP(nl_unary(NL_OP_EXP, y)), s))));
+    }
+    gin[0] = nl_keep_ref(gx);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
 }

@@ -52,11 +52,33 @@ void nl_retain(nl_tensor *t) {
     if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
 }
 
-void nl_release(nl_tensor *t) {
-    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+/* Releasing a tensor can release its node, the node's inputs, their nodes
+ * and so on down a graph of any depth: tensors whose count reaches zero go
+ * on a per-thread list that the outermost call drains, so the C stack
+ * stays flat. */
+static __thread struct { nl_tensor **v; int64_t n, cap; int draining; } dead;
+
+static void destroy(nl_tensor *t) {
     storage_release(t->storage);
     nl_release(t->grad);
+    nl_node_release(t->node);
     free(t);
+}
+
+void nl_release(nl_tensor *t) {
+    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (dead.n == dead.cap) {
+        int64_t cap = dead.cap ? dead.cap * 2 : 256;
+        nl_tensor **v = realloc(dead.v, sizeof(nl_tensor *) * cap);
+        if (!v) { destroy(t); return; }   /* no memory for the list: recurse */
+        dead.v = v;
+        dead.cap = cap;
+    }
+    dead.v[dead.n++] = t;
+    if (dead.draining) return;
+    dead.draining = 1;
+    while (dead.n) destroy(dead.v[--dead.n]);
+    dead.draining = 0;
 }
 
 void nl_ref_release(nl_ref *r) {
@@ -349,6 +371,7 @@ static void copy_into(nl_tensor *dst, nl_tensor *src) {
 int nl_copy_(nl_tensor *dst, nl_tensor *src) {
     NL_CHECK_TENSOR_INT("copy_", dst);
     NL_CHECK_TENSOR_INT("copy_", src);
+    NL_CHECK_INPLACE_INT("copy_", dst);
     int64_t bs[8];
     int n = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
     NL_CHECK_INT(n == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * n) == 0,
@@ -378,6 +401,7 @@ static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
 
 int nl_fill_(nl_tensor *dst, double value) {
     NL_CHECK_TENSOR_INT("fill_", dst);
+    NL_CHECK_INPLACE_INT("fill_", dst);
     int64_t strides[4][8];
     memcpy(strides[0], dst->strides, sizeof(int64_t) * dst->ndim);
     nl_iter it;
@@ -388,7 +412,20 @@ int nl_fill_(nl_tensor *dst, double value) {
     return 0;
 }
 
-/* ---- views ---- */
+/* ---- views ----
+ * Each view op records a node so gradients flow back through it; a shape
+ * op's ints go into the node (a[0], a[1]: dims, starts, indices). */
+
+static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op);
+
+static nl_tensor *recorded(int op, nl_tensor *out, nl_tensor *in, int64_t a0, int64_t a1) {
+    nl_node *n = nl_record(op, out, 1, &in);
+    if (n) {
+        n->a[0] = a0;
+        n->a[1] = a1;
+    }
+    return out;
+}
 
 int nl_is_contiguous(const nl_tensor *t) {
     int64_t s = 1;
@@ -468,20 +505,21 @@ nl_tensor *nl_view(nl_tensor *t, int ndim, const int64_t *sizes) {
     NL_CHECK(view_strides(t, ndim, sz, st),
              "view: a tensor of shape %s with these strides cannot be viewed as %s; use reshape",
              nl_shape_str(t), nl_sizes_str(ndim, sz));
-    return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+    return recorded(NL_OP_VIEW, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
 }
 
 nl_tensor *nl_reshape(nl_tensor *t, int ndim, const int64_t *sizes) {
     NL_CHECK_TENSOR("reshape", t);
     int64_t sz[8], st[8];
     if (!infer_sizes("reshape", t, ndim, sizes, sz)) return NULL;
-    if (view_strides(t, ndim, sz, st)) return nl_tensor_new_view(t, ndim, sz, st, t->offset);
-    nl_tensor *c = nl_contiguous(t);
+    if (view_strides(t, ndim, sz, st))
+        return recorded(NL_OP_VIEW, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
+    nl_tensor *c = copy_as(t, t->dtype, "reshape");
     if (!c) return NULL;
     nl_contiguous_strides(ndim, sz, st);
     nl_tensor *r = nl_tensor_new_view(c, ndim, sz, st, c->offset);
     nl_release(c);
-    return r;
+    return recorded(NL_OP_VIEW, r, t, 0, 0);
 }
 
 nl_tensor *nl_transpose(nl_tensor *t, int d0, int d1) {
@@ -496,13 +534,13 @@ nl_tensor *nl_transpose(nl_tensor *t, int d0, int d1) {
         sz[a] = t->sizes[b]; sz[b] = t->sizes[a];
         st[a] = t->strides[b]; st[b] = t->strides[a];
     }
-    return nl_tensor_new_view(t, t->ndim, sz, st, t->offset);
+    return recorded(NL_OP_TRANSPOSE, nl_tensor_new_view(t, t->ndim, sz, st, t->offset), t, a, b);
 }
 
 nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims) {
     NL_CHECK_TENSOR("permute", t);
     NL_CHECK(ndim == t->ndim, "permute: %d dims given for a tensor of shape %s", ndim, nl_shape_str(t));
-    int64_t sz[8], st[8];
+    int64_t sz[8] = { 0 }, st[8] = { 0 };
     int seen = 0;
     for (int i = 0; i < ndim; i++) {
         int d = nl_wrap_dim(dims[i], ndim);
@@ -512,7 +550,10 @@ nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims) {
         sz[i] = t->sizes[d];
         st[i] = t->strides[d];
     }
-    return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+    nl_tensor *out = nl_tensor_new_view(t, ndim, sz, st, t->offset);
+    nl_node *n = nl_record(NL_OP_PERMUTE, out, 1, &t);
+    for (int i = 0; n && i < ndim; i++) n->a[i] = nl_wrap_dim(dims[i], ndim);
+    return out;
 }
 
 nl_tensor *nl_narrow(nl_tensor *t, int dim, int64_t start, int64_t length) {
@@ -525,7 +566,8 @@ nl_tensor *nl_narrow(nl_tensor *t, int dim, int64_t start, int64_t length) {
     int64_t sz[8];
     memcpy(sz, t->sizes, sizeof sz);
     sz[d] = length;
-    return nl_tensor_new_view(t, t->ndim, sz, t->strides, t->offset + start * t->strides[d]);
+    return recorded(NL_OP_NARROW, nl_tensor_new_view(t, t->ndim, sz, t->strides, t->offset + start * t->strides[d]),
+                    t, d, start);
 }
 
 nl_tensor *nl_select(nl_tensor *t, int dim, int64_t index) {
@@ -541,7 +583,7 @@ nl_tensor *nl_select(nl_tensor *t, int dim, int64_t index) {
         sz[n] = t->sizes[i];
         st[n++] = t->strides[i];
     }
-    return nl_tensor_new_view(t, n, sz, st, t->offset + index * t->strides[d]);
+    return recorded(NL_OP_SELECT, nl_tensor_new_view(t, n, sz, st, t->offset + index * t->strides[d]), t, d, index);
 }
 
 nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
@@ -558,7 +600,7 @@ nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
         sz[i] = want;
         st[i] = (it >= 0 && have == want) ? t->strides[it] : 0;
     }
-    return nl_tensor_new_view(t, ndim, sz, st, t->offset);
+    return recorded(NL_OP_EXPAND, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
 }
 
 nl_tensor *nl_squeeze(nl_tensor *t, int dim) {
@@ -584,7 +626,7 @@ nl_tensor *nl_unsqueeze(nl_tensor *t, int dim) {
             st[i] = t->strides[j++];
         }
     }
-    return nl_tensor_new_view(t, t->ndim + 1, sz, st, t->offset);
+    return recorded(NL_OP_VIEW, nl_tensor_new_view(t, t->ndim + 1, sz, st, t->offset), t, 0, 0);
 }
 
 static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op) {
@@ -596,18 +638,20 @@ static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op) {
 nl_tensor *nl_contiguous(nl_tensor *t) {
     NL_CHECK_TENSOR("contiguous", t);
     if (nl_is_contiguous(t)) { nl_retain(t); return t; }
-    return copy_as(t, t->dtype, "contiguous");
+    return recorded(NL_OP_CONTIGUOUS, copy_as(t, t->dtype, "contiguous"), t, 0, 0);
 }
 
 nl_tensor *nl_clone(nl_tensor *t) {
     NL_CHECK_TENSOR("clone", t);
-    return copy_as(t, t->dtype, "clone");
+    return recorded(NL_OP_CONTIGUOUS, copy_as(t, t->dtype, "clone"), t, 0, 0);
 }
 
 nl_tensor *nl_to_dtype(nl_tensor *t, int dtype) {
     NL_CHECK_TENSOR("to_dtype", t);
     NL_CHECK(nl_valid_dtype(dtype), "to_dtype: invalid dtype %d", dtype);
-    return copy_as(t, dtype, "to_dtype");
+    nl_tensor *out = copy_as(t, dtype, "to_dtype");
+    /* an int64 result cannot carry a gradient */
+    return dtype == NL_INT64 ? out : recorded(NL_OP_TO_DTYPE, out, t, 0, 0);
 }
 
 /* ---- cat, stack, index_select ---- */
@@ -642,6 +686,8 @@ nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim) {
         nl_release(dst);
         at += ts[i]->sizes[d];
     }
+    nl_node *node = nl_record(NL_OP_CAT, r, n, ts);
+    if (node) node->a[0] = d;
     return r;
 }
 
@@ -698,5 +744,73 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
         nl_release(dst);
         if (!src || !dst) { nl_release(r); return NULL; }
     }
+    nl_node *node = nl_record(NL_OP_INDEX_SELECT, r, 1, &t);
+    if (node) {
+        node->a[0] = d;
+        node->a[1] = base;
+        nl_node_save(node, index);
+    }
     return r;
+}
+
+/* ---- backward of the shape ops ---- */
+
+int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *x = n->in[0], *gx = NULL;
+    int d = (int)n->a[0];
+    switch (n->op) {
+    case NL_OP_VIEW: gx = TMP(nl_reshape(g, x->ndim, x->sizes)); break;
+    case NL_OP_TRANSPOSE: gx = TMP(nl_transpose(g, (int)n->a[0], (int)n->a[1])); break;
+    case NL_OP_PERMUTE: {
+        int inv[8];
+        for (int i = 0; i < x->ndim; i++) inv[n->a[i]] = i;
+        gx = TMP(nl_permute(g, x->ndim, inv));
+        break;
+    }
+    case NL_OP_NARROW:
+    case NL_OP_SELECT: {                 /* zeros with g written into the slice */
+        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+        nl_tensor *slice = TMP(n->op == NL_OP_NARROW ? nl_narrow(gx, d, n->a[1], g->sizes[d])
+                                                      : nl_select(gx, d, n->a[1]));
+        if (nl_copy_(slice, g) != 0) goto fail;
+        break;
+    }
+    case NL_OP_EXPAND: gx = TMP(nl_sum_to(g, x->ndim, x->sizes)); break;
+    case NL_OP_CONTIGUOUS:
+    case NL_OP_TO_DTYPE: gx = g; break;
+    case NL_OP_CAT: {
+        int64_t at = 0;
+        for (int i = 0; i < n->n_in; i++) {
+            int64_t len = n->in[i]->sizes[d];
+            if (nl_requires_grad(n->in[i]) &&
+                !(gin[i] = nl_contiguous(TMP(nl_narrow(g, d, at, len))))) goto fail;
+            at += len;
+        }
+        nl_temps_free(&tmps);
+        return 0;
+    }
+    case NL_OP_INDEX_SELECT: {           /* rows of g added back at their indices */
+        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+        const nl_tensor *idx = n->saved;
+        for (int64_t i = 0; i < idx->numel; i++) {
+            int64_t k = (int64_t)nl_get_flat(idx, i) - n->a[1];
+            nl_tensor *dst = nl_select(gx, d, k), *src = nl_select(g, d, i);
+            int rc = (dst && src) ? nl_add_scaled_(dst, src, 1.0) : -1;
+            nl_release(dst);
+            nl_release(src);
+            if (rc != 0) goto fail;
+        }
+        break;
+    }
+    default:
+        nl_set_error("no backward for %s", nl_op_name(n->op));
+        goto fail;
+    }
+    gin[0] = nl_keep_ref(gx);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
 }

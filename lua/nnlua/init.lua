@@ -36,6 +36,7 @@ local nl = {
 
 require('nnlua.tensor')(nl)
 require('nnlua.print')(nl)
+require('nnlua.autograd')(nl)
 
 nl.nn = {}
 nl.optim = {}

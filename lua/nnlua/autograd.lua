@@ -1,0 +1,114 @@
+-- autograd.lua: the Lua face of the C tape: requires_grad, .grad,
+-- backward, detach, no_grad, and gradcheck (central differences in
+-- float64) for users' own functions.
+local ffi = require 'ffi'
+
+return function(nl)
+  local lib, Tensor, wrap, check, T = nl._lib, nl.Tensor, nl._wrap, nl._check, nl._T
+  local raise = nl._raise
+
+  function Tensor.requires_grad(t, flag)
+    if flag == nil then flag = true end
+    check(lib.nl_set_requires_grad(T(t, 'requires_grad'), flag and 1 or 0))
+    return t
+  end
+  function Tensor.requires_grad_(t, flag) return Tensor.requires_grad(t, flag) end
+  function Tensor.is_leaf(t) return lib.nl_is_leaf(T(t, 'is_leaf')) ~= 0 end
+  function Tensor.grad_fn(t)
+    local name = lib.nl_grad_fn_name(T(t, 'grad_fn'))
+    return name ~= nil and ffi.string(name) or nil
+  end
+  function Tensor.detach(t) return wrap(lib.nl_detach(T(t, 'detach'))) end
+
+  -- t.grad reads the accumulated gradient (a new handle on it), or nil;
+  -- t.grad = nil clears it, t.grad = g sets it.
+  nl._accessors.grad = function(t)
+    local g = T(t, 'grad').grad
+    if g == nil then return nil end
+    lib.nl_retain(g)
+    return wrap(g)
+  end
+  nl._setters.grad = function(t, g)
+    if g ~= nil and not nl.is_tensor(g) then raise('grad: expected a tensor or nil, got ' .. type(g)) end
+    check(lib.nl_set_grad(T(t, 'grad'), g and T(g, 'grad') or nil))
+  end
+  nl._accessors.is_requires_grad = function(t) return bit.band(T(t, 'requires_grad').flags, 1) ~= 0 end
+
+  function Tensor.zero_grad(t)
+    local g = T(t, 'zero_grad').grad
+    if g ~= nil then check(lib.nl_set_grad(t.ptr, nil)) end
+    return t
+  end
+
+  -- backward([grad], [{retain_graph = true}])
+  function Tensor.backward(t, grad, opts)
+    if type(grad) == 'table' and not nl.is_tensor(grad) then grad, opts = nil, grad end
+    local retain = opts and opts.retain_graph and 1 or 0
+    check(lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain))
+  end
+
+  -- fn runs with grad mode off; its results are returned
+  function nl.no_grad(fn)
+    if type(fn) ~= 'function' then raise('no_grad: expected a function, got ' .. type(fn)) end
+    local prev = lib.nl_set_grad_enabled(0)
+    local res = { pcall(fn) }
+    lib.nl_set_grad_enabled(prev)
+    if not res[1] then error(res[2], 0) end
+    return unpack(res, 2, table.maxn(res))
+  end
+  function nl.is_grad_enabled() return lib.nl_is_grad_enabled() ~= 0 end
+  function nl.set_grad_enabled(on) return lib.nl_set_grad_enabled(on and 1 or 0) ~= 0 end
+
+  -- Compares the gradient backward computes with central differences, for
+  -- the scalar sum(f(inputs) * w) with fixed random weights w: one pass
+  -- checks J^T w for every input element. inputs: float64 tensors that
+  -- require grad. Returns true, or false and a message; errors on misuse.
+  function nl.gradcheck(f, inputs, opts)
+    opts = opts or {}
+    local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+    if type(f) ~= 'function' then raise('gradcheck: expected a function, got ' .. type(f)) end
+    if nl.is_tensor(inputs) then inputs = { inputs } end
+    for i, x in ipairs(inputs) do
+      if not nl.is_tensor(x) or x:dtype() ~= 'float64' then
+        raise(('gradcheck: input %d must be a float64 tensor'):format(i))
+      end
+    end
+    local out = f(unpack(inputs))
+    if not nl.is_tensor(out) then raise('gradcheck: f must return a tensor') end
+    local gen = ffi.new('nl_generator', { 0x6a09e667, 0 })
+    local w = wrap(lib.nl_randn(gen, out:dim(), ffi.new('int64_t[8]', out:shape()), 1))
+    local function loss() return nl.no_grad(function() return (f(unpack(inputs)):double() * w):sum():item() end) end
+    for _, x in ipairs(inputs) do if x:is_leaf() and x.is_requires_grad then x.grad = nil end end
+    ;(out:double() * w):sum():backward()
+    for i, x in ipairs(inputs) do
+      if x.is_requires_grad then
+        local analytic = x.grad
+        local flat = nl.no_grad(function() return x:view(-1) end)
+        local p = ffi.cast('double *', x.ptr.data)
+        for k = 1, x:numel() do
+          -- perturb element k through the storage (x is contiguous or a view of it)
+          local off = 0
+          local rem = k - 1
+          for d = x:dim(), 1, -1 do
+            local sz = x:size(d)
+            off = off + (rem % sz) * x:stride(d)
+            rem = math.floor(rem / sz)
+          end
+          local orig = p[off]
+          p[off] = orig + eps
+          local lp = loss()
+          p[off] = orig - eps
+          local lm = loss()
+          p[off] = orig
+          local numeric = (lp - lm) / (2 * eps)
+          local a = analytic and analytic:view(-1)[k] or 0
+          if math.abs(a - numeric) > atol + rtol * math.abs(numeric) then
+            return false, ('gradcheck: input %d element %d: backward %.10g, numeric %.10g'):format(i, k, a, numeric)
+          end
+        end
+        local _ = flat
+      end
+    end
+    return true
+  end
+end

@@ -1,0 +1,323 @@
+/* autograd.c — the tape: recording nodes on op outputs, the reverse
+ * topological walk of nl_backward, gradient accumulation into leaves, and
+ * version checks on saved tensors. The gradient formulas themselves are
+ * the nl_<family>_backward kernels beside their forwards. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static __thread int grad_disabled;   /* 0: grad mode on (the default) */
+
+int nl_set_grad_enabled(int enabled) {
+    int prev = !grad_disabled;
+    grad_disabled = !enabled;
+    return prev;
+}
+
+int nl_is_grad_enabled(void) { return !grad_disabled; }
+
+bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
+
+bool nl_inplace_ok(const char *op, nl_tensor *t) {
+    if (!grad_disabled && nl_requires_grad(t)) {
+        nl_set_error("%s: in-place change of a tensor of shape %s that requires grad; "
+                     "do it under nl.no_grad or on a detached tensor", op, nl_shape_str(t));
+        return false;
+    }
+    return true;
+}
+
+int nl_is_leaf(const nl_tensor *t) { return t && t->node == NULL; }
+
+const char *nl_grad_fn_name(const nl_tensor *t) {
+    return (t && t->node) ? nl_op_name(t->node->op) : NULL;
+}
+
+int nl_set_requires_grad(nl_tensor *t, int requires_grad) {
+    NL_CHECK_TENSOR_INT("requires_grad", t);
+    NL_CHECK_INT(t->node == NULL, "requires_grad: only leaf tensors can change requires_grad "
+                 "(this one comes from %s); use detach()", nl_op_name(t->node ? t->node->op : 0));
+    NL_CHECK_INT(!requires_grad || t->dtype != NL_INT64,
+                 "requires_grad: only float tensors can require grad, got int64 %s", nl_shape_str(t));
+    if (requires_grad) t->flags |= NL_FLAG_REQUIRES_GRAD;
+    else t->flags &= ~NL_FLAG_REQUIRES_GRAD;
+    return 0;
+}
+
+nl_tensor *nl_detach(nl_tensor *t) {
+    NL_CHECK_TENSOR("detach", t);
+    return nl_tensor_new_view(t, t->ndim, t->sizes, t->strides, t->offset);
+}
+
+int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
+    NL_CHECK_TENSOR_INT("grad", t);
+    if (grad) {
+        NL_CHECK_INT(nl_same_shape(t, grad), "grad: gradient of shape %s for a tensor of shape %s",
+                     nl_shape_str(grad), nl_shape_str(t));
+        NL_CHECK_INT(grad->dtype == t->dtype, "grad: gradient of dtype %s for a %s tensor",
+                     nl_dtype_name(grad->dtype), nl_dtype_name(t->dtype));
+        nl_retain(grad);
+    }
+    nl_release(t->grad);
+    t->grad = grad;
+    return 0;
+}
+
+int nl_mark_modified(nl_tensor *t) {
+    NL_CHECK_TENSOR_INT("index", t);
+    NL_CHECK_INPLACE_INT("index", t);
+    nl_bump_version(t);
+    return 0;
+}
+
+/* ---- nodes ---- */
+
+nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
+    if (grad_disabled || !out) return NULL;
+    bool any = false;
+    for (int i = 0; i < n_in; i++) any |= nl_requires_grad(in[i]);
+    if (!any) return NULL;
+    nl_node *n = calloc(1, sizeof *n);
+    nl_tensor **ins = malloc(sizeof(nl_tensor *) * n_in);
+    uint32_t *vers = malloc(sizeof(uint32_t) * n_in);
+    if (!n || !ins || !vers) {
+        /* without memory for the node, the output simply has no graph */
+        free(n); free(ins); free(vers);
+        return NULL;
+    }
+    n->refcount = 1;
+    n->op = op;
+    n->n_in = n_in;
+    n->in = ins;
+    n->in_version = vers;
+    for (int i = 0; i < n_in; i++) {
+        ins[i] = in[i];
+        nl_retain(in[i]);
+        vers[i] = in[i]->storage->version;
+    }
+    out->node = n;
+    out->flags |= NL_FLAG_REQUIRES_GRAD;
+    return n;
+}
+
+void nl_node_save(nl_node *n, nl_tensor *t) {
+    nl_retain(t);
+    n->saved = t;
+    n->saved_version = t->storage->version;
+}
+
+void nl_node_save_output(nl_node *n, nl_tensor *out) {
+    /* an alias without the node: the node must not own its own output */
+    nl_tensor *alias = nl_tensor_new_view(out, out->ndim, out->sizes, out->strides, out->offset);
+    if (alias) {
+        nl_node_save(n, alias);
+        nl_release(alias);
+    }
+}
+
+static void node_free_saved(nl_node *n) {
+    for (int i = 0; i < n->n_in; i++) nl_release(n->in[i]);
+    nl_release(n->saved);
+    free(n->in);
+    free(n->in_version);
+    n->in = NULL;
+    n->in_version = NULL;
+    n->saved = NULL;
+    n->n_in = 0;
+    n->freed = 1;
+}
+
+void nl_node_release(nl_node *n) {
+    if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    node_free_saved(n);
+    nl_release(n->grad);
+    free(n);
+}
+
+/* ---- backward ---- */
+
+static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    switch (n->op) {
+    case NL_OP_ADD: case NL_OP_SUB: case NL_OP_MUL: case NL_OP_DIV: case NL_OP_POW:
+    case NL_OP_MAXIMUM: case NL_OP_MINIMUM:
+        return nl_binary_backward(n, g, gin);
+    case NL_OP_NEG: case NL_OP_EXP: case NL_OP_LOG: case NL_OP_SQRT: case NL_OP_ABS:
+    case NL_OP_RELU: case NL_OP_SIGMOID: case NL_OP_TANH: case NL_OP_CLAMP:
+        return nl_unary_backward(n, g, gin);
+    case NL_OP_WHERE:
+        return nl_where_backward(n, g, gin);
+    case NL_OP_SUM: case NL_OP_MEAN: case NL_OP_MAX: case NL_OP_MIN:
+        return nl_reduce_backward(n, g, gin);
+    case NL_OP_SOFTMAX: case NL_OP_LOG_SOFTMAX:
+        return nl_softmax_backward(n, g, gin);
+    case NL_OP_MATMUL:
+        return nl_matmul_backward(n, g, gin);
+    default:
+        return nl_shape_backward(n, g, gin);
+    }
+}
+
+/* nodes reachable from root, in reverse topological order (root first) */
+typedef struct { nl_node **v; int64_t n, cap; } node_list;
+
+static bool push(node_list *l, nl_node *n) {
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? l->cap * 2 : 64;
+        nl_node **v = realloc(l->v, sizeof(nl_node *) * cap);
+        if (!v) return false;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = n;
+    return true;
+}
+
+/* iterative DFS postorder; mark: 1 on the stack, 2 done */
+static bool topo_order(nl_node *root, node_list *order) {
+    node_list stack = { 0 }, idx = { 0 };   /* idx holds the next input index, cast */
+    bool ok = push(&stack, root) && push(&idx, NULL);
+    root->mark = 1;
+    while (ok && stack.n) {
+        nl_node *n = stack.v[stack.n - 1];
+        intptr_t i = (intptr_t)idx.v[idx.n - 1];
+        if (i < n->n_in) {
+            idx.v[idx.n - 1] = (nl_node *)(i + 1);
+            nl_node *c = n->in[i]->node;
+            if (c && c->mark == 0 && nl_requires_grad(n->in[i])) {
+                c->mark = 1;
+                ok = push(&stack, c) && push(&idx, NULL);
+            }
+        } else {
+            n->mark = 2;
+            ok = push(order, n);
+            /* held until backward ends: freeing saved inputs may drop the
+             * last reference to a node still ahead in the order */
+            if (ok) __atomic_add_fetch(&n->refcount, 1, __ATOMIC_RELAXED);
+            stack.n--;
+            idx.n--;
+        }
+    }
+    free(stack.v);
+    free(idx.v);
+    /* reverse the postorder */
+    for (int64_t a = 0, b = order->n - 1; a < b; a++, b--) {
+        nl_node *t = order->v[a];
+        order->v[a] = order->v[b];
+        order->v[b] = t;
+    }
+    if (!ok) {
+        for (int64_t k = 0; k < order->n; k++) order->v[k]->mark = 0;
+        nl_set_error("backward: out of memory");
+    }
+    return ok;
+}
+
+/* *acc += g (acc created as a copy when NULL) in acc_dtype */
+static int accumulate(nl_tensor **acc, nl_tensor *g, int dtype) {
+    if (*acc == NULL) {
+        nl_tensor *c = nl_to_dtype(g, dtype);   /* always a fresh contiguous copy */
+        if (!c) return -1;
+        *acc = c;
+        return 0;
+    }
+    return nl_add_scaled_(*acc, g, 1.0);
+}
+
+static bool versions_ok(nl_node *n) {
+    for (int i = 0; i < n->n_in; i++) {
+        if ((n->needs_in >> i & 1) && n->in[i]->storage->version != n->in_version[i]) {
+            nl_set_error("backward: input %d of %s (shape %s) was modified in place after it was used "
+                         "(version %u, saved at %u)", i + 1, nl_op_name(n->op), nl_shape_str(n->in[i]),
+                         n->in[i]->storage->version, n->in_version[i]);
+            return false;
+        }
+    }
+    if (n->saved && n->saved->storage->version != n->saved_version) {
+        nl_set_error("backward: the output of %s (shape %s) was modified in place before backward "
+                     "(version %u, saved at %u)", nl_op_name(n->op), nl_shape_str(n->saved),
+                     n->saved->storage->version, n->saved_version);
+        return false;
+    }
+    return true;
+}
+
+int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
+    NL_CHECK_TENSOR_INT("backward", root);
+    NL_CHECK_INT(nl_requires_grad(root), "backward: the tensor of shape %s does not require grad "
+                 "(no input of the ops that made it requires grad)", nl_shape_str(root));
+    nl_tensor *g;
+    if (grad) {
+        NL_CHECK_INT(nl_same_shape(grad, root), "backward: gradient of shape %s for a tensor of shape %s",
+                     nl_shape_str(grad), nl_shape_str(root));
+        g = nl_to_dtype(grad, root->dtype);
+    } else {
+        NL_CHECK_INT(root->numel == 1, "backward: a gradient is needed for a non-scalar tensor of shape %s",
+                     nl_shape_str(root));
+        g = nl_full(root->ndim, root->sizes, 1.0, root->dtype);
+    }
+    if (!g) return -1;
+    int prev = nl_set_grad_enabled(0);
+    int rc = 0;
+    if (!root->node) {                      /* a leaf: its own gradient */
+        rc = accumulate(&root->grad, g, root->dtype);
+        nl_release(g);
+        nl_set_grad_enabled(prev);
+        return rc;
+    }
+    node_list order = { 0 };
+    if (!topo_order(root->node, &order)) rc = -1;
+    root->node->grad = g;
+    nl_tensor *gin_small[4];
+    for (int64_t k = 0; rc == 0 && k < order.n; k++) {
+        nl_node *n = order.v[k];
+        nl_tensor *gn = n->grad;
+        if (!gn) continue;
+        if (n->freed) {
+            nl_set_error("backward: the graph through %s was freed by an earlier backward; "
+                         "pass retain_graph to backward twice", nl_op_name(n->op));
+            rc = -1;
+            break;
+        }
+        if (!versions_ok(n)) { rc = -1; break; }
+        nl_tensor **gin = n->n_in <= 4 ? gin_small : calloc(n->n_in, sizeof(nl_tensor *));
+        if (!gin) { nl_set_error("backward: out of memory"); rc = -1; break; }
+        memset(gin, 0, sizeof(nl_tensor *) * n->n_in);
+        if (dispatch(n, gn, gin) != 0) {
+            /* keep the kernel's message; say it came from backward */
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", nl_error());
+            nl_set_error("backward of %s: %s", nl_op_name(n->op), msg);
+            rc = -1;
+        }
+        for (int i = 0; i < n->n_in; i++) {
+            nl_tensor *x = n->in[i];
+            if (rc == 0 && gin[i] && nl_requires_grad(x)) {
+                if (!nl_same_shape(gin[i], x)) {
+                    nl_set_error("backward of %s: gradient of shape %s for input %d of shape %s",
+                                 nl_op_name(n->op), nl_shape_str(gin[i]), i + 1, nl_shape_str(x));
+                    rc = -1;
+                } else if (x->node) {
+                    rc = accumulate(&x->node->grad, gin[i], x->dtype);
+                } else {
+                    rc = accumulate(&x->grad, gin[i], x->dtype);
+                }
+            }
+            nl_release(gin[i]);
+        }
+        if (gin != gin_small) free(gin);
+        nl_release(n->grad);
+        n->grad = NULL;
+        if (!retain_graph) node_free_saved(n);
+    }
+    for (int64_t k = 0; k < order.n; k++) {
+        order.v[k]->mark = 0;
+        nl_release(order.v[k]->grad);
+        order.v[k]->grad = NULL;
+        nl_node_release(order.v[k]);
+    }
+    free(order.v);
+    nl_set_grad_enabled(prev);
+    return rc;
+}
