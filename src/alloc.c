@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define NBUCKETS 48           /* bucket k holds capacities in [2^k, 2^(k+1)) */
 #define BUCKET_SLOTS 128
@@ -100,4 +101,44 @@ void nl_mem_trim(void) {
     }
     cache.stats.cached_bytes = 0;
     pthread_mutex_unlock(&cache.lock);
+}
+
+/* ---- small objects ----
+ * Tensor, storage and node structs come and go with every op; a short
+ * per-thread free list per kind keeps them off malloc's slow paths. Their
+ * bytes count in `allocated` too, so loops of tiny tensors still drive
+ * the binding's GC. */
+#define OBJ_CACHE (1 << 20)        /* per kind and thread; a GC can free this many at once */
+
+static const size_t obj_sizes[NL_OBJ_KINDS] = {
+    sizeof(nl_tensor), sizeof(nl_storage), sizeof(nl_node),
+};
+
+/* freed objects chained through their first bytes */
+static __thread struct { void *head; int64_t n; } obj_cache[NL_OBJ_KINDS];
+
+void *nl_obj_alloc(int kind) {
+    __atomic_add_fetch(&cache.stats.allocated, (int64_t)obj_sizes[kind], __ATOMIC_RELAXED);
+    void *p = obj_cache[kind].head;
+    if (p) {
+        obj_cache[kind].head = *(void **)p;
+        obj_cache[kind].n--;
+        memset(p, 0, obj_sizes[kind]);
+        return p;
+    }
+    size_t size = (obj_sizes[kind] + 63) & ~(size_t)63;
+    p = aligned_alloc(64, size);
+    if (p) memset(p, 0, size);
+    return p;
+}
+
+void nl_obj_free(int kind, void *p) {
+    if (!p) return;
+    if (obj_cache[kind].n < OBJ_CACHE) {
+        *(void **)p = obj_cache[kind].head;
+        obj_cache[kind].head = p;
+        obj_cache[kind].n++;
+    } else {
+        free(p);
+    }
 }

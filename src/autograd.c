@@ -79,12 +79,14 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     bool any = false;
     for (int i = 0; i < n_in; i++) any |= nl_requires_grad(in[i]);
     if (!any) return NULL;
-    nl_node *n = calloc(1, sizeof *n);
-    nl_tensor **ins = malloc(sizeof(nl_tensor *) * n_in);
-    uint32_t *vers = malloc(sizeof(uint32_t) * n_in);
-    if (!n || !ins || !vers) {
-        /* without memory for the node, the output simply has no graph */
-        free(n); free(ins); free(vers);
+    nl_node *n = nl_obj_alloc(NL_OBJ_NODE);
+    if (!n) return NULL;                 /* no memory: the output has no graph */
+    bool inline_in = n_in <= NL_NODE_INLINE;
+    nl_tensor **ins = inline_in ? n->in_inline : malloc(sizeof(nl_tensor *) * n_in);
+    uint32_t *vers = inline_in ? n->version_inline : malloc(sizeof(uint32_t) * n_in);
+    if (!ins || !vers) {
+        if (!inline_in) { free(ins); free(vers); }
+        nl_obj_free(NL_OBJ_NODE, n);
         return NULL;
     }
     n->refcount = 1;
@@ -120,8 +122,10 @@ void nl_node_save_output(nl_node *n, nl_tensor *out) {
 static void node_free_saved(nl_node *n) {
     for (int i = 0; i < n->n_in; i++) nl_release(n->in[i]);
     nl_release(n->saved);
-    free(n->in);
-    free(n->in_version);
+    if (n->in != n->in_inline) {
+        free(n->in);
+        free(n->in_version);
+    }
     n->in = NULL;
     n->in_version = NULL;
     n->saved = NULL;
@@ -133,7 +137,7 @@ void nl_node_release(nl_node *n) {
     if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     node_free_saved(n);
     nl_release(n->grad);
-    free(n);
+    nl_obj_free(NL_OBJ_NODE, n);
 }
 
 /* ---- backward ---- */

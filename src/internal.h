@@ -9,13 +9,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define NL_SMALL_BYTES 64
+
 struct nl_storage {
-    void *ptr;            /* 64-byte aligned, from nl_alloc, or a host's buffer */
+    void *ptr;            /* 64-byte aligned: small, from nl_alloc, or a host's buffer */
     int64_t nbytes;
     int32_t refcount;
     uint32_t version;     /* bumped by every in-place write (autograd checks it) */
     void (*release)(void *ctx, void *ptr); /* optional: host-owned memory */
     void *ctx;
+    _Alignas(64) unsigned char small[NL_SMALL_BYTES];  /* the data of tiny tensors */
 };
 
 /* ---- autograd (autograd.c) ----
@@ -23,6 +26,8 @@ struct nl_storage {
  * needs. Backward kernels (nl_<family>_backward, beside their forwards)
  * read the node and the output gradient g and write one gradient per input
  * into gin (NULL where an input gets none). */
+#define NL_NODE_INLINE 3
+
 struct nl_node {
     int32_t refcount;
     int32_t op;               /* an nl_op */
@@ -37,6 +42,8 @@ struct nl_node {
     double s[2];              /* scalars: operand, clamp bounds */
     int64_t a[8];             /* ints: dims, flags, permutation */
     nl_tensor *grad;          /* gradient of the output, during backward */
+    nl_tensor *in_inline[NL_NODE_INLINE];    /* in and in_version for most ops */
+    uint32_t version_inline[NL_NODE_INLINE];
 };
 
 /* A node for out when grad mode is on and some input requires grad, else
@@ -101,6 +108,10 @@ int nl_wrap_dim(int dim, int ndim);
  * (pass it back to nl_free). NULL when out of memory. */
 void *nl_alloc(int64_t *nbytes);
 void nl_free(void *ptr, int64_t capacity);
+/* the structs of tensors, storages and nodes, zeroed, from per-thread caches */
+enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_KINDS };
+void *nl_obj_alloc(int kind);
+void nl_obj_free(int kind, void *p);
 
 /* ---- tensor helpers (tensor.c) ---- */
 /* a new contiguous tensor; errors name op */
@@ -140,6 +151,21 @@ typedef void (*nl_row_fn)(const void *ctx, char **p, const int64_t *s, int64_t n
 void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void *ctx);
 
 /* ---- threads ---- */
+/* for (int64_t i = 0; i < n; i++) { body } on nt threads. With one thread
+ * no OpenMP region is entered: an empty one costs about 0.4 us, more than
+ * a small op's whole kernel. */
+#define NL_PARALLEL_FOR(nt, i, n, ...)                                         \
+    do {                                                                       \
+        int nl_par_nt_ = (nt);                                                 \
+        int64_t nl_par_n_ = (n);                                               \
+        if (nl_par_nt_ > 1) {                                                  \
+            _Pragma("omp parallel for num_threads(nl_par_nt_) schedule(static)") \
+            for (int64_t i = 0; i < nl_par_n_; i++) { __VA_ARGS__ }           \
+        } else {                                                               \
+            for (int64_t i = 0; i < nl_par_n_; i++) { __VA_ARGS__ }           \
+        }                                                                      \
+    } while (0)
+
 int nl_threads_for(int64_t work, int64_t grain);   /* 1 below grain, else up to the setting */
 
 /* dtype-dispatched element read/write as double */

@@ -152,8 +152,7 @@ static void matmul_forward_i64(int64_t *c, const mm_plan *p) {
     const mm_operand *A = &p->a, *B = &p->b;
     int64_t rows = p->batch * p->m;
     int nt = nl_threads_for(rows * p->n * p->k, GEMM_GRAIN);
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+    NL_PARALLEL_FOR(nt, r, rows,
         int64_t bi = r / p->m, i = r % p->m, oa, ob;
         batch_offsets(p, bi, &oa, &ob);
         const int64_t *a = (const int64_t *)A->t->data + oa + i * A->rs;   /* row i of a */
@@ -165,7 +164,7 @@ static void matmul_forward_i64(int64_t *c, const mm_plan *p) {
             const int64_t *brow = b + q * B->rs;
             for (int64_t j = 0; j < p->n; j++) o[j] += av * (uint64_t)brow[j * B->cs];
         }
-    }
+        );
 }
 
 /* ---- float32 / float64 through BLIS ---- */
@@ -207,13 +206,12 @@ static void matmul_forward_blis(void *c, const mm_plan *p, int dtype) {
     int64_t work = p->m * p->n * p->k;
     if (p->batch > 1 && work < SMALL_GEMM) {
         int nt = nl_threads_for(p->batch * work, GEMM_GRAIN);
-        #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t bi = 0; bi < p->batch; bi++) {
+        NL_PARALLEL_FOR(nt, bi, p->batch,
             int64_t oa, ob;
             batch_offsets(p, bi, &oa, &ob);
             gemm_one(dtype, p->m, p->n, p->k, (void *)(a + oa * es), ars, acs, (void *)(b + ob * es),
                      brs, bcs, (char *)c + bi * p->m * p->n * es, crs, ccs, 1);
-        }
+                );
     } else {
         int nt = nl_threads_for(work, GEMM_GRAIN);
         for (int64_t bi = 0; bi < p->batch; bi++) {

@@ -90,6 +90,15 @@ static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) 
 
 /* o = a op b over a shape both broadcast to; all three of dtype */
 static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
+    bin_ctx ctx = { op, dtype };
+    if (o->numel <= 4096 && nl_is_contiguous(o) && nl_is_contiguous(a) && (a->numel == o->numel) &&
+        nl_is_contiguous(b) && (b->numel == o->numel || b->numel == 1)) {
+        /* small and contiguous: one row, no iterator, no threads */
+        char *p[3] = { o->data, a->data, b->data };
+        int64_t s[3] = { 1, 1, b->numel == o->numel ? 1 : 0 };
+        binary_row(&ctx, p, s, o->numel);
+        return;
+    }
     int64_t st[4][8];
     memcpy(st[0], o->strides, sizeof(int64_t) * o->ndim);
     nl_broadcast_strides(a, o->ndim, o->sizes, st[1]);
@@ -97,7 +106,6 @@ static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor 
     nl_tensor *ops[3] = { o, a, b };
     nl_iter it;
     nl_iter_init(&it, o->ndim, o->sizes, 3, ops, st);
-    bin_ctx ctx = { op, dtype };
     int64_t grain = (op == NL_OP_POW) ? 1 << 13 : 1 << 15;
     nl_for_each_row(&it, grain, binary_row, &ctx);
 }

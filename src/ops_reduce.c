@@ -164,12 +164,11 @@ static int reduce_flat(reduce_acc *r, const void *x, int64_t n, int dtype, int o
     if (!part) return -1;
     int64_t es = nl_dtype_size(dtype);
     int nt = nl_threads_for(n, REDUCE_GRAIN);
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t k = 0; k < nchunks; k++) {
+    NL_PARALLEL_FOR(nt, k, nchunks,
         int64_t lo = k * REDUCE_CHUNK;
         reduce_run(&part[k], (const char *)x + lo * es, min64(REDUCE_CHUNK, n - lo), dtype, op);
         part[k].at += lo;
-    }
+        );
     *r = part[0];
     for (int64_t k = 1; k < nchunks; k++) {
         r->sum += part[k].sum;
@@ -224,8 +223,7 @@ static void nl_reduce_forward(void *vals, int64_t *at, const void *in, int64_t o
     int64_t ntask = outer * blocks;
     if (nt > ntask) nt = (int)ntask;
     if (nt < 1) nt = 1;
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t task = 0; task < ntask; task++) {
+    NL_PARALLEL_FOR(nt, task, ntask,
         int64_t o = task / blocks, l0 = (task % blocks) * width;
         int w = (int)min64(width, inner - l0);
         const char *x = (const char *)in + (o * n * inner + l0) * es;  /* (n, inner) */
@@ -258,7 +256,7 @@ static void nl_reduce_forward(void *vals, int64_t *at, const void *in, int64_t o
                 if (at) at[p + l] = best[l] + base;
             }
         }
-    }
+        );
 }
 
 /* ---- public entry points ---- */
@@ -418,8 +416,7 @@ static void nl_softmax_forward(void *out, const void *in, int64_t outer, int64_t
     int64_t ntask = outer * blocks;
     if (nt > ntask) nt = (int)ntask;
     if (nt < 1) nt = 1;
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t task = 0; task < ntask; task++) {
+    NL_PARALLEL_FOR(nt, task, ntask,
         int64_t o = task / blocks, l0 = (task % blocks) * width;
         int w = (int)min64(width, inner - l0);
         int64_t off = (o * n * inner + l0) * es;
@@ -435,7 +432,7 @@ static void nl_softmax_forward(void *out, const void *in, int64_t outer, int64_t
         else
             softmax_lanes_f64((double *)((char *)out + off), (const double *)((const char *)in + off),
                               n, inner, w, take_log);
-    }
+        );
 }
 
 static nl_tensor *softmax_common(const char *name, nl_tensor *t, int dim, bool take_log) {

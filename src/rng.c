@@ -50,18 +50,18 @@ static int fill_random(const char *op, nl_tensor *t, nl_generator *g, double a, 
     int nt = nl_threads_for(n, 1 << 14);
     if (c->dtype == NL_FLOAT32) {
         float *o = c->data;
-        #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++)
+        NL_PARALLEL_FOR(nt, i, n,
             o[i] = (float)(a + b * (normal ? draw_normal(base + i, seed) : draw_uniform(base + i, seed)));
+        );
         /* rounding can reach the upper bound of a float uniform; keep it open */
         if (!normal)
             for (int64_t i = 0; i < n; i++)
                 if (o[i] >= (float)(a + b) && b > 0) o[i] = nextafterf((float)(a + b), (float)a);
     } else {
         double *o = c->data;
-        #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t i = 0; i < n; i++)
+        NL_PARALLEL_FOR(nt, i, n,
             o[i] = a + b * (normal ? draw_normal(base + i, seed) : draw_uniform(base + i, seed));
+        );
     }
     g->offset += (uint64_t)n;
     if (c != t) {

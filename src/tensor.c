@@ -28,24 +28,26 @@ const char *nl_shape_str(const nl_tensor *t) {
 /* ---- storage and lifetime ---- */
 
 static nl_storage *storage_new(int64_t nbytes) {
-    nl_storage *s = malloc(sizeof *s);
+    nl_storage *s = nl_obj_alloc(NL_OBJ_STORAGE);
     if (!s) return NULL;
-    int64_t cap = nbytes;
-    s->ptr = nl_alloc(&cap);
-    if (!s->ptr) { free(s); return NULL; }
-    s->nbytes = cap;
+    if (nbytes <= NL_SMALL_BYTES) {
+        s->ptr = s->small;
+        s->nbytes = NL_SMALL_BYTES;
+    } else {
+        int64_t cap = nbytes;
+        s->ptr = nl_alloc(&cap);
+        if (!s->ptr) { nl_obj_free(NL_OBJ_STORAGE, s); return NULL; }
+        s->nbytes = cap;
+    }
     s->refcount = 1;
-    s->version = 0;
-    s->release = NULL;
-    s->ctx = NULL;
     return s;
 }
 
 static void storage_release(nl_storage *s) {
     if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (s->release) s->release(s->ctx, s->ptr);
-    else nl_free(s->ptr, s->nbytes);
-    free(s);
+    else if (s->ptr != s->small) nl_free(s->ptr, s->nbytes);
+    nl_obj_free(NL_OBJ_STORAGE, s);
 }
 
 void nl_retain(nl_tensor *t) {
@@ -62,7 +64,7 @@ static void destroy(nl_tensor *t) {
     storage_release(t->storage);
     nl_release(t->grad);
     nl_node_release(t->node);
-    free(t);
+    nl_obj_free(NL_OBJ_TENSOR, t);
 }
 
 void nl_release(nl_tensor *t) {
@@ -129,11 +131,11 @@ nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int d
         return NULL;
     }
     if (!check_sizes(op, ndim, sizes, &numel)) return NULL;
-    nl_tensor *t = calloc(1, sizeof *t);
+    nl_tensor *t = nl_obj_alloc(NL_OBJ_TENSOR);
     if (!t) { nl_set_error("%s: out of memory", op); return NULL; }
     t->storage = storage_new(numel * nl_dtype_size(dtype));
     if (!t->storage) {
-        free(t);
+        nl_obj_free(NL_OBJ_TENSOR, t);
         nl_set_error("%s: out of memory allocating %s %s", op,
                      nl_sizes_str(ndim, sizes), nl_dtype_name(dtype));
         return NULL;
@@ -154,7 +156,7 @@ nl_tensor *nl_empty(int ndim, const int64_t *sizes, int dtype) {
 
 nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
                               const int64_t *strides, int64_t offset) {
-    nl_tensor *t = calloc(1, sizeof *t);
+    nl_tensor *t = nl_obj_alloc(NL_OBJ_TENSOR);
     if (!t) { nl_set_error("view: out of memory"); return NULL; }
     t->ndim = ndim;
     t->dtype = base->dtype;
@@ -298,23 +300,21 @@ void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void 
     for (int k = 0; k < it->nops; k++) s[k] = it->strides[k][it->ndim - 1];
     int nt = nl_threads_for(it->rows * it->inner, grain);
     if (it->rows == 1) {
-        int64_t chunk = (it->inner + nt - 1) / (nt ? nt : 1);
-        #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int c = 0; c < nt; c++) {
+        int64_t chunk = (it->inner + nt - 1) / nt;
+        NL_PARALLEL_FOR(nt, c, nt,
             int64_t start = c * chunk, len = it->inner - start < chunk ? it->inner - start : chunk;
             if (len <= 0) continue;
             char *p[4];
             nl_iter_row(it, 0, p);
             for (int k = 0; k < it->nops; k++) p[k] += start * s[k] * it->esize[k];
             fn(ctx, p, s, len);
-        }
+        );
     } else {
-        #pragma omp parallel for num_threads(nt) schedule(static)
-        for (int64_t r = 0; r < it->rows; r++) {
+        NL_PARALLEL_FOR(nt, r, it->rows,
             char *p[4];
             nl_iter_row(it, r, p);
             fn(ctx, p, s, it->inner);
-        }
+        );
     }
 }
 

@@ -44,7 +44,7 @@ return function(nl)
   -- LuaJIT does not see C memory, so after enough bytes handed out since
   -- the last collection we collect: a loop of big temporaries stays flat.
   local mem = lib.nl_mem()
-  local GC_MIN = 64 * 2^20
+  local GC_MIN = 8 * 2^20
   local last_alloc, gc_budget = tonumber(mem.allocated), GC_MIN
   local function gc_check()
     if mem.allocated - last_alloc > gc_budget then
