@@ -156,6 +156,7 @@ typedef struct nl_generator {
 
 nl_tensor *nl_rand(nl_generator *g, int ndim, const int64_t *sizes, int dtype);   /* U[0,1) */
 nl_tensor *nl_randn(nl_generator *g, int ndim, const int64_t *sizes, int dtype);  /* N(0,1) */
+nl_tensor *nl_randperm(nl_generator *g, int64_t n, int64_t base);  /* int64: base .. base+n-1 shuffled */
 int nl_uniform_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
 int nl_normal_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
 

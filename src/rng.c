@@ -101,3 +101,23 @@ nl_tensor *nl_rand(nl_generator *g, int ndim, const int64_t *sizes, int dtype) {
 nl_tensor *nl_randn(nl_generator *g, int ndim, const int64_t *sizes, int dtype) {
     return make_random("randn", g, ndim, sizes, dtype, true);
 }
+
+/* Fisher-Yates driven by the generator: swap i with a draw from [0, i]. */
+nl_tensor *nl_randperm(nl_generator *g, int64_t n, int64_t base) {
+    NL_CHECK(g != NULL, "randperm: no generator");
+    NL_CHECK(n >= 0, "randperm: negative size %lld", (long long)n);
+    nl_tensor *t = nl_tensor_alloc("randperm", 1, &n, NL_INT64);
+    if (!t) return NULL;
+    int64_t *p = t->data;
+    for (int64_t i = 0; i < n; i++) p[i] = i + base;
+    uint64_t seed = g->seed, ctr = g->offset;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(draw_uniform(ctr++, seed) * (double)(i + 1));
+        if (j > i) j = i;
+        int64_t tmp = p[i];
+        p[i] = p[j];
+        p[j] = tmp;
+    }
+    g->offset = ctr;
+    return t;
+}

@@ -226,6 +226,11 @@ return function(nl)
     return wrap(lib.nl_randn(gen, n, sizes_buf, dt or 0))
   end
 
+  function nl.randperm(n)
+    if type(n) ~= 'number' then argerror('randperm', 'a size', n) end
+    return wrap(lib.nl_randperm(gen, n, 1))
+  end
+
   local function tensor_list(list, op)
     if type(list) ~= 'table' or #list == 0 then argerror(op, 'a non-empty list of tensors', list) end
     local arr = ffi.new('nl_tensor *[?]', #list)
