@@ -1,0 +1,565 @@
+-- Autograd semantics as in PyTorch: leaves and graph nodes, accumulation
+-- and clearing of .grad, backward's arguments and errors, no_grad, detach,
+-- in-place rules and version checks, graph shapes (shared inputs, diamonds,
+-- deep chains), outputs that carry no gradient, un-broadcasting of
+-- gradients, and flat memory over a million backward passes. Expected
+-- values are computed here in Lua from the inputs, not by nnlua.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local function leaf(v, dtype) return nl.tensor(v, dtype or 'float64'):requires_grad() end
+
+-- elementwise comparison of tensor t with the nested table want
+local function assert_values(t, want, tol)
+  tol = tol or 1e-12
+  local got = t:totable()
+  local function cmp(g, w, path)
+    if type(w) == 'table' then
+      assert.are.equal(#w, type(g) == 'table' and #g or -1, 'length at ' .. path)
+      for i = 1, #w do cmp(g[i], w[i], path .. '[' .. i .. ']') end
+    else
+      assert.is_true(S.close(g, w, tol, tol), ('%s: got %.17g, want %.17g'):format(path, g, w))
+    end
+  end
+  cmp(got, want, 'value')
+end
+
+local function map(t, f)
+  local out = {}
+  for i, v in ipairs(t) do out[i] = type(v) == 'table' and map(v, f) or f(v, i) end
+  return out
+end
+
+describe('autograd', function()
+  describe('leaves and graph nodes', function()
+    it('a tensor made by the user is a leaf; one made by an op on it is not', function()
+      local a = leaf({ 1, 2, 3 })
+      assert.is_true(a:is_leaf())
+      assert.is_nil(a:grad_fn())
+      assert.is_true(a.is_requires_grad)
+      local y = a * 2
+      assert.is_false(y:is_leaf())
+      assert.are.equal('mul', y:grad_fn())
+      assert.is_true(y.is_requires_grad)
+      assert.are.equal('sum', y:sum():grad_fn())
+      assert.are.equal('add', (y + a):grad_fn())
+      assert.are.equal('matmul', nl.matmul(a, a):grad_fn())
+      assert.are.equal('exp', a:exp():grad_fn())
+    end)
+
+    it('ops on tensors that do not require grad make leaves without grad_fn', function()
+      local c = nl.tensor({ 1, 2 }) * 2 + 1
+      assert.is_true(c:is_leaf())
+      assert.is_nil(c:grad_fn())
+      assert.is_false(c.is_requires_grad)
+      assert.is_false(nl.tensor({ 1 }).is_requires_grad)
+    end)
+
+    it('requires_grad(false) on a leaf stops recording', function()
+      local a = leaf({ 1, 2 })
+      a:requires_grad(false)
+      assert.is_false(a.is_requires_grad)
+      assert.is_nil((a * 2):grad_fn())
+    end)
+
+    it('requires_grad errors on int64 tensors and on non-leaves', function()
+      assert.has_error(function() nl.tensor({ 1, 2 }, 'int64'):requires_grad() end,
+        'requires_grad: only float tensors can require grad, got int64 [2]')
+      local y = leaf({ 1, 2 }) * 2
+      local ok, msg = pcall(function() y:requires_grad() end)
+      assert.is_false(ok)
+      assert.matches('only leaf tensors', msg)
+      assert.is_false((pcall(function() y:requires_grad(false) end)))
+    end)
+
+    it('a non-leaf keeps no .grad after backward; its leaf does', function()
+      local a = leaf({ 1, 2 })
+      local y = a * 3
+      y:sum():backward()
+      assert.is_nil(y.grad)
+      assert_values(a.grad, { 3, 3 })
+    end)
+
+    it('gradients do not reach tensors that do not require grad', function()
+      local a, b = leaf({ 1, 2 }), nl.tensor({ 5, 7 }, 'float64')
+      ;(a * b):sum():backward()
+      assert.is_nil(b.grad)
+      assert_values(a.grad, { 5, 7 })
+    end)
+
+    it('a gradient has its leaf dtype and shape', function()
+      local a = leaf({ { 1, 2 }, { 3, 4 } }, 'float32')
+      ;(a * a):sum():backward()
+      assert.are.equal('float32', a.grad:dtype())
+      assert.are.same({ 2, 2 }, a.grad:shape())
+      assert_values(a.grad, { { 2, 4 }, { 6, 8 } })
+      local d = leaf({ 1, 2 })
+      ;(d:to('float32') * 3):sum():backward()
+      assert.are.equal('float64', d.grad:dtype())
+      assert_values(d.grad, { 3, 3 })
+    end)
+  end)
+
+  describe('.grad accumulation and clearing', function()
+    it('accumulates (+=) over backward calls on two separate graphs', function()
+      local av, bv = { 0.5, -1, 2 }, { 3, 4, -5 }
+      local a, b = leaf(av), nl.tensor(bv, 'float64')
+      ;(a * b):sum():backward()
+      assert_values(a.grad, bv)
+      ;(a * a):sum():backward()
+      assert_values(a.grad, map(av, function(x, i) return bv[i] + 2 * x end))
+    end)
+
+    it('.grad = nil clears, and the next backward starts from zero', function()
+      local a = leaf({ 1, 2 })
+      ;(a * 4):sum():backward()
+      a.grad = nil
+      assert.is_nil(a.grad)
+      ;(a * 3):sum():backward()
+      assert_values(a.grad, { 3, 3 })
+    end)
+
+    it('zero_grad() clears', function()
+      local a = leaf({ 1, 2 })
+      ;(a * 4):sum():backward()
+      a:zero_grad()
+      assert.is_nil(a.grad)
+      ;(a * 3):sum():backward()
+      assert_values(a.grad, { 3, 3 })
+    end)
+
+    it('.grad = g sets the gradient, and backward adds to it; a wrong shape errors', function()
+      local a = leaf({ 1, 2 })
+      a.grad = nl.tensor({ 10, 20 }, 'float64')
+      ;(a * 3):sum():backward()
+      assert_values(a.grad, { 13, 23 })
+      assert.has_error(function() a.grad = nl.zeros(3, 'float64') end,
+        'grad: gradient of shape [3] for a tensor of shape [2]')
+    end)
+  end)
+
+  describe('backward', function()
+    it('on a non-scalar without a gradient errors', function()
+      local a = leaf({ 1, 2, 3 })
+      local ok, msg = pcall(function() (a * 2):backward() end)
+      assert.is_false(ok)
+      assert.matches('a gradient is needed for a non%-scalar tensor of shape %[3%]', msg)
+    end)
+
+    it('on a tensor that does not require grad errors', function()
+      local ok, msg = pcall(function() nl.tensor({ 1, 2 }):sum():backward() end)
+      assert.is_false(ok)
+      assert.matches('does not require grad', msg)
+    end)
+
+    it('with an explicit gradient computes J^T g', function()
+      local av, bv, gv = { 1, 2, 3 }, { 4, -5, 6 }, { 1, 0, 2 }
+      local a, b = leaf(av), leaf(bv)
+      ;(a * b):backward(nl.tensor(gv, 'float64'))
+      assert_values(a.grad, map(bv, function(x, i) return x * gv[i] end))
+      assert_values(b.grad, map(av, function(x, i) return x * gv[i] end))
+      local m = leaf({ { 1, 2 }, { 3, 4 } })
+      m:exp():backward(nl.tensor({ { 1, 2 }, { 0, -1 } }, 'float64'))
+      assert_values(m.grad, { { math.exp(1), 2 * math.exp(2) }, { 0, -math.exp(4) } })
+    end)
+
+    it('with a gradient of the wrong shape errors', function()
+      local a = leaf({ 1, 2, 3 })
+      assert.has_error(function() (a * 2):backward(nl.ones(2, 'float64')) end,
+        'backward: gradient of shape [2] for a tensor of shape [3]')
+    end)
+
+    it('on a scalar leaf gives it gradient 1', function()
+      local a = leaf(2.5)
+      a:backward()
+      assert.are.equal(1, a.grad:item())
+    end)
+
+    it('twice on the same graph errors; the second call names the freed graph', function()
+      local a, b = leaf({ 1, 2 }), nl.tensor({ 3, 4 }, 'float64')
+      local L = (a * b):sum()
+      L:backward()
+      local ok, msg = pcall(function() L:backward() end)
+      assert.is_false(ok)
+      assert.matches('freed', msg)
+      assert.matches('retain_graph', msg)
+      -- a new root over the freed part errors too
+      local y = a * b
+      y:sum():backward()
+      assert.is_false((pcall(function() y:sum():backward() end)))
+    end)
+
+    it('twice with retain_graph the first time works and doubles the gradient', function()
+      local a, b = leaf({ 1, 2 }), nl.tensor({ 3, 4 }, 'float64')
+      local L = (a * b + a:exp()):sum()
+      L:backward({ retain_graph = true })
+      local once = { 3 + math.exp(1), 4 + math.exp(2) }
+      assert_values(a.grad, once)
+      L:backward()
+      assert_values(a.grad, map(once, function(x) return 2 * x end))
+      -- the second call did not retain: a third errors
+      assert.is_false((pcall(function() L:backward() end)))
+    end)
+
+    it('retain_graph with an explicit gradient', function()
+      local a = leaf({ 1, 2 })
+      local y = a * a
+      y:backward(nl.tensor({ 1, 1 }, 'float64'), { retain_graph = true })
+      y:backward(nl.tensor({ 1, -1 }, 'float64'))
+      assert_values(a.grad, { 2 * 1 * 2, 2 * 2 * 0 })
+    end)
+  end)
+
+  describe('no_grad', function()
+    it("returns fn's results, which have no grad_fn and do not require grad", function()
+      local a = leaf({ 1, 2 })
+      local r1, r2, r3, r4 = nl.no_grad(function() return a * 2, nil, 'x', a:exp() end)
+      assert.is_nil(r1:grad_fn())
+      assert.is_false(r1.is_requires_grad)
+      assert.is_true(r1:is_leaf())
+      assert_values(r1, { 2, 4 })
+      assert.is_nil(r2)
+      assert.are.equal('x', r3)
+      assert.is_false(r4.is_requires_grad)
+      assert.is_true(a.is_requires_grad)
+    end)
+
+    it('turns grad mode off inside and restores it after', function()
+      assert.is_true(nl.is_grad_enabled())
+      local inside = nl.no_grad(function() return nl.is_grad_enabled() end)
+      assert.is_false(inside)
+      assert.is_true(nl.is_grad_enabled())
+      -- nested: the inner one restores the outer's off
+      local after_inner = nl.no_grad(function()
+        nl.no_grad(function() end)
+        return nl.is_grad_enabled()
+      end)
+      assert.is_false(after_inner)
+      assert.is_true(nl.is_grad_enabled())
+    end)
+
+    it('restores grad mode when fn errors, and passes the error on', function()
+      local ok, msg = pcall(nl.no_grad, function() error('boom from fn') end)
+      assert.is_false(ok)
+      assert.matches('boom from fn', msg)
+      assert.is_true(nl.is_grad_enabled())
+      local a = leaf({ 1 })
+      assert.are.equal('mul', (a * 2):grad_fn())
+    end)
+
+    it('a value computed under no_grad is a constant in a later graph', function()
+      local a = leaf({ 1, 2 })
+      local c = nl.no_grad(function() return a * a end)
+      ;(c * a):sum():backward()
+      assert_values(a.grad, { 1, 4 })          -- a^2, not 3 a^2
+    end)
+
+    it('set_grad_enabled returns the previous mode', function()
+      assert.is_true(nl.set_grad_enabled(false))
+      assert.is_false(nl.is_grad_enabled())
+      assert.is_nil((leaf({ 1 }) * 2):grad_fn())
+      assert.is_false(nl.set_grad_enabled(true))
+      assert.is_true(nl.is_grad_enabled())
+    end)
+
+    it('rejects a non-function', function()
+      assert.has_error(function() nl.no_grad(42) end, 'no_grad: expected a function, got number')
+    end)
+  end)
+
+  describe('detach', function()
+    it('shares storage with its source', function()
+      local a = leaf({ 1, 2, 3 })
+      local d = a:detach()
+      d[2] = 20
+      assert_values(a, { 1, 20, 3 })
+      nl.no_grad(function() a[3] = 30 end)
+      assert.are.equal(30, d[3])
+    end)
+
+    it('cuts the graph: the detached copy is a leaf without grad', function()
+      local a = leaf({ 1, 2, 3 })
+      local d = (a * 2):detach()
+      assert.is_true(d:is_leaf())
+      assert.is_nil(d:grad_fn())
+      assert.is_false(d.is_requires_grad)
+      ;(a * a:detach()):sum():backward()
+      assert_values(a.grad, { 1, 2, 3 })       -- a, not 2a
+    end)
+  end)
+
+  describe('in-place ops', function()
+    it('on a leaf that requires grad error in grad mode', function()
+      local a = leaf({ 1, 2, 3 })
+      for name, f in pairs({
+        mul_ = function() a:mul_(2) end, add_ = function() a:add_(1) end,
+        fill_ = function() a:fill_(0) end, zero_ = function() a:zero_() end,
+        copy_ = function() a:copy_(nl.ones(3, 'float64')) end, exp_ = function() a:exp_() end,
+        ['a[1] = v'] = function() a[1] = 5 end,
+      }) do
+        local ok, msg = pcall(f)
+        assert.is_false(ok, name)
+        assert.is_truthy(tostring(msg):find('in-place change of a tensor of shape [3] that requires grad', 1, true),
+          name .. ': ' .. tostring(msg))
+      end
+      assert_values(a, { 1, 2, 3 })
+    end)
+
+    it('on a leaf that requires grad work under no_grad', function()
+      local a = leaf({ 1, 2, 3 })
+      nl.no_grad(function()
+        a:mul_(2)
+        a:add_(1)
+        a[1] = 0.5
+      end)
+      assert_values(a, { 0.5, 5, 7 })
+      assert.is_true(a.is_requires_grad)
+      ;(a * a):sum():backward()
+      assert_values(a.grad, { 1, 10, 14 })
+    end)
+
+    -- version counter: a tensor saved for backward then changed in place
+    local function expect_modified(setup)
+      local ok, msg = pcall(setup)
+      assert.is_false(ok, 'backward did not notice the in-place change')
+      assert.matches('modified in place', msg)
+    end
+
+    it('backward errors when a saved input was changed by mul_ (b without grad)', function()
+      local a, b = leaf({ 1, 2, 3 }), nl.tensor({ 4, 5, 6 }, 'float64')
+      local y = a * b
+      b:mul_(2)
+      expect_modified(function() y:sum():backward() end)
+      assert.is_nil(a.grad)
+    end)
+
+    it('backward errors when a saved input was changed by element assignment', function()
+      local a, b = leaf({ 1, 2, 3 }), nl.tensor({ 4, 5, 6 }, 'float64')
+      local y = a * b
+      b[1] = 5
+      expect_modified(function() y:sum():backward() end)
+    end)
+
+    it('backward errors when a saved input was changed through a view or a row', function()
+      local a = leaf({ 1, 2, 3 })
+      local b = nl.tensor({ 4, 5, 6 }, 'float64')
+      local y = a * b
+      b:narrow(1, 2, 1):fill_(0)
+      expect_modified(function() y:sum():backward() end)
+      local m = nl.tensor({ { 4, 5, 6 } }, 'float64')
+      local z = a * m
+      m[1] = nl.tensor({ 1, 1, 1 }, 'float64')
+      expect_modified(function() z:sum():backward() end)
+    end)
+
+    it('backward errors when a saved output was changed in place', function()
+      local a = leaf({ 1, 2 })
+      local e = a:exp()                       -- backward uses exp's output
+      nl.no_grad(function() e:mul_(2) end)
+      expect_modified(function() e:sum():backward() end)
+    end)
+
+    it('changing an input that add does not save is allowed (as in PyTorch)', function()
+      local a, b = leaf({ 1, 2 }), nl.tensor({ 3, 4 }, 'float64')
+      local y = a + b
+      b:mul_(2)
+      y:sum():backward()
+      assert_values(a.grad, { 1, 1 })
+    end)
+  end)
+
+  describe('graph shapes', function()
+    it('an input used twice gets both contributions (x * x -> 2x, x + x -> 2)', function()
+      local xv = { -1.5, 0.25, 3 }
+      local x = leaf(xv)
+      ;(x * x):sum():backward()
+      assert_values(x.grad, map(xv, function(v) return 2 * v end))
+      x.grad = nil
+      ;(x + x):sum():backward()
+      assert_values(x.grad, { 2, 2, 2 })
+      x.grad = nil
+      nl.matmul(x, x):backward()             -- x . x
+      assert_values(x.grad, map(xv, function(v) return 2 * v end))
+    end)
+
+    it('a diamond: b = 2a; loss = sum(3b + exp(b)) -> 2 (3 + exp(2a))', function()
+      local av = { 0.1, -0.4, 0.7 }
+      local a = leaf(av)
+      local b = a * 2
+      local c = b * 3
+      local d = b:exp()
+      ;(c + d):sum():backward()
+      assert_values(a.grad, map(av, function(v) return 2 * (3 + math.exp(2 * v)) end), 1e-12)
+    end)
+
+    it('a graph with two leaves meeting twice: sum(a*b + a/b)', function()
+      local av, bv = { 1, 2 }, { 4, -0.5 }
+      local a, b = leaf(av), leaf(bv)
+      ;(a * b + a / b):sum():backward()
+      assert_values(a.grad, map(bv, function(y) return y + 1 / y end))
+      assert_values(b.grad, map(av, function(x, i) return x - x / (bv[i] * bv[i]) end))
+    end)
+
+    it('a chain of 100,000 ops backpropagates and frees without overflowing the stack', function()
+      local x = leaf({ 1 })
+      local z = x
+      for _ = 1, 100000 do z = z * 1.00001 + 0 end
+      z:sum():backward()
+      -- d/dx of x * 1.00001^100000
+      assert_values(x.grad, { 1.00001 ^ 100000 }, 1e-9)
+      z = nil
+      collectgarbage()
+      -- a chain of 100,000 never backpropagated, dropped whole
+      local w = x
+      for _ = 1, 100000 do w = w + 1 end
+      assert.are.equal(100001, w[1])
+      w = nil
+      collectgarbage()
+      collectgarbage()
+      -- and one kept with retain_graph, then dropped
+      local v = x
+      for _ = 1, 100000 do v = v + 1 end
+      x.grad = nil
+      v:sum():backward({ retain_graph = true })
+      assert_values(x.grad, { 1 })
+      v = nil
+      collectgarbage()
+      collectgarbage()
+      assert.are.equal('add', (x + 1):grad_fn())   -- still alive and working
+    end)
+  end)
+
+  describe('outputs without gradient', function()
+    it('comparisons do not require grad, and mask a later product', function()
+      local a = leaf({ -1, 2, -3, 4 })
+      for _, name in ipairs({ 'gt', 'lt', 'ge', 'le', 'eq', 'ne' }) do
+        local m = a[name](a, 0)
+        assert.is_false(m.is_requires_grad, name)
+        assert.is_nil(m:grad_fn(), name)
+        local m2 = a[name](a, a * 0.5)
+        assert.is_false(m2.is_requires_grad, name .. ' of two tensors')
+      end
+      ;(a * a:gt(0)):sum():backward()
+      assert_values(a.grad, { 0, 1, 0, 1 })
+    end)
+
+    it('argmax/argmin give int64 without grad; max(dim) indices too', function()
+      local a = leaf({ { 1, 5, 2 }, { 7, 0, 3 } })
+      for _, t in ipairs({ a:argmax(), a:argmax(2), a:argmin(1) }) do
+        assert.are.equal('int64', t:dtype())
+        assert.is_false(t.is_requires_grad)
+        assert.is_nil(t:grad_fn())
+      end
+      assert.are.same({ 2, 1 }, a:argmax(2):totable())
+      local v, i = a:max(2)
+      assert.is_true(v.is_requires_grad)
+      assert.are.equal('max', v:grad_fn())
+      assert.are.equal('int64', i:dtype())
+      assert.is_false(i.is_requires_grad)
+      v:sum():backward()
+      assert_values(a.grad, { { 0, 1, 0 }, { 1, 0, 0 } })
+    end)
+  end)
+
+  describe('broadcasting', function()
+    it('a bias of shape (3) added to (4,3) gets gradient 4s', function()
+      local x = leaf(S.nested({ 4, 3 }, function() return 1 end))
+      local bias = leaf({ 0, 0, 0 })
+      ;(x + bias):sum():backward()
+      assert.are.same({ 3 }, bias.grad:shape())
+      assert_values(bias.grad, { 4, 4, 4 })
+      assert.are.same({ 4, 3 }, x.grad:shape())
+    end)
+
+    it('(4,1) * (1,3): each gradient sums over the other broadcast dim', function()
+      local av, bv = { { 1 }, { 2 }, { 3 }, { 4 } }, { { 10, 20, 30 } }
+      local a, b = leaf(av), leaf(bv)
+      ;(a * b):sum():backward()
+      assert_values(a.grad, { { 60 }, { 60 }, { 60 }, { 60 } })
+      assert_values(b.grad, { { 10, 10, 10 } })
+    end)
+
+    it('(2,1,3) - (4,3) and a 0-dim scalar tensor', function()
+      local a = leaf(S.nested({ 2, 1, 3 }, function() return 1 end))
+      local b = leaf(S.nested({ 4, 3 }, function() return 1 end))
+      local s = leaf(2)
+      ;((a - b) * s):sum():backward()
+      assert.are.same({ 2, 1, 3 }, a.grad:shape())
+      assert_values(a.grad, { { { 8, 8, 8 } }, { { 8, 8, 8 } } })
+      assert_values(b.grad, S.nested({ 4, 3 }, function() return -4 end))
+      assert.are.same({}, s.grad:shape())
+      assert.are.equal(0, s.grad:item())      -- sum(a - b) = 0
+    end)
+
+    it('through matmul with a broadcast batch: (2,2,3) @ (3,2) sums the weight gradient', function()
+      local x = leaf(S.nested({ 2, 2, 3 }, function() return 1 end))
+      local w = leaf(S.nested({ 3, 2 }, function() return 1 end))
+      nl.matmul(x, w):sum():backward()
+      assert.are.same({ 3, 2 }, w.grad:shape())
+      assert_values(w.grad, S.nested({ 3, 2 }, function() return 4 end))
+      assert_values(x.grad, S.nested({ 2, 2, 3 }, function() return 2 end))
+    end)
+  end)
+
+  describe('memory', function()
+    local function run_child(code)
+      local path = os.tmpname()
+      local f = io.open(path, 'w')
+      f:write(S.path_prelude .. code)
+      f:close()
+      local p = io.popen('luajit ' .. path .. ' 2>&1')
+      local out = p:read('*a')
+      p:close()
+      os.remove(path)
+      return out
+    end
+
+    it('1,000,000 forward+backward passes hold flat RSS (growth from 100k to 1M < 8 MB)', function()
+      local out = run_child([[
+        local nl = require 'nnlua'
+        local function rss()
+          local f = io.open('/proc/self/status'); local s = f:read('*a'); f:close()
+          return tonumber(s:match('VmRSS:%s*(%d+)'))
+        end
+        local N = 1000000
+        local a0, b0 = nl.rand(8, 'float64'), nl.rand(8, 'float64')
+        -- fresh leaves every iteration: graphs and grads die with them
+        local t0 = os.clock()
+        local r1
+        for i = 1, N do
+          local a, b = a0:clone():requires_grad(), b0:clone():requires_grad()
+          local L = (a * b + a):sum()
+          L:backward()
+          if i == 100000 then r1 = rss() end
+        end
+        print('fresh', r1, rss(), os.clock() - t0)
+        -- persistent leaves, gradients accumulating, never zeroed
+        local a, b = a0:clone():requires_grad(), b0:clone():requires_grad()
+        t0 = os.clock()
+        for i = 1, N do
+          local L = (a * b + a):sum()
+          L:backward()
+          if i == 100000 then r1 = rss() end
+        end
+        print('accum', r1, rss(), os.clock() - t0)
+        -- a.grad = N (b + 1), b.grad = N a
+        local ga, gb = a.grad:totable(), b.grad:totable()
+        local worst = 0
+        for k = 1, 8 do
+          worst = math.max(worst, math.abs(ga[k] / (N * (b0[k] + 1)) - 1), math.abs(gb[k] / (N * a0[k]) - 1))
+        end
+        print('relerr', worst)
+      ]])
+      local f1, f2, ft = out:match('fresh%s+(%d+)%s+(%d+)%s+([%d.]+)')
+      local a1, a2, at = out:match('accum%s+(%d+)%s+(%d+)%s+([%d.]+)')
+      local relerr = tonumber(out:match('relerr%s+(%S+)'))
+      assert.is_truthy(f1 and a1 and relerr, out)
+      f1, f2, a1, a2 = tonumber(f1), tonumber(f2), tonumber(a1), tonumber(a2)
+      print(string.format('\n    autograd memory: fresh leaves RSS %.1f MB at 100k -> %.1f MB at 1M (%.1f s); '
+        .. 'accumulating grads %.1f -> %.1f MB (%.1f s)', f1 / 1024, f2 / 1024, ft, a1 / 1024, a2 / 1024, at))
+      assert.is_true(f2 - f1 < 8192, out)
+      assert.is_true(a2 - a1 < 8192, out)
+      assert.is_true(relerr < 1e-9, out)
+    end)
+  end)
+end)

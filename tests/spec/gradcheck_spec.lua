@@ -1,0 +1,429 @@
+-- Finite-difference gradient checks in float64 for every differentiable op
+-- (STYLE 12: torch/nn Jacobian, h = 1e-6, tolerance 1e-5), through
+-- nl.gradcheck: backward's J^T w against central differences of sum(f * w).
+-- Shapes and values come from this spec's own seeded LCG (not nl.rand), and
+-- cover broadcasting, size-1 dims and non-contiguous operands (transposed,
+-- narrowed and expanded views of the leaves, made inside f so that the
+-- perturbed leaf storage stays one element per logical entry).
+local nl = require 'nnlua'
+local S = require 'support'
+
+local TOL = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
+
+-- ---- the spec's own randomness -----------------------------------------------
+local U = S.rng(7919)                                 -- uniform in [lo, hi)
+local function randint(lo, hi) return math.min(hi, lo + math.floor(U(0, 1) * (hi - lo + 1))) end
+local function pick(list) return list[randint(1, #list)] end
+
+-- value generators: each returns a function () -> number
+local function uniform(lo, hi) return function() return U(lo, hi) end end
+-- |v| in [lo, hi], random sign: keeps abs/relu/division away from 0
+local function away(lo, hi) return function() return (U(0, 1) < 0.5 and -1 or 1) * U(lo, hi) end end
+-- multiples of `step` offset by `off` (plus a tiny jitter): two generators with
+-- different offsets never tie, so maximum/minimum have a clear winner
+local function grid(off, step)
+  return function() return (randint(-20, 20) * 2 + off) * step + U(0, step * 0.1) end
+end
+-- clamp inputs: away from the bounds -0.5 and 0.5 by at least 0.05
+local function off_bounds()
+  local v
+  repeat v = U(-1.5, 1.5) until math.abs(v - 0.5) > 0.05 and math.abs(v + 0.5) > 0.05
+  return v
+end
+-- all-distinct values (for max/min reductions): a shuffled ramp, gaps 0.1
+local function distinct_values(n)
+  local v = {}
+  for i = 1, n do v[i] = (i - n / 2) * 0.1 + U(0, 0.01) end
+  for i = n, 2, -1 do local j = randint(1, i); v[i], v[j] = v[j], v[i] end
+  local k = 0
+  return function() k = k + 1; return v[k] end
+end
+
+-- a random shape of rank in [rmin, rmax], sizes in 1..5 (about one in six is
+-- 1), with at least one dim above 1
+local function rshape(rmin, rmax)
+  local s = {}
+  for i = 1, randint(rmin, rmax) do s[i] = U(0, 1) < 0.17 and 1 or randint(2, 5) end
+  s[randint(1, #s)] = randint(2, 5)
+  return s
+end
+-- a random dim of s whose size is above 1
+local function big_dim(s)
+  local dims = {}
+  for i = 1, #s do if s[i] > 1 then dims[#dims + 1] = i end end
+  return pick(dims)
+end
+-- two shapes that broadcast to a common shape of rank 2..4, with at least one
+-- dim actually broadcast (size 1 against > 1, or a missing leading dim)
+local function bshapes()
+  local out = {}
+  for i = 1, randint(2, 4) do out[i] = randint(2, 4) end
+  local a, b = {}, {}
+  for i = 1, #out do a[i] = U(0, 1) < 0.3 and 1 or out[i] end
+  local drop = randint(0, #out - 1)
+  for i = drop + 1, #out do b[#b + 1] = U(0, 1) < 0.3 and 1 or out[i] end
+  a[randint(1, #a)] = 1                        -- at least one size-1 dim in a
+  return a, b
+end
+
+-- ---- inputs: a leaf of `base` shape and a view applied inside f ---------------
+-- I(shape, gen, view): the op sees a tensor of `shape`; view is nil (the leaf
+-- itself), 't' (a transposed leaf), 'narrow' (a slice of a wider leaf) or
+-- 'expand' (a leaf with a size-1 dim, expanded)
+local function I(shape, gen, view)
+  local base, apply = {}, nil
+  for i = 1, #shape do base[i] = shape[i] end
+  if view == 't' and #shape < 2 then view = 'narrow' end
+  if view == 't' then
+    base[#base], base[#base - 1] = shape[#shape - 1], shape[#shape]
+    apply = function(x) return x:transpose(-1, -2) end
+  elseif view == 'narrow' then
+    local d = randint(1, #shape)
+    base[d] = shape[d] + 2
+    apply = function(x) return x:narrow(d, 2, shape[d]) end
+  elseif view == 'expand' then
+    local dims = {}
+    for i = 1, #shape do if shape[i] > 1 then dims[#dims + 1] = i end end
+    if #dims > 0 then
+      local d = pick(dims)
+      base[d] = 1
+      apply = function(x) return x:expand(shape) end
+    else
+      view = nil
+    end
+  end
+  return { shape = shape, base = base, gen = gen or uniform(-1, 1), view = view, apply = apply }
+end
+
+local function shape_str(s) return '[' .. table.concat(s, ',') .. ']' end
+local function describe_inputs(ins)
+  local parts = {}
+  for i, x in ipairs(ins) do
+    parts[i] = shape_str(x.shape) .. (x.view and (' (' .. x.view .. ')') or '')
+  end
+  return table.concat(parts, ', ')
+end
+
+local function finite_all(t)
+  local v = t:view(-1):totable()
+  for i = 1, #v do if v[i] ~= v[i] or math.abs(v[i]) == math.huge then return false end end
+  return true
+end
+
+-- gradcheck f on fresh float64 leaves built from the specs in `ins`; also
+-- requires every gradient to have its leaf's shape and to be finite (a NaN
+-- gradient compares false with everything, so it must be caught apart).
+local function gradcheck(f, ins, tol)
+  local leaves = {}
+  for i, x in ipairs(ins) do
+    local vals = #x.base == 0 and x.gen() or S.nested(x.base, x.gen)
+    leaves[i] = nl.tensor(vals, 'float64'):requires_grad()
+  end
+  local function g(...)
+    local args = { ... }
+    for i, x in ipairs(ins) do if x.apply then args[i] = x.apply(args[i]) end end
+    return f(unpack(args, 1, #ins))
+  end
+  local ok, msg = nl.gradcheck(g, leaves, tol or TOL)
+  assert.is_true(ok, msg)
+  for i, l in ipairs(leaves) do
+    local gr = l.grad
+    assert.is_truthy(gr, 'input ' .. i .. ' got no gradient')
+    assert.are.same(l:shape(), gr:shape())
+    assert.are.equal('float64', gr:dtype())
+    assert.is_true(finite_all(gr), 'input ' .. i .. ' has a non-finite gradient: ' .. tostring(gr))
+  end
+end
+
+-- one line per op (tinygrad helper_test_op): a test named after the op and shapes
+local function op(name, ins, f, tol)
+  it(name .. ' ' .. describe_inputs(ins), function() gradcheck(f, ins, tol) end)
+end
+
+local VIEWS = { false, 't', 'narrow', 'expand' }
+local function rview() return pick(VIEWS) or nil end
+
+describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function()
+  describe('binary ops with broadcasting', function()
+    local add = function(a, b) return a + b end
+    local sub = function(a, b) return a - b end
+    local mul = function(a, b) return a * b end
+    local div = function(a, b) return a / b end
+    local pow = function(a, b) return a ^ b end
+    local maximum = function(a, b) return nl.maximum(a, b) end
+    local minimum = function(a, b) return nl.minimum(a, b) end
+    for round = 1, 3 do
+      local a, b = bshapes()
+      local c, d = bshapes()
+      op('add', { I(a, nil, rview()), I(b, nil, rview()) }, add)
+      op('add', { I(d), I(c) }, add)
+      op('sub', { I(a, nil, rview()), I(b, nil, rview()) }, sub)
+      op('sub', { I(d, nil, 'narrow'), I(c, nil, 't') }, sub)
+      op('mul', { I(a, nil, rview()), I(b, nil, rview()) }, mul)
+      op('mul', { I(d), I(c, nil, 'expand') }, mul)
+      op('div', { I(a, nil, rview()), I(b, away(0.5, 2), rview()) }, div)
+      op('div', { I(d, away(0.5, 2), 't'), I(c, away(0.5, 2)) }, div)
+      op('pow', { I(a, uniform(0.5, 2), rview()), I(b, uniform(-2, 2), rview()) }, pow)
+      op('pow', { I(d, uniform(0.5, 2)), I(c, uniform(-2, 2), 'narrow') }, pow)
+      op('maximum', { I(a, grid(0, 0.05), rview()), I(b, grid(1, 0.05), rview()) }, maximum)
+      op('maximum', { I(d, grid(1, 0.05)), I(c, grid(0, 0.05)) }, maximum)
+      op('minimum', { I(a, grid(0, 0.05), rview()), I(b, grid(1, 0.05), rview()) }, minimum)
+      op('minimum', { I(d, grid(1, 0.05), 't'), I(c, grid(0, 0.05)) }, minimum)
+    end
+    op('add same shape', { I({ 3, 4 }), I({ 3, 4 }) }, add)
+    op('mul of one input with itself', { I({ 2, 3 }) }, function(a) return a * a end)
+    op('mul 0-dim by matrix', { I({}), I({ 2, 3 }) }, mul)
+  end)
+
+  describe('scalar forms', function()
+    for round = 1, 3 do
+      local s = rshape(1, 3)
+      op('x + s', { I(s, nil, rview()) }, function(x) return x + 1.5 end)
+      op('s + x', { I(s, nil, rview()) }, function(x) return 1.5 + x end)
+      op('x - s', { I(s, nil, rview()) }, function(x) return x - 0.7 end)
+      op('s - x', { I(s, nil, rview()) }, function(x) return 0.7 - x end)
+      op('x * s', { I(s, nil, rview()) }, function(x) return x * -2.5 end)
+      op('s * x', { I(s, nil, rview()) }, function(x) return 3 * x end)
+      op('x / s', { I(s, nil, rview()) }, function(x) return x / 0.3 end)
+      op('s / x', { I(s, away(0.5, 2), rview()) }, function(x) return 2 / x end)
+      op('x ^ 2.5', { I(s, uniform(0.3, 2), rview()) }, function(x) return x ^ 2.5 end)
+      op('x ^ -1.5', { I(s, uniform(0.3, 2), rview()) }, function(x) return x ^ -1.5 end)
+      op('x ^ 3 (negative base)', { I(s, uniform(-2, 2), rview()) }, function(x) return x ^ 3 end)
+      op('x:pow(2)', { I(s, nil, rview()) }, function(x) return x:pow(2) end)
+      op('1.7 ^ x', { I(s, uniform(-2, 2), rview()) }, function(x) return 1.7 ^ x end)
+      op('maximum(x, 0.25)', { I(s, grid(1, 0.05), rview()) }, function(x) return nl.maximum(x, 0.25) end)
+      op('maximum(0.25, x)', { I(s, grid(1, 0.05), rview()) }, function(x) return nl.maximum(0.25, x) end)
+      op('minimum(x, -0.25)', { I(s, grid(1, 0.05), rview()) }, function(x) return nl.minimum(x, -0.25) end)
+      op('minimum(-0.25, x)', { I(s, grid(1, 0.05), rview()) }, function(x) return nl.minimum(-0.25, x) end)
+    end
+  end)
+
+  describe('unary ops', function()
+    for round = 1, 3 do
+      local s = rshape(1, 3)
+      op('neg', { I(s, nil, rview()) }, function(x) return -x end)
+      op('exp', { I(s, uniform(-2, 2), rview()) }, function(x) return x:exp() end)
+      op('log', { I(s, uniform(0.2, 3), rview()) }, function(x) return x:log() end)
+      op('sqrt', { I(s, uniform(0.2, 3), rview()) }, function(x) return x:sqrt() end)
+      op('abs', { I(s, away(0.1, 2), rview()) }, function(x) return x:abs() end)
+      op('relu', { I(s, away(0.1, 2), rview()) }, function(x) return x:relu() end)
+      op('sigmoid', { I(s, uniform(-3, 3), rview()) }, function(x) return x:sigmoid() end)
+      op('tanh', { I(s, uniform(-3, 3), rview()) }, function(x) return x:tanh() end)
+      op('clamp(-0.5, 0.5)', { I(s, off_bounds, rview()) }, function(x) return x:clamp(-0.5, 0.5) end)
+      op('clamp(-0.5, nil)', { I(s, off_bounds, rview()) }, function(x) return x:clamp(-0.5, nil) end)
+      op('clamp(nil, 0.5)', { I(s, off_bounds, rview()) }, function(x) return x:clamp(nil, 0.5) end)
+      op('nl.exp', { I(s, uniform(-1, 1), rview()) }, function(x) return nl.exp(x) end)
+    end
+    op('tanh of a 0-dim tensor', { I({}) }, function(x) return x:tanh() end)
+  end)
+
+  describe('reductions', function()
+    for round = 1, 3 do
+      local s = rshape(2, 4)
+      local r = #s
+      op('sum', { I(s, nil, rview()) }, function(x) return x:sum() end)
+      op('mean', { I(s, nil, rview()) }, function(x) return x:mean() end)
+      for d = 1, r do
+        op('sum dim ' .. d, { I(s, nil, rview()) }, function(x) return x:sum(d) end)
+        op('sum keepdim dim ' .. d, { I(s, nil, rview()) }, function(x) return x:sum(d, true) end)
+        op('mean dim ' .. d, { I(s, nil, rview()) }, function(x) return x:mean(d) end)
+        op('mean keepdim dim ' .. d, { I(s, nil, rview()) }, function(x) return x:mean(d, true) end)
+      end
+      op('sum dim -1', { I(s, nil, rview()) }, function(x) return x:sum(-1) end)
+      op('mean dim -2 keepdim', { I(s, nil, rview()) }, function(x) return x:mean(-2, true) end)
+      -- max/min need distinct values: no expanded views, and a shuffled ramp
+      local function D() return I(s, distinct_values(3 * S.numel(s) + 8), pick({ false, 't', 'narrow' }) or nil) end
+      op('max', { D() }, function(x) return x:max() end)
+      op('min', { D() }, function(x) return x:min() end)
+      for d = 1, r do
+        op('max dim ' .. d, { D() }, function(x) return (x:max(d)) end)
+        op('min dim ' .. d, { D() }, function(x) return (x:min(d)) end)
+        op('max keepdim dim ' .. d, { D() }, function(x) return (x:max(d, true)) end)
+      end
+      op('min dim -1 keepdim', { D() }, function(x) return (x:min(-1, true)) end)
+    end
+    op('sum of a 1-element tensor', { I({ 1 }) }, function(x) return x:sum() end)
+    op('mean over a size-1 dim', { I({ 3, 1, 2 }) }, function(x) return x:mean(2) end)
+  end)
+
+  describe('softmax and log_softmax', function()
+    for round = 1, 3 do
+      local s = rshape(1, 3)
+      for d = 1, #s do
+        op('softmax dim ' .. d, { I(s, uniform(-2, 2), rview()) }, function(x) return x:softmax(d) end)
+        op('log_softmax dim ' .. d, { I(s, uniform(-2, 2), rview()) }, function(x) return x:log_softmax(d) end)
+      end
+      op('softmax dim -1', { I(s, uniform(-2, 2), rview()) }, function(x) return x:softmax(-1) end)
+      op('log_softmax (default dim)', { I(s, uniform(-2, 2), rview()) }, function(x) return x:log_softmax() end)
+    end
+    op('softmax over a size-1 dim', { I({ 3, 1 }) }, function(x) return x:softmax(2) end)
+    op('log_softmax of large logits', { I({ 2, 5 }, uniform(40, 60)) }, function(x) return x:log_softmax(2) end)
+  end)
+
+  describe('matmul', function()
+    local mm = function(a, b) return nl.matmul(a, b) end
+    local function n() return randint(1, 4) end
+    local m, k, p, b = n(), randint(2, 4), n(), randint(2, 3)
+    op('matmul 2-D', { I({ m, k }), I({ k, p }) }, mm)
+    op('matmul 2-D, a transposed', { I({ m, k }, nil, 't'), I({ k, p }) }, mm)
+    op('matmul 2-D, b transposed', { I({ m, k }), I({ k, p }, nil, 't') }, mm)
+    op('matmul 2-D, both transposed', { I({ m, k }, nil, 't'), I({ k, p }, nil, 't') }, mm)
+    op('matmul 2-D, narrowed', { I({ m, k }, nil, 'narrow'), I({ k, p }, nil, 'narrow') }, mm)
+    op('matmul 2-D, expanded', { I({ 3, k }, nil, 'expand'), I({ k, p }) }, mm)
+    op('matmul batched 3-D', { I({ b, m, k }), I({ b, k, p }) }, mm)
+    op('matmul batched 3-D, transposed', { I({ b, m, k }, nil, 't'), I({ b, k, p }, nil, 't') }, mm)
+    op('matmul broadcast batch (b,m,k)@(k,p)', { I({ b, m, k }), I({ k, p }) }, mm)
+    op('matmul broadcast batch (m,k)@(b,k,p)', { I({ m, k }), I({ b, k, p }, nil, 'narrow') }, mm)
+    op('matmul broadcast batch (1,m,k)@(b,k,p)', { I({ 1, m, k }), I({ b, k, p }) }, mm)
+    op('matmul broadcast batch (2,1,m,k)@(b,k,p)', { I({ 2, 1, m, k }), I({ b, k, p }) }, mm)
+    op('matmul 1-D @ 1-D', { I({ k }), I({ k }) }, mm)
+    op('matmul 1-D @ 2-D', { I({ k }), I({ k, p }) }, mm)
+    op('matmul 2-D @ 1-D', { I({ m, k }, nil, 't'), I({ k }) }, mm)
+    op('matmul 3-D @ 1-D', { I({ b, m, k }), I({ k }, nil, 'narrow') }, mm)
+    op('matmul 1-D @ 3-D', { I({ k }), I({ b, k, p }) }, mm)
+    op('matmul shared operand a @ a', { I({ k, k }) }, function(a) return nl.matmul(a, a) end)
+  end)
+
+  describe('views and copies', function()
+    for round = 1, 3 do
+      local s = rshape(2, 4)
+      local r = #s
+      local n = S.numel(s)
+      op('view (-1)', { I(s) }, function(x) return x:view(-1) end)
+      op('view (n, 1)', { I(s) }, function(x) return x:view(n, 1) end)
+      op('reshape (1, n)', { I(s, nil, rview()) }, function(x) return x:reshape(1, n) end)
+      op('reshape (-1) of a transposed input', { I(s, nil, 't') }, function(x) return x:reshape(-1) end)
+      op('transpose (1, last)', { I(s, nil, rview()) }, function(x) return x:transpose(1, r) end)
+      local perm = {}
+      for i = 1, r do perm[i] = i end
+      for i = r, 2, -1 do local j = randint(1, i); perm[i], perm[j] = perm[j], perm[i] end
+      op('permute (' .. table.concat(perm, ',') .. ')', { I(s, nil, rview()) }, function(x) return x:permute(perm) end)
+      local d = big_dim(s)
+      op('narrow dim ' .. d, { I(s, nil, rview()) }, function(x) return x:narrow(d, s[d], 1) end)
+      op('narrow dim ' .. d .. ' full', { I(s, nil, rview()) }, function(x) return x:narrow(d, 1, s[d]) end)
+      op('select dim ' .. d, { I(s, nil, rview()) }, function(x) return x:select(d, s[d]) end)
+      op('select dim ' .. d .. ' index -1', { I(s, nil, rview()) }, function(x) return x:select(d, -1) end)
+      op('unsqueeze 1', { I(s, nil, rview()) }, function(x) return x:unsqueeze(1) end)
+      op('unsqueeze -1', { I(s, nil, rview()) }, function(x) return x:unsqueeze(-1) end)
+      op('contiguous', { I(s, nil, rview()) }, function(x) return x:contiguous() end)
+      op('clone', { I(s, nil, rview()) }, function(x) return x:clone() end)
+      local idx = {}
+      for i = 1, randint(3, 6) do idx[i] = randint(1, s[d]) end
+      idx[#idx + 1] = idx[1]                       -- at least one repeat
+      op('index_select dim ' .. d .. ' {' .. table.concat(idx, ',') .. '}', { I(s, nil, rview()) },
+        function(x) return x:index_select(d, nl.tensor(idx, 'int64')) end)
+    end
+    op('squeeze (all)', { I({ 3, 1, 2, 1 }, nil, 'narrow') }, function(x) return x:squeeze() end)
+    op('squeeze dim 2', { I({ 3, 1, 2 }, nil, 't') }, function(x) return x:squeeze(2) end)
+    op('squeeze dim -1', { I({ 2, 3, 1 }) }, function(x) return x:squeeze(-1) end)
+    op('unsqueeze then squeeze', { I({ 2, 3 }) }, function(x) return x:unsqueeze(2):squeeze(2) * x end)
+    op('expand size-1 dims', { I({ 3, 1 }) }, function(x) return x:expand(3, 4) end)
+    op('expand new leading dims', { I({ 1, 2 }) }, function(x) return x:expand(2, 3, 2) end)
+    op('expand with -1', { I({ 2, 1, 3 }) }, function(x) return x:expand(-1, 4, -1) end)
+    op('expand a transposed input', { I({ 1, 3 }, nil, 't') }, function(x) return x:expand(2, 4, 3) end)
+    op('t', { I({ 2, 3 }) }, function(x) return x:t() end)
+    op('index_select of a narrowed input', { I({ 4, 3 }, nil, 'narrow') },
+      function(x) return x:index_select(1, { 4, 1, 1, 3 }) end)
+    op('reshape of a select', { I({ 2, 3, 2 }) }, function(x) return x:select(2, 2):reshape(4) end)
+  end)
+
+  describe('cat, stack, where', function()
+    for round = 1, 2 do
+      local s = rshape(1, 3)
+      local r = #s
+      local d = randint(1, r)
+      local s2 = {}
+      for i = 1, r do s2[i] = s[i] end
+      s2[d] = randint(1, 3)
+      op('cat dim ' .. d, { I(s, nil, rview()), I(s2, nil, rview()), I(s, nil, rview()) },
+        function(a, b, c) return nl.cat({ a, b, c }, d) end)
+      op('cat dim -1', { I({ 2, s[r] }), I({ 2, 1 }) }, function(a, b) return nl.cat({ a, b }, -1) end)
+      for sd = 1, r + 1 do
+        op('stack dim ' .. sd, { I(s, nil, rview()), I(s, nil, rview()) },
+          function(a, b) return nl.stack({ a, b }, sd) end)
+      end
+      local a, b = bshapes()
+      local cond = nl.tensor(S.nested(a, function() return U(-1, 1) end), 'float64'):gt(0)
+      op('where (cond ' .. shape_str(a) .. ')', { I(a, nil, rview()), I(b, nil, rview()) },
+        function(x, y) return nl.where(cond, x, y) end)
+      op('where with a scalar other', { I(a, nil, rview()) }, function(x) return nl.where(cond, x, 0.5) end)
+      op('where with a scalar first', { I(b, nil, rview()) }, function(y) return nl.where(cond, -2, y) end)
+    end
+    op('cat of one input with itself', { I({ 2, 3 }) }, function(a) return nl.cat({ a, a * 2 }, 1) end)
+    op('stack of one input with itself', { I({ 3 }) }, function(a) return nl.stack({ a, a }, 2) end)
+  end)
+
+  describe('dtype conversion', function()
+    op('to float64 is the identity', { I({ 3, 2 }) }, function(x) return x:to('float64') * 2 end)
+    -- a float32 round trip loses digits: a linear function with h = 1e-2
+    -- still checks the gradient's flow (exact 3s) to within float32 rounding
+    op('to float32 and back (linear, h=1e-2, tol 1e-4)', { I({ 3, 2 }) },
+      function(x) return (x:to('float32') * 3):to('float64') end, { eps = 1e-2, atol = 1e-4, rtol = 1e-4 })
+  end)
+
+  describe('composite', function()
+    -- a 2-layer MLP: log_softmax(tanh(x W1 + b1) W2 + b2), mean NLL of labels
+    local N, D, H, C = 4, 3, 5, 3
+    local labels = nl.tensor({ 1, 3, 2, 3 }, 'int64')
+    local onehot = nl.tensor({ { 1, 0, 0 }, { 0, 0, 1 }, { 0, 1, 0 }, { 0, 0, 1 } }, 'float64')
+    op('2-layer MLP logits', { I({ N, D }), I({ D, H }), I({ H }), I({ H, C }, nil, 't'), I({ C }) },
+      function(x, w1, b1, w2, b2)
+        return (nl.matmul(x, w1) + b1):tanh():matmul(w2) + b2
+      end)
+    op('2-layer MLP loss', { I({ N, D }), I({ D, H }), I({ H }), I({ H, C }), I({ C }) },
+      function(x, w1, b1, w2, b2)
+        local logp = (nl.matmul(x, w1) + b1):tanh():matmul(w2):add(b2):log_softmax(2)
+        return -(logp * onehot):sum(2):mean()
+      end)
+    op('gather by index_select of the diagonal', { I({ N, C }) }, function(z)
+      local logp = z:log_softmax(2)
+      return logp:index_select(2, labels):select(2, 1)
+    end)
+  end)
+
+  describe('gradcheck itself', function()
+    local function leaf(t) return nl.tensor(t, 'float64'):requires_grad() end
+
+    it('fails when backward misses a term (x * x:detach(): backward x, numeric 2x)', function()
+      local x = leaf({ 0.5, -1.25, 2 })
+      local ok, msg = nl.gradcheck(function(a) return a * a:detach() end, { x })
+      assert.is_false(ok)
+      assert.matches('backward', msg)
+    end)
+
+    it('at tol 1e-5, fails when backward is off by a relative 5e-5', function()
+      -- the detached term's share of the gradient is missing: 2x + 1e-4 x instead of 2x + 2e-4 x
+      local x = leaf({ 0.5, -1.25, 2 })
+      local f = function(a) return a * a + (a * 1e-4):detach() * a end
+      assert.is_false((nl.gradcheck(f, { x }, TOL)))
+    end)
+
+    it('passes on a correct gradient (x * x), and leaves x.grad = 2 x w', function()
+      local x = leaf({ 0.5, -1.25, 2 })
+      assert.is_true((nl.gradcheck(function(a) return a * a end, { x })))
+      assert.are.same({ 3 }, x.grad:shape())
+    end)
+
+    it('fails when backward gives NaN and the function is smooth', function()
+      -- sqrt(x * 0) is 0 for every x; its backward is (1 / (2 sqrt 0)) * 0 = NaN
+      local x = leaf({ 0.5, -1.25, 2 })
+      local ok = nl.gradcheck(function(a) return (a * 0):sqrt() end, { x })
+      assert.is_false(ok, 'gradcheck accepted a NaN gradient: ' .. tostring(x.grad))
+    end)
+
+    it('perturbs a non-contiguous leaf through its strides', function()
+      local base = nl.tensor(S.nested({ 3, 4 }, uniform(-1, 1)), 'float64')
+      local x = base:t():requires_grad()           -- a leaf view, strides (1, 4)
+      assert.is_false(x:is_contiguous())
+      local w = nl.tensor({ { 1, 2, 3 }, { -1, 0.5, 2 }, { 0, 1, -2 }, { 3, 1, 1 } }, 'float64')
+      assert.is_true((nl.gradcheck(function(a) return (a * a * w):sum(1) end, { x }, TOL)))
+      -- and catches a wrong gradient there too (w detached-scaled term)
+      assert.is_false((nl.gradcheck(function(a) return a * a:detach() * w end, { x }, TOL)))
+    end)
+
+    it('rejects float32 inputs', function()
+      local x = nl.tensor({ 1, 2 }):requires_grad()
+      assert.has_error(function() nl.gradcheck(function(a) return a * 2 end, { x }) end)
+    end)
+  end)
+end)
