@@ -72,6 +72,10 @@ typedef enum {
     NL_OP_VIEW, NL_OP_TRANSPOSE, NL_OP_PERMUTE, NL_OP_NARROW, NL_OP_SELECT,
     NL_OP_EXPAND, NL_OP_CONTIGUOUS, NL_OP_CAT, NL_OP_STACK,
     NL_OP_INDEX_SELECT, NL_OP_WHERE, NL_OP_TO_DTYPE,
+    /* activations (unary; leaky_relu takes its slope) */
+    NL_OP_GELU, NL_OP_SILU, NL_OP_LEAKY_RELU,
+    /* losses */
+    NL_OP_CROSS_ENTROPY, NL_OP_NLL_LOSS,
     NL_OP_COUNT
 } nl_op;
 
@@ -122,6 +126,11 @@ int64_t nl_dtype_size(int dtype);
 int nl_set_num_threads(int n);
 int nl_get_num_threads(void);
 const char *nl_blas_arch(void);           /* BLIS kernel set in use, e.g. "skx" */
+double nl_time(void);                     /* monotonic wall-clock seconds */
+int nl_isatty(int fd);                    /* 1 when fd is a terminal */
+/* Writes n bytes to path whole or not at all: a temp file beside it,
+ * fsync, rename. An existing file stays intact on failure. */
+int nl_write_file(const char *path, const void *data, size_t n);
 
 /* Allocator accounting. `allocated` only grows: a binding compares it with
  * the value at its last collection to decide when to run its GC. */
@@ -189,8 +198,10 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
 /* a op s, or s op a when scalar_first; the result keeps a's dtype
  * (int64 with a fractional s, or DIV, gives float32) */
 nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
-/* op: NL_OP_NEG .. NL_OP_TANH; int64 input to a float function gives float32 */
+/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_SILU; int64 input to a float
+ * function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);
+nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);
 nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi);  /* NaN bound: none */
 nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b);
 
@@ -240,6 +251,98 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad /* optional: NULL clears */);
 /* A binding wrote t's elements through t->data: bump its version (and
  * refuse, like every in-place op, when t requires grad in grad mode). */
 int nl_mark_modified(nl_tensor *t);
+
+/* ---- losses (ops_loss.c) ------------------------------------------------ */
+
+typedef enum { NL_REDUCE_NONE = 0, NL_REDUCE_MEAN = 1, NL_REDUCE_SUM = 2 } nl_reduction;
+
+/* logits (N, C) and class targets (N) int64 counted from base: log-softmax
+ * and negative log-likelihood in one pass, with optional label smoothing. */
+nl_tensor *nl_cross_entropy(nl_tensor *logits, nl_tensor *target, int64_t base,
+                            int reduction, double label_smoothing);
+/* log-probabilities (N, C) and class targets (N) int64 counted from base */
+nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int reduction);
+
+/* ---- files: IDX, CSV, safetensors (io.c) -------------------------------
+ * Readers take untrusted files: sizes and offsets are checked against the
+ * file, and a bad file is an error naming the loader and the path. */
+
+/* An IDX file (MNIST's format), gzip-compressed or plain, as a tensor of
+ * dtype; dtype -1 keeps the file's kind: float -> float32, double ->
+ * float64, integer types -> int64. Truncated files and trailing data are
+ * errors. */
+nl_tensor *nl_load_idx(const char *path, int dtype /* or -1 */);
+
+/* A numeric CSV file (gzip or plain) as a float64 (rows, columns) tensor.
+ * The first skip_lines lines are skipped; when header is given, the last of
+ * them is copied into it (NUL-terminated, at most header_cap bytes with the
+ * NUL) and fixes the number of columns. Errors name the line and column of
+ * a field that is not a number, and rows of the wrong length. */
+nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines,
+                       char *header /* out, optional */, int64_t header_cap);
+
+/* Writes tensors (each made contiguous, little-endian F32, F64 or I64) and
+ * string metadata as a safetensors file, in the order given. Atomic: the
+ * file is written beside path, synced and renamed over it, so a failure
+ * leaves an existing file at path as it was. */
+int nl_save_safetensors(const char *path, int n, const char *const *names,
+                        nl_tensor *const *tensors, int n_meta,
+                        const char *const *meta_keys, const char *const *meta_values);
+
+/* Reading: open checks the whole header (JSON, dtypes, shapes, offsets
+ * tiling the data exactly) and reads no tensor data. get copies tensor i
+ * out into a new tensor: F32, F64, I64 as they are, F16 and BF16 as
+ * float32, I32, I16, I8, U8, U16, U32 and BOOL as int64. Names and
+ * metadata strings live until close. */
+typedef struct nl_st_file nl_st_file;
+nl_st_file *nl_st_open(const char *path);
+int nl_st_count(const nl_st_file *f);
+const char *nl_st_name(const nl_st_file *f, int i);
+nl_tensor *nl_st_get(nl_st_file *f, int i);
+int nl_st_meta_count(const nl_st_file *f);
+const char *nl_st_meta_key(const nl_st_file *f, int i);
+const char *nl_st_meta_value(const nl_st_file *f, int i);
+void nl_st_close(nl_st_file *f);
+
+/* ---- optimizers (optim.c) ------------------------------------------------
+ * One call applies one optimizer step to one parameter, in place and in one
+ * pass, with the formulas of PyTorch's torch.optim (single-tensor code).
+ * param, grad and the state tensors share one shape and one float dtype;
+ * param and the state are contiguous. The caller creates the state, zeros
+ * (Adagrad's sum: initial_accumulator_value), and counts this parameter's
+ * steps from 1. These writes bypass autograd (they update leaves that
+ * require grad) and bump the storage versions, so a graph that saved a
+ * parameter before the step refuses to run backward after it. */
+
+/* SGD: d = grad + weight_decay*param; with momentum, buf = d at step 1, then
+ * buf = momentum*buf + (1-dampening)*d, and d = buf (nesterov: d + momentum*buf);
+ * param -= lr*d. */
+int nl_sgd_step(nl_tensor *param /* in, out */,
+                nl_tensor *momentum_buf /* in, out; optional: NULL when momentum is 0 */,
+                nl_tensor *grad, double lr, double momentum, double dampening,
+                double weight_decay, int nesterov, int64_t step);
+/* Adam (weight_decay added to the gradient), or AdamW when decoupled
+ * (param *= 1 - lr*weight_decay first). max_exp_avg_sq: amsgrad. */
+int nl_adam_step(nl_tensor *param /* in, out */, nl_tensor *exp_avg /* in, out */,
+                 nl_tensor *exp_avg_sq /* in, out */,
+                 nl_tensor *max_exp_avg_sq /* in, out; optional: amsgrad */,
+                 nl_tensor *grad, double lr, double beta1, double beta2, double eps,
+                 double weight_decay, int decoupled, int64_t step);
+/* RMSprop; grad_avg makes it centered. */
+int nl_rmsprop_step(nl_tensor *param /* in, out */, nl_tensor *square_avg /* in, out */,
+                    nl_tensor *momentum_buf /* in, out; optional: NULL when momentum is 0 */,
+                    nl_tensor *grad_avg /* in, out; optional: centered */,
+                    nl_tensor *grad, double lr, double alpha, double eps,
+                    double weight_decay, double momentum);
+/* Adagrad: the step's lr is lr / (1 + (step-1)*lr_decay). */
+int nl_adagrad_step(nl_tensor *param /* in, out */, nl_tensor *state_sum /* in, out */,
+                    nl_tensor *grad, double lr, double lr_decay, double weight_decay,
+                    double eps, int64_t step);
+/* total = the norm_type-norm of all n gradients together (norm_type
+ * inf: max |g|); when max_norm/(total + 1e-6) < 1 each gradient is
+ * multiplied by it in place (PyTorch's clip_grad_norm_). */
+int nl_clip_grad_norm(int n, nl_tensor *const *grads /* (n) in, out */, double max_norm,
+                      double norm_type, double *total_norm /* out */);
 
 /* NL_CDEF_END */
 

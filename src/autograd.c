@@ -149,7 +149,10 @@ static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         return nl_binary_backward(n, g, gin);
     case NL_OP_NEG: case NL_OP_EXP: case NL_OP_LOG: case NL_OP_SQRT: case NL_OP_ABS:
     case NL_OP_RELU: case NL_OP_SIGMOID: case NL_OP_TANH: case NL_OP_CLAMP:
+    case NL_OP_GELU: case NL_OP_SILU: case NL_OP_LEAKY_RELU:
         return nl_unary_backward(n, g, gin);
+    case NL_OP_CROSS_ENTROPY: case NL_OP_NLL_LOSS:
+        return nl_loss_backward(n, g, gin);
     case NL_OP_WHERE:
         return nl_where_backward(n, g, gin);
     case NL_OP_SUM: case NL_OP_MEAN: case NL_OP_MAX: case NL_OP_MIN:

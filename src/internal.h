@@ -66,6 +66,7 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_softmax_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+int nl_loss_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 /* Temporaries of a backward kernel, released together. TMP(x) keeps x or
  * jumps to `fail` when x is NULL (its error message stands). */
 typedef struct { nl_tensor *v[32]; int n; } nl_temps;

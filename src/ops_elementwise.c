@@ -15,7 +15,9 @@ static int promote(int a, int b) {
 }
 
 static bool is_binary(int op) { return op >= NL_OP_ADD && op <= NL_OP_GE; }
-static bool is_unary(int op) { return op >= NL_OP_NEG && op <= NL_OP_TANH; }
+static bool is_unary(int op) {
+    return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_SILU;
+}
 
 /* ---- binary kernels ----
  * One loop per op and dtype; the contiguous and scalar cases get their own
@@ -222,7 +224,7 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
             for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i * so] = (EXPR); } \
     } while (0)
 
-#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH)                            \
+#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF)                          \
     switch (op) {                                                             \
     case NL_OP_NEG: UN_LOOP(T, -x); break;                                    \
     case NL_OP_EXP: UN_LOOP(T, EXP(x)); break;                                \
@@ -232,6 +234,9 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     case NL_OP_RELU: UN_LOOP(T, x > 0 ? x : (x != x ? x : 0)); break;          \
     case NL_OP_SIGMOID: UN_LOOP(T, (T)1 / ((T)1 + EXP(-x))); break;            \
     case NL_OP_TANH: UN_LOOP(T, TANH(x)); break;                              \
+    case NL_OP_GELU: UN_LOOP(T, (T)0.5 * x * ((T)1 + ERF(x * (T)0.70710678118654752))); break; \
+    case NL_OP_SILU: UN_LOOP(T, x / ((T)1 + EXP(-x))); break;                   \
+    case NL_OP_LEAKY_RELU: { T sl = (T)ctx->lo; UN_LOOP(T, x > 0 ? x : x * sl); break; } \
     case NL_OP_CLAMP: {                                                       \
         T lo = (T)ctx->lo, hi = (T)ctx->hi;                                   \
         if (ctx->has_lo && ctx->has_hi) UN_LOOP(T, x < lo ? lo : (x > hi ? hi : x)); \
@@ -247,9 +252,9 @@ static void unary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const un_ctx *ctx = vctx;
     int op = ctx->op;
     if (ctx->dtype == NL_FLOAT32) {
-        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf)
+        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff)
     } else if (ctx->dtype == NL_FLOAT64) {
-        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh)
+        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf)
     } else {
         switch (op) {
         case NL_OP_NEG: UN_LOOP(int64_t, -x); break;
@@ -320,6 +325,14 @@ nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi) {
         NL_CHECK_TENSOR("clamp", a);
         return nl_clone(a);
     }
+    return unary(&ctx, a);
+}
+
+nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope) {
+    NL_CHECK(negative_slope == negative_slope, "leaky_relu: slope is NaN");
+    NL_CHECK_TENSOR("leaky_relu", a);
+    NL_CHECK(a->dtype != NL_INT64, "leaky_relu: expected a float tensor, got int64 %s", nl_shape_str(a));
+    un_ctx ctx = { NL_OP_LEAKY_RELU, 0, 0, 0, negative_slope, 0 };
     return unary(&ctx, a);
 }
 
@@ -504,6 +517,36 @@ fail:
     return -1;
 }
 
+/* gx = g * f'(x) for the smooth activations, one fused pass */
+#define ACT_GRAD(T, EXP, ERF)                                                 \
+    do {                                                                      \
+        T *o = (T *)gx->data;                                                 \
+        const T *gp = (const T *)gc->data, *xp = (const T *)xc->data;         \
+        T sl = (T)slope;                                                      \
+        NL_PARALLEL_FOR(nt, i, n,                                             \
+            T v = xp[i], d;                                                   \
+            if (op == NL_OP_GELU)                                             \
+                d = (T)0.5 * ((T)1 + ERF(v * (T)0.70710678118654752)) +      \
+                    v * EXP((T)-0.5 * v * v) * (T)0.39894228040143268;        \
+            else if (op == NL_OP_SILU) {                                      \
+                T sg = (T)1 / ((T)1 + EXP(-v));                               \
+                d = sg * ((T)1 + v * ((T)1 - sg));                            \
+            } else d = v > 0 ? (T)1 : sl;                                     \
+            o[i] = gp[i] * d;);                                               \
+    } while (0)
+
+static int activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x) {
+    nl_tensor *gc = nl_contiguous(g), *xc = gc ? nl_to_dtype(x, g->dtype) : NULL;
+    if (!xc) { nl_release(gc); return -1; }
+    int64_t n = gx->numel;
+    int nt = nl_threads_for(n, 1 << 13);
+    if (gx->dtype == NL_FLOAT32) ACT_GRAD(float, expf, erff);
+    else ACT_GRAD(double, exp, erf);
+    nl_release(gc);
+    nl_release(xc);
+    return 0;
+}
+
 int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     nl_temps tmps = { .n = 0 };
     nl_tensor *x = n->in[0], *y = n->saved, *gx = NULL;
@@ -521,6 +564,12 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         break;
     case NL_OP_TANH:                     /* g*(1-y^2) */
         gx = TMP(B(NL_OP_MUL, g, TMP(nl_binary_scalar(NL_OP_SUB, TMP(B(NL_OP_MUL, y, y)), 1, 1))));
+        break;
+    case NL_OP_GELU:                     /* g * (Phi(x) + x * phi(x)) */
+    case NL_OP_SILU:                     /* g * s * (1 + x * (1 - s)), s = sigmoid(x) */
+    case NL_OP_LEAKY_RELU:
+        gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
+        if (activation_grad(n->op, n->s[0], gx, g, x) != 0) goto fail;
         break;
     case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi */
         nl_tensor *m = TMP(nl_full(x->ndim, x->sizes, 1.0, g->dtype));

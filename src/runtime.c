@@ -10,6 +10,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
 
 static __thread char err_msg[1024];
 
@@ -33,6 +38,8 @@ static const char *op_names[] = {
     "matmul",
     "view", "transpose", "permute", "narrow", "select", "expand", "contiguous",
     "cat", "stack", "index_select", "where", "to_dtype",
+    "gelu", "silu", "leaky_relu",
+    "cross_entropy", "nll_loss",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");
@@ -103,4 +110,47 @@ int nl_threads_for(int64_t work, int64_t grain) {
 const char *nl_blas_arch(void) {
     pthread_once(&threads_once, threads_init);
     return bli_arch_string(bli_arch_query_id());
+}
+
+double nl_time(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int nl_isatty(int fd) { return isatty(fd) == 1; }
+
+int nl_write_file(const char *path, const void *data, size_t n) {
+    NL_CHECK_INT(path && *path, "write_file: empty path");
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 32);
+    NL_CHECK_INT(tmp, "write_file: out of memory");
+    snprintf(tmp, len + 32, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        nl_set_error("write_file: cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    const char *p = data;
+    size_t left = n;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w;
+        left -= (size_t)w;
+    }
+    int err = left ? errno : 0;
+    if (!err && fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        nl_set_error("write_file: cannot write %s: %s", path, strerror(err ? err : EIO));
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
 }

@@ -38,7 +38,7 @@ require('nnlua.tensor')(nl)
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
 
-nl.nn = {}
+require('nnlua.nn')(nl)
 nl.optim = {}
 nl.data = {}
 

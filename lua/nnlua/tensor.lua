@@ -261,6 +261,7 @@ return function(nl)
              allocated = tonumber(mem.allocated), cached = tonumber(mem.cached_bytes) }
   end
   function nl.blas_arch() return ffi.string(lib.nl_blas_arch()) end
+  function nl.time() return lib.nl_time() end
 
   -- ---- shape and element access ---------------------------------------------
 
@@ -425,7 +426,7 @@ return function(nl)
   end
   mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
 
-  for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh' }) do
+  for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu' }) do
     local opid = C_op[name]
     local f = function(t) return wrap(lib.nl_unary(opid, T(t, name))) end
     Tensor[name] = f
@@ -436,6 +437,12 @@ return function(nl)
     end
   end
   mt.__unm = Tensor.neg
+
+  function Tensor.leaky_relu(t, slope)
+    if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu', 'a number as slope', slope) end
+    return wrap(lib.nl_leaky_relu(T(t, 'leaky_relu'), slope or 0.01))
+  end
+  nl.leaky_relu = Tensor.leaky_relu
 
   local NaN = 0 / 0
   function Tensor.clamp(t, lo, hi)

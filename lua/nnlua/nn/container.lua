@@ -1,0 +1,60 @@
+-- container.lua: nn.Sequential and nn.ModuleList. Children are indexed
+-- from 1 in Lua; their names in state dicts count from 0, as PyTorch's do,
+-- so weights move between the two by name.
+return function(nl, nn)
+  local Module = nn.Module
+
+  local function add_children(self, list, op)
+    for i, m in ipairs(list) do
+      if not nn.is_module(m) then
+        nl._raise(('%s: argument %d is not a module (%s)'):format(op, i, type(m)))
+      end
+      self[#self._order + 1] = m
+    end
+  end
+
+  local Sequential = Module:extend('Sequential')
+  nn.Sequential = Sequential
+
+  function Sequential:init(...)
+    add_children(self, { ... }, 'Sequential')
+  end
+  function Sequential:_child_name(k) return type(k) == 'number' and tostring(k - 1) or tostring(k) end
+  function Sequential:add(m)
+    add_children(self, { m }, 'Sequential:add')
+    return self
+  end
+  function Sequential:forward(x, ...)
+    for i = 1, #self._order do x = rawget(self, i)(x) end
+    return x
+  end
+  function Sequential:__len() return #self._order end
+  function Sequential:size() return #self._order end
+  function Sequential:structure()
+    local kids = {}
+    for i = 1, #self._order do kids[i] = { module = rawget(self, i):structure() } end
+    return { type = 'Sequential', args = kids, n = #kids }
+  end
+  Sequential._mt.__len = function(self) return #self._order end
+
+  local ModuleList = Module:extend('ModuleList')
+  nn.ModuleList = ModuleList
+
+  function ModuleList:init(list)
+    add_children(self, list or {}, 'ModuleList')
+  end
+  ModuleList._child_name = Sequential._child_name
+  function ModuleList:append(m)
+    add_children(self, { m }, 'ModuleList:append')
+    return self
+  end
+  function ModuleList:forward()
+    nl._raise('ModuleList: a list has no forward; iterate over it in your own forward')
+  end
+  function ModuleList:structure()
+    local kids = {}
+    for i = 1, #self._order do kids[i] = { module = rawget(self, i):structure() } end
+    return { type = 'ModuleList', args = { kids }, n = 1, list = true }
+  end
+  ModuleList._mt.__len = function(self) return #self._order end
+end

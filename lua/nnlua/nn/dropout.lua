@@ -1,0 +1,23 @@
+-- dropout.lua: nn.Dropout: in training, zeroes each element with
+-- probability p and scales the rest by 1/(1-p); identity in eval mode.
+return function(nl, nn)
+  local Dropout = nn.Module:extend('Dropout')
+  nn.Dropout = Dropout
+
+  function Dropout:init(p)
+    p = p or 0.5
+    if type(p) ~= 'number' or p < 0 or p > 1 then
+      nl._raise('Dropout: p must be in [0, 1], got ' .. tostring(p))
+    end
+    self.p = p
+  end
+
+  function Dropout:forward(x)
+    if not self.training or self.p == 0 then return x end
+    if self.p == 1 then return x * 0 end
+    local keep = nl.rand(x:shape(), x:dtype()):ge(self.p)
+    return x * keep * (1 / (1 - self.p))
+  end
+
+  function Dropout:extra_repr() return 'p=' .. self.p end
+end

@@ -1,0 +1,66 @@
+-- initializers.lua: nn.init, the weight initializations of PyTorch's
+-- torch.nn.init (fan computation, gains, uniform and normal bounds), in
+-- place and outside autograd.
+return function(nl, nn)
+  local lib, gen = nl._lib, nl._generator
+  local init = {}
+  nn.init = init
+
+  local function fans(t)
+    local d = t:dim()
+    if d < 2 then nl._raise('init: fan in and fan out need a tensor of at least 2 dims, got ' .. nl._shape_str(t)) end
+    local receptive = 1
+    for i = 3, d do receptive = receptive * t:size(i) end
+    return t:size(2) * receptive, t:size(1) * receptive
+  end
+  init._fans = fans
+
+  function init.calculate_gain(nonlinearity, param)
+    if nonlinearity == 'linear' or nonlinearity == 'sigmoid' or nonlinearity == 'conv2d' or nonlinearity == 'conv1d' then return 1 end
+    if nonlinearity == 'tanh' then return 5 / 3 end
+    if nonlinearity == 'relu' then return math.sqrt(2) end
+    if nonlinearity == 'leaky_relu' then
+      local slope = param or 0.01
+      return math.sqrt(2 / (1 + slope * slope))
+    end
+    if nonlinearity == 'selu' then return 3 / 4 end
+    nl._raise('calculate_gain: unknown nonlinearity ' .. tostring(nonlinearity))
+  end
+
+  function init.uniform_(t, a, b)
+    nl._check(lib.nl_uniform_(nl._T(t, 'uniform_'), gen, a or 0, b or 1))
+    return t
+  end
+  function init.normal_(t, mean, std)
+    nl._check(lib.nl_normal_(nl._T(t, 'normal_'), gen, mean or 0, std or 1))
+    return t
+  end
+  function init.constant_(t, v) nl.no_grad(function() t:fill_(v) end); return t end
+  function init.zeros_(t) return init.constant_(t, 0) end
+  function init.ones_(t) return init.constant_(t, 1) end
+
+  function init.xavier_uniform_(t, gain)
+    local fi, fo = fans(t)
+    local a = (gain or 1) * math.sqrt(6 / (fi + fo))
+    return init.uniform_(t, -a, a)
+  end
+  function init.xavier_normal_(t, gain)
+    local fi, fo = fans(t)
+    return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fi + fo)))
+  end
+
+  local function kaiming_std(t, opts)
+    opts = opts or {}
+    local fi, fo = fans(t)
+    local fan = (opts.mode or 'fan_in') == 'fan_in' and fi or fo
+    local gain = init.calculate_gain(opts.nonlinearity or 'leaky_relu', opts.a or 0)
+    return gain / math.sqrt(fan)
+  end
+  function init.kaiming_uniform_(t, opts)
+    local bound = math.sqrt(3) * kaiming_std(t, opts)
+    return init.uniform_(t, -bound, bound)
+  end
+  function init.kaiming_normal_(t, opts)
+    return init.normal_(t, 0, kaiming_std(t, opts))
+  end
+end

@@ -1,0 +1,65 @@
+-- linear.lua: nn.Linear (y = x W^T + b, PyTorch's layout and default
+-- initialization), nn.Flatten and nn.Identity.
+return function(nl, nn)
+  local Module = nn.Module
+
+  local Linear = Module:extend('Linear')
+  nn.Linear = Linear
+
+  function Linear:init(in_features, out_features, opts)
+    if type(in_features) ~= 'number' or type(out_features) ~= 'number' or in_features < 1 or out_features < 1 then
+      nl._raise(('Linear: expected positive sizes, got %s and %s'):format(tostring(in_features), tostring(out_features)))
+    end
+    opts = opts or {}
+    self.in_features, self.out_features = in_features, out_features
+    -- PyTorch: kaiming_uniform_(a = sqrt 5) for the weight, U(+-1/sqrt(fan_in)) for the bias
+    self.weight = nl.empty(out_features, in_features):requires_grad()
+    nn.init.kaiming_uniform_(self.weight, { a = math.sqrt(5) })
+    if opts.bias ~= false then
+      local bound = 1 / math.sqrt(in_features)
+      self.bias = nl.empty(out_features):requires_grad()
+      nn.init.uniform_(self.bias, -bound, bound)
+    end
+  end
+
+  function Linear:forward(x)
+    local p = nl._T(x, 'Linear')
+    local n = p.ndim > 0 and tonumber(p.sizes[p.ndim - 1]) or 0
+    if n ~= self.in_features then
+      nl._raise(('Linear: input has %d features in its last dim, expected %d (input shape %s)'):format(
+        n, self.in_features, nl._shape_str(x)))
+    end
+    local y = nl.matmul(x, self.weight:t())
+    if self.bias then y = y + self.bias end
+    return y
+  end
+
+  function Linear:extra_repr()
+    return ('in_features=%d, out_features=%d, bias=%s'):format(self.in_features, self.out_features,
+                                                               tostring(self.bias ~= nil))
+  end
+
+  local Flatten = Module:extend('Flatten')
+  nn.Flatten = Flatten
+
+  -- flattens dims start_dim..end_dim (1-based; default 2..-1: all but the batch)
+  function Flatten:init(start_dim, end_dim)
+    self.start_dim, self.end_dim = start_dim or 2, end_dim or -1
+  end
+  function Flatten:forward(x)
+    local shape = x:shape()
+    local d = #shape
+    local s = self.start_dim < 0 and self.start_dim + d + 1 or self.start_dim
+    local e = self.end_dim < 0 and self.end_dim + d + 1 or self.end_dim
+    local out, n = {}, 1
+    for i = 1, s - 1 do out[#out + 1] = shape[i] end
+    for i = s, e do n = n * shape[i] end
+    out[#out + 1] = n
+    for i = e + 1, d do out[#out + 1] = shape[i] end
+    return x:reshape(out)
+  end
+
+  local Identity = Module:extend('Identity')
+  nn.Identity = Identity
+  function Identity:forward(x) return x end
+end

@@ -1,0 +1,250 @@
+-- module.lua: nn.Module, the base of every layer. Parameters and
+-- submodules are plain named fields, kept in the order they were assigned;
+-- a subclass writes `init` (its constructor) and `forward`, autograd gives
+-- backward. Also the class mechanism and the structure record that lets
+-- nn.load rebuild a saved model.
+return function(nl, nn)
+  local Module = {}
+  Module.__name = 'Module'
+  nn.Module = Module
+  nn._classes = { Module = Module }
+
+  local function is_module(x) return type(x) == 'table' and getmetatable(x) ~= nil and x._is_module == true end
+  nn.is_module = is_module
+
+  -- instance fields are recorded in assignment order
+  local function newindex(self, k, v)
+    rawset(self, k, v)
+    local seen = rawget(self, '_seen')
+    if v ~= nil and not seen[k] then
+      seen[k] = true
+      local order = rawget(self, '_order')
+      order[#order + 1] = k
+    end
+    if nl.is_tensor(v) and v.is_requires_grad and v:is_leaf() then rawget(self, '_params')[k] = true end
+  end
+
+  local function make_mt(cls)
+    return {
+      __index = cls,
+      __newindex = newindex,
+      __call = function(self, ...) return self:forward(...) end,
+      __tostring = function(self) return self:summary() end,
+    }
+  end
+
+  -- nn.Module:extend('Name') -> a new class; calling the class makes an
+  -- instance and runs its init(...)
+  function Module:extend(name)
+    if type(name) ~= 'string' then nl._raise('Module:extend: expected a class name') end
+    local cls = setmetatable({}, {
+      __index = self,
+      __call = function(c, ...) return c:new(...) end,
+      __tostring = function(c) return 'nn.' .. c.__name end,
+    })
+    cls.__name = name
+    cls._mt = make_mt(cls)
+    nn._classes[name] = cls
+    return cls
+  end
+  nn.class = function(name, parent) return (parent or Module):extend(name) end
+
+  -- an instance of cls, built by its init(...)
+  function Module.new(cls, ...)
+    local inst = setmetatable({}, cls._mt)
+    rawset(inst, '_order', {})
+    rawset(inst, '_seen', {})
+    rawset(inst, '_params', {})
+    rawset(inst, '_buffers', {})
+    rawset(inst, '_is_module', true)
+    rawset(inst, 'training', true)
+    rawset(inst, '_args', { n = select('#', ...), ... })
+    if cls.init then cls.init(inst, ...) end
+    return inst
+  end
+  Module._mt = make_mt(Module)
+
+  function Module:init() end
+  function Module:forward()
+    nl._raise(self.__name .. ': forward is not implemented (a subclass of nn.Module writes forward)')
+  end
+
+  -- a buffer: state saved with the model that is not a parameter
+  function Module:register_buffer(name, t)
+    self._buffers[name] = true
+    newindex(self, name, t)
+    self._params[name] = nil
+  end
+
+  -- (name, value) pairs of direct children: submodules
+  function Module:named_children()
+    local out = {}
+    for _, k in ipairs(self._order) do
+      local v = rawget(self, k)
+      if is_module(v) then out[#out + 1] = { self:_child_name(k), v } end
+    end
+    return out
+  end
+  function Module:_child_name(k) return tostring(k) end
+  function Module:children()
+    local out = {}
+    for _, kv in ipairs(self:named_children()) do out[#out + 1] = kv[2] end
+    return out
+  end
+
+  -- {name, tensor} pairs in order, names dotted through submodules
+  local function collect(self, prefix, out, want_params, want_buffers)
+    for _, k in ipairs(self._order) do
+      local v = rawget(self, k)
+      if v ~= nil then
+        local name = prefix .. self:_child_name(k)
+        if is_module(v) then
+          collect(v, name .. '.', out, want_params, want_buffers)
+        elseif nl.is_tensor(v) and ((want_params and self._params[k]) or (want_buffers and self._buffers[k])) then
+          out[#out + 1] = { name, v }
+        end
+      end
+    end
+    return out
+  end
+
+  function Module:named_parameters() return collect(self, '', {}, true, false) end
+  function Module:parameters()
+    local out = {}
+    for _, kv in ipairs(self:named_parameters()) do out[#out + 1] = kv[2] end
+    return out
+  end
+  function Module:named_buffers() return collect(self, '', {}, false, true) end
+  function Module:num_parameters()
+    local n = 0
+    for _, p in ipairs(self:parameters()) do n = n + p:numel() end
+    return n
+  end
+
+  function Module:modules()
+    local out = { self }
+    for _, c in ipairs(self:children()) do
+      for _, m in ipairs(c:modules()) do out[#out + 1] = m end
+    end
+    return out
+  end
+  function Module:apply(fn)
+    for _, m in ipairs(self:modules()) do fn(m) end
+    return self
+  end
+
+  function Module:train(mode)
+    if mode == nil then mode = true end
+    for _, m in ipairs(self:modules()) do rawset(m, 'training', mode) end
+    return self
+  end
+  function Module:eval() return self:train(false) end
+
+  function Module:zero_grad()
+    for _, p in ipairs(self:parameters()) do p.grad = nil end
+  end
+
+  -- name -> tensor of parameters and buffers (the tensors themselves)
+  function Module:state_dict()
+    local sd = {}
+    for _, kv in ipairs(collect(self, '', {}, true, true)) do sd[kv[1]] = kv[2] end
+    return sd
+  end
+  function Module:state_names()
+    local names = {}
+    for _, kv in ipairs(collect(self, '', {}, true, true)) do names[#names + 1] = kv[1] end
+    return names
+  end
+
+  -- copies sd's values into this module's tensors; strict: the names must
+  -- match exactly, and the shapes always
+  function Module:load_state_dict(sd, strict)
+    if type(sd) ~= 'table' then nl._raise('load_state_dict: expected a table of tensors') end
+    if strict == nil then strict = true end
+    local own = collect(self, '', {}, true, true)
+    local missing, seen = {}, {}
+    for _, kv in ipairs(own) do
+      local name, t = kv[1], kv[2]
+      local src = sd[name]
+      seen[name] = true
+      if src == nil then
+        missing[#missing + 1] = name
+      else
+        if not nl.is_tensor(src) then nl._raise('load_state_dict: ' .. name .. ' is not a tensor') end
+        local a, b = nl._shape_str(t), nl._shape_str(src)
+        if a ~= b then
+          nl._raise(('load_state_dict: %s has shape %s in the model and %s in the state dict'):format(name, a, b))
+        end
+        nl.no_grad(function() t:copy_(src) end)
+      end
+    end
+    if strict then
+      local unexpected = {}
+      for k in pairs(sd) do if not seen[k] then unexpected[#unexpected + 1] = k end end
+      table.sort(unexpected)
+      if #missing > 0 or #unexpected > 0 then
+        nl._raise(('load_state_dict: missing keys {%s}, unexpected keys {%s}'):format(
+          table.concat(missing, ', '), table.concat(unexpected, ', ')))
+      end
+    end
+    return self
+  end
+
+  -- converts parameters and buffers in place (new leaf tensors)
+  local function convert(self, dtype)
+    for _, m in ipairs(self:modules()) do
+      for _, k in ipairs(m._order) do
+        local v = rawget(m, k)
+        if nl.is_tensor(v) and v:dtype() ~= 'int64' and (m._params[k] or m._buffers[k]) then
+          local c = v:detach():to(dtype):clone()
+          if m._params[k] then c:requires_grad() end
+          rawset(m, k, c)
+        end
+      end
+    end
+    return self
+  end
+  function Module:double() return convert(self, 'float64') end
+  function Module:float() return convert(self, 'float32') end
+
+  -- ---- structure (for nn.load) and printing ----
+
+  -- what rebuilds this module: its class name and constructor arguments
+  function Module:structure()
+    local args = {}
+    local a = self._args
+    for i = 1, a.n do
+      local v = a[i]
+      if is_module(v) then v = { module = v:structure() } end
+      args[i] = v
+    end
+    return { type = self.__name, args = args, n = a.n }
+  end
+
+  function Module:extra_repr() return '' end
+
+  local function group(n)
+    local s = tostring(n)
+    local out = s:reverse():gsub('(%d%d%d)', '%1,'):reverse()
+    return (out:gsub('^,', ''))
+  end
+  nn._group_digits = group
+
+  function Module:repr(indent)
+    indent = indent or ''
+    local kids = self:named_children()
+    local head = self.__name .. '(' .. self:extra_repr()
+    if #kids == 0 then return head .. ')' end
+    local lines = { head }
+    for _, kv in ipairs(kids) do
+      lines[#lines + 1] = indent .. '  (' .. kv[1] .. '): ' .. kv[2]:repr(indent .. '  ')
+    end
+    lines[#lines + 1] = indent .. ')'
+    return table.concat(lines, '\n')
+  end
+
+  function Module:summary()
+    local n = self:num_parameters()
+    return self:repr() .. '\n' .. ('parameters: %s'):format(group(n))
+  end
+end

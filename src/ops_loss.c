@@ -1,0 +1,188 @@
+/* ops_loss.c — losses that gain from a fused kernel: cross-entropy
+ * (log-softmax and NLL in one pass, with label smoothing) and NLL, forward
+ * and backward side by side. Losses made of plain ops (MSE, L1, BCE, Huber)
+ * are composed in the Lua layer and need nothing here. */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Validates logits/logp (N, C) float and target (N) int64 within [base, base+C). */
+static bool check_class_args(const char *op, nl_tensor *x, nl_tensor *target, int64_t base, int reduction) {
+    if (!x || !target) {
+        nl_set_error("%s: expected tensors, got nil", op);
+        return false;
+    }
+    if (x->ndim != 2 || x->dtype == NL_INT64) {
+        nl_set_error("%s: input must be a 2-D float tensor (batch, classes), got %s %s", op,
+                     nl_dtype_name(x->dtype), nl_shape_str(x));
+        return false;
+    }
+    if (target->dtype != NL_INT64 || target->ndim != 1) {
+        nl_set_error("%s: target must be a 1-D int64 tensor of class indices, got %s %s", op,
+                     nl_dtype_name(target->dtype), nl_shape_str(target));
+        return false;
+    }
+    if (target->sizes[0] != x->sizes[0]) {
+        nl_set_error("%s: input batch %lld and target batch %lld differ (shapes %s and %s)", op,
+                     (long long)x->sizes[0], (long long)target->sizes[0], nl_shape_str(x),
+                     nl_shape_str(target));
+        return false;
+    }
+    if (reduction < NL_REDUCE_NONE || reduction > NL_REDUCE_SUM) {
+        nl_set_error("%s: invalid reduction %d", op, reduction);
+        return false;
+    }
+    int64_t c = x->sizes[1];
+    for (int64_t i = 0; i < target->numel; i++) {
+        int64_t k = (int64_t)nl_get_flat(target, i) - base;
+        if (k < 0 || k >= c) {
+            nl_set_error("%s: target %lld at position %lld is out of range for %lld classes "
+                         "(labels run from %lld to %lld)", op, (long long)(k + base),
+                         (long long)(i + base), (long long)c, (long long)base, (long long)(c - 1 + base));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* the per-sample losses reduced as asked, into a new tensor */
+static nl_tensor *reduce_losses(const char *op, const double *loss, int64_t n, int reduction, int dtype) {
+    if (reduction == NL_REDUCE_NONE) {
+        nl_tensor *out = nl_tensor_alloc(op, 1, &n, NL_FLOAT64);
+        if (!out) return NULL;
+        memcpy(out->data, loss, sizeof(double) * n);
+        nl_tensor *r = nl_to_dtype(out, dtype);
+        nl_release(out);
+        return r;
+    }
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += loss[i];
+    if (reduction == NL_REDUCE_MEAN) s = n ? s / n : NAN;
+    return nl_full(0, NULL, s, dtype);
+}
+
+/* loss[i] = lse_i - ((1-eps) x[i,t] + eps mean_j x[i,j]); p = softmax(x) */
+#define CE_FORWARD(T, EXP, LOG)                                                    \
+    NL_PARALLEL_FOR(nt, i, n,                                                      \
+        const T *row = (const T *)xc->data + i * c;                                \
+        T *prow = (T *)p->data + i * c;                                            \
+        double mx = -INFINITY, sum = 0, mean = 0;                                  \
+        for (int64_t j = 0; j < c; j++) if (row[j] > mx) mx = row[j];              \
+        for (int64_t j = 0; j < c; j++) {                                          \
+            T e = EXP(row[j] - (T)mx);                                             \
+            prow[j] = e;                                                           \
+            sum += e;                                                              \
+            mean += row[j];                                                        \
+        }                                                                          \
+        double inv = 1.0 / sum, lse = mx + LOG(sum);                               \
+        for (int64_t j = 0; j < c; j++) prow[j] = (T)(prow[j] * inv);              \
+        int64_t t = tgt[i] - base;                                                 \
+        loss[i] = lse - ((1 - eps) * row[t] + eps * mean / c);                     \
+    )
+
+nl_tensor *nl_cross_entropy(nl_tensor *logits, nl_tensor *target, int64_t base, int reduction,
+                            double label_smoothing) {
+    const char *op = "cross_entropy";
+    if (!check_class_args(op, logits, target, base, reduction)) return NULL;
+    NL_CHECK(label_smoothing >= 0 && label_smoothing <= 1, "%s: label_smoothing %g is outside [0, 1]", op,
+             label_smoothing);
+    int64_t n = logits->sizes[0], c = logits->sizes[1];
+    NL_CHECK(c > 0, "%s: no classes in input of shape %s", op, nl_shape_str(logits));
+    nl_tensor *xc = nl_contiguous(logits), *tc = xc ? nl_contiguous(target) : NULL;
+    nl_tensor *p = tc ? nl_tensor_alloc(op, 2, logits->sizes, logits->dtype) : NULL;   /* softmax */
+    nl_tensor *lt = p ? nl_tensor_alloc(op, 1, &n, NL_FLOAT64) : NULL;
+    nl_tensor *out = NULL;
+    if (lt) {
+        double *loss = lt->data, eps = label_smoothing;
+        const int64_t *tgt = tc->data;
+        int nt = nl_threads_for(n * c, 1 << 14);
+        if (logits->dtype == NL_FLOAT32) CE_FORWARD(float, expf, log);
+        else CE_FORWARD(double, exp, log);
+        out = reduce_losses(op, loss, n, reduction, logits->dtype);
+    }
+    nl_node *node = nl_record(NL_OP_CROSS_ENTROPY, out, 2, (nl_tensor *[]){ logits, target });
+    if (node) {
+        node->needs_in = 2;              /* the targets */
+        node->a[0] = reduction;
+        node->a[1] = base;
+        node->s[0] = label_smoothing;
+        nl_node_save(node, p);
+    }
+    nl_release(xc);
+    nl_release(tc);
+    nl_release(p);
+    nl_release(lt);
+    return out;
+}
+
+nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int reduction) {
+    const char *op = "nll_loss";
+    if (!check_class_args(op, logp, target, base, reduction)) return NULL;
+    int64_t n = logp->sizes[0];
+    nl_tensor *lt = nl_tensor_alloc(op, 1, &n, NL_FLOAT64);
+    if (!lt) return NULL;
+    double *loss = lt->data;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t t = (int64_t)nl_get_flat(target, i) - base;
+        double v = logp->dtype == NL_FLOAT32
+            ? ((const float *)logp->data)[i * logp->strides[0] + t * logp->strides[1]]
+            : ((const double *)logp->data)[i * logp->strides[0] + t * logp->strides[1]];
+        loss[i] = -v;
+    }
+    nl_tensor *out = reduce_losses(op, loss, n, reduction, logp->dtype);
+    nl_release(lt);
+    nl_node *node = nl_record(NL_OP_NLL_LOSS, out, 2, (nl_tensor *[]){ logp, target });
+    if (node) {
+        node->needs_in = 2;
+        node->a[0] = reduction;
+        node->a[1] = base;
+    }
+    return out;
+}
+
+/* cross-entropy: gx = gi * (p - (1-eps) onehot(t) - eps/C);
+ * nll: gx = -gi at (i, t), zero elsewhere; gi = g, g/N or g[i] */
+#define LOSS_BACKWARD(T)                                                           \
+    NL_PARALLEL_FOR(nt, i, n,                                                      \
+        T *o = (T *)gx->data + i * c;                                              \
+        double gi = reduction == NL_REDUCE_NONE ? nl_load((const char *)gc->data + i * es, gc->dtype) \
+                                                : g0 * scale;                      \
+        int64_t t = tgt[i] - base;                                                 \
+        if (ce) {                                                                  \
+            const T *pr = (const T *)n_p->data + i * c;                            \
+            for (int64_t j = 0; j < c; j++) o[j] = (T)(gi * (pr[j] - eps / c));    \
+            o[t] -= (T)(gi * (1 - eps));                                           \
+        } else {                                                                   \
+            memset(o, 0, sizeof(T) * c);                                           \
+            o[t] = (T)-gi;                                                         \
+        }                                                                          \
+    )
+
+int nl_loss_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *x = nd->in[0], *target = nd->in[1];
+    if (!nl_requires_grad(x)) return 0;
+    bool ce = nd->op == NL_OP_CROSS_ENTROPY;
+    int reduction = (int)nd->a[0];
+    int64_t base = nd->a[1], n = x->sizes[0], c = x->sizes[1];
+    double eps = nd->s[0];
+    nl_tensor *gx = nl_tensor_alloc(nl_op_name(nd->op), 2, x->sizes, x->dtype);
+    nl_tensor *gc = gx ? nl_contiguous(g) : NULL, *tc = gc ? nl_contiguous(target) : NULL;
+    if (!tc) {
+        nl_release(gx);
+        nl_release(gc);
+        return -1;
+    }
+    const int64_t *tgt = tc->data;
+    const nl_tensor *n_p = nd->saved;
+    int64_t es = nl_dtype_size(gc->dtype);
+    double g0 = reduction == NL_REDUCE_NONE ? 0 : nl_load(gc->data, gc->dtype);
+    double scale = reduction == NL_REDUCE_MEAN ? 1.0 / n : 1.0;
+    int nt = nl_threads_for(n * c, 1 << 14);
+    if (x->dtype == NL_FLOAT32) LOSS_BACKWARD(float);
+    else LOSS_BACKWARD(double);
+    nl_release(gc);
+    nl_release(tc);
+    gin[0] = gx;
+    return 0;
+}
