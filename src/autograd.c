@@ -224,12 +224,36 @@ static bool topo_order(nl_node *root, node_list *order) {
 /* *acc += g (acc created as a copy when NULL) in acc_dtype */
 static int accumulate(nl_tensor **acc, nl_tensor *g, int dtype) {
     if (*acc == NULL) {
-        nl_tensor *c = nl_to_dtype(g, dtype);   /* always a fresh contiguous copy */
+        /* a gradient nobody else holds, contiguous and whole, is taken as
+         * it is; anything else is copied */
+        if (g->refcount == 1 && g->storage->refcount == 1 && g->dtype == dtype && nl_is_contiguous(g) &&
+            g->offset == 0 && !g->node) {
+            nl_retain(g);
+            *acc = g;
+            return 0;
+        }
+        nl_tensor *c = nl_to_dtype(g, dtype);   /* a fresh contiguous copy */
         if (!c) return -1;
         *acc = c;
         return 0;
     }
     return nl_add_scaled_(*acc, g, 1.0);
+}
+
+/* An intermediate gradient is only read by the node's backward: the first
+ * one is kept as it is (any layout, maybe shared), later ones are added
+ * out of place, so a tensor that also flows elsewhere is never written. */
+static int accumulate_node(nl_tensor **acc, nl_tensor *g) {
+    if (*acc == NULL) {
+        nl_retain(g);
+        *acc = g;
+        return 0;
+    }
+    nl_tensor *sum = nl_binary(NL_OP_ADD, *acc, g);
+    if (!sum) return -1;
+    nl_release(*acc);
+    *acc = sum;
+    return 0;
 }
 
 static bool versions_ok(nl_node *n) {
@@ -275,7 +299,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     }
     node_list order = { 0 };
     if (!topo_order(root->node, &order)) rc = -1;
-    root->node->grad = g;
+    root->node->grad = g;            /* g is our own: a fresh tensor */
     nl_tensor *gin_small[4];
     for (int64_t k = 0; rc == 0 && k < order.n; k++) {
         nl_node *n = order.v[k];
@@ -298,6 +322,10 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
             nl_set_error("backward of %s: %s", nl_op_name(n->op), msg);
             rc = -1;
         }
+        /* drop our hold on the output's gradient first, so an input's
+         * gradient that is a view of it can be taken without a copy */
+        nl_release(n->grad);
+        n->grad = NULL;
         for (int i = 0; i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
             if (rc == 0 && gin[i] && nl_requires_grad(x)) {
@@ -306,7 +334,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                                  nl_op_name(n->op), nl_shape_str(gin[i]), i + 1, nl_shape_str(x));
                     rc = -1;
                 } else if (x->node) {
-                    rc = accumulate(&x->node->grad, gin[i], x->dtype);
+                    rc = accumulate_node(&x->node->grad, gin[i]);
                 } else {
                     rc = accumulate(&x->grad, gin[i], x->dtype);
                 }
@@ -314,8 +342,6 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
             nl_release(gin[i]);
         }
         if (gin != gin_small) free(gin);
-        nl_release(n->grad);
-        n->grad = NULL;
         if (!retain_graph) node_free_saved(n);
     }
     for (int64_t k = 0; k < order.n; k++) {

@@ -291,7 +291,11 @@ int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         if (!(gin[0] = nl_reshape(ga, a->ndim, a->sizes))) goto fail;
     }
     if (nl_requires_grad(b)) {
-        nl_tensor *gb = TMP(nl_matmul(TMP(nl_transpose(a2, -1, -2)), g2));
+        /* a b that is a transposed matrix (x @ W^T) gets its gradient made
+         * in W's own layout, (g^T a)^T, so no strided copy follows */
+        bool bt = b2->ndim == 2 && b2->strides[0] == 1 && b2->strides[1] == b2->sizes[0] && g2->ndim == 2;
+        nl_tensor *gb = bt ? TMP(nl_transpose(TMP(nl_matmul(TMP(nl_transpose(g2, 0, 1)), a2)), 0, 1))
+                           : TMP(nl_matmul(TMP(nl_transpose(a2, -1, -2)), g2));
         gb = TMP(nl_sum_to(gb, b2->ndim, b2->sizes));
         if (!(gin[1] = nl_reshape(gb, b->ndim, b->sizes))) goto fail;
     }

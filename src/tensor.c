@@ -777,8 +777,8 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         break;
     }
     case NL_OP_EXPAND: gx = TMP(nl_sum_to(g, x->ndim, x->sizes)); break;
-    case NL_OP_CONTIGUOUS:
-    case NL_OP_TO_DTYPE: gx = g; break;
+    case NL_OP_CONTIGUOUS: gx = g; break;
+    case NL_OP_TO_DTYPE: gx = TMP(nl_to_dtype(g, x->dtype)); break;
     case NL_OP_CAT: {
         int64_t at = 0;
         for (int i = 0; i < n->n_in; i++) {
