@@ -1,0 +1,343 @@
+# gen_nn.py: PyTorch golden values for nnlua's nn layers, a small MLP, and
+# the losses. Writes tests/golden/nn.lua (checked by
+# tests/spec/nn_golden_spec.lua); it does not test anything itself.
+# Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_nn.py
+#
+# (Debian's python3 with torch 1.13; not a pyenv python3 on PATH.)
+#
+# Layers: fixed float32 parameters and buffers (PyTorch's layout and
+# state-dict names: Linear weight is (out, in)), a fixed input, out = m(x),
+# then the loss (out * w).sum() with a fixed random w of out's shape, and the
+# gradients of the input and of every parameter. BatchNorm1d in train mode
+# also records its running statistics after the step.
+# Losses: input, target, the loss value and the gradient of the input (of
+# the loss itself for 'mean'/'sum'; of (loss * w).sum() for 'none').
+# Everything that nnlua counts from 1 is written 1-based: dims, class
+# targets, embedding ids, Sequential children in Lua (state-dict names keep
+# PyTorch's 0-based "0.weight").
+import os
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.manual_seed(20240612)
+F32 = torch.float32
+
+
+def randn(*shape):
+    return torch.randn(tuple(shape), dtype=F32)
+
+
+def uniform(shape, lo, hi):
+    return torch.rand(tuple(shape), dtype=F32) * (hi - lo) + lo
+
+
+def away_from(x, points, gap=0.05):
+    """Move entries of x closer than gap to any of points out by 2*gap."""
+    for p in points:
+        near = (x - p).abs() < gap
+        x = torch.where(near, torch.where(x >= p, x + 2 * gap, x - 2 * gap), x)
+    return x
+
+
+LAYERS = []
+LOSSES = []
+
+
+def set_state(m, scale=0.5):
+    """Fixed random values for every parameter and float buffer of m; returns
+    the state dict (names -> tensors) as it was before the step."""
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            p.copy_(randn(*p.shape) * scale)
+        for name, b in m.named_buffers():
+            if name.endswith('running_mean'):
+                b.copy_(randn(*b.shape) * 0.3)
+            elif name.endswith('running_var'):
+                b.copy_(uniform(b.shape, 0.5, 2.0))
+    return {k: v.detach().clone() for k, v in m.state_dict().items()}
+
+
+def layer(name, kind, args, m, x, mode='train', int_input=False, opts=None):
+    """m: a torch module whose parameters are already set; x the input."""
+    m.train(mode == 'train')
+    state = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    names = [k for k, _ in m.named_parameters()]
+    buffers = [k for k, _ in m.named_buffers()]
+    if int_input:
+        xin = x
+    else:
+        xin = x.clone().requires_grad_(True)
+    out = m(xin)
+    assert out.dtype == F32, name
+    w = randn(*out.shape)
+    (out * w).sum().backward()
+    c = {
+        'name': name, 'kind': kind, 'args': args, 'opts': opts or {}, 'mode': mode,
+        'state': [(k, state[k]) for k in names + buffers],
+        'params': names,
+        'input': (x + 1) if int_input else x.detach(),
+        'int_input': int_input,
+        'w': w, 'out': out.detach(),
+        'grad_input': None if int_input else xin.grad,
+        'grads': [(k, p.grad) for k, p in m.named_parameters()],
+    }
+    for k, p in m.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, name
+    if mode == 'train' and buffers:
+        c['after'] = [(k, v.detach().clone()) for k, v in m.named_buffers()]
+    LAYERS.append(c)
+
+
+# ---- Linear -------------------------------------------------------------------------
+def linear(i, o, bias=True):
+    m = nn.Linear(i, o, bias=bias)
+    set_state(m)
+    return m
+
+
+layer('linear_2d', 'Linear', [4, 3], linear(4, 3), randn(5, 4))
+layer('linear_2d_nobias', 'Linear', [4, 3], linear(4, 3, False), randn(5, 4), opts={'bias': False})
+layer('linear_3d', 'Linear', [4, 3], linear(4, 3), randn(2, 5, 4))
+layer('linear_3d_nobias', 'Linear', [6, 2], linear(6, 2, False), randn(3, 2, 6), opts={'bias': False})
+
+# ---- activations ----------------------------------------------------------------------
+layer('relu', 'ReLU', [], nn.ReLU(), away_from(randn(3, 4), [0.0]))
+layer('relu_3d', 'ReLU', [], nn.ReLU(), away_from(randn(2, 3, 4), [0.0]))
+layer('sigmoid', 'Sigmoid', [], nn.Sigmoid(), randn(3, 4) * 2)
+layer('tanh', 'Tanh', [], nn.Tanh(), randn(3, 4) * 1.5)
+layer('gelu', 'GELU', [], nn.GELU(approximate='none'), randn(3, 5) * 2)
+layer('silu', 'SiLU', [], nn.SiLU(), randn(3, 5) * 2)
+layer('leaky_relu', 'LeakyReLU', [0.2], nn.LeakyReLU(0.2), away_from(randn(3, 4), [0.0]))
+layer('softmax_dim2', 'Softmax', [2], nn.Softmax(dim=1), randn(3, 4))
+layer('softmax_dim1_3d', 'Softmax', [1], nn.Softmax(dim=0), randn(2, 3, 4))
+layer('softmax_neg1_3d', 'Softmax', [-1], nn.Softmax(dim=-1), randn(2, 3, 4))
+layer('log_softmax_dim2', 'LogSoftmax', [2], nn.LogSoftmax(dim=1), randn(3, 4))
+layer('log_softmax_dim2_3d', 'LogSoftmax', [2], nn.LogSoftmax(dim=1), randn(2, 3, 4))
+layer('log_softmax_neg1', 'LogSoftmax', [-1], nn.LogSoftmax(dim=-1), randn(4, 5) * 3)
+
+
+# ---- BatchNorm1d ----------------------------------------------------------------------
+def bn(c, momentum=0.1):
+    m = nn.BatchNorm1d(c, momentum=momentum)
+    set_state(m)
+    with torch.no_grad():
+        m.weight.copy_(uniform((c,), 0.5, 1.5))
+    return m
+
+
+layer('batchnorm1d_train_2d', 'BatchNorm1d', [3], bn(3), randn(6, 3) * 2 + 0.5)
+layer('batchnorm1d_train_3d', 'BatchNorm1d', [3], bn(3), randn(4, 3, 5) * 1.5 - 0.3)
+layer('batchnorm1d_train_momentum', 'BatchNorm1d', [4], bn(4, 0.3), randn(5, 4), opts={'momentum': 0.3})
+layer('batchnorm1d_eval_2d', 'BatchNorm1d', [3], bn(3), randn(6, 3) * 2 + 0.5, mode='eval')
+layer('batchnorm1d_eval_3d', 'BatchNorm1d', [3], bn(3), randn(4, 3, 5), mode='eval')
+
+
+# ---- LayerNorm ------------------------------------------------------------------------
+def ln(shape):
+    m = nn.LayerNorm(shape)
+    set_state(m)
+    with torch.no_grad():
+        m.weight.copy_(uniform(m.weight.shape, 0.5, 1.5))
+    return m
+
+
+layer('layernorm_2d', 'LayerNorm', [5], ln(5), randn(3, 5) * 2 + 1)
+layer('layernorm_3d', 'LayerNorm', [5], ln(5), randn(2, 3, 5))
+layer('layernorm_last_two', 'LayerNorm', [[3, 5]], ln([3, 5]), randn(2, 3, 5) * 1.5)
+
+# ---- Embedding (ids written 1-based) ----------------------------------------------------
+emb = nn.Embedding(6, 4)
+set_state(emb, 1.0)
+layer('embedding', 'Embedding', [6, 4], emb, torch.tensor([[1, 3, 3, 0, 5], [5, 3, 2, 2, 1]]), int_input=True)
+emb1 = nn.Embedding(5, 3)
+set_state(emb1, 1.0)
+layer('embedding_1d', 'Embedding', [5, 3], emb1, torch.tensor([4, 0, 4, 4]), int_input=True)
+
+# ---- Flatten, Dropout(eval) --------------------------------------------------------------
+layer('flatten', 'Flatten', [], nn.Flatten(), randn(2, 3, 4))
+layer('flatten_2_3', 'Flatten', [2, 3], nn.Flatten(1, 2), randn(2, 3, 4, 2))
+layer('dropout_eval', 'Dropout', [0.5], nn.Dropout(0.5), randn(4, 5), mode='eval')
+layer('dropout_p0_train', 'Dropout', [0.0], nn.Dropout(0.0), randn(4, 5))
+
+# ---- Sequential MLPs ---------------------------------------------------------------------
+# The spec builds the same stack in nnlua and loads the weights with
+# load_state_dict under PyTorch's names ("0.weight", "2.bias", ...).
+mlp = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+set_state(mlp)
+layer('mlp', 'MLP', [], mlp, randn(5, 6))
+
+# with BatchNorm1d (its buffers go through load_state_dict too) and Dropout:
+# p = 0 in the train-mode case (a p > 0 mask would be random), p = 0.3 in eval.
+def mlp_bn(p):
+    m = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.GELU(), nn.Dropout(p), nn.Linear(6, 2))
+    set_state(m)
+    with torch.no_grad():
+        m[1].weight.add_(1.0)
+    return m
+
+
+layer('mlp_bn_train', 'MLP_BN', [], mlp_bn(0.0), randn(7, 5), opts={'dropout_p': 0.0})
+layer('mlp_bn_eval', 'MLP_BN', [], mlp_bn(0.3), randn(7, 5), mode='eval', opts={'dropout_p': 0.3})
+
+
+# ---- losses ------------------------------------------------------------------------------
+def loss(name, kind, opts, fn, x, target, pre=None):
+    """fn(input, target) -> loss; pre: 'log_softmax' applies it to x first
+    (the gradient is then of the logits x)."""
+    xin = x.clone().requires_grad_(True)
+    inp = torch.log_softmax(xin, dim=1) if pre == 'log_softmax' else xin
+    val = fn(inp, target)
+    w = None
+    if val.dim() > 0:
+        w = randn(*val.shape)
+        (val * w).sum().backward()
+    else:
+        val.backward()
+    tgt = target
+    if target.dtype == torch.int64:
+        tgt = target + 1
+    LOSSES.append({
+        'name': name, 'kind': kind, 'opts': opts, 'pre': pre,
+        'input': x.detach(), 'target': tgt, 'w': w,
+        'out': val.detach(), 'grad_input': xin.grad,
+    })
+
+
+def reds(name, kind, x, target, extra=None, pre=None, make=None):
+    extra = extra or {}
+    for r in ['mean', 'sum', 'none']:
+        opts = dict(extra)
+        opts['reduction'] = r
+        loss('%s_%s' % (name, r), kind, opts, make(r), x, target, pre)
+
+
+reds('mse', 'MSELoss', randn(4, 3), randn(4, 3), make=lambda r: nn.MSELoss(reduction=r))
+reds('mse_1d', 'MSELoss', randn(6), randn(6), make=lambda r: nn.MSELoss(reduction=r))
+xt = randn(4, 3)
+reds('l1', 'L1Loss', away_from(randn(4, 3), [0.0]) + xt, xt, make=lambda r: nn.L1Loss(reduction=r))
+xt = randn(5, 3)
+d = away_from(randn(5, 3) * 1.5, [-1.0, 0.0, 1.0])
+reds('huber', 'HuberLoss', xt + d, xt, {'delta': 1.0}, make=lambda r: nn.HuberLoss(reduction=r, delta=1.0))
+d = away_from(randn(5, 3), [-0.5, 0.0, 0.5])
+reds('huber_d05', 'HuberLoss', xt + d, xt, {'delta': 0.5}, make=lambda r: nn.HuberLoss(reduction=r, delta=0.5))
+
+logits = randn(6, 4) * 2
+tgt = torch.tensor([0, 3, 1, 1, 2, 3])
+reds('cross_entropy', 'CrossEntropyLoss', logits, tgt, make=lambda r: nn.CrossEntropyLoss(reduction=r))
+reds('cross_entropy_ls', 'CrossEntropyLoss', logits, tgt, {'label_smoothing': 0.1},
+     make=lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.1))
+reds('cross_entropy_c7', 'CrossEntropyLoss', randn(3, 7), torch.tensor([6, 0, 2]),
+     make=lambda r: nn.CrossEntropyLoss(reduction=r))
+reds('nll', 'NLLLoss', logits, tgt, pre='log_softmax', make=lambda r: nn.NLLLoss(reduction=r))
+reds('nll_raw', 'NLLLoss', -uniform((5, 3), 0.1, 3.0), torch.tensor([2, 0, 1, 2, 2]),
+     make=lambda r: nn.NLLLoss(reduction=r))
+
+p = uniform((4, 3), 0.05, 0.95)
+y = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0]], dtype=F32)
+reds('bce', 'BCELoss', p, y, make=lambda r: nn.BCELoss(reduction=r))
+reds('bce_soft', 'BCELoss', uniform((5,), 0.05, 0.95), uniform((5,), 0.0, 1.0), make=lambda r: nn.BCELoss(reduction=r))
+reds('bce_logits', 'BCEWithLogitsLoss', randn(4, 3) * 3, y, make=lambda r: nn.BCEWithLogitsLoss(reduction=r))
+reds('bce_logits_soft', 'BCEWithLogitsLoss', randn(2, 5) * 2, uniform((2, 5), 0.0, 1.0),
+     make=lambda r: nn.BCEWithLogitsLoss(reduction=r))
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+def num(v):
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, int):
+        return str(v)
+    return '%.9g' % v          # 9 significant digits round-trip a float32
+
+
+def lua_tensor(t):
+    if t is None:
+        return 'false'
+    shape = ', '.join(str(s) for s in t.shape)
+    flat = t.detach().reshape(-1).tolist()
+    dt = ", dtype = 'int64'" if t.dtype == torch.int64 else ''
+    return '{ shape = { %s }, data = { %s }%s }' % (shape, ', '.join(num(v) for v in flat), dt)
+
+
+def lua_value(v):
+    if isinstance(v, (list, tuple)):
+        return '{ %s }' % ', '.join(lua_value(x) for x in v)
+    if isinstance(v, dict):
+        return '{ %s }' % ', '.join('%s = %s' % (k, lua_value(x)) for k, x in v.items())
+    if isinstance(v, str):
+        return "'%s'" % v
+    if v is None:
+        return 'nil'
+    return num(v)
+
+
+def lua_named(pairs, indent):
+    """an ordered list { {name = 'x', t = {...}}, ... } (order is checked)"""
+    if not pairs:
+        return '{}'
+    lines = ['{']
+    lines += ["%s  { name = '%s', t = %s }," % (indent, k, lua_tensor(v)) for k, v in pairs]
+    lines.append(indent + '}')
+    return '\n'.join(lines)
+
+
+def lua_layer(c):
+    L = ['  {']
+    L.append("    name = '%s', kind = '%s', mode = '%s'," % (c['name'], c['kind'], c['mode']))
+    L.append('    args = %s, opts = %s,' % (lua_value(c['args']), lua_value(c['opts'])))
+    L.append('    state = %s,' % lua_named(c['state'], '    '))
+    L.append('    params = %s,' % lua_value(c['params']))
+    L.append('    input = %s,' % lua_tensor(c['input']))
+    L.append('    w = %s,' % lua_tensor(c['w']))
+    L.append('    out = %s,' % lua_tensor(c['out']))
+    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+    L.append('    grads = %s,' % lua_named(c['grads'], '    '))
+    if 'after' in c:
+        L.append('    after = %s,' % lua_named(c['after'], '    '))
+    L.append('  },')
+    return '\n'.join(L)
+
+
+def lua_loss(c):
+    L = ['  {']
+    L.append("    name = '%s', kind = '%s', opts = %s,%s" % (
+        c['name'], c['kind'], lua_value(c['opts']), " pre = '%s'," % c['pre'] if c['pre'] else ''))
+    L.append('    input = %s,' % lua_tensor(c['input']))
+    L.append('    target = %s,' % lua_tensor(c['target']))
+    L.append('    w = %s,' % lua_tensor(c['w']))
+    L.append('    out = %s,' % lua_tensor(c['out']))
+    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+    L.append('  },')
+    return '\n'.join(L)
+
+
+def main():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'nn.lua')
+    with open(path, 'w') as f:
+        f.write('-- nn.lua: PyTorch %s golden values for nnlua layers and losses, float32;\n' % torch.__version__)
+        f.write('-- generated by tests/golden/gen_nn.py (do not edit by hand; regenerate with\n')
+        f.write('-- `/usr/bin/python3 tests/golden/gen_nn.py`). Checked by tests/spec/nn_golden_spec.lua.\n')
+        f.write('-- layers: state (parameters then buffers, PyTorch names and layout, before the\n')
+        f.write('-- step), input (int64 ids 1-based), out = m(input), and for (out * w):sum() the\n')
+        f.write('-- grads of the input and of each parameter; after: buffers after a train step.\n')
+        f.write('-- losses: input, target (class targets 1-based), out = loss, grad_input of out\n')
+        f.write("-- (of (out * w):sum() for reduction 'none'); pre: applied to input first.\n")
+        f.write('return {\n')
+        f.write('layers = {\n')
+        for c in LAYERS:
+            f.write(lua_layer(c) + '\n')
+        f.write('},\n')
+        f.write('losses = {\n')
+        for c in LOSSES:
+            f.write(lua_loss(c) + '\n')
+        f.write('},\n')
+        f.write('}\n')
+    print('%d layer cases, %d loss cases -> %s (%d bytes)' % (len(LAYERS), len(LOSSES), path, os.path.getsize(path)))
+
+
+if __name__ == '__main__':
+    main()

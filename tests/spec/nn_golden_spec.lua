@@ -1,0 +1,515 @@
+-- nn layers, a small MLP and the losses against PyTorch golden values
+-- (STYLE 12): tests/golden/nn.lua, made by tests/golden/gen_nn.py. Each layer
+-- gets PyTorch's weights (copy_ under no_grad, or load_state_dict with
+-- PyTorch's state-dict names for the Sequential MLPs), then its forward
+-- output, the gradients of (out * w):sum() for the input and every
+-- parameter, and for BatchNorm1d the running statistics after the step.
+-- Tolerance: |got - want| <= RTOL * |want| + ATOL elementwise (RTOL 1e-5,
+-- ATOL 1e-6), float32; shapes must match exactly.
+-- The second half checks the module API: parameter names and order,
+-- state dicts, train/eval, printing, Sequential, nn.init, error messages.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn = nl.nn
+
+local RTOL, ATOL = 1e-5, 1e-6
+
+local golden = dofile(S.root .. '/tests/golden/nn.lua')
+
+-- a tensor from a golden {shape, data, [dtype]}
+local function from_golden(g)
+  local dt = g.dtype or 'float32'
+  if #g.shape == 0 then return nl.tensor(g.data[1], dt) end
+  return nl.tensor(g.data, dt):view(g.shape)
+end
+
+-- the values of tensor t, flat in row-major order
+local function flat(t)
+  local out = {}
+  local function rec(v)
+    if type(v) == 'table' then
+      for i = 1, #v do rec(v[i]) end
+    else
+      out[#out + 1] = v
+    end
+  end
+  rec(t:totable())
+  return out
+end
+
+-- assert tensor got equals golden want: shape exactly, values within tolerance
+local function expect_close(got, want, what)
+  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
+  assert.are.same(want.shape, got:shape(), what .. ': shape')
+  local g = flat(got)
+  assert.are.equal(#want.data, #g, what .. ': number of elements')
+  local worst, worst_i = -1, nil
+  for i = 1, #g do
+    local excess = math.abs(g[i] - want.data[i]) - (ATOL + RTOL * math.abs(want.data[i]))
+    if excess ~= excess or g[i] ~= g[i] then excess = math.huge end
+    if excess > worst then worst, worst_i = excess, i end
+  end
+  assert.is_true(worst <= 0, worst > 0 and string.format(
+    '%s: element %d (flat) is %.9g, PyTorch gives %.9g (rtol %g, atol %g)',
+    what, worst_i, g[worst_i], want.data[worst_i], RTOL, ATOL) or nil)
+end
+
+local function names_of(pairs_list)
+  local out = {}
+  for i, kv in ipairs(pairs_list) do out[i] = kv[1] end
+  return out
+end
+
+local function sorted_keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+-- the message of the error f(...) raises; fails the test when none is raised
+local function error_of(f, ...)
+  local ok, err = pcall(f, ...)
+  assert.is_false(ok, 'expected an error, got none')
+  return tostring(err)
+end
+
+local function has(msg, plain)
+  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
+end
+
+-- ---- layers ------------------------------------------------------------------
+
+-- golden kind -> the nnlua module (a = args, o = opts as in nn.lua)
+local build = {
+  Linear     = function(a, o) return nn.Linear(a[1], a[2], o) end,
+  ReLU       = function() return nn.ReLU() end,
+  Sigmoid    = function() return nn.Sigmoid() end,
+  Tanh       = function() return nn.Tanh() end,
+  GELU       = function() return nn.GELU() end,
+  SiLU       = function() return nn.SiLU() end,
+  LeakyReLU  = function(a) return nn.LeakyReLU(a[1]) end,
+  Softmax    = function(a) return nn.Softmax(a[1]) end,
+  LogSoftmax = function(a) return nn.LogSoftmax(a[1]) end,
+  BatchNorm1d = function(a, o) return nn.BatchNorm1d(a[1], o) end,
+  LayerNorm  = function(a) return nn.LayerNorm(a[1]) end,
+  Embedding  = function(a) return nn.Embedding(a[1], a[2]) end,
+  Flatten    = function(a) return nn.Flatten(a[1], a[2]) end,
+  Dropout    = function(a) return nn.Dropout(a[1]) end,
+  MLP        = function()
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 3))
+  end,
+  MLP_BN     = function(_, o)
+    return nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.GELU(), nn.Dropout(o.dropout_p), nn.Linear(6, 2))
+  end,
+}
+-- these take PyTorch's state dict through load_state_dict; the rest copy_
+local via_state_dict = { MLP = true, MLP_BN = true }
+
+-- the tensor of m called name ("weight", "running_mean", "2.bias", ...)
+local function tensor_named(m, name)
+  local sd = m:state_dict()
+  assert.is_true(nl.is_tensor(sd[name]), 'module has no tensor named ' .. name)
+  return sd[name]
+end
+
+-- a fresh module for case c with PyTorch's parameters and buffers, in c's mode
+local function make(c)
+  local m = build[c.kind](c.args, c.opts)
+  if via_state_dict[c.kind] then
+    local sd = {}
+    for _, s in ipairs(c.state) do sd[s.name] = from_golden(s.t) end
+    m:load_state_dict(sd)
+  else
+    for _, s in ipairs(c.state) do
+      local dst = m[s.name]
+      assert.is_true(nl.is_tensor(dst), c.name .. ': module has no field ' .. s.name)
+      nl.no_grad(function() dst:copy_(from_golden(s.t)) end)
+    end
+  end
+  if c.mode == 'eval' then m:eval() else m:train() end
+  return m
+end
+
+local function input_of(c, with_grad)
+  local x = from_golden(c.input)
+  if with_grad and x:dtype() ~= 'int64' then x:requires_grad() end
+  return x
+end
+
+describe('nn layers against PyTorch golden values', function()
+  it('has a builder for every golden layer kind and a golden case for every builder', function()
+    local seen = {}
+    for _, c in ipairs(golden.layers) do
+      assert.is_function(build[c.kind], 'no nnlua module for golden kind ' .. c.kind)
+      seen[c.kind] = true
+    end
+    for kind in pairs(build) do assert.is_true(seen[kind], 'no golden case for ' .. kind) end
+  end)
+
+  for _, c in ipairs(golden.layers) do
+    it(c.name .. ': parameter and state-dict names are PyTorch\'s', function()
+      local m = make(c)
+      assert.are.same(c.params, names_of(m:named_parameters()))
+      local want = {}
+      for _, s in ipairs(c.state) do want[#want + 1] = s.name end
+      table.sort(want)
+      assert.are.same(want, sorted_keys(m:state_dict()))
+    end)
+
+    it(c.name .. ': forward (' .. c.mode .. ' mode)', function()
+      local m = make(c)
+      local out = m(input_of(c, false))
+      expect_close(out, c.out, c.name .. ' out')
+      if c.after then
+        for _, s in ipairs(c.after) do expect_close(tensor_named(m, s.name), s.t, c.name .. ' ' .. s.name .. ' after the step') end
+      elseif c.mode == 'eval' then
+        -- eval mode leaves running statistics alone
+        for _, s in ipairs(c.state) do
+          if not s.name:match('weight$') and not s.name:match('bias$') then
+            expect_close(tensor_named(m, s.name), s.t, c.name .. ' ' .. s.name .. ' (unchanged in eval)')
+          end
+        end
+      end
+    end)
+
+    it(c.name .. ': backward', function()
+      local m = make(c)
+      local x = input_of(c, true)
+      local out = m(x)
+      expect_close(out, c.out, c.name .. ' out (with grad)')
+      ;(out * from_golden(c.w)):sum():backward()
+      if c.grad_input then
+        assert.is_not_nil(x.grad, c.name .. ': the input has no grad')
+        expect_close(x.grad, c.grad_input, c.name .. ' grad of the input')
+      end
+      for _, g in ipairs(c.grads) do
+        local p = tensor_named(m, g.name)
+        assert.is_not_nil(p.grad, c.name .. ': ' .. g.name .. ' has no grad')
+        expect_close(p.grad, g.t, c.name .. ' grad of ' .. g.name)
+      end
+    end)
+  end
+
+  it('Dropout in eval mode returns its input unchanged, and drops about p of it in training', function()
+    local d = nn.Dropout(0.5)
+    local x = nl.randn(200, 50)
+    d:eval()
+    assert.are.same(flat(x), flat(d(x)))
+    d:train()
+    local y = flat(d(x))
+    local xs, zeros = flat(x), 0
+    for i = 1, #y do
+      if y[i] == 0 then zeros = zeros + 1
+      else assert.is_true(S.close(y[i], 2 * xs[i], 1e-6, 0), 'kept values are scaled by 1/(1-p)') end
+    end
+    assert.is_true(math.abs(zeros / #y - 0.5) < 0.02, 'dropped fraction ' .. zeros / #y)
+  end)
+end)
+
+-- ---- losses ----------------------------------------------------------------------
+
+local losses = {
+  MSELoss           = { nn.MSELoss, nn.functional.mse_loss },
+  L1Loss            = { nn.L1Loss, nn.functional.l1_loss },
+  HuberLoss         = { nn.HuberLoss, nn.functional.huber_loss },
+  CrossEntropyLoss  = { nn.CrossEntropyLoss, nn.functional.cross_entropy },
+  NLLLoss           = { nn.NLLLoss, nn.functional.nll_loss },
+  BCELoss           = { nn.BCELoss, nn.functional.binary_cross_entropy },
+  BCEWithLogitsLoss = { nn.BCEWithLogitsLoss, nn.functional.binary_cross_entropy_with_logits },
+}
+
+describe('losses against PyTorch golden values', function()
+  it('has a module and a functional form for every golden loss, and a case for each', function()
+    local seen = {}
+    for _, c in ipairs(golden.losses) do
+      assert.is_table(losses[c.kind], 'no nnlua loss for golden kind ' .. c.kind)
+      assert.is_function(losses[c.kind][2], 'no nn.functional form of ' .. c.kind)
+      seen[c.kind] = true
+    end
+    for kind in pairs(losses) do assert.is_true(seen[kind], 'no golden case for ' .. kind) end
+  end)
+
+  for _, c in ipairs(golden.losses) do
+    local function prepare(x)
+      if c.pre == 'log_softmax' then return x:log_softmax(2) end
+      return x
+    end
+
+    it(c.name .. ': module value and input gradient', function()
+      local x = from_golden(c.input):requires_grad()
+      local crit = losses[c.kind][1](c.opts)
+      local out = crit(prepare(x), from_golden(c.target))
+      expect_close(out, c.out, c.name .. ' loss')
+      if c.w then out = (out * from_golden(c.w)):sum() end
+      out:backward()
+      assert.is_not_nil(x.grad, c.name .. ': the input has no grad')
+      expect_close(x.grad, c.grad_input, c.name .. ' grad of the input')
+    end)
+
+    it(c.name .. ': nn.functional value', function()
+      local out = losses[c.kind][2](prepare(from_golden(c.input)), from_golden(c.target), c.opts)
+      expect_close(out, c.out, c.name .. ' functional loss')
+    end)
+  end
+end)
+
+-- ---- module API --------------------------------------------------------------------
+
+local Net = nn.Module:extend('Net')
+function Net:init(d_in, d_hidden, d_out)
+  self.encoder = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(), nn.Linear(d_hidden, d_hidden))
+  self.norm = nn.BatchNorm1d(d_hidden)
+  self.drop = nn.Dropout(0.5)
+  self.head = nn.Linear(d_hidden, d_out)
+  self.scale = nl.ones(d_out):requires_grad()
+end
+function Net:forward(x)
+  return self.head(self.drop(self.norm(self.encoder(x)))) * self.scale
+end
+
+local NET_NAMES = { 'encoder.0.weight', 'encoder.0.bias', 'encoder.2.weight', 'encoder.2.bias',
+                    'norm.weight', 'norm.bias', 'head.weight', 'head.bias', 'scale' }
+local NET_SHAPES = { { 8, 4 }, { 8 }, { 8, 8 }, { 8 }, { 8 }, { 8 }, { 3, 8 }, { 3 }, { 3 } }
+local NET_COUNT = 4 * 8 + 8 + 8 * 8 + 8 + 8 + 8 + 8 * 3 + 3 + 3   -- 158
+
+describe('nn.Module API', function()
+  it('named_parameters of a nested custom module: dotted names in assignment order, Sequential children from 0', function()
+    local net = Net(4, 8, 3)
+    local np = net:named_parameters()
+    assert.are.same(NET_NAMES, names_of(np))
+    for i, kv in ipairs(np) do
+      assert.are.same(NET_SHAPES[i], kv[2]:shape(), kv[1] .. ' shape')
+      assert.is_true(kv[2].is_requires_grad, kv[1] .. ' requires grad')
+    end
+  end)
+
+  it('parameters() holds the model\'s own tensors, one per parameter', function()
+    local net = Net(4, 8, 3)
+    local ps = net:parameters()
+    assert.are.equal(#NET_NAMES, #ps)
+    assert.are.equal(NET_COUNT, net:num_parameters())
+    -- writing through parameters() changes the model: all zero -> output zero
+    nl.no_grad(function() for _, p in ipairs(ps) do p:fill_(0) end end)
+    net:eval()
+    local y = flat(net(nl.randn(5, 4)))
+    for i = 1, #y do assert.are.equal(0, y[i]) end
+  end)
+
+  it('state_dict holds parameters and buffers, and load_state_dict copies them into another model', function()
+    local net = Net(4, 8, 3)
+    local sd = net:state_dict()
+    local want = {}
+    for _, n in ipairs(NET_NAMES) do want[#want + 1] = n end
+    for _, n in ipairs({ 'norm.running_mean', 'norm.running_var', 'norm.num_batches_tracked' }) do want[#want + 1] = n end
+    table.sort(want)
+    assert.are.same(want, sorted_keys(sd))
+    net(nl.randn(6, 4))     -- a training step moves the running statistics
+    local other = Net(4, 8, 3)
+    other:load_state_dict(net:state_dict())
+    net:eval(); other:eval()
+    local x = nl.randn(5, 4)
+    assert.are.same(flat(net(x)), flat(other(x)))
+    assert.are.same(flat(net.norm.running_var), flat(other.norm.running_var))
+    assert.are.equal(1, other.norm.num_batches_tracked:item())
+  end)
+
+  it('load_state_dict takes PyTorch\'s names for nn.Sequential ("0.weight", "2.bias")', function()
+    local seq = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    seq:load_state_dict({
+      ['0.weight'] = nl.tensor({ 1, 0, 0, 1, 1, 1 }):view(3, 2),
+      ['0.bias'] = nl.tensor({ 0, 0, -10 }),
+      ['2.weight'] = nl.tensor({ 1, 2, 3 }):view(1, 3),
+      ['2.bias'] = nl.tensor({ 0.5 }),
+    })
+    -- x = (1, 2): hidden relu(1, 2, -7) = (1, 2, 0); out = 1 + 4 + 0 + 0.5
+    assert.are.equal(5.5, seq(nl.tensor({ { 1, 2 } })):item())
+  end)
+
+  it('load_state_dict errors on a missing key, naming it', function()
+    local net = Net(4, 8, 3)
+    local sd = net:state_dict()
+    sd['head.bias'] = nil
+    local msg = error_of(function() Net(4, 8, 3):load_state_dict(sd) end)
+    has(msg, 'head.bias'); has(msg, 'missing')
+  end)
+
+  it('load_state_dict errors on an unexpected key, naming it', function()
+    local sd = Net(4, 8, 3):state_dict()
+    sd['extra.weight'] = nl.zeros(2)
+    local msg = error_of(function() Net(4, 8, 3):load_state_dict(sd) end)
+    has(msg, 'extra.weight'); has(msg, 'unexpected')
+  end)
+
+  it('load_state_dict with strict = false skips missing and unexpected keys', function()
+    local net = Net(4, 8, 3)
+    net:load_state_dict({ ['head.bias'] = nl.tensor({ 1, 2, 3 }), ['nope'] = nl.zeros(1) }, false)
+    assert.are.same({ 1, 2, 3 }, net.head.bias:totable())
+  end)
+
+  it('load_state_dict errors on a shape mismatch, naming the key and both shapes', function()
+    local sd = Net(4, 8, 3):state_dict()
+    sd['head.weight'] = nl.zeros(3, 7)
+    local msg = error_of(function() Net(4, 8, 3):load_state_dict(sd) end)
+    has(msg, 'head.weight')
+    assert.is_truthy(msg:find('%[3, ?8%]'), 'message should give the model\'s shape [3,8]: ' .. msg)
+    assert.is_truthy(msg:find('%[3, ?7%]'), 'message should give the state dict\'s shape [3,7]: ' .. msg)
+  end)
+
+  it('train() and eval() reach every submodule and change what they compute', function()
+    local net = Net(4, 8, 3)
+    local function all_modes()
+      local seen = {}
+      for _, m in ipairs({ net, net.encoder, net.encoder[1], net.encoder[2], net.encoder[3], net.norm, net.drop, net.head }) do
+        seen[#seen + 1] = m.training
+      end
+      return seen
+    end
+    assert.are.same({ true, true, true, true, true, true, true, true }, all_modes())
+    assert.are.equal(net, net:eval())
+    assert.are.same({ false, false, false, false, false, false, false, false }, all_modes())
+    -- eval: no dropout, running statistics fixed -> the same output twice
+    local x = nl.randn(6, 4)
+    local rm = flat(net.norm.running_mean)
+    assert.are.same(flat(net(x)), flat(net(x)))
+    assert.are.same(rm, flat(net.norm.running_mean))
+    assert.are.equal(net, net:train())
+    assert.are.same({ true, true, true, true, true, true, true, true }, all_modes())
+    net(x)
+    assert.are_not.same(rm, flat(net.norm.running_mean))
+  end)
+
+  it('tostring(model) lists each child by name with its settings, and the parameter count', function()
+    local s = tostring(Net(4, 8, 3))
+    for _, part in ipairs({ 'Net', '(encoder): Sequential', '(0): Linear(in_features=4, out_features=8, bias=true)',
+                            '(1): ReLU', '(2): Linear(in_features=8, out_features=8, bias=true)', '(norm): BatchNorm1d',
+                            '(drop): Dropout', '(head): Linear(in_features=8, out_features=3, bias=true)' }) do
+      has(s, part)
+    end
+    assert.is_truthy(s:find('%f[%d]158%f[%D]'), 'parameter count 158 not shown in:\n' .. s)
+    local big = tostring(nn.Sequential(nn.Linear(100, 20)))   -- 2020 parameters
+    assert.is_truthy(big:gsub(',', ''):find('%f[%d]2020%f[%D]'), 'parameter count 2020 not shown in:\n' .. big)
+  end)
+
+  it('Sequential: seq[i] is the i-th module, #seq counts them, seq:add appends one that forward then runs', function()
+    local l1, relu = nn.Linear(3, 4), nn.ReLU()
+    local seq = nn.Sequential(l1, relu)
+    assert.are.equal(l1, seq[1])
+    assert.are.equal(relu, seq[2])
+    assert.is_nil(seq[3])
+    assert.are.equal(2, #seq)
+    local l2 = nn.Linear(4, 2)
+    assert.are.equal(seq, seq:add(l2))
+    assert.are.equal(3, #seq)
+    assert.are.equal(l2, seq[3])
+    assert.are.same({ 5, 2 }, seq(nl.randn(5, 3)):shape())
+    assert.are.same({ '0.weight', '0.bias', '2.weight', '2.bias' }, names_of(seq:named_parameters()))
+  end)
+
+  it('Sequential rejects a non-module', function()
+    local msg = error_of(function() nn.Sequential(nn.ReLU(), 42) end)
+    has(msg, 'Sequential')
+  end)
+end)
+
+-- ---- initialization -------------------------------------------------------------------
+
+local function max_abs(t) return t:abs():max():item() end
+local function rms(t) return (t * t):mean():sqrt():item() end
+
+describe('nn.init', function()
+  it('xavier_uniform_ fills U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out))', function()
+    local t = nl.empty(200, 300)
+    local a = math.sqrt(6 / 500)
+    assert.are.equal(t, nn.init.xavier_uniform_(t))
+    assert.is_true(max_abs(t) <= a * (1 + 1e-6), 'beyond the bound: ' .. max_abs(t) .. ' > ' .. a)
+    assert.is_true(max_abs(t) >= 0.99 * a, 'does not reach the bound: ' .. max_abs(t))
+    assert.is_true(math.abs(rms(t) - a / math.sqrt(3)) < 0.01 * a, 'std of U(-a,a) is a/sqrt(3)')
+    nn.init.xavier_uniform_(t, 2)
+    assert.is_true(max_abs(t) <= 2 * a * (1 + 1e-6) and max_abs(t) >= 1.98 * a, 'gain 2 doubles the bound')
+  end)
+
+  it('kaiming_normal_ has std gain / sqrt(fan) (relu gain sqrt 2; fan_in default, fan_out on request)', function()
+    local t = nl.empty(1000, 500)         -- fan_in 500, fan_out 1000; 500k samples: std within ~0.1%
+    nn.init.kaiming_normal_(t)
+    local want = math.sqrt(2 / 500)
+    assert.is_true(math.abs(rms(t) / want - 1) < 0.01, ('std %g, want %g'):format(rms(t), want))
+    assert.is_true(math.abs(t:mean():item()) < 0.01 * want, 'mean ' .. t:mean():item())
+    nn.init.kaiming_normal_(t, { mode = 'fan_out', nonlinearity = 'relu' })
+    want = math.sqrt(2 / 1000)
+    assert.is_true(math.abs(rms(t) / want - 1) < 0.01, ('fan_out std %g, want %g'):format(rms(t), want))
+  end)
+
+  it('zeros_ and ones_ fill a parameter in place, outside autograd', function()
+    local p = nl.randn(3, 4):requires_grad()
+    assert.are.equal(p, nn.init.zeros_(p))
+    for _, v in ipairs(flat(p)) do assert.are.equal(0, v) end
+    nn.init.ones_(p)
+    for _, v in ipairs(flat(p)) do assert.are.equal(1, v) end
+    assert.is_true(p:is_leaf() and p.is_requires_grad, 'still a leaf that requires grad')
+  end)
+
+  it('Linear\'s default weight and bias lie in [-1/sqrt(in), 1/sqrt(in)] and spread over it', function()
+    local lin = nn.Linear(400, 50)
+    local bound = 1 / math.sqrt(400)
+    assert.is_true(max_abs(lin.weight) <= bound * (1 + 1e-6), 'weight beyond 1/sqrt(in): ' .. max_abs(lin.weight))
+    assert.is_true(max_abs(lin.weight) >= 0.99 * bound, 'weight does not fill the range: ' .. max_abs(lin.weight))
+    assert.is_true(max_abs(lin.bias) <= bound * (1 + 1e-6), 'bias beyond 1/sqrt(in): ' .. max_abs(lin.bias))
+    assert.is_true(max_abs(lin.bias) >= 0.5 * bound, 'bias does not fill the range: ' .. max_abs(lin.bias))
+    assert.are_not.same(flat(lin.weight), flat(nn.Linear(400, 50).weight))
+  end)
+end)
+
+-- ---- bad input ---------------------------------------------------------------------------
+
+describe('nn error messages', function()
+  it('Linear with the wrong feature count names Linear and both sizes', function()
+    local msg = error_of(function() return nn.Linear(4, 3)(nl.zeros(2, 5)) end)
+    has(msg, 'Linear')
+    assert.is_truthy(msg:find('%f[%d]5%f[%D]'), 'should name the input size 5: ' .. msg)
+    assert.is_truthy(msg:find('%f[%d]4%f[%D]'), 'should name the expected size 4: ' .. msg)
+  end)
+
+  for _, bad in ipairs({ 0, 5 }) do
+    it('CrossEntropyLoss with label ' .. bad .. ' for 4 classes names the label and the range 1..4', function()
+      local target = nl.tensor({ 1, bad, 2 }, 'int64')
+      local msg = error_of(function() return nn.CrossEntropyLoss()(nl.zeros(3, 4), target) end)
+      has(msg, 'cross_entropy')
+      assert.is_truthy(msg:find('%f[%d]' .. bad .. '%f[%D]'), 'should name the label ' .. bad .. ': ' .. msg)
+      assert.is_truthy(msg:find('1 to 4') or msg:find('%[1, ?4%]') or msg:find('1%.%.4'),
+                       'should name the range 1..4: ' .. msg)
+    end)
+  end
+
+  it('NLLLoss with label 0 errors too', function()
+    local msg = error_of(function() return nn.NLLLoss()(nl.zeros(2, 3), nl.tensor({ 0, 1 }, 'int64')) end)
+    has(msg, 'nll_loss')
+  end)
+
+  it('CrossEntropyLoss with float targets says they must be int64', function()
+    local msg = error_of(function() return nn.CrossEntropyLoss()(nl.zeros(2, 3), nl.tensor({ 1, 2 })) end)
+    has(msg, 'int64')
+  end)
+
+  it('MSELoss with different batch sizes names both shapes', function()
+    local msg = error_of(function() return nn.MSELoss()(nl.zeros(4, 3), nl.zeros(5, 3)) end)
+    has(msg, 'mse_loss')
+    assert.is_truthy(msg:find('%[4, ?3%]'), 'should name the input shape [4,3]: ' .. msg)
+    assert.is_truthy(msg:find('%[5, ?3%]'), 'should name the target shape [5,3]: ' .. msg)
+  end)
+
+  it('Embedding with float ids says it needs int64', function()
+    local msg = error_of(function() return nn.Embedding(6, 4)(nl.tensor({ 1, 2 })) end)
+    has(msg, 'Embedding'); has(msg, 'int64')
+  end)
+
+  it('Embedding with an id out of range errors instead of reading outside the table', function()
+    error_of(function() return nn.Embedding(6, 4)(nl.tensor({ 7 }, 'int64')) end)
+    error_of(function() return nn.Embedding(6, 4)(nl.tensor({ 0 }, 'int64')) end)
+  end)
+
+  it('a loss with an unknown reduction names the choices', function()
+    local msg = error_of(function() return nn.MSELoss({ reduction = 'avg' }) end)
+    has(msg, 'avg'); has(msg, 'mean')
+  end)
+end)
