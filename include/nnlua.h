@@ -314,13 +314,14 @@ void nl_st_close(nl_st_file *f);
  * require grad) and bump the storage versions, so a graph that saved a
  * parameter before the step refuses to run backward after it. */
 
-/* SGD: d = grad + weight_decay*param; with momentum, buf = d at step 1, then
- * buf = momentum*buf + (1-dampening)*d, and d = buf (nesterov: d + momentum*buf);
+/* SGD: d = grad + weight_decay*param; with momentum, buf = d when init_buf
+ * (the buffer's first step; its old contents are ignored), else
+ * buf = momentum*buf + (1-dampening)*d; then d = buf (nesterov: d + momentum*buf);
  * param -= lr*d. */
 int nl_sgd_step(nl_tensor *param /* in, out */,
                 nl_tensor *momentum_buf /* in, out; optional: NULL when momentum is 0 */,
                 nl_tensor *grad, double lr, double momentum, double dampening,
-                double weight_decay, int nesterov, int64_t step);
+                double weight_decay, int nesterov, int init_buf);
 /* Adam (weight_decay added to the gradient), or AdamW when decoupled
  * (param *= 1 - lr*weight_decay first). max_exp_avg_sq: amsgrad. */
 int nl_adam_step(nl_tensor *param /* in, out */, nl_tensor *exp_avg /* in, out */,

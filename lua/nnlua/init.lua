@@ -39,7 +39,7 @@ require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
 
 require('nnlua.nn')(nl)
-nl.optim = {}
+require('nnlua.optim')(nl)
 nl.data = {}
 
 return nl

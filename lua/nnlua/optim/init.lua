@@ -1,0 +1,20 @@
+-- optim: the optimizers (one file per family; the update itself is one C
+-- call per parameter, src/optim.c), the LR schedulers, gradient clipping
+-- and the L1 penalty. require('nnlua.optim')(nl) fills and returns nl.optim.
+return function(nl)
+  local optim = {}
+  nl.optim = optim
+  require('nnlua.optim.optimizer')(nl, optim)
+  require('nnlua.optim.sgd')(nl, optim)
+  require('nnlua.optim.adam')(nl, optim)
+  require('nnlua.optim.rmsprop')(nl, optim)
+  require('nnlua.optim.adagrad')(nl, optim)
+  require('nnlua.optim.lr_scheduler')(nl, optim)
+  require('nnlua.optim.grad')(nl, optim)
+  -- lower-case names, for model:compile{optimizer = 'adam'}
+  optim.by_name = {
+    sgd = optim.SGD, adam = optim.Adam, adamw = optim.AdamW,
+    rmsprop = optim.RMSprop, adagrad = optim.Adagrad,
+  }
+  return optim
+end

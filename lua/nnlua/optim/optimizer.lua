@@ -1,0 +1,241 @@
+-- optimizer.lua: what every optimizer shares: param groups with their
+-- hyperparameters, per-parameter state, step's walk over the parameters,
+-- zero_grad, set_lr, state_dict / load_state_dict. A family file (sgd.lua,
+-- adam.lua, ...) gives a name, the defaults, a check of one group's
+-- options and the update of one parameter, which is one C call.
+return function(nl, optim)
+  local lib, check, raise, T = nl._lib, nl._check, nl._raise, nl._T
+  local ffi = require 'ffi'
+
+  -- a default the user must give (SGD's lr)
+  local REQUIRED = setmetatable({}, { __tostring = function() return 'required' end })
+  optim._REQUIRED = REQUIRED
+
+  local Optimizer = {}
+  optim.Optimizer = Optimizer
+
+  -- options are numbers, booleans and lists of numbers (betas)
+  local function copy(v)
+    if type(v) ~= 'table' or v == REQUIRED then return v end
+    local c = {}
+    for i = 1, #v do c[i] = v[i] end
+    return c
+  end
+
+  -- the options of group g against the class's defaults: types, then the
+  -- family's own check (which returns a message or nil)
+  local function check_group(cls, g, where)
+    local name = cls.name
+    for k, d in pairs(cls.defaults) do
+      local v = g[k]
+      if v == REQUIRED then raise(('%s: %s is required%s'):format(name, k, where)) end
+      local want = d == REQUIRED and 'number' or type(d)
+      if want == 'table' then
+        local ok = type(v) == 'table' and #v == #d
+        for i = 1, #d do ok = ok and type(v[i]) == 'number' end
+        if not ok then raise(('%s: %s must be a list of %d numbers%s'):format(name, k, #d, where)) end
+      elseif type(v) ~= want then
+        raise(('%s: %s must be a %s, got %s%s'):format(name, k, want, type(v), where))
+      end
+    end
+    if not (g.lr >= 0) then raise(('%s: invalid learning rate %s (must be >= 0)%s'):format(name, g.lr, where)) end
+    local msg = cls._check(g)
+    if msg then raise(('%s: %s%s'):format(name, msg, where)) end
+  end
+
+  -- Builds the optimizer class `spec` describes: spec.name, spec.defaults
+  -- (option -> default value), spec._check(group) -> message or nil,
+  -- spec._update(p, pc, gc, state, group): one parameter's step (p the
+  -- tensor, pc its C tensor, gc its C gradient, state its table).
+  function optim._class(spec)
+    local cls = setmetatable(spec, { __index = Optimizer })
+    -- opt.lr reads the first group's lr (what schedulers change)
+    local inst_mt = {
+      __index = function(self, k)
+        if k == 'lr' then return self.param_groups[1].lr end
+        return cls[k]
+      end,
+      __tostring = function(self)
+        return ('%s (%d parameter group%s, lr=%s)'):format(cls.name, #self.param_groups,
+          #self.param_groups == 1 and '' or 's', tostring(self.param_groups[1].lr))
+      end,
+    }
+
+    function cls.new(params, opts)
+      local name = cls.name
+      if opts == nil then opts = {} end
+      if type(opts) ~= 'table' then raise(('%s: options must be a table, got %s'):format(name, type(opts))) end
+      for k in pairs(opts) do
+        if cls.defaults[k] == nil then raise(("%s: unknown option '%s'"):format(name, tostring(k))) end
+      end
+      if nl.is_tensor(params) then params = { params } end
+      if type(params) ~= 'table' then
+        raise(('%s: params must be a list of tensors or of param groups, got %s'):format(name, type(params)))
+      end
+      if #params == 0 then raise(name .. ': got an empty parameter list') end
+      local raw = nl.is_tensor(params[1]) and { { params = params } } or params
+
+      local groups, seen = {}, {}
+      for gi, rg in ipairs(raw) do
+        local where = #raw > 1 and (' (param group %d)'):format(gi) or ''
+        if type(rg) ~= 'table' or type(rg.params) ~= 'table' then
+          raise(('%s: param group %d must be a table with a params list'):format(name, gi))
+        end
+        local g = {}
+        for k, v in pairs(rg) do g[k] = copy(v) end           -- extra keys are kept
+        for k, d in pairs(cls.defaults) do
+          if g[k] == nil then
+            local v = opts[k]
+            if v == nil then v = d end
+            g[k] = copy(v)
+          end
+        end
+        local ps = nl.is_tensor(rg.params) and { rg.params } or rg.params
+        if #ps == 0 then raise(('%s: param group %d has no parameters'):format(name, gi)) end
+        g.params = {}
+        for i, p in ipairs(ps) do
+          if not nl.is_tensor(p) then
+            raise(('%s: parameter %d%s is not a tensor (%s)'):format(name, i, where, type(p)))
+          end
+          local pc = T(p, name)
+          if pc.dtype ~= 0 and pc.dtype ~= 1 then
+            raise(('%s: parameter %d%s is %s; optimizers update float32 or float64 tensors'):format(name, i, where, p:dtype()))
+          end
+          if not p:is_leaf() then raise(('%s: cannot optimize a non-leaf tensor (parameter %d%s)'):format(name, i, where)) end
+          local key = tostring(ffi.cast('void *', pc))
+          if seen[key] then raise(('%s: a parameter appears more than once (parameter %d%s)'):format(name, i, where)) end
+          seen[key] = true
+          g.params[i] = p
+        end
+        check_group(cls, g, where)
+        groups[gi] = g
+      end
+      local self = { param_groups = groups, state = {} }
+      return setmetatable(self, inst_mt)
+    end
+    return cls
+  end
+
+  -- One step over every parameter that has a gradient. closure, optional,
+  -- recomputes the loss first (and its value is returned).
+  function Optimizer:step(closure)
+    local loss
+    if closure ~= nil then loss = closure() end
+    local state, update, name = self.state, self._update, self.name
+    local idx = 0
+    for _, group in ipairs(self.param_groups) do
+      for _, p in ipairs(group.params) do
+        idx = idx + 1
+        local pc = T(p, name)
+        local gc = pc.grad
+        if gc ~= nil then
+          local st = state[idx]
+          if st == nil then
+            st = {}
+            state[idx] = st
+          end
+          update(p, pc, gc, st, group)
+        end
+      end
+    end
+    return loss
+  end
+
+  -- Drops every gradient (t.grad becomes nil, PyTorch's set_to_none), or
+  -- zeros them in place when set_to_none is false.
+  function Optimizer:zero_grad(set_to_none)
+    for _, group in ipairs(self.param_groups) do
+      for _, p in ipairs(group.params) do
+        local pc = T(p, 'zero_grad')
+        if pc.grad ~= nil then
+          if set_to_none == false then check(lib.nl_fill_(pc.grad, 0))
+          else check(lib.nl_set_grad(pc, nil)) end
+        end
+      end
+    end
+  end
+
+  -- the lr of every group
+  function Optimizer:set_lr(lr)
+    if type(lr) ~= 'number' or not (lr >= 0) then
+      raise(('%s: invalid learning rate %s (must be a number >= 0)'):format(self.name, tostring(lr)))
+    end
+    for _, g in ipairs(self.param_groups) do g.lr = lr end
+  end
+
+  -- { state = { [i] = { step = n, <buffer> = tensor, ... } },
+  --   param_groups = { { lr = ..., <options>, params = { i, ... } }, ... } }
+  -- i numbers the parameters across the groups, from 1. The tensors are
+  -- copies: later steps do not change a saved state_dict.
+  function Optimizer:state_dict()
+    local state = {}
+    for i, st in pairs(self.state) do
+      local s = {}
+      for k, v in pairs(st) do s[k] = nl.is_tensor(v) and v:clone() or v end
+      state[i] = s
+    end
+    local groups, idx = {}, 0
+    for gi, g in ipairs(self.param_groups) do
+      local c = {}
+      for k, v in pairs(g) do
+        if k ~= 'params' then c[k] = copy(v) end
+      end
+      c.params = {}
+      for j = 1, #g.params do
+        idx = idx + 1
+        c.params[j] = idx
+      end
+      groups[gi] = c
+    end
+    return { state = state, param_groups = groups }
+  end
+
+  -- Restores what state_dict returned (for an optimizer over parameters of
+  -- the same shapes, in the same groups): the run continues as the saved
+  -- one would have. Nothing changes when the dict does not fit.
+  function Optimizer:load_state_dict(sd)
+    local name = self.name .. ': load_state_dict'
+    if type(sd) ~= 'table' or type(sd.state) ~= 'table' or type(sd.param_groups) ~= 'table' then
+      raise(name .. ': expected a table with state and param_groups')
+    end
+    if #sd.param_groups ~= #self.param_groups then
+      raise(('%s: %d parameter groups saved, the optimizer has %d'):format(name, #sd.param_groups, #self.param_groups))
+    end
+    local flat, groups = {}, {}
+    for gi, g in ipairs(self.param_groups) do
+      local sg = sd.param_groups[gi]
+      if type(sg) ~= 'table' or type(sg.params) ~= 'table' or #sg.params ~= #g.params then
+        raise(('%s: param group %d has %d parameters, the saved one %s'):format(name, gi, #g.params,
+          type(sg) == 'table' and type(sg.params) == 'table' and tostring(#sg.params) or 'none'))
+      end
+      local ng = {}
+      for k, v in pairs(sg) do if k ~= 'params' then ng[k] = copy(v) end end
+      for k, v in pairs(g) do if ng[k] == nil and k ~= 'params' then ng[k] = copy(v) end end
+      ng.params = g.params
+      check_group(self, ng, (' (loading param group %d)'):format(gi))
+      for j, p in ipairs(g.params) do flat[sg.params[j]] = p end
+      groups[gi] = ng
+    end
+    local state = {}
+    for i, st in pairs(sd.state) do
+      local p = flat[i]
+      if p == nil or type(st) ~= 'table' then raise(('%s: state for parameter %s, which no group holds'):format(name, tostring(i))) end
+      local s = {}
+      for k, v in pairs(st) do
+        if nl.is_tensor(v) then
+          if nl._shape_str(v) ~= nl._shape_str(p) then
+            raise(('%s: %s of shape %s for parameter %d of shape %s'):format(name, k, nl._shape_str(v), i, nl._shape_str(p)))
+          end
+          s[k] = nl.tensor(v:detach(), p:dtype())      -- a contiguous copy in the parameter's dtype
+        else
+          s[k] = v
+        end
+      end
+      state[i] = s
+    end
+    self.param_groups, self.state = groups, state
+  end
+
+  -- a zero tensor of p's shape and dtype, for state
+  function optim._zeros_like(p) return nl.zeros(p:shape(), p:dtype()) end
+end

@@ -1,0 +1,523 @@
+/* optim.c — fused optimizer updates: one call applies one step of SGD,
+ * Adam / AdamW, RMSprop or Adagrad to one parameter in place, in one pass,
+ * with PyTorch 1.13's single-tensor formulas (torch/optim: sgd.py, adam.py, ...); and
+ * gradient clipping by norm. Param groups, step counts, state creation and
+ * LR schedules live in lua/nnlua/optim/. Nothing here records autograd nodes. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Elements per thread before another thread pays for itself. */
+#define OPTIM_GRAIN (1 << 15)
+/* Kernels that take a square root work through a chunk BLOCK elements at a
+ * time: one loop writes the radicands to a stack buffer, a vector sqrt runs
+ * over it, a second loop finishes the update. sqrtf inside the update loop
+ * would keep GCC from vectorizing it (errno), at 4x the cost. */
+#define BLOCK 256
+/* clip_grad_norm sums fixed chunks and adds the chunks' sums in order, so
+ * the norm does not depend on the thread count. */
+#define NORM_CHUNK (1 << 14)
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- square roots of a block, in place ----
+ * Vector and scalar square roots are both correctly rounded (IEEE 754), so
+ * the vector path gives the plain loop's results bit for bit. */
+
+static void sqrt_block_f32(float *x /* (n) */, int n) {
+    int i = 0;
+#if defined(__AVX__)
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_sqrt_ps(_mm256_loadu_ps(x + i)));
+#endif
+#if defined(__SSE2__)
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(x + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) x[i] = sqrtf(x[i]);
+}
+
+static void sqrt_block_f64(double *x /* (n) */, int n) {
+    int i = 0;
+#if defined(__AVX__)
+    for (; i + 4 <= n; i += 4) _mm256_storeu_pd(x + i, _mm256_sqrt_pd(_mm256_loadu_pd(x + i)));
+#endif
+#if defined(__SSE2__)
+    for (; i + 2 <= n; i += 2) _mm_storeu_pd(x + i, _mm_sqrt_pd(_mm_loadu_pd(x + i)));
+#endif
+    for (; i < n; i++) x[i] = sqrt(x[i]);
+}
+
+/* ---- argument checks ---- */
+
+/* param: a contiguous float tensor; grad: of its shape and dtype. */
+static bool check_param(const char *op, nl_tensor *param, nl_tensor *grad) {
+    if (!param || !grad) {
+        nl_set_error("%s: expected a tensor, got nil (%s)", op, param ? "grad" : "parameter");
+        return false;
+    }
+    if (param->dtype != NL_FLOAT32 && param->dtype != NL_FLOAT64) {
+        nl_set_error("%s: parameter of dtype %s (optimizers update float32 or float64)",
+                     op, nl_dtype_name(param->dtype));
+        return false;
+    }
+    if (!nl_is_contiguous(param)) {
+        nl_set_error("%s: parameter of shape %s is not contiguous", op, nl_shape_str(param));
+        return false;
+    }
+    if (!nl_same_shape(param, grad)) {
+        nl_set_error("%s: grad of shape %s for a parameter of shape %s",
+                     op, nl_shape_str(grad), nl_shape_str(param));
+        return false;
+    }
+    if (grad->dtype != param->dtype) {
+        nl_set_error("%s: grad of dtype %s for a %s parameter",
+                     op, nl_dtype_name(grad->dtype), nl_dtype_name(param->dtype));
+        return false;
+    }
+    return true;
+}
+
+/* A state tensor: contiguous, of param's shape and dtype; NULL only when
+ * it is optional here. */
+static bool check_state(const char *op, const char *name, nl_tensor *param, nl_tensor *s,
+                        bool required) {
+    if (!s) {
+        if (!required) return true;
+        nl_set_error("%s: %s is required here, got nil", op, name);
+        return false;
+    }
+    if (!nl_same_shape(param, s)) {
+        nl_set_error("%s: %s of shape %s for a parameter of shape %s",
+                     op, name, nl_shape_str(s), nl_shape_str(param));
+        return false;
+    }
+    if (s->dtype != param->dtype) {
+        nl_set_error("%s: %s of dtype %s for a %s parameter",
+                     op, name, nl_dtype_name(s->dtype), nl_dtype_name(param->dtype));
+        return false;
+    }
+    if (!nl_is_contiguous(s)) {
+        nl_set_error("%s: %s of shape %s is not contiguous", op, name, nl_shape_str(s));
+        return false;
+    }
+    if (s->storage == param->storage) {
+        nl_set_error("%s: %s shares its storage with the parameter", op, name);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the update loop ----
+ * An update reads its arguments from a struct and processes elements
+ * [i0, i0+n) of every buffer; run_update splits the parameter among the
+ * threads. Elements are independent, so the thread count changes nothing. */
+typedef void (*update_fn)(const void *args, int64_t i0, int64_t n);
+
+static void run_update(update_fn fn, const void *args, int64_t numel) {
+    int nt = nl_threads_for(numel, OPTIM_GRAIN);
+    int64_t chunk = (numel + nt - 1) / nt;
+    chunk = (chunk + 63) / 64 * 64;          /* whole cache lines per thread */
+    NL_PARALLEL_FOR(nt, c, nt,
+        int64_t start = c * chunk;
+        if (start < numel) fn(args, start, min64(chunk, numel - start));
+    );
+}
+
+static void bump(nl_tensor *t) { if (t) nl_bump_version(t); }
+
+/* ---- SGD ----
+ * d = grad (+ weight_decay * param)
+ * with momentum: buf = d when init_buf (the buffer's first step), else
+ *                momentum*buf + (1-dampening)*d;
+ *                d = buf, or d + momentum*buf (nesterov)
+ * param += -lr * d */
+typedef struct {
+    void *param;        /* (numel) */
+    void *buf;          /* (numel) optional: the momentum buffer */
+    const void *grad;   /* (numel) */
+    double lr, momentum, dampening, weight_decay;
+    bool nesterov, first;
+} sgd_args;
+
+#define DEFINE_SGD(SUF, T)                                                    \
+    static void sgd_##SUF(const void *args, int64_t i0, int64_t n) {          \
+        const sgd_args *a = args;                                             \
+        T *p = (T *)a->param + i0;                                            \
+        const T *g = (const T *)a->grad + i0;                                 \
+        T *b = a->buf ? (T *)a->buf + i0 : NULL;                              \
+        const T wd = (T)a->weight_decay, mom = (T)a->momentum;                \
+        const T keep = (T)(1 - a->dampening), step = (T)-a->lr;               \
+        const bool has_wd = a->weight_decay != 0, first = a->first;           \
+        const bool nesterov = a->nesterov;                                    \
+        if (!b) {                                                             \
+            if (has_wd) for (int64_t i = 0; i < n; i++) p[i] = p[i] + step * (g[i] + wd * p[i]); \
+            else for (int64_t i = 0; i < n; i++) p[i] = p[i] + step * g[i];  \
+            return;                                                           \
+        }                                                                     \
+        for (int64_t i = 0; i < n; i++) {                                     \
+            T d = has_wd ? g[i] + wd * p[i] : g[i];                           \
+            T bi = first ? d : b[i] * mom + keep * d;                         \
+            b[i] = bi;                                                        \
+            d = nesterov ? d + mom * bi : bi;                                 \
+            p[i] = p[i] + step * d;                                           \
+        }                                                                     \
+    }
+DEFINE_SGD(f32, float)
+DEFINE_SGD(f64, double)
+
+int nl_sgd_step(nl_tensor *param, nl_tensor *momentum_buf, nl_tensor *grad, double lr,
+                double momentum, double dampening, double weight_decay, int nesterov,
+                int init_buf) {
+    const char *op = "sgd";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "momentum_buffer", param, momentum_buf, momentum != 0)) return -1;
+    NL_CHECK_INT(!nesterov || (momentum > 0 && dampening == 0),
+                 "%s: Nesterov momentum requires a momentum and zero dampening", op);
+    nl_tensor *g = nl_contiguous(grad);
+    if (!g) return -1;
+    sgd_args a = {
+        .param = param->data, .buf = momentum != 0 ? momentum_buf->data : NULL, .grad = g->data,
+        .lr = lr, .momentum = momentum, .dampening = dampening, .weight_decay = weight_decay,
+        .nesterov = nesterov != 0, .first = init_buf != 0,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? sgd_f32 : sgd_f64, &a, param->numel);
+    nl_release(g);
+    bump(param);
+    if (momentum != 0) bump(momentum_buf);
+    return 0;
+}
+
+/* ---- Adam and AdamW ----
+ * g = grad (+ weight_decay * param: Adam)     param *= 1 - lr*weight_decay (AdamW)
+ * m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g*g;  amsgrad: vmax = max(vmax, v)
+ * param += -(lr / (1-beta1^t)) * m / (sqrt(v or vmax) / sqrt(1-beta2^t) + eps) */
+typedef struct {
+    void *param, *m, *v;   /* (numel) each */
+    void *vmax;            /* (numel) optional: amsgrad */
+    const void *grad;      /* (numel) */
+    double beta1, beta2, eps;
+    double l2;             /* Adam's weight_decay, added to the gradient; 0 for AdamW */
+    double decay;          /* AdamW's factor 1 - lr*weight_decay; 1 for Adam */
+    double step_size;      /* lr / (1 - beta1^t) */
+    double bc2_sqrt;       /* sqrt(1 - beta2^t) */
+} adam_args;
+
+#define DEFINE_ADAM(SUF, T)                                                   \
+    static void adam_##SUF(const void *args, int64_t i0, int64_t n) {         \
+        const adam_args *a = args;                                            \
+        T *p = (T *)a->param + i0, *m = (T *)a->m + i0, *v = (T *)a->v + i0;  \
+        T *vmax = a->vmax ? (T *)a->vmax + i0 : NULL;                         \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T b1 = (T)a->beta1, b2 = (T)a->beta2;                           \
+        const T a1 = (T)(1 - a->beta1), a2 = (T)(1 - a->beta2);               \
+        const T l2 = (T)a->l2, decay = (T)a->decay, eps = (T)a->eps;          \
+        const T bc2 = (T)a->bc2_sqrt, step = (T)-a->step_size;                \
+        const bool has_l2 = a->l2 != 0, has_decay = a->decay != 1;            \
+        T den[BLOCK];                                                         \
+        for (int64_t j = 0; j < n; j += BLOCK) {                              \
+            int len = (int)min64(BLOCK, n - j);                               \
+            T *pj = p + j, *mj = m + j, *vj = v + j;                          \
+            const T *gj = g + j;                                              \
+            if (has_decay) for (int k = 0; k < len; k++) pj[k] = pj[k] * decay; \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_l2 ? gj[k] + l2 * pj[k] : gj[k];                   \
+                mj[k] = mj[k] * b1 + a1 * gk;                                 \
+                den[k] = vj[k] = vj[k] * b2 + a2 * gk * gk;                   \
+            }                                                                 \
+            if (vmax) {                                                       \
+                T *xj = vmax + j;                                             \
+                for (int k = 0; k < len; k++) {                               \
+                    T x = xj[k] >= den[k] ? xj[k] : den[k];                   \
+                    den[k] = xj[k] = x;                                       \
+                }                                                             \
+            }                                                                 \
+            sqrt_block_##SUF(den, len);                                       \
+            for (int k = 0; k < len; k++)                                     \
+                pj[k] = pj[k] + step * (mj[k] / (den[k] / bc2 + eps));        \
+        }                                                                     \
+    }
+DEFINE_ADAM(f32, float)
+DEFINE_ADAM(f64, double)
+
+int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
+                 nl_tensor *max_exp_avg_sq, nl_tensor *grad, double lr, double beta1,
+                 double beta2, double eps, double weight_decay, int decoupled, int64_t step) {
+    const char *op = decoupled ? "adamw" : "adam";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
+    if (!check_state(op, "exp_avg_sq", param, exp_avg_sq, true)) return -1;
+    if (!check_state(op, "max_exp_avg_sq", param, max_exp_avg_sq, false)) return -1;
+    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
+                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    nl_tensor *g = nl_contiguous(grad);
+    if (!g) return -1;
+    double t = (double)step;
+    adam_args a = {
+        .param = param->data, .m = exp_avg->data, .v = exp_avg_sq->data,
+        .vmax = max_exp_avg_sq ? max_exp_avg_sq->data : NULL, .grad = g->data,
+        .beta1 = beta1, .beta2 = beta2, .eps = eps,
+        .l2 = decoupled ? 0 : weight_decay,
+        .decay = decoupled ? 1 - lr * weight_decay : 1,
+        .step_size = lr / (1 - pow(beta1, t)),
+        .bc2_sqrt = sqrt(1 - pow(beta2, t)),
+    };
+    run_update(param->dtype == NL_FLOAT32 ? adam_f32 : adam_f64, &a, param->numel);
+    nl_release(g);
+    bump(param);
+    bump(exp_avg);
+    bump(exp_avg_sq);
+    bump(max_exp_avg_sq);
+    return 0;
+}
+
+/* ---- RMSprop ----
+ * g = grad (+ weight_decay * param)
+ * sq = alpha*sq + (1-alpha)*g*g
+ * avg = sqrt(sq) + eps, or centered: ga = alpha*ga + (1-alpha)*g, avg = sqrt(sq - ga*ga) + eps
+ * momentum > 0: buf = momentum*buf + g/avg, param += -lr*buf;  else param += -lr * g/avg */
+typedef struct {
+    void *param, *sq;      /* (numel) each */
+    void *buf;             /* (numel) optional: momentum buffer */
+    void *gavg;            /* (numel) optional: centered */
+    const void *grad;      /* (numel) */
+    double lr, alpha, eps, weight_decay, momentum;
+} rmsprop_args;
+
+#define DEFINE_RMSPROP(SUF, T)                                                \
+    static void rmsprop_##SUF(const void *args, int64_t i0, int64_t n) {      \
+        const rmsprop_args *a = args;                                         \
+        T *p = (T *)a->param + i0, *sq = (T *)a->sq + i0;                     \
+        T *buf = a->buf ? (T *)a->buf + i0 : NULL;                            \
+        T *ga = a->gavg ? (T *)a->gavg + i0 : NULL;                           \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T al = (T)a->alpha, a1 = (T)(1 - a->alpha), eps = (T)a->eps;    \
+        const T wd = (T)a->weight_decay, mom = (T)a->momentum, step = (T)-a->lr; \
+        const bool has_wd = a->weight_decay != 0;                             \
+        T den[BLOCK];                                                         \
+        for (int64_t j = 0; j < n; j += BLOCK) {                              \
+            int len = (int)min64(BLOCK, n - j);                               \
+            T *pj = p + j, *sqj = sq + j;                                     \
+            const T *gj = g + j;                                              \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                den[k] = sqj[k] = sqj[k] * al + a1 * gk * gk;                 \
+            }                                                                 \
+            if (ga) {                                                         \
+                T *gaj = ga + j;                                              \
+                for (int k = 0; k < len; k++) {                               \
+                    T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];               \
+                    T x = gaj[k] = gaj[k] * al + a1 * gk;                     \
+                    den[k] = den[k] - x * x;                                  \
+                }                                                             \
+            }                                                                 \
+            sqrt_block_##SUF(den, len);                                       \
+            if (buf) {                                                        \
+                T *bj = buf + j;                                              \
+                for (int k = 0; k < len; k++) {                               \
+                    T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];               \
+                    bj[k] = bj[k] * mom + gk / (den[k] + eps);                \
+                    pj[k] = pj[k] + step * bj[k];                             \
+                }                                                             \
+            } else {                                                          \
+                for (int k = 0; k < len; k++) {                               \
+                    T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];               \
+                    pj[k] = pj[k] + step * (gk / (den[k] + eps));             \
+                }                                                             \
+            }                                                                 \
+        }                                                                     \
+    }
+DEFINE_RMSPROP(f32, float)
+DEFINE_RMSPROP(f64, double)
+
+int nl_rmsprop_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *momentum_buf,
+                    nl_tensor *grad_avg, nl_tensor *grad, double lr, double alpha, double eps,
+                    double weight_decay, double momentum) {
+    const char *op = "rmsprop";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "square_avg", param, square_avg, true)) return -1;
+    if (!check_state(op, "momentum_buffer", param, momentum_buf, momentum > 0)) return -1;
+    if (!check_state(op, "grad_avg", param, grad_avg, false)) return -1;
+    nl_tensor *g = nl_contiguous(grad);
+    if (!g) return -1;
+    rmsprop_args a = {
+        .param = param->data, .sq = square_avg->data,
+        .buf = momentum > 0 ? momentum_buf->data : NULL,
+        .gavg = grad_avg ? grad_avg->data : NULL, .grad = g->data,
+        .lr = lr, .alpha = alpha, .eps = eps, .weight_decay = weight_decay, .momentum = momentum,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? rmsprop_f32 : rmsprop_f64, &a, param->numel);
+    nl_release(g);
+    bump(param);
+    bump(square_avg);
+    if (momentum > 0) bump(momentum_buf);
+    bump(grad_avg);
+    return 0;
+}
+
+/* ---- Adagrad ----
+ * g = grad (+ weight_decay * param);  sum += g*g
+ * param += -(lr / (1 + (t-1)*lr_decay)) * g / (sqrt(sum) + eps) */
+typedef struct {
+    void *param, *sum;     /* (numel) each */
+    const void *grad;      /* (numel) */
+    double clr, weight_decay, eps;
+} adagrad_args;
+
+#define DEFINE_ADAGRAD(SUF, T)                                                \
+    static void adagrad_##SUF(const void *args, int64_t i0, int64_t n) {      \
+        const adagrad_args *a = args;                                         \
+        T *p = (T *)a->param + i0, *s = (T *)a->sum + i0;                     \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T wd = (T)a->weight_decay, eps = (T)a->eps, step = (T)-a->clr;  \
+        const bool has_wd = a->weight_decay != 0;                             \
+        T den[BLOCK];                                                         \
+        for (int64_t j = 0; j < n; j += BLOCK) {                              \
+            int len = (int)min64(BLOCK, n - j);                               \
+            T *pj = p + j, *sj = s + j;                                       \
+            const T *gj = g + j;                                              \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                den[k] = sj[k] = sj[k] + gk * gk;                             \
+            }                                                                 \
+            sqrt_block_##SUF(den, len);                                       \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                pj[k] = pj[k] + step * (gk / (den[k] + eps));                 \
+            }                                                                 \
+        }                                                                     \
+    }
+DEFINE_ADAGRAD(f32, float)
+DEFINE_ADAGRAD(f64, double)
+
+int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, double lr,
+                    double lr_decay, double weight_decay, double eps, int64_t step) {
+    const char *op = "adagrad";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "sum", param, state_sum, true)) return -1;
+    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    nl_tensor *g = nl_contiguous(grad);
+    if (!g) return -1;
+    adagrad_args a = {
+        .param = param->data, .sum = state_sum->data, .grad = g->data,
+        .clr = lr / (1 + (double)(step - 1) * lr_decay),
+        .weight_decay = weight_decay, .eps = eps,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? adagrad_f32 : adagrad_f64, &a, param->numel);
+    nl_release(g);
+    bump(param);
+    bump(state_sum);
+    return 0;
+}
+
+/* ---- gradient clipping ----
+ * total = (sum over all elements of |g|^p)^(1/p), max |g| for p = inf;
+ * each tensor's part is summed in double over fixed chunks. PyTorch
+ * (clip_grad_norm_) then multiplies every grad by min(1, max_norm/(total+1e-6)). */
+
+/* sum of |x|^p (p = 2 and 1 spelled out), or max |x| when p is inf */
+#define DEFINE_NORM_RUN(SUF, T)                                               \
+    static double norm_run_##SUF(const T *x, int64_t n, double p) {           \
+        double acc = 0;                                                       \
+        if (isinf(p)) {                                                       \
+            for (int64_t i = 0; i < n; i++) {                                 \
+                double a = fabs((double)x[i]);                                \
+                if (!(a <= acc)) acc = a;      /* NaN wins */                 \
+            }                                                                 \
+        } else if (p == 2) {                                                  \
+            for (int64_t i = 0; i < n; i++) acc += (double)x[i] * (double)x[i]; \
+        } else if (p == 1) {                                                  \
+            for (int64_t i = 0; i < n; i++) acc += fabs((double)x[i]);        \
+        } else {                                                              \
+            for (int64_t i = 0; i < n; i++) acc += pow(fabs((double)x[i]), p); \
+        }                                                                     \
+        return acc;                                                           \
+    }
+DEFINE_NORM_RUN(f32, float)
+DEFINE_NORM_RUN(f64, double)
+
+static double combine(double acc, double part, double p) {
+    if (isinf(p)) return (part > acc || part != part) ? part : acc;
+    return acc + part;
+}
+
+/* sum of |g|^p (or max |g|) over one contiguous tensor */
+static double tensor_norm_part(const nl_tensor *t, double p) {
+    int64_t n = t->numel, nchunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+    int nt = nl_threads_for(n, OPTIM_GRAIN);
+    if (nt <= 1 || nchunks <= 1) {
+        double acc = 0;
+        for (int64_t c = 0; c < nchunks; c++) {
+            int64_t s = c * NORM_CHUNK, len = min64(NORM_CHUNK, n - s);
+            double part = t->dtype == NL_FLOAT32 ? norm_run_f32((const float *)t->data + s, len, p)
+                                                 : norm_run_f64((const double *)t->data + s, len, p);
+            acc = combine(acc, part, p);
+        }
+        return acc;
+    }
+    double *parts = malloc(sizeof(double) * nchunks);
+    if (!parts) return NAN;
+    NL_PARALLEL_FOR(nt, c, nchunks,
+        int64_t s = c * NORM_CHUNK, len = min64(NORM_CHUNK, n - s);
+        parts[c] = t->dtype == NL_FLOAT32 ? norm_run_f32((const float *)t->data + s, len, p)
+                                          : norm_run_f64((const double *)t->data + s, len, p);
+    );
+    double acc = 0;
+    for (int64_t c = 0; c < nchunks; c++) acc = combine(acc, parts[c], p);
+    free(parts);
+    return acc;
+}
+
+typedef struct {
+    void *x;        /* (numel) */
+    double s;
+} scale_args;
+
+#define DEFINE_SCALE(SUF, T)                                                  \
+    static void scale_##SUF(const void *args, int64_t i0, int64_t n) {        \
+        const scale_args *a = args;                                           \
+        T *x = (T *)a->x + i0;                                                \
+        const T s = (T)a->s;                                                  \
+        for (int64_t i = 0; i < n; i++) x[i] = x[i] * s;                      \
+    }
+DEFINE_SCALE(f32, float)
+DEFINE_SCALE(f64, double)
+
+int nl_clip_grad_norm(int n, nl_tensor *const *grads, double max_norm, double norm_type,
+                      double *total_norm) {
+    const char *op = "clip_grad_norm";
+    NL_CHECK_INT(n >= 0 && (n == 0 || grads), "%s: expected a list of gradients", op);
+    NL_CHECK_INT(norm_type > 0, "%s: norm_type must be > 0 (or inf), got %g", op, norm_type);
+    NL_CHECK_INT(!isnan(max_norm), "%s: max_norm is NaN", op);
+    for (int i = 0; i < n; i++) {
+        NL_CHECK_INT(grads[i] != NULL, "%s: gradient %d is nil", op, i + 1);
+        NL_CHECK_INT(grads[i]->dtype == NL_FLOAT32 || grads[i]->dtype == NL_FLOAT64,
+                     "%s: gradient %d of dtype %s (expected float32 or float64)",
+                     op, i + 1, nl_dtype_name(grads[i]->dtype));
+    }
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+        nl_tensor *g = nl_contiguous(grads[i]);
+        if (!g) return -1;
+        acc = combine(acc, tensor_norm_part(g, norm_type), norm_type);
+        nl_release(g);
+    }
+    double total = isinf(norm_type) ? acc : pow(acc, 1 / norm_type);
+    if (total_norm) *total_norm = total;
+    double coef = max_norm / (total + 1e-6);
+    if (coef >= 1) return 0;      /* PyTorch clamps coef to 1: a no-op (NaN scales) */
+    for (int i = 0; i < n; i++) {
+        nl_tensor *g = grads[i];
+        if (nl_is_contiguous(g)) {
+            scale_args a = { g->data, coef };
+            run_update(g->dtype == NL_FLOAT32 ? scale_f32 : scale_f64, &a, g->numel);
+            nl_bump_version(g);
+        } else if (nl_binary_scalar_(NL_OP_MUL, g, coef) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,525 @@
+-- Optimizers, LR schedulers, clip_grad_norm and l1_penalty (nl.optim).
+-- Golden: tests/golden/optim.lua (tests/golden/gen_optim.py, PyTorch 1.13):
+-- a linear model 4 -> 3 trained 10 steps by each optimizer configuration,
+-- in float32 and float64, with the loss computed by nnlua ops and autograd.
+-- Tolerance on every parameter after every step:
+--   |got - want| <= RTOL * |want| + ATOL,
+--   float32: RTOL 1e-5, ATOL 1e-6; float64: RTOL 1e-10, ATOL 1e-12.
+-- Scheduler lrs: relative 1e-12 (the same recursive formulas as PyTorch).
+local nl = require 'nnlua'
+local S = require 'support'
+local ffi = require 'ffi'
+
+-- nl.optim is filled by require 'nnlua' once init.lua loads nnlua.optim
+local optim = nl.optim.SGD and nl.optim or require('nnlua.optim')(nl)
+local G = dofile(S.root .. '/tests/golden/optim.lua')
+
+local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-10, 1e-12 } }
+
+local function flat(t) return t:detach():reshape(-1):totable() end
+
+-- true, or false and the first element out of tolerance
+local function all_close(got, want, rtol, atol)
+  if #got ~= #want then return false, ('%d elements, want %d'):format(#got, #want) end
+  for i = 1, #want do
+    if not S.close(got[i], want[i], rtol, atol) then
+      return false, ('element %d: got %.10g, want %.10g'):format(i, got[i], want[i])
+    end
+  end
+  return true
+end
+
+local function assert_close(got, want, rtol, atol, what)
+  local ok, msg = all_close(got, want, rtol, atol)
+  assert.is_true(ok, (what or '') .. ': ' .. tostring(msg))
+end
+
+local function assert_equal_tensors(a, b, what)
+  local ok, msg = all_close(flat(a), flat(b), 0, 0)
+  assert.is_true(ok, (what or '') .. ': ' .. tostring(msg))
+end
+
+-- the golden problem: W, b leaves that require grad; x, t data
+local function problem(dtype, W, b)
+  local P = G.problem
+  return {
+    W = nl.tensor(W or P.W, dtype):requires_grad(),
+    b = nl.tensor(b or P.b, dtype):requires_grad(),
+    x = nl.tensor(P.x, dtype),
+    t = nl.tensor(P.t, dtype),
+  }
+end
+
+local function loss_of(m)
+  local d = nl.matmul(m.x, m.W:t()) + m.b - m.t
+  return (d * d):mean()
+end
+
+local function make_opt(c, m, opts)
+  local params
+  if c.groups then
+    params = {}
+    for i, g in ipairs(c.groups) do
+      local pg = {}
+      for k, v in pairs(g) do pg[k] = v end
+      pg.params = {}
+      for j, n in ipairs(g.params) do pg.params[j] = m[n] end
+      params[i] = pg
+    end
+  else
+    params = { m.W, m.b }
+  end
+  return optim[c.optim](params, opts or c.opts)
+end
+
+local function train_step(opt, m)
+  opt:zero_grad()
+  loss_of(m):backward()
+  opt:step()
+end
+
+local function find_case(name, dtype)
+  for _, c in ipairs(G.optimizers) do
+    if c.name == name and c.dtype == dtype then return c end
+  end
+  error('no golden case ' .. name)
+end
+
+describe('optimizers against PyTorch', function()
+  for _, c in ipairs(G.optimizers) do
+    it(('%s (%s): parameters after each of %d steps'):format(c.name, c.dtype, #c.steps), function()
+      local m = problem(c.dtype)
+      local opt = make_opt(c, m)
+      local rtol, atol = TOL[c.dtype][1], TOL[c.dtype][2]
+      for step, want in ipairs(c.steps) do
+        train_step(opt, m)
+        assert_close(flat(m.W), want.W, rtol, atol, ('step %d W'):format(step))
+        assert_close(flat(m.b), want.b, rtol, atol, ('step %d b'):format(step))
+      end
+    end)
+  end
+end)
+
+describe('LR schedulers against PyTorch', function()
+  for _, c in ipairs(G.schedulers) do
+    it(('%s: lrs over %d steps'):format(c.name, #c.values - 1), function()
+      local groups = {}
+      for i, lr in ipairs(c.lrs) do groups[i] = { params = { nl.zeros(1):requires_grad() }, lr = lr } end
+      local opt = optim.SGD(groups, { lr = c.lrs[1] })
+      local sched = optim[c.scheduler](opt, c.opts)
+      for e, want in ipairs(c.values) do
+        if e > 1 then
+          opt:step()
+          sched:step()
+        end
+        local got = sched:get_last_lr()
+        assert_close(got, want, 1e-12, 0, ('epoch %d'):format(e - 1))
+        for i, g in ipairs(opt.param_groups) do assert.are.equal(got[i], g.lr) end
+      end
+      assert.are.equal(c.values[#c.values][1], opt.lr)
+    end)
+  end
+
+  it('scheduler state_dict resumes the schedule', function()
+    local opt = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.1 })
+    local sched = optim.CosineAnnealingLR(opt, { T_max = 5, eta_min = 0.01 })
+    for _ = 1, 3 do sched:step() end
+    local osd, ssd = opt:state_dict(), sched:state_dict()
+    local want = {}
+    for e = 1, 8 do sched:step(); want[e] = sched:get_last_lr()[1] end
+    local opt2 = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.5 })
+    local sched2 = optim.CosineAnnealingLR(opt2, { T_max = 5, eta_min = 0.01 })
+    opt2:load_state_dict(osd)
+    sched2:load_state_dict(ssd)
+    for e = 1, 8 do
+      sched2:step()
+      assert.are.equal(want[e], sched2:get_last_lr()[1])
+    end
+  end)
+end)
+
+describe('optimizer state_dict', function()
+  local names = { 'sgd_momentum_wd', 'sgd_groups', 'adam_amsgrad_wd', 'adamw', 'rmsprop_centered_momentum', 'adagrad' }
+  for _, name in ipairs(names) do
+    it(name .. ': a run resumed from state_dict continues identically', function()
+      local c = find_case(name, 'float32')
+      local m = problem('float32')
+      local opt = make_opt(c, m)
+      for _ = 1, 4 do train_step(opt, m) end
+      opt:set_lr(opt.lr * 0.5)                  -- a changed hyperparameter travels too
+      local sd = opt:state_dict()
+      local W4, b4 = m.W:detach():clone(), m.b:detach():clone()
+      local traj = {}
+      for s = 1, 6 do
+        train_step(opt, m)
+        traj[s] = { m.W:detach():clone(), m.b:detach():clone() }
+      end
+      -- a fresh optimizer with other options, over parameters at step 4
+      local m2 = problem('float32', W4:totable(), b4:totable())
+      local opts2 = {}
+      for k, v in pairs(c.opts) do opts2[k] = v end
+      opts2.lr = 123
+      local opt2 = make_opt(c, m2, opts2)
+      opt2:load_state_dict(sd)
+      assert.are.equal(opt.lr, opt2.lr)
+      for s = 1, 6 do
+        train_step(opt2, m2)
+        assert_equal_tensors(m2.W, traj[s][1], ('step %d W'):format(s))
+        assert_equal_tensors(m2.b, traj[s][2], ('step %d b'):format(s))
+      end
+    end)
+  end
+
+  it('holds step counts, buffers per parameter index and hyperparameters', function()
+    local m = problem('float32')
+    local opt = optim.Adam({ m.W, m.b }, { lr = 0.01, amsgrad = true })
+    for _ = 1, 3 do train_step(opt, m) end
+    local sd = opt:state_dict()
+    assert.are.equal(3, sd.state[1].step)
+    assert.are.equal(3, sd.state[2].step)
+    assert.are.same({ 3, 4 }, sd.state[1].exp_avg:shape())
+    assert.are.same({ 3 }, sd.state[2].max_exp_avg_sq:shape())
+    assert.are.same({ 1, 2 }, sd.param_groups[1].params)
+    assert.are.equal(0.01, sd.param_groups[1].lr)
+    assert.are.same({ 0.9, 0.999 }, sd.param_groups[1].betas)
+    assert.is_true(sd.param_groups[1].amsgrad)
+    -- copies: a later step leaves the saved buffers alone
+    local before = flat(sd.state[1].exp_avg)
+    train_step(opt, m)
+    assert.are.same(before, flat(sd.state[1].exp_avg))
+  end)
+
+  it('refuses a state_dict that does not fit, and changes nothing', function()
+    local m = problem('float32')
+    local opt = optim.Adam({ m.W, m.b }, { lr = 0.01 })
+    train_step(opt, m)
+    local sd = opt:state_dict()
+    local other = optim.Adam({ nl.zeros(4, 3):requires_grad(), nl.zeros(3):requires_grad() }, { lr = 0.5 })
+    local ok, err = pcall(other.load_state_dict, other, sd)
+    assert.is_false(ok)
+    assert.matches('Adam: load_state_dict: exp_avg[_%w]* of shape %[3,4%] for parameter 1 of shape %[4,3%]', err)
+    assert.are.equal(0.5, other.lr)
+    local two = optim.Adam({ { params = { m.W } }, { params = { m.b } } })
+    ok, err = pcall(two.load_state_dict, two, sd)
+    assert.is_false(ok)
+    assert.matches('1 parameter groups saved, the optimizer has 2', err, 1, true)
+  end)
+end)
+
+describe('optimizer step and zero_grad', function()
+  it('step skips parameters without a gradient', function()
+    local m = problem('float32')
+    local opt = optim.Adam({ m.W, m.b }, { lr = 0.1 })
+    local b0 = flat(m.b)
+    m.W:sum():backward()
+    opt:step()
+    assert.are.same(b0, flat(m.b))
+    assert.is_nil(opt.state[2])
+    assert.are.equal(1, opt.state[1].step)
+  end)
+
+  it('zero_grad drops the gradients; zero_grad(false) zeros them', function()
+    local m = problem('float32')
+    local opt = optim.SGD({ m.W, m.b }, { lr = 0.1 })
+    loss_of(m):backward()
+    opt:zero_grad(false)
+    assert.are.same({ 0, 0, 0 }, m.b.grad:totable())
+    opt:zero_grad()
+    assert.is_nil(m.W.grad)
+    assert.is_nil(m.b.grad)
+  end)
+
+  it('opt.lr reads the first group; set_lr sets every group', function()
+    local m = problem('float32')
+    local opt = optim.SGD({ { params = { m.W }, lr = 0.3 }, { params = { m.b } } }, { lr = 0.1 })
+    assert.are.equal(0.3, opt.lr)
+    assert.are.equal(0.1, opt.param_groups[2].lr)
+    opt:set_lr(0.01)
+    assert.are.equal(0.01, opt.lr)
+    assert.are.equal(0.01, opt.param_groups[2].lr)
+    opt.param_groups[1].lr = 0.2
+    assert.are.equal(0.2, opt.lr)
+  end)
+
+  it('a graph that saved a parameter refuses backward after a step', function()
+    local m = problem('float32')
+    local opt = optim.SGD({ m.W, m.b }, { lr = 0.1 })
+    local loss = loss_of(m)
+    loss:backward({ retain_graph = true })
+    opt:step()
+    local ok, err = pcall(loss.backward, loss)
+    assert.is_false(ok)
+    assert.matches('version', err)
+  end)
+
+  it('a non-contiguous gradient gives the same step as a contiguous one', function()
+    local function run(transposed)
+      local W = nl.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }):requires_grad()
+      local g = nl.tensor({ { 0.5, -1 }, { 2, 0.25 }, { -3, 1 } })
+      W.grad = transposed and g:t() or g:t():contiguous()
+      local opt = optim.Adam({ W }, { lr = 0.1, amsgrad = true })
+      opt:step()
+      return flat(W)
+    end
+    assert.are.same(run(false), run(true))
+  end)
+end)
+
+-- Plain Lua versions of the updates, element by element in double (STYLE 8),
+-- against the C kernels on float64 parameters long enough to cross their
+-- 256-element blocks and vector loops.
+describe('update kernels against plain loops', function()
+  local N = 1037
+  local rnd = S.rng(4242)
+  local p0, grads = {}, {}
+  for i = 1, N do p0[i] = rnd() end
+  for s = 1, 3 do
+    grads[s] = {}
+    for i = 1, N do grads[s][i] = rnd() * (s == 2 and 1e-3 or 1) end
+  end
+
+  local ref = {}
+  function ref.SGD(o, p, g, st)
+    st.buf = st.buf or {}
+    for i = 1, N do
+      local d = g[i] + o.weight_decay * p[i]
+      local b = st.buf[i] and st.buf[i] * o.momentum + (1 - o.dampening) * d or d
+      st.buf[i] = b
+      d = o.nesterov and d + o.momentum * b or b
+      p[i] = p[i] - o.lr * d
+    end
+  end
+  local function adam(decoupled)
+    return function(o, p, g, st)
+      st.t = (st.t or 0) + 1
+      st.m, st.v, st.vmax = st.m or {}, st.v or {}, st.vmax or {}
+      local b1, b2 = o.betas[1], o.betas[2]
+      local bc1, bc2 = 1 - b1 ^ st.t, math.sqrt(1 - b2 ^ st.t)
+      for i = 1, N do
+        local gi = g[i]
+        if decoupled then p[i] = p[i] * (1 - o.lr * o.weight_decay) else gi = gi + o.weight_decay * p[i] end
+        local m = (st.m[i] or 0) * b1 + (1 - b1) * gi
+        local v = (st.v[i] or 0) * b2 + (1 - b2) * gi * gi
+        st.m[i], st.v[i] = m, v
+        if o.amsgrad then
+          v = math.max(st.vmax[i] or 0, v)
+          st.vmax[i] = v
+        end
+        p[i] = p[i] - o.lr / bc1 * (m / (math.sqrt(v) / bc2 + o.eps))
+      end
+    end
+  end
+  ref.Adam, ref.AdamW = adam(false), adam(true)
+  function ref.RMSprop(o, p, g, st)
+    st.sq, st.ga, st.buf = st.sq or {}, st.ga or {}, st.buf or {}
+    for i = 1, N do
+      local gi = g[i] + o.weight_decay * p[i]
+      local sq = (st.sq[i] or 0) * o.alpha + (1 - o.alpha) * gi * gi
+      st.sq[i] = sq
+      local avg = sq
+      if o.centered then
+        local ga = (st.ga[i] or 0) * o.alpha + (1 - o.alpha) * gi
+        st.ga[i] = ga
+        avg = sq - ga * ga
+      end
+      avg = math.sqrt(avg) + o.eps
+      if o.momentum > 0 then
+        local b = (st.buf[i] or 0) * o.momentum + gi / avg
+        st.buf[i] = b
+        p[i] = p[i] - o.lr * b
+      else
+        p[i] = p[i] - o.lr * (gi / avg)
+      end
+    end
+  end
+  function ref.Adagrad(o, p, g, st)
+    st.t = (st.t or 0) + 1
+    st.sum = st.sum or {}
+    local clr = o.lr / (1 + (st.t - 1) * o.lr_decay)
+    for i = 1, N do
+      local gi = g[i] + o.weight_decay * p[i]
+      local s = (st.sum[i] or o.initial_accumulator_value) + gi * gi
+      st.sum[i] = s
+      p[i] = p[i] - clr * (gi / (math.sqrt(s) + o.eps))
+    end
+  end
+
+  local configs = {
+    { 'SGD', { lr = 0.1, momentum = 0.9, dampening = 0, nesterov = true, weight_decay = 0.01 } },
+    { 'SGD', { lr = 0.1, momentum = 0.8, dampening = 0.3, nesterov = false, weight_decay = 0 } },
+    { 'Adam', { lr = 0.01, betas = { 0.8, 0.9 }, eps = 1e-8, weight_decay = 0.1, amsgrad = true } },
+    { 'AdamW', { lr = 0.01, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0.1, amsgrad = false } },
+    { 'RMSprop', { lr = 0.01, alpha = 0.9, eps = 1e-8, weight_decay = 0.01, momentum = 0.5, centered = true } },
+    { 'RMSprop', { lr = 0.01, alpha = 0.99, eps = 1e-8, weight_decay = 0, momentum = 0, centered = false } },
+    { 'Adagrad', { lr = 0.1, lr_decay = 0.1, weight_decay = 0.01, initial_accumulator_value = 0.5, eps = 1e-10 } },
+  }
+  for _, cfg in ipairs(configs) do
+    local name, o = cfg[1], cfg[2]
+    it(name .. ' ' .. (o.centered and 'centered ' or '') .. (o.nesterov and 'nesterov ' or '') .. (o.amsgrad and 'amsgrad ' or '')
+       .. 'float64: 3 steps over 1037 elements', function()
+      local p = {}
+      for i = 1, N do p[i] = p0[i] end
+      local W = nl.tensor(p0, 'float64'):requires_grad()
+      local opt = optim[name]({ W }, o)
+      local st = {}
+      for s = 1, 3 do
+        W.grad = nl.tensor(grads[s], 'float64')
+        opt:step()
+        ref[name](o, p, grads[s], st)
+        assert_close(flat(W), p, 1e-13, 1e-15, ('step %d'):format(s))
+      end
+    end)
+  end
+
+  it('results do not depend on the thread count (a 300000-element parameter)', function()
+    local prev = nl.get_num_threads()
+    local function run(threads)
+      nl.set_num_threads(threads)
+      nl.manual_seed(7)
+      local W = nl.randn(300, 1000):requires_grad()
+      local opt = optim.Adam({ W }, { lr = 0.01, amsgrad = true, weight_decay = 0.01 })
+      for _ = 1, 2 do
+        W.grad = nl.randn(300, 1000)
+        opt:step()
+      end
+      W.grad = nl.randn(300, 1000)
+      local norm = optim.clip_grad_norm({ W }, 1.0)
+      return W, norm, W.grad
+    end
+    local W1, n1, g1 = run(1)
+    local W2, n2, g2 = run(2)
+    nl.set_num_threads(prev)
+    assert.is_true((W1 - W2):abs():max():item() == 0)
+    assert.are.equal(n1, n2)
+    assert.is_true((g1 - g2):abs():max():item() == 0)
+  end)
+end)
+
+describe('clip_grad_norm', function()
+  local function params(dtype)
+    local a = nl.zeros(2, dtype):requires_grad()
+    local b = nl.zeros(1, dtype):requires_grad()
+    local c = nl.zeros(3, dtype):requires_grad()       -- no gradient: skipped
+    a.grad = nl.tensor({ 3, -4 }, dtype)
+    b.grad = nl.tensor({ 12 }, dtype)
+    return { a, b, c }
+  end
+
+  it('scales by max_norm / (total + 1e-6) and returns the 2-norm', function()
+    local ps = params('float64')
+    local total = optim.clip_grad_norm(ps, 10)
+    assert.are.equal(13, total)
+    local k = 10 / (13 + 1e-6)
+    assert_close(ps[1].grad:totable(), { 3 * k, -4 * k }, 1e-15, 0, 'a')
+    assert_close(ps[2].grad:totable(), { 12 * k }, 1e-15, 0, 'b')
+    assert.is_nil(ps[3].grad)
+  end)
+
+  it('leaves gradients under max_norm alone', function()
+    local ps = params('float32')
+    assert.are.equal(13, optim.clip_grad_norm(ps, 13.00001))
+    assert.are.same({ 3, -4 }, ps[1].grad:totable())
+    assert.are.equal(13, optim.clip_grad_norm(ps, 100))
+    assert.are.same({ 12 }, ps[2].grad:totable())
+  end)
+
+  it('takes other norms: inf, 1 and 3', function()
+    assert.are.equal(12, optim.clip_grad_norm(params('float32'), 100, math.huge))
+    assert.are.equal(12, optim.clip_grad_norm(params('float32'), 100, 'inf'))
+    assert.are.equal(19, optim.clip_grad_norm(params('float32'), 100, 1))
+    assert.is_true(S.close(optim.clip_grad_norm(params('float64'), 100, 3), (27 + 64 + 1728) ^ (1 / 3), 1e-14))
+    local ps = params('float32')
+    optim.clip_grad_norm(ps, 6, math.huge)
+    assert_close(ps[2].grad:totable(), { 12 * 6 / (12 + 1e-6) }, 1e-6, 0, 'b')
+  end)
+
+  it('matches the norm computed with tensor ops on a large gradient', function()
+    nl.manual_seed(3)
+    local W = nl.zeros(500, 300, 'float64'):requires_grad()
+    W.grad = nl.randn(500, 300, 'float64')
+    local want = math.sqrt((W.grad * W.grad):sum():item())
+    assert.is_true(S.close(optim.clip_grad_norm({ W }, math.huge), want, 1e-12))
+  end)
+
+  it('rejects a non-positive norm_type', function()
+    local ok, err = pcall(optim.clip_grad_norm, params('float32'), 1, 0)
+    assert.is_false(ok)
+    assert.matches('clip_grad_norm: norm_type must be > 0', err)
+  end)
+end)
+
+describe('l1_penalty', function()
+  it('is the sum of |w| and has gradient lambda * sign(w)', function()
+    local W = nl.tensor({ { 1, -2 }, { 0.5, -0.25 } }):requires_grad()
+    local b = nl.tensor({ 3, -1 }):requires_grad()
+    local pen = optim.l1_penalty({ W, b })
+    assert.are.equal(7.75, pen:item())
+    local loss = (W * 0):sum() + 0.1 * pen
+    loss:backward()
+    assert_close(flat(W.grad), { 0.1, -0.1, 0.1, -0.1 }, 1e-6, 0, 'W.grad')
+    assert_close(flat(b.grad), { 0.1, -0.1 }, 1e-6, 0, 'b.grad')
+  end)
+end)
+
+describe('optimizer errors', function()
+  local W = nl.zeros(2, 2):requires_grad()
+  local cases = {
+    { 'SGD: invalid learning rate %-1', function() optim.SGD({ W }, { lr = -1 }) end },
+    { 'SGD: lr is required', function() optim.SGD({ W }) end },
+    { 'SGD: Nesterov momentum requires a momentum and zero dampening',
+      function() optim.SGD({ W }, { lr = 0.1, momentum = 0.9, dampening = 0.1, nesterov = true }) end },
+    { 'SGD: Nesterov momentum requires', function() optim.SGD({ W }, { lr = 0.1, nesterov = true }) end },
+    { 'SGD: invalid momentum %-0.5', function() optim.SGD({ W }, { lr = 0.1, momentum = -0.5 }) end },
+    { 'Adam: invalid beta at index 1: 1 ', function() optim.Adam({ W }, { betas = { 1.0, 0.999 } }) end },
+    { 'Adam: invalid beta at index 2: %-0.1', function() optim.Adam({ W }, { betas = { 0.9, -0.1 } }) end },
+    { 'Adam: betas must be a list of 2 numbers', function() optim.Adam({ W }, { betas = 0.9 }) end },
+    { "Adam: unknown option 'beta1'", function() optim.Adam({ W }, { beta1 = 0.9 }) end },
+    { 'Adam: amsgrad must be a boolean, got number', function() optim.Adam({ W }, { amsgrad = 1 }) end },
+    { 'AdamW: invalid eps %-1', function() optim.AdamW({ W }, { eps = -1 }) end },
+    { 'AdamW: invalid learning rate %-0.001 %(must be >= 0%) %(param group 2%)',
+      function() optim.AdamW({ { params = { W } }, { params = { nl.zeros(1):requires_grad() }, lr = -0.001 } }) end },
+    { 'RMSprop: invalid alpha %-1', function() optim.RMSprop({ W }, { alpha = -1 }) end },
+    { 'Adagrad: invalid lr_decay %-1', function() optim.Adagrad({ W }, { lr_decay = -1 }) end },
+    { 'Adam: got an empty parameter list', function() optim.Adam({}) end },
+    { 'Adam: parameter 2 is not a tensor %(string%)', function() optim.Adam({ W, 'x' }) end },
+    { 'Adam: a parameter appears more than once', function() optim.Adam({ W, W }) end },
+    { 'Adam: cannot optimize a non%-leaf tensor', function() optim.Adam({ W * 2 }) end },
+    { 'Adam: parameter 1 is int64', function() optim.Adam({ nl.zeros(2, 'int64') }) end },
+    { 'SGD: invalid learning rate', function() optim.SGD({ W }, { lr = 0.1 }):set_lr(-1) end },
+    { 'StepLR: step_size is required', function() optim.StepLR(optim.SGD({ W }, { lr = 0.1 }), {}) end },
+    { 'CosineAnnealingLR: T_max must be a positive integer, got 0',
+      function() optim.CosineAnnealingLR(optim.SGD({ W }, { lr = 0.1 }), { T_max = 0 }) end },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1]:gsub('%%', ''), function()
+      local ok, err = pcall(c[2])
+      assert.is_false(ok)
+      assert.matches(c[1], err)
+    end)
+  end
+
+  it('an error points at the caller\'s line', function()
+    local ok, err = pcall(function() optim.SGD({ W }, { lr = -1 }) end)
+    assert.is_false(ok)
+    assert.matches('optim_spec%.lua:%d+: SGD', err)
+  end)
+
+  it('the C update names the optimizer and the shapes', function()
+    local lib = nl._lib
+    local p, g = nl.zeros(4), nl.zeros(3)
+    local m, v = nl.zeros(4), nl.zeros(4)
+    assert.are.equal(-1, lib.nl_adam_step(p.ptr, m.ptr, v.ptr, nil, g.ptr, 0.1, 0.9, 0.999, 1e-8, 0, 0, 1))
+    assert.are.equal('adam: grad of shape [3] for a parameter of shape [4]', ffi.string(lib.nl_error()))
+    assert.are.equal(-1, lib.nl_adam_step(p.ptr, nl.zeros(2, 2).ptr, v.ptr, nil, nl.zeros(4).ptr,
+                                          0.1, 0.9, 0.999, 1e-8, 0, 1, 1))
+    assert.are.equal('adamw: exp_avg of shape [2,2] for a parameter of shape [4]', ffi.string(lib.nl_error()))
+    assert.are.equal(-1, lib.nl_sgd_step(p.ptr, nil, nl.zeros(4).ptr, 0.1, 0.9, 0, 0, 0, 1))
+    assert.are.equal('sgd: momentum_buffer is required here, got nil', ffi.string(lib.nl_error()))
+    assert.are.equal(-1, lib.nl_rmsprop_step(p.ptr, nl.zeros(4, 'float64').ptr, nil, nil, nl.zeros(4).ptr,
+                                             0.1, 0.99, 1e-8, 0, 0))
+    assert.are.equal('rmsprop: square_avg of dtype float64 for a float32 parameter', ffi.string(lib.nl_error()))
+    assert.are.equal(-1, lib.nl_adagrad_step(nl.zeros(4, 'int64').ptr, nl.zeros(4, 'int64').ptr,
+                                             nl.zeros(4, 'int64').ptr, 0.1, 0, 0, 1e-10, 1))
+    assert.matches('adagrad: parameter of dtype int64', ffi.string(lib.nl_error()))
+  end)
+end)
