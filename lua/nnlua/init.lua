@@ -40,6 +40,9 @@ require('nnlua.autograd')(nl)
 
 require('nnlua.nn')(nl)
 require('nnlua.optim')(nl)
-nl.data = {}
+require('nnlua.data')(nl)
+require('nnlua.serialize')(nl)
+require('nnlua.fit')(nl)
+require('nnlua.plot')(nl)
 
 return nl

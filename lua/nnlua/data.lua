@@ -1,0 +1,331 @@
+-- data.lua: nl.data — IDX and CSV loaders, Fashion-MNIST, TensorDataset
+-- and DataLoader. Files are parsed and checked in C (io.c); this file only
+-- picks columns, scales and batches. Datasets and loaders are userdata
+-- proxies so that `#ds` and `#loader` work under LuaJIT (tables ignore
+-- __len in Lua 5.1).
+local ffi = require 'ffi'
+
+return function(nl)
+  local lib, wrap, T, raise = nl._lib, nl._wrap, nl._T, nl._raise
+  local data = {}
+  nl.data = data
+
+  local function argerror(op, what, x)
+    raise(string.format('%s: expected %s, got %s', op, what, type(x)))
+  end
+
+  -- ---- IDX -------------------------------------------------------------------
+
+  -- An IDX file (gzip or plain). dtype: 'float32', 'float64' or 'int64';
+  -- by default the file's kind (float -> float32, double -> float64,
+  -- integer types -> int64).
+  function data.load_idx(path, dtype)
+    if type(path) ~= 'string' then argerror('load_idx', 'a path string', path) end
+    local dt = dtype == nil and -1 or nl._dtype_id(dtype, 'load_idx')
+    return wrap(lib.nl_load_idx(path, dt))
+  end
+
+  -- ---- CSV -------------------------------------------------------------------
+
+  local HEADER_CAP = 2 ^ 18
+  local header_buf                   -- allocated on first use, then kept
+
+  local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
+
+  local function split_header(line, delim)
+    local names, start = {}, 1
+    while true do
+      local i = line:find(delim, start, true)
+      local field = trim(line:sub(start, (i or 0) - 1))
+      if #field >= 2 and field:sub(1, 1) == '"' and field:sub(-1) == '"' then field = field:sub(2, -2) end
+      names[#names + 1] = field
+      if not i then break end
+      start = i + 1
+    end
+    return names
+  end
+
+  -- A numeric CSV file (gzip or plain). opts:
+  --   header      (default true) the first line holds column names
+  --   delimiter   (default ',') one character
+  --   label       column name or 1-based index (negative from the end):
+  --               returned apart as y
+  --   label_dtype (default 'int64') 'int64' (values must be whole) or 'float32'
+  --   dtype       (default 'float32') of X
+  -- Returns X (rows x features), y (or nil) and the feature names (or nil
+  -- without a header).
+  function data.load_csv(path, opts)
+    local op = 'load_csv'
+    if type(path) ~= 'string' then argerror(op, 'a path string', path) end
+    if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
+    opts = opts or {}
+    local header = opts.header ~= false
+    local delim = opts.delimiter or ','
+    if type(delim) ~= 'string' or #delim ~= 1 then
+      raise(string.format("%s: delimiter must be one character, got %s", op, tostring(delim)))
+    end
+    local xdt = opts.dtype or 'float32'
+    nl._dtype_id(xdt, op)
+    local ldt = opts.label_dtype or 'int64'
+    if ldt ~= 'int64' and ldt ~= 'float32' and ldt ~= 'float64' then
+      raise(string.format("%s: label_dtype must be 'int64', 'float32' or 'float64', got %s", op, tostring(ldt)))
+    end
+    if header and not header_buf then header_buf = ffi.new('char[?]', HEADER_CAP) end
+    local M = wrap(lib.nl_load_csv(path, delim:byte(), header and 1 or 0,
+                                   header and header_buf or nil, HEADER_CAP))
+    local names = header and split_header(ffi.string(header_buf), delim) or nil
+    local nrow, ncol = M:size(1), M:size(2)
+    if names and nrow == 0 then ncol = #names end
+    local label = opts.label
+    if label == nil then return M:to(xdt), nil, names end
+
+    local li
+    if type(label) == 'string' then
+      if not names then raise(string.format("%s: label '%s' given by name, but header=false", op, label)) end
+      for j, nm in ipairs(names) do
+        if nm == label then li = j; break end
+      end
+      if not li then
+        raise(string.format("%s: no column named '%s' in '%s' (columns: %s)", op, label, path,
+                            table.concat(names, ', ')))
+      end
+    elseif type(label) == 'number' and label == math.floor(label) then
+      li = label < 0 and label + ncol + 1 or label
+      if li < 1 or li > ncol then
+        raise(string.format("%s: label column %d out of range for %d columns", op, label, ncol))
+      end
+    else
+      argerror(op, 'a label column name or index', label)
+    end
+    if nrow == 0 then
+      local fnames = {}
+      for j = 1, ncol do if j ~= li and names then fnames[#fnames + 1] = names[j] end end
+      return nl.zeros({ 0, ncol - 1 }, xdt), nl.zeros({ 0 }, ldt), names and fnames or nil
+    end
+
+    local y = M:select(2, li)
+    if ldt == 'int64' then
+      local whole = y:long():double()
+      local bad = nl.ne(whole, y)
+      if bad:sum():item() > 0 then
+        local row = bad:argmax():item()
+        raise(string.format("%s: label column %s of '%s' holds %s on data row %d, not a whole number; "
+                            .. "use label_dtype='float32'", op, names and ("'" .. names[li] .. "'") or li,
+                            path, tostring(y[row]), row))
+      end
+      y = whole:long()
+    else
+      y = y:to(ldt)
+    end
+    local keep, fnames = {}, {}
+    for j = 1, ncol do
+      if j ~= li then
+        keep[#keep + 1] = j
+        if names then fnames[#fnames + 1] = names[j] end
+      end
+    end
+    local X = #keep > 0 and M:index_select(2, nl.tensor(keep, 'int64')):to(xdt) or nl.zeros({ nrow, 0 }, xdt)
+    return X, y, names and fnames or nil
+  end
+
+  -- ---- Fashion-MNIST -----------------------------------------------------------
+
+  local FASHION_DIR = '/usr/share/datasets/fashion-mnist/'
+
+  -- train, test: tables with X (N x 784 float32 in [0,1]) and y (N int64,
+  -- labels 1..10), from the four IDX files of Debian's
+  -- dataset-fashion-mnist package (or dir, gzip or plain).
+  function data.fashion_mnist(dir)
+    local op = 'fashion_mnist'
+    if dir ~= nil and type(dir) ~= 'string' then argerror(op, 'a directory path', dir) end
+    dir = dir or FASHION_DIR
+    if dir:sub(-1) ~= '/' then dir = dir .. '/' end
+    local function file(name)
+      for _, cand in ipairs({ name .. '.gz', name }) do
+        local f = io.open(dir .. cand, 'rb')
+        if f then f:close(); return dir .. cand end
+      end
+      raise(string.format("%s: %s%s.gz not found; install the Debian package dataset-fashion-mnist "
+                          .. "(apt-get install dataset-fashion-mnist) or pass the directory that holds "
+                          .. "Fashion-MNIST's four IDX files", op, dir, name))
+    end
+    local function split(images, labels)
+      local ipath, lpath = file(images), file(labels)
+      local X = data.load_idx(ipath, 'float32')
+      local y = data.load_idx(lpath, 'int64')
+      local xs, ys = X:shape(), y:shape()
+      if #xs ~= 3 or xs[2] ~= 28 or xs[3] ~= 28 or #ys ~= 1 or ys[1] ~= xs[1] then
+        raise(string.format('%s: %s has shape [%s] and %s [%s]; expected N x 28 x 28 images and N labels',
+                            op, ipath, table.concat(xs, ','), lpath, table.concat(ys, ',')))
+      end
+      if ys[1] > 0 and (y:min():item() < 0 or y:max():item() > 9) then
+        raise(string.format('%s: %s holds labels outside 0..9', op, lpath))
+      end
+      X = X:view(xs[1], 784)
+      X:div_(255)
+      y:add_(1)
+      return { X = X, y = y }
+    end
+    return split('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
+           split('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
+  end
+
+  -- ---- TensorDataset -----------------------------------------------------------
+
+  local tensor_datasets = setmetatable({}, { __mode = 'k' })   -- proxy -> its tensors
+
+  -- Rows of tensors that share their first size: #ds rows; ds[i] is the
+  -- list { row i of each } (an index yields one value in Lua), ds:get(i)
+  -- returns the rows as values (a number for a 1-D tensor); ds.tensors is
+  -- the list of tensors.
+  function data.TensorDataset(...)
+    local op = 'TensorDataset'
+    local k = select('#', ...)
+    if k == 0 then raise(op .. ': expected at least one tensor') end
+    local tensors = { ... }
+    local n
+    for i = 1, k do
+      local t = tensors[i]
+      if not nl.is_tensor(t) then raise(string.format('%s: argument %d is not a tensor (%s)', op, i, type(t))) end
+      if t:dim() == 0 then raise(string.format('%s: argument %d is a 0-dim tensor; rows need dim 1', op, i)) end
+      local rows = t:size(1)
+      if n and rows ~= n then
+        raise(string.format('%s: tensors of shapes %s and %s differ in their first size', op,
+                            nl._shape_str(tensors[1]), nl._shape_str(t)))
+      end
+      n = rows
+    end
+    local function check_index(i)
+      if type(i) ~= 'number' or i ~= math.floor(i) or i < 1 or i > n then
+        raise(string.format('%s: index %s out of range 1..%d', op, tostring(i), n))
+      end
+    end
+    local fields = { tensors = tensors }
+    function fields.get(_, i)
+      check_index(i)
+      if k == 1 then return tensors[1][i] end
+      if k == 2 then return tensors[1][i], tensors[2][i] end
+      local row = {}
+      for j = 1, k do row[j] = tensors[j][i] end
+      return unpack(row, 1, k)
+    end
+    local self = newproxy(true)
+    local mt = getmetatable(self)
+    mt.__len = function() return n end
+    mt.__index = function(_, i)
+      if type(i) ~= 'number' then return fields[i] end
+      check_index(i)
+      local row = {}
+      for j = 1, k do row[j] = tensors[j][i] end
+      return row
+    end
+    mt.__tostring = function()
+      local s = {}
+      for j = 1, k do s[j] = nl._shape_str(tensors[j]) .. ' ' .. tensors[j]:dtype() end
+      return string.format('TensorDataset(%d rows: %s)', n, table.concat(s, ', '))
+    end
+    tensor_datasets[self] = tensors
+    return self
+  end
+
+  -- ---- DataLoader --------------------------------------------------------------
+
+  -- a batch of values from a generic dataset: tensors stacked, numbers into
+  -- an int64 tensor when all whole, else float32
+  local function collate(values, op)
+    local first = values[1]
+    if nl.is_tensor(first) then return nl.stack(values, 1) end
+    if type(first) == 'number' then
+      local whole = true
+      for _, v in ipairs(values) do
+        if type(v) ~= 'number' then raise(op .. ': a batch mixes numbers and ' .. type(v) .. 's') end
+        if v ~= math.floor(v) then whole = false end
+      end
+      return nl.tensor(values, whole and 'int64' or 'float32')
+    end
+    raise(op .. ': the dataset returned a ' .. type(first) .. '; expected tensors or numbers')
+  end
+
+  -- Batches of ds (a TensorDataset, or anything with #ds and ds[i]
+  -- returning tensors or numbers, or one list of them: a plain array of
+  -- samples {x, y} works). opts:
+  --   batch_size (32), shuffle (false), drop_last (false),
+  --   seed       (nil) shuffles with a generator of the loader's own, seeded
+  --              once: the epochs' orders are the same on every run, and
+  --              other draws do not change them. Without a seed the shuffle
+  --              draws from nl's generator (nl.manual_seed sets it).
+  -- loader:iter() yields xb, yb, ... per batch, a new order each call when
+  -- shuffling; #loader is the number of batches. Batches are copies.
+  function data.DataLoader(ds, opts)
+    local op = 'DataLoader'
+    if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
+    opts = opts or {}
+    local bs = opts.batch_size or 32
+    if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 then
+      raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
+    end
+    local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
+    local gen = nl._generator
+    if opts.seed ~= nil then
+      if type(opts.seed) ~= 'number' then argerror(op, 'a number as seed', opts.seed) end
+      gen = ffi.new('nl_generator', { opts.seed, 0 })
+    end
+    local tensors = tensor_datasets[ds]
+    local ok, n = pcall(function() return #ds end)
+    if not ok or type(n) ~= 'number' then
+      raise(op .. ': expected a dataset with #ds and ds[i], got ' .. type(ds))
+    end
+    local nb = drop_last and math.floor(n / bs) or math.ceil(n / bs)
+
+    -- batch b (0-based) of an epoch: rows start..start+len-1 of order
+    local function batch(order, b)
+      local start = b * bs + 1
+      local len = math.min(bs, n - start + 1)
+      if tensors then
+        local k = #tensors
+        local out = {}
+        local idx = order and order:narrow(1, start, len)
+        for j = 1, k do
+          local t = tensors[j]
+          out[j] = idx and t:index_select(1, idx) or t:narrow(1, start, len):clone()
+        end
+        return unpack(out, 1, k)
+      end
+      local cols, k = {}, 0
+      for r = 1, len do
+        local i = order and order[start + r - 1] or start + r - 1
+        local row = { ds[i] }
+        if #row == 1 and type(row[1]) == 'table' then row = row[1] end   -- a sample as a list
+        if r == 1 then
+          k = #row
+          for j = 1, k do cols[j] = {} end
+        end
+        for j = 1, k do cols[j][r] = row[j] end
+      end
+      for j = 1, k do cols[j] = collate(cols[j], op) end
+      return unpack(cols, 1, k)
+    end
+
+    local self = newproxy(true)
+    local mt = getmetatable(self)
+    local fields = { dataset = ds, batch_size = bs, shuffle = shuffle, drop_last = drop_last }
+    function fields.iter()
+      local order = shuffle and wrap(lib.nl_randperm(gen, n, 1)) or nil
+      local b = 0
+      return function()
+        if b >= nb then return nil end
+        b = b + 1
+        return batch(order, b - 1)
+      end
+    end
+    mt.__len = function() return nb end
+    mt.__index = fields
+    mt.__tostring = function()
+      return string.format('DataLoader(%d rows, batch_size=%d, shuffle=%s, drop_last=%s: %d batches)',
+                           n, bs, tostring(shuffle), tostring(drop_last), nb)
+    end
+    return self
+  end
+
+  return data
+end

@@ -1,0 +1,201 @@
+-- fit.lua: Keras-style training on any module: compile, fit, evaluate,
+-- predict. fit shows a progress bar on a terminal and one line per epoch
+-- otherwise, and returns the history of losses and metrics per epoch.
+return function(nl)
+  local nn, optim, data = nl.nn, nl.optim, nl.data
+  local Module = nn.Module
+  local F = nn.functional
+  local lib = nl._lib
+
+  local losses = {
+    mse = F.mse_loss, mean_squared_error = F.mse_loss,
+    l1 = F.l1_loss, mae = F.l1_loss, mean_absolute_error = F.l1_loss,
+    huber = F.huber_loss,
+    cross_entropy = F.cross_entropy, crossentropy = F.cross_entropy,
+    sparse_categorical_crossentropy = F.cross_entropy, categorical_crossentropy = F.cross_entropy,
+    nll = F.nll_loss,
+    bce = F.binary_cross_entropy, binary_crossentropy = F.binary_cross_entropy,
+    bce_with_logits = F.binary_cross_entropy_with_logits,
+  }
+  local classification = { [F.cross_entropy] = 'classes', [F.nll_loss] = 'classes',
+                           [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits' }
+  local optimizers = { sgd = 'SGD', adam = 'Adam', adamw = 'AdamW', rmsprop = 'RMSprop', adagrad = 'Adagrad' }
+
+  -- model:compile{optimizer=, loss=, metrics=, lr=}
+  function Module:compile(opts)
+    opts = opts or {}
+    local o = opts.optimizer or 'adam'
+    if type(o) == 'string' then
+      local name = optimizers[o:lower()]
+      if not name then nl._raise("compile: unknown optimizer '" .. o .. "' (sgd, adam, adamw, rmsprop, adagrad)") end
+      o = optim[name](self:parameters(), { lr = opts.lr or (name == 'SGD' and 0.01 or 1e-3),
+                                           momentum = name == 'SGD' and opts.momentum or nil })
+    elseif type(o) ~= 'table' or type(o.step) ~= 'function' then
+      nl._raise('compile: optimizer must be a name or an optimizer object')
+    end
+    local l = opts.loss or 'mse'
+    local lossfn
+    if type(l) == 'string' then
+      lossfn = losses[l:lower()]
+      if not lossfn then nl._raise("compile: unknown loss '" .. l .. "'") end
+    elseif type(l) == 'function' then lossfn = l
+    elseif nn.is_module(l) then lossfn = function(p, t) return l(p, t) end
+    else nl._raise('compile: loss must be a name, a function or a loss module') end
+    local metrics = {}
+    for _, m in ipairs(opts.metrics or {}) do
+      local name = m == 'acc' and 'accuracy' or m
+      if name ~= 'accuracy' and name ~= 'mae' then nl._raise("compile: unknown metric '" .. tostring(m) .. "'") end
+      metrics[#metrics + 1] = name
+    end
+    rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = classification[lossfn], metrics = metrics })
+    return self
+  end
+
+  local function compiled(self, op)
+    local c = rawget(self, '_compiled')
+    if not c then nl._raise(op .. ': call model:compile{...} first') end
+    return c
+  end
+
+  -- the metric's sum over a batch (averaged by the caller)
+  local function metric_sum(name, kind, pred, y)
+    if name == 'mae' then return (pred - y):abs():sum():item() / math.max(1, pred:numel() / pred:size(1)) end
+    if kind == 'classes' then return pred:argmax(2):eq(y):sum():item() end
+    local thr = kind == 'logits' and 0 or 0.5
+    return pred:gt(thr):eq(y):float():mean():item() * pred:size(1)
+  end
+
+  local function check_xy(op, X, y)
+    nl._T(X, op)
+    nl._T(y, op)
+    if X:dim() == 0 or y:dim() == 0 or X:size(1) ~= y:size(1) then
+      nl._raise(('%s: X and y must have the same number of samples, got shapes %s and %s'):format(op,
+        nl._shape_str(X), nl._shape_str(y)))
+    end
+  end
+
+  local function fmt_time(s)
+    if s >= 3600 then return ('%dh%02dm'):format(math.floor(s / 3600), math.floor(s % 3600 / 60)) end
+    if s >= 60 then return ('%dm%02ds'):format(math.floor(s / 60), math.floor(s % 60)) end
+    return ('%ds'):format(math.floor(s + 0.5))
+  end
+
+  -- one pass over (X, y) without training: mean loss and metrics
+  local function run_eval(self, c, X, y, batch_size)
+    local was = self.training
+    self:eval()
+    local n, loss_sum, sums = X:size(1), 0, {}
+    nl.no_grad(function()
+      for start = 1, n, batch_size do
+        local len = math.min(batch_size, n - start + 1)
+        local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
+        local pred = self(xb)
+        loss_sum = loss_sum + c.loss(pred, yb):item() * len
+        for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred, yb) end
+      end
+    end)
+    self:train(was)
+    local out = {}
+    for _, m in ipairs(c.metrics) do out[m] = sums[m] / n end
+    return loss_sum / n, out
+  end
+
+  -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv}, verbose, shuffle})
+  function Module:fit(X, y, opts)
+    local c = compiled(self, 'fit')
+    check_xy('fit', X, y)
+    opts = opts or {}
+    local epochs, bs = opts.epochs or 1, opts.batch_size or 32
+    local verbose = opts.verbose == nil and 1 or opts.verbose
+    if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
+    local val = opts.validation_data
+    if val then check_xy('fit (validation_data)', val[1], val[2]) end
+    local loader = data.DataLoader(data.TensorDataset(X, y), { batch_size = bs, shuffle = opts.shuffle ~= false })
+    local nb, n = #loader, X:size(1)
+    local tty = verbose > 0 and lib.nl_isatty(1) ~= 0
+    local history = { loss = {}, epoch = {} }
+    if val then history.val_loss = {} end
+    for _, m in ipairs(c.metrics) do
+      history[m] = {}
+      if val then history['val_' .. m] = {} end
+    end
+    self:train()
+    for epoch = 1, epochs do
+      local t0, last_draw = nl.time(), -1
+      local seen, loss_sum, sums, step = 0, 0, {}, 0
+      for xb, yb in loader:iter() do
+        step = step + 1
+        local pred = self(xb)
+        local loss = c.loss(pred, yb)
+        c.optimizer:zero_grad()
+        loss:backward()
+        c.optimizer:step()
+        local len = xb:size(1)
+        seen = seen + len
+        loss_sum = loss_sum + loss:item() * len
+        if #c.metrics > 0 then
+          nl.no_grad(function()
+            for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred:detach(), yb) end
+          end)
+        end
+        local now = nl.time()
+        if tty and (now - last_draw > 0.1 or step == nb) then
+          last_draw = now
+          local elapsed = now - t0
+          local width = 24
+          local done = math.floor(width * step / nb)
+          local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
+          local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, loss_sum / seen) }
+          for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, sums[m] / seen) end
+          parts[#parts + 1] = ('%.0f samples/s'):format(seen / math.max(elapsed, 1e-9))
+          parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / step * (nb - step))) or fmt_time(elapsed)
+          io.write('\r', table.concat(parts, ' - '), '\27[K')
+          io.flush()
+        end
+      end
+      local elapsed = nl.time() - t0
+      history.epoch[epoch] = epoch
+      history.loss[epoch] = loss_sum / seen
+      for _, m in ipairs(c.metrics) do history[m][epoch] = sums[m] / seen end
+      local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[epoch]) }
+      for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][epoch]) end
+      if val then
+        local vl, vm = run_eval(self, c, val[1], val[2], math.max(bs, 256))
+        history.val_loss[epoch] = vl
+        line[#line + 1] = ('val_loss %.4f'):format(vl)
+        for _, m in ipairs(c.metrics) do
+          history['val_' .. m][epoch] = vm[m]
+          line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
+        end
+      end
+      line[#line + 1] = ('%.0f samples/s - %s'):format(n / math.max(elapsed, 1e-9), fmt_time(elapsed))
+      if tty then io.write('\r\27[K') end
+      if verbose > 0 then print(table.concat(line, ' - ')) end
+    end
+    return history
+  end
+
+  -- loss, {metric = value}
+  function Module:evaluate(X, y, opts)
+    local c = compiled(self, 'evaluate')
+    check_xy('evaluate', X, y)
+    return run_eval(self, c, X, y, (opts and opts.batch_size) or 256)
+  end
+
+  -- outputs for X in eval mode, without the tape, batch by batch
+  function Module:predict(X, opts)
+    nl._T(X, 'predict')
+    local bs = (opts and opts.batch_size) or 256
+    local was = self.training
+    self:eval()
+    local outs = {}
+    nl.no_grad(function()
+      for start = 1, X:size(1), bs do
+        outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
+      end
+    end)
+    self:train(was)
+    if #outs == 1 then return outs[1] end
+    return nl.cat(outs, 1)
+  end
+end

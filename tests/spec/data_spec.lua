@@ -1,0 +1,461 @@
+-- nl.data: IDX files (every element type, gzip and plain, truncated and
+-- corrupt ones), CSV files (header, label by name or index, errors with
+-- line and column), Fashion-MNIST checked against the raw bytes read by
+-- the shell's zcat and od, TensorDataset and DataLoader (batch sizes,
+-- drop_last, shuffles that cover every row once and differ per epoch,
+-- seeds).
+local ffi = require 'ffi'
+local bit = require 'bit'
+local nl = require 'nnlua'
+local data = nl.data
+
+-- ---- helpers ---------------------------------------------------------------
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute('mkdir -p ' .. q(dir)) == 0)
+
+local function write(name, bytes)
+  local path = dir .. '/' .. name
+  local f = assert(io.open(path, 'wb'))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
+local function read(path)
+  local f = assert(io.open(path, 'rb'))
+  local s = f:read('*a')
+  f:close()
+  return s
+end
+
+-- path compressed by the gzip program into path .. '.gz'
+local function gzip(path)
+  assert(os.execute('gzip -c ' .. q(path) .. ' > ' .. q(path .. '.gz')) == 0)
+  return path .. '.gz'
+end
+
+-- the error message of f(...), which must fail
+local function errmsg(f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok, 'expected an error')
+  return tostring(err)
+end
+
+local function contains(s, part)
+  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
+end
+
+local function byte(v) return string.char(v % 256) end
+local function be16(v) return string.char(bit.band(bit.rshift(v, 8), 255), bit.band(v, 255)) end
+local function be32(v)
+  return string.char(bit.band(bit.rshift(v, 24), 255), bit.band(bit.rshift(v, 16), 255),
+                     bit.band(bit.rshift(v, 8), 255), bit.band(v, 255))
+end
+local f32u = ffi.new('union { float f; int32_t u; }')
+local function be_float(v) f32u.f = v; return be32(f32u.u) end
+local f64u = ffi.new('union { double d; uint8_t b[8]; }')
+local function be_double(v)
+  f64u.d = v
+  local b = f64u.b
+  return string.char(b[7], b[6], b[5], b[4], b[3], b[2], b[1], b[0])
+end
+
+-- an IDX file's bytes: magic, big-endian sizes, then the encoded values
+local function idx_bytes(code, shape, vals, enc)
+  local parts = { string.char(0, 0, code, #shape) }
+  for _, s in ipairs(shape) do parts[#parts + 1] = be32(s) end
+  for _, v in ipairs(vals) do parts[#parts + 1] = enc(v) end
+  return table.concat(parts)
+end
+
+local function flat(t)
+  local out = {}
+  local function walk(x)
+    if type(x) == 'table' then for _, y in ipairs(x) do walk(y) end else out[#out + 1] = x end
+  end
+  walk(t:totable())
+  return out
+end
+
+-- ---- IDX -------------------------------------------------------------------
+
+describe('data.load_idx', function()
+  local types = {
+    { code = 0x08, name = 'ubyte', vals = { 0, 1, 255, 128 }, enc = byte, natural = 'int64' },
+    { code = 0x09, name = 'sbyte', vals = { -128, -1, 0, 127 }, enc = byte, natural = 'int64' },
+    { code = 0x0B, name = 'short', vals = { -32768, -2, 300, 32767 }, enc = be16, natural = 'int64' },
+    { code = 0x0C, name = 'int', vals = { -2147483648, -5, 70000, 2147483647 }, enc = be32, natural = 'int64' },
+    { code = 0x0D, name = 'float', vals = { 1.5, -0.25, 1e10, 2 ^ -20 }, enc = be_float, natural = 'float32' },
+    { code = 0x0E, name = 'double', vals = { math.pi, -1e300, 5e-324, 0.1 }, enc = be_double, natural = 'float64' },
+  }
+  for _, ty in ipairs(types) do
+    for _, compressed in ipairs({ false, true }) do
+      local label = string.format('reads %s (0x%02X) %s', ty.name, ty.code, compressed and 'gzip' or 'plain')
+      it(label, function()
+        local path = write('t' .. ty.code .. '.idx', idx_bytes(ty.code, { 2, 2 }, ty.vals, ty.enc))
+        if compressed then path = gzip(path) end
+        local t = data.load_idx(path)
+        assert.are.equal(ty.natural, t:dtype())
+        assert.are.same({ 2, 2 }, t:shape())
+        assert.are.same(ty.vals, flat(t))
+        -- every value above is exact in float64
+        assert.are.same(ty.vals, flat(data.load_idx(path, 'float64')))
+      end)
+    end
+  end
+
+  it('converts to the requested dtype', function()
+    local path = write('u8.idx', idx_bytes(0x08, { 4 }, { 0, 1, 255, 128 }, byte))
+    local t = data.load_idx(path, 'float32')
+    assert.are.equal('float32', t:dtype())
+    assert.are.same({ 0, 1, 255, 128 }, flat(t))
+    local s = data.load_idx(write('s.idx', idx_bytes(0x0B, { 3 }, { -7, 0, 9 }, be16)), 'float32')
+    assert.are.same({ -7, 0, 9 }, flat(s))
+  end)
+
+  it('keeps a 3-D shape in row-major order', function()
+    local vals = {}
+    for i = 1, 24 do vals[i] = i - 1 end
+    local t = data.load_idx(write('cube.idx', idx_bytes(0x08, { 2, 3, 4 }, vals, byte)))
+    assert.are.same({ 2, 3, 4 }, t:shape())
+    assert.are.equal(23, t[2][3][4])
+    assert.are.equal(6, t[1][2][3])
+  end)
+
+  it('rejects a file whose data is cut short, naming the path', function()
+    local path = write('short.idx', idx_bytes(0x08, { 2, 2 }, { 1, 2, 3 }, byte))
+    local msg = errmsg(data.load_idx, path)
+    contains(msg, 'load_idx')
+    contains(msg, path)
+    contains(msg, 'truncated')
+  end)
+
+  it('rejects a truncated gzip file', function()
+    local vals = {}
+    for i = 1, 4000 do vals[i] = (i * 7919) % 251 end
+    local gz = gzip(write('big.idx', idx_bytes(0x08, { 4000 }, vals, byte)))
+    local bytes = read(gz)
+    local cut = write('cut.idx.gz', bytes:sub(1, math.floor(#bytes / 2)))
+    local msg = errmsg(data.load_idx, cut)
+    contains(msg, 'load_idx')
+    contains(msg, cut)
+    -- the full file reads
+    assert.are.equal(4000, data.load_idx(gz):numel())
+  end)
+
+  it('rejects a gzip file whose checksum does not match', function()
+    local gz = gzip(write('crc.idx', idx_bytes(0x08, { 3 }, { 1, 2, 3 }, byte)))
+    local bytes = read(gz)
+    local n = #bytes
+    local bad = bytes:sub(1, n - 8) .. string.char((bytes:byte(n - 7) + 1) % 256) .. bytes:sub(n - 6)
+    local msg = errmsg(data.load_idx, write('crc.idx.gz', bad))
+    contains(msg, 'load_idx')
+    contains(msg, 'crc.idx.gz')
+  end)
+
+  it('rejects a header cut short', function()
+    local path = write('hdr.idx', string.char(0, 0, 8, 3) .. be32(2))
+    local msg = errmsg(data.load_idx, path)
+    contains(msg, path)
+    contains(msg, 'truncated')
+    contains(errmsg(data.load_idx, write('tiny.idx', string.char(0, 0))), 'too short')
+  end)
+
+  it('rejects trailing data', function()
+    local path = write('long.idx', idx_bytes(0x08, { 2, 2 }, { 1, 2, 3, 4, 5 }, byte))
+    contains(errmsg(data.load_idx, path), 'data after the 4 bytes')
+  end)
+
+  it('rejects bad magic bytes, unknown types and too many dims', function()
+    contains(errmsg(data.load_idx, write('m1.idx', string.char(1, 0, 8, 1) .. be32(1) .. 'x')), 'not an IDX file')
+    contains(errmsg(data.load_idx, write('m2.idx', string.char(0, 0, 0x0A, 1) .. be32(1) .. 'x')), 'not an IDX file')
+    local nine = string.char(0, 0, 8, 9) .. string.rep(be32(1), 9) .. 'x'
+    contains(errmsg(data.load_idx, write('m3.idx', nine)), 'has 9 dims')
+  end)
+
+  it('rejects a size too large for memory without trying to allocate it', function()
+    local path = write('huge.idx', string.char(0, 0, 0x0E, 2) .. be32(0x7fffffff) .. be32(0x7fffffff) .. 'abc')
+    contains(errmsg(data.load_idx, path), 'too large')
+    local path2 = write('huge2.idx', string.char(0, 0, 0x08, 1) .. be32(0x7fffffff) .. 'abc')
+    contains(errmsg(data.load_idx, path2), 'truncated')
+  end)
+
+  it('names a missing file', function()
+    local msg = errmsg(data.load_idx, dir .. '/nope.idx')
+    contains(msg, 'load_idx: cannot open')
+    contains(msg, 'nope.idx')
+    contains(errmsg(data.load_idx, dir), 'is a directory')
+  end)
+end)
+
+-- ---- CSV -------------------------------------------------------------------
+
+describe('data.load_csv', function()
+  local iris = write('iris.csv', 'sepal,petal,species\n1.5,2,0\n-3e2, 4 ,1\n"5",6,2\n')
+
+  it('splits the label column by name', function()
+    local X, y, names = data.load_csv(iris, { label = 'species' })
+    assert.are.equal('float32', X:dtype())
+    assert.are.same({ { 1.5, 2 }, { -300, 4 }, { 5, 6 } }, X:totable())
+    assert.are.equal('int64', y:dtype())
+    assert.are.same({ 0, 1, 2 }, y:totable())
+    assert.are.same({ 'sepal', 'petal' }, names)
+  end)
+
+  it('splits the label column by index, also from the end', function()
+    local X, y = data.load_csv(iris, { label = 1, label_dtype = 'float32' })
+    assert.are.same({ { 2, 0 }, { 4, 1 }, { 6, 2 } }, X:totable())
+    assert.are.equal('float32', y:dtype())
+    assert.are.same({ 1.5, -300, 5 }, y:totable())
+    local _, y2 = data.load_csv(iris, { label = -1 })
+    assert.are.same({ 0, 1, 2 }, y2:totable())
+  end)
+
+  it('returns every column without a label', function()
+    local X, y, names = data.load_csv(iris)
+    assert.are.same({ 3, 3 }, X:shape())
+    assert.is_nil(y)
+    assert.are.same({ 'sepal', 'petal', 'species' }, names)
+  end)
+
+  it('reads without a header, other delimiters, CRLF, blank lines and gzip', function()
+    local p = write('semi.csv', '1;2;3\r\n\r\n4;5;6\r\n')
+    local X = data.load_csv(p, { header = false, delimiter = ';' })
+    assert.are.same({ { 1, 2, 3 }, { 4, 5, 6 } }, X:totable())
+    local Xg, yg = data.load_csv(gzip(iris), { label = 'species' })
+    assert.are.same({ 0, 1, 2 }, yg:totable())
+    assert.are.same({ 3, 2 }, Xg:shape())
+  end)
+
+  it('names the line and column of a field that is not a number', function()
+    local p = write('bad.csv', 'a,b,c\n1,2,3\n\n4,abc,6\n')
+    local msg = errmsg(data.load_csv, p)
+    contains(msg, 'load_csv')
+    contains(msg, p)
+    contains(msg, "line 4, column 2: 'abc' is not a number")
+    contains(errmsg(data.load_csv, write('empty.csv', 'a,b\n1,\n')), 'line 2, column 2: empty field')
+  end)
+
+  it('names a ragged row', function()
+    local p = write('ragged.csv', 'a,b,c\n1,2,3\n4,5\n')
+    contains(errmsg(data.load_csv, p), 'line 3 has 2 fields, expected 3 as on line 1')
+    local p2 = write('ragged2.csv', '1,2\n3,4,5\n')
+    contains(errmsg(data.load_csv, p2, { header = false }), 'line 2 has 3 fields, expected 2 as on line 1')
+  end)
+
+  it('rejects an unknown label name, listing the columns', function()
+    contains(errmsg(data.load_csv, iris, { label = 'kind' }), "no column named 'kind'")
+    contains(errmsg(data.load_csv, iris, { label = 'kind' }), 'sepal, petal, species')
+    contains(errmsg(data.load_csv, iris, { label = 4 }), 'label column 4 out of range for 3 columns')
+  end)
+
+  it('refuses fractional labels as int64', function()
+    local p = write('frac.csv', 'x,y\n1,0\n2,0.5\n')
+    contains(errmsg(data.load_csv, p, { label = 'y' }), "label column 'y'")
+    contains(errmsg(data.load_csv, p, { label = 'y' }), 'data row 2')
+  end)
+
+  it('names a missing file', function()
+    contains(errmsg(data.load_csv, dir .. '/none.csv'), 'load_csv: cannot open')
+  end)
+end)
+
+-- ---- Fashion-MNIST ---------------------------------------------------------
+
+local FMNIST = '/usr/share/datasets/fashion-mnist/'
+
+-- n bytes from offset of a gzip file, as numbers, read by zcat and od
+local function raw_bytes(file, offset, n)
+  local p = assert(io.popen(string.format('zcat %s | od -An -v -tu1 -j%d -N%d', q(FMNIST .. file), offset, n)))
+  local out = {}
+  for v in p:read('*a'):gmatch('%d+') do out[#out + 1] = tonumber(v) end
+  p:close()
+  return out
+end
+
+describe('data.fashion_mnist', function()
+  local train, test
+  setup(function() train, test = data.fashion_mnist() end)
+
+  it('has the published shapes and dtypes', function()
+    assert.are.same({ 60000, 784 }, train.X:shape())
+    assert.are.same({ 60000 }, train.y:shape())
+    assert.are.same({ 10000, 784 }, test.X:shape())
+    assert.are.same({ 10000 }, test.y:shape())
+    assert.are.equal('float32', train.X:dtype())
+    assert.are.equal('int64', train.y:dtype())
+  end)
+
+  it('scales pixels into [0, 1] and labels into 1..10', function()
+    for _, s in ipairs({ train, test }) do
+      assert.are.equal(0, s.X:min():item())
+      assert.are.equal(1, s.X:max():item())
+      assert.are.equal(1, s.y:min():item())
+      assert.are.equal(10, s.y:max():item())
+    end
+  end)
+
+  it('has every class equally often', function()
+    for c = 1, 10 do
+      assert.are.equal(6000, nl.eq(train.y, c):sum():item())
+      assert.are.equal(1000, nl.eq(test.y, c):sum():item())
+    end
+  end)
+
+  it('matches the raw gzip bytes read by zcat and od', function()
+    assert.are.equal(raw_bytes('train-labels-idx1-ubyte.gz', 8, 1)[1] + 1, train.y[1])
+    assert.are.equal(raw_bytes('t10k-labels-idx1-ubyte.gz', 8 + 9999, 1)[1] + 1, test.y[10000])
+    local px = raw_bytes('train-images-idx3-ubyte.gz', 16, 784)
+    assert.are.equal(784, #px)
+    local row = train.X[1]
+    for k = 1, 784 do
+      assert(math.abs(row[k] * 255 - px[k]) < 1e-4, 'pixel ' .. k)
+    end
+  end)
+
+  it('names the Debian package when the files are missing', function()
+    local msg = errmsg(data.fashion_mnist, dir .. '/no-such-dir')
+    contains(msg, 'dataset-fashion-mnist')
+    contains(msg, dir .. '/no-such-dir/train-images-idx3-ubyte.gz')
+  end)
+end)
+
+-- ---- TensorDataset and DataLoader ------------------------------------------
+
+describe('data.TensorDataset', function()
+  it('has #ds rows; ds[i] and ds:get(i) give row i of each tensor', function()
+    local X = nl.arange(0, 12):float():view(4, 3)
+    local y = nl.tensor({ 5, 6, 7, 8 }, 'int64')
+    local ds = data.TensorDataset(X, y)
+    assert.are.equal(4, #ds)
+    local row = ds[3]
+    assert.are.equal(2, #row)
+    assert.are.same({ 6, 7, 8 }, row[1]:totable())
+    assert.are.equal(7, row[2])
+    local x3, y3 = ds:get(3)
+    assert.are.same({ 6, 7, 8 }, x3:totable())
+    assert.are.equal(7, y3)
+    contains(errmsg(function() return ds[5] end), 'index 5 out of range 1..4')
+    contains(errmsg(function() return ds:get(0) end), 'index 0 out of range 1..4')
+  end)
+
+  it('feeds a DataLoader through ds[i] when wrapped as a generic dataset', function()
+    -- a dataset of our own that defers to a TensorDataset by index
+    local inner = data.TensorDataset(nl.arange(1, 7):float():view(6, 1), nl.arange(1, 7))
+    local outer = newproxy(true)
+    getmetatable(outer).__len = function() return #inner end
+    getmetatable(outer).__index = function(_, i) return inner[i] end
+    local seen = {}
+    for xb, yb in data.DataLoader(outer, { batch_size = 4 }):iter() do
+      assert.are.same({ xb:size(1), 1 }, xb:shape())
+      for _, v in ipairs(yb:totable()) do seen[#seen + 1] = v end
+    end
+    assert.are.same({ 1, 2, 3, 4, 5, 6 }, seen)
+  end)
+
+  it('rejects tensors of different lengths', function()
+    contains(errmsg(data.TensorDataset, nl.zeros(4, 3), nl.zeros(5)), 'shapes [4,3] and [5] differ')
+  end)
+end)
+
+describe('data.DataLoader', function()
+  local N = 10
+  local X = nl.arange(1, N + 1):float():view(N, 1)
+  local y = nl.arange(1, N + 1)                  -- int64, y[i] == i == X[i][1]
+  local ds = data.TensorDataset(X, y)
+
+  -- batch sizes and the label order of one pass
+  local function epoch(loader)
+    local sizes, order = {}, {}
+    for xb, yb in loader:iter() do
+      sizes[#sizes + 1] = xb:size(1)
+      assert.are.same(xb:view(-1):totable(), yb:float():totable())   -- rows stay paired
+      for _, v in ipairs(yb:totable()) do order[#order + 1] = v end
+    end
+    return sizes, order
+  end
+
+  it('makes batches of batch_size, the last one shorter', function()
+    local loader = data.DataLoader(ds, { batch_size = 3 })
+    assert.are.equal(4, #loader)
+    local sizes, order = epoch(loader)
+    assert.are.same({ 3, 3, 3, 1 }, sizes)
+    assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, order)
+  end)
+
+  it('drops the short last batch with drop_last', function()
+    local loader = data.DataLoader(ds, { batch_size = 3, drop_last = true })
+    assert.are.equal(3, #loader)
+    local sizes, order = epoch(loader)
+    assert.are.same({ 3, 3, 3 }, sizes)
+    assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9 }, order)
+    assert.are.equal(2, #data.DataLoader(ds, { batch_size = 5, drop_last = true }))
+  end)
+
+  it('shuffles every row exactly once per epoch, differently each epoch', function()
+    local big = data.TensorDataset(nl.arange(1, 101):float():view(100, 1), nl.arange(1, 101))
+    local loader = data.DataLoader(big, { batch_size = 7, shuffle = true })
+    local _, a = epoch(loader)
+    local _, b = epoch(loader)
+    for _, order in ipairs({ a, b }) do
+      local sorted = { unpack(order) }
+      table.sort(sorted)
+      for i = 1, 100 do assert.are.equal(i, sorted[i]) end
+    end
+    assert.are_not.same(a, b)
+    local identity = {}
+    for i = 1, 100 do identity[i] = i end
+    assert.are_not.same(identity, a)
+  end)
+
+  it('repeats the same orders with the same seed, whatever else draws', function()
+    local function orders(seed)
+      local loader = data.DataLoader(ds, { batch_size = 4, shuffle = true, seed = seed })
+      local _, a = epoch(loader)
+      nl.rand(100)                                 -- draws from nl's generator
+      local _, b = epoch(loader)
+      return { a, b }
+    end
+    local one = orders(42)
+    assert.are.same(one, orders(42))
+    assert.are_not.same(one, orders(43))
+    assert.are_not.same(one[1], one[2])
+  end)
+
+  it('shuffles from nl.manual_seed without a seed of its own', function()
+    local loader = data.DataLoader(ds, { batch_size = 4, shuffle = true })
+    nl.manual_seed(7)
+    local _, a = epoch(loader)
+    nl.manual_seed(7)
+    local _, b = epoch(loader)
+    assert.are.same(a, b)
+  end)
+
+  it('gives copies, so changing a batch leaves the data alone', function()
+    for _, shuffle in ipairs({ false, true }) do
+      for xb in data.DataLoader(ds, { batch_size = 4, shuffle = shuffle }):iter() do xb:fill_(-1) end
+      assert.are.equal(1, X:min():item())
+    end
+  end)
+
+  it('batches a plain list of samples', function()
+    local samples = {}
+    for i = 1, 5 do samples[i] = { nl.full({ 2 }, i), i } end
+    local loader = data.DataLoader(samples, { batch_size = 2 })
+    assert.are.equal(3, #loader)
+    local batches = {}
+    for xb, yb in loader:iter() do batches[#batches + 1] = { xb:shape(), yb:totable(), yb:dtype() } end
+    assert.are.same({ { 2, 2 }, { 1, 2 }, 'int64' }, batches[1])
+    assert.are.same({ { 1, 2 }, { 5 }, 'int64' }, batches[3])
+  end)
+
+  it('rejects a bad batch size', function()
+    contains(errmsg(data.DataLoader, ds, { batch_size = 0 }), 'batch_size must be a positive integer')
+  end)
+end)
+
+teardown(function() os.execute('rm -rf ' .. q(dir)) end)
