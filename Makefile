@@ -60,7 +60,8 @@ test: all build/test_c
 	@sh tests/run.sh
 
 run: all
-	bin/nnlua examples/$(or $(EXAMPLE),linear_regression_manual).lua
+	@mkdir -p build
+	bin/nnlua examples/$(or $(EXAMPLE),fashion_mnist_mlp).lua $(ARGS)
 
 bench: all
 	@sh bench/run.sh

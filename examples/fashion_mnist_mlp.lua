@@ -6,7 +6,8 @@ local nl = require 'nnlua'
 local nn, data = nl.nn, nl.data
 
 local epochs = tonumber(arg and arg[1]) or 10
-local out_dir = (arg and arg[2]) or '.'
+local out_dir = (arg and arg[2]) or 'build'
+os.execute("mkdir -p '" .. out_dir:gsub("'", "'\\''") .. "'")
 nl.manual_seed(42)
 
 local train, test = data.fashion_mnist()
