@@ -76,6 +76,9 @@ typedef enum {
     NL_OP_GELU, NL_OP_SILU, NL_OP_LEAKY_RELU,
     /* losses */
     NL_OP_CROSS_ENTROPY, NL_OP_NLL_LOSS,
+    /* vision and sequence layers */
+    NL_OP_CONV2D, NL_OP_MAX_POOL2D, NL_OP_AVG_POOL2D, NL_OP_ADAPTIVE_AVG_POOL2D,
+    NL_OP_LSTM_CELL, NL_OP_GRU_CELL, NL_OP_RNN_CELL,
     NL_OP_COUNT
 } nl_op;
 

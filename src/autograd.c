@@ -142,7 +142,14 @@ void nl_node_release(nl_node *n) {
 
 /* ---- backward ---- */
 
+static nl_backward_fn registered[NL_OP_COUNT];
+
+void nl_register_backward(int op, nl_backward_fn fn) {
+    if (op >= 0 && op < NL_OP_COUNT) registered[op] = fn;
+}
+
 static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    if (registered[n->op]) return registered[n->op](n, g, gin);
     switch (n->op) {
     case NL_OP_ADD: case NL_OP_SUB: case NL_OP_MUL: case NL_OP_DIV: case NL_OP_POW:
     case NL_OP_MAXIMUM: case NL_OP_MINIMUM:

@@ -82,6 +82,16 @@ static inline void nl_temps_free(nl_temps *t) {
 /* a result that outlives the temporaries */
 static inline nl_tensor *nl_keep_ref(nl_tensor *t) { nl_retain(t); return t; }
 
+/* Backward kernels of op families added later register themselves:
+ *     NL_REGISTER_BACKWARD(NL_OP_CONV2D, nl_conv2d_backward)
+ * at file scope; autograd.c calls the registered kernel for that op. */
+typedef int (*nl_backward_fn)(nl_node *n, nl_tensor *g, nl_tensor **gin);
+void nl_register_backward(int op, nl_backward_fn fn);
+#define NL_REGISTER_BACKWARD(op, fn)                                          \
+    __attribute__((constructor)) static void nl_register_##fn(void) {         \
+        nl_register_backward(op, fn);                                         \
+    }
+
 /* g summed over broadcast dims down to (ndim, sizes) */
 nl_tensor *nl_sum_to(nl_tensor *g, int ndim, const int64_t *sizes);
 

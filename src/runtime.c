@@ -40,6 +40,8 @@ static const char *op_names[] = {
     "cat", "stack", "index_select", "where", "to_dtype",
     "gelu", "silu", "leaky_relu",
     "cross_entropy", "nll_loss",
+    "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+    "lstm_cell", "gru_cell", "rnn_cell",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");
