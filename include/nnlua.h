@@ -79,6 +79,8 @@ typedef enum {
     /* vision and sequence layers */
     NL_OP_CONV2D, NL_OP_MAX_POOL2D, NL_OP_AVG_POOL2D, NL_OP_ADAPTIVE_AVG_POOL2D,
     NL_OP_LSTM_CELL, NL_OP_GRU_CELL, NL_OP_RNN_CELL,
+    /* more unary math */
+    NL_OP_SIN, NL_OP_COS,
     NL_OP_COUNT
 } nl_op;
 
@@ -201,8 +203,8 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
 /* a op s, or s op a when scalar_first; the result keeps a's dtype
  * (int64 with a fractional s, or DIV, gives float32) */
 nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
-/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_SILU; int64 input to a float
- * function gives float32 */
+/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_SILU, NL_OP_SIN, NL_OP_COS;
+ * int64 input to a float function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);
 nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);
 nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi);  /* NaN bound: none */

@@ -16,7 +16,8 @@ static int promote(int a, int b) {
 
 static bool is_binary(int op) { return op >= NL_OP_ADD && op <= NL_OP_GE; }
 static bool is_unary(int op) {
-    return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_SILU;
+    return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_SILU ||
+           op == NL_OP_SIN || op == NL_OP_COS;
 }
 
 /* ---- binary kernels ----
@@ -224,7 +225,7 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
             for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i * so] = (EXPR); } \
     } while (0)
 
-#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF)                          \
+#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF, SIN, COS)                          \
     switch (op) {                                                             \
     case NL_OP_NEG: UN_LOOP(T, -x); break;                                    \
     case NL_OP_EXP: UN_LOOP(T, EXP(x)); break;                                \
@@ -236,6 +237,8 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     case NL_OP_TANH: UN_LOOP(T, TANH(x)); break;                              \
     case NL_OP_GELU: UN_LOOP(T, (T)0.5 * x * ((T)1 + ERF(x * (T)0.70710678118654752))); break; \
     case NL_OP_SILU: UN_LOOP(T, x / ((T)1 + EXP(-x))); break;                   \
+    case NL_OP_SIN: UN_LOOP(T, SIN(x)); break;                                \
+    case NL_OP_COS: UN_LOOP(T, COS(x)); break;                                \
     case NL_OP_LEAKY_RELU: { T sl = (T)ctx->lo; UN_LOOP(T, x > 0 ? x : x * sl); break; } \
     case NL_OP_CLAMP: {                                                       \
         T lo = (T)ctx->lo, hi = (T)ctx->hi;                                   \
@@ -252,9 +255,9 @@ static void unary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const un_ctx *ctx = vctx;
     int op = ctx->op;
     if (ctx->dtype == NL_FLOAT32) {
-        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff)
+        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff, sinf, cosf)
     } else if (ctx->dtype == NL_FLOAT64) {
-        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf)
+        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf, sin, cos)
     } else {
         switch (op) {
         case NL_OP_NEG: UN_LOOP(int64_t, -x); break;
@@ -565,6 +568,8 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_TANH:                     /* g*(1-y^2) */
         gx = TMP(B(NL_OP_MUL, g, TMP(nl_binary_scalar(NL_OP_SUB, TMP(B(NL_OP_MUL, y, y)), 1, 1))));
         break;
+    case NL_OP_SIN: gx = TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_COS, x)))); break;
+    case NL_OP_COS: gx = TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_NEG, TMP(nl_unary(NL_OP_SIN, x)))))); break;
     case NL_OP_GELU:                     /* g * (Phi(x) + x * phi(x)) */
     case NL_OP_SILU:                     /* g * s * (1 + x * (1 - s)), s = sigmoid(x) */
     case NL_OP_LEAKY_RELU:

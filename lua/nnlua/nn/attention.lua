@@ -1,0 +1,190 @@
+-- attention.lua: nn.MultiheadAttention (PyTorch's parameters and layout:
+-- in_proj_weight (3E, E), out_proj), causal and key-padding masks, the
+-- pre-norm nn.TransformerEncoderLayer, and nn.PositionalEncoding
+-- (sinusoidal). Built from batched matmul, softmax and where: autograd
+-- differentiates it all. Masks are float or int tensors where nonzero
+-- means "may not attend" (PyTorch's boolean masks).
+return function(nl, nn)
+  local Module = nn.Module
+
+  local MultiheadAttention = Module:extend('MultiheadAttention')
+  nn.MultiheadAttention = MultiheadAttention
+
+  function MultiheadAttention:init(embed_dim, num_heads, opts)
+    opts = opts or {}
+    if type(embed_dim) ~= 'number' or type(num_heads) ~= 'number' or embed_dim < 1 or num_heads < 1 then
+      nl._raise('MultiheadAttention: expected positive embed_dim and num_heads')
+    end
+    if embed_dim % num_heads ~= 0 then
+      nl._raise(('MultiheadAttention: embed_dim %d is not divisible by num_heads %d'):format(embed_dim, num_heads))
+    end
+    self.embed_dim, self.num_heads = embed_dim, num_heads
+    self.head_dim = embed_dim / num_heads
+    self.batch_first = opts.batch_first or false
+    self.dropout = opts.dropout or 0
+    -- PyTorch: xavier_uniform_ in-projection, zero biases, Linear out-projection with zero bias
+    self.in_proj_weight = nl.empty(3 * embed_dim, embed_dim):requires_grad()
+    nn.init.xavier_uniform_(self.in_proj_weight)
+    local bias = opts.bias ~= false
+    if bias then self.in_proj_bias = nl.zeros(3 * embed_dim):requires_grad() end
+    self.out_proj = nn.Linear(embed_dim, embed_dim, { bias = bias })
+    if bias then nn.init.zeros_(self.out_proj.bias) end
+  end
+
+  local function project(x, w, b, k, E)
+    local y = nl.matmul(x, w:narrow(1, k * E + 1, E):t())
+    if b then y = y + b:narrow(1, k * E + 1, E) end
+    return y
+  end
+
+  -- additive mask from a "nonzero = blocked" mask: 0 or -inf
+  local function blocked(mask, dtype)
+    return nl.where(mask, -math.huge, nl.zeros({}, dtype))
+  end
+
+  -- causal mask (L, L): position i may not attend to j > i
+  function nn.causal_mask(L)
+    local r = nl.arange(1, L + 1):view(L, 1)
+    local c = nl.arange(1, L + 1):view(1, L)
+    return c:gt(r):float()
+  end
+
+  -- forward(query, key, value, {key_padding_mask = (N, S), attn_mask = (L, S),
+  -- is_causal = bool, need_weights = true}) -> output, weights averaged over heads
+  function MultiheadAttention:forward(query, key, value, opts)
+    key, value = key or query, value or key or query
+    opts = opts or {}
+    local E, H, hd = self.embed_dim, self.num_heads, self.head_dim
+    for _, t in ipairs({ query, key, value }) do
+      local p = nl._T(t, 'MultiheadAttention')
+      if p.ndim ~= 3 or tonumber(p.sizes[2]) ~= E then
+        nl._raise(('MultiheadAttention: expected inputs of shape (%s, %d), got %s'):format(
+          self.batch_first and 'N, L' or 'L, N', E, nl._shape_str(t)))
+      end
+    end
+    if self.batch_first then
+      query, key, value = query:transpose(1, 2), key:transpose(1, 2), value:transpose(1, 2)
+    end
+    local L, N, S = query:size(1), query:size(2), key:size(1)
+    if key:size(2) ~= N or value:size(1) ~= S or value:size(2) ~= N then
+      nl._raise(('MultiheadAttention: query %s, key %s and value %s do not agree'):format(
+        nl._shape_str(query), nl._shape_str(key), nl._shape_str(value)))
+    end
+    local w, b = self.in_proj_weight, self.in_proj_bias
+    -- (L, N, E) -> (N*H, L, hd)
+    local function heads(x, len) return x:reshape(len, N * H, hd):transpose(1, 2) end
+    local q = heads(project(query, w, b, 0, E), L) * (1 / math.sqrt(hd))
+    local k = heads(project(key, w, b, 1, E), S)
+    local v = heads(project(value, w, b, 2, E), S)
+    local scores = nl.matmul(q, k:transpose(2, 3))            -- (N*H, L, S)
+    local dtype = scores:dtype()
+    local mask = opts.attn_mask
+    if opts.is_causal then
+      if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
+      mask = nn.causal_mask(L)
+    end
+    if mask then
+      if mask:dim() ~= 2 or mask:size(1) ~= L or mask:size(2) ~= S then
+        nl._raise(('MultiheadAttention: attn_mask must be (%d, %d), got %s'):format(L, S, nl._shape_str(mask)))
+      end
+      scores = scores + blocked(mask, dtype)
+    end
+    if opts.key_padding_mask then
+      local kpm = opts.key_padding_mask
+      if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
+        nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
+      end
+      scores = (scores:view(N, H, L, S) + blocked(kpm, dtype):view(N, 1, 1, S)):view(N * H, L, S)
+    end
+    local attn = scores:softmax(3)
+    if self.training and self.dropout > 0 then
+      attn = attn * nl.rand(attn:shape(), dtype):ge(self.dropout) * (1 / (1 - self.dropout))
+    end
+    local out = nl.matmul(attn, v)                            -- (N*H, L, hd)
+    out = out:transpose(1, 2):reshape(L, N, E)
+    out = self.out_proj(out)
+    if self.batch_first then out = out:transpose(1, 2) end
+    local weights
+    if opts.need_weights ~= false then weights = attn:view(N, H, L, S):mean(2) end
+    return out, weights
+  end
+
+  function MultiheadAttention:extra_repr()
+    return ('embed_dim=%d, num_heads=%d, batch_first=%s'):format(self.embed_dim, self.num_heads, tostring(self.batch_first))
+  end
+
+  -- ---- the pre-norm transformer encoder block ----
+  local TransformerEncoderLayer = Module:extend('TransformerEncoderLayer')
+  nn.TransformerEncoderLayer = TransformerEncoderLayer
+
+  function TransformerEncoderLayer:init(d_model, nhead, opts)
+    opts = opts or {}
+    local ff = opts.dim_feedforward or 2048
+    local p = opts.dropout or 0.1
+    self.norm_first = opts.norm_first ~= false
+    self.self_attn = nn.MultiheadAttention(d_model, nhead, { dropout = p, batch_first = opts.batch_first })
+    self.linear1 = nn.Linear(d_model, ff)
+    self.dropout = nn.Dropout(p)
+    self.linear2 = nn.Linear(ff, d_model)
+    self.norm1 = nn.LayerNorm(d_model, { eps = opts.layer_norm_eps or 1e-5 })
+    self.norm2 = nn.LayerNorm(d_model, { eps = opts.layer_norm_eps or 1e-5 })
+    self.dropout1 = nn.Dropout(p)
+    self.dropout2 = nn.Dropout(p)
+    local act = opts.activation or 'relu'
+    if act ~= 'relu' and act ~= 'gelu' then nl._raise("TransformerEncoderLayer: activation must be 'relu' or 'gelu'") end
+    self.activation = act
+  end
+
+  function TransformerEncoderLayer:_sa(x, opts)
+    local y = self.self_attn(x, x, x, { attn_mask = opts.src_mask, key_padding_mask = opts.src_key_padding_mask,
+                                         is_causal = opts.is_causal, need_weights = false })
+    return self.dropout1(y)
+  end
+  function TransformerEncoderLayer:_ff(x)
+    local h = self.linear1(x)
+    h = self.activation == 'gelu' and h:gelu() or h:relu()
+    return self.dropout2(self.linear2(self.dropout(h)))
+  end
+
+  -- forward(src, {src_mask, src_key_padding_mask, is_causal})
+  function TransformerEncoderLayer:forward(x, opts)
+    opts = opts or {}
+    if self.norm_first then
+      x = x + self:_sa(self.norm1(x), opts)
+      return x + self:_ff(self.norm2(x))
+    end
+    x = self.norm1(x + self:_sa(x, opts))
+    return self.norm2(x + self:_ff(x))
+  end
+
+  -- ---- positions ----
+  local PositionalEncoding = Module:extend('PositionalEncoding')
+  nn.PositionalEncoding = PositionalEncoding
+
+  -- adds sin/cos position codes (Vaswani et al.) to (N, L, d) or (L, N, d)
+  function PositionalEncoding:init(d_model, max_len, opts)
+    max_len = max_len or 5000
+    self.batch_first = (opts and opts.batch_first) ~= false
+    local pos = nl.arange(0, max_len, 'float32'):view(max_len, 1)
+    local i = nl.arange(0, d_model, 2, 'float32')
+    local div = (i * (-math.log(10000) / d_model)):exp():view(1, -1)
+    if d_model % 2 ~= 0 then nl._raise('PositionalEncoding: d_model must be even, got ' .. d_model) end
+    local angles = nl.matmul(pos, div)                          -- (max_len, d/2)
+    -- columns interleave: 2k-1 holds sin, 2k holds cos (1-based)
+    local pe = nl.stack({ angles:sin(), angles:cos() }, 3):view(max_len, d_model)
+    self:register_buffer('pe', pe)
+    self.d_model, self.max_len = d_model, max_len
+  end
+
+  function PositionalEncoding:forward(x)
+    local L = self.batch_first and x:size(2) or x:size(1)
+    if L > self.max_len then
+      nl._raise(('PositionalEncoding: sequence length %d exceeds max_len %d'):format(L, self.max_len))
+    end
+    local pe = self.pe:narrow(1, 1, L)
+    if self.batch_first then return x + pe:view(1, L, self.d_model) end
+    return x + pe:view(L, 1, self.d_model)
+  end
+
+  function PositionalEncoding:extra_repr() return ('d_model=%d, max_len=%d'):format(self.d_model, self.max_len) end
+end

@@ -1,0 +1,124 @@
+-- Attention against PyTorch golden values (tests/golden/gen_attention.py):
+-- MultiheadAttention with causal and padding masks, batch_first, and the
+-- pre-norm TransformerEncoderLayer, forward and backward; float64
+-- gradchecks; PositionalEncoding's closed form; misuse.
+local nl = require 'nnlua'
+local nn = nl.nn
+local S = require 'support'
+
+local golden = dofile(S.root .. '/tests/golden/attention.lua')
+local RTOL, ATOL = 1e-5, 1e-6           -- |got - want| <= RTOL |want| + ATOL
+
+local function T(g) return nl.tensor(g.data):view(g.shape) end
+
+local function expect(got, want, what)
+  assert.are.same(want.shape, got:shape(), what .. ': shape')
+  local flat = got:contiguous():view(-1)
+  for i, w in ipairs(want.data) do
+    local v = flat[i]
+    if not S.close(v, w, RTOL, ATOL) then
+      error(('%s: element %d is %.9g, PyTorch %.9g'):format(what, i, v, w), 2)
+    end
+  end
+end
+
+local function build(c)
+  local E, H = c.params.in_proj_weight and c.params.in_proj_weight.shape[2], 2
+  local m
+  if c.name:match('^mha') then
+    m = nn.MultiheadAttention(E, H, { batch_first = c.batch_first })
+  else
+    local E2 = c.params['self_attn.in_proj_weight'].shape[2]
+    m = nn.TransformerEncoderLayer(E2, H, { dim_feedforward = c.params['linear1.weight'].shape[1], dropout = 0,
+                                            activation = c.activation, batch_first = c.batch_first })
+  end
+  local sd = {}
+  for k, v in pairs(c.params) do sd[k] = T(v) end
+  m:load_state_dict(sd)                 -- PyTorch's names load as they are
+  return m
+end
+
+describe('attention against PyTorch', function()
+  for _, c in ipairs(golden) do
+    it(c.name .. ': forward, weights and gradients', function()
+      local m = build(c)
+      local xs = {}
+      for i, g in ipairs(c.inputs) do xs[i] = T(g):requires_grad() end
+      local opts = {}
+      for k, v in pairs(c.opts) do opts[k] = type(v) == 'table' and T(v) or v end
+      local out, weights
+      if c.name:match('^mha') then
+        out, weights = m(xs[1], xs[2], xs[3], opts)
+        expect(weights, c.weights, 'attention weights')
+      else
+        out = m(xs[1], opts)
+      end
+      expect(out, c.out, 'output')
+      local loss = (out * T(c.w)):sum()
+      loss:backward()
+      for i, g in ipairs(c.input_grads) do
+        expect(xs[i].grad, g, 'input ' .. i .. ' grad')
+      end
+      for name, g in pairs(c.param_grads) do
+        local p = m:state_dict()[name]
+        expect(p.grad, g, name .. ' grad')
+      end
+    end)
+  end
+end)
+
+describe('attention', function()
+  it('passes float64 gradchecks with causal and padding masks', function()
+    nl.manual_seed(5)
+    local m = nn.MultiheadAttention(6, 3):double()
+    local x = nl.randn(4, 2, 6, 'float64'):requires_grad()
+    local kv = nl.randn(3, 2, 6, 'float64'):requires_grad()
+    local pad = nl.tensor({ { 0, 0, 1 }, { 0, 0, 0 } })
+    assert.is_true(nl.gradcheck(function(a) return (m(a, a, a, { is_causal = true })) end, { x }))
+    assert.is_true(nl.gradcheck(function(a, b) return (m(a, b, b, { key_padding_mask = pad })) end, { x, kv }))
+    local layer = nn.TransformerEncoderLayer(6, 3, { dim_feedforward = 8, dropout = 0 }):double()
+    assert.is_true(nl.gradcheck(function(a) return layer(a, { is_causal = true }) end, { x }))
+  end)
+
+  it('a causal mask keeps each position from attending ahead', function()
+    local m = nn.MultiheadAttention(4, 1)
+    local x = nl.randn(6, 1, 4)
+    local _, w = m(x, x, x, { is_causal = true })
+    for i = 1, 6 do
+      for j = i + 1, 6 do assert.are.equal(0, w[1][i][j]) end
+      assert.is_true(S.close(w[1][i]:sum():item(), 1, 1e-6))
+    end
+  end)
+
+  it('a padded key gets no attention', function()
+    local m = nn.MultiheadAttention(4, 2)
+    local x = nl.randn(3, 2, 4)
+    local _, w = m(x, x, x, { key_padding_mask = nl.tensor({ { 0, 1, 0 }, { 0, 0, 0 } }) })
+    for i = 1, 3 do assert.are.equal(0, w[1][i][2]) end
+    assert.is_true(w[2][1][2] > 0)
+  end)
+
+  it('PositionalEncoding holds sin and cos of position / 10000^(2k/d)', function()
+    local pe = nn.PositionalEncoding(6, 20)
+    for _, pos in ipairs({ 0, 1, 7, 19 }) do
+      for k = 0, 2 do
+        local angle = pos / 10000 ^ (2 * k / 6)
+        assert.is_true(S.close(pe.pe[pos + 1][2 * k + 1], math.sin(angle), 1e-5, 1e-6))
+        assert.is_true(S.close(pe.pe[pos + 1][2 * k + 2], math.cos(angle), 1e-5, 1e-6))
+      end
+    end
+    local x = nl.zeros(2, 5, 6)
+    assert.are.same(pe.pe:narrow(1, 1, 5):totable(), pe(x)[2]:totable())
+  end)
+
+  it('rejects bad shapes with the op and the shapes in the message', function()
+    local m = nn.MultiheadAttention(8, 2)
+    local ok, err = pcall(function() return m(nl.randn(3, 2, 5)) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('MultiheadAttention: expected inputs of shape %(L, N, 8%), got %[3,2,5%]'), err)
+    ok, err = pcall(function() return nn.MultiheadAttention(6, 4) end)
+    assert.is_truthy(err:find('not divisible'), err)
+    ok, err = pcall(function() local x = nl.randn(3, 2, 8); return m(x, x, x, { attn_mask = nl.zeros(2, 2) }) end)
+    assert.is_truthy(err:find('attn_mask must be %(3, 3%)'), err)
+  end)
+end)
