@@ -793,6 +793,23 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_INDEX_SELECT: {           /* rows of g added back at their indices */
         gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
         const nl_tensor *idx = n->saved;
+        if (d == 0 && g->dtype != NL_INT64) {   /* rows: one pass, as an embedding's backward */
+            nl_tensor *gc = TMP(nl_contiguous(g));
+            int64_t row = x->ndim ? x->numel / x->sizes[0] : 1;
+            for (int64_t i = 0; i < idx->numel; i++) {
+                int64_t k = (int64_t)nl_get_flat(idx, i) - n->a[1];
+                if (g->dtype == NL_FLOAT32) {
+                    float *o = (float *)gx->data + k * row;
+                    const float *src = (const float *)gc->data + i * row;
+                    for (int64_t j = 0; j < row; j++) o[j] += src[j];
+                } else {
+                    double *o = (double *)gx->data + k * row;
+                    const double *src = (const double *)gc->data + i * row;
+                    for (int64_t j = 0; j < row; j++) o[j] += src[j];
+                }
+            }
+            break;
+        }
         for (int64_t i = 0; i < idx->numel; i++) {
             int64_t k = (int64_t)nl_get_flat(idx, i) - n->a[1];
             nl_tensor *dst = nl_select(gx, d, k), *src = nl_select(g, d, i);
