@@ -13,11 +13,12 @@ DEBIAN_PACKAGES := gcc make luajit libluajit-5.1-dev libblis-openmp-dev \
                    lua-busted zlib1g-dev libedit-dev dataset-fashion-mnist
 
 CFLAGS   ?= -O3 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -fPIC -fopenmp -Iinclude -isystem $(BLIS_INC)
-LDLIBS   := -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -fopenmp -lz -lm -lpthread
+CFLAGS   += -std=gnu11 -Wall -Wextra -fPIC -fopenmp -Iinclude -isystem $(BLIS_INC) -isystem $(LUAJIT_INC)
+LDLIBS   := -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -fopenmp -lz -lm -lpthread -ldl
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJ  := $(patsubst src/%.c,build/%.o,$(LIB_SRC))
+LIB_OBJ  := $(patsubst src/%.c,build/%.o,$(LIB_SRC)) build/lua_modules.o
+LUA_SRC  := $(sort $(shell find lua -name '*.lua' ! -name cdef.lua)) lua/nnlua/cdef.lua
 TEST_SRC := $(wildcard tests/c/*.c)
 HEADERS  := include/nnlua.h $(wildcard src/*.h)
 
@@ -32,6 +33,14 @@ build/%.o: src/%.c $(HEADERS) | deps
 	@mkdir -p build
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the Lua layer, compiled to bytecode inside the library
+build/lua_modules.c: $(LUA_SRC) src/embed_lua.lua | deps
+	@mkdir -p build
+	luajit src/embed_lua.lua $@ $(LUA_SRC)
+
+build/lua_modules.o: build/lua_modules.c src/embedded.h
+	$(CC) $(CFLAGS) -Isrc -c $< -o $@
+
 lib/libnnlua.so: $(LIB_OBJ)
 	@mkdir -p lib
 	$(CC) -shared -Wl,-z,nodelete -o $@ $(LIB_OBJ) $(LDLIBS)
@@ -42,7 +51,7 @@ lib/libnnlua.a: $(LIB_OBJ)
 
 bin/nnlua: src/main.c lib/libnnlua.a $(HEADERS) | deps
 	@mkdir -p bin
-	$(CC) $(CFLAGS) -isystem $(LUAJIT_INC) src/main.c -o $@ \
+	$(CC) $(CFLAGS) src/main.c -o $@ \
 	  -Wl,--whole-archive lib/libnnlua.a -Wl,--no-whole-archive \
 	  $(LDLIBS) -lluajit-5.1 -ledit -rdynamic
 

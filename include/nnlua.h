@@ -237,6 +237,43 @@ nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
  * are: transposed views cost no copy. */
 nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b);
 
+/* ---- embedding -----------------------------------------------------------
+ * A host without Lua of its own opens a vm, runs a script and calls its
+ * global functions with tensors; nl_tensor_wrap lends the host's buffers
+ * without a copy. A vm is used by one thread at a time; several vms may
+ * run in several threads at once. Errors: -1 or NULL, and nl_vm_error
+ * (or nl_error when there is no vm) says what happened; the host goes on.
+ *
+ *     nl_vm *vm = nl_vm_open(NULL);
+ *     if (nl_vm_dofile(vm, "model.lua") != 0) puts(nl_vm_error(vm));
+ *     nl_tensor *in = nl_tensor_wrap(2, sizes, NL_FLOAT32, pixels, NULL, NULL), *out;
+ *     if (nl_vm_call(vm, "classify", 1, &in, 1, &out) == 0) ... nl_release(out);
+ *     nl_release(in);
+ *     nl_vm_close(vm);
+ */
+typedef struct nl_vm nl_vm;
+typedef struct nl_vm_options {
+    int num_threads;                                /* 0: keep the current setting */
+    void (*log)(void *ctx, const char *line);       /* optional: receives print() */
+    void *log_ctx;
+} nl_vm_options;
+
+nl_vm *nl_vm_open(const nl_vm_options *opts /* optional */);
+int nl_vm_dofile(nl_vm *vm, const char *path);
+int nl_vm_dostring(nl_vm *vm, const char *code);
+/* calls the global function fn(args...) and takes nresults tensors back
+ * (new references, released by the host) */
+int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args,
+               int nresults, nl_tensor **results /* out */);
+const char *nl_vm_error(const nl_vm *vm);
+void nl_vm_close(nl_vm *vm);
+
+/* A tensor over the host's contiguous buffer (zero-copy). release (optional)
+ * runs when the last view of it dies; without it the host keeps ownership
+ * and must keep the buffer alive as long as any tensor uses it. */
+nl_tensor *nl_tensor_wrap(int ndim, const int64_t *sizes, int dtype, void *data,
+                          void (*release)(void *ctx, void *data) /* optional */, void *ctx);
+
 /* ---- autograd ------------------------------------------------------------
  * Ops whose inputs require grad record a node on their output while grad
  * mode is on; nl_backward walks the nodes in reverse topological order and

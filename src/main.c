@@ -162,8 +162,10 @@ static void push_prefix(lua_State *L)
     lua_pushstring(L, path);
 }
 
-/* Finds the Lua layer from the prefix, loads it and sets the globals that
- * scripts and the REPL see. Runs with the prefix (or nil) as its argument. */
+/* Puts the prefix's Lua directories on package.path (for the user's own
+ * modules; nnlua itself is compiled in), loads nnlua and sets the globals
+ * that scripts and the REPL see. Runs with the prefix (or nil) as its
+ * argument. */
 static const char setup_lua[] =
     "local prefix = ...\n"
     "if prefix then\n"
@@ -177,8 +179,12 @@ static const char setup_lua[] =
     "_G.optim = nl.optim or {}\n"
     "_G.data = nl.data or {}\n";
 
+/* vm.c: the Lua layer compiled into the library, as package.preload */
+void nl_install_lua_modules(lua_State *L);
+
 static int setup(lua_State *L)
 {
+    nl_install_lua_modules(L);
     int status = luaL_loadbuffer(L, setup_lua, sizeof setup_lua - 1, "=nnlua setup");
     if (status == 0) {
         push_prefix(L);

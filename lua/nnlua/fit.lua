@@ -74,6 +74,16 @@ return function(nl)
     end
   end
 
+  -- every module's training flag, to put back after eval-mode passes
+  local function save_modes(self)
+    local modes = {}
+    for _, m in ipairs(self:modules()) do modes[m] = m.training end
+    return modes
+  end
+  local function restore_modes(modes)
+    for m, mode in pairs(modes) do rawset(m, 'training', mode) end
+  end
+
   local function fmt_time(s)
     if s >= 3600 then return ('%dh%02dm'):format(math.floor(s / 3600), math.floor(s % 3600 / 60)) end
     if s >= 60 then return ('%dm%02ds'):format(math.floor(s / 60), math.floor(s % 60)) end
@@ -82,7 +92,7 @@ return function(nl)
 
   -- one pass over (X, y) without training: mean loss and metrics
   local function run_eval(self, c, X, y, batch_size)
-    local was = self.training
+    local modes = save_modes(self)
     self:eval()
     local n, loss_sum, sums = X:size(1), 0, {}
     nl.no_grad(function()
@@ -94,7 +104,7 @@ return function(nl)
         for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred, yb) end
       end
     end)
-    self:train(was)
+    restore_modes(modes)
     local out = {}
     for _, m in ipairs(c.metrics) do out[m] = sums[m] / n end
     return loss_sum / n, out
@@ -186,7 +196,7 @@ return function(nl)
   function Module:predict(X, opts)
     nl._T(X, 'predict')
     local bs = (opts and opts.batch_size) or 256
-    local was = self.training
+    local modes = save_modes(self)
     self:eval()
     local outs = {}
     nl.no_grad(function()
@@ -194,7 +204,7 @@ return function(nl)
         outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
       end
     end)
-    self:train(was)
+    restore_modes(modes)
     if #outs == 1 then return outs[1] end
     return nl.cat(outs, 1)
   end

@@ -13,6 +13,12 @@ local function load_runtime()
   local candidates = {}
   local env = os.getenv('NNLUA_LIB')
   if env and env ~= '' then candidates[#candidates + 1] = env end
+  -- loaded as a C module (luaopen_nnlua): the library that did it
+  local own = package.loaded['nnlua._library_path']
+  if type(own) == 'string' and own ~= '' then candidates[#candidates + 1] = own end
+  -- installed by LuaRocks: the library beside the C modules
+  local rock = package.searchpath and package.searchpath('libnnlua', package.cpath)
+  if rock then candidates[#candidates + 1] = rock end
   local here = debug.getinfo(1, 'S').source:match('^@(.*)/[^/]*$') or '.'
   candidates[#candidates + 1] = here .. '/../../lib/libnnlua.so'        -- source tree
   candidates[#candidates + 1] = here .. '/../../../../lib/libnnlua.so'  -- PREFIX/share/lua/5.1/nnlua

@@ -8,14 +8,20 @@ return function(nl)
 
   local function esc(s) return (tostring(s):gsub('&', '&amp;'):gsub('<', '&lt;'):gsub('>', '&gt;')) end
 
-  -- one chart at x offset ox: series = { {name, values}, ... }
+  local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
+
+  -- one chart at x offset ox: series = { {name, values}, ... }; values that
+  -- are not finite (a diverged run) leave gaps in their line
   local function chart(out, ox, title, series)
     local n, lo, hi = 0, math.huge, -math.huge
     for _, s in ipairs(series) do
       n = math.max(n, #s[2])
-      for _, v in ipairs(s[2]) do lo = math.min(lo, v); hi = math.max(hi, v) end
+      for _, v in ipairs(s[2]) do
+        if finite(v) then lo = math.min(lo, v); hi = math.max(hi, v) end
+      end
     end
     if n == 0 then return end
+    if lo > hi then lo, hi = 0, 1 end
     if hi - lo < 1e-12 then lo, hi = lo - 0.5, hi + 0.5 end
     local pw, ph = W - 2 * PAD, H - 2 * PAD
     local function X(i) return ox + PAD + (n == 1 and pw / 2 or (i - 1) / (n - 1) * pw) end
@@ -33,13 +39,20 @@ return function(nl)
     end
     out[#out + 1] = ('<text x="%g" y="%g" font-size="11" text-anchor="middle">epoch</text>'):format(ox + PAD + pw / 2, H - 8)
     for si, s in ipairs(series) do
-      local pts = {}
-      for i, v in ipairs(s[2]) do pts[#pts + 1] = ('%.2f,%.2f'):format(X(i), Y(v)) end
       local c = colors[(si - 1) % #colors + 1]
-      out[#out + 1] = ('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'):format(c, table.concat(pts, ' '))
-      for _, p in ipairs(pts) do
-        local x, y = p:match('([^,]+),(.+)')
-        out[#out + 1] = ('<circle cx="%s" cy="%s" r="2.5" fill="%s"/>'):format(x, y, c)
+      local runs, pts = {}, {}
+      for i, v in ipairs(s[2]) do
+        if finite(v) then
+          pts[#pts + 1] = ('%.2f,%.2f'):format(X(i), Y(v))
+          out[#out + 1] = ('<circle cx="%.2f" cy="%.2f" r="2.5" fill="%s"/>'):format(X(i), Y(v), c)
+        elseif #pts > 0 then
+          runs[#runs + 1] = pts
+          pts = {}
+        end
+      end
+      if #pts > 0 then runs[#runs + 1] = pts end
+      for _, run in ipairs(runs) do
+        out[#out + 1] = ('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'):format(c, table.concat(run, ' '))
       end
       out[#out + 1] = ('<text x="%g" y="%g" font-size="11" fill="%s">%s</text>'):format(ox + PAD + pw - 90, PAD + 14 + 14 * (si - 1), c, esc(s[1]))
     end
@@ -50,6 +63,17 @@ return function(nl)
       nl._raise('plot: expected a history table from fit (with history.loss)')
     end
     if type(path) ~= 'string' then nl._raise('plot: expected a file path') end
+    for _, key in ipairs({ 'loss', 'val_loss', 'accuracy', 'val_accuracy' }) do
+      local v = history[key]
+      if v ~= nil then
+        if type(v) ~= 'table' then nl._raise(('plot: history.%s must be an array of numbers, got %s'):format(key, type(v))) end
+        for i, x in ipairs(v) do
+          if type(x) ~= 'number' then
+            nl._raise(('plot: history.%s[%d] must be a number, got %s'):format(key, i, type(x)))
+          end
+        end
+      end
+    end
     local charts = { { 'loss', { { 'train loss', history.loss }, history.val_loss and { 'validation loss', history.val_loss } or nil } } }
     if history.accuracy then
       charts[2] = { 'accuracy', { { 'train accuracy', history.accuracy },
@@ -60,7 +84,9 @@ return function(nl)
     for i, c in ipairs(charts) do chart(out, (i - 1) * W, c[1], c[2]) end
     out[#out + 1] = '</svg>\n'
     local s = table.concat(out, '\n')
-    nl._check(nl._lib.nl_write_file(path, s, #s))
+    if nl._lib.nl_write_file(path, s, #s) ~= 0 then
+      nl._raise(('plot: cannot write %s (%s)'):format(path, require('ffi').string(nl._lib.nl_error())))
+    end
     return path
   end
 end

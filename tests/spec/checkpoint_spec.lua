@@ -1,0 +1,442 @@
+-- Checkpoints: model:save(path, [{optimizer, extra}]) and nn.load(path,
+-- [model]). A saved model comes back bit for bit (layers, buffers, a custom
+-- class); an optimizer's state resumes a run exactly; weights cross to and
+-- from PyTorch (tests/golden/gen_checkpoint.py, and a file written here that
+-- torch reads by hand when /usr/bin/python3 has torch); truncated, garbage,
+-- missing and mismatched files raise Lua errors naming the problem, and a
+-- failed save leaves the earlier checkpoint as it was.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn, optim = nl.nn, nl.optim
+local F = nn.functional
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute('mkdir -p ' .. q(dir)) == 0)
+
+local function read(path)
+  local f = assert(io.open(path, 'rb'))
+  local s = f:read('*a')
+  f:close()
+  return s
+end
+
+local function write(path, bytes)
+  local f = assert(io.open(path, 'wb'))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
+local function exists(path)
+  local f = io.open(path, 'rb')
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function errmsg(f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok, 'expected an error')
+  return tostring(err)
+end
+
+local function contains(s, part)
+  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
+end
+
+-- runs a shell command; returns its stdout+stderr and exit status
+local function sh(cmd)
+  local p = assert(io.popen('{ ' .. cmd .. '; } 2>&1; echo "__rc=$?"'))
+  local out = p:read('*a')
+  p:close()
+  local rc = tonumber(out:match('__rc=(%d+)\n$'))
+  return (out:gsub('__rc=%d+\n$', '')), rc
+end
+
+-- runs a Lua script in a child luajit that finds nnlua in this tree
+local function child(script)
+  local path = write(os.tmpname() .. '.lua', S.path_prelude .. script)
+  local out, rc = sh('luajit ' .. q(path))
+  os.remove(path)
+  return out, rc
+end
+
+-- a tensor of the given shape filled from our own LCG (not nl.rand)
+local function data(shape, seed, lo, hi)
+  local r = S.rng(seed)
+  return nl.tensor(S.nested(shape, function() return r(lo, hi) end))
+end
+
+-- int64 ids in 1..n
+local function ids(rows, cols, n, seed)
+  local r = S.rng(seed)
+  return nl.tensor(S.nested({ rows, cols }, function() return math.floor(r(0, 1) * n) % n + 1 end), 'int64')
+end
+
+local function maxdiff(a, b) return (a - b):abs():max():item() end
+
+-- every state-dict tensor of a and b: same names, dtypes, shapes, bits
+local function assert_same_state(a, b)
+  local sa, sb = a:state_dict(), b:state_dict()
+  local na, nb = a:state_names(), b:state_names()
+  table.sort(na)
+  table.sort(nb)
+  assert.are.same(na, nb)
+  for _, name in ipairs(na) do
+    local x, y = sa[name], sb[name]
+    assert.are.equal(x:dtype(), y:dtype(), name)
+    assert.are.same(x:shape(), y:shape(), name)
+    assert(maxdiff(x, y) == 0, name .. ' differs after the round trip')
+  end
+end
+
+-- a custom class with a parameter, a buffer, a child module and options
+local Gate = nn.Module:extend('CheckpointSpecGate')
+function Gate:init(n, opts)
+  self.n = n
+  self.alpha = (opts and opts.alpha) or 1
+  self.scale = nl.randn(n):requires_grad()
+  self:register_buffer('shift', nl.randn(n))
+  self.proj = nn.Linear(n, 3)
+end
+function Gate:forward(x)
+  return self.proj((x * self.scale + self.shift):tanh() * self.alpha)
+end
+
+local function mixed_model()
+  return nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 8), nn.BatchNorm1d(8), nn.ReLU(),
+                       Gate(8, { alpha = 0.5 }))
+end
+
+describe('checkpoint round trip', function()
+  local model, path, x
+  setup(function()
+    nl.manual_seed(11)
+    model = mixed_model()
+    x = ids(6, 3, 10, 3)
+    -- a few steps so the weights, running stats and the step counter move
+    local opt = optim.SGD(model:parameters(), { lr = 0.1 })
+    local target = data({ 6, 3 }, 4)
+    for _ = 1, 3 do
+      opt:zero_grad()
+      F.mse_loss(model(x), target):backward()
+      opt:step()
+    end
+    path = dir .. '/mixed.safetensors'
+    assert.are.equal(path, model:save(path))
+  end)
+
+  it('rebuilds the model with nn.load, every tensor bit-identical', function()
+    local m2 = nn.load(path)
+    assert_same_state(model, m2)
+    assert.are.equal(3, m2:state_dict()['3.num_batches_tracked']:item())
+    assert.are.equal('int64', m2:state_dict()['3.num_batches_tracked']:dtype())
+    -- the structure: the same classes with their constructor options
+    assert.are.equal(6, #m2)
+    local gate = m2[6]
+    assert.are.equal('CheckpointSpecGate', gate.__name)
+    assert.are.equal(0.5, gate.alpha)
+    assert.are.equal(8, gate.n)
+    assert.are.equal(model:num_parameters(), m2:num_parameters())
+  end)
+
+  it('gives identical outputs, and the loaded parameters train', function()
+    local m2 = nn.load(path)
+    model:eval()
+    m2:eval()
+    local a, b = model(x), m2(x)
+    model:train()
+    assert.are.same({ 6, 3 }, b:shape())
+    assert(maxdiff(a, b) == 0, 'outputs differ after loading')
+    m2:train()
+    local params = m2:parameters()
+    assert.are.equal(#model:parameters(), #params)
+    F.mse_loss(m2(x), data({ 6, 3 }, 4)):backward()
+    for i, p in ipairs(params) do
+      assert(p.is_requires_grad and p:is_leaf(), 'parameter ' .. i .. ' is not a trainable leaf')
+      assert(p.grad ~= nil, 'parameter ' .. i .. ' got no gradient')
+    end
+  end)
+
+  it('nn.load(path, model) fills an existing model of the same structure', function()
+    nl.manual_seed(99)
+    local fresh = mixed_model()
+    assert(maxdiff(fresh:state_dict()['2.weight'], model:state_dict()['2.weight']) > 0)
+    local same, extras = nn.load(path, fresh)
+    assert.are.equal(fresh, same)
+    assert.are.same({}, extras)
+    assert_same_state(model, fresh)
+  end)
+
+  it('names the class when it is not defined in the loading process', function()
+    local out = child(([[
+local nl = require 'nnlua'
+local ok, err = pcall(nl.nn.load, %q)
+print(ok, err)
+]]):format(path))
+    contains(out, 'false')
+    contains(out, 'CheckpointSpecGate')
+    contains(out, 'not defined')
+  end)
+
+  it('keeps extra values and tensors', function()
+    local p = dir .. '/extra.safetensors'
+    model:save(p, { extra = { epoch = 7, note = 'best "so far"', best = nl.tensor({ 1.5, -2 }, 'float64'),
+                              list = { 3, 4 } } })
+    local _, extras = nn.load(p)
+    assert.are.equal(7, extras.extra.epoch)
+    assert.are.equal('best "so far"', extras.extra.note)
+    assert.are.same({ 3, 4 }, extras.extra.list)
+    assert.are.equal('float64', extras.extra.best:dtype())
+    assert.are.same({ 1.5, -2 }, extras.extra.best:totable())
+  end)
+end)
+
+describe('checkpoint optimizer state', function()
+  local function make() return nn.Sequential(nn.Linear(5, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 2)) end
+  local batches = {}
+  for i = 1, 8 do batches[i] = { data({ 8, 5 }, 100 + i), data({ 8, 2 }, 200 + i) } end
+  local function step(m, opt, i)
+    opt:zero_grad()
+    F.mse_loss(m(batches[i][1]), batches[i][2]):backward()
+    opt:step()
+  end
+  local HP = { lr = 0.01, betas = { 0.8, 0.95 }, amsgrad = true, weight_decay = 1e-3 }
+
+  it('resumes Adam exactly: 5 more steps give identical parameters', function()
+    nl.manual_seed(21)
+    local m = make()
+    local opt = optim.Adam(m:parameters(), HP)
+    for i = 1, 3 do step(m, opt, i) end
+    local path = dir .. '/adam.safetensors'
+    m:save(path, { optimizer = opt })
+
+    local m2, extra = nn.load(path)
+    assert.is_table(extra.optimizer)
+    -- created with the defaults: the hyperparameters come from the checkpoint
+    local opt2 = optim.Adam(m2:parameters())
+    opt2:load_state_dict(extra.optimizer)
+    local g = opt2.param_groups[1]
+    assert.are.equal(0.01, g.lr)
+    assert.are.same({ 0.8, 0.95 }, g.betas)
+    assert.is_true(g.amsgrad)
+    assert.are.equal(1e-3, g.weight_decay)
+    assert.are.equal(3, opt2.state[1].step)
+
+    -- a control: the same weights with a fresh Adam do not follow the run
+    local m3 = nn.load(path)
+    local opt3 = optim.Adam(m3:parameters(), HP)
+    for i = 4, 8 do
+      step(m, opt, i)
+      step(m2, opt2, i)
+      step(m3, opt3, i)
+    end
+    assert_same_state(m, m2)
+    assert(maxdiff(m:state_dict()['0.weight'], m3:state_dict()['0.weight']) > 1e-6,
+           'a fresh optimizer gives the same weights: the check cannot tell')
+  end)
+end)
+
+describe('checkpoint PyTorch interchange', function()
+  local golden = dofile(S.root .. '/tests/golden/torch_mlp.lua')
+  local torch_file = S.root .. '/tests/golden/torch_mlp.safetensors'
+
+  local function assert_close(got, want, what)
+    assert.are.same({ #want, #want[1] }, got:shape())
+    local g = got:totable()
+    for i = 1, #want do
+      for j = 1, #want[i] do
+        assert(S.close(g[i][j], want[i][j], 1e-5, 1e-6),
+               ('%s[%d][%d]: got %.9g, want %.9g'):format(what, i, j, g[i][j], want[i][j]))
+      end
+    end
+  end
+
+  it('loads a state_dict that PyTorch wrote into the equivalent model', function()
+    nl.manual_seed(5)
+    local model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    local x = nl.tensor(golden.input)
+    local before = model(x):totable()
+    assert(not S.close(before[1][1], golden.output[1][1], 1e-3, 0), 'the untrained model already matches')
+    local m, extras = nn.load(torch_file, model)
+    assert.are.equal(model, m)
+    assert.are.same({}, extras)
+    assert_close(model(x), golden.output, 'output')
+  end)
+
+  it('asks for a model when the file has no nnlua structure', function()
+    local msg = errmsg(nn.load, torch_file)
+    contains(msg, 'torch_mlp.safetensors')
+    contains(msg, 'nn.load(path, model)')
+  end)
+
+  it('writes a checkpoint that torch loads with load_state_dict(strict=True)', function()
+    if os.execute("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") ~= 0 then
+      pending('python3-torch is absent')
+      return
+    end
+    nl.manual_seed(8)
+    local model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    local opt = optim.SGD(model:parameters(), { lr = 0.1 })
+    for i = 1, 3 do    -- moves the weights and the running statistics
+      opt:zero_grad()
+      F.mse_loss(model(data({ 10, 6 }, 30 + i)), data({ 10, 3 }, 40 + i)):backward()
+      opt:step()
+    end
+    model:eval()
+    local x = data({ 4, 6 }, 77, -2, 2)
+    local want = model(x):totable()
+    local path = dir .. '/for_torch.safetensors'
+    model:save(path, { optimizer = opt })     -- __optim__ tensors are not model weights
+
+    local py = write(dir .. '/read.py', [==[
+import json, struct, sys
+import torch
+path, xs = sys.argv[1], json.loads(sys.argv[2])
+raw = open(path, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+data = raw[8 + n:]
+types = {"F32": torch.float32, "F64": torch.float64, "I64": torch.int64}
+sd = {}
+for name, h in header.items():
+    if name == "__metadata__" or name.startswith("__optim__."):
+        continue
+    a, b = h["data_offsets"]
+    t = torch.frombuffer(bytearray(data[a:b]), dtype=types[h["dtype"]]) if b > a else torch.zeros(0)
+    sd[name] = t.reshape(h["shape"]).clone()
+m = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+m.load_state_dict(sd, strict=True)
+m.eval()
+with torch.no_grad():
+    out = m(torch.tensor(xs, dtype=torch.float32))
+print("OUT", json.dumps(out.tolist()))
+print("NBT", int(m[1].num_batches_tracked))
+]==])
+    local xs = {}
+    for i, row in ipairs(x:totable()) do
+      local r = {}
+      for j, v in ipairs(row) do r[j] = ('%.17g'):format(v) end
+      xs[i] = '[' .. table.concat(r, ',') .. ']'
+    end
+    local out, rc = sh('/usr/bin/python3 ' .. q(py) .. ' ' .. q(path) .. ' ' .. q('[' .. table.concat(xs, ',') .. ']'))
+    assert.are.equal(0, rc, out)
+    local got = assert(out:match('OUT (%b[])'), out)
+    local rows = {}
+    for r in got:sub(2, -2):gmatch('%b[]') do
+      local row = {}
+      for v in r:gmatch('[^%[%],%s]+') do row[#row + 1] = tonumber(v) end
+      rows[#rows + 1] = row
+    end
+    assert.are.equal('3', out:match('NBT (%d+)'))
+    assert_close(nl.tensor(rows), want, 'torch output')
+  end)
+end)
+
+describe('checkpoint bad input', function()
+  local model, good, bytes
+  setup(function()
+    nl.manual_seed(3)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    good = dir .. '/good.safetensors'
+    model:save(good)
+    bytes = read(good)
+  end)
+
+  it('refuses truncated files with the path and the reason', function()
+    for _, len in ipairs({ 0, 4, 20, math.floor(#bytes / 2), #bytes - 1 }) do
+      local p = write(dir .. '/trunc' .. len .. '.safetensors', bytes:sub(1, len))
+      local msg = errmsg(nn.load, p)
+      contains(msg, p)
+      assert(msg:find('truncated') or msg:find('too short'), 'no reason in: ' .. msg)
+    end
+  end)
+
+  it('refuses garbage', function()
+    local r = S.rng(9)
+    local junk = {}
+    for i = 1, 4096 do junk[i] = string.char(math.floor(r(0, 1) * 256) % 256) end
+    local p = write(dir .. '/garbage.safetensors', table.concat(junk))
+    contains(errmsg(nn.load, p), p)
+    -- a plausible length and a header that is not JSON
+    local hdr = '{"0.weight": nope}      '
+    local le = string.char(#hdr, 0, 0, 0, 0, 0, 0, 0)
+    p = write(dir .. '/badjson.safetensors', le .. hdr .. string.rep('\0', 64))
+    contains(errmsg(nn.load, p), p)
+    -- a text file
+    p = write(dir .. '/text.safetensors', 'this is not a checkpoint\n')
+    contains(errmsg(nn.load, p), p)
+    -- still usable afterwards
+    assert_same_state(model, nn.load(good))
+  end)
+
+  it('names the tensor and both shapes when loading into another structure', function()
+    local other = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 5))
+    local msg = errmsg(nn.load, good, other)
+    contains(msg, '2.weight')
+    contains(msg, '[5,3]')
+    contains(msg, '[2,3]')
+    msg = errmsg(nn.load, good, nn.Linear(4, 3))
+    contains(msg, 'missing')
+    contains(msg, '0.weight')
+  end)
+
+  it('names a missing file', function()
+    local p = dir .. '/no/such/file.safetensors'
+    local msg = errmsg(nn.load, p)
+    contains(msg, p)
+    contains(msg, 'No such file')
+  end)
+
+  it('a failed save raises and leaves an earlier checkpoint intact', function()
+    local p = dir .. '/no-such-dir/m.safetensors'
+    local msg = errmsg(model.save, model, p)
+    contains(msg, p)
+    assert.is_false(exists(p))
+    assert.are.equal(bytes, read(good))
+    assert_same_state(model, nn.load(good))
+  end)
+
+  it('saving onto a directory fails and leaves it and its contents intact', function()
+    local d = dir .. '/ckpt-dir'
+    assert(os.execute('mkdir -p ' .. q(d)) == 0)
+    local inner = d .. '/inside.safetensors'
+    model:save(inner)
+    local msg = errmsg(model.save, model, d)
+    contains(msg, d)
+    assert.are.equal(bytes, read(inner))
+    local listing = sh('ls -A ' .. q(dir) .. ' ' .. q(d))
+    assert.is_nil(listing:find('.tmp', 1, true), 'a temporary file was left behind:\n' .. listing)
+  end)
+
+  it('a write that fails midway (file size limit) leaves the existing checkpoint intact', function()
+    local p = dir .. '/limited.safetensors'
+    model:save(p)
+    local before = read(p)
+    -- a 1 MB model saved over the small checkpoint, with writes capped at
+    -- 64 blocks (32 or 64 kB) and SIGXFSZ ignored: write() fails with EFBIG
+    local script = write(dir .. '/big_save.lua', S.path_prelude .. ([[
+local nl = require 'nnlua'
+local big = nl.nn.Sequential(nl.nn.Linear(512, 512))
+local ok, err = pcall(big.save, big, %q)
+print('ok=' .. tostring(ok), err)
+]]):format(p))
+    local out, rc = sh("sh -c " .. q("trap '' XFSZ; ulimit -f 64; exec luajit " .. q(script)))
+    assert.are.equal(0, rc, out)
+    contains(out, 'ok=false')
+    contains(out, p)
+    assert.are.equal(before, read(p))
+    assert_same_state(model, nn.load(p))
+    local listing = sh('ls -A ' .. q(dir))
+    assert.is_nil(listing:find('limited.safetensors.tmp', 1, true), 'a temporary file was left behind:\n' .. listing)
+  end)
+
+  it('rejects a path that is not a string', function()
+    contains(errmsg(model.save, model, 42), 'path')
+    contains(errmsg(nn.load, nil), 'path')
+  end)
+
+  teardown(function() os.execute('rm -rf ' .. q(dir)) end)
+end)

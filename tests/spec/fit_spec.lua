@@ -1,0 +1,518 @@
+-- Keras-style training: model:compile / fit / evaluate / predict and
+-- nl.plot. The history has one entry per epoch and matches the lines fit
+-- prints when stdout is not a terminal; evaluate and predict agree with the
+-- same computation done by hand in eval mode over the whole set; predict
+-- and evaluate leave the model's modes as they were; misuse raises errors
+-- that name the problem; the SVG from nl.plot is well-formed and draws the
+-- history it was given.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn, optim = nl.nn, nl.optim
+local F = nn.functional
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute('mkdir -p ' .. q(dir)) == 0)
+
+local function read(path)
+  local f = assert(io.open(path, 'rb'))
+  local s = f:read('*a')
+  f:close()
+  return s
+end
+
+local function errmsg(f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok, 'expected an error')
+  return tostring(err)
+end
+
+local function contains(s, part)
+  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
+end
+
+-- n samples of 3 Gaussian-ish clouds in 4 dims, from our own LCG: X (n, 4)
+-- float32 and y (n) int64 labels 1..3 (a learnable toy problem)
+local function blobs(n, seed)
+  local r = S.rng(seed)
+  local centers = { { 2, 0, 0, 1 }, { -2, 1, 0, -1 }, { 0, -2, 2, 0 } }
+  local X, y = {}, {}
+  for i = 1, n do
+    local c = (i - 1) % 3 + 1
+    local row = {}
+    for j = 1, 4 do row[j] = centers[c][j] + r(-1.2, 1.2) end
+    X[i], y[i] = row, c
+  end
+  return nl.tensor(X), nl.tensor(y, 'int64')
+end
+
+local function classifier()
+  return nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3))
+end
+
+local function maxdiff(a, b) return (a - b):abs():max():item() end
+
+-- the training flag of every module, in order
+local function modes(m)
+  local out = {}
+  for i, sub in ipairs(m:modules()) do out[i] = sub.training end
+  return out
+end
+
+describe('fit', function()
+  local X, y = blobs(240, 1)
+  local Xv, yv = blobs(90, 2)
+
+  it('returns one history entry per epoch and the loss decreases', function()
+    nl.manual_seed(1)
+    local model = classifier()
+    model:compile { optimizer = 'adam', lr = 0.01, loss = 'cross_entropy', metrics = { 'accuracy' } }
+    local h = model:fit(X, y, { epochs = 6, batch_size = 32, validation_data = { Xv, yv }, verbose = 0 })
+    for _, k in ipairs({ 'loss', 'val_loss', 'accuracy', 'val_accuracy' }) do
+      assert.are.equal(6, #h[k], k)
+      for e = 1, 6 do
+        local v = h[k][e]
+        assert(type(v) == 'number' and v == v and v >= 0, ('%s[%d] = %s'):format(k, e, tostring(v)))
+        if k:find('accuracy') then assert(v <= 1, k .. ' over 1') end
+      end
+    end
+    assert(h.loss[6] < 0.5 * h.loss[1], ('loss went from %g to %g'):format(h.loss[1], h.loss[6]))
+    assert(h.val_loss[6] < h.val_loss[1])
+    assert(h.val_accuracy[6] >= 0.9, 'val accuracy ' .. h.val_accuracy[6])
+    -- the last validation entry is the model as fit left it, in eval mode
+    local vl, vm = model:evaluate(Xv, yv)
+    assert(S.close(h.val_loss[6], vl, 1e-6, 1e-7), ('val_loss %g, evaluate %g'):format(h.val_loss[6], vl))
+    assert.are.equal(h.val_accuracy[6], vm.accuracy)
+  end)
+
+  it('has no validation entries without validation_data, and one list per metric', function()
+    nl.manual_seed(2)
+    local model = nn.Linear(4, 3)
+    model:compile { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy', metrics = { 'acc' } }
+    local h = model:fit(X, y, { epochs = 2, batch_size = 64, verbose = 0 })
+    assert.are.equal(2, #h.loss)
+    assert.are.equal(2, #h.accuracy)
+    assert.is_nil(h.val_loss)
+    assert.is_nil(h.val_accuracy)
+  end)
+
+  it('prints one line per epoch when stdout is a pipe, with the values in the history', function()
+    local script = os.tmpname() .. '.lua'
+    local f = assert(io.open(script, 'w'))
+    f:write(S.path_prelude, ([[
+local nl = require 'nnlua'
+local nn = nl.nn
+nl.manual_seed(3)
+local function labels(n)
+  local t = {}
+  for i = 1, n do t[i] = (i - 1) %% 3 + 1 end
+  return nl.tensor(t, 'int64')
+end
+local X, y = nl.randn(100, 4), labels(100)
+local Xv, yv = nl.randn(40, 4), labels(40)
+local model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+model:compile { optimizer = 'adam', lr = 0.01, loss = 'cross_entropy', metrics = { 'accuracy' } }
+local h = model:fit(X, y, { epochs = 4, batch_size = 16, validation_data = { Xv, yv }, verbose = %d })
+print('HISTORY')
+for e = 1, 4 do
+  print(('%%.17g %%.17g %%.17g %%.17g'):format(h.loss[e], h.accuracy[e], h.val_loss[e], h.val_accuracy[e]))
+end
+]]):format(1))
+    f:close()
+    local p = assert(io.popen('luajit ' .. q(script) .. ' 2>&1'))
+    local out = p:read('*a')
+    p:close()
+    os.remove(script)
+    assert.is_nil(out:find('[\r\27]'), 'terminal control characters in piped output: ' .. out)
+    local before, after = out:match('^(.-)HISTORY\n(.*)$')
+    assert(before, 'no HISTORY marker in: ' .. out)
+    local lines = {}
+    for l in before:gmatch('([^\n]*)\n') do lines[#lines + 1] = l end
+    assert.are.equal(4, #lines, 'expected 4 epoch lines, got:\n' .. before)
+    local hist = {}
+    for l in after:gmatch('([^\n]+)') do
+      local row = {}
+      for v in l:gmatch('%S+') do row[#row + 1] = tonumber(v) end
+      hist[#hist + 1] = row
+    end
+    assert.are.equal(4, #hist)
+    for e, l in ipairs(lines) do
+      contains(l, ('epoch %d/4'):format(e))
+      local vals = {}
+      for field in (l .. ' - '):gmatch('(.-) %- ') do
+        local name, v = field:match('^(%a[%w_]*) (%-?[%d.]+)$')
+        if name then vals[name] = tonumber(v) end
+      end
+      for i, name in ipairs({ 'loss', 'accuracy', 'val_loss', 'val_accuracy' }) do
+        assert(vals[name], ('no %s in %q'):format(name, l))
+        assert(math.abs(vals[name] - hist[e][i]) <= 5.1e-5,
+               ('epoch %d: printed %s %s, history %.6f'):format(e, name, vals[name], hist[e][i]))
+      end
+    end
+  end)
+
+  it('prints nothing with verbose = 0', function()
+    local saved = _G.print
+    local printed = 0
+    _G.print = function() printed = printed + 1 end
+    local ok, err = pcall(function()
+      local model = nn.Linear(4, 3)
+      model:compile { loss = 'cross_entropy' }
+      model:fit(X, y, { epochs = 2, verbose = 0 })
+    end)
+    _G.print = saved
+    assert(ok, err)
+    assert.are.equal(0, printed)
+  end)
+
+  it('uses an optimizer object given to compile', function()
+    nl.manual_seed(4)
+    local model = nn.Linear(4, 3)
+    local opt = optim.Adam(model:parameters(), { lr = 0.02 })
+    model:compile { optimizer = opt, loss = 'cross_entropy' }
+    model:fit(X, y, { epochs = 2, batch_size = 48, verbose = 0 })   -- 5 batches an epoch
+    assert.are.equal(10, opt.state[1].step)
+    -- lr 0: the weights do not move, so no default optimizer stepped
+    local frozen = nn.Linear(4, 3)
+    local w0 = frozen.weight:clone()
+    frozen:compile { optimizer = optim.SGD(frozen:parameters(), { lr = 0 }), loss = 'cross_entropy' }
+    frozen:fit(X, y, { epochs = 1, verbose = 0 })
+    assert.are.equal(0, maxdiff(w0, frozen.weight))
+  end)
+
+  it('takes a loss module or a loss function', function()
+    local Xr = nl.tensor(S.nested({ 50, 3 }, S.rng(5)))
+    local yr = nl.tensor(S.nested({ 50, 2 }, S.rng(6)))
+    local model = nn.Linear(3, 2)
+    local want = F.l1_loss(model(Xr), yr):item()
+    model:compile { loss = nn.L1Loss() }
+    assert(S.close(model:evaluate(Xr, yr), want, 1e-6))
+    model:compile { loss = function(p, t) return F.l1_loss(p, t) * 2 end }
+    assert(S.close(model:evaluate(Xr, yr), 2 * want, 1e-6))
+  end)
+end)
+
+describe('evaluate', function()
+  local X, y = blobs(300, 7)    -- not a multiple of the batch size
+  local model
+  setup(function()
+    nl.manual_seed(7)
+    model = classifier()
+    model:compile { optimizer = 'adam', lr = 0.01, loss = 'cross_entropy', metrics = { 'accuracy' } }
+    model:fit(X, y, { epochs = 2, batch_size = 32, verbose = 0 })
+  end)
+
+  -- the loss and accuracy over the whole set, by hand, in eval mode
+  local function by_hand()
+    model:eval()
+    local loss, correct
+    nl.no_grad(function()
+      local out = model(X)
+      loss = F.cross_entropy(out, y):item()
+      correct = 0
+      local o, labels = out:totable(), y:totable()
+      for i = 1, #o do
+        local best = 1
+        for j = 2, 3 do if o[i][j] > o[i][best] then best = j end end
+        if best == labels[i] then correct = correct + 1 end
+      end
+    end)
+    model:train()
+    return loss, correct / #y:totable()
+  end
+
+  it('returns the loss and metrics of the whole set in eval mode', function()
+    local want_loss, want_acc = by_hand()
+    for _, bs in ipairs({ 256, 7, 1000 }) do
+      local loss, m = model:evaluate(X, y, { batch_size = bs })
+      assert(S.close(loss, want_loss, 1e-5), ('batch %d: loss %.8g, by hand %.8g'):format(bs, loss, want_loss))
+      assert(S.close(m.accuracy, want_acc, 1e-12), ('batch %d: accuracy %g, by hand %g'):format(bs, m.accuracy, want_acc))
+    end
+    -- dropout is off: the same result twice
+    assert.are.equal(model:evaluate(X, y), model:evaluate(X, y))
+  end)
+
+  it('computes mae as the mean absolute error over every output', function()
+    local Xr = nl.tensor(S.nested({ 70, 3 }, S.rng(8)))
+    local yr = nl.tensor(S.nested({ 70, 2 }, S.rng(9)))
+    local reg = nn.Sequential(nn.Linear(3, 2), nn.Dropout(0.5))
+    reg:compile { loss = 'mse', metrics = { 'mae' } }
+    local loss, m = reg:evaluate(Xr, yr, { batch_size = 32 })
+    reg:eval()
+    local out = reg(Xr)
+    reg:train()
+    assert(S.close(loss, F.mse_loss(out, yr):item(), 1e-5))
+    assert(S.close(m.mae, (out - yr):abs():mean():item(), 1e-5))
+  end)
+
+  it('leaves the training mode as it was', function()
+    model:train()
+    model:evaluate(X, y)
+    assert.is_true(model.training)
+    assert.is_true(model[4].training)
+    model:eval()
+    model:evaluate(X, y)
+    assert.is_false(model.training)
+    assert.is_false(model[4].training)
+    model:train()
+  end)
+
+  it('leaves mixed modes as they were (a frozen BatchNorm stays in eval)', function()
+    model:train()
+    model[2]:eval()
+    local want = modes(model)
+    model:evaluate(X, y)
+    assert.are.same(want, modes(model))
+    model:train()
+  end)
+end)
+
+describe('predict', function()
+  local X = blobs(300, 11)    -- two batches of the default 256
+  local model
+  setup(function()
+    nl.manual_seed(11)
+    model = classifier()
+    -- a few train-mode forwards give BatchNorm running statistics
+    nl.no_grad(function() for _ = 1, 3 do model(X) end end)
+  end)
+
+  it('returns (N, out) in eval mode: equal calls, equal to eval forward', function()
+    model:train()
+    local a, b = model:predict(X), model:predict(X)
+    assert.are.same({ 300, 3 }, a:shape())
+    assert.are.equal(0, maxdiff(a, b))
+    model:eval()
+    local want = model(X)
+    model:train()
+    assert(maxdiff(a, want) <= 1e-5, 'predict differs from the eval-mode forward by ' .. maxdiff(a, want))
+    assert.is_false(a.is_requires_grad, 'predict output is on the tape')
+    -- in training mode the same model gives other outputs (dropout, batch stats)
+    assert(maxdiff(model(X), want) > 1e-3)
+  end)
+
+  it('needs no compile and works with a custom batch size', function()
+    local a = model:predict(X, { batch_size = 7 })
+    assert.are.same({ 300, 3 }, a:shape())
+    assert(maxdiff(a, model:predict(X)) <= 1e-5)
+  end)
+
+  it('leaves the training mode as it was', function()
+    model:train()
+    model:predict(X)
+    assert.is_true(model.training)
+    assert.is_true(model[4].training)
+    model:eval()
+    model:predict(X)
+    assert.is_false(model.training)
+    assert.is_false(model[4].training)
+    model:train()
+  end)
+
+  it('leaves mixed modes as they were (a frozen BatchNorm stays in eval)', function()
+    model:train()
+    model[2]:eval()
+    local want = modes(model)
+    model:predict(X)
+    assert.are.same(want, modes(model))
+    model:train()
+  end)
+end)
+
+describe('compile and fit errors', function()
+  local X, y = blobs(10, 3)
+
+  it('fit and evaluate before compile', function()
+    local model = nn.Linear(4, 3)
+    local msg = errmsg(model.fit, model, X, y)
+    contains(msg, 'fit')
+    contains(msg, 'compile')
+    contains(msg, 'fit_spec.lua')       -- located at the caller's line
+    contains(errmsg(model.evaluate, model, X, y), 'compile')
+  end)
+
+  it('X and y with different numbers of samples, naming both shapes', function()
+    local model = nn.Linear(4, 3)
+    model:compile { loss = 'cross_entropy' }
+    local y7 = y:narrow(1, 1, 7)
+    local msg = errmsg(model.fit, model, X, y7)
+    contains(msg, '[10,4]')
+    contains(msg, '[7]')
+    msg = errmsg(model.evaluate, model, X, y7)
+    contains(msg, '[10,4]')
+    contains(msg, '[7]')
+    msg = errmsg(model.fit, model, X, y, { validation_data = { X, y7 }, verbose = 0 })
+    contains(msg, 'validation')
+    contains(msg, '[7]')
+  end)
+
+  it('unknown optimizer, loss and metric names', function()
+    local model = nn.Linear(4, 3)
+    local msg = errmsg(model.compile, model, { optimizer = 'adamax' })
+    contains(msg, 'adamax')
+    contains(msg, 'optimizer')
+    msg = errmsg(model.compile, model, { loss = 'hinge' })
+    contains(msg, 'hinge')
+    contains(msg, 'loss')
+    msg = errmsg(model.compile, model, { metrics = { 'f1' } })
+    contains(msg, 'f1')
+    contains(msg, 'metric')
+    contains(errmsg(model.compile, model, { optimizer = 3 }), 'optimizer')
+  end)
+end)
+
+-- ---- nl.plot -----------------------------------------------------------------
+
+-- a small XML check: tags balance, one <svg> root, no stray text outside
+-- <text>; returns the elements as { name, attrs = {k = v}, text }
+local function parse_svg(s)
+  local elems, stack, pos = {}, {}, 1
+  s = s:gsub('^%s*<%?xml.-%?>', '')
+  while true do
+    local a, b, close, name, attrs, selfclose = s:find('<(/?)([%a][%w:-]*)(.-)(/?)>', pos)
+    local between = s:sub(pos, (a or #s + 1) - 1)
+    if between:find('%S') then
+      local top = stack[#stack]
+      assert(top and top.name == 'text', 'stray text outside <text>: ' .. between)
+      top.text = (top.text or '') .. between
+    end
+    if not a then break end
+    if close == '/' then
+      local top = table.remove(stack)
+      assert(top and top.name == name, 'unbalanced </' .. name .. '>')
+    else
+      local e = { name = name, attrs = {} }
+      local rest = attrs:gsub('([%a][%w:-]*)="([^"]*)"', function(k, v)
+        assert(e.attrs[k] == nil, 'attribute ' .. k .. ' twice in <' .. name .. '>')
+        e.attrs[k] = v
+        return ''
+      end)
+      assert(not rest:find('%S'), 'malformed attributes in <' .. name .. '>: ' .. rest)
+      if #stack == 0 then assert(#elems == 0 and name == 'svg', 'the root is not a single <svg>') end
+      elems[#elems + 1] = e
+      if selfclose ~= '/' then stack[#stack + 1] = e end
+    end
+    pos = b + 1
+  end
+  assert(#stack == 0, 'unclosed <' .. (stack[1] and stack[1].name or '?') .. '>')
+  assert(elems[1] and elems[1].name == 'svg', 'no <svg> root')
+  return elems
+end
+
+-- every coordinate-like attribute must be a finite number
+local function assert_numeric_coords(elems)
+  for _, e in ipairs(elems) do
+    for _, k in ipairs({ 'x', 'y', 'x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'width', 'height' }) do
+      local v = e.attrs[k]
+      if v then
+        local n = tonumber(v)
+        assert(n and n == n and n ~= math.huge and n ~= -math.huge, ('<%s %s="%s">'):format(e.name, k, v))
+      end
+    end
+    if e.attrs.points then
+      for pt in e.attrs.points:gmatch('%S+') do
+        local x, y = pt:match('^([^,]+),([^,]+)$')
+        local nx, ny = tonumber(x), tonumber(y)
+        assert(nx and ny and nx == nx and ny == ny and math.abs(nx) < math.huge and math.abs(ny) < math.huge,
+               'bad point ' .. pt)
+      end
+    end
+  end
+end
+
+-- polylines keyed by their legend label: { xs, ys }
+local function series(elems)
+  local by_color, out = {}, {}
+  for _, e in ipairs(elems) do
+    if e.name == 'polyline' then
+      local xs, ys = {}, {}
+      for x, y in e.attrs.points:gmatch('([^,%s]+),([^,%s]+)') do
+        xs[#xs + 1], ys[#ys + 1] = tonumber(x), tonumber(y)
+      end
+      by_color[#by_color + 1] = { color = e.attrs.stroke, xs = xs, ys = ys, used = false }
+    end
+  end
+  -- each legend <text fill=color> follows its polyline
+  local n = 0
+  for _, e in ipairs(elems) do
+    if e.name == 'polyline' then n = n + 1 end
+    if e.name == 'text' and e.attrs.fill and n > 0 then
+      local p = by_color[n]
+      assert.are.equal(p.color, e.attrs.fill)
+      out[e.text] = p
+    end
+  end
+  return out, #by_color
+end
+
+-- a larger value is drawn higher (a smaller y), within one chart
+local function assert_drawn(values_by_label, drawn)
+  local vals, ys = {}, {}
+  for label, values in pairs(values_by_label) do
+    local p = assert(drawn[label], 'no polyline for ' .. label)
+    assert.are.equal(#values, #p.ys, label .. ': points vs epochs')
+    for i, v in ipairs(values) do vals[#vals + 1], ys[#ys + 1] = v, p.ys[i] end
+    for i = 2, #p.xs do assert(p.xs[i] > p.xs[i - 1], label .. ': x not increasing') end
+  end
+  for i = 1, #vals do
+    for j = 1, #vals do
+      if vals[i] > vals[j] + 1e-9 then assert(ys[i] < ys[j], 'a larger value is not drawn higher') end
+    end
+  end
+end
+
+describe('nl.plot', function()
+  local history
+  setup(function()
+    local X, y = blobs(120, 21)
+    local Xv, yv = blobs(60, 22)
+    nl.manual_seed(21)
+    local model = classifier()
+    model:compile { optimizer = 'adam', lr = 0.01, loss = 'cross_entropy', metrics = { 'accuracy' } }
+    history = model:fit(X, y, { epochs = 5, batch_size = 16, validation_data = { Xv, yv }, verbose = 0 })
+  end)
+
+  it('writes a well-formed SVG of the loss and accuracy curves', function()
+    local path = dir .. '/curves.svg'
+    assert.are.equal(path, nl.plot(history, path))
+    local svg = read(path)
+    assert(svg:find('^%s*<svg'), 'does not start with <svg')
+    local elems = parse_svg(svg)
+    assert_numeric_coords(elems)
+    local drawn, count = series(elems)
+    assert.are.equal(4, count)
+    assert_drawn({ ['train loss'] = history.loss, ['validation loss'] = history.val_loss }, drawn)
+    assert_drawn({ ['train accuracy'] = history.accuracy, ['validation accuracy'] = history.val_accuracy }, drawn)
+    -- the accuracy chart sits to the right of the loss chart
+    assert(drawn['train accuracy'].xs[1] > drawn['train loss'].xs[#history.loss])
+  end)
+
+  it('draws only the loss when the history has nothing else', function()
+    local path = dir .. '/loss_only.svg'
+    nl.plot({ loss = { 3, 2, 2.5, 1 } }, path)
+    local elems = parse_svg(read(path))
+    local drawn, count = series(elems)
+    assert.are.equal(1, count)
+    assert_drawn({ ['train loss'] = { 3, 2, 2.5, 1 } }, drawn)
+  end)
+
+  it('keeps the SVG well-formed when a run diverged (NaN and inf losses)', function()
+    local path = dir .. '/diverged.svg'
+    nl.plot({ loss = { 1, 0.5, 0 / 0, math.huge } }, path)
+    assert_numeric_coords(parse_svg(read(path)))
+  end)
+
+  it('rejects a bad history with a plot error, and writes nothing', function()
+    local path = dir .. '/bad.svg'
+    for _, h in ipairs({ 'nope', {}, { loss = 5 }, { loss = { 1, 'x' } }, { loss = { 1, 2 }, accuracy = 3 } }) do
+      contains(errmsg(nl.plot, h, path), 'plot: ')
+    end
+    contains(errmsg(nl.plot, nil, path), 'plot: ')
+    contains(errmsg(nl.plot, { loss = { 1 } }, 42), 'plot: ')
+    assert.is_nil(io.open(path))
+  end)
+
+  teardown(function() os.execute('rm -rf ' .. q(dir)) end)
+end)
