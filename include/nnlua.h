@@ -387,6 +387,72 @@ int nl_adagrad_step(nl_tensor *param /* in, out */, nl_tensor *state_sum /* in, 
 int nl_clip_grad_norm(int n, nl_tensor *const *grads /* (n) in, out */, double max_norm,
                       double norm_type, double *total_norm /* out */);
 
+/* ---- convolution and pooling (ops_conv.c) ----------------------------------
+ * Images are (N, C, H, W), float32 or float64. Each output size is PyTorch's
+ *     out = floor((in + 2*pad - dilation*(kernel-1) - 1) / stride) + 1
+ * (ceil_mode: rounded up, but no window starts in the right padding); one
+ * below 1 is an error. Backward: gradients of the input, weight and bias. */
+
+/* x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O) -> (N, O, Ho, Wo);
+ * zero padding. im2col and BLIS GEMM, the images shared among the threads. */
+nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
+                     int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                     int64_t dilation_h, int64_t dilation_w, int64_t groups);
+/* The plain loops nl_conv2d is tested against: *out = conv2d(x, weight,
+ * bias) and, when gout (N, O, Ho, Wo) is given, the gradients of
+ * sum(out * gout) in *gx, *gw, *gb (each optional). No autograd; sums in
+ * double; slow. */
+int nl_conv2d_reference(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
+                        nl_tensor *gout /* optional */, int64_t stride_h, int64_t stride_w,
+                        int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                        int64_t groups, nl_tensor **out /* out */, nl_tensor **gx /* out, optional */,
+                        nl_tensor **gw /* out, optional */, nl_tensor **gb /* out, optional */);
+/* Max over each window (padding, at most half the kernel, never wins; NaN
+ * does). indices (optional) receives, int64 from base, the position of each
+ * maximum in its (H, W) plane, h*W + w (PyTorch's return_indices). */
+nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
+                         int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                         int64_t dilation_w, int ceil_mode, nl_tensor **indices /* out, optional */,
+                         int64_t base);
+/* Mean over each window; the divisor counts the padding when
+ * count_include_pad (PyTorch's default), else only input pixels;
+ * divisor_override > 0 replaces it. */
+nl_tensor *nl_avg_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h,
+                         int64_t stride_w, int64_t pad_h, int64_t pad_w, int ceil_mode,
+                         int count_include_pad, int64_t divisor_override /* 0: none */);
+/* (N, C, out_h, out_w): output i of n over an input dim of size s averages
+ * [floor(i*s/n), ceil((i+1)*s/n)). */
+nl_tensor *nl_adaptive_avg_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w);
+
+/* ---- recurrent cells (ops_rnn.c) ----------------------------------------
+ * Elman (tanh or relu), LSTM and GRU with PyTorch's formulas, gate order
+ * and weight layouts: w_ih (G*H, I), w_hh (G*H, H), b_ih and b_hh (G*H),
+ * with G = 4 for LSTM (gates i, f, g, o), 3 for GRU (r, z, n), 1 otherwise.
+ * All tensors of one call share one float dtype. */
+typedef enum { NL_RNN_TANH = 0, NL_RNN_RELU = 1, NL_RNN_LSTM = 2, NL_RNN_GRU = 3 } nl_rnn_mode;
+
+/* One step from gate pre-activations that matmul made.
+ * LSTM: gates (N, 4H) = x w_ih^T + b_ih + h w_hh^T + b_hh, c (N, H)
+ * -> (N, 2H) = [h' | c'] (take the halves with narrow). */
+nl_tensor *nl_lstm_cell(nl_tensor *gates, nl_tensor *c);
+/* GRU: gi = x w_ih^T + b_ih, gh = h w_hh^T + b_hh, both (N, 3H); h (N, H)
+ * -> h' (N, H); n = tanh(gi_n + r * gh_n): r scales gh's bias too. */
+nl_tensor *nl_gru_cell(nl_tensor *gi, nl_tensor *gh, nl_tensor *h);
+/* Elman: mode NL_RNN_TANH or NL_RNN_RELU, h' = act(gi + gh), (N, H). */
+nl_tensor *nl_rnn_cell(nl_tensor *gi, nl_tensor *gh /* optional */, int mode);
+/* One layer over a whole sequence, backward through time included.
+ * x (T, N, I), or (N, T, I) when batch_first; h0, c0 (N, H), zeros when
+ * NULL (c0: LSTM only); lengths (N) int64 in 1..T: sequence b ends after
+ * lengths[b] steps, its later outputs are zero and its final state is that
+ * of its last step (PyTorch's packed sequences). The result is flat:
+ * the output (T, N, H) or (N, T, H), then h_n (N, H), then for LSTM c_n
+ * (N, H); views of it carry the gradients. reference: plain loops instead
+ * of the optimized kernels (for tests). */
+nl_tensor *nl_rnn_layer(int mode, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh,
+                        nl_tensor *b_ih /* optional */, nl_tensor *b_hh /* optional */,
+                        nl_tensor *h0 /* optional */, nl_tensor *c0 /* optional */,
+                        nl_tensor *lengths /* optional */, int batch_first, int reference);
+
 /* NL_CDEF_END */
 
 #ifdef __cplusplus

@@ -54,7 +54,9 @@ static const char *library_path(void) {
     return NULL;
 }
 
-/* require 'nnlua' with the compiled-in modules; leaves the module on the stack */
+/* Loads the compiled-in 'nnlua' module and leaves it on the stack. Runs
+ * its loader directly rather than through require, since luaopen_nnlua is
+ * itself called from within require 'nnlua'. */
 static int open_nnlua(lua_State *L) {
     install_preload(L);
     const char *lib = library_path();
@@ -62,10 +64,20 @@ static int open_nnlua(lua_State *L) {
     lua_getfield(L, -1, "loaded");
     lua_pushstring(L, lib ? lib : "");
     lua_setfield(L, -2, "nnlua._library_path");
+    lua_getfield(L, -2, "preload");
+    lua_getfield(L, -1, "nnlua");
+    lua_replace(L, -4);                  /* package := loader */
     lua_pop(L, 2);
-    lua_getglobal(L, "require");
     lua_pushstring(L, "nnlua");
-    return lua_pcall(L, 1, 1, 0);
+    int rc = lua_pcall(L, 1, 1, 0);
+    if (rc == 0) {                       /* what require would record */
+        lua_getglobal(L, "package");
+        lua_getfield(L, -1, "loaded");
+        lua_pushvalue(L, -3);
+        lua_setfield(L, -2, "nnlua");
+        lua_pop(L, 2);
+    }
+    return rc;
 }
 
 int luaopen_nnlua(lua_State *L);

@@ -85,6 +85,9 @@ return function(nl, nn)
   -- opt:load_state_dict), extras.extra what save was given as extra.
   function nn.load(path, model)
     if type(path) ~= 'string' then nl._raise('load: expected a file path') end
+    if model ~= nil and not nn.is_module(model) then
+      nl._raise('load: the second argument must be an nn.Module to load into, got ' .. type(model))
+    end
     local tensors, meta = nl.load_safetensors(path)
     local extras = {}
     if meta.optimizer then extras.optimizer = unflatten(json.decode(meta.optimizer), tensors) end
