@@ -88,24 +88,22 @@ clean:
 # ---- installing ----
 LUA_INSTALL := $(patsubst lua/%,%,$(LUA_SRC))
 
-build/nnlua.pc: Makefile | deps
-	@mkdir -p build
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
-	  'Name: nnlua' 'Description: Lua-scriptable deep learning runtime (C API and LuaJIT layer)' \
-	  'Version: 0.1.0' 'Cflags: -I$${includedir}' \
-	  'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lnnlua -lluajit-5.1' \
-	  'Libs.private: -L$(BLIS_LIB) -lblis -fopenmp -lz -lm -lpthread -ldl' > $@
-
 # the Lua files, so plain luajit finds them too
 install-lua: all
 	for f in $(LUA_INSTALL); do install -D -m 644 lua/$$f $(DESTDIR)$(LUADIR)/$$f; done
 
-install: all build/nnlua.pc install-lua
+install: all install-lua
 	install -D -m 755 bin/nnlua $(DESTDIR)$(BINDIR)/nnlua
 	install -D -m 755 lib/libnnlua.so $(DESTDIR)$(LIBDIR)/libnnlua.so
 	install -D -m 644 lib/libnnlua.a $(DESTDIR)$(LIBDIR)/libnnlua.a
 	install -D -m 644 include/nnlua.h $(DESTDIR)$(INCDIR)/nnlua.h
-	install -D -m 644 build/nnlua.pc $(DESTDIR)$(LIBDIR)/pkgconfig/nnlua.pc
+	mkdir -p $(DESTDIR)$(LIBDIR)/pkgconfig
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	  'Name: nnlua' 'Description: Lua-scriptable deep learning runtime (C API and LuaJIT layer)' \
+	  'Version: 0.1.0' 'Cflags: -I$${includedir}' \
+	  'Libs: -L$${libdir} -Wl,-rpath,$${libdir} -lnnlua -lluajit-5.1' \
+	  'Libs.private: -L$(BLIS_LIB) -lblis -fopenmp -lz -lm -lpthread -ldl' \
+	  > $(DESTDIR)$(LIBDIR)/pkgconfig/nnlua.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/nnlua $(DESTDIR)$(LIBDIR)/libnnlua.so $(DESTDIR)$(LIBDIR)/libnnlua.a \
