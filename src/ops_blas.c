@@ -178,8 +178,53 @@ static bool blis_strides(int64_t rows, int64_t cols, int64_t *rs, int64_t *cs) {
     return *rs >= 1 && *cs >= 1 && (*rs >= cols * *cs || *cs >= rows * *rs);
 }
 
+/* A few rows of a against a whole b (a layer applied to one sample, a
+ * recurrent step): BLIS would pack all of b for each call, costing more
+ * than the product. Streams b once, as dot products with its columns when
+ * they are contiguous (x @ W^T), or as row updates when its rows are.
+ * Returns false when the layout suits neither. */
+#define SMALL_M 4
+#define GEMM_SMALL(T)                                                                  \
+    static bool gemm_small_##T(int64_t m, int64_t n, int64_t k, const T *a, int64_t rsa, \
+                               int64_t csa, const T *b, int64_t rsb, int64_t csb, T *c,  \
+                               int64_t rsc, int64_t csc, int nt) {                       \
+        if (csa != 1 || (rsb != 1 && csb != 1) || k > 16384) return false;              \
+        if (rsb == 1) {                      /* column j of b is contiguous */          \
+            NL_PARALLEL_FOR(nt, j, n,                                                    \
+                const T *bj = b + j * csb;                                               \
+                for (int64_t i = 0; i < m; i++) {                                        \
+                    const T *ai = a + i * rsa;                                           \
+                    T acc = 0;                                                           \
+                    _Pragma("omp simd reduction(+:acc)")                                 \
+                    for (int64_t q = 0; q < k; q++) acc += ai[q] * bj[q];                \
+                    c[i * rsc + j * csc] = acc;                                          \
+                });                                                                      \
+            return true;                                                                 \
+        }                                    /* row q of b is contiguous */             \
+        if (csc != 1) return false;                                                      \
+        for (int64_t i = 0; i < m; i++) {                                                \
+            T *ci = c + i * rsc;                                                         \
+            const T *ai = a + i * rsa;                                                   \
+            for (int64_t j = 0; j < n; j++) ci[j] = 0;                                   \
+            for (int64_t q = 0; q < k; q++) {                                            \
+                T aq = ai[q];                                                            \
+                const T *bq = b + q * rsb;                                               \
+                for (int64_t j = 0; j < n; j++) ci[j] += aq * bq[j];                     \
+            }                                                                            \
+        }                                                                                \
+        return true;                                                                     \
+    }
+GEMM_SMALL(float)
+GEMM_SMALL(double)
+
 static void gemm_one(int dtype, int64_t m, int64_t n, int64_t k, void *a, int64_t rsa, int64_t csa,
                      void *b, int64_t rsb, int64_t csb, void *c, int64_t rsc, int64_t csc, int nt) {
+    if (m <= SMALL_M) {
+        bool done = dtype == NL_FLOAT32
+            ? gemm_small_float(m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, nt)
+            : gemm_small_double(m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, nt);
+        if (done) return;
+    }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(nt, &rntm);
     if (dtype == NL_FLOAT32) {
