@@ -256,6 +256,7 @@ return function(nl)
   --              draws from nl's generator (nl.manual_seed sets it).
   -- loader:iter() yields xb, yb, ... per batch, a new order each call when
   -- shuffling; #loader is the number of batches. Batches are copies.
+  -- loader.generator is the generator that shuffles.
   function data.DataLoader(ds, opts)
     local op = 'DataLoader'
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
@@ -308,10 +309,12 @@ return function(nl)
 
     local self = newproxy(true)
     local mt = getmetatable(self)
-    local fields = { dataset = ds, batch_size = bs, shuffle = shuffle, drop_last = drop_last }
-    function fields.iter()
+    local fields = { dataset = ds, batch_size = bs, shuffle = shuffle, drop_last = drop_last, generator = gen }
+    -- loader:iter([skip]): the epoch's batches; skip leaves out its first ones
+    -- (a resumed run: the order is drawn as before, the batches not made)
+    function fields.iter(_, skip)
       local order = shuffle and wrap(lib.nl_randperm(gen, n, 1)) or nil
-      local b = 0
+      local b = math.min(tonumber(skip) or 0, nb)
       return function()
         if b >= nb then return nil end
         b = b + 1

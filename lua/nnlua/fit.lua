@@ -110,7 +110,29 @@ return function(nl)
     return loss_sum / n, out
   end
 
-  -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv}, verbose, shuffle})
+  -- generator state <-> JSON-safe strings (64-bit values exceed doubles)
+  local ffi = require 'ffi'
+  local function u64_string(v) return tostring(ffi.cast('uint64_t', v)):gsub('ULL$', '') end
+  local function u64_parse(str)
+    local v = ffi.new('uint64_t', 0)
+    for d in tostring(str):gmatch('%d') do v = v * 10 + tonumber(d) end
+    return v
+  end
+  local function rng_save(g) return { seed = u64_string(g.seed), offset = u64_string(g.offset) } end
+  local function rng_restore(g, st) g.seed, g.offset = u64_parse(st.seed), u64_parse(st.offset) end
+
+  local function file_exists(path)
+    local f = io.open(path, 'rb')
+    if f then f:close() end
+    return f ~= nil
+  end
+
+  -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv}, verbose,
+  -- shuffle, checkpoint = {path =, every = steps}, resume = true, on_step = fn})
+  -- checkpoint saves the model, the optimizer, the generators and the
+  -- progress every `every` steps (default: each epoch's end); resume picks
+  -- a checkpoint up where it was written, so a killed run goes on as if it
+  -- had not stopped. on_step(epoch, step, loss) runs after each step.
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     check_xy('fit', X, y)
@@ -120,7 +142,12 @@ return function(nl)
     if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
     local val = opts.validation_data
     if val then check_xy('fit (validation_data)', val[1], val[2]) end
+    local ckpt = opts.checkpoint
+    if ckpt ~= nil and (type(ckpt) ~= 'table' or type(ckpt.path) ~= 'string') then
+      nl._raise('fit: checkpoint must be a table {path = ..., every = steps}')
+    end
     local loader = data.DataLoader(data.TensorDataset(X, y), { batch_size = bs, shuffle = opts.shuffle ~= false })
+    local gen = loader.generator     -- nl's own: it shuffles and drives dropout
     local nb, n = #loader, X:size(1)
     local tty = verbose > 0 and lib.nl_isatty(1) ~= 0
     local history = { loss = {}, epoch = {} }
@@ -129,11 +156,48 @@ return function(nl)
       history[m] = {}
       if val then history['val_' .. m] = {} end
     end
+
+    -- where to start: from the beginning, or from a checkpoint
+    local start_epoch, start_step, resumed = 1, 0, nil
+    if opts.resume then
+      if not ckpt then nl._raise('fit: resume needs checkpoint = {path = ...}') end
+      if file_exists(ckpt.path) then
+        local _, extras = nn.load(ckpt.path, self)
+        local st = extras.extra
+        if type(st) ~= 'table' or not st.fit then
+          nl._raise('fit: ' .. ckpt.path .. ' is not a checkpoint written by fit')
+        end
+        c.optimizer:load_state_dict(extras.optimizer)
+        history = st.history
+        start_epoch, start_step, resumed = st.epoch, st.step, st
+      end
+    end
+
+    local function save(epoch, step, rng_epoch, sums)
+      self:save(ckpt.path, { optimizer = c.optimizer, extra = {
+        fit = true, epoch = epoch, step = step, history = history,
+        rng_epoch = rng_epoch, rng_now = rng_save(gen), sums = sums } })
+    end
+
     self:train()
-    for epoch = 1, epochs do
+    for epoch = start_epoch, epochs do
       local t0, last_draw = nl.time(), -1
       local seen, loss_sum, sums, step = 0, 0, {}, 0
-      for xb, yb in loader:iter() do
+      local rng_epoch = rng_save(gen)
+      local skip = 0
+      if resumed and epoch == start_epoch then
+        -- the epoch's order as it was drawn, then the generators as they were
+        rng_restore(gen, resumed.rng_epoch)
+        rng_epoch = resumed.rng_epoch
+        skip = start_step
+        seen, loss_sum, sums = resumed.sums.seen, resumed.sums.loss_sum, resumed.sums.metrics
+        step = skip
+      end
+      local it = loader:iter(skip)
+      if resumed and epoch == start_epoch then
+        rng_restore(gen, resumed.rng_now)
+      end
+      for xb, yb in it do
         step = step + 1
         local pred = self(xb)
         local loss = c.loss(pred, yb)
@@ -141,12 +205,17 @@ return function(nl)
         loss:backward()
         c.optimizer:step()
         local len = xb:size(1)
+        local lv = loss:item()
         seen = seen + len
-        loss_sum = loss_sum + loss:item() * len
+        loss_sum = loss_sum + lv * len
         if #c.metrics > 0 then
           nl.no_grad(function()
             for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred:detach(), yb) end
           end)
+        end
+        if opts.on_step then opts.on_step(epoch, step, lv) end
+        if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb then
+          save(epoch, step, rng_epoch, { seen = seen, loss_sum = loss_sum, metrics = sums })
         end
         local now = nl.time()
         if tty and (now - last_draw > 0.1 or step == nb) then
@@ -157,8 +226,8 @@ return function(nl)
           local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
           local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, loss_sum / seen) }
           for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, sums[m] / seen) end
-          parts[#parts + 1] = ('%.0f samples/s'):format(seen / math.max(elapsed, 1e-9))
-          parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / step * (nb - step))) or fmt_time(elapsed)
+          parts[#parts + 1] = ('%.0f samples/s'):format((step - skip) * bs / math.max(elapsed, 1e-9))
+          parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
           io.flush()
         end
@@ -178,9 +247,10 @@ return function(nl)
           line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
         end
       end
-      line[#line + 1] = ('%.0f samples/s - %s'):format(n / math.max(elapsed, 1e-9), fmt_time(elapsed))
+      line[#line + 1] = ('%.0f samples/s - %s'):format((step - skip) * bs / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
+      if ckpt then save(epoch + 1, 0, rng_save(gen), { seen = 0, loss_sum = 0, metrics = {} }) end
     end
     return history
   end
