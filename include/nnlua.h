@@ -290,6 +290,12 @@ nl_tensor *nl_detach(nl_tensor *t);       /* shares storage, no graph */
 /* grad: optional, of root's shape; NULL means 1 for a one-element root */
 int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph);
 int nl_set_grad(nl_tensor *t, nl_tensor *grad /* optional: NULL clears */);
+/* Anomaly mode (per thread): backward fails at the first op whose gradient
+ * holds NaN or Inf, naming it. nl_all_finite: 1 when t holds neither.
+ * nl_last_op: the op that made the newest tensor on this thread. */
+int nl_set_detect_anomaly(int enabled);   /* returns the previous setting */
+int nl_all_finite(const nl_tensor *t);
+const char *nl_last_op(void);
 /* A binding wrote t's elements through t->data: bump its version (and
  * refuse, like every in-place op, when t requires grad in grad mode). */
 int nl_mark_modified(nl_tensor *t);

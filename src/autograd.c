@@ -9,6 +9,22 @@
 #include <string.h>
 
 static __thread int grad_disabled;   /* 0: grad mode on (the default) */
+static __thread int detect_anomaly;
+
+int nl_set_detect_anomaly(int enabled) {
+    int prev = detect_anomaly;
+    detect_anomaly = enabled != 0;
+    return prev;
+}
+
+int nl_all_finite(const nl_tensor *t) {
+    if (!t || t->dtype == NL_INT64) return 1;
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = nl_get_flat(t, i);
+        if (v != v || v == 1.0 / 0.0 || v == -1.0 / 0.0) return 0;
+    }
+    return 1;
+}
 
 int nl_set_grad_enabled(int enabled) {
     int prev = !grad_disabled;
@@ -333,6 +349,13 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
          * gradient that is a view of it can be taken without a copy */
         nl_release(n->grad);
         n->grad = NULL;
+        for (int i = 0; rc == 0 && detect_anomaly && i < n->n_in; i++) {
+            if (gin[i] && !nl_all_finite(gin[i])) {
+                nl_set_error("detect_anomaly: the backward of %s produced NaN or Inf in the gradient of "
+                             "its input %d (shape %s)", nl_op_name(n->op), i + 1, nl_shape_str(gin[i]));
+                rc = -1;
+            }
+        }
         for (int i = 0; i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
             if (rc == 0 && gin[i] && nl_requires_grad(x)) {

@@ -124,8 +124,13 @@ static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t 
     return true;
 }
 
+static __thread const char *last_op = "";
+
+const char *nl_last_op(void) { return last_op; }
+
 nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int dtype) {
     int64_t numel;
+    last_op = op;
     if (!nl_valid_dtype(dtype)) {
         nl_set_error("%s: invalid dtype %d", op, dtype);
         return NULL;

@@ -56,14 +56,29 @@ return function(nl)
   end
 
   -- wrap a new reference from C, or raise the C error at the user's level
+  local anomaly = false
   local function wrap(p)
     if p == nil then raise(ffi.string(lib.nl_error())) end
+    if anomaly and lib.nl_all_finite(p) == 0 then
+      local name = ffi.string(p.node ~= nil and lib.nl_grad_fn_name(p) or lib.nl_last_op())
+      local dims = {}
+      for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
+      lib.nl_release(p)
+      raise(('detect_anomaly: %s produced NaN or Inf in its output (shape [%s])'):format(name, table.concat(dims, ',')))
+    end
     local h = Ref(p)
     ffi.gc(h, lib.nl_ref_release)
     if mem.allocated - last_alloc > gc_budget then gc_check() end
     return h
   end
   nl._wrap = wrap
+
+  -- nl.detect_anomaly(true): the first op whose output (forward) or
+  -- gradient (backward) holds NaN or Inf raises an error naming it
+  function nl.detect_anomaly(on)
+    anomaly = on and true or false
+    lib.nl_set_detect_anomaly(anomaly and 1 or 0)
+  end
 
   local function check(rc)
     if rc ~= 0 then raise(ffi.string(lib.nl_error())) end
