@@ -43,6 +43,10 @@ for th in 1 2; do
 done
 row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py" "adam" "us" 0
 
+# the embedding host's per-call latency (issue: embedding)
+el=$(sh bench/embed.sh 2>/dev/null | sed -E 's/^[^:]*: *([0-9.]+).*/\1/')
+printf '| %-26s | %s | %12s | %12s | %7s |\n' "embed latency (us/sample)" 1 "${el:--}" - - | tee -a "$out"
+
 # startup and memory
 best() { b=999999; for i in 1 2 3 4 5; do s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); d=$(( (e - s) / 1000 )); [ $d -lt $b ] && b=$d; done; echo $b; }
 sn=$(best bin/nnlua -e '')
