@@ -37,9 +37,10 @@ void *nl_alloc(int64_t *nbytes) {
     void *p = NULL;
     int64_t cap = want;
     pthread_mutex_lock(&cache.lock);
-    /* best fit within the bucket: capacities there are < 2x the request */
+    /* best fit within the bucket: capacities there are < 2x the request
+     * (requests of 2^48 bytes and more have no bucket; they fail below) */
     int best = -1;
-    for (int i = 0; i < cache.count[k]; i++) {
+    for (int i = 0; k < NBUCKETS && i < cache.count[k]; i++) {
         int64_t c = cache.slots[k][i].cap;
         if (c >= want && (best < 0 || c < cache.slots[k][best].cap)) best = i;
     }

@@ -103,6 +103,20 @@ void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides) {
     }
 }
 
+/* The product of the sizes, a zero counted as one, is at most 2^log2max:
+ * the element count, every contiguous stride and every offset then fit in
+ * int64 (a zero size must not hide the others from the check). Storage
+ * and views of it: 2^46; expand, whose new dims have stride 0: 2^56. */
+static bool sizes_fit(int ndim, const int64_t *sizes, int log2max) {
+    int64_t m = 1;
+    for (int i = 0; i < ndim; i++) {
+        int64_t s = sizes[i] > 1 ? sizes[i] : 1;
+        if (m > (INT64_C(1) << log2max) / s) return false;
+        m *= s;
+    }
+    return true;
+}
+
 static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t *numel) {
     if (ndim < 0 || ndim > NL_MAX_DIMS) {
         nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
@@ -119,6 +133,10 @@ static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t 
             return false;
         }
         n *= sizes[i];
+    }
+    if (!sizes_fit(ndim, sizes, 46)) {
+        nl_set_error("%s: shape %s is too large", op, nl_sizes_str(ndim, sizes));
+        return false;
     }
     *numel = n;
     return true;
@@ -447,6 +465,10 @@ static bool infer_sizes(const char *op, const nl_tensor *t, int ndim, const int6
         nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
         return false;
     }
+    if (!sizes_fit(ndim, in, 46)) {
+        nl_set_error("%s: shape %s is too large", op, nl_sizes_str(ndim, in));
+        return false;
+    }
     int infer = -1;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
@@ -605,6 +627,7 @@ nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
         sz[i] = want;
         st[i] = (it >= 0 && have == want) ? t->strides[it] : 0;
     }
+    NL_CHECK(sizes_fit(ndim, sz, 56), "expand: shape %s is too large", nl_sizes_str(ndim, sz));
     return recorded(NL_OP_EXPAND, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
 }
 

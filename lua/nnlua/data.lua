@@ -262,7 +262,7 @@ return function(nl)
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
     local bs = opts.batch_size or 32
-    if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 then
+    if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
     end
     local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
@@ -314,7 +314,9 @@ return function(nl)
     -- (a resumed run: the order is drawn as before, the batches not made)
     function fields.iter(_, skip)
       local order = shuffle and wrap(lib.nl_randperm(gen, n, 1)) or nil
-      local b = math.min(tonumber(skip) or 0, nb)
+      local b = tonumber(skip) or 0
+      if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
+      b = math.min(b, nb)
       return function()
         if b >= nb then return nil end
         b = b + 1

@@ -138,6 +138,12 @@ return function(nl)
     check_xy('fit', X, y)
     opts = opts or {}
     local epochs, bs = opts.epochs or 1, opts.batch_size or 32
+    if type(epochs) ~= 'number' or epochs ~= math.floor(epochs) or epochs < 0 or epochs > 2^31 then
+      nl._raise('fit: epochs must be a non-negative integer, got ' .. tostring(epochs))
+    end
+    if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
+      nl._raise('fit: batch_size must be a positive integer, got ' .. tostring(bs))
+    end
     local verbose = opts.verbose == nil and 1 or opts.verbose
     if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
     local val = opts.validation_data
@@ -255,17 +261,26 @@ return function(nl)
     return history
   end
 
+  local function batch_size(op, opts, default)
+    local bs = (opts and opts.batch_size) or default
+    if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
+      nl._raise(('%s: batch_size must be a positive integer, got %s'):format(op, tostring(bs)))
+    end
+    return bs
+  end
+
   -- loss, {metric = value}
   function Module:evaluate(X, y, opts)
     local c = compiled(self, 'evaluate')
     check_xy('evaluate', X, y)
-    return run_eval(self, c, X, y, (opts and opts.batch_size) or 256)
+    return run_eval(self, c, X, y, batch_size('evaluate', opts, 256))
   end
 
   -- outputs for X in eval mode, without the tape, batch by batch
   function Module:predict(X, opts)
     nl._T(X, 'predict')
-    local bs = (opts and opts.batch_size) or 256
+    if X:dim() == 0 then nl._raise('predict: X must have a batch dim, got a 0-dim tensor') end
+    local bs = batch_size('predict', opts, 256)
     local modes = save_modes(self)
     self:eval()
     local outs = {}

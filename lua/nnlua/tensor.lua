@@ -221,6 +221,7 @@ return function(nl)
   function nl.eye(n, m, dtype)
     if type(m) == 'string' then m, dtype = nil, m end
     if type(n) ~= 'number' then argerror('eye', 'a size', n) end
+    if m ~= nil and type(m) ~= 'number' then argerror('eye', 'a size', m) end
     return wrap(lib.nl_eye(n, m or n, dtype_id(dtype, 'eye')))
   end
 

@@ -44,6 +44,9 @@ return function(nl, nn)
 
   -- causal mask (L, L): position i may not attend to j > i
   function nn.causal_mask(L)
+    if type(L) ~= 'number' or L ~= math.floor(L) or L < 1 or L > 2^20 then
+      nl._raise('causal_mask: expected a positive length, got ' .. tostring(L))
+    end
     local r = nl.arange(1, L + 1):view(L, 1)
     local c = nl.arange(1, L + 1):view(1, L)
     return c:gt(r):float()

@@ -67,6 +67,9 @@ return function(nl, nn)
     end
     local args = {}
     local n = st.n or 0
+    if type(n) ~= 'number' or n < 0 or n > 64 or n ~= math.floor(n) then
+      nl._raise('load: malformed model structure (' .. tostring(n) .. ' constructor arguments)')
+    end
     for i = 1, n do
       local a = st.args and (st.args[i] or st.args[tostring(i)])
       if type(a) == 'table' and a.module then a = rebuild(a.module)

@@ -4,7 +4,7 @@ return function(nl)
   local nn = {}
   nl.nn = nn
   for _, family in ipairs({ 'module', 'container', 'initializers', 'linear', 'activation', 'dropout',
-                            'normalization', 'sparse', 'loss', 'checkpoint', 'attention' }) do
+                            'normalization', 'conv', 'pooling', 'vision', 'sparse', 'loss', 'checkpoint', 'attention', 'rnn' }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end
   return nn

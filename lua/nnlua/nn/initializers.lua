@@ -7,6 +7,7 @@ return function(nl, nn)
   nn.init = init
 
   local function fans(t)
+    nl._T(t, 'init')
     local d = t:dim()
     if d < 2 then nl._raise('init: fan in and fan out need a tensor of at least 2 dims, got ' .. nl._shape_str(t)) end
     local receptive = 1
@@ -28,14 +29,25 @@ return function(nl, nn)
   end
 
   function init.uniform_(t, a, b)
+    if (a ~= nil and type(a) ~= 'number') or (b ~= nil and type(b) ~= 'number') then
+      nl._raise('init.uniform_: bounds must be numbers')
+    end
     nl._check(lib.nl_uniform_(nl._T(t, 'uniform_'), gen, a or 0, b or 1))
     return t
   end
   function init.normal_(t, mean, std)
+    if (mean ~= nil and type(mean) ~= 'number') or (std ~= nil and type(std) ~= 'number') then
+      nl._raise('init.normal_: mean and std must be numbers')
+    end
     nl._check(lib.nl_normal_(nl._T(t, 'normal_'), gen, mean or 0, std or 1))
     return t
   end
-  function init.constant_(t, v) nl.no_grad(function() t:fill_(v) end); return t end
+  function init.constant_(t, v)
+    nl._T(t, 'init.constant_')
+    if type(v) ~= 'number' then nl._raise('init.constant_: expected a number, got ' .. type(v)) end
+    nl.no_grad(function() t:fill_(v) end)
+    return t
+  end
   function init.zeros_(t) return init.constant_(t, 0) end
   function init.ones_(t) return init.constant_(t, 1) end
 

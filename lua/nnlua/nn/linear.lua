@@ -44,13 +44,21 @@ return function(nl, nn)
 
   -- flattens dims start_dim..end_dim (1-based; default 2..-1: all but the batch)
   function Flatten:init(start_dim, end_dim)
+    for _, v in ipairs({ start_dim or 2, end_dim or -1 }) do
+      if type(v) ~= 'number' or v ~= math.floor(v) or v == 0 or math.abs(v) > 8 then
+        nl._raise('Flatten: dims must be integers in -8..-1 or 1..8, got ' .. tostring(v))
+      end
+    end
     self.start_dim, self.end_dim = start_dim or 2, end_dim or -1
   end
   function Flatten:forward(x)
-    local shape = x:shape()
+    local shape = nl._T(x, 'Flatten') and x:shape()
     local d = #shape
     local s = self.start_dim < 0 and self.start_dim + d + 1 or self.start_dim
     local e = self.end_dim < 0 and self.end_dim + d + 1 or self.end_dim
+    if s < 1 or e > d or s > e then
+      nl._raise(('Flatten: dims %d..%d do not fit input shape %s'):format(self.start_dim, self.end_dim, nl._shape_str(x)))
+    end
     local out, n = {}, 1
     for i = 1, s - 1 do out[#out + 1] = shape[i] end
     for i = s, e do n = n * shape[i] end

@@ -1,0 +1,246 @@
+-- conv.lua: nn.Conv2d and nn.Conv1d (PyTorch's layout, options and default
+-- initialization) and nn.functional.conv2d / conv1d. Both run the one C
+-- kernel nl_conv2d; a 1-D convolution is a 2-D one over (N, C, 1, L).
+return function(nl, nn)
+  local lib = nl._lib
+  local Module = nn.Module
+  local F = nn.functional or {}
+  nn.functional = F
+
+  -- v for a message: numbers and strings as they are, tables one level deep
+  local function describe(v)
+    if type(v) == 'string' then return ("'%s'"):format(v) end
+    if nl.is_tensor(v) then return 'a tensor of shape ' .. nl._shape_str(v) end
+    if type(v) ~= 'table' then return tostring(v) end
+    local parts = {}
+    for i = 1, math.min(#v, 4) do
+      local x = v[i]
+      parts[i] = nl.is_tensor(x) and 'tensor' or type(x) == 'table' and 'table' or tostring(x)
+    end
+    return '{' .. table.concat(parts, ', ') .. (#v > 4 and ', ...}' or '}')
+  end
+  nn._describe = describe
+
+  -- integers from lo up to 2^53 (past it, sizes are no longer exact)
+  local function whole(x, lo)
+    return type(x) == 'number' and x == math.floor(x) and x >= lo and x <= 2 ^ 53
+  end
+
+  -- a size given as n or {h, w} -> h, w (whole numbers >= lo)
+  local function pair(v, what, op, lo)
+    local h, w
+    if type(v) == 'number' then h, w = v, v
+    elseif type(v) == 'table' and #v == 2 then h, w = v[1], v[2]
+    end
+    if not whole(h, lo) or not whole(w, lo) then
+      nl._raise(('%s: %s must be an integer >= %d or a pair {h, w} of them, got %s'):format(op, what, lo,
+        describe(v)))
+    end
+    return h, w
+  end
+  nn._pair = pair
+
+  -- opts: nil or a table of options
+  local function options(opts, op)
+    if opts == nil then return {} end
+    if type(opts) ~= 'table' or nl.is_tensor(opts) then
+      nl._raise(('%s: options must be a table, got %s'):format(op, describe(opts)))
+    end
+    return opts
+  end
+  nn._options = options
+
+  -- one size for a 1-D op: n or {n}
+  local function single(v, what, op, lo)
+    local x = v
+    if type(x) == 'table' and #x == 1 then x = x[1] end
+    if not whole(x, lo) then
+      nl._raise(('%s: %s must be an integer >= %d, got %s'):format(op, what, lo, describe(v)))
+    end
+    return x
+  end
+
+  -- (h, w) of 'valid', 'same' (stride 1, symmetric padding) or numbers
+  local function padding_of(p, kh, kw, dh, dw, sh, sw, op)
+    if p == 'valid' then return 0, 0 end
+    if p == 'same' then
+      if sh ~= 1 or sw ~= 1 then nl._raise(op .. ": padding='same' needs stride 1") end
+      local th, tw = dh * (kh - 1), dw * (kw - 1)
+      if th % 2 == 1 or tw % 2 == 1 then
+        nl._raise(op .. ": padding='same' needs an odd effective kernel size (dilation*(kernel-1) even)")
+      end
+      return th / 2, tw / 2
+    end
+    return pair(p, 'padding', op, 0)
+  end
+
+  local function tuple(h, w) return ('(%d, %d)'):format(h, w) end
+
+  -- ---- functional ----------------------------------------------------------
+
+  -- x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O) or nil;
+  -- opts: stride, padding (n, {h, w}, 'valid', 'same'), dilation, groups
+  function F.conv2d(x, weight, bias, opts)
+    local op = 'conv2d'
+    opts = options(opts, op)
+    local px, pw = nl._T(x, op), nl._T(weight, op)
+    local sh, sw = pair(opts.stride or 1, 'stride', op, 1)
+    local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
+    local kh, kw = pw.ndim == 4 and tonumber(pw.sizes[2]) or 1, pw.ndim == 4 and tonumber(pw.sizes[3]) or 1
+    local ph, pww = padding_of(opts.padding or 0, kh, kw, dh, dw, sh, sw, op)
+    local groups = single(opts.groups or 1, 'groups', op, 1)
+    local pb = bias ~= nil and nl._T(bias, op) or nil
+    return nl._wrap(lib.nl_conv2d(px, pw, pb, sh, sw, ph, pww, dh, dw, groups))
+  end
+
+  -- x (N, C, L), weight (O, C/groups, k), bias (O) or nil; opts as conv2d's,
+  -- each a single number
+  function F.conv1d(x, weight, bias, opts)
+    local op = 'conv1d'
+    opts = options(opts, op)
+    if nl._T(x, op).ndim ~= 3 then
+      nl._raise(('%s: input must be 3-D (N, C, L), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    if nl._T(weight, op).ndim ~= 3 then
+      nl._raise(('%s: weight must be 3-D (out_channels, in_channels/groups, k), got shape %s'):format(op,
+        nl._shape_str(weight)))
+    end
+    local s = single(opts.stride or 1, 'stride', op, 1)
+    local d = single(opts.dilation or 1, 'dilation', op, 1)
+    local p = opts.padding or 0
+    if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0) } end
+    local y = F.conv2d(x:unsqueeze(3), weight:unsqueeze(3), bias,
+                       { stride = { 1, s }, dilation = { 1, d }, padding = p, groups = opts.groups })
+    return y:squeeze(3)
+  end
+
+  -- ---- modules ---------------------------------------------------------------
+
+  -- PyTorch's default: kaiming_uniform(a = sqrt 5) weights, U(+-1/sqrt(fan_in)) bias
+  local function reset(self)
+    nn.init.kaiming_uniform_(self.weight, { a = math.sqrt(5) })
+    if self.bias then
+      local fan_in = nn.init._fans(self.weight)
+      local bound = 1 / math.sqrt(fan_in)
+      nn.init.uniform_(self.bias, -bound, bound)
+    end
+  end
+
+  local function check_channels(op, in_channels, out_channels, groups)
+    if not whole(in_channels, 1) or not whole(out_channels, 1) then
+      nl._raise(('%s: expected positive channel counts, got %s and %s'):format(op, describe(in_channels),
+        describe(out_channels)))
+    end
+    if in_channels % groups ~= 0 or out_channels % groups ~= 0 then
+      nl._raise(('%s: groups %d must divide in_channels %d and out_channels %d'):format(op, groups, in_channels,
+        out_channels))
+    end
+  end
+
+  local Conv2d = Module:extend('Conv2d')
+  nn.Conv2d = Conv2d
+
+  -- Conv2d(in_channels, out_channels, kernel_size, {stride, padding,
+  -- dilation, groups, bias}); sizes are n or {h, w}
+  function Conv2d:init(in_channels, out_channels, kernel_size, opts)
+    local op = 'Conv2d'
+    opts = options(opts, op)
+    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
+      nl._raise(op .. ": only padding_mode 'zeros' is supported, got " .. describe(opts.padding_mode))
+    end
+    self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
+    self.stride = { pair(opts.stride or 1, 'stride', op, 1) }
+    self.dilation = { pair(opts.dilation or 1, 'dilation', op, 1) }
+    self.groups = single(opts.groups or 1, 'groups', op, 1)
+    check_channels(op, in_channels, out_channels, self.groups)
+    self.in_channels, self.out_channels = in_channels, out_channels
+    local kh, kw = self.kernel_size[1], self.kernel_size[2]
+    self.padding = { padding_of(opts.padding or 0, kh, kw, self.dilation[1], self.dilation[2], self.stride[1],
+                                self.stride[2], op) }
+    self.padding_str = type(opts.padding) == 'string' and opts.padding or nil
+    self.weight = nl.empty(out_channels, in_channels / self.groups, kh, kw):requires_grad()
+    if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
+    reset(self)
+  end
+
+  function Conv2d:forward(x)
+    local unbatched = nl._T(x, 'Conv2d').ndim == 3
+    if unbatched then x = x:unsqueeze(1) end
+    local y = nl._wrap(lib.nl_conv2d(x.ptr, self.weight.ptr, self.bias and self.bias.ptr or nil,
+                                     self.stride[1], self.stride[2], self.padding[1], self.padding[2],
+                                     self.dilation[1], self.dilation[2], self.groups))
+    if unbatched then y = y:squeeze(1) end
+    return y
+  end
+
+  function Conv2d:extra_repr()
+    local s = ('%d, %d, kernel_size=%s, stride=%s'):format(self.in_channels, self.out_channels,
+      tuple(self.kernel_size[1], self.kernel_size[2]), tuple(self.stride[1], self.stride[2]))
+    if self.padding_str then s = s .. (", padding='%s'"):format(self.padding_str)
+    elseif self.padding[1] ~= 0 or self.padding[2] ~= 0 then
+      s = s .. ', padding=' .. tuple(self.padding[1], self.padding[2])
+    end
+    if self.dilation[1] ~= 1 or self.dilation[2] ~= 1 then
+      s = s .. ', dilation=' .. tuple(self.dilation[1], self.dilation[2])
+    end
+    if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+    if not self.bias then s = s .. ', bias=false' end
+    return s
+  end
+
+  local Conv1d = Module:extend('Conv1d')
+  nn.Conv1d = Conv1d
+
+  -- Conv1d(in_channels, out_channels, kernel_size, {stride, padding,
+  -- dilation, groups, bias}); input (N, C, L) or (C, L)
+  function Conv1d:init(in_channels, out_channels, kernel_size, opts)
+    local op = 'Conv1d'
+    opts = options(opts, op)
+    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
+      nl._raise(op .. ": only padding_mode 'zeros' is supported, got " .. describe(opts.padding_mode))
+    end
+    self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
+    self.stride = single(opts.stride or 1, 'stride', op, 1)
+    self.dilation = single(opts.dilation or 1, 'dilation', op, 1)
+    self.groups = single(opts.groups or 1, 'groups', op, 1)
+    check_channels(op, in_channels, out_channels, self.groups)
+    self.in_channels, self.out_channels = in_channels, out_channels
+    local p = opts.padding or 0
+    if type(p) == 'string' then
+      local _
+      _, p = padding_of(p, 1, self.kernel_size, 1, self.dilation, 1, self.stride, op)
+    else
+      p = single(p, 'padding', op, 0)
+    end
+    self.padding = p
+    self.padding_str = type(opts.padding) == 'string' and opts.padding or nil
+    self.weight = nl.empty(out_channels, in_channels / self.groups, self.kernel_size):requires_grad()
+    if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
+    reset(self)
+  end
+
+  function Conv1d:forward(x)
+    local d = nl._T(x, 'Conv1d').ndim
+    if d ~= 2 and d ~= 3 then
+      nl._raise(('Conv1d: input must be (N, C, L) or (C, L), got shape %s'):format(nl._shape_str(x)))
+    end
+    if d == 2 then x = x:unsqueeze(1) end
+    -- the views stay in locals: their handles must outlive the call
+    local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
+    local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,
+                                     0, self.padding, 1, self.dilation, self.groups)):squeeze(3)
+    if d == 2 then y = y:squeeze(1) end
+    return y
+  end
+
+  function Conv1d:extra_repr()
+    local s = ('%d, %d, kernel_size=(%d,), stride=(%d,)'):format(self.in_channels, self.out_channels,
+                                                               self.kernel_size, self.stride)
+    if self.padding_str then s = s .. (", padding='%s'"):format(self.padding_str)
+    elseif self.padding ~= 0 then s = s .. (', padding=(%d,)'):format(self.padding) end
+    if self.dilation ~= 1 then s = s .. (', dilation=(%d,)'):format(self.dilation) end
+    if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+    if not self.bias then s = s .. ', bias=false' end
+    return s
+  end
+end

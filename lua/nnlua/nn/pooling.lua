@@ -1,0 +1,155 @@
+-- pooling.lua: nn.MaxPool2d, nn.AvgPool2d and nn.AdaptiveAvgPool2d with
+-- PyTorch's options and defaults, and their nn.functional forms; each one
+-- C kernel (ops_conv.c). Inputs are (N, C, H, W) or (C, H, W).
+return function(nl, nn)
+  local ffi = require 'ffi'
+  local lib = nl._lib
+  local Module = nn.Module
+  local F = nn.functional
+  local pair, options = nn._pair, nn._options
+  local indices_out = ffi.new('nl_tensor *[1]')   -- out-parameter, allocated once
+
+  local function tuple(h, w) return h == w and tostring(h) or ('(%d, %d)'):format(h, w) end
+  local function bool(b) return b and 'true' or 'false' end
+
+  -- runs f on a 4-D view of x ((C, H, W) gets a batch of one); y back in x's rank
+  local function batched(op, x, f)
+    local d = nl._T(x, op).ndim
+    if d ~= 3 and d ~= 4 then
+      nl._raise(('%s: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    if d == 4 then return f(x) end
+    local y, i = f(x:unsqueeze(1))
+    return y:squeeze(1), i and i:squeeze(1)
+  end
+
+  -- ---- functional ------------------------------------------------------------
+
+  -- x (N, C, H, W); opts: stride (default: kernel_size), padding, dilation,
+  -- ceil_mode, return_indices (then also the int64 1-based positions h*W + w + 1)
+  function F.max_pool2d(x, kernel_size, opts)
+    local op = 'max_pool2d'
+    opts = options(opts, op)
+    local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
+    local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
+    local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
+    local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
+    local want = opts.return_indices
+    indices_out[0] = nil
+    local y = nl._wrap(lib.nl_max_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and 1 or 0,
+                                         want and indices_out or nil, 1))
+    if want then return y, nl._wrap(indices_out[0]) end
+    return y
+  end
+
+  -- x (N, C, H, W); opts: stride (default: kernel_size), padding, ceil_mode,
+  -- count_include_pad (default true), divisor_override
+  function F.avg_pool2d(x, kernel_size, opts)
+    local op = 'avg_pool2d'
+    opts = options(opts, op)
+    local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
+    local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
+    local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
+    local d = opts.divisor_override or 0
+    if type(d) ~= 'number' or d ~= math.floor(d) or d < 0 or d > 2 ^ 53 then
+      nl._raise(op .. ': divisor_override must be a positive integer, got ' .. nn._describe(d))
+    end
+    return nl._wrap(lib.nl_avg_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, opts.ceil_mode and 1 or 0,
+                                      opts.count_include_pad == false and 0 or 1, d))
+  end
+
+  -- x (N, C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow}
+  function F.adaptive_avg_pool2d(x, output_size)
+    local oh, ow = pair(output_size, 'output_size', 'adaptive_avg_pool2d', 1)
+    return nl._wrap(lib.nl_adaptive_avg_pool2d(nl._T(x, 'adaptive_avg_pool2d'), oh, ow))
+  end
+
+  -- ---- modules -----------------------------------------------------------------
+
+  -- opts: a table of options, or a number (the stride, as PyTorch's second
+  -- positional argument)
+  local function module_options(opts, op)
+    if type(opts) == 'number' then return { stride = opts } end
+    return options(opts, op)
+  end
+
+  local MaxPool2d = Module:extend('MaxPool2d')
+  nn.MaxPool2d = MaxPool2d
+
+  -- MaxPool2d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
+  function MaxPool2d:init(kernel_size, opts)
+    local op = 'MaxPool2d'
+    opts = module_options(opts, op)
+    self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
+    self.stride = { pair(opts.stride or kernel_size, 'stride', op, 1) }
+    self.padding = { pair(opts.padding or 0, 'padding', op, 0) }
+    self.dilation = { pair(opts.dilation or 1, 'dilation', op, 1) }
+    self.ceil_mode = opts.ceil_mode == true
+    self.return_indices = opts.return_indices == true
+  end
+
+  function MaxPool2d:forward(x)
+    return batched('MaxPool2d', x, function(x4)
+      return F.max_pool2d(x4, self.kernel_size, { stride = self.stride, padding = self.padding,
+        dilation = self.dilation, ceil_mode = self.ceil_mode, return_indices = self.return_indices })
+    end)
+  end
+
+  function MaxPool2d:extra_repr()
+    return ('kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s'):format(
+      tuple(self.kernel_size[1], self.kernel_size[2]), tuple(self.stride[1], self.stride[2]),
+      tuple(self.padding[1], self.padding[2]), tuple(self.dilation[1], self.dilation[2]), bool(self.ceil_mode))
+  end
+
+  local AvgPool2d = Module:extend('AvgPool2d')
+  nn.AvgPool2d = AvgPool2d
+
+  -- AvgPool2d(kernel_size, {stride, padding, ceil_mode, count_include_pad, divisor_override})
+  function AvgPool2d:init(kernel_size, opts)
+    local op = 'AvgPool2d'
+    opts = module_options(opts, op)
+    self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
+    self.stride = { pair(opts.stride or kernel_size, 'stride', op, 1) }
+    self.padding = { pair(opts.padding or 0, 'padding', op, 0) }
+    self.ceil_mode = opts.ceil_mode == true
+    self.count_include_pad = opts.count_include_pad ~= false
+    local d = opts.divisor_override
+    if d ~= nil and (type(d) ~= 'number' or d < 1 or d ~= math.floor(d) or d > 2 ^ 53) then
+      nl._raise('AvgPool2d: divisor_override must be a positive integer, got ' .. nn._describe(d))
+    end
+    self.divisor_override = d
+  end
+
+  function AvgPool2d:forward(x)
+    return batched('AvgPool2d', x, function(x4)
+      return F.avg_pool2d(x4, self.kernel_size, { stride = self.stride, padding = self.padding,
+        ceil_mode = self.ceil_mode, count_include_pad = self.count_include_pad,
+        divisor_override = self.divisor_override })
+    end)
+  end
+
+  function AvgPool2d:extra_repr()
+    local s = ('kernel_size=%s, stride=%s, padding=%s'):format(tuple(self.kernel_size[1], self.kernel_size[2]),
+      tuple(self.stride[1], self.stride[2]), tuple(self.padding[1], self.padding[2]))
+    if self.ceil_mode then s = s .. ', ceil_mode=true' end
+    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
+    if self.divisor_override then s = s .. ', divisor_override=' .. self.divisor_override end
+    return s
+  end
+
+  local AdaptiveAvgPool2d = Module:extend('AdaptiveAvgPool2d')
+  nn.AdaptiveAvgPool2d = AdaptiveAvgPool2d
+
+  -- AdaptiveAvgPool2d(output_size): n or {oh, ow}
+  function AdaptiveAvgPool2d:init(output_size)
+    self.output_size = { pair(output_size, 'output_size', 'AdaptiveAvgPool2d', 1) }
+  end
+
+  function AdaptiveAvgPool2d:forward(x)
+    return batched('AdaptiveAvgPool2d', x, function(x4) return F.adaptive_avg_pool2d(x4, self.output_size) end)
+  end
+
+  function AdaptiveAvgPool2d:extra_repr()
+    return 'output_size=' .. tuple(self.output_size[1], self.output_size[2])
+  end
+end

@@ -1,0 +1,324 @@
+-- rnn.lua: recurrent layers with PyTorch's parameters and semantics.
+-- nn.RNN (tanh or relu), nn.LSTM and nn.GRU run whole sequences, stacked
+-- (num_layers), seq-first or batch_first, with initial states in, final
+-- states out and variable-length batches; each layer is one C op with
+-- backward through time in C. nn.RNNCell, nn.LSTMCell and nn.GRUCell are
+-- single steps: matmuls and one fused gate op.
+--
+--   local lstm = nn.LSTM(64, 256, { num_layers = 2, batch_first = true })
+--   local out, hc = lstm(x)                  -- x (N, T, 64): out (N, T, 256), hc = {h_n, c_n} (2, N, 256)
+--   local out, hc = lstm(x, { h0, c0 })      -- initial states, (2, N, 256) each
+--   local out, h = gru(x, h0, { lengths = { 7, 5, 2 } })   -- or gru(x, { lengths = lens })
+--
+-- Options: num_layers (1), bias (true), batch_first (false), dropout (0:
+-- applied to each layer's output but the last, in training), nonlinearity
+-- ('tanh' or 'relu', nn.RNN only), reference (false: plain C loops instead
+-- of the optimized kernels; for tests).
+-- Variable lengths: `lengths`, an int64 tensor or a Lua table of the N
+-- sequence lengths (1..T, any order). Sequence b is the first lengths[b]
+-- steps of x: its outputs after that are zero, and h_n (c_n) hold its state
+-- after its own last step, as PyTorch's pack_padded_sequence -> LSTM ->
+-- pad_packed_sequence (which stops its output at max(lengths) steps; here
+-- the output keeps all T).
+-- Unbatched input (T, input_size) is accepted, with states (num_layers, H).
+return function(nl, nn)
+  local lib, Module, raise = nl._lib, nn.Module, nl._raise
+  local F = nn.functional or {}
+  nn.functional = F
+
+  local MODE = { RNN_TANH = 0, RNN_RELU = 1, LSTM = 2, GRU = 3 }
+  local GATES = { [0] = 1, [1] = 1, [2] = 4, [3] = 3 }
+
+  local function positive_int(v) return type(v) == "number" and v >= 1 and v <= 2^31 and v == math.floor(v) end
+
+  -- U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialization of every RNN parameter
+  local function param(rows, cols, H)
+    local t = cols and nl.empty(rows, cols) or nl.empty(rows)
+    local k = 1 / math.sqrt(H)
+    nn.init.uniform_(t, -k, k)
+    return t:requires_grad()
+  end
+
+  -- the rows of a state given as (L, N, H) (or (L, H) for unbatched input)
+  local function check_state(name, what, s, L, N, H, unbatched)
+    if s == nil then return nil end
+    if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
+    local want = unbatched and ('[%d,%d]'):format(L, H) or ('[%d,%d,%d]'):format(L, N, H)
+    if nl._shape_str(s) ~= want then
+      raise(('%s: %s has shape %s, expected %s (num_layers, %shidden_size)'):format(
+        name, what, nl._shape_str(s), want, unbatched and '' or 'batch, '))
+    end
+    if unbatched then s = s:unsqueeze(2) end
+    return s
+  end
+
+  local function lengths_tensor(name, lengths, N)
+    if lengths == nil then return nil end
+    if type(lengths) == 'table' and not nl.is_tensor(lengths) then lengths = nl.tensor(lengths, 'int64') end
+    if not nl.is_tensor(lengths) or lengths:dtype() ~= 'int64' then
+      raise(('%s: lengths must be an int64 tensor or a table of numbers, got %s'):format(name,
+        nl.is_tensor(lengths) and lengths:dtype() or type(lengths)))
+    end
+    if lengths:dim() ~= 1 or lengths:size(1) ~= N then
+      raise(('%s: lengths has shape %s, expected one length per sequence [%d]'):format(
+        name, nl._shape_str(lengths), N))
+    end
+    return lengths
+  end
+
+  local function dropout(y, p)
+    if p >= 1 then return y * 0 end
+    return y * nl.rand(y:shape(), y:dtype()):ge(p) * (1 / (1 - p))
+  end
+
+  -- ---- nn.RNN, nn.LSTM, nn.GRU ----------------------------------------------------
+
+  local RNNBase = Module:extend('RNNBase')
+
+  function RNNBase:_setup(mode, input_size, hidden_size, opts)
+    local name = self.__name
+    if not positive_int(input_size) or not positive_int(hidden_size) then
+      raise(('%s: expected positive integer input_size and hidden_size, got %s and %s'):format(
+        name, tostring(input_size), tostring(hidden_size)))
+    end
+    if opts ~= nil and type(opts) ~= 'table' then raise(name .. ': options must be a table') end
+    opts = opts or {}
+    local L = opts.num_layers or 1
+    if not positive_int(L) then raise(('%s: num_layers must be a positive integer, got %s'):format(name, tostring(L))) end
+    local p = opts.dropout or 0
+    if type(p) ~= 'number' or p < 0 or p > 1 then raise(('%s: dropout must be in [0, 1], got %s'):format(name, tostring(p))) end
+    if opts.bidirectional then raise(name .. ': bidirectional layers are not supported') end
+    self.mode = mode
+    self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, L
+    self.bias = opts.bias ~= false
+    self.batch_first = opts.batch_first == true
+    self.dropout = p
+    self.reference = opts.reference == true
+    local G, H = GATES[mode], hidden_size
+    for l = 0, L - 1 do
+      local in_l = l == 0 and input_size or H
+      self['weight_ih_l' .. l] = param(G * H, in_l, H)
+      self['weight_hh_l' .. l] = param(G * H, H, H)
+      if self.bias then
+        self['bias_ih_l' .. l] = param(G * H, nil, H)
+        self['bias_hh_l' .. l] = param(G * H, nil, H)
+      end
+    end
+  end
+
+  -- forward(x, [hx], [{lengths = ...}]): hx is h0 (num_layers, N, H), or
+  -- {h0, c0} for LSTM; either may be nil (zeros). Returns output and h_n,
+  -- or output and {h_n, c_n} for LSTM.
+  function RNNBase:forward(x, hx, opts)
+    local name = self.__name
+    if opts == nil and type(hx) == 'table' and not nl.is_tensor(hx) and hx.lengths ~= nil then hx, opts = nil, hx end
+    local p = nl._T(x, name)
+    if p.ndim ~= 2 and p.ndim ~= 3 then
+      raise(('%s: input must be (%s, input_size) or unbatched (seq, input_size), got shape %s'):format(
+        name, self.batch_first and 'batch, seq' or 'seq, batch', nl._shape_str(x)))
+    end
+    local bf, lstm, L, H = self.batch_first, self.mode == MODE.LSTM, self.num_layers, self.hidden_size
+    local unbatched = p.ndim == 2
+    if unbatched then x = x:unsqueeze(bf and 1 or 2) end
+    local T, N = x:size(bf and 2 or 1), x:size(bf and 1 or 2)
+    if x:size(3) ~= self.input_size then
+      raise(('%s: layer 1 (weight_ih_l0) expects input size %d, got %d (input shape %s)'):format(
+        name, self.input_size, x:size(3), nl._shape_str(x)))
+    end
+    local h0, c0
+    if lstm then
+      if hx ~= nil then
+        if type(hx) ~= 'table' or nl.is_tensor(hx) then
+          raise(name .. ': the initial state must be a table {h0, c0}, got ' .. (nl.is_tensor(hx) and 'a tensor' or type(hx)))
+        end
+        h0, c0 = hx[1], hx[2]
+      end
+    else
+      if hx ~= nil and not nl.is_tensor(hx) then raise(name .. ': the initial state h0 must be a tensor, got ' .. type(hx)) end
+      h0 = hx
+    end
+    h0 = check_state(name, 'h0', h0, L, N, H, unbatched)
+    c0 = check_state(name, 'c0', c0, L, N, H, unbatched)
+    local lengths = lengths_tensor(name, opts and opts.lengths, N)
+    local TNH, NH = T * N * H, N * H
+    local out_shape = bf and { N, T, H } or { T, N, H }
+    local hn, cn, cur = {}, {}, x
+    for l = 0, L - 1 do
+      local w_ih, w_hh = self['weight_ih_l' .. l], self['weight_hh_l' .. l]
+      local b_ih, b_hh = self['bias_ih_l' .. l], self['bias_hh_l' .. l]
+      local h0l = h0 and h0:select(1, l + 1)
+      local c0l = c0 and c0:select(1, l + 1)
+      local flat = nl._wrap(lib.nl_rnn_layer(self.mode, cur.ptr, w_ih.ptr, w_hh.ptr, b_ih and b_ih.ptr, b_hh and b_hh.ptr,
+                                             h0l and h0l.ptr, c0l and c0l.ptr, lengths and lengths.ptr,
+                                             bf and 1 or 0, self.reference and 1 or 0))
+      local y = flat:narrow(1, 1, TNH):view(out_shape)
+      hn[l + 1] = flat:narrow(1, TNH + 1, NH):view(N, H)
+      if lstm then cn[l + 1] = flat:narrow(1, TNH + NH + 1, NH):view(N, H) end
+      if self.dropout > 0 and self.training and l < L - 1 then y = dropout(y, self.dropout) end
+      cur = y
+    end
+    local h_n = L == 1 and hn[1]:unsqueeze(1) or nl.stack(hn, 1)
+    local c_n = lstm and (L == 1 and cn[1]:unsqueeze(1) or nl.stack(cn, 1)) or nil
+    if unbatched then
+      cur = cur:squeeze(bf and 1 or 2)
+      h_n = h_n:squeeze(2)
+      c_n = c_n and c_n:squeeze(2)
+    end
+    if lstm then return cur, { h_n, c_n } end
+    return cur, h_n
+  end
+
+  function RNNBase:extra_repr()
+    local s = ('%d, %d'):format(self.input_size, self.hidden_size)
+    if self.mode == MODE.RNN_RELU then s = s .. ", nonlinearity='relu'" end
+    if self.num_layers ~= 1 then s = s .. ', num_layers=' .. self.num_layers end
+    if not self.bias then s = s .. ', bias=false' end
+    if self.batch_first then s = s .. ', batch_first=true' end
+    if self.dropout ~= 0 then s = s .. ', dropout=' .. self.dropout end
+    return s
+  end
+
+  local RNN = RNNBase:extend('RNN')
+  nn.RNN = RNN
+  function RNN:init(input_size, hidden_size, opts)
+    local nonlin = opts and opts.nonlinearity or 'tanh'
+    if nonlin ~= 'tanh' and nonlin ~= 'relu' then
+      raise(("RNN: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(nonlin)))
+    end
+    self:_setup(nonlin == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU, input_size, hidden_size, opts)
+  end
+
+  local LSTM = RNNBase:extend('LSTM')
+  nn.LSTM = LSTM
+  function LSTM:init(input_size, hidden_size, opts) self:_setup(MODE.LSTM, input_size, hidden_size, opts) end
+
+  local GRU = RNNBase:extend('GRU')
+  nn.GRU = GRU
+  function GRU:init(input_size, hidden_size, opts) self:_setup(MODE.GRU, input_size, hidden_size, opts) end
+
+  -- ---- the fused cell ops ------------------------------------------------------------
+
+  -- gates (N, 4H) pre-activations [i f g o], c (N, H) -> h', c' (N, H)
+  function F.lstm_cell(gates, c)
+    local hc = nl._wrap(lib.nl_lstm_cell(nl._T(gates, 'lstm_cell'), nl._T(c, 'lstm_cell')))
+    local H = c:size(2)
+    return hc:narrow(2, 1, H), hc:narrow(2, H + 1, H)
+  end
+  -- gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (N, 3H), h (N, H) -> h'
+  function F.gru_cell(gi, gh, h)
+    return nl._wrap(lib.nl_gru_cell(nl._T(gi, 'gru_cell'), nl._T(gh, 'gru_cell'), nl._T(h, 'gru_cell')))
+  end
+  -- act(gi + gh), act 'tanh' (default) or 'relu'
+  function F.rnn_cell(gi, gh, nonlinearity)
+    local mode = (nonlinearity or 'tanh') == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU
+    return nl._wrap(lib.nl_rnn_cell(nl._T(gi, 'rnn_cell'), gh and nl._T(gh, 'rnn_cell'), mode))
+  end
+
+  -- ---- nn.RNNCell, nn.LSTMCell, nn.GRUCell --------------------------------------------
+
+  local CellBase = Module:extend('RNNCellBase')
+
+  function CellBase:_setup(mode, input_size, hidden_size, opts)
+    local name = self.__name
+    if not positive_int(input_size) or not positive_int(hidden_size) then
+      raise(('%s: expected positive integer input_size and hidden_size, got %s and %s'):format(
+        name, tostring(input_size), tostring(hidden_size)))
+    end
+    opts = opts or {}
+    self.mode = mode
+    self.input_size, self.hidden_size = input_size, hidden_size
+    self.bias = opts.bias ~= false
+    local G, H = GATES[mode], hidden_size
+    self.weight_ih = param(G * H, input_size, H)
+    self.weight_hh = param(G * H, H, H)
+    if self.bias then
+      self.bias_ih = param(G * H, nil, H)
+      self.bias_hh = param(G * H, nil, H)
+    end
+  end
+
+  -- x W^T + b
+  local function affine(x, w, b)
+    local y = nl.matmul(x, w:t())
+    if b then y = y + b end
+    return y
+  end
+
+  -- forward(x, [h] or [{h, c}]): x (N, input_size) or (input_size);
+  -- returns h' (RNNCell, GRUCell) or h', c' (LSTMCell)
+  function CellBase:forward(x, hx)
+    local name = self.__name
+    local p = nl._T(x, name)
+    if p.ndim ~= 1 and p.ndim ~= 2 then
+      raise(('%s: input must be (batch, input_size) or (input_size), got shape %s'):format(name, nl._shape_str(x)))
+    end
+    local unbatched = p.ndim == 1
+    if unbatched then x = x:unsqueeze(1) end
+    if x:size(2) ~= self.input_size then
+      raise(('%s: expects input size %d, got %d (input shape %s)'):format(name, self.input_size, x:size(2),
+                                                                          nl._shape_str(x)))
+    end
+    local N, H = x:size(1), self.hidden_size
+    local lstm = self.mode == MODE.LSTM
+    local h, c
+    if lstm then
+      if hx ~= nil then
+        if type(hx) ~= 'table' or nl.is_tensor(hx) then raise(name .. ': the state must be a table {h, c}') end
+        h, c = hx[1], hx[2]
+      end
+    else
+      h = hx
+    end
+    local function state(s, what)
+      if s == nil then return nl.zeros({ N, H }, x:dtype()) end
+      if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
+      if unbatched and s:dim() == 1 then s = s:unsqueeze(1) end
+      if s:dim() ~= 2 or s:size(1) ~= N or s:size(2) ~= H then
+        raise(('%s: %s has shape %s, expected [%d,%d]'):format(name, what, nl._shape_str(s), N, H))
+      end
+      return s
+    end
+    h = state(h, 'h')
+    local gi = affine(x, self.weight_ih, self.bias_ih)
+    local gh = affine(h, self.weight_hh, self.bias_hh)
+    local h1, c1
+    if lstm then
+      h1, c1 = F.lstm_cell(gi + gh, state(c, 'c'))
+    elseif self.mode == MODE.GRU then
+      h1 = F.gru_cell(gi, gh, h)
+    else
+      h1 = nl._wrap(lib.nl_rnn_cell(gi.ptr, gh.ptr, self.mode))
+    end
+    if unbatched then
+      h1 = h1:squeeze(1)
+      c1 = c1 and c1:squeeze(1)
+    end
+    if lstm then return h1, c1 end
+    return h1
+  end
+
+  function CellBase:extra_repr()
+    local s = ('%d, %d'):format(self.input_size, self.hidden_size)
+    if self.mode == MODE.RNN_RELU then s = s .. ", nonlinearity='relu'" end
+    if not self.bias then s = s .. ', bias=false' end
+    return s
+  end
+
+  local RNNCell = CellBase:extend('RNNCell')
+  nn.RNNCell = RNNCell
+  function RNNCell:init(input_size, hidden_size, opts)
+    local nonlin = opts and opts.nonlinearity or 'tanh'
+    if nonlin ~= 'tanh' and nonlin ~= 'relu' then
+      raise(("RNNCell: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(nonlin)))
+    end
+    self:_setup(nonlin == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU, input_size, hidden_size, opts)
+  end
+
+  local LSTMCell = CellBase:extend('LSTMCell')
+  nn.LSTMCell = LSTMCell
+  function LSTMCell:init(input_size, hidden_size, opts) self:_setup(MODE.LSTM, input_size, hidden_size, opts) end
+
+  local GRUCell = CellBase:extend('GRUCell')
+  nn.GRUCell = GRUCell
+  function GRUCell:init(input_size, hidden_size, opts) self:_setup(MODE.GRU, input_size, hidden_size, opts) end
+end

@@ -1,0 +1,1201 @@
+/* ops_conv.c — 2-D convolution (im2col + BLIS GEMM over blocks of images,
+ * float32 and float64) and max, average and adaptive average pooling,
+ * forward and backward side by side, with the plain loops the optimized
+ * kernels are tested against. Conv1d, BatchNorm2d, Dropout2d and Upsample
+ * are composed in the Lua layer and need nothing here. */
+#include "internal.h"
+
+#include <blis.h>
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+/* The float32 kernels that dominate a small CNN (im2col, col2im, the
+ * small-K products of a first layer, 2x2 max pooling) have AVX-512 forms,
+ * chosen at run time; the plain C loops beside them are what float64 and
+ * other CPUs run, and what the tests compare them with (nl_conv2d_reference;
+ * float32 pooling against float64 on the same data). */
+#define TGT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
+
+static bool have_avx512(void) {
+    static int known = -1;       /* racing first calls write the same value */
+    if (known < 0)
+        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+    return known == 1;
+}
+
+/* Multiply-adds per thread before another thread joins a convolution. */
+#define CONV_GRAIN (1 << 20)
+/* Elements per thread before another thread joins a pooling kernel. */
+#define POOL_GRAIN (1 << 15)
+
+/* PyTorch's output size of a pooled or convolved dim; ceil_mode rounds up
+ * but no window may start inside the right padding. */
+static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+    int64_t span = in + 2 * p - d * (k - 1) - 1;
+    if (span < 0) return 0;
+    int64_t o = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (o - 1) * s >= in + p) o--;
+    return o;
+}
+
+/* "float32 [8,3,28,28]" names a tensor in messages */
+#define DT(t) nl_dtype_name((t)->dtype)
+
+/* ---- convolution geometry ---- */
+
+typedef struct conv_geom {
+    int64_t n, c, h, w;        /* input (N, C, H, W) */
+    int64_t o, kh, kw;         /* weight (O, C/groups, kh, kw) */
+    int64_t groups, cg, og;    /* groups, C/groups, O/groups */
+    int64_t sh, sw, ph, pw, dh, dw;
+    int64_t ho, wo;            /* output (N, O, Ho, Wo) */
+    int64_t l;                 /* ho * wo: columns of an image's col matrix */
+    int64_t kg;                /* cg * kh * kw: rows of one group's col matrix */
+} conv_geom;
+
+static void geom_init(conv_geom *G, const nl_tensor *x, const nl_tensor *w, const int64_t *a) {
+    G->n = x->sizes[0], G->c = x->sizes[1], G->h = x->sizes[2], G->w = x->sizes[3];
+    G->o = w->sizes[0], G->kh = w->sizes[2], G->kw = w->sizes[3];
+    G->sh = a[0], G->sw = a[1], G->ph = a[2], G->pw = a[3], G->dh = a[4], G->dw = a[5];
+    G->groups = a[6];
+    G->cg = G->c / G->groups;
+    G->og = G->o / G->groups;
+    G->ho = out_size(G->h, G->kh, G->sh, G->ph, G->dh, false);
+    G->wo = out_size(G->w, G->kw, G->sw, G->pw, G->dw, false);
+    G->l = G->ho * G->wo;
+    G->kg = G->cg * G->kh * G->kw;
+}
+
+/* Checks conv2d's arguments (a: stride, padding, dilation, groups) and
+ * fills G. False, with the error set, when they do not fit together. */
+static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
+                       conv_geom *G) {
+    if (!x || !w) {
+        nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
+        return false;
+    }
+    if (x->ndim != 4 || x->dtype == NL_INT64) {
+        nl_set_error("%s: input must be a 4-D float tensor (N, C, H, W), got %s %s", op, DT(x), nl_shape_str(x));
+        return false;
+    }
+    if (w->ndim != 4 || w->dtype != x->dtype) {
+        nl_set_error("%s: weight must be a 4-D %s tensor (out_channels, in_channels/groups, kh, kw), got %s %s",
+                     op, DT(x), DT(w), nl_shape_str(w));
+        return false;
+    }
+    if (a[0] < 1 || a[1] < 1 || a[4] < 1 || a[5] < 1 || a[2] < 0 || a[3] < 0 || a[6] < 1) {
+        nl_set_error("%s: stride [%lld,%lld] and dilation [%lld,%lld] must be positive, padding [%lld,%lld] "
+                     "not negative, groups %lld positive", op, (long long)a[0], (long long)a[1], (long long)a[4],
+                     (long long)a[5], (long long)a[2], (long long)a[3], (long long)a[6]);
+        return false;
+    }
+    int64_t groups = a[6];
+    if (x->sizes[1] % groups || w->sizes[0] % groups) {
+        nl_set_error("%s: groups %lld must divide the input's %lld channels and the weight's %lld output "
+                     "channels (input %s, weight %s)", op, (long long)groups, (long long)x->sizes[1],
+                     (long long)w->sizes[0], nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    if (w->sizes[1] * groups != x->sizes[1]) {
+        if (groups == 1)
+            nl_set_error("%s: input has %lld channels, weight expects %lld (input %s, weight %s)", op,
+                         (long long)x->sizes[1], (long long)w->sizes[1], nl_shape_str(x), nl_shape_str(w));
+        else
+            nl_set_error("%s: input has %lld channels, weight expects %lld (%lld per group, groups %lld; "
+                         "input %s, weight %s)", op, (long long)x->sizes[1], (long long)(w->sizes[1] * groups),
+                         (long long)w->sizes[1], (long long)groups, nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    if (w->sizes[0] < 1 || w->sizes[2] < 1 || w->sizes[3] < 1) {
+        nl_set_error("%s: weight %s has an empty dim", op, nl_shape_str(w));
+        return false;
+    }
+    if (b && (b->ndim != 1 || b->sizes[0] != w->sizes[0] || b->dtype != x->dtype)) {
+        nl_set_error("%s: bias must be a 1-D %s tensor of the %lld output channels, got %s %s", op, DT(x),
+                     (long long)w->sizes[0], DT(b), nl_shape_str(b));
+        return false;
+    }
+    geom_init(G, x, w, a);
+    if (G->ho < 1 || G->wo < 1) {
+        nl_set_error("%s: output size [%lld,%lld] is too small: input %s, padding [%lld,%lld], kernel [%lld,%lld] "
+                     "with dilation [%lld,%lld], stride [%lld,%lld]", op, (long long)G->ho, (long long)G->wo,
+                     nl_shape_str(x), (long long)G->ph, (long long)G->pw, (long long)G->kh, (long long)G->kw,
+                     (long long)G->dh, (long long)G->dw, (long long)G->sh, (long long)G->sw);
+        return false;
+    }
+    return true;
+}
+
+/* ---- GEMM through BLIS ----
+ * c (m, n) = alpha a (m, k) @ b (k, n) + beta c, every operand with its own
+ * row and column strides (a transposed operand is a swap of its strides). */
+static void gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
+                 const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
+    rntm_t rntm = BLIS_RNTM_INITIALIZER;
+    bli_rntm_set_num_threads(nt, &rntm);
+    if (dtype == NL_FLOAT32) {
+        float one = 1, fb = (float)beta;
+        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, (float *)a, rsa, csa, (float *)b, rsb,
+                     csb, &fb, c, rsc, csc, NULL, &rntm);
+    } else {
+        double one = 1;
+        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, (double *)a, rsa, csa, (double *)b,
+                     rsb, csb, &beta, c, rsc, csc, NULL, &rntm);
+    }
+}
+
+/* ---- im2col and col2im ----
+ * col (C*kh*kw, Ho*Wo), rows ld apart (images of a block sit side by side):
+ * row (c, i, j) holds, for every output position, the input pixel that
+ * kernel tap (i, j) of channel c meets there (0 in the padding). col2im
+ * sums such a matrix back into the image. The valid output columns of a
+ * tap form one range [ox0, ox1) for every row. */
+
+static void tap_range(const conv_geom *G, int64_t j, int64_t *xoff, int64_t *ox0, int64_t *ox1) {
+    int64_t off = j * G->dw - G->pw;   /* ix = ox * sw + off */
+    int64_t lo = off >= 0 ? 0 : (-off + G->sw - 1) / G->sw;
+    int64_t hi = off > G->w - 1 ? 0 : (G->w - 1 - off) / G->sw + 1;
+    if (hi > G->wo) hi = G->wo;
+    if (hi < lo) hi = lo;
+    *xoff = off, *ox0 = lo, *ox1 = hi;
+}
+
+#define DEFINE_IM2COL(T, SFX)                                                                   \
+    static void im2col_##SFX(T *restrict col /* (C*kh*kw, L), rows ld apart */,                 \
+                             const T *restrict x /* (C, H, W) */, const conv_geom *G, int64_t ld) { \
+        int64_t H = G->h, W = G->w, Wo = G->wo, sw = G->sw;                                     \
+        for (int64_t c = 0; c < G->c; c++)                                                      \
+            for (int64_t i = 0; i < G->kh; i++)                                                 \
+                for (int64_t j = 0; j < G->kw; j++) {                                           \
+                    T *d = col + ((c * G->kh + i) * G->kw + j) * ld;                            \
+                    int64_t off, ox0, ox1;                                                      \
+                    tap_range(G, j, &off, &ox0, &ox1);                                          \
+                    for (int64_t oy = 0; oy < G->ho; oy++, d += Wo) {                           \
+                        int64_t iy = oy * G->sh - G->ph + i * G->dh;                            \
+                        if (iy < 0 || iy >= H) {                                                \
+                            for (int64_t ox = 0; ox < Wo; ox++) d[ox] = 0;                      \
+                            continue;                                                           \
+                        }                                                                       \
+                        const T *s = x + (c * H + iy) * W + off;                                \
+                        for (int64_t ox = 0; ox < ox0; ox++) d[ox] = 0;                         \
+                        if (sw == 1)                                                            \
+                            for (int64_t ox = ox0; ox < ox1; ox++) d[ox] = s[ox];               \
+                        else                                                                    \
+                            for (int64_t ox = ox0; ox < ox1; ox++) d[ox] = s[ox * sw];          \
+                        for (int64_t ox = ox1; ox < Wo; ox++) d[ox] = 0;                        \
+                    }                                                                           \
+                }                                                                               \
+    }                                                                                           \
+    /* x (C, H, W) = the sum of the taps of col, each added where it was read */               \
+    static void col2im_##SFX(T *restrict x /* (C, H, W) */,                                     \
+                             const T *restrict col /* (C*kh*kw, L), rows ld apart */,           \
+                             const conv_geom *G, int64_t ld) {                                  \
+        int64_t H = G->h, W = G->w, Wo = G->wo, sw = G->sw;                                     \
+        memset(x, 0, G->c * H * W * sizeof(T));                                                 \
+        for (int64_t c = 0; c < G->c; c++)                                                      \
+            for (int64_t i = 0; i < G->kh; i++)                                                 \
+                for (int64_t j = 0; j < G->kw; j++) {                                           \
+                    const T *d = col + ((c * G->kh + i) * G->kw + j) * ld;                      \
+                    int64_t off, ox0, ox1;                                                      \
+                    tap_range(G, j, &off, &ox0, &ox1);                                          \
+                    for (int64_t oy = 0; oy < G->ho; oy++, d += Wo) {                           \
+                        int64_t iy = oy * G->sh - G->ph + i * G->dh;                            \
+                        if (iy < 0 || iy >= H) continue;                                        \
+                        T *s = x + (c * H + iy) * W + off;                                      \
+                        if (sw == 1)                                                            \
+                            for (int64_t ox = ox0; ox < ox1; ox++) s[ox] += d[ox];              \
+                        else                                                                    \
+                            for (int64_t ox = ox0; ox < ox1; ox++) s[ox * sw] += d[ox];         \
+                    }                                                                           \
+                }                                                                               \
+    }
+
+DEFINE_IM2COL(float, f32)
+DEFINE_IM2COL(double, f64)
+
+/* lanes [lo, hi) of 16 set, clipped to [0, 16) */
+static inline __mmask16 lane_range(int64_t lo, int64_t hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* im2col_f32 for stride-1 columns: a tap's output row is one or a few
+ * 16-lane masked copies, zeros outside [ox0, ox1); the masks depend on the
+ * tap's column only, and its rows split into zero, copied, zero runs. */
+#define MAX_CHUNKS 64           /* Wo (and W) up to 1024 */
+#define MAX_TAPS 16             /* kernel widths the AVX-512 col2im takes */
+
+TGT_AVX512 static void im2col_f32_avx512(float *restrict col, const float *restrict x, const conv_geom *G,
+                                         int64_t ld) {
+    int64_t H = G->h, W = G->w, Wo = G->wo, nch = (Wo + 15) / 16;
+    const __m512 zero = _mm512_setzero_ps();
+    __mmask16 all[MAX_CHUNKS], valid[MAX_CHUNKS];
+    for (int64_t j = 0; j < G->kw; j++) {
+        int64_t off, ox0, ox1;
+        tap_range(G, j, &off, &ox0, &ox1);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            all[ch] = lane_range(0, Wo - 16 * ch);
+            valid[ch] = lane_range(ox0 - 16 * ch, ox1 - 16 * ch);
+        }
+        for (int64_t c = 0; c < G->c; c++)
+            for (int64_t i = 0; i < G->kh; i++) {
+                float *d = col + ((c * G->kh + i) * G->kw + j) * ld;
+                int64_t iy0 = i * G->dh - G->ph, oy = 0;     /* iy = oy * sh + iy0 */
+                for (; oy < G->ho && oy * G->sh + iy0 < 0; oy++, d += Wo)
+                    for (int64_t ch = 0; ch < nch; ch++) _mm512_mask_storeu_ps(d + 16 * ch, all[ch], zero);
+                const float *s = x + (c * H + oy * G->sh + iy0) * W + off;
+                for (; oy < G->ho && oy * G->sh + iy0 < H; oy++, d += Wo, s += G->sh * W)
+                    for (int64_t ch = 0; ch < nch; ch++)
+                        _mm512_mask_storeu_ps(d + 16 * ch, all[ch], _mm512_maskz_loadu_ps(valid[ch], s + 16 * ch));
+                for (; oy < G->ho; oy++, d += Wo)
+                    for (int64_t ch = 0; ch < nch; ch++) _mm512_mask_storeu_ps(d + 16 * ch, all[ch], zero);
+            }
+    }
+}
+
+/* x (C, H, W) = col2im(col) with stride-1 columns, gathered: each run of
+ * 16 pixels of an input row sums every tap that reads it in registers and
+ * is written once (a scattered read-modify-write per tap would stall on
+ * store forwarding, the taps' rows overlapping) */
+TGT_AVX512 static void col2im_f32_avx512(float *restrict x, const float *restrict col, const conv_geom *G,
+                                         int64_t ld) {
+    int64_t H = G->h, W = G->w, Wo = G->wo, Ho = G->ho, nch = (W + 15) / 16;
+    int64_t kh = G->kh, kw = G->kw;
+    if (kw > MAX_TAPS) kw = MAX_TAPS;          /* fast_cols ensures it is not */
+    __mmask16 valid[MAX_TAPS][MAX_CHUNKS];
+    int64_t shift[MAX_TAPS];                   /* col column of input column ix: ix + shift */
+    for (int64_t j = 0; j < kw; j++) {
+        shift[j] = G->pw - j * G->dw;
+        for (int64_t ch = 0; ch < nch; ch++)
+            valid[j][ch] = lane_range(-shift[j] - 16 * ch, Wo - shift[j] - 16 * ch) & lane_range(0, W - 16 * ch);
+    }
+    for (int64_t c = 0; c < G->c; c++)
+        for (int64_t iy = 0; iy < H; iy++) {
+            float *xr = x + (c * H + iy) * W;
+            for (int64_t ch = 0; ch < nch; ch++) {
+                __mmask16 mine = lane_range(0, W - 16 * ch);
+                __m512 acc = _mm512_setzero_ps();
+                for (int64_t i = 0; i < kh; i++) {
+                    int64_t t = iy + G->ph - i * G->dh;      /* oy * sh */
+                    if (t < 0 || t % G->sh) continue;
+                    int64_t oy = t / G->sh;
+                    if (oy >= Ho) continue;
+                    const float *d = col + ((c * kh + i) * G->kw) * ld + oy * Wo + 16 * ch;
+                    for (int64_t j = 0; j < kw; j++, d += ld)
+                        if (valid[j][ch])
+                            acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(valid[j][ch], d + shift[j]));
+                }
+                _mm512_mask_storeu_ps(xr + 16 * ch, mine, acc);
+            }
+        }
+}
+
+/* the AVX-512 im2col and col2im take stride-1 columns, rows up to
+ * MAX_CHUNKS runs of 16 and kernels up to MAX_TAPS wide */
+static bool fast_cols(const conv_geom *G, int dtype) {
+    return dtype == NL_FLOAT32 && G->sw == 1 && G->wo <= 16 * MAX_CHUNKS && G->w <= 16 * MAX_CHUNKS &&
+           G->kw <= MAX_TAPS && have_avx512();
+}
+
+static void im2col(int dtype, void *col, const void *x, const conv_geom *G, int64_t ld) {
+    if (fast_cols(G, dtype)) im2col_f32_avx512(col, x, G, ld);
+    else if (dtype == NL_FLOAT32) im2col_f32(col, x, G, ld);
+    else im2col_f64(col, x, G, ld);
+}
+
+static void col2im(int dtype, void *x, const void *col, const conv_geom *G, int64_t ld) {
+    if (fast_cols(G, dtype)) col2im_f32_avx512(x, col, G, ld);
+    else if (dtype == NL_FLOAT32) col2im_f32(x, col, G, ld);
+    else col2im_f64(x, col, G, ld);
+}
+
+/* ---- small-K products (AVX-512) ----
+ * BLIS packs both operands, which pays for itself over a long inner dim;
+ * with the K = C/G*kh*kw of a first layer or a depthwise convolution (9
+ * for a 3x3 kernel on one channel) the packing is most of the work. These
+ * loops multiply straight from the col matrix instead. */
+#define SMALL_K 32
+
+static bool small_k(const conv_geom *G, int dtype) {
+    return dtype == NL_FLOAT32 && G->kg <= SMALL_K && have_avx512();
+}
+
+/* c (m, n) = bias + a (m, k) @ b (k, n), row-major with leading dims lda,
+ * ldb, ldc, bias (m) optional (else 0): 8 rows of c by 16 columns at a
+ * time, a's entries broadcast */
+TGT_AVX512 static void gemm_small_k_f32(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                                        const float *b, int64_t ldb, const float *bias, float *c, int64_t ldc) {
+#define BIAS(r) _mm512_set1_ps(bias ? bias[i + (r)] : 0.0f)
+    for (int64_t j = 0; j < n; j += 16) {
+        __mmask16 mk = lane_range(0, n - j);
+        int64_t i = 0;
+        for (; i + 8 <= m; i += 8) {
+            float *cp = c + i * ldc + j;
+            __m512 c0 = BIAS(0), c1 = BIAS(1), c2 = BIAS(2), c3 = BIAS(3);
+            __m512 c4 = BIAS(4), c5 = BIAS(5), c6 = BIAS(6), c7 = BIAS(7);
+            const float *ap = a + i * lda;
+            for (int64_t t = 0; t < k; t++, ap++) {
+                __m512 bv = _mm512_maskz_loadu_ps(mk, b + t * ldb + j);
+                c0 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[0]), c0);
+                c1 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[lda]), c1);
+                c2 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[2 * lda]), c2);
+                c3 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[3 * lda]), c3);
+                c4 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[4 * lda]), c4);
+                c5 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[5 * lda]), c5);
+                c6 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[6 * lda]), c6);
+                c7 = _mm512_fmadd_ps(bv, _mm512_set1_ps(ap[7 * lda]), c7);
+            }
+            _mm512_mask_storeu_ps(cp, mk, c0);
+            _mm512_mask_storeu_ps(cp + ldc, mk, c1);
+            _mm512_mask_storeu_ps(cp + 2 * ldc, mk, c2);
+            _mm512_mask_storeu_ps(cp + 3 * ldc, mk, c3);
+            _mm512_mask_storeu_ps(cp + 4 * ldc, mk, c4);
+            _mm512_mask_storeu_ps(cp + 5 * ldc, mk, c5);
+            _mm512_mask_storeu_ps(cp + 6 * ldc, mk, c6);
+            _mm512_mask_storeu_ps(cp + 7 * ldc, mk, c7);
+        }
+        for (; i < m; i++) {
+            __m512 c0 = BIAS(0);
+            for (int64_t t = 0; t < k; t++)
+                c0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, b + t * ldb + j), _mm512_set1_ps(a[i * lda + t]), c0);
+            _mm512_mask_storeu_ps(c + i * ldc + j, mk, c0);
+        }
+    }
+#undef BIAS
+}
+
+/* acc (m, kstride, 16) += the 16 lane-wise partial sums of a (m, n) @ b^T,
+ * b (TB, n): dot products along n, two rows of a by TB rows of b at a time
+ * in registers; the caller sums the lanes once at the end */
+#define DEFINE_NT16(TB)                                                                          \
+    TGT_AVX512 static void nt16_##TB(int64_t m, int64_t n, const float *a, int64_t lda,          \
+                                     const float *b, int64_t ldb, float *acc, int64_t kstride) { \
+        for (int64_t i = 0; i < m; i += 2) {                                                     \
+            bool two = i + 1 < m;                                                                \
+            const float *a0 = a + i * lda, *a1 = two ? a0 + lda : a0;                            \
+            __m512 s0[TB], s1[TB];                                                               \
+            for (int t = 0; t < TB; t++) s0[t] = s1[t] = _mm512_setzero_ps();                   \
+            for (int64_t j = 0; j < n; j += 16) {                                                \
+                __mmask16 mk = lane_range(0, n - j);                                             \
+                __m512 x0 = _mm512_maskz_loadu_ps(mk, a0 + j), x1 = _mm512_maskz_loadu_ps(mk, a1 + j); \
+                for (int t = 0; t < TB; t++) {                                                   \
+                    __m512 bv = _mm512_maskz_loadu_ps(mk, b + t * ldb + j);                      \
+                    s0[t] = _mm512_fmadd_ps(x0, bv, s0[t]);                                      \
+                    s1[t] = _mm512_fmadd_ps(x1, bv, s1[t]);                                      \
+                }                                                                                \
+            }                                                                                    \
+            float *c0 = acc + i * kstride * 16, *c1 = c0 + kstride * 16;                         \
+            for (int t = 0; t < TB; t++) {                                                       \
+                _mm512_storeu_ps(c0 + 16 * t, _mm512_add_ps(_mm512_loadu_ps(c0 + 16 * t), s0[t])); \
+                if (two) _mm512_storeu_ps(c1 + 16 * t, _mm512_add_ps(_mm512_loadu_ps(c1 + 16 * t), s1[t])); \
+            }                                                                                    \
+        }                                                                                        \
+    }
+
+DEFINE_NT16(1) DEFINE_NT16(2) DEFINE_NT16(3) DEFINE_NT16(4) DEFINE_NT16(5) DEFINE_NT16(6)
+DEFINE_NT16(7) DEFINE_NT16(8) DEFINE_NT16(9) DEFINE_NT16(10) DEFINE_NT16(11) DEFINE_NT16(12)
+
+typedef void (*nt16_fn)(int64_t, int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t);
+static const nt16_fn nt16[13] = { NULL, nt16_1, nt16_2, nt16_3, nt16_4, nt16_5, nt16_6,
+                                  nt16_7, nt16_8, nt16_9, nt16_10, nt16_11, nt16_12 };
+
+/* acc (m, k, 16) += lane-wise partial sums of a (m, n) @ b (k, n)^T */
+static void gemm_nt_small_k_f32(int64_t m, int64_t k, int64_t n, const float *a, int64_t lda, const float *b,
+                                int64_t ldb, float *acc) {
+    for (int64_t t0 = 0; t0 < k; t0 += 12) {
+        int64_t tb = k - t0 < 12 ? k - t0 : 12;
+        nt16[tb](m, n, a, lda, b + t0 * ldb, ldb, acc + t0 * 16, k);
+    }
+}
+
+/* ---- the batch in blocks ----
+ * The images are processed in blocks of S, their col matrices side by
+ * side in one (C*kh*kw, S*L) matrix, so that each GEMM has S*L columns
+ * (BLIS runs the wider products faster; a block's matrices still fit in
+ * a core's L2 cache). The blocks are shared among the threads, each GEMM
+ * on one; with fewer images than threads they run in turn, each GEMM on
+ * all the threads. */
+#define BLOCK_BYTES (1 << 20)
+
+typedef struct conv_plan {
+    int nt_batch, nt_gemm;    /* threads over the blocks, threads in each GEMM */
+    int64_t s;                /* images per block */
+    int64_t nblk;             /* blocks */
+} conv_plan;
+
+/* per_image: bytes of one image's share of a block's buffers. The small-K
+ * loops gain nothing from wide products: one image at a time. */
+static void plan_init(conv_plan *P, const conv_geom *G, int64_t per_image, int dtype) {
+    int nt = nl_threads_for(G->n * G->o * G->l * G->kg, CONV_GRAIN);
+    P->nt_batch = G->n >= nt ? nt : 1;
+    P->nt_gemm = G->n >= nt ? 1 : nt;
+    int64_t s = small_k(G, dtype) ? 1 : BLOCK_BYTES / per_image;
+    int64_t share = (G->n + P->nt_batch - 1) / P->nt_batch;    /* images per thread */
+    if (s > share) s = share;
+    if (s < 1) s = 1;
+    P->s = s;
+    P->nblk = (G->n + s - 1) / s;
+}
+
+/* bytes per image of the forward's block: the col matrix and the output */
+static int64_t fwd_image_bytes(const conv_geom *G, int64_t es) {
+    return (G->c * G->kh * G->kw + G->o) * G->l * es;
+}
+
+/* and of the backward's: col and gcol as needed, and the output gradient */
+static int64_t bwd_image_bytes(const conv_geom *G, int64_t es, bool gw, bool gx) {
+    return ((gw ? G->c * G->kh * G->kw : 0) + (gx ? G->c * G->kh * G->kw : 0) + G->o) * G->l * es;
+}
+
+/* elements of one batch thread's scratch in the forward: col (C*kh*kw,
+ * S*L), and ob (O, S*L) unless a block is one image */
+static int64_t fwd_scratch(const conv_geom *G, const conv_plan *P) {
+    return (G->c * G->kh * G->kw + (P->s > 1 ? G->o : 0)) * P->s * G->l;
+}
+
+/* in the backward: the weight-gradient accumulator, then gb (O, S*L)
+ * unless a block is one image, col and gcol (C*kh*kw, S*L) as needed */
+static int64_t bwd_acc(const conv_geom *G, int dtype, bool gw) {
+    return gw ? G->o * G->kg * (small_k(G, dtype) ? 16 : 1) : 0;
+}
+static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, int dtype, bool gw, bool gx) {
+    int64_t krows = G->c * G->kh * G->kw;
+    return bwd_acc(G, dtype, gw) + ((P->s > 1 ? G->o : 0) + (gw ? krows : 0) + (gx ? krows : 0)) * P->s * G->l;
+}
+
+/* ---- convolution: forward ---- */
+
+/* out (N, O, Ho, Wo) = conv(x (N, C, H, W), w (O, C/G, kh, kw)) + b (O).
+ * Per block of S images and group q:
+ *   ob_q (O/G, S*L) = w_q (O/G, kg) @ col_q (kg, S*L)
+ * then each image's columns of ob, plus the bias, go to out; a block of
+ * one image is written straight into out, on top of the bias.
+ * scratch: per batch thread, col (C*kh*kw, S*L) and ob (O, S*L). */
+static void conv2d_forward(void *out, const void *x, const void *w, const void *b, void *scratch,
+                           const conv_geom *G, const conv_plan *P, int dtype) {
+    int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw, xsz = G->c * G->h * G->w;
+    int64_t per_thread = fwd_scratch(G, P);
+    bool sk = small_k(G, dtype);
+    NL_PARALLEL_FOR(P->nt_batch, blk, P->nblk,
+        int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
+        char *col = (char *)scratch + omp_get_thread_num() * per_thread * es;
+        bool direct = sn == 1;            /* the product goes straight into out */
+        char *ob = direct ? (char *)out + n0 * G->o * G->l * es : col + krows * P->s * G->l * es;
+        for (int64_t i = 0; i < sn; i++)
+            im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
+        if (direct && b && !sk)           /* BLIS adds the product to the bias (beta 1) */
+            for (int64_t o = 0; o < G->o; o++) {
+                if (dtype == NL_FLOAT32)
+                    for (int64_t l = 0; l < G->l; l++) ((float *)ob)[o * G->l + l] = ((const float *)b)[o];
+                else
+                    for (int64_t l = 0; l < G->l; l++) ((double *)ob)[o * G->l + l] = ((const double *)b)[o];
+            }
+        for (int64_t q = 0; q < G->groups; q++) {
+            const char *wq = (const char *)w + q * G->og * G->kg * es, *cq = col + q * G->kg * ld * es;
+            char *oq = ob + q * G->og * ld * es;
+            if (sk)
+                gemm_small_k_f32(G->og, ld, G->kg, (const float *)wq, G->kg, (const float *)cq, ld,
+                                 direct && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
+            else
+                gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, direct && b ? 1.0 : 0.0, oq, ld, 1,
+                     P->nt_gemm);
+        }
+        for (int64_t i = 0; i < sn && !direct; i++)
+            for (int64_t o = 0; o < G->o; o++) {
+                const char *src = ob + (o * ld + i * G->l) * es;
+                char *dst = (char *)out + ((n0 + i) * G->o + o) * G->l * es;
+                if (dtype == NL_FLOAT32) {
+                    float v = b ? ((const float *)b)[o] : 0;
+                    for (int64_t l = 0; l < G->l; l++) ((float *)dst)[l] = ((const float *)src)[l] + v;
+                } else {
+                    double v = b ? ((const double *)b)[o] : 0;
+                    for (int64_t l = 0; l < G->l; l++) ((double *)dst)[l] = ((const double *)src)[l] + v;
+                }
+            }
+    );
+}
+
+nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_h, int64_t stride_w,
+                     int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int64_t groups) {
+    const char *op = "conv2d";
+    int64_t a[7] = { stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups };
+    conv_geom G;
+    if (!conv_check(op, x, weight, bias, a, &G)) return NULL;
+    int64_t es = nl_dtype_size(x->dtype);
+    conv_plan P;
+    plan_init(&P, &G, fwd_image_bytes(&G, es), x->dtype);
+    int64_t osz[4] = { G.n, G.o, G.ho, G.wo };
+    int64_t scratch_n = P.nt_batch * fwd_scratch(&G, &P);
+    nl_tensor *xc = nl_contiguous(x), *wc = xc ? nl_contiguous(weight) : NULL;
+    nl_tensor *bc = wc && bias ? nl_contiguous(bias) : NULL;
+    nl_tensor *scratch = wc && (bc || !bias) ? nl_tensor_alloc(op, 1, &scratch_n, x->dtype) : NULL;
+    nl_tensor *out = scratch ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
+    if (out && out->numel)
+        conv2d_forward(out->data, xc->data, wc->data, bc ? bc->data : NULL, scratch->data, &G, &P, x->dtype);
+    nl_release(xc);
+    nl_release(wc);
+    nl_release(bc);
+    nl_release(scratch);
+    nl_node *n = nl_record(NL_OP_CONV2D, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias });
+    if (n) {
+        n->needs_in = 3;                 /* backward reads the input and the weight */
+        memcpy(n->a, a, sizeof(a));
+    }
+    return out;
+}
+
+/* ---- convolution: backward ---- */
+
+/* sum of n floats in 16 independent lanes (vectorizable), in double at the end */
+static double sum_f32(const float *p, int64_t n) {
+    float acc[16] = { 0 };
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += p[i + k];
+    double s = 0;
+    for (; i < n; i++) s += p[i];
+    for (int k = 0; k < 16; k++) s += acc[k];
+    return s;
+}
+
+/* For each block of S images and group q, with gb (O, S*L) the blocks'
+ * output gradients side by side:
+ *   gw_q (O/G, kg) += gb_q (O/G, S*L) @ col_q^T (S*L, kg)
+ *   gcol_q (kg, S*L) = w_q^T (kg, O/G) @ gb_q (O/G, S*L), then each image's
+ *                      columns go back through col2im into gx
+ *   bias grad (O)   += gb summed over S*L
+ * The weight gradient accumulates transposed, acc (G, kg, O/G) per batch
+ * thread (BLIS runs this product faster into a column-major C), or with
+ * small K as 16 lane-wise partial sums, acc (G, O/G, kg, 16); the threads'
+ * accumulators are summed into gw (O, C/G, kh, kw) at the end.
+ * scratch: per batch thread, acc, then the block's gb, col and gcol. */
+static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, const void *x, const void *w,
+                            void *scratch, double *gb_part /* (nt_batch, O) */, const conv_geom *G,
+                            const conv_plan *P, int dtype) {
+    int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw;
+    int64_t xsz = G->c * G->h * G->w, gsz = G->o * G->l, bl = P->s * G->l;
+    bool sk = small_k(G, dtype);
+    int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, dtype, gw != NULL, gx != NULL);
+    for (int t = 0; t < P->nt_batch; t++) memset((char *)scratch + t * per_thread * es, 0, accsz * es);
+    if (gbias) memset(gb_part, 0, P->nt_batch * G->o * sizeof(double));
+    NL_PARALLEL_FOR(P->nt_batch, blk, P->nblk,
+        int tid = omp_get_thread_num();
+        int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
+        char *acc = (char *)scratch + tid * per_thread * es;
+        char *gbuf = acc + accsz * es;
+        char *col = gbuf + (P->s > 1 ? G->o * bl * es : 0);
+        char *gcol = col + (gw ? krows * bl * es : 0);
+        bool direct = sn == 1;            /* one image: its gradient is read in place */
+        const char *gb = direct ? (const char *)g + n0 * gsz * es : gbuf;
+        for (int64_t i = 0; i < sn; i++)          /* gb: the block's gradients side by side */
+            for (int64_t o = 0; o < G->o; o++) {
+                const char *src = (const char *)g + ((n0 + i) * gsz + o * G->l) * es;
+                if (!direct) memcpy(gbuf + (o * ld + i * G->l) * es, src, G->l * es);
+                if (gbias) {
+                    double *part = gb_part + tid * G->o + o;
+                    if (dtype == NL_FLOAT32) *part += sum_f32((const float *)src, G->l);
+                    else for (int64_t l = 0; l < G->l; l++) *part += ((const double *)src)[l];
+                }
+            }
+        if (gw) {
+            for (int64_t i = 0; i < sn; i++)
+                im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
+            for (int64_t q = 0; q < G->groups; q++) {
+                const char *gq = gb + q * G->og * ld * es, *cq = col + q * G->kg * ld * es;
+                if (sk)
+                    gemm_nt_small_k_f32(G->og, G->kg, ld, (const float *)gq, ld, (const float *)cq, ld,
+                                        (float *)acc + q * G->og * G->kg * 16);
+                else
+                    gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, 1.0, acc + q * G->kg * G->og * es, 1,
+                         G->og, P->nt_gemm);
+            }
+        }
+        if (gx) {
+            for (int64_t q = 0; q < G->groups; q++)
+                gemm(dtype, G->kg, ld, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
+                     gb + q * G->og * ld * es, ld, 1, 0.0, gcol + q * G->kg * ld * es, ld, 1, P->nt_gemm);
+            for (int64_t i = 0; i < sn; i++)
+                col2im(dtype, (char *)gx + (n0 + i) * xsz * es, gcol + i * G->l * es, G, ld);
+        }
+    );
+    if (gw) {
+        /* gw[q*og + o][k] = the threads' accumulators summed */
+        int nt = nl_threads_for(P->nt_batch * accsz, POOL_GRAIN);
+        NL_PARALLEL_FOR(nt, qo, G->o,
+            int64_t q = qo / G->og, o = qo % G->og;
+            for (int64_t k = 0; k < G->kg; k++) {
+                double s = 0;
+                if (sk) {                /* acc (G, og, kg, 16) */
+                    for (int t = 0; t < P->nt_batch; t++) {
+                        const float *p = (const float *)scratch + t * per_thread + (qo * G->kg + k) * 16;
+                        for (int lane = 0; lane < 16; lane++) s += p[lane];
+                    }
+                } else {                 /* acc (G, kg, og) */
+                    int64_t src = (q * G->kg + k) * G->og + o;
+                    for (int t = 0; t < P->nt_batch; t++)
+                        s += nl_load((const char *)scratch + (t * per_thread + src) * es, dtype);
+                }
+                nl_store((char *)gw + (qo * G->kg + k) * es, dtype, s);
+            }
+        );
+    }
+    if (gbias)
+        for (int64_t o = 0; o < G->o; o++) {
+            double s = 0;
+            for (int t = 0; t < P->nt_batch; t++) s += gb_part[t * G->o + o];
+            nl_store((char *)gbias + o * es, dtype, s);
+        }
+}
+
+static int conv2d_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    const char *op = "conv2d";
+    nl_temps tmps = { .n = 0 };
+    nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
+    conv_geom G;
+    geom_init(&G, x, w, nd->a);
+    bool need_gx = nl_requires_grad(x), need_gw = nl_requires_grad(w), need_gb = nl_requires_grad(b);
+    int64_t es = nl_dtype_size(x->dtype);
+    conv_plan P;
+    plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
+    int64_t scratch_n = P.nt_batch * bwd_scratch(&G, &P, x->dtype, need_gw, need_gx);
+    nl_tensor *gc = TMP(nl_contiguous(g));
+    nl_tensor *xc = need_gw ? TMP(nl_contiguous(x)) : NULL;
+    nl_tensor *wc = need_gx ? TMP(nl_contiguous(w)) : NULL;
+    nl_tensor *scratch = TMP(nl_tensor_alloc(op, 1, &scratch_n, x->dtype));
+    nl_tensor *gx = need_gx ? TMP(nl_tensor_alloc(op, 4, x->sizes, x->dtype)) : NULL;
+    nl_tensor *gw = need_gw ? TMP(nl_tensor_alloc(op, 4, w->sizes, w->dtype)) : NULL;
+    nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, b->dtype)) : NULL;
+    int64_t part_n = need_gb ? P.nt_batch * G.o : 0;
+    nl_tensor *gb_part = TMP(nl_tensor_alloc(op, 1, &part_n, NL_FLOAT64));
+    conv2d_backward(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, gc->data,
+                    xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, &G, &P, x->dtype);
+    if (gx) gin[0] = nl_keep_ref(gx);
+    if (gw) gin[1] = nl_keep_ref(gw);
+    if (gb) gin[2] = nl_keep_ref(gb);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+NL_REGISTER_BACKWARD(NL_OP_CONV2D, conv2d_backward_node)
+
+/* ---- convolution: the plain reference ---- */
+
+/* Direct loops over every output, group, channel and tap, sums in double:
+ * out = conv(x, w) + b, and with g (N, O, Ho, Wo) the gradients of
+ * sum(out * g): gx, gw, gb (each optional). */
+static void conv2d_reference_loops(double *out, double *gx, double *gw, double *gb, const nl_tensor *x,
+                                   const nl_tensor *w, const nl_tensor *b, const nl_tensor *g,
+                                   const conv_geom *G) {
+    for (int64_t n = 0; n < G->n; n++)
+        for (int64_t o = 0; o < G->o; o++) {
+            int64_t grp = o / G->og;
+            for (int64_t oy = 0; oy < G->ho; oy++)
+                for (int64_t ox = 0; ox < G->wo; ox++) {
+                    int64_t oi = ((n * G->o + o) * G->ho + oy) * G->wo + ox;
+                    double acc = b ? nl_get_flat(b, o) : 0, gv = g ? nl_get_flat(g, oi) : 0;
+                    if (gb) gb[o] += gv;
+                    for (int64_t c = 0; c < G->cg; c++)
+                        for (int64_t i = 0; i < G->kh; i++)
+                            for (int64_t j = 0; j < G->kw; j++) {
+                                int64_t iy = oy * G->sh - G->ph + i * G->dh, ix = ox * G->sw - G->pw + j * G->dw;
+                                if (iy < 0 || iy >= G->h || ix < 0 || ix >= G->w) continue;
+                                int64_t xi = ((n * G->c + grp * G->cg + c) * G->h + iy) * G->w + ix;
+                                int64_t wi = ((o * G->cg + c) * G->kh + i) * G->kw + j;
+                                double xv = nl_get_flat(x, xi), wv = nl_get_flat(w, wi);
+                                acc += xv * wv;
+                                if (gx) gx[xi] += gv * wv;
+                                if (gw) gw[wi] += gv * xv;
+                            }
+                    out[oi] = acc;
+                }
+        }
+}
+
+int nl_conv2d_reference(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, nl_tensor *gout, int64_t stride_h,
+                        int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w,
+                        int64_t groups, nl_tensor **out, nl_tensor **gx, nl_tensor **gw, nl_tensor **gb) {
+    const char *op = "conv2d_reference";
+    int64_t a[7] = { stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups };
+    conv_geom G;
+    if (!conv_check(op, x, weight, bias, a, &G)) return -1;
+    NL_CHECK_INT(out != NULL, "%s: no place for the output", op);
+    int64_t osz[4] = { G.n, G.o, G.ho, G.wo };
+    if (gout) {
+        NL_CHECK_INT(gout->ndim == 4 && gout->sizes[0] == G.n && gout->sizes[1] == G.o && gout->sizes[2] == G.ho &&
+                     gout->sizes[3] == G.wo, "%s: gout has shape %s, the output %s", op, nl_shape_str(gout),
+                     nl_sizes_str(4, osz));
+    }
+    int64_t on = G.n * G.o * G.l, wn = weight->numel;
+    int64_t nbuf = on + x->numel + wn + G.o;
+    int64_t bytes = nbuf * (int64_t)sizeof(double);
+    double *buf = nl_alloc(&bytes);
+    NL_CHECK_INT(buf != NULL, "%s: out of memory", op);
+    memset(buf, 0, nbuf * sizeof(double));
+    double *bo = buf, *bx = bo + on, *bw = bx + x->numel, *bb = bw + wn;
+    conv2d_reference_loops(bo, gout ? bx : NULL, gout ? bw : NULL, gout ? bb : NULL, x, weight, bias, gout, &G);
+    int rc = 0;
+    *out = nl_from_doubles(4, osz, x->dtype, bo);
+    if (!*out) rc = -1;
+    if (gx) *gx = NULL;
+    if (gw) *gw = NULL;
+    if (gb) *gb = NULL;
+    if (!rc && gout) {
+        if (gx && !(*gx = nl_from_doubles(4, x->sizes, x->dtype, bx))) rc = -1;
+        if (gw && !(*gw = nl_from_doubles(4, weight->sizes, x->dtype, bw))) rc = -1;
+        if (gb && !(*gb = nl_from_doubles(1, &G.o, x->dtype, bb))) rc = -1;
+    }
+    nl_free(buf, bytes);
+    return rc;
+}
+
+/* ---- pooling: shared checks ---- */
+
+typedef struct pool_geom {
+    int64_t planes, h, w;      /* input (N*C planes, H, W) */
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    int64_t ho, wo;
+} pool_geom;
+
+/* Checks a pooling op's input (4-D float) and window (a: kernel, stride,
+ * padding, dilation, each [h, w]) and fills P. */
+static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil_mode, pool_geom *P) {
+    if (!x) {
+        nl_set_error("%s: expected a tensor, got nil", op);
+        return false;
+    }
+    if (x->ndim != 4 || x->dtype == NL_INT64) {
+        nl_set_error("%s: input must be a 4-D float tensor (N, C, H, W), got %s %s", op, DT(x), nl_shape_str(x));
+        return false;
+    }
+    if (a[0] < 1 || a[1] < 1 || a[2] < 1 || a[3] < 1 || a[6] < 1 || a[7] < 1) {
+        nl_set_error("%s: kernel [%lld,%lld], stride [%lld,%lld] and dilation [%lld,%lld] must be positive", op,
+                     (long long)a[0], (long long)a[1], (long long)a[2], (long long)a[3], (long long)a[6],
+                     (long long)a[7]);
+        return false;
+    }
+    if (a[4] < 0 || a[5] < 0 || a[4] > a[0] / 2 || a[5] > a[1] / 2) {
+        nl_set_error("%s: padding [%lld,%lld] must be between 0 and half the kernel [%lld,%lld]", op,
+                     (long long)a[4], (long long)a[5], (long long)a[0], (long long)a[1]);
+        return false;
+    }
+    P->planes = x->sizes[0] * x->sizes[1], P->h = x->sizes[2], P->w = x->sizes[3];
+    P->kh = a[0], P->kw = a[1], P->sh = a[2], P->sw = a[3], P->ph = a[4], P->pw = a[5], P->dh = a[6], P->dw = a[7];
+    P->ho = out_size(P->h, P->kh, P->sh, P->ph, P->dh, ceil_mode);
+    P->wo = out_size(P->w, P->kw, P->sw, P->pw, P->dw, ceil_mode);
+    if (P->ho < 1 || P->wo < 1) {
+        nl_set_error("%s: output size [%lld,%lld] is too small: input %s, padding [%lld,%lld], kernel [%lld,%lld] "
+                     "with dilation [%lld,%lld], stride [%lld,%lld]", op, (long long)P->ho, (long long)P->wo,
+                     nl_shape_str(x), (long long)P->ph, (long long)P->pw, (long long)P->kh, (long long)P->kw,
+                     (long long)P->dh, (long long)P->dw, (long long)P->sh, (long long)P->sw);
+        return false;
+    }
+    return true;
+}
+
+/* ---- max pooling ---- */
+
+/* out, idx (planes, Ho, Wo) = max of x (planes, H, W) over each window and
+ * its position h*W + w in the plane; NaN wins, as in PyTorch. */
+#define MAX_POOL_FORWARD(T)                                                                     \
+    NL_PARALLEL_FOR(nt, p, P->planes,                                                          \
+        const T *xp = (const T *)x + p * P->h * P->w;                                          \
+        T *op = (T *)out + p * P->ho * P->wo;                                                  \
+        int64_t *ip = idx + p * P->ho * P->wo;                                                 \
+        for (int64_t oy = 0; oy < P->ho; oy++) {                                               \
+            int64_t hs = oy * P->sh - P->ph, he = hs + (P->kh - 1) * P->dh + 1;                 \
+            if (he > P->h) he = P->h;                                                          \
+            while (hs < 0) hs += P->dh;                                                        \
+            for (int64_t ox = 0; ox < P->wo; ox++) {                                           \
+                int64_t ws = ox * P->sw - P->pw, we = ws + (P->kw - 1) * P->dw + 1;             \
+                if (we > P->w) we = P->w;                                                      \
+                while (ws < 0) ws += P->dw;                                                    \
+                int64_t best = hs * P->w + ws;                                                 \
+                T m = -INFINITY;                                                               \
+                for (int64_t iy = hs; iy < he; iy += P->dh)                                    \
+                    for (int64_t ix = ws; ix < we; ix += P->dw) {                              \
+                        T v = xp[iy * P->w + ix];                                              \
+                        if (v > m || v != v) { m = v; best = iy * P->w + ix; }                 \
+                    }                                                                          \
+                op[oy * P->wo + ox] = m;                                                       \
+                ip[oy * P->wo + ox] = best;                                                    \
+            }                                                                                  \
+        }                                                                                      \
+    )
+
+/* 2x2 windows with stride 2 (the common pooling of a CNN), 16 outputs at
+ * a time: the even and odd columns of two input rows are split apart by
+ * permutes, and the maximum taken in PyTorch's order (row 0 left, right,
+ * row 1 left, right), NaN winning. */
+static inline bool pool_is_2x2(const pool_geom *P) {
+    return P->kh == 2 && P->kw == 2 && P->sh == 2 && P->sw == 2 && P->ph == 0 && P->pw == 0 && P->dh == 1 &&
+           P->dw == 1;
+}
+
+TGT_AVX512 static void max_pool2x2_f32_avx512(float *out, int64_t *idx, const float *x, const pool_geom *P,
+                                              int64_t p0, int64_t p1) {
+    int64_t H = P->h, W = P->w, Ho = P->ho, Wo = P->wo;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+    const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32((int)W), w1 = _mm512_set1_epi32((int)W + 1);
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = x + p * H * W;
+        float *op = out + p * Ho * Wo;
+        int64_t *ip = idx + p * Ho * Wo;
+        for (int64_t oy = 0; oy < Ho; oy++) {
+            const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+            for (int64_t ox = 0; ox < Wo; ox += 16) {
+                int64_t n = Wo - ox < 16 ? Wo - ox : 16;
+                __mmask16 mlo = lane_range(0, 2 * n), mhi = lane_range(0, 2 * n - 16), mo = lane_range(0, n);
+                __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ox), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ox + 16);
+                __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ox), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ox + 16);
+                __m512 c1 = _mm512_permutex2var_ps(a0, odd, a1), c2 = _mm512_permutex2var_ps(b0, even, b1);
+                __m512 c3 = _mm512_permutex2var_ps(b0, odd, b1);
+                __m512 m = _mm512_permutex2var_ps(a0, even, a1);
+                __m512i off = _mm512_setzero_si512();
+                __mmask16 k = _mm512_cmp_ps_mask(c1, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c1, c1, _CMP_UNORD_Q);
+                m = _mm512_mask_mov_ps(m, k, c1);
+                off = _mm512_mask_mov_epi32(off, k, one);
+                k = _mm512_cmp_ps_mask(c2, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c2, c2, _CMP_UNORD_Q);
+                m = _mm512_mask_mov_ps(m, k, c2);
+                off = _mm512_mask_mov_epi32(off, k, w0);
+                k = _mm512_cmp_ps_mask(c3, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c3, c3, _CMP_UNORD_Q);
+                m = _mm512_mask_mov_ps(m, k, c3);
+                off = _mm512_mask_mov_epi32(off, k, w1);
+                __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int)(2 * oy * W + 2 * ox)), _mm512_add_epi32(lane2, off));
+                _mm512_mask_storeu_ps(op + oy * Wo + ox, mo, m);
+                _mm512_mask_storeu_epi64(ip + oy * Wo + ox, (__mmask8)mo,
+                                         _mm512_cvtepi32_epi64(_mm512_castsi512_si256(pos)));
+                _mm512_mask_storeu_epi64(ip + oy * Wo + ox + 8, (__mmask8)(mo >> 8),
+                                         _mm512_cvtepi32_epi64(_mm512_extracti32x8_epi32(pos, 1)));
+            }
+        }
+    }
+}
+
+/* gx (planes, H, W) of the 2x2 pooling above, written whole: each window
+ * gets g at its maximum and 0 elsewhere (a last odd row or column, 0) */
+TGT_AVX512 static void max_pool2x2_backward_f32_avx512(float *gx, const float *g, const int64_t *idx,
+                                                       const pool_geom *P, int64_t p0, int64_t p1) {
+    int64_t H = P->h, W = P->w, Ho = P->ho, Wo = P->wo;
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t p = p0; p < p1; p++) {
+        float *gp = gx + p * H * W;
+        const float *src = g + p * Ho * Wo;
+        const int64_t *ip = idx + p * Ho * Wo;
+        for (int64_t oy = 0; oy < Ho; oy++) {
+            float *r0 = gp + 2 * oy * W, *r1 = r0 + W;
+            for (int64_t ox = 0; ox < Wo; ox += 16) {
+                int64_t n = Wo - ox < 16 ? Wo - ox : 16;
+                __mmask16 mlo = lane_range(0, 2 * n), mhi = lane_range(0, 2 * n - 16), mo = lane_range(0, n);
+                __m512 v = _mm512_maskz_loadu_ps(mo, src + oy * Wo + ox);
+                __m256i i0 = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64((__mmask8)mo, ip + oy * Wo + ox));
+                __m256i i1 = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64((__mmask8)(mo >> 8), ip + oy * Wo + ox + 8));
+                __m512i pos = _mm512_inserti32x8(_mm512_castsi256_si512(i0), i1, 1);
+                __m512i off = _mm512_sub_epi32(pos, _mm512_add_epi32(_mm512_set1_epi32((int)(2 * oy * W + 2 * ox)), lane2));
+                __m512 e0 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_setzero_si512()), v);
+                __m512 o0 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(1)), v);
+                __m512 e1 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32((int)W)), v);
+                __m512 o1 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32((int)W + 1)), v);
+                _mm512_mask_storeu_ps(r0 + 2 * ox, mlo, _mm512_permutex2var_ps(e0, lo, o0));
+                _mm512_mask_storeu_ps(r0 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(e0, hi, o0));
+                _mm512_mask_storeu_ps(r1 + 2 * ox, mlo, _mm512_permutex2var_ps(e1, lo, o1));
+                _mm512_mask_storeu_ps(r1 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(e1, hi, o1));
+            }
+            if (W & 1) r0[W - 1] = r1[W - 1] = 0;
+        }
+        if (H & 1) memset(gp + (H - 1) * W, 0, W * sizeof(float));
+    }
+}
+
+/* the planes [p0, p1) of each thread's share of n planes */
+#define PLANE_SHARE(nt, t, n, p0, p1)                                                            \
+    int64_t p0 = (n) * (t) / (nt), p1 = (n) * ((t) + 1) / (nt)
+
+static void max_pool2d_forward(void *out, int64_t *idx, const void *x, const pool_geom *P, int dtype) {
+    int nt = nl_threads_for(P->planes * P->ho * P->wo * P->kh * P->kw, POOL_GRAIN);
+    if (dtype == NL_FLOAT32 && pool_is_2x2(P) && have_avx512()) {
+        NL_PARALLEL_FOR(nt, t, nt,
+            PLANE_SHARE(nt, t, P->planes, p0, p1);
+            max_pool2x2_f32_avx512(out, idx, x, P, p0, p1);
+        );
+    } else if (dtype == NL_FLOAT32) MAX_POOL_FORWARD(float);
+    else MAX_POOL_FORWARD(double);
+}
+
+nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+                         int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int ceil_mode,
+                         nl_tensor **indices, int64_t base) {
+    const char *op = "max_pool2d";
+    int64_t a[8] = { kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w };
+    pool_geom P;
+    if (indices) *indices = NULL;
+    if (!pool_check(op, x, a, ceil_mode, &P)) return NULL;
+    int64_t osz[4] = { x->sizes[0], x->sizes[1], P.ho, P.wo };
+    nl_tensor *xc = nl_contiguous(x);
+    nl_tensor *out = xc ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
+    nl_tensor *idx = out ? nl_tensor_alloc(op, 4, osz, NL_INT64) : NULL;
+    if (idx) max_pool2d_forward(out->data, idx->data, xc->data, &P, x->dtype);
+    nl_release(xc);
+    if (!idx) {
+        nl_release(out);
+        return NULL;
+    }
+    if (indices) {
+        if (base == 0) {
+            nl_retain(idx);
+            *indices = idx;
+        } else if (!(*indices = nl_binary_scalar(NL_OP_ADD, idx, (double)base, 0))) {
+            nl_release(idx);
+            nl_release(out);
+            return NULL;
+        }
+    }
+    nl_node *n = nl_record(NL_OP_MAX_POOL2D, out, 1, &x);
+    if (n) {
+        n->needs_in = 0;                 /* backward needs the indices, not the input's values */
+        memcpy(n->a, a, sizeof(a));
+        nl_node_save(n, idx);
+    }
+    nl_release(idx);
+    return out;
+}
+
+/* gx (planes, H, W) = g (planes, Ho, Wo) sent back to each window's maximum */
+static int max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *x = nd->in[0], *idx = nd->saved;
+    if (!nl_requires_grad(x)) return 0;
+    nl_tensor *gx = nl_tensor_alloc("max_pool2d", 4, x->sizes, x->dtype);
+    nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
+    if (!gc) {
+        nl_release(gx);
+        return -1;
+    }
+    int64_t planes = x->sizes[0] * x->sizes[1], hw = x->sizes[2] * x->sizes[3];
+    int64_t l = g->sizes[2] * g->sizes[3], es = nl_dtype_size(x->dtype);
+    const int64_t *ix = idx->data;
+    int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
+    pool_geom P = { .planes = planes, .h = x->sizes[2], .w = x->sizes[3], .kh = nd->a[0], .kw = nd->a[1],
+                    .sh = nd->a[2], .sw = nd->a[3], .ph = nd->a[4], .pw = nd->a[5], .dh = nd->a[6], .dw = nd->a[7],
+                    .ho = g->sizes[2], .wo = g->sizes[3] };
+    if (x->dtype == NL_FLOAT32 && pool_is_2x2(&P) && have_avx512()) {
+        NL_PARALLEL_FOR(nt, t, nt,
+            PLANE_SHARE(nt, t, planes, p0, p1);
+            max_pool2x2_backward_f32_avx512(gx->data, gc->data, ix, &P, p0, p1);
+        );
+    } else NL_PARALLEL_FOR(nt, p, planes,
+        char *gp = (char *)gx->data + p * hw * es;
+        const char *src = (const char *)gc->data + p * l * es;
+        const int64_t *ip = ix + p * l;
+        memset(gp, 0, hw * es);
+        if (x->dtype == NL_FLOAT32)
+            for (int64_t q = 0; q < l; q++) ((float *)gp)[ip[q]] += ((const float *)src)[q];
+        else
+            for (int64_t q = 0; q < l; q++) ((double *)gp)[ip[q]] += ((const double *)src)[q];
+    );
+    nl_release(gc);
+    gin[0] = gx;
+    return 0;
+}
+NL_REGISTER_BACKWARD(NL_OP_MAX_POOL2D, max_pool2d_backward)
+
+/* ---- average pooling ---- */
+
+/* The window of output (oy, ox) clipped to the input, and its divisor:
+ * PyTorch counts the padding inside the window (count_include_pad) but
+ * never beyond it, else only the input pixels; divisor_override wins. */
+static void avg_window(const pool_geom *P, int64_t oy, int64_t ox, bool include_pad, int64_t divisor_override,
+                       int64_t *hs, int64_t *he, int64_t *ws, int64_t *we, double *div) {
+    int64_t h0 = oy * P->sh - P->ph, w0 = ox * P->sw - P->pw;
+    int64_t h1 = h0 + P->kh, w1 = w0 + P->kw;
+    if (h1 > P->h + P->ph) h1 = P->h + P->ph;
+    if (w1 > P->w + P->pw) w1 = P->w + P->pw;
+    int64_t pool = (h1 - h0) * (w1 - w0);
+    if (h0 < 0) h0 = 0;
+    if (w0 < 0) w0 = 0;
+    if (h1 > P->h) h1 = P->h;
+    if (w1 > P->w) w1 = P->w;
+    *hs = h0, *he = h1, *ws = w0, *we = w1;
+    *div = divisor_override ? (double)divisor_override : include_pad ? (double)pool : (double)((h1 - h0) * (w1 - w0));
+}
+
+#define AVG_POOL_FORWARD(T)                                                                     \
+    NL_PARALLEL_FOR(nt, p, P->planes,                                                          \
+        const T *xp = (const T *)x + p * P->h * P->w;                                          \
+        T *op = (T *)out + p * P->ho * P->wo;                                                  \
+        for (int64_t oy = 0; oy < P->ho; oy++)                                                 \
+            for (int64_t ox = 0; ox < P->wo; ox++) {                                           \
+                int64_t hs, he, ws, we;                                                        \
+                double div;                                                                    \
+                avg_window(P, oy, ox, include_pad, div_override, &hs, &he, &ws, &we, &div);    \
+                T s = 0;                                                                       \
+                for (int64_t iy = hs; iy < he; iy++)                                           \
+                    for (int64_t ix = ws; ix < we; ix++) s += xp[iy * P->w + ix];              \
+                op[oy * P->wo + ox] = (T)(s / div);                                            \
+            }                                                                                  \
+    )
+
+static void avg_pool2d_forward(void *out, const void *x, const pool_geom *P, bool include_pad,
+                               int64_t div_override, int dtype) {
+    int nt = nl_threads_for(P->planes * P->ho * P->wo * P->kh * P->kw, POOL_GRAIN);
+    if (dtype == NL_FLOAT32) AVG_POOL_FORWARD(float);
+    else AVG_POOL_FORWARD(double);
+}
+
+nl_tensor *nl_avg_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+                         int64_t pad_h, int64_t pad_w, int ceil_mode, int count_include_pad,
+                         int64_t divisor_override) {
+    const char *op = "avg_pool2d";
+    int64_t a[8] = { kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, 1, 1 };
+    pool_geom P;
+    if (!pool_check(op, x, a, ceil_mode, &P)) return NULL;
+    NL_CHECK(divisor_override >= 0, "%s: divisor_override must be positive (0 for none), got %lld", op,
+             (long long)divisor_override);
+    int64_t osz[4] = { x->sizes[0], x->sizes[1], P.ho, P.wo };
+    nl_tensor *xc = nl_contiguous(x);
+    nl_tensor *out = xc ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
+    if (out) avg_pool2d_forward(out->data, xc->data, &P, count_include_pad != 0, divisor_override, x->dtype);
+    nl_release(xc);
+    nl_node *n = nl_record(NL_OP_AVG_POOL2D, out, 1, &x);
+    if (n) {
+        n->needs_in = 0;
+        memcpy(n->a, a, 6 * sizeof(int64_t));
+        n->a[6] = count_include_pad != 0;
+        n->a[7] = divisor_override;
+    }
+    return out;
+}
+
+/* gx (planes, H, W): each g (planes, Ho, Wo) spread evenly over its window */
+#define AVG_POOL_BACKWARD(T)                                                                    \
+    NL_PARALLEL_FOR(nt, p, P.planes,                                                           \
+        T *gp = (T *)gx->data + p * P.h * P.w;                                                 \
+        const T *src = (const T *)gc->data + p * P.ho * P.wo;                                  \
+        memset(gp, 0, P.h * P.w * sizeof(T));                                                  \
+        for (int64_t oy = 0; oy < P.ho; oy++)                                                  \
+            for (int64_t ox = 0; ox < P.wo; ox++) {                                            \
+                int64_t hs, he, ws, we;                                                        \
+                double div;                                                                    \
+                avg_window(&P, oy, ox, include_pad, div_override, &hs, &he, &ws, &we, &div);   \
+                T v = (T)(src[oy * P.wo + ox] / div);                                          \
+                for (int64_t iy = hs; iy < he; iy++)                                           \
+                    for (int64_t ix = ws; ix < we; ix++) gp[iy * P.w + ix] += v;               \
+            }                                                                                  \
+    )
+
+static int avg_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *x = nd->in[0];
+    if (!nl_requires_grad(x)) return 0;
+    pool_geom P = {
+        .planes = x->sizes[0] * x->sizes[1], .h = x->sizes[2], .w = x->sizes[3],
+        .kh = nd->a[0], .kw = nd->a[1], .sh = nd->a[2], .sw = nd->a[3], .ph = nd->a[4], .pw = nd->a[5],
+        .dh = 1, .dw = 1, .ho = g->sizes[2], .wo = g->sizes[3],
+    };
+    bool include_pad = nd->a[6] != 0;
+    int64_t div_override = nd->a[7];
+    nl_tensor *gx = nl_tensor_alloc("avg_pool2d", 4, x->sizes, x->dtype);
+    nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
+    if (!gc) {
+        nl_release(gx);
+        return -1;
+    }
+    int nt = nl_threads_for(P.planes * P.ho * P.wo * P.kh * P.kw, POOL_GRAIN);
+    if (x->dtype == NL_FLOAT32) AVG_POOL_BACKWARD(float);
+    else AVG_POOL_BACKWARD(double);
+    nl_release(gc);
+    gin[0] = gx;
+    return 0;
+}
+NL_REGISTER_BACKWARD(NL_OP_AVG_POOL2D, avg_pool2d_backward)
+
+/* ---- adaptive average pooling ---- */
+
+/* PyTorch's windows: output i of n over an input of size s covers
+ * [floor(i*s/n), ceil((i+1)*s/n)). */
+static inline int64_t adaptive_start(int64_t i, int64_t n, int64_t s) { return (i * s) / n; }
+static inline int64_t adaptive_end(int64_t i, int64_t n, int64_t s) { return ((i + 1) * s + n - 1) / n; }
+
+#define ADAPTIVE_FORWARD(T)                                                                     \
+    NL_PARALLEL_FOR(nt, p, planes,                                                             \
+        const T *xp = (const T *)xc->data + p * h * w;                                         \
+        T *op = (T *)out->data + p * oh * ow;                                                  \
+        for (int64_t oy = 0; oy < oh; oy++) {                                                  \
+            int64_t hs = adaptive_start(oy, oh, h), he = adaptive_end(oy, oh, h);              \
+            for (int64_t ox = 0; ox < ow; ox++) {                                              \
+                int64_t ws = adaptive_start(ox, ow, w), we = adaptive_end(ox, ow, w);          \
+                T s = 0;                                                                       \
+                for (int64_t iy = hs; iy < he; iy++)                                           \
+                    for (int64_t ix = ws; ix < we; ix++) s += xp[iy * w + ix];                 \
+                op[oy * ow + ox] = s / (T)((he - hs) * (we - ws));                             \
+            }                                                                                  \
+        }                                                                                      \
+    )
+
+nl_tensor *nl_adaptive_avg_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w) {
+    const char *op = "adaptive_avg_pool2d";
+    NL_CHECK_TENSOR(op, x);
+    NL_CHECK(x->ndim == 4 && x->dtype != NL_INT64, "%s: input must be a 4-D float tensor (N, C, H, W), got %s %s",
+             op, DT(x), nl_shape_str(x));
+    NL_CHECK(out_h >= 1 && out_w >= 1, "%s: output size [%lld,%lld] must be positive (input %s)", op,
+             (long long)out_h, (long long)out_w, nl_shape_str(x));
+    NL_CHECK(x->sizes[2] >= 1 && x->sizes[3] >= 1, "%s: input %s has an empty plane", op, nl_shape_str(x));
+    int64_t planes = x->sizes[0] * x->sizes[1], h = x->sizes[2], w = x->sizes[3], oh = out_h, ow = out_w;
+    int64_t osz[4] = { x->sizes[0], x->sizes[1], oh, ow };
+    nl_tensor *xc = nl_contiguous(x);
+    nl_tensor *out = xc ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
+    if (out) {
+        int nt = nl_threads_for(planes * (h * w + oh * ow), POOL_GRAIN);
+        if (x->dtype == NL_FLOAT32) ADAPTIVE_FORWARD(float);
+        else ADAPTIVE_FORWARD(double);
+    }
+    nl_release(xc);
+    nl_node *n = nl_record(NL_OP_ADAPTIVE_AVG_POOL2D, out, 1, &x);
+    if (n) n->needs_in = 0;
+    return out;
+}
+
+#define ADAPTIVE_BACKWARD(T)                                                                    \
+    NL_PARALLEL_FOR(nt, p, planes,                                                             \
+        T *gp = (T *)gx->data + p * h * w;                                                     \
+        const T *src = (const T *)gc->data + p * oh * ow;                                      \
+        memset(gp, 0, h * w * sizeof(T));                                                      \
+        for (int64_t oy = 0; oy < oh; oy++) {                                                  \
+            int64_t hs = adaptive_start(oy, oh, h), he = adaptive_end(oy, oh, h);              \
+            for (int64_t ox = 0; ox < ow; ox++) {                                              \
+                int64_t ws = adaptive_start(ox, ow, w), we = adaptive_end(ox, ow, w);          \
+                T v = src[oy * ow + ox] / (T)((he - hs) * (we - ws));                          \
+                for (int64_t iy = hs; iy < he; iy++)                                           \
+                    for (int64_t ix = ws; ix < we; ix++) gp[iy * w + ix] += v;                 \
+            }                                                                                  \
+        }                                                                                      \
+    )
+
+static int adaptive_avg_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *x = nd->in[0];
+    if (!nl_requires_grad(x)) return 0;
+    int64_t planes = x->sizes[0] * x->sizes[1], h = x->sizes[2], w = x->sizes[3];
+    int64_t oh = g->sizes[2], ow = g->sizes[3];
+    nl_tensor *gx = nl_tensor_alloc("adaptive_avg_pool2d", 4, x->sizes, x->dtype);
+    nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
+    if (!gc) {
+        nl_release(gx);
+        return -1;
+    }
+    int nt = nl_threads_for(planes * (h * w + oh * ow), POOL_GRAIN);
+    if (x->dtype == NL_FLOAT32) ADAPTIVE_BACKWARD(float);
+    else ADAPTIVE_BACKWARD(double);
+    nl_release(gc);
+    gin[0] = gx;
+    return 0;
+}
+NL_REGISTER_BACKWARD(NL_OP_ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d_backward)

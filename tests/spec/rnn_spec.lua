@@ -1,0 +1,498 @@
+-- Recurrent layers and cells (nn.RNN, nn.LSTM, nn.GRU, nn.*Cell and the
+-- fused C ops under them), three ways (STYLE 12):
+--   * against PyTorch golden values (tests/golden/rnn.lua, made by
+--     tests/golden/gen_rnn.py): outputs, final states and the gradients of
+--     the input, the initial states and every parameter; 1 and 2 layers,
+--     both layouts, initial states, unsorted variable lengths (PyTorch's
+--     packed sequences), unbatched input; each layer through the optimized
+--     kernels and through the plain reference loops;
+--   * the optimized kernels against the reference loops on sizes that hit
+--     every tail of the GEMM tiles and the batch padding;
+--   * float64 finite-difference gradchecks of each cell op and of short
+--     multi-layer sequences, with and without lengths.
+-- Then what lengths mean, thread-count independence, and error messages.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn = nl.nn
+
+local RTOL, ATOL = 1e-5, 2e-6          -- float32 against PyTorch
+local TOL = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
+
+local golden = dofile(S.root .. '/tests/golden/rnn.lua')
+
+-- a tensor from a golden {shape, data, [dtype]}; nil for an absent one (false)
+local function from_golden(g)
+  if not g then return nil end
+  return nl.tensor(g.data, g.dtype or 'float32'):view(g.shape)
+end
+
+local function flat(t)
+  local out = {}
+  local function rec(v)
+    if type(v) == 'table' then for i = 1, #v do rec(v[i]) end else out[#out + 1] = v end
+  end
+  rec(t:totable())
+  return out
+end
+
+-- got (tensor) equals want (golden table or tensor): shape exactly, values within rtol/atol
+local function expect_close(got, want, what, rtol, atol)
+  rtol, atol = rtol or RTOL, atol or ATOL
+  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
+  local wshape, wdata
+  if nl.is_tensor(want) then wshape, wdata = want:shape(), flat(want) else wshape, wdata = want.shape, want.data end
+  assert.are.same(wshape, got:shape(), what .. ': shape')
+  local g = flat(got)
+  local worst, wi = -1, nil
+  for i = 1, #g do
+    local excess = math.abs(g[i] - wdata[i]) - (atol + rtol * math.abs(wdata[i]))
+    if excess ~= excess then excess = math.huge end
+    if excess > worst then worst, wi = excess, i end
+  end
+  assert.is_true(worst <= 0, worst > 0 and ('%s: element %d is %.9g, expected %.9g (rtol %g, atol %g)'):format(
+    what, wi, g[wi], wdata[wi], rtol, atol) or nil)
+end
+
+local function error_of(f, ...)
+  local ok, err = pcall(f, ...)
+  assert.is_false(ok, 'expected an error, got none')
+  return tostring(err)
+end
+local function has(msg, plain)
+  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
+end
+
+-- ---- golden layers -------------------------------------------------------------
+
+local function make_layer(c, reference)
+  local opts = {}
+  for k, v in pairs(c.opts) do opts[k] = v end
+  opts.reference = reference
+  local m = nn[c.kind](c.args[1], c.args[2], opts)
+  for _, s in ipairs(c.state) do nl.no_grad(function() m[s.name]:copy_(from_golden(s.t)) end) end
+  return m
+end
+
+-- runs case c; returns out, h_n, c_n and the leaves
+local function run_layer(c, reference)
+  local m = make_layer(c, reference)
+  local x = from_golden(c.input):requires_grad()
+  local h0 = c.h0 and from_golden(c.h0):requires_grad() or nil
+  local c0 = c.c0 and from_golden(c.c0):requires_grad() or nil
+  local hx = h0
+  if c.kind == 'LSTM' then
+    hx = (h0 or c0) and { h0 or nl.zeros(from_golden(c.h_n):shape()), c0 or nl.zeros(from_golden(c.c_n):shape()) } or nil
+  end
+  local lengths = from_golden(c.lengths)
+  local out, hn = m(x, hx, lengths and { lengths = lengths } or nil)
+  local cn
+  if c.kind == 'LSTM' then hn, cn = hn[1], hn[2] end
+  local loss = (out * from_golden(c.w)):sum() + (hn * from_golden(c.wh)):sum()
+  if cn then loss = loss + (cn * from_golden(c.wc)):sum() end
+  loss:backward()
+  return m, out, hn, cn, x, h0, c0
+end
+
+describe('recurrent layers against PyTorch', function()
+  for _, c in ipairs(golden.layers) do
+    it(c.name .. ': parameter names and order are PyTorch\'s', function()
+      local m = make_layer(c, false)
+      local names = {}
+      for i, kv in ipairs(m:named_parameters()) do names[i] = kv[1] end
+      assert.are.same(c.params, names)
+    end)
+    for _, impl in ipairs({ 'optimized', 'reference' }) do
+      it(c.name .. ': forward and backward (' .. impl .. ' kernels)', function()
+        local m, out, hn, cn, x, h0, c0 = run_layer(c, impl == 'reference')
+        expect_close(out, c.out, c.name .. ' output')
+        expect_close(hn, c.h_n, c.name .. ' h_n')
+        if c.c_n then expect_close(cn, c.c_n, c.name .. ' c_n') end
+        expect_close(x.grad, c.grad_input, c.name .. ' grad of the input')
+        if c.grad_h0 then expect_close(h0.grad, c.grad_h0, c.name .. ' grad of h0') end
+        if c.grad_c0 then expect_close(c0.grad, c.grad_c0, c.name .. ' grad of c0') end
+        for _, g in ipairs(c.grads) do
+          assert.is_not_nil(m[g.name].grad, c.name .. ': ' .. g.name .. ' has no grad')
+          expect_close(m[g.name].grad, g.t, c.name .. ' grad of ' .. g.name)
+        end
+      end)
+    end
+  end
+end)
+
+-- ---- golden cells ------------------------------------------------------------------
+
+describe('recurrent cells against PyTorch', function()
+  for _, c in ipairs(golden.cells) do
+    it(c.name .. ': forward and backward', function()
+      local m = nn[c.kind](c.args[1], c.args[2], c.opts)
+      local names = {}
+      for i, kv in ipairs(m:named_parameters()) do names[i] = kv[1] end
+      assert.are.same(c.params, names)
+      for _, s in ipairs(c.state) do nl.no_grad(function() m[s.name]:copy_(from_golden(s.t)) end) end
+      local x = from_golden(c.input):requires_grad()
+      local h = c.h and from_golden(c.h):requires_grad() or nil
+      local cc = c.c and from_golden(c.c):requires_grad() or nil
+      local h1, c1
+      if c.kind == 'LSTMCell' then h1, c1 = m(x, h and { h, cc }) else h1 = m(x, h) end
+      expect_close(h1, c.out, c.name .. " h'")
+      local loss = (h1 * from_golden(c.w)):sum()
+      if c1 then
+        expect_close(c1, c.c_out, c.name .. " c'")
+        loss = loss + (c1 * from_golden(c.wc)):sum()
+      end
+      loss:backward()
+      expect_close(x.grad, c.grad_input, c.name .. ' grad of the input')
+      if h then expect_close(h.grad, c.grad_h, c.name .. ' grad of h') end
+      if cc then expect_close(cc.grad, c.grad_c, c.name .. ' grad of c') end
+      for _, g in ipairs(c.grads) do expect_close(m[g.name].grad, g.t, c.name .. ' grad of ' .. g.name) end
+    end)
+  end
+end)
+
+-- ---- optimized kernels against the reference loops ------------------------------------
+
+-- output, final states and all gradients of a fresh module pair on the same data
+local function both_ways(kind, I, H, T, N, opts, dtype, with_lengths)
+  local results = {}
+  nl.manual_seed(42)
+  local x = nl.randn(opts.batch_first and { N, T, I } or { T, N, I }, dtype)
+  local L = opts.num_layers or 1
+  local h0, c0 = nl.randn(L, N, H, dtype), nl.randn(L, N, H, dtype)
+  local lengths
+  if with_lengths then
+    lengths = {}
+    for b = 1, N do lengths[b] = 1 + (b * 7) % T end
+  end
+  local w, wh = nil, nil
+  local state
+  for _, ref in ipairs({ false, true }) do
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.reference = ref
+    nl.manual_seed(7)
+    local m = nn[kind](I, H, o)
+    if dtype == 'float64' then m:double() end
+    if state then m:load_state_dict(state) else state = m:state_dict() end
+    local xl, h0l, c0l = x:clone():requires_grad(), h0:clone():requires_grad(), c0:clone():requires_grad()
+    local out, hn = m(xl, kind == 'LSTM' and { h0l, c0l } or h0l, { lengths = lengths })
+    local cn
+    if kind == 'LSTM' then hn, cn = hn[1], hn[2] end
+    w = w or nl.randn(out:shape(), dtype)
+    wh = wh or nl.randn(hn:shape(), dtype)
+    local loss = (out * w):sum() + (hn * wh):sum()
+    if cn then loss = loss + (cn * wh):sum() * 0.5 end
+    loss:backward()
+    local r = { out = out, hn = hn, cn = cn, dx = xl.grad, dh0 = h0l.grad, dc0 = kind == 'LSTM' and c0l.grad or nil }
+    for _, kv in ipairs(m:named_parameters()) do r[kv[1]] = kv[2].grad end
+    results[#results + 1] = r
+  end
+  return results[1], results[2]
+end
+
+describe('optimized recurrent kernels', function()
+  local cases = {
+    -- kind, I, H, T, N, opts: GEMM rows G*H of 4*19 = 76 (6 tiles of 12 + 4), batch 37
+    -- padded to 48 (a 32-column tile and a 16-column one), batch 5 (masked columns)
+    { 'LSTM', 13, 19, 7, 37, {} },
+    { 'LSTM', 3, 5, 4, 5, { num_layers = 2, batch_first = true } },
+    { 'GRU', 13, 19, 6, 37, { num_layers = 2 } },
+    { 'GRU', 7, 3, 5, 2, { batch_first = true } },
+    { 'RNN', 13, 23, 6, 33, { nonlinearity = 'relu' } },
+    { 'RNN', 70, 17, 4, 16, { num_layers = 2, batch_first = true } },
+  }
+  for _, cs in ipairs(cases) do
+    for _, dtype in ipairs({ 'float32', 'float64' }) do
+      for _, lens in ipairs({ false, true }) do
+        local name = ('%s I=%d H=%d T=%d N=%d%s %s%s'):format(cs[1], cs[2], cs[3], cs[4], cs[5],
+          cs[6].num_layers and ' 2 layers' or '', dtype, lens and ' with lengths' or '')
+        it('match the reference loops: ' .. name, function()
+          local a, b = both_ways(cs[1], cs[2], cs[3], cs[4], cs[5], cs[6], dtype, lens)
+          local rtol, atol = dtype == 'float32' and 1e-4 or 1e-10, dtype == 'float32' and 1e-5 or 1e-12
+          for k, v in pairs(b) do expect_close(a[k], v, name .. ' ' .. k, rtol, atol) end
+        end)
+      end
+    end
+  end
+
+  it('give the same results on 1 and 2 threads', function()
+    local prev = nl.get_num_threads()
+    local res = {}
+    for _, nt in ipairs({ 1, 2 }) do
+      nl.set_num_threads(nt)
+      -- large enough that the step GEMMs, the gate kernels and dW all split
+      res[nt] = { both_ways('LSTM', 64, 128, 5, 32, {}, 'float32', true) }
+    end
+    nl.set_num_threads(prev)
+    for k, v in pairs(res[1][1]) do expect_close(res[2][1][k], v, 'threads: ' .. k, 1e-6, 1e-7) end
+  end)
+end)
+
+-- ---- float64 gradchecks ----------------------------------------------------------------------
+
+local U = S.rng(4242)
+-- a float64 leaf of the given shape, values in [-1, 1)
+local function rand64(...)
+  local shape = { ... }
+  return nl.tensor(S.nested(shape, function() return U(-1, 1) end), 'float64'):requires_grad()
+end
+-- the same in [-2, 2): pre-activations that reach the flat parts of sigmoid and tanh
+local function wide64(...)
+  local shape = { ... }
+  return nl.tensor(S.nested(shape, function() return U(-2, 2) end), 'float64'):requires_grad()
+end
+
+local function check(f, inputs)
+  local ok, msg = nl.gradcheck(f, inputs, TOL)
+  assert.is_true(ok, msg)
+end
+
+describe('recurrent gradchecks (float64)', function()
+  it('lstm_cell: gates and c', function()
+    check(function(g, c)
+      local h1, c1 = nn.functional.lstm_cell(g, c)
+      return nl.cat({ h1, c1 }, 2)
+    end, { wide64(3, 8), rand64(3, 2) })
+  end)
+
+  it('gru_cell: gi, gh and h', function()
+    check(nn.functional.gru_cell, { wide64(3, 9), wide64(3, 9), rand64(3, 3) })
+  end)
+
+  it('rnn_cell: tanh and relu, with and without gh', function()
+    check(function(a, b) return nn.functional.rnn_cell(a, b, 'tanh') end, { wide64(3, 4), rand64(3, 4) })
+    check(function(a, b) return nn.functional.rnn_cell(a, b, 'relu') end, { wide64(3, 4), rand64(3, 4) })
+    check(function(a) return nn.functional.rnn_cell(a, nil, 'tanh') end, { rand64(2, 5) })
+  end)
+
+  for _, kind in ipairs({ 'LSTMCell', 'GRUCell', 'RNNCell' }) do
+    it(kind .. ': input, state and every parameter', function()
+      local m = nn[kind](3, 4):double()
+      local x, h, c = rand64(2, 3), rand64(2, 4), rand64(2, 4)
+      local ins = { x, h, c }
+      for _, p in ipairs(m:parameters()) do ins[#ins + 1] = p end
+      check(function()
+        if kind == 'LSTMCell' then
+          local h1, c1 = m(x, { h, c })
+          return nl.cat({ h1, c1 }, 2)
+        end
+        return m(x, h)
+      end, ins)
+    end)
+  end
+
+  for _, kind in ipairs({ 'LSTM', 'GRU', 'RNN' }) do
+    for _, lens in ipairs({ false, true }) do
+      for _, bf in ipairs({ false, true }) do
+        local name = ('%s, 2 layers, T=4 N=3%s%s: input, initial states and every parameter'):format(
+          kind, bf and ', batch_first' or '', lens and ', lengths {4, 1, 3}' or '')
+        it(name, function()
+          local m = nn[kind](3, 2, { num_layers = 2, batch_first = bf }):double()
+          local x = bf and rand64(3, 4, 3) or rand64(4, 3, 3)
+          local h0, c0 = rand64(2, 3, 2), rand64(2, 3, 2)
+          local ins = { x, h0 }
+          if kind == 'LSTM' then ins[#ins + 1] = c0 end
+          for _, p in ipairs(m:parameters()) do ins[#ins + 1] = p end
+          local opts = lens and { lengths = { 4, 1, 3 } } or nil
+          check(function()
+            local out, hn = m(x, kind == 'LSTM' and { h0, c0 } or h0, opts)
+            local parts = { out:reshape(-1) }
+            if kind == 'LSTM' then
+              parts[2], parts[3] = hn[1]:reshape(-1), hn[2]:reshape(-1)
+            else
+              parts[2] = hn:reshape(-1)
+            end
+            return nl.cat(parts, 1)
+          end, ins)
+        end)
+      end
+    end
+  end
+
+  it('relu RNN and a layer without biases', function()
+    for _, m in ipairs({ nn.RNN(3, 3, { nonlinearity = 'relu' }):double(), nn.LSTM(2, 3, { bias = false }):double() }) do
+      local x = rand64(3, 2, m.input_size)
+      local ins = { x }
+      for _, p in ipairs(m:parameters()) do ins[#ins + 1] = p end
+      check(function() return (m(x)) end, ins)
+    end
+  end)
+end)
+
+-- ---- semantics ---------------------------------------------------------------------------------
+
+describe('recurrent layers', function()
+  it('with lengths: zero output past each end, final state from each last step, padding ignored', function()
+    nl.manual_seed(3)
+    for _, kind in ipairs({ 'LSTM', 'GRU', 'RNN' }) do
+      local m = nn[kind](4, 6, { batch_first = true })
+      local x = nl.randn(3, 5, 4)
+      local lens = { 5, 2, 3 }
+      local out, hn = m(x, { lengths = nl.tensor(lens, 'int64') })
+      if kind == 'LSTM' then hn = hn[1] end
+      for b = 1, 3 do
+        -- the sequence alone, unpadded, gives the same outputs and final state
+        local alone, hb = m(x:narrow(1, b, 1):narrow(2, 1, lens[b]))
+        if kind == 'LSTM' then hb = hb[1] end
+        expect_close(out:narrow(1, b, 1):narrow(2, 1, lens[b]), alone, kind .. ' sequence ' .. b, 1e-6, 1e-7)
+        expect_close(hn:narrow(2, b, 1), hb, kind .. ' h_n of sequence ' .. b, 1e-6, 1e-7)
+        if lens[b] < 5 then
+          local rest = out:narrow(1, b, 1):narrow(2, lens[b] + 1, 5 - lens[b])
+          assert.are.equal(0, rest:abs():sum():item(), kind .. ': output past the end of sequence ' .. b)
+        end
+      end
+    end
+  end)
+
+  it('an LSTM learns a running sum: Adam takes the loss below a fiftieth', function()
+    nl.manual_seed(11)
+    local m = nn.LSTM(2, 8)
+    local head = nn.Linear(8, 1)
+    local params = m:parameters()
+    for _, p in ipairs(head:parameters()) do params[#params + 1] = p end
+    local opt = nl.optim.Adam(params, { lr = 0.02 })
+    -- running sum of the first input channel
+    local x = nl.randn(6, 16, 2) * 0.5
+    local y = nl.zeros(6, 16, 1)
+    nl.no_grad(function()
+      local acc = nl.zeros(16, 1)
+      for t = 1, 6 do
+        acc = acc + x[t]:narrow(2, 1, 1)
+        y[t] = acc
+      end
+    end)
+    local first, last
+    for step = 1, 150 do
+      local out = m(x)
+      local loss = nn.functional.mse_loss(head(out), y)
+      opt:zero_grad()
+      loss:backward()
+      opt:step()
+      first = first or loss:item()
+      last = loss:item()
+    end
+    assert.is_true(last < first * 0.02, ('loss %.4f -> %.4f'):format(first, last))
+  end)
+
+  it('dropout acts between layers in training only', function()
+    nl.manual_seed(5)
+    local m = nn.GRU(3, 8, { num_layers = 2, dropout = 0.5 })
+    local x = nl.randn(4, 2, 3)
+    m:eval()
+    local a, b = m(x), m(x)
+    expect_close(a, b, 'eval mode is deterministic', 0, 0)
+    m:train()
+    local c = m(x)
+    assert.is_true((c - a):abs():max():item() > 1e-3, 'dropout changes the training output')
+    local one = nn.GRU(3, 8, { dropout = 0.5 })       -- a single layer has nothing to drop
+    expect_close(one(x), one(x), 'one layer, training', 0, 0)
+  end)
+
+  it('saves and loads: same outputs after nn.load', function()
+    local m = nn.LSTM(3, 5, { num_layers = 2, batch_first = true })
+    local path = os.tmpname()
+    m:save(path)
+    local m2 = nn.load(path)
+    os.remove(path)
+    local x = nl.randn(2, 4, 3)
+    local o1, hc1 = m(x)
+    local o2, hc2 = m2(x)
+    expect_close(o2, o1, 'output after load', 0, 0)
+    expect_close(hc2[2], hc1[2], 'c_n after load', 0, 0)
+  end)
+
+  it('backward twice with retain_graph doubles the gradients', function()
+    local m = nn.LSTM(3, 4)
+    local x = nl.randn(5, 2, 3):requires_grad()
+    local out = m(x)
+    local loss = (out * out):sum()
+    loss:backward({ retain_graph = true })
+    local g1, w1 = x.grad:clone(), m.weight_hh_l0.grad:clone()
+    loss:backward()
+    expect_close(x.grad, g1 * 2, 'input grad', 1e-6, 1e-7)
+    expect_close(m.weight_hh_l0.grad, w1 * 2, 'weight_hh grad', 1e-6, 1e-7)
+  end)
+
+  it('unbatched input and states drop the batch dim', function()
+    local m = nn.GRU(3, 4, { num_layers = 2 })
+    local out, hn = m(nl.randn(5, 3), nl.zeros(2, 4))
+    assert.are.same({ 5, 4 }, out:shape())
+    assert.are.same({ 2, 4 }, hn:shape())
+    local l = nn.LSTM(3, 4)
+    local o2, hc = l(nl.randn(5, 3))
+    assert.are.same({ 5, 4 }, o2:shape())
+    assert.are.same({ 1, 4 }, hc[2]:shape())
+  end)
+
+  it('prints its configuration and counts PyTorch\'s parameters', function()
+    local m = nn.LSTM(64, 256, { num_layers = 2, batch_first = true })
+    assert.are.equal('LSTM(64, 256, num_layers=2, batch_first=true)', m:repr())
+    -- PyTorch: sum(p.numel() for p in nn.LSTM(64, 256, 2).parameters()) == 856064
+    assert.are.equal(856064, m:num_parameters())
+    assert.are.equal(4 * 256, m.weight_ih_l1:size(1))
+  end)
+
+  it('initializes every parameter in U(-1/sqrt(H), 1/sqrt(H))', function()
+    local m = nn.GRU(10, 25)
+    for _, kv in ipairs(m:named_parameters()) do
+      local t = kv[2]
+      assert.is_true(t:abs():max():item() <= 0.2, kv[1])
+      assert.is_true(t:abs():max():item() > 0.15, kv[1] .. ' spans the range')
+    end
+  end)
+end)
+
+describe('recurrent layer errors', function()
+  it('a wrong input size names the layer and both sizes', function()
+    local m = nn.LSTM(64, 32, { num_layers = 2 })
+    local msg = error_of(function() m(nl.randn(5, 3, 48)) end)
+    has(msg, 'LSTM')
+    has(msg, 'layer 1 (weight_ih_l0)')
+    has(msg, 'input size 64')
+    has(msg, 'got 48')
+    has(msg, '[5,3,48]')
+    msg = error_of(function() nn.GRUCell(10, 4)(nl.randn(2, 7)) end)
+    has(msg, 'GRUCell: expects input size 10, got 7')
+  end)
+
+  it('the C layer op checks its arguments and names the op and the shapes', function()
+    local lib, ffi = nl._lib, require('ffi')
+    local function c_error(...)
+      assert.is_true(lib.nl_rnn_layer(...) == nil, 'expected an error')
+      return ffi.string(lib.nl_error())
+    end
+    local x, wi, wh = nl.randn(5, 2, 3), nl.randn(16, 4), nl.randn(16, 4)
+    has(c_error(2, x.ptr, wi.ptr, wh.ptr, nil, nil, nil, nil, nil, 0, 0),
+        'lstm: input has 3 features, w_ih expects 4 (input [5,2,3], w_ih [16,4])')
+    has(c_error(3, x.ptr, nl.randn(12, 3).ptr, nl.randn(12, 5).ptr, nil, nil, nil, nil, nil, 0, 0),
+        'gru: w_hh must be float32 (3*hidden, hidden), got float32 [12,5]')
+    has(c_error(0, x.ptr, nl.randn(4, 3).ptr, nl.randn(4, 4).ptr, nil, nil, nl.zeros(3, 4).ptr, nil, nil, 0, 0),
+        'rnn_tanh: h0 has shape [3,4], expected [2,4]')
+    has(c_error(0, x.ptr, nl.randn(4, 3).ptr, nl.randn(4, 4).ptr, nl.zeros(4).ptr, nil, nil, nil, nil, 0, 0),
+        'give both biases')
+    has(c_error(1, x.ptr, nl.randn(4, 3).ptr, nl.randn(4, 4).ptr, nil, nil, nil, nl.zeros(2, 4).ptr, nil, 0, 0),
+        'c0 is for LSTM only')
+    has(c_error(0, x.ptr, nl.randn(4, 3, 'float64').ptr, nl.randn(4, 4).ptr, nil, nil, nil, nil, nil, 0, 0),
+        'w_ih must be float32')
+    has(c_error(0, x.ptr, nl.randn(4, 3).ptr, nl.randn(4, 4).ptr, nil, nil, nil, nil, nl.tensor({ 1, 2 }).ptr, 0, 0),
+        'lengths must be an int64 vector of the batch size 2, got float32 [2]')
+    has(c_error(7, x.ptr, wi.ptr, wh.ptr, nil, nil, nil, nil, nil, 0, 0), 'rnn_layer: unknown mode 7')
+    local g = nn.functional
+    has(error_of(function() g.lstm_cell(nl.randn(2, 7), nl.randn(2, 2)) end), 'lstm_cell: gates has shape [2,7], expected [2,8]')
+    has(error_of(function() g.gru_cell(nl.randn(2, 6), nl.randn(3, 6), nl.randn(2, 2)) end),
+        'gru_cell: gh has shape [3,6], expected [2,6]')
+  end)
+
+  it('wrong states, lengths and options are errors that name them', function()
+    local m = nn.GRU(3, 4, { num_layers = 2 })
+    has(error_of(function() m(nl.randn(5, 2, 3), nl.zeros(1, 2, 4)) end), 'h0 has shape [1,2,4], expected [2,2,4]')
+    has(error_of(function() m(nl.randn(5, 2, 3), nil, { lengths = { 5, 6 } }) end),
+        'length 6 of sequence 2 is outside 1..5')
+    has(error_of(function() m(nl.randn(5, 2, 3), nil, { lengths = { 5 } }) end), 'lengths has shape [1]')
+    has(error_of(function() m(nl.randn(5, 2, 3), nil, { lengths = { 0, 1 } }) end), 'outside 1..5')
+    has(error_of(function() m(nl.randn(5)) end), 'GRU: input must be')
+    has(error_of(function() nn.LSTM(3, 4)(nl.randn(5, 2, 3), nl.zeros(1, 2, 4)) end),
+        'LSTM: the initial state must be a table {h0, c0}')
+    has(error_of(function() nn.RNN(3, 4, { nonlinearity = 'sigmoid' }) end), "nonlinearity must be 'tanh' or 'relu'")
+    has(error_of(function() nn.LSTM(3, 0) end), 'LSTM: expected positive integer input_size and hidden_size')
+  end)
+end)
