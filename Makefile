@@ -116,3 +116,104 @@ uninstall:
 install-rock: all install-lua
 	install -D -m 755 lib/libnnlua.so $(DESTDIR)$(LIBDIR)/libnnlua.so
 	install -D -m 755 bin/nnlua $(DESTDIR)$(BINDIR)/nnlua
+
+# ---- sanitizers ----
+# `make test-asan`: the library, bin/nnlua and the C tests built with
+# AddressSanitizer and UndefinedBehaviorSanitizer into build/asan, lib/asan
+# and bin/asan (the normal build is left as it is), then the C tests and the
+# busted suite against them. LuaJIT itself is not instrumented: libasan is
+# preloaded and NNLUA_LIB points the FFI (and every child luajit) at the
+# sanitized libnnlua.so; cli_spec runs bin/asan/nnlua through NNLUA_BIN.
+# Leak checking is on for the C tests only (LuaJIT frees at its own pace).
+# Any sanitizer report stops the process that made it and fails the run.
+# ASAN_OPTS: huge requests (the misuse suite's) fail instead of aborting;
+# a small quarantine keeps the specs that measure RSS meaningful.
+.PHONY: test-asan fuzz fuzz-deps memcheck
+
+ASAN_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
+ASAN_CFLAGS  = $(ASAN_FLAGS) -std=gnu11 -Wall -Wextra -fPIC -fopenmp -Iinclude -isystem $(BLIS_INC) -isystem $(LUAJIT_INC)
+ASAN_OBJ    := $(patsubst src/%.c,build/asan/%.o,$(LIB_SRC)) build/asan/lua_modules.o
+ASAN_OPTS   := allocator_may_return_null=1:max_allocation_size_mb=4096:quarantine_size_mb=8:abort_on_error=1
+ASAN_ENV     = UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+build/asan/%.o: src/%.c $(HEADERS) | deps
+	@mkdir -p build/asan
+	$(CC) $(ASAN_CFLAGS) -c $< -o $@
+
+build/asan/lua_modules.o: build/lua_modules.c src/embedded.h
+	@mkdir -p build/asan
+	$(CC) $(ASAN_CFLAGS) -Isrc -c $< -o $@
+
+lib/asan/libnnlua.so: $(ASAN_OBJ)
+	@mkdir -p lib/asan
+	$(CC) -shared $(ASAN_FLAGS) -Wl,-z,nodelete -o $@ $(ASAN_OBJ) $(LDLIBS)
+
+lib/asan/libnnlua.a: $(ASAN_OBJ)
+	@mkdir -p lib/asan
+	rm -f $@ && ar rcs $@ $(ASAN_OBJ)
+
+bin/asan/nnlua: src/main.c lib/asan/libnnlua.a $(HEADERS) | deps
+	@mkdir -p bin/asan
+	$(CC) $(ASAN_CFLAGS) src/main.c -o $@ \
+	  -Wl,--whole-archive lib/asan/libnnlua.a -Wl,--no-whole-archive \
+	  $(LDLIBS) -lluajit-5.1 -ledit -rdynamic
+
+build/asan/test_c: $(TEST_SRC) tests/c/check.h lib/asan/libnnlua.a
+	$(CC) $(ASAN_CFLAGS) -Itests/c $(TEST_SRC) -o $@ lib/asan/libnnlua.a $(LDLIBS)
+
+test-asan: all lib/asan/libnnlua.so bin/asan/nnlua build/asan/test_c
+	@echo "== C unit tests (ASan, UBSan, leaks)"
+	@$(ASAN_ENV) ASAN_OPTIONS=$(ASAN_OPTS):detect_leaks=1 build/asan/test_c > build/asan/test_c.log 2>&1; \
+	  rc=$$?; cat build/asan/test_c.log; \
+	  [ $$rc -eq 0 ] || { echo "test-asan: the C tests failed (exit status $$rc)"; exit 1; }
+	@echo "== busted specs (sanitized libnnlua.so in LuaJIT)"
+	@$(ASAN_ENV) ASAN_OPTIONS=$(ASAN_OPTS):detect_leaks=0 LD_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	  NNLUA_LIB=$(CURDIR)/lib/asan/libnnlua.so NNLUA_BIN=$(CURDIR)/bin/asan/nnlua NNLUA_MISUSE_TIMEOUT=1200 \
+	  luajit /usr/bin/busted -o plainTerminal $${SPEC:-tests/spec} 2>&1 | tee build/asan/busted.log
+	@grep -qE '^[0-9]+ successes? / 0 failures? / 0 errors? /' build/asan/busted.log \
+	  && ! grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' build/asan/busted.log \
+	  || { echo "test-asan: the busted suite failed or a sanitizer reported (build/asan/busted.log)"; exit 1; }
+	@echo "test-asan: clean"
+
+# `make memcheck`: the C tests under valgrind's memcheck. Valgrind has no
+# AVX-512, so BLIS runs its AVX2 kernels there, whose small-matrix (sup)
+# kernel reads 4 bytes outside its operands under memcheck with BLIS alone
+# (Debian's libblis 0.9.0, no nnlua code involved): those reads, and only
+# reads of 4 bytes made by libblis itself, are suppressed.
+memcheck: build/test_c
+	@sh .ci/deps.sh valgrind
+	@printf '{\n  blis-sup-kernel-read\n  Memcheck:Addr4\n  obj:*/libblis.so*\n}\n' > build/blis.supp
+	valgrind --error-exitcode=1 --suppressions=build/blis.supp --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect build/test_c
+
+# ---- fuzzing ----
+# `make fuzz`: a libFuzzer harness per loader of untrusted files
+# (tests/fuzz/), against all of src/ compiled with clang and the
+# sanitizers into build/fuzz/; each runs FUZZ_SECONDS (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS   = $(FUZZ_FLAGS) -Wno-pass-failed -std=gnu11 -fopenmp -Iinclude -isystem $(BLIS_INC) -isystem $(LUAJIT_INC)
+FUZZ_OBJ     := $(patsubst src/%.c,build/fuzz/%.o,$(LIB_SRC)) build/fuzz/lua_modules.o
+FUZZ_BINS    := build/fuzz/fuzz_safetensors build/fuzz/fuzz_idx build/fuzz/fuzz_csv
+
+# clang, its sanitizer and libFuzzer runtimes, and its OpenMP runtime
+fuzz-deps:
+	@sh .ci/deps.sh clang libclang-rt-14-dev libomp-14-dev
+
+build/fuzz/%.o: src/%.c $(HEADERS) | deps fuzz-deps
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/lua_modules.o: build/lua_modules.c src/embedded.h | fuzz-deps
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Isrc -c $< -o $@
+
+build/fuzz/libnnlua.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $(FUZZ_OBJ)
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h build/fuzz/libnnlua.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< -o $@ build/fuzz/libnnlua.a $(LDLIBS) -lluajit-5.1
+
+fuzz: $(FUZZ_BINS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh

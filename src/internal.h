@@ -138,6 +138,8 @@ int nl_broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, int
 void nl_broadcast_strides(const nl_tensor *t, int ndim, const int64_t *sizes, int64_t *strides);
 void nl_bump_version(nl_tensor *t);
 double nl_get_flat(const nl_tensor *t, int64_t i);   /* i-th element in row-major order */
+/* i-th element of an index tensor (row-major) less base, exact for int64 */
+int64_t nl_get_index(const nl_tensor *t, int64_t i, int64_t base);
 
 /* Strided walk over an n-d shape for up to 4 operands, innermost dim last.
  * Dims are coalesced where all operands allow; rows are the outer indices. */
@@ -179,6 +181,18 @@ void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void 
 
 int nl_threads_for(int64_t work, int64_t grain);   /* 1 below grain, else up to the setting */
 
+/* double -> int64 without undefined behaviour: saturates, NaN -> 0 */
+static inline int64_t nl_sat_i64(double v) {
+    if (!(v == v)) return 0;
+    if (v >= 9223372036854775808.0) return INT64_MAX;
+    if (v < -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+/* int64 arithmetic that wraps (two's complement), as PyTorch's does */
+static inline int64_t nl_wrap_add(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static inline int64_t nl_wrap_sub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static inline int64_t nl_wrap_mul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+
 /* dtype-dispatched element read/write as double */
 static inline double nl_load(const void *p, int dtype) {
     switch (dtype) {
@@ -191,7 +205,7 @@ static inline void nl_store(void *p, int dtype, double v) {
     switch (dtype) {
     case NL_FLOAT32: *(float *)p = (float)v; break;
     case NL_FLOAT64: *(double *)p = v; break;
-    default: *(int64_t *)p = (int64_t)v; break;
+    default: *(int64_t *)p = nl_sat_i64(v); break;
     }
 }
 

@@ -43,22 +43,27 @@ static bool is_unary(int op) {
             }                                                                 \
     } while (0)
 
+/* int64 power; wraps past 2^63 as the other int64 ops do */
 static int64_t ipow(int64_t x, int64_t y) {
     if (y < 0) return x == 1 ? 1 : (x == -1 ? ((y & 1) ? -1 : 1) : 0);
-    int64_t r = 1;
+    uint64_t r = 1, b = (uint64_t)x;
     while (y) {
-        if (y & 1) r *= x;
-        x *= x;
+        if (y & 1) r *= b;
+        b *= b;
         y >>= 1;
     }
-    return r;
+    return (int64_t)r;
 }
 
-#define BIN_OPS(T, POW, MAXF, MINF)                                           \
+#define PLUS(x, y) ((x) + (y))
+#define MINUS(x, y) ((x) - (y))
+#define TIMES(x, y) ((x) * (y))
+
+#define BIN_OPS(T, ADDF, SUBF, MULF, POW, MAXF, MINF)                         \
     switch (op) {                                                             \
-    case NL_OP_ADD: BIN_LOOP(T, x + y); break;                                \
-    case NL_OP_SUB: BIN_LOOP(T, x - y); break;                                \
-    case NL_OP_MUL: BIN_LOOP(T, x * y); break;                                \
+    case NL_OP_ADD: BIN_LOOP(T, ADDF(x, y)); break;                           \
+    case NL_OP_SUB: BIN_LOOP(T, SUBF(x, y)); break;                           \
+    case NL_OP_MUL: BIN_LOOP(T, MULF(x, y)); break;                           \
     case NL_OP_DIV: BIN_LOOP(T, x / y); break;                                \
     case NL_OP_POW: BIN_LOOP(T, POW(x, y)); break;                            \
     case NL_OP_MAXIMUM: BIN_LOOP(T, MAXF(x, y)); break;                       \
@@ -83,11 +88,11 @@ static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) 
     const bin_ctx *ctx = vctx;
     int op = ctx->op;
     if (ctx->dtype == NL_FLOAT32) {
-        BIN_OPS(float, powf, FMAX_NAN, FMIN_NAN)
+        BIN_OPS(float, PLUS, MINUS, TIMES, powf, FMAX_NAN, FMIN_NAN)
     } else if (ctx->dtype == NL_FLOAT64) {
-        BIN_OPS(double, pow, FMAX_NAN, FMIN_NAN)
+        BIN_OPS(double, PLUS, MINUS, TIMES, pow, FMAX_NAN, FMIN_NAN)
     } else {
-        BIN_OPS(int64_t, ipow, IMAX, IMIN)
+        BIN_OPS(int64_t, nl_wrap_add, nl_wrap_sub, nl_wrap_mul, ipow, IMAX, IMIN)
     }
 }
 
@@ -260,12 +265,12 @@ static void unary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
         UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf, sin, cos)
     } else {
         switch (op) {
-        case NL_OP_NEG: UN_LOOP(int64_t, -x); break;
-        case NL_OP_ABS: UN_LOOP(int64_t, x < 0 ? -x : x); break;
+        case NL_OP_NEG: UN_LOOP(int64_t, nl_wrap_sub(0, x)); break;
+        case NL_OP_ABS: UN_LOOP(int64_t, x < 0 ? nl_wrap_sub(0, x) : x); break;
         case NL_OP_RELU: UN_LOOP(int64_t, x > 0 ? x : 0); break;
         case NL_OP_CLAMP: {
-            int64_t lo = ctx->has_lo ? (int64_t)ceil(ctx->lo) : INT64_MIN;
-            int64_t hi = ctx->has_hi ? (int64_t)floor(ctx->hi) : INT64_MAX;
+            int64_t lo = ctx->has_lo ? nl_sat_i64(ceil(ctx->lo)) : INT64_MIN;
+            int64_t hi = ctx->has_hi ? nl_sat_i64(floor(ctx->hi)) : INT64_MAX;
             UN_LOOP(int64_t, x < lo ? lo : (x > hi ? hi : x));
             break;
         }
@@ -367,9 +372,9 @@ static void axpy_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
         const double *a = (const double *)p[1];
         for (int64_t i = 0; i < n; i++) o[i * s[0]] += al * a[i * s[1]];
     } else {
-        int64_t *o = (int64_t *)p[0], al = (int64_t)ctx->alpha;
+        int64_t *o = (int64_t *)p[0], al = nl_sat_i64(ctx->alpha);
         const int64_t *a = (const int64_t *)p[1];
-        for (int64_t i = 0; i < n; i++) o[i * s[0]] += al * a[i * s[1]];
+        for (int64_t i = 0; i < n; i++) o[i * s[0]] = nl_wrap_add(o[i * s[0]], nl_wrap_mul(al, a[i * s[1]]));
     }
 }
 

@@ -35,7 +35,7 @@ static bool check_class_args(const char *op, nl_tensor *x, nl_tensor *target, in
     }
     int64_t c = x->sizes[1];
     for (int64_t i = 0; i < target->numel; i++) {
-        int64_t k = (int64_t)nl_get_flat(target, i) - base;
+        int64_t k = nl_get_index(target, i, base);
         if (k < 0 || k >= c) {
             nl_set_error("%s: target %lld at position %lld is out of range for %lld classes "
                          "(labels run from %lld to %lld)", op, (long long)(k + base),
@@ -124,7 +124,7 @@ nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int red
     if (!lt) return NULL;
     double *loss = lt->data;
     for (int64_t i = 0; i < n; i++) {
-        int64_t t = (int64_t)nl_get_flat(target, i) - base;
+        int64_t t = nl_get_index(target, i, base);
         double v = logp->dtype == NL_FLOAT32
             ? ((const float *)logp->data)[i * logp->strides[0] + t * logp->strides[1]]
             : ((const double *)logp->data)[i * logp->strides[0] + t * logp->strides[1]];

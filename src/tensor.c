@@ -350,6 +350,17 @@ double nl_get_flat(const nl_tensor *t, int64_t i) {
     return nl_load((char *)t->data + off * nl_dtype_size(t->dtype), t->dtype);
 }
 
+int64_t nl_get_index(const nl_tensor *t, int64_t i, int64_t base) {
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        off += (i % t->sizes[d]) * t->strides[d];
+        i /= t->sizes[d];
+    }
+    const char *p = (const char *)t->data + off * nl_dtype_size(t->dtype);
+    int64_t v = t->dtype == NL_INT64 ? *(const int64_t *)p : nl_sat_i64(nl_load(p, t->dtype));
+    return v == INT64_MIN ? v : v - base;
+}
+
 /* ---- copy with conversion, fill ---- */
 
 #define CONVERT_ROW(TD, TS)                                                   \
@@ -358,6 +369,13 @@ double nl_get_flat(const nl_tensor *t, int64_t i) {
         const TS *s = (const TS *)p[1];                                        \
         if (so == 1 && ss == 1) for (int64_t i = 0; i < n; i++) o[i] = (TD)s[i]; \
         else for (int64_t i = 0; i < n; i++) o[i * so] = (TD)s[i * ss];        \
+    } while (0)
+/* float -> int64: saturating (NaN -> 0) instead of undefined */
+#define CONVERT_ROW_SAT(TS)                                                   \
+    do {                                                                       \
+        int64_t *o = (int64_t *)p[0];                                          \
+        const TS *s = (const TS *)p[1];                                        \
+        for (int64_t i = 0; i < n; i++) o[i * so] = nl_sat_i64(s[i * ss]);     \
     } while (0)
 
 typedef struct { int dd, ds; } copy_ctx;
@@ -372,8 +390,8 @@ static void copy_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     case NL_FLOAT64 * 3 + NL_FLOAT32: CONVERT_ROW(double, float); break;
     case NL_FLOAT64 * 3 + NL_FLOAT64: CONVERT_ROW(double, double); break;
     case NL_FLOAT64 * 3 + NL_INT64: CONVERT_ROW(double, int64_t); break;
-    case NL_INT64 * 3 + NL_FLOAT32: CONVERT_ROW(int64_t, float); break;
-    case NL_INT64 * 3 + NL_FLOAT64: CONVERT_ROW(int64_t, double); break;
+    case NL_INT64 * 3 + NL_FLOAT32: CONVERT_ROW_SAT(float); break;
+    case NL_INT64 * 3 + NL_FLOAT64: CONVERT_ROW_SAT(double); break;
     default: CONVERT_ROW(int64_t, int64_t); break;
     }
 }
@@ -419,7 +437,10 @@ static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     int64_t so = s[0];
     if (ctx->dtype == NL_FLOAT32) FILL_ROW(float);
     else if (ctx->dtype == NL_FLOAT64) FILL_ROW(double);
-    else FILL_ROW(int64_t);
+    else {
+        int64_t *o = (int64_t *)p[0], x = nl_sat_i64(ctx->value);
+        for (int64_t i = 0; i < n; i++) o[i * so] = x;
+    }
 }
 
 int nl_fill_(nl_tensor *dst, double value) {
@@ -755,7 +776,7 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
     NL_CHECK(d >= 0 && t->ndim > 0, "index_select: dim %d out of range for shape %s", dim, nl_shape_str(t));
     int64_t n = index->numel;
     for (int64_t i = 0; i < n; i++) {
-        int64_t k = (int64_t)nl_get_flat(index, i) - base;
+        int64_t k = nl_get_index(index, i, base);
         NL_CHECK(k >= 0 && k < t->sizes[d], "index_select: index %lld out of range for dim %d of shape %s",
                  (long long)(k + base), (int)(d + base), nl_shape_str(t));
     }
@@ -765,7 +786,7 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
     nl_tensor *r = nl_tensor_alloc("index_select", t->ndim, sz, t->dtype);
     if (!r) return NULL;
     for (int64_t i = 0; i < n; i++) {
-        int64_t k = (int64_t)nl_get_flat(index, i) - base;
+        int64_t k = nl_get_index(index, i, base);
         nl_tensor *src = nl_select(t, d, k), *dst = nl_select(r, d, i);
         if (src && dst) copy_into(dst, src);
         nl_release(src);
@@ -825,7 +846,7 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             nl_tensor *gc = TMP(nl_contiguous(g));
             int64_t row = x->ndim ? x->numel / x->sizes[0] : 1;
             for (int64_t i = 0; i < idx->numel; i++) {
-                int64_t k = (int64_t)nl_get_flat(idx, i) - n->a[1];
+                int64_t k = nl_get_index(idx, i, n->a[1]);
                 if (g->dtype == NL_FLOAT32) {
                     float *o = (float *)gx->data + k * row;
                     const float *src = (const float *)gc->data + i * row;
@@ -839,7 +860,7 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             break;
         }
         for (int64_t i = 0; i < idx->numel; i++) {
-            int64_t k = (int64_t)nl_get_flat(idx, i) - n->a[1];
+            int64_t k = nl_get_index(idx, i, n->a[1]);
             nl_tensor *dst = nl_select(gx, d, k), *src = nl_select(g, d, i);
             int rc = (dst && src) ? nl_add_scaled_(dst, src, 1.0) : -1;
             nl_release(dst);

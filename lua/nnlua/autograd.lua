@@ -43,8 +43,11 @@ return function(nl)
   -- backward([grad], [{retain_graph = true}])
   function Tensor.backward(t, grad, opts)
     if type(grad) == 'table' and not nl.is_tensor(grad) then grad, opts = nil, grad end
-    local retain = opts and opts.retain_graph and 1 or 0
+    local retain = nl._opts('backward', opts).retain_graph and 1 or 0
     check(lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain))
+    -- nn.DataParallel averages gradients across ranks here
+    local after = nl._after_backward
+    if after then after() end
   end
 
   -- fn runs with grad mode off; its results are returned
@@ -64,10 +67,11 @@ return function(nl)
   -- checks J^T w for every input element. inputs: float64 tensors that
   -- require grad. Returns true, or false and a message; errors on misuse.
   function nl.gradcheck(f, inputs, opts)
-    opts = opts or {}
+    opts = nl._opts('gradcheck', opts)
     local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
     if type(f) ~= 'function' then raise('gradcheck: expected a function, got ' .. type(f)) end
     if nl.is_tensor(inputs) then inputs = { inputs } end
+    if type(inputs) ~= 'table' then nl._argerror('gradcheck', 'a tensor or a list of tensors as inputs', inputs) end
     for i, x in ipairs(inputs) do
       if not nl.is_tensor(x) or x:dtype() ~= 'float64' then
         raise(('gradcheck: input %d must be a float64 tensor'):format(i))

@@ -23,7 +23,7 @@ return function(nl)
 
   -- model:compile{optimizer=, loss=, metrics=, lr=}
   function Module:compile(opts)
-    opts = opts or {}
+    opts = nl._opts('compile', opts)
     local o = opts.optimizer or 'adam'
     if type(o) == 'string' then
       local name = optimizers[o:lower()]
@@ -42,7 +42,10 @@ return function(nl)
     elseif nn.is_module(l) then lossfn = function(p, t) return l(p, t) end
     else nl._raise('compile: loss must be a name, a function or a loss module') end
     local metrics = {}
-    for _, m in ipairs(opts.metrics or {}) do
+    local ms = opts.metrics or {}
+    if type(ms) == 'string' then ms = { ms } end
+    if type(ms) ~= 'table' then nl._argerror('compile', 'metrics as a list of names', ms) end
+    for _, m in ipairs(ms) do
       local name = m == 'acc' and 'accuracy' or m
       if name ~= 'accuracy' and name ~= 'mae' then nl._raise("compile: unknown metric '" .. tostring(m) .. "'") end
       metrics[#metrics + 1] = name
@@ -72,6 +75,7 @@ return function(nl)
       nl._raise(('%s: X and y must have the same number of samples, got shapes %s and %s'):format(op,
         nl._shape_str(X), nl._shape_str(y)))
     end
+    if X:size(1) == 0 then nl._raise(('%s: X has no samples (shape %s)'):format(op, nl._shape_str(X))) end
   end
 
   -- every module's training flag, to put back after eval-mode passes
@@ -136,7 +140,7 @@ return function(nl)
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     check_xy('fit', X, y)
-    opts = opts or {}
+    opts = nl._opts('fit', opts)
     local epochs, bs = opts.epochs or 1, opts.batch_size or 32
     if type(epochs) ~= 'number' or epochs ~= math.floor(epochs) or epochs < 0 or epochs > 2^31 then
       nl._raise('fit: epochs must be a non-negative integer, got ' .. tostring(epochs))
@@ -146,7 +150,9 @@ return function(nl)
     end
     local verbose = opts.verbose == nil and 1 or opts.verbose
     if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
+    if type(verbose) ~= 'number' or verbose ~= verbose then nl._argerror('fit', 'verbose as 0, 1, 2 or a boolean', verbose) end
     local val = opts.validation_data
+    if val ~= nil and type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}', val) end
     if val then check_xy('fit (validation_data)', val[1], val[2]) end
     local ckpt = opts.checkpoint
     if ckpt ~= nil and (type(ckpt) ~= 'table' or type(ckpt.path) ~= 'string') then
@@ -262,7 +268,7 @@ return function(nl)
   end
 
   local function batch_size(op, opts, default)
-    local bs = (opts and opts.batch_size) or default
+    local bs = nl._opts(op, opts).batch_size or default
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       nl._raise(('%s: batch_size must be a positive integer, got %s'):format(op, tostring(bs)))
     end

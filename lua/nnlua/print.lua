@@ -22,7 +22,8 @@ return function(nl)
 
   -- choose one format for all shown values
   local function formatter(vals, is_int)
-    if is_int then return function(v) return string.format('%d', v) end end
+    -- int64 values stay int64 cdata: exact past 2^53
+    if is_int then return function(v) return (tostring(v):gsub('LL$', '')) end end
     local int_mode, nonzero = true, {}
     for _, v in ipairs(vals) do
       if v == v and v ~= math.huge and v ~= -math.huge then
@@ -62,7 +63,7 @@ return function(nl)
     -- collect the shown values (in order) to pick a format and a width
     local vals = {}
     local function collect(d, off)
-      if d > ndim then vals[#vals + 1] = tonumber(data[off]); return end
+      if d > ndim then vals[#vals + 1] = is_int and data[off] or tonumber(data[off]); return end
       for _, i in ipairs(shown(shape[d], summarize)) do
         if i then collect(d + 1, off + (i - 1) * strides[d]) end
       end
@@ -76,7 +77,7 @@ return function(nl)
     local function cell(v) local s = fmt(v); return string.rep(' ', width - #s) .. s end
 
     local prefix = 'tensor('
-    if ndim == 0 then return prefix .. fmt(tonumber(data[0])) end
+    if ndim == 0 then return prefix .. fmt(is_int and data[0] or tonumber(data[0])) end
     local function block(d, off, indent)
       local parts = {}
       if d == ndim then
@@ -84,7 +85,7 @@ return function(nl)
         local line = {}
         local lines = {}
         for _, i in ipairs(shown(shape[d], summarize)) do
-          line[#line + 1] = i and cell(tonumber(data[off + (i - 1) * strides[d]])) or '...'
+          line[#line + 1] = i and cell(is_int and data[off + (i - 1) * strides[d]] or tonumber(data[off + (i - 1) * strides[d]])) or '...'
           if #line == per_line then lines[#lines + 1] = table.concat(line, ', '); line = {} end
         end
         if #line > 0 then lines[#lines + 1] = table.concat(line, ', ') end

@@ -97,6 +97,14 @@ return function(nl)
     return p
   end
   nl._T = T
+  nl._argerror = argerror
+
+  -- a table of options (nil -> {}), or an error naming op
+  function nl._opts(op, opts)
+    if opts == nil then return {} end
+    if type(opts) ~= 'table' or getmetatable(opts) ~= nil then argerror(op, 'a table of options', opts) end
+    return opts
+  end
 
   local function dtype_id(d, op)
     if d == nil then return 0 end
@@ -208,7 +216,9 @@ return function(nl)
     elseif type(step) == 'string' then step, dtype = nil, step end
     if b == nil then a, b = 0, a end
     step = step or 1
-    for _, x in ipairs({ a, b, step }) do
+    local ends = { a, b, step }
+    for i = 1, 3 do
+      local x = ends[i]
       if type(x) ~= 'number' then argerror('arange', 'numbers', x) end
     end
     local dt = dtype and dtype_id(dtype, 'arange')
@@ -492,6 +502,7 @@ return function(nl)
   Tensor.div_ = inplace_binary('div_', 'div')
   local add_plain = inplace_binary('add_', 'add')
   function Tensor.add_(t, x, alpha)
+    if alpha ~= nil and type(alpha) ~= 'number' then argerror('add_', 'a number as alpha', alpha) end
     if alpha == nil or type(x) == 'number' then
       if type(x) == 'number' and alpha then x = x * alpha end
       return add_plain(t, x)

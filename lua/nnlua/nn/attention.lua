@@ -11,7 +11,7 @@ return function(nl, nn)
   nn.MultiheadAttention = MultiheadAttention
 
   function MultiheadAttention:init(embed_dim, num_heads, opts)
-    opts = opts or {}
+    opts = nl._opts('MultiheadAttention', opts)
     if type(embed_dim) ~= 'number' or type(num_heads) ~= 'number' or embed_dim < 1 or num_heads < 1 then
       nl._raise('MultiheadAttention: expected positive embed_dim and num_heads')
     end
@@ -22,6 +22,9 @@ return function(nl, nn)
     self.head_dim = embed_dim / num_heads
     self.batch_first = opts.batch_first or false
     self.dropout = opts.dropout or 0
+    if type(self.dropout) ~= 'number' or not (self.dropout >= 0 and self.dropout < 1) then
+      nl._raise('MultiheadAttention: dropout must be a number in [0, 1), got ' .. tostring(self.dropout))
+    end
     -- PyTorch: xavier_uniform_ in-projection, zero biases, Linear out-projection with zero bias
     self.in_proj_weight = nl.empty(3 * embed_dim, embed_dim):requires_grad()
     nn.init.xavier_uniform_(self.in_proj_weight)
@@ -56,7 +59,7 @@ return function(nl, nn)
   -- is_causal = bool, need_weights = true}) -> output, weights averaged over heads
   function MultiheadAttention:forward(query, key, value, opts)
     key, value = key or query, value or key or query
-    opts = opts or {}
+    opts = nl._opts('MultiheadAttention', opts)
     local E, H, hd = self.embed_dim, self.num_heads, self.head_dim
     for _, t in ipairs({ query, key, value }) do
       local p = nl._T(t, 'MultiheadAttention')
@@ -86,7 +89,8 @@ return function(nl, nn)
       if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
       mask = nn.causal_mask(L)
     end
-    if mask then
+    if mask ~= nil then
+      nl._T(mask, 'MultiheadAttention (attn_mask)')
       if mask:dim() ~= 2 or mask:size(1) ~= L or mask:size(2) ~= S then
         nl._raise(('MultiheadAttention: attn_mask must be (%d, %d), got %s'):format(L, S, nl._shape_str(mask)))
       end
@@ -94,6 +98,7 @@ return function(nl, nn)
     end
     if opts.key_padding_mask then
       local kpm = opts.key_padding_mask
+      nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
       if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
         nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
       end
@@ -121,7 +126,7 @@ return function(nl, nn)
   nn.TransformerEncoderLayer = TransformerEncoderLayer
 
   function TransformerEncoderLayer:init(d_model, nhead, opts)
-    opts = opts or {}
+    opts = nl._opts('TransformerEncoderLayer', opts)
     local ff = opts.dim_feedforward or 2048
     local p = opts.dropout or 0.1
     self.norm_first = opts.norm_first ~= false
@@ -151,7 +156,8 @@ return function(nl, nn)
 
   -- forward(src, {src_mask, src_key_padding_mask, is_causal})
   function TransformerEncoderLayer:forward(x, opts)
-    opts = opts or {}
+    nl._T(x, 'TransformerEncoderLayer')
+    opts = nl._opts('TransformerEncoderLayer', opts)
     if self.norm_first then
       x = x + self:_sa(self.norm1(x), opts)
       return x + self:_ff(self.norm2(x))
@@ -167,7 +173,13 @@ return function(nl, nn)
   -- adds sin/cos position codes (Vaswani et al.) to (N, L, d) or (L, N, d)
   function PositionalEncoding:init(d_model, max_len, opts)
     max_len = max_len or 5000
-    self.batch_first = (opts and opts.batch_first) ~= false
+    if type(d_model) ~= 'number' or d_model < 1 or d_model ~= math.floor(d_model) then
+      nl._argerror('PositionalEncoding', 'a positive integer d_model', d_model)
+    end
+    if type(max_len) ~= 'number' or max_len < 1 or max_len > 2^31 or max_len ~= math.floor(max_len) then
+      nl._raise('PositionalEncoding: max_len must be a positive integer, got ' .. tostring(max_len))
+    end
+    self.batch_first = nl._opts('PositionalEncoding', opts).batch_first ~= false
     local pos = nl.arange(0, max_len, 'float32'):view(max_len, 1)
     local i = nl.arange(0, d_model, 2, 'float32')
     local div = (i * (-math.log(10000) / d_model)):exp():view(1, -1)
@@ -180,6 +192,7 @@ return function(nl, nn)
   end
 
   function PositionalEncoding:forward(x)
+    nl._T(x, 'PositionalEncoding')
     local L = self.batch_first and x:size(2) or x:size(1)
     if L > self.max_len then
       nl._raise(('PositionalEncoding: sequence length %d exceeds max_len %d'):format(L, self.max_len))

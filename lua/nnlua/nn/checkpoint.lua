@@ -45,7 +45,7 @@ return function(nl, nn)
 
   function Module:save(path, opts)
     if type(path) ~= 'string' then nl._raise('save: expected a file path') end
-    opts = opts or {}
+    opts = nl._opts('save', opts)
     local tensors = {}
     for name, t in pairs(self:state_dict()) do tensors[name] = t end
     local meta = { format = FORMAT, model = json.encode(self:structure()) }

@@ -41,6 +41,9 @@ return function(nl, nn)
   nn.ModuleList = ModuleList
 
   function ModuleList:init(list)
+    if list ~= nil and (type(list) ~= 'table' or getmetatable(list) ~= nil) then
+      nl._argerror('ModuleList', 'a list of modules', list)
+    end
     add_children(self, list or {}, 'ModuleList')
   end
   ModuleList._child_name = Sequential._child_name

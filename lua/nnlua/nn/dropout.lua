@@ -13,6 +13,7 @@ return function(nl, nn)
   end
 
   function Dropout:forward(x)
+    nl._T(x, 'Dropout')
     if not self.training or self.p == 0 then return x end
     if self.p == 1 then return x * 0 end
     local keep = nl.rand(x:shape(), x:dtype()):ge(self.p)

@@ -52,17 +52,19 @@ return function(nl, nn)
   function init.ones_(t) return init.constant_(t, 1) end
 
   function init.xavier_uniform_(t, gain)
+    if gain ~= nil and type(gain) ~= 'number' then nl._argerror('init.xavier_uniform_', 'a number gain', gain) end
     local fi, fo = fans(t)
     local a = (gain or 1) * math.sqrt(6 / (fi + fo))
     return init.uniform_(t, -a, a)
   end
   function init.xavier_normal_(t, gain)
+    if gain ~= nil and type(gain) ~= 'number' then nl._argerror('init.xavier_normal_', 'a number gain', gain) end
     local fi, fo = fans(t)
     return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fi + fo)))
   end
 
   local function kaiming_std(t, opts)
-    opts = opts or {}
+    opts = nl._opts('nn.init', opts)
     local fi, fo = fans(t)
     local fan = (opts.mode or 'fan_in') == 'fan_in' and fi or fo
     local gain = init.calculate_gain(opts.nonlinearity or 'leaky_relu', opts.a or 0)

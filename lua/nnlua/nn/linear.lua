@@ -10,7 +10,7 @@ return function(nl, nn)
     if type(in_features) ~= 'number' or type(out_features) ~= 'number' or in_features < 1 or out_features < 1 then
       nl._raise(('Linear: expected positive sizes, got %s and %s'):format(tostring(in_features), tostring(out_features)))
     end
-    opts = opts or {}
+    opts = nl._opts('Linear', opts)
     self.in_features, self.out_features = in_features, out_features
     -- PyTorch: kaiming_uniform_(a = sqrt 5) for the weight, U(+-1/sqrt(fan_in)) for the bias
     self.weight = nl.empty(out_features, in_features):requires_grad()

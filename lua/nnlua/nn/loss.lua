@@ -9,7 +9,7 @@ return function(nl, nn)
 
   local reductions = { none = 0, mean = 1, sum = 2 }
   local function reduction_of(opts, op)
-    local r = (opts and opts.reduction) or 'mean'
+    local r = nl._opts(op, opts).reduction or 'mean'
     if reductions[r] == nil then
       nl._raise(("%s: reduction must be 'mean', 'sum' or 'none', got '%s'"):format(op, tostring(r)))
     end
@@ -43,7 +43,10 @@ return function(nl, nn)
 
   function F.huber_loss(input, target, opts)
     same_shape('huber_loss', input, target)
-    local delta = (opts and opts.delta) or 1
+    local delta = nl._opts('huber_loss', opts).delta or 1
+    if type(delta) ~= 'number' or not (delta > 0) then
+      nl._raise('huber_loss: delta must be a positive number, got ' .. tostring(delta))
+    end
     local d = (input - target):abs()
     local quad = d * d * 0.5
     local lin = (d - 0.5 * delta) * delta
@@ -61,7 +64,10 @@ return function(nl, nn)
   function F.cross_entropy(input, target, opts)
     local r = reduction_of(opts, 'cross_entropy')
     class_target('cross_entropy', target)
-    local ls = (opts and opts.label_smoothing) or 0
+    local ls = nl._opts('cross_entropy', opts).label_smoothing or 0
+    if type(ls) ~= 'number' or not (ls >= 0 and ls <= 1) then
+      nl._raise('cross_entropy: label_smoothing must be a number in [0, 1], got ' .. tostring(ls))
+    end
     return nl._wrap(lib.nl_cross_entropy(nl._T(input, 'cross_entropy'), target.ptr, 1, reductions[r], ls))
   end
 
@@ -92,7 +98,7 @@ return function(nl, nn)
   local Module = nn.Module
   local function loss_module(name, fn)
     local cls = Module:extend(name)
-    cls.init = function(self, opts) self.opts = opts or {}; reduction_of(self.opts, name) end
+    cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, name) end
     cls.forward = function(self, input, target) return fn(input, target, self.opts) end
     nn[name] = cls
   end

@@ -129,6 +129,7 @@ return function(nl, nn)
     return out
   end
   function Module:apply(fn)
+    if type(fn) ~= 'function' then nl._argerror('apply', 'a function', fn) end
     for _, m in ipairs(self:modules()) do fn(m) end
     return self
   end

@@ -7,13 +7,16 @@ return function(nl, nn)
   nn.BatchNorm1d = BatchNorm1d
 
   function BatchNorm1d:init(num_features, opts)
-    opts = opts or {}
+    opts = nl._opts(self.__name, opts)
     if type(num_features) ~= 'number' or num_features < 1 then
       nl._raise('BatchNorm1d: expected a positive number of features, got ' .. tostring(num_features))
     end
     self.num_features = num_features
     self.eps = opts.eps or 1e-5
     self.momentum = opts.momentum or 0.1
+    if type(self.eps) ~= 'number' or type(self.momentum) ~= 'number' then
+      nl._raise(('BatchNorm1d: eps and momentum must be numbers, got %s and %s'):format(type(self.eps), type(self.momentum)))
+    end
     self.affine = opts.affine ~= false
     if self.affine then
       self.weight = nl.ones(num_features):requires_grad()
@@ -25,6 +28,7 @@ return function(nl, nn)
   end
 
   function BatchNorm1d:forward(x)
+    nl._T(x, 'BatchNorm1d')
     local d = x:dim()
     if (d ~= 2 and d ~= 3) or x:size(2) ~= self.num_features then
       nl._raise(('BatchNorm1d: expected input (N, %d) or (N, %d, L), got shape %s'):format(
@@ -67,13 +71,14 @@ return function(nl, nn)
 
   -- normalized_shape: a size or a shape table of the trailing dims
   function LayerNorm:init(normalized_shape, opts)
-    opts = opts or {}
+    opts = nl._opts('LayerNorm', opts)
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
     for _, s in ipairs(shape) do
       if type(s) ~= 'number' or s < 1 then nl._raise('LayerNorm: expected positive sizes') end
     end
     self.normalized_shape = shape
     self.eps = opts.eps or 1e-5
+    if type(self.eps) ~= 'number' then nl._argerror('LayerNorm', 'a number eps', self.eps) end
     self.elementwise_affine = opts.elementwise_affine ~= false
     if self.elementwise_affine then
       self.weight = nl.ones(shape):requires_grad()
@@ -82,6 +87,7 @@ return function(nl, nn)
   end
 
   function LayerNorm:forward(x)
+    nl._T(x, 'LayerNorm')
     local k, d = #self.normalized_shape, x:dim()
     local ok = d >= k
     for i = 1, k do ok = ok and x:size(d - k + i) == self.normalized_shape[i] end

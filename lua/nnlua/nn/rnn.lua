@@ -81,8 +81,7 @@ return function(nl, nn)
       raise(('%s: expected positive integer input_size and hidden_size, got %s and %s'):format(
         name, tostring(input_size), tostring(hidden_size)))
     end
-    if opts ~= nil and type(opts) ~= 'table' then raise(name .. ': options must be a table') end
-    opts = opts or {}
+    opts = nl._opts(name, opts)
     local L = opts.num_layers or 1
     if not positive_int(L) then raise(('%s: num_layers must be a positive integer, got %s'):format(name, tostring(L))) end
     local p = opts.dropout or 0
@@ -139,7 +138,7 @@ return function(nl, nn)
     end
     h0 = check_state(name, 'h0', h0, L, N, H, unbatched)
     c0 = check_state(name, 'c0', c0, L, N, H, unbatched)
-    local lengths = lengths_tensor(name, opts and opts.lengths, N)
+    local lengths = lengths_tensor(name, nl._opts(name, opts).lengths, N)
     local TNH, NH = T * N * H, N * H
     local out_shape = bf and { N, T, H } or { T, N, H }
     local hn, cn, cur = {}, {}, x
@@ -181,7 +180,7 @@ return function(nl, nn)
   local RNN = RNNBase:extend('RNN')
   nn.RNN = RNN
   function RNN:init(input_size, hidden_size, opts)
-    local nonlin = opts and opts.nonlinearity or 'tanh'
+    local nonlin = nl._opts(self.__name, opts).nonlinearity or 'tanh'
     if nonlin ~= 'tanh' and nonlin ~= 'relu' then
       raise(("RNN: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(nonlin)))
     end
@@ -211,7 +210,7 @@ return function(nl, nn)
   -- act(gi + gh), act 'tanh' (default) or 'relu'
   function F.rnn_cell(gi, gh, nonlinearity)
     local mode = (nonlinearity or 'tanh') == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU
-    return nl._wrap(lib.nl_rnn_cell(nl._T(gi, 'rnn_cell'), gh and nl._T(gh, 'rnn_cell'), mode))
+    return nl._wrap(lib.nl_rnn_cell(nl._T(gi, 'rnn_cell'), gh ~= nil and nl._T(gh, 'rnn_cell') or nil, mode))
   end
 
   -- ---- nn.RNNCell, nn.LSTMCell, nn.GRUCell --------------------------------------------
@@ -224,7 +223,7 @@ return function(nl, nn)
       raise(('%s: expected positive integer input_size and hidden_size, got %s and %s'):format(
         name, tostring(input_size), tostring(hidden_size)))
     end
-    opts = opts or {}
+    opts = nl._opts(name, opts)
     self.mode = mode
     self.input_size, self.hidden_size = input_size, hidden_size
     self.bias = opts.bias ~= false
@@ -307,7 +306,7 @@ return function(nl, nn)
   local RNNCell = CellBase:extend('RNNCell')
   nn.RNNCell = RNNCell
   function RNNCell:init(input_size, hidden_size, opts)
-    local nonlin = opts and opts.nonlinearity or 'tanh'
+    local nonlin = nl._opts(self.__name, opts).nonlinearity or 'tanh'
     if nonlin ~= 'tanh' and nonlin ~= 'relu' then
       raise(("RNNCell: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(nonlin)))
     end

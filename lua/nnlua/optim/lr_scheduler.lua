@@ -13,8 +13,7 @@ return function(nl, optim)
     if type(opt) ~= 'table' or type(opt.param_groups) ~= 'table' then
       raise(('%s: expected an optimizer, got %s'):format(name, type(opt)))
     end
-    opts = opts or {}
-    if type(opts) ~= 'table' then raise(('%s: options must be a table, got %s'):format(name, type(opts))) end
+    opts = nl._opts(name, opts)
     for k in pairs(opts) do
       if defaults[k] == nil then raise(("%s: unknown option '%s'"):format(name, tostring(k))) end
     end

@@ -1,0 +1,1201 @@
+-- Randomized misuse: thousands of seeded calls of every public function,
+-- tensor method, module, loss, optimizer, scheduler and loader, with
+-- arguments drawn from a pool of good and bad values (tensors of odd
+-- shapes, all dtypes, views, released handles; nil, NaN, +-inf, 2^62,
+-- negative sizes, strings, tables, functions, booleans, cdata), and
+-- mutated safetensors, checkpoint, IDX and CSV files. Each call must
+-- return or raise a Lua error whose message names the op; none may crash
+-- the process, hang, or return a malformed tensor.
+--
+-- The calls run in a child luajit (this same file, run as a script), under
+-- a wall-clock limit and with a per-call time budget, so that a crash or a
+-- hang fails this spec with the call that caused it instead of taking down
+-- busted. The same seed gives the same calls:
+--   NNLUA_MISUSE_SEED=7 NNLUA_MISUSE_CASES=50000 luajit tests/spec/misuse_spec.lua
+-- reruns a set by hand (it prints each failure; exit status 1 on any).
+local ffi = require 'ffi'
+
+local DEFAULT_SEED, DEFAULT_CASES = 20250611, 20000
+local USER_ERROR = 'misuse: a user function raised on purpose'
+local CASE_SECONDS = 5          -- per call, Lua side (a count hook checks it)
+
+-- ==========================================================================
+-- The driver (child process)
+-- ==========================================================================
+
+local function driver(seed, ncases, statefile)
+  local nl = require 'nnlua'
+  local nn, optim, data, F = nl.nn, nl.optim, nl.data, nl.nn.functional
+  local lib = nl._lib
+  local NaN, inf = 0 / 0, math.huge
+  jit.off()
+  jit.flush()
+
+  -- a cap on address space, so a request that slips past a size check
+  -- fails its allocation instead of filling memory (ASan has its own cap:
+  -- max_allocation_size_mb, set by `make test-asan`)
+  local sanitized = (os.getenv('LD_PRELOAD') or ''):find('asan') ~= nil
+  if not sanitized then
+    pcall(function()
+      ffi.cdef [[
+        typedef struct { uint64_t cur, max; } misuse_rlimit;
+        int getrlimit(int resource, misuse_rlimit *rl);
+        int setrlimit(int resource, const misuse_rlimit *rl);
+      ]]
+      local f = io.open('/proc/self/status')
+      local vm = tonumber(f:read('*a'):match('VmSize:%s*(%d+)')) * 1024
+      f:close()
+      local rl = ffi.new('misuse_rlimit')
+      ffi.C.getrlimit(9, rl)                                  -- RLIMIT_AS
+      local want = vm + 4 * 2 ^ 30
+      if rl.cur > want then
+        rl.cur = want
+        ffi.C.setrlimit(9, rl)
+      end
+    end)
+  end
+
+  -- ---- the LCG: Numerical Recipes' constants, exact in doubles ----------------
+  local state = seed % 4294967296
+  local function u()
+    state = (state * 1664525 + 1013904223) % 4294967296
+    return state / 4294967296
+  end
+  local function int(lo, hi) return lo + math.floor(u() * (hi - lo + 1)) end
+  local function chance(p) return u() < p end
+  local NIL = setmetatable({}, { __tostring = function() return 'nil' end })
+  local function pick(list)
+    local v = list[int(1, #list)]
+    if v == NIL then return nil end
+    return v
+  end
+
+  nl.manual_seed(seed)
+
+  -- ---- value pools -----------------------------------------------------------
+  -- sizes and numbers stay either small or far too large (>= 2^40
+  -- elements), so that no call asks for a few GB that would succeed
+  local NUMS = { 0, 1, -1, 2, 3, -3, 0.5, -0.5, 1.5, 1e-3, NaN, inf, -inf, 2 ^ 40, -2 ^ 40, 2 ^ 53,
+                 2 ^ 62, -2 ^ 62, 2 ^ 63, 1e300, -1e300, 5e-324, -0.0 }
+  local SIZES = { 0, 1, 1, 2, 2, 3, 3, 4, 5, -1, -1, -3, 1.5, NaN, inf, -inf, 2 ^ 40, 2 ^ 46, 2 ^ 62, -2 ^ 62, 2 ^ 63 }
+  local DIMS = { 1, 1, 2, 2, 3, -1, -1, -2, 0, 4, 5, -5, 9, 2 ^ 31, -2 ^ 31, 2 ^ 32 + 1, 2 ^ 40, 1.5, NaN, inf }
+  local DTYPES = { 'float32', 'float32', 'float64', 'int64', 'float', 'double', 'long', NIL, NIL,
+                   'float16', 'int32', '', 2, true }
+  local function user_error() error(USER_ERROR, 0) end
+  -- functions a user might pass (they call nnlua only with tensors)
+  local FUNCS = {
+    function(x) return x end,
+    function(x) if nl.is_tensor(x) then return x * x end end,
+    function(x) if nl.is_tensor(x) then return x:sum() end end,
+    function() return nl.ones(2) end,
+    function() end,
+    user_error,
+  }
+  local JUNK = { NIL, NIL, true, false, '', 'x', '3', 'float16', 'mean', 'same', {}, { 1, 2 }, { -1 }, { 0 },
+                 { { 1, 2 }, { 3 } }, { 1, 'a' }, { 2 ^ 40, 2 ^ 40 }, { 1, 2, 3, 4, 5, 6, 7, 8, 9 },
+                 function() end, user_error, ffi.new('int[2]'), ffi.new('int64_t', 3),
+                 io.stdout, coroutine.create(function() end), NaN, inf, 2 ^ 62, -1, 0, 1.5 }
+
+  -- ---- tensors ----------------------------------------------------------------
+  local pool, recent, nrecent = {}, {}, 0
+
+  local function shape_of(nd, lo, hi)
+    local s = {}
+    for i = 1, nd do s[i] = int(lo, hi) end
+    return s
+  end
+
+  local function float_dtype() return chance(0.75) and 'float32' or 'float64' end
+
+  -- a tensor of this shape and dtype with some NaN/inf in it now and then
+  local function filled(shape, dt)
+    local t
+    if dt == 'int64' then
+      t = (nl.rand(shape) * 6 - 1):long()          -- -1..4: good and bad indices, labels
+    else
+      t = nl.randn(shape, dt)
+      local n = t:numel()
+      if n > 0 and chance(0.1) then
+        local flat = t:view(-1)
+        flat[int(1, n)] = pick({ NaN, inf, -inf, 1e30 })
+      end
+    end
+    return t
+  end
+
+  local function new_tensor()
+    local nd = pick({ 0, 1, 1, 2, 2, 2, 3, 3, 4, 5 })
+    local shape = shape_of(nd, chance(0.15) and 0 or 1, 4)
+    local dt = pick({ 'float32', 'float32', 'float32', 'float64', 'float64', 'int64' })
+    local t = filled(shape, dt)
+    local layout = int(1, 8)
+    if layout == 1 and nd >= 2 then t = t:transpose(1, nd)
+    elseif layout == 2 and nd >= 1 and shape[1] >= 2 then t = t:narrow(1, 2, shape[1] - 1)
+    elseif layout == 3 and nd >= 1 then
+      local s = t:shape()
+      s[1] = 1
+      local one = filled(s, dt)
+      s[1] = int(0, 3)
+      t = one:expand(s)                              -- stride 0
+    elseif layout == 4 and nd >= 2 and shape[2] >= 1 then t = t:select(2, 1) end
+    if dt ~= 'int64' and chance(0.25) then
+      if t:is_leaf() then t:requires_grad() end
+      if chance(0.3) then t = t * 1 end              -- a non-leaf
+    end
+    if chance(0.03) then lib.nl_ref_release(t) end   -- a released handle
+    return t
+  end
+
+  local function refill_pool()
+    for i = 1, 40 do
+      local ok, t = pcall(new_tensor)
+      pool[i] = ok and t or nl.zeros(2, 3)
+    end
+  end
+
+  local function remember(v)
+    if nl.is_tensor(v) and v.ptr ~= nil and v:numel() <= 512 then
+      nrecent = nrecent % 16 + 1
+      recent[nrecent] = v
+    end
+  end
+
+  local function any()
+    local r = u()
+    if r < 0.45 then return pick(JUNK) end
+    if r < 0.8 then return pool[int(1, #pool)] end
+    return pick(NUMS)
+  end
+  local function T()                 -- a tensor, mostly
+    local r = u()
+    if r < 0.75 then return pool[int(1, #pool)] end
+    if r < 0.88 and nrecent > 0 then return recent[int(1, nrecent)] end
+    return any()
+  end
+  local function Treal() return pool[int(1, #pool)] end
+  local function N() return chance(0.85) and pick(NUMS) or any() end
+  local function D() return chance(0.85) and pick(DIMS) or any() end
+  local function Z() return chance(0.9) and pick(SIZES) or any() end
+  local function DT() return pick(DTYPES) end
+  local function TN() return chance(0.7) and T() or N() end
+  local function B() return pick({ true, false, NIL, 1, 'x' }) end
+  local function small() return chance(0.9) and int(1, 4) or Z() end
+  local function F_() return chance(0.85) and pick(FUNCS) or any() end
+
+  -- sizes as a call would pass them: varargs, a table, or with a dtype
+  local function sizes()
+    local n = pick({ 0, 1, 1, 2, 2, 3, 4, 9 })
+    local s = {}
+    for i = 1, n do s[i] = chance(0.85) and int(0, 4) or Z() end
+    local mode = int(1, 4)
+    if mode == 1 then return s end
+    if mode == 2 then s[#s + 1] = DT() end
+    return unpack(s, 1, table.maxn(s))
+  end
+
+  -- an options table with some of keys, each value good or bad
+  local function opts(spec)
+    if chance(0.08) then return any() end
+    local o, keys = {}, {}
+    for k in pairs(spec) do keys[#keys + 1] = k end
+    table.sort(keys)                        -- the same draws on every run
+    for _, k in ipairs(keys) do
+      if chance(0.4) then o[k] = spec[k]() end
+    end
+    if chance(0.05) then o.no_such_option = 1 end
+    return o
+  end
+
+  local function list_of_tensors()
+    local n = pick({ 0, 1, 2, 2, 3 })
+    local l = {}
+    for i = 1, n do l[i] = chance(0.9) and T() or any() end
+    return l
+  end
+
+  -- ---- one call ---------------------------------------------------------------
+  local counts = { cases = 0, returned = 0, errors = 0, user = 0 }
+  local failures = {}
+  local current, deadline
+
+  local function describe_value(v)
+    local tv = type(v)
+    if nl.is_tensor(v) then
+      if v.ptr == nil then return 'tensor<released>' end
+      local p = v.ptr
+      local s = {}
+      for i = 0, p.ndim - 1 do s[#s + 1] = tostring(tonumber(p.sizes[i])) end
+      local tags = lib.nl_is_contiguous(p) == 0 and ' strided' or ''
+      if bit.band(p.flags, 1) ~= 0 then tags = tags .. ' requires_grad' end
+      if p.node ~= nil then tags = tags .. ' non-leaf' end
+      return ('tensor[%s] %s%s'):format(table.concat(s, ','), nl.Tensor.dtype(v), tags)
+    elseif tv == 'number' then return ('%.17g'):format(v)
+    elseif tv == 'string' then return ('%q'):format(v)
+    elseif tv == 'table' then
+      if nn.is_module(v) then return 'nn.' .. v.__name end
+      local parts = {}
+      for i = 1, math.min(#v, 4) do parts[i] = describe_value(v[i]) end
+      for k, x in pairs(v) do
+        if type(k) == 'string' and #parts < 8 then parts[#parts + 1] = k .. '=' .. describe_value(x) end
+      end
+      return '{' .. table.concat(parts, ', ') .. '}'
+    end
+    return tostring(tv == 'cdata' and ffi.typeof(v) or tv)
+  end
+
+  local function describe_args(...)
+    local parts = {}
+    for i = 1, select('#', ...) do parts[i] = describe_value((select(i, ...))) end
+    return table.concat(parts, ', ')
+  end
+
+  local trace = tonumber(os.getenv('NNLUA_MISUSE_TRACE'))      -- prints that case's call
+  local sf = io.open(statefile, 'w')
+  local function note(line)
+    if not sf then return end
+    sf:seek('set', 0)
+    sf:write(line, (' '):rep(math.max(0, 600 - #line)), '\n')
+    sf:flush()
+  end
+
+  -- failures by class: 'fatal' (a hang, unbounded memory, a non-string
+  -- error, a malformed result), 'core' (an error of the tensor core, its
+  -- files and autograd that does not name its op), 'layer' (the same from
+  -- nn, nn.init, nn.functional, optim and fit); and the distinct kinds of
+  -- them (op and message without numbers), printed at the end
+  local distinct, ndistinct = {}, 0
+  local fails = { fatal = 0, core = 0, layer = 0 }
+  local function is_core(name)
+    return name:find('^nl%.') or name:find('^Tensor:') or name:find('^data%.') or name:find('^DataLoader')
+      or name:find('^graph') or name:find('^a') or name == 'tostring' or name == '-a' or name == '#a'
+  end
+  local function fail(kind, name, args, msg)
+    msg = tostring(msg)
+    failures[#failures + 1] = true
+    local class = kind ~= 'unnamed error' and 'fatal' or is_core(name) and 'core' or 'layer'
+    fails[class] = fails[class] + 1
+    local key = kind .. ' ' .. name .. ': ' .. msg:gsub('[%d.e+-]+', 'N'):gsub('%[[N,]*%]', '[..]')
+    local d = distinct[key]
+    if not d then
+      ndistinct = ndistinct + 1
+      d = { n = 0, order = ndistinct, class = class,
+            first = ('case %d %s: %s(%s): %s'):format(counts.cases, kind, name, args, msg) }
+      distinct[key] = d
+    end
+    d.n = d.n + 1
+  end
+
+  -- every field of a tensor a call returned must make sense, and its
+  -- elements must be readable through its strides
+  local function check_result(name, args, v, argv)
+    if not nl.is_tensor(v) then return end
+    local p = v.ptr
+    if p == nil then
+      for i = 1, argv.n do if rawequal(argv[i], v) then return end end     -- Identity gives back its input
+      return fail('bad result', name, args, 'a released handle')
+    end
+    local ok = p.ndim >= 0 and p.ndim <= 8 and p.dtype >= 0 and p.dtype <= 2 and p.refcount >= 1
+    local n = 1
+    for i = 0, (ok and p.ndim or 0) - 1 do
+      if p.sizes[i] < 0 then ok = false end
+      n = n * tonumber(p.sizes[i])
+    end
+    if not ok or n ~= tonumber(p.numel) or (n > 0 and p.data == nil) then
+      return fail('bad result', name, args, 'malformed tensor ' .. describe_value(v))
+    end
+    if n > 0 and n <= 4096 then
+      local okc, err = pcall(function() return v:detach():clone() end)
+      if not okc then fail('bad result', name, args, 'cannot read the result: ' .. tostring(err)) end
+    end
+  end
+
+  local function strip_location(msg)
+    for _ = 1, 3 do
+      local rest = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
+      if not rest then break end
+      msg = rest
+    end
+    return msg
+  end
+
+  local function finish(name, args, argv, ok, ...)
+    deadline = nil
+    if lib.nl_is_grad_enabled() == 0 then lib.nl_set_grad_enabled(1) end
+    nl.detect_anomaly(false)
+    if ok then
+      counts.returned = counts.returned + 1
+      for i = 1, math.min(select('#', ...), 4) do
+        local v = (select(i, ...))
+        check_result(name, args, v, argv)
+        remember(v)
+      end
+      return true, ...
+    end
+    local err = ...
+    if type(err) ~= 'string' then
+      fail('non-string error', name, args, describe_value(err))
+      return false, err
+    end
+    local msg = strip_location(err)
+    if msg == USER_ERROR then
+      counts.user = counts.user + 1
+      return false, err
+    end
+    counts.errors = counts.errors + 1
+    if msg:find('^misuse: over the time budget') then
+      fail('hang', name, args, msg)
+    elseif msg:find('not enough memory') then
+      fail('unbounded memory', name, args, msg)
+    else
+      local head = msg:match('^([%a_][^:\n]-): ')
+      if not head or #head > 48 or head:find("'", 1, true) or head:find('^attempt to') then
+        fail('unnamed error', name, args, msg)
+      end
+    end
+    return false, err
+  end
+
+  -- runs f(...) as one case; returns pcall's results
+  local function call(name, f, ...)
+    counts.cases = counts.cases + 1
+    local args = describe_args(...)
+    current = name
+    note(('case %d: %s(%s)'):format(counts.cases, name, args))
+    if counts.cases == trace then print(('case %d: %s(%s)'):format(counts.cases, name, args)) end
+    deadline = nl.time() + CASE_SECONDS
+    return finish(name, args, { n = select('#', ...), ... }, pcall(f, ...))
+  end
+
+  debug.sethook(function()
+    if deadline and nl.time() > deadline then
+      deadline = nil
+      error('misuse: over the time budget of ' .. CASE_SECONDS .. ' s in ' .. tostring(current), 0)
+    end
+  end, '', 1000)
+
+  -- ---- files ------------------------------------------------------------------
+  -- valid files to start from; the child's working directory is a fresh
+  -- temporary directory, so stray paths land there
+  local function write(path, bytes)
+    local f = assert(io.open(path, 'wb'))
+    f:write(bytes)
+    f:close()
+    return path
+  end
+  local function read(path)
+    local f = assert(io.open(path, 'rb'))
+    local s = f:read('*a')
+    f:close()
+    return s
+  end
+  local function be32(n) return string.char(bit.band(bit.rshift(n, 24), 255), bit.band(bit.rshift(n, 16), 255),
+                                            bit.band(bit.rshift(n, 8), 255), bit.band(n, 255)) end
+
+  nl.save_safetensors('valid.safetensors', { a = nl.randn(2, 3), b = nl.tensor({ 1, 2 }, 'int64'),
+                                             c = nl.zeros(0, 2, 'float64') }, { note = 'hi' })
+  local ckpt_model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2))
+  ckpt_model:save('model.safetensors', { optimizer = optim.SGD(ckpt_model:parameters(), { lr = 0.1, momentum = 0.9 }) })
+  write('images.idx', '\0\0\8\3' .. be32(2) .. be32(2) .. be32(3) .. ('\1\2\3\4\5\6\7\8\9\10\11\12'))
+  write('labels.idx', '\0\0\12\1' .. be32(3) .. be32(1) .. be32(7) .. be32(0x7fffffff))
+  write('doubles.idx', '\0\0\14\1' .. be32(1) .. '\63\240\0\0\0\0\0\0')
+  write('table.csv', 'a,b,label\n1,2,0\n3.5,-4,1\n5,6e3,2\n')
+  os.execute('gzip -c images.idx > images.idx.gz; gzip -c table.csv > table.csv.gz')
+  local VALID = { 'valid.safetensors', 'model.safetensors', 'images.idx', 'labels.idx', 'doubles.idx',
+                  'table.csv', 'images.idx.gz', 'table.csv.gz' }
+  local valid_bytes = {}
+  for _, p in ipairs(VALID) do
+    local f = io.open(p, 'rb')
+    if f then valid_bytes[p] = f:read('*a'); f:close() end
+  end
+
+  local DIGITS = { '0', '9', '-1', '99999999999', '1e300', '2', '' }
+  -- a mutated copy of one of the valid files
+  local nmut = 0
+  local function mutated()
+    local src = pick(VALID)
+    local s = valid_bytes[src] or ''
+    local k = int(1, 3)
+    for _ = 1, k do
+      local n = #s
+      local op = int(1, 7)
+      local at = int(1, math.max(n, 1))
+      if op == 1 then s = s:sub(1, int(0, n))                                   -- truncate
+      elseif op == 2 then s = s:sub(1, at - 1) .. string.char(int(0, 255)) .. s:sub(at + 1)
+      elseif op == 3 then s = s:sub(1, at - 1) .. pick({ '\0', '\255', '"', '{', ',', '9', '\n', ' ' }) .. s:sub(at + 1)
+      elseif op == 4 then s = s:sub(1, at) .. s:sub(at, math.min(n, at + int(1, 16))) .. s:sub(at + 1)  -- duplicate
+      elseif op == 5 then s = s:sub(1, at - 1) .. s:sub(at + int(1, 8))          -- delete
+      elseif op == 6 then                                                        -- a number in the text
+        local a, b = s:find('%d+', at)
+        if a then s = s:sub(1, a - 1) .. pick(DIGITS) .. s:sub(b + 1) end
+      else s = s .. string.char(int(0, 255)):rep(int(1, 9)) end                  -- trailing bytes
+    end
+    nmut = nmut + 1
+    local gz = src:find('%.gz$') and chance(0.5)
+    local path = ('mut%d%s'):format(nmut % 50, gz and '.gz' or '')
+    write(path, s)
+    return path
+  end
+
+  local PATHS = { 'valid.safetensors', 'model.safetensors', 'images.idx', 'images.idx.gz', 'labels.idx',
+                  'table.csv', 'table.csv.gz', 'does-not-exist', '.', '/', '', '/dev/null', '/proc/self/status' }
+  local function path() return chance(0.6) and mutated() or (chance(0.85) and pick(PATHS) or any()) end
+
+  -- ---- modules: constructors with mostly sound arguments, and inputs that fit ----------
+  local function batch_shape(tail)
+    local s = {}
+    local nb = pick({ 0, 1, 1, 2 })
+    for i = 1, nb do s[i] = int(0, 3) end
+    for _, v in ipairs(tail) do s[#s + 1] = v end
+    return s
+  end
+  local function ftensor(shape) return filled(shape, float_dtype()) end
+  -- int64 ids 1..n, now and then shifted out of range
+  local function ids(n, shape)
+    local t = (nl.rand(shape) * n):long() + 1
+    if chance(0.15) then t = t + pick({ -1, 1, n, -n }) end
+    return t
+  end
+  local function image(c) return ftensor({ int(0, 2), c, int(0, 7), int(0, 7) }) end
+
+  local MODULES = {
+    { 'Linear', function() return small(), small(), opts({ bias = B }) end,
+      function(m) return ftensor(batch_shape({ m.in_features })) end },
+    { 'Conv2d', function()
+        return small(), small(), chance(0.8) and int(1, 3) or Z(),
+          opts({ stride = function() return chance(0.8) and int(1, 2) or Z() end,
+                 padding = function() return chance(0.7) and int(0, 2) or pick({ 'same', 'valid', 'x', { 1, 0 }, -1 }) end,
+                 dilation = function() return chance(0.8) and int(1, 2) or Z() end,
+                 groups = function() return chance(0.8) and int(1, 2) or Z() end, bias = B,
+                 padding_mode = function() return pick({ 'zeros', 'reflect' }) end })
+      end,
+      function(m) return chance(0.8) and image(m.in_channels) or ftensor({ m.in_channels, int(0, 6), int(0, 6) }) end },
+    { 'Conv1d', function()
+        return small(), small(), chance(0.8) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return pick({ 0, 1, 'same', 'valid', -1 }) end,
+                 dilation = small, groups = small, bias = B })
+      end,
+      function(m) return ftensor({ int(0, 2), m.in_channels, int(0, 8) }) end },
+    { 'MaxPool2d', function()
+        return chance(0.85) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return int(0, 2) end, dilation = small,
+                 ceil_mode = B, return_indices = B })
+      end,
+      function() return image(int(1, 3)) end },
+    { 'AvgPool2d', function()
+        return chance(0.85) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return int(0, 2) end, ceil_mode = B,
+                 count_include_pad = B, divisor_override = function() return pick({ 0, 1, 3, -1, NaN }) end })
+      end,
+      function() return image(int(1, 3)) end },
+    { 'AdaptiveAvgPool2d', function() return chance(0.8) and int(1, 4) or pick({ { 2, 3 }, 0, -1, 2 ^ 40, 'x' }) end,
+      function() return image(int(1, 3)) end },
+    { 'BatchNorm1d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,
+      function(m) return ftensor(chance(0.7) and { int(0, 4), m.num_features } or { int(0, 3), m.num_features, int(0, 3) }) end },
+    { 'BatchNorm2d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,
+      function(m) return image(m.num_features) end },
+    { 'LayerNorm', function()
+        return chance(0.8) and small() or { small(), small() }, opts({ eps = N, elementwise_affine = B })
+      end,
+      function(m) return ftensor(batch_shape(m.normalized_shape)) end },
+    { 'Dropout', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return T() end },
+    { 'Dropout2d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return image(int(1, 2)) end },
+    { 'Embedding', function() return small(), small() end,
+      function(m) return chance(0.85) and ids(m.num_embeddings, batch_shape({ int(0, 3) })) or T() end },
+    { 'Flatten', function() return chance(0.7) and NIL or D(), chance(0.7) and NIL or D() end, function() return T() end },
+    { 'Identity', function() end, function() return any() end },
+    { 'ReLU', function() end, function() return T() end },
+    { 'GELU', function() end, function() return T() end },
+    { 'SiLU', function() end, function() return T() end },
+    { 'Sigmoid', function() end, function() return T() end },
+    { 'Tanh', function() end, function() return T() end },
+    { 'LeakyReLU', function() return N() end, function() return T() end },
+    { 'Softmax', function() return D() end, function() return T() end },
+    { 'LogSoftmax', function() return D() end, function() return T() end },
+    { 'Upsample', function()
+        if chance(0.1) then return any() end
+        return chance(0.5) and { size = chance(0.9) and int(1, 6) or { int(1, 4), int(1, 4) } }
+                           or { scale_factor = chance(0.9) and int(1, 3) or N(), mode = chance(0.9) and 'nearest' or 'bilinear' }
+      end,
+      function() return image(int(1, 2)) end },
+    { 'RNN', function()
+        return small(), small(), opts({ num_layers = function() return chance(0.9) and int(1, 2) or Z() end,
+                                        batch_first = B, dropout = N, bias = B, reference = B,
+                                        nonlinearity = function() return pick({ 'tanh', 'relu', 'x' }) end,
+                                        bidirectional = B })
+      end,
+      function(m) return ftensor(chance(0.8) and { int(0, 3), int(0, 3), m.input_size } or { int(0, 3), m.input_size }) end },
+    { 'LSTM', function()
+        return small(), small(), opts({ num_layers = function() return chance(0.9) and int(1, 2) or Z() end,
+                                        batch_first = B, bias = B, reference = B })
+      end,
+      function(m) return ftensor({ int(0, 3), int(0, 3), m.input_size }) end },
+    { 'GRU', function() return small(), small(), opts({ batch_first = B, bias = B }) end,
+      function(m) return ftensor({ int(0, 3), int(0, 3), m.input_size }) end },
+    { 'RNNCell', function() return small(), small(), opts({ bias = B, nonlinearity = function() return pick({ 'tanh', 'relu', 'x' }) end }) end,
+      function(m) return ftensor(chance(0.8) and { int(0, 3), m.input_size } or { m.input_size }) end },
+    { 'LSTMCell', function() return small(), small(), opts({ bias = B }) end,
+      function(m) return ftensor({ int(0, 3), m.input_size }) end },
+    { 'GRUCell', function() return small(), small(), opts({ bias = B }) end,
+      function(m) return ftensor({ int(0, 3), m.input_size }) end },
+    { 'MultiheadAttention', function()
+        local h = chance(0.9) and int(1, 2) or Z()
+        return chance(0.9) and 2 * int(1, 2) or Z(), h, opts({ batch_first = B, dropout = N, bias = B })
+      end,
+      function(m) return ftensor({ int(0, 3), int(0, 3), m.embed_dim }) end },
+    { 'TransformerEncoderLayer', function()
+        return chance(0.9) and 4 or Z(), chance(0.9) and 2 or Z(),
+          opts({ dim_feedforward = small, dropout = N, batch_first = B, norm_first = B })
+      end,
+      function() return ftensor({ int(0, 3), int(0, 3), 4 }) end },
+    { 'PositionalEncoding', function() return chance(0.9) and 2 * int(1, 3) or Z(), chance(0.9) and int(1, 8) or Z(),
+                                              opts({ batch_first = B }) end,
+      function(m) return ftensor({ int(0, 2), int(0, 9), m.d_model }) end },
+  }
+
+  local LOSSES = { 'MSELoss', 'L1Loss', 'HuberLoss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss' }
+  local OPTIMS = { 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad' }
+  local OPTIM_OPTS = { lr = N, momentum = N, dampening = N, nesterov = B, weight_decay = N,
+                       betas = function() return chance(0.8) and { 0.9, 0.99 } or pick({ { 0.9 }, { 2, 0.5 }, { 'a', 1 } }) end,
+                       eps = N, amsgrad = B, alpha = N, centered = B, lr_decay = N,
+                       initial_accumulator_value = N, maximize = B }
+
+  local function module_forward_and_backward(m, x, ...)
+    local ok, y = call(m.__name .. ':forward', m, x, ...)
+    if not ok then return end
+    if type(y) == 'table' and not nl.is_tensor(y) then y = y[1] end
+    if nl.is_tensor(y) and y.ptr ~= nil and chance(0.6) then
+      local r = int(1, 3)
+      if r == 1 then call('backward(sum)', function() y:sum():backward() end)
+      elseif r == 2 then call('backward', nl.Tensor.backward, y, chance(0.7) and T() or any())
+      else call('backward(mean, twice)', function()
+        local l = y:mean()
+        l:backward({ retain_graph = chance(0.5) })
+        l:backward()
+      end) end
+    end
+    if chance(0.3) then
+      local name = pick(OPTIMS)
+      local okp, params = call('parameters', m.parameters, m)
+      if okp then
+        local oko, opt = call('optim.' .. name, optim[name], chance(0.9) and params or any(), opts(OPTIM_OPTS))
+        if oko then
+          call(name .. ':step', opt.step, opt, chance(0.1) and F_() or nil)
+          call(name .. ':zero_grad', opt.zero_grad, opt, B())
+          local oks, sd = call(name .. ':state_dict', opt.state_dict, opt)
+          if oks and chance(0.5) then
+            if chance(0.5) then sd.param_groups[1].lr = any() end
+            call(name .. ':load_state_dict', opt.load_state_dict, opt, chance(0.8) and sd or any())
+          end
+          if chance(0.3) then
+            local sched = pick({ 'StepLR', 'CosineAnnealingLR' })
+            local okl, s = call('optim.' .. sched, optim[sched], chance(0.9) and opt or any(),
+                                opts({ step_size = N, gamma = N, T_max = N, eta_min = N, last_epoch = N }))
+            if okl then
+              call(sched .. ':step', s.step, s)
+              call(sched .. ':load_state_dict', s.load_state_dict, s, chance(0.5) and s:state_dict() or any())
+            end
+          end
+        end
+      end
+    end
+  end
+
+  local function module_case()
+    local spec = pick(MODULES)
+    local name, ctor_args, input = spec[1], spec[2], spec[3]
+    local ok, m = call('nn.' .. name, nn[name], ctor_args())
+    if not ok or not nn.is_module(m) then return end
+    if chance(0.2) then m:eval() end
+    if chance(0.15) then call(name .. ':double', m.double, m) end
+    local okx, x = pcall(input, m)
+    if not okx then x = T() end
+    if chance(0.15) then x = T() end
+    local extra
+    if name == 'MultiheadAttention' then
+      local fits = nl.is_tensor(x) and x.ptr ~= nil and x:dim() == 3 and x:size(1) >= 1
+      local oke, e = pcall(opts, { is_causal = B, need_weights = B,
+                     key_padding_mask = function() return fits and chance(0.5) and nl.zeros(x:size(2), x:size(1)) or T() end,
+                     attn_mask = function() return fits and chance(0.5) and nn.causal_mask(x:size(1)) or T() end })
+      extra = oke and e or any()
+      module_forward_and_backward(m, x, chance(0.8) and x or T(), chance(0.8) and x or T(), extra)
+    elseif name:find('^RNN$') or name == 'GRU' or name == 'LSTM' then
+      local hx = nil
+      if chance(0.3) then hx = chance(0.5) and T() or { T(), T() } end
+      module_forward_and_backward(m, x, hx, chance(0.2) and { lengths = chance(0.5) and { 1, 2, 3 } or T() } or nil)
+    elseif name:find('Cell$') then
+      module_forward_and_backward(m, x, chance(0.3) and (chance(0.5) and T() or { T(), T() }) or nil)
+    else
+      module_forward_and_backward(m, x)
+    end
+    -- the Module methods every module has
+    local r = int(1, 9)
+    if r == 1 then
+      local oks, sd = call(name .. ':state_dict', m.state_dict, m)
+      if oks then
+        local keys = {}
+        for k in pairs(sd) do keys[#keys + 1] = k end
+        table.sort(keys)
+        for _, k in ipairs(keys) do
+          if chance(0.3) then sd[k] = chance(0.5) and T() or any() end
+        end
+        call(name .. ':load_state_dict', m.load_state_dict, m, chance(0.9) and sd or any(), B())
+      end
+    elseif r == 2 then call(name .. ':train', m.train, m, any())
+    elseif r == 3 then call(name .. ':tostring', tostring, m)
+    elseif r == 4 then call(name .. ':apply', m.apply, m, F_())
+    elseif r == 5 then call(name .. ':save', m.save, m, chance(0.8) and 'saved.safetensors' or any(), opts({ extra = any }))
+    elseif r == 6 then
+      call(name .. ':compile', m.compile, m, opts({
+        optimizer = function() return pick({ 'sgd', 'adam', 'rmsprop', 'nope', 3 }) end,
+        loss = function() return pick({ 'mse', 'cross_entropy', 'bce', 'nope', 5 }) end,
+        metrics = function() return pick({ { 'accuracy' }, { 'mae' }, { 'nope' }, 'accuracy' }) end, lr = N }))
+      local X = x
+      local y = chance(0.5) and ids(2, { nl.is_tensor(X) and X.ptr ~= nil and X:dim() > 0 and X:size(1) or 2 }) or T()
+      call(name .. ':fit', m.fit, m, X, y, opts({ epochs = function() return pick({ 0, 1, 2, -1, NaN, 'x' }) end,
+                                                   batch_size = function() return pick({ 1, 2, 0, -1, 1.5, 2 ^ 40 }) end,
+                                                   verbose = function() return pick({ 0, false, 0, 'x' }) end,
+                                                   shuffle = B,
+                                                   validation_data = function() return pick({ { X, y }, { X }, {} }) end }))
+      call(name .. ':evaluate', m.evaluate, m, X, y)
+      call(name .. ':predict', m.predict, m, chance(0.8) and X or any(), opts({ batch_size = Z }))
+    elseif r == 7 then call('nn.Sequential', nn.Sequential, m, chance(0.7) and nn.ReLU() or any(), any())
+    elseif r == 8 then call('nn.ModuleList', nn.ModuleList, chance(0.7) and { m } or any())
+    else call(name .. ':zero_grad', m.zero_grad, m) end
+  end
+
+  local function loss_case()
+    local name = pick(LOSSES)
+    local ok, crit = call('nn.' .. name, nn[name], opts({
+      reduction = function() return pick({ 'mean', 'sum', 'none', 'bogus', 3 }) end,
+      delta = N, label_smoothing = function() return pick({ 0, 0.1, 1, -1, NaN, 2 }) end }))
+    if not ok then return end
+    local n, c = int(0, 4), int(1, 4)
+    local input, target
+    local r = u()
+    if name == 'CrossEntropyLoss' or name == 'NLLLoss' then
+      input = ftensor(chance(0.8) and { n, c } or { c })
+      target = ids(c, chance(0.8) and { n } or {})
+    else
+      local shape = batch_shape({ int(0, 3) })
+      input, target = ftensor(shape), ftensor(shape)
+      if name == 'BCELoss' and chance(0.8) then input, target = input:sigmoid(), target:sigmoid() end
+      if chance(0.5) and input:dtype() == 'float32' then input:requires_grad() end
+    end
+    if r < 0.15 then input = T() elseif r < 0.3 then target = T() elseif r < 0.35 then target = any() end
+    local okl, l = call(name .. ':forward', crit, input, target)
+    if okl and nl.is_tensor(l) and l.ptr ~= nil and chance(0.5) then
+      call('backward(' .. name .. ')', function() l:sum():backward() end)
+    end
+  end
+
+  -- ---- tensor ops ---------------------------------------------------------------
+  local Tensor = nl.Tensor
+  local BINARY = { 'add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge' }
+  local OPERATORS = {
+    ['a+b'] = function(a, b) return a + b end, ['a-b'] = function(a, b) return a - b end,
+    ['a*b'] = function(a, b) return a * b end, ['a/b'] = function(a, b) return a / b end,
+    ['a^b'] = function(a, b) return a ^ b end, ['-a'] = function(a) return -a end,
+    ['#a'] = function(a) return #a end, ['tostring'] = function(a) return tostring(a) end,
+    ['a[i]'] = function(a, i) return a[i] end, ['a[i]=v'] = function(a, i, v) a[i] = v end,
+    ['a.grad'] = function(a) return a.grad end, ['a.grad=v'] = function(a, _, v) a.grad = v end,
+    ['a.field=v'] = function(a, i, v) a[tostring(i)] = v end,
+  }
+  local OPERATOR_NAMES = {}
+  for k in pairs(OPERATORS) do OPERATOR_NAMES[#OPERATOR_NAMES + 1] = k end
+  table.sort(OPERATOR_NAMES)
+
+  -- every function and method reachable from the public tables, with
+  -- arguments of any kind (names found at run time: new ops are covered
+  -- as they land)
+  local function public(t, skip)
+    local names = {}
+    for k, v in pairs(t) do
+      if type(k) == 'string' and type(v) == 'function' and not k:find('^_') and not (skip and skip[k]) then
+        names[#names + 1] = k
+      end
+    end
+    table.sort(names)
+    return names
+  end
+  local GENERIC = {
+    { 'nl.', nl, public(nl, { fashion_mnist = true }) },
+    { 'Tensor:', Tensor, public(Tensor) },
+    { 'F.', F, public(F) },
+    { 'init.', nn.init, public(nn.init) },
+    { 'optim.', optim, public(optim) },
+    { 'data.', data, public(data, { fashion_mnist = true }) },
+    { 'nn.', nn, public(nn, { class = true }) },
+  }
+  local NN_CLASSES = {}
+  for k, v in pairs(nn) do
+    if type(k) == 'string' and type(v) == 'table' and nn._classes[k] == v and k ~= 'Module' then NN_CLASSES[#NN_CLASSES + 1] = k end
+  end
+  table.sort(NN_CLASSES)
+
+  local function generic_arg()
+    local r = int(1, 9)
+    if r <= 3 then return T() elseif r == 4 then return N() elseif r == 5 then return D()
+    elseif r == 6 then return Z() elseif r == 7 then return opts({ dim = D, keepdim = B, reduction = any })
+    elseif r == 8 then return list_of_tensors() end
+    return any()
+  end
+
+  local function generic_case()
+    local g = pick(GENERIC)
+    local name = pick(g[3])
+    local n = int(0, 4)
+    local a = {}
+    if g[2] == Tensor then a[1] = T() end
+    for i = #a + 1, n do a[i] = generic_arg() end
+    call(g[1] .. name, g[2][name], unpack(a, 1, math.max(n, #a)))
+  end
+
+  local CASES = {
+    -- creation
+    { 3, function() return 'nl.tensor', nl.tensor, chance(0.6) and pick(JUNK) or TN(), DT() end },
+    { 2, function()
+        local shape = shape_of(int(0, 3), 0, 3)
+        local vals = {}
+        local function nest(d)
+          if d > #shape then return chance(0.95) and N() or any() end
+          local t = {}
+          for i = 1, shape[d] + (chance(0.05) and 1 or 0) do t[i] = nest(d + 1) end
+          return t
+        end
+        vals = nest(1)
+        return 'nl.tensor(nested)', nl.tensor, vals, DT()
+      end },
+    { 4, function() return 'nl.' .. pick({ 'zeros', 'ones', 'empty', 'rand', 'randn' }), nil, sizes() end },
+    { 2, function() return 'nl.full', nl.full, chance(0.8) and { sizes() } or Z(), N(), DT() end },
+    { 2, function() return 'nl.arange', nl.arange, N(), N(), chance(0.5) and N() or nil, DT() end },
+    { 1, function() return 'nl.eye', nl.eye, Z(), chance(0.5) and Z() or DT(), DT() end },
+    { 1, function() return 'nl.randperm', nl.randperm, Z() end },
+    { 2, function() return 'nl.' .. pick({ 'cat', 'stack' }), nil, chance(0.9) and list_of_tensors() or any(), D() end },
+    { 2, function() return 'nl.where', nl.where, T(), TN(), TN() end },
+    { 3, function() return 'nl.matmul', nl.matmul, T(), T() end },
+    -- elementwise, operators
+    { 6, function() local op = pick(BINARY) return 'nl.' .. op, nl[op], TN(), TN() end },
+    { 6, function()
+        local name = pick(OPERATOR_NAMES)
+        local a, b = Treal(), chance(0.6) and TN() or any()
+        if chance(0.3) and name:find('^a[-+*/^]b$') then a, b = b, a end
+        if name == 'a[i]' or name == 'a[i]=v' or name == 'a.field=v' then b = D() end
+        return name, OPERATORS[name], a, b, chance(0.7) and TN() or any()
+      end },
+    { 3, function() return 'Tensor:' .. pick({ 'add_', 'sub_', 'mul_', 'div_' }), nil, T(), TN(), chance(0.3) and N() or nil end },
+    { 2, function() return 'Tensor:fill_', Tensor.fill_, T(), N() end },
+    { 2, function() return 'Tensor:copy_', Tensor.copy_, T(), T() end },
+    { 2, function() return 'Tensor:clamp', Tensor[pick({ 'clamp', 'clamp_' })], T(), chance(0.7) and N() or nil, chance(0.7) and N() or nil end },
+    { 1, function() return 'Tensor:leaky_relu', Tensor.leaky_relu, T(), chance(0.7) and N() or any() end },
+    -- reductions
+    { 5, function() return 'Tensor:' .. pick({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }), nil, T(), chance(0.7) and D() or nil, B() end },
+    { 2, function() return 'Tensor:' .. pick({ 'softmax', 'log_softmax' }), nil, T(), D() end },
+    -- shape
+    { 6, function() return 'Tensor:' .. pick({ 'view', 'reshape', 'expand' }), nil, T(), sizes() end },
+    { 3, function() return 'Tensor:' .. pick({ 'transpose', 'permute' }), nil, T(), D(), D(), chance(0.3) and D() or nil end },
+    { 3, function() return 'Tensor:narrow', Tensor.narrow, T(), D(), chance(0.8) and int(-1, 4) or N(), chance(0.8) and int(-1, 4) or Z() end },
+    { 3, function() return 'Tensor:select', Tensor.select, T(), D(), chance(0.8) and int(-4, 4) or N() end },
+    { 2, function() return 'Tensor:' .. pick({ 'squeeze', 'unsqueeze' }), nil, T(), chance(0.8) and D() or nil end },
+    { 3, function()
+        local idx = chance(0.5) and ids(3, { int(0, 4) }) or (chance(0.5) and { int(-1, 4), int(0, 5) } or T())
+        return 'Tensor:index_select', Tensor.index_select, T(), D(), idx
+      end },
+    { 2, function() return 'Tensor:' .. pick({ 'to', 'float', 'double', 'long', 'contiguous', 'clone', 't', 'item', 'totable' }), nil, T(), DT() end },
+    { 2, function() return 'Tensor:' .. pick({ 'size', 'stride' }), nil, T(), chance(0.8) and D() or nil end },
+    -- autograd
+    { 3, function()
+        -- a chain of ops from a leaf, then backward with a gradient of any shape
+        return 'graph+backward', function(x, grad, k)
+          local y = x
+          for _ = 1, k do
+            local r = int(1, 8)
+            if r == 1 then y = y * y elseif r == 2 then y = y:sum(int(1, math.max(y:dim(), 1)), true)
+            elseif r == 3 then y = y:softmax(-1) elseif r == 4 then y = y:transpose(1, -1)
+            elseif r == 5 then y = nl.matmul(y, y:transpose(1, -1)) elseif r == 6 then y = y:exp():log()
+            elseif r == 7 then y = y:narrow(1, 1, 1) else y = y:expand(2, unpack(y:shape())) end
+          end
+          if chance(0.2) then x:mul_(2) end              -- in place after use: backward must refuse
+          y:backward(grad)
+          return x.grad
+        end, Treal(), chance(0.5) and NIL or TN(), int(0, 3)
+      end },
+    { 2, function() return 'Tensor:requires_grad', Tensor.requires_grad, T(), chance(0.7) and B() or any() end },
+    { 2, function() return 'Tensor:backward', Tensor.backward, T(), chance(0.5) and T() or any(), chance(0.2) and { retain_graph = true } or nil end },
+    { 1, function() return 'nl.no_grad', nl.no_grad, F_() end },
+    { 1, function()
+        local x = nl.randn(shape_of(int(0, 2), 0, 3), 'float64'):requires_grad()
+        return 'nl.gradcheck', nl.gradcheck, F_(), chance(0.8) and { x } or T()
+      end },
+    { 1, function() return 'nl.detect_anomaly+op', function(a, b) nl.detect_anomaly(true); return (a / b):sum():backward() end, Treal(), T() end },
+    -- modules, losses, optimizers on their own arguments
+    { 10, module_case },
+    { 4, loss_case },
+    { 2, function() return 'optim.' .. pick(OPTIMS), nil, chance(0.5) and list_of_tensors() or T(), opts(OPTIM_OPTS) end },
+    { 1, function() return 'optim.clip_grad_norm', optim.clip_grad_norm, list_of_tensors(), N(), chance(0.5) and N() or pick({ 'inf', 'x' }) end },
+    { 2, function() return 'nn.' .. pick(NN_CLASSES), nil, generic_arg(), generic_arg(), generic_arg() end },
+    -- files
+    { 3, function() return 'nl.load_safetensors', nl.load_safetensors, path() end },
+    { 2, function() return 'nn.load', nn.load, path(), chance(0.3) and nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2)) or nil end },
+    { 2, function() return 'nl.save_safetensors', nl.save_safetensors, chance(0.8) and 'out.safetensors' or any(),
+                          chance(0.8) and { a = T(), [pick({ 'b', '__metadata__', 1 })] = T() } or any(),
+                          chance(0.5) and { k = pick({ 'v', 1, '\255' }) } or nil end },
+    { 3, function() return 'data.load_idx', data.load_idx, path(), DT() end },
+    { 3, function()
+        return 'data.load_csv', data.load_csv, path(), opts({ header = B, delimiter = function() return pick({ ',', ';', '', ',,', '\n', 1 }) end,
+                                                              label = function() return pick({ 'label', 'a', 1, -1, 0, 9, 1.5, 'nope' }) end,
+                                                              label_dtype = DT, dtype = DT })
+      end },
+    { 1, function() return 'data.fashion_mnist', data.fashion_mnist, pick({ '/nonexistent', '.', 3, {}, true }) end },
+    { 2, function()
+        local ok, ds = call('data.TensorDataset', data.TensorDataset, T(), chance(0.7) and T() or nil)
+        local okl, loader = call('data.DataLoader', data.DataLoader, ok and chance(0.9) and ds or any(),
+          opts({ batch_size = Z, shuffle = B, drop_last = B, seed = N }))
+        if okl then
+          return 'DataLoader:iter', function()
+            local k = 0
+            for xb in loader:iter(chance(0.2) and N() or nil) do
+              k = k + 1
+              if k > 8 then break end
+            end
+            return #loader, tostring(loader)
+          end
+        end
+        return 'data.DataLoader(table)', data.DataLoader, { { T(), T() }, { 1, 2 } }, opts({ batch_size = Z })
+      end },
+    { 1, function() return 'nl.plot', nl.plot, chance(0.6) and { loss = { 1, NaN, inf, 2 }, accuracy = { 0.5 } } or any(),
+                          chance(0.8) and 'plot.svg' or any() end },
+    { 1, function() return 'nl.manual_seed', nl.manual_seed, N() end },
+    { 1, function() return 'nl.set_num_threads', nl.set_num_threads, chance(0.5) and pick({ 1, 2 }) or N() end },
+    -- anything at all
+    { 14, generic_case },
+  }
+  local total_w = 0
+  for _, c in ipairs(CASES) do total_w = total_w + c[1] end
+
+  -- 'Tensor:sum' -> Tensor.sum; 'nl.zeros' -> nl.zeros
+  local function resolve(name)
+    local tbl, key = name:match('^(%a+)[.:]([%w_]+)$')
+    local t = ({ Tensor = Tensor, nl = nl, nn = nn, optim = optim, data = data })[tbl]
+    return t and t[key]
+  end
+
+  local function run_one()
+    local r, acc = u() * total_w, 0
+    for _, c in ipairs(CASES) do
+      acc = acc + c[1]
+      if r < acc then
+        local res = { pcall(c[2]) }
+        if not res[1] then
+          fail('harness error', 'generator', '', res[2])
+          return
+        end
+        local name, f = res[2], res[3]
+        if name == nil then return end                -- the generator made its own calls
+        call(name, f or resolve(name), unpack(res, 4, table.maxn(res)))
+        return
+      end
+    end
+  end
+
+  refill_pool()
+  local t0 = nl.time()
+  local next_refill, next_gc = 250, 2000
+  while counts.cases < ncases do
+    if counts.cases >= next_refill then refill_pool(); next_refill = next_refill + 250 end
+    if counts.cases >= next_gc then collectgarbage(); next_gc = next_gc + 2000 end
+    run_one()
+  end
+  debug.sethook()
+  if sf then sf:close(); os.remove(statefile) end
+  local secs = nl.time() - t0
+  local list = {}
+  for _, d in pairs(distinct) do list[#list + 1] = d end
+  table.sort(list, function(a, b) return a.order < b.order end)
+  for i = 1, math.min(#list, tonumber(os.getenv('NNLUA_MISUSE_SHOW')) or 400) do
+    print(('FAIL [%s] (x%d) %s'):format(list[i].class, list[i].n, list[i].first))
+  end
+  print(('misuse: seed %d: %d cases (%d returned, %d raised a Lua error, %d user errors); '
+         .. 'failures: %d crash or hang, %d unnamed in the tensor core, %d unnamed in nn/optim; %.1f s')
+        :format(seed, counts.cases, counts.returned, counts.errors, counts.user, fails.fatal, fails.core,
+                fails.layer, secs))
+  return #failures == 0
+end
+
+-- ==========================================================================
+-- As a script: run the driver (the spec below starts it this way)
+-- ==========================================================================
+
+if not describe then
+  local seed = tonumber(arg and arg[1] or nil) or tonumber(os.getenv('NNLUA_MISUSE_SEED')) or DEFAULT_SEED
+  local n = tonumber(arg and arg[2] or nil) or tonumber(os.getenv('NNLUA_MISUSE_CASES')) or DEFAULT_CASES
+  local statefile = arg and arg[3] or os.tmpname()
+  if not pcall(require, 'nnlua') then
+    local src = debug.getinfo(1, 'S').source:sub(2)
+    if src:sub(1, 1) ~= '/' then src = io.popen('pwd'):read('*l') .. '/' .. src end
+    local here = src:match('^(.*)/tests/spec/[^/]*$') or '.'
+    package.path = here .. '/lua/?.lua;' .. here .. '/lua/?/init.lua;' .. package.path
+  end
+  -- the calls write files (and some to junk paths): in a directory of their own
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p '" .. dir .. "'") == 0)
+  ffi.cdef 'int chdir(const char *path);'
+  assert(ffi.C.chdir(dir) == 0)
+  local ok = driver(seed, n, statefile)
+  ffi.C.chdir('/')
+  os.execute("rm -rf '" .. dir .. "'")
+  os.exit(ok and 0 or 1)
+end
+
+-- ==========================================================================
+-- The spec
+-- ==========================================================================
+
+local S = require 'support'
+local THIS = S.root .. '/tests/spec/misuse_spec.lua'
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- output and exit status of a shell command
+local function sh(cmd)
+  local p = assert(io.popen('{ ' .. cmd .. '; } 2>&1; echo "__rc=$?"'))
+  local out = p:read('*a')
+  p:close()
+  local rc = tonumber(out:match('__rc=(%d+)\n$'))
+  return (out:gsub('__rc=%d+\n$', '')), rc
+end
+
+-- runs Lua code in a child luajit (nnlua found in this tree, LD_PRELOAD and
+-- NNLUA_LIB inherited) in a fresh temporary directory, killed after limit
+-- seconds (status 137); returns its output and exit status
+local function child(code, limit, env)
+  local dir = os.tmpname()
+  os.remove(dir)
+  local script = dir .. '.lua'
+  local f = assert(io.open(script, 'w'))
+  f:write(S.path_prelude, code)
+  f:close()
+  local out, rc = sh(('mkdir -p %s && cd %s && %s timeout -s KILL %d luajit %s'):format(q(dir), q(dir), env or '',
+                                                                                  limit, q(script)))
+  os.execute('rm -rf ' .. q(dir) .. ' ' .. q(script))
+  return out, rc
+end
+
+local SEED = tonumber(os.getenv('NNLUA_MISUSE_SEED')) or DEFAULT_SEED
+local CASES = tonumber(os.getenv('NNLUA_MISUSE_CASES')) or DEFAULT_CASES
+local LIMIT = tonumber(os.getenv('NNLUA_MISUSE_TIMEOUT')) or 300
+
+-- under `make test-asan`, UBSan reports without stopping the random runs,
+-- so that one run lists every site (each is a failure below)
+local UB_GOES_ON = os.getenv('UBSAN_OPTIONS') and ('UBSAN_OPTIONS=' .. q(os.getenv('UBSAN_OPTIONS') .. ':halt_on_error=0')) or ''
+
+-- the random run, once for the three checks below
+local run
+local function random_run()
+  if run then return run end
+  local statefile = os.tmpname()
+  local out, rc = child(('arg = { %d, %d, %q }\ndofile(%q)\n'):format(SEED, CASES, statefile, THIS), LIMIT, UB_GOES_ON)
+  local last = ''
+  local f = io.open(statefile)
+  if f then last = (f:read('*l') or ''):gsub('%s+$', ''); f:close() end
+  os.remove(statefile)
+  local summary = out:match('misuse: seed[^\n]*')
+  run = { out = out, rc = rc, last = last, summary = summary }
+  if summary then
+    run.cases = tonumber(summary:match(': (%d+) cases'))
+    run.fatal = tonumber(summary:match('(%d+) crash or hang'))
+    run.core = tonumber(summary:match('(%d+) unnamed in the tensor core'))
+    run.layer = tonumber(summary:match('(%d+) unnamed in nn/optim'))
+    print('\n    ' .. summary)
+  end
+  -- undefined behaviour UBSan saw, one line per site
+  local sites, seen = {}, {}
+  for line in out:gmatch('[^\n]+') do
+    local site, what = line:match('^(%S+:%d+:%d+): runtime error: (.*)$')
+    if site and not seen[site] then
+      seen[site] = true
+      sites[#sites + 1] = site .. ': ' .. what
+    end
+  end
+  run.ub = sites
+  return run
+end
+
+-- the child's failure lines of one class
+local function failures(r, class)
+  local lines = {}
+  for line in r.out:gmatch('[^\n]+') do
+    if line:find('^FAIL %[' .. class .. '%]') then lines[#lines + 1] = line:sub(1, 400) end
+  end
+  return table.concat(lines, '\n')
+end
+
+describe('misuse, seeded random calls', function()
+  it(('%d calls with bad arguments: none crashes, hangs, raises a non-string error or returns a malformed tensor')
+     :format(CASES), function()
+    local r = random_run()
+    if r.rc == 137 then
+      error(('the run was killed after %d s (a hang) during %s\n%s'):format(LIMIT, r.last, r.out:sub(-3000)))
+    end
+    assert(r.summary, ('the run died (exit status %s) during %s\n%s'):format(tostring(r.rc), r.last, r.out:sub(-3000)))
+    assert.is_true(r.cases >= CASES, r.summary)
+    assert(r.fatal == 0 and #r.ub == 0, r.summary .. '\n' .. failures(r, 'fatal')
+           .. (#r.ub > 0 and '\nundefined behaviour (UBSan):\n' .. table.concat(r.ub, '\n') or ''))
+  end)
+
+  it('every error of the tensor core (nl.*, tensor methods, autograd, files, data) names its op', function()
+    local r = random_run()
+    assert(r.summary, 'the run died; see the test above')
+    assert(r.core == 0, r.summary .. '\n' .. failures(r, 'core'))
+  end)
+
+  it('every error of nn modules, losses, nn.init, nn.functional, optim and fit names its op', function()
+    local r = random_run()
+    assert(r.summary, 'the run died; see the test above')
+    assert(r.layer == 0, r.summary .. '\n' .. failures(r, 'layer'))
+  end)
+
+  it('the same seed makes the same calls', function()
+    local statefile = os.tmpname()
+    local code = ('arg = { 99, 500, %q }\ndofile(%q)\n'):format(statefile, THIS)
+    local a = child(code, 120, UB_GOES_ON):match('misuse: seed[^\n]*')
+    local b = child(code, 120, UB_GOES_ON):match('misuse: seed[^\n]*')
+    os.remove(statefile)
+    assert.is_truthy(a)
+    assert.are.equal((a:gsub('; [%d.]+ s$', '')), (b:gsub('; [%d.]+ s$', '')))
+  end)
+end)
+
+-- Bugs the random calls found, each a short program that must finish in
+-- a few seconds and either return or raise an error naming the op.
+local REGRESSIONS = {
+  { 'zeros: 2^46 float32 elements (2^48 bytes, past the allocator cache\'s last bucket) is an error, not a crash',
+    [[local keep = {}
+      for i = 1, 200 do keep[i] = nl.ones(i * 100) end    -- live and cached blocks
+      return nl.zeros(2 ^ 46)]], '^full: out of memory' },
+  { 'a zero size does not hide two sizes of 2^40 from the shape check (their strides overflowed)',
+    [[local t = nl.zeros(0, 2 ^ 40, 2 ^ 40)
+      error(('made shape %s; the stride of dim 1, 2^80, overflowed to %d'):format(nl._shape_str(t), t:stride(1)))]],
+    '^full: ' },
+  { 'expand to 2^120 elements is an error (the element count overflowed)',
+    [[local t = nl.ones(1, 1, 1):expand(2 ^ 40, 2 ^ 40, 2 ^ 40)
+      assert(t:numel() == 2 ^ 120, 'numel overflowed to ' .. t:numel())]], '^expand: ' },
+  { 'view of an empty tensor as [4, 2^62, 4], whose size product wrapped to 0 (an element write then landed outside the storage)',
+    [[local v = nl.zeros(0):view(4, 2 ^ 62, 4)
+      v[3][2 ^ 61][4] = 1]], '^view: ' },
+  { 'int64 arithmetic past 2^63 (signed overflow in the kernels; UBSan sees it)',
+    [[local a = nl.tensor({ 2 ^ 62, -2 ^ 63 }, 'int64')
+      return (a * 4):totable(), (-a):totable(), a:pow(3):totable(), (a + a):totable()]], '^[a-z]+: ' },
+  { 'nn.Flatten with an end_dim far out of range (a loop over 2^40 dims)',
+    [[return nn.Flatten(1, -2 ^ 40)(nl.zeros(2, 3))]], 'Flatten' },
+  { 'nn.Upsample with a size of 2^40 (an index table built in Lua)',
+    [[return nn.Upsample({ size = 2 ^ 40 })(nl.zeros(1, 1, 1, 1))]], 'Upsample' },
+  { 'nn.Upsample with a scale factor of 2^40',
+    [[return nn.Upsample(2 ^ 40)(nl.zeros(1, 1, 1, 1))]], 'Upsample' },
+  { 'nn.LSTM with num_layers = math.huge (a loop creating layers)',
+    [[return nn.LSTM(1, 1, { num_layers = math.huge })]], 'LSTM' },
+  { 'model:predict with batch_size 0 (a for loop of step 0)',
+    [[return nn.Linear(2, 2):predict(nl.ones(3, 2), { batch_size = 0 })]], 'predict' },
+  { 'DataLoader with batch_size = math.huge, iter(-math.huge) (a batch of infinite length)',
+    [[for _ in nl.data.DataLoader({ 1, 2, 3 }, { batch_size = math.huge }):iter(-math.huge) do break end]], 'DataLoader' },
+  { 'nn.load of a checkpoint whose model structure claims 1e12 constructor arguments',
+    [[nn.Linear(2, 2):save('m.safetensors')
+      local t, meta = nl.load_safetensors('m.safetensors')
+      meta.model = meta.model:gsub('"n":2', '"n":1e12')
+      nl.save_safetensors('bad.safetensors', t, meta)
+      return nn.load('bad.safetensors')]], 'load' },
+}
+
+describe('misuse regressions', function()
+  for _, reg in ipairs(REGRESSIONS) do
+    it(reg[1], function()
+      -- a loop in Lua stops at 3 s (a count hook), one in C at 15 s (killed)
+      local out, rc = child(([[
+        local nl = require 'nnlua'
+        local nn = nl.nn
+        jit.off()
+        local stop = nl.time() + 3
+        debug.sethook(function()
+          if nl.time() > stop then debug.sethook(); error('misuse: still running after 3 s', 0) end
+        end, '', 1000)
+        local ok, err = pcall(function() %s end)
+        debug.sethook()
+        io.write(ok and 'returned\n' or ('error\t' .. tostring(err):gsub('^[^\n]-%%.lua:%%d+: ', '') .. '\n'))
+      ]]):format(reg[2]), 15)
+      assert(rc ~= 137, 'still running after 15 s (a hang): ' .. reg[2])
+      assert.are.equal(0, rc, out)
+      assert(not out:find('still running', 1, true), 'a hang: ' .. reg[2] .. '\n' .. out)
+      local msg = ('\n' .. out):match('\nerror\t([^\n]*)')       -- (ASan may have warned first)
+      assert(('\n' .. out):find('\nreturned\n') or (msg and msg:find(reg[3])),
+             'expected an error naming ' .. reg[3] .. ', got: ' .. out)
+    end)
+  end
+end)
+
+-- The files the fuzzers of tests/fuzz/ start from (corpus/<harness>/) and
+-- the inputs that once crashed one (regressions/<harness>/), through the
+-- Lua loaders the harnesses exercise in C. Each gives tensors or an error
+-- naming the loader. The first byte of an IDX or CSV input holds the
+-- loader's options, as in the harnesses.
+describe('fuzz corpora and regressions', function()
+  it('every file loads or raises an error naming its loader', function()
+    local p = io.popen('find ' .. q(S.root .. '/tests/fuzz/corpus') .. ' ' .. q(S.root .. '/tests/fuzz/regressions')
+                       .. ' -type f ! -name "*.md" 2>/dev/null | sort')
+    local files = {}
+    for line in p:lines() do
+      local kind = line:match('/([%w_]+)/[^/]+$')
+      if kind == 'safetensors' or kind == 'idx' or kind == 'csv' then files[#files + 1] = { kind, line } end
+    end
+    p:close()
+    assert.is_true(#files >= 3, 'no corpus files found under tests/fuzz')
+    local list = {}
+    for _, f in ipairs(files) do list[#list + 1] = ('{ %q, %q }'):format(f[1], f[2]) end
+    local out, rc = child(([[
+      io.stdout:setvbuf('no')
+      local nl = require 'nnlua'
+      local function read(path) local f = assert(io.open(path, 'rb')); local s = f:read('*a'); f:close(); return s end
+      local function write(path, s) local f = assert(io.open(path, 'wb')); f:write(s); f:close(); return path end
+      local DELIMS = { ',', ';', '\t', '|', ' ' }
+      local bad = 0
+      for _, f in ipairs({ %s }) do
+        local kind, path = f[1], f[2]
+        print('loading ' .. path)
+        -- a loaded tensor's element count and strides agree with its shape
+        local function check(t)
+          local n, s = 1, 1
+          for d = t:dim(), 1, -1 do
+            if t:size(d) > 1 and t:stride(d) ~= s then error('tensor of shape ' .. nl._shape_str(t) .. ' has stride ' .. t:stride(d) .. ' in dim ' .. d) end
+            s = s * t:size(d)
+            n = n * t:size(d)
+          end
+          if t:numel() ~= n then error('tensor of shape ' .. nl._shape_str(t) .. ' counts ' .. t:numel() .. ' elements') end
+          t:sum()
+        end
+        local ok, err = pcall(function()
+          if kind == 'safetensors' then
+            for _, t in pairs(nl.load_safetensors(path)) do check(t) end
+            return
+          end
+          local s = read(path)
+          local flags, body = s:byte(1) or 0, s:sub(2)
+          write('input', body)
+          if kind == 'idx' then
+            local file = 'input'
+            if bit.band(flags, 4) ~= 0 then os.execute('gzip -c input > input.gz'); file = 'input.gz' end
+            check(nl.data.load_idx(file, ({ nil, 'float32', 'float64', 'int64' })[flags %% 4 + 1]))
+          else
+            check(nl.data.load_csv('input', { delimiter = DELIMS[flags %% 5 + 1], header = math.floor(flags / 5) %% 3 > 0 }))
+          end
+        end)
+        local msg = not ok and tostring(err):gsub('^[^\n]-%%.lua:%%d+: ', '') or nil
+        if msg and not msg:find('^load_') then
+          bad = bad + 1
+          print('BAD ' .. path .. ': ' .. msg)
+        end
+      end
+      print(('done, %%d bad'):format(bad))
+    ]]):format(table.concat(list, ', ')), 120)
+    assert(rc ~= 137, 'killed after 120 s (a hang) ' .. out:sub(-500))
+    assert(out:find('done, 0 bad', 1, true), ('exit status %s: %s'):format(tostring(rc), out:sub(-3000)))
+  end)
+end)
