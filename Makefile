@@ -19,7 +19,10 @@ DEBIAN_PACKAGES := gcc make luajit libluajit-5.1-dev libblis-openmp-dev \
 
 # CFLAGS is the user's (LuaRocks passes its own); the project's flags are added
 CFLAGS   ?= -O3 -g
-NL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -fPIC -fopenmp -Iinclude -isystem $(BLIS_INC) -isystem $(LUAJIT_INC)
+# TLS descriptors: thread-locals on every op's path (the autograd mode, the
+# object free lists) cost a load, not a __tls_get_addr call, in libnnlua.so
+TLS_FLAGS := $(shell $(CC) -mtls-dialect=gnu2 -E -x c /dev/null >/dev/null 2>&1 && echo -mtls-dialect=gnu2)
+NL_CFLAGS = $(CFLAGS) $(TLS_FLAGS) -std=gnu11 -Wall -Wextra -fPIC -fopenmp -Iinclude -isystem $(BLIS_INC) -isystem $(LUAJIT_INC)
 LDLIBS   := -L$(BLIS_LIB) -Wl,-rpath,$(BLIS_LIB) -lblis -fopenmp -lz -lm -lpthread -ldl
 
 LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))

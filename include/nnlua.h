@@ -117,6 +117,9 @@ typedef struct nl_ref {
 void nl_ref_release(nl_ref *r);
 void nl_retain(nl_tensor *t);
 void nl_release(nl_tensor *t);
+/* nl_release of each of ts[0..n), prefetching ahead: a binding's GC hands
+ * over its dead handles' references in one batch */
+void nl_release_many(nl_tensor *const *ts, int64_t n);
 
 /* ---- runtime -------------------------------------------------------------- */
 

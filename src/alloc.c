@@ -118,11 +118,20 @@ static const size_t obj_sizes[NL_OBJ_KINDS] = {
 /* freed objects chained through their first bytes */
 static __thread struct { void *head; int64_t n; } obj_cache[NL_OBJ_KINDS];
 
+/* object bytes not yet added to `allocated`: one atomic add per 64 kB */
+static __thread int64_t obj_bytes_pending;
+
 void *nl_obj_alloc(int kind) {
-    __atomic_add_fetch(&cache.stats.allocated, (int64_t)obj_sizes[kind], __ATOMIC_RELAXED);
+    obj_bytes_pending += (int64_t)obj_sizes[kind];
+    if (obj_bytes_pending >= 65536) {
+        __atomic_add_fetch(&cache.stats.allocated, obj_bytes_pending, __ATOMIC_RELAXED);
+        obj_bytes_pending = 0;
+    }
     void *p = obj_cache[kind].head;
     if (p) {
-        obj_cache[kind].head = *(void **)p;
+        void *next = *(void **)p;
+        obj_cache[kind].head = next;
+        if (next) __builtin_prefetch(next, 1);     /* the next one is likely cold */
         obj_cache[kind].n--;
         memset(p, 0, obj_sizes[kind]);
         return p;

@@ -190,13 +190,27 @@ static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
 }
 
 /* nodes reachable from root, in reverse topological order (root first) */
-typedef struct { nl_node **v; int64_t n, cap; } node_list;
+/* a growable list whose first 32 entries live inside it (small graphs
+ * need no malloc); set up with list_init, ended with list_free */
+typedef struct { nl_node **v; int64_t n, cap; nl_node *inline_v[32]; } node_list;
+
+static void list_init(node_list *l) {
+    l->v = l->inline_v;
+    l->n = 0;
+    l->cap = 32;
+}
+
+static void list_free(node_list *l) {
+    if (l->v != l->inline_v) free(l->v);
+}
 
 static bool push(node_list *l, nl_node *n) {
     if (l->n == l->cap) {
-        int64_t cap = l->cap ? l->cap * 2 : 64;
-        nl_node **v = realloc(l->v, sizeof(nl_node *) * cap);
+        int64_t cap = l->cap * 2;
+        nl_node **v = l->v == l->inline_v ? malloc(sizeof(nl_node *) * cap)
+                                          : realloc(l->v, sizeof(nl_node *) * cap);
         if (!v) return false;
+        if (l->v == l->inline_v) memcpy(v, l->inline_v, sizeof l->inline_v);
         l->v = v;
         l->cap = cap;
     }
@@ -206,7 +220,9 @@ static bool push(node_list *l, nl_node *n) {
 
 /* iterative DFS postorder; mark: 1 on the stack, 2 done */
 static bool topo_order(nl_node *root, node_list *order) {
-    node_list stack = { 0 }, idx = { 0 };   /* idx holds the next input index, cast */
+    node_list stack, idx;                   /* idx holds the next input index, cast */
+    list_init(&stack);
+    list_init(&idx);
     bool ok = push(&stack, root) && push(&idx, NULL);
     root->mark = 1;
     while (ok && stack.n) {
@@ -229,8 +245,8 @@ static bool topo_order(nl_node *root, node_list *order) {
             idx.n--;
         }
     }
-    free(stack.v);
-    free(idx.v);
+    list_free(&stack);
+    list_free(&idx);
     /* reverse the postorder */
     for (int64_t a = 0, b = order->n - 1; a < b; a++, b--) {
         nl_node *t = order->v[a];
@@ -320,7 +336,8 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         nl_set_grad_enabled(prev);
         return rc;
     }
-    node_list order = { 0 };
+    node_list order;
+    list_init(&order);
     if (!topo_order(root->node, &order)) rc = -1;
     root->node->grad = g;            /* g is our own: a fresh tensor */
     nl_tensor *gin_small[4];
@@ -380,7 +397,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         order.v[k]->grad = NULL;
         nl_node_release(order.v[k]);
     }
-    free(order.v);
+    list_free(&order);
     nl_set_grad_enabled(prev);
     return rc;
 }

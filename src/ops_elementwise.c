@@ -124,11 +124,40 @@ static nl_tensor *as_dtype(nl_tensor *t, int dtype) {
     return nl_to_dtype(t, dtype);
 }
 
+/* a and b of one shape, or b of one element (a tensor times a scalar),
+ * both contiguous and of the op's dtype: the one-row case, without
+ * broadcasting, conversion or the iterator */
+static bool simple_operands(int op, const nl_tensor *a, const nl_tensor *b) {
+    if (a->dtype != b->dtype || (a->dtype == NL_INT64 && (op == NL_OP_DIV || op == NL_OP_POW))) return false;
+    if (a->numel > 4096 || !nl_is_contiguous(a) || !nl_is_contiguous(b)) return false;
+    if (b->numel == 1 && b->ndim <= a->ndim) {
+        for (int i = 0; i < b->ndim; i++) if (b->sizes[i] != 1) return false;
+        return true;
+    }
+    return a->ndim == b->ndim && memcmp(a->sizes, b->sizes, sizeof(int64_t) * a->ndim) == 0;
+}
+
 nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
     NL_CHECK(is_binary(op), "binary: op %s is not a binary op", nl_op_name(op));
     const char *name = nl_op_name(op);
     NL_CHECK_TENSOR(name, a);
     NL_CHECK_TENSOR(name, b);
+    if (simple_operands(op, a, b)) {
+        nl_tensor *out = nl_tensor_alloc(name, a->ndim, a->sizes, a->dtype);
+        if (!out) return NULL;
+        bin_ctx ctx = { op, a->dtype };
+        char *p[3] = { out->data, a->data, b->data };
+        int64_t s[3] = { 1, 1, b->numel == a->numel ? 1 : 0 };
+        binary_row(&ctx, p, s, out->numel);
+        if (op < NL_OP_EQ) {
+            nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
+            if (n) {
+                n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB) ? 0 : 3;
+                if (op == NL_OP_POW) nl_node_save_output(n, out);
+            }
+        }
+        return out;
+    }
     int64_t bs[8];
     int nd = nl_broadcast_shape(a->ndim, a->sizes, b->ndim, b->sizes, bs);
     NL_CHECK(nd >= 0, "%s: shapes %s and %s cannot be broadcast together", name, nl_shape_str(a),
@@ -382,6 +411,16 @@ int nl_add_scaled_(nl_tensor *dst, nl_tensor *src, double alpha) {
     NL_CHECK_TENSOR_INT("add_", dst);
     NL_CHECK_TENSOR_INT("add_", src);
     NL_CHECK_INPLACE_INT("add_", dst);
+    if (dst->dtype == src->dtype && dst->dtype != NL_INT64 && dst->numel <= 4096 && nl_same_shape(dst, src) &&
+        nl_is_contiguous(dst) && nl_is_contiguous(src)) {
+        /* small, dense, one shape: one row */
+        axpy_ctx ctx = { alpha, dst->dtype };
+        char *p[2] = { dst->data, src->data };
+        int64_t s[2] = { 1, 1 };
+        axpy_row(&ctx, p, s, dst->numel);
+        nl_bump_version(dst);
+        return 0;
+    }
     int64_t bs[8];
     int nd = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
     NL_CHECK_INT(nd == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * nd) == 0,

@@ -40,6 +40,63 @@ return function(nl)
   end
   nl._raise = raise
 
+  -- ---- handles: which C tensors Lua still reaches ----------------------------
+  -- A tensor handle is a plain nl_ref cdata, without a finalizer: a LuaJIT
+  -- finalizer costs a protected call per object, more than a small op. The
+  -- handle's slot k in a registry holds its C reference (refs[k]) and the
+  -- handle itself in a weak table (handles[k]); the collector clears that
+  -- entry when the handle dies. After each GC cycle (a sentinel proxy dies
+  -- in every cycle; its finalizer makes the next one) the next wrap sweeps:
+  -- it releases the references of the cleared slots (a loop the JIT
+  -- compiles, which it would not inside a finalizer). When the Lua state
+  -- closes, an anchor's finalizer releases every reference left.
+  local refs, nslots, cap = ffi.new('nl_tensor *[?]', 1024), 0, 1024
+  local handles = setmetatable({}, { __mode = 'v' })
+  local free_slots, nfree = {}, 0
+  local sweeping, cycled = false, false
+
+  local dead, dead_cap = ffi.new('nl_tensor *[?]', 1024), 1024
+  local function sweep(all)
+    if sweeping then return end
+    sweeping, cycled = true, false
+    local n = 0
+    for k = 1, nslots do
+      local p = refs[k - 1]
+      if p ~= nil and (all or handles[k] == nil) then
+        refs[k - 1] = nil
+        handles[k] = nil
+        nfree = nfree + 1
+        free_slots[nfree] = k
+        if n == dead_cap then
+          local bigger = ffi.new('nl_tensor *[?]', dead_cap * 2)
+          ffi.copy(bigger, dead, ffi.sizeof('nl_tensor *') * dead_cap)
+          dead, dead_cap = bigger, dead_cap * 2
+        end
+        dead[n] = p
+        n = n + 1
+      end
+    end
+    lib.nl_release_many(dead, n)
+    sweeping = false
+  end
+  nl._sweep = sweep
+
+  local function new_sentinel()
+    local p = newproxy(true)
+    getmetatable(p).__gc = function() cycled = true; new_sentinel() end
+    return p
+  end
+  new_sentinel()
+  local anchor = newproxy(true)
+  getmetatable(anchor).__gc = function() sweep(true) end
+  nl._handle_anchor = anchor        -- reachable until the state closes
+
+  local function grow()
+    local bigger = ffi.new('nl_tensor *[?]', cap * 2)
+    ffi.copy(bigger, refs, ffi.sizeof('nl_tensor *') * cap)
+    refs, cap = bigger, cap * 2
+  end
+
   -- ---- memory: the C allocator's byte count drives the Lua GC -------------
   -- LuaJIT does not see C memory, so after enough bytes handed out since
   -- the last collection we collect: a loop of big temporaries stays flat.
@@ -49,6 +106,7 @@ return function(nl)
   local function gc_check()
     if mem.allocated - last_alloc > gc_budget then
       collectgarbage('collect')
+      sweep(false)
       last_alloc = tonumber(mem.allocated)
       local live = tonumber(mem.live_bytes)
       gc_budget = live > GC_MIN and live or GC_MIN
@@ -66,8 +124,21 @@ return function(nl)
       lib.nl_release(p)
       raise(('detect_anomaly: %s produced NaN or Inf in its output (shape [%s])'):format(name, table.concat(dims, ',')))
     end
+    local k
+    if nfree > 0 then
+      k = free_slots[nfree]
+      nfree = nfree - 1
+    else
+      if nslots == cap then grow() end
+      nslots = nslots + 1
+      k = nslots
+    end
+    -- in this order: a sweep run by the GC in between sees no reference in
+    -- slot k until its handle is in place
     local h = Ref(p)
-    ffi.gc(h, lib.nl_ref_release)
+    handles[k] = h
+    refs[k - 1] = p
+    if cycled then sweep(false) end
     if mem.allocated - last_alloc > gc_budget then gc_check() end
     return h
   end

@@ -142,7 +142,7 @@ local function driver(seed, ncases, statefile)
       if t:is_leaf() then t:requires_grad() end
       if chance(0.3) then t = t * 1 end              -- a non-leaf
     end
-    if chance(0.03) then lib.nl_ref_release(t) end   -- a released handle
+    if chance(0.03) then t.ptr = nil end   -- a released handle
     return t
   end
 
