@@ -112,7 +112,7 @@ void nl_mem_trim(void) {
 #define OBJ_CACHE (1 << 20)        /* per kind and thread; a GC can free this many at once */
 
 static const size_t obj_sizes[NL_OBJ_KINDS] = {
-    sizeof(nl_tensor), sizeof(nl_storage), sizeof(nl_node),
+    sizeof(nl_tensor), sizeof(nl_storage), sizeof(nl_node), sizeof(nl_tensor_block),
 };
 
 /* freed objects chained through their first bytes */
@@ -131,7 +131,8 @@ void *nl_obj_alloc(int kind) {
     if (p) {
         void *next = *(void **)p;
         obj_cache[kind].head = next;
-        if (next) __builtin_prefetch(next, 1);     /* the next one is likely cold */
+        if (next)                                  /* the next one is likely cold */
+            for (size_t off = 0; off < obj_sizes[kind]; off += 64) __builtin_prefetch((char *)next + off, 1);
         obj_cache[kind].n--;
         memset(p, 0, obj_sizes[kind]);
         return p;

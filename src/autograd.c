@@ -34,7 +34,6 @@ int nl_set_grad_enabled(int enabled) {
 
 int nl_is_grad_enabled(void) { return !grad_disabled; }
 
-bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
 
 bool nl_inplace_ok(const char *op, nl_tensor *t) {
     if (!grad_disabled && nl_requires_grad(t)) {

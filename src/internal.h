@@ -18,8 +18,17 @@ struct nl_storage {
     uint32_t version;     /* bumped by every in-place write (autograd checks it) */
     void (*release)(void *ctx, void *ptr); /* optional: host-owned memory */
     void *ctx;
+    int32_t embedded;     /* part of an nl_tensor_block: freed with it */
     _Alignas(64) unsigned char small[NL_SMALL_BYTES];  /* the data of tiny tensors */
 };
+
+/* A fresh tensor and its storage in one allocation (one cache-friendly
+ * object instead of two). The block is freed when the storage's last
+ * reference goes: with the tensor, or after it when views outlive it. */
+typedef struct {
+    nl_tensor t;
+    nl_storage s;
+} nl_tensor_block;
 
 /* ---- autograd (autograd.c) ----
  * A node belongs to the one tensor an op made; it keeps what backward
@@ -54,7 +63,7 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in);
 void nl_node_save(nl_node *n, nl_tensor *t);
 void nl_node_save_output(nl_node *n, nl_tensor *out);
 void nl_node_release(nl_node *n);
-bool nl_requires_grad(const nl_tensor *t);
+static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
 /* in-place ops call this first: an error when t requires grad in grad mode */
 bool nl_inplace_ok(const char *op, nl_tensor *t);
 #define NL_CHECK_INPLACE_INT(op, t) do { if (!nl_inplace_ok(op, t)) return -1; } while (0)
@@ -120,7 +129,7 @@ int nl_wrap_dim(int dim, int ndim);
 void *nl_alloc(int64_t *nbytes);
 void nl_free(void *ptr, int64_t capacity);
 /* the structs of tensors, storages and nodes, zeroed, from per-thread caches */
-enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_KINDS };
+enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_BLOCK, NL_OBJ_KINDS };
 void *nl_obj_alloc(int kind);
 void nl_obj_free(int kind, void *p);
 
@@ -129,7 +138,11 @@ void nl_obj_free(int kind, void *p);
 nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int dtype);
 nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
                               const int64_t *strides, int64_t offset);
-bool nl_valid_dtype(int dtype);
+static inline bool nl_valid_dtype(int dtype) { return dtype >= 0 && dtype < NL_DTYPE_COUNT; }
+/* nl_dtype_size inline on the library's own paths (runtime.c defines the
+ * exported function, its name in parentheses) */
+static inline int64_t nl_dtype_size_inline(int dtype) { return nl_valid_dtype(dtype) ? (dtype == NL_FLOAT32 ? 4 : 8) : 0; }
+#define nl_dtype_size(dtype) nl_dtype_size_inline(dtype)
 bool nl_same_shape(const nl_tensor *a, const nl_tensor *b);
 void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
 /* numpy broadcast of two shapes into out (ndim returned), -1 if incompatible */

@@ -56,9 +56,8 @@ static const int64_t dtype_sizes[] = { 4, 8, 8 };
 static_assert(sizeof dtype_names / sizeof dtype_names[0] == NL_DTYPE_COUNT,
               "dtype_names must name every nl_dtype");
 
-bool nl_valid_dtype(int dtype) { return dtype >= 0 && dtype < NL_DTYPE_COUNT; }
 const char *nl_dtype_name(int dtype) { return nl_valid_dtype(dtype) ? dtype_names[dtype] : "invalid"; }
-int64_t nl_dtype_size(int dtype) { return nl_valid_dtype(dtype) ? dtype_sizes[dtype] : 0; }
+int64_t (nl_dtype_size)(int dtype) { return nl_valid_dtype(dtype) ? dtype_sizes[dtype] : 0; }
 
 int nl_wrap_dim(int dim, int ndim) {
     int n = ndim == 0 ? 1 : ndim;   /* a 0-dim tensor accepts dim 0 and -1 */

@@ -27,27 +27,31 @@ const char *nl_shape_str(const nl_tensor *t) {
 
 /* ---- storage and lifetime ---- */
 
-static nl_storage *storage_new(int64_t nbytes) {
-    nl_storage *s = nl_obj_alloc(NL_OBJ_STORAGE);
-    if (!s) return NULL;
+/* s (zeroed) gets a buffer of nbytes: its own small one, or the allocator's */
+static bool storage_init(nl_storage *s, int64_t nbytes) {
     if (nbytes <= NL_SMALL_BYTES) {
         s->ptr = s->small;
         s->nbytes = NL_SMALL_BYTES;
     } else {
         int64_t cap = nbytes;
         s->ptr = nl_alloc(&cap);
-        if (!s->ptr) { nl_obj_free(NL_OBJ_STORAGE, s); return NULL; }
+        if (!s->ptr) return false;
         s->nbytes = cap;
     }
     s->refcount = 1;
-    return s;
+    return true;
+}
+
+static nl_tensor_block *block_of(nl_storage *s) {
+    return (nl_tensor_block *)((char *)s - offsetof(nl_tensor_block, s));
 }
 
 static void storage_release(nl_storage *s) {
     if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     if (s->release) s->release(s->ctx, s->ptr);
     else if (s->ptr != s->small) nl_free(s->ptr, s->nbytes);
-    nl_obj_free(NL_OBJ_STORAGE, s);
+    if (s->embedded) nl_obj_free(NL_OBJ_BLOCK, block_of(s));
+    else nl_obj_free(NL_OBJ_STORAGE, s);
 }
 
 void nl_retain(nl_tensor *t) {
@@ -61,10 +65,15 @@ void nl_retain(nl_tensor *t) {
 static __thread struct { nl_tensor **v; int64_t n, cap; int draining; } dead;
 
 static void destroy(nl_tensor *t) {
-    storage_release(t->storage);
+    nl_storage *s = t->storage;
     nl_release(t->grad);
     nl_node_release(t->node);
-    nl_obj_free(NL_OBJ_TENSOR, t);
+    if (s->embedded && &block_of(s)->t == t) {
+        storage_release(s);        /* frees t too, now or when the last view goes */
+    } else {
+        storage_release(s);
+        nl_obj_free(NL_OBJ_TENSOR, t);
+    }
 }
 
 void nl_release(nl_tensor *t) {
@@ -169,15 +178,17 @@ nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int d
         return NULL;
     }
     if (!check_sizes(op, ndim, sizes, &numel)) return NULL;
-    nl_tensor *t = nl_obj_alloc(NL_OBJ_TENSOR);
-    if (!t) { nl_set_error("%s: out of memory", op); return NULL; }
-    t->storage = storage_new(numel * nl_dtype_size(dtype));
-    if (!t->storage) {
-        nl_obj_free(NL_OBJ_TENSOR, t);
+    nl_tensor_block *b = nl_obj_alloc(NL_OBJ_BLOCK);
+    if (!b) { nl_set_error("%s: out of memory", op); return NULL; }
+    if (!storage_init(&b->s, numel * nl_dtype_size(dtype))) {
+        nl_obj_free(NL_OBJ_BLOCK, b);
         nl_set_error("%s: out of memory allocating %s %s", op,
                      nl_sizes_str(ndim, sizes), nl_dtype_name(dtype));
         return NULL;
     }
+    b->s.embedded = 1;
+    nl_tensor *t = &b->t;
+    t->storage = &b->s;
     t->ndim = ndim;
     t->dtype = dtype;
     t->numel = numel;

@@ -306,6 +306,8 @@ nl_tensor *nl_tensor_wrap(int ndim, const int64_t *sizes, int dtype, void *data,
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         NL_CHECK(sizes[i] >= 0, "tensor_wrap: negative size in %s", nl_sizes_str(ndim, sizes));
+        NL_CHECK(sizes[i] == 0 || numel <= (INT64_C(1) << 46) / sizes[i],
+                 "tensor_wrap: shape %s is too large", nl_sizes_str(ndim, sizes));
         numel *= sizes[i];
     }
     nl_storage *s = nl_obj_alloc(NL_OBJ_STORAGE);
