@@ -583,7 +583,8 @@ fail:
     } while (0)
 
 static int activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x) {
-    nl_tensor *gc = nl_contiguous(g), *xc = gc ? nl_to_dtype(x, g->dtype) : NULL;
+    nl_tensor *gc = nl_contiguous(g);
+    nl_tensor *xc = !gc ? NULL : x->dtype == g->dtype ? nl_contiguous(x) : nl_to_dtype(x, g->dtype);
     if (!xc) { nl_release(gc); return -1; }
     int64_t n = gx->numel;
     int nt = nl_threads_for(n, 1 << 13);
@@ -605,7 +606,6 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_ABS:
         gx = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_SUB, TMP(S(NL_OP_GT, x, 0)), TMP(S(NL_OP_LT, x, 0))))));
         break;
-    case NL_OP_RELU: gx = TMP(B(NL_OP_MUL, g, TMP(S(NL_OP_GT, x, 0)))); break;
     case NL_OP_SIGMOID:                  /* g*y*(1-y) */
         gx = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, y)), TMP(nl_binary_scalar(NL_OP_SUB, y, 1, 1))));
         break;
@@ -617,8 +617,10 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_GELU:                     /* g * (Phi(x) + x * phi(x)) */
     case NL_OP_SILU:                     /* g * s * (1 + x * (1 - s)), s = sigmoid(x) */
     case NL_OP_LEAKY_RELU:
+    case NL_OP_RELU:                     /* g where x > 0 (slope 0), one pass */
         gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
-        if (activation_grad(n->op, n->s[0], gx, g, x) != 0) goto fail;
+        if (!gx || activation_grad(n->op == NL_OP_RELU ? NL_OP_LEAKY_RELU : n->op,
+                                   n->op == NL_OP_RELU ? 0.0 : n->s[0], gx, g, x) != 0) goto fail;
         break;
     case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi */
         nl_tensor *m = TMP(nl_full(x->ndim, x->sizes, 1.0, g->dtype));
