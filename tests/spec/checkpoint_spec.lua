@@ -181,6 +181,24 @@ print(ok, err)
     contains(out, 'not defined')
   end)
 
+  it('holds data only: Lua code in the metadata is never run', function()
+    -- a model structure and extras whose strings are Lua code; loading
+    -- either reads them as names and values, and runs none of them
+    local marker = dir .. '/ran'
+    local code = ('os.execute("touch %s")'):format(marker)
+    local p = dir .. '/code.safetensors'
+    nn.Linear(2, 2):save(p, { extra = { note = code } })
+    local t, meta = nl.load_safetensors(p)
+    meta.model = meta.model:gsub('"Linear"', ('"%s"'):format(code:gsub('"', '\\"')))
+    nl.save_safetensors(dir .. '/code2.safetensors', t, meta)
+    local _, extras = nn.load(p)
+    assert.are.equal(code, extras.extra.note)
+    local ok, err = pcall(nn.load, dir .. '/code2.safetensors')
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find('not defined', 1, true), err)
+    assert.is_nil(io.open(marker, 'r'), 'the code in the checkpoint ran')
+  end)
+
   it('keeps extra values and tensors', function()
     local p = dir .. '/extra.safetensors'
     model:save(p, { extra = { epoch = 7, note = 'best "so far"', best = nl.tensor({ 1.5, -2 }, 'float64'),
