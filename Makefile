@@ -15,7 +15,7 @@ LUAJIT_INC ?= /usr/include/luajit-2.1
 
 DEBIAN_PACKAGES := gcc make luajit libluajit-5.1-dev libblis-openmp-dev \
                    lua-busted zlib1g-dev libedit-dev dataset-fashion-mnist \
-                   pkg-config luarocks
+                   pkg-config luarocks openmpi-bin libopenmpi-dev
 
 # CFLAGS is the user's (LuaRocks passes its own); the project's flags are added
 CFLAGS   ?= -O3 -g

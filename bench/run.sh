@@ -43,6 +43,27 @@ for th in 1 2; do
 done
 row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py" "adam" "us" 0
 
+# W1 over processes (nl.dist on Open MPI, one thread each): samples/s of
+# the whole job with 1 and 2 processes, at W1's global batch of 128 (64 per
+# rank) and at 128 per rank; the scaling ratio is 2 processes over 1.
+if command -v mpirun >/dev/null 2>&1; then
+  mpi="NNLUA_NUM_THREADS=1 mpirun --mca plm isolated --mca pml ob1 --mca btl self,vader"
+  [ "$(id -u)" = 0 ] && mpi="$mpi --allow-run-as-root"
+  [ "$(nproc)" -lt 2 ] && mpi="$mpi --oversubscribe"
+  d1=$(figure "$mpi -np 1 bin/nnlua bench/mlp_dist.lua" "W1 dist")
+  d2=$(figure "$mpi -np 2 bin/nnlua bench/mlp_dist.lua" "W1 dist")
+  d2w=$(figure "$mpi -np 2 bin/nnlua bench/mlp_dist.lua 128" "W1 dist")
+  printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 1 proc (samples/s)" 1 "${d1:--}" - - | tee -a "$out"
+  printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 2 x 64 (samples/s)" 1 "${d2:--}" - - | tee -a "$out"
+  printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 2 x 128 (samples/s)" 1 "${d2w:--}" - - | tee -a "$out"
+  if [ -n "$d1" ] && [ -n "$d2" ] && [ -n "$d2w" ]; then
+    echo "W1 scaling, 2 processes over 1: $(awk "BEGIN { printf \"%.2fx\", $d2 / $d1 }") at batch 64 per process," \
+      "$(awk "BEGIN { printf \"%.2fx\", $d2w / $d1 }") at 128 per process" | tee -a "$out"
+  fi
+else
+  echo "mpirun is not installed: no W1 over processes (apt-get install openmpi-bin)"
+fi
+
 # the embedding host's per-call latency (issue: embedding)
 el=$(sh bench/embed.sh 2>/dev/null | sed -E 's/^[^:]*: *([0-9.]+).*/\1/')
 printf '| %-26s | %s | %12s | %12s | %7s |\n' "embed latency (us/sample)" 1 "${el:--}" - - | tee -a "$out"

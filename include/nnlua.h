@@ -462,6 +462,23 @@ nl_tensor *nl_rnn_layer(int mode, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh
                         nl_tensor *h0 /* optional */, nl_tensor *c0 /* optional */,
                         nl_tensor *lengths /* optional */, int batch_first, int reference);
 
+/* ---- data-parallel runs (dist.c) -----------------------------------------
+ * nnlua does not link MPI; nl.dist loads Open MPI's libmpi at run time and
+ * registers, after MPI_Init, what the process does at exit: MPI_Finalize
+ * when it exits with status 0, else a line on stderr and MPI_Abort, so a
+ * failed rank ends the job instead of leaving the others waiting in a
+ * collective. Nothing happens when MPI was finalized already. The struct is
+ * copied. */
+typedef struct nl_dist_exit {
+    int (*finalized)(int *flag /* out */);    /* MPI_Finalized */
+    int (*finalize)(void);                    /* MPI_Finalize */
+    int (*abort)(void *comm, int errorcode);  /* MPI_Abort */
+    void *comm;                               /* the communicator to abort: MPI_COMM_WORLD */
+    int rank;                                 /* this process's rank in comm, for the message */
+    int size;                                 /* ranks in comm */
+} nl_dist_exit;
+int nl_dist_on_exit(const nl_dist_exit *hooks);
+
 /* NL_CDEF_END */
 
 #ifdef __cplusplus

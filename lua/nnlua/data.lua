@@ -254,6 +254,10 @@ return function(nl)
   --              once: the epochs' orders are the same on every run, and
   --              other draws do not change them. Without a seed the shuffle
   --              draws from nl's generator (nl.manual_seed sets it).
+  --   sampler    (nil) decides the rows of each epoch instead of shuffle:
+  --              an object with sampler:order() (an int64 tensor of 1-based
+  --              row indices) and #sampler (their number), such as
+  --              data.DistributedSampler.
   -- loader:iter() yields xb, yb, ... per batch, a new order each call when
   -- shuffling; #loader is the number of batches. Batches are copies.
   -- loader.generator is the generator that shuffles.
@@ -266,6 +270,14 @@ return function(nl)
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
     end
     local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
+    local sampler = opts.sampler
+    if sampler ~= nil then
+      if shuffle then raise(op .. ': give shuffle or a sampler, not both (the sampler orders the rows)') end
+      local ok, m = pcall(function() return #sampler end)
+      if not ok or type(m) ~= 'number' or type(sampler.order) ~= 'function' then
+        raise(op .. ': sampler must have sampler:order() and #sampler, got ' .. type(sampler))
+      end
+    end
     local gen = nl._generator
     if opts.seed ~= nil then
       if type(opts.seed) ~= 'number' then argerror(op, 'a number as seed', opts.seed) end
@@ -276,12 +288,13 @@ return function(nl)
     if not ok or type(n) ~= 'number' then
       raise(op .. ': expected a dataset with #ds and ds[i], got ' .. type(ds))
     end
-    local nb = drop_last and math.floor(n / bs) or math.ceil(n / bs)
+    local rows = sampler and #sampler or n      -- rows per epoch
+    local nb = drop_last and math.floor(rows / bs) or math.ceil(rows / bs)
 
     -- batch b (0-based) of an epoch: rows start..start+len-1 of order
     local function batch(order, b)
       local start = b * bs + 1
-      local len = math.min(bs, n - start + 1)
+      local len = math.min(bs, rows - start + 1)
       if tensors then
         local k = #tensors
         local out = {}
@@ -309,11 +322,25 @@ return function(nl)
 
     local self = newproxy(true)
     local mt = getmetatable(self)
-    local fields = { dataset = ds, batch_size = bs, shuffle = shuffle, drop_last = drop_last, generator = gen }
+    local fields = { dataset = ds, batch_size = bs, shuffle = shuffle, drop_last = drop_last, generator = gen,
+                     sampler = sampler }
+    -- the sampler's rows for this epoch, checked against the dataset
+    local function sampled()
+      local order = sampler:order()
+      if not nl.is_tensor(order) or order:dtype() ~= 'int64' or order:dim() ~= 1 or order:numel() ~= rows then
+        raise(('%s: sampler:order() must return %d row indices as a 1-D int64 tensor'):format(op, rows))
+      end
+      if rows > 0 and (order:min():item() < 1 or order:max():item() > n) then
+        raise(('%s: sampler:order() returned a row index outside 1..%d'):format(op, n))
+      end
+      return order
+    end
     -- loader:iter([skip]): the epoch's batches; skip leaves out its first ones
     -- (a resumed run: the order is drawn as before, the batches not made)
     function fields.iter(_, skip)
-      local order = shuffle and wrap(lib.nl_randperm(gen, n, 1)) or nil
+      local order
+      if sampler then order = sampled()
+      elseif shuffle then order = wrap(lib.nl_randperm(gen, n, 1)) end
       local b = tonumber(skip) or 0
       if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
       b = math.min(b, nb)
@@ -328,6 +355,94 @@ return function(nl)
     mt.__tostring = function()
       return string.format('DataLoader(%d rows, batch_size=%d, shuffle=%s, drop_last=%s: %d batches)',
                            n, bs, tostring(shuffle), tostring(drop_last), nb)
+    end
+    return self
+  end
+
+  -- ---- DistributedSampler ------------------------------------------------------
+
+  local function whole(x) return type(x) == 'number' and x == math.floor(x) and x >= 0 and x < 2 ^ 53 end
+
+  -- Each rank's share of a dataset's rows, for data-parallel training over
+  -- nl.dist's ranks, as PyTorch's DistributedSampler deals them: each epoch
+  -- one permutation of the rows, the same on every rank (drawn from
+  -- seed + epoch), dealt out in turn, so that of R ranks, rank r (from 0)
+  -- gets the permutation's elements r+1, r+1+R, r+1+2R, ... Every rank gets
+  -- the same number of rows, so all take the same number of steps. When R
+  -- divides the number of rows n, the ranks together see each row exactly
+  -- once per epoch. Otherwise the permutation is padded with its own first
+  -- rows (up to R-1 rows are seen twice that epoch), or with drop_last cut
+  -- to a multiple of R (up to R-1 rows are not seen that epoch).
+  -- ds: a dataset (#ds rows) or the number of rows. opts:
+  --   num_replicas, rank  (default nl.dist.size() and nl.dist.rank())
+  --   shuffle (true), seed (0), drop_last (false)
+  -- sampler:set_epoch(e) picks epoch e's permutation (call it before each
+  -- epoch, with the same e on every rank); sampler:order() gives this
+  -- rank's rows, an int64 tensor of 1-based indices; #sampler is their
+  -- number. data.DataLoader takes it as opts.sampler.
+  function data.DistributedSampler(ds, opts)
+    local op = 'DistributedSampler'
+    local n = ds
+    if type(ds) ~= 'number' then
+      local ok, len = pcall(function() return #ds end)
+      if not ok or type(len) ~= 'number' then argerror(op, 'a dataset or a number of rows', ds) end
+      n = len
+    end
+    if not whole(n) then raise(op .. ': the number of rows must be a non-negative integer, got ' .. tostring(n)) end
+    if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
+    opts = opts or {}
+    local R, r = opts.num_replicas, opts.rank
+    if R == nil or r == nil then
+      local dist = nl.dist
+      if not dist.is_initialized() then
+        raise(op .. ': nl.dist is not initialized; call nl.dist.init() first, or give num_replicas and rank')
+      end
+      R, r = R or dist.size(), r or dist.rank()
+    end
+    if not whole(R) or R < 1 then raise(op .. ': num_replicas must be a positive integer, got ' .. tostring(R)) end
+    if not whole(r) or r >= R then
+      raise(('%s: rank must be an integer in 0..%d, got %s'):format(op, R - 1, tostring(r)))
+    end
+    local seed = opts.seed or 0
+    if not whole(seed) then raise(op .. ': seed must be a non-negative integer, got ' .. tostring(seed)) end
+    local shuffle, drop_last = opts.shuffle ~= false, opts.drop_last and true or false
+    local per = drop_last and math.floor(n / R) or math.ceil(n / R)   -- rows per rank
+    local total = per * R
+    local epoch = 0
+
+    local fields = { num_replicas = R, rank = r, seed = seed, shuffle = shuffle, drop_last = drop_last }
+    function fields.set_epoch(_, e)
+      if not whole(e) then raise(op .. ': set_epoch: the epoch must be a non-negative integer, got ' .. tostring(e)) end
+      epoch = e
+    end
+    function fields.order()
+      if per == 0 then return nl.zeros({ 0 }, 'int64') end
+      local perm
+      if shuffle then perm = wrap(lib.nl_randperm(ffi.new('nl_generator', { seed + epoch, 0 }), n, 1))
+      else perm = nl.arange(1, n + 1, 'int64') end
+      if total > n then                       -- pad with the first rows, repeated if need be
+        local parts, need = { perm }, total - n
+        while need > 0 do
+          local k = math.min(need, n)
+          parts[#parts + 1] = perm:narrow(1, 1, k)
+          need = need - k
+        end
+        perm = nl.cat(parts, 1)
+      elseif total < n then
+        perm = perm:narrow(1, 1, total)
+      end
+      return perm:view(per, R):select(2, r + 1):contiguous()
+    end
+    local self = newproxy(true)
+    local mt = getmetatable(self)
+    mt.__len = function() return per end
+    mt.__index = function(_, k)
+      if k == 'epoch' then return epoch end
+      return fields[k]
+    end
+    mt.__tostring = function()
+      return string.format('DistributedSampler(%d rows, rank %d of %d: %d rows, shuffle=%s, seed=%d, drop_last=%s)',
+                           n, r, R, per, tostring(shuffle), seed, tostring(drop_last))
     end
     return self
   end

@@ -158,7 +158,19 @@ return function(nl)
     if ckpt ~= nil and (type(ckpt) ~= 'table' or type(ckpt.path) ~= 'string') then
       nl._raise('fit: checkpoint must be a table {path = ..., every = steps}')
     end
-    local loader = data.DataLoader(data.TensorDataset(X, y), { batch_size = bs, shuffle = opts.shuffle ~= false })
+    -- under nl.dist with more than one rank, rank 0 alone prints and writes
+    -- checkpoints, and a DataParallel model trains on its rank's share of
+    -- each epoch: sampler epoch epoch_base + epoch, epoch_base drawn on rank 0
+    local dist = nl._dist_world()
+    if dist and dist.rank() ~= 0 then verbose = 0 end
+    local sampler, epoch_base, world = nil, 0, 1
+    if dist and self._data_parallel then
+      epoch_base = dist.broadcast(nl.tensor({ math.floor(nl.rand(1, 'float64'):item() * 2^31) }, 'int64')):item()
+      sampler = data.DistributedSampler(X:size(1), { shuffle = opts.shuffle ~= false })
+      world = dist.size()
+    end
+    local loader = data.DataLoader(data.TensorDataset(X, y), { batch_size = bs, sampler = sampler,
+                                                               shuffle = not sampler and opts.shuffle ~= false })
     local gen = loader.generator     -- nl's own: it shuffles and drives dropout
     local nb, n = #loader, X:size(1)
     local tty = verbose > 0 and lib.nl_isatty(1) ~= 0
@@ -182,11 +194,27 @@ return function(nl)
         c.optimizer:load_state_dict(extras.optimizer)
         history = st.history
         start_epoch, start_step, resumed = st.epoch, st.step, st
+        epoch_base = st.sampler_epoch_base or epoch_base
       end
     end
 
+    -- the sums (samples, loss, metrics) over every rank's share, divided by div
+    local function global_sums(seen, loss_sum, sums, div)
+      local s = { seen, loss_sum }
+      for i, m in ipairs(c.metrics) do s[i + 2] = sums[m] or 0 end
+      s = dist.allreduce(nl.tensor(s, 'float64')):div(div):totable()
+      local out = {}
+      for i, m in ipairs(c.metrics) do out[m] = s[i + 2] end
+      return s[1], s[2], out
+    end
+
     local function save(epoch, step, rng_epoch, sums)
+      if sampler and step > 0 then    -- mid-epoch: each rank resumes with an equal part
+        sums.seen, sums.loss_sum, sums.metrics = global_sums(sums.seen, sums.loss_sum, sums.metrics, world)
+      end
+      if dist and dist.rank() ~= 0 then return end
       self:save(ckpt.path, { optimizer = c.optimizer, extra = {
+        sampler_epoch_base = sampler and epoch_base,
         fit = true, epoch = epoch, step = step, history = history,
         rng_epoch = rng_epoch, rng_now = rng_save(gen), sums = sums } })
     end
@@ -205,6 +233,7 @@ return function(nl)
         seen, loss_sum, sums = resumed.sums.seen, resumed.sums.loss_sum, resumed.sums.metrics
         step = skip
       end
+      if sampler then sampler:set_epoch(epoch_base + epoch) end
       local it = loader:iter(skip)
       if resumed and epoch == start_epoch then
         rng_restore(gen, resumed.rng_now)
@@ -238,13 +267,14 @@ return function(nl)
           local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
           local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, loss_sum / seen) }
           for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, sums[m] / seen) end
-          parts[#parts + 1] = ('%.0f samples/s'):format((step - skip) * bs / math.max(elapsed, 1e-9))
+          parts[#parts + 1] = ('%.0f samples/s'):format((step - skip) * bs * world / math.max(elapsed, 1e-9))
           parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
           io.flush()
         end
       end
       local elapsed = nl.time() - t0
+      if sampler then seen, loss_sum, sums = global_sums(seen, loss_sum, sums, 1) end
       history.epoch[epoch] = epoch
       history.loss[epoch] = loss_sum / seen
       for _, m in ipairs(c.metrics) do history[m][epoch] = sums[m] / seen end
@@ -259,7 +289,7 @@ return function(nl)
           line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
         end
       end
-      line[#line + 1] = ('%.0f samples/s - %s'):format((step - skip) * bs / math.max(elapsed, 1e-9), fmt_time(elapsed))
+      line[#line + 1] = ('%.0f samples/s - %s'):format((step - skip) * bs * world / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
       if ckpt then save(epoch + 1, 0, rng_save(gen), { seen = 0, loss_sum = 0, metrics = {} }) end

@@ -51,4 +51,20 @@ require('nnlua.serialize')(nl)
 require('nnlua.fit')(nl)
 require('nnlua.plot')(nl)
 
+-- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
+-- not link MPI, and a script that never touches nl.dist never loads it.
+setmetatable(nl, { __index = function(t, k)
+  if k ~= 'dist' then return nil end
+  local dist = require('nnlua.dist')(nl)
+  rawset(t, 'dist', dist)
+  return dist
+end })
+-- nl.dist when it was initialized with more than one rank, else nil;
+-- fit asks, and asking loads nothing
+function nl._dist_world()
+  local dist = rawget(nl, 'dist')
+  if dist and dist.is_initialized() and dist.size() > 1 then return dist end
+  return nil
+end
+
 return nl

@@ -4,7 +4,8 @@ return function(nl)
   local nn = {}
   nl.nn = nn
   for _, family in ipairs({ 'module', 'container', 'initializers', 'linear', 'activation', 'dropout',
-                            'normalization', 'conv', 'pooling', 'vision', 'sparse', 'loss', 'checkpoint', 'attention', 'rnn' }) do
+                            'normalization', 'conv', 'pooling', 'vision', 'sparse', 'loss', 'checkpoint', 'attention', 'rnn',
+                            'parallel' }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end
   return nn

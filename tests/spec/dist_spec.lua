@@ -1,0 +1,462 @@
+-- dist_spec.lua: training over processes on Open MPI. Scripts run under
+-- mpirun with two ranks (one thread each) and print what each rank saw:
+-- nl.dist's collectives against values worked out here; nn.DataParallel
+-- with batch 64 on each of two ranks ending where one process with the
+-- concatenated batch of 128 ends; fit printing and checkpointing on rank 0
+-- only, each rank on its share of the data; a rank that fails ending the
+-- job at once. In this process: data.DistributedSampler's shares, and
+-- libmpi staying unloaded until nl.dist.init(). Needs bin/nnlua (make;
+-- NNLUA_BIN overrides) and Open MPI (make deps installs openmpi-bin).
+local nl = require 'nnlua'
+local S = require 'support'
+local nn, data = nl.nn, nl.data
+
+local BIN = os.getenv('NNLUA_BIN') or S.root .. '/bin/nnlua'
+-- As root, in a container too: no ssh needed (plm isolated), shared memory
+-- between the ranks without cross-memory attach, which ptrace rules often
+-- forbid there; --oversubscribe for machines with fewer cores than ranks.
+local MPIRUN = 'mpirun --allow-run-as-root --oversubscribe --bind-to none --mca plm isolated '
+  .. '--mca pml ob1 --mca btl self,vader --mca btl_vader_single_copy_mechanism none'
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function slurp(path)
+  local f = assert(io.open(path, 'rb'))
+  local s = f:read('*a')
+  f:close()
+  return s
+end
+
+local tmpfiles = {}
+local function tmpname(suffix)
+  local p = os.tmpname() .. (suffix or '')
+  tmpfiles[#tmpfiles + 1] = p
+  return p
+end
+local function script(text)
+  local p = tmpname('.lua')
+  local f = assert(io.open(p, 'w'))
+  f:write(text)
+  f:close()
+  return p
+end
+
+-- Runs cmd (a shell command) with one thread per process, at most 120 s.
+-- Returns { out, err, rc, seconds }.
+local function run(cmd)
+  local errfile = tmpname()
+  local t0 = nl.time()
+  local p = assert(io.popen('NNLUA_NUM_THREADS=1 timeout 120 ' .. cmd .. ' 2>' .. q(errfile) .. '; echo "__rc=$?"'))
+  local out = p:read('*a')
+  p:close()
+  local rc = tonumber(out:match('__rc=(%d+)\n$'))
+  return { out = out:gsub('__rc=%d+\n$', ''), err = slurp(errfile), rc = rc, seconds = nl.time() - t0 }
+end
+local function mpirun(path, args) return run(MPIRUN .. ' -np 2 ' .. q(BIN) .. ' ' .. q(path) .. ' ' .. (args or '')) end
+local function nnlua(path, args) return run(q(BIN) .. ' ' .. q(path) .. ' ' .. (args or '')) end
+
+-- "@@ key rank value" lines -> t[key][rank] = value (a string). The mark
+-- finds them in mpirun's output, where rank 0's progress bar (no newline)
+-- may come right before a line of rank 1.
+local function records(out)
+  local t = {}
+  for key, rank, value in out:gmatch('@@ (%S+) (%d) ([^\r\n]*)') do
+    t[key] = t[key] or {}
+    t[key][tonumber(rank)] = value
+  end
+  return t
+end
+
+local function explain(r) return ('exit %s\nstdout:\n%s\nstderr:\n%s'):format(tostring(r.rc), r.out, r.err) end
+
+describe('nl.dist', function()
+  teardown(function() for _, p in ipairs(tmpfiles) do os.remove(p) end end)
+
+  it('finds mpirun (make deps installs openmpi-bin)', function()
+    local r = run('mpirun --version')
+    assert.are.equal(0, r.rc, 'mpirun is missing: apt-get install openmpi-bin libopenmpi-dev')
+    assert.matches('Open MPI', r.out)
+  end)
+
+  it('loads libmpi only when nl.dist.init() runs, and says so when it is missing', function()
+    local r = nnlua(script([[
+local function mpi_mapped()
+  for l in io.lines('/proc/self/maps') do if l:find('libmpi', 1, true) then return true end end
+  return false
+end
+-- a bit of everything else first: tensors, autograd, a model, fit
+local m = nn.Sequential(nn.Linear(3, 2))
+m:compile { optimizer = 'sgd', loss = 'mse' }
+m:fit(nl.randn(8, 3), nl.randn(8, 2), { epochs = 1, batch_size = 4, verbose = 0 })
+print('@@ after-fit 0 ' .. tostring(mpi_mapped()))
+print('@@ initialized 0 ' .. tostring(nl.dist.is_initialized()))
+print('@@ after-module 0 ' .. tostring(mpi_mapped()))
+local ok, err = pcall(nl.dist.allreduce, nl.ones(2))
+print('@@ early 0 ' .. tostring(err))
+local rank, size = nl.dist.init()
+print('@@ after-init 0 ' .. tostring(mpi_mapped()) .. ' ' .. rank .. ' ' .. size)
+]]))
+    assert.are.equal(0, r.rc, explain(r))
+    assert.is_falsy(r.err:find('exiting improperly', 1, true), r.err)   -- finalized by itself at exit
+    local t = records(r.out)
+    assert.are.equal('false', t['after-fit'][0])
+    assert.are.equal('false', t.initialized[0])
+    assert.are.equal('false', t['after-module'][0])
+    assert.matches('dist.allreduce: nl.dist is not initialized', t.early[0], 1, true)
+    assert.are.equal('true 0 1', t['after-init'][0])   -- alone: a job of one
+
+    local missing = run('env NNLUA_MPI_LIB=/nonexistent/libmpi.so ' .. q(BIN) .. " -e 'nl.dist.init()'")
+    assert.are.equal(1, missing.rc)
+    assert.matches('dist.init: libmpi not found (install openmpi-bin', missing.err, 1, true)
+  end)
+
+  it('allreduces, broadcasts and waits at barriers across two ranks', function()
+    local r = mpirun(script([[
+local dist = nl.dist
+local rank, size = dist.init()
+local function put(key, v) print('@@ ' .. key .. ' ' .. rank .. ' ' .. v) end
+put('size', size)
+local function flat(t)
+  local s = {}
+  for i, v in ipairs(t:reshape(-1):totable()) do s[i] = ('%.17g'):format(v) end
+  return table.concat(s, ',')
+end
+-- rank r holds (r+1) * (1 .. 6) as a 2x3 matrix, and so on
+put('sum', flat(dist.allreduce(nl.arange(1, 7):float():view(2, 3) * (rank + 1))))
+put('default', flat(dist.allreduce(nl.tensor({ 0.5, rank }, 'float64'))))
+put('mean', flat(dist.allreduce(nl.tensor({ 1, 2 }, 'float64') * (rank + 1), 'mean')))
+put('max', flat(dist.allreduce(nl.tensor({ rank, 10 - rank }, 'int64'), 'max')))
+put('min', flat(dist.allreduce(nl.tensor({ rank, 10 - rank }, 'int64'), 'min')))
+put('big', dist.allreduce(nl.full({ 300000 }, rank + 1)):sum():item())
+put('bcast', flat(dist.broadcast(nl.tensor({ 7 * rank + 1, -rank }, 'int64'), 1)))
+put('bcast0', flat(dist.broadcast(nl.tensor({ rank + 0.25 }))))
+-- a parameter (a leaf that requires grad) is reduced in place too
+local w = nl.ones(3):requires_grad()
+put('param', flat(dist.allreduce(w, 'mean')))
+for _, case in ipairs({
+  { 'noncontig', function() dist.allreduce(nl.zeros(4, 3):t()) end },
+  { 'op', function() dist.allreduce(nl.ones(2), 'prod') end },
+  { 'intmean', function() dist.allreduce(nl.ones({ 2 }, 'int64'), 'mean') end },
+  { 'root', function() dist.broadcast(nl.ones(2), 2) end },
+  { 'notensor', function() dist.allreduce({ 1, 2 }) end },
+}) do
+  local ok, err = pcall(case[2])
+  put('err-' .. case[1], tostring(ok) .. ' ' .. tostring(err))
+end
+-- rank 1 arrives at the barrier 0.3 s late: rank 0 waits for it there
+if rank == 1 then local t = nl.time(); while nl.time() - t < 0.3 do end end
+local t0 = nl.time()
+dist.barrier()
+put('waited', ('%.3f'):format(nl.time() - t0))
+-- DataParallel starts every rank from rank 0's parameters and buffers
+nl.manual_seed(rank + 1)
+local bn = nn.BatchNorm1d(3)
+bn.running_mean:fill_(rank + 5)
+local dp = nn.DataParallel(nn.Sequential(nn.Linear(4, 3), bn))
+put('weight', flat(dp.module[1].weight))
+put('running', flat(bn.running_mean))
+-- gradients, one bucket per parameter: a is used on both ranks, b on rank 0
+-- only (rank 1 counts zeros for it), c on neither (it keeps no gradient)
+local Two = nn.Module:extend('Two')
+function Two:init()
+  self.a = nl.tensor({ 1, 2 }):requires_grad()
+  self.b = nl.tensor({ 3 }):requires_grad()
+  self.c = nl.ones(1):requires_grad()
+end
+function Two:forward(x)
+  local out = (self.a * x):sum()
+  if rank == 0 then out = out + self.b:sum() * 4 end
+  return out
+end
+local two = nn.DataParallel(Two(), { bucket_mb = 1e-6 })
+two(nl.tensor({ rank + 1, 10 * rank })):backward()
+put('grad-a', flat(two.module.a.grad))
+put('grad-b', flat(two.module.b.grad))
+put('grad-c', tostring(two.module.c.grad))
+]]))
+    assert.are.equal(0, r.rc, explain(r))
+    assert.is_falsy(r.err:find('exiting improperly', 1, true), r.err)   -- no finalize call: done at exit
+    local t = records(r.out)
+    for rank = 0, 1 do
+      assert.are.equal('2', t.size[rank])
+      assert.are.equal('3,6,9,12,15,18', t.sum[rank])
+      assert.are.equal('1,1', t.default[rank])
+      assert.are.equal('1.5,3', t.mean[rank])
+      assert.are.equal('1,10', t.max[rank])
+      assert.are.equal('0,9', t.min[rank])
+      assert.are.equal(('%.17g'):format(300000 * 3), t.big[rank])
+      assert.are.equal('8,-1', t.bcast[rank])
+      assert.are.equal('0.25', t.bcast0[rank])
+      assert.are.equal('1,1,1', t.param[rank])
+      assert.are.equal('false', t['err-noncontig'][rank]:match('^%S+'))
+      assert.matches('dist.allreduce: tensor [3,4] float32 is not contiguous', t['err-noncontig'][rank], 1, true)
+      assert.matches("dist.allreduce: unknown op 'prod' (sum, mean, max, min)", t['err-op'][rank], 1, true)
+      assert.matches('dist.allreduce: mean of an int64 tensor [2]', t['err-intmean'][rank], 1, true)
+      assert.matches('dist.broadcast: root 2 out of range 0..1', t['err-root'][rank], 1, true)
+      assert.matches('dist.allreduce: expected a tensor, got table', t['err-notensor'][rank], 1, true)
+      assert.are.equal('5,5,5', t.running[rank])
+      assert.are.equal('1.5,5', t['grad-a'][rank])              -- the mean of (1, 0) and (2, 10)
+      assert.are.equal('2', t['grad-b'][rank])                  -- the mean of 4 and nothing
+      assert.are.equal('nil', t['grad-c'][rank])
+    end
+    assert.are.equal(t.weight[0], t.weight[1])
+    assert(tonumber(t.waited[0]) >= 0.2, 'rank 0 left the barrier after ' .. t.waited[0] .. ' s')
+  end)
+
+  -- Two ranks with batch 64 each against one process with batch 128, the
+  -- two ranks' batches one after the other; the ranks start from different
+  -- seeds, so DataParallel's broadcast matters too.
+  local equivalence = script([[
+local mode, optname, out = arg[1], arg[2], arg[3]
+nl.manual_seed(7)                        -- the data: the same in every process
+local X = nl.randn(30 * 128, 64)
+local y = (nl.rand(30 * 128) * 10):long() + 1
+local rank = 0
+if mode == 'dp' then rank = nl.dist.init() end
+nl.manual_seed(100 + rank)
+local model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+if mode == 'dp' then model = nn.DataParallel(model) else model:save(out .. 'init') end
+local opt = optname == 'adam' and optim.Adam(model:parameters(), { lr = 1e-3 })
+  or optim.SGD(model:parameters(), { lr = 0.05, momentum = 0.9 })
+local crit = nn.CrossEntropyLoss()
+for s = 0, 29 do
+  local first = s * 128 + 1
+  local xb, yb
+  if mode == 'dp' then first = first + rank * 64 end
+  local n = mode == 'dp' and 64 or 128
+  local loss = crit(model(X:narrow(1, first, n)), y:narrow(1, first, n))
+  opt:zero_grad()
+  loss:backward()
+  opt:step()
+end
+model:save(out .. rank)
+]])
+
+  for _, optname in ipairs({ 'sgd', 'adam' }) do
+    it('trains two ranks of batch 64 to the parameters of one process of batch 128 (' .. optname .. ')', function()
+      local base = tmpname()
+      local single = nnlua(equivalence, 'single ' .. optname .. ' ' .. q(base .. '-single'))
+      assert.are.equal(0, single.rc, explain(single))
+      local dp = mpirun(equivalence, 'dp ' .. optname .. ' ' .. q(base .. '-dp'))
+      assert.are.equal(0, dp.rc, explain(dp))
+      for _, suffix in ipairs({ '-singleinit', '-single0', '-dp0', '-dp1' }) do tmpfiles[#tmpfiles + 1] = base .. suffix end
+      local want = nl.load_safetensors(base .. '-single0')
+      local init = nl.load_safetensors(base .. '-singleinit')
+      for rank = 0, 1 do
+        local got = nl.load_safetensors(base .. '-dp' .. rank)
+        local n, worst, moved = 0, 0, 0
+        for name, w in pairs(want) do
+          n = n + 1
+          assert.are.equal(w:dtype(), got[name]:dtype())
+          worst = math.max(worst, (got[name] - w):abs():max():item())
+          moved = math.max(moved, (w - init[name]):abs():max():item())
+        end
+        assert.are.equal(4, n)
+        assert(worst <= 1e-5, ('rank %d: max abs difference %.3g from the single process'):format(rank, worst))
+        assert(moved > 1e-2, 'training moved the parameters by only ' .. moved)
+      end
+      -- the checkpoint of a DataParallel model is the plain model's
+      local plain = nn.load(base .. '-dp0')
+      assert.matches('^Sequential', tostring(plain))
+    end)
+  end
+
+  it('fits under mpirun: rank 0 prints and checkpoints, each rank trains on its half', function()
+    local base = tmpname()
+    local r = mpirun(script([[
+local base = arg[1]
+local rank = nl.dist.init()
+local train = data.fashion_mnist()
+local X, y = train.X:narrow(1, 1, 512), train.y:narrow(1, 1, 512)
+nl.manual_seed(3)
+local model = nn.DataParallel(nn.Sequential(nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10)))
+model:compile { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy', metrics = { 'accuracy' } }
+local steps = 0
+local h = model:fit(X, y, { epochs = 2, batch_size = 64, verbose = 1,
+                            checkpoint = { path = base .. rank },
+                            on_step = function() steps = steps + 1 end })
+io.write(('@@ steps %d %d\n'):format(rank, steps))
+io.write(('@@ history %d %.17g %.17g %.17g\n'):format(rank, h.loss[1], h.loss[2], h.accuracy[2]))
+local sum = 0
+for _, p in ipairs(model:parameters()) do sum = sum + p:abs():sum():item() end
+io.write(('@@ params %d %.17g\n'):format(rank, sum))
+local loss, metrics = model:evaluate(X, y)
+io.write(('@@ evaluate %d %.17g\n'):format(rank, loss))
+]]), q(base))
+    tmpfiles[#tmpfiles + 1] = base .. '0'
+    assert.are.equal(0, r.rc, explain(r))
+    -- mpirun gives the ranks a terminal: rank 0 draws its progress bar,
+    -- then clears it for the epoch's line
+    local epochs = {}
+    for line in r.out:gsub('\27%[K', ''):gmatch('[^\r\n]+') do
+      if line:match('^epoch') then epochs[#epochs + 1] = line end
+    end
+    assert.are.equal(2, #epochs, r.out)                        -- one line per epoch, from one rank
+    assert.matches('^epoch 1/2 %- loss [%d.]+ %- accuracy [%d.]+ %- %d+ samples/s', epochs[1])
+    local t = records(r.out)
+    assert.are.equal('8', t.steps[0])                          -- 2 epochs x 256 rows / 64
+    assert.are.equal('8', t.steps[1])
+    assert.are.equal(t.history[0], t.history[1])
+    assert.are.equal(t.params[0], t.params[1])
+    assert.are.equal(t.evaluate[0], t.evaluate[1])
+    local l1, l2 = t.history[0]:match('^(%S+) (%S+)')
+    assert(tonumber(l2) < tonumber(l1), 'loss went from ' .. l1 .. ' to ' .. l2)
+    local f = io.open(base .. '0', 'rb')
+    assert.is_truthy(f, 'rank 0 wrote no checkpoint')
+    f:close()
+    local g = io.open(base .. '1', 'rb')
+    if g then g:close() end
+    assert.is_nil(g, 'rank 1 wrote a checkpoint')
+    local saved = nn.load(base .. '0')
+    local sum = 0
+    for _, p in ipairs(saved:parameters()) do sum = sum + p:abs():sum():item() end
+    assert.are.equal(tonumber(t.params[0]), sum)
+  end)
+
+  it('ends the whole job within seconds when one rank fails', function()
+    local r = mpirun(script([[
+local dist = nl.dist
+local rank = dist.init()
+dist.barrier()
+if rank == 1 then error('rank 1 gives up') end
+dist.barrier()            -- rank 0 would wait here for ever
+print('rank 0 passed the barrier')
+]]))
+    assert.are_not.equal(0, r.rc, explain(r))
+    assert(r.seconds < 20, ('the job took %.1f s to end'):format(r.seconds))
+    assert.matches('rank 1 gives up', r.err, 1, true)
+    assert.matches('nnlua: rank 1 of 2 exited with status 1; aborting the job', r.err, 1, true)
+    assert.is_falsy(r.out:find('passed the barrier', 1, true))
+  end)
+
+  it('runs examples/fashion_mnist_ddp.lua', function()
+    local dir = tmpname()
+    os.remove(dir)                                        -- the example makes it a directory
+    local r = mpirun(S.root .. '/examples/fashion_mnist_ddp.lua', '1 ' .. q(dir) .. ' 4096')
+    assert.are.equal(0, r.rc, explain(r))
+    assert.matches('4096 training images shared by 2 ranks', r.out, 1, true)
+    local acc = tonumber(r.out:match('test accuracy ([%d.]+)%%'))
+    assert(acc and acc > 65, 'test accuracy ' .. tostring(acc))
+    local model = nn.load(dir .. '/fashion_mnist_ddp.safetensors')
+    local _, test = data.fashion_mnist()
+    local again = model:predict(test.X):argmax(2):eq(test.y):float():mean():item() * 100
+    assert(math.abs(again - acc) < 0.006, ('%.4f%% printed, %.4f%% from the checkpoint'):format(acc, again))
+    os.remove(dir .. '/fashion_mnist_ddp.safetensors')
+    os.remove(dir)
+  end)
+end)
+
+describe('data.DistributedSampler', function()
+  -- the shares of all R ranks, as Lua tables
+  local function shares(n, R, opts)
+    local out = {}
+    for r = 0, R - 1 do
+      local o = { num_replicas = R, rank = r }
+      for k, v in pairs(opts or {}) do o[k] = v end
+      local s = data.DistributedSampler(n, o)
+      if o.epoch then s:set_epoch(o.epoch) end
+      out[r + 1] = s:order():totable()
+      assert.are.equal(#out[r + 1], #s)
+    end
+    return out
+  end
+  -- how many times each row appears over all shares
+  local function counts(sh)
+    local c = {}
+    for _, s in ipairs(sh) do for _, i in ipairs(s) do c[i] = (c[i] or 0) + 1 end end
+    return c
+  end
+
+  it('covers every row exactly once per epoch when the ranks divide the rows', function()
+    local sh = shares(12, 3)
+    local c = counts(sh)
+    for i = 1, 12 do assert.are.equal(1, c[i], 'row ' .. i) end
+    for r = 1, 3 do assert.are.equal(4, #sh[r]) end
+    assert.are_not.same({ 1, 4, 7, 10 }, sh[1])               -- shuffled
+  end)
+
+  it('deals one permutation, shared by every rank, in turn', function()
+    local sh = shares(12, 3, { seed = 5 })
+    local perm = {}
+    for k = 1, 4 do for r = 1, 3 do perm[#perm + 1] = sh[r][k] end end
+    local seen = {}
+    for _, i in ipairs(perm) do seen[i] = true end
+    for i = 1, 12 do assert.is_true(seen[i]) end
+    -- without shuffling: rank r gets r+1, r+1+R, ...
+    assert.are.same({ { 1, 4, 7, 10 }, { 2, 5, 8, 11 }, { 3, 6, 9, 12 } }, shares(12, 3, { shuffle = false }))
+  end)
+
+  it('pads with the first rows, or drops the last ones, when they do not divide', function()
+    local sh = shares(10, 3, { seed = 2 })
+    for r = 1, 3 do assert.are.equal(4, #sh[r]) end
+    local c = counts(sh)
+    local twice = 0
+    for i = 1, 10 do
+      assert(c[i] == 1 or c[i] == 2, 'row ' .. i .. ' seen ' .. tostring(c[i]) .. ' times')
+      if c[i] == 2 then twice = twice + 1 end
+    end
+    assert.are.equal(2, twice)
+    -- the two repeated rows are the permutation's first two
+    assert.are.equal(2, c[sh[1][1]])
+    assert.are.equal(2, c[sh[2][1]])
+    local dropped = shares(10, 3, { seed = 2, drop_last = true })
+    local dc = counts(dropped)
+    local distinct = 0
+    for _, k in pairs(dc) do
+      assert.are.equal(1, k)
+      distinct = distinct + 1
+    end
+    assert.are.equal(9, distinct)
+    assert.are.same({ { 1, 4, 7 }, { 2, 5, 8 }, { 3, 6, 9 } }, shares(10, 3, { shuffle = false, drop_last = true }))
+    -- fewer rows than ranks: every rank still gets one
+    assert.are.same({ { 1 }, { 2 }, { 1 } }, shares(2, 3, { shuffle = false }))
+  end)
+
+  it('draws the same order for the same seed and epoch, a new one for a new epoch or seed', function()
+    local a, b = shares(50, 2, { seed = 9 }), shares(50, 2, { seed = 9 })
+    assert.are.same(a, b)
+    assert.are_not.same(a, shares(50, 2, { seed = 9, epoch = 1 }))
+    assert.are_not.same(a, shares(50, 2, { seed = 10 }))
+    local s = data.DistributedSampler(50, { num_replicas = 2, rank = 0, seed = 9 })
+    s:set_epoch(3)
+    assert.are.equal(3, s.epoch)
+    assert.are.same(shares(50, 2, { seed = 9, epoch = 3 })[1], s:order():totable())
+  end)
+
+  it('feeds a DataLoader the rank\'s rows, batch by batch', function()
+    local X = nl.arange(1, 21):float():view(10, 2)        -- row i holds 2i-1, 2i
+    local y = nl.arange(1, 11, 'int64')
+    local s = data.DistributedSampler(data.TensorDataset(X, y), { num_replicas = 2, rank = 1, seed = 4 })
+    local loader = data.DataLoader(data.TensorDataset(X, y), { batch_size = 2, sampler = s })
+    assert.are.equal(3, #loader)                          -- 5 rows in batches of 2
+    local got = {}
+    for xb, yb in loader:iter() do
+      for i, v in ipairs(yb:totable()) do
+        got[#got + 1] = v
+        assert.are.equal(2 * v, xb[i][2])                 -- the rows travel with their labels
+      end
+    end
+    assert.are.same(s:order():totable(), got)
+  end)
+
+  it('rejects bad options with errors that name the problem', function()
+    local function err(f)
+      local ok, e = pcall(f)
+      assert.is_false(ok)
+      return tostring(e)
+    end
+    assert.matches('DistributedSampler: nl.dist is not initialized', err(function() data.DistributedSampler(10) end), 1, true)
+    assert.matches('DistributedSampler: rank must be an integer in 0..1, got 2',
+      err(function() data.DistributedSampler(10, { num_replicas = 2, rank = 2 }) end), 1, true)
+    assert.matches('DistributedSampler: num_replicas must be a positive integer',
+      err(function() data.DistributedSampler(10, { num_replicas = 0, rank = 0 }) end), 1, true)
+    local s = data.DistributedSampler(10, { num_replicas = 2, rank = 0 })
+    assert.matches('DataLoader: give shuffle or a sampler, not both',
+      err(function() data.DataLoader(data.TensorDataset(nl.ones(10)), { sampler = s, shuffle = true }) end), 1, true)
+    assert.matches('set_epoch: the epoch must be a non-negative integer', err(function() s:set_epoch(-1) end), 1, true)
+    local wrong = data.DistributedSampler(20, { num_replicas = 1, rank = 0 })
+    local loader = data.DataLoader(data.TensorDataset(nl.ones(10)), { sampler = wrong })
+    assert.matches('DataLoader: sampler:order() returned a row index outside 1..10',
+      err(function() loader:iter() end), 1, true)
+  end)
+end)
