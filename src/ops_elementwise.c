@@ -124,17 +124,26 @@ static nl_tensor *as_dtype(nl_tensor *t, int dtype) {
     return nl_to_dtype(t, dtype);
 }
 
-/* a and b of one shape, or b of one element (a tensor times a scalar),
- * both contiguous and of the op's dtype: the one-row case, without
- * broadcasting, conversion or the iterator */
+/* a and b of one dtype (the op's own), and b of a's shape or one element
+ * broadcast to it (a tensor times a scalar): the output has a's shape, with
+ * no broadcast shape to work out and no conversion */
 static bool simple_operands(int op, const nl_tensor *a, const nl_tensor *b) {
     if (a->dtype != b->dtype || (a->dtype == NL_INT64 && (op == NL_OP_DIV || op == NL_OP_POW))) return false;
-    if (a->numel > 4096 || !nl_is_contiguous(a) || !nl_is_contiguous(b)) return false;
     if (b->numel == 1 && b->ndim <= a->ndim) {
         for (int i = 0; i < b->ndim; i++) if (b->sizes[i] != 1) return false;
         return true;
     }
     return a->ndim == b->ndim && memcmp(a->sizes, b->sizes, sizeof(int64_t) * a->ndim) == 0;
+}
+
+/* the node of out = a op b; comparisons have no gradient */
+static void record_binary(int op, nl_tensor *out, nl_tensor *a, nl_tensor *b) {
+    if (op >= NL_OP_EQ) return;
+    nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
+    if (n) {
+        n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB) ? 0 : 3;
+        if (op == NL_OP_POW) nl_node_save_output(n, out);
+    }
 }
 
 nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
@@ -145,17 +154,8 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
     if (simple_operands(op, a, b)) {
         nl_tensor *out = nl_tensor_alloc(name, a->ndim, a->sizes, a->dtype);
         if (!out) return NULL;
-        bin_ctx ctx = { op, a->dtype };
-        char *p[3] = { out->data, a->data, b->data };
-        int64_t s[3] = { 1, 1, b->numel == a->numel ? 1 : 0 };
-        binary_row(&ctx, p, s, out->numel);
-        if (op < NL_OP_EQ) {
-            nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
-            if (n) {
-                n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB) ? 0 : 3;
-                if (op == NL_OP_POW) nl_node_save_output(n, out);
-            }
-        }
+        run_binary(op, a->dtype, out, a, b);
+        record_binary(op, out, a, b);
         return out;
     }
     int64_t bs[8];
@@ -170,13 +170,7 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
     nl_release(ca);
     nl_release(cb);
     if (!cb) { nl_release(out); return NULL; }
-    if (op < NL_OP_EQ) {                 /* comparisons have no gradient */
-        nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
-        if (n) {
-            n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB) ? 0 : 3;
-            if (op == NL_OP_POW) nl_node_save_output(n, out);
-        }
-    }
+    record_binary(op, out, a, b);
     return out;
 }
 

@@ -225,17 +225,9 @@ nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
 
 /* ---- creation ---- */
 
-typedef struct { double value; int dtype; } fill_ctx;
-static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n);
-
 nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
     nl_tensor *t = nl_tensor_alloc("full", ndim, sizes, dtype);
-    if (!t) return NULL;
-    fill_ctx ctx = { value, dtype };
-    char *p[1] = { t->data };
-    int64_t s[1] = { 1 };
-    if (t->numel <= 4096) fill_row(&ctx, p, s, t->numel);      /* fresh and dense: one row */
-    else if (nl_fill_(t, value) != 0) { nl_release(t); return NULL; }
+    if (t && nl_fill_(t, value) != 0) { nl_release(t); return NULL; }
     return t;
 }
 
@@ -375,22 +367,20 @@ void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void 
     }
 }
 
-double nl_get_flat(const nl_tensor *t, int64_t i) {
+/* address of the i-th element of t in row-major order */
+static const char *flat_addr(const nl_tensor *t, int64_t i) {
     int64_t off = 0;
     for (int d = t->ndim - 1; d >= 0; d--) {
         off += (i % t->sizes[d]) * t->strides[d];
         i /= t->sizes[d];
     }
-    return nl_load((char *)t->data + off * nl_dtype_size(t->dtype), t->dtype);
+    return (const char *)t->data + off * nl_dtype_size(t->dtype);
 }
 
+double nl_get_flat(const nl_tensor *t, int64_t i) { return nl_load(flat_addr(t, i), t->dtype); }
+
 int64_t nl_get_index(const nl_tensor *t, int64_t i, int64_t base) {
-    int64_t off = 0;
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        off += (i % t->sizes[d]) * t->strides[d];
-        i /= t->sizes[d];
-    }
-    const char *p = (const char *)t->data + off * nl_dtype_size(t->dtype);
+    const char *p = flat_addr(t, i);
     int64_t v = t->dtype == NL_INT64 ? *(const int64_t *)p : nl_sat_i64(nl_load(p, t->dtype));
     return v == INT64_MIN ? v : v - base;
 }
@@ -464,6 +454,8 @@ int nl_copy_(nl_tensor *dst, nl_tensor *src) {
         else for (int64_t i = 0; i < n; i++) o[i * so] = x;                  \
     } while (0)
 
+typedef struct { double value; int dtype; } fill_ctx;
+
 static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const fill_ctx *ctx = vctx;
     int64_t so = s[0];
@@ -478,12 +470,19 @@ static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
 int nl_fill_(nl_tensor *dst, double value) {
     NL_CHECK_TENSOR_INT("fill_", dst);
     NL_CHECK_INPLACE_INT("fill_", dst);
-    int64_t strides[4][8];
-    memcpy(strides[0], dst->strides, sizeof(int64_t) * dst->ndim);
-    nl_iter it;
-    nl_iter_init(&it, dst->ndim, dst->sizes, 1, &dst, strides);
     fill_ctx ctx = { value, dst->dtype };
-    nl_for_each_row(&it, 1 << 17, fill_row, &ctx);
+    if (dst->numel <= 4096 && nl_is_contiguous(dst)) {
+        /* small and dense: one row, no iterator */
+        char *p[1] = { dst->data };
+        int64_t s[1] = { 1 };
+        fill_row(&ctx, p, s, dst->numel);
+    } else {
+        int64_t strides[4][8];
+        memcpy(strides[0], dst->strides, sizeof(int64_t) * dst->ndim);
+        nl_iter it;
+        nl_iter_init(&it, dst->ndim, dst->sizes, 1, &dst, strides);
+        nl_for_each_row(&it, 1 << 17, fill_row, &ctx);
+    }
     nl_bump_version(dst);
     return 0;
 }

@@ -50,15 +50,22 @@ return function(nl)
   -- it releases the references of the cleared slots (a loop the JIT
   -- compiles, which it would not inside a finalizer). When the Lua state
   -- closes, an anchor's finalizer releases every reference left.
-  local refs, nslots, cap = ffi.new('nl_tensor *[?]', 1024), 0, 1024
+  local tensor_ptrs = ffi.typeof('nl_tensor *[?]')
+  -- a pointer array twice the size of arr (n entries), holding its entries
+  local function doubled(arr, n)
+    local bigger = tensor_ptrs(n * 2)
+    ffi.copy(bigger, arr, ffi.sizeof('nl_tensor *') * n)
+    return bigger, n * 2
+  end
+
+  local refs, nslots, cap = tensor_ptrs(1024), 0, 1024
   local handles = setmetatable({}, { __mode = 'v' })
   local free_slots, nfree = {}, 0
-  local sweeping, cycled = false, false
+  local cycled = false
 
-  local dead, dead_cap = ffi.new('nl_tensor *[?]', 1024), 1024
+  local dead, dead_cap = tensor_ptrs(1024), 1024
   local function sweep(all)
-    if sweeping then return end
-    sweeping, cycled = true, false
+    cycled = false
     local n = 0
     for k = 1, nslots do
       local p = refs[k - 1]
@@ -67,19 +74,13 @@ return function(nl)
         handles[k] = nil
         nfree = nfree + 1
         free_slots[nfree] = k
-        if n == dead_cap then
-          local bigger = ffi.new('nl_tensor *[?]', dead_cap * 2)
-          ffi.copy(bigger, dead, ffi.sizeof('nl_tensor *') * dead_cap)
-          dead, dead_cap = bigger, dead_cap * 2
-        end
+        if n == dead_cap then dead, dead_cap = doubled(dead, dead_cap) end
         dead[n] = p
         n = n + 1
       end
     end
     lib.nl_release_many(dead, n)
-    sweeping = false
   end
-  nl._sweep = sweep
 
   local function new_sentinel()
     local p = newproxy(true)
@@ -90,12 +91,6 @@ return function(nl)
   local anchor = newproxy(true)
   getmetatable(anchor).__gc = function() sweep(true) end
   nl._handle_anchor = anchor        -- reachable until the state closes
-
-  local function grow()
-    local bigger = ffi.new('nl_tensor *[?]', cap * 2)
-    ffi.copy(bigger, refs, ffi.sizeof('nl_tensor *') * cap)
-    refs, cap = bigger, cap * 2
-  end
 
   -- ---- memory: the C allocator's byte count drives the Lua GC -------------
   -- LuaJIT does not see C memory, so after enough bytes handed out since
@@ -129,12 +124,10 @@ return function(nl)
       k = free_slots[nfree]
       nfree = nfree - 1
     else
-      if nslots == cap then grow() end
+      if nslots == cap then refs, cap = doubled(refs, cap) end
       nslots = nslots + 1
       k = nslots
     end
-    -- in this order: a sweep run by the GC in between sees no reference in
-    -- slot k until its handle is in place
     local h = Ref(p)
     handles[k] = h
     refs[k - 1] = p

@@ -177,14 +177,19 @@ return function(nl, nn)
     return s
   end
 
+  -- the mode of an Elman RNN (layer or cell) from its nonlinearity option
+  local function elman_mode(name, opts)
+    local nonlin = nl._opts(name, opts).nonlinearity or 'tanh'
+    if nonlin ~= 'tanh' and nonlin ~= 'relu' then
+      raise(("%s: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(name, tostring(nonlin)))
+    end
+    return nonlin == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU
+  end
+
   local RNN = RNNBase:extend('RNN')
   nn.RNN = RNN
   function RNN:init(input_size, hidden_size, opts)
-    local nonlin = nl._opts(self.__name, opts).nonlinearity or 'tanh'
-    if nonlin ~= 'tanh' and nonlin ~= 'relu' then
-      raise(("RNN: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(nonlin)))
-    end
-    self:_setup(nonlin == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU, input_size, hidden_size, opts)
+    self:_setup(elman_mode('RNN', opts), input_size, hidden_size, opts)
   end
 
   local LSTM = RNNBase:extend('LSTM')
@@ -306,11 +311,7 @@ return function(nl, nn)
   local RNNCell = CellBase:extend('RNNCell')
   nn.RNNCell = RNNCell
   function RNNCell:init(input_size, hidden_size, opts)
-    local nonlin = nl._opts(self.__name, opts).nonlinearity or 'tanh'
-    if nonlin ~= 'tanh' and nonlin ~= 'relu' then
-      raise(("RNNCell: nonlinearity must be 'tanh' or 'relu', got '%s'"):format(tostring(nonlin)))
-    end
-    self:_setup(nonlin == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU, input_size, hidden_size, opts)
+    self:_setup(elman_mode('RNNCell', opts), input_size, hidden_size, opts)
   end
 
   local LSTMCell = CellBase:extend('LSTMCell')
