@@ -19,24 +19,8 @@ local RTOL, ATOL = 1e-5, 1e-5
 
 local golden = dofile(S.root .. '/tests/golden/conv.lua')
 
-local function from_golden(g)
-  local dt = g.dtype or 'float32'
-  if #g.shape == 0 then return nl.tensor(g.data[1], dt) end
-  return nl.tensor(g.data, dt):view(g.shape)
-end
-
-local function flat(t)
-  local out = {}
-  local function rec(v)
-    if type(v) == 'table' then
-      for i = 1, #v do rec(v[i]) end
-    else
-      out[#out + 1] = v
-    end
-  end
-  rec(t:totable())
-  return out
-end
+local from_golden = S.from_golden
+local flat = S.flat
 
 -- got (a tensor) equals want (a golden {shape, data} or a tensor): shape
 -- exactly, values within rtol/atol

@@ -7,6 +7,7 @@
 local ffi = require 'ffi'
 local bit = require 'bit'
 local nl = require 'nnlua'
+local S = require 'support'
 local data = nl.data
 
 -- ---- helpers ---------------------------------------------------------------
@@ -72,14 +73,7 @@ local function idx_bytes(code, shape, vals, enc)
   return table.concat(parts)
 end
 
-local function flat(t)
-  local out = {}
-  local function walk(x)
-    if type(x) == 'table' then for _, y in ipairs(x) do walk(y) end else out[#out + 1] = x end
-  end
-  walk(t:totable())
-  return out
-end
+local flat = S.flat
 
 -- ---- IDX -------------------------------------------------------------------
 

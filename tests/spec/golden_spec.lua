@@ -59,24 +59,8 @@ local ops = {
 }
 
 -- a float32 tensor from a golden {shape, data}
-local function from_golden(g)
-  if #g.shape == 0 then return nl.tensor(g.data[1]) end
-  return nl.tensor(g.data):view(g.shape)
-end
-
--- the values of tensor t, flat in row-major order
-local function flat(t)
-  local out = {}
-  local function rec(v)
-    if type(v) == 'table' then
-      for i = 1, #v do rec(v[i]) end
-    else
-      out[#out + 1] = v
-    end
-  end
-  rec(t:totable())
-  return out
-end
+local from_golden = S.from_golden
+local flat = S.flat
 
 -- assert tensor got equals golden want: shape exactly, values within tolerance
 local function expect_close(got, want, what, rtol, atol)

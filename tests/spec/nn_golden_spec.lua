@@ -16,26 +16,8 @@ local RTOL, ATOL = 1e-5, 1e-6
 
 local golden = dofile(S.root .. '/tests/golden/nn.lua')
 
--- a tensor from a golden {shape, data, [dtype]}
-local function from_golden(g)
-  local dt = g.dtype or 'float32'
-  if #g.shape == 0 then return nl.tensor(g.data[1], dt) end
-  return nl.tensor(g.data, dt):view(g.shape)
-end
-
--- the values of tensor t, flat in row-major order
-local function flat(t)
-  local out = {}
-  local function rec(v)
-    if type(v) == 'table' then
-      for i = 1, #v do rec(v[i]) end
-    else
-      out[#out + 1] = v
-    end
-  end
-  rec(t:totable())
-  return out
-end
+local from_golden = S.from_golden
+local flat = S.flat
 
 -- assert tensor got equals golden want: shape exactly, values within tolerance
 local function expect_close(got, want, what)

@@ -16,7 +16,7 @@ local G = dofile(S.root .. '/tests/golden/optim.lua')
 
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-10, 1e-12 } }
 
-local function flat(t) return t:detach():reshape(-1):totable() end
+local flat = S.flat
 
 -- true, or false and the first element out of tolerance
 local function all_close(got, want, rtol, atol)

@@ -20,20 +20,8 @@ local TOL = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
 
 local golden = dofile(S.root .. '/tests/golden/rnn.lua')
 
--- a tensor from a golden {shape, data, [dtype]}; nil for an absent one (false)
-local function from_golden(g)
-  if not g then return nil end
-  return nl.tensor(g.data, g.dtype or 'float32'):view(g.shape)
-end
-
-local function flat(t)
-  local out = {}
-  local function rec(v)
-    if type(v) == 'table' then for i = 1, #v do rec(v[i]) end else out[#out + 1] = v end
-  end
-  rec(t:totable())
-  return out
-end
+local from_golden = S.from_golden
+local flat = S.flat
 
 -- got (tensor) equals want (golden table or tensor): shape exactly, values within rtol/atol
 local function expect_close(got, want, what, rtol, atol)

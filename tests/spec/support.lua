@@ -80,6 +80,18 @@ function S.close(got, want, rtol, atol)
 end
 
 -- peak resident set of this process in kB (VmHWM)
+-- a tensor from a golden value {shape, data, [dtype]}; nil for an absent one
+function S.from_golden(g)
+  if not g then return nil end
+  local nl = require 'nnlua'
+  local dt = g.dtype or 'float32'
+  if #g.shape == 0 then return nl.tensor(g.data[1], dt) end
+  return nl.tensor(g.data, dt):view(g.shape)
+end
+
+-- the values of tensor t, flat in row-major order
+function S.flat(t) return t:detach():reshape(-1):totable() end
+
 function S.peak_rss_kb(pid)
   local f = io.open('/proc/' .. (pid or 'self') .. '/status')
   local s = f:read('*a')
