@@ -16,21 +16,13 @@
 # written 1-based, as nnlua returns them.
 import os
 import torch
+from common import F32, randn, uniform, num, lua_tensor, lua_value, lua_named
 import torch.nn as nn
 
 torch.manual_seed(20240815)
 torch.set_num_threads(1)
-F32 = torch.float32
 
 LAYERS = []
-
-
-def randn(*shape):
-    return torch.randn(tuple(shape), dtype=F32)
-
-
-def uniform(shape, lo, hi):
-    return torch.rand(tuple(shape), dtype=F32) * (hi - lo) + lo
 
 
 def distinct(*shape):
@@ -204,44 +196,6 @@ layer('cnn_eval', 'CNN', [], cnn(), randn(3, 2, 8, 8), mode='eval')
 
 
 # ---- writing ------------------------------------------------------------------------------
-
-def num(v):
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if isinstance(v, int):
-        return str(v)
-    return '%.9g' % v          # 9 significant digits round-trip a float32
-
-
-def lua_tensor(t):
-    if t is None:
-        return 'false'
-    shape = ', '.join(str(s) for s in t.shape)
-    flat = t.detach().reshape(-1).tolist()
-    dt = ", dtype = 'int64'" if t.dtype == torch.int64 else ''
-    return '{ shape = { %s }, data = { %s }%s }' % (shape, ', '.join(num(v) for v in flat), dt)
-
-
-def lua_value(v):
-    if isinstance(v, (list, tuple)):
-        return '{ %s }' % ', '.join(lua_value(x) for x in v)
-    if isinstance(v, dict):
-        return '{ %s }' % ', '.join('%s = %s' % (k, lua_value(x)) for k, x in v.items())
-    if isinstance(v, str):
-        return "'%s'" % v
-    if v is None:
-        return 'nil'
-    return num(v)
-
-
-def lua_named(pairs, indent):
-    if not pairs:
-        return '{}'
-    lines = ['{']
-    lines += ["%s  { name = '%s', t = %s }," % (indent, k, lua_tensor(v)) for k, v in pairs]
-    lines.append(indent + '}')
-    return '\n'.join(lines)
-
 
 def lua_layer(c):
     L = ['  {']

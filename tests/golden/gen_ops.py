@@ -12,25 +12,9 @@
 # convention: dims and indices 1-based.
 import os
 import torch
+from common import F32, randn, uniform, away_from, num, lua_tensor, lua_value
 
 torch.manual_seed(20240611)
-F32 = torch.float32
-
-
-def randn(*shape):
-    return torch.randn(tuple(shape), dtype=F32)
-
-
-def uniform(shape, lo, hi):
-    return torch.rand(tuple(shape), dtype=F32) * (hi - lo) + lo
-
-
-def away_from(x, points, gap=0.05):
-    """Move entries of x closer than gap to any of points out by 2*gap."""
-    for p in points:
-        near = (x - p).abs() < gap
-        x = torch.where(near, torch.where(x >= p, x + 2 * gap, x - 2 * gap), x)
-    return x
 
 
 CASES = []
@@ -161,30 +145,6 @@ case('linear_softmax', 'linear_softmax', lambda x, W, b: torch.softmax(x @ W + b
 
 
 # ---- writing ----------------------------------------------------------------------
-
-def num(v):
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if isinstance(v, int):
-        return str(v)
-    return '%.9g' % v          # 9 significant digits round-trip a float32
-
-
-def lua_tensor(t):
-    if t is None:
-        return 'false'
-    shape = ', '.join(str(s) for s in t.shape)
-    flat = t.detach().reshape(-1).tolist()
-    return '{ shape = { %s }, data = { %s } }' % (shape, ', '.join(num(v) for v in flat))
-
-
-def lua_value(v):
-    if isinstance(v, (list, tuple)):
-        return '{ %s }' % ', '.join(lua_value(x) for x in v)
-    if isinstance(v, str):
-        return "'%s'" % v
-    return num(v)
-
 
 def lua_case(c):
     lines = ['  {']

@@ -18,15 +18,11 @@
 # on h' (and c').
 import os
 import torch
+from common import F32, randn, num, lua_tensor, lua_value, lua_named
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 torch.manual_seed(20240731)
-F32 = torch.float32
-
-
-def randn(*shape):
-    return torch.randn(tuple(shape), dtype=F32)
 
 
 def set_params(m, scale=0.5):
@@ -158,42 +154,6 @@ cell('gru_cell_zero_state', 'GRUCell', 3, 4, 2, {}, state=False)
 
 
 # ---- writing ---------------------------------------------------------------------------
-
-def num(v):
-    if isinstance(v, bool):
-        return 'true' if v else 'false'
-    if isinstance(v, int):
-        return str(v)
-    return '%.9g' % v          # 9 significant digits round-trip a float32
-
-
-def lua_tensor(t):
-    if t is None:
-        return 'false'
-    shape = ', '.join(str(s) for s in t.shape)
-    flat = t.detach().reshape(-1).tolist()
-    dt = ", dtype = 'int64'" if t.dtype == torch.int64 else ''
-    return '{ shape = { %s }, data = { %s }%s }' % (shape, ', '.join(num(v) for v in flat), dt)
-
-
-def lua_value(v):
-    if isinstance(v, (list, tuple)):
-        return '{ %s }' % ', '.join(lua_value(x) for x in v)
-    if isinstance(v, dict):
-        return '{ %s }' % ', '.join('%s = %s' % (k, lua_value(x)) for k, x in v.items())
-    if isinstance(v, str):
-        return "'%s'" % v
-    if v is None:
-        return 'nil'
-    return num(v)
-
-
-def lua_named(pairs, indent):
-    lines = ['{']
-    lines += ["%s  { name = '%s', t = %s }," % (indent, k, lua_tensor(v)) for k, v in pairs]
-    lines.append(indent + '}')
-    return '\n'.join(lines)
-
 
 def lua_case(c, tensors):
     L = ['  {']
