@@ -15,18 +15,9 @@ local seq, batch, embed, hidden, layers = 64, 32, 64, 256, 2
 nl.manual_seed(2024)
 
 -- the corpus as 1-based character ids
-local f = assert(io.open(path, 'rb'), 'char_rnn: cannot read ' .. path)
-local text = f:read('*a')
-f:close()
-local chars, id = {}, {}
-for c in text:gmatch('.') do
-  if not id[c] then chars[#chars + 1] = c; id[c] = #chars end
-end
-local ids = {}
-for i = 1, #text do ids[i] = id[text:sub(i, i)] end
-local corpus = nl.tensor(ids, 'int64')
-local V = #chars
-print(('corpus: %s, %d characters, vocabulary %d'):format(path, #text, V))
+local corpus = nl.data.char_corpus(path)
+local chars, id, V = corpus.chars, corpus.index, corpus.vocab_size
+print(('corpus: %s, %d characters, vocabulary %d'):format(path, corpus.ids:size(1), V))
 
 local CharRNN = nn.Module:extend('CharRNN')
 function CharRNN:init(vocab, d, h, nlayers)
@@ -45,18 +36,9 @@ local params = model:parameters()
 local opt = optim.Adam(params, { lr = 5e-3 })
 print(('model: %s parameters'):format(nn._group_digits(model:num_parameters())))
 
--- a batch of random windows: inputs and the next characters
-local offsets_range = corpus:size(1) - seq - 1
-local steps_t = nl.arange(0, seq):view(1, seq)
-local function get_batch()
-  local starts = (nl.rand(batch, 1) * offsets_range):long() + 1
-  local idx = (starts + steps_t):view(-1)
-  return corpus:index_select(1, idx):view(batch, seq), corpus:index_select(1, idx + 1):view(batch, seq)
-end
-
 local losses, t0, block = {}, nl.time(), 50
 for step = 1, steps do
-  local x, y = get_batch()
+  local x, y = corpus:windows(batch, seq)   -- random windows and the next characters
   local logits = model(x)
   local loss = nn.functional.cross_entropy(logits:reshape(batch * seq, V), y:view(-1))
   opt:zero_grad()

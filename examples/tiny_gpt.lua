@@ -12,18 +12,9 @@ local block, batch, d_model, heads, layers = 32, 32, 64, 4, 2
 nl.manual_seed(1234)
 
 -- the corpus as 1-based character ids
-local f = assert(io.open(path, 'rb'), 'tiny_gpt: cannot read ' .. path)
-local text = f:read('*a')
-f:close()
-local chars, id = {}, {}
-for c in text:gmatch('.') do
-  if not id[c] then chars[#chars + 1] = c; id[c] = #chars end
-end
-local ids = {}
-for i = 1, #text do ids[i] = id[text:sub(i, i)] end
-local corpus = nl.tensor(ids, 'int64')
-local V = #chars
-print(('corpus: %d characters, vocabulary %d'):format(#text, V))
+local corpus = nl.data.char_corpus(path)
+local chars, id, V = corpus.chars, corpus.index, corpus.vocab_size
+print(('corpus: %d characters, vocabulary %d'):format(corpus.ids:size(1), V))
 
 local TinyGPT = nn.Module:extend('TinyGPT')
 function TinyGPT:init(vocab, block_size, d, nhead, nlayers)
@@ -49,20 +40,10 @@ local model = TinyGPT(V, block, d_model, heads, layers)
 local opt = optim.AdamW(model:parameters(), { lr = 3e-3, weight_decay = 0.01 })
 print(('model: %s parameters'):format(nn._group_digits(model:num_parameters())))
 
--- a batch of random windows: inputs and the next characters
-local offsets_range = corpus:size(1) - block - 1
-local steps_t = nl.arange(0, block):view(1, block)
-local function get_batch()
-  local starts = (nl.rand(batch, 1) * offsets_range):long() + 1
-  local idx = (starts + steps_t):view(-1)
-  local x = corpus:index_select(1, idx):view(batch, block)
-  local y = corpus:index_select(1, idx + 1):view(batch, block)
-  return x, y
-end
 
 local losses, t0 = {}, nl.time()
 for step = 1, steps do
-  local x, y = get_batch()
+  local x, y = corpus:windows(batch, block)   -- random windows and the next characters
   local logits = model(x)
   local loss = nn.functional.cross_entropy(logits:view(batch * block, V), y:view(-1))
   opt:zero_grad()

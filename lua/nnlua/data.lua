@@ -10,9 +10,7 @@ return function(nl)
   local data = {}
   nl.data = data
 
-  local function argerror(op, what, x)
-    raise(string.format('%s: expected %s, got %s', op, what, type(x)))
-  end
+  local argerror = nl._argerror
 
   -- ---- IDX -------------------------------------------------------------------
 
@@ -168,6 +166,53 @@ return function(nl)
     end
     return split('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
            split('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')
+  end
+
+  -- ---- character corpora -------------------------------------------------------
+
+  -- data.char_corpus(path): a text file as character ids for a character
+  -- language model. Returns { ids = int64 tensor (1-based ids, one per
+  -- byte), chars = { id -> character }, index = { character -> id },
+  -- vocab_size, path }, ids numbered in order of first appearance.
+  -- corpus:windows(batch, len) draws batch random windows of len ids
+  -- (starting at 1 .. #ids - len - 1) and the windows one character later
+  -- (the targets): two (batch, len) tensors.
+  local Corpus = {}
+  Corpus.__index = Corpus
+
+  function data.char_corpus(path)
+    local op = 'char_corpus'
+    if type(path) ~= 'string' then argerror(op, 'a path string', path) end
+    local f = io.open(path, 'rb')
+    if not f then raise(string.format('%s: cannot read %s', op, path)) end
+    local text = f:read('*a')
+    f:close()
+    local chars, index, ids = {}, {}, {}
+    for i = 1, #text do
+      local c = text:sub(i, i)
+      local k = index[c]
+      if not k then
+        k = #chars + 1
+        chars[k], index[c] = c, k
+      end
+      ids[i] = k
+    end
+    return setmetatable({ ids = nl.tensor(ids, 'int64'), chars = chars, index = index,
+                          vocab_size = #chars, path = path }, Corpus)
+  end
+
+  function Corpus:windows(batch, len)
+    local op = 'char_corpus:windows'
+    local n = self.ids:size(1)
+    for _, v in ipairs({ batch, len }) do
+      if type(v) ~= 'number' or v ~= math.floor(v) or v < 1 then argerror(op, 'positive integers', v) end
+    end
+    if len + 2 > n then
+      raise(string.format('%s: windows of %d need %d characters; the corpus has %d', op, len, len + 2, n))
+    end
+    local starts = (nl.rand(batch, 1) * (n - len - 1)):long() + 1    -- 1 .. n - len - 1
+    local idx = (starts + nl.arange(0, len):view(1, len)):view(-1)
+    return self.ids:index_select(1, idx):view(batch, len), self.ids:index_select(1, idx + 1):view(batch, len)
   end
 
   -- ---- TensorDataset -----------------------------------------------------------

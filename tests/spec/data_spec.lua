@@ -452,4 +452,51 @@ describe('data.DataLoader', function()
   end)
 end)
 
+describe('data.char_corpus', function()
+  local path = dir .. '/corpus.txt'
+  local f = assert(io.open(path, 'wb'))
+  f:write('abcab\nba')
+  f:close()
+
+  it('numbers characters in order of first appearance, one id per byte', function()
+    local c = data.char_corpus(path)
+    assert.are.same({ 'a', 'b', 'c', '\n' }, c.chars)
+    assert.are.same({ a = 1, b = 2, c = 3, ['\n'] = 4 }, c.index)
+    assert.are.equal(4, c.vocab_size)
+    assert.are.equal('int64', c.ids:dtype())
+    assert.are.same({ 1, 2, 3, 1, 2, 4, 2, 1 }, c.ids:totable())
+  end)
+
+  it('draws windows whose targets are the next characters, inside the corpus', function()
+    local c = data.char_corpus(path)
+    local ids = c.ids:totable()
+    nl.manual_seed(5)
+    local x, y = c:windows(200, 3)
+    assert.are.same({ 200, 3 }, x:shape())
+    assert.are.same({ 200, 3 }, y:shape())
+    local X, Y, starts = x:totable(), y:totable(), {}
+    for b = 1, 200 do
+      local s                      -- the start: where X[b] occurs in the corpus
+      for i = 1, #ids - 3 do
+        if ids[i] == X[b][1] and ids[i + 1] == X[b][2] and ids[i + 2] == X[b][3] and ids[i + 3] == Y[b][3] then
+          s = i
+          break
+        end
+      end
+      assert.is_truthy(s, 'window ' .. b .. ' is not a run of the corpus')
+      assert.are.same({ X[b][2], X[b][3] }, { Y[b][1], Y[b][2] })
+      starts[s] = true
+    end
+    for s = 1, #ids - 4 do assert.is_true(starts[s] == true, 'start ' .. s .. ' never drawn') end
+  end)
+
+  it('names the file it cannot read and windows longer than the corpus', function()
+    contains(errmsg(data.char_corpus, dir .. '/no-such-file'), 'char_corpus: cannot read')
+    contains(errmsg(data.char_corpus, 42), 'char_corpus: expected a path string')
+    local c = data.char_corpus(path)
+    contains(errmsg(c.windows, c, 4, 7), 'windows of 7 need 9 characters; the corpus has 8')
+    contains(errmsg(c.windows, c, 0, 2), 'positive integers')
+  end)
+end)
+
 teardown(function() os.execute('rm -rf ' .. q(dir)) end)
