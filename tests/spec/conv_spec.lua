@@ -23,23 +23,9 @@ local from_golden = S.from_golden
 local flat = S.flat
 
 -- got (a tensor) equals want (a golden {shape, data} or a tensor): shape
--- exactly, values within rtol/atol
+-- got equals want within the tolerances (rtol, atol: this file's by default)
 local function expect_close(got, want, what, rtol, atol)
-  rtol, atol = rtol or RTOL, atol or ATOL
-  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
-  local wshape, wdata = want.shape, want.data
-  if nl.is_tensor(want) then wshape, wdata = want:shape(), flat(want) end
-  assert.are.same(wshape, got:shape(), what .. ': shape')
-  local g = flat(got)
-  assert.are.equal(#wdata, #g, what .. ': number of elements')
-  local worst, worst_i = -1, nil
-  for i = 1, #g do
-    local excess = math.abs(g[i] - wdata[i]) - (atol + rtol * math.abs(wdata[i]))
-    if excess ~= excess then excess = math.huge end
-    if excess > worst then worst, worst_i = excess, i end
-  end
-  assert.is_true(worst <= 0, worst > 0 and string.format('%s: element %d (flat) is %.9g, expected %.9g (rtol %g, atol %g)',
-    what, worst_i, g[worst_i], wdata[worst_i], rtol, atol) or nil)
+  S.expect_close(got, want, what, rtol or RTOL, atol or ATOL)
 end
 
 local function error_of(f, ...)

@@ -62,22 +62,8 @@ local ops = {
 local from_golden = S.from_golden
 local flat = S.flat
 
--- assert tensor got equals golden want: shape exactly, values within tolerance
-local function expect_close(got, want, what, rtol, atol)
-  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
-  assert.are.same(want.shape, got:shape(), what .. ': shape')
-  local g = flat(got)
-  assert.are.equal(#want.data, #g, what .. ': number of elements')
-  local worst, worst_i = -1, nil
-  for i = 1, #g do
-    local excess = math.abs(g[i] - want.data[i]) - (atol + rtol * math.abs(want.data[i]))
-    if excess ~= excess or g[i] ~= g[i] then excess = math.huge end
-    if excess > worst then worst, worst_i = excess, i end
-  end
-  assert.is_true(worst <= 0, worst > 0 and string.format(
-    '%s: element %d (flat) is %.9g, PyTorch gives %.9g (rtol %g, atol %g)',
-    what, worst_i, g[worst_i], want.data[worst_i], rtol, atol) or nil)
-end
+-- got equals golden want within rtol, atol
+local expect_close = S.expect_close
 
 local function build_inputs(c, with_grad)
   local x = {}

@@ -19,21 +19,9 @@ local golden = dofile(S.root .. '/tests/golden/nn.lua')
 local from_golden = S.from_golden
 local flat = S.flat
 
--- assert tensor got equals golden want: shape exactly, values within tolerance
-local function expect_close(got, want, what)
-  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
-  assert.are.same(want.shape, got:shape(), what .. ': shape')
-  local g = flat(got)
-  assert.are.equal(#want.data, #g, what .. ': number of elements')
-  local worst, worst_i = -1, nil
-  for i = 1, #g do
-    local excess = math.abs(g[i] - want.data[i]) - (ATOL + RTOL * math.abs(want.data[i]))
-    if excess ~= excess or g[i] ~= g[i] then excess = math.huge end
-    if excess > worst then worst, worst_i = excess, i end
-  end
-  assert.is_true(worst <= 0, worst > 0 and string.format(
-    '%s: element %d (flat) is %.9g, PyTorch gives %.9g (rtol %g, atol %g)',
-    what, worst_i, g[worst_i], want.data[worst_i], RTOL, ATOL) or nil)
+-- got equals want within the tolerances (rtol, atol: this file's by default)
+local function expect_close(got, want, what, rtol, atol)
+  S.expect_close(got, want, what, rtol or RTOL, atol or ATOL)
 end
 
 local function names_of(pairs_list)

@@ -21,24 +21,10 @@ local TOL = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
 local golden = dofile(S.root .. '/tests/golden/rnn.lua')
 
 local from_golden = S.from_golden
-local flat = S.flat
 
--- got (tensor) equals want (golden table or tensor): shape exactly, values within rtol/atol
+-- got equals want within the tolerances (rtol, atol: this file's by default)
 local function expect_close(got, want, what, rtol, atol)
-  rtol, atol = rtol or RTOL, atol or ATOL
-  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
-  local wshape, wdata
-  if nl.is_tensor(want) then wshape, wdata = want:shape(), flat(want) else wshape, wdata = want.shape, want.data end
-  assert.are.same(wshape, got:shape(), what .. ': shape')
-  local g = flat(got)
-  local worst, wi = -1, nil
-  for i = 1, #g do
-    local excess = math.abs(g[i] - wdata[i]) - (atol + rtol * math.abs(wdata[i]))
-    if excess ~= excess then excess = math.huge end
-    if excess > worst then worst, wi = excess, i end
-  end
-  assert.is_true(worst <= 0, worst > 0 and ('%s: element %d is %.9g, expected %.9g (rtol %g, atol %g)'):format(
-    what, wi, g[wi], wdata[wi], rtol, atol) or nil)
+  S.expect_close(got, want, what, rtol or RTOL, atol or ATOL)
 end
 
 local function error_of(f, ...)

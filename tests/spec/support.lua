@@ -92,6 +92,27 @@ end
 -- the values of tensor t, flat in row-major order
 function S.flat(t) return t:detach():reshape(-1):totable() end
 
+-- assert that tensor got equals want (a golden {shape, data} or a tensor):
+-- the shape exactly, every value within atol + rtol * |want|; a failure
+-- names the worst element
+function S.expect_close(got, want, what, rtol, atol)
+  local nl, assert = require 'nnlua', require 'luassert'
+  assert.is_true(nl.is_tensor(got), what .. ': expected a tensor, got ' .. type(got))
+  local wshape, wdata = want.shape, want.data
+  if nl.is_tensor(want) then wshape, wdata = want:shape(), S.flat(want) end
+  assert.are.same(wshape, got:shape(), what .. ': shape')
+  local g = S.flat(got)
+  assert.are.equal(#wdata, #g, what .. ': number of elements')
+  local worst, worst_i = -1, nil
+  for i = 1, #g do
+    local excess = math.abs(g[i] - wdata[i]) - (atol + rtol * math.abs(wdata[i]))
+    if excess ~= excess then excess = math.huge end         -- NaN on either side
+    if excess > worst then worst, worst_i = excess, i end
+  end
+  assert.is_true(worst <= 0, worst > 0 and string.format('%s: element %d (flat) is %.9g, expected %.9g (rtol %g, atol %g)',
+    what, worst_i, g[worst_i], wdata[worst_i], rtol, atol) or nil)
+end
+
 function S.peak_rss_kb(pid)
   local f = io.open('/proc/' .. (pid or 'self') .. '/status')
   local s = f:read('*a')
