@@ -105,8 +105,9 @@ void nl_mem_trim(void) {
 }
 
 /* ---- small objects ----
- * Tensor, storage and node structs come and go with every op; a short
- * per-thread free list per kind keeps them off malloc's slow paths. Their
+ * Tensor, storage and node structs come and go with every op; a
+ * per-thread stack of freed ones per kind keeps them off malloc's slow
+ * paths. Their
  * bytes count in `allocated` too, so loops of tiny tensors still drive
  * the binding's GC. */
 #define OBJ_CACHE (1 << 20)        /* per kind and thread; a GC can free this many at once */
@@ -115,41 +116,80 @@ static const size_t obj_sizes[NL_OBJ_KINDS] = {
     sizeof(nl_tensor), sizeof(nl_storage), sizeof(nl_node), sizeof(nl_tensor_block),
 };
 
-/* freed objects chained through their first bytes */
-static __thread struct { void *head; int64_t n; } obj_cache[NL_OBJ_KINDS];
+/* Per thread: a stack of freed objects per kind, and the object bytes not
+ * yet added to `allocated` (one atomic add per 64 kB). One struct, so an
+ * op finds it with one TLS lookup. A stack, not a list chained through
+ * the objects, so the objects a few pops ahead can be prefetched: those a
+ * GC freed long ago are out of cache, and reading one only when it is
+ * handed out stalls the op. */
+typedef struct { void **v; int64_t n, cap; } obj_stack;
 
-/* object bytes not yet added to `allocated`: one atomic add per 64 kB */
-static __thread int64_t obj_bytes_pending;
+static __thread struct {
+    obj_stack free[NL_OBJ_KINDS];
+    int64_t bytes_pending;
+} objs;
+
+#define OBJ_PREFETCH_AHEAD 4
+
+/* zero and prefetch whole objects with sizes the compiler knows, so the
+ * stores and prefetches are inline rather than a memset call and a loop */
+#define OBJ_CASES(X) X(NL_OBJ_TENSOR, nl_tensor) X(NL_OBJ_STORAGE, nl_storage) \
+                     X(NL_OBJ_NODE, nl_node) X(NL_OBJ_BLOCK, nl_tensor_block)
+
+/* plain 16-byte stores: for a few hundred bytes, the `rep stos` a memset
+ * becomes costs more than the stores themselves */
+typedef long long obj_v2 __attribute__((vector_size(16)));
+
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static inline void zero16(void *p, size_t bytes) {
+    obj_v2 *v = p;
+    for (size_t i = 0; i < bytes / 16; i++) v[i] = (obj_v2){ 0, 0 };
+}
+
+static inline void obj_zero(int kind, void *p) {
+    switch (kind) {
+#define ZERO(K, T) case K: zero16(p, (sizeof(T) + 15) & ~(size_t)15); break;
+    OBJ_CASES(ZERO)
+#undef ZERO
+    }
+}
+
+static inline void obj_prefetch(int kind, const char *p) {
+    switch (kind) {
+#define PREFETCH(K, T) case K: for (size_t off = 0; off < sizeof(T); off += 64) __builtin_prefetch(p + off, 1); break;
+    OBJ_CASES(PREFETCH)
+#undef PREFETCH
+    }
+}
 
 void *nl_obj_alloc(int kind) {
-    obj_bytes_pending += (int64_t)obj_sizes[kind];
-    if (obj_bytes_pending >= 65536) {
-        __atomic_add_fetch(&cache.stats.allocated, obj_bytes_pending, __ATOMIC_RELAXED);
-        obj_bytes_pending = 0;
+    objs.bytes_pending += (int64_t)obj_sizes[kind];
+    if (objs.bytes_pending >= 65536) {
+        __atomic_add_fetch(&cache.stats.allocated, objs.bytes_pending, __ATOMIC_RELAXED);
+        objs.bytes_pending = 0;
     }
-    void *p = obj_cache[kind].head;
-    if (p) {
-        void *next = *(void **)p;
-        obj_cache[kind].head = next;
-        if (next)                                  /* the next one is likely cold */
-            for (size_t off = 0; off < obj_sizes[kind]; off += 64) __builtin_prefetch((char *)next + off, 1);
-        obj_cache[kind].n--;
-        memset(p, 0, obj_sizes[kind]);
+    obj_stack *st = &objs.free[kind];
+    if (st->n > 0) {
+        void *p = st->v[--st->n];
+        if (st->n >= OBJ_PREFETCH_AHEAD) obj_prefetch(kind, st->v[st->n - OBJ_PREFETCH_AHEAD]);
+        obj_zero(kind, p);
         return p;
     }
     size_t size = (obj_sizes[kind] + 63) & ~(size_t)63;
-    p = aligned_alloc(64, size);
+    void *p = aligned_alloc(64, size);
     if (p) memset(p, 0, size);
     return p;
 }
 
 void nl_obj_free(int kind, void *p) {
     if (!p) return;
-    if (obj_cache[kind].n < OBJ_CACHE) {
-        *(void **)p = obj_cache[kind].head;
-        obj_cache[kind].head = p;
-        obj_cache[kind].n++;
-    } else {
-        free(p);
+    obj_stack *st = &objs.free[kind];
+    if (st->n == st->cap) {
+        int64_t cap = st->cap ? st->cap * 2 : 1024;
+        void **v = cap <= OBJ_CACHE ? realloc(st->v, sizeof(void *) * cap) : NULL;
+        if (!v) { free(p); return; }
+        st->v = v;
+        st->cap = cap;
     }
+    st->v[st->n++] = p;
 }

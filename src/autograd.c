@@ -44,16 +44,24 @@ bool nl_inplace_ok(const char *op, nl_tensor *t) {
     return true;
 }
 
-int nl_is_leaf(const nl_tensor *t) { return t && t->node == NULL; }
+static bool graph_freed(const nl_tensor *t) { return t->flags & NL_FLAG_GRAPH_FREED; }
+
+/* the op that made t, or -1 for a leaf */
+static int maker_op(const nl_tensor *t) {
+    if (t->node) return t->node->op;
+    return graph_freed(t) ? (int)((uint32_t)t->flags >> NL_FLAG_OP_SHIFT) : -1;
+}
+
+int nl_is_leaf(const nl_tensor *t) { return t && maker_op(t) < 0; }
 
 const char *nl_grad_fn_name(const nl_tensor *t) {
-    return (t && t->node) ? nl_op_name(t->node->op) : NULL;
+    return (t && maker_op(t) >= 0) ? nl_op_name(maker_op(t)) : NULL;
 }
 
 int nl_set_requires_grad(nl_tensor *t, int requires_grad) {
     NL_CHECK_TENSOR_INT("requires_grad", t);
-    NL_CHECK_INT(t->node == NULL, "requires_grad: only leaf tensors can change requires_grad "
-                 "(this one comes from %s); use detach()", nl_op_name(t->node ? t->node->op : 0));
+    NL_CHECK_INT(maker_op(t) < 0, "requires_grad: only leaf tensors can change requires_grad "
+                 "(this one comes from %s); use detach()", nl_op_name(maker_op(t)));
     NL_CHECK_INT(!requires_grad || t->dtype != NL_INT64,
                  "requires_grad: only float tensors can require grad, got int64 %s", nl_shape_str(t));
     if (requires_grad) t->flags |= NL_FLAG_REQUIRES_GRAD;
@@ -115,6 +123,7 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
         vers[i] = in[i]->storage->version;
     }
     out->node = n;
+    n->out = out;
     out->flags |= NL_FLAG_REQUIRES_GRAD;
     return n;
 }
@@ -149,7 +158,7 @@ static void node_free_saved(nl_node *n) {
 }
 
 void nl_node_release(nl_node *n) {
-    if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (!n || !nl_unref(&n->refcount)) return;
     node_free_saved(n);
     nl_release(n->grad);
     nl_obj_free(NL_OBJ_NODE, n);
@@ -239,7 +248,7 @@ static bool topo_order(nl_node *root, node_list *order) {
             ok = push(order, n);
             /* held until backward ends: freeing saved inputs may drop the
              * last reference to a node still ahead in the order */
-            if (ok) __atomic_add_fetch(&n->refcount, 1, __ATOMIC_RELAXED);
+            if (ok) nl_ref_add(&n->refcount);
             stack.n--;
             idx.n--;
         }
@@ -294,6 +303,12 @@ static int accumulate_node(nl_tensor **acc, nl_tensor *g) {
     return 0;
 }
 
+static int freed_error(const nl_tensor *t) {
+    nl_set_error("backward: the graph through %s was freed by an earlier backward; "
+                 "pass retain_graph to backward twice", nl_op_name(maker_op(t)));
+    return -1;
+}
+
 static bool versions_ok(nl_node *n) {
     for (int i = 0; i < n->n_in; i++) {
         if ((n->needs_in >> i & 1) && n->in[i]->storage->version != n->in_version[i]) {
@@ -327,6 +342,10 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         g = nl_full(root->ndim, root->sizes, 1.0, root->dtype);
     }
     if (!g) return -1;
+    if (graph_freed(root)) {
+        nl_release(g);
+        return freed_error(root);
+    }
     int prev = nl_set_grad_enabled(0);
     int rc = 0;
     if (!root->node) {                      /* a leaf: its own gradient */
@@ -381,6 +400,8 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                     rc = -1;
                 } else if (x->node) {
                     rc = accumulate_node(&x->node->grad, gin[i]);
+                } else if (graph_freed(x)) {
+                    rc = freed_error(x);
                 } else {
                     rc = accumulate(&x->grad, gin[i], x->dtype);
                 }
@@ -391,10 +412,23 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         if (!retain_graph) node_free_saved(n);
     }
     for (int64_t k = 0; k < order.n; k++) {
-        order.v[k]->mark = 0;
-        nl_release(order.v[k]->grad);
-        order.v[k]->grad = NULL;
-        nl_node_release(order.v[k]);
+        nl_node *n = order.v[k];
+        n->mark = 0;
+        nl_release(n->grad);
+        n->grad = NULL;
+        /* A freed node holds nothing but its op: its output keeps the op in
+         * its flags and lets the node go now, not when the output dies, so
+         * a loop's nodes are reused while still in cache. */
+        if (!retain_graph && n->freed && n->out && n->out->node == n) {
+            nl_tensor *out = n->out;
+            out->flags |= NL_FLAG_GRAPH_FREED | (int32_t)((uint32_t)n->op << NL_FLAG_OP_SHIFT);
+            out->node = NULL;
+            n->out = NULL;
+            /* two references, the output's and ours: nobody else holds it */
+            if (__atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE) == 2) n->refcount = 1;
+            else nl_node_release(n);
+        }
+        nl_node_release(n);
     }
     list_free(&order);
     nl_set_grad_enabled(prev);

@@ -30,6 +30,21 @@ typedef struct {
     nl_storage s;
 } nl_tensor_block;
 
+/* Drop one reference from *count; true when it was the last. A count of
+ * one is ours alone (nobody else can reach the object to take another),
+ * so it ends without an atomic read-modify-write, which waits for every
+ * pending store: most objects die with one holder. */
+static inline bool nl_unref(int32_t *count) {
+    return __atomic_load_n(count, __ATOMIC_ACQUIRE) == 1 || __atomic_sub_fetch(count, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* Add one reference to *count, held by the caller: at one, the caller's is
+ * the only one, so no other thread can touch the count meanwhile. */
+static inline void nl_ref_add(int32_t *count) {
+    if (__atomic_load_n(count, __ATOMIC_RELAXED) == 1) __atomic_store_n(count, 2, __ATOMIC_RELAXED);
+    else __atomic_add_fetch(count, 1, __ATOMIC_RELAXED);
+}
+
 /* ---- autograd (autograd.c) ----
  * A node belongs to the one tensor an op made; it keeps what backward
  * needs. Backward kernels (nl_<family>_backward, beside their forwards)
@@ -51,6 +66,7 @@ struct nl_node {
     double s[2];              /* scalars: operand, clamp bounds */
     int64_t a[8];             /* ints: dims, flags, permutation */
     nl_tensor *grad;          /* gradient of the output, during backward */
+    nl_tensor *out;           /* the output (not owned), NULL once it is gone */
     nl_tensor *in_inline[NL_NODE_INLINE];    /* in and in_version for most ops */
     uint32_t version_inline[NL_NODE_INLINE];
 };
@@ -79,6 +95,9 @@ int nl_loss_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 /* Temporaries of a backward kernel, released together. TMP(x) keeps x or
  * jumps to `fail` when x is NULL (its error message stands). */
 typedef struct { nl_tensor *v[32]; int n; } nl_temps;
+/* declares an empty nl_temps: only n is set (an initializer would zero
+ * all of v, a `rep stos` on every backward call) */
+#define NL_TEMPS(name) nl_temps name; name.n = 0
 static inline nl_tensor *nl_temps_keep(nl_temps *t, nl_tensor *x) {
     if (t->n < 32) t->v[t->n++] = x;
     return x;

@@ -319,7 +319,7 @@ nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b) {
  * over the batch dims it was broadcast along. A 1-D operand is a row (a) or
  * a column (b) whose dim the output dropped. */
 int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *a = n->in[0], *b = n->in[1];
     nl_tensor *a2 = a, *b2 = b, *g2 = g;
     if (a->ndim == 1) {

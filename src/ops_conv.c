@@ -654,7 +654,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
 
 static int conv2d_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     const char *op = "conv2d";
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
     conv_geom G;
     geom_init(&G, x, w, nd->a);

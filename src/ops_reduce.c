@@ -512,11 +512,13 @@ static void scatter_along(nl_tensor *gx, const nl_tensor *g, const int64_t *idx,
 }
 
 int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *x = n->in[0], *gx = NULL;
     int op = n->op;
     int d = (int)n->a[0];
-    if (is_sum_like(op)) {
+    if (op == NL_OP_SUM && d < 0 && g->numel == 1) {   /* the sum of everything: g everywhere */
+        gx = TMP(nl_full(x->ndim, x->sizes, nl_load(g->data, g->dtype), g->dtype));
+    } else if (is_sum_like(op)) {
         nl_tensor *gk = (d < 0 || n->a[1]) ? g : TMP(nl_unsqueeze(g, d));
         gx = TMP(nl_contiguous(TMP(nl_expand(gk, x->ndim, x->sizes))));
         if (op == NL_OP_MEAN) {
@@ -547,7 +549,7 @@ fail:
 }
 
 int nl_softmax_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *y = n->saved, *gx;
     int d = (int)n->a[0];
     if (n->op == NL_OP_SOFTMAX) {        /* y * (g - sum(g*y)) */

@@ -1138,7 +1138,7 @@ nl_tensor *nl_rnn_layer(int mode, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh
     rnn_seq s;
     seq_init(&s, mode, x->dtype, T, N, I, H, flags);
     int64_t out_n = (T + (mode == NL_RNN_LSTM ? 2 : 1)) * N * H;
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *out = NULL;
     nl_tensor *ws = TMP(nl_tensor_alloc(op, 1, &s.total, s.dt));
     nl_tensor *wi = TMP(nl_contiguous(w_ih)), *wh = TMP(nl_contiguous(w_hh));
@@ -1204,7 +1204,7 @@ static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     bool need_w = nl_requires_grad(li.w_ih) || nl_requires_grad(li.w_hh);
     bool need_b = li.b_ih && (nl_requires_grad(li.b_ih) || nl_requires_grad(li.b_hh));
     bool gru = mode == NL_RNN_GRU;
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *gc = TMP(nl_contiguous(g));
     nl_tensor *lc = li.i_len >= 0 ? TMP(nl_contiguous(nd->in[li.i_len])) : NULL;
     s.len = lc ? lc->data : NULL;

@@ -47,7 +47,7 @@ static nl_tensor_block *block_of(nl_storage *s) {
 }
 
 static void storage_release(nl_storage *s) {
-    if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (!s || !nl_unref(&s->refcount)) return;
     if (s->release) s->release(s->ctx, s->ptr);
     else if (s->ptr != s->small) nl_free(s->ptr, s->nbytes);
     if (s->embedded) nl_obj_free(NL_OBJ_BLOCK, block_of(s));
@@ -55,7 +55,7 @@ static void storage_release(nl_storage *s) {
 }
 
 void nl_retain(nl_tensor *t) {
-    if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+    if (t) nl_ref_add(&t->refcount);
 }
 
 /* Releasing a tensor can release its node, the node's inputs, their nodes
@@ -67,6 +67,7 @@ static __thread struct { nl_tensor **v; int64_t n, cap; int draining; } dead;
 static void destroy(nl_tensor *t) {
     nl_storage *s = t->storage;
     nl_release(t->grad);
+    if (t->node && t->node->out == t) t->node->out = NULL;
     nl_node_release(t->node);
     if (s->embedded && &block_of(s)->t == t) {
         storage_release(s);        /* frees t too, now or when the last view goes */
@@ -77,7 +78,7 @@ static void destroy(nl_tensor *t) {
 }
 
 void nl_release(nl_tensor *t) {
-    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (!t || !nl_unref(&t->refcount)) return;
     if (dead.n == dead.cap) {
         int64_t cap = dead.cap ? dead.cap * 2 : 256;
         nl_tensor **v = realloc(dead.v, sizeof(nl_tensor *) * cap);
@@ -115,8 +116,12 @@ void nl_ref_release(nl_ref *r) {
     }
 }
 
+/* A plain increment, not an atomic one (whose lock waits for every
+ * pending store): writers racing on one tensor race anyway, and the
+ * version changes either way. */
 void nl_bump_version(nl_tensor *t) {
-    __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);
+    uint32_t *v = &t->storage->version;
+    __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
 }
 
 void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides) {
@@ -133,11 +138,9 @@ void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides) {
  * and views of it: 2^46; expand, whose new dims have stride 0: 2^56. */
 static bool sizes_fit(int ndim, const int64_t *sizes, int log2max) {
     int64_t m = 1;
-    for (int i = 0; i < ndim; i++) {
-        int64_t s = sizes[i] > 1 ? sizes[i] : 1;
-        if (m > (INT64_C(1) << log2max) / s) return false;
-        m *= s;
-    }
+    for (int i = 0; i < ndim; i++)      /* multiplies, not divides: this runs on every op */
+        if (__builtin_mul_overflow(m, sizes[i] > 1 ? sizes[i] : 1, &m) || m > (INT64_C(1) << log2max))
+            return false;
     return true;
 }
 
@@ -146,24 +149,27 @@ static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t 
         nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
         return false;
     }
-    int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (sizes[i] < 0) {
             nl_set_error("%s: negative size in %s", op, nl_sizes_str(ndim, sizes));
             return false;
         }
-        if (sizes[i] && n > (INT64_C(1) << 46) / sizes[i]) {
-            nl_set_error("%s: shape %s is too large", op, nl_sizes_str(ndim, sizes));
-            return false;
-        }
-        n *= sizes[i];
     }
     if (!sizes_fit(ndim, sizes, 46)) {
         nl_set_error("%s: shape %s is too large", op, nl_sizes_str(ndim, sizes));
         return false;
     }
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= sizes[i];   /* at most 2^46: sizes_fit held */
     *numel = n;
     return true;
+}
+
+/* a few sizes, copied by plain moves: the `rep movs` a memcpy of unknown
+ * length becomes costs more than the copy on every op */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static inline void copy_sizes(int64_t *dst, const int64_t *src, int ndim) {
+    for (int i = 0; i < ndim; i++) dst[i] = src[i];
 }
 
 static __thread const char *last_op = "";
@@ -193,7 +199,7 @@ nl_tensor *nl_tensor_alloc(const char *op, int ndim, const int64_t *sizes, int d
     t->dtype = dtype;
     t->numel = numel;
     t->refcount = 1;
-    if (ndim > 0) memcpy(t->sizes, sizes, sizeof(int64_t) * ndim);
+    copy_sizes(t->sizes, sizes, ndim);
     nl_contiguous_strides(ndim, sizes, t->strides);
     t->data = t->storage->ptr;
     return t;
@@ -218,7 +224,7 @@ nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
     }
     t->offset = offset;
     t->storage = base->storage;
-    __atomic_add_fetch(&t->storage->refcount, 1, __ATOMIC_RELAXED);
+    nl_ref_add(&t->storage->refcount);
     t->data = (char *)t->storage->ptr + offset * nl_dtype_size(t->dtype);
     return t;
 }
@@ -836,7 +842,7 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
 /* ---- backward of the shape ops ---- */
 
 int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
-    nl_temps tmps = { .n = 0 };
+    NL_TEMPS(tmps);
     nl_tensor *x = n->in[0], *gx = NULL;
     int d = (int)n->a[0];
     switch (n->op) {

@@ -43,7 +43,7 @@ return function(nl)
   -- backward([grad], [{retain_graph = true}])
   function Tensor.backward(t, grad, opts)
     if type(grad) == 'table' and not nl.is_tensor(grad) then grad, opts = nil, grad end
-    local retain = nl._opts('backward', opts).retain_graph and 1 or 0
+    local retain = opts ~= nil and nl._opts('backward', opts).retain_graph and 1 or 0
     check(lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain))
     -- nn.DataParallel averages gradients across ranks here
     local after = nl._after_backward

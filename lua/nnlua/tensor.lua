@@ -113,7 +113,8 @@ return function(nl)
   local function wrap(p)
     if p == nil then raise(ffi.string(lib.nl_error())) end
     if anomaly and lib.nl_all_finite(p) == 0 then
-      local name = ffi.string(p.node ~= nil and lib.nl_grad_fn_name(p) or lib.nl_last_op())
+      local fn = lib.nl_grad_fn_name(p)
+      local name = ffi.string(fn ~= nil and fn or lib.nl_last_op())
       local dims = {}
       for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
       lib.nl_release(p)

@@ -189,6 +189,43 @@ describe('autograd', function()
       assert.is_false((pcall(function() y:sum():backward() end)))
     end)
 
+    it('keeps what a freed graph leaves: grad_fn, non-leaf, and errors through it', function()
+      -- backward frees each node it ran (its output keeps only the op), so
+      -- the outputs must still answer as PyTorch's do after backward
+      local a = leaf({ 1, 2 })
+      local y = a * 3
+      local z = y:exp()
+      z:sum():backward()
+      assert.are.equal('mul', y:grad_fn())
+      assert.are.equal('exp', z:grad_fn())
+      assert.is_false(y:is_leaf())
+      assert.is_true(y.is_requires_grad)
+      assert.is_nil(y.grad)
+      local ok, msg = pcall(function() y:requires_grad(false) end)
+      assert.is_false(ok)
+      assert.matches('only leaf tensors', msg)
+      assert.matches('mul', msg)
+      -- an op on a freed output records as usual; backward through it names
+      -- the freed op, and leaves no gradient on the freed non-leaf
+      local w = (y * y):sum()
+      assert.are.equal('sum', w:grad_fn())
+      ok, msg = pcall(function() w:backward() end)
+      assert.is_false(ok)
+      assert.matches('graph through mul was freed', msg)
+      assert.is_nil(y.grad)
+      -- a freed root errors the same way
+      ok, msg = pcall(function() y:backward(nl.tensor({ 1, 1 }, 'float64')) end)
+      assert.is_false(ok)
+      assert.matches('graph through mul was freed', msg)
+      -- a graph that did not take part in the backward keeps its nodes
+      local u, v = a * 2, (a * a):exp()
+      u:sum():backward()
+      a.grad = nil
+      v:sum():backward()
+      assert_values(a.grad, { 2 * 1 * math.exp(1), 2 * 2 * math.exp(4) })
+      assert.are.equal('exp', v:grad_fn())
+    end)
+
     it('twice with retain_graph the first time works and doubles the gradient', function()
       local a, b = leaf({ 1, 2 }), nl.tensor({ 3, 4 }, 'float64')
       local L = (a * b + a:exp()):sum()
