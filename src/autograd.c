@@ -289,14 +289,16 @@ static int accumulate(nl_tensor **acc, nl_tensor *g, int dtype) {
 
 /* An intermediate gradient is only read by the node's backward: the first
  * one is kept as it is (any layout, maybe shared), later ones are added
- * out of place, so a tensor that also flows elsewhere is never written. */
-static int accumulate_node(nl_tensor **acc, nl_tensor *g) {
+ * out of place, so a tensor that also flows elsewhere is never written.
+ * Takes over the caller's reference to *g (and clears *g) when it keeps
+ * it: a move, not a retain and a release. */
+static int accumulate_node(nl_tensor **acc, nl_tensor **g) {
     if (*acc == NULL) {
-        nl_retain(g);
-        *acc = g;
+        *acc = *g;
+        *g = NULL;
         return 0;
     }
-    nl_tensor *sum = nl_binary(NL_OP_ADD, *acc, g);
+    nl_tensor *sum = nl_binary(NL_OP_ADD, *acc, *g);
     if (!sum) return -1;
     nl_release(*acc);
     *acc = sum;
@@ -399,7 +401,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                                  nl_op_name(n->op), nl_shape_str(gin[i]), i + 1, nl_shape_str(x));
                     rc = -1;
                 } else if (x->node) {
-                    rc = accumulate_node(&x->node->grad, gin[i]);
+                    rc = accumulate_node(&x->node->grad, &gin[i]);
                 } else if (graph_freed(x)) {
                     rc = freed_error(x);
                 } else {

@@ -517,7 +517,8 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     int op = n->op;
     int d = (int)n->a[0];
     if (op == NL_OP_SUM && d < 0 && g->numel == 1) {   /* the sum of everything: g everywhere */
-        gx = TMP(nl_full(x->ndim, x->sizes, nl_load(g->data, g->dtype), g->dtype));
+        gin[0] = nl_full(x->ndim, x->sizes, nl_load(g->data, g->dtype), g->dtype);
+        return gin[0] ? 0 : -1;
     } else if (is_sum_like(op)) {
         nl_tensor *gk = (d < 0 || n->a[1]) ? g : TMP(nl_unsqueeze(g, d));
         gx = TMP(nl_contiguous(TMP(nl_expand(gk, x->ndim, x->sizes))));
