@@ -162,6 +162,14 @@ static inline void obj_prefetch(int kind, const char *p) {
     }
 }
 
+/* an empty stack: a fresh object from malloc (out of line, as above) */
+__attribute__((noinline)) static void *obj_alloc_slow(int kind) {
+    size_t size = (obj_sizes[kind] + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, size);
+    if (p) memset(p, 0, size);
+    return p;
+}
+
 void *nl_obj_alloc(int kind) {
     objs.bytes_pending += (int64_t)obj_sizes[kind];
     if (objs.bytes_pending >= 65536) {
@@ -175,21 +183,23 @@ void *nl_obj_alloc(int kind) {
         obj_zero(kind, p);
         return p;
     }
-    size_t size = (obj_sizes[kind] + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, size);
-    if (p) memset(p, 0, size);
-    return p;
+    return obj_alloc_slow(kind);
+}
+
+/* a full stack: grown, or p goes back to malloc (kept out of line, so the
+ * common push saves no registers) */
+__attribute__((noinline)) static void obj_free_slow(obj_stack *st, void *p) {
+    int64_t cap = st->cap ? st->cap * 2 : 1024;
+    void **v = cap <= OBJ_CACHE ? realloc(st->v, sizeof(void *) * cap) : NULL;
+    if (!v) { free(p); return; }
+    st->v = v;
+    st->cap = cap;
+    st->v[st->n++] = p;
 }
 
 void nl_obj_free(int kind, void *p) {
     if (!p) return;
     obj_stack *st = &objs.free[kind];
-    if (st->n == st->cap) {
-        int64_t cap = st->cap ? st->cap * 2 : 1024;
-        void **v = cap <= OBJ_CACHE ? realloc(st->v, sizeof(void *) * cap) : NULL;
-        if (!v) { free(p); return; }
-        st->v = v;
-        st->cap = cap;
-    }
-    st->v[st->n++] = p;
+    if (st->n == st->cap) obj_free_slow(st, p);
+    else st->v[st->n++] = p;
 }
