@@ -45,7 +45,9 @@ row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_s
 
 # W1 over processes (nl.dist on Open MPI, one thread each): samples/s of
 # the whole job with 1 and 2 processes, at W1's global batch of 128 (64 per
-# rank) and at 128 per rank; the scaling ratio is 2 processes over 1.
+# rank) and at 128 per rank; the scaling ratio is 2 processes over 1. The
+# "after" row averages the gradients after backward instead of overlapping
+# the buckets with it.
 if command -v mpirun >/dev/null 2>&1; then
   mpi="NNLUA_NUM_THREADS=1 mpirun --mca plm isolated --mca pml ob1 --mca btl self,vader"
   [ "$(id -u)" = 0 ] && mpi="$mpi --allow-run-as-root"
@@ -53,9 +55,11 @@ if command -v mpirun >/dev/null 2>&1; then
   d1=$(figure "$mpi -np 1 bin/nnlua bench/mlp_dist.lua" "W1 dist")
   d2=$(figure "$mpi -np 2 bin/nnlua bench/mlp_dist.lua" "W1 dist")
   d2w=$(figure "$mpi -np 2 bin/nnlua bench/mlp_dist.lua 128" "W1 dist")
+  d2a=$(figure "$mpi -np 2 bin/nnlua bench/mlp_dist.lua 64 after" "W1 dist")
   printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 1 proc (samples/s)" 1 "${d1:--}" - - | tee -a "$out"
   printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 2 x 64 (samples/s)" 1 "${d2:--}" - - | tee -a "$out"
   printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 2 x 128 (samples/s)" 1 "${d2w:--}" - - | tee -a "$out"
+  printf '| %-26s | %s | %12s | %12s | %7s |\n' "W1 MPI 2 x 64, after" 1 "${d2a:--}" - - | tee -a "$out"
   if [ -n "$d1" ] && [ -n "$d2" ] && [ -n "$d2w" ]; then
     echo "W1 scaling, 2 processes over 1: $(awk "BEGIN { printf \"%.2fx\", $d2 / $d1 }") at batch 64 per process," \
       "$(awk "BEGIN { printf \"%.2fx\", $d2w / $d1 }") at 128 per process" | tee -a "$out"

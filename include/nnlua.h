@@ -284,8 +284,9 @@ nl_tensor *nl_tensor_wrap(int ndim, const int64_t *sizes, int dtype, void *data,
 /* ---- autograd ------------------------------------------------------------
  * Ops whose inputs require grad record a node on their output while grad
  * mode is on; nl_backward walks the nodes in reverse topological order and
- * adds (+=) into the .grad of leaves. The graph's saved tensors are freed
- * after backward unless retain_graph; nodes die with their outputs. */
+ * adds (+=) into the .grad of leaves. Without retain_graph, backward frees
+ * each node it ran (the output keeps only the op's name, see
+ * NL_FLAG_GRAPH_FREED); other nodes die with their outputs. */
 
 int nl_set_grad_enabled(int enabled);     /* per thread; returns the previous setting */
 int nl_is_grad_enabled(void);
@@ -297,6 +298,14 @@ nl_tensor *nl_detach(nl_tensor *t);       /* shares storage, no graph */
 /* grad: optional, of root's shape; NULL means 1 for a one-element root */
 int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph);
 int nl_set_grad(nl_tensor *t, nl_tensor *grad /* optional: NULL clears */);
+/* Gradient-ready hooks (per thread): during backward, fn(ctx, leaf) runs
+ * once for each leaf that requires grad, as soon as the last gradient this
+ * backward sends it has been added to leaf->grad, while backward goes on
+ * with the rest of the graph (nn.DataParallel starts averaging a bucket of
+ * gradients there). At most 8 hooks; adding a ninth fails. */
+typedef void (*nl_grad_ready_fn)(void *ctx, nl_tensor *leaf);
+int nl_add_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
+void nl_remove_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
 /* Anomaly mode (per thread): backward fails at the first op whose gradient
  * holds NaN or Inf, naming it. nl_all_finite: 1 when t holds neither.
  * nl_last_op: the op that made the newest tensor on this thread. */
@@ -482,6 +491,33 @@ typedef struct nl_dist_exit {
     int size;                                 /* ranks in comm */
 } nl_dist_exit;
 int nl_dist_on_exit(const nl_dist_exit *hooks);
+
+/* nn.DataParallel's gradient averaging, overlapped with backward. The
+ * parameters go in buckets (bucket[i] for parameter i: 0, 0, 1, 1, 1, 2,
+ * ... one float dtype each, numbered in the order backward should finish
+ * them). arm() before backward sets a gradient-ready hook: as backward
+ * finishes a parameter, its gradient is copied into its bucket, and a full
+ * bucket starts its MPI_Iallreduce at once, in bucket order on every rank.
+ * finish() after backward adds what backward did not hand over (the
+ * gradients as they are), starts the rest, waits, and sets each gradient
+ * to the average over the ranks (a rank without one counts zeros; none
+ * anywhere leaves none). MPI's functions come from the binding, as above;
+ * handles are pointers (Open MPI's ABI). */
+typedef struct nl_dist_mpi {
+    int (*iallreduce)(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op,
+                      void *comm, void **request /* out */);   /* MPI_Iallreduce */
+    int (*test)(void **request, int *flag /* out */, void *status);   /* MPI_Test */
+    int (*wait)(void **request, void *status);                       /* MPI_Wait */
+    void *comm, *sum, *float32, *float64;   /* MPI_COMM_WORLD, MPI_SUM, MPI_FLOAT, MPI_DOUBLE */
+    int size;                                /* ranks in comm */
+} nl_dist_mpi;
+typedef struct nl_dist_reducer nl_dist_reducer;
+nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *const *params,
+                                     const int *bucket);
+int nl_dist_reducer_arm(nl_dist_reducer *r);
+int nl_dist_reducer_finish(nl_dist_reducer *r);
+int nl_dist_reducer_early(const nl_dist_reducer *r);   /* buckets started inside the last backward */
+void nl_dist_reducer_free(nl_dist_reducer *r);
 
 /* NL_CDEF_END */
 

@@ -164,6 +164,80 @@ void nl_node_release(nl_node *n) {
     nl_obj_free(NL_OBJ_NODE, n);
 }
 
+/* ---- gradient-ready hooks ---- */
+
+#define MAX_HOOKS 8
+static __thread struct { nl_grad_ready_fn fn; void *ctx; } hooks[MAX_HOOKS];
+static __thread int n_hooks;
+
+int nl_add_grad_ready_hook(nl_grad_ready_fn fn, void *ctx) {
+    NL_CHECK_INT(fn != NULL, "add_grad_ready_hook: no function");
+    NL_CHECK_INT(n_hooks < MAX_HOOKS, "add_grad_ready_hook: %d hooks are set already (the most)", MAX_HOOKS);
+    hooks[n_hooks].fn = fn;
+    hooks[n_hooks].ctx = ctx;
+    n_hooks++;
+    return 0;
+}
+
+void nl_remove_grad_ready_hook(nl_grad_ready_fn fn, void *ctx) {
+    for (int i = 0; i < n_hooks; i++) {
+        if (hooks[i].fn == fn && hooks[i].ctx == ctx) {
+            hooks[i] = hooks[--n_hooks];
+            return;
+        }
+    }
+}
+
+static void grad_ready(nl_tensor *leaf) {
+    for (int i = 0; i < n_hooks; i++) hooks[i].fn(hooks[i].ctx, leaf);
+}
+
+/* With hooks set, backward counts how many gradients each leaf is still
+ * owed (one per edge from a node of the graph): an open-addressing table
+ * keyed by the leaf's address, made for one backward. */
+typedef struct { nl_tensor *key; int64_t owed; } owed_slot;
+typedef struct { owed_slot *v; int64_t mask; } owed_table;
+
+static bool is_hooked_leaf(const nl_tensor *x) {
+    return nl_requires_grad(x) && !x->node && !graph_freed(x);
+}
+
+static owed_slot *owed_find(owed_table *t, const nl_tensor *x) {
+    uint64_t h = ((uintptr_t)x >> 6) * UINT64_C(0x9E3779B97F4A7C15);
+    for (int64_t i = (int64_t)(h >> 32) & t->mask;; i = (i + 1) & t->mask)
+        if (t->v[i].key == x || t->v[i].key == NULL) return &t->v[i];
+}
+
+static bool owed_init(owed_table *t, nl_node *const *order, int64_t n) {
+    int64_t edges = 0;
+    for (int64_t k = 0; k < n; k++) edges += order[k]->n_in;
+    int64_t cap = 16;
+    while (cap < 2 * edges) cap *= 2;
+    t->v = calloc((size_t)cap, sizeof(owed_slot));
+    t->mask = cap - 1;
+    if (!t->v) return false;
+    for (int64_t k = 0; k < n; k++)
+        for (int i = 0; i < order[k]->n_in; i++) {
+            nl_tensor *x = order[k]->in[i];
+            if (!is_hooked_leaf(x)) continue;
+            owed_slot *s = owed_find(t, x);
+            s->key = x;
+            s->owed++;
+        }
+    return true;
+}
+
+/* node n has given what it will give its inputs: leaves owed nothing more
+ * are ready */
+static void owed_paid(owed_table *t, const nl_node *n) {
+    for (int i = 0; i < n->n_in; i++) {
+        nl_tensor *x = n->in[i];
+        if (!is_hooked_leaf(x)) continue;
+        owed_slot *s = owed_find(t, x);
+        if (s->key && --s->owed == 0) grad_ready(x);
+    }
+}
+
 /* ---- backward ---- */
 
 static nl_backward_fn registered[NL_OP_COUNT];
@@ -353,6 +427,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     if (!root->node) {                      /* a leaf: its own gradient */
         rc = accumulate(&root->grad, g, root->dtype);
         nl_release(g);
+        if (rc == 0 && n_hooks) grad_ready(root);
         nl_set_grad_enabled(prev);
         return rc;
     }
@@ -360,11 +435,19 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     list_init(&order);
     if (!topo_order(root->node, &order)) rc = -1;
     root->node->grad = g;            /* g is our own: a fresh tensor */
+    owed_table owed = { NULL, 0 };
+    if (rc == 0 && n_hooks && !owed_init(&owed, order.v, order.n)) {
+        nl_set_error("backward: out of memory");
+        rc = -1;
+    }
     nl_tensor *gin_small[4];
     for (int64_t k = 0; rc == 0 && k < order.n; k++) {
         nl_node *n = order.v[k];
         nl_tensor *gn = n->grad;
-        if (!gn) continue;
+        if (!gn) {                          /* no gradient reached it: it pays nothing */
+            if (owed.v) owed_paid(&owed, n);
+            continue;
+        }
         if (n->freed) {
             nl_set_error("backward: the graph through %s was freed by an earlier backward; "
                          "pass retain_graph to backward twice", nl_op_name(n->op));
@@ -411,8 +494,10 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
             nl_release(gin[i]);
         }
         if (gin != gin_small) free(gin);
+        if (rc == 0 && owed.v) owed_paid(&owed, n);   /* before the inputs are let go */
         if (!retain_graph) node_free_saved(n);
     }
+    free(owed.v);
     for (int64_t k = 0; k < order.n; k++) {
         nl_node *n = order.v[k];
         n->mark = 0;

@@ -29,6 +29,10 @@ int MPI_Error_string(int errorcode, char *string, int *resultlen);
 int MPI_Barrier(void *comm);
 int MPI_Bcast(void *buffer, int count, void *datatype, int root, void *comm);
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op, void *comm);
+int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op, void *comm,
+                   void **request);
+int MPI_Test(void **request, int *flag, void *status);
+int MPI_Wait(void **request, void *status);
 void *dlopen(const char *filename, int flags);
 ]]
 end
@@ -194,6 +198,14 @@ return function(nl)
       done = done + c
     until done >= n
     return t
+  end
+
+  -- What nn.DataParallel's C reducer calls: the non-blocking allreduce
+  -- and its test and wait, with the world, MPI_SUM and the float types.
+  function dist._reducer_mpi()
+    need('DataParallel')
+    return ffi.new('nl_dist_mpi', { mpi.MPI_Iallreduce, mpi.MPI_Test, mpi.MPI_Wait, world, ops.sum,
+                                    dtypes[0], dtypes[1], size })
   end
 
   -- Ends MPI in this process (every rank calls it). Optional: a clean exit

@@ -66,3 +66,62 @@ TEST(a_dying_output_leaves_no_dangling_node_link) {
     nl_release(L);
     nl_release(a);
 }
+
+/* what a gradient-ready hook saw: the leaves in order, and for each the
+ * first gradient element then and whether w1 had a gradient yet */
+static struct { int n; nl_tensor *leaf[8]; double g0[8]; int w1_done[8]; nl_tensor *w1; } seen;
+
+static void record_ready(void *ctx, nl_tensor *leaf) {
+    (void)ctx;
+    if (seen.n < 8) {
+        seen.leaf[seen.n] = leaf;
+        seen.g0[seen.n] = test_get(leaf->grad, 0);
+        seen.w1_done[seen.n] = seen.w1->grad != NULL;
+    }
+    seen.n++;
+}
+
+TEST(grad_ready_hooks_fire_once_per_leaf_when_its_gradient_is_final) {
+    /* L = sum(relu(x @ w1) @ w2) + sum(w2 * w2): w2 is owed two gradients,
+     * and both come before backward reaches w1 */
+    double xv[6] = { 1, -2, 3, 0.5, 1, -1 }, w1v[6] = { 0.5, -1, 2, 1, -0.5, 0.25 }, w2v[2] = { 1.5, -2 };
+    int64_t xs[2] = { 2, 3 }, w1s[2] = { 3, 2 }, w2s[2] = { 2, 1 };
+    nl_tensor *x = nl_from_doubles(2, xs, NL_FLOAT64, xv);
+    nl_tensor *w1 = nl_from_doubles(2, w1s, NL_FLOAT64, w1v);
+    nl_tensor *w2 = nl_from_doubles(2, w2s, NL_FLOAT64, w2v);
+    nl_set_requires_grad(w1, 1);
+    nl_set_requires_grad(w2, 1);
+    nl_tensor *h = nl_matmul(x, w1), *r = nl_unary(NL_OP_RELU, h), *o = nl_matmul(r, w2);
+    nl_tensor *sq = nl_binary(NL_OP_MUL, w2, w2);
+    nl_tensor *s1 = nl_reduce_all(NL_OP_SUM, o, 0), *s2 = nl_reduce_all(NL_OP_SUM, sq, 0);
+    nl_tensor *L = nl_binary(NL_OP_ADD, s1, s2);
+    memset(&seen, 0, sizeof seen);
+    seen.w1 = w1;
+    CHECK(nl_add_grad_ready_hook(record_ready, NULL) == 0);
+    CHECK(nl_backward(L, NULL, 0) == 0);
+    nl_remove_grad_ready_hook(record_ready, NULL);
+    CHECK(seen.n == 2);                              /* x needs no gradient: no call */
+    CHECK(seen.leaf[0] == w2 && seen.leaf[1] == w1);
+    CHECK(seen.w1_done[0] == 0);                     /* w2 was ready before w1's gradient existed */
+    CHECK(seen.g0[0] == test_get(w2->grad, 0));      /* ... and was final then */
+    CHECK(seen.g0[1] == test_get(w1->grad, 0));
+    /* d/dw2 = sum over rows of relu(x @ w1) + 2 w2: rows of relu(h) are
+     * relu(1*0.5-2*2+3*-0.5, 1*-1-2*1+3*0.25) = (0, 0) and
+     * relu(0.5*0.5+1*2-1*-0.5, 0.5*-1+1*1-1*0.25) = (2.75, 0.25) */
+    CHECK_NEAR(test_get(w2->grad, 0), 2.75 + 2 * 1.5, 1e-12);
+    CHECK_NEAR(test_get(w2->grad, 1), 0.25 + 2 * -2, 1e-12);
+
+    /* removed, it is not called; at most 8 hooks */
+    seen.n = 0;
+    nl_tensor *L2 = nl_reduce_all(NL_OP_SUM, nl_binary(NL_OP_MUL, w2, w2), 0);
+    CHECK(nl_backward(L2, NULL, 0) == 0 && seen.n == 0);
+    int added = 0;
+    while (nl_add_grad_ready_hook(record_ready, &added) == 0) added++;
+    CHECK(added == 8);
+    CHECK(strstr(nl_error(), "8 hooks") != NULL);
+    for (int i = 0; i < added; i++) nl_remove_grad_ready_hook(record_ready, &added);
+    CHECK(nl_add_grad_ready_hook(record_ready, NULL) == 0);
+    nl_remove_grad_ready_hook(record_ready, NULL);
+    nl_tensor *ts[] = { x, w1, w2, h, r, o, sq, s1, s2, L, L2 };
+    for (int i = 0; i < 11; i++) nl_release(ts[i]);
+}

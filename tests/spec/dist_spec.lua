@@ -205,7 +205,10 @@ put('grad-c', tostring(two.module.c.grad))
 
   -- Two ranks with batch 64 each against one process with batch 128, the
   -- two ranks' batches one after the other; the ranks start from different
-  -- seeds, so DataParallel's broadcast matters too.
+  -- seeds, so DataParallel's broadcast matters too. Buckets of 1 kB put each
+  -- of the four parameters in a bucket of its own; with SGD the buckets start inside
+  -- backward as their gradients finish (the default), with Adam after it
+  -- (overlap = false). Each rank prints how many started inside backward.
   local equivalence = script([[
 local mode, optname, out = arg[1], arg[2], arg[3]
 nl.manual_seed(7)                        -- the data: the same in every process
@@ -215,7 +218,11 @@ local rank = 0
 if mode == 'dp' then rank = nl.dist.init() end
 nl.manual_seed(100 + rank)
 local model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-if mode == 'dp' then model = nn.DataParallel(model) else model:save(out .. 'init') end
+if mode == 'dp' then
+  model = nn.DataParallel(model, { bucket_mb = 1 / 1024, overlap = optname == 'sgd' })
+else
+  model:save(out .. 'init')
+end
 local opt = optname == 'adam' and optim.Adam(model:parameters(), { lr = 1e-3 })
   or optim.SGD(model:parameters(), { lr = 0.05, momentum = 0.9 })
 local crit = nn.CrossEntropyLoss()
@@ -230,6 +237,7 @@ for s = 0, 29 do
   opt:step()
 end
 model:save(out .. rank)
+if mode == 'dp' then print(('early %d %d'):format(rank, model:overlapped_buckets())) end
 ]])
 
   for _, optname in ipairs({ 'sgd', 'adam' }) do
@@ -239,6 +247,10 @@ model:save(out .. rank)
       assert.are.equal(0, single.rc, explain(single))
       local dp = mpirun(equivalence, 'dp ' .. optname .. ' ' .. q(base .. '-dp'))
       assert.are.equal(0, dp.rc, explain(dp))
+      for rank = 0, 1 do
+        local early = tonumber(dp.out:match('early ' .. rank .. ' (%d+)'))
+        assert.are.equal(optname == 'sgd' and 4 or 0, early, explain(dp))
+      end
       for _, suffix in ipairs({ '-singleinit', '-single0', '-dp0', '-dp1' }) do tmpfiles[#tmpfiles + 1] = base .. suffix end
       local want = nl.load_safetensors(base .. '-single0')
       local init = nl.load_safetensors(base .. '-singleinit')

@@ -1,39 +1,39 @@
 -- parallel.lua: nn.DataParallel, data-parallel training over nl.dist's
 -- ranks: every rank holds a replica of the model and trains on batches of
 -- its own. At construction the parameters and buffers of rank 0 are
--- broadcast; after each backward the gradients are averaged across ranks,
--- in buckets (several gradients flattened into one buffer, one allreduce
--- each). The tape has no hook for a leaf gradient being ready, so the
--- reduction runs when backward returns, not overlapped with it; and as
--- Open MPI's non-blocking allreduce measured slower than its blocking one,
--- the buckets go one after another.
+-- broadcast; in each backward the gradients are averaged across ranks, in
+-- buckets (several gradients flattened into one buffer, one non-blocking
+-- allreduce each). A bucket starts as soon as backward has finished its
+-- gradients, so its sums travel while backward computes the rest (the C
+-- reducer in src/dist.c, on the tape's gradient-ready hook); when backward
+-- returns, the rest start and all are awaited.
 -- Parameters, buffers and the state dict are the wrapped model's, under
 -- its own names, so checkpoints load into the plain model.
 return function(nl, nn)
   local ffi = require 'ffi'
   local Module = nn.Module
-  local raise = nl._raise
+  local raise, lib = nl._raise, nl._lib
 
   local DataParallel = Module:extend('DataParallel')
   nn.DataParallel = DataParallel
   DataParallel._data_parallel = true          -- fit shards its data for these
 
-  local OPTIONS = { bucket_mb = true, broadcast_buffers = true }
-  local elem_ptr = { float32 = ffi.typeof('float *'), float64 = ffi.typeof('double *') }
+  local OPTIONS = { bucket_mb = true, broadcast_buffers = true, overlap = true }
 
   -- Instances whose forward ran with grad mode on since the last backward,
   -- in the order they ran (the same on every rank, so the collectives match).
   local pending = {}
 
-  -- nn.DataParallel(model, [{bucket_mb = 25, broadcast_buffers = true}]):
-  -- starts nl.dist if the script has not. broadcast_buffers: in training,
-  -- each forward first copies rank 0's buffers (BatchNorm's running
-  -- statistics) to every rank, as PyTorch does.
+  -- nn.DataParallel(model, [{bucket_mb = 25, broadcast_buffers = true,
+  -- overlap = true}]): starts nl.dist if the script has not.
+  -- broadcast_buffers: in training, each forward first copies rank 0's
+  -- buffers (BatchNorm's running statistics) to every rank, as PyTorch
+  -- does. overlap = false starts every bucket after backward instead.
   function DataParallel:init(module, opts)
     if not nn.is_module(module) then raise('DataParallel: expected an nn.Module to wrap, got ' .. type(module)) end
     opts = nl._opts('DataParallel', opts)
     for k in pairs(opts) do
-      if not OPTIONS[k] then raise(("DataParallel: unknown option '%s' (bucket_mb, broadcast_buffers)"):format(tostring(k))) end
+      if not OPTIONS[k] then raise(("DataParallel: unknown option '%s' (bucket_mb, broadcast_buffers, overlap)"):format(tostring(k))) end
     end
     local mb = opts.bucket_mb or 25
     if type(mb) ~= 'number' or not (mb > 0) then
@@ -42,6 +42,7 @@ return function(nl, nn)
     self.module = module
     rawset(self, '_bucket_bytes', mb * 2 ^ 20)
     rawset(self, '_broadcast_buffers', opts.broadcast_buffers ~= false)
+    rawset(self, '_overlap', opts.overlap ~= false)
     local dist = nl.dist
     dist.init()
     rawset(self, '_dist', dist)
@@ -64,16 +65,17 @@ return function(nl, nn)
   function DataParallel:extra_repr() return ('%d ranks'):format(self._dist.size()) end
 
   -- Tensors grouped for one collective each: same dtype, up to `cap` bytes
-  -- (a bigger tensor goes alone), in the order given. Each bucket has a
-  -- flat buffer of its tensors' elements followed by one slot per tensor.
-  local function make_buckets(tensors, cap)
+  -- (a bigger tensor goes alone; the first bucket of a dtype up to
+  -- first_cap, when given), in the order given.
+  local function make_buckets(tensors, cap, first_cap)
     local out, open = {}, {}
     for _, t in ipairs(tensors) do
       local dt, n = t:dtype(), t:numel()
       local bytes = n * tonumber(nl._lib.nl_dtype_size(nl._dtype_id(dt)))
       local b = open[dt]
-      if b == nil or (b.bytes > 0 and b.bytes + bytes > cap) then
-        b = { dtype = dt, tensors = {}, numel = 0, bytes = 0 }
+      local limit = (b and b.first and first_cap) or cap
+      if b == nil or (b.bytes > 0 and b.bytes + bytes > limit) then
+        b = { dtype = dt, tensors = {}, numel = 0, bytes = 0, first = b == nil }
         open[dt] = b
         out[#out + 1] = b
       end
@@ -110,63 +112,57 @@ return function(nl, nn)
     end
   end
 
-  -- the buckets over the parameters, last first (the order backward
-  -- finishes them), kept while the parameters keep their dtypes and sizes
-  local function layout(self, params)
-    local key = {}
-    for i, p in ipairs(params) do key[i] = p:dtype() .. p:numel() end
-    key = table.concat(key, ' ')
-    local lay = rawget(self, '_layout')
-    if lay and lay.key == key then return lay end
-    local rev = {}
-    for i = #params, 1, -1 do rev[#rev + 1] = params[i] end
-    local buckets = make_buckets(rev, self._bucket_bytes)
-    for _, b in ipairs(buckets) do b.flat = nl.empty(b.numel + #b.tensors, b.dtype) end
-    lay = { key = key, buckets = buckets }
-    rawset(self, '_layout', lay)
-    return lay
-  end
-
-  -- Averages the parameters' gradients across ranks; backward calls it
-  -- after a forward of this model. A parameter without a gradient here
-  -- counts as zeros; it gets the average when some rank had one, and
-  -- stays without when none had.
-  function DataParallel:sync_grads()
-    local dist = self._dist
-    local size = dist.size()
-    if size == 1 then return end
+  -- The C reducer over the parameters (float ones), in buckets of up to
+  -- bucket_mb, last parameters first (the order backward finishes them);
+  -- kept while the parameters stay the same tensors of the same sizes.
+  local function reducer(self)
     local params = {}
     for _, p in ipairs(self.module:parameters()) do
       if p:dtype() ~= 'int64' then params[#params + 1] = p end
     end
-    if #params == 0 then return end
-    local lay = layout(self, params)
-    nl.no_grad(function()
-      for _, b in ipairs(lay.buckets) do
-        local flat, off = b.flat, 0
-        local has = ffi.cast(elem_ptr[b.dtype], flat.ptr.data) + b.numel   -- the slots: 1 where a gradient was
-        for i, p in ipairs(b.tensors) do
-          local n = p:numel()
-          local g = p.grad
-          local dst = flat:narrow(1, off + 1, n)
-          if g then dst:view(p:shape()):copy_(g) else dst:zero_() end
-          has[i - 1] = g and 1 or 0
-          off = off + n
-        end
-        dist.allreduce(flat)
-        off = 0
-        flat:narrow(1, 1, b.numel):div_(size)
-        for i, p in ipairs(b.tensors) do
-          local n = p:numel()
-          if has[i - 1] > 0 then
-            local avg = flat:narrow(1, off + 1, n):view(p:shape())
-            local g = p.grad
-            if g then g:copy_(avg) else p.grad = avg:clone() end
-          end
-          off = off + n
-        end
+    if #params == 0 then return nil end
+    local key = {}
+    for i, p in ipairs(params) do key[i] = tostring(p.ptr) .. p:dtype() .. p:numel() end
+    key = table.concat(key, ' ')
+    local red = rawget(self, '_reducer')
+    if red and red.key == key then return red end
+    local rev = {}
+    for i = #params, 1, -1 do rev[#rev + 1] = params[i] end
+    local ptrs = ffi.new('nl_tensor *[?]', #rev)
+    local bucket = ffi.new('int[?]', #rev)
+    local k = 0
+    -- as PyTorch's DDP: a first bucket of at most 1 MB, which fills (and
+    -- starts) early in backward
+    for b, group in ipairs(make_buckets(rev, self._bucket_bytes, math.min(2 ^ 20, self._bucket_bytes))) do
+      for _, p in ipairs(group.tensors) do
+        ptrs[k], bucket[k] = p.ptr, b - 1
+        k = k + 1
       end
-    end)
+    end
+    local r = lib.nl_dist_reducer_new(self._dist._reducer_mpi(), k, ptrs, bucket)
+    if r == nil then raise(ffi.string(lib.nl_error())) end
+    red = { key = key, r = ffi.gc(r, lib.nl_dist_reducer_free) }
+    rawset(self, '_reducer', red)
+    return red
+  end
+
+  -- Averages the parameters' gradients across ranks; backward calls it
+  -- after a forward of this model. Buckets whose gradients backward
+  -- finished started their allreduce during backward (see forward); this
+  -- starts the rest with the gradients as they are now, waits for all and
+  -- writes the averages. A parameter without a gradient here counts as
+  -- zeros; it gets the average when some rank had one, and stays without
+  -- when none had.
+  function DataParallel:sync_grads()
+    if self._dist.size() == 1 then return end
+    local red = reducer(self)
+    if red then nl._check(lib.nl_dist_reducer_finish(red.r)) end
+  end
+
+  -- buckets that started their allreduce while the last backward ran
+  function DataParallel:overlapped_buckets()
+    local red = rawget(self, '_reducer')
+    return red and lib.nl_dist_reducer_early(red.r) or 0
   end
 
   function DataParallel:forward(...)
@@ -179,6 +175,11 @@ return function(nl, nn)
       if not rawget(self, '_pending') then
         rawset(self, '_pending', true)
         pending[#pending + 1] = self
+        -- the next backward hands each gradient over as it finishes it
+        if self._overlap and self._dist.size() > 1 then
+          local red = reducer(self)
+          if red then nl._check(lib.nl_dist_reducer_arm(red.r)) end
+        end
       end
     end
     return self.module(...)
