@@ -95,16 +95,20 @@ return function(nl)
   -- ---- memory: the C allocator's byte count drives the Lua GC -------------
   -- LuaJIT does not see C memory, so after enough bytes handed out since
   -- the last collection we collect: a loop of big temporaries stays flat.
+  -- The budget, the garbage allowed to wait for a collection: the live
+  -- bytes (memory at most doubles), but no more than GC_MAX, since a
+  -- training loop's garbage is its activations, not its data set; and at
+  -- least GC_MIN and four times the Lua heap, which a collection walks.
   local mem = lib.nl_mem()
-  local GC_MIN = 8 * 2^20
+  local GC_MIN, GC_MAX = 8 * 2^20, 32 * 2^20
   local last_alloc, gc_budget = tonumber(mem.allocated), GC_MIN
   local function gc_check()
     if mem.allocated - last_alloc > gc_budget then
       collectgarbage('collect')
       sweep(false)
       last_alloc = tonumber(mem.allocated)
-      local live = tonumber(mem.live_bytes)
-      gc_budget = live > GC_MIN and live or GC_MIN
+      gc_budget = math.max(GC_MIN, math.min(tonumber(mem.live_bytes), GC_MAX),
+                           4 * 1024 * collectgarbage('count'))
     end
   end
 

@@ -34,6 +34,31 @@ describe('memory', function()
     assert.is_true(peak < 200 * 1024, 'peak RSS ' .. tostring(peak) .. ' kB')
   end)
 
+  it('beside a big live tensor (a data set), a loop of temporaries adds at most ~32 MB', function()
+    -- the garbage allowed to wait for a collection is capped: it does not
+    -- grow with the live bytes, so a 128 MB data set does not let 128 MB
+    -- of activations pile up
+    local out = run_child([[
+      local nl = require 'nnlua'
+      local data = nl.full({32 * 2^20}, 1)  -- 128 MB of float32, live throughout
+      local function rss()
+        local f = io.open('/proc/self/status'); local s = f:read('*a'); f:close()
+        return tonumber(s:match('VmRSS:%s*(%d+)'))
+      end
+      local r0, peak, acc = rss(), 0, 0
+      for i = 1, 600 do
+        local t = nl.full({262144}, i)      -- 1 MB, written
+        acc = acc + t[1]
+        if i % 20 == 0 then peak = math.max(peak, rss()) end
+      end
+      print('growth_kb', peak - r0, acc > 0 and data[1])
+    ]])
+    local growth = tonumber(out:match('growth_kb%s+(%-?%d+)'))
+    assert.is_truthy(growth, out)
+    print(string.format('\n    memory: a loop of 1 MB temporaries beside 128 MB live grew RSS by %.1f MB', growth / 1024))
+    assert.is_true(growth < 48 * 1024, out)
+  end)
+
   it('a small op loop holds flat memory: the second half adds no RSS', function()
     local out = run_child([[
       local nl = require 'nnlua'
