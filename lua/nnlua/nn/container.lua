@@ -24,8 +24,28 @@ return function(nl, nn)
     add_children(self, { m }, 'Sequential:add')
     return self
   end
+  -- ReLU then MaxPool2d runs as MaxPool2d then ReLU: the same values and
+  -- gradients (ReLU keeps order, so the largest of the ReLUs is the ReLU
+  -- of the largest, and the gradient reaches the same element), but ReLU
+  -- forward and backward then pass over the pooled tensor, a quarter of a
+  -- conv layer's output for 2x2 pools, not the whole of it.
+  local function pool_first(a, b)
+    return b ~= nil and getmetatable(a) == nn.ReLU._mt and getmetatable(b) == nn.MaxPool2d._mt
+      and not b.return_indices and rawget(a, 'forward') == nil and rawget(b, 'forward') == nil
+  end
+
   function Sequential:forward(x, ...)
-    for i = 1, #self._order do x = rawget(self, i)(x) end
+    local i, n = 1, #self._order
+    while i <= n do
+      local m, nxt = rawget(self, i), rawget(self, i + 1)
+      if pool_first(m, nxt) then
+        x = m(nxt(x))
+        i = i + 2
+      else
+        x = m(x)
+        i = i + 1
+      end
+    end
     return x
   end
   function Sequential:__len() return #self._order end
