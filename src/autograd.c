@@ -379,9 +379,10 @@ static int accumulate_node(nl_tensor **acc, nl_tensor **g) {
     return 0;
 }
 
-static int freed_error(const nl_tensor *t) {
+/* backward reached a part of a graph that an earlier backward freed */
+static int freed_error(int op) {
     nl_set_error("backward: the graph through %s was freed by an earlier backward; "
-                 "pass retain_graph to backward twice", nl_op_name(maker_op(t)));
+                 "pass retain_graph to backward twice", nl_op_name(op));
     return -1;
 }
 
@@ -420,7 +421,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     if (!g) return -1;
     if (graph_freed(root)) {
         nl_release(g);
-        return freed_error(root);
+        return freed_error(maker_op(root));
     }
     int prev = nl_set_grad_enabled(0);
     int rc = 0;
@@ -449,9 +450,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
             continue;
         }
         if (n->freed) {
-            nl_set_error("backward: the graph through %s was freed by an earlier backward; "
-                         "pass retain_graph to backward twice", nl_op_name(n->op));
-            rc = -1;
+            rc = freed_error(n->op);
             break;
         }
         if (!versions_ok(n)) { rc = -1; break; }
@@ -486,7 +485,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                 } else if (x->node) {
                     rc = accumulate_node(&x->node->grad, &gin[i]);
                 } else if (graph_freed(x)) {
-                    rc = freed_error(x);
+                    rc = freed_error(maker_op(x));
                 } else {
                     rc = accumulate(&x->grad, gin[i], x->dtype);
                 }
