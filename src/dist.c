@@ -79,7 +79,8 @@ struct nl_dist_reducer {
     int next;                     /* the first bucket not started */
     int armed;
     int early;                    /* buckets started during the last backward */
-    int failed;                   /* an MPI call failed in a hook: its code */
+    int failed;                   /* a hook failed: finish() reports failed_msg */
+    char failed_msg[512];
     int64_t mask;                 /* the address table: index + 1, 0 empty */
     int *table;
 };
@@ -152,6 +153,12 @@ static int advance(nl_dist_reducer *r) {
     return 0;
 }
 
+/* a hook cannot return an error: keep the message for finish() */
+static void hook_failed(nl_dist_reducer *r) {
+    r->failed = 1;
+    snprintf(r->failed_msg, sizeof r->failed_msg, "%s", nl_error());
+}
+
 static void on_grad_ready(void *ctx, nl_tensor *leaf) {
     nl_dist_reducer *r = ctx;
     if (r->failed) return;
@@ -160,9 +167,9 @@ static void on_grad_ready(void *ctx, nl_tensor *leaf) {
     if (i < 0 || r->ready[i]) return;
     r->ready[i] = 1;
     int started = r->next;
-    if (pack(r, i) != 0) { r->failed = -1; return; }
+    if (pack(r, i) != 0) { hook_failed(r); return; }
     r->buckets[r->bucket_of[i]].ready++;
-    if (advance(r) != 0) { r->failed = -1; return; }
+    if (advance(r) != 0) { hook_failed(r); return; }
     r->early += r->next - started;
 }
 
@@ -254,7 +261,11 @@ int nl_dist_reducer_finish(nl_dist_reducer *r) {
     NL_CHECK_INT(r != NULL, "DataParallel: no reducer");
     if (r->armed) nl_remove_grad_ready_hook(on_grad_ready, r);
     r->armed = 0;
-    int rc = r->failed ? -1 : 0;
+    int rc = 0;
+    if (r->failed) {
+        nl_set_error("%s", r->failed_msg);
+        rc = -1;
+    }
     /* what backward did not hand over: the gradients as they are now */
     for (int i = 0; rc == 0 && i < r->n; i++) {
         if (r->ready[i]) continue;
@@ -302,6 +313,7 @@ int nl_dist_reducer_finish(nl_dist_reducer *r) {
     for (int i = 0; i < r->n; i++) r->ready[i] = 0;
     for (int k = 0; k < r->nb; k++) { r->buckets[k].ready = 0; r->buckets[k].started = 0; }
     r->next = 0;
+    r->failed = 0;
     return rc;
 }
 

@@ -113,7 +113,7 @@ TEST(grad_ready_hooks_fire_once_per_leaf_when_its_gradient_is_final) {
 
     /* removed, it is not called; at most 8 hooks */
     seen.n = 0;
-    nl_tensor *L2 = nl_reduce_all(NL_OP_SUM, nl_binary(NL_OP_MUL, w2, w2), 0);
+    nl_tensor *sq2 = nl_binary(NL_OP_MUL, w2, w2), *L2 = nl_reduce_all(NL_OP_SUM, sq2, 0);
     CHECK(nl_backward(L2, NULL, 0) == 0 && seen.n == 0);
     int added = 0;
     while (nl_add_grad_ready_hook(record_ready, &added) == 0) added++;
@@ -122,6 +122,6 @@ TEST(grad_ready_hooks_fire_once_per_leaf_when_its_gradient_is_final) {
     for (int i = 0; i < added; i++) nl_remove_grad_ready_hook(record_ready, &added);
     CHECK(nl_add_grad_ready_hook(record_ready, NULL) == 0);
     nl_remove_grad_ready_hook(record_ready, NULL);
-    nl_tensor *ts[] = { x, w1, w2, h, r, o, sq, s1, s2, L, L2 };
-    for (int i = 0; i < 11; i++) nl_release(ts[i]);
+    nl_tensor *ts[] = { x, w1, w2, h, r, o, sq, s1, s2, L, sq2, L2 };
+    for (int i = 0; i < 12; i++) nl_release(ts[i]);
 }

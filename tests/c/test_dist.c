@@ -1,7 +1,8 @@
 /* test_dist.c — nl.dist's exit handler without MPI: a forked child registers
  * stand-ins for MPI_Finalized, MPI_Finalize and MPI_Abort that report
  * through a pipe, exits with a given status, and the parent reads which
- * of them ran. The MPI runs themselves are tests/spec/dist_spec.lua. */
+ * of them ran; and the DataParallel reducer over stand-ins for MPI. The MPI
+ * runs themselves are tests/spec/dist_spec.lua. */
 #include "check.h"
 
 #include <stdlib.h>
@@ -82,4 +83,98 @@ TEST(dist_exit_rejects_missing_functions) {
     CHECK(nl_dist_on_exit(&h) == -1);
     CHECK(strstr(nl_error(), "dist:") != NULL);
     CHECK(nl_dist_on_exit(NULL) == -1);
+}
+
+/* ---- the DataParallel reducer over stand-ins for MPI ----
+ * One process plays every rank: the stand-in MPI_Iallreduce leaves the
+ * buffer as it is (the sum over one rank) and logs each call, so with a
+ * world of 2 each gradient comes back halved, and a gradient no rank had
+ * stays absent. */
+static struct { int calls; int count[8]; int during_backward[8]; int in_backward; int tests, waits; } mpi_log;
+static char sum_op, f32_type, f64_type, world;
+
+static int fake_iallreduce(const void *send, void *recv, int count, void *dtype, void *op, void *comm,
+                           void **request) {
+    (void)recv;
+    int k = mpi_log.calls++;
+    if (k < 8) {
+        mpi_log.count[k] = count;
+        mpi_log.during_backward[k] = mpi_log.in_backward;
+    }
+    CHECK(send == (const void *)1 && op == &sum_op && comm == &world && (dtype == &f32_type || dtype == &f64_type));
+    *request = &mpi_log;                          /* any non-NULL handle */
+    return 0;
+}
+static int fake_test(void **request, int *flag, void *status) {
+    (void)status;
+    mpi_log.tests++;
+    *flag = 1;
+    *request = NULL;                              /* MPI_REQUEST_NULL once done */
+    return 0;
+}
+static int fake_wait(void **request, void *status) {
+    (void)status;
+    mpi_log.waits++;
+    *request = NULL;
+    return 0;
+}
+
+TEST(dist_reducer_starts_buckets_inside_backward_and_averages) {
+    /* y = sum(relu(x @ w1) @ w2) + sum(b * 0): w2 (4 values) is finished
+     * first, then w1 (6); b gets a gradient; c is in no graph */
+    double xv[6] = { 1, -2, 3, 0.5, 1, -1 }, w1v[6] = { 0.5, -1, 2, 1, -0.5, 0.25 }, w2v[2] = { 1.5, -2 };
+    int64_t xs[2] = { 2, 3 }, w1s[2] = { 3, 2 }, w2s[2] = { 2, 1 }, one[1] = { 1 };
+    nl_tensor *x = nl_from_doubles(2, xs, NL_FLOAT32, xv), *w1 = nl_from_doubles(2, w1s, NL_FLOAT32, w1v);
+    nl_tensor *w2 = nl_from_doubles(2, w2s, NL_FLOAT32, w2v), *c = nl_full(1, one, 1.0, NL_FLOAT32);
+    nl_set_requires_grad(w1, 1);
+    nl_set_requires_grad(w2, 1);
+    nl_set_requires_grad(c, 1);
+    /* buckets in backward order: {w2}, {w1, c} */
+    nl_tensor *params[3] = { w2, w1, c };
+    int bucket[3] = { 0, 1, 1 };
+    nl_dist_mpi mpi = { fake_iallreduce, fake_test, fake_wait, &world, &sum_op, &f32_type, &f64_type, 2 };
+    nl_dist_reducer *r = nl_dist_reducer_new(&mpi, 3, params, bucket);
+    CHECK(r != NULL);
+    memset(&mpi_log, 0, sizeof mpi_log);
+    nl_tensor *h = nl_matmul(x, w1), *a = nl_unary(NL_OP_RELU, h), *o = nl_matmul(a, w2);
+    nl_tensor *L = nl_reduce_all(NL_OP_SUM, o, 0);
+    CHECK(nl_dist_reducer_arm(r) == 0);
+    mpi_log.in_backward = 1;
+    CHECK(nl_backward(L, NULL, 0) == 0);
+    mpi_log.in_backward = 0;
+    double g2[2] = { test_get(w2->grad, 0), test_get(w2->grad, 1) };
+    double g1[6];
+    for (int i = 0; i < 6; i++) g1[i] = test_get(w1->grad, i);
+    /* bucket 0 (w2) started inside backward; bucket 1 waits for c, which
+     * backward never reaches, so it starts in finish() */
+    CHECK(mpi_log.calls == 1 && mpi_log.during_backward[0] == 1 && mpi_log.count[0] == 2 + 1);
+    CHECK(nl_dist_reducer_early(r) == 1);
+    CHECK(nl_dist_reducer_finish(r) == 0);
+    CHECK(mpi_log.calls == 2 && mpi_log.during_backward[1] == 0 && mpi_log.count[1] == 6 + 1 + 2);
+    CHECK(mpi_log.tests + mpi_log.waits >= 2);         /* each request completed */
+    /* the sum over this one rank, divided by a world of 2 */
+    for (int i = 0; i < 2; i++) CHECK_NEAR(test_get(w2->grad, i), g2[i] / 2, 1e-7);
+    for (int i = 0; i < 6; i++) CHECK_NEAR(test_get(w1->grad, i), g1[i] / 2, 1e-7);
+    CHECK(c->grad == NULL);                       /* no rank had one */
+    /* a second round without arm(): everything starts in finish() */
+    mpi_log.calls = 0;
+    CHECK(nl_dist_reducer_finish(r) == 0);
+    CHECK(mpi_log.calls == 2 && nl_dist_reducer_early(r) == 1);   /* early: of the last armed backward */
+    CHECK_NEAR(test_get(w2->grad, 0), g2[0] / 4, 1e-7);
+    nl_dist_reducer_free(r);
+
+    /* bad layouts are refused with the reason */
+    int skip[3] = { 0, 2, 2 };
+    CHECK(nl_dist_reducer_new(&mpi, 3, params, skip) == NULL && strstr(nl_error(), "has bucket 2 after bucket 0"));
+    nl_tensor *twice[2] = { w1, w1 };
+    int b2[2] = { 0, 0 };
+    CHECK(nl_dist_reducer_new(&mpi, 2, twice, b2) == NULL && strstr(nl_error(), "listed twice"));
+    nl_tensor *mixed[2] = { w1, nl_full(1, one, 1.0, NL_FLOAT64) };
+    CHECK(nl_dist_reducer_new(&mpi, 2, mixed, b2) == NULL && strstr(nl_error(), "mixes dtypes"));
+    nl_release(mixed[1]);
+    nl_tensor *ints[1] = { nl_full(1, one, 1.0, NL_INT64) };
+    CHECK(nl_dist_reducer_new(&mpi, 1, ints, b2) == NULL && strstr(nl_error(), "int64"));
+    nl_release(ints[0]);
+    nl_tensor *ts[] = { x, w1, w2, c, h, a, o, L };
+    for (int i = 0; i < 8; i++) nl_release(ts[i]);
 }
