@@ -822,13 +822,29 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
     sz[d] = n;
     nl_tensor *r = nl_tensor_alloc("index_select", t->ndim, sz, t->dtype);
     if (!r) return NULL;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t k = nl_get_index(index, i, base);
-        nl_tensor *src = nl_select(t, d, k), *dst = nl_select(r, d, i);
-        if (src && dst) copy_into(dst, src);
-        nl_release(src);
-        nl_release(dst);
-        if (!src || !dst) { nl_release(r); return NULL; }
+    if (nl_is_contiguous(t)) {
+        /* r[o, i, :] = t[o, index[i], :] as block copies (a data loader's
+         * batch of rows), on the threads when there is enough to copy */
+        int64_t outer = 1, inner = nl_dtype_size(t->dtype);
+        for (int q = 0; q < d; q++) outer *= t->sizes[q];
+        for (int q = d + 1; q < t->ndim; q++) inner *= t->sizes[q];
+        const char *src = t->data;
+        char *dst = r->data;
+        int64_t tn = t->sizes[d];
+        int nt = nl_threads_for(outer * n * inner, 1 << 17);
+        NL_PARALLEL_FOR(nt, j, outer * n,
+            int64_t o = j / n, i = j % n;
+            memcpy(dst + j * inner, src + (o * tn + nl_get_index(index, i, base)) * inner, (size_t)inner);
+        );
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t k = nl_get_index(index, i, base);
+            nl_tensor *src = nl_select(t, d, k), *dst = nl_select(r, d, i);
+            if (src && dst) copy_into(dst, src);
+            nl_release(src);
+            nl_release(dst);
+            if (!src || !dst) { nl_release(r); return NULL; }
+        }
     }
     nl_node *node = nl_record(NL_OP_INDEX_SELECT, r, 1, &t);
     if (node) {

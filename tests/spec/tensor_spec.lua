@@ -112,6 +112,36 @@ describe('indexing', function()
     assert.are.same({ 2, 3, 2 }, nl.stack({ t, t * 2 }, 3):shape())
     assert.are.same({ 2, 4 }, nl.stack({ t, t * 2 }, 3)[1][2]:totable())
   end)
+
+  it('index_select copies big blocks right on one and two threads, for every dim and dtype', function()
+    -- big enough to run on the threads: each element of the result is
+    -- checked against the element it came from (x[i][j][k] = i*10^4+j*100+k)
+    local prev = nl.get_num_threads()
+    for _, threads in ipairs({ 1, 2 }) do
+      nl.set_num_threads(threads)
+      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
+        local x = (nl.arange(0, 40, 1, dtype) * 10000):view(40, 1, 1) + (nl.arange(0, 60, 1, dtype) * 100):view(1, 60, 1)
+          + nl.arange(0, 70, 1, dtype):view(1, 1, 70)
+        assert.are.equal(dtype, x:dtype())
+        for d = 1, 3 do
+          local size = x:size(d)
+          local idx = { size, 1, 3, size, 2 }
+          local y = x:index_select(d, idx)
+          local s = y:shape()
+          assert.are.equal(5, s[d])
+          local flat_y = y:contiguous():view(-1)
+          for _, at in ipairs({ { 1, 1, 1 }, { s[1], s[2], s[3] }, { 2, 5, 3 }, { s[1], 1, s[3] } }) do
+            local src = { at[1], at[2], at[3] }
+            src[d] = idx[at[d]]
+            local want = (src[1] - 1) * 10000 + (src[2] - 1) * 100 + (src[3] - 1)
+            local pos = ((at[1] - 1) * s[2] + (at[2] - 1)) * s[3] + at[3]
+            assert.are.equal(want, flat_y[pos], ('%s dim %d at %d,%d,%d'):format(dtype, d, at[1], at[2], at[3]))
+          end
+        end
+      end
+    end
+    nl.set_num_threads(prev)
+  end)
 end)
 
 describe('dtype conversion', function()
