@@ -349,14 +349,25 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
 
 static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg, float *c, int64_t ldc,
                             const float *bias, bool acc, int nt) {
-    int64_t nrt = (m + MR_MAX - 1) / MR_MAX, nct = (n + 31) / 32;
-    /* column tiles outer: a thread's tiles share their B panel */
-    NL_PARALLEL_FOR(nt, w, nrt * nct,
-        int64_t ct = w / nrt, rt = w % nrt;
-        int64_t i0 = rt * MR_MAX, j0 = ct * 32;
+    int64_t nrt = (m + MR_MAX - 1) / MR_MAX, nct = (n + 31) / 32, tiles = nrt * nct;
+    /* column tiles outer: a thread's tiles share their B panel. Handed out
+     * in runs of 4 as threads ask (not split evenly in advance): the step's
+     * serial code ran on the first thread, whose cache holds its output,
+     * so an even split leaves the first thread waiting for the others. */
+    if (nt > 1) {
+        #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
+        for (int64_t w = 0; w < tiles; w++) {
+            int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
+            gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg, c,
+                           ldc, bias, acc);
+        }
+        return;
+    }
+    for (int64_t w = 0; w < tiles; w++) {
+        int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
         gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg, c, ldc,
                        bias, acc);
-    );
+    }
 }
 
 static void gemm(int dt, bool reference, int64_t m, int64_t n, int nseg, const gemm_seg *seg, void *c, int64_t ldc,
