@@ -84,22 +84,7 @@ local function tensor_named(m, name)
 end
 
 -- a fresh module for case c with PyTorch's parameters and buffers, in c's mode
-local function make(c)
-  local m = build[c.kind](c.args, c.opts)
-  if via_state_dict[c.kind] then
-    local sd = {}
-    for _, s in ipairs(c.state) do sd[s.name] = from_golden(s.t) end
-    m:load_state_dict(sd)
-  else
-    for _, s in ipairs(c.state) do
-      local dst = m[s.name]
-      assert.is_true(nl.is_tensor(dst), c.name .. ': module has no field ' .. s.name)
-      nl.no_grad(function() dst:copy_(from_golden(s.t)) end)
-    end
-  end
-  if c.mode == 'eval' then m:eval() else m:train() end
-  return m
-end
+local function make(c) return S.golden_module(c, build, via_state_dict) end
 
 local function input_of(c, with_grad)
   local x = from_golden(c.input)

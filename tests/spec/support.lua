@@ -89,6 +89,28 @@ function S.from_golden(g)
   return nl.tensor(g.data, dt):view(g.shape)
 end
 
+-- The module of golden case c (a generator's layer record: kind, args,
+-- opts, state, mode), built by build[c.kind](args, opts), its state
+-- loaded from the golden tensors: through load_state_dict for the kinds in
+-- via_state_dict, else copied into the module's fields of those names.
+function S.golden_module(c, build, via_state_dict)
+  local nl, assert = require 'nnlua', require 'luassert'
+  local m = build[c.kind](c.args, c.opts)
+  if via_state_dict[c.kind] then
+    local sd = {}
+    for _, s in ipairs(c.state) do sd[s.name] = S.from_golden(s.t) end
+    m:load_state_dict(sd)
+  else
+    for _, s in ipairs(c.state) do
+      local dst = m[s.name]
+      assert.is_true(nl.is_tensor(dst), c.name .. ': module has no field ' .. s.name)
+      nl.no_grad(function() dst:copy_(S.from_golden(s.t)) end)
+    end
+  end
+  if c.mode == 'eval' then m:eval() else m:train() end
+  return m
+end
+
 -- the values of tensor t, flat in row-major order
 function S.flat(t) return t:detach():reshape(-1):totable() end
 
