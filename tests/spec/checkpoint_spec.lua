@@ -10,40 +10,13 @@ local S = require 'support'
 local nn, optim = nl.nn, nl.optim
 local F = nn.functional
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute('mkdir -p ' .. q(dir)) == 0)
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
-
-local function write(path, bytes)
-  local f = assert(io.open(path, 'wb'))
-  f:write(bytes)
-  f:close()
-  return path
-end
+local q, read, write, errmsg, contains = S.q, S.read, S.write, S.errmsg, S.contains
+local dir = S.tmpdir()
 
 local function exists(path)
   local f = io.open(path, 'rb')
   if f then f:close() end
   return f ~= nil
-end
-
-local function errmsg(f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, 'expected an error')
-  return tostring(err)
-end
-
-local function contains(s, part)
-  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
 end
 
 -- runs a shell command; returns its stdout+stderr and exit status

@@ -14,21 +14,8 @@ end
 local ROOT = repo_root()
 local BIN = os.getenv('NNLUA_BIN') or ROOT .. '/bin/nnlua'
 
-local function q(s) return "'" .. tostring(s):gsub("'", [['\'']]) .. "'" end
-
-local function slurp(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
-
-local function write_file(path, text)
-  local f = assert(io.open(path, 'wb'))
-  f:write(text)
-  f:close()
-  return path
-end
+local S = require 'support'
+local q, slurp, write_file = S.q, S.read, S.write
 
 local tmpfiles = {}
 local function tmpfile(text, suffix)

@@ -12,26 +12,10 @@ local data = nl.data
 
 -- ---- helpers ---------------------------------------------------------------
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q, read, errmsg, contains = S.q, S.read, S.errmsg, S.contains
+local dir = S.tmpdir()
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute('mkdir -p ' .. q(dir)) == 0)
-
-local function write(name, bytes)
-  local path = dir .. '/' .. name
-  local f = assert(io.open(path, 'wb'))
-  f:write(bytes)
-  f:close()
-  return path
-end
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
+local function write(name, bytes) return S.write(dir .. '/' .. name, bytes) end
 
 -- path compressed by the gzip program into path .. '.gz'
 local function gzip(path)
@@ -39,16 +23,6 @@ local function gzip(path)
   return path .. '.gz'
 end
 
--- the error message of f(...), which must fail
-local function errmsg(f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, 'expected an error')
-  return tostring(err)
-end
-
-local function contains(s, part)
-  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
-end
 
 local function byte(v) return string.char(v % 256) end
 local function be16(v) return string.char(bit.band(bit.rshift(v, 8), 255), bit.band(v, 255)) end

@@ -18,14 +18,7 @@ local BIN = os.getenv('NNLUA_BIN') or S.root .. '/bin/nnlua'
 local MPIRUN = 'mpirun --allow-run-as-root --oversubscribe --bind-to none --mca plm isolated '
   .. '--mca pml ob1 --mca btl self,vader --mca btl_vader_single_copy_mechanism none'
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function slurp(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
+local q, slurp = S.q, S.read
 
 local tmpfiles = {}
 local function tmpname(suffix)

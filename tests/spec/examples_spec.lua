@@ -8,14 +8,7 @@ local nl = require 'nnlua'
 local S = require 'support'
 local nn = nl.nn
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
+local q, read = S.q, S.read
 
 -- Runs examples/<name>.lua with the given arguments. Returns a table of its
 -- results and the lines it printed.

@@ -9,36 +9,11 @@ local ffi = require 'ffi'
 local nl = require 'nnlua'
 local S = require 'support'
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q, read, errmsg, contains = S.q, S.read, S.errmsg, S.contains
+local dir = S.tmpdir()
 
-local dir = os.tmpname()
-os.remove(dir)
-assert(os.execute('mkdir -p ' .. q(dir)) == 0)
+local function write(name, bytes) return S.write(dir .. '/' .. name, bytes) end
 
-local function write(name, bytes)
-  local path = dir .. '/' .. name
-  local f = assert(io.open(path, 'wb'))
-  f:write(bytes)
-  f:close()
-  return path
-end
-
-local function read(path)
-  local f = assert(io.open(path, 'rb'))
-  local s = f:read('*a')
-  f:close()
-  return s
-end
-
-local function errmsg(f, ...)
-  local ok, err = pcall(f, ...)
-  assert(not ok, 'expected an error')
-  return tostring(err)
-end
-
-local function contains(s, part)
-  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
-end
 
 -- the raw bytes of t's elements in row-major order
 local function bytes_of(t)

@@ -1,6 +1,46 @@
 -- support.lua: shared helpers for the specs: seeded test data that does
--- not come from nnlua's own RNG, reference loops, and tolerance checks.
+-- not come from nnlua's own RNG, reference loops, tolerance checks, and
+-- files, shell quoting and error messages.
 local S = {}
+
+-- s quoted for the shell
+function S.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- a fresh directory for a spec's files
+function S.tmpdir()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute('mkdir -p ' .. S.q(dir)) == 0)
+  return dir
+end
+
+-- the whole of a file
+function S.read(path)
+  local f = assert(io.open(path, 'rb'))
+  local s = f:read('*a')
+  f:close()
+  return s
+end
+
+-- writes bytes to path; returns path
+function S.write(path, bytes)
+  local f = assert(io.open(path, 'wb'))
+  f:write(bytes)
+  f:close()
+  return path
+end
+
+-- the error message of f(...), which must fail
+function S.errmsg(f, ...)
+  local ok, err = pcall(f, ...)
+  assert(not ok, 'expected an error')
+  return tostring(err)
+end
+
+-- asserts that message s contains part (plain text)
+function S.contains(s, part)
+  assert(s:find(part, 1, true), string.format('expected %q in the message %q', part, s))
+end
 
 -- an LCG of our own, so test data is independent of nl.rand
 function S.rng(seed)
