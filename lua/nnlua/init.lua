@@ -3,6 +3,13 @@
 -- the generated nnlua.cdef), loads the runtime and assembles the modules.
 local ffi = require 'ffi'
 
+-- One instance per Lua state: the FFI declarations and the tensor handle's
+-- metatable can be set only once in a state, so requiring nnlua again
+-- after package.loaded was cleared (a host reloading its scripts, a test
+-- runner isolating its files) returns the instance made first.
+local registry = debug.getregistry()
+if registry.nnlua_instance then return registry.nnlua_instance end
+
 ffi.cdef(require 'nnlua.cdef')
 
 -- The runtime: already in the process when the `nnlua` executable (or an
@@ -67,4 +74,5 @@ function nl._dist_world()
   return nil
 end
 
+registry.nnlua_instance = nl
 return nl
