@@ -64,12 +64,7 @@ local function sample(prompt, n, temperature)
     local logits, state = model(nl.tensor({ ctx }, 'int64'))
     local last = logits[1][#ctx]
     for _ = 1, n do
-      local p = (last / temperature):softmax(1)
-      local r, acc, pick = nl.rand(1)[1], 0, V
-      for k = 1, V do
-        acc = acc + p[k]
-        if r < acc then pick = k; break end
-      end
+      local pick = (last / temperature):softmax(1):multinomial(1)[1]
       out[#out + 1] = chars[pick]
       logits, state = model(nl.tensor({ { pick } }, 'int64'), state)
       last = logits[1][1]

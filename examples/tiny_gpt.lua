@@ -69,12 +69,7 @@ local function sample(prompt, n, temperature)
       for i = math.max(1, #ctx - block + 1), #ctx do window[#window + 1] = ctx[i] end
       local logits = model(nl.tensor({ window }, 'int64'))
       local last = logits[1][#window]
-      local p = (last / temperature):softmax(1)
-      local r, acc, pick = nl.rand(1)[1], 0, V
-      for k = 1, V do
-        acc = acc + p[k]
-        if r < acc then pick = k; break end
-      end
+      local pick = (last / temperature):softmax(1):multinomial(1)[1]
       ctx[#ctx + 1] = pick
       out[#out + 1] = chars[pick]
     end

@@ -178,6 +178,13 @@ typedef struct nl_generator {
 nl_tensor *nl_rand(nl_generator *g, int ndim, const int64_t *sizes, int dtype);   /* U[0,1) */
 nl_tensor *nl_randn(nl_generator *g, int ndim, const int64_t *sizes, int dtype);  /* N(0,1) */
 nl_tensor *nl_randperm(nl_generator *g, int64_t n, int64_t base);  /* int64: base .. base+n-1 shuffled */
+/* Draws num_samples category indices (int64, from base) per row of probs
+ * (C) or (N, C): weights >= 0, finite, with a positive sum per row (they
+ * need not sum to 1). Without replacement, each draw removes its category;
+ * then num_samples may not exceed a row's categories of positive weight.
+ * The result is (num_samples) or (N, num_samples). */
+nl_tensor *nl_multinomial(nl_generator *g, nl_tensor *probs, int64_t num_samples, int replacement,
+                          int64_t base);
 int nl_uniform_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
 int nl_normal_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
 

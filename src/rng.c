@@ -121,3 +121,108 @@ nl_tensor *nl_randperm(nl_generator *g, int64_t n, int64_t base) {
     g->offset = ctr;
     return t;
 }
+
+/* ---- categorical draws ----
+ * Row r's draw j uses counter offset + r * num_samples + j, so a draw is
+ * the same whatever the thread count. With replacement: a binary search of
+ * u * total in the row's running sums. Without: a walk over the weights
+ * left, each pick's weight then set to zero. Sums in double. */
+static int64_t pick_in(const double *cum, int64_t c, double u) {
+    int64_t lo = 0, hi = c - 1;              /* the first k with cum[k] > u */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cum[mid] > u) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+nl_tensor *nl_multinomial(nl_generator *g, nl_tensor *probs, int64_t num_samples, int replacement,
+                          int64_t base) {
+    const char *op = "multinomial";
+    NL_CHECK(g != NULL, "%s: no generator", op);
+    NL_CHECK_TENSOR(op, probs);
+    NL_CHECK(probs->dtype != NL_INT64, "%s: expected float weights, got int64 %s", op, nl_shape_str(probs));
+    NL_CHECK(probs->ndim == 1 || probs->ndim == 2, "%s: expected weights of shape (C) or (N, C), got %s", op,
+             nl_shape_str(probs));
+    int64_t rows = probs->ndim == 2 ? probs->sizes[0] : 1, c = probs->sizes[probs->ndim - 1];
+    NL_CHECK(c > 0, "%s: weights of shape %s have no categories", op, nl_shape_str(probs));
+    NL_CHECK(num_samples > 0, "%s: num_samples must be positive, got %lld", op, (long long)num_samples);
+    NL_CHECK(replacement || num_samples <= c, "%s: %lld samples without replacement from %lld categories "
+             "(weights of shape %s)", op, (long long)num_samples, (long long)c, nl_shape_str(probs));
+    nl_tensor *w = nl_to_dtype(probs, NL_FLOAT64);            /* a contiguous float64 copy or view */
+    if (!w) return NULL;
+    nl_tensor *wc = nl_contiguous(w);
+    nl_release(w);
+    if (!wc) return NULL;
+    const double *pw = wc->data;
+    /* every row: finite, non-negative, a positive sum; enough categories */
+    for (int64_t r = 0; r < rows; r++) {
+        double total = 0;
+        int64_t positive = 0;
+        for (int64_t k = 0; k < c; k++) {
+            double v = pw[r * c + k];
+            if (!(v >= 0) || isinf(v)) {
+                nl_release(wc);
+                NL_CHECK(0, "%s: weight %lld of row %lld is %g; weights must be finite and >= 0 (shape %s)", op,
+                         (long long)(k + base), (long long)(r + base), v, nl_shape_str(probs));
+            }
+            total += v;
+            positive += v > 0;
+        }
+        if (!(total > 0) || (!replacement && positive < num_samples)) {
+            nl_release(wc);
+            NL_CHECK(0, "%s: row %lld has %lld categories of positive weight (sum %g); %lld samples %s need %s",
+                     op, (long long)(r + base), (long long)positive, total, (long long)num_samples,
+                     replacement ? "with replacement" : "without replacement",
+                     replacement ? "a positive sum" : "that many");
+        }
+    }
+    int64_t osz[2] = { rows, num_samples };
+    nl_tensor *out = probs->ndim == 2 ? nl_tensor_alloc(op, 2, osz, NL_INT64)
+                                      : nl_tensor_alloc(op, 1, &num_samples, NL_INT64);
+    int64_t scratch_n = c;
+    nl_tensor *scratch = out ? nl_tensor_alloc(op, 1, &scratch_n, NL_FLOAT64) : NULL;
+    if (!scratch) {
+        nl_release(out);
+        nl_release(wc);
+        return NULL;
+    }
+    uint64_t seed = g->seed, offset = g->offset;
+    int64_t *o = out->data;
+    double *tmp = scratch->data;
+    for (int64_t r = 0; r < rows; r++) {
+        const double *row = pw + r * c;
+        uint64_t ctr = offset + (uint64_t)(r * num_samples);
+        if (replacement) {
+            double acc = 0;
+            for (int64_t k = 0; k < c; k++) tmp[k] = acc += row[k];
+            for (int64_t j = 0; j < num_samples; j++) {
+                int64_t k = pick_in(tmp, c, draw_uniform(ctr + (uint64_t)j, seed) * acc);
+                while (row[k] == 0) k--;               /* u * acc rounded up to acc: the last with weight */
+                o[r * num_samples + j] = k + base;
+            }
+        } else {
+            double left = 0;
+            for (int64_t k = 0; k < c; k++) left += tmp[k] = row[k];
+            for (int64_t j = 0; j < num_samples; j++) {
+                double u = draw_uniform(ctr + (uint64_t)j, seed) * left, acc = 0;
+                int64_t k = 0, last = -1;
+                for (; k < c; k++) {
+                    if (tmp[k] <= 0) continue;
+                    last = k;
+                    acc += tmp[k];
+                    if (u < acc) break;
+                }
+                if (k == c) k = last;                  /* rounding: the last one with weight */
+                o[r * num_samples + j] = k + base;
+                left -= tmp[k];
+                tmp[k] = 0;
+            }
+        }
+    }
+    g->offset = offset + (uint64_t)(rows * num_samples);
+    nl_release(scratch);
+    nl_release(wc);
+    return out;
+}

@@ -326,6 +326,19 @@ return function(nl)
     return wrap(lib.nl_randperm(gen, n, 1))
   end
 
+  -- nl.multinomial(weights, num_samples, [replacement]) or
+  -- w:multinomial(...): category indices (1-based, int64) drawn in
+  -- proportion to the weights of each row of a (C) or (N, C) tensor, as
+  -- torch.multinomial; without replacement (the default) no category is
+  -- drawn twice in a row.
+  function nl.multinomial(w, num_samples, replacement)
+    if type(num_samples) ~= 'number' or num_samples ~= math.floor(num_samples) then
+      argerror('multinomial', 'a whole number of samples', num_samples)
+    end
+    return wrap(lib.nl_multinomial(gen, T(w, 'multinomial'), num_samples, replacement and 1 or 0, 1))
+  end
+  Tensor.multinomial = nl.multinomial
+
   local function tensor_list(list, op)
     if type(list) ~= 'table' or #list == 0 then argerror(op, 'a non-empty list of tensors', list) end
     local arr = ffi.new('nl_tensor *[?]', #list)
