@@ -26,13 +26,7 @@ local function tmpname(suffix)
   tmpfiles[#tmpfiles + 1] = p
   return p
 end
-local function script(text)
-  local p = tmpname('.lua')
-  local f = assert(io.open(p, 'w'))
-  f:write(text)
-  f:close()
-  return p
-end
+local function script(text) return S.write(tmpname('.lua'), text) end
 
 -- Runs cmd (a shell command) with one thread per process, at most 120 s.
 -- Returns { out, err, rc, seconds }.

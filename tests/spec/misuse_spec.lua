@@ -953,8 +953,7 @@ end
 
 local S = require 'support'
 local THIS = S.root .. '/tests/spec/misuse_spec.lua'
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = S.q
 
 -- output and exit status of a shell command
 local function sh(cmd)
