@@ -354,15 +354,7 @@ static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg,
      * in runs of 4 as threads ask (not split evenly in advance): the step's
      * serial code ran on the first thread, whose cache holds its output,
      * so an even split leaves the first thread waiting for the others. */
-    if (nt > 1) {
-        #pragma omp parallel for num_threads(nt) schedule(dynamic, 4)
-        for (int64_t w = 0; w < tiles; w++) {
-            int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
-            gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg, c,
-                           ldc, bias, acc);
-        }
-        return;
-    }
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (nt > 1)
     for (int64_t w = 0; w < tiles; w++) {
         int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
         gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg, c, ldc,

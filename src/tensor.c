@@ -69,12 +69,9 @@ static void destroy(nl_tensor *t) {
     nl_release(t->grad);
     if (t->node && t->node->out == t) t->node->out = NULL;
     nl_node_release(t->node);
-    if (s->embedded && &block_of(s)->t == t) {
-        storage_release(s);        /* frees t too, now or when the last view goes */
-    } else {
-        storage_release(s);
-        nl_obj_free(NL_OBJ_TENSOR, t);
-    }
+    bool in_block = s->embedded && &block_of(s)->t == t;
+    storage_release(s);            /* a block's storage frees its tensor too, now or after the last view */
+    if (!in_block) nl_obj_free(NL_OBJ_TENSOR, t);
 }
 
 void nl_release(nl_tensor *t) {
