@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <omp.h>
 
 #define NL_SMALL_BYTES 64
 
@@ -195,17 +196,41 @@ void nl_iter_row(const nl_iter *it, int64_t r, char **ptrs);
 typedef void (*nl_row_fn)(const void *ctx, char **p, const int64_t *s, int64_t n);
 void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void *ctx);
 
-/* ---- threads ---- */
-/* for (int64_t i = 0; i < n; i++) { body } on nt threads. With one thread
- * no OpenMP region is entered: an empty one costs about 0.4 us, more than
- * a small op's whole kernel. */
+/* ---- threads ----
+ * Every OpenMP region has the same team size, nl_team(): libgomp ends the
+ * pool's surplus threads whenever a region asks for fewer threads than the
+ * last one, and starts new ones when a later region asks for more. Ops of
+ * different sizes alternating (a 16-thread GEMM, a 2-thread ReLU) then
+ * created threads at every step: W1 on 16 threads ran at half its 2-thread
+ * speed. An op that pays for nt threads runs on the first nt of the team;
+ * the others pass straight to the closing barrier. */
+int nl_team(int nt);   /* 1 for nt <= 1, else the thread setting */
+/* For work that uses the whole team or one thread (a BLIS call): the team
+ * when at least half of it would get grain work each, else 1. */
+int nl_team_for(int64_t work, int64_t grain);
+
+/* for (int64_t i = 0; i < n; i++) { body } on nt threads, split in nt
+ * static, contiguous shares (share t on thread t). With one thread no
+ * OpenMP region is entered: an empty one costs about 0.4 us, more than a
+ * small op's whole kernel. Inside another region (a nested region has one
+ * thread) the whole loop runs on the calling thread. */
 #define NL_PARALLEL_FOR(nt, i, n, ...)                                         \
     do {                                                                       \
         int nl_par_nt_ = (nt);                                                 \
         int64_t nl_par_n_ = (n);                                               \
-        if (nl_par_nt_ > 1) {                                                  \
-            _Pragma("omp parallel for num_threads(nl_par_nt_) schedule(static)") \
-            for (int64_t i = 0; i < nl_par_n_; i++) { __VA_ARGS__ }           \
+        if (nl_par_nt_ > 1 && nl_par_n_ > 1) {                                 \
+            int nl_par_team_ = nl_team(nl_par_nt_);                            \
+            _Pragma("omp parallel num_threads(nl_par_team_)")                  \
+            {                                                                  \
+                int64_t nl_par_k_ = omp_get_num_threads(), nl_par_t_ = omp_get_thread_num(); \
+                if (nl_par_k_ > nl_par_nt_) nl_par_k_ = nl_par_nt_;            \
+                if (nl_par_t_ < nl_par_k_) {                                   \
+                    int64_t nl_par_q_ = nl_par_n_ / nl_par_k_, nl_par_r_ = nl_par_n_ % nl_par_k_; \
+                    int64_t nl_par_lo_ = nl_par_t_ * nl_par_q_ + (nl_par_t_ < nl_par_r_ ? nl_par_t_ : nl_par_r_); \
+                    int64_t nl_par_hi_ = nl_par_lo_ + nl_par_q_ + (nl_par_t_ < nl_par_r_); \
+                    for (int64_t i = nl_par_lo_; i < nl_par_hi_; i++) { __VA_ARGS__ } \
+                }                                                              \
+            }                                                                  \
         } else {                                                               \
             for (int64_t i = 0; i < nl_par_n_; i++) { __VA_ARGS__ }           \
         }                                                                      \

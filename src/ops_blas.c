@@ -226,7 +226,7 @@ static void gemm_one(int dtype, int64_t m, int64_t n, int64_t k, void *a, int64_
         if (done) return;
     }
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(nt, &rntm);
+    bli_rntm_set_num_threads(nl_team(nt), &rntm);   /* the same team for every region */
     if (dtype == NL_FLOAT32) {
         float one = 1, zero = 0;
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, a, rsa, csa, b, rsb, csb,
@@ -258,7 +258,7 @@ static void matmul_forward_blis(void *c, const mm_plan *p, int dtype) {
                      brs, bcs, (char *)c + bi * p->m * p->n * es, crs, ccs, 1);
                 );
     } else {
-        int nt = nl_threads_for(work, GEMM_GRAIN);
+        int nt = nl_team_for(work, GEMM_GRAIN);
         for (int64_t bi = 0; bi < p->batch; bi++) {
             int64_t oa, ob;
             batch_offsets(p, bi, &oa, &ob);

@@ -135,7 +135,7 @@ static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b,
 static void gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
                  const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(nt, &rntm);
+    bli_rntm_set_num_threads(nl_team(nt), &rntm);   /* the same team for every region */
     if (dtype == NL_FLOAT32) {
         float one = 1, fb = (float)beta;
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, (float *)a, rsa, csa, (float *)b, rsb,

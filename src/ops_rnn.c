@@ -189,7 +189,7 @@ static void gemm_reference(int dt, int64_t m, int64_t n, int nseg, const gemm_se
 static void gemm_blis(int dt, int64_t m, int64_t n, int nseg, const gemm_seg *seg, void *c, int64_t ldc,
                       const void *bias, bool acc, int nt) {
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(nt, &rntm);
+    bli_rntm_set_num_threads(nl_team(nt), &rntm);   /* the same team for every region */
     if (!acc && bias)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) ST(dt, c, i * ldc + j, LD(dt, bias, i));
@@ -354,12 +354,18 @@ static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg,
      * in runs of 4 as threads ask (not split evenly in advance): the step's
      * serial code ran on the first thread, whose cache holds its output,
      * so an even split leaves the first thread waiting for the others. */
-    #pragma omp parallel for num_threads(nt) schedule(dynamic, 4) if (nt > 1)
-    for (int64_t w = 0; w < tiles; w++) {
-        int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
-        gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg, c, ldc,
-                       bias, acc);
-    }
+    int64_t next = 0;   /* the first tile not yet taken; nt threads of the team take them */
+    #pragma omp parallel num_threads(nl_team(nt)) if (nt > 1)
+    if (omp_get_thread_num() < nt)
+        for (;;) {
+            int64_t w0 = __atomic_fetch_add(&next, 4, __ATOMIC_RELAXED);
+            if (w0 >= tiles) break;
+            for (int64_t w = w0; w < w0 + 4 && w < tiles; w++) {
+                int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
+                gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg,
+                               c, ldc, bias, acc);
+            }
+        }
 }
 
 static void gemm(int dt, bool reference, int64_t m, int64_t n, int nseg, const gemm_seg *seg, void *c, int64_t ldc,

@@ -109,6 +109,13 @@ int nl_threads_for(int64_t work, int64_t grain) {
     return chunks < n ? (int)chunks : n;
 }
 
+int nl_team(int nt) { return nt > 1 ? nl_get_num_threads() : 1; }
+
+int nl_team_for(int64_t work, int64_t grain) {
+    int n = nl_get_num_threads();
+    return n > 1 && work / grain >= (n + 1) / 2 ? n : 1;
+}
+
 const char *nl_blas_arch(void) {
     pthread_once(&threads_once, threads_init);
     return bli_arch_string(bli_arch_query_id());

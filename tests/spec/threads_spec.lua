@@ -1,0 +1,60 @@
+-- The thread team: every parallel region of an op runs in one team of the
+-- thread setting, so ops of different sizes in a loop neither end nor start
+-- threads; an op that uses fewer threads than the team still covers all of
+-- its elements, each exactly once.
+local nl = require 'nnlua'
+local ffi = require 'ffi'
+pcall(ffi.cdef, 'int getpid(void);')
+
+-- the ids of this process's threads, sorted
+local function thread_ids()
+  local p = io.popen('ls /proc/' .. ffi.C.getpid() .. '/task')
+  local ids = {}
+  for id in p:read('*a'):gmatch('%d+') do ids[#ids + 1] = tonumber(id) end
+  p:close()
+  table.sort(ids)
+  return table.concat(ids, ' ')
+end
+
+describe('threads', function()
+  local prev
+  before_each(function() prev = nl.get_num_threads() end)
+  after_each(function() nl.set_num_threads(prev) end)
+
+  it('keeps the same threads while ops of different sizes alternate', function()
+    nl.set_num_threads(4)
+    nl.manual_seed(0)
+    -- 512K elements: 4 threads; 64K: 2; 2K: 1; the matmuls: BLIS with 4 and 1
+    local big, mid, small = nl.randn(512, 1024), nl.randn(64, 1024), nl.randn(2, 1024)
+    local a, b = nl.randn(256, 256), nl.randn(16, 16)
+    local _ = big + big
+    _ = nl.matmul(a, a)
+    local before = thread_ids()
+    for _ = 1, 20 do
+      _ = big + big
+      _ = mid:relu()
+      _ = nl.matmul(a, a)
+      _ = small * 2
+      _ = mid + mid
+      _ = nl.matmul(b, b)
+    end
+    assert.are.equal(before, thread_ids())
+  end)
+
+  it('gives every element once when an op uses part of the team', function()
+    nl.manual_seed(1)
+    for _, n in ipairs({ 65537, 100003, 262147, 1000003 }) do   -- 2..16 shares of 32K at grain 1<<15
+      local x = nl.randn(n, 'float64')
+      nl.set_num_threads(1)
+      local want = (x * 3 + 1):totable()
+      for _, threads in ipairs({ 3, 5, 16 }) do
+        nl.set_num_threads(threads)
+        local got = (x * 3 + 1):totable()
+        assert.are.equal(n, #got)
+        for i = 1, n, 997 do assert.are.equal(want[i], got[i], ('n=%d threads=%d at %d'):format(n, threads, i)) end
+        assert.are.equal(want[n], got[n])
+        assert.are.same(want, got)
+      end
+    end
+  end)
+end)
