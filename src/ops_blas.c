@@ -4,6 +4,7 @@
  * Backward kernels are not here yet. */
 #include "internal.h"
 #include "ops_blas.h"
+#include "sgemm.h"
 
 #include <blis.h>
 #include <string.h>
@@ -225,6 +226,7 @@ static void gemm_one(int dtype, int64_t m, int64_t n, int64_t k, void *a, int64_
             : gemm_small_double(m, n, k, a, rsa, csa, b, rsb, csb, c, rsc, csc, nt);
         if (done) return;
     }
+    if (dtype == NL_FLOAT32 && nl_sgemm(m, n, k, a, rsa, csa, b, rsb, csb, 0, c, rsc, csc, nt)) return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(nl_team(nt), &rntm);   /* the same team for every region */
     if (dtype == NL_FLOAT32) {

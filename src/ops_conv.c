@@ -4,6 +4,7 @@
  * kernels are tested against. Conv1d, BatchNorm2d, Dropout2d and Upsample
  * are composed in the Lua layer and need nothing here. */
 #include "internal.h"
+#include "sgemm.h"
 
 #include <blis.h>
 #include <immintrin.h>
@@ -134,6 +135,7 @@ static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b,
  * row and column strides (a transposed operand is a swap of its strides). */
 static void gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
                  const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
+    if (dtype == NL_FLOAT32 && nl_sgemm(m, n, k, a, rsa, csa, b, rsb, csb, (float)beta, c, rsc, csc, nt)) return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(nl_team(nt), &rntm);   /* the same team for every region */
     if (dtype == NL_FLOAT32) {

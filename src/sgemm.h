@@ -1,0 +1,14 @@
+#ifndef NNLUA_SGEMM_H
+#define NNLUA_SGEMM_H
+/* float32 GEMM with AVX-512 (sgemm.c): c (m, n) = a (m, k) @ b (k, n) +
+ * beta c, each operand with row and column strides; c row- or
+ * column-major. nt threads at most. Returns false, having done nothing,
+ * where it cannot take the call (no AVX-512, another layout of c, no
+ * memory for its buffers): the caller then uses BLIS. */
+#include <stdbool.h>
+#include <stdint.h>
+
+bool nl_sgemm_available(void);
+bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
+              int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt);
+#endif
