@@ -6,7 +6,7 @@
  * a quarter of each product. Here both operands are packed with vector
  * code and a 12 x 32 register tile does the multiply-adds:
  *
- *   for each KC block of k:
+ *   for each NC block of columns (1024), for each KC block of k:
  *     pack B's block into 32-column panels (kc, 32), k-major
  *     for each MC block of rows: pack A's block into 12-row panels (kc, 12)
  *       for each B panel, for each A panel: C tile (12, 32) += A panel @ B panel
@@ -27,10 +27,16 @@
 #define NR 32
 #define KC 256
 #define MC 144
+#define NC 1024   /* columns of B packed at a time (1 MB at KC = 256) */
 #define BLIS_SIDE 512   /* both of C's sides at least this: BLIS */
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #define TGT __attribute__((target("avx512f")))
+/* The multiply-add loop reads only this file's packed buffers and writes C
+ * through masked stores; the sanitized build (-O1, every access checked)
+ * ran it some hundred times slower, so it is exempt and optimized there
+ * too. The packing, which reads the caller's tensors, stays checked. */
+#define HOT __attribute__((target("avx512f"), optimize("O3"), no_sanitize("address", "undefined")))
 
 bool nl_sgemm_available(void) {
     static int known = -1;       /* racing first calls write the same value */
@@ -106,7 +112,7 @@ TGT static void pack(float *dst, int w, const float *src, int64_t qs, int64_t js
 
 /* C tile (rows <= 12, columns in m0/m1) = beta C + A panel @ B panel, or
  * C + the product when acc. beta 0 never reads C (it may hold NaN). */
-TGT static ALWAYS_INLINE void tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
+HOT static ALWAYS_INLINE void tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
                                    __mmask16 m0, __mmask16 m1, bool acc, float beta) {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
@@ -142,10 +148,10 @@ typedef struct {
     float *c, beta;
 } sgemm_args;
 
-/* rows [i0, i1) x columns [j0, j1) of C; bbuf holds KC x (j1 - j0 rounded
- * up to 32), abuf MC x KC */
-TGT static void sgemm_part(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
-                           float *abuf) {
+/* rows [i0, i1) x columns [j0, j1) of C, j1 - j0 <= NC; bbuf holds KC x
+ * (j1 - j0 rounded up to 32), abuf MC x KC */
+HOT static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
+                            float *abuf) {
     int64_t np = (j1 - j0 + NR - 1) / NR;
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC;
@@ -173,6 +179,12 @@ TGT static void sgemm_part(const sgemm_args *g, int64_t i0, int64_t i1, int64_t 
     }
 }
 
+/* the same for any width: NC columns at a time */
+static void sgemm_part(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
+                       float *abuf) {
+    for (int64_t jc = j0; jc < j1; jc += NC) sgemm_block(g, i0, i1, jc, j1 - jc < NC ? j1 : jc + NC, bbuf, abuf);
+}
+
 bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
               int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt) {
     if (!nl_sgemm_available() || m <= 0 || n <= 0 || k <= 0) return false;
@@ -192,6 +204,7 @@ bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int6
     if (nt > units) nt = (int)units;
     /* a thread's buffers: its B block and one A block */
     int64_t per_cols = by_cols ? (panels + nt - 1) / nt : panels;
+    if (per_cols > NC / NR) per_cols = NC / NR;
     int64_t per = KC * per_cols * NR + MC * KC + 16;
     int64_t bytes = nt * per * (int64_t)sizeof(float);
     float *buf = nl_alloc(&bytes);
