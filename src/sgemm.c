@@ -114,35 +114,51 @@ TGT static void pack(float *dst, int w, const float *src, int64_t qs, int64_t js
         for (int j = 0; j < w; j++) dst[q * w + j] = j < cols ? src[q * qs + j * js] : 0.0f;
 }
 
-/* C tile (rows <= 12, columns in m0/m1) = beta C + A panel @ B panel, or
- * C + the product when acc. beta 0 never reads C (it may hold NaN). */
-HOT static ALWAYS_INLINE void tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
-                                   __mmask16 m0, __mmask16 m1, bool acc, float beta) {
+/* C tile (rows <= R, columns in m0/m1) = beta C + A panel @ B panel, or
+ * C + the product when acc. beta 0 never reads C (it may hold NaN). R rows
+ * (12, 8 or 4) and NV vectors of 16 columns (2, or 1 when m1 is empty) are
+ * computed, so a short edge tile does not pay for a whole one. */
+HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const float *ap, const float *bp, float *c,
+                                   int64_t ldc, int rows, __mmask16 m0, __mmask16 m1, bool acc, float beta) {
     __m512 c0[MR], c1[MR];
-    for (int r = 0; r < MR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
     for (int64_t q = 0; q < kc; q++, ap += MR, bp += NR) {
-        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+        __m512 b0 = _mm512_loadu_ps(bp), b1 = NV == 2 ? _mm512_loadu_ps(bp + 16) : b0;
 #pragma GCC unroll 12
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             __m512 av = _mm512_set1_ps(ap[r]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
-            c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+            if (NV == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
     }
     if (acc || beta != 0) {
         __m512 bv = _mm512_set1_ps(acc ? 1.0f : beta);
 #pragma GCC unroll 12
-        for (int r = 0; r < MR; r++) {
+        for (int r = 0; r < R; r++) {
             if (r >= rows) break;
             c0[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m0, c + r * ldc), c0[r]);
-            c1[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m1, c + r * ldc + 16), c1[r]);
+            if (NV == 2) c1[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m1, c + r * ldc + 16), c1[r]);
         }
     }
 #pragma GCC unroll 12
-    for (int r = 0; r < MR; r++) {
+    for (int r = 0; r < R; r++) {
         if (r >= rows) break;
         _mm512_mask_storeu_ps(c + r * ldc, m0, c0[r]);
-        _mm512_mask_storeu_ps(c + r * ldc + 16, m1, c1[r]);
+        if (NV == 2) _mm512_mask_storeu_ps(c + r * ldc + 16, m1, c1[r]);
+    }
+}
+
+/* tile() with its shape picked for rows and the columns in m1 */
+HOT static void edge_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
+                          __mmask16 m0, __mmask16 m1, bool acc, float beta) {
+    if (m1) {
+        if (rows > 8) tile(12, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+        else if (rows > 4) tile(8, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+        else tile(4, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+    } else {
+        if (rows > 8) tile(12, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+        else if (rows > 4) tile(8, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+        else tile(4, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
     }
 }
 
@@ -175,8 +191,11 @@ HOT static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t
                 for (int64_t p = 0; p < np; p++) {
                     int64_t j = j0 + p * NR, cols = j1 - j < NR ? j1 - j : NR;
                     __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols > 16 ? cols - 16 : 0);
-                    tile(kc, abuf + ir * kc, bbuf + p * kc * NR, g->c + (ic + ir) * g->ldc + j, g->ldc, rows, m0, m1,
-                         acc, g->beta);
+                    float *ct = g->c + (ic + ir) * g->ldc + j;
+                    if (rows == MR && cols == NR)
+                        tile(MR, 2, kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta);
+                    else
+                        edge_tile(kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, rows, m0, m1, acc, g->beta);
                 }
             }
         }
