@@ -168,7 +168,7 @@ static void matmul_forward_i64(int64_t *c, const mm_plan *p) {
         );
 }
 
-/* ---- float32 / float64 through BLIS ---- */
+/* ---- float32 / float64: nnlua's float32 kernel (sgemm.c) where it takes the call, else BLIS ---- */
 
 /* Strides BLIS can take for a rows x cols matrix: both positive, not
  * overlapping. A size-1 dim's stride is free, so it is set to fit. */

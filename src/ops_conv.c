@@ -130,9 +130,9 @@ static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b,
     return true;
 }
 
-/* ---- GEMM through BLIS ----
- * c (m, n) = alpha a (m, k) @ b (k, n) + beta c, every operand with its own
- * row and column strides (a transposed operand is a swap of its strides). */
+/* ---- GEMM: nnlua's float32 kernel (sgemm.c) where it takes the call, else BLIS ----
+ * c (m, n) = a (m, k) @ b (k, n) + beta c, every operand with its own row
+ * and column strides (a transposed operand is a swap of its strides). */
 static void gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
                  const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
     if (dtype == NL_FLOAT32 && nl_sgemm(m, n, k, a, rsa, csa, b, rsb, csb, (float)beta, c, rsc, csc, nt)) return;
