@@ -29,8 +29,10 @@ static int bucket_of(int64_t n) { return 63 - __builtin_clzll((unsigned long lon
 
 const nl_mem_stats *nl_mem(void) { return &cache.stats; }
 
-/* *nbytes: in, the size wanted; out, the capacity of the block returned. */
-void *nl_alloc(int64_t *nbytes) {
+/* *nbytes: in, the size wanted; out, the capacity of the block returned.
+ * counted: whether the block adds to `allocated`, the count that paces the
+ * Lua GC (a kernel's scratch, freed before it returns, leaves no garbage). */
+static void *alloc_block(int64_t *nbytes, bool counted) {
     int64_t want = (*nbytes + 63) & ~(int64_t)63;
     if (want == 0) want = 64;
     int k = bucket_of(want);
@@ -61,13 +63,16 @@ void *nl_alloc(int64_t *nbytes) {
     }
     pthread_mutex_lock(&cache.lock);
     cache.stats.live_bytes += cap;
-    cache.stats.allocated += cap;
+    if (counted) cache.stats.allocated += cap;
     if (cache.stats.live_bytes > cache.stats.peak_bytes)
         cache.stats.peak_bytes = cache.stats.live_bytes;
     pthread_mutex_unlock(&cache.lock);
     *nbytes = cap;
     return p;
 }
+
+void *nl_alloc(int64_t *nbytes) { return alloc_block(nbytes, true); }
+void *nl_alloc_scratch(int64_t *nbytes) { return alloc_block(nbytes, false); }
 
 void nl_free(void *ptr, int64_t cap) {
     if (!ptr) return;

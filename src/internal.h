@@ -147,6 +147,9 @@ int nl_wrap_dim(int dim, int ndim);
 /* 64-byte aligned; *nbytes: in, the size wanted, out, the capacity given
  * (pass it back to nl_free). NULL when out of memory. */
 void *nl_alloc(int64_t *nbytes);
+/* the same for a kernel's scratch, freed before the kernel returns: not
+ * counted in nl_mem()->allocated, which paces the Lua GC */
+void *nl_alloc_scratch(int64_t *nbytes);
 void nl_free(void *ptr, int64_t capacity);
 /* the structs of tensors, storages and nodes, zeroed, from per-thread caches */
 enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_BLOCK, NL_OBJ_KINDS };

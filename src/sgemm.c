@@ -230,7 +230,7 @@ bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int6
     if (per_cols > NC / NR) per_cols = NC / NR;
     int64_t per = KC * per_cols * NR + MC * KC + 16;
     int64_t bytes = nt * per * (int64_t)sizeof(float);
-    float *buf = nl_alloc(&bytes);
+    float *buf = nl_alloc_scratch(&bytes);
     if (!buf) return false;
     NL_PARALLEL_FOR(nt, t, nt,
         int64_t u0 = units * t / nt, u1 = units * (t + 1) / nt;
