@@ -41,7 +41,7 @@ for th in 1 2; do
   done
   [ -f bench/lstm.lua ] && row "W5 LSTM" $th "$e bin/nnlua bench/lstm.lua" "$e $PY bench/lstm.py" "W5" "tokens/s" 1
 done
-row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py" "adam" "us" 0
+row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py | grep default" "Adam step" "us" 0
 
 # W1 over processes (nl.dist on Open MPI, one thread each): samples/s of
 # the whole job with 1 and 2 processes, at W1's global batch of 128 (64 per
