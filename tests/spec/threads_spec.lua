@@ -24,18 +24,23 @@ describe('threads', function()
   it('keeps the same threads while ops of different sizes alternate', function()
     nl.set_num_threads(4)
     nl.manual_seed(0)
-    -- 512K elements: 4 threads; 64K: 2; 2K: 1; the matmuls: BLIS with 4 and 1
+    -- 512K elements: 4 threads; 64K: 2; 2K: 1; the float32 matmuls: nnlua's
+    -- GEMM on 4 threads and on 1; the float64 ones: BLIS with 4 and with 1
     local big, mid, small = nl.randn(512, 1024), nl.randn(64, 1024), nl.randn(2, 1024)
     local a, b = nl.randn(256, 256), nl.randn(16, 16)
+    local ad, bd = a:double(), b:double()
     local _ = big + big
     _ = nl.matmul(a, a)
+    _ = nl.matmul(ad, ad)
     local before = thread_ids()
     for _ = 1, 20 do
       _ = big + big
       _ = mid:relu()
       _ = nl.matmul(a, a)
       _ = small * 2
+      _ = nl.matmul(bd, bd)
       _ = mid + mid
+      _ = nl.matmul(ad, ad)
       _ = nl.matmul(b, b)
     end
     assert.are.equal(before, thread_ids())
