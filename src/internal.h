@@ -199,6 +199,14 @@ void nl_iter_row(const nl_iter *it, int64_t r, char **ptrs);
 typedef void (*nl_row_fn)(const void *ctx, char **p, const int64_t *s, int64_t n);
 void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void *ctx);
 
+/* ---- CPU features (runtime.c) ----
+ * avx512f: AVX-512 Foundation, all the float32 GEMM kernels use; avx512:
+ * also VL, BW and DQ, which BLIS's skx kernels and the convolution and
+ * pooling kernels need. */
+bool nl_cpu_avx512f(void);
+bool nl_cpu_avx512(void);
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 /* ---- threads ----
  * Every OpenMP region has the same team size, nl_team(): libgomp ends the
  * pool's surplus threads whenever a region asks for fewer threads than the

@@ -19,14 +19,6 @@
  * float32 pooling against float64 on the same data). */
 #define TGT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
 
-static bool have_avx512(void) {
-    static int known = -1;       /* racing first calls write the same value */
-    if (known < 0)
-        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-    return known == 1;
-}
-
 /* Multiply-adds per thread before another thread joins a convolution. */
 #define CONV_GRAIN (1 << 20)
 /* Elements per thread before another thread joins a pooling kernel. */
@@ -301,7 +293,7 @@ TGT_AVX512 static void col2im_f32_avx512(float *restrict x, const float *restric
  * MAX_CHUNKS runs of 16 and kernels up to MAX_TAPS wide */
 static bool fast_cols(const conv_geom *G, int dtype) {
     return dtype == NL_FLOAT32 && G->sw == 1 && G->wo <= 16 * MAX_CHUNKS && G->w <= 16 * MAX_CHUNKS &&
-           G->kw <= MAX_TAPS && have_avx512();
+           G->kw <= MAX_TAPS && nl_cpu_avx512();
 }
 
 static void im2col(int dtype, void *col, const void *x, const conv_geom *G, int64_t ld) {
@@ -324,7 +316,7 @@ static void col2im(int dtype, void *x, const void *col, const conv_geom *G, int6
 #define SMALL_K 32
 
 static bool small_k(const conv_geom *G, int dtype) {
-    return dtype == NL_FLOAT32 && G->kg <= SMALL_K && have_avx512();
+    return dtype == NL_FLOAT32 && G->kg <= SMALL_K && nl_cpu_avx512();
 }
 
 /* c (m, n) = bias + a (m, k) @ b (k, n), row-major with leading dims lda,
@@ -926,7 +918,7 @@ TGT_AVX512 static void max_pool2x2_backward_f32_avx512(float *gx, const float *g
 
 static void max_pool2d_forward(void *out, int64_t *idx, const void *x, const pool_geom *P, int dtype) {
     int nt = nl_threads_for(P->planes * P->ho * P->wo * P->kh * P->kw, POOL_GRAIN);
-    if (dtype == NL_FLOAT32 && pool_is_2x2(P) && have_avx512()) {
+    if (dtype == NL_FLOAT32 && pool_is_2x2(P) && nl_cpu_avx512()) {
         NL_PARALLEL_FOR(nt, t, nt,
             PLANE_SHARE(nt, t, P->planes, p0, p1);
             max_pool2x2_f32_avx512(out, idx, x, P, p0, p1);
@@ -990,7 +982,7 @@ static int max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     pool_geom P = { .planes = planes, .h = x->sizes[2], .w = x->sizes[3], .kh = nd->a[0], .kw = nd->a[1],
                     .sh = nd->a[2], .sw = nd->a[3], .ph = nd->a[4], .pw = nd->a[5], .dh = nd->a[6], .dw = nd->a[7],
                     .ho = g->sizes[2], .wo = g->sizes[3] };
-    if (x->dtype == NL_FLOAT32 && pool_is_2x2(&P) && have_avx512()) {
+    if (x->dtype == NL_FLOAT32 && pool_is_2x2(&P) && nl_cpu_avx512()) {
         NL_PARALLEL_FOR(nt, t, nt,
             PLANE_SHARE(nt, t, planes, p0, p1);
             max_pool2x2_backward_f32_avx512(gx->data, gc->data, ix, &P, p0, p1);

@@ -21,19 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define TGT_AVX512 __attribute__((target("avx512f")))
 
 /* multiply-adds per thread before a GEMM takes another; elements of an
  * elementwise step per thread */
 #define GEMM_GRAIN (1 << 20)
 #define STEP_GRAIN (1 << 16)
-
-static bool have_avx512(void) {
-    static int known = -1;       /* racing first calls write the same value */
-    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return known == 1;
-}
 
 /* element i of a float32 or float64 buffer, as double; constant-folded
  * where dt is a constant of an always-inline kernel */
@@ -378,7 +371,7 @@ static void gemm(int dt, bool reference, int64_t m, int64_t n, int nseg, const g
     int64_t work = 0;
     for (int q = 0; q < nseg; q++) work += seg[q].k;
     int nt = nl_threads_for(work * m * n, GEMM_GRAIN);
-    if (dt == NL_FLOAT32 && have_avx512()) gemm_avx512_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
+    if (dt == NL_FLOAT32 && nl_cpu_avx512f()) gemm_avx512_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
     else gemm_blis(dt, m, n, nseg, seg, c, ldc, bias, acc, nt);
 }
 
@@ -916,7 +909,7 @@ RNN_STEP_KERNELS(double, f64, , act_f64_ref)
 /* the kernel set of s: AVX-512 float32 unless reference, libm otherwise */
 static int kernel_set(const rnn_seq *s) {
     if (s->dt == NL_FLOAT64) return 2;
-    return !s->reference && have_avx512() ? 0 : 1;
+    return !s->reference && nl_cpu_avx512f() ? 0 : 1;
 }
 
 static void run_step_forward(const rnn_seq *s, int64_t t, void *out) {
@@ -991,7 +984,7 @@ static void seq_load(const rnn_seq *s, nl_tensor *x, nl_tensor *h0, nl_tensor *c
 }
 
 /* the GEMMs read packed weights (AVX-512 float32), else the tensors */
-static bool packs(const rnn_seq *s) { return s->dt == NL_FLOAT32 && !s->reference && have_avx512(); }
+static bool packs(const rnn_seq *s) { return s->dt == NL_FLOAT32 && !s->reference && nl_cpu_avx512f(); }
 
 /* wp: packed weights when packs(s): [w_ih | w_hh] (GH, K), or for GRU w_ih
  * then w_hh, packed apart */

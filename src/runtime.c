@@ -69,12 +69,19 @@ int nl_wrap_dim(int dim, int ndim) {
  * Debian's BLIS 0.9 does not know recent Xeons and falls back to its AVX2
  * (haswell) kernels; where the CPU has the AVX-512 subsets the skx kernels
  * need, ask for those before BLIS initializes, unless the user chose. */
+bool nl_cpu_avx512f(void) {
+    __builtin_cpu_init();      /* returns at once after the first call */
+    return __builtin_cpu_supports("avx512f");
+}
+
+bool nl_cpu_avx512(void) {
+    return nl_cpu_avx512f() && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
+}
+
 __attribute__((constructor)) static void choose_blis_kernels(void) {
     if (getenv("BLIS_ARCH_TYPE")) return;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
-        setenv("BLIS_ARCH_TYPE", "skx", 0);
+    if (nl_cpu_avx512()) setenv("BLIS_ARCH_TYPE", "skx", 0);
 }
 
 static int num_threads;

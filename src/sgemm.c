@@ -34,19 +34,12 @@
 #define NC 1024   /* columns of B packed at a time (1 MB at KC = 256) */
 #define BLIS_SIDE 512   /* both of C's sides at least this: BLIS */
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define TGT __attribute__((target("avx512f")))
 /* The multiply-add loop reads only this file's packed buffers and writes C
  * through masked stores; the sanitized build (-O1, every access checked)
  * ran it some hundred times slower, so it is exempt and optimized there
  * too. The packing, which reads the caller's tensors, stays checked. */
 #define HOT __attribute__((target("avx512f"), optimize("O3"), no_sanitize("address", "undefined")))
-
-bool nl_sgemm_available(void) {
-    static int known = -1;       /* racing first calls write the same value */
-    if (known < 0) known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    return known == 1;
-}
 
 /* r[i] becomes column i of the 16 x 16 block whose rows were r[0..15] */
 TGT static ALWAYS_INLINE void transpose16(__m512 r[16]) {
@@ -210,7 +203,7 @@ static void sgemm_part(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, 
 
 bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
               int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt) {
-    if (!nl_sgemm_available() || m <= 0 || n <= 0 || k <= 0) return false;
+    if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || k <= 0) return false;
     /* BLIS's own packing costs little once both sides are long; it runs
      * large square products a little faster */
     if (m >= BLIS_SIDE && n >= BLIS_SIDE) return false;

@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-bool nl_sgemm_available(void);
 bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
               int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt);
 #endif
