@@ -81,6 +81,8 @@ typedef enum {
     NL_OP_LSTM_CELL, NL_OP_GRU_CELL, NL_OP_RNN_CELL,
     /* more unary math */
     NL_OP_SIN, NL_OP_COS,
+    /* conv2d, a 2x2 max pool and optionally ReLU as one op (nl_conv2d_pool) */
+    NL_OP_CONV2D_POOL,
     NL_OP_COUNT
 } nl_op;
 
@@ -427,6 +429,15 @@ int nl_clip_grad_norm(int n, nl_tensor *const *grads /* (n) in, out */, double m
 nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
                      int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                      int64_t dilation_h, int64_t dilation_w, int64_t groups);
+/* nl_conv2d, then nl_max_pool2d with a 2x2 kernel and stride 2, then, when
+ * relu, nl_relu: the same values and gradients, bit for bit, but for
+ * float32 on AVX-512 the pooling and ReLU run on each block of the
+ * convolution's output while it is in cache, and its gradient is rebuilt
+ * there, so the full-size output never goes to memory. Its grad_fn is
+ * "conv2d_pool". nn.Sequential uses it for Conv2d, MaxPool2d(2) and ReLU. */
+nl_tensor *nl_conv2d_pool(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
+                          int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                          int64_t dilation_h, int64_t dilation_w, int64_t groups, int relu);
 /* The plain loops nl_conv2d is tested against: *out = conv2d(x, weight,
  * bias) and, when gout (N, O, Ho, Wo) is given, the gradients of
  * sum(out * gout) in *gx, *gw, *gb (each optional). No autograd; sums in

@@ -447,19 +447,131 @@ static int64_t bwd_image_bytes(const conv_geom *G, int64_t es, bool gw, bool gx)
 }
 
 /* elements of one batch thread's scratch in the forward: col (C*kh*kw,
- * S*L), and ob (O, S*L) unless a block is one image */
-static int64_t fwd_scratch(const conv_geom *G, const conv_plan *P) {
-    return (G->c * G->kh * G->kw + (P->s > 1 ? G->o : 0)) * P->s * G->l;
+ * S*L), and ob (O, S*L) unless a block is one image written in place */
+static int64_t fwd_scratch(const conv_geom *G, const conv_plan *P, bool pooled) {
+    return (G->c * G->kh * G->kw + (P->s > 1 || pooled ? G->o : 0)) * P->s * G->l;
 }
 
 /* in the backward: the weight-gradient accumulator, then gb (O, S*L)
- * unless a block is one image, col and gcol (C*kh*kw, S*L) as needed */
+ * unless a block is one image read in place, col and gcol (C*kh*kw, S*L)
+ * as needed */
 static int64_t bwd_acc(const conv_geom *G, int dtype, bool gw) {
     return gw ? G->o * G->kg * (small_k(G, dtype) ? 16 : 1) : 0;
 }
-static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, int dtype, bool gw, bool gx) {
+static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, int dtype, bool gw, bool gx, bool pooled) {
     int64_t krows = G->c * G->kh * G->kw;
-    return bwd_acc(G, dtype, gw) + ((P->s > 1 ? G->o : 0) + (gw ? krows : 0) + (gx ? krows : 0)) * P->s * G->l;
+    return bwd_acc(G, dtype, gw) +
+           ((P->s > 1 || pooled ? G->o : 0) + (gw ? krows : 0) + (gx ? krows : 0)) * P->s * G->l;
+}
+
+/* ---- a Conv2d, MaxPool2d(2) (and ReLU) stack as one op ----
+ * The 2x2 pooling (stride 2) runs on each block's product while it is in
+ * cache, so the convolution's output, four times the pooled one, never goes
+ * to memory, and the backward rebuilds each block's output gradient from
+ * the pooled one the same way. The values and gradients are those of
+ * nl_conv2d, nl_max_pool2d(2) and nl_relu in turn, bit for bit: the same
+ * products, sums and order, only kept in cache. */
+typedef struct pool_fuse {
+    float *pooled;     /* forward: the output (N, O, Hp, Wp); backward: its gradient */
+    uint8_t *code;     /* (N, O, Hp, Wp): the maximum's place in its window, row * 2 + column,
+                        * plus 4 where the ReLU zeroed it */
+    int64_t hp, wp;    /* Ho / 2, Wo / 2 */
+    bool relu;
+} pool_fuse;
+
+/* 2x2 windows with stride 2, 16 outputs at a time, on AVX-512: the even
+ * and odd columns of two input rows are split apart by permutes. */
+
+/* the maximum of each window of outputs [ox, ox + n) (n <= 16) from rows
+ * r0 and r1, each value plus av when add, in PyTorch's order (row 0 left,
+ * right, row 1 left, right; NaN wins, ties go to the first); *where gets
+ * its place in the window, row * 2 + column */
+TGT_AVX512 static ALWAYS_INLINE __m512 window_max(const float *r0, const float *r1, int64_t ox, int64_t n, bool add,
+                                                  __m512 av, __m512i *where) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    __mmask16 mlo = lane_range(0, 2 * n), mhi = lane_range(0, 2 * n - 16);
+    __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ox), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ox + 16);
+    __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ox), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ox + 16);
+    if (add) {
+        a0 = _mm512_add_ps(a0, av), a1 = _mm512_add_ps(a1, av);
+        b0 = _mm512_add_ps(b0, av), b1 = _mm512_add_ps(b1, av);
+    }
+    __m512 m = _mm512_permutex2var_ps(a0, even, a1);
+    __m512 c[3] = { _mm512_permutex2var_ps(a0, odd, a1), _mm512_permutex2var_ps(b0, even, b1),
+                    _mm512_permutex2var_ps(b0, odd, b1) };
+    __m512i w = _mm512_setzero_si512();
+    for (int i = 0; i < 3; i++) {
+        __mmask16 k = _mm512_cmp_ps_mask(c[i], m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c[i], c[i], _CMP_UNORD_Q);
+        m = _mm512_mask_mov_ps(m, k, c[i]);
+        w = _mm512_mask_mov_epi32(w, k, _mm512_set1_epi32(i + 1));
+    }
+    *where = w;
+    return m;
+}
+
+/* rows r0 and r1 of the windows of outputs [ox, ox + n), written whole:
+ * v at each window's place (row * 2 + column, in where), 0 elsewhere */
+TGT_AVX512 static ALWAYS_INLINE void window_scatter(float *r0, float *r1, int64_t ox, int64_t n, __m512 v,
+                                                    __m512i where) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+    __mmask16 mlo = lane_range(0, 2 * n), mhi = lane_range(0, 2 * n - 16);
+    __m512 e0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, _mm512_set1_epi32(0)), v);
+    __m512 o0 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, _mm512_set1_epi32(1)), v);
+    __m512 e1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, _mm512_set1_epi32(2)), v);
+    __m512 o1 = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(where, _mm512_set1_epi32(3)), v);
+    _mm512_mask_storeu_ps(r0 + 2 * ox, mlo, _mm512_permutex2var_ps(e0, lo, o0));
+    _mm512_mask_storeu_ps(r0 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(e0, hi, o0));
+    _mm512_mask_storeu_ps(r1 + 2 * ox, mlo, _mm512_permutex2var_ps(e1, lo, o1));
+    _mm512_mask_storeu_ps(r1 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(e1, hi, o1));
+}
+
+/* out (H/2, W/2) = the window maxima of one plane x (H, W), each value plus
+ * *add when given (the bias, as nl_conv2d adds it), then the ReLU when
+ * relu; code as in pool_fuse */
+TGT_AVX512 static void pool2x2_plane_f32(float *out, uint8_t *code, const float *x, int64_t H, int64_t W,
+                                         const float *add, bool relu) {
+    int64_t Ho = H / 2, Wo = W / 2;
+    const __m512 zero = _mm512_setzero_ps(), av = _mm512_set1_ps(add ? *add : 0.0f);
+    for (int64_t oy = 0; oy < Ho; oy++) {
+        const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
+        for (int64_t ox = 0; ox < Wo; ox += 16) {
+            int64_t n = Wo - ox < 16 ? Wo - ox : 16;
+            __mmask16 mo = lane_range(0, n);
+            __m512i where;
+            __m512 m = window_max(r0, r1, ox, n, add != NULL, av, &where);
+            if (relu) {              /* nl_relu: x > 0 ? x : NaN stays, else 0; its gradient passes where x > 0 */
+                __mmask16 pos = _mm512_cmp_ps_mask(m, zero, _CMP_GT_OQ);
+                m = _mm512_maskz_mov_ps(pos | _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), m);
+                where = _mm512_mask_or_epi32(where, (__mmask16)~pos, where, _mm512_set1_epi32(4));
+            }
+            _mm512_mask_storeu_ps(out + oy * Wo + ox, mo, m);
+            _mm512_mask_cvtepi32_storeu_epi8(code + oy * Wo + ox, mo, where);
+        }
+    }
+}
+
+/* gx (H, W), one plane, written whole, from the pooled gradient g (H/2,
+ * W/2): each window gets g at its maximum (times 0 where the ReLU zeroed
+ * it, as the ReLU's backward multiplies) and 0 elsewhere; an odd last row
+ * or column gets 0 */
+TGT_AVX512 static void unpool2x2_plane_f32(float *gx, const float *g, const uint8_t *code, int64_t H, int64_t W) {
+    int64_t Ho = H / 2, Wo = W / 2;
+    const __m512i three = _mm512_set1_epi32(3), four = _mm512_set1_epi32(4);
+    for (int64_t oy = 0; oy < Ho; oy++) {
+        float *r0 = gx + 2 * oy * W, *r1 = r0 + W;
+        for (int64_t ox = 0; ox < Wo; ox += 16) {
+            int64_t n = Wo - ox < 16 ? Wo - ox : 16;
+            __mmask16 mo = lane_range(0, n);
+            __m512 v = _mm512_maskz_loadu_ps(mo, g + oy * Wo + ox);
+            __m512i c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mo, code + oy * Wo + ox));
+            v = _mm512_mask_mul_ps(v, _mm512_test_epi32_mask(c, four), v, _mm512_setzero_ps());
+            window_scatter(r0, r1, ox, n, v, _mm512_and_si512(c, three));
+        }
+        if (W & 1) r0[W - 1] = r1[W - 1] = 0;
+    }
+    if (H & 1) memset(gx + (H - 1) * W, 0, W * sizeof(float));
 }
 
 /* ---- convolution: forward ---- */
@@ -468,21 +580,24 @@ static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, int dtype, bo
  * Per block of S images and group q:
  *   ob_q (O/G, S*L) = w_q (O/G, kg) @ col_q (kg, S*L)
  * then each image's columns of ob, plus the bias, go to out; a block of
- * one image is written straight into out, on top of the bias.
+ * one image is written straight into out, on top of the bias. With pf,
+ * each plane of ob is pooled into pf->pooled instead (out is unused), and a
+ * block of one image goes on top of the bias in ob.
  * scratch: per batch thread, col (C*kh*kw, S*L) and ob (O, S*L). */
 static void conv2d_forward(void *out, const void *x, const void *w, const void *b, void *scratch,
-                           const conv_geom *G, const conv_plan *P, int dtype) {
+                           const conv_geom *G, const conv_plan *P, const pool_fuse *pf, int dtype) {
     int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw, xsz = G->c * G->h * G->w;
-    int64_t per_thread = fwd_scratch(G, P);
+    int64_t per_thread = fwd_scratch(G, P, pf != NULL);
     bool sk = small_k(G, dtype);
     NL_PARALLEL_FOR(P->nt_batch, blk, P->nblk,
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *col = (char *)scratch + omp_get_thread_num() * per_thread * es;
-        bool direct = sn == 1;            /* the product goes straight into out */
+        bool one = sn == 1;               /* the product goes on top of the bias */
+        bool direct = one && !pf;         /* ... in out */
         char *ob = direct ? (char *)out + n0 * G->o * G->l * es : col + krows * P->s * G->l * es;
         for (int64_t i = 0; i < sn; i++)
             im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
-        if (direct && b && !sk)           /* BLIS adds the product to the bias (beta 1) */
+        if (one && b && !sk)              /* the GEMM adds the product to the bias (beta 1) */
             for (int64_t o = 0; o < G->o; o++) {
                 if (dtype == NL_FLOAT32)
                     for (int64_t l = 0; l < G->l; l++) ((float *)ob)[o * G->l + l] = ((const float *)b)[o];
@@ -494,12 +609,19 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
             char *oq = ob + q * G->og * ld * es;
             if (sk)
                 gemm_small_k_f32(G->og, ld, G->kg, (const float *)wq, G->kg, (const float *)cq, ld,
-                                 direct && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
+                                 one && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
             else
-                gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, direct && b ? 1.0 : 0.0, oq, ld, 1,
+                gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, one && b ? 1.0 : 0.0, oq, ld, 1,
                      P->nt_gemm);
         }
-        for (int64_t i = 0; i < sn && !direct; i++)
+        for (int64_t i = 0; i < sn && pf; i++)
+            for (int64_t o = 0; o < G->o; o++) {
+                float v = b ? ((const float *)b)[o] : 0;
+                int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
+                pool2x2_plane_f32(pf->pooled + at, pf->code + at, (const float *)ob + o * ld + i * G->l, G->ho,
+                                  G->wo, one ? NULL : &v, pf->relu);
+            }
+        for (int64_t i = 0; i < sn && !one && !pf; i++)
             for (int64_t o = 0; o < G->o; o++) {
                 const char *src = ob + (o * ld + i * G->l) * es;
                 char *dst = (char *)out + ((n0 + i) * G->o + o) * G->l * es;
@@ -524,13 +646,13 @@ nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t s
     conv_plan P;
     plan_init(&P, &G, fwd_image_bytes(&G, es), x->dtype);
     int64_t osz[4] = { G.n, G.o, G.ho, G.wo };
-    int64_t scratch_n = P.nt_batch * fwd_scratch(&G, &P);
+    int64_t scratch_n = P.nt_batch * fwd_scratch(&G, &P, false);
     nl_tensor *xc = nl_contiguous(x), *wc = xc ? nl_contiguous(weight) : NULL;
     nl_tensor *bc = wc && bias ? nl_contiguous(bias) : NULL;
     nl_tensor *scratch = wc && (bc || !bias) ? nl_tensor_alloc(op, 1, &scratch_n, x->dtype) : NULL;
     nl_tensor *out = scratch ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
     if (out && out->numel)
-        conv2d_forward(out->data, xc->data, wc->data, bc ? bc->data : NULL, scratch->data, &G, &P, x->dtype);
+        conv2d_forward(out->data, xc->data, wc->data, bc ? bc->data : NULL, scratch->data, &G, &P, NULL, x->dtype);
     nl_release(xc);
     nl_release(wc);
     nl_release(bc);
@@ -541,6 +663,54 @@ nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t s
         memcpy(n->a, a, sizeof(a));
     }
     return out;
+}
+
+/* ---- conv2d, 2x2 max pool and ReLU: one op ---- */
+
+nl_tensor *nl_conv2d_pool(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_h, int64_t stride_w,
+                          int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int64_t groups,
+                          int relu) {
+    const char *op = "conv2d";
+    int64_t a[8] = { stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups, relu != 0 };
+    conv_geom G;
+    if (!conv_check(op, x, weight, bias, a, &G)) return NULL;
+    if (x->dtype != NL_FLOAT32 || !nl_cpu_avx512() || G.ho < 2 || G.wo < 2) {
+        /* the three ops in turn (their errors, if any, are theirs) */
+        nl_tensor *y = nl_conv2d(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups);
+        nl_tensor *p = y ? nl_max_pool2d(y, 2, 2, 2, 2, 0, 0, 1, 1, 0, NULL, 0) : NULL;
+        nl_release(y);
+        if (!p || !relu) return p;
+        nl_tensor *r = nl_unary(NL_OP_RELU, p);
+        nl_release(p);
+        return r;
+    }
+    conv_plan P;
+    plan_init(&P, &G, fwd_image_bytes(&G, 4), x->dtype);
+    int64_t osz[4] = { G.n, G.o, G.ho / 2, G.wo / 2 };
+    int64_t scratch_n = P.nt_batch * fwd_scratch(&G, &P, true), code_n = (G.n * G.o * osz[2] * osz[3] + 3) / 4;
+    NL_TEMPS(tmps);
+    nl_tensor *xc = TMP(nl_contiguous(x)), *wc = TMP(nl_contiguous(weight));
+    nl_tensor *bc = bias ? TMP(nl_contiguous(bias)) : NULL;
+    nl_tensor *scratch = TMP(nl_tensor_alloc(op, 1, &scratch_n, x->dtype));
+    /* the codes, a byte per output, in a float32 tensor's storage: the node
+     * keeps them for the backward, and nothing else reads them */
+    nl_tensor *code = TMP(nl_tensor_alloc(op, 1, &code_n, NL_FLOAT32));
+    nl_tensor *out = TMP(nl_tensor_alloc(op, 4, osz, x->dtype));
+    pool_fuse pf = { out->data, code->data, osz[2], osz[3], relu != 0 };
+    if (out->numel)
+        conv2d_forward(NULL, xc->data, wc->data, bc ? bc->data : NULL, scratch->data, &G, &P, &pf, x->dtype);
+    nl_node *n = nl_record(NL_OP_CONV2D_POOL, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias });
+    if (n) {
+        n->needs_in = 3;                 /* backward reads the input and the weight */
+        memcpy(n->a, a, sizeof(a));
+        nl_node_save(n, code);
+    }
+    out = nl_keep_ref(out);
+    nl_temps_free(&tmps);
+    return out;
+fail:
+    nl_temps_free(&tmps);
+    return NULL;
 }
 
 /* ---- convolution: backward ---- */
@@ -566,15 +736,16 @@ static double sum_f32(const float *p, int64_t n) {
  * The weight gradient accumulates transposed, acc (G, kg, O/G) per batch
  * thread (BLIS runs this product faster into a column-major C), or with
  * small K as 16 lane-wise partial sums, acc (G, O/G, kg, 16); the threads'
- * accumulators are summed into gw (O, C/G, kh, kw) at the end.
+ * accumulators are summed into gw (O, C/G, kh, kw) at the end. With pf, gb
+ * is rebuilt from the pooled gradient pf->pooled (g is unused).
  * scratch: per batch thread, acc, then the block's gb, col and gcol. */
 static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, const void *x, const void *w,
                             void *scratch, double *gb_part /* (nt_batch, O) */, const conv_geom *G,
-                            const conv_plan *P, int dtype) {
+                            const conv_plan *P, const pool_fuse *pf, int dtype) {
     int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw;
     int64_t xsz = G->c * G->h * G->w, gsz = G->o * G->l, bl = P->s * G->l;
     bool sk = small_k(G, dtype);
-    int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, dtype, gw != NULL, gx != NULL);
+    int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, dtype, gw != NULL, gx != NULL, pf != NULL);
     for (int t = 0; t < P->nt_batch; t++) memset((char *)scratch + t * per_thread * es, 0, accsz * es);
     if (gbias) memset(gb_part, 0, P->nt_batch * G->o * sizeof(double));
     NL_PARALLEL_FOR(P->nt_batch, blk, P->nblk,
@@ -582,14 +753,18 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *acc = (char *)scratch + tid * per_thread * es;
         char *gbuf = acc + accsz * es;
-        char *col = gbuf + (P->s > 1 ? G->o * bl * es : 0);
+        char *col = gbuf + (P->s > 1 || pf ? G->o * bl * es : 0);
         char *gcol = col + (gw ? krows * bl * es : 0);
-        bool direct = sn == 1;            /* one image: its gradient is read in place */
+        bool direct = sn == 1 && !pf;     /* one image: its gradient is read in place */
         const char *gb = direct ? (const char *)g + n0 * gsz * es : gbuf;
         for (int64_t i = 0; i < sn; i++)          /* gb: the block's gradients side by side */
             for (int64_t o = 0; o < G->o; o++) {
-                const char *src = (const char *)g + ((n0 + i) * gsz + o * G->l) * es;
-                if (!direct) memcpy(gbuf + (o * ld + i * G->l) * es, src, G->l * es);
+                char *dst = gbuf + (o * ld + i * G->l) * es;
+                const char *src = pf ? dst : (const char *)g + ((n0 + i) * gsz + o * G->l) * es;
+                if (pf) {
+                    int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
+                    unpool2x2_plane_f32((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
+                } else if (!direct) memcpy(dst, src, G->l * es);
                 if (gbias) {
                     double *part = gb_part + tid * G->o + o;
                     if (dtype == NL_FLOAT32) *part += sum_f32((const float *)src, G->l);
@@ -646,8 +821,9 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
         }
 }
 
-static int conv2d_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
-    const char *op = "conv2d";
+/* the backward of both ops: g is the gradient of nl_conv2d's output, or of
+ * nl_conv2d_pool's pooled one (pooled) */
+static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char *op, bool pooled) {
     NL_TEMPS(tmps);
     nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
     conv_geom G;
@@ -656,7 +832,7 @@ static int conv2d_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     int64_t es = nl_dtype_size(x->dtype);
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
-    int64_t scratch_n = P.nt_batch * bwd_scratch(&G, &P, x->dtype, need_gw, need_gx);
+    int64_t scratch_n = P.nt_batch * bwd_scratch(&G, &P, x->dtype, need_gw, need_gx, pooled);
     nl_tensor *gc = TMP(nl_contiguous(g));
     nl_tensor *xc = need_gw ? TMP(nl_contiguous(x)) : NULL;
     nl_tensor *wc = need_gx ? TMP(nl_contiguous(w)) : NULL;
@@ -666,8 +842,10 @@ static int conv2d_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, b->dtype)) : NULL;
     int64_t part_n = need_gb ? P.nt_batch * G.o : 0;
     nl_tensor *gb_part = TMP(nl_tensor_alloc(op, 1, &part_n, NL_FLOAT64));
+    pool_fuse pf = { gc->data, pooled ? nd->saved->data : NULL, G.ho / 2, G.wo / 2, nd->a[7] != 0 };
     conv2d_backward(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, gc->data,
-                    xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, &G, &P, x->dtype);
+                    xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, &G, &P,
+                    pooled ? &pf : NULL, x->dtype);
     if (gx) gin[0] = nl_keep_ref(gx);
     if (gw) gin[1] = nl_keep_ref(gw);
     if (gb) gin[2] = nl_keep_ref(gb);
@@ -677,7 +855,15 @@ fail:
     nl_temps_free(&tmps);
     return -1;
 }
+static int conv2d_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    return conv_backward(nd, g, gin, "conv2d", false);
+}
 NL_REGISTER_BACKWARD(NL_OP_CONV2D, conv2d_backward_node)
+
+static int conv2d_pool_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    return conv_backward(nd, g, gin, "conv2d_pool", true);
+}
+NL_REGISTER_BACKWARD(NL_OP_CONV2D_POOL, conv2d_pool_backward_node)
 
 /* ---- convolution: the plain reference ---- */
 
@@ -823,22 +1009,18 @@ static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil
         }                                                                                      \
     )
 
-/* 2x2 windows with stride 2 (the common pooling of a CNN), 16 outputs at
- * a time: the even and odd columns of two input rows are split apart by
- * permutes, and the maximum taken in PyTorch's order (row 0 left, right,
- * row 1 left, right), NaN winning. */
+/* the 2x2 windows with stride 2 of a CNN, which window_max takes */
 static inline bool pool_is_2x2(const pool_geom *P) {
     return P->kh == 2 && P->kw == 2 && P->sh == 2 && P->sw == 2 && P->ph == 0 && P->pw == 0 && P->dh == 1 &&
            P->dw == 1;
 }
 
+/* the 2x2 pooling (stride 2) of planes [p0, p1), on AVX-512 (window_max) */
 TGT_AVX512 static void max_pool2x2_f32_avx512(float *out, int64_t *idx, const float *x, const pool_geom *P,
                                               int64_t p0, int64_t p1) {
     int64_t H = P->h, W = P->w, Ho = P->ho, Wo = P->wo;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-    const __m512i one = _mm512_set1_epi32(1), w0 = _mm512_set1_epi32((int)W), w1 = _mm512_set1_epi32((int)W + 1);
+    const __m512i one = _mm512_set1_epi32(1), wv = _mm512_set1_epi32((int)W);
     for (int64_t p = p0; p < p1; p++) {
         const float *xp = x + p * H * W;
         float *op = out + p * Ho * Wo;
@@ -847,22 +1029,12 @@ TGT_AVX512 static void max_pool2x2_f32_avx512(float *out, int64_t *idx, const fl
             const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
             for (int64_t ox = 0; ox < Wo; ox += 16) {
                 int64_t n = Wo - ox < 16 ? Wo - ox : 16;
-                __mmask16 mlo = lane_range(0, 2 * n), mhi = lane_range(0, 2 * n - 16), mo = lane_range(0, n);
-                __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0 + 2 * ox), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 2 * ox + 16);
-                __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ox), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ox + 16);
-                __m512 c1 = _mm512_permutex2var_ps(a0, odd, a1), c2 = _mm512_permutex2var_ps(b0, even, b1);
-                __m512 c3 = _mm512_permutex2var_ps(b0, odd, b1);
-                __m512 m = _mm512_permutex2var_ps(a0, even, a1);
-                __m512i off = _mm512_setzero_si512();
-                __mmask16 k = _mm512_cmp_ps_mask(c1, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c1, c1, _CMP_UNORD_Q);
-                m = _mm512_mask_mov_ps(m, k, c1);
-                off = _mm512_mask_mov_epi32(off, k, one);
-                k = _mm512_cmp_ps_mask(c2, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c2, c2, _CMP_UNORD_Q);
-                m = _mm512_mask_mov_ps(m, k, c2);
-                off = _mm512_mask_mov_epi32(off, k, w0);
-                k = _mm512_cmp_ps_mask(c3, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(c3, c3, _CMP_UNORD_Q);
-                m = _mm512_mask_mov_ps(m, k, c3);
-                off = _mm512_mask_mov_epi32(off, k, w1);
+                __mmask16 mo = lane_range(0, n);
+                __m512i where;
+                __m512 m = window_max(r0, r1, ox, n, false, _mm512_setzero_ps(), &where);
+                /* h*W + w: the window's corner, plus the column, plus W for row 1 */
+                __m512i off = _mm512_add_epi32(_mm512_and_si512(where, one),
+                                               _mm512_mullo_epi32(_mm512_srli_epi32(where, 1), wv));
                 __m512i pos = _mm512_add_epi32(_mm512_set1_epi32((int)(2 * oy * W + 2 * ox)), _mm512_add_epi32(lane2, off));
                 _mm512_mask_storeu_ps(op + oy * Wo + ox, mo, m);
                 _mm512_mask_storeu_epi64(ip + oy * Wo + ox, (__mmask8)mo,
@@ -879,10 +1051,8 @@ TGT_AVX512 static void max_pool2x2_f32_avx512(float *out, int64_t *idx, const fl
 TGT_AVX512 static void max_pool2x2_backward_f32_avx512(float *gx, const float *g, const int64_t *idx,
                                                        const pool_geom *P, int64_t p0, int64_t p1) {
     int64_t H = P->h, W = P->w, Ho = P->ho, Wo = P->wo;
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
     const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-    const __m512 zero = _mm512_setzero_ps();
+    const __m512i wv = _mm512_set1_epi32((int)W), two = _mm512_set1_epi32(2);
     for (int64_t p = p0; p < p1; p++) {
         float *gp = gx + p * H * W;
         const float *src = g + p * Ho * Wo;
@@ -891,20 +1061,16 @@ TGT_AVX512 static void max_pool2x2_backward_f32_avx512(float *gx, const float *g
             float *r0 = gp + 2 * oy * W, *r1 = r0 + W;
             for (int64_t ox = 0; ox < Wo; ox += 16) {
                 int64_t n = Wo - ox < 16 ? Wo - ox : 16;
-                __mmask16 mlo = lane_range(0, 2 * n), mhi = lane_range(0, 2 * n - 16), mo = lane_range(0, n);
+                __mmask16 mo = lane_range(0, n);
                 __m512 v = _mm512_maskz_loadu_ps(mo, src + oy * Wo + ox);
                 __m256i i0 = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64((__mmask8)mo, ip + oy * Wo + ox));
                 __m256i i1 = _mm512_cvtepi64_epi32(_mm512_maskz_loadu_epi64((__mmask8)(mo >> 8), ip + oy * Wo + ox + 8));
                 __m512i pos = _mm512_inserti32x8(_mm512_castsi256_si512(i0), i1, 1);
+                /* offset in the window: 0, 1, W, W + 1 (W >= 2) -> row * 2 + column */
                 __m512i off = _mm512_sub_epi32(pos, _mm512_add_epi32(_mm512_set1_epi32((int)(2 * oy * W + 2 * ox)), lane2));
-                __m512 e0 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_setzero_si512()), v);
-                __m512 o0 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32(1)), v);
-                __m512 e1 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32((int)W)), v);
-                __m512 o1 = _mm512_mask_mov_ps(zero, _mm512_cmpeq_epi32_mask(off, _mm512_set1_epi32((int)W + 1)), v);
-                _mm512_mask_storeu_ps(r0 + 2 * ox, mlo, _mm512_permutex2var_ps(e0, lo, o0));
-                _mm512_mask_storeu_ps(r0 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(e0, hi, o0));
-                _mm512_mask_storeu_ps(r1 + 2 * ox, mlo, _mm512_permutex2var_ps(e1, lo, o1));
-                _mm512_mask_storeu_ps(r1 + 2 * ox + 16, mhi, _mm512_permutex2var_ps(e1, hi, o1));
+                __mmask16 row1 = _mm512_cmpge_epi32_mask(off, wv);
+                __m512i where = _mm512_mask_add_epi32(off, row1, _mm512_sub_epi32(off, wv), two);
+                window_scatter(r0, r1, ox, n, v, where);
             }
             if (W & 1) r0[W - 1] = r1[W - 1] = 0;
         }

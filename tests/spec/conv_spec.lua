@@ -424,6 +424,101 @@ describe('conv and vision modules', function()
     assert.are.same({ 1, 0, 0, 0 }, flat(t.grad))
   end)
 
+  it('Sequential runs Conv2d, MaxPool2d(2) and ReLU as one op: the three ops\' values and gradients, bit for bit', function()
+    -- every order the fusion takes (ReLU before the pool, after it, none),
+    -- the small-K first-layer kernel (one input channel) and the GEMM path
+    -- in blocks of several images, odd and even sizes (an odd last row and
+    -- column get no gradient), stride 2, groups, no bias, NaN inputs,
+    -- windows with ties and windows the ReLU zeroes (a negative bias), and
+    -- an infinite upstream gradient where the ReLU zeroes (inf * 0 = NaN in
+    -- both); on 1 and 3 threads. The same modules run one by one are the
+    -- reference: nl_conv2d, nl_max_pool2d and nl_relu, each tested above
+    -- against PyTorch and the plain loops.
+    local prev = nl.get_num_threads()
+    local fused_kernels = nl.blas_arch() == 'skx'    -- AVX-512: the fused op runs (else the three ops)
+    local cases = {
+      { cin = 1, cout = 8, hw = { 10, 12 }, n = 5, order = 'relu_pool' },
+      { cin = 1, cout = 4, hw = { 9, 11 }, n = 3, order = 'pool_relu' },
+      { cin = 6, cout = 12, hw = { 10, 10 }, n = 7, order = 'relu_pool' },
+      { cin = 6, cout = 12, hw = { 9, 7 }, n = 4, order = 'pool' },
+      { cin = 4, cout = 6, hw = { 13, 12 }, n = 3, order = 'pool_relu', stride = 2 },
+      { cin = 4, cout = 6, hw = { 8, 8 }, n = 2, order = 'relu_pool', groups = 2, bias = false },
+      { cin = 16, cout = 8, hw = { 64, 62 }, n = 2, order = 'relu_pool' },   -- 2.5 MB an image: blocks of one
+    }
+    local checked = 0
+    for _, th in ipairs({ 1, 3 }) do
+      nl.set_num_threads(th)
+      for ci, c in ipairs(cases) do
+        nl.manual_seed(10 + ci)
+        local conv = nn.Conv2d(c.cin, c.cout, 3, { padding = 1, stride = c.stride, groups = c.groups, bias = c.bias })
+        if conv.bias then nl.no_grad(function() conv.bias[1] = -50 end) end   -- channel 1: all zeroed by a ReLU
+        local pool, relu = nn.MaxPool2d(2), nn.ReLU()
+        local mods = c.order == 'relu_pool' and { conv, relu, pool } or c.order == 'pool_relu' and { conv, pool, relu }
+          or { conv, pool }
+        local seq = nn.Sequential(unpack(mods))
+        local x = rand({ c.n, c.cin, c.hw[1], c.hw[2] })
+        x[1][1][2][2] = 0 / 0
+        x[c.n][c.cin]:narrow(1, 1, 4):narrow(2, 1, 4):fill_(0.25)   -- flat patches: ties
+        local xa, xb = x:clone():requires_grad(), x:clone():requires_grad()
+        local ya = seq(xa)
+        local w = nl.randn(ya:shape())
+        if conv.bias then w[1][1][1][1] = 1 / 0 end
+        ;(ya * w):sum():backward()
+        local ga = { xa.grad, conv.weight.grad, conv.bias and conv.bias.grad }
+        conv.weight.grad = nil
+        if conv.bias then conv.bias.grad = nil end
+        local yb = xb                                      -- the modules one by one, in the given order
+        for _, m in ipairs(mods) do yb = m(yb) end
+        ;(yb * w):sum():backward()
+        local gb = { xb.grad, conv.weight.grad, conv.bias and conv.bias.grad }
+        if fused_kernels then
+          assert.are.equal('conv2d_pool', ya:grad_fn(), 'case ' .. ci)
+        end
+        assert.are.same(yb:shape(), ya:shape())
+        local fa, fb = flat(ya), flat(yb)
+        for i = 1, #fa do
+          assert.is_true(fa[i] == fb[i] or (fa[i] ~= fa[i] and fb[i] ~= fb[i]),
+            ('case %d, %d threads: output %d: %s vs %s'):format(ci, th, i, fa[i], fb[i]))
+        end
+        for k = 1, 3 do
+          if gb[k] then
+            local a, b = flat(ga[k]), flat(gb[k])
+            for i = 1, #a do
+              assert.is_true(a[i] == b[i] or (a[i] ~= a[i] and b[i] ~= b[i]),
+                ('case %d, %d threads: gradient %d element %d: %s vs %s'):format(ci, th, k, i, a[i], b[i]))
+            end
+          end
+        end
+        checked = checked + 1
+      end
+    end
+    nl.set_num_threads(prev)
+    assert.are.equal(2 * #cases, checked)
+  end)
+
+  it('the fused Conv2d, MaxPool2d(2), ReLU matches float64 arithmetic on distinct values', function()
+    -- independent of the float32 kernels: the same weights and inputs in
+    -- float64 (the plain loops); all-distinct inputs keep the maxima apart
+    nl.manual_seed(5)
+    local conv = nn.Conv2d(3, 8, 3, { padding = 1 })
+    local seq = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
+    local x = distinct({ 4, 3, 10, 10 }):requires_grad()
+    local y = seq(x)
+    local w = rand(y:shape())
+    ;(y * w):sum():backward()
+    local g32 = { x.grad, conv.weight.grad, conv.bias.grad }
+    local c64 = nn.Conv2d(3, 8, 3, { padding = 1 }):double()
+    c64.weight = conv.weight:detach():double():requires_grad()
+    c64.bias = conv.bias:detach():double():requires_grad()
+    local x64 = x:detach():double():requires_grad()
+    local y64 = nn.Sequential(c64, nn.ReLU(), nn.MaxPool2d(2))(x64)
+    ;(y64 * w:double()):sum():backward()
+    expect_close(y, y64, 'output', 1e-5, 1e-5)
+    expect_close(g32[1], x64.grad, 'input gradient', 1e-4, 1e-5)
+    expect_close(g32[2], c64.weight.grad, 'weight gradient', 1e-4, 1e-4)
+    expect_close(g32[3], c64.bias.grad, 'bias gradient', 1e-4, 1e-4)
+  end)
+
   it('Conv2d has PyTorch\'s default initialization bounds and parameter shapes', function()
     nl.manual_seed(7)
     local c = nn.Conv2d(16, 8, { 3, 5 }, { groups = 2 })

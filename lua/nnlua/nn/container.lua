@@ -34,11 +34,37 @@ return function(nl, nn)
       and not b.return_indices and rawget(a, 'forward') == nil and rawget(b, 'forward') == nil
   end
 
+  -- Conv2d, then MaxPool2d(2) with a ReLU before it, after it or none, runs
+  -- as one op (nl_conv2d_pool, the same values and gradients): the pooling
+  -- and ReLU work on each block of the convolution's output while it is in
+  -- cache. Returns how many modules from i it takes (0: none) and whether
+  -- the ReLU is one of them.
+  local function plain(m, cls) return m ~= nil and getmetatable(m) == cls._mt and rawget(m, 'forward') == nil end
+  local function pool2(m)
+    return plain(m, nn.MaxPool2d) and not m.return_indices and not m.ceil_mode and m.kernel_size[1] == 2
+      and m.kernel_size[2] == 2 and m.stride[1] == 2 and m.stride[2] == 2 and m.padding[1] == 0
+      and m.padding[2] == 0 and m.dilation[1] == 1 and m.dilation[2] == 1
+  end
+  local function conv_pool(self, i, x)
+    if not plain(rawget(self, i), nn.Conv2d) or not nl.is_tensor(x) or x:dim() ~= 4 then return 0 end
+    local a, b = rawget(self, i + 1), rawget(self, i + 2)
+    if plain(a, nn.ReLU) and pool2(b) then return 3, true end
+    if pool2(a) then
+      if plain(b, nn.ReLU) then return 3, true end
+      return 2, false
+    end
+    return 0
+  end
+
   function Sequential:forward(x, ...)
     local i, n = 1, #self._order
     while i <= n do
       local m, nxt = rawget(self, i), rawget(self, i + 1)
-      if pool_first(m, nxt) then
+      local fused, relu = conv_pool(self, i, x)
+      if fused > 0 then
+        x = m:_forward_pool(x, relu)
+        i = i + fused
+      elseif pool_first(m, nxt) then
         x = m(nxt(x))
         i = i + 2
       else

@@ -173,6 +173,14 @@ return function(nl, nn)
     return y
   end
 
+  -- forward on a 4-D x, then MaxPool2d(2) and, when relu, ReLU: one op
+  -- (nn.Sequential runs such a stack through it)
+  function Conv2d:_forward_pool(x, relu)
+    return nl._wrap(lib.nl_conv2d_pool(nl._T(x, 'Conv2d'), self.weight.ptr, self.bias and self.bias.ptr or nil,
+                                       self.stride[1], self.stride[2], self.padding[1], self.padding[2],
+                                       self.dilation[1], self.dilation[2], self.groups, relu and 1 or 0))
+  end
+
   function Conv2d:extra_repr()
     local s = ('%d, %d, kernel_size=%s, stride=%s'):format(self.in_channels, self.out_channels,
       tuple(self.kernel_size[1], self.kernel_size[2]), tuple(self.stride[1], self.stride[2]))
