@@ -247,6 +247,29 @@ int nl_team_for(int64_t work, int64_t grain);
         }                                                                      \
     } while (0)
 
+/* NL_PARALLEL_FOR with the iterations handed out one at a time as threads
+ * ask, for loops of large, independent iterations: a thread that is
+ * slower, or whose data sits in another core's cache, takes fewer of them
+ * instead of holding the others at the closing barrier. The iterations
+ * must not depend on which thread runs them. */
+#define NL_PARALLEL_FOR_DYNAMIC(nt, i, n, ...)                                 \
+    do {                                                                       \
+        int nl_par_nt_ = (nt);                                                 \
+        int64_t nl_par_n_ = (n), nl_par_next_ = 0;                             \
+        if (nl_par_nt_ > 1 && nl_par_n_ > 1) {                                 \
+            int nl_par_team_ = nl_team(nl_par_nt_);                            \
+            _Pragma("omp parallel num_threads(nl_par_team_)")                  \
+            if (omp_get_thread_num() < nl_par_nt_)                             \
+                for (;;) {                                                     \
+                    int64_t i = __atomic_fetch_add(&nl_par_next_, 1, __ATOMIC_RELAXED); \
+                    if (i >= nl_par_n_) break;                                 \
+                    { __VA_ARGS__ }                                            \
+                }                                                              \
+        } else {                                                               \
+            for (int64_t i = 0; i < nl_par_n_; i++) { __VA_ARGS__ }           \
+        }                                                                      \
+    } while (0)
+
 int nl_threads_for(int64_t work, int64_t grain);   /* 1 below grain, else up to the setting */
 
 /* double -> int64 without undefined behaviour: saturates, NaN -> 0 */

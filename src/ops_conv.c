@@ -452,16 +452,30 @@ static int64_t fwd_scratch(const conv_geom *G, const conv_plan *P, bool pooled) 
     return (G->c * G->kh * G->kw + (P->s > 1 || pooled ? G->o : 0)) * P->s * G->l;
 }
 
-/* in the backward: the weight-gradient accumulator, then gb (O, S*L)
- * unless a block is one image read in place, col and gcol (C*kh*kw, S*L)
- * as needed */
+/* in the backward: a weight-gradient accumulator (bwd_slots of them), and
+ * per batch thread gb (O, S*L) unless a block is one image read in place,
+ * col and gcol (C*kh*kw, S*L) as needed */
 static int64_t bwd_acc(const conv_geom *G, int dtype, bool gw) {
     return gw ? G->o * G->kg * (small_k(G, dtype) ? 16 : 1) : 0;
 }
-static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, int dtype, bool gw, bool gx, bool pooled) {
+static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, bool gw, bool gx, bool pooled) {
     int64_t krows = G->c * G->kh * G->kw;
-    return bwd_acc(G, dtype, gw) +
-           ((P->s > 1 || pooled ? G->o : 0) + (gw ? krows : 0) + (gx ? krows : 0)) * P->s * G->l;
+    return ((P->s > 1 || pooled ? G->o : 0) + (gw ? krows : 0) + (gx ? krows : 0)) * P->s * G->l;
+}
+
+/* The backward's blocks go out in runs (slots) as threads ask, each run
+ * summing into its own accumulators, which are added in order at the end:
+ * the result does not depend on which thread took which run. One run on
+ * one thread; with more, SLOTS_PER_THREAD runs a thread while the
+ * accumulators stay within SLOT_BYTES, else fewer (at least one a thread). */
+#define SLOTS_PER_THREAD 4
+#define SLOT_BYTES (8 << 20)
+static int64_t bwd_slots(const conv_plan *P, int64_t accsz, int64_t es) {
+    if (P->nt_batch <= 1) return 1;
+    int64_t k = SLOTS_PER_THREAD * P->nt_batch;
+    if (accsz && k * accsz * es > SLOT_BYTES) k = SLOT_BYTES / (accsz * es);
+    if (k < P->nt_batch) k = P->nt_batch;
+    return k < P->nblk ? k : P->nblk;
 }
 
 /* ---- a Conv2d, MaxPool2d(2) (and ReLU) stack as one op ----
@@ -589,7 +603,7 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
     int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw, xsz = G->c * G->h * G->w;
     int64_t per_thread = fwd_scratch(G, P, pf != NULL);
     bool sk = small_k(G, dtype);
-    NL_PARALLEL_FOR(P->nt_batch, blk, P->nblk,
+    NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, blk, P->nblk,
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *col = (char *)scratch + omp_get_thread_num() * per_thread * es;
         bool one = sn == 1;               /* the product goes on top of the bias */
@@ -733,26 +747,29 @@ static double sum_f32(const float *p, int64_t n) {
  *   gcol_q (kg, S*L) = w_q^T (kg, O/G) @ gb_q (O/G, S*L), then each image's
  *                      columns go back through col2im into gx
  *   bias grad (O)   += gb summed over S*L
- * The weight gradient accumulates transposed, acc (G, kg, O/G) per batch
- * thread (BLIS runs this product faster into a column-major C), or with
- * small K as 16 lane-wise partial sums, acc (G, O/G, kg, 16); the threads'
- * accumulators are summed into gw (O, C/G, kh, kw) at the end. With pf, gb
- * is rebuilt from the pooled gradient pf->pooled (g is unused).
- * scratch: per batch thread, acc, then the block's gb, col and gcol. */
+ * The weight gradient accumulates transposed, acc (G, kg, O/G) per slot
+ * (BLIS runs this product faster into a column-major C), or with small K
+ * as 16 lane-wise partial sums, acc (G, O/G, kg, 16); the slots'
+ * accumulators are summed into gw (O, C/G, kh, kw) at the end, as the bias
+ * gradient's partial sums gb_part are. With pf, gb is rebuilt from the
+ * pooled gradient pf->pooled (g is unused).
+ * scratch: nslot accumulators, then per batch thread the block's gb, col
+ * and gcol. */
 static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, const void *x, const void *w,
-                            void *scratch, double *gb_part /* (nt_batch, O) */, const conv_geom *G,
+                            void *scratch, double *gb_part /* (nslot, O) */, int64_t nslot, const conv_geom *G,
                             const conv_plan *P, const pool_fuse *pf, int dtype) {
     int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw;
     int64_t xsz = G->c * G->h * G->w, gsz = G->o * G->l, bl = P->s * G->l;
     bool sk = small_k(G, dtype);
-    int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, dtype, gw != NULL, gx != NULL, pf != NULL);
-    for (int t = 0; t < P->nt_batch; t++) memset((char *)scratch + t * per_thread * es, 0, accsz * es);
-    if (gbias) memset(gb_part, 0, P->nt_batch * G->o * sizeof(double));
-    NL_PARALLEL_FOR(P->nt_batch, blk, P->nblk,
+    int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, gw != NULL, gx != NULL, pf != NULL);
+    if (sk) memset(scratch, 0, nslot * accsz * es);    /* the products start each slot at beta 0 */
+    if (gbias) memset(gb_part, 0, nslot * G->o * sizeof(double));
+    NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, slot, nslot,
+      for (int64_t blk = P->nblk * slot / nslot; blk < P->nblk * (slot + 1) / nslot; blk++) {
         int tid = omp_get_thread_num();
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
-        char *acc = (char *)scratch + tid * per_thread * es;
-        char *gbuf = acc + accsz * es;
+        char *acc = (char *)scratch + slot * accsz * es;
+        char *gbuf = (char *)scratch + (nslot * accsz + tid * per_thread) * es;
         char *col = gbuf + (P->s > 1 || pf ? G->o * bl * es : 0);
         char *gcol = col + (gw ? krows * bl * es : 0);
         bool direct = sn == 1 && !pf;     /* one image: its gradient is read in place */
@@ -766,7 +783,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                     unpool2x2_plane_f32((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
                 } else if (!direct) memcpy(dst, src, G->l * es);
                 if (gbias) {
-                    double *part = gb_part + tid * G->o + o;
+                    double *part = gb_part + slot * G->o + o;
                     if (dtype == NL_FLOAT32) *part += sum_f32((const float *)src, G->l);
                     else for (int64_t l = 0; l < G->l; l++) *part += ((const double *)src)[l];
                 }
@@ -780,8 +797,8 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                     gemm_nt_small_k_f32(G->og, G->kg, ld, (const float *)gq, ld, (const float *)cq, ld,
                                         (float *)acc + q * G->og * G->kg * 16);
                 else
-                    gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, 1.0, acc + q * G->kg * G->og * es, 1,
-                         G->og, P->nt_gemm);
+                    gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, blk == P->nblk * slot / nslot ? 0.0 : 1.0,
+                         acc + q * G->kg * G->og * es, 1, G->og, P->nt_gemm);
             }
         }
         if (gx) {
@@ -791,23 +808,35 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
             for (int64_t i = 0; i < sn; i++)
                 col2im(dtype, (char *)gx + (n0 + i) * xsz * es, gcol + i * G->l * es, G, ld);
         }
+      }
     );
     if (gw) {
-        /* gw[q*og + o][k] = the threads' accumulators summed */
-        int nt = nl_threads_for(P->nt_batch * accsz, POOL_GRAIN);
+        /* slot 0 += the other slots, in order; then gw[q*og + o][k] = slot 0 */
+        int nt = nl_threads_for(nslot * accsz, POOL_GRAIN);
+        NL_PARALLEL_FOR(nslot > 1 ? nt : 1, ch, nslot > 1 ? (accsz + 4095) / 4096 : 0,
+            int64_t e0 = ch * 4096, e1 = accsz - e0 < 4096 ? accsz : e0 + 4096;
+            for (int64_t t = 1; t < nslot; t++) {
+                if (dtype == NL_FLOAT32) {
+                    float *d = scratch;
+                    const float *p = d + t * accsz;
+                    for (int64_t e = e0; e < e1; e++) d[e] += p[e];
+                } else {
+                    double *d = scratch;
+                    const double *p = d + t * accsz;
+                    for (int64_t e = e0; e < e1; e++) d[e] += p[e];
+                }
+            });
+        nt = nl_threads_for(accsz, POOL_GRAIN);
         NL_PARALLEL_FOR(nt, qo, G->o,
             int64_t q = qo / G->og, o = qo % G->og;
             for (int64_t k = 0; k < G->kg; k++) {
                 double s = 0;
                 if (sk) {                /* acc (G, og, kg, 16) */
-                    for (int t = 0; t < P->nt_batch; t++) {
-                        const float *p = (const float *)scratch + t * per_thread + (qo * G->kg + k) * 16;
-                        for (int lane = 0; lane < 16; lane++) s += p[lane];
-                    }
+                    const float *p = (const float *)scratch + (qo * G->kg + k) * 16;
+                    for (int lane = 0; lane < 16; lane++) s += p[lane];
                 } else {                 /* acc (G, kg, og) */
                     int64_t src = (q * G->kg + k) * G->og + o;
-                    for (int t = 0; t < P->nt_batch; t++)
-                        s += nl_load((const char *)scratch + (t * per_thread + src) * es, dtype);
+                    s = nl_load((const char *)scratch + src * es, dtype);
                 }
                 nl_store((char *)gw + (qo * G->kg + k) * es, dtype, s);
             }
@@ -816,7 +845,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
     if (gbias)
         for (int64_t o = 0; o < G->o; o++) {
             double s = 0;
-            for (int t = 0; t < P->nt_batch; t++) s += gb_part[t * G->o + o];
+            for (int64_t t = 0; t < nslot; t++) s += gb_part[t * G->o + o];
             nl_store((char *)gbias + o * es, dtype, s);
         }
 }
@@ -832,7 +861,8 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     int64_t es = nl_dtype_size(x->dtype);
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
-    int64_t scratch_n = P.nt_batch * bwd_scratch(&G, &P, x->dtype, need_gw, need_gx, pooled);
+    int64_t accsz = bwd_acc(&G, x->dtype, need_gw), nslot = bwd_slots(&P, accsz, es);
+    int64_t scratch_n = nslot * accsz + P.nt_batch * bwd_scratch(&G, &P, need_gw, need_gx, pooled);
     nl_tensor *gc = TMP(nl_contiguous(g));
     nl_tensor *xc = need_gw ? TMP(nl_contiguous(x)) : NULL;
     nl_tensor *wc = need_gx ? TMP(nl_contiguous(w)) : NULL;
@@ -840,11 +870,11 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     nl_tensor *gx = need_gx ? TMP(nl_tensor_alloc(op, 4, x->sizes, x->dtype)) : NULL;
     nl_tensor *gw = need_gw ? TMP(nl_tensor_alloc(op, 4, w->sizes, w->dtype)) : NULL;
     nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, b->dtype)) : NULL;
-    int64_t part_n = need_gb ? P.nt_batch * G.o : 0;
+    int64_t part_n = need_gb ? nslot * G.o : 0;
     nl_tensor *gb_part = TMP(nl_tensor_alloc(op, 1, &part_n, NL_FLOAT64));
     pool_fuse pf = { gc->data, pooled ? nd->saved->data : NULL, G.ho / 2, G.wo / 2, nd->a[7] != 0 };
     conv2d_backward(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, gc->data,
-                    xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, &G, &P,
+                    xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, nslot, &G, &P,
                     pooled ? &pf : NULL, x->dtype);
     if (gx) gin[0] = nl_keep_ref(gx);
     if (gw) gin[1] = nl_keep_ref(gw);

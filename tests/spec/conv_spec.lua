@@ -188,6 +188,42 @@ describe('conv2d: BLIS kernels against the plain reference loops', function()
     expect_close(a, b, 'one vs two threads', 1e-13, 1e-13)
   end)
 
+  it('gives the same gradients, bit for bit, on every run at 2 and 3 threads (blocks go out as threads ask)', function()
+    -- the backward hands its blocks out in runs, each summing into its own
+    -- accumulator, added in run order: which thread took a run must not
+    -- show in the result. A GEMM layer (a block per image) and a small-K
+    -- first layer (one input channel); against one thread within rounding.
+    for _, cf in ipairs({ { 12, 16, 48, 16 }, { 16, 1, 28, 8 } }) do
+      local x = rand({ cf[1], cf[2], cf[3], cf[3] })
+      local w, b = rand({ cf[4], cf[2], 3, 3 }), rand({ cf[4] })
+      local g = rand({ cf[1], cf[4], cf[3], cf[3] })
+      local function grads(threads)
+        nl.set_num_threads(threads)
+        local xr, wr, br = x:clone():requires_grad(), w:clone():requires_grad(), b:clone():requires_grad()
+        ;(F.conv2d(xr, wr, br, { padding = 1 }) * g):sum():backward()
+        return { flat(xr.grad), flat(wr.grad), flat(br.grad) }
+      end
+      local one = grads(1)
+      for _, threads in ipairs({ 2, 3 }) do
+        local first = grads(threads)
+        for k = 1, 3 do
+          expect_close(nl.tensor(first[k]), nl.tensor(one[k]), 'gradient ' .. k .. ' vs one thread', 1e-5, 1e-4)
+        end
+        for run = 1, 4 do
+          local again = grads(threads)
+          for k = 1, 3 do
+            for i = 1, #first[k] do
+              if again[k][i] ~= first[k][i] then
+                error(('%d threads, run %d: gradient %d element %d: %.9g vs %.9g'):format(threads, run, k, i,
+                  again[k][i], first[k][i]))
+              end
+            end
+          end
+        end
+      end
+    end
+  end)
+
   it('takes non-contiguous inputs and weights', function()
     local x = rand({ 2, 5, 6, 3 }):permute(1, 4, 2, 3)       -- (2, 3, 5, 6), strided
     local w = rand({ 4, 3, 3, 3 }):transpose(3, 4)

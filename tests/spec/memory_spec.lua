@@ -69,8 +69,12 @@ describe('memory', function()
     local before = nl.memory()
     local c = nl.matmul(a, b:t())                 -- (128, 512) float32: 256 KB
     local after = nl.memory()
-    assert.are.equal(128 * 512 * 4, after.allocated - before.allocated)
-    assert.are.equal(before.live + 128 * 512 * 4, after.live)
+    -- the output's block: 256 KB, or a cached block of its size class (the
+    -- cache hands out the best fit, under twice the request) left by an
+    -- earlier spec; the scratch (673 KB) on top would pass that
+    local grew = after.allocated - before.allocated
+    assert.is_true(grew >= 128 * 512 * 4 and grew < 2 * 128 * 512 * 4, 'allocated grew by ' .. grew)
+    assert.are.equal(before.live + grew, after.live)
     assert.are.same({ 128, 512 }, c:shape())
   end)
 
