@@ -124,8 +124,8 @@ describe('matmul', function()
   it('float32 products of every layout, edge and k block match float64 BLIS, on 1 to 3 threads', function()
     -- sizes around the float32 kernel's blocks (12-row, 32-column tiles,
     -- k in blocks of 256, rows in blocks of 144, columns in blocks of 1024)
-    -- and its split by columns or rows; the last one is left to BLIS (both
-    -- sides of C >= 512)
+    -- and its split by columns or rows; the last one (both sides of C >= 512)
+    -- runs on it at 1 and 2 threads and on BLIS at 3
     local prev = nl.get_num_threads()
     nl.manual_seed(5)
     local function layouts(r, c)   -- an (r, c) operand: row-major, column-major, strided both ways
