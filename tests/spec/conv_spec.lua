@@ -471,6 +471,7 @@ describe('conv and vision modules', function()
     -- reference: nl_conv2d, nl_max_pool2d and nl_relu, each tested above
     -- against PyTorch and the plain loops.
     local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
     local fused_kernels = nl.blas_arch() == 'skx'    -- AVX-512: the fused op runs (else the three ops)
     local cases = {
       { cin = 1, cout = 8, hw = { 10, 12 }, n = 5, order = 'relu_pool' },
@@ -528,7 +529,6 @@ describe('conv and vision modules', function()
         checked = checked + 1
       end
     end
-    nl.set_num_threads(prev)
     assert.are.equal(2 * #cases, checked)
   end)
 

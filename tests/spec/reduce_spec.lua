@@ -127,6 +127,7 @@ describe('matmul', function()
     -- and its split by columns or rows; the last one (both sides of C >= 512)
     -- runs on it at 1 and 2 threads and on BLIS at 3
     local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
     nl.manual_seed(5)
     local function layouts(r, c)   -- an (r, c) operand: row-major, column-major, strided both ways
       return { nl.rand(r, c) * 2 - 1, (nl.rand(c, r) * 2 - 1):t(), (nl.rand(r, c, 2) * 2 - 1):select(3, 1) }
@@ -148,7 +149,6 @@ describe('matmul', function()
         end
       end
     end
-    nl.set_num_threads(prev)
   end)
 
   it('batches 3-D operands and drops 1-D dims as numpy does', function()

@@ -94,13 +94,13 @@ describe('rng', function()
 
   it('multinomial repeats under a seed, whatever the thread count, and refuses bad weights', function()
     local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
     local function draw(threads)
       nl.set_num_threads(threads)
       nl.manual_seed(3)
       return nl.multinomial(nl.rand(64, 40), 10):totable()
     end
     assert.are.same(draw(1), draw(2))
-    nl.set_num_threads(prev)
     local bad = {
       { function() return nl.tensor({ 1, -1 }):multinomial(1) end, 'weight 2 of row 1 is %-1' },
       { function() return nl.tensor({ 1, 0 / 0 }):multinomial(1) end, 'weights must be finite and >= 0' },

@@ -190,13 +190,13 @@ describe('optimized recurrent kernels', function()
 
   it('give the same results on 1 and 2 threads', function()
     local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
     local res = {}
     for _, nt in ipairs({ 1, 2 }) do
       nl.set_num_threads(nt)
       -- large enough that the step GEMMs, the gate kernels and dW all split
       res[nt] = { both_ways('LSTM', 64, 128, 5, 32, {}, 'float32', true) }
     end
-    nl.set_num_threads(prev)
     for k, v in pairs(res[1][1]) do expect_close(res[2][1][k], v, 'threads: ' .. k, 1e-6, 1e-7) end
   end)
 end)

@@ -117,6 +117,7 @@ describe('indexing', function()
     -- big enough to run on the threads: each element of the result is
     -- checked against the element it came from (x[i][j][k] = i*10^4+j*100+k)
     local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
     for _, threads in ipairs({ 1, 2 }) do
       nl.set_num_threads(threads)
       for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
@@ -140,7 +141,6 @@ describe('indexing', function()
         end
       end
     end
-    nl.set_num_threads(prev)
   end)
 end)
 
