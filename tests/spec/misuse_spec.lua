@@ -624,6 +624,12 @@ local function driver(seed, ncases, statefile)
       module_forward_and_backward(m, x, hx, chance(0.2) and { lengths = chance(0.5) and { 1, 2, 3 } or T() } or nil)
     elseif name:find('Cell$') then
       module_forward_and_backward(m, x, chance(0.3) and (chance(0.5) and T() or { T(), T() }) or nil)
+    elseif name == 'Conv2d' and chance(0.5) then
+      -- in nn.Sequential with MaxPool2d(2) and a ReLU: one op (nl_conv2d_pool)
+      local order = int(1, 3)
+      local seq = order == 1 and nn.Sequential(m, nn.ReLU(), nn.MaxPool2d(2))
+        or order == 2 and nn.Sequential(m, nn.MaxPool2d(2), nn.ReLU()) or nn.Sequential(m, nn.MaxPool2d(2))
+      module_forward_and_backward(seq, x)
     else
       module_forward_and_backward(m, x)
     end
