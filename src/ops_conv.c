@@ -765,7 +765,8 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
     if (sk) memset(scratch, 0, nslot * accsz * es);    /* the products start each slot at beta 0 */
     if (gbias) memset(gb_part, 0, nslot * G->o * sizeof(double));
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, slot, nslot,
-      for (int64_t blk = P->nblk * slot / nslot; blk < P->nblk * (slot + 1) / nslot; blk++) {
+      int64_t first = P->nblk * slot / nslot;    /* the run's first block starts its accumulator */
+      for (int64_t blk = first; blk < P->nblk * (slot + 1) / nslot; blk++) {
         int tid = omp_get_thread_num();
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *acc = (char *)scratch + slot * accsz * es;
@@ -797,7 +798,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                     gemm_nt_small_k_f32(G->og, G->kg, ld, (const float *)gq, ld, (const float *)cq, ld,
                                         (float *)acc + q * G->og * G->kg * 16);
                 else
-                    gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, blk == P->nblk * slot / nslot ? 0.0 : 1.0,
+                    gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, blk == first ? 0.0 : 1.0,
                          acc + q * G->kg * G->og * es, 1, G->og, P->nt_gemm);
             }
         }
@@ -872,7 +873,7 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, b->dtype)) : NULL;
     int64_t part_n = need_gb ? nslot * G.o : 0;
     nl_tensor *gb_part = TMP(nl_tensor_alloc(op, 1, &part_n, NL_FLOAT64));
-    pool_fuse pf = { gc->data, pooled ? nd->saved->data : NULL, G.ho / 2, G.wo / 2, nd->a[7] != 0 };
+    pool_fuse pf = { gc->data, pooled ? nd->saved->data : NULL, G.ho / 2, G.wo / 2, pooled && nd->a[7] != 0 };
     conv2d_backward(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, gc->data,
                     xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, nslot, &G, &P,
                     pooled ? &pf : NULL, x->dtype);
