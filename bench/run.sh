@@ -39,6 +39,9 @@ for th in 1 2; do
   for n in 256 1024 2048; do
     row "W4 GEMM n=$n" $th "$e bin/nnlua bench/gemm.lua | grep n=$n" "$e $PY bench/gemm.py | grep n=$n" "W4 gemm n=$n" "GFLOP/s" 1
   done
+  # n = 2048 against the FMA peak, the two timed in turns (bench/gemm.lua)
+  [ "$th" = 1 ] && row "W4 n=2048 share of peak" $th "$e NNLUA_FMA_PEAK=build/fma_peak bin/nnlua bench/gemm.lua" "" \
+    "W4 share of peak" "%" 1
   [ -f bench/lstm.lua ] && row "W5 LSTM" $th "$e bin/nnlua bench/lstm.lua" "$e $PY bench/lstm.py" "W5" "tokens/s" 1
 done
 row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py | grep default" "Adam step" "us" 0

@@ -115,6 +115,16 @@ TEST(matmul_2d_odd_sizes_float32) {
                 if (dims[i] * dims[j] * dims[l] > 257 * 257) continue;   /* keep it quick */
                 check_layouts(dims[i], dims[j], dims[l], NL_FLOAT32, &st);
             }
+    /* k = 600 runs k blocks of 256, 256 and 88: the second reads C back and
+     * fetches it ahead in its last steps; n = 1100 is a block of 1024
+     * columns and one of 76 (two 32-column panels and an edge of 12);
+     * m = 13 ends in a tile of one row. All layouts: row-major A goes
+     * through the transposing pack, which fetches A's rows ahead. One
+     * thread, so that one thread's columns span both blocks. */
+    int prev = nl_get_num_threads();
+    nl_set_num_threads(1);
+    check_layouts(13, 600, 1100, NL_FLOAT32, &st);
+    nl_set_num_threads(prev);
     /* 257^3, plain and with both operands transposed */
     nl_tensor *a = rand2(257, 257, NL_FLOAT32, &st), *b = rand2(257, 257, NL_FLOAT32, &st);
     nl_tensor *at = nl_transpose(a, 0, 1), *bt = nl_transpose(b, 0, 1);
