@@ -83,6 +83,8 @@ typedef enum {
     NL_OP_SIN, NL_OP_COS,
     /* conv2d, a 2x2 max pool and optionally ReLU as one op (nl_conv2d_pool) */
     NL_OP_CONV2D_POOL,
+    /* x @ weight^T + bias, optionally ReLU, as one op (nl_linear) */
+    NL_OP_LINEAR,
     NL_OP_COUNT
 } nl_op;
 
@@ -252,6 +254,14 @@ nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
  * or batch 1; 1-D operands as in numpy. Strided operands go to BLIS as they
  * are: transposed views cost no copy. */
 nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b);
+/* A linear layer: x (N, in) @ weight (out, in)^T + bias (out; optional),
+ * then, when relu, nl_relu: (N, out), float32 or float64. The values and
+ * gradients of nl_matmul, nl_add and nl_relu in turn, bit for bit; for
+ * float32 on AVX-512 the bias and ReLU are applied to each tile of the
+ * product before it is stored, and the backward takes the ReLU's mask from
+ * the output. Its grad_fn is "linear". nn.Linear uses it for 2-D input, and
+ * nn.Sequential for a Linear followed by a ReLU. */
+nl_tensor *nl_linear(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */, int relu);
 
 /* ---- embedding -----------------------------------------------------------
  * A host without Lua of its own opens a vm, runs a script and calls its

@@ -43,7 +43,7 @@ static const char *op_names[] = {
     "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
     "lstm_cell", "gru_cell", "rnn_cell",
     "sin", "cos",
-    "conv2d_pool",
+    "conv2d_pool", "linear",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -120,12 +120,23 @@ TGT static void pack(float *dst, int w, const float *src, int64_t qs, int64_t js
         for (int j = 0; j < w; j++) dst[q * w + j] = j < cols ? src[q * qs + j * js] : 0.0f;
 }
 
+/* A linear layer's end, applied to the last k block's tile before it is
+ * stored: + bias (the tile's first column's entry), then ReLU (NaN passes,
+ * as nl_relu). The sums are those of a plain product, so the results are
+ * those of nl_matmul, nl_add and nl_relu in turn, bit for bit. */
+typedef struct {
+    const float *bias;   /* or NULL */
+    bool relu;
+} tile_end;
+
 /* C tile (rows <= R, columns in m0/m1) = beta C + A panel @ B panel, or
- * C + the product when acc. beta 0 never reads C (it may hold NaN). R rows
+ * C + the product when acc, then end's bias and ReLU when end is given.
+ * beta 0 never reads C (it may hold NaN). R rows
  * (12, 8 or 4) and NV vectors of 16 columns (2, or 1 when m1 is empty) are
  * computed, so a short edge tile does not pay for a whole one. */
 HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const float *ap, const float *bp, float *c,
-                                   int64_t ldc, int rows, __mmask16 m0, __mmask16 m1, bool acc, float beta) {
+                                   int64_t ldc, int rows, __mmask16 m0, __mmask16 m1, bool acc, float beta,
+                                   const tile_end *end) {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
 #define KSTEP                                                                             \
@@ -157,6 +168,22 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const 
             if (NV == 2) c1[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m1, c + r * ldc + 16), c1[r]);
         }
     }
+    if (end) {
+        __m512 z = _mm512_setzero_ps();
+        __m512 e0 = end->bias ? _mm512_maskz_loadu_ps(m0, end->bias) : z;
+        __m512 e1 = end->bias && NV == 2 ? _mm512_maskz_loadu_ps(m1, end->bias + 16) : z;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            if (end->bias) {
+                c0[r] = _mm512_add_ps(c0[r], e0);
+                if (NV == 2) c1[r] = _mm512_add_ps(c1[r], e1);
+            }
+            if (end->relu) {   /* keeps x > 0 and NaN (unordered): x > 0 ? x : (x != x ? x : 0) */
+                c0[r] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c0[r], z, _CMP_NLE_UQ), c0[r]);
+                if (NV == 2) c1[r] = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(c1[r], z, _CMP_NLE_UQ), c1[r]);
+            }
+        }
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         if (r >= rows) break;
@@ -167,15 +194,15 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const 
 
 /* tile() with its shape picked for rows and the columns in m1 */
 HOT static void edge_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
-                          __mmask16 m0, __mmask16 m1, bool acc, float beta) {
+                          __mmask16 m0, __mmask16 m1, bool acc, float beta, const tile_end *end) {
     if (m1) {
-        if (rows > 8) tile(12, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
-        else if (rows > 4) tile(8, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
-        else tile(4, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+        if (rows > 8) tile(12, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
+        else if (rows > 4) tile(8, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
+        else tile(4, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
     } else {
-        if (rows > 8) tile(12, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
-        else if (rows > 4) tile(8, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
-        else tile(4, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta);
+        if (rows > 8) tile(12, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
+        else if (rows > 4) tile(8, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
+        else tile(4, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
     }
 }
 
@@ -183,6 +210,8 @@ typedef struct {
     int64_t m, n, k, rsa, csa, rsb, csb, ldc;
     const float *a, *b;
     float *c, beta;
+    const float *bias;   /* linear's end (nl_sgemm_linear): NULL and false otherwise */
+    bool relu;
 } sgemm_args;
 
 /* rows [i0, i1) x columns [j0, j1) of C, j1 - j0 <= NC; bbuf holds KC x
@@ -192,7 +221,7 @@ HOT static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t
     int64_t np = (j1 - j0 + NR - 1) / NR;
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-        bool acc = pc > 0;
+        bool acc = pc > 0, last = pc + kc == g->k && (g->bias || g->relu);
         for (int64_t p = 0; p < np; p++) {
             int64_t j = j0 + p * NR, cols = j1 - j < NR ? j1 - j : NR;
             pack(bbuf + p * kc * NR, NR, g->b + pc * g->rsb + j * g->csb, g->rsb, g->csb, kc, cols);
@@ -209,10 +238,12 @@ HOT static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t
                     int64_t j = j0 + p * NR, cols = j1 - j < NR ? j1 - j : NR;
                     __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols > 16 ? cols - 16 : 0);
                     float *ct = g->c + (ic + ir) * g->ldc + j;
+                    tile_end end = { g->bias ? g->bias + j : NULL, g->relu };
+                    const tile_end *e = last ? &end : NULL;
                     if (rows == MR && cols == NR)
-                        tile(MR, 2, kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta);
+                        tile(MR, 2, kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta, e);
                     else
-                        edge_tile(kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, rows, m0, m1, acc, g->beta);
+                        edge_tile(kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, rows, m0, m1, acc, g->beta, e);
                 }
             }
         }
@@ -225,6 +256,8 @@ static void sgemm_part(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, 
     for (int64_t jc = j0; jc < j1; jc += NC) sgemm_block(g, i0, i1, jc, j1 - jc < NC ? j1 : jc + NC, bbuf, abuf);
 }
 
+static bool sgemm_run(const sgemm_args *gp, int nt);
+
 bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
               int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt) {
     if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || k <= 0) return false;
@@ -235,7 +268,21 @@ bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int6
         /* C column-major: C^T (n, m) row-major = B^T @ A^T */
         return nl_sgemm(n, m, k, b, csb, rsb, a, csa, rsa, beta, c, csc, 1, nt);
     }
-    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, rsc, a, b, c, beta };
+    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, rsc, a, b, c, beta, NULL, false };
+    return sgemm_run(&g, nt);
+}
+
+bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
+                     int64_t rsb, int64_t csb, const float *bias, bool relu, float *c, int64_t ldc, int nt) {
+    if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || k <= 0) return false;
+    if (m >= BLIS_SIDE && n >= BLIS_SIDE && nt > 2) return false;
+    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, ldc, a, b, c, 0.0f, bias, relu };
+    return sgemm_run(&g, nt);
+}
+
+static bool sgemm_run(const sgemm_args *gp, int nt) {
+    sgemm_args g = *gp;
+    int64_t m = g.m, n = g.n;
     int64_t panels = (n + NR - 1) / NR, rowblocks = (m + MR - 1) / MR;
     if (nt < 1) nt = 1;
     bool by_cols = panels >= nt || panels >= rowblocks;   /* split the longer way */

@@ -10,4 +10,10 @@
 
 bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
               int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt);
+/* A linear layer: c (m, n) row-major with row stride ldc = a @ b + bias
+ * (n entries, or NULL), then ReLU when relu, applied to each tile as it is
+ * stored (nl_linear). The same values as nl_sgemm, then the bias added and
+ * the ReLU taken in float32. false where nl_sgemm would be. */
+bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
+                     int64_t rsb, int64_t csb, const float *bias, bool relu, float *c, int64_t ldc, int nt);
 #endif

@@ -630,6 +630,9 @@ local function driver(seed, ncases, statefile)
       local seq = order == 1 and nn.Sequential(m, nn.ReLU(), nn.MaxPool2d(2))
         or order == 2 and nn.Sequential(m, nn.MaxPool2d(2), nn.ReLU()) or nn.Sequential(m, nn.MaxPool2d(2))
       module_forward_and_backward(seq, x)
+    elseif name == 'Linear' and chance(0.5) then
+      -- in nn.Sequential with a ReLU: one op on 2-D input (nl_linear)
+      module_forward_and_backward(nn.Sequential(m, nn.ReLU()), x)
     else
       module_forward_and_backward(m, x)
     end

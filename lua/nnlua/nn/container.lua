@@ -56,6 +56,12 @@ return function(nl, nn)
     return 0
   end
 
+  -- Linear then ReLU on 2-D input: one op (nl_linear), the ReLU applied to
+  -- the product's tiles as they are stored
+  local function linear_relu(m, nxt, x)
+    return plain(m, nn.Linear) and plain(nxt, nn.ReLU) and nl.is_tensor(x) and x:dim() == 2
+  end
+
   function Sequential:forward(x, ...)
     local i, n = 1, #self._order
     while i <= n do
@@ -64,6 +70,9 @@ return function(nl, nn)
       if fused > 0 then
         x = m:_forward_pool(x, relu)
         i = i + fused
+      elseif linear_relu(m, nxt, x) then
+        x = m:_forward_relu(x)
+        i = i + 2
       elseif pool_first(m, nxt) then
         x = m(nxt(x))
         i = i + 2

@@ -1,7 +1,22 @@
 -- linear.lua: nn.Linear (y = x W^T + b, PyTorch's layout and default
--- initialization), nn.Flatten and nn.Identity.
+-- initialization; 2-D input runs the one C op nl_linear), nn.functional.linear,
+-- nn.Flatten and nn.Identity.
 return function(nl, nn)
   local Module = nn.Module
+  local lib = nl._lib
+  local F = nn.functional or {}
+  nn.functional = F
+
+  -- F.linear(x, weight, bias): x (..., in) @ weight (out, in)^T + bias (out)
+  -- or nil, as torch.nn.functional.linear
+  function F.linear(x, weight, bias)
+    local p, pw = nl._T(x, 'linear'), nl._T(weight, 'linear')
+    local pb = bias ~= nil and nl._T(bias, 'linear') or nil
+    if p.ndim == 2 then return nl._wrap(lib.nl_linear(p, pw, pb, 0)) end
+    local y = nl.matmul(x, weight:t())
+    if bias ~= nil then y = y + bias end
+    return y
+  end
 
   local Linear = Module:extend('Linear')
   nn.Linear = Linear
@@ -22,16 +37,31 @@ return function(nl, nn)
     end
   end
 
-  function Linear:forward(x)
+  -- x's tensor struct, once its last dim is checked against in_features
+  local function input(self, x)
     local p = nl._T(x, 'Linear')
     local n = p.ndim > 0 and tonumber(p.sizes[p.ndim - 1]) or 0
     if n ~= self.in_features then
       nl._raise(('Linear: input has %d features in its last dim, expected %d (input shape %s)'):format(
         n, self.in_features, nl._shape_str(x)))
     end
+    return p
+  end
+
+  function Linear:forward(x)
+    local p = input(self, x)
+    if p.ndim == 2 then
+      return nl._wrap(lib.nl_linear(p, self.weight.ptr, self.bias and self.bias.ptr or nil, 0))
+    end
     local y = nl.matmul(x, self.weight:t())
     if self.bias then y = y + self.bias end
     return y
+  end
+
+  -- the layer and a ReLU after it as one op, for nn.Sequential (2-D input;
+  -- the same values and gradients as the two modules)
+  function Linear:_forward_relu(x)
+    return nl._wrap(lib.nl_linear(input(self, x), self.weight.ptr, self.bias and self.bias.ptr or nil, 1))
   end
 
   function Linear:extra_repr()
