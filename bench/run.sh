@@ -44,6 +44,8 @@ for th in 1 2; do
     "W4 share of peak" "%" 1
   [ -f bench/lstm.lua ] && row "W5 LSTM" $th "$e bin/nnlua bench/lstm.lua" "$e $PY bench/lstm.py" "W5" "tokens/s" 1
 done
+# two threads over one, each round timing both in turns in one process
+[ "$(nproc)" -ge 2 ] && bin/nnlua bench/threads_turns.lua 2>&1 | tee -a "$out"
 row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py | grep default" "Adam step" "us" 0
 
 # W1 over processes (nl.dist on Open MPI, one thread each): samples/s of
