@@ -93,6 +93,10 @@ int nl_softmax_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_loss_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
+/* gx (x's shape, g's dtype, allocated) = g times the derivative of op
+ * (NL_OP_GELU, NL_OP_SILU, or NL_OP_LEAKY_RELU with its slope; ReLU is slope
+ * 0) at x, in one pass; 0 or -1 */
+int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x);
 /* Temporaries of a backward kernel, released together. TMP(x) keeps x or
  * jumps to `fail` when x is NULL (its error message stands). */
 typedef struct { nl_tensor *v[32]; int n; } nl_temps;

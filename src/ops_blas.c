@@ -359,28 +359,6 @@ nl_tensor *nl_matmul_reference(nl_tensor *a, nl_tensor *b) {
 
 /* ---- linear layer: x @ weight^T + bias, then ReLU, as one op ---- */
 
-/* y (rows, n) contiguous: + bias (n entries, contiguous) where given, then
- * ReLU where relu, as nl_add and nl_relu compute them */
-#define BIAS_RELU(T)                                                                    \
-    do {                                                                                \
-        T *yp = (T *)y->data;                                                           \
-        const T *bp = bias ? (const T *)bias->data : NULL;                              \
-        NL_PARALLEL_FOR(nt, i, rows,                                                    \
-            T *r = yp + i * n;                                                          \
-            if (bp)                                                                     \
-                for (int64_t j = 0; j < n; j++) r[j] = r[j] + bp[j];                    \
-            if (relu)                                                                   \
-                for (int64_t j = 0; j < n; j++) r[j] = r[j] > 0 ? r[j] : (r[j] != r[j] ? r[j] : 0); \
-        );                                                                              \
-    } while (0)
-
-static void bias_relu(nl_tensor *y, nl_tensor *bias, bool relu) {
-    int64_t rows = y->sizes[0], n = y->sizes[1];
-    int nt = nl_threads_for(y->numel, 1 << 15);
-    if (y->dtype == NL_FLOAT32) BIAS_RELU(float);
-    else BIAS_RELU(double);
-}
-
 nl_tensor *nl_linear(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int relu) {
     const char *op = "linear";
     NL_CHECK_TENSOR(op, x);
@@ -418,7 +396,9 @@ nl_tensor *nl_linear(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int relu)
         int64_t ts[2] = { weight->sizes[1], weight->sizes[0] }, tst[2] = { weight->strides[1], weight->strides[0] };
         nl_tensor *wt = TMP(nl_tensor_new_view(weight, 2, ts, tst, weight->offset));
         out = TMP(matmul_run(x, wt, false));
-        if (out->numel > 0 && (bc || relu)) bias_relu(out, bc, relu != 0);
+        /* in place, as nl_add and nl_relu compute them (out needs no grad) */
+        if (out->numel > 0 && ((bc && nl_binary_(NL_OP_ADD, out, bc) != 0) || (relu && nl_unary_(NL_OP_RELU, out) != 0)))
+            goto fail;
     }
     nl_node *nd = nl_record(NL_OP_LINEAR, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias });
     if (nd) {
@@ -434,38 +414,12 @@ fail:
     return NULL;
 }
 
-/* g where the output is positive (nl_relu's gradient: its input was
- * positive exactly where its output is), else g times 0 (NaN for an
- * infinite g, as nl_relu's backward gives) */
-/* the factor from a table: written as a choice, GCC branched on it (an
- * unpredictable branch per element on a ReLU's signs) */
-#define RELU_GRAD(T)                                                                    \
-    static void relu_grad_##T(T *restrict o, const T *restrict g, const T *restrict y, int64_t n) { \
-        static const T factor[2] = { 0, 1 };                                            \
-        for (int64_t i = 0; i < n; i++) o[i] = g[i] * factor[y[i] > 0];                 \
-    }
-RELU_GRAD(float)
-RELU_GRAD(double)
-
-static void relu_grad(nl_tensor *gx, const nl_tensor *g, const nl_tensor *y) {
-    int64_t n = gx->numel, es = nl_dtype_size(gx->dtype);
-    int nt = nl_threads_for(n, 1 << 13);
-    NL_PARALLEL_FOR(nt, t, nt,
-        int64_t i0 = n * t / nt, i1 = n * (t + 1) / nt;
-        char *o = (char *)gx->data + i0 * es;
-        const char *gp = (const char *)g->data + i0 * es, *yp = (const char *)y->data + i0 * es;
-        if (gx->dtype == NL_FLOAT32) relu_grad_float((float *)o, (const float *)gp, (const float *)yp, i1 - i0);
-        else relu_grad_double((double *)o, (const double *)gp, (const double *)yp, i1 - i0);
-    );
-}
-
 static int linear_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     NL_TEMPS(tmps);
     nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL, *g2 = g;
-    if (nd->a[0]) {
-        nl_tensor *gc = TMP(nl_contiguous(g)), *y = TMP(nl_contiguous(nd->saved));
+    if (nd->a[0]) {   /* nl_relu's gradient, from the output: positive exactly where its input was */
         g2 = TMP(nl_tensor_alloc("linear", g->ndim, g->sizes, g->dtype));
-        relu_grad(g2, gc, y);
+        if (nl_activation_grad(NL_OP_LEAKY_RELU, 0.0, g2, g, nd->saved) != 0) goto fail;
     }
     /* as nl_matmul's backward gives them for x @ weight^T (weight's in its
      * own layout), and nl_add's for the bias */

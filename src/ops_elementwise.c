@@ -612,7 +612,7 @@ fail:
             o[i] = gp[i] * d;);                                               \
     } while (0)
 
-static int activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x) {
+int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x) {
     nl_tensor *gc = nl_contiguous(g);
     nl_tensor *xc = !gc ? NULL : x->dtype == g->dtype ? nl_contiguous(x) : nl_to_dtype(x, g->dtype);
     if (!xc) { nl_release(gc); return -1; }
@@ -649,7 +649,7 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_LEAKY_RELU:
     case NL_OP_RELU:                     /* g where x > 0 (slope 0), one pass */
         gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
-        if (!gx || activation_grad(n->op == NL_OP_RELU ? NL_OP_LEAKY_RELU : n->op,
+        if (!gx || nl_activation_grad(n->op == NL_OP_RELU ? NL_OP_LEAKY_RELU : n->op,
                                    n->op == NL_OP_RELU ? 0.0 : n->s[0], gx, g, x) != 0) goto fail;
         break;
     case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi */

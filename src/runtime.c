@@ -66,10 +66,7 @@ int nl_wrap_dim(int dim, int ndim) {
     return (dim >= 0 && dim < n) ? dim : -1;
 }
 
-/* ---- threads ----
- * Debian's BLIS 0.9 does not know recent Xeons and falls back to its AVX2
- * (haswell) kernels; where the CPU has the AVX-512 subsets the skx kernels
- * need, ask for those before BLIS initializes, unless the user chose. */
+/* ---- CPU features (internal.h) ---- */
 bool nl_cpu_avx512f(void) {
     __builtin_cpu_init();      /* returns at once after the first call */
     return __builtin_cpu_supports("avx512f");
@@ -80,6 +77,10 @@ bool nl_cpu_avx512(void) {
            __builtin_cpu_supports("avx512vl");
 }
 
+/* ---- threads ----
+ * Debian's BLIS 0.9 does not know recent Xeons and falls back to its AVX2
+ * (haswell) kernels; where the CPU has the AVX-512 subsets the skx kernels
+ * need, ask for those before BLIS initializes, unless the user chose. */
 __attribute__((constructor)) static void choose_blis_kernels(void) {
     if (getenv("BLIS_ARCH_TYPE")) return;
     if (nl_cpu_avx512()) setenv("BLIS_ARCH_TYPE", "skx", 0);

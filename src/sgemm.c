@@ -256,33 +256,16 @@ static void sgemm_part(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, 
     for (int64_t jc = j0; jc < j1; jc += NC) sgemm_block(g, i0, i1, jc, j1 - jc < NC ? j1 : jc + NC, bbuf, abuf);
 }
 
-static bool sgemm_run(const sgemm_args *gp, int nt);
-
-bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
-              int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt) {
+/* whether the kernel here takes an m x n x k product on nt threads */
+static bool takes(int64_t m, int64_t n, int64_t k, int nt) {
     if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || k <= 0) return false;
     /* on many threads BLIS's one shared copy of A pays once both sides are long */
-    if (m >= BLIS_SIDE && n >= BLIS_SIDE && nt > 2) return false;
-    if (csc != 1) {
-        if (rsc != 1) return false;
-        /* C column-major: C^T (n, m) row-major = B^T @ A^T */
-        return nl_sgemm(n, m, k, b, csb, rsb, a, csa, rsa, beta, c, csc, 1, nt);
-    }
-    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, rsc, a, b, c, beta, NULL, false };
-    return sgemm_run(&g, nt);
+    return !(m >= BLIS_SIDE && n >= BLIS_SIDE && nt > 2);
 }
 
-bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
-                     int64_t rsb, int64_t csb, const float *bias, bool relu, float *c, int64_t ldc, int nt) {
-    if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || k <= 0) return false;
-    if (m >= BLIS_SIDE && n >= BLIS_SIDE && nt > 2) return false;
-    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, ldc, a, b, c, 0.0f, bias, relu };
-    return sgemm_run(&g, nt);
-}
-
-static bool sgemm_run(const sgemm_args *gp, int nt) {
-    sgemm_args g = *gp;
-    int64_t m = g.m, n = g.n;
+/* the product g describes, on at most nt threads; false when out of memory */
+static bool sgemm_run(const sgemm_args *g, int nt) {
+    int64_t m = g->m, n = g->n;
     int64_t panels = (n + NR - 1) / NR, rowblocks = (m + MR - 1) / MR;
     if (nt < 1) nt = 1;
     bool by_cols = panels >= nt || panels >= rowblocks;   /* split the longer way */
@@ -300,10 +283,29 @@ static bool sgemm_run(const sgemm_args *gp, int nt) {
         float *bbuf = buf + t * per, *abuf = bbuf + KC * per_cols * NR;
         if (u1 > u0) {
             if (by_cols)
-                sgemm_part(&g, 0, m, u0 * NR, u1 * NR < n ? u1 * NR : n, bbuf, abuf);
+                sgemm_part(g, 0, m, u0 * NR, u1 * NR < n ? u1 * NR : n, bbuf, abuf);
             else
-                sgemm_part(&g, u0 * MR, u1 * MR < m ? u1 * MR : m, 0, n, bbuf, abuf);
+                sgemm_part(g, u0 * MR, u1 * MR < m ? u1 * MR : m, 0, n, bbuf, abuf);
         });
     nl_free(buf, bytes);
     return true;
+}
+
+bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b, int64_t rsb,
+              int64_t csb, float beta, float *c, int64_t rsc, int64_t csc, int nt) {
+    if (!takes(m, n, k, nt)) return false;
+    if (csc != 1) {
+        if (rsc != 1) return false;
+        /* C column-major: C^T (n, m) row-major = B^T @ A^T */
+        return nl_sgemm(n, m, k, b, csb, rsb, a, csa, rsa, beta, c, csc, 1, nt);
+    }
+    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, rsc, a, b, c, beta, NULL, false };
+    return sgemm_run(&g, nt);
+}
+
+bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
+                     int64_t rsb, int64_t csb, const float *bias, bool relu, float *c, int64_t ldc, int nt) {
+    if (!takes(m, n, k, nt)) return false;
+    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, ldc, a, b, c, 0.0f, bias, relu };
+    return sgemm_run(&g, nt);
 }

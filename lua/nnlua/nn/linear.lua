@@ -49,13 +49,8 @@ return function(nl, nn)
   end
 
   function Linear:forward(x)
-    local p = input(self, x)
-    if p.ndim == 2 then
-      return nl._wrap(lib.nl_linear(p, self.weight.ptr, self.bias and self.bias.ptr or nil, 0))
-    end
-    local y = nl.matmul(x, self.weight:t())
-    if self.bias then y = y + self.bias end
-    return y
+    input(self, x)
+    return F.linear(x, self.weight, self.bias)
   end
 
   -- the layer and a ReLU after it as one op, for nn.Sequential (2-D input;
