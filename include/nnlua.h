@@ -356,6 +356,20 @@ nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int red
  * errors. */
 nl_tensor *nl_load_idx(const char *path, int dtype /* or -1 */);
 
+/* An IDX file of unsigned bytes (type 08, as images come) kept as its
+ * bytes, a quarter of a float32 copy; rows converts the rows a batch needs.
+ * Datasets that hold images this way (data.IdxDataset) keep a training
+ * set's memory near the file's size. Freed by nl_bytes_free. */
+typedef struct nl_bytes nl_bytes;
+nl_bytes *nl_load_idx_bytes(const char *path);
+void nl_bytes_free(nl_bytes *b);
+int nl_bytes_ndim(const nl_bytes *b);
+int64_t nl_bytes_size(const nl_bytes *b, int dim);
+/* rows index (1-D int64, counted from base) along dim 0, as a new tensor
+ * (n, sizes[1], ...) of dtype float32 or float64 holding byte / divisor,
+ * computed in the dtype: the values of converting and then dividing. */
+nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, double divisor, int dtype);
+
 /* A numeric CSV file (gzip or plain) as a float64 (rows, columns) tensor.
  * The first skip_lines lines are skipped; when header is given, the last of
  * them is copied into it (NUL-terminated, at most header_cap bytes with the

@@ -3,7 +3,8 @@
  * writer, a reader that checks the whole header before any data is read).
  * No file is trusted: every length and offset is checked against the
  * file's size before it is used, and a bad file gives an error naming the
- * loader and the path. No math here; the Lua side picks columns and labels. */
+ * loader and the path. No math here beyond scaling bytes; the Lua side
+ * picks columns and labels. */
 #include "internal.h"
 
 #include <errno.h>
@@ -152,56 +153,72 @@ static inline double idx_value(const unsigned char *p, int code) {
     }
 }
 
-nl_tensor *nl_load_idx(const char *path, int dtype) {
-    NL_CHECK(path != NULL, "load_idx: no path given");
-    NL_CHECK(dtype == -1 || nl_valid_dtype(dtype), "load_idx: invalid dtype %d", dtype);
-    gzFile gz = gz_open("load_idx", path);
+/* An IDX file's header and elements: the element type's code, the dims and
+ * the raw (big-endian) element bytes in a new buffer; NULL with the error
+ * set (naming op and path) for a file that is not a whole IDX file. */
+static unsigned char *idx_read(const char *op, const char *path, int *code_out, int *nd_out,
+                               int64_t *sizes, int64_t *numel_out) {
+    gzFile gz = gz_open(op, path);
     if (!gz) return NULL;
-    nl_tensor *t = NULL;
     unsigned char *data = NULL, hdr[4 * NL_MAX_DIMS];
-    int64_t r = gz_read_full(gz, hdr, 4, "load_idx", path);
+    int64_t r = gz_read_full(gz, hdr, 4, op, path);
     if (r < 0) goto done;
     if (r < 4) {
-        nl_set_error("load_idx: " PATH_FMT " is too short for an IDX file (%lld bytes)", path, (long long)r);
+        nl_set_error("%s: " PATH_FMT " is too short for an IDX file (%lld bytes)", op, path, (long long)r);
         goto done;
     }
     int code = hdr[2], nd = hdr[3], es = idx_elem_size(code);
     if (hdr[0] != 0 || hdr[1] != 0 || es == 0) {
-        nl_set_error("load_idx: " PATH_FMT " is not an IDX file (magic bytes %02x %02x %02x %02x; "
+        nl_set_error("%s: " PATH_FMT " is not an IDX file (magic bytes %02x %02x %02x %02x; "
                      "expected 00 00 then a type code 08, 09, 0b, 0c, 0d or 0e)",
-                     path, hdr[0], hdr[1], hdr[2], hdr[3]);
+                     op, path, hdr[0], hdr[1], hdr[2], hdr[3]);
         goto done;
     }
     if (nd > NL_MAX_DIMS) {
-        nl_set_error("load_idx: " PATH_FMT " has %d dims; nnlua tensors have at most %d", path, nd, NL_MAX_DIMS);
+        nl_set_error("%s: " PATH_FMT " has %d dims; nnlua tensors have at most %d", op, path, nd, NL_MAX_DIMS);
         goto done;
     }
-    r = gz_read_full(gz, hdr, 4 * nd, "load_idx", path);
+    r = gz_read_full(gz, hdr, 4 * nd, op, path);
     if (r < 0) goto done;
     if (r < 4 * nd) {
-        nl_set_error("load_idx: " PATH_FMT " is truncated in its header (%d dims announced)", path, nd);
+        nl_set_error("%s: " PATH_FMT " is truncated in its header (%d dims announced)", op, path, nd);
         goto done;
     }
-    int64_t sizes[NL_MAX_DIMS], numel = 1;
+    int64_t numel = 1;
     for (int i = 0; i < nd; i++) {
         uint32_t s = be32(hdr + 4 * i);
         if (s > INT32_MAX) {
-            nl_set_error("load_idx: " PATH_FMT " has a negative size in dim %d", path, i + 1);
+            nl_set_error("%s: " PATH_FMT " has a negative size in dim %d", op, path, i + 1);
             goto done;
         }
         sizes[i] = s;
         if (s && numel > MAX_NUMEL / (int64_t)s) {
-            nl_set_error("load_idx: " PATH_FMT ": shape %s is too large", path, nl_sizes_str(nd, sizes));
+            nl_set_error("%s: " PATH_FMT ": shape %s is too large", op, path, nl_sizes_str(nd, sizes));
             goto done;
         }
         numel *= s;
     }
-    if (dtype == -1) dtype = code == 0x0D ? NL_FLOAT32 : code == 0x0E ? NL_FLOAT64 : NL_INT64;
     char what[200];
     snprintf(what, sizeof what, "shape %s of %s", nl_sizes_str(nd, sizes), idx_type_name(code));
-    data = gz_read_exact(gz, numel * es, "load_idx", path, what);
-    if (!data) goto done;
-    t = nl_tensor_alloc("load_idx", nd, sizes, dtype);
+    data = gz_read_exact(gz, numel * es, op, path, what);
+    *code_out = code;
+    *nd_out = nd;
+    *numel_out = numel;
+done:
+    gzclose(gz);
+    return data;
+}
+
+nl_tensor *nl_load_idx(const char *path, int dtype) {
+    NL_CHECK(path != NULL, "load_idx: no path given");
+    NL_CHECK(dtype == -1 || nl_valid_dtype(dtype), "load_idx: invalid dtype %d", dtype);
+    int code, nd;
+    int64_t sizes[NL_MAX_DIMS], numel;
+    unsigned char *data = idx_read("load_idx", path, &code, &nd, sizes, &numel);
+    if (!data) return NULL;
+    int es = idx_elem_size(code);
+    if (dtype == -1) dtype = code == 0x0D ? NL_FLOAT32 : code == 0x0E ? NL_FLOAT64 : NL_INT64;
+    nl_tensor *t = nl_tensor_alloc("load_idx", nd, sizes, dtype);
     if (!t) goto done;
     if (code == 0x08 && dtype == NL_FLOAT32) {          /* images: the common case */
         float *o = t->data;
@@ -226,8 +243,89 @@ nl_tensor *nl_load_idx(const char *path, int dtype) {
     }
 done:
     free(data);
-    gzclose(gz);
     return t;
+}
+
+/* ---- IDX bytes kept as bytes ----
+ * Images come as unsigned bytes; a float32 copy of them is four times the
+ * file. A dataset keeps these and converts one batch of rows at a time. */
+
+struct nl_bytes {
+    int ndim;
+    int64_t sizes[NL_MAX_DIMS];
+    unsigned char *data;
+};
+
+nl_bytes *nl_load_idx_bytes(const char *path) {
+    NL_CHECK(path != NULL, "load_idx_bytes: no path given");
+    nl_bytes *b = calloc(1, sizeof *b);
+    NL_CHECK(b != NULL, "load_idx_bytes: out of memory");
+    int code;
+    int64_t numel;
+    b->data = idx_read("load_idx_bytes", path, &code, &b->ndim, b->sizes, &numel);
+    if (b->data && code != 0x08)
+        nl_set_error("load_idx_bytes: " PATH_FMT " holds %s elements, not unsigned bytes; "
+                     "data.load_idx reads every element type", path, idx_type_name(code));
+    else if (b->data && b->ndim == 0)
+        nl_set_error("load_idx_bytes: " PATH_FMT " has 0 dims; rows need at least 1", path);
+    else if (b->data)
+        return b;
+    nl_bytes_free(b);
+    return NULL;
+}
+
+void nl_bytes_free(nl_bytes *b) {
+    if (!b) return;
+    free(b->data);
+    free(b);
+}
+
+int nl_bytes_ndim(const nl_bytes *b) { return b ? b->ndim : 0; }
+
+int64_t nl_bytes_size(const nl_bytes *b, int d) { return b && d >= 0 && d < b->ndim ? b->sizes[d] : 0; }
+
+/* rows of bytes as floats, the division vectorized (exact, so every lane
+ * width gives the same values) */
+#define BYTES_TO(name, T, attr)                                                        \
+    attr static void name(T *restrict d, const unsigned char *restrict s, int64_t n, T div) { \
+        for (int64_t j = 0; j < n; j++) d[j] = (T)s[j] / div;                          \
+    }
+BYTES_TO(bytes_to_f32, float, )
+BYTES_TO(bytes_to_f32_avx512, float, __attribute__((target("avx512f,avx512bw"))))
+BYTES_TO(bytes_to_f64, double, )
+
+nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, double divisor, int dtype) {
+    const char *op = "bytes_rows";
+    NL_CHECK(b != NULL, "%s: no bytes given", op);
+    NL_CHECK_TENSOR(op, index);
+    NL_CHECK(index->dtype == NL_INT64 && index->ndim <= 1, "%s: index must be a 1-D int64 tensor, got %s %s",
+             op, nl_dtype_name(index->dtype), nl_shape_str(index));
+    NL_CHECK(dtype == NL_FLOAT32 || dtype == NL_FLOAT64, "%s: dtype must be float32 or float64, got %s", op,
+             nl_valid_dtype(dtype) ? nl_dtype_name(dtype) : "an invalid dtype");
+    NL_CHECK(divisor > 0 && isfinite(divisor), "%s: divisor must be a positive number, got %g", op, divisor);
+    int64_t rows = b->sizes[0], n = index->numel, len = 1;
+    for (int d = 1; d < b->ndim; d++) len *= b->sizes[d];
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = nl_get_index(index, i, base);
+        NL_CHECK(k >= 0 && k < rows, "%s: row %lld out of range for shape %s", op, (long long)(k + base),
+                 nl_sizes_str(b->ndim, b->sizes));
+    }
+    int64_t sz[NL_MAX_DIMS];
+    memcpy(sz, b->sizes, sizeof sz);
+    sz[0] = n;
+    nl_tensor *r = nl_tensor_alloc(op, b->ndim, sz, dtype);
+    if (!r) return NULL;
+    /* byte / divisor in the dtype's arithmetic: the values of converting the
+     * bytes and then dividing the tensor (div_) */
+    bool wide = nl_cpu_avx512();
+    int nt = nl_threads_for(n * len, 1 << 17);
+    NL_PARALLEL_FOR(nt, i, n,
+        const unsigned char *s = b->data + nl_get_index(index, i, base) * len;
+        if (dtype == NL_FLOAT64) bytes_to_f64((double *)r->data + i * len, s, len, divisor);
+        else if (wide) bytes_to_f32_avx512((float *)r->data + i * len, s, len, (float)divisor);
+        else bytes_to_f32((float *)r->data + i * len, s, len, (float)divisor);
+    );
+    return r;
 }
 
 /* ---- CSV ----

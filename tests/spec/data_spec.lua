@@ -292,6 +292,147 @@ describe('data.fashion_mnist', function()
   end)
 end)
 
+-- ---- datasets that keep bytes ----------------------------------------------
+
+describe('data.IdxDataset', function()
+  -- 256 rows of 2 x 2 bytes covering every byte value, labels 0..255 % 10
+  local n = 256
+  local vals, labs = {}, {}
+  for i = 0, n - 1 do
+    for j = 0, 3 do vals[#vals + 1] = (i * 4 + j * 67) % 256 end
+    labs[#labs + 1] = i % 10
+  end
+  local ipath = gzip(write('ds-images.idx', idx_bytes(0x08, { n, 2, 2 }, vals, byte)))
+  local lpath = write('ds-labels.idx', idx_bytes(0x08, { n }, labs, byte))
+
+  it('holds byte / 255 per row: float64 as Lua divides, float32 as load_idx and div_ give', function()
+    local d64 = data.IdxDataset(ipath, lpath, { dtype = 'float64' })
+    local X64 = d64:tensors()
+    assert.are.same({ n, 4 }, X64:shape())
+    assert.are.equal('float64', X64:dtype())
+    local got = flat(X64)
+    for k = 1, #vals do assert.are.equal(vals[k] / 255, got[k]) end
+    local X32, y = data.IdxDataset(ipath, lpath):tensors()
+    assert.are.equal('float32', X32:dtype())
+    local want = data.load_idx(ipath, 'float32'):view(n, 4):div_(255)
+    assert.are.same(flat(want), flat(X32))      -- bit for bit, every byte value
+    assert.are.equal('int64', y:dtype())
+    for i = 1, n do assert.are.equal(labs[i] + 1, y[i]) end
+  end)
+
+  it('gives rows by index, by ds:get and by ds:batch in any order', function()
+    local ds = data.IdxDataset(ipath, lpath, { flatten = false, divisor = 1, label_offset = 0 })
+    assert.are.equal(n, #ds)
+    local x, yv = ds:get(7)
+    assert.are.same({ { vals[25], vals[26] }, { vals[27], vals[28] } }, x:totable())
+    assert.are.equal(labs[7], yv)
+    local row = ds[256]
+    assert.are.same({ 2, 2 }, row[1]:shape())
+    assert.are.equal(labs[256], row[2])
+    local idx = nl.tensor({ 200, 3, 3, 1 }, 'int64')
+    local Xb, yb = ds:batch(idx)
+    assert.are.same({ 4, 2, 2 }, Xb:shape())
+    local all = data.load_idx(ipath, 'float32')
+    assert.are.same(all:index_select(1, idx):totable(), Xb:totable())
+    assert.are.same({ labs[200], labs[3], labs[3], labs[1] }, yb:totable())
+    local none = ds:batch(nl.zeros({ 0 }, 'int64'))
+    assert.are.same({ 0, 2, 2 }, none:shape())
+  end)
+
+  it('feeds a DataLoader the batches a TensorDataset of the same values gives', function()
+    local ds = data.IdxDataset(ipath, lpath)
+    local X, y = ds:tensors()
+    for _, opts in ipairs({ { batch_size = 50, shuffle = true, seed = 5 }, { batch_size = 100 },
+                            { batch_size = 64, shuffle = true, seed = 9, drop_last = true } }) do
+      local a, b = data.DataLoader(ds, opts), data.DataLoader(data.TensorDataset(X, y), opts)
+      assert.are.equal(#b, #a)
+      local ib, batches = b:iter(), 0
+      for xa, ya in a:iter() do
+        local xb, yb = ib()
+        assert.are.same(flat(xb), flat(xa))
+        assert.are.same(yb:totable(), ya:totable())
+        batches = batches + 1
+      end
+      assert.are.equal(#b, batches)
+      assert.is_nil(ib())
+    end
+  end)
+
+  it('works without labels', function()
+    local ds = data.IdxDataset(ipath)
+    local x, extra = ds:get(2)
+    assert.are.same({ 4 }, x:shape())
+    assert.is_nil(extra)
+    local seen = 0
+    for xb, yb in data.DataLoader(ds, { batch_size = 100 }):iter() do
+      assert.is_nil(yb)
+      seen = seen + xb:size(1)
+    end
+    assert.are.equal(n, seen)
+  end)
+
+  it('names the dataset, the file and the shapes in its errors', function()
+    local ds = data.IdxDataset(ipath, lpath)
+    contains(errmsg(ds.batch, ds, nl.tensor({ 1, 257 }, 'int64')), 'IdxDataset:batch: row 257 out of range for shape [256,2,2]')
+    contains(errmsg(ds.batch, ds, nl.tensor({ 0 }, 'int64')), 'row 0 out of range')
+    contains(errmsg(ds.batch, ds, nl.tensor({ 1, 2 })), 'index must be a 1-D int64 tensor, got float32 [2]')
+    contains(errmsg(ds.batch, ds, { 1, 2 }), 'IdxDataset:batch: expected an int64 tensor')
+    contains(errmsg(ds.get, ds, 0), 'IdxDataset: index 0 out of range 1..256')
+    local floats = write('ds-floats.idx', idx_bytes(0x0D, { 2 }, { 1.5, 2 }, be_float))
+    local msg = errmsg(data.IdxDataset, floats)
+    contains(msg, 'IdxDataset')
+    contains(msg, floats)
+    contains(msg, 'float elements, not unsigned bytes')
+    local few = write('ds-few.idx', idx_bytes(0x08, { 3 }, { 1, 2, 3 }, byte))
+    contains(errmsg(data.IdxDataset, ipath, few), 'has 256 images (shape [256,2,2]) but ' .. few .. ' has labels of shape [3]')
+    local cut = write('ds-cut.idx', idx_bytes(0x08, { 4, 2 }, { 1, 2, 3 }, byte))
+    contains(errmsg(data.IdxDataset, cut), 'IdxDataset: ' .. "'" .. cut .. "' is truncated")
+    contains(errmsg(data.IdxDataset, dir .. '/missing.idx'), 'cannot open')
+    contains(errmsg(data.IdxDataset, ipath, nil, { divisor = 0 }), 'divisor must be a positive number')
+    contains(errmsg(data.IdxDataset, ipath, nil, { dtype = 'int64' }), 'dtype must be float32 or float64')
+    contains(errmsg(data.IdxDataset, ipath, nil, { label_offset = 0.5 }), 'label_offset must be an integer')
+    contains(errmsg(data.IdxDataset, 5), 'IdxDataset: expected a path string')
+  end)
+end)
+
+describe('data.FashionMNIST', function()
+  it('keeps the bytes and gives the values of data.fashion_mnist bit for bit', function()
+    local train, test = data.fashion_mnist()
+    for _, c in ipairs({ { data.FashionMNIST(), train }, { data.FashionMNIST(FMNIST, { train = false }), test } }) do
+      local ds, want = c[1], c[2]
+      assert.are.equal(want.X:size(1), #ds)
+      local X, y = ds:tensors()
+      assert.are.same(want.X:shape(), X:shape())
+      assert.are.equal(0, nl.ne(X, want.X):sum():item())
+      assert.are.equal(0, nl.ne(y, want.y):sum():item())
+    end
+  end)
+
+  it('holds a quarter of the memory of float copies (peak RSS of a child process)', function()
+    -- VmHWM of a child nnlua after code ran
+    local function peak(code)
+      local bin = os.getenv('NNLUA_BIN') or S.root .. '/bin/nnlua'
+      code = code .. "\nlocal f = io.open('/proc/self/status'); io.write(f:read('*a'):match('VmHWM:%s*(%d+)')); f:close()"
+      local p = assert(io.popen(string.format('%s -e %s 2>&1', q(bin), q(code))))
+      local out = p:read('*a')
+      p:close()
+      return assert(tonumber(out), out) / 1024
+    end
+    local base = peak('')
+    local bytes = peak('local ds = nl.data.FashionMNIST(); assert(#ds == 60000)') - base
+    local floats = peak('local tr = nl.data.fashion_mnist(); assert(tr.X:size(1) == 60000)') - base
+    -- the training images are 47 MB as bytes, 188 MB as float32
+    assert(bytes > 40 and bytes < 80, ('FashionMNIST() added %.0f MB'):format(bytes))
+    assert(floats > 188, ('fashion_mnist() added %.0f MB'):format(floats))
+  end)
+
+  it('names the Debian package when the files are missing', function()
+    contains(errmsg(data.FashionMNIST, dir .. '/no-such-dir'), 'FashionMNIST: ' .. dir .. '/no-such-dir/train-images')
+    contains(errmsg(data.FashionMNIST, dir .. '/no-such-dir', { train = false }), 't10k-images-idx3-ubyte.gz not found')
+    contains(errmsg(data.FashionMNIST, nil, 5), 'FashionMNIST: expected an options table')
+  end)
+end)
+
 -- ---- TensorDataset and DataLoader ------------------------------------------
 
 describe('data.TensorDataset', function()
