@@ -21,9 +21,10 @@
  * whose sides are both 512 or more.
  *
  * Threads take whole column ranges (or, when there are fewer panels than
- * threads, row ranges) and pack their own blocks, so one region covers the
- * whole product and each C element is summed by one thread in a fixed
- * order: the result does not depend on the thread count. */
+ * threads, row ranges) and pack their own blocks; where A is small they
+ * take column panels one at a time as they ask (sgemm_panels). Either way
+ * one region covers the whole product and each C element is summed by one
+ * thread in a fixed order: the result does not depend on the thread count. */
 #include "internal.h"
 #include "sgemm.h"
 
@@ -214,38 +215,53 @@ typedef struct {
     bool relu;
 } sgemm_args;
 
-/* rows [i0, i1) x columns [j0, j1) of C, j1 - j0 <= NC; bbuf holds KC x
- * (j1 - j0 rounded up to 32), abuf MC x KC */
-HOT static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
-                            float *abuf) {
+/* rows [ic, ic + mc) x B's packed panels for columns [j0, j1) of C, k
+ * block pc (kc deep): A's panels for these rows at ap (row ir's at ap +
+ * ir * kc) */
+HOT static void tiles(const sgemm_args *g, const float *ap, int64_t ic, int64_t mc, int64_t j0, int64_t j1,
+                      const float *bbuf, int64_t pc, int64_t kc) {
     int64_t np = (j1 - j0 + NR - 1) / NR;
-    for (int64_t pc = 0; pc < g->k; pc += KC) {
-        int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-        bool acc = pc > 0, last = pc + kc == g->k && (g->bias || g->relu);
+    bool acc = pc > 0, last = pc + kc == g->k && (g->bias || g->relu);
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+        int rows = mc - ir < MR ? (int)(mc - ir) : MR;
         for (int64_t p = 0; p < np; p++) {
             int64_t j = j0 + p * NR, cols = j1 - j < NR ? j1 - j : NR;
-            pack(bbuf + p * kc * NR, NR, g->b + pc * g->rsb + j * g->csb, g->rsb, g->csb, kc, cols);
+            __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols > 16 ? cols - 16 : 0);
+            float *ct = g->c + (ic + ir) * g->ldc + j;
+            tile_end end = { g->bias ? g->bias + j : NULL, g->relu };
+            const tile_end *e = last ? &end : NULL;
+            if (rows == MR && cols == NR)
+                tile(MR, 2, kc, ap + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta, e);
+            else
+                edge_tile(kc, ap + ir * kc, bbuf + p * kc * NR, ct, g->ldc, rows, m0, m1, acc, g->beta, e);
         }
+    }
+}
+
+/* B's k block pc (kc deep), columns [j0, j1), into 32-column panels */
+static void pack_b(const sgemm_args *g, float *bbuf, int64_t pc, int64_t kc, int64_t j0, int64_t j1) {
+    for (int64_t j = j0, p = 0; j < j1; j += NR, p++)
+        pack(bbuf + p * kc * NR, NR, g->b + pc * g->rsb + j * g->csb, g->rsb, g->csb, kc, j1 - j < NR ? j1 - j : NR);
+}
+
+/* A's rows [ic, ic + mc) of k block pc into 12-row panels */
+static void pack_a(const sgemm_args *g, float *abuf, int64_t ic, int64_t mc, int64_t pc, int64_t kc) {
+    for (int64_t ir = 0; ir < mc; ir += MR)
+        pack(abuf + ir * kc, MR, g->a + (ic + ir) * g->rsa + pc * g->csa, g->csa, g->rsa, kc,
+             mc - ir < MR ? mc - ir : MR);
+}
+
+/* rows [i0, i1) x columns [j0, j1) of C, j1 - j0 <= NC; bbuf holds KC x
+ * (j1 - j0 rounded up to 32), abuf MC x KC */
+static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
+                        float *abuf) {
+    for (int64_t pc = 0; pc < g->k; pc += KC) {
+        int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+        pack_b(g, bbuf, pc, kc, j0, j1);
         for (int64_t ic = i0; ic < i1; ic += MC) {
             int64_t mc = i1 - ic < MC ? i1 - ic : MC;
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-                int64_t rows = mc - ir < MR ? mc - ir : MR;
-                pack(abuf + ir * kc, MR, g->a + (ic + ir) * g->rsa + pc * g->csa, g->csa, g->rsa, kc, rows);
-            }
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-                int rows = mc - ir < MR ? (int)(mc - ir) : MR;
-                for (int64_t p = 0; p < np; p++) {
-                    int64_t j = j0 + p * NR, cols = j1 - j < NR ? j1 - j : NR;
-                    __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols > 16 ? cols - 16 : 0);
-                    float *ct = g->c + (ic + ir) * g->ldc + j;
-                    tile_end end = { g->bias ? g->bias + j : NULL, g->relu };
-                    const tile_end *e = last ? &end : NULL;
-                    if (rows == MR && cols == NR)
-                        tile(MR, 2, kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta, e);
-                    else
-                        edge_tile(kc, abuf + ir * kc, bbuf + p * kc * NR, ct, g->ldc, rows, m0, m1, acc, g->beta, e);
-                }
-            }
+            pack_a(g, abuf, ic, mc, pc, kc);
+            tiles(g, abuf, ic, mc, j0, j1, bbuf, pc, kc);
         }
     }
 }
@@ -263,6 +279,42 @@ static bool takes(int64_t m, int64_t n, int64_t k, int nt) {
     return !(m >= BLIS_SIDE && n >= BLIS_SIDE && nt > 2);
 }
 
+/* For products whose whole packed A is small (W1's, an LSTM's), the
+ * column panels are handed to the threads one at a time as they ask: each
+ * thread packs all of A once, as the static split's threads do, then takes
+ * panels, packing each one's B block by block. A core that another tenant
+ * slows, or whose cache lacks the operands, takes fewer panels instead of
+ * holding the other at the region's end: W1 on two threads 1.03-1.06x
+ * against the static split in alternated rounds (14-15 of 16); panels of
+ * 64 and 128 columns ran 1-5% slower than single ones. */
+#define A_WHOLE_MAX (1 << 20)   /* bytes of a thread's whole packed A */
+
+static bool sgemm_panels(const sgemm_args *g, int nt) {
+    int64_t m = g->m, n = g->n, k = g->k;
+    int64_t apanels = (m + MR - 1) / MR;
+    int64_t per = (KC * NR + apanels * MR * k + 15) / 16 * 16;   /* a B panel, then A */
+    int64_t bytes = nt * per * (int64_t)sizeof(float);
+    float *buf = nl_alloc_scratch(&bytes);
+    if (!buf) return false;
+    int64_t next = 0;
+    NL_PARALLEL_FOR(nt, t, nt,
+        float *bbuf = buf + t * per, *apack = bbuf + KC * NR;
+        for (int64_t pc = 0; pc < k; pc += KC)       /* k block pc's panels at apack + pc * apanels * MR */
+            pack_a(g, apack + pc * apanels * MR, 0, m, pc, k - pc < KC ? k - pc : KC);
+        for (;;) {
+            int64_t j0 = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) * NR;
+            if (j0 >= n) break;
+            int64_t j1 = j0 + NR < n ? j0 + NR : n;
+            for (int64_t pc = 0; pc < k; pc += KC) {
+                int64_t kc = k - pc < KC ? k - pc : KC;
+                pack_b(g, bbuf, pc, kc, j0, j1);
+                tiles(g, apack + pc * apanels * MR, 0, m, j0, j1, bbuf, pc, kc);
+            }
+        });
+    nl_free(buf, bytes);
+    return true;
+}
+
 /* the product g describes, on at most nt threads; false when out of memory */
 static bool sgemm_run(const sgemm_args *g, int nt) {
     int64_t m = g->m, n = g->n;
@@ -271,6 +323,8 @@ static bool sgemm_run(const sgemm_args *g, int nt) {
     bool by_cols = panels >= nt || panels >= rowblocks;   /* split the longer way */
     int64_t units = by_cols ? panels : rowblocks;
     if (nt > units) nt = (int)units;
+    if (nt > 1 && by_cols && rowblocks * MR * g->k * (int64_t)sizeof(float) <= A_WHOLE_MAX)
+        return sgemm_panels(g, nt);
     /* a thread's buffers: its B block and one A block */
     int64_t per_cols = by_cols ? (panels + nt - 1) / nt : panels;
     if (per_cols > NC / NR) per_cols = NC / NR;

@@ -125,6 +125,32 @@ TEST(matmul_2d_odd_sizes_float32) {
     nl_set_num_threads(1);
     check_layouts(13, 600, 1100, NL_FLOAT32, &st);
     nl_set_num_threads(prev);
+    /* On several threads, products with a small A hand their column panels
+     * to the threads as they ask (sgemm_panels): right in every layout,
+     * and bit for bit the product of one thread, as each element is summed
+     * by one thread in the same order. */
+    static const int64_t shapes[3][3] = { { 13, 600, 1100 }, { 128, 784, 500 }, { 512, 128, 784 } };
+    for (int s = 0; s < 3; s++) {
+        int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        nl_set_num_threads(3);
+        if (s == 0) check_layouts(m, k, n, NL_FLOAT32, &st);
+        nl_tensor *a = rand2(m, k, NL_FLOAT32, &st), *b0 = rand2(n, k, NL_FLOAT32, &st);
+        nl_tensor *b = nl_transpose(b0, 0, 1);
+        nl_tensor *c[3];
+        for (int nt = 1; nt <= 3; nt++) {
+            nl_set_num_threads(nt);
+            c[nt - 1] = nl_matmul(a, b);
+        }
+        CHECK(c[0] && c[1] && c[2]);
+        if (c[0] && c[1] && c[2]) {
+            CHECK(mismatches_2d(a, b, c[2]) == 0);
+            CHECK(memcmp(c[0]->data, c[1]->data, m * n * sizeof(float)) == 0);
+            CHECK(memcmp(c[0]->data, c[2]->data, m * n * sizeof(float)) == 0);
+        }
+        for (int i = 0; i < 3; i++) nl_release(c[i]);
+        nl_release(a); nl_release(b); nl_release(b0);
+    }
+    nl_set_num_threads(prev);
     /* 257^3, plain and with both operands transposed */
     nl_tensor *a = rand2(257, 257, NL_FLOAT32, &st), *b = rand2(257, 257, NL_FLOAT32, &st);
     nl_tensor *at = nl_transpose(a, 0, 1), *bt = nl_transpose(b, 0, 1);
