@@ -47,6 +47,8 @@ done
 # two threads over one, each round timing both in turns in one process
 [ "$(nproc)" -ge 2 ] && bin/nnlua bench/threads_turns.lua 2>&1 | tee -a "$out"
 row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py | grep default" "Adam step" "us" 0
+# the SGD step of W1's epochs 1 and 4, with and without subnormals flushed
+bin/nnlua bench/denormal.lua 2>&1 | tee -a "$out"
 
 # W1 over processes (nl.dist on Open MPI, one thread each): samples/s of
 # the whole job with 1 and 2 processes, at W1's global batch of 128 (64 per

@@ -141,6 +141,12 @@ int64_t nl_dtype_size(int dtype);
  * Default: NNLUA_NUM_THREADS, else the number of cores. */
 int nl_set_num_threads(int n);
 int nl_get_num_threads(void);
+/* Subnormal floats as zero (the SSE unit's FTZ and DAZ modes) on the
+ * calling thread and every thread of nnlua's team, as PyTorch's
+ * torch.set_flush_denormal: off by default (IEEE arithmetic). A momentum
+ * buffer decaying through the subnormal range runs the optimizer step
+ * several times slower. Returns 1, or 0 where the CPU has no such mode. */
+int nl_set_flush_denormal(int on);
 const char *nl_blas_arch(void);           /* BLIS kernel set in use, e.g. "skx" */
 double nl_time(void);                     /* monotonic wall-clock seconds */
 int nl_isatty(int fd);                    /* 1 when fd is a terminal */

@@ -98,12 +98,44 @@ static void threads_init(void) {
     bli_thread_set_num_threads(n);
 }
 
+static int flush_denormal;   /* the mode nl_set_flush_denormal set */
+
+/* FTZ | DAZ in this thread's MXCSR as flush_denormal says */
+static void apply_flush(void) {
+#if defined(__SSE__)
+    unsigned bits = 0x8040, csr = __builtin_ia32_stmxcsr();
+    __builtin_ia32_ldmxcsr(flush_denormal ? csr | bits : csr & ~bits);
+#endif
+}
+
+/* on the calling thread and on each of the team's (a region of n threads
+ * runs one block on each) */
+static void apply_flush_team(int n) {
+    apply_flush();
+    if (n > 1) {
+        _Pragma("omp parallel num_threads(n)")
+        apply_flush();
+    }
+}
+
 int nl_set_num_threads(int n) {
     pthread_once(&threads_once, threads_init);
     NL_CHECK_INT(n >= 1 && n <= 1024, "set_num_threads: expected 1..1024 threads, got %d", n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
+    if (flush_denormal) apply_flush_team(n);   /* threads the larger team adds */
     return 0;
+}
+
+int nl_set_flush_denormal(int on) {
+#if defined(__SSE__)
+    flush_denormal = on != 0;
+    apply_flush_team(nl_get_num_threads());
+    return 1;
+#else
+    (void)on;
+    return 0;
+#endif
 }
 
 int nl_get_num_threads(void) {

@@ -364,6 +364,12 @@ return function(nl)
     check(lib.nl_set_num_threads(n))
   end
   function nl.get_num_threads() return tonumber(lib.nl_get_num_threads()) end
+  -- nl.set_flush_denormal(on): subnormal floats as zero on nnlua's threads
+  -- (off by default, as in PyTorch); true where the CPU has the mode
+  function nl.set_flush_denormal(on)
+    if type(on) ~= 'boolean' then argerror('set_flush_denormal', 'a boolean', on) end
+    return lib.nl_set_flush_denormal(on and 1 or 0) == 1
+  end
   function nl.memory()
     return { live = tonumber(mem.live_bytes), peak = tonumber(mem.peak_bytes),
              allocated = tonumber(mem.allocated), cached = tonumber(mem.cached_bytes) }

@@ -63,3 +63,47 @@ describe('threads', function()
     end
   end)
 end)
+
+describe('nl.set_flush_denormal', function()
+  -- 1e-40 is subnormal in float32 (the smallest normal is 2^-126, 1.18e-38)
+  local tiny = 1e-40
+  local prev
+  before_each(function() prev = nl.get_num_threads() end)
+  after_each(function()
+    nl.set_flush_denormal(false)
+    nl.set_num_threads(prev)
+  end)
+
+  -- x * 3 for one element (the calling thread) and for 2^20 (every thread
+  -- of the team): the first product and the float64 sum of the big one
+  local function products()
+    local one = (nl.full({ 1 }, tiny) * 3):double()[1]
+    local many = (nl.full({ 2 ^ 20 }, tiny) * 3):double():sum():item()
+    return one, many
+  end
+
+  it('keeps subnormals by default, as IEEE arithmetic (and PyTorch) do', function()
+    nl.set_num_threads(2)
+    local one, many = products()
+    -- 3 x (1e-40 on the subnormal grid, steps of 2^-149), rounded again
+    assert(math.abs(one - 3e-40) <= 3 * 2 ^ -149, tostring(one))
+    assert(math.abs(many - 2 ^ 20 * one) < 1e-6 * 2 ^ 20 * one, tostring(many))
+  end)
+
+  it('flushes them to zero on the calling thread and the whole team, and back', function()
+    nl.set_num_threads(2)
+    assert.is_true(nl.set_flush_denormal(true))
+    assert.are.same({ 0, 0 }, { products() })
+    nl.set_num_threads(3)                  -- a larger team: its new thread flushes too
+    assert.are.same({ 0, 0 }, { products() })
+    nl.set_flush_denormal(false)
+    local one, many = products()
+    assert(one > 0 and many > 0, 'subnormals back after set_flush_denormal(false)')
+  end)
+
+  it('takes a boolean', function()
+    local ok, err = pcall(nl.set_flush_denormal, 1)
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find('set_flush_denormal: expected a boolean', 1, true))
+  end)
+end)
