@@ -85,6 +85,9 @@ typedef enum {
     NL_OP_CONV2D_POOL,
     /* x @ weight^T + bias, optionally ReLU, as one op (nl_linear) */
     NL_OP_LINEAR,
+    /* rounding to an integer value, float in and out (int64 passes); the
+     * gradient is zero, as in PyTorch. round: halves to even. */
+    NL_OP_FLOOR, NL_OP_CEIL, NL_OP_ROUND, NL_OP_TRUNC,
     NL_OP_COUNT
 } nl_op;
 
@@ -227,8 +230,8 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
 /* a op s, or s op a when scalar_first; the result keeps a's dtype
  * (int64 with a fractional s, or DIV, gives float32) */
 nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
-/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_SILU, NL_OP_SIN, NL_OP_COS;
- * int64 input to a float function gives float32 */
+/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_SILU, NL_OP_SIN, NL_OP_COS,
+ * NL_OP_FLOOR .. NL_OP_TRUNC; int64 input to a float function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);
 nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);
 nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi);  /* NaN bound: none */

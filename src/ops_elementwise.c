@@ -17,7 +17,7 @@ static int promote(int a, int b) {
 static bool is_binary(int op) { return op >= NL_OP_ADD && op <= NL_OP_GE; }
 static bool is_unary(int op) {
     return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_SILU ||
-           op == NL_OP_SIN || op == NL_OP_COS;
+           op == NL_OP_SIN || op == NL_OP_COS || (op >= NL_OP_FLOOR && op <= NL_OP_TRUNC);
 }
 
 /* ---- binary kernels ----
@@ -253,7 +253,7 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
             for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i * so] = (EXPR); } \
     } while (0)
 
-#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF, SIN, COS)                          \
+#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF, SIN, COS, FLOOR, CEIL, RINT, TRUNC)  \
     switch (op) {                                                             \
     case NL_OP_NEG: UN_LOOP(T, -x); break;                                    \
     case NL_OP_EXP: UN_LOOP(T, EXP(x)); break;                                \
@@ -267,6 +267,10 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     case NL_OP_SILU: UN_LOOP(T, x / ((T)1 + EXP(-x))); break;                   \
     case NL_OP_SIN: UN_LOOP(T, SIN(x)); break;                                \
     case NL_OP_COS: UN_LOOP(T, COS(x)); break;                                \
+    case NL_OP_FLOOR: UN_LOOP(T, FLOOR(x)); break;                            \
+    case NL_OP_CEIL: UN_LOOP(T, CEIL(x)); break;                              \
+    case NL_OP_ROUND: UN_LOOP(T, RINT(x)); break;                             \
+    case NL_OP_TRUNC: UN_LOOP(T, TRUNC(x)); break;                            \
     case NL_OP_LEAKY_RELU: { T sl = (T)ctx->lo; UN_LOOP(T, x > 0 ? x : x * sl); break; } \
     case NL_OP_CLAMP: {                                                       \
         T lo = (T)ctx->lo, hi = (T)ctx->hi;                                   \
@@ -283,14 +287,15 @@ static void unary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const un_ctx *ctx = vctx;
     int op = ctx->op;
     if (ctx->dtype == NL_FLOAT32) {
-        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff, sinf, cosf)
+        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff, sinf, cosf, floorf, ceilf, nearbyintf, truncf)
     } else if (ctx->dtype == NL_FLOAT64) {
-        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf, sin, cos)
+        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf, sin, cos, floor, ceil, nearbyint, trunc)
     } else {
         switch (op) {
         case NL_OP_NEG: UN_LOOP(int64_t, nl_wrap_sub(0, x)); break;
         case NL_OP_ABS: UN_LOOP(int64_t, x < 0 ? nl_wrap_sub(0, x) : x); break;
         case NL_OP_RELU: UN_LOOP(int64_t, x > 0 ? x : 0); break;
+        case NL_OP_FLOOR: case NL_OP_CEIL: case NL_OP_ROUND: case NL_OP_TRUNC: UN_LOOP(int64_t, x); break;
         case NL_OP_CLAMP: {
             int64_t lo = ctx->has_lo ? nl_sat_i64(ceil(ctx->lo)) : INT64_MIN;
             int64_t hi = ctx->has_hi ? nl_sat_i64(floor(ctx->hi)) : INT64_MAX;
@@ -314,7 +319,8 @@ static void run_unary(const un_ctx *ctx, nl_tensor *o, nl_tensor *a) {
 
 /* ops that keep int64 as int64; the others compute in float32 */
 static bool int_closed(int op) {
-    return op == NL_OP_NEG || op == NL_OP_ABS || op == NL_OP_RELU || op == NL_OP_CLAMP;
+    return op == NL_OP_NEG || op == NL_OP_ABS || op == NL_OP_RELU || op == NL_OP_CLAMP ||
+           (op >= NL_OP_FLOOR && op <= NL_OP_TRUNC);
 }
 
 static nl_tensor *unary(const un_ctx *c0, nl_tensor *a) {
@@ -644,6 +650,9 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         break;
     case NL_OP_SIN: gx = TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_COS, x)))); break;
     case NL_OP_COS: gx = TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_NEG, TMP(nl_unary(NL_OP_SIN, x)))))); break;
+    case NL_OP_FLOOR: case NL_OP_CEIL: case NL_OP_ROUND: case NL_OP_TRUNC:   /* steps: zero almost everywhere */
+        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+        break;
     case NL_OP_GELU:                     /* g * (Phi(x) + x * phi(x)) */
     case NL_OP_SILU:                     /* g * s * (1 + x * (1 - s)), s = sigmoid(x) */
     case NL_OP_LEAKY_RELU:

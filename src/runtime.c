@@ -44,6 +44,7 @@ static const char *op_names[] = {
     "lstm_cell", "gru_cell", "rnn_cell",
     "sin", "cos",
     "conv2d_pool", "linear",
+    "floor", "ceil", "round", "trunc",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

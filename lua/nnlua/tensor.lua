@@ -540,7 +540,8 @@ return function(nl)
   end
   mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
 
-  for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'sin', 'cos' }) do
+  for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'sin', 'cos',
+                          'floor', 'ceil', 'round', 'trunc' }) do
     local opid = C_op[name]
     local f = function(t) return wrap(lib.nl_unary(opid, T(t, name))) end
     Tensor[name] = f

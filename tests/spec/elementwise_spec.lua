@@ -164,6 +164,44 @@ describe('unary elementwise ops', function()
     assert.are.equal('float32', i:exp():dtype())
   end)
 
+  it('floor, ceil, round (halves to even) and trunc give integer values; their gradient is zero', function()
+    -- halves, values either side of them, and a large float that is already whole
+    local vals = { -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.5, -1.7, 1.7, -0.2, 0.2, 4, 2 ^ 40 + 0.5, -(2 ^ 30) - 0.25 }
+    local function round_even(v)
+      local f = math.floor(v)
+      local d = v - f
+      if d > 0.5 or (d == 0.5 and f % 2 == 1) then return f + 1 end
+      return f
+    end
+    local function trunc(v) return v < 0 and math.ceil(v) or math.floor(v) end
+    local want = { floor = math.floor, ceil = math.ceil, round = round_even, trunc = trunc }
+    for name, f in pairs(want) do
+      for _, dtype in ipairs({ 'float64', 'float32' }) do
+        local x = nl.tensor(vals, dtype)
+        local xs = x:totable()                  -- the values as stored (float32 rounds 2^40 + 0.5)
+        local got = x[name](x)
+        assert.are.equal(dtype, got:dtype())
+        for i, v in ipairs(got:totable()) do
+          assert.are.equal(f(xs[i]), v, ('%s(%.17g) in %s'):format(name, xs[i], dtype))
+        end
+        local y = x:clone()
+        assert.are.same(got:totable(), y[name .. '_'](y):totable())
+      end
+      local special = nl.tensor({ 1 / 0, -1 / 0, 0 / 0 })[name](nl.tensor({ 1 / 0, -1 / 0, 0 / 0 })):totable()
+      assert.are.same({ 1 / 0, -1 / 0 }, { special[1], special[2] })
+      assert.is_true(special[3] ~= special[3], name .. '(NaN) is NaN')
+      local i = nl.tensor({ -7, 0, 9 }, 'int64')
+      assert.are.equal('int64', i[name](i):dtype())
+      assert.are.same({ -7, 0, 9 }, i[name](i):totable())
+      local p = nl.tensor({ 0.3, -1.6, 2.5 }, 'float64'):requires_grad()
+      local loss = (p[name](p) * 3):sum()
+      loss:backward()
+      assert.are.same({ 0, 0, 0 }, p.grad:totable())
+    end
+    -- round keeps the sign of a zero result, as C's nearbyint and PyTorch do
+    assert.are.equal(-math.huge, 1 / nl.tensor({ -0.5 }, 'float64'):round()[1])
+  end)
+
   it('keeps extreme inputs finite where the math is finite', function()
     local x = nl.tensor({ -1000, -80, 0, 80, 1000 })
     local s = x:sigmoid():totable()
