@@ -178,6 +178,27 @@ return function(nl)
 
   -- ---- datasets that keep image bytes --------------------------------------
 
+  -- a dataset of n rows as a userdata proxy (so that #ds works under
+  -- LuaJIT): ds[i] is row(i), other keys are fields[key]
+  local function dataset_proxy(n, fields, row, describe)
+    local self = newproxy(true)
+    local mt = getmetatable(self)
+    mt.__len = function() return n end
+    mt.__index = function(_, i)
+      if type(i) ~= 'number' then return fields[i] end
+      return row(i)
+    end
+    mt.__tostring = describe
+    return self
+  end
+
+  -- an error unless i is a row index of a dataset of n rows
+  local function check_row(op, i, n)
+    if type(i) ~= 'number' or i ~= math.floor(i) or i < 1 or i > n then
+      raise(string.format('%s: index %s out of range 1..%d', op, tostring(i), n))
+    end
+  end
+
   -- data.IdxDataset(images, [labels], [opts]): the rows of an IDX file of
   -- unsigned bytes (images, path; gzip or plain), kept as bytes (a quarter
   -- of a float32 copy) and converted one batch at a time, with the labels of
@@ -241,11 +262,7 @@ return function(nl)
       row[1] = idx:numel()
       return X:view(unpack(row))
     end
-    local function check_index(i)
-      if type(i) ~= 'number' or i ~= math.floor(i) or i < 1 or i > n then
-        raise(string.format('%s: index %s out of range 1..%d', op, tostring(i), n))
-      end
-    end
+    local function check_index(i) check_row(op, i, n) end
     local fields = { labels = y, path = images, dims = dims }
     function fields.batch(_, idx)
       if not nl.is_tensor(idx) then argerror(op .. ':batch', 'an int64 tensor of row indices', idx) end
@@ -261,18 +278,10 @@ return function(nl)
     function fields.tensors(self_)
       return fields.batch(self_, nl.arange(1, n + 1, 1, 'int64'))
     end
-    local self = newproxy(true)
-    local mt = getmetatable(self)
-    mt.__len = function() return n end
-    mt.__index = function(_, i)
-      if type(i) ~= 'number' then return fields[i] end
-      return { fields.get(nil, i) }
-    end
-    mt.__tostring = function()
+    return dataset_proxy(n, fields, function(i) return { fields.get(nil, i) } end, function()
       return string.format('IdxDataset(%d rows of [%s] bytes%s: %s)', n, table.concat(row, ',', 2),
                            y and ', labels' or '', images)
-    end
-    return self
+    end)
   end
 
   -- data.FashionMNIST([dir], [opts]): Fashion-MNIST's training set (or with
@@ -369,11 +378,7 @@ return function(nl)
       end
       n = rows
     end
-    local function check_index(i)
-      if type(i) ~= 'number' or i ~= math.floor(i) or i < 1 or i > n then
-        raise(string.format('%s: index %s out of range 1..%d', op, tostring(i), n))
-      end
-    end
+    local function check_index(i) check_row(op, i, n) end
     local fields = { tensors = tensors }
     function fields.get(_, i)
       check_index(i)
@@ -389,21 +394,17 @@ return function(nl)
       for j = 1, k do out[j] = tensors[j]:index_select(1, idx) end
       return unpack(out, 1, k)
     end
-    local self = newproxy(true)
-    local mt = getmetatable(self)
-    mt.__len = function() return n end
-    mt.__index = function(_, i)
-      if type(i) ~= 'number' then return fields[i] end
+    local function row_of(i)
       check_index(i)
       local row = {}
       for j = 1, k do row[j] = tensors[j][i] end
       return row
     end
-    mt.__tostring = function()
+    local self = dataset_proxy(n, fields, row_of, function()
       local s = {}
       for j = 1, k do s[j] = nl._shape_str(tensors[j]) .. ' ' .. tensors[j]:dtype() end
       return string.format('TensorDataset(%d rows: %s)', n, table.concat(s, ', '))
-    end
+    end)
     tensor_datasets[self] = tensors
     return self
   end
