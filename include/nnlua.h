@@ -157,13 +157,16 @@ int nl_isatty(int fd);                    /* 1 when fd is a terminal */
  * fsync, rename. An existing file stays intact on failure. */
 int nl_write_file(const char *path, const void *data, size_t n);
 
-/* Allocator accounting. `allocated` only grows: a binding compares it with
- * the value at its last collection to decide when to run its GC. */
+/* Allocator accounting. A binding paces its GC with these: the growth of
+ * live_bytes since its last collection, plus object_bytes handed out since
+ * then (the structs of tensors that Lua may still hold). */
 typedef struct nl_mem_stats {
     int64_t live_bytes;     /* bytes held by live storages */
     int64_t peak_bytes;     /* highest live_bytes so far */
     int64_t allocated;      /* bytes handed out since start, never decreases */
     int64_t cached_bytes;   /* freed buffers kept for reuse */
+    int64_t object_bytes;   /* tensor, storage and node structs handed out
+                             * since start (in allocated too), never decreases */
 } nl_mem_stats;
 
 const nl_mem_stats *nl_mem(void);

@@ -30,8 +30,9 @@ static int bucket_of(int64_t n) { return 63 - __builtin_clzll((unsigned long lon
 const nl_mem_stats *nl_mem(void) { return &cache.stats; }
 
 /* *nbytes: in, the size wanted; out, the capacity of the block returned.
- * counted: whether the block adds to `allocated`, the count that paces the
- * Lua GC (a kernel's scratch, freed before it returns, leaves no garbage). */
+ * counted: whether the block adds to `allocated` (a kernel's scratch,
+ * freed before it returns, does not). The Lua GC is paced by live_bytes,
+ * whose growth between two ops is what Lua's dead handles may hold. */
 static void *alloc_block(int64_t *nbytes, bool counted) {
     int64_t want = (*nbytes + 63) & ~(int64_t)63;
     if (want == 0) want = 64;
@@ -113,8 +114,8 @@ void nl_mem_trim(void) {
  * Tensor, storage and node structs come and go with every op; a
  * per-thread stack of freed ones per kind keeps them off malloc's slow
  * paths. Their
- * bytes count in `allocated` too, so loops of tiny tensors still drive
- * the binding's GC. */
+ * bytes count in `allocated` and `object_bytes`, so loops of tiny tensors
+ * still drive the binding's GC. */
 #define OBJ_CACHE (1 << 20)        /* per kind and thread; a GC can free this many at once */
 
 static const size_t obj_sizes[NL_OBJ_KINDS] = {
@@ -179,6 +180,7 @@ void *nl_obj_alloc(int kind) {
     objs.bytes_pending += (int64_t)obj_sizes[kind];
     if (objs.bytes_pending >= 65536) {
         __atomic_add_fetch(&cache.stats.allocated, objs.bytes_pending, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&cache.stats.object_bytes, objs.bytes_pending, __ATOMIC_RELAXED);
         objs.bytes_pending = 0;
     }
     obj_stack *st = &objs.free[kind];

@@ -93,23 +93,28 @@ return function(nl)
   nl._handle_anchor = anchor        -- reachable until the state closes
 
   -- ---- memory: the C allocator's byte count drives the Lua GC -------------
-  -- LuaJIT does not see C memory, so after enough bytes handed out since
-  -- the last collection we collect: a loop of big temporaries stays flat.
-  -- The budget, the garbage allowed to wait for a collection: the live
+  -- LuaJIT does not see C memory, so once enough garbage may be waiting we
+  -- collect: a loop of big temporaries stays flat. What may be waiting:
+  -- the growth of the live bytes over their lowest since the last
+  -- collection (storage freed in C, as the tape's saved tensors after a
+  -- backward, is no garbage), plus the tensor structs made since (a loop
+  -- of tiny tensors). The budget, the garbage allowed to wait: the live
   -- bytes (memory at most doubles), but no more than GC_MAX, since a
   -- training loop's garbage is its activations, not its data set; and at
   -- least GC_MIN and four times the Lua heap, which a collection walks.
   local mem = lib.nl_mem()
   local GC_MIN, GC_MAX = 8 * 2^20, 32 * 2^20
-  local last_alloc, gc_budget = tonumber(mem.allocated), GC_MIN
-  local function gc_check()
-    if mem.allocated - last_alloc > gc_budget then
-      collectgarbage('collect')
-      sweep(false)
-      last_alloc = tonumber(mem.allocated)
-      gc_budget = math.max(GC_MIN, math.min(tonumber(mem.live_bytes), GC_MAX),
-                           4 * 1024 * collectgarbage('count'))
-    end
+  local low, last_obj, gc_budget = tonumber(mem.live_bytes), tonumber(mem.object_bytes), GC_MIN
+  local function gc_due()
+    local live = tonumber(mem.live_bytes)
+    if live < low then low = live end
+    return live - low + (tonumber(mem.object_bytes) - last_obj) > gc_budget
+  end
+  local function gc_collect()
+    collectgarbage('collect')
+    sweep(false)
+    low, last_obj = tonumber(mem.live_bytes), tonumber(mem.object_bytes)
+    gc_budget = math.max(GC_MIN, math.min(low, GC_MAX), 4 * 1024 * collectgarbage('count'))
   end
 
   -- wrap a new reference from C, or raise the C error at the user's level
@@ -137,7 +142,7 @@ return function(nl)
     handles[k] = h
     refs[k - 1] = p
     if cycled then sweep(false) end
-    if mem.allocated - last_alloc > gc_budget then gc_check() end
+    if gc_due() then gc_collect() end
     return h
   end
   nl._wrap = wrap
