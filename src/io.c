@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <immintrin.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -286,13 +287,38 @@ int64_t nl_bytes_size(const nl_bytes *b, int d) { return b && d >= 0 && d < b->n
 
 /* rows of bytes as floats, the division vectorized (exact, so every lane
  * width gives the same values) */
-#define BYTES_TO(name, T, attr)                                                        \
-    attr static void name(T *restrict d, const unsigned char *restrict s, int64_t n, T div) { \
+#define BYTES_TO(name, T)                                                              \
+    static void name(T *restrict d, const unsigned char *restrict s, int64_t n, T div) { \
         for (int64_t j = 0; j < n; j++) d[j] = (T)s[j] / div;                          \
     }
-BYTES_TO(bytes_to_f32, float, )
-BYTES_TO(bytes_to_f32_avx512, float, __attribute__((target("avx512f,avx512bw"))))
-BYTES_TO(bytes_to_f64, double, )
+BYTES_TO(bytes_to_f32, float)
+BYTES_TO(bytes_to_f64, double)
+
+/* With AVX-512, v / div as v * r corrected once by FMA (r = 1 / div):
+ * q = v r, q += (v - q div) r. That is a fraction of a division's cost,
+ * and for the byte values it is the quotient rounded once, which
+ * fma_divides() checks for all 256 of them before it is used. */
+__attribute__((target("avx512f,avx512vl,avx512bw"))) static void bytes_to_f32_fma(float *restrict d, const unsigned char *restrict s,
+                                                                int64_t n, float div) {
+    __m512 vd = _mm512_set1_ps(div), vr = _mm512_set1_ps(1.0f / div);
+    int64_t j = 0;
+    for (; j < n; j += 16) {
+        __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, s + j)));
+        __m512 q = _mm512_mul_ps(v, vr);
+        q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, vd, v), vr, q);
+        _mm512_mask_storeu_ps(d + j, m, q);
+    }
+}
+
+static bool fma_divides(float div) {
+    float r = 1.0f / div;
+    for (int v = 0; v < 256; v++) {
+        float q = (float)v * r;
+        if (fmaf(fmaf(-q, div, (float)v), r, q) != (float)v / div) return false;
+    }
+    return true;
+}
 
 nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, double divisor, int dtype) {
     const char *op = "bytes_rows";
@@ -317,13 +343,14 @@ nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, doub
     if (!r) return NULL;
     /* byte / divisor in the dtype's arithmetic: the values of converting the
      * bytes and then dividing the tensor (div_) */
-    bool wide = nl_cpu_avx512();
+    float fdiv = (float)divisor;
+    bool fma = dtype == NL_FLOAT32 && nl_cpu_avx512() && fma_divides(fdiv);
     int nt = nl_threads_for(n * len, 1 << 17);
     NL_PARALLEL_FOR(nt, i, n,
         const unsigned char *s = b->data + nl_get_index(index, i, base) * len;
         if (dtype == NL_FLOAT64) bytes_to_f64((double *)r->data + i * len, s, len, divisor);
-        else if (wide) bytes_to_f32_avx512((float *)r->data + i * len, s, len, (float)divisor);
-        else bytes_to_f32((float *)r->data + i * len, s, len, (float)divisor);
+        else if (fma) bytes_to_f32_fma((float *)r->data + i * len, s, len, fdiv);
+        else bytes_to_f32((float *)r->data + i * len, s, len, fdiv);
     );
     return r;
 }

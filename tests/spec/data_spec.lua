@@ -316,6 +316,10 @@ describe('data.IdxDataset', function()
     assert.are.equal('float32', X32:dtype())
     local want = data.load_idx(ipath, 'float32'):view(n, 4):div_(255)
     assert.are.same(flat(want), flat(X32))      -- bit for bit, every byte value
+    for _, d in ipairs({ 3, 7, 0.3, 1e-3 }) do     -- other divisors, as div_ divides
+      local Xd = data.IdxDataset(ipath, nil, { divisor = d }):tensors()
+      assert.are.same(flat(data.load_idx(ipath, 'float32'):view(n, 4):div_(d)), flat(Xd))
+    end
     assert.are.equal('int64', y:dtype())
     for i = 1, n do assert.are.equal(labs[i] + 1, y[i]) end
   end)
