@@ -284,7 +284,7 @@ static bool takes(int64_t m, int64_t n, int64_t k, int nt) {
  * thread packs all of A once, as the static split's threads do, then takes
  * panels, packing each one's B block by block. A core that another tenant
  * slows, or whose cache lacks the operands, takes fewer panels instead of
- * holding the other at the region's end: W1 on two threads 1.03-1.06x
+ * holding the other at the region's end: W1 on two threads 1.03-1.15x
  * against the static split in alternated rounds (14-15 of 16); panels of
  * 64 and 128 columns ran 1-5% slower than single ones. */
 #define A_WHOLE_MAX (1 << 20)   /* bytes of a thread's whole packed A */
