@@ -145,13 +145,14 @@ return function(nl)
                         .. "Fashion-MNIST's four IDX files", op, dir, name))
   end
 
-  local function check_fashion(op, ipath, lpath, xs, y)
+  -- xs: the images' shape; y: the labels, the file's plus offset
+  local function check_fashion(op, ipath, lpath, xs, y, offset)
     local ys = y:shape()
     if #xs ~= 3 or xs[2] ~= 28 or xs[3] ~= 28 or #ys ~= 1 or ys[1] ~= xs[1] then
       raise(string.format('%s: %s has shape [%s] and %s [%s]; expected N x 28 x 28 images and N labels',
                           op, ipath, table.concat(xs, ','), lpath, table.concat(ys, ',')))
     end
-    if ys[1] > 0 and (y:min():item() < 0 or y:max():item() > 9) then
+    if ys[1] > 0 and (y:min():item() < offset or y:max():item() > 9 + offset) then
       raise(string.format('%s: %s holds labels outside 0..9', op, lpath))
     end
   end
@@ -166,7 +167,7 @@ return function(nl)
       local X = data.load_idx(ipath, 'float32')
       local y = data.load_idx(lpath, 'int64')
       local xs = X:shape()
-      check_fashion(op, ipath, lpath, xs, y)
+      check_fashion(op, ipath, lpath, xs, y, 0)
       X = X:view(xs[1], 784)
       X:div_(255)
       y:add_(1)
@@ -287,7 +288,8 @@ return function(nl)
   -- data.FashionMNIST([dir], [opts]): Fashion-MNIST's training set (or with
   -- opts.train = false its test set) as an IdxDataset: rows of 784 float32
   -- in [0, 1] and labels 1..10, the values of data.fashion_mnist(), from
-  -- 47 MB of bytes instead of 188 MB of floats. Other opts go to IdxDataset.
+  -- 47 MB of bytes instead of 188 MB of floats. Other opts go to IdxDataset
+  -- (label_offset = 0 gives labels 0..9).
   function data.FashionMNIST(dir, opts)
     local op = 'FashionMNIST'
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
@@ -298,10 +300,8 @@ return function(nl)
     local lpath = fashion_file(op, dir, pre .. '-labels-idx1-ubyte')
     local o = {}
     for k, v in pairs(opts) do if k ~= 'train' then o[k] = v end end
-    o.label_offset = 0
     local ds = data.IdxDataset(ipath, lpath, o)
-    check_fashion(op, ipath, lpath, ds.dims, ds.labels)
-    ds.labels:add_(1)
+    check_fashion(op, ipath, lpath, ds.dims, ds.labels, o.label_offset or 1)
     return ds
   end
 
