@@ -88,6 +88,8 @@ typedef enum {
     /* rounding to an integer value, float in and out (int64 passes); the
      * gradient is zero, as in PyTorch. round: halves to even. */
     NL_OP_FLOOR, NL_OP_CEIL, NL_OP_ROUND, NL_OP_TRUNC,
+    /* mean squared error, summed or averaged, as one op (nl_mse_loss) */
+    NL_OP_MSE_LOSS,
     NL_OP_COUNT
 } nl_op;
 
@@ -357,6 +359,11 @@ nl_tensor *nl_cross_entropy(nl_tensor *logits, nl_tensor *target, int64_t base,
                             int reduction, double label_smoothing);
 /* log-probabilities (N, C) and class targets (N) int64 counted from base */
 nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int reduction);
+/* sum or mean (NL_REDUCE_SUM, NL_REDUCE_MEAN) of (input - target)^2 over
+ * two float tensors of one shape and dtype, in one pass; the gradients
+ * 2 (input - target) g (/ numel) in one more. Its values are those of the
+ * ops it replaces (sub, mul, sum or mean) bit for bit. */
+nl_tensor *nl_mse_loss(nl_tensor *input, nl_tensor *target, int reduction);
 
 /* ---- files: IDX, CSV, safetensors (io.c) -------------------------------
  * Readers take untrusted files: sizes and offsets are checked against the

@@ -203,6 +203,11 @@ void nl_iter_row(const nl_iter *it, int64_t r, char **ptrs);
 typedef void (*nl_row_fn)(const void *ctx, char **p, const int64_t *s, int64_t n);
 void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void *ctx);
 
+/* Sums over a whole buffer run in chunks of this many elements whose
+ * partial sums are added in chunk order, so that the result does not
+ * depend on the thread count (nl_reduce_all; nl_mse_loss keeps its order). */
+#define NL_REDUCE_CHUNK (1 << 14)
+
 /* ---- CPU features (runtime.c) ----
  * avx512f: AVX-512 Foundation, all the float32 GEMM kernels use; avx512:
  * also VL, BW and DQ, which BLIS's skx kernels and the convolution and

@@ -1,7 +1,8 @@
 /* ops_loss.c — losses that gain from a fused kernel: cross-entropy
- * (log-softmax and NLL in one pass, with label smoothing) and NLL, forward
- * and backward side by side. Losses made of plain ops (MSE, L1, BCE, Huber)
- * are composed in the Lua layer and need nothing here. */
+ * (log-softmax and NLL in one pass, with label smoothing), NLL and the
+ * summed or averaged mean squared error, forward and backward side by side.
+ * The other losses (L1, BCE, Huber, MSE unreduced) are composed in the Lua
+ * layer and need nothing here. */
 #include "internal.h"
 
 #include <math.h>
@@ -186,3 +187,114 @@ int nl_loss_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     gin[0] = gx;
     return 0;
 }
+
+/* ---- mean squared error ----
+ * One pass for the value and one for the gradients, where sub, mul and a
+ * sum or mean took three and (with their backward) four more over tensors
+ * the size of the input. The values are those ops' bit for bit: the
+ * difference and its square rounded in the dtype, the squares summed in
+ * double in nl_sum's order (chunks of NL_REDUCE_CHUNK added in order, four
+ * interleaved sums in each); the gradient 2 (input - target) g / n as
+ * (input - target) * (q + q) with q = g / n in the dtype, which is what
+ * mul's two products g/n * d added together give. */
+
+#define MSE_RUN(T)                                                              \
+    static double mse_run_##T(const T *a, const T *b, int64_t n) {              \
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                  \
+        int64_t i = 0;                                                          \
+        for (; i + 4 <= n; i += 4) {                                            \
+            T d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1];                       \
+            T d2 = a[i + 2] - b[i + 2], d3 = a[i + 3] - b[i + 3];               \
+            T q0 = d0 * d0, q1 = d1 * d1, q2 = d2 * d2, q3 = d3 * d3;           \
+            s0 += (double)q0; s1 += (double)q1;                                 \
+            s2 += (double)q2; s3 += (double)q3;                                 \
+        }                                                                       \
+        for (; i < n; i++) {                                                    \
+            T d = a[i] - b[i], q = d * d;                                       \
+            s0 += (double)q;                                                    \
+        }                                                                       \
+        return (s0 + s1) + (s2 + s3);                                           \
+    }
+MSE_RUN(float)
+MSE_RUN(double)
+
+#define MSE_GRAIN (1 << 15)   /* elements per thread before another pays */
+
+nl_tensor *nl_mse_loss(nl_tensor *input, nl_tensor *target, int reduction) {
+    const char *op = "mse_loss";
+    NL_CHECK_TENSOR(op, input);
+    NL_CHECK_TENSOR(op, target);
+    NL_CHECK(input->dtype != NL_INT64 && input->dtype == target->dtype,
+             "%s: input and target must be float tensors of one dtype, got %s and %s", op,
+             nl_dtype_name(input->dtype), nl_dtype_name(target->dtype));
+    NL_CHECK(input->ndim == target->ndim && memcmp(input->sizes, target->sizes, sizeof(int64_t) * input->ndim) == 0,
+             "%s: input shape %s and target shape %s differ", op, nl_shape_str(input), nl_shape_str(target));
+    NL_CHECK(reduction == NL_REDUCE_MEAN || reduction == NL_REDUCE_SUM,
+             "%s: reduction must be mean or sum here, got %d", op, reduction);
+    NL_TEMPS(tmps);
+    nl_tensor *ac = TMP(nl_contiguous(input)), *bc = TMP(nl_contiguous(target));
+    int64_t n = input->numel, nchunks = (n + NL_REDUCE_CHUNK - 1) / NL_REDUCE_CHUNK;
+    int64_t np = nchunks > 0 ? nchunks : 1;
+    nl_tensor *part = TMP(nl_tensor_alloc(op, 1, &np, NL_FLOAT64));
+    double *ps = part->data;
+    ps[0] = 0;
+    int nt = nl_threads_for(n, MSE_GRAIN);
+    bool f32 = input->dtype == NL_FLOAT32;
+    NL_PARALLEL_FOR(nt, k, nchunks,
+        int64_t lo = k * NL_REDUCE_CHUNK, len = n - lo < NL_REDUCE_CHUNK ? n - lo : NL_REDUCE_CHUNK;
+        ps[k] = f32 ? mse_run_float((const float *)ac->data + lo, (const float *)bc->data + lo, len)
+                    : mse_run_double((const double *)ac->data + lo, (const double *)bc->data + lo, len);
+    );
+    double s = ps[0];
+    for (int64_t k = 1; k < nchunks; k++) s += ps[k];
+    nl_tensor *out = TMP(nl_full(0, NULL, reduction == NL_REDUCE_MEAN ? s / (double)n : s, input->dtype));
+    nl_node *nd = nl_record(NL_OP_MSE_LOSS, out, 2, (nl_tensor *[]){ input, target });
+    if (nd) {
+        nd->needs_in = 3;               /* the gradient reads both */
+        nd->a[0] = reduction;
+    }
+    out = nl_keep_ref(out);
+    nl_temps_free(&tmps);
+    return out;
+fail:
+    nl_temps_free(&tmps);
+    return NULL;
+}
+
+#define MSE_GRAD(T)                                                             \
+    NL_PARALLEL_FOR(nt, k, nblk,                                                \
+        int64_t lo = k * NL_REDUCE_CHUNK, hi = n - lo < NL_REDUCE_CHUNK ? n : lo + NL_REDUCE_CHUNK; \
+        const T *a = (const T *)ac->data, *b = (const T *)bc->data;             \
+        T *o = (T *)gx->data, sc = (T)scale;                                    \
+        for (int64_t i = lo; i < hi; i++) o[i] = (a[i] - b[i]) * sc;            \
+    )
+
+static int mse_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *a = nd->in[0], *b = nd->in[1];
+    bool need_a = nl_requires_grad(a), need_b = nl_requires_grad(b);
+    if (!need_a && !need_b) return 0;
+    NL_TEMPS(tmps);
+    nl_tensor *ac = TMP(nl_contiguous(a)), *bc = TMP(nl_contiguous(b));
+    nl_tensor *gx = TMP(nl_tensor_alloc("mse_loss", a->ndim, a->sizes, a->dtype));
+    int64_t n = a->numel, nblk = (n + NL_REDUCE_CHUNK - 1) / NL_REDUCE_CHUNK;
+    double gv = nl_load(g->data, g->dtype), scale;
+    bool mean = nd->a[0] == NL_REDUCE_MEAN;
+    if (a->dtype == NL_FLOAT32) {
+        float q = mean ? (float)gv / (float)n : (float)gv;
+        scale = (double)(q + q);
+    } else {
+        double q = mean ? gv / (double)n : gv;
+        scale = q + q;
+    }
+    int nt = nl_threads_for(n, MSE_GRAIN);
+    if (a->dtype == NL_FLOAT32) MSE_GRAD(float);
+    else MSE_GRAD(double);
+    if (need_b && !(gin[1] = nl_unary(NL_OP_NEG, gx))) goto fail;
+    if (need_a) gin[0] = nl_keep_ref(gx);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+NL_REGISTER_BACKWARD(NL_OP_MSE_LOSS, mse_backward)

@@ -10,10 +10,9 @@
 
 /* Work per thread before another thread is worth it, in elements. */
 #define REDUCE_GRAIN (1 << 15)
-/* reduce_all splits its input into chunks of this many elements and combines
- * the chunks' partial results in chunk order, so its result does not depend
- * on the thread count. */
-#define REDUCE_CHUNK (1 << 14)
+/* reduce_all splits its input into chunks of NL_REDUCE_CHUNK elements and
+ * combines the chunks' partial results in chunk order. */
+#define REDUCE_CHUNK NL_REDUCE_CHUNK
 /* Neighbouring outputs reduced together when the reduced dim is not last:
  * at most LANES, fewer when that leaves threads idle. Each output is still
  * reduced in one order, so the width changes no result. */
@@ -518,6 +517,11 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     int d = (int)n->a[0];
     if (op == NL_OP_SUM && d < 0 && g->numel == 1) {   /* the sum of everything: g everywhere */
         gin[0] = nl_full(x->ndim, x->sizes, nl_load(g->data, g->dtype), g->dtype);
+        return gin[0] ? 0 : -1;
+    } else if (op == NL_OP_MEAN && d < 0 && g->numel == 1) {   /* g / numel everywhere, divided as nl_div does */
+        double v = nl_load(g->data, g->dtype);
+        v = g->dtype == NL_FLOAT32 ? (double)((float)v / (float)x->numel) : v / (double)x->numel;
+        gin[0] = nl_full(x->ndim, x->sizes, v, g->dtype);
         return gin[0] ? 0 : -1;
     } else if (is_sum_like(op)) {
         nl_tensor *gk = (d < 0 || n->a[1]) ? g : TMP(nl_unsqueeze(g, d));

@@ -395,7 +395,10 @@ int64_t nl_get_index(const nl_tensor *t, int64_t i, int64_t base) {
         TD *o = (TD *)p[0];                                                    \
         const TS *s = (const TS *)p[1];                                        \
         if (so == 1 && ss == 1) for (int64_t i = 0; i < n; i++) o[i] = (TD)s[i]; \
-        else for (int64_t i = 0; i < n; i++) o[i * so] = (TD)s[i * ss];        \
+        else if (so == 1 && ss == 0) { /* a broadcast value: a fill */       \
+            TD v = (TD)s[0];                                                   \
+            for (int64_t i = 0; i < n; i++) o[i] = v;                          \
+        } else for (int64_t i = 0; i < n; i++) o[i * so] = (TD)s[i * ss];      \
     } while (0)
 /* float -> int64: saturating (NaN -> 0) instead of undefined */
 #define CONVERT_ROW_SAT(TS)                                                   \

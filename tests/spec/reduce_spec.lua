@@ -18,6 +18,18 @@ describe('reductions', function()
     assert.are.equal(0, x:sum():dim())
   end)
 
+  it("mean over everything passes g / numel back, divided in the input's dtype", function()
+    -- exactly the quotient that dividing an expanded g by 15 gives, in the
+    -- gradient's dtype (the fill that replaced expand, copy and divide)
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local a = nl.zeros({ 5, 3 }, dt):requires_grad()
+      ;(a:mean() * 0.7):backward()
+      local want = nl.full({ 5, 3 }, 0.7, dt) / 15
+      assert.are.same(S.flat(want), S.flat(a.grad))
+      assert.are.equal(dt, a.grad:dtype())
+    end
+  end)
+
   it('sum, mean, max, min, argmax over each dim, with keepdim', function()
     for d = 1, 3 do
       local sums, maxs, mins = x:sum(d), x:max(d), x:min(d)

@@ -1,6 +1,7 @@
 -- loss.lua: the losses, as modules (nn.MSELoss(), called as crit(pred,
 -- target)) and as functions (nn.functional.mse_loss(pred, target, opts)).
--- Cross-entropy and NLL are fused C kernels; the rest are composed of ops.
+-- Cross-entropy, NLL and MSE (summed or averaged) are fused C kernels; the
+-- rest are composed of ops.
 -- Class targets are 1-based int64, as everywhere in nnlua.
 return function(nl, nn)
   local lib = nl._lib
@@ -30,10 +31,17 @@ return function(nl, nn)
     end
   end
 
+  -- summed or averaged over float tensors of one dtype: one fused C op
+  -- (nl_mse_loss), whose values are the composed ops' bit for bit
   function F.mse_loss(input, target, opts)
     same_shape('mse_loss', input, target)
+    local r = reduction_of(opts, 'mse_loss')
+    local dt = input:dtype()
+    if r ~= 'none' and dt ~= 'int64' and target:dtype() == dt then
+      return nl._wrap(lib.nl_mse_loss(input.ptr, target.ptr, reductions[r]))
+    end
     local d = input - target
-    return reduce(d * d, reduction_of(opts, 'mse_loss'))
+    return reduce(d * d, r)
   end
 
   function F.l1_loss(input, target, opts)

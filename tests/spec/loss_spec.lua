@@ -1,0 +1,133 @@
+-- nl_mse_loss: nn.functional.mse_loss and nn.MSELoss, summed or averaged,
+-- run as one op. Its value and both gradients must be those of the ops it
+-- replaces (sub, mul, then mean or sum; each tested against PyTorch and
+-- float64 loops elsewhere) bit for bit, at any thread count; closed-form
+-- cases and float64 finite differences check it on their own.
+local nl = require 'nnlua'
+local S = require 'tests.spec.support'
+local nn, F = nl.nn, nl.nn.functional
+
+-- every element equal, NaN where the other is NaN
+local function same_bits(a, b, what)
+  assert.are.same(b:shape(), a:shape(), what)
+  local fa, fb = S.flat(a), S.flat(b)
+  for i = 1, #fa do
+    if not (fa[i] == fb[i] or (fa[i] ~= fa[i] and fb[i] ~= fb[i])) then
+      error(('%s: element %d: %s vs %s'):format(what, i, tostring(fa[i]), tostring(fb[i])))
+    end
+  end
+end
+
+-- the loss, and the gradients of both sides, through f
+local function run(f, x, y, reduction)
+  local xa, ya = x:clone():requires_grad(), y:clone():requires_grad()
+  local l = f(xa, ya, reduction)
+  l:backward()
+  return l, xa.grad, ya.grad
+end
+
+local function composed(x, y, reduction)
+  local d = x - y
+  return reduction == 'sum' and (d * d):sum() or (d * d):mean()
+end
+
+local function fused(x, y, reduction)
+  local l = F.mse_loss(x, y, { reduction = reduction })
+  assert.are.equal('mse_loss', l:grad_fn())      -- one op, not the composed ones
+  return l
+end
+
+describe('nl_mse_loss', function()
+  it('gives the value and gradients of sub, mul and mean or sum, bit for bit, on 1 to 3 threads', function()
+    -- a tail shorter than the four interleaved sums (7), several chunks of
+    -- 16384 with a partial last one, a transposed view, float64; values of
+    -- mixed magnitude so that any other order or rounding shows
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local cases = {
+      { shape = { 7 } },
+      { shape = { 3, 5, 11 } },
+      { shape = { 64, 301 } },
+      { shape = { 40003 } },
+      { shape = { 120, 150 }, transposed = true },
+      { shape = { 9, 2000 }, dtype = 'double' },
+      { shape = { 3, 20001 }, dtype = 'double' },
+    }
+    local checked = 0
+    for ci, c in ipairs(cases) do
+      nl.manual_seed(ci)
+      local x = nl.randn(c.shape) * nl.rand(c.shape):mul(1e3)
+      local y = nl.randn(c.shape)
+      if c.transposed then x, y = x:t(), y:t() end
+      if c.dtype then x, y = x[c.dtype](x), y[c.dtype](y) end
+      for _, th in ipairs({ 1, 2, 3 }) do
+        nl.set_num_threads(th)
+        for _, red in ipairs({ 'mean', 'sum' }) do
+          local what = ('case %d, %s, %d threads'):format(ci, red, th)
+          local la, gxa, gya = run(fused, x, y, red)
+          local lb, gxb, gyb = run(composed, x, y, red)
+          same_bits(la, lb, what .. ': value')
+          same_bits(gxa, gxb, what .. ': input gradient')
+          same_bits(gya, gyb, what .. ': target gradient')
+          checked = checked + 1
+        end
+      end
+    end
+    assert.are.equal(#cases * 3 * 2, checked)
+  end)
+
+  it('matches closed-form values and gradients', function()
+    local x = nl.tensor({ 1, 2, 3, 5 }, 'float64'):requires_grad()
+    local y = nl.tensor({ 1, 1, 1, 1 }, 'float64')
+    local l = F.mse_loss(x, y)                    -- (0 + 1 + 4 + 16) / 4
+    assert.are.equal(21 / 4, l:item())
+    l:backward()
+    assert.are.same({ 0, 0.5, 1, 2 }, x.grad:totable())   -- 2 (x - y) / 4
+    x.grad = nil
+    local crit = nn.MSELoss({ reduction = 'sum' })
+    l = crit(x, y)
+    assert.are.equal(21, l:item())
+    l:backward()
+    assert.are.same({ 0, 2, 4, 8 }, x.grad:totable())
+    assert.is_nil(y.grad)                         -- the target asked for none
+  end)
+
+  it('agrees with float64 finite differences in both arguments', function()
+    nl.manual_seed(5)
+    for _, red in ipairs({ 'mean', 'sum' }) do
+      local x = nl.randn({ 4, 6 }, 'float64'):requires_grad()
+      local y = nl.randn({ 4, 6 }, 'float64'):requires_grad()
+      local ok, msg = nl.gradcheck(function(a, b) return F.mse_loss(a, b, { reduction = red }) end, { x, y },
+                                   { eps = 1e-6, atol = 1e-5, rtol = 1e-5 })
+      assert(ok, msg)
+    end
+  end)
+
+  it('keeps the composed ops for what it does not take, and empty tensors', function()
+    nl.manual_seed(3)
+    local x, y = nl.randn({ 5, 4 }), nl.randn({ 5, 4 })
+    -- unreduced: elementwise squares
+    same_bits(F.mse_loss(x, y, { reduction = 'none' }), (x - y) * (x - y), 'none')
+    -- mixed dtypes go through sub's promotion, as before
+    local y64 = y:double()
+    same_bits(F.mse_loss(x, y64), composed(x, y64, 'mean'), 'float32 against float64')
+    -- empty: the mean is NaN and the sum 0, as mean and sum give them
+    local e = nl.zeros({ 0, 3 }):requires_grad()
+    local m = F.mse_loss(e, nl.zeros({ 0, 3 }))
+    assert.is_true(m:item() ~= m:item())
+    local s = F.mse_loss(e, nl.zeros({ 0, 3 }), { reduction = 'sum' })
+    assert.are.equal(0, s:item())
+    s:backward()
+    assert.are.same({ 0, 3 }, e.grad:shape())
+  end)
+
+  it('names the op and both shapes when they differ', function()
+    local msg = S.errmsg(F.mse_loss, nl.zeros({ 2, 3 }), nl.zeros({ 3, 2 }))
+    S.contains(msg, 'mse_loss')
+    S.contains(msg, '[2,3]')
+    S.contains(msg, '[3,2]')
+    msg = S.errmsg(F.mse_loss, nl.zeros({ 2 }), nl.zeros({ 2 }), { reduction = 'avg' })
+    S.contains(msg, 'mse_loss')
+    S.contains(msg, 'avg')
+  end)
+end)
