@@ -340,9 +340,52 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
     }
 }
 
+/* Many segments (dW's, one a step): k in blocks of SEG_BLOCK segments.
+ * For each block a thread runs its row tiles of C, each against every
+ * column tile, so that the tile's rows of A stay in L1 across the columns
+ * and the block's rows of B in L2 across the row tiles: A comes from memory
+ * once, where a tile that ran over all of k read it once for every column
+ * tile (W5's dW_hh: 8 MB of it, 8 times). A thread keeps the same part of
+ * C in every block, so that part stays in its cache; where the row tiles
+ * are fewer than twice the threads, the parts are row tiles' column
+ * groups. C goes to memory between blocks as float32 and comes back
+ * unchanged: each element gets its products in the order of one pass, so
+ * the result is the same bit for bit, on any thread count. */
+#define SEG_BLOCK 8
+
+static void gemm_kblocked_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg, float *c, int64_t ldc,
+                              const float *bias, bool acc, int nt) {
+    int64_t nrt = (m + MR_MAX - 1) / MR_MAX, nct = (n + 31) / 32, k = nt > 1 ? nt : 1;
+    /* units: a row tile and a group of column tiles; more than one group
+     * only where the row tiles are too few for the threads */
+    int64_t ncg = 1;
+    while (nrt * ncg < 2 * k && ncg < nct) ncg++;
+    int64_t units = nrt * ncg;
+    #pragma omp parallel num_threads(nl_team(nt)) if (nt > 1)
+    {
+        int64_t t = omp_get_thread_num();
+        if (t < k)
+            for (int q0 = 0; q0 < nseg; q0 += SEG_BLOCK) {
+                int qn = nseg - q0 < SEG_BLOCK ? nseg - q0 : SEG_BLOCK;
+                for (int64_t u = units * t / k; u < units * (t + 1) / k; u++) {
+                    int64_t rt = u / ncg, cg = u % ncg, i0 = rt * MR_MAX;
+                    for (int64_t ct = nct * cg / ncg; ct < nct * (cg + 1) / ncg; ct++) {
+                        int64_t j0 = ct * 32;
+                        gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, qn,
+                                       seg + q0, c, ldc, q0 == 0 ? bias : NULL, q0 > 0 || acc);
+                    }
+                }
+            }
+    }
+}
+
 static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg, float *c, int64_t ldc,
                             const float *bias, bool acc, int nt) {
     int64_t nrt = (m + MR_MAX - 1) / MR_MAX, nct = (n + 31) / 32, tiles = nrt * nct;
+    if (nseg > 2 * SEG_BLOCK && !seg[0].packed) {
+        gemm_kblocked_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
+        return;
+    }
     /* column tiles outer: a thread's tiles share their B panel. Handed out
      * in runs of 4 as threads ask (not split evenly in advance): the step's
      * serial code ran on the first thread, whose cache holds its output,

@@ -169,8 +169,11 @@ describe('optimized recurrent kernels', function()
     -- padded to 48 (a 32-column tile and a 16-column one), batch 5 (masked columns)
     { 'LSTM', 13, 19, 7, 37, {} },
     { 'LSTM', 3, 5, 4, 5, { num_layers = 2, batch_first = true } },
+    -- dW's k in blocks of 8 steps (more than 16 steps): 40 = 5 whole blocks
+    { 'LSTM', 13, 19, 40, 37, {} },
     { 'GRU', 13, 19, 6, 37, { num_layers = 2 } },
     { 'GRU', 7, 3, 5, 2, { batch_first = true } },
+    { 'GRU', 7, 3, 18, 2, {} },
     { 'RNN', 13, 23, 6, 33, { nonlinearity = 'relu' } },
     { 'RNN', 70, 17, 4, 16, { num_layers = 2, batch_first = true } },
   }
@@ -198,6 +201,28 @@ describe('optimized recurrent kernels', function()
       res[nt] = { both_ways('LSTM', 64, 128, 5, 32, {}, 'float32', true) }
     end
     for k, v in pairs(res[1][1]) do expect_close(res[2][1][k], v, 'threads: ' .. k, 1e-6, 1e-7) end
+  end)
+
+  it('dW over many steps, k in blocks of steps: the reference values, and the same bits on 1 to 8 threads', function()
+    -- T = 21: two whole blocks of 8 steps and a part; G*H = 160 rows of dW
+    -- (14 row tiles: on 8 threads, fewer than twice the threads, so column
+    -- groups); dW_hh's 40 columns a 32-column tile and an 8-column one
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local res = {}
+    for _, nt in ipairs({ 1, 2, 3, 8 }) do
+      nl.set_num_threads(nt)
+      local fast, ref = both_ways('LSTM', 13, 40, 21, 20, {}, 'float32', true)
+      res[nt] = fast
+      if nt == 1 then
+        for k, v in pairs(ref) do expect_close(fast[k], v, 'k blocks: ' .. k, 1e-4, 1e-5) end
+      end
+    end
+    for _, nt in ipairs({ 2, 3, 8 }) do
+      for _, name in ipairs({ 'weight_ih_l0', 'weight_hh_l0' }) do
+        assert.are.same(S.flat(res[1][name]), S.flat(res[nt][name]), name .. ' on ' .. nt .. ' threads')
+      end
+    end
   end)
 end)
 
