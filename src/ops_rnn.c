@@ -13,6 +13,7 @@
  * stay beside both for the tests. The elementwise part of a step is one
  * kernel per cell kind, compiled for float32 (AVX-512 or not) and float64. */
 #include "internal.h"
+#include "transpose16.h"
 
 #include <blis.h>
 #include <immintrin.h>
@@ -752,6 +753,24 @@ static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t l
         }
 }
 
+/* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (a block of
+ * at most 16 x 16; transpose16_block with AVX-512) */
+#define XPOSE_LOOPS(NAME, T)                                                                       \
+    static void NAME(T *dst, int64_t ldd, const T *src, int64_t lds, int rows, int cols) {         \
+        for (int c = 0; c < cols; c++)                                                             \
+            for (int r = 0; r < rows; r++) dst[c * ldd + r] = src[r * lds + c];                    \
+    }
+XPOSE_LOOPS(xpose_f32, float)
+XPOSE_LOOPS(xpose_f64, double)
+
+/* n (at most 16) elements of a step's row: a whole chunk's 16 as one
+ * fixed-size copy the compiler inlines */
+#define COPY16(dst, src, n)                                                                        \
+    do {                                                                                           \
+        if ((n) == 16) memcpy((dst), (src), 16 * sizeof *(src));                                   \
+        else memcpy((dst), (src), (size_t)(n) * sizeof *(src));                                    \
+    } while (0)
+
 /* ---- one step's elementwise kernels, rows [j0, j1) of H ----
  * Written once for each element type ET and instruction set (ATTR, ACT:
  * its activations), in ET arithmetic over contiguous rows so that the
@@ -769,7 +788,7 @@ static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t l
  * column block t of dgx_all, dgh_all (GH, ldg). dh leaves holding what
  * passes straight to h_{t-1} (GRU's z dh, and all of it past a sequence's
  * end); the step's GEMM then adds W_hh^T dgh. */
-#define RNN_STEP_KERNELS(ET, SFX, ATTR, ACT)                                                       \
+#define RNN_STEP_KERNELS(ET, SFX, ATTR, ACT, XPOSE)                                                       \
 ATTR static void step_forward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, int64_t j1, ET *out) { \
     const int64_t H = s->H, Np = s->Np, I = s->I, K = s->K, rows = j1 - j0, n = rows * Np;         \
     const ET *on = (const ET *)s->ws + s->o_on;                                                    \
@@ -838,17 +857,17 @@ ATTR static void step_forward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, int
             }                                                                                      \
     }                                                                                              \
     ET *z = (ET *)s->ws + s->o_z;                                                                  \
-    for (int64_t b = 0; b < Np; b++) {                                                             \
-        if (t + 1 < s->T) {                                                                        \
-            ET *zr = z + ((t + 1) * Np + b) * K + I + j0;                                          \
-            for (int64_t r = 0; r < rows; r++) zr[r] = hn[r * Np + b];                             \
+    for (int64_t b0 = 0; b0 < Np; b0 += 16) {     /* 16 columns of hn, transposed: ht[b][r] */     \
+        ET ht[16][16];                                                                             \
+        XPOSE(&ht[0][0], 16, hn + b0, Np, (int)rows, 16);                                          \
+        for (int64_t i = 0; i < 16; i++) {                                                         \
+            int64_t b = b0 + i;                                                                    \
+            if (t + 1 < s->T) COPY16(z + ((t + 1) * Np + b) * K + I + j0, ht[i], rows);             \
+            if (b >= s->N) continue;                                                               \
+            ET *yr = out + y_off(s, t, b) + j0;                                                    \
+            if (on[b] != 0) COPY16(yr, ht[i], rows);                                               \
+            else memset(yr, 0, rows * sizeof(ET));                                                 \
         }                                                                                          \
-        if (b >= s->N) continue;                                                                   \
-        ET *yr = out + y_off(s, t, b) + j0;                                                        \
-        if (on[b] != 0)                                                                            \
-            for (int64_t r = 0; r < rows; r++) yr[r] = hn[r * Np + b];                             \
-        else                                                                                       \
-            for (int64_t r = 0; r < rows; r++) yr[r] = 0;                                          \
     }                                                                                              \
 }                                                                                                  \
                                                                                                    \
@@ -859,14 +878,14 @@ ATTR static void step_backward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, in
     const ET *on = (const ET *)s->ws + s->o_on;                                                    \
     const ET *a = (const ET *)s->ws + s->o_a + t * s->GH * Np;                                     \
     const ET *zt = (const ET *)s->ws + s->o_zt;                                                    \
-    for (int64_t b = 0; b < Np; b++) {                                                             \
-        ET *d = dy + j0 * Np + b;                                                                  \
-        if (b < s->N && on[b] != 0) {                                                              \
-            const ET *src = gout + y_off(s, t, b) + j0;                                            \
-            for (int64_t r = 0; r < rows; r++) d[r * Np] = src[r];                                 \
-        } else {                                                                                   \
-            for (int64_t r = 0; r < rows; r++) d[r * Np] = 0;                                      \
+    for (int64_t b0 = 0; b0 < Np; b0 += 16) {     /* gout's rows of 16 sequences, transposed */ \
+        ET gt[16][16];                                                                             \
+        for (int64_t i = 0; i < 16; i++) {                                                         \
+            int64_t b = b0 + i;                                                                    \
+            if (b < s->N && on[b] != 0) COPY16(gt[i], gout + y_off(s, t, b) + j0, rows);           \
+            else memset(gt[i], 0, rows * sizeof(ET));                                              \
         }                                                                                          \
+        XPOSE(dy + j0 * Np + b0, Np, &gt[0][0], 16, 16, (int)rows);                                \
     }                                                                                              \
     for (int64_t r = 0; r < rows; r++) {                                                           \
         int64_t j = j0 + r;                                                                        \
@@ -945,9 +964,9 @@ ATTR static void step_backward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, in
         }                                                                                          \
 }
 
-RNN_STEP_KERNELS(float, f32_avx512, TGT_AVX512, act_f32_avx512)
-RNN_STEP_KERNELS(float, f32, , act_f32_ref)
-RNN_STEP_KERNELS(double, f64, , act_f64_ref)
+RNN_STEP_KERNELS(float, f32_avx512, TGT_AVX512, act_f32_avx512, transpose16_block)
+RNN_STEP_KERNELS(float, f32, , act_f32_ref, xpose_f32)
+RNN_STEP_KERNELS(double, f64, , act_f64_ref, xpose_f64)
 
 /* the kernel set of s: AVX-512 float32 unless reference, libm otherwise */
 static int kernel_set(const rnn_seq *s) {

@@ -27,6 +27,7 @@
  * thread in a fixed order: the result does not depend on the thread count. */
 #include "internal.h"
 #include "sgemm.h"
+#include "transpose16.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -52,30 +53,6 @@
  * ran it some hundred times slower, so it is exempt and optimized there
  * too. The packing, which reads the caller's tensors, stays checked. */
 #define HOT __attribute__((target("avx512f"), optimize("O3"), no_sanitize("address", "undefined")))
-
-/* r[i] becomes column i of the 16 x 16 block whose rows were r[0..15] */
-TGT static ALWAYS_INLINE void transpose16(__m512 r[16]) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    /* u[4g + s], lane l: column 4l + s of rows 4g .. 4g+3 */
-    for (int g = 0; g < 4; g++) {
-        u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
-    for (int s = 0; s < 4; s++) {
-        __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88), w0 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88);
-        __m512 v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xDD), w1 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xDD);
-        r[s] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-        r[8 + s] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
-        r[4 + s] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-        r[12 + s] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
-    }
-}
 
 static inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
