@@ -45,7 +45,7 @@ for th in 1 2; do
   [ -f bench/lstm.lua ] && row "W5 LSTM" $th "$e bin/nnlua bench/lstm.lua" "$e $PY bench/lstm.py" "W5" "tokens/s" 1
 done
 # two threads over one, each round timing both in turns in one process
-[ "$(nproc)" -ge 2 ] && bin/nnlua bench/threads_turns.lua 2>&1 | tee -a "$out"
+[ "$(nproc)" -ge 2 ] && NNLUA_FMA_PEAK=build/fma_peak bin/nnlua bench/threads_turns.lua 2>&1 | tee -a "$out"
 row "Adam step, W1 params" 1 "bin/nnlua bench/optim_step.lua" "$PY bench/optim_step.py | grep default" "Adam step" "us" 0
 # the SGD step of W1's epochs 1 and 4, with and without subnormals flushed
 bin/nnlua bench/denormal.lua 2>&1 | tee -a "$out"

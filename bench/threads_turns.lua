@@ -6,6 +6,11 @@
 -- conv.lua, lstm.lua) on random inputs of their shapes: the values change
 -- no work. Usage: bin/nnlua bench/threads_turns.lua [W1|W2|W5 ...]
 -- (default all three); K and ROUNDS from the environment (10 and 12).
+-- With NNLUA_FMA_PEAK naming bench/fma_peak's binary, each round also runs
+-- the FMA kernel once alone and twice at once (two processes), and the
+-- line gives what two threads got from the machine's cores in those
+-- minutes: on a VM the two vCPUs are at times one core's two hyperthreads
+-- or share it with another tenant, and then no program gets 2x.
 local nl = require 'nnlua'
 local nn, optim, data = nl.nn, nl.optim, nl.data
 
@@ -61,6 +66,31 @@ local WORKLOADS = {
 }
 
 local K, ROUNDS = tonumber(os.getenv('K')) or 10, tonumber(os.getenv('ROUNDS')) or 12
+local peak_cmd = os.getenv('NNLUA_FMA_PEAK')
+if peak_cmd == '' then peak_cmd = nil end
+
+-- the mean FMA rates printed by the commands of cmd, in order
+local function fma_rates(cmd)
+  local p = io.popen(cmd)
+  local out = p:read('*a')
+  p:close()
+  local r = {}
+  for g in out:gmatch('mean: *([0-9.]+)') do r[#r + 1] = tonumber(g) end
+  return r
+end
+
+-- two copies of the FMA kernel at once over one alone
+local function fma_pair()
+  local one = fma_rates(peak_cmd .. ' 3')[1]
+  local two = fma_rates('(' .. peak_cmd .. ' 3 & ' .. peak_cmd .. ' 3; wait)')
+  if not one or #two ~= 2 then error('threads_turns: could not read two FMA rates from ' .. peak_cmd) end
+  return (two[1] + two[2]) / one
+end
+
+local function median(t)
+  table.sort(t)
+  return t[math.ceil(#t / 2)]
+end
 local names = #arg > 0 and arg or { 'W1', 'W2', 'W5' }
 local prev = nl.get_num_threads()
 for _, name in ipairs(names) do
@@ -71,7 +101,7 @@ for _, name in ipairs(names) do
     nl.set_num_threads(th)
     for _ = 1, 3 do step() end
   end
-  local best, ratios = { math.huge, math.huge }, {}
+  local best, ratios, pairs_ = { math.huge, math.huge }, {}, {}
   for _ = 1, ROUNDS do
     local t = {}
     for i, th in ipairs({ 1, 2, 2, 1 }) do
@@ -83,9 +113,15 @@ for _, name in ipairs(names) do
       best[th] = math.min(best[th], t[i])
     end
     ratios[#ratios + 1] = (t[1] + t[4]) / (t[2] + t[3])
+    if peak_cmd then pairs_[#pairs_ + 1] = fma_pair() end
   end
-  table.sort(ratios)
+  local med = median(ratios)
   print(('%s threads in turns: 2 over 1 median %.2fx (rounds %.2f-%.2f), best steps %.2fx; %.0f and %.0f per s on 1 and 2'):format(
-    name, ratios[math.ceil(#ratios / 2)], ratios[1], ratios[#ratios], best[1] / best[2], per / best[1], per / best[2]))
+    name, med, ratios[1], ratios[#ratios], best[1] / best[2], per / best[1], per / best[2]))
+  if peak_cmd then
+    local pm = median(pairs_)
+    print(('%s the FMA kernel in the same rounds: two at once over one median %.2fx (rounds %.2f-%.2f); %s got %.0f%% of it'):format(
+      name, pm, pairs_[1], pairs_[#pairs_], name, 100 * med / pm))
+  end
 end
 nl.set_num_threads(prev)
