@@ -144,26 +144,38 @@ static gemm_seg seg_of(const void *a, int64_t lda, const void *b, int64_t ldb, i
 
 static int64_t packed_size(int64_t m, int64_t k) { return (m + MR_MAX - 1) / MR_MAX * MR_MAX * k; }
 
-/* dst (packed, m rows, ktot columns): columns koff.. from w (m, k) row-major */
-static void pack_rows(float *dst, int64_t ktot, int64_t koff, const float *w, int64_t m, int64_t k, int64_t ldw) {
-    for (int64_t i0 = 0; i0 < m; i0 += MR_MAX) {
-        float *tile = dst + i0 * ktot;
-        for (int64_t kk = 0; kk < k; kk++)
-            for (int64_t r = 0; r < MR_MAX; r++)
-                tile[(koff + kk) * MR_MAX + r] = i0 + r < m ? w[(i0 + r) * ldw + kk] : 0;
-    }
+#define PACK_GRAIN (1 << 15)   /* elements of weights per thread of a packing */
+
+/* dst (packed, m rows, ktot columns): columns koff.. from w (m, k) row-major,
+ * 16 columns of a tile at a time through transpose16_block (the packed
+ * path runs only with AVX-512); the rows past m of the last tile are zero */
+TGT_AVX512 static void pack_rows(float *dst, int64_t ktot, int64_t koff, const float *w, int64_t m, int64_t k,
+                                 int64_t ldw) {
+    int64_t ntiles = (m + MR_MAX - 1) / MR_MAX;
+    NL_PARALLEL_FOR(nl_threads_for(m * k, PACK_GRAIN), it, ntiles,
+        int64_t i0 = it * MR_MAX;
+        int rows = m - i0 < MR_MAX ? (int)(m - i0) : MR_MAX;
+        float *tile = dst + i0 * ktot + koff * MR_MAX;
+        for (int64_t kk = 0; kk < k; kk += 16) {
+            int cols = k - kk < 16 ? (int)(k - kk) : 16;
+            if (rows < MR_MAX)
+                for (int c = 0; c < cols; c++) memset(tile + (kk + c) * MR_MAX + rows, 0, (MR_MAX - rows) * sizeof(float));
+            transpose16_block(tile + kk * MR_MAX, MR_MAX, w + i0 * ldw + kk, ldw, rows, cols);
+        }
+    );
 }
 
 /* dst (packed): the transpose of w (k, m) row-major, i.e. rows = w's columns */
-static void pack_cols(float *dst, const float *w, int64_t k, int64_t m, int64_t ldw) {
-    for (int64_t i0 = 0; i0 < m; i0 += MR_MAX) {
-        float *tile = dst + i0 * k;
+TGT_AVX512 static void pack_cols(float *dst, const float *w, int64_t k, int64_t m, int64_t ldw) {
+    int64_t ntiles = (m + MR_MAX - 1) / MR_MAX;
+    NL_PARALLEL_FOR(nl_threads_for(m * k, PACK_GRAIN), it, ntiles,
+        int64_t i0 = it * MR_MAX;
         int64_t rows = m - i0 < MR_MAX ? m - i0 : MR_MAX;
-        for (int64_t kk = 0; kk < k; kk++) {
-            const float *src = w + kk * ldw + i0;
-            for (int64_t r = 0; r < MR_MAX; r++) tile[kk * MR_MAX + r] = r < rows ? src[r] : 0;
-        }
-    }
+        __mmask16 in = (__mmask16)((1u << rows) - 1);
+        float *tile = dst + i0 * k;
+        for (int64_t kk = 0; kk < k; kk++)   /* 12 lanes stored, the ones past m zero */
+            _mm512_mask_storeu_ps(tile + kk * MR_MAX, (__mmask16)0x0FFF, _mm512_maskz_loadu_ps(in, w + kk * ldw + i0));
+    );
 }
 
 /* reference: the plain loop, sums in double */
@@ -737,22 +749,6 @@ static void step_mask(const rnn_seq *s, int64_t t, void *on) {
         ST(s->dt, on, b, !s->len || (b < s->N && t < s->len[b]) ? 1.0 : 0.0);
 }
 
-/* dst[c * ldd + r] = src[r * lds + c]: a (rows, cols) block transposed,
- * in 16 x 16 tiles */
-static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t lds, int64_t rows, int64_t cols) {
-    for (int64_t r0 = 0; r0 < rows; r0 += 16)
-        for (int64_t c0 = 0; c0 < cols; c0 += 16) {
-            int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
-            if (dt == NL_FLOAT32) {
-                for (int64_t c = c0; c < c1; c++)
-                    for (int64_t r = r0; r < r1; r++) ((float *)dst)[c * ldd + r] = ((const float *)src)[r * lds + c];
-            } else {
-                for (int64_t c = c0; c < c1; c++)
-                    for (int64_t r = r0; r < r1; r++) ((double *)dst)[c * ldd + r] = ((const double *)src)[r * lds + c];
-            }
-        }
-}
-
 /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (a block of
  * at most 16 x 16; transpose16_block with AVX-512) */
 #define XPOSE_LOOPS(NAME, T)                                                                       \
@@ -762,6 +758,25 @@ static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t l
     }
 XPOSE_LOOPS(xpose_f32, float)
 XPOSE_LOOPS(xpose_f64, double)
+TGT_AVX512 static void xpose_f32_avx512(float *dst, int64_t ldd, const float *src, int64_t lds, int rows, int cols) {
+    transpose16_block(dst, ldd, src, lds, rows, cols);
+}
+
+/* dst[c * ldd + r] = src[r * lds + c]: a (rows, cols) block transposed,
+ * in 16 x 16 tiles */
+static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t lds, int64_t rows, int64_t cols) {
+    bool wide = dt == NL_FLOAT32 && nl_cpu_avx512f();
+    for (int64_t r0 = 0; r0 < rows; r0 += 16)
+        for (int64_t c0 = 0; c0 < cols; c0 += 16) {
+            int rn = rows - r0 < 16 ? (int)(rows - r0) : 16, cn = cols - c0 < 16 ? (int)(cols - c0) : 16;
+            if (dt == NL_FLOAT64)
+                xpose_f64((double *)dst + c0 * ldd + r0, ldd, (const double *)src + r0 * lds + c0, lds, rn, cn);
+            else if (wide)
+                xpose_f32_avx512((float *)dst + c0 * ldd + r0, ldd, (const float *)src + r0 * lds + c0, lds, rn, cn);
+            else
+                xpose_f32((float *)dst + c0 * ldd + r0, ldd, (const float *)src + r0 * lds + c0, lds, rn, cn);
+        }
+}
 
 /* n (at most 16) elements of a step's row: a whole chunk's 16 as one
  * fixed-size copy the compiler inlines */
