@@ -871,11 +871,13 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         break;
     }
     case NL_OP_NARROW:
-    case NL_OP_SELECT: {                 /* zeros with g written into the slice */
-        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
-        nl_tensor *slice = TMP(n->op == NL_OP_NARROW ? nl_narrow(gx, d, n->a[1], g->sizes[d])
-                                                      : nl_select(gx, d, n->a[1]));
+    case NL_OP_SELECT: {                 /* g written into the slice, zeros on either side of it */
+        int64_t at = n->a[1], len = n->op == NL_OP_NARROW ? g->sizes[d] : 1, size = x->sizes[d];
+        gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
+        nl_tensor *slice = TMP(n->op == NL_OP_NARROW ? nl_narrow(gx, d, at, len) : nl_select(gx, d, at));
         if (nl_copy_(slice, g) != 0) goto fail;
+        if (at > 0 && nl_fill_(TMP(nl_narrow(gx, d, 0, at)), 0.0) != 0) goto fail;
+        if (at + len < size && nl_fill_(TMP(nl_narrow(gx, d, at + len, size - at - len)), 0.0) != 0) goto fail;
         break;
     }
     case NL_OP_EXPAND: gx = TMP(nl_sum_to(g, x->ndim, x->sizes)); break;

@@ -498,6 +498,46 @@ describe('autograd', function()
     end)
   end)
 
+  describe('slices', function()
+    it('narrow and select pass g into the slice and zeros around it, also into reused memory', function()
+      -- each slice at the start, inside and at the end of each dim; before
+      -- each backward a tensor of the gradient's size is filled with 7.5 and
+      -- freed, so that a gradient buffer the op fails to write shows it
+      local shape = { 3, 4, 5 }
+      local checked = 0
+      for d = 1, 3 do
+        local size = shape[d]
+        for _, c in ipairs({ { 1, 1 }, { 2, size - 2 }, { size - 1, 2 }, { 1, size } }) do
+          for _, op in ipairs({ 'narrow', 'select' }) do
+            local start, len = c[1], op == 'narrow' and c[2] or 1
+            local x = nl.randn(shape):requires_grad()
+            local y = op == 'narrow' and x:narrow(d, start, len) or x:select(d, start)
+            local w = nl.randn(y:shape())
+            do local junk = nl.full(shape, 7.5) end
+            collectgarbage()
+            ;(y * w):sum():backward()
+            local gw, gx = w:totable(), x.grad:totable()
+            for _, idx in ipairs(S.indices(shape)) do
+              local k = idx[d]
+              local want = 0
+              if k >= start and k < start + len then
+                local widx = {}
+                for i = 1, 3 do
+                  if i ~= d then widx[#widx + 1] = idx[i] elseif op == 'narrow' then widx[#widx + 1] = k - start + 1 end
+                end
+                want = S.get(gw, widx)
+              end
+              assert.are.equal(want, S.get(gx, idx), ('%s dim %d at %d: element %s'):format(op, d, start,
+                table.concat(idx, ',')))
+            end
+            checked = checked + 1
+          end
+        end
+      end
+      assert.are.equal(24, checked)
+    end)
+  end)
+
   describe('broadcasting', function()
     it('a bias of shape (3) added to (4,3) gets gradient 4s', function()
       local x = leaf(S.nested({ 4, 3 }, function() return 1 end))
