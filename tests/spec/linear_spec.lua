@@ -6,23 +6,13 @@
 local nl = require 'nnlua'
 local S = require 'tests.spec.support'
 local nn, F = nl.nn, nl.nn.functional
-local flat = S.flat
 
 local function rand(shape, dtype)
   local t = nl.randn(shape)
   return dtype and t[dtype](t) or t
 end
 
--- every element equal, NaN where the other is NaN
-local function same_bits(a, b, what)
-  assert.are.same(b:shape(), a:shape(), what)
-  local fa, fb = flat(a), flat(b)
-  for i = 1, #fa do
-    if not (fa[i] == fb[i] or (fa[i] ~= fa[i] and fb[i] ~= fb[i])) then
-      error(('%s: element %d: %s vs %s'):format(what, i, tostring(fa[i]), tostring(fb[i])))
-    end
-  end
-end
+local same_bits = S.same_bits
 
 describe('nl_linear', function()
   it('Linear and Sequential(Linear, ReLU) give the values and gradients of matmul, add and relu, bit for bit', function()

@@ -7,16 +7,7 @@ local nl = require 'nnlua'
 local S = require 'tests.spec.support'
 local nn, F = nl.nn, nl.nn.functional
 
--- every element equal, NaN where the other is NaN
-local function same_bits(a, b, what)
-  assert.are.same(b:shape(), a:shape(), what)
-  local fa, fb = S.flat(a), S.flat(b)
-  for i = 1, #fa do
-    if not (fa[i] == fb[i] or (fa[i] ~= fa[i] and fb[i] ~= fb[i])) then
-      error(('%s: element %d: %s vs %s'):format(what, i, tostring(fa[i]), tostring(fb[i])))
-    end
-  end
-end
+local same_bits = S.same_bits
 
 -- the loss, and the gradients of both sides, through f
 local function run(f, x, y, reduction)

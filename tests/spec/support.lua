@@ -154,6 +154,19 @@ end
 -- the values of tensor t, flat in row-major order
 function S.flat(t) return t:detach():reshape(-1):totable() end
 
+-- assert that tensors a and b have one shape and every element equal (NaN
+-- where the other is NaN); a failure names the first that differs
+function S.same_bits(a, b, what)
+  local sa, sb = table.concat(a:shape(), ','), table.concat(b:shape(), ',')
+  if sa ~= sb then error(('%s: shape (%s) vs (%s)'):format(what, sa, sb)) end
+  local fa, fb = S.flat(a), S.flat(b)
+  for i = 1, #fa do
+    if not (fa[i] == fb[i] or (fa[i] ~= fa[i] and fb[i] ~= fb[i])) then
+      error(('%s: element %d: %s vs %s'):format(what, i, tostring(fa[i]), tostring(fb[i])))
+    end
+  end
+end
+
 -- assert that tensor got equals want (a golden {shape, data} or a tensor):
 -- the shape exactly, every value within atol + rtol * |want|; a failure
 -- names the worst element
