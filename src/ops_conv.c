@@ -407,6 +407,26 @@ static void gemm_nt_small_k_f32(int64_t m, int64_t k, int64_t n, const float *a,
     }
 }
 
+/* Each group's weights packed once for all blocks' products (float32 with
+ * AVX-512, not the small-K loops): the forward's A is w_q (O/G, kg), the
+ * backward's gcol product takes w_q^T (transposed). NULL where not, or
+ * without memory: the blocks then pack their own. *asz: floats a group. */
+static float *weights_packed(const conv_geom *G, const void *w, int dtype, bool sk, bool transposed, int64_t *asz,
+                             int64_t *bytes) {
+    if (dtype != NL_FLOAT32 || sk || !nl_cpu_avx512f()) return NULL;
+    int64_t m = transposed ? G->kg : G->og, k = transposed ? G->og : G->kg;
+    *asz = nl_sgemm_packed_a_floats(m, k);
+    *bytes = G->groups * *asz * (int64_t)sizeof(float);
+    float *p = nl_alloc_scratch(bytes);
+    if (!p) return NULL;
+    for (int64_t q = 0; q < G->groups; q++) {
+        const float *wq = (const float *)w + q * G->og * G->kg;
+        if (transposed) nl_sgemm_pack_a(p + q * *asz, m, k, wq, 1, G->kg);
+        else nl_sgemm_pack_a(p + q * *asz, m, k, wq, G->kg, 1);
+    }
+    return p;
+}
+
 /* ---- the batch in blocks ----
  * The images are processed in blocks of S, their col matrices side by
  * side in one (C*kh*kw, S*L) matrix, so that each GEMM has S*L columns
@@ -603,6 +623,8 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
     int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw, xsz = G->c * G->h * G->w;
     int64_t per_thread = fwd_scratch(G, P, pf != NULL);
     bool sk = small_k(G, dtype);
+    int64_t asz = 0, abytes = 0;
+    float *apack = weights_packed(G, w, dtype, sk, false, &asz, &abytes);
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, blk, P->nblk,
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *col = (char *)scratch + omp_get_thread_num() * per_thread * es;
@@ -624,7 +646,8 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
             if (sk)
                 gemm_small_k_f32(G->og, ld, G->kg, (const float *)wq, G->kg, (const float *)cq, ld,
                                  one && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
-            else
+            else if (!apack || !nl_sgemm_packed(G->og, ld, G->kg, apack + q * asz, (const float *)cq, ld, 1,
+                                                one && b ? 1.0f : 0.0f, (float *)oq, ld, P->nt_gemm))
                 gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, one && b ? 1.0 : 0.0, oq, ld, 1,
                      P->nt_gemm);
         }
@@ -648,6 +671,7 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
                 }
             }
     );
+    if (apack) nl_free(apack, abytes);
 }
 
 nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_h, int64_t stride_w,
@@ -762,6 +786,8 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
     int64_t xsz = G->c * G->h * G->w, gsz = G->o * G->l, bl = P->s * G->l;
     bool sk = small_k(G, dtype);
     int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, gw != NULL, gx != NULL, pf != NULL);
+    int64_t asz = 0, abytes = 0;
+    float *apack = gx ? weights_packed(G, w, dtype, false, true, &asz, &abytes) : NULL;
     if (sk) memset(scratch, 0, nslot * accsz * es);    /* the products start each slot at beta 0 */
     if (gbias) memset(gb_part, 0, nslot * G->o * sizeof(double));
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, slot, nslot,
@@ -804,8 +830,11 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
         }
         if (gx) {
             for (int64_t q = 0; q < G->groups; q++)
-                gemm(dtype, G->kg, ld, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
-                     gb + q * G->og * ld * es, ld, 1, 0.0, gcol + q * G->kg * ld * es, ld, 1, P->nt_gemm);
+                if (!apack || !nl_sgemm_packed(G->kg, ld, G->og, apack + q * asz,
+                                               (const float *)(gb + q * G->og * ld * es), ld, 1, 0.0f,
+                                               (float *)(gcol + q * G->kg * ld * es), ld, P->nt_gemm))
+                    gemm(dtype, G->kg, ld, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
+                         gb + q * G->og * ld * es, ld, 1, 0.0, gcol + q * G->kg * ld * es, ld, 1, P->nt_gemm);
             for (int64_t i = 0; i < sn; i++)
                 col2im(dtype, (char *)gx + (n0 + i) * xsz * es, gcol + i * G->l * es, G, ld);
         }
@@ -849,6 +878,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
             for (int64_t t = 0; t < nslot; t++) s += gb_part[t * G->o + o];
             nl_store((char *)gbias + o * es, dtype, s);
         }
+    if (apack) nl_free(apack, abytes);
 }
 
 /* the backward of both ops: g is the gradient of nl_conv2d's output, or of

@@ -159,7 +159,8 @@ TGT_AVX512 static void pack_rows(float *dst, int64_t ktot, int64_t koff, const f
         for (int64_t kk = 0; kk < k; kk += 16) {
             int cols = k - kk < 16 ? (int)(k - kk) : 16;
             if (rows < MR_MAX)
-                for (int c = 0; c < cols; c++) memset(tile + (kk + c) * MR_MAX + rows, 0, (MR_MAX - rows) * sizeof(float));
+                for (int c = 0; c < cols; c++)
+                    memset(tile + (kk + c) * MR_MAX + rows, 0, (MR_MAX - rows) * sizeof(float));
             transpose16_block(tile + kk * MR_MAX, MR_MAX, w + i0 * ldw + kk, ldw, rows, cols);
         }
     );

@@ -190,6 +190,7 @@ typedef struct {
     float *c, beta;
     const float *bias;   /* linear's end (nl_sgemm_linear): NULL and false otherwise */
     bool relu;
+    const float *apack;  /* A packed whole (nl_sgemm_pack_a), or NULL: each thread packs its own */
 } sgemm_args;
 
 /* rows [ic, ic + mc) x B's packed panels for columns [j0, j1) of C, k
@@ -232,13 +233,17 @@ static void pack_a(const sgemm_args *g, float *abuf, int64_t ic, int64_t mc, int
  * (j1 - j0 rounded up to 32), abuf MC x KC */
 static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
                         float *abuf) {
+    /* with g->apack, row block ic of k block pc is at apack + pc * (rows
+     * rounded up to MR) + ic * kc: pack_a's layout for all rows at once */
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC;
         pack_b(g, bbuf, pc, kc, j0, j1);
         for (int64_t ic = i0; ic < i1; ic += MC) {
             int64_t mc = i1 - ic < MC ? i1 - ic : MC;
-            pack_a(g, abuf, ic, mc, pc, kc);
-            tiles(g, abuf, ic, mc, j0, j1, bbuf, pc, kc);
+            const float *ap = abuf;
+            if (g->apack) ap = g->apack + pc * ((g->m + MR - 1) / MR * MR) + ic * kc;
+            else pack_a(g, abuf, ic, mc, pc, kc);
+            tiles(g, ap, ic, mc, j0, j1, bbuf, pc, kc);
         }
     }
 }
@@ -269,15 +274,17 @@ static bool takes(int64_t m, int64_t n, int64_t k, int nt) {
 static bool sgemm_panels(const sgemm_args *g, int nt) {
     int64_t m = g->m, n = g->n, k = g->k;
     int64_t apanels = (m + MR - 1) / MR;
-    int64_t per = (KC * NR + apanels * MR * k + 15) / 16 * 16;   /* a B panel, then A */
+    int64_t per = (KC * NR + (g->apack ? 0 : apanels * MR * k) + 15) / 16 * 16;   /* a B panel, then A */
     int64_t bytes = nt * per * (int64_t)sizeof(float);
     float *buf = nl_alloc_scratch(&bytes);
     if (!buf) return false;
     int64_t next = 0;
     NL_PARALLEL_FOR(nt, t, nt,
         float *bbuf = buf + t * per, *apack = bbuf + KC * NR;
-        for (int64_t pc = 0; pc < k; pc += KC)       /* k block pc's panels at apack + pc * apanels * MR */
-            pack_a(g, apack + pc * apanels * MR, 0, m, pc, k - pc < KC ? k - pc : KC);
+        if (g->apack) apack = (float *)g->apack;
+        else
+            for (int64_t pc = 0; pc < k; pc += KC)   /* k block pc's panels at apack + pc * apanels * MR */
+                pack_a(g, apack + pc * apanels * MR, 0, m, pc, k - pc < KC ? k - pc : KC);
         for (;;) {
             int64_t j0 = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) * NR;
             if (j0 >= n) break;
@@ -330,13 +337,28 @@ bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int6
         /* C column-major: C^T (n, m) row-major = B^T @ A^T */
         return nl_sgemm(n, m, k, b, csb, rsb, a, csa, rsa, beta, c, csc, 1, nt);
     }
-    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, rsc, a, b, c, beta, NULL, false };
+    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, rsc, a, b, c, beta, NULL, false, NULL };
     return sgemm_run(&g, nt);
 }
 
 bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
                      int64_t rsb, int64_t csb, const float *bias, bool relu, float *c, int64_t ldc, int nt) {
     if (!takes(m, n, k, nt)) return false;
-    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, ldc, a, b, c, 0.0f, bias, relu };
+    sgemm_args g = { m, n, k, rsa, csa, rsb, csb, ldc, a, b, c, 0.0f, bias, relu, NULL };
+    return sgemm_run(&g, nt);
+}
+
+int64_t nl_sgemm_packed_a_floats(int64_t m, int64_t k) { return (m + MR - 1) / MR * MR * k; }
+
+void nl_sgemm_pack_a(float *dst, int64_t m, int64_t k, const float *a, int64_t rsa, int64_t csa) {
+    sgemm_args g = { m, 0, k, rsa, csa, 0, 0, 0, a, NULL, NULL, 0.0f, NULL, false, NULL };
+    int64_t rows = (m + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < k; pc += KC) pack_a(&g, dst + pc * rows, 0, m, pc, k - pc < KC ? k - pc : KC);
+}
+
+bool nl_sgemm_packed(int64_t m, int64_t n, int64_t k, const float *apack, const float *b, int64_t rsb, int64_t csb,
+                     float beta, float *c, int64_t ldc, int nt) {
+    if (!takes(m, n, k, nt)) return false;
+    sgemm_args g = { m, n, k, 0, 0, rsb, csb, ldc, NULL, b, c, beta, NULL, false, apack };
     return sgemm_run(&g, nt);
 }

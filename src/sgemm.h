@@ -16,4 +16,13 @@ bool nl_sgemm(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int6
  * the ReLU taken in float32. false where nl_sgemm would be. */
 bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rsa, int64_t csa, const float *b,
                      int64_t rsb, int64_t csb, const float *bias, bool relu, float *c, int64_t ldc, int nt);
+/* A packed once for several products (a convolution's weights over its
+ * blocks of images): nl_sgemm_pack_a writes a (m, k) into dst, which holds
+ * nl_sgemm_packed_a_floats(m, k) floats; nl_sgemm_packed is nl_sgemm with
+ * that A and c row-major (row stride ldc), the same values, and false
+ * where nl_sgemm would be (the caller then uses a itself). */
+int64_t nl_sgemm_packed_a_floats(int64_t m, int64_t k);
+void nl_sgemm_pack_a(float *dst, int64_t m, int64_t k, const float *a, int64_t rsa, int64_t csa);
+bool nl_sgemm_packed(int64_t m, int64_t n, int64_t k, const float *apack, const float *b, int64_t rsb, int64_t csb,
+                     float beta, float *c, int64_t ldc, int nt);
 #endif

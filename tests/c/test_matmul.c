@@ -4,6 +4,7 @@
  * int64, and the error messages. */
 #include "check.h"
 #include "../../src/ops_blas.h"
+#include "../../src/sgemm.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -392,4 +393,43 @@ TEST(matmul_same_for_one_and_two_threads) {
     CHECK(bad == 0);
     for (int k = 0; k < 2; k++) { nl_release(c[k]); nl_release(z[k]); }
     nl_release(a); nl_release(b); nl_release(x); nl_release(y);
+}
+
+/* A packed once (nl_sgemm_pack_a, a convolution's weights) gives the bits of
+ * nl_sgemm packing it itself, with A row-major and transposed, beta 0 and
+ * 1, on 1 to 3 threads: a conv forward's block (k blocks of 256 and 32), a
+ * backward's gcol product, several column blocks and an edge tile of one
+ * row, and a small A that the threads' panels share. */
+TEST(sgemm_packed_a_same_bits) {
+    if (!__builtin_cpu_supports("avx512f")) return;
+    unsigned long long st = 21;
+    static const int64_t shapes[4][3] = { { 64, 288, 588 }, { 288, 64, 392 }, { 13, 600, 1100 }, { 37, 300, 70 } };
+    int prev = nl_get_num_threads(), checked = 0;
+    for (int s = 0; s < 4; s++) {
+        int64_t m = shapes[s][0], k = shapes[s][1], n = shapes[s][2];
+        nl_tensor *a = rand2(m, k, NL_FLOAT32, &st), *b = rand2(k, n, NL_FLOAT32, &st);
+        nl_tensor *c0 = rand2(m, n, NL_FLOAT32, &st);
+        float *ap = malloc(sizeof(float) * nl_sgemm_packed_a_floats(m, k) + 64);
+        float *c1 = malloc(sizeof(float) * m * n), *c2 = malloc(sizeof(float) * m * n);
+        for (int tr = 0; tr < 2; tr++) {
+            /* tr: A read as the transpose of its (k, m) storage */
+            int64_t rsa = tr ? 1 : k, csa = tr ? m : 1;
+            nl_sgemm_pack_a(ap, m, k, a->data, rsa, csa);
+            for (int nt = 1; nt <= 3; nt++)
+                for (int beta = 0; beta <= 1; beta++) {
+                    nl_set_num_threads(nt);
+                    memcpy(c1, c0->data, sizeof(float) * m * n);
+                    memcpy(c2, c0->data, sizeof(float) * m * n);
+                    bool ok1 = nl_sgemm(m, n, k, a->data, rsa, csa, b->data, n, 1, (float)beta, c1, n, 1, nt);
+                    bool ok2 = nl_sgemm_packed(m, n, k, ap, b->data, n, 1, (float)beta, c2, n, nt);
+                    CHECK(ok1 && ok2);
+                    CHECK(memcmp(c1, c2, sizeof(float) * m * n) == 0);
+                    checked++;
+                }
+        }
+        free(ap); free(c1); free(c2);
+        nl_release(a); nl_release(b); nl_release(c0);
+    }
+    nl_set_num_threads(prev);
+    CHECK(checked == 4 * 2 * 3 * 2);
 }
