@@ -960,23 +960,24 @@ ATTR static void step_backward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, in
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
+    /* the bias gradients: each row's 16 lane sums, then each row's lanes in                       \
+     * order in double, the rows side by side (the compiler's vectors run                          \
+     * across rows); rows <= 16, a chunk. GRU's h part has its own sums. */                        \
     for (int64_t q = 0; q < s->G; q++)                                                             \
-        for (int64_t r = 0; r < rows; r++) {                                                       \
-            int64_t row = q * H + j0 + r;                                                          \
-            const ET *gx_ = dgx + row * Np, *gh_ = dgh + row * Np;                                 \
-            ET px[16] = { 0 }, ph[16] = { 0 };           /* 16 lanes: Np is a multiple of 16 */    \
-            for (int64_t b = 0; b < Np; b += 16)                                                   \
-                for (int l = 0; l < 16; l++) {                                                     \
-                    px[l] += gx_[b + l];                                                           \
-                    ph[l] += gh_[b + l];                                                           \
-                }                                                                                  \
-            double sx = 0, sh = 0;                                                                 \
-            for (int l = 0; l < 16; l++) {                                                         \
-                sx += px[l];                                                                       \
-                sh += ph[l];                                                                       \
+        for (int part = 0; part < (db_h ? 2 : 1); part++) {                                        \
+            const ET *src = part ? dgh : dgx;                                                      \
+            double *db = part ? db_h : db_x, sum[16] = { 0 };                                      \
+            ET pt[16][16];                       /* pt[l][r]: lane l of row r */                   \
+            for (int64_t r = 0; r < rows; r++) {                                                   \
+                const ET *g_ = src + (q * H + j0 + r) * Np;                                        \
+                ET p[16] = { 0 };                /* 16 lanes: Np is a multiple of 16 */            \
+                for (int64_t b = 0; b < Np; b += 16)                                               \
+                    for (int l = 0; l < 16; l++) p[l] += g_[b + l];                                \
+                for (int l = 0; l < 16; l++) pt[l][r] = p[l];                                      \
             }                                                                                      \
-            db_x[row] += sx;                                                                       \
-            if (db_h) db_h[row] += sh;                                                             \
+            for (int l = 0; l < 16; l++)                                                           \
+                for (int64_t r = 0; r < rows; r++) sum[r] += pt[l][r];                             \
+            for (int64_t r = 0; r < rows; r++) db[q * H + j0 + r] += sum[r];                       \
         }                                                                                          \
 }
 
