@@ -6,6 +6,7 @@
  * loader and the path. No math here beyond scaling bytes; the Lua side
  * picks columns and labels. */
 #include "internal.h"
+#include "transpose16.h"
 
 #include <errno.h>
 #include <immintrin.h>
@@ -298,12 +299,12 @@ BYTES_TO(bytes_to_f64, double)
  * q = v r, q += (v - q div) r. That is a fraction of a division's cost,
  * and for the byte values it is the quotient rounded once, which
  * fma_divides() checks for all 256 of them before it is used. */
-__attribute__((target("avx512f,avx512vl,avx512bw"))) static void bytes_to_f32_fma(float *restrict d, const unsigned char *restrict s,
-                                                                int64_t n, float div) {
+__attribute__((target("avx512f,avx512vl,avx512bw")))
+static void bytes_to_f32_fma(float *restrict d, const unsigned char *restrict s, int64_t n, float div) {
     __m512 vd = _mm512_set1_ps(div), vr = _mm512_set1_ps(1.0f / div);
     int64_t j = 0;
     for (; j < n; j += 16) {
-        __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 m = first_lanes(n - j);
         __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, s + j)));
         __m512 q = _mm512_mul_ps(v, vr);
         q = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, vd, v), vr, q);

@@ -397,7 +397,8 @@ nl_tensor *nl_linear(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int relu)
         nl_tensor *wt = TMP(nl_tensor_new_view(weight, 2, ts, tst, weight->offset));
         out = TMP(matmul_run(x, wt, false));
         /* in place, as nl_add and nl_relu compute them (out needs no grad) */
-        if (out->numel > 0 && ((bc && nl_binary_(NL_OP_ADD, out, bc) != 0) || (relu && nl_unary_(NL_OP_RELU, out) != 0)))
+        if (out->numel > 0 &&
+            ((bc && nl_binary_(NL_OP_ADD, out, bc) != 0) || (relu && nl_unary_(NL_OP_RELU, out) != 0)))
             goto fail;
     }
     nl_node *nd = nl_record(NL_OP_LINEAR, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias });

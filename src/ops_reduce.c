@@ -515,12 +515,11 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = n->in[0], *gx = NULL;
     int op = n->op;
     int d = (int)n->a[0];
-    if (op == NL_OP_SUM && d < 0 && g->numel == 1) {   /* the sum of everything: g everywhere */
-        gin[0] = nl_full(x->ndim, x->sizes, nl_load(g->data, g->dtype), g->dtype);
-        return gin[0] ? 0 : -1;
-    } else if (op == NL_OP_MEAN && d < 0 && g->numel == 1) {   /* g / numel everywhere, divided as nl_div does */
+    if (is_sum_like(op) && d < 0 && g->numel == 1) {
+        /* of everything: g everywhere, for the mean g / numel divided in g's dtype as nl_div does */
         double v = nl_load(g->data, g->dtype);
-        v = g->dtype == NL_FLOAT32 ? (double)((float)v / (float)x->numel) : v / (double)x->numel;
+        if (op == NL_OP_MEAN)
+            v = g->dtype == NL_FLOAT32 ? (double)((float)v / (float)x->numel) : v / (double)x->numel;
         gin[0] = nl_full(x->ndim, x->sizes, v, g->dtype);
         return gin[0] ? 0 : -1;
     } else if (is_sum_like(op)) {

@@ -104,7 +104,7 @@ TGT_AVX512 static ALWAYS_INLINE __m512 tanh_ps(__m512 x) {
 
 TGT_AVX512 static void act_f32_avx512(int kind, float *p, int64_t n) {
     for (int64_t j = 0; j < n; j += 16) {
-        __mmask16 m = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        __mmask16 m = first_lanes(n - j);
         __m512 v = _mm512_maskz_loadu_ps(m, p + j);
         v = kind == ACT_SIGMOID ? sigmoid_ps(v) : kind == ACT_TANH ? tanh_ps(v) : _mm512_max_ps(v, _mm512_setzero_ps());
         _mm512_mask_storeu_ps(p + j, m, v);
@@ -172,7 +172,7 @@ TGT_AVX512 static void pack_cols(float *dst, const float *w, int64_t k, int64_t 
     NL_PARALLEL_FOR(nl_threads_for(m * k, PACK_GRAIN), it, ntiles,
         int64_t i0 = it * MR_MAX;
         int64_t rows = m - i0 < MR_MAX ? m - i0 : MR_MAX;
-        __mmask16 in = (__mmask16)((1u << rows) - 1);
+        __mmask16 in = first_lanes(rows);
         float *tile = dst + i0 * k;
         for (int64_t kk = 0; kk < k; kk++)   /* 12 lanes stored, the ones past m zero */
             _mm512_mask_storeu_ps(tile + kk * MR_MAX, (__mmask16)0x0FFF, _mm512_maskz_loadu_ps(in, w + kk * ldw + i0));
@@ -326,7 +326,7 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
                 tile_packed_f32(1, false, 0xFFFF, rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
                 j += 16;
             } else {
-                tile_packed_f32(1, true, (__mmask16)((1u << w) - 1), rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
+                tile_packed_f32(1, true, first_lanes(w), rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
                 j += w;
             }
         }
@@ -345,7 +345,7 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
                 TILE_ROWS(1, false);
                 j += 16;
             } else {
-                mask = (__mmask16)((1u << w) - 1);
+                mask = first_lanes(w);
                 TILE_ROWS(1, true);
                 j += w;
             }
@@ -804,7 +804,7 @@ static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t l
  * column block t of dgx_all, dgh_all (GH, ldg). dh leaves holding what
  * passes straight to h_{t-1} (GRU's z dh, and all of it past a sequence's
  * end); the step's GEMM then adds W_hh^T dgh. */
-#define RNN_STEP_KERNELS(ET, SFX, ATTR, ACT, XPOSE)                                                       \
+#define RNN_STEP_KERNELS(ET, SFX, ATTR, ACT, XPOSE)                                                \
 ATTR static void step_forward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, int64_t j1, ET *out) { \
     const int64_t H = s->H, Np = s->Np, I = s->I, K = s->K, rows = j1 - j0, n = rows * Np;         \
     const ET *on = (const ET *)s->ws + s->o_on;                                                    \

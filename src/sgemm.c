@@ -54,8 +54,6 @@
  * too. The packing, which reads the caller's tensors, stays checked. */
 #define HOT __attribute__((target("avx512f"), optimize("O3"), no_sanitize("address", "undefined")))
 
-static inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
-
 /* dst (kc, w) k-major, w = 32 or 12 columns: element (q, j) of a source
  * with strides (qs, js), for j < cols (the rest zero). The source's j runs
  * are contiguous (js == 1): vector copies. Its q runs are (qs == 1): 16 x

@@ -1,10 +1,14 @@
 #ifndef NNLUA_TRANSPOSE16_H
 #define NNLUA_TRANSPOSE16_H
 /* A 16 x 16 float32 block transposed in AVX-512 registers, for the
- * packing in sgemm.c and the recurrent layers' per-step transposes. */
+ * packing in sgemm.c and the recurrent layers' per-step transposes, and the
+ * lane mask of a vector's first n elements that the AVX-512 loops share. */
 #include "internal.h"
 
 #include <immintrin.h>
+
+/* the first n of 16 lanes (all 16 from n = 16) */
+static inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
 /* r[i] becomes column i of the 16 x 16 block whose rows were r[0..15] */
 __attribute__((target("avx512f"))) static ALWAYS_INLINE void transpose16(__m512 r[16]) {
@@ -35,8 +39,7 @@ __attribute__((target("avx512f"))) static ALWAYS_INLINE void transpose16(__m512 
 __attribute__((target("avx512f"))) static ALWAYS_INLINE void transpose16_block(float *dst, int64_t ldd,
                                                                              const float *src, int64_t lds,
                                                                              int rows, int cols) {
-    __mmask16 cm = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-    __mmask16 rm = rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);
+    __mmask16 cm = first_lanes(cols), rm = first_lanes(rows);
     __m512 v[16];
     for (int i = 0; i < 16; i++) v[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * lds) : _mm512_setzero_ps();
     transpose16(v);
