@@ -180,14 +180,15 @@ return function(nl)
   -- ---- datasets that keep image bytes --------------------------------------
 
   -- a dataset of n rows as a userdata proxy (so that #ds works under
-  -- LuaJIT): ds[i] is row(i), other keys are fields[key]
-  local function dataset_proxy(n, fields, row, describe)
+  -- LuaJIT): ds[i] is the list of what fields.get returns for row i, other
+  -- keys are fields[key]
+  local function dataset_proxy(n, fields, describe)
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return n end
     mt.__index = function(_, i)
       if type(i) ~= 'number' then return fields[i] end
-      return row(i)
+      return { fields.get(nil, i) }
     end
     mt.__tostring = describe
     return self
@@ -263,7 +264,6 @@ return function(nl)
       row[1] = idx:numel()
       return X:view(unpack(row))
     end
-    local function check_index(i) check_row(op, i, n) end
     local fields = { labels = y, path = images, dims = dims }
     function fields.batch(_, idx)
       if not nl.is_tensor(idx) then argerror(op .. ':batch', 'an int64 tensor of row indices', idx) end
@@ -271,7 +271,7 @@ return function(nl)
       return rows(idx)
     end
     function fields.get(_, i)
-      check_index(i)
+      check_row(op, i, n)
       local X = rows(nl.tensor({ i }, 'int64'))[1]
       if y then return X, y[i] end
       return X
@@ -279,7 +279,7 @@ return function(nl)
     function fields.tensors(self_)
       return fields.batch(self_, nl.arange(1, n + 1, 1, 'int64'))
     end
-    return dataset_proxy(n, fields, function(i) return { fields.get(nil, i) } end, function()
+    return dataset_proxy(n, fields, function()
       return string.format('IdxDataset(%d rows of [%s] bytes%s: %s)', n, table.concat(row, ',', 2),
                            y and ', labels' or '', images)
     end)
@@ -378,10 +378,9 @@ return function(nl)
       end
       n = rows
     end
-    local function check_index(i) check_row(op, i, n) end
     local fields = { tensors = tensors }
     function fields.get(_, i)
-      check_index(i)
+      check_row(op, i, n)
       if k == 1 then return tensors[1][i] end
       if k == 2 then return tensors[1][i], tensors[2][i] end
       local row = {}
@@ -394,13 +393,7 @@ return function(nl)
       for j = 1, k do out[j] = tensors[j]:index_select(1, idx) end
       return unpack(out, 1, k)
     end
-    local function row_of(i)
-      check_index(i)
-      local row = {}
-      for j = 1, k do row[j] = tensors[j][i] end
-      return row
-    end
-    local self = dataset_proxy(n, fields, row_of, function()
+    local self = dataset_proxy(n, fields, function()
       local s = {}
       for j = 1, k do s[j] = nl._shape_str(tensors[j]) .. ' ' .. tensors[j]:dtype() end
       return string.format('TensorDataset(%d rows: %s)', n, table.concat(s, ', '))
