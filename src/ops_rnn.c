@@ -401,16 +401,19 @@ static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg,
         return;
     }
     /* column tiles outer: a thread's tiles share their B panel. Handed out
-     * in runs of 4 as threads ask (not split evenly in advance): the step's
+     * in runs as threads ask (not split evenly in advance): the step's
      * serial code ran on the first thread, whose cache holds its output,
-     * so an even split leaves the first thread waiting for the others. */
+     * so an even split leaves the first thread waiting for the others.
+     * Runs of 4 tiles, fewer where that would leave under 8 runs a thread. */
     int64_t next = 0;   /* the first tile not yet taken; nt threads of the team take them */
+    int64_t run = tiles / (8 * (nt > 1 ? nt : 1));
+    run = run < 1 ? 1 : run > 4 ? 4 : run;
     #pragma omp parallel num_threads(nl_team(nt)) if (nt > 1)
     if (omp_get_thread_num() < nt)
         for (;;) {
-            int64_t w0 = __atomic_fetch_add(&next, 4, __ATOMIC_RELAXED);
+            int64_t w0 = __atomic_fetch_add(&next, run, __ATOMIC_RELAXED);
             if (w0 >= tiles) break;
-            for (int64_t w = w0; w < w0 + 4 && w < tiles; w++) {
+            for (int64_t w = w0; w < w0 + run && w < tiles; w++) {
                 int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
                 gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg,
                                c, ldc, bias, acc);
