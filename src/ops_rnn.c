@@ -166,16 +166,22 @@ TGT_AVX512 static void pack_rows(float *dst, int64_t ktot, int64_t koff, const f
     );
 }
 
+/* one tile of pack_cols: columns i0.. (at most 12) of w, 12 lanes stored,
+ * the ones past m zero. Apart from pack_cols's loop because the body of an
+ * OpenMP loop is a function of its own, which clang does not give the
+ * enclosing function's target */
+TGT_AVX512 static void pack_cols_tile(float *tile, const float *w, int64_t k, int64_t rows, int64_t ldw) {
+    __mmask16 in = first_lanes(rows);
+    for (int64_t kk = 0; kk < k; kk++)
+        _mm512_mask_storeu_ps(tile + kk * MR_MAX, (__mmask16)0x0FFF, _mm512_maskz_loadu_ps(in, w + kk * ldw));
+}
+
 /* dst (packed): the transpose of w (k, m) row-major, i.e. rows = w's columns */
-TGT_AVX512 static void pack_cols(float *dst, const float *w, int64_t k, int64_t m, int64_t ldw) {
+static void pack_cols(float *dst, const float *w, int64_t k, int64_t m, int64_t ldw) {
     int64_t ntiles = (m + MR_MAX - 1) / MR_MAX;
     NL_PARALLEL_FOR(nl_threads_for(m * k, PACK_GRAIN), it, ntiles,
         int64_t i0 = it * MR_MAX;
-        int64_t rows = m - i0 < MR_MAX ? m - i0 : MR_MAX;
-        __mmask16 in = first_lanes(rows);
-        float *tile = dst + i0 * k;
-        for (int64_t kk = 0; kk < k; kk++)   /* 12 lanes stored, the ones past m zero */
-            _mm512_mask_storeu_ps(tile + kk * MR_MAX, (__mmask16)0x0FFF, _mm512_maskz_loadu_ps(in, w + kk * ldw + i0));
+        pack_cols_tile(dst + i0 * k, w + i0, k, m - i0 < MR_MAX ? m - i0 : MR_MAX, ldw);
     );
 }
 
