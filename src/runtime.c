@@ -68,16 +68,31 @@ int nl_wrap_dim(int dim, int ndim) {
     return (dim >= 0 && dim < n) ? dim : -1;
 }
 
-/* ---- CPU features (internal.h) ---- */
-bool nl_cpu_avx512f(void) {
-    __builtin_cpu_init();      /* returns at once after the first call */
-    return __builtin_cpu_supports("avx512f");
+/* ---- CPU features (internal.h) ----
+ * NNLUA_CPU_CAPABILITY=default (or avx2) turns the AVX-512 kernels off, as
+ * on a CPU without them (PyTorch's ATEN_CPU_CAPABILITY): make test runs the
+ * fallback paths this way on a machine that has AVX-512. Read once. */
+enum { CPU_UNKNOWN = -1, CPU_BASE, CPU_AVX512F, CPU_AVX512 };
+static int cpu_level = CPU_UNKNOWN;
+
+static int cpu_features(void) {
+    int v = __atomic_load_n(&cpu_level, __ATOMIC_RELAXED);
+    if (v != CPU_UNKNOWN) return v;
+    __builtin_cpu_init();
+    const char *cap = getenv("NNLUA_CPU_CAPABILITY");
+    bool off = cap && (strcmp(cap, "default") == 0 || strcmp(cap, "avx2") == 0);
+    v = CPU_BASE;
+    if (!off && __builtin_cpu_supports("avx512f"))
+        v = __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                    __builtin_cpu_supports("avx512vl")
+                ? CPU_AVX512
+                : CPU_AVX512F;
+    __atomic_store_n(&cpu_level, v, __ATOMIC_RELAXED);
+    return v;
 }
 
-bool nl_cpu_avx512(void) {
-    return nl_cpu_avx512f() && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl");
-}
+bool nl_cpu_avx512f(void) { return cpu_features() >= CPU_AVX512F; }
+bool nl_cpu_avx512(void) { return cpu_features() == CPU_AVX512; }
 
 /* ---- threads ----
  * Debian's BLIS 0.9 does not know recent Xeons and falls back to its AVX2

@@ -46,7 +46,9 @@ describe('nl_linear', function()
           local x = c.transposed and rand({ c.k, c.m }, c.dtype):t() or rand({ c.m, c.k }, c.dtype)
           x[1][2] = 0 / 0
           local xa, xb = x:clone():requires_grad(), x:clone():requires_grad()
-          if c.transposed then xa = x:t():clone():t():requires_grad() end   -- a strided view, like x
+          if c.transposed then   -- strided views, like x: matmul's BLIS path reads the layout it is given
+            xa, xb = x:t():clone():t():requires_grad(), x:t():clone():t():requires_grad()
+          end
           local ya = relu and nn.Sequential(lin, nn.ReLU())(xa) or lin(xa)
           local up = rand({ c.m, c.n }, c.dtype)
           up[c.m][c.n] = 1 / 0
