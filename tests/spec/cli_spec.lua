@@ -305,6 +305,27 @@ while true do os.time() end
     assert.matches('interrupted!', slurp(errfile), 1, true)
   end)
 
+  it('NNLUA_CPU_CAPABILITY=default turns the AVX-512 kernels off, BLIS\'s skx ones with them', function()
+    -- the runtime asks BLIS for skx when, and only when, its own kernels
+    -- may use AVX-512: one reading of the CPU and the setting for both
+    local flags = (slurp('/proc/cpuinfo'):match('\nflags%s*:([^\n]*)') or '') .. ' '
+    local has = true
+    for _, f in ipairs({ 'avx512f', 'avx512dq', 'avx512bw', 'avx512vl' }) do
+      has = has and flags:find(' ' .. f .. ' ', 1, true) ~= nil
+    end
+    local function blis_arch(cap)
+      local env = 'env -u BLIS_ARCH_TYPE ' .. (cap and 'NNLUA_CPU_CAPABILITY=' .. cap or '-u NNLUA_CPU_CAPABILITY')
+      local p = assert(io.popen(env .. ' ' .. q(BIN) .. [[ -e "io.write(tostring(os.getenv('BLIS_ARCH_TYPE')))"]]))
+      local out = p:read('*a')
+      p:close()
+      return out
+    end
+    assert.are.equal(has and 'skx' or 'nil', blis_arch(nil))
+    assert.are.equal(has and 'skx' or 'nil', blis_arch('avx512'))
+    assert.are.equal('nil', blis_arch('default'))
+    assert.are.equal('nil', blis_arch('avx2'))
+  end)
+
   it('starts in under 20 ms (best of 5 runs of nnlua -e "")', function()
     pcall(ffi.cdef, [[
       typedef struct { long tv_sec; long tv_nsec; } nnlua_cli_timespec;
