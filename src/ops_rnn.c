@@ -166,10 +166,10 @@ TGT_AVX512 static void pack_rows(float *dst, int64_t ktot, int64_t koff, const f
     );
 }
 
-/* one tile of pack_cols: columns i0.. (at most 12) of w, 12 lanes stored,
- * the ones past m zero. Apart from pack_cols's loop because the body of an
- * OpenMP loop is a function of its own, which clang does not give the
- * enclosing function's target */
+/* one tile of pack_cols: the first `rows` (at most 12) columns of w, 12
+ * lanes stored, those past `rows` zero. A function of its own with the
+ * target: clang makes the body of an OpenMP loop a function that does not
+ * get the enclosing function's target */
 TGT_AVX512 static void pack_cols_tile(float *tile, const float *w, int64_t k, int64_t rows, int64_t ldw) {
     __mmask16 in = first_lanes(rows);
     for (int64_t kk = 0; kk < k; kk++)
