@@ -1076,6 +1076,44 @@ static inline bool pool_is_2x2(const pool_geom *P) {
            P->dw == 1;
 }
 
+/* m, at = v, place where v is greater than m or NaN: selects through
+ * masks of the bits, which the compiler cannot turn back into branches */
+#define POOL_TAKE(m, at, v, place)                                                              \
+    do {                                                                                       \
+        float v_ = (v);                                                                        \
+        uint32_t k_ = -(uint32_t)((v_ > m) | (v_ != v_)), mb_, vb_;                            \
+        memcpy(&mb_, &m, 4);                                                                   \
+        memcpy(&vb_, &v_, 4);                                                                  \
+        mb_ = (vb_ & k_) | (mb_ & ~k_);                                                        \
+        memcpy(&m, &mb_, 4);                                                                   \
+        at ^= (at ^ (int64_t)(place)) & (int64_t)(int32_t)k_;                                  \
+    } while (0)
+
+/* MAX_POOL_FORWARD for those windows in float32 without AVX-512, in plain
+ * C whose selects need no branch (POOL_TAKE): the general loop's compare
+ * and branch goes wrong about every other value on real data. The same
+ * order and NaN rule (a window's first value, then each later one that is
+ * greater or NaN); float64 keeps the general loop, the specs' reference. */
+#define MAX_POOL_2X2_FORWARD()                                                                  \
+    NL_PARALLEL_FOR(nt, p, P->planes,                                                          \
+        const int64_t W = P->w, Wo = P->wo;                                                    \
+        const float *xp = (const float *)x + p * P->h * W;                                     \
+        float *op = (float *)out + p * P->ho * Wo;                                             \
+        int64_t *ip = idx + p * P->ho * Wo;                                                    \
+        for (int64_t oy = 0; oy < P->ho; oy++) {                                               \
+            const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;                                   \
+            for (int64_t ox = 0; ox < Wo; ox++) {                                              \
+                float m = r0[2 * ox];                                                          \
+                int64_t at = 0;                                                                \
+                POOL_TAKE(m, at, r0[2 * ox + 1], 1);                                           \
+                POOL_TAKE(m, at, r1[2 * ox], W);                                               \
+                POOL_TAKE(m, at, r1[2 * ox + 1], W + 1);                                       \
+                op[oy * Wo + ox] = m;                                                          \
+                ip[oy * Wo + ox] = 2 * oy * W + 2 * ox + at;                                   \
+            }                                                                                  \
+        }                                                                                      \
+    )
+
 /* the 2x2 pooling (stride 2) of planes [p0, p1), on AVX-512 (window_max) */
 TGT_AVX512 static void max_pool2x2_f32_avx512(float *out, int64_t *idx, const float *x, const pool_geom *P,
                                               int64_t p0, int64_t p1) {
@@ -1150,6 +1188,8 @@ static void max_pool2d_forward(void *out, int64_t *idx, const void *x, const poo
             PLANE_SHARE(nt, t, P->planes, p0, p1);
             max_pool2x2_f32_avx512(out, idx, x, P, p0, p1);
         );
+    } else if (dtype == NL_FLOAT32 && pool_is_2x2(P)) {
+        MAX_POOL_2X2_FORWARD();
     } else if (dtype == NL_FLOAT32) MAX_POOL_FORWARD(float);
     else MAX_POOL_FORWARD(double);
 }

@@ -270,6 +270,14 @@ describe('pooling: float32 kernels against the float64 plain loops', function()
     assert.are.equal(4, idx:item())
     local y64 = F.max_pool2d(x:double(), 2)
     assert.is_true(y64:item() ~= y64:item())
+    -- a NaN in each place of a window, greater values after it: NaN and its index
+    local nan = 0 / 0
+    local x4 = nl.tensor({ { nan, 9, 1, nan, 1, 2, 1, 2 }, { 7, 8, 9, 9, nan, 9, 3, nan } }):view(1, 1, 2, 8)
+    for _, dt in ipairs({ 'float', 'double' }) do
+      local y4, i4 = F.max_pool2d(x4[dt](x4), 2, { return_indices = true })
+      for j, v in ipairs(flat(y4)) do assert.is_true(v ~= v, dt .. ' window ' .. j) end
+      assert.are.same({ 1, 4, 13, 16 }, flat(i4), dt)
+    end
   end)
 
   it('avg_pool2d 2x2 matches a reshape-and-mean reference', function()
