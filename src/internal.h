@@ -214,6 +214,7 @@ void nl_for_each_row(const nl_iter *it, int64_t grain, nl_row_fn fn, const void 
  * pooling kernels need. */
 bool nl_cpu_avx512f(void);
 bool nl_cpu_avx512(void);
+bool nl_cpu_avx2(void);      /* AVX2 and FMA */
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* ---- threads ----

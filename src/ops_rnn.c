@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define TGT_AVX512 __attribute__((target("avx512f")))
+#define TGT_AVX2 __attribute__((target("avx2,fma")))
 
 /* multiply-adds per thread before a GEMM takes another; elements of an
  * elementwise step per thread */
@@ -40,7 +41,8 @@
 
 /* ---- activations ----------------------------------------------------------
  * In place over n contiguous elements. Reference: libm in double. Fast
- * float32: Cephes' expf and tanhf polynomials in AVX-512 (about 2 ulp). */
+ * float32: Cephes' expf and tanhf polynomials in AVX-512 (about 2 ulp), and
+ * the same in AVX2 for CPUs without AVX-512. */
 
 enum { ACT_SIGMOID, ACT_TANH, ACT_RELU };
 
@@ -108,6 +110,58 @@ TGT_AVX512 static void act_f32_avx512(int kind, float *p, int64_t n) {
         __m512 v = _mm512_maskz_loadu_ps(m, p + j);
         v = kind == ACT_SIGMOID ? sigmoid_ps(v) : kind == ACT_TANH ? tanh_ps(v) : _mm512_max_ps(v, _mm512_setzero_ps());
         _mm512_mask_storeu_ps(p + j, m, v);
+    }
+}
+
+/* the same polynomials on 8 lanes (AVX2 and FMA): 2^n built in the
+ * exponent's bits, which need n within [-126, 127]: the clamp above
+ * gives that */
+TGT_AVX2 static ALWAYS_INLINE __m256 exp_ps8(__m256 x) {
+    x = _mm256_min_ps(_mm256_set1_ps(88.3762626647949f), _mm256_max_ps(_mm256_set1_ps(-87.3365478515625f), x));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+TGT_AVX2 static ALWAYS_INLINE __m256 sigmoid_ps8(__m256 x) {
+    __m256 one = _mm256_set1_ps(1.0f);
+    return _mm256_div_ps(one, _mm256_add_ps(one, exp_ps8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+TGT_AVX2 static ALWAYS_INLINE __m256 tanh_ps8(__m256 x) {
+    __m256 sign_bit = _mm256_set1_ps(-0.0f), one = _mm256_set1_ps(1.0f);
+    __m256 ax = _mm256_andnot_ps(sign_bit, x);
+    __m256 e = exp_ps8(_mm256_add_ps(ax, ax));
+    __m256 big = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), _mm256_div_ps(one, _mm256_add_ps(e, one)), one);
+    big = _mm256_or_ps(big, _mm256_and_ps(sign_bit, x));
+    __m256 z = _mm256_mul_ps(x, x);
+    __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.37397155531e-2f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.33314422036e-1f));
+    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
+    __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, z), p, x);
+    return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+}
+
+TGT_AVX2 static void act_f32_avx2(int kind, float *p, int64_t n) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t j = 0; j < n; j += 8) {
+        int left = n - j < 8 ? (int)(n - j) : 8;
+        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lanes);
+        __m256 v = _mm256_maskload_ps(p + j, m);
+        v = kind == ACT_SIGMOID ? sigmoid_ps8(v) : kind == ACT_TANH ? tanh_ps8(v) : _mm256_max_ps(v, _mm256_setzero_ps());
+        _mm256_maskstore_ps(p + j, m, v);
     }
 }
 
@@ -991,13 +1045,17 @@ ATTR static void step_backward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, in
 }
 
 RNN_STEP_KERNELS(float, f32_avx512, TGT_AVX512, act_f32_avx512, transpose16_block)
+RNN_STEP_KERNELS(float, f32_avx2, TGT_AVX2, act_f32_avx2, xpose_f32)
 RNN_STEP_KERNELS(float, f32, , act_f32_ref, xpose_f32)
 RNN_STEP_KERNELS(double, f64, , act_f64_ref, xpose_f64)
 
-/* the kernel set of s: AVX-512 float32 unless reference, libm otherwise */
+/* the kernel set of s: float32 in AVX-512, else AVX2, unless reference;
+ * libm otherwise */
+enum { KS_AVX512, KS_REF_F32, KS_F64, KS_AVX2 };
 static int kernel_set(const rnn_seq *s) {
-    if (s->dt == NL_FLOAT64) return 2;
-    return !s->reference && nl_cpu_avx512f() ? 0 : 1;
+    if (s->dt == NL_FLOAT64) return KS_F64;
+    if (s->reference) return KS_REF_F32;
+    return nl_cpu_avx512f() ? KS_AVX512 : nl_cpu_avx2() ? KS_AVX2 : KS_REF_F32;
 }
 
 static void run_step_forward(const rnn_seq *s, int64_t t, void *out) {
@@ -1005,8 +1063,9 @@ static void run_step_forward(const rnn_seq *s, int64_t t, void *out) {
     int ks = kernel_set(s);
     NL_PARALLEL_FOR(s->nt, ci, nch,
         int64_t j0 = ci * CHUNK, j1 = j0 + CHUNK < s->H ? j0 + CHUNK : s->H;
-        if (ks == 0) step_forward_f32_avx512(s, t, j0, j1, out);
-        else if (ks == 1) step_forward_f32(s, t, j0, j1, out);
+        if (ks == KS_AVX512) step_forward_f32_avx512(s, t, j0, j1, out);
+        else if (ks == KS_AVX2) step_forward_f32_avx2(s, t, j0, j1, out);
+        else if (ks == KS_REF_F32) step_forward_f32(s, t, j0, j1, out);
         else step_forward_f64(s, t, j0, j1, out);
     );
 }
@@ -1029,8 +1088,12 @@ static void run_step_backward(const rnn_seq *s, int64_t t, const void *gout, con
     void *dgx = step_block(s, w, w->dgx, t), *dgh = step_block(s, w, w->dgh, t);
     NL_PARALLEL_FOR(s->nt, ci, nch,
         int64_t j0 = ci * CHUNK, j1 = j0 + CHUNK < s->H ? j0 + CHUNK : s->H;
-        if (ks == 0) step_backward_f32_avx512(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
-        else if (ks == 1) step_backward_f32(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
+        if (ks == KS_AVX512)
+            step_backward_f32_avx512(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
+        else if (ks == KS_AVX2)
+            step_backward_f32_avx2(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
+        else if (ks == KS_REF_F32)
+            step_backward_f32(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
         else step_backward_f64(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
     );
 }

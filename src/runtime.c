@@ -69,28 +69,33 @@ int nl_wrap_dim(int dim, int ndim) {
 }
 
 /* ---- CPU features (internal.h) ----
- * NNLUA_CPU_CAPABILITY=default (or avx2) turns the AVX-512 kernels off, as
- * on a CPU without them (PyTorch's ATEN_CPU_CAPABILITY): make test runs the
- * fallback paths this way on a machine that has AVX-512. Read once. */
-enum { CPU_UNKNOWN = -1, CPU_BASE, CPU_AVX512F, CPU_AVX512 };
+ * NNLUA_CPU_CAPABILITY, as PyTorch's ATEN_CPU_CAPABILITY, caps the kernels
+ * below what the CPU has: avx2 turns the AVX-512 ones off, default the
+ * AVX2 ones too; make test runs the paths without AVX-512 this way on a
+ * machine that has it. Read once. */
+enum { CPU_UNKNOWN = -1, CPU_BASE, CPU_AVX2, CPU_AVX512F, CPU_AVX512 };
 static int cpu_level = CPU_UNKNOWN;
 
 static int cpu_features(void) {
     int v = __atomic_load_n(&cpu_level, __ATOMIC_RELAXED);
     if (v != CPU_UNKNOWN) return v;
     __builtin_cpu_init();
-    const char *cap = getenv("NNLUA_CPU_CAPABILITY");
-    bool off = cap && (strcmp(cap, "default") == 0 || strcmp(cap, "avx2") == 0);
     v = CPU_BASE;
-    if (!off && __builtin_cpu_supports("avx512f"))
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) v = CPU_AVX2;
+    if (v == CPU_AVX2 && __builtin_cpu_supports("avx512f"))
         v = __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
                     __builtin_cpu_supports("avx512vl")
                 ? CPU_AVX512
                 : CPU_AVX512F;
+    const char *cap = getenv("NNLUA_CPU_CAPABILITY");
+    int most = !cap ? CPU_AVX512 : strcmp(cap, "default") == 0 ? CPU_BASE : strcmp(cap, "avx2") == 0 ? CPU_AVX2
+                                                                                                : CPU_AVX512;
+    if (v > most) v = most;
     __atomic_store_n(&cpu_level, v, __ATOMIC_RELAXED);
     return v;
 }
 
+bool nl_cpu_avx2(void) { return cpu_features() >= CPU_AVX2; }
 bool nl_cpu_avx512f(void) { return cpu_features() >= CPU_AVX512F; }
 bool nl_cpu_avx512(void) { return cpu_features() == CPU_AVX512; }
 

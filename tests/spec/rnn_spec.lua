@@ -226,6 +226,51 @@ describe('optimized recurrent kernels', function()
   end)
 end)
 
+describe('recurrent activations over the float range', function()
+  -- tanh through an RNN step (h = tanh(x)) and sigmoid through an LSTM
+  -- step's cell (gates i = x, f on c0 = 0, g = tanh(20) = 1: c = sigmoid(x)),
+  -- in each kernel set, against libm in double: the polynomials' clamps,
+  -- the switch of tanh's two forms at |x| = 0.625, and NaN passing through
+  local nan, inf = 0 / 0, math.huge
+  local vals = { 0, 1e-8, -1e-8, 0.3, -0.3, 0.6249, -0.6249, 0.625, -0.625, 0.6251, -0.6251, 1, -1, 5, -5, 9, -9,
+                 20, -20, 44, -44, 80, -80, 87.5, -87.5, 88.5, -88.5, 89, -89, 100, -100, 1e30, -1e30, nan }
+  local function input(list)
+    local t = {}
+    for i, v in ipairs(list) do t[i] = { v } end
+    return nl.tensor({ t })
+  end
+  local function near(got, want, what)
+    if want ~= want then return assert.is_true(got ~= got, what .. ': NaN expected, got ' .. tostring(got)) end
+    local tol = 1e-6 * math.abs(want) + 1e-7   -- a few float32 ulp
+    assert.is_true(math.abs(got - want) <= tol, ('%s: %.9g, libm %.9g'):format(what, got, want))
+  end
+  for _, ref in ipairs({ false, true }) do
+    it((ref and 'reference loops' or 'optimized kernels') .. ': tanh and sigmoid against libm', function()
+      local rnn = nn.RNN(1, 1, { reference = ref })
+      nl.no_grad(function()
+        rnn.weight_ih_l0:fill_(1)
+        rnn.weight_hh_l0:fill_(0)
+        rnn.bias_ih_l0:fill_(0)
+        rnn.bias_hh_l0:fill_(0)
+      end)
+      local with_inf = { inf, -inf }
+      for _, v in ipairs(vals) do with_inf[#with_inf + 1] = v end
+      local h = S.flat(rnn(input(with_inf)))
+      for i, v in ipairs(with_inf) do near(h[i], math.tanh(v), 'tanh(' .. v .. ')') end
+      local lstm = nn.LSTM(1, 1, { reference = ref })
+      nl.no_grad(function()
+        lstm.weight_ih_l0:copy_(nl.tensor({ { 1 }, { 0 }, { 0 }, { 0 } }))
+        lstm.weight_hh_l0:fill_(0)
+        lstm.bias_ih_l0:copy_(nl.tensor({ 0, 0, 20, 0 }))
+        lstm.bias_hh_l0:fill_(0)
+      end)
+      local _, hc = lstm(input(vals))
+      local c = S.flat(hc[2])
+      for i, v in ipairs(vals) do near(c[i], 1 / (1 + math.exp(-v)), 'sigmoid(' .. v .. ')') end
+    end)
+  end
+end)
+
 -- ---- float64 gradchecks ----------------------------------------------------------------------
 
 local U = S.rng(4242)
