@@ -52,7 +52,7 @@ static double act_d(int kind, double x) {
     switch (kind) {
     case ACT_SIGMOID: return sigmoid_d(x);
     case ACT_TANH: return tanh(x);
-    default: return x > 0 ? x : 0;
+    default: return x > 0 || x != x ? x : 0;     /* NaN passes, as PyTorch's relu */
     }
 }
 
@@ -104,11 +104,16 @@ TGT_AVX512 static ALWAYS_INLINE __m512 tanh_ps(__m512 x) {
     return _mm512_mask_blend_ps(is_small, big, small);
 }
 
+/* max(x, 0) but NaN, which passes (max returns its second operand then) */
+TGT_AVX512 static ALWAYS_INLINE __m512 relu_ps(__m512 x) {
+    return _mm512_mask_mov_ps(_mm512_max_ps(x, _mm512_setzero_ps()), _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+}
+
 TGT_AVX512 static void act_f32_avx512(int kind, float *p, int64_t n) {
     for (int64_t j = 0; j < n; j += 16) {
         __mmask16 m = first_lanes(n - j);
         __m512 v = _mm512_maskz_loadu_ps(m, p + j);
-        v = kind == ACT_SIGMOID ? sigmoid_ps(v) : kind == ACT_TANH ? tanh_ps(v) : _mm512_max_ps(v, _mm512_setzero_ps());
+        v = kind == ACT_SIGMOID ? sigmoid_ps(v) : kind == ACT_TANH ? tanh_ps(v) : relu_ps(v);
         _mm512_mask_storeu_ps(p + j, m, v);
     }
 }
@@ -154,13 +159,17 @@ TGT_AVX2 static ALWAYS_INLINE __m256 tanh_ps8(__m256 x) {
     return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
 }
 
+TGT_AVX2 static ALWAYS_INLINE __m256 relu_ps8(__m256 x) {
+    return _mm256_blendv_ps(_mm256_max_ps(x, _mm256_setzero_ps()), x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
 TGT_AVX2 static void act_f32_avx2(int kind, float *p, int64_t n) {
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t j = 0; j < n; j += 8) {
         int left = n - j < 8 ? (int)(n - j) : 8;
         __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lanes);
         __m256 v = _mm256_maskload_ps(p + j, m);
-        v = kind == ACT_SIGMOID ? sigmoid_ps8(v) : kind == ACT_TANH ? tanh_ps8(v) : _mm256_max_ps(v, _mm256_setzero_ps());
+        v = kind == ACT_SIGMOID ? sigmoid_ps8(v) : kind == ACT_TANH ? tanh_ps8(v) : relu_ps8(v);
         _mm256_maskstore_ps(p + j, m, v);
     }
 }

@@ -231,6 +231,7 @@ describe('recurrent activations over the float range', function()
   -- step's cell (gates i = x, f on c0 = 0, g = tanh(20) = 1: c = sigmoid(x)),
   -- in each kernel set, against libm in double: the polynomials' clamps,
   -- the switch of tanh's two forms at |x| = 0.625, and NaN passing through
+  -- (relu's too)
   local nan, inf = 0 / 0, math.huge
   local vals = { 0, 1e-8, -1e-8, 0.3, -0.3, 0.6249, -0.6249, 0.625, -0.625, 0.6251, -0.6251, 1, -1, 5, -5, 9, -9,
                  20, -20, 44, -44, 80, -80, 87.5, -87.5, 88.5, -88.5, 89, -89, 100, -100, 1e30, -1e30, nan }
@@ -241,6 +242,7 @@ describe('recurrent activations over the float range', function()
   end
   local function near(got, want, what)
     if want ~= want then return assert.is_true(got ~= got, what .. ': NaN expected, got ' .. tostring(got)) end
+    if got == want then return end   -- the infinities
     local tol = 1e-6 * math.abs(want) + 1e-7   -- a few float32 ulp
     assert.is_true(math.abs(got - want) <= tol, ('%s: %.9g, libm %.9g'):format(what, got, want))
   end
@@ -257,6 +259,13 @@ describe('recurrent activations over the float range', function()
       for _, v in ipairs(vals) do with_inf[#with_inf + 1] = v end
       local h = S.flat(rnn(input(with_inf)))
       for i, v in ipairs(with_inf) do near(h[i], math.tanh(v), 'tanh(' .. v .. ')') end
+      -- relu: NaN passes, as in PyTorch's relu RNN and nl.relu
+      local relu = nn.RNN(1, 1, { nonlinearity = 'relu', reference = ref })
+      relu:load_state_dict(rnn:state_dict())
+      h = S.flat(relu(input(with_inf)))
+      for i, v in ipairs(with_inf) do
+        near(h[i], v ~= v and v or math.max(v, 0), 'relu(' .. v .. ')')
+      end
       local lstm = nn.LSTM(1, 1, { reference = ref })
       nl.no_grad(function()
         lstm.weight_ih_l0:copy_(nl.tensor({ { 1 }, { 0 }, { 0 }, { 0 } }))
