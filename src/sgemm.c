@@ -227,19 +227,29 @@ static void pack_a(const sgemm_args *g, float *abuf, int64_t ic, int64_t mc, int
              mc - ir < MR ? mc - ir : MR);
 }
 
+/* m rounded up to whole 12-row panels */
+static int64_t panel_rows(int64_t m) { return (m + MR - 1) / MR * MR; }
+
+/* all of A, k block by k block: block pc's panels at dst + pc *
+ * panel_rows(m), so that rows [ic, ..) of it start ic * kc further on */
+static void pack_a_whole(const sgemm_args *g, float *dst) {
+    for (int64_t pc = 0; pc < g->k; pc += KC)
+        pack_a(g, dst + pc * panel_rows(g->m), 0, g->m, pc, g->k - pc < KC ? g->k - pc : KC);
+}
+
 /* rows [i0, i1) x columns [j0, j1) of C, j1 - j0 <= NC; bbuf holds KC x
  * (j1 - j0 rounded up to 32), abuf MC x KC */
 static void sgemm_block(const sgemm_args *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float *bbuf,
                         float *abuf) {
-    /* with g->apack, row block ic of k block pc is at apack + pc * (rows
-     * rounded up to MR) + ic * kc: pack_a's layout for all rows at once */
+    /* with g->apack (pack_a_whole's layout), row block ic of k block pc is
+     * at apack + pc * panel_rows(m) + ic * kc */
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC;
         pack_b(g, bbuf, pc, kc, j0, j1);
         for (int64_t ic = i0; ic < i1; ic += MC) {
             int64_t mc = i1 - ic < MC ? i1 - ic : MC;
             const float *ap = abuf;
-            if (g->apack) ap = g->apack + pc * ((g->m + MR - 1) / MR * MR) + ic * kc;
+            if (g->apack) ap = g->apack + pc * panel_rows(g->m) + ic * kc;
             else pack_a(g, abuf, ic, mc, pc, kc);
             tiles(g, ap, ic, mc, j0, j1, bbuf, pc, kc);
         }
@@ -271,8 +281,7 @@ static bool takes(int64_t m, int64_t n, int64_t k, int nt) {
 
 static bool sgemm_panels(const sgemm_args *g, int nt) {
     int64_t m = g->m, n = g->n, k = g->k;
-    int64_t apanels = (m + MR - 1) / MR;
-    int64_t per = (KC * NR + (g->apack ? 0 : apanels * MR * k) + 15) / 16 * 16;   /* a B panel, then A */
+    int64_t per = (KC * NR + (g->apack ? 0 : panel_rows(m) * k) + 15) / 16 * 16;   /* a B panel, then A */
     int64_t bytes = nt * per * (int64_t)sizeof(float);
     float *buf = nl_alloc_scratch(&bytes);
     if (!buf) return false;
@@ -280,9 +289,7 @@ static bool sgemm_panels(const sgemm_args *g, int nt) {
     NL_PARALLEL_FOR(nt, t, nt,
         float *bbuf = buf + t * per, *apack = bbuf + KC * NR;
         if (g->apack) apack = (float *)g->apack;
-        else
-            for (int64_t pc = 0; pc < k; pc += KC)   /* k block pc's panels at apack + pc * apanels * MR */
-                pack_a(g, apack + pc * apanels * MR, 0, m, pc, k - pc < KC ? k - pc : KC);
+        else pack_a_whole(g, apack);
         for (;;) {
             int64_t j0 = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED) * NR;
             if (j0 >= n) break;
@@ -290,7 +297,7 @@ static bool sgemm_panels(const sgemm_args *g, int nt) {
             for (int64_t pc = 0; pc < k; pc += KC) {
                 int64_t kc = k - pc < KC ? k - pc : KC;
                 pack_b(g, bbuf, pc, kc, j0, j1);
-                tiles(g, apack + pc * apanels * MR, 0, m, j0, j1, bbuf, pc, kc);
+                tiles(g, apack + pc * panel_rows(m), 0, m, j0, j1, bbuf, pc, kc);
             }
         });
     nl_free(buf, bytes);
@@ -346,12 +353,11 @@ bool nl_sgemm_linear(int64_t m, int64_t n, int64_t k, const float *a, int64_t rs
     return sgemm_run(&g, nt);
 }
 
-int64_t nl_sgemm_packed_a_floats(int64_t m, int64_t k) { return (m + MR - 1) / MR * MR * k; }
+int64_t nl_sgemm_packed_a_floats(int64_t m, int64_t k) { return panel_rows(m) * k; }
 
 void nl_sgemm_pack_a(float *dst, int64_t m, int64_t k, const float *a, int64_t rsa, int64_t csa) {
     sgemm_args g = { m, 0, k, rsa, csa, 0, 0, 0, a, NULL, NULL, 0.0f, NULL, false, NULL };
-    int64_t rows = (m + MR - 1) / MR * MR;
-    for (int64_t pc = 0; pc < k; pc += KC) pack_a(&g, dst + pc * rows, 0, m, pc, k - pc < KC ? k - pc : KC);
+    pack_a_whole(&g, dst);
 }
 
 bool nl_sgemm_packed(int64_t m, int64_t n, int64_t k, const float *apack, const float *b, int64_t rsb, int64_t csb,
