@@ -302,6 +302,11 @@ static inline double nl_load(const void *p, int dtype) {
     default: return (double)*(const int64_t *)p;
     }
 }
+/* v / d as a division in dtype gives it: float32 rounds both to float and
+ * divides in float, as nl_div does */
+static inline double nl_div_as(double v, double d, int dtype) {
+    return dtype == NL_FLOAT32 ? (double)((float)v / (float)d) : v / d;
+}
 static inline void nl_store(void *p, int dtype, double v) {
     switch (dtype) {
     case NL_FLOAT32: *(float *)p = (float)v; break;

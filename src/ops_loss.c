@@ -279,13 +279,8 @@ static int mse_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     int64_t n = a->numel, nblk = (n + NL_REDUCE_CHUNK - 1) / NL_REDUCE_CHUNK;
     double gv = nl_load(g->data, g->dtype), scale;
     bool mean = nd->a[0] == NL_REDUCE_MEAN;
-    if (a->dtype == NL_FLOAT32) {
-        float q = mean ? (float)gv / (float)n : (float)gv;
-        scale = (double)(q + q);
-    } else {
-        double q = mean ? gv / (double)n : gv;
-        scale = q + q;
-    }
+    double q = mean ? nl_div_as(gv, (double)n, a->dtype) : gv;
+    scale = a->dtype == NL_FLOAT32 ? (double)((float)q + (float)q) : q + q;
     int nt = nl_threads_for(n, MSE_GRAIN);
     if (a->dtype == NL_FLOAT32) MSE_GRAD(float);
     else MSE_GRAD(double);

@@ -10,9 +10,6 @@
 
 /* Work per thread before another thread is worth it, in elements. */
 #define REDUCE_GRAIN (1 << 15)
-/* reduce_all splits its input into chunks of NL_REDUCE_CHUNK elements and
- * combines the chunks' partial results in chunk order. */
-#define REDUCE_CHUNK NL_REDUCE_CHUNK
 /* Neighbouring outputs reduced together when the reduced dim is not last:
  * at most LANES, fewer when that leaves threads idle. Each output is still
  * reduced in one order, so the width changes no result. */
@@ -154,7 +151,7 @@ static void reduce_run(reduce_acc *r, const void *x, int64_t n, int dtype, int o
 /* op over x[0..n): chunks in parallel, their results combined in chunk
  * order. -1 when out of memory. */
 static int reduce_flat(reduce_acc *r, const void *x, int64_t n, int dtype, int op) {
-    int64_t nchunks = (n + REDUCE_CHUNK - 1) / REDUCE_CHUNK;
+    int64_t nchunks = (n + NL_REDUCE_CHUNK - 1) / NL_REDUCE_CHUNK;
     if (nchunks <= 1) {
         reduce_run(r, x, n, dtype, op);
         return 0;
@@ -164,8 +161,8 @@ static int reduce_flat(reduce_acc *r, const void *x, int64_t n, int dtype, int o
     int64_t es = nl_dtype_size(dtype);
     int nt = nl_threads_for(n, REDUCE_GRAIN);
     NL_PARALLEL_FOR(nt, k, nchunks,
-        int64_t lo = k * REDUCE_CHUNK;
-        reduce_run(&part[k], (const char *)x + lo * es, min64(REDUCE_CHUNK, n - lo), dtype, op);
+        int64_t lo = k * NL_REDUCE_CHUNK;
+        reduce_run(&part[k], (const char *)x + lo * es, min64(NL_REDUCE_CHUNK, n - lo), dtype, op);
         part[k].at += lo;
         );
     *r = part[0];
@@ -518,8 +515,7 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     if (is_sum_like(op) && d < 0 && g->numel == 1) {
         /* of everything: g everywhere, for the mean g / numel divided in g's dtype as nl_div does */
         double v = nl_load(g->data, g->dtype);
-        if (op == NL_OP_MEAN)
-            v = g->dtype == NL_FLOAT32 ? (double)((float)v / (float)x->numel) : v / (double)x->numel;
+        if (op == NL_OP_MEAN) v = nl_div_as(v, (double)x->numel, g->dtype);
         gin[0] = nl_full(x->ndim, x->sizes, v, g->dtype);
         return gin[0] ? 0 : -1;
     } else if (is_sum_like(op)) {
