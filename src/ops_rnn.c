@@ -11,7 +11,11 @@
  * C in registers over all of k, reading weights packed once per call into
  * 12-row panels; elsewhere BLIS; the plain reference loops (reference = 1)
  * stay beside both for the tests. The elementwise part of a step is one
- * kernel per cell kind, compiled for float32 (AVX-512 or not) and float64. */
+ * kernel per cell kind, compiled for float32 (AVX-512 or not) and float64.
+ * With the AVX-512 GEMM a step's products and cell kernels run in chunks
+ * of 12 units, each chunk's products followed by its kernel, in one
+ * parallel region for the whole sequence (seq_forward_packed,
+ * seq_backward_packed). */
 #include "internal.h"
 #include "transpose16.h"
 
@@ -332,14 +336,16 @@ TGT_AVX512 static ALWAYS_INLINE void tile_f32(const int MR, const int NV, const 
     }
 }
 
-/* the same from packed A: 12 rows, of which the first `rows` are stored */
-TGT_AVX512 static ALWAYS_INLINE void tile_packed_f32(const int NV, const bool MASKED, __mmask16 mask, int64_t rows,
-                                                     int nseg, const gemm_seg *seg, int64_t i0, int64_t j0,
-                                                     float *c, int64_t ldc, const float *bias, bool acc) {
+/* the same from packed A: the first MR rows of a 12-row panel (4 where
+ * the panel has no more, the last of an m = 4 mod 12), of which the first
+ * `rows` are stored */
+TGT_AVX512 static ALWAYS_INLINE void tile_packed_f32(const int MR, const int NV, const bool MASKED, __mmask16 mask,
+                                                     int64_t rows, int nseg, const gemm_seg *seg, int64_t i0,
+                                                     int64_t j0, float *c, int64_t ldc, const float *bias, bool acc) {
     __m512 c0[MR_MAX], c1[MR_MAX];
     float *cr = c + i0 * ldc + j0;
 #pragma GCC unroll 12
-    for (int r = 0; r < MR_MAX; r++) {
+    for (int r = 0; r < MR; r++) {
         if (acc && r < rows) {
             c0[r] = MASKED ? _mm512_maskz_loadu_ps(mask, cr + r * ldc) : _mm512_loadu_ps(cr + r * ldc);
             c1[r] = NV == 2 ? _mm512_loadu_ps(cr + r * ldc + 16) : _mm512_setzero_ps();
@@ -355,7 +361,7 @@ TGT_AVX512 static ALWAYS_INLINE void tile_packed_f32(const int NV, const bool MA
             __m512 b0 = MASKED ? _mm512_maskz_loadu_ps(mask, b) : _mm512_loadu_ps(b);
             __m512 b1 = NV == 2 ? _mm512_loadu_ps(b + 16) : b0;
 #pragma GCC unroll 12
-            for (int r = 0; r < MR_MAX; r++) {
+            for (int r = 0; r < MR; r++) {
                 __m512 av = _mm512_set1_ps(a[r]);
                 c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
                 if (NV == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
@@ -363,7 +369,7 @@ TGT_AVX512 static ALWAYS_INLINE void tile_packed_f32(const int NV, const bool MA
         }
     }
 #pragma GCC unroll 12
-    for (int r = 0; r < MR_MAX; r++) {
+    for (int r = 0; r < MR; r++) {
         if (r >= rows) break;
         if (MASKED) _mm512_mask_storeu_ps(cr + r * ldc, mask, c0[r]);
         else _mm512_storeu_ps(cr + r * ldc, c0[r]);
@@ -387,13 +393,14 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
         for (int64_t j = 0; j < cols;) {
             int64_t w = cols - j;
             if (w >= 32) {
-                tile_packed_f32(2, false, 0xFFFF, rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
+                if (rows <= 4) tile_packed_f32(4, 2, false, 0xFFFF, rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
+                else tile_packed_f32(12, 2, false, 0xFFFF, rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
                 j += 32;
             } else if (w >= 16) {
-                tile_packed_f32(1, false, 0xFFFF, rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
+                tile_packed_f32(12, 1, false, 0xFFFF, rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
                 j += 16;
             } else {
-                tile_packed_f32(1, true, first_lanes(w), rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
+                tile_packed_f32(12, 1, true, first_lanes(w), rows, nseg, seg, i0, j0 + j, c, ldc, bias, acc);
                 j += w;
             }
         }
@@ -468,10 +475,9 @@ static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg,
         return;
     }
     /* column tiles outer: a thread's tiles share their B panel. Handed out
-     * in runs as threads ask (not split evenly in advance): the step's
-     * serial code ran on the first thread, whose cache holds its output,
-     * so an even split leaves the first thread waiting for the others.
-     * Runs of 4 tiles, fewer where that would leave under 8 runs a thread. */
+     * in runs as threads ask (not split evenly in advance), so that a
+     * thread slowed by its host takes fewer. Runs of 4 tiles, fewer where
+     * that would leave under 8 runs a thread. */
     int64_t next = 0;   /* the first tile not yet taken; nt threads of the team take them */
     int64_t run = tiles / (8 * (nt > 1 ? nt : 1));
     run = run < 1 ? 1 : run > 4 ? 4 : run;
@@ -756,8 +762,9 @@ static int rnn_cell_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
  *   c   (T+1, H, Np)  LSTM: c0 in block 0, c_t in block t+1
  *   tc  (T, H, Np)    LSTM: tanh(c_t)
  *   ghn (T, H, Np)    GRU: W_hn h_{t-1} + b_hn
- * and scratch: gx, gh (3H, Np) GRU's x and h parts of one step; on (Np)
- * one step's column mask (1 while sequence b runs); bsum (GH) b_ih + b_hh. */
+ *   on  (T, Np)       the steps' column masks (1 while sequence b runs)
+ * and scratch: gx, gh (3H, Np) GRU's x and h parts of one step; bsum (GH)
+ * b_ih + b_hh. */
 
 enum {
     F_BIAS = 1, F_H0 = 2, F_C0 = 4, F_LEN = 8, F_BATCH_FIRST = 16, F_REFERENCE = 32
@@ -803,7 +810,7 @@ static void seq_init(rnn_seq *s, int mode, int dt, int64_t T, int64_t N, int64_t
         s->o_gx = o; o += 3 * H * Np;
         s->o_gh = o; o += 3 * H * Np;
     }
-    s->o_on = o; o += Np;
+    s->o_on = o; o += T * Np;
     s->o_bsum = o; o += s->GH;
     s->total = o;
     s->nt = nl_threads_for(H * Np * s->G * 8, STEP_GRAIN);
@@ -814,10 +821,12 @@ static inline int64_t y_off(const rnn_seq *s, int64_t t, int64_t b) {
     return (s->batch_first ? b * s->T + t : t * s->N + b) * s->H;
 }
 
-/* on (Np) = 1 where sequence b still runs at step t, else 0 */
-static void step_mask(const rnn_seq *s, int64_t t, void *on) {
-    for (int64_t b = 0; b < s->Np; b++)
-        ST(s->dt, on, b, !s->len || (b < s->N && t < s->len[b]) ? 1.0 : 0.0);
+/* the step masks (T, Np): on[t][b] = 1 where sequence b still runs at
+ * step t, else 0; the forward writes them, the backward reads them back */
+static void step_masks(const rnn_seq *s) {
+    for (int64_t t = 0; t < s->T; t++)
+        for (int64_t b = 0; b < s->Np; b++)
+            ST(s->dt, BUF(s, s->o_on), t * s->Np + b, !s->len || (b < s->N && t < s->len[b]) ? 1.0 : 0.0);
 }
 
 /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (a block of
@@ -849,11 +858,12 @@ static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t l
         }
 }
 
-/* n (at most 16) elements of a step's row: a whole chunk's 16 as one
- * fixed-size copy the compiler inlines */
+/* n (at most 16) elements of a step's row: a whole chunk's 16 (or 12, the
+ * packed forward's) as one fixed-size copy the compiler inlines */
 #define COPY16(dst, src, n)                                                                        \
     do {                                                                                           \
         if ((n) == 16) memcpy((dst), (src), 16 * sizeof *(src));                                   \
+        else if ((n) == 12) memcpy((dst), (src), 12 * sizeof *(src));                              \
         else memcpy((dst), (src), (size_t)(n) * sizeof *(src));                                    \
     } while (0)
 
@@ -877,7 +887,7 @@ static void transpose(int dt, void *dst, int64_t ldd, const void *src, int64_t l
 #define RNN_STEP_KERNELS(ET, SFX, ATTR, ACT, XPOSE)                                                \
 ATTR static void step_forward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, int64_t j1, ET *out) { \
     const int64_t H = s->H, Np = s->Np, I = s->I, K = s->K, rows = j1 - j0, n = rows * Np;         \
-    const ET *on = (const ET *)s->ws + s->o_on;                                                    \
+    const ET *on = (const ET *)s->ws + s->o_on + t * Np;                                           \
     ET *a = (ET *)s->ws + s->o_a + t * s->GH * Np;                                                 \
     ET *zt = (ET *)s->ws + s->o_zt;                                                                \
     const ET *hp = zt + (t * K + I + j0) * Np;                                                     \
@@ -961,7 +971,7 @@ ATTR static void step_backward_##SFX(const rnn_seq *s, int64_t t, int64_t j0, in
                                      const ET *gout, ET *dh, ET *dc, ET *dy, ET *dgx, ET *dgh,     \
                                      double *db_x, double *db_h) {                                 \
     const int64_t H = s->H, Np = s->Np, I = s->I, K = s->K, rows = j1 - j0;                        \
-    const ET *on = (const ET *)s->ws + s->o_on;                                                    \
+    const ET *on = (const ET *)s->ws + s->o_on + t * Np;                                           \
     const ET *a = (const ET *)s->ws + s->o_a + t * s->GH * Np;                                     \
     const ET *zt = (const ET *)s->ws + s->o_zt;                                                    \
     for (int64_t b0 = 0; b0 < Np; b0 += 16) {     /* gout's rows of 16 sequences, transposed */ \
@@ -1056,13 +1066,51 @@ RNN_STEP_KERNELS(float, f32_avx2, TGT_AVX2, act_f32_avx2, xpose_f32)
 RNN_STEP_KERNELS(float, f32, , act_f32_ref, xpose_f32)
 RNN_STEP_KERNELS(double, f64, , act_f64_ref, xpose_f64)
 
-/* the kernel set of s: float32 in AVX-512, else AVX2, unless reference;
- * libm otherwise */
-enum { KS_AVX512, KS_REF_F32, KS_F64, KS_AVX2 };
+/* ---- steps split between threads that keep their rows ---------------------
+ * A step's items (row chunks) go out as one contiguous range a thread: a
+ * thread takes its own from the front and, once they are done, the
+ * others' from the back. The ranges are the same every step, so a chunk's
+ * weights, gates and states stay in one core's cache while the threads
+ * run at one speed, and only the chunks a slower thread leaves move. */
+typedef struct steal_range {
+    _Alignas(64) uint64_t lohi;     /* the items [lo, hi): lo in the low 32 bits */
+} steal_range;
+
+static void range_set(steal_range *r, int64_t lo, int64_t hi) {
+    __atomic_store_n(&r->lohi, (uint64_t)lo | (uint64_t)hi << 32, __ATOMIC_RELEASE);
+}
+
+/* the front item of r, or its back one; -1 when none is left */
+static int64_t range_take(steal_range *r, bool back) {
+    uint64_t w = __atomic_load_n(&r->lohi, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
+        if (lo >= hi) return -1;
+        uint64_t nw = back ? w - ((uint64_t)1 << 32) : w + 1;
+        if (__atomic_compare_exchange_n(&r->lohi, &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return back ? (int64_t)hi - 1 : (int64_t)lo;
+    }
+}
+
+/* thread u of k: its own items, then the next threads' */
+static int64_t next_item(steal_range *rs, int u, int k) {
+    int64_t i = range_take(&rs[u], false);
+    for (int d = 1; i < 0 && d < k; d++) i = range_take(&rs[(u + d) % k], true);
+    return i;
+}
+
+/* thread u's own items of n split between k threads */
+static void range_own(steal_range *r, int64_t n, int u, int k) { range_set(r, n * u / k, n * (u + 1) / k); }
+
+/* The steps of the unpacked paths (float64, the reference, float32
+ * without AVX-512): a GEMM, then the cell kernels over chunks of CHUNK
+ * rows, each its own parallel region. Their kernel set: float32 in AVX2
+ * unless reference; libm otherwise. */
+enum { KS_REF_F32, KS_F64, KS_AVX2 };
 static int kernel_set(const rnn_seq *s) {
     if (s->dt == NL_FLOAT64) return KS_F64;
     if (s->reference) return KS_REF_F32;
-    return nl_cpu_avx512f() ? KS_AVX512 : nl_cpu_avx2() ? KS_AVX2 : KS_REF_F32;
+    return nl_cpu_avx2() ? KS_AVX2 : KS_REF_F32;
 }
 
 static void run_step_forward(const rnn_seq *s, int64_t t, void *out) {
@@ -1070,8 +1118,7 @@ static void run_step_forward(const rnn_seq *s, int64_t t, void *out) {
     int ks = kernel_set(s);
     NL_PARALLEL_FOR(s->nt, ci, nch,
         int64_t j0 = ci * CHUNK, j1 = j0 + CHUNK < s->H ? j0 + CHUNK : s->H;
-        if (ks == KS_AVX512) step_forward_f32_avx512(s, t, j0, j1, out);
-        else if (ks == KS_AVX2) step_forward_f32_avx2(s, t, j0, j1, out);
+        if (ks == KS_AVX2) step_forward_f32_avx2(s, t, j0, j1, out);
         else if (ks == KS_REF_F32) step_forward_f32(s, t, j0, j1, out);
         else step_forward_f64(s, t, j0, j1, out);
     );
@@ -1095,9 +1142,7 @@ static void run_step_backward(const rnn_seq *s, int64_t t, const void *gout, con
     void *dgx = step_block(s, w, w->dgx, t), *dgh = step_block(s, w, w->dgh, t);
     NL_PARALLEL_FOR(s->nt, ci, nch,
         int64_t j0 = ci * CHUNK, j1 = j0 + CHUNK < s->H ? j0 + CHUNK : s->H;
-        if (ks == KS_AVX512)
-            step_backward_f32_avx512(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
-        else if (ks == KS_AVX2)
+        if (ks == KS_AVX2)
             step_backward_f32_avx2(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
         else if (ks == KS_REF_F32)
             step_backward_f32(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
@@ -1144,36 +1189,110 @@ static void seq_load(const rnn_seq *s, nl_tensor *x, nl_tensor *h0, nl_tensor *c
 /* the GEMMs read packed weights (AVX-512 float32), else the tensors */
 static bool packs(const rnn_seq *s) { return s->dt == NL_FLOAT32 && !s->reference && nl_cpu_avx512f(); }
 
-/* wp: packed weights when packs(s): [w_ih | w_hh] (GH, K), or for GRU w_ih
- * then w_hh, packed apart */
+/* The packed weights: each gate's H rows a block of its own, so that rows
+ * [12 c, 12 c + 12) of every gate are one panel of each block: [w_ih |
+ * w_hh] (H, K) per gate, or for GRU the G blocks of w_ih (H, I) and then
+ * the G of w_hh (H, H). */
+static int64_t packed_weights_size(const rnn_seq *s) {
+    return s->G * (s->mode == NL_RNN_GRU ? packed_size(s->H, s->I) + packed_size(s->H, s->H) : packed_size(s->H, s->K));
+}
+
+static void pack_weights(const rnn_seq *s, float *wp, const float *w_ih, const float *w_hh) {
+    const int64_t H = s->H, I = s->I, K = s->K;
+    for (int64_t q = 0; q < s->G; q++)
+        if (s->mode == NL_RNN_GRU) {
+            pack_rows(wp + q * packed_size(H, I), I, 0, w_ih + q * H * I, H, I, I);
+            pack_rows(wp + s->G * packed_size(H, I) + q * packed_size(H, H), H, 0, w_hh + q * H * H, H, H, H);
+        } else {
+            pack_rows(wp + q * packed_size(H, K), K, 0, w_ih + q * H * I, H, I, I);
+            pack_rows(wp + q * packed_size(H, K), K, I, w_hh + q * H * H, H, H, H);
+        }
+}
+
+/* chunk c of step t: rows [12 c, 12 c + 12) of H. Its rows of every
+ * gate's products (bias_x: bsum, or GRU's b_ih; bias_h GRU's b_hh), then
+ * its cell kernel, which reads only those rows */
+static void chunk_forward(const rnn_seq *s, int64_t t, int64_t c, const float *wp, const float *bias_x,
+                          const float *bias_h, float *out) {
+    const int64_t H = s->H, Np = s->Np, I = s->I, K = s->K, i0 = c * MR_MAX;
+    const int64_t rows = H - i0 < MR_MAX ? H - i0 : MR_MAX;
+    const float *xt = (const float *)s->ws + s->o_zt + t * K * Np, *ht = xt + I * Np;
+    for (int64_t q = 0; q < s->G; q++)
+        if (s->mode == NL_RNN_GRU) {
+            float *gx = (float *)s->ws + s->o_gx + q * H * Np, *gh = (float *)s->ws + s->o_gh + q * H * Np;
+            gemm_seg sx = seg_of(wp + q * packed_size(H, I), 0, xt, Np, I, true);
+            gemm_seg sh = seg_of(wp + s->G * packed_size(H, I) + q * packed_size(H, H), 0, ht, Np, H, true);
+            gemm_block_f32(i0, rows, 0, Np, 1, &sx, gx, Np, bias_x ? bias_x + q * H : NULL, false);
+            gemm_block_f32(i0, rows, 0, Np, 1, &sh, gh, Np, bias_h ? bias_h + q * H : NULL, false);
+        } else {
+            float *a = (float *)s->ws + s->o_a + (t * s->GH + q * H) * Np;
+            gemm_seg sg = seg_of(wp + q * packed_size(H, K), 0, xt, Np, K, true);
+            gemm_block_f32(i0, rows, 0, Np, 1, &sg, a, Np, bias_x ? bias_x + q * H : NULL, false);
+        }
+    step_forward_f32_avx512(s, t, i0, i0 + rows, out);
+}
+
+/* The packed forward: one parallel region for the sequence, each step its
+ * chunks and a barrier (the next step's products read all of h_t). Each
+ * chunk's products and states stay in the cache of the core that made
+ * them; the chunks a thread owns are the same every step. Ranges are
+ * double-buffered: a thread sets its range for step t + 1 during step t,
+ * after the barrier that ended t - 1, the last step to use that buffer. */
+static void seq_forward_packed(const rnn_seq *s, const float *wp, const float *bias_x, const float *bias_h,
+                               float *out) {
+    int64_t nch = (s->H + MR_MAX - 1) / MR_MAX;
+    int nt = nl_threads_for(s->K * s->GH * s->Np, GEMM_GRAIN);
+    int k = nt < nch ? nt : (int)nch;
+    if (k <= 1) {
+        for (int64_t t = 0; t < s->T; t++)
+            for (int64_t c = 0; c < nch; c++) chunk_forward(s, t, c, wp, bias_x, bias_h, out);
+        return;
+    }
+    steal_range rs[2 * k];
+    for (int u = 0; u < k; u++) range_own(&rs[u], nch, u, k);
+    #pragma omp parallel num_threads(nl_team(k))
+    {
+        int u = omp_get_thread_num();
+        for (int64_t t = 0; t < s->T; t++) {
+            if (u < k) {
+                steal_range *cur = rs + (t & 1) * k;
+                range_own(&rs[((t + 1) & 1) * k + u], nch, u, k);
+                for (int64_t c; (c = next_item(cur, u, k)) >= 0;) chunk_forward(s, t, c, wp, bias_x, bias_h, out);
+            }
+            #pragma omp barrier
+        }
+    }
+}
+
+/* wp: packed weights (pack_weights) when packs(s) */
 static void seq_forward(rnn_seq *s, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh, nl_tensor *b_ih,
                         nl_tensor *b_hh, nl_tensor *h0, nl_tensor *c0, float *wp, void *out) {
     const int dt = s->dt;
     const int64_t Np = s->Np, K = s->K, I = s->I, H = s->H, GH = s->GH, es = s->es;
     seq_load(s, x, h0, c0);
+    step_masks(s);
     char *zt = BUF(s, s->o_zt), *a = BUF(s, s->o_a);
     void *bsum = NULL;
     if (b_ih && s->mode != NL_RNN_GRU) {
         bsum = BUF(s, s->o_bsum);
         for (int64_t q = 0; q < GH; q++) ST(dt, bsum, q, LD(dt, b_ih->data, q) + LD(dt, b_hh->data, q));
     }
-    for (int64_t t = 0; t < s->T; t++) {
-        const char *xt = zt + t * K * Np * es, *ht = xt + I * Np * es;
-        step_mask(s, t, BUF(s, s->o_on));
-        if (s->mode == NL_RNN_GRU) {
-            gemm_seg sx = wp ? seg_of(wp, 0, xt, Np, I, true) : seg_of(w_ih->data, I, xt, Np, I, false);
-            gemm_seg sh = wp ? seg_of(wp + packed_size(GH, I), 0, ht, Np, H, true) : seg_of(w_hh->data, H, ht, Np, H, false);
-            gemm(dt, s->reference, GH, Np, 1, &sx, BUF(s, s->o_gx), Np, b_ih ? b_ih->data : NULL, false);
-            gemm(dt, s->reference, GH, Np, 1, &sh, BUF(s, s->o_gh), Np, b_hh ? b_hh->data : NULL, false);
-        } else if (wp) {
-            gemm_seg seg = seg_of(wp, 0, xt, Np, K, true);      /* x_t and h_{t-1} rows are one block */
-            gemm(dt, false, GH, Np, 1, &seg, a + t * GH * Np * es, Np, bsum, false);
-        } else {
-            gemm_seg seg[2] = { seg_of(w_ih->data, I, xt, Np, I, false), seg_of(w_hh->data, H, ht, Np, H, false) };
-            gemm(dt, s->reference, GH, Np, 2, seg, a + t * GH * Np * es, Np, bsum, false);
+    if (wp)
+        seq_forward_packed(s, wp, s->mode == NL_RNN_GRU ? (b_ih ? b_ih->data : NULL) : bsum,
+                           s->mode == NL_RNN_GRU && b_hh ? b_hh->data : NULL, out);
+    else
+        for (int64_t t = 0; t < s->T; t++) {
+            const char *xt = zt + t * K * Np * es, *ht = xt + I * Np * es;
+            if (s->mode == NL_RNN_GRU) {
+                gemm_seg sx = seg_of(w_ih->data, I, xt, Np, I, false), sh = seg_of(w_hh->data, H, ht, Np, H, false);
+                gemm(dt, s->reference, GH, Np, 1, &sx, BUF(s, s->o_gx), Np, b_ih ? b_ih->data : NULL, false);
+                gemm(dt, s->reference, GH, Np, 1, &sh, BUF(s, s->o_gh), Np, b_hh ? b_hh->data : NULL, false);
+            } else {
+                gemm_seg seg[2] = { seg_of(w_ih->data, I, xt, Np, I, false), seg_of(w_hh->data, H, ht, Np, H, false) };
+                gemm(dt, s->reference, GH, Np, 2, seg, a + t * GH * Np * es, Np, bsum, false);
+            }
+            run_step_forward(s, t, out);
         }
-        run_step_forward(s, t, out);
-    }
     /* final states: h_{T-1} (block T of zt) and c_{T-1}, frozen past each length */
     int64_t base = s->T * s->N * H;
     transpose(dt, (char *)out + base * es, H, zt + (s->T * K + I) * Np * es, Np, H, s->N);
@@ -1306,15 +1425,9 @@ nl_tensor *nl_rnn_layer(int mode, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh
     nl_tensor *bi = b_ih ? TMP(nl_contiguous(b_ih)) : NULL, *bh = b_hh ? TMP(nl_contiguous(b_hh)) : NULL;
     float *wp = NULL;
     if (packs(&s)) {
-        int64_t n_wp = mode == NL_RNN_GRU ? packed_size(s.GH, I) + packed_size(s.GH, H) : packed_size(s.GH, s.K);
+        int64_t n_wp = packed_weights_size(&s);
         wp = TMP(nl_tensor_alloc(op, 1, &n_wp, NL_FLOAT32))->data;
-        if (mode == NL_RNN_GRU) {
-            pack_rows(wp, I, 0, wi->data, s.GH, I, I);
-            pack_rows(wp + packed_size(s.GH, I), H, 0, wh->data, s.GH, H, H);
-        } else {
-            pack_rows(wp, s.K, 0, wi->data, s.GH, I, I);
-            pack_rows(wp, s.K, I, wh->data, s.GH, H, H);
-        }
+        pack_weights(&s, wp, wi->data, wh->data);
     }
     out = nl_tensor_alloc(op, 1, &out_n, s.dt);
     if (!out) goto fail;
@@ -1336,6 +1449,71 @@ nl_tensor *nl_rnn_layer(int mode, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh
 fail:
     nl_temps_free(&tmps);
     return NULL;
+}
+
+/* the next item of phase B of the packed backward: thread u's own dh
+ * chunks, its own dx tiles (numbered from nch), then the others' */
+static int64_t next_bwd_item(steal_range *dh, steal_range *dx, int64_t nch, int u, int k) {
+    for (int d = 0; d < k; d++) {
+        int v = (u + d) % k;
+        int64_t i = range_take(&dh[v], d > 0);
+        if (i >= 0) return i;
+        if (dx && (i = range_take(&dx[v], d > 0)) >= 0) return nch + i;
+    }
+    return -1;
+}
+
+/* The packed backward through time: one parallel region for the
+ * sequence. Each step, phase A: each chunk's gate gradients (its rows of
+ * every gate), a barrier; phase B: each chunk's rows of dh += W_hh^T dG_t
+ * and dx_t's row tiles, a barrier. A thread owns the same chunks in both
+ * phases and every step, so a chunk's rows of dh and dc stay in its cache.
+ * Each phase sets its ranges for the other one while it runs: the other
+ * phase's last use ended at the barrier before it. wt, wth: W_ih^T and
+ * W_hh^T packed; dx (T, N, I) or batch first, NULL where x needs none. */
+static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bufs *w, const float *wt,
+                                const float *wth, float *dz, float *dx) {
+    const int64_t H = s->H, Np = s->Np, I = s->I, GH = s->GH, T = s->T, N = s->N;
+    const int64_t nch = (H + MR_MAX - 1) / MR_MAX, nxt = dx ? (I + MR_MAX - 1) / MR_MAX : 0;
+    int nt = nl_threads_for(GH * (H + (dx ? I : 0)) * Np, GEMM_GRAIN);
+    int k = nt < nch ? nt : (int)nch;
+    steal_range ra[k], rb[k], rx[k];
+    for (int u = 0; u < k; u++) range_own(&ra[u], nch, u, k);
+    #pragma omp parallel num_threads(nl_team(k)) if (k > 1)
+    {
+        int u = omp_get_thread_num();
+        for (int64_t t = T - 1; t >= 0; t--) {
+            const float *dgx = (const float *)step_block(s, w, w->dgx, t), *dgh = (const float *)step_block(s, w, w->dgh, t);
+            if (u < k) {
+                range_own(&rb[u], nch, u, k);
+                if (dx) range_own(&rx[u], nxt, u, k);
+                for (int64_t c; (c = next_item(ra, u, k)) >= 0;) {
+                    int64_t j0 = c * MR_MAX, j1 = j0 + MR_MAX < H ? j0 + MR_MAX : H;
+                    step_backward_f32_avx512(s, t, j0, j1, gout, w->dh, w->dc, w->dy, (float *)dgx, (float *)dgh,
+                                             w->db_x, w->db_h);
+                }
+            }
+            #pragma omp barrier
+            if (u < k) {
+                range_own(&ra[u], nch, u, k);
+                for (int64_t c; (c = next_bwd_item(rb, dx ? rx : NULL, nch, u, k)) >= 0;) {
+                    int64_t i0 = (c < nch ? c : c - nch) * MR_MAX;
+                    if (c < nch) {
+                        gemm_seg sh = seg_of(wth, GH, dgh, Np, GH, true);
+                        gemm_block_f32(i0, H - i0 < MR_MAX ? H - i0 : MR_MAX, 0, Np, 1, &sh, w->dh, Np, NULL, true);
+                    } else {
+                        int64_t rows = I - i0 < MR_MAX ? I - i0 : MR_MAX;
+                        gemm_seg sx = seg_of(wt, GH, dgx, Np, GH, true);
+                        gemm_block_f32(i0, rows, 0, Np, 1, &sx, dz, Np, NULL, false);
+                        bool bf = s->batch_first;
+                        transpose(NL_FLOAT32, dx + (bf ? t * I : t * N * I) + i0, bf ? T * I : I, dz + i0 * Np, Np,
+                                  rows, N);
+                    }
+                }
+            }
+            #pragma omp barrier
+        }
+    }
 }
 
 static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
@@ -1405,18 +1583,20 @@ static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     transpose(dt, w.dh, Np, gp + base * es, H, N, H);
     if (mode == NL_RNN_LSTM) transpose(dt, dc, Np, gp + (base + N * H) * es, H, N, H);
     nl_tensor *dx = need_x ? TMP(nl_tensor_alloc(op, 3, x->sizes, dt)) : NULL;
-    for (int64_t t = T - 1; t >= 0; t--) {
-        step_mask(&s, t, BUF(&s, s.o_on));
-        run_step_backward(&s, t, gp, &w);
-        if (need_x) {
-            gemm_seg sx = seg_of(wt, GH, step_block(&s, &w, dgx, t), Np, GH, pack);
-            gemm(dt, s.reference, I, Np, 1, &sx, dz, Np, NULL, false);
-            char *dst = (char *)dx->data + (bf ? t * I : t * N * I) * es;
-            transpose(dt, dst, bf ? T * I : I, dz, Np, I, N);
+    if (pack)
+        seq_backward_packed(&s, gp, &w, (const float *)wt, (const float *)wth, (float *)dz, dx ? dx->data : NULL);
+    else
+        for (int64_t t = T - 1; t >= 0; t--) {
+            run_step_backward(&s, t, gp, &w);
+            if (need_x) {
+                gemm_seg sx = seg_of(wt, GH, step_block(&s, &w, dgx, t), Np, GH, false);
+                gemm(dt, s.reference, I, Np, 1, &sx, dz, Np, NULL, false);
+                char *dst = (char *)dx->data + (bf ? t * I : t * N * I) * es;
+                transpose(dt, dst, bf ? T * I : I, dz, Np, I, N);
+            }
+            gemm_seg sh = seg_of(wth, GH, step_block(&s, &w, dgh, t), Np, GH, false);
+            gemm(dt, s.reference, H, Np, 1, &sh, w.dh, Np, NULL, true);
         }
-        gemm_seg sh = seg_of(wth, GH, step_block(&s, &w, dgh, t), Np, GH, pack);
-        gemm(dt, s.reference, H, Np, 1, &sh, w.dh, Np, NULL, true);
-    }
     if (need_x) gin[0] = nl_keep_ref(dx);
     if (li.i_h0 >= 0 && nl_requires_grad(nd->in[li.i_h0])) {
         nl_tensor *d = TMP(nl_tensor_alloc(op, 2, (int64_t[]){ N, H }, dt));

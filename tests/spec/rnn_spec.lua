@@ -176,6 +176,9 @@ describe('optimized recurrent kernels', function()
     { 'GRU', 7, 3, 18, 2, {} },
     { 'RNN', 13, 23, 6, 33, { nonlinearity = 'relu' } },
     { 'RNN', 70, 17, 4, 16, { num_layers = 2, batch_first = true } },
+    -- 28 units: two chunks of 12 and one of 4 (the 4-row tile), the upper
+    -- layer's dx in tiles of 12, 12 and 4
+    { 'LSTM', 70, 28, 6, 20, { num_layers = 2 } },
   }
   for _, cs in ipairs(cases) do
     for _, dtype in ipairs({ 'float32', 'float64' }) do
@@ -201,6 +204,35 @@ describe('optimized recurrent kernels', function()
       res[nt] = { both_ways('LSTM', 64, 128, 5, 32, {}, 'float32', true) }
     end
     for k, v in pairs(res[1][1]) do expect_close(res[2][1][k], v, 'threads: ' .. k, 1e-6, 1e-7) end
+  end)
+
+  it('run every cell kind the same, bit for bit, on 1, 2 and 3 threads', function()
+    -- sizes whose steps split between 3 threads (chunks of 12 units taken
+    -- from each other's ranges as threads finish), the upper layer's dx
+    -- rows among them; lengths, so finished sequences keep their states
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local cases = { { 'LSTM', 160, 100, 6, 32 }, { 'GRU', 60, 160, 6, 30 }, { 'RNN', 40, 300, 5, 32 } }
+    for _, cs in ipairs(cases) do
+      local res = {}
+      for _, nt in ipairs({ 1, 2, 3 }) do
+        nl.set_num_threads(nt)
+        nl.manual_seed(3)
+        local m = nn[cs[1]](cs[2], cs[3], { num_layers = 2 })
+        local x = nl.randn(cs[4], cs[5], cs[2]):requires_grad()
+        local lengths = {}
+        for b = 1, cs[5] do lengths[b] = 1 + (b * 5) % cs[4] end
+        local out = m(x, { lengths = lengths })
+        local loss = (out * nl.randn(out:shape())):sum()
+        loss:backward()
+        local r = { out = S.flat(out), dx = S.flat(x.grad) }
+        for _, kv in ipairs(m:named_parameters()) do r[kv[1]] = S.flat(kv[2].grad) end
+        res[nt] = r
+      end
+      for _, nt in ipairs({ 2, 3 }) do
+        for k, v in pairs(res[1]) do assert.are.same(v, res[nt][k], cs[1] .. ' ' .. k .. ' on ' .. nt .. ' threads') end
+      end
+    end
   end)
 
   it('dW over many steps, k in blocks of steps: the reference values, and the same bits on 1 to 8 threads', function()
