@@ -11,6 +11,13 @@
 -- line gives what two threads got from the machine's cores in those
 -- minutes: on a VM the two vCPUs are at times one core's two hyperthreads
 -- or share it with another tenant, and then no program gets 2x.
+-- Each round also runs the workload itself as two one-thread processes at
+-- once (`threads_turns.lua --solo NAME` times K steps on one thread): the
+-- steps per second of the two together are what two independent copies
+-- got from the two vCPUs in those minutes, memory and caches included, the
+-- most two threads of one process could reach there; the line gives the
+-- two-thread turns' rate as a share of it. (A one-thread figure depends on
+-- which vCPU ran it: they differ by up to 1.4x here at times.)
 local nl = require 'nnlua'
 local nn, optim, data = nl.nn, nl.optim, nl.data
 
@@ -87,6 +94,33 @@ local function fma_pair()
   return (two[1] + two[2]) / one
 end
 
+local self_cmd = ('%s %s'):format(arg[-1] or 'bin/nnlua', arg[0])
+
+-- steps per second of two one-thread processes of name at once, together
+local function workload_pair(name)
+  local cmd = ('%s --solo %s'):format(self_cmd, name)
+  local p = io.popen('(' .. cmd .. ' & ' .. cmd .. '; wait)')
+  local out = p:read('*a')
+  p:close()
+  local r = {}
+  for g in out:gmatch('solo: *([0-9.e-]+)') do r[#r + 1] = 1 / tonumber(g) end
+  if #r ~= 2 then error('threads_turns: could not read two step times from ' .. cmd) end
+  return r[1] + r[2]
+end
+
+if arg[1] == '--solo' then
+  local name = arg[2]
+  if not WORKLOADS[name] then error('threads_turns: no workload ' .. tostring(name) .. ' (W1, W2 or W5)') end
+  nl.set_num_threads(1)
+  nl.manual_seed(0)
+  local step = WORKLOADS[name]()
+  for _ = 1, 3 do step() end
+  local t0 = nl.time()
+  for _ = 1, K do step() end
+  print(('solo: %.6e'):format((nl.time() - t0) / K))
+  os.exit(0)
+end
+
 local function median(t)
   table.sort(t)
   return t[math.ceil(#t / 2)]
@@ -101,7 +135,7 @@ for _, name in ipairs(names) do
     nl.set_num_threads(th)
     for _ = 1, 3 do step() end
   end
-  local best, ratios, pairs_ = { math.huge, math.huge }, {}, {}
+  local best, ratios, pairs_, wpairs = { math.huge, math.huge }, {}, {}, {}
   for _ = 1, ROUNDS do
     local t = {}
     for i, th in ipairs({ 1, 2, 2, 1 }) do
@@ -114,6 +148,7 @@ for _, name in ipairs(names) do
     end
     ratios[#ratios + 1] = (t[1] + t[4]) / (t[2] + t[3])
     if peak_cmd then pairs_[#pairs_ + 1] = fma_pair() end
+    wpairs[#wpairs + 1] = 2 / (t[2] + t[3]) / workload_pair(name)
   end
   local med = median(ratios)
   print(('%s threads in turns: 2 over 1 median %.2fx (rounds %.2f-%.2f), best steps %.2fx; %.0f and %.0f per s on 1 and 2'):format(
@@ -123,5 +158,8 @@ for _, name in ipairs(names) do
     print(('%s the FMA kernel in the same rounds: two at once over one median %.2fx (rounds %.2f-%.2f); %s got %.0f%% of it'):format(
       name, pm, pairs_[1], pairs_[#pairs_], name, 100 * med / pm))
   end
+  local wm = median(wpairs)
+  print(('%s two threads in the same rounds against two one-thread processes at once: median %.0f%% of their steps per s (rounds %.0f-%.0f%%)'):format(
+    name, 100 * wm, 100 * wpairs[1], 100 * wpairs[#wpairs]))
 end
 nl.set_num_threads(prev)
