@@ -1150,6 +1150,8 @@ static void run_step_backward(const rnn_seq *s, int64_t t, const void *gout, con
     );
 }
 
+#define LOAD_GRAIN (1 << 15)    /* elements of x per thread of a load */
+
 /* Copies x (through its strides), h0 and c0 into the workspace. */
 static void seq_load(const rnn_seq *s, nl_tensor *x, nl_tensor *h0, nl_tensor *c0) {
     const int dt = s->dt;
@@ -1157,7 +1159,9 @@ static void seq_load(const rnn_seq *s, nl_tensor *x, nl_tensor *h0, nl_tensor *c
     char *zt = BUF(s, s->o_zt), *z = BUF(s, s->o_z);
     int64_t xt = s->batch_first ? x->strides[1] : x->strides[0], xb = s->batch_first ? x->strides[0] : x->strides[1];
     int64_t xi = x->strides[2];
-    for (int64_t t = 0; t < s->T; t++) {
+    /* the steps split between threads: the writes go to memory that is
+     * seldom in cache (a sequence's workspace) */
+    NL_PARALLEL_FOR(nl_threads_for(s->T * Np * I, LOAD_GRAIN), t, s->T,
         for (int64_t b = 0; b < Np; b++) {
             char *zr = z + (t * Np + b) * K * s->es;
             if (b >= N) {
@@ -1173,7 +1177,7 @@ static void seq_load(const rnn_seq *s, nl_tensor *x, nl_tensor *h0, nl_tensor *c
             }
         }
         transpose(dt, zt + t * K * Np * s->es, Np, z + t * Np * K * s->es, K, Np, I);
-    }
+    );
     /* h rows of block 0 (and z's first rows): h0; c's block 0: c0 */
     for (int64_t j = 0; j < H; j++)
         for (int64_t b = 0; b < Np; b++) {
