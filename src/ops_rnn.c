@@ -428,14 +428,51 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
     }
 }
 
+/* Work split between threads that keep their parts: a round's items (a
+ * step's row chunks, a k block's row tiles) go out as one contiguous range
+ * a thread; a thread takes its own from the front and, once they are
+ * done, the others' from the back. The ranges are the same every round,
+ * so an item's data stays in one core's cache while the threads run at
+ * one speed, and only the items a slower thread leaves move. */
+typedef struct steal_range {
+    _Alignas(64) uint64_t lohi;     /* the items [lo, hi): lo in the low 32 bits */
+} steal_range;
+
+static void range_set(steal_range *r, int64_t lo, int64_t hi) {
+    __atomic_store_n(&r->lohi, (uint64_t)lo | (uint64_t)hi << 32, __ATOMIC_RELEASE);
+}
+
+/* the front item of r, or its back one; -1 when none is left */
+static int64_t range_take(steal_range *r, bool back) {
+    uint64_t w = __atomic_load_n(&r->lohi, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
+        if (lo >= hi) return -1;
+        uint64_t nw = back ? w - ((uint64_t)1 << 32) : w + 1;
+        if (__atomic_compare_exchange_n(&r->lohi, &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return back ? (int64_t)hi - 1 : (int64_t)lo;
+    }
+}
+
+/* thread u of k: its own items, then the next threads' */
+static int64_t next_item(steal_range *rs, int u, int k) {
+    int64_t i = range_take(&rs[u], false);
+    for (int d = 1; i < 0 && d < k; d++) i = range_take(&rs[(u + d) % k], true);
+    return i;
+}
+
+/* thread u's own items of n split between k threads */
+static void range_own(steal_range *r, int64_t n, int u, int k) { range_set(r, n * u / k, n * (u + 1) / k); }
+
 /* Many segments (dW's, one a step): k in blocks of SEG_BLOCK segments.
  * For each block a thread runs its row tiles of C, each against every
  * column tile, so that the tile's rows of A stay in L1 across the columns
  * and the block's rows of B in L2 across the row tiles: A comes from memory
  * once, where a tile that ran over all of k read it once for every column
- * tile (W5's dW_hh: 8 MB of it, 8 times). A thread keeps the same part of
- * C in every block, so that part stays in its cache; where the row tiles
- * are fewer than twice the threads, the parts are row tiles' column
+ * tile (W5's dW_hh: 8 MB of it, 8 times). A thread owns the same units of
+ * C in every block, so they stay in its cache, and takes others' once its
+ * own are done (steal_range), a barrier between blocks; where the row
+ * tiles are fewer than twice the threads, the units are row tiles' column
  * groups. C goes to memory between blocks as float32 and comes back
  * unchanged: each element gets its products in the order of one pass, so
  * the result is the same bit for bit, on any thread count. */
@@ -449,13 +486,16 @@ static void gemm_kblocked_f32(int64_t m, int64_t n, int nseg, const gemm_seg *se
     int64_t ncg = 1;
     while (nrt * ncg < 2 * k && ncg < nct) ncg++;
     int64_t units = nrt * ncg;
+    steal_range rs[2 * k];      /* block b's ranges: rs + (b & 1) k, each set during block b - 1 */
+    for (int v = 0; v < k; v++) range_own(&rs[v], units, v, (int)k);
     #pragma omp parallel num_threads(nl_team(nt)) if (nt > 1)
     {
-        int64_t t = omp_get_thread_num();
-        if (t < k)
-            for (int q0 = 0; q0 < nseg; q0 += SEG_BLOCK) {
+        int t = omp_get_thread_num();
+        for (int q0 = 0, b = 0; q0 < nseg; q0 += SEG_BLOCK, b++) {
+            if (t < k) {
                 int qn = nseg - q0 < SEG_BLOCK ? nseg - q0 : SEG_BLOCK;
-                for (int64_t u = units * t / k; u < units * (t + 1) / k; u++) {
+                range_own(&rs[((b + 1) & 1) * k + t], units, t, (int)k);
+                for (int64_t u; (u = next_item(rs + (b & 1) * k, t, (int)k)) >= 0;) {
                     int64_t rt = u / ncg, cg = u % ncg, i0 = rt * MR_MAX;
                     for (int64_t ct = nct * cg / ncg; ct < nct * (cg + 1) / ncg; ct++) {
                         int64_t j0 = ct * 32;
@@ -464,6 +504,8 @@ static void gemm_kblocked_f32(int64_t m, int64_t n, int nseg, const gemm_seg *se
                     }
                 }
             }
+            #pragma omp barrier
+        }
     }
 }
 
@@ -1065,42 +1107,6 @@ RNN_STEP_KERNELS(float, f32_avx512, TGT_AVX512, act_f32_avx512, transpose16_bloc
 RNN_STEP_KERNELS(float, f32_avx2, TGT_AVX2, act_f32_avx2, xpose_f32)
 RNN_STEP_KERNELS(float, f32, , act_f32_ref, xpose_f32)
 RNN_STEP_KERNELS(double, f64, , act_f64_ref, xpose_f64)
-
-/* ---- steps split between threads that keep their rows ---------------------
- * A step's items (row chunks) go out as one contiguous range a thread: a
- * thread takes its own from the front and, once they are done, the
- * others' from the back. The ranges are the same every step, so a chunk's
- * weights, gates and states stay in one core's cache while the threads
- * run at one speed, and only the chunks a slower thread leaves move. */
-typedef struct steal_range {
-    _Alignas(64) uint64_t lohi;     /* the items [lo, hi): lo in the low 32 bits */
-} steal_range;
-
-static void range_set(steal_range *r, int64_t lo, int64_t hi) {
-    __atomic_store_n(&r->lohi, (uint64_t)lo | (uint64_t)hi << 32, __ATOMIC_RELEASE);
-}
-
-/* the front item of r, or its back one; -1 when none is left */
-static int64_t range_take(steal_range *r, bool back) {
-    uint64_t w = __atomic_load_n(&r->lohi, __ATOMIC_ACQUIRE);
-    for (;;) {
-        uint32_t lo = (uint32_t)w, hi = (uint32_t)(w >> 32);
-        if (lo >= hi) return -1;
-        uint64_t nw = back ? w - ((uint64_t)1 << 32) : w + 1;
-        if (__atomic_compare_exchange_n(&r->lohi, &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            return back ? (int64_t)hi - 1 : (int64_t)lo;
-    }
-}
-
-/* thread u of k: its own items, then the next threads' */
-static int64_t next_item(steal_range *rs, int u, int k) {
-    int64_t i = range_take(&rs[u], false);
-    for (int d = 1; i < 0 && d < k; d++) i = range_take(&rs[(u + d) % k], true);
-    return i;
-}
-
-/* thread u's own items of n split between k threads */
-static void range_own(steal_range *r, int64_t n, int u, int k) { range_set(r, n * u / k, n * (u + 1) / k); }
 
 /* The steps of the unpacked paths (float64, the reference, float32
  * without AVX-512): a GEMM, then the cell kernels over chunks of CHUNK
