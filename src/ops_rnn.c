@@ -461,6 +461,11 @@ static int64_t next_item(steal_range *rs, int u, int k) {
     return i;
 }
 
+/* n ranges, 64-byte aligned, on the heap: a thread's stack may be small,
+ * and 1024 threads' ranges take 64 KB a set. NULL where there is no
+ * memory; the caller then runs on one thread. */
+static steal_range *ranges_alloc(int64_t n) { return aligned_alloc(64, (size_t)n * sizeof(steal_range)); }
+
 /* thread u's own items of n split between k threads */
 static void range_own(steal_range *r, int64_t n, int u, int k) { range_set(r, n * u / k, n * (u + 1) / k); }
 
@@ -486,9 +491,14 @@ static void gemm_kblocked_f32(int64_t m, int64_t n, int nseg, const gemm_seg *se
     int64_t ncg = 1;
     while (nrt * ncg < 2 * k && ncg < nct) ncg++;
     int64_t units = nrt * ncg;
-    steal_range rs[2 * k];      /* block b's ranges: rs + (b & 1) k, each set during block b - 1 */
+    /* block b's ranges: rs + (b & 1) k, each set during block b - 1 */
+    steal_range one[2], *rs = k > 1 ? ranges_alloc(2 * k) : NULL;
+    if (!rs) {
+        k = 1;
+        rs = one;
+    }
     for (int v = 0; v < k; v++) range_own(&rs[v], units, v, (int)k);
-    #pragma omp parallel num_threads(nl_team(nt)) if (nt > 1)
+    #pragma omp parallel num_threads(nl_team((int)k)) if (k > 1)
     {
         int t = omp_get_thread_num();
         for (int q0 = 0, b = 0; q0 < nseg; q0 += SEG_BLOCK, b++) {
@@ -507,6 +517,7 @@ static void gemm_kblocked_f32(int64_t m, int64_t n, int nseg, const gemm_seg *se
             #pragma omp barrier
         }
     }
+    if (rs != one) free(rs);
 }
 
 static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg, float *c, int64_t ldc,
@@ -1253,12 +1264,12 @@ static void seq_forward_packed(const rnn_seq *s, const float *wp, const float *b
     int64_t nch = (s->H + MR_MAX - 1) / MR_MAX;
     int nt = nl_threads_for(s->K * s->GH * s->Np, GEMM_GRAIN);
     int k = nt < nch ? nt : (int)nch;
-    if (k <= 1) {
+    steal_range *rs = k > 1 ? ranges_alloc(2 * k) : NULL;
+    if (!rs) {
         for (int64_t t = 0; t < s->T; t++)
             for (int64_t c = 0; c < nch; c++) chunk_forward(s, t, c, wp, bias_x, bias_h, out);
         return;
     }
-    steal_range rs[2 * k];
     for (int u = 0; u < k; u++) range_own(&rs[u], nch, u, k);
     #pragma omp parallel num_threads(nl_team(k))
     {
@@ -1272,6 +1283,7 @@ static void seq_forward_packed(const rnn_seq *s, const float *wp, const float *b
             #pragma omp barrier
         }
     }
+    free(rs);
 }
 
 /* wp: packed weights (pack_weights) when packs(s) */
@@ -1487,7 +1499,12 @@ static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bu
     const int64_t nch = (H + MR_MAX - 1) / MR_MAX, nxt = dx ? (I + MR_MAX - 1) / MR_MAX : 0;
     int nt = nl_threads_for(GH * (H + (dx ? I : 0)) * Np, GEMM_GRAIN);
     int k = nt < nch ? nt : (int)nch;
-    steal_range ra[k], rb[k], rx[k];
+    steal_range one[3], *ra = k > 1 ? ranges_alloc(3 * k) : NULL;
+    if (!ra) {
+        k = 1;
+        ra = one;
+    }
+    steal_range *rb = ra + k, *rx = ra + 2 * k;
     for (int u = 0; u < k; u++) range_own(&ra[u], nch, u, k);
     #pragma omp parallel num_threads(nl_team(k)) if (k > 1)
     {
@@ -1524,6 +1541,7 @@ static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bu
             #pragma omp barrier
         }
     }
+    if (ra != one) free(ra);
 }
 
 static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
