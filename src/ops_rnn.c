@@ -1238,6 +1238,20 @@ static void chunk_forward(const rnn_seq *s, int64_t t, int64_t c, const float *w
     const int64_t H = s->H, Np = s->Np, I = s->I, K = s->K, i0 = c * MR_MAX;
     const int64_t rows = H - i0 < MR_MAX ? H - i0 : MR_MAX;
     const float *xt = (const float *)s->ws + s->o_zt + t * K * Np, *ht = xt + I * Np;
+    /* the rows the cell kernel writes last, h_t into the output and into
+     * z for dW, are seldom in cache: fetched for writing now, they arrive
+     * while the products run */
+    const float *z = (const float *)s->ws + s->o_z;
+    for (int64_t b = 0; b < s->N; b++) {
+        const float *yr = out + y_off(s, t, b) + i0;
+        __builtin_prefetch(yr, 1, 3);
+        __builtin_prefetch(yr + rows - 1, 1, 3);
+        if (t + 1 < s->T) {
+            const float *zr = z + ((t + 1) * Np + b) * K + I + i0;
+            __builtin_prefetch(zr, 1, 3);
+            __builtin_prefetch(zr + rows - 1, 1, 3);
+        }
+    }
     for (int64_t q = 0; q < s->G; q++)
         if (s->mode == NL_RNN_GRU) {
             float *gx = (float *)s->ws + s->o_gx + q * H * Np, *gh = (float *)s->ws + s->o_gh + q * H * Np;
