@@ -469,9 +469,10 @@ static steal_range *ranges_alloc(int64_t n) { return aligned_alloc(64, (size_t)n
 /* thread u's own items of n split between k threads */
 static void range_own(steal_range *r, int64_t n, int u, int k) { range_set(r, n * u / k, n * (u + 1) / k); }
 
-/* Many segments (dW's, one a step): k in blocks of SEG_BLOCK segments.
- * For each block a thread runs its row tiles of C, each against every
- * column tile, so that the tile's rows of A stay in L1 across the columns
+/* The AVX-512 float32 products that go through gemm(): dW's, one segment
+ * a step (the steps' own products are the packed chunks' below), k in
+ * blocks of SEG_BLOCK segments. For each block a thread runs its row
+ * tiles of C, each against every column tile, so that the tile's rows of A stay in L1 across the columns
  * and the block's rows of B in L2 across the row tiles: A comes from memory
  * once, where a tile that ran over all of k read it once for every column
  * tile (W5's dW_hh: 8 MB of it, 8 times). A thread owns the same units of
@@ -520,33 +521,6 @@ static void gemm_kblocked_f32(int64_t m, int64_t n, int nseg, const gemm_seg *se
     if (rs != one) free(rs);
 }
 
-static void gemm_avx512_f32(int64_t m, int64_t n, int nseg, const gemm_seg *seg, float *c, int64_t ldc,
-                            const float *bias, bool acc, int nt) {
-    int64_t nrt = (m + MR_MAX - 1) / MR_MAX, nct = (n + 31) / 32, tiles = nrt * nct;
-    if (nseg > 2 * SEG_BLOCK && !seg[0].packed) {
-        gemm_kblocked_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
-        return;
-    }
-    /* column tiles outer: a thread's tiles share their B panel. Handed out
-     * in runs as threads ask (not split evenly in advance), so that a
-     * thread slowed by its host takes fewer. Runs of 4 tiles, fewer where
-     * that would leave under 8 runs a thread. */
-    int64_t next = 0;   /* the first tile not yet taken; nt threads of the team take them */
-    int64_t run = tiles / (8 * (nt > 1 ? nt : 1));
-    run = run < 1 ? 1 : run > 4 ? 4 : run;
-    #pragma omp parallel num_threads(nl_team(nt)) if (nt > 1)
-    if (omp_get_thread_num() < nt)
-        for (;;) {
-            int64_t w0 = __atomic_fetch_add(&next, run, __ATOMIC_RELAXED);
-            if (w0 >= tiles) break;
-            for (int64_t w = w0; w < w0 + run && w < tiles; w++) {
-                int64_t ct = w / nrt, rt = w % nrt, i0 = rt * MR_MAX, j0 = ct * 32;
-                gemm_block_f32(i0, m - i0 < MR_MAX ? m - i0 : MR_MAX, j0, n - j0 < 32 ? n - j0 : 32, nseg, seg,
-                               c, ldc, bias, acc);
-            }
-        }
-}
-
 static void gemm(int dt, bool reference, int64_t m, int64_t n, int nseg, const gemm_seg *seg, void *c, int64_t ldc,
                  const void *bias, bool acc) {
     if (m <= 0 || n <= 0) return;
@@ -557,7 +531,7 @@ static void gemm(int dt, bool reference, int64_t m, int64_t n, int nseg, const g
     int64_t work = 0;
     for (int q = 0; q < nseg; q++) work += seg[q].k;
     int nt = nl_threads_for(work * m * n, GEMM_GRAIN);
-    if (dt == NL_FLOAT32 && nl_cpu_avx512f()) gemm_avx512_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
+    if (dt == NL_FLOAT32 && nl_cpu_avx512f()) gemm_kblocked_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
     else gemm_blis(dt, m, n, nseg, seg, c, ldc, bias, acc, nt);
 }
 
@@ -1279,7 +1253,7 @@ static void seq_forward_packed(const rnn_seq *s, const float *wp, const float *b
     int nt = nl_threads_for(s->K * s->GH * s->Np, GEMM_GRAIN);
     int k = nt < nch ? nt : (int)nch;
     steal_range *rs = k > 1 ? ranges_alloc(2 * k) : NULL;
-    if (!rs) {
+    if (!rs) {      /* one thread: the chunks in order, without a range's compare-and-swap each */
         for (int64_t t = 0; t < s->T; t++)
             for (int64_t c = 0; c < nch; c++) chunk_forward(s, t, c, wp, bias_x, bias_h, out);
         return;
