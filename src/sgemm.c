@@ -46,6 +46,13 @@
  * tile's end reads it. */
 #define PF_A 64
 #define PF_C 128
+/* The tile also fetches its B panel PF_B k steps (1 KB) ahead into L1: the
+ * panel streams from L2 once per A panel, and at its end the fetches run
+ * on into the next panel, which follows it in the buffer. In alternated
+ * rounds against the same code without them (median ratio of 16 rounds, one
+ * thread): n = 2048 1.02-1.04x, 1024 1.03-1.05x, W1's 128 x 784 x 512
+ * and 128 x 512 x 256 1.00-1.04x; 8, 12, 16 and 24 steps ran alike. */
+#define PF_B 8
 
 #define TGT __attribute__((target("avx512f")))
 /* The multiply-add loop reads only this file's packed buffers and writes C
@@ -118,6 +125,8 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const 
 #define KSTEP                                                                             \
     do {                                                                                  \
         __m512 b0 = _mm512_loadu_ps(bp), b1 = NV == 2 ? _mm512_loadu_ps(bp + 16) : b0;   \
+        _mm_prefetch((const char *)(bp + PF_B * NR), _MM_HINT_T0);                        \
+        if (NV == 2) _mm_prefetch((const char *)(bp + PF_B * NR + 16), _MM_HINT_T0);      \
         _Pragma("GCC unroll 12") for (int r = 0; r < R; r++) {                            \
             __m512 av = _mm512_set1_ps(ap[r]);                                            \
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);                                       \
