@@ -287,7 +287,22 @@ static void gemm_blis(int dt, int64_t m, int64_t n, int nseg, const gemm_seg *se
 
 /* AVX-512 float32: one (MR, 16*NV) tile of C kept in registers over all of k;
  * A is read in place (one broadcast per row and k), B a row of NV vectors
- * per k. MASKED: NV is 1 and only the columns in mask exist. */
+ * per k. MASKED: NV is 1 and only the columns in mask exist.
+ *
+ * Each k step fetches B's row PF_K steps ahead into L1: here (dW's
+ * products) z's rows, 16 steps further into this step's segment or the
+ * next step's, which follows it. In tile_packed_f32 below both operands
+ * stream past the tile (the weight panel, and B's rows: the forward's x_t
+ * and h_t, the backward's gate gradients from L2 or the other core), so
+ * both are fetched. The last steps' fetches run past a segment, harmlessly.
+ * W5 in alternated rounds against the same code without them:
+ * - the packed tile's: 1.022x and 1.030x on two threads (13 and 12 of 16
+ *   rounds), 1.027x on one (12 and 15 of 16); the forward alone 1.049x on
+ *   two (12 of 12) and 1.017x on one. Fetching only A or only B gained
+ *   less, and 8 or 32 steps ahead no more;
+ * - then dW's: 1.027x and 1.022x on two threads (14 and 11 of 16), 1.000x
+ *   on one (10 of 16); 32 steps ahead ran alike. */
+#define PF_K 16
 
 TGT_AVX512 static ALWAYS_INLINE void tile_f32(const int MR, const int NV, const bool MASKED, __mmask16 mask,
                                               int nseg, const gemm_seg *seg, int64_t i0, int64_t j0,
@@ -320,6 +335,8 @@ TGT_AVX512 static ALWAYS_INLINE void tile_f32(const int MR, const int NV, const 
         for (int64_t k = 0; k < kk; k++, b += ldb) {
             __m512 b0 = MASKED ? _mm512_maskz_loadu_ps(mask, b) : _mm512_loadu_ps(b);
             __m512 b1 = NV == 2 ? _mm512_loadu_ps(b + 16) : b0;
+            _mm_prefetch((const char *)(b + PF_K * ldb), _MM_HINT_T0);
+            if (NV == 2) _mm_prefetch((const char *)(b + PF_K * ldb + 16), _MM_HINT_T0);
 #pragma GCC unroll 12
             for (int r = 0; r < MR; r++) {
                 __m512 av = _mm512_set1_ps(a[r * lda + k]);
@@ -338,15 +355,7 @@ TGT_AVX512 static ALWAYS_INLINE void tile_f32(const int MR, const int NV, const 
 
 /* the same from packed A: the first MR rows of a 12-row panel (4 where
  * the panel has no more, the last of an m = 4 mod 12), of which the first
- * `rows` are stored. Both operands stream past the tile (the panel, and
- * B's rows: the forward's x_t and h_t, the backward's gate gradients from
- * L2 or the other core), so each k step fetches both PF_K steps ahead
- * into L1; the last steps' fetches run past the segment, harmlessly.
- * W5 in alternated rounds against the same code without them: 1.022x and
- * 1.030x on two threads (13 and 12 of 16 rounds), 1.027x on one (12 and 15
- * of 16); the forward alone 1.049x on two (12 of 12) and 1.017x on one.
- * Fetching only A or only B gained less; 8 and 32 steps ahead, no more. */
-#define PF_K 16
+ * `rows` are stored */
 TGT_AVX512 static ALWAYS_INLINE void tile_packed_f32(const int MR, const int NV, const bool MASKED, __mmask16 mask,
                                                      int64_t rows, int nseg, const gemm_seg *seg, int64_t i0,
                                                      int64_t j0, float *c, int64_t ldc, const float *bias, bool acc) {
