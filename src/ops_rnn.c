@@ -474,12 +474,19 @@ static int64_t range_take(steal_range *r, bool back) {
     }
 }
 
-/* thread u of k: its own items, then the next threads' */
-static int64_t next_item(steal_range *rs, int u, int k) {
-    int64_t i = range_take(&rs[u], false);
-    for (int d = 1; i < 0 && d < k; d++) i = range_take(&rs[(u + d) % k], true);
-    return i;
+/* thread u of k: its own items of rs, then of more (numbered from nrs
+ * on) where given; then the next threads' in the same order, from the back */
+static int64_t next_item_of(steal_range *rs, steal_range *more, int64_t nrs, int u, int k) {
+    for (int d = 0; d < k; d++) {
+        int v = (u + d) % k;
+        int64_t i = range_take(&rs[v], d > 0);
+        if (i >= 0) return i;
+        if (more && (i = range_take(&more[v], d > 0)) >= 0) return nrs + i;
+    }
+    return -1;
 }
+
+static int64_t next_item(steal_range *rs, int u, int k) { return next_item_of(rs, NULL, 0, u, k); }
 
 /* n ranges, 64-byte aligned, on the heap: a thread's stack may be small,
  * and 1024 threads' ranges take 64 KB a set. NULL where there is no
@@ -1481,18 +1488,6 @@ fail:
     return NULL;
 }
 
-/* the next item of phase B of the packed backward: thread u's own dh
- * chunks, its own dx tiles (numbered from nch), then the others' */
-static int64_t next_bwd_item(steal_range *dh, steal_range *dx, int64_t nch, int u, int k) {
-    for (int d = 0; d < k; d++) {
-        int v = (u + d) % k;
-        int64_t i = range_take(&dh[v], d > 0);
-        if (i >= 0) return i;
-        if (dx && (i = range_take(&dx[v], d > 0)) >= 0) return nch + i;
-    }
-    return -1;
-}
-
 /* The packed backward through time: one parallel region for the
  * sequence. Each step, phase A: each chunk's gate gradients (its rows of
  * every gate), a barrier; phase B: each chunk's rows of dh += W_hh^T dG_t
@@ -1531,7 +1526,8 @@ static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bu
             #pragma omp barrier
             if (u < k) {
                 range_own(&ra[u], nch, u, k);
-                for (int64_t c; (c = next_bwd_item(rb, dx ? rx : NULL, nch, u, k)) >= 0;) {
+                /* its own dh chunks, its own dx tiles (numbered from nch), then the others' */
+                for (int64_t c; (c = next_item_of(rb, dx ? rx : NULL, nch, u, k)) >= 0;) {
                     int64_t i0 = (c < nch ? c : c - nch) * MR_MAX;
                     if (c < nch) {
                         gemm_seg sh = seg_of(wth, GH, dgh, Np, GH, true);
