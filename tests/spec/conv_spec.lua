@@ -280,6 +280,47 @@ describe('pooling: float32 kernels against the float64 plain loops', function()
     end
   end)
 
+  it('max_pool2d 2x2 breaks ties as PyTorch does: the first of the window in row order', function()
+    -- every pattern of ties among a window's largest values (the kernels
+    -- compare the rows' pairs first, then their winners), and -0 before 0;
+    -- the indices follow from the rule, and the gradient goes there
+    local wins = {   -- { row 0 left, right, row 1 left, right }, the winner's place
+      { { 5, 5, 5, 5 }, 1 }, { { 0, 0, 5, 5 }, 3 }, { { 5, 5, 0, 0 }, 1 }, { { 0, 5, 5, 0 }, 2 },
+      { { 0, 5, 0, 5 }, 2 }, { { 5, 0, 0, 5 }, 1 }, { { 5, 0, 5, 0 }, 1 }, { { 0, 5, 5, 5 }, 2 },
+      { { 0, 0, 0, 5 }, 4 }, { { 1, 0, 5, 5 }, 3 }, { { 5, 1, 1, 5 }, 1 }, { { -0.0, 0, 0, 0 }, 1 },
+      { { 0, -1, 5, 5 }, 3 }, { { -1, -2, -1, -1 }, 1 }, { { -2, -1, -1, -1 }, 2 }, { { 3, 2, 3, 3 }, 1 },
+      { { 2, 1, 3, 3 }, 3 }, { { 7, 8, 8, 8 }, 2 },
+    }
+    for _, rows in ipairs({ 1, 2, 3 }) do        -- 1-3 rows of windows: row pairs and a last single row
+      local nw = #wins
+      local x = nl.zeros(1, 1, 2 * rows, 2 * nw)
+      local want_idx = {}
+      for r = 1, rows do
+        for k, c in ipairs(wins) do
+          local w = (k + r - 2) % nw + 1         -- each row of windows in another order
+          local v = wins[w][1]
+          x[1][1][2 * r - 1][2 * k - 1], x[1][1][2 * r - 1][2 * k] = v[1], v[2]
+          x[1][1][2 * r][2 * k - 1], x[1][1][2 * r][2 * k] = v[3], v[4]
+          local place = wins[w][2]                -- 1-4 -> the flat index in the plane (1-based)
+          local dy, dx = (place - 1) >= 2 and 1 or 0, (place - 1) % 2
+          want_idx[#want_idx + 1] = (2 * r - 2 + dy) * 2 * nw + 2 * k - 2 + dx + 1
+        end
+      end
+      for _, dt in ipairs({ 'float', 'double' }) do
+        local xd = x[dt](x:clone()):requires_grad()
+        local y, idx = F.max_pool2d(xd, 2, { return_indices = true })
+        assert.are.same(want_idx, flat(idx), dt .. ', ' .. rows .. ' rows')
+        y:sum():backward()
+        local g = flat(xd.grad)
+        for i, at in ipairs(want_idx) do
+          assert.are.equal(1, g[at], dt .. ' gradient at window ' .. i)
+        end
+        local zero_first = flat(y)[12]                       -- row 1's window 12: { -0, 0, 0, 0 }
+        assert.are.equal(-math.huge, 1 / zero_first, dt .. ': -0 first wins')
+      end
+    end
+  end)
+
   it('avg_pool2d 2x2 matches a reshape-and-mean reference', function()
     local x = rand({ 2, 3, 8, 6 }, 'float64')
     local want = x:view(2, 3, 4, 2, 3, 2):mean(6):mean(4)
@@ -538,6 +579,68 @@ describe('conv and vision modules', function()
       end
     end
     assert.are.equal(2 * #cases, checked)
+  end)
+
+  it('the fused Conv2d, MaxPool2d(2), ReLU sends a window of ties\' gradient to its first element', function()
+    -- zero weights: every output is the bias, so every window ties, and the
+    -- gradient of each window goes to its top left output; the weight's
+    -- gradient then sums g times the input patch at that corner, a sum
+    -- computed here in float64 (and the bias's, the sum of g). Planes whose
+    -- pooled rows fit in 8 lanes (taken two rows a vector) and wider ones,
+    -- odd sizes, one and two threads.
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    for _, th in ipairs({ 1, 2 }) do
+      nl.set_num_threads(th)
+      for _, hw in ipairs({ { 10, 12 }, { 9, 11 }, { 14, 14 }, { 7, 38 }, { 20, 36 } }) do
+        local n, cin, cout = 2, 3, 4
+        local conv = nn.Conv2d(cin, cout, 3, { padding = 1 })
+        nl.no_grad(function()
+          conv.weight:fill_(0)
+          conv.bias:fill_(0.5)
+        end)
+        local seq = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
+        local x = rand({ n, cin, hw[1], hw[2] })
+        local y = seq(x)
+        local hp, wp = math.floor(hw[1] / 2), math.floor(hw[2] / 2)
+        assert.are.same({ n, cout, hp, wp }, y:shape())
+        local g = rand(y:shape())
+        ;(y * g):sum():backward()
+        local X, G = flat(x:double()), flat(g:double())
+        local xv = function(b, c, iy, ix)           -- 1-based, 0 in the padding
+          if iy < 1 or iy > hw[1] or ix < 1 or ix > hw[2] then return 0 end
+          return X[(((b - 1) * cin + c - 1) * hw[1] + iy - 1) * hw[2] + ix]
+        end
+        local gv = function(b, o, py, px) return G[(((b - 1) * cout + o - 1) * hp + py - 1) * wp + px] end
+        local gw = flat(conv.weight.grad)
+        local at = 0
+        for o = 1, cout do
+          for c = 1, cin do
+            for i = 1, 3 do
+              for j = 1, 3 do
+                local s = 0
+                for b = 1, n do
+                  for py = 1, hp do
+                    for px = 1, wp do      -- the window's first output: (2 py - 1, 2 px - 1)
+                      s = s + gv(b, o, py, px) * xv(b, c, 2 * py - 1 + i - 2, 2 * px - 1 + j - 2)
+                    end
+                  end
+                end
+                at = at + 1
+                assert.is_true(math.abs(gw[at] - s) <= 1e-5 + 1e-5 * math.abs(s),
+                  ('%d threads, %dx%d: weight gradient %d: %s, want %s'):format(th, hw[1], hw[2], at, gw[at], s))
+              end
+            end
+          end
+        end
+        local gb = flat(conv.bias.grad)
+        for o = 1, cout do
+          local s = 0
+          for b = 1, n do for py = 1, hp do for px = 1, wp do s = s + gv(b, o, py, px) end end end
+          assert.is_true(math.abs(gb[o] - s) <= 1e-5 + 1e-5 * math.abs(s), 'bias gradient ' .. o)
+        end
+      end
+    end
   end)
 
   it('the fused Conv2d, MaxPool2d(2), ReLU matches float64 arithmetic on distinct values', function()
