@@ -5,6 +5,7 @@
  * are composed in the Lua layer and need nothing here. */
 #include "internal.h"
 #include "sgemm.h"
+#include "transpose16.h"
 
 #include <blis.h>
 #include <immintrin.h>
@@ -440,6 +441,7 @@ typedef struct conv_plan {
     int nt_batch, nt_gemm;    /* threads over the blocks, threads in each GEMM */
     int64_t s;                /* images per block */
     int64_t nblk;             /* blocks */
+    bool rows;                /* the backward's weight gradient over the input in rows of channels (rows_ok) */
 } conv_plan;
 
 /* per_image: bytes of one image's share of a block's buffers. The small-K
@@ -454,6 +456,7 @@ static void plan_init(conv_plan *P, const conv_geom *G, int64_t per_image, int d
     if (s < 1) s = 1;
     P->s = s;
     P->nblk = (G->n + s - 1) / s;
+    P->rows = false;
 }
 
 /* bytes per image of the forward's block: the col matrix and the output */
@@ -478,9 +481,11 @@ static int64_t fwd_scratch(const conv_geom *G, const conv_plan *P, bool pooled) 
 static int64_t bwd_acc(const conv_geom *G, int dtype, bool gw) {
     return gw ? G->o * G->kg * (small_k(G, dtype) ? 16 : 1) : 0;
 }
+static int64_t rows_floats(const conv_geom *G, const conv_plan *P);
+/* ... of which col's room holds xt and the product's buffer on the rows path */
 static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, bool gw, bool gx, bool pooled) {
-    int64_t krows = G->c * G->kh * G->kw;
-    return ((P->s > 1 || pooled ? G->o : 0) + (gw ? krows : 0) + (gx ? krows : 0)) * P->s * G->l;
+    int64_t krows = G->c * G->kh * G->kw, wpart = !gw ? 0 : P->rows ? rows_floats(G, P) : krows * P->s * G->l;
+    return ((P->s > 1 || pooled ? G->o : 0) + (gx ? krows : 0)) * P->s * G->l + wpart;
 }
 
 /* The backward's blocks go out in runs (slots) as threads ask, each run
@@ -496,6 +501,57 @@ static int64_t bwd_slots(const conv_plan *P, int64_t accsz, int64_t es) {
     if (accsz && k * accsz * es > SLOT_BYTES) k = SLOT_BYTES / (accsz * es);
     if (k < P->nt_batch) k = P->nt_batch;
     return k < P->nblk ? k : P->nblk;
+}
+
+/* ---- the weight gradient over the input in rows of channels ----
+ * gw (O, kh*kw*C) = g (O, L) @ colT (L, kh*kw*C), where row l of colT holds
+ * the inputs that output l's taps meet, tap by tap, each tap's C channels
+ * side by side. With the input laid out channels last in rows of 32
+ * channels and padded, xt (C/32, Hp, Wp, 32), a tap's 32 channels at
+ * output (oy, ox) are the row at ((oy + i*dh) * Wp + ox + j*dw) of block
+ * cb: colT's 32-column panels are xt itself, shifted by the tap, its rows
+ * in runs of Wo (nl_sgemm_bsegs). No col matrix is written, and no panel
+ * packed: the nine 3x3 taps' panels read one 32 KB plane of a 14 x 14
+ * image. Its columns come out tap-major; the last pass puts them in
+ * weight order. Stride 1, one group, C a multiple of 32. */
+#define ROWS_PANELS_MAX 1024
+
+static bool rows_ok(const conv_geom *G, const conv_plan *P, int dtype) {
+    return dtype == NL_FLOAT32 && nl_cpu_avx512() && G->groups == 1 && G->sh == 1 && G->sw == 1 &&
+           G->c % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1 && G->kh * G->kw * (G->c / 32) <= ROWS_PANELS_MAX;
+}
+
+/* floats of a block's xt, aligned, and the product's A buffer */
+static int64_t rows_floats(const conv_geom *G, const conv_plan *P) {
+    return P->s * G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw) + nl_sgemm_bsegs_floats() + 16;
+}
+
+/* xt (C/32, Hp, Wp, 32) of one image x (C, H, W): 16 x 16 transposes of
+ * channels and positions, the padding 0 */
+TGT_AVX512 static void rows32_f32(float *xt, const float *x, const conv_geom *G) {
+    int64_t H = G->h, W = G->w, Hp = H + 2 * G->ph, Wp = W + 2 * G->pw, HW = H * W;
+    const __m512 z = _mm512_setzero_ps();
+    for (int64_t cb = 0; cb < G->c / 32; cb++) {
+        float *d = xt + cb * Hp * Wp * 32;
+        for (int64_t y = 0; y < Hp; y++)
+            for (int64_t xx = 0; xx < Wp; xx++)
+                if (y < G->ph || y >= G->ph + H || xx < G->pw || xx >= G->pw + W) {
+                    _mm512_storeu_ps(d + (y * Wp + xx) * 32, z);
+                    _mm512_storeu_ps(d + (y * Wp + xx) * 32 + 16, z);
+                }
+        for (int64_t half = 0; half < 2; half++)
+            for (int64_t p0 = 0; p0 < HW; p0 += 16) {
+                int64_t n = HW - p0 < 16 ? HW - p0 : 16;
+                __m512 r[16];
+                for (int u = 0; u < 16; u++)
+                    r[u] = _mm512_maskz_loadu_ps(first_lanes(n), x + (cb * 32 + half * 16 + u) * HW + p0);
+                transpose16(r);
+                for (int64_t v = 0; v < n; v++) {
+                    int64_t y = (p0 + v) / W, xx = (p0 + v) % W;
+                    _mm512_storeu_ps(d + ((y + G->ph) * Wp + xx + G->pw) * 32 + half * 16, r[v]);
+                }
+            }
+    }
 }
 
 /* ---- a Conv2d, MaxPool2d(2) (and ReLU) stack as one op ----
@@ -831,6 +887,12 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
     int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, gw != NULL, gx != NULL, pf != NULL);
     int64_t asz = 0, abytes = 0;
     float *apack = gx ? weights_packed(G, w, dtype, false, true, &asz, &abytes) : NULL;
+    int64_t Hp = G->h + 2 * G->ph, Wp = G->w + 2 * G->pw, poff[ROWS_PANELS_MAX];
+    if (gw && P->rows)           /* panel (i, j, cb): block cb's plane, shifted by the tap */
+        for (int64_t i = 0, p = 0; i < G->kh; i++)
+            for (int64_t j = 0; j < G->kw; j++)
+                for (int64_t cb = 0; cb < G->c / 32; cb++, p++)
+                    poff[p] = cb * Hp * Wp * 32 + (i * G->dh * Wp + j * G->dw) * 32;
     if (sk) memset(scratch, 0, nslot * accsz * es);    /* the products start each slot at beta 0 */
     if (gbias) memset(gb_part, 0, nslot * G->o * sizeof(double));
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, slot, nslot,
@@ -841,7 +903,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
         char *acc = (char *)scratch + slot * accsz * es;
         char *gbuf = (char *)scratch + (nslot * accsz + tid * per_thread) * es;
         char *col = gbuf + (P->s > 1 || pf ? G->o * bl * es : 0);
-        char *gcol = col + (gw ? krows * bl * es : 0);
+        char *gcol = col + (!gw ? 0 : P->rows ? rows_floats(G, P) * es : krows * bl * es);
         bool direct = sn == 1 && !pf;     /* one image: its gradient is read in place */
         const char *gb = direct ? (const char *)g + n0 * gsz * es : gbuf;
         for (int64_t i = 0; i < sn; i++)          /* gb: the block's gradients side by side */
@@ -858,7 +920,14 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                     else for (int64_t l = 0; l < G->l; l++) *part += ((const double *)src)[l];
                 }
             }
-        if (gw) {
+        if (gw && P->rows) {
+            float *xt = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
+            int64_t timg = G->c * Hp * Wp;
+            for (int64_t i = 0; i < sn; i++) rows32_f32(xt + i * timg, (const float *)x + (n0 + i) * xsz, G);
+            nl_bsegs bs = { sn, G->l, G->wo, (Wp - G->wo) * 32, xt, timg, poff };
+            nl_sgemm_bsegs(G->o, G->kg, (const float *)gb, ld, 1, &bs, blk == first ? 0.0f : 1.0f, (float *)acc,
+                           G->kg, xt + P->s * timg);
+        } else if (gw) {
             for (int64_t i = 0; i < sn; i++)
                 im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
             for (int64_t q = 0; q < G->groups; q++) {
@@ -907,6 +976,8 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                 if (sk) {                /* acc (G, og, kg, 16) */
                     const float *p = (const float *)scratch + (qo * G->kg + k) * 16;
                     for (int lane = 0; lane < 16; lane++) s += p[lane];
+                } else if (P->rows) {    /* acc (O, kh*kw*C), tap-major */
+                    s = ((const float *)scratch)[qo * G->kg + k % (G->kh * G->kw) * G->c + k / (G->kh * G->kw)];
                 } else {                 /* acc (G, kg, og) */
                     int64_t src = (q * G->kg + k) * G->og + o;
                     s = nl_load((const char *)scratch + src * es, dtype);
@@ -935,6 +1006,7 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     int64_t es = nl_dtype_size(x->dtype);
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
+    P.rows = need_gw && rows_ok(&G, &P, x->dtype);
     int64_t accsz = bwd_acc(&G, x->dtype, need_gw), nslot = bwd_slots(&P, accsz, es);
     int64_t scratch_n = nslot * accsz + P.nt_batch * bwd_scratch(&G, &P, need_gw, need_gx, pooled);
     nl_tensor *gc = TMP(nl_contiguous(g));

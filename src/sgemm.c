@@ -116,10 +116,14 @@ typedef struct {
  * C + the product when acc, then end's bias and ReLU when end is given.
  * beta 0 never reads C (it may hold NaN). R rows
  * (12, 8 or 4) and NV vectors of 16 columns (2, or 1 when m1 is empty) are
- * computed, so a short edge tile does not pay for a whole one. */
-HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const float *ap, const float *bp, float *c,
-                                   int64_t ldc, int rows, __mmask16 m0, __mmask16 m1, bool acc, float beta,
-                                   const tile_end *end) {
+ * computed, so a short edge tile does not pay for a whole one. With SEG,
+ * B's rows lie in runs of seg rows (NR floats apart) whose next run starts
+ * skip floats after the row that would follow, the first run left rows
+ * long (nl_sgemm_bsegs); otherwise the panel is one run. */
+HOT static ALWAYS_INLINE void tile(const int R, const int NV, const int SEG, int64_t kc, const float *ap,
+                                   const float *bp, float *c, int64_t ldc, int rows, __mmask16 m0, __mmask16 m1,
+                                   bool acc, float beta, const tile_end *end, int64_t seg, int64_t left,
+                                   int64_t skip) {
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
 #define KSTEP                                                                             \
@@ -133,6 +137,7 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const 
             if (NV == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);                          \
         }                                                                                 \
         ap += MR, bp += NR;                                                               \
+        if (SEG && --left == 0) bp += skip, left = seg;                                   \
     } while (0)
     /* the k steps in three runs; the middle one fetches the tile's rows of
      * C, one line a step, when the end will read them */
@@ -181,14 +186,23 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, int64_t kc, const 
 HOT static void edge_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows,
                           __mmask16 m0, __mmask16 m1, bool acc, float beta, const tile_end *end) {
     if (m1) {
-        if (rows > 8) tile(12, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
-        else if (rows > 4) tile(8, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
-        else tile(4, 2, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
+        if (rows > 8) tile(12, 2, 0, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, 0, 0, 0);
+        else if (rows > 4) tile(8, 2, 0, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, 0, 0, 0);
+        else tile(4, 2, 0, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, 0, 0, 0);
     } else {
-        if (rows > 8) tile(12, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
-        else if (rows > 4) tile(8, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
-        else tile(4, 1, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end);
+        if (rows > 8) tile(12, 1, 0, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, 0, 0, 0);
+        else if (rows > 4) tile(8, 1, 0, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, 0, 0, 0);
+        else tile(4, 1, 0, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, 0, 0, 0);
     }
+}
+
+/* a whole-width tile of rows rows over B in runs (SEG), for nl_sgemm_bsegs */
+HOT static void seg_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows, bool acc,
+                         float beta, int64_t seg, int64_t left, int64_t skip) {
+    if (rows == MR) tile(MR, 2, 1, kc, ap, bp, c, ldc, MR, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
+    else if (rows > 8) tile(12, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
+    else if (rows > 4) tile(8, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
+    else tile(4, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
 }
 
 typedef struct {
@@ -216,7 +230,7 @@ HOT static void tiles(const sgemm_args *g, const float *ap, int64_t ic, int64_t 
             tile_end end = { g->bias ? g->bias + j : NULL, g->relu };
             const tile_end *e = last ? &end : NULL;
             if (rows == MR && cols == NR)
-                tile(MR, 2, kc, ap + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta, e);
+                tile(MR, 2, 0, kc, ap + ir * kc, bbuf + p * kc * NR, ct, g->ldc, MR, m0, m1, acc, g->beta, e, 0, 0, 0);
             else
                 edge_tile(kc, ap + ir * kc, bbuf + p * kc * NR, ct, g->ldc, rows, m0, m1, acc, g->beta, e);
         }
@@ -374,4 +388,28 @@ bool nl_sgemm_packed(int64_t m, int64_t n, int64_t k, const float *apack, const 
     if (!takes(m, n, k, nt)) return false;
     sgemm_args g = { m, n, k, 0, 0, rsb, csb, ldc, NULL, b, c, beta, NULL, false, apack };
     return sgemm_run(&g, nt);
+}
+
+int64_t nl_sgemm_bsegs_floats(void) { return (int64_t)MC * KC; }
+
+bool nl_sgemm_bsegs(int64_t m, int64_t n, const float *a, int64_t rsa, int64_t csa, const nl_bsegs *b, float beta,
+                    float *c, int64_t ldc, float *abuf) {
+    if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || n % NR || b->kimg <= 0 || b->seg <= 0) return false;
+    int64_t np = n / NR, run = b->seg * NR + b->skip;   /* run: floats from a run's first row to the next's */
+    sgemm_args g = { m, n, b->nimg * b->kimg, rsa, csa, 0, 0, ldc, a, NULL, c, beta, NULL, false, NULL };
+    for (int64_t s = 0; s < b->nimg; s++)
+        for (int64_t q0 = 0; q0 < b->kimg; q0 += KC) {    /* k blocks within an image */
+            int64_t kc = b->kimg - q0 < KC ? b->kimg - q0 : KC, pc = s * b->kimg + q0;
+            const float *row0 = b->img + s * b->img_stride + q0 / b->seg * run + q0 % b->seg * NR;
+            int64_t left = b->seg - q0 % b->seg;
+            for (int64_t ic = 0; ic < m; ic += MC) {
+                int64_t mc = m - ic < MC ? m - ic : MC;
+                pack_a(&g, abuf, ic, mc, pc, kc);
+                for (int64_t ir = 0; ir < mc; ir += MR)
+                    for (int64_t p = 0; p < np; p++)
+                        seg_tile(kc, abuf + ir * kc, row0 + b->poff[p], c + (ic + ir) * ldc + p * NR, ldc,
+                                 mc - ir < MR ? (int)(mc - ir) : MR, pc > 0, beta, b->seg, left, b->skip);
+            }
+        }
+    return true;
 }

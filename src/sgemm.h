@@ -25,4 +25,23 @@ int64_t nl_sgemm_packed_a_floats(int64_t m, int64_t k);
 void nl_sgemm_pack_a(float *dst, int64_t m, int64_t k, const float *a, int64_t rsa, int64_t csa);
 bool nl_sgemm_packed(int64_t m, int64_t n, int64_t k, const float *apack, const float *b, int64_t rsb, int64_t csb,
                      float beta, float *c, int64_t ldc, int nt);
+/* c (m, n) row-major, row stride ldc = a (m, k) @ B + beta c, where B
+ * (k, n) is read where it lies, as 32-column panels: B stacks nimg blocks
+ * of kimg rows (k = nimg * kimg); block s's panel p starts at img + s *
+ * img_stride + poff[p], its rows 32 floats apart in runs of seg rows, each
+ * run's first row skip floats after the row that would follow the last.
+ * A convolution's input laid out channels last, 32 channels a row, is
+ * such a B for the weight gradient (ops_conv.c). One thread; abuf holds
+ * nl_sgemm_bsegs_floats() floats. Returns false, having done nothing,
+ * without AVX-512 or where n is not a multiple of 32. */
+typedef struct nl_bsegs {
+    int64_t nimg, kimg;
+    int64_t seg, skip;
+    const float *img;
+    int64_t img_stride;
+    const int64_t *poff;     /* n / 32 of them */
+} nl_bsegs;
+int64_t nl_sgemm_bsegs_floats(void);
+bool nl_sgemm_bsegs(int64_t m, int64_t n, const float *a, int64_t rsa, int64_t csa, const nl_bsegs *b, float beta,
+                    float *c, int64_t ldc, float *abuf);
 #endif
