@@ -537,6 +537,7 @@ describe('conv and vision modules', function()
       { cin = 4, cout = 6, hw = { 13, 12 }, n = 3, order = 'pool_relu', stride = 2 },
       { cin = 4, cout = 6, hw = { 8, 8 }, n = 2, order = 'relu_pool', groups = 2, bias = false },
       { cin = 16, cout = 8, hw = { 64, 62 }, n = 2, order = 'relu_pool' },   -- 2.5 MB an image: blocks of one
+      { cin = 32, cout = 16, hw = { 14, 14 }, n = 5, order = 'relu_pool' },  -- the weight gradient in rows of channels
     }
     local checked = 0
     for _, th in ipairs({ 1, 3 }) do
