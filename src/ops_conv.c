@@ -442,6 +442,7 @@ typedef struct conv_plan {
     int64_t s;                /* images per block */
     int64_t nblk;             /* blocks */
     bool rows;                /* the backward's weight gradient over the input in rows of channels (rows_ok) */
+    bool rowsx;               /* its input gradient into rows of channels (rowsx_ok) */
 } conv_plan;
 
 /* per_image: bytes of one image's share of a block's buffers. The small-K
@@ -456,7 +457,7 @@ static void plan_init(conv_plan *P, const conv_geom *G, int64_t per_image, int d
     if (s < 1) s = 1;
     P->s = s;
     P->nblk = (G->n + s - 1) / s;
-    P->rows = false;
+    P->rows = P->rowsx = false;
 }
 
 /* bytes per image of the forward's block: the col matrix and the output */
@@ -482,10 +483,14 @@ static int64_t bwd_acc(const conv_geom *G, int dtype, bool gw) {
     return gw ? G->o * G->kg * (small_k(G, dtype) ? 16 : 1) : 0;
 }
 static int64_t rows_floats(const conv_geom *G, const conv_plan *P);
-/* ... of which col's room holds xt and the product's buffer on the rows path */
+static int64_t rowsx_floats(const conv_geom *G, const conv_plan *P);
+/* ... of which col's room holds xt and the product's buffer on the rows
+ * path, and gcol's (at least) the input gradient's rows on the rowsx path */
 static int64_t bwd_scratch(const conv_geom *G, const conv_plan *P, bool gw, bool gx, bool pooled) {
     int64_t krows = G->c * G->kh * G->kw, wpart = !gw ? 0 : P->rows ? rows_floats(G, P) : krows * P->s * G->l;
-    return ((P->s > 1 || pooled ? G->o : 0) + (gx ? krows : 0)) * P->s * G->l + wpart;
+    int64_t xpart = !gx ? 0 : krows * P->s * G->l;    /* the rowsx path falls back to gcol without its taps */
+    if (gx && P->rowsx && rowsx_floats(G, P) > xpart) xpart = rowsx_floats(G, P);
+    return (P->s > 1 || pooled ? G->o : 0) * P->s * G->l + wpart + xpart;
 }
 
 /* The backward's blocks go out in runs (slots) as threads ask, each run
@@ -552,6 +557,41 @@ TGT_AVX512 static void rows32_f32(float *xt, const float *x, const conv_geom *G)
                 }
             }
     }
+}
+
+/* ---- the input gradient into rows of channels ----
+ * gx = col2im(W^T g): each tap (i, j) adds g^T (L, O) @ W_ij (O, C) into
+ * the rows of gt (Hp, Wp, C), the padded input's gradient channels last,
+ * that its outputs meet: output (oy, ox)'s row (oy + i*dh) Wp + ox + j*dw
+ * (nl_sgemm_crows, g^T packed once for the nine taps). The gcol matrix
+ * (C*kh*kw, L) is neither written nor read back by col2im; gt, 32 KB for
+ * 32 channels of a 14 x 14 image, stays in L1. Then gt's interior is
+ * transposed into gx. The same conditions as the rows path. */
+static bool rowsx_ok(const conv_geom *G, const conv_plan *P, int dtype) {
+    return dtype == NL_FLOAT32 && nl_cpu_avx512() && G->groups == 1 && G->sh == 1 && G->sw == 1 &&
+           G->c % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1;
+}
+
+/* floats of a block's gt, g^T packed, and its row pointers, aligned */
+static int64_t rowsx_floats(const conv_geom *G, const conv_plan *P) {
+    return P->s * (G->h + 2 * G->ph) * (G->w + 2 * G->pw) * G->c + nl_sgemm_packed_a_floats(P->s * G->l, G->o) +
+           2 * P->s * G->l + 32;
+}
+
+/* gx (C, H, W) of one image = the interior of gt (Hp, Wp, C) */
+TGT_AVX512 static void unrows_f32(float *gx, const float *gt, const conv_geom *G) {
+    int64_t H = G->h, W = G->w, Wp = W + 2 * G->pw, C = G->c;
+    for (int64_t y = 0; y < H; y++)
+        for (int64_t x0 = 0; x0 < W; x0 += 16) {
+            int64_t n = W - x0 < 16 ? W - x0 : 16;
+            const float *src = gt + ((y + G->ph) * Wp + x0 + G->pw) * C;
+            for (int64_t c0 = 0; c0 < C; c0 += 16) {
+                __m512 r[16];
+                for (int u = 0; u < 16; u++) r[u] = u < n ? _mm512_loadu_ps(src + u * C + c0) : _mm512_setzero_ps();
+                transpose16(r);
+                for (int v = 0; v < 16; v++) _mm512_mask_storeu_ps(gx + ((c0 + v) * H + y) * W + x0, first_lanes(n), r[v]);
+            }
+        }
 }
 
 /* ---- a Conv2d, MaxPool2d(2) (and ReLU) stack as one op ----
@@ -886,8 +926,13 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
     bool sk = small_k(G, dtype);
     int64_t accsz = bwd_acc(G, dtype, gw != NULL), per_thread = bwd_scratch(G, P, gw != NULL, gx != NULL, pf != NULL);
     int64_t asz = 0, abytes = 0;
-    float *apack = gx ? weights_packed(G, w, dtype, false, true, &asz, &abytes) : NULL;
+    int64_t tsz = nl_sgemm_packed_b_floats(G->o, G->c), tbytes = G->kh * G->kw * tsz * (int64_t)sizeof(float);
+    float *taps = gx && P->rowsx ? nl_alloc_scratch(&tbytes) : NULL;   /* W_ij (O, C), packed, tap by tap */
+    float *apack = gx && !taps ? weights_packed(G, w, dtype, false, true, &asz, &abytes) : NULL;
     int64_t Hp = G->h + 2 * G->ph, Wp = G->w + 2 * G->pw, poff[ROWS_PANELS_MAX];
+    if (taps)
+        for (int64_t t = 0; t < G->kh * G->kw; t++)
+            nl_sgemm_pack_b(taps + t * tsz, G->o, G->c, (const float *)w + t, G->c * G->kh * G->kw, G->kh * G->kw);
     if (gw && P->rows)           /* panel (i, j, cb): block cb's plane, shifted by the tap */
         for (int64_t i = 0, p = 0; i < G->kh; i++)
             for (int64_t j = 0; j < G->kw; j++)
@@ -940,7 +985,22 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                          acc + q * G->kg * G->og * es, 1, G->og, P->nt_gemm);
             }
         }
-        if (gx) {
+        if (gx && taps) {
+            float *gt = (float *)(((uintptr_t)gcol + 63) & ~(uintptr_t)63);
+            int64_t gimg = Hp * Wp * G->c;
+            float *gtp = gt + P->s * gimg;                         /* g^T (positions, O), packed */
+            float **rowp = (float **)(gtp + nl_sgemm_packed_a_floats(P->s * G->l, G->o));
+            memset(gt, 0, sn * gimg * sizeof(float));
+            nl_sgemm_pack_a(gtp, ld, G->o, (const float *)gb, 1, ld);
+            for (int64_t i = 0, r = 0; i < sn; i++)
+                for (int64_t oy = 0; oy < G->ho; oy++)
+                    for (int64_t ox = 0; ox < G->wo; ox++, r++) rowp[r] = gt + i * gimg + (oy * Wp + ox) * G->c;
+            for (int64_t i = 0; i < G->kh; i++)
+                for (int64_t j = 0; j < G->kw; j++)
+                    nl_sgemm_crows(ld, G->c, G->o, gtp, taps + (i * G->kw + j) * tsz, rowp,
+                                   (i * G->dh * Wp + j * G->dw) * G->c);
+            for (int64_t i = 0; i < sn; i++) unrows_f32((float *)gx + (n0 + i) * xsz, gt + i * gimg, G);
+        } else if (gx) {
             for (int64_t q = 0; q < G->groups; q++)
                 if (!apack || !nl_sgemm_packed(G->kg, ld, G->og, apack + q * asz,
                                                (const float *)(gb + q * G->og * ld * es), ld, 1, 0.0f,
@@ -993,6 +1053,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
             nl_store((char *)gbias + o * es, dtype, s);
         }
     if (apack) nl_free(apack, abytes);
+    if (taps) nl_free(taps, tbytes);
 }
 
 /* the backward of both ops: g is the gradient of nl_conv2d's output, or of
@@ -1007,6 +1068,7 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
     P.rows = need_gw && rows_ok(&G, &P, x->dtype);
+    P.rowsx = need_gx && rowsx_ok(&G, &P, x->dtype);
     int64_t accsz = bwd_acc(&G, x->dtype, need_gw), nslot = bwd_slots(&P, accsz, es);
     int64_t scratch_n = nslot * accsz + P.nt_batch * bwd_scratch(&G, &P, need_gw, need_gx, pooled);
     nl_tensor *gc = TMP(nl_contiguous(g));

@@ -120,10 +120,12 @@ typedef struct {
  * B's rows lie in runs of seg rows (NR floats apart) whose next run starts
  * skip floats after the row that would follow, the first run left rows
  * long (nl_sgemm_bsegs); otherwise the panel is one run. */
-HOT static ALWAYS_INLINE void tile(const int R, const int NV, const int SEG, int64_t kc, const float *ap,
-                                   const float *bp, float *c, int64_t ldc, int rows, __mmask16 m0, __mmask16 m1,
-                                   bool acc, float beta, const tile_end *end, int64_t seg, int64_t left,
-                                   int64_t skip) {
+HOT static ALWAYS_INLINE void tile_rp(const int R, const int NV, const int SEG, int64_t kc, const float *ap,
+                                      const float *bp, float *c, int64_t ldc, int rows, __mmask16 m0, __mmask16 m1,
+                                      bool acc, float beta, const tile_end *end, int64_t seg, int64_t left,
+                                      int64_t skip, float *const *rp, int64_t cofs) {
+    /* C's row r: c + r * ldc, or with rp (nl_sgemm_crows) rp[r] + cofs */
+#define CROW(r) (rp ? rp[r] + cofs : c + (r) * ldc)
     __m512 c0[MR], c1[MR];
     for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
 #define KSTEP                                                                             \
@@ -144,7 +146,7 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, const int SEG, int
     int64_t pf = (acc || beta != 0) && kc >= PF_C + 2 * R ? kc - PF_C : kc, q = 0;
     for (; q < pf; q++) KSTEP;
     for (int i = 0; q < kc && i < 2 * R; q++, i++) {
-        _mm_prefetch((const char *)(c + (i >> 1) * ldc + (i & 1) * 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(CROW(i >> 1) + (i & 1) * 16), _MM_HINT_T0);
         KSTEP;
     }
     for (; q < kc; q++) KSTEP;
@@ -154,8 +156,8 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, const int SEG, int
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
             if (r >= rows) break;
-            c0[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m0, c + r * ldc), c0[r]);
-            if (NV == 2) c1[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m1, c + r * ldc + 16), c1[r]);
+            c0[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m0, CROW(r)), c0[r]);
+            if (NV == 2) c1[r] = _mm512_fmadd_ps(bv, _mm512_maskz_loadu_ps(m1, CROW(r) + 16), c1[r]);
         }
     }
     if (end) {
@@ -177,9 +179,19 @@ HOT static ALWAYS_INLINE void tile(const int R, const int NV, const int SEG, int
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
         if (r >= rows) break;
-        _mm512_mask_storeu_ps(c + r * ldc, m0, c0[r]);
-        if (NV == 2) _mm512_mask_storeu_ps(c + r * ldc + 16, m1, c1[r]);
+        _mm512_mask_storeu_ps(CROW(r), m0, c0[r]);
+        if (NV == 2) _mm512_mask_storeu_ps(CROW(r) + 16, m1, c1[r]);
     }
+}
+
+#undef CROW
+
+/* tile_rp over C's rows c + r * ldc */
+HOT static ALWAYS_INLINE void tile(const int R, const int NV, const int SEG, int64_t kc, const float *ap,
+                                   const float *bp, float *c, int64_t ldc, int rows, __mmask16 m0, __mmask16 m1,
+                                   bool acc, float beta, const tile_end *end, int64_t seg, int64_t left,
+                                   int64_t skip) {
+    tile_rp(R, NV, SEG, kc, ap, bp, c, ldc, rows, m0, m1, acc, beta, end, seg, left, skip, NULL, 0);
 }
 
 /* tile() with its shape picked for rows and the columns in m1 */
@@ -203,6 +215,14 @@ HOT static void seg_tile(int64_t kc, const float *ap, const float *bp, float *c,
     else if (rows > 8) tile(12, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
     else if (rows > 4) tile(8, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
     else tile(4, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
+}
+
+/* a whole-width tile adding into rows rp[r] + cofs, for nl_sgemm_crows */
+HOT static void crow_tile(int64_t kc, const float *ap, const float *bp, int rows, float *const *rp, int64_t cofs) {
+    if (rows == MR) tile_rp(MR, 2, 0, kc, ap, bp, NULL, 0, MR, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
+    else if (rows > 8) tile_rp(12, 2, 0, kc, ap, bp, NULL, 0, rows, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
+    else if (rows > 4) tile_rp(8, 2, 0, kc, ap, bp, NULL, 0, rows, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
+    else tile_rp(4, 2, 0, kc, ap, bp, NULL, 0, rows, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
 }
 
 typedef struct {
@@ -411,5 +431,31 @@ bool nl_sgemm_bsegs(int64_t m, int64_t n, const float *a, int64_t rsa, int64_t c
                                  mc - ir < MR ? (int)(mc - ir) : MR, pc > 0, beta, b->seg, left, b->skip);
             }
         }
+    return true;
+}
+
+int64_t nl_sgemm_packed_b_floats(int64_t k, int64_t n) { return k * n; }
+
+void nl_sgemm_pack_b(float *dst, int64_t k, int64_t n, const float *b, int64_t rsb, int64_t csb) {
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        for (int64_t j = 0; j < n; j += NR)
+            pack(dst + pc * n + j * kc, NR, b + pc * rsb + j * csb, rsb, csb, kc, n - j < NR ? n - j : NR);
+    }
+}
+
+bool nl_sgemm_crows(int64_t m, int64_t n, int64_t k, const float *apack, const float *bpack, float *const *crow,
+                    int64_t cofs) {
+    if (!nl_cpu_avx512f() || m <= 0 || n <= 0 || k <= 0 || n % NR) return false;
+    float *rp[MR];
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        for (int64_t ir = 0; ir < m; ir += MR) {
+            int rows = m - ir < MR ? (int)(m - ir) : MR;
+            for (int r = 0; r < MR; r++) rp[r] = crow[ir + (r < rows ? r : 0)];
+            for (int64_t j = 0; j < n; j += NR)
+                crow_tile(kc, apack + pc * panel_rows(m) + ir * kc, bpack + pc * n + j * kc, rows, rp, cofs + j);
+        }
+    }
     return true;
 }

@@ -44,4 +44,15 @@ typedef struct nl_bsegs {
 int64_t nl_sgemm_bsegs_floats(void);
 bool nl_sgemm_bsegs(int64_t m, int64_t n, const float *a, int64_t rsa, int64_t csa, const nl_bsegs *b, float beta,
                     float *c, int64_t ldc, float *abuf);
+/* B packed once for several products (nl_sgemm_pack_b: b (k, n), n a
+ * multiple of 32, into nl_sgemm_packed_b_floats(k, n) floats), and
+ * c's row r at crow[r] + cofs (n floats) += a @ b, with a packed by
+ * nl_sgemm_pack_a: a convolution's input gradient, each tap's product
+ * added into the rows its outputs meet (ops_conv.c). One thread. Returns
+ * false, having done nothing, without AVX-512 or where n is not a
+ * multiple of 32. */
+int64_t nl_sgemm_packed_b_floats(int64_t k, int64_t n);
+void nl_sgemm_pack_b(float *dst, int64_t k, int64_t n, const float *b, int64_t rsb, int64_t csb);
+bool nl_sgemm_crows(int64_t m, int64_t n, int64_t k, const float *apack, const float *bpack, float *const *crow,
+                    int64_t cofs);
 #endif
