@@ -443,6 +443,7 @@ typedef struct conv_plan {
     int64_t nblk;             /* blocks */
     bool rows;                /* the backward's weight gradient over the input in rows of channels (rows_ok) */
     bool rowsx;               /* its input gradient into rows of channels (rowsx_ok) */
+    bool fwdrows;             /* the forward from the input in rows of channels (fwdrows_ok) */
 } conv_plan;
 
 /* per_image: bytes of one image's share of a block's buffers. The small-K
@@ -457,7 +458,7 @@ static void plan_init(conv_plan *P, const conv_geom *G, int64_t per_image, int d
     if (s < 1) s = 1;
     P->s = s;
     P->nblk = (G->n + s - 1) / s;
-    P->rows = P->rowsx = false;
+    P->rows = P->rowsx = P->fwdrows = false;
 }
 
 /* bytes per image of the forward's block: the col matrix and the output */
@@ -471,9 +472,13 @@ static int64_t bwd_image_bytes(const conv_geom *G, int64_t es, bool gw, bool gx)
 }
 
 /* elements of one batch thread's scratch in the forward: col (C*kh*kw,
- * S*L), and ob (O, S*L) unless a block is one image written in place */
+ * S*L), and ob (O, S*L) unless a block is one image written in place; on
+ * the fwdrows path at least one image's xt and ob (the col path's room is
+ * kept for its fallback) */
+static int64_t fwdrows_floats(const conv_geom *G, const conv_plan *P);
 static int64_t fwd_scratch(const conv_geom *G, const conv_plan *P, bool pooled) {
-    return (G->c * G->kh * G->kw + (P->s > 1 || pooled ? G->o : 0)) * P->s * G->l;
+    int64_t n = (G->c * G->kh * G->kw + (P->s > 1 || pooled ? G->o : 0)) * P->s * G->l;
+    return P->fwdrows && fwdrows_floats(G, P) > n ? fwdrows_floats(G, P) : n;
 }
 
 /* in the backward: a weight-gradient accumulator (bwd_slots of them), and
@@ -557,6 +562,103 @@ TGT_AVX512 static void rows32_f32(float *xt, const float *x, const conv_geom *G)
                 }
             }
     }
+}
+
+/* ---- the forward from the input in rows of channels ----
+ * With the input in rows of 32 channels (xt, rows32_f32), output (oy, ox)
+ * for output channel o sums, over k = (channel block cb, tap row i, tap
+ * column j, channel c'), xt_cb's row ((oy + i*dh) Wp + ox + j), element
+ * c', times W[o][32 cb + c'][i][j]. A tile of R outputs of one output row
+ * (R consecutive xt rows, 32 floats apart: each broadcast at a fixed
+ * displacement) by 32 output channels (W packed (K, 32) in that k order)
+ * runs its k stream through xt in runs of kw * 32 floats, a tap row's taps
+ * for a block of channels, then on to the next tap row and block; its
+ * sums stay in registers to the end, are transposed there, and stored as
+ * R outputs of each of 32 output planes. No col matrix is written and no
+ * panel of it packed. Stride 1, column dilation 1, one group, C and O
+ * multiples of 32. */
+#define FWD_ROWS 14     /* outputs a tile: 28 accumulators, 2 of W, of 32 registers */
+#define HOT_CONV __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"), optimize("O3"), \
+                                no_sanitize("address", "undefined")))
+
+static bool fwdrows_ok(const conv_geom *G, const conv_plan *P, int dtype) {
+    return dtype == NL_FLOAT32 && nl_cpu_avx512() && G->groups == 1 && G->sh == 1 && G->sw == 1 && G->dw == 1 &&
+           G->c % 32 == 0 && G->o % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1;
+}
+
+/* floats of one image's xt, with room for the last tile's rows past it */
+static int64_t fwdrows_floats(const conv_geom *G, const conv_plan *P) {
+    int64_t xt = G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw) + (FWD_ROWS + G->kw) * 32 + 16;
+    return xt + G->o * P->s * G->l;
+}
+
+/* a tile's sums (R positions of 16 + 16 channels, c0 and c1, of 16
+ * vectors each, R of them set) transposed into rows outputs of each of 32
+ * planes, ldp apart. Out of line, and checked by the sanitizers: the
+ * 16 x 16 transposes' arrays got AddressSanitizer's scope poisoning inside
+ * the unchecked tile too, without the frame's unpoisoning at its end. */
+TGT_AVX512 __attribute__((noinline)) static void fwd_tile_store(float *ob, int64_t ldp, __m512 *c0, __m512 *c1,
+                                                                int R, int rows) {
+    for (int r = R; r < 16; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    transpose16(c0);
+    transpose16(c1);
+    __mmask16 m = first_lanes(rows);
+    for (int v = 0; v < 16; v++) {
+        _mm512_mask_storeu_ps(ob + v * ldp, m, c0[v]);
+        _mm512_mask_storeu_ps(ob + (16 + v) * ldp, m, c1[v]);
+    }
+}
+
+/* outputs [ox0, ox0 + rows) of output row oy, output channels [o0, o0 +
+ * 32): xr is xt at row oy * Wp + ox0 of block 0, wp W's panel (K, 32), ob
+ * output plane o0 at the first output, planes ldp apart */
+HOT_CONV static ALWAYS_INLINE void fwd_tile(const int R, int rows, const float *xr, const float *wp, float *ob,
+                                            int64_t ldp, const conv_geom *G, int64_t plane, int64_t Wp) {
+    __m512 c0[16], c1[16];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+    for (int64_t cb = 0; cb < G->c / 32; cb++)
+        for (int64_t i = 0; i < G->kh; i++) {
+            const float *ap = xr + cb * plane + i * G->dh * Wp * 32;
+            for (int64_t q = 0; q < G->kw * 32; q++, ap++, wp += 32) {
+                __m512 b0 = _mm512_loadu_ps(wp), b1 = _mm512_loadu_ps(wp + 16);
+#pragma GCC unroll 16
+                for (int r = 0; r < R; r++) {
+                    __m512 av = _mm512_set1_ps(ap[r * 32]);
+                    c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+                    c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+                }
+            }
+        }
+    fwd_tile_store(ob, ldp, c0, c1, R, rows);
+}
+
+/* ob's planes (O, rows of Ho x Wo, planes ldp apart) for one image from
+ * its xt; wpk holds W's panels (O / 32 of (K, 32)) */
+HOT_CONV static void fwd_rows_image(float *ob, int64_t ldp, const float *xt, const float *wpk, const conv_geom *G) {
+    int64_t Hp = G->h + 2 * G->ph, Wp = G->w + 2 * G->pw, plane = Hp * Wp * 32, K = G->c * G->kh * G->kw;
+    for (int64_t p = 0; p < G->o / 32; p++)
+        for (int64_t oy = 0; oy < G->ho; oy++)
+            for (int64_t ox0 = 0; ox0 < G->wo; ox0 += FWD_ROWS) {
+                int64_t n = G->wo - ox0 < FWD_ROWS ? G->wo - ox0 : FWD_ROWS;
+                const float *xr = xt + (oy * Wp + ox0) * 32;
+                float *o = ob + p * 32 * ldp + oy * G->wo + ox0;
+                if (n > 8) fwd_tile(FWD_ROWS, (int)n, xr, wpk + p * K * 32, o, ldp, G, plane, Wp);
+                else if (n > 4) fwd_tile(8, (int)n, xr, wpk + p * K * 32, o, ldp, G, plane, Wp);
+                else fwd_tile(4, (int)n, xr, wpk + p * K * 32, o, ldp, G, plane, Wp);
+            }
+}
+
+/* W (O, C, kh, kw) into panels of 32 output channels, (K, 32) each, k =
+ * (cb, i, j, c') */
+static void fwd_rows_weights(float *wpk, const float *w, const conv_geom *G) {
+    int64_t K = G->c * G->kh * G->kw;
+    for (int64_t o = 0; o < G->o; o++)
+        for (int64_t cb = 0, k = 0; cb < G->c / 32; cb++)
+            for (int64_t i = 0; i < G->kh; i++)
+                for (int64_t j = 0; j < G->kw; j++)
+                    for (int64_t c = 0; c < 32; c++, k++)
+                        wpk[(o / 32 * K + k) * 32 + o % 32] = w[((o * G->c + cb * 32 + c) * G->kh + i) * G->kw + j];
 }
 
 /* ---- the input gradient into rows of channels ----
@@ -763,10 +865,37 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
     int64_t per_thread = fwd_scratch(G, P, pf != NULL);
     bool sk = small_k(G, dtype);
     int64_t asz = 0, abytes = 0;
-    float *apack = weights_packed(G, w, dtype, sk, false, &asz, &abytes);
+    int64_t wbytes = G->o * krows * (int64_t)sizeof(float);
+    float *wpk = P->fwdrows ? nl_alloc_scratch(&wbytes) : NULL;     /* W's panels for fwd_rows_image */
+    if (wpk) fwd_rows_weights(wpk, w, G);
+    float *apack = wpk ? NULL : weights_packed(G, w, dtype, sk, false, &asz, &abytes);
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, blk, P->nblk,
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *col = (char *)scratch + omp_get_thread_num() * per_thread * es;
+        if (wpk) {
+            float *xt = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
+            int64_t xtn = fwdrows_floats(G, P) - G->o * P->s * G->l;
+            float *obr = xt + xtn - 16;
+            int64_t xtc = G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw);
+            memset(xt + xtc, 0, (xtn - 16 - xtc) * sizeof(float));    /* the last tiles' rows past the image */
+            for (int64_t i = 0; i < sn; i++) {
+                rows32_f32(xt, (const float *)x + (n0 + i) * xsz, G);
+                fwd_rows_image(obr + i * G->l, ld, xt, wpk, G);
+            }
+            for (int64_t i = 0; i < sn; i++)
+                for (int64_t o = 0; o < G->o; o++) {
+                    const float *src = obr + o * ld + i * G->l;
+                    float v = b ? ((const float *)b)[o] : 0;
+                    if (pf) {
+                        int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
+                        pool2x2_plane_f32(pf->pooled + at, pf->code + at, src, G->ho, G->wo, &v, pf->relu);
+                    } else {
+                        float *dst = (float *)out + ((n0 + i) * G->o + o) * G->l;
+                        for (int64_t l = 0; l < G->l; l++) dst[l] = src[l] + v;
+                    }
+                }
+            continue;
+        }
         bool one = sn == 1;               /* the product goes on top of the bias */
         bool direct = one && !pf;         /* ... in out */
         char *ob = direct ? (char *)out + n0 * G->o * G->l * es : col + krows * P->s * G->l * es;
@@ -811,6 +940,7 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
             }
     );
     if (apack) nl_free(apack, abytes);
+    if (wpk) nl_free(wpk, wbytes);
 }
 
 nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_h, int64_t stride_w,
@@ -822,6 +952,7 @@ nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t s
     int64_t es = nl_dtype_size(x->dtype);
     conv_plan P;
     plan_init(&P, &G, fwd_image_bytes(&G, es), x->dtype);
+    P.fwdrows = fwdrows_ok(&G, &P, x->dtype);
     int64_t osz[4] = { G.n, G.o, G.ho, G.wo };
     int64_t scratch_n = P.nt_batch * fwd_scratch(&G, &P, false);
     nl_tensor *xc = nl_contiguous(x), *wc = xc ? nl_contiguous(weight) : NULL;
@@ -863,6 +994,7 @@ nl_tensor *nl_conv2d_pool(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int6
     }
     conv_plan P;
     plan_init(&P, &G, fwd_image_bytes(&G, 4), x->dtype);
+    P.fwdrows = fwdrows_ok(&G, &P, x->dtype);
     int64_t osz[4] = { G.n, G.o, G.ho / 2, G.wo / 2 };
     int64_t scratch_n = P.nt_batch * fwd_scratch(&G, &P, true), code_n = (G.n * G.o * osz[2] * osz[3] + 3) / 4;
     NL_TEMPS(tmps);

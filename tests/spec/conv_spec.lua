@@ -149,9 +149,11 @@ local CONFIGS = {
   { 5, 3, 9, 9, 6, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 3, false },      -- depthwise-like, small K per group
   -- 32 channels and more: the weight gradient over the input in rows of channels
   { 3, 32, 14, 14, 64, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, true },   -- the CNN's second layer
-  { 2, 64, 9, 7, 8, 3, 3, { 1, 1 }, { 0, 0 }, { 1, 1 }, 1, false },     -- two blocks of channels, no padding
+  { 2, 64, 9, 7, 32, 3, 3, { 1, 1 }, { 0, 0 }, { 1, 1 }, 1, false },    -- two blocks of channels, no padding
   { 2, 32, 11, 13, 5, 5, 3, { 1, 1 }, { 2, 1 }, { 2, 2 }, 1, true },   -- dilated, 5 outputs (a short tile)
-  { 2, 32, 20, 19, 16, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, true },   -- 380 positions: k blocks mid-row
+  { 2, 32, 20, 19, 32, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, true },   -- 380 positions: k blocks mid-row
+  { 2, 32, 12, 40, 64, 3, 3, { 1, 1 }, { 1, 1 }, { 2, 1 }, 1, true },   -- rows of 40 outputs, dilated rows
+  { 3, 32, 5, 3, 32, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, true },     -- rows of 3 outputs
   { 2, 32, 9, 9, 4, 3, 3, { 2, 2 }, { 1, 1 }, { 1, 1 }, 1, true },      -- stride 2 (the col matrix)
   { 2, 64, 8, 8, 8, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 2, true },      -- two groups (the col matrix)
 }
