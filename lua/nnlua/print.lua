@@ -52,10 +52,9 @@ return function(nl)
     local c = t:contiguous()
     local cp = c.ptr
     local ndim, is_int = cp.ndim, cp.dtype == 2
-    local data
-    if cp.dtype == 0 then data = ffi.cast('float *', cp.data)
-    elseif cp.dtype == 1 then data = ffi.cast('double *', cp.data)
-    else data = ffi.cast('int64_t *', cp.data) end
+    local idata = ffi.cast('int64_t *', cp.data)
+    local f_at = cp.dtype == 0 and nl._f32_at or nl._f64_at    -- NaNs as Lua's own (tensor.lua)
+    local function at(off) if is_int then return idata[off] end return f_at(cp.data, off) end
     local summarize = tonumber(p.numel) > THRESHOLD
     local shape, strides = {}, {}
     for d = 1, ndim do shape[d] = tonumber(cp.sizes[d - 1]); strides[d] = tonumber(cp.strides[d - 1]) end
@@ -63,7 +62,7 @@ return function(nl)
     -- collect the shown values (in order) to pick a format and a width
     local vals = {}
     local function collect(d, off)
-      if d > ndim then vals[#vals + 1] = is_int and data[off] or tonumber(data[off]); return end
+      if d > ndim then vals[#vals + 1] = at(off); return end
       for _, i in ipairs(shown(shape[d], summarize)) do
         if i then collect(d + 1, off + (i - 1) * strides[d]) end
       end
@@ -77,7 +76,7 @@ return function(nl)
     local function cell(v) local s = fmt(v); return string.rep(' ', width - #s) .. s end
 
     local prefix = 'tensor('
-    if ndim == 0 then return prefix .. fmt(is_int and data[0] or tonumber(data[0])) end
+    if ndim == 0 then return prefix .. fmt(at(0)) end
     local function block(d, off, indent)
       local parts = {}
       if d == ndim then
@@ -85,7 +84,7 @@ return function(nl)
         local line = {}
         local lines = {}
         for _, i in ipairs(shown(shape[d], summarize)) do
-          line[#line + 1] = i and cell(is_int and data[off + (i - 1) * strides[d]] or tonumber(data[off + (i - 1) * strides[d]])) or '...'
+          line[#line + 1] = i and cell(at(off + (i - 1) * strides[d])) or '...'
           if #line == per_line then lines[#lines + 1] = table.concat(line, ', '); line = {} end
         end
         if #line > 0 then lines[#lines + 1] = table.concat(line, ', ') end

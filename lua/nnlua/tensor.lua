@@ -418,10 +418,28 @@ return function(nl)
   end
 
   -- the element at C offset off (elements from t.data)
+  -- A NaN read from C keeps its payload bits, and LuaJIT keeps its other
+  -- values inside NaNs: read as a number, a NaN with the sign set and a
+  -- payload in the high bits (a float32 NaN's payload widens there) comes
+  -- out as nil or as a pointer, and a traceback that meets it crashes. So
+  -- an element is checked as bits first, and every NaN becomes Lua's own.
+  local u32_p, band, NAN = ffi.typeof('uint32_t *'), bit.band, 0 / 0
+  local function f32_at(data, off)
+    local b = ffi.cast(u32_p, data)[off]
+    if band(b, 0x7F800000) == 0x7F800000 and band(b, 0x007FFFFF) ~= 0 then return NAN end
+    return tonumber(ffi.cast(float_p, data)[off])
+  end
+  local function f64_at(data, off)
+    local w = ffi.cast(u32_p, data)
+    local hi = w[2 * off + 1]          -- little-endian: the sign, exponent and high mantissa
+    if band(hi, 0x7FF00000) == 0x7FF00000 and (band(hi, 0x000FFFFF) ~= 0 or w[2 * off] ~= 0) then return NAN end
+    return tonumber(ffi.cast(double_p, data)[off])
+  end
+  nl._f32_at, nl._f64_at = f32_at, f64_at
   local function load(p, off)
     local dt = p.dtype
-    if dt == 0 then return tonumber(ffi.cast(float_p, p.data)[off]) end
-    if dt == 1 then return tonumber(ffi.cast(double_p, p.data)[off]) end
+    if dt == 0 then return f32_at(p.data, off) end
+    if dt == 1 then return f64_at(p.data, off) end
     return tonumber(ffi.cast(int64_p, p.data)[off])
   end
   local function store(p, off, v)

@@ -144,6 +144,46 @@ describe('indexing', function()
   end)
 end)
 
+describe('NaN payloads', function()
+  it('reads every NaN, whatever its bits, as a Lua NaN (item, indexing, totable, printing)', function()
+    -- LuaJIT keeps its other values inside NaNs: a NaN with the sign set and
+    -- payload bits, read from C as a number, came out as nil (or a pointer)
+    local ffi = require 'ffi'
+    local patterns32 = { 0x7FC00000, 0xFFC00000, 0x7F800001, 0xFFF00000, 0xFFFFFFFF, 0xFF812345, 0x7FFFFFFF }
+    local t = nl.zeros(#patterns32 + 2)
+    local w = ffi.cast('uint32_t *', nl._T(t, 'test').data)
+    for i, b in ipairs(patterns32) do w[i - 1] = b end
+    w[#patterns32] = 0x7F800000                            -- +inf and 1.5 stay what they are
+    t[#patterns32 + 2] = 1.5
+    local d = nl.zeros(4, 'float64')
+    local w64 = ffi.cast('uint32_t *', nl._T(d, 'test').data)
+    w64[0], w64[1] = 0x00000001, 0xFFF80000               -- payload in the low word, sign set
+    w64[2], w64[3] = 0x00000000, 0xFFFF0000               -- the high bits a tagged value would use
+    w64[4], w64[5] = 0xDEADBEEF, 0x7FF00000
+    w64[6], w64[7] = 0x00000000, 0x7FF00000               -- +inf
+    for rep = 1, 60 do                                    -- the interpreter, then compiled traces
+      local vals = t:totable()
+      for i = 1, #patterns32 do
+        assert.are.equal('number', type(vals[i]), 'float32 pattern ' .. i)
+        assert.is_true(vals[i] ~= vals[i], 'float32 pattern ' .. i)
+        local v = t[i]
+        assert.is_true(type(v) == 'number' and v ~= v, 'float32 index ' .. i)
+      end
+      assert.are.equal(math.huge, vals[#patterns32 + 1])
+      assert.are.equal(1.5, vals[#patterns32 + 2])
+      local dv = d:totable()
+      for i = 1, 3 do assert.is_true(type(dv[i]) == 'number' and dv[i] ~= dv[i], 'float64 pattern ' .. i) end
+      assert.are.equal(math.huge, dv[4])
+      local one = t:narrow(1, 4, 1):view({})
+      local x = one:item()
+      assert.is_true(type(x) == 'number' and x ~= x, 'item')
+    end
+    assert.is_truthy(tostring(t):find('nan', 1, true))
+    assert.is_truthy(tostring(d):find('inf', 1, true))
+    assert.is_truthy(debug.traceback('after reading them'):find('after reading them', 1, true))
+  end)
+end)
+
 describe('dtype conversion', function()
   it('float, double and long convert and truncate', function()
     local t = nl.tensor({ 1.75, -2.5, 3 })
