@@ -43,7 +43,7 @@ return function(nl, optim)
       end
     end
     check(lib.nl_clip_grad_norm(n, grads, max_norm, norm_type, total_out))
-    return total_out[0]
+    return nl._f64_at(total_out, 0)            -- a NaN as Lua's own (tensor.lua)
   end
 
   -- sum of |w| over every element of params, a 0-dim tensor in the graph:
