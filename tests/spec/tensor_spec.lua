@@ -181,6 +181,13 @@ describe('NaN payloads', function()
     assert.is_truthy(tostring(t):find('nan', 1, true))
     assert.is_truthy(tostring(d):find('inf', 1, true))
     assert.is_truthy(debug.traceback('after reading them'):find('after reading them', 1, true))
+    -- a gradient's NaN payload propagates into clip_grad_norm's total
+    local p = nl.zeros(3):requires_grad()
+    p.grad = d:narrow(1, 1, 3):float()
+    local gw = ffi.cast('uint32_t *', nl._T(p.grad, 'test').data)
+    gw[0] = 0xFFF12345
+    local norm = nl.optim.clip_grad_norm({ p }, 1.0)
+    assert.is_true(type(norm) == 'number' and norm ~= norm, 'clip_grad_norm total')
   end)
 end)
 
