@@ -442,7 +442,7 @@ typedef struct conv_plan {
     int64_t s;                /* images per block */
     int64_t nblk;             /* blocks */
     bool rows;                /* the backward's weight gradient over the input in rows of channels (rows_ok) */
-    bool rowsx;               /* its input gradient into rows of channels (rowsx_ok) */
+    bool rowsx;               /* its input gradient into rows of channels (rows_layout_ok) */
     bool fwdrows;             /* the forward from the input in rows of channels (fwdrows_ok) */
 } conv_plan;
 
@@ -526,10 +526,20 @@ static int64_t bwd_slots(const conv_plan *P, int64_t accsz, int64_t es) {
  * weight order. Stride 1, one group, C a multiple of 32. */
 #define ROWS_PANELS_MAX 1024
 
-static bool rows_ok(const conv_geom *G, const conv_plan *P, int dtype) {
+/* what the three rows paths share: float32 on AVX-512, stride 1, one
+ * group, whole blocks of 32 input channels, a GEMM-sized K, one thread per
+ * product; the input gradient's path needs no more */
+static bool rows_layout_ok(const conv_geom *G, const conv_plan *P, int dtype) {
     return dtype == NL_FLOAT32 && nl_cpu_avx512() && G->groups == 1 && G->sh == 1 && G->sw == 1 &&
-           G->c % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1 && G->kh * G->kw * (G->c / 32) <= ROWS_PANELS_MAX;
+           G->c % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1;
 }
+
+static bool rows_ok(const conv_geom *G, const conv_plan *P, int dtype) {
+    return rows_layout_ok(G, P, dtype) && G->kh * G->kw * (G->c / 32) <= ROWS_PANELS_MAX;
+}
+
+/* the rows paths' buffers, in the scratch's col and gcol room, at a cache line */
+static float *align64(char *p) { return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
 
 /* floats of a block's xt, aligned, and the product's A buffer */
 static int64_t rows_floats(const conv_geom *G, const conv_plan *P) {
@@ -582,8 +592,7 @@ TGT_AVX512 static void rows32_f32(float *xt, const float *x, const conv_geom *G)
                                 no_sanitize("address", "undefined")))
 
 static bool fwdrows_ok(const conv_geom *G, const conv_plan *P, int dtype) {
-    return dtype == NL_FLOAT32 && nl_cpu_avx512() && G->groups == 1 && G->sh == 1 && G->sw == 1 && G->dw == 1 &&
-           G->c % 32 == 0 && G->o % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1;
+    return rows_layout_ok(G, P, dtype) && G->dw == 1 && G->o % 32 == 0;
 }
 
 /* floats of one image's xt, with room for the last tile's rows past it */
@@ -668,11 +677,7 @@ static void fwd_rows_weights(float *wpk, const float *w, const conv_geom *G) {
  * (nl_sgemm_crows, g^T packed once for the nine taps). The gcol matrix
  * (C*kh*kw, L) is neither written nor read back by col2im; gt, 32 KB for
  * 32 channels of a 14 x 14 image, stays in L1. Then gt's interior is
- * transposed into gx. The same conditions as the rows path. */
-static bool rowsx_ok(const conv_geom *G, const conv_plan *P, int dtype) {
-    return dtype == NL_FLOAT32 && nl_cpu_avx512() && G->groups == 1 && G->sh == 1 && G->sw == 1 &&
-           G->c % 32 == 0 && !small_k(G, dtype) && P->nt_gemm == 1;
-}
+ * transposed into gx. Taken where rows_layout_ok. */
 
 /* floats of a block's gt, g^T packed, and its row pointers, aligned */
 static int64_t rowsx_floats(const conv_geom *G, const conv_plan *P) {
@@ -872,52 +877,41 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, blk, P->nblk,
         int64_t n0 = blk * P->s, sn = G->n - n0 < P->s ? G->n - n0 : P->s, ld = sn * G->l;
         char *col = (char *)scratch + omp_get_thread_num() * per_thread * es;
-        if (wpk) {
-            float *xt = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
+        bool one = sn == 1 && !wpk;       /* the product goes on top of the bias (the col path) */
+        bool direct = one && !pf;         /* ... in out */
+        char *ob;
+        if (wpk) {                        /* ob after xt, in col's room */
+            float *xt = align64(col);
             int64_t xtn = fwdrows_floats(G, P) - G->o * P->s * G->l;
-            float *obr = xt + xtn - 16;
             int64_t xtc = G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw);
+            ob = (char *)(xt + xtn - 16);
             memset(xt + xtc, 0, (xtn - 16 - xtc) * sizeof(float));    /* the last tiles' rows past the image */
             for (int64_t i = 0; i < sn; i++) {
                 rows32_f32(xt, (const float *)x + (n0 + i) * xsz, G);
-                fwd_rows_image(obr + i * G->l, ld, xt, wpk, G);
+                fwd_rows_image((float *)ob + i * G->l, ld, xt, wpk, G);
             }
+        } else {
+            ob = direct ? (char *)out + n0 * G->o * G->l * es : col + krows * P->s * G->l * es;
             for (int64_t i = 0; i < sn; i++)
+                im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
+            if (one && b && !sk)          /* the GEMM adds the product to the bias (beta 1) */
                 for (int64_t o = 0; o < G->o; o++) {
-                    const float *src = obr + o * ld + i * G->l;
-                    float v = b ? ((const float *)b)[o] : 0;
-                    if (pf) {
-                        int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
-                        pool2x2_plane_f32(pf->pooled + at, pf->code + at, src, G->ho, G->wo, &v, pf->relu);
-                    } else {
-                        float *dst = (float *)out + ((n0 + i) * G->o + o) * G->l;
-                        for (int64_t l = 0; l < G->l; l++) dst[l] = src[l] + v;
-                    }
+                    if (dtype == NL_FLOAT32)
+                        for (int64_t l = 0; l < G->l; l++) ((float *)ob)[o * G->l + l] = ((const float *)b)[o];
+                    else
+                        for (int64_t l = 0; l < G->l; l++) ((double *)ob)[o * G->l + l] = ((const double *)b)[o];
                 }
-            continue;
-        }
-        bool one = sn == 1;               /* the product goes on top of the bias */
-        bool direct = one && !pf;         /* ... in out */
-        char *ob = direct ? (char *)out + n0 * G->o * G->l * es : col + krows * P->s * G->l * es;
-        for (int64_t i = 0; i < sn; i++)
-            im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
-        if (one && b && !sk)              /* the GEMM adds the product to the bias (beta 1) */
-            for (int64_t o = 0; o < G->o; o++) {
-                if (dtype == NL_FLOAT32)
-                    for (int64_t l = 0; l < G->l; l++) ((float *)ob)[o * G->l + l] = ((const float *)b)[o];
-                else
-                    for (int64_t l = 0; l < G->l; l++) ((double *)ob)[o * G->l + l] = ((const double *)b)[o];
+            for (int64_t q = 0; q < G->groups; q++) {
+                const char *wq = (const char *)w + q * G->og * G->kg * es, *cq = col + q * G->kg * ld * es;
+                char *oq = ob + q * G->og * ld * es;
+                if (sk)
+                    gemm_small_k_f32(G->og, ld, G->kg, (const float *)wq, G->kg, (const float *)cq, ld,
+                                     one && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
+                else if (!apack || !nl_sgemm_packed(G->og, ld, G->kg, apack + q * asz, (const float *)cq, ld, 1,
+                                                    one && b ? 1.0f : 0.0f, (float *)oq, ld, P->nt_gemm))
+                    gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, one && b ? 1.0 : 0.0, oq, ld, 1,
+                         P->nt_gemm);
             }
-        for (int64_t q = 0; q < G->groups; q++) {
-            const char *wq = (const char *)w + q * G->og * G->kg * es, *cq = col + q * G->kg * ld * es;
-            char *oq = ob + q * G->og * ld * es;
-            if (sk)
-                gemm_small_k_f32(G->og, ld, G->kg, (const float *)wq, G->kg, (const float *)cq, ld,
-                                 one && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
-            else if (!apack || !nl_sgemm_packed(G->og, ld, G->kg, apack + q * asz, (const float *)cq, ld, 1,
-                                                one && b ? 1.0f : 0.0f, (float *)oq, ld, P->nt_gemm))
-                gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, one && b ? 1.0 : 0.0, oq, ld, 1,
-                     P->nt_gemm);
         }
         for (int64_t i = 0; i < sn && pf; i++)
             for (int64_t o = 0; o < G->o; o++) {
@@ -1098,7 +1092,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                 }
             }
         if (gw && P->rows) {
-            float *xt = (float *)(((uintptr_t)col + 63) & ~(uintptr_t)63);
+            float *xt = align64(col);
             int64_t timg = G->c * Hp * Wp;
             for (int64_t i = 0; i < sn; i++) rows32_f32(xt + i * timg, (const float *)x + (n0 + i) * xsz, G);
             nl_bsegs bs = { sn, G->l, G->wo, (Wp - G->wo) * 32, xt, timg, poff };
@@ -1118,7 +1112,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
             }
         }
         if (gx && taps) {
-            float *gt = (float *)(((uintptr_t)gcol + 63) & ~(uintptr_t)63);
+            float *gt = align64(gcol);
             int64_t gimg = Hp * Wp * G->c;
             float *gtp = gt + P->s * gimg;                         /* g^T (positions, O), packed */
             float **rowp = (float **)(gtp + nl_sgemm_packed_a_floats(P->s * G->l, G->o));
@@ -1200,7 +1194,7 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
     P.rows = need_gw && rows_ok(&G, &P, x->dtype);
-    P.rowsx = need_gx && rowsx_ok(&G, &P, x->dtype);
+    P.rowsx = need_gx && rows_layout_ok(&G, &P, x->dtype);
     int64_t accsz = bwd_acc(&G, x->dtype, need_gw), nslot = bwd_slots(&P, accsz, es);
     int64_t scratch_n = nslot * accsz + P.nt_batch * bwd_scratch(&G, &P, need_gw, need_gx, pooled);
     nl_tensor *gc = TMP(nl_contiguous(g));

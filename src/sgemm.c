@@ -208,21 +208,30 @@ HOT static void edge_tile(int64_t kc, const float *ap, const float *bp, float *c
     }
 }
 
-/* a whole-width tile of rows rows over B in runs (SEG), for nl_sgemm_bsegs */
-HOT static void seg_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows, bool acc,
-                         float beta, int64_t seg, int64_t left, int64_t skip) {
-    if (rows == MR) tile(MR, 2, 1, kc, ap, bp, c, ldc, MR, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
-    else if (rows > 8) tile(12, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
-    else if (rows > 4) tile(8, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
-    else tile(4, 2, 1, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip);
+/* a whole-width tile (32 columns) of rows rows, its shape picked for rows:
+ * over B in runs (SEG), or adding into rows rp[r] + cofs */
+HOT static ALWAYS_INLINE void whole_tile(const int SEG, int64_t kc, const float *ap, const float *bp, float *c,
+                                         int64_t ldc, int rows, bool acc, float beta, int64_t seg, int64_t left,
+                                         int64_t skip, float *const *rp, int64_t cofs) {
+    if (rows == MR)
+        tile_rp(MR, 2, SEG, kc, ap, bp, c, ldc, MR, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip, rp, cofs);
+    else if (rows > 8)
+        tile_rp(12, 2, SEG, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip, rp, cofs);
+    else if (rows > 4)
+        tile_rp(8, 2, SEG, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip, rp, cofs);
+    else
+        tile_rp(4, 2, SEG, kc, ap, bp, c, ldc, rows, 0xFFFF, 0xFFFF, acc, beta, NULL, seg, left, skip, rp, cofs);
 }
 
-/* a whole-width tile adding into rows rp[r] + cofs, for nl_sgemm_crows */
+/* for nl_sgemm_bsegs */
+HOT static void seg_tile(int64_t kc, const float *ap, const float *bp, float *c, int64_t ldc, int rows, bool acc,
+                         float beta, int64_t seg, int64_t left, int64_t skip) {
+    whole_tile(1, kc, ap, bp, c, ldc, rows, acc, beta, seg, left, skip, NULL, 0);
+}
+
+/* for nl_sgemm_crows */
 HOT static void crow_tile(int64_t kc, const float *ap, const float *bp, int rows, float *const *rp, int64_t cofs) {
-    if (rows == MR) tile_rp(MR, 2, 0, kc, ap, bp, NULL, 0, MR, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
-    else if (rows > 8) tile_rp(12, 2, 0, kc, ap, bp, NULL, 0, rows, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
-    else if (rows > 4) tile_rp(8, 2, 0, kc, ap, bp, NULL, 0, rows, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
-    else tile_rp(4, 2, 0, kc, ap, bp, NULL, 0, rows, 0xFFFF, 0xFFFF, true, 1.0f, NULL, 0, 0, 0, rp, cofs);
+    whole_tile(0, kc, ap, bp, NULL, 0, rows, true, 1.0f, 0, 0, 0, rp, cofs);
 }
 
 typedef struct {

@@ -417,7 +417,6 @@ return function(nl)
     return '[' .. table.concat(s, ',') .. ']'
   end
 
-  -- the element at C offset off (elements from t.data)
   -- A NaN read from C keeps its payload bits, and LuaJIT keeps its other
   -- values inside NaNs: read as a number, a NaN with the sign set and a
   -- payload in the high bits (a float32 NaN's payload widens there) comes
@@ -436,6 +435,7 @@ return function(nl)
     return tonumber(ffi.cast(double_p, data)[off])
   end
   nl._f32_at, nl._f64_at = f32_at, f64_at
+  -- the element at C offset off (elements from t.data)
   local function load(p, off)
     local dt = p.dtype
     if dt == 0 then return f32_at(p.data, off) end
