@@ -15,10 +15,11 @@
 
 /* The float32 kernels that dominate a small CNN (im2col, col2im, the
  * small-K products of a first layer, 2x2 max pooling) have AVX-512 forms,
- * chosen at run time; the plain C loops beside them are what float64 and
- * other CPUs run, and what the tests compare them with (nl_conv2d_reference;
+ * chosen at run time, and 2x2 max pooling an AVX2 one as well; the plain
+ * C loops beside them are what float64 and other CPUs run, and what the tests compare them with (nl_conv2d_reference;
  * float32 pooling against float64 on the same data). */
 #define TGT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
+#define TGT_AVX2 __attribute__((target("avx2,fma")))
 
 /* Multiply-adds per thread before another thread joins a convolution. */
 #define CONV_GRAIN (1 << 20)
@@ -1392,7 +1393,7 @@ static inline bool pool_is_2x2(const pool_geom *P) {
         at ^= (at ^ (int64_t)(place)) & (int64_t)(int32_t)k_;                                  \
     } while (0)
 
-/* MAX_POOL_FORWARD for those windows in float32 without AVX-512, in plain
+/* MAX_POOL_FORWARD for those windows in float32 without AVX2, in plain
  * C whose selects need no branch (POOL_TAKE): the general loop's compare
  * and branch goes wrong about every other value on real data. The same
  * order and NaN rule (a window's first value, then each later one that is
@@ -1480,6 +1481,84 @@ TGT_AVX512 static void max_pool2x2_backward_f32_avx512(float *gx, const float *g
     }
 }
 
+/* The same windows 8 outputs at a time on AVX2: the even and odd columns
+ * of 16 inputs split apart by a shuffle within 128-bit lanes and a
+ * permute across them, then window_max4's tree of compares (the same
+ * values and places). A run of fewer than 8 outputs loads through masks;
+ * its 8 lanes are stored whole where the spill lands on the plane's later
+ * output rows (overwritten after), else through a buffer (AMD's masked
+ * stores are slow). */
+TGT_AVX2 static ALWAYS_INLINE __m256 evens8(__m256 lo, __m256 hi) {
+    __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
+TGT_AVX2 static ALWAYS_INLINE __m256 odds8(__m256 lo, __m256 hi) {
+    __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+
+/* b where it is greater than a or NaN, as a lane mask */
+TGT_AVX2 static ALWAYS_INLINE __m256 takes8(__m256 b, __m256 a) {
+    return _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+}
+
+TGT_AVX2 static void max_pool2x2_f32_avx2(float *out, int64_t *idx, const float *x, const pool_geom *P,
+                                          int64_t p0, int64_t p1) {
+    int64_t H = P->h, W = P->w, Ho = P->ho, Wo = P->wo;
+    const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), one = _mm256_set1_epi32(1);
+    const __m256i two = _mm256_set1_epi32(2), wv = _mm256_set1_epi32((int)W);
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int64_t p = p0; p < p1; p++) {
+        const float *xp = x + p * H * W;
+        float *op = out + p * Ho * Wo;
+        int64_t *ip = idx + p * Ho * Wo;
+        for (int64_t oy = 0; oy < Ho; oy++) {
+            const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
+            for (int64_t ox = 0; ox < Wo; ox += 8) {
+                int64_t n = Wo - ox < 8 ? Wo - ox : 8;
+                __m256 a0, a1, b0, b1;
+                if (n == 8) {
+                    a0 = _mm256_loadu_ps(r0 + 2 * ox), a1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
+                    b0 = _mm256_loadu_ps(r1 + 2 * ox), b1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
+                } else {
+                    __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(2 * n)), lanes);
+                    __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(2 * n - 8)), lanes);
+                    a0 = _mm256_maskload_ps(r0 + 2 * ox, k0), a1 = _mm256_maskload_ps(r0 + 2 * ox + 8, k1);
+                    b0 = _mm256_maskload_ps(r1 + 2 * ox, k0), b1 = _mm256_maskload_ps(r1 + 2 * ox + 8, k1);
+                }
+                __m256 c0 = evens8(a0, a1), c1 = odds8(a0, a1), c2 = evens8(b0, b1), c3 = odds8(b0, b1);
+                __m256 k01 = takes8(c1, c0), k23 = takes8(c3, c2);
+                __m256 m01 = _mm256_blendv_ps(c0, c1, k01), m23 = _mm256_blendv_ps(c2, c3, k23);
+                __m256 k = takes8(m23, m01), m = _mm256_blendv_ps(m01, m23, k);
+                __m256i w01 = _mm256_and_si256(_mm256_castps_si256(k01), one);
+                __m256i w23 = _mm256_sub_epi32(two, _mm256_castps_si256(k23));    /* 2, or 3 where k23 */
+                __m256i where = _mm256_blendv_epi8(w01, w23, _mm256_castps_si256(k));
+                /* h*W + w: the window's corner, plus the column, plus W for row 1 */
+                __m256i off = _mm256_add_epi32(_mm256_and_si256(where, one),
+                                               _mm256_and_si256(_mm256_cmpgt_epi32(where, one), wv));
+                __m256i pos = _mm256_add_epi32(_mm256_set1_epi32((int)(2 * oy * W + 2 * ox)),
+                                               _mm256_add_epi32(lane2, off));
+                __m256i plo = _mm256_cvtepi32_epi64(_mm256_castsi256_si128(pos));
+                __m256i phi = _mm256_cvtepi32_epi64(_mm256_extracti128_si256(pos, 1));
+                if (n == 8 || (Ho - 1 - oy) * Wo >= 8 - n) {   /* the spill lands on rows written later */
+                    _mm256_storeu_ps(op + oy * Wo + ox, m);
+                    _mm256_storeu_si256((__m256i *)(ip + oy * Wo + ox), plo);
+                    _mm256_storeu_si256((__m256i *)(ip + oy * Wo + ox + 4), phi);
+                } else {
+                    float mb[8];
+                    int64_t pb[8];
+                    _mm256_storeu_ps(mb, m);
+                    _mm256_storeu_si256((__m256i *)pb, plo);
+                    _mm256_storeu_si256((__m256i *)(pb + 4), phi);
+                    memcpy(op + oy * Wo + ox, mb, n * sizeof(float));
+                    memcpy(ip + oy * Wo + ox, pb, n * sizeof(int64_t));
+                }
+            }
+        }
+    }
+}
+
 /* the planes [p0, p1) of each thread's share of n planes */
 #define PLANE_SHARE(nt, t, n, p0, p1)                                                            \
     int64_t p0 = (n) * (t) / (nt), p1 = (n) * ((t) + 1) / (nt)
@@ -1490,6 +1569,11 @@ static void max_pool2d_forward(void *out, int64_t *idx, const void *x, const poo
         NL_PARALLEL_FOR(nt, t, nt,
             PLANE_SHARE(nt, t, P->planes, p0, p1);
             max_pool2x2_f32_avx512(out, idx, x, P, p0, p1);
+        );
+    } else if (dtype == NL_FLOAT32 && pool_is_2x2(P) && nl_cpu_avx2()) {
+        NL_PARALLEL_FOR(nt, t, nt,
+            PLANE_SHARE(nt, t, P->planes, p0, p1);
+            max_pool2x2_f32_avx2(out, idx, x, P, p0, p1);
         );
     } else if (dtype == NL_FLOAT32 && pool_is_2x2(P)) {
         MAX_POOL_2X2_FORWARD();
