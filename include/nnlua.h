@@ -474,7 +474,7 @@ nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optiona
                      int64_t dilation_h, int64_t dilation_w, int64_t groups);
 /* nl_conv2d, then nl_max_pool2d with a 2x2 kernel and stride 2, then, when
  * relu, nl_relu: the same values and gradients, bit for bit, but for
- * float32 on AVX-512 the pooling and ReLU run on each block of the
+ * float32 on AVX2 or AVX-512 the pooling and ReLU run on each block of the
  * convolution's output while it is in cache, and its gradient is rebuilt
  * there, so the full-size output never goes to memory. Its grad_fn is
  * "conv2d_pool". nn.Sequential uses it for Conv2d, MaxPool2d(2) and ReLU. */

@@ -792,6 +792,155 @@ TGT_AVX512 static ALWAYS_INLINE void window_relu(__m512 *m, __m512i *where) {
     *where = _mm512_mask_or_epi32(*where, (__mmask16)~pos, *where, _mm512_set1_epi32(4));
 }
 
+/* The same windows on AVX2, 8 outputs a vector: the even and odd columns
+ * of 16 inputs split apart by a shuffle within 128-bit lanes and a
+ * permute across them, then window_max4's tree of compares (the same
+ * values and places). */
+TGT_AVX2 static ALWAYS_INLINE __m256 evens8(__m256 lo, __m256 hi) {
+    __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
+TGT_AVX2 static ALWAYS_INLINE __m256 odds8(__m256 lo, __m256 hi) {
+    __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+}
+
+/* b where it is greater than a or NaN, as a lane mask */
+TGT_AVX2 static ALWAYS_INLINE __m256 takes8(__m256 b, __m256 a) {
+    return _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
+}
+
+/* lanes [0, n) of 8 as a vmaskmov mask */
+TGT_AVX2 static ALWAYS_INLINE __m256i first8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* window_max_run on 8 lanes: outputs [ox, ox + n) (n <= 8) of input rows
+ * r0 and r1, a short run's missing columns loaded as 0 */
+TGT_AVX2 static ALWAYS_INLINE __m256 window_max8_run(const float *r0, const float *r1, int64_t ox, int64_t n,
+                                                     bool add, __m256 av, __m256i *where) {
+    __m256 a0, a1, b0, b1;
+    if (n == 8) {
+        a0 = _mm256_loadu_ps(r0 + 2 * ox), a1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
+        b0 = _mm256_loadu_ps(r1 + 2 * ox), b1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
+    } else {
+        __m256i k0 = first8(2 * n), k1 = first8(2 * n - 8);
+        a0 = _mm256_maskload_ps(r0 + 2 * ox, k0), a1 = _mm256_maskload_ps(r0 + 2 * ox + 8, k1);
+        b0 = _mm256_maskload_ps(r1 + 2 * ox, k0), b1 = _mm256_maskload_ps(r1 + 2 * ox + 8, k1);
+    }
+    if (add) {
+        a0 = _mm256_add_ps(a0, av), a1 = _mm256_add_ps(a1, av);
+        b0 = _mm256_add_ps(b0, av), b1 = _mm256_add_ps(b1, av);
+    }
+    __m256 c0 = evens8(a0, a1), c1 = odds8(a0, a1), c2 = evens8(b0, b1), c3 = odds8(b0, b1);
+    __m256 k01 = takes8(c1, c0), k23 = takes8(c3, c2);
+    __m256 m01 = _mm256_blendv_ps(c0, c1, k01), m23 = _mm256_blendv_ps(c2, c3, k23);
+    __m256 k = takes8(m23, m01);
+    __m256i w01 = _mm256_and_si256(_mm256_castps_si256(k01), _mm256_set1_epi32(1));
+    __m256i w23 = _mm256_sub_epi32(_mm256_set1_epi32(2), _mm256_castps_si256(k23));   /* 2, or 3 where k23 */
+    *where = _mm256_blendv_epi8(w01, w23, _mm256_castps_si256(k));
+    return _mm256_blendv_ps(m01, m23, k);
+}
+
+/* pool2x2_plane_f32 (the AVX-512 form, below) on AVX2, 8 outputs a
+ * vector. A short run's 8 lanes are stored whole where the spill lands on
+ * the plane's later output rows (written after), else through a buffer
+ * (AMD's masked stores are slow). */
+TGT_AVX2 static void pool2x2_plane_f32_avx2(float *out, uint8_t *code, const float *x, int64_t H, int64_t W,
+                                            const float *add, bool relu) {
+    int64_t Ho = H / 2, Wo = W / 2, tot = Ho * Wo;
+    const __m256 av = _mm256_set1_ps(add ? *add : 0.0f), zero = _mm256_setzero_ps();
+    const __m256i four = _mm256_set1_epi32(4);
+    for (int64_t oy = 0; oy < Ho; oy++) {
+        const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
+        for (int64_t ox = 0; ox < Wo; ox += 8) {
+            int64_t n = Wo - ox < 8 ? Wo - ox : 8, at = oy * Wo + ox;
+            __m256i where;
+            __m256 m = window_max8_run(r0, r1, ox, n, add != NULL, av, &where);
+            if (relu) {   /* window_relu: x > 0 ? x : NaN stays, else 0; code 4 where not x > 0 */
+                __m256 pos = _mm256_cmp_ps(m, zero, _CMP_GT_OQ);
+                m = _mm256_and_ps(m, _mm256_or_ps(pos, _mm256_cmp_ps(m, m, _CMP_UNORD_Q)));
+                where = _mm256_or_si256(where, _mm256_andnot_si256(_mm256_castps_si256(pos), four));
+            }
+            __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(where), _mm256_extracti128_si256(where, 1));
+            __m128i w8 = _mm_packus_epi16(w16, w16);
+            if (at + 8 <= tot) {
+                _mm256_storeu_ps(out + at, m);
+                _mm_storel_epi64((__m128i *)(code + at), w8);
+            } else {
+                float mb[8];
+                uint8_t cb[16];
+                _mm256_storeu_ps(mb, m);
+                _mm_storeu_si128((__m128i *)cb, w8);
+                memcpy(out + at, mb, n * sizeof(float));
+                memcpy(code + at, cb, n);
+            }
+        }
+    }
+}
+
+/* unpool2x2_plane_f32 on AVX2: each 8 outputs' values go to their places
+ * in two runs of 16 columns (the even and odd lanes interleaved back). A
+ * short run's 16 columns are stored whole where what they spill onto is
+ * written after: row 1's later rows, or the last odd row and column that
+ * are zeroed at the end; row 0's spill is row 1's start only when one run
+ * covers the row. Else through a buffer. */
+TGT_AVX2 static void unpool2x2_plane_f32_avx2(float *gx, const float *g, const uint8_t *code, int64_t H,
+                                              int64_t W) {
+    int64_t Ho = H / 2, Wo = W / 2, tot = Ho * Wo, plane = H * W;
+    const __m256i three = _mm256_set1_epi32(3), four = _mm256_set1_epi32(4);
+    for (int64_t oy = 0; oy < Ho; oy++) {
+        float *r0 = gx + 2 * oy * W, *r1 = r0 + W;
+        for (int64_t ox = 0; ox < Wo; ox += 8) {
+            int64_t n = Wo - ox < 8 ? Wo - ox : 8, at = oy * Wo + ox;
+            __m256 v = n == 8 ? _mm256_loadu_ps(g + at) : _mm256_maskload_ps(g + at, first8(n));
+            __m128i c8;
+            if (at + 8 <= tot) c8 = _mm_loadl_epi64((const __m128i *)(code + at));
+            else {
+                uint8_t cb[16] = { 0 };
+                memcpy(cb, code + at, n);
+                c8 = _mm_loadu_si128((const __m128i *)cb);
+            }
+            __m256i c = _mm256_cvtepu8_epi32(c8);
+            /* times 0 where the ReLU zeroed it, as the ReLU's backward multiplies */
+            __m256 zeroed = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(c, four), four));
+            v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_setzero_ps()), zeroed);
+            __m256i w = _mm256_and_si256(c, three);
+            __m256 e0 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, _mm256_setzero_si256())));
+            __m256 o0 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, _mm256_set1_epi32(1))));
+            __m256 e1 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, _mm256_set1_epi32(2))));
+            __m256 o1 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, three)));
+            __m256 lo0 = _mm256_unpacklo_ps(e0, o0), hi0 = _mm256_unpackhi_ps(e0, o0);
+            __m256 lo1 = _mm256_unpacklo_ps(e1, o1), hi1 = _mm256_unpackhi_ps(e1, o1);
+            __m256 row0[2] = { _mm256_permute2f128_ps(lo0, hi0, 0x20), _mm256_permute2f128_ps(lo0, hi0, 0x31) };
+            __m256 row1[2] = { _mm256_permute2f128_ps(lo1, hi1, 0x20), _mm256_permute2f128_ps(lo1, hi1, 0x31) };
+            int64_t base0 = 2 * oy * W + 2 * ox, base1 = base0 + W;
+            if (n == 8 || (Wo <= 8 && base0 + 16 <= plane)) {
+                _mm256_storeu_ps(r0 + 2 * ox, row0[0]);
+                _mm256_storeu_ps(r0 + 2 * ox + 8, row0[1]);
+            } else {
+                float b[16];
+                _mm256_storeu_ps(b, row0[0]);
+                _mm256_storeu_ps(b + 8, row0[1]);
+                memcpy(r0 + 2 * ox, b, 2 * n * sizeof(float));
+            }
+            if (n == 8 || base1 + 16 <= plane) {
+                _mm256_storeu_ps(r1 + 2 * ox, row1[0]);
+                _mm256_storeu_ps(r1 + 2 * ox + 8, row1[1]);
+            } else {
+                float b[16];
+                _mm256_storeu_ps(b, row1[0]);
+                _mm256_storeu_ps(b + 8, row1[1]);
+                memcpy(r1 + 2 * ox, b, 2 * n * sizeof(float));
+            }
+        }
+        if (W & 1) r0[W - 1] = r1[W - 1] = 0;
+    }
+    if (H & 1) memset(gx + (H - 1) * W, 0, W * sizeof(float));
+}
+
 /* A plane whose output rows are at most 8 wide is pooled two output rows
  * a vector (lanes 0-7 and 8-15; the four input rows as a0, b0, a1, b1),
  * the two rows packed together by a compress: a 14 x 14 plane 1.68x as
@@ -918,8 +1067,12 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
             for (int64_t o = 0; o < G->o; o++) {
                 float v = b ? ((const float *)b)[o] : 0;
                 int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
-                pool2x2_plane_f32(pf->pooled + at, pf->code + at, (const float *)ob + o * ld + i * G->l, G->ho,
-                                  G->wo, one ? NULL : &v, pf->relu);
+                const float *plane = (const float *)ob + o * ld + i * G->l;
+                if (nl_cpu_avx512())
+                    pool2x2_plane_f32(pf->pooled + at, pf->code + at, plane, G->ho, G->wo, one ? NULL : &v, pf->relu);
+                else
+                    pool2x2_plane_f32_avx2(pf->pooled + at, pf->code + at, plane, G->ho, G->wo, one ? NULL : &v,
+                                           pf->relu);
             }
         for (int64_t i = 0; i < sn && !one && !pf; i++)
             for (int64_t o = 0; o < G->o; o++) {
@@ -977,7 +1130,7 @@ nl_tensor *nl_conv2d_pool(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int6
     int64_t a[8] = { stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups, relu != 0 };
     conv_geom G;
     if (!conv_check(op, x, weight, bias, a, &G)) return NULL;
-    if (x->dtype != NL_FLOAT32 || !nl_cpu_avx512() || G.ho < 2 || G.wo < 2) {
+    if (x->dtype != NL_FLOAT32 || !nl_cpu_avx2() || G.ho < 2 || G.wo < 2) {
         /* the three ops in turn (their errors, if any, are theirs) */
         nl_tensor *y = nl_conv2d(x, weight, bias, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups);
         nl_tensor *p = y ? nl_max_pool2d(y, 2, 2, 2, 2, 0, 0, 1, 1, 0, NULL, 0) : NULL;
@@ -1084,7 +1237,8 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                 const char *src = pf ? dst : (const char *)g + ((n0 + i) * gsz + o * G->l) * es;
                 if (pf) {
                     int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
-                    unpool2x2_plane_f32((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
+                    if (nl_cpu_avx512()) unpool2x2_plane_f32((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
+                    else unpool2x2_plane_f32_avx2((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
                 } else if (!direct) memcpy(dst, src, G->l * es);
                 if (gbias) {
                     double *part = gb_part + slot * G->o + o;
@@ -1481,34 +1635,15 @@ TGT_AVX512 static void max_pool2x2_backward_f32_avx512(float *gx, const float *g
     }
 }
 
-/* The same windows 8 outputs at a time on AVX2: the even and odd columns
- * of 16 inputs split apart by a shuffle within 128-bit lanes and a
- * permute across them, then window_max4's tree of compares (the same
- * values and places). A run of fewer than 8 outputs loads through masks;
- * its 8 lanes are stored whole where the spill lands on the plane's later
- * output rows (overwritten after), else through a buffer (AMD's masked
- * stores are slow). */
-TGT_AVX2 static ALWAYS_INLINE __m256 evens8(__m256 lo, __m256 hi) {
-    __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
-}
-
-TGT_AVX2 static ALWAYS_INLINE __m256 odds8(__m256 lo, __m256 hi) {
-    __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
-}
-
-/* b where it is greater than a or NaN, as a lane mask */
-TGT_AVX2 static ALWAYS_INLINE __m256 takes8(__m256 b, __m256 a) {
-    return _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
-}
-
+/* the 2x2 pooling (stride 2) of planes [p0, p1) on AVX2 (window_max8_run).
+ * A run of fewer than 8 outputs stores its 8 lanes whole where the spill
+ * lands on the plane's later output rows (overwritten after), else
+ * through a buffer (AMD's masked stores are slow). */
 TGT_AVX2 static void max_pool2x2_f32_avx2(float *out, int64_t *idx, const float *x, const pool_geom *P,
                                           int64_t p0, int64_t p1) {
     int64_t H = P->h, W = P->w, Ho = P->ho, Wo = P->wo;
     const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), one = _mm256_set1_epi32(1);
-    const __m256i two = _mm256_set1_epi32(2), wv = _mm256_set1_epi32((int)W);
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i wv = _mm256_set1_epi32((int)W);
     for (int64_t p = p0; p < p1; p++) {
         const float *xp = x + p * H * W;
         float *op = out + p * Ho * Wo;
@@ -1517,23 +1652,8 @@ TGT_AVX2 static void max_pool2x2_f32_avx2(float *out, int64_t *idx, const float 
             const float *r0 = xp + 2 * oy * W, *r1 = r0 + W;
             for (int64_t ox = 0; ox < Wo; ox += 8) {
                 int64_t n = Wo - ox < 8 ? Wo - ox : 8;
-                __m256 a0, a1, b0, b1;
-                if (n == 8) {
-                    a0 = _mm256_loadu_ps(r0 + 2 * ox), a1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
-                    b0 = _mm256_loadu_ps(r1 + 2 * ox), b1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
-                } else {
-                    __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(2 * n)), lanes);
-                    __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(2 * n - 8)), lanes);
-                    a0 = _mm256_maskload_ps(r0 + 2 * ox, k0), a1 = _mm256_maskload_ps(r0 + 2 * ox + 8, k1);
-                    b0 = _mm256_maskload_ps(r1 + 2 * ox, k0), b1 = _mm256_maskload_ps(r1 + 2 * ox + 8, k1);
-                }
-                __m256 c0 = evens8(a0, a1), c1 = odds8(a0, a1), c2 = evens8(b0, b1), c3 = odds8(b0, b1);
-                __m256 k01 = takes8(c1, c0), k23 = takes8(c3, c2);
-                __m256 m01 = _mm256_blendv_ps(c0, c1, k01), m23 = _mm256_blendv_ps(c2, c3, k23);
-                __m256 k = takes8(m23, m01), m = _mm256_blendv_ps(m01, m23, k);
-                __m256i w01 = _mm256_and_si256(_mm256_castps_si256(k01), one);
-                __m256i w23 = _mm256_sub_epi32(two, _mm256_castps_si256(k23));    /* 2, or 3 where k23 */
-                __m256i where = _mm256_blendv_epi8(w01, w23, _mm256_castps_si256(k));
+                __m256i where;
+                __m256 m = window_max8_run(r0, r1, ox, n, false, _mm256_setzero_ps(), &where);
                 /* h*W + w: the window's corner, plus the column, plus W for row 1 */
                 __m256i off = _mm256_add_epi32(_mm256_and_si256(where, one),
                                                _mm256_and_si256(_mm256_cmpgt_epi32(where, one), wv));
