@@ -15,9 +15,11 @@
 
 /* The float32 kernels that dominate a small CNN (im2col, col2im, the
  * small-K products of a first layer, 2x2 max pooling) have AVX-512 forms,
- * chosen at run time, and 2x2 max pooling an AVX2 one as well; the plain
- * C loops beside them are what float64 and other CPUs run, and what the tests compare them with (nl_conv2d_reference;
- * float32 pooling against float64 on the same data). */
+ * chosen at run time, and the 2x2 max pooling (alone and fused with the
+ * convolution) AVX2 ones as well; the plain C loops beside them are what
+ * float64 and other CPUs run, and what the tests compare them with
+ * (nl_conv2d_reference; float32 pooling against float64 on the same
+ * data). */
 #define TGT_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
 #define TGT_AVX2 __attribute__((target("avx2,fma")))
 
@@ -881,6 +883,21 @@ TGT_AVX2 static void pool2x2_plane_f32_avx2(float *out, uint8_t *code, const flo
     }
 }
 
+/* the first nf (<= 16) floats of v[0], v[1] to p: both vectors whole
+ * where whole (what they spill onto is written after), else through a
+ * buffer */
+TGT_AVX2 static ALWAYS_INLINE void store_run16(float *p, const __m256 v[2], int64_t nf, bool whole) {
+    if (whole) {
+        _mm256_storeu_ps(p, v[0]);
+        _mm256_storeu_ps(p + 8, v[1]);
+    } else {
+        float b[16];
+        _mm256_storeu_ps(b, v[0]);
+        _mm256_storeu_ps(b + 8, v[1]);
+        memcpy(p, b, nf * sizeof(float));
+    }
+}
+
 /* unpool2x2_plane_f32 on AVX2: each 8 outputs' values go to their places
  * in two runs of 16 columns (the even and odd lanes interleaved back). A
  * short run's 16 columns are stored whole where what they spill onto is
@@ -917,24 +934,8 @@ TGT_AVX2 static void unpool2x2_plane_f32_avx2(float *gx, const float *g, const u
             __m256 row0[2] = { _mm256_permute2f128_ps(lo0, hi0, 0x20), _mm256_permute2f128_ps(lo0, hi0, 0x31) };
             __m256 row1[2] = { _mm256_permute2f128_ps(lo1, hi1, 0x20), _mm256_permute2f128_ps(lo1, hi1, 0x31) };
             int64_t base0 = 2 * oy * W + 2 * ox, base1 = base0 + W;
-            if (n == 8 || (Wo <= 8 && base0 + 16 <= plane)) {
-                _mm256_storeu_ps(r0 + 2 * ox, row0[0]);
-                _mm256_storeu_ps(r0 + 2 * ox + 8, row0[1]);
-            } else {
-                float b[16];
-                _mm256_storeu_ps(b, row0[0]);
-                _mm256_storeu_ps(b + 8, row0[1]);
-                memcpy(r0 + 2 * ox, b, 2 * n * sizeof(float));
-            }
-            if (n == 8 || base1 + 16 <= plane) {
-                _mm256_storeu_ps(r1 + 2 * ox, row1[0]);
-                _mm256_storeu_ps(r1 + 2 * ox + 8, row1[1]);
-            } else {
-                float b[16];
-                _mm256_storeu_ps(b, row1[0]);
-                _mm256_storeu_ps(b + 8, row1[1]);
-                memcpy(r1 + 2 * ox, b, 2 * n * sizeof(float));
-            }
+            store_run16(r0 + 2 * ox, row0, 2 * n, n == 8 || (Wo <= 8 && base0 + 16 <= plane));
+            store_run16(r1 + 2 * ox, row1, 2 * n, n == 8 || base1 + 16 <= plane);
         }
         if (W & 1) r0[W - 1] = r1[W - 1] = 0;
     }
@@ -1237,8 +1238,10 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                 const char *src = pf ? dst : (const char *)g + ((n0 + i) * gsz + o * G->l) * es;
                 if (pf) {
                     int64_t at = ((n0 + i) * G->o + o) * pf->hp * pf->wp;
-                    if (nl_cpu_avx512()) unpool2x2_plane_f32((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
-                    else unpool2x2_plane_f32_avx2((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
+                    if (nl_cpu_avx512())
+                        unpool2x2_plane_f32((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
+                    else
+                        unpool2x2_plane_f32_avx2((float *)dst, pf->pooled + at, pf->code + at, G->ho, G->wo);
                 } else if (!direct) memcpy(dst, src, G->l * es);
                 if (gbias) {
                     double *part = gb_part + slot * G->o + o;
