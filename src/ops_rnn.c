@@ -7,15 +7,16 @@
  * are kept transposed, one contiguous (units, Np) block per step with Np =
  * N rounded up to 16, so that a step is C (G*H, Np) = W (G*H, K) @
  * [x_t; h_{t-1}] (K, Np) and the next step's operand is the block this
- * step wrote. The optimized GEMM (AVX-512, float32) keeps 12 x 32 tiles of
- * C in registers over all of k, reading weights packed once per call into
- * 12-row panels; elsewhere BLIS; the plain reference loops (reference = 1)
- * stay beside both for the tests. The elementwise part of a step is one
- * kernel per cell kind, compiled for float32 (AVX-512 or not) and float64.
- * With the AVX-512 GEMM a step's products and cell kernels run in chunks
- * of 12 units, each chunk's products followed by its kernel, in one
- * parallel region for the whole sequence (seq_forward_packed,
- * seq_backward_packed). */
+ * step wrote. The optimized GEMM (float32, AVX-512 or AVX2 and FMA) keeps
+ * tiles of C in registers over all of k (12 x 32 with AVX-512, 6 x 16 with
+ * AVX2), reading weights packed once per call into 12-row panels;
+ * elsewhere (float64, older CPUs) BLIS; the plain reference loops
+ * (reference = 1) stay beside both for the tests. The elementwise part of
+ * a step is one kernel per cell kind, compiled for float32 (AVX-512, AVX2
+ * or neither) and float64. With the optimized GEMM a step's products and
+ * cell kernels run in chunks of 12 units, each chunk's products followed
+ * by its kernel, in one parallel region for the whole sequence
+ * (seq_forward_packed, seq_backward_packed). */
 #include "internal.h"
 #include "transpose16.h"
 
@@ -170,9 +171,10 @@ TGT_AVX2 static void act_f32_avx2(int kind, float *p, int64_t n) {
     for (int64_t j = 0; j < n; j += 8) {
         int left = n - j < 8 ? (int)(n - j) : 8;
         __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lanes);
-        __m256 v = _mm256_maskload_ps(p + j, m);
+        __m256 v = left == 8 ? _mm256_loadu_ps(p + j) : _mm256_maskload_ps(p + j, m);
         v = kind == ACT_SIGMOID ? sigmoid_ps8(v) : kind == ACT_TANH ? tanh_ps8(v) : relu_ps8(v);
-        _mm256_maskstore_ps(p + j, m, v);
+        if (left == 8) _mm256_storeu_ps(p + j, v);    /* AMD's masked stores are slow */
+        else _mm256_maskstore_ps(p + j, m, v);
     }
 }
 
@@ -195,7 +197,7 @@ typedef struct gemm_seg {
     const void *b;      /* (k, n) row stride ldb */
     int64_t ldb;
     int64_t k;
-    bool packed;        /* a is packed: the AVX-512 path only */
+    bool packed;        /* a is packed: the optimized float32 path only */
 } gemm_seg;
 
 /* Packed A: tiles of 12 rows (the last one padded with zero rows), tile i
@@ -211,42 +213,62 @@ static int64_t packed_size(int64_t m, int64_t k) { return (m + MR_MAX - 1) / MR_
 
 #define PACK_GRAIN (1 << 15)   /* elements of weights per thread of a packing */
 
-/* dst (packed, m rows, ktot columns): columns koff.. from w (m, k) row-major,
- * 16 columns of a tile at a time through transpose16_block (the packed
- * path runs only with AVX-512); the rows past m of the last tile are zero */
-TGT_AVX512 static void pack_rows(float *dst, int64_t ktot, int64_t koff, const float *w, int64_t m, int64_t k,
-                                 int64_t ldw) {
+/* one tile of pack_rows: w's `rows` (at most 12) rows of k columns, the
+ * rows past `rows` zero; 16 columns at a time through transpose16_block
+ * with AVX-512, else a plain loop. A function of its own with the target:
+ * clang makes the body of an OpenMP loop a function that does not get the
+ * enclosing function's target */
+TGT_AVX512 static void pack_rows_tile_avx512(float *tile, const float *w, int64_t k, int rows, int64_t ldw) {
+    for (int64_t kk = 0; kk < k; kk += 16) {
+        int cols = k - kk < 16 ? (int)(k - kk) : 16;
+        if (rows < MR_MAX)
+            for (int c = 0; c < cols; c++)
+                memset(tile + (kk + c) * MR_MAX + rows, 0, (MR_MAX - rows) * sizeof(float));
+        transpose16_block(tile + kk * MR_MAX, MR_MAX, w + kk, ldw, rows, cols);
+    }
+}
+
+static void pack_rows_tile(float *tile, const float *w, int64_t k, int rows, int64_t ldw) {
+    for (int64_t kk = 0; kk < k; kk++)
+        for (int r = 0; r < MR_MAX; r++) tile[kk * MR_MAX + r] = r < rows ? w[r * ldw + kk] : 0;
+}
+
+/* dst (packed, m rows, ktot columns): columns koff.. from w (m, k)
+ * row-major; the rows past m of the last tile are zero */
+static void pack_rows(float *dst, int64_t ktot, int64_t koff, const float *w, int64_t m, int64_t k, int64_t ldw) {
     int64_t ntiles = (m + MR_MAX - 1) / MR_MAX;
+    bool wide = nl_cpu_avx512f();
     NL_PARALLEL_FOR(nl_threads_for(m * k, PACK_GRAIN), it, ntiles,
         int64_t i0 = it * MR_MAX;
         int rows = m - i0 < MR_MAX ? (int)(m - i0) : MR_MAX;
         float *tile = dst + i0 * ktot + koff * MR_MAX;
-        for (int64_t kk = 0; kk < k; kk += 16) {
-            int cols = k - kk < 16 ? (int)(k - kk) : 16;
-            if (rows < MR_MAX)
-                for (int c = 0; c < cols; c++)
-                    memset(tile + (kk + c) * MR_MAX + rows, 0, (MR_MAX - rows) * sizeof(float));
-            transpose16_block(tile + kk * MR_MAX, MR_MAX, w + i0 * ldw + kk, ldw, rows, cols);
-        }
+        if (wide) pack_rows_tile_avx512(tile, w + i0 * ldw, k, rows, ldw);
+        else pack_rows_tile(tile, w + i0 * ldw, k, rows, ldw);
     );
 }
 
 /* one tile of pack_cols: the first `rows` (at most 12) columns of w, 12
- * lanes stored, those past `rows` zero. A function of its own with the
- * target: clang makes the body of an OpenMP loop a function that does not
- * get the enclosing function's target */
-TGT_AVX512 static void pack_cols_tile(float *tile, const float *w, int64_t k, int64_t rows, int64_t ldw) {
+ * lanes stored, those past `rows` zero; with AVX-512 a masked vector a row */
+TGT_AVX512 static void pack_cols_tile_avx512(float *tile, const float *w, int64_t k, int64_t rows, int64_t ldw) {
     __mmask16 in = first_lanes(rows);
     for (int64_t kk = 0; kk < k; kk++)
         _mm512_mask_storeu_ps(tile + kk * MR_MAX, (__mmask16)0x0FFF, _mm512_maskz_loadu_ps(in, w + kk * ldw));
 }
 
+static void pack_cols_tile(float *tile, const float *w, int64_t k, int64_t rows, int64_t ldw) {
+    for (int64_t kk = 0; kk < k; kk++)
+        for (int r = 0; r < MR_MAX; r++) tile[kk * MR_MAX + r] = r < rows ? w[kk * ldw + r] : 0;
+}
+
 /* dst (packed): the transpose of w (k, m) row-major, i.e. rows = w's columns */
 static void pack_cols(float *dst, const float *w, int64_t k, int64_t m, int64_t ldw) {
     int64_t ntiles = (m + MR_MAX - 1) / MR_MAX;
+    bool wide = nl_cpu_avx512f();
     NL_PARALLEL_FOR(nl_threads_for(m * k, PACK_GRAIN), it, ntiles,
         int64_t i0 = it * MR_MAX;
-        pack_cols_tile(dst + i0 * k, w + i0, k, m - i0 < MR_MAX ? m - i0 : MR_MAX, ldw);
+        int64_t rows = m - i0 < MR_MAX ? m - i0 : MR_MAX;
+        if (wide) pack_cols_tile_avx512(dst + i0 * k, w + i0, k, rows, ldw);
+        else pack_cols_tile(dst + i0 * k, w + i0, k, rows, ldw);
     );
 }
 
@@ -407,8 +429,8 @@ TGT_AVX512 static ALWAYS_INLINE void tile_packed_f32(const int MR, const int NV,
     }
 
 /* the block of C at (i0, j0) of rows x cols, rows <= 12, cols <= 32 */
-TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int64_t cols, int nseg,
-                                      const gemm_seg *seg, float *c, int64_t ldc, const float *bias, bool acc) {
+TGT_AVX512 static void gemm_block_f32_avx512(int64_t i0, int64_t rows, int64_t j0, int64_t cols, int nseg,
+                                             const gemm_seg *seg, float *c, int64_t ldc, const float *bias, bool acc) {
     if (seg[0].packed) {
         for (int64_t j = 0; j < cols;) {
             int64_t w = cols - j;
@@ -446,6 +468,115 @@ TGT_AVX512 static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int6
         }
         i += mr;
     }
+}
+
+/* AVX2 float32, for CPUs without AVX-512: the same tiles on 8 lanes, at
+ * most 6 rows by 16 columns, whose 12 accumulators, two vectors of B and a
+ * broadcast fit the 16 registers (BLIS's haswell and zen kernels' shape).
+ * PACKED: rows r0.. of the 12-row panel at i0 (a panel is two such tiles),
+ * of which the first `rows` are stored; else rows i0.. of A in place.
+ * MASKED: NV is 1 and only the columns in mask exist. */
+#define MR8 6
+
+TGT_AVX2 static ALWAYS_INLINE void tile8_f32(const int MR, const int NV, const bool MASKED, __m256i mask,
+                                             const bool PACKED, int64_t rows, int nseg, const gemm_seg *seg,
+                                             int64_t i0, int64_t r0, int64_t j0, float *c, int64_t ldc,
+                                             const float *bias, bool acc) {
+    __m256 c0[MR8], c1[MR8];
+    float *cr = c + (i0 + r0) * ldc + j0;
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (acc && r < rows) {
+            c0[r] = MASKED ? _mm256_maskload_ps(cr + r * ldc, mask) : _mm256_loadu_ps(cr + r * ldc);
+            c1[r] = NV == 2 ? _mm256_loadu_ps(cr + r * ldc + 8) : _mm256_setzero_ps();
+        } else {
+            c0[r] = c1[r] = bias && r < rows ? _mm256_set1_ps(bias[i0 + r0 + r]) : _mm256_setzero_ps();
+        }
+    }
+    for (int q = 0; q < nseg; q++) {
+        /* row r's element k at a[r * ar + k * ak] */
+        const float *a = (const float *)seg[q].a + (PACKED ? i0 * seg[q].k + r0 : (i0 + r0) * seg[q].lda);
+        const int64_t ar = PACKED ? 1 : seg[q].lda, ak = PACKED ? MR_MAX : 1;
+        const float *b = (const float *)seg[q].b + j0;
+        int64_t ldb = seg[q].ldb, kk = seg[q].k;
+        if (!PACKED && q + 1 < nseg && seg[q + 1].k <= 32) {
+            const float *an = (const float *)seg[q + 1].a + (i0 + r0) * seg[q + 1].lda;
+#pragma GCC unroll 6
+            for (int r = 0; r < MR; r++) _mm_prefetch((const char *)(an + r * seg[q + 1].lda), _MM_HINT_T0);
+        }
+        for (int64_t k = 0; k < kk; k++, b += ldb, a += ak) {
+            __m256 b0 = MASKED ? _mm256_maskload_ps(b, mask) : _mm256_loadu_ps(b);
+            __m256 b1 = NV == 2 ? _mm256_loadu_ps(b + 8) : b0;
+            if (PACKED) _mm_prefetch((const char *)(a + PF_K * MR_MAX), _MM_HINT_T0);
+            _mm_prefetch((const char *)(b + PF_K * ldb), _MM_HINT_T0);
+#pragma GCC unroll 6
+            for (int r = 0; r < MR; r++) {
+                __m256 av = _mm256_broadcast_ss(a + r * ar);
+                c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
+                if (NV == 2) c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+            }
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < MR; r++) {
+        if (r >= rows) break;
+        if (MASKED) _mm256_maskstore_ps(cr + r * ldc, mask, c0[r]);
+        else _mm256_storeu_ps(cr + r * ldc, c0[r]);
+        if (NV == 2) _mm256_storeu_ps(cr + r * ldc + 8, c1[r]);
+    }
+}
+
+/* lanes [0, n) of 8 */
+TGT_AVX2 static ALWAYS_INLINE __m256i first_lanes8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* a row of tiles (16 columns, 8, then the masked rest) from column 0 to cols */
+#define TILE8_COLS(MR, PACKED, rows, r0)                                                                   \
+    for (int64_t j = 0; j < cols;) {                                                                       \
+        int64_t w = cols - j;                                                                              \
+        if (w >= 16) {                                                                                     \
+            tile8_f32(MR, 2, false, ones, PACKED, rows, nseg, seg, i0, r0, j0 + j, c, ldc, bias, acc);     \
+            j += 16;                                                                                       \
+        } else if (w >= 8) {                                                                               \
+            tile8_f32(MR, 1, false, ones, PACKED, rows, nseg, seg, i0, r0, j0 + j, c, ldc, bias, acc);     \
+            j += 8;                                                                                        \
+        } else {                                                                                           \
+            tile8_f32(MR, 1, true, first_lanes8(w), PACKED, rows, nseg, seg, i0, r0, j0 + j, c, ldc, bias, \
+                      acc);                                                                                \
+            j += w;                                                                                        \
+        }                                                                                                  \
+    }
+
+/* gemm_block_f32_avx512's block on 8 lanes */
+TGT_AVX2 static void gemm_block_f32_avx2(int64_t i0, int64_t rows, int64_t j0, int64_t cols, int nseg,
+                                         const gemm_seg *seg, float *c, int64_t ldc, const float *bias, bool acc) {
+    const __m256i ones = _mm256_set1_epi32(-1);
+    if (seg[0].packed) {
+        /* the panel's two halves; the rows past `rows` are the panel's zeros */
+        TILE8_COLS(6, true, rows, 0);
+        if (rows > MR8) TILE8_COLS(6, true, rows - MR8, MR8);
+        return;
+    }
+    for (int64_t i = 0; i < rows;) {
+        int64_t left = rows - i;
+        int mr = left >= 6 ? 6 : left >= 4 ? 4 : left >= 2 ? 2 : 1;
+        switch (mr) {
+        case 6: TILE8_COLS(6, false, 6, i); break;
+        case 4: TILE8_COLS(4, false, 4, i); break;
+        case 2: TILE8_COLS(2, false, 2, i); break;
+        default: TILE8_COLS(1, false, 1, i); break;
+        }
+        i += mr;
+    }
+}
+
+/* the block of C at (i0, j0) of rows x cols, rows <= 12, cols <= 32: from
+ * A packed (seg[0].packed) or in place */
+static void gemm_block_f32(int64_t i0, int64_t rows, int64_t j0, int64_t cols, int nseg, const gemm_seg *seg,
+                           float *c, int64_t ldc, const float *bias, bool acc) {
+    if (nl_cpu_avx512f()) gemm_block_f32_avx512(i0, rows, j0, cols, nseg, seg, c, ldc, bias, acc);
+    else gemm_block_f32_avx2(i0, rows, j0, cols, nseg, seg, c, ldc, bias, acc);
 }
 
 /* Work split between threads that keep their parts: a round's items (a
@@ -496,7 +627,7 @@ static steal_range *ranges_alloc(int64_t n) { return aligned_alloc(64, (size_t)n
 /* thread u's own items of n split between k threads */
 static void range_own(steal_range *r, int64_t n, int u, int k) { range_set(r, n * u / k, n * (u + 1) / k); }
 
-/* The AVX-512 float32 products that go through gemm(): dW's, one segment
+/* The optimized float32 products that go through gemm(): dW's, one segment
  * a step (the steps' own products are the packed chunks' below), k in
  * blocks of SEG_BLOCK segments. For each block a thread runs its row
  * tiles of C, each against every column tile, so that the tile's rows of A stay in L1 across the columns
@@ -558,7 +689,7 @@ static void gemm(int dt, bool reference, int64_t m, int64_t n, int nseg, const g
     int64_t work = 0;
     for (int q = 0; q < nseg; q++) work += seg[q].k;
     int nt = nl_threads_for(work * m * n, GEMM_GRAIN);
-    if (dt == NL_FLOAT32 && nl_cpu_avx512f()) gemm_kblocked_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
+    if (dt == NL_FLOAT32 && nl_cpu_avx2()) gemm_kblocked_f32(m, n, nseg, seg, c, ldc, bias, acc, nt);
     else gemm_blis(dt, m, n, nseg, seg, c, ldc, bias, acc, nt);
 }
 
@@ -1120,24 +1251,15 @@ RNN_STEP_KERNELS(float, f32_avx2, TGT_AVX2, act_f32_avx2, xpose_f32)
 RNN_STEP_KERNELS(float, f32, , act_f32_ref, xpose_f32)
 RNN_STEP_KERNELS(double, f64, , act_f64_ref, xpose_f64)
 
-/* The steps of the unpacked paths (float64, the reference, float32
- * without AVX-512): a GEMM, then the cell kernels over chunks of CHUNK
- * rows, each its own parallel region. Their kernel set: float32 in AVX2
- * unless reference; libm otherwise. */
-enum { KS_REF_F32, KS_F64, KS_AVX2 };
-static int kernel_set(const rnn_seq *s) {
-    if (s->dt == NL_FLOAT64) return KS_F64;
-    if (s->reference) return KS_REF_F32;
-    return nl_cpu_avx2() ? KS_AVX2 : KS_REF_F32;
-}
-
+/* The steps of the unpacked paths (float64, the reference, float32 on
+ * CPUs without AVX2): a GEMM, then the cell kernels over chunks of CHUNK
+ * rows, each its own parallel region; their kernels are the plain ones,
+ * libm in double. */
 static void run_step_forward(const rnn_seq *s, int64_t t, void *out) {
     int64_t nch = (s->H + CHUNK - 1) / CHUNK;
-    int ks = kernel_set(s);
     NL_PARALLEL_FOR(s->nt, ci, nch,
         int64_t j0 = ci * CHUNK, j1 = j0 + CHUNK < s->H ? j0 + CHUNK : s->H;
-        if (ks == KS_AVX2) step_forward_f32_avx2(s, t, j0, j1, out);
-        else if (ks == KS_REF_F32) step_forward_f32(s, t, j0, j1, out);
+        if (s->dt == NL_FLOAT32) step_forward_f32(s, t, j0, j1, out);
         else step_forward_f64(s, t, j0, j1, out);
     );
 }
@@ -1156,13 +1278,10 @@ static char *step_block(const rnn_seq *s, const bwd_bufs *w, char *all, int64_t 
 
 static void run_step_backward(const rnn_seq *s, int64_t t, const void *gout, const bwd_bufs *w) {
     int64_t nch = (s->H + CHUNK - 1) / CHUNK;
-    int ks = kernel_set(s);
     void *dgx = step_block(s, w, w->dgx, t), *dgh = step_block(s, w, w->dgh, t);
     NL_PARALLEL_FOR(s->nt, ci, nch,
         int64_t j0 = ci * CHUNK, j1 = j0 + CHUNK < s->H ? j0 + CHUNK : s->H;
-        if (ks == KS_AVX2)
-            step_backward_f32_avx2(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
-        else if (ks == KS_REF_F32)
+        if (s->dt == NL_FLOAT32)
             step_backward_f32(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
         else step_backward_f64(s, t, j0, j1, gout, w->dh, w->dc, w->dy, dgx, dgh, w->db_x, w->db_h);
     );
@@ -1208,8 +1327,9 @@ static void seq_load(const rnn_seq *s, nl_tensor *x, nl_tensor *h0, nl_tensor *c
         }
 }
 
-/* the GEMMs read packed weights (AVX-512 float32), else the tensors */
-static bool packs(const rnn_seq *s) { return s->dt == NL_FLOAT32 && !s->reference && nl_cpu_avx512f(); }
+/* the GEMMs read packed weights (float32 with AVX2 or AVX-512, not the
+ * reference), else the tensors */
+static bool packs(const rnn_seq *s) { return s->dt == NL_FLOAT32 && !s->reference && nl_cpu_avx2(); }
 
 /* The packed weights: each gate's H rows a block of its own, so that rows
  * [12 c, 12 c + 12) of every gate are one panel of each block: [w_ih |
@@ -1265,7 +1385,8 @@ static void chunk_forward(const rnn_seq *s, int64_t t, int64_t c, const float *w
             gemm_seg sg = seg_of(wp + q * packed_size(H, K), 0, xt, Np, K, true);
             gemm_block_f32(i0, rows, 0, Np, 1, &sg, a, Np, bias_x ? bias_x + q * H : NULL, false);
         }
-    step_forward_f32_avx512(s, t, i0, i0 + rows, out);
+    if (nl_cpu_avx512f()) step_forward_f32_avx512(s, t, i0, i0 + rows, out);
+    else step_forward_f32_avx2(s, t, i0, i0 + rows, out);
 }
 
 /* The packed forward: one parallel region for the sequence, each step its
@@ -1502,6 +1623,7 @@ static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bu
     const int64_t nch = (H + MR_MAX - 1) / MR_MAX, nxt = dx ? (I + MR_MAX - 1) / MR_MAX : 0;
     int nt = nl_threads_for(GH * (H + (dx ? I : 0)) * Np, GEMM_GRAIN);
     int k = nt < nch ? nt : (int)nch;
+    bool wide = nl_cpu_avx512f();
     steal_range one[3], *ra = k > 1 ? ranges_alloc(3 * k) : NULL;
     if (!ra) {
         k = 1;
@@ -1519,8 +1641,12 @@ static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bu
                 if (dx) range_own(&rx[u], nxt, u, k);
                 for (int64_t c; (c = next_item(ra, u, k)) >= 0;) {
                     int64_t j0 = c * MR_MAX, j1 = j0 + MR_MAX < H ? j0 + MR_MAX : H;
-                    step_backward_f32_avx512(s, t, j0, j1, gout, w->dh, w->dc, w->dy, (float *)dgx, (float *)dgh,
-                                             w->db_x, w->db_h);
+                    if (wide)
+                        step_backward_f32_avx512(s, t, j0, j1, gout, w->dh, w->dc, w->dy, (float *)dgx,
+                                                 (float *)dgh, w->db_x, w->db_h);
+                    else
+                        step_backward_f32_avx2(s, t, j0, j1, gout, w->dh, w->dc, w->dy, (float *)dgx,
+                                               (float *)dgh, w->db_x, w->db_h);
                 }
             }
             #pragma omp barrier
