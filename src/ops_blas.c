@@ -218,6 +218,21 @@ static bool blis_strides(int64_t rows, int64_t cols, int64_t *rs, int64_t *cs) {
 GEMM_SMALL(float)
 GEMM_SMALL(double)
 
+/* BLIS sends a product with a side under its thresholds to its small-
+ * matrix path (sup), which skips packing; on zen3 the float32 thresholds are
+ * m < 512, n < 200 or k < 240, so every product of W1's step goes there. On
+ * a Zen 3 CPU (AVX2; the AVX-512 ones send float32 to nl_sgemm first) that
+ * path ran the products with one side transposed, a layer's x W^T and its
+ * gradient's g^T x, 5-39% slower than the packed path once every side was
+ * 128 or more (W1's 784-512-256 layers at batch 128 and the cubes 256 and
+ * 128 x 512 x 128, on one and two threads), while on row-major operands and
+ * where a side is small (the 10-wide output layer: 2-3x) sup was as fast or
+ * faster. Such products go to the packed path. */
+static bool sup_slower(int dtype, int64_t m, int64_t n, int64_t k, int64_t csa, int64_t csb) {
+    return dtype == NL_FLOAT32 && !nl_cpu_avx512f() && (csa != 1 || csb != 1) && m >= 128 && n >= 128 &&
+           k >= 128 && m * n * k >= (1 << 22);
+}
+
 static void gemm_one(int dtype, int64_t m, int64_t n, int64_t k, void *a, int64_t rsa, int64_t csa,
                      void *b, int64_t rsb, int64_t csb, void *c, int64_t rsc, int64_t csc, int nt) {
     if (m <= SMALL_M) {
@@ -229,6 +244,7 @@ static void gemm_one(int dtype, int64_t m, int64_t n, int64_t k, void *a, int64_
     if (dtype == NL_FLOAT32 && nl_sgemm(m, n, k, a, rsa, csa, b, rsb, csb, 0, c, rsc, csc, nt)) return;
     rntm_t rntm = BLIS_RNTM_INITIALIZER;
     bli_rntm_set_num_threads(nl_team(nt), &rntm);   /* the same team for every region */
+    if (sup_slower(dtype, m, n, k, csa, csb)) bli_rntm_disable_l3_sup(&rntm);
     if (dtype == NL_FLOAT32) {
         float one = 1, zero = 0;
         bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, a, rsa, csa, b, rsb, csb,
