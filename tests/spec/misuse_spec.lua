@@ -12,7 +12,8 @@
 -- hang fails this spec with the call that caused it instead of taking down
 -- busted. The same seed gives the same calls:
 --   NNLUA_MISUSE_SEED=7 NNLUA_MISUSE_CASES=50000 luajit tests/spec/misuse_spec.lua
--- reruns a set by hand (it prints each failure; exit status 1 on any).
+-- reruns a set by hand (it prints each failure; exit status 1 on any);
+-- NNLUA_MISUSE_OUTCOMES=file also writes each case's ending there.
 local ffi = require 'ffi'
 
 local DEFAULT_SEED, DEFAULT_CASES = 20250611, 20000
@@ -23,7 +24,7 @@ local CASE_SECONDS = 5          -- per call, Lua side (a count hook checks it)
 -- The driver (child process)
 -- ==========================================================================
 
-local function driver(seed, ncases, statefile)
+local function driver(seed, ncases, statefile, outcomefile)
   local nl = require 'nnlua'
   local nn, optim, data, F = nl.nn, nl.optim, nl.data, nl.nn.functional
   local lib = nl._lib
@@ -251,6 +252,15 @@ local function driver(seed, ncases, statefile)
 
   local trace = tonumber(os.getenv('NNLUA_MISUSE_TRACE'))      -- prints that case's call
   local sf = io.open(statefile, 'w')
+  -- where given, a line a case: its number, how it ended, the op, its
+  -- arguments and an error's message, tab-separated
+  local of = outcomefile and io.open(outcomefile, 'w')
+  local function outcome(name, args, how, msg)
+    if of then
+      local line = table.concat({ counts.cases, how, name, args, msg or '' }, '\t')
+      of:write((line:gsub('\n', '\\n')), '\n')
+    end
+  end
   local function note(line)
     if not sf then return end
     sf:seek('set', 0)
@@ -324,6 +334,7 @@ local function driver(seed, ncases, statefile)
     nl.detect_anomaly(false)
     if ok then
       counts.returned = counts.returned + 1
+      outcome(name, args, 'returned')
       for i = 1, math.min(select('#', ...), 4) do
         local v = (select(i, ...))
         check_result(name, args, v, argv)
@@ -339,9 +350,11 @@ local function driver(seed, ncases, statefile)
     local msg = strip_location(err)
     if msg == USER_ERROR then
       counts.user = counts.user + 1
+      outcome(name, args, 'user-error')
       return false, err
     end
     counts.errors = counts.errors + 1
+    outcome(name, args, 'raised', msg)
     if msg:find('^misuse: over the time budget') then
       fail('hang', name, args, msg)
     elseif msg:find('not enough memory') then
@@ -916,6 +929,7 @@ local function driver(seed, ncases, statefile)
   end
   debug.sethook()
   if sf then sf:close(); os.remove(statefile) end
+  if of then of:close() end
   local secs = nl.time() - t0
   local list = {}
   for _, d in pairs(distinct) do list[#list + 1] = d end
@@ -938,6 +952,7 @@ if not describe then
   local seed = tonumber(arg and arg[1] or nil) or tonumber(os.getenv('NNLUA_MISUSE_SEED')) or DEFAULT_SEED
   local n = tonumber(arg and arg[2] or nil) or tonumber(os.getenv('NNLUA_MISUSE_CASES')) or DEFAULT_CASES
   local statefile = arg and arg[3] or os.tmpname()
+  local outcomefile = arg and arg[4] or os.getenv('NNLUA_MISUSE_OUTCOMES')
   if not pcall(require, 'nnlua') then
     local src = debug.getinfo(1, 'S').source:sub(2)
     if src:sub(1, 1) ~= '/' then src = io.popen('pwd'):read('*l') .. '/' .. src end
@@ -950,7 +965,7 @@ if not describe then
   assert(os.execute("mkdir -p '" .. dir .. "'") == 0)
   ffi.cdef 'int chdir(const char *path);'
   assert(ffi.C.chdir(dir) == 0)
-  local ok = driver(seed, n, statefile)
+  local ok = driver(seed, n, statefile, outcomefile)
   ffi.C.chdir('/')
   os.execute("rm -rf '" .. dir .. "'")
   os.exit(ok and 0 or 1)
@@ -1064,13 +1079,32 @@ describe('misuse, seeded random calls', function()
   end)
 
   it('the same seed makes the same calls', function()
-    local statefile = os.tmpname()
-    local code = ('arg = { 99, 500, %q }\ndofile(%q)\n'):format(statefile, THIS)
-    local a = child(code, 120, UB_GOES_ON):match('misuse: seed[^\n]*')
-    local b = child(code, 120, UB_GOES_ON):match('misuse: seed[^\n]*')
+    -- and they end the same way: where they do not, the first case that
+    -- differs is named with both endings
+    local statefile, runs = os.tmpname(), {}
+    for r = 1, 2 do
+      local outcomes = os.tmpname()
+      local code = ('arg = { 99, 500, %q, %q }\ndofile(%q)\n'):format(statefile, outcomes, THIS)
+      local summary = child(code, 120, UB_GOES_ON):match('misuse: seed[^\n]*')
+      local lines = {}
+      for line in io.lines(outcomes) do lines[#lines + 1] = line end
+      os.remove(outcomes)
+      runs[r] = { summary = summary, lines = lines }
+    end
     os.remove(statefile)
-    assert.is_truthy(a)
-    assert.are.equal((a:gsub('; [%d.]+ s$', '')), (b:gsub('; [%d.]+ s$', '')))
+    local a, b = runs[1], runs[2]
+    assert.is_truthy(a.summary)
+    assert.are.equal(500, #a.lines)
+    for i = 1, math.max(#a.lines, #b.lines) do
+      -- the case's number, ending and op: an error's message and the
+      -- arguments as printed may differ (the order of a table's keys,
+      -- addresses, temporary names)
+      local function key(l) return l and l:match('^[^\t]*\t[^\t]*\t[^\t]*') end
+      if key(a.lines[i]) ~= key(b.lines[i]) then
+        error(('case %d ended differently:\n  %s\n  %s'):format(i, tostring(a.lines[i]), tostring(b.lines[i])))
+      end
+    end
+    assert.are.equal((a.summary:gsub('; [%d.]+ s$', '')), (b.summary:gsub('; [%d.]+ s$', '')))
   end)
 end)
 
