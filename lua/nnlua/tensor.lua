@@ -180,6 +180,20 @@ return function(nl)
     return opts
   end
 
+  -- raises naming op and every key of opts that known lacks, sorted (a
+  -- table's keys come in a different order in each process); hint, if
+  -- given, follows in parentheses
+  function nl._check_opts(op, opts, known, hint)
+    local bad = {}
+    for k in pairs(opts) do
+      if known[k] == nil then bad[#bad + 1] = "'" .. tostring(k) .. "'" end
+    end
+    if #bad == 0 then return end
+    table.sort(bad)
+    raise(('%s: unknown option%s %s%s'):format(op, #bad > 1 and 's' or '', table.concat(bad, ', '),
+                                                hint and ' (' .. hint .. ')' or ''))
+  end
+
   local function dtype_id(d, op)
     if d == nil then return 0 end
     local id = dtype_ids[d]

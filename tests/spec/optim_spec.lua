@@ -474,6 +474,8 @@ describe('optimizer errors', function()
     { 'Adam: invalid beta at index 2: %-0.1', function() optim.Adam({ W }, { betas = { 0.9, -0.1 } }) end },
     { 'Adam: betas must be a list of 2 numbers', function() optim.Adam({ W }, { betas = 0.9 }) end },
     { "Adam: unknown option 'beta1'", function() optim.Adam({ W }, { beta1 = 0.9 }) end },
+    -- every unknown key, sorted: a table's keys come in a different order in each process
+    { "Adam: unknown options 'beta1', 'beta2'$", function() optim.Adam({ W }, { beta2 = 0.9, beta1 = 0.9 }) end },
     { 'Adam: amsgrad must be a boolean, got number', function() optim.Adam({ W }, { amsgrad = 1 }) end },
     { 'AdamW: invalid eps %-1', function() optim.AdamW({ W }, { eps = -1 }) end },
     { 'AdamW: invalid learning rate %-0.001 %(must be >= 0%) %(param group 2%)',
@@ -487,6 +489,8 @@ describe('optimizer errors', function()
     { 'Adam: parameter 1 is int64', function() optim.Adam({ nl.zeros(2, 'int64') }) end },
     { 'SGD: invalid learning rate', function() optim.SGD({ W }, { lr = 0.1 }):set_lr(-1) end },
     { 'StepLR: step_size is required', function() optim.StepLR(optim.SGD({ W }, { lr = 0.1 }), {}) end },
+    { "StepLR: unknown option 'gama'$",
+      function() optim.StepLR(optim.SGD({ W }, { lr = 0.1 }), { step_size = 2, gama = 0.5 }) end },
     { 'CosineAnnealingLR: T_max must be a positive integer, got 0',
       function() optim.CosineAnnealingLR(optim.SGD({ W }, { lr = 0.1 }), { T_max = 0 }) end },
   }

@@ -32,9 +32,7 @@ return function(nl, nn)
   function DataParallel:init(module, opts)
     if not nn.is_module(module) then raise('DataParallel: expected an nn.Module to wrap, got ' .. type(module)) end
     opts = nl._opts('DataParallel', opts)
-    for k in pairs(opts) do
-      if not OPTIONS[k] then raise(("DataParallel: unknown option '%s' (bucket_mb, broadcast_buffers, overlap)"):format(tostring(k))) end
-    end
+    nl._check_opts('DataParallel', opts, OPTIONS, 'bucket_mb, broadcast_buffers, overlap')
     local mb = opts.bucket_mb or 25
     if type(mb) ~= 'number' or not (mb > 0) then
       raise('DataParallel: bucket_mb must be a positive number, got ' .. tostring(mb))

@@ -14,9 +14,7 @@ return function(nl, optim)
       raise(('%s: expected an optimizer, got %s'):format(name, type(opt)))
     end
     opts = nl._opts(name, opts)
-    for k in pairs(opts) do
-      if defaults[k] == nil then raise(("%s: unknown option '%s'"):format(name, tostring(k))) end
-    end
+    nl._check_opts(name, opts, defaults)
     local self = setmetatable({ optimizer = opt, last_epoch = -1, name = name }, cls)
     for k, d in pairs(defaults) do
       local v = opts[k]

@@ -65,9 +65,7 @@ return function(nl, optim)
       local name = cls.name
       if opts == nil then opts = {} end
       if type(opts) ~= 'table' then raise(('%s: options must be a table, got %s'):format(name, type(opts))) end
-      for k in pairs(opts) do
-        if cls.defaults[k] == nil then raise(("%s: unknown option '%s'"):format(name, tostring(k))) end
-      end
+      nl._check_opts(name, opts, cls.defaults)
       if nl.is_tensor(params) then params = { params } end
       if type(params) ~= 'table' then
         raise(('%s: params must be a list of tensors or of param groups, got %s'):format(name, type(params)))
