@@ -1007,11 +1007,12 @@ static inline int64_t y_off(const rnn_seq *s, int64_t t, int64_t b) {
 }
 
 /* the step masks (T, Np): on[t][b] = 1 where sequence b still runs at
- * step t, else 0; the forward writes them, the backward reads them back */
+ * step t, else 0 (and 0 in the padding past N); the forward writes them,
+ * the backward reads them back */
 static void step_masks(const rnn_seq *s) {
     for (int64_t t = 0; t < s->T; t++)
         for (int64_t b = 0; b < s->Np; b++)
-            ST(s->dt, BUF(s, s->o_on), t * s->Np + b, !s->len || (b < s->N && t < s->len[b]) ? 1.0 : 0.0);
+            ST(s->dt, BUF(s, s->o_on), t * s->Np + b, b < s->N && (!s->len || t < s->len[b]) ? 1.0 : 0.0);
 }
 
 /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols (a block of
@@ -1378,12 +1379,12 @@ static void chunk_forward(const rnn_seq *s, int64_t t, int64_t c, const float *w
             float *gx = (float *)s->ws + s->o_gx + q * H * Np, *gh = (float *)s->ws + s->o_gh + q * H * Np;
             gemm_seg sx = seg_of(wp + q * packed_size(H, I), 0, xt, Np, I, true);
             gemm_seg sh = seg_of(wp + s->G * packed_size(H, I) + q * packed_size(H, H), 0, ht, Np, H, true);
-            gemm_block_f32(i0, rows, 0, Np, 1, &sx, gx, Np, bias_x ? bias_x + q * H : NULL, false);
-            gemm_block_f32(i0, rows, 0, Np, 1, &sh, gh, Np, bias_h ? bias_h + q * H : NULL, false);
+            gemm_block_f32(i0, rows, 0, s->N, 1, &sx, gx, Np, bias_x ? bias_x + q * H : NULL, false);
+            gemm_block_f32(i0, rows, 0, s->N, 1, &sh, gh, Np, bias_h ? bias_h + q * H : NULL, false);
         } else {
             float *a = (float *)s->ws + s->o_a + (t * s->GH + q * H) * Np;
             gemm_seg sg = seg_of(wp + q * packed_size(H, K), 0, xt, Np, K, true);
-            gemm_block_f32(i0, rows, 0, Np, 1, &sg, a, Np, bias_x ? bias_x + q * H : NULL, false);
+            gemm_block_f32(i0, rows, 0, s->N, 1, &sg, a, Np, bias_x ? bias_x + q * H : NULL, false);
         }
     if (nl_cpu_avx512f()) step_forward_f32_avx512(s, t, i0, i0 + rows, out);
     else step_forward_f32_avx2(s, t, i0, i0 + rows, out);
@@ -1435,10 +1436,19 @@ static void seq_forward(rnn_seq *s, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_
         bsum = BUF(s, s->o_bsum);
         for (int64_t q = 0; q < GH; q++) ST(dt, bsum, q, LD(dt, b_ih->data, q) + LD(dt, b_hh->data, q));
     }
-    if (wp)
+    if (wp) {
+        /* the packed products fill a step's N columns of the gates (GRU:
+         * of gx and gh), not the padding to Np: zeros there, so that the
+         * cell kernels, which the step masks keep off the padding, run on
+         * finite values */
+        if (s->N < Np) {
+            char *g0 = s->mode == NL_RNN_GRU ? BUF(s, s->o_gx) : a;
+            int64_t nrows = s->mode == NL_RNN_GRU ? 6 * H : s->T * GH;   /* GRU: gx, then gh */
+            for (int64_t r = 0; r < nrows; r++) memset(g0 + (r * Np + s->N) * es, 0, (Np - s->N) * es);
+        }
         seq_forward_packed(s, wp, s->mode == NL_RNN_GRU ? (b_ih ? b_ih->data : NULL) : bsum,
                            s->mode == NL_RNN_GRU && b_hh ? b_hh->data : NULL, out);
-    else
+    } else
         for (int64_t t = 0; t < s->T; t++) {
             const char *xt = zt + t * K * Np * es, *ht = xt + I * Np * es;
             if (s->mode == NL_RNN_GRU) {
@@ -1657,11 +1667,11 @@ static void seq_backward_packed(const rnn_seq *s, const void *gout, const bwd_bu
                     int64_t i0 = (c < nch ? c : c - nch) * MR_MAX;
                     if (c < nch) {
                         gemm_seg sh = seg_of(wth, GH, dgh, Np, GH, true);
-                        gemm_block_f32(i0, H - i0 < MR_MAX ? H - i0 : MR_MAX, 0, Np, 1, &sh, w->dh, Np, NULL, true);
+                        gemm_block_f32(i0, H - i0 < MR_MAX ? H - i0 : MR_MAX, 0, N, 1, &sh, w->dh, Np, NULL, true);
                     } else {
                         int64_t rows = I - i0 < MR_MAX ? I - i0 : MR_MAX;
                         gemm_seg sx = seg_of(wt, GH, dgx, Np, GH, true);
-                        gemm_block_f32(i0, rows, 0, Np, 1, &sx, dz, Np, NULL, false);
+                        gemm_block_f32(i0, rows, 0, N, 1, &sx, dz, Np, NULL, false);
                         bool bf = s->batch_first;
                         transpose(NL_FLOAT32, dx + (bf ? t * I : t * N * I) + i0, bf ? T * I : I, dz + i0 * Np, Np,
                                   rows, N);
@@ -1778,8 +1788,8 @@ static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
         }
         const char *z = BUF(&s, s.o_z);
         for (int64_t t = 0; t < T; t++) {
-            si[t] = seg_of(dgx + t * GH * Np * es, Np, z + t * Np * K * es, K, Np, false);
-            sh[t] = seg_of(dgh + t * GH * Np * es, Np, z + (t * Np * K + I) * es, K, Np, false);
+            si[t] = seg_of(dgx + t * GH * Np * es, Np, z + t * Np * K * es, K, s.N, false);
+            sh[t] = seg_of(dgh + t * GH * Np * es, Np, z + (t * Np * K + I) * es, K, s.N, false);
         }
         gemm(dt, s.reference, GH, I, (int)T, si, dwi->data, I, NULL, false);
         gemm(dt, s.reference, GH, H, (int)T, sh, dwh->data, H, NULL, false);
