@@ -179,6 +179,10 @@ describe('optimized recurrent kernels', function()
     -- 28 units: two chunks of 12 and one of 4 (the 4-row tile), the upper
     -- layer's dx in tiles of 12, 12 and 4
     { 'LSTM', 70, 28, 6, 20, { num_layers = 2 } },
+    -- batches of 1 and 3: on AVX2 the products of a whole panel against
+    -- the batch's columns, rows across the lanes
+    { 'LSTM', 13, 19, 7, 1, {} },
+    { 'RNN', 13, 23, 6, 3, { num_layers = 2 } },
   }
   for _, cs in ipairs(cases) do
     for _, dtype in ipairs({ 'float32', 'float64' }) do
