@@ -813,12 +813,6 @@ TGT_AVX2 static ALWAYS_INLINE __m256 takes8(__m256 b, __m256 a) {
     return _mm256_or_ps(_mm256_cmp_ps(b, a, _CMP_GT_OQ), _mm256_cmp_ps(b, b, _CMP_UNORD_Q));
 }
 
-/* lanes [0, n) of 8 as a vmaskmov mask */
-TGT_AVX2 static ALWAYS_INLINE __m256i first8(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 /* window_max_run on 8 lanes: outputs [ox, ox + n) (n <= 8) of input rows
  * r0 and r1, a short run's missing columns loaded as 0 */
 TGT_AVX2 static ALWAYS_INLINE __m256 window_max8_run(const float *r0, const float *r1, int64_t ox, int64_t n,
@@ -828,7 +822,7 @@ TGT_AVX2 static ALWAYS_INLINE __m256 window_max8_run(const float *r0, const floa
         a0 = _mm256_loadu_ps(r0 + 2 * ox), a1 = _mm256_loadu_ps(r0 + 2 * ox + 8);
         b0 = _mm256_loadu_ps(r1 + 2 * ox), b1 = _mm256_loadu_ps(r1 + 2 * ox + 8);
     } else {
-        __m256i k0 = first8(2 * n), k1 = first8(2 * n - 8);
+        __m256i k0 = first_lanes8(2 * n), k1 = first_lanes8(2 * n - 8);
         a0 = _mm256_maskload_ps(r0 + 2 * ox, k0), a1 = _mm256_maskload_ps(r0 + 2 * ox + 8, k1);
         b0 = _mm256_maskload_ps(r1 + 2 * ox, k0), b1 = _mm256_maskload_ps(r1 + 2 * ox + 8, k1);
     }
@@ -912,7 +906,7 @@ TGT_AVX2 static void unpool2x2_plane_f32_avx2(float *gx, const float *g, const u
         float *r0 = gx + 2 * oy * W, *r1 = r0 + W;
         for (int64_t ox = 0; ox < Wo; ox += 8) {
             int64_t n = Wo - ox < 8 ? Wo - ox : 8, at = oy * Wo + ox;
-            __m256 v = n == 8 ? _mm256_loadu_ps(g + at) : _mm256_maskload_ps(g + at, first8(n));
+            __m256 v = n == 8 ? _mm256_loadu_ps(g + at) : _mm256_maskload_ps(g + at, first_lanes8(n));
             __m128i c8;
             if (at + 8 <= tot) c8 = _mm_loadl_epi64((const __m128i *)(code + at));
             else {

@@ -167,10 +167,9 @@ TGT_AVX2 static ALWAYS_INLINE __m256 relu_ps8(__m256 x) {
 }
 
 TGT_AVX2 static void act_f32_avx2(int kind, float *p, int64_t n) {
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int64_t j = 0; j < n; j += 8) {
         int left = n - j < 8 ? (int)(n - j) : 8;
-        __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lanes);
+        __m256i m = first_lanes8(left);
         __m256 v = left == 8 ? _mm256_loadu_ps(p + j) : _mm256_maskload_ps(p + j, m);
         v = kind == ACT_SIGMOID ? sigmoid_ps8(v) : kind == ACT_TANH ? tanh_ps8(v) : relu_ps8(v);
         if (left == 8) _mm256_storeu_ps(p + j, v);    /* AMD's masked stores are slow */
@@ -565,11 +564,6 @@ TGT_AVX2 static ALWAYS_INLINE void panel_cols_f32(const int NC, int64_t rows, in
         _mm_storeu_ps(t + 8, hi[j]);
         for (int r = 0; r < rows; r++) cr[r * ldc + j] = t[r];
     }
-}
-
-/* lanes [0, n) of 8 */
-TGT_AVX2 static ALWAYS_INLINE __m256i first_lanes8(int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 /* a row of tiles (16 columns, 8, then the masked rest) from column 0 to cols */

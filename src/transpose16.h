@@ -2,13 +2,20 @@
 #define NNLUA_TRANSPOSE16_H
 /* A 16 x 16 float32 block transposed in AVX-512 registers, for the
  * packing in sgemm.c and the recurrent layers' per-step transposes, and the
- * lane mask of a vector's first n elements that the AVX-512 loops share. */
+ * lane masks of a vector's first n elements that the AVX-512 and AVX2 loops
+ * share. */
 #include "internal.h"
 
 #include <immintrin.h>
 
 /* the first n of 16 lanes (all 16 from n = 16) */
 static inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+/* the first n of 8 lanes, as a vmaskmov mask (none for n <= 0, all 8 from n = 8) */
+__attribute__((target("avx2"))) static ALWAYS_INLINE __m256i first_lanes8(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
 
 /* r[i] becomes column i of the 16 x 16 block whose rows were r[0..15] */
 __attribute__((target("avx512f"))) static ALWAYS_INLINE void transpose16(__m512 r[16]) {
