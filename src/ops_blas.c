@@ -220,14 +220,16 @@ GEMM_SMALL(double)
 
 /* BLIS sends a product with a side under its thresholds to its small-
  * matrix path (sup), which skips packing; on zen3 the float32 thresholds are
- * m < 512, n < 200 or k < 240, so every product of W1's step goes there. On
- * a Zen 3 CPU (AVX2; the AVX-512 ones send float32 to nl_sgemm first) that
- * path ran the products with one side transposed, a layer's x W^T and its
- * gradient's g^T x, 5-39% slower than the packed path once every side was
- * 128 or more (W1's 784-512-256 layers at batch 128 and the cubes 256 and
- * 128 x 512 x 128, on one and two threads), while on row-major operands and
- * where a side is small (the 10-wide output layer: 2-3x) sup was as fast or
- * faster. Such products go to the packed path. */
+ * m < 512, n < 200 or k < 240, so every product of W1's step went there. On
+ * a Zen 3 CPU (AVX2) that path ran the products with one side transposed,
+ * a layer's x W^T and its gradient's g^T x, 5-39% slower than the packed
+ * path once every side was 128 or more (W1's 784-512-256 layers at batch
+ * 128 and the cubes 256 and 128 x 512 x 128, on one and two threads), while
+ * on row-major operands and where a side is small (the 10-wide output
+ * layer: 2-3x) sup was as fast or faster. Such products go to the packed
+ * path. nl_sgemm now takes float32 first on AVX2 CPUs too, so this is left
+ * to the products it declines there: both sides of C 512 or more on more
+ * than two threads. */
 static bool sup_slower(int dtype, int64_t m, int64_t n, int64_t k, int64_t csa, int64_t csb) {
     return dtype == NL_FLOAT32 && !nl_cpu_avx512f() && (csa != 1 || csb != 1) && m >= 128 && n >= 128 &&
            k >= 128 && m * n * k >= (1 << 22);

@@ -134,12 +134,14 @@ describe('matmul', function()
   end)
 
   it('float32 products of every layout, edge and k block match float64 BLIS, on 1 to 3 threads', function()
-    -- sizes around the float32 kernel's blocks (12-row, 32-column tiles,
-    -- k in blocks of 256, rows in blocks of 144, columns in blocks of 1024)
-    -- and its split by columns or rows; the 600 x 64 x 600 one (both sides
-    -- of C >= 512) runs on it at 1 and 2 threads and on BLIS at 3. Without
-    -- AVX-512, BLIS: its small-matrix path, and its packed one for the last
-    -- size's products with a transposed side (every side 128 or more)
+    -- sizes around the float32 kernel's blocks (12-row, 32-column tiles
+    -- with AVX-512, 6-row, 16-column ones with AVX2 alone; k in blocks of
+    -- 256, rows in blocks of 144, columns in blocks of 1024), the AVX2
+    -- tile's edges (1 to 5 rows past the last whole tile; 1, 4, 6, 8, 13
+    -- and 15 columns), and its split by columns or rows; the 600 x 64 x 600 one
+    -- (both sides of C >= 512) runs on it at 1 and 2 threads and on BLIS at
+    -- 3. BLIS also takes the products with a side under 16 on AVX2, and
+    -- every one where neither instruction set is there.
     local prev = nl.get_num_threads()
     finally(function() nl.set_num_threads(prev) end)
     nl.manual_seed(5)
@@ -147,7 +149,8 @@ describe('matmul', function()
       return { nl.rand(r, c) * 2 - 1, (nl.rand(c, r) * 2 - 1):t(), (nl.rand(r, c, 2) * 2 - 1):select(3, 1) }
     end
     for _, sz in ipairs({ { 13, 300, 33 }, { 150, 257, 70 }, { 5, 16, 1 }, { 40, 600, 3 }, { 130, 40, 520 },
-                          { 20, 40, 2100 }, { 600, 64, 600 }, { 160, 200, 144 } }) do
+                          { 20, 40, 2100 }, { 600, 64, 600 }, { 160, 200, 144 }, { 29, 270, 45 }, { 27, 20, 47 },
+                          { 19, 33, 17 } }) do
       local m, k, n = sz[1], sz[2], sz[3]
       for ia, a in ipairs(layouts(m, k)) do
         for ib, b in ipairs(layouts(k, n)) do
