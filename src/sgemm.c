@@ -289,11 +289,13 @@ static const kernel_set ks512 = { MR, NR, MC, pack, tiles512 };
  * (vmaskmov).
  *
  * On a 2-core Zen 3 with BLIS 0.9's zen3 kernels, W1's products ran at
- * BLIS's speed on one thread, one at a time, and W1 itself 1.025x faster
- * (10 of 16 alternated rounds) on one thread and 1.15x (16 of 16) on two:
- * one region a product, the panels handed out as threads ask (BLIS spent
- * 11% of W1's two-thread samples in its barrier). BLIS keeps the products
- * with a side under 16 (kernels_for) and, without AVX-512, the
+ * BLIS's speed on one thread, one at a time, and W1 itself 1.00-1.03x
+ * BLIS's speed on one thread and 1.04-1.15x on two (medians of 12-16
+ * alternated rounds, in runs over an hour): one region a product, the
+ * panels handed out as threads ask, where BLIS spent 11% of W1's
+ * two-thread samples in its barrier. BLIS keeps the products with a side
+ * under 16 (kernels_for), those of two or more threads whose A is too
+ * large for each thread to pack whole (sgemm_run), and without AVX-512 the
  * convolutions' (ops_conv.c). The inner loop unrolled by 4 ran 5-8%
  * slower, and a prefetch of A ahead slower still; both were left out. */
 #define MR2 6
@@ -619,6 +621,11 @@ static bool sgemm_run(const sgemm_args *g, int nt) {
     if (nt > units) nt = (int)units;
     if (nt > 1 && by_cols && rowblocks * mr * g->k * (int64_t)sizeof(float) <= A_WHOLE_MAX)
         return sgemm_panels(g, nt);
+    /* The static split below has each thread pack all of A (or of B) for
+     * itself, where BLIS packs one copy for all: with AVX2 tiles that ran
+     * products of 768 to 1024 a side on two threads at 0.86-0.94x BLIS's
+     * speed, so BLIS takes them. */
+    if (nt > 1 && g->ks == &ks256) return false;
     /* a thread's buffers: its B block and one A block */
     int64_t per_cols = by_cols ? (panels + nt - 1) / nt : panels;
     if (per_cols > NC / nr) per_cols = NC / nr;

@@ -3,8 +3,9 @@
 /* float32 GEMM with AVX-512, or AVX2 and FMA (sgemm.c): c (m, n) = a
  * (m, k) @ b (k, n) + beta c, each operand with row and column strides; c
  * row- or column-major. nt threads at most. Returns false, having done
- * nothing, where it cannot take the call (neither instruction set, with
- * AVX2 alone a side under 16, another layout of c, no memory for its
+ * nothing, where it cannot take the call (neither instruction set; with
+ * AVX2 alone, a side under 16 or, on more than one thread, an A too large
+ * for each thread to pack whole; another layout of c; no memory for its
  * buffers): the caller then uses BLIS. The packed A, the B segments and
  * the rows of C below are AVX-512's alone. */
 #include <stdbool.h>
