@@ -228,8 +228,9 @@ GEMM_SMALL(double)
  * on row-major operands and where a side is small (the 10-wide output
  * layer: 2-3x) sup was as fast or faster. Such products go to the packed
  * path. nl_sgemm now takes float32 first on AVX2 CPUs too, so this is left
- * to the products it declines there: both sides of C 512 or more on more
- * than two threads. */
+ * to the products it declines there with every side 128 or more: on two
+ * or more threads those whose packed A is over 1 MB, and on more than two
+ * those with both sides of C 512 or more. */
 static bool sup_slower(int dtype, int64_t m, int64_t n, int64_t k, int64_t csa, int64_t csb) {
     return dtype == NL_FLOAT32 && !nl_cpu_avx512f() && (csa != 1 || csb != 1) && m >= 128 && n >= 128 &&
            k >= 128 && m * n * k >= (1 << 22);
