@@ -1198,7 +1198,7 @@ static double sum_f32(const float *p, int64_t n) {
  * pooled gradient pf->pooled (g is unused).
  * scratch: nslot accumulators, then per batch thread the block's gb, col
  * and gcol. */
-static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, const void *x, const void *w,
+static bool conv2d_backward(void *gx, void *gw, void *gbias, const void *g, const void *x, const void *w,
                             void *scratch, double *gb_part /* (nslot, O) */, int64_t nslot, const conv_geom *G,
                             const conv_plan *P, const pool_fuse *pf, int dtype) {
     int64_t es = nl_dtype_size(dtype), krows = G->c * G->kh * G->kw;
@@ -1218,6 +1218,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
             for (int64_t j = 0; j < G->kw; j++)
                 for (int64_t cb = 0; cb < G->c / 32; cb++, p++)
                     poff[p] = cb * Hp * Wp * 32 + (i * G->dh * Wp + j * G->dw) * 32;
+    bool declined = false;     /* a rows kernel refused its product (rows_ok's conditions not its own) */
     if (sk) memset(scratch, 0, nslot * accsz * es);    /* the products start each slot at beta 0 */
     if (gbias) memset(gb_part, 0, nslot * G->o * sizeof(double));
     NL_PARALLEL_FOR_DYNAMIC(P->nt_batch, slot, nslot,
@@ -1253,8 +1254,9 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
             int64_t timg = G->c * Hp * Wp;
             for (int64_t i = 0; i < sn; i++) rows32_f32(xt + i * timg, (const float *)x + (n0 + i) * xsz, G);
             nl_bsegs bs = { sn, G->l, G->wo, (Wp - G->wo) * 32, xt, timg, poff };
-            nl_sgemm_bsegs(G->o, G->kg, (const float *)gb, ld, 1, &bs, blk == first ? 0.0f : 1.0f, (float *)acc,
-                           G->kg, xt + P->s * timg);
+            if (!nl_sgemm_bsegs(G->o, G->kg, (const float *)gb, ld, 1, &bs, blk == first ? 0.0f : 1.0f,
+                                (float *)acc, G->kg, xt + P->s * timg))
+                __atomic_store_n(&declined, true, __ATOMIC_RELAXED);
         } else if (gw) {
             for (int64_t i = 0; i < sn; i++)
                 im2col(dtype, col + i * G->l * es, (const char *)x + (n0 + i) * xsz * es, G, ld);
@@ -1280,8 +1282,9 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                     for (int64_t ox = 0; ox < G->wo; ox++, r++) rowp[r] = gt + i * gimg + (oy * Wp + ox) * G->c;
             for (int64_t i = 0; i < G->kh; i++)
                 for (int64_t j = 0; j < G->kw; j++)
-                    nl_sgemm_crows(ld, G->c, G->o, gtp, taps + (i * G->kw + j) * tsz, rowp,
-                                   (i * G->dh * Wp + j * G->dw) * G->c);
+                    if (!nl_sgemm_crows(ld, G->c, G->o, gtp, taps + (i * G->kw + j) * tsz, rowp,
+                                        (i * G->dh * Wp + j * G->dw) * G->c))
+                        __atomic_store_n(&declined, true, __ATOMIC_RELAXED);
             for (int64_t i = 0; i < sn; i++) unrows_f32((float *)gx + (n0 + i) * xsz, gt + i * gimg, G);
         } else if (gx) {
             for (int64_t q = 0; q < G->groups; q++)
@@ -1337,6 +1340,7 @@ static void conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
         }
     if (apack) nl_free(apack, abytes);
     if (taps) nl_free(taps, tbytes);
+    return !declined;
 }
 
 /* the backward of both ops: g is the gradient of nl_conv2d's output, or of
@@ -1364,9 +1368,13 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     int64_t part_n = need_gb ? nslot * G.o : 0;
     nl_tensor *gb_part = TMP(nl_tensor_alloc(op, 1, &part_n, NL_FLOAT64));
     pool_fuse pf = { gc->data, pooled ? nd->saved->data : NULL, G.ho / 2, G.wo / 2, pooled && nd->a[7] != 0 };
-    conv2d_backward(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, gc->data,
-                    xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, nslot, &G, &P,
-                    pooled ? &pf : NULL, x->dtype);
+    if (!conv2d_backward(gx ? gx->data : NULL, gw ? gw->data : NULL, gb ? gb->data : NULL, gc->data,
+                         xc ? xc->data : NULL, wc ? wc->data : NULL, scratch->data, gb_part->data, nslot, &G, &P,
+                         pooled ? &pf : NULL, x->dtype)) {
+        nl_set_error("%s backward: internal error: the channels-last kernels declined input %s, weight %s", op,
+                     nl_shape_str(x), nl_shape_str(w));
+        goto fail;
+    }
     if (gx) gin[0] = nl_keep_ref(gx);
     if (gw) gin[1] = nl_keep_ref(gw);
     if (gb) gin[2] = nl_keep_ref(gb);
