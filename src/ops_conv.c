@@ -49,6 +49,7 @@ typedef struct conv_geom {
     int64_t groups, cg, og;    /* groups, C/groups, O/groups */
     int64_t sh, sw, ph, pw, dh, dw;
     int64_t ho, wo;            /* output (N, O, Ho, Wo) */
+    int64_t hpad, wpad;        /* the input padded: h + 2 ph, w + 2 pw */
     int64_t l;                 /* ho * wo: columns of an image's col matrix */
     int64_t kg;                /* cg * kh * kw: rows of one group's col matrix */
 } conv_geom;
@@ -63,6 +64,8 @@ static void geom_init(conv_geom *G, const nl_tensor *x, const nl_tensor *w, cons
     G->ho = out_size(G->h, G->kh, G->sh, G->ph, G->dh, false);
     G->wo = out_size(G->w, G->kw, G->sw, G->pw, G->dw, false);
     G->l = G->ho * G->wo;
+    G->hpad = G->h + 2 * G->ph;
+    G->wpad = G->w + 2 * G->pw;
     G->kg = G->cg * G->kh * G->kw;
 }
 
@@ -551,13 +554,13 @@ static float *align64(char *p) { return (float *)(((uintptr_t)p + 63) & ~(uintpt
 
 /* floats of a block's xt, aligned, and the product's A buffer */
 static int64_t rows_floats(const conv_geom *G, const conv_plan *P) {
-    return P->s * G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw) + nl_sgemm_bsegs_floats() + 16;
+    return P->s * G->c * G->hpad * G->wpad + nl_sgemm_bsegs_floats() + 16;
 }
 
 /* xt (C/32, Hp, Wp, 32) of one image x (C, H, W): 16 x 16 transposes of
  * channels and positions, the padding 0 */
 TGT_AVX512 static void rows32_f32(float *xt, const float *x, const conv_geom *G) {
-    int64_t H = G->h, W = G->w, Hp = H + 2 * G->ph, Wp = W + 2 * G->pw, HW = H * W;
+    int64_t H = G->h, W = G->w, Hp = G->hpad, Wp = G->wpad, HW = H * W;
     const __m512 z = _mm512_setzero_ps();
     for (int64_t cb = 0; cb < G->c / 32; cb++) {
         float *d = xt + cb * Hp * Wp * 32;
@@ -605,7 +608,7 @@ static bool fwdrows_ok(const conv_geom *G, const conv_plan *P, int dtype) {
 
 /* floats of one image's xt, with room for the last tile's rows past it */
 static int64_t fwdrows_floats(const conv_geom *G, const conv_plan *P) {
-    int64_t xt = G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw) + (FWD_ROWS + G->kw) * 32 + 16;
+    int64_t xt = G->c * G->hpad * G->wpad + (FWD_ROWS + G->kw) * 32 + 16;
     return xt + G->o * P->s * G->l;
 }
 
@@ -653,7 +656,7 @@ HOT_CONV static ALWAYS_INLINE void fwd_tile(const int R, int rows, const float *
 /* ob's planes (O, rows of Ho x Wo, planes ldp apart) for one image from
  * its xt; wpk holds W's panels (O / 32 of (K, 32)) */
 HOT_CONV static void fwd_rows_image(float *ob, int64_t ldp, const float *xt, const float *wpk, const conv_geom *G) {
-    int64_t Hp = G->h + 2 * G->ph, Wp = G->w + 2 * G->pw, plane = Hp * Wp * 32, K = G->c * G->kh * G->kw;
+    int64_t Hp = G->hpad, Wp = G->wpad, plane = Hp * Wp * 32, K = G->c * G->kh * G->kw;
     for (int64_t p = 0; p < G->o / 32; p++)
         for (int64_t oy = 0; oy < G->ho; oy++)
             for (int64_t ox0 = 0; ox0 < G->wo; ox0 += FWD_ROWS) {
@@ -689,13 +692,13 @@ static void fwd_rows_weights(float *wpk, const float *w, const conv_geom *G) {
 
 /* floats of a block's gt, g^T packed, and its row pointers, aligned */
 static int64_t rowsx_floats(const conv_geom *G, const conv_plan *P) {
-    return P->s * (G->h + 2 * G->ph) * (G->w + 2 * G->pw) * G->c + nl_sgemm_packed_a_floats(P->s * G->l, G->o) +
+    return P->s * G->hpad * G->wpad * G->c + nl_sgemm_packed_a_floats(P->s * G->l, G->o) +
            2 * P->s * G->l + 32;
 }
 
 /* gx (C, H, W) of one image = the interior of gt (Hp, Wp, C) */
 TGT_AVX512 static void unrows_f32(float *gx, const float *gt, const conv_geom *G) {
-    int64_t H = G->h, W = G->w, Wp = W + 2 * G->pw, C = G->c;
+    int64_t H = G->h, W = G->w, Wp = G->wpad, C = G->c;
     for (int64_t y = 0; y < H; y++)
         for (int64_t x0 = 0; x0 < W; x0 += 16) {
             int64_t n = W - x0 < 16 ? W - x0 : 16;
@@ -1033,7 +1036,7 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
         if (wpk) {                        /* ob after xt, in col's room */
             float *xt = align64(col);
             int64_t xtn = fwdrows_floats(G, P) - G->o * P->s * G->l;
-            int64_t xtc = G->c * (G->h + 2 * G->ph) * (G->w + 2 * G->pw);
+            int64_t xtc = G->c * G->hpad * G->wpad;
             ob = (char *)(xt + xtn - 16);
             memset(xt + xtc, 0, (xtn - 16 - xtc) * sizeof(float));    /* the last tiles' rows past the image */
             for (int64_t i = 0; i < sn; i++) {
@@ -1209,7 +1212,7 @@ static bool conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
     int64_t tsz = nl_sgemm_packed_b_floats(G->o, G->c), tbytes = G->kh * G->kw * tsz * (int64_t)sizeof(float);
     float *taps = gx && P->rowsx ? nl_alloc_scratch(&tbytes) : NULL;   /* W_ij (O, C), packed, tap by tap */
     float *apack = gx && !taps ? weights_packed(G, w, dtype, false, true, &asz, &abytes) : NULL;
-    int64_t Hp = G->h + 2 * G->ph, Wp = G->w + 2 * G->pw, poff[ROWS_PANELS_MAX];
+    int64_t Hp = G->hpad, Wp = G->wpad, poff[ROWS_PANELS_MAX];
     if (taps)
         for (int64_t t = 0; t < G->kh * G->kw; t++)
             nl_sgemm_pack_b(taps + t * tsz, G->o, G->c, (const float *)w + t, G->c * G->kh * G->kw, G->kh * G->kw);
