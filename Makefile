@@ -77,7 +77,7 @@ lua/nnlua/cdef.lua: include/nnlua.h
 	  echo ']=]'; } > $@.tmp && mv $@.tmp $@
 
 build/test_c: $(TEST_SRC) tests/c/check.h lib/libnnlua.a
-	$(CC) $(NL_CFLAGS) -Itests/c $(TEST_SRC) -o $@ lib/libnnlua.a $(LDLIBS)
+	$(CC) $(NL_CFLAGS) -Itests/c $(TEST_SRC) -o $@ lib/libnnlua.a $(LDLIBS) -lluajit-5.1 -rdynamic
 
 test: all build/test_c
 	@sh tests/run.sh
@@ -167,7 +167,7 @@ bin/asan/nnlua: src/main.c lib/asan/libnnlua.a $(HEADERS) | deps
 	  $(LDLIBS) -lluajit-5.1 -ledit -rdynamic
 
 build/asan/test_c: $(TEST_SRC) tests/c/check.h lib/asan/libnnlua.a
-	$(CC) $(ASAN_CFLAGS) -Itests/c $(TEST_SRC) -o $@ lib/asan/libnnlua.a $(LDLIBS)
+	$(CC) $(ASAN_CFLAGS) -Itests/c $(TEST_SRC) -o $@ lib/asan/libnnlua.a $(LDLIBS) -lluajit-5.1 -rdynamic
 
 test-asan: all lib/asan/libnnlua.so bin/asan/nnlua build/asan/test_c
 	@echo "== C unit tests (ASan, UBSan, leaks)"

@@ -14,6 +14,7 @@ const char *nl_sizes_str(int ndim, const int64_t *sizes) {
     static __thread char bufs[4][160];
     static __thread int next;
     char *b = bufs[next++ & 3];
+    if (!sizes && ndim > 0) return "(no sizes)";
     int n = snprintf(b, 160, "[");
     for (int i = 0; i < ndim && n < 140; i++)
         n += snprintf(b + n, 160 - n, i ? ",%lld" : "%lld", (long long)sizes[i]);
@@ -91,6 +92,7 @@ void nl_release(nl_tensor *t) {
 }
 
 void nl_release_many(nl_tensor *const *ts, int64_t n) {
+    if (!ts) return;
     for (int64_t i = 0; i < n; i++) {
         /* the tensors a GC hands over were made long ago: their cache lines
          * are fetched ahead, the tensor's own 8 releases ahead, then its
@@ -144,6 +146,10 @@ static bool sizes_fit(int ndim, const int64_t *sizes, int log2max) {
 static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t *numel) {
     if (ndim < 0 || ndim > NL_MAX_DIMS) {
         nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
+        return false;
+    }
+    if (!sizes && ndim > 0) {
+        nl_set_error("%s: %d dims requested and no sizes given", op, ndim);
         return false;
     }
     for (int i = 0; i < ndim; i++) {
@@ -228,6 +234,15 @@ nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
 
 /* ---- creation ---- */
 
+/* true where sizes describe no elements (or are unusable, which
+ * nl_tensor_alloc then reports): no data is needed for them */
+static bool check_sizes_zero(int ndim, const int64_t *sizes) {
+    if (ndim < 0 || ndim > NL_MAX_DIMS || (!sizes && ndim > 0)) return true;
+    for (int i = 0; i < ndim; i++)
+        if (sizes[i] <= 0) return true;
+    return false;
+}
+
 nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
     nl_tensor *t = nl_tensor_alloc("full", ndim, sizes, dtype);
     if (t && nl_fill_(t, value) != 0) { nl_release(t); return NULL; }
@@ -235,12 +250,14 @@ nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
 }
 
 nl_tensor *nl_from_data(int ndim, const int64_t *sizes, int dtype, const void *data) {
+    NL_CHECK(data || check_sizes_zero(ndim, sizes), "from_data: no data for shape %s", nl_sizes_str(ndim, sizes));
     nl_tensor *t = nl_tensor_alloc("from_data", ndim, sizes, dtype);
     if (t && t->numel) memcpy(t->data, data, t->numel * nl_dtype_size(dtype));
     return t;
 }
 
 nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype, const double *values) {
+    NL_CHECK(values || check_sizes_zero(ndim, sizes), "tensor: no values for shape %s", nl_sizes_str(ndim, sizes));
     nl_tensor *t = nl_tensor_alloc("tensor", ndim, sizes, dtype);
     if (!t) return NULL;
     int64_t es = nl_dtype_size(dtype);
@@ -523,6 +540,10 @@ static bool infer_sizes(const char *op, const nl_tensor *t, int ndim, const int6
         nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
         return false;
     }
+    if (!in && ndim > 0) {
+        nl_set_error("%s: %d dims requested and no sizes given", op, ndim);
+        return false;
+    }
     if (!sizes_fit(ndim, in, 46)) {
         nl_set_error("%s: shape %s is too large", op, nl_sizes_str(ndim, in));
         return false;
@@ -625,6 +646,7 @@ nl_tensor *nl_transpose(nl_tensor *t, int d0, int d1) {
 nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims) {
     NL_CHECK_TENSOR("permute", t);
     NL_CHECK(ndim == t->ndim, "permute: %d dims given for a tensor of shape %s", ndim, nl_shape_str(t));
+    NL_CHECK(dims || ndim == 0, "permute: no dims given for a tensor of shape %s", nl_shape_str(t));
     int64_t sz[8] = { 0 }, st[8] = { 0 };
     int seen = 0;
     for (int i = 0; i < ndim; i++) {
@@ -673,6 +695,7 @@ nl_tensor *nl_select(nl_tensor *t, int dim, int64_t index) {
 
 nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
     NL_CHECK_TENSOR("expand", t);
+    NL_CHECK(sizes || ndim == 0, "expand: no sizes given for a tensor of shape %s", nl_shape_str(t));
     NL_CHECK(ndim >= t->ndim && ndim <= NL_MAX_DIMS, "expand: cannot expand shape %s to %s",
              nl_shape_str(t), nl_sizes_str(ndim, sizes));
     int64_t sz[8], st[8];
@@ -743,7 +766,7 @@ nl_tensor *nl_to_dtype(nl_tensor *t, int dtype) {
 /* ---- cat, stack, index_select ---- */
 
 nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim) {
-    NL_CHECK(n >= 1, "cat: expected a non-empty list of tensors");
+    NL_CHECK(n >= 1 && ts, "cat: expected a non-empty list of tensors");
     for (int i = 0; i < n; i++) NL_CHECK(ts[i] != NULL, "cat: element %d is not a tensor", i);
     const nl_tensor *t0 = ts[0];
     NL_CHECK(t0->ndim > 0, "cat: zero-dim tensors cannot be concatenated");
@@ -778,7 +801,7 @@ nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim) {
 }
 
 nl_tensor *nl_stack(int n, nl_tensor *const *ts, int dim) {
-    NL_CHECK(n >= 1 && n <= 1 << 20, "stack: expected a non-empty list of tensors");
+    NL_CHECK(n >= 1 && n <= 1 << 20 && ts, "stack: expected a non-empty list of tensors");
     for (int i = 0; i < n; i++) {
         NL_CHECK(ts[i] != NULL, "stack: element %d is not a tensor", i);
         NL_CHECK(nl_same_shape(ts[i], ts[0]), "stack: shapes %s and %s differ", nl_shape_str(ts[0]),

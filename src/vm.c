@@ -18,6 +18,7 @@ struct nl_vm {
     lua_State *L;
     nl_vm_options opts;
     char *error;                 /* last error message, owned */
+    int from_ref, addr_ref;      /* the setup chunk's converters, in the registry */
 };
 
 /* ---- embedded modules ---- */
@@ -119,6 +120,7 @@ static int vm_print(lua_State *L) {
 
 static int traceback(lua_State *L) {
     const char *msg = lua_tostring(L, 1);
+    if (!msg && luaL_callmeta(L, 1, "__tostring")) msg = lua_tostring(L, -1);   /* as the runner prints it */
     if (!msg) msg = "(error object is not a string)";
     luaL_traceback(L, L, msg, 1);
     return 1;
@@ -140,6 +142,9 @@ static int vm_pcall(nl_vm *vm, int nargs, int nresults) {
     return 0;
 }
 
+/* Sets the globals and returns the two converters, which nl_vm_call keeps
+ * in the registry: a script's own globals (a global named nl, a strict
+ * _G that raises on unknown names) cannot reach them. */
 static const char vm_setup[] =
     "local nl = ...\n"
     "nn, optim, data = nl.nn, nl.optim, nl.data\n"
@@ -147,15 +152,17 @@ static const char vm_setup[] =
     "local ffi = require 'ffi'\n"
     "local ptr_t = ffi.typeof('nl_tensor *')\n"
     /* tensors cross the boundary as addresses in numbers (exact below 2^53) */
-    "function nl._from_address(a)\n"
+    "local lib, wrap, is_tensor = nl._lib, nl._wrap, nl.is_tensor\n"
+    "local function from_address(a)\n"
     "  local p = ffi.cast(ptr_t, a)\n"
-    "  nl._lib.nl_retain(p)\n"
-    "  return nl._wrap(p)\n"
+    "  lib.nl_retain(p)\n"
+    "  return wrap(p)\n"
     "end\n"
-    "function nl._address(t)\n"
-    "  if not nl.is_tensor(t) then error('expected a tensor result, got ' .. type(t), 0) end\n"
+    "local function address(t)\n"
+    "  if not is_tensor(t) then error('expected a tensor result, got ' .. type(t), 0) end\n"
     "  return tonumber(ffi.cast('uintptr_t', t.ptr))\n"
-    "end\n";
+    "end\n"
+    "return from_address, address\n";
 
 nl_vm *nl_vm_open(const nl_vm_options *opts) {
     nl_vm *vm = calloc(1, sizeof *vm);
@@ -185,12 +192,14 @@ nl_vm *nl_vm_open(const nl_vm_options *opts) {
         return NULL;
     }
     lua_insert(L, -2);                   /* setup chunk, then the module as its argument */
-    if (lua_pcall(L, 1, 0, 0) != 0) {
+    if (lua_pcall(L, 1, 2, 0) != 0) {
         nl_set_error("vm_open: %s", lua_tostring(L, -1));
         lua_close(L);
         free(vm);
         return NULL;
     }
+    vm->addr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    vm->from_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return vm;
 }
 
@@ -214,6 +223,16 @@ int nl_vm_dostring(nl_vm *vm, const char *code) {
     return vm_pcall(vm, 0, 0);
 }
 
+/* vm_call's failure: the message set in both places, the stack as it was */
+static int call_failed(nl_vm *vm, int top, const char *msg) {
+    set_vm_error(vm, msg);
+    nl_set_error("%s", msg);
+    lua_settop(vm->L, top);
+    return -1;
+}
+
+/* Every step that can raise a Lua error runs protected: an error in the
+ * host's call returns -1 rather than ending the host at LuaJIT's panic. */
 int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args, int nresults,
                nl_tensor **results) {
     NL_CHECK_INT(vm && fn, "vm_call: no vm or no function name");
@@ -223,54 +242,41 @@ int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args, int
     NL_CHECK_INT(nresults == 0 || results, "vm_call: no result array");
     lua_State *L = vm->L;
     int top = lua_gettop(L);
+    char msg[400];
     for (int i = 0; i < nresults; i++) results[i] = NULL;
-    lua_getglobal(L, fn);
+    if (!lua_checkstack(L, nargs + nresults + 8)) return call_failed(vm, top, "vm_call: Lua stack overflow");
+    lua_pushstring(L, fn);
+    lua_rawget(L, LUA_GLOBALSINDEX);     /* raw: a strict _G's __index does not run */
     if (!lua_isfunction(L, -1)) {
-        lua_settop(L, top);
-        char msg[300];
         snprintf(msg, sizeof msg, "vm_call: no global function '%s'", fn);
-        set_vm_error(vm, msg);
-        nl_set_error("%s", msg);
-        return -1;
+        return call_failed(vm, top, msg);
     }
-    lua_getglobal(L, "nl");
-    lua_getfield(L, -1, "_from_address");
-    lua_remove(L, -2);
-    int conv = lua_gettop(L);
     for (int i = 0; i < nargs; i++) {
         if (!args[i]) {
-            lua_settop(L, top);
-            set_vm_error(vm, "vm_call: argument is NULL");
-            nl_set_error("vm_call: argument %d is NULL", i + 1);
-            return -1;
+            snprintf(msg, sizeof msg, "vm_call: argument %d is NULL", i + 1);
+            return call_failed(vm, top, msg);
         }
-        lua_pushvalue(L, conv);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->from_ref);
         lua_pushnumber(L, (lua_Number)(uintptr_t)args[i]);
-        lua_call(L, 1, 1);
+        if (lua_pcall(L, 1, 1, 0) != 0) {
+            snprintf(msg, sizeof msg, "vm_call: %s: argument %d: %s", fn, i + 1, lua_tostring(L, -1));
+            return call_failed(vm, top, msg);
+        }
     }
-    lua_remove(L, conv);
     if (vm_pcall(vm, nargs, nresults) != 0) {
         lua_settop(L, top);
         nl_set_error("%s", vm->error);
         return -1;
     }
     /* results: tensors, converted to retained pointers */
-    lua_getglobal(L, "nl");
-    lua_getfield(L, -1, "_address");
-    lua_remove(L, -2);
-    int addr = lua_gettop(L);
-    int first = addr - nresults;
+    int first = top + 1;
     for (int i = 0; i < nresults; i++) {
-        lua_pushvalue(L, addr);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->addr_ref);
         lua_pushvalue(L, first + i);
         if (lua_pcall(L, 1, 1, 0) != 0) {
-            char msg[400];
             snprintf(msg, sizeof msg, "vm_call: %s: result %d: %s", fn, i + 1, lua_tostring(L, -1));
-            set_vm_error(vm, msg);
-            nl_set_error("%s", msg);
             for (int k = 0; k < i; k++) { nl_release(results[k]); results[k] = NULL; }
-            lua_settop(L, top);
-            return -1;
+            return call_failed(vm, top, msg);
         }
         results[i] = (nl_tensor *)(uintptr_t)lua_tonumber(L, -1);
         nl_retain(results[i]);
@@ -303,6 +309,7 @@ nl_tensor *nl_tensor_wrap(int ndim, const int64_t *sizes, int dtype, void *data,
     NL_CHECK(data != NULL, "tensor_wrap: no data");
     NL_CHECK(nl_valid_dtype(dtype), "tensor_wrap: invalid dtype %d", dtype);
     NL_CHECK(ndim >= 0 && ndim <= NL_MAX_DIMS, "tensor_wrap: %d dims; tensors have 0 to %d", ndim, NL_MAX_DIMS);
+    NL_CHECK(sizes || ndim == 0, "tensor_wrap: %d dims and no sizes", ndim);
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) {
         NL_CHECK(sizes[i] >= 0, "tensor_wrap: negative size in %s", nl_sizes_str(ndim, sizes));
