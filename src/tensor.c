@@ -667,7 +667,7 @@ nl_tensor *nl_narrow(nl_tensor *t, int dim, int64_t start, int64_t length) {
     NL_CHECK_TENSOR("narrow", t);
     int d = nl_wrap_dim(dim, t->ndim);
     NL_CHECK(d >= 0 && t->ndim > 0, "narrow: dim %d out of range for shape %s", dim, nl_shape_str(t));
-    NL_CHECK(start >= 0 && length >= 0 && start + length <= t->sizes[d],
+    NL_CHECK(start >= 0 && length >= 0 && start <= t->sizes[d] && length <= t->sizes[d] - start,
              "narrow: start %lld length %lld out of range for dim %d of shape %s",
              (long long)start, (long long)length, d, nl_shape_str(t));
     int64_t sz[8];
@@ -777,12 +777,12 @@ nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim) {
     sz[d] = 0;
     for (int i = 0; i < n; i++) {
         const nl_tensor *t = ts[i];
-        NL_CHECK(t->dtype == t0->dtype, "cat: tensor %d is %s, tensor 0 is %s", i,
-                 nl_dtype_name(t->dtype), nl_dtype_name(t0->dtype));
+        NL_CHECK(t->dtype == t0->dtype, "cat: the tensors' dtypes differ: %s and %s", nl_dtype_name(t0->dtype),
+                 nl_dtype_name(t->dtype));
         bool ok = t->ndim == t0->ndim;
         for (int k = 0; ok && k < t->ndim; k++)
             if (k != d && t->sizes[k] != t0->sizes[k]) ok = false;
-        NL_CHECK(ok, "cat: shapes %s and %s differ outside dim %d", nl_shape_str(t0), nl_shape_str(t), d);
+        NL_CHECK(ok, "cat: shapes %s and %s differ outside the dim joined", nl_shape_str(t0), nl_shape_str(t));
         sz[d] += t->sizes[d];
     }
     nl_tensor *r = nl_tensor_alloc("cat", t0->ndim, sz, t0->dtype);

@@ -202,14 +202,43 @@ return function(nl)
   end
   nl._dtype_id = dtype_id
 
-  -- 1-based (or negative) Lua dim -> 0-based C dim
-  local function cdim(d, op)
+  local function sizes_str(p)
+    local s = {}
+    for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
+    return '[' .. table.concat(s, ',') .. ']'
+  end
+
+  -- 1-based (or negative) Lua dim -> 0-based C dim. Given p, a tensor's
+  -- cdata, the dim is checked against its dims here, so that the message
+  -- names the dim as the caller wrote it (C's count from 0); more: dims
+  -- past the last allowed (1 for stack's and unsqueeze's new dim). A 0-dim
+  -- tensor takes dim 1 or -1, as PyTorch's takes 0 or -1.
+  local function cdim(d, op, p, more)
     if type(d) ~= 'number' or d ~= math.floor(d) then argerror(op, 'an integer dim', d) end
-    if d > 0 then return d - 1 end
-    if d < 0 then return d end
-    raise(op .. ': dim 0 is invalid (dims start at 1)')
+    if d == 0 then raise(op .. ': dim 0 is invalid (dims start at 1)') end
+    if p ~= nil then
+      local n = more and p.ndim + more or math.max(p.ndim, 1)
+      if d > n or d < -n then
+        raise(string.format('%s: dim %d out of range for shape %s (dims 1 to %d, or -1 to -%d)', op, d,
+                            sizes_str(p), n, n))
+      end
+    end
+    return d > 0 and d - 1 or d
   end
   nl._cdim = cdim
+
+  -- a 1-based (or negative, from the end) index along dim c (0-based) of
+  -- p -> 0-based, checked here for the same reason
+  local function cindex(i, op, p, c, what)
+    if type(i) ~= 'number' or i ~= math.floor(i) then argerror(op, 'an integer ' .. what, i) end
+    local n = tonumber(p.sizes[c < 0 and c + p.ndim or c])
+    local j = i < 0 and i + n + 1 or i
+    if j < 1 or j > n then
+      raise(string.format('%s: %s %d out of range for dim %d of shape %s (1 to %d, or -1 to -%d)', op, what, i,
+                          c < 0 and c + p.ndim + 1 or c + 1, sizes_str(p), n, n))
+    end
+    return j - 1
+  end
 
   -- sizes from (n1, n2, ...), ({n1, n2, ...}) or a shape table; an optional
   -- trailing dtype string. Returns ndim, the trailing dtype id.
@@ -371,11 +400,11 @@ return function(nl)
   end
   function nl.cat(list, dim)
     local arr, n = tensor_list(list, 'cat')
-    return wrap(lib.nl_cat(n, arr, cdim(dim or 1, 'cat')))
+    return wrap(lib.nl_cat(n, arr, cdim(dim or 1, 'cat', n > 0 and arr[0] or nil)))
   end
   function nl.stack(list, dim)
     local arr, n = tensor_list(list, 'stack')
-    return wrap(lib.nl_stack(n, arr, cdim(dim or 1, 'stack')))
+    return wrap(lib.nl_stack(n, arr, cdim(dim or 1, 'stack', n > 0 and arr[0] or nil, 1)))
   end
 
   function nl.set_num_threads(n)
@@ -662,11 +691,11 @@ return function(nl)
       local kd = keepdim and 1 or 0
       if has_indices then
         local idx = ffi.new('nl_tensor *[1]')
-        local v = lib.nl_reduce(opid, p, cdim(d, name), kd, 1, idx)
+        local v = lib.nl_reduce(opid, p, cdim(d, name, p), kd, 1, idx)
         if v == nil then raise(ffi.string(lib.nl_error())) end
         return wrap(v), wrap(idx[0])
       end
-      return wrap(lib.nl_reduce(opid, p, cdim(d, name), kd, 1, nil))
+      return wrap(lib.nl_reduce(opid, p, cdim(d, name, p), kd, 1, nil))
     end
   end
   Tensor.sum = reducer('sum')
@@ -678,10 +707,12 @@ return function(nl)
   for _, k in ipairs({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }) do nl[k] = Tensor[k] end
 
   function Tensor.softmax(t, d)
-    return wrap(lib.nl_softmax(T(t, 'softmax'), cdim(d or -1, 'softmax')))
+    local p = T(t, 'softmax')
+    return wrap(lib.nl_softmax(p, cdim(d or -1, 'softmax', p)))
   end
   function Tensor.log_softmax(t, d)
-    return wrap(lib.nl_log_softmax(T(t, 'log_softmax'), cdim(d or -1, 'log_softmax')))
+    local p = T(t, 'log_softmax')
+    return wrap(lib.nl_log_softmax(p, cdim(d or -1, 'log_softmax', p)))
   end
   nl.softmax, nl.log_softmax = Tensor.softmax, Tensor.log_softmax
 
@@ -709,7 +740,7 @@ return function(nl)
   end
   function Tensor.transpose(t, a, b)
     local p = T(t, 'transpose')
-    return wrap(lib.nl_transpose(p, cdim(a, 'transpose'), cdim(b, 'transpose')))
+    return wrap(lib.nl_transpose(p, cdim(a, 'transpose', p), cdim(b, 'transpose', p)))
   end
   function Tensor.t(t)
     local p = T(t, 't')
@@ -720,21 +751,28 @@ return function(nl)
     local p = T(t, 'permute')
     local dims = select('#', ...) == 1 and type(...) == 'table' and ... or { ... }
     if #dims > 8 then raise('permute: too many dims') end
-    for i = 1, #dims do dims_buf[i - 1] = cdim(dims[i], 'permute') end
+    for i = 1, #dims do dims_buf[i - 1] = cdim(dims[i], 'permute', p) end
     return wrap(lib.nl_permute(p, #dims, dims_buf))
   end
   function Tensor.narrow(t, d, start, len)
     local p = T(t, 'narrow')
-    if type(start) ~= 'number' or type(len) ~= 'number' then argerror('narrow', 'numbers start and length', start) end
-    return wrap(lib.nl_narrow(p, cdim(d, 'narrow'), start - 1, len))
+    local c = cdim(d, 'narrow', p)
+    if p.ndim == 0 then raise('narrow: a 0-dim tensor has no dim to narrow') end
+    if type(start) ~= 'number' or start ~= math.floor(start) then argerror('narrow', 'an integer start', start) end
+    if type(len) ~= 'number' or len ~= math.floor(len) then argerror('narrow', 'an integer length', len) end
+    local n = tonumber(p.sizes[c < 0 and c + p.ndim or c])
+    local s0 = (start < 0 and start + n + 1 or start) - 1     -- 0-based; n where an empty narrow starts at the end
+    if s0 < 0 or len < 0 or s0 + len > n then
+      raise(string.format('narrow: start %s length %s out of range for dim %d of shape %s', tostring(start),
+                          tostring(len), c < 0 and c + p.ndim + 1 or c + 1, sizes_str(p)))
+    end
+    return wrap(lib.nl_narrow(p, c, s0, len))
   end
   function Tensor.select(t, d, i)
     local p = T(t, 'select')
-    if type(i) ~= 'number' then argerror('select', 'an integer index', i) end
-    local c = cdim(d, 'select')
-    local cd = c < 0 and c + p.ndim or c
-    if i < 0 and cd >= 0 and cd < p.ndim then i = i + tonumber(p.sizes[cd]) + 1 end
-    return wrap(lib.nl_select(p, c, i - 1))
+    local c = cdim(d, 'select', p)
+    if p.ndim == 0 then raise('select: a 0-dim tensor has no dim to select from') end
+    return wrap(lib.nl_select(p, c, cindex(i, 'select', p, c, 'index')))
   end
   function Tensor.squeeze(t, d)
     local p = T(t, 'squeeze')
@@ -743,20 +781,19 @@ return function(nl)
       for i = 0, p.ndim - 1 do if p.sizes[i] ~= 1 then s[#s + 1] = tonumber(p.sizes[i]) end end
       return Tensor.view(t, s)
     end
-    return wrap(lib.nl_squeeze(p, cdim(d, 'squeeze')))
+    return wrap(lib.nl_squeeze(p, cdim(d, 'squeeze', p)))
   end
   function Tensor.unsqueeze(t, d)
     local p = T(t, 'unsqueeze')
-    if type(d) ~= 'number' then argerror('unsqueeze', 'a dim', d) end
     -- 1..ndim+1, or negative from the end
-    return wrap(lib.nl_unsqueeze(p, d > 0 and d - 1 or (d == 0 and -100 or d)))
+    return wrap(lib.nl_unsqueeze(p, cdim(d, 'unsqueeze', p, 1)))
   end
   function Tensor.contiguous(t) return wrap(lib.nl_contiguous(T(t, 'contiguous'))) end
   function Tensor.clone(t) return wrap(lib.nl_clone(T(t, 'clone'))) end
   function Tensor.index_select(t, d, idx)
     local p = T(t, 'index_select')
     if type(idx) == 'table' then idx = nl.tensor(idx, 'int64') end
-    return wrap(lib.nl_index_select(p, cdim(d, 'index_select'), T(idx, 'index_select'), 1))
+    return wrap(lib.nl_index_select(p, cdim(d, 'index_select', p), T(idx, 'index_select'), 1))
   end
   function Tensor.to(t, dtype)
     local p = T(t, 'to')
