@@ -484,7 +484,15 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                                  nl_op_name(n->op), nl_shape_str(gin[i]), i + 1, nl_shape_str(x));
                     rc = -1;
                 } else if (x->node) {
-                    rc = accumulate_node(&x->node->grad, &gin[i]);
+                    /* a gradient in the input's own dtype, as PyTorch's: a
+                     * float64 one reaching a float32 op's backward would be
+                     * read as float32 by its kernels */
+                    if (gin[i]->dtype != x->dtype) {
+                        nl_tensor *c = nl_to_dtype(gin[i], x->dtype);
+                        nl_release(gin[i]);
+                        gin[i] = c;
+                    }
+                    rc = gin[i] ? accumulate_node(&x->node->grad, &gin[i]) : -1;
                 } else if (graph_freed(x)) {
                     rc = freed_error(maker_op(x));
                 } else {

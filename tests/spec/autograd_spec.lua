@@ -98,6 +98,40 @@ describe('autograd', function()
       assert.are.equal('float64', d.grad:dtype())
       assert_values(d.grad, { 3, 3 })
     end)
+
+    -- A float32 result times a float64 tensor is float64, so a float64
+    -- gradient comes back to the float32 op: its backward must see float32
+    -- (the kernels once read the float64 buffer as float32: max_pool2d's
+    -- gradient of 1 came out 1.875, conv2d's near 1e12, and Linear's
+    -- backward raised a dtype error). Each op's input gradient must equal
+    -- the one from a float32 upstream gradient.
+    it("an op's backward gets its output's dtype when a wider gradient reaches it", function()
+      local nn = nl.nn
+      nl.manual_seed(5)
+      local lstm = nn.LSTM(4, 3)
+      local cases = {
+        { 'max_pool2d', function(x) return nn.functional.max_pool2d(x, 2) end, { 1, 2, 4, 4 } },
+        { 'avg_pool2d', function(x) return nn.functional.avg_pool2d(x, 2) end, { 1, 2, 4, 4 } },
+        { 'conv2d', nn.Conv2d(2, 3, 3, { padding = 1 }), { 2, 2, 5, 5 } },
+        { 'linear', nn.Linear(4, 3), { 5, 4 } },
+        { 'lstm', function(x) return (lstm(x)) end, { 6, 2, 4 } },
+      }
+      for _, c in ipairs(cases) do
+        local f, x0 = c[2], nl.randn(c[3])
+        local grads = {}
+        for _, gdt in ipairs({ 'float32', 'float64' }) do
+          local x = x0:clone():requires_grad()
+          local y = f(x)
+          local w = nl.arange(y:numel()):view(y:shape()):to(gdt) / y:numel()
+          ;(y * w):sum():backward()
+          assert.are.equal('float32', x.grad:dtype(), c[1])
+          grads[gdt] = x.grad
+        end
+        local diff = (grads.float32 - grads.float64):abs():max():item()
+        local scale = grads.float32:abs():max():item()
+        assert.is_true(scale > 0 and diff <= 1e-5 * scale, ('%s: %g against %g'):format(c[1], diff, scale))
+      end
+    end)
   end)
 
   describe('.grad accumulation and clearing', function()
