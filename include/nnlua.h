@@ -90,6 +90,8 @@ typedef enum {
     NL_OP_FLOOR, NL_OP_CEIL, NL_OP_ROUND, NL_OP_TRUNC,
     /* mean squared error, summed or averaged, as one op (nl_mse_loss) */
     NL_OP_MSE_LOSS,
+    /* binary cross-entropy on probabilities, optionally weighted (nl_bce_loss) */
+    NL_OP_BCE_LOSS,
     NL_OP_COUNT
 } nl_op;
 
@@ -364,6 +366,12 @@ nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int red
  * 2 (input - target) g (/ numel) in one more. Its values are those of the
  * ops it replaces (sub, mul, sum or mean) bit for bit. */
 nl_tensor *nl_mse_loss(nl_tensor *input, nl_tensor *target, int reduction);
+/* PyTorch's binary cross-entropy: -w (y log p + (1 - y) log(1 - p)) per
+ * element, each log clamped at -100, over input p (probabilities in
+ * [0, 1]), target y and weight w (NULL: 1) of one shape and float dtype;
+ * reduced as reduction says. Gradients: p's w (p - y) / max(p (1 - p),
+ * 1e-12), finite where p is exactly 0 or 1; y's and w's too. */
+nl_tensor *nl_bce_loss(nl_tensor *input, nl_tensor *target, nl_tensor *weight, int reduction);
 
 /* ---- files: IDX, CSV, safetensors (io.c) -------------------------------
  * Readers take untrusted files: sizes and offsets are checked against the

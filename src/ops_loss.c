@@ -1,8 +1,10 @@
 /* ops_loss.c — losses that gain from a fused kernel: cross-entropy
- * (log-softmax and NLL in one pass, with label smoothing), NLL and the
- * summed or averaged mean squared error, forward and backward side by side.
- * The other losses (L1, BCE, Huber, MSE unreduced) are composed in the Lua
- * layer and need nothing here. */
+ * (log-softmax and NLL in one pass, with label smoothing), NLL, the
+ * summed or averaged mean squared error, forward and backward side by
+ * side, and binary cross-entropy on probabilities, whose gradient at a saturated
+ * probability the composed ops would make NaN. The other losses (L1,
+ * BCE on logits, Huber, MSE unreduced) are composed in the Lua layer and
+ * need nothing here. */
 #include "internal.h"
 
 #include <math.h>
@@ -293,3 +295,150 @@ fail:
     return -1;
 }
 NL_REGISTER_BACKWARD(NL_OP_MSE_LOSS, mse_backward)
+
+/* ---- binary cross-entropy ----
+ * Per element in double, rounded to the dtype at the end: lp = max(log p,
+ * -100), lq = max(log(1 - p), -100), l = -w (y lp + (1 - y) lq). A sum
+ * adds the chunks' double sums in order, so it does not depend on the
+ * thread count. The input's gradient is PyTorch's, w (p - y) / max(p (1 -
+ * p), 1e-12): the exact derivative where p is inside (0, 1), and finite
+ * at a saturated p of exactly 0 or 1 (a float32 sigmoid of 17 or more is
+ * 1), where the composed ops' log gave 0 * inf = NaN. */
+#define BCE_EPS 1e-12
+
+static inline double ld_at(const void *p, int dtype, int64_t i) {
+    return dtype == NL_FLOAT32 ? ((const float *)p)[i] : ((const double *)p)[i];
+}
+static inline void st_at(void *p, int dtype, int64_t i, double v) {
+    if (dtype == NL_FLOAT32) ((float *)p)[i] = (float)v;
+    else ((double *)p)[i] = v;
+}
+
+static inline double bce_logs(double p, double *lq) {
+    double lp = log(p);
+    *lq = log1p(-p);
+    if (*lq < -100) *lq = -100;
+    return lp < -100 ? -100 : lp;
+}
+
+typedef struct bce_args {
+    const void *p, *y, *w;   /* contiguous, one dtype; w may be NULL */
+    void *out;               /* per element (reduction none), or NULL */
+    int dtype;
+} bce_args;
+
+/* elements [lo, hi): their losses into out, or their sum; *bad set where p
+ * is outside [0, 1] */
+static double bce_run(const bce_args *A, int64_t lo, int64_t hi, bool *bad) {
+    double s = 0;
+    for (int64_t i = lo; i < hi; i++) {
+        double p = ld_at(A->p, A->dtype, i), y = ld_at(A->y, A->dtype, i);
+        if (!(p >= 0 && p <= 1)) {
+            if (p == p) *bad = true;   /* NaN propagates, as in PyTorch */
+        }
+        double lq, lp = bce_logs(p, &lq);
+        double l = -(y * lp + (1 - y) * lq);
+        if (A->w) l *= ld_at(A->w, A->dtype, i);
+        if (A->out) st_at(A->out, A->dtype, i, l);
+        else s += l;
+    }
+    return s;
+}
+
+static bool same_sizes(const nl_tensor *a, const nl_tensor *b) {
+    return a->ndim == b->ndim && memcmp(a->sizes, b->sizes, sizeof(int64_t) * a->ndim) == 0;
+}
+
+nl_tensor *nl_bce_loss(nl_tensor *input, nl_tensor *target, nl_tensor *weight, int reduction) {
+    const char *op = "binary_cross_entropy";
+    NL_CHECK_TENSOR(op, input);
+    NL_CHECK_TENSOR(op, target);
+    NL_CHECK(input->dtype != NL_INT64 && input->dtype == target->dtype,
+             "%s: input and target must be float tensors of one dtype, got %s and %s", op,
+             nl_dtype_name(input->dtype), nl_dtype_name(target->dtype));
+    NL_CHECK(same_sizes(input, target), "%s: input shape %s and target shape %s differ", op, nl_shape_str(input),
+             nl_shape_str(target));
+    NL_CHECK(!weight || (weight->dtype == input->dtype && same_sizes(weight, input)),
+             "%s: weight must be a %s tensor of the input's shape %s, got %s %s", op, nl_dtype_name(input->dtype),
+             nl_shape_str(input), nl_dtype_name(weight->dtype), nl_shape_str(weight));
+    NL_CHECK(reduction >= NL_REDUCE_NONE && reduction <= NL_REDUCE_SUM, "%s: invalid reduction %d", op, reduction);
+    NL_TEMPS(tmps);
+    nl_tensor *pc = TMP(nl_contiguous(input)), *yc = TMP(nl_contiguous(target));
+    nl_tensor *wc = weight ? TMP(nl_contiguous(weight)) : NULL;
+    int64_t n = input->numel, nchunks = (n + NL_REDUCE_CHUNK - 1) / NL_REDUCE_CHUNK;
+    int64_t np = nchunks > 0 ? nchunks : 1;
+    nl_tensor *part = TMP(nl_tensor_alloc(op, 1, &np, NL_FLOAT64));
+    nl_tensor *each = reduction == NL_REDUCE_NONE ? TMP(nl_tensor_alloc(op, input->ndim, input->sizes, input->dtype))
+                                                  : NULL;
+    double *ps = part->data;
+    ps[0] = 0;
+    bce_args A = { pc->data, yc->data, wc ? wc->data : NULL, each ? each->data : NULL, input->dtype };
+    bool bad = false;
+    NL_PARALLEL_FOR(nl_threads_for(n, MSE_GRAIN), k, nchunks,
+        int64_t lo = k * NL_REDUCE_CHUNK, hi = n - lo < NL_REDUCE_CHUNK ? n : lo + NL_REDUCE_CHUNK;
+        bool b = false;
+        ps[k] = bce_run(&A, lo, hi, &b);
+        if (b) __atomic_store_n(&bad, true, __ATOMIC_RELAXED);
+    );
+    if (bad) {
+        nl_set_error("%s: input must hold probabilities in [0, 1]; the input of shape %s has values outside", op,
+                     nl_shape_str(input));
+        goto fail;
+    }
+    nl_tensor *out = each;
+    if (!out) {
+        double s = ps[0];
+        for (int64_t k = 1; k < nchunks; k++) s += ps[k];
+        out = TMP(nl_full(0, NULL, reduction == NL_REDUCE_MEAN ? s / (double)n : s, input->dtype));
+    }
+    nl_tensor *ins[3] = { input, target, weight };
+    nl_node *nd = nl_record(NL_OP_BCE_LOSS, out, weight ? 3 : 2, ins);
+    if (nd) {
+        nd->needs_in = weight ? 7 : 3;
+        nd->a[0] = reduction;
+    }
+    out = nl_keep_ref(out);
+    nl_temps_free(&tmps);
+    return out;
+fail:
+    nl_temps_free(&tmps);
+    return NULL;
+}
+
+static int bce_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *p = nd->in[0], *y = nd->in[1], *w = nd->n_in > 2 ? nd->in[2] : NULL;
+    bool need[3] = { nl_requires_grad(p), nl_requires_grad(y), w && nl_requires_grad(w) };
+    if (!need[0] && !need[1] && !need[2]) return 0;
+    NL_TEMPS(tmps);
+    int dt = p->dtype, reduction = (int)nd->a[0];
+    nl_tensor *pc = TMP(nl_contiguous(p)), *yc = TMP(nl_contiguous(y)), *wc = w ? TMP(nl_contiguous(w)) : NULL;
+    nl_tensor *gc = reduction == NL_REDUCE_NONE ? TMP(nl_contiguous(g)) : NULL;
+    nl_tensor *gt[3] = { NULL, NULL, NULL };
+    for (int i = 0; i < 3; i++)
+        if (need[i]) gt[i] = TMP(nl_tensor_alloc("binary_cross_entropy", p->ndim, p->sizes, dt));
+    int64_t n = p->numel;
+    double gv = gc ? 0 : nl_load(g->data, g->dtype);
+    if (reduction == NL_REDUCE_MEAN) gv /= (double)n;
+    const void *pd = pc->data, *yd = yc->data, *wd = wc ? wc->data : NULL, *gd = gc ? gc->data : NULL;
+    NL_PARALLEL_FOR(nl_threads_for(n, MSE_GRAIN), k, (n + NL_REDUCE_CHUNK - 1) / NL_REDUCE_CHUNK,
+        int64_t lo = k * NL_REDUCE_CHUNK, hi = n - lo < NL_REDUCE_CHUNK ? n : lo + NL_REDUCE_CHUNK;
+        for (int64_t i = lo; i < hi; i++) {
+            double pv = ld_at(pd, dt, i), yv = ld_at(yd, dt, i);
+            double wv = wd ? ld_at(wd, dt, i) : 1, gi = gd ? ld_at(gd, dt, i) : gv;
+            double lq, lp = bce_logs(pv, &lq);
+            if (gt[0]) {
+                double den = pv * (1 - pv);
+                st_at(gt[0]->data, dt, i, gi * wv * (pv - yv) / (den > BCE_EPS ? den : BCE_EPS));
+            }
+            if (gt[1]) st_at(gt[1]->data, dt, i, gi * wv * (lq - lp));
+            if (gt[2]) st_at(gt[2]->data, dt, i, -gi * (yv * lp + (1 - yv) * lq));
+        });
+    for (int i = 0; i < 3; i++)
+        if (gt[i]) gin[i] = nl_keep_ref(gt[i]);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+NL_REGISTER_BACKWARD(NL_OP_BCE_LOSS, bce_backward)

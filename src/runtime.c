@@ -46,6 +46,7 @@ static const char *op_names[] = {
     "conv2d_pool", "linear",
     "floor", "ceil", "round", "trunc",
     "mse_loss",
+    "bce_loss",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

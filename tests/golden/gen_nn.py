@@ -168,9 +168,10 @@ layer('mlp_bn_eval', 'MLP_BN', [], mlp_bn(0.3), randn(7, 5), mode='eval', opts={
 
 
 # ---- losses ------------------------------------------------------------------------------
-def loss(name, kind, opts, fn, x, target, pre=None):
+def loss(name, kind, opts, fn, x, target, pre=None, topts=None):
     """fn(input, target) -> loss; pre: 'log_softmax' applies it to x first
-    (the gradient is then of the logits x)."""
+    (the gradient is then of the logits x); topts: options that are tensors
+    (class or element weights), written beside opts."""
     xin = x.clone().requires_grad_(True)
     inp = torch.log_softmax(xin, dim=1) if pre == 'log_softmax' else xin
     val = fn(inp, target)
@@ -184,18 +185,18 @@ def loss(name, kind, opts, fn, x, target, pre=None):
     if target.dtype == torch.int64:
         tgt = target + 1
     LOSSES.append({
-        'name': name, 'kind': kind, 'opts': opts, 'pre': pre,
+        'name': name, 'kind': kind, 'opts': opts, 'pre': pre, 'topts': topts or {},
         'input': x.detach(), 'target': tgt, 'w': w,
         'out': val.detach(), 'grad_input': xin.grad,
     })
 
 
-def reds(name, kind, x, target, extra=None, pre=None, make=None):
+def reds(name, kind, x, target, extra=None, pre=None, make=None, topts=None):
     extra = extra or {}
     for r in ['mean', 'sum', 'none']:
         opts = dict(extra)
         opts['reduction'] = r
-        loss('%s_%s' % (name, r), kind, opts, make(r), x, target, pre)
+        loss('%s_%s' % (name, r), kind, opts, make(r), x, target, pre, topts)
 
 
 reds('mse', 'MSELoss', randn(4, 3), randn(4, 3), make=lambda r: nn.MSELoss(reduction=r))
@@ -227,6 +228,36 @@ reds('bce_logits', 'BCEWithLogitsLoss', randn(4, 3) * 3, y, make=lambda r: nn.BC
 reds('bce_logits_soft', 'BCEWithLogitsLoss', randn(2, 5) * 2, uniform((2, 5), 0.0, 1.0),
      make=lambda r: nn.BCEWithLogitsLoss(reduction=r))
 
+# Options that are tensors, and the edges: probabilities of exactly 0 and 1
+# (a saturated float32 sigmoid), logits of exactly 0 (a zero-initialised
+# output layer), class weights and an ignored class. ignore_index is the
+# target value as each side writes it: class 2 counted from 0 in PyTorch,
+# 3 in nnlua.
+p_sat = torch.tensor([[0.0, 1.0, 1.0, 0.0], [0.3, 1.0, 0.0, 0.999]], dtype=F32)
+y_sat = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1.0, 0.25, 0.0, 1.0]], dtype=F32)
+reds('bce_saturated', 'BCELoss', p_sat, y_sat, make=lambda r: nn.BCELoss(reduction=r))
+w_el = uniform((4, 3), 0.2, 2.0)
+reds('bce_weight', 'BCELoss', p, y, make=lambda r: nn.BCELoss(reduction=r, weight=w_el), topts={'weight': w_el})
+w_col = uniform((3,), 0.2, 2.0)
+reds('bce_weight_bcast', 'BCELoss', p, y, make=lambda r: nn.BCELoss(reduction=r, weight=w_col),
+     topts={'weight': w_col})
+x0 = torch.cat([torch.zeros(1, 3), randn(3, 3) * 2])
+reds('bce_logits_zero', 'BCEWithLogitsLoss', x0, y, make=lambda r: nn.BCEWithLogitsLoss(reduction=r))
+pw = uniform((3,), 0.5, 3.0)
+reds('bce_logits_pos_weight', 'BCEWithLogitsLoss', x0, y,
+     make=lambda r: nn.BCEWithLogitsLoss(reduction=r, pos_weight=pw, weight=w_el),
+     topts={'pos_weight': pw, 'weight': w_el})
+cw = uniform((4,), 0.2, 2.0)
+reds('cross_entropy_weight', 'CrossEntropyLoss', logits, tgt, make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw),
+     topts={'weight': cw})
+reds('cross_entropy_ignore', 'CrossEntropyLoss', logits, tgt, {'ignore_index': 3},
+     make=lambda r: nn.CrossEntropyLoss(reduction=r, ignore_index=2))
+reds('cross_entropy_weight_ignore_ls', 'CrossEntropyLoss', logits, tgt, {'ignore_index': 2, 'label_smoothing': 0.2},
+     make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw, ignore_index=1, label_smoothing=0.2),
+     topts={'weight': cw})
+reds('nll_weight_ignore', 'NLLLoss', logits, tgt, {'ignore_index': 4}, pre='log_softmax',
+     make=lambda r: nn.NLLLoss(reduction=r, weight=cw, ignore_index=3), topts={'weight': cw})
+
 
 # ---- writing ------------------------------------------------------------------------------
 
@@ -251,6 +282,8 @@ def lua_loss(c):
     L = ['  {']
     L.append("    name = '%s', kind = '%s', opts = %s,%s" % (
         c['name'], c['kind'], lua_value(c['opts']), " pre = '%s'," % c['pre'] if c['pre'] else ''))
+    if c['topts']:
+        L.append('    topts = { %s },' % ', '.join('%s = %s' % (k, lua_tensor(v)) for k, v in c['topts'].items()))
     L.append('    input = %s,' % lua_tensor(c['input']))
     L.append('    target = %s,' % lua_tensor(c['target']))
     L.append('    w = %s,' % lua_tensor(c['w']))

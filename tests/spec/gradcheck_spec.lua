@@ -379,6 +379,24 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       local logp = z:log_softmax(2)
       return logp:index_select(2, labels):select(2, 1)
     end)
+    -- the fused binary cross-entropy's gradients for the probabilities,
+    -- the targets and the weights, unreduced and averaged
+    local F = nl.nn.functional
+    local bce_ins = function() return { I({ 3, 4 }, uniform(0.1, 0.9)), I({ 3, 4 }, uniform(0, 1)), I({ 3, 4 }, uniform(0.5, 2)) } end
+    for _, r in ipairs({ 'none', 'mean' }) do
+      op('binary_cross_entropy, weighted, reduction ' .. r, bce_ins(),
+        function(p, y, w) return F.binary_cross_entropy(p, y, { weight = w, reduction = r }) end)
+    end
+    -- with logits, where some are exactly 0 (the loss is smooth there; its
+    -- gradient once lost the log term's share at 0)
+    local zeros = function() return 0 end
+    op('binary_cross_entropy_with_logits at logits of 0', { I({ 2, 3 }, zeros), I({ 2, 3 }, uniform(0, 1)) },
+      function(x, y) return F.binary_cross_entropy_with_logits(x, y, { reduction = 'none' }) end)
+    op('binary_cross_entropy_with_logits, pos_weight and weight',
+      { I({ 3, 4 }, uniform(-4, 4)), I({ 3, 4 }, uniform(0, 1)), I({ 4 }, uniform(0.5, 3)), I({ 3, 4 }, uniform(0.5, 2)) },
+      function(x, y, pw, w) return F.binary_cross_entropy_with_logits(x, y, { pos_weight = pw, weight = w }) end)
+    op('cross_entropy with class weights and an ignored class', { I({ N, C }), I({ C }, uniform(0.5, 2)) },
+      function(z, w) return F.cross_entropy(z, labels, { weight = w, ignore_index = 2, label_smoothing = 0.1 }) end)
   end)
 
   describe('gradcheck itself', function()

@@ -190,10 +190,17 @@ describe('losses against PyTorch golden values', function()
       if c.pre == 'log_softmax' then return x:log_softmax(2) end
       return x
     end
+    -- the options, with those that are tensors (weights) made tensors
+    local function options()
+      local o = {}
+      for k, v in pairs(c.opts) do o[k] = v end
+      for k, v in pairs(c.topts or {}) do o[k] = from_golden(v) end
+      return o
+    end
 
     it(c.name .. ': module value and input gradient', function()
       local x = from_golden(c.input):requires_grad()
-      local crit = losses[c.kind][1](c.opts)
+      local crit = losses[c.kind][1](options())
       local out = crit(prepare(x), from_golden(c.target))
       expect_close(out, c.out, c.name .. ' loss')
       if c.w then out = (out * from_golden(c.w)):sum() end
@@ -203,7 +210,7 @@ describe('losses against PyTorch golden values', function()
     end)
 
     it(c.name .. ': nn.functional value', function()
-      local out = losses[c.kind][2](prepare(from_golden(c.input)), from_golden(c.target), c.opts)
+      local out = losses[c.kind][2](prepare(from_golden(c.input)), from_golden(c.target), options())
       expect_close(out, c.out, c.name .. ' functional loss')
     end)
   end
@@ -466,5 +473,31 @@ describe('nn error messages', function()
   it('a loss with an unknown reduction names the choices', function()
     local msg = error_of(function() return nn.MSELoss({ reduction = 'avg' }) end)
     has(msg, 'avg'); has(msg, 'mean')
+  end)
+
+  -- an option a loss does not know was once dropped without a word, so a
+  -- misspelt one, or one of PyTorch's it lacked, changed nothing
+  it('a loss with an unknown option names it, module and functional form alike', function()
+    has(error_of(function() return nn.CrossEntropyLoss({ ignore_idx = 3 }) end), "cross_entropy: unknown option 'ignore_idx'")
+    has(error_of(function() return nn.BCEWithLogitsLoss({ posweight = nl.ones(3) }) end), "unknown option 'posweight'")
+    has(error_of(function() return nn.MSELoss({ delta = 1 }) end), "mse_loss: unknown option 'delta'")
+    has(error_of(function() return nn.functional.l1_loss(nl.zeros(2), nl.zeros(2), { weight = nl.ones(2) }) end),
+        "l1_loss: unknown option 'weight'")
+  end)
+
+  it('a class weight of the wrong length, and an ignored-class target out of range, name the problem', function()
+    local x = nl.zeros(3, 4)
+    local msg = error_of(function() return nn.CrossEntropyLoss({ weight = nl.ones(3) })(x, nl.tensor({ 1, 2, 3 }, 'int64')) end)
+    has(msg, 'cross_entropy'); has(msg, 'weight'); has(msg, '4 classes')
+    msg = error_of(function() return nn.CrossEntropyLoss({ ignore_index = 1 })(x, nl.tensor({ 1, 5, 2 }, 'int64')) end)
+    has(msg, 'cross_entropy'); has(msg, 'class 5')
+    -- the ignored value itself may lie outside 1..C, as PyTorch's -100
+    local l = nn.CrossEntropyLoss({ ignore_index = -100 })(x, nl.tensor({ -100, 2, 2 }, 'int64'))
+    assert.is_true(math.abs(l:item() - math.log(4)) < 1e-6)
+  end)
+
+  it('BCELoss with an input outside [0, 1] names the op and the shape', function()
+    local msg = error_of(function() return nn.BCELoss()(nl.tensor({ 0.5, 1.5 }), nl.tensor({ 0, 1 })) end)
+    has(msg, 'binary_cross_entropy'); has(msg, '[0, 1]'); has(msg, '[2]')
   end)
 end)

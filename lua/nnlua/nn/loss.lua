@@ -9,8 +9,20 @@ return function(nl, nn)
   nn.functional = F
 
   local reductions = { none = 0, mean = 1, sum = 2 }
+
+  -- the options each loss knows; any other key is an error, not ignored
+  local KNOWN = {
+    mse_loss = { reduction = 1 }, l1_loss = { reduction = 1 }, huber_loss = { reduction = 1, delta = 1 },
+    cross_entropy = { reduction = 1, label_smoothing = 1, weight = 1, ignore_index = 1 },
+    nll_loss = { reduction = 1, weight = 1, ignore_index = 1 },
+    binary_cross_entropy = { reduction = 1, weight = 1 },
+    binary_cross_entropy_with_logits = { reduction = 1, weight = 1, pos_weight = 1 },
+  }
+
   local function reduction_of(opts, op)
-    local r = nl._opts(op, opts).reduction or 'mean'
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, KNOWN[op])
+    local r = opts.reduction or 'mean'
     if reductions[r] == nil then
       nl._raise(("%s: reduction must be 'mean', 'sum' or 'none', got '%s'"):format(op, tostring(r)))
     end
@@ -69,12 +81,71 @@ return function(nl, nn)
     return target
   end
 
+  -- weight: nil, or a float tensor of C class weights in logp's dtype
+  local function class_weight(op, w, logp)
+    if w == nil then return nil end
+    local C = logp:dim() == 2 and logp:size(2) or 0
+    if not nl.is_tensor(w) or w:dim() ~= 1 or w:size(1) ~= C or w:dtype() ~= logp:dtype() then
+      nl._raise(('%s: weight must be a %s vector of the %d classes, got %s'):format(op, logp:dtype(), C,
+        nl.is_tensor(w) and (w:dtype() .. ' ' .. nl._shape_str(w)) or type(w)))
+    end
+    return w
+  end
+
+  -- NLL over log-probabilities logp (N, C) with class weights w (or nil)
+  -- and an ignored target value, as PyTorch's: each sample's loss is
+  -- -w[y] logp[y]; the mean divides by the summed weights of the samples
+  -- not ignored. With label smoothing e the loss is (1 - e) of that plus e
+  -- times -sum_c w[c] logp[c] / C, over the same divisor.
+  local function nll_weighted(op, logp, target, w, ignore, r, ls)
+    if logp:dim() ~= 2 or logp:dtype() == 'int64' then
+      nl._raise(('%s: input must be a 2-D float tensor (batch, classes), got %s %s'):format(op, logp:dtype(),
+        nl._shape_str(logp)))
+    end
+    local N, C = logp:size(1), logp:size(2)
+    if target:dim() ~= 1 or target:size(1) ~= N then
+      nl._raise(('%s: target must be a 1-D int64 tensor of %d class indices, got %s'):format(op, N,
+        nl._shape_str(target)))
+    end
+    if ignore ~= nil and (type(ignore) ~= 'number' or ignore ~= math.floor(ignore)) then
+      nl._raise(op .. ': ignore_index must be an integer, got ' .. tostring(ignore))
+    end
+    local keep = ignore and target:ne(ignore) or nil
+    local t = keep and nl.where(keep, target, 1) or target
+    if N > 0 then
+      local lo, hi = t:min():item(), t:max():item()
+      if lo < 1 or hi > C then
+        nl._raise(('%s: target class %d out of range for %d classes (targets count from 1)'):format(op,
+          lo < 1 and lo or hi, C))
+      end
+    end
+    local onehot = nl.arange(1, C + 1):view(1, C):eq(t:view(N, 1)):to(logp:dtype())
+    local wy = w and (onehot * w):sum(2) or nl.ones(N, logp:dtype())
+    if keep then wy = wy * keep:to(logp:dtype()) end
+    local l = -(logp * onehot):sum(2) * wy
+    if ls and ls > 0 then
+      local smooth = -(w and (logp * w) or logp):sum(2) / C
+      if keep then smooth = smooth * keep:to(logp:dtype()) end
+      l = l * (1 - ls) + smooth * ls
+    end
+    if r == 'sum' then return l:sum() end
+    if r == 'mean' then return l:sum() / wy:sum() end
+    return l
+  end
+
   function F.cross_entropy(input, target, opts)
     local r = reduction_of(opts, 'cross_entropy')
     class_target('cross_entropy', target)
-    local ls = nl._opts('cross_entropy', opts).label_smoothing or 0
+    opts = opts or {}
+    local ls = opts.label_smoothing or 0
     if type(ls) ~= 'number' or not (ls >= 0 and ls <= 1) then
       nl._raise('cross_entropy: label_smoothing must be a number in [0, 1], got ' .. tostring(ls))
+    end
+    if opts.weight ~= nil or opts.ignore_index ~= nil then
+      nl._T(input, 'cross_entropy')
+      local logp = input:dim() == 2 and input:log_softmax(2) or input
+      return nll_weighted('cross_entropy', logp, target, class_weight('cross_entropy', opts.weight, input),
+                          opts.ignore_index, r, ls)
     end
     return nl._wrap(lib.nl_cross_entropy(nl._T(input, 'cross_entropy'), target.ptr, 1, reductions[r], ls))
   end
@@ -82,31 +153,63 @@ return function(nl, nn)
   function F.nll_loss(input, target, opts)
     local r = reduction_of(opts, 'nll_loss')
     class_target('nll_loss', target)
+    opts = opts or {}
+    if opts.weight ~= nil or opts.ignore_index ~= nil then
+      nl._T(input, 'nll_loss')
+      return nll_weighted('nll_loss', input, target, class_weight('nll_loss', opts.weight, input),
+                          opts.ignore_index, r)
+    end
     return nl._wrap(lib.nl_nll_loss(nl._T(input, 'nll_loss'), target.ptr, 1, reductions[r]))
   end
 
-  -- -(y log p + (1-y) log(1-p)), logs clamped at -100 as PyTorch does
-  function F.binary_cross_entropy(input, target, opts)
-    same_shape('binary_cross_entropy', input, target)
-    local lo, hi = input:min():item(), input:max():item()
-    if lo < 0 or hi > 1 then
-      nl._raise(('binary_cross_entropy: input must hold probabilities in [0, 1], found values in [%g, %g]'):format(lo, hi))
+  -- weight: nil, or a float tensor broadcasting to the input's shape
+  local function elem_weight(op, w, input)
+    if w == nil then return nil end
+    if not nl.is_tensor(w) or w:dtype() ~= input:dtype() then
+      nl._raise(('%s: weight must be a %s tensor broadcasting to %s, got %s'):format(op, input:dtype(),
+        nl._shape_str(input), nl.is_tensor(w) and (w:dtype() .. ' ' .. nl._shape_str(w)) or type(w)))
     end
-    local l = target * input:log():clamp(-100) + (1 - target) * (1 - input):log():clamp(-100)
-    return reduce(-l, reduction_of(opts, 'binary_cross_entropy'))
+    return w
   end
 
-  -- max(x, 0) - x y + log(1 + exp(-|x|)): stable for any logit
+  -- -w (y log p + (1-y) log(1-p)), logs clamped at -100, as PyTorch's: one
+  -- C op (nl_bce_loss), whose gradient stays finite at p = 0 or 1
+  function F.binary_cross_entropy(input, target, opts)
+    same_shape('binary_cross_entropy', input, target)
+    local r = reduction_of(opts, 'binary_cross_entropy')
+    local w = elem_weight('binary_cross_entropy', (opts or {}).weight, input)
+    if w then w = w:expand(input:shape()):contiguous() end
+    return nl._wrap(lib.nl_bce_loss(input.ptr, target.ptr, w and w.ptr or nil, reductions[r]))
+  end
+
+  -- (1 - y) x + (1 + (pw - 1) y) softplus(-x), times the weight, as
+  -- PyTorch's, with softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)) for any
+  -- logit. Both pieces are written with where on x >= 0 rather than relu
+  -- and abs, whose gradients at exactly 0 are 0: that gave -y at a logit
+  -- of 0 (every logit of a zero-initialised output layer) instead of
+  -- sigmoid(0) - y = 0.5 - y.
   function F.binary_cross_entropy_with_logits(input, target, opts)
-    same_shape('binary_cross_entropy_with_logits', input, target)
-    local l = input:relu() - input * target + ((-input:abs()):exp() + 1):log()
-    return reduce(l, reduction_of(opts, 'binary_cross_entropy_with_logits'))
+    local op = 'binary_cross_entropy_with_logits'
+    same_shape(op, input, target)
+    local r = reduction_of(opts, op)
+    opts = opts or {}
+    local w, pw = elem_weight(op, opts.weight, input), elem_weight(op, opts.pos_weight, input)
+    local x = input
+    local nonneg = x:ge(0)
+    local sp = nl.where(nonneg, 0, -x) + nl.where(nonneg, -x, x):exp():add(1):log()   -- softplus(-x)
+    local l = (1 - target) * x + (pw and (pw - 1) * target + 1 or 1) * sp
+    if w then l = l * w end
+    return reduce(l, r)
   end
 
   local Module = nn.Module
+  local fn_name = {}
+  for k, f in pairs(F) do
+    if KNOWN[k] then fn_name[f] = k end
+  end
   local function loss_module(name, fn)
     local cls = Module:extend(name)
-    cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, name) end
+    cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, fn_name[fn]) end
     cls.forward = function(self, input, target) return fn(input, target, self.opts) end
     nn[name] = cls
   end
