@@ -1,6 +1,9 @@
 -- json.lua: a small JSON encoder and a strict decoder for nnlua's own
 -- metadata (model structure, optimizer settings, history). Tables with
 -- keys 1..n encode as arrays; other tables as objects with sorted keys.
+-- NaN and the infinities are written NaN, Infinity and -Infinity, as
+-- Python's json module writes and reads them (a diverging run's history
+-- holds them, and a checkpoint must still be written then).
 local json = {}
 
 local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
@@ -18,8 +21,10 @@ local function encode(v, out)
   if tv == 'nil' then out[#out + 1] = 'null'
   elseif tv == 'boolean' then out[#out + 1] = tostring(v)
   elseif tv == 'number' then
-    if v ~= v or v == math.huge or v == -math.huge then error('json: cannot encode ' .. tostring(v), 0) end
-    out[#out + 1] = (v == math.floor(v) and math.abs(v) < 2^53) and string.format('%d', v) or string.format('%.17g', v)
+    if v ~= v then out[#out + 1] = 'NaN'
+    elseif v == math.huge then out[#out + 1] = 'Infinity'
+    elseif v == -math.huge then out[#out + 1] = '-Infinity'
+    else out[#out + 1] = (v == math.floor(v) and math.abs(v) < 2^53) and string.format('%d', v) or string.format('%.17g', v) end
   elseif tv == 'string' then
     out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)
       return escapes[c] or string.format('\\u%04x', c:byte())
@@ -136,6 +141,9 @@ function decode_value(s, i, depth)
   elseif s:sub(i, i + 3) == 'true' then return true, i + 4
   elseif s:sub(i, i + 4) == 'false' then return false, i + 5
   elseif s:sub(i, i + 3) == 'null' then return nil, i + 4
+  elseif s:sub(i, i + 2) == 'NaN' then return 0 / 0, i + 3
+  elseif s:sub(i, i + 7) == 'Infinity' then return math.huge, i + 8
+  elseif s:sub(i, i + 8) == '-Infinity' then return -math.huge, i + 9
   else
     local num = s:match('^-?%d+%.?%d*[eE]?[-+]?%d*', i)
     if not num or num == '' or not tonumber(num) then fail(s, i, 'unexpected character') end

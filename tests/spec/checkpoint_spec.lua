@@ -183,6 +183,31 @@ print(ok, err)
     assert.are.equal('float64', extras.extra.best:dtype())
     assert.are.same({ 1.5, -2 }, extras.extra.best:totable())
   end)
+
+  -- a diverging run's history holds NaN and infinities: they once stopped
+  -- the save (and with it fit's checkpoint) with "json: cannot encode nan"
+  it('keeps NaN and infinite extra values, in the metadata as the json module of Python writes them', function()
+    local p = dir .. '/nan.safetensors'
+    model:save(p, { extra = { loss = { 0.5, 0 / 0, math.huge }, best = -math.huge } })
+    local _, extras = nn.load(p)
+    local l = extras.extra.loss
+    assert.are.equal(3, #l)
+    assert.are.equal(0.5, l[1])
+    assert.is_true(l[2] ~= l[2])
+    assert.are.equal(math.huge, l[3])
+    assert.are.equal(-math.huge, extras.extra.best)
+    -- Python reads the metadata's JSON with its json module, NaN included
+    local py = write(dir .. '/read_nan.py', [==[
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+extra = json.loads(json.loads(raw[8:8 + n])["__metadata__"]["extra"])
+print("BEST", extra["best"], "LOSS", sorted(str(v) for v in extra["loss"].values()))
+]==])
+    local out, rc = sh('/usr/bin/python3 ' .. q(py) .. ' ' .. q(p))
+    assert.are.equal(0, rc, out)
+    assert.is_truthy(out:find("BEST -inf LOSS ['0.5', 'inf', 'nan']", 1, true), out)
+  end)
 end)
 
 describe('checkpoint optimizer state', function()
