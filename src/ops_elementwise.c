@@ -496,6 +496,17 @@ nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b) {
 static nl_tensor *B(int op, nl_tensor *a, nl_tensor *b) { return nl_binary(op, a, b); }
 static nl_tensor *S(int op, nl_tensor *a, double s) { return nl_binary_scalar(op, a, s, 0); }
 
+/* 0 where cond holds, else x (x's dtype): PyTorch's pow gradients are 0
+ * where the formula meets 0 * inf (an exponent of 0 at a base of 0, a
+ * base of 0 under an exponent >= 0), which would otherwise be NaN */
+static nl_tensor *zero_where(nl_tensor *cond, nl_tensor *x) {
+    if (!cond || !x) return NULL;
+    nl_tensor *z = nl_full(0, NULL, 0.0, x->dtype);
+    nl_tensor *r = z ? nl_where(cond, z, x) : NULL;
+    nl_release(z);
+    return r;
+}
+
 /* The gradients of a * b when g, a and b are small, contiguous and of one
  * shape and float dtype: g*b and g*a in one pass, with no broadcast to sum
  * back. False when that does not apply; gin[i] NULL after true means out
@@ -545,9 +556,15 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             ga = first ? TMP(B(NL_OP_DIV, TMP(S(NL_OP_MUL, g, -s)), TMP(B(NL_OP_MUL, a, a))))
                        : TMP(S(NL_OP_DIV, g, s));
             break;
-        case NL_OP_POW:                  /* a^s -> g*s*a^(s-1);  s^a -> g*out*log(s) */
-            ga = first ? TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), log(s)))
-                       : TMP(B(NL_OP_MUL, g, TMP(S(NL_OP_MUL, TMP(S(NL_OP_POW, a, s - 1)), s))));
+        case NL_OP_POW:                  /* a^s -> g*s*a^(s-1), 0 for s = 0;  s^a -> g*out*log(s) */
+            if (first) {
+                ga = TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), log(s)));
+                if (s == 0) ga = TMP(zero_where(TMP(S(NL_OP_GE, a, 0)), ga));   /* 0^a: 0 where a >= 0 */
+            } else if (s == 0) {
+                ga = TMP(nl_full(g->ndim, g->sizes, 0.0, g->dtype));
+            } else {
+                ga = TMP(B(NL_OP_MUL, g, TMP(S(NL_OP_MUL, TMP(S(NL_OP_POW, a, s - 1)), s))));
+            }
             break;
         case NL_OP_MAXIMUM:
         case NL_OP_MINIMUM: {
@@ -577,9 +594,16 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         ga = TMP(B(NL_OP_DIV, g, b));
         if (need_b) gb = TMP(nl_unary(NL_OP_NEG, TMP(B(NL_OP_DIV, TMP(B(NL_OP_MUL, ga, a)), b))));
         break;
-    case NL_OP_POW:                      /* a^b -> g*b*a^(b-1), g*out*log(a) */
-        if (need_a) ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_MUL, b, TMP(B(NL_OP_POW, a, TMP(S(NL_OP_SUB, b, 1))))))));
-        if (need_b) gb = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), TMP(nl_unary(NL_OP_LOG, a))));
+    case NL_OP_POW:                      /* a^b -> g*b*a^(b-1), g*out*log(a); 0s as PyTorch's */
+        if (need_a) {
+            ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_MUL, b, TMP(B(NL_OP_POW, a, TMP(S(NL_OP_SUB, b, 1))))))));
+            ga = TMP(zero_where(TMP(S(NL_OP_EQ, b, 0)), ga));             /* b = 0 */
+        }
+        if (need_b) {
+            gb = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), TMP(nl_unary(NL_OP_LOG, a))));
+            nl_tensor *base0 = TMP(B(NL_OP_MUL, TMP(S(NL_OP_EQ, a, 0)), TMP(S(NL_OP_GE, b, 0))));
+            gb = TMP(zero_where(base0, gb));                              /* a = 0, b >= 0 */
+        }
         break;
     case NL_OP_MAXIMUM:
     case NL_OP_MINIMUM: {                /* the larger (smaller) side; ties split in half */

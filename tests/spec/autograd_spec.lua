@@ -440,6 +440,23 @@ describe('autograd', function()
   end)
 
   describe('graph shapes', function()
+    -- PyTorch's convention where the formulas meet 0 * inf: the gradient
+    -- of x^0 is 0 everywhere, and the exponent's gradient at a base of 0
+    -- (with an exponent >= 0) is 0; they were NaN
+    it('pow at a base or an exponent of 0 gives 0 gradients, not NaN', function()
+      local x = leaf({ 0, 1, -2 })
+      x:pow(0):sum():backward()
+      assert_values(x.grad, { 0, 0, 0 })
+      local a, b = leaf({ 0, 2, 0 }), leaf({ 2, 2, 0 })
+      ;(a ^ b):sum():backward()
+      assert_values(a.grad, { 0, 4, 0 })                  -- b a^(b-1); 0 where b = 0
+      assert_values(b.grad, { 0, 4 * math.log(2), 0 })    -- a^b log a; 0 where a = 0
+      local e = leaf({ 0, 1, -1 })
+      nl.pow(0, e):sum():backward()                       -- 0^e: 0 where e >= 0
+      local g = e.grad:totable()
+      assert.are.same({ 0, 0 }, { g[1], g[2] })
+    end)
+
     it('an input used twice gets both contributions (x * x -> 2x, x + x -> 2)', function()
       local xv = { -1.5, 0.25, 3 }
       local x = leaf(xv)
