@@ -626,17 +626,32 @@ return function(nl)
   nl.leaky_relu = Tensor.leaky_relu
 
   local NaN = 0 / 0
+  -- a number that an int64 tensor cannot hold (a fraction, an infinity,
+  -- NaN) meeting one promotes it to float32, as a + 0.5 does and as
+  -- PyTorch's where and clamp do, rather than being truncated
+  local function fractional(x) return x ~= nil and (x ~= math.floor(x) or x == math.huge or x == -math.huge) end
+
   function Tensor.clamp(t, lo, hi)
     if lo ~= nil and type(lo) ~= 'number' then argerror('clamp', 'a number or nil as min', lo) end
     if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
-    return wrap(lib.nl_clamp(T(t, 'clamp'), lo or NaN, hi or NaN))
+    local p = T(t, 'clamp')
+    if p.dtype == 2 and (fractional(lo) or fractional(hi)) then p = T(Tensor.to(t, 'float32'), 'clamp') end
+    return wrap(lib.nl_clamp(p, lo or NaN, hi or NaN))
   end
   nl.clamp = Tensor.clamp
 
+  -- the dtype for a number beside tensor other (nil: the default)
+  local function scalar_dtype(x, other)
+    if not is_tensor(other) then return nil end
+    local d = Tensor.dtype(other)
+    if d == 'int64' and fractional(x) then return 'float32' end
+    return d
+  end
+
   function nl.where(cond, a, b)
     local c = T(cond, 'where')
-    local ta = is_tensor(a) and a or (type(a) == 'number' and nl.tensor(a, is_tensor(b) and Tensor.dtype(b) or nil))
-    local tb = is_tensor(b) and b or (type(b) == 'number' and nl.tensor(b, is_tensor(a) and Tensor.dtype(a) or nil))
+    local ta = is_tensor(a) and a or (type(a) == 'number' and nl.tensor(a, scalar_dtype(a, b)))
+    local tb = is_tensor(b) and b or (type(b) == 'number' and nl.tensor(b, scalar_dtype(b, a)))
     if not ta then argerror('where', 'a tensor or a number', a) end
     if not tb then argerror('where', 'a tensor or a number', b) end
     return wrap(lib.nl_where(c, ta.ptr, tb.ptr))
