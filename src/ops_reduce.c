@@ -519,17 +519,28 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         gin[0] = nl_full(x->ndim, x->sizes, v, g->dtype);
         return gin[0] ? 0 : -1;
     } else if (is_sum_like(op)) {
-        nl_tensor *gk = (d < 0 || n->a[1]) ? g : TMP(nl_unsqueeze(g, d));
+        /* a 0-dim input's dim (0 or -1) keeps its one element: g as it is */
+        nl_tensor *gk = (d < 0 || n->a[1] || x->ndim == 0) ? g : TMP(nl_unsqueeze(g, d));
         gx = TMP(nl_contiguous(TMP(nl_expand(gk, x->ndim, x->sizes))));
         if (op == NL_OP_MEAN) {
-            int64_t count = d < 0 ? x->numel : x->sizes[d];
+            int64_t count = d < 0 ? x->numel : x->ndim == 0 ? 1 : x->sizes[d];
             gx = TMP(nl_binary_scalar(NL_OP_DIV, gx, (double)count, 0));
         }
-    } else if (d < 0) {                  /* max/min of everything: to the first extreme */
-        nl_tensor *at = TMP(nl_reduce_all(op == NL_OP_MAX ? NL_OP_ARGMAX : NL_OP_ARGMIN, x, 0));
-        gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
-        int64_t es = nl_dtype_size(g->dtype);
-        memcpy((char *)gx->data + *(int64_t *)at->data * es, g->data, es);
+    } else if (d < 0) {
+        /* max/min of everything: g shared evenly among the elements equal to
+         * the extreme, as PyTorch's; a NaN extreme takes it whole at the first */
+        nl_tensor *m = TMP(nl_reduce_all(op, x, 0));
+        double mv = nl_load(m->data, m->dtype);
+        if (mv != mv) {
+            nl_tensor *at = TMP(nl_reduce_all(op == NL_OP_MAX ? NL_OP_ARGMAX : NL_OP_ARGMIN, x, 0));
+            gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+            int64_t es = nl_dtype_size(g->dtype);
+            memcpy((char *)gx->data + *(int64_t *)at->data * es, g->data, es);
+        } else {
+            nl_tensor *mask = TMP(nl_to_dtype(TMP(nl_binary(NL_OP_EQ, x, m)), g->dtype));
+            nl_tensor *count = TMP(nl_reduce_all(NL_OP_SUM, mask, 0));
+            gx = TMP(nl_binary(NL_OP_MUL, mask, TMP(nl_binary(NL_OP_DIV, g, count))));
+        }
     } else {                             /* max/min over a dim: to the saved indices */
         int64_t outer = 1, inner = 1;
         for (int i = 0; i < x->ndim; i++) {

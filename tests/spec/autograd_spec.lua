@@ -547,6 +547,25 @@ describe('autograd', function()
       v:sum():backward()
       assert_values(a.grad, { { 0, 1, 0 }, { 1, 0, 0 } })
     end)
+
+    -- PyTorch's max() and min() of everything share the gradient evenly
+    -- among tied extremes (it all went to the first)
+    it('max() and min() of everything share the gradient among ties', function()
+      local a = leaf({ { 1, 5, 5 }, { 2, 0, 3 } })
+      a:max():backward()
+      assert_values(a.grad, { { 0, 0.5, 0.5 }, { 0, 0, 0 } })
+      local b = leaf({ -1, 4, -1, -1 })
+      ;(b:min() * 3):backward()
+      assert_values(b.grad, { 1, 0, 1, 1 })
+    end)
+
+    it('sum and mean over the dim of a 0-dim tensor pass the gradient through', function()
+      for _, f in ipairs({ function(t) return t:sum(1) end, function(t) return t:mean(-1) end }) do
+        local a = leaf(2.5)
+        f(a):backward()
+        assert_values(a.grad, 1)
+      end
+    end)
   end)
 
   describe('slices', function()
