@@ -44,6 +44,55 @@ bool nl_inplace_ok(const char *op, nl_tensor *t) {
     return true;
 }
 
+/* t's elements fill a block of memory with no gaps and no repeats, in
+ * some order of its dims (contiguous, transposed, permuted) */
+static bool dense(const nl_tensor *t) {
+    int64_t st[NL_MAX_DIMS], sz[NL_MAX_DIMS];
+    int n = 0;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->sizes[i] != 1) { st[n] = t->strides[i]; sz[n++] = t->sizes[i]; }
+    for (int i = 1; i < n; i++)          /* by stride, smallest first */
+        for (int j = i; j > 0 && st[j] < st[j - 1]; j--) {
+            int64_t a = st[j]; st[j] = st[j - 1]; st[j - 1] = a;
+            a = sz[j]; sz[j] = sz[j - 1]; sz[j - 1] = a;
+        }
+    int64_t want = 1;
+    for (int i = 0; i < n; i++) {
+        if (st[i] != want) return false;
+        want *= sz[i];
+    }
+    return true;
+}
+
+/* An in-place op's element-by-element loop reads src while it writes dst:
+ * where the two share memory in part, or dst repeats its own (an expanded
+ * view), the result would depend on the order of the loop, as PyTorch
+ * refuses too (its rules: only dense views are compared, and the very
+ * same view is allowed). (A source that requires grad is refused in the
+ * Lua layer: the ops here call these on their fresh outputs.) */
+bool nl_inplace_write_ok(const char *op, nl_tensor *dst, nl_tensor *src) {
+    if (!nl_inplace_ok(op, dst)) return false;
+    for (int i = 0; i < dst->ndim; i++)
+        if (dst->strides[i] == 0 && dst->sizes[i] > 1) {
+            nl_set_error("%s: the destination of shape %s repeats elements in memory (an expanded view); "
+                         "clone() it first", op, nl_shape_str(dst));
+            return false;
+        }
+    if (!src) return true;
+    if (src->storage != dst->storage || !src->numel || !dst->numel || !dense(src) || !dense(dst)) return true;
+    bool same = src->offset == dst->offset && src->ndim == dst->ndim &&
+                !memcmp(src->sizes, dst->sizes, sizeof(int64_t) * src->ndim) &&
+                !memcmp(src->strides, dst->strides, sizeof(int64_t) * src->ndim);
+    int64_t s0 = src->offset, s1 = s0 + src->numel, d0 = dst->offset, d1 = d0 + dst->numel;
+    if (!same && s0 < d1 && d0 < s1) {
+        nl_set_error("%s: the source of shape %s and the destination of shape %s share memory in part, so the "
+                     "result would depend on the order of the loop; clone() the source first", op,
+                     nl_shape_str(src), nl_shape_str(dst));
+        return false;
+    }
+    return true;
+}
+
 static bool graph_freed(const nl_tensor *t) { return t->flags & NL_FLAG_GRAPH_FREED; }
 
 /* the op that made t, or -1 for a leaf */

@@ -84,6 +84,10 @@ static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags 
 /* in-place ops call this first: an error when t requires grad in grad mode */
 bool nl_inplace_ok(const char *op, nl_tensor *t);
 #define NL_CHECK_INPLACE_INT(op, t) do { if (!nl_inplace_ok(op, t)) return -1; } while (0)
+/* ... and for an op whose loop writes dst element by element (reading src,
+ * if given): dst must not repeat memory, nor src overlap dst in part */
+bool nl_inplace_write_ok(const char *op, nl_tensor *dst, nl_tensor *src);
+#define NL_CHECK_WRITE_INT(op, dst, src) do { if (!nl_inplace_write_ok(op, dst, src)) return -1; } while (0)
 /* Backward kernels, dispatched by autograd.c on the node's op. */
 int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
 int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* dtype rules: float64 > float32 > int64 */
@@ -209,7 +210,9 @@ int nl_binary_(int op, nl_tensor *dst, nl_tensor *src) {
     NL_CHECK_INT(is_binary(op), "binary_: op %s is not a binary op", nl_op_name(op));
     NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
     NL_CHECK_TENSOR_INT(nl_op_name(op), src);
-    NL_CHECK_INPLACE_INT(nl_op_name(op), dst);
+    char name[40];
+    snprintf(name, sizeof name, "%s_", nl_op_name(op));
+    NL_CHECK_WRITE_INT(name, dst, src);
     int64_t bs[8];
     int nd = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
     NL_CHECK_INT(nd == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * nd) == 0,
@@ -229,7 +232,9 @@ int nl_binary_(int op, nl_tensor *dst, nl_tensor *src) {
 int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     NL_CHECK_INT(is_binary(op), "binary_: op %s is not a binary op", nl_op_name(op));
     NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
-    NL_CHECK_INPLACE_INT(nl_op_name(op), dst);
+    char name[40];
+    snprintf(name, sizeof name, "%s_", nl_op_name(op));
+    NL_CHECK_WRITE_INT(name, dst, NULL);
     NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s)),
                  "%s_: result of a float scalar cannot be stored in an int64 destination", nl_op_name(op));
     nl_tensor *cs = scalar_tensor(s, dst->dtype);
@@ -376,7 +381,9 @@ nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope) {
 int nl_unary_(int op, nl_tensor *dst) {
     NL_CHECK_INT(is_unary(op), "unary_: op %s is not a unary op", nl_op_name(op));
     NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
-    NL_CHECK_INPLACE_INT(nl_op_name(op), dst);
+    char name[40];
+    snprintf(name, sizeof name, "%s_", nl_op_name(op));
+    NL_CHECK_WRITE_INT(name, dst, NULL);
     NL_CHECK_INT(dst->dtype != NL_INT64 || int_closed(op),
                  "%s_: a float result cannot be stored in an int64 tensor", nl_op_name(op));
     un_ctx ctx = { op, dst->dtype, 0, 0, 0, 0 };
@@ -410,7 +417,7 @@ static void axpy_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
 int nl_add_scaled_(nl_tensor *dst, nl_tensor *src, double alpha) {
     NL_CHECK_TENSOR_INT("add_", dst);
     NL_CHECK_TENSOR_INT("add_", src);
-    NL_CHECK_INPLACE_INT("add_", dst);
+    NL_CHECK_WRITE_INT("add_", dst, src);
     if (dst->dtype == src->dtype && dst->dtype != NL_INT64 && dst->numel <= 4096 && nl_same_shape(dst, src) &&
         nl_is_contiguous(dst) && nl_is_contiguous(src)) {
         /* small, dense, one shape: one row */

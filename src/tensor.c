@@ -459,7 +459,7 @@ static void copy_into(nl_tensor *dst, nl_tensor *src) {
 int nl_copy_(nl_tensor *dst, nl_tensor *src) {
     NL_CHECK_TENSOR_INT("copy_", dst);
     NL_CHECK_TENSOR_INT("copy_", src);
-    NL_CHECK_INPLACE_INT("copy_", dst);
+    NL_CHECK_WRITE_INT("copy_", dst, src);
     int64_t bs[8];
     int n = nl_broadcast_shape(dst->ndim, dst->sizes, src->ndim, src->sizes, bs);
     NL_CHECK_INT(n == dst->ndim && memcmp(bs, dst->sizes, sizeof(int64_t) * n) == 0,

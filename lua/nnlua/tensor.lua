@@ -227,6 +227,20 @@ return function(nl)
   end
   nl._cdim = cdim
 
+  -- The source of an in-place op. In-place ops are not recorded on the
+  -- tape, so a source that requires grad (in grad mode) would lose its
+  -- gradient without a word: a:add_(b), a:copy_(b) and a[i] = b are
+  -- refused for it, as the change of a tensor that requires grad is.
+  local function src_ptr(x, op)
+    local p = T(x, op)
+    if bit.band(p.flags, 1) ~= 0 and lib.nl_is_grad_enabled() ~= 0 then
+      raise(string.format('%s: the source of shape %s requires grad, but in-place ops are not recorded, so its '
+        .. 'gradient would be lost; use an out-of-place op (x = x + y, nl.cat or nl.stack to assemble rows), '
+        .. 'or detach() the source', op, sizes_str(p)))
+    end
+    return p
+  end
+
   -- a 1-based (or negative, from the end) index along dim c (0-based) of
   -- p -> 0-based, checked here for the same reason
   local function cindex(i, op, p, c, what)
@@ -565,7 +579,7 @@ return function(nl)
       end
       local sub = wrap(lib.nl_select(p, 0, i))
       if type(v) == 'number' then check(lib.nl_fill_(sub.ptr, v))
-      elseif is_tensor(v) then check(lib.nl_copy_(sub.ptr, T(v, 'index')))
+      elseif is_tensor(v) then check(lib.nl_copy_(sub.ptr, src_ptr(v, 'index')))
       else argerror('index', 'a number or a tensor to assign', v) end
       return
     end
@@ -663,7 +677,7 @@ return function(nl)
     return function(t, x)
       local p = T(t, name)
       if type(x) == 'number' then check(lib.nl_binary_scalar_(opid, p, x))
-      else check(lib.nl_binary_(opid, p, T(x, name))) end
+      else check(lib.nl_binary_(opid, p, src_ptr(x, name))) end
       return t
     end
   end
@@ -678,7 +692,7 @@ return function(nl)
       return add_plain(t, x)
     end
     if type(alpha) ~= 'number' then argerror('add_', 'a number as alpha', alpha) end
-    check(lib.nl_add_scaled_(T(t, 'add_'), T(x, 'add_'), alpha))
+    check(lib.nl_add_scaled_(T(t, 'add_'), src_ptr(x, 'add_'), alpha))
     return t
   end
   function Tensor.fill_(t, v)
@@ -688,7 +702,7 @@ return function(nl)
   end
   function Tensor.zero_(t) return Tensor.fill_(t, 0) end
   function Tensor.copy_(t, src)
-    check(lib.nl_copy_(T(t, 'copy_'), T(src, 'copy_')))
+    check(lib.nl_copy_(T(t, 'copy_'), src_ptr(src, 'copy_')))
     return t
   end
   function Tensor.clamp_(t, lo, hi)

@@ -376,6 +376,28 @@ describe('autograd', function()
       assert_values(a, { 1, 2, 3 })
     end)
 
+    -- in-place ops are not recorded: a source that requires grad would
+    -- lose its gradient (b.grad stayed nil after a:add_(b), a:copy_(b),
+    -- buf[i] = b), so it is refused in grad mode
+    it('refuse a source that requires grad in grad mode, and take it under no_grad', function()
+      local b = leaf({ 1, 2, 3 })
+      for _, f in ipairs({
+        function(a) a:add_(b) end, function(a) a:add_(b, 2) end, function(a) a:mul_(b) end,
+        function(a) a:copy_(b) end, function(a) a[1] = b end,
+      }) do
+        local a = nl.zeros(2, 3, 'float64')
+        local ok, e = pcall(f, a)
+        assert.is_false(ok)
+        assert.is_truthy(tostring(e):find('requires grad, but in-place ops are not recorded', 1, true), e)
+        assert.are.same({ { 0, 0, 0 }, { 0, 0, 0 } }, a:totable())
+      end
+      local a = nl.zeros(3, 'float64')
+      nl.no_grad(function() a:add_(b) end)
+      assert.are.same({ 1, 2, 3 }, a:totable())
+      a:add_(b:detach())
+      assert.are.same({ 2, 4, 6 }, a:totable())
+    end)
+
     it('on a leaf that requires grad work under no_grad', function()
       local a = leaf({ 1, 2, 3 })
       nl.no_grad(function()

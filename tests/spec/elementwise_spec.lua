@@ -238,6 +238,33 @@ describe('where', function()
 end)
 
 describe('in-place ops', function()
+  -- As PyTorch: a destination that repeats memory (an expanded view), or a
+  -- source that shares memory with the destination in part, is refused,
+  -- since the loop's order would decide the result (a:expand(3, 4):add_(1)
+  -- added 4, a:add_(a:t()) gave [[2,5],[8,8]]); the very same view, and
+  -- views that are not dense (interleaved columns), are allowed
+  it('refuse a destination that repeats memory and a source overlapping it in part', function()
+    local function err(f) local ok, e = pcall(f); assert.is_false(ok); return tostring(e) end
+    local col = nl.tensor({ { 1 }, { 2 }, { 3 } })
+    assert.is_truthy(err(function() col:expand(3, 4):add_(1) end):find('add_: the destination of shape [3,4] repeats', 1, true))
+    assert.is_truthy(err(function() col:expand(3, 4):exp_() end):find('exp_:', 1, true))
+    assert.are.same({ { 1 }, { 2 }, { 3 } }, col:totable())
+    local a = nl.tensor({ { 1, 2 }, { 3, 4 } })
+    assert.is_truthy(err(function() a:add_(a:t()) end):find('add_: the source of shape [2,2] and the destination', 1, true))
+    assert.is_truthy(err(function() a:copy_(a:t()) end):find('copy_:', 1, true))
+    local v = nl.arange(1, 7, 'float32')
+    err(function() v:narrow(1, 2, 4):add_(v:narrow(1, 1, 4)) end)
+    err(function() a:add_(a[1]) end)                        -- a row of a, broadcast over a
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, a:totable())
+    a:add_(a)                                               -- the same view
+    assert.are.same({ { 2, 4 }, { 6, 8 } }, a:totable())
+    local m = nl.arange(12, 'float32'):view(3, 4)
+    m:select(2, 1):add_(m:select(2, 2))                     -- interleaved columns: disjoint
+    assert.are.same({ 1, 9, 17 }, m:select(2, 1):totable())
+    v:narrow(1, 1, 3):copy_(v:narrow(1, 4, 3))              -- disjoint halves
+    assert.are.same({ 4, 5, 6, 4, 5, 6 }, v:totable())
+  end)
+
   it('add_, sub_, mul_, div_, fill_, zero_, copy_ write through views', function()
     local a = nl.zeros(3, 4)
     local col = a:select(2, 2)
