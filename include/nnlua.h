@@ -23,7 +23,7 @@
  *     int64_t sz[2] = {2, 3};
  *     nl_tensor *a = nl_full(2, sz, 1.5, NL_FLOAT32);
  *     nl_tensor *b = nl_binary_scalar(NL_OP_MUL, a, 2.0, 0);   // a * 2
- *     nl_tensor *s = nl_reduce_all(NL_OP_SUM, b);              // 18
+ *     nl_tensor *s = nl_reduce_all(NL_OP_SUM, b, 0);           // 18
  *     printf("%g\n", ((float *)s->data)[0]);
  *     nl_release(s); nl_release(b); nl_release(a);
  */

@@ -89,6 +89,26 @@ describe('embedding', function()
   end)
 end)
 
+describe('the header', function()
+  -- the first program in include/nnlua.h's opening comment, compiled and
+  -- run as written (it once called nl_reduce_all with two arguments)
+  it("its first program compiles and prints 18", function()
+    local text = assert(io.open(root .. '/include/nnlua.h')):read('*a')
+    local body = assert(text:match('A first program:%s*\n(.-)%*/'), 'no first program in nnlua.h')
+    body = body:gsub('\n %*', '\n'):gsub('^ %*', '')
+    local src, exe = tmp .. '-first.c', tmp .. '-first'
+    local f = assert(io.open(src, 'w'))
+    f:write('#include <stdio.h>\n#include <nnlua.h>\nint main(void) {\n', body, '\nreturn 0;\n}\n')
+    f:close()
+    local out, code = sh(('cc -Wall -Werror -I%s/include %s -o %s -L%s/lib -Wl,-rpath,%s/lib -lnnlua -lluajit-5.1 && %s')
+      :format(root, src, exe, root, root, exe))
+    os.remove(src)
+    os.remove(exe)
+    assert.are.equal(0, code, out)
+    assert.are.equal('18\n', out)
+  end)
+end)
+
 describe('installing', function()
   it('luarocks make installs into a tree where plain luajit can require nnlua', function()
     local tree = tmp .. '-tree'
