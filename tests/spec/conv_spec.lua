@@ -788,6 +788,37 @@ describe('conv and vision modules', function()
     local x = rand({ 2, 1, 9, 9 })
     assert.are.same(flat(net(x)), flat(back(x)))
   end)
+
+  -- an option a layer does not read was once dropped without a word (a
+  -- misspelt stride left stride 1); as PyTorch's (a TypeError there), each
+  -- is now an error naming it, in the module and the functional form alike
+  it('options a conv or pool does not read are errors that name them', function()
+    local x, w = rand({ 1, 2, 5, 5 }), rand({ 4, 2, 3, 3 })
+    has(error_of(function() return nn.Conv2d(1, 2, 3, { strides = 2 }) end), "Conv2d: unknown option 'strides'")
+    has(error_of(function() return nn.Conv1d(1, 2, 3, { dilations = 2 }) end), "Conv1d: unknown option 'dilations'")
+    has(error_of(function() return F.conv2d(x, w, nil, { pad = 1 }) end), "conv2d: unknown option 'pad'")
+    has(error_of(function() return F.conv1d(rand({ 1, 2, 5 }), rand({ 4, 2, 3 }), nil, { bias = false }) end),
+        "conv1d: unknown option 'bias'")
+    has(error_of(function() return nn.MaxPool2d(2, { count_include_pad = false }) end),
+        "MaxPool2d: unknown option 'count_include_pad'")
+    has(error_of(function() return nn.AvgPool2d(2, { dilation = 2 }) end), "AvgPool2d: unknown option 'dilation'")
+    has(error_of(function() return F.max_pool2d(x, 2, { divisor_override = 2 }) end),
+        "max_pool2d: unknown option 'divisor_override'")
+    has(error_of(function() return F.avg_pool2d(x, 2, { return_indices = true }) end),
+        "avg_pool2d: unknown option 'return_indices'")
+    -- every option each one reads is still taken: PyTorch's output shapes
+    local conv = nn.Conv2d(2, 4, 3, { stride = 2, padding = 1, dilation = 1, groups = 2, bias = false,
+                                      padding_mode = 'zeros' })
+    assert.are.same({ 1, 4, 3, 3 }, conv(x):shape())
+    assert.are.same({ 1, 4, 3 }, nn.Conv1d(2, 4, 3, { stride = 2, padding = 'valid', dilation = 1, groups = 1,
+                                                      bias = true, padding_mode = 'zeros' })(rand({ 1, 2, 7 })):shape())
+    assert.are.same({ 1, 4, 5, 5 }, F.conv2d(x, w, nil, { stride = 1, padding = 'same', dilation = 1, groups = 1 }):shape())
+    local y, idx = nn.MaxPool2d(2, { stride = 2, padding = 1, dilation = 1, ceil_mode = true, return_indices = true })(x)
+    assert.are.same({ 1, 2, 3, 3 }, y:shape())
+    assert.are.same({ 1, 2, 3, 3 }, idx:shape())
+    assert.are.same({ 1, 2, 3, 3 }, nn.AvgPool2d(2, { stride = 2, padding = 1, ceil_mode = true, count_include_pad = false,
+                                                      divisor_override = 3 })(x):shape())
+  end)
 end)
 
 -- ---- the example --------------------------------------------------------------------

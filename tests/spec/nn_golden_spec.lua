@@ -501,3 +501,86 @@ describe('nn error messages', function()
     has(msg, 'binary_cross_entropy'); has(msg, '[0, 1]'); has(msg, '[2]')
   end)
 end)
+
+-- ---- options -----------------------------------------------------------------
+
+-- an option a layer does not read was once dropped without a word: a
+-- misspelt one, or one of PyTorch's nnlua lacks, changed nothing. Each is
+-- now an error naming it (PyTorch raises a TypeError for the same calls).
+describe('nn options', function()
+  it('a layer or save given an option it does not read names it', function()
+    has(error_of(function() return nn.Linear(3, 2, { biases = false }) end), "Linear: unknown option 'biases'")
+    has(error_of(function() return nn.BatchNorm1d(3, { eps = 1e-3, momentom = 0.2 }) end),
+        "BatchNorm1d: unknown option 'momentom'")
+    has(error_of(function() return nn.LayerNorm(3, { affine = false }) end), "LayerNorm: unknown option 'affine'")
+    has(error_of(function() return nn.Embedding(5, 2, { max_norm = 1 }) end), "Embedding: unknown option 'max_norm'")
+    has(error_of(function() return nn.MultiheadAttention(4, 2, { kdim = 3 }) end),
+        "MultiheadAttention: unknown option 'kdim'")
+    local mha = nn.MultiheadAttention(4, 2)
+    local x = nl.randn(3, 2, 4)
+    has(error_of(function() return mha(x, x, x, { average_attn_weights = false }) end),
+        "MultiheadAttention: unknown option 'average_attn_weights'")
+    has(error_of(function() return nn.TransformerEncoderLayer(4, 2, { dim_ff = 8 }) end),
+        "TransformerEncoderLayer: unknown option 'dim_ff'")
+    local tel = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 8, dropout = 0, norm_first = false, batch_first = false,
+                                                   layer_norm_eps = 1e-6, activation = 'gelu' })
+    has(error_of(function() return tel(x, { mask = nn.causal_mask(3) }) end),
+        "TransformerEncoderLayer: unknown option 'mask'")
+    assert.are.same({ 3, 2, 4 }, tel(x, { src_mask = nn.causal_mask(3), src_key_padding_mask = nl.zeros(2, 3),
+                                          is_causal = false }):shape())
+    has(error_of(function() return nn.PositionalEncoding(4, 10, { dropout = 0.1 }) end),
+        "PositionalEncoding: unknown option 'dropout'")
+    local path = os.tmpname()
+    has(error_of(function() return nn.Linear(2, 2):save(path, { optimiser = 1 }) end), "save: unknown option 'optimiser'")
+    os.remove(path)
+  end)
+
+  -- PyTorch: BatchNorm1d(3, track_running_stats=False) keeps no running
+  -- statistics (state dict: weight, bias) and normalizes with the batch's
+  -- own in eval mode; values from torch 1.13 for this input
+  it('BatchNorm1d with track_running_stats=false keeps no running stats and uses the batch in eval mode', function()
+    local bn = nn.BatchNorm1d(3, { track_running_stats = false })
+    assert.are.same({ 'weight', 'bias' }, bn:state_names())
+    assert.are.equal('BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=true, track_running_stats=false)', bn:repr())
+    local x = nl.tensor({ { 1, 2, 3 }, { 4, 0, -1 }, { 2, 2, 2 }, { 0, 1, 5 } })
+    local want = nl.tensor({ { -0.5071, 0.9045, 0.3464 }, { 1.5213, -1.5075, -1.5011 },
+                             { 0.1690, 0.9045, -0.1155 }, { -1.1832, -0.3015, 1.2702 } })
+    bn:eval()
+    expect_close(bn(x), want, 'eval', 0, 1e-4)
+    bn:train()
+    expect_close(bn(x), want, 'train', 0, 1e-4)
+    -- a (N, C, L) input, eval mode: each channel over N and L
+    local x3 = nl.tensor({ { { 1, 3 }, { 0, 0 } }, { { 5, 7 }, { 2, 4 } } })
+    bn = nn.BatchNorm1d(2, { track_running_stats = false, affine = false }):eval()
+    local s1, s2 = 1 / math.sqrt(5 + 1e-5), 1 / math.sqrt(2.75 + 1e-5)
+    expect_close(bn(x3), nl.tensor({ { { -3 * s1, -1 * s1 }, { -1.5 * s2, -1.5 * s2 } },
+                                     { { 1 * s1, 3 * s1 }, { 0.5 * s2, 2.5 * s2 } } }), 'eval (N, C, L)')
+    -- as PyTorch's: one value per channel is an error in eval mode too
+    has(error_of(function() return bn(nl.zeros(1, 2, 1)) end), 'more than one value per channel')
+    -- the default still tracks them
+    assert.are.same({ 'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked' },
+                    nn.BatchNorm1d(3):state_names())
+  end)
+
+  -- PyTorch: the padding row starts as zeros and its gradient stays zero;
+  -- its values are still read (here set to 5s), as torch 1.13's
+  it('Embedding padding_idx: a zero row that gets no gradient, 1-based, negative from the end', function()
+    nl.manual_seed(3)
+    local e = nn.Embedding(4, 3, { padding_idx = 2 })
+    assert.are.same({ 0, 0, 0 }, e.weight[2]:totable())
+    assert.are.equal('Embedding(4, 3, padding_idx=2)', e:repr())
+    nl.no_grad(function() e.weight[2]:fill_(5) end)
+    local ids = nl.tensor({ 1, 2, 1, 4, 2 }, 'int64')
+    local out = e(ids)
+    assert.are.same({ 5, 5, 5 }, out[2]:totable())
+    assert.are.same(e.weight[1]:totable(), out[3]:totable())
+    local w = nl.arange(0, 15):float():view(5, 3)
+    ;(out * w):sum():backward()
+    assert.are.same({ { 6, 8, 10 }, { 0, 0, 0 }, { 0, 0, 0 }, { 9, 10, 11 } }, e.weight.grad:totable())
+    assert.are.equal(4, nn.Embedding(4, 3, { padding_idx = -1 }).padding_idx)
+    assert.are.equal(1, nn.Embedding(4, 3, { padding_idx = -4 }).padding_idx)
+    has(error_of(function() return nn.Embedding(4, 3, { padding_idx = 5 }) end), 'padding_idx')
+    has(error_of(function() return nn.Embedding(4, 3, { padding_idx = -5 }) end), 'padding_idx')
+    has(error_of(function() return nn.Embedding(4, 3, { padding_idx = 0 }) end), 'padding_idx')
+  end)
+end)

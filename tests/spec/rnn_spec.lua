@@ -584,4 +584,26 @@ describe('recurrent layer errors', function()
     has(error_of(function() nn.RNN(3, 4, { nonlinearity = 'sigmoid' }) end), "nonlinearity must be 'tanh' or 'relu'")
     has(error_of(function() nn.LSTM(3, 0) end), 'LSTM: expected positive integer input_size and hidden_size')
   end)
+
+  -- an option a layer does not read was once dropped without a word; as
+  -- PyTorch's (a TypeError there), each is now an error naming it
+  it('options a layer, a cell or forward does not read are errors that name them', function()
+    has(error_of(function() nn.LSTM(4, 3, { proj_size = 2 }) end), "LSTM: unknown option 'proj_size'")
+    has(error_of(function() nn.LSTM(4, 3, { nonlinearity = 'relu' }) end), "LSTM: unknown option 'nonlinearity'")
+    has(error_of(function() nn.GRU(4, 3, { batchfirst = true }) end), "GRU: unknown option 'batchfirst'")
+    has(error_of(function() nn.GRUCell(4, 3, { nonlinearity = 'tanh' }) end), "GRUCell: unknown option 'nonlinearity'")
+    has(error_of(function() nn.LSTMCell(4, 3, { num_layers = 2 }) end), "LSTMCell: unknown option 'num_layers'")
+    -- every option each one reads is still taken
+    local rnn = nn.RNN(4, 3, { num_layers = 2, bias = false, batch_first = true, dropout = 0, bidirectional = false,
+                               reference = true, nonlinearity = 'relu' })
+    assert.are.equal("RNN(4, 3, nonlinearity='relu', num_layers=2, bias=false, batch_first=true)", rnn:repr())
+    assert.are.equal("RNNCell(4, 3, nonlinearity='relu', bias=false)",
+                     nn.RNNCell(4, 3, { nonlinearity = 'relu', bias = false }):repr())
+    -- forward's options: a misspelt lengths, given in hx's place or after it
+    local x = nl.randn(5, 2, 4)
+    has(error_of(function() nn.LSTM(4, 3)(x, { lenghts = { 5, 3 } }) end), "LSTM: unknown option 'lenghts'")
+    has(error_of(function() nn.GRU(4, 3)(x, nil, { length = { 5, 3 } }) end), "GRU: unknown option 'length'")
+    local out = nn.LSTM(4, 3)(x, { lengths = { 5, 3 } })
+    assert.are.same({ 0, 0, 0 }, out[4][2]:totable())       -- sequence 2 ends after step 3
+  end)
 end)

@@ -7,11 +7,19 @@
 return function(nl, nn)
   local Module = nn.Module
 
+  -- the options each constructor and forward reads; any other key is an
+  -- error, not ignored
+  local MHA_INIT = { batch_first = 1, dropout = 1, bias = 1 }
+  local MHA_FORWARD = { attn_mask = 1, key_padding_mask = 1, is_causal = 1, need_weights = 1 }
+  local TEL_INIT = { dim_feedforward = 1, dropout = 1, norm_first = 1, batch_first = 1, layer_norm_eps = 1, activation = 1 }
+  local TEL_FORWARD = { src_mask = 1, src_key_padding_mask = 1, is_causal = 1 }
+
   local MultiheadAttention = Module:extend('MultiheadAttention')
   nn.MultiheadAttention = MultiheadAttention
 
   function MultiheadAttention:init(embed_dim, num_heads, opts)
     opts = nl._opts('MultiheadAttention', opts)
+    nl._check_opts('MultiheadAttention', opts, MHA_INIT)
     if type(embed_dim) ~= 'number' or type(num_heads) ~= 'number' or embed_dim < 1 or num_heads < 1 then
       nl._raise('MultiheadAttention: expected positive embed_dim and num_heads')
     end
@@ -60,6 +68,7 @@ return function(nl, nn)
   function MultiheadAttention:forward(query, key, value, opts)
     key, value = key or query, value or key or query
     opts = nl._opts('MultiheadAttention', opts)
+    nl._check_opts('MultiheadAttention', opts, MHA_FORWARD)
     local E, H, hd = self.embed_dim, self.num_heads, self.head_dim
     for _, t in ipairs({ query, key, value }) do
       local p = nl._T(t, 'MultiheadAttention')
@@ -127,6 +136,7 @@ return function(nl, nn)
 
   function TransformerEncoderLayer:init(d_model, nhead, opts)
     opts = nl._opts('TransformerEncoderLayer', opts)
+    nl._check_opts('TransformerEncoderLayer', opts, TEL_INIT)
     local ff = opts.dim_feedforward or 2048
     local p = opts.dropout or 0.1
     self.norm_first = opts.norm_first ~= false
@@ -158,6 +168,7 @@ return function(nl, nn)
   function TransformerEncoderLayer:forward(x, opts)
     nl._T(x, 'TransformerEncoderLayer')
     opts = nl._opts('TransformerEncoderLayer', opts)
+    nl._check_opts('TransformerEncoderLayer', opts, TEL_FORWARD)
     if self.norm_first then
       x = x + self:_sa(self.norm1(x), opts)
       return x + self:_ff(self.norm2(x))
@@ -179,7 +190,9 @@ return function(nl, nn)
     if type(max_len) ~= 'number' or max_len < 1 or max_len > 2^31 or max_len ~= math.floor(max_len) then
       nl._raise('PositionalEncoding: max_len must be a positive integer, got ' .. tostring(max_len))
     end
-    self.batch_first = nl._opts('PositionalEncoding', opts).batch_first ~= false
+    opts = nl._opts('PositionalEncoding', opts)
+    nl._check_opts('PositionalEncoding', opts, { batch_first = 1 })
+    self.batch_first = opts.batch_first ~= false
     local pos = nl.arange(0, max_len, 'float32'):view(max_len, 1)
     local i = nl.arange(0, d_model, 2, 'float32')
     local div = (i * (-math.log(10000) / d_model)):exp():view(1, -1)

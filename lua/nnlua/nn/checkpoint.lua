@@ -46,6 +46,7 @@ return function(nl, nn)
   function Module:save(path, opts)
     if type(path) ~= 'string' then nl._raise('save: expected a file path') end
     opts = nl._opts('save', opts)
+    nl._check_opts('save', opts, { optimizer = 1, extra = 1 })
     local tensors = {}
     for name, t in pairs(self:state_dict()) do tensors[name] = t end
     local meta = { format = FORMAT, model = json.encode(self:structure()) }

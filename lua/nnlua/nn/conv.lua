@@ -50,6 +50,10 @@ return function(nl, nn)
   end
   nn._options = options
 
+  -- the options each form reads; any other key is an error, not ignored
+  local KNOWN_F = { stride = 1, padding = 1, dilation = 1, groups = 1 }
+  local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 1, padding_mode = 1 }
+
   -- one size for a 1-D op: n or {n}
   local function single(v, what, op, lo)
     local x = v
@@ -83,6 +87,7 @@ return function(nl, nn)
   function F.conv2d(x, weight, bias, opts)
     local op = 'conv2d'
     opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_F)
     local px, pw = nl._T(x, op), nl._T(weight, op)
     local sh, sw = pair(opts.stride or 1, 'stride', op, 1)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
@@ -98,6 +103,7 @@ return function(nl, nn)
   function F.conv1d(x, weight, bias, opts)
     local op = 'conv1d'
     opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_F)
     if nl._T(x, op).ndim ~= 3 then
       nl._raise(('%s: input must be 3-D (N, C, L), got shape %s'):format(op, nl._shape_str(x)))
     end
@@ -145,6 +151,7 @@ return function(nl, nn)
   function Conv2d:init(in_channels, out_channels, kernel_size, opts)
     local op = 'Conv2d'
     opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN)
     if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
       nl._raise(op .. ": only padding_mode 'zeros' is supported, got " .. describe(opts.padding_mode))
     end
@@ -204,6 +211,7 @@ return function(nl, nn)
   function Conv1d:init(in_channels, out_channels, kernel_size, opts)
     local op = 'Conv1d'
     opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN)
     if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
       nl._raise(op .. ": only padding_mode 'zeros' is supported, got " .. describe(opts.padding_mode))
     end

@@ -1,57 +1,75 @@
 -- normalization.lua: nn.BatchNorm1d (batch statistics in training, running
--- statistics in eval) and nn.LayerNorm, as PyTorch defines them.
+-- statistics in eval) and nn.LayerNorm, as PyTorch defines them, and the
+-- batch normalization any number of dims share (nn._batch_norm_init,
+-- nn._batch_norm).
 return function(nl, nn)
   local Module = nn.Module
 
-  local BatchNorm1d = Module:extend('BatchNorm1d')
-  nn.BatchNorm1d = BatchNorm1d
+  -- ---- batch normalization, shared by BatchNorm1d and BatchNorm2d ----------------
 
-  function BatchNorm1d:init(num_features, opts)
-    opts = nl._opts(self.__name, opts)
-    if type(num_features) ~= 'number' or num_features < 1 then
-      nl._raise('BatchNorm1d: expected a positive number of features, got ' .. tostring(num_features))
+  local BN_KNOWN = { eps = 1, momentum = 1, affine = 1, track_running_stats = 1 }
+
+  -- the fields and tensors of a batch norm over num_features channels;
+  -- opts: eps (1e-5), momentum (0.1), affine (true), track_running_stats
+  -- (true; false: no running statistics, and eval mode normalizes with the
+  -- batch's own, as PyTorch's)
+  function nn._batch_norm_init(self, op, num_features, opts)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, BN_KNOWN)
+    if type(num_features) ~= 'number' or num_features < 1 or num_features ~= math.floor(num_features) or
+       num_features > 2 ^ 31 then
+      nl._raise(op .. ': expected a positive number of features, got ' .. tostring(num_features))
+    end
+    for _, k in ipairs({ 'eps', 'momentum' }) do
+      if opts[k] ~= nil and type(opts[k]) ~= 'number' then
+        nl._raise(('%s: %s must be a number, got %s'):format(op, k, type(opts[k])))
+      end
     end
     self.num_features = num_features
     self.eps = opts.eps or 1e-5
     self.momentum = opts.momentum or 0.1
-    if type(self.eps) ~= 'number' or type(self.momentum) ~= 'number' then
-      nl._raise(('BatchNorm1d: eps and momentum must be numbers, got %s and %s'):format(type(self.eps), type(self.momentum)))
-    end
     self.affine = opts.affine ~= false
+    self.track_running_stats = opts.track_running_stats ~= false
     if self.affine then
       self.weight = nl.ones(num_features):requires_grad()
       self.bias = nl.zeros(num_features):requires_grad()
     end
-    self:register_buffer('running_mean', nl.zeros(num_features))
-    self:register_buffer('running_var', nl.ones(num_features))
-    self:register_buffer('num_batches_tracked', nl.zeros({}, 'int64'))
+    if self.track_running_stats then
+      self:register_buffer('running_mean', nl.zeros(num_features))
+      self:register_buffer('running_var', nl.ones(num_features))
+      self:register_buffer('num_batches_tracked', nl.zeros({}, 'int64'))
+    end
   end
 
-  function BatchNorm1d:forward(x)
-    nl._T(x, 'BatchNorm1d')
+  -- y for x (N, C, ...) already checked: statistics over every dim but the
+  -- channels' (2), from the batch in training or without running
+  -- statistics, else from the running ones; training updates those
+  function nn._batch_norm(self, op, x)
     local d = x:dim()
-    if (d ~= 2 and d ~= 3) or x:size(2) ~= self.num_features then
-      nl._raise(('BatchNorm1d: expected input (N, %d) or (N, %d, L), got shape %s'):format(
-        self.num_features, self.num_features, nl._shape_str(x)))
+    local view = { 1, self.num_features }
+    for i = 3, d do view[i] = 1 end
+    local function channel_mean(t)
+      t = t:mean(1, true)
+      for i = 3, d do t = t:mean(i, true) end
+      return t
     end
-    local view = d == 2 and { 1, self.num_features } or { 1, self.num_features, 1 }
     local mean, var
-    if self.training then
+    if self.training or not self.track_running_stats then
       local n = x:numel() / self.num_features
       if n <= 1 then
-        nl._raise('BatchNorm1d: training needs more than one value per channel, got input shape ' .. nl._shape_str(x))
+        nl._raise(op .. ': training needs more than one value per channel, got input shape ' .. nl._shape_str(x))
       end
-      mean = x:mean(1, true)
-      if d == 3 then mean = mean:mean(3, true) end
+      mean = channel_mean(x)
       local centered = x - mean
-      var = (centered * centered):mean(1, true)
-      if d == 3 then var = var:mean(3, true) end
-      nl.no_grad(function()
-        local m = self.momentum
-        self.running_mean:mul_(1 - m):add_(mean:detach():view(-1), m)
-        self.running_var:mul_(1 - m):add_(var:detach():view(-1), m * n / (n - 1))
-        self.num_batches_tracked:add_(1)
-      end)
+      var = channel_mean(centered * centered)
+      if self.training and self.track_running_stats then
+        nl.no_grad(function()
+          local m = self.momentum
+          self.running_mean:mul_(1 - m):add_(mean:detach():view(-1), m)
+          self.running_var:mul_(1 - m):add_(var:detach():view(-1), m * n / (n - 1))
+          self.num_batches_tracked:add_(1)
+        end)
+      end
       local y = centered / (var + self.eps):sqrt()
       if self.affine then y = y * self.weight:view(view) + self.bias:view(view) end
       return y
@@ -62,9 +80,30 @@ return function(nl, nn)
     return y
   end
 
-  function BatchNorm1d:extra_repr()
-    return ('%d, eps=%g, momentum=%g, affine=%s'):format(self.num_features, self.eps, self.momentum, tostring(self.affine))
+  function nn._batch_norm_repr(self)
+    return ('%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s'):format(self.num_features, self.eps,
+      self.momentum, tostring(self.affine), tostring(self.track_running_stats))
   end
+
+  local BatchNorm1d = Module:extend('BatchNorm1d')
+  nn.BatchNorm1d = BatchNorm1d
+
+  -- BatchNorm1d(num_features, {eps, momentum, affine, track_running_stats})
+  function BatchNorm1d:init(num_features, opts)
+    nn._batch_norm_init(self, 'BatchNorm1d', num_features, opts)
+  end
+
+  function BatchNorm1d:forward(x)
+    nl._T(x, 'BatchNorm1d')
+    local d = x:dim()
+    if (d ~= 2 and d ~= 3) or x:size(2) ~= self.num_features then
+      nl._raise(('BatchNorm1d: expected input (N, %d) or (N, %d, L), got shape %s'):format(
+        self.num_features, self.num_features, nl._shape_str(x)))
+    end
+    return nn._batch_norm(self, 'BatchNorm1d', x)
+  end
+
+  BatchNorm1d.extra_repr = nn._batch_norm_repr
 
   local LayerNorm = Module:extend('LayerNorm')
   nn.LayerNorm = LayerNorm
@@ -72,6 +111,7 @@ return function(nl, nn)
   -- normalized_shape: a size or a shape table of the trailing dims
   function LayerNorm:init(normalized_shape, opts)
     opts = nl._opts('LayerNorm', opts)
+    nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 1 })
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
     for _, s in ipairs(shape) do
       if type(s) ~= 'number' or s < 1 then nl._raise('LayerNorm: expected positive sizes') end

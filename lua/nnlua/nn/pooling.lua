@@ -12,6 +12,11 @@ return function(nl, nn)
   local function tuple(h, w) return h == w and tostring(h) or ('(%d, %d)'):format(h, w) end
   local function bool(b) return b and 'true' or 'false' end
 
+  -- the options each pool reads (module and functional form alike); any
+  -- other key is an error, not ignored
+  local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 1, return_indices = 1 }
+  local KNOWN_AVG = { stride = 1, padding = 1, ceil_mode = 1, count_include_pad = 1, divisor_override = 1 }
+
   -- runs f on a 4-D view of x ((C, H, W) gets a batch of one); y back in x's rank
   local function batched(op, x, f)
     local d = nl._T(x, op).ndim
@@ -30,6 +35,7 @@ return function(nl, nn)
   function F.max_pool2d(x, kernel_size, opts)
     local op = 'max_pool2d'
     opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_MAX)
     local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
     local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
     local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
@@ -47,6 +53,7 @@ return function(nl, nn)
   function F.avg_pool2d(x, kernel_size, opts)
     local op = 'avg_pool2d'
     opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_AVG)
     local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
     local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
     local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
@@ -80,6 +87,7 @@ return function(nl, nn)
   function MaxPool2d:init(kernel_size, opts)
     local op = 'MaxPool2d'
     opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_MAX)
     self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
     self.stride = { pair(opts.stride or kernel_size, 'stride', op, 1) }
     self.padding = { pair(opts.padding or 0, 'padding', op, 0) }
@@ -108,6 +116,7 @@ return function(nl, nn)
   function AvgPool2d:init(kernel_size, opts)
     local op = 'AvgPool2d'
     opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_AVG)
     self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
     self.stride = { pair(opts.stride or kernel_size, 'stride', op, 1) }
     self.padding = { pair(opts.padding or 0, 'padding', op, 0) }

@@ -29,6 +29,14 @@ return function(nl, nn)
   local MODE = { RNN_TANH = 0, RNN_RELU = 1, LSTM = 2, GRU = 3 }
   local GATES = { [0] = 1, [1] = 1, [2] = 4, [3] = 3 }
 
+  -- the options the layers and cells read (an Elman RNN's also
+  -- nonlinearity, and forward's lengths); any other key is an error, not ignored
+  local LAYER_KNOWN = { num_layers = 1, bias = 1, batch_first = 1, dropout = 1, bidirectional = 1, reference = 1 }
+  local ELMAN_LAYER_KNOWN = { nonlinearity = 1 }
+  for k in pairs(LAYER_KNOWN) do ELMAN_LAYER_KNOWN[k] = 1 end
+  local CELL_KNOWN, ELMAN_CELL_KNOWN = { bias = 1 }, { bias = 1, nonlinearity = 1 }
+  local FORWARD_KNOWN = { lengths = 1 }
+
   local function positive_int(v) return type(v) == "number" and v >= 1 and v <= 2^31 and v == math.floor(v) end
 
   -- U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialization of every RNN parameter
@@ -82,6 +90,7 @@ return function(nl, nn)
         name, tostring(input_size), tostring(hidden_size)))
     end
     opts = nl._opts(name, opts)
+    nl._check_opts(name, opts, (mode == MODE.RNN_TANH or mode == MODE.RNN_RELU) and ELMAN_LAYER_KNOWN or LAYER_KNOWN)
     local L = opts.num_layers or 1
     if not positive_int(L) then raise(('%s: num_layers must be a positive integer, got %s'):format(name, tostring(L))) end
     local p = opts.dropout or 0
@@ -110,7 +119,13 @@ return function(nl, nn)
   -- or output and {h_n, c_n} for LSTM.
   function RNNBase:forward(x, hx, opts)
     local name = self.__name
-    if opts == nil and type(hx) == 'table' and not nl.is_tensor(hx) and hx.lengths ~= nil then hx, opts = nil, hx end
+    -- forward(x, opts): a table with keys but neither h0 nor c0 is the options
+    if opts == nil and type(hx) == 'table' and not nl.is_tensor(hx) and hx[1] == nil and hx[2] == nil
+       and next(hx) ~= nil then
+      hx, opts = nil, hx
+    end
+    opts = nl._opts(name, opts)
+    nl._check_opts(name, opts, FORWARD_KNOWN)
     local p = nl._T(x, name)
     if p.ndim ~= 2 and p.ndim ~= 3 then
       raise(('%s: input must be (%s, input_size) or unbatched (seq, input_size), got shape %s'):format(
@@ -138,7 +153,7 @@ return function(nl, nn)
     end
     h0 = check_state(name, 'h0', h0, L, N, H, unbatched)
     c0 = check_state(name, 'c0', c0, L, N, H, unbatched)
-    local lengths = lengths_tensor(name, nl._opts(name, opts).lengths, N)
+    local lengths = lengths_tensor(name, opts.lengths, N)
     local TNH, NH = T * N * H, N * H
     local out_shape = bf and { N, T, H } or { T, N, H }
     local hn, cn, cur = {}, {}, x
@@ -229,6 +244,7 @@ return function(nl, nn)
         name, tostring(input_size), tostring(hidden_size)))
     end
     opts = nl._opts(name, opts)
+    nl._check_opts(name, opts, (mode == MODE.RNN_TANH or mode == MODE.RNN_RELU) and ELMAN_CELL_KNOWN or CELL_KNOWN)
     self.mode = mode
     self.input_size, self.hidden_size = input_size, hidden_size
     self.bias = opts.bias ~= false
