@@ -12,6 +12,14 @@ return function(nl)
 
   local argerror = nl._argerror
 
+  -- the options each function reads; any other key is an error, not ignored
+  local KNOWN = {
+    load_csv = { header = 1, delimiter = 1, label = 1, label_dtype = 1, dtype = 1 },
+    IdxDataset = { flatten = 1, divisor = 1, dtype = 1, label_offset = 1 },
+    FashionMNIST = { train = 1, flatten = 1, divisor = 1, dtype = 1, label_offset = 1 },
+    DataLoader = { batch_size = 1, shuffle = 1, drop_last = 1, seed = 1, sampler = 1 },
+  }
+
   -- ---- IDX -------------------------------------------------------------------
 
   -- An IDX file (gzip or plain). dtype: 'float32', 'float64' or 'int64';
@@ -57,6 +65,7 @@ return function(nl)
     if type(path) ~= 'string' then argerror(op, 'a path string', path) end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
+    nl._check_opts(op, opts, KNOWN.load_csv)
     local header = opts.header ~= false
     local delim = opts.delimiter or ','
     if type(delim) ~= 'string' or #delim ~= 1 then
@@ -221,6 +230,7 @@ return function(nl)
     if labels ~= nil and type(labels) ~= 'string' then argerror(op, 'a path string for the labels', labels) end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
+    nl._check_opts(op, opts, KNOWN.IdxDataset)
     local divisor = opts.divisor or 255
     if type(divisor) ~= 'number' or not (divisor > 0 and divisor < math.huge) then
       raise(op .. ': divisor must be a positive number, got ' .. tostring(divisor))
@@ -294,6 +304,7 @@ return function(nl)
     local op = 'FashionMNIST'
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
+    nl._check_opts(op, opts, KNOWN.FashionMNIST)
     local train = opts.train == nil or opts.train
     local pre = train and 'train' or 't10k'
     local ipath = fashion_file(op, dir, pre .. '-images-idx3-ubyte')
@@ -441,6 +452,7 @@ return function(nl)
     local op = 'DataLoader'
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
+    nl._check_opts(op, opts, KNOWN.DataLoader)
     local bs = opts.batch_size or 32
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))

@@ -21,17 +21,30 @@ return function(nl)
                            [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits' }
   local optimizers = { sgd = 'SGD', adam = 'Adam', adamw = 'AdamW', rmsprop = 'RMSprop', adagrad = 'Adagrad' }
 
-  -- model:compile{optimizer=, loss=, metrics=, lr=}
+  -- the options each call reads; any other key is an error, not ignored
+  local COMPILE_KNOWN = { optimizer = 1, loss = 1, metrics = 1, lr = 1, momentum = 1 }
+  local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
+                      checkpoint = 1, resume = 1, on_step = 1 }
+  local CHECKPOINT_KNOWN = { path = 1, every = 1 }
+  local BATCH_KNOWN = { batch_size = 1 }
+
+  -- model:compile{optimizer=, loss=, metrics=, lr=, momentum=}: lr and
+  -- momentum (sgd and rmsprop) go to an optimizer given by name
   function Module:compile(opts)
     opts = nl._opts('compile', opts)
+    nl._check_opts('compile', opts, COMPILE_KNOWN)
     local o = opts.optimizer or 'adam'
     if type(o) == 'string' then
       local name = optimizers[o:lower()]
       if not name then nl._raise("compile: unknown optimizer '" .. o .. "' (sgd, adam, adamw, rmsprop, adagrad)") end
-      o = optim[name](self:parameters(), { lr = opts.lr or (name == 'SGD' and 0.01 or 1e-3),
-                                           momentum = name == 'SGD' and opts.momentum or nil })
+      if opts.momentum ~= nil and name ~= 'SGD' and name ~= 'RMSprop' then
+        nl._raise(("compile: momentum applies to sgd and rmsprop, not '%s'"):format(o))
+      end
+      o = optim[name](self:parameters(), { lr = opts.lr or (name == 'SGD' and 0.01 or 1e-3), momentum = opts.momentum })
     elseif type(o) ~= 'table' or type(o.step) ~= 'function' then
       nl._raise('compile: optimizer must be a name or an optimizer object')
+    elseif opts.lr ~= nil or opts.momentum ~= nil then
+      nl._raise('compile: lr and momentum apply to an optimizer given by name; set them on the optimizer object')
     end
     local l = opts.loss or 'mse'
     local lossfn
@@ -131,8 +144,12 @@ return function(nl)
     return f ~= nil
   end
 
-  -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv}, verbose,
-  -- shuffle, checkpoint = {path =, every = steps}, resume = true, on_step = fn})
+  -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv} or
+  -- validation_split = f, verbose, shuffle, checkpoint = {path =, every = steps},
+  -- resume = true, on_step = fn})
+  -- validation_split holds out the last fraction f of the rows (before any
+  -- shuffling) as validation data, as Keras does: the first floor(n (1 - f))
+  -- rows train.
   -- checkpoint saves the model, the optimizer, the generators and the
   -- progress every `every` steps (default: each epoch's end); resume picks
   -- a checkpoint up where it was written, so a killed run goes on as if it
@@ -141,6 +158,7 @@ return function(nl)
     local c = compiled(self, 'fit')
     check_xy('fit', X, y)
     opts = nl._opts('fit', opts)
+    nl._check_opts('fit', opts, FIT_KNOWN)
     local epochs, bs = opts.epochs or 1, opts.batch_size or 32
     if type(epochs) ~= 'number' or epochs ~= math.floor(epochs) or epochs < 0 or epochs > 2^31 then
       nl._raise('fit: epochs must be a non-negative integer, got ' .. tostring(epochs))
@@ -154,10 +172,28 @@ return function(nl)
     local val = opts.validation_data
     if val ~= nil and type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}', val) end
     if val then check_xy('fit (validation_data)', val[1], val[2]) end
+    local split = opts.validation_split
+    if split ~= nil then
+      if val then nl._raise('fit: give validation_data or validation_split, not both') end
+      if type(split) ~= 'number' or not (split >= 0 and split < 1) then
+        nl._argerror('fit', 'validation_split as a fraction in [0, 1)', split)
+      end
+      local n = X:size(1)
+      local at = math.floor(n * (1 - split))
+      if split > 0 then
+        if at == 0 or at == n then
+          nl._raise(('fit: %d samples cannot be split into training and validation rows by validation_split=%g')
+                    :format(n, split))
+        end
+        val = { X:narrow(1, at + 1, n - at), y:narrow(1, at + 1, n - at) }
+        X, y = X:narrow(1, 1, at), y:narrow(1, 1, at)
+      end
+    end
     local ckpt = opts.checkpoint
     if ckpt ~= nil and (type(ckpt) ~= 'table' or type(ckpt.path) ~= 'string') then
       nl._raise('fit: checkpoint must be a table {path = ..., every = steps}')
     end
+    if ckpt then nl._check_opts('fit (checkpoint)', ckpt, CHECKPOINT_KNOWN) end
     -- under nl.dist with more than one rank, rank 0 alone prints and writes
     -- checkpoints, and a DataParallel model trains on its rank's share of
     -- each epoch: sampler epoch epoch_base + epoch, epoch_base drawn on rank 0
@@ -224,14 +260,14 @@ return function(nl)
       local t0, last_draw = nl.time(), -1
       local seen, loss_sum, sums, step = 0, 0, {}, 0
       local rng_epoch = rng_save(gen)
-      local skip = 0
+      local skip, seen0 = 0, 0      -- batches and samples done before this run (a resumed epoch)
       if resumed and epoch == start_epoch then
         -- the epoch's order as it was drawn, then the generators as they were
         rng_restore(gen, resumed.rng_epoch)
         rng_epoch = resumed.rng_epoch
         skip = start_step
         seen, loss_sum, sums = resumed.sums.seen, resumed.sums.loss_sum, resumed.sums.metrics
-        step = skip
+        step, seen0 = skip, seen
       end
       if sampler then sampler:set_epoch(epoch_base + epoch) end
       local it = loader:iter(skip)
@@ -267,13 +303,14 @@ return function(nl)
           local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
           local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, loss_sum / seen) }
           for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, sums[m] / seen) end
-          parts[#parts + 1] = ('%.0f samples/s'):format((step - skip) * bs * world / math.max(elapsed, 1e-9))
+          parts[#parts + 1] = ('%.0f samples/s'):format((seen - seen0) * world / math.max(elapsed, 1e-9))
           parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
           io.flush()
         end
       end
       local elapsed = nl.time() - t0
+      local processed = (seen - seen0) * world    -- every rank's share is the same size
       if sampler then seen, loss_sum, sums = global_sums(seen, loss_sum, sums, 1) end
       history.epoch[epoch] = epoch
       history.loss[epoch] = loss_sum / seen
@@ -289,7 +326,7 @@ return function(nl)
           line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
         end
       end
-      line[#line + 1] = ('%.0f samples/s - %s'):format((step - skip) * bs * world / math.max(elapsed, 1e-9), fmt_time(elapsed))
+      line[#line + 1] = ('%.0f samples/s - %s'):format(processed / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
       if ckpt then save(epoch + 1, 0, rng_save(gen), { seen = 0, loss_sum = 0, metrics = {} }) end
@@ -298,7 +335,9 @@ return function(nl)
   end
 
   local function batch_size(op, opts, default)
-    local bs = nl._opts(op, opts).batch_size or default
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, BATCH_KNOWN)
+    local bs = opts.batch_size or default
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       nl._raise(('%s: batch_size must be a positive integer, got %s'):format(op, tostring(bs)))
     end
@@ -321,6 +360,7 @@ return function(nl)
     self:eval()
     local outs = {}
     nl.no_grad(function()
+      if X:size(1) == 0 then outs[1] = self(X) end     -- no rows: the model's own empty output
       for start = 1, X:size(1), bs do
         outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
       end

@@ -581,6 +581,19 @@ describe('data.DataLoader', function()
   it('rejects a bad batch size', function()
     contains(errmsg(data.DataLoader, ds, { batch_size = 0 }), 'batch_size must be a positive integer')
   end)
+
+  -- a misspelt option was once dropped without a word (batches of 32, in
+  -- order); now it is an error naming it, as PyTorch's TypeError
+  it('rejects options it does not read, naming them', function()
+    contains(errmsg(data.DataLoader, ds, { batchsize = 10, shufle = true }),
+             "DataLoader: unknown options 'batchsize', 'shufle'")
+    contains(errmsg(data.DataLoader, ds, { num_workers = 2 }), "DataLoader: unknown option 'num_workers'")
+    local loader = data.DataLoader(ds, { batch_size = 4, shuffle = false, drop_last = true, seed = 1, sampler = nil })
+    assert.are.same({ 4, 4 }, (epoch(loader)))
+    contains(errmsg(data.load_csv, '/nonexistent.csv', { labels = 'y' }), "load_csv: unknown option 'labels'")
+    contains(errmsg(data.IdxDataset, '/nonexistent', nil, { flaten = false }), "IdxDataset: unknown option 'flaten'")
+    contains(errmsg(data.FashionMNIST, '/nonexistent', { trian = false }), "FashionMNIST: unknown option 'trian'")
+  end)
 end)
 
 describe('data.char_corpus', function()

@@ -341,6 +341,110 @@ describe('compile and fit errors', function()
     contains(msg, 'metric')
     contains(errmsg(model.compile, model, { optimizer = 3 }), 'optimizer')
   end)
+
+  -- an option these calls do not read was once dropped without a word (a
+  -- misspelt epochs trained one epoch; weight_decay trained without it)
+  it('options compile, fit, evaluate and predict do not read are errors that name them', function()
+    local model = nn.Linear(4, 3)
+    contains(errmsg(model.compile, model, { loss = 'cross_entropy', weight_decay = 0.5 }),
+             "compile: unknown option 'weight_decay'")
+    model:compile { loss = 'cross_entropy' }
+    contains(errmsg(model.fit, model, X, y, { epoch = 5, verbose = 0 }), "fit: unknown option 'epoch'")
+    contains(errmsg(model.fit, model, X, y, { verbose = 0, checkpoint = { path = dir .. '/c.st', evry = 2 } }),
+             "fit (checkpoint): unknown option 'evry'")
+    contains(errmsg(model.evaluate, model, X, y, { batchsize = 4 }), "evaluate: unknown option 'batchsize'")
+    contains(errmsg(model.predict, model, X, { verbose = 0 }), "predict: unknown option 'verbose'")
+    -- lr and momentum go to an optimizer made by name, and only where it has momentum
+    contains(errmsg(model.compile, model, { optimizer = 'adam', momentum = 0.9 }), 'momentum')
+    contains(errmsg(model.compile, model, { optimizer = optim.SGD(model:parameters(), { lr = 0.1 }), lr = 0.5 }),
+             'lr and momentum apply to an optimizer given by name')
+    model:compile { optimizer = 'rmsprop', momentum = 0.9, lr = 0.002, loss = 'mse' }
+    local g = rawget(model, '_compiled').optimizer.param_groups[1]
+    assert.are.same({ 0.9, 0.002 }, { g.momentum, g.lr })
+  end)
+end)
+
+describe('fit, evaluate and predict edge cases', function()
+  local function linear_data(n)
+    local r = S.rng(7)
+    local X, y = {}, {}
+    for i = 1, n do
+      X[i] = { r(-1, 1), r(-1, 1), r(-1, 1) }
+      y[i] = { r(-1, 1), r(-1, 1) }
+    end
+    return nl.tensor(X), nl.tensor(y)
+  end
+
+  it('predict on no rows returns the empty output, as the model itself does', function()
+    local model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2))
+    local out = model:predict(nl.zeros(0, 3))
+    assert.are.same({ 0, 2 }, out:shape())
+    assert.are.same(model(nl.zeros(0, 3)):shape(), out:shape())
+  end)
+
+  -- Keras: split_at = floor(n * (1 - f)); the rows from split_at + 1 on, as
+  -- given (before shuffling), are the validation data. With lr 0 the model
+  -- stays as it is, so both losses are plain MSEs over their rows.
+  it('validation_split holds out the last rows as validation data', function()
+    local X, y = linear_data(10)
+    nl.manual_seed(4)
+    local model = nn.Linear(3, 2)
+    model:compile { optimizer = 'sgd', lr = 0, loss = 'mse' }
+    local h = model:fit(X, y, { epochs = 1, batch_size = 3, validation_split = 0.25, verbose = 0 })
+    local at = 7                                            -- floor(10 * 0.75)
+    local function mse(a, b) return ((model(a) - b) ^ 2):mean():item() end
+    local want_val = mse(X:narrow(1, at + 1, 3), y:narrow(1, at + 1, 3))
+    local want_train = mse(X:narrow(1, 1, at), y:narrow(1, 1, at))
+    assert.is_true(math.abs(h.val_loss[1] - want_val) < 1e-6, ('val_loss %g, want %g'):format(h.val_loss[1], want_val))
+    assert.is_true(math.abs(h.loss[1] - want_train) < 1e-6, ('loss %g, want %g'):format(h.loss[1], want_train))
+    contains(errmsg(model.fit, model, X, y, { validation_split = 0.2, validation_data = { X, y }, verbose = 0 }),
+             'validation_data or validation_split')
+    contains(errmsg(model.fit, model, X, y, { validation_split = 1, verbose = 0 }), 'validation_split')
+    contains(errmsg(model.fit, model, X:narrow(1, 1, 1), y:narrow(1, 1, 1), { validation_split = 0.5, verbose = 0 }),
+             'cannot be split')
+    h = model:fit(X, y, { validation_split = 0, verbose = 0 })     -- 0: no validation
+    assert.is_nil(h.val_loss)
+  end)
+
+  -- 10 rows in batches of 4 are 10 samples, not 3 x 4 = 12: a clock that
+  -- reads 0 at the epoch's start and 1 after makes the rate 10 samples/s
+  it("fit's epoch line counts the samples of a short last batch as they are", function()
+    local X, y = linear_data(10)
+    local model = nn.Linear(3, 2)
+    model:compile { optimizer = 'sgd', loss = 'mse' }
+    local real_time, real_print = nl.time, _G.print
+    local calls, lines = 0, {}
+    finally(function() nl.time, _G.print = real_time, real_print end)
+    nl.time = function()
+      calls = calls + 1
+      return calls == 1 and 0 or 1
+    end
+    _G.print = function(...) lines[#lines + 1] = table.concat({ ... }, '\t') end
+    model:fit(X, y, { epochs = 1, batch_size = 4, shuffle = false, verbose = 1 })
+    nl.time, _G.print = real_time, real_print
+    assert.are.equal(1, #lines)
+    contains(lines[1], ' - 10 samples/s - ')
+  end)
+
+  it("fit's progress bar on a terminal counts them too", function()
+    local tmp = os.tmpname()
+    S.write(tmp, S.path_prelude .. [[
+local nl = require 'nnlua'
+local X, y = nl.randn(10, 3), nl.randn(10, 2)
+local m = nl.nn.Linear(3, 2)
+m:compile { optimizer = 'sgd', loss = 'mse' }
+local calls = 0
+nl.time = function() calls = calls + 1; return calls == 1 and 0 or 1 end
+m:fit(X, y, { epochs = 1, batch_size = 4, shuffle = false })
+]])
+    local p = io.popen(('script -q -e -c "luajit %s" /dev/null 2>&1'):format(tmp))
+    local out = p:read('*a')
+    p:close()
+    os.remove(tmp)
+    assert.is_truthy(out:find('3/3 [', 1, true), out)
+    local rate = out:match('3/3 %[[=>%.]+%] loss [%d.]+ %- (%d+) samples/s')
+    assert.are.equal('10', rate, out)
+  end)
 end)
 
 -- ---- nl.plot -----------------------------------------------------------------
