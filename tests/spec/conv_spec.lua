@@ -806,6 +806,18 @@ describe('conv and vision modules', function()
         "max_pool2d: unknown option 'divisor_override'")
     has(error_of(function() return F.avg_pool2d(x, 2, { return_indices = true }) end),
         "avg_pool2d: unknown option 'return_indices'")
+    has(error_of(function() return nn.BatchNorm2d(2, { track_running_stat = false }) end),
+        "BatchNorm2d: unknown option 'track_running_stat'")
+    has(error_of(function() return nn.Upsample({ scale_factor = 2, align_corners = false }) end),
+        "Upsample: unknown option 'align_corners'")
+    -- BatchNorm2d without running statistics normalizes with the batch's
+    -- own in eval mode too, and so needs more than one value per channel,
+    -- as PyTorch's and BatchNorm1d's
+    local bn = nn.BatchNorm2d(2, { track_running_stats = false, affine = false })
+    bn:eval()
+    has(error_of(function() return bn(rand({ 1, 2, 1, 1 })) end), 'BatchNorm2d: training needs more than one value per channel')
+    local y = bn(x)
+    assert.is_true(math.abs(y:select(2, 1):mean():item()) < 1e-5)
     -- every option each one reads is still taken: PyTorch's output shapes
     local conv = nn.Conv2d(2, 4, 3, { stride = 2, padding = 1, dilation = 1, groups = 2, bias = false,
                                       padding_mode = 'zeros' })

@@ -9,73 +9,21 @@ return function(nl, nn)
   local BatchNorm2d = Module:extend('BatchNorm2d')
   nn.BatchNorm2d = BatchNorm2d
 
-  -- BatchNorm2d(num_features, {eps, momentum, affine, track_running_stats})
+  -- BatchNorm2d(num_features, {eps, momentum, affine, track_running_stats}):
+  -- the batch normalization BatchNorm1d shares (normalization.lua)
   function BatchNorm2d:init(num_features, opts)
-    opts = options(opts, 'BatchNorm2d')
-    if type(num_features) ~= 'number' or num_features < 1 or num_features ~= math.floor(num_features) or
-       num_features > 2 ^ 31 then
-      nl._raise('BatchNorm2d: expected a positive number of features, got ' .. describe(num_features))
-    end
-    for _, k in ipairs({ 'eps', 'momentum' }) do
-      if opts[k] ~= nil and type(opts[k]) ~= 'number' then
-        nl._raise(('BatchNorm2d: %s must be a number, got %s'):format(k, describe(opts[k])))
-      end
-    end
-    self.num_features = num_features
-    self.eps = opts.eps or 1e-5
-    self.momentum = opts.momentum or 0.1
-    self.affine = opts.affine ~= false
-    self.track_running_stats = opts.track_running_stats ~= false
-    if self.affine then
-      self.weight = nl.ones(num_features):requires_grad()
-      self.bias = nl.zeros(num_features):requires_grad()
-    end
-    if self.track_running_stats then
-      self:register_buffer('running_mean', nl.zeros(num_features))
-      self:register_buffer('running_var', nl.ones(num_features))
-      self:register_buffer('num_batches_tracked', nl.zeros({}, 'int64'))
-    end
+    nn._batch_norm_init(self, 'BatchNorm2d', num_features, opts)
   end
-
-  -- mean over N, H, W of x (N, C, H, W) as (1, C, 1, 1)
-  local function channel_mean(x) return x:mean(1, true):mean(3, true):mean(4, true) end
 
   function BatchNorm2d:forward(x)
     if not nl.is_tensor(x) or x:dim() ~= 4 or x:size(2) ~= self.num_features then
       nl._raise(('BatchNorm2d: expected input (N, %d, H, W), got %s'):format(self.num_features,
         nl.is_tensor(x) and ('shape ' .. nl._shape_str(x)) or type(x)))
     end
-    local view = { 1, self.num_features, 1, 1 }
-    local mean, var, centered
-    if self.training or not self.track_running_stats then
-      local n = x:numel() / self.num_features
-      if n <= 1 and self.training then
-        nl._raise('BatchNorm2d: training needs more than one value per channel, got input shape ' .. nl._shape_str(x))
-      end
-      mean = channel_mean(x)
-      centered = x - mean
-      var = channel_mean(centered * centered)
-      if self.training and self.track_running_stats then
-        nl.no_grad(function()
-          local m = self.momentum
-          self.running_mean:mul_(1 - m):add_(mean:detach():view(-1), m)
-          self.running_var:mul_(1 - m):add_(var:detach():view(-1), m * n / (n - 1))
-          self.num_batches_tracked:add_(1)
-        end)
-      end
-    else
-      mean, var = self.running_mean:view(view), self.running_var:view(view)
-      centered = x - mean
-    end
-    local y = centered / (var + self.eps):sqrt()
-    if self.affine then y = y * self.weight:view(view) + self.bias:view(view) end
-    return y
+    return nn._batch_norm(self, 'BatchNorm2d', x)
   end
 
-  function BatchNorm2d:extra_repr()
-    return ('%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s'):format(self.num_features, self.eps,
-      self.momentum, tostring(self.affine), tostring(self.track_running_stats))
-  end
+  BatchNorm2d.extra_repr = nn._batch_norm_repr
 
   -- ---- Dropout2d ------------------------------------------------------------------
   local Dropout2d = Module:extend('Dropout2d')
@@ -117,6 +65,7 @@ return function(nl, nn)
   function Upsample:init(opts)
     if type(opts) == 'number' then opts = { scale_factor = opts } end
     opts = options(opts, 'Upsample')
+    nl._check_opts('Upsample', opts, { scale_factor = 1, size = 1, mode = 1 })
     self.mode = opts.mode or 'nearest'
     if self.mode ~= 'nearest' then
       nl._raise("Upsample: only mode 'nearest' is supported, got " .. describe(self.mode))
