@@ -65,23 +65,28 @@ static nl_tensor *reduce_losses(const char *op, const double *loss, int64_t n, i
     return nl_full(0, NULL, s, dtype);
 }
 
-/* loss[i] = lse_i - ((1-eps) x[i,t] + eps mean_j x[i,j]); p = softmax(x) */
+/* loss[i] = lse_i - ((1-eps) x[i,t] + eps mean_j x[i,j]); p = softmax(x).
+ * With m the row's max, it is computed as log(sum_j exp(x[i,j] - m)) +
+ * (1-eps) (m - x[i,t]) + eps mean_j (m - x[i,j]), as PyTorch's: m + log(sum)
+ * lost log(sum) beside an m of 1e16 or more, and the smoothing term is left
+ * out at eps = 0, where a logit of -inf (a masked class) made it 0 * inf. */
 #define CE_FORWARD(T, EXP, LOG)                                                    \
     NL_PARALLEL_FOR(nt, i, n,                                                      \
         const T *row = (const T *)xc->data + i * c;                                \
         T *prow = (T *)p->data + i * c;                                            \
-        double mx = -INFINITY, sum = 0, mean = 0;                                  \
+        double mx = -INFINITY, sum = 0, below = 0;                                 \
         for (int64_t j = 0; j < c; j++) if (row[j] > mx) mx = row[j];              \
         for (int64_t j = 0; j < c; j++) {                                          \
             T e = EXP(row[j] - (T)mx);                                             \
             prow[j] = e;                                                           \
             sum += e;                                                              \
-            mean += row[j];                                                        \
+            below += mx - row[j];                                                  \
         }                                                                          \
-        double inv = 1.0 / sum, lse = mx + LOG(sum);                               \
+        double inv = 1.0 / sum, ls = LOG(sum);                                     \
         for (int64_t j = 0; j < c; j++) prow[j] = (T)(prow[j] * inv);              \
         int64_t t = tgt[i] - base;                                                 \
-        loss[i] = lse - ((1 - eps) * row[t] + eps * mean / c);                     \
+        loss[i] = ls + (1 - eps) * (mx - row[t]);                                  \
+        if (eps > 0) loss[i] += eps * below / c;                                   \
     )
 
 nl_tensor *nl_cross_entropy(nl_tensor *logits, nl_tensor *target, int64_t base, int reduction,

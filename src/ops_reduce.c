@@ -352,7 +352,9 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
 /* ---- softmax and log_softmax ----
  * out[o, :, i] = softmax over j of in[o, j, i], or its log; in and out
  * (outer, n, inner) contiguous. Stable: exp(x - max) with the sum in double.
- * A NaN in a slice makes that slice NaN. */
+ * The log is (x - max) - log(sum), as PyTorch's: x - (max + log(sum)) lost
+ * log(sum) beside a max of 1e16 or more (log_softmax of [1e30, 1e30] was
+ * [0, 0]). A NaN in a slice makes that slice NaN. */
 
 #define DEFINE_SOFTMAX(SUF, T, EXP)                                          \
     static void softmax_lanes_##SUF(T *out /* (n, s) */, const T *x /* (n, s) */, \
@@ -369,10 +371,10 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
                 if (!take_log) out[j * s + l] = e;                           \
             }                                                                \
         for (int l = 0; l < w; l++)                                          \
-            sum[l] = take_log ? mx[l] + log(sum[l]) : 1.0 / sum[l];          \
+            sum[l] = take_log ? log(sum[l]) : 1.0 / sum[l];                  \
         for (int64_t j = 0; j < n; j++)                                      \
             for (int l = 0; l < w; l++) {                                    \
-                if (take_log) out[j * s + l] = (T)((double)x[j * s + l] - sum[l]); \
+                if (take_log) out[j * s + l] = (T)(((double)x[j * s + l] - mx[l]) - sum[l]); \
                 else out[j * s + l] = (T)(out[j * s + l] * sum[l]);          \
             }                                                                \
     }
@@ -393,8 +395,8 @@ DEFINE_SOFTMAX(f64, double, exp)
             if (!take_log) out[j] = e;                                       \
         }                                                                    \
         if (take_log) {                                                      \
-            double lse = mx + log(sum);                                      \
-            for (int64_t j = 0; j < n; j++) out[j] = (T)((double)x[j] - lse); \
+            double ls = log(sum);                                            \
+            for (int64_t j = 0; j < n; j++) out[j] = (T)(((double)x[j] - mx) - ls); \
         } else {                                                             \
             double inv = 1.0 / sum;                                          \
             for (int64_t j = 0; j < n; j++) out[j] = (T)(out[j] * inv);      \

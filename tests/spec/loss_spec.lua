@@ -2,7 +2,8 @@
 -- run as one op. Its value and both gradients must be those of the ops it
 -- replaces (sub, mul, then mean or sum; each tested against PyTorch and
 -- float64 loops elsewhere) bit for bit, at any thread count; closed-form
--- cases and float64 finite differences check it on their own.
+-- cases and float64 finite differences check it on their own. Then the
+-- fused cross-entropy and log_softmax at the edges, against closed forms.
 local nl = require 'nnlua'
 local S = require 'tests.spec.support'
 local nn, F = nl.nn, nl.nn.functional
@@ -120,5 +121,47 @@ describe('nl_mse_loss', function()
     msg = S.errmsg(F.mse_loss, nl.zeros({ 2 }), nl.zeros({ 2 }), { reduction = 'avg' })
     S.contains(msg, 'mse_loss')
     S.contains(msg, 'avg')
+  end)
+end)
+
+-- closed forms at the edges where the fused cross-entropy and log_softmax
+-- once failed: a masked class (a logit of -inf) made the loss NaN through
+-- the label-smoothing term at smoothing 0 (0 * inf), and logits of 1e16 or
+-- more lost log(sum exp) beside the max (log_softmax of [1e30, 1e30] was
+-- [0, 0] and the loss 0)
+describe('cross_entropy and log_softmax at the edges', function()
+  local inf = math.huge
+
+  it('a logit of -inf (a masked class) leaves the loss finite', function()
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local x = nl.tensor({ { -inf, 0, 1 }, { -inf, 2, -inf } }, dt):requires_grad()
+      local t = nl.tensor({ 2, 2 }, 'int64')
+      local l = F.cross_entropy(x, t, { reduction = 'none' }):totable()
+      assert.is_true(math.abs(l[1] - math.log(1 + math.exp(1))) < 1e-6, dt .. ' ' .. l[1])
+      assert.are.equal(0, l[2])
+      local m = F.cross_entropy(x, t)
+      assert.is_true(math.abs(m:item() - math.log(1 + math.exp(1)) / 2) < 1e-6)
+      m:backward()
+      local g = x.grad:totable()
+      assert.are.equal(0, g[1][1])
+      assert.is_true(math.abs(g[1][2] - (1 / (1 + math.exp(1)) - 1) / 2) < 1e-6)
+      -- with smoothing, the masked class's share of the target is -inf's: infinite, as PyTorch's
+      assert.are.equal(inf, F.cross_entropy(x, t, { label_smoothing = 0.1 }):item())
+    end
+  end)
+
+  it('keeps log(sum exp) beside logits of 1e30 (float32) and 1e17 (float64)', function()
+    for _, c in ipairs({ { 'float32', 1e30 }, { 'float64', 1e17 } }) do
+      local x = nl.tensor({ { c[2], c[2] } }, c[1])
+      for _, v in ipairs(x:log_softmax(2):totable()[1]) do
+        assert.is_true(math.abs(v + math.log(2)) < 1e-6, c[1] .. ' ' .. v)
+      end
+      local v = x:log_softmax(1):totable()[1][1]           -- a dim of one: log(1)
+      assert.are.equal(0, v)
+      local xt = nl.tensor({ { c[2] }, { c[2] } }, c[1])  -- across rows: the strided kernel
+      for _, r in ipairs(xt:log_softmax(1):totable()) do assert.is_true(math.abs(r[1] + math.log(2)) < 1e-6) end
+      local l = F.cross_entropy(x, nl.tensor({ 1 }, 'int64')):item()
+      assert.is_true(math.abs(l - math.log(2)) < 1e-6, c[1] .. ' ' .. l)
+    end
   end)
 end)
