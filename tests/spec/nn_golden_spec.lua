@@ -400,6 +400,21 @@ describe('nn.init', function()
     nn.init.kaiming_normal_(t, { mode = 'fan_out', nonlinearity = 'relu' })
     want = math.sqrt(2 / 1000)
     assert.is_true(math.abs(rms(t) / want - 1) < 0.01, ('fan_out std %g, want %g'):format(rms(t), want))
+    -- the mode in any case, as PyTorch's (any mode but 'fan_in' was read as 'fan_out')
+    nn.init.kaiming_normal_(t, { mode = 'Fan_In', nonlinearity = 'relu' })
+    want = math.sqrt(2 / 500)
+    assert.is_true(math.abs(rms(t) / want - 1) < 0.01, ('Fan_In std %g, want %g'):format(rms(t), want))
+  end)
+
+  it('kaiming_* refuse an unknown mode or option; calculate_gain knows the linear functions of PyTorch', function()
+    local t = nl.empty(4, 3)
+    local msg = error_of(function() nn.init.kaiming_uniform_(t, { mode = 'fan_avg' }) end)
+    has(msg, 'init.kaiming_uniform_'); has(msg, 'fan_avg')
+    has(error_of(function() nn.init.kaiming_normal_(t, { nonlinearty = 'relu' }) end),
+        "init.kaiming_normal_: unknown option 'nonlinearty'")
+    for _, f in ipairs({ 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d' }) do
+      assert.are.equal(1, nn.init.calculate_gain(f))
+    end
   end)
 
   it('zeros_ and ones_ fill a parameter in place, outside autograd', function()

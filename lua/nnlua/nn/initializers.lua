@@ -16,8 +16,12 @@ return function(nl, nn)
   end
   init._fans = fans
 
+  -- PyTorch's linear functions, whose gain is 1
+  local LINEAR = { linear = 1, sigmoid = 1, conv1d = 1, conv2d = 1, conv3d = 1, conv_transpose1d = 1,
+                   conv_transpose2d = 1, conv_transpose3d = 1 }
+
   function init.calculate_gain(nonlinearity, param)
-    if nonlinearity == 'linear' or nonlinearity == 'sigmoid' or nonlinearity == 'conv2d' or nonlinearity == 'conv1d' then return 1 end
+    if LINEAR[nonlinearity] then return 1 end
     if nonlinearity == 'tanh' then return 5 / 3 end
     if nonlinearity == 'relu' then return math.sqrt(2) end
     if nonlinearity == 'leaky_relu' then
@@ -63,18 +67,26 @@ return function(nl, nn)
     return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fi + fo)))
   end
 
-  local function kaiming_std(t, opts)
-    opts = nl._opts('nn.init', opts)
+  -- opts: a (the negative slope of leaky_relu), mode ('fan_in' or
+  -- 'fan_out', either case, as PyTorch's), nonlinearity
+  local function kaiming_std(t, op, opts)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, { a = 1, mode = 1, nonlinearity = 1 })
+    local mode = opts.mode or 'fan_in'
+    mode = type(mode) == 'string' and mode:lower() or mode
+    if mode ~= 'fan_in' and mode ~= 'fan_out' then
+      nl._raise(("%s: mode must be 'fan_in' or 'fan_out', got %s"):format(op, tostring(opts.mode)))
+    end
     local fi, fo = fans(t)
-    local fan = (opts.mode or 'fan_in') == 'fan_in' and fi or fo
+    local fan = mode == 'fan_in' and fi or fo
     local gain = init.calculate_gain(opts.nonlinearity or 'leaky_relu', opts.a or 0)
     return gain / math.sqrt(fan)
   end
   function init.kaiming_uniform_(t, opts)
-    local bound = math.sqrt(3) * kaiming_std(t, opts)
+    local bound = math.sqrt(3) * kaiming_std(t, 'init.kaiming_uniform_', opts)
     return init.uniform_(t, -bound, bound)
   end
   function init.kaiming_normal_(t, opts)
-    return init.normal_(t, 0, kaiming_std(t, opts))
+    return init.normal_(t, 0, kaiming_std(t, 'init.kaiming_normal_', opts))
   end
 end
