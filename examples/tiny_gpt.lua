@@ -23,7 +23,7 @@ function TinyGPT:init(vocab, block_size, d, nhead, nlayers)
   self.pos = nn.Embedding(block_size, d)
   self.blocks = nn.ModuleList()
   for _ = 1, nlayers do
-    self.blocks:append(nn.TransformerEncoderLayer(d, nhead, { dim_feedforward = 4 * d, dropout = 0,
+    self.blocks:append(nn.TransformerEncoderLayer(d, nhead, { dim_feedforward = 4 * d, dropout = 0, norm_first = true,
                                                               batch_first = true, activation = 'gelu' }))
   end
   self.ln_f = nn.LayerNorm(d)

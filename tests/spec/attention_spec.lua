@@ -1,6 +1,7 @@
 -- Attention against PyTorch golden values (tests/golden/gen_attention.py):
--- MultiheadAttention with causal and padding masks, batch_first, and the
--- pre-norm TransformerEncoderLayer, forward and backward; float64
+-- MultiheadAttention with causal and padding masks, batch_first, and
+-- TransformerEncoderLayer pre-norm and as PyTorch's default (post-norm),
+-- forward and backward; float64
 -- gradchecks; PositionalEncoding's closed form; misuse.
 local nl = require 'nnlua'
 local nn = nl.nn
@@ -30,6 +31,7 @@ local function build(c)
   else
     local E2 = c.params['self_attn.in_proj_weight'].shape[2]
     m = nn.TransformerEncoderLayer(E2, H, { dim_feedforward = c.params['linear1.weight'].shape[1], dropout = 0,
+                                            norm_first = c.name:match('prenorm') and true or nil,   -- else the default
                                             activation = c.activation, batch_first = c.batch_first })
   end
   local sd = {}
@@ -76,8 +78,10 @@ describe('attention', function()
     local pad = nl.tensor({ { 0, 0, 1 }, { 0, 0, 0 } })
     assert.is_true(nl.gradcheck(function(a) return (m(a, a, a, { is_causal = true })) end, { x }))
     assert.is_true(nl.gradcheck(function(a, b) return (m(a, b, b, { key_padding_mask = pad })) end, { x, kv }))
-    local layer = nn.TransformerEncoderLayer(6, 3, { dim_feedforward = 8, dropout = 0 }):double()
-    assert.is_true(nl.gradcheck(function(a) return layer(a, { is_causal = true }) end, { x }))
+    for _, pre in ipairs({ true, false }) do
+      local layer = nn.TransformerEncoderLayer(6, 3, { dim_feedforward = 8, dropout = 0, norm_first = pre }):double()
+      assert.is_true(nl.gradcheck(function(a) return layer(a, { is_causal = true }) end, { x }))
+    end
   end)
 
   it('a causal mask keeps each position from attending ahead', function()
@@ -96,6 +100,18 @@ describe('attention', function()
     local _, w = m(x, x, x, { key_padding_mask = nl.tensor({ { 0, 1, 0 }, { 0, 0, 0 } }) })
     for i = 1, 3 do assert.are.equal(0, w[1][i][2]) end
     assert.is_true(w[2][1][2] > 0)
+  end)
+
+  -- the default is PyTorch's post-norm layer (it was pre-norm); the
+  -- constructor's arguments as a checkpoint records them name the choice,
+  -- so that a saved layer is rebuilt as it was built
+  it('TransformerEncoderLayer is post-norm by default, and records norm_first for nn.load', function()
+    local d = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 8 })
+    assert.is_false(d.norm_first)
+    assert.is_false(d:structure().args[3].norm_first)
+    local p = nn.TransformerEncoderLayer(4, 2, { norm_first = true })
+    assert.is_true(p:structure().args[3].norm_first)
+    assert.is_false(nn.TransformerEncoderLayer(4, 2):structure().args[3].norm_first)
   end)
 
   it('PositionalEncoding holds sin and cos of position / 10000^(2k/d)', function()

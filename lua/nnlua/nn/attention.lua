@@ -1,6 +1,7 @@
 -- attention.lua: nn.MultiheadAttention (PyTorch's parameters and layout:
--- in_proj_weight (3E, E), out_proj), causal and key-padding masks, the
--- pre-norm nn.TransformerEncoderLayer, and nn.PositionalEncoding
+-- in_proj_weight (3E, E), out_proj), causal and key-padding masks,
+-- nn.TransformerEncoderLayer (post-norm by default, as PyTorch's; pre-norm
+-- with norm_first = true), and nn.PositionalEncoding
 -- (sinusoidal). Built from batched matmul, softmax and where: autograd
 -- differentiates it all. Masks are float or int tensors where nonzero
 -- means "may not attend" (PyTorch's boolean masks).
@@ -130,7 +131,7 @@ return function(nl, nn)
     return ('embed_dim=%d, num_heads=%d, batch_first=%s'):format(self.embed_dim, self.num_heads, tostring(self.batch_first))
   end
 
-  -- ---- the pre-norm transformer encoder block ----
+  -- ---- the transformer encoder block ----
   local TransformerEncoderLayer = Module:extend('TransformerEncoderLayer')
   nn.TransformerEncoderLayer = TransformerEncoderLayer
 
@@ -139,7 +140,14 @@ return function(nl, nn)
     nl._check_opts('TransformerEncoderLayer', opts, TEL_INIT)
     local ff = opts.dim_feedforward or 2048
     local p = opts.dropout or 0.1
-    self.norm_first = opts.norm_first ~= false
+    -- PyTorch's default, post-norm (it was pre-norm here, so a layer built
+    -- as in PyTorch with PyTorch's weights gave other outputs); recorded in
+    -- the constructor's arguments, so that a checkpoint names it
+    self.norm_first = opts.norm_first == true
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.norm_first = self.norm_first
+    self._args[3], self._args.n = o, math.max(self._args.n, 3)
     self.self_attn = nn.MultiheadAttention(d_model, nhead, { dropout = p, batch_first = opts.batch_first })
     self.linear1 = nn.Linear(d_model, ff)
     self.dropout = nn.Dropout(p)
