@@ -417,6 +417,18 @@ describe('float64 gradchecks', function()
     gradcheck(function(xx, ww, bb) return bn(xx) end, { x, bn.weight, bn.bias })
   end)
 
+  -- to a size: the source pixel as PyTorch picks it, floor(i * in / out)
+  -- in float32 (PyTorch 1.13's output for 14 -> 46 and 5 -> 7; exactly, 14
+  -- -> 46 would read pixel 7 at 24)
+  it('Upsample to a size reads the source pixels PyTorch reads', function()
+    local x = nl.arange(0, 14, 1, 'float32'):view(1, 1, 1, 14)
+    local y = nn.Upsample({ size = { 1, 46 } })(x):view(-1):totable()
+    assert.are.same({ 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9,
+                      9, 9, 10, 10, 10, 10, 11, 11, 11, 12, 12, 12, 13, 13, 13 }, y)
+    x = nl.arange(0, 5, 1, 'float32'):view(1, 1, 1, 5)
+    assert.are.same({ 0, 0, 1, 2, 2, 3, 4 }, nn.Upsample({ size = { 1, 7 } })(x):view(-1):totable())
+  end)
+
   it('Upsample (nearest, scale 2x3) and a small CNN end to end', function()
     local up = nn.Upsample({ scale_factor = { 2, 3 } })
     gradcheck(function(x) return up(x) end, { rand({ 1, 2, 2, 3 }, 'float64'):requires_grad() })

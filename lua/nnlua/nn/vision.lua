@@ -84,8 +84,15 @@ return function(nl, nn)
     local key = n_in .. ':' .. n_out
     local idx = cache[key]
     if not idx then
-      local i = nl.arange(0, n_out, 1, 'float64')
-      idx = (scale and i / scale or i * (n_in / n_out)):long():clamp(0, n_in - 1) + 1
+      if scale then
+        idx = (nl.arange(0, n_out, 1, 'float64') / scale):long()
+      else
+        -- as PyTorch computes it, in float32: floor(i * (float(in) / float(out))),
+        -- which where i * in / out is a whole number can fall one pixel short
+        local ratio = nl.tensor(n_in, 'float32') / nl.tensor(n_out, 'float32')
+        idx = (nl.arange(0, n_out, 1, 'float32') * ratio):long()
+      end
+      idx = idx:clamp(0, n_in - 1) + 1
       cache[key] = idx
     end
     return idx
