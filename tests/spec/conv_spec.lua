@@ -473,6 +473,8 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(F.adaptive_avg_pool2d, nl.zeros(1, 1, 4, 4), 0), 'adaptive_avg_pool2d: output_size must be an integer >= 1')
     has(error_of(nn.Conv2d, 3, 4, 3, { groups = 2 }), 'Conv2d: groups 2 must divide in_channels 3')
     has(error_of(nn.Conv2d, 3, 4, 2, { padding = 'same' }), "padding='same' needs an odd effective kernel size")
+    has(error_of(F.conv1d, nl.zeros(1, 2, 5), nl.zeros(3, 2, 4), nil, { padding = 'same' }),
+        "conv1d: padding='same' needs an odd effective kernel size")     -- conv1d's own name, not conv2d's
     has(error_of(nn.Conv2d, 3, 4, 3, { padding_mode = 'reflect' }), "only padding_mode 'zeros'")
     has(error_of(function() return nn.Conv1d(2, 2, 3)(nl.zeros(1, 2, 3, 4)) end), 'Conv1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
     has(error_of(function() return nn.BatchNorm2d(3)(nl.zeros(2, 4, 2, 2)) end), 'BatchNorm2d: expected input (N, 3, H, W), got shape [2,4,2,2]')

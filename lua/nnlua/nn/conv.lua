@@ -114,6 +114,7 @@ return function(nl, nn)
     local s = single(opts.stride or 1, 'stride', op, 1)
     local d = single(opts.dilation or 1, 'dilation', op, 1)
     local p = opts.padding or 0
+    if p == 'same' then padding_of(p, 1, tonumber(nl._T(weight, op).sizes[2]), 1, d, 1, s, op) end   -- errors name conv1d
     if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0) } end
     local y = F.conv2d(x:unsqueeze(3), weight:unsqueeze(3), bias,
                        { stride = { 1, s }, dilation = { 1, d }, padding = p, groups = opts.groups })
