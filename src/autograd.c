@@ -72,6 +72,7 @@ static bool dense(const nl_tensor *t) {
  * Lua layer: the ops here call these on their fresh outputs.) */
 bool nl_inplace_write_ok(const char *op, nl_tensor *dst, nl_tensor *src) {
     if (!nl_inplace_ok(op, dst)) return false;
+    if (!dst->numel) return true;        /* nothing to repeat; [3, 0]'s first stride is 0 */
     for (int i = 0; i < dst->ndim; i++)
         if (dst->strides[i] == 0 && dst->sizes[i] > 1) {
             nl_set_error("%s: the destination of shape %s repeats elements in memory (an expanded view); "

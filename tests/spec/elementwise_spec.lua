@@ -263,6 +263,14 @@ describe('in-place ops', function()
     assert.are.same({ 1, 9, 17 }, m:select(2, 1):totable())
     v:narrow(1, 1, 3):copy_(v:narrow(1, 4, 3))              -- disjoint halves
     assert.are.same({ 4, 5, 6, 4, 5, 6 }, v:totable())
+    -- an empty tensor repeats nothing, though [3, 0]'s first stride is 0
+    -- (it was refused, and with it every backward summing two gradients of such a shape)
+    local e = nl.zeros(3, 0)
+    e:add_(nl.zeros(3, 0))
+    e:copy_(nl.zeros(3, 0))
+    local x = nl.zeros(2, 3, 0):requires_grad()
+    ;(x + x):sum():backward()
+    assert.are.same({ 2, 3, 0 }, x.grad:shape())
   end)
 
   it('add_, sub_, mul_, div_, fill_, zero_, copy_ write through views', function()
