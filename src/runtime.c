@@ -112,11 +112,22 @@ __attribute__((constructor)) static void choose_blis_kernels(void) {
 static int num_threads;
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
+#define MAX_THREADS 1024   /* nl_set_num_threads's range, 1..MAX_THREADS */
+
+/* NNLUA_NUM_THREADS, where it is a whole number in 1..MAX_THREADS (atoi
+ * wrapped 99999999999 to a billion threads, which OpenMP died allocating);
+ * anything else leaves the machine's cores */
 static void threads_init(void) {
     int n = omp_get_num_procs();
     const char *env = getenv("NNLUA_NUM_THREADS");
-    if (env && atoi(env) > 0) n = atoi(env);
+    if (env && *env) {
+        char *end;
+        errno = 0;
+        long v = strtol(env, &end, 10);
+        if (!errno && *end == '\0' && v >= 1 && v <= MAX_THREADS) n = (int)v;
+    }
     if (n < 1) n = 1;
+    if (n > MAX_THREADS) n = MAX_THREADS;
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
 }
@@ -143,7 +154,7 @@ static void apply_flush_team(int n) {
 
 int nl_set_num_threads(int n) {
     pthread_once(&threads_once, threads_init);
-    NL_CHECK_INT(n >= 1 && n <= 1024, "set_num_threads: expected 1..1024 threads, got %d", n);
+    NL_CHECK_INT(n >= 1 && n <= MAX_THREADS, "set_num_threads: expected 1..%d threads, got %d", MAX_THREADS, n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
     if (flush_denormal) apply_flush_team(n);   /* threads the larger team adds */

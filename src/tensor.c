@@ -270,7 +270,10 @@ nl_tensor *nl_arange(double start, double end, double step, int dtype) {
              "arange: invalid range start=%g end=%g step=%g", start, end, step);
     NL_CHECK((end - start) / step >= 0,
              "arange: step %g does not go from %g towards %g", step, start, end);
-    int64_t n = (int64_t)ceil((end - start) / step);
+    double count = ceil((end - start) / step);
+    NL_CHECK(count <= (double)(INT64_C(1) << 46), "arange: %g elements (start=%g end=%g step=%g) are too many", count,
+             start, end, step);   /* past int64, the cast wrapped to a negative size */
+    int64_t n = (int64_t)count;
     nl_tensor *t = nl_tensor_alloc("arange", 1, &n, dtype);
     if (!t) return NULL;
     int64_t es = nl_dtype_size(dtype);

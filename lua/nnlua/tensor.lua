@@ -254,6 +254,15 @@ return function(nl)
     return j - 1
   end
 
+  -- one size, a whole number (view's and reshape's -1 included) small
+  -- enough for int64: 1e20 or an infinity became int64's minimum in C,
+  -- reported as a negative size
+  local function size_arg(op, v, what)
+    if type(v) ~= 'number' or v ~= math.floor(v) then argerror(op, what, v) end
+    if v >= 2 ^ 62 or v <= -2 ^ 62 then raise(string.format('%s: size %s is too large', op, tostring(v))) end
+    return v
+  end
+
   -- sizes from (n1, n2, ...), ({n1, n2, ...}) or a shape table; an optional
   -- trailing dtype string. Returns ndim, the trailing dtype id.
   local function read_sizes(op, ...)
@@ -267,17 +276,13 @@ return function(nl)
       local t = first
       if #t > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, #t)) end
       for i = 1, #t do
-        local v = t[i]
-        if type(v) ~= 'number' then argerror(op, 'sizes as numbers', v) end
-        sizes_buf[i - 1] = v
+        sizes_buf[i - 1] = size_arg(op, t[i], 'integer sizes')
       end
       return #t, dt
     end
     if n > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, n)) end
     for i = 1, n do
-      local v = select(i, ...)
-      if type(v) ~= 'number' or v ~= math.floor(v) then argerror(op, 'integer sizes', v) end
-      sizes_buf[i - 1] = v
+      sizes_buf[i - 1] = size_arg(op, (select(i, ...)), 'integer sizes')
     end
     return n, dt
   end
@@ -423,6 +428,9 @@ return function(nl)
 
   function nl.set_num_threads(n)
     if type(n) ~= 'number' then argerror('set_num_threads', 'a number', n) end
+    if n ~= math.floor(n) or n < 1 or n > 1024 then    -- before C's int, where 2^31 wraps and 1.5 truncates
+      raise(string.format('set_num_threads: expected 1..1024 threads, got %s', tostring(n)))
+    end
     check(lib.nl_set_num_threads(n))
   end
   function nl.get_num_threads() return tonumber(lib.nl_get_num_threads()) end

@@ -60,6 +60,15 @@ local cases = {
   { 'tensor bad value', 'tensor: expected numbers', function() return nl.tensor({ 1, 'a' }) end },
   { 'arange step', 'arange: ', function() return nl.arange(0, 10, -1) end },
   { 'set_num_threads', 'set_num_threads: expected 1..1024 threads, got 0', function() nl.set_num_threads(0) end },
+  -- numbers past C's int and int64 are named as given (2^31 read as -2^31, 1e20 as a negative size),
+  -- and fractions and NaN refused rather than truncated or taken
+  { 'set_num_threads 2^31', 'set_num_threads: expected 1..1024 threads, got 2147483648', function() nl.set_num_threads(2 ^ 31) end },
+  { 'set_num_threads 1.5', 'set_num_threads: expected 1..1024 threads, got 1.5', function() nl.set_num_threads(1.5) end },
+  { 'huge size', 'zeros: size 1e%+20 is too large', function() return nl.zeros(1e20) end },
+  { 'infinite size', 'zeros: size inf is too large', function() return nl.zeros({ 2, 1 / 0 }) end },
+  { 'fractional size in a table', 'zeros: expected integer sizes', function() return nl.zeros({ 2.5 }) end },
+  { 'arange too long', 'arange: 1e%+300 elements', function() return nl.arange(0, 1, 1e-300) end },
+  { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
 }
 

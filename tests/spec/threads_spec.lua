@@ -64,6 +64,29 @@ describe('threads', function()
   end)
 end)
 
+-- NNLUA_NUM_THREADS: a whole number in 1..1024 is taken, anything else
+-- leaves the machine's cores (99999999999 was read by atoi as a billion
+-- threads, and OpenMP ended the process allocating them)
+describe('NNLUA_NUM_THREADS', function()
+  local S = require 'support'
+  local function threads_with(v)
+    local p = io.popen(('NNLUA_NUM_THREADS=%s %s/bin/nnlua -e "print(nl.get_num_threads())" 2>&1; echo rc=$?'):format(
+      S.q(v), S.root))
+    local out = p:read('*a')
+    p:close()
+    return out
+  end
+  it('is taken in 1..1024 and ignored otherwise, never ending the process', function()
+    local default = threads_with('')
+    assert.is_truthy(default:find('rc=0', 1, true), default)
+    assert.are.equal('3\nrc=0\n', threads_with('3'))
+    assert.are.equal('1024\nrc=0\n', threads_with('1024'))
+    for _, v in ipairs({ '99999999999', '5000000000', '1025', '0', '-1', 'abc', '2x' }) do
+      assert.are.equal(default, threads_with(v), v)
+    end
+  end)
+end)
+
 describe('nl.set_flush_denormal', function()
   -- 1e-40 is subnormal in float32 (the smallest normal is 2^-126, 1.18e-38)
   local tiny = 1e-40

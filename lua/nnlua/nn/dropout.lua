@@ -6,7 +6,7 @@ return function(nl, nn)
 
   function Dropout:init(p)
     p = p or 0.5
-    if type(p) ~= 'number' or p < 0 or p > 1 then
+    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then      -- NaN too
       nl._raise('Dropout: p must be in [0, 1], got ' .. tostring(p))
     end
     self.p = p
