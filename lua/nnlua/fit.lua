@@ -101,6 +101,17 @@ return function(nl)
     for m, mode in pairs(modes) do rawset(m, 'training', mode) end
   end
 
+  -- fn() in eval mode without the tape; every module's mode is put back
+  -- whether or not fn raises (an error in predict left the model in eval
+  -- mode, and a later training loop ran without dropout, on running stats)
+  local function in_eval(self, fn)
+    local modes = save_modes(self)
+    self:eval()
+    local ok, err = pcall(nl.no_grad, fn)
+    restore_modes(modes)
+    if not ok then error(err, 0) end
+  end
+
   local function fmt_time(s)
     if s >= 3600 then return ('%dh%02dm'):format(math.floor(s / 3600), math.floor(s % 3600 / 60)) end
     if s >= 60 then return ('%dm%02ds'):format(math.floor(s / 60), math.floor(s % 60)) end
@@ -109,10 +120,8 @@ return function(nl)
 
   -- one pass over (X, y) without training: mean loss and metrics
   local function run_eval(self, c, X, y, batch_size)
-    local modes = save_modes(self)
-    self:eval()
     local n, loss_sum, sums = X:size(1), 0, {}
-    nl.no_grad(function()
+    in_eval(self, function()
       for start = 1, n, batch_size do
         local len = math.min(batch_size, n - start + 1)
         local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
@@ -121,7 +130,6 @@ return function(nl)
         for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred, yb) end
       end
     end)
-    restore_modes(modes)
     local out = {}
     for _, m in ipairs(c.metrics) do out[m] = sums[m] / n end
     return loss_sum / n, out
@@ -356,16 +364,13 @@ return function(nl)
     nl._T(X, 'predict')
     if X:dim() == 0 then nl._raise('predict: X must have a batch dim, got a 0-dim tensor') end
     local bs = batch_size('predict', opts, 256)
-    local modes = save_modes(self)
-    self:eval()
     local outs = {}
-    nl.no_grad(function()
+    in_eval(self, function()
       if X:size(1) == 0 then outs[1] = self(X) end     -- no rows: the model's own empty output
       for start = 1, X:size(1), bs do
         outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
       end
     end)
-    restore_modes(modes)
     if #outs == 1 then return outs[1] end
     return nl.cat(outs, 1)
   end

@@ -406,6 +406,20 @@ describe('fit, evaluate and predict edge cases', function()
     assert.is_nil(h.val_loss)
   end)
 
+  -- an error inside predict or evaluate once left every module in eval
+  -- mode, so a later hand-written training loop ran without dropout
+  it('predict and evaluate put the modes back when they raise', function()
+    local model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.Linear(4, 2))
+    model:compile { optimizer = 'sgd', loss = 'mse' }
+    assert.is_true(model.training)
+    contains(errmsg(model.predict, model, nl.zeros(5, 7)), 'Linear')
+    contains(errmsg(model.evaluate, model, nl.zeros(5, 3), nl.zeros(5, 3)), 'mse_loss')
+    for _, m in ipairs(model:modules()) do assert.is_true(m.training) end
+    model:eval()
+    errmsg(model.predict, model, nl.zeros(5, 7))
+    for _, m in ipairs(model:modules()) do assert.is_false(m.training) end
+  end)
+
   -- 10 rows in batches of 4 are 10 samples, not 3 x 4 = 12: a clock that
   -- reads 0 at the epoch's start and 1 after makes the rate 10 samples/s
   it("fit's epoch line counts the samples of a short last batch as they are", function()
