@@ -306,7 +306,7 @@ static int fit_for_blis(mm_operand *o, bool is_a, const mm_plan *p) {
 static nl_tensor *matmul_run(nl_tensor *a, nl_tensor *b, bool reference) {
     mm_plan p;
     if (!plan_init(&p, a, b)) return NULL;
-    nl_tensor *out = nl_empty(p.ond, p.osizes, a->dtype);
+    nl_tensor *out = nl_tensor_alloc("matmul", p.ond, p.osizes, a->dtype);
     if (!out || out->numel == 0) return out;
     if (p.k == 0) {
         memset(out->data, 0, out->numel * nl_dtype_size(out->dtype));   /* 0.0 is all zero bits */

@@ -311,8 +311,8 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
     bool want_at = is_arg(op) || ((indices || records) && (op == NL_OP_MAX || op == NL_OP_MIN));
     nl_tensor *c = nl_contiguous(t);
     if (!c) return NULL;
-    nl_tensor *vals = is_arg(op) ? NULL : nl_empty(ond, osz, result_dtype(op, t->dtype));
-    nl_tensor *at = want_at ? nl_empty(ond, osz, NL_INT64) : NULL;
+    nl_tensor *vals = is_arg(op) ? NULL : nl_tensor_alloc(nl_op_name(op), ond, osz, result_dtype(op, t->dtype));
+    nl_tensor *at = want_at ? nl_tensor_alloc(nl_op_name(op), ond, osz, NL_INT64) : NULL;
     if ((!is_arg(op) && !vals) || (want_at && !at)) {
         nl_release(vals);
         nl_release(at);
@@ -447,7 +447,7 @@ static nl_tensor *softmax_common(const char *name, nl_tensor *t, int dim, bool t
     }
     nl_tensor *c = nl_contiguous(t);
     if (!c) return NULL;
-    nl_tensor *out = nl_empty(t->ndim, t->sizes, t->dtype);
+    nl_tensor *out = nl_tensor_alloc(name, t->ndim, t->sizes, t->dtype);
     if (out && out->numel > 0)
         nl_softmax_forward(out->data, c->data, outer, n, inner, t->dtype, take_log);
     nl_release(c);

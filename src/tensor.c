@@ -283,7 +283,8 @@ nl_tensor *nl_arange(double start, double end, double step, int dtype) {
 
 nl_tensor *nl_eye(int64_t n, int64_t m, int dtype) {
     int64_t sz[2] = { n, m };
-    nl_tensor *t = nl_full(2, sz, 0, dtype);
+    nl_tensor *t = nl_tensor_alloc("eye", 2, sz, dtype);
+    if (t && nl_fill_(t, 0) != 0) { nl_release(t); t = NULL; }
     if (!t) return NULL;
     int64_t es = nl_dtype_size(dtype);
     for (int64_t i = 0; i < n && i < m; i++) nl_store((char *)t->data + (i * m + i) * es, dtype, 1);

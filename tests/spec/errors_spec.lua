@@ -68,6 +68,10 @@ local cases = {
   { 'infinite size', 'zeros: size inf is too large', function() return nl.zeros({ 2, 1 / 0 }) end },
   { 'fractional size in a table', 'zeros: expected integer sizes', function() return nl.zeros({ 2.5 }) end },
   { 'arange too long', 'arange: 1e%+300 elements', function() return nl.arange(0, 1, 1e-300) end },
+  -- out of memory names the op the caller ran, not the allocation inside it (both said 'empty')
+  { 'matmul out of memory', '^[^\n]*matmul: out of memory allocating %[8388608,8388608%]',
+    function() return nl.matmul(nl.zeros(2 ^ 23, 1), nl.zeros(1, 2 ^ 23)) end },
+  { 'eye out of memory', 'eye: out of memory', function() return nl.eye(2 ^ 23) end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
 }
