@@ -492,6 +492,20 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         nl_set_error("backward: out of memory");
         rc = -1;
     }
+    /* what can fail is checked before any gradient is computed, so that a
+     * backward that raises leaves every .grad as it was (a freed part of
+     * the graph, met after one path had already reached a leaf, left that
+     * leaf with one path's share): freed nodes and inputs, inputs changed
+     * in place */
+    for (int64_t k = 0; rc == 0 && k < order.n; k++) {
+        nl_node *n = order.v[k];
+        if (n->freed) rc = freed_error(n->op);
+        else if (!versions_ok(n)) rc = -1;
+        for (int i = 0; rc == 0 && i < n->n_in; i++) {
+            nl_tensor *x = n->in[i];
+            if (nl_requires_grad(x) && !x->node && graph_freed(x)) rc = freed_error(maker_op(x));
+        }
+    }
     nl_tensor *gin_small[4];
     for (int64_t k = 0; rc == 0 && k < order.n; k++) {
         nl_node *n = order.v[k];

@@ -223,6 +223,24 @@ describe('autograd', function()
       assert.is_false((pcall(function() y:sum():backward() end)))
     end)
 
+    -- the freed part is found before any gradient is computed: a.grad once
+    -- took the a * 5 path's share (2 -> 7) and b.grad appeared, though the
+    -- call raised; a saved input changed in place likewise
+    it('a backward that raises leaves every .grad as it was', function()
+      local a, b = leaf({ 1, 1, 1 }), leaf({ 1, 1, 1 })
+      local h = a * a
+      h:sum():backward()                                -- frees h's node; a.grad = 2
+      local tot = (h * 2):sum() + (b * 3):sum() + (a * 5):sum()
+      assert.is_false((pcall(function() tot:backward() end)))
+      assert_values(a.grad, { 2, 2, 2 })
+      assert.is_nil(b.grad)
+      local c, d = leaf({ 1, 2 }), nl.tensor({ 3, 4 }, 'float64')
+      local z = (c * d):sum() + (c * 7):sum()
+      d:mul_(2)                                         -- saved by c * d
+      assert.is_false((pcall(function() z:backward() end)))
+      assert.is_nil(c.grad)
+    end)
+
     it('keeps what a freed graph leaves: grad_fn, non-leaf, and errors through it', function()
       -- backward frees each node it ran (its output keeps only the op), so
       -- the outputs must still answer as PyTorch's do after backward
