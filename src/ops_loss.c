@@ -227,6 +227,14 @@ MSE_RUN(double)
 
 #define MSE_GRAIN (1 << 15)   /* elements per thread before another pays */
 
+/* the loss of n elements from its chunks' partial sums, added in order: a
+ * 0-dim tensor of dtype, summed or averaged */
+static nl_tensor *reduced_loss(const double *ps, int64_t nchunks, int64_t n, int reduction, int dtype) {
+    double s = ps[0];
+    for (int64_t k = 1; k < nchunks; k++) s += ps[k];
+    return nl_full(0, NULL, reduction == NL_REDUCE_MEAN ? s / (double)n : s, dtype);
+}
+
 nl_tensor *nl_mse_loss(nl_tensor *input, nl_tensor *target, int reduction) {
     const char *op = "mse_loss";
     NL_CHECK_TENSOR(op, input);
@@ -252,9 +260,7 @@ nl_tensor *nl_mse_loss(nl_tensor *input, nl_tensor *target, int reduction) {
         ps[k] = f32 ? mse_run_float((const float *)ac->data + lo, (const float *)bc->data + lo, len)
                     : mse_run_double((const double *)ac->data + lo, (const double *)bc->data + lo, len);
     );
-    double s = ps[0];
-    for (int64_t k = 1; k < nchunks; k++) s += ps[k];
-    nl_tensor *out = TMP(nl_full(0, NULL, reduction == NL_REDUCE_MEAN ? s / (double)n : s, input->dtype));
+    nl_tensor *out = TMP(reduced_loss(ps, nchunks, n, reduction, input->dtype));
     nl_node *nd = nl_record(NL_OP_MSE_LOSS, out, 2, (nl_tensor *[]){ input, target });
     if (nd) {
         nd->needs_in = 3;               /* the gradient reads both */
@@ -390,12 +396,7 @@ nl_tensor *nl_bce_loss(nl_tensor *input, nl_tensor *target, nl_tensor *weight, i
                      nl_shape_str(input));
         goto fail;
     }
-    nl_tensor *out = each;
-    if (!out) {
-        double s = ps[0];
-        for (int64_t k = 1; k < nchunks; k++) s += ps[k];
-        out = TMP(nl_full(0, NULL, reduction == NL_REDUCE_MEAN ? s / (double)n : s, input->dtype));
-    }
+    nl_tensor *out = each ? each : TMP(reduced_loss(ps, nchunks, n, reduction, input->dtype));
     nl_tensor *ins[3] = { input, target, weight };
     nl_node *nd = nl_record(NL_OP_BCE_LOSS, out, weight ? 3 : 2, ins);
     if (nd) {
