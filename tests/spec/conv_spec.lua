@@ -417,6 +417,45 @@ describe('float64 gradchecks', function()
     gradcheck(function(xx, ww, bb) return bn(xx) end, { x, bn.weight, bn.bias })
   end)
 
+  -- padding='same' with an even effective kernel (dilation * (k - 1) odd):
+  -- PyTorch pads the extra zero at the end of the dim. The truth here is the
+  -- input padded so by hand (cat with zeros) under a valid convolution.
+  it("padding='same' with an even kernel pads as PyTorch: the extra zero at the end", function()
+    local function pad(x, d, lo, hi)
+      local parts = {}
+      local shape = x:shape()
+      if lo > 0 then shape[d] = lo; parts[#parts + 1] = nl.zeros(shape, x:dtype()) end
+      parts[#parts + 1] = x
+      if hi > 0 then shape = x:shape(); shape[d] = hi; parts[#parts + 1] = nl.zeros(shape, x:dtype()) end
+      return nl.cat(parts, d)
+    end
+    for _, c in ipairs({ { { 2, 4 }, { 1, 1 } }, { { 3, 2 }, { 1, 3 } }, { { 4, 3 }, { 2, 1 } } }) do
+      local k, dil = c[1], c[2]
+      local x, w, b = rand({ 2, 3, 7, 8 }), rand({ 4, 3, k[1], k[2] }), rand({ 4 })
+      local th, tw = dil[1] * (k[1] - 1), dil[2] * (k[2] - 1)
+      local lh, lw = math.floor(th / 2), math.floor(tw / 2)
+      local xp = pad(pad(x, 3, lh, th - lh), 4, lw, tw - lw)
+      local want = F.conv2d(xp, w, b, { dilation = dil })
+      local got = F.conv2d(x, w, b, { padding = 'same', dilation = dil })
+      assert.are.same({ 2, 4, 7, 8 }, got:shape())
+      assert.is_true((got - want):abs():max():item() < 1e-5)
+    end
+    local x1, w1 = rand({ 2, 3, 9 }), rand({ 5, 3, 4 })
+    local want1 = F.conv1d(pad(x1, 3, 1, 2), w1, nil)
+    assert.is_true((F.conv1d(x1, w1, nil, { padding = 'same' }) - want1):abs():max():item() < 1e-5)
+    local m1 = nn.Conv1d(3, 5, 4, { padding = 'same', bias = false })
+    nl.no_grad(function() m1.weight:copy_(w1) end)
+    assert.is_true((m1(x1) - want1):abs():max():item() < 1e-5)
+    -- the module, also where nn.Sequential would fuse it with a pool, and its gradients
+    local m = nn.Conv2d(2, 3, 2, { padding = 'same' }):double()
+    local seq = nn.Sequential(m, nn.MaxPool2d(2))
+    local xs = rand({ 1, 2, 4, 6 }, 'float64'):requires_grad()
+    local ys = seq(xs)
+    assert.are.same({ 1, 3, 2, 3 }, ys:shape())
+    assert.are.equal(0, (ys - F.max_pool2d(m(xs), 2)):abs():max():item())   -- not the fused op's symmetric padding
+    gradcheck(function(xx) return m(xx) end, { xs, m.weight, m.bias })
+  end)
+
   -- to a size: the source pixel as PyTorch picks it, floor(i * in / out)
   -- in float32 (PyTorch 1.13's output for 14 -> 46 and 5 -> 7; exactly, 14
   -- -> 46 would read pixel 7 at 24)
@@ -472,9 +511,9 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(F.avg_pool2d, nl.zeros({ 1, 1, 4, 4 }, 'int64'), 2), 'avg_pool2d: input must be a 4-D float tensor (N, C, H, W), got int64')
     has(error_of(F.adaptive_avg_pool2d, nl.zeros(1, 1, 4, 4), 0), 'adaptive_avg_pool2d: output_size must be an integer >= 1')
     has(error_of(nn.Conv2d, 3, 4, 3, { groups = 2 }), 'Conv2d: groups 2 must divide in_channels 3')
-    has(error_of(nn.Conv2d, 3, 4, 2, { padding = 'same' }), "padding='same' needs an odd effective kernel size")
-    has(error_of(F.conv1d, nl.zeros(1, 2, 5), nl.zeros(3, 2, 4), nil, { padding = 'same' }),
-        "conv1d: padding='same' needs an odd effective kernel size")     -- conv1d's own name, not conv2d's
+    has(error_of(nn.Conv2d, 3, 4, 3, { padding = 'same', stride = 2 }), "Conv2d: padding='same' needs stride 1")
+    has(error_of(F.conv1d, nl.zeros(1, 2, 5), nl.zeros(3, 2, 3), nil, { padding = 'same', stride = 2 }),
+        "conv1d: padding='same' needs stride 1")     -- conv1d's own name, not conv2d's
     has(error_of(nn.Conv2d, 3, 4, 3, { padding_mode = 'reflect' }), "only padding_mode 'zeros'")
     has(error_of(function() return nn.Conv1d(2, 2, 3)(nl.zeros(1, 2, 3, 4)) end), 'Conv1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
     has(error_of(function() return nn.BatchNorm2d(3)(nl.zeros(2, 4, 2, 2)) end), 'BatchNorm2d: expected input (N, 3, H, W), got shape [2,4,2,2]')

@@ -64,18 +64,27 @@ return function(nl, nn)
     return x
   end
 
-  -- (h, w) of 'valid', 'same' (stride 1, symmetric padding) or numbers
+  -- (h, w) of 'valid', 'same' (stride 1) or numbers, then the outputs to
+  -- drop at the start of each dim (0 or 1). 'same' pads dilation*(k-1) in
+  -- all; where that is odd PyTorch puts the extra zero at the end: here
+  -- both sides get the larger half, and the one output too many, the first,
+  -- is dropped (trim), which gives PyTorch's outputs and gradients.
   local function padding_of(p, kh, kw, dh, dw, sh, sw, op)
-    if p == 'valid' then return 0, 0 end
+    if p == 'valid' then return 0, 0, 0, 0 end
     if p == 'same' then
       if sh ~= 1 or sw ~= 1 then nl._raise(op .. ": padding='same' needs stride 1") end
       local th, tw = dh * (kh - 1), dw * (kw - 1)
-      if th % 2 == 1 or tw % 2 == 1 then
-        nl._raise(op .. ": padding='same' needs an odd effective kernel size (dilation*(kernel-1) even)")
-      end
-      return th / 2, tw / 2
+      return math.ceil(th / 2), math.ceil(tw / 2), th % 2, tw % 2
     end
-    return pair(p, 'padding', op, 0)
+    local ph, pw = pair(p, 'padding', op, 0)
+    return ph, pw, 0, 0
+  end
+
+  -- y without its first trim_h rows and trim_w columns (dims 3 and 4)
+  local function trimmed(y, trim_h, trim_w)
+    if trim_h > 0 then y = y:narrow(3, 1 + trim_h, y:size(3) - trim_h) end
+    if trim_w > 0 then y = y:narrow(4, 1 + trim_w, y:size(4) - trim_w) end
+    return y
   end
 
   local function tuple(h, w) return ('(%d, %d)'):format(h, w) end
@@ -92,10 +101,10 @@ return function(nl, nn)
     local sh, sw = pair(opts.stride or 1, 'stride', op, 1)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
     local kh, kw = pw.ndim == 4 and tonumber(pw.sizes[2]) or 1, pw.ndim == 4 and tonumber(pw.sizes[3]) or 1
-    local ph, pww = padding_of(opts.padding or 0, kh, kw, dh, dw, sh, sw, op)
+    local ph, pww, trim_h, trim_w = padding_of(opts.padding or 0, kh, kw, dh, dw, sh, sw, op)
     local groups = single(opts.groups or 1, 'groups', op, 1)
     local pb = bias ~= nil and nl._T(bias, op) or nil
-    return nl._wrap(lib.nl_conv2d(px, pw, pb, sh, sw, ph, pww, dh, dw, groups))
+    return trimmed(nl._wrap(lib.nl_conv2d(px, pw, pb, sh, sw, ph, pww, dh, dw, groups)), trim_h, trim_w)
   end
 
   -- x (N, C, L), weight (O, C/groups, k), bias (O) or nil; opts as conv2d's,
@@ -114,7 +123,7 @@ return function(nl, nn)
     local s = single(opts.stride or 1, 'stride', op, 1)
     local d = single(opts.dilation or 1, 'dilation', op, 1)
     local p = opts.padding or 0
-    if p == 'same' then padding_of(p, 1, tonumber(nl._T(weight, op).sizes[2]), 1, d, 1, s, op) end   -- errors name conv1d
+    if p == 'same' then padding_of(p, 1, tonumber(nl._T(weight, op).sizes[2]), 1, d, 1, s, op) end   -- stride's error names conv1d
     if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0) } end
     local y = F.conv2d(x:unsqueeze(3), weight:unsqueeze(3), bias,
                        { stride = { 1, s }, dilation = { 1, d }, padding = p, groups = opts.groups })
@@ -163,8 +172,10 @@ return function(nl, nn)
     check_channels(op, in_channels, out_channels, self.groups)
     self.in_channels, self.out_channels = in_channels, out_channels
     local kh, kw = self.kernel_size[1], self.kernel_size[2]
-    self.padding = { padding_of(opts.padding or 0, kh, kw, self.dilation[1], self.dilation[2], self.stride[1],
-                                self.stride[2], op) }
+    local ph, pw, trim_h, trim_w = padding_of(opts.padding or 0, kh, kw, self.dilation[1], self.dilation[2],
+                                              self.stride[1], self.stride[2], op)
+    self.padding = { ph, pw }
+    if trim_h + trim_w > 0 then self._trim = { trim_h, trim_w } end   -- 'same' with an even effective kernel
     self.padding_str = type(opts.padding) == 'string' and opts.padding or nil
     self.weight = nl.empty(out_channels, in_channels / self.groups, kh, kw):requires_grad()
     if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
@@ -177,6 +188,7 @@ return function(nl, nn)
     local y = nl._wrap(lib.nl_conv2d(x.ptr, self.weight.ptr, self.bias and self.bias.ptr or nil,
                                      self.stride[1], self.stride[2], self.padding[1], self.padding[2],
                                      self.dilation[1], self.dilation[2], self.groups))
+    if self._trim then y = trimmed(y, self._trim[1], self._trim[2]) end
     if unbatched then y = y:squeeze(1) end
     return y
   end
@@ -224,8 +236,9 @@ return function(nl, nn)
     self.in_channels, self.out_channels = in_channels, out_channels
     local p = opts.padding or 0
     if type(p) == 'string' then
-      local _
-      _, p = padding_of(p, 1, self.kernel_size, 1, self.dilation, 1, self.stride, op)
+      local _, trim
+      _, p, _, trim = padding_of(p, 1, self.kernel_size, 1, self.dilation, 1, self.stride, op)
+      if trim > 0 then self._trim = trim end
     else
       p = single(p, 'padding', op, 0)
     end
@@ -245,7 +258,8 @@ return function(nl, nn)
     -- the views stay in locals: their handles must outlive the call
     local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
     local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,
-                                     0, self.padding, 1, self.dilation, self.groups)):squeeze(3)
+                                     0, self.padding, 1, self.dilation, self.groups))
+    y = trimmed(y, 0, self._trim or 0):squeeze(3)
     if d == 2 then y = y:squeeze(1) end
     return y
   end
