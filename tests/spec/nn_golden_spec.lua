@@ -246,6 +246,26 @@ describe('nn.Module API', function()
     end
   end)
 
+  -- a module used twice (tied weights): its tensors once in parameters(),
+  -- as PyTorch's, so the count is right and an optimizer takes the list
+  -- (it refused it: 'a parameter appears more than once'); the state dict
+  -- keeps both names, as PyTorch's does
+  it('parameters() lists a shared module\'s tensors once', function()
+    local l = nn.Linear(2, 2)
+    local m = nn.Sequential(l, nn.ReLU(), l)
+    assert.are.equal(2, #m:parameters())
+    assert.are.same({ '0.weight', '0.bias' }, names_of(m:named_parameters()))
+    assert.are.equal(6, m:num_parameters())
+    assert.are.equal(3, #m:modules())                  -- the Sequential, l, the ReLU
+    assert.are.same({ '0.bias', '0.weight', '2.bias', '2.weight' }, sorted_keys(m:state_dict()))
+    local opt = nl.optim.SGD(m:parameters(), { lr = 0.1 })
+    local before = flat(l.weight)
+    opt:zero_grad()
+    m(nl.randn(3, 2)):sum():backward()
+    opt:step()
+    assert.are_not.same(before, flat(l.weight))
+  end)
+
   it('parameters() holds the model\'s own tensors, one per parameter', function()
     local net = Net(4, 8, 3)
     local ps = net:parameters()

@@ -4,6 +4,7 @@
 -- backward. Also the class mechanism and the structure record that lets
 -- nn.load rebuild a saved model.
 return function(nl, nn)
+  local ffi = require 'ffi'
   local Module = {}
   Module.__name = 'Module'
   nn.Module = Module
@@ -108,24 +109,44 @@ return function(nl, nn)
     return out
   end
 
-  function Module:named_parameters() return collect(self, '', {}, true, false) end
+  -- each tensor once, under the first name that reaches it, as PyTorch's:
+  -- a module used twice (tied weights) listed its tensors twice, so the
+  -- count doubled and an optimizer refused the list
+  local function unique(pairs_list)
+    local out, seen = {}, {}
+    for _, kv in ipairs(pairs_list) do
+      local key = tostring(ffi.cast('uintptr_t', kv[2].ptr))
+      if not seen[key] then
+        seen[key] = true
+        out[#out + 1] = kv
+      end
+    end
+    return out
+  end
+
+  function Module:named_parameters() return unique(collect(self, '', {}, true, false)) end
   function Module:parameters()
     local out = {}
     for _, kv in ipairs(self:named_parameters()) do out[#out + 1] = kv[2] end
     return out
   end
-  function Module:named_buffers() return collect(self, '', {}, false, true) end
+  function Module:named_buffers() return unique(collect(self, '', {}, false, true)) end
   function Module:num_parameters()
     local n = 0
     for _, p in ipairs(self:parameters()) do n = n + p:numel() end
     return n
   end
 
+  -- self and every submodule, each once
   function Module:modules()
-    local out = { self }
-    for _, c in ipairs(self:children()) do
-      for _, m in ipairs(c:modules()) do out[#out + 1] = m end
+    local out, seen = {}, {}
+    local function walk(m)
+      if seen[m] then return end
+      seen[m] = true
+      out[#out + 1] = m
+      for _, c in ipairs(m:children()) do walk(c) end
     end
+    walk(self)
     return out
   end
   function Module:apply(fn)
