@@ -237,5 +237,24 @@ describe('printing', function()
     local big = tostring(nl.zeros(100, 100))
     assert.is_truthy(big:find('...', 1, true))
     assert.is_true(#big < 1000)
+    -- a large view is read where it lies, not copied whole first (this
+    -- expand once took 1.5 GB and over a second to show 36 values)
+    local t0 = os.clock()
+    local huge = tostring(nl.ones(1, 1):expand(20000, 20000))
+    assert.is_true(os.clock() - t0 < 0.1, 'printing took ' .. (os.clock() - t0) .. ' s')
+    assert.is_truthy(huge:find('shape=[20000,20000]', 1, true))
+  end)
+
+  -- as PyTorch: ties rounded to even (LuaJIT's own format rounded 0.03125
+  -- to 0.0313), an empty tensor as [] whatever its shape (a [100000, 0]
+  -- printed 100,000 lines), and grad_fn or requires_grad shown
+  it('rounds ties to even, prints empty tensors as [], and shows grad_fn and requires_grad', function()
+    assert.are.equal('tensor([0.0312, 0.1562], shape=[2], dtype=float32)', tostring(nl.tensor({ 0.03125, 0.15625 })))
+    assert.are.equal('tensor([], shape=[3,0], dtype=float32)', tostring(nl.zeros(3, 0)))
+    assert.are.equal('tensor([], shape=[2,0,3], dtype=int64)', tostring(nl.zeros({ 2, 0, 3 }, 'int64')))
+    local a = nl.ones(2):requires_grad()
+    assert.are.equal('tensor([1., 1.], shape=[2], dtype=float32, requires_grad=true)', tostring(a))
+    assert.are.equal('tensor([2., 2.], shape=[2], dtype=float32, grad_fn=<mul>)', tostring(a * 2))
+    assert.are.equal('tensor([2., 2.], shape=[2], dtype=float32)', tostring((a * 2):detach()))
   end)
 end)
