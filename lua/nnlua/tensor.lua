@@ -293,11 +293,15 @@ return function(nl)
   local function table_shape(v, op)
     local shape = {}
     while type(v) == 'table' do
+      -- checked as it goes: a table that holds itself looped forever
+      if #shape == 8 then raise(op .. ': more than 8 nested levels') end
+      if #v == 0 and next(v) ~= nil then     -- {x = 1}: no entries 1..n
+        raise(op .. ': expected a sequence of numbers or of tables, got a table with other keys')
+      end
       shape[#shape + 1] = #v
       if #v == 0 then break end
       v = v[1]
     end
-    if #shape > 8 then raise(op .. ': more than 8 nested levels') end
     return shape
   end
 

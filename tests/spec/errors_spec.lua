@@ -58,6 +58,9 @@ local cases = {
   { 'rand int64', 'rand: expected a float dtype', function() return nl.rand(3, 'int64') end },
   { 'tensor ragged', 'tensor: ragged nested table', function() return nl.tensor({ { 1, 2 }, { 3 } }) end },
   { 'tensor bad value', 'tensor: expected numbers', function() return nl.tensor({ 1, 'a' }) end },
+  -- a table that holds itself once looped forever; one of keys only gave tensor([])
+  { 'tensor of itself', 'tensor: more than 8 nested levels', function() local c = {}; c[1] = c; return nl.tensor(c) end },
+  { 'tensor of keys', 'tensor: expected a sequence', function() return nl.tensor({ x = 1, y = 2 }) end },
   { 'arange step', 'arange: ', function() return nl.arange(0, 10, -1) end },
   { 'set_num_threads', 'set_num_threads: expected 1..1024 threads, got 0', function() nl.set_num_threads(0) end },
   -- numbers past C's int and int64 are named as given (2^31 read as -2^31, 1e20 as a negative size),
