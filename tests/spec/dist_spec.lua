@@ -328,6 +328,29 @@ print('rank 0 passed the barrier')
     assert.is_falsy(r.out:find('passed the barrier', 1, true))
   end)
 
+  -- ranks that build different models: a clear error at construction
+  -- (unchecked, the broadcast took the wrong size and backward died inside
+  -- MPI); the same model passes
+  it('DataParallel refuses ranks whose models differ, naming each rank\'s tensors', function()
+    local r = mpirun(script([[
+local rank = nl.dist.init()
+local same = nn.DataParallel(nn.Linear(4, 3))
+print('@@ same ' .. rank .. ' ok')
+local ok, err = pcall(nn.DataParallel, nn.Linear(4, rank == 0 and 3 or 5))
+print('@@ differ ' .. rank .. ' ' .. tostring(ok) .. ' ' .. tostring(err))
+local ok2, err2 = pcall(nn.DataParallel, rank == 0 and nn.Linear(4, 6) or nn.Linear(6, 4))   -- equal totals
+print('@@ swapped ' .. rank .. ' ' .. tostring(ok2) .. ' ' .. tostring(err2))
+]]))
+    assert.are.equal(0, r.rc, explain(r))
+    local t = records(r.out)
+    for rank = 0, 1 do
+      assert.are.equal('ok', t.same[rank])
+      assert.matches('false .*DataParallel: the ranks hold different models; rank ' .. rank, t.differ[rank])
+      assert.matches('false .*DataParallel: the ranks hold different models', t.swapped[rank])
+    end
+    assert.matches('float32%[5,4%] float32%[5%]', t.differ[1])
+  end)
+
   it('runs examples/fashion_mnist_ddp.lua', function()
     local dir = tmpname()
     os.remove(dir)                                        -- the example makes it a directory

@@ -46,7 +46,40 @@ return function(nl, nn)
     rawset(self, '_dist', dist)
     local state = module:parameters()
     for _, b in ipairs(module:named_buffers()) do state[#state + 1] = b[2] end
+    self:_check_replicas(state)
     self:_broadcast(state)
+  end
+
+  -- Every rank must hold the same model: the same tensors, shapes and
+  -- dtypes in the same order (PyTorch's DDP checks this too). Unchecked, a
+  -- rank with other shapes got a broadcast of the wrong size and later
+  -- died inside MPI's allreduce, or, with equal totals, trained on
+  -- gradients averaged across different parameters. A digest of the list
+  -- (its count, its total size and a hash of its shapes and dtypes) is
+  -- compared through an allreduce of its min and max.
+  function DataParallel:_check_replicas(state)
+    local dist = self._dist
+    local desc, total = {}, 0
+    for _, t in ipairs(state) do
+      desc[#desc + 1] = t:dtype() .. nl._shape_str(t)
+      total = total + t:numel()
+    end
+    local text = table.concat(desc, ' ')
+    local h = 0
+    for i = 1, #text do h = (h * 31 + text:byte(i)) % 4294967291 end   -- a prime below 2^32: exact in doubles
+    local mine = { #state, total, h }
+    local lo = nl.tensor(mine, 'float64')
+    local hi = lo:clone()
+    dist.allreduce(lo, 'min')
+    dist.allreduce(hi, 'max')
+    local a, b = lo:totable(), hi:totable()
+    for i = 1, 3 do
+      if a[i] ~= b[i] then
+        raise(('DataParallel: the ranks hold different models; rank %d has %d parameter and buffer tensors of %d '
+               .. 'elements (%s), and another rank other tensors: each rank must build the same model')
+              :format(dist.rank(), #state, total, #text > 200 and text:sub(1, 200) .. ' ...' or text))
+      end
+    end
   end
 
   -- the wrapped model's names and tensors, without a prefix
