@@ -18,6 +18,7 @@ return function(nl)
     IdxDataset = { flatten = 1, divisor = 1, dtype = 1, label_offset = 1 },
     FashionMNIST = { train = 1, flatten = 1, divisor = 1, dtype = 1, label_offset = 1 },
     DataLoader = { batch_size = 1, shuffle = 1, drop_last = 1, seed = 1, sampler = 1 },
+    DistributedSampler = { num_replicas = 1, rank = 1, seed = 1, shuffle = 1, drop_last = 1 },
   }
 
   -- ---- IDX -------------------------------------------------------------------
@@ -468,8 +469,12 @@ return function(nl)
     end
     local gen = nl._generator
     if opts.seed ~= nil then
-      if type(opts.seed) ~= 'number' then argerror(op, 'a number as seed', opts.seed) end
-      gen = ffi.new('nl_generator', { opts.seed, 0 })
+      -- a whole number, as DistributedSampler's (1.7 drew seed 1's order; NaN and -1 were taken)
+      local sd = opts.seed
+      if type(sd) ~= 'number' or sd ~= math.floor(sd) or sd < 0 or sd >= 2 ^ 53 then
+        raise(op .. ': seed must be a non-negative integer, got ' .. tostring(sd))
+      end
+      gen = ffi.new('nl_generator', { sd, 0 })
     end
     local tensors = tensor_datasets[ds]
     local batcher         -- ds:batch(idx) of a dataset that gathers its own batches (IdxDataset)
@@ -537,7 +542,8 @@ return function(nl)
       local order
       if sampler then order = sampled()
       elseif shuffle then order = wrap(lib.nl_randperm(gen, n, 1)) end
-      local b = tonumber(skip) or 0
+      if skip ~= nil and type(skip) ~= 'number' then argerror(op .. ': iter(skip)', 'a number', skip) end
+      local b = skip or 0
       if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
       b = math.min(b, nb)
       return function()
@@ -587,6 +593,7 @@ return function(nl)
     if not whole(n) then raise(op .. ': the number of rows must be a non-negative integer, got ' .. tostring(n)) end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
+    nl._check_opts(op, opts, KNOWN.DistributedSampler)
     local R, r = opts.num_replicas, opts.rank
     if R == nil or r == nil then
       local dist = nl.dist

@@ -582,6 +582,15 @@ describe('data.DataLoader', function()
     contains(errmsg(data.DataLoader, ds, { batch_size = 0 }), 'batch_size must be a positive integer')
   end)
 
+  -- a seed of 1.7 drew seed 1's order, and NaN or -1 were taken; iter('abc') meant skip 0
+  it('rejects a seed that is not a whole number and a skip that is not a number', function()
+    for _, sd in ipairs({ 1.7, -1, 0 / 0 }) do
+      contains(errmsg(data.DataLoader, ds, { seed = sd }), 'DataLoader: seed must be a non-negative integer')
+    end
+    local loader = data.DataLoader(ds, { batch_size = 4, seed = 3 })
+    contains(errmsg(loader.iter, loader, 'abc'), 'iter(skip)')
+  end)
+
   -- a misspelt option was once dropped without a word (batches of 32, in
   -- order); now it is an error naming it, as PyTorch's TypeError
   it('rejects options it does not read, naming them', function()

@@ -373,10 +373,12 @@ describe('data.DistributedSampler', function()
   local function shares(n, R, opts)
     local out = {}
     for r = 0, R - 1 do
-      local o = { num_replicas = R, rank = r }
-      for k, v in pairs(opts or {}) do o[k] = v end
+      local o, epoch = { num_replicas = R, rank = r }, nil
+      for k, v in pairs(opts or {}) do
+        if k == 'epoch' then epoch = v else o[k] = v end
+      end
       local s = data.DistributedSampler(n, o)
-      if o.epoch then s:set_epoch(o.epoch) end
+      if epoch then s:set_epoch(epoch) end
       out[r + 1] = s:order():totable()
       assert.are.equal(#out[r + 1], #s)
     end
@@ -472,6 +474,8 @@ describe('data.DistributedSampler', function()
       err(function() data.DistributedSampler(10, { num_replicas = 2, rank = 2 }) end), 1, true)
     assert.matches('DistributedSampler: num_replicas must be a positive integer',
       err(function() data.DistributedSampler(10, { num_replicas = 0, rank = 0 }) end), 1, true)
+    assert.matches("DistributedSampler: unknown options 'seeds', 'shufle'",
+      err(function() data.DistributedSampler(10, { num_replicas = 2, rank = 0, shufle = false, seeds = 3 }) end), 1, true)
     local s = data.DistributedSampler(10, { num_replicas = 2, rank = 0 })
     assert.matches('DataLoader: give shuffle or a sampler, not both',
       err(function() data.DataLoader(data.TensorDataset(nl.ones(10)), { sampler = s, shuffle = true }) end), 1, true)
