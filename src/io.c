@@ -377,11 +377,23 @@ static inline bool csv_space(char c, int delim) {
     return (c == ' ' || c == '\t') && c != delim;
 }
 
-/* the number of fields of a line [s, e) */
+/* the number of fields of a line [s, e); a delimiter between double
+ * quotes is part of its field ("Price, USD" is one header name, as
+ * pandas and spreadsheets write it) */
 static int csv_count_fields(const char *s, const char *e, int delim) {
     int n = 1;
-    for (; s < e; s++) n += *s == delim;
+    bool quoted = false;
+    for (; s < e; s++) {
+        if (*s == '"') quoted = !quoted;
+        else if (*s == delim && !quoted) n++;
+    }
     return n;
+}
+
+/* a line [p, e) of only spaces and tabs */
+static bool csv_blank(const char *p, const char *e) {
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    return p == e;
 }
 
 nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *header, int64_t header_cap) {
@@ -427,6 +439,11 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
         }
         char *nl = memchr(p, '\n', end - p), *e = nl ? nl : end;
         line++;
+        if (header && csv_blank(p, e)) {      /* blank lines before the header, as before data rows */
+            p = nl ? nl + 1 : end;
+            i--;
+            continue;
+        }
         if (i == skip_lines - 1 && header) {
             char *he = e > p && e[-1] == '\r' ? e - 1 : e;
             if (he - p >= header_cap) {

@@ -40,15 +40,18 @@ return function(nl)
   local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
 
   local function split_header(line, delim)
-    local names, start = {}, 1
-    while true do
-      local i = line:find(delim, start, true)
-      local field = trim(line:sub(start, (i or 0) - 1))
+    local names, start, quoted = {}, 1, false
+    local function take(stop)
+      local field = trim(line:sub(start, stop))
       if #field >= 2 and field:sub(1, 1) == '"' and field:sub(-1) == '"' then field = field:sub(2, -2) end
       names[#names + 1] = field
-      if not i then break end
-      start = i + 1
     end
+    for i = 1, #line do                 -- a delimiter inside double quotes belongs to its field
+      local c = line:sub(i, i)
+      if c == '"' then quoted = not quoted
+      elseif c == delim and not quoted then take(i - 1); start = i + 1 end
+    end
+    take(#line)
     return names
   end
 

@@ -199,6 +199,20 @@ describe('data.load_csv', function()
     assert.are.same({ 3, 2 }, Xg:shape())
   end)
 
+  -- a quoted header name holding the delimiter is one column (it counted as
+  -- two, and every data row then had too few fields), and blank lines
+  -- before the header are skipped as they are before data rows (the blank
+  -- line was taken as a header of one column)
+  it('reads a quoted header name with the delimiter in it, and blank lines before the header', function()
+    local X, y, names = data.load_csv(write('quoted.csv', '"Price, USD",qty,label\n1.5,2,0\n3,4,1\n'), { label = 'label' })
+    assert.are.same({ 'Price, USD', 'qty' }, names)
+    assert.are.same({ { 1.5, 2 }, { 3, 4 } }, X:totable())
+    assert.are.same({ 0, 1 }, y:totable())
+    local X2, _, names2 = data.load_csv(write('blank.csv', '\n  \r\na,b\n1,2\n'))
+    assert.are.same({ 'a', 'b' }, names2)
+    assert.are.same({ { 1, 2 } }, X2:totable())
+  end)
+
   it('names the line and column of a field that is not a number', function()
     local p = write('bad.csv', 'a,b,c\n1,2,3\n\n4,abc,6\n')
     local msg = errmsg(data.load_csv, p)
