@@ -230,8 +230,8 @@ nl_tensor *nl_load_idx(const char *path, int dtype) {
         for (int64_t i = 0; i < numel; i++) {
             double v = idx_value(data + i * es, code);
             if (!(v >= -0x1p63 && v < 0x1p63)) {
-                nl_set_error("load_idx: " PATH_FMT ": element %lld (%g) does not fit in int64",
-                             path, (long long)i, v);
+                nl_set_error("load_idx: " PATH_FMT ": element %lld (counting from 1) holds %g, which does not fit "
+                             "in int64", path, (long long)i + 1, v);
                 nl_release(t);
                 t = NULL;
                 goto done;

@@ -370,8 +370,8 @@ return function(nl)
   end
   function nl.eye(n, m, dtype)
     if type(m) == 'string' then m, dtype = nil, m end
-    if type(n) ~= 'number' then argerror('eye', 'a size', n) end
-    if m ~= nil and type(m) ~= 'number' then argerror('eye', 'a size', m) end
+    size_arg('eye', n, 'an integer size')                -- 2.5 was truncated to 2
+    if m ~= nil then size_arg('eye', m, 'an integer size') end
     return wrap(lib.nl_eye(n, m or n, dtype_id(dtype, 'eye')))
   end
 
@@ -379,7 +379,12 @@ return function(nl)
   local gen = ffi.new('nl_generator', { 0x2545F4914F6CDD1DULL, 0 })
   nl._generator = gen
   function nl.manual_seed(seed)
-    if type(seed) ~= 'number' then argerror('manual_seed', 'a number', seed) end
+    -- a whole number a double holds exactly: NaN, inf, 2^63 and 2^70 all
+    -- gave one stream, and a fraction was truncated; negatives wrap to
+    -- 64 bits as PyTorch's do
+    if type(seed) ~= 'number' or seed ~= math.floor(seed) or math.abs(seed) > 2 ^ 53 then
+      raise('manual_seed: expected an integer seed of at most 2^53 in magnitude, got ' .. tostring(seed))
+    end
     gen.seed = seed
     gen.offset = 0
   end
@@ -393,7 +398,7 @@ return function(nl)
   end
 
   function nl.randperm(n)
-    if type(n) ~= 'number' then argerror('randperm', 'a size', n) end
+    size_arg('randperm', n, 'an integer size')
     return wrap(lib.nl_randperm(gen, n, 1))
   end
 

@@ -85,6 +85,12 @@ describe('data.load_idx', function()
     assert.are.same({ -7, 0, 9 }, flat(s))
   end)
 
+  -- the element named as Lua counts (it said element 2 for the third)
+  it('names the element, counting from 1, that does not fit in int64', function()
+    local path = write('nan.idx', idx_bytes(0x0E, { 3 }, { 1, 2, 0 / 0 }, be_double))
+    contains(errmsg(data.load_idx, path, 'int64'), 'element 3 (counting from 1) holds ')
+  end)
+
   it('keeps a 3-D shape in row-major order', function()
     local vals = {}
     for i = 1, 24 do vals[i] = i - 1 end

@@ -75,6 +75,11 @@ local cases = {
   { 'matmul out of memory', '^[^\n]*matmul: out of memory allocating %[8388608,8388608%]',
     function() return nl.matmul(nl.zeros(2 ^ 23, 1), nl.zeros(1, 2 ^ 23)) end },
   { 'eye out of memory', 'eye: out of memory', function() return nl.eye(2 ^ 23) end },
+  -- fractions were truncated, and NaN, inf or 2^70 as seeds all gave one stream
+  { 'eye fraction', 'eye: expected an integer size', function() return nl.eye(2.5) end },
+  { 'randperm fraction', 'randperm: expected an integer size', function() return nl.randperm(3.5) end },
+  { 'seed NaN', 'manual_seed: expected an integer seed', function() nl.manual_seed(0 / 0) end },
+  { 'seed huge', 'manual_seed: expected an integer seed', function() nl.manual_seed(2 ^ 70) end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
 }
