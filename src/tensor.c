@@ -277,6 +277,13 @@ nl_tensor *nl_arange(double start, double end, double step, int dtype) {
     nl_tensor *t = nl_tensor_alloc("arange", 1, &n, dtype);
     if (!t) return NULL;
     int64_t es = nl_dtype_size(dtype);
+    if (dtype == NL_INT64 && start == floor(start) && step == floor(step) && fabs(start) < 0x1p62 &&
+        fabs(step) < 0x1p62) {
+        /* whole steps in int64 arithmetic: in doubles, values past 2^53 repeated */
+        int64_t s0 = (int64_t)start, st = (int64_t)step, *o = t->data;
+        for (int64_t i = 0; i < n; i++) o[i] = nl_wrap_add(s0, nl_wrap_mul(i, st));
+        return t;
+    }
     for (int64_t i = 0; i < n; i++) nl_store((char *)t->data + i * es, dtype, start + i * step);
     return t;
 }
