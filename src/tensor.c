@@ -243,7 +243,13 @@ static bool check_sizes_zero(int ndim, const int64_t *sizes) {
     return false;
 }
 
+/* v is a whole number int64 holds: NaN, fractions and values past its
+ * range are refused rather than stored saturated (1e30 as INT64_MAX, NaN
+ * as 0), as PyTorch refuses them */
+static bool fits_int64(double v) { return v == floor(v) && v >= -0x1p63 && v < 0x1p63; }
+
 nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
+    NL_CHECK(dtype != NL_INT64 || fits_int64(value), "full: %g is not an int64 value", value);
     nl_tensor *t = nl_tensor_alloc("full", ndim, sizes, dtype);
     if (t && nl_fill_(t, value) != 0) { nl_release(t); return NULL; }
     return t;
@@ -260,6 +266,13 @@ nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype, const doub
     NL_CHECK(values || check_sizes_zero(ndim, sizes), "tensor: no values for shape %s", nl_sizes_str(ndim, sizes));
     nl_tensor *t = nl_tensor_alloc("tensor", ndim, sizes, dtype);
     if (!t) return NULL;
+    for (int64_t i = 0; dtype == NL_INT64 && i < t->numel; i++)
+        if (!fits_int64(values[i])) {
+            nl_set_error("tensor: element %lld (counting from 1), %g, is not an int64 value", (long long)i + 1,
+                         values[i]);
+            nl_release(t);
+            return NULL;
+        }
     int64_t es = nl_dtype_size(dtype);
     for (int64_t i = 0; i < t->numel; i++) nl_store((char *)t->data + i * es, dtype, values[i]);
     return t;

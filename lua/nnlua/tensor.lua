@@ -521,7 +521,10 @@ return function(nl)
     if dt == 0 then ffi.cast(float_p, p.data)[off] = v
     elseif dt == 1 then ffi.cast(double_p, p.data)[off] = v
     else
-      if v ~= math.floor(v) then raise('index: cannot store ' .. v .. ' in an int64 tensor') end
+      -- NaN, a fraction or a number past int64's range (1e30 stored INT64_MIN), as PyTorch refuses
+      if v ~= math.floor(v) or v >= 2 ^ 63 or v < -2 ^ 63 then
+        raise('index: cannot store ' .. tostring(v) .. ' in an int64 tensor')
+      end
       ffi.cast(int64_p, p.data)[off] = v
     end
   end

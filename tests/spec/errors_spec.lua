@@ -80,6 +80,11 @@ local cases = {
   { 'randperm fraction', 'randperm: expected an integer size', function() return nl.randperm(3.5) end },
   { 'seed NaN', 'manual_seed: expected an integer seed', function() nl.manual_seed(0 / 0) end },
   { 'seed huge', 'manual_seed: expected an integer seed', function() nl.manual_seed(2 ^ 70) end },
+  -- numbers int64 cannot hold are refused, not saturated (1e30 stored INT64_MIN, NaN 0)
+  { 'int64 store out of range', 'index: cannot store 1e%+30 in an int64 tensor', function() nl.zeros(2, 'int64')[1] = 1e30 end },
+  { 'int64 tensor of NaN', 'tensor: element 2 %(counting from 1%), %-?nan, is not an int64 value',
+    function() return nl.tensor({ 1, 0 / 0 }, 'int64') end },
+  { 'int64 full of inf', 'full: inf is not an int64 value', function() return nl.full({ 2 }, 1 / 0, 'int64') end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
 }
