@@ -80,7 +80,7 @@ bool nl_inplace_write_ok(const char *op, nl_tensor *dst, nl_tensor *src) {
             return false;
         }
     if (!src) return true;
-    if (src->storage != dst->storage || !src->numel || !dst->numel || !dense(src) || !dense(dst)) return true;
+    if (src->storage != dst->storage || !src->numel || !dense(src) || !dense(dst)) return true;
     bool same = src->offset == dst->offset && src->ndim == dst->ndim &&
                 !memcmp(src->sizes, dst->sizes, sizeof(int64_t) * src->ndim) &&
                 !memcmp(src->strides, dst->strides, sizeof(int64_t) * src->ndim);
@@ -514,10 +514,8 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
             if (owed.v) owed_paid(&owed, n);
             continue;
         }
-        if (n->freed) {
-            rc = freed_error(n->op);
-            break;
-        }
+        /* freed nodes and inputs were refused above; versions again, as a
+         * grad-ready hook may run user code between nodes */
         if (!versions_ok(n)) { rc = -1; break; }
         nl_tensor **gin = n->n_in <= 4 ? gin_small : calloc(n->n_in, sizeof(nl_tensor *));
         if (!gin) { nl_set_error("backward: out of memory"); rc = -1; break; }
@@ -557,8 +555,6 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                         gin[i] = c;
                     }
                     rc = gin[i] ? accumulate_node(&x->node->grad, &gin[i]) : -1;
-                } else if (graph_freed(x)) {
-                    rc = freed_error(maker_op(x));
                 } else {
                     rc = accumulate(&x->grad, gin[i], x->dtype);
                 }

@@ -390,7 +390,7 @@ static int csv_count_fields(const char *s, const char *e, int delim) {
     return n;
 }
 
-/* a line [p, e) of only spaces and tabs */
+/* a line [p, e) of only spaces and tabs (and a CRLF's CR) */
 static bool csv_blank(const char *p, const char *e) {
     while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
     return p == e;
@@ -462,9 +462,7 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
         char *nl = memchr(p, '\n', end - p), *e = nl ? nl : end;
         line++;
         if (e > p && e[-1] == '\r') e--;
-        char *q = p;
-        while (q < e && (*q == ' ' || *q == '\t')) q++;
-        if (q == e) { p = nl ? nl + 1 : end; continue; }   /* blank line */
+        if (csv_blank(p, e)) { p = nl ? nl + 1 : end; continue; }
         int64_t nf = csv_count_fields(p, e, delimiter);
         if (ncol < 0) { ncol = nf; ncol_line = line; }
         if (nf != ncol) {

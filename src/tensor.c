@@ -266,15 +266,16 @@ nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype, const doub
     NL_CHECK(values || check_sizes_zero(ndim, sizes), "tensor: no values for shape %s", nl_sizes_str(ndim, sizes));
     nl_tensor *t = nl_tensor_alloc("tensor", ndim, sizes, dtype);
     if (!t) return NULL;
-    for (int64_t i = 0; dtype == NL_INT64 && i < t->numel; i++)
-        if (!fits_int64(values[i])) {
+    int64_t es = nl_dtype_size(dtype);
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (dtype == NL_INT64 && !fits_int64(values[i])) {
             nl_set_error("tensor: element %lld (counting from 1), %g, is not an int64 value", (long long)i + 1,
                          values[i]);
             nl_release(t);
             return NULL;
         }
-    int64_t es = nl_dtype_size(dtype);
-    for (int64_t i = 0; i < t->numel; i++) nl_store((char *)t->data + i * es, dtype, values[i]);
+        nl_store((char *)t->data + i * es, dtype, values[i]);
+    }
     return t;
 }
 

@@ -58,14 +58,13 @@ return function(nl)
   -- 20000 x 20000 took 1.5 GB and 1.7 s to show 36 values)
   local function render(t)
     local p = t.ptr
-    local cp = p
-    local ndim, is_int = cp.ndim, cp.dtype == 2
-    local idata = ffi.cast('int64_t *', cp.data)
-    local f_at = cp.dtype == 0 and nl._f32_at or nl._f64_at    -- NaNs as Lua's own (tensor.lua)
-    local function at(off) if is_int then return idata[off] end return f_at(cp.data, off) end
+    local ndim, is_int = p.ndim, p.dtype == 2
+    local idata = ffi.cast('int64_t *', p.data)
+    local f_at = p.dtype == 0 and nl._f32_at or nl._f64_at    -- NaNs as Lua's own (tensor.lua)
+    local function at(off) if is_int then return idata[off] end return f_at(p.data, off) end
     local summarize = tonumber(p.numel) > THRESHOLD
     local shape, strides = {}, {}
-    for d = 1, ndim do shape[d] = tonumber(cp.sizes[d - 1]); strides[d] = tonumber(cp.strides[d - 1]) end
+    for d = 1, ndim do shape[d] = tonumber(p.sizes[d - 1]); strides[d] = tonumber(p.strides[d - 1]) end
 
     -- collect the shown values (in order) to pick a format and a width
     local vals = {}

@@ -486,10 +486,7 @@ return function(nl)
   end
   function Tensor.is_contiguous(t) return lib.nl_is_contiguous(T(t, 'is_contiguous')) ~= 0 end
 
-  function nl._shape_str(t)
-    local s = Tensor.shape(t)
-    return '[' .. table.concat(s, ',') .. ']'
-  end
+  function nl._shape_str(t) return sizes_str(T(t, 'shape')) end
 
   -- A NaN read from C keeps its payload bits, and LuaJIT keeps its other
   -- values inside NaNs: read as a number, a NaN with the sign set and a

@@ -203,21 +203,19 @@ return function(nl, nn)
   end
 
   local Module = nn.Module
-  local fn_name = {}
-  for k, f in pairs(F) do
-    if KNOWN[k] then fn_name[f] = k end
-  end
-  local function loss_module(name, fn)
+  -- the module of functional form F[fname], which names its options
+  local function loss_module(name, fname)
+    local fn = F[fname]
     local cls = Module:extend(name)
-    cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, fn_name[fn]) end
+    cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, fname) end
     cls.forward = function(self, input, target) return fn(input, target, self.opts) end
     nn[name] = cls
   end
-  loss_module('MSELoss', F.mse_loss)
-  loss_module('L1Loss', F.l1_loss)
-  loss_module('HuberLoss', F.huber_loss)
-  loss_module('CrossEntropyLoss', F.cross_entropy)
-  loss_module('NLLLoss', F.nll_loss)
-  loss_module('BCELoss', F.binary_cross_entropy)
-  loss_module('BCEWithLogitsLoss', F.binary_cross_entropy_with_logits)
+  loss_module('MSELoss', 'mse_loss')
+  loss_module('L1Loss', 'l1_loss')
+  loss_module('HuberLoss', 'huber_loss')
+  loss_module('CrossEntropyLoss', 'cross_entropy')
+  loss_module('NLLLoss', 'nll_loss')
+  loss_module('BCELoss', 'binary_cross_entropy')
+  loss_module('BCEWithLogitsLoss', 'binary_cross_entropy_with_logits')
 end
