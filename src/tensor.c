@@ -246,7 +246,10 @@ static bool check_sizes_zero(int ndim, const int64_t *sizes) {
 /* v is a whole number int64 holds: NaN, fractions and values past its
  * range are refused rather than stored saturated (1e30 as INT64_MAX, NaN
  * as 0), as PyTorch refuses them */
-static bool fits_int64(double v) { return v == floor(v) && v >= -0x1p63 && v < 0x1p63; }
+/* An int64 destination takes a number whose integer part int64 holds (a
+ * fraction truncates toward zero, as in PyTorch); NaN, the infinities and
+ * numbers past the range are refused where they saturated. */
+static bool fits_int64(double v) { return v >= -0x1p63 && v < 0x1p63; }
 
 nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
     NL_CHECK(dtype != NL_INT64 || fits_int64(value), "full: %g is not an int64 value", value);
@@ -518,6 +521,7 @@ static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
 int nl_fill_(nl_tensor *dst, double value) {
     NL_CHECK_TENSOR_INT("fill_", dst);
     NL_CHECK_INPLACE_INT("fill_", dst);
+    NL_CHECK_INT(dst->dtype != NL_INT64 || fits_int64(value), "fill_: %g is not an int64 value", value);
     fill_ctx ctx = { value, dst->dtype };
     if (dst->numel <= 4096 && nl_is_contiguous(dst)) {
         /* small and dense: one row, no iterator */

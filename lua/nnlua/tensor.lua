@@ -287,6 +287,20 @@ return function(nl)
     return n, dt
   end
 
+  -- read_sizes for a new tensor: a negative size is refused here, so that
+  -- the message names the op the caller used (C's names 'full' for zeros)
+  local function new_sizes(op, ...)
+    local n, dt = read_sizes(op, ...)
+    for i = 0, n - 1 do
+      if sizes_buf[i] < 0 then
+        local s = {}
+        for j = 0, n - 1 do s[j + 1] = tostring(tonumber(sizes_buf[j])) end
+        raise(string.format('%s: negative size in [%s]', op, table.concat(s, ',')))
+      end
+    end
+    return n, dt
+  end
+
   -- ---- creation ----------------------------------------------------------
 
   -- nested Lua tables -> shape and a flat double array
@@ -327,6 +341,13 @@ return function(nl)
       if type(x) ~= 'table' or #x ~= shape[d] then
         raise(string.format('tensor: ragged nested table: level %d should have %d entries', d, shape[d]))
       end
+      -- # of {1, nil, 3} may be 1: the 3 was dropped without a word
+      local keys = 0
+      for _ in pairs(x) do keys = keys + 1 end
+      if keys ~= shape[d] then
+        raise(string.format('tensor: a table at level %d has %d entries, but its length (#) is %d (a nil in '
+          .. 'the list?)', d, keys, shape[d]))
+      end
       for i = 1, shape[d] do fill(x[i], d + 1) end
     end
     fill(v, 1)
@@ -335,20 +356,20 @@ return function(nl)
   end
 
   function nl.empty(...)
-    local n, dt = read_sizes('empty', ...)
+    local n, dt = new_sizes('empty', ...)
     return wrap(lib.nl_empty(n, sizes_buf, dt or 0))
   end
   function nl.zeros(...)
-    local n, dt = read_sizes('zeros', ...)
+    local n, dt = new_sizes('zeros', ...)
     return wrap(lib.nl_full(n, sizes_buf, 0, dt or 0))
   end
   function nl.ones(...)
-    local n, dt = read_sizes('ones', ...)
+    local n, dt = new_sizes('ones', ...)
     return wrap(lib.nl_full(n, sizes_buf, 1, dt or 0))
   end
   function nl.full(shape, value, dtype)
     if type(value) ~= 'number' then argerror('full', 'a number as fill value', value) end
-    local n = read_sizes('full', shape)
+    local n = new_sizes('full', shape)
     return wrap(lib.nl_full(n, sizes_buf, value, dtype_id(dtype, 'full')))
   end
   function nl.arange(a, b, step, dtype)
@@ -389,11 +410,11 @@ return function(nl)
     gen.offset = 0
   end
   function nl.rand(...)
-    local n, dt = read_sizes('rand', ...)
+    local n, dt = new_sizes('rand', ...)
     return wrap(lib.nl_rand(gen, n, sizes_buf, dt or 0))
   end
   function nl.randn(...)
-    local n, dt = read_sizes('randn', ...)
+    local n, dt = new_sizes('randn', ...)
     return wrap(lib.nl_randn(gen, n, sizes_buf, dt or 0))
   end
 
@@ -518,8 +539,9 @@ return function(nl)
     if dt == 0 then ffi.cast(float_p, p.data)[off] = v
     elseif dt == 1 then ffi.cast(double_p, p.data)[off] = v
     else
-      -- NaN, a fraction or a number past int64's range (1e30 stored INT64_MIN), as PyTorch refuses
-      if v ~= math.floor(v) or v >= 2 ^ 63 or v < -2 ^ 63 then
+      -- NaN or a number past int64's range (1e30 stored INT64_MIN), as PyTorch refuses; a
+      -- fraction truncates toward zero, as there
+      if not (v >= -2 ^ 63 and v < 2 ^ 63) then
         raise('index: cannot store ' .. tostring(v) .. ' in an int64 tensor')
       end
       ffi.cast(int64_p, p.data)[off] = v

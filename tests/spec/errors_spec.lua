@@ -29,7 +29,7 @@ local cases = {
   { 'view size', 'view: shape %[4,4%] is invalid for a tensor of shape %[2,3%]', function() return a23:view(4, 4) end },
   { 'view strides', 'view: ', function() return a23:t():view(6) end },
   { 'reshape two -1', 'reshape', function() return a23:reshape(-1, -1) end },
-  { 'negative size', 'zeros: expected integer sizes|full: negative size', function() return nl.zeros(-1, 3) end },
+  { 'negative size', 'zeros: negative size in %[%-1,3%]', function() return nl.zeros(-1, 3) end },
   { 'too many dims', 'zeros: 9 dims', function() return nl.zeros(1, 1, 1, 1, 1, 1, 1, 1, 1) end },
   { 'unknown dtype', "zeros: unknown dtype 'float16'", function() return nl.zeros(2, 'float16') end },
   { 'index out of bounds', 'index: index 3 out of range for dim 1 of size 2', function() return a23[3] end },
@@ -85,6 +85,15 @@ local cases = {
   { 'int64 tensor of NaN', 'tensor: element 2 %(counting from 1%), %-?nan, is not an int64 value',
     function() return nl.tensor({ 1, 0 / 0 }, 'int64') end },
   { 'int64 full of inf', 'full: inf is not an int64 value', function() return nl.full({ 2 }, 1 / 0, 'int64') end },
+  -- fill_ saturated them (NaN stored 0, 1e30 INT64_MAX)
+  { 'int64 fill_ NaN', 'fill_: %-?nan is not an int64 value', function() nl.zeros(2, 'int64'):fill_(0 / 0) end },
+  { 'int64 fill_ huge', 'fill_: 1e%+30 is not an int64 value', function() nl.zeros(2, 'int64'):fill_(1e30) end },
+  { 'int64 row store NaN', 'is not an int64 value', function() nl.zeros(2, 2, 'int64')[1] = 0 / 0 end },
+  -- a negative size was reported as 'full's for zeros, ones, rand and randn
+  { 'randn negative', '^[^\n]*randn: negative size in %[%-3%]', function() return nl.randn({ -3 }) end },
+  -- # of { 1, nil, 3 } may be 1, and the 3 was dropped without a word
+  { 'tensor with a hole', 'tensor: a table at level 1 has 2 entries, but its length %(#%) is 1',
+    function() return nl.tensor({ 1, nil, 3 }) end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
 }

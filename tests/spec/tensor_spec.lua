@@ -17,6 +17,18 @@ describe('creation', function()
     assert.are.equal(2 ^ 40 + 1, nl.tensor({ 2 ^ 40 + 1 }, 'int64')[1])
   end)
 
+  it('an int64 tensor truncates fractions toward zero, as PyTorch does', function()
+    -- torch.tensor([2.5, -2.5], dtype=torch.int64) is [2, -2]; full, fill_ and
+    -- stores likewise (they used to refuse some and saturate others)
+    assert.are.same({ 2, -2 }, nl.tensor({ 2.5, -2.5 }, 'int64'):totable())
+    assert.are.same({ 2, 2 }, nl.full({ 2 }, 2.7, 'int64'):totable())
+    assert.are.same({ -2, -2 }, nl.zeros(2, 'int64'):fill_(-2.7):totable())
+    local t = nl.zeros(3, 'int64')
+    t[1], t[2] = 2.5, -1.5
+    assert.are.same({ 2, -1, 0 }, t:totable())
+    assert.are.same({ -2 ^ 63 }, nl.tensor({ -2 ^ 63 }, 'int64'):totable())
+  end)
+
   it('zeros, ones, full, empty, eye, arange', function()
     assert.are.same({ { 0, 0 }, { 0, 0 } }, nl.zeros(2, 2):totable())
     assert.are.same({ 1, 1, 1 }, nl.ones({ 3 }):totable())
