@@ -94,6 +94,40 @@ describe('attention', function()
     end
   end)
 
+  -- is_causal replaced a given attn_mask: the mask's blocks were lost
+  it('is_causal with an attn_mask applies both', function()
+    local m = nn.MultiheadAttention(4, 1)
+    local x = nl.randn(3, 1, 4)
+    local pad = nl.tensor({ { 0, 0, 0 }, { 1, 0, 0 }, { 0, 1, 0 } })
+    local _, w = m(x, x, x, { attn_mask = pad, is_causal = true })
+    local both = nl.tensor({ { 0, 1, 1 }, { 1, 0, 1 }, { 0, 1, 0 } })
+    local _, want = m(x, x, x, { attn_mask = both })
+    assert.are.same(want:totable(), w:totable())
+    assert.are.equal(0, w[1][2][1])
+    assert.are.equal(1, w[1][2][2])
+    assert.are.equal(0, w[1][3][2])
+  end)
+
+  -- a float mask is PyTorch's additive bias there; here nonzero blocks, so
+  -- 0.5 was a block without a word. 0/-inf (PyTorch's additive form of a
+  -- block) is taken, and means what 0/1 means.
+  it('a float mask of other values than 0, 1 and -inf is refused; -inf blocks', function()
+    local m = nn.MultiheadAttention(4, 2)
+    local x = nl.randn(3, 2, 4)
+    local _, w1 = m(x, x, x, { attn_mask = nl.tensor({ { 0, 1, 0 }, { 0, 0, 1 }, { 0, 0, 0 } }) })
+    local ninf = -math.huge
+    local _, w2 = m(x, x, x, { attn_mask = nl.tensor({ { 0, ninf, 0 }, { 0, 0, ninf }, { 0, 0, 0 } }) })
+    assert.are.same(w1:totable(), w2:totable())
+    local ok, err = pcall(m, x, x, x, { attn_mask = nl.tensor({ { 0, 0.5, 0 }, { 0, 0, 0 }, { 0, 0, 0 } }) })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('attn_mask holds values other than 0, 1 and %-inf'), err)
+    ok, err = pcall(m, x, x, x, { key_padding_mask = nl.tensor({ { 0, -2, 0 }, { 0, 0, 0 } }, 'float64') })
+    assert.is_truthy(err:find('key_padding_mask holds values other than'), err)
+    -- an int64 mask is boolean: any nonzero blocks
+    local _, w3 = m(x, x, x, { attn_mask = nl.tensor({ { 0, 5, 0 }, { 0, 0, -1 }, { 0, 0, 0 } }, 'int64') })
+    assert.are.same(w1:totable(), w3:totable())
+  end)
+
   it('a padded key gets no attention', function()
     local m = nn.MultiheadAttention(4, 2)
     local x = nl.randn(3, 2, 4)
@@ -136,5 +170,13 @@ describe('attention', function()
     assert.is_truthy(err:find('not divisible'), err)
     ok, err = pcall(function() local x = nl.randn(3, 2, 8); return m(x, x, x, { attn_mask = nl.zeros(2, 2) }) end)
     assert.is_truthy(err:find('attn_mask must be %(3, 3%)'), err)
+    -- 1.5 heads was taken (and shown as 1); PositionalEncoding broadcast an
+    -- (L, d) input or a wrong last dim into another shape
+    ok, err = pcall(nn.MultiheadAttention, 6, 1.5)
+    assert.is_truthy(err:find('expected positive integers embed_dim and num_heads, got 6 and 1.5'), err)
+    ok, err = pcall(nn.PositionalEncoding(4, 10, { batch_first = false }), nl.zeros(3, 4))
+    assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(L, N, 4%), got %[3,4%]'), err)
+    ok, err = pcall(nn.PositionalEncoding(4, 10), nl.zeros(2, 3, 1))
+    assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(N, L, 4%), got %[2,3,1%]'), err)
   end)
 end)

@@ -351,6 +351,10 @@ describe('recurrent gradchecks (float64)', function()
     check(function(a, b) return nn.functional.rnn_cell(a, b, 'tanh') end, { wide64(3, 4), rand64(3, 4) })
     check(function(a, b) return nn.functional.rnn_cell(a, b, 'relu') end, { wide64(3, 4), rand64(3, 4) })
     check(function(a) return nn.functional.rnn_cell(a, nil, 'tanh') end, { rand64(2, 5) })
+    -- any other name ran relu
+    local ok, err = pcall(nn.functional.rnn_cell, nl.tensor({ { -1, 2 } }), nil, 'sigmoid')
+    assert.is_false(ok)
+    assert.is_truthy(err:find("rnn_cell: nonlinearity must be 'tanh' or 'relu', got sigmoid"), err)
   end)
 
   for _, kind in ipairs({ 'LSTMCell', 'GRUCell', 'RNNCell' }) do

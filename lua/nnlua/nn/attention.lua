@@ -4,7 +4,9 @@
 -- with norm_first = true), and nn.PositionalEncoding
 -- (sinusoidal). Built from batched matmul, softmax and where: autograd
 -- differentiates it all. Masks are float or int tensors where nonzero
--- means "may not attend" (PyTorch's boolean masks).
+-- means "may not attend" (PyTorch's boolean masks); a float mask may also
+-- hold -inf there (PyTorch's additive 0/-inf form), and any other value is
+-- refused: PyTorch would add it to the scores, which this form cannot say.
 return function(nl, nn)
   local Module = nn.Module
 
@@ -21,8 +23,11 @@ return function(nl, nn)
   function MultiheadAttention:init(embed_dim, num_heads, opts)
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_INIT)
-    if type(embed_dim) ~= 'number' or type(num_heads) ~= 'number' or embed_dim < 1 or num_heads < 1 then
-      nl._raise('MultiheadAttention: expected positive embed_dim and num_heads')
+    for _, v in ipairs({ embed_dim, num_heads }) do
+      if type(v) ~= 'number' or v < 1 or v > 2 ^ 31 or v ~= math.floor(v) then
+        nl._raise(('MultiheadAttention: expected positive integers embed_dim and num_heads, got %s and %s'):format(
+          tostring(embed_dim), tostring(num_heads)))
+      end
     end
     if embed_dim % num_heads ~= 0 then
       nl._raise(('MultiheadAttention: embed_dim %d is not divisible by num_heads %d'):format(embed_dim, num_heads))
@@ -49,8 +54,19 @@ return function(nl, nn)
     return y
   end
 
-  -- additive mask from a "nonzero = blocked" mask: 0 or -inf
-  local function blocked(mask, dtype)
+  -- additive mask from a "nonzero = blocked" mask: 0 or -inf. A float
+  -- mask holding other values than 0, 1 and -inf was meant as PyTorch's
+  -- additive bias, and it was taken as blocks without a word.
+  local function blocked(mask, dtype, what)
+    if what and mask:dtype() ~= 'int64' then   -- what: nil for the causal mask, built here
+      local odd = nl.no_grad(function()
+        return (mask:ne(0) * mask:ne(1) * mask:ne(-math.huge)):sum():item()
+      end)
+      if odd > 0 then
+        nl._raise(('MultiheadAttention: %s holds values other than 0, 1 and -inf; masks here block where nonzero '
+          .. '(PyTorch\'s boolean form), they are not added to the scores'):format(what))
+      end
+    end
     return nl.where(mask, -math.huge, nl.zeros({}, dtype))
   end
 
@@ -95,16 +111,17 @@ return function(nl, nn)
     local scores = nl.matmul(q, k:transpose(2, 3))            -- (N*H, L, S)
     local dtype = scores:dtype()
     local mask = opts.attn_mask
-    if opts.is_causal then
-      if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
-      mask = nn.causal_mask(L)
-    end
     if mask ~= nil then
       nl._T(mask, 'MultiheadAttention (attn_mask)')
       if mask:dim() ~= 2 or mask:size(1) ~= L or mask:size(2) ~= S then
         nl._raise(('MultiheadAttention: attn_mask must be (%d, %d), got %s'):format(L, S, nl._shape_str(mask)))
       end
-      scores = scores + blocked(mask, dtype)
+      scores = scores + blocked(mask, dtype, 'attn_mask')
+    end
+    if opts.is_causal then
+      -- with a given mask too, both apply (the causal one replaced it)
+      if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
+      scores = scores + blocked(nn.causal_mask(L), dtype)
     end
     if opts.key_padding_mask then
       local kpm = opts.key_padding_mask
@@ -112,7 +129,7 @@ return function(nl, nn)
       if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
         nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
       end
-      scores = (scores:view(N, H, L, S) + blocked(kpm, dtype):view(N, 1, 1, S)):view(N * H, L, S)
+      scores = (scores:view(N, H, L, S) + blocked(kpm, dtype, 'key_padding_mask'):view(N, 1, 1, S)):view(N * H, L, S)
     end
     local attn = scores:softmax(3)
     if self.training and self.dropout > 0 then
@@ -213,7 +230,12 @@ return function(nl, nn)
   end
 
   function PositionalEncoding:forward(x)
-    nl._T(x, 'PositionalEncoding')
+    local p = nl._T(x, 'PositionalEncoding')
+    -- an (L, d) input or a wrong last dim broadcast into another shape
+    if p.ndim ~= 3 or tonumber(p.sizes[2]) ~= self.d_model then
+      nl._raise(('PositionalEncoding: expected input of shape (%s, %d), got %s'):format(
+        self.batch_first and 'N, L' or 'L, N', self.d_model, nl._shape_str(x)))
+    end
     local L = self.batch_first and x:size(2) or x:size(1)
     if L > self.max_len then
       nl._raise(('PositionalEncoding: sequence length %d exceeds max_len %d'):format(L, self.max_len))

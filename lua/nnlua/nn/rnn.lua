@@ -229,7 +229,11 @@ return function(nl, nn)
   end
   -- act(gi + gh), act 'tanh' (default) or 'relu'
   function F.rnn_cell(gi, gh, nonlinearity)
-    local mode = (nonlinearity or 'tanh') == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU
+    nonlinearity = nonlinearity or 'tanh'
+    if nonlinearity ~= 'tanh' and nonlinearity ~= 'relu' then   -- any other ran relu
+      nl._raise("rnn_cell: nonlinearity must be 'tanh' or 'relu', got " .. tostring(nonlinearity))
+    end
+    local mode = nonlinearity == 'tanh' and MODE.RNN_TANH or MODE.RNN_RELU
     return nl._wrap(lib.nl_rnn_cell(nl._T(gi, 'rnn_cell'), gh ~= nil and nl._T(gh, 'rnn_cell') or nil, mode))
   end
 
