@@ -136,6 +136,28 @@ describe('LR schedulers against PyTorch', function()
       assert.are.equal(want[e], sched2:get_last_lr()[1])
     end
   end)
+
+  -- step(epoch) took the step as a next one and dropped the epoch; PyTorch
+  -- jumps to it with the closed form (its values: StepLR 1e-05 after
+  -- step(10), cosine 0.309517628819297 after step(3))
+  it('step(epoch) jumps to the epoch with the closed form', function()
+    local opt = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 1 })
+    local s = optim.StepLR(opt, { step_size = 2, gamma = 0.1 })
+    s:step(10)
+    assert.are.equal(10, s.last_epoch)
+    assert.is_true(S.close(opt.lr, 1e-5, 1e-12))
+    s:step()
+    assert.are.equal(11, s.last_epoch)
+    assert.is_true(S.close(opt.lr, 1e-5, 1e-12))
+    local o2 = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.5 })
+    local c = optim.CosineAnnealingLR(o2, { T_max = 7, eta_min = 0.01 })
+    c:step(3)
+    assert.is_true(S.close(o2.lr, 0.01 + 0.49 * (1 + math.cos(math.pi * 3 / 7)) / 2, 1e-14))
+    assert.is_true(S.close(o2.lr, 0.309517628819297, 1e-14))
+    local ok, err = pcall(c.step, c, 2.5)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('CosineAnnealingLR: step: epoch must be a whole number >= 0, got 2.5', 1, true), err)
+  end)
 end)
 
 describe('optimizer state_dict', function()
@@ -189,6 +211,28 @@ describe('optimizer state_dict', function()
     assert.are.same(before, flat(sd.state[1].exp_avg))
   end)
 
+  -- the state went in under the saved id, not the parameter's place, so
+  -- ids other than 1..n in order gave each parameter another's state
+  -- (PyTorch maps them: c gets -7's buffer, d 100's)
+  it('maps saved parameter ids to the parameters as the groups list them', function()
+    local c, d = nl.zeros(2):requires_grad(), nl.zeros(2):requires_grad()
+    local opt = optim.SGD({ { params = { c } }, { params = { d } } }, { lr = 1, momentum = 0.9 })
+    local function group(id)
+      return { params = { id }, lr = 1, momentum = 0.9, dampening = 0, nesterov = false, weight_decay = 0 }
+    end
+    opt:load_state_dict({ state = { [1] = { momentum_buffer = nl.tensor({ 100, 100 }) },
+                                    [2] = { momentum_buffer = nl.tensor({ -7, -7 }) } },
+                          param_groups = { group(2), group(1) } })
+    c.grad, d.grad = nl.zeros(2), nl.zeros(2)
+    opt:step()
+    -- buf = 0.9 buf + grad; p -= lr * buf
+    assert.is_true(S.close(c[1], 6.3, 1e-6))
+    assert.is_true(S.close(d[1], -90, 1e-6))
+    local ok, err = pcall(opt.load_state_dict, opt, { state = {}, param_groups = { group(1), group(1) } })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('param group 2 names parameter id 1 twice or not at all', 1, true), err)
+  end)
+
   it('refuses a state_dict that does not fit, and changes nothing', function()
     local m = problem('float32')
     local opt = optim.Adam({ m.W, m.b }, { lr = 0.01 })
@@ -239,6 +283,13 @@ describe('optimizer step and zero_grad', function()
     assert.are.equal(0.01, opt.param_groups[2].lr)
     opt.param_groups[1].lr = 0.2
     assert.are.equal(0.2, opt.lr)
+    -- opt.lr = x made a field that hid the groups' lr: steps kept 0.2
+    opt.lr = 0.05
+    assert.are.equal(0.05, opt.param_groups[1].lr)
+    assert.are.equal(0.05, opt.param_groups[2].lr)
+    assert.is_nil(rawget(opt, 'lr'))
+    opt:set_lr(0.5)
+    assert.are.equal(0.5, opt.lr)
   end)
 
   it('a graph that saved a parameter refuses backward after a step', function()

@@ -32,10 +32,22 @@ return function(nl, optim)
     return self
   end
 
-  -- next epoch: every group's lr becomes the schedule's value
-  function Scheduler:step()
-    self.last_epoch = self.last_epoch + 1
-    local lrs = self:_get_lr()
+  -- next epoch: every group's lr becomes the schedule's value. step(e)
+  -- jumps to epoch e with the closed form, as PyTorch's (deprecated) step
+  -- with an epoch does; the epoch was dropped, and the step taken as a next.
+  function Scheduler:step(epoch)
+    local lrs
+    if epoch ~= nil then
+      if type(epoch) ~= 'number' or epoch < 0 or epoch ~= math.floor(epoch) then
+        raise(('%s: step: epoch must be a whole number >= 0, got %s'):format(self.name, tostring(epoch)))
+      end
+      self.last_epoch = epoch
+      lrs = {}
+      for i, base in ipairs(self.base_lrs) do lrs[i] = self:_closed_form(base, epoch) end
+    else
+      self.last_epoch = self.last_epoch + 1
+      lrs = self:_get_lr()
+    end
     for i, g in ipairs(self.optimizer.param_groups) do g.lr = lrs[i] end
     self._last_lr = lrs
   end
@@ -81,6 +93,7 @@ return function(nl, optim)
     end
     return lrs
   end
+  function StepLR:_closed_form(base, e) return base * self.gamma ^ math.floor(e / self.step_size) end
   function optim.StepLR(opt, opts)
     if type(opts) ~= 'table' or opts.step_size == nil then raise('StepLR: step_size is required') end
     local s = opts.step_size
@@ -108,6 +121,9 @@ return function(nl, optim)
       end
     end
     return lrs
+  end
+  function Cosine:_closed_form(base, e)
+    return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2
   end
   function optim.CosineAnnealingLR(opt, opts)
     if type(opts) ~= 'table' or opts.T_max == nil then raise('CosineAnnealingLR: T_max is required') end

@@ -55,6 +55,12 @@ return function(nl, optim)
         if k == 'lr' then return self.param_groups[1].lr end
         return cls[k]
       end,
+      -- and opt.lr = x sets every group's (it made a field that hid them:
+      -- steps kept the old lr while opt.lr read the new one)
+      __newindex = function(self, k, v)
+        if k == 'lr' then return self:set_lr(v) end
+        rawset(self, k, v)
+      end,
       __tostring = function(self)
         return ('%s (%d parameter group%s, lr=%s)'):format(cls.name, #self.param_groups,
           #self.param_groups == 1 and '' or 's', tostring(self.param_groups[1].lr))
@@ -199,7 +205,11 @@ return function(nl, optim)
     if #sd.param_groups ~= #self.param_groups then
       raise(('%s: %d parameter groups saved, the optimizer has %d'):format(name, #sd.param_groups, #self.param_groups))
     end
-    local flat, groups = {}, {}
+    -- flat: saved id -> the parameter; pos: saved id -> the parameter's
+    -- place over all groups, which step keys state by (the state went in
+    -- under the saved id, so ids other than 1..n in order gave each
+    -- parameter another's state, as PyTorch's remapping does not)
+    local flat, pos, groups, n = {}, {}, {}, 0
     for gi, g in ipairs(self.param_groups) do
       local sg = sd.param_groups[gi]
       if type(sg) ~= 'table' or type(sg.params) ~= 'table' or #sg.params ~= #g.params then
@@ -211,7 +221,14 @@ return function(nl, optim)
       for k, v in pairs(g) do if ng[k] == nil and k ~= 'params' then ng[k] = copy(v) end end
       ng.params = g.params
       check_group(self, ng, (' (loading param group %d)'):format(gi))
-      for j, p in ipairs(g.params) do flat[sg.params[j]] = p end
+      for j, p in ipairs(g.params) do
+        local id = sg.params[j]
+        if id == nil or flat[id] ~= nil then
+          raise(('%s: param group %d names parameter id %s twice or not at all'):format(name, gi, tostring(id)))
+        end
+        n = n + 1
+        flat[id], pos[id] = p, n
+      end
       groups[gi] = ng
     end
     local state = {}
@@ -222,14 +239,15 @@ return function(nl, optim)
       for k, v in pairs(st) do
         if nl.is_tensor(v) then
           if nl._shape_str(v) ~= nl._shape_str(p) then
-            raise(('%s: %s of shape %s for parameter %d of shape %s'):format(name, k, nl._shape_str(v), i, nl._shape_str(p)))
+            raise(('%s: %s of shape %s for parameter %s of shape %s'):format(name, k, nl._shape_str(v), tostring(i),
+              nl._shape_str(p)))
           end
           s[k] = nl.tensor(v:detach(), p:dtype())      -- a contiguous copy in the parameter's dtype
         else
           s[k] = v
         end
       end
-      state[i] = s
+      state[pos[i]] = s
     end
     self.param_groups, self.state = groups, state
   end
