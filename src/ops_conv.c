@@ -29,11 +29,13 @@
 #define POOL_GRAIN (1 << 15)
 
 /* PyTorch's output size of a pooled or convolved dim; ceil_mode rounds up
- * but no window may start inside the right padding. */
+ * but no window may start inside the right padding. A kernel longer than
+ * the input still gives one window in ceil_mode (2 over 1 gave 0): only
+ * the rounded-up span must not be negative. */
 static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-    int64_t span = in + 2 * p - d * (k - 1) - 1;
+    int64_t span = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
     if (span < 0) return 0;
-    int64_t o = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    int64_t o = span / s + 1;
     if (ceil_mode && (o - 1) * s >= in + p) o--;
     return o;
 }
@@ -1572,6 +1574,16 @@ typedef struct pool_geom {
     int64_t ho, wo;
 } pool_geom;
 
+/* The first of o windows along a dim of length in whose k taps (d apart,
+ * from i s - p) all miss the input, or -1 */
+static int64_t empty_window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t o) {
+    for (int64_t i = 0; i < o; i++) {
+        int64_t start = i * s - p, t = start < 0 ? (-start + d - 1) / d : 0;
+        if (t >= k || start + t * d >= in) return i;
+    }
+    return -1;
+}
+
 /* Checks a pooling op's input (4-D float) and window (a: kernel, stride,
  * padding, dilation, each [h, w]) and fills P. */
 static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil_mode, pool_geom *P) {
@@ -1603,6 +1615,18 @@ static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil
                      "with dilation [%lld,%lld], stride [%lld,%lld]", op, (long long)P->ho, (long long)P->wo,
                      nl_shape_str(x), (long long)P->ph, (long long)P->pw, (long long)P->kh, (long long)P->kw,
                      (long long)P->dh, (long long)P->dw, (long long)P->sh, (long long)P->sw);
+        return false;
+    }
+    /* With dilation, a window's taps may all fall in the padding: its max
+     * was -inf at a place past the plane, which backward wrote to. */
+    int64_t row = empty_window(P->h, P->kh, P->sh, P->ph, P->dh, P->ho);
+    int64_t col = empty_window(P->w, P->kw, P->sw, P->pw, P->dw, P->wo);
+    if (row >= 0 || col >= 0) {
+        nl_set_error("%s: the window at output %s %lld has no tap inside input %s (kernel [%lld,%lld], dilation "
+                     "[%lld,%lld], padding [%lld,%lld], stride [%lld,%lld])", op, row >= 0 ? "row" : "column",
+                     (long long)(row >= 0 ? row : col) + 1, nl_shape_str(x), (long long)P->kh, (long long)P->kw,
+                     (long long)P->dh, (long long)P->dw, (long long)P->ph, (long long)P->pw, (long long)P->sh,
+                     (long long)P->sw);
         return false;
     }
     return true;
@@ -1638,10 +1662,12 @@ static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil
         }                                                                                      \
     )
 
-/* the 2x2 windows with stride 2 of a CNN, which window_max takes */
+/* the 2x2 windows with stride 2 of a CNN, which window_max takes: each
+ * whole inside the plane (ceil_mode's last window over an odd H or W has
+ * one row or column; these kernels read a second, past the plane) */
 static inline bool pool_is_2x2(const pool_geom *P) {
     return P->kh == 2 && P->kw == 2 && P->sh == 2 && P->sw == 2 && P->ph == 0 && P->pw == 0 && P->dh == 1 &&
-           P->dw == 1;
+           P->dw == 1 && P->ho == P->h / 2 && P->wo == P->w / 2;
 }
 
 /* m, at = v, place where v is greater than m or NaN: selects through

@@ -410,6 +410,52 @@ describe('float64 gradchecks', function()
     end)
   end
 
+  -- the 2x2 kernels (AVX-512, AVX2 and plain C) took ceil_mode's last
+  -- window over an odd H or W, and read a row and a column past the plane:
+  -- [[5,7],[8,9]] for arange(1, 10) as 3x3, an index past the plane, and
+  -- heap corruption in backward at W = 255. PyTorch's values below; the
+  -- float32 path against the float64 one (which has no 2x2 kernel)
+  it('2x2 max pooling in ceil_mode on odd sizes: windows cut at the edge', function()
+    local x = nl.arange(1, 10):float():view(1, 1, 3, 3):requires_grad()
+    local y, idx = nn.MaxPool2d(2, { ceil_mode = true, return_indices = true })(x)
+    assert.are.same({ { { { 5, 6 }, { 8, 9 } } } }, y:totable())
+    assert.are.same({ { { { 5, 6 }, { 8, 9 } } } }, idx:totable())
+    local _, idx2 = nn.MaxPool2d(2, { ceil_mode = true, return_indices = true })((-x):detach())
+    assert.are.same({ { { { 1, 3 }, { 7, 9 } } } }, idx2:totable())
+    y:sum():backward()
+    assert.are.same({ { { { 0, 0, 0 }, { 0, 1, 1 }, { 0, 1, 1 } } } }, x.grad:totable())
+    for _, hw in ipairs({ { 7, 255 }, { 5, 6 }, { 4, 9 }, { 1, 1 } }) do
+      local z = distinct({ 2, 3, hw[1], hw[2] }, 'float32'):requires_grad()
+      local z64 = z:detach():double():requires_grad()
+      local p = F.max_pool2d(z, 2, { ceil_mode = true })
+      local p64 = F.max_pool2d(z64, 2, { ceil_mode = true })
+      assert.are.same({ 2, 3, math.ceil(hw[1] / 2), math.ceil(hw[2] / 2) }, p:shape())
+      assert.are.same(p64:totable(), p:double():totable())
+      local g = rand(p:shape(), 'float64')
+      p:backward(g:float())
+      p64:backward(g)
+      S.expect_close(z.grad:double(), z64.grad, 'input gradient at ' .. hw[1] .. 'x' .. hw[2], 1e-6, 1e-6)
+    end
+  end)
+
+  -- ceil_mode gives a window when the kernel is longer than the input (an
+  -- error said the output was [0,0]); PyTorch's values
+  it('ceil_mode pooling with a kernel longer than the input', function()
+    assert.are.same({ { { { 5 } } } }, nn.MaxPool2d(2, { ceil_mode = true })(nl.tensor({ { { { 5 } } } })):totable())
+    local x = nl.arange(0, 6):float():view(1, 1, 2, 3)
+    assert.are.same({ { { { 5 } } } }, nn.MaxPool2d(3, { stride = 2, ceil_mode = true })(x):totable())
+    assert.are.same({ { { { 2.5 } } } }, nn.AvgPool2d(3, { stride = 2, ceil_mode = true })(x):totable())
+  end)
+
+  -- a dilated window whose taps all fall in the padding had its max at a
+  -- place past the plane, which backward wrote to (PyTorch 1.13 does so too)
+  it('refuses a dilated window with no tap inside the input', function()
+    local x = nl.zeros(1, 1, 2, 64):requires_grad()
+    local ok, err = pcall(F.max_pool2d, x, { 2, 1 }, { stride = 1, padding = { 1, 0 }, dilation = { 3, 1 } })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('max_pool2d: the window at output row 1 has no tap inside input [1,1,2,64]', 1, true), err)
+  end)
+
   it('BatchNorm2d in training (batch statistics)', function()
     local bn = nn.BatchNorm2d(3):double()
     nl.no_grad(function() bn.weight:copy_(rand({ 3 }, 'float64') + 1.5); bn.bias:copy_(rand({ 3 }, 'float64')) end)
@@ -883,6 +929,20 @@ describe('conv and vision modules', function()
     assert.are.same({ 1, 2, 3, 3 }, idx:shape())
     assert.are.same({ 1, 2, 3, 3 }, nn.AvgPool2d(2, { stride = 2, padding = 1, ceil_mode = true, count_include_pad = false,
                                                       divisor_override = 3 })(x):shape())
+  end)
+
+  -- Conv1d runs conv2d on (N, C, 1, L); its errors named conv2d and the
+  -- 4-D shapes. A divisor_override of 0 meant none in the functional form.
+  it('Conv1d errors name the 1-D op and the caller\'s shapes', function()
+    local ok, err = pcall(nn.Conv1d(3, 4, 3), rand({ 2, 5, 8 }))
+    assert.is_truthy(err:find('Conv1d: input has 5 channels, weight expects 3 (input [2,5,8], weight [4,3,3])', 1, true), err)
+    ok, err = pcall(nn.Conv1d(3, 4, 3), rand({ 2, 3, 2 }))
+    assert.is_truthy(err:find('Conv1d: output length 0 is too small: input [2,3,2], padding 0, kernel 3', 1, true), err)
+    ok, err = pcall(F.conv1d, rand({ 2, 4, 9 }), rand({ 4, 3, 3 }), nil, { groups = 2 })
+    assert.is_truthy(err:find('conv1d: input has 4 channels, weight expects 6', 1, true), err)
+    ok, err = pcall(F.avg_pool2d, rand({ 1, 1, 4, 4 }), 2, { divisor_override = 0 })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('avg_pool2d: divisor_override must be a positive integer, got 0', 1, true), err)
   end)
 end)
 

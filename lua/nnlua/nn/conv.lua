@@ -107,6 +107,26 @@ return function(nl, nn)
     return trimmed(nl._wrap(lib.nl_conv2d(px, pw, pb, sh, sw, ph, pww, dh, dw, groups)), trim_h, trim_w)
   end
 
+  -- conv1d runs conv2d on (N, C, 1, L): its checks of the channels and
+  -- the output's length are made here first, so that the message names
+  -- the 1-D op and the caller's shapes (they named conv2d and [N,C,1,L]).
+  -- pad: the padding on each side ('same': none needed)
+  local function check1d(op, x, w, groups, pad, d, s)
+    local C, O, cg, k, L = x:size(2), w:size(1), w:size(2), w:size(3), x:size(3)
+    if C % groups ~= 0 or O % groups ~= 0 then
+      nl._raise(('%s: groups %d must divide the input\'s %d channels and the weight\'s %d output channels '
+        .. '(input %s, weight %s)'):format(op, groups, C, O, nl._shape_str(x), nl._shape_str(w)))
+    end
+    if cg * groups ~= C then
+      nl._raise(('%s: input has %d channels, weight expects %d (input %s, weight %s)'):format(op, C, cg * groups,
+        nl._shape_str(x), nl._shape_str(w)))
+    end
+    if pad ~= 'same' and L + 2 * pad - d * (k - 1) - 1 < 0 then
+      nl._raise(('%s: output length %d is too small: input %s, padding %d, kernel %d with dilation %d, stride %d'):format(
+        op, math.floor((L + 2 * pad - d * (k - 1) - 1) / s) + 1, nl._shape_str(x), pad, k, d, s))
+    end
+  end
+
   -- x (N, C, L), weight (O, C/groups, k), bias (O) or nil; opts as conv2d's,
   -- each a single number
   function F.conv1d(x, weight, bias, opts)
@@ -125,6 +145,8 @@ return function(nl, nn)
     local p = opts.padding or 0
     if p == 'same' then padding_of(p, 1, tonumber(nl._T(weight, op).sizes[2]), 1, d, 1, s, op) end   -- stride's error names conv1d
     if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0) } end
+    check1d(op, x, weight, single(opts.groups or 1, 'groups', op, 1), p == 'same' and p or p == 'valid' and 0 or p[2],
+            d, s)
     local y = F.conv2d(x:unsqueeze(3), weight:unsqueeze(3), bias,
                        { stride = { 1, s }, dilation = { 1, d }, padding = p, groups = opts.groups })
     return y:squeeze(3)
@@ -255,6 +277,7 @@ return function(nl, nn)
       nl._raise(('Conv1d: input must be (N, C, L) or (C, L), got shape %s'):format(nl._shape_str(x)))
     end
     if d == 2 then x = x:unsqueeze(1) end
+    check1d('Conv1d', x, self.weight, self.groups, self.padding, self.dilation, self.stride)
     -- the views stay in locals: their handles must outlive the call
     local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
     local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,

@@ -57,8 +57,8 @@ return function(nl, nn)
     local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
     local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
     local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
-    local d = opts.divisor_override or 0
-    if type(d) ~= 'number' or d ~= math.floor(d) or d < 0 or d > 2 ^ 53 then
+    local d = opts.divisor_override or 0      -- 0: none, in C
+    if type(d) ~= 'number' or d ~= math.floor(d) or d < (opts.divisor_override and 1 or 0) or d > 2 ^ 53 then
       nl._raise(op .. ': divisor_override must be a positive integer, got ' .. nn._describe(d))
     end
     return nl._wrap(lib.nl_avg_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, opts.ceil_mode and 1 or 0,
