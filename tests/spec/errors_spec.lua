@@ -94,6 +94,7 @@ local cases = {
   -- # of { 1, nil, 3 } may be 1, and the 3 was dropped without a word
   { 'tensor with a hole', 'tensor: a table at level 1 has 2 entries, but its length %(#%) is 1',
     function() return nl.tensor({ 1, nil, 3 }) end },
+  { 'LayerNorm fraction', 'LayerNorm: expected positive integer sizes, got 2.5', function() return nl.nn.LayerNorm(2.5) end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
 }

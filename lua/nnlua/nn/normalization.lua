@@ -114,7 +114,9 @@ return function(nl, nn)
     nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 1 })
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
     for _, s in ipairs(shape) do
-      if type(s) ~= 'number' or s < 1 then nl._raise('LayerNorm: expected positive sizes') end
+      if type(s) ~= 'number' or s < 1 or s ~= math.floor(s) then      -- 2.5 named 'ones'
+        nl._raise('LayerNorm: expected positive integer sizes, got ' .. tostring(s))
+      end
     end
     self.normalized_shape = shape
     self.eps = opts.eps or 1e-5
