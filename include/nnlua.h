@@ -119,8 +119,10 @@ typedef struct nl_tensor {
 /* NL_FLAG_GRAPH_FREED: the tensor came from an op, but backward has freed
  * its node (without retain_graph); the op's id is kept in the flags' upper
  * bits (NL_FLAG_OP_SHIFT), for grad_fn and for the error a second backward
- * through it gets. */
-enum { NL_FLAG_REQUIRES_GRAD = 1, NL_FLAG_GRAPH_FREED = 2, NL_FLAG_OP_SHIFT = 16 };
+ * through it gets. NL_FLAG_NOGRAD_VIEW: a view made with grad mode off of
+ * a tensor that requires grad; in-place changes through it are refused
+ * with grad mode on, as the tensor's own are. */
+enum { NL_FLAG_REQUIRES_GRAD = 1, NL_FLAG_GRAPH_FREED = 2, NL_FLAG_NOGRAD_VIEW = 4, NL_FLAG_OP_SHIFT = 16 };
 
 /* A binding's handle: owns one reference to ptr. nl_ref_release drops it
  * and clears ptr, so calling it twice is safe (it is LuaJIT's ffi.gc

@@ -41,7 +41,20 @@ bool nl_inplace_ok(const char *op, nl_tensor *t) {
                      "do it under nl.no_grad or on a detached tensor", op, nl_shape_str(t));
         return false;
     }
+    if (!grad_disabled && (t->flags & NL_FLAG_NOGRAD_VIEW)) {
+        nl_set_error("%s: in-place change of a view (shape %s) made under no_grad of a tensor that requires grad; "
+                     "change it under nl.no_grad too, or through a detached tensor", op, nl_shape_str(t));
+        return false;
+    }
     return true;
+}
+
+/* out, a view of in: made with grad mode off of a tensor that requires
+ * grad (or of such a view), it is flagged so that in-place ops refuse it
+ * with grad mode on (x:add_(1) through it changed x without a word) */
+void nl_flag_view(nl_tensor *out, const nl_tensor *in) {
+    if (out && grad_disabled && (nl_requires_grad(in) || (in->flags & NL_FLAG_NOGRAD_VIEW)))
+        out->flags |= NL_FLAG_NOGRAD_VIEW;
 }
 
 /* t's elements fill a block of memory with no gaps and no repeats, in
@@ -447,7 +460,9 @@ static bool versions_ok(nl_node *n) {
         }
     }
     if (n->saved && n->saved->storage->version != n->saved_version) {
-        nl_set_error("backward: the output of %s (shape %s) was modified in place before backward "
+        /* the output, or another tensor the op kept (index_select's index) */
+        nl_set_error("backward: a tensor that %s saved for backward (its output, or an index it was given; "
+                     "shape %s) was modified in place before backward "
                      "(version %u, saved at %u)", nl_op_name(n->op), nl_shape_str(n->saved),
                      n->saved->storage->version, n->saved_version);
         return false;

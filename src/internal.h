@@ -84,6 +84,7 @@ static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags 
 /* in-place ops call this first: an error when t requires grad in grad mode */
 bool nl_inplace_ok(const char *op, nl_tensor *t);
 #define NL_CHECK_INPLACE_INT(op, t) do { if (!nl_inplace_ok(op, t)) return -1; } while (0)
+void nl_flag_view(nl_tensor *out, const nl_tensor *in);
 /* ... and for an op whose loop writes dst element by element (reading src,
  * if given): dst must not repeat memory, nor src overlap dst in part */
 bool nl_inplace_write_ok(const char *op, nl_tensor *dst, nl_tensor *src);

@@ -142,7 +142,14 @@ static void record_binary(int op, nl_tensor *out, nl_tensor *a, nl_tensor *b) {
     if (op >= NL_OP_EQ) return;
     nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
     if (n) {
-        n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB) ? 0 : 3;
+        /* bit i: backward reads in[i]. a*b reads a only for b's gradient
+         * and b only for a's, a/b b for a's and both for b's: an input no
+         * gradient reads may change before backward, as in PyTorch */
+        bool ra = nl_requires_grad(a), rb = nl_requires_grad(b);
+        if (op == NL_OP_ADD || op == NL_OP_SUB) n->needs_in = 0;
+        else if (op == NL_OP_MUL) n->needs_in = (rb ? 1 : 0) | (ra ? 2 : 0);
+        else if (op == NL_OP_DIV) n->needs_in = (ra ? 2 : 0) | (rb ? 3 : 0);
+        else n->needs_in = 3;
         if (op == NL_OP_POW) nl_node_save_output(n, out);
     }
 }
@@ -199,7 +206,9 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
             n->s[0] = s;
             n->a[0] = 1;
             n->a[1] = scalar_first;
-            n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB || op == NL_OP_MUL) ? 0 : 1;
+            /* a + s, a - s, a * s and a / s: the gradient does not read a */
+            n->needs_in = (op == NL_OP_ADD || op == NL_OP_SUB || op == NL_OP_MUL ||
+                           (op == NL_OP_DIV && !scalar_first)) ? 0 : 1;
             if (op == NL_OP_POW && scalar_first) nl_node_save_output(n, out);
         }
     }
@@ -344,7 +353,7 @@ static nl_tensor *unary(const un_ctx *c0, nl_tensor *a) {
         int op = ctx.op;
         if (op == NL_OP_EXP || op == NL_OP_SQRT || op == NL_OP_SIGMOID || op == NL_OP_TANH)
             nl_node_save_output(n, out);
-        else if (op != NL_OP_NEG)
+        else if (op != NL_OP_NEG && !(op >= NL_OP_FLOOR && op <= NL_OP_TRUNC))   /* those: a zero gradient */
             n->needs_in = 1;
         n->s[0] = ctx.lo;
         n->s[1] = ctx.hi;

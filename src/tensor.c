@@ -546,6 +546,7 @@ int nl_fill_(nl_tensor *dst, double value) {
 static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op);
 
 static nl_tensor *recorded(int op, nl_tensor *out, nl_tensor *in, int64_t a0, int64_t a1) {
+    nl_flag_view(out, in);
     nl_node *n = nl_record(op, out, 1, &in);
     if (n) {
         n->a[0] = a0;
@@ -687,6 +688,7 @@ nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims) {
         st[i] = t->strides[d];
     }
     nl_tensor *out = nl_tensor_new_view(t, ndim, sz, st, t->offset);
+    nl_flag_view(out, t);
     nl_node *n = nl_record(NL_OP_PERMUTE, out, 1, &t);
     for (int i = 0; n && i < ndim; i++) n->a[i] = nl_wrap_dim(dims[i], ndim);
     return out;

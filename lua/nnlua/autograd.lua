@@ -40,10 +40,19 @@ return function(nl)
     return t
   end
 
-  -- backward([grad], [{retain_graph = true}])
+  -- backward([grad], [{retain_graph = true}]); any other option is an
+  -- error (a misspelt retain_graph, or create_graph, which this tape cannot
+  -- give, were ignored)
+  local BACKWARD_OPTS = { retain_graph = 1, create_graph = 1 }
   function Tensor.backward(t, grad, opts)
     if type(grad) == 'table' and not nl.is_tensor(grad) then grad, opts = nil, grad end
-    local retain = opts ~= nil and nl._opts('backward', opts).retain_graph and 1 or 0
+    local retain = 0
+    if opts ~= nil then
+      opts = nl._opts('backward', opts)
+      if opts.create_graph then raise('backward: create_graph (higher-order gradients) is not supported') end
+      nl._check_opts('backward', opts, BACKWARD_OPTS)
+      retain = opts.retain_graph and 1 or 0
+    end
     check(lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain))
     -- nn.DataParallel averages gradients across ranks here
     local after = nl._after_backward
@@ -62,12 +71,18 @@ return function(nl)
   function nl.is_grad_enabled() return lib.nl_is_grad_enabled() ~= 0 end
   function nl.set_grad_enabled(on) return lib.nl_set_grad_enabled(on and 1 or 0) ~= 0 end
 
-  -- Compares the gradient backward computes with central differences, for
-  -- the scalar sum(f(inputs) * w) with fixed random weights w: one pass
-  -- checks J^T w for every input element. inputs: float64 tensors that
-  -- require grad. Returns true, or false and a message; errors on misuse.
+  -- Compares the Jacobian backward computes with central differences,
+  -- entry by entry, as PyTorch's gradcheck does: output element j's row by
+  -- a backward of a one-hot gradient, input element k's column by f at
+  -- x_k +- eps; each entry within atol + rtol |numeric|. (A single
+  -- projection sum(f * w) let an error in one entry hide in a sum over
+  -- many outputs.) A last backward of fixed random weights w leaves each
+  -- input's .grad = J^T w. inputs: float64 leaf tensors; those that require
+  -- grad are checked. Returns true, or false and a message; errors on misuse.
+  local GRADCHECK_OPTS = { eps = 1, atol = 1, rtol = 1 }
   function nl.gradcheck(f, inputs, opts)
     opts = nl._opts('gradcheck', opts)
+    nl._check_opts('gradcheck', opts, GRADCHECK_OPTS)
     local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
     if type(f) ~= 'function' then raise('gradcheck: expected a function, got ' .. type(f)) end
     if nl.is_tensor(inputs) then inputs = { inputs } end
@@ -76,37 +91,67 @@ return function(nl)
       if not nl.is_tensor(x) or x:dtype() ~= 'float64' then
         raise(('gradcheck: input %d must be a float64 tensor'):format(i))
       end
+      -- a non-leaf keeps no .grad (its backward read as 0), and the
+      -- elements of an expanded view are one number (perturbed as many)
+      if x.is_requires_grad and not x:is_leaf() then
+        raise(('gradcheck: input %d is not a leaf (it came from an op); pass x:detach():requires_grad()'):format(i))
+      end
+      for d = 1, x:dim() do
+        if x:stride(d) == 0 and x:size(d) > 1 then
+          raise(('gradcheck: input %d of shape %s repeats memory (stride 0 in dim %d); pass a contiguous copy'):format(
+            i, nl._shape_str(x), d))
+        end
+      end
     end
     local out = f(unpack(inputs))
     if not nl.is_tensor(out) then raise('gradcheck: f must return a tensor') end
+    local od = out:double()
+    local nout = od:numel()
+    local checked = {}
+    for i, x in ipairs(inputs) do if x.is_requires_grad then checked[#checked + 1] = i end end
+    -- rows[i][j]: d out_j / d input i, flat, or false where no gradient came
+    local rows = {}
+    for _, i in ipairs(checked) do rows[i] = {} end
+    for j = 1, nout do
+      for _, i in ipairs(checked) do inputs[i].grad = nil end
+      local onehot = nl.zeros(od:shape(), 'float64')
+      onehot:view(-1)[j] = 1
+      od:backward(onehot, { retain_graph = true })
+      for _, i in ipairs(checked) do
+        local g = inputs[i].grad
+        rows[i][j] = g ~= nil and g:reshape(-1):totable() or false
+      end
+    end
+    for _, i in ipairs(checked) do inputs[i].grad = nil end
     local gen = ffi.new('nl_generator', { 0x6a09e667, 0 })
-    local w = wrap(lib.nl_randn(gen, out:dim(), ffi.new('int64_t[8]', out:shape()), 1))
-    local function loss() return nl.no_grad(function() return (f(unpack(inputs)):double() * w):sum():item() end) end
-    for _, x in ipairs(inputs) do if x:is_leaf() and x.is_requires_grad then x.grad = nil end end
-    ;(out:double() * w):sum():backward()
-    for i, x in ipairs(inputs) do
-      if x.is_requires_grad then
-        local analytic = x.grad and x.grad:reshape(-1)
-        local p = ffi.cast('double *', x.ptr.data)
-        for k = 1, x:numel() do
-          -- perturb element k (row-major) through x's strides
-          local off, rem = 0, k - 1
-          for d = x:dim(), 1, -1 do
-            local sz = x:size(d)
-            off = off + (rem % sz) * x:stride(d)
-            rem = math.floor(rem / sz)
-          end
-          local orig = p[off]
-          p[off] = orig + eps
-          local lp = loss()
-          p[off] = orig - eps
-          local lm = loss()
-          p[off] = orig
-          local numeric = (lp - lm) / (2 * eps)
-          local a = analytic and analytic[k] or 0
+    local w = wrap(lib.nl_randn(gen, od:dim(), ffi.new('int64_t[8]', od:shape()), 1))
+    ;(od * w):sum():backward()
+    local function at() return nl.no_grad(function() return f(unpack(inputs)):double():reshape(-1):totable() end) end
+    for _, i in ipairs(checked) do
+      local x = inputs[i]
+      local p = ffi.cast('double *', x.ptr.data)
+      for k = 1, x:numel() do
+        -- perturb element k (row-major) through x's strides
+        local off, rem = 0, k - 1
+        for d = x:dim(), 1, -1 do
+          local sz = x:size(d)
+          off = off + (rem % sz) * x:stride(d)
+          rem = math.floor(rem / sz)
+        end
+        local orig = p[off]
+        p[off] = orig + eps
+        local fp = at()
+        p[off] = orig - eps
+        local fm = at()
+        p[off] = orig
+        for j = 1, nout do
+          local numeric = (fp[j] - fm[j]) / (2 * eps)
+          local row = rows[i][j]
+          local a = row and row[k] or 0
           -- written so that NaN on either side fails
           if not (math.abs(a - numeric) <= atol + rtol * math.abs(numeric)) then
-            return false, ('gradcheck: input %d element %d: backward %.10g, numeric %.10g'):format(i, k, a, numeric)
+            return false, ('gradcheck: input %d element %d, output element %d: backward %.10g, numeric %.10g'):format(
+              i, k, j, a, numeric)
           end
         end
       end

@@ -297,6 +297,19 @@ describe('autograd', function()
       y:backward(nl.tensor({ 1, -1 }, 'float64'))
       assert_values(a.grad, { 2 * 1 * 2, 2 * 2 * 0 })
     end)
+
+    -- a misspelt retain_graph and create_graph were ignored
+    it('refuses options it does not know, and create_graph', function()
+      local a = leaf({ 1, 2 })
+      local ok, err = pcall(function() (a * a):sum():backward({ retain_grpah = true }) end)
+      assert.is_false(ok)
+      assert.is_truthy(err:find("backward: unknown option 'retain_grpah'", 1, true), err)
+      ok, err = pcall(function() (a * a):sum():backward({ create_graph = true }) end)
+      assert.is_truthy(err:find('backward: create_graph (higher-order gradients) is not supported', 1, true), err)
+      assert.is_nil(a.grad)
+      ;(a * a):sum():backward({ create_graph = false, retain_graph = false })
+      assert_values(a.grad, { 2, 4 })
+    end)
   end)
 
   describe('no_grad', function()
@@ -468,6 +481,40 @@ describe('autograd', function()
       local e = a:exp()                       -- backward uses exp's output
       nl.no_grad(function() e:mul_(2) end)
       expect_modified(function() e:sum():backward() end)
+    end)
+
+    -- mul saves an input only for the other's gradient, a / s and floor
+    -- none: each raised 'modified in place' where PyTorch's backward runs
+    it('changing an input no gradient reads is allowed (as in PyTorch)', function()
+      local w, b = leaf({ 1, 2, 3 }), nl.tensor({ 1, 1, 1 }, 'float64')
+      local y = (w * b):sum() + (w / 2):sum() + w:floor():sum() + (3 * w):sum()
+      nl.no_grad(function() w:add_(1) end)
+      y:backward()
+      assert_values(w.grad, { 4.5, 4.5, 4.5 })
+      -- but b * w still reads w for b's gradient when b requires grad
+      local b2 = leaf({ 1, 1, 1 })
+      local z = (w * b2):sum()
+      nl.no_grad(function() w:add_(1) end)
+      expect_modified(function() z:backward() end)
+    end)
+
+    -- a view made under no_grad had no flag: x:view(3):add_(1) in grad mode
+    -- changed x, which requires grad, without a word (PyTorch refuses it)
+    it('a view made under no_grad of a tensor that requires grad refuses in-place ops in grad mode', function()
+      local x = leaf({ 1, 2, 3 })
+      local v = nl.no_grad(function() return x:view(3) end)
+      local r = nl.no_grad(function() return x:narrow(1, 2, 2):unsqueeze(1):transpose(1, 2) end)
+      for _, t in ipairs({ v, r }) do
+        local ok, err = pcall(function() t:add_(1) end)
+        assert.is_false(ok)
+        assert.is_truthy(err:find('in-place change of a view', 1, true), err)
+      end
+      assert.are.same({ 1, 2, 3 }, x:totable())
+      nl.no_grad(function() v:add_(1) end)
+      assert.are.same({ 2, 3, 4 }, x:totable())
+      local d = x:detach()
+      d:add_(1)                                     -- a detached tensor may change
+      assert.are.same({ 3, 4, 5 }, x:totable())
     end)
 
     it('changing an input that add does not save is allowed (as in PyTorch)', function()

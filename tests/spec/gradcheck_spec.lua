@@ -1,6 +1,6 @@
 -- Finite-difference gradient checks in float64 for every differentiable op
 -- (STYLE 12: torch/nn Jacobian, h = 1e-6, tolerance 1e-5), through
--- nl.gradcheck: backward's J^T w against central differences of sum(f * w).
+-- nl.gradcheck: backward's Jacobian against central differences, entry by entry.
 -- Shapes and values come from this spec's own seeded LCG (not nl.rand), and
 -- cover broadcasting, size-1 dims and non-contiguous operands (transposed,
 -- narrowed and expanded views of the leaves, made inside f so that the
@@ -437,6 +437,31 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       assert.is_true((nl.gradcheck(function(a) return (a * a * w):sum(1) end, { x }, TOL)))
       -- and catches a wrong gradient there too (w detached-scaled term)
       assert.is_false((nl.gradcheck(function(a) return a * a:detach() * w end, { x }, TOL)))
+    end)
+
+    -- one projection sum(f * w) hid a 2% error in one entry among 1001
+    -- outputs (PyTorch's gradcheck catches it)
+    it('catches an error in one Jacobian entry among many outputs', function()
+      local W = nl.tensor(S.nested({ 4, 1000 }, uniform(-1, 1)), 'float64')
+      local x = leaf({ { 0.3, -0.7, 1.1, 0.4 } })
+      local ok, msg = nl.gradcheck(function(a)
+        local a1 = a:narrow(2, 1, 1)
+        return nl.cat({ nl.matmul(a, W), a1 * 0.98 + a1:detach() * 0.02 }, 2)
+      end, { x })
+      assert.is_false(ok)
+      assert.is_truthy(msg:find('input 1 element 1, output element 1001: backward 0.98', 1, true), msg)
+      assert.is_true((nl.gradcheck(function(a) return nl.cat({ nl.matmul(a, W), a:narrow(2, 1, 1) * 1 }, 2) end, { x })))
+    end)
+
+    it('refuses a non-leaf input, an expanded one and unknown options', function()
+      local x = leaf({ 0.5, -1.25, 2 })
+      local ok, err = pcall(nl.gradcheck, function(a) return a:exp() end, { x * 1 })
+      assert.is_truthy(err:find('gradcheck: input 1 is not a leaf', 1, true), err)
+      local e = nl.tensor({ 0.5 }, 'float64'):expand(3):requires_grad()
+      ok, err = pcall(nl.gradcheck, function(a) return a * a end, { e })
+      assert.is_truthy(err:find('gradcheck: input 1 of shape [3] repeats memory', 1, true), err)
+      ok, err = pcall(nl.gradcheck, function(a) return a:exp() end, { x }, { tol = 1e-2 })
+      assert.is_truthy(err:find("gradcheck: unknown option 'tol'", 1, true), err)
     end)
 
     it('rejects float32 inputs', function()
