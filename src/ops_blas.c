@@ -439,7 +439,7 @@ static int linear_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL, *g2 = g;
     if (nd->a[0]) {   /* nl_relu's gradient, from the output: positive exactly where its input was */
         g2 = TMP(nl_tensor_alloc("linear", g->ndim, g->sizes, g->dtype));
-        if (nl_activation_grad(NL_OP_LEAKY_RELU, 0.0, g2, g, nd->saved) != 0) goto fail;
+        if (nl_activation_grad(NL_OP_RELU, 0.0, g2, g, nd->saved) != 0) goto fail;
     }
     /* as nl_matmul's backward gives them for x @ weight^T (weight's in its
      * own layout), and nl_add's for the bias */

@@ -894,11 +894,11 @@ TGT_AVX512 static ALWAYS_INLINE void window_scatter(float *r0, float *r1, int64_
 }
 
 /* nl_relu on window maxima: x > 0 ? x : NaN stays, else 0; its gradient
- * passes where x > 0, so where gets 4 elsewhere */
+ * passes where x > 0 or NaN (as nl_relu's), so where gets 4 elsewhere */
 TGT_AVX512 static ALWAYS_INLINE void window_relu(__m512 *m, __m512i *where) {
-    __mmask16 pos = _mm512_cmp_ps_mask(*m, _mm512_setzero_ps(), _CMP_GT_OQ);
-    *m = _mm512_maskz_mov_ps(pos | _mm512_cmp_ps_mask(*m, *m, _CMP_UNORD_Q), *m);
-    *where = _mm512_mask_or_epi32(*where, (__mmask16)~pos, *where, _mm512_set1_epi32(4));
+    __mmask16 keep = _mm512_cmp_ps_mask(*m, _mm512_setzero_ps(), _CMP_NLE_UQ);   /* not x <= 0 */
+    *m = _mm512_maskz_mov_ps(keep, *m);
+    *where = _mm512_mask_or_epi32(*where, (__mmask16)~keep, *where, _mm512_set1_epi32(4));
 }
 
 /* The same windows on AVX2, 8 outputs a vector: the even and odd columns
@@ -962,10 +962,10 @@ TGT_AVX2 static void pool2x2_plane_f32_avx2(float *out, uint8_t *code, const flo
             int64_t n = Wo - ox < 8 ? Wo - ox : 8, at = oy * Wo + ox;
             __m256i where;
             __m256 m = window_max8_run(r0, r1, ox, n, add != NULL, av, &where);
-            if (relu) {   /* window_relu: x > 0 ? x : NaN stays, else 0; code 4 where not x > 0 */
-                __m256 pos = _mm256_cmp_ps(m, zero, _CMP_GT_OQ);
-                m = _mm256_and_ps(m, _mm256_or_ps(pos, _mm256_cmp_ps(m, m, _CMP_UNORD_Q)));
-                where = _mm256_or_si256(where, _mm256_andnot_si256(_mm256_castps_si256(pos), four));
+            if (relu) {   /* window_relu: x > 0 ? x : NaN stays, else 0; code 4 where x <= 0 */
+                __m256 keep = _mm256_cmp_ps(m, zero, _CMP_NLE_UQ);
+                m = _mm256_and_ps(m, keep);
+                where = _mm256_or_si256(where, _mm256_andnot_si256(_mm256_castps_si256(keep), four));
             }
             __m128i w16 = _mm_packus_epi32(_mm256_castsi256_si128(where), _mm256_extracti128_si256(where, 1));
             __m128i w8 = _mm_packus_epi16(w16, w16);

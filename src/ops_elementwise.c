@@ -654,7 +654,9 @@ fail:
             else if (op == NL_OP_SILU) {                                      \
                 T sg = (T)1 / ((T)1 + EXP(-v));                               \
                 d = sg * ((T)1 + v * ((T)1 - sg));                            \
-            } else d = v > 0 ? (T)1 : sl;                                     \
+            } else if (op == NL_OP_RELU)                                      \
+                d = v <= 0 ? (T)0 : (T)1;    /* NaN passes g, as PyTorch's */ \
+            else d = v > 0 ? (T)1 : sl;                                       \
             o[i] = gp[i] * d;);                                               \
     } while (0)
 
@@ -696,10 +698,9 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_GELU:                     /* g * (Phi(x) + x * phi(x)) */
     case NL_OP_SILU:                     /* g * s * (1 + x * (1 - s)), s = sigmoid(x) */
     case NL_OP_LEAKY_RELU:
-    case NL_OP_RELU:                     /* g where x > 0 (slope 0), one pass */
+    case NL_OP_RELU:                     /* g where not x <= 0 (NaN passes), one pass */
         gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
-        if (!gx || nl_activation_grad(n->op == NL_OP_RELU ? NL_OP_LEAKY_RELU : n->op,
-                                   n->op == NL_OP_RELU ? 0.0 : n->s[0], gx, g, x) != 0) goto fail;
+        if (!gx || nl_activation_grad(n->op, n->op == NL_OP_RELU ? 0.0 : n->s[0], gx, g, x) != 0) goto fail;
         break;
     case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi */
         nl_tensor *m = TMP(nl_full(x->ndim, x->sizes, 1.0, g->dtype));

@@ -672,6 +672,18 @@ return function(nl)
   end
   mt.__unm = Tensor.neg
 
+  -- gelu(x, [approximate]): 'none' (erf, one C op) or 'tanh', PyTorch's
+  -- 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), composed of ops
+  -- (the argument was dropped, and erf's values given for 'tanh')
+  local gelu_erf = Tensor.gelu
+  function Tensor.gelu(t, approximate)
+    if approximate == nil or approximate == 'none' then return gelu_erf(t) end
+    if approximate ~= 'tanh' then argerror('gelu', "approximate 'none' or 'tanh'", approximate) end
+    local inner = (t + t * t * t * 0.044715) * math.sqrt(2 / math.pi)
+    return t * 0.5 * (inner:tanh() + 1)
+  end
+  nl.gelu = Tensor.gelu
+
   function Tensor.leaky_relu(t, slope)
     if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu', 'a number as slope', slope) end
     return wrap(lib.nl_leaky_relu(T(t, 'leaky_relu'), slope or 0.01))

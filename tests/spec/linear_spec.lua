@@ -113,6 +113,24 @@ describe('nl_linear', function()
     assert.is_true(ok, msg)
   end)
 
+  -- ReLU's gradient was 0 at a NaN input; PyTorch's threshold_backward
+  -- zeroes only where x <= 0, so NaN passes it (values from PyTorch 1.13)
+  it('ReLU passes the gradient at NaN, alone and fused with Linear, as PyTorch', function()
+    local x = nl.tensor({ 0 / 0, -1, 2, 0 }):requires_grad()
+    nn.ReLU()(x):sum():backward()
+    assert.are.same({ 1, 0, 1, 0 }, x.grad:totable())
+    local s = nn.Sequential(nn.Linear(2, 2, { bias = false }), nn.ReLU())
+    nl.no_grad(function() s[1].weight:zero_() end)
+    local y = s(nl.tensor({ { 1, 2 }, { 0 / 0, 1 } }))
+    assert.are.equal('linear', y:grad_fn())
+    y:sum():backward()
+    local g = s[1].weight.grad:totable()
+    for r = 1, 2 do
+      assert.is_true(g[r][1] ~= g[r][1], 'row ' .. r .. ': NaN')
+      assert.are.equal(1, g[r][2])
+    end
+  end)
+
   it('nn.functional.linear agrees with Linear, and other input ranks keep working', function()
     nl.manual_seed(6)
     local lin = nn.Linear(4, 3)

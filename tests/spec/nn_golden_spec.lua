@@ -392,6 +392,59 @@ describe('nn.Module API', function()
     local msg = error_of(function() nn.Sequential(nn.ReLU(), 42) end)
     has(msg, 'Sequential')
   end)
+  -- :double() and :float() replaced every parameter: tied weights came
+  -- apart (2 parameters), a frozen weight thawed, and a tensor already of
+  -- the dtype got a new handle
+  it('double() and float() keep tied weights tied, frozen ones frozen, and tensors of the dtype', function()
+    local T = nn.Module:extend('NnGoldenSpecTied')
+    function T:init()
+      self.emb = nn.Embedding(5, 3)
+      self.out = nn.Linear(3, 5, { bias = false })
+      self.out.weight = self.emb.weight
+      self.head = nn.Linear(3, 2)
+    end
+    local t = T()
+    t.head.weight:requires_grad(false)
+    local bias = t.head.bias
+    t:float()
+    assert.is_true(rawequal(bias, t.head.bias))
+    t:double()
+    assert.is_true(rawequal(t.out.weight, t.emb.weight))
+    assert.are.equal(3, #t:parameters())
+    assert.are.equal('float64', t.emb.weight:dtype())
+    assert.is_false(t.head.weight.is_requires_grad)
+    assert.is_true(t.head.bias.is_requires_grad)
+  end)
+
+  -- a nil among Sequential's arguments dropped every module after it
+  it('Sequential and ModuleList refuse a nil among their modules', function()
+    local ok, err = pcall(nn.Sequential, nn.Linear(4, 8), nil, nn.Linear(8, 2))
+    assert.is_false(ok)
+    assert.is_truthy(err:find('Sequential: argument 2 is not a module (nil)', 1, true), err)
+    ok, err = pcall(nn.ModuleList, { nn.Linear(1, 1), nil, nn.Linear(1, 1) })
+    assert.is_truthy(err:find('ModuleList: argument 2 is not a module (nil)', 1, true), err)
+  end)
+
+  -- GELU('tanh') gave erf's values, and other arguments were dropped;
+  -- PyTorch's inplace flag is taken (computed out of place)
+  it("activations: GELU's approximate = 'tanh' as PyTorch, inplace taken, other arguments refused", function()
+    local x = nl.tensor({ -3, 0.5, 2, -0.25 }):requires_grad()
+    local y = nn.GELU('tanh')(x)
+    y:sum():backward()
+    local want = { -0.0036374330520629883, 0.3457140028476715, 1.9545977115631104, -0.10032464563846588 }
+    local want_g = { -0.011584296822547913, 0.8673698902130127, 1.0860992670059204, 0.3046458959579468 }
+    for i = 1, 4 do
+      assert.is_true(S.close(y[i], want[i], 1e-5, 1e-6), 'value ' .. i)
+      assert.is_true(S.close(x.grad[i], want_g[i], 1e-5, 1e-6), 'gradient ' .. i)
+    end
+    assert.are.same(y:totable(), nn.GELU({ approximate = 'tanh' })(x):totable())
+    assert.are.equal("GELU(approximate='tanh')", nn.GELU('tanh'):repr())
+    assert.are.same({ 0, 2 }, nn.ReLU(true)(nl.tensor({ -1, 2 })):totable())
+    assert.are.same({ -0.5, 2 }, nn.LeakyReLU(0.5, true)(nl.tensor({ -1, 2 })):totable())
+    for _, c in ipairs({ { nn.Sigmoid, 1 }, { nn.Tanh, true }, { nn.ReLU, 5 }, { nn.GELU, 'fast' } }) do
+      assert.is_false((pcall(c[1], c[2])))
+    end
+  end)
 end)
 
 -- ---- initialization -------------------------------------------------------------------

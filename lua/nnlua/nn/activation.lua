@@ -2,8 +2,27 @@
 return function(nl, nn)
   local Module = nn.Module
 
-  local function simple(name, method)
+  -- PyTorch's inplace flag (nn.ReLU(true), nn.ReLU{inplace = true}) is
+  -- taken and the result computed out of place: the same values, and the
+  -- input kept. Any other argument is an error (they were dropped).
+  local function inplace_arg(name, v)
+    if type(v) == 'table' then
+      nl._check_opts(name, v, { inplace = 1 })
+      v = v.inplace
+    end
+    if v ~= nil and type(v) ~= 'boolean' then nl._argerror(name, 'no argument, or an inplace flag', v) end
+  end
+
+  local function simple(name, method, takes_inplace)
     local cls = Module:extend(name)
+    cls.init = function(_, ...)
+      local v = ...
+      if select('#', ...) > 1 or (v ~= nil and not takes_inplace) then
+        nl._raise(('%s: expected %s, got %d argument(s)'):format(name,
+          takes_inplace and 'at most an inplace flag' or 'no arguments', select('#', ...)))
+      end
+      inplace_arg(name, v)
+    end
     cls.forward = function(_, x)
       nl._T(x, name)
       return x[method](x)
@@ -11,17 +30,42 @@ return function(nl, nn)
     nn[name] = cls
     return cls
   end
-  simple('ReLU', 'relu')
+  simple('ReLU', 'relu', true)
   simple('Sigmoid', 'sigmoid')
   simple('Tanh', 'tanh')
-  simple('GELU', 'gelu')
-  simple('SiLU', 'silu')
+  simple('SiLU', 'silu', true)
+
+  -- GELU([approximate]): 'none' (default) or 'tanh', as a string or {approximate = ...}
+  local GELU = Module:extend('GELU')
+  nn.GELU = GELU
+  function GELU:init(approximate, extra)
+    if extra ~= nil then nl._raise('GELU: expected at most one argument, approximate') end
+    if type(approximate) == 'table' then
+      nl._check_opts('GELU', approximate, { approximate = 1 })
+      approximate = approximate.approximate
+    end
+    approximate = approximate or 'none'
+    if approximate ~= 'none' and approximate ~= 'tanh' then
+      nl._argerror('GELU', "approximate 'none' or 'tanh'", approximate)
+    end
+    self.approximate = approximate
+  end
+  function GELU:forward(x)
+    nl._T(x, 'GELU')
+    return x:gelu(self.approximate)
+  end
+  function GELU:extra_repr() return self.approximate == 'tanh' and "approximate='tanh'" or '' end
 
   local LeakyReLU = Module:extend('LeakyReLU')
   nn.LeakyReLU = LeakyReLU
-  function LeakyReLU:init(slope)
+  function LeakyReLU:init(slope, inplace)
+    if type(slope) == 'table' then      -- {negative_slope = a, inplace = b}
+      nl._check_opts('LeakyReLU', slope, { negative_slope = 1, inplace = 1 })
+      slope, inplace = slope.negative_slope, slope.inplace
+    end
     slope = slope or 0.01
     if type(slope) ~= 'number' then nl._argerror('LeakyReLU', 'a number negative_slope', slope) end
+    inplace_arg('LeakyReLU', inplace)
     self.negative_slope = slope
   end
   function LeakyReLU:forward(x)

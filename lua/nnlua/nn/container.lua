@@ -4,8 +4,11 @@
 return function(nl, nn)
   local Module = nn.Module
 
-  local function add_children(self, list, op)
-    for i, m in ipairs(list) do
+  -- n: the list's length counting nils (ipairs stopped at the first, and
+  -- the modules after a nil were dropped without a word)
+  local function add_children(self, list, op, n)
+    for i = 1, n or table.maxn(list) do
+      local m = list[i]
       if not nn.is_module(m) then
         nl._raise(('%s: argument %d is not a module (%s)'):format(op, i, type(m)))
       end
@@ -17,11 +20,11 @@ return function(nl, nn)
   nn.Sequential = Sequential
 
   function Sequential:init(...)
-    add_children(self, { ... }, 'Sequential')
+    add_children(self, { ... }, 'Sequential', select('#', ...))
   end
   function Sequential:_child_name(k) return type(k) == 'number' and tostring(k - 1) or tostring(k) end
   function Sequential:add(m)
-    add_children(self, { m }, 'Sequential:add')
+    add_children(self, { m }, 'Sequential:add', 1)
     return self
   end
   -- ReLU then MaxPool2d runs as MaxPool2d then ReLU: the same values and
@@ -104,7 +107,7 @@ return function(nl, nn)
   end
   ModuleList._child_name = Sequential._child_name
   function ModuleList:append(m)
-    add_children(self, { m }, 'ModuleList:append')
+    add_children(self, { m }, 'ModuleList:append', 1)
     return self
   end
   function ModuleList:forward()

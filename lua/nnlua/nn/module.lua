@@ -212,14 +212,25 @@ return function(nl, nn)
     return self
   end
 
-  -- converts parameters and buffers in place (new leaf tensors)
+  -- converts parameters and buffers to dtype: new leaf tensors where the
+  -- dtype changes (an optimizer must be built after, as PyTorch asks for
+  -- .cuda()). A tensor held in two places (tied weights) becomes one new
+  -- tensor held in both, a frozen parameter stays frozen, and one already
+  -- of the dtype is kept (each was replaced: ties came apart and frozen
+  -- weights thawed).
   local function convert(self, dtype)
+    local done = {}
     for _, m in ipairs(self:modules()) do
       for _, k in ipairs(m._order) do
         local v = rawget(m, k)
-        if nl.is_tensor(v) and v:dtype() ~= 'int64' and (m._params[k] or m._buffers[k]) then
-          local c = v:detach():to(dtype):clone()
-          if m._params[k] then c:requires_grad() end
+        if nl.is_tensor(v) and v:dtype() ~= 'int64' and v:dtype() ~= dtype and (m._params[k] or m._buffers[k]) then
+          local key = tostring(ffi.cast('void *', v.ptr))
+          local c = done[key]
+          if not c then
+            c = v:detach():to(dtype):clone()
+            if m._params[k] and v.is_requires_grad then c:requires_grad() end
+            done[key] = c
+          end
           rawset(m, k, c)
         end
       end
