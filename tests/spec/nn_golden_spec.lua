@@ -416,6 +416,31 @@ describe('nn.Module API', function()
     assert.is_true(t.head.bias.is_requires_grad)
   end)
 
+  -- register_buffer took a number (left out of the state dict), a dotted
+  -- name and a method's name; load_state_dict took {strict = false} as
+  -- strict
+  it('register_buffer checks its name and value; load_state_dict takes {strict = false}', function()
+    local M = nn.Module:extend('NnGoldenSpecBuffers')
+    function M:init() self.w = nl.zeros(2):requires_grad() end
+    local m = M()
+    for _, c in ipairs({ { 'z', 5, 'must be a tensor or nil' }, { 'a.b', nl.zeros(1), 'without dots' },
+                         { 'w', nl.zeros(1), 'already names' }, { 'forward', nl.zeros(1), 'already names' } }) do
+      local ok, err = pcall(m.register_buffer, m, c[1], c[2])
+      assert.is_false(ok)
+      assert.is_truthy(err:find(c[3], 1, true), err)
+    end
+    m:register_buffer('b', nl.zeros(1))
+    m:register_buffer('b', nl.ones(1))
+    assert.are.same({ 'w', 'b' }, m:state_names())
+    local l = nn.Linear(2, 2)
+    l:load_state_dict({ weight = nl.ones(2, 2) }, { strict = false })
+    assert.are.same({ { 1, 1 }, { 1, 1 } }, l.weight:totable())
+    local ok, err = pcall(l.load_state_dict, l, { weight = nl.ones(2, 2) }, { strict = true })
+    assert.is_truthy(err:find('missing keys {bias}', 1, true), err)
+    ok, err = pcall(l.load_state_dict, l, { weight = nl.ones(2, 2) }, 'no')
+    assert.is_false(ok)
+  end)
+
   -- a nil among Sequential's arguments dropped every module after it
   it('Sequential and ModuleList refuse a nil among their modules', function()
     local ok, err = pcall(nn.Sequential, nn.Linear(4, 8), nil, nn.Linear(8, 2))

@@ -72,6 +72,18 @@ return function(nl, nn)
 
   -- a buffer: state saved with the model that is not a parameter
   function Module:register_buffer(name, t)
+    -- as PyTorch's: a name that is a string without dots and not already a
+    -- field, method or parameter; a tensor or nil (5 was taken and left
+    -- out of the state dict; 'forward' hid the method)
+    if type(name) ~= 'string' or name == '' or name:find('.', 1, true) then
+      nl._raise('register_buffer: the name must be a non-empty string without dots, got ' .. tostring(name))
+    end
+    if t ~= nil and not nl.is_tensor(t) then
+      nl._raise(('register_buffer: %s must be a tensor or nil, got %s'):format(name, type(t)))
+    end
+    if (rawget(self, name) ~= nil and not self._buffers[name]) or (rawget(self, name) == nil and self[name] ~= nil) then
+      nl._raise(('register_buffer: %s already names a field, method, parameter or module'):format(name))
+    end
     self._buffers[name] = true
     newindex(self, name, t)
     self._params[name] = nil
@@ -182,7 +194,14 @@ return function(nl, nn)
   -- match exactly, and the shapes always
   function Module:load_state_dict(sd, strict)
     if type(sd) ~= 'table' then nl._raise('load_state_dict: expected a table of tensors') end
+    -- strict as a flag or {strict = flag}, as every other option (a table
+    -- was taken as true)
+    if type(strict) == 'table' then
+      nl._check_opts('load_state_dict', strict, { strict = 1 })
+      strict = strict.strict
+    end
     if strict == nil then strict = true end
+    if type(strict) ~= 'boolean' then nl._argerror('load_state_dict', 'a boolean strict', strict) end
     local own = collect(self, '', {}, true, true)
     local missing, seen = {}, {}
     for _, kv in ipairs(own) do
