@@ -15,6 +15,18 @@ static int promote(int a, int b) {
     return NL_INT64;
 }
 
+/* ... of two operands, as PyTorch's: a 0-dim tensor beside a dimensioned
+ * one of its kind (float or integer) does not widen it (float32 [n] times
+ * a float64 0-dim tensor is float32; it was float64), and a float 0-dim
+ * beside an integer tensor gives its own dtype */
+static int promote_operands(const nl_tensor *a, const nl_tensor *b) {
+    if ((a->ndim == 0) != (b->ndim == 0)) {
+        const nl_tensor *d = a->ndim ? a : b, *z = a->ndim ? b : a;
+        return d->dtype != NL_INT64 || z->dtype == NL_INT64 ? d->dtype : z->dtype;
+    }
+    return promote(a->dtype, b->dtype);
+}
+
 static bool is_binary(int op) { return op >= NL_OP_ADD && op <= NL_OP_GE; }
 static bool is_unary(int op) {
     return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_SILU ||
@@ -129,7 +141,7 @@ static nl_tensor *as_dtype(nl_tensor *t, int dtype) {
  * broadcast to it (a tensor times a scalar): the output has a's shape, with
  * no broadcast shape to work out and no conversion */
 static bool simple_operands(int op, const nl_tensor *a, const nl_tensor *b) {
-    if (a->dtype != b->dtype || (a->dtype == NL_INT64 && (op == NL_OP_DIV || op == NL_OP_POW))) return false;
+    if (a->dtype != b->dtype || (a->dtype == NL_INT64 && op == NL_OP_DIV)) return false;
     if (b->numel == 1 && b->ndim <= a->ndim) {
         for (int i = 0; i < b->ndim; i++) if (b->sizes[i] != 1) return false;
         return true;
@@ -170,8 +182,9 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
     int nd = nl_broadcast_shape(a->ndim, a->sizes, b->ndim, b->sizes, bs);
     NL_CHECK(nd >= 0, "%s: shapes %s and %s cannot be broadcast together", name, nl_shape_str(a),
              nl_shape_str(b));
-    int dt = promote(a->dtype, b->dtype);
-    if (dt == NL_INT64 && (op == NL_OP_DIV || op == NL_OP_POW)) dt = NL_FLOAT32;
+    int dt = promote_operands(a, b);
+    /* int64 / int64 is float, as PyTorch's; int64 ^ int64 stays int64 (ipow) */
+    if (dt == NL_INT64 && op == NL_OP_DIV) dt = NL_FLOAT32;
     nl_tensor *out = nl_tensor_alloc(name, nd, bs, dt);
     nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cb = ca ? as_dtype(b, dt) : NULL;
     if (cb) run_binary(op, dt, out, ca, cb);
@@ -189,7 +202,10 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
     NL_CHECK(is_binary(op), "binary: op %s is not a binary op", nl_op_name(op));
     NL_CHECK_TENSOR(nl_op_name(op), a);
     int dt = a->dtype;
-    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || (op == NL_OP_POW && !scalar_first && s < 0)))
+    /* a fraction, an infinity or a number past int64's range makes int64
+     * float32, as in PyTorch (inf and 1e20 were refused, naming 'full') */
+    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || !(fabs(s) < 0x1p63) ||
+                           (op == NL_OP_POW && !scalar_first && s < 0)))
         dt = NL_FLOAT32;
     nl_tensor *out = nl_tensor_alloc(nl_op_name(op), a->ndim, a->sizes, dt);
     nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cs = ca ? scalar_tensor(s, dt) : NULL;
@@ -244,7 +260,7 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     char name[40];
     snprintf(name, sizeof name, "%s_", nl_op_name(op));
     NL_CHECK_WRITE_INT(name, dst, NULL);
-    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s)),
+    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s) && fabs(s) < 0x1p63),
                  "%s_: result of a float scalar cannot be stored in an int64 destination", nl_op_name(op));
     nl_tensor *cs = scalar_tensor(s, dst->dtype);
     if (!cs) return -1;
@@ -482,7 +498,7 @@ nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b) {
     int n2 = n1 < 0 ? -1 : nl_broadcast_shape(n1, s1, b->ndim, b->sizes, s2);
     NL_CHECK(n2 >= 0, "where: shapes %s, %s and %s cannot be broadcast together", nl_shape_str(cond),
              nl_shape_str(a), nl_shape_str(b));
-    int dt = promote(a->dtype, b->dtype);
+    int dt = promote_operands(a, b);
     nl_tensor *out = nl_tensor_alloc("where", n2, s2, dt);
     nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cb = ca ? as_dtype(b, dt) : NULL;
     if (cb) {

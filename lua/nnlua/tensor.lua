@@ -618,7 +618,15 @@ return function(nl)
       end
       local sub = wrap(lib.nl_select(p, 0, i))
       if type(v) == 'number' then check(lib.nl_fill_(sub.ptr, v))
-      elseif is_tensor(v) then check(lib.nl_copy_(sub.ptr, src_ptr(v, 'index')))
+      elseif is_tensor(v) then
+        -- leading size-1 dims of the value are dropped, as PyTorch's
+        -- __setitem__ does (a[2] = {{1, 2, 3, 4}} into rows of 4 was refused)
+        local vp = src_ptr(v, 'index')
+        while vp.ndim > sub.ptr.ndim and vp.sizes[0] == 1 do
+          v = wrap(lib.nl_select(vp, 0, 0))
+          vp = v.ptr
+        end
+        check(lib.nl_copy_(sub.ptr, vp))
       else argerror('index', 'a number or a tensor to assign', v) end
       return
     end
@@ -758,6 +766,11 @@ return function(nl)
   end
   function Tensor.clamp_(t, lo, hi)
     local r = Tensor.clamp(t, lo, hi)
+    -- a fractional bound makes the result float32; copied back into int64
+    -- it was truncated, below the bound ([1,2,3,4]:clamp_(2.5, 3.5) gave 2s)
+    if T(t, 'clamp_').dtype == 2 and T(r, 'clamp_').dtype ~= 2 then
+      raise('clamp_: result of a float bound cannot be stored in an int64 destination')
+    end
     return Tensor.copy_(t, r)
   end
 
@@ -769,13 +782,18 @@ return function(nl)
       local p = T(t, name)
       if d == nil then return wrap(lib.nl_reduce_all(opid, p, 1)) end
       local kd = keepdim and 1 or 0
+      local c = cdim(d, name, p)
+      -- checked here for the caller's 1-based dim (C's message counts from 0)
+      if name ~= 'sum' and name ~= 'mean' and p.ndim > 0 and p.sizes[c < 0 and c + p.ndim or c] == 0 then
+        raise(string.format('%s: cannot reduce dim %d of size 0 in shape %s', name, d, sizes_str(p)))
+      end
       if has_indices then
         local idx = ffi.new('nl_tensor *[1]')
-        local v = lib.nl_reduce(opid, p, cdim(d, name, p), kd, 1, idx)
+        local v = lib.nl_reduce(opid, p, c, kd, 1, idx)
         if v == nil then raise(ffi.string(lib.nl_error())) end
         return wrap(v), wrap(idx[0])
       end
-      return wrap(lib.nl_reduce(opid, p, cdim(d, name, p), kd, 1, nil))
+      return wrap(lib.nl_reduce(opid, p, c, kd, 1, nil))
     end
   end
   Tensor.sum = reducer('sum')

@@ -116,6 +116,51 @@ describe('binary elementwise ops', function()
     assert.are.same({ 0.5, 1, 1.5 }, (i / 2):totable())
     assert.are.same({ 1, 4, 9 }, (i ^ 2):totable())
   end)
+
+  -- PyTorch 1.13's values: int64 ^ int64 stays int64 (it was float32, and
+  -- 3^39 lost its last digits); a negative exponent gives 0 but for 1 and -1
+  it('int64 ^ int64 tensors stay int64, exactly', function()
+    local a = nl.tensor({ 2, 1, -1, 0, 3, -2 }, 'int64'):pow(nl.tensor({ -1, -1, -1, 0, 39, 3 }, 'int64'))
+    assert.are.equal('int64', a:dtype())
+    assert.are.same({ 0, 1, -1, 1, -8 }, { a[1], a[2], a[3], a[4], a[6] })
+    -- 3^39 = 4052555153018976267 needs int64 exactly: checked as 3 * 3^38
+    local p39, p38 = a[5], nl.tensor({ 3 }, 'int64'):pow(nl.tensor({ 38 }, 'int64'))
+    assert.are.same({ 0 }, (nl.tensor({ 3 }, 'int64') * p38 - a:narrow(1, 5, 1)):totable())
+    assert.is_true(p39 > 4.0525551e18 and p39 < 4.0525552e18)
+  end)
+
+  -- an infinite or huge number with an int64 tensor was refused (naming
+  -- 'full'); PyTorch gives float32
+  it('int64 with an infinite or huge number gives float32; in place it is refused', function()
+    local i = nl.tensor({ 1, 2 }, 'int64')
+    assert.are.same({ math.huge, math.huge }, (i + math.huge):totable())
+    assert.are.equal('float32', (i * 1e20):dtype())
+    assert.are.same({ 1, 1 }, i:lt(math.huge):totable())
+    local ok, err = pcall(function() i:add_(1e30) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('add_: result of a float scalar cannot be stored in an int64 destination', 1, true), err)
+    ok, err = pcall(function() i:clamp_(1.5, 3) end)
+    assert.is_truthy(err:find('clamp_: result of a float bound cannot be stored in an int64 destination', 1, true), err)
+    assert.are.same({ 1, 2 }, i:totable())
+  end)
+
+  -- a 0-dim tensor does not widen a dimensioned one of its kind: float32
+  -- [n] times a float64 0-dim tensor was float64 (PyTorch: float32), and
+  -- the 0-dim's gradient comes in its own dtype
+  it('a 0-dim tensor does not widen a dimensioned one of its kind, as in PyTorch', function()
+    local x = nl.tensor({ 1.5, 2 }):requires_grad()
+    local s = nl.tensor(2.5, 'float64'):requires_grad()
+    local y = x * s
+    assert.are.equal('float32', y:dtype())
+    y:sum():backward()
+    assert.are.equal('float64', s.grad:dtype())
+    assert.are.equal(3.5, s.grad:item())
+    assert.are.same({ 2.5, 2.5 }, x.grad:totable())
+    assert.are.equal('float64', (nl.tensor({ 1, 2 }, 'int64') * nl.tensor(2.5, 'float64')):dtype())
+    assert.are.equal('float64', (nl.tensor(1.5, 'float64') + nl.tensor(2.5)):dtype())
+    assert.are.equal('float64', (nl.tensor({ 1.5 }, 'float64') + nl.tensor(2.5)):dtype())
+    assert.are.equal('float32', nl.where(nl.tensor({ 1, 0 }), nl.tensor({ 1, 2 }), nl.tensor(0, 'float64')):dtype())
+  end)
 end)
 
 local unary = {

@@ -94,6 +94,8 @@ local cases = {
   -- # of { 1, nil, 3 } may be 1, and the 3 was dropped without a word
   { 'tensor with a hole', 'tensor: a table at level 1 has 2 entries, but its length %(#%) is 1',
     function() return nl.tensor({ 1, nil, 3 }) end },
+  -- C counted the dim from 0 (dim 1 of [3,0] for the caller's 2)
+  { 'max over an empty dim', 'max: cannot reduce dim 2 of size 0 in shape %[3,0%]', function() return nl.zeros(3, 0):max(2) end },
   { 'LayerNorm fraction', 'LayerNorm: expected positive integer sizes, got 2.5', function() return nl.nn.LayerNorm(2.5) end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },

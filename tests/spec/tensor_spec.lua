@@ -17,6 +17,18 @@ describe('creation', function()
     assert.are.equal(2 ^ 40 + 1, nl.tensor({ 2 ^ 40 + 1 }, 'int64')[1])
   end)
 
+  -- PyTorch's __setitem__ drops the value's leading size-1 dims; they were
+  -- refused as not broadcasting
+  it('t[i] = v drops the leading size-1 dims of v', function()
+    local a = nl.zeros(3, 4)
+    a[2] = nl.tensor({ { 1, 2, 3, 4 } })
+    assert.are.same({ { 0, 0, 0, 0 }, { 1, 2, 3, 4 }, { 0, 0, 0, 0 } }, a:totable())
+    local b = nl.zeros(3)
+    b[2] = nl.tensor({ 7 })
+    assert.are.same({ 0, 7, 0 }, b:totable())
+    assert.is_false((pcall(function() a[1] = nl.ones(2, 4) end)))
+  end)
+
   it('an int64 tensor truncates fractions toward zero, as PyTorch does', function()
     -- torch.tensor([2.5, -2.5], dtype=torch.int64) is [2, -2]; full, fill_ and
     -- stores likewise (they used to refuse some and saturate others)
