@@ -19,6 +19,9 @@ return function(nl)
   }
   local classification = { [F.cross_entropy] = 'classes', [F.nll_loss] = 'classes',
                            [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits' }
+  -- a built-in loss module's kind, as its name's (false: a regression loss)
+  local module_kind = { CrossEntropyLoss = 'classes', NLLLoss = 'classes', BCELoss = 'binary',
+                        BCEWithLogitsLoss = 'logits', MSELoss = false, L1Loss = false, HuberLoss = false }
   local optimizers = { sgd = 'SGD', adam = 'Adam', adamw = 'AdamW', rmsprop = 'RMSprop', adagrad = 'Adagrad' }
 
   -- the options each call reads; any other key is an error, not ignored
@@ -51,8 +54,15 @@ return function(nl)
     if type(l) == 'string' then
       lossfn = losses[l:lower()]
       if not lossfn then nl._raise("compile: unknown loss '" .. l .. "'") end
+    end
+    local kind
+    if type(l) == 'string' then kind = classification[lossfn]
     elseif type(l) == 'function' then lossfn = l
-    elseif nn.is_module(l) then lossfn = function(p, t) return l(p, t) end
+    elseif nn.is_module(l) then
+      lossfn = function(p, t) return l(p, t) end
+      -- a loss module's kind comes from its class (the closure above has
+      -- none, and accuracy was then taken as thresholds at 0.5)
+      kind = module_kind[l.__name]
     else nl._raise('compile: loss must be a name, a function or a loss module') end
     local metrics = {}
     local ms = opts.metrics or {}
@@ -61,9 +71,14 @@ return function(nl)
     for _, m in ipairs(ms) do
       local name = m == 'acc' and 'accuracy' or m
       if name ~= 'accuracy' and name ~= 'mae' then nl._raise("compile: unknown metric '" .. tostring(m) .. "'") end
+      if name == 'accuracy' and type(l) ~= 'string' and kind == nil then
+        nl._raise("compile: metric 'accuracy' with a loss function or a custom loss module cannot tell classes "
+          .. 'from probabilities; give the loss by name (cross_entropy, nll, bce, bce_with_logits) or as '
+          .. 'nn.CrossEntropyLoss, nn.NLLLoss, nn.BCELoss or nn.BCEWithLogitsLoss')
+      end
       metrics[#metrics + 1] = name
     end
-    rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = classification[lossfn], metrics = metrics })
+    rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = kind or nil, metrics = metrics })
     return self
   end
 

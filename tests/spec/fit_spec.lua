@@ -172,6 +172,24 @@ end
     model:compile { loss = function(p, t) return F.l1_loss(p, t) * 2 end }
     assert(S.close(model:evaluate(Xr, yr), 2 * want, 1e-6))
   end)
+
+  -- a loss module's accuracy was taken as thresholds at 0.5 (0.25 for
+  -- logits of 0.25 against 3 ones in 4, which predict 1 everywhere)
+  it('a classification loss module gives accuracy as its name would; a loss function with accuracy is refused', function()
+    local m = nn.Linear(1, 1)
+    nl.no_grad(function() m.weight:fill_(0); m.bias:fill_(0.25) end)
+    local X, y = nl.tensor({ { 1 }, { 2 }, { 3 }, { 4 } }), nl.tensor({ { 1 }, { 1 }, { 1 }, { 0 } })
+    m:compile { optimizer = 'sgd', lr = 0, loss = nn.BCEWithLogitsLoss(), metrics = { 'accuracy' } }
+    assert.are.equal(0.75, select(2, m:evaluate(X, y)).accuracy)
+    local c = nn.Linear(2, 3)
+    c:compile { optimizer = 'sgd', lr = 0, loss = nn.CrossEntropyLoss({ label_smoothing = 0.1 }), metrics = { 'accuracy' } }
+    local Xc, yc = nl.tensor(S.nested({ 10, 2 }, S.rng(9))), nl.tensor({ 1, 2, 3, 1, 2, 3, 1, 2, 3, 1 }, 'int64')
+    local want = c(Xc):argmax(2):eq(yc):sum():item() / 10
+    assert.are.equal(want, select(2, c:evaluate(Xc, yc)).accuracy)
+    local ok, err = pcall(m.compile, m, { loss = function(p, t) return F.l1_loss(p, t) end, metrics = { 'accuracy' } })
+    assert.is_false(ok)
+    assert.is_truthy(err:find("metric 'accuracy' with a loss function", 1, true), err)
+  end)
 end)
 
 describe('evaluate', function()

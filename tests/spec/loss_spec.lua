@@ -150,6 +150,45 @@ describe('cross_entropy and log_softmax at the edges', function()
     end
   end)
 
+  -- with weight or ignore_index (the composed path) a -inf logit gave NaN
+  -- (-inf * 0 picking the target), and a mean over no kept row a NaN
+  -- gradient everywhere (PyTorch: 0)
+  it('with weight or ignore_index: a -inf logit, and a batch all ignored', function()
+    local x = nl.tensor({ { -inf, 1, 2 } }):requires_grad()
+    local t = nl.tensor({ 2 }, 'int64')
+    local want = math.log(math.exp(1) + math.exp(2)) - 1
+    for _, o in ipairs({ { weight = nl.ones(3) }, { ignore_index = 1 }, { weight = nl.ones(3), label_smoothing = 0 } }) do
+      local l = F.cross_entropy(x, t, o)
+      assert.is_true(math.abs(l:item() - want) < 1e-6, tostring(l:item()))
+    end
+    assert.is_true(math.abs(F.nll_loss(x:log_softmax(2), t, { weight = nl.ones(3) }):item() - want) < 1e-6)
+    -- an ignored row holding -inf, with smoothing
+    local x2 = nl.tensor({ { -inf, 1, 2 }, { 0, 1, 2 } })
+    local l2 = F.cross_entropy(x2, nl.tensor({ 1, 3 }, 'int64'), { ignore_index = 1, label_smoothing = 0.1 })
+    assert.is_true(l2:item() == l2:item() and l2:item() < inf, tostring(l2:item()))
+    local y = nl.tensor({ { 0.2, -1.3, 0.5 }, { 1.1, 0.4, -0.7 } }):requires_grad()
+    local l3 = F.cross_entropy(y, nl.tensor({ 1, 1 }, 'int64'), { ignore_index = 1 })
+    assert.is_true(l3:item() ~= l3:item(), 'the mean over no row is NaN, as PyTorch')
+    l3:backward()
+    for _, row in ipairs(y.grad:totable()) do
+      for _, v in ipairs(row) do assert.are.equal(0, v) end
+    end
+  end)
+
+  -- a weight larger than the input widened the loss (PyTorch refuses it)
+  it('BCEWithLogits refuses a weight or pos_weight that does not broadcast to the input', function()
+    local F_ = F.binary_cross_entropy_with_logits
+    local ok, err = pcall(F_, nl.zeros(3), nl.ones(3), { weight = nl.ones(2, 3), reduction = 'none' })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('weight must be a float32 tensor broadcasting to [3], got float32 [2,3]', 1, true), err)
+    ok, err = pcall(F_, nl.zeros(3, 'float64'), nl.ones(3, 'float64'), { pos_weight = nl.ones(3) })
+    assert.is_truthy(err:find('pos_weight must be a float64 tensor', 1, true), err)
+    ok, err = pcall(F.binary_cross_entropy, nl.full({ 3 }, 0.5), nl.ones(3), { weight = nl.ones(2) })
+    assert.is_truthy(err:find('binary_cross_entropy: weight must be a float32 tensor broadcasting to [3]', 1, true), err)
+    assert.are.equal(3, #F_(nl.zeros(2, 3), nl.ones(2, 3), { pos_weight = nl.ones(3), weight = nl.ones(2, 1),
+                                                            reduction = 'none' })[1])
+  end)
+
   it('keeps log(sum exp) beside logits of 1e30 (float32) and 1e17 (float64)', function()
     for _, c in ipairs({ { 'float32', 1e30 }, { 'float64', 1e17 } }) do
       local x = nl.tensor({ { c[2], c[2] } }, c[1])

@@ -84,7 +84,11 @@ return function(nl, nn)
   -- weight: nil, or a float tensor of C class weights in logp's dtype
   local function class_weight(op, w, logp)
     if w == nil then return nil end
-    local C = logp:dim() == 2 and logp:size(2) or 0
+    if logp:dim() ~= 2 then      -- the input's shape first (it said "weight ... of the 0 classes")
+      nl._raise(('%s: input must be a 2-D float tensor (batch, classes), got %s %s'):format(op, logp:dtype(),
+        nl._shape_str(logp)))
+    end
+    local C = logp:size(2)
     if not nl.is_tensor(w) or w:dim() ~= 1 or w:size(1) ~= C or w:dtype() ~= logp:dtype() then
       nl._raise(('%s: weight must be a %s vector of the %d classes, got %s'):format(op, logp:dtype(), C,
         nl.is_tensor(w) and (w:dtype() .. ' ' .. nl._shape_str(w)) or type(w)))
@@ -119,13 +123,18 @@ return function(nl, nn)
           lo < 1 and lo or hi, C))
       end
     end
-    local onehot = nl.arange(1, C + 1):view(1, C):eq(t:view(N, 1)):to(logp:dtype())
+    -- picked and masked with where, not by multiplying with 0/1: a logit
+    -- of -inf (a masked class) in another class or an ignored row gave
+    -- -inf * 0 = NaN, and so did the gradient of a mean over no kept row
+    local pick = nl.arange(1, C + 1):view(1, C):eq(t:view(N, 1))
+    local onehot = pick:to(logp:dtype())
     local wy = w and (onehot * w):sum(2) or nl.ones(N, logp:dtype())
     if keep then wy = wy * keep:to(logp:dtype()) end
-    local l = -(logp * onehot):sum(2) * wy
+    local l = -nl.where(pick, logp, 0):sum(2) * wy
+    if keep then l = nl.where(keep, l, 0) end
     if ls and ls > 0 then
       local smooth = -(w and (logp * w) or logp):sum(2) / C
-      if keep then smooth = smooth * keep:to(logp:dtype()) end
+      if keep then smooth = nl.where(keep, smooth, 0) end
       l = l * (1 - ls) + smooth * ls
     end
     if r == 'sum' then return l:sum() end
@@ -162,11 +171,20 @@ return function(nl, nn)
     return nl._wrap(lib.nl_nll_loss(nl._T(input, 'nll_loss'), target.ptr, 1, reductions[r]))
   end
 
-  -- weight: nil, or a float tensor broadcasting to the input's shape
-  local function elem_weight(op, w, input)
+  -- weight (what: the option's name): nil, or a float tensor that
+  -- broadcasts to the input's shape without widening it (a larger one
+  -- gave a larger loss, where PyTorch refuses it)
+  local function elem_weight(op, w, input, what)
     if w == nil then return nil end
-    if not nl.is_tensor(w) or w:dtype() ~= input:dtype() then
-      nl._raise(('%s: weight must be a %s tensor broadcasting to %s, got %s'):format(op, input:dtype(),
+    local fits = nl.is_tensor(w) and w:dtype() == input:dtype() and w:dim() <= input:dim()
+    if fits then
+      for i = 1, w:dim() do
+        local ws, xs = w:size(-i), input:size(-i)
+        if ws ~= 1 and ws ~= xs then fits = false end
+      end
+    end
+    if not fits then
+      nl._raise(('%s: %s must be a %s tensor broadcasting to %s, got %s'):format(op, what or 'weight', input:dtype(),
         nl._shape_str(input), nl.is_tensor(w) and (w:dtype() .. ' ' .. nl._shape_str(w)) or type(w)))
     end
     return w
@@ -193,7 +211,7 @@ return function(nl, nn)
     same_shape(op, input, target)
     local r = reduction_of(opts, op)
     opts = opts or {}
-    local w, pw = elem_weight(op, opts.weight, input), elem_weight(op, opts.pos_weight, input)
+    local w, pw = elem_weight(op, opts.weight, input), elem_weight(op, opts.pos_weight, input, 'pos_weight')
     local x = input
     local nonneg = x:ge(0)
     local sp = nl.where(nonneg, 0, -x) + nl.where(nonneg, -x, x):exp():add(1):log()   -- softplus(-x)
