@@ -50,10 +50,11 @@ bool nl_inplace_ok(const char *op, nl_tensor *t) {
 }
 
 /* out, a view of in: made with grad mode off of a tensor that requires
- * grad (or of such a view), it is flagged so that in-place ops refuse it
- * with grad mode on (x:add_(1) through it changed x without a word) */
+ * grad, or of such a view in any mode, it is flagged so that in-place ops
+ * refuse it with grad mode on (x:add_(1) through it changed x without a
+ * word). Copies (clone, contiguous, to) are not views and are not flagged. */
 void nl_flag_view(nl_tensor *out, const nl_tensor *in) {
-    if (out && grad_disabled && (nl_requires_grad(in) || (in->flags & NL_FLAG_NOGRAD_VIEW)))
+    if (out && ((in->flags & NL_FLAG_NOGRAD_VIEW) || (grad_disabled && nl_requires_grad(in))))
         out->flags |= NL_FLAG_NOGRAD_VIEW;
 }
 

@@ -158,6 +158,10 @@ static void record_binary(int op, nl_tensor *out, nl_tensor *a, nl_tensor *b) {
          * and b only for a's, a/b b for a's and both for b's: an input no
          * gradient reads may change before backward, as in PyTorch */
         bool ra = nl_requires_grad(a), rb = nl_requires_grad(b);
+        /* backward gives gradients only to the inputs that required grad
+         * here (as PyTorch): one that came to require grad later got a
+         * gradient read from the other's unchecked, perhaps changed, values */
+        n->a[2] = (ra ? 1 : 0) | (rb ? 2 : 0);
         if (op == NL_OP_ADD || op == NL_OP_SUB) n->needs_in = 0;
         else if (op == NL_OP_MUL) n->needs_in = (rb ? 1 : 0) | (ra ? 2 : 0);
         else if (op == NL_OP_DIV) n->needs_in = (ra ? 2 : 0) | (rb ? 3 : 0);
@@ -204,7 +208,7 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
     int dt = a->dtype;
     /* a fraction, an infinity or a number past int64's range makes int64
      * float32, as in PyTorch (inf and 1e20 were refused, naming 'full') */
-    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || !(fabs(s) < 0x1p63) ||
+    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || !(s >= -0x1p63 && s < 0x1p63) ||
                            (op == NL_OP_POW && !scalar_first && s < 0)))
         dt = NL_FLOAT32;
     nl_tensor *out = nl_tensor_alloc(nl_op_name(op), a->ndim, a->sizes, dt);
@@ -260,7 +264,7 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     char name[40];
     snprintf(name, sizeof name, "%s_", nl_op_name(op));
     NL_CHECK_WRITE_INT(name, dst, NULL);
-    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s) && fabs(s) < 0x1p63),
+    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s) && s >= -0x1p63 && s < 0x1p63),
                  "%s_: result of a float scalar cannot be stored in an int64 destination", nl_op_name(op));
     nl_tensor *cs = scalar_tensor(s, dst->dtype);
     if (!cs) return -1;
@@ -612,7 +616,8 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         return 0;
     }
     nl_tensor *b = n->in[1];
-    bool need_b = nl_requires_grad(b);
+    need_a = need_a && (n->a[2] & 1);     /* as recorded (record_binary) */
+    bool need_b = nl_requires_grad(b) && (n->a[2] & 2);
     switch (n->op) {
     case NL_OP_ADD: ga = g; gb = g; break;
     case NL_OP_SUB: ga = g; if (need_b) gb = TMP(nl_unary(NL_OP_NEG, g)); break;

@@ -546,13 +546,18 @@ int nl_fill_(nl_tensor *dst, double value) {
 static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op);
 
 static nl_tensor *recorded(int op, nl_tensor *out, nl_tensor *in, int64_t a0, int64_t a1) {
-    nl_flag_view(out, in);
     nl_node *n = nl_record(op, out, 1, &in);
     if (n) {
         n->a[0] = a0;
         n->a[1] = a1;
     }
     return out;
+}
+
+/* recorded, for a view of in (nl_flag_view) */
+static nl_tensor *recorded_view(int op, nl_tensor *out, nl_tensor *in, int64_t a0, int64_t a1) {
+    nl_flag_view(out, in);
+    return recorded(op, out, in, a0, a1);
 }
 
 int nl_is_contiguous(const nl_tensor *t) {
@@ -641,7 +646,7 @@ nl_tensor *nl_view(nl_tensor *t, int ndim, const int64_t *sizes) {
     NL_CHECK(view_strides(t, ndim, sz, st),
              "view: a tensor of shape %s with these strides cannot be viewed as %s; use reshape",
              nl_shape_str(t), nl_sizes_str(ndim, sz));
-    return recorded(NL_OP_VIEW, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
+    return recorded_view(NL_OP_VIEW, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
 }
 
 nl_tensor *nl_reshape(nl_tensor *t, int ndim, const int64_t *sizes) {
@@ -649,7 +654,7 @@ nl_tensor *nl_reshape(nl_tensor *t, int ndim, const int64_t *sizes) {
     int64_t sz[8], st[8];
     if (!infer_sizes("reshape", t, ndim, sizes, sz)) return NULL;
     if (view_strides(t, ndim, sz, st))
-        return recorded(NL_OP_VIEW, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
+        return recorded_view(NL_OP_VIEW, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
     nl_tensor *c = copy_as(t, t->dtype, "reshape");
     if (!c) return NULL;
     nl_contiguous_strides(ndim, sz, st);
@@ -670,7 +675,7 @@ nl_tensor *nl_transpose(nl_tensor *t, int d0, int d1) {
         sz[a] = t->sizes[b]; sz[b] = t->sizes[a];
         st[a] = t->strides[b]; st[b] = t->strides[a];
     }
-    return recorded(NL_OP_TRANSPOSE, nl_tensor_new_view(t, t->ndim, sz, st, t->offset), t, a, b);
+    return recorded_view(NL_OP_TRANSPOSE, nl_tensor_new_view(t, t->ndim, sz, st, t->offset), t, a, b);
 }
 
 nl_tensor *nl_permute(nl_tensor *t, int ndim, const int *dims) {
@@ -704,7 +709,7 @@ nl_tensor *nl_narrow(nl_tensor *t, int dim, int64_t start, int64_t length) {
     int64_t sz[8];
     memcpy(sz, t->sizes, sizeof sz);
     sz[d] = length;
-    return recorded(NL_OP_NARROW, nl_tensor_new_view(t, t->ndim, sz, t->strides, t->offset + start * t->strides[d]),
+    return recorded_view(NL_OP_NARROW, nl_tensor_new_view(t, t->ndim, sz, t->strides, t->offset + start * t->strides[d]),
                     t, d, start);
 }
 
@@ -721,7 +726,7 @@ nl_tensor *nl_select(nl_tensor *t, int dim, int64_t index) {
         sz[n] = t->sizes[i];
         st[n++] = t->strides[i];
     }
-    return recorded(NL_OP_SELECT, nl_tensor_new_view(t, n, sz, st, t->offset + index * t->strides[d]), t, d, index);
+    return recorded_view(NL_OP_SELECT, nl_tensor_new_view(t, n, sz, st, t->offset + index * t->strides[d]), t, d, index);
 }
 
 nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
@@ -740,7 +745,7 @@ nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes) {
         st[i] = (it >= 0 && have == want) ? t->strides[it] : 0;
     }
     NL_CHECK(sizes_fit(ndim, sz, 56), "expand: shape %s is too large", nl_sizes_str(ndim, sz));
-    return recorded(NL_OP_EXPAND, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
+    return recorded_view(NL_OP_EXPAND, nl_tensor_new_view(t, ndim, sz, st, t->offset), t, 0, 0);
 }
 
 nl_tensor *nl_squeeze(nl_tensor *t, int dim) {
@@ -766,7 +771,7 @@ nl_tensor *nl_unsqueeze(nl_tensor *t, int dim) {
             st[i] = t->strides[j++];
         }
     }
-    return recorded(NL_OP_VIEW, nl_tensor_new_view(t, t->ndim + 1, sz, st, t->offset), t, 0, 0);
+    return recorded_view(NL_OP_VIEW, nl_tensor_new_view(t, t->ndim + 1, sz, st, t->offset), t, 0, 0);
 }
 
 static nl_tensor *copy_as(nl_tensor *t, int dtype, const char *op) {

@@ -78,7 +78,9 @@ return function(nl)
   -- projection sum(f * w) let an error in one entry hide in a sum over
   -- many outputs.) A last backward of fixed random weights w leaves each
   -- input's .grad = J^T w. inputs: float64 leaf tensors; those that require
-  -- grad are checked. Returns true, or false and a message; errors on misuse.
+  -- grad are checked. Other leaves f uses that require grad (a module's
+  -- parameters) accumulate a gradient from each of those backward passes:
+  -- zero them after. Returns true, or false and a message; errors on misuse.
   local GRADCHECK_OPTS = { eps = 1, atol = 1, rtol = 1 }
   function nl.gradcheck(f, inputs, opts)
     opts = nl._opts('gradcheck', opts)

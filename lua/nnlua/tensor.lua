@@ -341,12 +341,13 @@ return function(nl)
       if type(x) ~= 'table' or #x ~= shape[d] then
         raise(string.format('tensor: ragged nested table: level %d should have %d entries', d, shape[d]))
       end
-      -- # of {1, nil, 3} may be 1: the 3 was dropped without a word
-      local keys = 0
-      for _ in pairs(x) do keys = keys + 1 end
-      if keys ~= shape[d] then
-        raise(string.format('tensor: a table at level %d has %d entries, but its length (#) is %d (a nil in '
-          .. 'the list?)', d, keys, shape[d]))
+      -- # of {1, nil, 3} may be 1: the 3 was dropped without a word (keys
+      -- that are not list positions, name = 'x' or [0], are left alone)
+      for k in pairs(x) do
+        if type(k) == 'number' and k > shape[d] and k == math.floor(k) then
+          raise(string.format('tensor: a table at level %d has an entry at %d past its length (#) %d (a nil in '
+            .. 'the list?)', d, k, shape[d]))
+        end
       end
       for i = 1, shape[d] do fill(x[i], d + 1) end
     end
@@ -691,6 +692,13 @@ return function(nl)
     return t * 0.5 * (inner:tanh() + 1)
   end
   nl.gelu = Tensor.gelu
+  local gelu_erf_ = Tensor.gelu_
+  function Tensor.gelu_(t, approximate)
+    if approximate ~= nil and approximate ~= 'none' then
+      raise("gelu_: only approximate = 'none' runs in place; use gelu(x, 'tanh')")
+    end
+    return gelu_erf_(t)
+  end
 
   function Tensor.leaky_relu(t, slope)
     if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu', 'a number as slope', slope) end

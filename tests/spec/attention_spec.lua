@@ -111,7 +111,7 @@ describe('attention', function()
   -- a float mask is PyTorch's additive bias there; here nonzero blocks, so
   -- 0.5 was a block without a word. 0/-inf (PyTorch's additive form of a
   -- block) is taken, and means what 0/1 means.
-  it('a float mask of other values than 0, 1 and -inf is refused; -inf blocks', function()
+  it('a float mask of other values than 0, 1 and -1e4 or below is refused; -inf and -1e9 block', function()
     local m = nn.MultiheadAttention(4, 2)
     local x = nl.randn(3, 2, 4)
     local _, w1 = m(x, x, x, { attn_mask = nl.tensor({ { 0, 1, 0 }, { 0, 0, 1 }, { 0, 0, 0 } }) })
@@ -120,9 +120,13 @@ describe('attention', function()
     assert.are.same(w1:totable(), w2:totable())
     local ok, err = pcall(m, x, x, x, { attn_mask = nl.tensor({ { 0, 0.5, 0 }, { 0, 0, 0 }, { 0, 0, 0 } }) })
     assert.is_false(ok)
-    assert.is_truthy(err:find('attn_mask holds values other than 0, 1 and %-inf'), err)
+    assert.is_truthy(err:find('attn_mask holds values other than 0, 1 and %-1e4 or below'), err)
     ok, err = pcall(m, x, x, x, { key_padding_mask = nl.tensor({ { 0, -2, 0 }, { 0, 0, 0 } }, 'float64') })
     assert.is_truthy(err:find('key_padding_mask holds values other than'), err)
+    -- a large negative number blocks, as in PyTorch's additive form (-1e9
+    -- is common in ported code)
+    local _, w4 = m(x, x, x, { attn_mask = nl.tensor({ { 0, 1, 0 }, { 0, 0, 1 }, { 0, 0, 0 } }) * -1e9 })
+    assert.are.same(w1:totable(), w4:totable())
     -- an int64 mask is boolean: any nonzero blocks
     local _, w3 = m(x, x, x, { attn_mask = nl.tensor({ { 0, 5, 0 }, { 0, 0, -1 }, { 0, 0, 0 } }, 'int64') })
     assert.are.same(w1:totable(), w3:totable())

@@ -515,6 +515,29 @@ describe('autograd', function()
       local d = x:detach()
       d:add_(1)                                     -- a detached tensor may change
       assert.are.same({ 3, 4, 5 }, x:totable())
+      -- a view of such a view, made in grad mode, is one too
+      for _, f in ipairs({ function() v:view(3):add_(1) end, function() v:narrow(1, 2, 1):add_(1) end }) do
+        assert.is_false((pcall(f)))
+      end
+      assert.are.same({ 3, 4, 5 }, x:totable())
+      -- copies made under no_grad are not views: an EMA snapshot may change
+      local w = leaf({ { 1, 2 }, { 3, 4 } })
+      for _, c in ipairs(nl.no_grad(function() return { w:clone(), w:float(), w:t():contiguous() } end)) do
+        c:mul_(0.5)
+      end
+      assert.are.same({ { 1, 2 }, { 3, 4 } }, w:totable())
+    end)
+
+    -- an input that came to require grad after the forward got a gradient
+    -- read from the other input's unchecked, changed values (PyTorch: none)
+    it('gives gradients only to the inputs that required grad at the forward', function()
+      local a, b = nl.tensor({ 1, 2, 3 }, 'float64'), leaf({ 10, 20, 30 })
+      local y = a * b
+      nl.no_grad(function() b:add_(100) end)
+      a:requires_grad()
+      y:sum():backward()
+      assert.is_nil(a.grad)
+      assert_values(b.grad, { 1, 2, 3 })
     end)
 
     it('changing an input that add does not save is allowed (as in PyTorch)', function()

@@ -92,7 +92,7 @@ local cases = {
   -- a negative size was reported as 'full's for zeros, ones, rand and randn
   { 'randn negative', '^[^\n]*randn: negative size in %[%-3%]', function() return nl.randn({ -3 }) end },
   -- # of { 1, nil, 3 } may be 1, and the 3 was dropped without a word
-  { 'tensor with a hole', 'tensor: a table at level 1 has 2 entries, but its length %(#%) is 1',
+  { 'tensor with a hole', 'tensor: a table at level 1 has an entry at 3 past its length %(#%) 1',
     function() return nl.tensor({ 1, nil, 3 }) end },
   -- C counted the dim from 0 (dim 1 of [3,0] for the caller's 2)
   { 'max over an empty dim', 'max: cannot reduce dim 2 of size 0 in shape %[3,0%]', function() return nl.zeros(3, 0):max(2) end },

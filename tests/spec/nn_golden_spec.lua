@@ -464,6 +464,7 @@ describe('nn.Module API', function()
     end
     assert.are.same(y:totable(), nn.GELU({ approximate = 'tanh' })(x):totable())
     assert.are.equal("GELU(approximate='tanh')", nn.GELU('tanh'):repr())
+    assert.is_false((pcall(function() nl.zeros(2):gelu_('tanh') end)))
     assert.are.same({ 0, 2 }, nn.ReLU(true)(nl.tensor({ -1, 2 })):totable())
     assert.are.same({ -0.5, 2 }, nn.LeakyReLU(0.5, true)(nl.tensor({ -1, 2 })):totable())
     for _, c in ipairs({ { nn.Sigmoid, 1 }, { nn.Tanh, true }, { nn.ReLU, 5 }, { nn.GELU, 'fast' } }) do

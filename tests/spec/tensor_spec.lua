@@ -39,6 +39,13 @@ describe('creation', function()
     t[1], t[2] = 2.5, -1.5
     assert.are.same({ 2, -1, 0 }, t:totable())
     assert.are.same({ -2 ^ 63 }, nl.tensor({ -2 ^ 63 }, 'int64'):totable())
+    -- and int64's lowest stays int64 as a scalar operand (it became float32)
+    local u = nl.zeros(1, 'int64')
+    assert.are.equal('int64', (u + (-2 ^ 63)):dtype())
+    u:add_(-2 ^ 63)
+    assert.are.same({ -2 ^ 63 }, u:totable())
+    -- keys that are not list positions are left alone, as before
+    assert.are.same({ 1, 2, 3 }, nl.tensor({ 1, 2, 3, name = 'x', [0] = 9 }):totable())
   end)
 
   it('zeros, ones, full, empty, eye, arange', function()

@@ -5,7 +5,8 @@
 -- (sinusoidal). Built from batched matmul, softmax and where: autograd
 -- differentiates it all. Masks are float or int tensors where nonzero
 -- means "may not attend" (PyTorch's boolean masks); a float mask may also
--- hold -inf there (PyTorch's additive 0/-inf form), and any other value is
+-- hold -inf or a large negative number (-1e4 or below: -1e9, the dtype's
+-- lowest) there, PyTorch's additive forms of a block; any other value is
 -- refused: PyTorch would add it to the scores, which this form cannot say.
 return function(nl, nn)
   local Module = nn.Module
@@ -55,16 +56,17 @@ return function(nl, nn)
   end
 
   -- additive mask from a "nonzero = blocked" mask: 0 or -inf. A float
-  -- mask holding other values than 0, 1 and -inf was meant as PyTorch's
-  -- additive bias, and it was taken as blocks without a word.
+  -- mask holding other values than 0, 1 and -1e4 or below (-inf, -1e9:
+  -- blocks in PyTorch's additive form too) was meant as PyTorch's additive
+  -- bias, and it was taken as blocks without a word.
   local function blocked(mask, dtype, what)
     if what and mask:dtype() ~= 'int64' then   -- what: nil for the causal mask, built here
       local odd = nl.no_grad(function()
-        return (mask:ne(0) * mask:ne(1) * mask:ne(-math.huge)):sum():item()
+        return (mask:ne(0) * mask:ne(1) * mask:gt(-1e4)):sum():item()
       end)
       if odd > 0 then
-        nl._raise(('MultiheadAttention: %s holds values other than 0, 1 and -inf; masks here block where nonzero '
-          .. '(PyTorch\'s boolean form), they are not added to the scores'):format(what))
+        nl._raise(('MultiheadAttention: %s holds values other than 0, 1 and -1e4 or below (-inf); masks here '
+          .. 'block where nonzero (PyTorch\'s boolean form), they are not added to the scores'):format(what))
       end
     end
     return nl.where(mask, -math.huge, nl.zeros({}, dtype))
