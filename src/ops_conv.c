@@ -1022,9 +1022,9 @@ TGT_AVX2 static void unpool2x2_plane_f32_avx2(float *gx, const float *g, const u
                 c8 = _mm_loadu_si128((const __m128i *)cb);
             }
             __m256i c = _mm256_cvtepu8_epi32(c8);
-            /* times 0 where the ReLU zeroed it, as the ReLU's backward multiplies */
+            /* 0 where the ReLU zeroed it, as the ReLU's backward selects */
             __m256 zeroed = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(c, four), four));
-            v = _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_setzero_ps()), zeroed);
+            v = _mm256_andnot_ps(zeroed, v);
             __m256i w = _mm256_and_si256(c, three);
             __m256 e0 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, _mm256_setzero_si256())));
             __m256 o0 = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_cmpeq_epi32(w, _mm256_set1_epi32(1))));
@@ -1098,7 +1098,7 @@ TGT_AVX512 static void unpool2x2_plane_f32(float *gx, const float *g, const uint
             __mmask16 mo = lane_range(0, n);
             __m512 v = _mm512_maskz_loadu_ps(mo, g + oy * Wo + ox);
             __m512i c = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mo, code + oy * Wo + ox));
-            v = _mm512_mask_mul_ps(v, _mm512_test_epi32_mask(c, four), v, _mm512_setzero_ps());
+            v = _mm512_mask_mov_ps(v, _mm512_test_epi32_mask(c, four), _mm512_setzero_ps());
             window_scatter(r0, r1, ox, n, v, _mm512_and_si512(c, three));
         }
         if (W & 1) r0[W - 1] = r1[W - 1] = 0;

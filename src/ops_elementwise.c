@@ -603,10 +603,9 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             }
             break;
         case NL_OP_MAXIMUM:
-        case NL_OP_MINIMUM: {
-            nl_tensor *win = TMP(S(n->op == NL_OP_MAXIMUM ? NL_OP_GT : NL_OP_LT, a, s));
-            nl_tensor *half = TMP(S(NL_OP_MUL, TMP(S(NL_OP_EQ, a, s)), 0.5));
-            ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_ADD, win, half))));
+        case NL_OP_MINIMUM: {            /* as the tensor form below, s the other side */
+            nl_tensor *base = TMP(nl_where(TMP(S(NL_OP_EQ, a, s)), TMP(S(NL_OP_MUL, g, 0.5)), g));
+            ga = TMP(zero_where(TMP(S(n->op == NL_OP_MAXIMUM ? NL_OP_LT : NL_OP_GT, a, s)), base));
             break;
         }
         default: break;
@@ -643,11 +642,16 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         }
         break;
     case NL_OP_MAXIMUM:
-    case NL_OP_MINIMUM: {                /* the larger (smaller) side; ties split in half */
-        int win = n->op == NL_OP_MAXIMUM ? NL_OP_GT : NL_OP_LT;
-        nl_tensor *half = TMP(S(NL_OP_MUL, TMP(B(NL_OP_EQ, a, b)), 0.5));
-        if (need_a) ga = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_ADD, TMP(B(win, a, b)), half))));
-        if (need_b) gb = TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_ADD, TMP(B(win, b, a)), half))));
+    case NL_OP_MINIMUM: {
+        /* PyTorch's: g, halved where a == b, zeroed where the other side
+         * wins. Selected, not multiplied by a 0/1 mask (an infinite g gave
+         * inf * 0 = NaN where the other side won), and a NaN, which every
+         * comparison fails, takes g on both sides (it took none) */
+        int loses_a = n->op == NL_OP_MAXIMUM ? NL_OP_LT : NL_OP_GT;
+        int loses_b = n->op == NL_OP_MAXIMUM ? NL_OP_GT : NL_OP_LT;
+        nl_tensor *base = TMP(nl_where(TMP(B(NL_OP_EQ, a, b)), TMP(S(NL_OP_MUL, g, 0.5)), g));
+        if (need_a) ga = TMP(zero_where(TMP(B(loses_a, a, b)), base));
+        if (need_b) gb = TMP(zero_where(TMP(B(loses_b, a, b)), base));
         break;
     }
     default: break;
@@ -675,9 +679,12 @@ fail:
             else if (op == NL_OP_SILU) {                                      \
                 T sg = (T)1 / ((T)1 + EXP(-v));                               \
                 d = sg * ((T)1 + v * ((T)1 - sg));                            \
-            } else if (op == NL_OP_RELU)                                      \
-                d = v <= 0 ? (T)0 : (T)1;    /* NaN passes g, as PyTorch's */ \
-            else d = v > 0 ? (T)1 : sl;                                       \
+            } else if (op == NL_OP_RELU) {                                    \
+                /* selected, not multiplied: an infinite g where x <= 0  \
+                 * gives 0, not inf * 0 = NaN; NaN passes g (PyTorch's) */ \
+                o[i] = v <= 0 ? (T)0 : gp[i];                                 \
+                continue;                                                     \
+            } else d = v > 0 ? (T)1 : sl;                                     \
             o[i] = gp[i] * d;);                                               \
     } while (0)
 
@@ -723,11 +730,11 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
         if (!gx || nl_activation_grad(n->op, n->op == NL_OP_RELU ? 0.0 : n->s[0], gx, g, x) != 0) goto fail;
         break;
-    case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi */
+    case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi, selected (inf * 0 was NaN) */
         nl_tensor *m = TMP(nl_full(x->ndim, x->sizes, 1.0, g->dtype));
         if (n->a[0]) m = TMP(B(NL_OP_MUL, m, TMP(S(NL_OP_GE, x, n->s[0]))));
         if (n->a[1]) m = TMP(B(NL_OP_MUL, m, TMP(S(NL_OP_LE, x, n->s[1]))));
-        gx = TMP(B(NL_OP_MUL, g, m));
+        gx = TMP(nl_where(m, g, TMP(nl_full(0, NULL, 0.0, g->dtype))));
         break;
     }
     default: break;

@@ -530,19 +530,15 @@ int nl_reduce_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         }
     } else if (d < 0) {
         /* max/min of everything: g shared evenly among the elements equal to
-         * the extreme, as PyTorch's; a NaN extreme takes it whole at the first */
+         * the extreme, as PyTorch's, and among the NaNs when it is NaN (the
+         * first took it whole); selected, not multiplied by the 0/1 mask (an
+         * infinite g gave inf * 0 = NaN elsewhere) */
         nl_tensor *m = TMP(nl_reduce_all(op, x, 0));
         double mv = nl_load(m->data, m->dtype);
-        if (mv != mv) {
-            nl_tensor *at = TMP(nl_reduce_all(op == NL_OP_MAX ? NL_OP_ARGMAX : NL_OP_ARGMIN, x, 0));
-            gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
-            int64_t es = nl_dtype_size(g->dtype);
-            memcpy((char *)gx->data + *(int64_t *)at->data * es, g->data, es);
-        } else {
-            nl_tensor *mask = TMP(nl_to_dtype(TMP(nl_binary(NL_OP_EQ, x, m)), g->dtype));
-            nl_tensor *count = TMP(nl_reduce_all(NL_OP_SUM, mask, 0));
-            gx = TMP(nl_binary(NL_OP_MUL, mask, TMP(nl_binary(NL_OP_DIV, g, count))));
-        }
+        nl_tensor *hit = mv != mv ? TMP(nl_binary(NL_OP_NE, x, x)) : TMP(nl_binary(NL_OP_EQ, x, m));
+        nl_tensor *count = TMP(nl_reduce_all(NL_OP_SUM, TMP(nl_to_dtype(hit, g->dtype)), 0));
+        nl_tensor *zero = TMP(nl_full(0, NULL, 0.0, g->dtype));
+        gx = TMP(nl_where(hit, TMP(nl_binary(NL_OP_DIV, g, count)), zero));
     } else {                             /* max/min over a dim: to the saved indices */
         int64_t outer = 1, inner = 1;
         for (int i = 0; i < x->ndim; i++) {

@@ -899,7 +899,18 @@ return function(nl)
   function Tensor.index_select(t, d, idx)
     local p = T(t, 'index_select')
     if type(idx) == 'table' then idx = nl.tensor(idx, 'int64') end
-    return wrap(lib.nl_index_select(p, cdim(d, 'index_select', p), T(idx, 'index_select'), 1))
+    local c = cdim(d, 'index_select', p)
+    if p.ndim == 0 then
+      -- a 0-dim tensor is one element along its dim 1 (C refused it, naming
+      -- dim 0): index 1 gives it back, as PyTorch's index 0 does
+      local ip = T(idx, 'index_select')
+      if ip.dtype ~= 2 or ip.ndim > 1 or ip.numel ~= 1 or idx:reshape(1)[1] ~= 1 then
+        raise(string.format('index_select: a 0-dim tensor takes one index, 1; got %s %s', dtype_names[ip.dtype],
+          sizes_str(ip)))
+      end
+      return Tensor.clone(t)
+    end
+    return wrap(lib.nl_index_select(p, c, T(idx, 'index_select'), 1))
   end
   function Tensor.to(t, dtype)
     local p = T(t, 'to')

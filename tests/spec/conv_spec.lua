@@ -623,8 +623,8 @@ describe('conv and vision modules', function()
     -- in blocks of several images, odd and even sizes (an odd last row and
     -- column get no gradient), stride 2, groups, no bias, NaN inputs,
     -- windows with ties and windows the ReLU zeroes (a negative bias), and
-    -- an infinite upstream gradient where the ReLU zeroes (inf * 0 = NaN in
-    -- both); on 1 and 3 threads. The same modules run one by one are the
+    -- an infinite upstream gradient where the ReLU zeroes (0 in both, as
+    -- PyTorch selects); on 1 and 3 threads. The same modules run one by one are the
     -- reference: nl_conv2d, nl_max_pool2d and nl_relu, each tested above
     -- against PyTorch and the plain loops.
     local prev = nl.get_num_threads()

@@ -144,6 +144,37 @@ describe('binary elementwise ops', function()
     assert.are.same({ 1, 2 }, i:totable())
   end)
 
+  -- these gradients multiplied g by a 0/1 mask, so an infinite g where the
+  -- op blocks it (a dead unit under sqrt) gave inf * 0 = NaN; PyTorch
+  -- selects and gives 0. maximum/minimum at a NaN give g to both sides, and
+  -- max()/min() of several NaNs share it (PyTorch 1.13's values)
+  it('relu, clamp, maximum/minimum and max()/min() select the gradient, as PyTorch', function()
+    local function grad(f, v)
+      local x = nl.tensor(v):requires_grad()
+      f(x):backward()
+      return x.grad:totable()
+    end
+    local nan = 0 / 0
+    assert.are.same({ 0, 0.25 }, grad(function(x) return x:relu():sqrt():sum() end, { -1, 4 }))
+    assert.are.same({ 0, 0.25 }, grad(function(x) return x:clamp(0):sqrt():sum() end, { -1, 4 }))
+    assert.are.same({ 0, 0, 0 }, grad(function(x) return x:clamp(0, 3):sum() end, { -1, 4, nan }))
+    assert.are.same({ 0, 0.25 }, grad(function(x) return nl.maximum(x, nl.zeros(2)):sqrt():sum() end, { -1, 4 }))
+    assert.are.same({ 0, math.huge, 0 }, grad(function(x) return (x:min() - 1):sqrt() end, { 3, 1, 2 }))
+    assert.are.same({ 0.5, 0, 0.5 }, grad(function(x) return x:max() end, { nan, 1, nan }))
+    assert.are.same({ 0, 1, 1, 0.5 }, grad(function(x) return nl.maximum(x, nl.tensor(2)):sum() end, { -1, 4, nan, 2 }))
+    local a, b = nl.tensor({ nan, 3, 2, 1 }):requires_grad(), nl.tensor({ 2, 2, 2, nan }):requires_grad()
+    nl.minimum(a, b):sum():backward()
+    assert.are.same({ 1, 0, 0.5, 1 }, a.grad:totable())
+    assert.are.same({ 1, 1, 0.5, 1 }, b.grad:totable())
+    -- and the fused Linear and ReLU, a unit held dead by its bias
+    local m = nl.nn.Sequential(nl.nn.Linear(3, 2), nl.nn.ReLU())
+    nl.no_grad(function() m[1].bias[1] = -50 end)
+    m(nl.tensor({ { 1, 2, 3 }, { 0.5, -1, 2 } })):sqrt():sum():backward()
+    assert.are.same({ 0, 0, 0 }, m[1].weight.grad[1]:totable())
+    assert.are.equal(0, m[1].bias.grad[1])
+    assert.is_true(m[1].bias.grad[2] > 0 and m[1].bias.grad[2] < math.huge)
+  end)
+
   -- a 0-dim tensor does not widen a dimensioned one of its kind: float32
   -- [n] times a float64 0-dim tensor was float64 (PyTorch: float32), and
   -- the 0-dim's gradient comes in its own dtype

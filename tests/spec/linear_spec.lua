@@ -21,7 +21,7 @@ describe('nl_linear', function()
     -- A is over 1 MB, on 3) that keep their own loops, several k blocks
     -- (k = 600), two column blocks (n = 1100 on one thread), edge tiles,
     -- no bias, a transposed input view, NaN inputs, an infinite upstream
-    -- gradient where the ReLU zeroes (inf * 0 = NaN in both), float64
+    -- gradient where the ReLU zeroes (0 in both, as PyTorch selects), float64
     local prev = nl.get_num_threads()
     finally(function() nl.set_num_threads(prev) end)
     local cases = {

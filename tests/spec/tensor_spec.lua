@@ -17,6 +17,20 @@ describe('creation', function()
     assert.are.equal(2 ^ 40 + 1, nl.tensor({ 2 ^ 40 + 1 }, 'int64')[1])
   end)
 
+  -- a 0-dim tensor is one element along its dim 1: C refused it, naming
+  -- a dim 0 the caller never wrote (PyTorch: index 0 gives it back)
+  it('index_select of a 0-dim tensor with index 1 gives it back', function()
+    local x = nl.tensor(2.5):requires_grad()
+    local y = x:index_select(1, { 1 })
+    assert.are.equal(0, y:dim())
+    assert.are.equal(2.5, y:item())
+    ;(y * 3):backward()
+    assert.are.equal(3, x.grad:item())
+    local ok, err = pcall(function() return x:index_select(1, { 2 }) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('index_select: a 0-dim tensor takes one index, 1', 1, true), err)
+  end)
+
   -- PyTorch's __setitem__ drops the value's leading size-1 dims; they were
   -- refused as not broadcasting
   it('t[i] = v drops the leading size-1 dims of v', function()
