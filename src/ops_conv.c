@@ -166,6 +166,7 @@ static void tap_range(const conv_geom *G, int64_t j, int64_t *xoff, int64_t *ox0
     int64_t off = j * G->dw - G->pw;   /* ix = ox * sw + off */
     int64_t lo = off >= 0 ? 0 : (-off + G->sw - 1) / G->sw;
     int64_t hi = off > G->w - 1 ? 0 : (G->w - 1 - off) / G->sw + 1;
+    if (lo > G->wo) lo = G->wo;       /* a tap that misses the input: its zeros ran past the row */
     if (hi > G->wo) hi = G->wo;
     if (hi < lo) hi = lo;
     *xoff = off, *ox0 = lo, *ox1 = hi;

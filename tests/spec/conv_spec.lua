@@ -438,6 +438,24 @@ describe('float64 gradchecks', function()
     end
   end)
 
+  -- a tap whose first valid output column lies past the output's width
+  -- (padding and dilation reaching past a narrow input) wrote its zeros
+  -- past the col row, over the next tap's row of the block's first image:
+  -- image 1's output and the weight gradient were wrong with 2 or more
+  -- images (float64, or float32 with stride 2). PyTorch's values
+  it('a kernel tap that misses a narrow input leaves the other images alone', function()
+    local c = nn.Conv1d(1, 1, 3, { stride = 2, padding = 3, dilation = 3, bias = false })
+    nl.no_grad(function() c.weight:copy_(nl.tensor({ 1, 100, 10000 }):view(1, 1, 3)) end)
+    local x = nl.tensor({ 1, 2 }):view(2, 1, 1):requires_grad()
+    local y = c(x)
+    assert.are.same({ 100, 200 }, y:view(-1):totable())
+    y:sum():backward()
+    assert.are.same({ 0, 3, 0 }, c.weight.grad:view(-1):totable())
+    local c2 = nn.Conv2d(1, 1, { 1, 3 }, { padding = { 0, 2 }, dilation = { 1, 2 }, bias = false }):double()
+    nl.no_grad(function() c2.weight:copy_(nl.tensor({ 1, 100, 10000 }, 'float64'):view(1, 1, 1, 3)) end)
+    assert.are.same({ 100, 200 }, c2(nl.tensor({ 1, 2 }, 'float64'):view(2, 1, 1, 1)):view(-1):totable())
+  end)
+
   -- ceil_mode gives a window when the kernel is longer than the input (an
   -- error said the output was [0,0]); PyTorch's values
   it('ceil_mode pooling with a kernel longer than the input', function()
