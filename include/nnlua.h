@@ -92,6 +92,8 @@ typedef enum {
     NL_OP_MSE_LOSS,
     /* binary cross-entropy on probabilities, optionally weighted (nl_bce_loss) */
     NL_OP_BCE_LOSS,
+    /* PyTorch's GELU with approximate = 'tanh' (unary) */
+    NL_OP_GELU_TANH,
     NL_OP_COUNT
 } nl_op;
 
@@ -234,12 +236,12 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D
 /* ---- elementwise ---------------------------------------------------------- */
 
 /* op: NL_OP_ADD .. NL_OP_GE. Comparisons give 1 or 0 in the promoted dtype.
- * int64 with int64 stays int64, except DIV and POW which give float32. */
+ * int64 with int64 stays int64, except DIV which gives float32. */
 nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
 /* a op s, or s op a when scalar_first; the result keeps a's dtype
  * (int64 with a fractional s, or DIV, gives float32) */
 nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
-/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_SILU, NL_OP_SIN, NL_OP_COS,
+/* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_GELU_TANH, NL_OP_SILU, NL_OP_SIN, NL_OP_COS,
  * NL_OP_FLOOR .. NL_OP_TRUNC; int64 input to a float function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);
 nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);

@@ -318,7 +318,7 @@ static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         return nl_binary_backward(n, g, gin);
     case NL_OP_NEG: case NL_OP_EXP: case NL_OP_LOG: case NL_OP_SQRT: case NL_OP_ABS:
     case NL_OP_RELU: case NL_OP_SIGMOID: case NL_OP_TANH: case NL_OP_CLAMP:
-    case NL_OP_GELU: case NL_OP_SILU: case NL_OP_LEAKY_RELU: case NL_OP_SIN: case NL_OP_COS:
+    case NL_OP_GELU: case NL_OP_GELU_TANH: case NL_OP_SILU: case NL_OP_LEAKY_RELU: case NL_OP_SIN: case NL_OP_COS:
     case NL_OP_FLOOR: case NL_OP_CEIL: case NL_OP_ROUND: case NL_OP_TRUNC:
         return nl_unary_backward(n, g, gin);
     case NL_OP_CROSS_ENTROPY: case NL_OP_NLL_LOSS:

@@ -29,7 +29,7 @@ static int promote_operands(const nl_tensor *a, const nl_tensor *b) {
 
 static bool is_binary(int op) { return op >= NL_OP_ADD && op <= NL_OP_GE; }
 static bool is_unary(int op) {
-    return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_SILU ||
+    return (op >= NL_OP_NEG && op <= NL_OP_TANH) || op == NL_OP_GELU || op == NL_OP_GELU_TANH || op == NL_OP_SILU ||
            op == NL_OP_SIN || op == NL_OP_COS || (op >= NL_OP_FLOOR && op <= NL_OP_TRUNC);
 }
 
@@ -298,6 +298,8 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     case NL_OP_SIGMOID: UN_LOOP(T, (T)1 / ((T)1 + EXP(-x))); break;            \
     case NL_OP_TANH: UN_LOOP(T, TANH(x)); break;                              \
     case NL_OP_GELU: UN_LOOP(T, (T)0.5 * x * ((T)1 + ERF(x * (T)0.70710678118654752))); break; \
+    case NL_OP_GELU_TANH:                                                     \
+        UN_LOOP(T, (T)0.5 * x * ((T)1 + TANH((T)0.79788456080286536 * (x + (T)0.044715 * x * x * x)))); break; \
     case NL_OP_SILU: UN_LOOP(T, x / ((T)1 + EXP(-x))); break;                   \
     case NL_OP_SIN: UN_LOOP(T, SIN(x)); break;                                \
     case NL_OP_COS: UN_LOOP(T, COS(x)); break;                                \
@@ -520,7 +522,11 @@ nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b) {
     nl_release(ca);
     nl_release(cb);
     if (!cb) { nl_release(out); return NULL; }
-    nl_node *n = nl_record(NL_OP_WHERE, out, 3, (nl_tensor *[]){ cond, a, b });
+    /* recorded for a and b only: a condition that requires grad made the
+     * output (int64 too) require grad, and a backward through it pass
+     * without a word, where no gradient can reach it (PyTorch: none) */
+    nl_node *n = nl_requires_grad(a) || nl_requires_grad(b)
+                     ? nl_record(NL_OP_WHERE, out, 3, (nl_tensor *[]){ cond, a, b }) : NULL;
     if (n) n->needs_in = 1;
     return out;
 }
@@ -666,14 +672,22 @@ fail:
 }
 
 /* gx = g * f'(x) for the smooth activations, one fused pass */
-#define ACT_GRAD(T, EXP, ERF)                                                 \
+#define ACT_GRAD(T, EXP, ERF, TANHF)                                          \
     do {                                                                      \
         T *o = (T *)gx->data;                                                 \
         const T *gp = (const T *)gc->data, *xp = (const T *)xc->data;         \
         T sl = (T)slope;                                                      \
         NL_PARALLEL_FOR(nt, i, n,                                             \
             T v = xp[i], d;                                                   \
-            if (op == NL_OP_GELU)                                             \
+            if (op == NL_OP_GELU_TANH) {                                      \
+                /* the local derivative first, then times g: composed of  \
+                 * ops, inf * (1 - tanh^2 = 0) was NaN where PyTorch's is   \
+                 * inf */                                                   \
+                T u = (T)0.79788456080286536 * (v + (T)0.044715 * v * v * v); \
+                T th = TANHF(u);                                              \
+                d = (T)0.5 * ((T)1 + th) + (T)0.5 * v * ((T)1 - th * th) *   \
+                    (T)0.79788456080286536 * ((T)1 + (T)0.134145 * v * v);   \
+            } else if (op == NL_OP_GELU)                                      \
                 d = (T)0.5 * ((T)1 + ERF(v * (T)0.70710678118654752)) +      \
                     v * EXP((T)-0.5 * v * v) * (T)0.39894228040143268;        \
             else if (op == NL_OP_SILU) {                                      \
@@ -694,8 +708,8 @@ int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_ten
     if (!xc) { nl_release(gc); return -1; }
     int64_t n = gx->numel;
     int nt = nl_threads_for(n, 1 << 13);
-    if (gx->dtype == NL_FLOAT32) ACT_GRAD(float, expf, erff);
-    else ACT_GRAD(double, exp, erf);
+    if (gx->dtype == NL_FLOAT32) ACT_GRAD(float, expf, erff, tanhf);
+    else ACT_GRAD(double, exp, erf, tanh);
     nl_release(gc);
     nl_release(xc);
     return 0;
@@ -724,6 +738,7 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
         break;
     case NL_OP_GELU:                     /* g * (Phi(x) + x * phi(x)) */
+    case NL_OP_GELU_TANH:
     case NL_OP_SILU:                     /* g * s * (1 + x * (1 - s)), s = sigmoid(x) */
     case NL_OP_LEAKY_RELU:
     case NL_OP_RELU:                     /* g where not x <= 0 (NaN passes), one pass */

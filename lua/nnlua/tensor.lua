@@ -681,23 +681,21 @@ return function(nl)
   end
   mt.__unm = Tensor.neg
 
-  -- gelu(x, [approximate]): 'none' (erf, one C op) or 'tanh', PyTorch's
-  -- 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), composed of ops
-  -- (the argument was dropped, and erf's values given for 'tanh')
-  local gelu_erf = Tensor.gelu
+  -- gelu(x, [approximate]): 'none' (erf) or 'tanh', PyTorch's
+  -- 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), each one C op (the
+  -- argument was dropped, and erf's values given for 'tanh')
+  local function gelu_op(op, approximate)
+    if approximate == nil or approximate == 'none' then return C_op.gelu end
+    if approximate ~= 'tanh' then argerror(op, "approximate 'none' or 'tanh'", approximate) end
+    return C_op.gelu_tanh
+  end
   function Tensor.gelu(t, approximate)
-    if approximate == nil or approximate == 'none' then return gelu_erf(t) end
-    if approximate ~= 'tanh' then argerror('gelu', "approximate 'none' or 'tanh'", approximate) end
-    local inner = (t + t * t * t * 0.044715) * math.sqrt(2 / math.pi)
-    return t * 0.5 * (inner:tanh() + 1)
+    return wrap(lib.nl_unary(gelu_op('gelu', approximate), T(t, 'gelu')))
   end
   nl.gelu = Tensor.gelu
-  local gelu_erf_ = Tensor.gelu_
   function Tensor.gelu_(t, approximate)
-    if approximate ~= nil and approximate ~= 'none' then
-      raise("gelu_: only approximate = 'none' runs in place; use gelu(x, 'tanh')")
-    end
-    return gelu_erf_(t)
+    check(lib.nl_unary_(gelu_op('gelu_', approximate), T(t, 'gelu_')))
+    return t
   end
 
   function Tensor.leaky_relu(t, slope)

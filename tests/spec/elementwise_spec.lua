@@ -175,6 +175,17 @@ describe('binary elementwise ops', function()
     assert.is_true(m[1].bias.grad[2] > 0 and m[1].bias.grad[2] < math.huge)
   end)
 
+  -- a condition that requires grad made where's output require grad (an
+  -- int64 one too), and a backward through it passed without a word
+  it('where records only its values, not its condition', function()
+    local x = nl.tensor({ 1.5, 0 }):requires_grad()
+    local y = nl.where(x, nl.tensor({ 1, 2 }, 'int64'), nl.tensor({ 3, 4 }, 'int64'))
+    assert.is_false(y.is_requires_grad)
+    assert.is_false((pcall(function() y:sum():backward() end)))
+    nl.where(x, x * 2, nl.zeros(2)):sum():backward()
+    assert.are.same({ 2, 0 }, x.grad:totable())
+  end)
+
   -- a 0-dim tensor does not widen a dimensioned one of its kind: float32
   -- [n] times a float64 0-dim tensor was float64 (PyTorch: float32), and
   -- the 0-dim's gradient comes in its own dtype

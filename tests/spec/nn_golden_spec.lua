@@ -464,7 +464,16 @@ describe('nn.Module API', function()
     end
     assert.are.same(y:totable(), nn.GELU({ approximate = 'tanh' })(x):totable())
     assert.are.equal("GELU(approximate='tanh')", nn.GELU('tanh'):repr())
-    assert.is_false((pcall(function() nl.zeros(2):gelu_('tanh') end)))
+    -- one C op: in place too, and an infinite upstream gradient at a
+    -- saturated input gives inf, as PyTorch's (composed of ops, NaN)
+    local z = nl.tensor({ -3, 0.5, 2, -0.25 })
+    z:gelu_('tanh')
+    assert.are.same(y:detach():totable(), z:totable())
+    assert.are.equal('gelu_tanh', y:grad_fn())
+    local big = nl.tensor({ 100, 3 }):requires_grad()
+    big:gelu('tanh'):exp():sum():backward()
+    assert.are.equal(math.huge, big.grad[1])
+    assert.is_true(S.close(big.grad[2], 20.2444, 1e-4))
     assert.are.same({ 0, 2 }, nn.ReLU(true)(nl.tensor({ -1, 2 })):totable())
     assert.are.same({ -0.5, 2 }, nn.LeakyReLU(0.5, true)(nl.tensor({ -1, 2 })):totable())
     for _, c in ipairs({ { nn.Sigmoid, 1 }, { nn.Tanh, true }, { nn.ReLU, 5 }, { nn.GELU, 'fast' } }) do
