@@ -587,6 +587,9 @@ describe('recurrent layer errors', function()
         'LSTM: the initial state must be a table {h0, c0}')
     has(error_of(function() nn.RNN(3, 4, { nonlinearity = 'sigmoid' }) end), "nonlinearity must be 'tanh' or 'relu'")
     has(error_of(function() nn.LSTM(3, 0) end), 'LSTM: expected positive integer input_size and hidden_size')
+    -- a float64 input to a float32 layer blamed w_hh
+    has(error_of(function() nn.LSTM(3, 4)(nl.randn(5, 2, 3, 'float64')) end),
+        'LSTM: input of dtype float64 for a layer of float32 weights')
   end)
 
   -- an option a layer does not read was once dropped without a word; as

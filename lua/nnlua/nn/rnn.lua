@@ -132,6 +132,14 @@ return function(nl, nn)
         name, self.batch_first and 'batch, seq' or 'seq, batch', nl._shape_str(x)))
     end
     local bf, lstm, L, H = self.batch_first, self.mode == MODE.LSTM, self.num_layers, self.hidden_size
+    -- the input's dtype against the layer's, named here (C blamed w_hh)
+    local wdt = self.weight_ih_l0:dtype()
+    if x:dtype() ~= wdt then
+      local conv = wdt == 'float64' and 'double' or 'float'
+      raise(('%s: input of dtype %s for a layer of %s weights (convert %s)'):format(name, x:dtype(), wdt,
+        x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
+          or ('one: x:' .. conv .. '(), or the layer with :' .. (conv == 'float' and 'double' or 'float') .. '()')))
+    end
     local unbatched = p.ndim == 2
     if unbatched then x = x:unsqueeze(bf and 1 or 2) end
     local T, N = x:size(bf and 2 or 1), x:size(bf and 1 or 2)
