@@ -81,6 +81,11 @@ void nl_node_save(nl_node *n, nl_tensor *t);
 void nl_node_save_output(nl_node *n, nl_tensor *out);
 void nl_node_release(nl_node *n);
 static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
+/* An int64 destination takes a number whose integer part int64 holds (a
+ * fraction truncates toward zero, as in PyTorch); NaN, the infinities and
+ * numbers past the range are refused, or make the result float, where
+ * they saturated. */
+static inline bool nl_fits_int64(double v) { return v >= -0x1p63 && v < 0x1p63; }
 /* in-place ops call this first: an error when t requires grad in grad mode */
 bool nl_inplace_ok(const char *op, nl_tensor *t);
 #define NL_CHECK_INPLACE_INT(op, t) do { if (!nl_inplace_ok(op, t)) return -1; } while (0)

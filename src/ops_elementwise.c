@@ -154,13 +154,13 @@ static void record_binary(int op, nl_tensor *out, nl_tensor *a, nl_tensor *b) {
     if (op >= NL_OP_EQ) return;
     nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
     if (n) {
-        /* bit i: backward reads in[i]. a*b reads a only for b's gradient
-         * and b only for a's, a/b b for a's and both for b's: an input no
-         * gradient reads may change before backward, as in PyTorch */
+        /* a[2] bit i: in[i] required grad here, and only those get a
+         * gradient in backward (as PyTorch; one that came to require grad
+         * later got a gradient read from the other's unchecked values).
+         * needs_in bit i: backward reads in[i]. a*b reads a only for b's
+         * gradient and b only for a's, a/b b for a's and both for b's: an
+         * input no gradient reads may change before backward, as in PyTorch */
         bool ra = nl_requires_grad(a), rb = nl_requires_grad(b);
-        /* backward gives gradients only to the inputs that required grad
-         * here (as PyTorch): one that came to require grad later got a
-         * gradient read from the other's unchecked, perhaps changed, values */
         n->a[2] = (ra ? 1 : 0) | (rb ? 2 : 0);
         if (op == NL_OP_ADD || op == NL_OP_SUB) n->needs_in = 0;
         else if (op == NL_OP_MUL) n->needs_in = (rb ? 1 : 0) | (ra ? 2 : 0);
@@ -208,7 +208,7 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
     int dt = a->dtype;
     /* a fraction, an infinity or a number past int64's range makes int64
      * float32, as in PyTorch (inf and 1e20 were refused, naming 'full') */
-    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || !(s >= -0x1p63 && s < 0x1p63) ||
+    if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || !nl_fits_int64(s) ||
                            (op == NL_OP_POW && !scalar_first && s < 0)))
         dt = NL_FLOAT32;
     nl_tensor *out = nl_tensor_alloc(nl_op_name(op), a->ndim, a->sizes, dt);
@@ -264,7 +264,7 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
     char name[40];
     snprintf(name, sizeof name, "%s_", nl_op_name(op));
     NL_CHECK_WRITE_INT(name, dst, NULL);
-    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s) && s >= -0x1p63 && s < 0x1p63),
+    NL_CHECK_INT(dst->dtype != NL_INT64 || (op != NL_OP_DIV && s == floor(s) && nl_fits_int64(s)),
                  "%s_: result of a float scalar cannot be stored in an int64 destination", nl_op_name(op));
     nl_tensor *cs = scalar_tensor(s, dst->dtype);
     if (!cs) return -1;

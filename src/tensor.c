@@ -243,16 +243,8 @@ static bool check_sizes_zero(int ndim, const int64_t *sizes) {
     return false;
 }
 
-/* v is a whole number int64 holds: NaN, fractions and values past its
- * range are refused rather than stored saturated (1e30 as INT64_MAX, NaN
- * as 0), as PyTorch refuses them */
-/* An int64 destination takes a number whose integer part int64 holds (a
- * fraction truncates toward zero, as in PyTorch); NaN, the infinities and
- * numbers past the range are refused where they saturated. */
-static bool fits_int64(double v) { return v >= -0x1p63 && v < 0x1p63; }
-
 nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype) {
-    NL_CHECK(dtype != NL_INT64 || fits_int64(value), "full: %g is not an int64 value", value);
+    NL_CHECK(dtype != NL_INT64 || nl_fits_int64(value), "full: %g is not an int64 value", value);
     nl_tensor *t = nl_tensor_alloc("full", ndim, sizes, dtype);
     if (t && nl_fill_(t, value) != 0) { nl_release(t); return NULL; }
     return t;
@@ -271,7 +263,7 @@ nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype, const doub
     if (!t) return NULL;
     int64_t es = nl_dtype_size(dtype);
     for (int64_t i = 0; i < t->numel; i++) {
-        if (dtype == NL_INT64 && !fits_int64(values[i])) {
+        if (dtype == NL_INT64 && !nl_fits_int64(values[i])) {
             nl_set_error("tensor: element %lld (counting from 1), %g, is not an int64 value", (long long)i + 1,
                          values[i]);
             nl_release(t);
@@ -521,7 +513,7 @@ static void fill_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
 int nl_fill_(nl_tensor *dst, double value) {
     NL_CHECK_TENSOR_INT("fill_", dst);
     NL_CHECK_INPLACE_INT("fill_", dst);
-    NL_CHECK_INT(dst->dtype != NL_INT64 || fits_int64(value), "fill_: %g is not an int64 value", value);
+    NL_CHECK_INT(dst->dtype != NL_INT64 || nl_fits_int64(value), "fill_: %g is not an int64 value", value);
     fill_ctx ctx = { value, dst->dtype };
     if (dst->numel <= 4096 && nl_is_contiguous(dst)) {
         /* small and dense: one row, no iterator */

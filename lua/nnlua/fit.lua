@@ -50,13 +50,11 @@ return function(nl)
       nl._raise('compile: lr and momentum apply to an optimizer given by name; set them on the optimizer object')
     end
     local l = opts.loss or 'mse'
-    local lossfn
+    local lossfn, kind
     if type(l) == 'string' then
       lossfn = losses[l:lower()]
       if not lossfn then nl._raise("compile: unknown loss '" .. l .. "'") end
-    end
-    local kind
-    if type(l) == 'string' then kind = classification[lossfn]
+      kind = classification[lossfn]
     elseif type(l) == 'function' then lossfn = l
     elseif nn.is_module(l) then
       lossfn = function(p, t) return l(p, t) end

@@ -293,9 +293,7 @@ return function(nl)
     local n, dt = read_sizes(op, ...)
     for i = 0, n - 1 do
       if sizes_buf[i] < 0 then
-        local s = {}
-        for j = 0, n - 1 do s[j + 1] = tostring(tonumber(sizes_buf[j])) end
-        raise(string.format('%s: negative size in [%s]', op, table.concat(s, ',')))
+        raise(string.format('%s: negative size in %s', op, sizes_str({ ndim = n, sizes = sizes_buf })))
       end
     end
     return n, dt
