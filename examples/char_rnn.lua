@@ -9,7 +9,9 @@
 local nl = require 'nnlua'
 local nn, optim = nl.nn, nl.optim
 
-local steps = tonumber(arg and arg[1]) or 1000
+local steps = tonumber(arg and arg[1] or 1000)
+assert(steps and steps >= 1 and steps % 1 == 0,
+  'usage: nnlua examples/char_rnn.lua [steps] [corpus]; steps must be a positive integer')
 local path = (arg and arg[2]) or '/usr/share/common-licenses/GPL-3'
 local seq, batch, embed, hidden, layers = 64, 32, 64, 256, 2
 nl.manual_seed(2024)

@@ -9,9 +9,13 @@
 local nl = require 'nnlua'
 local nn, data = nl.nn, nl.data
 
-local epochs = tonumber(arg and arg[1]) or 7
+local epochs = tonumber(arg and arg[1] or 7)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: nnlua examples/fashion_mnist_cnn.lua [epochs] [out_dir] [train_images]; epochs must be a positive integer')
 local out_dir = (arg and arg[2]) or 'build'
-local n_train = tonumber(arg and arg[3])
+local n_train = arg and arg[3] and tonumber(arg[3])
+assert(not (arg and arg[3]) or (n_train and n_train >= 1 and n_train % 1 == 0),
+  'usage: nnlua examples/fashion_mnist_cnn.lua [epochs] [out_dir] [train_images]; train_images must be a positive integer')
 os.execute("mkdir -p '" .. out_dir:gsub("'", "'\\''") .. "'")
 nl.manual_seed(42)
 

@@ -11,9 +11,13 @@ local nl = require 'nnlua'
 local nn, optim, data = nl.nn, nl.optim, nl.data
 local dist = nl.dist
 
-local epochs = tonumber(arg and arg[1]) or 5
+local epochs = tonumber(arg and arg[1] or 5)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: mpirun -np 2 nnlua examples/fashion_mnist_ddp.lua [epochs] [out_dir] [train_samples]; epochs must be a positive integer')
 local out_dir = (arg and arg[2]) or 'build'
-local limit = tonumber(arg and arg[3])
+local limit = arg and arg[3] and tonumber(arg[3])
+assert(not (arg and arg[3]) or (limit and limit >= 1 and limit % 1 == 0),
+  'usage: mpirun -np 2 nnlua examples/fashion_mnist_ddp.lua [epochs] [out_dir] [train_samples]; train_samples must be a positive integer')
 local rank, size = dist.init()
 local function say(...) if rank == 0 then print(...) end end
 

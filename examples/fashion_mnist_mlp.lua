@@ -5,7 +5,9 @@
 local nl = require 'nnlua'
 local nn, data = nl.nn, nl.data
 
-local epochs = tonumber(arg and arg[1]) or 10
+local epochs = tonumber(arg and arg[1] or 10)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: nnlua examples/fashion_mnist_mlp.lua [epochs] [out_dir]; epochs must be a positive integer')
 local out_dir = (arg and arg[2]) or 'build'
 os.execute("mkdir -p '" .. out_dir:gsub("'", "'\\''") .. "'")
 nl.manual_seed(42)

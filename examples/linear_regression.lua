@@ -4,7 +4,9 @@
 local nl = require 'nnlua'
 local nn, optim = nl.nn, nl.optim
 
-local epochs = tonumber(arg and arg[1]) or 200
+local epochs = tonumber(arg and arg[1] or 200)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: nnlua examples/linear_regression.lua [epochs]; epochs must be a positive integer')
 nl.manual_seed(0)
 
 local X = nl.rand(200, 1) * 4 - 2

@@ -4,7 +4,9 @@
 --   nnlua examples/linear_regression_manual.lua [steps]
 local nl = require 'nnlua'
 
-local steps = tonumber(arg and arg[1]) or 500
+local steps = tonumber(arg and arg[1] or 500)
+assert(steps and steps >= 1 and steps % 1 == 0,
+  'usage: nnlua examples/linear_regression_manual.lua [steps]; steps must be a positive integer')
 nl.manual_seed(0)
 
 local n = 256

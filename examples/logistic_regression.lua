@@ -4,7 +4,9 @@
 local nl = require 'nnlua'
 local nn, optim = nl.nn, nl.optim
 
-local epochs = tonumber(arg and arg[1]) or 300
+local epochs = tonumber(arg and arg[1] or 300)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: nnlua examples/logistic_regression.lua [epochs]; epochs must be a positive integer')
 nl.manual_seed(3)
 
 -- class 1 around (1.5, 1.5), class 0 around (-1.5, -1.5)

@@ -5,7 +5,9 @@
 local nl = require 'nnlua'
 local nn = nl.nn
 
-local epochs = tonumber(arg and arg[1]) or 100
+local epochs = tonumber(arg and arg[1] or 100)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: nnlua examples/regression_mlp.lua [epochs]; epochs must be a positive integer')
 nl.manual_seed(7)
 
 

@@ -6,7 +6,9 @@
 local nl = require 'nnlua'
 local nn, optim = nl.nn, nl.optim
 
-local steps = tonumber(arg and arg[1]) or 1500
+local steps = tonumber(arg and arg[1] or 1500)
+assert(steps and steps >= 1 and steps % 1 == 0,
+  'usage: nnlua examples/tiny_gpt.lua [steps] [corpus]; steps must be a positive integer')
 local path = (arg and arg[2]) or '/usr/share/common-licenses/GPL-3'
 local block, batch, d_model, heads, layers = 32, 32, 64, 4, 2
 nl.manual_seed(1234)

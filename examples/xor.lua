@@ -3,7 +3,9 @@
 local nl = require 'nnlua'
 local nn, optim = nl.nn, nl.optim
 
-local epochs = tonumber(arg and arg[1]) or 2000
+local epochs = tonumber(arg and arg[1] or 2000)
+assert(epochs and epochs >= 1 and epochs % 1 == 0,
+  'usage: nnlua examples/xor.lua [epochs]; epochs must be a positive integer')
 nl.manual_seed(1)
 
 local X = nl.tensor({ { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } })

@@ -140,4 +140,26 @@ describe('examples', function()
       assert.are.equal(4, n)     -- train and validation loss and accuracy
     end)
   end)
+  it('every example refuses a count argument that is not a positive integer', function()
+    -- {example, the argument list with the bad count, the count's name}
+    local cases = {
+      { 'xor', { 'abc' }, 'epochs' },
+      { 'linear_regression', { '0' }, 'epochs' },
+      { 'linear_regression_manual', { '2.5' }, 'steps' },
+      { 'logistic_regression', { '-3' }, 'epochs' },
+      { 'regression_mlp', { '1e' }, 'epochs' },
+      { 'fashion_mnist_mlp', { 'x' }, 'epochs' },
+      { 'fashion_mnist_cnn', { '1', 'build', 'many' }, 'train_images' },
+      { 'fashion_mnist_ddp', { '1', 'build', '0.5' }, 'train_samples' },
+      { 'char_rnn', { 'abc' }, 'steps' },
+      { 'tiny_gpt', { '' }, 'steps' },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(run_example, c[1], unpack(c[2]))
+      assert(not ok, c[1] .. ' ran with ' .. table.concat(c[2], ' '))
+      err = tostring(err)
+      assert(err:find('usage: [^\n]*examples/' .. c[1] .. '%.lua[^\n]*; ' .. c[3] .. ' must be a positive integer'),
+        c[1] .. ': ' .. err)
+    end
+  end)
 end)
