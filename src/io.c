@@ -186,7 +186,6 @@ static unsigned char *idx_read(const char *op, const char *path, int *code_out, 
         nl_set_error("%s: " PATH_FMT " is truncated in its header (%d dims announced)", op, path, nd);
         goto done;
     }
-    int64_t numel = 1;
     for (int i = 0; i < nd; i++) {
         uint32_t s = be32(hdr + 4 * i);
         if (s > INT32_MAX) {
@@ -194,7 +193,13 @@ static unsigned char *idx_read(const char *op, const char *path, int *code_out, 
             goto done;
         }
         sizes[i] = s;
-        if (s && numel > MAX_NUMEL / (int64_t)s) {
+    }
+    /* all dims read before the product is checked: the message prints
+     * the whole shape (it printed unset dims past the one that overflowed) */
+    int64_t numel = 1;
+    for (int i = 0; i < nd; i++) {
+        int64_t s = sizes[i];
+        if (s && numel > MAX_NUMEL / s) {
             nl_set_error("%s: " PATH_FMT ": shape %s is too large", op, path, nl_sizes_str(nd, sizes));
             goto done;
         }
@@ -687,6 +692,78 @@ static void fsync_dir_of(const char *path) {
     }
 }
 
+/* ---- whole-or-nothing writes ----
+ * A temporary file beside path (O_EXCL, so two writers never share one; its
+ * name keeps at most 200 bytes of path's last component, so that a name
+ * near NAME_MAX still has one), filled, fsynced, renamed over path, then the
+ * directory fsynced: a reader finds the old file or the new one, whole. */
+static int tmp_open(const char *op, const char *path, char **tmp_out) {
+    static int counter;
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    size_t base_len = strlen(path + dir_len);
+    if (base_len > 200) base_len = 200;
+    size_t cap = dir_len + base_len + 64;
+    char *tmp = malloc(cap);
+    if (!tmp) {
+        nl_set_error("%s: out of memory", op);
+        return -1;
+    }
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, cap, "%.*s%.*s.tmp-%ld-%d", (int)dir_len, path, (int)base_len, path + dir_len,
+                 (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
+    if (fd < 0) {
+        nl_set_error("%s: cannot create a file beside " PATH_FMT ": %s", op, path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    *tmp_out = tmp;
+    return fd;
+}
+
+/* the temporary file given up: closed, removed, its name freed */
+static void tmp_abort(int fd, char *tmp) {
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+}
+
+/* fsync, close, rename over path, fsync the directory; on a failure the
+ * temporary file is removed and path left as it was */
+static int tmp_commit(const char *op, int fd, char *tmp, const char *path) {
+    int err = 0;
+    if (fsync(fd) != 0) err = errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        free(tmp);
+        nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(err));
+        return -1;
+    }
+    free(tmp);
+    fsync_dir_of(path);
+    return 0;
+}
+
+int nl_write_file(const char *path, const void *data, size_t n) {
+    NL_CHECK_INT(path && *path, "write_file: empty path");
+    NL_CHECK_INT(data || n == 0, "write_file: no data given");
+    char *tmp;
+    int fd = tmp_open("write_file", path, &tmp);
+    if (fd < 0) return -1;
+    if (!write_all(fd, data, n)) {
+        nl_set_error("write_file: writing " PATH_FMT " failed: %s", path, strerror(errno));
+        tmp_abort(fd, tmp);
+        return -1;
+    }
+    return tmp_commit("write_file", fd, tmp, path);
+}
+
 int nl_save_safetensors(const char *path, int n, const char *const *names, nl_tensor *const *tensors,
                         int n_meta, const char *const *meta_keys, const char *const *meta_values) {
     NL_CHECK_INT(path != NULL && *path, "save_safetensors: no path given");
@@ -751,59 +828,36 @@ int nl_save_safetensors(const char *path, int n, const char *const *names, nl_te
         return -1;
     }
 
-    /* a temporary file beside path, renamed over it once complete */
-    static int counter;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 64);
-    int fd = -1;
-    if (!tmp) { free(h.p); nl_set_error("save_safetensors: out of memory"); return -1; }
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, plen + 64, "%s.tmp-%ld-%d", path, (long)getpid(),
-                 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) break;
-    }
+    char *tmp;
+    int fd = tmp_open("save_safetensors", path, &tmp);
     if (fd < 0) {
-        nl_set_error("save_safetensors: cannot create a file beside " PATH_FMT ": %s", path, strerror(errno));
-        free(tmp);
         free(h.p);
         return -1;
     }
-    int rc = -1;
     unsigned char len8[8];
     uint64_t hl = h.n;
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
-    if (!write_all(fd, len8, 8) || !write_all(fd, h.p, h.n)) goto write_error;
+    bool ok = write_all(fd, len8, 8) && write_all(fd, h.p, h.n);
+    free(h.p);
+    if (!ok) goto write_error;
     for (int i = 0; i < n; i++) {
         nl_tensor *c = nl_contiguous(tensors[i]);
         if (!c) {
             char msg[600];
             snprintf(msg, sizeof msg, "%s", nl_error());
             nl_set_error("save_safetensors: tensor '%.200s': %s", names[i], msg);
-            goto cleanup;
+            tmp_abort(fd, tmp);
+            return -1;
         }
-        bool ok = write_all(fd, c->data, (size_t)(c->numel * nl_dtype_size(c->dtype)));
+        ok = write_all(fd, c->data, (size_t)(c->numel * nl_dtype_size(c->dtype)));
         nl_release(c);
         if (!ok) goto write_error;
     }
-    if (fsync(fd) != 0) goto write_error;
-    if (close(fd) != 0) { fd = -1; goto write_error; }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        nl_set_error("save_safetensors: cannot write " PATH_FMT ": %s", path, strerror(errno));
-        goto cleanup;
-    }
-    fsync_dir_of(path);
-    rc = 0;
-    goto cleanup;
+    return tmp_commit("save_safetensors", fd, tmp, path);
 write_error:
     nl_set_error("save_safetensors: writing " PATH_FMT " failed: %s", path, strerror(errno));
-cleanup:
-    if (fd >= 0) close(fd);
-    if (rc != 0) unlink(tmp);
-    free(tmp);
-    free(h.p);
-    return rc;
+    tmp_abort(fd, tmp);
+    return -1;
 }
 
 /* ---- safetensors: reading ---- */

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -205,37 +204,3 @@ double nl_time(void) {
 
 int nl_isatty(int fd) { return isatty(fd) == 1; }
 
-int nl_write_file(const char *path, const void *data, size_t n) {
-    NL_CHECK_INT(path && *path, "write_file: empty path");
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 32);
-    NL_CHECK_INT(tmp, "write_file: out of memory");
-    snprintf(tmp, len + 32, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        nl_set_error("write_file: cannot create %s: %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    const char *p = data;
-    size_t left = n;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        p += w;
-        left -= (size_t)w;
-    }
-    int err = left ? errno : 0;
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        nl_set_error("write_file: cannot write %s: %s", path, strerror(err ? err : EIO));
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
-}

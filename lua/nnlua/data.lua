@@ -335,10 +335,12 @@ return function(nl)
   function data.char_corpus(path)
     local op = 'char_corpus'
     if type(path) ~= 'string' then argerror(op, 'a path string', path) end
-    local f = io.open(path, 'rb')
-    if not f then raise(string.format('%s: cannot read %s', op, path)) end
-    local text = f:read('*a')
+    local f, err = io.open(path, 'rb')
+    if not f then raise(string.format('%s: cannot read %s', op, err or path)) end
+    local text, rerr = f:read('*a')
     f:close()
+    -- (a directory opens, and reading it fails)
+    if not text then raise(string.format('%s: cannot read %s: %s', op, path, rerr or 'read failed')) end
     local chars, index, ids = {}, {}, {}
     for i = 1, #text do
       local c = text:sub(i, i)

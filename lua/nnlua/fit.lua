@@ -214,7 +214,13 @@ return function(nl)
     if ckpt ~= nil and (type(ckpt) ~= 'table' or type(ckpt.path) ~= 'string') then
       nl._raise('fit: checkpoint must be a table {path = ..., every = steps}')
     end
-    if ckpt then nl._check_opts('fit (checkpoint)', ckpt, CHECKPOINT_KNOWN) end
+    if ckpt then
+      nl._check_opts('fit (checkpoint)', ckpt, CHECKPOINT_KNOWN)
+      local e = ckpt.every
+      if e ~= nil and not (type(e) == 'number' and e >= 1 and e % 1 == 0 and e < math.huge) then
+        nl._raise('fit: checkpoint.every must be a positive whole number of steps, got ' .. tostring(e))
+      end
+    end
     -- under nl.dist with more than one rank, rank 0 alone prints and writes
     -- checkpoints, and a DataParallel model trains on its rank's share of
     -- each epoch: sampler epoch epoch_base + epoch, epoch_base drawn on rank 0

@@ -91,10 +91,21 @@ local function decode_string(s, i)
         local hex = s:sub(j + 2, j + 5)
         if not hex:match('^%x%x%x%x$') then fail(s, j, 'bad \\u escape') end
         local code = tonumber(hex, 16)
+        j = j + 6
+        -- a surrogate pair (\ud83d\ude00) is one character past U+FFFF
+        local low = s:match('^\\u([dD][c-fC-F]%x%x)', j)
+        if code >= 0xD800 and code < 0xDC00 and low then
+          code = 0x10000 + (code - 0xD800) * 1024 + (tonumber(low, 16) - 0xDC00)
+          j = j + 6
+        end
         if code < 0x80 then out[#out + 1] = string.char(code)
         elseif code < 0x800 then out[#out + 1] = string.char(0xC0 + math.floor(code / 64), 0x80 + code % 64)
-        else out[#out + 1] = string.char(0xE0 + math.floor(code / 4096), 0x80 + math.floor(code / 64) % 64, 0x80 + code % 64) end
-        j = j + 6
+        elseif code < 0x10000 then
+          out[#out + 1] = string.char(0xE0 + math.floor(code / 4096), 0x80 + math.floor(code / 64) % 64, 0x80 + code % 64)
+        else
+          out[#out + 1] = string.char(0xF0 + math.floor(code / 262144), 0x80 + math.floor(code / 4096) % 64,
+                                      0x80 + math.floor(code / 64) % 64, 0x80 + code % 64)
+        end
       else fail(s, j, 'bad escape') end
     else
       if c:byte() < 32 then fail(s, j, 'control character in string') end
@@ -126,11 +137,13 @@ function decode_value(s, i, depth)
       i = skip(s, i + 1)
     end
   elseif c == '[' then
-    local arr = {}
+    local arr, n = {}, 0
     i = skip(s, i + 1)
     if s:sub(i, i) == ']' then return arr, i + 1 end
     while true do
-      arr[#arr + 1], i = decode_value(s, i, depth + 1)
+      -- counted, not #arr + 1: a null keeps its place ([1,null,3] has 3 at 3)
+      n = n + 1
+      arr[n], i = decode_value(s, i, depth + 1)
       i = skip(s, i)
       local d = s:sub(i, i)
       if d == ']' then return arr, i + 1 end

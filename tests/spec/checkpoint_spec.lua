@@ -351,6 +351,164 @@ print("NBT", int(m[1].num_batches_tracked))
   end)
 end)
 
+-- a custom class built from a list of modules and an activation by name or
+-- as a function (a function cannot be written into the file)
+local Stack = nn.Module:extend('CheckpointSpecStack')
+function Stack:init(layers, act)
+  self.layers = nn.ModuleList(layers)
+  self.act = act
+end
+function Stack:forward(x)
+  for _, l in ipairs(self.layers) do
+    x = l(x)
+    if self.act == 'tanh' then x = x:tanh() elseif type(self.act) == 'function' then x = self.act(x) end
+  end
+  return x
+end
+
+describe('checkpoint structure', function()
+  -- a module used twice was written twice and rebuilt as two: the loaded
+  -- model had 4 parameters where it had 2, trained them apart, and took
+  -- no optimizer state saved with it
+  it('keeps a module used twice as one module, in Sequential and inside a custom class', function()
+    nl.manual_seed(5)
+    local l = nn.Linear(3, 3)
+    local m = nn.Sequential(l, nn.ReLU(), l)
+    local opt = optim.Adam(m:parameters(), { lr = 0.01 })
+    local x = data({ 4, 3 }, 1)
+    for _ = 1, 2 do
+      opt:zero_grad()
+      m(x):sum():backward()
+      opt:step()
+    end
+    local p = dir .. '/tied.safetensors'
+    m:save(p, { optimizer = opt })
+    local m2, extras = nn.load(p)
+    assert.are.equal(2, #m2:parameters())
+    assert.is_true(rawequal(m2[1], m2[3]))
+    assert.are.equal(0, maxdiff(m(x), m2(x)))
+    local opt2 = optim.Adam(m2:parameters(), { lr = 0.01 })
+    opt2:load_state_dict(extras.optimizer)
+    for _, pair in ipairs({ { opt, m }, { opt2, m2 } }) do
+      pair[1]:zero_grad()
+      pair[2](x):sum():backward()
+      pair[1]:step()
+    end
+    assert_same_state(m, m2)
+
+    local shared = nn.Linear(3, 3)
+    local s = Stack({ shared, nn.Linear(3, 3), shared }, 'tanh')
+    local p2 = dir .. '/stack.safetensors'
+    s:save(p2)
+    local s2 = nn.load(p2)
+    assert.are.equal('tanh', s2.act)
+    assert.are.equal(3, #s2.layers)
+    assert.is_true(rawequal(s2.layers[1], s2.layers[3]))
+    assert.are.equal(4, #s2:parameters())
+    assert.are.equal(0, maxdiff(s(x), s2(x)))
+  end)
+
+  -- constructors build float32; the saved float64 weights were copied into
+  -- them and rounded
+  it('gives a float64 model back in float64, bit for bit', function()
+    local m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)):double()
+    nl.no_grad(function() m[1].weight:fill_(0.1) end)
+    local p = dir .. '/double.safetensors'
+    m:save(p)
+    local m2 = nn.load(p)
+    assert_same_state(m, m2)
+    assert.are.equal(0.1, m2[1].weight[1][1])
+    assert.is_true(m2[1].weight.is_requires_grad)
+    assert.are.equal(2, #m2[2]:parameters())
+    local x = nl.tensor({ { 1, 2 }, { 3, 5 } }, 'float64')
+    assert.are.equal('float64', m2(x):dtype())
+  end)
+
+  -- a function as a constructor argument stopped the save with "json:
+  -- cannot encode a function", and no weights were written
+  it('saves the weights of a model it cannot rebuild, and nn.load(path) says why it needs the model', function()
+    local s = Stack({ nn.Linear(3, 2) }, nl.relu)
+    local p = dir .. '/fn.safetensors'
+    s:save(p)
+    local msg = errmsg(nn.load, p)
+    contains(msg, p)
+    contains(msg, "CheckpointSpecStack's constructor argument 2 is a function")
+    contains(msg, 'nn.load(path, model)')
+    local s2 = nn.load(p, Stack({ nn.Linear(3, 2) }, nl.relu))
+    assert_same_state(s, s2)
+  end)
+
+  -- extras and optimizer state go into tensor names joined with '.', and
+  -- number keys k became '#k': {a = {b = x}} and {['a.b'] = y}, or 1 and
+  -- '#1', gave one name, and one value was lost without a word
+  it('keeps extra keys apart that once made the same tensor name', function()
+    local p = dir .. '/keys.safetensors'
+    nn.Linear(2, 2):save(p, { extra = { a = { b = nl.tensor({ 1 }) }, ['a.b'] = nl.tensor({ 2 }),
+                                        [1] = nl.tensor({ 3 }), ['#1'] = nl.tensor({ 4 }),
+                                        ['%2E'] = nl.tensor({ 5 }), ['.'] = 6 } })
+    local _, extras = nn.load(p)
+    local e = extras.extra
+    assert.are.same({ 1 }, e.a.b:totable())
+    assert.are.same({ 2 }, e['a.b']:totable())
+    assert.are.same({ 3 }, e[1]:totable())
+    assert.are.same({ 4 }, e['#1']:totable())
+    assert.are.same({ 5 }, e['%2E']:totable())
+    assert.are.equal(6, e['.'])
+    contains(errmsg(nn.Linear(2, 2).save, nn.Linear(2, 2), p, { extra = { [1.5] = 1 } }), 'number key')
+  end)
+
+  it('names the file and the entry when its metadata is not valid JSON', function()
+    local p = dir .. '/meta.safetensors'
+    nn.Linear(2, 2):save(p, { optimizer = optim.SGD(nn.Linear(2, 2):parameters(), { lr = 0.1 }), extra = { a = 1 } })
+    local t, meta = nl.load_safetensors(p)
+    for _, key in ipairs({ 'model', 'optimizer', 'extra' }) do
+      local m = {}
+      for k, v in pairs(meta) do m[k] = v end
+      m[key] = '{"args":['
+      local bad = dir .. '/meta_' .. key .. '.safetensors'
+      nl.save_safetensors(bad, t, m)
+      local msg = errmsg(nn.load, bad, key ~= 'model' and nn.Linear(2, 2) or nil)
+      contains(msg, bad)
+      contains(msg, "metadata entry '" .. key .. "' is not valid JSON")
+    end
+    -- the base class cannot be built (it raised "attempt to call local 'cls'")
+    local m = {}
+    for k, v in pairs(meta) do m[k] = v end
+    m.model = '{"type":"Module","args":[],"n":0}'
+    nl.save_safetensors(dir .. '/base.safetensors', t, m)
+    contains(errmsg(nn.load, dir .. '/base.safetensors'), 'nn.Module cannot be built')
+  end)
+
+  -- JSON that other tools write and nnlua's encoder never does: a null in
+  -- a list shifted the later items down, and a surrogate pair came out as
+  -- two 3-byte sequences (CESU-8), not the one 4-byte UTF-8 character
+  it('reads metadata JSON with nulls in lists and surrogate pairs as Python writes them', function()
+    local p = dir .. '/py_meta.safetensors'
+    nl.save_safetensors(p, { weight = nl.ones(2, 2), bias = nl.zeros(2) },
+                        { extra = '{"l": [1, null, 3], "s": "\\ud83d\\ude00\\u00e9"}' })
+    local _, extras = nn.load(p, nn.Linear(2, 2))
+    local l = extras.extra.l
+    assert.are.equal(1, l[1])
+    assert.is_nil(l[2])
+    assert.are.equal(3, l[3])
+    assert.are.equal('\240\159\152\128\195\169', extras.extra.s)
+  end)
+
+  -- the temporary file's name added ".tmp-<pid>-<n>" to the last
+  -- component, past the 255 bytes a name may have
+  it('saves to a file whose name is 250 bytes long, leaving no temporary file', function()
+    local sub = dir .. '/long'
+    assert(os.execute('mkdir -p ' .. q(sub)) == 0)
+    local p = sub .. '/' .. ('n'):rep(244) .. '.st'
+    local m = nn.Linear(2, 2)
+    m:save(p)
+    m:save(p)
+    assert_same_state(m, nn.load(p))
+    local listing = sh('ls -A ' .. q(sub))
+    assert.are.equal(('n'):rep(244) .. '.st\n', listing)
+  end)
+end)
+
 describe('checkpoint bad input', function()
   local model, good, bytes
   setup(function()

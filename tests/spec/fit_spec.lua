@@ -370,6 +370,12 @@ describe('compile and fit errors', function()
     contains(errmsg(model.fit, model, X, y, { epoch = 5, verbose = 0 }), "fit: unknown option 'epoch'")
     contains(errmsg(model.fit, model, X, y, { verbose = 0, checkpoint = { path = dir .. '/c.st', evry = 2 } }),
              "fit (checkpoint): unknown option 'evry'")
+    -- every = 0, 2.5 or NaN wrote no mid-epoch checkpoint, -1 acted as 1,
+    -- 'x' failed after the first step on arithmetic
+    for _, every in ipairs({ 0, 2.5, 0 / 0, -1, 'x', math.huge }) do
+      contains(errmsg(model.fit, model, X, y, { verbose = 0, checkpoint = { path = dir .. '/c.st', every = every } }),
+               'fit: checkpoint.every must be a positive whole number of steps, got ' .. tostring(every))
+    end
     contains(errmsg(model.evaluate, model, X, y, { batchsize = 4 }), "evaluate: unknown option 'batchsize'")
     contains(errmsg(model.predict, model, X, { verbose = 0 }), "predict: unknown option 'verbose'")
     -- lr and momentum go to an optimizer made by name, and only where it has momentum
@@ -628,6 +634,20 @@ describe('nl.plot', function()
     contains(errmsg(nl.plot, nil, path), 'plot: ')
     contains(errmsg(nl.plot, { loss = { 1 } }, 42), 'plot: ')
     assert.is_nil(io.open(path))
+  end)
+
+  -- the temporary file's name (path .. '.tmp.<pid>') went past the 255
+  -- bytes a file name may have, and a failed write left it behind
+  it('writes to a 250-byte file name, and a failed write leaves no temporary file', function()
+    local sub = dir .. '/svg'
+    assert(os.execute('mkdir -p ' .. q(sub)) == 0)
+    local name = ('s'):rep(246) .. '.svg'
+    nl.plot({ loss = { 1, 0.5 } }, sub .. '/' .. name)
+    contains(errmsg(nl.plot, { loss = { 1 } }, sub), 'plot: cannot write')
+    local p = io.popen('ls -A ' .. q(sub))
+    local listing = p:read('*a')
+    p:close()
+    assert.are.equal(name .. '\n', listing)
   end)
 
   teardown(function() os.execute('rm -rf ' .. q(dir)) end)

@@ -11,6 +11,20 @@ return function(nl, nn)
   local Module = nn.Module
   local FORMAT = 'nnlua-checkpoint-1'
 
+  -- A key as it goes into a tensor name and the JSON skeleton: a number
+  -- key k is '#k'; in a string, '%', '.' and a leading '#' are %-escaped,
+  -- so no two paths give one name ({a = {b = x}} and {['a.b'] = y}, or 1
+  -- and '#1', each wrote over the other).
+  local function key_name(k)
+    if type(k) == 'number' then return '#' .. k end
+    return (k:gsub('%%', '%%25'):gsub('%.', '%%2E'):gsub('^#', '%%23'))
+  end
+  local function key_of(name)
+    local n = name:match('^#(%d+)$')
+    if n then return tonumber(n) end
+    return (name:gsub('%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
+  end
+
   -- tables of tensors and plain values -> JSON skeleton + named tensors
   local function flatten(v, prefix, tensors)
     if nl.is_tensor(v) then
@@ -20,7 +34,10 @@ return function(nl, nn)
       local out = {}
       for k, x in pairs(v) do
         if type(k) ~= 'string' and type(k) ~= 'number' then nl._raise('save: state keys must be strings or numbers') end
-        local key = type(k) == 'number' and ('#' .. k) or k
+        if type(k) == 'number' and (k % 1 ~= 0 or k < 0 or k >= 2^53) then
+          nl._raise('save: a number key must be a non-negative integer, got ' .. tostring(k))
+        end
+        local key = key_name(k)
         out[key] = flatten(x, prefix .. '.' .. key, tensors)
       end
       return out
@@ -37,8 +54,7 @@ return function(nl, nn)
     end
     local out = {}
     for k, x in pairs(v) do
-      local key = type(k) == 'string' and k:match('^#(%d+)$')
-      out[key and tonumber(key) or k] = unflatten(x, tensors)
+      out[type(k) == 'string' and key_of(k) or k] = unflatten(x, tensors)
     end
     return out
   end
@@ -49,7 +65,18 @@ return function(nl, nn)
     nl._check_opts('save', opts, { optimizer = 1, extra = 1 })
     local tensors = {}
     for name, t in pairs(self:state_dict()) do tensors[name] = t end
-    local meta = { format = FORMAT, model = json.encode(self:structure()) }
+    local meta = { format = FORMAT }
+    -- a model whose constructor took a function or a tensor cannot be
+    -- rebuilt from the file: its weights are saved all the same, and
+    -- nn.load(path) says why it needs the model passed
+    local ok, st = pcall(nn._record_module, self)
+    if ok then
+      meta.model = json.encode(st)
+    elseif type(st) == 'table' and st.unrecordable then
+      meta.model_unrecorded = st.unrecordable
+    else
+      error(st, 0)
+    end
     if opts.optimizer then
       local state = flatten(opts.optimizer:state_dict(), '__optim__', tensors)
       meta.optimizer = json.encode(state)
@@ -59,29 +86,50 @@ return function(nl, nn)
     return path
   end
 
-  local function rebuild(st)
+  local rebuild
+
+  -- a constructor argument back from its record (Module:structure): a
+  -- module, a module met before (built[id]), or a table of them
+  local function rebuild_arg(a, built)
+    if type(a) ~= 'table' then return a end
+    if type(a.module) == 'table' and a.module.type ~= nil then return rebuild(a.module, built) end
+    if a.module_ref ~= nil then
+      local m = built[a.module_ref]
+      if not m then nl._raise('load: malformed model structure (a reference to module ' .. tostring(a.module_ref) .. ')') end
+      return m
+    end
+    local out = {}
+    for _, k in ipairs(nn._ordered_keys(a)) do out[k] = rebuild_arg(a[k], built) end
+    return out
+  end
+
+  function rebuild(st, built)
     if type(st) ~= 'table' or type(st.type) ~= 'string' then nl._raise('load: malformed model structure') end
     local cls = nn._classes[st.type]
     if not cls then
       nl._raise(("load: the checkpoint's model is a %s, which is not defined; define the class (nn.Module:extend('%s')) "
                  .. "before loading, or pass a model to nn.load(path, model)"):format(st.type, st.type))
     end
+    if cls == Module then nl._raise('load: malformed model structure (the base class nn.Module cannot be built)') end
     local args = {}
     local n = st.n or 0
     if type(n) ~= 'number' or n < 0 or n > 64 or n ~= math.floor(n) then
       nl._raise('load: malformed model structure (' .. tostring(n) .. ' constructor arguments)')
     end
+    if st.args ~= nil and type(st.args) ~= 'table' then nl._raise('load: malformed model structure (args)') end
     for i = 1, n do
-      local a = st.args and (st.args[i] or st.args[tostring(i)])
-      if type(a) == 'table' and a.module then a = rebuild(a.module)
-      elseif st.list and type(a) == 'table' then
-        local mods = {}
-        for j, m in ipairs(a) do mods[j] = rebuild(m.module) end
-        a = mods
-      end
-      args[i] = a
+      args[i] = rebuild_arg(st.args and (st.args[i] or st.args[tostring(i)]), built)
     end
-    return cls(unpack(args, 1, n))
+    local m = cls(unpack(args, 1, n))
+    if st.id ~= nil then built[st.id] = m end
+    return m
+  end
+
+  -- JSON metadata from the file, or an error naming the file and the entry
+  local function decode(path, meta, key)
+    local ok, v = pcall(json.decode, meta[key])
+    if not ok then nl._raise(("load: %s: the metadata entry '%s' is not valid JSON (%s)"):format(path, key, tostring(v))) end
+    return v
   end
 
   -- nn.load(path) -> model, extras; nn.load(path, model) loads the weights
@@ -94,17 +142,23 @@ return function(nl, nn)
     end
     local tensors, meta = nl.load_safetensors(path)
     local extras = {}
-    if meta.optimizer then extras.optimizer = unflatten(json.decode(meta.optimizer), tensors) end
-    if meta.extra then extras.extra = unflatten(json.decode(meta.extra), tensors) end
-    if not model then
-      if meta.format ~= FORMAT or not meta.model then
-        nl._raise('load: ' .. path .. ' holds no nnlua model structure; pass the model: nn.load(path, model)')
-      end
-      model = rebuild(json.decode(meta.model))
-    end
+    if meta.optimizer then extras.optimizer = unflatten(decode(path, meta, 'optimizer'), tensors) end
+    if meta.extra then extras.extra = unflatten(decode(path, meta, 'extra'), tensors) end
     local weights = {}
     for name, t in pairs(tensors) do
       if not name:match('^__optim__%.') and not name:match('^__extra__%.') then weights[name] = t end
+    end
+    if not model then
+      if meta.format ~= FORMAT or not meta.model then
+        local why = meta.model_unrecorded and (' (' .. meta.model_unrecorded .. ', which a checkpoint cannot record)') or ''
+        nl._raise('load: ' .. path .. ' holds no nnlua model structure' .. why .. '; pass the model: nn.load(path, model)')
+      end
+      local st = decode(path, meta, 'model')
+      -- (files before module references held a structure without the
+      -- { module = } wrapper at the top; both rebuild the same)
+      model = rebuild(st, {})
+      -- constructors build float32: tensors saved as float64 come back so
+      nn._convert(model, function(name) return weights[name] and weights[name]:dtype() end)
     end
     model:load_state_dict(weights)
     return model, extras

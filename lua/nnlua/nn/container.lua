@@ -89,10 +89,10 @@ return function(nl, nn)
   end
   function Sequential:__len() return #self._order end
   function Sequential:size() return #self._order end
-  function Sequential:structure()
+  function Sequential:structure(seen)
     local kids = {}
-    for i = 1, #self._order do kids[i] = { module = rawget(self, i):structure() } end
-    return { type = 'Sequential', args = kids, n = #kids }
+    for i = 1, #self._order do kids[i] = rawget(self, i) end
+    return Module.structure({ __name = 'Sequential', _args = { n = #kids, unpack(kids) } }, seen)
   end
   Sequential._mt.__len = function(self) return #self._order end
 
@@ -113,10 +113,10 @@ return function(nl, nn)
   function ModuleList:forward()
     nl._raise('ModuleList: a list has no forward; iterate over it in your own forward')
   end
-  function ModuleList:structure()
+  function ModuleList:structure(seen)
     local kids = {}
-    for i = 1, #self._order do kids[i] = { module = rawget(self, i):structure() } end
-    return { type = 'ModuleList', args = { kids }, n = 1, list = true }
+    for i = 1, #self._order do kids[i] = rawget(self, i) end
+    return Module.structure({ __name = 'ModuleList', _args = { n = 1, kids } }, seen)
   end
   ModuleList._mt.__len = function(self) return #self._order end
 end

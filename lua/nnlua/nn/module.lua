@@ -237,38 +237,103 @@ return function(nl, nn)
   -- tensor held in both, a frozen parameter stays frozen, and one already
   -- of the dtype is kept (each was replaced: ties came apart and frozen
   -- weights thawed).
-  local function convert(self, dtype)
+  -- dtype_of(name, tensor) gives each floating tensor's dtype by its
+  -- state-dict name (nn.load gives a rebuilt model the saved dtypes).
+  local function convert(self, dtype_of)
     local done = {}
-    for _, m in ipairs(self:modules()) do
+    local function walk(m, prefix)
       for _, k in ipairs(m._order) do
         local v = rawget(m, k)
-        if nl.is_tensor(v) and v:dtype() ~= 'int64' and v:dtype() ~= dtype and (m._params[k] or m._buffers[k]) then
-          local key = tostring(ffi.cast('void *', v.ptr))
-          local c = done[key]
-          if not c then
-            c = v:detach():to(dtype):clone()
-            if m._params[k] and v.is_requires_grad then c:requires_grad() end
-            done[key] = c
+        local name = prefix .. m:_child_name(k)
+        if is_module(v) then
+          walk(v, name .. '.')
+        elseif nl.is_tensor(v) and v:dtype() ~= 'int64' and (m._params[k] or m._buffers[k]) then
+          local dtype = dtype_of(name, v)
+          if dtype and dtype ~= 'int64' and v:dtype() ~= dtype then
+            local key = tostring(ffi.cast('void *', v.ptr))
+            local c = done[key]
+            if not c then
+              c = v:detach():to(dtype):clone()
+              if m._params[k] and v.is_requires_grad then c:requires_grad() end
+              done[key] = c
+            end
+            rawset(m, k, c)
           end
-          rawset(m, k, c)
         end
       end
     end
+    walk(self, '')
     return self
   end
-  function Module:double() return convert(self, 'float64') end
-  function Module:float() return convert(self, 'float32') end
+  nn._convert = convert
+  function Module:double() return convert(self, function() return 'float64' end) end
+  function Module:float() return convert(self, function() return 'float32' end) end
 
   -- ---- structure (for nn.load) and printing ----
 
+  -- a table's keys in a fixed order (arrays ascending, then strings
+  -- sorted), so that a module met twice is first met in the same place
+  -- when the structure is written and when it is rebuilt
+  local function ordered_keys(t)
+    local nums, strs = {}, {}
+    for k in pairs(t) do
+      if type(k) == 'number' then nums[#nums + 1] = k else strs[#strs + 1] = tostring(k) end
+    end
+    table.sort(nums)
+    table.sort(strs)
+    for _, k in ipairs(strs) do nums[#nums + 1] = k end
+    return nums
+  end
+  nn._ordered_keys = ordered_keys
+
+  -- A module as a constructor argument: { module = structure } where it is
+  -- first met, { module_ref = id } where it is met again (one module used
+  -- twice, as Sequential(l, act, l): its weights are one tensor, and
+  -- nn.load must give one module back, not two). seen maps each module
+  -- met so far to its id.
+  local record_value
+  local function record_module(m, seen)
+    local id = seen[m]
+    if id then return { module_ref = id } end
+    seen.n = seen.n + 1
+    seen[m] = seen.n
+    local st = m:structure(seen)
+    st.id = seen[m]
+    return { module = st }
+  end
+  nn._record_module = function(m) return record_module(m, { n = 0 }).module end
+
+  -- A constructor argument as JSON can hold it: plain values, modules, and
+  -- tables of them. Anything else (a function, a tensor, a table with a
+  -- metatable or mixed keys) raises { unrecordable = why }: the caller
+  -- saves the weights without a structure and says why.
+  function record_value(v, seen, what)
+    if is_module(v) then return record_module(v, seen) end
+    local tv = type(v)
+    if tv == 'nil' or tv == 'boolean' or tv == 'number' or tv == 'string' then return v end
+    if tv == 'table' and getmetatable(v) == nil then
+      local out, n, items, names = {}, #v, 0, 0
+      for k in pairs(v) do
+        if type(k) == 'string' then names = names + 1
+        elseif type(k) == 'number' and k >= 1 and k <= n and k % 1 == 0 then items = items + 1
+        else items = -1 end
+      end
+      if items ~= n or (n > 0 and names > 0) then
+        error({ unrecordable = what .. ' is a table that is neither a list 1..n nor a table of names' })
+      end
+      for _, k in ipairs(ordered_keys(v)) do out[k] = record_value(v[k], seen, what) end
+      return out
+    end
+    error({ unrecordable = what .. ' is a ' .. (nl.is_tensor(v) and 'tensor' or tv) })
+  end
+
   -- what rebuilds this module: its class name and constructor arguments
-  function Module:structure()
+  function Module:structure(seen)
+    seen = seen or { n = 0 }
     local args = {}
     local a = self._args
     for i = 1, a.n do
-      local v = a[i]
-      if is_module(v) then v = { module = v:structure() } end
-      args[i] = v
+      args[i] = record_value(a[i], seen, ("%s's constructor argument %d"):format(self.__name, i))
     end
     return { type = self.__name, args = args, n = a.n }
   end

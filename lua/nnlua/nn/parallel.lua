@@ -92,7 +92,7 @@ return function(nl, nn)
     return self
   end
   -- saved as the wrapped model: nn.load gives it back without MPI
-  function DataParallel:structure() return self.module:structure() end
+  function DataParallel:structure(seen) return self.module:structure(seen) end
   function DataParallel:extra_repr() return ('%d ranks'):format(self._dist.size()) end
 
   -- Tensors grouped for one collective each: same dtype, up to `cap` bytes
