@@ -132,6 +132,33 @@ describe('attention', function()
     assert.are.same(w1:totable(), w3:totable())
   end)
 
+  -- -1e9 became -inf: a row it blocked everywhere was NaN, and NaN
+  -- reached the weight gradient of the whole batch. PyTorch adds -1e9:
+  -- in float32 every score of that row becomes -1e9, the softmax uniform.
+  it('a float mask of -1e9 over a whole row is added as PyTorch adds it: a uniform softmax, no NaN', function()
+    nl.manual_seed(4)
+    local E = 4
+    local m = nn.MultiheadAttention(E, 2)
+    nl.no_grad(function() m.in_proj_bias:copy_(nl.randn(3 * E)) end)
+    local x = nl.randn(3, 2, E)
+    local out, w = m(x, x, x, { key_padding_mask = nl.tensor({ { 0, 0, -1e9 }, { -1e9, -1e9, -1e9 } }) })
+    out:sum():backward()
+    local g = m.in_proj_weight.grad
+    assert.are.equal(0, g:ne(g):sum():item(), 'NaN in the weight gradient')
+    for i = 1, 3 do
+      assert.are.equal(0, w[1][i][3])
+      for j = 1, 3 do assert(math.abs(w[2][i][j] - 1 / 3) < 1e-6, 'weight ' .. w[2][i][j]) end
+    end
+    -- batch 2 attends uniformly: each position gets out_proj(mean of the values)
+    local v = nl.matmul(x:select(2, 2), m.in_proj_weight:narrow(1, 2 * E + 1, E):t())
+              + m.in_proj_bias:narrow(1, 2 * E + 1, E)
+    local want = m.out_proj(v:mean(1):view(1, E))
+    for i = 1, 3 do
+      local d = (out:select(2, 2):narrow(1, i, 1) - want):abs():max():item()
+      assert(d < 1e-5, 'position ' .. i .. ' differs by ' .. d)
+    end
+  end)
+
   it('a padded key gets no attention', function()
     local m = nn.MultiheadAttention(4, 2)
     local x = nl.randn(3, 2, 4)

@@ -55,7 +55,8 @@ return function(nl, nn)
     return y
   end
 
-  -- additive mask from a "nonzero = blocked" mask: 0 or -inf. A float
+  -- additive mask from a "nonzero = blocked" mask: 0 or -inf (float
+  -- values of -1e4 and below stay as they are, see below). A float
   -- mask holding other values than 0, 1 and -1e4 or below (-inf, -1e9:
   -- blocks in PyTorch's additive form too) was meant as PyTorch's additive
   -- bias, and it was taken as blocks without a word.
@@ -69,7 +70,12 @@ return function(nl, nn)
           .. 'block where nonzero (PyTorch\'s boolean form), they are not added to the scores'):format(what))
       end
     end
-    return nl.where(mask, -math.huge, nl.zeros({}, dtype))
+    local block = nl.where(mask, -math.huge, nl.zeros({}, dtype))
+    if mask:dtype() == 'int64' then return block end
+    -- -1e4 and below are added as they are, as PyTorch adds them: a row
+    -- blocked everywhere by -1e9 is then a uniform softmax, where -inf
+    -- made it NaN (and the weight gradient of the whole batch with it)
+    return nl.where(mask:le(-1e4), mask:to(dtype), block)
   end
 
   -- causal mask (L, L): position i may not attend to j > i
