@@ -311,7 +311,10 @@ typedef struct {
                 for (int k = 0; k < len; k++) {                               \
                     T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];               \
                     T x = gaj[k] = gaj[k] * al + a1 * gk;                     \
-                    den[k] = den[k] - x * x;                                  \
+                    /* inf - inf (a gradient past ~1e19 in float32) keeps \
+                     * inf, as PyTorch's fused addcmul: the step is 0, not NaN */ \
+                    T d = den[k] - x * x;                                     \
+                    den[k] = d == d ? d : den[k];                             \
                 }                                                             \
             }                                                                 \
             sqrt_block_##SUF(den, len);                                       \
@@ -425,7 +428,8 @@ int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, dou
         if (isinf(p)) {                                                       \
             for (int64_t i = 0; i < n; i++) {                                 \
                 double a = fabs((double)x[i]);                                \
-                if (!(a <= acc)) acc = a;      /* NaN wins */                 \
+                if (a != a) return a;          /* NaN wins, and stays */      \
+                if (a > acc) acc = a;                                         \
             }                                                                 \
         } else if (p == 2) {                                                  \
             for (int64_t i = 0; i < n; i++) acc += (double)x[i] * (double)x[i]; \

@@ -492,10 +492,37 @@ describe('clip_grad_norm', function()
     assert.is_true(S.close(optim.clip_grad_norm({ W }, math.huge), want, 1e-12))
   end)
 
+  -- the max-norm kept NaN only when it came last: a later element took
+  -- its place, and a "skip the step if the norm is not finite" check
+  -- passed a NaN gradient (PyTorch: the norm and every gradient NaN)
+  it('gives a NaN inf-norm for a NaN anywhere in a gradient', function()
+    for _, dtype in ipairs({ 'float32', 'float64' }) do
+      local p = nl.zeros(3, dtype):requires_grad()
+      p.grad = nl.tensor({ 1, 0 / 0, 2 }, dtype)
+      local norm = optim.clip_grad_norm({ p }, 1.0, 'inf')
+      assert.is_true(norm ~= norm, dtype .. ': norm ' .. tostring(norm))
+      assert.are.equal(3, p.grad:ne(p.grad):sum():item())
+    end
+  end)
+
   it('rejects a non-positive norm_type', function()
     local ok, err = pcall(optim.clip_grad_norm, params('float32'), 1, 0)
     assert.is_false(ok)
     assert.matches('clip_grad_norm: norm_type must be > 0', err)
+  end)
+end)
+
+-- square_avg - grad_avg^2 was inf - inf = NaN once a float32 gradient
+-- passed about 2e19; PyTorch's fused addcmul keeps inf, and the step is 0
+describe('centered RMSprop with a huge gradient', function()
+  it('leaves the parameter as PyTorch does', function()
+    for _, g in ipairs({ 1e22, -1e22, 3e38 }) do
+      local w = nl.tensor({ 1 }):requires_grad()
+      local o = optim.RMSprop({ w }, { lr = 0.1, centered = true })
+      w.grad = nl.tensor({ g })
+      o:step()
+      assert.are.equal(1, w[1], 'gradient ' .. g)
+    end
   end)
 end)
 
