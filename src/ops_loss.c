@@ -339,14 +339,12 @@ typedef struct bce_args {
 } bce_args;
 
 /* elements [lo, hi): their losses into out, or their sum; *bad set where p
- * is outside [0, 1] */
+ * is outside [0, 1] or NaN (PyTorch refuses both) */
 static double bce_run(const bce_args *A, int64_t lo, int64_t hi, bool *bad) {
     double s = 0;
     for (int64_t i = lo; i < hi; i++) {
         double p = ld_at(A->p, A->dtype, i), y = ld_at(A->y, A->dtype, i);
-        if (!(p >= 0 && p <= 1)) {
-            if (p == p) *bad = true;   /* NaN propagates, as in PyTorch */
-        }
+        if (!(p >= 0 && p <= 1)) *bad = true;
         double lq, lp = bce_logs(p, &lq);
         double l = -(y * lp + (1 - y) * lq);
         if (A->w) l *= ld_at(A->w, A->dtype, i);
@@ -392,7 +390,7 @@ nl_tensor *nl_bce_loss(nl_tensor *input, nl_tensor *target, nl_tensor *weight, i
         if (b) __atomic_store_n(&bad, true, __ATOMIC_RELAXED);
     );
     if (bad) {
-        nl_set_error("%s: input must hold probabilities in [0, 1]; the input of shape %s has values outside", op,
+        nl_set_error("%s: input must hold probabilities in [0, 1]; the input of shape %s has values outside (or NaN)", op,
                      nl_shape_str(input));
         goto fail;
     }
@@ -436,7 +434,9 @@ static int bce_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
                 double den = pv * (1 - pv);
                 st_at(gt[0]->data, dt, i, gi * wv * (pv - yv) / (den > BCE_EPS ? den : BCE_EPS));
             }
-            if (gt[1]) st_at(gt[1]->data, dt, i, gi * wv * (lq - lp));
+            /* -logit(p), unclamped as PyTorch's: +-inf at p = 0 or 1 (the
+             * logs clamped at -100 gave +-100) */
+            if (gt[1]) st_at(gt[1]->data, dt, i, gi * wv * (log1p(-pv) - log(pv)));
             if (gt[2]) st_at(gt[2]->data, dt, i, -gi * (yv * lp + (1 - yv) * lq));
         });
     for (int i = 0; i < 3; i++)

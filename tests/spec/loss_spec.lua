@@ -204,3 +204,59 @@ describe('cross_entropy and log_softmax at the edges', function()
     end
   end)
 end)
+
+describe('losses at extreme values', function()
+  -- the square in the branch where leaves out sent 0 * inf = NaN back for
+  -- an infinite difference, or one that overflows (3e38 - -3e38)
+  it('huber_loss gives +-delta as the gradient of an infinite difference', function()
+    for _, delta in ipairs({ 1, 0.5 }) do
+      local a = nl.tensor({ 1, math.huge, 3e38, -math.huge, 0.25 }):requires_grad()
+      F.huber_loss(a, nl.tensor({ 0, 0, -3e38, 0, 0 }), { reduction = 'sum', delta = delta }):backward()
+      assert.are.same({ delta, delta, delta, -delta, 0.25 }, a.grad:totable())
+    end
+  end)
+
+  -- the gradient was 1 + (sigmoid(x) - 1): 0.5% off at x = -10, 0 below -17
+  it('binary_cross_entropy_with_logits: the gradient is c sigmoid(x) - pos_weight y at any logit', function()
+    local xs = { -10, -17, -20, -40, 0, 3, 25, -3, 1e-3 }
+    local ys = { 0, 0, 0, 0, 0.3, 1, 1, 0.7, 0 }
+    local pws = { 1, 2, 1, 1, 3, 0.5, 1, 2, 1 }
+    local x = nl.tensor(xs):requires_grad()
+    local y = nl.tensor(ys):requires_grad()
+    local l = F.binary_cross_entropy_with_logits(x, y, { reduction = 'none', pos_weight = nl.tensor(pws) })
+    l:sum():backward()
+    for i = 1, #xs do
+      local sig = 1 / (1 + math.exp(-xs[i]))
+      local c = 1 + (pws[i] - 1) * ys[i]
+      local want = c * sig - pws[i] * ys[i]
+      assert(math.abs(x.grad[i] - want) <= 2e-6 * math.abs(want) + 1e-12, i .. ': ' .. x.grad[i] .. ' vs ' .. want)
+      -- the loss and its target gradient: -x + (pw - 1) softplus(-x) = dl/dy
+      local sp = math.log(1 + math.exp(-xs[i]))
+      assert(math.abs(l[i] - ((1 - ys[i]) * xs[i] + c * sp)) <= 1e-5 * (1 + l[i]), i .. ': loss ' .. l[i])
+      local wy = -xs[i] + (pws[i] - 1) * sp
+      assert(math.abs(y.grad[i] - wy) <= 1e-5 * (1 + math.abs(wy)), i .. ': target gradient ' .. y.grad[i])
+    end
+  end)
+
+  -- the target's gradient is -logit(p) = log(1 - p) - log(p), unclamped as
+  -- PyTorch's; the logs clamped at -100 gave +-100 at p = 0 and 1
+  it('binary_cross_entropy: the target gradient is -logit(p), infinite at 0 and 1', function()
+    local p = nl.tensor({ 0, 1, 1e-45, 0.3 })
+    local y = nl.tensor({ 0.5, 0.5, 0.5, 0.2 }):requires_grad()
+    F.binary_cross_entropy(p, y, { reduction = 'sum' }):backward()
+    local g = y.grad:totable()
+    assert.are.equal(math.huge, g[1])
+    assert.are.equal(-math.huge, g[2])
+    local tiny = p[3]                                  -- the float32 denormal 1e-45 becomes
+    assert(math.abs(g[3] + math.log(tiny)) < 1e-4, g[3])        -- PyTorch: 103.2789
+    assert(math.abs(g[4] - math.log(0.7 / 0.3)) < 1e-6, g[4])
+  end)
+
+  -- a NaN probability went through (the comment said "as in PyTorch";
+  -- PyTorch 1.13 raises)
+  it('binary_cross_entropy refuses a NaN input as one outside [0, 1]', function()
+    local ok, err = pcall(F.binary_cross_entropy, nl.tensor({ 0 / 0, 0.5 }), nl.tensor({ 1, 0 }))
+    assert.is_false(ok)
+    assert.is_truthy(err:find('binary_cross_entropy: input must hold probabilities in [0, 1]', 1, true), err)
+  end)
+end)

@@ -68,9 +68,13 @@ return function(nl, nn)
       nl._raise('huber_loss: delta must be a positive number, got ' .. tostring(delta))
     end
     local d = (input - target):abs()
-    local quad = d * d * 0.5
+    local near = d:lt(delta)
+    -- the square of d where it is used only: an infinite d squared in the
+    -- branch where leaves out still sent 0 * inf = NaN back (PyTorch: +-delta)
+    local dn = nl.where(near, d, 0)
+    local quad = dn * dn * 0.5
     local lin = (d - 0.5 * delta) * delta
-    return reduce(nl.where(d:lt(delta), quad, lin), reduction_of(opts, 'huber_loss'))
+    return reduce(nl.where(near, quad, lin), reduction_of(opts, 'huber_loss'))
   end
 
   local function class_target(op, target)
@@ -200,22 +204,25 @@ return function(nl, nn)
     return nl._wrap(lib.nl_bce_loss(input.ptr, target.ptr, w and w.ptr or nil, reductions[r]))
   end
 
-  -- (1 - y) x + (1 + (pw - 1) y) softplus(-x), times the weight, as
-  -- PyTorch's, with softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)) for any
-  -- logit. Both pieces are written with where on x >= 0 rather than relu
-  -- and abs, whose gradients at exactly 0 are 0: that gave -y at a logit
-  -- of 0 (every logit of a zero-initialised output layer) instead of
-  -- sigmoid(0) - y = 0.5 - y.
+  -- (1 - y) x + c softplus(-x) with c = 1 + (pw - 1) y, times the weight,
+  -- as PyTorch's. With L = log(1 + exp(-|x|)) that is (1 - y) x + c L for
+  -- x >= 0 and -pw y x + c L for x < 0 (softplus(-x) = -x + L there): one
+  -- where picks the linear part, so that the gradient is c sigmoid(x) -
+  -- pw y without cancellation (1 + (sigmoid(x) - 1) lost sigmoid(x) below
+  -- x = -17 in float32). Where on x >= 0 rather than relu and abs, whose
+  -- gradients at exactly 0 are 0: that gave -y at a logit of 0 (every
+  -- logit of a zero-initialised output layer) instead of 0.5 - y.
   function F.binary_cross_entropy_with_logits(input, target, opts)
     local op = 'binary_cross_entropy_with_logits'
     same_shape(op, input, target)
     local r = reduction_of(opts, op)
     opts = opts or {}
     local w, pw = elem_weight(op, opts.weight, input), elem_weight(op, opts.pos_weight, input, 'pos_weight')
-    local x = input
+    local x, y = input, target
     local nonneg = x:ge(0)
-    local sp = nl.where(nonneg, 0, -x) + nl.where(nonneg, -x, x):exp():add(1):log()   -- softplus(-x)
-    local l = (1 - target) * x + (pw and (pw - 1) * target + 1 or 1) * sp
+    local L = nl.where(nonneg, -x, x):exp():add(1):log()
+    local pwy = pw and pw * y or y
+    local l = nl.where(nonneg, (1 - y) * x, -pwy * x) + (pw and (pw - 1) * y + 1 or 1) * L
     if w then l = l * w end
     return reduce(l, r)
   end
