@@ -32,7 +32,8 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ---- sums ----
  * float32 and float64 accumulate in double, int64 in uint64 (wraps like int64
- * arithmetic without the undefined behaviour). */
+ * arithmetic without the undefined behaviour); the mean of int64 (a float32)
+ * in double: a sum that wraps gave it the wrong sign. */
 
 /* sum of x[0..n), contiguous, in four interleaved accumulators */
 #define DEFINE_SUM_RUN(NAME, T, ACC)                                         \
@@ -49,6 +50,7 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 DEFINE_SUM_RUN(sum_run_f32, float, double)
 DEFINE_SUM_RUN(sum_run_f64, double, double)
 DEFINE_SUM_RUN(sum_run_i64, int64_t, uint64_t)
+DEFINE_SUM_RUN(sum_run_i64d, int64_t, double)
 
 /* acc[l] = sum over j < n of x[j*s + l], for l < w */
 #define DEFINE_SUM_LANES(NAME, T, ACC)                                       \
@@ -63,6 +65,7 @@ DEFINE_SUM_RUN(sum_run_i64, int64_t, uint64_t)
 DEFINE_SUM_LANES(sum_lanes_f32, float, double)
 DEFINE_SUM_LANES(sum_lanes_f64, double, double)
 DEFINE_SUM_LANES(sum_lanes_i64, int64_t, uint64_t)
+DEFINE_SUM_LANES(sum_lanes_i64d, int64_t, double)
 
 /* ---- max and min ----
  * They work with indices; the value is read back from the input. The first
@@ -126,8 +129,8 @@ static bool beats(const void *x, int dtype, int64_t i, int64_t j, bool is_max) {
 /* ---- one contiguous run, and a whole buffer in chunks ---- */
 
 typedef struct reduce_acc {
-    double sum;      /* SUM, MEAN of float32 / float64 */
-    uint64_t isum;   /* SUM, MEAN of int64 */
+    double sum;      /* SUM, MEAN of float32 / float64, MEAN of int64 */
+    uint64_t isum;   /* SUM of int64 */
     int64_t at;      /* MAX .. ARGMIN: index of the winner */
 } reduce_acc;
 
@@ -139,6 +142,7 @@ static void reduce_run(reduce_acc *r, const void *x, int64_t n, int dtype, int o
     if (is_sum_like(op)) {
         if (dtype == NL_FLOAT32) r->sum = sum_run_f32(x, n);
         else if (dtype == NL_FLOAT64) r->sum = sum_run_f64(x, n);
+        else if (op == NL_OP_MEAN) r->sum = sum_run_i64d(x, n);
         else r->isum = sum_run_i64(x, n);
     } else if (n > 0) {
         bool mx = wants_max(op);
@@ -185,8 +189,7 @@ static void store_result(void *vals, int64_t *at, int64_t i, const reduce_acc *r
         char *o = (char *)vals + i * es;
         if (dtype == NL_INT64 && op == NL_OP_SUM) *(int64_t *)o = (int64_t)r->isum;
         else {
-            double s = dtype == NL_INT64 ? (double)(int64_t)r->isum : r->sum;
-            nl_store(o, result_dtype(op, dtype), op == NL_OP_MEAN ? s / (double)n : s);
+            nl_store(o, result_dtype(op, dtype), op == NL_OP_MEAN ? r->sum / (double)n : r->sum);
         }
         return;
     }
@@ -233,9 +236,10 @@ static void nl_reduce_forward(void *vals, int64_t *at, const void *in, int64_t o
             uint64_t iacc[LANES];
             if (dtype == NL_FLOAT32) sum_lanes_f32(acc, (const float *)x, n, inner, w);
             else if (dtype == NL_FLOAT64) sum_lanes_f64(acc, (const double *)x, n, inner, w);
+            else if (op == NL_OP_MEAN) sum_lanes_i64d(acc, (const int64_t *)x, n, inner, w);
             else sum_lanes_i64(iacc, (const int64_t *)x, n, inner, w);
             for (int l = 0; l < w; l++) {
-                if (dtype == NL_INT64) r.isum = iacc[l];
+                if (dtype == NL_INT64 && op == NL_OP_SUM) r.isum = iacc[l];
                 else r.sum = acc[l];
                 store_result(vals, at, p + l, &r, x, n, dtype, op, base);
             }

@@ -76,6 +76,24 @@ describe('reductions', function()
     assert.are.same({ 9, 6 }, t:t():max(1):totable())
     assert.are.equal(9, t:max():item())
   end)
+
+  -- the mean of int64 (a float32) divided the wrapped int64 sum: two values
+  -- of 2^62 had a mean of -4.6e18
+  it('the mean of int64 values whose sum passes 2^63 is right, on every path', function()
+    local big = 2 ^ 62                                   -- exact in float32
+    assert.are.equal(big, nl.tensor({ big, big }, 'int64'):mean():item())
+    local t = nl.full({ 3, 4 }, big, 'int64')
+    assert.are.same({ big, big, big, big }, t:mean(1):totable())      -- lanes
+    assert.are.same({ big, big, big }, t:mean(2):totable())           -- runs
+    local long = nl.full({ 40000, 3 }, big, 'int64')                  -- chunks
+    assert.are.equal(big, long:mean():item())
+    assert.are.same({ big, big, big }, long:mean(1):totable())
+    assert.are.same({ big, big, big }, long:t():mean(2):totable())
+    assert.are.equal('float32', long:mean():dtype())
+    assert.are.equal(0.5, nl.tensor({ -3, 4 }, 'int64'):mean():item())
+    -- the sum of int64 still wraps as int64 arithmetic does
+    assert.are.equal(-2 ^ 63, nl.tensor({ big, big }, 'int64'):sum():item())
+  end)
 end)
 
 describe('softmax', function()
