@@ -114,6 +114,14 @@ static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
 #define MAX_THREADS 1024   /* nl_set_num_threads's range, 1..MAX_THREADS */
 
+/* n, or OMP_THREAD_LIMIT where that is lower: OpenMP makes no larger team,
+ * and BLIS aborts the process when its team is smaller than it asked for
+ * ("A different number of threads was created than was requested") */
+static int within_thread_limit(int n) {
+    int limit = omp_get_thread_limit();
+    return limit >= 1 && n > limit ? limit : n;
+}
+
 /* NNLUA_NUM_THREADS, where it is a whole number in 1..MAX_THREADS (atoi
  * wrapped 99999999999 to a billion threads, which OpenMP died allocating);
  * anything else leaves the machine's cores */
@@ -128,6 +136,7 @@ static void threads_init(void) {
     }
     if (n < 1) n = 1;
     if (n > MAX_THREADS) n = MAX_THREADS;
+    n = within_thread_limit(n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
 }
@@ -155,6 +164,7 @@ static void apply_flush_team(int n) {
 int nl_set_num_threads(int n) {
     pthread_once(&threads_once, threads_init);
     NL_CHECK_INT(n >= 1 && n <= MAX_THREADS, "set_num_threads: expected 1..%d threads, got %d", MAX_THREADS, n);
+    n = within_thread_limit(n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
     if (flush_denormal) apply_flush_team(n);   /* threads the larger team adds */
@@ -172,8 +182,12 @@ int nl_set_flush_denormal(int on) {
 #endif
 }
 
+/* 1 inside a parallel region that is not nnlua's own (a host calling from
+ * its OpenMP loop): a nested region gets one thread there, and the kernels
+ * that split work between k threads, and BLIS, need the team they ask for */
 int nl_get_num_threads(void) {
     pthread_once(&threads_once, threads_init);
+    if (omp_in_parallel()) return 1;
     return __atomic_load_n(&num_threads, __ATOMIC_RELAXED);
 }
 

@@ -395,6 +395,36 @@ TEST(matmul_same_for_one_and_two_threads) {
     nl_release(a); nl_release(b); nl_release(x); nl_release(y);
 }
 
+/* A host that calls nnlua from inside its own OpenMP region: the nested
+ * region gets one thread, and BLIS, asking for the thread setting, aborted
+ * the process ("A different number of threads was created than was
+ * requested"). Inside, nnlua runs on one thread and gives the same product. */
+TEST(matmul_inside_a_host_parallel_region) {
+    unsigned long long st = 21;
+    /* float64 goes to BLIS (float32 to nnlua's own kernel, which coped) */
+    nl_tensor *a = rand2(600, 300, NL_FLOAT64, &st), *b = rand2(300, 500, NL_FLOAT64, &st);
+    int prev = nl_get_num_threads();
+    nl_set_num_threads(2);
+    nl_tensor *want = nl_matmul(a, b), *got = NULL;
+    int inside = 0;
+    #pragma omp parallel num_threads(2)
+    {
+        #pragma omp master
+        {
+            inside = nl_get_num_threads();
+            got = nl_matmul(a, b);
+        }
+    }
+    nl_set_num_threads(prev);
+    CHECK(inside == 1);
+    CHECK(want && got);
+    int bad = 0;
+    for (int64_t i = 0; want && got && i < want->numel; i++)
+        if (!(fabs(test_get(want, i) - test_get(got, i)) <= 1e-12 * 300)) bad++;
+    CHECK(bad == 0);
+    nl_release(want); nl_release(got); nl_release(a); nl_release(b);
+}
+
 /* A packed once (nl_sgemm_pack_a, a convolution's weights) gives the bits of
  * nl_sgemm packing it itself, with A row-major and transposed, beta 0 and
  * 1, on 1 to 3 threads: a conv forward's block (k blocks of 256 and 32), a

@@ -85,6 +85,32 @@ describe('NNLUA_NUM_THREADS', function()
       assert.are.equal(default, threads_with(v), v)
     end
   end)
+
+  -- OpenMP makes no team past OMP_THREAD_LIMIT, and BLIS aborted the
+  -- process when its team came out smaller than it asked for: the first
+  -- large matmul, convolution or LSTM under a limit below the setting
+  it('stays within OMP_THREAD_LIMIT, from the variable and from set_num_threads', function()
+    local script = S.q([[
+      nl.manual_seed(1)
+      local a = nl.randn(600, 600)
+      local x, w = nl.randn(1, 64, 32, 32), nl.randn(64, 64, 3, 3)
+      local lstm = nl.nn.LSTM(64, 256)
+      local seq = nl.randn(16, 8, 64)
+      local function run()
+        return nl.matmul(a, a):sum():item() + nl.nn.functional.conv2d(x, w):sum():item()
+               + lstm(seq):sum():item()
+      end
+      local one = (nl.set_num_threads(1) or true) and run()
+      nl.set_num_threads(3)
+      local n = nl.get_num_threads()
+      local many = run()
+      print(n, math.abs(many - one) < 1e-3 * (1 + math.abs(one)))]])
+    local p = io.popen(('NNLUA_NUM_THREADS=3 OMP_THREAD_LIMIT=2 %s/bin/nnlua -e %s 2>&1; echo rc=$?'):format(
+      S.root, script))
+    local out = p:read('*a')
+    p:close()
+    assert.are.equal('2\ttrue\nrc=0\n', out)
+  end)
 end)
 
 describe('nl.set_flush_denormal', function()
