@@ -179,6 +179,9 @@ typedef struct nl_mem_stats {
 
 const nl_mem_stats *nl_mem(void);
 void nl_mem_trim(void);                   /* return cached buffers to the OS */
+/* The binding calls this after each collection it runs: cached buffers not
+ * reused since the one before go back to the OS. */
+void nl_mem_tick(void);
 
 /* ---- creation ------------------------------------------------------------- */
 

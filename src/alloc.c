@@ -16,12 +16,14 @@
 typedef struct {
     void *ptr;
     int64_t cap;
+    int64_t tick;    /* cache.tick when it was cached */
 } block;
 
 static struct {
     pthread_mutex_t lock;
     block slots[NBUCKETS][BUCKET_SLOTS];
     int count[NBUCKETS];
+    int64_t tick;    /* nl_mem_tick's count: the binding's collections */
     nl_mem_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -75,6 +77,14 @@ static void *alloc_block(int64_t *nbytes, bool counted) {
 void *nl_alloc(int64_t *nbytes) { return alloc_block(nbytes, true); }
 void *nl_alloc_scratch(int64_t *nbytes) { return alloc_block(nbytes, false); }
 
+void nl_mem_count(int64_t bytes) {
+    pthread_mutex_lock(&cache.lock);
+    cache.stats.live_bytes += bytes;
+    if (bytes > 0) cache.stats.allocated += bytes;
+    if (cache.stats.live_bytes > cache.stats.peak_bytes) cache.stats.peak_bytes = cache.stats.live_bytes;
+    pthread_mutex_unlock(&cache.lock);
+}
+
 void nl_free(void *ptr, int64_t cap) {
     if (!ptr) return;
     int k = bucket_of(cap);
@@ -91,13 +101,34 @@ void nl_free(void *ptr, int64_t cap) {
             pthread_mutex_lock(&cache.lock);
         }
         if (cache.count[k] < BUCKET_SLOTS) {
-            cache.slots[k][cache.count[k]++] = (block){ ptr, cap };
+            cache.slots[k][cache.count[k]++] = (block){ ptr, cap, cache.tick };
             cache.stats.cached_bytes += cap;
             ptr = NULL;
         }
     }
     pthread_mutex_unlock(&cache.lock);
     free(ptr);
+}
+
+/* A cached block unused through a whole collection cycle will not be: the
+ * sizes it fits are gone (a length that grew past its bucket). Back to the
+ * OS with it; a loop that repeats its sizes reuses its blocks every cycle. */
+void nl_mem_tick(void) {
+    pthread_mutex_lock(&cache.lock);
+    cache.tick++;
+    for (int k = 0; k < NBUCKETS; k++) {
+        for (int i = 0; i < cache.count[k];) {
+            block b = cache.slots[k][i];
+            if (b.tick < cache.tick - 1) {
+                free(b.ptr);
+                cache.stats.cached_bytes -= b.cap;
+                cache.slots[k][i] = cache.slots[k][--cache.count[k]];
+            } else {
+                i++;
+            }
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
 }
 
 void nl_mem_trim(void) {
@@ -116,7 +147,10 @@ void nl_mem_trim(void) {
  * paths. Their
  * bytes count in `allocated` and `object_bytes`, so loops of tiny tensors
  * still drive the binding's GC. */
-#define OBJ_CACHE (1 << 20)        /* per kind and thread; a GC can free this many at once */
+/* per kind and thread: what a GC frees past this goes back to malloc. A
+ * thread that frees objects another made (a consumer of a producer's
+ * tensors) grew its stacks to 2^20 each, some 450 MB. */
+#define OBJ_CACHE (1 << 16)
 
 static const size_t obj_sizes[NL_OBJ_KINDS] = {
     sizeof(nl_tensor), sizeof(nl_storage), sizeof(nl_node), sizeof(nl_tensor_block),
@@ -193,9 +227,30 @@ void *nl_obj_alloc(int kind) {
     return obj_alloc_slow(kind);
 }
 
+/* A thread's stacks go with it: its cached objects were never freed when it
+ * ended (a host that runs each job on a new thread lost ~1 MB a thread). */
+static pthread_key_t objs_key;
+static pthread_once_t objs_key_once = PTHREAD_ONCE_INIT;
+
+static void objs_release(void *arg) {
+    obj_stack *stacks = arg;
+    for (int kind = 0; kind < NL_OBJ_KINDS; kind++) {
+        obj_stack *st = &stacks[kind];
+        for (int64_t i = 0; i < st->n; i++) free(st->v[i]);
+        free(st->v);
+        *st = (obj_stack){ 0 };
+    }
+}
+
+static void objs_key_init(void) { (void)pthread_key_create(&objs_key, objs_release); }
+
 /* a full stack: grown, or p goes back to malloc (kept out of line, so the
  * common push saves no registers) */
 __attribute__((noinline)) static void obj_free_slow(obj_stack *st, void *p) {
+    if (!st->cap) {   /* this thread's first: its stacks are released at its exit */
+        pthread_once(&objs_key_once, objs_key_init);
+        (void)pthread_setspecific(objs_key, objs.free);
+    }
     int64_t cap = st->cap ? st->cap * 2 : 1024;
     void **v = cap <= OBJ_CACHE ? realloc(st->v, sizeof(void *) * cap) : NULL;
     if (!v) { free(p); return; }

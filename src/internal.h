@@ -164,6 +164,9 @@ void *nl_alloc(int64_t *nbytes);
 /* the same for a kernel's scratch, freed before the kernel returns: not
  * counted in nl_mem()->allocated, which paces the Lua GC */
 void *nl_alloc_scratch(int64_t *nbytes);
+/* bytes held outside the buffers (a data set's IDX bytes) counted as live
+ * all the same, so that they pace the Lua GC; negative when freed */
+void nl_mem_count(int64_t bytes);
 void nl_free(void *ptr, int64_t capacity);
 /* the structs of tensors, storages and nodes, zeroed, from per-thread caches */
 enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_BLOCK, NL_OBJ_KINDS };

@@ -250,6 +250,7 @@ return function(nl)
     local bytes = lib.nl_load_idx_bytes(images)
     if bytes == nil then raise((ffi.string(lib.nl_error()):gsub('^load_idx_bytes', op))) end
     bytes = ffi.gc(bytes, lib.nl_bytes_free)
+    nl._gc_check()                         -- the bytes count as live memory
     local dims = {}
     for d = 1, lib.nl_bytes_ndim(bytes) do dims[d] = tonumber(lib.nl_bytes_size(bytes, d - 1)) end
     local n = dims[1]

@@ -113,17 +113,20 @@ return function(nl)
   local function gc_collect()
     collectgarbage('collect')
     sweep(false)
+    lib.nl_mem_tick()
     low, last_obj = tonumber(mem.live_bytes), tonumber(mem.object_bytes)
     gc_budget = math.max(GC_MIN, math.min(low, GC_MAX), 4 * 1024 * collectgarbage('count'))
   end
 
-  -- wrap a new reference from C, or raise the C error at the user's level
+  -- wrap a new reference from C, or raise the C error at the user's level.
+  -- op: the name detect_anomaly gives an output without a grad_fn (C's
+  -- last op may be an internal step: max_pool2d's indices were "full")
   local anomaly = false
-  local function wrap(p)
+  local function wrap(p, op)
     if p == nil then raise(ffi.string(lib.nl_error())) end
     if anomaly and lib.nl_all_finite(p) == 0 then
       local fn = lib.nl_grad_fn_name(p)
-      local name = ffi.string(fn ~= nil and fn or lib.nl_last_op())
+      local name = fn ~= nil and ffi.string(fn) or op or ffi.string(lib.nl_last_op())
       local dims = {}
       for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
       lib.nl_release(p)
@@ -146,6 +149,8 @@ return function(nl)
     return h
   end
   nl._wrap = wrap
+  -- for memory that is not a tensor but counts as live (a data set's bytes)
+  function nl._gc_check() if gc_due() then gc_collect() end end
 
   -- nl.detect_anomaly(true): the first op whose output (forward) or
   -- gradient (backward) holds NaN or Inf raises an error naming it
@@ -795,7 +800,10 @@ return function(nl)
         local idx = ffi.new('nl_tensor *[1]')
         local v = lib.nl_reduce(opid, p, c, kd, 1, idx)
         if v == nil then raise(ffi.string(lib.nl_error())) end
-        return wrap(v), wrap(idx[0])
+        -- the indices first: wrap(v) may raise (detect_anomaly), and the
+        -- indices' reference, not yet held by a handle, leaked
+        local i = wrap(idx[0])
+        return wrap(v, name), i
       end
       return wrap(lib.nl_reduce(opid, p, c, kd, 1, nil))
     end

@@ -42,9 +42,13 @@ return function(nl, nn)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
     local want = opts.return_indices
     indices_out[0] = nil
-    local y = nl._wrap(lib.nl_max_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and 1 or 0,
-                                         want and indices_out or nil, 1))
-    if want then return y, nl._wrap(indices_out[0]) end
+    local p = lib.nl_max_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and 1 or 0,
+                                want and indices_out or nil, 1)
+    -- the indices wrapped first: wrapping y may raise (detect_anomaly), and
+    -- the indices' reference leaked
+    local idx = p ~= nil and want and nl._wrap(indices_out[0]) or nil
+    local y = nl._wrap(p, op)
+    if want then return y, idx end
     return y
   end
 
