@@ -489,8 +489,16 @@ return function(nl)
       if okb and type(f) == 'function' then batcher = f end
     end
     local ok, n = pcall(function() return #ds end)
-    if not ok or type(n) ~= 'number' then
-      raise(op .. ': expected a dataset with #ds and ds[i], got ' .. type(ds))
+    -- a string has a length, a module or an optimizer a raw length of 0:
+    -- each made a loader of no batches (or of a string's bytes) in silence
+    local nn = nl.nn
+    if not ok or type(n) ~= 'number' or type(ds) == 'string' or (nn and nn.is_module(ds)) then
+      raise(op .. ': expected a dataset with #ds and ds[i], got ' .. (nn and nn.is_module(ds) and 'a module' or type(ds)))
+    end
+    local mt = type(ds) == 'table' and getmetatable(ds)
+    if mt and type(mt.__len) == 'function' and mt.__len(ds) ~= n then
+      raise(('%s: the dataset is a table whose __len says %s rows, which LuaJIT ignores (#ds is %d); '
+             .. 'make it a userdata (newproxy) or keep its rows in the table'):format(op, tostring(mt.__len(ds)), n))
     end
     local rows = sampler and #sampler or n      -- rows per epoch
     local nb = drop_last and math.floor(rows / bs) or math.ceil(rows / bs)
@@ -517,9 +525,18 @@ return function(nl)
         local i = order and order[start + r - 1] or start + r - 1
         local row = { ds[i] }
         if #row == 1 and type(row[1]) == 'table' then row = row[1] end   -- a sample as a list
+        -- a nil row ended the epoch there (the first) or shortened the
+        -- batch (a later one), and a row of other length lost fields
+        local m = table.maxn(row)
+        if m == 0 then raise(('%s: the dataset returned nil for row %d'):format(op, i)) end
+        for j = 1, m do
+          if row[j] == nil then raise(('%s: field %d of row %d is nil'):format(op, j, i)) end
+        end
         if r == 1 then
-          k = #row
+          k = m
           for j = 1, k do cols[j] = {} end
+        elseif m ~= k then
+          raise(('%s: row %d has %d fields, the batch\'s first row %d'):format(op, i, m, k))
         end
         for j = 1, k do cols[j][r] = row[j] end
       end

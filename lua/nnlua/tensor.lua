@@ -219,7 +219,11 @@ return function(nl)
   -- past the last allowed (1 for stack's and unsqueeze's new dim). A 0-dim
   -- tensor takes dim 1 or -1, as PyTorch's takes 0 or -1.
   local function cdim(d, op, p, more)
-    if type(d) ~= 'number' or d ~= math.floor(d) then argerror(op, 'an integer dim', d) end
+    -- (an infinity passed the floor test and printed as -9223372036854775808)
+    if type(d) == 'number' and (d ~= math.floor(d) or math.abs(d) == math.huge) then
+      raise(string.format('%s: expected an integer dim, got %s', op, tostring(d)))
+    end
+    if type(d) ~= 'number' then argerror(op, 'an integer dim', d) end
     if d == 0 then raise(op .. ': dim 0 is invalid (dims start at 1)') end
     if p ~= nil then
       local n = more and p.ndim + more or math.max(p.ndim, 1)
@@ -279,6 +283,13 @@ return function(nl)
     end
     if n == 1 and type(first) == 'table' then
       local t = first
+      -- a list 1..#t and nothing else: {2, nil, 3} read as [2] and {a = 5}
+      -- (or a module) as a 0-dim shape, without a word
+      local keys = 0
+      for _ in pairs(t) do keys = keys + 1 end
+      if keys ~= #t or getmetatable(t) ~= nil then
+        raise(string.format('%s: a shape must be a list of sizes (a nil in it, or other keys?)', op))
+      end
       if #t > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, #t)) end
       for i = 1, #t do
         sizes_buf[i - 1] = size_arg(op, t[i], 'integer sizes')
@@ -433,6 +444,7 @@ return function(nl)
   -- torch.multinomial; without replacement (the default) no category is
   -- drawn twice in a row.
   function nl.multinomial(w, num_samples, replacement)
+    if num_samples == math.huge then raise('multinomial: expected a whole number of samples, got inf') end
     if type(num_samples) ~= 'number' or num_samples ~= math.floor(num_samples) then
       argerror('multinomial', 'a whole number of samples', num_samples)
     end

@@ -627,6 +627,35 @@ describe('data.DataLoader', function()
     contains(errmsg(data.IdxDataset, '/nonexistent', nil, { flaten = false }), "IdxDataset: unknown option 'flaten'")
     contains(errmsg(data.FashionMNIST, '/nonexistent', { trian = false }), "FashionMNIST: unknown option 'trian'")
   end)
+
+  -- a nil row ended the epoch there (row 1 of a batch) or shortened the
+  -- batch (a later row), and what is no dataset made a loader of no
+  -- batches: a training loop ran short without a word
+  it('names a row the dataset returns as nil, a row of other length, and what is not a dataset', function()
+    local rows = {}
+    for i = 0, 4 do rows[i] = { nl.full({ 2 }, i), i } end            -- 0-based by mistake
+    local proxy = newproxy(true)
+    getmetatable(proxy).__len = function() return 5 end
+    getmetatable(proxy).__index = function(_, i) return rows[i] end
+    local function run(d, bs)
+      return errmsg(function() for _ in data.DataLoader(d, { batch_size = bs }):iter() do end end)
+    end
+    contains(run(proxy, 2), 'DataLoader: the dataset returned nil for row 5')
+    contains(run(proxy, 3), 'DataLoader: the dataset returned nil for row 5')
+    contains(run({ { nl.ones(2), 1 }, { nl.ones(2), 1, 5 } }, 2), "DataLoader: row 2 has 3 fields, the batch's first row 2")
+    contains(run({ { nl.ones(2), 1 }, { nl.ones(2), nil, 5 } }, 2), 'DataLoader: field 2 of row 2 is nil')
+    contains(errmsg(data.DataLoader, nl.nn.Linear(2, 2), { batch_size = 2 }), 'expected a dataset with #ds and ds[i], got a module')
+    contains(errmsg(data.DataLoader, 'abc', { batch_size = 2 }), 'expected a dataset with #ds and ds[i], got string')
+    local t = setmetatable({}, { __len = function() return 3 end, __index = function() return { nl.ones(2), 1 } end })
+    contains(errmsg(data.DataLoader, t, { batch_size = 2 }), 'whose __len says 3 rows, which LuaJIT ignores')
+    -- rows given right still come as batches
+    local n = 0
+    for xb, yb in data.DataLoader({ { nl.ones(2), 1 }, { nl.ones(2), 2 }, { nl.ones(2), 3 } }, { batch_size = 2 }):iter() do
+      n = n + xb:size(1)
+      assert.are.equal(xb:size(1), yb:size(1))
+    end
+    assert.are.equal(3, n)
+  end)
 end)
 
 describe('data.char_corpus', function()

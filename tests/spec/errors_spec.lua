@@ -99,6 +99,40 @@ local cases = {
   { 'LayerNorm fraction', 'LayerNorm: expected positive integer sizes, got 2.5', function() return nl.nn.LayerNorm(2.5) end },
   { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
+  -- each of these was taken without a word, or failed inside Lua ("attempt
+  -- to ..."), before
+  { 'optimizer list with a nil', 'SGD: parameter 2 is nil', function()
+    local w, b = nl.ones(2):requires_grad(), nl.ones(2):requires_grad()
+    return nl.optim.SGD({ w, nil, b }, { lr = 0.5 })          -- b was dropped, never trained
+  end },
+  { 'optimizer group with a nil', 'SGD: parameter 2 is nil', function()
+    return nl.optim.SGD({ { params = { nl.ones(2):requires_grad(), nil, nl.ones(1):requires_grad() } } }, { lr = 1 })
+  end },
+  { 'step closure', 'SGD: step takes an optional closure %(a function%), got number', function()
+    local o = nl.optim.SGD({ nl.ones(2):requires_grad() }, { lr = 1 })
+    o:step(5)
+  end },
+  { 'shape with a hole', 'zeros: a shape must be a list of sizes', function() return nl.zeros({ 2, nil, 3 }) end },
+  { 'shape with names', 'view: a shape must be a list of sizes', function() return nl.ones(5):view({ a = 5 }) end },
+  { 'shape a module', 'ones: a shape must be a list of sizes', function() return nl.ones(nl.nn.Linear(2, 2)) end },
+  { 'LayerNorm without a shape', 'LayerNorm: normalized_shape must be a positive integer or a non%-empty list of them, got nil',
+    function() return nl.nn.LayerNorm() end },                  -- its output was all zeros
+  { 'LayerNorm of an empty list', 'got an empty list', function() return nl.nn.LayerNorm({}) end },
+  { 'LayerNorm of a module', 'got a module', function() return nl.nn.LayerNorm(nl.nn.Linear(2, 2)) end },
+  { 'train(0)', 'train: expected a boolean mode, got number', function() nl.nn.Dropout(0.5):train(0) end },
+  { 'MultiheadAttention without heads', 'MultiheadAttention: expected positive integers embed_dim and num_heads, got 4 and nil',
+    function() return nl.nn.MultiheadAttention(4) end },
+  { 'MultiheadAttention without a query', 'MultiheadAttention: expected a query tensor, got nil',
+    function() return nl.nn.MultiheadAttention(4, 2)(nil, nl.ones(2, 1, 4)) end },
+  { 'load_state_dict with number and string keys', 'unexpected keys {1, extra}', function()
+    local l = nl.nn.Linear(2, 2)
+    local sd = l:state_dict()
+    sd[1], sd.extra = nl.ones(1), nl.ones(1)
+    l:load_state_dict(sd)
+  end },
+  { 'dim inf', 'sum: expected an integer dim, got inf', function() return a23:sum(math.huge) end },
+  { 'multinomial inf', 'multinomial: expected a whole number of samples, got inf',
+    function() return nl.multinomial(nl.ones(3), math.huge) end },
 }
 
 describe('misuse', function()

@@ -273,6 +273,18 @@ describe('optimizer step and zero_grad', function()
     assert.is_nil(m.b.grad)
   end)
 
+  -- a module's zero_grad took no argument: zero_grad(false) dropped them
+  it("a module's zero_grad(false) zeros the gradients, zero_grad() drops them", function()
+    local l = nl.nn.Linear(2, 1)
+    l(nl.ones(1, 2)):sum():backward()
+    l:zero_grad(false)
+    assert.are.same({ { 0, 0 } }, l.weight.grad:totable())
+    assert.are.same({ 0 }, l.bias.grad:totable())
+    l:zero_grad()
+    assert.is_nil(l.weight.grad)
+    assert.has_error(function() l:zero_grad(0) end, 'zero_grad: expected a boolean set_to_none, got number')
+  end)
+
   it('opt.lr reads the first group; set_lr sets every group', function()
     local m = problem('float32')
     local opt = optim.SGD({ { params = { m.W }, lr = 0.3 }, { params = { m.b } } }, { lr = 0.1 })

@@ -24,7 +24,7 @@ return function(nl, nn)
   function MultiheadAttention:init(embed_dim, num_heads, opts)
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_INIT)
-    for _, v in ipairs({ embed_dim, num_heads }) do
+    for _, v in pairs({ embed_dim or false, num_heads or false }) do   -- (ipairs stopped at a nil)
       if type(v) ~= 'number' or v < 1 or v > 2 ^ 31 or v ~= math.floor(v) then
         nl._raise(('MultiheadAttention: expected positive integers embed_dim and num_heads, got %s and %s'):format(
           tostring(embed_dim), tostring(num_heads)))
@@ -91,6 +91,7 @@ return function(nl, nn)
   -- forward(query, key, value, {key_padding_mask = (N, S), attn_mask = (L, S),
   -- is_causal = bool, need_weights = true}) -> output, weights averaged over heads
   function MultiheadAttention:forward(query, key, value, opts)
+    if not nl.is_tensor(query) then nl._argerror('MultiheadAttention', 'a query tensor', query) end
     key, value = key or query, value or key or query
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_FORWARD)

@@ -169,13 +169,26 @@ return function(nl, nn)
 
   function Module:train(mode)
     if mode == nil then mode = true end
+    -- as PyTorch's: train(0) kept training mode (0 is true in Lua)
+    if type(mode) ~= 'boolean' then nl._argerror('train', 'a boolean mode', mode) end
     for _, m in ipairs(self:modules()) do rawset(m, 'training', mode) end
     return self
   end
   function Module:eval() return self:train(false) end
 
-  function Module:zero_grad()
-    for _, p in ipairs(self:parameters()) do p.grad = nil end
+  -- set_to_none = false keeps each gradient as zeros (it was ignored), as
+  -- the optimizers' zero_grad does
+  function Module:zero_grad(set_to_none)
+    if set_to_none ~= nil and type(set_to_none) ~= 'boolean' then
+      nl._argerror('zero_grad', 'a boolean set_to_none', set_to_none)
+    end
+    for _, p in ipairs(self:parameters()) do
+      if set_to_none == false then
+        if p.grad ~= nil then nl.no_grad(function() p.grad:zero_() end) end
+      else
+        p.grad = nil
+      end
+    end
   end
 
   -- name -> tensor of parameters and buffers (the tensors themselves)
@@ -222,6 +235,8 @@ return function(nl, nn)
     if strict then
       local unexpected = {}
       for k in pairs(sd) do if not seen[k] then unexpected[#unexpected + 1] = k end end
+      -- (by their text: number and string keys made sort raise "attempt to compare")
+      for i, k in ipairs(unexpected) do unexpected[i] = tostring(k) end
       table.sort(unexpected)
       if #missing > 0 or #unexpected > 0 then
         nl._raise(('load_state_dict: missing keys {%s}, unexpected keys {%s}'):format(

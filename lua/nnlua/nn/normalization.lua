@@ -113,6 +113,16 @@ return function(nl, nn)
     opts = nl._opts('LayerNorm', opts)
     nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 1 })
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
+    -- a missing or empty shape, or a module, made a layer of no
+    -- parameters whose output was all zeros
+    local n = 0
+    for _ in pairs(shape) do n = n + 1 end
+    if n == 0 or n ~= #shape or getmetatable(shape) ~= nil then
+      nl._raise('LayerNorm: normalized_shape must be a positive integer or a non-empty list of them, got '
+                .. (nn.is_module(normalized_shape) and 'a module'
+                    or type(normalized_shape) ~= 'table' and tostring(normalized_shape)
+                    or n == 0 and 'an empty list' or 'a table that is not a list'))
+    end
     for _, s in ipairs(shape) do
       if type(s) ~= 'number' or s < 1 or s ~= math.floor(s) then      -- 2.5 named 'ones'
         nl._raise('LayerNorm: expected positive integer sizes, got ' .. tostring(s))

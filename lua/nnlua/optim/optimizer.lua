@@ -77,7 +77,15 @@ return function(nl, optim)
         raise(('%s: params must be a list of tensors or of param groups, got %s'):format(name, type(params)))
       end
       if #params == 0 then raise(name .. ': got an empty parameter list') end
+      -- a nil in a list ended ipairs there: every parameter after it was
+      -- dropped without a word (PyTorch refuses None)
+      local function check_holes(list, what)
+        for i = 1, table.maxn(list) do
+          if list[i] == nil then raise(('%s: %s %d is nil (a hole in the list)'):format(name, what, i)) end
+        end
+      end
       local raw = nl.is_tensor(params[1]) and { { params = params } } or params
+      check_holes(raw, raw == params and not nl.is_tensor(params[1]) and 'param group' or 'parameter')
 
       local groups, seen = {}, {}
       for gi, rg in ipairs(raw) do
@@ -96,6 +104,7 @@ return function(nl, optim)
         end
         local ps = nl.is_tensor(rg.params) and { rg.params } or rg.params
         if #ps == 0 then raise(('%s: param group %d has no parameters'):format(name, gi)) end
+        check_holes(ps, 'parameter')
         g.params = {}
         for i, p in ipairs(ps) do
           if not nl.is_tensor(p) then
@@ -124,6 +133,9 @@ return function(nl, optim)
   -- recomputes the loss first (and its value is returned).
   function Optimizer:step(closure)
     local loss
+    if closure ~= nil and type(closure) ~= 'function' then
+      raise(('%s: step takes an optional closure (a function), got %s'):format(self.name, type(closure)))
+    end
     if closure ~= nil then loss = closure() end
     local state, update, name = self.state, self._update, self.name
     local idx = 0
