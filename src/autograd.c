@@ -49,6 +49,11 @@ bool nl_inplace_ok(const char *op, nl_tensor *t) {
     return true;
 }
 
+int nl_inplace_check(nl_tensor *t, const char *op) {
+    NL_CHECK_INT(t != NULL, "%s: no tensor given", op ? op : "inplace_check");
+    return nl_inplace_ok(op ? op : "inplace_check", t) ? 0 : -1;
+}
+
 /* out, a view of in: made with grad mode off of a tensor that requires
  * grad, or of such a view in any mode, it is flagged so that in-place ops
  * refuse it with grad mode on (x:add_(1) through it changed x without a

@@ -336,7 +336,12 @@ return function(nl)
   function nl.tensor(v, dtype)
     local dt = dtype_id(dtype, 'tensor')
     if type(v) == 'number' then return wrap(lib.nl_full(0, nil, v, dt)) end
-    if is_tensor(v) then return wrap(lib.nl_to_dtype(T(v, 'tensor'), dtype and dt or v.ptr.dtype)) end
+    -- a copy that is a new leaf, as torch.tensor(t) is: it kept the graph
+    -- (a grad_fn to_dtype), and gradients flowed back through it
+    if is_tensor(v) then
+      T(v, 'tensor')
+      return nl.no_grad(function() return wrap(lib.nl_to_dtype(v.ptr, dtype and dt or v.ptr.dtype)) end)
+    end
     if type(v) ~= 'table' then argerror('tensor', 'a number, a table or a tensor', v) end
     local shape = table_shape(v, 'tensor')
     local n = 1
@@ -786,6 +791,9 @@ return function(nl)
     return t
   end
   function Tensor.clamp_(t, lo, hi)
+    -- the destination checked first, as every in-place op's: the refusal
+    -- named copy_ and the source
+    check(lib.nl_inplace_check(T(t, 'clamp_'), 'clamp_'))
     local r = Tensor.clamp(t, lo, hi)
     -- a fractional bound makes the result float32; copied back into int64
     -- it was truncated, below the bound ([1,2,3,4]:clamp_(2.5, 3.5) gave 2s)

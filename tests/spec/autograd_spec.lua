@@ -820,3 +820,53 @@ describe('autograd', function()
     end)
   end)
 end)
+
+describe('copies, initializers and in-place checks', function()
+  -- nl.tensor(t) kept t's graph (a to_dtype grad_fn): (c * x):sum() gave x
+  -- the gradient 2x where PyTorch's torch.tensor(x), a new leaf, gives x
+  it('nl.tensor of a tensor is a new leaf that does not require grad', function()
+    local x = nl.tensor({ 1, 2, 3 }):requires_grad()
+    local c = nl.tensor(x)
+    assert.is_false(c.is_requires_grad)
+    assert.is_true(c:is_leaf())
+    ;(c * x):sum():backward()
+    assert.are.same({ 1, 2, 3 }, x.grad:totable())
+    c:add_(1)                                        -- a constant: changed in place freely
+    assert.are.same({ 1, 2, 3 }, x:detach():totable())
+    assert.are.equal('float64', nl.tensor(x, 'float64'):dtype())
+  end)
+
+  -- the initializers wrote a contiguous parameter directly and refused a
+  -- view of it (weight:t()) as an in-place change of a tensor requiring grad
+  it('nn.init.uniform_ and normal_ fill a view of a parameter, as constant_ does', function()
+    local lin = nl.nn.Linear(3, 2)
+    nl.nn.init.uniform_(lin.weight:t(), 2, 3)
+    for _, v in ipairs(lin.weight:detach():view(-1):totable()) do assert(v >= 2 and v <= 3, v) end
+    nl.nn.init.normal_(lin.weight:narrow(2, 1, 1), 10, 1e-6)
+    local w = lin.weight:detach():totable()
+    assert(math.abs(w[1][1] - 10) < 1e-3 and math.abs(w[2][1] - 10) < 1e-3)
+    assert(w[1][2] >= 2 and w[1][2] <= 3)
+    assert.is_true(lin.weight.is_requires_grad and lin.weight:is_leaf())
+  end)
+
+  -- clamp_ refused a tensor requiring grad by naming copy_ and "the source"
+  it('clamp_ names itself when it refuses a tensor that requires grad, and clamps in place otherwise', function()
+    local y = nl.tensor({ -1, 0.5, 2 }):requires_grad()
+    assert.has_error(function() y:clamp_(0, 1) end,
+      'clamp_: in-place change of a tensor of shape [3] that requires grad; do it under nl.no_grad or on a detached tensor')
+    local z = nl.tensor({ 1, 2, 5 })
+    z:clamp_(2, 3)
+    assert.are.same({ 2, 2, 3 }, z:totable())
+    nl.no_grad(function() y:clamp_(0, 1) end)
+    assert.are.same({ 0, 0.5, 1 }, y:detach():totable())
+  end)
+
+  -- Dropout(p, anything) dropped the second argument; PyTorch's is inplace
+  it("Dropout and Dropout2d take PyTorch's inplace flag and refuse anything else", function()
+    assert.are.equal(0.5, nl.nn.Dropout(0.5, true).p)
+    assert.are.equal(0.2, nl.nn.Dropout2d(0.2, { inplace = false }).p)
+    assert.has_error(function() nl.nn.Dropout(0.5, 'garbage') end, 'Dropout: expected no argument, or an inplace flag, got string')
+    assert.has_error(function() nl.nn.Dropout(0.5, true, 3) end, 'Dropout: expected p and an inplace flag, got 3 arguments')
+    assert.has_error(function() nl.nn.Dropout2d(0.5, 7) end, 'Dropout2d: expected no argument, or an inplace flag, got number')
+  end)
+end)

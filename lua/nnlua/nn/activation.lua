@@ -12,6 +12,7 @@ return function(nl, nn)
     end
     if v ~= nil and type(v) ~= 'boolean' then nl._argerror(name, 'no argument, or an inplace flag', v) end
   end
+  nn._inplace_arg = inplace_arg
 
   local function simple(name, method, takes_inplace)
     local cls = Module:extend(name)

@@ -4,7 +4,11 @@ return function(nl, nn)
   local Dropout = nn.Module:extend('Dropout')
   nn.Dropout = Dropout
 
-  function Dropout:init(p)
+  -- PyTorch's inplace flag is taken (computed out of place, as the
+  -- activations'); anything more is an error (it was dropped in silence)
+  function Dropout:init(p, inplace, ...)
+    if select('#', ...) > 0 then nl._raise(('Dropout: expected p and an inplace flag, got %d arguments'):format(2 + select('#', ...))) end
+    nn._inplace_arg('Dropout', inplace)
     p = p or 0.5
     if type(p) ~= 'number' or not (p >= 0 and p <= 1) then      -- NaN too
       nl._raise('Dropout: p must be in [0, 1], got ' .. tostring(p))

@@ -36,14 +36,18 @@ return function(nl, nn)
     if (a ~= nil and type(a) ~= 'number') or (b ~= nil and type(b) ~= 'number') then
       nl._raise('init.uniform_: bounds must be numbers')
     end
-    nl._check(lib.nl_uniform_(nl._T(t, 'uniform_'), gen, a or 0, b or 1))
+    -- under no_grad, as constant_: a parameter's view (weight:t()) was
+    -- refused as an in-place change of a tensor that requires grad
+    nl._T(t, 'uniform_')
+    nl.no_grad(function() nl._check(lib.nl_uniform_(t.ptr, gen, a or 0, b or 1)) end)
     return t
   end
   function init.normal_(t, mean, std)
     if (mean ~= nil and type(mean) ~= 'number') or (std ~= nil and type(std) ~= 'number') then
       nl._raise('init.normal_: mean and std must be numbers')
     end
-    nl._check(lib.nl_normal_(nl._T(t, 'normal_'), gen, mean or 0, std or 1))
+    nl._T(t, 'normal_')
+    nl.no_grad(function() nl._check(lib.nl_normal_(t.ptr, gen, mean or 0, std or 1)) end)
     return t
   end
   function init.constant_(t, v)

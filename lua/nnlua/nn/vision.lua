@@ -31,7 +31,9 @@ return function(nl, nn)
 
   -- in training, zeroes each whole channel of (N, C, H, W) (or (C, H, W))
   -- with probability p and scales the kept ones by 1/(1-p)
-  function Dropout2d:init(p)
+  function Dropout2d:init(p, inplace, ...)
+    if select('#', ...) > 0 then nl._raise(('Dropout2d: expected p and an inplace flag, got %d arguments'):format(2 + select('#', ...))) end
+    nn._inplace_arg('Dropout2d', inplace)
     if p == nil then p = 0.5 end
     if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
       nl._raise('Dropout2d: p must be in [0, 1], got ' .. describe(p))
