@@ -494,6 +494,54 @@ describe('checkpoint structure', function()
     assert.are.equal('\240\159\152\128\195\169', extras.extra.s)
   end)
 
+  -- the flag was ignored: a buffer PyTorch leaves out of its state dict
+  -- was saved, and a strict load failed on either side
+  it('leaves a buffer registered persistent = false out of the state dict and the checkpoint', function()
+    local M = nn.Module:extend('CheckpointSpecMasked')
+    function M:init()
+      self.lin = nn.Linear(2, 2)
+      self:register_buffer('mask', nl.ones(2), false)
+      self:register_buffer('mask2', nl.ones(2), { persistent = false })
+      self:register_buffer('keep', nl.full({ 2 }, 3))
+    end
+    local m = M()
+    local names = m:state_names()
+    table.sort(names)
+    assert.are.same({ 'keep', 'lin.bias', 'lin.weight' }, names)
+    assert.are.equal(3, #m:named_buffers())                 -- still buffers: they convert and move with the model
+    assert.is_nil(m:state_dict().mask)
+    local p = dir .. '/masked.safetensors'
+    m:save(p)
+    local t = nl.load_safetensors(p)
+    assert.is_nil(t.mask)
+    assert.is_nil(t.mask2)
+    local sd = m:state_dict()
+    M():load_state_dict(sd)                                  -- strict: no key missing
+    assert_same_state(m, nn.load(p))
+    assert.has_error(function() m:register_buffer('z', nl.ones(1), 'no') end,
+      'register_buffer: expected a boolean persistent flag, got string')
+  end)
+
+  -- PyTorch gives a BatchNorm state dict without num_batches_tracked (older
+  -- and converted checkpoints) a counter of 0; here it was a missing key
+  it('loads a BatchNorm state dict without num_batches_tracked, the counter at 0', function()
+    local b = nn.BatchNorm1d(3)
+    b(data({ 4, 3 }, 2))
+    assert.are.equal(1, b.num_batches_tracked:item())
+    local sd = b:state_dict()
+    sd.num_batches_tracked = nil
+    b:load_state_dict(sd)
+    assert.are.equal(0, b.num_batches_tracked:item())
+    sd.running_mean = nil
+    contains(errmsg(b.load_state_dict, b, sd), 'missing keys {running_mean}')
+  end)
+
+  -- nn.Flatten(1, 3) printed as Flatten(), as the default does
+  it("prints Flatten's dims, as PyTorch's repr does", function()
+    contains(tostring(nn.Flatten(1, 3)), 'Flatten(start_dim=1, end_dim=3)')
+    contains(tostring(nn.Flatten()), 'Flatten(start_dim=2, end_dim=-1)')
+  end)
+
   -- the temporary file's name added ".tmp-<pid>-<n>" to the last
   -- component, past the 255 bytes a name may have
   it('saves to a file whose name is 250 bytes long, leaving no temporary file', function()

@@ -92,6 +92,8 @@ return function(nl, nn)
     for i = e + 1, d do out[#out + 1] = shape[i] end
     return x:reshape(out)
   end
+  -- (nn.Flatten(1, 3) printed as Flatten(), the default's look)
+  function Flatten:extra_repr() return ('start_dim=%d, end_dim=%d'):format(self.start_dim, self.end_dim) end
 
   local Identity = Module:extend('Identity')
   nn.Identity = Identity

@@ -70,8 +70,11 @@ return function(nl, nn)
     nl._raise(self.__name .. ': forward is not implemented (a subclass of nn.Module writes forward)')
   end
 
-  -- a buffer: state saved with the model that is not a parameter
-  function Module:register_buffer(name, t)
+  -- a buffer: state kept with the model that is not a parameter; saved in
+  -- the state dict unless persistent is false (PyTorch's flag, as false or
+  -- {persistent = false}: it was ignored, and a buffer PyTorch leaves out of
+  -- its state dict made either side's strict load fail)
+  function Module:register_buffer(name, t, persistent)
     -- as PyTorch's: a name that is a string without dots and not already a
     -- field, method or parameter; a tensor or nil (5 was taken and left
     -- out of the state dict; 'forward' hid the method)
@@ -84,7 +87,14 @@ return function(nl, nn)
     if (rawget(self, name) ~= nil and not self._buffers[name]) or (rawget(self, name) == nil and self[name] ~= nil) then
       nl._raise(('register_buffer: %s already names a field, method, parameter or module'):format(name))
     end
-    self._buffers[name] = true
+    if type(persistent) == 'table' then
+      nl._check_opts('register_buffer', persistent, { persistent = 1 })
+      persistent = persistent.persistent
+    end
+    if persistent ~= nil and type(persistent) ~= 'boolean' then
+      nl._argerror('register_buffer', 'a boolean persistent flag', persistent)
+    end
+    self._buffers[name] = persistent == false and 'transient' or true
     newindex(self, name, t)
     self._params[name] = nil
   end
@@ -105,7 +115,8 @@ return function(nl, nn)
     return out
   end
 
-  -- {name, tensor} pairs in order, names dotted through submodules
+  -- {name, tensor} pairs in order, names dotted through submodules;
+  -- want_buffers 'persistent' leaves out those registered persistent = false
   local function collect(self, prefix, out, want_params, want_buffers)
     for _, k in ipairs(self._order) do
       local v = rawget(self, k)
@@ -113,7 +124,8 @@ return function(nl, nn)
         local name = prefix .. self:_child_name(k)
         if is_module(v) then
           collect(v, name .. '.', out, want_params, want_buffers)
-        elseif nl.is_tensor(v) and ((want_params and self._params[k]) or (want_buffers and self._buffers[k])) then
+        elseif nl.is_tensor(v) and ((want_params and self._params[k])
+               or (want_buffers and self._buffers[k] and not (want_buffers == 'persistent' and self._buffers[k] == 'transient'))) then
           out[#out + 1] = { name, v }
         end
       end
@@ -194,12 +206,12 @@ return function(nl, nn)
   -- name -> tensor of parameters and buffers (the tensors themselves)
   function Module:state_dict()
     local sd = {}
-    for _, kv in ipairs(collect(self, '', {}, true, true)) do sd[kv[1]] = kv[2] end
+    for _, kv in ipairs(collect(self, '', {}, true, 'persistent')) do sd[kv[1]] = kv[2] end
     return sd
   end
   function Module:state_names()
     local names = {}
-    for _, kv in ipairs(collect(self, '', {}, true, true)) do names[#names + 1] = kv[1] end
+    for _, kv in ipairs(collect(self, '', {}, true, 'persistent')) do names[#names + 1] = kv[1] end
     return names
   end
 
@@ -215,13 +227,17 @@ return function(nl, nn)
     end
     if strict == nil then strict = true end
     if type(strict) ~= 'boolean' then nl._argerror('load_state_dict', 'a boolean strict', strict) end
-    local own = collect(self, '', {}, true, true)
+    local own = collect(self, '', {}, true, 'persistent')
     local missing, seen = {}, {}
     for _, kv in ipairs(own) do
       local name, t = kv[1], kv[2]
       local src = sd[name]
       seen[name] = true
-      if src == nil then
+      if src == nil and name:match('num_batches_tracked$') and t:dtype() == 'int64' and t:dim() == 0 then
+        -- a BatchNorm state dict without the counter (older and converted
+        -- checkpoints), as PyTorch loads it: the counter starts at 0
+        nl.no_grad(function() t:zero_() end)
+      elseif src == nil then
         missing[#missing + 1] = name
       else
         if not nl.is_tensor(src) then nl._raise('load_state_dict: ' .. name .. ' is not a tensor') end
