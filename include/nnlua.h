@@ -311,7 +311,8 @@ nl_vm *nl_vm_open(const nl_vm_options *opts /* optional */);
 int nl_vm_dofile(nl_vm *vm, const char *path);
 int nl_vm_dostring(nl_vm *vm, const char *code);
 /* calls the global function fn(args...) and takes nresults tensors back
- * (new references, released by the host) */
+ * (new references, released by the host; results may be the args array).
+ * Grad mode and anomaly mode are the vm's own, on any thread. */
 int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args,
                int nresults, nl_tensor **results /* out */);
 const char *nl_vm_error(const nl_vm *vm);

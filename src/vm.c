@@ -19,7 +19,32 @@ struct nl_vm {
     nl_vm_options opts;
     char *error;                 /* last error message, owned */
     int from_ref, addr_ref;      /* the setup chunk's converters, in the registry */
+    int settle_ref;              /* nl._settle: releases what the last GC cycle freed */
+    /* grad mode and anomaly mode are the vm's: C keeps them per thread, so
+     * they are swapped in on each entry and out on return (a vm that turned
+     * grad off turned it off for every vm on the thread, and a vm called
+     * from another thread lost it) */
+    int grad_enabled, anomaly;
+    int depth;                   /* entries in progress (a log callback may re-enter) */
 };
+
+typedef struct { int grad_enabled, anomaly; } vm_modes;
+
+static vm_modes vm_enter(nl_vm *vm) {
+    vm_modes thread = { 1, 0 };
+    if (vm->depth++ == 0) {
+        thread.grad_enabled = nl_set_grad_enabled(vm->grad_enabled);
+        thread.anomaly = nl_set_detect_anomaly(vm->anomaly);
+    }
+    return thread;
+}
+
+static void vm_leave(nl_vm *vm, vm_modes thread) {
+    if (--vm->depth == 0) {
+        vm->grad_enabled = nl_set_grad_enabled(thread.grad_enabled);
+        vm->anomaly = nl_set_detect_anomaly(thread.anomaly);
+    }
+}
 
 /* ---- embedded modules ---- */
 
@@ -98,6 +123,17 @@ static void set_vm_error(nl_vm *vm, const char *msg) {
     vm->error = strdup(msg ? msg : "unknown error");
 }
 
+/* an argument check failed: the message where nl_vm_error finds it too (it
+ * gave the previous, unrelated one) */
+#define VM_CHECK_INT(vm, cond, ...)                                          \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            nl_set_error(__VA_ARGS__);                                       \
+            if (vm) set_vm_error(vm, nl_error());                            \
+            return -1;                                                       \
+        }                                                                    \
+    } while (0)
+
 /* print() inside a vm goes to the host's log callback */
 static int vm_print(lua_State *L) {
     nl_vm *vm = lua_touserdata(L, lua_upvalueindex(1));
@@ -126,20 +162,26 @@ static int traceback(lua_State *L) {
     return 1;
 }
 
-/* runs the function on top of the stack with nargs under it; 0 or -1 */
+/* runs the function on top of the stack with nargs under it, in the vm's
+ * modes; then releases what a GC cycle during it freed; 0 or -1 */
 static int vm_pcall(nl_vm *vm, int nargs, int nresults) {
     lua_State *L = vm->L;
     int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, traceback);
     lua_insert(L, base);
+    vm_modes thread = vm_enter(vm);
     int rc = lua_pcall(L, nargs, nresults, base);
     lua_remove(L, base);
     if (rc != 0) {
         set_vm_error(vm, lua_tostring(L, -1));
         lua_pop(L, 1);
-        return -1;
     }
-    return 0;
+    if (vm->settle_ref) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, vm->settle_ref);
+        if (lua_pcall(L, 0, 0, 0) != 0) lua_pop(L, 1);
+    }
+    vm_leave(vm, thread);
+    return rc != 0 ? -1 : 0;
 }
 
 /* Sets the globals and returns the two converters, which nl_vm_call keeps
@@ -162,12 +204,13 @@ static const char vm_setup[] =
     "  if not is_tensor(t) then error('expected a tensor result, got ' .. type(t), 0) end\n"
     "  return tonumber(ffi.cast('uintptr_t', t.ptr))\n"
     "end\n"
-    "return from_address, address\n";
+    "return from_address, address, nl._settle\n";
 
 nl_vm *nl_vm_open(const nl_vm_options *opts) {
     nl_vm *vm = calloc(1, sizeof *vm);
     NL_CHECK(vm, "vm_open: out of memory");
     if (opts) vm->opts = *opts;
+    vm->grad_enabled = 1;
     if (vm->opts.num_threads > 0 && nl_set_num_threads(vm->opts.num_threads) != 0) {
         free(vm);
         return NULL;
@@ -192,19 +235,23 @@ nl_vm *nl_vm_open(const nl_vm_options *opts) {
         return NULL;
     }
     lua_insert(L, -2);                   /* setup chunk, then the module as its argument */
-    if (lua_pcall(L, 1, 2, 0) != 0) {
+    vm_modes thread = vm_enter(vm);
+    int rc = lua_pcall(L, 1, 3, 0);
+    vm_leave(vm, thread);
+    if (rc != 0) {
         nl_set_error("vm_open: %s", lua_tostring(L, -1));
         lua_close(L);
         free(vm);
         return NULL;
     }
+    vm->settle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->addr_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     vm->from_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return vm;
 }
 
 int nl_vm_dofile(nl_vm *vm, const char *path) {
-    NL_CHECK_INT(vm && path, "vm_dofile: no vm or no path");
+    VM_CHECK_INT(vm, vm && path, "vm_dofile: no vm or no path");
     if (luaL_loadfile(vm->L, path) != 0) {
         set_vm_error(vm, lua_tostring(vm->L, -1));
         lua_pop(vm->L, 1);
@@ -214,7 +261,7 @@ int nl_vm_dofile(nl_vm *vm, const char *path) {
 }
 
 int nl_vm_dostring(nl_vm *vm, const char *code) {
-    NL_CHECK_INT(vm && code, "vm_dostring: no vm or no code");
+    VM_CHECK_INT(vm, vm && code, "vm_dostring: no vm or no code");
     if (luaL_loadbuffer(vm->L, code, strlen(code), "=(host)") != 0) {
         set_vm_error(vm, lua_tostring(vm->L, -1));
         lua_pop(vm->L, 1);
@@ -235,15 +282,17 @@ static int call_failed(nl_vm *vm, int top, const char *msg) {
  * host's call returns -1 rather than ending the host at LuaJIT's panic. */
 int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args, int nresults,
                nl_tensor **results) {
-    NL_CHECK_INT(vm && fn, "vm_call: no vm or no function name");
-    NL_CHECK_INT(nargs >= 0 && nargs <= 64 && nresults >= 0 && nresults <= 64,
+    VM_CHECK_INT(vm, vm && fn, "vm_call: no vm or no function name");
+    VM_CHECK_INT(vm, nargs >= 0 && nargs <= 64 && nresults >= 0 && nresults <= 64,
                  "vm_call: %d arguments and %d results; at most 64 each", nargs, nresults);
-    NL_CHECK_INT(nargs == 0 || args, "vm_call: no argument array");
-    NL_CHECK_INT(nresults == 0 || results, "vm_call: no result array");
+    VM_CHECK_INT(vm, nargs == 0 || args, "vm_call: no argument array");
+    VM_CHECK_INT(vm, nresults == 0 || results, "vm_call: no result array");
     lua_State *L = vm->L;
     int top = lua_gettop(L);
     char msg[400];
-    for (int i = 0; i < nresults; i++) results[i] = NULL;
+    /* results are cleared once the arguments are read: a host may pass one
+     * array as both (it was cleared first, and the call refused "argument
+     * 1 is NULL") */
     if (!lua_checkstack(L, nargs + nresults + 8)) return call_failed(vm, top, "vm_call: Lua stack overflow");
     lua_pushstring(L, fn);
     lua_rawget(L, LUA_GLOBALSINDEX);     /* raw: a strict _G's __index does not run */
@@ -263,6 +312,7 @@ int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args, int
             return call_failed(vm, top, msg);
         }
     }
+    for (int i = 0; i < nresults; i++) results[i] = NULL;
     if (vm_pcall(vm, nargs, nresults) != 0) {
         lua_settop(L, top);
         nl_set_error("%s", vm->error);

@@ -46,9 +46,13 @@ return function(nl)
   -- handle's slot k in a registry holds its C reference (refs[k]) and the
   -- handle itself in a weak table (handles[k]); the collector clears that
   -- entry when the handle dies. After each GC cycle (a sentinel proxy dies
-  -- in every cycle; its finalizer makes the next one) the next wrap sweeps:
-  -- it releases the references of the cleared slots (a loop the JIT
-  -- compiles, which it would not inside a finalizer). When the Lua state
+  -- in every cycle; its finalizer makes the next one) the next op sweeps
+  -- before it runs (T, read_sizes), and so does the end of a vm call from
+  -- a host (nl._settle): it releases the references of the cleared slots
+  -- (a loop the JIT compiles, which it would not inside a finalizer). The
+  -- sweep once waited for the next wrap, after the next op had allocated
+  -- its output: a big tensor dropped and collected still counted then, and
+  -- a host's wrapped buffer waited for the vm's next op to be released. When the Lua state
   -- closes, an anchor's finalizer releases every reference left.
   local tensor_ptrs = ffi.typeof('nl_tensor *[?]')
   -- a pointer array twice the size of arr (n entries), holding its entries
@@ -81,6 +85,9 @@ return function(nl)
     end
     lib.nl_release_many(dead, n)
   end
+
+  local function settle() if cycled then sweep(false) end end
+  nl._settle = settle
 
   local function new_sentinel()
     local p = newproxy(true)
@@ -170,6 +177,7 @@ return function(nl)
 
   -- the C tensor of x, or an error naming op
   local function T(x, op)
+    if cycled then sweep(false) end
     if not is_tensor(x) then argerror(op, 'a tensor', x) end
     local p = x.ptr
     if p == nil then raise(op .. ': the tensor was released') end
@@ -275,6 +283,7 @@ return function(nl)
   -- sizes from (n1, n2, ...), ({n1, n2, ...}) or a shape table; an optional
   -- trailing dtype string. Returns ndim, the trailing dtype id.
   local function read_sizes(op, ...)
+    if cycled then sweep(false) end
     local n, first = select('#', ...), ...
     local dt
     if n > 0 and type(select(n, ...)) == 'string' then

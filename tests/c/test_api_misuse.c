@@ -5,6 +5,8 @@
  * works, with the host going on. */
 #include "check.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 /* the call returned nothing and left an error naming the op */
@@ -82,5 +84,87 @@ TEST(vm_call_survives_the_scripts_globals) {
     /* a result that is not a tensor */
     CHECK(call_f(vm, "function k(x) return 42 end", "k", &out) == -1);
     CHECK(strstr(nl_vm_error(vm), "result 1") != NULL);
+    nl_vm_close(vm);
+}
+
+/* 1 when fn() in vm returns a tensor holding 1 */
+static int vm_flag(nl_vm *vm, const char *fn) {
+    nl_tensor *out = NULL;
+    int v = nl_vm_call(vm, fn, 0, NULL, 1, &out) == 0 && out && test_get(out, 0) == 1.0;
+    nl_release(out);
+    return v;
+}
+
+static const char mode_fns[] =
+    "function grad_on() return nl.tensor(nl.is_grad_enabled() and 1 or 0) end\n"
+    "function sqrt_grad_ok()\n"
+    "  local ok = pcall(function() local x = nl.tensor({0}):requires_grad(); x:sqrt():sum():backward() end)\n"
+    "  return nl.tensor(ok and 1 or 0)\n"
+    "end\n";
+
+static void *grad_on_elsewhere(void *vm) { return (void *)(intptr_t)vm_flag(vm, "grad_on"); }
+
+/* Grad and anomaly mode are the vm's: C keeps them per thread, and a vm
+ * that turned grad off turned it off in every other vm on the thread (a new
+ * one too), while the same vm called from another thread had it on again. */
+TEST(grad_and_anomaly_mode_belong_to_the_vm) {
+    nl_vm *a = nl_vm_open(NULL), *b = nl_vm_open(NULL);
+    CHECK(a && b);
+    if (!a || !b) return;
+    CHECK(nl_vm_dostring(a, mode_fns) == 0 && nl_vm_dostring(b, mode_fns) == 0);
+    CHECK(nl_vm_dostring(a, "nl.set_grad_enabled(false); nl.detect_anomaly(true)") == 0);
+    CHECK(vm_flag(a, "grad_on") == 0);
+    CHECK(vm_flag(b, "grad_on") == 1);
+    CHECK(vm_flag(b, "sqrt_grad_ok") == 1);    /* sqrt'(0) = inf: an anomaly only where it is on */
+    nl_vm *c = nl_vm_open(NULL);
+    CHECK(c && nl_vm_dostring(c, mode_fns) == 0 && vm_flag(c, "grad_on") == 1);
+    nl_vm_close(c);
+    CHECK(nl_is_grad_enabled() == 1);          /* the host's thread is left as it was */
+    pthread_t th;
+    void *on = (void *)1;
+    pthread_create(&th, NULL, grad_on_elsewhere, a);
+    pthread_join(th, &on);
+    CHECK(on == (void *)0);                    /* a's mode went with it to the other thread */
+    CHECK(nl_vm_dostring(a, "nl.set_grad_enabled(true); nl.detect_anomaly(false)") == 0);
+    CHECK(vm_flag(a, "grad_on") == 1 && vm_flag(a, "sqrt_grad_ok") == 1);
+    nl_vm_close(a);
+    nl_vm_close(b);
+}
+
+static int released;
+static void count_release(void *ctx, void *data) { (void)ctx; (void)data; released++; }
+
+/* One array for arguments and results was cleared before the arguments
+ * were read ("argument 1 is NULL"); an argument check left nl_vm_error as
+ * the previous, unrelated message; a host's buffer whose last handle a GC
+ * cycle in the vm freed waited for the vm's next op to be released. */
+TEST(vm_call_in_out_arrays_errors_and_releases) {
+    nl_vm *vm = nl_vm_open(NULL);
+    CHECK(vm != NULL);
+    if (!vm) return;
+    CHECK(nl_vm_dostring(vm, "function double(x) return x * 2 end\nfunction keep(x) return nl.ones(1) end") == 0);
+    float buf[3] = { 1, 2, 3 };
+    int64_t sz[1] = { 3 };
+    nl_tensor *t = nl_tensor_wrap(1, sz, NL_FLOAT32, buf, count_release, NULL);
+    nl_tensor *io = t;
+    nl_retain(t);
+    CHECK(nl_vm_call(vm, "double", 1, &io, 1, &io) == 0);
+    CHECK(io && io != t && test_get(io, 2) == 6.0);
+    nl_release(io);
+    CHECK(nl_vm_call(vm, "nope", 0, NULL, 0, NULL) == -1);
+    CHECK(nl_vm_call(vm, "double", -1, &t, 1, &io) == -1);
+    CHECK(strstr(nl_vm_error(vm), "-1 arguments") != NULL);
+    CHECK(nl_vm_dostring(vm, NULL) == -1);
+    CHECK(strstr(nl_vm_error(vm), "vm_dostring: no vm or no code") != NULL);
+    /* the vm's handle of t is its last once the host lets go */
+    released = 0;
+    CHECK(nl_vm_dostring(vm, "held = nil") == 0);
+    CHECK(nl_vm_call(vm, "keep", 1, &t, 1, &io) == 0);
+    nl_release(io);
+    nl_release(t);
+    nl_release(t);
+    CHECK(released == 0 || released == 1);
+    CHECK(nl_vm_dostring(vm, "collectgarbage(); collectgarbage()") == 0);
+    CHECK(released == 1);
     nl_vm_close(vm);
 }

@@ -211,4 +211,24 @@ describe('memory', function()
     assert(grew, out)
     assert(grew < 48 * 1024, 'RSS grew ' .. grew .. ' kB over 120 data sets of 1.5 MB')
   end)
+  -- the references a GC cycle freed were released by the next wrap, after
+  -- the next op had allocated its output: a dropped, collected 100 MB tensor
+  -- still counted when the next 100 MB one was made (peak 200 MB)
+  it('a tensor dropped and collected is released before the next op allocates', function()
+    local out = run_child([[
+      local nl = require 'nnlua'
+      local x = nl.zeros(25e6)
+      x = nil
+      collectgarbage(); collectgarbage()
+      local y = nl.zeros(25e6)
+      local z = y + 1
+      y = nil
+      collectgarbage(); collectgarbage()
+      local w = z * 2
+      print('peak_mb', math.floor(nl.memory().peak / 1e6))
+    ]])
+    local peak = tonumber(out:match('peak_mb%s+(%d+)'))
+    assert(peak, out)
+    assert(peak <= 201, 'peak ' .. peak .. ' MB with at most two 100 MB tensors alive')
+  end)
 end)
