@@ -558,11 +558,29 @@ nl_tensor *nl_rnn_layer(int mode, nl_tensor *x, nl_tensor *w_ih, nl_tensor *w_hh
 
 /* ---- data-parallel runs (dist.c) -----------------------------------------
  * nnlua does not link MPI; nl.dist loads Open MPI's libmpi at run time and
- * registers, after MPI_Init, what the process does at exit: MPI_Finalize
- * when it exits with status 0, else a line on stderr and MPI_Abort, so a
- * failed rank ends the job instead of leaving the others waiting in a
- * collective. Nothing happens when MPI was finalized already. The struct is
- * copied. */
+ * hands its functions in. */
+typedef struct nl_dist_mpi {
+    int (*iallreduce)(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op,
+                      void *comm, void **request /* out */);   /* MPI_Iallreduce */
+    int (*test)(void **request, int *flag /* out */, void *status);   /* MPI_Test */
+    int (*wait)(void **request, void *status);                       /* MPI_Wait */
+    void *comm, *sum, *float32, *float64;   /* MPI_COMM_WORLD, MPI_SUM, MPI_FLOAT, MPI_DOUBLE */
+    int size;                                /* ranks in comm */
+    /* a rank that exits while others wait: notices on ctl, a duplicate of
+     * comm (MPI_Comm_dup), that the waits below look for */
+    int (*iprobe)(int source, int tag, void *comm, int *flag /* out */, void *status);  /* MPI_Iprobe */
+    int (*recv)(void *buf, int count, void *datatype, int source, int tag, void *comm,
+                void *status);                                     /* MPI_Recv */
+    int (*send)(const void *buf, int count, void *datatype, int dest, int tag, void *comm);  /* MPI_Send */
+    void *ctl, *int64;                       /* the duplicate communicator; MPI_INT64_T */
+    int rank;                                /* this process's rank in comm */
+} nl_dist_mpi;
+
+/* After MPI_Init nl.dist registers what the process does at exit: when it
+ * exits with status 0, a notice to every other rank (nl_dist_announce_exit)
+ * and MPI_Finalize; else a line on stderr and MPI_Abort, so a failed rank
+ * ends the job instead of leaving the others waiting in a collective.
+ * Nothing happens when MPI was finalized already. The struct is copied. */
 typedef struct nl_dist_exit {
     int (*finalized)(int *flag /* out */);    /* MPI_Finalized */
     int (*finalize)(void);                    /* MPI_Finalize */
@@ -570,8 +588,19 @@ typedef struct nl_dist_exit {
     void *comm;                               /* the communicator to abort: MPI_COMM_WORLD */
     int rank;                                 /* this process's rank in comm, for the message */
     int size;                                 /* ranks in comm */
+    nl_dist_mpi mpi;                          /* for the notices */
 } nl_dist_exit;
 int nl_dist_on_exit(const nl_dist_exit *hooks);
+
+/* Collectives are numbered as this process starts them (every rank starts
+ * them in one order): nl_dist_next_seq gives the next number. A rank that
+ * leaves cleanly tells the others how many it started
+ * (nl_dist_announce_exit); nl_dist_wait completes request, the collective
+ * numbered seq, or returns -1 (op named in nl_error) once a rank has left
+ * before starting it: it would wait forever. */
+int64_t nl_dist_next_seq(void);
+int nl_dist_announce_exit(const nl_dist_mpi *mpi);
+int nl_dist_wait(const nl_dist_mpi *mpi, void **request, int64_t seq, const char *op);
 
 /* nn.DataParallel's gradient averaging, overlapped with backward. The
  * parameters go in buckets (bucket[i] for parameter i: 0, 0, 1, 1, 1, 2,
@@ -584,14 +613,6 @@ int nl_dist_on_exit(const nl_dist_exit *hooks);
  * to the average over the ranks (a rank without one counts zeros; none
  * anywhere leaves none). MPI's functions come from the binding, as above;
  * handles are pointers (Open MPI's ABI). */
-typedef struct nl_dist_mpi {
-    int (*iallreduce)(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op,
-                      void *comm, void **request /* out */);   /* MPI_Iallreduce */
-    int (*test)(void **request, int *flag /* out */, void *status);   /* MPI_Test */
-    int (*wait)(void **request, void *status);                       /* MPI_Wait */
-    void *comm, *sum, *float32, *float64;   /* MPI_COMM_WORLD, MPI_SUM, MPI_FLOAT, MPI_DOUBLE */
-    int size;                                /* ranks in comm */
-} nl_dist_mpi;
 typedef struct nl_dist_reducer nl_dist_reducer;
 nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *const *params,
                                      const int *bucket);

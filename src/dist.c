@@ -8,23 +8,91 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- a rank that leaves while others wait ----
+ * A rank that exits cleanly (or finalizes) while another waits in a
+ * collective it will never join left that one waiting forever, and the job
+ * with it (Open MPI's finalize waits for every rank, too). Now it first
+ * sends every other rank, on a duplicate of the world communicator, its
+ * rank and the number of collectives it started. A wait polls for these
+ * notices: once a rank has left before starting the collective waited for,
+ * the wait fails with an error, the rank exits with a failure, and the
+ * exit handler's MPI_Abort ends the job. A notice from a rank that took
+ * part in the collective does not: its part is on the way. */
+#define EXIT_TAG 7471
+
+static int64_t dist_seq;           /* collectives this process started */
+static int64_t *left_after;        /* per rank: collectives it started before it left; -1: still here */
+static int left_n;
+
+int64_t nl_dist_next_seq(void) { return ++dist_seq; }
+
+int nl_dist_announce_exit(const nl_dist_mpi *m) {
+    NL_CHECK_INT(m && m->send && m->ctl && m->int64, "dist: no MPI_Send or control communicator to announce the exit");
+    int64_t msg[2] = { m->rank, dist_seq };
+    for (int r = 0; r < m->size; r++) {
+        if (r == m->rank) continue;
+        int e = m->send(msg, 2, m->int64, r, EXIT_TAG, m->ctl);
+        NL_CHECK_INT(e == 0, "dist: MPI_Send of the exit notice to rank %d failed (error %d)", r, e);
+    }
+    return 0;
+}
+
+/* reads the notices that have come; -1 when out of memory */
+static int read_notices(const nl_dist_mpi *m) {
+    if (!left_after) {
+        left_after = malloc(sizeof *left_after * (size_t)(m->size > 0 ? m->size : 1));
+        NL_CHECK_INT(left_after, "dist: out of memory");
+        left_n = m->size;
+        for (int r = 0; r < left_n; r++) left_after[r] = -1;
+    }
+    for (;;) {
+        int flag = 0;
+        if (m->iprobe(-1 /* MPI_ANY_SOURCE */, EXIT_TAG, m->ctl, &flag, NULL) != 0 || !flag) return 0;
+        int64_t msg[2];
+        if (m->recv(msg, 2, m->int64, -1, EXIT_TAG, m->ctl, NULL) != 0) return 0;
+        if (msg[0] >= 0 && msg[0] < left_n) left_after[msg[0]] = msg[1];
+    }
+}
+
+int nl_dist_wait(const nl_dist_mpi *m, void **request, int64_t seq, const char *op) {
+    NL_CHECK_INT(m && request, "%s: no request to wait for", op);
+    for (;;) {
+        int done = 0;
+        int e = m->test(request, &done, NULL);
+        NL_CHECK_INT(e == 0, "%s: MPI_Test failed (error %d)", op, e);
+        if (done) return 0;
+        if (!m->iprobe || !m->recv || !m->ctl) continue;   /* no notices to look for */
+        if (read_notices(m) != 0) return -1;
+        for (int r = 0; r < left_n; r++) {
+            if (left_after[r] >= 0 && left_after[r] < seq) {
+                nl_set_error("%s: rank %d of %d has exited after %lld collectives, while this rank waits in "
+                             "collective %lld, which it never started: every rank must make the same "
+                             "collective calls (and, under DataParallel, the same number of steps)",
+                             op, r, m->size, (long long)left_after[r], (long long)seq);
+                return -1;
+            }
+        }
+    }
+}
+
 /* Runs at exit(), after the runner has reported any error and closed its
  * Lua state. A rank that failed must not call MPI_Finalize: Open MPI's
  * finalize waits for every rank, and the others wait in a collective for
- * this one, so the job would hang. MPI_Abort makes the launcher kill them. */
+ * this one, so the job would hang. MPI_Abort makes the launcher kill them.
+ * A clean exit tells the others it leaves first (see above). */
 static void dist_at_exit(int status, void *arg)
 {
     nl_dist_exit *h = arg;
     int done = 1;
     if (h->finalized(&done) == 0 && !done) {
-        if (status == 0) {
+        if (status == 0 && (!h->mpi.send || nl_dist_announce_exit(&h->mpi) == 0)) {
             h->finalize();
         } else {
             fflush(stdout);
             fprintf(stderr, "nnlua: rank %d of %d exited with status %d; aborting the job\n",
                     h->rank, h->size, status);
             fflush(stderr);
-            h->abort(h->comm, status);
+            h->abort(h->comm, status ? status : 1);
         }
     }
     free(h);
@@ -65,6 +133,7 @@ typedef struct {
     int ready;                    /* parameters whose gradient is in */
     int started;
     void *request;                /* MPI_Request: a pointer in Open MPI */
+    int64_t seq;                  /* its number among the collectives (nl_dist_next_seq) */
     nl_tensor *flat;              /* (numel + count) elements */
 } dp_bucket;
 
@@ -130,6 +199,7 @@ static int start(nl_dist_reducer *r, dp_bucket *b) {
     int64_t count = b->numel + b->count;
     NL_CHECK_INT(count <= INT32_MAX, "DataParallel: a bucket of %lld elements is more than one MPI call takes",
                  (long long)count);
+    b->seq = nl_dist_next_seq();
     int rc = r->mpi.iallreduce((const void *)1 /* MPI_IN_PLACE */, b->flat->data, (int)count,
                                mpi_dtype(r, b->dtype), r->mpi.sum, r->mpi.comm, &b->request);
     NL_CHECK_INT(rc == 0, "DataParallel: MPI_Iallreduce failed (error %d)", rc);
@@ -278,8 +348,8 @@ int nl_dist_reducer_finish(nl_dist_reducer *r) {
         dp_bucket *b = &r->buckets[k];
         if (!b->started && start(r, b) != 0) rc = -1;
         if (b->request) {
-            int e = r->mpi.wait(&b->request, NULL);
-            if (e != 0 && rc == 0) { nl_set_error("DataParallel: MPI_Wait failed (error %d)", e); rc = -1; }
+            /* a rank that left is an error at once: its bucket would never come */
+            if (nl_dist_wait(&r->mpi, &b->request, b->seq, "DataParallel") != 0) return -1;
             b->request = NULL;
         }
     }

@@ -5,7 +5,10 @@
 -- not installed. Ranks are MPI's, 0 .. size-1, as mpirun and Open MPI's
 -- messages number them. After init, a process that exits with a failure
 -- aborts the whole job (src/dist.c) instead of leaving the others waiting,
--- and one that exits cleanly finalizes MPI by itself.
+-- and one that exits cleanly finalizes MPI by itself, after telling the
+-- others it leaves: a rank waiting in a collective that one never started
+-- fails then, and the job ends, where it waited forever. Every wait here
+-- is a non-blocking call and nl_dist_wait, which looks for those notices.
 -- nn.DataParallel (nn/parallel.lua) and data.DistributedSampler build on it.
 local ffi = require 'ffi'
 
@@ -26,13 +29,16 @@ int MPI_Abort(void *comm, int errorcode);
 int MPI_Comm_rank(void *comm, int *rank);
 int MPI_Comm_size(void *comm, int *size);
 int MPI_Error_string(int errorcode, char *string, int *resultlen);
-int MPI_Barrier(void *comm);
-int MPI_Bcast(void *buffer, int count, void *datatype, int root, void *comm);
-int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op, void *comm);
 int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op, void *comm,
                    void **request);
 int MPI_Test(void **request, int *flag, void *status);
 int MPI_Wait(void **request, void *status);
+int MPI_Comm_dup(void *comm, void **newcomm);
+int MPI_Ibarrier(void *comm, void **request);
+int MPI_Ibcast(void *buffer, int count, void *datatype, int root, void *comm, void **request);
+int MPI_Iprobe(int source, int tag, void *comm, int *flag, void *status);
+int MPI_Recv(void *buf, int count, void *datatype, int source, int tag, void *comm, void *status);
+int MPI_Send(const void *buf, int count, void *datatype, int dest, int tag, void *comm);
 void *dlopen(const char *filename, int flags);
 ]]
 end
@@ -52,6 +58,9 @@ return function(nl)
   local owner = false                   -- this module called MPI_Init (and finalizes)
   local rank, size = 0, 1
   local int_out = ffi.new('int[1]')     -- out-parameters, allocated once
+  local request = ffi.new('void *[1]')
+  local mpis                            -- nl_dist_mpi: the functions and handles C waits with
+  local meta = ffi.new('int64_t[20]')   -- dtype, ndim, sizes, and each negated (see agree)
   local errbuf = ffi.new('char[512]')   -- MPI_MAX_ERROR_STRING is 256 in Open MPI
 
   -- Open MPI's libmpi: NNLUA_MPI_LIB when set (then nothing else), else
@@ -113,9 +122,14 @@ return function(nl)
     rank = int_out[0]
     mpi_check(mpi.MPI_Comm_size(world, int_out), 'init')
     size = int_out[0]
+    local ctl = ffi.new('void *[1]')
+    mpi_check(mpi.MPI_Comm_dup(world, ctl), 'init')
+    mpis = ffi.new('nl_dist_mpi', { mpi.MPI_Iallreduce, mpi.MPI_Test, mpi.MPI_Wait, world, ops.sum,
+                                    dtypes[0], dtypes[1], size, mpi.MPI_Iprobe, mpi.MPI_Recv, mpi.MPI_Send,
+                                    ctl[0], dtypes[2], rank })
     if owner then
       nl._check(lib.nl_dist_on_exit(ffi.new('nl_dist_exit', {
-        mpi.MPI_Finalized, mpi.MPI_Finalize, mpi.MPI_Abort, world, rank, size })))
+        mpi.MPI_Finalized, mpi.MPI_Finalize, mpi.MPI_Abort, world, rank, size, mpis })))
     end
     state = 'running'
     return rank, size
@@ -133,10 +147,37 @@ return function(nl)
     return size
   end
 
+  -- waits for the collective just started in request[0], numbered seq
+  local function wait(seq, op) nl._check(lib.nl_dist_wait(mpis, request, seq, 'dist.' .. op)) end
+
   -- returns when every rank has called it
   function dist.barrier()
     need('barrier')
-    mpi_check(mpi.MPI_Barrier(world), 'barrier')
+    local seq = lib.nl_dist_next_seq()
+    mpi_check(mpi.MPI_Ibarrier(world, request), 'barrier')
+    wait(seq, 'barrier')
+  end
+
+  -- Every rank must pass a tensor of one dtype and shape; one that did not
+  -- got garbage (int64 bits read as float64, a stale tail) or died in MPI.
+  -- One small allreduce of the dtype, the dims and the sizes, and of each
+  -- negated, under max, gives every rank the largest and the smallest of
+  -- each: any difference fails on every rank alike.
+  local function agree(p, t, op)
+    if size == 1 then return end
+    for i = 0, 9 do meta[i] = 0 end
+    meta[0], meta[1] = p.dtype, p.ndim
+    for d = 0, p.ndim - 1 do meta[2 + d] = p.sizes[d] end
+    for i = 0, 9 do meta[10 + i] = -meta[i] end
+    local seq = lib.nl_dist_next_seq()
+    mpi_check(mpi.MPI_Iallreduce(MPI_IN_PLACE, meta, 20, dtypes[2], ops.max, world, request), op)
+    wait(seq, op)
+    for i = 0, 9 do
+      if meta[i] ~= -meta[10 + i] then
+        raise(('dist.%s: the ranks pass tensors of different dtypes or shapes (rank %d: %s %s); every rank '
+               .. 'must pass the same'):format(op, rank, t:dtype(), nl._shape_str(t)))
+      end
+    end
   end
 
   -- the C tensor of t, which a collective reads and writes in place
@@ -165,11 +206,15 @@ return function(nl)
     if op == 'mean' and p.dtype == 2 then
       raise(('dist.allreduce: mean of an int64 tensor %s; use sum and divide'):format(nl._shape_str(t)))
     end
+    agree(p, t, 'allreduce')
     local esize, base = span(p)
     local n, done = tonumber(p.numel), 0
     repeat
       local c = math.min(n - done, INT_MAX)
-      mpi_check(mpi.MPI_Allreduce(MPI_IN_PLACE, base + done * esize, c, dtypes[p.dtype], mop, world), 'allreduce')
+      local seq = lib.nl_dist_next_seq()
+      mpi_check(mpi.MPI_Iallreduce(MPI_IN_PLACE, base + done * esize, c, dtypes[p.dtype], mop, world, request),
+                'allreduce')
+      wait(seq, 'allreduce')
       done = done + c
     until done >= n
     if op == 'mean' and size > 1 then
@@ -190,11 +235,14 @@ return function(nl)
       raise(('dist.broadcast: root %s out of range 0..%d'):format(tostring(root), size - 1))
     end
     local p = buffer(t, 'broadcast')
+    agree(p, t, 'broadcast')
     local esize, base = span(p)
     local n, done = tonumber(p.numel), 0
     repeat
       local c = math.min(n - done, INT_MAX)
-      mpi_check(mpi.MPI_Bcast(base + done * esize, c, dtypes[p.dtype], root, world), 'broadcast')
+      local seq = lib.nl_dist_next_seq()
+      mpi_check(mpi.MPI_Ibcast(base + done * esize, c, dtypes[p.dtype], root, world, request), 'broadcast')
+      wait(seq, 'broadcast')
       done = done + c
     until done >= n
     return t
@@ -204,8 +252,7 @@ return function(nl)
   -- and its test and wait, with the world, MPI_SUM and the float types.
   function dist._reducer_mpi()
     need('DataParallel')
-    return ffi.new('nl_dist_mpi', { mpi.MPI_Iallreduce, mpi.MPI_Test, mpi.MPI_Wait, world, ops.sum,
-                                    dtypes[0], dtypes[1], size })
+    return mpis
   end
 
   -- Ends MPI in this process (every rank calls it). Optional: a clean exit
@@ -215,7 +262,10 @@ return function(nl)
     state = 'finalized'
     if owner then
       mpi_check(mpi.MPI_Finalized(int_out), 'finalize')
-      if int_out[0] == 0 then mpi_check(mpi.MPI_Finalize(), 'finalize') end
+      if int_out[0] == 0 then
+        nl._check(lib.nl_dist_announce_exit(mpis))   -- a rank still waiting in a collective fails
+        mpi_check(mpi.MPI_Finalize(), 'finalize')
+      end
     end
   end
 

@@ -259,6 +259,21 @@ return function(nl)
         start_epoch, start_step, resumed = st.epoch, st.step, st
         epoch_base = st.sampler_epoch_base or epoch_base
       end
+      -- under DataParallel every rank must resume from one point: only rank
+      -- 0 writes checkpoints, so a path of each rank's own left the others
+      -- starting over with their own weights (the run diverged, then hung)
+      if dist and self._data_parallel then
+        local mine = nl.tensor({ start_epoch, start_step, resumed and 1 or 0, epoch_base }, 'float64')
+        local lo, hi = dist.allreduce(mine:clone(), 'min'):totable(), dist.allreduce(mine:clone(), 'max'):totable()
+        for i = 1, 4 do
+          if lo[i] ~= hi[i] then
+            nl._raise(('fit: the ranks resume from different points (rank %d: %s); give every rank the same '
+                       .. 'checkpoint path, a file they all read'):format(dist.rank(),
+                       resumed and ('epoch %d, step %d of %s'):format(start_epoch, start_step, ckpt.path)
+                       or ('no checkpoint at ' .. ckpt.path)))
+          end
+        end
+      end
     end
 
     -- the sums (samples, loss, metrics) over every rank's share, divided by div

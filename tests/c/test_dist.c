@@ -37,7 +37,7 @@ static void child_exit(int status, int finalized, char *out, size_t cap, char *s
         dup2(efds[1], 2);
         report_fd = fds[1];
         already_finalized = finalized;
-        nl_dist_exit h = { fake_finalized, fake_finalize, fake_abort, &comm_object, 1, 2 };
+        nl_dist_exit h = { fake_finalized, fake_finalize, fake_abort, &comm_object, 1, 2, { 0 } };
         if (nl_dist_on_exit(&h) != 0) _exit(99);
         exit(status);
     }
@@ -79,7 +79,7 @@ TEST(dist_exit_does_nothing_after_finalize) {
 }
 
 TEST(dist_exit_rejects_missing_functions) {
-    nl_dist_exit h = { fake_finalized, NULL, fake_abort, &comm_object, 0, 1 };
+    nl_dist_exit h = { fake_finalized, NULL, fake_abort, &comm_object, 0, 1, { 0 } };
     CHECK(nl_dist_on_exit(&h) == -1);
     CHECK(strstr(nl_error(), "dist:") != NULL);
     CHECK(nl_dist_on_exit(NULL) == -1);
@@ -132,7 +132,8 @@ TEST(dist_reducer_starts_buckets_inside_backward_and_averages) {
     /* buckets in backward order: {w2}, {w1, c} */
     nl_tensor *params[3] = { w2, w1, c };
     int bucket[3] = { 0, 1, 1 };
-    nl_dist_mpi mpi = { fake_iallreduce, fake_test, fake_wait, &world, &sum_op, &f32_type, &f64_type, 2 };
+    nl_dist_mpi mpi = { fake_iallreduce, fake_test, fake_wait, &world, &sum_op, &f32_type, &f64_type, 2,
+                        NULL, NULL, NULL, NULL, NULL, 0 };
     nl_dist_reducer *r = nl_dist_reducer_new(&mpi, 3, params, bucket);
     CHECK(r != NULL);
     memset(&mpi_log, 0, sizeof mpi_log);
@@ -177,4 +178,57 @@ TEST(dist_reducer_starts_buckets_inside_backward_and_averages) {
     nl_release(ints[0]);
     nl_tensor *ts[] = { x, w1, w2, c, h, a, o, L };
     for (int i = 0; i < 8; i++) nl_release(ts[i]);
+}
+
+/* ---- waits that look for ranks which left ----
+ * A fake world: the request completes after `polls` tests; one exit notice
+ * (rank 1, after `left_after` collectives) is pending from the start. */
+static struct { int polls, tests, notices, probes; int64_t left_after; } wq;
+static char ctl_object;
+
+static int slow_test(void **request, int *flag, void *status) {
+    (void)request; (void)status;
+    *flag = ++wq.tests >= wq.polls;
+    return 0;
+}
+static int notice_iprobe(int source, int tag, void *comm, int *flag, void *status) {
+    (void)source; (void)tag; (void)status;
+    wq.probes++;
+    *flag = comm == &ctl_object && wq.notices > 0;
+    return 0;
+}
+static int notice_recv(void *buf, int count, void *datatype, int source, int tag, void *comm, void *status) {
+    (void)datatype; (void)source; (void)tag; (void)comm; (void)status;
+    if (count != 2 || wq.notices == 0) return 1;
+    wq.notices--;
+    int64_t *m = buf;
+    m[0] = 1;
+    m[1] = wq.left_after;
+    return 0;
+}
+
+/* nl_dist_wait fails once a rank has left before starting the collective
+ * waited for (it would wait for ever), and waits on where the rank took
+ * part in it (its part is on the way). The notices are read once. */
+TEST(dist_wait_fails_for_a_rank_that_left_before_the_collective) {
+    nl_dist_mpi m = { NULL, slow_test, NULL, &world, &sum_op, &f32_type, &f64_type, 4,
+                      notice_iprobe, notice_recv, NULL, &ctl_object, &f64_type, 0 };
+    void *req = (void *)1;
+    /* rank 1 left after 7 collectives: the 7th completes */
+    memset(&wq, 0, sizeof wq);
+    wq.polls = 50;
+    wq.notices = 1;
+    wq.left_after = 7;
+    CHECK(nl_dist_wait(&m, &req, 7, "dist.test") == 0);
+    CHECK(wq.tests == 50 && wq.notices == 0);
+    /* ... the 8th never would */
+    wq.tests = 0;
+    wq.polls = 1 << 30;
+    CHECK(nl_dist_wait(&m, &req, 8, "dist.test") == -1);
+    CHECK(strstr(nl_error(), "dist.test: rank 1 of 4 has exited after 7 collectives, while this rank waits in "
+                             "collective 8") != NULL);
+    CHECK(wq.tests < 10);
+    /* sequence numbers count up, one per collective */
+    int64_t a = nl_dist_next_seq(), b = nl_dist_next_seq();
+    CHECK(b == a + 1);
 }

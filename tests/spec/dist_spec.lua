@@ -328,6 +328,114 @@ print('rank 0 passed the barrier')
     assert.is_falsy(r.out:find('passed the barrier', 1, true))
   end)
 
+  -- A rank that ended cleanly while another waited in a collective it never
+  -- started left that one waiting for ever (and Open MPI's finalize with
+  -- it): the job hung. Now the leaver tells the others, and the waiter fails.
+  it('fails a rank that waits for one which left cleanly, where the job hung', function()
+    local r = mpirun(script([[
+local dist = nl.dist
+local rank = dist.init()
+dist.barrier()
+if rank == 1 then
+  if arg[1] == 'finalize' then dist.finalize() end
+  return                                  -- a clean exit, status 0
+end
+local ok, err = pcall(dist.barrier)
+print('@@ barrier 0 ' .. tostring(ok) .. ' ' .. tostring(err))
+]]), 'return')
+    assert.are.equal(0, r.rc, explain(r))
+    assert(r.seconds < 20, ('the job took %.1f s to end'):format(r.seconds))
+    assert.matches('false .*dist.barrier: rank 1 of 2 has exited after 1 collectives, while this rank waits in '
+                   .. 'collective 2', records(r.out).barrier[0])
+    -- the same after dist.finalize(); and an unhandled one ends the job
+    local r2 = mpirun(script([[
+local dist = nl.dist
+local rank = dist.init()
+if rank == 1 then dist.finalize(); return end
+dist.allreduce(nl.ones(3))
+print('rank 0 passed')
+]]))
+    assert.are_not.equal(0, r2.rc, explain(r2))
+    assert(r2.seconds < 20, ('the job took %.1f s to end'):format(r2.seconds))
+    assert.matches('dist.allreduce: rank 1 of 2 has exited', r2.err, 1, true)
+    assert.is_falsy(r2.out:find('passed', 1, true))
+  end)
+
+  -- a DataParallel rank that trained fewer steps left the other waiting for
+  -- the gradients of a step it never took
+  it('ends a DataParallel job whose ranks take different numbers of steps', function()
+    local r = mpirun(script([[
+local rank = nl.dist.init()
+nl.manual_seed(1)
+local m = nn.DataParallel(nn.Linear(4, 2))
+local opt = nl.optim.SGD(m:parameters(), { lr = 0.1 })
+for _ = 1, rank == 0 and 5 or 3 do
+  opt:zero_grad()
+  m(nl.ones(2, 4)):sum():backward()
+  opt:step()
+end
+print('@@ done ' .. rank .. ' yes')
+]]))
+    assert.are_not.equal(0, r.rc, explain(r))
+    assert(r.seconds < 20, ('the job took %.1f s to end'):format(r.seconds))
+    assert.matches('DataParallel: rank 1 of 2 has exited after %d+ collectives, while this rank waits', r.err)
+    assert.are.equal('yes', records(r.out).done[1])
+    assert.is_nil(records(r.out).done[0])
+  end)
+
+  -- tensors of other dtypes or sizes gave garbage (int64 bits read as
+  -- float64, a stale tail) or died inside MPI
+  it('refuses, on every rank, collectives whose tensors differ between the ranks', function()
+    local r = mpirun(script([[
+local dist = nl.dist
+local rank = dist.init()
+local function try(name, f)
+  local ok, err = pcall(f)
+  print('@@ ' .. name .. ' ' .. rank .. ' ' .. tostring(ok) .. ' ' .. tostring(err))
+end
+try('dtype', function() dist.allreduce(rank == 0 and nl.ones({ 4 }, 'int64') or nl.ones({ 4 }, 'float64')) end)
+try('size', function() dist.broadcast(rank == 0 and nl.ones(4) or nl.ones(6)) end)
+try('shape', function() dist.allreduce(rank == 0 and nl.ones(2, 3) or nl.ones(3, 2)) end)
+local v = nl.full({ 3 }, rank + 1)
+dist.allreduce(v)
+print('@@ after ' .. rank .. ' ' .. v[1])
+]]))
+    assert.are.equal(0, r.rc, explain(r))
+    local t = records(r.out)
+    for rank = 0, 1 do
+      assert.matches('false .*dist.allreduce: the ranks pass tensors of different dtypes or shapes %(rank ' .. rank,
+                     t.dtype[rank])
+      assert.matches('false .*dist.broadcast: the ranks pass tensors of different dtypes or shapes', t.size[rank])
+      assert.matches('false .*dist.allreduce: the ranks pass tensors', t.shape[rank])
+      assert.are.equal('3', t.after[rank])
+    end
+  end)
+
+  -- only rank 0 writes checkpoints: with a path of each rank's own, rank 0
+  -- resumed and the others started over, and the run went apart
+  it('fit refuses to resume ranks from different points', function()
+    local base = tmpname()
+    local code = script([[
+local base, resume = arg[1], arg[2] == 'resume'
+local rank = nl.dist.init()
+nl.manual_seed(1)
+local X, y = nl.randn(64, 5), (nl.rand(64) * 3):long() + 1
+local m = nn.DataParallel(nn.Sequential(nn.Linear(5, 3)))
+m:compile { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy' }
+local ok, err = pcall(m.fit, m, X, y, { epochs = resume and 2 or 1, batch_size = 16, verbose = 0,
+                                        checkpoint = { path = base .. rank }, resume = resume })
+print('@@ fit ' .. rank .. ' ' .. tostring(ok) .. ' ' .. tostring(err))
+]])
+    local r1 = mpirun(code, q(base) .. ' no')
+    tmpfiles[#tmpfiles + 1] = base .. '0'
+    assert.are.equal(0, r1.rc, explain(r1))
+    local r = mpirun(code, q(base) .. ' resume')
+    assert.are.equal(0, r.rc, explain(r))
+    local t = records(r.out)
+    assert.matches('false .*fit: the ranks resume from different points %(rank 0: epoch 2, step 0', t.fit[0])
+    assert.matches('false .*fit: the ranks resume from different points %(rank 1: no checkpoint at', t.fit[1])
+  end)
+
   -- ranks that build different models: a clear error at construction
   -- (unchecked, the broadcast took the wrong size and backward died inside
   -- MPI); the same model passes
