@@ -335,7 +335,8 @@ int nl_set_grad_enabled(int enabled);     /* per thread; returns the previous se
 int nl_is_grad_enabled(void);
 /* 0 when op may change t in place now; else -1 and nl_error says why (t
  * requires grad, or is a view made under no_grad of one that does, and
- * grad mode is on): the check every in-place op makes first */
+ * grad mode is on; or t repeats elements, an expanded view): the check
+ * every in-place op makes first */
 int nl_inplace_check(nl_tensor *t, const char *op);
 /* Leaves only (tensors no op made); float dtypes only. */
 int nl_set_requires_grad(nl_tensor *t, int requires_grad);

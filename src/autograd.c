@@ -51,7 +51,7 @@ bool nl_inplace_ok(const char *op, nl_tensor *t) {
 
 int nl_inplace_check(nl_tensor *t, const char *op) {
     NL_CHECK_INT(t != NULL, "%s: no tensor given", op ? op : "inplace_check");
-    return nl_inplace_ok(op ? op : "inplace_check", t) ? 0 : -1;
+    return nl_inplace_write_ok(op ? op : "inplace_check", t, NULL) ? 0 : -1;
 }
 
 /* out, a view of in: made with grad mode off of a tensor that requires

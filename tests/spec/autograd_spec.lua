@@ -859,6 +859,8 @@ describe('copies, initializers and in-place checks', function()
     assert.are.same({ 2, 2, 3 }, z:totable())
     nl.no_grad(function() y:clamp_(0, 1) end)
     assert.are.same({ 0, 0.5, 1 }, y:detach():totable())
+    assert.has_error(function() nl.zeros(1, 3):expand(2, 3):clamp_(0, 1) end,
+      'clamp_: the destination of shape [2,3] repeats elements in memory (an expanded view); clone() it first')
   end)
 
   -- Dropout(p, anything) dropped the second argument; PyTorch's is inplace
