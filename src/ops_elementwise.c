@@ -600,8 +600,11 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             break;
         case NL_OP_POW:                  /* a^s -> g*s*a^(s-1), 0 for s = 0;  s^a -> g*out*log(s) */
             if (first) {
-                ga = TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), log(s)));
-                if (s == 0) ga = TMP(zero_where(TMP(S(NL_OP_GE, a, 0)), ga));   /* 0^a: 0 where a >= 0 */
+                /* the factor out*log(s), 0 for 0^a where a >= 0, times g last,
+                 * as PyTorch's: an infinite g there gives NaN, not 0 */
+                nl_tensor *fac = TMP(S(NL_OP_MUL, n->saved, log(s)));
+                if (s == 0) fac = TMP(zero_where(TMP(S(NL_OP_GE, a, 0)), fac));
+                ga = TMP(B(NL_OP_MUL, g, fac));
             } else if (s == 0) {
                 ga = TMP(nl_full(g->ndim, g->sizes, 0.0, g->dtype));
             } else {
@@ -642,9 +645,11 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             ga = TMP(zero_where(TMP(S(NL_OP_EQ, b, 0)), ga));             /* b = 0 */
         }
         if (need_b) {
-            gb = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, n->saved)), TMP(nl_unary(NL_OP_LOG, a))));
+            /* g times the factor out*log(a), 0 where a = 0 and b >= 0: g
+             * multiplied last, as PyTorch's (an infinite g gives NaN there) */
+            nl_tensor *fac = TMP(B(NL_OP_MUL, n->saved, TMP(nl_unary(NL_OP_LOG, a))));
             nl_tensor *base0 = TMP(B(NL_OP_MUL, TMP(S(NL_OP_EQ, a, 0)), TMP(S(NL_OP_GE, b, 0))));
-            gb = TMP(zero_where(base0, gb));                              /* a = 0, b >= 0 */
+            gb = TMP(B(NL_OP_MUL, g, TMP(zero_where(base0, fac))));
         }
         break;
     case NL_OP_MAXIMUM:

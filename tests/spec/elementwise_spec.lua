@@ -303,6 +303,31 @@ describe('unary elementwise ops', function()
   end)
 end)
 
+-- the exponent's gradient at a base of 0 was zeroed after the multiply by
+-- the upstream gradient: an infinite one (sqrt of 0 above) gave 0 where
+-- PyTorch 1.13 multiplies g by a factor of 0 and gives NaN
+describe('pow at a base of 0', function()
+  local function isnan(v) return v ~= v end
+  it('multiplies the upstream gradient by the exponent factor last, as PyTorch', function()
+    local x = nl.tensor({ 1, 2 }):requires_grad()
+    ;(0 ^ x):sqrt():sum():backward()
+    assert.is_true(isnan(x.grad[1]) and isnan(x.grad[2]))
+    local a = nl.tensor({ 0, 0 }):requires_grad()
+    local b = nl.tensor({ 1, 2 }):requires_grad()
+    ;(a ^ b):sqrt():sum():backward()
+    assert.is_true(isnan(b.grad[1]) and isnan(b.grad[2]))
+    assert.are.equal(math.huge, a.grad[1])              -- PyTorch: inf, nan
+    assert.is_true(isnan(a.grad[2]))
+    -- a finite upstream gradient still gets the 0 there: PyTorch's [0, 4 log 2]
+    local c = nl.tensor({ 0, 2 }):requires_grad()
+    local d = nl.tensor({ 1, 2 }):requires_grad()
+    ;(c ^ d):sum():backward()
+    assert.are.same({ 1, 4 }, c.grad:totable())
+    assert.are.equal(0, d.grad[1])
+    assert.is_true(S.close(d.grad[2], 4 * math.log(2), 1e-6))
+  end)
+end)
+
 describe('where', function()
   it('selects with broadcasting and scalar branches', function()
     local c = nl.tensor({ { 1, 0, 1 } })
