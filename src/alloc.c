@@ -16,14 +16,14 @@
 typedef struct {
     void *ptr;
     int64_t cap;
-    int64_t tick;    /* cache.tick when it was cached */
+    int64_t stamp;   /* cache.handed when it was cached */
 } block;
 
 static struct {
     pthread_mutex_t lock;
     block slots[NBUCKETS][BUCKET_SLOTS];
     int count[NBUCKETS];
-    int64_t tick;    /* nl_mem_tick's count: the binding's collections */
+    int64_t handed;  /* bytes handed out so far, cache hits included */
     nl_mem_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -66,6 +66,7 @@ static void *alloc_block(int64_t *nbytes, bool counted) {
     }
     pthread_mutex_lock(&cache.lock);
     cache.stats.live_bytes += cap;
+    cache.handed += cap;
     if (counted) cache.stats.allocated += cap;
     if (cache.stats.live_bytes > cache.stats.peak_bytes)
         cache.stats.peak_bytes = cache.stats.live_bytes;
@@ -101,7 +102,7 @@ void nl_free(void *ptr, int64_t cap) {
             pthread_mutex_lock(&cache.lock);
         }
         if (cache.count[k] < BUCKET_SLOTS) {
-            cache.slots[k][cache.count[k]++] = (block){ ptr, cap, cache.tick };
+            cache.slots[k][cache.count[k]++] = (block){ ptr, cap, cache.handed };
             cache.stats.cached_bytes += cap;
             ptr = NULL;
         }
@@ -110,16 +111,22 @@ void nl_free(void *ptr, int64_t cap) {
     free(ptr);
 }
 
-/* A cached block unused through a whole collection cycle will not be: the
- * sizes it fits are gone (a length that grew past its bucket). Back to the
- * OS with it; a loop that repeats its sizes reuses its blocks every cycle. */
+/* A cached block that stayed unused while the allocator handed out four
+ * times the peak of live memory (at least 64 MB) will not be used: the
+ * sizes it fits are gone (a length that grew past them). Back to the OS
+ * with it. A training loop hands out about its peak or twice it a step and
+ * reuses its blocks every step. (Counting collections instead freed a big
+ * model's activations between two steps: several collections run in one
+ * step once its garbage passes the collector's budget, and every step
+ * page-faulted its buffers in again.) */
 void nl_mem_tick(void) {
     pthread_mutex_lock(&cache.lock);
-    cache.tick++;
+    int64_t window = 4 * cache.stats.peak_bytes;
+    if (window < (64LL << 20)) window = 64LL << 20;
     for (int k = 0; k < NBUCKETS; k++) {
         for (int i = 0; i < cache.count[k];) {
             block b = cache.slots[k][i];
-            if (b.tick < cache.tick - 1) {
+            if (cache.handed - b.stamp > window) {
                 free(b.ptr);
                 cache.stats.cached_bytes -= b.cap;
                 cache.slots[k][i] = cache.slots[k][--cache.count[k]];
@@ -234,6 +241,8 @@ static pthread_once_t objs_key_once = PTHREAD_ONCE_INIT;
 
 static void objs_release(void *arg) {
     obj_stack *stacks = arg;
+    /* (objs.bytes_pending, counted in nl_obj_alloc, is this thread's and
+     * gone with it: a few kB at most, never added to `allocated`) */
     for (int kind = 0; kind < NL_OBJ_KINDS; kind++) {
         obj_stack *st = &stacks[kind];
         for (int64_t i = 0; i < st->n; i++) free(st->v[i]);

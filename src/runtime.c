@@ -182,9 +182,10 @@ int nl_set_flush_denormal(int on) {
 #endif
 }
 
-/* 1 inside a parallel region that is not nnlua's own (a host calling from
- * its OpenMP loop): a nested region gets one thread there, and the kernels
- * that split work between k threads, and BLIS, need the team they ask for */
+/* 1 inside a parallel region (a host calling from its OpenMP loop; nnlua's
+ * kernels read the setting before they open theirs): a nested region gets
+ * one thread there, and the kernels that split work between k threads,
+ * and BLIS, need the team they ask for */
 int nl_get_num_threads(void) {
     pthread_once(&threads_once, threads_init);
     if (omp_in_parallel()) return 1;

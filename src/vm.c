@@ -290,9 +290,14 @@ int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args, int
     lua_State *L = vm->L;
     int top = lua_gettop(L);
     char msg[400];
-    /* results are cleared once the arguments are read: a host may pass one
-     * array as both (it was cleared first, and the call refused "argument
-     * 1 is NULL") */
+    /* results are NULL on a failure; where they overlap the arguments (a
+     * host may pass one array as both) they are cleared only once the
+     * arguments are read (they were cleared first, and the call refused
+     * "argument 1 is NULL") */
+    bool aliased = nargs > 0 && nresults > 0 && (const void *)results < (const void *)(args + nargs) &&
+                   (const void *)args < (const void *)(results + nresults);
+    if (!aliased)
+        for (int i = 0; i < nresults; i++) results[i] = NULL;
     if (!lua_checkstack(L, nargs + nresults + 8)) return call_failed(vm, top, "vm_call: Lua stack overflow");
     lua_pushstring(L, fn);
     lua_rawget(L, LUA_GLOBALSINDEX);     /* raw: a strict _G's __index does not run */

@@ -528,6 +528,9 @@ return function(nl)
         -- a nil row ended the epoch there (the first) or shortened the
         -- batch (a later one), and a row of other length lost fields
         local m = table.maxn(row)
+        if m == 0 and next(row) ~= nil then
+          raise(('%s: row %d is a table of names; a row is a list {x, y} or several values (return x, y)'):format(op, i))
+        end
         if m == 0 then raise(('%s: the dataset returned nil for row %d'):format(op, i)) end
         for j = 1, m do
           if row[j] == nil then raise(('%s: field %d of row %d is nil'):format(op, j, i)) end

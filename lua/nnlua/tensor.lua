@@ -292,18 +292,18 @@ return function(nl)
     end
     if n == 1 and type(first) == 'table' then
       local t = first
-      -- a list 1..#t and nothing else: {2, nil, 3} read as [2] and {a = 5}
-      -- (or a module) as a 0-dim shape, without a word
-      local keys = 0
-      for _ in pairs(t) do keys = keys + 1 end
-      if keys ~= #t or getmetatable(t) ~= nil then
+      -- a list 1..#t: {2, nil, 3} read as [2] and {a = 5} (or a module) as
+      -- a 0-dim shape, without a word. Checked without pairs(), which
+      -- LuaJIT does not compile, and cheaply (a shape is read on every
+      -- view and reshape): a hole of one or two nils shows past #t, and
+      -- only an empty list can hide other keys.
+      local len = #t
+      if len > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, len)) end
+      if t[len + 1] ~= nil or t[len + 2] ~= nil or getmetatable(t) ~= nil or (len == 0 and next(t) ~= nil) then
         raise(string.format('%s: a shape must be a list of sizes (a nil in it, or other keys?)', op))
       end
-      if #t > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, #t)) end
-      for i = 1, #t do
-        sizes_buf[i - 1] = size_arg(op, t[i], 'integer sizes')
-      end
-      return #t, dt
+      for i = 1, len do sizes_buf[i - 1] = size_arg(op, t[i], 'integer sizes') end
+      return len, dt
     end
     if n > 8 then raise(string.format('%s: %d dims requested; tensors have at most 8', op, n)) end
     for i = 1, n do

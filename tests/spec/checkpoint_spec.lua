@@ -455,6 +455,20 @@ describe('checkpoint structure', function()
     assert.are.same({ 5 }, e['%2E']:totable())
     assert.are.equal(6, e['.'])
     contains(errmsg(nn.Linear(2, 2).save, nn.Linear(2, 2), p, { extra = { [1.5] = 1 } }), 'number key')
+    -- big integer keys keep every digit ('#' .. k wrote 1.2345678901235e+14 for both)
+    nn.Linear(2, 2):save(p, { extra = { [123456789012345] = 'a', [123456789012346] = 'b' } })
+    local _, ex2 = nn.load(p)
+    assert.are.equal('a', ex2.extra[123456789012345])
+    assert.are.equal('b', ex2.extra[123456789012346])
+    -- a file written before keys were escaped keeps its keys as they were:
+    -- 'top5%acc' is not the escape %ac
+    local t, meta = nl.load_safetensors(p)
+    meta.format, meta.extra = 'nnlua-checkpoint-1', '{"top5%acc":1,"50%de":2,"a.b":3}'
+    local old = dir .. '/format1.safetensors'
+    nl.save_safetensors(old, t, meta)
+    local m1, ex1 = nn.load(old)
+    assert.are.same({ ['top5%acc'] = 1, ['50%de'] = 2, ['a.b'] = 3 }, ex1.extra)
+    assert.are.equal(2, #m1:parameters())
   end)
 
   it('names the file and the entry when its metadata is not valid JSON', function()

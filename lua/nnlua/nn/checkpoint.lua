@@ -9,19 +9,22 @@
 return function(nl, nn)
   local json = require 'nnlua.json'
   local Module = nn.Module
-  local FORMAT = 'nnlua-checkpoint-1'
+  -- 2: keys in extras and optimizer state are %-escaped (below); files
+  -- of 1 hold them as they were, and load so
+  local FORMAT, FORMATS = 'nnlua-checkpoint-2', { ['nnlua-checkpoint-1'] = 1, ['nnlua-checkpoint-2'] = 2 }
 
   -- A key as it goes into a tensor name and the JSON skeleton: a number
   -- key k is '#k'; in a string, '%', '.' and a leading '#' are %-escaped,
   -- so no two paths give one name ({a = {b = x}} and {['a.b'] = y}, or 1
   -- and '#1', each wrote over the other).
   local function key_name(k)
-    if type(k) == 'number' then return '#' .. k end
+    if type(k) == 'number' then return ('#%d'):format(k) end   -- (.. k wrote 1.2345678901235e+14)
     return (k:gsub('%%', '%%25'):gsub('%.', '%%2E'):gsub('^#', '%%23'))
   end
-  local function key_of(name)
+  local function key_of(name, escaped)
     local n = name:match('^#(%d+)$')
     if n then return tonumber(n) end
+    if not escaped then return name end
     return (name:gsub('%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
   end
 
@@ -45,7 +48,7 @@ return function(nl, nn)
     return v
   end
 
-  local function unflatten(v, tensors)
+  local function unflatten(v, tensors, escaped)
     if type(v) ~= 'table' then return v end
     if v.__tensor__ then
       local t = tensors[v.__tensor__]
@@ -54,7 +57,7 @@ return function(nl, nn)
     end
     local out = {}
     for k, x in pairs(v) do
-      out[type(k) == 'string' and key_of(k) or k] = unflatten(x, tensors)
+      out[type(k) == 'string' and key_of(k, escaped) or k] = unflatten(x, tensors, escaped)
     end
     return out
   end
@@ -142,20 +145,19 @@ return function(nl, nn)
     end
     local tensors, meta = nl.load_safetensors(path)
     local extras = {}
-    if meta.optimizer then extras.optimizer = unflatten(decode(path, meta, 'optimizer'), tensors) end
-    if meta.extra then extras.extra = unflatten(decode(path, meta, 'extra'), tensors) end
+    local escaped = FORMATS[meta.format] == 2
+    if meta.optimizer then extras.optimizer = unflatten(decode(path, meta, 'optimizer'), tensors, escaped) end
+    if meta.extra then extras.extra = unflatten(decode(path, meta, 'extra'), tensors, escaped) end
     local weights = {}
     for name, t in pairs(tensors) do
       if not name:match('^__optim__%.') and not name:match('^__extra__%.') then weights[name] = t end
     end
     if not model then
-      if meta.format ~= FORMAT or not meta.model then
+      if not FORMATS[meta.format] or not meta.model then
         local why = meta.model_unrecorded and (' (' .. meta.model_unrecorded .. ', which a checkpoint cannot record)') or ''
         nl._raise('load: ' .. path .. ' holds no nnlua model structure' .. why .. '; pass the model: nn.load(path, model)')
       end
       local st = decode(path, meta, 'model')
-      -- (files before module references held a structure without the
-      -- { module = } wrapper at the top; both rebuild the same)
       model = rebuild(st, {})
       -- constructors build float32: tensors saved as float64 come back so
       nn._convert(model, function(name) return weights[name] and weights[name]:dtype() end)

@@ -89,10 +89,12 @@ return function(nl, nn)
   end
   function Sequential:__len() return #self._order end
   function Sequential:size() return #self._order end
+  -- recorded as the constructor call Sequential(child1, child2, ...) would
+  -- be: Module.structure over those arguments
   function Sequential:structure(seen)
-    local kids = {}
-    for i = 1, #self._order do kids[i] = rawget(self, i) end
-    return Module.structure({ __name = 'Sequential', _args = { n = #kids, unpack(kids) } }, seen)
+    local args = { n = #self._order }
+    for i = 1, args.n do args[i] = rawget(self, i) end
+    return Module.structure({ __name = 'Sequential', _args = args }, seen)
   end
   Sequential._mt.__len = function(self) return #self._order end
 
@@ -113,6 +115,7 @@ return function(nl, nn)
   function ModuleList:forward()
     nl._raise('ModuleList: a list has no forward; iterate over it in your own forward')
   end
+  -- recorded as ModuleList({child1, child2, ...}) would be
   function ModuleList:structure(seen)
     local kids = {}
     for i = 1, #self._order do kids[i] = rawget(self, i) end
