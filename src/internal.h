@@ -167,6 +167,8 @@ void *nl_alloc_scratch(int64_t *nbytes);
 /* bytes held outside the buffers (a data set's IDX bytes) counted as live
  * all the same, so that they pace the Lua GC; negative when freed */
 void nl_mem_count(int64_t bytes);
+/* frees this thread's list of tensors being released (at its exit) */
+void nl_release_list_free(void);
 void nl_free(void *ptr, int64_t capacity);
 /* the structs of tensors, storages and nodes, zeroed, from per-thread caches */
 enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_BLOCK, NL_OBJ_KINDS };

@@ -91,6 +91,15 @@ void nl_release(nl_tensor *t) {
     dead.draining = 0;
 }
 
+/* at the thread's exit (alloc.c's release of its caches): the list goes
+ * with it (2 kB a thread leaked) */
+void nl_release_list_free(void) {
+    if (dead.draining) return;
+    free(dead.v);
+    dead.v = NULL;
+    dead.n = dead.cap = 0;
+}
+
 void nl_release_many(nl_tensor *const *ts, int64_t n) {
     if (!ts) return;
     for (int64_t i = 0; i < n; i++) {
