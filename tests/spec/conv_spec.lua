@@ -966,6 +966,25 @@ end)
 
 -- ---- the example --------------------------------------------------------------------
 
+-- eps = 0 with a channel whose values are all equal: PyTorch 1.13 gives 0
+-- there in training (its 1/std is 0 where the variance is 0) and a
+-- gradient of 0; the division gave NaN, and NaN came back
+describe('batch norm with eps = 0 on a constant channel', function()
+  it('gives 0 and a finite gradient, as PyTorch', function()
+    local b = nn.BatchNorm1d(2, { eps = 0 })
+    local x = nl.tensor({ { 5, 1 }, { 5, 3 } }):requires_grad()
+    local y = b(x)
+    assert.are.same({ { 0, -1 }, { 0, 1 } }, y:totable())
+    ;(y * nl.tensor({ { 1, 2 }, { 3, 4 } })):sum():backward()
+    -- PyTorch: x.grad [[0, 0], [0, 0]], weight.grad [0, 2], bias.grad [4, 6]
+    assert.are.same({ { 0, 0 }, { 0, 0 } }, x.grad:totable())
+    assert.are.same({ 0, 2 }, b.weight.grad:totable())
+    assert.are.same({ 4, 6 }, b.bias.grad:totable())
+    local b2 = nn.BatchNorm2d(1, { eps = 0, affine = false })
+    assert.are.same({ 0, 0, 0, 0 }, b2(nl.full({ 2, 1, 1, 2 }, 7)):view(-1):totable())
+  end)
+end)
+
 describe('examples/fashion_mnist_cnn.lua', function()
   -- one epoch over the 60,000 training images (about 30 s on 2 cores) gives
   -- 86-87%; the default epochs reach 91%

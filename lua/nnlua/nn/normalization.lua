@@ -70,7 +70,16 @@ return function(nl, nn)
           self.num_batches_tracked:add_(1)
         end)
       end
-      local y = centered / (var + self.eps):sqrt()
+      local y
+      if self.eps == 0 then
+        -- a constant channel with eps 0: 0, as PyTorch's (its 1/std is 0
+        -- where the variance is 0); it was 0/0 = NaN. sqrt and the
+        -- division read a safe 1 there, so that no NaN comes back either.
+        local flat = var:eq(0)
+        y = nl.where(flat, 0, centered / nl.where(flat, 1, var):sqrt())
+      else
+        y = centered / (var + self.eps):sqrt()
+      end
       if self.affine then y = y * self.weight:view(view) + self.bias:view(view) end
       return y
     end
