@@ -161,6 +161,33 @@ describe('LR schedulers against PyTorch', function()
 end)
 
 describe('optimizer state_dict', function()
+  -- a corrupt entry (a string step, a number for a buffer) was taken and
+  -- failed at the next step inside the update ("attempt to perform
+  -- arithmetic on a string value", "attempt to index field 'exp_avg'")
+  it('load_state_dict refuses state entries that are not a step count or a tensor', function()
+    local w = nl.ones(2):requires_grad()
+    local o = optim.Adam({ w }, { lr = 0.1 })
+    w.grad = nl.ones(2)
+    o:step()
+    local sd = o:state_dict()
+    sd.state[1].step = 'x'
+    assert.has_error(function() o:load_state_dict(sd) end,
+      'Adam: load_state_dict: state step of parameter 1 must be a whole number of steps, got string')
+    sd = o:state_dict()
+    sd.state[1].exp_avg = 5
+    assert.has_error(function() o:load_state_dict(sd) end,
+      'Adam: load_state_dict: state exp_avg of parameter 1 must be a tensor, got 5')
+    local s = optim.SGD({ w }, { lr = 0.1, momentum = 0.9 })
+    s:step()
+    local sd2 = s:state_dict()
+    sd2.state[1].momentum_buffer = 'x'
+    assert.has_error(function() s:load_state_dict(sd2) end,
+      'SGD: load_state_dict: state momentum_buffer of parameter 1 must be a tensor, got string')
+    o:load_state_dict(o:state_dict())                 -- a good one still loads and steps
+    o:step()
+    assert.are.equal(2, o.state[1].step)
+  end)
+
   local names = { 'sgd_momentum_wd', 'sgd_groups', 'adam_amsgrad_wd', 'adamw', 'rmsprop_centered_momentum', 'adagrad' }
   for _, name in ipairs(names) do
     it(name .. ': a run resumed from state_dict continues identically', function()

@@ -255,8 +255,13 @@ return function(nl, optim)
               nl._shape_str(p)))
           end
           s[k] = nl.tensor(v:detach(), p:dtype())      -- a contiguous copy in the parameter's dtype
-        else
+        elseif k == 'step' and type(v) == 'number' and v >= 0 and v == math.floor(v) then
           s[k] = v
+        else
+          -- every state entry is a tensor but the step count: anything else
+          -- (a corrupt file) failed at the next step inside the update
+          raise(('%s: state %s of parameter %s must be %s, got %s'):format(name, tostring(k), tostring(i),
+            k == 'step' and 'a whole number of steps' or 'a tensor', type(v) == 'number' and tostring(v) or type(v)))
         end
       end
       state[pos[i]] = s
