@@ -57,6 +57,7 @@ require('nnlua.data')(nl)
 require('nnlua.serialize')(nl)
 require('nnlua.fit')(nl)
 require('nnlua.plot')(nl)
+nl.nn._guard_module_methods()
 
 -- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
 -- not link MPI, and a script that never touches nl.dist never loads it.

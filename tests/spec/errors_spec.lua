@@ -131,6 +131,12 @@ local cases = {
     l:load_state_dict(sd)
   end },
   { 'dim inf', 'sum: expected an integer dim, got inf', function() return a23:sum(math.huge) end },
+  -- a dot for a colon failed inside on a nil self ("attempt to index local 'self'")
+  { 'module method with a dot', 'parameters: expected a module; call it as m:parameters%(...%), not m.parameters%(...%)',
+    function() local m = nl.nn.Linear(2, 2); return m.parameters() end },
+  { 'module method on a class', 'train: expected a module', function() return nl.nn.Linear.train(nl.nn.Linear) end },
+  { 'optimizer method with a dot', 'step: expected an optimizer; call it as opt:step%(...%), not opt.step%(...%)',
+    function() local o = nl.optim.SGD({ nl.ones(1):requires_grad() }, { lr = 1 }); o.step() end },
   { 'multinomial inf', 'multinomial: expected a whole number of samples, got inf',
     function() return nl.multinomial(nl.ones(3), math.huge) end },
 }

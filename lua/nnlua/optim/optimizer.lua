@@ -271,4 +271,16 @@ return function(nl, optim)
 
   -- a zero tensor of p's shape and dtype, for state
   function optim._zeros_like(p) return nl.zeros(p:shape(), p:dtype()) end
+
+  -- opt.step() (a dot for a colon) failed inside on a nil self
+  for name, fn in pairs(Optimizer) do
+    if type(fn) == 'function' then
+      Optimizer[name] = function(self, ...)
+        if type(self) ~= 'table' or type(rawget(self, 'param_groups')) ~= 'table' then
+          raise(('%s: expected an optimizer; call it as opt:%s(...), not opt.%s(...)'):format(name, name, name))
+        end
+        return fn(self, ...)
+      end
+    end
+  end
 end
