@@ -156,6 +156,22 @@ return function(nl)
     return h
   end
   nl._wrap = wrap
+  -- Wraps each method of class (a function whose name is not in skip and
+  -- does not start with _) so that a call whose self fails is_self raises
+  -- "<name>: expected a <kind>; call it as <var>:<name>(...)": a dot for a
+  -- colon failed inside on a nil self ("attempt to index local 'self'").
+  function nl._guard_methods(class, is_self, kind, var, skip)
+    for name, fn in pairs(class) do
+      if type(fn) == 'function' and not (skip and skip[name]) and name:sub(1, 1) ~= '_' then
+        local msg = ('%s: expected %s; call it as %s:%s(...), not %s.%s(...)'):format(name, kind, var, name, var, name)
+        class[name] = function(self, ...)
+          if not is_self(self) then raise(msg) end
+          return fn(self, ...)
+        end
+      end
+    end
+  end
+
   -- for memory that is not a tensor but counts as live (a data set's bytes)
   function nl._gc_check() if gc_due() then gc_collect() end end
 

@@ -372,22 +372,11 @@ return function(nl, nn)
   function Module:extra_repr() return '' end
 
   -- Module's methods, once every file has added its own (fit, save, ...),
-  -- check that they were called on a module: m.parameters() (a dot for a
-  -- colon) failed inside with "attempt to index local 'self'"
+  -- check that they were called on a module (m.parameters(), a dot for a
+  -- colon, failed inside)
   local UNGUARDED = { new = true, extend = true, init = true, forward = true, structure = true, extra_repr = true,
                       repr = true }
-  function nn._guard_module_methods()
-    for name, fn in pairs(Module) do
-      if type(fn) == 'function' and not UNGUARDED[name] and name:sub(1, 1) ~= '_' then
-        Module[name] = function(self, ...)
-          if not is_module(self) then
-            nl._raise(('%s: expected a module; call it as m:%s(...), not m.%s(...)'):format(name, name, name))
-          end
-          return fn(self, ...)
-        end
-      end
-    end
-  end
+  function nn._guard_module_methods() nl._guard_methods(Module, is_module, 'a module', 'm', UNGUARDED) end
 
   local function group(n)
     local s = tostring(n)

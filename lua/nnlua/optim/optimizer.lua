@@ -273,14 +273,6 @@ return function(nl, optim)
   function optim._zeros_like(p) return nl.zeros(p:shape(), p:dtype()) end
 
   -- opt.step() (a dot for a colon) failed inside on a nil self
-  for name, fn in pairs(Optimizer) do
-    if type(fn) == 'function' then
-      Optimizer[name] = function(self, ...)
-        if type(self) ~= 'table' or type(rawget(self, 'param_groups')) ~= 'table' then
-          raise(('%s: expected an optimizer; call it as opt:%s(...), not opt.%s(...)'):format(name, name, name))
-        end
-        return fn(self, ...)
-      end
-    end
-  end
+  nl._guard_methods(Optimizer, function(self) return type(self) == 'table' and type(rawget(self, 'param_groups')) == 'table' end,
+                    'an optimizer', 'opt')
 end
