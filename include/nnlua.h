@@ -564,7 +564,6 @@ typedef struct nl_dist_mpi {
     int (*iallreduce)(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op,
                       void *comm, void **request /* out */);   /* MPI_Iallreduce */
     int (*test)(void **request, int *flag /* out */, void *status);   /* MPI_Test */
-    int (*wait)(void **request, void *status);                       /* MPI_Wait */
     void *comm, *sum, *float32, *float64;   /* MPI_COMM_WORLD, MPI_SUM, MPI_FLOAT, MPI_DOUBLE */
     int size;                                /* ranks in comm */
     /* a rank that exits while others wait: notices on ctl, a duplicate of

@@ -259,8 +259,8 @@ void nl_dist_reducer_free(nl_dist_reducer *r) {
 
 nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *const *params,
                                      const int *bucket) {
-    NL_CHECK(mpi && mpi->iallreduce && mpi->test && mpi->wait && mpi->size > 0,
-             "DataParallel: the reducer needs MPI_Iallreduce, MPI_Test, MPI_Wait and the world size");
+    NL_CHECK(mpi && mpi->iallreduce && mpi->test && mpi->size > 0,
+             "DataParallel: the reducer needs MPI_Iallreduce, MPI_Test and the world size");
     NL_CHECK(n > 0 && params && bucket, "DataParallel: the reducer needs parameters and their buckets");
     int nb = 0;
     for (int i = 0; i < n; i++) {

@@ -317,7 +317,8 @@ int nl_vm_call(nl_vm *vm, const char *fn, int nargs, nl_tensor *const *args, int
             return call_failed(vm, top, msg);
         }
     }
-    for (int i = 0; i < nresults; i++) results[i] = NULL;
+    if (aliased)
+        for (int i = 0; i < nresults; i++) results[i] = NULL;
     if (vm_pcall(vm, nargs, nresults) != 0) {
         lua_settop(L, top);
         nl_set_error("%s", vm->error);

@@ -32,7 +32,6 @@ int MPI_Error_string(int errorcode, char *string, int *resultlen);
 int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, void *datatype, void *op, void *comm,
                    void **request);
 int MPI_Test(void **request, int *flag, void *status);
-int MPI_Wait(void **request, void *status);
 int MPI_Comm_dup(void *comm, void **newcomm);
 int MPI_Ibarrier(void *comm, void **request);
 int MPI_Ibcast(void *buffer, int count, void *datatype, int root, void *comm, void **request);
@@ -124,7 +123,7 @@ return function(nl)
     size = int_out[0]
     local ctl = ffi.new('void *[1]')
     mpi_check(mpi.MPI_Comm_dup(world, ctl), 'init')
-    mpis = ffi.new('nl_dist_mpi', { mpi.MPI_Iallreduce, mpi.MPI_Test, mpi.MPI_Wait, world, ops.sum,
+    mpis = ffi.new('nl_dist_mpi', { mpi.MPI_Iallreduce, mpi.MPI_Test, world, ops.sum,
                                     dtypes[0], dtypes[1], size, mpi.MPI_Iprobe, mpi.MPI_Recv, mpi.MPI_Send,
                                     ctl[0], dtypes[2], rank })
     if owner then

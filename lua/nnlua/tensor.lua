@@ -193,7 +193,7 @@ return function(nl)
 
   -- the C tensor of x, or an error naming op
   local function T(x, op)
-    if cycled then sweep(false) end
+    settle()
     if not is_tensor(x) then argerror(op, 'a tensor', x) end
     local p = x.ptr
     if p == nil then raise(op .. ': the tensor was released') end
@@ -299,7 +299,7 @@ return function(nl)
   -- sizes from (n1, n2, ...), ({n1, n2, ...}) or a shape table; an optional
   -- trailing dtype string. Returns ndim, the trailing dtype id.
   local function read_sizes(op, ...)
-    if cycled then sweep(false) end
+    settle()
     local n, first = select('#', ...), ...
     local dt
     if n > 0 and type(select(n, ...)) == 'string' then

@@ -322,14 +322,14 @@ return function(nl, nn)
   -- twice, as Sequential(l, act, l): its weights are one tensor, and
   -- nn.load must give one module back, not two). seen maps each module
   -- met so far to its id.
-  local record_value
   local function record_module(m, seen)
     local id = seen[m]
     if id then return { module_ref = id } end
     seen.n = seen.n + 1
-    seen[m] = seen.n
+    id = seen.n
+    seen[m] = id
     local st = m:structure(seen)
-    st.id = seen[m]
+    st.id = id
     return { module = st }
   end
   nn._record_module = function(m) return record_module(m, { n = 0 }).module end
@@ -338,7 +338,7 @@ return function(nl, nn)
   -- tables of them. Anything else (a function, a tensor, a table with a
   -- metatable or mixed keys) raises { unrecordable = why }: the caller
   -- saves the weights without a structure and says why.
-  function record_value(v, seen, what)
+  local function record_value(v, seen, what)
     if is_module(v) then return record_module(v, seen) end
     local tv = type(v)
     if tv == 'nil' or tv == 'boolean' or tv == 'number' or tv == 'string' then return v end

@@ -85,7 +85,7 @@ return function(nl, optim)
         end
       end
       local raw = nl.is_tensor(params[1]) and { { params = params } } or params
-      check_holes(raw, raw == params and not nl.is_tensor(params[1]) and 'param group' or 'parameter')
+      check_holes(raw, raw == params and 'param group' or 'parameter')
 
       local groups, seen = {}, {}
       for gi, rg in ipairs(raw) do
