@@ -175,7 +175,8 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     if (!n) return NULL;                 /* no memory: the output has no graph */
     bool inline_in = n_in <= NL_NODE_INLINE;
     nl_tensor **ins = inline_in ? n->in_inline : malloc(sizeof(nl_tensor *) * n_in);
-    uint32_t *vers = inline_in ? n->version_inline : malloc(sizeof(uint32_t) * n_in);
+    /* past the inline arrays, the wants bits follow the versions */
+    uint32_t *vers = inline_in ? n->version_inline : malloc(sizeof(uint32_t) * (n_in + (n_in + 31) / 32));
     if (!ins || !vers) {
         if (!inline_in) { free(ins); free(vers); }
         nl_obj_free(NL_OBJ_NODE, n);
@@ -186,10 +187,13 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     n->n_in = n_in;
     n->in = ins;
     n->in_version = vers;
+    n->wants = inline_in ? &n->wants_inline : vers + n_in;
+    memset(n->wants, 0, sizeof(uint32_t) * ((n_in + 31) / 32));
     for (int i = 0; i < n_in; i++) {
         ins[i] = in[i];
         nl_retain(in[i]);
         vers[i] = in[i]->storage->version;
+        if (nl_requires_grad(in[i])) n->wants[i >> 5] |= 1u << (i & 31);
     }
     out->node = n;
     n->out = out;
@@ -221,6 +225,7 @@ static void node_free_saved(nl_node *n) {
     }
     n->in = NULL;
     n->in_version = NULL;
+    n->wants = NULL;
     n->saved = NULL;
     n->n_in = 0;
     n->freed = 1;
@@ -267,8 +272,10 @@ static void grad_ready(nl_tensor *leaf) {
 typedef struct { nl_tensor *key; int64_t owed; } owed_slot;
 typedef struct { owed_slot *v; int64_t mask; } owed_table;
 
-static bool is_hooked_leaf(const nl_tensor *x) {
-    return nl_requires_grad(x) && !x->node && !graph_freed(x);
+/* in[i] of n is a leaf that n's backward gives a gradient */
+static bool is_hooked_leaf(const nl_node *n, int i) {
+    const nl_tensor *x = n->in[i];
+    return nl_node_wants(n, i) && !x->node && !graph_freed(x);
 }
 
 static owed_slot *owed_find(owed_table *t, const nl_tensor *x) {
@@ -288,7 +295,7 @@ static bool owed_init(owed_table *t, nl_node *const *order, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         for (int i = 0; i < order[k]->n_in; i++) {
             nl_tensor *x = order[k]->in[i];
-            if (!is_hooked_leaf(x)) continue;
+            if (!is_hooked_leaf(order[k], i)) continue;
             owed_slot *s = owed_find(t, x);
             s->key = x;
             s->owed++;
@@ -301,7 +308,7 @@ static bool owed_init(owed_table *t, nl_node *const *order, int64_t n) {
 static void owed_paid(owed_table *t, const nl_node *n) {
     for (int i = 0; i < n->n_in; i++) {
         nl_tensor *x = n->in[i];
-        if (!is_hooked_leaf(x)) continue;
+        if (!is_hooked_leaf(n, i)) continue;
         owed_slot *s = owed_find(t, x);
         if (s->key && --s->owed == 0) grad_ready(x);
     }
@@ -561,7 +568,7 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         }
         for (int i = 0; i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
-            if (rc == 0 && gin[i] && nl_requires_grad(x)) {
+            if (rc == 0 && gin[i] && nl_node_wants(n, i)) {
                 if (!nl_same_shape(gin[i], x)) {
                     nl_set_error("backward of %s: gradient of shape %s for input %d of shape %s",
                                  nl_op_name(n->op), nl_shape_str(gin[i]), i + 1, nl_shape_str(x));

@@ -61,6 +61,7 @@ struct nl_node {
     nl_tensor **in;           /* (n_in) inputs, retained */
     uint32_t *in_version;     /* (n_in) storage versions when recorded */
     uint32_t needs_in;        /* bit i: backward reads in[i]'s values */
+    uint32_t *wants;          /* bit i: in[i] required grad when recorded */
     nl_tensor *saved;         /* optional: output alias, indices, ... */
     uint32_t saved_version;
     int32_t mark;             /* traversal state during backward */
@@ -70,6 +71,7 @@ struct nl_node {
     nl_tensor *out;           /* the output (not owned), NULL once it is gone */
     nl_tensor *in_inline[NL_NODE_INLINE];    /* in and in_version for most ops */
     uint32_t version_inline[NL_NODE_INLINE];
+    uint32_t wants_inline;
 };
 
 /* A node for out when grad mode is on and some input requires grad, else
@@ -81,6 +83,12 @@ void nl_node_save(nl_node *n, nl_tensor *t);
 void nl_node_save_output(nl_node *n, nl_tensor *out);
 void nl_node_release(nl_node *n);
 static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
+/* Whether backward gives in[i] a gradient: it required grad when the node
+ * was recorded and still does, as PyTorch's graph (an input that came to
+ * require grad later has no edge; one that stopped gets no gradient). */
+static inline bool nl_node_wants(const nl_node *n, int i) {
+    return i < n->n_in && nl_requires_grad(n->in[i]) && (n->wants[i >> 5] >> (i & 31) & 1);
+}
 /* An int64 destination takes a number whose integer part int64 holds (a
  * fraction truncates toward zero, as in PyTorch); NaN, the infinities and
  * numbers past the range are refused, or make the result float, where

@@ -351,12 +351,12 @@ int nl_matmul_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         b2 = TMP(nl_unsqueeze(b, 1));
         g2 = TMP(nl_unsqueeze(g2, g2->ndim));
     }
-    if (nl_requires_grad(a)) {
+    if (nl_node_wants(n, 0)) {
         nl_tensor *ga = TMP(nl_matmul(g2, TMP(nl_transpose(b2, -1, -2))));
         ga = TMP(nl_sum_to(ga, a2->ndim, a2->sizes));
         if (!(gin[0] = nl_reshape(ga, a->ndim, a->sizes))) goto fail;
     }
-    if (nl_requires_grad(b)) {
+    if (nl_node_wants(n, 1)) {
         /* a b that is a transposed matrix (x @ W^T) gets its gradient made
          * in W's own layout, (g^T a)^T, so no strided copy follows */
         bool bt = b2->ndim == 2 && b2->strides[0] == 1 && b2->strides[1] == b2->sizes[0] && g2->ndim == 2;
@@ -443,9 +443,9 @@ static int linear_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     }
     /* as nl_matmul's backward gives them for x @ weight^T (weight's in its
      * own layout), and nl_add's for the bias */
-    if (nl_requires_grad(x) && !(gin[0] = nl_matmul(g2, w))) goto fail;
-    if (nl_requires_grad(w) && !(gin[1] = nl_matmul(TMP(nl_transpose(g2, 0, 1)), x))) goto fail;
-    if (nl_requires_grad(b) && !(gin[2] = nl_sum_to(g2, 1, b->sizes))) goto fail;
+    if (nl_node_wants(nd, 0) && !(gin[0] = nl_matmul(g2, w))) goto fail;
+    if (nl_node_wants(nd, 1) && !(gin[1] = nl_matmul(TMP(nl_transpose(g2, 0, 1)), x))) goto fail;
+    if (nl_node_wants(nd, 2) && !(gin[2] = nl_sum_to(g2, 1, b->sizes))) goto fail;
     nl_temps_free(&tmps);
     return 0;
 fail:

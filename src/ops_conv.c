@@ -1453,7 +1453,7 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
     conv_geom G;
     geom_init(&G, x, w, nd->a);
-    bool need_gx = nl_requires_grad(x), need_gw = nl_requires_grad(w), need_gb = nl_requires_grad(b);
+    bool need_gx = nl_node_wants(nd, 0), need_gw = nl_node_wants(nd, 1), need_gb = nl_node_wants(nd, 2);
     int64_t es = nl_dtype_size(x->dtype);
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);
@@ -1879,7 +1879,7 @@ nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64
 /* gx (planes, H, W) = g (planes, Ho, Wo) sent back to each window's maximum */
 static int max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0], *idx = nd->saved;
-    if (!nl_requires_grad(x)) return 0;
+    if (!nl_node_wants(nd, 0)) return 0;
     nl_tensor *gx = nl_tensor_alloc("max_pool2d", 4, x->sizes, x->dtype);
     nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
     if (!gc) {
@@ -2000,7 +2000,7 @@ nl_tensor *nl_avg_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64
 
 static int avg_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0];
-    if (!nl_requires_grad(x)) return 0;
+    if (!nl_node_wants(nd, 0)) return 0;
     pool_geom P = {
         .planes = x->sizes[0] * x->sizes[1], .h = x->sizes[2], .w = x->sizes[3],
         .kh = nd->a[0], .kw = nd->a[1], .sh = nd->a[2], .sw = nd->a[3], .ph = nd->a[4], .pw = nd->a[5],
@@ -2087,7 +2087,7 @@ nl_tensor *nl_adaptive_avg_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w) {
 
 static int adaptive_avg_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0];
-    if (!nl_requires_grad(x)) return 0;
+    if (!nl_node_wants(nd, 0)) return 0;
     int64_t planes = x->sizes[0] * x->sizes[1], h = x->sizes[2], w = x->sizes[3];
     int64_t oh = g->sizes[2], ow = g->sizes[3];
     nl_tensor *gx = nl_tensor_alloc("adaptive_avg_pool2d", 4, x->sizes, x->dtype);

@@ -154,14 +154,10 @@ static void record_binary(int op, nl_tensor *out, nl_tensor *a, nl_tensor *b) {
     if (op >= NL_OP_EQ) return;
     nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
     if (n) {
-        /* a[2] bit i: in[i] required grad here, and only those get a
-         * gradient in backward (as PyTorch; one that came to require grad
-         * later got a gradient read from the other's unchecked values).
-         * needs_in bit i: backward reads in[i]. a*b reads a only for b's
+        /* needs_in bit i: backward reads in[i]. a*b reads a only for b's
          * gradient and b only for a's, a/b b for a's and both for b's: an
          * input no gradient reads may change before backward, as in PyTorch */
         bool ra = nl_requires_grad(a), rb = nl_requires_grad(b);
-        n->a[2] = (ra ? 1 : 0) | (rb ? 2 : 0);
         if (op == NL_OP_ADD || op == NL_OP_SUB) n->needs_in = 0;
         else if (op == NL_OP_MUL) n->needs_in = (rb ? 1 : 0) | (ra ? 2 : 0);
         else if (op == NL_OP_DIV) n->needs_in = (ra ? 2 : 0) | (rb ? 3 : 0);
@@ -586,7 +582,7 @@ static bool mul_backward_small(nl_tensor *g, nl_tensor *a, nl_tensor *b, bool ne
 int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     NL_TEMPS(tmps);
     nl_tensor *a = n->in[0], *ga = NULL, *gb = NULL;
-    bool need_a = nl_requires_grad(a);
+    bool need_a = nl_node_wants(n, 0);
     if (n->a[0]) {                       /* tensor op scalar, or scalar op tensor */
         double s = n->s[0];
         bool first = n->a[1];
@@ -624,8 +620,7 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         return 0;
     }
     nl_tensor *b = n->in[1];
-    need_a = need_a && (n->a[2] & 1);     /* as recorded (record_binary) */
-    bool need_b = nl_requires_grad(b) && (n->a[2] & 2);
+    bool need_b = nl_node_wants(n, 1);
     switch (n->op) {
     case NL_OP_ADD: ga = g; gb = g; break;
     case NL_OP_SUB: ga = g; if (need_b) gb = TMP(nl_unary(NL_OP_NEG, g)); break;
@@ -772,7 +767,7 @@ int nl_where_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *cond = n->in[0], *zero = TMP(nl_full(0, NULL, 0.0, g->dtype));
     for (int i = 1; i <= 2; i++) {
         nl_tensor *x = n->in[i];
-        if (!nl_requires_grad(x)) continue;
+        if (!nl_node_wants(n, i)) continue;
         nl_tensor *gx = TMP(i == 1 ? nl_where(cond, g, zero) : nl_where(cond, zero, g));
         if (!(gin[i] = nl_sum_to(gx, x->ndim, x->sizes))) goto fail;
     }

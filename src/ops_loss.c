@@ -169,7 +169,7 @@ nl_tensor *nl_nll_loss(nl_tensor *logp, nl_tensor *target, int64_t base, int red
 
 int nl_loss_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0], *target = nd->in[1];
-    if (!nl_requires_grad(x)) return 0;
+    if (!nl_node_wants(nd, 0)) return 0;
     bool ce = nd->op == NL_OP_CROSS_ENTROPY;
     int reduction = (int)nd->a[0];
     int64_t base = nd->a[1], n = x->sizes[0], c = x->sizes[1];
@@ -284,7 +284,7 @@ fail:
 
 static int mse_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *a = nd->in[0], *b = nd->in[1];
-    bool need_a = nl_requires_grad(a), need_b = nl_requires_grad(b);
+    bool need_a = nl_node_wants(nd, 0), need_b = nl_node_wants(nd, 1);
     if (!need_a && !need_b) return 0;
     NL_TEMPS(tmps);
     nl_tensor *ac = TMP(nl_contiguous(a)), *bc = TMP(nl_contiguous(b));
@@ -411,7 +411,7 @@ fail:
 
 static int bce_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *p = nd->in[0], *y = nd->in[1], *w = nd->n_in > 2 ? nd->in[2] : NULL;
-    bool need[3] = { nl_requires_grad(p), nl_requires_grad(y), w && nl_requires_grad(w) };
+    bool need[3] = { nl_node_wants(nd, 0), nl_node_wants(nd, 1), nl_node_wants(nd, 2) };
     if (!need[0] && !need[1] && !need[2]) return 0;
     NL_TEMPS(tmps);
     int dt = p->dtype, reduction = (int)nd->a[0];

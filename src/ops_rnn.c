@@ -1747,9 +1747,9 @@ static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     s.ws = nd->saved->data;
     const int dt = s.dt;
     const int64_t Np = s.Np, GH = s.GH, K = s.K, es = s.es;
-    bool need_x = nl_requires_grad(x);
-    bool need_w = nl_requires_grad(li.w_ih) || nl_requires_grad(li.w_hh);
-    bool need_b = li.b_ih && (nl_requires_grad(li.b_ih) || nl_requires_grad(li.b_hh));
+    bool need_x = nl_node_wants(nd, 0);
+    bool need_w = nl_node_wants(nd, 1) || nl_node_wants(nd, 2);
+    bool need_b = li.b_ih && (nl_node_wants(nd, li.i_b) || nl_node_wants(nd, li.i_b + 1));
     bool gru = mode == NL_RNN_GRU;
     NL_TEMPS(tmps);
     nl_tensor *gc = TMP(nl_contiguous(g));
@@ -1807,12 +1807,12 @@ static int layer_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
             gemm(dt, s.reference, H, Np, 1, &sh, w.dh, Np, NULL, true);
         }
     if (need_x) gin[0] = nl_keep_ref(dx);
-    if (li.i_h0 >= 0 && nl_requires_grad(nd->in[li.i_h0])) {
+    if (li.i_h0 >= 0 && nl_node_wants(nd, li.i_h0)) {
         nl_tensor *d = TMP(nl_tensor_alloc(op, 2, (int64_t[]){ N, H }, dt));
         transpose(dt, d->data, H, w.dh, Np, H, N);
         gin[li.i_h0] = nl_keep_ref(d);
     }
-    if (li.i_c0 >= 0 && nl_requires_grad(nd->in[li.i_c0])) {
+    if (li.i_c0 >= 0 && nl_node_wants(nd, li.i_c0)) {
         nl_tensor *d = TMP(nl_tensor_alloc(op, 2, (int64_t[]){ N, H }, dt));
         transpose(dt, d->data, H, dc, Np, H, N);
         gin[li.i_c0] = nl_keep_ref(d);

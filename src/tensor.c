@@ -947,7 +947,7 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         int64_t at = 0;
         for (int i = 0; i < n->n_in; i++) {
             int64_t len = n->in[i]->sizes[d];
-            if (nl_requires_grad(n->in[i]) &&
+            if (nl_node_wants(n, i) &&
                 !(gin[i] = nl_contiguous(TMP(nl_narrow(g, d, at, len))))) goto fail;
             at += len;
         }

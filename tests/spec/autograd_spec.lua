@@ -540,6 +540,62 @@ describe('autograd', function()
       assert_values(b.grad, { 1, 2, 3 })
     end)
 
+    -- the same for every op with more than one input: cat, matmul, linear,
+    -- conv2d, where, the losses and the recurrent layers gave the late one
+    -- a gradient
+    it('gives no gradient to an input that came to require grad after any op', function()
+      local nn = nl.nn
+      local function x23() return nl.tensor({ { 1, -2, 3 }, { -4, 5, -6 } }, 'float64') end
+      local cases = {
+        cat = function(p, q) return nl.cat({ p, q }, 1) end,
+        matmul = function(p, q) return p:matmul(q:t()) end,
+        linear = function(p, q) return nn.functional.linear(p, q, q:view(-1):narrow(1, 1, 2)) end,
+        where = function(p, q) return nl.where(p:gt(0), p, q) end,
+        mse = function(p, q) return nn.functional.mse_loss(p, q) end,
+        bce = function(p, q)
+          return nn.functional.binary_cross_entropy(p:sigmoid(), q:sigmoid(), { weight = q })
+        end,
+        conv2d = function(p, q)
+          return nn.functional.conv2d(p:view(1, 1, 2, 3), q:view(1, 1, 2, 3), q:view(-1):narrow(1, 1, 1))
+        end,
+      }
+      for name, f in pairs(cases) do
+        -- the truth: the same forward with q a constant throughout
+        nl.manual_seed(1)
+        local p, q = leaf(x23():totable()), x23() * 0.5
+        f(p, q):sum():backward()
+        local want = p.grad:totable()
+        nl.manual_seed(1)
+        local p2, q2 = leaf(x23():totable()), x23() * 0.5
+        local y = f(p2, q2)
+        q2:requires_grad()
+        y:sum():backward()
+        assert.is_nil(q2.grad, name)
+        assert.are.same(want, p2.grad:totable(), name)
+      end
+      -- a recurrent layer: its input-to-hidden weight and its h0
+      local function lstm(late)
+        nl.manual_seed(2)
+        local m = nn.LSTM(3, 2):double()
+        local x, h0, c0 = leaf(x23():view(2, 1, 3):totable()), nl.zeros(1, 1, 2, 'float64'), leaf({ { { 1, -1 } } })
+        m.weight_ih_l0:requires_grad(false)
+        local out = m(x, { h0, c0 })
+        if late then
+          m.weight_ih_l0:requires_grad()
+          h0:requires_grad()
+        end
+        out:sum():backward()
+        return m, x, h0, c0
+      end
+      local m1, x1, _, c1 = lstm(false)
+      local m2, x2, h2, c2 = lstm(true)
+      assert.is_nil(m2.weight_ih_l0.grad)
+      assert.is_nil(h2.grad)
+      assert.are.same(m1.weight_hh_l0.grad:totable(), m2.weight_hh_l0.grad:totable())
+      assert.are.same(x1.grad:totable(), x2.grad:totable())
+      assert.are.same(c1.grad:totable(), c2.grad:totable())
+    end)
+
     it('changing an input that add does not save is allowed (as in PyTorch)', function()
       local a, b = leaf({ 1, 2 }), nl.tensor({ 3, 4 }, 'float64')
       local y = a + b
