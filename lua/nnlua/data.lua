@@ -423,8 +423,12 @@ return function(nl)
   -- ---- DataLoader --------------------------------------------------------------
 
   -- a batch of values from a generic dataset: tensors stacked, numbers into
-  -- an int64 tensor when all whole, else float32
-  local function collate(values, op)
+  -- an int64 tensor when all whole, else float32. dtype is the field's
+  -- dtype, fixed for the loader (a field's dtype changed from batch to
+  -- batch with the values a shuffle put in it): int64 where every row's
+  -- value is whole, read from the whole dataset when it is a plain table,
+  -- else from the first batch, and a fraction met later is an error.
+  local function collate(values, op, dtype, j)
     local first = values[1]
     if nl.is_tensor(first) then return nl.stack(values, 1) end
     if type(first) == 'number' then
@@ -433,7 +437,11 @@ return function(nl)
         if type(v) ~= 'number' then raise(op .. ': a batch mixes numbers and ' .. type(v) .. 's') end
         if v ~= math.floor(v) then whole = false end
       end
-      return nl.tensor(values, whole and 'int64' or 'float32')
+      if dtype == 'int64' and not whole then
+        raise(('%s: field %d held whole numbers in the first batch, collated as int64, and fractions in a later '
+               .. 'one; return that field as a float tensor'):format(op, j))
+      end
+      return nl.tensor(values, dtype or (whole and 'int64' or 'float32'))
     end
     raise(op .. ': the dataset returned a ' .. type(first) .. '; expected tensors or numbers')
   end
@@ -443,7 +451,7 @@ return function(nl)
   -- array of samples {x, y} works). A dataset with a method ds:batch(idx)
   -- makes each batch in one call, idx an int64 tensor of 1-based rows,
   -- instead of len calls of ds[i]. opts:
-  --   batch_size (32), shuffle (false), drop_last (false),
+  --   batch_size (1, as PyTorch's), shuffle (false), drop_last (false),
   --   seed       (nil) shuffles with a generator of the loader's own, seeded
   --              once: the epochs' orders are the same on every run, and
   --              other draws do not change them. Without a seed the shuffle
@@ -460,9 +468,13 @@ return function(nl)
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
     nl._check_opts(op, opts, KNOWN.DataLoader)
-    local bs = opts.batch_size or 32
+    local bs = opts.batch_size or 1
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
+    end
+    -- flags are booleans: a string 'no' or a 0 is true to Lua, and shuffled
+    for _, k in ipairs({ 'shuffle', 'drop_last' }) do
+      if opts[k] ~= nil and type(opts[k]) ~= 'boolean' then argerror(op, k .. ' as a boolean', opts[k]) end
     end
     local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
     local sampler = opts.sampler
@@ -502,6 +514,19 @@ return function(nl)
     end
     local rows = sampler and #sampler or n      -- rows per epoch
     local nb = drop_last and math.floor(rows / bs) or math.ceil(rows / bs)
+
+    -- the dtype of numbers field j, from every row of a plain table (nil
+    -- for other datasets: their first batch decides)
+    local field_dtype = {}
+    local function scan_dtype(j)
+      if type(ds) ~= 'table' or getmetatable(ds) then return nil end
+      for i = 1, n do
+        local row = ds[i]
+        local v = type(row) == 'table' and row[j] or (j == 1 and row or nil)
+        if type(v) == 'number' and v ~= math.floor(v) then return 'float32' end
+      end
+      return 'int64'
+    end
 
     -- batch b (0-based) of an epoch: rows start..start+len-1 of order
     local function batch(order, b)
@@ -543,7 +568,12 @@ return function(nl)
         end
         for j = 1, k do cols[j][r] = row[j] end
       end
-      for j = 1, k do cols[j] = collate(cols[j], op) end
+      for j = 1, k do
+        local numbers = type(cols[j][1]) == 'number'
+        if numbers and not field_dtype[j] then field_dtype[j] = scan_dtype(j) end
+        cols[j] = collate(cols[j], op, numbers and field_dtype[j] or nil, j)
+        if numbers and not field_dtype[j] then field_dtype[j] = cols[j]:dtype() end
+      end
       return unpack(cols, 1, k)
     end
 
@@ -634,6 +664,9 @@ return function(nl)
     end
     local seed = opts.seed or 0
     if not whole(seed) then raise(op .. ': seed must be a non-negative integer, got ' .. tostring(seed)) end
+    for _, k in ipairs({ 'shuffle', 'drop_last' }) do
+      if opts[k] ~= nil and type(opts[k]) ~= 'boolean' then argerror(op, k .. ' as a boolean', opts[k]) end
+    end
     local shuffle, drop_last = opts.shuffle ~= false, opts.drop_last and true or false
     local per = drop_last and math.floor(n / R) or math.ceil(n / R)   -- rows per rank
     local total = per * R

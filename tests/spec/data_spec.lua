@@ -602,6 +602,36 @@ describe('data.DataLoader', function()
     assert.are.same({ { 1, 2 }, { 5 }, 'int64' }, batches[3])
   end)
 
+  -- a field's dtype followed each batch's values: whole ones made int64,
+  -- and a shuffle changed it from batch to batch
+  it("collates a field of numbers to one dtype for the loader's whole life", function()
+    local samples = {}
+    for i, v in ipairs({ 0.5, 1, 2, 3 }) do samples[i] = { nl.full({ 2 }, i), v } end
+    for _, opts in ipairs({ { batch_size = 2 }, { batch_size = 1, shuffle = true, seed = 3 } }) do
+      for _, yb in data.DataLoader(samples, opts):iter() do assert.are.equal('float32', yb:dtype()) end
+    end
+    -- a dataset that is not a plain table: the first batch decides, and
+    -- a fraction in an int64 field later is an error, not a new dtype
+    local vals = { 1, 2, 2.5, 3 }
+    local ds2 = newproxy(true)
+    getmetatable(ds2).__len = function() return 4 end
+    getmetatable(ds2).__index = function(_, i) return { nl.full({ 1 }, i), vals[i] } end
+    local loader = data.DataLoader(ds2, { batch_size = 2 })
+    local msg = errmsg(function() for _ in loader:iter() do end end)
+    contains(msg, 'DataLoader: field 2 held whole numbers in the first batch, collated as int64')
+  end)
+
+  -- PyTorch's DataLoader(ds) gives one row a batch; shuffle = 'no' shuffled
+  it("batches one row at a time by default, as PyTorch's, and takes only booleans as flags", function()
+    assert.are.equal(10, #data.DataLoader(data.TensorDataset(nl.ones(10))))
+    for _, k in ipairs({ 'shuffle', 'drop_last' }) do
+      contains(errmsg(data.DataLoader, ds, { [k] = 'no' }), 'DataLoader: expected ' .. k .. ' as a boolean, got string')
+      contains(errmsg(data.DataLoader, ds, { [k] = 0 }), 'DataLoader: expected ' .. k .. ' as a boolean, got number')
+      contains(errmsg(data.DistributedSampler, 10, { num_replicas = 2, rank = 0, [k] = 1 }),
+               'DistributedSampler: expected ' .. k .. ' as a boolean')
+    end
+  end)
+
   it('rejects a bad batch size', function()
     contains(errmsg(data.DataLoader, ds, { batch_size = 0 }), 'batch_size must be a positive integer')
   end)
