@@ -7,17 +7,53 @@ return function(nl)
   local F = nn.functional
   local lib = nl._lib
 
+  -- Keras's two categorical cross-entropies take probabilities (a model
+  -- that ends in softmax), as Keras's do by default: clipped to [1e-7,
+  -- 1 - 1e-7] before the log, the one-hot form's rows first divided by
+  -- their sums. cross_entropy takes logits, as PyTorch's.
+  local EPS = 1e-7
+  local function same_shape(a, b)
+    if a:dim() ~= b:dim() then return false end
+    for i = 1, a:dim() do if a:size(i) ~= b:size(i) then return false end end
+    return true
+  end
+  local function probs_of(op, p)
+    nl._T(p, op)
+    if p:dim() ~= 2 or p:dtype() == 'int64' then
+      nl._raise(('%s: input must be a 2-D float tensor of probabilities (batch, classes), got %s %s'):format(op,
+        p:dtype(), nl._shape_str(p)))
+    end
+    return p
+  end
+  local function sparse_categorical_crossentropy(p, y)
+    local op = 'sparse_categorical_crossentropy'
+    return F.nll_loss(probs_of(op, p):clamp(EPS, 1 - EPS):log(), y)
+  end
+  local function categorical_crossentropy(p, y)
+    local op = 'categorical_crossentropy'
+    probs_of(op, p)
+    if not nl.is_tensor(y) or y:dtype() ~= p:dtype() or not same_shape(p, y) then
+      nl._raise(('%s: target must be one-hot rows of the input\'s shape %s and dtype %s, got %s'):format(op,
+        nl._shape_str(p), p:dtype(), nl.is_tensor(y) and (y:dtype() .. ' ' .. nl._shape_str(y)) or type(y)))
+    end
+    local q = (p / p:sum(2, true)):clamp(EPS, 1 - EPS)
+    return -(y * q:log()):sum(2):mean()
+  end
   local losses = {
     mse = F.mse_loss, mean_squared_error = F.mse_loss,
     l1 = F.l1_loss, mae = F.l1_loss, mean_absolute_error = F.l1_loss,
     huber = F.huber_loss,
     cross_entropy = F.cross_entropy, crossentropy = F.cross_entropy,
-    sparse_categorical_crossentropy = F.cross_entropy, categorical_crossentropy = F.cross_entropy,
+    sparse_categorical_crossentropy = sparse_categorical_crossentropy,
+    categorical_crossentropy = categorical_crossentropy,
     nll = F.nll_loss,
     bce = F.binary_cross_entropy, binary_crossentropy = F.binary_cross_entropy,
     bce_with_logits = F.binary_cross_entropy_with_logits,
   }
+  -- what accuracy compares: class indices (classes), one-hot rows (onehot),
+  -- probabilities or logits of 0/1 targets (binary, logits)
   local classification = { [F.cross_entropy] = 'classes', [F.nll_loss] = 'classes',
+                           [sparse_categorical_crossentropy] = 'classes', [categorical_crossentropy] = 'onehot',
                            [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits' }
   -- a built-in loss module's kind, as its name's (false: a regression loss)
   local module_kind = { CrossEntropyLoss = 'classes', NLLLoss = 'classes', BCELoss = 'binary',
@@ -50,7 +86,7 @@ return function(nl)
       nl._raise('compile: lr and momentum apply to an optimizer given by name; set them on the optimizer object')
     end
     local l = opts.loss or 'mse'
-    local lossfn, kind
+    local lossfn, kind, divisor, summed
     if type(l) == 'string' then
       lossfn = losses[l:lower()]
       if not lossfn then nl._raise("compile: unknown loss '" .. l .. "'") end
@@ -61,14 +97,50 @@ return function(nl)
       -- a loss module's kind comes from its class (the closure above has
       -- none, and accuracy was then taken as thresholds at 0.5)
       kind = module_kind[l.__name]
+      local lo = kind ~= nil and rawget(l, 'opts') or {}
+      summed = lo.reduction == 'sum'
+      if lo.reduction == 'none' then
+        nl._raise("compile: a loss module with reduction = 'none' gives no single loss to train on")
+      end
+      -- a class loss with weights or an ignored class divides its mean by
+      -- the summed weights of the rows it keeps, not by the rows: the
+      -- epoch's loss weighs each batch by that divisor (rows would make
+      -- the loss depend on the batch size, and a batch of ignored rows
+      -- NaN), and accuracy leaves ignored rows out
+      if kind == 'classes' and (lo.weight ~= nil or lo.ignore_index ~= nil) then
+        local w, ignore = lo.weight, lo.ignore_index
+        divisor = function(yb)
+          local keep = ignore and yb:ne(ignore) or nil
+          local n = keep and keep:sum():item() or yb:numel()
+          local d = n
+          if w ~= nil and n > 0 then
+            local t = keep and nl.where(keep, yb, 1) or yb
+            local wy = w:index_select(1, t)
+            d = (keep and nl.where(keep, wy, 0) or wy):sum():item()
+          end
+          return d, n, keep
+        end
+      end
     else nl._raise('compile: loss must be a name, a function or a loss module') end
-    local metrics = {}
+    local metrics, listed = {}, {}
     local ms = opts.metrics or {}
     if type(ms) == 'string' then ms = { ms } end
     if type(ms) ~= 'table' then nl._argerror('compile', 'metrics as a list of names', ms) end
+    local count = 0
+    for _ in pairs(ms) do count = count + 1 end
+    if count ~= #ms or (count > 0 and ms[count] == nil) then
+      nl._raise("compile: metrics must be a list of names, such as {'accuracy', 'mae'}, got a table with keys")
+    end
     for _, m in ipairs(ms) do
       local name = m == 'acc' and 'accuracy' or m
       if name ~= 'accuracy' and name ~= 'mae' then nl._raise("compile: unknown metric '" .. tostring(m) .. "'") end
+      if listed[name] then nl._raise("compile: metric '" .. name .. "' is listed twice") end
+      listed[name] = true
+      if name == 'mae' and kind ~= nil then
+        nl._raise("compile: metric 'mae' compares outputs with targets of their shape, not with a "
+          .. (kind == 'classes' and 'class loss\'s class indices' or 'classification loss\'s labels')
+          .. "; use 'accuracy'")
+      end
       if name == 'accuracy' and type(l) ~= 'string' and kind == nil then
         nl._raise("compile: metric 'accuracy' with a loss function or a custom loss module cannot tell classes "
           .. 'from probabilities; give the loss by name (cross_entropy, nll, bce, bce_with_logits) or as '
@@ -76,7 +148,8 @@ return function(nl)
       end
       metrics[#metrics + 1] = name
     end
-    rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = kind or nil, metrics = metrics })
+    rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = kind or nil, metrics = metrics,
+                                divisor = divisor, summed = summed })
     return self
   end
 
@@ -86,13 +159,52 @@ return function(nl)
     return c
   end
 
-  -- the metric's sum over a batch (averaged by the caller)
-  local function metric_sum(name, kind, pred, y)
+  -- the metric's sum over a batch's rows (averaged by the caller). As
+  -- Keras picks accuracy's form: class indices against the argmax of each
+  -- row; rows of more than one column, one-hot or not, by their argmaxes
+  -- (a regression loss on one-hot rows too); one column or 0/1 targets by
+  -- a threshold, 0.5 on probabilities and 0 on logits. Rows whose class
+  -- is ignored (keep false) count for neither side.
+  local function metric_sum(name, kind, pred, y, keep)
     if name == 'mae' then return (pred - y):abs():sum():item() / math.max(1, pred:numel() / pred:size(1)) end
-    if kind == 'classes' then return pred:argmax(2):eq(y):sum():item() end
+    if kind == 'classes' then
+      local hit = pred:argmax(2):eq(y)
+      if keep then hit = hit * keep end
+      return hit:sum():item()
+    end
+    if (kind == 'onehot' or kind == nil) and pred:dim() == 2 and pred:size(2) > 1 and same_shape(pred, y) then
+      return pred:argmax(2):eq(y:argmax(2)):sum():item()
+    end
     local thr = kind == 'logits' and 0 or 0.5
     return pred:gt(thr):eq(y):float():mean():item() * pred:size(1)
   end
+
+  -- a batch's share of the epoch: the loss's divisor (its rows, or the
+  -- summed class weights of the rows kept) and the rows accuracy counts;
+  -- keep marks the rows of a class not ignored
+  local function batch_weight(c, yb, len)
+    if not c.divisor then return len, len, nil end
+    return c.divisor(yb)
+  end
+
+  -- the running sums of an epoch or an evaluation: rows seen, the loss
+  -- times each batch's divisor, the divisors, the rows accuracy counts,
+  -- and the metrics' sums
+  local function tally_new() return { seen = 0, loss_sum = 0, wsum = 0, vsum = 0, metrics = {} } end
+  local function tally_add(c, t, pred, yb, lv)
+    local len = yb:size(1)
+    local d, v, keep = batch_weight(c, yb, len)
+    t.seen = t.seen + len
+    if c.summed then t.loss_sum = t.loss_sum + lv
+    elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored rows: NaN times 0
+    t.wsum, t.vsum = t.wsum + d, t.vsum + v
+    for _, m in ipairs(c.metrics) do
+      t.metrics[m] = (t.metrics[m] or 0) + metric_sum(m, c.kind, pred, yb, keep)
+    end
+  end
+  -- the epoch's loss: the whole set's, as one batch would give it
+  local function tally_loss(c, t) return c.summed and t.loss_sum or t.loss_sum / t.wsum end
+  local function tally_metric(t, m) return t.metrics[m] / (m == 'accuracy' and t.vsum or t.seen) end
 
   local function check_xy(op, X, y)
     nl._T(X, op)
@@ -133,19 +245,18 @@ return function(nl)
 
   -- one pass over (X, y) without training: mean loss and metrics
   local function run_eval(self, c, X, y, batch_size)
-    local n, loss_sum, sums = X:size(1), 0, {}
+    local n, t = X:size(1), tally_new()
     in_eval(self, function()
       for start = 1, n, batch_size do
         local len = math.min(batch_size, n - start + 1)
         local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
         local pred = self(xb)
-        loss_sum = loss_sum + c.loss(pred, yb):item() * len
-        for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred, yb) end
+        tally_add(c, t, pred, yb, c.loss(pred, yb):item())
       end
     end)
     local out = {}
-    for _, m in ipairs(c.metrics) do out[m] = sums[m] / n end
-    return loss_sum / n, out
+    for _, m in ipairs(c.metrics) do out[m] = tally_metric(t, m) end
+    return tally_loss(c, t), out
   end
 
   -- generator state <-> JSON-safe strings (64-bit values exceed doubles)
@@ -189,10 +300,27 @@ return function(nl)
     end
     local verbose = opts.verbose == nil and 1 or opts.verbose
     if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
-    if type(verbose) ~= 'number' or verbose ~= verbose then nl._argerror('fit', 'verbose as 0, 1, 2 or a boolean', verbose) end
+    -- 0 silent, 1 a progress bar on a terminal and a line per epoch, 2 the lines alone (as Keras)
+    if verbose ~= 0 and verbose ~= 1 and verbose ~= 2 then
+      nl._argerror('fit', 'verbose as 0, 1, 2 or a boolean', opts.verbose)
+    end
+    if opts.shuffle ~= nil and type(opts.shuffle) ~= 'boolean' then
+      nl._argerror('fit', 'shuffle as a boolean', opts.shuffle)
+    end
+    if opts.on_step ~= nil and type(opts.on_step) ~= 'function' then
+      nl._argerror('fit', 'on_step as a function (epoch, step, loss)', opts.on_step)
+    end
     local val = opts.validation_data
     if val ~= nil and type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}', val) end
-    if val then check_xy('fit (validation_data)', val[1], val[2]) end
+    if val then
+      local count = 0
+      for _ in pairs(val) do count = count + 1 end
+      if count ~= 2 or val[1] == nil or val[2] == nil then
+        nl._raise(('fit: validation_data must be {X, y}, got a table of %d entries (sample weights are not '
+                   .. 'supported)'):format(count))
+      end
+      check_xy('fit (validation_data)', val[1], val[2])
+    end
     local split = opts.validation_split
     if split ~= nil then
       if val then nl._raise('fit: give validation_data or validation_split, not both') end
@@ -236,7 +364,7 @@ return function(nl)
                                                                shuffle = not sampler and opts.shuffle ~= false })
     local gen = loader.generator     -- nl's own: it shuffles and drives dropout
     local nb, n = #loader, X:size(1)
-    local tty = verbose > 0 and lib.nl_isatty(1) ~= 0
+    local tty = verbose == 1 and lib.nl_isatty(1) ~= 0
     local history = { loss = {}, epoch = {} }
     if val then history.val_loss = {} end
     for _, m in ipairs(c.metrics) do
@@ -253,6 +381,18 @@ return function(nl)
         local st = extras.extra
         if type(st) ~= 'table' or not st.fit then
           nl._raise('fit: ' .. ckpt.path .. ' is not a checkpoint written by fit')
+        end
+        -- a history of other metrics or validation would have holes: refused
+        -- before training (an epoch trained, then fit failed on a nil)
+        local function keys(h)
+          local ks = {}
+          for k in pairs(type(h) == 'table' and h or {}) do ks[#ks + 1] = tostring(k) end
+          table.sort(ks)
+          return table.concat(ks, ', ')
+        end
+        if keys(st.history) ~= keys(history) then
+          nl._raise(('fit: %s was written with the history {%s}, and this fit keeps {%s}; resume with the '
+                     .. 'same metrics and validation'):format(ckpt.path, keys(st.history), keys(history)))
         end
         c.optimizer:load_state_dict(extras.optimizer)
         history = st.history
@@ -276,19 +416,19 @@ return function(nl)
       end
     end
 
-    -- the sums (samples, loss, metrics) over every rank's share, divided by div
-    local function global_sums(seen, loss_sum, sums, div)
-      local s = { seen, loss_sum }
-      for i, m in ipairs(c.metrics) do s[i + 2] = sums[m] or 0 end
+    -- a tally's sums over every rank's share, divided by div
+    local function global_sums(t, div)
+      local s = { t.seen, t.loss_sum, t.wsum, t.vsum }
+      for i, m in ipairs(c.metrics) do s[i + 4] = t.metrics[m] or 0 end
       s = dist.allreduce(nl.tensor(s, 'float64')):div(div):totable()
-      local out = {}
-      for i, m in ipairs(c.metrics) do out[m] = s[i + 2] end
-      return s[1], s[2], out
+      local out = { seen = s[1], loss_sum = s[2], wsum = s[3], vsum = s[4], metrics = {} }
+      for i, m in ipairs(c.metrics) do out.metrics[m] = s[i + 4] end
+      return out
     end
 
     local function save(epoch, step, rng_epoch, sums)
       if sampler and step > 0 then    -- mid-epoch: each rank resumes with an equal part
-        sums.seen, sums.loss_sum, sums.metrics = global_sums(sums.seen, sums.loss_sum, sums.metrics, world)
+        sums = global_sums(sums, world)
       end
       if dist and dist.rank() ~= 0 then return end
       self:save(ckpt.path, { optimizer = c.optimizer, extra = {
@@ -300,7 +440,7 @@ return function(nl)
     self:train()
     for epoch = start_epoch, epochs do
       local t0, last_draw = nl.time(), -1
-      local seen, loss_sum, sums, step = 0, 0, {}, 0
+      local t, step = tally_new(), 0
       local rng_epoch = rng_save(gen)
       local skip, seen0 = 0, 0      -- batches and samples done before this run (a resumed epoch)
       if resumed and epoch == start_epoch then
@@ -308,8 +448,10 @@ return function(nl)
         rng_restore(gen, resumed.rng_epoch)
         rng_epoch = resumed.rng_epoch
         skip = start_step
-        seen, loss_sum, sums = resumed.sums.seen, resumed.sums.loss_sum, resumed.sums.metrics
-        step, seen0 = skip, seen
+        local rs = resumed.sums      -- wsum and vsum are new: rows, before
+        t = { seen = rs.seen, loss_sum = rs.loss_sum, wsum = rs.wsum or rs.seen, vsum = rs.vsum or rs.seen,
+              metrics = rs.metrics }
+        step, seen0 = skip, t.seen
       end
       if sampler then sampler:set_epoch(epoch_base + epoch) end
       local it = loader:iter(skip)
@@ -323,18 +465,11 @@ return function(nl)
         c.optimizer:zero_grad()
         loss:backward()
         c.optimizer:step()
-        local len = xb:size(1)
         local lv = loss:item()
-        seen = seen + len
-        loss_sum = loss_sum + lv * len
-        if #c.metrics > 0 then
-          nl.no_grad(function()
-            for _, m in ipairs(c.metrics) do sums[m] = (sums[m] or 0) + metric_sum(m, c.kind, pred:detach(), yb) end
-          end)
-        end
+        nl.no_grad(function() tally_add(c, t, pred:detach(), yb, lv) end)
         if opts.on_step then opts.on_step(epoch, step, lv) end
         if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb then
-          save(epoch, step, rng_epoch, { seen = seen, loss_sum = loss_sum, metrics = sums })
+          save(epoch, step, rng_epoch, t)
         end
         local now = nl.time()
         if tty and (now - last_draw > 0.1 or step == nb) then
@@ -343,20 +478,20 @@ return function(nl)
           local width = 24
           local done = math.floor(width * step / nb)
           local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
-          local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, loss_sum / seen) }
-          for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, sums[m] / seen) end
-          parts[#parts + 1] = ('%.0f samples/s'):format((seen - seen0) * world / math.max(elapsed, 1e-9))
+          local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, tally_loss(c, t)) }
+          for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, tally_metric(t, m)) end
+          parts[#parts + 1] = ('%.0f samples/s'):format((t.seen - seen0) * world / math.max(elapsed, 1e-9))
           parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
           io.flush()
         end
       end
       local elapsed = nl.time() - t0
-      local processed = (seen - seen0) * world    -- every rank's share is the same size
-      if sampler then seen, loss_sum, sums = global_sums(seen, loss_sum, sums, 1) end
+      local processed = (t.seen - seen0) * world    -- every rank's share is the same size
+      if sampler then t = global_sums(t, 1) end
       history.epoch[epoch] = epoch
-      history.loss[epoch] = loss_sum / seen
-      for _, m in ipairs(c.metrics) do history[m][epoch] = sums[m] / seen end
+      history.loss[epoch] = tally_loss(c, t)
+      for _, m in ipairs(c.metrics) do history[m][epoch] = tally_metric(t, m) end
       local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[epoch]) }
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][epoch]) end
       if val then
@@ -371,7 +506,7 @@ return function(nl)
       line[#line + 1] = ('%.0f samples/s - %s'):format(processed / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
-      if ckpt then save(epoch + 1, 0, rng_save(gen), { seen = 0, loss_sum = 0, metrics = {} }) end
+      if ckpt then save(epoch + 1, 0, rng_save(gen), tally_new()) end
     end
     return history
   end

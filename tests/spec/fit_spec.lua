@@ -485,6 +485,165 @@ m:fit(X, y, { epochs = 1, batch_size = 4, shuffle = false })
   end)
 end)
 
+describe("fit's whole-set sums and its checks", function()
+  -- 5 rows of 2 features, 3 classes, on fixed weights: every loss below is
+  -- compared with the same loss over the whole set at once
+  local W = nl.tensor({ { 1, 2 }, { 3, -1 }, { 0.5, 0.5 } })
+  local X = nl.tensor({ { 1, 0 }, { 0, 1 }, { 1, 1 }, { 2, 0 }, { 0, 2 }, { -1, 1 }, { 1, -2 } })
+  local function fixed()
+    local m = nn.Linear(2, 3)
+    nl.no_grad(function()
+      m.weight:copy_(W)
+      m.bias:copy_(nl.tensor({ 0.1, 0.2, 0.3 }))
+    end)
+    return m
+  end
+
+  -- the loss of a weighted mean was each batch's mean times its rows: it
+  -- changed with the batch size, and a batch of ignored rows made it NaN
+  it('gives a class loss with weights or an ignored class its whole-set value at any batch size', function()
+    local y = nl.tensor({ 1, 2, 3, 1, -100, -100, 2 }, 'int64')
+    for _, o in ipairs({ { ignore_index = -100 }, { weight = nl.tensor({ 1, 2, 3 }), ignore_index = -100 },
+                         { weight = nl.tensor({ 1, 2, 3 }), ignore_index = -100, label_smoothing = 0.2 } }) do
+      local m = fixed()
+      m:compile { optimizer = optim.SGD(m:parameters(), { lr = 0 }), loss = nn.CrossEntropyLoss(o),
+                  metrics = { 'accuracy' } }
+      local want = F.cross_entropy(m(X), y, o):item()
+      -- accuracy over the rows not ignored: rows 1, 2, 3, 4 and 7
+      local pred, hits = m(X):argmax(2):totable(), 0
+      for i, c in ipairs({ 1, 2, 3, 1, 0, 0, 2 }) do if pred[i] == c then hits = hits + 1 end end
+      for _, bs in ipairs({ 1, 2, 3, 5, 7 }) do
+        local loss, met = m:evaluate(X, y, { batch_size = bs })
+        assert(S.close(loss, want, 1e-6), ('batch %d: %.8g, whole set %.8g'):format(bs, loss, want))
+        assert.are.equal(hits / 5, met.accuracy)
+        local h = m:fit(X, y, { batch_size = bs, shuffle = false, verbose = 0 })
+        assert(S.close(h.loss[1], want, 1e-6), ('fit, batch %d: %.8g, whole set %.8g'):format(bs, h.loss[1], want))
+        assert.are.equal(hits / 5, h.accuracy[1])
+      end
+    end
+  end)
+
+  it("gives a loss module of reduction = 'sum' the whole set's sum", function()
+    local m, yr = fixed(), nl.tensor(S.nested({ 7, 3 }, S.rng(3)))
+    m:compile { loss = nn.MSELoss({ reduction = 'sum' }) }
+    local want = F.mse_loss(m(X), yr, { reduction = 'sum' }):item()
+    for _, bs in ipairs({ 1, 3, 7 }) do assert(S.close(m:evaluate(X, yr, { batch_size = bs }), want, 1e-6)) end
+    contains(errmsg(m.compile, m, { loss = nn.MSELoss({ reduction = 'none' }) }), "reduction = 'none'")
+  end)
+
+  -- Keras's names take probabilities (a model ending in softmax), clipped
+  -- to [1e-7, 1 - 1e-7]; they were cross_entropy on logits, so softmax ran twice
+  it("takes probabilities under Keras's categorical cross-entropy names", function()
+    local m = nn.Sequential(fixed(), nn.Softmax(2))
+    local y = nl.tensor({ 1, 2, 3, 1, 2, 3, 3 }, 'int64')
+    local P = m(X):totable()
+    local want, onehot = 0, {}
+    for i, c in ipairs(y:totable()) do
+      want = want - math.log(P[i][c]) / 7
+      onehot[i] = { 0, 0, 0 }
+      onehot[i][c] = 1
+    end
+    m:compile { loss = 'sparse_categorical_crossentropy', metrics = { 'accuracy' } }
+    local loss, met = m:evaluate(X, y, { batch_size = 3 })
+    assert(S.close(loss, want, 1e-5), ('%.8g, by hand %.8g'):format(loss, want))
+    local _, acc = nl.no_grad(function() return F.cross_entropy(m(X), y), m(X):argmax(2):eq(y):sum():item() / 7 end)
+    assert.are.equal(acc, met.accuracy)
+    m:compile { loss = 'categorical_crossentropy', metrics = { 'accuracy' } }
+    loss, met = m:evaluate(X, nl.tensor(onehot), { batch_size = 3 })
+    assert(S.close(loss, want, 1e-5), ('one-hot: %.8g, by hand %.8g'):format(loss, want))
+    assert.are.equal(acc, met.accuracy)
+    -- a probability of 0 is clipped: a finite loss of -log(1e-7)
+    local zero = nn.Sequential(nn.Linear(2, 2))
+    nl.no_grad(function()
+      zero[1].weight:zero_()
+      zero[1].bias:copy_(nl.tensor({ 1, 0 }))
+    end)
+    zero:compile { loss = 'sparse_categorical_crossentropy' }
+    assert(S.close(zero:evaluate(X, nl.tensor({ 2, 2, 2, 2, 2, 2, 2 }, 'int64')), -math.log(1e-7), 1e-4))
+    -- the one-hot form refuses class indices
+    contains(errmsg(m.evaluate, m, X, y), 'categorical_crossentropy: target must be one-hot rows')
+  end)
+
+  -- Keras's accuracy for outputs of several columns against targets of
+  -- that shape compares argmaxes; it thresholded each entry at 0.5
+  it('measures accuracy of one-hot targets under mse by the argmax of each row', function()
+    local m = fixed()
+    local Y = nl.zeros(7, 3)
+    local want, pred = 0, m(X):argmax(2):totable()
+    for i, c in ipairs({ 1, 3, 3, 2, 1, 1, 2 }) do
+      Y[i][c] = 1
+      if pred[i] == c then want = want + 1 / 7 end
+    end
+    m:compile { loss = 'mse', metrics = { 'accuracy' } }
+    local _, met = m:evaluate(X, Y, { batch_size = 2 })
+    assert(S.close(met.accuracy, want, 1e-12), ('%g, by hand %g'):format(met.accuracy, want))
+  end)
+
+  it('refuses metrics listed twice, metrics under keys, and mae against class labels', function()
+    local m = nn.Linear(2, 3)
+    contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { 'acc', 'accuracy' } }),
+             "compile: metric 'accuracy' is listed twice")
+    contains(errmsg(m.compile, m, { loss = 'mse', metrics = { 'mae', 'mae' } }), "'mae' is listed twice")
+    contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { accuracy = true } }), 'list of names')
+    contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { [2] = 'accuracy' } }), 'list of names')
+    contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { 'mae' } }), "metric 'mae'")
+  end)
+
+  -- each was taken and misread: shuffle = 'no' shuffled, a third entry of
+  -- validation_data (Keras's sample weights) was dropped, on_step = 5
+  -- failed after the first step had changed the weights, verbose = 7 drew
+  it('checks shuffle, on_step, validation_data and verbose before training', function()
+    local m, y = fixed(), nl.tensor({ 1, 2, 3, 1, 2, 3, 3 }, 'int64')
+    m:compile { optimizer = 'sgd', lr = 0.5, loss = 'cross_entropy' }
+    local before = m.weight:clone()
+    contains(errmsg(m.fit, m, X, y, { shuffle = 'no', verbose = 0 }), 'fit: expected shuffle as a boolean')
+    contains(errmsg(m.fit, m, X, y, { on_step = 5, verbose = 0 }), 'fit: expected on_step as a function')
+    contains(errmsg(m.fit, m, X, y, { validation_data = { X, y, nl.ones(7) }, verbose = 0 }),
+             'validation_data must be {X, y}, got a table of 3 entries')
+    for _, v in ipairs({ 3, -1, 0.5 }) do
+      contains(errmsg(m.fit, m, X, y, { verbose = v }), 'fit: expected verbose as 0, 1, 2 or a boolean')
+    end
+    assert.are.same(before:totable(), m.weight:totable())
+  end)
+
+  it('verbose = 2 prints the epoch lines without a progress bar on a terminal', function()
+    local tmp = os.tmpname()
+    S.write(tmp, S.path_prelude .. [[
+local nl = require 'nnlua'
+local m = nl.nn.Linear(3, 2)
+m:compile { optimizer = 'sgd', loss = 'mse' }
+m:fit(nl.randn(10, 3), nl.randn(10, 2), { epochs = 2, batch_size = 4, verbose = 2 })
+]])
+    local p = io.popen(('script -q -e -c "luajit %s" /dev/null 2>&1'):format(tmp))
+    local out = p:read('*a')
+    p:close()
+    os.remove(tmp)
+    assert.is_truthy(out:find('epoch 1/2 - loss', 1, true), out)
+    assert.is_truthy(out:find('epoch 2/2 - loss', 1, true), out)
+    assert.is_falsy(out:find('[', 1, true), out)
+    assert.is_falsy(out:find('\27', 1, true), out)
+  end)
+
+  -- the checkpoint's history had no list for the new metric: the resumed
+  -- run trained an epoch, then failed indexing nil
+  it('refuses to resume with other metrics or validation, naming both', function()
+    local m, y = fixed(), nl.tensor({ 1, 2, 3, 1, 2, 3, 3 }, 'int64')
+    local path = dir .. '/resume_metrics.st'
+    m:compile { loss = 'cross_entropy' }
+    m:fit(X, y, { epochs = 1, verbose = 0, checkpoint = { path = path } })
+    m:compile { loss = 'cross_entropy', metrics = { 'accuracy' } }
+    local msg = errmsg(m.fit, m, X, y, { epochs = 2, verbose = 0, checkpoint = { path = path }, resume = true })
+    contains(msg, 'history {epoch, loss}')
+    contains(msg, '{accuracy, epoch, loss}')
+    m:compile { loss = 'cross_entropy' }
+    msg = errmsg(m.fit, m, X, y, { epochs = 2, verbose = 0, checkpoint = { path = path }, resume = true,
+                                   validation_data = { X, y } })
+    contains(msg, '{epoch, loss, val_loss}')
+    local h = m:fit(X, y, { epochs = 2, verbose = 0, checkpoint = { path = path }, resume = true })
+    assert.are.equal(2, #h.loss)
+  end)
+end)
+
 -- ---- nl.plot -----------------------------------------------------------------
 
 -- a small XML check: tags balance, one <svg> root, no stray text outside
