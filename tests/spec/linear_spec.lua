@@ -136,7 +136,7 @@ describe('nl_linear', function()
     local lin = nn.Linear(4, 3)
     local x = rand({ 5, 4 })
     same_bits(F.linear(x, lin.weight, lin.bias), lin(x), 'F.linear')
-    -- 1-D and 3-D input: the matmul and add they always ran, as PyTorch's shapes
+    -- 1-D and 3-D input: rows through the same op, in PyTorch's shapes
     local x3 = rand({ 2, 5, 4 })
     local y3 = lin(x3)
     assert.are.same({ 2, 5, 3 }, y3:shape())
@@ -161,6 +161,22 @@ describe('nl_linear', function()
     for _, f in ipairs({ lin, nn.Sequential(lin, nn.ReLU()) }) do
       e = err(function() return f(nl.ones(5, 6)) end)
       assert.is_truthy(e:find('Linear: input has 6 features in its last dim, expected 4 (input shape [5,6])', 1, true), e)
+    end
+    -- other input ranks: checked with the caller's shapes (a bias of
+    -- another shape broadcast the output larger; dtypes mixed; the weight
+    -- was named transposed, or as t's)
+    local bad = {
+      { rand({ 2, 2, 4 }), lin.weight, rand({ 3, 1, 1, 3 }), 'input float32 [2,2,4], weight float32 [3,4], bias float32 [3,1,1,3]' },
+      { rand({ 4 }), lin.weight, rand({ 5, 3 }), 'input float32 [4], weight float32 [3,4], bias float32 [5,3]' },
+      { rand({ 2, 2, 4 }), lin.weight, rand({ 3 }, 'double'), 'bias float64 [3]' },
+      { rand({ 2, 2, 4 }), rand({ 3, 5 }), nil, 'input float32 [2,2,4], weight float32 [3,5]: expected input (..., in)' },
+      { rand({ 2, 2, 4 }), rand({ 2, 3, 4 }), nil, 'weight float32 [2,3,4]' },
+      { nl.ones(2, 2, 4, 'int64'), lin.weight:long(), nil, 'input int64 [2,2,4]' },
+    }
+    for _, c in ipairs(bad) do
+      e = err(function() return F.linear(c[1], c[2], c[3]) end)
+      assert.is_truthy(e:find('linear: ' .. c[4], 1, true) or e:find(c[4], 1, true), e)
+      assert.is_truthy(e:find('linear: ', 1, true), e)
     end
     -- an empty batch is no error: (0, 3)
     assert.are.same({ 0, 3 }, lin(nl.ones(0, 4)):shape())

@@ -13,9 +13,23 @@ return function(nl, nn)
     local p, pw = nl._T(x, 'linear'), nl._T(weight, 'linear')
     local pb = bias ~= nil and nl._T(bias, 'linear') or nil
     if p.ndim == 2 then return nl._wrap(lib.nl_linear(p, pw, pb, 0)) end
-    local y = nl.matmul(x, weight:t())
-    if bias ~= nil then y = y + bias end
-    return y
+    -- other ranks: checked here with the caller's shapes (they went to
+    -- matmul and an add unchecked, and a bias of another shape broadcast
+    -- the output larger), then run as rows through the same C op
+    local dt = x:dtype()
+    local ok = p.ndim >= 1 and pw.ndim == 2 and x:size(-1) == weight:size(2) and weight:dtype() == dt
+               and dt ~= 'int64' and (bias == nil or (pb.ndim == 1 and bias:size(1) == weight:size(1)
+                                                     and bias:dtype() == dt))
+    if not ok then
+      nl._raise(('linear: input %s %s, weight %s %s%s: expected input (..., in) and weight (out, in)%s of one float '
+                 .. 'dtype'):format(dt, nl._shape_str(x), weight:dtype(), nl._shape_str(weight),
+                 bias ~= nil and (', bias ' .. bias:dtype() .. ' ' .. nl._shape_str(bias)) or '',
+                 bias ~= nil and ' and bias (out)' or ''))
+    end
+    local shape = x:shape()
+    shape[#shape] = weight:size(1)
+    local rows = x:reshape(-1, x:size(-1))
+    return nl._wrap(lib.nl_linear(rows.ptr, pw, pb, 0)):view(shape)
   end
 
   local Linear = Module:extend('Linear')
