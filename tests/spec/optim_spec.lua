@@ -610,7 +610,50 @@ describe('optimizer errors', function()
       function() optim.StepLR(optim.SGD({ W }, { lr = 0.1 }), { step_size = 2, gama = 0.5 }) end },
     { 'CosineAnnealingLR: T_max must be a positive integer, got 0',
       function() optim.CosineAnnealingLR(optim.SGD({ W }, { lr = 0.1 }), { T_max = 0 }) end },
+    -- a dot for a colon failed inside on a nil self
+    { 'step: expected a scheduler; call it as sched:step%(...%)',
+      function() optim.StepLR(optim.SGD({ W }, { lr = 0.1 }), { step_size = 2 }).step() end },
+    { 'get_last_lr: expected a scheduler',
+      function() optim.CosineAnnealingLR(optim.SGD({ W }, { lr = 0.1 }), { T_max = 2 }).get_last_lr() end },
   }
+
+  -- a dict of another number of param groups left a group's lr nil (the
+  -- optimizer failed at its next step); a step_size of 0 stopped the decay,
+  -- a string failed in arithmetic, a fractional last_epoch was taken
+  it('a scheduler refuses a state dict that does not fit, changing nothing', function()
+    local function sched(groups)
+      local gs = {}
+      for i = 1, groups do gs[i] = { params = { nl.zeros(1):requires_grad() } } end
+      return optim.StepLR(optim.SGD(gs, { lr = 0.1 }), { step_size = 2, gamma = 0.5 })
+    end
+    local sd = sched(1):state_dict()
+    local function with(k, v)
+      local c = {}
+      for key, val in pairs(sd) do c[key] = val end
+      c[k] = v
+      return c
+    end
+    local bad = {
+      { sd, 'base_lrs and last_lr must be lists of 2 numbers, one per param group', 2 },
+      { with('step_size', 0), 'step_size must be a positive integer, got 0' },
+      { with('step_size', 'x'), 'step_size must be a number, got string' },
+      { with('gamma', 'x'), 'gamma must be a number, got string' },
+      { with('last_epoch', 1.5), 'last_epoch must be a whole number >= %-1, got 1.5' },
+      { with('base_lrs', { 'a' }), 'base_lrs and last_lr must be lists of 1 numbers' },
+      { with('last_lr', { 0.1, 0.2 }), 'base_lrs and last_lr must be lists of 1 numbers' },
+    }
+    for _, c in ipairs(bad) do
+      local s2 = sched(c[3] or 1)
+      local before = s2:state_dict()
+      local ok, err = pcall(s2.load_state_dict, s2, c[1])
+      assert.is_false(ok)
+      assert.matches('StepLR: load_state_dict: ' .. c[2], err)
+      assert.are.same(before, s2:state_dict())
+    end
+    local s3 = sched(1)
+    s3:load_state_dict(with('last_epoch', 3))
+    assert.are.equal(3, s3.last_epoch)
+  end)
   for _, c in ipairs(cases) do
     it(c[1]:gsub('%%', ''), function()
       local ok, err = pcall(c[2])

@@ -68,18 +68,45 @@ return function(nl, optim)
     return sd
   end
 
+  local function number_list(v, n)
+    if type(v) ~= 'table' or #v ~= n then return false end
+    for i = 1, n do if type(v[i]) ~= 'number' or v[i] ~= v[i] then return false end end
+    local count = 0
+    for _ in pairs(v) do count = count + 1 end
+    return count == n
+  end
+
+  -- checked whole before anything changes: a dict of another number of
+  -- groups left a group's lr nil (the optimizer failed at its next step),
+  -- and options of the wrong type or range failed in the arithmetic, or
+  -- stopped the schedule (step_size = 0)
   function Scheduler:load_state_dict(sd)
+    local op = self.name .. ': load_state_dict'
     if type(sd) ~= 'table' or type(sd.last_epoch) ~= 'number' or type(sd.base_lrs) ~= 'table' then
-      raise(self.name .. ': load_state_dict: expected a table from state_dict')
+      raise(op .. ': expected a table from state_dict')
     end
+    local e = sd.last_epoch
+    if e ~= math.floor(e) or e < -1 or e == math.huge then
+      raise(('%s: last_epoch must be a whole number >= -1, got %s'):format(op, tostring(e)))
+    end
+    local n = #self.optimizer.param_groups
+    if not number_list(sd.base_lrs, n) or (sd.last_lr ~= nil and not number_list(sd.last_lr, n)) then
+      raise(('%s: base_lrs and last_lr must be lists of %d numbers, one per param group of the optimizer'):format(op, n))
+    end
+    local vals = {}
+    for k in pairs(self._defaults) do
+      local v = sd[k]
+      if v == nil then v = self[k] end
+      if type(v) ~= 'number' then raise(('%s: %s must be a number, got %s'):format(op, k, type(v))) end
+      vals[k] = v
+    end
+    self._check(op, vals)
     self.last_epoch = sd.last_epoch
     self.base_lrs = {}
     for i, v in ipairs(sd.base_lrs) do self.base_lrs[i] = v end
     self._last_lr = {}
     for i, v in ipairs(sd.last_lr or self.base_lrs) do self._last_lr[i] = v end
-    for k in pairs(self._defaults) do
-      if sd[k] ~= nil then self[k] = sd[k] end
-    end
+    for k, v in pairs(vals) do self[k] = v end
   end
 
   -- StepLR: lr *= gamma every step_size epochs
@@ -94,12 +121,15 @@ return function(nl, optim)
     return lrs
   end
   function StepLR:_closed_form(base, e) return base * self.gamma ^ math.floor(e / self.step_size) end
+  function StepLR._check(op, o)
+    local s = o.step_size
+    if type(s) ~= 'number' or s < 1 or s ~= math.floor(s) or s == math.huge then
+      raise(('%s: step_size must be a positive integer, got %s'):format(op, tostring(s)))
+    end
+  end
   function optim.StepLR(opt, opts)
     if type(opts) ~= 'table' or opts.step_size == nil then raise('StepLR: step_size is required') end
-    local s = opts.step_size
-    if type(s) ~= 'number' or s < 1 or s ~= math.floor(s) then
-      raise(('StepLR: step_size must be a positive integer, got %s'):format(tostring(s)))
-    end
+    StepLR._check('StepLR', opts)
     return new(StepLR, 'StepLR', opt, opts, StepLR._defaults)
   end
 
@@ -125,12 +155,20 @@ return function(nl, optim)
   function Cosine:_closed_form(base, e)
     return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2
   end
+  function Cosine._check(op, o)
+    local T = o.T_max
+    if type(T) ~= 'number' or T < 1 or T ~= math.floor(T) or T == math.huge then
+      raise(('%s: T_max must be a positive integer, got %s'):format(op, tostring(T)))
+    end
+  end
   function optim.CosineAnnealingLR(opt, opts)
     if type(opts) ~= 'table' or opts.T_max == nil then raise('CosineAnnealingLR: T_max is required') end
-    local T = opts.T_max
-    if type(T) ~= 'number' or T < 1 or T ~= math.floor(T) then
-      raise(('CosineAnnealingLR: T_max must be a positive integer, got %s'):format(tostring(T)))
-    end
+    Cosine._check('CosineAnnealingLR', opts)
     return new(Cosine, 'CosineAnnealingLR', opt, opts, Cosine._defaults)
   end
+
+  -- sched.step() (a dot for a colon) failed inside on a nil self
+  nl._guard_methods(Scheduler, function(self)
+    return type(self) == 'table' and type(rawget(self, 'optimizer')) == 'table'
+  end, 'a scheduler', 'sched')
 end
