@@ -111,8 +111,14 @@ return function(nl, nn)
   -- the output's length are made here first, so that the message names
   -- the 1-D op and the caller's shapes (they named conv2d and [N,C,1,L]).
   -- pad: the padding on each side ('same': none needed)
-  local function check1d(op, x, w, groups, pad, d, s)
+  local function check1d(op, x, w, b, groups, pad, d, s)
     local C, O, cg, k, L = x:size(2), w:size(1), w:size(2), w:size(3), x:size(3)
+    local dt = x:dtype()
+    if dt == 'int64' or w:dtype() ~= dt or (b ~= nil and (b:dtype() ~= dt or b:dim() ~= 1 or b:size(1) ~= O)) then
+      nl._raise(('%s: expected a float input, a weight of its dtype%s, got input %s %s, weight %s %s%s'):format(op,
+        b ~= nil and (' and a bias of the ' .. O .. ' output channels') or '', dt, nl._shape_str(x), w:dtype(),
+        nl._shape_str(w), b ~= nil and (', bias ' .. b:dtype() .. ' ' .. nl._shape_str(b)) or ''))
+    end
     if C % groups ~= 0 or O % groups ~= 0 then
       nl._raise(('%s: groups %d must divide the input\'s %d channels and the weight\'s %d output channels '
         .. '(input %s, weight %s)'):format(op, groups, C, O, nl._shape_str(x), nl._shape_str(w)))
@@ -145,7 +151,8 @@ return function(nl, nn)
     local p = opts.padding or 0
     if p == 'same' then padding_of(p, 1, tonumber(nl._T(weight, op).sizes[2]), 1, d, 1, s, op) end   -- stride's error names conv1d
     if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0) } end
-    check1d(op, x, weight, single(opts.groups or 1, 'groups', op, 1), p == 'same' and p or p == 'valid' and 0 or p[2],
+    if bias ~= nil then nl._T(bias, op) end
+    check1d(op, x, weight, bias, single(opts.groups or 1, 'groups', op, 1), p == 'same' and p or p == 'valid' and 0 or p[2],
             d, s)
     local y = F.conv2d(x:unsqueeze(3), weight:unsqueeze(3), bias,
                        { stride = { 1, s }, dilation = { 1, d }, padding = p, groups = opts.groups })
@@ -277,7 +284,7 @@ return function(nl, nn)
       nl._raise(('Conv1d: input must be (N, C, L) or (C, L), got shape %s'):format(nl._shape_str(x)))
     end
     if d == 2 then x = x:unsqueeze(1) end
-    check1d('Conv1d', x, self.weight, self.groups, self.padding, self.dilation, self.stride)
+    check1d('Conv1d', x, self.weight, self.bias, self.groups, self.padding, self.dilation, self.stride)
     -- the views stay in locals: their handles must outlive the call
     local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
     local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,
