@@ -63,7 +63,7 @@ return function(nl)
   -- the options each call reads; any other key is an error, not ignored
   local COMPILE_KNOWN = { optimizer = 1, loss = 1, metrics = 1, lr = 1, momentum = 1 }
   local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
-                      checkpoint = 1, resume = 1, on_step = 1 }
+                      checkpoint = 1, resume = 'flag', on_step = 1 }
   local CHECKPOINT_KNOWN = { path = 1, every = 1 }
   local BATCH_KNOWN = { batch_size = 1 }
 

@@ -212,10 +212,17 @@ return function(nl)
   -- raises naming op and every key of opts that known lacks, sorted (a
   -- table's keys come in a different order in each process); hint, if
   -- given, follows in parentheses
+  -- known: the keys an op reads; one marked 'flag' must be nil or a
+  -- boolean (0 is true to Lua and 1 was read as false by `== true`: a
+  -- flag of 0 or 'no' was silently misapplied)
   function nl._check_opts(op, opts, known, hint)
     local bad = {}
-    for k in pairs(opts) do
-      if known[k] == nil then bad[#bad + 1] = "'" .. tostring(k) .. "'" end
+    for k, v in pairs(opts) do
+      if known[k] == nil then bad[#bad + 1] = "'" .. tostring(k) .. "'"
+      elseif known[k] == 'flag' and type(v) ~= 'boolean' then
+        raise(('%s: %s must be a boolean (true or false), got %s'):format(op, tostring(k),
+          type(v) == 'number' and tostring(v) or type(v) == 'string' and ("'" .. v .. "'") or type(v)))
+      end
     end
     if #bad == 0 then return end
     table.sort(bad)

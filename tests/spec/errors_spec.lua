@@ -139,6 +139,35 @@ local cases = {
     function() local o = nl.optim.SGD({ nl.ones(1):requires_grad() }, { lr = 1 }); o.step() end },
   { 'multinomial inf', 'multinomial: expected a whole number of samples, got inf',
     function() return nl.multinomial(nl.ones(3), math.huge) end },
+  -- flags given as 0, 1 or strings: 0 is true to Lua and 1 was read as
+  -- false by `== true`, so each was silently misapplied (ceil_mode = 1
+  -- floored, batch_first = 1 read the input sequence-first, bias = 0 kept
+  -- the bias, count_include_pad = 0 counted the padding)
+  { 'Linear bias 0', 'Linear: bias must be a boolean %(true or false%), got 0', function() return nl.nn.Linear(3, 4, { bias = 0 }) end },
+  { 'Conv2d bias string', "Conv2d: bias must be a boolean %(true or false%), got 'no'",
+    function() return nl.nn.Conv2d(1, 2, 3, { bias = 'no' }) end },
+  { 'MaxPool2d ceil_mode 1', 'MaxPool2d: ceil_mode must be a boolean', function() return nl.nn.MaxPool2d(2, { ceil_mode = 1 }) end },
+  { 'max_pool2d return_indices 1', 'max_pool2d: return_indices must be a boolean',
+    function() return nl.nn.functional.max_pool2d(nl.ones(1, 1, 4, 4), 2, { return_indices = 1 }) end },
+  { 'avg_pool2d count_include_pad 0', 'avg_pool2d: count_include_pad must be a boolean %(true or false%), got 0',
+    function() return nl.nn.functional.avg_pool2d(nl.ones(1, 1, 4, 4), 3, { padding = 1, count_include_pad = 0 }) end },
+  { 'LSTM batch_first 1', 'LSTM: batch_first must be a boolean', function() return nl.nn.LSTM(3, 4, { batch_first = 1 }) end },
+  { 'GRUCell bias 1', 'GRUCell: bias must be a boolean', function() return nl.nn.GRUCell(3, 4, { bias = 1 }) end },
+  { 'MultiheadAttention batch_first 0', 'MultiheadAttention: batch_first must be a boolean',
+    function() return nl.nn.MultiheadAttention(4, 2, { batch_first = 0 }) end },
+  { 'MultiheadAttention is_causal 0', 'MultiheadAttention: is_causal must be a boolean', function()
+    local x = nl.ones(2, 1, 4)
+    return nl.nn.MultiheadAttention(4, 2)(x, x, x, { is_causal = 0 })
+  end },
+  { 'TransformerEncoderLayer norm_first 1', 'TransformerEncoderLayer: norm_first must be a boolean',
+    function() return nl.nn.TransformerEncoderLayer(4, 2, { norm_first = 1 }) end },
+  { 'BatchNorm1d affine string', "BatchNorm1d: affine must be a boolean %(true or false%), got 'yes'",
+    function() return nl.nn.BatchNorm1d(3, { affine = 'yes' }) end },
+  { 'LayerNorm elementwise_affine 0', 'LayerNorm: elementwise_affine must be a boolean',
+    function() return nl.nn.LayerNorm(3, { elementwise_affine = 0 }) end },
+  -- NaN passed p < 0 or p > 1, and then no dropout ran
+  { 'LSTM dropout NaN', 'LSTM: dropout must be in %[0, 1%], got nan',
+    function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = 0 / 0 }) end },
 }
 
 describe('misuse', function()

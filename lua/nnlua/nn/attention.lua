@@ -13,10 +13,11 @@ return function(nl, nn)
 
   -- the options each constructor and forward reads; any other key is an
   -- error, not ignored
-  local MHA_INIT = { batch_first = 1, dropout = 1, bias = 1 }
-  local MHA_FORWARD = { attn_mask = 1, key_padding_mask = 1, is_causal = 1, need_weights = 1 }
-  local TEL_INIT = { dim_feedforward = 1, dropout = 1, norm_first = 1, batch_first = 1, layer_norm_eps = 1, activation = 1 }
-  local TEL_FORWARD = { src_mask = 1, src_key_padding_mask = 1, is_causal = 1 }
+  local MHA_INIT = { batch_first = 'flag', dropout = 1, bias = 'flag' }
+  local MHA_FORWARD = { attn_mask = 1, key_padding_mask = 1, is_causal = 'flag', need_weights = 'flag' }
+  local TEL_INIT = { dim_feedforward = 1, dropout = 1, norm_first = 'flag', batch_first = 'flag', layer_norm_eps = 1,
+                     activation = 1 }
+  local TEL_FORWARD = { src_mask = 1, src_key_padding_mask = 1, is_causal = 'flag' }
 
   local MultiheadAttention = Module:extend('MultiheadAttention')
   nn.MultiheadAttention = MultiheadAttention
@@ -225,7 +226,7 @@ return function(nl, nn)
       nl._raise('PositionalEncoding: max_len must be a positive integer, got ' .. tostring(max_len))
     end
     opts = nl._opts('PositionalEncoding', opts)
-    nl._check_opts('PositionalEncoding', opts, { batch_first = 1 })
+    nl._check_opts('PositionalEncoding', opts, { batch_first = 'flag' })
     self.batch_first = opts.batch_first ~= false
     local pos = nl.arange(0, max_len, 'float32'):view(max_len, 1)
     local i = nl.arange(0, d_model, 2, 'float32')

@@ -52,7 +52,7 @@ return function(nl, nn)
 
   -- the options each form reads; any other key is an error, not ignored
   local KNOWN_F = { stride = 1, padding = 1, dilation = 1, groups = 1 }
-  local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 1, padding_mode = 1 }
+  local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 'flag', padding_mode = 1 }
 
   -- one size for a 1-D op: n or {n}
   local function single(v, what, op, lo)

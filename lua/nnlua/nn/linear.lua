@@ -40,7 +40,7 @@ return function(nl, nn)
       nl._raise(('Linear: expected positive sizes, got %s and %s'):format(tostring(in_features), tostring(out_features)))
     end
     opts = nl._opts('Linear', opts)
-    nl._check_opts('Linear', opts, { bias = 1 })
+    nl._check_opts('Linear', opts, { bias = 'flag' })
     self.in_features, self.out_features = in_features, out_features
     -- PyTorch: kaiming_uniform_(a = sqrt 5) for the weight, U(+-1/sqrt(fan_in)) for the bias
     self.weight = nl.empty(out_features, in_features):requires_grad()

@@ -7,7 +7,7 @@ return function(nl, nn)
 
   -- ---- batch normalization, shared by BatchNorm1d and BatchNorm2d ----------------
 
-  local BN_KNOWN = { eps = 1, momentum = 1, affine = 1, track_running_stats = 1 }
+  local BN_KNOWN = { eps = 1, momentum = 1, affine = 'flag', track_running_stats = 'flag' }
 
   -- the fields and tensors of a batch norm over num_features channels;
   -- opts: eps (1e-5), momentum (0.1), affine (true), track_running_stats
@@ -120,7 +120,7 @@ return function(nl, nn)
   -- normalized_shape: a size or a shape table of the trailing dims
   function LayerNorm:init(normalized_shape, opts)
     opts = nl._opts('LayerNorm', opts)
-    nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 1 })
+    nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 'flag' })
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
     -- a missing or empty shape, or a module, made a layer of no
     -- parameters whose output was all zeros

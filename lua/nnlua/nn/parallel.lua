@@ -18,7 +18,7 @@ return function(nl, nn)
   nn.DataParallel = DataParallel
   DataParallel._data_parallel = true          -- fit shards its data for these
 
-  local OPTIONS = { bucket_mb = true, broadcast_buffers = true, overlap = true }
+  local OPTIONS = { bucket_mb = true, broadcast_buffers = 'flag', overlap = 'flag' }
 
   -- Instances whose forward ran with grad mode on since the last backward,
   -- in the order they ran (the same on every rank, so the collectives match).

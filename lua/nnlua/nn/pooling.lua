@@ -14,8 +14,8 @@ return function(nl, nn)
 
   -- the options each pool reads (module and functional form alike); any
   -- other key is an error, not ignored
-  local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 1, return_indices = 1 }
-  local KNOWN_AVG = { stride = 1, padding = 1, ceil_mode = 1, count_include_pad = 1, divisor_override = 1 }
+  local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 'flag', return_indices = 'flag' }
+  local KNOWN_AVG = { stride = 1, padding = 1, ceil_mode = 'flag', count_include_pad = 'flag', divisor_override = 1 }
 
   -- runs f on a 4-D view of x ((C, H, W) gets a batch of one); y back in x's rank
   local function batched(op, x, f)

@@ -31,10 +31,11 @@ return function(nl, nn)
 
   -- the options the layers and cells read (an Elman RNN's also
   -- nonlinearity, and forward's lengths); any other key is an error, not ignored
-  local LAYER_KNOWN = { num_layers = 1, bias = 1, batch_first = 1, dropout = 1, bidirectional = 1, reference = 1 }
+  local LAYER_KNOWN = { num_layers = 1, bias = 'flag', batch_first = 'flag', dropout = 1, bidirectional = 'flag',
+                        reference = 'flag' }
   local ELMAN_LAYER_KNOWN = { nonlinearity = 1 }
-  for k in pairs(LAYER_KNOWN) do ELMAN_LAYER_KNOWN[k] = 1 end
-  local CELL_KNOWN, ELMAN_CELL_KNOWN = { bias = 1 }, { bias = 1, nonlinearity = 1 }
+  for k, v in pairs(LAYER_KNOWN) do ELMAN_LAYER_KNOWN[k] = v end
+  local CELL_KNOWN, ELMAN_CELL_KNOWN = { bias = 'flag' }, { bias = 'flag', nonlinearity = 1 }
   local FORWARD_KNOWN = { lengths = 1 }
 
   local function positive_int(v) return type(v) == "number" and v >= 1 and v <= 2^31 and v == math.floor(v) end
@@ -94,7 +95,7 @@ return function(nl, nn)
     local L = opts.num_layers or 1
     if not positive_int(L) then raise(('%s: num_layers must be a positive integer, got %s'):format(name, tostring(L))) end
     local p = opts.dropout or 0
-    if type(p) ~= 'number' or p < 0 or p > 1 then raise(('%s: dropout must be in [0, 1], got %s'):format(name, tostring(p))) end
+    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then raise(('%s: dropout must be in [0, 1], got %s'):format(name, tostring(p))) end
     if opts.bidirectional then raise(name .. ': bidirectional layers are not supported') end
     self.mode = mode
     self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, L
