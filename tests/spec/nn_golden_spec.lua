@@ -450,6 +450,42 @@ describe('nn.Module API', function()
     assert.is_truthy(err:find('ModuleList: argument 2 is not a module (nil)', 1, true), err)
   end)
 
+  -- the items were counted with every field ever set: s.name = 'enc'
+  -- made forward call a nil, and add then left a hole (2.weight, no 1)
+  it('Sequential and ModuleList count their numbered items only, whatever else is set on them', function()
+    nl.manual_seed(4)
+    local s = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    local x = nl.randn(4, 2)
+    local want = s(x):totable()
+    s.name = 'enc'
+    assert.are.same(want, s(x):totable())
+    assert.are.equal(2, s:size())
+    s:add(nn.Linear(3, 1))
+    assert.are.same({ '0.weight', '0.bias', '2.weight', '2.bias' }, s:state_names())
+    assert.are.equal(3, s:size())
+    local Block = nn.Sequential:extend('FieldBlock')
+    function Block:init(n)
+      nn.Sequential.init(self, nn.Linear(n, n))
+      self.width = n
+    end
+    assert.are.same({ 2, 3 }, Block(3)(nl.randn(2, 3)):shape())
+    local ml = nn.ModuleList({ nn.Linear(1, 1) })
+    ml.tag = 'a'
+    ml:append(nn.Linear(1, 2))
+    assert.are.equal(2, ml:size())
+    assert.are.same({ '0.weight', '0.bias', '1.weight', '1.bias' }, ml:state_names())
+    -- a module under a name never runs in a Sequential: said, not skipped
+    local s3 = nn.Sequential(nn.Linear(2, 2))
+    s3.head = nn.Linear(2, 2)
+    local ok, err = pcall(s3, x)
+    assert.is_false(ok)
+    assert.is_truthy(err:find("Sequential: the module under the name 'head' would not run", 1, true), err)
+    local s4 = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+    s4[2] = nil
+    ok, err = pcall(s4, x)
+    assert.is_truthy(err:find('Sequential: item 2 is nil; the items must be modules numbered 1 to 3', 1, true), err)
+  end)
+
   -- GELU('tanh') gave erf's values, and other arguments were dropped;
   -- PyTorch's inplace flag is taken (computed out of place)
   it("activations: GELU's approximate = 'tanh' as PyTorch, inplace taken, other arguments refused", function()

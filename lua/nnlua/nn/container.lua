@@ -4,6 +4,23 @@
 return function(nl, nn)
   local Module = nn.Module
 
+  -- the number of items, 1..n: the container's own numbered children
+  -- (#self._order counted every field ever set, so a plain s.name = 'x'
+  -- made forward call a nil and add leave a hole); a hole is an error
+  local function count(self, op)
+    local n = 0
+    for _, k in ipairs(self._order) do
+      if type(k) == 'number' and k > n and rawget(self, k) ~= nil then n = k end
+    end
+    for i = 1, n do
+      if not nn.is_module(rawget(self, i)) then
+        nl._raise(('%s: item %d is %s; the items must be modules numbered 1 to %d'):format(op, i,
+          rawget(self, i) == nil and 'nil' or 'not a module', n))
+      end
+    end
+    return n
+  end
+
   -- n: the list's length counting nils (ipairs stopped at the first, and
   -- the modules after a nil were dropped without a word)
   local function add_children(self, list, op, n)
@@ -12,7 +29,7 @@ return function(nl, nn)
       if not nn.is_module(m) then
         nl._raise(('%s: argument %d is not a module (%s)'):format(op, i, type(m)))
       end
-      self[#self._order + 1] = m
+      self[count(self, op) + 1] = m
     end
   end
 
@@ -67,7 +84,14 @@ return function(nl, nn)
   end
 
   function Sequential:forward(x, ...)
-    local i, n = 1, #self._order
+    local i, n = 1, count(self, 'Sequential')
+    -- a module under a name runs in PyTorch's Sequential, here never: said
+    for _, k in ipairs(self._order) do
+      if type(k) ~= 'number' and nn.is_module(rawget(self, k)) then
+        nl._raise(("Sequential: the module under the name '%s' would not run; a Sequential runs its items "
+                   .. '1 to %d: add it with s:add(m)'):format(tostring(k), n))
+      end
+    end
     while i <= n do
       local m, nxt = rawget(self, i), rawget(self, i + 1)
       local fused, relu = conv_pool(self, i, x)
@@ -87,16 +111,16 @@ return function(nl, nn)
     end
     return x
   end
-  function Sequential:__len() return #self._order end
-  function Sequential:size() return #self._order end
+  function Sequential:__len() return count(self, 'Sequential') end
+  function Sequential:size() return count(self, 'Sequential') end
   -- recorded as the constructor call Sequential(child1, child2, ...) would
   -- be: Module.structure over those arguments
   function Sequential:structure(seen)
-    local args = { n = #self._order }
+    local args = { n = count(self, 'Sequential') }
     for i = 1, args.n do args[i] = rawget(self, i) end
     return Module.structure({ __name = 'Sequential', _args = args }, seen)
   end
-  Sequential._mt.__len = function(self) return #self._order end
+  Sequential._mt.__len = function(self) return count(self, 'Sequential') end
 
   local ModuleList = Module:extend('ModuleList')
   nn.ModuleList = ModuleList
@@ -118,8 +142,9 @@ return function(nl, nn)
   -- recorded as ModuleList({child1, child2, ...}) would be
   function ModuleList:structure(seen)
     local kids = {}
-    for i = 1, #self._order do kids[i] = rawget(self, i) end
+    for i = 1, count(self, 'ModuleList') do kids[i] = rawget(self, i) end
     return Module.structure({ __name = 'ModuleList', _args = { n = 1, kids } }, seen)
   end
-  ModuleList._mt.__len = function(self) return #self._order end
+  ModuleList._mt.__len = function(self) return count(self, 'ModuleList') end
+  function ModuleList:size() return count(self, 'ModuleList') end
 end
