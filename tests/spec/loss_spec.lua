@@ -122,6 +122,27 @@ describe('nl_mse_loss', function()
     S.contains(msg, 'mse_loss')
     S.contains(msg, 'avg')
   end)
+
+  -- a float loss of int64 values, which PyTorch refuses, was computed; a
+  -- loss module dropped a third argument (options per call: the mean
+  -- came back for reduction = 'sum')
+  it('refuses int64 where PyTorch does, and a loss module refuses options at the call', function()
+    local i2, f2 = nl.tensor({ 1, 2 }, 'int64'), nl.tensor({ 1, 3 })
+    for _, op in ipairs({ 'mse_loss', 'l1_loss' }) do
+      S.contains(S.errmsg(F[op], i2, i2), op .. ': expected float input or target, got input int64 [2] and target int64 [2]')
+      assert.are.equal(op == 'mse_loss' and 0.5 or 0.5, F[op](f2, nl.tensor({ 1, 2 }, 'int64')):item())
+    end
+    S.contains(S.errmsg(F.huber_loss, i2, f2), 'huber_loss: expected a float input, got int64 [2]')
+    assert.are.equal(0.25, F.huber_loss(f2, i2):item())
+    for _, args in ipairs({ { i2, f2 }, { f2, i2 } }) do
+      S.contains(S.errmsg(F.binary_cross_entropy_with_logits, args[1], args[2]),
+                 'binary_cross_entropy_with_logits: expected float input and target')
+    end
+    S.contains(S.errmsg(nn.MSELoss(), nl.ones(2), nl.zeros(2), { reduction = 'sum' }),
+               'MSELoss: takes (input, target), got 3 arguments; give options to the constructor')
+    S.contains(S.errmsg(nn.CrossEntropyLoss(), nl.ones(2, 3), nl.tensor({ 1, 2 }, 'int64'), { weight = nl.ones(3) }),
+               'CrossEntropyLoss: takes (input, target)')
+  end)
 end)
 
 -- closed forms at the edges where the fused cross-entropy and log_softmax
@@ -214,6 +235,14 @@ describe('losses at extreme values', function()
       F.huber_loss(a, nl.tensor({ 0, 0, -3e38, 0, 0 }), { reduction = 'sum', delta = delta }):backward()
       assert.are.same({ delta, delta, delta, -delta, 0.25 }, a.grad:totable())
     end
+    -- an infinite delta is the square everywhere; the unused linear part's
+    -- gradient, 0 * inf, made every gradient NaN (PyTorch: the difference)
+    local a = nl.tensor({ 0.5, -1, 3 }):requires_grad()
+    local l = F.huber_loss(a, nl.zeros(3), { delta = math.huge })
+    assert(math.abs(l:item() - (0.125 + 0.5 + 4.5) / 3) < 1e-6, tostring(l:item()))
+    l:backward()
+    local g = a.grad:totable()
+    for i, want in ipairs({ 0.5 / 3, -1 / 3, 1 }) do assert(math.abs(g[i] - want) < 1e-7, tostring(g[i])) end
   end)
 
   -- the gradient was 1 + (sigmoid(x) - 1): 0.5% off at x = -10, 0 below -17

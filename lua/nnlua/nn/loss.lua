@@ -43,10 +43,23 @@ return function(nl, nn)
     end
   end
 
+  -- a float loss of int64 values, as PyTorch refuses it (it gave a float
+  -- loss of two int64 tensors): both int64 (mse, l1), or either (where
+  -- PyTorch cannot cast its float result back)
+  local function float_operands(op, input, target, either)
+    local ai, bi = input:dtype() == 'int64', target:dtype() == 'int64'
+    if (ai and bi) or (either and (ai or bi)) then
+      nl._raise(('%s: expected float %s, got input %s %s and target %s %s'):format(op,
+        either and 'input and target' or 'input or target', input:dtype(), nl._shape_str(input), target:dtype(),
+        nl._shape_str(target)))
+    end
+  end
+
   -- summed or averaged over float tensors of one dtype: one fused C op
   -- (nl_mse_loss), whose values are the composed ops' bit for bit
   function F.mse_loss(input, target, opts)
     same_shape('mse_loss', input, target)
+    float_operands('mse_loss', input, target)
     local r = reduction_of(opts, 'mse_loss')
     local dt = input:dtype()
     if r ~= 'none' and dt ~= 'int64' and target:dtype() == dt then
@@ -58,23 +71,32 @@ return function(nl, nn)
 
   function F.l1_loss(input, target, opts)
     same_shape('l1_loss', input, target)
+    float_operands('l1_loss', input, target)
     return reduce((input - target):abs(), reduction_of(opts, 'l1_loss'))
   end
 
   function F.huber_loss(input, target, opts)
     same_shape('huber_loss', input, target)
+    float_operands('huber_loss', input, target)
+    if input:dtype() == 'int64' then      -- PyTorch cannot cast its float result back
+      nl._raise(('huber_loss: expected a float input, got int64 %s'):format(nl._shape_str(input)))
+    end
     local delta = nl._opts('huber_loss', opts).delta or 1
     if type(delta) ~= 'number' or not (delta > 0) then
       nl._raise('huber_loss: delta must be a positive number, got ' .. tostring(delta))
     end
     local d = (input - target):abs()
+    local r = reduction_of(opts, 'huber_loss')
+    -- an infinite delta: the square everywhere (the unused linear part's
+    -- gradient, 0 * delta, was NaN)
+    if delta == math.huge then return reduce(d * d * 0.5, r) end
     local near = d:lt(delta)
     -- the square of d where it is used only: an infinite d squared in the
     -- branch where leaves out still sent 0 * inf = NaN back (PyTorch: +-delta)
     local dn = nl.where(near, d, 0)
     local quad = dn * dn * 0.5
     local lin = (d - 0.5 * delta) * delta
-    return reduce(nl.where(near, quad, lin), reduction_of(opts, 'huber_loss'))
+    return reduce(nl.where(near, quad, lin), r)
   end
 
   local function class_target(op, target)
@@ -215,6 +237,7 @@ return function(nl, nn)
   function F.binary_cross_entropy_with_logits(input, target, opts)
     local op = 'binary_cross_entropy_with_logits'
     same_shape(op, input, target)
+    float_operands(op, input, target, true)
     local r = reduction_of(opts, op)
     opts = opts or {}
     local w, pw = elem_weight(op, opts.weight, input), elem_weight(op, opts.pos_weight, input, 'pos_weight')
@@ -233,7 +256,15 @@ return function(nl, nn)
     local fn = F[fname]
     local cls = Module:extend(name)
     cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, fname) end
-    cls.forward = function(self, input, target) return fn(input, target, self.opts) end
+    -- options go to the constructor: a third argument was dropped silently
+    -- (nn.MSELoss()(a, b, {reduction = 'sum'}) gave the mean)
+    cls.forward = function(self, input, target, ...)
+      if select('#', ...) > 0 then
+        nl._raise(('%s: takes (input, target), got %d arguments; give options to the constructor, as '
+                   .. 'nn.%s({reduction = ...})'):format(name, 2 + select('#', ...), name))
+      end
+      return fn(input, target, self.opts)
+    end
     nn[name] = cls
   end
   loss_module('MSELoss', 'mse_loss')
