@@ -866,6 +866,23 @@ describe('conv and vision modules', function()
     for i = 1, #gy do
       assert.is_true(S.close(gx[i], gy[i] == 0 and 0 or 1 / 0.6, 1e-6, 0), 'grad ' .. gx[i] .. ' where y is ' .. gy[i])
     end
+    -- 3-D input is (N, C, L), as PyTorch 1.13 and 2.x read it: each (n, c)
+    -- row is zeroed whole or kept (it zeroed whole (C, H, W) slabs)
+    local x3 = nl.rand(40, 30, 5) + 1
+    local y3 = nl.nn.Dropout2d(0.5)(x3):totable()
+    local rows_dropped, mixed_slabs = 0, 0
+    for n = 1, 40 do
+      local zeros_in_slab = 0
+      for c = 1, 30 do
+        local z = 0
+        for l = 1, 5 do if y3[n][c][l] == 0 then z = z + 1 end end
+        assert.is_true(z == 0 or z == 5, 'row ' .. n .. ',' .. c .. ' is partly dropped')
+        if z == 5 then rows_dropped, zeros_in_slab = rows_dropped + 1, zeros_in_slab + 1 end
+      end
+      if zeros_in_slab > 0 and zeros_in_slab < 30 then mixed_slabs = mixed_slabs + 1 end
+    end
+    assert.is_true(math.abs(rows_dropped / 1200 - 0.5) < 0.06, 'dropped fraction ' .. rows_dropped / 1200)
+    assert.is_true(mixed_slabs > 30, 'rows of one sample are dropped apart')
   end)
 
   it('BatchNorm2d tracks running statistics in training and uses them in eval', function()

@@ -29,8 +29,11 @@ return function(nl, nn)
   local Dropout2d = Module:extend('Dropout2d')
   nn.Dropout2d = Dropout2d
 
-  -- in training, zeroes each whole channel of (N, C, H, W) (or (C, H, W))
-  -- with probability p and scales the kept ones by 1/(1-p)
+  -- in training, zeroes each whole channel of (N, C, H, W) with
+  -- probability p and scales the kept ones by 1/(1-p). 3-D input is read as
+  -- (N, C, L), each (n, c) row a channel, as PyTorch 1.13 and 2.x read it
+  -- (they warn that a later release may read it as (C, H, W); this read it
+  -- so, and zeroed whole (H, W) slabs where PyTorch zeroes rows)
   function Dropout2d:init(p, inplace, ...)
     if select('#', ...) > 0 then nl._raise(('Dropout2d: expected p and an inplace flag, got %d arguments'):format(2 + select('#', ...))) end
     nn._inplace_arg('Dropout2d', inplace)
@@ -44,13 +47,13 @@ return function(nl, nn)
   function Dropout2d:forward(x)
     local d = nl.is_tensor(x) and x:dim() or 0
     if d ~= 3 and d ~= 4 then
-      nl._raise('Dropout2d: input must be (N, C, H, W) or (C, H, W), got ' ..
+      nl._raise('Dropout2d: input must be (N, C, H, W) or (N, C, L), got ' ..
         (nl.is_tensor(x) and ('shape ' .. nl._shape_str(x)) or type(x)))
     end
     if not self.training or self.p == 0 then return x end
     if self.p == 1 then return x * 0 end
     local shape = x:shape()
-    for i = d - 1, d do shape[i] = 1 end
+    for i = 3, d do shape[i] = 1 end
     local keep = nl.rand(shape, x:dtype()):ge(self.p)
     return x * (keep * (1 / (1 - self.p)))
   end
