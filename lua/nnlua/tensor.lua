@@ -187,8 +187,20 @@ return function(nl)
   end
   nl._check = check
 
+  -- what x is, for a message: a tensor by dtype and shape (it printed
+  -- ctype<struct nl_ref>), other cdata by ctype, else its Lua type
+  local function describe(x)
+    if is_tensor(x) then
+      local p = x.ptr
+      if p == nil then return 'a released tensor' end
+      local s = {}
+      for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
+      return ('a tensor (%s [%s])'):format(ffi.string(lib.nl_dtype_name(p.dtype)), table.concat(s, ','))
+    end
+    return type(x) == 'cdata' and tostring(ffi.typeof(x)) or type(x)
+  end
   local function argerror(op, what, x)
-    raise(string.format('%s: expected %s, got %s', op, what, type(x) == 'cdata' and tostring(ffi.typeof(x)) or type(x)))
+    raise(string.format('%s: expected %s, got %s', op, what, describe(x)))
   end
 
   -- the C tensor of x, or an error naming op
@@ -201,6 +213,15 @@ return function(nl)
   end
   nl._T = T
   nl._argerror = argerror
+  -- a value in a message: numbers as written (nan, 2.5), strings quoted
+  function nl._describe_arg(x)
+    if type(x) == 'number' then return tostring(x) end
+    if type(x) == 'string' then return "'" .. x .. "'" end
+    return describe(x)
+  end
+  -- a layer's size: a whole number from 1 (NaN, 2.5 and inf reached
+  -- empty and were named there)
+  function nl._size_arg(v) return type(v) == 'number' and v >= 1 and v <= 2 ^ 53 and v == math.floor(v) end
 
   -- a table of options (nil -> {}), or an error naming op
   function nl._opts(op, opts)

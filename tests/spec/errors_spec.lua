@@ -165,6 +165,33 @@ local cases = {
     function() return nl.nn.BatchNorm1d(3, { affine = 'yes' }) end },
   { 'LayerNorm elementwise_affine 0', 'LayerNorm: elementwise_affine must be a boolean',
     function() return nl.nn.LayerNorm(3, { elementwise_affine = 0 }) end },
+  -- messages that named an inner op (empty, index_select, rand, matmul),
+  -- a C type, or shapes the caller never passed
+  { 'Linear NaN size', 'Linear: expected positive whole sizes in_features and out_features, got nan and 3',
+    function() return nl.nn.Linear(0 / 0, 3) end },
+  { 'Linear fractional size', 'got 2.5 and 3', function() return nl.nn.Linear(2.5, 3) end },
+  { 'Linear inf size', 'Linear: expected positive whole sizes in_features and out_features, got 4 and inf',
+    function() return nl.nn.Linear(4, math.huge) end },
+  { 'Embedding fractional size', 'Embedding: expected positive whole sizes num_embeddings and embedding_dim, got 5 and 2.5',
+    function() return nl.nn.Embedding(5, 2.5) end },
+  { 'Embedding id 0', 'Embedding: id 0 out of range 1..3 %(ids are 1%-based; ids shape %[2%]%)',
+    function() return nl.nn.Embedding(3, 2)(nl.tensor({ 0, 2 }, 'int64')) end },
+  { 'Embedding id past the end', 'Embedding: id 4 out of range 1..3',
+    function() return nl.nn.Embedding(3, 2)(nl.tensor({ { 1, 4 } }, 'int64')) end },
+  { 'Dropout int64', 'Dropout: expected a float input, got int64 %[2%]', function() return nl.nn.Dropout()(nl.ones(2, 'int64')) end },
+  { 'tensor for a number', 'fill_: expected a number, got a tensor %(float32 %[%]%)',
+    function() return nl.ones(2):fill_(nl.tensor(2.0)) end },
+  { 'LSTMCell float64 input', 'LSTMCell: input of dtype float64 for a layer of float32 weights',
+    function() return nl.nn.LSTMCell(3, 4)(nl.ones(2, 3, 'float64')) end },
+  { 'GRUCell int64 input', 'GRUCell: input of dtype int64 for a layer of float32 weights %(convert the input: x:float%(%)%)',
+    function() return nl.nn.GRUCell(3, 4)(nl.ones(2, 3, 'int64')) end },
+  { 'MultiheadAttention float64 input', 'MultiheadAttention: input of dtype float64 for a layer of float32 weights',
+    function() return nl.nn.MultiheadAttention(8, 2)(nl.ones(4, 2, 8, 'float64')) end },
+  { 'MultiheadAttention batch_first shapes', 'MultiheadAttention: query %[2,4,8%], key %[3,5,8%] and value %[3,5,8%] do not agree',
+    function()
+      local k = nl.ones(3, 5, 8)
+      return nl.nn.MultiheadAttention(8, 2, { batch_first = true })(nl.ones(2, 4, 8), k, k)
+    end },
   -- NaN passed p < 0 or p > 1, and then no dropout ran
   { 'LSTM dropout NaN', 'LSTM: dropout must be in %[0, 1%], got nan',
     function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = 0 / 0 }) end },

@@ -104,13 +104,17 @@ return function(nl, nn)
           self.batch_first and 'N, L' or 'L, N', E, nl._shape_str(t)))
       end
     end
+    -- named with the caller's shapes (batch_first ones were shown transposed)
+    local given = ('query %s, key %s and value %s'):format(nl._shape_str(query), nl._shape_str(key),
+                                                          nl._shape_str(value))
+    local wdt = self.in_proj_weight:dtype()
+    for _, t in ipairs({ query, key, value }) do nn._check_input_dtype('MultiheadAttention', t, wdt) end
     if self.batch_first then
       query, key, value = query:transpose(1, 2), key:transpose(1, 2), value:transpose(1, 2)
     end
     local L, N, S = query:size(1), query:size(2), key:size(1)
     if key:size(2) ~= N or value:size(1) ~= S or value:size(2) ~= N then
-      nl._raise(('MultiheadAttention: query %s, key %s and value %s do not agree'):format(
-        nl._shape_str(query), nl._shape_str(key), nl._shape_str(value)))
+      nl._raise(('MultiheadAttention: %s do not agree'):format(given))
     end
     local w, b = self.in_proj_weight, self.in_proj_bias
     -- (L, N, E) -> (N*H, L, hd)

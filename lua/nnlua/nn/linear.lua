@@ -36,8 +36,9 @@ return function(nl, nn)
   nn.Linear = Linear
 
   function Linear:init(in_features, out_features, opts)
-    if type(in_features) ~= 'number' or type(out_features) ~= 'number' or in_features < 1 or out_features < 1 then
-      nl._raise(('Linear: expected positive sizes, got %s and %s'):format(tostring(in_features), tostring(out_features)))
+    if not nl._size_arg(in_features) or not nl._size_arg(out_features) then
+      nl._raise(('Linear: expected positive whole sizes in_features and out_features, got %s and %s'):format(
+        nl._describe_arg(in_features), nl._describe_arg(out_features)))
     end
     opts = nl._opts('Linear', opts)
     nl._check_opts('Linear', opts, { bias = 'flag' })

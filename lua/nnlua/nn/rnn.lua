@@ -38,6 +38,19 @@ return function(nl, nn)
   local CELL_KNOWN, ELMAN_CELL_KNOWN = { bias = 'flag' }, { bias = 'flag', nonlinearity = 1 }
   local FORWARD_KNOWN = { lengths = 1 }
 
+  -- the input's dtype against the weights', naming the module and the
+  -- conversion that fixes it (a cell's mismatch said only 'matmul: dtypes
+  -- float64 and float32 differ')
+  local function check_dtype(name, x, wdt)
+    if x:dtype() ~= wdt then
+      local conv = wdt == 'float64' and 'double' or 'float'
+      raise(('%s: input of dtype %s for a layer of %s weights (convert %s)'):format(name, x:dtype(), wdt,
+        x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
+          or ('one: x:' .. conv .. '(), or the layer with :' .. (conv == 'float' and 'double' or 'float') .. '()')))
+    end
+  end
+  nn._check_input_dtype = check_dtype
+
   local function positive_int(v) return type(v) == "number" and v >= 1 and v <= 2^31 and v == math.floor(v) end
 
   -- U(-1/sqrt(H), 1/sqrt(H)), PyTorch's initialization of every RNN parameter
@@ -134,13 +147,7 @@ return function(nl, nn)
     end
     local bf, lstm, L, H = self.batch_first, self.mode == MODE.LSTM, self.num_layers, self.hidden_size
     -- the input's dtype against the layer's, named here (C blamed w_hh)
-    local wdt = self.weight_ih_l0:dtype()
-    if x:dtype() ~= wdt then
-      local conv = wdt == 'float64' and 'double' or 'float'
-      raise(('%s: input of dtype %s for a layer of %s weights (convert %s)'):format(name, x:dtype(), wdt,
-        x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
-          or ('one: x:' .. conv .. '(), or the layer with :' .. (conv == 'float' and 'double' or 'float') .. '()')))
-    end
+    check_dtype(name, x, self.weight_ih_l0:dtype())
     local unbatched = p.ndim == 2
     if unbatched then x = x:unsqueeze(bf and 1 or 2) end
     local T, N = x:size(bf and 2 or 1), x:size(bf and 1 or 2)
@@ -285,6 +292,7 @@ return function(nl, nn)
     if p.ndim ~= 1 and p.ndim ~= 2 then
       raise(('%s: input must be (batch, input_size) or (input_size), got shape %s'):format(name, nl._shape_str(x)))
     end
+    check_dtype(name, x, self.weight_ih:dtype())
     local unbatched = p.ndim == 1
     if unbatched then x = x:unsqueeze(1) end
     if x:size(2) ~= self.input_size then

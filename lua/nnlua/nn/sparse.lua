@@ -10,8 +10,9 @@ return function(nl, nn)
   -- 1-based id (negative counts from the end, -1 the last), names a row that
   -- starts as zeros and gets no gradient, as PyTorch's
   function Embedding:init(num_embeddings, embedding_dim, opts)
-    if type(num_embeddings) ~= 'number' or type(embedding_dim) ~= 'number' or num_embeddings < 1 or embedding_dim < 1 then
-      nl._raise('Embedding: expected positive sizes')
+    if not nl._size_arg(num_embeddings) or not nl._size_arg(embedding_dim) then
+      nl._raise(('Embedding: expected positive whole sizes num_embeddings and embedding_dim, got %s and %s'):format(
+        nl._describe_arg(num_embeddings), nl._describe_arg(embedding_dim)))
     end
     opts = nl._opts('Embedding', opts)
     nl._check_opts('Embedding', opts, KNOWN)
@@ -36,7 +37,13 @@ return function(nl, nn)
     end
     local shape = ids:shape()
     local flat = ids:reshape(-1)
-    local rows = self.weight:index_select(1, flat)
+    local ok, rows = pcall(self.weight.index_select, self.weight, 1, flat)
+    if not ok then        -- named here, with the likeliest cause (it named index_select)
+      local lo, hi = flat:min():item(), flat:max():item()
+      if lo >= 1 and hi <= self.num_embeddings then error(rows, 0) end
+      nl._raise(('Embedding: id %d out of range 1..%d (ids are 1-based; ids shape %s)'):format(
+        lo < 1 and lo or hi, self.num_embeddings, nl._shape_str(ids)))
+    end
     if self.padding_idx then
       -- the padding row's values as they are, but detached: no gradient reaches it
       rows = nl.where(flat:eq(self.padding_idx):view(-1, 1), rows:detach(), rows)
