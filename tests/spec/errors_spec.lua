@@ -192,6 +192,15 @@ local cases = {
       local k = nl.ones(3, 5, 8)
       return nl.nn.MultiheadAttention(8, 2, { batch_first = true })(nl.ones(2, 4, 8), k, k)
     end },
+  -- promoted silently, where PyTorch refuses the mix
+  { 'BatchNorm1d int64 input', 'BatchNorm1d: input of dtype int64 for a layer of float32 weights',
+    function() return nl.nn.BatchNorm1d(3)(nl.ones(4, 3, 'int64')) end },
+  { 'BatchNorm2d float64 input', 'BatchNorm2d: input of dtype float64 for a layer of float32 weights',
+    function() return nl.nn.BatchNorm2d(3)(nl.ones(2, 3, 2, 2, 'float64')) end },
+  { 'BatchNorm1d without tensors, int64 input', 'BatchNorm1d: expected a float input, got int64 %[4,3%]',
+    function() return nl.nn.BatchNorm1d(3, { affine = false, track_running_stats = false })(nl.ones(4, 3, 'int64')) end },
+  { 'LayerNorm float64 input', 'LayerNorm: input of dtype float64 for a layer of float32 weights',
+    function() return nl.nn.LayerNorm(3)(nl.ones(4, 3, 'float64')) end },
   -- NaN passed p < 0 or p > 1, and then no dropout ran
   { 'LSTM dropout NaN', 'LSTM: dropout must be in %[0, 1%], got nan',
     function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = 0 / 0 }) end },

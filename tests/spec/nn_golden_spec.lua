@@ -486,6 +486,20 @@ describe('nn.Module API', function()
     assert.is_truthy(err:find('Sequential: item 2 is nil; the items must be modules numbered 1 to 3', 1, true), err)
   end)
 
+  -- apply ran parents first, so an init of a block's own weights was then
+  -- overwritten by its layers'; named_children listed a shared module twice
+  it("apply visits children before their parent, each once, and named_children lists a module once, as PyTorch's", function()
+    local l = nn.Linear(1, 1)
+    local inner = nn.Sequential(l, nn.ReLU())
+    local s = nn.Sequential(inner, nn.Tanh(), l)
+    local order = {}
+    s:apply(function(m) order[#order + 1] = m end)
+    assert.are.same({ l, inner[2], inner, s[2], s }, order)
+    local names = {}
+    for _, kv in ipairs(nn.Sequential(l, nn.ReLU(), l):named_children()) do names[#names + 1] = kv[1] end
+    assert.are.same({ '0', '1' }, names)
+  end)
+
   -- GELU('tanh') gave erf's values, and other arguments were dropped;
   -- PyTorch's inplace flag is taken (computed out of place)
   it("activations: GELU's approximate = 'tanh' as PyTorch, inplace taken, other arguments refused", function()

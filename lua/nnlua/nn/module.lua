@@ -100,11 +100,15 @@ return function(nl, nn)
   end
 
   -- (name, value) pairs of direct children: submodules
+  -- each child once, under its first name, as PyTorch's
   function Module:named_children()
-    local out = {}
+    local out, seen = {}, {}
     for _, k in ipairs(self._order) do
       local v = rawget(self, k)
-      if is_module(v) then out[#out + 1] = { self:_child_name(k), v } end
+      if is_module(v) and not seen[v] then
+        seen[v] = true
+        out[#out + 1] = { self:_child_name(k), v }
+      end
     end
     return out
   end
@@ -173,9 +177,18 @@ return function(nl, nn)
     walk(self)
     return out
   end
+  -- fn on every module once, children before their parent, as PyTorch's
+  -- (an init that sets a block's weights after its layers' own keeps them)
   function Module:apply(fn)
     if type(fn) ~= 'function' then nl._argerror('apply', 'a function', fn) end
-    for _, m in ipairs(self:modules()) do fn(m) end
+    local seen = {}
+    local function walk(m)
+      if seen[m] then return end
+      seen[m] = true
+      for _, c in ipairs(m:children()) do walk(c) end
+      fn(m)
+    end
+    walk(self)
     return self
   end
 

@@ -44,7 +44,15 @@ return function(nl, nn)
   -- y for x (N, C, ...) already checked: statistics over every dim but the
   -- channels' (2), from the batch in training or without running
   -- statistics, else from the running ones; training updates those
+  -- the input's dtype against the layer's tensors (an int64 or float64
+  -- input into a float32 layer was promoted silently; PyTorch refuses it)
+  local function check_dtype(op, x, ref)
+    if ref then nn._check_input_dtype(op, x, ref:dtype())
+    elseif x:dtype() == 'int64' then nl._raise(op .. ': expected a float input, got int64 ' .. nl._shape_str(x)) end
+  end
+
   function nn._batch_norm(self, op, x)
+    check_dtype(op, x, self.weight or self.running_mean)
     local d = x:dim()
     local view = { 1, self.num_features }
     for i = 3, d do view[i] = 1 end
@@ -156,6 +164,7 @@ return function(nl, nn)
       nl._raise(('LayerNorm: input shape %s does not end with [%s]'):format(nl._shape_str(x),
         table.concat(self.normalized_shape, ',')))
     end
+    check_dtype('LayerNorm', x, self.weight)
     local mean, centered, var = x, nil, nil
     for i = d - k + 1, d do mean = mean:mean(i, true) end
     centered = x - mean
