@@ -9,6 +9,7 @@ return function(nl)
 
   function Tensor.requires_grad(t, flag)
     if flag == nil then flag = true end
+    if type(flag) ~= 'boolean' then nl._argerror('requires_grad', 'a boolean flag', flag) end
     check(lib.nl_set_requires_grad(T(t, 'requires_grad'), flag and 1 or 0))
     return t
   end
@@ -43,14 +44,14 @@ return function(nl)
   -- backward([grad], [{retain_graph = true}]); any other option is an
   -- error (a misspelt retain_graph, or create_graph, which this tape cannot
   -- give, were ignored)
-  local BACKWARD_OPTS = { retain_graph = 1, create_graph = 1 }
+  local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
   function Tensor.backward(t, grad, opts)
     if type(grad) == 'table' and not nl.is_tensor(grad) then grad, opts = nil, grad end
     local retain = 0
     if opts ~= nil then
       opts = nl._opts('backward', opts)
-      if opts.create_graph then raise('backward: create_graph (higher-order gradients) is not supported') end
       nl._check_opts('backward', opts, BACKWARD_OPTS)
+      if opts.create_graph then raise('backward: create_graph (higher-order gradients) is not supported') end
       retain = opts.retain_graph and 1 or 0
     end
     check(lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain))
@@ -69,7 +70,10 @@ return function(nl)
     return unpack(res, 2, table.maxn(res))
   end
   function nl.is_grad_enabled() return lib.nl_is_grad_enabled() ~= 0 end
-  function nl.set_grad_enabled(on) return lib.nl_set_grad_enabled(on and 1 or 0) ~= 0 end
+  function nl.set_grad_enabled(on)
+    if type(on) ~= 'boolean' then nl._argerror('set_grad_enabled', 'a boolean', on) end
+    return lib.nl_set_grad_enabled(on and 1 or 0) ~= 0
+  end
 
   -- Compares the Jacobian backward computes with central differences,
   -- entry by entry, as PyTorch's gradcheck does: output element j's row by

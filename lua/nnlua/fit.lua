@@ -136,10 +136,9 @@ return function(nl)
       if name ~= 'accuracy' and name ~= 'mae' then nl._raise("compile: unknown metric '" .. tostring(m) .. "'") end
       if listed[name] then nl._raise("compile: metric '" .. name .. "' is listed twice") end
       listed[name] = true
-      if name == 'mae' and kind ~= nil then
-        nl._raise("compile: metric 'mae' compares outputs with targets of their shape, not with a "
-          .. (kind == 'classes' and 'class loss\'s class indices' or 'classification loss\'s labels')
-          .. "; use 'accuracy'")
+      if name == 'mae' and kind == 'classes' then
+        nl._raise("compile: metric 'mae' compares outputs with targets of their shape, not with a class loss's "
+          .. "class indices; use 'accuracy'")
       end
       if name == 'accuracy' and type(l) ~= 'string' and kind == nil then
         nl._raise("compile: metric 'accuracy' with a loss function or a custom loss module cannot tell classes "

@@ -178,7 +178,8 @@ return function(nl)
   -- nl.detect_anomaly(true): the first op whose output (forward) or
   -- gradient (backward) holds NaN or Inf raises an error naming it
   function nl.detect_anomaly(on)
-    anomaly = on and true or false
+    if type(on) ~= 'boolean' then raise('detect_anomaly: expected a boolean, got ' .. type(on)) end
+    anomaly = on
     lib.nl_set_detect_anomaly(anomaly and 1 or 0)
   end
 
@@ -505,6 +506,9 @@ return function(nl)
     if num_samples == math.huge then raise('multinomial: expected a whole number of samples, got inf') end
     if type(num_samples) ~= 'number' or num_samples ~= math.floor(num_samples) then
       argerror('multinomial', 'a whole number of samples', num_samples)
+    end
+    if replacement ~= nil and type(replacement) ~= 'boolean' then
+      argerror('multinomial', 'replacement as a boolean', replacement)
     end
     return wrap(lib.nl_multinomial(gen, T(w, 'multinomial'), num_samples, replacement and 1 or 0, 1))
   end
@@ -863,6 +867,7 @@ return function(nl)
     return function(t, d, keepdim)
       local p = T(t, name)
       if d == nil then return wrap(lib.nl_reduce_all(opid, p, 1)) end
+      if keepdim ~= nil and type(keepdim) ~= 'boolean' then argerror(name, 'keepdim as a boolean', keepdim) end
       local kd = keepdim and 1 or 0
       local c = cdim(d, name, p)
       -- checked here for the caller's 1-based dim (C's message counts from 0)

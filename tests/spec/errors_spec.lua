@@ -192,6 +192,33 @@ local cases = {
       local k = nl.ones(3, 5, 8)
       return nl.nn.MultiheadAttention(8, 2, { batch_first = true })(nl.ones(2, 4, 8), k, k)
     end },
+  -- flags read by truthiness: 0 was true (requires_grad(0) required grad,
+  -- keepdim = 0 kept the dim, retain_graph = 0 kept the graph)
+  { 'requires_grad 0', 'requires_grad: expected a boolean flag, got number',
+    function() return nl.ones(2):requires_grad(0) end },
+  { 'set_grad_enabled 0', 'set_grad_enabled: expected a boolean, got number', function() return nl.set_grad_enabled(0) end },
+  { 'retain_graph 0', 'backward: retain_graph must be a boolean %(true or false%), got 0', function()
+    local a = nl.ones(2):requires_grad()
+    return (a * a):sum():backward({ retain_graph = 0 })
+  end },
+  { 'keepdim 0', 'sum: expected keepdim as a boolean, got number', function() return a23:sum(1, 0) end },
+  { 'multinomial replacement 1', 'multinomial: expected replacement as a boolean, got number',
+    function() return nl.multinomial(nl.ones(3), 2, 1) end },
+  { 'detect_anomaly 1', 'detect_anomaly: expected a boolean, got number', function() return nl.detect_anomaly(1) end },
+  -- int64 into layers PyTorch has no int64 kernel for (rand and the
+  -- promotion named nothing or said nothing)
+  { 'Dropout2d int64 in training', 'Dropout2d: expected a float input, got int64 %[1,2,2,1%]',
+    function() return nl.nn.Dropout2d(0.5)(nl.ones(1, 2, 2, 1, 'int64')) end },
+  { 'GELU int64', 'GELU: expected a float input, got int64 %[2%]', function() return nl.nn.GELU()(nl.ones(2, 'int64')) end },
+  { 'SiLU int64', 'SiLU: expected a float input, got int64 %[2%]', function() return nl.nn.SiLU()(nl.ones(2, 'int64')) end },
+  -- Conv2d blamed the weight for the input's dtype and showed an unbatched
+  -- input with its batch dim
+  { 'Conv2d float64 input', 'Conv2d: input of dtype float64 for a layer of float32 weights',
+    function() return nl.nn.Conv2d(1, 2, 3)(nl.ones(1, 1, 5, 5, 'float64')) end },
+  { 'Conv2d channels, unbatched', 'Conv2d: input has 2 channels, the layer expects 1 %(input %[2,5,5%]%)',
+    function() return nl.nn.Conv2d(1, 2, 3)(nl.ones(2, 5, 5)) end },
+  { 'Conv2d channels, fused with a pool', 'Conv2d: input has 2 channels, the layer expects 1 %(input %[1,2,6,6%]%)',
+    function() return nl.nn.Sequential(nl.nn.Conv2d(1, 2, 3), nl.nn.MaxPool2d(2))(nl.ones(1, 2, 6, 6)) end },
   -- promoted silently, where PyTorch refuses the mix
   { 'BatchNorm1d int64 input', 'BatchNorm1d: input of dtype int64 for a layer of float32 weights',
     function() return nl.nn.BatchNorm1d(3)(nl.ones(4, 3, 'int64')) end },

@@ -587,6 +587,14 @@ describe("fit's whole-set sums and its checks", function()
     contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { accuracy = true } }), 'list of names')
     contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { [2] = 'accuracy' } }), 'list of names')
     contains(errmsg(m.compile, m, { loss = 'cross_entropy', metrics = { 'mae' } }), "metric 'mae'")
+    -- regression loss modules keep it (a first version refused them too)
+    for _, loss in ipairs({ nn.MSELoss(), nn.L1Loss(), nn.HuberLoss() }) do
+      local r = nn.Linear(2, 1)
+      r:compile { loss = loss, metrics = { 'mae' } }
+      local Xr, yr = nl.tensor({ { 1, 2 }, { 3, 4 }, { 0, 1 } }), nl.tensor({ { 1 }, { 0 }, { 2 } })
+      local _, met = r:evaluate(Xr, yr, { batch_size = 2 })
+      assert(S.close(met.mae, (r(Xr) - yr):abs():mean():item(), 1e-6))
+    end
   end)
 
   -- each was taken and misread: shuffle = 'no' shuffled, a third entry of

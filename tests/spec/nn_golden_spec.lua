@@ -498,6 +498,19 @@ describe('nn.Module API', function()
     local names = {}
     for _, kv in ipairs(nn.Sequential(l, nn.ReLU(), l):named_children()) do names[#names + 1] = kv[1] end
     assert.are.same({ '0', '1' }, names)
+    -- printing still shows each entry, a shared one under each name, as PyTorch prints it
+    local r = nn.Sequential(l, l):repr()
+    assert.is_truthy(r:find('(0): Linear', 1, true) and r:find('(1): Linear', 1, true), r)
+  end)
+
+  -- Dropout passes int64 through where nothing is dropped, as PyTorch
+  it('Dropout in eval mode or with p = 0 passes an int64 input through', function()
+    local x = nl.tensor({ 1, 2 }, 'int64')
+    local d = nn.Dropout(0.5)
+    d:eval()
+    assert.are.equal('int64', d(x):dtype())
+    assert.are.same({ 1, 2 }, nn.Dropout(0)(x):totable())
+    assert.are.equal('int64', nn.ReLU()(x):dtype())
   end)
 
   -- GELU('tanh') gave erf's values, and other arguments were dropped;

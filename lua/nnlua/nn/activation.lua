@@ -14,7 +14,12 @@ return function(nl, nn)
   end
   nn._inplace_arg = inplace_arg
 
-  local function simple(name, method, takes_inplace)
+  -- float_only: int64 refused, as PyTorch's kernel has none (it was
+  -- promoted silently); ReLU keeps int64, Sigmoid and Tanh give float
+  local function float_input(name, x)
+    if x:dtype() == 'int64' then nl._raise(name .. ': expected a float input, got int64 ' .. nl._shape_str(x)) end
+  end
+  local function simple(name, method, takes_inplace, float_only)
     local cls = Module:extend(name)
     cls.init = function(_, ...)
       local v = ...
@@ -26,6 +31,7 @@ return function(nl, nn)
     end
     cls.forward = function(_, x)
       nl._T(x, name)
+      if float_only then float_input(name, x) end
       return x[method](x)
     end
     nn[name] = cls
@@ -34,7 +40,7 @@ return function(nl, nn)
   simple('ReLU', 'relu', true)
   simple('Sigmoid', 'sigmoid')
   simple('Tanh', 'tanh')
-  simple('SiLU', 'silu', true)
+  simple('SiLU', 'silu', true, true)
 
   -- GELU([approximate]): 'none' (default) or 'tanh', as a string or {approximate = ...}
   local GELU = Module:extend('GELU')
@@ -53,6 +59,7 @@ return function(nl, nn)
   end
   function GELU:forward(x)
     nl._T(x, 'GELU')
+    float_input('GELU', x)
     return x:gelu(self.approximate)
   end
   function GELU:extra_repr() return self.approximate == 'tanh' and "approximate='tanh'" or '' end

@@ -23,14 +23,25 @@ return function(nl, nn)
 
   -- n: the list's length counting nils (ipairs stopped at the first, and
   -- the modules after a nil were dropped without a word)
+  -- the count add_children left, where it still holds (items set by hand
+  -- since are counted again): building by add was quadratic, a count each
+  local function count_at_end(self, op)
+    local n = rawget(self, '_n')
+    if n and rawget(self, n + 1) == nil and (n == 0 or rawget(self, n) ~= nil) then return n end
+    return count(self, op)
+  end
+
   local function add_children(self, list, op, n)
+    local at = count_at_end(self, op)
     for i = 1, n or table.maxn(list) do
       local m = list[i]
       if not nn.is_module(m) then
         nl._raise(('%s: argument %d is not a module (%s)'):format(op, i, type(m)))
       end
-      self[count(self, op) + 1] = m
+      at = at + 1
+      self[at] = m
     end
+    rawset(self, '_n', at)
   end
 
   local Sequential = Module:extend('Sequential')

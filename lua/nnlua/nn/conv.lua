@@ -211,8 +211,24 @@ return function(nl, nn)
     reset(self)
   end
 
+  -- the caller's input against the layer, named with its shape (the C op
+  -- named conv2d, blamed the weight for the input's dtype, and showed an
+  -- unbatched input with its batch dim)
+  local function check2d(self, x)
+    local d = nl._T(x, 'Conv2d').ndim
+    if d ~= 3 and d ~= 4 then
+      nl._raise(('Conv2d: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(nl._shape_str(x)))
+    end
+    nn._check_input_dtype('Conv2d', x, self.weight:dtype())
+    if x:size(d - 2) ~= self.in_channels then
+      nl._raise(('Conv2d: input has %d channels, the layer expects %d (input %s)'):format(x:size(d - 2),
+        self.in_channels, nl._shape_str(x)))
+    end
+    return d
+  end
+
   function Conv2d:forward(x)
-    local unbatched = nl._T(x, 'Conv2d').ndim == 3
+    local unbatched = check2d(self, x) == 3
     if unbatched then x = x:unsqueeze(1) end
     local y = nl._wrap(lib.nl_conv2d(x.ptr, self.weight.ptr, self.bias and self.bias.ptr or nil,
                                      self.stride[1], self.stride[2], self.padding[1], self.padding[2],
@@ -225,6 +241,7 @@ return function(nl, nn)
   -- forward on a 4-D x, then MaxPool2d(2) and, when relu, ReLU: one op
   -- (nn.Sequential runs such a stack through it)
   function Conv2d:_forward_pool(x, relu)
+    check2d(self, x)
     return nl._wrap(lib.nl_conv2d_pool(nl._T(x, 'Conv2d'), self.weight.ptr, self.bias and self.bias.ptr or nil,
                                        self.stride[1], self.stride[2], self.padding[1], self.padding[2],
                                        self.dilation[1], self.dilation[2], self.groups, relu and 1 or 0))

@@ -177,8 +177,9 @@ return function(nl, nn)
     walk(self)
     return out
   end
-  -- fn on every module once, children before their parent, as PyTorch's
-  -- (an init that sets a block's weights after its layers' own keeps them)
+  -- fn on every module, children before their parent, as PyTorch's (an
+  -- init that sets a block's weights after its layers' own keeps them);
+  -- a module shared by two parents once (PyTorch: once per parent)
   function Module:apply(fn)
     if type(fn) ~= 'function' then nl._argerror('apply', 'a function', fn) end
     local seen = {}
@@ -400,7 +401,12 @@ return function(nl, nn)
 
   function Module:repr(indent)
     indent = indent or ''
-    local kids = self:named_children()
+    -- every child entry, a shared one under each name, as PyTorch prints them
+    local kids = {}
+    for _, k in ipairs(self._order) do
+      local v = rawget(self, k)
+      if is_module(v) then kids[#kids + 1] = { self:_child_name(k), v } end
+    end
     local head = self.__name .. '(' .. self:extra_repr()
     if #kids == 0 then return head .. ')' end
     local lines = { head }
