@@ -292,14 +292,26 @@ nl_tensor *nl_arange(double start, double end, double step, int dtype) {
     NL_CHECK(count <= (double)(INT64_C(1) << 46), "arange: %g elements (start=%g end=%g step=%g) are too many", count,
              start, end, step);   /* past int64, the cast wrapped to a negative size */
     int64_t n = (int64_t)count;
+    int64_t s0 = 0, st = 0;
+    if (dtype == NL_INT64) {
+        /* as PyTorch: start and step taken as int64 (toward zero), the
+         * values in int64 arithmetic (in doubles, values past 2^53
+         * repeated); a range past int64 is refused (it wrapped or clamped) */
+        NL_CHECK(start >= -0x1p63 && start < 0x1p63 && end >= -0x1p63 && end < 0x1p63 && fabs(step) < 0x1p63,
+                 "arange: start=%g end=%g step=%g do not fit int64", start, end, step);
+        s0 = (int64_t)start;
+        st = (int64_t)step;
+        NL_CHECK(st != 0, "arange: step %g is 0 as an int64", step);
+        int64_t last;
+        NL_CHECK(n == 0 || (!__builtin_mul_overflow(n - 1, st, &last) && !__builtin_add_overflow(s0, last, &last)),
+                 "arange: the range start=%g end=%g step=%g passes int64's limits", start, end, step);
+    }
     nl_tensor *t = nl_tensor_alloc("arange", 1, &n, dtype);
     if (!t) return NULL;
     int64_t es = nl_dtype_size(dtype);
-    if (dtype == NL_INT64 && start == floor(start) && step == floor(step) && fabs(start) < 0x1p62 &&
-        fabs(step) < 0x1p62) {
-        /* whole steps in int64 arithmetic: in doubles, values past 2^53 repeated */
-        int64_t s0 = (int64_t)start, st = (int64_t)step, *o = t->data;
-        for (int64_t i = 0; i < n; i++) o[i] = nl_wrap_add(s0, nl_wrap_mul(i, st));
+    if (dtype == NL_INT64) {
+        int64_t *o = t->data;
+        for (int64_t i = 0; i < n; i++) o[i] = s0 + i * st;
         return t;
     }
     for (int64_t i = 0; i < n; i++) nl_store((char *)t->data + i * es, dtype, start + i * step);
@@ -753,7 +765,10 @@ nl_tensor *nl_squeeze(nl_tensor *t, int dim) {
     NL_CHECK_TENSOR("squeeze", t);
     int d = nl_wrap_dim(dim, t->ndim);
     NL_CHECK(d >= 0, "squeeze: dim %d out of range for shape %s", dim, nl_shape_str(t));
-    if (t->ndim == 0 || t->sizes[d] != 1) { nl_retain(t); return t; }
+    /* nothing to squeeze: a new view all the same, as PyTorch's (the tensor
+     * itself came back, and its requires_grad and .grad were the input's) */
+    if (t->ndim == 0 || t->sizes[d] != 1)
+        return recorded_view(NL_OP_VIEW, nl_tensor_new_view(t, t->ndim, t->sizes, t->strides, t->offset), t, 0, 0);
     return nl_select(t, d, 0);
 }
 

@@ -307,6 +307,8 @@ return function(nl)
   -- p -> 0-based, checked here for the same reason
   local function cindex(i, op, p, c, what)
     if type(i) ~= 'number' or i ~= math.floor(i) then argerror(op, 'an integer ' .. what, i) end
+    -- an infinity passed the floor test and printed as INT64_MIN
+    if i == math.huge or i == -math.huge then raise(('%s: expected an integer %s, got %s'):format(op, what, i)) end
     local n = tonumber(p.sizes[c < 0 and c + p.ndim or c])
     local j = i < 0 and i + n + 1 or i
     if j < 1 or j > n then
@@ -441,10 +443,21 @@ return function(nl)
     local n, dt = new_sizes('ones', ...)
     return wrap(lib.nl_full(n, sizes_buf, 1, dt or 0))
   end
+  -- a finite number past float32's range, refused where PyTorch refuses
+  -- it (full, fill_, an element's store): it was stored as inf
+  local FLT_MAX = 3.4028234663852886e38
+  local function check_f32(op, v)
+    if v == v and v ~= math.huge and v ~= -math.huge and math.abs(v) > FLT_MAX then
+      raise(('%s: %s cannot be stored in float32 without overflow'):format(op, tostring(v)))
+    end
+  end
+
   function nl.full(shape, value, dtype)
     if type(value) ~= 'number' then argerror('full', 'a number as fill value', value) end
     local n = new_sizes('full', shape)
-    return wrap(lib.nl_full(n, sizes_buf, value, dtype_id(dtype, 'full')))
+    local id = dtype_id(dtype, 'full')
+    if id == 0 then check_f32('full', value) end
+    return wrap(lib.nl_full(n, sizes_buf, value, id))
   end
   function nl.arange(a, b, step, dtype)
     if type(b) == 'string' then b, dtype = nil, b
@@ -458,7 +471,9 @@ return function(nl)
     end
     local dt = dtype and dtype_id(dtype, 'arange')
     if not dt then
-      local ints = a == math.floor(a) and b == math.floor(b) and step == math.floor(step)
+      -- int64 for whole numbers it holds (past it, values wrapped), as PyTorch
+      local ints = true
+      for i = 1, 3 do ints = ints and ends[i] == math.floor(ends[i]) and ends[i] >= -2 ^ 63 and ends[i] < 2 ^ 63 end
       dt = ints and 2 or 0
     end
     return wrap(lib.nl_arange(a, b, step, dt))
@@ -614,7 +629,9 @@ return function(nl)
   end
   local function store(p, off, v)
     local dt = p.dtype
-    if dt == 0 then ffi.cast(float_p, p.data)[off] = v
+    if dt == 0 then
+      check_f32('index', v)
+      ffi.cast(float_p, p.data)[off] = v
     elseif dt == 1 then ffi.cast(double_p, p.data)[off] = v
     else
       -- NaN or a number past int64's range (1e30 stored INT64_MIN), as PyTorch refuses; a
@@ -656,6 +673,7 @@ return function(nl)
   local function check_index(p, i, op)
     if p.ndim == 0 then raise(op .. ': a 0-dim tensor cannot be indexed; use item()') end
     if type(i) ~= 'number' or i ~= math.floor(i) then argerror(op, 'an integer index', i) end
+    if i == math.huge or i == -math.huge then raise(('%s: expected an integer index, got %s'):format(op, i)) end
     local n = tonumber(p.sizes[0])
     local j = i < 0 and i + n + 1 or i
     if j < 1 or j > n then
@@ -671,9 +689,25 @@ return function(nl)
   local setters = {}
   nl._setters = setters
 
+  -- an index that is not a Lua number: a one-element int64 tensor (as
+  -- x[x:argmax()]) or an int64 cdata reads as its value; anything else
+  -- is an error (t[tensor] was nil, and failed later somewhere else)
+  local int64_ct = ffi.typeof('int64_t')
+  local function number_key(k)
+    if is_tensor(k) then
+      local p = T(k, 'index')
+      if p.dtype == 2 and p.numel == 1 then return Tensor.item(k) end
+    elseif ffi.istype(int64_ct, k) then
+      return tonumber(k)
+    end
+    raise(('index: expected an integer index or a one-element int64 tensor, got %s (index_select takes '
+           .. 'several)'):format(describe(k)))
+  end
+
   mt.__index = function(t, k)
     local m = Tensor[k]
     if m ~= nil then return m end
+    if type(k) ~= 'number' and type(k) ~= 'string' then k = number_key(k) end
     if type(k) == 'number' then
       local p = T(t, 'index')
       local i = check_index(p, k, 'index')
@@ -686,6 +720,7 @@ return function(nl)
   end
 
   mt.__newindex = function(t, k, v)
+    if type(k) ~= 'number' and type(k) ~= 'string' then k = number_key(k) end
     if type(k) == 'number' then
       local p = T(t, 'index')
       local i = check_index(p, k, 'index')
@@ -695,7 +730,9 @@ return function(nl)
         return
       end
       local sub = wrap(lib.nl_select(p, 0, i))
-      if type(v) == 'number' then check(lib.nl_fill_(sub.ptr, v))
+      if type(v) == 'number' then
+        if p.dtype == 0 then check_f32('index', v) end
+        check(lib.nl_fill_(sub.ptr, v))
       elseif is_tensor(v) then
         -- leading size-1 dims of the value are dropped, as PyTorch's
         -- __setitem__ does (a[2] = {{1, 2, 3, 4}} into rows of 4 was refused)
@@ -792,6 +829,13 @@ return function(nl)
     if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
     local p = T(t, 'clamp')
     if p.dtype == 2 and (fractional(lo) or fractional(hi)) then p = T(Tensor.to(t, 'float32'), 'clamp') end
+    -- C reads a NaN bound as none; a NaN given makes every value NaN, with
+    -- a zero gradient, as PyTorch's (it was taken as no bound)
+    local nan_bound = (lo ~= nil and lo ~= lo) or (hi ~= nil and hi ~= hi)
+    if nan_bound then
+      local out = wrap(lib.nl_clamp(p, NaN, NaN))
+      return nl.where(out:ne(out), out, NaN)
+    end
     return wrap(lib.nl_clamp(p, lo or NaN, hi or NaN))
   end
   nl.clamp = Tensor.clamp
@@ -839,7 +883,9 @@ return function(nl)
   end
   function Tensor.fill_(t, v)
     if type(v) ~= 'number' then argerror('fill_', 'a number', v) end
-    check(lib.nl_fill_(T(t, 'fill_'), v))
+    local p = T(t, 'fill_')
+    if p.dtype == 0 then check_f32('fill_', v) end
+    check(lib.nl_fill_(p, v))
     return t
   end
   function Tensor.zero_(t) return Tensor.fill_(t, 0) end
@@ -866,8 +912,17 @@ return function(nl)
     local opid = C_op[name]
     return function(t, d, keepdim)
       local p = T(t, name)
-      if d == nil then return wrap(lib.nl_reduce_all(opid, p, 1)) end
       if keepdim ~= nil and type(keepdim) ~= 'boolean' then argerror(name, 'keepdim as a boolean', keepdim) end
+      if d == nil then
+        local r = wrap(lib.nl_reduce_all(opid, p, 1))
+        if not keepdim or p.ndim == 0 then return r end
+        -- keepdim over every dim: ones of the input's rank, as PyTorch's
+        -- (it was ignored); max and min have no such form there
+        if has_indices then raise(name .. ': keepdim needs a dim (the max or min of all is one number)') end
+        local ones = {}
+        for i = 1, p.ndim do ones[i] = 1 end
+        return Tensor.view(r, ones)
+      end
       local kd = keepdim and 1 or 0
       local c = cdim(d, name, p)
       -- checked here for the caller's 1-based dim (C's message counts from 0)
@@ -913,17 +968,20 @@ return function(nl)
 
   function Tensor.view(t, ...)
     local p = T(t, 'view')
-    local n = read_sizes('view', ...)
+    local n, dt = read_sizes('view', ...)
+    if dt then raise('view: takes sizes only, not a dtype (convert with :to)') end   -- it was dropped
     return wrap(lib.nl_view(p, n, sizes_buf))
   end
   function Tensor.reshape(t, ...)
     local p = T(t, 'reshape')
-    local n = read_sizes('reshape', ...)
+    local n, dt = read_sizes('reshape', ...)
+    if dt then raise('reshape: takes sizes only, not a dtype (convert with :to)') end   -- it was dropped
     return wrap(lib.nl_reshape(p, n, sizes_buf))
   end
   function Tensor.expand(t, ...)
     local p = T(t, 'expand')
-    local n = read_sizes('expand', ...)
+    local n, dt = read_sizes('expand', ...)
+    if dt then raise('expand: takes sizes only, not a dtype (convert with :to)') end   -- it was dropped
     return wrap(lib.nl_expand(p, n, sizes_buf))
   end
   function Tensor.transpose(t, a, b)
@@ -996,6 +1054,8 @@ return function(nl)
   end
   function Tensor.to(t, dtype)
     local p = T(t, 'to')
+    -- to() converts to nothing (it gave float32, dtype_id's default)
+    if dtype == nil then raise("to: expected a dtype ('float32', 'float64' or 'int64'), got nil") end
     local id = dtype_id(dtype, 'to')
     if p.dtype == id then return t end
     return wrap(lib.nl_to_dtype(p, id))
@@ -1003,5 +1063,10 @@ return function(nl)
   function Tensor.float(t) return Tensor.to(t, 'float32') end
   function Tensor.double(t) return Tensor.to(t, 'float64') end
   function Tensor.long(t) return Tensor.to(t, 'int64') end
-  function Tensor.type(t) return dtype_names[T(t, 'type').dtype] end
+  -- t:type() the dtype's name; t:type(d) t converted, as PyTorch's (the
+  -- dtype given was dropped, and the name came back)
+  function Tensor.type(t, dtype)
+    if dtype ~= nil then return Tensor.to(t, dtype) end
+    return dtype_names[T(t, 'type').dtype]
+  end
 end

@@ -158,6 +158,12 @@ describe('binary elementwise ops', function()
     assert.are.same({ 0, 0.25 }, grad(function(x) return x:relu():sqrt():sum() end, { -1, 4 }))
     assert.are.same({ 0, 0.25 }, grad(function(x) return x:clamp(0):sqrt():sum() end, { -1, 4 }))
     assert.are.same({ 0, 0, 0 }, grad(function(x) return x:clamp(0, 3):sum() end, { -1, 4, nan }))
+    -- a NaN bound makes every value NaN with a zero gradient (it was read as no bound)
+    assert.are.same({ 0, 0, 0 }, grad(function(x) return x:clamp(nan, 1):sum() end, { -1, 0.5, 2 }))
+    for _, v in ipairs(nl.tensor({ -1, 0.5, 2 }):clamp(0, nan):totable()) do assert.is_true(v ~= v) end
+    local z = nl.tensor({ -1, 0.5, 2 })
+    z:clamp_(nan, 1)
+    for _, v in ipairs(z:totable()) do assert.is_true(v ~= v) end
     assert.are.same({ 0, 0.25 }, grad(function(x) return nl.maximum(x, nl.zeros(2)):sqrt():sum() end, { -1, 4 }))
     assert.are.same({ 0, math.huge, 0 }, grad(function(x) return (x:min() - 1):sqrt() end, { 3, 1, 2 }))
     assert.are.same({ 0.5, 0, 0.5 }, grad(function(x) return x:max() end, { nan, 1, nan }))

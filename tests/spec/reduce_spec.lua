@@ -75,6 +75,12 @@ describe('reductions', function()
     assert.are.same({ 2, 1, 2 }, t:argmax(1):totable())
     assert.are.same({ 9, 6 }, t:t():max(1):totable())
     assert.are.equal(9, t:max():item())
+    -- keepdim without a dim keeps every dim as 1, as PyTorch's (it was ignored)
+    assert.are.same({ { 28 } }, t:sum(nil, true):totable())
+    assert.are.same({ { 2 } }, t:argmax(nil, true):totable())
+    assert.are.same({ 1, 1 }, t:mean(nil, true):shape())
+    local ok, err = pcall(t.max, t, nil, true)
+    assert.is_truthy(not ok and err:find('max: keepdim needs a dim', 1, true), err)
   end)
 
   -- the mean of int64 (a float32) divided the wrapped int64 sum: two values

@@ -79,6 +79,24 @@ describe('creation', function()
     assert.are.same({ 0, 1, 2, 3 }, (big - big:narrow(1, 1, 1)):totable())
     local steps = nl.arange(2 ^ 60, 2 ^ 60 + 512, 128)
     assert.are.same({ 0, 128, 256, 384 }, (steps - steps:narrow(1, 1, 1)):totable())
+    -- whole numbers past int64 make float32, as PyTorch's (they were
+    -- wrapped or clamped int64); an int64 range past its limits, a step
+    -- that is 0 as an int64, are refused; start and step go toward zero
+    local huge = nl.arange(0, 1.5e19, 4e18)
+    assert.are.equal('float32', huge:dtype())
+    for i, want in ipairs({ 0, 4e18, 8e18, 1.2e19 }) do
+      assert.is_true(math.abs(huge:totable()[i] - want) <= want * 1e-7, tostring(huge:totable()[i]))
+    end
+    for _, c in ipairs({ { 0, 1.5e19, 4e18, 'do not fit int64' }, { 2 ^ 62, 2 ^ 63 - 1024, 2 ^ 62, nil },
+                         { 0, 3, 0.5, 'step 0.5 is 0 as an int64' } }) do
+      local ok, err = pcall(nl.arange, c[1], c[2], c[3], 'int64')
+      if c[4] then
+        assert.is_truthy(not ok and err:find('arange: ', 1, true) and err:find(c[4], 1, true), err)
+      else
+        assert.is_true(ok, err)
+      end
+    end
+    assert.are.same({ 0, 1, 2 }, nl.arange(0.5, 3, 1, 'int64'):totable())
     assert.are.equal('float64', nl.zeros(2, 'float64'):dtype())
     assert.are.same({ 0 }, nl.zeros(0):shape())
     assert.are.equal(0, nl.zeros(0):sum():item())
@@ -86,6 +104,36 @@ describe('creation', function()
 end)
 
 describe('views', function()
+  -- squeeze with nothing to squeeze gave the tensor itself, so marking the
+  -- result as requiring grad marked the input and its .grad was shared
+  it('squeeze with nothing to squeeze gives a new view, as PyTorch', function()
+    local x = nl.zeros(2, 3)
+    local y = x:squeeze(1)
+    y:requires_grad()
+    local z = y * 2
+    z:sum():backward()
+    assert.is_nil(x.grad)
+    assert.is_false(x.is_requires_grad)
+    x[1][1] = 5
+    assert.are.equal(5, y[1][1])           -- still a view
+  end)
+
+  -- a dtype after the sizes was dropped (view(6, 'int64') gave float32);
+  -- type(d) gave the name, to() float32
+  it('view, reshape and expand refuse a dtype; type(d) converts; to() wants a dtype', function()
+    local t = nl.ones(2, 3)
+    for _, f in ipairs({ 'view', 'reshape', 'expand' }) do
+      local ok, err
+      if f == 'expand' then ok, err = pcall(t[f], t, 2, 3, 'int64') else ok, err = pcall(t[f], t, 6, 'int64') end
+      assert.is_false(ok)
+      assert.is_truthy(err:find(f .. ': takes sizes only, not a dtype', 1, true), err)
+    end
+    assert.are.equal('float64', nl.ones(2, 'int64'):type('float64'):dtype())
+    assert.are.equal('int64', nl.ones(2, 'int64'):type())
+    local ok, err = pcall(t.to, t)
+    assert.is_truthy(not ok and err:find('to: expected a dtype', 1, true), err)
+  end)
+
   it('view, reshape, transpose, permute, narrow, select and expand share storage', function()
     local t = nl.arange(24, 'float32')
     local v = t:view(2, 3, 4)
@@ -161,6 +209,41 @@ describe('indexing', function()
     assert.are.same({ 7, 8 }, t[2]:totable())
     t[3][1] = 0.5
     assert.are.equal(0.5, t[3][1])
+  end)
+
+  -- t[tensor] gave nil without a word, so x[x:argmax()] failed later
+  it('takes a one-element int64 tensor or an int64 cdata as an index, and refuses other keys', function()
+    local t = nl.tensor({ 10, 20, 30 })
+    assert.are.equal(20, t[nl.tensor(2, 'int64')])
+    assert.are.equal(30, t[t:argmax()])
+    assert.are.equal(20, t[2LL])
+    t[nl.tensor({ 1 }, 'int64')] = 5
+    assert.are.same({ 5, 20, 30 }, t:totable())
+    for _, k in ipairs({ nl.tensor(1.0), nl.tensor({ 1, 2 }, 'int64'), {}, true }) do
+      local ok, err = pcall(function() return t[k] end)
+      assert.is_false(ok)
+      assert.is_truthy(err:find('index: expected an integer index or a one-element int64 tensor', 1, true), err)
+    end
+    -- infinities passed the whole-number test and printed as INT64_MIN
+    local ok, err = pcall(function() return t[1 / 0] end)
+    assert.is_truthy(not ok and err:find('index: expected an integer index, got inf', 1, true), err)
+    ok, err = pcall(function() return t:select(1, -1 / 0) end)
+    assert.is_truthy(not ok and err:find('select: expected an integer index, got -inf', 1, true), err)
+  end)
+
+  -- PyTorch refuses to store a finite number past float32's range where
+  -- it fills or stores (full, fill_, t[i] = v): it became inf here
+  it('refuses to fill or store a float32 past its range, where arithmetic overflows to inf', function()
+    local t2 = nl.zeros(2, 2)
+    for _, f in ipairs({ function() return nl.full({ 2 }, 1e40) end, function() return nl.zeros(2):fill_(-1e40) end,
+                         function() local t = nl.zeros(3); t[1] = 1e40 end, function() t2[1] = 1e40 end }) do
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.is_truthy(err:find('cannot be stored in float32 without overflow', 1, true), err)
+    end
+    assert.are.equal(math.huge, nl.full({ 1 }, math.huge)[1])
+    assert.are.equal(math.huge, (nl.ones(1) * 1e40)[1])
+    assert.are.equal(1e40, nl.full({ 1 }, 1e40, 'float64')[1])
   end)
 
   it('index_select, cat and stack', function()
