@@ -221,8 +221,8 @@ return function(nl, nn)
     end
     nn._check_input_dtype('Conv2d', x, self.weight:dtype())
     if x:size(d - 2) ~= self.in_channels then
-      nl._raise(('Conv2d: input has %d channels, the layer expects %d (input %s)'):format(x:size(d - 2),
-        self.in_channels, nl._shape_str(x)))
+      nl._raise(('Conv2d: input has %d channels, weight expects %d (input %s, weight %s)'):format(x:size(d - 2),
+        self.in_channels, nl._shape_str(x), nl._shape_str(self.weight)))
     end
     return d
   end
