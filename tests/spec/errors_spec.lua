@@ -215,10 +215,15 @@ local cases = {
   -- input with its batch dim
   { 'Conv2d float64 input', 'Conv2d: input of dtype float64 for a layer of float32 weights',
     function() return nl.nn.Conv2d(1, 2, 3)(nl.ones(1, 1, 5, 5, 'float64')) end },
-  { 'Conv2d channels, unbatched', 'Conv2d: input has 2 channels, the layer expects 1 %(input %[2,5,5%]%)',
+  { 'Conv2d channels, unbatched', 'Conv2d: input has 2 channels, weight expects 1 %(input %[2,5,5%], weight %[2,1,3,3%]%)',
     function() return nl.nn.Conv2d(1, 2, 3)(nl.ones(2, 5, 5)) end },
-  { 'Conv2d channels, fused with a pool', 'Conv2d: input has 2 channels, the layer expects 1 %(input %[1,2,6,6%]%)',
+  { 'Conv2d channels, fused with a pool', 'Conv2d: input has 2 channels, weight expects 1 %(input %[1,2,6,6%]',
     function() return nl.nn.Sequential(nl.nn.Conv2d(1, 2, 3), nl.nn.MaxPool2d(2))(nl.ones(1, 2, 6, 6)) end },
+  -- arguments a constructor has no parameter for were dropped silently
+  { 'Linear extra argument', 'Linear: takes at most 3 arguments, got 4', function() return nl.nn.Linear(4, 3, {}, 7) end },
+  { 'Softmax extra argument', 'Softmax: takes at most 1 argument, got 2', function() return nl.nn.Softmax(2, 3) end },
+  { 'a class of no init, given arguments', 'NoArgs: takes at most 0 arguments, got 1',
+    function() return nl.nn.Module:extend('NoArgs')(5) end },
   -- promoted silently, where PyTorch refuses the mix
   { 'BatchNorm1d int64 input', 'BatchNorm1d: input of dtype int64 for a layer of float32 weights',
     function() return nl.nn.BatchNorm1d(3)(nl.ones(4, 3, 'int64')) end },

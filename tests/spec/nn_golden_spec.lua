@@ -503,6 +503,12 @@ describe('nn.Module API', function()
     assert.is_truthy(r:find('(0): Linear', 1, true) and r:find('(1): Linear', 1, true), r)
   end)
 
+  -- Identity takes any arguments, as PyTorch's; trailing nils are no arguments
+  it('Identity takes any arguments, and trailing nils count for none', function()
+    assert.are.equal(3, nn.Identity(54, 'unused')(3))
+    assert.are.same({ 2, 3 }, nn.Linear(4, 3, nil, nil)(nl.ones(2, 4)):shape())
+  end)
+
   -- Dropout passes int64 through where nothing is dropped, as PyTorch
   it('Dropout in eval mode or with p = 0 passes an int64 input through', function()
     local x = nl.tensor({ 1, 2 }, 'int64')

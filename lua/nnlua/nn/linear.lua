@@ -112,5 +112,7 @@ return function(nl, nn)
 
   local Identity = Module:extend('Identity')
   nn.Identity = Identity
+  -- any arguments, ignored, as PyTorch's Identity(*args) takes them
+  function Identity:init(...) end
   function Identity:forward(x) return x end
 end

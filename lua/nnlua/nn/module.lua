@@ -60,7 +60,21 @@ return function(nl, nn)
     rawset(inst, '_is_module', true)
     rawset(inst, 'training', true)
     rawset(inst, '_args', { n = select('#', ...), ... })
-    if cls.init then cls.init(inst, ...) end
+    local init = cls.init
+    if init then
+      -- arguments init has no parameter for are an error, as PyTorch's
+      -- TypeError (nn.Linear(4, 3, {}, 7) dropped the 7 without a word)
+      local n = select('#', ...)
+      while n > 0 and select(n, ...) == nil do n = n - 1 end
+      if n > 0 then
+        local info = debug.getinfo(init, 'u')
+        if not info.isvararg and n > info.nparams - 1 then
+          nl._raise(('%s: takes at most %d argument%s, got %d'):format(cls.__name, info.nparams - 1,
+            info.nparams == 2 and '' or 's', n))
+        end
+      end
+      init(inst, ...)
+    end
     return inst
   end
   Module._mt = make_mt(Module)
