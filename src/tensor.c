@@ -974,7 +974,8 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         const nl_tensor *idx = n->saved;
         if (d == 0 && g->dtype != NL_INT64) {   /* rows: one pass, as an embedding's backward */
             nl_tensor *gc = TMP(nl_contiguous(g));
-            int64_t row = x->ndim ? x->numel / x->sizes[0] : 1;
+            /* no rows, no indices: nothing to add (the division by 0 rows trapped) */
+            int64_t row = x->ndim == 0 ? 1 : x->sizes[0] ? x->numel / x->sizes[0] : 0;
             for (int64_t i = 0; i < idx->numel; i++) {
                 int64_t k = nl_get_index(idx, i, n->a[1]);
                 if (g->dtype == NL_FLOAT32) {

@@ -540,6 +540,16 @@ describe('autograd', function()
       assert_values(b.grad, { 1, 2, 3 })
     end)
 
+    -- the rows path of index_select's backward divided by the input's 0
+    -- rows and the process died on SIGFPE
+    it('index_select of no rows from a tensor of none has a gradient of its shape', function()
+      for _, shape in ipairs({ { 0, 4 }, { 0 } }) do
+        local x = nl.zeros(shape):requires_grad()
+        x:index_select(1, nl.tensor({}, 'int64')):sum():backward()
+        assert.are.same(shape, x.grad:shape())
+      end
+    end)
+
     -- the same for every op with more than one input: cat, matmul, linear,
     -- conv2d, where, the losses and the recurrent layers gave the late one
     -- a gradient

@@ -144,6 +144,28 @@ describe('matmul', function()
     end
   end
 
+  -- an outer product (k = 1) lost a NaN times 0 in the last column of an
+  -- odd n (BLIS's small-matrix path): nan nan 0, where every column is NaN
+  it('keeps NaN times 0 in every column of an outer product (k = 1)', function()
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      for _, n in ipairs({ 1, 3, 4, 7, 33 }) do
+        for _, m in ipairs({ 2, 9, 40 }) do
+          local a = nl.ones(m, 1, dt)
+          a[1][1] = 0 / 0
+          local c = nl.matmul(a, nl.zeros(1, n, dt)):totable()
+          for j = 1, n do
+            assert.is_true(c[1][j] ~= c[1][j], ('%s m %d n %d column %d: %s'):format(dt, m, n, j, c[1][j]))
+            assert.are.equal(0, c[2][j])
+          end
+          local b = nl.tensor(S.nested({ 1, n }, rnd), dt)
+          local want = b:totable()[1]
+          local got = nl.matmul(nl.ones(m, 1, dt) * 2, b):totable()
+          for j = 1, n do assert.are.equal(2 * want[j], got[m][j]) end
+        end
+      end
+    end
+  end)
+
   it('matches a float64 loop on odd sizes and transposed operands', function()
     for _, sz in ipairs({ { 1, 1, 1 }, { 7, 3, 5 }, { 33, 17, 9 }, { 5, 65, 2 } }) do
       local m, k, n = sz[1], sz[2], sz[3]
