@@ -109,6 +109,23 @@ return function(nl, optim)
     for k, v in pairs(vals) do self[k] = v end
   end
 
+  -- a schedule's one required option, a positive whole number: its check
+  -- (cls._check, also run on a loaded state dict) and the constructor
+  -- optim[name] that requires it
+  local function required_count(cls, name, key)
+    cls._check = function(op, o)
+      local v = o[key]
+      if type(v) ~= 'number' or v < 1 or v ~= math.floor(v) or v == math.huge then
+        raise(('%s: %s must be a positive integer, got %s'):format(op, key, tostring(v)))
+      end
+    end
+    optim[name] = function(opt, opts)
+      if type(opts) ~= 'table' or opts[key] == nil then raise(('%s: %s is required'):format(name, key)) end
+      cls._check(name, opts)
+      return new(cls, name, opt, opts, cls._defaults)
+    end
+  end
+
   -- StepLR: lr *= gamma every step_size epochs
   local StepLR = setmetatable({}, { __index = Scheduler })
   StepLR.__index = StepLR
@@ -121,17 +138,7 @@ return function(nl, optim)
     return lrs
   end
   function StepLR:_closed_form(base, e) return base * self.gamma ^ math.floor(e / self.step_size) end
-  function StepLR._check(op, o)
-    local s = o.step_size
-    if type(s) ~= 'number' or s < 1 or s ~= math.floor(s) or s == math.huge then
-      raise(('%s: step_size must be a positive integer, got %s'):format(op, tostring(s)))
-    end
-  end
-  function optim.StepLR(opt, opts)
-    if type(opts) ~= 'table' or opts.step_size == nil then raise('StepLR: step_size is required') end
-    StepLR._check('StepLR', opts)
-    return new(StepLR, 'StepLR', opt, opts, StepLR._defaults)
-  end
+  required_count(StepLR, 'StepLR', 'step_size')
 
   -- CosineAnnealingLR: lr follows half a cosine from the base lr down to
   -- eta_min over T_max epochs, then back up (SGDR without restarts)
@@ -155,17 +162,7 @@ return function(nl, optim)
   function Cosine:_closed_form(base, e)
     return self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * e / self.T_max)) / 2
   end
-  function Cosine._check(op, o)
-    local T = o.T_max
-    if type(T) ~= 'number' or T < 1 or T ~= math.floor(T) or T == math.huge then
-      raise(('%s: T_max must be a positive integer, got %s'):format(op, tostring(T)))
-    end
-  end
-  function optim.CosineAnnealingLR(opt, opts)
-    if type(opts) ~= 'table' or opts.T_max == nil then raise('CosineAnnealingLR: T_max is required') end
-    Cosine._check('CosineAnnealingLR', opts)
-    return new(Cosine, 'CosineAnnealingLR', opt, opts, Cosine._defaults)
-  end
+  required_count(Cosine, 'CosineAnnealingLR', 'T_max')
 
   -- sched.step() (a dot for a colon) failed inside on a nil self
   nl._guard_methods(Scheduler, function(self)
