@@ -286,22 +286,28 @@ nl_tensor *nl_from_doubles(int ndim, const int64_t *sizes, int dtype, const doub
 nl_tensor *nl_arange(double start, double end, double step, int dtype) {
     NL_CHECK(step != 0 && isfinite(start) && isfinite(end) && isfinite(step),
              "arange: invalid range start=%g end=%g step=%g", start, end, step);
+    int64_t s0 = 0, st = 0;
+    if (dtype == NL_INT64) {
+        /* as PyTorch: start, end and step taken as int64 (toward zero) before
+         * anything is counted (arange(0, 2.5, 1) is [0, 1]), the values in
+         * int64 arithmetic (in doubles, values past 2^53 repeated); a range
+         * past int64 is refused (it wrapped or clamped) */
+        NL_CHECK(start >= -0x1p63 && start < 0x1p63 && end >= -0x1p63 && end < 0x1p63 && fabs(step) < 0x1p63,
+                 "arange: start=%g end=%g step=%g do not fit int64", start, end, step);
+        s0 = (int64_t)start;
+        st = (int64_t)step;
+        NL_CHECK(st != 0, "arange: step %g is 0 as an int64", step);
+        start = (double)s0;
+        end = (double)(int64_t)end;
+        step = (double)st;
+    }
     NL_CHECK((end - start) / step >= 0,
              "arange: step %g does not go from %g towards %g", step, start, end);
     double count = ceil((end - start) / step);
     NL_CHECK(count <= (double)(INT64_C(1) << 46), "arange: %g elements (start=%g end=%g step=%g) are too many", count,
              start, end, step);   /* past int64, the cast wrapped to a negative size */
     int64_t n = (int64_t)count;
-    int64_t s0 = 0, st = 0;
     if (dtype == NL_INT64) {
-        /* as PyTorch: start and step taken as int64 (toward zero), the
-         * values in int64 arithmetic (in doubles, values past 2^53
-         * repeated); a range past int64 is refused (it wrapped or clamped) */
-        NL_CHECK(start >= -0x1p63 && start < 0x1p63 && end >= -0x1p63 && end < 0x1p63 && fabs(step) < 0x1p63,
-                 "arange: start=%g end=%g step=%g do not fit int64", start, end, step);
-        s0 = (int64_t)start;
-        st = (int64_t)step;
-        NL_CHECK(st != 0, "arange: step %g is 0 as an int64", step);
         int64_t last;
         NL_CHECK(n == 0 || (!__builtin_mul_overflow(n - 1, st, &last) && !__builtin_add_overflow(s0, last, &last)),
                  "arange: the range start=%g end=%g step=%g passes int64's limits", start, end, step);

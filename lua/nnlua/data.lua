@@ -14,11 +14,12 @@ return function(nl)
 
   -- the options each function reads; any other key is an error, not ignored
   local KNOWN = {
-    load_csv = { header = 1, delimiter = 1, label = 1, label_dtype = 1, dtype = 1 },
-    IdxDataset = { flatten = 1, divisor = 1, dtype = 1, label_offset = 1 },
-    FashionMNIST = { train = 1, flatten = 1, divisor = 1, dtype = 1, label_offset = 1 },
-    DataLoader = { batch_size = 1, shuffle = 1, drop_last = 1, seed = 1, sampler = 1 },
-    DistributedSampler = { num_replicas = 1, rank = 1, seed = 1, shuffle = 1, drop_last = 1 },
+    load_csv = { header = 'flag', delimiter = 1, label = 1, label_dtype = 1, dtype = 1 },
+    IdxDataset = { flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
+    FashionMNIST = { train = 'flag', flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
+    DataLoader = { batch_size = 1, shuffle = 'flag', drop_last = 'flag', seed = 1, sampler = 1 },
+    -- 'flag': a boolean (a string 'no' or a 0 is true to Lua: it shuffled)
+    DistributedSampler = { num_replicas = 1, rank = 1, seed = 1, shuffle = 'flag', drop_last = 'flag' },
   }
 
   -- ---- IDX -------------------------------------------------------------------
@@ -463,18 +464,18 @@ return function(nl)
   -- loader:iter() yields xb, yb, ... per batch, a new order each call when
   -- shuffling; #loader is the number of batches. Batches are copies.
   -- loader.generator is the generator that shuffles.
-  function data.DataLoader(ds, opts)
+  function data.DataLoader(ds, opts, ...)
     local op = 'DataLoader'
+    if select('#', ...) > 0 then
+      raise(('%s: takes (dataset, {options}), got %d arguments; give batch_size, shuffle and the rest in the '
+             .. 'options table'):format(op, 2 + select('#', ...)))
+    end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
     nl._check_opts(op, opts, KNOWN.DataLoader)
     local bs = opts.batch_size or 1
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
-    end
-    -- flags are booleans: a string 'no' or a 0 is true to Lua, and shuffled
-    for _, k in ipairs({ 'shuffle', 'drop_last' }) do
-      if opts[k] ~= nil and type(opts[k]) ~= 'boolean' then argerror(op, k .. ' as a boolean', opts[k]) end
     end
     local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
     local sampler = opts.sampler
@@ -664,9 +665,6 @@ return function(nl)
     end
     local seed = opts.seed or 0
     if not whole(seed) then raise(op .. ': seed must be a non-negative integer, got ' .. tostring(seed)) end
-    for _, k in ipairs({ 'shuffle', 'drop_last' }) do
-      if opts[k] ~= nil and type(opts[k]) ~= 'boolean' then argerror(op, k .. ' as a boolean', opts[k]) end
-    end
     local shuffle, drop_last = opts.shuffle ~= false, opts.drop_last and true or false
     local per = drop_last and math.floor(n / R) or math.ceil(n / R)   -- rows per rank
     local total = per * R

@@ -696,12 +696,13 @@ return function(nl)
   local function number_key(k)
     if is_tensor(k) then
       local p = T(k, 'index')
-      if p.dtype == 2 and p.numel == 1 then return Tensor.item(k) end
+      -- 0-dim only: a 1-D index keeps its dim in PyTorch ([1, 3] from (2, 3))
+      if p.dtype == 2 and p.ndim == 0 then return Tensor.item(k) end
     elseif ffi.istype(int64_ct, k) then
       return tonumber(k)
     end
-    raise(('index: expected an integer index or a one-element int64 tensor, got %s (index_select takes '
-           .. 'several)'):format(describe(k)))
+    raise(('index: expected an integer index or a 0-dim int64 tensor, got %s (index_select takes a list of '
+           .. 'indices)'):format(describe(k)))
   end
 
   mt.__index = function(t, k)
@@ -782,10 +783,19 @@ return function(nl)
   end
   mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
 
+  -- t's C tensor, refusing int64 for an op PyTorch has no int64 kernel for
+  local function float_only(t, op)
+    local p = T(t, op)
+    if p.dtype == 2 then raise(('%s: expected a float input, got int64 %s'):format(op, sizes_str(p))) end
+    return p
+  end
+
   for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'sin', 'cos',
                           'floor', 'ceil', 'round', 'trunc' }) do
     local opid = C_op[name]
     local f = function(t) return wrap(lib.nl_unary(opid, T(t, name))) end
+    -- silu on int64 refused, as PyTorch has no such kernel (it gave float32 silently)
+    if name == 'silu' then f = function(t) return wrap(lib.nl_unary(opid, float_only(t, name))) end end
     Tensor[name] = f
     nl[name] = f
     Tensor[name .. '_'] = function(t)
@@ -804,7 +814,7 @@ return function(nl)
     return C_op.gelu_tanh
   end
   function Tensor.gelu(t, approximate)
-    return wrap(lib.nl_unary(gelu_op('gelu', approximate), T(t, 'gelu')))
+    return wrap(lib.nl_unary(gelu_op('gelu', approximate), float_only(t, 'gelu')))
   end
   nl.gelu = Tensor.gelu
   function Tensor.gelu_(t, approximate)
@@ -829,12 +839,18 @@ return function(nl)
     if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
     local p = T(t, 'clamp')
     if p.dtype == 2 and (fractional(lo) or fractional(hi)) then p = T(Tensor.to(t, 'float32'), 'clamp') end
-    -- C reads a NaN bound as none; a NaN given makes every value NaN, with
-    -- a zero gradient, as PyTorch's (it was taken as no bound)
-    local nan_bound = (lo ~= nil and lo ~= lo) or (hi ~= nil and hi ~= hi)
-    if nan_bound then
-      local out = wrap(lib.nl_clamp(p, NaN, NaN))
-      return nl.where(out:ne(out), out, NaN)
+    if lo ~= nil and p.dtype == 0 then check_f32('clamp', lo) end
+    if hi ~= nil and p.dtype == 0 then check_f32('clamp', hi) end
+    -- C reads a NaN bound as none. PyTorch 1.13 gives the input's values
+    -- for one bound that is NaN, and NaN everywhere when the other bound is
+    -- given too, with a zero gradient either way (a NaN was taken as no
+    -- bound, with the gradient of one)
+    local nan_lo, nan_hi = lo ~= nil and lo ~= lo, hi ~= nil and hi ~= hi
+    if nan_lo or nan_hi then
+      local x = wrap(lib.nl_clamp(p, NaN, NaN))
+      local never = nl.zeros(x:shape(), 'int64')
+      if lo ~= nil and hi ~= nil then return nl.where(never, x, NaN) end
+      return nl.where(never, x, x:detach())
     end
     return wrap(lib.nl_clamp(p, lo or NaN, hi or NaN))
   end
@@ -854,6 +870,10 @@ return function(nl)
     local tb = is_tensor(b) and b or (type(b) == 'number' and nl.tensor(b, scalar_dtype(b, a)))
     if not ta then argerror('where', 'a tensor or a number', a) end
     if not tb then argerror('where', 'a tensor or a number', b) end
+    -- a number past float32's range beside a float32 tensor, as PyTorch refuses it (it became inf)
+    for _, v in ipairs({ { a, tb }, { b, ta } }) do
+      if type(v[1]) == 'number' and Tensor.dtype(v[2]) == 'float32' then check_f32('where', v[1]) end
+    end
     return wrap(lib.nl_where(c, ta.ptr, tb.ptr))
   end
 

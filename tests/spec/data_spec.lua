@@ -625,11 +625,17 @@ describe('data.DataLoader', function()
   it("batches one row at a time by default, as PyTorch's, and takes only booleans as flags", function()
     assert.are.equal(10, #data.DataLoader(data.TensorDataset(nl.ones(10))))
     for _, k in ipairs({ 'shuffle', 'drop_last' }) do
-      contains(errmsg(data.DataLoader, ds, { [k] = 'no' }), 'DataLoader: expected ' .. k .. ' as a boolean, got string')
-      contains(errmsg(data.DataLoader, ds, { [k] = 0 }), 'DataLoader: expected ' .. k .. ' as a boolean, got number')
+      contains(errmsg(data.DataLoader, ds, { [k] = 'no' }), 'DataLoader: ' .. k .. " must be a boolean (true or false), got 'no'")
+      contains(errmsg(data.DataLoader, ds, { [k] = 0 }), 'DataLoader: ' .. k .. ' must be a boolean (true or false), got 0')
       contains(errmsg(data.DistributedSampler, 10, { num_replicas = 2, rank = 0, [k] = 1 }),
-               'DistributedSampler: expected ' .. k .. ' as a boolean')
+               'DistributedSampler: ' .. k .. ' must be a boolean')
     end
+    -- other flags of the loaders (train = 0 loaded the training files,
+    -- header = 0 read a header) and positional options (dropped)
+    contains(errmsg(data.FashionMNIST, nil, { train = 0 }), 'FashionMNIST: train must be a boolean')
+    contains(errmsg(data.load_csv, '/nonexistent.csv', { header = 0 }), 'load_csv: header must be a boolean')
+    contains(errmsg(data.DataLoader, ds, { batch_size = 2 }, true),
+             'DataLoader: takes (dataset, {options}), got 3 arguments')
   end)
 
   it('rejects a bad batch size', function()

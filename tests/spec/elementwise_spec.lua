@@ -158,9 +158,14 @@ describe('binary elementwise ops', function()
     assert.are.same({ 0, 0.25 }, grad(function(x) return x:relu():sqrt():sum() end, { -1, 4 }))
     assert.are.same({ 0, 0.25 }, grad(function(x) return x:clamp(0):sqrt():sum() end, { -1, 4 }))
     assert.are.same({ 0, 0, 0 }, grad(function(x) return x:clamp(0, 3):sum() end, { -1, 4, nan }))
-    -- a NaN bound makes every value NaN with a zero gradient (it was read as no bound)
-    assert.are.same({ 0, 0, 0 }, grad(function(x) return x:clamp(nan, 1):sum() end, { -1, 0.5, 2 }))
+    -- a NaN bound, as PyTorch 1.13: alone, the input's values; beside the
+    -- other bound, NaN everywhere; a zero gradient either way (it was read
+    -- as no bound, with a gradient of one)
+    assert.are.same({ 0, 0, 0, 0 }, grad(function(x) return x:clamp(nan, 1):sum() end, { -1, 0.5, 2, nan }))
+    assert.are.same({ 0, 0, 0, 0 }, grad(function(x) return x:clamp(nan):sum() end, { -1, 0.5, 2, nan }))
+    assert.are.same({ 0, 0, 0, 0 }, grad(function(x) return x:clamp(nil, nan):sum() end, { -1, 0.5, 2, nan }))
     for _, v in ipairs(nl.tensor({ -1, 0.5, 2 }):clamp(0, nan):totable()) do assert.is_true(v ~= v) end
+    assert.are.same({ -1, 0.5, 2 }, nl.tensor({ -1, 0.5, 2 }):clamp(nan):totable())
     local z = nl.tensor({ -1, 0.5, 2 })
     z:clamp_(nan, 1)
     for _, v in ipairs(z:totable()) do assert.is_true(v ~= v) end

@@ -224,6 +224,16 @@ local cases = {
   { 'Softmax extra argument', 'Softmax: takes at most 1 argument, got 2', function() return nl.nn.Softmax(2, 3) end },
   { 'a class of no init, given arguments', 'NoArgs: takes at most 0 arguments, got 1',
     function() return nl.nn.Module:extend('NoArgs')(5) end },
+  -- positional options were dropped (StepLR(o, {step_size = 1}, 0.5) kept gamma 0.1)
+  { 'StepLR positional gamma', 'StepLR: takes %(optimizer, {options}%), got 3 arguments', function()
+    return nl.optim.StepLR(nl.optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 1 }), { step_size = 1 }, 0.5)
+  end },
+  { 'SGD positional momentum', 'SGD: takes %(params, {options}%), got 3 arguments',
+    function() return nl.optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 1 }, 0.9) end },
+  { 'zero_grad 0', 'zero_grad: expected a boolean set_to_none, got number',
+    function() return nl.optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 1 }):zero_grad(0) end },
+  { 'gelu int64', 'gelu: expected a float input, got int64 %[2%]', function() return nl.ones(2, 'int64'):gelu() end },
+  { 'silu int64', 'silu: expected a float input, got int64 %[2%]', function() return nl.silu(nl.ones(2, 'int64')) end },
   -- promoted silently, where PyTorch refuses the mix
   { 'BatchNorm1d int64 input', 'BatchNorm1d: input of dtype int64 for a layer of float32 weights',
     function() return nl.nn.BatchNorm1d(3)(nl.ones(4, 3, 'int64')) end },

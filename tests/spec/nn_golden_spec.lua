@@ -480,6 +480,19 @@ describe('nn.Module API', function()
     local ok, err = pcall(s3, x)
     assert.is_false(ok)
     assert.is_truthy(err:find("Sequential: the module under the name 'head' would not run", 1, true), err)
+    -- an item set by hand past the end: add refuses the gap (it filled it,
+    -- out of order, from a count kept since the last add)
+    local s5 = nn.Sequential(nn.Linear(2, 2))
+    s5[3] = nn.Tanh()
+    ok, err = pcall(s5.add, s5, nn.ReLU())
+    assert.is_truthy(not ok and err:find('Sequential:add: item 2 is nil', 1, true), err)
+    -- more than 64 items save and load (the structure's cap refused them)
+    local many = {}
+    for i = 1, 70 do many[i] = nn.ReLU() end
+    local path = os.tmpname()
+    nn.Sequential(unpack(many)):save(path)
+    assert.are.equal(70, nn.load(path):size())
+    os.remove(path)
     local s4 = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
     s4[2] = nil
     ok, err = pcall(s4, x)
@@ -516,6 +529,9 @@ describe('nn.Module API', function()
     d:eval()
     assert.are.equal('int64', d(x):dtype())
     assert.are.same({ 1, 2 }, nn.Dropout(0)(x):totable())
+    -- p = 1 zeroes without a random draw, int64 too, as PyTorch
+    assert.are.same({ 0, 0 }, nn.Dropout(1)(x):totable())
+    assert.are.same({ 0, 0 }, nn.Dropout2d(1)(nl.ones(1, 2, 1, 1, 'int64')):view(-1):totable())
     assert.are.equal('int64', nn.ReLU()(x):dtype())
   end)
 

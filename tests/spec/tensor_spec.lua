@@ -97,6 +97,11 @@ describe('creation', function()
       end
     end
     assert.are.same({ 0, 1, 2 }, nl.arange(0.5, 3, 1, 'int64'):totable())
+    -- end and step as int64 before counting, as PyTorch's (0, 2.5 gave 0, 1, 2)
+    assert.are.same({ 0, 1 }, nl.arange(0, 2.5, 1, 'int64'):totable())
+    assert.are.same({ 0, 1, 2 }, nl.arange(0, 3, 1.5, 'int64'):totable())
+    assert.are.same({ 0 }, nl.arange(0.5, 0.7, 1, 'int64'):shape())
+    assert.are.same({ -2, -1, 0, 1 }, nl.arange(-2.5, 2, 1, 'int64'):totable())
     assert.are.equal('float64', nl.zeros(2, 'float64'):dtype())
     assert.are.same({ 0 }, nl.zeros(0):shape())
     assert.are.equal(0, nl.zeros(0):sum():item())
@@ -212,17 +217,19 @@ describe('indexing', function()
   end)
 
   -- t[tensor] gave nil without a word, so x[x:argmax()] failed later
-  it('takes a one-element int64 tensor or an int64 cdata as an index, and refuses other keys', function()
+  -- a 1-D index keeps its dim in PyTorch, so only a 0-dim one is a number
+  it('takes a 0-dim int64 tensor or an int64 cdata as an index, and refuses other keys', function()
     local t = nl.tensor({ 10, 20, 30 })
     assert.are.equal(20, t[nl.tensor(2, 'int64')])
     assert.are.equal(30, t[t:argmax()])
     assert.are.equal(20, t[2LL])
-    t[nl.tensor({ 1 }, 'int64')] = 5
+    t[nl.tensor(1, 'int64')] = 5
     assert.are.same({ 5, 20, 30 }, t:totable())
-    for _, k in ipairs({ nl.tensor(1.0), nl.tensor({ 1, 2 }, 'int64'), {}, true }) do
+    assert.are.same({ 4, 5, 6 }, nl.arange(1, 7):view(2, 3)[nl.tensor(2, 'int64')]:totable())
+    for _, k in ipairs({ nl.tensor(1.0), nl.tensor({ 1 }, 'int64'), nl.tensor({ 1, 2 }, 'int64'), {}, true }) do
       local ok, err = pcall(function() return t[k] end)
       assert.is_false(ok)
-      assert.is_truthy(err:find('index: expected an integer index or a one-element int64 tensor', 1, true), err)
+      assert.is_truthy(err:find('index: expected an integer index or a 0-dim int64 tensor', 1, true), err)
     end
     -- infinities passed the whole-number test and printed as INT64_MIN
     local ok, err = pcall(function() return t[1 / 0] end)
@@ -240,6 +247,11 @@ describe('indexing', function()
       local ok, err = pcall(f)
       assert.is_false(ok)
       assert.is_truthy(err:find('cannot be stored in float32 without overflow', 1, true), err)
+    end
+    for _, f in ipairs({ function() return nl.zeros(2):clamp(1e40) end, function() return nl.zeros(2):clamp(nil, -1e40) end,
+                         function() return nl.where(nl.ones(2), nl.zeros(2), 1e40) end }) do
+      local ok, err = pcall(f)
+      assert.is_truthy(not ok and err:find('cannot be stored in float32 without overflow', 1, true), err)
     end
     assert.are.equal(math.huge, nl.full({ 1 }, math.huge)[1])
     assert.are.equal(math.huge, (nl.ones(1) * 1e40)[1])

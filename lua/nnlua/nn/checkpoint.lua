@@ -116,7 +116,8 @@ return function(nl, nn)
     if cls == Module then nl._raise('load: malformed model structure (the base class nn.Module cannot be built)') end
     local args = {}
     local n = st.n or 0
-    if type(n) ~= 'number' or n < 0 or n > 64 or n ~= math.floor(n) then
+    -- a Sequential records one argument per item: 64 refused one of 70
+    if type(n) ~= 'number' or n < 0 or n > 65536 or n ~= math.floor(n) then
       nl._raise('load: malformed model structure (' .. tostring(n) .. ' constructor arguments)')
     end
     if st.args ~= nil and type(st.args) ~= 'table' then nl._raise('load: malformed model structure (args)') end

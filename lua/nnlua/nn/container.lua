@@ -26,8 +26,12 @@ return function(nl, nn)
   -- the count add_children left, where it still holds (items set by hand
   -- since are counted again): building by add was quadratic, a count each
   local function count_at_end(self, op)
-    local n = rawget(self, '_n')
-    if n and rawget(self, n + 1) == nil and (n == 0 or rawget(self, n) ~= nil) then return n end
+    local n, keys = rawget(self, '_n'), rawget(self, '_n_keys')
+    -- no key set since (an item set by hand past the end grows _order: a
+    -- later add filled the gap before it)
+    if n and keys == #self._order and rawget(self, n + 1) == nil and (n == 0 or rawget(self, n) ~= nil) then
+      return n
+    end
     return count(self, op)
   end
 
@@ -42,6 +46,7 @@ return function(nl, nn)
       self[at] = m
     end
     rawset(self, '_n', at)
+    rawset(self, '_n_keys', #self._order)
   end
 
   local Sequential = Module:extend('Sequential')

@@ -19,9 +19,9 @@ return function(nl, nn)
   function Dropout:forward(x)
     nl._T(x, 'Dropout')
     if not self.training or self.p == 0 then return x end
-    -- as PyTorch: int64 passes where nothing is dropped, else is refused (rand named)
-    if x:dtype() == 'int64' then nl._raise('Dropout: expected a float input, got int64 ' .. nl._shape_str(x)) end
     if self.p == 1 then return x * 0 end
+    -- as PyTorch: int64 passes where no random draw is made, else is refused (rand named)
+    if x:dtype() == 'int64' then nl._raise('Dropout: expected a float input, got int64 ' .. nl._shape_str(x)) end
     local keep = nl.rand(x:shape(), x:dtype()):ge(self.p)
     return x * keep * (1 / (1 - self.p))
   end

@@ -119,7 +119,11 @@ return function(nl, optim)
         raise(('%s: %s must be a positive integer, got %s'):format(op, key, tostring(v)))
       end
     end
-    optim[name] = function(opt, opts)
+    optim[name] = function(opt, opts, ...)
+      if select('#', ...) > 0 then
+        raise(('%s: takes (optimizer, {options}), got %d arguments; give %s and the rest in the options table')
+              :format(name, 2 + select('#', ...), key))
+      end
       if type(opts) ~= 'table' or opts[key] == nil then raise(('%s: %s is required'):format(name, key)) end
       cls._check(name, opts)
       return new(cls, name, opt, opts, cls._defaults)

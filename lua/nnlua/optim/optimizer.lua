@@ -67,8 +67,14 @@ return function(nl, optim)
       end,
     }
 
-    function cls.new(params, opts)
+    function cls.new(params, opts, ...)
       local name = cls.name
+      -- PyTorch's positional hyperparameters (SGD(p, 0.1, 0.9)) are not
+      -- read here: an extra argument was dropped without a word
+      if select('#', ...) > 0 then
+        raise(('%s: takes (params, {options}), got %d arguments; give lr and the rest in the options table')
+              :format(name, 2 + select('#', ...)))
+      end
       if opts == nil then opts = {} end
       if type(opts) ~= 'table' then raise(('%s: options must be a table, got %s'):format(name, type(opts))) end
       nl._check_opts(name, opts, cls.defaults)
@@ -160,6 +166,9 @@ return function(nl, optim)
   -- Drops every gradient (t.grad becomes nil, PyTorch's set_to_none), or
   -- zeros them in place when set_to_none is false.
   function Optimizer:zero_grad(set_to_none)
+    if set_to_none ~= nil and type(set_to_none) ~= 'boolean' then   -- 0 was true: gradients dropped
+      nl._argerror('zero_grad', 'a boolean set_to_none', set_to_none)
+    end
     for _, group in ipairs(self.param_groups) do
       for _, p in ipairs(group.params) do
         local pc = T(p, 'zero_grad')
