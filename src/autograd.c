@@ -175,8 +175,9 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     if (!n) return NULL;                 /* no memory: the output has no graph */
     bool inline_in = n_in <= NL_NODE_INLINE;
     nl_tensor **ins = inline_in ? n->in_inline : malloc(sizeof(nl_tensor *) * n_in);
-    /* past the inline arrays, the wants bits follow the versions */
-    uint32_t *vers = inline_in ? n->version_inline : malloc(sizeof(uint32_t) * (n_in + (n_in + 31) / 32));
+    /* past the inline arrays, the wants bits of inputs from 32 on follow the versions */
+    int extra = n_in > 32 ? (n_in - 1) / 32 : 0;
+    uint32_t *vers = inline_in ? n->version_inline : malloc(sizeof(uint32_t) * (n_in + extra));
     if (!ins || !vers) {
         if (!inline_in) { free(ins); free(vers); }
         nl_obj_free(NL_OBJ_NODE, n);
@@ -187,13 +188,20 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     n->n_in = n_in;
     n->in = ins;
     n->in_version = vers;
-    n->wants = inline_in ? &n->wants_inline : vers + n_in;
-    memset(n->wants, 0, sizeof(uint32_t) * ((n_in + 31) / 32));
-    for (int i = 0; i < n_in; i++) {
+    uint32_t wants = 0;
+    for (int i = 0; i < n_in && i < 32; i++) {
         ins[i] = in[i];
         nl_retain(in[i]);
         vers[i] = in[i]->storage->version;
-        if (nl_requires_grad(in[i])) n->wants[i >> 5] |= 1u << (i & 31);
+        wants |= (uint32_t)nl_requires_grad(in[i]) << i;
+    }
+    n->wants = wants;
+    for (int k = 0; k < extra; k++) vers[n_in + k] = 0;
+    for (int i = 32; i < n_in; i++) {
+        ins[i] = in[i];
+        nl_retain(in[i]);
+        vers[i] = in[i]->storage->version;
+        vers[n_in + ((i - 32) >> 5)] |= (uint32_t)nl_requires_grad(in[i]) << (i & 31);
     }
     out->node = n;
     n->out = out;
@@ -225,7 +233,7 @@ static void node_free_saved(nl_node *n) {
     }
     n->in = NULL;
     n->in_version = NULL;
-    n->wants = NULL;
+    n->wants = 0;
     n->saved = NULL;
     n->n_in = 0;
     n->freed = 1;

@@ -61,7 +61,9 @@ struct nl_node {
     nl_tensor **in;           /* (n_in) inputs, retained */
     uint32_t *in_version;     /* (n_in) storage versions when recorded */
     uint32_t needs_in;        /* bit i: backward reads in[i]'s values */
-    uint32_t *wants;          /* bit i: in[i] required grad when recorded */
+    uint32_t wants;           /* bit i < 32: in[i] required grad when recorded (the
+                               * bits of later inputs follow in_version's n_in
+                               * entries); in the padding, so a node stays 3 lines */
     nl_tensor *saved;         /* optional: output alias, indices, ... */
     uint32_t saved_version;
     int32_t mark;             /* traversal state during backward */
@@ -71,7 +73,6 @@ struct nl_node {
     nl_tensor *out;           /* the output (not owned), NULL once it is gone */
     nl_tensor *in_inline[NL_NODE_INLINE];    /* in and in_version for most ops */
     uint32_t version_inline[NL_NODE_INLINE];
-    uint32_t wants_inline;
 };
 
 /* A node for out when grad mode is on and some input requires grad, else
@@ -87,7 +88,9 @@ static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags 
  * was recorded and still does, as PyTorch's graph (an input that came to
  * require grad later has no edge; one that stopped gets no gradient). */
 static inline bool nl_node_wants(const nl_node *n, int i) {
-    return i < n->n_in && nl_requires_grad(n->in[i]) && (n->wants[i >> 5] >> (i & 31) & 1);
+    if (i >= n->n_in || !nl_requires_grad(n->in[i])) return false;
+    uint32_t w = i < 32 ? n->wants : n->in_version[n->n_in + ((i - 32) >> 5)];
+    return w >> (i & 31) & 1;
 }
 /* An int64 destination takes a number whose integer part int64 holds (a
  * fraction truncates toward zero, as in PyTorch); NaN, the infinities and

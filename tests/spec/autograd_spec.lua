@@ -583,6 +583,15 @@ describe('autograd', function()
         assert.is_nil(q2.grad, name)
         assert.are.same(want, p2.grad:totable(), name)
       end
+      -- past 32 inputs the bits live beside the versions: cat of 70
+      local xs = {}
+      for i = 1, 70 do xs[i] = nl.ones(1, 'float64'):requires_grad(i % 3 ~= 0) end
+      local y = nl.cat(xs, 1)
+      for _, i in ipairs({ 3, 33, 66, 69 }) do xs[i]:requires_grad() end
+      y:sum():backward()
+      for i = 1, 70 do
+        if i % 3 == 0 then assert.is_nil(xs[i].grad, 'cat input ' .. i) else assert.are.same({ 1 }, xs[i].grad:totable()) end
+      end
       -- a recurrent layer: its input-to-hidden weight and its h0
       local function lstm(late)
         nl.manual_seed(2)
