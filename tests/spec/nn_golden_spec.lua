@@ -564,6 +564,8 @@ describe('nn.Module API', function()
     for _, c in ipairs({ { nn.Sigmoid, 1 }, { nn.Tanh, true }, { nn.ReLU, 5 }, { nn.GELU, 'fast' } }) do
       assert.is_false((pcall(c[1], c[2])))
     end
+    local ok, err = pcall(nn.GELU, 'tanh', nil, 5)
+    assert.is_truthy(not ok and err:find('GELU: takes at most 1 argument, got 3', 1, true), err)
   end)
 end)
 

@@ -45,8 +45,7 @@ return function(nl, nn)
   -- GELU([approximate]): 'none' (default) or 'tanh', as a string or {approximate = ...}
   local GELU = Module:extend('GELU')
   nn.GELU = GELU
-  function GELU:init(approximate, extra)
-    if extra ~= nil then nl._raise('GELU: expected at most one argument, approximate') end
+  function GELU:init(approximate)        -- more arguments: Module.new refuses them
     if type(approximate) == 'table' then
       nl._check_opts('GELU', approximate, { approximate = 1 })
       approximate = approximate.approximate
