@@ -236,16 +236,17 @@ static bool sup_slower(int dtype, int64_t m, int64_t n, int64_t k, int64_t csa, 
            k >= 128 && m * n * k >= (1 << 22);
 }
 
-/* k = 1, an outer product: c[i][j] = a[i] b[j] in a plain loop. BLIS's
- * small-matrix path lost a NaN of a times a 0 of b in the last column of
- * an odd n (nan nan 0 where PyTorch gives nan nan nan), and which columns
- * kept it depended on n and on the CPU. */
+/* k = 1, an outer product: c[i][j] = 0 + a[i] b[j] in a plain loop (the
+ * 0 + makes a product of -0 the +0 a sum gives, as BLIS's and PyTorch's).
+ * BLIS's small-matrix path lost a NaN of a times a 0 of b in the last
+ * column of an odd n (nan nan 0 where PyTorch gives nan nan nan), and
+ * which columns kept it depended on n and on the CPU. */
 #define GEMM_OUTER(T)                                                                    \
     static void gemm_outer_##T(int64_t m, int64_t n, const T *a, int64_t rsa, const T *b, \
                                int64_t csb, T *c, int64_t rsc, int64_t csc) {            \
         for (int64_t i = 0; i < m; i++) {                                                \
             T ai = a[i * rsa];                                                           \
-            for (int64_t j = 0; j < n; j++) c[i * rsc + j * csc] = ai * b[j * csb];      \
+            for (int64_t j = 0; j < n; j++) c[i * rsc + j * csc] = (T)0 + ai * b[j * csb]; \
         }                                                                                \
     }
 GEMM_OUTER(float)

@@ -830,9 +830,10 @@ return function(nl)
 
   local NaN = 0 / 0
   -- a number that an int64 tensor cannot hold (a fraction, an infinity,
-  -- NaN) meeting one promotes it to float32, as a + 0.5 does and as
+  -- NaN, a whole number past int64: 1e30 clamped to INT64_MAX) meeting
+  -- one promotes it to float32, as a + 0.5 does and as
   -- PyTorch's where and clamp do, rather than being truncated
-  local function fractional(x) return x ~= nil and (x ~= math.floor(x) or x == math.huge or x == -math.huge) end
+  local function fractional(x) return x ~= nil and (x ~= math.floor(x) or not (x >= -2 ^ 63 and x < 2 ^ 63)) end
 
   function Tensor.clamp(t, lo, hi)
     if lo ~= nil and type(lo) ~= 'number' then argerror('clamp', 'a number or nil as min', lo) end

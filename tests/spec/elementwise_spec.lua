@@ -166,6 +166,12 @@ describe('binary elementwise ops', function()
     assert.are.same({ 0, 0, 0, 0 }, grad(function(x) return x:clamp(nil, nan):sum() end, { -1, 0.5, 2, nan }))
     for _, v in ipairs(nl.tensor({ -1, 0.5, 2 }):clamp(0, nan):totable()) do assert.is_true(v ~= v) end
     assert.are.same({ -1, 0.5, 2 }, nl.tensor({ -1, 0.5, 2 }):clamp(nan):totable())
+    -- a whole bound past int64 meeting int64 makes float32, as a fraction
+    -- does (it was clamped to INT64_MAX)
+    local i3 = nl.tensor({ 1, 2, -3 }, 'int64')
+    assert.are.equal('float32', i3:clamp(1e30):dtype())
+    assert.is_true(math.abs(i3:clamp(1e30):totable()[1] - 1e30) < 1e24)
+    assert.are.equal('float32', nl.where(i3:gt(1), i3, 1e30):dtype())
     local z = nl.tensor({ -1, 0.5, 2 })
     z:clamp_(nan, 1)
     for _, v in ipairs(z:totable()) do assert.is_true(v ~= v) end

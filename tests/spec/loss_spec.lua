@@ -132,6 +132,9 @@ describe('nl_mse_loss', function()
       S.contains(S.errmsg(F[op], i2, i2), op .. ': expected float input or target, got input int64 [2] and target int64 [2]')
       assert.are.equal(op == 'mse_loss' and 0.5 or 0.5, F[op](f2, nl.tensor({ 1, 2 }, 'int64')):item())
     end
+    -- but their sum and elementwise loss are int64, as PyTorch's
+    assert.are.same({ 'int64', 1 }, { F.l1_loss(i2, nl.tensor({ 1, 3 }, 'int64'), { reduction = 'sum' }):dtype(),
+                                     F.l1_loss(i2, nl.tensor({ 1, 3 }, 'int64'), { reduction = 'sum' }):item() })
     S.contains(S.errmsg(F.huber_loss, i2, f2), 'huber_loss: expected a float input, got int64 [2]')
     assert.are.equal(0.25, F.huber_loss(f2, i2):item())
     for _, args in ipairs({ { i2, f2 }, { f2, i2 } }) do
@@ -174,6 +177,14 @@ describe('cross_entropy and log_softmax at the edges', function()
   -- with weight or ignore_index (the composed path) a -inf logit gave NaN
   -- (-inf * 0 picking the target), and a mean over no kept row a NaN
   -- gradient everywhere (PyTorch: 0)
+  -- with label smoothing and no weight kept, PyTorch takes each part's
+  -- mean on its own: the NLL's 0/0 makes NaN (one sum over 0 gave inf)
+  it('with label smoothing and every kept weight 0, the mean is NaN, as PyTorch', function()
+    local l = F.cross_entropy(nl.tensor({ { 1.5, -0.06, 0.9, -1 } }, 'float64'), nl.tensor({ 3 }, 'int64'),
+                              { weight = nl.tensor({ 1, 0.5, 0, 0 }, 'float64'), label_smoothing = 0.1 }):item()
+    assert.is_true(l ~= l, tostring(l))
+  end)
+
   it('with weight or ignore_index: a -inf logit, and a batch all ignored', function()
     local x = nl.tensor({ { -inf, 1, 2 } }):requires_grad()
     local t = nl.tensor({ 2 }, 'int64')
@@ -243,6 +254,13 @@ describe('losses at extreme values', function()
     l:backward()
     local g = a.grad:totable()
     for i, want in ipairs({ 0.5 / 3, -1 / 3, 1 }) do assert(math.abs(g[i] - want) < 1e-7, tostring(g[i])) end
+    -- a NaN difference: a NaN gradient, as PyTorch's (the linear branch's abs gave 0)
+    for _, dl in ipairs({ 1, math.huge }) do
+      local x = nl.tensor({ 0 / 0, 1 }):requires_grad()
+      F.huber_loss(x, nl.tensor({ 0, 3 }), { delta = dl }):backward()
+      assert.is_true(x.grad[1] ~= x.grad[1], 'delta ' .. dl)
+      assert.are.equal(dl == 1 and -0.5 or -1, x.grad[2])
+    end
   end)
 
   -- the gradient was 1 + (sigmoid(x) - 1): 0.5% off at x = -10, 0 below -17

@@ -157,6 +157,9 @@ describe('matmul', function()
             assert.is_true(c[1][j] ~= c[1][j], ('%s m %d n %d column %d: %s'):format(dt, m, n, j, c[1][j]))
             assert.are.equal(0, c[2][j])
           end
+          -- a product of -0 is the +0 a sum gives (1 / it was -inf)
+          local z = nl.matmul(nl.zeros(m, 1, dt), nl.full({ 1, n }, -1, dt)):totable()
+          assert.are.equal(math.huge, 1 / z[m][n])
           local b = nl.tensor(S.nested({ 1, n }, rnd), dt)
           local want = b:totable()[1]
           local got = nl.matmul(nl.ones(m, 1, dt) * 2, b):totable()

@@ -28,7 +28,10 @@ return function(nl, nn)
     end
     local shape = x:shape()
     shape[#shape] = weight:size(1)
-    local rows = x:reshape(-1, x:size(-1))
+    -- the rows counted, not -1 (no features made -1 ambiguous)
+    local n = 1
+    for i = 1, #shape - 1 do n = n * shape[i] end
+    local rows = x:reshape(n, x:size(-1))
     return nl._wrap(lib.nl_linear(rows.ptr, pw, pb, 0)):view(shape)
   end
 

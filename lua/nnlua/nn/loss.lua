@@ -71,8 +71,10 @@ return function(nl, nn)
 
   function F.l1_loss(input, target, opts)
     same_shape('l1_loss', input, target)
-    float_operands('l1_loss', input, target)
-    return reduce((input - target):abs(), reduction_of(opts, 'l1_loss'))
+    local r = reduction_of(opts, 'l1_loss')
+    -- two int64 tensors: an int64 sum or elementwise loss, as PyTorch's; its mean has no int64 form
+    if r == 'mean' then float_operands('l1_loss', input, target) end
+    return reduce((input - target):abs(), r)
   end
 
   function F.huber_loss(input, target, opts)
@@ -85,15 +87,20 @@ return function(nl, nn)
     if type(delta) ~= 'number' or not (delta > 0) then
       nl._raise('huber_loss: delta must be a positive number, got ' .. tostring(delta))
     end
-    local d = (input - target):abs()
+    local diff = input - target
+    local d = diff:abs()
     local r = reduction_of(opts, 'huber_loss')
     -- an infinite delta: the square everywhere (the unused linear part's
     -- gradient, 0 * delta, was NaN)
-    if delta == math.huge then return reduce(d * d * 0.5, r) end
-    local near = d:lt(delta)
-    -- the square of d where it is used only: an infinite d squared in the
-    -- branch where leaves out still sent 0 * inf = NaN back (PyTorch: +-delta)
-    local dn = nl.where(near, d, 0)
+    if delta == math.huge then return reduce(diff * diff * 0.5, r) end
+    -- a NaN difference takes the square, whose gradient, the signed
+    -- difference, is NaN, as PyTorch's (the linear part's went through
+    -- abs and gave 0)
+    local near = d:ge(delta):eq(0)
+    -- the square of the difference where it is used only: an infinite one
+    -- squared in the branch where leaves out still sent 0 * inf = NaN back
+    -- (PyTorch: +-delta)
+    local dn = nl.where(near, diff, 0)
     local quad = dn * dn * 0.5
     local lin = (d - 0.5 * delta) * delta
     return reduce(nl.where(near, quad, lin), r)
@@ -161,6 +168,12 @@ return function(nl, nn)
     if ls and ls > 0 then
       local smooth = -(w and (logp * w) or logp):sum(2) / C
       if keep then smooth = nl.where(keep, smooth, 0) end
+      -- each part's mean on its own, as PyTorch's: with no weight kept the
+      -- NLL's 0/0 makes NaN (one sum over 0 gave inf)
+      if r == 'mean' then
+        local ws = wy:sum()
+        return l:sum() / ws * (1 - ls) + smooth:sum() / ws * ls
+      end
       l = l * (1 - ls) + smooth * ls
     end
     if r == 'sum' then return l:sum() end
