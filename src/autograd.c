@@ -473,7 +473,9 @@ static int freed_error(int op) {
 
 static bool versions_ok(nl_node *n) {
     for (int i = 0; i < n->n_in; i++) {
-        if ((n->needs_in >> i & 1) && n->in[i]->storage->version != n->in_version[i]) {
+        /* past 32 inputs (cat, stack) no backward reads an input's values:
+         * the shift by 32 or more was undefined (UBSan) */
+        if (i < 32 && (n->needs_in >> i & 1) && n->in[i]->storage->version != n->in_version[i]) {
             nl_set_error("backward: input %d of %s (shape %s) was modified in place after it was used "
                          "(version %u, saved at %u)", i + 1, nl_op_name(n->op), nl_shape_str(n->in[i]),
                          n->in[i]->storage->version, n->in_version[i]);

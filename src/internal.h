@@ -60,7 +60,7 @@ struct nl_node {
     int32_t freed;            /* saved tensors released after backward */
     nl_tensor **in;           /* (n_in) inputs, retained */
     uint32_t *in_version;     /* (n_in) storage versions when recorded */
-    uint32_t needs_in;        /* bit i: backward reads in[i]'s values */
+    uint32_t needs_in;        /* bit i: backward reads in[i]'s values (none past 32) */
     uint32_t wants;           /* bit i < 32: in[i] required grad when recorded (the
                                * bits of later inputs follow in_version's n_in
                                * entries); in the padding, so a node stays 3 lines */
