@@ -234,6 +234,9 @@ local cases = {
     function() return nl.optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 1 }):zero_grad(0) end },
   { 'gelu int64', 'gelu: expected a float input, got int64 %[2%]', function() return nl.ones(2, 'int64'):gelu() end },
   { 'silu int64', 'silu: expected a float input, got int64 %[2%]', function() return nl.silu(nl.ones(2, 'int64')) end },
+  { 'Softmax dim 0', 'Softmax: dim 0 is invalid; dims count from 1', function() return nl.nn.Softmax(0) end },
+  { 'TransformerEncoderLayer dim_feedforward 0', 'TransformerEncoderLayer: dim_feedforward must be a positive whole number, got 0',
+    function() return nl.nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 0 }) end },
   -- promoted silently, where PyTorch refuses the mix
   { 'BatchNorm1d int64 input', 'BatchNorm1d: input of dtype int64 for a layer of float32 weights',
     function() return nl.nn.BatchNorm1d(3)(nl.ones(4, 3, 'int64')) end },

@@ -86,6 +86,8 @@ return function(nl, nn)
     cls.init = function(self, dim)
       dim = dim or -1
       if type(dim) ~= 'number' or dim ~= math.floor(dim) then nl._argerror(name, 'an integer dim', dim) end
+      -- dims count from 1 (or from -1 at the end): 0 was taken, and refused at forward
+      if dim == 0 then nl._raise(name .. ': dim 0 is invalid; dims count from 1, or from -1 at the end') end
       self.dim = dim
     end
     cls.forward = function(self, x)

@@ -170,6 +170,10 @@ return function(nl, nn)
     opts = nl._opts('TransformerEncoderLayer', opts)
     nl._check_opts('TransformerEncoderLayer', opts, TEL_INIT)
     local ff = opts.dim_feedforward or 2048
+    -- checked here, in this layer's name (Linear named it, as its out_features)
+    if not nl._size_arg(ff) then
+      nl._raise('TransformerEncoderLayer: dim_feedforward must be a positive whole number, got ' .. nl._describe_arg(ff))
+    end
     local p = opts.dropout or 0.1
     -- PyTorch's default, post-norm (it was pre-norm here, so a layer built
     -- as in PyTorch with PyTorch's weights gave other outputs); recorded in
