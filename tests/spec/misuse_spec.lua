@@ -1094,7 +1094,17 @@ describe('misuse, seeded random calls', function()
     os.remove(statefile)
     local a, b = runs[1], runs[2]
     assert.is_truthy(a.summary)
-    assert.are.equal(500, #a.lines)
+    -- a run of other than 500 lines (seen twice under ASan, cause unknown):
+    -- the lines whose case number repeats or is out of order are named
+    for _, run in ipairs(runs) do
+      if #run.lines ~= 500 then
+        local odd = {}
+        for i, l in ipairs(run.lines) do
+          if tonumber(l:match('^(%d+)')) ~= i and #odd < 6 then odd[#odd + 1] = ('line %d: %s'):format(i, l:sub(1, 300)) end
+        end
+        error(('%d outcome lines, not 500; first odd ones:\n  %s'):format(#run.lines, table.concat(odd, '\n  ')))
+      end
+    end
     for i = 1, math.max(#a.lines, #b.lines) do
       -- the case's number, ending and op: an error's message and the
       -- arguments as printed may differ (the order of a table's keys,
