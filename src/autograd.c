@@ -189,20 +189,16 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     n->in = ins;
     n->in_version = vers;
     uint32_t wants = 0;
-    for (int i = 0; i < n_in && i < 32; i++) {
+    for (int k = 0; k < extra; k++) vers[n_in + k] = 0;
+    for (int i = 0; i < n_in; i++) {
         ins[i] = in[i];
         nl_retain(in[i]);
         vers[i] = in[i]->storage->version;
-        wants |= (uint32_t)nl_requires_grad(in[i]) << i;
+        uint32_t bit = (uint32_t)nl_requires_grad(in[i]) << (i & 31);
+        if (i < 32) wants |= bit;
+        else vers[n_in + ((i - 32) >> 5)] |= bit;
     }
     n->wants = wants;
-    for (int k = 0; k < extra; k++) vers[n_in + k] = 0;
-    for (int i = 32; i < n_in; i++) {
-        ins[i] = in[i];
-        nl_retain(in[i]);
-        vers[i] = in[i]->storage->version;
-        vers[n_in + ((i - 32) >> 5)] |= (uint32_t)nl_requires_grad(in[i]) << (i & 31);
-    }
     out->node = n;
     n->out = out;
     out->flags |= NL_FLAG_REQUIRES_GRAD;

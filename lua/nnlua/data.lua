@@ -466,10 +466,7 @@ return function(nl)
   -- loader.generator is the generator that shuffles.
   function data.DataLoader(ds, opts, ...)
     local op = 'DataLoader'
-    if select('#', ...) > 0 then
-      raise(('%s: takes (dataset, {options}), got %d arguments; give batch_size, shuffle and the rest in the '
-             .. 'options table'):format(op, 2 + select('#', ...)))
-    end
+    nl._no_extra_args(op, '(dataset, {options})', 'give batch_size, shuffle and the rest in the options table', ...)
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
     nl._check_opts(op, opts, KNOWN.DataLoader)

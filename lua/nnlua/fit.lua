@@ -126,9 +126,7 @@ return function(nl)
     local ms = opts.metrics or {}
     if type(ms) == 'string' then ms = { ms } end
     if type(ms) ~= 'table' then nl._argerror('compile', 'metrics as a list of names', ms) end
-    local count = 0
-    for _ in pairs(ms) do count = count + 1 end
-    if count ~= #ms or (count > 0 and ms[count] == nil) then
+    if not nl._list_len(ms) then
       nl._raise("compile: metrics must be a list of names, such as {'accuracy', 'mae'}, got a table with keys")
     end
     for _, m in ipairs(ms) do

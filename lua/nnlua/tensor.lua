@@ -188,15 +188,19 @@ return function(nl)
   end
   nl._check = check
 
+  local function sizes_str(p)
+    local s = {}
+    for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
+    return '[' .. table.concat(s, ',') .. ']'
+  end
+
   -- what x is, for a message: a tensor by dtype and shape (it printed
   -- ctype<struct nl_ref>), other cdata by ctype, else its Lua type
   local function describe(x)
     if is_tensor(x) then
       local p = x.ptr
       if p == nil then return 'a released tensor' end
-      local s = {}
-      for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
-      return ('a tensor (%s [%s])'):format(ffi.string(lib.nl_dtype_name(p.dtype)), table.concat(s, ','))
+      return ('a tensor (%s %s)'):format(dtype_names[p.dtype], sizes_str(p))
     end
     return type(x) == 'cdata' and tostring(ffi.typeof(x)) or type(x)
   end
@@ -220,6 +224,21 @@ return function(nl)
     if type(x) == 'string' then return "'" .. x .. "'" end
     return describe(x)
   end
+  -- raises when a call of two named arguments (takes, as '(a, b)') got
+  -- more, ... being the extra ones: they were dropped without a word
+  function nl._no_extra_args(op, takes, hint, ...)
+    if select('#', ...) > 0 then
+      raise(('%s: takes %s, got %d arguments; %s'):format(op, takes, 2 + select('#', ...), hint))
+    end
+  end
+  -- n where t is a table whose keys are 1..n and nothing else, else nil
+  function nl._list_len(t)
+    if type(t) ~= 'table' then return nil end
+    local n = 0
+    for _ in pairs(t) do n = n + 1 end
+    for i = 1, n do if t[i] == nil then return nil end end
+    return n
+  end
   -- a layer's size: a whole number from 1 (NaN, 2.5 and inf reached
   -- empty and were named there)
   function nl._size_arg(v) return type(v) == 'number' and v >= 1 and v <= 2 ^ 53 and v == math.floor(v) end
@@ -242,8 +261,7 @@ return function(nl)
     for k, v in pairs(opts) do
       if known[k] == nil then bad[#bad + 1] = "'" .. tostring(k) .. "'"
       elseif known[k] == 'flag' and type(v) ~= 'boolean' then
-        raise(('%s: %s must be a boolean (true or false), got %s'):format(op, tostring(k),
-          type(v) == 'number' and tostring(v) or type(v) == 'string' and ("'" .. v .. "'") or type(v)))
+        raise(('%s: %s must be a boolean (true or false), got %s'):format(op, tostring(k), nl._describe_arg(v)))
       end
     end
     if #bad == 0 then return end
@@ -259,12 +277,6 @@ return function(nl)
     return id
   end
   nl._dtype_id = dtype_id
-
-  local function sizes_str(p)
-    local s = {}
-    for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
-    return '[' .. table.concat(s, ',') .. ']'
-  end
 
   -- 1-based (or negative) Lua dim -> 0-based C dim. Given p, a tensor's
   -- cdata, the dim is checked against its dims here, so that the message
@@ -452,6 +464,12 @@ return function(nl)
     end
   end
 
+  -- a number that an int64 tensor cannot hold (a fraction, an infinity,
+  -- NaN, a whole number past int64: 1e30 clamped to INT64_MAX) meeting
+  -- one promotes it to float32, as a + 0.5 does and as
+  -- PyTorch's where and clamp do, rather than being truncated
+  local function fractional(x) return x ~= nil and (x ~= math.floor(x) or not (x >= -2 ^ 63 and x < 2 ^ 63)) end
+
   function nl.full(shape, value, dtype)
     if type(value) ~= 'number' then argerror('full', 'a number as fill value', value) end
     local n = new_sizes('full', shape)
@@ -472,9 +490,7 @@ return function(nl)
     local dt = dtype and dtype_id(dtype, 'arange')
     if not dt then
       -- int64 for whole numbers it holds (past it, values wrapped), as PyTorch
-      local ints = true
-      for i = 1, 3 do ints = ints and ends[i] == math.floor(ends[i]) and ends[i] >= -2 ^ 63 and ends[i] < 2 ^ 63 end
-      dt = ints and 2 or 0
+      dt = (fractional(a) or fractional(b) or fractional(step)) and 0 or 2
     end
     return wrap(lib.nl_arange(a, b, step, dt))
   end
@@ -784,11 +800,13 @@ return function(nl)
   mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
 
   -- t's C tensor, refusing int64 for an op PyTorch has no int64 kernel for
+  -- (the layers' checks too)
   local function float_only(t, op)
     local p = T(t, op)
     if p.dtype == 2 then raise(('%s: expected a float input, got int64 %s'):format(op, sizes_str(p))) end
     return p
   end
+  nl._float_only = float_only
 
   for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'sin', 'cos',
                           'floor', 'ceil', 'round', 'trunc' }) do
@@ -829,12 +847,6 @@ return function(nl)
   nl.leaky_relu = Tensor.leaky_relu
 
   local NaN = 0 / 0
-  -- a number that an int64 tensor cannot hold (a fraction, an infinity,
-  -- NaN, a whole number past int64: 1e30 clamped to INT64_MAX) meeting
-  -- one promotes it to float32, as a + 0.5 does and as
-  -- PyTorch's where and clamp do, rather than being truncated
-  local function fractional(x) return x ~= nil and (x ~= math.floor(x) or not (x >= -2 ^ 63 and x < 2 ^ 63)) end
-
   function Tensor.clamp(t, lo, hi)
     if lo ~= nil and type(lo) ~= 'number' then argerror('clamp', 'a number or nil as min', lo) end
     if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
@@ -987,23 +999,23 @@ return function(nl)
 
   -- ---- views and copies -----------------------------------------------------
 
+  -- read_sizes for an op that takes no dtype (a trailing one was dropped)
+  local function sizes_only(op, ...)
+    local n, dt = read_sizes(op, ...)
+    if dt then raise(op .. ': takes sizes only, not a dtype (convert with :to)') end
+    return n
+  end
   function Tensor.view(t, ...)
     local p = T(t, 'view')
-    local n, dt = read_sizes('view', ...)
-    if dt then raise('view: takes sizes only, not a dtype (convert with :to)') end   -- it was dropped
-    return wrap(lib.nl_view(p, n, sizes_buf))
+    return wrap(lib.nl_view(p, sizes_only('view', ...), sizes_buf))
   end
   function Tensor.reshape(t, ...)
     local p = T(t, 'reshape')
-    local n, dt = read_sizes('reshape', ...)
-    if dt then raise('reshape: takes sizes only, not a dtype (convert with :to)') end   -- it was dropped
-    return wrap(lib.nl_reshape(p, n, sizes_buf))
+    return wrap(lib.nl_reshape(p, sizes_only('reshape', ...), sizes_buf))
   end
   function Tensor.expand(t, ...)
     local p = T(t, 'expand')
-    local n, dt = read_sizes('expand', ...)
-    if dt then raise('expand: takes sizes only, not a dtype (convert with :to)') end   -- it was dropped
-    return wrap(lib.nl_expand(p, n, sizes_buf))
+    return wrap(lib.nl_expand(p, sizes_only('expand', ...), sizes_buf))
   end
   function Tensor.transpose(t, a, b)
     local p = T(t, 'transpose')

@@ -16,9 +16,6 @@ return function(nl, nn)
 
   -- float_only: int64 refused, as PyTorch's kernel has none (it was
   -- promoted silently); ReLU keeps int64, Sigmoid and Tanh give float
-  local function float_input(name, x)
-    if x:dtype() == 'int64' then nl._raise(name .. ': expected a float input, got int64 ' .. nl._shape_str(x)) end
-  end
   local function simple(name, method, takes_inplace, float_only)
     local cls = Module:extend(name)
     cls.init = function(_, ...)
@@ -31,7 +28,7 @@ return function(nl, nn)
     end
     cls.forward = function(_, x)
       nl._T(x, name)
-      if float_only then float_input(name, x) end
+      if float_only then nl._float_only(x, name) end
       return x[method](x)
     end
     nn[name] = cls
@@ -58,7 +55,7 @@ return function(nl, nn)
   end
   function GELU:forward(x)
     nl._T(x, 'GELU')
-    float_input('GELU', x)
+    nl._float_only(x, 'GELU')
     return x:gelu(self.approximate)
   end
   function GELU:extra_repr() return self.approximate == 'tanh' and "approximate='tanh'" or '' end

@@ -21,7 +21,7 @@ return function(nl, nn)
     if not self.training or self.p == 0 then return x end
     if self.p == 1 then return x * 0 end
     -- as PyTorch: int64 passes where no random draw is made, else is refused (rand named)
-    if x:dtype() == 'int64' then nl._raise('Dropout: expected a float input, got int64 ' .. nl._shape_str(x)) end
+    nl._float_only(x, 'Dropout')
     local keep = nl.rand(x:shape(), x:dtype()):ge(self.p)
     return x * keep * (1 / (1 - self.p))
   end

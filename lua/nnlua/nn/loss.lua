@@ -271,11 +271,9 @@ return function(nl, nn)
     cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, fname) end
     -- options go to the constructor: a third argument was dropped silently
     -- (nn.MSELoss()(a, b, {reduction = 'sum'}) gave the mean)
+    local hint = ('give options to the constructor, as nn.%s({reduction = ...})'):format(name)
     cls.forward = function(self, input, target, ...)
-      if select('#', ...) > 0 then
-        nl._raise(('%s: takes (input, target), got %d arguments; give options to the constructor, as '
-                   .. 'nn.%s({reduction = ...})'):format(name, 2 + select('#', ...), name))
-      end
+      nl._no_extra_args(name, '(input, target)', hint, ...)
       return fn(input, target, self.opts)
     end
     nn[name] = cls

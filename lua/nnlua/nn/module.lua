@@ -399,6 +399,18 @@ return function(nl, nn)
 
   function Module:extra_repr() return '' end
 
+  -- the input's dtype against a layer's weights' (wdt), naming the module
+  -- and the conversion that fixes it (a mismatch said only 'matmul:
+  -- dtypes float64 and float32 differ', or was promoted silently)
+  function nn._check_input_dtype(name, x, wdt)
+    if x:dtype() ~= wdt then
+      local conv = wdt == 'float64' and 'double' or 'float'
+      nl._raise(('%s: input of dtype %s for a layer of %s weights (convert %s)'):format(name, x:dtype(), wdt,
+        x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
+          or ('one: x:' .. conv .. '(), or the layer with :' .. (conv == 'float' and 'double' or 'float') .. '()')))
+    end
+  end
+
   -- Module's methods, once every file has added its own (fit, save, ...),
   -- check that they were called on a module (m.parameters(), a dot for a
   -- colon, failed inside)

@@ -48,7 +48,7 @@ return function(nl, nn)
   -- input into a float32 layer was promoted silently; PyTorch refuses it)
   local function check_dtype(op, x, ref)
     if ref then nn._check_input_dtype(op, x, ref:dtype())
-    elseif x:dtype() == 'int64' then nl._raise(op .. ': expected a float input, got int64 ' .. nl._shape_str(x)) end
+    else nl._float_only(x, op) end
   end
 
   function nn._batch_norm(self, op, x)
@@ -132,9 +132,8 @@ return function(nl, nn)
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
     -- a missing or empty shape, or a module, made a layer of no
     -- parameters whose output was all zeros
-    local n = 0
-    for _ in pairs(shape) do n = n + 1 end
-    if n == 0 or n ~= #shape or getmetatable(shape) ~= nil then
+    local n = nl._list_len(shape)
+    if not n or n == 0 or getmetatable(shape) ~= nil then
       nl._raise('LayerNorm: normalized_shape must be a positive integer or a non-empty list of them, got '
                 .. (nn.is_module(normalized_shape) and 'a module'
                     or type(normalized_shape) ~= 'table' and tostring(normalized_shape)

@@ -38,18 +38,7 @@ return function(nl, nn)
   local CELL_KNOWN, ELMAN_CELL_KNOWN = { bias = 'flag' }, { bias = 'flag', nonlinearity = 1 }
   local FORWARD_KNOWN = { lengths = 1 }
 
-  -- the input's dtype against the weights', naming the module and the
-  -- conversion that fixes it (a cell's mismatch said only 'matmul: dtypes
-  -- float64 and float32 differ')
-  local function check_dtype(name, x, wdt)
-    if x:dtype() ~= wdt then
-      local conv = wdt == 'float64' and 'double' or 'float'
-      raise(('%s: input of dtype %s for a layer of %s weights (convert %s)'):format(name, x:dtype(), wdt,
-        x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
-          or ('one: x:' .. conv .. '(), or the layer with :' .. (conv == 'float' and 'double' or 'float') .. '()')))
-    end
-  end
-  nn._check_input_dtype = check_dtype
+  local check_dtype = nn._check_input_dtype
 
   local function positive_int(v) return type(v) == "number" and v >= 1 and v <= 2^31 and v == math.floor(v) end
 

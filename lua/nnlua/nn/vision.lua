@@ -52,7 +52,7 @@ return function(nl, nn)
     end
     if not self.training or self.p == 0 then return x end
     if self.p == 1 then return x * 0 end
-    if x:dtype() == 'int64' then nl._raise('Dropout2d: expected a float input, got int64 ' .. nl._shape_str(x)) end
+    nl._float_only(x, 'Dropout2d')
     local shape = x:shape()
     for i = 3, d do shape[i] = 1 end
     local keep = nl.rand(shape, x:dtype()):ge(self.p)

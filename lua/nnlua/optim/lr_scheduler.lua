@@ -69,11 +69,9 @@ return function(nl, optim)
   end
 
   local function number_list(v, n)
-    if type(v) ~= 'table' or #v ~= n then return false end
+    if nl._list_len(v) ~= n then return false end
     for i = 1, n do if type(v[i]) ~= 'number' or v[i] ~= v[i] then return false end end
-    local count = 0
-    for _ in pairs(v) do count = count + 1 end
-    return count == n
+    return true
   end
 
   -- checked whole before anything changes: a dict of another number of
@@ -120,10 +118,7 @@ return function(nl, optim)
       end
     end
     optim[name] = function(opt, opts, ...)
-      if select('#', ...) > 0 then
-        raise(('%s: takes (optimizer, {options}), got %d arguments; give %s and the rest in the options table')
-              :format(name, 2 + select('#', ...), key))
-      end
+      nl._no_extra_args(name, '(optimizer, {options})', 'give ' .. key .. ' and the rest in the options table', ...)
       if type(opts) ~= 'table' or opts[key] == nil then raise(('%s: %s is required'):format(name, key)) end
       cls._check(name, opts)
       return new(cls, name, opt, opts, cls._defaults)

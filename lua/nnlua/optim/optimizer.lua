@@ -71,10 +71,7 @@ return function(nl, optim)
       local name = cls.name
       -- PyTorch's positional hyperparameters (SGD(p, 0.1, 0.9)) are not
       -- read here: an extra argument was dropped without a word
-      if select('#', ...) > 0 then
-        raise(('%s: takes (params, {options}), got %d arguments; give lr and the rest in the options table')
-              :format(name, 2 + select('#', ...)))
-      end
+      nl._no_extra_args(name, '(params, {options})', 'give lr and the rest in the options table', ...)
       if opts == nil then opts = {} end
       if type(opts) ~= 'table' then raise(('%s: options must be a table, got %s'):format(name, type(opts))) end
       nl._check_opts(name, opts, cls.defaults)
