@@ -197,6 +197,10 @@ static inline bool nl_valid_dtype(int dtype) { return dtype >= 0 && dtype < NL_D
 static inline int64_t nl_dtype_size_inline(int dtype) { return nl_valid_dtype(dtype) ? (dtype == NL_FLOAT32 ? 4 : 8) : 0; }
 #define nl_dtype_size(dtype) nl_dtype_size_inline(dtype)
 bool nl_same_shape(const nl_tensor *a, const nl_tensor *b);
+/* t's values, contiguous (t itself, retained, when it is); dst = src of its
+ * shape. Neither checks nor records on the tape. */
+nl_tensor *nl_contiguous_raw(nl_tensor *t);
+void nl_copy_raw(nl_tensor *dst, nl_tensor *src);
 void nl_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
 /* numpy broadcast of two shapes into out (ndim returned), -1 if incompatible */
 int nl_broadcast_shape(int na, const int64_t *sa, int nb, const int64_t *sb, int64_t *out);

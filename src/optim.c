@@ -52,7 +52,9 @@ static void sqrt_block_f64(double *x /* (n) */, int n) {
 
 /* ---- argument checks ---- */
 
-/* param: a contiguous float tensor; grad: of its shape and dtype. */
+/* param: a float tensor that repeats no element in memory (any other
+ * layout is updated through a contiguous copy: done_with, below); grad: of
+ * its shape and dtype. */
 static bool check_param(const char *op, nl_tensor *param, nl_tensor *grad) {
     if (!param || !grad) {
         nl_set_error("%s: expected a tensor, got nil (%s)", op, param ? "grad" : "parameter");
@@ -63,10 +65,13 @@ static bool check_param(const char *op, nl_tensor *param, nl_tensor *grad) {
                      op, nl_dtype_name(param->dtype));
         return false;
     }
-    if (!nl_is_contiguous(param)) {
-        nl_set_error("%s: parameter of shape %s is not contiguous", op, nl_shape_str(param));
-        return false;
-    }
+    if (param->numel > 1)
+        for (int i = 0; i < param->ndim; i++)
+            if (param->strides[i] == 0 && param->sizes[i] > 1) {
+                nl_set_error("%s: parameter of shape %s repeats elements in memory (an expanded view); "
+                             "clone() it first", op, nl_shape_str(param));
+                return false;
+            }
     if (!nl_same_shape(param, grad)) {
         nl_set_error("%s: grad of shape %s for a parameter of shape %s",
                      op, nl_shape_str(grad), nl_shape_str(param));
@@ -128,6 +133,15 @@ static void run_update(update_fn fn, const void *args, int64_t numel) {
 
 static void bump(nl_tensor *t) { if (t) nl_bump_version(t); }
 
+/* An update writes work = nl_contiguous_raw(param): the parameter, or
+ * where it is not contiguous (a leaf made from a transposed view, which
+ * PyTorch's optimizers update as well), a copy that done_with writes back. */
+static void done_with(nl_tensor *param, nl_tensor *work) {
+    if (work != param) nl_copy_raw(param, work);
+    nl_release(work);
+    bump(param);
+}
+
 /* ---- SGD ----
  * d = grad (+ weight_decay * param)
  * with momentum: buf = d when init_buf (the buffer's first step), else
@@ -178,14 +192,16 @@ int nl_sgd_step(nl_tensor *param, nl_tensor *momentum_buf, nl_tensor *grad, doub
                  "%s: Nesterov momentum requires a momentum and zero dampening", op);
     nl_tensor *g = nl_contiguous(grad);
     if (!g) return -1;
+    nl_tensor *w = nl_contiguous_raw(param);
+    if (!w) { nl_release(g); return -1; }
     sgd_args a = {
-        .param = param->data, .buf = momentum != 0 ? momentum_buf->data : NULL, .grad = g->data,
+        .param = w->data, .buf = momentum != 0 ? momentum_buf->data : NULL, .grad = g->data,
         .lr = lr, .momentum = momentum, .dampening = dampening, .weight_decay = weight_decay,
         .nesterov = nesterov != 0, .first = init_buf != 0,
     };
     run_update(param->dtype == NL_FLOAT32 ? sgd_f32 : sgd_f64, &a, param->numel);
     nl_release(g);
-    bump(param);
+    done_with(param, w);
     if (momentum != 0) bump(momentum_buf);
     return 0;
 }
@@ -255,9 +271,11 @@ int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
                  "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
     nl_tensor *g = nl_contiguous(grad);
     if (!g) return -1;
+    nl_tensor *w = nl_contiguous_raw(param);
+    if (!w) { nl_release(g); return -1; }
     double t = (double)step;
     adam_args a = {
-        .param = param->data, .m = exp_avg->data, .v = exp_avg_sq->data,
+        .param = w->data, .m = exp_avg->data, .v = exp_avg_sq->data,
         .vmax = max_exp_avg_sq ? max_exp_avg_sq->data : NULL, .grad = g->data,
         .beta1 = beta1, .beta2 = beta2, .eps = eps,
         .l2 = decoupled ? 0 : weight_decay,
@@ -267,7 +285,7 @@ int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
     };
     run_update(param->dtype == NL_FLOAT32 ? adam_f32 : adam_f64, &a, param->numel);
     nl_release(g);
-    bump(param);
+    done_with(param, w);
     bump(exp_avg);
     bump(exp_avg_sq);
     bump(max_exp_avg_sq);
@@ -346,15 +364,17 @@ int nl_rmsprop_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *momentum
     if (!check_state(op, "grad_avg", param, grad_avg, false)) return -1;
     nl_tensor *g = nl_contiguous(grad);
     if (!g) return -1;
+    nl_tensor *w = nl_contiguous_raw(param);
+    if (!w) { nl_release(g); return -1; }
     rmsprop_args a = {
-        .param = param->data, .sq = square_avg->data,
+        .param = w->data, .sq = square_avg->data,
         .buf = momentum > 0 ? momentum_buf->data : NULL,
         .gavg = grad_avg ? grad_avg->data : NULL, .grad = g->data,
         .lr = lr, .alpha = alpha, .eps = eps, .weight_decay = weight_decay, .momentum = momentum,
     };
     run_update(param->dtype == NL_FLOAT32 ? rmsprop_f32 : rmsprop_f64, &a, param->numel);
     nl_release(g);
-    bump(param);
+    done_with(param, w);
     bump(square_avg);
     if (momentum > 0) bump(momentum_buf);
     bump(grad_avg);
@@ -404,14 +424,16 @@ int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, dou
     NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
     nl_tensor *g = nl_contiguous(grad);
     if (!g) return -1;
+    nl_tensor *w = nl_contiguous_raw(param);
+    if (!w) { nl_release(g); return -1; }
     adagrad_args a = {
-        .param = param->data, .sum = state_sum->data, .grad = g->data,
+        .param = w->data, .sum = state_sum->data, .grad = g->data,
         .clr = lr / (1 + (double)(step - 1) * lr_decay),
         .weight_decay = weight_decay, .eps = eps,
     };
     run_update(param->dtype == NL_FLOAT32 ? adagrad_f32 : adagrad_f64, &a, param->numel);
     nl_release(g);
-    bump(param);
+    done_with(param, w);
     bump(state_sum);
     return 0;
 }

@@ -808,6 +808,16 @@ nl_tensor *nl_contiguous(nl_tensor *t) {
     return recorded(NL_OP_CONTIGUOUS, copy_as(t, t->dtype, "contiguous"), t, 0, 0);
 }
 
+/* internal: t's values in a contiguous tensor (t itself, retained, when it
+ * is one), and dst's values written from src of its shape; neither is
+ * recorded on the tape (an optimizer's update of a strided parameter) */
+nl_tensor *nl_contiguous_raw(nl_tensor *t) {
+    if (nl_is_contiguous(t)) { nl_retain(t); return t; }
+    return copy_as(t, t->dtype, "contiguous");
+}
+
+void nl_copy_raw(nl_tensor *dst, nl_tensor *src) { copy_into(dst, src); }
+
 nl_tensor *nl_clone(nl_tensor *t) {
     NL_CHECK_TENSOR("clone", t);
     return recorded(NL_OP_CONTIGUOUS, copy_as(t, t->dtype, "clone"), t, 0, 0);

@@ -275,6 +275,49 @@ describe('optimizer state_dict', function()
     assert.is_false(ok)
     assert.matches('1 parameter groups saved, the optimizer has 2', err, 1, true)
   end)
+
+  -- another family's dict mixed its options and state in without a word
+  -- (an SGD checkpoint made Adam step at SGD's lr 5); an Adam state with
+  -- exp_avg but no exp_avg_sq failed inside the update
+  it("refuses another optimizer's dict, unknown group options and a partial state", function()
+    local m = problem('float32')
+    local sgd = optim.SGD({ m.W, m.b }, { lr = 5, momentum = 0.9 })
+    train_step(sgd, m)
+    local adam = optim.Adam({ m.W, m.b }, { lr = 0.01 })
+    train_step(adam, m)
+    local function plain(v)     -- tensors as nested lists, to compare values
+      if nl.is_tensor(v) then return v:totable() end
+      if type(v) ~= 'table' then return v end
+      local c = {}
+      for k, x in pairs(v) do c[k] = plain(x) end
+      return c
+    end
+    local before = adam:state_dict()
+    local function refused(sd, msg)
+      local ok, err = pcall(adam.load_state_dict, adam, sd)
+      assert.is_false(ok)
+      assert.matches('Adam: load_state_dict' .. msg, err)
+      assert.are.same(plain(before), plain(adam:state_dict()))
+    end
+    refused(sgd:state_dict(), ': the state_dict is from SGD$')
+    local sd = sgd:state_dict()
+    sd.optimizer = nil                  -- a dict made by hand, or an older file
+    refused(sd, " %(param group 1%): unknown options 'dampening', 'momentum', 'nesterov'$")
+    sd = adam:state_dict()
+    sd.state[2].momentum_buffer = sd.state[2].exp_avg
+    refused(sd, ': unknown state momentum_buffer for parameter 2 %(Adam keeps exp_avg, exp_avg_sq, max_exp_avg_sq and step%)')
+    sd = adam:state_dict()
+    sd.state[1].exp_avg_sq = nil
+    refused(sd, ': state of parameter 1 lacks exp_avg_sq$')
+    sd = adam:state_dict()
+    sd.state[1] = {}                    -- no state at all is a fresh start
+    adam:load_state_dict(sd)
+    assert.is_nil(next(adam.state[1]))
+    local aw = optim.AdamW({ m.W, m.b })
+    local ok, err = pcall(aw.load_state_dict, aw, before)
+    assert.is_false(ok)
+    assert.matches('AdamW: load_state_dict: the state_dict is from Adam$', err)
+  end)
 end)
 
 describe('optimizer step and zero_grad', function()
@@ -287,6 +330,41 @@ describe('optimizer step and zero_grad', function()
     assert.are.same(b0, flat(m.b))
     assert.is_nil(opt.state[2])
     assert.are.equal(1, opt.state[1].step)
+  end)
+
+  -- a leaf made from a transposed view was refused at step ('not
+  -- contiguous'), where PyTorch updates it: the same steps as a contiguous
+  -- parameter of its values (whose steps match PyTorch's, above)
+  it('updates a non-contiguous parameter as a contiguous one of its values', function()
+    local makers = {
+      function(p) return optim.SGD({ p }, { lr = 0.1, momentum = 0.9, nesterov = true }) end,
+      function(p) return optim.Adam({ p }, { lr = 0.1, amsgrad = true }) end,
+      function(p) return optim.RMSprop({ p }, { lr = 0.1, centered = true, momentum = 0.5 }) end,
+      function(p) return optim.Adagrad({ p }, { lr = 0.1, weight_decay = 0.1 }) end,
+    }
+    for _, make in ipairs(makers) do
+      local function run(transposed)
+        local v = nl.tensor({ { 1, -2, 3 }, { 4, 5, -6 } })
+        local W = (transposed and v:t() or v:t():contiguous()):requires_grad()
+        assert.are.equal(not transposed, W:is_contiguous())
+        local opt = make(W)
+        for i = 1, 3 do
+          W.grad = nl.tensor({ { 0.5, -1 }, { 2, 0.25 }, { -3, i } })
+          opt:step()
+        end
+        assert.are.equal(not transposed, W:is_contiguous())
+        return flat(W)
+      end
+      local want = run(false)
+      assert.are.same(want, run(true))
+      assert.are_not.same({ 1, 4, -2, 5, 3, -6 }, want)
+    end
+    local E = nl.zeros(3):expand(2, 3):requires_grad()
+    local opt = optim.SGD({ E }, { lr = 1 })
+    E.grad = nl.ones(2, 3)
+    local ok, err = pcall(opt.step, opt)
+    assert.is_false(ok)
+    assert.matches('sgd: parameter of shape %[2,3%] repeats elements in memory', err)
   end)
 
   it('zero_grad drops the gradients; zero_grad(false) zeros them', function()
@@ -599,6 +677,20 @@ describe('optimizer errors', function()
       function() optim.AdamW({ { params = { W } }, { params = { nl.zeros(1):requires_grad() }, lr = -0.001 } }) end },
     { 'RMSprop: invalid alpha %-1', function() optim.RMSprop({ W }, { alpha = -1 }) end },
     { 'Adagrad: invalid lr_decay %-1', function() optim.Adagrad({ W }, { lr_decay = -1 }) end },
+    -- a group's own misspelt option was kept as an extra key, unread
+    { "SGD %(param group 2%): unknown option 'momentun'$",
+      function() optim.SGD({ { params = { W } }, { params = { nl.zeros(1):requires_grad() }, momentun = 0.9 } }, { lr = 1 }) end },
+    -- an option set by hand is checked at the step (a nil lr failed inside the C call)
+    { 'SGD: lr must be a number, got nil$', function()
+      local o = optim.SGD({ W }, { lr = 1 })
+      o.param_groups[1].lr = nil
+      o:step()
+    end },
+    { 'Adam: invalid beta at index 2: 2 %(must be in %[0, 1%)%) %(param group 2%)$', function()
+      local o = optim.Adam({ { params = { W } }, { params = { nl.zeros(1):requires_grad() } } })
+      o.param_groups[2].betas = { 0.9, 2 }
+      o:step()
+    end },
     { 'Adam: got an empty parameter list', function() optim.Adam({}) end },
     { 'Adam: parameter 2 is not a tensor %(string%)', function() optim.Adam({ W, 'x' }) end },
     { 'Adam: a parameter appears more than once', function() optim.Adam({ W, W }) end },

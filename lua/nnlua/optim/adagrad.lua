@@ -15,6 +15,7 @@ return function(nl, optim)
       end
       if not (g.eps >= 0) then return ('invalid eps %s (must be >= 0)'):format(g.eps) end
     end,
+    state_keys = { step = 'required', sum = 'required' },
     _update = function(p, pc, gc, st, g)
       local step = (st.step or 0) + 1
       if st.sum == nil then st.sum = nl.full(p:shape(), g.initial_accumulator_value, p:dtype()) end

@@ -15,6 +15,8 @@ return function(nl, optim)
     if not (g.weight_decay >= 0) then return ('invalid weight_decay %s (must be >= 0)'):format(g.weight_decay) end
   end
 
+  local STATE_KEYS = { step = 'required', exp_avg = 'required', exp_avg_sq = 'required', max_exp_avg_sq = 'optional' }
+
   local function update(decoupled)
     return function(p, pc, gc, st, g)
       local step = (st.step or 0) + 1
@@ -36,6 +38,7 @@ return function(nl, optim)
     name = 'Adam',
     defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0, amsgrad = false },
     _check = check_adam,
+    state_keys = STATE_KEYS,
     _update = update(0),
   }
   optim.Adam = Adam.new
@@ -44,6 +47,7 @@ return function(nl, optim)
     name = 'AdamW',
     defaults = { lr = 1e-3, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 1e-2, amsgrad = false },
     _check = check_adam,
+    state_keys = STATE_KEYS,
     _update = update(1),
   }
   optim.AdamW = AdamW.new

@@ -22,6 +22,14 @@ return function(nl, optim)
     return c
   end
 
+  -- 'a, b and c', sorted
+  local function keys_str(t)
+    local ks = {}
+    for k in pairs(t) do ks[#ks + 1] = k end
+    table.sort(ks)
+    return #ks == 1 and ks[1] or table.concat(ks, ', ', 1, #ks - 1) .. ' and ' .. ks[#ks]
+  end
+
   -- the options of group g against the class's defaults: types, then the
   -- family's own check (which returns a message or nil)
   local function check_group(cls, g, where)
@@ -46,7 +54,9 @@ return function(nl, optim)
   -- Builds the optimizer class `spec` describes: spec.name, spec.defaults
   -- (option -> default value), spec._check(group) -> message or nil,
   -- spec._update(p, pc, gc, state, group): one parameter's step (p the
-  -- tensor, pc its C tensor, gc its C gradient, state its table).
+  -- tensor, pc its C tensor, gc its C gradient, state its table),
+  -- spec.state_keys: the keys of that table, each 'required' (once a step
+  -- has run) or 'optional'.
   function optim._class(spec)
     local cls = setmetatable(spec, { __index = Optimizer })
     -- opt.lr reads the first group's lr (what schedulers change)
@@ -66,6 +76,11 @@ return function(nl, optim)
           #self.param_groups == 1 and '' or 's', tostring(self.param_groups[1].lr))
       end,
     }
+
+    -- what a param group may hold: the options, its params, and the
+    -- initial_lr a scheduler gives it
+    cls._group_keys = { params = 1, initial_lr = 1 }
+    for k in pairs(cls.defaults) do cls._group_keys[k] = 1 end
 
     function cls.new(params, opts, ...)
       local name = cls.name
@@ -96,8 +111,10 @@ return function(nl, optim)
         if type(rg) ~= 'table' or type(rg.params) ~= 'table' then
           raise(('%s: param group %d must be a table with a params list'):format(name, gi))
         end
+        -- a misspelt option in a group was kept as an extra key, unread
+        nl._check_opts(name .. where, rg, cls._group_keys)
         local g = {}
-        for k, v in pairs(rg) do g[k] = copy(v) end           -- extra keys are kept
+        for k, v in pairs(rg) do g[k] = copy(v) end
         for k, d in pairs(cls.defaults) do
           if g[k] == nil then
             local v = opts[k]
@@ -141,8 +158,10 @@ return function(nl, optim)
     end
     if closure ~= nil then loss = closure() end
     local state, update, name = self.state, self._update, self.name
-    local idx = 0
-    for _, group in ipairs(self.param_groups) do
+    local idx, groups = 0, self.param_groups
+    for gi, group in ipairs(groups) do
+      -- options set by hand since (a nil lr failed inside the C call)
+      check_group(self, group, #groups > 1 and (' (param group %d)'):format(gi) or '')
       for _, p in ipairs(group.params) do
         idx = idx + 1
         local pc = T(p, name)
@@ -185,7 +204,7 @@ return function(nl, optim)
     for _, g in ipairs(self.param_groups) do g.lr = lr end
   end
 
-  -- { state = { [i] = { step = n, <buffer> = tensor, ... } },
+  -- { optimizer = name, state = { [i] = { step = n, <buffer> = tensor, ... } },
   --   param_groups = { { lr = ..., <options>, params = { i, ... } }, ... } }
   -- i numbers the parameters across the groups, from 1. The tensors are
   -- copies: later steps do not change a saved state_dict.
@@ -209,7 +228,7 @@ return function(nl, optim)
       end
       groups[gi] = c
     end
-    return { state = state, param_groups = groups }
+    return { optimizer = self.name, state = state, param_groups = groups }
   end
 
   -- Restores what state_dict returned (for an optimizer over parameters of
@@ -219,6 +238,11 @@ return function(nl, optim)
     local name = self.name .. ': load_state_dict'
     if type(sd) ~= 'table' or type(sd.state) ~= 'table' or type(sd.param_groups) ~= 'table' then
       raise(name .. ': expected a table with state and param_groups')
+    end
+    -- another family's dict mixed its options and state into these (an
+    -- SGD checkpoint ran Adam at SGD's lr)
+    if sd.optimizer ~= nil and sd.optimizer ~= self.name then
+      raise(('%s: the state_dict is from %s'):format(name, tostring(sd.optimizer)))
     end
     if #sd.param_groups ~= #self.param_groups then
       raise(('%s: %d parameter groups saved, the optimizer has %d'):format(name, #sd.param_groups, #self.param_groups))
@@ -234,6 +258,7 @@ return function(nl, optim)
         raise(('%s: param group %d has %d parameters, the saved one %s'):format(name, gi, #g.params,
           type(sg) == 'table' and type(sg.params) == 'table' and tostring(#sg.params) or 'none'))
       end
+      nl._check_opts(('%s (param group %d)'):format(name, gi), sg, self._group_keys)
       local ng = {}
       for k, v in pairs(sg) do if k ~= 'params' then ng[k] = copy(v) end end
       for k, v in pairs(g) do if ng[k] == nil and k ~= 'params' then ng[k] = copy(v) end end
@@ -255,6 +280,10 @@ return function(nl, optim)
       if p == nil or type(st) ~= 'table' then raise(('%s: state for parameter %s, which no group holds'):format(name, tostring(i))) end
       local s = {}
       for k, v in pairs(st) do
+        if self.state_keys[k] == nil then
+          raise(('%s: unknown state %s for parameter %s (%s keeps %s)'):format(name, tostring(k), tostring(i),
+            self.name, keys_str(self.state_keys)))
+        end
         if nl.is_tensor(v) then
           if nl._shape_str(v) ~= nl._shape_str(p) then
             raise(('%s: %s of shape %s for parameter %s of shape %s'):format(name, k, nl._shape_str(v), tostring(i),
@@ -268,6 +297,15 @@ return function(nl, optim)
           -- (a corrupt file) failed at the next step inside the update
           raise(('%s: state %s of parameter %s must be %s, got %s'):format(name, tostring(k), tostring(i),
             k == 'step' and 'a whole number of steps' or 'a tensor', type(v) == 'number' and tostring(v) or type(v)))
+        end
+      end
+      -- a part of the state (a step count without the averages) would
+      -- restart the rest from zero, or fail at the next step
+      if next(s) ~= nil then
+        for k, need in pairs(self.state_keys) do
+          if need == 'required' and s[k] == nil then
+            raise(('%s: state of parameter %s lacks %s'):format(name, tostring(i), k))
+          end
         end
       end
       state[pos[i]] = s

@@ -15,6 +15,7 @@ return function(nl, optim)
       if not (g.weight_decay >= 0) then return ('invalid weight_decay %s (must be >= 0)'):format(g.weight_decay) end
       if not (g.alpha >= 0) then return ('invalid alpha %s (must be >= 0)'):format(g.alpha) end
     end,
+    state_keys = { step = 'required', square_avg = 'required', momentum_buffer = 'optional', grad_avg = 'optional' },
     _update = function(p, pc, gc, st, g)
       if st.square_avg == nil then st.square_avg = zeros_like(p) end
       local buf, gavg = nil, nil

@@ -15,6 +15,7 @@ return function(nl, optim)
         return 'Nesterov momentum requires a momentum and zero dampening'
       end
     end,
+    state_keys = { momentum_buffer = 'optional' },
     _update = function(p, pc, gc, st, g)
       local buf, init = nil, 0
       if g.momentum ~= 0 then
