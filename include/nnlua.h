@@ -360,9 +360,11 @@ void nl_remove_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
 int nl_set_detect_anomaly(int enabled);   /* returns the previous setting */
 int nl_all_finite(const nl_tensor *t);
 const char *nl_last_op(void);
-/* A binding wrote t's elements through t->data: bump its version (and
- * refuse, like every in-place op, when t requires grad in grad mode). */
-int nl_mark_modified(nl_tensor *t);
+/* A binding is about to write t's elements through t->data: bump its
+ * version (and refuse, like every in-place op, when t requires grad in
+ * grad mode). op names the binding's operation in the error (NULL:
+ * "mark_modified"). */
+int nl_mark_modified(nl_tensor *t, const char *op);
 
 /* ---- losses (ops_loss.c) ------------------------------------------------ */
 

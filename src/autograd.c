@@ -157,9 +157,10 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
     return 0;
 }
 
-int nl_mark_modified(nl_tensor *t) {
-    NL_CHECK_TENSOR_INT("index", t);
-    NL_CHECK_INPLACE_INT("index", t);
+int nl_mark_modified(nl_tensor *t, const char *op) {
+    if (!op) op = "mark_modified";
+    NL_CHECK_TENSOR_INT(op, t);
+    NL_CHECK_INPLACE_INT(op, t);
     nl_bump_version(t);
     return 0;
 }

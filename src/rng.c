@@ -43,6 +43,8 @@ static int fill_random(const char *op, nl_tensor *t, nl_generator *g, double a, 
     NL_CHECK_TENSOR_INT(op, t);
     NL_CHECK_INT(g != NULL, "%s: no generator", op);
     NL_CHECK_INT(t->dtype != NL_INT64, "%s: expected a float tensor, got int64 %s", op, nl_shape_str(t));
+    /* before the draw: a refused call leaves the generator where it was */
+    NL_CHECK_WRITE_INT(op, t, NULL);
     nl_tensor *c = nl_is_contiguous(t) ? t : nl_tensor_alloc(op, t->ndim, t->sizes, t->dtype);
     if (!c) return -1;
     uint64_t seed = g->seed, base = g->offset;

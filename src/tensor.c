@@ -106,11 +106,13 @@ void nl_release_many(nl_tensor *const *ts, int64_t n) {
         /* the tensors a GC hands over were made long ago: their cache lines
          * are fetched ahead, the tensor's own 8 releases ahead, then its
          * storage and node 4 ahead */
-        if (i + 8 < n) __builtin_prefetch(&ts[i + 8]->refcount, 1);
+        if (i + 8 < n && ts[i + 8]) __builtin_prefetch(&ts[i + 8]->refcount, 1);
         if (i + 4 < n) {
             const nl_tensor *t = ts[i + 4];
-            __builtin_prefetch(t->storage, 1);
-            if (t->node) __builtin_prefetch(t->node, 1);
+            if (t) {                 /* NULLs are skipped, as nl_release does */
+                __builtin_prefetch(t->storage, 1);
+                if (t->node) __builtin_prefetch(t->node, 1);
+            }
         }
         nl_release(ts[i]);
     }
@@ -580,6 +582,7 @@ static nl_tensor *recorded_view(int op, nl_tensor *out, nl_tensor *in, int64_t a
 }
 
 int nl_is_contiguous(const nl_tensor *t) {
+    if (!t) return 0;
     int64_t s = 1;
     for (int i = t->ndim - 1; i >= 0; i--) {
         if (t->sizes[i] != 1 && t->strides[i] != s) return 0;

@@ -145,6 +145,7 @@ static int vm_print(lua_State *L) {
         lua_pushvalue(L, -1);
         lua_pushvalue(L, i);
         lua_call(L, 1, 1);
+        if (!lua_isstring(L, -1)) return luaL_error(L, "'tostring' must return a string to 'print'");
         if (i > 1) luaL_addchar(&b, '\t');
         luaL_addvalue(&b);
     }

@@ -742,7 +742,7 @@ return function(nl)
       local p = T(t, 'index')
       local i = check_index(p, k, 'index')
       if p.ndim == 1 and type(v) == 'number' then
-        check(lib.nl_mark_modified(p))
+        check(lib.nl_mark_modified(p, 'index'))
         store(p, i * p.strides[0], v)
         return
       end

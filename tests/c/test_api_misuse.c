@@ -45,6 +45,61 @@ TEST(null_arrays_are_errors) {
     nl_release(a);
 }
 
+/* NULLs in a list to release are skipped wherever they lie (one 4 places
+ * on was read for a prefetch: a segfault); a NULL tensor is not contiguous
+ * (it was read); mark_modified names the caller's op */
+TEST(null_tensors_in_release_many_and_queries) {
+    int64_t sz[1] = { 3 };
+    nl_tensor *ts[12] = { 0 };
+    ts[0] = nl_full(1, sz, 1.0, NL_FLOAT32);
+    ts[5] = nl_full(1, sz, 2.0, NL_FLOAT32);
+    ts[11] = nl_full(1, sz, 3.0, NL_FLOAT32);
+    nl_release_many(ts, 12);
+    CHECK(nl_is_contiguous(NULL) == 0);
+    CHECK(nl_mark_modified(NULL, "index") == -1);
+    CHECK(strstr(nl_error(), "index: expected a tensor") != NULL);
+    CHECK(nl_mark_modified(NULL, NULL) == -1);
+    CHECK(strstr(nl_error(), "mark_modified: expected a tensor") != NULL);
+}
+
+/* uniform_ and normal_ wrote into a tensor that requires grad in grad
+ * mode, which every other in-place op refuses (a leaf's values changed
+ * under its graph; a non-leaf's gradient went through the old op) */
+TEST(random_fills_refuse_tensors_that_require_grad) {
+    int64_t sz[1] = { 3 };
+    nl_generator g = { 7, 9 };
+    nl_tensor *w = nl_full(1, sz, 1.0, NL_FLOAT32);
+    CHECK(nl_set_requires_grad(w, 1) == 0);
+    nl_tensor *y = nl_binary_scalar(NL_OP_MUL, w, 3.0, 0);
+    CHECK(nl_uniform_(w, &g, 5, 6) == -1);
+    CHECK(strstr(nl_error(), "uniform_:") == nl_error());
+    CHECK(nl_normal_(y, &g, 0, 1) == -1);
+    CHECK(strstr(nl_error(), "normal_:") == nl_error());
+    CHECK(g.offset == 9);                       /* the refused calls drew nothing */
+    float *wv = w->data;
+    CHECK(wv[0] == 1 && wv[1] == 1 && wv[2] == 1);
+    int prev = nl_set_grad_enabled(0);          /* as nn.init does */
+    CHECK(nl_uniform_(w, &g, 5, 6) == 0);
+    CHECK(g.offset == 12 && wv[0] >= 5 && wv[0] < 6);
+    nl_set_grad_enabled(prev);
+    nl_release(y);
+    nl_release(w);
+}
+
+static void keep_line(void *ctx, const char *line) { (void)ctx; (void)line; }
+
+/* print with a log callback took a __tostring that returns a table as an
+ * empty line, where Lua's print raises */
+TEST(vm_print_refuses_a_tostring_that_is_not_a_string) {
+    nl_vm_options o = { 0, keep_line, NULL };
+    nl_vm *vm = nl_vm_open(&o);
+    CHECK(vm != NULL);
+    CHECK(nl_vm_dostring(vm, "print(setmetatable({}, {__tostring = function() return {} end}))") == -1);
+    CHECK(strstr(nl_vm_error(vm), "'tostring' must return a string to 'print'") != NULL);
+    CHECK(nl_vm_dostring(vm, "print('fine', 1)") == 0);
+    nl_vm_close(vm);
+}
+
 /* calls f(x) in vm after running code; the status, *out its result */
 static int call_f(nl_vm *vm, const char *code, const char *fn, nl_tensor **out) {
     CHECK(nl_vm_dostring(vm, code) == 0);
