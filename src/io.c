@@ -700,75 +700,138 @@ static void fsync_dir_of(const char *path) {
 }
 
 /* ---- whole-or-nothing writes ----
- * A temporary file beside path (O_EXCL, so two writers never share one; its
- * name keeps at most 200 bytes of path's last component, so that a name
- * near NAME_MAX still has one), filled, fsynced, renamed over path, then the
- * directory fsynced: a reader finds the old file or the new one, whole. */
-static int tmp_open(const char *op, const char *path, char **tmp_out) {
+ * A temporary file beside the destination (O_EXCL, so two writers never
+ * share one; its name keeps at most 200 bytes of the last component, so
+ * that a name near NAME_MAX still has one), filled, fsynced, renamed over
+ * it, then the directory fsynced: a reader finds the old file or the new
+ * one, whole. The destination is path, or the file a symlink at path
+ * names (the rename replaced the link, leaving its target old); a file
+ * replaced keeps its mode (and, for root, its owner); a directory, FIFO
+ * or device at path is refused (it was replaced by a plain file). */
+typedef struct {
+    int fd;
+    char *tmp;      /* the temporary file's name */
+    char *dest;     /* where it goes */
+} pending_file;
+
+static void pending_free(pending_file *pf) {
+    free(pf->tmp);
+    free(pf->dest);
+}
+
+/* the destination for path, malloc'd, and what is there now (st_mode 0:
+ * nothing yet); NULL and an error when it cannot take a file */
+static char *destination_of(const char *op, const char *path, struct stat *st) {
+    memset(st, 0, sizeof *st);
+    char *dest = NULL;
+    if (lstat(path, st) != 0) {
+        if (errno != ENOENT) {
+            nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(errno));
+            return NULL;
+        }
+        memset(st, 0, sizeof *st);
+        dest = strdup(path);
+        if (!dest) nl_set_error("%s: out of memory", op);
+        return dest;
+    }
+    if (S_ISLNK(st->st_mode)) {
+        dest = realpath(path, NULL);
+        if (!dest || stat(dest, st) != 0) {
+            nl_set_error("%s: cannot write " PATH_FMT ": a symlink to %s", op, path,
+                         errno == ENOENT ? "a file that does not exist" : strerror(errno));
+            free(dest);
+            return NULL;
+        }
+    } else if (!(dest = strdup(path))) {
+        nl_set_error("%s: out of memory", op);
+        return NULL;
+    }
+    if (!S_ISREG(st->st_mode)) {
+        nl_set_error("%s: cannot write " PATH_FMT ": it is %s, not a regular file", op, path,
+                     S_ISDIR(st->st_mode) ? "a directory" : S_ISFIFO(st->st_mode) ? "a FIFO"
+                     : S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ? "a device" : "a special file");
+        free(dest);
+        return NULL;
+    }
+    return dest;
+}
+
+static int tmp_open(const char *op, const char *path, pending_file *pf) {
     static int counter;
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
-    size_t base_len = strlen(path + dir_len);
+    struct stat old;
+    pf->fd = -1;
+    pf->tmp = NULL;
+    pf->dest = destination_of(op, path, &old);
+    if (!pf->dest) return -1;
+    const char *dst = pf->dest;
+    const char *slash = strrchr(dst, '/');
+    size_t dir_len = slash ? (size_t)(slash - dst) + 1 : 0;
+    size_t base_len = strlen(dst + dir_len);
     if (base_len > 200) base_len = 200;
     size_t cap = dir_len + base_len + 64;
-    char *tmp = malloc(cap);
-    if (!tmp) {
+    pf->tmp = malloc(cap);
+    if (!pf->tmp) {
         nl_set_error("%s: out of memory", op);
+        pending_free(pf);
         return -1;
     }
     int fd = -1;
     for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, cap, "%.*s%.*s.tmp-%ld-%d", (int)dir_len, path, (int)base_len, path + dir_len,
+        snprintf(pf->tmp, cap, "%.*s%.*s.tmp-%ld-%d", (int)dir_len, dst, (int)base_len, dst + dir_len,
                  (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        fd = open(pf->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
         nl_set_error("%s: cannot create a file beside " PATH_FMT ": %s", op, path, strerror(errno));
-        free(tmp);
+        pending_free(pf);
         return -1;
     }
-    *tmp_out = tmp;
-    return fd;
+    if (old.st_mode) {
+        /* as the file it replaces: a private checkpoint stays private */
+        if (geteuid() == 0) (void)!fchown(fd, old.st_uid, old.st_gid);
+        (void)fchmod(fd, old.st_mode & 07777);
+    }
+    pf->fd = fd;
+    return 0;
 }
 
-/* the temporary file given up: closed, removed, its name freed */
-static void tmp_abort(int fd, char *tmp) {
-    close(fd);
-    unlink(tmp);
-    free(tmp);
+/* the temporary file given up: closed, removed, its names freed */
+static void tmp_abort(pending_file *pf) {
+    close(pf->fd);
+    unlink(pf->tmp);
+    pending_free(pf);
 }
 
-/* fsync, close, rename over path, fsync the directory; on a failure the
- * temporary file is removed and path left as it was */
-static int tmp_commit(const char *op, int fd, char *tmp, const char *path) {
+/* fsync, close, rename over the destination, fsync the directory; on a
+ * failure the temporary file is removed and the destination left as it was */
+static int tmp_commit(const char *op, pending_file *pf, const char *path) {
     int err = 0;
-    if (fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
+    if (fsync(pf->fd) != 0) err = errno;
+    if (close(pf->fd) != 0 && !err) err = errno;
+    if (!err && rename(pf->tmp, pf->dest) != 0) err = errno;
     if (err) {
-        unlink(tmp);
-        free(tmp);
+        unlink(pf->tmp);
+        pending_free(pf);
         nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(err));
         return -1;
     }
-    free(tmp);
-    fsync_dir_of(path);
+    fsync_dir_of(pf->dest);
+    pending_free(pf);
     return 0;
 }
 
 int nl_write_file(const char *path, const void *data, size_t n) {
     NL_CHECK_INT(path && *path, "write_file: empty path");
     NL_CHECK_INT(data || n == 0, "write_file: no data given");
-    char *tmp;
-    int fd = tmp_open("write_file", path, &tmp);
-    if (fd < 0) return -1;
-    if (!write_all(fd, data, n)) {
+    pending_file pf;
+    if (tmp_open("write_file", path, &pf) != 0) return -1;
+    if (!write_all(pf.fd, data, n)) {
         nl_set_error("write_file: writing " PATH_FMT " failed: %s", path, strerror(errno));
-        tmp_abort(fd, tmp);
+        tmp_abort(&pf);
         return -1;
     }
-    return tmp_commit("write_file", fd, tmp, path);
+    return tmp_commit("write_file", &pf, path);
 }
 
 int nl_save_safetensors(const char *path, int n, const char *const *names, nl_tensor *const *tensors,
@@ -835,12 +898,12 @@ int nl_save_safetensors(const char *path, int n, const char *const *names, nl_te
         return -1;
     }
 
-    char *tmp;
-    int fd = tmp_open("save_safetensors", path, &tmp);
-    if (fd < 0) {
+    pending_file pf;
+    if (tmp_open("save_safetensors", path, &pf) != 0) {
         free(h.p);
         return -1;
     }
+    int fd = pf.fd;
     unsigned char len8[8];
     uint64_t hl = h.n;
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(hl >> (8 * i));
@@ -853,17 +916,17 @@ int nl_save_safetensors(const char *path, int n, const char *const *names, nl_te
             char msg[600];
             snprintf(msg, sizeof msg, "%s", nl_error());
             nl_set_error("save_safetensors: tensor '%.200s': %s", names[i], msg);
-            tmp_abort(fd, tmp);
+            tmp_abort(&pf);
             return -1;
         }
         ok = write_all(fd, c->data, (size_t)(c->numel * nl_dtype_size(c->dtype)));
         nl_release(c);
         if (!ok) goto write_error;
     }
-    return tmp_commit("save_safetensors", fd, tmp, path);
+    return tmp_commit("save_safetensors", &pf, path);
 write_error:
     nl_set_error("save_safetensors: writing " PATH_FMT " failed: %s", path, strerror(errno));
-    tmp_abort(fd, tmp);
+    tmp_abort(&pf);
     return -1;
 }
 

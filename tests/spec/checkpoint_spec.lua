@@ -469,6 +469,63 @@ describe('checkpoint structure', function()
     local m1, ex1 = nn.load(old)
     assert.are.same({ ['top5%acc'] = 1, ['50%de'] = 2, ['a.b'] = 3 }, ex1.extra)
     assert.are.equal(2, #m1:parameters())
+    -- a key named as the tensor marker was read as a reference to a tensor
+    nn.Linear(2, 2):save(p, { extra = { info = { __tensor__ = 'weight' }, o = { __tensor__ = 'x' } } })
+    local _, ex3 = nn.load(p)
+    assert.are.same({ info = { __tensor__ = 'weight' }, o = { __tensor__ = 'x' } }, ex3.extra)
+  end)
+
+  -- the rebuild replays the constructors: a layer replaced or a setting
+  -- changed after construction came back as built, eval mode as training,
+  -- a frozen parameter as trainable (PyTorch's pickle keeps all three)
+  it('restores training flags and frozen parameters, and refuses a model changed after it was built', function()
+    local p = dir .. '/changed.safetensors'
+    local s = nn.Sequential(nn.Linear(2, 3), nn.Dropout(0.5), nn.BatchNorm1d(3))
+    s:eval()
+    s[3]:train()
+    s[1].weight:requires_grad(false)
+    s:save(p)
+    local s2 = nn.load(p)
+    assert.is_false(s2.training)
+    assert.is_false(s2[2].training)
+    assert.is_true(s2[3].training)
+    assert.is_false(s2[1].weight.is_requires_grad)
+    assert.is_true(s2[1].bias.is_requires_grad)
+    local Net = nn.Module:extend('CkptChangedNet')
+    function Net:init(n)
+      self.fc = nn.Linear(n, n)
+      self.act = nn.ReLU()
+    end
+    function Net:forward(x) return self.act(self.fc(x)) end
+    local net = Net(3)
+    net.act = nn.Tanh()
+    net:save(p)
+    local msg = errmsg(nn.load, p)
+    contains(msg, 'the saved model was changed after it was built (act is a Tanh() in the file, a ReLU() when rebuilt')
+    contains(msg, 'pass the model: nn.load(path, model)')
+    local n2 = Net(3)
+    n2.act = nn.Tanh()
+    assert.are.equal(n2, nn.load(p, n2))
+    local d = nn.Dropout(0.5)
+    d.p = 0.1
+    d:save(p)
+    contains(errmsg(nn.load, p), 'the model is a Dropout(p=0.1) in the file, a Dropout(p=0.5) when rebuilt')
+  end)
+
+  -- a child named 'a.0' beside a Sequential a gave two tensors one name:
+  -- save and load lost one without a word
+  it('refuses a module or parameter name with a dot', function()
+    local Net = nn.Module:extend('CkptDottedNet')
+    function Net:init()
+      self.a = nn.Sequential(nn.Linear(2, 2))
+      self['a.0'] = nn.Linear(2, 2)
+    end
+    contains(errmsg(Net), "CkptDottedNet: a module or parameter needs a non-empty name without dots, got 'a.0'")
+    local l = nn.Linear(2, 2)
+    contains(errmsg(function() l['w.x'] = nl.ones(2):requires_grad() end), "got 'w.x'")
+    contains(errmsg(function() l[''] = nn.ReLU() end), "got ''")
+    l['note.txt'] = nl.ones(2)               -- a plain tensor field is not in the state dict
+    assert.are.equal(2, #l:parameters())
   end)
 
   it('names the file and the entry when its metadata is not valid JSON', function()
@@ -667,6 +724,27 @@ print('ok=' .. tostring(ok), err)
     assert_same_state(model, nn.load(p))
     local listing = sh('ls -A ' .. q(dir))
     assert.is_nil(listing:find('limited.safetensors.tmp', 1, true), 'a temporary file was left behind:\n' .. listing)
+  end)
+
+  -- the rename replaced a symlink by a plain file (its target kept the
+  -- old weights), a FIFO or a device (as root, /dev/null), and a file
+  -- replaced lost its mode
+  it('saves through a symlink, keeps the mode of the file it replaces, and refuses special files', function()
+    local target, link = dir .. '/target.safetensors', dir .. '/link.safetensors'
+    model:save(target)
+    assert(os.execute('chmod 600 ' .. q(target) .. ' && ln -sf target.safetensors ' .. q(link)) == 0)
+    local other = nn.Sequential(nn.Linear(4, 2))
+    other:save(link)
+    assert.are.equal('link', (sh('test -L ' .. q(link) .. ' && echo link')):match('%a+'))
+    assert_same_state(other, nn.load(target))
+    assert.are.equal('600', (sh('stat -c %a ' .. q(target))):match('%d+'))
+    assert(os.execute('ln -sf nowhere.safetensors ' .. q(dir .. '/dangling') .. ' && mkfifo ' .. q(dir .. '/fifo')) == 0)
+    contains(errmsg(model.save, model, dir .. '/dangling'), 'a symlink to a file that does not exist')
+    contains(errmsg(model.save, model, dir .. '/fifo'), 'it is a FIFO, not a regular file')
+    assert(os.execute('mkdir -p ' .. q(dir .. '/ckpt-dir2')) == 0)
+    contains(errmsg(nl.save_safetensors, dir .. '/ckpt-dir2', { x = nl.ones(1) }), 'it is a directory, not a regular file')
+    local listing = sh('ls -A ' .. q(dir))
+    assert.is_nil(listing:find('.tmp', 1, true), 'a temporary file was left behind:\n' .. listing)
   end)
 
   it('rejects a path that is not a string', function()

@@ -19,6 +19,8 @@ return function(nl, nn)
   -- and '#1', each wrote over the other).
   local function key_name(k)
     if type(k) == 'number' then return ('#%d'):format(k) end   -- (.. k wrote 1.2345678901235e+14)
+    -- the marker of a tensor: a user's own key of that name read as one
+    if k == '__tensor__' then return '%5F_tensor__' end
     return (k:gsub('%%', '%%25'):gsub('%.', '%%2E'):gsub('^#', '%%23'))
   end
   local function key_of(name, escaped)
@@ -26,6 +28,66 @@ return function(nl, nn)
     if n then return tonumber(n) end
     if not escaped then return name end
     return (name:gsub('%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
+  end
+
+  -- every module once, under its first path ('' for the model), as
+  -- PyTorch's named_modules
+  local function named_modules(model)
+    local out, seen = {}, {}
+    local function walk(m, path)
+      if seen[m] then return end
+      seen[m] = true
+      out[#out + 1] = { path, m }
+      for _, kv in ipairs(m:named_children()) do walk(kv[2], path == '' and kv[1] or path .. '.' .. kv[1]) end
+    end
+    walk(model, '')
+    return out
+  end
+
+  -- What a rebuild from the constructor arguments cannot know: each
+  -- module's class and settings as built (a layer replaced, or a field
+  -- changed since, came back as the constructor made it), its training
+  -- flag, and the parameters frozen since. PyTorch's pickle keeps them.
+  local function record_state(model)
+    local mods, frozen = {}, {}
+    for _, pm in ipairs(named_modules(model)) do
+      local m = pm[2]
+      mods[#mods + 1] = { path = pm[1], type = m.__name, settings = m:extra_repr(), training = m.training }
+    end
+    for _, kv in ipairs(model:named_parameters()) do
+      if not kv[2].is_requires_grad then frozen[#frozen + 1] = kv[1] end
+    end
+    return { modules = mods, frozen = frozen }
+  end
+
+  -- the rebuilt model against that record: a difference is an error (the
+  -- model was changed after it was built); the flags are restored
+  local function restore_state(path, model, rec)
+    if type(rec) ~= 'table' or type(rec.modules) ~= 'table' or type(rec.frozen) ~= 'table' then
+      nl._raise('load: ' .. path .. ': malformed model state')
+    end
+    local built = named_modules(model)
+    local function describe(r) return ('a %s(%s)'):format(r.type, r.settings) end
+    for i = 1, math.max(#built, #rec.modules) do
+      local b, r = built[i], rec.modules[i]
+      if type(r) ~= 'table' and r ~= nil then nl._raise('load: ' .. path .. ': malformed model state') end
+      local now = b and { path = b[1], type = b[2].__name, settings = b[2]:extra_repr() }
+      if not (b and r and now.path == r.path and now.type == r.type and now.settings == r.settings) then
+        local where = (r or now).path
+        nl._raise(('load: %s: the saved model was changed after it was built (%s is %s in the file, %s when '
+                   .. 'rebuilt from its constructor); pass the model: nn.load(path, model)'):format(path,
+                   where == '' and 'the model' or where, r and describe(r) or 'missing', b and describe(now) or 'missing'))
+      end
+    end
+    for i, b in ipairs(built) do
+      if type(rec.modules[i].training) == 'boolean' then rawset(b[2], 'training', rec.modules[i].training) end
+    end
+    local params = {}
+    for _, kv in ipairs(model:named_parameters()) do params[kv[1]] = kv[2] end
+    for _, name in ipairs(rec.frozen) do
+      if not params[name] then nl._raise(('load: %s: malformed model state (no parameter %s)'):format(path, tostring(name))) end
+      params[name]:requires_grad(false)
+    end
   end
 
   -- tables of tensors and plain values -> JSON skeleton + named tensors
@@ -75,6 +137,7 @@ return function(nl, nn)
     local ok, st = pcall(nn._record_module, self)
     if ok then
       meta.model = json.encode(st)
+      meta.model_state = json.encode(record_state(self))
     elseif type(st) == 'table' and st.unrecordable then
       meta.model_unrecorded = st.unrecordable
     else
@@ -162,6 +225,9 @@ return function(nl, nn)
       model = rebuild(st, {})
       -- constructors build float32: tensors saved as float64 come back so
       nn._convert(model, function(name) return weights[name] and weights[name]:dtype() end)
+      model:load_state_dict(weights)
+      if meta.model_state then restore_state(path, model, decode(path, meta, 'model_state')) end
+      return model, extras
     end
     model:load_state_dict(weights)
     return model, extras

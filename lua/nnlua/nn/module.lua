@@ -15,6 +15,14 @@ return function(nl, nn)
 
   -- instance fields are recorded in assignment order
   local function newindex(self, k, v)
+    -- a module or parameter named 'a.0' gave the state dict a name that
+    -- another path also gives (a Sequential a's first layer): one tensor
+    -- was lost in save and load. PyTorch's add_module refuses the same.
+    if type(k) == 'string' and (k == '' or k:find('.', 1, true))
+       and (is_module(v) or (nl.is_tensor(v) and v.is_requires_grad and v:is_leaf())) then
+      nl._raise(("%s: a module or parameter needs a non-empty name without dots, got '%s'"):format(
+        rawget(self, '__name') or self.__name, k))
+    end
     rawset(self, k, v)
     local seen = rawget(self, '_seen')
     if v ~= nil and not seen[k] then
