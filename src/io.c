@@ -383,23 +383,48 @@ nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, doub
 /* ---- CSV ----
  * Numbers separated by one delimiter character; spaces and tabs around a
  * field and a pair of double quotes around it are ignored; blank lines are
- * skipped; CRLF line ends and a UTF-8 byte order mark are accepted. */
+ * skipped; LF, CRLF and lone CR line ends and a UTF-8 byte order mark are
+ * accepted. A number is what strtod reads, less its hex and nan(...)
+ * forms, which Python and numpy refuse (a hex ID column became numbers). */
 
 static inline bool csv_space(char c, int delim) {
     return (c == ' ' || c == '\t') && c != delim;
 }
 
-/* the number of fields of a line [s, e); a delimiter between double
- * quotes is part of its field ("Price, USD" is one header name, as
- * pandas and spreadsheets write it) */
-static int csv_count_fields(const char *s, const char *e, int delim) {
+/* The end of the field that starts at s: its delimiter, or e. A field
+ * that opens with a double quote (after spaces) runs to the quote that
+ * closes it, "" inside standing for one quote, so a delimiter there is
+ * part of the field ("Price, USD" is one header name, as pandas and
+ * spreadsheets write it); a quote anywhere else is a plain character, as
+ * RFC 4180 and Python's csv module read it (one in the middle of a name
+ * hid every later delimiter of the line). */
+static char *csv_field_end(char *s, const char *e, int delim) {
+    while (s < e && csv_space(*s, delim)) s++;
+    if (s < e && *s == '"')
+        for (s++; s < e; s++)
+            if (*s == '"') {
+                if (s + 1 < e && s[1] == '"') s++;
+                else { s++; break; }
+            }
+    while (s < e && *s != delim) s++;
+    return s;
+}
+
+/* the number of fields of a line [s, e) */
+static int csv_count_fields(char *s, const char *e, int delim) {
     int n = 1;
-    bool quoted = false;
-    for (; s < e; s++) {
-        if (*s == '"') quoted = !quoted;
-        else if (*s == delim && !quoted) n++;
-    }
+    for (s = csv_field_end(s, e, delim); s < e; s = csv_field_end(s + 1, e, delim)) n++;
     return n;
+}
+
+/* The line at p: its end, and in *next where the next one starts. A line
+ * ends at LF, CRLF or a lone CR (a file with CR line ends read as one
+ * line: its header took the data as names, and no rows were left). */
+static char *csv_line(char *p, char *end, char **next) {
+    char *e = p;
+    while (e < end && *e != '\n' && *e != '\r') e++;
+    *next = e == end ? end : e + 1 + (*e == '\r' && e + 1 < end && e[1] == '\n');
+    return e;
 }
 
 /* a line [p, e) of only spaces and tabs (and a CRLF's CR) */
@@ -449,15 +474,15 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
                          path, (long long)line, skip_lines);
             goto done;
         }
-        char *nl = memchr(p, '\n', end - p), *e = nl ? nl : end;
+        char *next, *e = csv_line(p, end, &next);
         line++;
         if (header && csv_blank(p, e)) {      /* blank lines before the header, as before data rows */
-            p = nl ? nl + 1 : end;
+            p = next;
             i--;
             continue;
         }
         if (i == skip_lines - 1 && header) {
-            char *he = e > p && e[-1] == '\r' ? e - 1 : e;
+            char *he = e;
             if (he - p >= header_cap) {
                 nl_set_error("load_csv: " PATH_FMT ": the header line is longer than %lld bytes",
                              path, (long long)header_cap - 1);
@@ -468,13 +493,12 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
             ncol = csv_count_fields(p, he, delimiter);
             ncol_line = line;
         }
-        p = nl ? nl + 1 : end;
+        p = next;
     }
     while (p < end) {
-        char *nl = memchr(p, '\n', end - p), *e = nl ? nl : end;
+        char *next, *e = csv_line(p, end, &next);
         line++;
-        if (e > p && e[-1] == '\r') e--;
-        if (csv_blank(p, e)) { p = nl ? nl + 1 : end; continue; }
+        if (csv_blank(p, e)) { p = next; continue; }
         int64_t nf = csv_count_fields(p, e, delimiter);
         if (ncol < 0) { ncol = nf; ncol_line = line; }
         if (nf != ncol) {
@@ -493,9 +517,7 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
         }
         char *f = p;
         for (int64_t col = 1; col <= nf; col++) {
-            char *fe = f;
-            while (fe < e && *fe != delimiter) fe++;
-            char *next = fe + 1;
+            char *fe = csv_field_end(f, e, delimiter);
             char *a = f, *b = fe;
             while (a < b && csv_space(*a, delimiter)) a++;
             while (b > a && csv_space(b[-1], delimiter)) b--;
@@ -503,7 +525,7 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
             char saved = *b, *stop = NULL;
             *b = '\0';
             double v = b > a ? strtod(a, &stop) : 0;
-            bool ok = b > a && stop == b && !csv_space(*a, delimiter);
+            bool ok = b > a && stop == b && !csv_space(*a, delimiter) && !strpbrk(a, "xX(");
             if (!ok) {
                 nl_set_error(b > a ? "load_csv: " PATH_FMT " line %lld, column %lld: '%.40s' is not a number"
                                    : "load_csv: " PATH_FMT " line %lld, column %lld: empty field%.0s",
@@ -512,10 +534,10 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
             }
             *b = saved;
             vals[nvals++] = v;
-            f = next;
+            f = fe + 1;
         }
         nrows++;
-        p = nl ? nl + 1 : end;
+        p = next;
     }
     int64_t sizes[2] = { nrows, ncol < 0 ? 0 : ncol };
     t = nl_tensor_alloc("load_csv", 2, sizes, NL_FLOAT64);

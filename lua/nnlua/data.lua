@@ -40,20 +40,31 @@ return function(nl)
 
   local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
 
+  -- the names of a header line, each field read as io.c reads fields: one
+  -- that opens with a double quote (after spaces) runs to the quote that
+  -- closes it, "" inside being one quote (RFC 4180, Python's csv); a quote
+  -- elsewhere is a character
   local function split_header(line, delim)
-    local names, start, quoted = {}, 1, false
-    local function take(stop)
-      local field = trim(line:sub(start, stop))
-      if #field >= 2 and field:sub(1, 1) == '"' and field:sub(-1) == '"' then field = field:sub(2, -2) end
-      names[#names + 1] = field
+    local names, i, n = {}, 1, #line
+    while true do
+      local parts = {}
+      local s = line:find('[^ \t]', i) or n + 1
+      if line:sub(s, s) == '"' then
+        local j = s + 1
+        while j <= n do
+          local c = line:sub(j, j)
+          if c == '"' and line:sub(j + 1, j + 1) == '"' then parts[#parts + 1] = '"'; j = j + 2
+          elseif c == '"' then j = j + 1; break
+          else parts[#parts + 1] = c; j = j + 1 end
+        end
+        s = j
+      end
+      local stop = line:find(delim, s, true) or n + 1
+      parts[#parts + 1] = line:sub(s, stop - 1)
+      names[#names + 1] = trim(table.concat(parts))
+      if stop > n then return names end
+      i = stop + 1
     end
-    for i = 1, #line do                 -- a delimiter inside double quotes belongs to its field
-      local c = line:sub(i, i)
-      if c == '"' then quoted = not quoted
-      elseif c == delim and not quoted then take(i - 1); start = i + 1 end
-    end
-    take(#line)
-    return names
   end
 
   -- A numeric CSV file (gzip or plain). opts:
@@ -117,6 +128,16 @@ return function(nl)
 
     local y = M:select(2, li)
     if ldt == 'int64' then
+      -- fields are read as float64: past 2^53 a whole number is not held
+      -- exactly (9007199254740993 came back as ...992), past 2^63 not at all
+      local a = y:abs()
+      local far = nl.ge(a, 2 ^ 53) * nl.lt(a, math.huge)
+      if far:sum():item() > 0 then
+        local row = far:argmax():item()
+        raise(string.format("%s: label column %s of '%s' holds %s on data row %d, past 2^53, which a CSV label "
+                            .. "cannot hold exactly as int64; use label_dtype='float64'", op,
+                            names and ("'" .. names[li] .. "'") or li, path, ('%.17g'):format(y[row]), row))
+      end
       local whole = y:long():double()
       local bad = nl.ne(whole, y)
       if bad:sum():item() > 0 then

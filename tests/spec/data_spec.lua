@@ -223,6 +223,45 @@ describe('data.load_csv', function()
     assert.are.same({ { 1, 2 } }, X2:totable())
   end)
 
+  -- CR line ends made one line (the header took the data as names: no
+  -- rows, no error); a quote in a name counted only at the field's start
+  -- and "" is one quote, as Python's csv reads them (a name with "" could
+  -- not be picked; a quote mid-name hid the later delimiters)
+  it('reads CR line ends and quotes as RFC 4180 does', function()
+    local X, _, names = data.load_csv(write('cr.csv', 'a,b\r1,2\r\r3,4\r'))
+    assert.are.same({ 'a', 'b' }, names)
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, X:totable())
+    local X2, y2, names2 = data.load_csv(write('esc.csv', '"a ""q"", x",b,y\n1,2,0\n'), { label = 'a "q", x' })
+    assert.are.same({ 'b', 'y' }, names2)
+    assert.are.same({ { 2, 0 } }, X2:totable())
+    assert.are.same({ 1 }, y2:totable())
+    local X3, _, names3 = data.load_csv(write('midq.csv', 'size 15",weight\n1,2\n'))
+    assert.are.same({ 'size 15"', 'weight' }, names3)
+    assert.are.same({ { 1, 2 } }, X3:totable())
+    contains(errmsg(data.load_csv, write('qd.csv', 'a,b\n"2,3",4\n')), "line 2, column 1: '2,3' is not a number")
+  end)
+
+  -- strtod's hex and nan(...) forms were numbers (Python and numpy refuse
+  -- them: a hex ID column became values); int64 labels past 2^53 came back
+  -- rounded, and one past 2^63 was 'not a whole number'
+  it('refuses hex numbers and int64 labels it cannot hold exactly', function()
+    contains(errmsg(data.load_csv, write('hex.csv', 'a,b\n0x10,2\n')), "line 2, column 1: '0x10' is not a number")
+    contains(errmsg(data.load_csv, write('hexf.csv', '1,0X1p3\n'), { header = false }), "'0X1p3' is not a number")
+    contains(errmsg(data.load_csv, write('nanp.csv', '1,nan(1)\n'), { header = false }), "'nan(1)' is not a number")
+    local Xs = data.load_csv(write('specials.csv', 'inf,-nan,1e3,.5,+2\n'), { header = false, dtype = 'float64' })
+    local v = Xs:totable()[1]
+    assert.are.equal(math.huge, v[1])
+    assert.are_not.equal(v[2], v[2])
+    assert.are.same({ 1000, 0.5, 2 }, { v[3], v[4], v[5] })
+    local big = write('big.csv', 'x,y\n1,3\n2,9007199254740993\n')
+    contains(errmsg(data.load_csv, big, { label = 'y' }), "label column 'y'")
+    contains(errmsg(data.load_csv, big, { label = 'y' }), "data row 2, past 2^53")
+    contains(errmsg(data.load_csv, write('big2.csv', 'x,y\n1,-1e19\n'), { label = 'y' }), 'past 2^53')
+    local _, y = data.load_csv(write('edge.csv', 'x,y\n1,9007199254740991\n2,-9007199254740991\n'), { label = 'y' })
+    assert.are.equal(2 ^ 53 - 1, y[1])
+    assert.are.equal(-(2 ^ 53 - 1), y[2])
+  end)
+
   it('names the line and column of a field that is not a number', function()
     local p = write('bad.csv', 'a,b,c\n1,2,3\n\n4,abc,6\n')
     local msg = errmsg(data.load_csv, p)
