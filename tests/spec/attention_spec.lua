@@ -207,6 +207,13 @@ describe('attention', function()
     assert.is_truthy(err:find('expected positive integers embed_dim and num_heads, got 6 and 1.5'), err)
     ok, err = pcall(nn.PositionalEncoding(4, 10, { batch_first = false }), nl.zeros(3, 4))
     assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(L, N, 4%), got %[3,4%]'), err)
+    -- options given 2nd, as TransformerEncoderLayer takes them, were read
+    -- as the key: 'expected a tensor, got table'
+    local x = nl.randn(3, 2, 8)
+    ok, err = pcall(m, x, { is_causal = true })
+    assert.is_truthy(err:find('MultiheadAttention: the key must be a tensor or nil, got table (options go 4th', 1, true), err)
+    ok, err = pcall(m, x, nil, { need_weights = false })
+    assert.is_truthy(err:find('MultiheadAttention: the value must be a tensor or nil, got table', 1, true), err)
     ok, err = pcall(nn.PositionalEncoding(4, 10), nl.zeros(2, 3, 1))
     assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(N, L, 4%), got %[2,3,1%]'), err)
   end)

@@ -547,6 +547,24 @@ describe('recurrent layer errors', function()
     has(msg, 'GRUCell: expects input size 10, got 7')
   end)
 
+  -- an unbatched input was named with the batch of one made for it
+  -- ([7,1,3], [1,4]); an unbatched cell input takes an unbatched state, as
+  -- PyTorch's (a [1,H] state was taken)
+  it('names an unbatched input and state with the shapes the caller gave', function()
+    has(error_of(function() nn.LSTM(4, 5)(nl.randn(7, 3)) end),
+        'LSTM: layer 1 (weight_ih_l0) expects input size 4, got 3 (input shape [7,3])')
+    has(error_of(function() nn.GRU(4, 5, { batch_first = true })(nl.randn(7, 3)) end), '(input shape [7,3])')
+    has(error_of(function() nn.LSTMCell(3, 5)(nl.randn(3), { nl.randn(4), nl.randn(5) }) end),
+        'LSTMCell: h has shape [4], expected [5]')
+    has(error_of(function() nn.GRUCell(3, 5)(nl.randn(3), nl.randn(1, 5)) end), 'GRUCell: h has shape [1,5], expected [5]')
+    has(error_of(function() nn.RNNCell(3, 5)(nl.randn(2, 3), nl.randn(5)) end), 'RNNCell: h has shape [5], expected [2,5]')
+    has(error_of(function() nn.GRUCell(3, 5)(nl.randn(2)) end), 'GRUCell: expects input size 3, got 2 (input shape [2])')
+    local cell = nn.LSTMCell(3, 5)
+    local h, c = cell(nl.randn(3), { nl.randn(5), nl.randn(5) })
+    assert.are.same({ 5 }, h:shape())
+    assert.are.same({ 5 }, c:shape())
+  end)
+
   it('the C layer op checks its arguments and names the op and the shapes', function()
     local lib, ffi = nl._lib, require('ffi')
     local function c_error(...)

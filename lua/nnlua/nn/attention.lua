@@ -93,6 +93,16 @@ return function(nl, nn)
   -- is_causal = bool, need_weights = true}) -> output, weights averaged over heads
   function MultiheadAttention:forward(query, key, value, opts)
     if not nl.is_tensor(query) then nl._argerror('MultiheadAttention', 'a query tensor', query) end
+    -- options given 2nd or 3rd (TransformerEncoderLayer takes them 2nd)
+    -- were read as the key: 'expected a tensor, got table'
+    local kv = { key, value }
+    for i = 1, 2 do
+      local a = kv[i]
+      if a ~= nil and not nl.is_tensor(a) then
+        nl._raise(('MultiheadAttention: the %s must be a tensor or nil, got %s (options go 4th: m(q, k, v, opts), '
+                   .. 'or m(q, nil, nil, opts) for self-attention)'):format(i == 1 and 'key' or 'value', nl._describe_arg(a)))
+      end
+    end
     key, value = key or query, value or key or query
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_FORWARD)

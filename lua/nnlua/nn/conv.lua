@@ -111,25 +111,27 @@ return function(nl, nn)
   -- the output's length are made here first, so that the message names
   -- the 1-D op and the caller's shapes (they named conv2d and [N,C,1,L]).
   -- pad: the padding on each side ('same': none needed)
-  local function check1d(op, x, w, b, groups, pad, d, s)
+  -- (shown: the input's shape as the caller gave it, before a batch of one)
+  local function check1d(op, x, w, b, groups, pad, d, s, shown)
     local C, O, cg, k, L = x:size(2), w:size(1), w:size(2), w:size(3), x:size(3)
+    local xs = shown or nl._shape_str(x)
     local dt = x:dtype()
     if dt == 'int64' or w:dtype() ~= dt or (b ~= nil and (b:dtype() ~= dt or b:dim() ~= 1 or b:size(1) ~= O)) then
       nl._raise(('%s: expected a float input, a weight of its dtype%s, got input %s %s, weight %s %s%s'):format(op,
-        b ~= nil and (' and a bias of the ' .. O .. ' output channels') or '', dt, nl._shape_str(x), w:dtype(),
+        b ~= nil and (' and a bias of the ' .. O .. ' output channels') or '', dt, xs, w:dtype(),
         nl._shape_str(w), b ~= nil and (', bias ' .. b:dtype() .. ' ' .. nl._shape_str(b)) or ''))
     end
     if C % groups ~= 0 or O % groups ~= 0 then
       nl._raise(('%s: groups %d must divide the input\'s %d channels and the weight\'s %d output channels '
-        .. '(input %s, weight %s)'):format(op, groups, C, O, nl._shape_str(x), nl._shape_str(w)))
+        .. '(input %s, weight %s)'):format(op, groups, C, O, xs, nl._shape_str(w)))
     end
     if cg * groups ~= C then
       nl._raise(('%s: input has %d channels, weight expects %d (input %s, weight %s)'):format(op, C, cg * groups,
-        nl._shape_str(x), nl._shape_str(w)))
+        xs, nl._shape_str(w)))
     end
     if pad ~= 'same' and L + 2 * pad - d * (k - 1) - 1 < 0 then
       nl._raise(('%s: output length %d is too small: input %s, padding %d, kernel %d with dilation %d, stride %d'):format(
-        op, math.floor((L + 2 * pad - d * (k - 1) - 1) / s) + 1, nl._shape_str(x), pad, k, d, s))
+        op, math.floor((L + 2 * pad - d * (k - 1) - 1) / s) + 1, xs, pad, k, d, s))
     end
   end
 
@@ -224,6 +226,16 @@ return function(nl, nn)
       nl._raise(('Conv2d: input has %d channels, weight expects %d (input %s, weight %s)'):format(x:size(d - 2),
         self.in_channels, nl._shape_str(x), nl._shape_str(self.weight)))
     end
+    local out = {}
+    for i = 1, 2 do
+      local k = self.dilation[i] * (self.kernel_size[i] - 1) + 1
+      out[i] = math.floor((x:size(d - 2 + i) + 2 * self.padding[i] - k) / self.stride[i]) + 1
+    end
+    if out[1] < 1 or out[2] < 1 then
+      nl._raise(('Conv2d: output size [%d,%d] is too small: input %s, padding [%d,%d], kernel [%d,%d] with dilation '
+        .. '[%d,%d], stride [%d,%d]'):format(out[1], out[2], nl._shape_str(x), self.padding[1], self.padding[2],
+        self.kernel_size[1], self.kernel_size[2], self.dilation[1], self.dilation[2], self.stride[1], self.stride[2]))
+    end
     return d
   end
 
@@ -300,8 +312,10 @@ return function(nl, nn)
     if d ~= 2 and d ~= 3 then
       nl._raise(('Conv1d: input must be (N, C, L) or (C, L), got shape %s'):format(nl._shape_str(x)))
     end
+    local shown = nl._shape_str(x)
+    nn._check_input_dtype('Conv1d', x, self.weight:dtype())
     if d == 2 then x = x:unsqueeze(1) end
-    check1d('Conv1d', x, self.weight, self.bias, self.groups, self.padding, self.dilation, self.stride)
+    check1d('Conv1d', x, self.weight, self.bias, self.groups, self.padding, self.dilation, self.stride, shown)
     -- the views stay in locals: their handles must outlive the call
     local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
     local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,

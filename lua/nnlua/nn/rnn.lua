@@ -138,12 +138,13 @@ return function(nl, nn)
     -- the input's dtype against the layer's, named here (C blamed w_hh)
     check_dtype(name, x, self.weight_ih_l0:dtype())
     local unbatched = p.ndim == 2
+    -- (named with the caller's shape, not the batch of one made below)
+    if x:size(-1) ~= self.input_size then
+      raise(('%s: layer 1 (weight_ih_l0) expects input size %d, got %d (input shape %s)'):format(
+        name, self.input_size, x:size(-1), nl._shape_str(x)))
+    end
     if unbatched then x = x:unsqueeze(bf and 1 or 2) end
     local T, N = x:size(bf and 2 or 1), x:size(bf and 1 or 2)
-    if x:size(3) ~= self.input_size then
-      raise(('%s: layer 1 (weight_ih_l0) expects input size %d, got %d (input shape %s)'):format(
-        name, self.input_size, x:size(3), nl._shape_str(x)))
-    end
     local h0, c0
     if lstm then
       if hx ~= nil then
@@ -283,11 +284,11 @@ return function(nl, nn)
     end
     check_dtype(name, x, self.weight_ih:dtype())
     local unbatched = p.ndim == 1
-    if unbatched then x = x:unsqueeze(1) end
-    if x:size(2) ~= self.input_size then
-      raise(('%s: expects input size %d, got %d (input shape %s)'):format(name, self.input_size, x:size(2),
+    if x:size(-1) ~= self.input_size then
+      raise(('%s: expects input size %d, got %d (input shape %s)'):format(name, self.input_size, x:size(-1),
                                                                           nl._shape_str(x)))
     end
+    if unbatched then x = x:unsqueeze(1) end
     local N, H = x:size(1), self.hidden_size
     local lstm = self.mode == MODE.LSTM
     local h, c
@@ -302,11 +303,12 @@ return function(nl, nn)
     local function state(s, what)
       if s == nil then return nl.zeros({ N, H }, x:dtype()) end
       if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
-      if unbatched and s:dim() == 1 then s = s:unsqueeze(1) end
-      if s:dim() ~= 2 or s:size(1) ~= N or s:size(2) ~= H then
-        raise(('%s: %s has shape %s, expected [%d,%d]'):format(name, what, nl._shape_str(s), N, H))
+      -- an unbatched input takes an unbatched state, as PyTorch's cells do
+      local want = unbatched and ('[%d]'):format(H) or ('[%d,%d]'):format(N, H)
+      if nl._shape_str(s) ~= want then
+        raise(('%s: %s has shape %s, expected %s'):format(name, what, nl._shape_str(s), want))
       end
-      return s
+      return unbatched and s:unsqueeze(1) or s
     end
     h = state(h, 'h')
     local gi = affine(x, self.weight_ih, self.bias_ih)
