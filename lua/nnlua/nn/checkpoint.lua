@@ -137,7 +137,8 @@ return function(nl, nn)
     local ok, st = pcall(nn._record_module, self)
     if ok then
       meta.model = json.encode(st)
-      meta.model_state = json.encode(record_state(self))
+      -- (a DataParallel is saved as the model it wraps)
+      meta.model_state = json.encode(record_state(self._data_parallel and self.module or self))
     elseif type(st) == 'table' and st.unrecordable then
       meta.model_unrecorded = st.unrecordable
     else
