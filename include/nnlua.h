@@ -610,15 +610,18 @@ int nl_dist_wait(const nl_dist_mpi *mpi, void **request, int64_t seq, const char
  * them). arm() before backward sets a gradient-ready hook: as backward
  * finishes a parameter, its gradient is copied into its bucket, and a full
  * bucket starts its MPI_Iallreduce at once, in bucket order on every rank.
- * finish() after backward adds what backward did not hand over (the
- * gradients as they are), starts the rest, waits, and sets each gradient
- * to the average over the ranks (a rank without one counts zeros; none
- * anywhere leaves none). MPI's functions come from the binding, as above;
- * handles are pointers (Open MPI's ABI). */
+ * arm(r, 0) only watches: touched() says whether a backward since arm()
+ * reached any of the parameters (a backward that does not leaves the
+ * averaging for a later one). finish() after backward adds what backward
+ * did not hand over (the gradients as they are), starts the rest, waits,
+ * and sets each gradient to the average over the ranks (a rank without one
+ * counts zeros; none anywhere leaves none), and disarms. MPI's functions
+ * come from the binding, as above; handles are pointers (Open MPI's ABI). */
 typedef struct nl_dist_reducer nl_dist_reducer;
 nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *const *params,
                                      const int *bucket);
-int nl_dist_reducer_arm(nl_dist_reducer *r);
+int nl_dist_reducer_arm(nl_dist_reducer *r, int overlap);
+int nl_dist_reducer_touched(const nl_dist_reducer *r);
 int nl_dist_reducer_finish(nl_dist_reducer *r);
 int nl_dist_reducer_early(const nl_dist_reducer *r);   /* buckets started inside the last backward */
 void nl_dist_reducer_free(nl_dist_reducer *r);

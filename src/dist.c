@@ -147,6 +147,8 @@ struct nl_dist_reducer {
     dp_bucket *buckets;           /* (nb) */
     int next;                     /* the first bucket not started */
     int armed;
+    int overlap;                  /* armed to start buckets inside backward, not only to watch */
+    int touched;                  /* a backward since arm() finished one of the gradients */
     int early;                    /* buckets started during the last backward */
     int failed;                   /* a hook failed: finish() reports failed_msg */
     char failed_msg[512];
@@ -234,7 +236,9 @@ static void on_grad_ready(void *ctx, nl_tensor *leaf) {
     if (r->failed) return;
     int64_t s = slot_of(r, leaf);
     int i = r->table[s] - 1;
-    if (i < 0 || r->ready[i]) return;
+    if (i < 0) return;
+    r->touched = 1;
+    if (!r->overlap || r->ready[i]) return;
     r->ready[i] = 1;
     int started = r->next;
     if (pack(r, i) != 0) { hook_failed(r); return; }
@@ -317,20 +321,25 @@ nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *c
     return r;
 }
 
-int nl_dist_reducer_arm(nl_dist_reducer *r) {
+int nl_dist_reducer_arm(nl_dist_reducer *r, int overlap) {
     NL_CHECK_INT(r != NULL, "DataParallel: no reducer");
     if (r->armed) return 0;
     if (nl_add_grad_ready_hook(on_grad_ready, r) != 0) return -1;
     r->armed = 1;
+    r->overlap = overlap != 0;
+    r->touched = 0;
     r->early = 0;
     r->failed = 0;
     return 0;
 }
 
+int nl_dist_reducer_touched(const nl_dist_reducer *r) { return r ? r->touched : 0; }
+
 int nl_dist_reducer_finish(nl_dist_reducer *r) {
     NL_CHECK_INT(r != NULL, "DataParallel: no reducer");
     if (r->armed) nl_remove_grad_ready_hook(on_grad_ready, r);
     r->armed = 0;
+    r->touched = 0;
     int rc = 0;
     if (r->failed) {
         nl_set_error("%s", r->failed_msg);

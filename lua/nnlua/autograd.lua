@@ -54,10 +54,16 @@ return function(nl)
       if opts.create_graph then raise('backward: create_graph (higher-order gradients) is not supported') end
       retain = opts.retain_graph and 1 or 0
     end
-    check(lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain))
-    -- nn.DataParallel averages gradients across ranks here
+    local rc = lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain)
+    -- nn.DataParallel averages gradients across ranks here, also after a
+    -- failed backward (its error is raised after)
     local after = nl._after_backward
-    if after then after() end
+    if rc ~= 0 then
+      local msg = ffi.string(lib.nl_error())
+      if after then pcall(after, true) end
+      raise(msg)
+    end
+    if after then after(false) end
   end
 
   -- fn runs with grad mode off; its results are returned

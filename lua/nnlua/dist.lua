@@ -59,7 +59,8 @@ return function(nl)
   local int_out = ffi.new('int[1]')     -- out-parameters, allocated once
   local request = ffi.new('void *[1]')
   local mpis                            -- nl_dist_mpi: the functions and handles C waits with
-  local meta = ffi.new('int64_t[20]')   -- dtype, ndim, sizes, and each negated (see agree)
+  local META = 12                          -- the call, its op or root, dtype, ndim, 8 sizes (see agree)
+  local meta = ffi.new('int64_t[?]', 2 * META)
   local errbuf = ffi.new('char[512]')   -- MPI_MAX_ERROR_STRING is 256 in Open MPI
 
   -- Open MPI's libmpi: NNLUA_MPI_LIB when set (then nothing else), else
@@ -149,34 +150,49 @@ return function(nl)
   -- waits for the collective just started in request[0], numbered seq
   local function wait(seq, op) nl._check(lib.nl_dist_wait(mpis, request, seq, 'dist.' .. op)) end
 
-  -- returns when every rank has called it
-  function dist.barrier()
-    need('barrier')
-    local seq = lib.nl_dist_next_seq()
-    mpi_check(mpi.MPI_Ibarrier(world, request), 'barrier')
-    wait(seq, 'barrier')
-  end
-
-  -- Every rank must pass a tensor of one dtype and shape; one that did not
-  -- got garbage (int64 bits read as float64, a stale tail) or died in MPI.
-  -- One small allreduce of the dtype, the dims and the sizes, and of each
-  -- negated, under max, gives every rank the largest and the smallest of
-  -- each: any difference fails on every rank alike.
-  local function agree(p, t, op)
+  -- Every rank must make the same call (a barrier on one rank and an
+  -- allreduce on another died in MPI; an allreduce against a broadcast
+  -- waited for ever; each rank naming itself root, or sum against mean,
+  -- gave each rank its own answer) with a tensor of one dtype and shape
+  -- (else garbage: int64 bits read as float64, a stale tail). One small
+  -- allreduce of the call, its op or root, the dtype, the dims and the
+  -- sizes, and of each negated, under max, gives every rank the largest and
+  -- the smallest of each: any difference fails on every rank alike. It is
+  -- a barrier too. arg: allreduce's op or broadcast's root, for the message.
+  local CALLS = { allreduce = 1, broadcast = 2, barrier = 3 }
+  local OP_CODES = { sum = 1, mean = 2, max = 3, min = 4 }
+  local function agree(op, detail, arg, p, t)
     if size == 1 then return end
-    for i = 0, 9 do meta[i] = 0 end
-    meta[0], meta[1] = p.dtype, p.ndim
-    for d = 0, p.ndim - 1 do meta[2 + d] = p.sizes[d] end
-    for i = 0, 9 do meta[10 + i] = -meta[i] end
+    for i = 0, META - 1 do meta[i] = 0 end
+    meta[0], meta[1] = CALLS[op], detail
+    if p ~= nil then
+      meta[2], meta[3] = p.dtype, p.ndim
+      for d = 0, p.ndim - 1 do meta[4 + d] = p.sizes[d] end
+    end
+    for i = 0, META - 1 do meta[META + i] = -meta[i] end
     local seq = lib.nl_dist_next_seq()
-    mpi_check(mpi.MPI_Iallreduce(MPI_IN_PLACE, meta, 20, dtypes[2], ops.max, world, request), op)
+    mpi_check(mpi.MPI_Iallreduce(MPI_IN_PLACE, meta, 2 * META, dtypes[2], ops.max, world, request), op)
     wait(seq, op)
-    for i = 0, 9 do
-      if meta[i] ~= -meta[10 + i] then
+    for i = 0, META - 1 do
+      if meta[i] ~= -meta[META + i] then
+        if i < 2 then
+          local call = op == 'barrier' and 'barrier()'
+            or op == 'allreduce' and ("allreduce(%s %s, '%s')"):format(t:dtype(), nl._shape_str(t), arg)
+            or ('broadcast(%s %s, root %d)'):format(t:dtype(), nl._shape_str(t), arg)
+          raise(('dist.%s: the ranks make different collective calls (rank %d: %s); every rank must make the same '
+                 .. 'call, with the same op or root'):format(op, rank, call))
+        end
         raise(('dist.%s: the ranks pass tensors of different dtypes or shapes (rank %d: %s %s); every rank '
                .. 'must pass the same'):format(op, rank, t:dtype(), nl._shape_str(t)))
       end
     end
+  end
+
+  -- returns when every rank has called it
+  function dist.barrier()
+    need('barrier')
+    if size == 1 then return end
+    agree('barrier', 0)
   end
 
   -- the C tensor of t, which a collective reads and writes in place
@@ -205,7 +221,7 @@ return function(nl)
     if op == 'mean' and p.dtype == 2 then
       raise(('dist.allreduce: mean of an int64 tensor %s; use sum and divide'):format(nl._shape_str(t)))
     end
-    agree(p, t, 'allreduce')
+    agree('allreduce', OP_CODES[op], op, p, t)
     local esize, base = span(p)
     local n, done = tonumber(p.numel), 0
     repeat
@@ -234,7 +250,7 @@ return function(nl)
       raise(('dist.broadcast: root %s out of range 0..%d'):format(tostring(root), size - 1))
     end
     local p = buffer(t, 'broadcast')
-    agree(p, t, 'broadcast')
+    agree('broadcast', root + 1, root, p, t)
     local esize, base = span(p)
     local n, done = tonumber(p.numel), 0
     repeat

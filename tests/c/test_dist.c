@@ -133,7 +133,7 @@ TEST(dist_reducer_starts_buckets_inside_backward_and_averages) {
     memset(&mpi_log, 0, sizeof mpi_log);
     nl_tensor *h = nl_matmul(x, w1), *a = nl_unary(NL_OP_RELU, h), *o = nl_matmul(a, w2);
     nl_tensor *L = nl_reduce_all(NL_OP_SUM, o, 0);
-    CHECK(nl_dist_reducer_arm(r) == 0);
+    CHECK(nl_dist_reducer_arm(r, 1) == 0);
     mpi_log.in_backward = 1;
     CHECK(nl_backward(L, NULL, 0) == 0);
     mpi_log.in_backward = 0;
@@ -156,6 +156,26 @@ TEST(dist_reducer_starts_buckets_inside_backward_and_averages) {
     CHECK(nl_dist_reducer_finish(r) == 0);
     CHECK(mpi_log.calls == 2 && nl_dist_reducer_early(r) == 1);   /* early: of the last armed backward */
     CHECK_NEAR(test_get(w2->grad, 0), g2[0] / 4, 1e-7);
+    /* armed to watch only: a backward that reaches none of the parameters
+     * leaves touched() 0; one that does sets it, and no bucket starts
+     * inside backward (a model after the first pending one) */
+    CHECK(nl_dist_reducer_arm(r, 0) == 0);
+    nl_tensor *u = nl_full(1, one, 2.0, NL_FLOAT32);
+    nl_set_requires_grad(u, 1);
+    nl_tensor *Lu = nl_reduce_all(NL_OP_SUM, u, 0);
+    CHECK(nl_backward(Lu, NULL, 0) == 0);
+    CHECK(nl_dist_reducer_touched(r) == 0);
+    mpi_log.calls = 0;
+    nl_tensor *m2 = nl_matmul(x, w1), *L2 = nl_reduce_all(NL_OP_SUM, m2, 0);
+    CHECK(nl_backward(L2, NULL, 0) == 0);
+    CHECK(nl_dist_reducer_touched(r) == 1);
+    CHECK(mpi_log.calls == 0);
+    CHECK(nl_dist_reducer_finish(r) == 0);
+    CHECK(mpi_log.calls == 2 && nl_dist_reducer_touched(r) == 0);
+    nl_release(Lu);
+    nl_release(u);
+    nl_release(m2);
+    nl_release(L2);
     nl_dist_reducer_free(r);
 
     /* bad layouts are refused with the reason */

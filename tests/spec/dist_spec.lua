@@ -383,6 +383,73 @@ print('@@ done ' .. rank .. ' yes')
     assert.is_nil(records(r.out).done[0])
   end)
 
+  -- A backward that did not reach a DataParallel model spent its
+  -- averaging (a GAN's discriminator step on a detached sample: the
+  -- generator's gradients stayed each rank's own); two models in one
+  -- backward, one with a parameter only rank 0 uses, started their buckets
+  -- in different orders on the two ranks (one model's sums went into the
+  -- other's); a backward that failed left a model half averaged, and the
+  -- next step used its stale gradients. Expected values: the mean over
+  -- the ranks of each rank's gradient, worked out by hand (the input on
+  -- rank r is r + 1).
+  it('averages each model in the backward that reaches it, in one order on every rank', function()
+    local r = mpirun(script([[
+local rank = nl.dist.init()
+local x = nl.ones(4, 2) * (rank + 1)
+-- a backward through other tensors leaves G's averaging to G's backward
+local G = nn.DataParallel(nn.Linear(2, 3))
+local out = G(x)
+local other = nl.ones(1):requires_grad()
+;(other * 2):sum():backward()
+out:sum():backward()
+print('@@ gan ' .. rank .. ' ' .. G.module.weight.grad:sum():item())
+-- two models in one backward, b used on rank 0 only, small buckets
+local A = nn.Module:extend('SpecTwoA')
+function A:init() self.a = nl.ones(4):requires_grad(); self.b = nl.ones(4):requires_grad() end
+function A:forward(v)
+  local o = (self.a * v):sum()
+  if rank == 0 then o = o + (self.b * v):sum() end
+  return o
+end
+local B = nn.Module:extend('SpecTwoB')
+function B:init() self.c = nl.ones(4):requires_grad() end
+function B:forward(v) return (self.c * v * 100):sum() end
+for _, mb in ipairs({ 1e-6, 25 }) do
+  local ma, mbm = nn.DataParallel(A(), { bucket_mb = mb }), nn.DataParallel(B(), { bucket_mb = mb })
+  local v = nl.ones(4) * (rank + 1)
+  ;(mbm(v) + ma(v)):backward()
+  print(('@@ two%g %d %g %g %g'):format(mb, rank, ma.module.a.grad[1], ma.module.b.grad[1], mbm.module.c.grad[1]))
+end
+-- a failed backward (anomaly mode: sqrt's gradient at 0 is inf), caught
+local l1, l2 = nn.Linear(2, 2), nn.Linear(2, 1)
+local M = nn.DataParallel(nn.Sequential(l1, l2))
+nl.detect_anomaly(true)
+local y = l2((l1(x) * 0):sqrt())
+local ok = pcall(function() y:sum():backward() end)
+nl.detect_anomaly(false)
+for _, p in ipairs(M:parameters()) do p.grad = nil end
+M(x):sum():backward()
+print('@@ failed ' .. rank .. ' ' .. tostring(ok) .. ' ' .. l2.weight.grad:sum():item())
+local h = l1(nl.ones(1, 2) * 1.5)
+print('@@ failedwant ' .. rank .. ' ' .. (h:sum():item() * 4))
+]]))
+    assert.are.equal(0, r.rc, explain(r))
+    local t = records(r.out)
+    for rank = 0, 1 do
+      -- d sum(x W^T + b) / dW = 4 (rank + 1) per element, 6 elements: 24 and 48, mean 36
+      assert.are.equal('36', t.gan[rank], explain(r))
+      -- a: (1 + 2) / 2; b: rank 0 only, 1 / 2; c: 100 (1 + 2) / 2
+      assert.are.equal('1.5 0.5 150', t['two1e-06'][rank], explain(r))
+      assert.are.equal('1.5 0.5 150', t.two25[rank], explain(r))
+      assert.are.equal('false', t.failed[rank]:match('^%a+'), explain(r))
+    end
+    -- l2's weight gradient: the sum over rows of l1's output, 4 rows of
+    -- x = rank + 1, averaged over ranks: as one row of 1.5, times 4
+    local got, want = tonumber(t.failed[0]:match(' (%S+)$')), tonumber(t.failedwant[0])
+    assert(math.abs(got - want) <= 1e-5 * math.abs(want) + 1e-6, ('%s against %s'):format(got, want))
+    assert.are.equal(t.failed[0], t.failed[1])
+  end)
+
   -- tensors of other dtypes or sizes gave garbage (int64 bits read as
   -- float64, a stale tail) or died inside MPI
   it('refuses, on every rank, collectives whose tensors differ between the ranks', function()
@@ -396,6 +463,14 @@ end
 try('dtype', function() dist.allreduce(rank == 0 and nl.ones({ 4 }, 'int64') or nl.ones({ 4 }, 'float64')) end)
 try('size', function() dist.broadcast(rank == 0 and nl.ones(4) or nl.ones(6)) end)
 try('shape', function() dist.allreduce(rank == 0 and nl.ones(2, 3) or nl.ones(3, 2)) end)
+-- other calls: an allreduce against a broadcast waited for ever; each
+-- rank its own root, or sum against mean, gave each rank its own answer;
+-- a barrier against an allreduce died in MPI
+try('kind', function() if rank == 0 then dist.allreduce(nl.ones(4)) else dist.broadcast(nl.ones(4), 0) end end)
+try('root', function() dist.broadcast(nl.full({ 4 }, rank + 1), rank) end)
+try('op', function() dist.allreduce(nl.ones(2), rank == 0 and 'sum' or 'mean') end)
+try('barrier', function() if rank == 0 then dist.barrier() else dist.allreduce(nl.ones(3)) end end)
+dist.barrier()
 local v = nl.full({ 3 }, rank + 1)
 dist.allreduce(v)
 print('@@ after ' .. rank .. ' ' .. v[1])
@@ -407,6 +482,15 @@ print('@@ after ' .. rank .. ' ' .. v[1])
                      t.dtype[rank])
       assert.matches('false .*dist.broadcast: the ranks pass tensors of different dtypes or shapes', t.size[rank])
       assert.matches('false .*dist.allreduce: the ranks pass tensors', t.shape[rank])
+      local differ = 'the ranks make different collective calls %(rank ' .. rank .. ': '
+      assert.matches('false .*dist%.' .. (rank == 0 and "allreduce: " .. differ .. "allreduce%(float32 %[4%], 'sum'%)%)"
+                                                    or 'broadcast: ' .. differ .. 'broadcast%(float32 %[4%], root 0%)%)'),
+                     t.kind[rank])
+      assert.matches('false .*dist%.broadcast: ' .. differ .. 'broadcast%(float32 %[4%], root ' .. rank .. '%)%)', t.root[rank])
+      assert.matches("false .*dist%.allreduce: " .. differ .. "allreduce%(float32 %[2%], '" .. (rank == 0 and 'sum' or 'mean'),
+                     t.op[rank])
+      assert.matches('false .*' .. (rank == 0 and 'dist%.barrier: ' .. differ .. 'barrier%(%)' or 'dist%.allreduce: ' .. differ),
+                     t.barrier[rank])
       assert.are.equal('3', t.after[rank])
     end
   end)

@@ -205,25 +205,50 @@ return function(nl, nn)
       end
       if not rawget(self, '_pending') then
         rawset(self, '_pending', true)
+        local first = #pending == 0
         pending[#pending + 1] = self
-        -- the next backward hands each gradient over as it finishes it
-        if self._overlap and self._dist.size() > 1 then
+        -- the backward that reaches this model hands each gradient over as
+        -- it finishes it. Only the first model pending starts buckets
+        -- inside backward: the others' start after it, at the end, so that
+        -- every rank issues the allreduces in one order (two overlapping
+        -- models started theirs in the order gradients came, which differs
+        -- between ranks whose graphs differ: one model's bucket was summed
+        -- with the other's, or MPI aborted)
+        if self._dist.size() > 1 then
           local red = reducer(self)
-          if red then nl._check(lib.nl_dist_reducer_arm(red.r)) end
+          if red then nl._check(lib.nl_dist_reducer_arm(red.r, (first and self._overlap) and 1 or 0)) end
         end
       end
     end
     return self.module(...)
   end
 
-  -- run by Tensor.backward when it has finished
-  nl._after_backward = function()
+  -- whether the last backward reached the model's parameters
+  local function touched(dp)
+    if dp._dist.size() == 1 then return true end
+    local red = rawget(dp, '_reducer')
+    return red == nil or lib.nl_dist_reducer_touched(red.r) ~= 0
+  end
+
+  -- run by Tensor.backward when it has finished, failed true when it
+  -- raised: the models it reached average their gradients; the others wait
+  -- for a backward that does (one through other tensors, a GAN's
+  -- discriminator step, spent the generator's averaging: the ranks drifted
+  -- apart). After a failed backward every pending model finishes, so that
+  -- each rank takes part in the same allreduces and none is left half done
+  -- (the next step used stale gradients).
+  nl._after_backward = function(failed)
     if #pending == 0 then return end
-    local list = pending
-    pending = {}
-    for _, dp in ipairs(list) do
-      rawset(dp, '_pending', nil)
-      dp:sync_grads()
+    local now, later = {}, {}
+    for _, dp in ipairs(pending) do
+      if failed or touched(dp) then
+        now[#now + 1] = dp
+        rawset(dp, '_pending', nil)
+      else
+        later[#later + 1] = dp
+      end
     end
+    pending = later
+    for _, dp in ipairs(now) do dp:sync_grads() end
   end
 end
