@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <omp.h>
 
 #define NL_SMALL_BYTES 64
@@ -119,20 +120,33 @@ int nl_loss_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
  * 0) at x, in one pass; 0 or -1 */
 int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x);
 /* Temporaries of a backward kernel, released together. TMP(x) keeps x or
- * jumps to `fail` when x is NULL (its error message stands). */
-typedef struct { nl_tensor *v[32]; int n; } nl_temps;
-/* declares an empty nl_temps: only n is set (an initializer would zero
- * all of v, a `rep stos` on every backward call) */
-#define NL_TEMPS(name) nl_temps name; name.n = 0
-static inline nl_tensor *nl_temps_keep(nl_temps *t, nl_tensor *x) {
-    if (t->n < 32) t->v[t->n++] = x;
-    return x;
+ * jumps to `fail` when x is NULL (its error message stands). Past 32 they
+ * go on the heap (the 33rd and later were dropped, never released: a cat
+ * of 40 inputs leaked its output gradient at every backward). */
+typedef struct { nl_tensor *v[32]; int n, cap; nl_tensor **more; } nl_temps;
+/* declares an empty nl_temps: only n and more are set (an initializer
+ * would zero all of v, a `rep stos` on every backward call) */
+#define NL_TEMPS(name) nl_temps name; name.n = 0; name.more = NULL
+/* keeps the 33rd and later (tensor.c); false, x released and an error
+ * set, when there is no memory for it */
+bool nl_temps_grow(nl_temps *t, nl_tensor *x);
+static inline bool nl_temps_keep(nl_temps *t, nl_tensor *x) {
+    if (t->n < 32) {
+        t->v[t->n++] = x;
+        return true;
+    }
+    return nl_temps_grow(t, x);
 }
 static inline void nl_temps_free(nl_temps *t) {
-    for (int i = 0; i < t->n; i++) nl_release(t->v[i]);
+    for (int i = 0; i < t->n && i < 32; i++) nl_release(t->v[i]);
+    if (t->more) {
+        for (int i = 32; i < t->n; i++) nl_release(t->more[i - 32]);
+        free(t->more);
+        t->more = NULL;
+    }
     t->n = 0;
 }
-#define TMP(x) ({ nl_tensor *tmp_ = (x); if (!tmp_) goto fail; nl_temps_keep(&tmps, tmp_); })
+#define TMP(x) ({ nl_tensor *tmp_ = (x); if (!tmp_ || !nl_temps_keep(&tmps, tmp_)) goto fail; tmp_; })
 /* a result that outlives the temporaries */
 static inline nl_tensor *nl_keep_ref(nl_tensor *t) { nl_retain(t); return t; }
 

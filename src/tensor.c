@@ -811,6 +811,24 @@ nl_tensor *nl_contiguous(nl_tensor *t) {
     return recorded(NL_OP_CONTIGUOUS, copy_as(t, t->dtype, "contiguous"), t, 0, 0);
 }
 
+bool nl_temps_grow(nl_temps *t, nl_tensor *x) {
+    int k = t->n - 32;
+    if (!t->more || k >= t->cap) {
+        int cap = t->more ? 2 * t->cap : 32;
+        nl_tensor **m = realloc(t->more, sizeof *m * (size_t)cap);
+        if (!m) {
+            nl_release(x);
+            nl_set_error("backward: out of memory");
+            return false;
+        }
+        t->more = m;
+        t->cap = cap;
+    }
+    t->more[k] = x;
+    t->n++;
+    return true;
+}
+
 /* internal: t's values in a contiguous tensor (t itself, retained, when it
  * is one), and dst's values written from src of its shape; neither is
  * recorded on the tape (an optimizer's update of a strided parameter) */

@@ -187,6 +187,30 @@ describe('memory', function()
   -- detect_anomaly raised on the values before the indices had a handle:
   -- each failing max(dim) or max_pool2d(return_indices) leaked its indices
   -- (and the pool's message named 'full', an internal step)
+  -- a backward kernel kept 32 temporaries and dropped the rest unreleased:
+  -- a cat or stack of 40 inputs leaked its output gradient each backward
+  it('backward through a cat or stack of 40 inputs that require grad leaks nothing', function()
+    local nl = require 'nnlua'
+    local ps = {}
+    for i = 1, 40 do ps[i] = nl.randn(3, 4):requires_grad() end
+    local function steps(k)
+      for _ = 1, k do
+        nl.cat(ps, 1):sum():backward()
+        nl.stack(ps, 2):sum():backward()
+      end
+      for _, p in ipairs(ps) do p.grad = nil end
+      collectgarbage('collect')
+      collectgarbage('collect')
+      local _ = nl.zeros(1)              -- the next op releases what the collector handed over
+      return nl.memory().live
+    end
+    local before = steps(10)
+    local after = steps(200)
+    assert.are.equal(before, after, ('%d bytes more live after 200 steps (each leaked 3840)'):format(after - before))
+    nl.cat(ps, 1):sum():backward()
+    assert.are.same(nl.ones(3, 4):totable(), ps[40].grad:totable())
+  end)
+
   it('an anomaly in max(dim) or max_pool2d with indices leaks nothing and names the op', function()
     local nl = require 'nnlua'
     local x, xi = nl.full({ 64, 256 }, 0 / 0), nl.full({ 1, 1, 64, 64 }, 0 / 0)
