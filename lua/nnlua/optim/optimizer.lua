@@ -30,9 +30,10 @@ return function(nl, optim)
     return #ks == 1 and ks[1] or table.concat(ks, ', ', 1, #ks - 1) .. ' and ' .. ks[#ks]
   end
 
-  -- the options of group g against the class's defaults: types, then the
-  -- family's own check (which returns a message or nil)
-  local function check_group(cls, g, where)
+  -- the options of group g against the class's defaults: types, then
+  -- (unless types_only) the ranges and the family's own check (which
+  -- returns a message or nil)
+  local function check_group(cls, g, where, types_only)
     local name = cls.name
     for k, d in pairs(cls.defaults) do
       local v = g[k]
@@ -46,6 +47,7 @@ return function(nl, optim)
         raise(('%s: %s must be a %s, got %s%s'):format(name, k, want, type(v), where))
       end
     end
+    if types_only then return end
     if not (g.lr >= 0) then raise(('%s: invalid learning rate %s (must be >= 0)%s'):format(name, g.lr, where)) end
     local msg = cls._check(g)
     if msg then raise(('%s: %s%s'):format(name, msg, where)) end
@@ -160,8 +162,10 @@ return function(nl, optim)
     local state, update, name = self.state, self._update, self.name
     local idx, groups = 0, self.param_groups
     for gi, group in ipairs(groups) do
-      -- options set by hand since (a nil lr failed inside the C call)
-      check_group(self, group, #groups > 1 and (' (param group %d)'):format(gi) or '')
+      -- options set since: their types (a nil lr failed inside the C call);
+      -- not their ranges, as PyTorch steps with the negative lr that
+      -- chained schedulers can give
+      check_group(self, group, #groups > 1 and (' (param group %d)'):format(gi) or '', true)
       for _, p in ipairs(group.params) do
         idx = idx + 1
         local pc = T(p, name)
