@@ -208,10 +208,14 @@ static const char vm_setup[] =
     "return from_address, address, nl._settle\n";
 
 nl_vm *nl_vm_open(const nl_vm_options *opts) {
+    /* (a negative count was ignored) */
+    NL_CHECK(!opts || opts->num_threads >= 0,
+             "vm_open: num_threads must be 0 (keep the current setting) or a positive count, got %d", opts->num_threads);
     nl_vm *vm = calloc(1, sizeof *vm);
     NL_CHECK(vm, "vm_open: out of memory");
     if (opts) vm->opts = *opts;
     vm->grad_enabled = 1;
+
     if (vm->opts.num_threads > 0 && nl_set_num_threads(vm->opts.num_threads) != 0) {
         free(vm);
         return NULL;

@@ -98,6 +98,9 @@ TEST(vm_print_refuses_a_tostring_that_is_not_a_string) {
     CHECK(strstr(nl_vm_error(vm), "'tostring' must return a string to 'print'") != NULL);
     CHECK(nl_vm_dostring(vm, "print('fine', 1)") == 0);
     nl_vm_close(vm);
+    nl_vm_options bad = { -2, NULL, NULL };      /* a negative count was ignored */
+    CHECK(nl_vm_open(&bad) == NULL);
+    CHECK(strstr(nl_error(), "vm_open: num_threads must be 0") != NULL);
 }
 
 /* calls f(x) in vm after running code; the status, *out its result */
