@@ -1454,6 +1454,15 @@ static int conv_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin, const char 
     conv_geom G;
     geom_init(&G, x, w, nd->a);
     bool need_gx = nl_node_wants(nd, 0), need_gw = nl_node_wants(nd, 1), need_gb = nl_node_wants(nd, 2);
+    if (G.n == 0) {
+        /* an empty batch: zero gradients (no block ran to start the
+         * accumulators, and the weight's gradient was the scratch's old
+         * contents) */
+        if (need_gx && !(gin[0] = nl_full(4, x->sizes, 0.0, x->dtype))) goto fail;
+        if (need_gw && !(gin[1] = nl_full(4, w->sizes, 0.0, w->dtype))) goto fail;
+        if (need_gb && !(gin[2] = nl_full(1, b->sizes, 0.0, b->dtype))) goto fail;
+        return 0;
+    }
     int64_t es = nl_dtype_size(x->dtype);
     conv_plan P;
     plan_init(&P, &G, bwd_image_bytes(&G, es, need_gw, need_gx), x->dtype);

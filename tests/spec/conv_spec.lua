@@ -518,6 +518,40 @@ describe('float64 gradchecks', function()
     assert.are.same({ 1, 3, 2, 3 }, ys:shape())
     assert.are.equal(0, (ys - F.max_pool2d(m(xs), 2)):abs():max():item())   -- not the fused op's symmetric padding
     gradcheck(function(xx) return m(xx) end, { xs, m.weight, m.bias })
+    -- an infinite input: PyTorch's weight gradient [inf, 3] (each tap's
+    -- sum of the inputs it met); both sides padded by the larger half and
+    -- the first output dropped gave 0 * inf = NaN for the second tap
+    local wi = nl.tensor({ { { { 0.5, 0.25 } } } }):requires_grad()
+    F.conv2d(nl.tensor({ { { { math.huge, 1, 2 } } } }), wi, nil, { padding = 'same' }):sum():backward()
+    assert.are.same({ math.huge, 3 }, wi.grad:view(-1):totable())
+    local c1 = nn.Conv1d(1, 1, 2, { padding = 'same', bias = false })
+    c1(nl.tensor({ { { math.huge, 1, 2 } } })):sum():backward()
+    assert.are.same({ math.huge, 3 }, c1.weight.grad:view(-1):totable())
+  end)
+
+  -- an empty batch left the weight's gradient as the scratch buffer's old
+  -- contents (no block ran to start the accumulators); PyTorch gives zeros
+  it('an empty batch gives zero weight and bias gradients', function()
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local w, b = nl.ones(2, 40, 3, 3, dt):requires_grad(), nl.ones(2, dt):requires_grad()
+      F.conv2d(nl.ones(1, 40, 5, 5, dt), w, b):sum():backward()     -- leaves a used scratch buffer cached
+      w.grad, b.grad = nil, nil
+      collectgarbage()
+      collectgarbage()
+      local x = nl.zeros(0, 40, 5, 5, dt):requires_grad()
+      local y = F.conv2d(x, w, b)
+      assert.are.same({ 0, 2, 3, 3 }, y:shape())
+      y:sum():backward()
+      assert.are.equal(0, w.grad:abs():max():item(), dt)
+      assert.are.equal(0, b.grad:abs():max():item(), dt)
+      assert.are.same({ 0, 40, 5, 5 }, x.grad:shape())
+      local w1 = nl.ones(2, 4, 3, dt):requires_grad()
+      F.conv1d(nl.ones(3, 4, 9, dt), w1):sum():backward()
+      w1.grad = nil
+      collectgarbage()
+      nn.functional.conv1d(nl.zeros(0, 4, 9, dt), w1):sum():backward()
+      assert.are.equal(0, w1.grad:abs():max():item(), dt)
+    end
   end)
 
   -- to a size: the source pixel as PyTorch picks it, floor(i * in / out)

@@ -64,27 +64,34 @@ return function(nl, nn)
     return x
   end
 
-  -- (h, w) of 'valid', 'same' (stride 1) or numbers, then the outputs to
-  -- drop at the start of each dim (0 or 1). 'same' pads dilation*(k-1) in
+  -- (h, w) of 'valid', 'same' (stride 1) or numbers, then the zeros to
+  -- add at the end of each dim (0 or 1). 'same' pads dilation*(k-1) in
   -- all; where that is odd PyTorch puts the extra zero at the end: here
-  -- both sides get the larger half, and the one output too many, the first,
-  -- is dropped (trim), which gives PyTorch's outputs and gradients.
+  -- both sides get the smaller half and the input one more zero at its
+  -- end (extended). (Both sides the larger half and the first output
+  -- dropped gave the outputs, but a weight gradient of 0 * inf = NaN where
+  -- the input held an infinity.)
   local function padding_of(p, kh, kw, dh, dw, sh, sw, op)
     if p == 'valid' then return 0, 0, 0, 0 end
     if p == 'same' then
       if sh ~= 1 or sw ~= 1 then nl._raise(op .. ": padding='same' needs stride 1") end
       local th, tw = dh * (kh - 1), dw * (kw - 1)
-      return math.ceil(th / 2), math.ceil(tw / 2), th % 2, tw % 2
+      return math.floor(th / 2), math.floor(tw / 2), th % 2, tw % 2
     end
     local ph, pw = pair(p, 'padding', op, 0)
     return ph, pw, 0, 0
   end
 
-  -- y without its first trim_h rows and trim_w columns (dims 3 and 4)
-  local function trimmed(y, trim_h, trim_w)
-    if trim_h > 0 then y = y:narrow(3, 1 + trim_h, y:size(3) - trim_h) end
-    if trim_w > 0 then y = y:narrow(4, 1 + trim_w, y:size(4) - trim_w) end
-    return y
+  -- x (N, C, H, W) with eh zero rows and ew zero columns after its own
+  local function extended(x, eh, ew)
+    for dim, e in pairs({ [3] = eh, [4] = ew }) do
+      if e > 0 then
+        local s = x:shape()
+        s[dim] = e
+        x = nl.cat({ x, nl.zeros(s, x:dtype()) }, dim)
+      end
+    end
+    return x
   end
 
   local function tuple(h, w) return ('(%d, %d)'):format(h, w) end
@@ -101,10 +108,14 @@ return function(nl, nn)
     local sh, sw = pair(opts.stride or 1, 'stride', op, 1)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
     local kh, kw = pw.ndim == 4 and tonumber(pw.sizes[2]) or 1, pw.ndim == 4 and tonumber(pw.sizes[3]) or 1
-    local ph, pww, trim_h, trim_w = padding_of(opts.padding or 0, kh, kw, dh, dw, sh, sw, op)
+    local ph, pww, eh, ew = padding_of(opts.padding or 0, kh, kw, dh, dw, sh, sw, op)
     local groups = single(opts.groups or 1, 'groups', op, 1)
     local pb = bias ~= nil and nl._T(bias, op) or nil
-    return trimmed(nl._wrap(lib.nl_conv2d(px, pw, pb, sh, sw, ph, pww, dh, dw, groups)), trim_h, trim_w)
+    if eh + ew > 0 and px.ndim == 4 then
+      x = extended(x, eh, ew)             -- (kept in a local: its handle outlives the call)
+      px = nl._T(x, op)
+    end
+    return nl._wrap(lib.nl_conv2d(px, pw, pb, sh, sw, ph, pww, dh, dw, groups))
   end
 
   -- conv1d runs conv2d on (N, C, 1, L): its checks of the channels and
@@ -203,10 +214,10 @@ return function(nl, nn)
     check_channels(op, in_channels, out_channels, self.groups)
     self.in_channels, self.out_channels = in_channels, out_channels
     local kh, kw = self.kernel_size[1], self.kernel_size[2]
-    local ph, pw, trim_h, trim_w = padding_of(opts.padding or 0, kh, kw, self.dilation[1], self.dilation[2],
-                                              self.stride[1], self.stride[2], op)
+    local ph, pw, eh, ew = padding_of(opts.padding or 0, kh, kw, self.dilation[1], self.dilation[2],
+                                      self.stride[1], self.stride[2], op)
     self.padding = { ph, pw }
-    if trim_h + trim_w > 0 then self._trim = { trim_h, trim_w } end   -- 'same' with an even effective kernel
+    if eh + ew > 0 then self._extend = { eh, ew } end   -- 'same' with an even effective kernel
     self.padding_str = type(opts.padding) == 'string' and opts.padding or nil
     self.weight = nl.empty(out_channels, in_channels / self.groups, kh, kw):requires_grad()
     if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
@@ -229,7 +240,8 @@ return function(nl, nn)
     local out = {}
     for i = 1, 2 do
       local k = self.dilation[i] * (self.kernel_size[i] - 1) + 1
-      out[i] = math.floor((x:size(d - 2 + i) + 2 * self.padding[i] - k) / self.stride[i]) + 1
+      local padded = x:size(d - 2 + i) + 2 * self.padding[i] + (self._extend and self._extend[i] or 0)
+      out[i] = math.floor((padded - k) / self.stride[i]) + 1
     end
     if out[1] < 1 or out[2] < 1 then
       nl._raise(('Conv2d: output size [%d,%d] is too small: input %s, padding [%d,%d], kernel [%d,%d] with dilation '
@@ -242,10 +254,10 @@ return function(nl, nn)
   function Conv2d:forward(x)
     local unbatched = check2d(self, x) == 3
     if unbatched then x = x:unsqueeze(1) end
+    if self._extend then x = extended(x, self._extend[1], self._extend[2]) end
     local y = nl._wrap(lib.nl_conv2d(x.ptr, self.weight.ptr, self.bias and self.bias.ptr or nil,
                                      self.stride[1], self.stride[2], self.padding[1], self.padding[2],
                                      self.dilation[1], self.dilation[2], self.groups))
-    if self._trim then y = trimmed(y, self._trim[1], self._trim[2]) end
     if unbatched then y = y:squeeze(1) end
     return y
   end
@@ -294,9 +306,9 @@ return function(nl, nn)
     self.in_channels, self.out_channels = in_channels, out_channels
     local p = opts.padding or 0
     if type(p) == 'string' then
-      local _, trim
-      _, p, _, trim = padding_of(p, 1, self.kernel_size, 1, self.dilation, 1, self.stride, op)
-      if trim > 0 then self._trim = trim end
+      local _, extra
+      _, p, _, extra = padding_of(p, 1, self.kernel_size, 1, self.dilation, 1, self.stride, op)
+      if extra > 0 then self._extend = extra end
     else
       p = single(p, 'padding', op, 0)
     end
@@ -315,12 +327,13 @@ return function(nl, nn)
     local shown = nl._shape_str(x)
     nn._check_input_dtype('Conv1d', x, self.weight:dtype())
     if d == 2 then x = x:unsqueeze(1) end
-    check1d('Conv1d', x, self.weight, self.bias, self.groups, self.padding, self.dilation, self.stride, shown)
+    check1d('Conv1d', x, self.weight, self.bias, self.groups, self.padding_str == 'same' and 'same' or self.padding,
+            self.dilation, self.stride, shown)
     -- the views stay in locals: their handles must outlive the call
-    local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
+    local x4, w4 = extended(x:unsqueeze(3), 0, self._extend or 0), self.weight:unsqueeze(3)
     local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,
                                      0, self.padding, 1, self.dilation, self.groups))
-    y = trimmed(y, 0, self._trim or 0):squeeze(3)
+    y = y:squeeze(3)
     if d == 2 then y = y:squeeze(1) end
     return y
   end
