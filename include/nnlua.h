@@ -179,6 +179,10 @@ typedef struct nl_mem_stats {
 
 const nl_mem_stats *nl_mem(void);
 void nl_mem_trim(void);                   /* return cached buffers to the OS */
+/* Allocations that would take live_bytes past bytes fail (their op: "out
+ * of memory"); 0 lifts the limit. Returns the limit before. nn.load sets
+ * one while it builds a model from a file's description. */
+int64_t nl_mem_set_limit(int64_t bytes);
 /* The binding calls this after each collection it runs: cached buffers not
  * reused since the one before go back to the OS. */
 void nl_mem_tick(void);

@@ -24,12 +24,21 @@ static struct {
     block slots[NBUCKETS][BUCKET_SLOTS];
     int count[NBUCKETS];
     int64_t handed;  /* bytes handed out so far, cache hits included */
+    int64_t limit;   /* live_bytes no allocation may pass (0: none) */
     nl_mem_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int bucket_of(int64_t n) { return 63 - __builtin_clzll((unsigned long long)n); }
 
 const nl_mem_stats *nl_mem(void) { return &cache.stats; }
+
+int64_t nl_mem_set_limit(int64_t bytes) {
+    pthread_mutex_lock(&cache.lock);
+    int64_t prev = cache.limit;
+    cache.limit = bytes > 0 ? bytes : 0;
+    pthread_mutex_unlock(&cache.lock);
+    return prev;
+}
 
 /* *nbytes: in, the size wanted; out, the capacity of the block returned.
  * counted: whether the block adds to `allocated` (a kernel's scratch,
@@ -42,6 +51,10 @@ static void *alloc_block(int64_t *nbytes, bool counted) {
     void *p = NULL;
     int64_t cap = want;
     pthread_mutex_lock(&cache.lock);
+    if (cache.limit && cache.stats.live_bytes + want > cache.limit) {
+        pthread_mutex_unlock(&cache.lock);
+        return NULL;
+    }
     /* best fit within the bucket: capacities there are < 2x the request
      * (requests of 2^48 bytes and more have no bucket; they fail below) */
     int best = -1;

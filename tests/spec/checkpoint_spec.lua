@@ -747,6 +747,25 @@ print('ok=' .. tostring(ok), err)
     assert.is_nil(listing:find('.tmp', 1, true), 'a temporary file was left behind:\n' .. listing)
   end)
 
+  -- the constructors ran with the sizes a file's structure named before
+  -- any shape was compared: a crafted [30000, 30000] built 3.6 GB of
+  -- weights (bigger ones had the process killed for memory)
+  it('refuses a structure that asks for far more memory than the file holds, before allocating it', function()
+    local p = dir .. '/crafted.safetensors'
+    nn.Sequential(nn.Linear(3, 2)):save(p)
+    local t, meta = nl.load_safetensors(p)
+    meta.model = meta.model:gsub('%[3,2%]', '[30000,30000]')
+    assert.is_truthy(meta.model:find('30000', 1, true))
+    nl.save_safetensors(p, t, meta)
+    local peak = nl._lib.nl_mem().peak_bytes
+    local msg = errmsg(nn.load, p)
+    contains(msg, 'needs far more memory than the 0.0 MB of tensors it holds (a corrupt file?)')
+    contains(msg, 'out of memory allocating [30000,30000] float32')
+    assert.are.equal(peak, nl._lib.nl_mem().peak_bytes)
+    assert.are.equal(0, nl._lib.nl_mem_set_limit(0))    -- the limit is lifted after
+    assert.are.same({ 1000, 1000 }, nl.zeros(1000, 1000):shape())
+  end)
+
   it('rejects a path that is not a string', function()
     contains(errmsg(model.save, model, 42), 'path')
     contains(errmsg(nn.load, nil), 'path')

@@ -223,9 +223,31 @@ return function(nl, nn)
         nl._raise('load: ' .. path .. ' holds no nnlua model structure' .. why .. '; pass the model: nn.load(path, model)')
       end
       local st = decode(path, meta, 'model')
-      model = rebuild(st, {})
-      -- constructors build float32: tensors saved as float64 come back so
-      nn._convert(model, function(name) return weights[name] and weights[name]:dtype() end)
+      -- The constructors allocate what the description asks before any
+      -- shape is compared with the file's tensors: a corrupt or crafted
+      -- file asked for layers of any size (Linear(70000, 70000): 19.6 GB,
+      -- the process killed for memory). The build may take four times the
+      -- file's tensors and 256 MB more.
+      local bytes = 0
+      for _, t in pairs(tensors) do bytes = bytes + t:numel() * 8 end
+      local lib = nl._lib
+      local prev = lib.nl_mem_set_limit(lib.nl_mem().live_bytes + 4 * bytes + 2 ^ 28)
+      local ok, built = pcall(function()
+        local m = rebuild(st, {})
+        -- constructors build float32: tensors saved as float64 come back so
+        nn._convert(m, function(name) return weights[name] and weights[name]:dtype() end)
+        return m
+      end)
+      lib.nl_mem_set_limit(prev)
+      if not ok then
+        local msg = tostring(built)
+        if msg:find('out of memory', 1, true) then
+          nl._raise(('load: %s: the model it describes needs far more memory than the %.1f MB of tensors it holds '
+                     .. '(a corrupt file?): %s'):format(path, bytes / 2 ^ 20, (msg:gsub('^[^:\n]*:%d+: ', ''))))
+        end
+        error(built, 0)
+      end
+      model = built
       model:load_state_dict(weights)
       if meta.model_state then restore_state(path, model, decode(path, meta, 'model_state')) end
       return model, extras
