@@ -24,7 +24,15 @@ return function(nl, nn)
       nl._raise(('%s: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(op, nl._shape_str(x)))
     end
     if d == 4 then return f(x) end
-    local y, i = f(x:unsqueeze(1))
+    local x4 = x:unsqueeze(1)
+    local ok, y, i = pcall(f, x4)
+    if not ok then
+      -- named with the caller's shape, not the batch of one (C showed [1,C,H,W])
+      local msg = tostring(y):gsub('^[^:\n]*:%d+: ', '')
+      local s, e = msg:find(nl._shape_str(x4), 1, true)
+      if s then msg = msg:sub(1, s - 1) .. nl._shape_str(x) .. msg:sub(e + 1) end
+      nl._raise(msg)
+    end
     return y:squeeze(1), i and i:squeeze(1)
   end
 
