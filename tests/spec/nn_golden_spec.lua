@@ -511,6 +511,12 @@ describe('nn.Module API', function()
     local names = {}
     for _, kv in ipairs(nn.Sequential(l, nn.ReLU(), l):named_children()) do names[#names + 1] = kv[1] end
     assert.are.same({ '0', '1' }, names)
+    -- named_modules as PyTorch's: pre-order, each once under its first name
+    -- (torch: ['', '0', '0.0', '0.1', '1'] for this s)
+    names = {}
+    for _, kv in ipairs(s:named_modules()) do names[#names + 1] = kv[1] end
+    assert.are.same({ '', '0', '0.0', '0.1', '1' }, names)
+    assert.are.equal(5, #s:modules())
     -- printing still shows each entry, a shared one under each name, as PyTorch prints it
     local r = nn.Sequential(l, l):repr()
     assert.is_truthy(r:find('(0): Linear', 1, true) and r:find('(1): Linear', 1, true), r)

@@ -30,27 +30,13 @@ return function(nl, nn)
     return (name:gsub('%%(%x%x)', function(h) return string.char(tonumber(h, 16)) end))
   end
 
-  -- every module once, under its first path ('' for the model), as
-  -- PyTorch's named_modules
-  local function named_modules(model)
-    local out, seen = {}, {}
-    local function walk(m, path)
-      if seen[m] then return end
-      seen[m] = true
-      out[#out + 1] = { path, m }
-      for _, kv in ipairs(m:named_children()) do walk(kv[2], path == '' and kv[1] or path .. '.' .. kv[1]) end
-    end
-    walk(model, '')
-    return out
-  end
-
   -- What a rebuild from the constructor arguments cannot know: each
   -- module's class and settings as built (a layer replaced, or a field
   -- changed since, came back as the constructor made it), its training
   -- flag, and the parameters frozen since. PyTorch's pickle keeps them.
   local function record_state(model)
     local mods, frozen = {}, {}
-    for _, pm in ipairs(named_modules(model)) do
+    for _, pm in ipairs(model:named_modules()) do
       local m = pm[2]
       mods[#mods + 1] = { path = pm[1], type = m.__name, settings = m:extra_repr(), training = m.training }
     end
@@ -66,7 +52,7 @@ return function(nl, nn)
     if type(rec) ~= 'table' or type(rec.modules) ~= 'table' or type(rec.frozen) ~= 'table' then
       nl._raise('load: ' .. path .. ': malformed model state')
     end
-    local built = named_modules(model)
+    local built = model:named_modules()
     local function describe(r) return ('a %s(%s)'):format(r.type, r.settings) end
     for i = 1, math.max(#built, #rec.modules) do
       local b, r = built[i], rec.modules[i]

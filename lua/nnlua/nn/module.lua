@@ -187,16 +187,23 @@ return function(nl, nn)
     return n
   end
 
-  -- self and every submodule, each once
-  function Module:modules()
+  -- {name, module} pairs: self (named '') and every submodule, each once
+  -- under its first dotted name, as PyTorch's named_modules
+  function Module:named_modules()
     local out, seen = {}, {}
-    local function walk(m)
+    local function walk(m, path)
       if seen[m] then return end
       seen[m] = true
-      out[#out + 1] = m
-      for _, c in ipairs(m:children()) do walk(c) end
+      out[#out + 1] = { path, m }
+      for _, kv in ipairs(m:named_children()) do walk(kv[2], path == '' and kv[1] or path .. '.' .. kv[1]) end
     end
-    walk(self)
+    walk(self, '')
+    return out
+  end
+  -- self and every submodule, each once
+  function Module:modules()
+    local out = {}
+    for _, kv in ipairs(self:named_modules()) do out[#out + 1] = kv[2] end
     return out
   end
   -- fn on every module, children before their parent, as PyTorch's (an
