@@ -46,9 +46,12 @@ return function(nl)
   -- elsewhere is a character
   local function split_header(line, delim)
     local names, i, n = {}, 1, #line
+    -- the spaces skipped before an opening quote, less the delimiter (a tab
+    -- skipped as a space dropped the empty names of a tab-separated header)
+    local not_blank = delim == '\t' and '[^ ]' or delim == ' ' and '[^\t]' or '[^ \t]'
     while true do
       local parts = {}
-      local s = line:find('[^ \t]', i) or n + 1
+      local s = line:find(not_blank, i) or n + 1
       if line:sub(s, s) == '"' then
         local j = s + 1
         while j <= n do
@@ -99,6 +102,9 @@ return function(nl)
     local names = header and split_header(ffi.string(header_buf), delim) or nil
     local nrow, ncol = M:size(1), M:size(2)
     if names and nrow == 0 then ncol = #names end
+    if names and #names ~= ncol then        -- (the header and the rows are split by one rule)
+      raise(("%s: the header of '%s' has %d names for %d columns"):format(op, path, #names, ncol))
+    end
     local label = opts.label
     if label == nil then return M:to(xdt), nil, names end
 

@@ -239,6 +239,15 @@ describe('data.load_csv', function()
     assert.are.same({ 'size 15"', 'weight' }, names3)
     assert.are.same({ { 1, 2 } }, X3:totable())
     contains(errmsg(data.load_csv, write('qd.csv', 'a,b\n"2,3",4\n')), "line 2, column 1: '2,3' is not a number")
+    -- a tab delimiter is not a space to skip: the empty first name pandas
+    -- writes for its index (Python's csv: ['', 'x', 'y']) was dropped, and
+    -- the label by name took the column before it
+    local X4, y4, names4 = data.load_csv(write('tab.tsv', '\tx\ty\n0\t1\t2\n1\t3\t4\n'), { delimiter = '\t', label = 'y' })
+    assert.are.same({ '', 'x' }, names4)
+    assert.are.same({ 2, 4 }, y4:totable())
+    assert.are.same({ { 0, 1 }, { 1, 3 } }, X4:totable())
+    local _, _, names5 = data.load_csv(write('tab2.tsv', 'x\t\ty\n0\t1\t2\n'), { delimiter = '\t' })
+    assert.are.same({ 'x', '', 'y' }, names5)
   end)
 
   -- strtod's hex and nan(...) forms were numbers (Python and numpy refuse
