@@ -510,6 +510,20 @@ describe('checkpoint structure', function()
     d.p = 0.1
     d:save(p)
     contains(errmsg(nn.load, p), 'the model is a Dropout(p=0.1) in the file, a Dropout(p=0.5) when rebuilt')
+    -- a user's class prints what it likes (its mode, a count): not compared
+    local Counted = nn.Module:extend('CkptCounted')
+    function Counted:init(n)
+      self.lin = nn.Linear(n, n)
+      self.steps = 0
+    end
+    function Counted:extra_repr() return ('training=%s, steps=%d'):format(tostring(self.training), self.steps) end
+    local cm = Counted(2)
+    cm.steps = 7
+    cm:eval()
+    cm:save(p)
+    local cm2 = nn.load(p)
+    assert.is_false(cm2.training)
+    assert.is_false(cm2.lin.training)
   end)
 
   -- a child named 'a.0' beside a Sequential a gave two tensors one name:

@@ -31,14 +31,21 @@ return function(nl, nn)
   end
 
   -- What a rebuild from the constructor arguments cannot know: each
-  -- module's class and settings as built (a layer replaced, or a field
-  -- changed since, came back as the constructor made it), its training
-  -- flag, and the parameters frozen since. PyTorch's pickle keeps them.
+  -- module's class as built (a layer replaced since came back as the
+  -- constructor made it), the settings nnlua's own layers print (their
+  -- extra_repr: a Dropout's p changed since; a user's class may print
+  -- anything, a step count, and is not compared), its training flag, and
+  -- the parameters frozen since. PyTorch's pickle keeps them all.
+  local function settings_of(m)
+    if nn._builtin[getmetatable(m).__index] then return m:extra_repr() end
+    return nil
+  end
+
   local function record_state(model)
     local mods, frozen = {}, {}
     for _, pm in ipairs(model:named_modules()) do
       local m = pm[2]
-      mods[#mods + 1] = { path = pm[1], type = m.__name, settings = m:extra_repr(), training = m.training }
+      mods[#mods + 1] = { path = pm[1], type = m.__name, settings = settings_of(m), training = m.training }
     end
     for _, kv in ipairs(model:named_parameters()) do
       if not kv[2].is_requires_grad then frozen[#frozen + 1] = kv[1] end
@@ -47,32 +54,37 @@ return function(nl, nn)
   end
 
   -- the rebuilt model against that record: a difference is an error (the
-  -- model was changed after it was built); the flags are restored
+  -- model was changed after it was built); the flags are restored (before
+  -- the settings are compared, which may print them)
   local function restore_state(path, model, rec)
-    if type(rec) ~= 'table' or type(rec.modules) ~= 'table' or type(rec.frozen) ~= 'table' then
-      nl._raise('load: ' .. path .. ': malformed model state')
-    end
+    local function malformed() nl._raise('load: ' .. path .. ': malformed model state') end
+    if type(rec) ~= 'table' or type(rec.modules) ~= 'table' or type(rec.frozen) ~= 'table' then malformed() end
     local built = model:named_modules()
-    local function describe(r) return ('a %s(%s)'):format(r.type, r.settings) end
+    local function differs(where, r, now)
+      local function describe(x) return x and ('a %s(%s)'):format(x.type, x.settings or '...') or 'missing' end
+      nl._raise(('load: %s: the saved model was changed after it was built (%s is %s in the file, %s when '
+                 .. 'rebuilt from its constructor); pass the model: nn.load(path, model)'):format(path,
+                 where == '' and 'the model' or where, describe(r), describe(now)))
+    end
     for i = 1, math.max(#built, #rec.modules) do
       local b, r = built[i], rec.modules[i]
-      if type(r) ~= 'table' and r ~= nil then nl._raise('load: ' .. path .. ': malformed model state') end
-      local now = b and { path = b[1], type = b[2].__name, settings = b[2]:extra_repr() }
-      if not (b and r and now.path == r.path and now.type == r.type and now.settings == r.settings) then
-        local where = (r or now).path
-        nl._raise(('load: %s: the saved model was changed after it was built (%s is %s in the file, %s when '
-                   .. 'rebuilt from its constructor); pass the model: nn.load(path, model)'):format(path,
-                   where == '' and 'the model' or where, r and describe(r) or 'missing', b and describe(now) or 'missing'))
+      if r ~= nil and (type(r) ~= 'table' or type(r.path) ~= 'string') then malformed() end
+      if not (b and r and b[1] == r.path and b[2].__name == r.type) then
+        differs((r or { path = b[1] }).path, r, b and { type = b[2].__name, settings = settings_of(b[2]) })
       end
-    end
-    for i, b in ipairs(built) do
-      if type(rec.modules[i].training) == 'boolean' then rawset(b[2], 'training', rec.modules[i].training) end
+      if type(r.training) == 'boolean' then rawset(b[2], 'training', r.training) end
     end
     local params = {}
     for _, kv in ipairs(model:named_parameters()) do params[kv[1]] = kv[2] end
     for _, name in ipairs(rec.frozen) do
       if not params[name] then nl._raise(('load: %s: malformed model state (no parameter %s)'):format(path, tostring(name))) end
       params[name]:requires_grad(false)
+    end
+    for i, b in ipairs(built) do
+      local r, now = rec.modules[i], settings_of(b[2])
+      if r.settings ~= nil and now ~= nil and r.settings ~= now then
+        differs(r.path, r, { type = r.type, settings = now })
+      end
     end
   end
 

@@ -8,5 +8,8 @@ return function(nl)
                             'parallel' }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end
+  -- the classes nnlua defines (a user's are made later, by extend)
+  nn._builtin = {}
+  for _, cls in pairs(nn._classes) do nn._builtin[cls] = true end
   return nn
 end
