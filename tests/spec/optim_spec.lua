@@ -302,7 +302,10 @@ describe('optimizer state_dict', function()
     refused(sgd:state_dict(), ': the state_dict is from SGD$')
     local sd = sgd:state_dict()
     sd.optimizer = nil                  -- a dict made by hand, or an older file
-    refused(sd, " %(param group 1%): unknown options 'dampening', 'momentum', 'nesterov'$")
+    refused(sd, ': unknown state momentum_buffer for parameter 1 %(Adam keeps exp_avg, exp_avg_sq, max_exp_avg_sq and step%)')
+    sd = adam:state_dict()
+    sd.param_groups[1].beta = { 0.5, 0.5 }
+    refused(sd, ": unknown option 'beta' %(param group 1%) %(did you mean 'betas'%?%)")
     sd = adam:state_dict()
     sd.state[2].momentum_buffer = sd.state[2].exp_avg
     refused(sd, ': unknown state momentum_buffer for parameter 2 %(Adam keeps exp_avg, exp_avg_sq, max_exp_avg_sq and step%)')
@@ -330,6 +333,27 @@ describe('optimizer step and zero_grad', function()
     assert.are.same(b0, flat(m.b))
     assert.is_nil(opt.state[2])
     assert.are.equal(1, opt.state[1].step)
+  end)
+
+  -- a group key that is no near miss of an option is the user's, kept as
+  -- PyTorch keeps it (a name to tell groups apart), also through a
+  -- state_dict
+  it('keeps a param group key of the user\'s own, such as a name', function()
+    local p, q = nl.zeros(2):requires_grad(), nl.zeros(2):requires_grad()
+    local opt = optim.SGD({ { params = { p }, name = 'backbone' }, { params = { q }, name = 'head', lr = 0.5 } }, { lr = 0.1 })
+    assert.are.equal('backbone', opt.param_groups[1].name)
+    local sd = opt:state_dict()
+    assert.are.equal('head', sd.param_groups[2].name)
+    local opt2 = optim.SGD({ { params = { p } }, { params = { q } } }, { lr = 0.2 })
+    opt2:load_state_dict(sd)
+    assert.are.equal('head', opt2.param_groups[2].name)
+    assert.are.equal(0.5, opt2.param_groups[2].lr)
+    local ok, err = pcall(optim.SGD, { { params = { p }, LR = 0.5 } }, { lr = 0.1 })
+    assert.is_false(ok)
+    assert.matches("SGD: unknown option 'LR' %(did you mean 'lr'%?%)", err)
+    ok, err = pcall(optim.SGD, { { params = { p }, [1] = 0.5 } }, { lr = 0.1 })
+    assert.is_false(ok)
+    assert.matches('SGD: a param group key must be a string, got 1', err)
   end)
 
   -- the per-step check of options set since construction looks at types
@@ -690,7 +714,7 @@ describe('optimizer errors', function()
     { 'RMSprop: invalid alpha %-1', function() optim.RMSprop({ W }, { alpha = -1 }) end },
     { 'Adagrad: invalid lr_decay %-1', function() optim.Adagrad({ W }, { lr_decay = -1 }) end },
     -- a group's own misspelt option was kept as an extra key, unread
-    { "SGD %(param group 2%): unknown option 'momentun'$",
+    { "SGD: unknown option 'momentun' %(param group 2%) %(did you mean 'momentum'%?%)$",
       function() optim.SGD({ { params = { W } }, { params = { nl.zeros(1):requires_grad() }, momentun = 0.9 } }, { lr = 1 }) end },
     -- an option set by hand is checked at the step (a nil lr failed inside the C call)
     { 'SGD: lr must be a number, got nil$', function()

@@ -30,6 +30,41 @@ return function(nl, optim)
     return #ks == 1 and ks[1] or table.concat(ks, ', ', 1, #ks - 1) .. ' and ' .. ks[#ks]
   end
 
+  -- the edit distance of strings a and b
+  local function distance(a, b)
+    local prev = {}
+    for j = 0, #b do prev[j] = j end
+    for i = 1, #a do
+      local cur = { [0] = i }
+      for j = 1, #b do
+        local cost = a:byte(i) == b:byte(j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    return prev[#b]
+  end
+
+  -- A param group's keys besides its options: a near miss of an option
+  -- ('momentun', 'LR') is an error naming it (it was kept unread: the
+  -- option stayed at its default); any other (a 'name' to tell groups
+  -- apart) is kept, as PyTorch keeps it.
+  local function check_group_keys(cls, g, where, op)
+    op = op or cls.name
+    for k in pairs(g) do
+      if type(k) ~= 'string' then
+        raise(('%s: a param group key must be a string, got %s%s'):format(op, nl._describe_arg(k), where))
+      end
+      if cls._group_keys[k] == nil then
+        for opt in pairs(cls._group_keys) do
+          if distance(k:lower(), opt) <= (#opt <= 4 and 1 or 2) then
+            raise(("%s: unknown option '%s'%s (did you mean '%s'?)"):format(op, k, where, opt))
+          end
+        end
+      end
+    end
+  end
+
   -- the options of group g against the class's defaults: types, then
   -- (unless types_only) the ranges and the family's own check (which
   -- returns a message or nil)
@@ -113,8 +148,7 @@ return function(nl, optim)
         if type(rg) ~= 'table' or type(rg.params) ~= 'table' then
           raise(('%s: param group %d must be a table with a params list'):format(name, gi))
         end
-        -- a misspelt option in a group was kept as an extra key, unread
-        nl._check_opts(name .. where, rg, cls._group_keys)
+        check_group_keys(cls, rg, where)
         local g = {}
         for k, v in pairs(rg) do g[k] = copy(v) end
         for k, d in pairs(cls.defaults) do
@@ -262,12 +296,14 @@ return function(nl, optim)
         raise(('%s: param group %d has %d parameters, the saved one %s'):format(name, gi, #g.params,
           type(sg) == 'table' and type(sg.params) == 'table' and tostring(#sg.params) or 'none'))
       end
-      nl._check_opts(('%s (param group %d)'):format(name, gi), sg, self._group_keys)
+      check_group_keys(self, sg, (' (param group %d)'):format(gi), name)
       local ng = {}
       for k, v in pairs(sg) do if k ~= 'params' then ng[k] = copy(v) end end
       for k, v in pairs(g) do if ng[k] == nil and k ~= 'params' then ng[k] = copy(v) end end
       ng.params = g.params
-      check_group(self, ng, (' (loading param group %d)'):format(gi))
+      -- (the types: a run whose chained schedulers took lr below 0, as
+      -- PyTorch's may, resumes)
+      check_group(self, ng, (' (loading param group %d)'):format(gi), true)
       for j, p in ipairs(g.params) do
         local id = sg.params[j]
         if id == nil or flat[id] ~= nil then
