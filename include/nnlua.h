@@ -616,7 +616,7 @@ int nl_dist_wait(const nl_dist_mpi *mpi, void **request, int64_t seq, const char
  * bucket starts its MPI_Iallreduce at once, in bucket order on every rank.
  * arm(r, 0) only watches: touched() says whether a backward since arm()
  * reached any of the parameters (a backward that does not leaves the
- * averaging for a later one). finish() after backward adds what backward
+ * averaging for a later one); arm() again before one does sets the mode. finish() after backward adds what backward
  * did not hand over (the gradients as they are), starts the rest, waits,
  * and sets each gradient to the average over the ranks (a rank without one
  * counts zeros; none anywhere leaves none), and disarms. MPI's functions

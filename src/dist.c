@@ -323,7 +323,10 @@ nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *c
 
 int nl_dist_reducer_arm(nl_dist_reducer *r, int overlap) {
     NL_CHECK_INT(r != NULL, "DataParallel: no reducer");
-    if (r->armed) return 0;
+    if (r->armed) {                          /* no backward reached it yet: it may change its mode */
+        if (!r->touched) r->overlap = overlap != 0;
+        return 0;
+    }
     if (nl_add_grad_ready_hook(on_grad_ready, r) != 0) return -1;
     r->armed = 1;
     r->overlap = overlap != 0;

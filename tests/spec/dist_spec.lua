@@ -432,6 +432,20 @@ M(x):sum():backward()
 print('@@ failed ' .. rank .. ' ' .. tostring(ok) .. ' ' .. l2.weight.grad:sum():item())
 local h = l1(nl.ones(1, 2) * 1.5)
 print('@@ failedwant ' .. rank .. ' ' .. (h:sum():item() * 4))
+-- a teacher whose output is always detached, frozen or not, did not let
+-- the student start its buckets inside backward at any later step
+for _, frozen in ipairs({ true, false }) do
+  local tm = nn.Linear(16, 4)
+  if frozen then for _, p in ipairs(tm:parameters()) do p:requires_grad(false) end end
+  local T = nn.DataParallel(tm)
+  local St = nn.DataParallel(nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 4)), { bucket_mb = 0.005 })
+  local xs, early = nl.ones(4, 16) * (rank + 1), {}
+  for _ = 1, 3 do
+    ((St(xs) - T(xs):detach()) ^ 2):mean():backward()
+    early[#early + 1] = St:overlapped_buckets()
+  end
+  print('@@ teacher' .. tostring(frozen) .. ' ' .. rank .. ' ' .. table.concat(early, ','))
+end
 ]]))
     assert.are.equal(0, r.rc, explain(r))
     local t = records(r.out)
@@ -448,6 +462,14 @@ print('@@ failedwant ' .. rank .. ' ' .. (h:sum():item() * 4))
     local got, want = tonumber(t.failed[0]:match(' (%S+)$')), tonumber(t.failedwant[0])
     assert(math.abs(got - want) <= 1e-5 * math.abs(want) + 1e-6, ('%s against %s'):format(got, want))
     assert.are.equal(t.failed[0], t.failed[1])
+    for rank = 0, 1 do
+      local frozen = {}
+      for n in t.teachertrue[rank]:gmatch('%d+') do frozen[#frozen + 1] = tonumber(n) end
+      local trained = {}
+      for n in t.teacherfalse[rank]:gmatch('%d+') do trained[#trained + 1] = tonumber(n) end
+      assert(frozen[1] > 0 and frozen[3] > 0, t.teachertrue[rank])
+      assert(trained[3] > 0, t.teacherfalse[rank])        -- (its first step gives the place away)
+    end
   end)
 
   -- tensors of other dtypes or sizes gave garbage (int64 bits read as

@@ -20,9 +20,11 @@ return function(nl, nn)
 
   local OPTIONS = { bucket_mb = true, broadcast_buffers = 'flag', overlap = 'flag' }
 
-  -- Instances whose forward ran with grad mode on since the last backward,
-  -- in the order they ran (the same on every rank, so the collectives match).
-  local pending = {}
+  -- Instances whose forward ran with grad mode on and that no backward
+  -- has reached since, in the order they ran (the same on every rank, so
+  -- the collectives match), and the one of them that starts buckets
+  -- inside backward.
+  local pending, overlapping = {}, nil
 
   -- nn.DataParallel(model, [{bucket_mb = 25, broadcast_buffers = true,
   -- overlap = true}]): starts nl.dist if the script has not.
@@ -143,13 +145,14 @@ return function(nl, nn)
     end
   end
 
-  -- The C reducer over the parameters (float ones), in buckets of up to
-  -- bucket_mb, last parameters first (the order backward finishes them);
-  -- kept while the parameters stay the same tensors of the same sizes.
+  -- The C reducer over the parameters that require grad, in buckets of
+  -- up to bucket_mb, last parameters first (the order backward finishes
+  -- them); kept while the parameters stay the same tensors of the same
+  -- sizes. None for a model with nothing to train.
   local function reducer(self)
     local params = {}
     for _, p in ipairs(self.module:parameters()) do
-      if p:dtype() ~= 'int64' then params[#params + 1] = p end
+      if p:dtype() ~= 'int64' and p.is_requires_grad then params[#params + 1] = p end
     end
     if #params == 0 then return nil end
     local key = {}
@@ -203,21 +206,20 @@ return function(nl, nn)
         for _, b in ipairs(self.module:named_buffers()) do bufs[#bufs + 1] = b[2] end
         self:_broadcast(bufs)
       end
-      if not rawget(self, '_pending') then
+      local red = not rawget(self, '_pending') and self._dist.size() > 1 and reducer(self)
+      if red then
         rawset(self, '_pending', true)
-        local first = #pending == 0
         pending[#pending + 1] = self
         -- the backward that reaches this model hands each gradient over as
-        -- it finishes it. Only the first model pending starts buckets
-        -- inside backward: the others' start after it, at the end, so that
-        -- every rank issues the allreduces in one order (two overlapping
-        -- models started theirs in the order gradients came, which differs
-        -- between ranks whose graphs differ: one model's bucket was summed
-        -- with the other's, or MPI aborted)
-        if self._dist.size() > 1 then
-          local red = reducer(self)
-          if red then nl._check(lib.nl_dist_reducer_arm(red.r, (first and self._overlap) and 1 or 0)) end
-        end
+        -- it finishes it. One model pending at a time starts buckets inside
+        -- backward, and finishes first; the others' start after its, so
+        -- that every rank issues the allreduces in one order (two
+        -- overlapping models started theirs in the order gradients came,
+        -- which differs between ranks whose graphs differ: one model's
+        -- bucket was summed with the other's, or MPI aborted)
+        local overlap = self._overlap and overlapping == nil
+        if overlap then overlapping = self end
+        nl._check(lib.nl_dist_reducer_arm(red.r, overlap and 1 or 0))
       end
     end
     return self.module(...)
@@ -225,7 +227,6 @@ return function(nl, nn)
 
   -- whether the last backward reached the model's parameters
   local function touched(dp)
-    if dp._dist.size() == 1 then return true end
     local red = rawget(dp, '_reducer')
     return red == nil or lib.nl_dist_reducer_touched(red.r) ~= 0
   end
@@ -240,9 +241,20 @@ return function(nl, nn)
   nl._after_backward = function(failed)
     if #pending == 0 then return end
     local now, later = {}, {}
+    -- an overlapping model this backward did not reach (its output only
+    -- ever detached: a target network) gives the place to the next one
+    if overlapping and not failed and not touched(overlapping) then
+      nl._check(lib.nl_dist_reducer_arm(rawget(overlapping, '_reducer').r, 0))
+      overlapping = nil
+    end
     for _, dp in ipairs(pending) do
       if failed or touched(dp) then
-        now[#now + 1] = dp
+        if dp == overlapping then
+          table.insert(now, 1, dp)
+          overlapping = nil
+        else
+          now[#now + 1] = dp
+        end
         rawset(dp, '_pending', nil)
       else
         later[#later + 1] = dp
