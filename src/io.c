@@ -741,32 +741,58 @@ static void pending_free(pending_file *pf) {
     free(pf->dest);
 }
 
+/* the file a symlink at link names: its target, relative to the link's
+ * directory unless absolute; malloc'd, NULL with errno set */
+static char *link_target(const char *link) {
+    char buf[4096];
+    ssize_t n = readlink(link, buf, sizeof buf - 1);
+    if (n < 0) return NULL;
+    if (n == (ssize_t)sizeof buf - 1) { errno = ENAMETOOLONG; return NULL; }
+    buf[n] = '\0';
+    const char *slash = strrchr(link, '/');
+    size_t dir = buf[0] == '/' || !slash ? 0 : (size_t)(slash - link) + 1;
+    char *t = malloc(dir + (size_t)n + 1);
+    if (!t) return NULL;
+    memcpy(t, link, dir);
+    memcpy(t + dir, buf, (size_t)n + 1);
+    return t;
+}
+
 /* the destination for path, malloc'd, and what is there now (st_mode 0:
- * nothing yet); NULL and an error when it cannot take a file */
+ * nothing yet): symlinks followed to the file they name, which may not
+ * exist yet (it is made, as open() makes it); NULL and an error when the
+ * destination cannot take a file */
 static char *destination_of(const char *op, const char *path, struct stat *st) {
-    memset(st, 0, sizeof *st);
-    char *dest = NULL;
-    if (lstat(path, st) != 0) {
-        if (errno != ENOENT) {
-            nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(errno));
+    char *dest = strdup(path);
+    for (int hops = 0;; hops++) {
+        memset(st, 0, sizeof *st);
+        if (!dest) {
+            nl_set_error("%s: out of memory", op);
             return NULL;
         }
-        memset(st, 0, sizeof *st);
-        dest = strdup(path);
-        if (!dest) nl_set_error("%s: out of memory", op);
-        return dest;
-    }
-    if (S_ISLNK(st->st_mode)) {
-        dest = realpath(path, NULL);
-        if (!dest || stat(dest, st) != 0) {
-            nl_set_error("%s: cannot write " PATH_FMT ": a symlink to %s", op, path,
-                         errno == ENOENT ? "a file that does not exist" : strerror(errno));
+        if (lstat(dest, st) != 0) {
+            if (errno == ENOENT) {
+                memset(st, 0, sizeof *st);
+                return dest;
+            }
+            nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(errno));
             free(dest);
             return NULL;
         }
-    } else if (!(dest = strdup(path))) {
-        nl_set_error("%s: out of memory", op);
-        return NULL;
+        if (!S_ISLNK(st->st_mode)) break;
+        if (hops == 40) {
+            nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(ELOOP));
+            free(dest);
+            return NULL;
+        }
+        char *next = link_target(dest);
+        if (!next && errno != ENOMEM) {
+            nl_set_error("%s: cannot write " PATH_FMT ": %s", op, path, strerror(errno));
+            free(dest);
+            return NULL;
+        }
+        free(dest);
+        dest = next;
     }
     if (!S_ISREG(st->st_mode)) {
         nl_set_error("%s: cannot write " PATH_FMT ": it is %s, not a regular file", op, path,
@@ -805,7 +831,9 @@ static int tmp_open(const char *op, const char *path, pending_file *pf) {
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
-        nl_set_error("%s: cannot create a file beside " PATH_FMT ": %s", op, path, strerror(errno));
+        nl_set_error("%s: cannot create a file beside " PATH_FMT "%s%s%s: %s", op, path,
+                     strcmp(dst, path) ? " (a symlink to '" : "", strcmp(dst, path) ? dst : "",
+                     strcmp(dst, path) ? "': the file is made beside it)" : "", strerror(errno));
         pending_free(pf);
         return -1;
     }
