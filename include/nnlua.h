@@ -233,6 +233,9 @@ nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes /* -1 keeps */
 nl_tensor *nl_squeeze(nl_tensor *t, int dim);
 nl_tensor *nl_unsqueeze(nl_tensor *t, int dim);
 int nl_is_contiguous(const nl_tensor *t);
+/* 1 when t is held elsewhere too, or its memory is (a view, or an op that
+ * gave back its input): its values are not new */
+int nl_holds_shared(const nl_tensor *t);
 nl_tensor *nl_contiguous(nl_tensor *t);   /* t itself (retained) when already contiguous */
 nl_tensor *nl_clone(nl_tensor *t);
 nl_tensor *nl_to_dtype(nl_tensor *t, int dtype);

@@ -581,6 +581,10 @@ static nl_tensor *recorded_view(int op, nl_tensor *out, nl_tensor *in, int64_t a
     return recorded(op, out, in, a0, a1);
 }
 
+int nl_holds_shared(const nl_tensor *t) {
+    return t && (t->refcount > 1 || t->storage->refcount > 1);
+}
+
 int nl_is_contiguous(const nl_tensor *t) {
     if (!t) return 0;
     int64_t s = 1;

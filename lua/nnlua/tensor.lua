@@ -127,17 +127,24 @@ return function(nl)
 
   -- wrap a new reference from C, or raise the C error at the user's level.
   -- op: the name detect_anomaly gives an output without a grad_fn (C's
-  -- last op may be an internal step: max_pool2d's indices were "full")
+  -- last op may be an internal step: max_pool2d's indices were "full");
+  -- data: the tensor holds values the user gave (nl.tensor, nl.full), which
+  -- detect_anomaly leaves alone (an -inf mask was refused), as it leaves
+  -- views and tensors given back as they were, and copies (values no op
+  -- made here)
   local anomaly = false
-  local function wrap(p, op)
+  local COPIES = { contiguous = true, clone = true, cat = true, index_select = true, to_dtype = true }
+  local function wrap(p, op, data)
     if p == nil then raise(ffi.string(lib.nl_error())) end
-    if anomaly and lib.nl_all_finite(p) == 0 then
+    if anomaly and not data and lib.nl_all_finite(p) == 0 and lib.nl_holds_shared(p) == 0 then
       local fn = lib.nl_grad_fn_name(p)
       local name = fn ~= nil and ffi.string(fn) or op or ffi.string(lib.nl_last_op())
-      local dims = {}
-      for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
-      lib.nl_release(p)
-      raise(('detect_anomaly: %s produced NaN or Inf in its output (shape [%s])'):format(name, table.concat(dims, ',')))
+      if not COPIES[name] then
+        local dims = {}
+        for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
+        lib.nl_release(p)
+        raise(('detect_anomaly: %s produced NaN or Inf in its output (shape [%s])'):format(name, table.concat(dims, ',')))
+      end
     end
     local k
     if nfree > 0 then
@@ -181,6 +188,27 @@ return function(nl)
     if type(on) ~= 'boolean' then raise('detect_anomaly: expected a boolean, got ' .. type(on)) end
     anomaly = on
     lib.nl_set_detect_anomaly(anomaly and 1 or 0)
+  end
+
+  -- t, or the error detect_anomaly raises for an output of op holding NaN
+  -- or Inf (for what ran under nl._without_anomaly)
+  function nl._anomaly_checked(t, op)
+    if anomaly and lib.nl_all_finite(t.ptr) == 0 then
+      raise(('detect_anomaly: %s produced NaN or Inf in its output (shape %s)'):format(op, nl._shape_str(t)))
+    end
+    return t
+  end
+
+  -- fn(...) with the forward check of detect_anomaly off: for a layer's
+  -- own infinities (attention's -inf where a mask blocks, which the
+  -- softmax after turns to 0; PyTorch's anomaly mode checks no forward)
+  function nl._without_anomaly(fn, ...)
+    if not anomaly then return fn(...) end
+    anomaly = false
+    local res = { pcall(fn, ...) }
+    anomaly = true
+    if not res[1] then error(res[2], 0) end
+    return unpack(res, 2, table.maxn(res))
   end
 
   local function check(rc)
@@ -403,12 +431,12 @@ return function(nl)
 
   function nl.tensor(v, dtype)
     local dt = dtype_id(dtype, 'tensor')
-    if type(v) == 'number' then return wrap(lib.nl_full(0, nil, v, dt)) end
+    if type(v) == 'number' then return wrap(lib.nl_full(0, nil, v, dt), nil, true) end
     -- a copy that is a new leaf, as torch.tensor(t) is: it kept the graph
     -- (a grad_fn to_dtype), and gradients flowed back through it
     if is_tensor(v) then
       T(v, 'tensor')
-      return nl.no_grad(function() return wrap(lib.nl_to_dtype(v.ptr, dtype and dt or v.ptr.dtype)) end)
+      return nl.no_grad(function() return wrap(lib.nl_to_dtype(v.ptr, dtype and dt or v.ptr.dtype), nil, true) end)
     end
     if type(v) ~= 'table' then argerror('tensor', 'a number, a table or a tensor', v) end
     local shape = table_shape(v, 'tensor')
@@ -440,7 +468,7 @@ return function(nl)
     end
     fill(v, 1)
     for i = 1, #shape do sizes_buf[i - 1] = shape[i] end
-    return wrap(lib.nl_from_doubles(#shape, sizes_buf, dt, flat))
+    return wrap(lib.nl_from_doubles(#shape, sizes_buf, dt, flat), nil, true)
   end
 
   function nl.empty(...)
@@ -475,7 +503,7 @@ return function(nl)
     local n = new_sizes('full', shape)
     local id = dtype_id(dtype, 'full')
     if id == 0 then check_f32('full', value) end
-    return wrap(lib.nl_full(n, sizes_buf, value, id))
+    return wrap(lib.nl_full(n, sizes_buf, value, id), nil, true)
   end
   function nl.arange(a, b, step, dtype)
     if type(b) == 'string' then b, dtype = nil, b

@@ -17,6 +17,34 @@ describe('detect_anomaly', function()
     assert.are.same({ 2, 0, 4 }, (x * 2):totable())
   end)
 
+  -- values the user gives (an -inf mask) are data, not an op's anomaly; a
+  -- masked attention's -inf on the way to its softmax passes, and what
+  -- comes out is checked (every masked layer failed in anomaly mode)
+  it('lets user data and masked attention through, and checks what attention gives', function()
+    nl.detect_anomaly(true)
+    assert.are.same({ -math.huge, 0 }, nl.tensor({ -math.huge, 0 }):totable())
+    assert.are.same({ -math.huge }, nl.full({ 1 }, -math.huge):totable())
+    local nn = nl.nn
+    local m, x = nn.MultiheadAttention(4, 2), nl.randn(3, 1, 4)
+    local mask = nl.tensor({ { 0, -math.huge, 0 }, { 0, 0, 0 }, { 0, 0, 0 } })
+    local out = m(x, x, x, { is_causal = true, attn_mask = mask, key_padding_mask = nl.tensor({ { 0, 0, 1 } }) })
+    out:sum():backward()
+    assert.is_truthy(m.in_proj_weight.grad)
+    local tel = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 8 })
+    tel(x, { is_causal = true }):sum():backward()
+    -- every key blocked: NaN, which PyTorch's forward gives too, is named
+    local ok, err = pcall(m, x, x, x, { key_padding_mask = nl.tensor({ { 1, 1, 1 } }) })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('detect_anomaly: softmax produced NaN or Inf in its output (shape [2,3,3])', 1, true), err)
+    -- views and copies of the data pass; an op on it is checked as before
+    local data = nl.tensor({ { -math.huge, 1 }, { 2, 3 } })
+    assert.are.same({ -math.huge, 2 }, data:t():contiguous():view(4):narrow(1, 1, 2):totable())
+    assert.are.same({ 4, 2 }, nl.cat({ data, data:clone() }):shape())
+    ok, err = pcall(function() return data:sqrt() end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('detect_anomaly: sqrt produced NaN or Inf', 1, true), err)
+  end)
+
   it('names the backward op whose gradient is NaN or Inf', function()
     nl.detect_anomaly(true)
     local y = nl.tensor({ 1, 4 }):requires_grad()

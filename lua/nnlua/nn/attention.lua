@@ -79,6 +79,13 @@ return function(nl, nn)
     return nl.where(mask:le(-1e4), mask:to(dtype), block)
   end
 
+  -- scores + the blocks of mask (viewed as shape, when given): -inf where
+  -- they block
+  local function add_blocks(scores, mask, dtype, what, shape)
+    local b = blocked(mask, dtype, what)
+    return scores + (shape and b:view(shape) or b)
+  end
+
   -- causal mask (L, L): position i may not attend to j > i
   function nn.causal_mask(L)
     if type(L) ~= 'number' or L ~= math.floor(L) or L < 1 or L > 2^20 then
@@ -134,28 +141,34 @@ return function(nl, nn)
     local v = heads(project(value, w, b, 2, E), S)
     local scores = nl.matmul(q, k:transpose(2, 3))            -- (N*H, L, S)
     local dtype = scores:dtype()
-    local mask = opts.attn_mask
-    if mask ~= nil then
-      nl._T(mask, 'MultiheadAttention (attn_mask)')
-      if mask:dim() ~= 2 or mask:size(1) ~= L or mask:size(2) ~= S then
-        nl._raise(('MultiheadAttention: attn_mask must be (%d, %d), got %s'):format(L, S, nl._shape_str(mask)))
+    -- the masks' -inf where they block, then the softmax that turns them
+    -- to 0: detect_anomaly checks what comes out, not the -inf on the way
+    -- (PyTorch's anomaly mode checks no forward)
+    local function masked_softmax(scores)
+      local mask = opts.attn_mask
+      if mask ~= nil then
+        nl._T(mask, 'MultiheadAttention (attn_mask)')
+        if mask:dim() ~= 2 or mask:size(1) ~= L or mask:size(2) ~= S then
+          nl._raise(('MultiheadAttention: attn_mask must be (%d, %d), got %s'):format(L, S, nl._shape_str(mask)))
+        end
+        scores = add_blocks(scores, mask, dtype, 'attn_mask')
       end
-      scores = scores + blocked(mask, dtype, 'attn_mask')
-    end
-    if opts.is_causal then
-      -- with a given mask too, both apply (the causal one replaced it)
-      if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
-      scores = scores + blocked(nn.causal_mask(L), dtype)
-    end
-    if opts.key_padding_mask then
-      local kpm = opts.key_padding_mask
-      nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
-      if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
-        nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
+      if opts.is_causal then
+        -- with a given mask too, both apply (the causal one replaced it)
+        if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
+        scores = add_blocks(scores, nn.causal_mask(L), dtype)
       end
-      scores = (scores:view(N, H, L, S) + blocked(kpm, dtype, 'key_padding_mask'):view(N, 1, 1, S)):view(N * H, L, S)
+      if opts.key_padding_mask then
+        local kpm = opts.key_padding_mask
+        nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
+        if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
+          nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
+        end
+        scores = add_blocks(scores:view(N, H, L, S), kpm, dtype, 'key_padding_mask', { N, 1, 1, S }):view(N * H, L, S)
+      end
+      return scores:softmax(3)
     end
-    local attn = scores:softmax(3)
+    local attn = nl._anomaly_checked(nl._without_anomaly(masked_softmax, scores), 'softmax')
     if self.training and self.dropout > 0 then
       attn = attn * nl.rand(attn:shape(), dtype):ge(self.dropout) * (1 / (1 - self.dropout))
     end
