@@ -773,6 +773,19 @@ describe('nn options', function()
                                      { { 1 * s1, 3 * s1 }, { 0.5 * s2, 2.5 * s2 } } }), 'eval (N, C, L)')
     -- as PyTorch's: one value per channel is an error in eval mode too
     has(error_of(function() return bn(nl.zeros(1, 2, 1)) end), 'more than one value per channel')
+    -- an empty batch, as PyTorch's (it was refused): an empty output, zero
+    -- weight and bias gradients, the running statistics kept, the batch
+    -- counted (torch: running_mean zeros, num_batches_tracked 1)
+    assert.are.same({ 0, 2, 1 }, bn(nl.zeros(0, 2, 1)):shape())
+    local bt = nn.BatchNorm1d(3)
+    local ye = bt(nl.zeros(0, 3))
+    assert.are.same({ 0, 3 }, ye:shape())
+    ye:sum():backward()
+    assert.are.same({ 0, 0, 0 }, bt.weight.grad:totable())
+    assert.are.same({ 0, 0, 0 }, bt.bias.grad:totable())
+    assert.are.same({ 0, 0, 0 }, bt.running_mean:totable())
+    assert.are.same({ 1, 1, 1 }, bt.running_var:totable())
+    assert.are.equal(1, bt.num_batches_tracked:item())
     -- the default still tracks them
     assert.are.same({ 'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked' },
                     nn.BatchNorm1d(3):state_names())

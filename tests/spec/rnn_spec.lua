@@ -547,6 +547,23 @@ describe('recurrent layer errors', function()
     has(msg, 'GRUCell: expects input size 10, got 7')
   end)
 
+  -- an empty batch, as PyTorch's (the C layer refused it): empty outputs
+  -- and states, zero weight gradients; no time steps stay an error
+  it('takes an empty batch', function()
+    local g = nn.GRU(2, 3, { num_layers = 2 })
+    local o, h = g(nl.zeros(4, 0, 2))
+    assert.are.same({ 4, 0, 3 }, o:shape())
+    assert.are.same({ 2, 0, 3 }, h:shape())
+    o:sum():backward()
+    assert.are.equal(0, g.weight_ih_l1.grad:abs():max():item())
+    assert.are.same({ 9 }, g.bias_hh_l0.grad:shape())
+    local l = nn.LSTM(2, 3, { batch_first = true })
+    local lo, hc = l(nl.zeros(0, 4, 2), { nl.zeros(1, 0, 3), nl.zeros(1, 0, 3) })
+    assert.are.same({ 0, 4, 3 }, lo:shape())
+    assert.are.same({ 1, 0, 3 }, hc[2]:shape())
+    has(error_of(function() nn.GRU(2, 3)(nl.zeros(0, 2, 2)) end), 'empty input of shape [0,2,2]')
+  end)
+
   -- an unbatched input was named with the batch of one made for it
   -- ([7,1,3], [1,4]); an unbatched cell input takes an unbatched state, as
   -- PyTorch's (a [1,H] state was taken)

@@ -64,7 +64,17 @@ return function(nl, nn)
     local mean, var
     if self.training or not self.track_running_stats then
       local n = x:numel() / self.num_features
-      if n <= 1 then
+      if n == 0 then
+        -- an empty batch, as PyTorch's: an empty output (zero gradients for
+        -- the weight and bias), the running statistics as they were, the
+        -- batch counted (it was refused)
+        if self.training and self.track_running_stats then
+          nl.no_grad(function() self.num_batches_tracked:add_(1) end)
+        end
+        if self.affine then return x * self.weight:view(view) + self.bias:view(view) end
+        return x * 1
+      end
+      if n == 1 then
         nl._raise(op .. ': training needs more than one value per channel, got input shape ' .. nl._shape_str(x))
       end
       mean = channel_mean(x)

@@ -162,6 +162,18 @@ return function(nl, nn)
     local lengths = lengths_tensor(name, opts.lengths, N)
     local TNH, NH = T * N * H, N * H
     local out_shape = bf and { N, T, H } or { T, N, H }
+    if N == 0 and T > 0 then
+      -- an empty batch, as PyTorch's: empty outputs and states, and zero
+      -- gradients for the weights (a sum over no sequence; the C layer
+      -- refused it, naming itself)
+      local tie = x:sum() * 0
+      for _, p in ipairs(self:parameters()) do tie = tie + p:sum() * 0 end
+      if h0 then tie = tie + h0:sum() * 0 end
+      if c0 then tie = tie + c0:sum() * 0 end
+      local function empty(shape) return nl.zeros(shape, x:dtype()) + tie end
+      if lstm then return empty(out_shape), { empty({ L, 0, H }), empty({ L, 0, H }) } end
+      return empty(out_shape), empty({ L, 0, H })
+    end
     local hn, cn, cur = {}, {}, x
     for l = 0, L - 1 do
       local w_ih, w_hh = self['weight_ih_l' .. l], self['weight_hh_l' .. l]
