@@ -150,6 +150,15 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
                      nl_shape_str(grad), nl_shape_str(t));
         NL_CHECK_INT(grad->dtype == t->dtype, "grad: gradient of dtype %s for a %s tensor",
                      nl_dtype_name(grad->dtype), nl_dtype_name(t->dtype));
+        /* its own gradient held t for ever, and backward added into t;
+         * one that repeats memory failed inside a later backward (named
+         * add_, with other leaves' gradients already changed) */
+        NL_CHECK_INT(grad->storage != t->storage, "grad: a tensor of shape %s cannot hold its own memory as its "
+                     "gradient", nl_shape_str(t));
+        if (grad->numel > 1)
+            for (int i = 0; i < grad->ndim; i++)
+                NL_CHECK_INT(grad->strides[i] != 0 || grad->sizes[i] == 1, "grad: a gradient of shape %s repeats "
+                             "elements in memory (an expanded view); clone() it first", nl_shape_str(grad));
         nl_retain(grad);
     }
     nl_release(t->grad);

@@ -46,7 +46,11 @@ return function(nl)
   -- give, were ignored)
   local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
   function Tensor.backward(t, grad, opts)
-    if type(grad) == 'table' and not nl.is_tensor(grad) then grad, opts = nil, grad end
+    if type(grad) == 'table' and not nl.is_tensor(grad) then
+      -- a list of numbers read as options ('unknown options 1, 2, 3')
+      if grad[1] ~= nil then raise('backward: the gradient must be a tensor, got a table (make it with nl.tensor)') end
+      grad, opts = nil, grad
+    end
     local retain = 0
     if opts ~= nil then
       opts = nl._opts('backward', opts)

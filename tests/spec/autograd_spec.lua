@@ -309,6 +309,28 @@ describe('autograd', function()
       assert.is_nil(a.grad)
       ;(a * a):sum():backward({ create_graph = false, retain_graph = false })
       assert_values(a.grad, { 2, 4 })
+      -- a gradient given as a list was read as options ('unknown options 1, 2')
+      ok, err = pcall(function() (a * 2):backward({ 1, 1 }) end)
+      assert.is_truthy(err:find('backward: the gradient must be a tensor, got a table', 1, true), err)
+    end)
+
+    -- its own memory as a leaf's .grad held the leaf for ever and backward
+    -- added into the leaf (PyTorch: "can't assign Variable as its own
+    -- grad"); an expanded one failed in a later backward, as add_, with
+    -- other leaves' gradients already changed
+    it('a .grad that is the leaf\'s own memory or an expanded view is refused', function()
+      local x = leaf({ 1, 2 })
+      local ok, err = pcall(function() x.grad = x end)
+      assert.is_truthy(err:find('grad: a tensor of shape [2] cannot hold its own memory as its gradient', 1, true), err)
+      ok, err = pcall(function() x.grad = x:detach():view(2, 1):view(2) end)
+      assert.is_false(ok)
+      ok, err = pcall(function() x.grad = nl.zeros(1, 'float64'):expand(2) end)
+      assert.is_truthy(err:find('grad: a gradient of shape [2] repeats elements in memory (an expanded view)', 1, true), err)
+      assert.is_nil(x.grad)
+      x.grad = nl.zeros(1, 'float64'):expand(2):clone()
+      ;(x * 3):sum():backward()
+      assert_values(x.grad, { 3, 3 })
+      assert_values(x, { 1, 2 })
     end)
   end)
 
