@@ -91,13 +91,11 @@ static bool dense(const nl_tensor *t) {
  * Lua layer: the ops here call these on their fresh outputs.) */
 bool nl_inplace_write_ok(const char *op, nl_tensor *dst, nl_tensor *src) {
     if (!nl_inplace_ok(op, dst)) return false;
-    if (!dst->numel) return true;        /* nothing to repeat; [3, 0]'s first stride is 0 */
-    for (int i = 0; i < dst->ndim; i++)
-        if (dst->strides[i] == 0 && dst->sizes[i] > 1) {
-            nl_set_error("%s: the destination of shape %s repeats elements in memory (an expanded view); "
-                         "clone() it first", op, nl_shape_str(dst));
-            return false;
-        }
+    if (nl_repeats_elements(dst)) {
+        nl_set_error("%s: the destination of shape %s repeats elements in memory (an expanded view); "
+                     "clone() it first", op, nl_shape_str(dst));
+        return false;
+    }
     if (!src) return true;
     if (src->storage != dst->storage || !src->numel || !dense(src) || !dense(dst)) return true;
     bool same = src->offset == dst->offset && src->ndim == dst->ndim &&
@@ -155,10 +153,8 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
          * add_, with other leaves' gradients already changed) */
         NL_CHECK_INT(grad->storage != t->storage, "grad: a tensor of shape %s cannot hold its own memory as its "
                      "gradient", nl_shape_str(t));
-        if (grad->numel > 1)
-            for (int i = 0; i < grad->ndim; i++)
-                NL_CHECK_INT(grad->strides[i] != 0 || grad->sizes[i] == 1, "grad: a gradient of shape %s repeats "
-                             "elements in memory (an expanded view); clone() it first", nl_shape_str(grad));
+        NL_CHECK_INT(!nl_repeats_elements(grad), "grad: a gradient of shape %s repeats elements in memory "
+                     "(an expanded view); clone() it first", nl_shape_str(grad));
         nl_retain(grad);
     }
     nl_release(t->grad);

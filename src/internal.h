@@ -85,6 +85,14 @@ void nl_node_save(nl_node *n, nl_tensor *t);
 void nl_node_save_output(nl_node *n, nl_tensor *out);
 void nl_node_release(nl_node *n);
 static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
+/* t has elements at one address (an expanded view): a write to it would
+ * land several times ([3, 0]'s first stride is 0, and repeats nothing) */
+static inline bool nl_repeats_elements(const nl_tensor *t) {
+    if (t->numel <= 1) return false;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->strides[i] == 0 && t->sizes[i] > 1) return true;
+    return false;
+}
 /* Whether backward gives in[i] a gradient: it required grad when the node
  * was recorded and still does, as PyTorch's graph (an input that came to
  * require grad later has no edge; one that stopped gets no gradient). */

@@ -65,13 +65,11 @@ static bool check_param(const char *op, nl_tensor *param, nl_tensor *grad) {
                      op, nl_dtype_name(param->dtype));
         return false;
     }
-    if (param->numel > 1)
-        for (int i = 0; i < param->ndim; i++)
-            if (param->strides[i] == 0 && param->sizes[i] > 1) {
-                nl_set_error("%s: parameter of shape %s repeats elements in memory (an expanded view); "
-                             "clone() it first", op, nl_shape_str(param));
-                return false;
-            }
+    if (nl_repeats_elements(param)) {
+        nl_set_error("%s: parameter of shape %s repeats elements in memory (an expanded view); "
+                     "clone() it first", op, nl_shape_str(param));
+        return false;
+    }
     if (!nl_same_shape(param, grad)) {
         nl_set_error("%s: grad of shape %s for a parameter of shape %s",
                      op, nl_shape_str(grad), nl_shape_str(param));
