@@ -134,6 +134,9 @@ return function(nl)
   -- made here)
   local anomaly = false
   local COPIES = { contiguous = true, clone = true, cat = true, index_select = true, to_dtype = true }
+  local function raise_anomaly(name, shape)
+    raise(('detect_anomaly: %s produced NaN or Inf in its output (shape %s)'):format(name, shape))
+  end
   local function wrap(p, op, data)
     if p == nil then raise(ffi.string(lib.nl_error())) end
     if anomaly and not data and lib.nl_all_finite(p) == 0 and lib.nl_holds_shared(p) == 0 then
@@ -143,7 +146,7 @@ return function(nl)
         local dims = {}
         for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
         lib.nl_release(p)
-        raise(('detect_anomaly: %s produced NaN or Inf in its output (shape [%s])'):format(name, table.concat(dims, ',')))
+        raise_anomaly(name, '[' .. table.concat(dims, ',') .. ']')
       end
     end
     local k
@@ -193,9 +196,7 @@ return function(nl)
   -- t, or the error detect_anomaly raises for an output of op holding NaN
   -- or Inf (for what ran under nl._without_anomaly)
   function nl._anomaly_checked(t, op)
-    if anomaly and lib.nl_all_finite(t.ptr) == 0 then
-      raise(('detect_anomaly: %s produced NaN or Inf in its output (shape %s)'):format(op, nl._shape_str(t)))
-    end
+    if anomaly and lib.nl_all_finite(t.ptr) == 0 then raise_anomaly(op, nl._shape_str(t)) end
     return t
   end
 
