@@ -616,6 +616,16 @@ describe('nn.init', function()
     for _, f in ipairs({ 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d' }) do
       assert.are.equal(1, nn.init.calculate_gain(f))
     end
+    -- a slope that is not a number (a string was read as its number, false
+    -- as the default; a table failed in arithmetic), as PyTorch refuses it
+    assert.are.equal(math.sqrt(2 / 1.04), nn.init.calculate_gain('leaky_relu', 0.2))
+    has(error_of(function() nn.init.calculate_gain('leaky_relu', '0.2') end),
+        "calculate_gain: negative_slope must be a number, got '0.2'")
+    has(error_of(function() nn.init.calculate_gain('leaky_relu', false) end), 'negative_slope must be a number')
+    has(error_of(function() nn.init.kaiming_normal_(t, { a = {} }) end), 'init.kaiming_normal_: expected a number a')
+    -- no elements: left as it is, as PyTorch (a fan of 0 gave an infinite bound)
+    assert.are.same({ 4, 0 }, nn.init.kaiming_uniform_(nl.empty(4, 0)):shape())
+    assert.are.same({ 0 }, nn.init.kaiming_normal_(nl.empty(0)):shape())
   end)
 
   it('zeros_ and ones_ fill a parameter in place, outside autograd', function()

@@ -25,6 +25,11 @@ return function(nl, nn)
     if nonlinearity == 'tanh' then return 5 / 3 end
     if nonlinearity == 'relu' then return math.sqrt(2) end
     if nonlinearity == 'leaky_relu' then
+      -- (a string was taken as its number, false as the default, a table
+      -- failed in arithmetic)
+      if param ~= nil and type(param) ~= 'number' then
+        nl._raise('calculate_gain: negative_slope must be a number, got ' .. nl._describe_arg(param))
+      end
       local slope = param or 0.01
       return math.sqrt(2 / (1 + slope * slope))
     end
@@ -76,6 +81,7 @@ return function(nl, nn)
   local function kaiming_std(t, op, opts)
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, { a = 1, mode = 1, nonlinearity = 1 })
+    if opts.a ~= nil and type(opts.a) ~= 'number' then nl._argerror(op, 'a number a (the negative slope)', opts.a) end
     local mode = opts.mode or 'fan_in'
     mode = type(mode) == 'string' and mode:lower() or mode
     if mode ~= 'fan_in' and mode ~= 'fan_out' then
@@ -86,11 +92,15 @@ return function(nl, nn)
     local gain = init.calculate_gain(opts.nonlinearity or 'leaky_relu', opts.a or 0)
     return gain / math.sqrt(fan)
   end
+  -- a tensor of no elements is left as it is, as PyTorch leaves it (its
+  -- fan of 0 made an infinite bound: 'uniform_: invalid range [-inf, inf)')
   function init.kaiming_uniform_(t, opts)
+    if nl._T(t, 'init.kaiming_uniform_').numel == 0 then return t end
     local bound = math.sqrt(3) * kaiming_std(t, 'init.kaiming_uniform_', opts)
     return init.uniform_(t, -bound, bound)
   end
   function init.kaiming_normal_(t, opts)
+    if nl._T(t, 'init.kaiming_normal_').numel == 0 then return t end
     return init.normal_(t, 0, kaiming_std(t, 'init.kaiming_normal_', opts))
   end
 end
