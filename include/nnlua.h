@@ -123,8 +123,10 @@ typedef struct nl_tensor {
  * bits (NL_FLAG_OP_SHIFT), for grad_fn and for the error a second backward
  * through it gets. NL_FLAG_NOGRAD_VIEW: a view made with grad mode off of
  * a tensor that requires grad; in-place changes through it are refused
- * with grad mode on, as the tensor's own are. */
-enum { NL_FLAG_REQUIRES_GRAD = 1, NL_FLAG_GRAPH_FREED = 2, NL_FLAG_NOGRAD_VIEW = 4, NL_FLAG_OP_SHIFT = 16 };
+ * with grad mode on, as the tensor's own are. NL_FLAG_VIEW: made as a view
+ * of another tensor's memory. */
+enum { NL_FLAG_REQUIRES_GRAD = 1, NL_FLAG_GRAPH_FREED = 2, NL_FLAG_NOGRAD_VIEW = 4, NL_FLAG_VIEW = 8,
+       NL_FLAG_OP_SHIFT = 16 };
 
 /* A binding's handle: owns one reference to ptr. nl_ref_release drops it
  * and clears ptr, so calling it twice is safe (it is LuaJIT's ffi.gc
@@ -233,8 +235,8 @@ nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes /* -1 keeps */
 nl_tensor *nl_squeeze(nl_tensor *t, int dim);
 nl_tensor *nl_unsqueeze(nl_tensor *t, int dim);
 int nl_is_contiguous(const nl_tensor *t);
-/* 1 when t is held elsewhere too, or its memory is (a view, or an op that
- * gave back its input): its values are not new */
+/* 1 when t is a view of another tensor's memory, or is held elsewhere too
+ * (an op that gave back its input): its values are not new */
 int nl_holds_shared(const nl_tensor *t);
 nl_tensor *nl_contiguous(nl_tensor *t);   /* t itself (retained) when already contiguous */
 nl_tensor *nl_clone(nl_tensor *t);

@@ -237,6 +237,7 @@ nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
         t->numel *= sizes[i];
     }
     t->offset = offset;
+    t->flags = NL_FLAG_VIEW;
     t->storage = base->storage;
     nl_ref_add(&t->storage->refcount);
     t->data = (char *)t->storage->ptr + offset * nl_dtype_size(t->dtype);
@@ -582,7 +583,8 @@ static nl_tensor *recorded_view(int op, nl_tensor *out, nl_tensor *in, int64_t a
 }
 
 int nl_holds_shared(const nl_tensor *t) {
-    return t && (t->refcount > 1 || t->storage->refcount > 1);
+    /* (not the storage's count: autograd's alias of a saved output adds to it) */
+    return t && (t->refcount > 1 || (t->flags & NL_FLAG_VIEW));
 }
 
 int nl_is_contiguous(const nl_tensor *t) {

@@ -133,7 +133,7 @@ return function(nl)
   -- views and tensors given back as they were, and copies (values no op
   -- made here)
   local anomaly = false
-  local COPIES = { contiguous = true, clone = true, cat = true, index_select = true, to_dtype = true }
+  local COPIES = { contiguous = true, clone = true, cat = true, index_select = true }
   local function raise_anomaly(name, shape)
     raise(('detect_anomaly: %s produced NaN or Inf in its output (shape %s)'):format(name, shape))
   end

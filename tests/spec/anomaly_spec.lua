@@ -43,6 +43,12 @@ describe('detect_anomaly', function()
     ok, err = pcall(function() return data:sqrt() end)
     assert.is_false(ok)
     assert.is_truthy(err:find('detect_anomaly: sqrt produced NaN or Inf', 1, true), err)
+    -- an op whose output autograd saves (its alias shares the memory) is
+    -- no view; a narrowing conversion that overflows makes its inf
+    ok, err = pcall(function() return nl.tensor({ 1000 }):requires_grad():exp() end)
+    assert.is_truthy(err:find('detect_anomaly: exp produced NaN or Inf', 1, true), err)
+    ok, err = pcall(function() return (nl.tensor({ 1e300 }, 'float64') * 1):float() end)
+    assert.is_truthy(err:find('detect_anomaly: to_dtype produced NaN or Inf', 1, true), err)
   end)
 
   it('names the backward op whose gradient is NaN or Inf', function()
