@@ -181,10 +181,12 @@ typedef struct nl_mem_stats {
 
 const nl_mem_stats *nl_mem(void);
 void nl_mem_trim(void);                   /* return cached buffers to the OS */
-/* Allocations that would take live_bytes past bytes fail (their op: "out
- * of memory"); 0 lifts the limit. Returns the limit before. nn.load sets
- * one while it builds a model from a file's description. */
+/* From now, the calling thread may allocate bytes more: past them its
+ * allocations fail (their op: "out of memory"); 0 lifts the limit.
+ * Returns what was left of the limit before (0: none), to restore. nn.load
+ * sets one while it builds a model from a file's description. */
 int64_t nl_mem_set_limit(int64_t bytes);
+int64_t nl_mem_total(void);               /* the machine's memory in bytes (0: unknown) */
 /* The binding calls this after each collection it runs: cached buffers not
  * reused since the one before go back to the OS. */
 void nl_mem_tick(void);

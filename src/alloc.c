@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NBUCKETS 48           /* bucket k holds capacities in [2^k, 2^(k+1)) */
 #define BUCKET_SLOTS 128
@@ -24,7 +25,6 @@ static struct {
     block slots[NBUCKETS][BUCKET_SLOTS];
     int count[NBUCKETS];
     int64_t handed;  /* bytes handed out so far, cache hits included */
-    int64_t limit;   /* live_bytes no allocation may pass (0: none) */
     nl_mem_stats stats;
 } cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -32,12 +32,19 @@ static int bucket_of(int64_t n) { return 63 - __builtin_clzll((unsigned long lon
 
 const nl_mem_stats *nl_mem(void) { return &cache.stats; }
 
+/* what this thread may still allocate (0: no limit); its own, so that
+ * one thread's limit fails no other's allocations */
+static __thread int64_t budget;
+
 int64_t nl_mem_set_limit(int64_t bytes) {
-    pthread_mutex_lock(&cache.lock);
-    int64_t prev = cache.limit;
-    cache.limit = bytes > 0 ? bytes : 0;
-    pthread_mutex_unlock(&cache.lock);
+    int64_t prev = budget;
+    budget = bytes > 0 ? bytes : 0;
     return prev;
+}
+
+int64_t nl_mem_total(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (int64_t)pages * size : 0;
 }
 
 /* *nbytes: in, the size wanted; out, the capacity of the block returned.
@@ -50,11 +57,11 @@ static void *alloc_block(int64_t *nbytes, bool counted) {
     int k = bucket_of(want);
     void *p = NULL;
     int64_t cap = want;
-    pthread_mutex_lock(&cache.lock);
-    if (cache.limit && cache.stats.live_bytes + want > cache.limit) {
-        pthread_mutex_unlock(&cache.lock);
-        return NULL;
+    if (budget) {
+        if (want >= budget) return NULL;
+        budget -= want;
     }
+    pthread_mutex_lock(&cache.lock);
     /* best fit within the bucket: capacities there are < 2x the request
      * (requests of 2^48 bytes and more have no bucket; they fail below) */
     int best = -1;
