@@ -30,22 +30,36 @@ return function(nl, optim)
     return #ks == 1 and ks[1] or table.concat(ks, ', ', 1, #ks - 1) .. ' and ' .. ks[#ks]
   end
 
-  -- the edit distance of strings a and b
+  -- the edit distance of strings a and b, a swap of two neighbours
+  -- counting as one edit
   local function distance(a, b)
-    local prev = {}
-    for j = 0, #b do prev[j] = j end
+    local d = {}
+    for i = 0, #a do d[i] = { [0] = i } end
+    for j = 0, #b do d[0][j] = j end
     for i = 1, #a do
-      local cur = { [0] = i }
       for j = 1, #b do
         local cost = a:byte(i) == b:byte(j) and 0 or 1
-        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+        local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+        if i > 1 and j > 1 and a:byte(i) == b:byte(j - 1) and a:byte(i - 1) == b:byte(j) then
+          v = math.min(v, d[i - 2][j - 2] + 1)
+        end
+        d[i][j] = v
       end
-      prev = cur
     end
-    return prev[#b]
+    return d[#a][#b]
   end
 
-  -- A param group's keys besides its options: a near miss of an option
+  -- k misspells option opt: it differs in case only, or by one edit from
+  -- a name of 5 letters or more, or by two from one of 9 or more ('l1' or
+  -- 'lr0' beside 'lr', 'no_decay' beside 'lr_decay', are a user's own)
+  local function misspells(k, opt)
+    k = k:lower()
+    if k == opt then return true end
+    local d = #opt >= 5 and distance(k, opt) or math.huge
+    return d <= 1 or (d <= 2 and #opt >= 9)
+  end
+
+  -- A param group's keys besides its options: a misspelt option
   -- ('momentun', 'LR') is an error naming it (it was kept unread: the
   -- option stayed at its default); any other (a 'name' to tell groups
   -- apart) is kept, as PyTorch keeps it.
@@ -57,7 +71,7 @@ return function(nl, optim)
       end
       if cls._group_keys[k] == nil then
         for opt in pairs(cls._group_keys) do
-          if distance(k:lower(), opt) <= (#opt <= 4 and 1 or 2) then
+          if misspells(k, opt) then
             raise(("%s: unknown option '%s'%s (did you mean '%s'?)"):format(op, k, where, opt))
           end
         end
