@@ -141,6 +141,15 @@ nl_tensor *nl_detach(nl_tensor *t) {
     return nl_tensor_new_view(t, t->ndim, t->sizes, t->strides, t->offset);
 }
 
+/* the elements of a and b (of one storage) lie in ranges that meet */
+static bool spans_meet(const nl_tensor *a, const nl_tensor *b) {
+    if (!a->numel || !b->numel) return false;
+    int64_t a1 = a->offset + 1, b1 = b->offset + 1;
+    for (int i = 0; i < a->ndim; i++) a1 += (a->sizes[i] - 1) * a->strides[i];
+    for (int i = 0; i < b->ndim; i++) b1 += (b->sizes[i] - 1) * b->strides[i];
+    return a->offset < b1 && b->offset < a1;
+}
+
 int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
     NL_CHECK_TENSOR_INT("grad", t);
     if (grad) {
@@ -151,8 +160,8 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
         /* its own gradient held t for ever, and backward added into t;
          * one that repeats memory failed inside a later backward (named
          * add_, with other leaves' gradients already changed) */
-        NL_CHECK_INT(grad->storage != t->storage, "grad: a tensor of shape %s cannot hold its own memory as its "
-                     "gradient", nl_shape_str(t));
+        NL_CHECK_INT(grad->storage != t->storage || !spans_meet(grad, t), "grad: a tensor of shape %s cannot "
+                     "hold its own memory as its gradient", nl_shape_str(t));
         NL_CHECK_INT(!nl_repeats_elements(grad), "grad: a gradient of shape %s repeats elements in memory "
                      "(an expanded view); clone() it first", nl_shape_str(grad));
         nl_retain(grad);
