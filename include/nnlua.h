@@ -186,7 +186,6 @@ void nl_mem_trim(void);                   /* return cached buffers to the OS */
  * Returns what was left of the limit before (0: none), to restore. nn.load
  * sets one while it builds a model from a file's description. */
 int64_t nl_mem_set_limit(int64_t bytes);
-int64_t nl_mem_total(void);               /* the machine's memory in bytes (0: unknown) */
 /* The binding calls this after each collection it runs: cached buffers not
  * reused since the one before go back to the OS. */
 void nl_mem_tick(void);

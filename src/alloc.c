@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NBUCKETS 48           /* bucket k holds capacities in [2^k, 2^(k+1)) */
 #define BUCKET_SLOTS 128
@@ -40,11 +39,6 @@ int64_t nl_mem_set_limit(int64_t bytes) {
     int64_t prev = budget;
     budget = bytes > 0 ? bytes : 0;
     return prev;
-}
-
-int64_t nl_mem_total(void) {
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    return pages > 0 && size > 0 ? (int64_t)pages * size : 0;
 }
 
 /* *nbytes: in, the size wanted; out, the capacity of the block returned.

@@ -141,13 +141,43 @@ nl_tensor *nl_detach(nl_tensor *t) {
     return nl_tensor_new_view(t, t->ndim, t->sizes, t->strides, t->offset);
 }
 
-/* the elements of a and b (of one storage) lie in ranges that meet */
-static bool spans_meet(const nl_tensor *a, const nl_tensor *b) {
+/* the element offsets of t (into its storage) in [lo, hi), marked in bits
+ * (set) or tested there (test): true when a tested one is marked */
+static bool walk_offsets(const nl_tensor *t, int64_t lo, int64_t hi, unsigned char *bits, bool test) {
+    int64_t idx[8] = { 0 }, off = t->offset;
+    for (int64_t k = 0; k < t->numel; k++) {
+        if (off >= lo && off < hi) {
+            int64_t b = off - lo;
+            if (test && (bits[b >> 3] >> (b & 7) & 1)) return true;
+            if (!test) bits[b >> 3] |= (unsigned char)(1 << (b & 7));
+        }
+        for (int d = t->ndim - 1; d >= 0; d--) {          /* the next index, last dim fastest */
+            off += t->strides[d];
+            if (++idx[d] < t->sizes[d]) break;
+            off -= t->strides[d] * t->sizes[d];
+            idx[d] = 0;
+        }
+    }
+    return false;
+}
+
+/* a and b (of one storage) share an element: their ranges meet and, for
+ * strided ones, an element of one is an element of the other (a column
+ * beside another shares none) */
+static bool elements_meet(const nl_tensor *a, const nl_tensor *b) {
     if (!a->numel || !b->numel) return false;
     int64_t a1 = a->offset + 1, b1 = b->offset + 1;
     for (int i = 0; i < a->ndim; i++) a1 += (a->sizes[i] - 1) * a->strides[i];
     for (int i = 0; i < b->ndim; i++) b1 += (b->sizes[i] - 1) * b->strides[i];
-    return a->offset < b1 && b->offset < a1;
+    if (!(a->offset < b1 && b->offset < a1)) return false;
+    if (nl_is_contiguous(a) && nl_is_contiguous(b)) return true;
+    int64_t lo = a->offset > b->offset ? a->offset : b->offset, hi = a1 < b1 ? a1 : b1;
+    unsigned char *bits = calloc((size_t)((hi - lo + 7) >> 3), 1);
+    if (!bits) return true;                              /* no memory to tell: say they meet */
+    walk_offsets(a, lo, hi, bits, false);
+    bool meet = walk_offsets(b, lo, hi, bits, true);
+    free(bits);
+    return meet;
 }
 
 int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
@@ -160,7 +190,7 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
         /* its own gradient held t for ever, and backward added into t;
          * one that repeats memory failed inside a later backward (named
          * add_, with other leaves' gradients already changed) */
-        NL_CHECK_INT(grad->storage != t->storage || !spans_meet(grad, t), "grad: a tensor of shape %s cannot "
+        NL_CHECK_INT(grad->storage != t->storage || !elements_meet(grad, t), "grad: a tensor of shape %s cannot "
                      "hold its own memory as its gradient", nl_shape_str(t));
         NL_CHECK_INT(!nl_repeats_elements(grad), "grad: a gradient of shape %s repeats elements in memory "
                      "(an expanded view); clone() it first", nl_shape_str(grad));

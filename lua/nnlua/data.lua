@@ -30,7 +30,7 @@ return function(nl)
   function data.load_idx(path, dtype)
     if type(path) ~= 'string' then argerror('load_idx', 'a path string', path) end
     local dt = dtype == nil and -1 or nl._dtype_id(dtype, 'load_idx')
-    return wrap(lib.nl_load_idx(path, dt))
+    return wrap(lib.nl_load_idx(path, dt), nil, true)
   end
 
   -- ---- CSV -------------------------------------------------------------------
@@ -98,7 +98,7 @@ return function(nl)
     end
     if header and not header_buf then header_buf = ffi.new('char[?]', HEADER_CAP) end
     local M = wrap(lib.nl_load_csv(path, delim:byte(), header and 1 or 0,
-                                   header and header_buf or nil, HEADER_CAP))
+                                   header and header_buf or nil, HEADER_CAP), nil, true)   -- a file's values: data
     local names = header and split_header(ffi.string(header_buf), delim) or nil
     local nrow, ncol = M:size(1), M:size(2)
     if names and nrow == 0 then ncol = #names end

@@ -67,7 +67,7 @@ return function(nl)
     f = ffi.gc(f, lib.nl_st_close)     -- closed even when a read below raises
     local tensors, meta = {}, {}
     for i = 0, lib.nl_st_count(f) - 1 do
-      tensors[ffi.string(lib.nl_st_name(f, i))] = wrap(lib.nl_st_get(f, i))
+      tensors[ffi.string(lib.nl_st_name(f, i))] = wrap(lib.nl_st_get(f, i), nil, true)   -- a file's values: data
     end
     for i = 0, lib.nl_st_meta_count(f) - 1 do
       meta[ffi.string(lib.nl_st_meta_key(f, i))] = ffi.string(lib.nl_st_meta_value(f, i))

@@ -142,7 +142,8 @@ return function(nl)
     if anomaly and not data and lib.nl_all_finite(p) == 0 and lib.nl_holds_shared(p) == 0 then
       local fn = lib.nl_grad_fn_name(p)
       local name = fn ~= nil and ffi.string(fn) or op or ffi.string(lib.nl_last_op())
-      if not COPIES[name] then
+      -- (a conversion to float64 widens: an inf it gives was there)
+      if not COPIES[name] and not (name == 'to_dtype' and p.dtype == 1) then
         local dims = {}
         for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
         lib.nl_release(p)

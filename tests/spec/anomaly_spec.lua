@@ -49,6 +49,12 @@ describe('detect_anomaly', function()
     assert.is_truthy(err:find('detect_anomaly: exp produced NaN or Inf', 1, true), err)
     ok, err = pcall(function() return (nl.tensor({ 1e300 }, 'float64') * 1):float() end)
     assert.is_truthy(err:find('detect_anomaly: to_dtype produced NaN or Inf', 1, true), err)
+    -- widening keeps what was there; a file's values are data
+    assert.are.same({ -math.huge, -math.huge }, nl.full({ 2 }, -math.huge):double():totable())
+    local path = os.tmpname()
+    nl.save_safetensors(path, { mask = nl.full({ 2 }, -math.huge) })
+    assert.are.same({ -math.huge, -math.huge }, nl.load_safetensors(path).mask:totable())
+    os.remove(path)
   end)
 
   it('names the backward op whose gradient is NaN or Inf', function()

@@ -225,13 +225,13 @@ return function(nl, nn)
       -- shape is compared with the file's tensors: a corrupt or crafted
       -- file asked for layers of any size (Linear(70000, 70000): 19.6 GB,
       -- the process killed for memory). The build may allocate four times
-      -- the file's tensors and 256 MB more, or half the machine's memory
-      -- where that is more (a model's own buffers, not saved, a causal
-      -- mask of 8192 x 8192 say, are not in the file).
+      -- the file's tensors and 1 GB more (a model's own buffers, not saved,
+      -- a causal mask of 8192 x 8192 say, are not in the file; a model
+      -- whose own take more is passed: nn.load(path, model)).
       local bytes = 0
       for _, t in pairs(tensors) do bytes = bytes + t:numel() * 8 end
       local lib = nl._lib
-      local prev = lib.nl_mem_set_limit(math.max(4 * bytes + 2 ^ 28, tonumber(lib.nl_mem_total()) / 2))
+      local prev = lib.nl_mem_set_limit(4 * bytes + 2 ^ 30)
       local ok, built = pcall(function()
         local m = rebuild(st, {})
         -- constructors build float32: tensors saved as float64 come back so
@@ -242,9 +242,9 @@ return function(nl, nn)
       if not ok then
         local msg = tostring(built)
         if msg:find('out of memory', 1, true) then
-          nl._raise(('load: %s: the model it describes needs more memory than half the machine\'s, far more than the '
-                     .. '%.1f MB of tensors it holds (a corrupt file?): %s'):format(path, bytes / 2 ^ 20,
-                     (msg:gsub('^[^:\n]*:%d+: ', ''))))
+          nl._raise(('load: %s: the model it describes needs over 1 GB more memory than the %.1f MB of tensors it '
+                     .. 'holds (a corrupt file? if its own buffers are that big, pass the model: nn.load(path, model)): '
+                     .. '%s'):format(path, bytes / 2 ^ 20, (msg:gsub('^[^:\n]*:%d+: ', ''))))
         end
         error(built, 0)
       end

@@ -50,13 +50,13 @@ return function(nl, optim)
   end
 
   -- k misspells option opt: it differs in case only, or by one edit from
-  -- a name of 5 letters or more, or by two from one of 9 or more ('l1' or
-  -- 'lr0' beside 'lr', 'no_decay' beside 'lr_decay', are a user's own)
+  -- an option's name of 5 letters or more ('l1' or 'lr0' beside 'lr',
+  -- 'no_decay' beside 'lr_decay', 'damping' beside 'dampening', and any
+  -- 'initial_xy' beside the schedulers' 'initial_lr' are a user's own)
   local function misspells(k, opt)
     k = k:lower()
     if k == opt then return true end
-    local d = #opt >= 5 and distance(k, opt) or math.huge
-    return d <= 1 or (d <= 2 and #opt >= 9)
+    return #opt >= 5 and opt ~= 'params' and opt ~= 'initial_lr' and distance(k, opt) <= 1
   end
 
   -- A param group's keys besides its options: a misspelt option
