@@ -141,15 +141,23 @@ nl_tensor *nl_detach(nl_tensor *t) {
     return nl_tensor_new_view(t, t->ndim, t->sizes, t->strides, t->offset);
 }
 
-/* the element offsets of t (into its storage) in [lo, hi), marked in bits
- * (set) or tested there (test): true when a tested one is marked */
-static bool walk_offsets(const nl_tensor *t, int64_t lo, int64_t hi, unsigned char *bits, bool test) {
+static int cmp_i64(const void *x, const void *y) {
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* the element offsets of t (into its storage) in [lo, hi): marked in
+ * bits (set), or tested there (test: true when one is marked); or, with
+ * bits NULL, listed in list (*n of them) */
+static bool walk_offsets(const nl_tensor *t, int64_t lo, int64_t hi, unsigned char *bits, bool test,
+                         int64_t *list, int64_t *n) {
     int64_t idx[8] = { 0 }, off = t->offset;
     for (int64_t k = 0; k < t->numel; k++) {
         if (off >= lo && off < hi) {
             int64_t b = off - lo;
-            if (test && (bits[b >> 3] >> (b & 7) & 1)) return true;
-            if (!test) bits[b >> 3] |= (unsigned char)(1 << (b & 7));
+            if (!bits) list[(*n)++] = off;
+            else if (test && (bits[b >> 3] >> (b & 7) & 1)) return true;
+            else if (!test) bits[b >> 3] |= (unsigned char)(1 << (b & 7));
         }
         for (int d = t->ndim - 1; d >= 0; d--) {          /* the next index, last dim fastest */
             off += t->strides[d];
@@ -172,11 +180,33 @@ static bool elements_meet(const nl_tensor *a, const nl_tensor *b) {
     if (!(a->offset < b1 && b->offset < a1)) return false;
     if (nl_is_contiguous(a) && nl_is_contiguous(b)) return true;
     int64_t lo = a->offset > b->offset ? a->offset : b->offset, hi = a1 < b1 ? a1 : b1;
-    unsigned char *bits = calloc((size_t)((hi - lo + 7) >> 3), 1);
-    if (!bits) return true;                              /* no memory to tell: say they meet */
-    walk_offsets(a, lo, hi, bits, false);
-    bool meet = walk_offsets(b, lo, hi, bits, true);
-    free(bits);
+    bool meet = true;                                    /* (no memory to tell: say they meet) */
+    if ((hi - lo) / 64 <= a->numel + b->numel) {         /* a bitmap of the range */
+        unsigned char *bits = calloc((size_t)((hi - lo + 7) >> 3), 1);
+        if (bits) {
+            walk_offsets(a, lo, hi, bits, false, NULL, NULL);
+            meet = walk_offsets(b, lo, hi, bits, true, NULL, NULL);
+        }
+        free(bits);
+        return meet;
+    }
+    /* a sparse range (two far elements of a big storage): both lists, sorted, compared */
+    int64_t *la = malloc(sizeof(int64_t) * (size_t)a->numel), *lb = malloc(sizeof(int64_t) * (size_t)b->numel);
+    if (la && lb) {
+        int64_t na = 0, nb = 0;
+        walk_offsets(a, lo, hi, NULL, false, la, &na);
+        walk_offsets(b, lo, hi, NULL, false, lb, &nb);
+        qsort(la, (size_t)na, sizeof *la, cmp_i64);
+        qsort(lb, (size_t)nb, sizeof *lb, cmp_i64);
+        meet = false;
+        for (int64_t i = 0, j = 0; i < na && j < nb && !meet;) {
+            if (la[i] == lb[j]) meet = true;
+            else if (la[i] < lb[j]) i++;
+            else j++;
+        }
+    }
+    free(la);
+    free(lb);
     return meet;
 }
 
