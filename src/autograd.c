@@ -141,6 +141,13 @@ nl_tensor *nl_detach(nl_tensor *t) {
     return nl_tensor_new_view(t, t->ndim, t->sizes, t->strides, t->offset);
 }
 
+/* t's elements at distinct places: a dim of stride 0 (t expanded) counts once */
+static int64_t distinct_elements(const nl_tensor *t) {
+    int64_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= t->strides[d] ? t->sizes[d] : 1;
+    return n;
+}
+
 static int cmp_i64(const void *x, const void *y) {
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
     return (a > b) - (a < b);
@@ -151,8 +158,13 @@ static int cmp_i64(const void *x, const void *y) {
  * bits NULL, listed in list (*n of them) */
 static bool walk_offsets(const nl_tensor *t, int64_t lo, int64_t hi, unsigned char *bits, bool test,
                          int64_t *list, int64_t *n) {
-    int64_t idx[8] = { 0 }, off = t->offset;
-    for (int64_t k = 0; k < t->numel; k++) {
+    /* a dim of stride 0 (t expanded) repeats its offsets: walked once */
+    int64_t idx[8] = { 0 }, size[8], count = 1, off = t->offset;
+    for (int d = 0; d < t->ndim; d++) {
+        size[d] = t->strides[d] ? t->sizes[d] : 1;
+        count *= size[d];
+    }
+    for (int64_t k = 0; k < count; k++) {
         if (off >= lo && off < hi) {
             int64_t b = off - lo;
             if (!bits) list[(*n)++] = off;
@@ -161,8 +173,8 @@ static bool walk_offsets(const nl_tensor *t, int64_t lo, int64_t hi, unsigned ch
         }
         for (int d = t->ndim - 1; d >= 0; d--) {          /* the next index, last dim fastest */
             off += t->strides[d];
-            if (++idx[d] < t->sizes[d]) break;
-            off -= t->strides[d] * t->sizes[d];
+            if (++idx[d] < size[d]) break;
+            off -= t->strides[d] * size[d];
             idx[d] = 0;
         }
     }
@@ -181,7 +193,8 @@ static bool elements_meet(const nl_tensor *a, const nl_tensor *b) {
     if (nl_is_contiguous(a) && nl_is_contiguous(b)) return true;
     int64_t lo = a->offset > b->offset ? a->offset : b->offset, hi = a1 < b1 ? a1 : b1;
     bool meet = true;                                    /* (no memory to tell: say they meet) */
-    if ((hi - lo) / 64 <= a->numel + b->numel) {         /* a bitmap of the range */
+    int64_t da = distinct_elements(a), db = distinct_elements(b);
+    if ((hi - lo) / 64 <= da + db) {                     /* a bitmap of the range */
         unsigned char *bits = calloc((size_t)((hi - lo + 7) >> 3), 1);
         if (bits) {
             walk_offsets(a, lo, hi, bits, false, NULL, NULL);
@@ -191,7 +204,7 @@ static bool elements_meet(const nl_tensor *a, const nl_tensor *b) {
         return meet;
     }
     /* a sparse range (two far elements of a big storage): both lists, sorted, compared */
-    int64_t *la = malloc(sizeof(int64_t) * (size_t)a->numel), *lb = malloc(sizeof(int64_t) * (size_t)b->numel);
+    int64_t *la = malloc(sizeof(int64_t) * (size_t)da), *lb = malloc(sizeof(int64_t) * (size_t)db);
     if (la && lb) {
         int64_t na = 0, nb = 0;
         walk_offsets(a, lo, hi, NULL, false, la, &na);
@@ -220,10 +233,10 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad) {
         /* its own gradient held t for ever, and backward added into t;
          * one that repeats memory failed inside a later backward (named
          * add_, with other leaves' gradients already changed) */
-        NL_CHECK_INT(grad->storage != t->storage || !elements_meet(grad, t), "grad: a tensor of shape %s cannot "
-                     "hold its own memory as its gradient", nl_shape_str(t));
         NL_CHECK_INT(!nl_repeats_elements(grad), "grad: a gradient of shape %s repeats elements in memory "
                      "(an expanded view); clone() it first", nl_shape_str(grad));
+        NL_CHECK_INT(grad->storage != t->storage || !elements_meet(grad, t), "grad: a tensor of shape %s cannot "
+                     "hold its own memory as its gradient", nl_shape_str(t));
         nl_retain(grad);
     }
     nl_release(t->grad);

@@ -142,8 +142,7 @@ return function(nl)
     if anomaly and not data and lib.nl_all_finite(p) == 0 and lib.nl_holds_shared(p) == 0 then
       local fn = lib.nl_grad_fn_name(p)
       local name = fn ~= nil and ffi.string(fn) or op or ffi.string(lib.nl_last_op())
-      -- (a conversion to float64 widens: an inf it gives was there)
-      if not COPIES[name] and not (name == 'to_dtype' and p.dtype == 1) then
+      if not COPIES[name] then
         local dims = {}
         for i = 0, p.ndim - 1 do dims[#dims + 1] = tostring(tonumber(p.sizes[i])) end
         lib.nl_release(p)
@@ -1121,7 +1120,9 @@ return function(nl)
     if dtype == nil then raise("to: expected a dtype ('float32', 'float64' or 'int64'), got nil") end
     local id = dtype_id(dtype, 'to')
     if p.dtype == id then return t end
-    return wrap(lib.nl_to_dtype(p, id))
+    -- (under detect_anomaly, a NaN or inf the source held is no new one:
+    -- only an overflow to float32 is the conversion's)
+    return wrap(lib.nl_to_dtype(p, id), nil, anomaly and lib.nl_all_finite(p) == 0)
   end
   function Tensor.float(t) return Tensor.to(t, 'float32') end
   function Tensor.double(t) return Tensor.to(t, 'float64') end

@@ -49,8 +49,20 @@ describe('detect_anomaly', function()
     assert.is_truthy(err:find('detect_anomaly: exp produced NaN or Inf', 1, true), err)
     ok, err = pcall(function() return (nl.tensor({ 1e300 }, 'float64') * 1):float() end)
     assert.is_truthy(err:find('detect_anomaly: to_dtype produced NaN or Inf', 1, true), err)
-    -- widening keeps what was there; a file's values are data
-    assert.are.same({ -math.huge, -math.huge }, nl.full({ 2 }, -math.huge):double():totable())
+    -- a conversion of what already held an inf keeps it; a file's values are
+    -- data, converted too; a loss's inf is its own (a float64 loss without
+    -- reduction passed as a widening)
+    assert.are.same({ -math.huge, -math.huge }, nl.full({ 2 }, -math.huge):double():float():totable())
+    local csv = os.tmpname()
+    local f = io.open(csv, 'w')
+    f:write('a,b\n1,inf\n2,3\n')
+    f:close()
+    assert.are.same({ { 1, math.huge }, { 2, 3 } }, nl.data.load_csv(csv):totable())
+    os.remove(csv)
+    ok, err = pcall(nl.nn.functional.cross_entropy, nl.tensor({ { 0, -math.huge }, { 0, 1 } }, 'float64'),
+                    nl.tensor({ 2, 1 }, 'int64'), { reduction = 'none' })
+    assert.is_false(ok)
+    assert.is_truthy(err:find('produced NaN or Inf', 1, true), err)
     local path = os.tmpname()
     nl.save_safetensors(path, { mask = nl.full({ 2 }, -math.huge) })
     assert.are.same({ -math.huge, -math.huge }, nl.load_safetensors(path).mask:totable())

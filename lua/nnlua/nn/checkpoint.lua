@@ -228,9 +228,9 @@ return function(nl, nn)
       -- the file's tensors and 1 GB more (a model's own buffers, not saved,
       -- a causal mask of 8192 x 8192 say, are not in the file; a model
       -- whose own take more is passed: nn.load(path, model)).
-      local bytes = 0
-      for _, t in pairs(tensors) do bytes = bytes + t:numel() * 8 end
       local lib = nl._lib
+      local bytes = 0
+      for _, t in pairs(tensors) do bytes = bytes + t:numel() * tonumber(lib.nl_dtype_size(t.ptr.dtype)) end
       local prev = lib.nl_mem_set_limit(4 * bytes + 2 ^ 30)
       local ok, built = pcall(function()
         local m = rebuild(st, {})
@@ -242,9 +242,10 @@ return function(nl, nn)
       if not ok then
         local msg = tostring(built)
         if msg:find('out of memory', 1, true) then
-          nl._raise(('load: %s: the model it describes needs over 1 GB more memory than the %.1f MB of tensors it '
-                     .. 'holds (a corrupt file? if its own buffers are that big, pass the model: nn.load(path, model)): '
-                     .. '%s'):format(path, bytes / 2 ^ 20, (msg:gsub('^[^:\n]*:%d+: ', ''))))
+          nl._raise(('load: %s: the model it describes needs more than %.1f MB to build, four times the %.1f MB of '
+                     .. 'tensors it holds and 1 GB (a corrupt file? if its own buffers are that big, pass the model: '
+                     .. 'nn.load(path, model)): %s'):format(path, (4 * bytes + 2 ^ 30) / 2 ^ 20, bytes / 2 ^ 20,
+                     (msg:gsub('^[^:\n]*:%d+: ', ''))))
         end
         error(built, 0)
       end

@@ -63,12 +63,17 @@ return function(nl, optim)
   -- ('momentun', 'LR') is an error naming it (it was kept unread: the
   -- option stayed at its default); any other (a 'name' to tell groups
   -- apart) is kept, as PyTorch keeps it.
+  -- PyTorch's options that no nnlua optimizer has: refused in a group as
+  -- in the options table (a group's maximize was kept unread)
+  local NOT_HERE = { maximize = true, foreach = true, capturable = true, differentiable = true, fused = true }
+
   local function check_group_keys(cls, g, where, op)
     op = op or cls.name
     for k in pairs(g) do
       if type(k) ~= 'string' then
         raise(('%s: a param group key must be a string, got %s%s'):format(op, nl._describe_arg(k), where))
       end
+      if NOT_HERE[k] then raise(("%s: unknown option '%s'%s"):format(op, k, where)) end
       if cls._group_keys[k] == nil then
         for opt in pairs(cls._group_keys) do
           if misspells(k, opt) then
