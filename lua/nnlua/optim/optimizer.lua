@@ -59,14 +59,14 @@ return function(nl, optim)
     return #opt >= 5 and opt ~= 'params' and opt ~= 'initial_lr' and distance(k, opt) <= 1
   end
 
-  -- A param group's keys besides its options: a misspelt option
-  -- ('momentun', 'LR') is an error naming it (it was kept unread: the
-  -- option stayed at its default); any other (a 'name' to tell groups
-  -- apart) is kept, as PyTorch keeps it.
   -- PyTorch's options that no nnlua optimizer has: refused in a group as
   -- in the options table (a group's maximize was kept unread)
   local NOT_HERE = { maximize = true, foreach = true, capturable = true, differentiable = true, fused = true }
 
+  -- A param group's keys besides its options: a misspelt option
+  -- ('momentun', 'LR') is an error naming it (it was kept unread: the
+  -- option stayed at its default); any other (a 'name' to tell groups
+  -- apart) is kept, as PyTorch keeps it.
   local function check_group_keys(cls, g, where, op)
     op = op or cls.name
     for k in pairs(g) do
