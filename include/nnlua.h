@@ -423,9 +423,10 @@ int64_t nl_bytes_size(const nl_bytes *b, int dim);
 nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, double divisor, int dtype);
 
 /* A numeric CSV file (gzip or plain) as a float64 (rows, columns) tensor.
- * The first skip_lines lines are skipped; when header is given, the last of
- * them is copied into it (NUL-terminated, at most header_cap bytes with the
- * NUL) and fixes the number of columns. Errors name the line and column of
+ * The first skip_lines lines are skipped; when header is given, the names
+ * of the last of them go into it, read as fields are (unquoted, trimmed),
+ * one a line (NUL-terminated; the line may take at most header_cap bytes
+ * with the NUL), and fix the number of columns. Errors name the line and column of
  * a field that is not a number, and rows of the wrong length. */
 nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines,
                        char *header /* out, optional */, int64_t header_cap);
@@ -622,11 +623,12 @@ int nl_dist_wait(const nl_dist_mpi *mpi, void **request, int64_t seq, const char
  * bucket starts its MPI_Iallreduce at once, in bucket order on every rank.
  * arm(r, 0) only watches: touched() says whether a backward since arm()
  * reached any of the parameters (a backward that does not leaves the
- * averaging for a later one); arm() again before one does sets the mode. finish() after backward adds what backward
- * did not hand over (the gradients as they are), starts the rest, waits,
- * and sets each gradient to the average over the ranks (a rank without one
- * counts zeros; none anywhere leaves none), and disarms. MPI's functions
- * come from the binding, as above; handles are pointers (Open MPI's ABI). */
+ * averaging for a later one); arm() again before one does sets the mode.
+ * finish() after backward adds what backward did not hand over (the
+ * gradients as they are), starts the rest, waits, and sets each gradient
+ * to the average over the ranks (a rank without one counts zeros; none
+ * anywhere leaves none), and disarms. MPI's functions come from the
+ * binding, as above; handles are pointers (Open MPI's ABI). */
 typedef struct nl_dist_reducer nl_dist_reducer;
 nl_dist_reducer *nl_dist_reducer_new(const nl_dist_mpi *mpi, int n, nl_tensor *const *params,
                                      const int *bucket);

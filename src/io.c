@@ -427,9 +427,38 @@ static char *csv_line(char *p, char *end, char **next) {
     return e;
 }
 
-/* a line [p, e) of only spaces and tabs (and a CRLF's CR) */
+/* The names of a header line [p, e), each read as a row's field is: a
+ * quoted one unquoted ("" inside is one quote), spaces around trimmed; into
+ * out, which has room for the line, separated by newlines, which no name
+ * holds. (The Lua layer split the line again by a rule of its own, which
+ * drifted from this one: a tab delimiter was skipped as a space.) */
+static void csv_header_names(char *p, char *e, int delim, char *out) {
+    char *o = out;
+    for (char *f = p;;) {
+        char *fe = csv_field_end(f, e, delim), *a = f, *name = o;
+        while (a < fe && csv_space(*a, delim)) a++;
+        if (a < fe && *a == '"')
+            for (a++; a < fe; a++) {
+                if (*a != '"') *o++ = *a;
+                else if (a + 1 < fe && a[1] == '"') *o++ = *a++;
+                else { a++; break; }
+            }
+        while (a < fe) *o++ = *a++;
+        while (o > name && (o[-1] == ' ' || o[-1] == '\t')) o--;
+        char *s = name;
+        while (s < o && (*s == ' ' || *s == '\t')) s++;
+        memmove(name, s, (size_t)(o - s));
+        o -= s - name;
+        if (fe >= e) break;
+        *o++ = '\n';
+        f = fe + 1;
+    }
+    *o = '\0';
+}
+
+/* a line [p, e) of only spaces and tabs */
 static bool csv_blank(const char *p, const char *e) {
-    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
     return p == e;
 }
 
@@ -482,15 +511,13 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
             continue;
         }
         if (i == skip_lines - 1 && header) {
-            char *he = e;
-            if (he - p >= header_cap) {
+            if (e - p >= header_cap) {
                 nl_set_error("load_csv: " PATH_FMT ": the header line is longer than %lld bytes",
                              path, (long long)header_cap - 1);
                 goto done;
             }
-            memcpy(header, p, he - p);
-            header[he - p] = '\0';
-            ncol = csv_count_fields(p, he, delimiter);
+            csv_header_names(p, e, delimiter, header);
+            ncol = csv_count_fields(p, e, delimiter);
             ncol_line = line;
         }
         p = next;
@@ -831,9 +858,10 @@ static int tmp_open(const char *op, const char *path, pending_file *pf) {
         if (fd < 0 && errno != EEXIST) break;
     }
     if (fd < 0) {
+        bool linked = strcmp(dst, path) != 0;
         nl_set_error("%s: cannot create a file beside " PATH_FMT "%s%s%s: %s", op, path,
-                     strcmp(dst, path) ? " (a symlink to '" : "", strcmp(dst, path) ? dst : "",
-                     strcmp(dst, path) ? "': the file is made beside it)" : "", strerror(errno));
+                     linked ? " (a symlink to '" : "", linked ? dst : "",
+                     linked ? "': the file is made beside it)" : "", strerror(errno));
         pending_free(pf);
         return -1;
     }

@@ -38,36 +38,11 @@ return function(nl)
   local HEADER_CAP = 2 ^ 18
   local header_buf                   -- allocated on first use, then kept
 
-  local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
-
-  -- the names of a header line, each field read as io.c reads fields: one
-  -- that opens with a double quote (after spaces) runs to the quote that
-  -- closes it, "" inside being one quote (RFC 4180, Python's csv); a quote
-  -- elsewhere is a character
-  local function split_header(line, delim)
-    local names, i, n = {}, 1, #line
-    -- the spaces skipped before an opening quote, less the delimiter (a tab
-    -- skipped as a space dropped the empty names of a tab-separated header)
-    local not_blank = delim == '\t' and '[^ ]' or delim == ' ' and '[^\t]' or '[^ \t]'
-    while true do
-      local parts = {}
-      local s = line:find(not_blank, i) or n + 1
-      if line:sub(s, s) == '"' then
-        local j = s + 1
-        while j <= n do
-          local c = line:sub(j, j)
-          if c == '"' and line:sub(j + 1, j + 1) == '"' then parts[#parts + 1] = '"'; j = j + 2
-          elseif c == '"' then j = j + 1; break
-          else parts[#parts + 1] = c; j = j + 1 end
-        end
-        s = j
-      end
-      local stop = line:find(delim, s, true) or n + 1
-      parts[#parts + 1] = line:sub(s, stop - 1)
-      names[#names + 1] = trim(table.concat(parts))
-      if stop > n then return names end
-      i = stop + 1
-    end
+  -- the names io.c read from the header line, one a line
+  local function split_header(text)
+    local names = {}
+    for name in (text .. '\n'):gmatch('([^\n]*)\n') do names[#names + 1] = name end
+    return names
   end
 
   -- A numeric CSV file (gzip or plain). opts:
@@ -99,7 +74,7 @@ return function(nl)
     if header and not header_buf then header_buf = ffi.new('char[?]', HEADER_CAP) end
     local M = wrap(lib.nl_load_csv(path, delim:byte(), header and 1 or 0,
                                    header and header_buf or nil, HEADER_CAP), nil, true)   -- a file's values: data
-    local names = header and split_header(ffi.string(header_buf), delim) or nil
+    local names = header and split_header(ffi.string(header_buf)) or nil
     local nrow, ncol = M:size(1), M:size(2)
     if names and nrow == 0 then ncol = #names end
     if names and #names ~= ncol then        -- (the header and the rows are split by one rule)
