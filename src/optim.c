@@ -131,12 +131,23 @@ static void run_update(update_fn fn, const void *args, int64_t numel) {
 
 static void bump(nl_tensor *t) { if (t) nl_bump_version(t); }
 
-/* An update writes work = nl_contiguous_raw(param): the parameter, or
- * where it is not contiguous (a leaf made from a transposed view, which
- * PyTorch's optimizers update as well), a copy that done_with writes back. */
-static void done_with(nl_tensor *param, nl_tensor *work) {
-    if (work != param) nl_copy_raw(param, work);
-    nl_release(work);
+/* What an update reads and writes: *g the gradient, contiguous, and *w
+ * the parameter, or where it is not contiguous (a leaf made from a
+ * transposed view, which PyTorch's optimizers update as well) a copy that
+ * done_with writes back; 0, or -1 with neither taken. */
+static int take_work(nl_tensor *param, nl_tensor *grad, nl_tensor **g, nl_tensor **w) {
+    if (!(*g = nl_contiguous(grad))) return -1;
+    if (!(*w = nl_contiguous_raw(param))) {
+        nl_release(*g);
+        return -1;
+    }
+    return 0;
+}
+
+static void done_with(nl_tensor *param, nl_tensor *g, nl_tensor *w) {
+    nl_release(g);
+    if (w != param) nl_copy_raw(param, w);
+    nl_release(w);
     bump(param);
 }
 
@@ -188,18 +199,15 @@ int nl_sgd_step(nl_tensor *param, nl_tensor *momentum_buf, nl_tensor *grad, doub
     if (!check_state(op, "momentum_buffer", param, momentum_buf, momentum != 0)) return -1;
     NL_CHECK_INT(!nesterov || (momentum > 0 && dampening == 0),
                  "%s: Nesterov momentum requires a momentum and zero dampening", op);
-    nl_tensor *g = nl_contiguous(grad);
-    if (!g) return -1;
-    nl_tensor *w = nl_contiguous_raw(param);
-    if (!w) { nl_release(g); return -1; }
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
     sgd_args a = {
         .param = w->data, .buf = momentum != 0 ? momentum_buf->data : NULL, .grad = g->data,
         .lr = lr, .momentum = momentum, .dampening = dampening, .weight_decay = weight_decay,
         .nesterov = nesterov != 0, .first = init_buf != 0,
     };
     run_update(param->dtype == NL_FLOAT32 ? sgd_f32 : sgd_f64, &a, param->numel);
-    nl_release(g);
-    done_with(param, w);
+    done_with(param, g, w);
     if (momentum != 0) bump(momentum_buf);
     return 0;
 }
@@ -267,10 +275,8 @@ int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
     NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
     NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
                  "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
-    nl_tensor *g = nl_contiguous(grad);
-    if (!g) return -1;
-    nl_tensor *w = nl_contiguous_raw(param);
-    if (!w) { nl_release(g); return -1; }
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
     double t = (double)step;
     adam_args a = {
         .param = w->data, .m = exp_avg->data, .v = exp_avg_sq->data,
@@ -282,8 +288,7 @@ int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
         .bc2_sqrt = sqrt(1 - pow(beta2, t)),
     };
     run_update(param->dtype == NL_FLOAT32 ? adam_f32 : adam_f64, &a, param->numel);
-    nl_release(g);
-    done_with(param, w);
+    done_with(param, g, w);
     bump(exp_avg);
     bump(exp_avg_sq);
     bump(max_exp_avg_sq);
@@ -360,10 +365,8 @@ int nl_rmsprop_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *momentum
     if (!check_state(op, "square_avg", param, square_avg, true)) return -1;
     if (!check_state(op, "momentum_buffer", param, momentum_buf, momentum > 0)) return -1;
     if (!check_state(op, "grad_avg", param, grad_avg, false)) return -1;
-    nl_tensor *g = nl_contiguous(grad);
-    if (!g) return -1;
-    nl_tensor *w = nl_contiguous_raw(param);
-    if (!w) { nl_release(g); return -1; }
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
     rmsprop_args a = {
         .param = w->data, .sq = square_avg->data,
         .buf = momentum > 0 ? momentum_buf->data : NULL,
@@ -371,8 +374,7 @@ int nl_rmsprop_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *momentum
         .lr = lr, .alpha = alpha, .eps = eps, .weight_decay = weight_decay, .momentum = momentum,
     };
     run_update(param->dtype == NL_FLOAT32 ? rmsprop_f32 : rmsprop_f64, &a, param->numel);
-    nl_release(g);
-    done_with(param, w);
+    done_with(param, g, w);
     bump(square_avg);
     if (momentum > 0) bump(momentum_buf);
     bump(grad_avg);
@@ -420,18 +422,15 @@ int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, dou
     if (!check_param(op, param, grad)) return -1;
     if (!check_state(op, "sum", param, state_sum, true)) return -1;
     NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
-    nl_tensor *g = nl_contiguous(grad);
-    if (!g) return -1;
-    nl_tensor *w = nl_contiguous_raw(param);
-    if (!w) { nl_release(g); return -1; }
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
     adagrad_args a = {
         .param = w->data, .sum = state_sum->data, .grad = g->data,
         .clr = lr / (1 + (double)(step - 1) * lr_decay),
         .weight_decay = weight_decay, .eps = eps,
     };
     run_update(param->dtype == NL_FLOAT32 ? adagrad_f32 : adagrad_f64, &a, param->numel);
-    nl_release(g);
-    done_with(param, w);
+    done_with(param, g, w);
     bump(state_sum);
     return 0;
 }
