@@ -39,7 +39,8 @@ def layer(name, kind, I, H, T, N, opts, h0=False, c0=False, lengths=None, unbatc
     """opts: num_layers, batch_first, bias, nonlinearity (nnlua's option names)."""
     L = opts.get('num_layers', 1)
     bf = opts.get('batch_first', False)
-    kw = dict(num_layers=L, batch_first=bf, bias=opts.get('bias', True))
+    D = 2 if opts.get('bidirectional') else 1
+    kw = dict(num_layers=L, batch_first=bf, bias=opts.get('bias', True), bidirectional=D == 2)
     if kind == 'RNN':
         kw['nonlinearity'] = opts.get('nonlinearity', 'tanh')
     m = getattr(nn, kind)(I, H, **kw)
@@ -50,7 +51,7 @@ def layer(name, kind, I, H, T, N, opts, h0=False, c0=False, lengths=None, unbatc
     else:
         x = randn(N, T, I) if bf else randn(T, N, I)
     xin = x.clone().requires_grad_(True)
-    sshape = (L, H) if unbatched else (L, N, H)
+    sshape = (L * D, H) if unbatched else (L * D, N, H)
     h = randn(*sshape).requires_grad_(True) if h0 else None
     c = randn(*sshape).requires_grad_(True) if c0 else None
     hx = None
@@ -151,6 +152,18 @@ cell('lstm_cell_nobias', 'LSTMCell', 4, 5, 3, {'bias': False})
 cell('lstm_cell_zero_state', 'LSTMCell', 4, 5, 3, {}, state=False)
 cell('gru_cell', 'GRUCell', 4, 5, 3, {})
 cell('gru_cell_zero_state', 'GRUCell', 3, 4, 2, {}, state=False)
+
+# ---- bidirectional layers (after the cells: the cases above keep their values) ---------
+layer('lstm_bidir', 'LSTM', 4, 5, 6, 3, {'bidirectional': True})
+layer('lstm_bidir_2layer_bf_h0_c0', 'LSTM', 3, 4, 5, 2, {'num_layers': 2, 'batch_first': True, 'bidirectional': True},
+      h0=True, c0=True)
+layer('gru_bidir_2layer_lengths_h0', 'GRU', 4, 5, 6, 4, {'num_layers': 2, 'bidirectional': True}, h0=True,
+      lengths=[6, 2, 4, 1])
+layer('rnn_relu_bidir_bf_lengths', 'RNN', 3, 4, 5, 3, {'batch_first': True, 'bidirectional': True,
+                                                        'nonlinearity': 'relu'}, lengths=[2, 5, 3])
+layer('lstm_bidir_2layer_bf_lengths_h0_c0', 'LSTM', 3, 4, 5, 3,
+      {'num_layers': 2, 'batch_first': True, 'bidirectional': True}, h0=True, c0=True, lengths=[3, 5, 1])
+layer('gru_bidir_unbatched_h0', 'GRU', 4, 5, 6, 1, {'bidirectional': True}, h0=True, unbatched=True)
 
 
 # ---- writing ---------------------------------------------------------------------------

@@ -401,6 +401,22 @@ describe('recurrent gradchecks (float64)', function()
     end
   end
 
+  -- both directions, and the reverse one's per-sequence turn with lengths
+  for _, kind in ipairs({ 'LSTM', 'GRU' }) do
+    it(kind .. ', bidirectional, 2 layers, lengths {3, 1, 4}: input, initial states and every parameter', function()
+      local m = nn[kind](3, 2, { num_layers = 2, bidirectional = true, batch_first = true }):double()
+      local x, h0, c0 = rand64(3, 4, 3), rand64(4, 3, 2), rand64(4, 3, 2)
+      local ins = { x, h0 }
+      if kind == 'LSTM' then ins[#ins + 1] = c0 end
+      for _, p in ipairs(m:parameters()) do ins[#ins + 1] = p end
+      check(function()
+        local out, hn = m(x, kind == 'LSTM' and { h0, c0 } or h0, { lengths = { 3, 1, 4 } })
+        if kind == 'LSTM' then hn = nl.cat({ hn[1], hn[2] }, 1) end
+        return nl.cat({ out:reshape(-1), hn:reshape(-1) }, 1)
+      end, ins)
+    end)
+  end
+
   it('relu RNN and a layer without biases', function()
     for _, m in ipairs({ nn.RNN(3, 3, { nonlinearity = 'relu' }):double(), nn.LSTM(2, 3, { bias = false }):double() }) do
       local x = rand64(3, 2, m.input_size)
@@ -503,6 +519,30 @@ describe('recurrent layers', function()
     loss:backward()
     expect_close(x.grad, g1 * 2, 'input grad', 1e-6, 1e-7)
     expect_close(m.weight_hh_l0.grad, w1 * 2, 'weight_hh grad', 1e-6, 1e-7)
+  end)
+
+  it('bidirectional: saves and loads, prints, counts PyTorch\'s parameters, takes an empty batch', function()
+    local m = nn.GRU(64, 128, { num_layers = 2, bidirectional = true })
+    -- PyTorch: GRU(64, 128, num_layers=2, bidirectional=True): 445440 parameters
+    assert.are.equal('GRU(64, 128, num_layers=2, bidirectional=true)', m:repr())
+    assert.are.equal(445440, m:num_parameters())
+    assert.are.same({ 3 * 128, 256 }, m.weight_ih_l1_reverse:shape())
+    local path = os.tmpname()
+    m:save(path)
+    local m2 = nn.load(path)
+    os.remove(path)
+    local x = nl.randn(3, 2, 64)
+    local o1, h1 = m(x)
+    local o2, h2 = m2(x)
+    assert.are.same({ 3, 2, 256 }, o1:shape())
+    assert.are.same({ 4, 2, 128 }, h1:shape())
+    expect_close(o2, o1, 'output after load', 0, 0)
+    expect_close(h2, h1, 'h_n after load', 0, 0)
+    local e, eh = m(nl.zeros(3, 0, 64))
+    assert.are.same({ 3, 0, 256 }, e:shape())
+    assert.are.same({ 4, 0, 128 }, eh:shape())
+    has(error_of(function() m(x, nl.zeros(2, 2, 128)) end),
+        'h0 has shape [2,2,128], expected [4,2,128] (2 * num_layers, batch, hidden_size)')
   end)
 
   it('unbatched input and states drop the batch dim', function()

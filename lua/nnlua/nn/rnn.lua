@@ -11,7 +11,11 @@
 --   local out, h = gru(x, h0, { lengths = { 7, 5, 2 } })   -- or gru(x, { lengths = lens })
 --
 -- Options: num_layers (1), bias (true), batch_first (false), dropout (0:
--- applied to each layer's output but the last, in training), nonlinearity
+-- applied to each layer's output but the last, in training), bidirectional
+-- (false: true adds a second direction to each layer, run over the sequence
+-- reversed (each sequence from its own last step, with lengths); outputs are
+-- [forward, reverse] on the last dim (2H), states (2 num_layers, N, H) in
+-- PyTorch's order l0, l0_reverse, l1, ...), nonlinearity
 -- ('tanh' or 'relu', nn.RNN only), reference (false: plain C loops instead
 -- of the optimized kernels; for tests).
 -- Variable lengths: `lengths`, an int64 tensor or a Lua table of the N
@@ -51,13 +55,13 @@ return function(nl, nn)
   end
 
   -- the rows of a state given as (L, N, H) (or (L, H) for unbatched input)
-  local function check_state(name, what, s, L, N, H, unbatched)
+  local function check_state(name, what, s, L, N, H, unbatched, D)
     if s == nil then return nil end
     if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
     local want = unbatched and ('[%d,%d]'):format(L, H) or ('[%d,%d,%d]'):format(L, N, H)
     if nl._shape_str(s) ~= want then
-      raise(('%s: %s has shape %s, expected %s (num_layers, %shidden_size)'):format(
-        name, what, nl._shape_str(s), want, unbatched and '' or 'batch, '))
+      raise(('%s: %s has shape %s, expected %s (%s, %shidden_size)'):format(
+        name, what, nl._shape_str(s), want, D == 2 and '2 * num_layers' or 'num_layers', unbatched and '' or 'batch, '))
     end
     if unbatched then s = s:unsqueeze(2) end
     return s
@@ -98,23 +102,50 @@ return function(nl, nn)
     if not positive_int(L) then raise(('%s: num_layers must be a positive integer, got %s'):format(name, tostring(L))) end
     local p = opts.dropout or 0
     if type(p) ~= 'number' or not (p >= 0 and p <= 1) then raise(('%s: dropout must be in [0, 1], got %s'):format(name, tostring(p))) end
-    if opts.bidirectional then raise(name .. ': bidirectional layers are not supported') end
     self.mode = mode
     self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, L
     self.bias = opts.bias ~= false
     self.batch_first = opts.batch_first == true
     self.dropout = p
+    self.bidirectional = opts.bidirectional == true
     self.reference = opts.reference == true
-    local G, H = GATES[mode], hidden_size
+    local G, H, D = GATES[mode], hidden_size, self.bidirectional and 2 or 1
+    -- PyTorch's names and order: a layer's forward direction, then its reverse
     for l = 0, L - 1 do
-      local in_l = l == 0 and input_size or H
-      self['weight_ih_l' .. l] = param(G * H, in_l, H)
-      self['weight_hh_l' .. l] = param(G * H, H, H)
-      if self.bias then
-        self['bias_ih_l' .. l] = param(G * H, nil, H)
-        self['bias_hh_l' .. l] = param(G * H, nil, H)
+      local in_l = l == 0 and input_size or D * H
+      for _, suffix in ipairs(D == 2 and { '', '_reverse' } or { '' }) do
+        self['weight_ih_l' .. l .. suffix] = param(G * H, in_l, H)
+        self['weight_hh_l' .. l .. suffix] = param(G * H, H, H)
+        if self.bias then
+          self['bias_ih_l' .. l .. suffix] = param(G * H, nil, H)
+          self['bias_hh_l' .. l .. suffix] = param(G * H, nil, H)
+        end
       end
     end
+  end
+
+  -- the rows of a (T, N, *) or (N, T, *) tensor viewed as (T*N, *) that
+  -- reverse each sequence in time: step t of sequence b (t < its length)
+  -- takes step length - 1 - t; steps past the end stay where they are. The
+  -- permutation is its own inverse, so it also puts the reverse direction's
+  -- outputs back in order.
+  local function reversal(T, N, lengths, bf)
+    local len = lengths and lengths:to('float64'):totable() or nil
+    local idx = {}
+    for b = 1, N do
+      local n = len and len[b] or T
+      for t = 0, T - 1 do
+        local src = t < n and n - 1 - t or t
+        if bf then idx[(b - 1) * T + t + 1] = (b - 1) * T + src + 1
+        else idx[t * N + b] = src * N + b end
+      end
+    end
+    return nl.tensor(idx, 'int64')
+  end
+
+  local function reversed(y, rows)
+    local shape = y:shape()
+    return y:contiguous():view(-1, shape[3]):index_select(1, rows):view(shape)
   end
 
   -- forward(x, [hx], [{lengths = ...}]): hx is h0 (num_layers, N, H), or
@@ -135,6 +166,7 @@ return function(nl, nn)
         name, self.batch_first and 'batch, seq' or 'seq, batch', nl._shape_str(x)))
     end
     local bf, lstm, L, H = self.batch_first, self.mode == MODE.LSTM, self.num_layers, self.hidden_size
+    local D = self.bidirectional and 2 or 1
     -- the input's dtype against the layer's, named here (C blamed w_hh)
     check_dtype(name, x, self.weight_ih_l0:dtype())
     local unbatched = p.ndim == 2
@@ -157,11 +189,12 @@ return function(nl, nn)
       if hx ~= nil and not nl.is_tensor(hx) then raise(name .. ': the initial state h0 must be a tensor, got ' .. type(hx)) end
       h0 = hx
     end
-    h0 = check_state(name, 'h0', h0, L, N, H, unbatched)
-    c0 = check_state(name, 'c0', c0, L, N, H, unbatched)
+    h0 = check_state(name, 'h0', h0, L * D, N, H, unbatched, D)
+    c0 = check_state(name, 'c0', c0, L * D, N, H, unbatched, D)
     local lengths = lengths_tensor(name, opts.lengths, N)
     local TNH, NH = T * N * H, N * H
     local out_shape = bf and { N, T, H } or { T, N, H }
+    local full_shape = bf and { N, T, D * H } or { T, N, D * H }
     if N == 0 and T > 0 then
       -- an empty batch, as PyTorch's: empty outputs and states, and zero
       -- gradients for the weights (a sum over no sequence; the C layer
@@ -171,26 +204,35 @@ return function(nl, nn)
       if h0 then tie = tie + h0:sum() * 0 end
       if c0 then tie = tie + c0:sum() * 0 end
       local function empty(shape) return nl.zeros(shape, x:dtype()) + tie end
-      if lstm then return empty(out_shape), { empty({ L, 0, H }), empty({ L, 0, H }) } end
-      return empty(out_shape), empty({ L, 0, H })
+      if lstm then return empty(full_shape), { empty({ L * D, 0, H }), empty({ L * D, 0, H }) } end
+      return empty(full_shape), empty({ L * D, 0, H })
     end
+    local rows = D == 2 and reversal(T, N, lengths, bf) or nil
     local hn, cn, cur = {}, {}, x
-    for l = 0, L - 1 do
-      local w_ih, w_hh = self['weight_ih_l' .. l], self['weight_hh_l' .. l]
-      local b_ih, b_hh = self['bias_ih_l' .. l], self['bias_hh_l' .. l]
-      local h0l = h0 and h0:select(1, l + 1)
-      local c0l = c0 and c0:select(1, l + 1)
-      local flat = nl._wrap(lib.nl_rnn_layer(self.mode, cur.ptr, w_ih.ptr, w_hh.ptr, b_ih and b_ih.ptr, b_hh and b_hh.ptr,
+    -- direction d (0 forward, 1 reverse) of layer l over input u; its state
+    -- is row l * D + d of h0, c0, h_n and c_n
+    local function run(l, d, u)
+      local suffix = d == 1 and '_reverse' or ''
+      local w_ih, w_hh = self['weight_ih_l' .. l .. suffix], self['weight_hh_l' .. l .. suffix]
+      local b_ih, b_hh = self['bias_ih_l' .. l .. suffix], self['bias_hh_l' .. l .. suffix]
+      local k = l * D + d + 1
+      local h0l = h0 and h0:select(1, k)
+      local c0l = c0 and c0:select(1, k)
+      local flat = nl._wrap(lib.nl_rnn_layer(self.mode, u.ptr, w_ih.ptr, w_hh.ptr, b_ih and b_ih.ptr, b_hh and b_hh.ptr,
                                              h0l and h0l.ptr, c0l and c0l.ptr, lengths and lengths.ptr,
                                              bf and 1 or 0, self.reference and 1 or 0))
-      local y = flat:narrow(1, 1, TNH):view(out_shape)
-      hn[l + 1] = flat:narrow(1, TNH + 1, NH):view(N, H)
-      if lstm then cn[l + 1] = flat:narrow(1, TNH + NH + 1, NH):view(N, H) end
+      hn[k] = flat:narrow(1, TNH + 1, NH):view(N, H)
+      if lstm then cn[k] = flat:narrow(1, TNH + NH + 1, NH):view(N, H) end
+      return flat:narrow(1, 1, TNH):view(out_shape)
+    end
+    for l = 0, L - 1 do
+      local y = run(l, 0, cur)
+      if D == 2 then y = nl.cat({ y, reversed(run(l, 1, reversed(cur, rows)), rows) }, 3) end
       if self.dropout > 0 and self.training and l < L - 1 then y = dropout(y, self.dropout) end
       cur = y
     end
-    local h_n = L == 1 and hn[1]:unsqueeze(1) or nl.stack(hn, 1)
-    local c_n = lstm and (L == 1 and cn[1]:unsqueeze(1) or nl.stack(cn, 1)) or nil
+    local h_n = #hn == 1 and hn[1]:unsqueeze(1) or nl.stack(hn, 1)
+    local c_n = lstm and (#cn == 1 and cn[1]:unsqueeze(1) or nl.stack(cn, 1)) or nil
     if unbatched then
       cur = cur:squeeze(bf and 1 or 2)
       h_n = h_n:squeeze(2)
@@ -207,6 +249,7 @@ return function(nl, nn)
     if not self.bias then s = s .. ', bias=false' end
     if self.batch_first then s = s .. ', batch_first=true' end
     if self.dropout ~= 0 then s = s .. ', dropout=' .. self.dropout end
+    if self.bidirectional then s = s .. ', bidirectional=true' end
     return s
   end
 
