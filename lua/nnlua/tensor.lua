@@ -1011,6 +1011,53 @@ return function(nl)
   Tensor.argmin = reducer('argmin')
   for _, k in ipairs({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }) do nl[k] = Tensor[k] end
 
+  -- var([d], [keepdim | opts]) and std: the sum of squared deviations from
+  -- the mean over dim d (or all) over n - correction, as PyTorch's; opts:
+  -- unbiased (true: correction 1; false: 0), correction, keepdim. Made of
+  -- mean, sub, mul and sum, so autograd follows. n - correction at or
+  -- below 0 divides by 0 (NaN or inf), as PyTorch does.
+  local VAR_KNOWN = { unbiased = 'flag', correction = 1, keepdim = 'flag' }
+  local function variance(name, t, d, opts)
+    local p = T(t, name)
+    if p.dtype == 2 then raise(name .. ': needs a floating point tensor, got int64 ' .. sizes_str(p)) end
+    if type(opts) == 'boolean' then opts = { keepdim = opts } end
+    opts = nl._opts(name, opts)
+    nl._check_opts(name, opts, VAR_KNOWN)
+    local c = opts.correction
+    if c ~= nil and (type(c) ~= 'number' or c < 0 or c ~= math.floor(c)) then
+      argerror(name, 'a non-negative integer correction', c)
+    end
+    if c ~= nil and opts.unbiased ~= nil then raise(name .. ': give unbiased or correction, not both') end
+    c = c or (opts.unbiased == false and 0 or 1)
+    local keepdim = opts.keepdim == true
+    local n, dev, ss
+    if d == nil then
+      n = tonumber(p.numel)
+      dev = t - Tensor.mean(t)
+      ss = Tensor.sum(dev * dev)
+      if keepdim then
+        local ones = {}
+        for i = 1, p.ndim do ones[i] = 1 end
+        ss = Tensor.view(ss, ones)
+      end
+    else
+      local k = cdim(d, name, p)
+      n = p.ndim == 0 and 1 or tonumber(p.sizes[k < 0 and k + p.ndim or k])
+      dev = t - Tensor.mean(t, d, true)
+      ss = Tensor.sum(dev * dev, d, keepdim)
+    end
+    return ss / math.max(0, n - c)
+  end
+  function Tensor.var(t, d, opts)
+    if type(d) == 'table' and not nl.is_tensor(d) then d, opts = nil, d end
+    return variance('var', t, d, opts)
+  end
+  function Tensor.std(t, d, opts)
+    if type(d) == 'table' and not nl.is_tensor(d) then d, opts = nil, d end
+    return Tensor.sqrt(variance('std', t, d, opts))
+  end
+  nl.var, nl.std = Tensor.var, Tensor.std
+
   function Tensor.softmax(t, d)
     local p = T(t, 'softmax')
     return wrap(lib.nl_softmax(p, cdim(d or -1, 'softmax', p)))

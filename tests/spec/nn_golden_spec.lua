@@ -628,6 +628,58 @@ describe('nn.init', function()
     assert.are.same({ 0 }, nn.init.kaiming_normal_(nl.empty(0)):shape())
   end)
 
+  -- the truncated normal's mean and std by Simpson's rule over [a, b] of
+  -- the normal density, against 240k draws (their standard errors ~0.2%)
+  it('trunc_normal_ draws N(mean, std) truncated to [a, b]: the bounds held, the moments of the truncation', function()
+    local function moments(mu, sd, a, b)
+      local n, h = 2000, (b - a) / 2000
+      local z, m1, m2 = 0, 0, 0
+      for i = 0, n do
+        local x = a + i * h
+        local w = (i == 0 or i == n) and 1 or (i % 2 == 1 and 4 or 2)
+        local f = w * math.exp(-0.5 * ((x - mu) / sd) ^ 2)
+        z, m1, m2 = z + f, m1 + f * x, m2 + f * x * x
+      end
+      local m = m1 / z
+      return m, math.sqrt(m2 / z - m * m)
+    end
+    nl.manual_seed(5)
+    for _, c in ipairs({ { 0, 1, -2, 2 }, { 0.5, 2, -1, 3 }, { 0, 0.02, -0.04, 0.04 }, { 0, 1, 1.5, 4 } }) do
+      local t = nl.empty(400, 600)
+      assert.are.equal(t, nn.init.trunc_normal_(t, c[1], c[2], c[3], c[4]))
+      local m, sd = moments(c[1], c[2], c[3], c[4])
+      local got_m = t:double():mean():item()
+      local got_sd = t:double():std():item()
+      local where = ('N(%g, %g) on [%g, %g]'):format(c[1], c[2], c[3], c[4])
+      assert.is_true(t:min():item() >= c[3] and t:max():item() <= c[4], where .. ': a draw outside the bounds')
+      assert.is_true(math.abs(got_m - m) < 0.01 * sd, ('%s: mean %g, want %g'):format(where, got_m, m))
+      assert.is_true(math.abs(got_sd / sd - 1) < 0.01, ('%s: std %g, want %g'):format(where, got_sd, sd))
+    end
+    -- PyTorch's defaults: mean 0, std 1, [-2, 2]
+    local t = nn.init.trunc_normal_(nl.empty(100, 100))
+    assert.is_true(t:min():item() >= -2 and t:max():item() <= 2 and t:max():item() > 1.9)
+    has(error_of(function() nn.init.trunc_normal_(t, 0, 1, 2, -2) end), 'init.trunc_normal_: needs std > 0 and a < b')
+    has(error_of(function() nn.init.trunc_normal_(t, 0, 1, 50, 60) end), 'too far in the tail')
+  end)
+
+  it('orthogonal_ gives orthonormal rows or columns (of the flattened tensor) times gain; eye_ the identity', function()
+    nl.manual_seed(6)
+    for _, shape in ipairs({ { 40, 40 }, { 64, 3, 3, 3 }, { 10, 50 }, { 1, 5 }, { 5, 1 } }) do
+      local t = nn.init.orthogonal_(nl.empty(shape), 1.5)
+      local f = t:reshape(shape[1], -1):double()
+      local g = f:size(1) >= f:size(2) and nl.matmul(f:t(), f) or nl.matmul(f, f:t())
+      local err = (g - nl.eye(g:size(1), g:size(1), 'float64') * 2.25):abs():max():item()
+      assert.is_true(err < 1e-5, nl._shape_str(t) .. ': Q^T Q - gain^2 I reaches ' .. err)
+    end
+    -- two draws differ (a fresh normal matrix each time)
+    local a, b = nn.init.orthogonal_(nl.empty(6, 6)), nn.init.orthogonal_(nl.empty(6, 6))
+    assert.is_true((a - b):abs():max():item() > 0.01)
+    has(error_of(function() nn.init.orthogonal_(nl.empty(5)) end), 'init.orthogonal_: needs a tensor of at least 2 dims, got [5]')
+    local e = nn.init.eye_(nl.empty(2, 3))
+    assert.are.same({ { 1, 0, 0 }, { 0, 1, 0 } }, e:totable())
+    has(error_of(function() nn.init.eye_(nl.empty(2, 3, 4)) end), 'init.eye_: needs a 2-D tensor, got [2,3,4]')
+  end)
+
   it('zeros_ and ones_ fill a parameter in place, outside autograd', function()
     local p = nl.randn(3, 4):requires_grad()
     assert.are.equal(p, nn.init.zeros_(p))
