@@ -452,7 +452,11 @@ return function(nl)
       end
       if sampler then sampler:set_epoch(epoch_base + epoch) end
       local it = loader:iter(skip)
-      if resumed and epoch == start_epoch then
+      -- mid-epoch, the generators as the checkpoint left them (past the
+      -- order and the dropout of the steps done); a checkpoint of an
+      -- epoch's end was written before the next order was drawn, and
+      -- restoring it here would draw that order's numbers again
+      if resumed and epoch == start_epoch and skip > 0 then
         rng_restore(gen, resumed.rng_now)
       end
       for xb, yb in it do

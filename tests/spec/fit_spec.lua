@@ -650,6 +650,29 @@ m:fit(nl.randn(10, 3), nl.randn(10, 2), { epochs = 2, batch_size = 4, verbose = 
     local h = m:fit(X, y, { epochs = 2, verbose = 0, checkpoint = { path = path }, resume = true })
     assert.are.equal(2, #h.loss)
   end)
+
+  -- the checkpoint written at an epoch's end: the resume restored the
+  -- generator of before the next epoch's permutation after drawing it, so
+  -- that epoch's dropout reused the permutation's numbers and the epoch
+  -- after repeated its order
+  it('resumed from the end of an epoch, goes on as the uninterrupted run (shuffle and dropout)', function()
+    nl.manual_seed(42)
+    local Xr, yr = nl.randn(40, 3), nl.randn(40, 1)
+    local path = dir .. '/resume_epoch_end.st'
+    local function run(epochs, checkpoint, resume)
+      nl.manual_seed(1)
+      local m = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.3), nn.Linear(8, 1))
+      m:compile { optimizer = 'sgd', lr = 0.1, loss = 'mse' }
+      local h = m:fit(Xr, yr, { epochs = epochs, batch_size = 8, verbose = 0, resume = resume,
+                                checkpoint = checkpoint and { path = path } or nil })
+      return h, m
+    end
+    local ha, ma = run(4)
+    run(2, true, false)
+    local hb, mb = run(4, true, true)
+    assert.are.same(ha.loss, hb.loss)
+    assert.are.same(ma:state_dict()['2.weight']:totable(), mb:state_dict()['2.weight']:totable())
+  end)
 end)
 
 -- ---- nl.plot -----------------------------------------------------------------
