@@ -28,6 +28,11 @@ local function build(c)
   local m
   if c.name:match('^mha') then
     m = nn.MultiheadAttention(E, H, { batch_first = c.batch_first })
+  elseif c.name:match('^stack') then
+    local E2 = c.params['layers.0.self_attn.in_proj_weight'].shape[2]
+    local layer = nn.TransformerEncoderLayer(E2, H, { dim_feedforward = c.params['layers.0.linear1.weight'].shape[1],
+                                                      dropout = 0, activation = c.activation })
+    m = nn.TransformerEncoder(layer, c.num_layers, { norm = nn.LayerNorm(E2) })
   else
     local E2 = c.params['self_attn.in_proj_weight'].shape[2]
     m = nn.TransformerEncoderLayer(E2, H, { dim_feedforward = c.params['linear1.weight'].shape[1], dropout = 0,
@@ -177,6 +182,32 @@ describe('attention', function()
     local p = nn.TransformerEncoderLayer(4, 2, { norm_first = true })
     assert.is_true(p:structure().args[3].norm_first)
     assert.is_false(nn.TransformerEncoderLayer(4, 2):structure().args[3].norm_first)
+  end)
+
+  it('TransformerEncoder stacks copies of its layer with their own weights; nn.load rebuilds it', function()
+    local layer = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 8, dropout = 0, batch_first = true })
+    local enc = nn.TransformerEncoder(layer, 2, { norm = nn.LayerNorm(4) })
+    assert.are.equal(2 * #layer:parameters() + 2, #enc:parameters())
+    local w0, w1 = enc.layers[1].linear1.weight, enc.layers[2].linear1.weight
+    assert.are.same(layer.linear1.weight:totable(), w0:totable())
+    nl.no_grad(function() w0:fill_(0.5) end)
+    assert.is_true(w1[1][1] ~= 0.5 and layer.linear1.weight[1][1] ~= 0.5, 'the copies share a tensor')
+    -- the stack is its layers in turn, then the norm
+    local x = nl.randn(2, 3, 4)
+    local want = enc.norm(enc.layers[2](enc.layers[1](x, { is_causal = true }), { is_causal = true }))
+    assert.are.same(want:totable(), enc(x, { is_causal = true }):totable())
+    local path = os.tmpname()
+    enc:save(path)
+    local back = nn.load(path)
+    os.remove(path)
+    assert.are.same(enc(x):totable(), back(x):totable())
+    local function err(f) local ok, e = pcall(f); assert.is_false(ok); return e end
+    local function has(msg, plain) assert.is_truthy(msg:find(plain, 1, true), msg) end
+    has(err(function() nn.TransformerEncoder(nl.zeros(2), 2) end), 'TransformerEncoder: expected an encoder layer')
+    has(err(function() nn.TransformerEncoder(layer, 0) end), 'TransformerEncoder: num_layers must be a positive whole number')
+    has(err(function() nn.TransformerEncoder(layer, 2, { nrom = nn.LayerNorm(4) }) end),
+        "TransformerEncoder: unknown option 'nrom'")
+    has(err(function() enc(x, { src_mask = nl.zeros(3, 3) }) end), "TransformerEncoder: unknown option 'src_mask'")
   end)
 
   it('PositionalEncoding holds sin and cos of position / 10000^(2k/d)', function()

@@ -438,6 +438,39 @@ describe('checkpoint structure', function()
     assert_same_state(s, s2)
   end)
 
+  it('clone gives a copy with its own tensors: same outputs, dtypes, flags, frozen and tied parameters', function()
+    nl.manual_seed(8)
+    local l = nn.Linear(3, 3)
+    local m = nn.Sequential(l, nn.BatchNorm1d(3), nn.Dropout(0.2), l):double()
+    m[2].weight:requires_grad(false)
+    local x = data({ 4, 3 }, 1):double()
+    m(x)                                   -- the running stats move off their start
+    m:eval()
+    local c = m:clone()
+    assert.are.equal(0, maxdiff(m(x), c(x)))
+    assert_same_state(m, c)
+    assert.are.equal('float64', c[1].weight:dtype())
+    assert.is_false(c.training or c[3].training)
+    assert.is_false(c[2].weight.is_requires_grad)
+    assert.is_true(rawequal(c[1], c[4]))
+    assert.are.equal(4, #c:parameters())      -- the Linear once, and the BatchNorm
+    -- its own tensors: a change to the copy leaves the original as it was
+    local before = m[1].weight:clone()
+    nl.no_grad(function() c[1].weight:fill_(7) end)
+    assert.are.equal(0, maxdiff(before, m[1].weight))
+    local s = Stack({ nn.Linear(3, 2) }, 'tanh'):clone()
+    assert.are.equal('tanh', s.act)
+  end)
+
+  it('clone refuses a model it cannot rebuild, saying why', function()
+    contains(errmsg(function() return Stack({ nn.Linear(3, 2) }, nl.relu):clone() end),
+             "clone: CheckpointSpecStack cannot be rebuilt (CheckpointSpecStack's constructor argument 2 is a function)")
+    local d = nn.Dropout(0.3)
+    d.p = 0.5
+    contains(errmsg(d.clone, d), 'clone: the original model was changed after it was built (the model is a '
+                    .. 'Dropout(p=0.5) in it, a Dropout(p=0.3) when rebuilt from its constructor)')
+  end)
+
   -- extras and optimizer state go into tensor names joined with '.', and
   -- number keys k became '#k': {a = {b = x}} and {['a.b'] = y}, or 1 and
   -- '#1', gave one name, and one value was lost without a word

@@ -243,6 +243,45 @@ return function(nl, nn)
     return self.norm2(x + self:_ff(x))
   end
 
+  -- ---- a stack of encoder blocks ----
+  -- nn.TransformerEncoder(layer, num_layers, {norm = module}): num_layers
+  -- copies of layer (each with its own weights, equal at the start, as
+  -- PyTorch's deepcopy gives), then norm if given; forward(src, {mask,
+  -- src_key_padding_mask, is_causal}) runs them in turn.
+  local TransformerEncoder = Module:extend('TransformerEncoder')
+  nn.TransformerEncoder = TransformerEncoder
+  local TE_INIT = { norm = 1, enable_nested_tensor = 'flag', mask_check = 'flag' }
+  local TE_FORWARD = { mask = 1, src_key_padding_mask = 1, is_causal = 'flag' }
+
+  function TransformerEncoder:init(encoder_layer, num_layers, opts)
+    if not nn.is_module(encoder_layer) then
+      nl._argerror('TransformerEncoder', 'an encoder layer (a module) as argument 1', encoder_layer)
+    end
+    if not nl._size_arg(num_layers) then
+      nl._raise('TransformerEncoder: num_layers must be a positive whole number, got ' .. nl._describe_arg(num_layers))
+    end
+    opts = nl._opts('TransformerEncoder', opts)
+    nl._check_opts('TransformerEncoder', opts, TE_INIT)
+    if opts.norm ~= nil and not nn.is_module(opts.norm) then
+      nl._argerror('TransformerEncoder', 'a module as norm', opts.norm)
+    end
+    local layers = {}
+    for i = 1, num_layers do layers[i] = encoder_layer:clone() end
+    self.layers = nn.ModuleList(layers)
+    self.num_layers = num_layers
+    self.norm = opts.norm
+  end
+
+  function TransformerEncoder:forward(x, opts)
+    nl._T(x, 'TransformerEncoder')
+    opts = nl._opts('TransformerEncoder', opts)
+    nl._check_opts('TransformerEncoder', opts, TE_FORWARD)
+    local o = { src_mask = opts.mask, src_key_padding_mask = opts.src_key_padding_mask, is_causal = opts.is_causal }
+    for i = 1, self.num_layers do x = self.layers[i](x, o) end
+    if self.norm then x = self.norm(x) end
+    return x
+  end
+
   -- ---- positions ----
   local PositionalEncoding = Module:extend('PositionalEncoding')
   nn.PositionalEncoding = PositionalEncoding

@@ -56,15 +56,19 @@ return function(nl, nn)
   -- the rebuilt model against that record: a difference is an error (the
   -- model was changed after it was built); the flags are restored (before
   -- the settings are compared, which may print them)
-  local function restore_state(path, model, rec)
-    local function malformed() nl._raise('load: ' .. path .. ': malformed model state') end
+  -- (who: 'load: <path>' or 'clone'; advice: what to do instead)
+  local function restore_state(path, model, rec, who, advice)
+    who = who or ('load: ' .. path)
+    advice = advice or 'pass the model: nn.load(path, model)'
+    local function malformed() nl._raise(who .. ': malformed model state') end
     if type(rec) ~= 'table' or type(rec.modules) ~= 'table' or type(rec.frozen) ~= 'table' then malformed() end
     local built = model:named_modules()
     local function differs(where, r, now)
       local function describe(x) return x and ('a %s(%s)'):format(x.type, x.settings or '...') or 'missing' end
-      nl._raise(('load: %s: the saved model was changed after it was built (%s is %s in the file, %s when '
-                 .. 'rebuilt from its constructor); pass the model: nn.load(path, model)'):format(path,
-                 where == '' and 'the model' or where, describe(r), describe(now)))
+      nl._raise(('%s: the %s model was changed after it was built (%s is %s %s, %s when '
+                 .. 'rebuilt from its constructor); %s'):format(who, who == 'clone' and 'original' or 'saved',
+                 where == '' and 'the model' or where, describe(r), who == 'clone' and 'in it' or 'in the file',
+                 describe(now), advice))
     end
     for i = 1, math.max(#built, #rec.modules) do
       local b, r = built[i], rec.modules[i]
@@ -77,7 +81,7 @@ return function(nl, nn)
     local params = {}
     for _, kv in ipairs(model:named_parameters()) do params[kv[1]] = kv[2] end
     for _, name in ipairs(rec.frozen) do
-      if not params[name] then nl._raise(('load: %s: malformed model state (no parameter %s)'):format(path, tostring(name))) end
+      if not params[name] then nl._raise(('%s: malformed model state (no parameter %s)'):format(who, tostring(name))) end
       params[name]:requires_grad(false)
     end
     for i, b in ipairs(built) do
@@ -188,6 +192,32 @@ return function(nl, nn)
     end
     local m = cls(unpack(args, 1, n))
     if st.id ~= nil then built[st.id] = m end
+    return m
+  end
+
+  -- A copy with its own tensors (Torch7's clone, PyTorch's copy.deepcopy):
+  -- rebuilt from the constructor's arguments as nn.load rebuilds a model,
+  -- given the original's parameters and buffers (dtypes included), and its
+  -- training flags and frozen parameters. A model that cannot be rebuilt so
+  -- (a constructor took a function or a tensor, or nnlua's own layer was
+  -- changed after it was built) is an error that says why.
+  function Module:clone()
+    if rawget(self, '_data_parallel') then
+      nl._raise('clone: a DataParallel cannot be cloned; clone the model it wraps (dp.module)')
+    end
+    local advice = 'build the copy and give it the weights: copy:load_state_dict(m:state_dict())'
+    local ok, st = pcall(nn._record_module, self)
+    if not ok then
+      if type(st) == 'table' and st.unrecordable then
+        nl._raise(('clone: %s cannot be rebuilt (%s); %s'):format(self.__name, st.unrecordable, advice))
+      end
+      error(st, 0)
+    end
+    local sd = self:state_dict()
+    local m = rebuild(st, {})
+    nn._convert(m, function(name) return sd[name] and sd[name]:dtype() end)
+    m:load_state_dict(sd)
+    restore_state(nil, m, record_state(self), 'clone', advice)
     return m
   end
 
