@@ -307,3 +307,27 @@ describe('losses at extreme values', function()
     assert.is_truthy(err:find('binary_cross_entropy: input must hold probabilities in [0, 1]', 1, true), err)
   end)
 end)
+
+describe('loss modules', function()
+  -- weight and pos_weight stayed in the options: :double() left them
+  -- float32 and the loss refused them; the state dict did not hold them
+  it('hold weight and pos_weight as buffers: converted by double(), kept in the state dict', function()
+    local w = nl.tensor({ 1, 2, 3 })
+    local ce = nn.CrossEntropyLoss({ weight = w }):double()
+    local x, y = nl.tensor({ { 1, 2, 3 }, { 0, 0, 1 } }, 'float64'), nl.tensor({ 1, 3 }, 'int64')
+    local want = F.cross_entropy(x, y, { weight = w:double() }):item()
+    assert.are.equal(want, ce(x, y):item())
+    assert.are.equal('float64', ce:state_dict().weight:dtype())
+    assert.are.same({ 1, 2, 3 }, ce:state_dict().weight:totable())
+    local bce = nn.BCEWithLogitsLoss({ weight = nl.tensor({ 1, 0.5, 2 }), pos_weight = nl.tensor({ 3, 1, 1 }) }):double()
+    local t = nl.tensor({ { 1, 0, 1 }, { 0, 1, 1 } }, 'float64')
+    assert.are.equal(F.binary_cross_entropy_with_logits(x, t, { weight = nl.tensor({ 1, 0.5, 2 }, 'float64'),
+                                                               pos_weight = nl.tensor({ 3, 1, 1 }, 'float64') }):item(),
+                     bce(x, t):item())
+    local names = {}
+    for k in pairs(bce:state_dict()) do names[#names + 1] = k end
+    table.sort(names)
+    assert.are.same({ 'pos_weight', 'weight' }, names)
+    assert.is_nil(next(nn.MSELoss():state_dict()))
+  end)
+end)

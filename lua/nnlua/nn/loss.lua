@@ -268,13 +268,28 @@ return function(nl, nn)
   local function loss_module(name, fname)
     local fn = F[fname]
     local cls = Module:extend(name)
-    cls.init = function(self, opts) self.opts = nl._opts(name, opts); reduction_of(self.opts, fname) end
+    -- weight and pos_weight are buffers, as PyTorch's: m:double() converts
+    -- them and the state dict holds them (they stayed in the options, so
+    -- a loss made float64 refused its own float32 weight)
+    cls.init = function(self, opts)
+      self.opts = nl._opts(name, opts)
+      reduction_of(self.opts, fname)
+      for _, k in ipairs({ 'weight', 'pos_weight' }) do
+        if nl.is_tensor(self.opts[k]) then self:register_buffer(k, self.opts[k]) end
+      end
+    end
     -- options go to the constructor: a third argument was dropped silently
     -- (nn.MSELoss()(a, b, {reduction = 'sum'}) gave the mean)
     local hint = ('give options to the constructor, as nn.%s({reduction = ...})'):format(name)
     cls.forward = function(self, input, target, ...)
       nl._no_extra_args(name, '(input, target)', hint, ...)
-      return fn(input, target, self.opts)
+      local o = self.opts
+      if self._buffers.weight or self._buffers.pos_weight then
+        o = {}
+        for k, v in pairs(self.opts) do o[k] = v end
+        o.weight, o.pos_weight = rawget(self, 'weight'), rawget(self, 'pos_weight')
+      end
+      return fn(input, target, o)
     end
     nn[name] = cls
   end
