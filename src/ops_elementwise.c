@@ -95,11 +95,24 @@ static int64_t ipow(int64_t x, int64_t y) {
 #define IMAX(x, y) ((x) > (y) ? (x) : (y))
 #define IMIN(x, y) ((x) < (y) ? (x) : (y))
 
-typedef struct { int op, dtype; } bin_ctx;
+/* root: a float tensor to the power of the scalar 0.5 (1) or -0.5 (-1),
+ * which PyTorch computes as sqrt and 1/sqrt: pow(-inf, 0.5) is +inf where
+ * sqrt gives NaN, and pow(-0, 0.5) +0 where sqrt gives -0 */
+typedef struct { int op, dtype, root; } bin_ctx;
 
 static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const bin_ctx *ctx = vctx;
     int op = ctx->op;
+    if (ctx->root) {
+        if (ctx->dtype == NL_FLOAT32) {
+            if (ctx->root > 0) BIN_LOOP(float, ((void)y, sqrtf(x)));
+            else BIN_LOOP(float, ((void)y, 1.0f / sqrtf(x)));
+        } else {
+            if (ctx->root > 0) BIN_LOOP(double, ((void)y, sqrt(x)));
+            else BIN_LOOP(double, ((void)y, 1.0 / sqrt(x)));
+        }
+        return;
+    }
     if (ctx->dtype == NL_FLOAT32) {
         BIN_OPS(float, PLUS, MINUS, TIMES, powf, FMAX_NAN, FMIN_NAN)
     } else if (ctx->dtype == NL_FLOAT64) {
@@ -110,8 +123,8 @@ static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) 
 }
 
 /* o = a op b over a shape both broadcast to; all three of dtype */
-static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
-    bin_ctx ctx = { op, dtype };
+static void run_binary_root(int op, int dtype, int root, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
+    bin_ctx ctx = { op, dtype, root };
     if (o->numel <= 4096 && nl_is_contiguous(o) && nl_is_contiguous(a) && (a->numel == o->numel) &&
         nl_is_contiguous(b) && (b->numel == o->numel || b->numel == 1)) {
         /* small and contiguous: one row, no iterator, no threads */
@@ -129,6 +142,10 @@ static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor 
     nl_iter_init(&it, o->ndim, o->sizes, 3, ops, st);
     int64_t grain = (op == NL_OP_POW) ? 1 << 13 : 1 << 15;
     nl_for_each_row(&it, grain, binary_row, &ctx);
+}
+
+static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
+    run_binary_root(op, dtype, 0, o, a, b);
 }
 
 /* t converted to dtype, or t retained when it already is */
@@ -210,8 +227,9 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
     nl_tensor *out = nl_tensor_alloc(nl_op_name(op), a->ndim, a->sizes, dt);
     nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cs = ca ? scalar_tensor(s, dt) : NULL;
     if (cs) {
+        int root = op == NL_OP_POW && !scalar_first && dt != NL_INT64 && (s == 0.5 || s == -0.5) ? (s > 0 ? 1 : -1) : 0;
         if (scalar_first) run_binary(op, dt, out, cs, ca);
-        else run_binary(op, dt, out, ca, cs);
+        else run_binary_root(op, dt, root, out, ca, cs);
     }
     nl_release(ca);
     nl_release(cs);

@@ -345,6 +345,29 @@ describe('pow at a base of 0', function()
   end)
 end)
 
+-- PyTorch computes x ^ 0.5 and x ^ -0.5 (a scalar exponent) as sqrt and
+-- 1/sqrt; C's pow gave inf at -inf and +0 at -0, and so other gradients
+describe('pow to the scalar 0.5 and -0.5', function()
+  -- '%g' tells -0 from 0 and prints nan and inf the same on every libc
+  local function strs(t) local out = {} for i = 1, t:numel() do out[i] = ('%g'):format(t[i]) end return out end
+  it('is sqrt and 1/sqrt, at -inf and -0 too, values and gradients as PyTorch 1.13', function()
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      for _, c in ipairs({
+        -- torch: x ** 0.5 and its gradient; x ** -0.5 and its gradient
+        { 0.5, { '-nan', '-0', '-nan', '0', '2', 'inf', '1.5' }, { '-nan', '-inf', '-nan', 'inf', '0.25', '0', '0.333333' } },
+        { -0.5, { '-nan', '-inf', '-nan', 'inf', '0.5', '0', '0.666667' }, { '-0', '-inf', '-nan', '-inf', '-0.0625', '-0', '-0.148148' } },
+      }) do
+        local x = nl.tensor({ -math.huge, -0.0, -4, 0, 4, math.huge, 2.25 }, dt):requires_grad()
+        local y = x ^ c[1]
+        y:sum():backward()
+        local function norm(list) for i, v in ipairs(list) do list[i] = v:gsub('^%-nan', 'nan') end return list end
+        assert.are.same(norm(c[2]), norm(strs(y)), dt .. ' x ^ ' .. c[1])
+        assert.are.same(norm(c[3]), norm(strs(x.grad)), dt .. ' gradient of x ^ ' .. c[1])
+      end
+    end
+  end)
+end)
+
 describe('where', function()
   it('selects with broadcasting and scalar branches', function()
     local c = nl.tensor({ { 1, 0, 1 } })
