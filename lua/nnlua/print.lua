@@ -77,8 +77,10 @@ return function(nl)
     collect(1, 0)
     local fmt = formatter(vals, is_int)
     local width = 0
-    for _, v in ipairs(vals) do     -- as PyTorch: the width of the finite values
-      if v == v and v ~= math.huge and v ~= -math.huge then width = math.max(width, #fmt(v)) end
+    -- as PyTorch: the width of the finite values, and of a float tensor's
+    -- nonzero ones (a -0. widened every column by one)
+    for _, v in ipairs(vals) do
+      if v == v and v ~= math.huge and v ~= -math.huge and (is_int or v ~= 0) then width = math.max(width, #fmt(v)) end
     end
     local function cell(v) local s = fmt(v); return string.rep(' ', width - #s) .. s end
 

@@ -1147,7 +1147,16 @@ return function(nl)
   function Tensor.clone(t) return wrap(lib.nl_clone(T(t, 'clone'))) end
   function Tensor.index_select(t, d, idx)
     local p = T(t, 'index_select')
-    if type(idx) == 'table' then idx = nl.tensor(idx, 'int64') end
+    if type(idx) == 'table' and not nl.is_tensor(idx) then
+      -- (the int64 conversion truncated 1.9 to 1 without a word)
+      for i = 1, #idx do
+        local v = idx[i]
+        if type(v) ~= 'number' or v ~= math.floor(v) then
+          raise(('index_select: expected whole-number indices, got %s at position %d'):format(tostring(v), i))
+        end
+      end
+      idx = nl.tensor(idx, 'int64')
+    end
     local c = cdim(d, 'index_select', p)
     if p.ndim == 0 then
       -- a 0-dim tensor is one element along its dim 1 (C refused it, naming

@@ -19,6 +19,14 @@ describe('creation', function()
 
   -- a 0-dim tensor is one element along its dim 1: C refused it, naming
   -- a dim 0 the caller never wrote (PyTorch: index 0 gives it back)
+  -- a list's 1.9 was truncated to 1 (t[1.5] and select(1, 1.5) are refused)
+  it('index_select refuses a fractional index in a list', function()
+    local ok, err = pcall(function() return nl.arange(6):view(2, 3):index_select(2, { 1.9, 2 }) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('index_select: expected whole-number indices, got 1.9 at position 1', 1, true), err)
+    assert.are.same({ { 2, 0 }, { 5, 3 } }, nl.arange(6):view(2, 3):index_select(2, { 3, 1 }):totable())
+  end)
+
   it('index_select of a 0-dim tensor with index 1 gives it back', function()
     local x = nl.tensor(2.5):requires_grad()
     local y = x:index_select(1, { 1 })
@@ -366,6 +374,11 @@ describe('printing', function()
     assert.are.equal('tensor([0.5000, 0.2500], shape=[2], dtype=float64)',
                      tostring(nl.tensor({ 0.5, 0.25 }, 'float64')))
     assert.are.equal('tensor([ 1, -2], shape=[2], dtype=int64)', tostring(nl.tensor({ 1, -2 }, 'int64')))
+    -- PyTorch's column width counts a float tensor's nonzero values: a -0.
+    -- widened the column (tensor([-0.,  1.]))
+    assert.are.equal('tensor([-0., 1.], shape=[2], dtype=float32)', tostring(nl.tensor({ -0.0, 1 })))
+    assert.are.equal('tensor([-0.0000, 0.5000], shape=[2], dtype=float32)', tostring(nl.tensor({ -0.0, 0.5 })))
+    assert.are.equal('tensor([ 0, -5], shape=[2], dtype=int64)', tostring(nl.tensor({ 0, -5 }, 'int64')))
     assert.are.equal('tensor(3.5000, shape=[], dtype=float32)', tostring(nl.tensor(3.5)))
     assert.are.equal('tensor([1.0000e-05, 1.0000e+03], shape=[2], dtype=float32)',
                      tostring(nl.tensor({ 1e-5, 1e3 })))
