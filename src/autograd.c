@@ -518,6 +518,8 @@ static int accumulate(nl_tensor **acc, nl_tensor *g, int dtype) {
          * it is; anything else is copied */
         if (g->refcount == 1 && g->storage->refcount == 1 && g->dtype == dtype && nl_is_contiguous(g) &&
             g->offset == 0 && !g->node) {
+            /* its storage is its own: no tensor that requires grad shares it */
+            g->flags &= ~NL_FLAG_NOGRAD_VIEW;
             nl_retain(g);
             *acc = g;
             return 0;
@@ -581,22 +583,28 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     NL_CHECK_TENSOR_INT("backward", root);
     NL_CHECK_INT(nl_requires_grad(root), "backward: the tensor of shape %s does not require grad "
                  "(no input of the ops that made it requires grad)", nl_shape_str(root));
-    nl_tensor *g;
     if (grad) {
         NL_CHECK_INT(nl_same_shape(grad, root), "backward: gradient of shape %s for a tensor of shape %s",
                      nl_shape_str(grad), nl_shape_str(root));
-        g = nl_to_dtype(grad, root->dtype);
     } else {
         NL_CHECK_INT(root->numel == 1, "backward: a gradient is needed for a non-scalar tensor of shape %s",
                      nl_shape_str(root));
-        g = nl_full(root->ndim, root->sizes, 1.0, root->dtype);
     }
-    if (!g) return -1;
+    /* grad mode off before the root's gradient is made: a given gradient
+     * that requires grad was copied with a node, and the views of it the
+     * backward made were flagged as made under no_grad of a tensor that
+     * requires grad, which left a leaf's .grad refusing zero_() */
+    int prev = nl_set_grad_enabled(0);
+    nl_tensor *g = grad ? nl_to_dtype(grad, root->dtype) : nl_full(root->ndim, root->sizes, 1.0, root->dtype);
+    if (!g) {
+        nl_set_grad_enabled(prev);
+        return -1;
+    }
     if (graph_freed(root)) {
         nl_release(g);
+        nl_set_grad_enabled(prev);
         return freed_error(maker_op(root));
     }
-    int prev = nl_set_grad_enabled(0);
     int rc = 0;
     if (!root->node) {                      /* a leaf: its own gradient */
         rc = accumulate(&root->grad, g, root->dtype);

@@ -950,6 +950,21 @@ describe('autograd', function()
 end)
 
 describe('copies, initializers and in-place checks', function()
+  -- the gradient, copied with grad mode on, took a node; the view backward
+  -- then flagged its view of it as made under no_grad of a tensor that
+  -- requires grad, and the leaf kept it: zero_grad(false) and .grad:zero_()
+  -- were refused
+  it('a backward given a gradient that requires grad leaves a .grad that changes in place', function()
+    local x = nl.tensor({ 1, 2 }):requires_grad()
+    local g = nl.tensor({ 3, 4 }):requires_grad()
+    x:view(2, 1):backward(g:view(2, 1))
+    assert.are.same({ 3, 4 }, x.grad:totable())
+    assert.is_false(x.grad.is_requires_grad)
+    nl.optim.SGD({ x }, { lr = 0.1 }):zero_grad(false)
+    x.grad:add_(1)
+    assert.are.same({ 1, 1 }, x.grad:totable())
+  end)
+
   -- nl.tensor(t) kept t's graph (a to_dtype grad_fn): (c * x):sum() gave x
   -- the gradient 2x where PyTorch's torch.tensor(x), a new leaf, gives x
   it('nl.tensor of a tensor is a new leaf that does not require grad', function()
