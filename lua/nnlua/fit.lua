@@ -63,8 +63,10 @@ return function(nl)
   -- the options each call reads; any other key is an error, not ignored
   local COMPILE_KNOWN = { optimizer = 1, loss = 1, metrics = 1, lr = 1, momentum = 1 }
   local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
-                      checkpoint = 1, resume = 'flag', on_step = 1 }
+                      checkpoint = 1, resume = 'flag', on_step = 1, lr_scheduler = 1, early_stopping = 1 }
   local CHECKPOINT_KNOWN = { path = 1, every = 1 }
+  local EARLY_STOPPING_KNOWN = { monitor = 1, mode = 1, patience = 1, min_delta = 1, baseline = 1,
+                                 restore_best_weights = 'flag', start_from_epoch = 1 }
   local BATCH_KNOWN = { batch_size = 1 }
 
   -- model:compile{optimizer=, loss=, metrics=, lr=, momentum=}: lr and
@@ -145,6 +147,10 @@ return function(nl)
       end
       metrics[#metrics + 1] = name
     end
+    -- model.optimizer, as Keras's, to build a scheduler on (fit steps it);
+    -- a field the model holds of its own under that name is left alone
+    local before, prev = rawget(self, 'optimizer'), rawget(self, '_compiled')
+    if before == nil or (prev and before == prev.optimizer) then rawset(self, 'optimizer', o) end
     rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = kind or nil, metrics = metrics,
                                 divisor = divisor, summed = summed })
     return self
@@ -273,9 +279,120 @@ return function(nl)
     return f ~= nil
   end
 
+  -- lr_scheduler: stepped at each epoch's end, so it must be an object
+  -- with step, built on the compiled optimizer (one built on another
+  -- optimizer set lrs that training never read); one whose step takes the
+  -- monitored value says so with takes_metric = true
+  local function check_scheduler(c, s, ckpt)
+    if type(s) ~= 'table' or type(s.step) ~= 'function' then
+      nl._argerror('fit', 'lr_scheduler as a scheduler object, such as optim.StepLR(model.optimizer, {...})', s)
+    end
+    if s.optimizer ~= nil and s.optimizer ~= c.optimizer then
+      nl._raise("fit: lr_scheduler is built on an optimizer other than the model's; build it on model.optimizer")
+    end
+    if s.takes_metric ~= nil and type(s.takes_metric) ~= 'boolean' then
+      nl._argerror('fit', 'lr_scheduler.takes_metric as a boolean', s.takes_metric)
+    end
+    if ckpt and (type(s.state_dict) ~= 'function' or type(s.load_state_dict) ~= 'function') then
+      nl._raise('fit: lr_scheduler needs state_dict and load_state_dict methods to be saved in checkpoints')
+    end
+  end
+
+  -- (below 2^53: the checkpoint's record of the options prints it whole)
+  local function whole(v) return type(v) == 'number' and v >= 0 and v == math.floor(v) and v < 2^53 end
+
+  -- early_stopping's options with keras.callbacks.EarlyStopping's
+  -- defaults, checked before training, and its state. history: the lists
+  -- this fit keeps, which monitor must name (Keras warns each epoch about
+  -- a missing one and never stops: val_loss without validation data)
+  local function early_stopping_of(es, history)
+    -- (the value as given: argerror says only 'got string')
+    local function bad(what, v) nl._raise(('fit: expected %s, got %s'):format(what, nl._describe_arg(v))) end
+    if type(es) ~= 'table' or getmetatable(es) ~= nil then
+      bad('early_stopping as a table of options {monitor =, patience =, ...}', es)
+    end
+    nl._check_opts('fit (early_stopping)', es, EARLY_STOPPING_KNOWN)
+    local monitor = es.monitor == nil and 'val_loss' or es.monitor
+    if type(monitor) ~= 'string' or monitor == 'epoch' or monitor == 'lr' or history[monitor] == nil then
+      local names = {}
+      for k in pairs(history) do if k ~= 'epoch' and k ~= 'lr' then names[#names + 1] = k end end
+      table.sort(names)
+      local no_val = type(monitor) == 'string' and monitor:match('^val_') and not history.val_loss
+      nl._raise(("fit: early_stopping.monitor must name a value this fit records (%s), got %s%s"):format(
+        table.concat(names, ', '), nl._describe_arg(monitor),
+        no_val and ' (validation values need validation_data or validation_split)' or ''))
+    end
+    local mode = es.mode == nil and 'auto' or es.mode
+    if mode ~= 'min' and mode ~= 'max' and mode ~= 'auto' then
+      bad("early_stopping.mode as 'min', 'max' or 'auto'", mode)
+    end
+    -- auto: accuracy grows as it improves, the losses and mae shrink
+    if mode == 'auto' then mode = monitor:gsub('^val_', '') == 'accuracy' and 'max' or 'min' end
+    local patience, start = es.patience or 0, es.start_from_epoch or 0
+    if not whole(patience) then bad('early_stopping.patience as a whole number >= 0', patience) end
+    if not whole(start) then
+      bad('early_stopping.start_from_epoch as a whole number >= 0', start)
+    end
+    -- (Keras takes a negative min_delta as its absolute value: refused
+    -- here rather than read as another number)
+    local delta = es.min_delta or 0
+    if type(delta) ~= 'number' or not (delta >= 0 and delta < math.huge) then
+      bad('early_stopping.min_delta as a finite number >= 0', delta)
+    end
+    local baseline = es.baseline
+    if baseline ~= nil and (type(baseline) ~= 'number' or baseline ~= baseline) then
+      bad('early_stopping.baseline as a number', baseline)
+    end
+    local st = { monitor = monitor, mode = mode, patience = patience, min_delta = delta, baseline = baseline,
+                 restore = es.restore_best_weights == true, start = start,
+                 wait = 0, best = mode == 'min' and math.huge or -math.huge, best_epoch = 0, stopped_epoch = 0 }
+    -- what a checkpoint's state was kept under: a resume compares it
+    st.key = ("monitor = '%s', mode = '%s', patience = %d, min_delta = %.17g, baseline = %s, "
+              .. 'restore_best_weights = %s, start_from_epoch = %d'):format(monitor, mode, patience, delta,
+              baseline and ('%.17g'):format(baseline) or 'nil', tostring(st.restore), start)
+    return st
+  end
+
+  -- Keras's test: better than ref by more than min_delta (a NaN never is)
+  local function es_better(es, v, ref)
+    if es.mode == 'min' then return v + es.min_delta < ref end
+    return v - es.min_delta > ref
+  end
+
+  -- copies of the parameters and buffers (BatchNorm's running statistics
+  -- too, as Keras's get_weights has its non-trainable variables)
+  local function snapshot(self)
+    local out = {}
+    nl.no_grad(function()
+      for name, t in pairs(self:state_dict()) do out[name] = t:clone() end
+    end)
+    return out
+  end
+
+  -- EarlyStopping.on_epoch_end of Keras 3, epochs counted from 1: an epoch
+  -- up to start_from_epoch is not looked at; each epoch adds one to wait,
+  -- an improvement sets it back to 0 (where it also beats baseline, if
+  -- given); fit stops once wait reaches patience, never after the first
+  -- epoch. The best weights are first taken at the first epoch looked at.
+  local function es_epoch_end(self, es, value, epoch)
+    if epoch <= es.start then return end
+    local better = es_better(es, value, es.best)
+    if es.restore and (better or not es.best_weights) then
+      if not es.best_weights then es.best_epoch = epoch end
+      es.best_weights = snapshot(self)
+    end
+    es.wait = es.wait + 1
+    if better then
+      es.best, es.best_epoch = value, epoch
+      if es.baseline == nil or es_better(es, value, es.baseline) then es.wait = 0 end
+      return
+    end
+    if es.wait >= es.patience and epoch > 1 then es.stopped_epoch = epoch end
+  end
+
   -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv} or
   -- validation_split = f, verbose, shuffle, checkpoint = {path =, every = steps},
-  -- resume = true, on_step = fn})
+  -- resume = true, on_step = fn, lr_scheduler = sched, early_stopping = {...}})
   -- validation_split holds out the last fraction f of the rows (before any
   -- shuffling) as validation data, as Keras does: the first floor(n (1 - f))
   -- rows train.
@@ -283,6 +400,10 @@ return function(nl)
   -- progress every `every` steps (default: each epoch's end); resume picks
   -- a checkpoint up where it was written, so a killed run goes on as if it
   -- had not stopped. on_step(epoch, step, loss) runs after each step.
+  -- At each epoch's end, after validation: history.lr records the lr the
+  -- epoch trained at (the first param group's), lr_scheduler steps (with
+  -- val_loss, or the loss without validation, where it takes_metric),
+  -- then early_stopping looks at its monitor; both are in the checkpoints.
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     check_xy('fit', X, y)
@@ -307,6 +428,8 @@ return function(nl)
     if opts.on_step ~= nil and type(opts.on_step) ~= 'function' then
       nl._argerror('fit', 'on_step as a function (epoch, step, loss)', opts.on_step)
     end
+    local sched = opts.lr_scheduler
+    if sched ~= nil then check_scheduler(c, sched, opts.checkpoint) end
     local val = opts.validation_data
     if val ~= nil and type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}', val) end
     if val then
@@ -368,6 +491,8 @@ return function(nl)
       history[m] = {}
       if val then history['val_' .. m] = {} end
     end
+    if sched then history.lr = {} end
+    local es = opts.early_stopping ~= nil and early_stopping_of(opts.early_stopping, history) or nil
 
     -- where to start: from the beginning, or from a checkpoint
     local start_epoch, start_step, resumed = 1, 0, nil
@@ -389,9 +514,37 @@ return function(nl)
         end
         if keys(st.history) ~= keys(history) then
           nl._raise(('fit: %s was written with the history {%s}, and this fit keeps {%s}; resume with the '
-                     .. 'same metrics and validation'):format(ckpt.path, keys(st.history), keys(history)))
+                     .. 'same metrics, validation and lr_scheduler'):format(ckpt.path, keys(st.history), keys(history)))
+        end
+        -- a schedule or an early stop of another kind would go on from a
+        -- state that is not its own
+        local sname = sched and type(sched.name) == 'string' and sched.name or nil
+        local ss = st.lr_scheduler
+        if sched and (type(ss) ~= 'table' or ss.name ~= sname) then
+          nl._raise(('fit: %s was written with %s, and this fit gives the lr_scheduler %s; resume with the same '
+                     .. 'lr_scheduler'):format(ckpt.path,
+                     type(ss) == 'table' and ('the lr_scheduler ' .. tostring(ss.name or 'of no name')) or 'no lr_scheduler',
+                     sname or 'of no name'))
+        end
+        local ses = st.early_stopping
+        local was = type(ses) == 'table' and ses.options or nil
+        if (es and es.key) ~= was then
+          nl._raise(('fit: %s was written with %s, and this fit gives %s; resume with the same early_stopping')
+                    :format(ckpt.path, was and ('early_stopping {' .. tostring(was) .. '}') or 'no early_stopping',
+                            es and ('early_stopping {' .. es.key .. '}') or 'none'))
         end
         c.optimizer:load_state_dict(extras.optimizer)
+        if sched then sched:load_state_dict(ss.state) end
+        if es then
+          for _, k in ipairs({ 'wait', 'best', 'best_epoch', 'stopped_epoch' }) do
+            if type(ses[k]) ~= 'number' then nl._raise(('fit: %s: malformed early_stopping state (%s)'):format(ckpt.path, k)) end
+            es[k] = ses[k]
+          end
+          if es.restore and es.best_epoch > 0 and type(ses.best_weights) ~= 'table' then
+            nl._raise(('fit: %s: malformed early_stopping state (best_weights)'):format(ckpt.path))
+          end
+          es.best_weights = ses.best_weights
+        end
         history = st.history
         start_epoch, start_step, resumed = st.epoch, st.step, st
         epoch_base = st.sampler_epoch_base or epoch_base
@@ -431,11 +584,16 @@ return function(nl)
       self:save(ckpt.path, { optimizer = c.optimizer, extra = {
         sampler_epoch_base = sampler and epoch_base,
         fit = true, epoch = epoch, step = step, history = history,
-        rng_epoch = rng_epoch, rng_now = rng_save(gen), sums = sums } })
+        rng_epoch = rng_epoch, rng_now = rng_save(gen), sums = sums,
+        lr_scheduler = sched and { name = type(sched.name) == 'string' and sched.name or nil, state = sched:state_dict() },
+        early_stopping = es and { options = es.key, wait = es.wait, best = es.best, best_epoch = es.best_epoch,
+                                  stopped_epoch = es.stopped_epoch, best_weights = es.best_weights } } })
     end
 
     self:train()
-    for epoch = start_epoch, epochs do
+    -- a run that stopped early is over (its last checkpoint says so)
+    local last_epoch = (es and es.stopped_epoch > 0) and 0 or epochs
+    for epoch = start_epoch, last_epoch do
       local t0, last_draw = nl.time(), -1
       local t, step = tally_new(), 0
       local rng_epoch = rng_save(gen)
@@ -504,10 +662,30 @@ return function(nl)
           line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
         end
       end
+      if sched then
+        history.lr[epoch] = c.optimizer.param_groups[1].lr
+        line[#line + 1] = ('lr %.4g'):format(history.lr[epoch])
+        if sched.takes_metric then sched:step(val and history.val_loss[epoch] or history.loss[epoch])
+        else sched:step() end
+      end
+      if es then es_epoch_end(self, es, history[es.monitor][epoch], epoch) end
       line[#line + 1] = ('%.0f samples/s - %s'):format(processed / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
       if ckpt then save(epoch + 1, 0, rng_save(gen), tally_new()) end
+      if es and es.stopped_epoch > 0 then
+        if verbose > 0 then
+          print(('epoch %d: early stopping (%s has not improved for %d epochs)'):format(epoch, es.monitor, es.wait))
+        end
+        break
+      end
+    end
+    -- Keras 3 puts the best weights back at the end, stopped early or not
+    if es and es.restore and es.best_weights then
+      self:load_state_dict(es.best_weights)
+      if verbose > 0 then
+        print(('restored the weights of epoch %d (%s %.4f)'):format(es.best_epoch, es.monitor, history[es.monitor][es.best_epoch]))
+      end
     end
     return history
   end

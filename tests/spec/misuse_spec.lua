@@ -677,7 +677,16 @@ local function driver(seed, ncases, statefile, outcomefile)
                                                    batch_size = function() return pick({ 1, 2, 0, -1, 1.5, 2 ^ 40 }) end,
                                                    verbose = function() return pick({ 0, false, 0, 'x' }) end,
                                                    shuffle = B,
-                                                   validation_data = function() return pick({ { X, y }, { X }, {} }) end }))
+                                                   validation_data = function() return pick({ { X, y }, { X }, {} }) end,
+                                                   early_stopping = function()
+                                                     return pick({ {}, { monitor = 'loss', patience = 1 },
+                                                                   { monitor = 'nope' }, { patience = -1 }, 3 })
+                                                   end,
+                                                   lr_scheduler = function()
+                                                     -- on the compiled optimizer, if compile got that far
+                                                     local ok, s = pcall(optim.StepLR, rawget(m, 'optimizer'), { step_size = 1 })
+                                                     return pick({ ok and s or {}, {}, 3 })
+                                                   end }))
       call(name .. ':evaluate', m.evaluate, m, X, y)
       call(name .. ':predict', m.predict, m, chance(0.8) and X or any(), opts({ batch_size = Z }))
     elseif r == 7 then call('nn.Sequential', nn.Sequential, m, chance(0.7) and nn.ReLU() or any(), any())
