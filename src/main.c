@@ -195,10 +195,12 @@ static int setup(lua_State *L)
 
 /* The global `arg`: arg[0] is the script, arg[1..] its arguments, and the
  * program name and options at negative indices (as lua does). With no
- * script, arg[0] is the program name. */
+ * script, as luajit's: the last word at 0, the rest below, none above (the
+ * options at 1.. were read as arguments by a script run with dofile from
+ * `nnlua -e` or `nnlua -i`). */
 static void set_arg_table(lua_State *L, const cli *c)
 {
-    int zero = c->script;
+    int zero = c->script ? c->script : c->argc - 1;
     lua_createtable(L, c->argc - zero, zero + 1);
     for (int i = 0; i < c->argc; i++) {
         lua_pushstring(L, c->argv[i]);
@@ -293,15 +295,37 @@ static int incomplete(lua_State *L, int status)
  * nothing and returns the (syntax) error status. */
 static int load_expression(lua_State *L)
 {
-    lua_pushfstring(L, "return (function(...) return ... end)(%s\n)",
-                    lua_tostring(L, -1));
+    /* The closing parenthesis on the source's own last line, where LuaJIT
+     * places the code of a trailing index (`foo.bar` failed naming line 2
+     * of a one-line chunk); on a line of its own when that fails to
+     * compile, as after a trailing comment. */
+    static const char *const wraps[2] = { "return (function(...) return ... end)(%s)",
+                                          "return (function(...) return ... end)(%s\n)" };
+    int status = 0;
+    for (int w = 0; w < 2; w++) {
+        lua_pushfstring(L, wraps[w], lua_tostring(L, -1));
+        size_t len;
+        const char *src = lua_tolstring(L, -1, &len);
+        status = luaL_loadbuffer(L, src, len, "=stdin");
+        lua_remove(L, status == 0 ? -2 : -1);   /* the wrapped source */
+        if (status == 0)
+            return 0;
+        lua_pop(L, 1);   /* the error */
+    }
+    return status;
+}
+
+/* Whether the source on top of the stack is an expression cut short:
+ * `1 +`, `nl.ones(2) +`, `"ab" ..` are no statement at all, so the
+ * statement form's error is not the one of a source that goes on. */
+static int incomplete_expression(lua_State *L)
+{
+    lua_pushfstring(L, "return %s", lua_tostring(L, -1));
     size_t len;
     const char *src = lua_tolstring(L, -1, &len);
-    int status = luaL_loadbuffer(L, src, len, "=stdin");
-    lua_remove(L, status == 0 ? -2 : -1);   /* the wrapped source */
-    if (status != 0)
-        lua_pop(L, 1);   /* the error */
-    return status;
+    int more = incomplete(L, luaL_loadbuffer(L, src, len, "=stdin"));
+    lua_pop(L, 2);   /* the function or error, and the wrapped source */
+    return more;
 }
 
 /* Reads one chunk, over as many lines as it needs, and compiles it, as an
@@ -324,8 +348,13 @@ static int read_chunk(lua_State *L, const repl *r)
         size_t len;
         const char *src = lua_tolstring(L, -1, &len);
         status = luaL_loadbuffer(L, src, len, "=stdin");
-        if (!incomplete(L, status))
-            break;
+        if (!incomplete(L, status)) {
+            lua_pushvalue(L, -2);   /* the source */
+            int more = incomplete_expression(L);
+            lua_pop(L, 1);
+            if (!more)
+                break;
+        }
         char *more = read_line(r, PROMPT_MORE);
         if (more == NULL)
             break;   /* end of input: report the syntax error */

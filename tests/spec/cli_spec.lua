@@ -77,6 +77,14 @@ print('dots', select('#', ...), ...)
       }, lines(r.out))
     end)
 
+    -- the options were at arg[1..]: an example run with dofile from -e
+    -- read '-e' as its first argument
+    it('without a script, puts the last word at arg[0] and the rest below, as luajit', function()
+      local r = nnlua([[-e 'print(arg[-1], arg[0] ~= nil, arg[1])']])
+      assert.are.equal(0, r.rc)
+      assert.are.equal('-e\ttrue\tnil\n', r.out)
+    end)
+
     it('puts options before the script at negative arg indices', function()
       local script = tmpfile('print(arg[-3], arg[-2], arg[-1], arg[0], arg[1])', '.lua')
       local r = nnlua("-e 'x = 1' " .. q(script) .. ' z')
@@ -239,6 +247,27 @@ print('after')
       assert.are.equal(0, r.rc)
       assert.are.equal('', r.err)
       assert.are.equal('5\n9\n', r.out)
+    end)
+
+    -- an expression that goes on past its line is no statement at all, so
+    -- the statement form's error was reported and the next line run apart
+    it('reads an expression over several lines, as luajit -i does', function()
+      local r = nnlua('', '=1 +\n2\n"ab" ..\n"cd"\nnl.ones(2) +\n  nl.ones(2)\n')
+      assert.are.equal(0, r.rc)
+      assert.are.equal('', r.err)
+      assert.are.equal('3\nabcd\n', r.out:match('^[^\n]*\n[^\n]*\n'))
+      assert.matches('tensor([2., 2.]', r.out, 1, true)
+    end)
+
+    -- the wrapper's closing parenthesis stood on a line of its own, where
+    -- LuaJIT places a trailing index: a one-line chunk failed on line 2
+    it('names line 1 for an error in a one-line expression', function()
+      local r = nnlua('', 'foo.bar\nt = nl.ones(3)\nt[5]\n1 -- a comment\n')
+      assert.are.equal(0, r.rc)
+      assert.matches("^stdin:1: attempt to index global 'foo'", r.err)
+      assert.matches('\nstdin:1: index: index 5 out of range', r.err)
+      assert.not_matches('stdin:2:', r.err, 1, true)
+      assert.are.equal('1\n', r.out)
     end)
 
     it('prints several values tab separated, =expr as in lua 5.1', function()
