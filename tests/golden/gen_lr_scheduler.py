@@ -1,0 +1,226 @@
+# gen_lr_scheduler.py: PyTorch golden lr sequences for nnlua's LR
+# schedulers beyond StepLR and CosineAnnealingLR (those two are in
+# gen_optim.py). Writes tests/golden/lr_scheduler.lua (checked by
+# tests/spec/lr_scheduler_spec.lua); it does not test anything itself.
+# Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_lr_scheduler.py
+#
+# (Debian's python3 with torch 1.13; not a pyenv python3 on PATH.)
+#
+# Each case: an optimizer over two param groups of different lrs, a
+# scheduler, and a list of actions, one per step: 'n' is step(), a number
+# is step(epoch) (a jump, by the closed form where the scheduler has one),
+# or for ReduceLROnPlateau the metric of step(metric). Recorded: every
+# group's lr (and, for OneCycleLR, its momentum or beta1) after
+# construction and after each action; and the same from a second run that
+# stops after resume_at actions, builds a fresh optimizer and scheduler,
+# loads both state_dicts and goes on.
+import math
+import os
+import warnings
+import torch
+
+warnings.simplefilter('ignore')   # step(epoch) is deprecated; the closed forms are what is recorded
+
+LRS = [0.1, 0.02]
+SGD = ('SGD', {'lr': 0.1, 'momentum': 0.9})
+
+# lr_lambda functions by name; tests/spec/lr_scheduler_spec.lua has the same
+# ones in Lua (the same operations, so the same bits)
+LAMBDAS = {
+    'pow95': lambda e: 0.95 ** e,
+    'inv': lambda e: 1 / (1 + 0.1 * e),
+    'halve10': lambda e: 0.5 ** (e // 10),
+    'const97': lambda e: 0.97,
+    'lin': lambda e: 1 - 0.005 * e,
+}
+
+
+def plain(n=40):
+    return ['n'] * n
+
+
+def metrics_min():
+    # falls, then stalls with small wiggles, then a late drop
+    out = []
+    for t in range(40):
+        if t < 8:
+            out.append(1.0 / (1 + 0.3 * t))
+        elif t < 30:
+            out.append(0.3 + 0.004 * math.sin(1.7 * t))
+        else:
+            out.append(0.2 + 0.001 * math.cos(t))
+    return out
+
+
+def metrics_max():
+    # an accuracy: rises, plateaus, rises by less than the threshold
+    out = []
+    for t in range(40):
+        if t < 10:
+            out.append(0.5 + 0.03 * t)
+        else:
+            out.append(0.8 + 0.002 * (t - 10) + 0.01 * math.sin(t))
+    return out
+
+
+# name, scheduler, options, lambdas (names: one, or a list per group),
+# optimizer (name, options), actions, resume_at
+CASES = [
+    ('multistep', 'MultiStepLR', {'milestones': [30, 5, 12, 12, 20], 'gamma': 0.5}, None, SGD, plain(), 17),
+    ('multistep_jumps', 'MultiStepLR', {'milestones': [3, 8], 'gamma': 0.3}, None, SGD,
+     ['n'] * 5 + [10, 'n', 'n', 2, 'n', 8, 'n', 0] + ['n'] * 10, 9),
+    ('exponential', 'ExponentialLR', {'gamma': 0.93}, None, SGD, plain(), 17),
+    ('exponential_jumps', 'ExponentialLR', {'gamma': 0.9}, None, SGD,
+     ['n'] * 4 + [20, 'n', 'n', 1, 'n', 0, 'n'] + ['n'] * 6, 8),
+    ('linear_warmup', 'LinearLR', {'start_factor': 0.25, 'total_iters': 10}, None, SGD, plain(), 6),
+    ('linear_decay', 'LinearLR', {'start_factor': 1.0, 'end_factor': 0.05, 'total_iters': 25}, None, SGD,
+     plain(), 17),
+    ('linear_jumps', 'LinearLR', {'start_factor': 0.5, 'end_factor': 0.9, 'total_iters': 8}, None, SGD,
+     ['n'] * 3 + [6, 'n', 12, 'n', 1, 'n', 'n', 0] + ['n'] * 10, 5),
+    ('linear_default', 'LinearLR', {}, None, SGD, plain(12), 3),
+    ('constant', 'ConstantLR', {'factor': 0.4, 'total_iters': 7}, None, SGD, plain(), 5),
+    ('constant_default_jumps', 'ConstantLR', {}, None, SGD,
+     ['n'] * 2 + [9, 'n', 3, 'n', 'n', 'n', 0] + ['n'] * 8, 4),
+    ('lambda_one', 'LambdaLR', {}, 'pow95', SGD, plain(), 17),
+    ('lambda_groups', 'LambdaLR', {}, ['inv', 'halve10'], SGD, ['n'] * 14 + [25, 'n', 3, 'n'] + ['n'] * 20, 15),
+    ('multiplicative_one', 'MultiplicativeLR', {}, 'const97', SGD, plain(), 17),
+    ('multiplicative_groups', 'MultiplicativeLR', {}, ['const97', 'lin'], SGD,
+     ['n'] * 10 + [30, 'n', 0, 'n'] + ['n'] * 10, 11),
+    ('warm_restarts', 'CosineAnnealingWarmRestarts', {'T_0': 5, 'T_mult': 2, 'eta_min': 0.001}, None, SGD,
+     plain(), 17),
+    ('warm_restarts_mult1', 'CosineAnnealingWarmRestarts', {'T_0': 7}, None, SGD,
+     ['n'] * 25 + [17.5, 'n', 'n', 30.25, 'n', 3, 'n', 44, 'n', 'n', 'n', 'n', 'n', 'n', 'n'], 17),
+    ('warm_restarts_fractional', 'CosineAnnealingWarmRestarts', {'T_0': 3, 'T_mult': 2, 'eta_min': 1e-4}, None, SGD,
+     [e + i / 4 for e in range(8) for i in range(4)] + ['n', 'n', 26.5, 'n', 2.25, 'n', 'n', 45.75, 'n'], 14),
+    ('warm_restarts_mult3_jumps', 'CosineAnnealingWarmRestarts', {'T_0': 2, 'T_mult': 3}, None, SGD,
+     ['n'] * 6 + [20, 'n', 7.5, 'n', 80, 'n', 1, 'n'] + ['n'] * 10, 9),
+    ('onecycle_sgd_cos', 'OneCycleLR', {'max_lr': [0.5, 0.1], 'total_steps': 40}, None, SGD, plain(), 17),
+    ('onecycle_adam_linear_three_phase', 'OneCycleLR',
+     {'max_lr': 0.01, 'epochs': 4, 'steps_per_epoch': 10, 'anneal_strategy': 'linear', 'three_phase': True,
+      'base_momentum': [0.8, 0.85], 'max_momentum': [0.9, 0.95], 'div_factor': 10.0, 'final_div_factor': 100.0,
+      'pct_start': 0.25}, None, ('Adam', {'lr': 0.001}), plain(), 17),
+    ('onecycle_adamw_no_momentum_jumps', 'OneCycleLR',
+     {'max_lr': [0.02, 0.04], 'total_steps': 30, 'pct_start': 0.4, 'cycle_momentum': False}, None,
+     ('AdamW', {'lr': 0.001}), ['n'] * 8 + [20, 'n', 3, 'n'] + ['n'] * 10, 10),
+    ('onecycle_three_phase_cos', 'OneCycleLR',
+     {'max_lr': [0.3, 0.06], 'total_steps': 37, 'three_phase': True, 'pct_start': 0.35}, None, SGD, plain(37), 20),
+    ('plateau_min_rel', 'ReduceLROnPlateau',
+     {'patience': 2, 'factor': 0.5, 'cooldown': 1, 'min_lr': [0.001, 0.005], 'threshold': 0.01}, None, SGD,
+     metrics_min(), 17),
+    ('plateau_max_abs', 'ReduceLROnPlateau',
+     {'mode': 'max', 'threshold_mode': 'abs', 'threshold': 0.05, 'patience': 3, 'factor': 0.3, 'eps': 1e-4},
+     None, SGD, metrics_max(), 20),
+    ('plateau_defaults', 'ReduceLROnPlateau', {}, None, SGD, [1.0] * 40, 15),
+    ('plateau_max_rel', 'ReduceLROnPlateau', {'mode': 'max', 'patience': 0, 'factor': 0.7, 'min_lr': 0.01},
+     None, SGD, metrics_max(), 12),
+]
+
+
+def build(sched_name, opts, lambdas, optim):
+    ps = [torch.zeros(1, requires_grad=True) for _ in LRS]
+    opt_name, opt_opts = optim
+    opt = getattr(torch.optim, opt_name)([{'params': [p], 'lr': lr} for p, lr in zip(ps, LRS)], **opt_opts)
+    kw = dict(opts)
+    if lambdas is not None:
+        kw['lr_lambda'] = [LAMBDAS[n] for n in lambdas] if isinstance(lambdas, list) else LAMBDAS[lambdas]
+    sched = getattr(torch.optim.lr_scheduler, sched_name)(opt, **kw)
+    return opt, sched
+
+
+def record(opt, one_cycle):
+    lrs = [g['lr'] for g in opt.param_groups]
+    if not one_cycle:
+        return lrs, None
+    return lrs, [g['betas'][0] if 'betas' in g else g['momentum'] for g in opt.param_groups]
+
+
+def act(opt, sched, a, plateau):
+    opt.step()
+    if plateau:
+        sched.step(a)
+    elif a == 'n':
+        sched.step()
+    else:
+        sched.step(a)
+
+
+def run(case):
+    name, sched_name, opts, lambdas, optim, actions, resume_at = case
+    plateau = sched_name == 'ReduceLROnPlateau'
+    one_cycle = sched_name == 'OneCycleLR' and opts.get('cycle_momentum', True)
+    opt, sched = build(sched_name, opts, lambdas, optim)
+    values, momenta = [], []
+    v, m = record(opt, one_cycle)
+    values.append(v)
+    momenta.append(m)
+    for a in actions:
+        act(opt, sched, a, plateau)
+        v, m = record(opt, one_cycle)
+        values.append(v)
+        momenta.append(m)
+    # the resumed run
+    opt, sched = build(sched_name, opts, lambdas, optim)
+    for a in actions[:resume_at]:
+        act(opt, sched, a, plateau)
+    osd, ssd = opt.state_dict(), sched.state_dict()
+    opt, sched = build(sched_name, opts, lambdas, optim)
+    opt.load_state_dict(osd)
+    sched.load_state_dict(ssd)
+    resumed, resumed_m = [], []
+    for a in actions[resume_at:]:
+        act(opt, sched, a, plateau)
+        v, m = record(opt, one_cycle)
+        resumed.append(v)
+        resumed_m.append(m)
+    return values, momenta if one_cycle else None, resumed, resumed_m if one_cycle else None
+
+
+# ---- Lua output ----
+
+def lua(v):
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, str):
+        return "'%s'" % v
+    if isinstance(v, (list, tuple)):
+        return '{ ' + ', '.join(lua(x) for x in v) + ' }'
+    if isinstance(v, dict):
+        return '{ ' + ', '.join('%s = %s' % (k, lua(v[k])) for k in sorted(v)) + ' }'
+    raise TypeError(type(v))
+
+
+def main():
+    out = ['-- generated by tests/golden/gen_lr_scheduler.py with PyTorch %s; do not edit' % torch.__version__,
+           'return {', '  lrs = %s,' % lua(LRS), '  cases = {']
+    for case in CASES:
+        name, sched_name, opts, lambdas, (opt_name, opt_opts), actions, resume_at = case
+        values, momenta, resumed, resumed_m = run(case)
+        out.append('    { name = %s, scheduler = %s, opts = %s, lambdas = %s, optim = %s, optim_opts = %s,'
+                   % (lua(name), lua(sched_name), lua(opts), lua(lambdas) if lambdas else 'nil',
+                      lua(opt_name), lua(opt_opts)))
+        out.append('      actions = %s, resume_at = %d,' % (lua(actions), resume_at))
+        for key, seq in (('values', values), ('momenta', momenta), ('resumed', resumed),
+                         ('resumed_momenta', resumed_m)):
+            if seq is None:
+                continue
+            out.append('      %s = {' % key)
+            for v in seq:
+                out.append('        %s,' % lua(v))
+            out.append('      },')
+        out.append('    },')
+    out.append('  },')
+    out.append('}')
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lr_scheduler.lua')
+    with open(path, 'w') as f:
+        f.write('\n'.join(out) + '\n')
+    print('wrote', path)
+
+
+if __name__ == '__main__':
+    main()
