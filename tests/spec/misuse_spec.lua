@@ -572,6 +572,67 @@ local function driver(seed, ncases, statefile, outcomefile)
                        eps = N, amsgrad = B, alpha = N, centered = B, lr_decay = N,
                        initial_accumulator_value = N, maximize = B }
 
+  local SCHEDS = { 'StepLR', 'CosineAnnealingLR', 'MultiStepLR', 'ExponentialLR', 'LinearLR', 'ConstantLR', 'LambdaLR',
+                   'MultiplicativeLR', 'CosineAnnealingWarmRestarts', 'OneCycleLR', 'ReduceLROnPlateau' }
+  local function milestones() return pick({ { 1, 3 }, { 2, 2 }, {}, { -1 }, { 'a' }, { 0.5 } }) end
+  local function lambdas() return chance(0.7) and F_() or { F_(), F_() } end
+  local function word(...) local ws = { ... } return function() return chance(0.8) and pick(ws) or any() end end
+  local SCHED_OPTS = {
+    StepLR = { step_size = N, gamma = N, last_epoch = N },
+    CosineAnnealingLR = { T_max = N, eta_min = N, last_epoch = N },
+    MultiStepLR = { milestones = milestones, gamma = N },
+    ExponentialLR = { gamma = N },
+    LinearLR = { start_factor = N, end_factor = N, total_iters = N },
+    ConstantLR = { factor = N, total_iters = N },
+    LambdaLR = { lr_lambda = lambdas },
+    MultiplicativeLR = { lr_lambda = lambdas },
+    CosineAnnealingWarmRestarts = { T_0 = N, T_mult = N, eta_min = N },
+    OneCycleLR = { max_lr = N, total_steps = N, epochs = N, steps_per_epoch = N, pct_start = N,
+                   anneal_strategy = word('cos', 'linear'), cycle_momentum = B, three_phase = B,
+                   base_momentum = N, max_momentum = N, div_factor = N, final_div_factor = N },
+    ReduceLROnPlateau = { mode = word('min', 'max'), factor = N, patience = N, threshold = N,
+                          threshold_mode = word('rel', 'abs'), cooldown = N, min_lr = N, eps = N },
+  }
+
+  -- good values of each scheduler's required options, given often: drawn
+  -- alone they are mostly missing, and the schedule never runs
+  local SCHED_NEEDS = {
+    StepLR = { step_size = 2 }, CosineAnnealingLR = { T_max = 3 }, MultiStepLR = { milestones = { 1, 3 } },
+    ExponentialLR = { gamma = 0.9 }, LambdaLR = { lr_lambda = function(e) return 0.9 ^ e end },
+    MultiplicativeLR = { lr_lambda = function() return 0.9 end }, CosineAnnealingWarmRestarts = { T_0 = 2 },
+    OneCycleLR = { max_lr = 0.5, total_steps = 4 }, LinearLR = {}, ConstantLR = {}, ReduceLROnPlateau = {},
+  }
+
+  -- a scheduler over a real optimizer: steps (plain, with an epoch or a
+  -- metric of any kind), then a load of its own state dict, mutated or not
+  local function scheduler_case()
+    local groups = {}
+    for i = 1, int(1, 2) do groups[i] = { params = { nl.zeros(2):requires_grad() }, lr = pick({ 0.1, 0.01 }) } end
+    local oname = pick({ 'SGD', 'Adam', 'Adagrad' })
+    local opt = optim[oname](groups, { lr = 0.1 })
+    local sched = pick(SCHEDS)
+    local o = opts(SCHED_OPTS[sched])
+    if type(o) == 'table' and chance(0.7) then
+      for k, v in pairs(SCHED_NEEDS[sched]) do if o[k] == nil then o[k] = v end end
+    end
+    local okl, s = call('optim.' .. sched, optim[sched], opt, o)
+    if not okl then return 'optim.' .. sched, optim[sched], opt, opts(SCHED_OPTS[sched]) end
+    for _ = 1, int(0, 6) do
+      local arg
+      if sched == 'ReduceLROnPlateau' then arg = chance(0.8) and pick({ 1, 0.5, 2 }) or TN()
+      else arg = chance(0.7) and NIL or N() end
+      call(sched .. ':step', s.step, s, arg ~= NIL and arg or nil)
+    end
+    local oks, sd = call(sched .. ':state_dict', s.state_dict, s)
+    if oks and chance(0.6) then
+      local keys = {}
+      for k in pairs(sd) do keys[#keys + 1] = k end
+      table.sort(keys)
+      if #keys > 0 then sd[pick(keys)] = any() end
+    end
+    return sched .. ':load_state_dict', s.load_state_dict, s, oks and chance(0.9) and sd or any()
+  end
+
   local function module_forward_and_backward(m, x, ...)
     local ok, y = call(m.__name .. ':forward', m, x, ...)
     if not ok then return end
@@ -600,11 +661,10 @@ local function driver(seed, ncases, statefile, outcomefile)
             call(name .. ':load_state_dict', opt.load_state_dict, opt, chance(0.8) and sd or any())
           end
           if chance(0.3) then
-            local sched = pick({ 'StepLR', 'CosineAnnealingLR' })
-            local okl, s = call('optim.' .. sched, optim[sched], chance(0.9) and opt or any(),
-                                opts({ step_size = N, gamma = N, T_max = N, eta_min = N, last_epoch = N }))
+            local sched = pick(SCHEDS)
+            local okl, s = call('optim.' .. sched, optim[sched], chance(0.9) and opt or any(), opts(SCHED_OPTS[sched]))
             if okl then
-              call(sched .. ':step', s.step, s)
+              call(sched .. ':step', s.step, s, chance(0.5) and N() or nil)
               call(sched .. ':load_state_dict', s.load_state_dict, s, chance(0.5) and s:state_dict() or any())
             end
           end
@@ -862,6 +922,7 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 10, module_case },
     { 4, loss_case },
     { 2, function() return 'optim.' .. pick(OPTIMS), nil, chance(0.5) and list_of_tensors() or T(), opts(OPTIM_OPTS) end },
+    { 2, scheduler_case },
     { 1, function() return 'optim.clip_grad_norm', optim.clip_grad_norm, list_of_tensors(), N(), chance(0.5) and N() or pick({ 'inf', 'x' }) end },
     { 2, function() return 'nn.' .. pick(NN_CLASSES), nil, generic_arg(), generic_arg(), generic_arg() end },
     -- files
