@@ -117,6 +117,19 @@ describe('fit with an lr_scheduler', function()
     end
   end)
 
+  -- at lr 1 a step takes w to -w: val_loss stays 1, so ReduceLROnPlateau
+  -- (patience 1) halves the lr after the third epoch; at lr 0.5 a step
+  -- takes w to 0 (worked by hand from PyTorch's rule: reduce once the
+  -- epochs without improvement exceed patience)
+  it('steps ReduceLROnPlateau with val_loss', function()
+    local m = square_model(1, 1)
+    local X, y = ones_zeros(1)
+    local s = optim.ReduceLROnPlateau(m.optimizer, { patience = 1, factor = 0.5 })
+    local h = m:fit(X, y, { epochs = 5, batch_size = 1, verbose = 0, lr_scheduler = s, validation_data = { X, y } })
+    assert.are.same({ 1, 1, 1, 0.5, 0.5 }, h.lr)
+    assert.are.same({ 1, 1, 1, 0, 0 }, h.val_loss)
+  end)
+
   it('has no history.lr without a scheduler, and prints the lr on the epoch line with one', function()
     local m = square_model(1, 0.1)
     local X, y = ones_zeros(1)

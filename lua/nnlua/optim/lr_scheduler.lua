@@ -656,6 +656,8 @@ return function(nl, optim)
     mode = 'min', factor = 0.1, patience = 10, threshold = 1e-4, threshold_mode = 'rel',
     cooldown = 0, min_lr = 0, eps = 1e-8,
   }
+  -- fit's lr_scheduler steps it with the monitored value (val_loss)
+  Plateau.takes_metric = true
   function Plateau._check(op, o, opt)
     choice(op, o, 'mode', 'min', 'max')
     within(op, o, 'factor', 0, 1, false, true)
