@@ -94,7 +94,8 @@ return function(nl)
         local line = {}
         local lines = {}
         for _, i in ipairs(shown(shape[d], summarize)) do
-          line[#line + 1] = i and cell(at(off + (i - 1) * strides[d])) or '...'
+          -- (PyTorch's row elision is ' ...', a space wider than '...')
+          line[#line + 1] = i and cell(at(off + (i - 1) * strides[d])) or ' ...'
           if #line == per_line then lines[#lines + 1] = table.concat(line, ', '); line = {} end
         end
         if #line > 0 then lines[#lines + 1] = table.concat(line, ', ') end

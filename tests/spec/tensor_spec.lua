@@ -391,8 +391,9 @@ describe('printing', function()
 
   it('abbreviates long tensors', function()
     local s = tostring(nl.arange(2000):view(2, 1000))
-    assert.are.equal('tensor([[   0,    1,    2, ...,  997,  998,  999],\n'
-                  .. '        [1000, 1001, 1002, ..., 1997, 1998, 1999]], shape=[2,1000], dtype=int64)', s)
+    -- torch.arange(2000).view(2, 1000) prints the elision as ' ...'
+    assert.are.equal('tensor([[   0,    1,    2,  ...,  997,  998,  999],\n'
+                  .. '        [1000, 1001, 1002,  ..., 1997, 1998, 1999]], shape=[2,1000], dtype=int64)', s)
     local big = tostring(nl.zeros(100, 100))
     assert.is_truthy(big:find('...', 1, true))
     assert.is_true(#big < 1000)
