@@ -210,6 +210,18 @@ describe('attention', function()
     has(err(function() enc(x, { src_mask = nl.zeros(3, 3) }) end), "TransformerEncoder: unknown option 'src_mask'")
   end)
 
+  -- dropout = 1 was refused; PyTorch takes it, and in training every
+  -- weight is dropped: the output is the out-projection's bias alone
+  it('MultiheadAttention takes dropout = 1: in training the output is the out-projection bias', function()
+    local m = nn.MultiheadAttention(4, 2, { dropout = 1 })
+    nl.no_grad(function() m.out_proj.bias:copy_(nl.tensor({ 1, 2, 3, 4 })) end)
+    local x = nl.randn(3, 2, 4)
+    local out = m(x, x, x)
+    for i = 1, 3 do for j = 1, 2 do assert.are.same({ 1, 2, 3, 4 }, out[i][j]:totable()) end end
+    m:eval()
+    assert.is_true((m(x, x, x) - out):abs():max():item() > 0.01, 'eval mode drops nothing')
+  end)
+
   it('PositionalEncoding holds sin and cos of position / 10000^(2k/d)', function()
     local pe = nn.PositionalEncoding(6, 20)
     for _, pos in ipairs({ 0, 1, 7, 19 }) do

@@ -38,8 +38,9 @@ return function(nl, nn)
     self.head_dim = embed_dim / num_heads
     self.batch_first = opts.batch_first or false
     self.dropout = opts.dropout or 0
-    if type(self.dropout) ~= 'number' or not (self.dropout >= 0 and self.dropout < 1) then
-      nl._raise('MultiheadAttention: dropout must be a number in [0, 1), got ' .. tostring(self.dropout))
+    -- 1 as PyTorch takes it: every attention weight dropped in training
+    if type(self.dropout) ~= 'number' or not (self.dropout >= 0 and self.dropout <= 1) then
+      nl._raise('MultiheadAttention: dropout must be a number in [0, 1], got ' .. nl._describe_arg(self.dropout))
     end
     -- PyTorch: xavier_uniform_ in-projection, zero biases, Linear out-projection with zero bias
     self.in_proj_weight = nl.empty(3 * embed_dim, embed_dim):requires_grad()
@@ -169,7 +170,9 @@ return function(nl, nn)
       return scores:softmax(3)
     end
     local attn = nl._anomaly_checked(nl._without_anomaly(masked_softmax, scores), 'softmax')
-    if self.training and self.dropout > 0 then
+    if self.training and self.dropout >= 1 then
+      attn = attn * 0
+    elseif self.training and self.dropout > 0 then
       attn = attn * nl.rand(attn:shape(), dtype):ge(self.dropout) * (1 / (1 - self.dropout))
     end
     local out = nl.matmul(attn, v)                            -- (N*H, L, hd)
