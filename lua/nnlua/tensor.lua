@@ -253,11 +253,16 @@ return function(nl)
     if type(x) == 'string' then return "'" .. x .. "'" end
     return describe(x)
   end
-  -- raises when a call of two named arguments (takes, as '(a, b)') got
-  -- more, ... being the extra ones: they were dropped without a word
+  -- raises when a call of the named arguments takes (as '(a, b)') got
+  -- more, ... being the extra ones: they were dropped without a word;
+  -- hint (optional) says what to do instead
+  -- (the count in the message is that of takes' names and the extra
+  -- ones: t:transpose(1, 2, 3) of '(dim0, dim1)' got 3)
   function nl._no_extra_args(op, takes, hint, ...)
     if select('#', ...) > 0 then
-      raise(('%s: takes %s, got %d arguments; %s'):format(op, takes, 2 + select('#', ...), hint))
+      local named = select(2, takes:gsub(',', '')) + 1
+      raise(('%s: takes %s, got %d arguments%s'):format(op, takes, named + select('#', ...),
+                                                       hint and '; ' .. hint or ''))
     end
   end
   -- n where t is a table whose keys are 1..n and nothing else, else nil
@@ -585,7 +590,8 @@ return function(nl)
     end
     return arr, #list
   end
-  function nl.cat(list, dim)
+  function nl.cat(list, dim, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('cat', '(list, [dim])', 'pass the tensors in one list', ...) end
     local arr, n = tensor_list(list, 'cat')
     return wrap(lib.nl_cat(n, arr, cdim(dim or 1, 'cat', n > 0 and arr[0] or nil)))
   end
@@ -808,7 +814,9 @@ return function(nl)
 
   local function binary(op, name)
     local opid = C_op[name]
-    return function(a, b)
+    local takes = '(a, b)'
+    return function(a, b, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, takes, nil, ...) end
       if type(b) == 'number' then
         return wrap(lib.nl_binary_scalar(opid, T(a, name), b, 0))
       elseif type(a) == 'number' then
@@ -827,6 +835,57 @@ return function(nl)
     nl[name] = f
   end
   mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
+
+  -- alpha of add and sub, a number; with int64 operands a whole one, as
+  -- PyTorch's (it was dropped without a word: a:add(b, 2) gave a + b)
+  local function int_like(x)
+    if type(x) == 'number' then return x == math.floor(x) end
+    return is_tensor(x) and x.ptr ~= nil and x.ptr.dtype == 2
+  end
+  local function alpha_arg(op, a, b, alpha)
+    if type(alpha) ~= 'number' then argerror(op, 'a number as alpha', alpha) end
+    if alpha ~= math.floor(alpha) and int_like(a) and int_like(b) then
+      raise(('%s: alpha %s is not a whole number, for int64 operands'):format(op, tostring(alpha)))
+    end
+    return alpha
+  end
+  -- add(a, b, [alpha]) and sub: a + alpha * b and a - alpha * b, as PyTorch's
+  local add_plain, sub_plain = Tensor.add, Tensor.sub
+  for name, plain in pairs({ add = add_plain, sub = sub_plain }) do
+    local f = function(a, b, alpha, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, '(a, b, [alpha])', nil, ...) end
+      if alpha == nil then return plain(a, b) end
+      alpha = alpha_arg(name, a, b, alpha)
+      if type(b) == 'number' then return plain(a, b * alpha) end
+      if alpha == 1 then return plain(a, b) end
+      return plain(a, Tensor.mul(b, alpha))
+    end
+    Tensor[name], nl[name] = f, f
+  end
+
+  -- div(a, b, [rounding_mode]): nil (true division), 'trunc' (toward zero)
+  -- or 'floor', as PyTorch's; int64 by int64 stays int64 then (computed in
+  -- float64, exact for magnitudes below 2^52), and its zero divisor is an
+  -- error, as PyTorch's. The gradient is zero, as PyTorch's. (The mode was
+  -- dropped without a word: 7:div(2, 'floor') gave 3.5.)
+  local div_plain = Tensor.div
+  local ROUNDING = { trunc = 'trunc', floor = 'floor' }
+  function Tensor.div(a, b, mode, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('div', '(a, b, [rounding_mode])', nil, ...) end
+    if mode == nil then return div_plain(a, b) end
+    local round = ROUNDING[mode]
+    if not round then
+      raise(("div: rounding_mode must be 'trunc', 'floor' or nil, got %s"):format(nl._describe_arg(mode)))
+    end
+    if not (int_like(a) and int_like(b) and (is_tensor(a) or is_tensor(b))) then return Tensor[round](div_plain(a, b)) end
+    if type(b) == 'number' and b == 0 or is_tensor(b) and Tensor.item(Tensor.sum(Tensor.eq(b, 0))) > 0 then
+      raise('div: integer division by zero (int64 operands with rounding_mode ' .. mode .. ')')
+    end
+    local fa = is_tensor(a) and Tensor.double(a) or a
+    local fb = is_tensor(b) and Tensor.double(b) or b
+    return Tensor.long(Tensor[round](div_plain(fa, fb)))
+  end
+  nl.div = Tensor.div
 
   -- t's C tensor, refusing int64 for an op PyTorch has no int64 kernel for
   -- (the layers' checks too)
@@ -876,7 +935,8 @@ return function(nl)
   nl.leaky_relu = Tensor.leaky_relu
 
   local NaN = 0 / 0
-  function Tensor.clamp(t, lo, hi)
+  function Tensor.clamp(t, lo, hi, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('clamp', '(min, max)', nil, ...) end
     if lo ~= nil and type(lo) ~= 'number' then argerror('clamp', 'a number or nil as min', lo) end
     if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
     local p = T(t, 'clamp')
@@ -906,7 +966,8 @@ return function(nl)
     return d
   end
 
-  function nl.where(cond, a, b)
+  function nl.where(cond, a, b, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('where', '(cond, a, b)', nil, ...) end
     local c = T(cond, 'where')
     local ta = is_tensor(a) and a or (type(a) == 'number' and nl.tensor(a, scalar_dtype(a, b)))
     local tb = is_tensor(b) and b or (type(b) == 'number' and nl.tensor(b, scalar_dtype(b, a)))
@@ -922,28 +983,32 @@ return function(nl)
   -- in place
   local function inplace_binary(name, opname)
     local opid = C_op[opname]
-    return function(t, x)
+    return function(t, x, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, '(x)', nil, ...) end
       local p = T(t, name)
       if type(x) == 'number' then check(lib.nl_binary_scalar_(opid, p, x))
       else check(lib.nl_binary_(opid, p, src_ptr(x, name))) end
       return t
     end
   end
-  Tensor.sub_ = inplace_binary('sub_', 'sub')
   Tensor.mul_ = inplace_binary('mul_', 'mul')
   Tensor.div_ = inplace_binary('div_', 'div')
-  local add_plain = inplace_binary('add_', 'add')
-  function Tensor.add_(t, x, alpha)
-    if alpha ~= nil and type(alpha) ~= 'number' then argerror('add_', 'a number as alpha', alpha) end
-    if alpha == nil or type(x) == 'number' then
-      if type(x) == 'number' and alpha then x = x * alpha end
-      return add_plain(t, x)
+  local add_plain_, sub_plain_ = inplace_binary('add_', 'add'), inplace_binary('sub_', 'sub')
+  -- t:add_(x, [alpha]), t:sub_(x, [alpha]): t += alpha * x, t -= alpha * x
+  -- (sub_ dropped its alpha)
+  for name, plain in pairs({ add_ = add_plain_, sub_ = sub_plain_ }) do
+    local sign = name == 'sub_' and -1 or 1
+    Tensor[name] = function(t, x, alpha, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, '(x, [alpha])', nil, ...) end
+      if alpha == nil then return plain(t, x) end
+      alpha = alpha_arg(name, t, x, alpha)
+      if type(x) == 'number' then return plain(t, x * alpha) end
+      check(lib.nl_add_scaled_(T(t, name), src_ptr(x, name), sign * alpha))
+      return t
     end
-    if type(alpha) ~= 'number' then argerror('add_', 'a number as alpha', alpha) end
-    check(lib.nl_add_scaled_(T(t, 'add_'), src_ptr(x, 'add_'), alpha))
-    return t
   end
-  function Tensor.fill_(t, v)
+  function Tensor.fill_(t, v, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('fill_', '(value)', nil, ...) end
     if type(v) ~= 'number' then argerror('fill_', 'a number', v) end
     local p = T(t, 'fill_')
     if p.dtype == 0 then check_f32('fill_', v) end
@@ -951,11 +1016,14 @@ return function(nl)
     return t
   end
   function Tensor.zero_(t) return Tensor.fill_(t, 0) end
-  function Tensor.copy_(t, src)
+  function Tensor.copy_(t, src, ...)
+    -- (PyTorch's non_blocking means nothing on a CPU)
+    if select('#', ...) > 0 then nl._no_extra_args('copy_', '(src)', nil, ...) end
     check(lib.nl_copy_(T(t, 'copy_'), src_ptr(src, 'copy_')))
     return t
   end
-  function Tensor.clamp_(t, lo, hi)
+  function Tensor.clamp_(t, lo, hi, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('clamp_', '(min, max)', nil, ...) end
     -- the destination checked first, as every in-place op's: the refusal
     -- named copy_ and the source
     check(lib.nl_inplace_check(T(t, 'clamp_'), 'clamp_'))
@@ -1093,7 +1161,8 @@ return function(nl)
     local p = T(t, 'expand')
     return wrap(lib.nl_expand(p, sizes_only('expand', ...), sizes_buf))
   end
-  function Tensor.transpose(t, a, b)
+  function Tensor.transpose(t, a, b, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('transpose', '(dim0, dim1)', 'permute reorders more dims', ...) end
     local p = T(t, 'transpose')
     return wrap(lib.nl_transpose(p, cdim(a, 'transpose', p), cdim(b, 'transpose', p)))
   end
@@ -1109,7 +1178,8 @@ return function(nl)
     for i = 1, #dims do dims_buf[i - 1] = cdim(dims[i], 'permute', p) end
     return wrap(lib.nl_permute(p, #dims, dims_buf))
   end
-  function Tensor.narrow(t, d, start, len)
+  function Tensor.narrow(t, d, start, len, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('narrow', '(dim, start, length)', nil, ...) end
     local p = T(t, 'narrow')
     local c = cdim(d, 'narrow', p)
     if p.ndim == 0 then raise('narrow: a 0-dim tensor has no dim to narrow') end
@@ -1129,7 +1199,8 @@ return function(nl)
     if p.ndim == 0 then raise('select: a 0-dim tensor has no dim to select from') end
     return wrap(lib.nl_select(p, c, cindex(i, 'select', p, c, 'index')))
   end
-  function Tensor.squeeze(t, d)
+  function Tensor.squeeze(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('squeeze', '([dim])', 'squeeze one dim at a time', ...) end
     local p = T(t, 'squeeze')
     if d == nil then
       local s = {}

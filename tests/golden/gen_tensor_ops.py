@@ -1,0 +1,138 @@
+# gen_tensor_ops.py: PyTorch golden values for nnlua's tensor methods that
+# take index tensors, give several outputs or take options (add's alpha,
+# div's rounding_mode, chunk, split, gather, sort, ...). Writes
+# tests/golden/tensor_ops.lua (checked by tests/spec/tensor_ops_spec.lua);
+# it does not test anything itself. Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_tensor_ops.py
+#
+# For each case, on seeded inputs: outs = op(inputs...) (one tensor or a
+# list), then the loss sum((out_i * w_i).sum()) over the float outputs,
+# with fixed random w_i of their shapes, and the gradient of every input
+# that requires one. int64 outputs (indices) are compared exactly, and
+# written 1-based; so are index inputs, which the Lua side passes as they
+# are while this side gets them 0-based. Non-contiguous cases transpose
+# an input inside the op, on both sides. New cases go at the end: the
+# random stream of the earlier ones stays as it was.
+import os
+import torch
+from common import F32, randn, uniform, lua_tensor, lua_value
+
+torch.manual_seed(20250720)
+I64 = torch.int64
+CASES = []
+
+
+def idx(data):
+    """an index input: data 1-based as Lua gives it; the op gets it 0-based"""
+    return ('index', torch.tensor(data, dtype=I64))
+
+
+def case(name, op, fn, inputs, args=None, int_values=False):
+    """inputs: float tensors (requiring grad), or idx(...) / ('const', t) for
+    ones that take none; fn(*inputs) -> a tensor, or a tuple or list of them;
+    its int64 outputs are indices (written 1-based) unless int_values."""
+    leaves, given = [], []
+    for x in inputs:
+        if isinstance(x, tuple) and x[0] == 'index':
+            leaves.append(x[1] - 1)
+            given.append(x[1])
+        elif isinstance(x, tuple):
+            leaves.append(x[1])
+            given.append(x[1])
+        else:
+            leaf = x.clone().requires_grad_(x.is_floating_point())
+            leaves.append(leaf)
+            given.append(leaf)
+    res = fn(*leaves)
+    if isinstance(res, torch.Tensor):
+        res = [res]
+    res = list(res)
+    ws, loss = [], None
+    for r in res:
+        if r.is_floating_point():
+            w = torch.randn(r.shape, dtype=r.dtype)
+            ws.append(w)
+            term = (r * w).sum()
+            loss = term if loss is None else loss + term
+        else:
+            ws.append(None)
+    if loss is not None and loss.requires_grad:
+        loss.backward()
+    grads = [x.grad if isinstance(x, torch.Tensor) and x.requires_grad else None for x in leaves]
+    CASES.append({
+        'name': name, 'op': op,
+        'inputs': [g.detach() for g in given],
+        'args': args or {},
+        'w': ws,
+        'outs': [r.detach() if r.is_floating_point() or int_values else r + 1 for r in res],
+        'grads': grads,
+    })
+
+
+# ---- (1) add and sub with alpha, div with rounding_mode --------------------------
+case('add_alpha', 'add_alpha', lambda a, b: torch.add(a, b, alpha=2.5), [randn(3, 4), randn(3, 4)], {'alpha': 2.5})
+case('add_alpha_broadcast', 'add_alpha', lambda a, b: torch.add(a, b, alpha=-3), [randn(3, 4), randn(4)], {'alpha': -3})
+case('sub_alpha', 'sub_alpha', lambda a, b: torch.sub(a, b, alpha=0.5), [randn(2, 3), randn(2, 3)], {'alpha': 0.5})
+case('sub_alpha_noncontig', 'sub_alpha_t', lambda a, b: torch.sub(a.t(), b, alpha=2), [randn(4, 3), randn(3, 4)],
+     {'alpha': 2})
+case('add_alpha_int64', 'add_alpha', lambda a, b: torch.add(a, b, alpha=3),
+     [('const', torch.tensor([[1, -2], [3, 4]])), ('const', torch.tensor([[5, 6], [-7, 8]]))], {'alpha': 3},
+     int_values=True)
+num = randn(3, 4) * 4
+den = randn(3, 4)
+den = torch.where(den.abs() < 0.2, den.sign() * 0.5 + 0.1, den)
+case('div_trunc', 'div_mode', lambda a, b: torch.div(a, b, rounding_mode='trunc'), [num, den], {'mode': 'trunc'})
+case('div_floor', 'div_mode', lambda a, b: torch.div(a, b, rounding_mode='floor'), [num, den], {'mode': 'floor'})
+case('div_floor_scalar', 'div_mode_scalar', lambda a: torch.div(a, -1.5, rounding_mode='floor'), [num],
+     {'mode': 'floor', 'scalar': -1.5})
+ia = torch.tensor([7, -7, 7, -7, 0, 9, -9, 100])
+ib = torch.tensor([2, 2, -2, -2, 3, 3, 4, -7])
+case('div_trunc_int64', 'div_mode', lambda a, b: torch.div(a, b, rounding_mode='trunc'),
+     [('const', ia), ('const', ib)], {'mode': 'trunc'}, int_values=True)
+case('div_floor_int64', 'div_mode', lambda a, b: torch.div(a, b, rounding_mode='floor'),
+     [('const', ia), ('const', ib)], {'mode': 'floor'}, int_values=True)
+
+
+# ---- writing ----------------------------------------------------------------------
+
+def lua_list(ts):
+    return '{ %s }' % ', '.join(lua_tensor(t) for t in ts)
+
+
+def lua_case(c):
+    lines = ['  {']
+    lines.append("    name = '%s', op = '%s'," % (c['name'], c['op']))
+    lines.append('    inputs = {')
+    lines += ['      %s,' % lua_tensor(x) for x in c['inputs']]
+    lines.append('    },')
+    args = ', '.join('%s = %s' % (k, lua_value(v)) for k, v in c['args'].items())
+    lines.append('    args = { %s },' % args)
+    lines.append('    w = %s,' % lua_list(c['w']))
+    lines.append('    outs = %s,' % lua_list(c['outs']))
+    lines.append('    grads = {')
+    lines += ['      %s,' % lua_tensor(g) for g in c['grads']]
+    lines.append('    },')
+    lines.append('  },')
+    return '\n'.join(lines)
+
+
+def main():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tensor_ops.lua')
+    with open(path, 'w') as f:
+        f.write('-- tensor_ops.lua: PyTorch %s golden values for nnlua tensor methods; generated by\n'
+                % torch.__version__)
+        f.write('-- tests/golden/gen_tensor_ops.py (do not edit by hand; regenerate with\n')
+        f.write('-- `/usr/bin/python3 tests/golden/gen_tensor_ops.py`). Checked by tests/spec/tensor_ops_spec.lua.\n')
+        f.write('-- Each case: inputs (index inputs 1-based), args (1-based dims), w (one per\n')
+        f.write('-- float output, false for int64 ones), outs (int64 ones 1-based), and the\n')
+        f.write('-- grads of sum((out_i * w_i):sum()) for each input (false where it has none).\n')
+        f.write('return {\n')
+        for c in CASES:
+            f.write(lua_case(c) + '\n')
+        f.write('}\n')
+    print('%d cases -> %s (%d bytes)' % (len(CASES), path, os.path.getsize(path)))
+
+
+if __name__ == '__main__':
+    main()

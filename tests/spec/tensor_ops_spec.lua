@@ -1,0 +1,137 @@
+-- Tensor methods beyond the elementwise core against PyTorch golden values
+-- (tests/golden/tensor_ops.lua, made by tests/golden/gen_tensor_ops.py):
+-- add's and sub's alpha, div's rounding_mode; values, int64 outputs
+-- (exactly) and the gradients of sum((out_i * w_i):sum()); then float64
+-- gradchecks and the errors of bad calls.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local RTOL, ATOL = 1e-5, 1e-6
+local cases = dofile(S.root .. '/tests/golden/tensor_ops.lua')
+
+-- op name in tensor_ops.lua -> the nnlua call, returning a tensor or a
+-- list of them; x: the inputs, a: the case's args (1-based)
+local ops = {
+  add_alpha       = function(x, a) return x[1]:add(x[2], a.alpha) end,
+  sub_alpha       = function(x, a) return x[1]:sub(x[2], a.alpha) end,
+  sub_alpha_t     = function(x, a) return x[1]:t():sub(x[2], a.alpha) end,
+  div_mode        = function(x, a) return x[1]:div(x[2], a.mode) end,
+  div_mode_scalar = function(x, a) return x[1]:div(a.scalar, a.mode) end,
+}
+
+local function inputs(c)
+  local x = {}
+  for i, g in ipairs(c.inputs) do
+    x[i] = S.from_golden(g)
+    if c.grads[i] then x[i] = x[i]:requires_grad() end
+  end
+  return x
+end
+
+local function as_list(r) return nl.is_tensor(r) and { r } or r end
+
+describe('tensor methods against PyTorch golden values', function()
+  it('has a golden case for every op in the table and an op for every case', function()
+    local seen = {}
+    for _, c in ipairs(cases) do
+      assert.is_function(ops[c.op], 'no nnlua call for golden op ' .. c.op)
+      seen[c.op] = true
+    end
+    for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
+  end)
+
+  for _, c in ipairs(cases) do
+    it(c.name, function()
+      local x = inputs(c)
+      local outs = as_list(ops[c.op](x, c.args))
+      assert.are.equal(#c.outs, #outs, c.name .. ': number of outputs')
+      local loss
+      for i, want in ipairs(c.outs) do
+        local got = outs[i]
+        if want.dtype == 'int64' then
+          assert.are.equal('int64', got:dtype(), c.name .. ' output ' .. i .. ': dtype')
+          assert.are.same(want.shape, got:shape(), c.name .. ' output ' .. i .. ': shape')
+          assert.are.same(want.data, S.flat(got), c.name .. ' output ' .. i)
+        else
+          S.expect_close(got, want, c.name .. ' output ' .. i, RTOL, ATOL)
+          if got.is_requires_grad then
+            local term = (got * S.from_golden(c.w[i])):sum()
+            loss = loss and loss + term or term
+          end
+        end
+      end
+      if loss then loss:backward() end
+      for i, g in ipairs(c.grads) do
+        if g then
+          assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
+          S.expect_close(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), RTOL, ATOL)
+        end
+      end
+    end)
+  end
+end)
+
+-- f on fresh float64 leaves of the given shapes passes nl.gradcheck
+local function gradcheck(f, shapes)
+  local x = {}
+  for i, s in ipairs(shapes) do x[i] = nl.randn(s, 'float64'):requires_grad() end
+  local ok, msg = nl.gradcheck(f, x)
+  assert(ok, msg)
+end
+
+describe('tensor methods: float64 gradchecks', function()
+  before_each(function() nl.manual_seed(7) end)
+  it('add and sub with alpha', function()
+    gradcheck(function(a, b) return a:add(b, -2.5) end, { { 3, 4 }, { 4 } })
+    gradcheck(function(a, b) return a:t():sub(b, 1.5) end, { { 4, 3 }, { 3, 4 } })
+  end)
+end)
+
+describe('tensor methods: bad calls', function()
+  local a, b = nl.tensor({ 1, 2, 3 }), nl.tensor({ 4, 5, 6 })
+  local function err(f) return S.errmsg(f) end
+  it('alpha: in place, as a number, a whole one for int64', function()
+    assert.are.same({ -7, -8, -9 }, a:clone():sub_(b, 2):totable())
+    assert.are.same({ 5, 7, 9 }, a:clone():add_(b, 1):totable())
+    assert.are.same({ -5, -4, -3 }, a:clone():sub_(3, 2):totable())
+    assert.are.same({ 9, 11, 13 }, nl.add(1, b, 2):totable())
+    S.contains(err(function() return a:add(b, 'x') end), "add: expected a number as alpha, got string")
+    local i = nl.tensor({ 1 }, 'int64')
+    S.contains(err(function() return i:sub(i, 0.5) end), 'sub: alpha 0.5 is not a whole number')
+    assert.are.same({ 0 }, i:sub(i, 1):totable())
+  end)
+  it('div: rounding_mode names a mode; int64 division by zero is an error', function()
+    S.contains(err(function() return a:div(b, 'round') end), "div: rounding_mode must be 'trunc', 'floor' or nil, got 'round'")
+    local i = nl.tensor({ 7, -7 }, 'int64')
+    S.contains(err(function() return i:div(0, 'floor') end), 'div: integer division by zero')
+    S.contains(err(function() return i:div(nl.tensor({ 1, 0 }, 'int64'), 'trunc') end), 'div: integer division by zero')
+    assert.are.same({ -4, 3 }, nl.div(i, -2, 'floor'):totable())
+    assert.are.equal('int64', i:div(2, 'trunc'):dtype())
+    assert.are.equal('float32', i:div(2.5, 'trunc'):dtype())
+  end)
+  it('extra trailing arguments are refused, naming the op', function()
+    local want = {
+      { function() return a:add(b, 1, 2) end, 'add: takes (a, b, [alpha]), got 4 arguments' },
+      { function() return a:add(b, nil, 2) end, 'add: takes (a, b, [alpha]), got 4 arguments' },
+      { function() return a:mul(b, 2) end, 'mul: takes (a, b), got 3 arguments' },
+      { function() return nl.maximum(a, b, 2) end, 'maximum: takes (a, b), got 3 arguments' },
+      { function() return a:div(b, 'floor', 1) end, 'div: takes (a, b, [rounding_mode]), got 4 arguments' },
+      { function() return a:clone():sub_(b, 1, 1) end, 'sub_: takes (x, [alpha]), got 3 arguments' },
+      { function() return a:clone():mul_(b, 2) end, 'mul_: takes (x), got 2 arguments' },
+      { function() return a:transpose(1, 1, 2) end, 'transpose: takes (dim0, dim1), got 3 arguments' },
+      { function() return a:clamp(0, 1, 2) end, 'clamp: takes (min, max), got 3 arguments' },
+      { function() return a:clone():clamp_(0, 1, 2) end, 'clamp_: takes (min, max), got 3 arguments' },
+      { function() return a:narrow(1, 1, 1, 1) end, 'narrow: takes (dim, start, length), got 4 arguments' },
+      { function() return a:view(1, 3):squeeze(1, 2) end, 'squeeze: takes ([dim]), got 2 arguments' },
+      { function() return nl.cat({ a, b }, 1, 2) end, 'cat: takes (list, [dim]), got 3 arguments' },
+      { function() return nl.where(a, a, b, 1) end, 'where: takes (cond, a, b), got 4 arguments' },
+      { function() return a:clone():fill_(1, 2) end, 'fill_: takes (value), got 2 arguments' },
+      { function() return a:clone():copy_(b, true) end, 'copy_: takes (src), got 2 arguments' },
+    }
+    for _, w in ipairs(want) do
+      S.contains(err(w[1]), w[2])
+    end
+    -- operators pass two arguments and are unchanged
+    assert.are.same({ 5, 7, 9 }, (a + b):totable())
+  end)
+end)
