@@ -1214,6 +1214,168 @@ return function(nl)
     -- 1..ndim+1, or negative from the end
     return wrap(lib.nl_unsqueeze(p, cdim(d, 'unsqueeze', p, 1)))
   end
+
+  -- ---- splits and dim moves, made of views (autograd follows them) ----------
+
+  -- Lua dim d of p -> 0-based and from the start; more as cdim's
+  local function pdim(d, op, p, more)
+    local c = cdim(d, op, p, more)
+    return c < 0 and c + p.ndim + (more or 0) or c
+  end
+  -- p's dim d (Lua), for an op that needs one: a 0-dim tensor has none
+  local function split_dim(op, p, d)
+    if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to split') end
+    return pdim(d == nil and 1 or d, op, p)
+  end
+  local function whole(op, what, v, lo)
+    if type(v) ~= 'number' or v ~= math.floor(v) or v < lo or v >= 2 ^ 62 then
+      raise(('%s: expected %s, got %s'):format(op, what, nl._describe_arg(v)))
+    end
+    return v
+  end
+
+  -- t:split(size, [dim]): views of size along dim (the last may be
+  -- smaller); t:split({s1, s2, ...}, [dim]): views of those sizes, which
+  -- must add up to the dim's size. A list of tensors, as PyTorch's tuple.
+  function Tensor.split(t, size, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('split', '(split_size, [dim])', nil, ...) end
+    local p = T(t, 'split')
+    local c = split_dim('split', p, d)
+    local n = tonumber(p.sizes[c])
+    local out = {}
+    if type(size) == 'table' and not is_tensor(size) then
+      local k = nl._list_len(size)
+      if not k then argerror('split', 'a size or a list of sizes', size) end
+      local at = 0
+      for i = 1, k do whole('split', 'sizes of 0 or more', size[i], 0); at = at + size[i] end
+      if at ~= n then
+        raise(('split: sizes {%s} add up to %d, not to the size %d of dim %d of shape %s'):format(
+          table.concat(size, ', '), at, n, c + 1, sizes_str(p)))
+      end
+      at = 0
+      for i = 1, k do
+        out[i] = wrap(lib.nl_narrow(p, c, at, size[i]))
+        at = at + size[i]
+      end
+      return out
+    end
+    whole('split', 'a split size of 1 or more, or a list of sizes', size, 1)
+    for at = 0, n - 1, size do out[#out + 1] = wrap(lib.nl_narrow(p, c, at, math.min(size, n - at))) end
+    -- an empty dim gives one empty piece, as PyTorch's
+    if n == 0 then out[1] = wrap(lib.nl_narrow(p, c, 0, 0)) end
+    return out
+  end
+
+  -- t:chunk(n, [dim]): at most n views along dim, each of ceil(size / n)
+  -- but the last (fewer than n when the size runs out first, as PyTorch's)
+  function Tensor.chunk(t, n, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('chunk', '(chunks, [dim])', nil, ...) end
+    local p = T(t, 'chunk')
+    whole('chunk', 'a number of chunks of 1 or more', n, 1)
+    local c = split_dim('chunk', p, d)
+    local size = tonumber(p.sizes[c])
+    return Tensor.split(t, math.max(math.ceil(size / n), 1), c + 1)
+  end
+
+  -- t:unbind([dim]): the views of each index along dim, that dim removed
+  function Tensor.unbind(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('unbind', '([dim])', nil, ...) end
+    local p = T(t, 'unbind')
+    if p.ndim == 0 then raise('unbind: a 0-dim tensor has no dim to unbind') end
+    local c = pdim(d == nil and 1 or d, 'unbind', p)
+    local out = {}
+    for i = 0, tonumber(p.sizes[c]) - 1 do out[i + 1] = wrap(lib.nl_select(p, c, i)) end
+    return out
+  end
+
+  -- t:flatten([start_dim], [end_dim]): dims start_dim..end_dim (1 and -1
+  -- by default) as one, a view where the strides allow (reshape's rule)
+  function Tensor.flatten(t, a, b, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('flatten', '([start_dim], [end_dim])', nil, ...) end
+    local p = T(t, 'flatten')
+    local s, e = pdim(a == nil and 1 or a, 'flatten', p), pdim(b == nil and -1 or b, 'flatten', p)
+    if p.ndim == 0 then return Tensor.reshape(t, 1) end
+    if s > e then
+      raise(('flatten: start_dim %s comes after end_dim %s in shape %s'):format(tostring(a), tostring(b), sizes_str(p)))
+    end
+    local shape, m = {}, 1
+    for i = 0, s - 1 do shape[#shape + 1] = tonumber(p.sizes[i]) end
+    for i = s, e do m = m * tonumber(p.sizes[i]) end
+    shape[#shape + 1] = m
+    for i = e + 1, p.ndim - 1 do shape[#shape + 1] = tonumber(p.sizes[i]) end
+    return Tensor.reshape(t, shape)
+  end
+
+  -- t:unflatten(dim, sizes): dim as the dims of sizes (one may be -1),
+  -- whose product must be its size
+  function Tensor.unflatten(t, d, sizes, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('unflatten', '(dim, sizes)', nil, ...) end
+    local p = T(t, 'unflatten')
+    if p.ndim == 0 then raise('unflatten: a 0-dim tensor has no dim to unflatten') end
+    local c = pdim(d, 'unflatten', p)
+    local k = nl._list_len(sizes)
+    if not k or k == 0 then argerror('unflatten', 'a non-empty list of sizes', sizes) end
+    local n, m, infer = tonumber(p.sizes[c]), 1, nil
+    for i = 1, k do
+      if sizes[i] == -1 and not infer then infer = i
+      else m = m * whole('unflatten', 'sizes of 0 or more (one may be -1)', sizes[i], 0) end
+    end
+    local new = {}
+    for i = 1, k do new[i] = sizes[i] end
+    if infer then
+      if m == 0 or n % m ~= 0 then
+        raise(('unflatten: sizes {%s} cannot make dim %d of size %d in shape %s'):format(
+          table.concat(sizes, ', '), c + 1, n, sizes_str(p)))
+      end
+      new[infer] = n / m
+    elseif m ~= n then
+      raise(('unflatten: sizes {%s} make %d elements, not the size %d of dim %d in shape %s'):format(
+        table.concat(sizes, ', '), m, n, c + 1, sizes_str(p)))
+    end
+    local shape = {}
+    for i = 0, c - 1 do shape[#shape + 1] = tonumber(p.sizes[i]) end
+    for i = 1, k do shape[#shape + 1] = new[i] end
+    for i = c + 1, p.ndim - 1 do shape[#shape + 1] = tonumber(p.sizes[i]) end
+    if #shape > 8 then raise('unflatten: ' .. #shape .. ' dims requested; tensors have at most 8') end
+    return Tensor.view(t, shape)
+  end
+
+  -- t:movedim(source, destination): dims (a dim or a list of them) moved
+  -- to those places, the others keeping their order; a view (permute)
+  function Tensor.movedim(t, src, dst, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('movedim', '(source, destination)', nil, ...) end
+    local p = T(t, 'movedim')
+    local sl = type(src) == 'table' and src or { src }
+    local dl = type(dst) == 'table' and dst or { dst }
+    local ns, nd = nl._list_len(sl), nl._list_len(dl)
+    if not ns then argerror('movedim', 'a dim or a list of dims as source', src) end
+    if not nd then argerror('movedim', 'a dim or a list of dims as destination', dst) end
+    if ns ~= nd then
+      raise(('movedim: %d source dims and %d destination dims'):format(ns, nd))
+    end
+    local n = p.ndim
+    local perm, used_s, used_d = {}, {}, {}
+    for i = 1, ns do
+      local s, d = pdim(sl[i], 'movedim', p), pdim(dl[i], 'movedim', p)
+      if used_s[s] then raise(('movedim: source dim %d repeated'):format(s + 1)) end
+      if used_d[d] then raise(('movedim: destination dim %d repeated'):format(d + 1)) end
+      used_s[s], used_d[d] = true, true
+      perm[d] = s
+    end
+    if n == 0 then return Tensor.view(t, {}) end
+    local rest = 0
+    for d = 0, n - 1 do
+      if perm[d] == nil then
+        while used_s[rest] do rest = rest + 1 end
+        perm[d] = rest
+        rest = rest + 1
+      end
+    end
+    local dims = {}
+    for d = 0, n - 1 do dims[d + 1] = perm[d] + 1 end
+    return Tensor.permute(t, dims)
+  end
+
   function Tensor.contiguous(t) return wrap(lib.nl_contiguous(T(t, 'contiguous'))) end
   function Tensor.clone(t) return wrap(lib.nl_clone(T(t, 'clone'))) end
   function Tensor.index_select(t, d, idx)

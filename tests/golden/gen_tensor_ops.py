@@ -94,6 +94,24 @@ case('div_floor_int64', 'div_mode', lambda a, b: torch.div(a, b, rounding_mode='
      [('const', ia), ('const', ib)], {'mode': 'floor'}, int_values=True)
 
 
+# ---- (2) splits and dim moves ----------------------------------------------------
+case('chunk', 'chunk', lambda x: x.chunk(3, 1), [randn(2, 7)], {'n': 3, 'dim': 2})
+case('chunk_fewer', 'chunk', lambda x: x.chunk(4, 0), [randn(6, 2)], {'n': 4, 'dim': 1})
+case('chunk_noncontig', 'chunk_t', lambda x: x.t().chunk(2, -1), [randn(5, 3)], {'n': 2, 'dim': -1})
+case('split_size', 'split', lambda x: x.split(2, 1), [randn(3, 5)], {'size': 2, 'dim': 2})
+case('split_list', 'split', lambda x: x.split([1, 3, 0, 1], 0), [randn(5, 2)], {'size': [1, 3, 0, 1], 'dim': 1})
+case('split_noncontig', 'split_t', lambda x: x.t().split([2, 2], 1), [randn(4, 3)], {'size': [2, 2], 'dim': 2})
+case('unbind', 'unbind', lambda x: x.unbind(1), [randn(2, 3, 2)], {'dim': 2})
+case('unbind_noncontig', 'unbind_t', lambda x: x.t().unbind(0), [randn(3, 2)], {'dim': 1})
+case('flatten', 'flatten', lambda x: x.flatten(1, 2), [randn(2, 3, 4, 2)], {'start': 2, 'stop': 3})
+case('flatten_all', 'flatten', lambda x: x.flatten(), [randn(2, 3)], {})
+case('flatten_noncontig', 'flatten_t', lambda x: x.transpose(0, 2).flatten(1), [randn(2, 3, 4)], {'start': 2})
+case('unflatten', 'unflatten', lambda x: x.unflatten(1, (2, -1)), [randn(3, 6)], {'dim': 2, 'sizes': [2, -1]})
+case('movedim', 'movedim', lambda x: x.movedim(0, 2), [randn(2, 3, 4)], {'src': 1, 'dst': 3})
+case('movedim_list', 'movedim', lambda x: x.movedim([0, 1], [-1, 0]), [randn(2, 3, 4, 2)],
+     {'src': [1, 2], 'dst': [-1, 1]})
+
+
 # ---- writing ----------------------------------------------------------------------
 
 def lua_list(ts):

@@ -1,6 +1,7 @@
 -- Tensor methods beyond the elementwise core against PyTorch golden values
 -- (tests/golden/tensor_ops.lua, made by tests/golden/gen_tensor_ops.py):
--- add's and sub's alpha, div's rounding_mode; values, int64 outputs
+-- add's and sub's alpha, div's rounding_mode, splits (chunk, split,
+-- unbind) and dim moves (flatten, unflatten, movedim); values, int64 outputs
 -- (exactly) and the gradients of sum((out_i * w_i):sum()); then float64
 -- gradchecks and the errors of bad calls.
 local nl = require 'nnlua'
@@ -17,6 +18,16 @@ local ops = {
   sub_alpha_t     = function(x, a) return x[1]:t():sub(x[2], a.alpha) end,
   div_mode        = function(x, a) return x[1]:div(x[2], a.mode) end,
   div_mode_scalar = function(x, a) return x[1]:div(a.scalar, a.mode) end,
+  chunk           = function(x, a) return x[1]:chunk(a.n, a.dim) end,
+  chunk_t         = function(x, a) return x[1]:t():chunk(a.n, a.dim) end,
+  split           = function(x, a) return x[1]:split(a.size, a.dim) end,
+  split_t         = function(x, a) return x[1]:t():split(a.size, a.dim) end,
+  unbind          = function(x, a) return x[1]:unbind(a.dim) end,
+  unbind_t        = function(x, a) return x[1]:t():unbind(a.dim) end,
+  flatten         = function(x, a) return x[1]:flatten(a.start, a.stop) end,
+  flatten_t       = function(x, a) return x[1]:transpose(1, 3):flatten(a.start) end,
+  unflatten       = function(x, a) return x[1]:unflatten(a.dim, a.sizes) end,
+  movedim         = function(x, a) return x[1]:movedim(a.src, a.dst) end,
 }
 
 local function inputs(c)
@@ -87,6 +98,29 @@ describe('tensor methods: float64 gradchecks', function()
   end)
 end)
 
+describe('tensor methods: float64 gradchecks of splits and dim moves', function()
+  before_each(function() nl.manual_seed(11) end)
+  it('through chunk, split, unbind, flatten, unflatten, movedim', function()
+    -- pieces weighted differently, so a gradient sent to the wrong piece shows
+    local function weigh(list)
+      local s = list[1]:sum()
+      for i = 2, #list do s = s + list[i]:sum() * (i + 0.5) + (list[i] * list[i]):sum() end
+      return s
+    end
+    gradcheck(function(x) return weigh(x:t():chunk(3, 2)) end, { { 5, 3 } })
+    gradcheck(function(x) return weigh(x:split({ 2, 1, 2 }, 1)) end, { { 5, 2 } })
+    gradcheck(function(x) return weigh(x:unbind(-1)) end, { { 2, 3 } })
+    gradcheck(function(x) return x:transpose(1, 2):flatten(1, 2):unflatten(1, { 3, 2 }):movedim(3, 1) end,
+      { { 2, 3, 2 } })
+  end)
+  it('views of the input: a write through a piece shows in it', function()
+    local x = nl.zeros(4, 3)
+    x:chunk(2, 1)[2]:fill_(1)
+    assert.are.same({ 0, 0, 1, 1 }, x:sum(2):div(3):totable())
+    assert.is_true(x:movedim(1, 2):is_contiguous() == false)
+  end)
+end)
+
 describe('tensor methods: bad calls', function()
   local a, b = nl.tensor({ 1, 2, 3 }), nl.tensor({ 4, 5, 6 })
   local function err(f) return S.errmsg(f) end
@@ -131,6 +165,16 @@ describe('tensor methods: bad calls', function()
     for _, w in ipairs(want) do
       S.contains(err(w[1]), w[2])
     end
+    S.contains(err(function() return a:split({ 1, 1 }) end), 'split: sizes {1, 1} add up to 2, not to the size 3 of dim 1')
+    S.contains(err(function() return a:split(0) end), 'split: expected a split size of 1 or more')
+    S.contains(err(function() return a:chunk(0) end), 'chunk: expected a number of chunks of 1 or more, got 0')
+    S.contains(err(function() return nl.tensor(1):unbind() end), 'unbind: a 0-dim tensor has no dim')
+    S.contains(err(function() return nl.zeros(2, 3):flatten(2, 1) end), 'flatten: start_dim 2 comes after end_dim 1')
+    S.contains(err(function() return nl.zeros(2, 6):unflatten(2, { 4, -1 }) end), 'unflatten: sizes {4, -1} cannot make dim 2')
+    S.contains(err(function() return nl.zeros(2, 6):unflatten(2, { 4, 2 }) end), 'unflatten: sizes {4, 2} make 8 elements')
+    S.contains(err(function() return nl.zeros(2, 6):movedim({ 1, 1 }, { 1, 2 }) end), 'movedim: source dim 1 repeated')
+    S.contains(err(function() return nl.zeros(2, 6):movedim(3, 1) end), 'movedim: dim 3 out of range')
+    S.contains(err(function() return a:chunk(2, 1, 1) end), 'chunk: takes (chunks, [dim]), got 3 arguments')
     -- operators pass two arguments and are unchanged
     assert.are.same({ 5, 7, 9 }, (a + b):totable())
   end)
