@@ -980,6 +980,52 @@ return function(nl)
     return wrap(lib.nl_where(c, ta.ptr, tb.ptr))
   end
 
+  -- t:masked_fill(mask, value): t where mask is 0, value where it is not
+  -- (nnlua has no bool dtype: a mask is any tensor, nonzero meaning true,
+  -- as nl.where's condition), mask broadcast to t's shape; value a number
+  -- (converted to t's dtype: a fraction truncates into int64, as PyTorch)
+  -- or a 0-dim tensor, which gets the gradient of the filled places. Made
+  -- with nl.where, so autograd follows it.
+  local function masked_fill(op, t, mask, value)
+    local p, mp = T(t, op), T(mask, op)
+    local fits = mp.ndim <= p.ndim
+    for i = 1, fits and mp.ndim or 0 do
+      local m, n = mp.sizes[mp.ndim - i], p.sizes[p.ndim - i]
+      fits = fits and (m == 1 or m == n)
+    end
+    if not fits then
+      raise(('%s: mask of shape %s does not broadcast to the shape %s of the tensor'):format(op, sizes_str(mp),
+                                                                                           sizes_str(p)))
+    end
+    if type(value) == 'number' then
+      if p.dtype == 0 then check_f32(op, value) end
+      if p.dtype == 2 then
+        if not (value >= -2 ^ 63 and value < 2 ^ 63) then
+          raise(('%s: cannot store %s in an int64 tensor'):format(op, tostring(value)))
+        end
+        value = value >= 0 and math.floor(value) or math.ceil(value)
+      end
+      return nl.where(mask, nl.tensor(value, dtype_names[p.dtype]), t)
+    end
+    local vp = T(value, op)
+    if vp.ndim ~= 0 then
+      raise(('%s: value must be a number or a 0-dim tensor, got a tensor of shape %s'):format(op, sizes_str(vp)))
+    end
+    if vp.dtype ~= p.dtype then value = Tensor.to(value, dtype_names[p.dtype]) end
+    return nl.where(mask, value, t)
+  end
+  function Tensor.masked_fill(t, mask, value, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('masked_fill', '(mask, value)', nil, ...) end
+    return masked_fill('masked_fill', t, mask, value)
+  end
+  nl.masked_fill = Tensor.masked_fill
+  function Tensor.masked_fill_(t, mask, value, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('masked_fill_', '(mask, value)', nil, ...) end
+    check(lib.nl_inplace_check(T(t, 'masked_fill_'), 'masked_fill_'))
+    if is_tensor(value) then value = Tensor.item(value) end
+    return Tensor.copy_(t, masked_fill('masked_fill_', t, mask, value))
+  end
+
   -- in place
   local function inplace_binary(name, opname)
     local opid = C_op[opname]

@@ -112,6 +112,17 @@ case('movedim_list', 'movedim', lambda x: x.movedim([0, 1], [-1, 0]), [randn(2, 
      {'src': [1, 2], 'dst': [-1, 1]})
 
 
+# ---- (3) masked_fill ----------------------------------------------------------------
+mk = (torch.rand(3, 4) > 0.5).to(I64)
+case('masked_fill', 'masked_fill', lambda x, m: x.masked_fill(m.bool(), -2.5), [randn(3, 4), ('const', mk)],
+     {'value': -2.5})
+mrow = torch.tensor([1, 0, 0, 1])
+case('masked_fill_broadcast_t', 'masked_fill_t', lambda x, m: x.t().masked_fill(m.bool(), 0.75),
+     [randn(4, 3), ('const', mrow)], {'value': 0.75})
+case('masked_fill_tensor_value', 'masked_fill_tensor', lambda x, m, v: x.masked_fill(m.bool(), v),
+     [randn(3, 4), ('const', mk), randn()])
+
+
 # ---- writing ----------------------------------------------------------------------
 
 def lua_list(ts):

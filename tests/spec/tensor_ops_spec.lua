@@ -1,7 +1,7 @@
 -- Tensor methods beyond the elementwise core against PyTorch golden values
 -- (tests/golden/tensor_ops.lua, made by tests/golden/gen_tensor_ops.py):
 -- add's and sub's alpha, div's rounding_mode, splits (chunk, split,
--- unbind) and dim moves (flatten, unflatten, movedim); values, int64 outputs
+-- unbind), dim moves (flatten, unflatten, movedim), masked_fill; values, int64 outputs
 -- (exactly) and the gradients of sum((out_i * w_i):sum()); then float64
 -- gradchecks and the errors of bad calls.
 local nl = require 'nnlua'
@@ -28,6 +28,9 @@ local ops = {
   flatten_t       = function(x, a) return x[1]:transpose(1, 3):flatten(a.start) end,
   unflatten       = function(x, a) return x[1]:unflatten(a.dim, a.sizes) end,
   movedim         = function(x, a) return x[1]:movedim(a.src, a.dst) end,
+  masked_fill     = function(x, a) return x[1]:masked_fill(x[2], a.value) end,
+  masked_fill_t   = function(x, a) return x[1]:t():masked_fill(x[2], a.value) end,
+  masked_fill_tensor = function(x) return x[1]:masked_fill(x[2], x[3]) end,
 }
 
 local function inputs(c)
@@ -118,6 +121,28 @@ describe('tensor methods: float64 gradchecks of splits and dim moves', function(
     x:chunk(2, 1)[2]:fill_(1)
     assert.are.same({ 0, 0, 1, 1 }, x:sum(2):div(3):totable())
     assert.is_true(x:movedim(1, 2):is_contiguous() == false)
+  end)
+end)
+
+describe('tensor methods: masked_fill', function()
+  it('float64 gradcheck of the tensor and of a 0-dim value', function()
+    nl.manual_seed(3)
+    local m = nl.tensor({ { 1, 0, 0 }, { 0, 1, 1 } }, 'int64')
+    gradcheck(function(x, v) return x:masked_fill(m, v) * x end, { { 2, 3 }, {} })
+  end)
+  it('int64 keeps its dtype (a fraction truncates, as PyTorch); in place; float32 overflow refused', function()
+    local t = nl.tensor({ 1, 2, 3 }, 'int64')
+    local r = t:masked_fill(nl.tensor({ 0, 1, 1 }, 'int64'), -2.7)
+    assert.are.equal('int64', r:dtype())
+    assert.are.same({ 1, -2, -2 }, r:totable())
+    local f = nl.zeros(2, 2)
+    assert.are.equal(f, f:masked_fill_(nl.tensor({ 1, 0 }), 4))
+    assert.are.same({ { 4, 0 }, { 4, 0 } }, f:totable())
+    S.contains(S.errmsg(function() return f:masked_fill(nl.ones(2), 1e300) end), 'masked_fill: 1e+300 cannot be stored in float32')
+    S.contains(S.errmsg(function() return f:masked_fill(nl.ones(3), 1) end),
+      'masked_fill: mask of shape [3] does not broadcast to the shape [2,2] of the tensor')
+    S.contains(S.errmsg(function() return f:masked_fill(nl.ones(2), nl.ones(1)) end),
+      'masked_fill: value must be a number or a 0-dim tensor, got a tensor of shape [1]')
   end)
 end)
 
