@@ -94,6 +94,8 @@ typedef enum {
     NL_OP_BCE_LOSS,
     /* PyTorch's GELU with approximate = 'tanh' (unary) */
     NL_OP_GELU_TANH,
+    /* along a dim by an index tensor (nl_gather, nl_scatter, nl_index_add) */
+    NL_OP_GATHER, NL_OP_SCATTER, NL_OP_SCATTER_ADD, NL_OP_INDEX_ADD,
     NL_OP_COUNT
 } nl_op;
 
@@ -245,6 +247,20 @@ nl_tensor *nl_to_dtype(nl_tensor *t, int dtype);
 nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim);
 nl_tensor *nl_stack(int n, nl_tensor *const *ts, int dim);
 nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, int64_t base);
+/* PyTorch's gather, scatter, scatter_add and index_add, index int64 counted
+ * from base. index has t's number of dims, and no dim but dim larger than
+ * t's (nor than src's, for scatter); any strides.
+ * gather: out (index's shape) [.., i, ..] = t[.., index[.., i, ..], ..] along dim.
+ * scatter: a copy of t with out[.., index[.., i, ..], ..] = src[.., i, ..] for
+ * each place of index (add: += instead of =; with add 0, an index repeated
+ * along dim leaves the last write). index_add: a copy of t with
+ * out.select(dim, index[i]) += alpha * src.select(dim, i), index 1-D, src of
+ * t's shape but index's length along dim. Gradients: t's and src's (scatter:
+ * t's except at the places written; gather's t: g added back at index). */
+nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base);
+nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base);
+nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, nl_tensor *src, double alpha,
+                        int64_t base);
 
 /* ---- elementwise ---------------------------------------------------------- */
 

@@ -47,6 +47,7 @@ static const char *op_names[] = {
     "mse_loss",
     "bce_loss",
     "gelu_tanh",
+    "gather", "scatter", "scatter_add", "index_add",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -1054,3 +1054,253 @@ fail:
     nl_temps_free(&tmps);
     return -1;
 }
+
+/* ---- gather, scatter, scatter_add, index_add ----
+ * One walk over the places of the index, whatever the strides of the
+ * index, the source and the tensor; the index's values are checked in a
+ * first pass, so that an error leaves no half-made result. */
+
+/* the walk: pos runs over idx's shape, last dim fastest, and each of n
+ * stride sets st[k] (in elements) gives an offset off[k] */
+typedef struct {
+    int ndim, n;
+    int64_t sizes[8], pos[8], st[3][8], off[3];
+} idx_walk;
+
+static void walk_init(idx_walk *w, const nl_tensor *idx, int n) {
+    w->ndim = idx->ndim;
+    w->n = n;
+    memcpy(w->sizes, idx->sizes, sizeof w->sizes);
+    memset(w->pos, 0, sizeof w->pos);
+    memset(w->off, 0, sizeof w->off);
+}
+
+static void walk_next(idx_walk *w) {
+    for (int d = w->ndim - 1; d >= 0; d--) {
+        for (int k = 0; k < w->n; k++) w->off[k] += w->st[k][d];
+        if (++w->pos[d] < w->sizes[d]) return;
+        for (int k = 0; k < w->n; k++) w->off[k] -= w->st[k][d] * w->sizes[d];
+        w->pos[d] = 0;
+    }
+}
+
+/* checks of shapes and index values shared by gather and scatter: idx
+ * int64 of t's dims, no larger than t (but along d) nor than src; every
+ * value in t's range along d */
+static bool index_ok(const char *op, const nl_tensor *t, int d, const nl_tensor *idx, const nl_tensor *src,
+                     int64_t base) {
+    if (idx->dtype != NL_INT64) {
+        nl_set_error("%s: index must be an int64 tensor, got %s %s", op, nl_dtype_name(idx->dtype),
+                     nl_shape_str(idx));
+        return false;
+    }
+    if (idx->ndim != t->ndim) {
+        nl_set_error("%s: index of shape %s must have as many dims as the tensor of shape %s", op,
+                     nl_shape_str(idx), nl_shape_str(t));
+        return false;
+    }
+    for (int q = 0; q < t->ndim; q++) {
+        if ((q != d && idx->sizes[q] > t->sizes[q]) || (src && idx->sizes[q] > src->sizes[q])) {
+            nl_set_error("%s: index of shape %s is larger than the %s of shape %s in dim %d", op, nl_shape_str(idx),
+                         src && idx->sizes[q] > src->sizes[q] ? "source" : "tensor",
+                         nl_shape_str(src && idx->sizes[q] > src->sizes[q] ? src : t), (int)(q + base));
+            return false;
+        }
+    }
+    idx_walk w;
+    walk_init(&w, idx, 1);
+    memcpy(w.st[0], idx->strides, sizeof w.st[0]);
+    const int64_t *iv = idx->data;
+    for (int64_t i = 0; i < idx->numel; i++, walk_next(&w)) {
+        int64_t k = iv[w.off[0]] - base;
+        if (k < 0 || k >= t->sizes[d]) {
+            nl_set_error("%s: index %lld out of range for dim %d of shape %s", op, (long long)iv[w.off[0]],
+                         (int)(d + base), nl_shape_str(t));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* out (idx's shape, contiguous) = t gathered along d; no checks */
+static void gather_raw(nl_tensor *out, const nl_tensor *t, int d, const nl_tensor *idx, int64_t base) {
+    idx_walk w;
+    walk_init(&w, idx, 2);
+    memcpy(w.st[0], idx->strides, sizeof w.st[0]);
+    memcpy(w.st[1], t->strides, sizeof w.st[1]);
+    w.st[1][d] = 0;                     /* the index gives dim d's place */
+    int64_t es = nl_dtype_size(t->dtype);
+    const int64_t *iv = idx->data;
+    const char *src = t->data;
+    char *o = out->data;
+    for (int64_t i = 0; i < idx->numel; i++, walk_next(&w)) {
+        int64_t k = iv[w.off[0]] - base;
+        memcpy(o + i * es, src + (w.off[1] + k * t->strides[d]) * es, (size_t)es);
+    }
+}
+
+/* out (any strides, not repeating memory) along d at idx = src (add: +=
+ * src, or g * 0 = 0 written when src is NULL); no checks */
+static void scatter_raw(nl_tensor *out, int d, const nl_tensor *idx, const nl_tensor *src, int add, int64_t base) {
+    idx_walk w;
+    walk_init(&w, idx, 3);
+    memcpy(w.st[0], idx->strides, sizeof w.st[0]);
+    memcpy(w.st[1], out->strides, sizeof w.st[1]);
+    w.st[1][d] = 0;
+    if (src) memcpy(w.st[2], src->strides, sizeof w.st[2]);
+    else memset(w.st[2], 0, sizeof w.st[2]);
+    int64_t es = nl_dtype_size(out->dtype);
+    const int64_t *iv = idx->data;
+    char *o = out->data;
+    const char *s = src ? src->data : NULL;
+    for (int64_t i = 0; i < idx->numel; i++, walk_next(&w)) {
+        char *dst = o + (w.off[1] + (iv[w.off[0]] - base) * out->strides[d]) * es;
+        if (!s) { memset(dst, 0, (size_t)es); continue; }
+        const char *from = s + w.off[2] * es;
+        if (!add) memcpy(dst, from, (size_t)es);
+        else if (out->dtype == NL_FLOAT32) *(float *)dst += *(const float *)from;
+        else if (out->dtype == NL_FLOAT64) *(double *)dst += *(const double *)from;
+        else *(int64_t *)dst += *(const int64_t *)from;
+    }
+}
+
+nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base) {
+    NL_CHECK_TENSOR("gather", t);
+    NL_CHECK_TENSOR("gather", index);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0 && t->ndim > 0, "gather: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    if (!index_ok("gather", t, d, index, NULL, base)) return NULL;
+    nl_tensor *r = nl_tensor_alloc("gather", index->ndim, index->sizes, t->dtype);
+    if (!r) return NULL;
+    gather_raw(r, t, d, index, base);
+    nl_node *node = nl_record(NL_OP_GATHER, r, 1, &t);
+    if (node) {
+        node->a[0] = d;
+        node->a[1] = base;
+        nl_node_save(node, index);
+    }
+    return r;
+}
+
+nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base) {
+    const char *op = add ? "scatter_add" : "scatter";
+    NL_CHECK_TENSOR(op, t);
+    NL_CHECK_TENSOR(op, index);
+    NL_CHECK_TENSOR(op, src);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0 && t->ndim > 0, "%s: dim %d out of range for shape %s", op, dim, nl_shape_str(t));
+    NL_CHECK(src->dtype == t->dtype, "%s: the source's dtype %s differs from the tensor's %s", op,
+             nl_dtype_name(src->dtype), nl_dtype_name(t->dtype));
+    NL_CHECK(src->ndim == t->ndim, "%s: source of shape %s must have as many dims as the tensor of shape %s", op,
+             nl_shape_str(src), nl_shape_str(t));
+    if (!index_ok(op, t, d, index, src, base)) return NULL;
+    nl_tensor *r = copy_as(t, t->dtype, op);
+    if (!r) return NULL;
+    scatter_raw(r, d, index, src, add, base);
+    nl_node *node = nl_record(add ? NL_OP_SCATTER_ADD : NL_OP_SCATTER, r, 2, (nl_tensor *[]){ t, src });
+    if (node) {
+        node->a[0] = d;
+        node->a[1] = base;
+        nl_node_save(node, index);
+    }
+    return r;
+}
+
+nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, double alpha, int64_t base) {
+    NL_CHECK_TENSOR("index_add", t);
+    NL_CHECK_TENSOR("index_add", index);
+    NL_CHECK_TENSOR("index_add", src);
+    NL_CHECK(index->dtype == NL_INT64 && index->ndim <= 1, "index_add: index must be a 1-D int64 tensor, got %s %s",
+             nl_dtype_name(index->dtype), nl_shape_str(index));
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0 && t->ndim > 0, "index_add: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    NL_CHECK(src->dtype == t->dtype, "index_add: the source's dtype %s differs from the tensor's %s",
+             nl_dtype_name(src->dtype), nl_dtype_name(t->dtype));
+    bool shape_ok = src->ndim == t->ndim;
+    for (int q = 0; shape_ok && q < t->ndim; q++)
+        shape_ok = src->sizes[q] == (q == d ? index->numel : t->sizes[q]);
+    NL_CHECK(shape_ok, "index_add: source of shape %s must be the tensor's shape %s but %lld (the index's length) "
+             "in dim %d", nl_shape_str(src), nl_shape_str(t), (long long)index->numel, (int)(d + base));
+    for (int64_t i = 0; i < index->numel; i++) {
+        int64_t k = nl_get_index(index, i, base);
+        NL_CHECK(k >= 0 && k < t->sizes[d], "index_add: index %lld out of range for dim %d of shape %s",
+                 (long long)(k + base), (int)(d + base), nl_shape_str(t));
+    }
+    nl_tensor *r = copy_as(t, t->dtype, "index_add");
+    if (!r) return NULL;
+    int prev = nl_set_grad_enabled(0);  /* the adds into our own fresh copy are no ops of the graph */
+    for (int64_t i = 0; i < index->numel; i++) {
+        nl_tensor *dst = nl_select(r, d, nl_get_index(index, i, base)), *from = nl_select(src, d, i);
+        int rc = dst && from ? nl_add_scaled_(dst, from, alpha) : -1;
+        nl_release(dst);
+        nl_release(from);
+        if (rc != 0) {
+            nl_set_grad_enabled(prev);
+            nl_release(r);
+            return NULL;
+        }
+    }
+    nl_set_grad_enabled(prev);
+    nl_node *node = nl_record(NL_OP_INDEX_ADD, r, 2, (nl_tensor *[]){ t, src });
+    if (node) {
+        node->a[0] = d;
+        node->a[1] = base;
+        node->s[0] = alpha;
+        nl_node_save(node, index);
+    }
+    return r;
+}
+
+/* gather: g added back at the index into zeros of t's shape (scatter_add);
+ * scatter: g but zero where it wrote, and for src, g gathered at the index
+ * (zeros past the index's shape, for a larger source); scatter_add: g, and
+ * src's as scatter's; index_add: g, and alpha times g's slices at the index */
+static int nl_gather_scatter_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    NL_TEMPS(tmps);
+    int d = (int)n->a[0];
+    int64_t base = n->a[1];
+    nl_tensor *idx = n->saved, *x = n->in[0];
+    if (n->op == NL_OP_GATHER) {
+        if (nl_node_wants(n, 0)) {
+            nl_tensor *gx = TMP(nl_full(x->ndim, x->sizes, 0.0, g->dtype));
+            scatter_raw(gx, d, idx, g, 1, base);
+            gin[0] = nl_keep_ref(gx);
+        }
+        nl_temps_free(&tmps);
+        return 0;
+    }
+    if (nl_node_wants(n, 0)) {
+        if (n->op == NL_OP_SCATTER) {
+            nl_tensor *gx = TMP(nl_clone(g));
+            scatter_raw(gx, d, idx, NULL, 0, base);
+            gin[0] = nl_keep_ref(gx);
+        } else {
+            gin[0] = nl_keep_ref(g);
+        }
+    }
+    if (nl_node_wants(n, 1)) {
+        nl_tensor *s = n->in[1], *gs;
+        if (n->op == NL_OP_INDEX_ADD) {
+            gs = TMP(nl_index_select(g, d, idx, base));
+            if (n->s[0] != 1.0) gs = TMP(nl_binary_scalar(NL_OP_MUL, gs, n->s[0], 0));
+        } else {
+            gs = TMP(nl_full(s->ndim, s->sizes, 0.0, g->dtype));
+            nl_tensor *part = gs;
+            for (int q = 0; q < s->ndim; q++)
+                if (idx->sizes[q] != s->sizes[q]) part = TMP(nl_narrow(part, q, 0, idx->sizes[q]));
+            nl_tensor *gath = TMP(nl_tensor_alloc("scatter", idx->ndim, idx->sizes, g->dtype));
+            gather_raw(gath, g, d, idx, base);
+            nl_copy_raw(part, gath);
+        }
+        gin[1] = nl_keep_ref(gs);
+    }
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+/* (one kernel for four ops: NL_REGISTER_BACKWARD names its constructor after the kernel) */
+__attribute__((constructor)) static void register_gather_scatter(void) {
+    for (int op = NL_OP_GATHER; op <= NL_OP_INDEX_ADD; op++) nl_register_backward(op, nl_gather_scatter_backward);
+}

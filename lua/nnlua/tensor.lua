@@ -1449,6 +1449,86 @@ return function(nl)
     end
     return wrap(lib.nl_index_select(p, c, T(idx, 'index_select'), 1))
   end
+  -- ---- gather, scatter, scatter_add, index_add: C kernels with C backward ----
+  -- Index tensors are int64 holding 1-based indices, as index_select's; a
+  -- Lua table is read as one (nested for gather's and scatter's).
+  -- (the handle, not its C tensor: a table's tensor must stay reachable
+  -- until the C call, through which a collection may run)
+  local function index_arg(idx)
+    if type(idx) == 'table' and not is_tensor(idx) then return nl.tensor(idx, 'int64') end
+    return idx
+  end
+
+  -- t:gather(dim, index): out[..i..] = t[..index[..i..]..] along dim, of the
+  -- index's shape; the gradient goes back to t at the index (added where
+  -- an index repeats)
+  function Tensor.gather(t, d, idx, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('gather', '(dim, index)', nil, ...) end
+    local p = T(t, 'gather')
+    if p.ndim == 0 then raise('gather: a 0-dim tensor has no dim to gather along') end
+    local c = cdim(d, 'gather', p)
+    idx = index_arg(idx)
+    return wrap(lib.nl_gather(p, c, T(idx, 'gather'), 1))
+  end
+  nl.gather = Tensor.gather
+
+  -- the source of scatter: a tensor of t's dtype, or a number filling the
+  -- index's shape
+  local function scatter_src(op, p, ip, src)
+    if type(src) == 'number' then
+      if p.dtype == 0 then check_f32(op, src) end
+      for i = 0, ip.ndim - 1 do sizes_buf[i] = ip.sizes[i] end
+      return wrap(lib.nl_full(ip.ndim, sizes_buf, src, p.dtype), nil, true)
+    end
+    if not is_tensor(src) then argerror(op, 'a tensor or a number as source', src) end
+    return src
+  end
+  -- t:scatter(dim, index, src): a copy of t with src's values written at
+  -- index along dim (src a tensor, or a number); scatter_add adds them.
+  -- An index repeated along dim in scatter keeps one of the writes, as
+  -- PyTorch (which leaves it unspecified; here the last).
+  for _, name in ipairs({ 'scatter', 'scatter_add' }) do
+    local add = name == 'scatter_add' and 1 or 0
+    local takes = add == 1 and '(dim, index, src)' or '(dim, index, src or value)'
+    local function f(t, d, idx, src, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, takes, nil, ...) end
+      local p = T(t, name)
+      if p.ndim == 0 then raise(name .. ': a 0-dim tensor has no dim to scatter along') end
+      local c = cdim(d, name, p)
+      idx = index_arg(idx)
+      if add == 1 and not is_tensor(src) then argerror(name, 'a tensor as source', src) end
+      local s = scatter_src(name, p, T(idx, name), src)
+      return wrap(lib.nl_scatter(p, c, T(idx, name), T(s, name), add, 1))
+    end
+    Tensor[name] = f
+    nl[name] = Tensor[name]
+    Tensor[name .. '_'] = function(t, ...)
+      check(lib.nl_inplace_check(T(t, name .. '_'), name .. '_'))
+      return Tensor.copy_(t, f(t, ...))
+    end
+  end
+
+  -- t:index_add(dim, index, src, [alpha]): a copy of t with alpha * src's
+  -- slice i added into slice index[i] along dim (index 1-D; repeats add up)
+  local function index_add(op, t, d, idx, src, alpha)
+    local p = T(t, op)
+    if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to add along') end
+    local c = cdim(d, op, p)
+    idx = index_arg(idx)
+    if alpha ~= nil and type(alpha) ~= 'number' then argerror(op, 'a number as alpha', alpha) end
+    return wrap(lib.nl_index_add(p, c, T(idx, op), T(src, op), alpha or 1, 1))
+  end
+  function Tensor.index_add(t, d, idx, src, alpha, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('index_add', '(dim, index, source, [alpha])', nil, ...) end
+    return index_add('index_add', t, d, idx, src, alpha)
+  end
+  nl.index_add = Tensor.index_add
+  function Tensor.index_add_(t, d, idx, src, alpha, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('index_add_', '(dim, index, source, [alpha])', nil, ...) end
+    check(lib.nl_inplace_check(T(t, 'index_add_'), 'index_add_'))
+    return Tensor.copy_(t, index_add('index_add_', t, d, idx, src, alpha))
+  end
+
   function Tensor.to(t, dtype)
     local p = T(t, 'to')
     -- to() converts to nothing (it gave float32, dtype_id's default)

@@ -123,6 +123,29 @@ case('masked_fill_tensor_value', 'masked_fill_tensor', lambda x, m, v: x.masked_
      [randn(3, 4), ('const', mk), randn()])
 
 
+# ---- (4) gather, scatter, scatter_add, index_add -----------------------------------
+gi = [[1, 3], [2, 2], [4, 1]]            # repeated index in a row: gather's gradient adds up
+case('gather', 'gather', lambda x, i: x.gather(1, i), [randn(3, 4), idx(gi)], {'dim': 2})
+case('gather_dim1', 'gather', lambda x, i: x.gather(0, i), [randn(3, 2), idx([[3, 1], [3, 3]])], {'dim': 1})
+case('gather_noncontig', 'gather_t', lambda x, i: x.t().gather(-1, i), [randn(4, 3), idx(gi)], {'dim': -1})
+case('gather_int64', 'gather', lambda x, i: x.gather(1, i), [('const', torch.arange(12).view(3, 4)), idx(gi)],
+     {'dim': 2}, int_values=True)
+si = [[4, 1], [2, 3], [1, 2]]            # distinct along dim 2: scatter's result is defined
+case('scatter', 'scatter', lambda x, i, s: x.scatter(1, i, s), [randn(3, 4), idx(si), randn(3, 2)], {'dim': 2})
+case('scatter_noncontig', 'scatter_t', lambda x, i, s: x.t().scatter(1, i, s.t()),
+     [randn(4, 3), idx(si), randn(2, 3)], {'dim': 2})
+case('scatter_value', 'scatter_value', lambda x, i: x.scatter(0, i, -1.25), [randn(3, 2), idx([[2, 3], [3, 1]])],
+     {'dim': 1, 'value': -1.25})
+case('scatter_add', 'scatter_add', lambda x, i, s: x.scatter_add(1, i, s), [randn(3, 4), idx(gi), randn(3, 2)],
+     {'dim': 2})
+case('scatter_add_dim1_t', 'scatter_add_t', lambda x, i, s: x.scatter_add(0, i, s.t()),
+     [randn(3, 2), idx([[1, 3], [1, 1], [2, 1]]), randn(2, 3)], {'dim': 1})
+case('index_add', 'index_add', lambda x, i, s: x.index_add(0, i, s, alpha=1.5),
+     [randn(4, 3), idx([4, 1, 4]), randn(3, 3)], {'dim': 1, 'alpha': 1.5})
+case('index_add_dim2_t', 'index_add_t', lambda x, i, s: x.t().index_add(1, i, s),
+     [randn(3, 2), idx([2, 2, 1, 3]), randn(2, 4)], {'dim': 2})
+
+
 # ---- writing ----------------------------------------------------------------------
 
 def lua_list(ts):

@@ -1,7 +1,8 @@
 -- Tensor methods beyond the elementwise core against PyTorch golden values
 -- (tests/golden/tensor_ops.lua, made by tests/golden/gen_tensor_ops.py):
 -- add's and sub's alpha, div's rounding_mode, splits (chunk, split,
--- unbind), dim moves (flatten, unflatten, movedim), masked_fill; values, int64 outputs
+-- unbind), dim moves (flatten, unflatten, movedim), masked_fill, gather,
+-- scatter, scatter_add, index_add; values, int64 outputs
 -- (exactly) and the gradients of sum((out_i * w_i):sum()); then float64
 -- gradchecks and the errors of bad calls.
 local nl = require 'nnlua'
@@ -31,6 +32,15 @@ local ops = {
   masked_fill     = function(x, a) return x[1]:masked_fill(x[2], a.value) end,
   masked_fill_t   = function(x, a) return x[1]:t():masked_fill(x[2], a.value) end,
   masked_fill_tensor = function(x) return x[1]:masked_fill(x[2], x[3]) end,
+  gather          = function(x, a) return x[1]:gather(a.dim, x[2]) end,
+  gather_t        = function(x, a) return x[1]:t():gather(a.dim, x[2]) end,
+  scatter         = function(x, a) return x[1]:scatter(a.dim, x[2], x[3]) end,
+  scatter_t       = function(x, a) return x[1]:t():scatter(a.dim, x[2], x[3]:t()) end,
+  scatter_value   = function(x, a) return x[1]:scatter(a.dim, x[2], a.value) end,
+  scatter_add     = function(x, a) return x[1]:scatter_add(a.dim, x[2], x[3]) end,
+  scatter_add_t   = function(x, a) return x[1]:scatter_add(a.dim, x[2], x[3]:t()) end,
+  index_add       = function(x, a) return x[1]:index_add(a.dim, x[2], x[3], a.alpha) end,
+  index_add_t     = function(x, a) return x[1]:t():index_add(a.dim, x[2], x[3]) end,
 }
 
 local function inputs(c)
@@ -143,6 +153,54 @@ describe('tensor methods: masked_fill', function()
       'masked_fill: mask of shape [3] does not broadcast to the shape [2,2] of the tensor')
     S.contains(S.errmsg(function() return f:masked_fill(nl.ones(2), nl.ones(1)) end),
       'masked_fill: value must be a number or a 0-dim tensor, got a tensor of shape [1]')
+  end)
+end)
+
+describe('tensor methods: gather, scatter, scatter_add, index_add', function()
+  before_each(function() nl.manual_seed(5) end)
+  local i = nl.tensor({ { 2, 1 }, { 3, 3 }, { 1, 2 } }, 'int64')
+  it('float64 gradchecks, a repeated index and a source larger than the index among them', function()
+    gradcheck(function(x) return x:gather(2, i) * x:gather(2, i) end, { { 3, 4 } })
+    gradcheck(function(x) return x:t():gather(1, nl.tensor({ { 1, 3, 2 } }, 'int64')) end, { { 3, 3 } })
+    gradcheck(function(x, s) return x:scatter(2, nl.tensor({ { 2, 1 }, { 3, 4 }, { 1, 2 } }, 'int64'), s) end,
+      { { 3, 4 }, { 3, 3 } })
+    gradcheck(function(x, s) return x:scatter_add(2, i, s) * x end, { { 3, 4 }, { 4, 2 } })
+    gradcheck(function(x, s) return x:index_add(2, nl.tensor({ 3, 1, 3 }, 'int64'), s, -0.5) end, { { 2, 4 }, { 2, 3 } })
+  end)
+  it('in place, int64, tables as indices', function()
+    local x = nl.zeros(2, 3)
+    assert.are.equal(x, x:scatter_(2, { { 3 }, { 1 } }, 7))
+    assert.are.same({ { 0, 0, 7 }, { 7, 0, 0 } }, x:totable())
+    x:scatter_add_(1, { { 2, 2, 1 } }, nl.ones(1, 3))
+    assert.are.same({ { 0, 0, 8 }, { 8, 1, 0 } }, x:totable())
+    x:index_add_(2, nl.tensor({ 1 }, 'int64'), nl.ones(2, 1), 3)
+    assert.are.same({ { 3, 0, 8 }, { 11, 1, 0 } }, x:totable())
+    local n = nl.tensor({ { 2 ^ 53, 5 } }, 'int64') + nl.tensor({ { 1, 0 } }, 'int64')
+    -- int64 values move exactly (2^53 + 1 has no double)
+    local g = n:gather(2, { { 2, 1 } })
+    assert.is_true(g:sub(nl.tensor({ { 5, 2 ^ 53 } }, 'int64')):eq(nl.tensor({ { 0, 1 } }, 'int64')):sum():item() == 2)
+    assert.are.same({ { 9, 5 } }, n:scatter_add(2, { { 1 } }, nl.tensor({ { -(2 ^ 53) + 8 } }, 'int64')):totable())
+  end)
+  it('bad indices and shapes are errors naming the op and the shapes', function()
+    local x = nl.zeros(3, 4)
+    S.contains(S.errmsg(function() return x:gather(2, { { 5 } }) end), 'gather: index 5 out of range for dim 2 of shape [3,4]')
+    S.contains(S.errmsg(function() return x:gather(2, { { 0 } }) end), 'gather: index 0 out of range for dim 2 of shape [3,4]')
+    S.contains(S.errmsg(function() return x:gather(2, { 1 }) end),
+      'gather: index of shape [1] must have as many dims as the tensor of shape [3,4]')
+    S.contains(S.errmsg(function() return x:gather(2, nl.ones(1, 1)) end), 'gather: index must be an int64 tensor, got float32 [1,1]')
+    S.contains(S.errmsg(function() return x:gather(1, nl.ones(1, 5, 'int64')) end),
+      'gather: index of shape [1,5] is larger than the tensor of shape [3,4] in dim 2')
+    S.contains(S.errmsg(function() return x:scatter(1, nl.ones(2, 2, 'int64'), nl.ones(1, 2)) end),
+      'scatter: index of shape [2,2] is larger than the source of shape [1,2] in dim 1')
+    S.contains(S.errmsg(function() return x:scatter_add(1, nl.ones(1, 1, 'int64'), nl.ones(1, 1, 'float64')) end),
+      "scatter_add: the source's dtype float64 differs from the tensor's float32")
+    S.contains(S.errmsg(function() return x:scatter_add(1, nl.ones(1, 1, 'int64'), 2) end), 'scatter_add: expected a tensor as source')
+    S.contains(S.errmsg(function() return x:index_add(1, nl.tensor({ 4 }, 'int64'), nl.ones(1, 4)) end),
+      'index_add: index 4 out of range for dim 1 of shape [3,4]')
+    S.contains(S.errmsg(function() return x:index_add(1, nl.tensor({ 1 }, 'int64'), nl.ones(2, 4)) end),
+      "index_add: source of shape [2,4] must be the tensor's shape [3,4] but 1 (the index's length) in dim 1")
+    S.contains(S.errmsg(function() return x:gather(3, { { 1 } }) end), 'gather: dim 3 out of range')
+    S.contains(S.errmsg(function() return x:gather(1, { { 1 } }, 1) end), 'gather: takes (dim, index), got 3 arguments')
   end)
 end)
 
