@@ -261,6 +261,11 @@ nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base);
 nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base);
 nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, nl_tensor *src, double alpha,
                         int64_t base);
+/* The int64 indices (from base) that sort t along dim, ascending or
+ * descending, stable (equal values keep their order, PyTorch's
+ * stable=True); NaN counts as larger than every number, as PyTorch's.
+ * No gradient: the sorted values are t gathered at them. */
+nl_tensor *nl_argsort(nl_tensor *t, int dim, int descending, int64_t base);
 
 /* ---- elementwise ---------------------------------------------------------- */
 

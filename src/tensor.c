@@ -1304,3 +1304,63 @@ fail:
 __attribute__((constructor)) static void register_gather_scatter(void) {
     for (int op = NL_OP_GATHER; op <= NL_OP_INDEX_ADD; op++) nl_register_backward(op, nl_gather_scatter_backward);
 }
+
+/* ---- argsort ---- */
+
+typedef struct { double v; int64_t iv, i; } sort_key;
+
+/* a before b: by value (NaN last ascending, first descending, as
+ * PyTorch), then by position, which makes qsort's order stable */
+#define SORT_CMP(NAME, FIELD, SIGN, NAN_OF)                                          \
+    static int NAME(const void *pa, const void *pb) {                                \
+        const sort_key *a = pa, *b = pb;                                             \
+        int na = NAN_OF(a), nb = NAN_OF(b);                                          \
+        int c = na != nb ? (na ? 1 : -1) * (SIGN)                                    \
+                         : (a->FIELD < b->FIELD ? -1 : a->FIELD > b->FIELD ? 1 : 0) * (SIGN); \
+        return c ? c : (a->i > b->i) - (a->i < b->i);                                \
+    }
+#define KEY_NAN(k) ((k)->v != (k)->v)
+#define KEY_NONAN(k) 0
+SORT_CMP(cmp_f_up, v, 1, KEY_NAN)
+SORT_CMP(cmp_f_down, v, -1, KEY_NAN)
+SORT_CMP(cmp_i_up, iv, 1, KEY_NONAN)
+SORT_CMP(cmp_i_down, iv, -1, KEY_NONAN)
+
+nl_tensor *nl_argsort(nl_tensor *t, int dim, int descending, int64_t base) {
+    NL_CHECK_TENSOR("sort", t);
+    int d = t->ndim == 0 ? (dim == 0 || dim == -1 ? 0 : -1) : nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0, "sort: dim %d out of range for shape %s", dim, nl_shape_str(t));
+    nl_tensor *r = nl_tensor_alloc("sort", t->ndim, t->sizes, NL_INT64);
+    if (!r || t->numel == 0) return r;
+    int64_t n = t->ndim ? t->sizes[d] : 1, st = t->ndim ? t->strides[d] : 0;
+    int64_t rst = t->ndim ? r->strides[d] : 0, slices = t->numel / n;
+    int64_t nbytes = (int64_t)sizeof(sort_key) * n;
+    sort_key *keys = nl_alloc_scratch(&nbytes);
+    if (!keys) { nl_release(r); NL_CHECK(0, "sort: out of memory for %lld keys", (long long)n); }
+    int (*cmp)(const void *, const void *) = t->dtype == NL_INT64 ? (descending ? cmp_i_down : cmp_i_up)
+                                                                  : (descending ? cmp_f_down : cmp_f_up);
+    int64_t es = nl_dtype_size(t->dtype);
+    int64_t pos[8] = { 0 };
+    for (int64_t s = 0; s < slices; s++) {
+        /* the slice's first element in t and in r: pos over the other dims */
+        int64_t off = 0, roff = 0;
+        for (int q = 0; q < t->ndim; q++) { off += pos[q] * t->strides[q]; roff += pos[q] * r->strides[q]; }
+        const char *src = (const char *)t->data + off * es;
+        for (int64_t i = 0; i < n; i++) {
+            const char *e = src + i * st * es;
+            keys[i].i = i;
+            if (t->dtype == NL_INT64) keys[i].iv = *(const int64_t *)e;
+            else keys[i].v = t->dtype == NL_FLOAT32 ? *(const float *)e : *(const double *)e;
+        }
+        qsort(keys, (size_t)n, sizeof *keys, cmp);
+        int64_t *o = (int64_t *)r->data + roff;
+        for (int64_t i = 0; i < n; i++) o[i * rst] = keys[i].i + base;
+        for (int q = t->ndim - 1; q >= 0; q--) {         /* the next slice, skipping dim d */
+            if (q == d) continue;
+            if (++pos[q] < t->sizes[q]) break;
+            pos[q] = 0;
+        }
+    }
+    nl_free(keys, nbytes);
+    return r;
+}

@@ -1529,6 +1529,57 @@ return function(nl)
     return Tensor.copy_(t, index_add('index_add_', t, d, idx, src, alpha))
   end
 
+  -- t:sort([dim], [descending]) or t:sort({dim, descending, stable}):
+  -- the values and their 1-based int64 indices along dim (-1 by default),
+  -- stable always (equal values keep their order, PyTorch's stable=True),
+  -- NaN after every number (first when descending). The values are t
+  -- gathered at the indices, so the gradient goes back to the places
+  -- they came from.
+  local SORT_KNOWN = { dim = 1, descending = 'flag', stable = 'flag' }
+  function Tensor.sort(t, d, descending, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('sort', '([dim], [descending])', nil, ...) end
+    if type(d) == 'table' then
+      if descending ~= nil then raise('sort: give the options table alone') end
+      nl._check_opts('sort', d, SORT_KNOWN)
+      d, descending = d.dim, d.descending
+    end
+    if descending ~= nil and type(descending) ~= 'boolean' then argerror('sort', 'descending as a boolean', descending) end
+    local p = T(t, 'sort')
+    local c = cdim(d == nil and -1 or d, 'sort', p)
+    local idx = wrap(lib.nl_argsort(p, c, descending and 1 or 0, 1))
+    if p.ndim == 0 then return Tensor.clone(t), idx end
+    return wrap(lib.nl_gather(p, c, idx.ptr, 1)), idx
+  end
+  nl.sort = Tensor.sort
+  function Tensor.argsort(t, d, descending, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('argsort', '([dim], [descending])', nil, ...) end
+    local _, i = Tensor.sort(t, d, descending)
+    return i
+  end
+  nl.argsort = Tensor.argsort
+
+  -- t:topk(k, [dim], [largest], [sorted]): the k largest (largest false:
+  -- smallest) values along dim (-1 by default) and their 1-based indices,
+  -- in sorted order always (sorted = false allows any order in PyTorch;
+  -- this one is one of them); of equal values the first ones
+  function Tensor.topk(t, k, d, largest, sorted, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('topk', '(k, [dim], [largest], [sorted])', nil, ...) end
+    local p = T(t, 'topk')
+    if largest ~= nil and type(largest) ~= 'boolean' then argerror('topk', 'largest as a boolean', largest) end
+    if sorted ~= nil and type(sorted) ~= 'boolean' then argerror('topk', 'sorted as a boolean', sorted) end
+    local c = cdim(d == nil and -1 or d, 'topk', p)
+    local n = p.ndim == 0 and 1 or tonumber(p.sizes[c < 0 and c + p.ndim or c])
+    if type(k) ~= 'number' or k ~= math.floor(k) or k < (p.ndim == 0 and 1 or 0) or k > n then
+      raise(('topk: k must be a whole number from 0 to %d (the size of dim %s of shape %s), got %s'):format(
+        n, tostring(d == nil and -1 or d), sizes_str(p), nl._describe_arg(k)))
+    end
+    local idx = wrap(lib.nl_argsort(p, c, largest == false and 0 or 1, 1))
+    if p.ndim == 0 then return Tensor.clone(t), idx end
+    idx = wrap(lib.nl_narrow(idx.ptr, c, 0, k))
+    return wrap(lib.nl_gather(p, c, idx.ptr, 1)), idx
+  end
+  nl.topk = Tensor.topk
+
   function Tensor.to(t, dtype)
     local p = T(t, 'to')
     -- to() converts to nothing (it gave float32, dtype_id's default)

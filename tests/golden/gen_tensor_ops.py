@@ -31,7 +31,10 @@ def idx(data):
 def case(name, op, fn, inputs, args=None, int_values=False):
     """inputs: float tensors (requiring grad), or idx(...) / ('const', t) for
     ones that take none; fn(*inputs) -> a tensor, or a tuple or list of them;
-    its int64 outputs are indices (written 1-based) unless int_values."""
+    its int64 outputs are indices (written 1-based) unless int_values (a
+    bool, or one for each output)."""
+    if not isinstance(int_values, list):
+        int_values = [int_values] * 8
     leaves, given = [], []
     for x in inputs:
         if isinstance(x, tuple) and x[0] == 'index':
@@ -65,7 +68,7 @@ def case(name, op, fn, inputs, args=None, int_values=False):
         'inputs': [g.detach() for g in given],
         'args': args or {},
         'w': ws,
-        'outs': [r.detach() if r.is_floating_point() or int_values else r + 1 for r in res],
+        'outs': [r.detach() if r.is_floating_point() or int_values[j] else r + 1 for j, r in enumerate(res)],
         'grads': grads,
     })
 
@@ -144,6 +147,31 @@ case('index_add', 'index_add', lambda x, i, s: x.index_add(0, i, s, alpha=1.5),
      [randn(4, 3), idx([4, 1, 4]), randn(3, 3)], {'dim': 1, 'alpha': 1.5})
 case('index_add_dim2_t', 'index_add_t', lambda x, i, s: x.t().index_add(1, i, s),
      [randn(3, 2), idx([2, 2, 1, 3]), randn(2, 4)], {'dim': 2})
+
+
+# ---- (5) sort and topk (ties: stable order, PyTorch's stable=True) -----------------
+def topk_stable(x, k, dim, largest):
+    """topk as the first k of a stable sort (torch.topk's order of ties is
+    not specified); its values checked against torch.topk's"""
+    v, i = torch.sort(x, dim=dim, descending=largest, stable=True)
+    v, i = v.narrow(dim, 0, k), i.narrow(dim, 0, k)
+    assert torch.equal(v, torch.topk(x, k, dim, largest=largest).values)
+    return v, i
+
+
+tied = torch.tensor([[0.5, -1.0, 0.5, 2.0, -1.0], [3.0, 3.0, 1.0, 3.0, 0.0], [1.0, 2.0, 0.0, 2.0, 2.0]])
+case('sort', 'sort', lambda x: torch.sort(x, dim=1, stable=True), [randn(3, 5)], {'dim': 2, 'descending': False})
+case('sort_ties', 'sort', lambda x: torch.sort(x, dim=1, stable=True), [tied], {'dim': 2, 'descending': False})
+case('sort_ties_desc', 'sort', lambda x: torch.sort(x, dim=-1, descending=True, stable=True), [tied],
+     {'dim': -1, 'descending': True})
+case('sort_dim1_noncontig', 'sort_t', lambda x: torch.sort(x.t(), dim=0, descending=True, stable=True), [tied],
+     {'dim': 1, 'descending': True})
+case('sort_int64', 'sort', lambda x: torch.sort(x, dim=0, stable=True), [('const', torch.tensor([3, -1, 3, 0, -1]))],
+     {'dim': 1, 'descending': False}, int_values=[True, False])
+case('topk', 'topk', lambda x: topk_stable(x, 2, 1, True), [randn(3, 5)], {'k': 2, 'dim': 2, 'largest': True})
+case('topk_ties', 'topk', lambda x: topk_stable(x, 3, 1, True), [tied], {'k': 3, 'dim': 2, 'largest': True})
+case('topk_smallest_t', 'topk_t', lambda x: topk_stable(x.t(), 2, 0, False), [tied],
+     {'k': 2, 'dim': 1, 'largest': False})
 
 
 # ---- writing ----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 -- (tests/golden/tensor_ops.lua, made by tests/golden/gen_tensor_ops.py):
 -- add's and sub's alpha, div's rounding_mode, splits (chunk, split,
 -- unbind), dim moves (flatten, unflatten, movedim), masked_fill, gather,
--- scatter, scatter_add, index_add; values, int64 outputs
+-- scatter, scatter_add, index_add, sort and topk (ties in stable order);
+-- values, int64 outputs
 -- (exactly) and the gradients of sum((out_i * w_i):sum()); then float64
 -- gradchecks and the errors of bad calls.
 local nl = require 'nnlua'
@@ -41,6 +42,10 @@ local ops = {
   scatter_add_t   = function(x, a) return x[1]:scatter_add(a.dim, x[2], x[3]:t()) end,
   index_add       = function(x, a) return x[1]:index_add(a.dim, x[2], x[3], a.alpha) end,
   index_add_t     = function(x, a) return x[1]:t():index_add(a.dim, x[2], x[3]) end,
+  sort            = function(x, a) return { x[1]:sort(a.dim, a.descending) } end,
+  sort_t          = function(x, a) return { x[1]:t():sort(a.dim, a.descending) } end,
+  topk            = function(x, a) return { x[1]:topk(a.k, a.dim, a.largest) } end,
+  topk_t          = function(x, a) return { x[1]:t():topk(a.k, a.dim, a.largest) } end,
 }
 
 local function inputs(c)
@@ -201,6 +206,36 @@ describe('tensor methods: gather, scatter, scatter_add, index_add', function()
       "index_add: source of shape [2,4] must be the tensor's shape [3,4] but 1 (the index's length) in dim 1")
     S.contains(S.errmsg(function() return x:gather(3, { { 1 } }) end), 'gather: dim 3 out of range')
     S.contains(S.errmsg(function() return x:gather(1, { { 1 } }, 1) end), 'gather: takes (dim, index), got 3 arguments')
+  end)
+end)
+
+describe('tensor methods: sort and topk', function()
+  it('float64 gradchecks: the gradient goes to the places the values came from', function()
+    nl.manual_seed(9)
+    gradcheck(function(x) local v = x:sort(1, true) return v * nl.arange(1, 4):double():view(3, 1) end, { { 3, 4 } })
+    gradcheck(function(x) local v = x:t():topk(2, 2, false) return v * v end, { { 5, 3 } })
+  end)
+  it('NaN sorts after every number (first descending), options table, int64, argsort', function()
+    local x = nl.tensor({ 2, 0 / 0, -1, 2 })
+    local v, i = x:sort()
+    assert.are.same({ 3, 1, 4, 2 }, i:totable())
+    assert.is_true(v[4] ~= v[4])
+    local _, j = x:sort({ descending = true })
+    assert.are.same({ 2, 1, 4, 3 }, j:totable())
+    assert.are.same({ 2, 1, 4, 3 }, x:argsort(1, true):totable())
+    local big = nl.tensor({ 2 ^ 53, 5 }, 'int64') + nl.tensor({ 1, 0 }, 'int64')
+    assert.are.same({ 2, 1 }, select(2, big:sort()):totable())
+    local tv, ti = nl.tensor(4):topk(1)
+    assert.are.same({ 4, 1 }, { tv:item(), ti:item() })
+  end)
+  it('bad k, dims and flags are errors naming the op', function()
+    local x = nl.zeros(2, 3)
+    S.contains(S.errmsg(function() return x:topk(4) end), 'topk: k must be a whole number from 0 to 3 (the size of dim -1 of shape [2,3]), got 4')
+    S.contains(S.errmsg(function() return x:topk(1.5, 1) end), 'topk: k must be a whole number from 0 to 2')
+    S.contains(S.errmsg(function() return x:sort(3) end), 'sort: dim 3 out of range')
+    S.contains(S.errmsg(function() return x:sort(1, 1) end), 'sort: expected descending as a boolean')
+    S.contains(S.errmsg(function() return x:sort({ dims = 1 }) end), "sort: unknown option 'dims'")
+    S.contains(S.errmsg(function() return x:topk(1, 1, true, true, 1) end), 'topk: takes (k, [dim], [largest], [sorted]), got 5 arguments')
   end)
 end)
 
