@@ -96,6 +96,12 @@ typedef enum {
     NL_OP_GELU_TANH,
     /* along a dim by an index tensor (nl_gather, nl_scatter, nl_index_add) */
     NL_OP_GATHER, NL_OP_SCATTER, NL_OP_SCATTER_ADD, NL_OP_INDEX_ADD,
+    /* more activations, each one C op with its backward (nl_activation):
+     * the ELU family, softplus, mish, the hard forms (ReLU6 is hardtanh
+     * on [0, 6]), logsigmoid, softsign and the shrinks */
+    NL_OP_ELU, NL_OP_SELU, NL_OP_CELU, NL_OP_SOFTPLUS, NL_OP_MISH,
+    NL_OP_HARDTANH, NL_OP_HARDSIGMOID, NL_OP_HARDSWISH, NL_OP_LOGSIGMOID,
+    NL_OP_SOFTSIGN, NL_OP_TANHSHRINK, NL_OP_SOFTSHRINK, NL_OP_HARDSHRINK,
     NL_OP_COUNT
 } nl_op;
 
@@ -279,6 +285,15 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
  * NL_OP_FLOOR .. NL_OP_TRUNC; int64 input to a float function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);
 nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);
+/* op: NL_OP_ELU .. NL_OP_HARDSHRINK, PyTorch's functions of those names;
+ * p0, p1 their parameters (ignored where an op has fewer, none NaN):
+ *   elu (alpha), selu, celu (alpha, not 0), softplus (beta, threshold:
+ *   x itself where beta * x > threshold), mish, hardtanh (min <= max),
+ *   hardsigmoid, hardswish, logsigmoid, softsign, tanhshrink,
+ *   softshrink (lambd >= 0), hardshrink (lambd).
+ * Float input; int64 is refused, except by softsign and tanhshrink,
+ * which give float32 (PyTorch composes those two of ops that do). */
+nl_tensor *nl_activation(int op, nl_tensor *a, double p0, double p1);
 nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi);  /* NaN bound: none */
 nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b);
 
@@ -286,6 +301,7 @@ nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b);
 int nl_binary_(int op, nl_tensor *dst /* in, out */, nl_tensor *src);
 int nl_binary_scalar_(int op, nl_tensor *dst /* in, out */, double s);
 int nl_unary_(int op, nl_tensor *dst /* in, out */);
+int nl_activation_(int op, nl_tensor *dst /* in, out */, double p0, double p1);  /* float dst */
 int nl_add_scaled_(nl_tensor *dst /* in, out */, nl_tensor *src, double alpha); /* dst += alpha*src */
 int nl_fill_(nl_tensor *dst /* out */, double value);
 int nl_copy_(nl_tensor *dst /* out */, nl_tensor *src);  /* broadcast, converts dtype */

@@ -424,6 +424,9 @@ static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_RELU: case NL_OP_SIGMOID: case NL_OP_TANH: case NL_OP_CLAMP:
     case NL_OP_GELU: case NL_OP_GELU_TANH: case NL_OP_SILU: case NL_OP_LEAKY_RELU: case NL_OP_SIN: case NL_OP_COS:
     case NL_OP_FLOOR: case NL_OP_CEIL: case NL_OP_ROUND: case NL_OP_TRUNC:
+    case NL_OP_ELU: case NL_OP_SELU: case NL_OP_CELU: case NL_OP_SOFTPLUS: case NL_OP_MISH:
+    case NL_OP_HARDTANH: case NL_OP_HARDSIGMOID: case NL_OP_HARDSWISH: case NL_OP_LOGSIGMOID:
+    case NL_OP_SOFTSIGN: case NL_OP_TANHSHRINK: case NL_OP_SOFTSHRINK: case NL_OP_HARDSHRINK:
         return nl_unary_backward(n, g, gin);
     case NL_OP_CROSS_ENTROPY: case NL_OP_NLL_LOSS:
         return nl_loss_backward(n, g, gin);

@@ -301,7 +301,20 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
             for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i * so] = (EXPR); } \
     } while (0)
 
-#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF, SIN, COS, FLOOR, CEIL, RINT, TRUNC)  \
+/* PyTorch's SELU constants, and its ELU coefficients rounded to T as its
+ * kernel rounds them: elu(x) = x > 0 ? x * pos : (exp(x * ins) - 1) * neg,
+ * SELU being ELU with (alpha, scale) = (SELU_ALPHA, SELU_SCALE) and CELU
+ * with input scale 1 / alpha */
+#define SELU_ALPHA 1.6732632423543772848170429916717
+#define SELU_SCALE 1.0507009873554804934193349852946
+#define ELU_COEFS(T, op, alpha, neg, pos, ins)                                \
+    T neg = (op) == NL_OP_SELU ? (T)SELU_ALPHA * (T)SELU_SCALE : (T)(alpha);  \
+    T pos = (op) == NL_OP_SELU ? (T)SELU_SCALE : (T)1;                        \
+    T ins = (op) == NL_OP_CELU ? (T)(1.0 / (alpha)) : (T)1;
+/* min(max(t, 0), 6) passing NaN, as hardsigmoid's and hardswish's */
+#define CLAMP06(T, t) ((t) < (T)0 ? (T)0 : ((t) > (T)6 ? (T)6 : (t)))
+
+#define UN_FLOAT_OPS(T, EXP, LOG, SQRT, ABS, TANH, ERF, SIN, COS, FLOOR, CEIL, RINT, TRUNC, LOG1P)  \
     switch (op) {                                                             \
     case NL_OP_NEG: UN_LOOP(T, -x); break;                                    \
     case NL_OP_EXP: UN_LOOP(T, EXP(x)); break;                                \
@@ -329,6 +342,39 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
         else UN_LOOP(T, x > hi ? hi : x);                                     \
         break;                                                                \
     }                                                                         \
+    /* nl_activation's: p0 in lo, p1 in hi; NaN as PyTorch gives it */       \
+    case NL_OP_ELU: case NL_OP_SELU: case NL_OP_CELU: {                       \
+        ELU_COEFS(T, op, ctx->lo, neg, pos, ins)                              \
+        UN_LOOP(T, x > 0 ? x * pos : (EXP(x * ins) - (T)1) * neg);            \
+        break;                                                                \
+    }                                                                         \
+    case NL_OP_SOFTPLUS: {               /* linear above the threshold */     \
+        T beta = (T)ctx->lo, th = (T)ctx->hi;                                 \
+        UN_LOOP(T, x * beta > th ? x : LOG1P(EXP(x * beta)) / beta);          \
+        break;                                                                \
+    }                                                                         \
+    case NL_OP_MISH: UN_LOOP(T, x * TANH(LOG1P(EXP(x)))); break;              \
+    case NL_OP_HARDTANH: {                                                    \
+        T lo = (T)ctx->lo, hi = (T)ctx->hi;                                   \
+        UN_LOOP(T, x < lo ? lo : (x > hi ? hi : x));                          \
+        break;                                                                \
+    }                                                                         \
+    case NL_OP_HARDSIGMOID: UN_LOOP(T, CLAMP06(T, x + (T)3) / (T)6); break;   \
+    case NL_OP_HARDSWISH: UN_LOOP(T, x * CLAMP06(T, x + (T)3) / (T)6); break; \
+    /* min(x, 0) - log(1 + exp(-|x|)): no exp of a large x either side */  \
+    case NL_OP_LOGSIGMOID: UN_LOOP(T, (x < 0 ? x : (T)0) - LOG1P(EXP(-ABS(x)))); break; \
+    case NL_OP_SOFTSIGN: UN_LOOP(T, x / (ABS(x) + (T)1)); break;              \
+    case NL_OP_TANHSHRINK: UN_LOOP(T, x - TANH(x)); break;                    \
+    case NL_OP_SOFTSHRINK: {             /* NaN gives 0, as PyTorch 1.13's */ \
+        T l = (T)ctx->lo;                                                     \
+        UN_LOOP(T, x > l ? x - l : (x < -l ? x + l : (T)0));                  \
+        break;                                                                \
+    }                                                                         \
+    case NL_OP_HARDSHRINK: {                                                  \
+        T l = (T)ctx->lo;                                                     \
+        UN_LOOP(T, x >= -l && x <= l ? (T)0 : x);                             \
+        break;                                                                \
+    }                                                                         \
     }
 
 typedef struct { int op, dtype, has_lo, has_hi; double lo, hi; } un_ctx;
@@ -337,9 +383,9 @@ static void unary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const un_ctx *ctx = vctx;
     int op = ctx->op;
     if (ctx->dtype == NL_FLOAT32) {
-        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff, sinf, cosf, floorf, ceilf, nearbyintf, truncf)
+        UN_FLOAT_OPS(float, expf, logf, sqrtf, fabsf, tanhf, erff, sinf, cosf, floorf, ceilf, nearbyintf, truncf, log1pf)
     } else if (ctx->dtype == NL_FLOAT64) {
-        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf, sin, cos, floor, ceil, nearbyint, trunc)
+        UN_FLOAT_OPS(double, exp, log, sqrt, fabs, tanh, erf, sin, cos, floor, ceil, nearbyint, trunc, log1p)
     } else {
         switch (op) {
         case NL_OP_NEG: UN_LOOP(int64_t, nl_wrap_sub(0, x)); break;
@@ -363,7 +409,10 @@ static void run_unary(const un_ctx *ctx, nl_tensor *o, nl_tensor *a) {
     nl_tensor *ops[2] = { o, a };
     nl_iter it;
     nl_iter_init(&it, o->ndim, o->sizes, 2, ops, st);
-    bool cheap = ctx->op == NL_OP_NEG || ctx->op == NL_OP_ABS || ctx->op == NL_OP_RELU || ctx->op == NL_OP_CLAMP;
+    int op = ctx->op;
+    bool cheap = op == NL_OP_NEG || op == NL_OP_ABS || op == NL_OP_RELU || op == NL_OP_CLAMP ||
+                 op == NL_OP_HARDTANH || op == NL_OP_HARDSIGMOID || op == NL_OP_HARDSWISH ||
+                 op == NL_OP_SOFTSIGN || op == NL_OP_SOFTSHRINK || op == NL_OP_HARDSHRINK;
     nl_for_each_row(&it, cheap ? 1 << 15 : 1 << 12, unary_row, ctx);
 }
 
@@ -421,6 +470,54 @@ nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope) {
     NL_CHECK(a->dtype != NL_INT64, "leaky_relu: expected a float tensor, got int64 %s", nl_shape_str(a));
     un_ctx ctx = { NL_OP_LEAKY_RELU, 0, 0, 0, negative_slope, 0 };
     return unary(&ctx, a);
+}
+
+static bool is_activation(int op) { return op >= NL_OP_ELU && op <= NL_OP_HARDSHRINK; }
+
+/* PyTorch's checks of an activation's parameters, and NaN refused, as
+ * leaky_relu's slope is; false with the error set (name: the op's, or its
+ * in-place form's) */
+static bool activation_params_ok(int op, const char *name, double p0, double p1) {
+    const char *n0 = NULL, *n1 = NULL;      /* the parameters' names, PyTorch's */
+    switch (op) {
+    case NL_OP_ELU: case NL_OP_CELU: n0 = "alpha"; break;
+    case NL_OP_SOFTSHRINK: case NL_OP_HARDSHRINK: n0 = "lambd"; break;
+    case NL_OP_SOFTPLUS: n0 = "beta"; n1 = "threshold"; break;
+    case NL_OP_HARDTANH: n0 = "min_val"; n1 = "max_val"; break;
+    default: return true;
+    }
+    const char *bad = p0 != p0 ? n0 : (n1 && p1 != p1) ? n1 : NULL;
+    if (bad) nl_set_error("%s: %s is NaN", name, bad);
+    else if (op == NL_OP_CELU && p0 == 0) nl_set_error("%s: alpha cannot be 0 (CELU divides by it)", name);
+    else if (op == NL_OP_SOFTSHRINK && p0 < 0) nl_set_error("%s: lambd must be >= 0, got %g", name, p0);
+    else if (op == NL_OP_HARDTANH && p0 > p1) nl_set_error("%s: min_val %g is greater than max_val %g", name, p0, p1);
+    else return true;
+    return false;
+}
+
+nl_tensor *nl_activation(int op, nl_tensor *a, double p0, double p1) {
+    NL_CHECK(is_activation(op), "activation: op %s is not one of nl_activation's", nl_op_name(op));
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, a);
+    if (!activation_params_ok(op, name, p0, p1)) return NULL;
+    NL_CHECK(a->dtype != NL_INT64 || op == NL_OP_SOFTSIGN || op == NL_OP_TANHSHRINK,
+             "%s: expected a float input, got int64 %s", name, nl_shape_str(a));
+    un_ctx ctx = { op, 0, 0, 0, p0, p1 };
+    return unary(&ctx, a);
+}
+
+int nl_activation_(int op, nl_tensor *dst, double p0, double p1) {
+    NL_CHECK_INT(is_activation(op), "activation_: op %s is not one of nl_activation's", nl_op_name(op));
+    NL_CHECK_TENSOR_INT(nl_op_name(op), dst);
+    char name[40];
+    snprintf(name, sizeof name, "%s_", nl_op_name(op));
+    NL_CHECK_WRITE_INT(name, dst, NULL);
+    if (!activation_params_ok(op, name, p0, p1)) return -1;
+    NL_CHECK_INT(dst->dtype != NL_INT64, "%s: expected a float tensor, got int64 %s", name, nl_shape_str(dst));
+    un_ctx ctx = { op, dst->dtype, 0, 0, p0, p1 };
+    run_unary(&ctx, dst, dst);
+    nl_bump_version(dst);
+    return 0;
 }
 
 int nl_unary_(int op, nl_tensor *dst) {
@@ -733,6 +830,82 @@ int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_ten
     return 0;
 }
 
+/* gx = g * f'(x) for nl_activation's ops (p0, p1 their parameters), one
+ * pass with the op chosen outside the loop. The formulas are PyTorch 1.13's
+ * as its vectorized CPU kernels evaluate them, the path every element of a
+ * tensor takes but a tail of under 16 (its scalar tail differs at NaN,
+ * which passes g there, and hardswish's at 3, 1.5 g there): the subgradient
+ * at each kink, NaN, and an infinite g (selected, not multiplied by 0, where
+ * PyTorch selects) come out as PyTorch's. softsign's and tanhshrink's are
+ * those of the ops PyTorch composes them of, in its order. */
+#define PGRAD_LOOP(T, STMT)                                                   \
+    NL_PARALLEL_FOR(nt, i, n, T v = xp[i], gv = gp[i], r; STMT; o[i] = r;)
+
+#define PARAM_GRAD(T, EXP, LOG1P, TANH, ABS)                                  \
+    do {                                                                      \
+        T *o = (T *)gx->data;                                                 \
+        const T *gp = (const T *)gc->data, *xp = (const T *)xc->data;         \
+        switch (op) {                                                         \
+        case NL_OP_ELU: case NL_OP_SELU: case NL_OP_CELU: {                   \
+            ELU_COEFS(T, op, p0, neg, pos, ins)                               \
+            PGRAD_LOOP(T, r = v > 0 ? gv * pos : gv * ins * neg * EXP(v * ins)); \
+            break;                                                            \
+        }                                                                     \
+        case NL_OP_SOFTPLUS: {                                                \
+            T beta = (T)p0, th = (T)p1;                                       \
+            PGRAD_LOOP(T, T z = EXP(v * beta); r = v * beta > th ? gv : gv * z / (z + (T)1)); \
+            break;                                                            \
+        }                                                                     \
+        case NL_OP_MISH:                                                      \
+            PGRAD_LOOP(T, T sg = (T)1 / ((T)1 + EXP(-v)); T tsp = TANH(LOG1P(EXP(v))); \
+                       r = gv * (tsp + v * sg * ((T)1 - tsp * tsp)));          \
+            break;                                                            \
+        case NL_OP_HARDTANH: {           /* 0 at both bounds and at NaN */    \
+            T lo = (T)p0, hi = (T)p1;                                         \
+            PGRAD_LOOP(T, r = v > lo && v < hi ? gv : (T)0);                  \
+            break;                                                            \
+        }                                                                     \
+        case NL_OP_HARDSIGMOID: {        /* PyTorch's 1/6 is a float's, in float64 too */ \
+            T sixth = (T)(1.0f / 6.0f);                                       \
+            PGRAD_LOOP(T, r = v > (T)-3 && v < (T)3 ? gv * sixth : (T)0);     \
+            break;                                                            \
+        }                                                                     \
+        case NL_OP_HARDSWISH:            /* -g/2 at -3, g at 3, NaN at NaN */ \
+            PGRAD_LOOP(T, r = v < (T)-3 ? (T)0 : (v >= (T)3 ? gv : gv * (v / (T)3 + (T)0.5))); \
+            break;                                                            \
+        case NL_OP_LOGSIGMOID:           /* sigmoid(-x), from exp(-|x|) */    \
+            PGRAD_LOOP(T, T z = EXP(-ABS(v)); bool ng = v < 0;                \
+                       r = ((ng ? (T)1 : (T)0) - (ng ? (T)1 : (T)-1) * (z / ((T)1 + z))) * gv); \
+            break;                                                            \
+        case NL_OP_SOFTSIGN:             /* x / (|x| + 1): div's and abs's */ \
+            PGRAD_LOOP(T, T b = ABS(v) + (T)1; T sgn = v > 0 ? (T)1 : (v < 0 ? (T)-1 : (T)0); \
+                       r = gv / b + (-gv * ((v / b) / b)) * sgn);              \
+            break;                                                            \
+        case NL_OP_TANHSHRINK:           /* x - tanh(x): sub's and tanh's */  \
+            PGRAD_LOOP(T, T t = TANH(v); r = gv + (-gv) * ((T)1 - t * t));    \
+            break;                                                            \
+        case NL_OP_SOFTSHRINK: case NL_OP_HARDSHRINK: {  /* 0 at +-lambd, NaN */ \
+            T l = (T)p0;                                                      \
+            PGRAD_LOOP(T, r = v < -l || v > l ? gv : (T)0);                   \
+            break;                                                            \
+        }                                                                     \
+        default: break;                                                       \
+        }                                                                     \
+    } while (0)
+
+static int activation_param_grad(int op, double p0, double p1, nl_tensor *gx, nl_tensor *g, nl_tensor *x) {
+    nl_tensor *gc = nl_contiguous(g);
+    nl_tensor *xc = !gc ? NULL : x->dtype == g->dtype ? nl_contiguous(x) : nl_to_dtype(x, g->dtype);
+    if (!xc) { nl_release(gc); return -1; }
+    int64_t n = gx->numel;
+    int nt = nl_threads_for(n, 1 << 13);
+    if (gx->dtype == NL_FLOAT32) PARAM_GRAD(float, expf, log1pf, tanhf, fabsf);
+    else PARAM_GRAD(double, exp, log1p, tanh, fabs);
+    nl_release(gc);
+    nl_release(xc);
+    return 0;
+}
+
 int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     NL_TEMPS(tmps);
     nl_tensor *x = n->in[0], *y = n->saved, *gx = NULL;
@@ -762,6 +935,12 @@ int nl_unary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_RELU:                     /* g where not x <= 0 (NaN passes), one pass */
         gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
         if (!gx || nl_activation_grad(n->op, n->op == NL_OP_RELU ? 0.0 : n->s[0], gx, g, x) != 0) goto fail;
+        break;
+    case NL_OP_ELU: case NL_OP_SELU: case NL_OP_CELU: case NL_OP_SOFTPLUS: case NL_OP_MISH:
+    case NL_OP_HARDTANH: case NL_OP_HARDSIGMOID: case NL_OP_HARDSWISH: case NL_OP_LOGSIGMOID:
+    case NL_OP_SOFTSIGN: case NL_OP_TANHSHRINK: case NL_OP_SOFTSHRINK: case NL_OP_HARDSHRINK:
+        gx = TMP(nl_tensor_alloc(nl_op_name(n->op), x->ndim, x->sizes, g->dtype));
+        if (!gx || activation_param_grad(n->op, n->s[0], n->s[1], gx, g, x) != 0) goto fail;
         break;
     case NL_OP_CLAMP: {                  /* passes where lo <= x <= hi, selected (inf * 0 was NaN) */
         nl_tensor *m = TMP(nl_full(x->ndim, x->sizes, 1.0, g->dtype));

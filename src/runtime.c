@@ -48,6 +48,9 @@ static const char *op_names[] = {
     "bce_loss",
     "gelu_tanh",
     "gather", "scatter", "scatter_add", "index_add",
+    "elu", "selu", "celu", "softplus", "mish",
+    "hardtanh", "hardsigmoid", "hardswish", "logsigmoid",
+    "softsign", "tanhshrink", "softshrink", "hardshrink",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -934,6 +934,99 @@ return function(nl)
   end
   nl.leaky_relu = Tensor.leaky_relu
 
+  -- The activations of nl_activation, PyTorch's functions of these names
+  -- with its defaults, each one C op with its backward: parameters as
+  -- numbers in PyTorch's order, or a table of PyTorch's keywords
+  -- (x:softplus{beta = 2}). In place, as PyTorch has them: elu_, selu_,
+  -- celu_, hardtanh_, relu6_, mish_, hardsigmoid_, hardswish_.
+  local NO_PARAMS = {}
+  local function activation(name, params, inplace)
+    local opid = C_op[name]
+    local known = {}
+    for _, pd in ipairs(params) do known[pd[1]] = 1 end
+    -- the two parameters' values from the call's arguments
+    local function values(op, ...)
+      local a1 = ...
+      local args = { ... }
+      if #params == 0 then
+        if select('#', ...) > 0 and a1 ~= nil then raise(('%s: takes no parameters, got %s'):format(op, nl._describe_arg(a1))) end
+      elseif type(a1) == 'table' and not is_tensor(a1) then
+        if select('#', ...) > 1 then raise(('%s: options as a table, or numbers, not both'):format(op)) end
+        nl._check_opts(op, a1, known)
+        for i, pd in ipairs(params) do args[i] = a1[pd[1]] end
+      elseif select('#', ...) > #params then
+        raise(('%s: takes at most %d parameter%s, got %d'):format(op, #params, #params > 1 and 's' or '', select('#', ...)))
+      end
+      local v = { 0, 0 }
+      for i, pd in ipairs(params) do
+        local x = args[i]
+        if x == nil then x = pd[2] end
+        if type(x) ~= 'number' then argerror(op, 'a number as ' .. pd[1], x) end
+        v[i] = x
+      end
+      return v[1], v[2]
+    end
+    local f = function(t, ...)
+      local p = T(t, name)
+      local p0, p1 = values(name, ...)
+      return wrap(lib.nl_activation(opid, p, p0, p1))
+    end
+    Tensor[name], nl[name] = f, f
+    if inplace then
+      Tensor[name .. '_'] = function(t, ...)
+        local p = T(t, name .. '_')
+        local p0, p1 = values(name .. '_', ...)
+        check(lib.nl_activation_(opid, p, p0, p1))
+        return t
+      end
+      nl[name .. '_'] = Tensor[name .. '_']
+    end
+    return f
+  end
+  activation('elu', { { 'alpha', 1 } }, true)
+  activation('selu', NO_PARAMS, true)
+  activation('celu', { { 'alpha', 1 } }, true)
+  activation('softplus', { { 'beta', 1 }, { 'threshold', 20 } })
+  activation('mish', NO_PARAMS, true)
+  local hardtanh = activation('hardtanh', { { 'min_val', -1 }, { 'max_val', 1 } }, true)
+  activation('hardsigmoid', NO_PARAMS, true)
+  activation('hardswish', NO_PARAMS, true)
+  activation('logsigmoid', NO_PARAMS)
+  activation('softsign', NO_PARAMS)
+  activation('tanhshrink', NO_PARAMS)
+  activation('softshrink', { { 'lambd', 0.5 } })
+  activation('hardshrink', { { 'lambd', 0.5 } })
+  -- hardtanh keeps int64, its bounds cut toward 0, as PyTorch's (which
+  -- clamps int64 so); the float kernel refuses int64
+  local hardtanh_, trunc = Tensor.hardtanh_, function(v) return v < 0 and math.ceil(v) or math.floor(v) end
+  function Tensor.hardtanh(t, ...)
+    local p = T(t, 'hardtanh')
+    if p.dtype ~= 2 then return hardtanh(t, ...) end
+    local lo, hi = ...
+    if type(lo) == 'table' and not is_tensor(lo) then
+      nl._check_opts('hardtanh', lo, { min_val = 1, max_val = 1 })
+      lo, hi = lo.min_val, lo.max_val
+    end
+    lo, hi = lo == nil and -1 or lo, hi == nil and 1 or hi
+    if type(lo) ~= 'number' or lo ~= lo then argerror('hardtanh', 'a number as min_val', lo) end
+    if type(hi) ~= 'number' or hi ~= hi then argerror('hardtanh', 'a number as max_val', hi) end
+    if lo > hi then raise(('hardtanh: min_val %g is greater than max_val %g'):format(lo, hi)) end
+    return Tensor.clamp(t, trunc(lo), trunc(hi))
+  end
+  nl.hardtanh = Tensor.hardtanh
+  -- relu6(x) is hardtanh(x, 0, 6), as PyTorch's (its gradient 0 at 0 and 6)
+  function Tensor.relu6(t, ...)
+    T(t, 'relu6')
+    if select('#', ...) > 0 and ... ~= nil then raise('relu6: takes no parameters, got ' .. nl._describe_arg((...))) end
+    return Tensor.hardtanh(t, 0, 6)
+  end
+  function Tensor.relu6_(t, ...)
+    T(t, 'relu6_')
+    if select('#', ...) > 0 and ... ~= nil then raise('relu6_: takes no parameters, got ' .. nl._describe_arg((...))) end
+    return hardtanh_(t, 0, 6)
+  end
+  nl.relu6, nl.relu6_ = Tensor.relu6, Tensor.relu6_
+
   local NaN = 0 / 0
   function Tensor.clamp(t, lo, hi, ...)
     if select('#', ...) > 0 then nl._no_extra_args('clamp', '(min, max)', nil, ...) end
@@ -1172,15 +1265,39 @@ return function(nl)
   end
   nl.var, nl.std = Tensor.var, Tensor.std
 
-  function Tensor.softmax(t, d)
+  -- softmax(d, [dtype]): t converted to dtype first, as PyTorch's dtype
+  -- argument does (a third argument was dropped without a word); a string
+  -- or {dtype = ...}
+  local function softmax_input(t, op, dtype)
+    if type(dtype) == 'table' and not is_tensor(dtype) then
+      nl._check_opts(op, dtype, { dtype = 1 })
+      dtype = dtype.dtype
+    end
+    if dtype == nil then return t end
+    if type(dtype) ~= 'string' or not dtype_ids[dtype] then
+      raise(("%s: expected a dtype ('float32' or 'float64'), got %s"):format(op, nl._describe_arg(dtype)))
+    end
+    if dtype_ids[dtype] == 2 then raise(("%s: dtype must be a float dtype ('float32' or 'float64'), got 'int64'"):format(op)) end
+    T(t, op)
+    return Tensor.to(t, dtype)
+  end
+  function Tensor.softmax(t, d, dtype)
+    t = softmax_input(t, 'softmax', dtype)
     local p = T(t, 'softmax')
     return wrap(lib.nl_softmax(p, cdim(d or -1, 'softmax', p)))
   end
-  function Tensor.log_softmax(t, d)
+  function Tensor.log_softmax(t, d, dtype)
+    t = softmax_input(t, 'log_softmax', dtype)
     local p = T(t, 'log_softmax')
     return wrap(lib.nl_log_softmax(p, cdim(d or -1, 'log_softmax', p)))
   end
   nl.softmax, nl.log_softmax = Tensor.softmax, Tensor.log_softmax
+  -- softmin(d, [dtype]): softmax of -t, as PyTorch's F.softmin
+  function nl.softmin(t, d, dtype)
+    t = softmax_input(t, 'softmin', dtype)
+    local p = float_only(t, 'softmin')
+    return wrap(lib.nl_softmax(T(Tensor.neg(t), 'softmin'), cdim(d or -1, 'softmin', p)))
+  end
 
   function nl.matmul(a, b)
     return wrap(lib.nl_matmul(T(a, 'matmul'), T(b, 'matmul')))

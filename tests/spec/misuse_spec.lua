@@ -524,6 +524,22 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 'LeakyReLU', function() return N() end, function() return T() end },
     { 'Softmax', function() return D() end, function() return T() end },
     { 'LogSoftmax', function() return D() end, function() return T() end },
+    { 'Softmin', function() return D() end, function() return T() end },
+    { 'ELU', function() return chance(0.7) and N() or opts({ alpha = N, inplace = B }), B() end, function() return T() end },
+    { 'CELU', function() return chance(0.7) and N() or opts({ alpha = N, inplace = B }), B() end, function() return T() end },
+    { 'Softplus', function() return chance(0.7) and N() or opts({ beta = N, threshold = N }), N() end, function() return T() end },
+    { 'Hardtanh', function() return chance(0.7) and N() or opts({ min_val = N, max_val = N, inplace = B }), N(), B() end,
+      function() return T() end },
+    { 'Softshrink', function() return chance(0.7) and N() or opts({ lambd = N }) end, function() return T() end },
+    { 'Hardshrink', function() return chance(0.7) and N() or opts({ lambd = N }) end, function() return T() end },
+    { 'SELU', function() return B() end, function() return T() end },
+    { 'Mish', function() return B() end, function() return T() end },
+    { 'ReLU6', function() return B() end, function() return T() end },
+    { 'Hardsigmoid', function() return B() end, function() return T() end },
+    { 'Hardswish', function() return B() end, function() return T() end },
+    { 'LogSigmoid', function() end, function() return T() end },
+    { 'Softsign', function() end, function() return T() end },
+    { 'Tanhshrink', function() end, function() return T() end },
     { 'Upsample', function()
         if chance(0.1) then return any() end
         return chance(0.5) and { size = chance(0.9) and int(1, 6) or { int(1, 4), int(1, 4) } }
@@ -878,9 +894,18 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 2, function() return 'Tensor:copy_', Tensor.copy_, T(), T() end },
     { 2, function() return 'Tensor:clamp', Tensor[pick({ 'clamp', 'clamp_' })], T(), chance(0.7) and N() or nil, chance(0.7) and N() or nil end },
     { 1, function() return 'Tensor:leaky_relu', Tensor.leaky_relu, T(), chance(0.7) and N() or any() end },
+    { 4, function()
+        local name = pick({ 'elu', 'selu', 'celu', 'softplus', 'mish', 'hardtanh', 'relu6', 'hardsigmoid', 'hardswish',
+                            'logsigmoid', 'softsign', 'tanhshrink', 'softshrink', 'hardshrink', 'elu_', 'selu_', 'celu_',
+                            'hardtanh_', 'relu6_', 'mish_', 'hardsigmoid_', 'hardswish_', 'softmin' })
+        local f = name == 'softmin' and nl.softmin or Tensor[name]
+        local a1 = chance(0.15) and opts({ alpha = N, beta = N, threshold = N, min_val = N, max_val = N, lambd = N })
+                   or (chance(0.7) and N() or any())
+        return 'Tensor:' .. name, f, T(), chance(0.6) and a1 or nil, chance(0.4) and N() or nil
+      end },
     -- reductions
     { 5, function() return 'Tensor:' .. pick({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }), nil, T(), chance(0.7) and D() or nil, B() end },
-    { 2, function() return 'Tensor:' .. pick({ 'softmax', 'log_softmax' }), nil, T(), D() end },
+    { 2, function() return 'Tensor:' .. pick({ 'softmax', 'log_softmax' }), nil, T(), D(), chance(0.3) and DT() or nil end },
     -- shape
     { 6, function() return 'Tensor:' .. pick({ 'view', 'reshape', 'expand' }), nil, T(), sizes() end },
     { 3, function() return 'Tensor:' .. pick({ 'transpose', 'permute' }), nil, T(), D(), D(), chance(0.3) and D() or nil end },
