@@ -620,7 +620,7 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(nn.Upsample, { scale_factor = 1.5 }), 'Upsample: scale_factor (an integer) must be an integer >= 1')
     has(error_of(function() return nn.Upsample(2)(nl.zeros(2, 3, 4)) end), 'Upsample: input must be (N, C, H, W), got shape [2,3,4]')
     assert.are.same({ 2, 5 }, nn.Conv1d(3, 2, 3, { padding = { 1 } })(nl.zeros(3, 5)):shape())
-    has(error_of(nn.Dropout2d, 1.5), 'Dropout2d: p must be in [0, 1]')
+    has(error_of(nn.Dropout2d, 1.5), 'Dropout2d: p must be a number in [0, 1], got 1.5')
   end)
 end)
 

@@ -97,7 +97,23 @@ local cases = {
   -- C counted the dim from 0 (dim 1 of [3,0] for the caller's 2)
   { 'max over an empty dim', 'max: cannot reduce dim 2 of size 0 in shape %[3,0%]', function() return nl.zeros(3, 0):max(2) end },
   { 'LayerNorm fraction', 'LayerNorm: expected positive integer sizes, got 2.5', function() return nl.nn.LayerNorm(2.5) end },
-  { 'Dropout NaN', 'Dropout: p must be in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
+  { 'Dropout NaN', 'Dropout: p must be a number in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
+  -- a string p printed as if a number, and a table p as an address
+  { 'Dropout string p', "Dropout: p must be a number in %[0, 1%], got '0.5'", function() return nl.nn.Dropout('0.5') end },
+  { 'Dropout table p', 'Dropout: p must be a number in %[0, 1%], got table$', function() return nl.nn.Dropout({}) end },
+  { 'Dropout2d string p', "Dropout2d: p must be a number in %[0, 1%], got '0.1'", function() return nl.nn.Dropout2d('0.1') end },
+  { 'Dropout2d table p', 'Dropout2d: p must be a number in %[0, 1%], got table$', function() return nl.nn.Dropout2d({}) end },
+  { 'LSTM string dropout', "LSTM: dropout must be a number in %[0, 1%], got '0.1'",
+    function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = '0.1' }) end },
+  { 'GRU table dropout', 'GRU: dropout must be a number in %[0, 1%], got table$',
+    function() return nl.nn.GRU(3, 4, { num_layers = 2, dropout = {} }) end },
+  -- reported as MultiheadAttention's, a layer the user did not build
+  { 'TransformerEncoderLayer dropout 1', 'TransformerEncoderLayer: dropout must be a number in %[0, 1%), got 1$',
+    function() return nl.nn.TransformerEncoderLayer(4, 2, { dropout = 1 }) end },
+  { 'TransformerEncoderLayer string dropout', "TransformerEncoderLayer: dropout must be a number in %[0, 1%), got '0.1'",
+    function() return nl.nn.TransformerEncoderLayer(4, 2, { dropout = '0.1' }) end },
+  { 'MultiheadAttention table dropout', 'MultiheadAttention: dropout must be a number in %[0, 1%), got table$',
+    function() return nl.nn.MultiheadAttention(4, 2, { dropout = {} }) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
   -- each of these was taken without a word, or failed inside Lua ("attempt
   -- to ..."), before
@@ -247,7 +263,7 @@ local cases = {
   { 'LayerNorm float64 input', 'LayerNorm: input of dtype float64 for a layer of float32 weights',
     function() return nl.nn.LayerNorm(3)(nl.ones(4, 3, 'float64')) end },
   -- NaN passed p < 0 or p > 1, and then no dropout ran
-  { 'LSTM dropout NaN', 'LSTM: dropout must be in %[0, 1%], got nan',
+  { 'LSTM dropout NaN', 'LSTM: dropout must be a number in %[0, 1%], got nan',
     function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = 0 / 0 }) end },
 }
 

@@ -201,6 +201,11 @@ return function(nl, nn)
       nl._raise('TransformerEncoderLayer: dim_feedforward must be a positive whole number, got ' .. nl._describe_arg(ff))
     end
     local p = opts.dropout or 0.1
+    -- checked here, in this layer's name (MultiheadAttention named it);
+    -- [0, 1], as PyTorch's layer takes it
+    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
+      nl._raise('TransformerEncoderLayer: dropout must be a number in [0, 1], got ' .. nl._describe_arg(p))
+    end
     -- PyTorch's default, post-norm (it was pre-norm here, so a layer built
     -- as in PyTorch with PyTorch's weights gave other outputs); recorded in
     -- the constructor's arguments, so that a checkpoint names it

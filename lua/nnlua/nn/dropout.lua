@@ -10,8 +10,9 @@ return function(nl, nn)
     if select('#', ...) > 0 then nl._raise(('Dropout: expected p and an inplace flag, got %d arguments'):format(2 + select('#', ...))) end
     nn._inplace_arg('Dropout', inplace)
     p = p or 0.5
+    -- (a string p printed as if a number, '0.5', and a table as its address)
     if type(p) ~= 'number' or not (p >= 0 and p <= 1) then      -- NaN too
-      nl._raise('Dropout: p must be in [0, 1], got ' .. tostring(p))
+      nl._raise('Dropout: p must be a number in [0, 1], got ' .. nl._describe_arg(p))
     end
     self.p = p
   end

@@ -101,7 +101,10 @@ return function(nl, nn)
     local L = opts.num_layers or 1
     if not positive_int(L) then raise(('%s: num_layers must be a positive integer, got %s'):format(name, tostring(L))) end
     local p = opts.dropout or 0
-    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then raise(('%s: dropout must be in [0, 1], got %s'):format(name, tostring(p))) end
+    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
+      -- (a string printed as if a number, and a table as its address)
+      raise(('%s: dropout must be a number in [0, 1], got %s'):format(name, nl._describe_arg(p)))
+    end
     self.mode = mode
     self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, L
     self.bias = opts.bias ~= false

@@ -39,7 +39,7 @@ return function(nl, nn)
     nn._inplace_arg('Dropout2d', inplace)
     if p == nil then p = 0.5 end
     if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
-      nl._raise('Dropout2d: p must be in [0, 1], got ' .. describe(p))
+      nl._raise('Dropout2d: p must be a number in [0, 1], got ' .. nl._describe_arg(p))
     end
     self.p = p
   end
