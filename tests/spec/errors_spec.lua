@@ -108,11 +108,11 @@ local cases = {
   { 'GRU table dropout', 'GRU: dropout must be a number in %[0, 1%], got table$',
     function() return nl.nn.GRU(3, 4, { num_layers = 2, dropout = {} }) end },
   -- reported as MultiheadAttention's, a layer the user did not build
-  { 'TransformerEncoderLayer dropout 1', 'TransformerEncoderLayer: dropout must be a number in %[0, 1%), got 1$',
-    function() return nl.nn.TransformerEncoderLayer(4, 2, { dropout = 1 }) end },
-  { 'TransformerEncoderLayer string dropout', "TransformerEncoderLayer: dropout must be a number in %[0, 1%), got '0.1'",
+  { 'TransformerEncoderLayer dropout 1.5', 'TransformerEncoderLayer: dropout must be a number in %[0, 1%], got 1.5$',
+    function() return nl.nn.TransformerEncoderLayer(4, 2, { dropout = 1.5 }) end },
+  { 'TransformerEncoderLayer string dropout', "TransformerEncoderLayer: dropout must be a number in %[0, 1%], got '0.1'",
     function() return nl.nn.TransformerEncoderLayer(4, 2, { dropout = '0.1' }) end },
-  { 'MultiheadAttention table dropout', 'MultiheadAttention: dropout must be a number in %[0, 1%), got table$',
+  { 'MultiheadAttention table dropout', 'MultiheadAttention: dropout must be a number in %[0, 1%], got table$',
     function() return nl.nn.MultiheadAttention(4, 2, { dropout = {} }) end },
   { 'method on non-tensor', 'exp: expected a tensor, got number', function() return nl.exp(3) end },
   -- each of these was taken without a word, or failed inside Lua ("attempt
