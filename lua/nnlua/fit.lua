@@ -170,6 +170,12 @@ return function(nl)
   -- is ignored (keep false) count for neither side.
   local function metric_sum(name, kind, pred, y, keep)
     if name == 'mae' then return (pred - y):abs():sum():item() / math.max(1, pred:numel() / pred:size(1)) end
+    -- class probabilities (cross_entropy's float targets) by their argmaxes,
+    -- as one-hot rows: compared with the probabilities, the argmaxes failed
+    -- to broadcast, or broadcast (N) against (N, N) and counted nonsense
+    if kind == 'classes' and y:dtype() ~= 'int64' and same_shape(pred, y) and pred:dim() == 2 then
+      return pred:argmax(2):eq(y:argmax(2)):sum():item()
+    end
     if kind == 'classes' then
       local hit = pred:argmax(2):eq(y)
       if keep then hit = hit * keep end

@@ -13,11 +13,15 @@
 # gradients of the input and of every parameter. BatchNorm1d in train mode
 # also records its running statistics after the step.
 # Losses: input, target, the loss value and the gradient of the input (of
-# the loss itself for 'mean'/'sum'; of (loss * w).sum() for 'none').
+# the loss itself for 'mean'/'sum'; of (loss * w).sum() for 'none'); the
+# later ones (class dims, class probabilities, the composed losses) also a
+# third tensor, the target's and the third's gradients, float64 cases and
+# non-contiguous ones (see loss_ex).
 # Everything that nnlua counts from 1 is written 1-based: dims, class
 # targets, embedding ids, Sequential children in Lua (state-dict names keep
 # PyTorch's 0-based "0.weight").
 import os
+import warnings
 import torch
 from common import F32, randn, uniform, away_from, num, lua_tensor, lua_value, lua_named
 import torch.nn as nn
@@ -259,6 +263,252 @@ reds('nll_weight_ignore', 'NLLLoss', logits, tgt, {'ignore_index': 4}, pre='log_
      make=lambda r: nn.NLLLoss(reduction=r, weight=cw, ignore_index=3), topts={'weight': cw})
 
 
+# ---- more losses: class dims, probability targets, the composed losses ----------------
+# Each record may carry, beside input and target: third (a third tensor:
+# GaussianNLLLoss's var, the second input of MarginRankingLoss and
+# CosineEmbeddingLoss, TripletMarginLoss's negative), grad_target and
+# grad_third (the gradients of those, where PyTorch gives one), dtype
+# ('float64': values written to 17 digits) and strided (the spec gives the
+# loss views of non-contiguous memory with these values). Inputs are
+# listed in PyTorch's order: input, target, third.
+F64 = torch.float64
+# KLDivLoss's 'mean' is recorded on purpose
+warnings.filterwarnings('ignore', message="reduction: 'mean' divides the total loss")
+
+
+def loss_ex(name, kind, opts, fn, args, pre=None, topts=None, nograd=(), strided=False):
+    """args: the tensors fn takes, in order; the gradient of each float one
+    whose position is not in nograd is recorded"""
+    ins = []
+    for i, a in enumerate(args):
+        ins.append(a.clone().requires_grad_(True) if a.is_floating_point() and i not in nograd else a)
+    first = torch.log_softmax(ins[0], dim=1) if pre == 'log_softmax' else ins[0]
+    val = fn(first, *ins[1:])
+    w = None
+    if val.dim() > 0:
+        w = randn(*val.shape).to(val.dtype)
+        (val * w).sum().backward()
+    else:
+        val.backward()
+    grads = [t.grad if t.requires_grad else None for t in ins]
+    shown = [a + 1 if a.dtype == torch.int64 else a.detach() for a in args]
+    LOSSES.append({
+        'name': name, 'kind': kind, 'opts': opts, 'pre': pre, 'topts': topts or {},
+        'input': shown[0], 'target': shown[1], 'third': shown[2] if len(args) > 2 else None,
+        'w': w, 'out': val.detach(), 'grad_input': grads[0],
+        'grad_target': grads[1], 'grad_third': grads[2] if len(args) > 2 else None,
+        'dtype': 'float64' if args[0].dtype == F64 else None, 'strided': strided,
+    })
+
+
+def reds_ex(name, kind, args, extra=None, make=None, rs=('mean', 'sum', 'none'), **kw):
+    for r in rs:
+        opts = dict(extra or {})
+        opts['reduction'] = r
+        loss_ex('%s_%s' % (name, r), kind, opts, make(r), args, **kw)
+
+
+def f64(*ts):
+    return [t.to(F64) if t.is_floating_point() else t for t in ts]
+
+
+# cross-entropy and NLL over (N, C, d1, d2) with targets (N, d1, d2), and
+# unbatched (C) with a 0-dim target; one logit of -inf (a masked class)
+x4 = randn(2, 4, 3, 2) * 2
+x4[1, 2, 0, 1] = float('-inf')
+t4 = torch.tensor([[[0, 3], [1, 1], [2, 0]], [[3, 3], [0, 1], [1, 2]]])
+cw4 = uniform((4,), 0.2, 2.0)
+reds_ex('cross_entropy_4d', 'CrossEntropyLoss', [x4, t4], make=lambda r: nn.CrossEntropyLoss(reduction=r))
+reds_ex('cross_entropy_4d_strided', 'CrossEntropyLoss', [x4, t4], make=lambda r: nn.CrossEntropyLoss(reduction=r),
+        strided=True)
+x3 = randn(3, 5, 4)
+t3 = torch.tensor([[0, 4, 2, 2], [1, 1, 3, 0], [4, 2, 2, 1]])
+cw5 = uniform((5,), 0.2, 2.0)
+reds_ex('cross_entropy_3d_weight_ignore_ls', 'CrossEntropyLoss', [x3, t3], {'ignore_index': 3, 'label_smoothing': 0.15},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw5, ignore_index=2, label_smoothing=0.15),
+        topts={'weight': cw5}, strided=True)
+reds_ex('cross_entropy_3d_ls', 'CrossEntropyLoss', [x3, t3], {'label_smoothing': 0.3},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.3))
+reds_ex('cross_entropy_3d_f64', 'CrossEntropyLoss', f64(x3, t3), {'ignore_index': 2, 'label_smoothing': 0.1},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw5.to(F64), ignore_index=1, label_smoothing=0.1),
+        topts={'weight': cw5.to(F64)})
+reds_ex('cross_entropy_unbatched', 'CrossEntropyLoss', [randn(5) * 2, torch.tensor(3)],
+        make=lambda r: nn.CrossEntropyLoss(reduction=r))
+xu = randn(5)
+reds_ex('cross_entropy_unbatched_weight_ls', 'CrossEntropyLoss', [xu, torch.tensor(1)], {'label_smoothing': 0.2},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw5, label_smoothing=0.2), topts={'weight': cw5})
+reds_ex('nll_4d', 'NLLLoss', [x4, t4], pre='log_softmax', make=lambda r: nn.NLLLoss(reduction=r))
+reds_ex('nll_3d_weight_ignore', 'NLLLoss', [x3, t3], {'ignore_index': 1}, pre='log_softmax',
+        make=lambda r: nn.NLLLoss(reduction=r, weight=cw5, ignore_index=0), topts={'weight': cw5}, strided=True)
+reds_ex('nll_3d_f64', 'NLLLoss', f64(-uniform((2, 3, 4), 0.1, 3.0), torch.tensor([[0, 2, 1, 1], [2, 2, 0, 1]])),
+        make=lambda r: nn.NLLLoss(reduction=r))
+reds_ex('nll_unbatched_weight', 'NLLLoss', [-uniform((4,), 0.1, 3.0), torch.tensor(2)],
+        make=lambda r: nn.NLLLoss(reduction=r, weight=cw4), topts={'weight': cw4})
+
+# class probabilities: a float target of the input's shape (rows that need
+# not sum to 1), with label smoothing and weight
+pt = torch.softmax(randn(4, 3) * 2, dim=1)
+xp = randn(4, 3) * 2
+reds_ex('cross_entropy_probs', 'CrossEntropyLoss', [xp, pt], make=lambda r: nn.CrossEntropyLoss(reduction=r))
+cw3 = uniform((3,), 0.2, 2.0)
+reds_ex('cross_entropy_probs_weight_ls', 'CrossEntropyLoss', [xp, pt], {'label_smoothing': 0.2},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw3, label_smoothing=0.2), topts={'weight': cw3},
+        strided=True)
+p3 = uniform((2, 3, 4), 0.0, 1.0)
+reds_ex('cross_entropy_probs_3d', 'CrossEntropyLoss', [randn(2, 3, 4), p3], {'label_smoothing': 0.1},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.1))
+reds_ex('cross_entropy_probs_f64', 'CrossEntropyLoss', f64(xp, pt), {'label_smoothing': 0.05},
+        make=lambda r: nn.CrossEntropyLoss(reduction=r, weight=cw3.to(F64), label_smoothing=0.05),
+        topts={'weight': cw3.to(F64)})
+reds_ex('cross_entropy_probs_unbatched', 'CrossEntropyLoss', [randn(4), uniform((4,), 0.0, 1.0)],
+        make=lambda r: nn.CrossEntropyLoss(reduction=r))
+
+# SmoothL1Loss: differences of exactly 0 and +-beta (the gradient's kinks,
+# where PyTorch's branches decide: targets in eighths, so that each sum
+# and difference is exact), beta = 0 (the L1 loss)
+ys = torch.round(randn(3, 4) * 8) / 8
+ds = torch.tensor([[0.0, 1.0, -1.0, 0.3], [2.5, -0.7, 0.25, -3.0], [1.5, -1.2, 0.9, 0.05]])
+reds_ex('smooth_l1', 'SmoothL1Loss', [ys + ds, ys], make=lambda r: nn.SmoothL1Loss(reduction=r))
+ds2 = torch.tensor([[0.0, 0.5, -0.5, 0.3], [2.5, -0.2, 0.25, -3.0], [0.6, -1.2, 0.1, 0.05]])
+reds_ex('smooth_l1_beta05', 'SmoothL1Loss', [ys + ds2, ys], {'beta': 0.5},
+        make=lambda r: nn.SmoothL1Loss(reduction=r, beta=0.5), strided=True)
+# (at beta = 0 PyTorch gives a difference of 0 the gradient -1 for the
+# input and -1 for the target too, its backward called with the two
+# swapped: nnlua's target gradient there is +1, the negated input's)
+reds_ex('smooth_l1_beta0', 'SmoothL1Loss', [ys + ds, ys], {'beta': 0.0}, make=lambda r: nn.SmoothL1Loss(reduction=r, beta=0.0),
+        nograd=(1,))
+reds_ex('smooth_l1_f64', 'SmoothL1Loss', f64(ys + ds2 * 2, ys), {'beta': 2.0},
+        make=lambda r: nn.SmoothL1Loss(reduction=r, beta=2.0))
+
+# KLDivLoss: log-probabilities against probabilities with zeros (0 log 0 =
+# 0; PyTorch's target gradient there is NaN, so not recorded), log targets
+kx = randn(3, 4)
+kt = torch.softmax(randn(3, 4), dim=1)
+kt0 = kt.clone()
+kt0[0, 1] = 0.0
+kt0[2, 3] = 0.0
+KL_REDS = ('mean', 'sum', 'none', 'batchmean')
+reds_ex('kl_div', 'KLDivLoss', [kx, kt], pre='log_softmax', make=lambda r: nn.KLDivLoss(reduction=r), rs=KL_REDS)
+reds_ex('kl_div_zeros', 'KLDivLoss', [kx, kt0], pre='log_softmax', make=lambda r: nn.KLDivLoss(reduction=r),
+        rs=KL_REDS, nograd=(1,), strided=True)
+reds_ex('kl_div_log_target', 'KLDivLoss', [kx, torch.log_softmax(randn(3, 4), dim=1)], {'log_target': True},
+        pre='log_softmax', make=lambda r: nn.KLDivLoss(reduction=r, log_target=True), rs=KL_REDS)
+reds_ex('kl_div_f64', 'KLDivLoss', f64(kx, kt), pre='log_softmax', make=lambda r: nn.KLDivLoss(reduction=r), rs=KL_REDS)
+
+# MarginRankingLoss: (input1, target, input2) in the record's order
+# input, target, third; a tie at the margin (gradient 1, PyTorch's clamp_min)
+def ranking(r, **o):
+    m = nn.MarginRankingLoss(reduction=r, **o)
+    return lambda a, y, b: m(a, b, y)
+
+
+ra, rb = randn(6), randn(6)
+rb[0] = ra[0]
+ry = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
+reds_ex('margin_ranking', 'MarginRankingLoss', [ra, ry, rb], make=lambda r: ranking(r), nograd=(1,))
+rb2 = ra.clone()
+rb2[1:] = randn(5)
+reds_ex('margin_ranking_margin', 'MarginRankingLoss', [ra, ry, rb2], {'margin': 0.5},
+        make=lambda r: ranking(r, margin=0.5))
+reds_ex('margin_ranking_f64', 'MarginRankingLoss', f64(randn(2, 3), torch.tensor([[1.0, -1, 1], [-1, -1, 1]]), randn(2, 3)),
+        {'margin': 0.2}, make=lambda r: ranking(r, margin=0.2), strided=True)
+
+# HingeEmbeddingLoss: an input at the margin, a target of 0 (PyTorch adds
+# both terms for a target other than +-1)
+hx = torch.tensor([[0.3, 1.0, 2.0, -0.5], [0.7, 0.0, 1.5, 1.0]])
+hy = torch.tensor([[1.0, -1.0, -1.0, -1.0], [1.0, -1.0, 0.0, 1.0]])
+reds_ex('hinge_embedding', 'HingeEmbeddingLoss', [hx, hy], make=lambda r: nn.HingeEmbeddingLoss(reduction=r), nograd=(1,))
+reds_ex('hinge_embedding_margin', 'HingeEmbeddingLoss', [randn(3, 4), torch.where(randn(3, 4) > 0, 1.0, -1.0)],
+        {'margin': 0.5}, make=lambda r: nn.HingeEmbeddingLoss(reduction=r, margin=0.5), nograd=(1,), strided=True)
+reds_ex('hinge_embedding_f64', 'HingeEmbeddingLoss', f64(randn(5) * 2, torch.tensor([1.0, -1, -1, 1, -1])),
+        make=lambda r: nn.HingeEmbeddingLoss(reduction=r), nograd=(1,))
+
+# SoftMarginLoss: a margin of exactly 0 (gradient -y/2), |y x| of 30
+sx = torch.tensor([[0.0, 1.5, -2.0], [30.0, -30.0, 0.25]])
+sy = torch.tensor([[1.0, -1.0, 1.0], [1.0, 1.0, -1.0]])
+reds_ex('soft_margin', 'SoftMarginLoss', [sx, sy], make=lambda r: nn.SoftMarginLoss(reduction=r), nograd=(1,),
+        strided=True)
+reds_ex('soft_margin_f64', 'SoftMarginLoss', f64(randn(4) * 3, torch.tensor([1.0, -1, -1, 1])),
+        make=lambda r: nn.SoftMarginLoss(reduction=r), nograd=(1,))
+
+# CosineEmbeddingLoss: (input1, target, input2); a zero row (PyTorch's
+# 1e-12 keeps it finite), a target of 0 (no loss), unbatched
+def cosine(r, **o):
+    m = nn.CosineEmbeddingLoss(reduction=r, **o)
+    return lambda a, y, b: m(a, b, y)
+
+
+ca, cb = randn(5, 3), randn(5, 3)
+ca[4] = 0.0
+cy = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0])
+reds_ex('cosine_embedding', 'CosineEmbeddingLoss', [ca, cy, cb], make=lambda r: cosine(r), nograd=(1,))
+cy2 = torch.tensor([1.0, -1.0, 0.0, -1.0, -1.0])
+reds_ex('cosine_embedding_margin', 'CosineEmbeddingLoss', [randn(5, 3), cy2, randn(5, 3)], {'margin': -0.3},
+        make=lambda r: cosine(r, margin=-0.3), nograd=(1,), strided=True)
+reds_ex('cosine_embedding_unbatched', 'CosineEmbeddingLoss', [randn(4), torch.tensor(-1.0), randn(4)], {'margin': 0.1},
+        make=lambda r: cosine(r, margin=0.1), nograd=(1,))
+reds_ex('cosine_embedding_f64', 'CosineEmbeddingLoss', f64(randn(3, 4), torch.tensor([1.0, -1, -1]), randn(3, 4)),
+        make=lambda r: cosine(r), nograd=(1,))
+
+# PoissonNLLLoss: log input; rates with one of 0 (eps keeps the log
+# finite); full with targets of 0, 1 and above (Stirling's term)
+py = torch.tensor([[0.0, 1.0, 2.0, 5.0], [3.0, 0.0, 1.5, 7.0]])
+reds_ex('poisson_nll', 'PoissonNLLLoss', [randn(2, 4), py], make=lambda r: nn.PoissonNLLLoss(reduction=r))
+prate = uniform((2, 4), 0.1, 4.0)
+prate[0, 0] = 0.0
+# (PyTorch's target gradient is NaN at a target of 0 with full: the
+# masked Stirling term's 0 * log(0) in backward; loss_spec checks nnlua's
+# by finite differences)
+reds_ex('poisson_nll_rate_full', 'PoissonNLLLoss', [prate, py], {'log_input': False, 'full': True, 'eps': 1e-4},
+        make=lambda r: nn.PoissonNLLLoss(reduction=r, log_input=False, full=True, eps=1e-4), nograd=(1,), strided=True)
+reds_ex('poisson_nll_full', 'PoissonNLLLoss', [randn(2, 4), py], {'full': True},
+        make=lambda r: nn.PoissonNLLLoss(reduction=r, full=True), nograd=(1,))
+reds_ex('poisson_nll_f64', 'PoissonNLLLoss', f64(uniform((2, 4), 0.2, 3.0), py), {'log_input': False, 'full': True},
+        make=lambda r: nn.PoissonNLLLoss(reduction=r, log_input=False, full=True), nograd=(1,))
+
+# GaussianNLLLoss: var of the input's shape with entries below eps (the
+# clamp, with the unclamped gradient), one var per row (N) and (N, 1)
+gx, gy = randn(4, 3), randn(4, 3)
+gv = uniform((4, 3), 0.1, 2.0)
+gv[0, 0] = 0.0
+gv[2, 1] = 1e-8
+reds_ex('gaussian_nll', 'GaussianNLLLoss', [gx, gy, gv], make=lambda r: nn.GaussianNLLLoss(reduction=r))
+reds_ex('gaussian_nll_rowvar_full', 'GaussianNLLLoss', [gx, gy, uniform((4,), 0.2, 2.0)], {'full': True},
+        make=lambda r: nn.GaussianNLLLoss(reduction=r, full=True))
+reds_ex('gaussian_nll_colvar_eps', 'GaussianNLLLoss', [gx, gy, uniform((4, 1), 0.0, 0.3)], {'eps': 0.1},
+        make=lambda r: nn.GaussianNLLLoss(reduction=r, eps=0.1), strided=True)
+reds_ex('gaussian_nll_f64', 'GaussianNLLLoss', f64(gx, gy, gv), {'full': True},
+        make=lambda r: nn.GaussianNLLLoss(reduction=r, full=True))
+
+# MultiMarginLoss: a term of exactly 0 (x[i] = x[y] - margin: counted for
+# neither value nor gradient), p = 2, class weights, unbatched
+mx = randn(4, 5)
+mt = torch.tensor([2, 0, 4, 1])
+mx[0, 2], mx[0, 3] = 0.5, -0.5
+reds_ex('multi_margin', 'MultiMarginLoss', [mx, mt], make=lambda r: nn.MultiMarginLoss(reduction=r))
+reds_ex('multi_margin_p2_weight', 'MultiMarginLoss', [mx, mt], {'p': 2, 'margin': 0.7},
+        make=lambda r: nn.MultiMarginLoss(reduction=r, p=2, margin=0.7, weight=cw5), topts={'weight': cw5},
+        strided=True)
+reds_ex('multi_margin_unbatched', 'MultiMarginLoss', [randn(5), torch.tensor(3)], {'margin': 2.0},
+        make=lambda r: nn.MultiMarginLoss(reduction=r, margin=2.0))
+reds_ex('multi_margin_f64', 'MultiMarginLoss', f64(mx, mt), {'p': 2},
+        make=lambda r: nn.MultiMarginLoss(reduction=r, p=2, weight=cw5.to(F64)), topts={'weight': cw5.to(F64)})
+
+# TripletMarginLoss: (anchor, positive, negative); swap, p = 1 and 3, an
+# anchor equal to its positive (the distance is eps's)
+ta, tp, tn = randn(4, 3), randn(4, 3), randn(4, 3)
+tp[1] = ta[1]
+reds_ex('triplet_margin', 'TripletMarginLoss', [ta, tp, tn], make=lambda r: nn.TripletMarginLoss(reduction=r))
+reds_ex('triplet_margin_swap_p1', 'TripletMarginLoss', [ta, tp, tn], {'swap': True, 'p': 1, 'margin': 2.0},
+        make=lambda r: nn.TripletMarginLoss(reduction=r, swap=True, p=1, margin=2.0), strided=True)
+reds_ex('triplet_margin_p3_eps', 'TripletMarginLoss', [ta, tp, tn], {'p': 3, 'eps': 0.01, 'margin': 1.5},
+        make=lambda r: nn.TripletMarginLoss(reduction=r, p=3, eps=0.01, margin=1.5))
+reds_ex('triplet_margin_unbatched', 'TripletMarginLoss', [randn(5), randn(5), randn(5)], {'swap': True},
+        make=lambda r: nn.TripletMarginLoss(reduction=r, swap=True))
+reds_ex('triplet_margin_f64', 'TripletMarginLoss', f64(ta, tp, tn), {'swap': True, 'margin': 3.0},
+        make=lambda r: nn.TripletMarginLoss(reduction=r, swap=True, margin=3.0))
+
+
 # ---- writing ------------------------------------------------------------------------------
 
 def lua_layer(c):
@@ -278,17 +528,44 @@ def lua_layer(c):
     return '\n'.join(L)
 
 
+def num64(v):
+    """a float64 to 17 digits, which round-trip it; infinities and NaN as Lua writes them"""
+    if v != v:
+        return '0/0'
+    if v in (float('inf'), float('-inf')):
+        return 'math.huge' if v > 0 else '-math.huge'
+    return '%.17g' % v
+
+
+def lua_t(t):
+    """lua_tensor, and float64 tensors (and infinities) at full precision with their dtype"""
+    if t is None or (t.dtype != torch.float64 and bool(torch.isfinite(t).all())) or t.dtype == torch.int64:
+        return lua_tensor(t)
+    shape = ', '.join(str(s) for s in t.shape)
+    flat = ', '.join((num64(v) if t.dtype == torch.float64 else
+                      (num64(v) if v != v or abs(v) == float('inf') else num(v))) for v in t.detach().reshape(-1).tolist())
+    dt = ", dtype = 'float64'" if t.dtype == torch.float64 else ''
+    return '{ shape = { %s }, data = { %s }%s }' % (shape, flat, dt)
+
+
 def lua_loss(c):
     L = ['  {']
-    L.append("    name = '%s', kind = '%s', opts = %s,%s" % (
-        c['name'], c['kind'], lua_value(c['opts']), " pre = '%s'," % c['pre'] if c['pre'] else ''))
+    L.append("    name = '%s', kind = '%s', opts = %s,%s%s%s" % (
+        c['name'], c['kind'], lua_value(c['opts']), " pre = '%s'," % c['pre'] if c['pre'] else '',
+        " dtype = '%s'," % c['dtype'] if c.get('dtype') else '', ' strided = true,' if c.get('strided') else ''))
     if c['topts']:
-        L.append('    topts = { %s },' % ', '.join('%s = %s' % (k, lua_tensor(v)) for k, v in c['topts'].items()))
-    L.append('    input = %s,' % lua_tensor(c['input']))
-    L.append('    target = %s,' % lua_tensor(c['target']))
-    L.append('    w = %s,' % lua_tensor(c['w']))
-    L.append('    out = %s,' % lua_tensor(c['out']))
-    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+        L.append('    topts = { %s },' % ', '.join('%s = %s' % (k, lua_t(v)) for k, v in c['topts'].items()))
+    L.append('    input = %s,' % lua_t(c['input']))
+    L.append('    target = %s,' % lua_t(c['target']))
+    if c.get('third') is not None:
+        L.append('    third = %s,' % lua_t(c['third']))
+    L.append('    w = %s,' % lua_t(c['w']))
+    L.append('    out = %s,' % lua_t(c['out']))
+    L.append('    grad_input = %s,' % lua_t(c['grad_input']))
+    if c.get('grad_target') is not None:
+        L.append('    grad_target = %s,' % lua_t(c['grad_target']))
+    if c.get('grad_third') is not None:
+        L.append('    grad_third = %s,' % lua_t(c['grad_third']))
     L.append('  },')
     return '\n'.join(L)
 
@@ -296,14 +573,16 @@ def lua_loss(c):
 def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'nn.lua')
     with open(path, 'w') as f:
-        f.write('-- nn.lua: PyTorch %s golden values for nnlua layers and losses, float32;\n' % torch.__version__)
+        f.write('-- nn.lua: PyTorch %s golden values for nnlua layers and losses, float32 unless marked;\n' % torch.__version__)
         f.write('-- generated by tests/golden/gen_nn.py (do not edit by hand; regenerate with\n')
         f.write('-- `/usr/bin/python3 tests/golden/gen_nn.py`). Checked by tests/spec/nn_golden_spec.lua.\n')
         f.write('-- layers: state (parameters then buffers, PyTorch names and layout, before the\n')
         f.write('-- step), input (int64 ids 1-based), out = m(input), and for (out * w):sum() the\n')
         f.write('-- grads of the input and of each parameter; after: buffers after a train step.\n')
         f.write('-- losses: input, target (class targets 1-based), out = loss, grad_input of out\n')
-        f.write("-- (of (out * w):sum() for reduction 'none'); pre: applied to input first.\n")
+        f.write("-- (of (out * w):sum() for reduction 'none'); pre: applied to input first; third,\n")
+        f.write('-- grad_target, grad_third: a third tensor and the gradients of target and third;\n')
+        f.write("-- dtype: 'float64' cases; strided: given to the loss as non-contiguous views.\n")
         f.write('return {\n')
         f.write('layers = {\n')
         for c in LAYERS:

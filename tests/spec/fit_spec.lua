@@ -186,6 +186,20 @@ end
     local Xc, yc = nl.tensor(S.nested({ 10, 2 }, S.rng(9))), nl.tensor({ 1, 2, 3, 1, 2, 3, 1, 2, 3, 1 }, 'int64')
     local want = c(Xc):argmax(2):eq(yc):sum():item() / 10
     assert.are.equal(want, select(2, c:evaluate(Xc, yc)).accuracy)
+    -- class probabilities (a float target of the output's shape), as
+    -- cross_entropy takes them: their argmaxes, in a batch of as many rows
+    -- as classes too (the probabilities broadcast against the argmaxes)
+    for _, n in ipairs({ 10, 3 }) do
+      local Xp = Xc:narrow(1, 1, n)
+      local yp = nl.tensor(S.nested({ n, 3 }, S.rng(11))):softmax(2)
+      local acc = c(Xp):argmax(2):eq(yp:argmax(2)):sum():item() / n
+      for _, loss in ipairs({ 'cross_entropy', nn.CrossEntropyLoss() }) do
+        c:compile { optimizer = 'sgd', lr = 0, loss = loss, metrics = { 'accuracy' } }
+        local l, mt = c:evaluate(Xp, yp)
+        assert.are.equal(acc, mt.accuracy)
+        assert(S.close(l, F.cross_entropy(c(Xp), yp):item(), 1e-6), tostring(l))
+      end
+    end
     local ok, err = pcall(m.compile, m, { loss = function(p, t) return F.l1_loss(p, t) end, metrics = { 'accuracy' } })
     assert.is_false(ok)
     assert.is_truthy(err:find("metric 'accuracy' with a loss function", 1, true), err)

@@ -3,7 +3,10 @@
 -- replaces (sub, mul, then mean or sum; each tested against PyTorch and
 -- float64 loops elsewhere) bit for bit, at any thread count; closed-form
 -- cases and float64 finite differences check it on their own. Then the
--- fused cross-entropy and log_softmax at the edges, against closed forms.
+-- fused cross-entropy and log_softmax at the edges, against closed forms;
+-- and the class losses over class dims and class probabilities and the
+-- composed losses (SmoothL1 to TripletMargin): float64 finite
+-- differences, closed forms where nnlua parts from PyTorch, their errors.
 local nl = require 'nnlua'
 local S = require 'tests.spec.support'
 local nn, F = nl.nn, nl.nn.functional
@@ -329,5 +332,266 @@ describe('loss modules', function()
     table.sort(names)
     assert.are.same({ 'pos_weight', 'weight' }, names)
     assert.is_nil(next(nn.MSELoss():state_dict()))
+  end)
+end)
+
+-- ---- class dims, class probabilities and the composed losses -------------------
+-- Their values and gradients are checked against PyTorch in
+-- nn_golden_spec; here: float64 finite differences of every float
+-- argument (away from the kinks, where the two one-sided slopes differ),
+-- closed forms where nnlua and PyTorch part on purpose, and the errors.
+local TOL = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
+
+local function gradcheck(f, leaves)
+  local ok, msg = nl.gradcheck(f, leaves, TOL)
+  assert(ok, ('the check called at line %d: %s'):format(debug.getinfo(2, 'l').currentline, tostring(msg)))
+  for i, l in ipairs(leaves) do assert.is_not_nil(l.grad, 'argument ' .. i .. ' got no gradient') end
+end
+
+-- a float64 leaf of the given shape, values from an LCG of this spec
+local U = S.rng(4242)
+local function leaf(shape, lo, hi)
+  return nl.tensor(S.nested(shape, function() return U(lo or -2, hi or 2) end), 'float64'):requires_grad()
+end
+local function ids(t) return nl.tensor(t, 'int64') end
+
+describe('cross_entropy and nll_loss over class dims and class probabilities', function()
+  local t3 = ids({ { 1, 3, 2 }, { 2, 2, 1 } })               -- (N, d1) for input (N, C = 3, d1)
+
+  it('agree with float64 finite differences: (N, C, d) with weight, ignore_index and smoothing', function()
+    for _, r in ipairs({ 'mean', 'sum', 'none' }) do
+      gradcheck(function(x, w)
+        return F.cross_entropy(x, t3, { weight = w, ignore_index = 2, label_smoothing = 0.2, reduction = r })
+      end, { leaf({ 2, 3, 3 }), leaf({ 3 }, 0.5, 2) })
+      gradcheck(function(x) return F.cross_entropy(x, t3, { label_smoothing = 0.1, reduction = r }) end,
+                { leaf({ 2, 3, 3 }) })
+      gradcheck(function(x, w) return F.nll_loss(x:log_softmax(2), t3, { weight = w, reduction = r }) end,
+                { leaf({ 2, 3, 3 }), leaf({ 3 }, 0.5, 2) })
+    end
+    gradcheck(function(x) return F.cross_entropy(x, ids(2)) end, { leaf({ 4 }) })
+  end)
+
+  it('agree with float64 finite differences: class probabilities, the target and weight too', function()
+    for _, r in ipairs({ 'mean', 'sum', 'none' }) do
+      gradcheck(function(x, y, w)
+        return F.cross_entropy(x, y, { weight = w, label_smoothing = 0.3, reduction = r })
+      end, { leaf({ 2, 3, 2 }), leaf({ 2, 3, 2 }, 0, 1), leaf({ 3 }, 0.5, 2) })
+    end
+  end)
+
+  it('give the unreduced loss the target\'s shape, and an empty batch a NaN mean and 0 sum', function()
+    local x = nl.randn(2, 4, 3, 5)
+    local t = nl.tensor(S.nested({ 2, 3, 5 }, function() return math.random(1, 4) end), 'int64')
+    assert.are.same({ 2, 3, 5 }, F.cross_entropy(x, t, { reduction = 'none' }):shape())
+    assert.are.same({ 2, 3, 5 }, F.nll_loss(x, t, { reduction = 'none', ignore_index = 1 }):shape())
+    assert.are.same({ 2, 3, 5 }, F.cross_entropy(x, x:softmax(2), { reduction = 'none' }):shape())
+    assert.are.same({}, F.cross_entropy(nl.randn(4), ids(2), { reduction = 'none' }):shape())
+    for _, o in ipairs({ {}, { weight = nl.ones(4) } }) do
+      local e = nl.zeros({ 0, 4, 3 }):requires_grad()
+      local m = F.cross_entropy(e, nl.zeros({ 0, 3 }, 'int64'), o)
+      assert.is_true(m:item() ~= m:item())
+      local s = F.cross_entropy(e, nl.zeros({ 0, 3 }, 'int64'), { reduction = 'sum', weight = o.weight })
+      assert.are.equal(0, s:item())
+      s:backward()
+      assert.are.same({ 0, 4, 3 }, e.grad:shape())
+      assert.are.same({ 0, 3 }, F.cross_entropy(e, nl.zeros({ 0, 3 }, 'int64'), { reduction = 'none' }):shape())
+    end
+    local m = F.cross_entropy(nl.zeros({ 0, 4 }), nl.zeros({ 0, 4 }))
+    assert.is_true(m:item() ~= m:item(), 'the mean over no sample of probabilities is NaN, as PyTorch')
+  end)
+
+  it('name the op and the shapes when target and input do not fit', function()
+    local msg = S.errmsg(F.cross_entropy, nl.zeros(2, 3, 4), nl.zeros({ 2, 3 }, 'int64'))
+    S.contains(msg, 'cross_entropy: target of shape [2,3] does not fit input [2,3,4]: expected [2,4]')
+    msg = S.errmsg(F.nll_loss, nl.zeros(3), nl.zeros({ 1 }, 'int64'))
+    S.contains(msg, 'nll_loss: target of shape [1] does not fit input [3]: expected []')
+    S.contains(S.errmsg(F.nll_loss, nl.zeros({}), ids(1)), 'nll_loss: input must be a float tensor (C), (N, C)')
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros({ 2, 3, 2 }, 'int64'), nl.ones({ 2, 2 }, 'int64')),
+               'cross_entropy: input must be a float tensor (C), (N, C) or (N, C, d1, ...), got int64 [2,3,2]')
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros(2, 3, 4), nl.ones({ 2, 4 }, 'int64'), { weight = nl.ones(4) }),
+               'cross_entropy: weight must be a float32 vector of the 3 classes, got float32 [4]')
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros(2, 3, 4), nl.tensor({ { 1, 4, 1, 1 }, { 1, 1, 1, 1 } }, 'int64')),
+               'out of range for 3 classes')
+    -- class probabilities: the input's shape and dtype, no ignore_index
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros(2, 3), nl.zeros(2, 3, 'float64')),
+               'cross_entropy: a float target holds class probabilities, of the input\'s shape and dtype (float32 [2,3]), '
+               .. 'got float64 [2,3]')
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros(2, 3), nl.zeros(2, 3), { ignore_index = 1 }),
+               'cross_entropy: ignore_index applies to class-index targets')
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros(2, 3), nl.zeros(2, 3), { weight = nl.ones(2) }),
+               'cross_entropy: weight must be a float32 vector of the 3 classes, got float32 [2]')
+    S.contains(S.errmsg(F.nll_loss, nl.zeros(2, 3), nl.zeros(2, 3)), 'nll_loss: target must be an int64 tensor')
+  end)
+end)
+
+describe('the composed losses', function()
+  -- values kept a margin away from each loss's kinks
+  local function pm(shape)       -- +-1 targets
+    return nl.tensor(S.nested(shape, function() return U(0, 1) < 0.5 and -1 or 1 end), 'float64')
+  end
+
+  it('agree with float64 finite differences in every float argument', function()
+    for _, r in ipairs({ 'mean', 'sum', 'none' }) do
+      local o = function(t) t.reduction = r; return t end
+      -- differences of 0.2 to 0.8 in size (beta 1) and 1.2 to 2 (beta 0.5, and beta 0)
+      local y = nl.tensor(S.nested({ 3, 4 }, function() return U(-1, 1) end), 'float64')
+      local d = nl.tensor(S.nested({ 3, 4 }, function() return (U(0, 1) < 0.5 and -1 or 1) * U(0.2, 0.8) end), 'float64')
+      gradcheck(function(a, b) return F.smooth_l1_loss(a, b, o({})) end,
+                { (y + d):requires_grad(), y:clone():requires_grad() })
+      gradcheck(function(a, b) return F.smooth_l1_loss(a, b, o({ beta = 0.5 })) end,
+                { (y + d * 2.5):requires_grad(), y:clone():requires_grad() })
+      gradcheck(function(a, b) return F.smooth_l1_loss(a, b, o({ beta = 0 })) end,
+                { (y + d):requires_grad(), y:clone():requires_grad() })
+      gradcheck(function(a, b) return F.kl_div(a:log_softmax(2), b:softmax(2), o({})) end,
+                { leaf({ 3, 4 }), leaf({ 3, 4 }) })
+      gradcheck(function(a, b) return F.kl_div(a, b, o({ log_target = true })) end, { leaf({ 3, 4 }), leaf({ 3, 4 }) })
+      -- margin_ranking: |x1 - x2| of 0.3 or more against margin 0.1
+      local x2 = leaf({ 6 })
+      local x1 = (x2:detach() + nl.tensor({ 0.5, -0.4, 0.9, -1.2, 0.3, -0.7 }, 'float64')):requires_grad()
+      local ry = pm({ 6 })
+      gradcheck(function(a, b) return F.margin_ranking_loss(a, b, ry, o({ margin = 0.1 })) end, { x1, x2 })
+      local h = nl.tensor({ 0.2, 0.5, 1.4, -0.3, 2, 0.8 }, 'float64'):requires_grad()
+      gradcheck(function(a) return F.hinge_embedding_loss(a, nl.tensor({ 1, -1, -1, -1, 1, 0 }, 'float64'), o({})) end,
+                { h })
+      local sy = pm({ 2, 3 })
+      gradcheck(function(a) return F.soft_margin_loss(a, sy, o({})) end, { leaf({ 2, 3 }, -4, 4) })
+      local cy = nl.tensor({ 1, -1, 1, -1 })
+      gradcheck(function(a, b) return F.cosine_embedding_loss(a, b, cy, o({ margin = -0.9 })) end,
+                { leaf({ 4, 3 }), leaf({ 4, 3 }) })
+      gradcheck(function(a, b) return F.poisson_nll_loss(a, b, o({})) end, { leaf({ 2, 3 }), leaf({ 2, 3 }, 0, 4) })
+      -- with full, the Stirling term is cut at target 1: targets away from it, 0 among them
+      gradcheck(function(a, b) return F.poisson_nll_loss(a, b, o({ log_input = false, full = true })) end,
+                { leaf({ 4 }, 0.5, 3), nl.tensor({ 0, 0.5, 2.5, 4 }, 'float64'):requires_grad() })
+      gradcheck(function(a, b, v) return F.gaussian_nll_loss(a, b, v, o({ full = true })) end,
+                { leaf({ 3, 2 }), leaf({ 3, 2 }), leaf({ 3, 2 }, 0.2, 2) })
+      gradcheck(function(a, b, v) return F.gaussian_nll_loss(a, b, v, o({})) end,
+                { leaf({ 3, 2 }), leaf({ 3, 2 }), leaf({ 3 }, 0.2, 2) })
+      -- multi_margin: no term within 0.05 of 0 (a grid of distinct logits)
+      local mx = nl.tensor({ { 0.1, 1.3, -0.6, 0.7 }, { 2.2, -1.1, 0.45, 1.0 } }, 'float64'):requires_grad()
+      for _, p in ipairs({ 1, 2 }) do
+        gradcheck(function(a, w) return F.multi_margin_loss(a, ids({ 2, 3 }), o({ p = p, weight = w })) end,
+                  { mx, leaf({ 4 }, 0.5, 2) })
+      end
+      for _, tp in ipairs({ { p = 2 }, { p = 1, swap = true }, { p = 3, margin = 5 } }) do
+        gradcheck(function(a, b, c) return F.triplet_margin_loss(a, b, c, o(tp)) end,
+                  { leaf({ 3, 4 }), leaf({ 3, 4 }), leaf({ 3, 4 }) })
+      end
+    end
+  end)
+
+  -- where nnlua parts from PyTorch 1.13 on purpose
+  it('soft_margin_loss stays finite past exp\'s range, and poisson_nll_loss\'s target gradient at 0', function()
+    -- PyTorch: log1p(exp(100)) = inf in float32, and a NaN gradient
+    local x = nl.tensor({ -100, 100, 0 }):requires_grad()
+    local l = F.soft_margin_loss(x, nl.tensor({ 1, 1, -1 }), { reduction = 'none' })
+    local v = l:totable()
+    assert.are.equal(100, v[1])
+    assert.are.equal(0, v[2])
+    assert.is_true(math.abs(v[3] - math.log(2)) < 1e-6)
+    l:sum():backward()
+    local gx = x.grad:totable()
+    assert.are.same({ -1, 0.5 }, { gx[1], gx[3] })
+    assert.is_true(math.abs(gx[2]) < 1e-40, tostring(gx[2]))       -- -sigmoid(-100)
+    -- PyTorch's target gradient with full is NaN at a target of 0 (its masked
+    -- 0 log 0); the loss there is x - y log(x + eps), whose slope is -log(x + eps)
+    local y = nl.tensor({ 0, 3 }, 'float64'):requires_grad()
+    F.poisson_nll_loss(nl.tensor({ 2, 2 }, 'float64'), y, { log_input = false, full = true, reduction = 'sum' }):backward()
+    local g = y.grad:totable()
+    assert.is_true(math.abs(g[1] + math.log(2 + 1e-8)) < 1e-12, tostring(g[1]))
+    assert.is_true(math.abs(g[2] - (-math.log(2 + 1e-8) + math.log(3) + 0.5 / 3)) < 1e-12, tostring(g[2]))
+  end)
+
+  it('gaussian_nll_loss clamps var at eps with the unclamped gradient, and takes var of one per row', function()
+    local var = nl.tensor({ 0, 1e-8, 2 }, 'float64'):requires_grad()
+    local x, y = nl.tensor({ 1, 0.5, 1 }, 'float64'), nl.zeros(3, 'float64')
+    local l = F.gaussian_nll_loss(x, y, var, { reduction = 'none' }):totable()
+    assert.are.equal(0.5 * (math.log(1e-6) + 1 / 1e-6), l[1])
+    F.gaussian_nll_loss(x, y, var, { reduction = 'sum' }):backward()
+    local g = var.grad:totable()
+    assert.is_true(math.abs(g[1] - 0.5 * (1 / 1e-6 - 1 / 1e-12)) < 1e-3 * 0.5e12, tostring(g[1]))
+    assert.is_true(math.abs(g[3] - 0.5 * (1 / 2 - 1 / 4)) < 1e-15, tostring(g[3]))
+    local a, b = nl.randn(4, 3), nl.randn(4, 3)
+    local v = nl.rand(4) + 0.5
+    S.same_bits(F.gaussian_nll_loss(a, b, v, { reduction = 'none' }),
+                F.gaussian_nll_loss(a, b, v:view(4, 1):expand(4, 3), { reduction = 'none' }), 'a var per row')
+    S.same_bits(F.gaussian_nll_loss(a, b, v:view(4, 1)), F.gaussian_nll_loss(a, b, v), 'var (N, 1) and (N)')
+  end)
+
+  it('refuse unknown options, option values of the wrong kind, at construction too, naming op and value', function()
+    local cases = {
+      { 'SmoothL1Loss', { delta = 1 }, "smooth_l1_loss: unknown option 'delta'" },
+      { 'SmoothL1Loss', { beta = -1 }, 'smooth_l1_loss: beta must be a number >= 0, got -1' },
+      { 'KLDivLoss', { log_target = 1 }, 'kl_div: log_target must be a boolean (true or false), got 1' },
+      { 'KLDivLoss', { reduction = 'avg' }, "kl_div: reduction must be 'mean', 'sum', 'batchmean' or 'none', got 'avg'" },
+      { 'MSELoss', { reduction = 'batchmean' }, "mse_loss: reduction must be 'mean', 'sum' or 'none', got 'batchmean'" },
+      { 'MarginRankingLoss', { margin = 0 / 0 }, 'margin_ranking_loss: margin must be a finite number, got nan' },
+      { 'HingeEmbeddingLoss', { margin = '1' }, "hinge_embedding_loss: margin must be a finite number, got '1'" },
+      { 'SoftMarginLoss', { margin = 1 }, "soft_margin_loss: unknown option 'margin'" },
+      { 'CosineEmbeddingLoss', { margin = math.huge }, 'cosine_embedding_loss: margin must be a finite number, got inf' },
+      { 'PoissonNLLLoss', { eps = -1 }, 'poisson_nll_loss: eps must be a finite number >= 0, got -1' },
+      { 'PoissonNLLLoss', { full = 'yes' }, "poisson_nll_loss: full must be a boolean (true or false), got 'yes'" },
+      { 'GaussianNLLLoss', { eps = -0.1 }, 'gaussian_nll_loss: eps must be a finite number >= 0, got -0.1' },
+      { 'MultiMarginLoss', { p = 3 }, 'multi_margin_loss: p must be 1 or 2, got 3' },
+      { 'TripletMarginLoss', { p = 0 }, 'triplet_margin_loss: p must be a finite number > 0, got 0' },
+      { 'TripletMarginLoss', { swap = 0 }, 'triplet_margin_loss: swap must be a boolean (true or false), got 0' },
+      { 'TripletMarginLoss', { size_average = true }, "triplet_margin_loss: unknown option 'size_average'" },
+    }
+    for _, c in ipairs(cases) do
+      S.contains(S.errmsg(nn[c[1]], c[2]), c[3])
+    end
+    S.contains(S.errmsg(F.smooth_l1_loss, nl.zeros(2), nl.zeros(2), { beta = -1 }), 'smooth_l1_loss: beta must be')
+    S.contains(S.errmsg(F.multi_margin_loss, nl.zeros(2, 3), ids({ 1, 1 }), { p = 1.5 }), 'multi_margin_loss: p must be')
+  end)
+
+  it('name the op and the shapes of arguments that do not fit', function()
+    local z = nl.zeros
+    local cases = {
+      { F.smooth_l1_loss, { z(2, 3), z(3, 2) }, 'smooth_l1_loss: expected tensors of one shape, got input [2,3], target [3,2]' },
+      { F.kl_div, { z(4), z(2, 2) }, 'kl_div: expected tensors of one shape, got input [4], target [2,2]' },
+      { F.margin_ranking_loss, { z(3), z(3), z(2) },
+        'margin_ranking_loss: expected tensors of one shape, got input1 [3], input2 [3], target [2]' },
+      { F.hinge_embedding_loss, { z(3), z(3, 1) }, 'hinge_embedding_loss: expected tensors of one shape' },
+      { F.soft_margin_loss, { z(3), 5 }, 'soft_margin_loss: expected a tensor' },
+      { F.cosine_embedding_loss, { z(2, 3), z(2, 3), z(3) },
+        'cosine_embedding_loss: expected inputs (N, D) with a target (N), or inputs (D) with a 0-dim target, '
+        .. 'got inputs [2,3] and target [3]' },
+      { F.cosine_embedding_loss, { z(2, 3), z(2, 4), z(2) }, 'cosine_embedding_loss: expected tensors of one shape' },
+      { F.poisson_nll_loss, { z(2), z(3) }, 'poisson_nll_loss: expected tensors of one shape' },
+      { F.gaussian_nll_loss, { z(4, 3), z(4, 3), z(3) },
+        "gaussian_nll_loss: var of shape [3] must have the input's shape [4,3], or that shape with its last dim 1 "
+        .. 'or without it' },
+      { F.gaussian_nll_loss, { z(2), z(2), nl.tensor({ 1, -1 }) }, 'gaussian_nll_loss: var has negative entries' },
+      { F.multi_margin_loss, { z(2, 3), ids({ 1 }) }, 'multi_margin_loss: target must be a 1-D tensor of 2 class indices, got [1]' },
+      { F.multi_margin_loss, { z(2, 3), ids({ 1, 4 }) }, 'multi_margin_loss: target class 4 out of range for 3 classes' },
+      { F.multi_margin_loss, { z(2, 3, 1), ids({ 1, 1 }) }, 'multi_margin_loss: input must be a float tensor (N, C) or (C)' },
+      { F.multi_margin_loss, { z(2, 3), z(2) }, 'multi_margin_loss: target must be an int64 tensor of class indices' },
+      { F.multi_margin_loss, { z(2, 3), ids({ 1, 1 }), { weight = nl.ones(2) } },
+        'multi_margin_loss: weight must be a float32 vector of the 3 classes, got float32 [2]' },
+      { F.triplet_margin_loss, { z(2, 3), z(2, 3), z(3) },
+        'triplet_margin_loss: expected tensors of one shape, got anchor [2,3], positive [2,3], negative [3]' },
+      { F.triplet_margin_loss, { z({}), z({}), z({}) }, 'triplet_margin_loss: expected inputs (N, D) or (D), got 0-dim ones' },
+      { F.kl_div, { nl.zeros({ 2 }, 'int64'), z(2) }, 'kl_div: expected float input and target' },
+      { F.margin_ranking_loss, { nl.zeros({ 2 }, 'int64'), z(2), z(2) },
+        'margin_ranking_loss: expected a float input, got int64 [2]' },
+    }
+    for _, c in ipairs(cases) do
+      local a = c[2]
+      S.contains(S.errmsg(c[1], a[1], a[2], a[3], a[4]), c[3])
+    end
+    -- the modules of three tensors take three, and their options at construction
+    S.contains(S.errmsg(nn.TripletMarginLoss(), z(2), z(2), z(2), { swap = true }),
+               'TripletMarginLoss: takes (anchor, positive, negative), got 4 arguments; give options to the constructor')
+    S.contains(S.errmsg(nn.GaussianNLLLoss(), z(2), z(2)), 'gaussian_nll_loss: expected a tensor')
+    S.contains(S.errmsg(nn.KLDivLoss(), z(2), z(2), { log_target = true }), 'KLDivLoss: takes (input, target), got 3')
+  end)
+
+  it('kl_div: batchmean is the sum over the batch size, and a 0-dim input\'s sum', function()
+    local x, y = nl.randn(3, 4):log_softmax(2), nl.randn(3, 4):softmax(2)
+    local s = F.kl_div(x, y, { reduction = 'sum' }):item()
+    assert.is_true(math.abs(F.kl_div(x, y, { reduction = 'batchmean' }):item() - s / 3) < 1e-6 * math.abs(s))
+    assert.is_true(math.abs(F.kl_div(x, y):item() - s / 12) < 1e-6 * math.abs(s))
+    local x0, y0 = nl.tensor(-1.5), nl.tensor(0.25)
+    assert.are.equal(F.kl_div(x0, y0, { reduction = 'sum' }):item(),
+                     nn.KLDivLoss({ reduction = 'batchmean' })(x0, y0):item())
   end)
 end)

@@ -581,7 +581,12 @@ local function driver(seed, ncases, statefile, outcomefile)
       function(m) return ftensor({ int(0, 2), int(0, 9), m.d_model }) end },
   }
 
-  local LOSSES = { 'MSELoss', 'L1Loss', 'HuberLoss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss' }
+  local LOSSES = { 'MSELoss', 'L1Loss', 'HuberLoss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss',
+                   'SmoothL1Loss', 'KLDivLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss', 'PoissonNLLLoss',
+                   'MultiMarginLoss', 'MarginRankingLoss', 'CosineEmbeddingLoss', 'GaussianNLLLoss', 'TripletMarginLoss' }
+  -- the losses of three tensors, and those of class indices
+  local LOSS3 = { MarginRankingLoss = true, CosineEmbeddingLoss = true, GaussianNLLLoss = true, TripletMarginLoss = true }
+  local CLASS_LOSS = { CrossEntropyLoss = true, NLLLoss = true, MultiMarginLoss = true }
   local OPTIMS = { 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad' }
   local OPTIM_OPTS = { lr = N, momentum = N, dampening = N, nesterov = B, weight_decay = N,
                        betas = function() return chance(0.8) and { 0.9, 0.99 } or pick({ { 0.9 }, { 2, 0.5 }, { 'a', 1 } }) end,
@@ -773,23 +778,36 @@ local function driver(seed, ncases, statefile, outcomefile)
   local function loss_case()
     local name = pick(LOSSES)
     local ok, crit = call('nn.' .. name, nn[name], opts({
-      reduction = function() return pick({ 'mean', 'sum', 'none', 'bogus', 3 }) end,
-      delta = N, label_smoothing = function() return pick({ 0, 0.1, 1, -1, NaN, 2 }) end }))
+      reduction = function() return pick({ 'mean', 'sum', 'none', 'bogus', 3, 'batchmean' }) end,
+      delta = N, label_smoothing = function() return pick({ 0, 0.1, 1, -1, NaN, 2 }) end,
+      beta = N, margin = N, eps = N, p = function() return pick({ 1, 2, 3, 0.5, 0, -1, NaN }) end,
+      log_target = B, log_input = B, full = B, swap = B }))
     if not ok then return end
     local n, c = int(0, 4), int(1, 4)
-    local input, target
+    local input, target, third
     local r = u()
-    if name == 'CrossEntropyLoss' or name == 'NLLLoss' then
-      input = ftensor(chance(0.8) and { n, c } or { c })
-      target = ids(c, chance(0.8) and { n } or {})
+    if CLASS_LOSS[name] then
+      local k = int(0, 3)
+      local shape = pick({ { n, c }, { n, c }, { c }, { n, c, k } })
+      input = ftensor(shape)
+      target = ids(c, #shape == 2 and { n } or #shape == 1 and {} or { n, k })
+      if chance(0.15) then target = ftensor(shape) end           -- class probabilities
     else
       local shape = batch_shape({ int(0, 3) })
       input, target = ftensor(shape), ftensor(shape)
       if name == 'BCELoss' and chance(0.8) then input, target = input:sigmoid(), target:sigmoid() end
       if chance(0.5) and input:dtype() == 'float32' then input:requires_grad() end
     end
+    if LOSS3[name] then
+      third = chance(0.8) and ftensor(input:shape()) or T()
+      if name == 'CosineEmbeddingLoss' and chance(0.7) then
+        target = input:dim() > 0 and ftensor({ input:size(1) }) or ftensor({})
+      end
+    end
     if r < 0.15 then input = T() elseif r < 0.3 then target = T() elseif r < 0.35 then target = any() end
-    local okl, l = call(name .. ':forward', crit, input, target)
+    local okl, l
+    if LOSS3[name] then okl, l = call(name .. ':forward', crit, input, target, third)
+    else okl, l = call(name .. ':forward', crit, input, target) end
     if okl and nl.is_tensor(l) and l.ptr ~= nil and chance(0.5) then
       call('backward(' .. name .. ')', function() l:sum():backward() end)
     end

@@ -5,7 +5,9 @@
 -- output, the gradients of (out * w):sum() for the input and every
 -- parameter, and for BatchNorm1d the running statistics after the step.
 -- Tolerance: |got - want| <= RTOL * |want| + ATOL elementwise (RTOL 1e-5,
--- ATOL 1e-6), float32; shapes must match exactly.
+-- ATOL 1e-6), float32; 1e-10 and 1e-12 for the float64 loss cases;
+-- shapes must match exactly. Losses marked strided get their tensors as
+-- non-contiguous views.
 -- The second half checks the module API: parameter names and order,
 -- state dicts, train/eval, printing, Sequential, nn.init, error messages.
 local nl = require 'nnlua'
@@ -165,14 +167,40 @@ end)
 -- ---- losses ----------------------------------------------------------------------
 
 local losses = {
-  MSELoss           = { nn.MSELoss, nn.functional.mse_loss },
-  L1Loss            = { nn.L1Loss, nn.functional.l1_loss },
-  HuberLoss         = { nn.HuberLoss, nn.functional.huber_loss },
-  CrossEntropyLoss  = { nn.CrossEntropyLoss, nn.functional.cross_entropy },
-  NLLLoss           = { nn.NLLLoss, nn.functional.nll_loss },
-  BCELoss           = { nn.BCELoss, nn.functional.binary_cross_entropy },
-  BCEWithLogitsLoss = { nn.BCEWithLogitsLoss, nn.functional.binary_cross_entropy_with_logits },
+  MSELoss             = { nn.MSELoss, nn.functional.mse_loss },
+  L1Loss              = { nn.L1Loss, nn.functional.l1_loss },
+  HuberLoss           = { nn.HuberLoss, nn.functional.huber_loss },
+  CrossEntropyLoss    = { nn.CrossEntropyLoss, nn.functional.cross_entropy },
+  NLLLoss             = { nn.NLLLoss, nn.functional.nll_loss },
+  BCELoss             = { nn.BCELoss, nn.functional.binary_cross_entropy },
+  BCEWithLogitsLoss   = { nn.BCEWithLogitsLoss, nn.functional.binary_cross_entropy_with_logits },
+  SmoothL1Loss        = { nn.SmoothL1Loss, nn.functional.smooth_l1_loss },
+  KLDivLoss           = { nn.KLDivLoss, nn.functional.kl_div },
+  HingeEmbeddingLoss  = { nn.HingeEmbeddingLoss, nn.functional.hinge_embedding_loss },
+  SoftMarginLoss      = { nn.SoftMarginLoss, nn.functional.soft_margin_loss },
+  PoissonNLLLoss      = { nn.PoissonNLLLoss, nn.functional.poisson_nll_loss },
+  MultiMarginLoss     = { nn.MultiMarginLoss, nn.functional.multi_margin_loss },
+  GaussianNLLLoss     = { nn.GaussianNLLLoss, nn.functional.gaussian_nll_loss },
+  TripletMarginLoss   = { nn.TripletMarginLoss, nn.functional.triplet_margin_loss },
+  -- the golden record's order is input, target, third; these take the
+  -- target last, as PyTorch's
+  MarginRankingLoss   = { nn.MarginRankingLoss, nn.functional.margin_ranking_loss, target_last = true },
+  CosineEmbeddingLoss = { nn.CosineEmbeddingLoss, nn.functional.cosine_embedding_loss, target_last = true },
 }
+
+-- t with its values in memory of other strides: a transpose of a
+-- transposed copy where its first and last dims are longer than 1, else
+-- every other element of t and a copy stacked beside it; a tensor of one
+-- element as it is
+local function strided(t)
+  local d = t:dim()
+  if t:numel() <= 1 then return t end
+  local s
+  if d >= 2 and t:size(1) > 1 and t:size(d) > 1 then s = t:transpose(1, d):contiguous():transpose(1, d)
+  else s = nl.stack({ t, t }, d + 1):select(d + 1, 1) end
+  assert.is_false(s:is_contiguous())
+  return s
+end
 
 describe('losses against PyTorch golden values', function()
   it('has a module and a functional form for every golden loss, and a case for each', function()
@@ -186,6 +214,9 @@ describe('losses against PyTorch golden values', function()
   end)
 
   for _, c in ipairs(golden.losses) do
+    -- float64 cases, written to 17 digits, to what float64 rounding leaves
+    local rtol, atol = RTOL, ATOL
+    if c.dtype == 'float64' then rtol, atol = 1e-10, 1e-12 end
     local function prepare(x)
       if c.pre == 'log_softmax' then return x:log_softmax(2) end
       return x
@@ -197,21 +228,45 @@ describe('losses against PyTorch golden values', function()
       for k, v in pairs(c.topts or {}) do o[k] = from_golden(v) end
       return o
     end
+    -- the case's tensors (input, target, third), views of other strides for a strided case
+    local function args()
+      local out = {}
+      for i, k in ipairs({ 'input', 'target', 'third' }) do
+        out[i] = c[k] and from_golden(c[k])
+        if out[i] and c.strided then out[i] = strided(out[i]) end
+      end
+      return out
+    end
+    -- the call in the loss's own order
+    local function call(fn, a, ...)
+      if losses[c.kind].target_last then return fn(a[1], a[3], a[2], ...) end
+      if a[3] then return fn(a[1], a[2], a[3], ...) end
+      return fn(a[1], a[2], ...)
+    end
 
-    it(c.name .. ': module value and input gradient', function()
-      local x = from_golden(c.input):requires_grad()
+    it(c.name .. ': module value and gradients', function()
+      local a = args()
+      a[1]:requires_grad()
+      if c.grad_target then a[2]:requires_grad() end
+      if c.grad_third then a[3]:requires_grad() end
+      local x = a[1]
+      a[1] = prepare(x)
       local crit = losses[c.kind][1](options())
-      local out = crit(prepare(x), from_golden(c.target))
-      expect_close(out, c.out, c.name .. ' loss')
+      local out = call(function(...) return crit(...) end, a)
+      expect_close(out, c.out, c.name .. ' loss', rtol, atol)
       if c.w then out = (out * from_golden(c.w)):sum() end
       out:backward()
       assert.is_not_nil(x.grad, c.name .. ': the input has no grad')
-      expect_close(x.grad, c.grad_input, c.name .. ' grad of the input')
+      expect_close(x.grad, c.grad_input, c.name .. ' grad of the input', rtol, atol)
+      if c.grad_target then expect_close(a[2].grad, c.grad_target, c.name .. ' grad of the target', rtol, atol) end
+      if c.grad_third then expect_close(a[3].grad, c.grad_third, c.name .. ' grad of the third tensor', rtol, atol) end
     end)
 
     it(c.name .. ': nn.functional value', function()
-      local out = losses[c.kind][2](prepare(from_golden(c.input)), from_golden(c.target), options())
-      expect_close(out, c.out, c.name .. ' functional loss')
+      local a = args()
+      a[1] = prepare(a[1])
+      local out = call(losses[c.kind][2], a, options())
+      expect_close(out, c.out, c.name .. ' functional loss', rtol, atol)
     end)
   end
 end)
