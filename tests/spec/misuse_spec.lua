@@ -510,6 +510,11 @@ local function driver(seed, ncases, statefile, outcomefile)
         return chance(0.8) and small() or { small(), small() }, opts({ eps = N, elementwise_affine = B })
       end,
       function(m) return ftensor(batch_shape(m.normalized_shape)) end },
+    { 'GroupNorm', function()
+        local g = small()
+        return g, chance(0.8) and type(g) == 'number' and g * int(1, 2) or small(), opts({ eps = N, affine = B })
+      end,
+      function(m) return ftensor({ int(0, 3), chance(0.85) and m.num_channels or int(1, 4), int(0, 3) }) end },
     { 'Dropout', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return T() end },
     { 'Dropout2d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return image(int(1, 2)) end },
     { 'Embedding', function() return small(), small() end,

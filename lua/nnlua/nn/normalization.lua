@@ -1,7 +1,8 @@
 -- normalization.lua: nn.BatchNorm1d (batch statistics in training, running
--- statistics in eval) and nn.LayerNorm, as PyTorch defines them, and the
--- batch normalization any number of dims share (nn._batch_norm_init,
--- nn._batch_norm).
+-- statistics in eval), nn.LayerNorm and nn.GroupNorm, as PyTorch defines
+-- them, and the batch normalization any number of dims share
+-- (nn._batch_norm_init, nn._batch_norm). All are composed of tensor ops, so
+-- autograd gives their backward; BatchNorm2d lives in vision.lua.
 return function(nl, nn)
   local Module = nn.Module
 
@@ -187,5 +188,83 @@ return function(nl, nn)
   function LayerNorm:extra_repr()
     return ('[%s], eps=%g, elementwise_affine=%s'):format(table.concat(self.normalized_shape, ','), self.eps,
                                                           tostring(self.elementwise_affine))
+  end
+
+  -- ---- group normalization --------------------------------------------------------
+
+  -- x3 (N, G, k) normalized over its last dim, each (n, g) row by its own
+  -- mean and biased variance; also returns those, (N, G, 1) each
+  local function normalize_rows(x3, eps)
+    local mean = x3:mean(3, true)
+    local centered = x3 - mean
+    local var = (centered * centered):mean(3, true)
+    return centered / (var + eps):sqrt(), mean, var
+  end
+
+  -- the view that lines a (C) tensor up with dim 2 of a d-dim input
+  local function channel_view(c, d)
+    local v = { 1, c }
+    for i = 3, d do v[i] = 1 end
+    return v
+  end
+
+  -- the number of elements of dims from..x:dim() (1 when there are none)
+  local function trailing_numel(x, from)
+    local n = 1
+    for i = from, x:dim() do n = n * x:size(i) end
+    return n
+  end
+
+  local function check_eps(op, eps)
+    if eps ~= nil and type(eps) ~= 'number' then nl._argerror(op, 'a number eps', eps) end
+    return eps or 1e-5
+  end
+
+  local GroupNorm = Module:extend('GroupNorm')
+  nn.GroupNorm = GroupNorm
+
+  -- GroupNorm(num_groups, num_channels, {eps, affine}): the channels of
+  -- (N, C, *) split into num_groups groups of C / num_groups consecutive
+  -- channels, each (sample, group) normalized by its own mean and biased
+  -- variance, in training and eval alike; affine (true) adds a weight and a
+  -- bias per channel, as PyTorch's
+  function GroupNorm:init(num_groups, num_channels, opts)
+    if not nl._size_arg(num_groups) or not nl._size_arg(num_channels) or num_channels > 2 ^ 31 then
+      nl._raise(('GroupNorm: expected positive whole num_groups and num_channels, got %s and %s'):format(
+        nl._describe_arg(num_groups), nl._describe_arg(num_channels)))
+    end
+    if num_channels % num_groups ~= 0 then
+      nl._raise(('GroupNorm: num_channels (%d) must be divisible by num_groups (%d)'):format(num_channels, num_groups))
+    end
+    opts = nl._opts('GroupNorm', opts)
+    nl._check_opts('GroupNorm', opts, { eps = 1, affine = 'flag' })
+    self.num_groups, self.num_channels = num_groups, num_channels
+    self.eps = check_eps('GroupNorm', opts.eps)
+    self.affine = opts.affine ~= false
+    if self.affine then
+      self.weight = nl.ones(num_channels):requires_grad()
+      self.bias = nl.zeros(num_channels):requires_grad()
+    end
+  end
+
+  function GroupNorm:forward(x)
+    nl._T(x, 'GroupNorm')
+    local c = self.num_channels
+    if x:dim() < 2 or x:size(2) ~= c then
+      nl._raise(('GroupNorm: expected input (N, %d, *) with %d channels, got shape %s'):format(c, c, nl._shape_str(x)))
+    end
+    check_dtype('GroupNorm', x, self.weight)
+    local g, shape = self.num_groups, x:shape()
+    -- the group's size from the shape: x:numel() / (N * G) is 0/0 for N = 0
+    local y = normalize_rows(x:reshape(x:size(1), g, (c / g) * trailing_numel(x, 3)), self.eps):view(shape)
+    if self.affine then
+      local v = channel_view(c, #shape)
+      y = y * self.weight:view(v) + self.bias:view(v)
+    end
+    return y
+  end
+
+  function GroupNorm:extra_repr()
+    return ('%d, %d, eps=%g, affine=%s'):format(self.num_groups, self.num_channels, self.eps, tostring(self.affine))
   end
 end

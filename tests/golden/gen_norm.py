@@ -1,0 +1,223 @@
+# gen_norm.py: PyTorch golden values for nnlua's normalization and
+# embedding-bag layers and the vector functions beside them (GroupNorm, ...),
+# in float32 and float64. Writes tests/golden/norm.lua (checked by
+# tests/spec/norm_spec.lua); it does not test anything itself. Regenerate,
+# from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_norm.py
+#
+# (Debian's python3 with torch 1.13; not a pyenv python3 on PATH.)
+#
+# Each case: a module (or a function) with fixed parameters and buffers
+# (PyTorch's names and layout), its inputs, out = m(*inputs), then the loss
+# (out * w).sum() with a fixed random w of out's shape, and the gradients of
+# every float input and parameter; a train-mode case with buffers also
+# records them after the step. An input may be stored contiguous and used
+# through a permutation (perm, 1-based as the spec applies it), so that the
+# layer sees a non-contiguous view; its gradient is that of the stored
+# tensor. Ids and offsets are written 1-based, as nnlua takes them.
+# Each case draws from its own seed (a CRC of its name), so adding a case
+# leaves the others' values as they were.
+import os
+import zlib
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+F32, F64 = torch.float32, torch.float64
+CASES = []
+
+
+def seed(name):
+    torch.manual_seed(zlib.crc32(name.encode()))
+
+
+def randn(shape, dtype):
+    return torch.randn(tuple(shape), dtype=F64).to(dtype)
+
+
+def num(v, dtype):
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, int):
+        return str(v)
+    if v != v:
+        return '0/0'
+    if v in (float('inf'), float('-inf')):
+        return 'math.huge' if v > 0 else '-math.huge'
+    # 9 significant digits round-trip a float32, 17 a float64
+    return ('%.17g' if dtype == F64 else '%.9g') % v
+
+
+def lua_tensor(t):
+    if t is None:
+        return 'false'
+    shape = ', '.join(str(s) for s in t.shape)
+    flat = t.detach().reshape(-1).tolist()
+    dt = {F32: '', F64: ", dtype = 'float64'", torch.int64: ", dtype = 'int64'"}[t.dtype]
+    return '{ shape = { %s }, data = { %s }%s }' % (shape, ', '.join(num(v, t.dtype) for v in flat), dt)
+
+
+def lua_value(v):
+    if isinstance(v, (list, tuple)):
+        return '{ %s }' % ', '.join(lua_value(x) for x in v)
+    if isinstance(v, dict):
+        return '{ %s }' % ', '.join('%s = %s' % (k, lua_value(x)) for k, x in v.items())
+    if isinstance(v, str):
+        return "'%s'" % v
+    if v is None:
+        return 'nil'
+    return num(v, F64)
+
+
+def lua_named(pairs, indent):
+    if not pairs:
+        return '{}'
+    lines = ['{']
+    lines += ["%s  { name = '%s', t = %s }," % (indent, k, lua_tensor(v)) for k, v in pairs]
+    lines.append(indent + '}')
+    return '\n'.join(lines)
+
+
+def set_state(m, dtype):
+    """Fixed random values for every parameter and float buffer of m (a
+    weight near 1, so that normalized outputs keep their scale)."""
+    m.to(dtype)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith('weight') and p.dim() == 1:
+                p.copy_(torch.rand(p.shape, dtype=F64) + 0.5)
+            else:
+                p.copy_(randn(p.shape, F64) * 0.5)
+        for name, b in m.named_buffers():
+            if name.endswith('running_mean'):
+                b.copy_(randn(b.shape, F64) * 0.3)
+            elif name.endswith('running_var'):
+                b.copy_(torch.rand(b.shape, dtype=F64) * 1.5 + 0.5)
+    return m
+
+
+class In:
+    """An input: t as the layer sees it is stored.permute(perm) (perm
+    0-based here); int64 ones are written with lua_offset added."""
+    def __init__(self, stored, perm=None, lua_offset=0):
+        self.stored, self.perm, self.lua_offset = stored, perm, lua_offset
+
+
+def case(name, kind, args, m, inputs, mode='train', opts=None, dtype=F32):
+    """m: a torch module whose state is already set, or a function; inputs:
+    a list of In (or tensors, taken as they are); None stands for an
+    argument left out (nil in Lua)."""
+    inputs = [x if isinstance(x, In) or x is None else In(x) for x in inputs]
+    is_module = isinstance(m, nn.Module)
+    if is_module:
+        m.train(mode == 'train')
+    state = {k: v.detach().clone() for k, v in m.state_dict().items()} if is_module else {}
+    names = [k for k, _ in m.named_parameters()] if is_module else []
+    buffers = [k for k, _ in m.named_buffers()] if is_module else []
+    leaves, args_in = [], []
+    for x in inputs:
+        if x is None:
+            leaves.append(None)
+            args_in.append(None)
+            continue
+        leaf = x.stored.clone()
+        if leaf.is_floating_point():
+            leaf.requires_grad_(True)
+        leaves.append(leaf)
+        args_in.append(leaf.permute(*x.perm) if x.perm else leaf)
+    out = m(*args_in)
+    assert out.dtype == dtype, name
+    w = randn(out.shape, dtype)
+    (out * w).sum().backward()
+    c = {
+        'name': name, 'kind': kind, 'args': args, 'opts': opts or {}, 'mode': mode,
+        'dtype': 'float64' if dtype == F64 else 'float32',
+        'state': [(k, state[k]) for k in names + buffers],
+        'params': names,
+        'inputs': [None if x is None else {
+            't': x.stored + x.lua_offset if x.lua_offset else x.stored,
+            'perm': [p + 1 for p in x.perm] if x.perm else None,
+            'grad': leaf.grad if leaf.is_floating_point() else None,
+        } for x, leaf in zip(inputs, leaves)],
+        'w': w, 'out': out.detach(),
+        'grads': [(k, p.grad) for k, p in m.named_parameters()] if is_module else [],
+    }
+    for k, p in (m.named_parameters() if is_module else []):
+        assert p.grad is not None and p.grad.shape == p.shape, name
+    if mode == 'train' and buffers:
+        c['after'] = [(k, v.detach().clone()) for k, v in m.named_buffers()]
+    CASES.append(c)
+
+
+# ---- GroupNorm ----------------------------------------------------------------------
+for dt, sfx in ((F32, ''), (F64, '_f64')):
+    seed('groupnorm_2g' + sfx)
+    case('groupnorm_2g' + sfx, 'GroupNorm', [2, 6], set_state(nn.GroupNorm(2, 6), dt),
+         [randn((3, 6, 5), dt) * 2 + 0.5], dtype=dt)
+    seed('groupnorm_4d_noncontig' + sfx)
+    # (N, C, H, W) = (2, 4, 3, 5) seen through a permutation of a (3, 2, 5, 4) tensor
+    case('groupnorm_4d_noncontig' + sfx, 'GroupNorm', [2, 4], set_state(nn.GroupNorm(2, 4), dt),
+         [In(randn((3, 2, 5, 4), dt) * 1.5 - 0.3, perm=(1, 3, 0, 2))], dtype=dt)
+    seed('groupnorm_eval_eps' + sfx)
+    case('groupnorm_eval_eps' + sfx, 'GroupNorm', [3, 6], set_state(nn.GroupNorm(3, 6, eps=1e-3), dt),
+         [randn((2, 6, 2, 2), dt) * 0.1], mode='eval', opts={'eps': 1e-3}, dtype=dt)
+seed('groupnorm_1group_noaffine')
+case('groupnorm_1group_noaffine', 'GroupNorm', [1, 3], set_state(nn.GroupNorm(1, 3, affine=False), F32),
+     [randn((4, 3, 2), F32)], opts={'affine': False})
+seed('groupnorm_instance_2d')
+# (N, C) input, a transposed view; a group per channel: one value per group
+# at N = 3, C = 6, G = 3: two values each
+case('groupnorm_2d_transposed', 'GroupNorm', [3, 6], set_state(nn.GroupNorm(3, 6), F32),
+     [In(randn((6, 3), F32), perm=(1, 0))])
+
+
+# ---- writing ------------------------------------------------------------------------
+
+def lua_case(c):
+    L = ['  {']
+    L.append("    name = '%s', kind = '%s', mode = '%s', dtype = '%s'," % (c['name'], c['kind'], c['mode'], c['dtype']))
+    L.append('    args = %s, opts = %s,' % (lua_value(c['args']), lua_value(c['opts'])))
+    L.append('    state = %s,' % lua_named(c['state'], '    '))
+    L.append('    params = %s,' % lua_value(c['params']))
+    L.append('    inputs = {')
+    for i, x in enumerate(c['inputs']):
+        if x is None:
+            L.append('      [%d] = false,' % (i + 1))
+            continue
+        L.append('      [%d] = { t = %s,' % (i + 1, lua_tensor(x['t'])))
+        if x['perm']:
+            L.append('        perm = %s,' % lua_value(x['perm']))
+        L.append('        grad = %s },' % lua_tensor(x['grad']))
+    L.append('    },')
+    L.append('    n_inputs = %d,' % len(c['inputs']))
+    L.append('    w = %s,' % lua_tensor(c['w']))
+    L.append('    out = %s,' % lua_tensor(c['out']))
+    L.append('    grads = %s,' % lua_named(c['grads'], '    '))
+    if 'after' in c:
+        L.append('    after = %s,' % lua_named(c['after'], '    '))
+    L.append('  },')
+    return '\n'.join(L)
+
+
+def main():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'norm.lua')
+    with open(path, 'w') as f:
+        f.write('-- norm.lua: PyTorch %s golden values for nnlua normalization and embedding-bag\n' % torch.__version__)
+        f.write('-- layers and vector functions, float32 and float64; generated by\n')
+        f.write('-- tests/golden/gen_norm.py (do not edit by hand; regenerate with\n')
+        f.write('-- `/usr/bin/python3 tests/golden/gen_norm.py`). Checked by tests/spec/norm_spec.lua.\n')
+        f.write('-- state: parameters then buffers before the step; inputs: each stored\n')
+        f.write('-- contiguous, used as t:permute(perm) where perm is given, ids 1-based, false\n')
+        f.write('-- for an argument left out; out = m(inputs...); for (out * w):sum() the\n')
+        f.write('-- grads of each float input (of its stored tensor) and of each parameter;\n')
+        f.write('-- after: buffers after a train step.\n')
+        f.write('return {\n')
+        for c in CASES:
+            f.write(lua_case(c) + '\n')
+        f.write('}\n')
+    print('%d cases -> %s (%d bytes)' % (len(CASES), path, os.path.getsize(path)))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,178 @@
+-- Normalization and embedding-bag layers and the vector functions beside
+-- them, three ways (STYLE 12): against PyTorch golden values in float32 and
+-- float64 (tests/golden/norm.lua, made by tests/golden/gen_norm.py; inputs
+-- also as non-contiguous views), float64 finite-difference gradchecks, and
+-- closed forms; then the errors a misuse gets, each naming the layer and
+-- the shapes.
+-- Tolerance against PyTorch: |got - want| <= RTOL * |want| + ATOL
+-- elementwise, float32 RTOL 1e-5, ATOL 1e-5 (an input gradient of a
+-- normalization is a difference of terms of size ~1, whose float32
+-- rounding is ~1e-6); float64 RTOL 1e-10, ATOL 1e-12.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn = nl.nn
+
+local TOL = { float32 = { 1e-5, 1e-5 }, float64 = { 1e-10, 1e-12 } }
+
+local golden = dofile(S.root .. '/tests/golden/norm.lua')
+local from_golden = S.from_golden
+
+local function has(msg, plain)
+  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
+end
+
+-- golden kind -> the nnlua module or function (a = args, o = opts)
+local build = {
+  GroupNorm = function(a, o) return nn.GroupNorm(a[1], a[2], o) end,
+}
+
+local function names_of(list)
+  local out = {}
+  for i, kv in ipairs(list) do out[i] = kv[1] end
+  return out
+end
+
+-- case c's module with PyTorch's state in c's dtype and mode (a function
+-- for the functional kinds)
+local function make(c)
+  local m = build[c.kind](c.args, c.opts)
+  if type(m) == 'function' then return m end
+  if c.dtype == 'float64' then m:double() end
+  for _, s in ipairs(c.state) do
+    local dst = m[s.name]
+    assert.is_true(nl.is_tensor(dst), c.name .. ': module has no field ' .. s.name)
+    nl.no_grad(function() dst:copy_(from_golden(s.t)) end)
+  end
+  if c.mode == 'eval' then m:eval() else m:train() end
+  return m
+end
+
+-- the leaves (stored tensors, float ones requiring grad) and the arguments
+-- the layer gets (their permuted views)
+local function inputs_of(c)
+  local leaves, args = {}, {}
+  for i = 1, c.n_inputs do
+    local g = c.inputs[i]
+    if g then
+      local t = from_golden(g.t)
+      if t:dtype() ~= 'int64' then t:requires_grad() end
+      leaves[i] = t
+      args[i] = g.perm and t:permute(unpack(g.perm)) or t
+    end
+  end
+  return leaves, args
+end
+
+describe('normalization and embedding-bag layers against PyTorch golden values', function()
+  it('has a builder for every golden kind and a golden case for every builder', function()
+    local seen = {}
+    for _, c in ipairs(golden) do
+      assert.is_function(build[c.kind], 'no nnlua module for golden kind ' .. c.kind)
+      seen[c.kind] = true
+    end
+    for kind in pairs(build) do assert.is_true(seen[kind], 'no golden case for ' .. kind) end
+  end)
+
+  for _, c in ipairs(golden) do
+    local rtol, atol = TOL[c.dtype][1], TOL[c.dtype][2]
+    local function close(got, want, what) S.expect_close(got, want, c.name .. ' ' .. what, rtol, atol) end
+
+    it(c.name .. ': forward, backward and buffers (' .. c.mode .. ' mode, ' .. c.dtype .. ')', function()
+      local m = make(c)
+      if type(m) ~= 'function' then
+        assert.are.same(c.params, names_of(m:named_parameters()))
+      end
+      local leaves, args = inputs_of(c)
+      local out = m(unpack(args, 1, c.n_inputs))
+      assert.are.equal(c.dtype, out:dtype())
+      close(out, c.out, 'out')
+      ;(out * from_golden(c.w)):sum():backward()
+      for i = 1, c.n_inputs do
+        local g = c.inputs[i]
+        if g and g.grad then
+          assert.is_not_nil(leaves[i].grad, c.name .. ': input ' .. i .. ' has no grad')
+          close(leaves[i].grad, g.grad, 'grad of input ' .. i)
+        end
+      end
+      for _, g in ipairs(c.grads) do
+        local p = m[g.name]
+        assert.is_not_nil(p.grad, c.name .. ': ' .. g.name .. ' has no grad')
+        close(p.grad, g.t, 'grad of ' .. g.name)
+      end
+      for _, s in ipairs(c.after or {}) do close(m[s.name], s.t, s.name .. ' after the step') end
+      if c.mode == 'eval' then
+        for _, s in ipairs(c.state) do close(m[s.name], s.t, s.name .. ' (unchanged in eval)') end
+      end
+    end)
+  end
+end)
+
+-- float64 finite differences (h 1e-6, nnlua's gradcheck tolerances)
+local function gradcheck(f, inputs)
+  local ok, msg = nl.gradcheck(f, inputs)
+  assert.is_true(ok, msg)
+end
+
+local function rand64(shape, seed)
+  local r = S.rng(seed)
+  return nl.tensor(S.nested(shape, function() return r(-2, 2) end), 'float64')
+end
+
+-- ---- GroupNorm ------------------------------------------------------------------
+
+describe('nn.GroupNorm', function()
+  it('gives each (sample, group) mean 0 and variance 1 before the affine step, in training and eval', function()
+    local m = nn.GroupNorm(3, 6, { affine = false }):double()
+    local x = rand64({ 2, 6, 4 }, 1) * 3 + 1
+    for _, mode in ipairs({ 'train', 'eval' }) do
+      m[mode](m)
+      local y = m(x):reshape(2, 3, 8)
+      S.expect_close(y:mean(3), nl.zeros(2, 3):double(), mode .. ' group means', 0, 1e-12)
+      -- biased variance var / (var + eps) of the groups' own variances
+      local v = x:reshape(2, 3, 8):var(3, { unbiased = false })
+      S.expect_close(y:var(3, { unbiased = false }), v / (v + 1e-5), mode .. ' group variances', 1e-12, 0)
+    end
+  end)
+
+  it('passes float64 gradchecks for input, weight and bias, also on a transposed input', function()
+    local m = nn.GroupNorm(2, 4):double()
+    nl.no_grad(function()
+      m.weight:copy_(rand64({ 4 }, 2))
+      m.bias:copy_(rand64({ 4 }, 3))
+    end)
+    local x = rand64({ 3, 4, 5 }, 4):requires_grad()
+    gradcheck(function(xx) return m(xx) end, { x })
+    local w, b = m.weight:detach():requires_grad(), m.bias:detach():requires_grad()
+    m.weight, m.bias = w, b
+    gradcheck(function(ww, bb) m.weight, m.bias = ww, bb return m(x:detach()) end, { w, b })
+    local xt = rand64({ 5, 4, 2 }, 5):requires_grad()
+    gradcheck(function(xx) return m(xx:transpose(1, 3)) end, { xt })
+  end)
+
+  it('takes an empty batch', function()
+    local y = nn.GroupNorm(2, 4)(nl.zeros(0, 4, 3))
+    assert.are.same({ 0, 4, 3 }, y:shape())
+  end)
+
+  it('names itself and the shapes when misused', function()
+    local e = S.errmsg(nn.GroupNorm, 4, 6)
+    has(e, 'GroupNorm'); has(e, 'num_channels (6) must be divisible by num_groups (4)')
+    e = S.errmsg(nn.GroupNorm(2, 6), nl.zeros(2, 4, 3))
+    has(e, 'GroupNorm'); has(e, '(N, 6, *)'); has(e, '[2,4,3]')
+    e = S.errmsg(nn.GroupNorm(2, 6), nl.zeros(6))
+    has(e, 'GroupNorm'); has(e, '[6]')
+    has(S.errmsg(nn.GroupNorm, 0, 6), 'GroupNorm')
+    has(S.errmsg(nn.GroupNorm, 2, 6, { momentum = 0.1 }), "GroupNorm: unknown option 'momentum'")
+    has(S.errmsg(nn.GroupNorm, 2, 6, { eps = 'x' }), 'GroupNorm: expected a number eps')
+    has(S.errmsg(nn.GroupNorm(2, 6), nl.zeros(2, 6):double()), 'GroupNorm: input of dtype float64')
+    has(S.errmsg(nn.GroupNorm(2, 6), nl.zeros({ 2, 6 }, 'int64')), 'GroupNorm')
+  end)
+
+  it('prints, saves and clones as PyTorch names it', function()
+    local m = nn.GroupNorm(2, 6, { eps = 1e-3, affine = false })
+    has(tostring(m), 'GroupNorm(2, 6, eps=0.001, affine=false)')
+    assert.are.same({}, m:parameters())
+    local c = nn.GroupNorm(3, 6):clone()
+    assert.are.same({ 'weight', 'bias' }, names_of(c:named_parameters()))
+  end)
+end)
