@@ -172,6 +172,41 @@ case('groupnorm_2d_transposed', 'GroupNorm', [3, 6], set_state(nn.GroupNorm(3, 6
      [In(randn((6, 3), F32), perm=(1, 0))])
 
 
+# ---- InstanceNorm1d / InstanceNorm2d ----------------------------------------------------
+# PyTorch's defaults (no affine, no running statistics), with both (the
+# buffers after a train step; eval normalizing with them), eval without
+# running statistics (the instance's own), and unbatched input.
+for dt, sfx in ((F32, ''), (F64, '_f64')):
+    seed('instancenorm1d_noncontig' + sfx)
+    # (N, C, L) = (3, 4, 6) seen through a transpose of a (3, 6, 4) tensor
+    case('instancenorm1d_noncontig' + sfx, 'InstanceNorm1d', [4], set_state(nn.InstanceNorm1d(4), dt),
+         [In(randn((3, 6, 4), dt) * 2 + 1, perm=(0, 2, 1))], dtype=dt)
+    for mode in ('train', 'eval'):
+        name = 'instancenorm1d_affine_stats_%s%s' % (mode, sfx)
+        seed(name)
+        case(name, 'InstanceNorm1d', [3],
+             set_state(nn.InstanceNorm1d(3, affine=True, track_running_stats=True, momentum=0.3), dt),
+             [randn((2, 3, 5), dt) * 1.5 - 0.5], mode=mode,
+             opts={'affine': True, 'track_running_stats': True, 'momentum': 0.3}, dtype=dt)
+        name = 'instancenorm2d_affine_stats_%s%s' % (mode, sfx)
+        seed(name)
+        # (N, C, H, W) = (2, 3, 4, 5) seen through a permutation of (5, 3, 2, 4)
+        case(name, 'InstanceNorm2d', [3], set_state(nn.InstanceNorm2d(3, affine=True, track_running_stats=True), dt),
+             [In(randn((5, 3, 2, 4), dt) + 0.5, perm=(2, 1, 3, 0))], mode=mode,
+             opts={'affine': True, 'track_running_stats': True}, dtype=dt)
+    seed('instancenorm2d_eval_no_stats' + sfx)
+    case('instancenorm2d_eval_no_stats' + sfx, 'InstanceNorm2d', [2],
+         set_state(nn.InstanceNorm2d(2, affine=True, eps=1e-3), dt), [randn((2, 2, 3, 3), dt) * 0.2],
+         mode='eval', opts={'affine': True, 'eps': 1e-3}, dtype=dt)
+seed('instancenorm1d_unbatched_stats')
+case('instancenorm1d_unbatched_stats', 'InstanceNorm1d', [3],
+     set_state(nn.InstanceNorm1d(3, track_running_stats=True), F32), [randn((3, 7), F32)],
+     opts={'track_running_stats': True})
+seed('instancenorm2d_unbatched_affine')
+case('instancenorm2d_unbatched_affine', 'InstanceNorm2d', [2],
+     set_state(nn.InstanceNorm2d(2, affine=True), F32), [randn((2, 3, 4), F32)], opts={'affine': True})
+
+
 # ---- writing ------------------------------------------------------------------------
 
 def lua_case(c):

@@ -515,6 +515,14 @@ local function driver(seed, ncases, statefile, outcomefile)
         return g, chance(0.8) and type(g) == 'number' and g * int(1, 2) or small(), opts({ eps = N, affine = B })
       end,
       function(m) return ftensor({ int(0, 3), chance(0.85) and m.num_channels or int(1, 4), int(0, 3) }) end },
+    { 'InstanceNorm1d', function()
+        return small(), opts({ eps = N, momentum = N, affine = B, track_running_stats = B })
+      end,
+      function(m) return ftensor(chance(0.7) and { int(0, 3), m.num_features, int(0, 4) } or { m.num_features, int(0, 4) }) end },
+    { 'InstanceNorm2d', function()
+        return small(), opts({ eps = N, momentum = N, affine = B, track_running_stats = B })
+      end,
+      function(m) return chance(0.8) and image(m.num_features) or ftensor({ m.num_features, int(0, 3), int(0, 3) }) end },
     { 'Dropout', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return T() end },
     { 'Dropout2d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return image(int(1, 2)) end },
     { 'Embedding', function() return small(), small() end,

@@ -24,6 +24,8 @@ end
 -- golden kind -> the nnlua module or function (a = args, o = opts)
 local build = {
   GroupNorm = function(a, o) return nn.GroupNorm(a[1], a[2], o) end,
+  InstanceNorm1d = function(a, o) return nn.InstanceNorm1d(a[1], o) end,
+  InstanceNorm2d = function(a, o) return nn.InstanceNorm2d(a[1], o) end,
 }
 
 local function names_of(list)
@@ -174,5 +176,73 @@ describe('nn.GroupNorm', function()
     assert.are.same({}, m:parameters())
     local c = nn.GroupNorm(3, 6):clone()
     assert.are.same({ 'weight', 'bias' }, names_of(c:named_parameters()))
+  end)
+end)
+
+-- ---- InstanceNorm1d / InstanceNorm2d ------------------------------------------
+
+describe('nn.InstanceNorm1d and nn.InstanceNorm2d', function()
+  it("take PyTorch's defaults: no affine, no running statistics", function()
+    for _, name in ipairs({ 'InstanceNorm1d', 'InstanceNorm2d' }) do
+      local m = nn[name](3)
+      assert.are.same({}, m:parameters())
+      assert.are.same({}, m:state_dict())
+      has(tostring(m), name .. '(3, eps=1e-05, momentum=0.1, affine=false, track_running_stats=false)')
+      local t = nn[name](3, { affine = true, track_running_stats = true })
+      assert.are.same({ 'weight', 'bias' }, names_of(t:named_parameters()))
+      local keys = {}
+      for k in pairs(t:state_dict()) do keys[#keys + 1] = k end
+      table.sort(keys)
+      assert.are.same({ 'bias', 'num_batches_tracked', 'running_mean', 'running_var', 'weight' }, keys)
+    end
+  end)
+
+  it('are GroupNorm with a group per channel, batched or not', function()
+    local x = rand64({ 2, 3, 4, 5 }, 6)
+    local g = nn.GroupNorm(3, 3, { affine = false }):double()
+    S.expect_close(nn.InstanceNorm2d(3):double()(x), g(x), 'InstanceNorm2d', 1e-14, 1e-14)
+    S.expect_close(nn.InstanceNorm1d(3):double()(x:reshape(2, 3, 20)), g(x):reshape(2, 3, 20), 'InstanceNorm1d', 1e-14, 1e-14)
+    -- unbatched (C, H, W) is the one sample of (1, C, H, W)
+    S.expect_close(nn.InstanceNorm2d(3):double()(x:select(1, 2)), g(x):select(1, 2), 'unbatched', 1e-14, 1e-14)
+  end)
+
+  it('keep num_batches_tracked at 0, as PyTorch does, and leave running statistics alone in eval', function()
+    local m = nn.InstanceNorm1d(2, { track_running_stats = true })
+    m(nl.randn(3, 2, 4))
+    assert.are.equal(0, m.num_batches_tracked:item())
+    local rm = S.flat(m.running_mean)
+    assert.are_not.same({ 0, 0 }, rm)
+    m:eval()
+    m(nl.randn(3, 2, 4))
+    assert.are.same(rm, S.flat(m.running_mean))
+  end)
+
+  it('pass float64 gradchecks in training and in eval with running statistics', function()
+    local m = nn.InstanceNorm2d(2, { affine = true, track_running_stats = true }):double()
+    nl.no_grad(function()
+      m.weight:copy_(rand64({ 2 }, 7))
+      m.bias:copy_(rand64({ 2 }, 8))
+      m.running_var:copy_(rand64({ 2 }, 9):abs() + 0.5)
+    end)
+    local x = rand64({ 2, 3, 3, 2 }, 10):requires_grad()
+    gradcheck(function(xx) return m(xx:permute(1, 4, 2, 3)) end, { x })
+    m:eval()
+    gradcheck(function(xx) return m(xx:permute(1, 4, 2, 3)) end, { x })
+    local u = rand64({ 2, 5 }, 11):requires_grad()
+    gradcheck(function(xx) return nn.InstanceNorm1d(2):double()(xx) end, { u })
+  end)
+
+  it('name themselves and the shapes when misused', function()
+    local e = S.errmsg(nn.InstanceNorm1d(3), nl.zeros(2, 4, 5))
+    has(e, 'InstanceNorm1d: expected input (N, 3, L) or (3, L), got shape [2,4,5]')
+    e = S.errmsg(nn.InstanceNorm2d(3), nl.zeros(2, 3, 5))
+    has(e, 'InstanceNorm2d: expected input (N, 3, H, W) or (3, H, W), got shape [2,3,5]')
+    e = S.errmsg(nn.InstanceNorm1d(3), nl.zeros(2, 3, 1))
+    has(e, 'InstanceNorm1d: expected more than 1 spatial element when training, got input shape [2,3,1]')
+    has(S.errmsg(nn.InstanceNorm2d, 0), 'InstanceNorm2d')
+    has(S.errmsg(nn.InstanceNorm2d, 3, { affine = 1 }), 'InstanceNorm2d: affine must be a boolean')
+    has(S.errmsg(nn.InstanceNorm1d, 3, { groups = 1 }), "InstanceNorm1d: unknown option 'groups'")
+    has(S.errmsg(nn.InstanceNorm1d(3, { affine = true }), nl.zeros(2, 3, 4):double()), 'InstanceNorm1d: input of dtype float64')
+    has(S.errmsg(nn.InstanceNorm1d(3), nl.zeros({ 2, 3, 4 }, 'int64')), 'InstanceNorm1d')
   end)
 end)

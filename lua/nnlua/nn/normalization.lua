@@ -1,6 +1,6 @@
 -- normalization.lua: nn.BatchNorm1d (batch statistics in training, running
--- statistics in eval), nn.LayerNorm and nn.GroupNorm, as PyTorch defines
--- them, and the batch normalization any number of dims share
+-- statistics in eval), nn.LayerNorm, nn.GroupNorm and
+-- nn.InstanceNorm1d/2d, as PyTorch defines them, and the batch normalization any number of dims share
 -- (nn._batch_norm_init, nn._batch_norm). All are composed of tensor ops, so
 -- autograd gives their backward; BatchNorm2d lives in vision.lua.
 return function(nl, nn)
@@ -267,4 +267,73 @@ return function(nl, nn)
   function GroupNorm:extra_repr()
     return ('%d, %d, eps=%g, affine=%s'):format(self.num_groups, self.num_channels, self.eps, tostring(self.affine))
   end
+
+  -- ---- instance normalization -----------------------------------------------------
+
+  -- InstanceNorm1d and InstanceNorm2d: each (sample, channel) of (N, C, *)
+  -- normalized over its spatial dims, with batch norm's options and
+  -- PyTorch's defaults for them here (affine and track_running_stats
+  -- false). With running statistics, training updates them by the mean over
+  -- the batch of each instance's mean and unbiased variance, as PyTorch's
+  -- batch norm of the (1, N * C, *) view does, and eval normalizes with
+  -- them; num_batches_tracked is kept at 0, as PyTorch's instance norm
+  -- never counts. Unbatched input (C, *) is one sample.
+  local function instance_norm(name, spatial, layout)
+    local cls = Module:extend(name)
+    nn[name] = cls
+
+    function cls:init(num_features, opts)
+      opts = nl._opts(name, opts)
+      local o = {}
+      for k, v in pairs(opts) do o[k] = v end
+      if o.affine == nil then o.affine = false end
+      if o.track_running_stats == nil then o.track_running_stats = false end
+      nn._batch_norm_init(self, name, num_features, o)
+    end
+
+    function cls:forward(x)
+      nl._T(x, name)
+      local c, d = self.num_features, x:dim()
+      -- a channel count other than num_features is refused even where
+      -- PyTorch only warns (affine false, no running statistics, where
+      -- num_features is unused): it is most likely a wiring mistake
+      if (d ~= spatial + 1 and d ~= spatial + 2) or x:size(d - spatial) ~= c then
+        nl._raise(('%s: expected input (N, %d, %s) or (%d, %s), got shape %s'):format(name, c, layout, c, layout,
+          nl._shape_str(x)))
+      end
+      if d == spatial + 1 then return self:forward(x:unsqueeze(1)):reshape(x:shape()) end
+      check_dtype(name, x, self.weight or self.running_mean)
+      local shape, v = x:shape(), channel_view(c, d)
+      local n, k = x:size(1), trailing_numel(x, 3)
+      local y
+      if self.training or not self.track_running_stats then
+        if k == 1 then
+          nl._raise(('%s: expected more than 1 spatial element when training, got input shape %s'):format(name,
+            nl._shape_str(x)))
+        end
+        if n * k == 0 then
+          y = x * 1           -- an empty input: an empty output, the statistics as they were
+        else
+          local mean, var
+          y, mean, var = normalize_rows(x:reshape(n, c, k), self.eps)
+          y = y:view(shape)
+          if self.training and self.track_running_stats then
+            nl.no_grad(function()
+              local m = self.momentum
+              self.running_mean:mul_(1 - m):add_(mean:detach():view(n, c):mean(1), m)
+              self.running_var:mul_(1 - m):add_(var:detach():view(n, c):mean(1), m * k / (k - 1))
+            end)
+          end
+        end
+      else
+        y = (x - self.running_mean:view(v)) / (self.running_var:view(v) + self.eps):sqrt()
+      end
+      if self.affine then y = y * self.weight:view(v) + self.bias:view(v) end
+      return y
+    end
+
+    cls.extra_repr = nn._batch_norm_repr
+  end
+  instance_norm('InstanceNorm1d', 1, 'L')
+  instance_norm('InstanceNorm2d', 2, 'H, W')
 end
