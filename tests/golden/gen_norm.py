@@ -207,6 +207,20 @@ case('instancenorm2d_unbatched_affine', 'InstanceNorm2d', [2],
      set_state(nn.InstanceNorm2d(2, affine=True), F32), [randn((2, 3, 4), F32)], opts={'affine': True})
 
 
+# ---- BatchNorm3d ----------------------------------------------------------------------
+for dt, sfx in ((F32, ''), (F64, '_f64')):
+    for mode in ('train', 'eval'):
+        name = 'batchnorm3d_%s%s' % (mode, sfx)
+        seed(name)
+        # (N, C, D, H, W) = (2, 3, 2, 3, 2) seen through a permutation of (3, 2, 2, 2, 3)
+        case(name, 'BatchNorm3d', [3], set_state(nn.BatchNorm3d(3, momentum=0.2), dt),
+             [In(randn((3, 2, 2, 2, 3), dt) * 1.5 + 0.5, perm=(1, 0, 3, 4, 2))], mode=mode,
+             opts={'momentum': 0.2}, dtype=dt)
+seed('batchnorm3d_no_stats')
+case('batchnorm3d_no_stats', 'BatchNorm3d', [2], set_state(nn.BatchNorm3d(2, affine=False, track_running_stats=False), F32),
+     [randn((3, 2, 2, 1, 2), F32)], mode='eval', opts={'affine': False, 'track_running_stats': False})
+
+
 # ---- writing ------------------------------------------------------------------------
 
 def lua_case(c):

@@ -506,6 +506,8 @@ local function driver(seed, ncases, statefile, outcomefile)
       function(m) return ftensor(chance(0.7) and { int(0, 4), m.num_features } or { int(0, 3), m.num_features, int(0, 3) }) end },
     { 'BatchNorm2d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,
       function(m) return image(m.num_features) end },
+    { 'BatchNorm3d', function() return small(), opts({ eps = N, momentum = N, affine = B, track_running_stats = B }) end,
+      function(m) return ftensor({ int(0, 2), chance(0.9) and m.num_features or int(1, 4), int(0, 2), int(0, 2), int(0, 2) }) end },
     { 'LayerNorm', function()
         return chance(0.8) and small() or { small(), small() }, opts({ eps = N, elementwise_affine = B })
       end,

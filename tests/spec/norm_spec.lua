@@ -26,6 +26,7 @@ local build = {
   GroupNorm = function(a, o) return nn.GroupNorm(a[1], a[2], o) end,
   InstanceNorm1d = function(a, o) return nn.InstanceNorm1d(a[1], o) end,
   InstanceNorm2d = function(a, o) return nn.InstanceNorm2d(a[1], o) end,
+  BatchNorm3d = function(a, o) return nn.BatchNorm3d(a[1], o) end,
 }
 
 local function names_of(list)
@@ -244,5 +245,30 @@ describe('nn.InstanceNorm1d and nn.InstanceNorm2d', function()
     has(S.errmsg(nn.InstanceNorm1d, 3, { groups = 1 }), "InstanceNorm1d: unknown option 'groups'")
     has(S.errmsg(nn.InstanceNorm1d(3, { affine = true }), nl.zeros(2, 3, 4):double()), 'InstanceNorm1d: input of dtype float64')
     has(S.errmsg(nn.InstanceNorm1d(3), nl.zeros({ 2, 3, 4 }, 'int64')), 'InstanceNorm1d')
+  end)
+end)
+
+-- ---- BatchNorm3d ----------------------------------------------------------------
+
+describe('nn.BatchNorm3d', function()
+  it('is BatchNorm2d over (N, C, D * H, W), its running statistics too', function()
+    local x = rand64({ 2, 3, 2, 3, 4 }, 12)
+    local b3, b2 = nn.BatchNorm3d(3):double(), nn.BatchNorm2d(3):double()
+    S.expect_close(b3(x), b2(x:reshape(2, 3, 6, 4)):reshape(2, 3, 2, 3, 4), 'out', 1e-14, 1e-14)
+    S.expect_close(b3.running_var, b2.running_var, 'running_var', 1e-14, 0)
+    assert.are.equal(1, b3.num_batches_tracked:item())
+  end)
+
+  it('passes a float64 gradcheck', function()
+    local m = nn.BatchNorm3d(2):double()
+    nl.no_grad(function() m.weight:copy_(rand64({ 2 }, 13)) end)
+    gradcheck(function(xx) return m(xx) end, { rand64({ 2, 2, 2, 1, 3 }, 14):requires_grad() })
+  end)
+
+  it('names itself and the shape when misused', function()
+    has(S.errmsg(nn.BatchNorm3d(3), nl.zeros(2, 3, 4, 4)), 'BatchNorm3d: expected input (N, 3, D, H, W), got shape [2,3,4,4]')
+    has(S.errmsg(nn.BatchNorm3d(3), nl.zeros(2, 2, 1, 1, 1)), 'BatchNorm3d: expected input (N, 3, D, H, W), got shape [2,2,1,1,1]')
+    has(S.errmsg(nn.BatchNorm3d(3), nl.zeros(1, 3, 1, 1, 1)), 'BatchNorm3d: training needs more than one value per channel')
+    has(S.errmsg(nn.BatchNorm3d, 3, { groups = 2 }), "BatchNorm3d: unknown option 'groups'")
   end)
 end)

@@ -1,12 +1,12 @@
--- normalization.lua: nn.BatchNorm1d (batch statistics in training, running
--- statistics in eval), nn.LayerNorm, nn.GroupNorm and
+-- normalization.lua: nn.BatchNorm1d and nn.BatchNorm3d (batch statistics in
+-- training, running statistics in eval), nn.LayerNorm, nn.GroupNorm and
 -- nn.InstanceNorm1d/2d, as PyTorch defines them, and the batch normalization any number of dims share
 -- (nn._batch_norm_init, nn._batch_norm). All are composed of tensor ops, so
 -- autograd gives their backward; BatchNorm2d lives in vision.lua.
 return function(nl, nn)
   local Module = nn.Module
 
-  -- ---- batch normalization, shared by BatchNorm1d and BatchNorm2d ----------------
+  -- ---- batch normalization, shared by BatchNorm1d, 2d and 3d --------------------
 
   local BN_KNOWN = { eps = 1, momentum = 1, affine = 'flag', track_running_stats = 'flag' }
 
@@ -132,6 +132,26 @@ return function(nl, nn)
   end
 
   BatchNorm1d.extra_repr = nn._batch_norm_repr
+
+  local BatchNorm3d = Module:extend('BatchNorm3d')
+  nn.BatchNorm3d = BatchNorm3d
+
+  -- BatchNorm3d(num_features, {eps, momentum, affine, track_running_stats}):
+  -- (N, C, D, H, W) input, statistics over every dim but C
+  function BatchNorm3d:init(num_features, opts)
+    nn._batch_norm_init(self, 'BatchNorm3d', num_features, opts)
+  end
+
+  function BatchNorm3d:forward(x)
+    nl._T(x, 'BatchNorm3d')
+    if x:dim() ~= 5 or x:size(2) ~= self.num_features then
+      nl._raise(('BatchNorm3d: expected input (N, %d, D, H, W), got shape %s'):format(self.num_features,
+        nl._shape_str(x)))
+    end
+    return nn._batch_norm(self, 'BatchNorm3d', x)
+  end
+
+  BatchNorm3d.extra_repr = nn._batch_norm_repr
 
   local LayerNorm = Module:extend('LayerNorm')
   nn.LayerNorm = LayerNorm
