@@ -221,6 +221,58 @@ case('batchnorm3d_no_stats', 'BatchNorm3d', [2], set_state(nn.BatchNorm3d(2, aff
      [randn((3, 2, 2, 1, 2), F32)], mode='eval', opts={'affine': False, 'track_running_stats': False})
 
 
+# ---- EmbeddingBag (ids and offsets written 1-based, padding_idx too) ----------------------
+def ids(n, shape):
+    return torch.randint(0, n, tuple(shape))
+
+
+def bag(n, d, dt, **kw):
+    return set_state(nn.EmbeddingBag(n, d, **kw), dt)
+
+
+def lua_opts(kw):
+    o = dict(kw)
+    if 'padding_idx' in o:
+        o['padding_idx'] += 1
+    return o
+
+
+def bag_case(name, n, d, kw, inputs, dt=F32):
+    seed(name)
+    m = bag(n, d, dt, **kw)
+    case(name, 'EmbeddingBag', [n, d], m, inputs(dt), opts=lua_opts(kw), dtype=dt)
+
+
+for dt, sfx in ((F32, ''), (F64, '_f64')):
+    for mode in ('sum', 'mean', 'max'):
+        # (B, N) bags; max's repeated ids within a bag give the row once
+        bag_case('embeddingbag_2d_%s%s' % (mode, sfx), 7, 3, {'mode': mode},
+                 lambda dt: [In(ids(7, (4, 5)), lua_offset=1)], dt)
+        # 1-D ids cut at offsets (0, 3, 3, 4): the second bag is empty
+        bag_case('embeddingbag_offsets_%s%s' % (mode, sfx), 6, 4, {'mode': mode},
+                 lambda dt: [In(ids(6, (7,)), lua_offset=1), In(torch.tensor([0, 3, 3, 4]), lua_offset=1)], dt)
+    # per-sample weights: (B, N) seen through a transpose, ids and weights alike
+    bag_case('embeddingbag_psw_2d' + sfx, 6, 3, {'mode': 'sum'},
+             lambda dt: [In(ids(6, (5, 3)), perm=(1, 0), lua_offset=1), None, In(randn((5, 3), dt), perm=(1, 0))], dt)
+    bag_case('embeddingbag_psw_offsets' + sfx, 5, 2, {'mode': 'sum'},
+             lambda dt: [In(ids(5, (6,)), lua_offset=1), In(torch.tensor([0, 2, 2, 5]), lua_offset=1),
+                         randn((6,), dt)], dt)
+for mode in ('sum', 'mean', 'max'):
+    # padding id 2 (1 here) left out of the bags; the third bag is all padding
+    bag_case('embeddingbag_padding_%s' % mode, 5, 3, {'mode': mode, 'padding_idx': 1},
+             lambda dt: [In(torch.tensor([[0, 1, 3, 1], [1, 4, 4, 2], [1, 1, 1, 1]]), lua_offset=1)])
+bag_case('embeddingbag_padding_psw', 5, 3, {'mode': 'sum', 'padding_idx': 4},
+         lambda dt: [In(torch.tensor([0, 4, 3, 4, 2, 1]), lua_offset=1), In(torch.tensor([0, 2]), lua_offset=1),
+                     randn((6,), dt)])
+# the last offset is the end of the last bag. (Ids after it are left out of
+# the sum and the max, but PyTorch 1.13's mean divides the last bag's sum by
+# its count up to the input's end; norm_spec checks nnlua's mean of them
+# by hand.)
+for mode in ('mean', 'max'):
+    bag_case('embeddingbag_include_last_offset_' + mode, 6, 2, {'mode': mode, 'include_last_offset': True},
+             lambda dt: [In(ids(6, (8,)), lua_offset=1), In(torch.tensor([0, 2, 5, 8]), lua_offset=1)])
+
+
 # ---- writing ------------------------------------------------------------------------
 
 def lua_case(c):

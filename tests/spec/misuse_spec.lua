@@ -529,6 +529,12 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 'Dropout2d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return image(int(1, 2)) end },
     { 'Embedding', function() return small(), small() end,
       function(m) return chance(0.85) and ids(m.num_embeddings, batch_shape({ int(0, 3) })) or T() end },
+    { 'EmbeddingBag', function()
+        return small(), small(), opts({ mode = function() return pick({ 'sum', 'mean', 'max', 'prod' }) end,
+                                        padding_idx = function() return pick({ 1, -1, 2, 0, 9 }) end,
+                                        include_last_offset = B })
+      end,
+      function(m) return chance(0.85) and ids(m.num_embeddings, chance(0.5) and { int(0, 6) } or { int(0, 3), int(0, 3) }) or T() end },
     { 'Flatten', function() return chance(0.7) and NIL or D(), chance(0.7) and NIL or D() end, function() return T() end },
     { 'Identity', function() end, function() return any() end },
     { 'ReLU', function() end, function() return T() end },
@@ -733,6 +739,19 @@ local function driver(seed, ncases, statefile, outcomefile)
       module_forward_and_backward(m, x, hx, chance(0.2) and { lengths = chance(0.5) and { 1, 2, 3 } or T() } or nil)
     elseif name:find('Cell$') then
       module_forward_and_backward(m, x, chance(0.3) and (chance(0.5) and T() or { T(), T() }) or nil)
+    elseif name == 'EmbeddingBag' then
+      -- 1-D ids with offsets (sound ones, with an empty bag, or drawn), and
+      -- per-sample weights of the ids' shape now and then
+      local n = nl.is_tensor(x) and x.ptr ~= nil and x:numel() or 0
+      local offsets = nil
+      if chance(0.8) then
+        local o, at = { 1 }, 1
+        for i = 2, int(1, 4) do at = math.min(n + 1, at + int(0, 2)) o[i] = at end
+        if chance(0.2) then o[int(1, #o)] = pick({ 0, -1, n + 2, 2 }) end
+        offsets = chance(0.9) and nl.tensor(o, 'int64') or T()
+      end
+      module_forward_and_backward(m, x, offsets, chance(0.3) and (chance(0.8) and nl.is_tensor(x) and x.ptr ~= nil
+        and ftensor(x:shape()) or T()) or nil)
     elseif name == 'Conv2d' and chance(0.5) then
       -- in nn.Sequential with MaxPool2d(2) and a ReLU: one op (nl_conv2d_pool)
       local order = int(1, 3)

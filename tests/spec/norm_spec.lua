@@ -27,6 +27,7 @@ local build = {
   InstanceNorm1d = function(a, o) return nn.InstanceNorm1d(a[1], o) end,
   InstanceNorm2d = function(a, o) return nn.InstanceNorm2d(a[1], o) end,
   BatchNorm3d = function(a, o) return nn.BatchNorm3d(a[1], o) end,
+  EmbeddingBag = function(a, o) return nn.EmbeddingBag(a[1], a[2], o) end,
 }
 
 local function names_of(list)
@@ -270,5 +271,107 @@ describe('nn.BatchNorm3d', function()
     has(S.errmsg(nn.BatchNorm3d(3), nl.zeros(2, 2, 1, 1, 1)), 'BatchNorm3d: expected input (N, 3, D, H, W), got shape [2,2,1,1,1]')
     has(S.errmsg(nn.BatchNorm3d(3), nl.zeros(1, 3, 1, 1, 1)), 'BatchNorm3d: training needs more than one value per channel')
     has(S.errmsg(nn.BatchNorm3d, 3, { groups = 2 }), "BatchNorm3d: unknown option 'groups'")
+  end)
+end)
+
+-- ---- EmbeddingBag ---------------------------------------------------------------
+
+describe('nn.EmbeddingBag', function()
+  local function long(t) return nl.tensor(t, 'int64') end
+
+  -- a bag of 3 rows of 2 with known values: row i is (i, -i^2)
+  local function known(mode, opts)
+    opts = opts or {}
+    opts.mode = mode
+    local m = nn.EmbeddingBag(5, 2, opts):double()
+    nl.no_grad(function()
+      m.weight:copy_(nl.tensor({ { 1, -1 }, { 2, -4 }, { 3, -9 }, { 4, -16 }, { 5, -25 } }, 'float64'))
+    end)
+    return m
+  end
+
+  it('sums, averages or takes the max of each bag, by hand', function()
+    local ids = long({ { 1, 3, 3 }, { 5, 2, 4 } })
+    S.expect_close(known('sum')(ids), nl.tensor({ { 7, -19 }, { 11, -45 } }, 'float64'), 'sum', 0, 0)
+    S.expect_close(known('mean')(ids), nl.tensor({ { 7 / 3, -19 / 3 }, { 11 / 3, -15 } }, 'float64'), 'mean', 1e-15, 0)
+    S.expect_close(known('max')(ids), nl.tensor({ { 3, -1 }, { 5, -4 } }, 'float64'), 'max', 0, 0)
+    -- the same bags as 1-D ids and 1-based offsets, and with the last offset given
+    local flat, offsets = long({ 1, 3, 3, 5, 2, 4 }), long({ 1, 4 })
+    S.expect_close(known('sum')(flat, offsets), known('sum')(ids), 'offsets', 0, 0)
+    local m = known('mean', { include_last_offset = true })
+    S.expect_close(m(flat, long({ 1, 4, 7 })), known('mean')(ids), 'include_last_offset', 0, 0)
+    -- ids past the last offset are in no bag (PyTorch 1.13's mean divides
+    -- the last bag's sum by the count up to the input's end: (2 + 4) / 4)
+    S.expect_close(m(flat, long({ 1, 4, 5 })), nl.tensor({ { 7 / 3, -19 / 3 }, { 5, -25 } }, 'float64'), 'trailing ids',
+                   1e-15, 0)
+  end)
+
+  it('leaves padding_idx out of every bag, gives an empty bag zeros, and the padding row no gradient', function()
+    for _, mode in ipairs({ 'sum', 'mean', 'max' }) do
+      local m = known(mode, { padding_idx = 2 })
+      nl.no_grad(function() m.weight:select(1, 2):fill_(100) end)      -- never read
+      local out = m(long({ 2, 1, 2, 4, 2, 2 }), long({ 1, 3, 5, 5 }))
+      -- each mode's bags of one row, of padding alone and of nothing
+      S.expect_close(out, nl.tensor({ { 1, -1 }, { 4, -16 }, { 0, 0 }, { 0, 0 } }, 'float64'), mode, 0, 0)
+      out:sum():backward()
+      S.expect_close(m.weight.grad, nl.tensor({ { 1, 1 }, { 0, 0 }, { 0, 0 }, { 1, 1 }, { 0, 0 } }, 'float64'),
+                     mode .. ' weight grad', 0, 0)
+    end
+  end)
+
+  it('gives empty bags zeros under detect_anomaly, in max mode too', function()
+    nl.detect_anomaly(true)
+    local ok, err = pcall(function()
+      local m = known('max')
+      local out = m(long({ 3, 1 }), long({ 1, 1, 3 }))
+      out:sum():backward()
+      return out
+    end)
+    nl.detect_anomaly(false)
+    assert.is_true(ok, tostring(err))
+    S.expect_close(err, nl.tensor({ { 0, 0 }, { 3, -1 }, { 0, 0 } }, 'float64'), 'max of empty bags', 0, 0)
+  end)
+
+  it('passes float64 gradchecks for the weight and per-sample weights', function()
+    local ids, offsets = long({ 2, 5, 2, 1, 4, 3, 3 }), long({ 1, 3, 3, 6 })
+    for _, mode in ipairs({ 'sum', 'mean', 'max' }) do
+      local m = nn.EmbeddingBag(5, 3, { mode = mode, padding_idx = 4 }):double()
+      local w = rand64({ 5, 3 }, 15):requires_grad()
+      gradcheck(function(ww) m.weight = ww return m(ids, offsets) end, { w })
+    end
+    local m = nn.EmbeddingBag(5, 3, { mode = 'sum' }):double()
+    local w, psw = rand64({ 5, 3 }, 16):requires_grad(), rand64({ 3, 2 }, 17):requires_grad()
+    gradcheck(function(ww, pp) m.weight = ww return m(long({ { 1, 5, 5 }, { 2, 3, 2 } }), nil, pp:t()) end, { w, psw })
+  end)
+
+  it('names itself, the ids and the shapes when misused', function()
+    local m = nn.EmbeddingBag(5, 2)
+    has(S.errmsg(m, long({ 1, 2 })), 'EmbeddingBag: 1-D input needs offsets')
+    has(S.errmsg(m, long({ { 1, 2 } }), long({ 1 })), 'EmbeddingBag: offsets must be nil for 2-D input')
+    has(S.errmsg(m, long({ 1, 2, 3 }), long({ 2 })), 'EmbeddingBag: offsets[1] must be 1 (offsets are 1-based')
+    has(S.errmsg(m, long({ 1, 2, 3 }), long({ 1, 3, 2 })), 'EmbeddingBag: offsets must not decrease, got {1, 3, 2}')
+    has(S.errmsg(m, long({ 1, 2, 3 }), long({ 1, 5 })), 'EmbeddingBag: offsets run past the input: an offset of 5 for 3 ids')
+    has(S.errmsg(m, long({ 1, 2, 3 }), long({})), 'EmbeddingBag: offsets must hold at least one offset')
+    has(S.errmsg(m, long({ { 1, 6 } })), 'EmbeddingBag: id 6 out of range 1..5 (ids are 1-based; input shape [1,2])')
+    has(S.errmsg(m, long({ { 0, 1 } })), 'EmbeddingBag: id 0 out of range 1..5')
+    has(S.errmsg(m, nl.tensor({ { 1, 2 } })), 'EmbeddingBag: expected input ids as an int64 tensor (1-based), got float32 [1,2]')
+    has(S.errmsg(m, long({ 1, 2 }), nl.tensor({ 1 })), 'EmbeddingBag: expected offsets as an int64 tensor')
+    has(S.errmsg(m, long({ { { 1 } } })), 'EmbeddingBag: expected input (B, N), or 1-D input with offsets, got shape [1,1,1]')
+    has(S.errmsg(m, long({ { 1, 2 } }), nil, nl.ones(1, 2)),
+        "EmbeddingBag: per_sample_weights are only supported for mode 'sum', got mode 'mean'")
+    local s = nn.EmbeddingBag(5, 2, { mode = 'sum' })
+    has(S.errmsg(s, long({ { 1, 2 } }), nil, nl.ones(2, 1)),
+        "EmbeddingBag: per_sample_weights must be a float32 tensor of the input's shape [1,2], got a tensor (float32 [2,1])")
+    has(S.errmsg(nn.EmbeddingBag, 5, 2, { mode = 'prod' }), "EmbeddingBag: mode must be 'sum', 'mean' or 'max', got 'prod'")
+    has(S.errmsg(nn.EmbeddingBag, 5, 2, { padding_idx = 6 }), 'EmbeddingBag: padding_idx must be an id in 1..5')
+    has(S.errmsg(nn.EmbeddingBag, 5, 2, { max_norm = 1 }), "EmbeddingBag: unknown option 'max_norm'")
+    has(S.errmsg(nn.EmbeddingBag, 0, 2), 'EmbeddingBag: expected positive whole sizes')
+  end)
+
+  it('prints as PyTorch names it and keeps one parameter, weight', function()
+    local m = nn.EmbeddingBag(5, 2, { mode = 'max', padding_idx = -1 })
+    has(tostring(m), "EmbeddingBag(5, 2, mode='max', padding_idx=5)")
+    assert.are.same({ 'weight' }, names_of(m:named_parameters()))
+    assert.are.same({ 0, 0 }, S.flat(m.weight:select(1, 5)))
   end)
 end)

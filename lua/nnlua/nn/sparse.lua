@@ -1,25 +1,24 @@
 -- sparse.lua: nn.Embedding, a lookup table of vectors indexed by 1-based
--- int64 ids; the gradient accumulates into the rows that were used.
+-- int64 ids, and nn.EmbeddingBag, which reduces bags of such rows (sum,
+-- mean or max); the gradient accumulates into the rows that were used.
+-- Both are index_select and tensor ops, so autograd gives the backward.
 return function(nl, nn)
   local Embedding = nn.Module:extend('Embedding')
   nn.Embedding = Embedding
 
   local KNOWN = { padding_idx = 1 }
 
-  -- Embedding(num_embeddings, embedding_dim, {padding_idx}): padding_idx, a
-  -- 1-based id (negative counts from the end, -1 the last), names a row that
-  -- starts as zeros and gets no gradient, as PyTorch's
-  function Embedding:init(num_embeddings, embedding_dim, opts)
+  -- the sizes, padding row and weight Embedding and EmbeddingBag share;
+  -- opts already checked
+  local function lookup_init(self, op, num_embeddings, embedding_dim, opts)
     if not nl._size_arg(num_embeddings) or not nl._size_arg(embedding_dim) then
-      nl._raise(('Embedding: expected positive whole sizes num_embeddings and embedding_dim, got %s and %s'):format(
-        nl._describe_arg(num_embeddings), nl._describe_arg(embedding_dim)))
+      nl._raise(('%s: expected positive whole sizes num_embeddings and embedding_dim, got %s and %s'):format(
+        op, nl._describe_arg(num_embeddings), nl._describe_arg(embedding_dim)))
     end
-    opts = nl._opts('Embedding', opts)
-    nl._check_opts('Embedding', opts, KNOWN)
     local pad = opts.padding_idx
     if pad ~= nil then
       if type(pad) ~= 'number' or pad ~= math.floor(pad) or pad == 0 or pad > num_embeddings or pad < -num_embeddings then
-        nl._raise(('Embedding: padding_idx must be an id in 1..%d or -%d..-1, got %s'):format(num_embeddings,
+        nl._raise(('%s: padding_idx must be an id in 1..%d or -%d..-1, got %s'):format(op, num_embeddings,
           num_embeddings, tostring(pad)))
       end
       if pad < 0 then pad = pad + num_embeddings + 1 end
@@ -28,6 +27,15 @@ return function(nl, nn)
     self.weight = nl.empty(num_embeddings, embedding_dim):requires_grad()
     nn.init.normal_(self.weight, 0, 1)
     if pad then nl.no_grad(function() self.weight:select(1, pad):zero_() end) end
+  end
+
+  -- Embedding(num_embeddings, embedding_dim, {padding_idx}): padding_idx, a
+  -- 1-based id (negative counts from the end, -1 the last), names a row that
+  -- starts as zeros and gets no gradient, as PyTorch's
+  function Embedding:init(num_embeddings, embedding_dim, opts)
+    opts = nl._opts('Embedding', opts)
+    nl._check_opts('Embedding', opts, KNOWN)
+    lookup_init(self, 'Embedding', num_embeddings, embedding_dim, opts)
   end
 
   function Embedding:forward(ids)
@@ -55,6 +63,151 @@ return function(nl, nn)
   function Embedding:extra_repr()
     local s = ('%d, %d'):format(self.num_embeddings, self.embedding_dim)
     if self.padding_idx then s = s .. ', padding_idx=' .. self.padding_idx end
+    return s
+  end
+
+  -- ---- EmbeddingBag ------------------------------------------------------------------
+  local EmbeddingBag = nn.Module:extend('EmbeddingBag')
+  nn.EmbeddingBag = EmbeddingBag
+
+  local BAG_KNOWN = { mode = 1, padding_idx = 1, include_last_offset = 'flag' }
+  local BAG_MODES = { sum = true, mean = true, max = true }
+
+  -- EmbeddingBag(num_embeddings, embedding_dim, {mode, padding_idx,
+  -- include_last_offset}): each bag of ids gives the sum, mean (the
+  -- default) or elementwise max of its rows, as PyTorch's; padding_idx (as
+  -- Embedding's) names an id left out of every bag (a bag of nothing but
+  -- padding, or of nothing, gives zeros); include_last_offset: offsets
+  -- hold one more entry, the end of the last bag
+  function EmbeddingBag:init(num_embeddings, embedding_dim, opts)
+    opts = nl._opts('EmbeddingBag', opts)
+    nl._check_opts('EmbeddingBag', opts, BAG_KNOWN,
+                   'max_norm, norm_type, scale_grad_by_freq and sparse are not supported')
+    local mode = opts.mode == nil and 'mean' or opts.mode
+    if not BAG_MODES[mode] then
+      nl._raise("EmbeddingBag: mode must be 'sum', 'mean' or 'max', got " .. nl._describe_arg(mode))
+    end
+    lookup_init(self, 'EmbeddingBag', num_embeddings, embedding_dim, opts)
+    self.mode, self.include_last_offset = mode, opts.include_last_offset == true
+  end
+
+  local function int64_arg(x, what)
+    if not nl.is_tensor(x) or x:dtype() ~= 'int64' then
+      nl._raise(('EmbeddingBag: expected %s as an int64 tensor (1-based), got %s'):format(what,
+        nl.is_tensor(x) and (x:dtype() .. ' ' .. nl._shape_str(x)) or type(x)))
+    end
+    nl._T(x, 'EmbeddingBag')
+  end
+
+  -- the bags of 1-D ids (L) cut at offsets, padded to (B, M): the ids
+  -- (1 where a bag has ended), whether each place is in its bag (0/1), and
+  -- the per-sample weights likewise (0 past a bag's end)
+  local function cut_bags(self, ids, offsets, psw)
+    int64_arg(offsets, 'offsets')
+    local L, no = ids:size(1), offsets:numel()
+    if offsets:dim() ~= 1 then
+      nl._raise('EmbeddingBag: offsets must be 1-D, got shape ' .. nl._shape_str(offsets))
+    end
+    local given, ends = offsets, nil
+    if self.include_last_offset then
+      if no < 1 then nl._raise('EmbeddingBag: include_last_offset needs at least one offset, got none') end
+      ends = offsets:narrow(1, 2, no - 1)
+      offsets = offsets:narrow(1, 1, no - 1)
+    else
+      if no < 1 then nl._raise('EmbeddingBag: offsets must hold at least one offset, got none') end
+      ends = nl.cat({ offsets:narrow(1, 2, no - 1), nl.tensor({ L + 1 }, 'int64') }, 1)
+    end
+    local B = offsets:numel()
+    if no > 0 then
+      local first = given:narrow(1, 1, 1):item()
+      if first ~= 1 then
+        nl._raise(('EmbeddingBag: offsets[1] must be 1 (offsets are 1-based: the first bag starts at input[1]), got %d'):format(
+          first))
+      end
+      if no > 1 and (given:narrow(1, 2, no - 1) - given:narrow(1, 1, no - 1)):min():item() < 0 then
+        nl._raise('EmbeddingBag: offsets must not decrease, got ' ..
+                  (no <= 12 and '{' .. table.concat(given:totable(), ', ') .. '}' or nl._shape_str(given) .. ' offsets that do'))
+      end
+      local last = given:max():item()
+      if last > L + 1 then
+        nl._raise(('EmbeddingBag: offsets run past the input: an offset of %d for %d ids (at most %d)'):format(last, L, L + 1))
+      end
+    end
+    local lens = ends - offsets
+    local M = B > 0 and lens:max():item() or 0
+    local j = nl.arange(0, M):view(1, M)
+    local inbag = j:lt(lens:view(B, 1))                              -- (B, M)
+    if L == 0 then return nl.ones({ B, M }, 'int64'), inbag, psw and nl.zeros({ B, M }, psw:dtype()) end
+    local pos = nl.where(inbag, offsets:view(B, 1) + j, 1):view(-1)
+    local w = psw and psw:index_select(1, pos):view(B, M)
+    return ids:index_select(1, pos):view(B, M), inbag, w
+  end
+
+  -- EmbeddingBag:forward(input, [offsets], [per_sample_weights]): input
+  -- (B, N), each row a bag, or 1-D with offsets (B), the 1-based place in
+  -- input where each bag starts (offsets[1] is 1); per_sample_weights,
+  -- input's shape and the weight's dtype, scale each row (mode 'sum' only,
+  -- as PyTorch's). Returns (B, embedding_dim).
+  function EmbeddingBag:forward(input, offsets, per_sample_weights)
+    int64_arg(input, 'input ids')
+    local psw = per_sample_weights
+    if psw ~= nil then
+      if self.mode ~= 'sum' then
+        nl._raise(("EmbeddingBag: per_sample_weights are only supported for mode 'sum', got mode '%s'"):format(self.mode))
+      end
+      if not nl.is_tensor(psw) or nl._shape_str(psw) ~= nl._shape_str(input) or psw:dtype() ~= self.weight:dtype() then
+        nl._raise(('EmbeddingBag: per_sample_weights must be a %s tensor of the input\'s shape %s, got %s'):format(
+          self.weight:dtype(), nl._shape_str(input), nl._describe_arg(psw)))
+      end
+    end
+    local n = self.num_embeddings
+    if input:numel() > 0 then
+      local lo, hi = input:min():item(), input:max():item()
+      if lo < 1 or hi > n then
+        nl._raise(('EmbeddingBag: id %d out of range 1..%d (ids are 1-based; input shape %s)'):format(
+          lo < 1 and lo or hi, n, nl._shape_str(input)))
+      end
+    end
+    local ids, valid
+    if input:dim() == 2 then
+      if offsets ~= nil then
+        nl._raise('EmbeddingBag: offsets must be nil for 2-D input (each row is a bag), got ' .. nl._describe_arg(offsets))
+      end
+      ids, valid = input, nl.ones(input:shape(), 'int64')
+    elseif input:dim() == 1 then
+      if offsets == nil then
+        nl._raise('EmbeddingBag: 1-D input needs offsets, the 1-based start of each bag (or pass (B, N) input)')
+      end
+      ids, valid, psw = cut_bags(self, input, offsets, psw)
+    else
+      nl._raise('EmbeddingBag: expected input (B, N), or 1-D input with offsets, got shape ' .. nl._shape_str(input))
+    end
+    local B, M, D = ids:size(1), ids:size(2), self.embedding_dim
+    if M == 0 then
+      -- bags of nothing: one place, outside every bag (the sum over a dim
+      -- of size 0 and the max of nothing have no gradient to give)
+      M, ids, valid = 1, nl.ones({ B, 1 }, 'int64'), nl.zeros({ B, 1 }, 'int64')
+      if psw then psw = nl.zeros({ B, 1 }, psw:dtype()) end
+    end
+    if self.padding_idx then valid = valid * ids:ne(self.padding_idx) end
+    local rows = self.weight:index_select(1, ids:reshape(-1)):view(B, M, D)
+    local keep = valid:view(B, M, 1)
+    if self.mode == 'max' then
+      -- -inf outside the bags, which the max never takes from a bag that
+      -- holds a row; an empty bag's -inf becomes 0 after it
+      local most = nl._without_anomaly(function() return nl.where(keep, rows, -math.huge):max(2) end)
+      return nl.where(valid:sum(2, true):gt(0), most, 0)
+    end
+    if psw then rows = rows * psw:view(B, M, 1) end
+    local out = nl.where(keep, rows, 0):sum(2)
+    if self.mode == 'mean' then out = out / valid:sum(2, true):clamp(1, nil):to(out:dtype()) end
+    return out
+  end
+
+  function EmbeddingBag:extra_repr()
+    local s = ("%d, %d, mode='%s'"):format(self.num_embeddings, self.embedding_dim, self.mode)
+    if self.padding_idx then s = s .. ', padding_idx=' .. self.padding_idx end
+    if self.include_last_offset then s = s .. ', include_last_offset=true' end
     return s
   end
 end
