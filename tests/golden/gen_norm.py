@@ -273,6 +273,54 @@ for mode in ('mean', 'max'):
              lambda dt: [In(ids(6, (8,)), lua_offset=1), In(torch.tensor([0, 2, 5, 8]), lua_offset=1)])
 
 
+# ---- Unflatten, normalize, CosineSimilarity, PairwiseDistance ---------------------------
+# dims in args and opts are written 1-based (PyTorch's dim=1 is nnlua's 2).
+INF = float('inf')
+
+
+def fcase(name, kind, args, fn, inputs, opts=None, dt=F32, mode='train'):
+    seed(name)
+    case(name, kind, args, fn, inputs(dt), opts=opts, dtype=dt, mode=mode)
+
+
+for dt, sfx in ((F32, ''), (F64, '_f64')):
+    fcase('unflatten_noncontig' + sfx, 'Unflatten', [2, [3, -1]], nn.Unflatten(1, (3, -1)),
+          lambda dt: [In(randn((12, 2, 3), dt), perm=(1, 0, 2))], dt=dt)
+    # a zero row: its gradient is w / eps
+    fcase('normalize_p2' + sfx, 'normalize', [], lambda x: F.normalize(x),
+          lambda dt: [torch.cat([randn((3, 5), dt), torch.zeros((1, 5), dtype=dt)])], dt=dt)
+    fcase('normalize_p1_dim1_noncontig' + sfx, 'normalize', [], lambda x: F.normalize(x, p=1, dim=0),
+          lambda dt: [In(randn((5, 4), dt), perm=(1, 0))], opts={'p': 1, 'dim': 1}, dt=dt)
+    fcase('normalize_p3_last' + sfx, 'normalize', [], lambda x: F.normalize(x, p=3, dim=-1),
+          lambda dt: [randn((2, 3, 4), dt)], opts={'p': 3, 'dim': -1}, dt=dt)
+    fcase('normalize_inf' + sfx, 'normalize', [], lambda x: F.normalize(x, p=INF),
+          lambda dt: [randn((3, 4), dt)], opts={'p': INF}, dt=dt)
+    # eps 1 clamps the rows of norm below 1
+    fcase('normalize_p1_5_eps' + sfx, 'normalize', [], lambda x: F.normalize(x, p=1.5, eps=1.0),
+          lambda dt: [randn((4, 3), dt) * torch.tensor([[0.1], [1.0], [0.2], [2.0]], dtype=dt)],
+          opts={'p': 1.5, 'eps': 1.0}, dt=dt)
+    fcase('cosine' + sfx, 'CosineSimilarity', [], nn.CosineSimilarity(),
+          lambda dt: [randn((4, 6), dt), randn((4, 6), dt)], dt=dt)
+    # dim 1 of transposed inputs; x2 (6) broadcast against x1's (3, 6) to dim 2
+    fcase('cosine_dim1_noncontig' + sfx, 'CosineSimilarity', [], nn.CosineSimilarity(dim=0),
+          lambda dt: [In(randn((5, 3), dt), perm=(1, 0)), In(randn((5, 3), dt), perm=(1, 0))], opts={'dim': 1}, dt=dt)
+    fcase('cosine_broadcast' + sfx, 'cosine_similarity', [], lambda a, b: F.cosine_similarity(a, b),
+          lambda dt: [randn((3, 6), dt), randn((6,), dt)], dt=dt)
+    # rows of norm below eps: PyTorch 1.13's in-place clamp gives their gradient
+    fcase('cosine_small_norms' + sfx, 'CosineSimilarity', [], nn.CosineSimilarity(eps=1e-3),
+          lambda dt: [randn((3, 4), dt) * torch.tensor([[1e-4], [1.0], [3e-4]], dtype=dt),
+                      randn((3, 4), dt) * torch.tensor([[1.0], [2e-4], [1.0]], dtype=dt)], opts={'eps': 1e-3}, dt=dt)
+    fcase('pairwise_p2' + sfx, 'PairwiseDistance', [], nn.PairwiseDistance(),
+          lambda dt: [randn((4, 5), dt), randn((4, 5), dt)], dt=dt)
+    fcase('pairwise_p1_broadcast' + sfx, 'PairwiseDistance', [], nn.PairwiseDistance(p=1),
+          lambda dt: [randn((3, 5), dt), randn((5,), dt)], opts={'p': 1}, dt=dt)
+    fcase('pairwise_p3_keepdim_noncontig' + sfx, 'PairwiseDistance', [], nn.PairwiseDistance(p=3, keepdim=True),
+          lambda dt: [In(randn((4, 2, 3), dt), perm=(1, 2, 0)), randn((2, 3, 4), dt)],
+          opts={'p': 3, 'keepdim': True}, dt=dt)
+    fcase('pairwise_inf_1d' + sfx, 'PairwiseDistance', [], nn.PairwiseDistance(p=INF, eps=1e-3),
+          lambda dt: [randn((6,), dt), randn((6,), dt)], opts={'p': INF, 'eps': 1e-3}, dt=dt)
+
+
 # ---- writing ------------------------------------------------------------------------
 
 def lua_case(c):

@@ -536,6 +536,13 @@ local function driver(seed, ncases, statefile, outcomefile)
       end,
       function(m) return chance(0.85) and ids(m.num_embeddings, chance(0.5) and { int(0, 6) } or { int(0, 3), int(0, 3) }) or T() end },
     { 'Flatten', function() return chance(0.7) and NIL or D(), chance(0.7) and NIL or D() end, function() return T() end },
+    { 'Unflatten', function()
+        return chance(0.8) and pick({ 1, 2, -1 }) or D(),
+          chance(0.85) and pick({ { 2, -1 }, { -1, 1 }, { 2, 2 }, { 1, 1, -1 } }) or pick({ {}, { -1, -1 }, { 0 }, 3 })
+      end,
+      function() return T() end },
+    { 'CosineSimilarity', function() return opts({ dim = D, eps = N }) end, function() return T() end },
+    { 'PairwiseDistance', function() return opts({ p = N, eps = N, keepdim = B }) end, function() return T() end },
     { 'Identity', function() end, function() return any() end },
     { 'ReLU', function() end, function() return T() end },
     { 'GELU', function() end, function() return T() end },
@@ -739,6 +746,10 @@ local function driver(seed, ncases, statefile, outcomefile)
       module_forward_and_backward(m, x, hx, chance(0.2) and { lengths = chance(0.5) and { 1, 2, 3 } or T() } or nil)
     elseif name:find('Cell$') then
       module_forward_and_backward(m, x, chance(0.3) and (chance(0.5) and T() or { T(), T() }) or nil)
+    elseif name == 'CosineSimilarity' or name == 'PairwiseDistance' then
+      -- a second input of the first's shape, mostly
+      local fits = nl.is_tensor(x) and x.ptr ~= nil
+      module_forward_and_backward(m, x, chance(0.8) and fits and ftensor(x:shape()) or T())
     elseif name == 'EmbeddingBag' then
       -- 1-D ids with offsets (sound ones, with an empty bag, or drawn), and
       -- per-sample weights of the ids' shape now and then

@@ -28,6 +28,11 @@ local build = {
   InstanceNorm2d = function(a, o) return nn.InstanceNorm2d(a[1], o) end,
   BatchNorm3d = function(a, o) return nn.BatchNorm3d(a[1], o) end,
   EmbeddingBag = function(a, o) return nn.EmbeddingBag(a[1], a[2], o) end,
+  Unflatten = function(a) return nn.Unflatten(a[1], a[2]) end,
+  normalize = function(_, o) return function(x) return nn.functional.normalize(x, o) end end,
+  CosineSimilarity = function(_, o) return nn.CosineSimilarity(o) end,
+  cosine_similarity = function(_, o) return function(a, b) return nn.functional.cosine_similarity(a, b, o) end end,
+  PairwiseDistance = function(_, o) return nn.PairwiseDistance(o) end,
 }
 
 local function names_of(list)
@@ -373,5 +378,140 @@ describe('nn.EmbeddingBag', function()
     has(tostring(m), "EmbeddingBag(5, 2, mode='max', padding_idx=5)")
     assert.are.same({ 'weight' }, names_of(m:named_parameters()))
     assert.are.same({ 0, 0 }, S.flat(m.weight:select(1, 5)))
+  end)
+end)
+
+-- ---- Unflatten, normalize, CosineSimilarity, PairwiseDistance ---------------------
+
+describe('nn.Unflatten', function()
+  it('splits a dim into the given sizes, one of them -1, as a view where it can', function()
+    local x = nl.arange(0, 24):view(2, 12)
+    local y = nn.Unflatten(2, { 3, -1 })(x)
+    assert.are.same({ 2, 3, 4 }, y:shape())
+    assert.are.same(S.flat(x), S.flat(y))
+    x:fill_(7)                                           -- the view shares x's memory
+    assert.are.equal(7, y[2][3][4])
+    assert.are.same({ 4, 3, 2, 2 }, nn.Unflatten(-1, { 2, 2 })(nl.zeros(4, 3, 4)):shape())
+    assert.are.same({ 1, 1, 5 }, nn.Unflatten(1, { 1, -1, 5 })(nl.zeros(5)):shape())
+  end)
+
+  it('passes a float64 gradcheck on a transposed input, and clones', function()
+    gradcheck(function(x) return nn.Unflatten(1, { 2, 2 })(x:t()) * rand64({ 2, 2, 3 }, 18) end,
+              { rand64({ 3, 4 }, 19):requires_grad() })
+    has(tostring(nn.Unflatten(2, { 3, -1 }):clone()), 'Unflatten(dim=2, unflattened_size={3, -1})')
+  end)
+
+  it('names itself, the sizes and the shape when misused', function()
+    has(S.errmsg(nn.Unflatten(2, { 4, -1 }), nl.zeros(3, 6)),
+        'Unflatten: sizes {4, -1} do not fill dim 2 of size 6 (input shape [3,6])')
+    has(S.errmsg(nn.Unflatten(2, { 2, 2 }), nl.zeros(3, 6)), 'Unflatten: sizes {2, 2} do not fill dim 2 of size 6')
+    has(S.errmsg(nn.Unflatten(3, { 2, 3 }), nl.zeros(3, 6)),
+        'Unflatten: dim 3 out of range for input shape [3,6] (dims are 1..2 or -2..-1)')
+    has(S.errmsg(nn.Unflatten, 0, { 2 }), 'Unflatten: dim must be a nonzero integer')
+    has(S.errmsg(nn.Unflatten, 1, { -1, -1 }), 'Unflatten: only one size may be -1')
+    has(S.errmsg(nn.Unflatten, 1, { 2, 0 }), 'Unflatten: sizes must be positive integers or one -1, got 0')
+    has(S.errmsg(nn.Unflatten, 1, {}), 'Unflatten: sizes must be a non-empty list')
+    has(S.errmsg(nn.Unflatten, 1, 4), 'Unflatten: sizes must be a non-empty list')
+  end)
+end)
+
+describe('nn.functional.normalize', function()
+  local F = nn.functional
+
+  it('gives rows of p-norm 1, and a zero row zeros with finite gradients', function()
+    local x = rand64({ 3, 4 }, 20)
+    for _, p in ipairs({ 1, 1.5, 2, 3, math.huge }) do
+      local y = F.normalize(x, { p = p })
+      local n = p == math.huge and y:abs():max(2) or (y:abs() ^ p):sum(2) ^ (1 / p)
+      S.expect_close(n, nl.ones(3):double(), 'p = ' .. p, 1e-14, 0)
+      local z = nl.zeros(2, 3):double():requires_grad()
+      local out = F.normalize(z, { p = p })
+      ;(out * rand64({ 2, 3 }, 21)):sum():backward()
+      assert.are.same({ 0, 0, 0, 0, 0, 0 }, S.flat(out))
+      for _, g in ipairs(S.flat(z.grad)) do assert.is_true(g == g and math.abs(g) < math.huge, 'p = ' .. p) end
+    end
+  end)
+
+  it('passes float64 gradchecks for p = 1.5, 2, 3 and infinity, with rows clamped by eps', function()
+    local x = rand64({ 3, 4 }, 22):requires_grad()
+    for _, p in ipairs({ 1.5, 2, 3, math.huge }) do
+      gradcheck(function(xx) return F.normalize(xx, { p = p, dim = 1 }) end, { x })
+      gradcheck(function(xx) return F.normalize(xx, { p = p, eps = 3 }) end, { x })
+    end
+  end)
+
+  it('names itself and the dim when misused', function()
+    has(S.errmsg(F.normalize, nl.zeros(3)), 'normalize: dim 2 out of range for input shape [3]')
+    has(S.errmsg(F.normalize, nl.zeros(3), { p = 0, dim = 1 }), 'normalize: p must be above 0, got 0')
+    has(S.errmsg(F.normalize, nl.zeros(3), { p = -1, dim = 1 }), 'normalize: p must be a number >= 0, got -1')
+    has(S.errmsg(F.normalize, nl.zeros(3), { eps = 'x', dim = 1 }), "normalize: eps must be a number >= 0, got 'x'")
+    has(S.errmsg(F.normalize, nl.zeros(3), { axis = 1 }), "normalize: unknown option 'axis'")
+    has(S.errmsg(F.normalize, nl.zeros({ 3 }, 'int64'), { dim = 1 }), 'normalize: expected a float input, got int64')
+  end)
+end)
+
+describe('nn.CosineSimilarity and nn.PairwiseDistance', function()
+  local F = nn.functional
+
+  it('give 1 and -1 for parallel and opposite vectors, and 5 for the 3-4-5 triangle', function()
+    local x = rand64({ 3, 4 }, 23)
+    S.expect_close(nn.CosineSimilarity()(x, x * 2.5), nl.ones(3):double(), 'parallel', 1e-15, 0)
+    S.expect_close(F.cosine_similarity(x, -x, { dim = -1 }), -nl.ones(3):double(), 'opposite', 1e-15, 0)
+    local a, b = nl.tensor({ { 0, 0 }, { 1, 1 } }, 'float64'), nl.tensor({ { 3, 4 }, { 4, 5 } }, 'float64')
+    S.expect_close(nn.PairwiseDistance({ eps = 0 })(a, b), nl.tensor({ 5, 5 }, 'float64'), '3-4-5', 1e-15, 0)
+    S.expect_close(F.pairwise_distance(a, b, { p = 1, eps = 0, keepdim = true }), nl.tensor({ { 7 }, { 7 } }, 'float64'),
+                   'p = 1', 0, 0)
+  end)
+
+  it('pass float64 gradchecks, broadcast and strided', function()
+    local x1, x2 = rand64({ 3, 4 }, 24):requires_grad(), rand64({ 4 }, 25):requires_grad()
+    gradcheck(function(a, b) return F.cosine_similarity(a, b) end, { x1, x2 })
+    gradcheck(function(a, b) return F.cosine_similarity(a:t(), b:view(4, 1), { dim = 1 }) end, { x1, x2 })
+    -- (below eps, PyTorch 1.13's gradient is not the derivative of the
+    -- value: the golden cases cosine_small_norms check it)
+    for _, p in ipairs({ 1, 2, 3, math.huge }) do
+      gradcheck(function(a, b) return F.pairwise_distance(a, b, { p = p }) end, { x1, x2 })
+    end
+  end)
+
+  it('name themselves and the shapes when misused', function()
+    has(S.errmsg(F.cosine_similarity, nl.zeros(3, 4), nl.zeros(2, 4)),
+        'cosine_similarity: shapes [3,4] and [2,4] do not broadcast')
+    has(S.errmsg(nn.CosineSimilarity(), nl.zeros(4), nl.zeros(4)), 'cosine_similarity: dim 2 out of range for input shape [4]')
+    has(S.errmsg(nn.PairwiseDistance(), nl.zeros(3, 4), nl.zeros(3, 5)),
+        'pairwise_distance: shapes [3,4] and [3,5] do not broadcast')
+    has(S.errmsg(nn.PairwiseDistance(), nl.tensor(1), nl.tensor(2)), 'pairwise_distance: expected vectors, got 0-dim inputs')
+    has(S.errmsg(nn.PairwiseDistance, { p = 0 }), 'PairwiseDistance: p must be above 0')
+    has(S.errmsg(nn.CosineSimilarity, { dim = 0 }), 'CosineSimilarity: dim must be a nonzero integer')
+    has(S.errmsg(nn.CosineSimilarity, { eps = -1 }), 'CosineSimilarity: eps must be a number >= 0, got -1')
+    has(S.errmsg(nn.CosineSimilarity, 2), 'CosineSimilarity: expected a table of options')
+    has(S.errmsg(F.pairwise_distance, nl.zeros(2), nl.zeros({ 2 }, 'int64')), 'pairwise_distance: expected a float input')
+  end)
+
+  it('print as PyTorch names them', function()
+    has(tostring(nn.CosineSimilarity({ dim = 1, eps = 1e-6 })), 'CosineSimilarity(dim=1, eps=1e-06)')
+    has(tostring(nn.PairwiseDistance({ p = 1, keepdim = true })), 'PairwiseDistance(p=1, eps=1e-06, keepdim=true)')
+  end)
+end)
+
+describe('the new layers in a saved model', function()
+  it('come back from nn.load with their options and state, giving the same outputs', function()
+    local m = nn.Sequential(nn.Unflatten(2, { 4, -1 }), nn.GroupNorm(2, 4, { eps = 1e-3 }),
+                            nn.InstanceNorm1d(4, { affine = true, track_running_stats = true, momentum = 0.5 }))
+    local x = nl.randn(3, 12)
+    m(x)                                                  -- a train step moves the running statistics
+    m:eval()
+    local dir = S.tmpdir()
+    m:save(dir .. '/m.safetensors')
+    local back = nn.load(dir .. '/m.safetensors')
+    back:eval()
+    S.same_bits(back(x), m(x), 'Sequential out')
+    local bag = nn.EmbeddingBag(6, 3, { mode = 'max', padding_idx = 2, include_last_offset = true })
+    bag:save(dir .. '/bag.safetensors')
+    local bag2 = nn.load(dir .. '/bag.safetensors')
+    local ids, offsets = nl.tensor({ 1, 2, 5, 6, 2 }, 'int64'), nl.tensor({ 1, 3, 5 }, 'int64')
+    S.same_bits(bag2(ids, offsets), bag(ids, offsets), 'EmbeddingBag out')
+    has(tostring(nn.load(dir .. '/m.safetensors')), 'Unflatten(dim=2, unflattened_size={4, -1})')
+    os.execute('rm -rf ' .. S.q(dir))
   end)
 end)
