@@ -612,7 +612,7 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(nn.Conv2d, 3, 4, 3, { padding = 'same', stride = 2 }), "Conv2d: padding='same' needs stride 1")
     has(error_of(F.conv1d, nl.zeros(1, 2, 5), nl.zeros(3, 2, 3), nil, { padding = 'same', stride = 2 }),
         "conv1d: padding='same' needs stride 1")     -- conv1d's own name, not conv2d's
-    has(error_of(nn.Conv2d, 3, 4, 3, { padding_mode = 'reflect' }), "only padding_mode 'zeros'")
+    has(error_of(nn.Conv2d, 3, 4, 3, { padding_mode = 'mirror' }), "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got 'mirror'")
     has(error_of(function() return nn.Conv1d(2, 2, 3)(nl.zeros(1, 2, 3, 4)) end), 'Conv1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
     has(error_of(function() return nn.BatchNorm2d(3)(nl.zeros(2, 4, 2, 2)) end), 'BatchNorm2d: expected input (N, 3, H, W), got shape [2,4,2,2]')
     has(error_of(function() return nn.MaxPool2d(2)(nl.zeros(2, 2)) end), 'MaxPool2d: input must be (N, C, H, W) or (C, H, W), got shape [2,2]')

@@ -479,13 +479,14 @@ local function driver(seed, ncases, statefile, outcomefile)
                  padding = function() return chance(0.7) and int(0, 2) or pick({ 'same', 'valid', 'x', { 1, 0 }, -1 }) end,
                  dilation = function() return chance(0.8) and int(1, 2) or Z() end,
                  groups = function() return chance(0.8) and int(1, 2) or Z() end, bias = B,
-                 padding_mode = function() return pick({ 'zeros', 'reflect' }) end })
+                 padding_mode = function() return pick({ 'zeros', 'reflect', 'replicate', 'circular', 'x' }) end })
       end,
       function(m) return chance(0.8) and image(m.in_channels) or ftensor({ m.in_channels, int(0, 6), int(0, 6) }) end },
     { 'Conv1d', function()
         return small(), small(), chance(0.8) and int(1, 3) or Z(),
           opts({ stride = small, padding = function() return pick({ 0, 1, 'same', 'valid', -1 }) end,
-                 dilation = small, groups = small, bias = B })
+                 dilation = small, groups = small, bias = B,
+                 padding_mode = function() return pick({ 'zeros', 'reflect', 'replicate', 'circular' }) end })
       end,
       function(m) return ftensor({ int(0, 2), m.in_channels, int(0, 8) }) end },
     { 'MaxPool2d', function()
@@ -608,6 +609,25 @@ local function driver(seed, ncases, statefile, outcomefile)
                                               opts({ batch_first = B }) end,
       function(m) return ftensor({ int(0, 2), int(0, 9), m.d_model }) end },
   }
+
+  -- the padding modules: padding n or a list (negative, too long, huge)
+  -- for 1 or 2 dims, on inputs of 1 to 4 dims
+  for _, pm in ipairs({ { 'ZeroPad2d', 2 }, { 'ConstantPad1d', 1, true }, { 'ConstantPad2d', 2, true },
+                        { 'ReflectionPad1d', 1 }, { 'ReflectionPad2d', 2 }, { 'ReplicationPad1d', 1 },
+                        { 'ReplicationPad2d', 2 } }) do
+    local name, dims, valued = pm[1], pm[2], pm[3]
+    MODULES[#MODULES + 1] = { name, function()
+        local p
+        if chance(0.4) then p = int(-1, 3)
+        elseif chance(0.9) then
+          p = {}
+          for i = 1, 2 * dims + (chance(0.1) and 1 or 0) do p[i] = chance(0.9) and int(-2, 3) or Z() end
+        else p = any() end
+        if valued then return p, chance(0.9) and pick({ 0, 1.5, -2, NaN }) or any() end
+        return p
+      end,
+      function() return ftensor(shape_of(int(1, 4), 0, 5)) end }
+  end
 
   local LOSSES = { 'MSELoss', 'L1Loss', 'HuberLoss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss',
                    'SmoothL1Loss', 'KLDivLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss', 'PoissonNLLLoss',
@@ -936,6 +956,13 @@ local function driver(seed, ncases, statefile, outcomefile)
         return 'nl.tensor(nested)', nl.tensor, vals, DT()
       end },
     { 4, function() return 'nl.' .. pick({ 'zeros', 'ones', 'empty', 'rand', 'randn' }), nil, sizes() end },
+    -- F.pad: 1 to 3 pairs of small (and now and then absurd) pads, each mode
+    { 2, function()
+        local pads = {}
+        for i = 1, 2 * int(1, 3) + (chance(0.05) and 1 or 0) do pads[i] = chance(0.95) and int(-3, 4) or Z() end
+        return 'F.pad', F.pad, T(), chance(0.95) and pads or any(),
+          chance(0.9) and pick({ 'constant', 'reflect', 'replicate', 'circular' }) or any(), chance(0.3) and N() or nil
+      end },
     { 2, function() return 'nl.full', nl.full, chance(0.8) and { sizes() } or Z(), N(), DT() end },
     { 2, function() return 'nl.arange', nl.arange, N(), N(), chance(0.5) and N() or nil, DT() end },
     { 1, function() return 'nl.eye', nl.eye, Z(), chance(0.5) and Z() or DT(), DT() end },

@@ -83,7 +83,7 @@ return function(nl, nn)
   end
   local function conv_pool(self, i, x)
     local m = rawget(self, i)
-    if not plain(m, nn.Conv2d) or m._extend or not nl.is_tensor(x) or x:dim() ~= 4 then return 0 end
+    if not plain(m, nn.Conv2d) or m._extend or m.padding_mode ~= 'zeros' or not nl.is_tensor(x) or x:dim() ~= 4 then return 0 end
     local a, b = rawget(self, i + 1), rawget(self, i + 2)
     if plain(a, nn.ReLU) and pool2(b) then return 3, true end
     if pool2(a) then

@@ -1,6 +1,7 @@
 -- conv.lua: nn.Conv2d and nn.Conv1d (PyTorch's layout, options and default
 -- initialization) and nn.functional.conv2d / conv1d. Both run the one C
--- kernel nl_conv2d; a 1-D convolution is a 2-D one over (N, C, 1, L).
+-- kernel nl_conv2d; a 1-D convolution is a 2-D one over (N, C, 1, L). A
+-- padding_mode other than 'zeros' pads the input first (padding.lua).
 return function(nl, nn)
   local lib = nl._lib
   local Module = nn.Module
@@ -95,6 +96,19 @@ return function(nl, nn)
   end
 
   local function tuple(h, w) return ('(%d, %d)'):format(h, w) end
+
+  -- PyTorch's padding modes: 'zeros' is the convolution's own padding; the
+  -- others pad the input (nn.functional.pad's modes) before a convolution
+  -- without padding
+  local PADDING_MODES = { zeros = true, reflect = true, replicate = true, circular = true }
+  local function padding_mode(m, op)
+    if m == nil then return 'zeros' end
+    if not PADDING_MODES[m] then
+      nl._raise(("%s: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got %s"):format(op,
+        describe(m)))
+    end
+    return m
+  end
 
   -- ---- functional ----------------------------------------------------------
 
@@ -204,9 +218,7 @@ return function(nl, nn)
     local op = 'Conv2d'
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN)
-    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
-      nl._raise(op .. ": only padding_mode 'zeros' is supported, got " .. describe(opts.padding_mode))
-    end
+    self.padding_mode = padding_mode(opts.padding_mode, op)
     self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
     self.stride = { pair(opts.stride or 1, 'stride', op, 1) }
     self.dilation = { pair(opts.dilation or 1, 'dilation', op, 1) }
@@ -254,9 +266,18 @@ return function(nl, nn)
   function Conv2d:forward(x)
     local unbatched = check2d(self, x) == 3
     if unbatched then x = x:unsqueeze(1) end
-    if self._extend then x = extended(x, self._extend[1], self._extend[2]) end
+    local ph, pw = self.padding[1], self.padding[2]
+    if self.padding_mode ~= 'zeros' then
+      -- PyTorch pads with the mode, then convolves without padding; 'same'
+      -- puts its odd element at the end
+      local eh, ew = self._extend and self._extend[1] or 0, self._extend and self._extend[2] or 0
+      x = nn._pad('Conv2d', x, { pw, pw + ew, ph, ph + eh }, self.padding_mode, nil, unbatched)
+      ph, pw = 0, 0
+    elseif self._extend then
+      x = extended(x, self._extend[1], self._extend[2])
+    end
     local y = nl._wrap(lib.nl_conv2d(x.ptr, self.weight.ptr, self.bias and self.bias.ptr or nil,
-                                     self.stride[1], self.stride[2], self.padding[1], self.padding[2],
+                                     self.stride[1], self.stride[2], ph, pw,
                                      self.dilation[1], self.dilation[2], self.groups))
     if unbatched then y = y:squeeze(1) end
     return y
@@ -283,6 +304,7 @@ return function(nl, nn)
     end
     if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
     if not self.bias then s = s .. ', bias=false' end
+    if self.padding_mode ~= 'zeros' then s = s .. ', padding_mode=' .. self.padding_mode end
     return s
   end
 
@@ -295,9 +317,7 @@ return function(nl, nn)
     local op = 'Conv1d'
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN)
-    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
-      nl._raise(op .. ": only padding_mode 'zeros' is supported, got " .. describe(opts.padding_mode))
-    end
+    self.padding_mode = padding_mode(opts.padding_mode, op)
     self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
     self.stride = single(opts.stride or 1, 'stride', op, 1)
     self.dilation = single(opts.dilation or 1, 'dilation', op, 1)
@@ -330,9 +350,16 @@ return function(nl, nn)
     check1d('Conv1d', x, self.weight, self.bias, self.groups, self.padding_str == 'same' and 'same' or self.padding,
             self.dilation, self.stride, shown)
     -- the views stay in locals: their handles must outlive the call
-    local x4, w4 = extended(x:unsqueeze(3), 0, self._extend or 0), self.weight:unsqueeze(3)
+    local p, x4 = self.padding, nil
+    if self.padding_mode ~= 'zeros' then
+      x4 = nn._pad('Conv1d', x, { p, p + (self._extend or 0) }, self.padding_mode, nil, d == 2):unsqueeze(3)
+      p = 0
+    else
+      x4 = extended(x:unsqueeze(3), 0, self._extend or 0)
+    end
+    local w4 = self.weight:unsqueeze(3)
     local y = nl._wrap(lib.nl_conv2d(x4.ptr, w4.ptr, self.bias and self.bias.ptr or nil, 1, self.stride,
-                                     0, self.padding, 1, self.dilation, self.groups))
+                                     0, p, 1, self.dilation, self.groups))
     y = y:squeeze(3)
     if d == 2 then y = y:squeeze(1) end
     return y
@@ -346,6 +373,7 @@ return function(nl, nn)
     if self.dilation ~= 1 then s = s .. (', dilation=(%d,)'):format(self.dilation) end
     if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
     if not self.bias then s = s .. ', bias=false' end
+    if self.padding_mode ~= 'zeros' then s = s .. ', padding_mode=' .. self.padding_mode end
     return s
   end
 end

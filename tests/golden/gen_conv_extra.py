@@ -1,0 +1,234 @@
+# gen_conv_extra.py: PyTorch golden values for the layers nnlua's CNN
+# families gained after gen_conv.py's: nn.functional.pad and the padding
+# modules, and Conv1d/Conv2d's padding_mode. Writes
+# tests/golden/conv_extra.lua (checked by tests/spec/conv_extra_spec.lua);
+# it does not test anything itself. A file of its own: regenerating
+# gen_conv.py's cases moves them in the last digit (BLAS), and these are
+# checked to their own tolerances. Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_conv_extra.py
+#
+# (Debian's python3 with torch 1.13; not a pyenv python3 on PATH.)
+#
+# Two kinds of case, each in float32 or float64 (then written in full):
+#   fn: F.pad(x, pads, mode, value) on a fixed x; out, and the input's
+#       gradient of (out * w).sum() for a fixed random w of out's shape.
+#   layer: a module with fixed parameters (PyTorch's layout and names),
+#       built in nnlua from `args` and `opts`; out = m(x), the gradients of
+#       the input and of every parameter for (out * w).sum().
+# With transposed = true the input reaches the op as x.transpose(-1, -2) of
+# the stored `input` (a non-contiguous view); grad_input is the gradient of
+# the stored tensor.
+import os
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from common import F32, randn
+
+torch.manual_seed(20250301)
+torch.set_num_threads(1)
+F64 = torch.float64
+
+CASES = []
+
+
+def num(v, dtype):
+    if isinstance(v, bool):
+        return 'true' if v else 'false'
+    if isinstance(v, int):
+        return str(v)
+    if v != v:
+        return '0/0'
+    if v in (float('inf'), float('-inf')):
+        return 'math.huge' if v > 0 else '-math.huge'
+    return ('%.9g' % v) if dtype == F32 else repr(v)
+
+
+def lua_tensor(t):
+    if t is None:
+        return 'false'
+    shape = ', '.join(str(s) for s in t.shape)
+    flat = t.detach().reshape(-1).tolist()
+    dt = {torch.int64: ", dtype = 'int64'", F64: ", dtype = 'float64'"}.get(t.dtype, '')
+    return '{ shape = { %s }, data = { %s }%s }' % (shape, ', '.join(num(v, t.dtype) for v in flat), dt)
+
+
+def lua_value(v):
+    if isinstance(v, (list, tuple)):
+        return '{ %s }' % ', '.join(lua_value(x) for x in v)
+    if isinstance(v, dict):
+        return '{ %s }' % ', '.join('%s = %s' % (k, lua_value(x)) for k, x in v.items())
+    if isinstance(v, str):
+        return "'%s'" % v
+    if v is None:
+        return 'nil'
+    return num(v, F64)
+
+
+def lua_named(pairs, indent):
+    if not pairs:
+        return '{}'
+    lines = ['{']
+    lines += ["%s  { name = '%s', t = %s }," % (indent, k, lua_tensor(v)) for k, v in pairs]
+    lines.append(indent + '}')
+    return '\n'.join(lines)
+
+
+def run(f, x, transposed):
+    """out = f(x'), x' the input as the op sees it; the stored input's grad"""
+    leaf = x.clone().requires_grad_(True)
+    xin = leaf.transpose(-1, -2) if transposed else leaf
+    res = f(xin)
+    out, idx = res if isinstance(res, tuple) else (res, None)
+    w = torch.randn(out.shape, dtype=out.dtype)
+    (out * w).sum().backward()
+    return out, idx, w, leaf.grad
+
+
+def fn(name, x, pads, mode='constant', value=None, dtype=F32, transposed=False):
+    x = x.to(dtype)
+    kw = {} if value is None else {'value': value}
+    out, _, w, gx = run(lambda t: F.pad(t, pads, mode, **kw), x, transposed)
+    CASES.append({'kind': 'fn', 'name': name, 'op': 'pad', 'pads': list(pads), 'mode': mode, 'value': value,
+                  'dtype': dtype, 'input': x, 'transposed': transposed, 'w': w, 'out': out.detach(),
+                  'grad_input': gx})
+
+
+def layer(name, kind, args, m, x, opts=None, dtype=F32, transposed=False, indices=False, call=None):
+    m = m.to(dtype)
+    x = x.to(dtype)
+    state = [(k, v.detach().clone()) for k, v in m.named_parameters()]
+    out, idx, w, gx = run(call or m, x, transposed)
+    CASES.append({'kind': 'layer', 'name': name, 'module': kind, 'args': args, 'opts': opts or {},
+                  'dtype': dtype, 'state': state, 'params': [k for k, _ in state], 'input': x,
+                  'transposed': transposed, 'w': w, 'out': out.detach(), 'grad_input': gx,
+                  'grads': [(k, p.grad) for k, p in m.named_parameters()],
+                  'indices': None if idx is None else idx + 1})
+
+
+def set_state(m, scale=0.5):
+    with torch.no_grad():
+        for _, p in m.named_parameters():
+            p.copy_(randn(*p.shape) * scale)
+    return m
+
+
+# ---- nn.functional.pad ----------------------------------------------------------------------
+for dt in (F32, F64):
+    sfx = '' if dt == F32 else '_f64'
+    fn('pad_constant_1d' + sfx, randn(2, 3, 5), (2, 1), dtype=dt)
+    fn('pad_constant_value_2d' + sfx, randn(2, 2, 4, 5), (1, 2, 3, 0), 'constant', -1.5, dtype=dt)
+    fn('pad_constant_crop' + sfx, randn(2, 3, 4, 6), (-1, 2, 1, -2), dtype=dt)
+    fn('pad_reflect_1d' + sfx, randn(2, 3, 6), (3, 2), 'reflect', dtype=dt)
+    fn('pad_reflect_2d' + sfx, randn(2, 2, 5, 4), (3, 1, 2, 4), 'reflect', dtype=dt)
+    fn('pad_replicate_1d' + sfx, randn(2, 3, 4), (5, 2), 'replicate', dtype=dt)
+    fn('pad_replicate_2d' + sfx, randn(1, 3, 3, 4), (2, 6, 4, 1), 'replicate', dtype=dt)
+    fn('pad_circular_1d' + sfx, randn(2, 2, 5), (3, 5), 'circular', dtype=dt)
+    fn('pad_circular_2d' + sfx, randn(2, 2, 4, 5), (2, 3, 4, 1), 'circular', dtype=dt)
+fn('pad_constant_3_dims', randn(2, 3, 4, 2), (1, 0, 0, 2, 1, 1), 'constant', 0.25)
+fn('pad_constant_all_dims_crop', randn(3, 4), (1, -2, -1, 2))
+fn('pad_constant_to_empty', randn(2, 4), (-2, -2))
+fn('pad_reflect_unbatched_2d', randn(3, 4, 5), (1, 2, 3, 0), 'reflect')
+fn('pad_reflect_1d_on_2d', randn(3, 5), (4, 1), 'reflect')
+fn('pad_reflect_negative', randn(1, 2, 3, 6), (-1, 3, 2, -1), 'reflect')
+fn('pad_replicate_unbatched_2d', randn(2, 3, 3), (1, 1, 2, 3), 'replicate')
+fn('pad_replicate_negative', randn(2, 2, 6), (-4, 3), 'replicate')
+fn('pad_circular_negative', randn(1, 2, 4, 6), (-1, 2, 1, -2), 'circular')
+fn('pad_circular_whole', randn(2, 1, 3), (3, 3), 'circular')
+fn('pad_reflect_transposed', randn(2, 2, 6, 5), (2, 3, 1, 4), 'reflect', transposed=True)
+fn('pad_circular_transposed', randn(2, 5, 3), (1, 4), 'circular', transposed=True)
+fn('pad_constant_transposed', randn(2, 3, 4, 5), (1, -1, 2, 0), 'constant', 3.0, transposed=True)
+
+# ---- padding modules ---------------------------------------------------------------------------
+layer('zeropad2d', 'ZeroPad2d', [[1, 2, 0, 3]], nn.ZeroPad2d((1, 2, 0, 3)), randn(2, 2, 3, 4))
+layer('zeropad2d_int', 'ZeroPad2d', [2], nn.ZeroPad2d(2), randn(2, 3, 3))
+layer('constantpad1d', 'ConstantPad1d', [[3, 1], 0.5], nn.ConstantPad1d((3, 1), 0.5), randn(2, 3, 4))
+layer('constantpad2d_crop', 'ConstantPad2d', [[-1, 2, 1, -1], -2.0], nn.ConstantPad2d((-1, 2, 1, -1), -2.0),
+      randn(1, 2, 4, 4))
+layer('reflectionpad1d', 'ReflectionPad1d', [[2, 3]], nn.ReflectionPad1d((2, 3)), randn(2, 2, 5))
+layer('reflectionpad2d', 'ReflectionPad2d', [2], nn.ReflectionPad2d(2), randn(1, 3, 4, 5))
+layer('replicationpad1d', 'ReplicationPad1d', [[4, 0]], nn.ReplicationPad1d((4, 0)), randn(3, 2, 3))
+layer('replicationpad2d', 'ReplicationPad2d', [[1, 0, 2, 5]], nn.ReplicationPad2d((1, 0, 2, 5)), randn(2, 3, 4))
+
+
+# ---- Conv2d / Conv1d padding_mode ------------------------------------------------------------------
+def conv2d(i, o, k, **kw):
+    return set_state(nn.Conv2d(i, o, k, **kw))
+
+
+def conv1d(i, o, k, **kw):
+    return set_state(nn.Conv1d(i, o, k, **kw))
+
+
+for mode in ('reflect', 'replicate', 'circular'):
+    layer('conv2d_%s' % mode, 'Conv2d', [3, 4, 3], conv2d(3, 4, 3, padding=1, padding_mode=mode),
+          randn(2, 3, 6, 5), opts={'padding': 1, 'padding_mode': mode})
+    layer('conv2d_%s_stride_dil_groups' % mode, 'Conv2d', [4, 6, [3, 2]],
+          conv2d(4, 6, (3, 2), stride=(2, 1), padding=(2, 1), dilation=(1, 2), groups=2, padding_mode=mode),
+          randn(2, 4, 7, 6),
+          opts={'stride': [2, 1], 'padding': [2, 1], 'dilation': [1, 2], 'groups': 2, 'padding_mode': mode})
+    layer('conv2d_%s_same_even' % mode, 'Conv2d', [2, 3, [4, 3]],
+          conv2d(2, 3, (4, 3), padding='same', dilation=(1, 2), padding_mode=mode), randn(2, 2, 6, 7),
+          opts={'padding': 'same', 'dilation': [1, 2], 'padding_mode': mode})
+    layer('conv1d_%s' % mode, 'Conv1d', [4, 6, 3],
+          conv1d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2, padding_mode=mode), randn(2, 4, 9),
+          opts={'stride': 2, 'padding': 2, 'dilation': 2, 'groups': 2, 'padding_mode': mode})
+    layer('conv1d_%s_same_even' % mode, 'Conv1d', [2, 3, 4], conv1d(2, 3, 4, padding='same', padding_mode=mode),
+          randn(2, 2, 7), opts={'padding': 'same', 'padding_mode': mode})
+layer('conv2d_reflect_unbatched', 'Conv2d', [2, 3, 3], conv2d(2, 3, 3, padding=2, padding_mode='reflect'),
+      randn(2, 5, 5), opts={'padding': 2, 'padding_mode': 'reflect'})
+layer('conv2d_circular_transposed', 'Conv2d', [3, 2, 3], conv2d(3, 2, 3, padding=1, padding_mode='circular'),
+      randn(2, 3, 5, 6), opts={'padding': 1, 'padding_mode': 'circular'}, transposed=True)
+layer('conv1d_replicate_unbatched_nobias', 'Conv1d', [2, 2, 3],
+      conv1d(2, 2, 3, padding=1, bias=False, padding_mode='replicate'), randn(2, 6),
+      opts={'padding': 1, 'bias': False, 'padding_mode': 'replicate'})
+layer('conv2d_reflect_f64', 'Conv2d', [2, 3, 3], conv2d(2, 3, 3, padding=1, stride=2, padding_mode='reflect'),
+      randn(2, 2, 5, 6), opts={'padding': 1, 'stride': 2, 'padding_mode': 'reflect'}, dtype=F64)
+layer('conv1d_circular_f64', 'Conv1d', [2, 2, 3], conv1d(2, 2, 3, padding=2, padding_mode='circular'),
+      randn(2, 2, 5), opts={'padding': 2, 'padding_mode': 'circular'}, dtype=F64)
+
+
+# ---- writing ------------------------------------------------------------------------------------
+
+def lua_case(c):
+    L = ['  {']
+    L.append("    name = '%s', kind = '%s', dtype = '%s', transposed = %s," % (
+        c['name'], c['kind'], 'float32' if c['dtype'] == F32 else 'float64', num(c['transposed'], F32)))
+    if c['kind'] == 'fn':
+        L.append("    op = '%s', pads = %s, mode = '%s', value = %s," % (c['op'], lua_value(c['pads']), c['mode'],
+                                                                      lua_value(c['value'])))
+    else:
+        L.append("    module = '%s', args = %s, opts = %s," % (c['module'], lua_value(c['args']),
+                                                              lua_value(c['opts'])))
+        L.append('    state = %s,' % lua_named(c['state'], '    '))
+        L.append('    params = %s,' % lua_value(c['params']))
+        L.append('    grads = %s,' % lua_named(c['grads'], '    '))
+        if c['indices'] is not None:
+            L.append('    indices = %s,' % lua_tensor(c['indices']))
+    L.append('    input = %s,' % lua_tensor(c['input']))
+    L.append('    w = %s,' % lua_tensor(c['w']))
+    L.append('    out = %s,' % lua_tensor(c['out']))
+    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+    L.append('  },')
+    return '\n'.join(L)
+
+
+def main():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'conv_extra.lua')
+    with open(path, 'w') as f:
+        f.write('-- conv_extra.lua: PyTorch %s golden values for nnlua padding (F.pad, the\n' % torch.__version__)
+        f.write('-- padding modules, Conv1d/Conv2d padding_mode); generated by\n')
+        f.write('-- tests/golden/gen_conv_extra.py (do not edit by hand; regenerate with\n')
+        f.write('-- `/usr/bin/python3 tests/golden/gen_conv_extra.py`). Checked by\n')
+        f.write('-- tests/spec/conv_extra_spec.lua. Each case: input, out, and for (out * w):sum()\n')
+        f.write('-- the gradient of the input (and of each parameter, PyTorch names and layout);\n')
+        f.write('-- transposed: the op saw input:transpose(-1, -2); indices: 1-based.\n')
+        f.write('return {\n')
+        for c in CASES:
+            f.write(lua_case(c) + '\n')
+        f.write('}\n')
+    print('%d cases -> %s (%d bytes)' % (len(CASES), path, os.path.getsize(path)))
+
+
+if __name__ == '__main__':
+    main()
