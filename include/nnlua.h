@@ -102,6 +102,8 @@ typedef enum {
     NL_OP_ELU, NL_OP_SELU, NL_OP_CELU, NL_OP_SOFTPLUS, NL_OP_MISH,
     NL_OP_HARDTANH, NL_OP_HARDSIGMOID, NL_OP_HARDSWISH, NL_OP_LOGSIGMOID,
     NL_OP_SOFTSIGN, NL_OP_TANHSHRINK, NL_OP_SOFTSHRINK, NL_OP_HARDSHRINK,
+    /* the input gradient of a convolution, as an op (nl_conv_transpose2d) */
+    NL_OP_CONV_TRANSPOSE2D,
     NL_OP_COUNT
 } nl_op;
 
@@ -543,6 +545,16 @@ int nl_clip_grad_norm(int n, nl_tensor *const *grads /* (n) in, out */, double m
 nl_tensor *nl_conv2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
                      int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                      int64_t dilation_h, int64_t dilation_w, int64_t groups);
+/* x (N, Ci, H, W), weight (Ci, Co/groups, kh, kw), bias (Co) -> (N, Co,
+ * out_h, out_w): the transposed convolution (PyTorch's conv_transpose2d),
+ * which is the input gradient of nl_conv2d with the same stride, padding,
+ * dilation and groups over an (N, Co, out_h, out_w) input, at output
+ * gradient x. out_h, out_w: a size whose convolution has x's H, W, e.g.
+ * (H-1)*stride - 2*pad + dilation*(kh-1) + 1 + output_padding. */
+nl_tensor *nl_conv_transpose2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                               int64_t dilation_h, int64_t dilation_w, int64_t groups, int64_t out_h,
+                               int64_t out_w);
 /* nl_conv2d, then nl_max_pool2d with a 2x2 kernel and stride 2, then, when
  * relu, nl_relu: the same values and gradients, bit for bit, but for
  * float32 on AVX2 or AVX-512 the pooling and ReLU run on each block of the

@@ -1,8 +1,9 @@
 /* ops_conv.c — 2-D convolution (im2col + BLIS GEMM over blocks of images,
- * float32 and float64) and max, average and adaptive average pooling,
- * forward and backward side by side, with the plain loops the optimized
- * kernels are tested against. Conv1d, BatchNorm2d, Dropout2d and Upsample
- * are composed in the Lua layer and need nothing here. */
+ * float32 and float64), the transposed convolution (its input gradient as
+ * an op) and max, average and adaptive average pooling, forward and
+ * backward side by side, with the plain loops the optimized kernels are
+ * tested against. Conv1d, padding, BatchNorm2d, Dropout2d and Upsample are
+ * composed in the Lua layer and need nothing here. */
 #include "internal.h"
 #include "sgemm.h"
 #include "transpose16.h"
@@ -56,9 +57,11 @@ typedef struct conv_geom {
     int64_t kg;                /* cg * kh * kw: rows of one group's col matrix */
 } conv_geom;
 
-static void geom_init(conv_geom *G, const nl_tensor *x, const nl_tensor *w, const int64_t *a) {
-    G->n = x->sizes[0], G->c = x->sizes[1], G->h = x->sizes[2], G->w = x->sizes[3];
-    G->o = w->sizes[0], G->kh = w->sizes[2], G->kw = w->sizes[3];
+/* G of a convolution of an input of sizes xs (N, C, H, W) by a weight of
+ * sizes ws (O, C/groups, kh, kw); a: stride, padding, dilation, groups */
+static void geom_sizes(conv_geom *G, const int64_t *xs, const int64_t *ws, const int64_t *a) {
+    G->n = xs[0], G->c = xs[1], G->h = xs[2], G->w = xs[3];
+    G->o = ws[0], G->kh = ws[2], G->kw = ws[3];
     G->sh = a[0], G->sw = a[1], G->ph = a[2], G->pw = a[3], G->dh = a[4], G->dw = a[5];
     G->groups = a[6];
     G->cg = G->c / G->groups;
@@ -69,6 +72,10 @@ static void geom_init(conv_geom *G, const nl_tensor *x, const nl_tensor *w, cons
     G->hpad = G->h + 2 * G->ph;
     G->wpad = G->w + 2 * G->pw;
     G->kg = G->cg * G->kh * G->kw;
+}
+
+static void geom_init(conv_geom *G, const nl_tensor *x, const nl_tensor *w, const int64_t *a) {
+    geom_sizes(G, x->sizes, w->sizes, a);
 }
 
 /* Checks conv2d's arguments (a: stride, padding, dilation, groups) and
@@ -1505,6 +1512,205 @@ static int conv2d_pool_backward_node(nl_node *nd, nl_tensor *g, nl_tensor **gin)
     return conv_backward(nd, g, gin, "conv2d_pool", true);
 }
 NL_REGISTER_BACKWARD(NL_OP_CONV2D_POOL, conv2d_pool_backward_node)
+
+/* ---- transposed convolution ----
+ * conv_transpose2d(x (N, Ci, H, W), w (Ci, Co/G, kh, kw)) is the input
+ * gradient of the convolution by w (same stride, padding, dilation and
+ * groups) of an (N, Co, Ho, Wo) image, taken at output gradient x. So its
+ * forward is conv2d_backward's input-gradient path, its input's gradient
+ * that convolution's forward of g, and its weight's gradient the
+ * convolution's weight gradient with input g and output gradient x: the
+ * kernels nl_conv2d runs, fast paths and all. G below is that convolution's
+ * geometry: G->n, c, h, w the transposed output, G->o, ho, wo its input. */
+
+/* Checks conv_transpose2d's arguments (a: stride, padding, dilation,
+ * groups) against the output size (out_h, out_w) and fills G. */
+static bool convt_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
+                        int64_t out_h, int64_t out_w, conv_geom *G) {
+    if (!x || !w) {
+        nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
+        return false;
+    }
+    if (x->ndim != 4 || x->dtype == NL_INT64) {
+        nl_set_error("%s: input must be a 4-D float tensor (N, C, H, W), got %s %s", op, DT(x), nl_shape_str(x));
+        return false;
+    }
+    if (w->ndim != 4 || w->dtype != x->dtype) {
+        nl_set_error("%s: weight must be a 4-D %s tensor (in_channels, out_channels/groups, kh, kw), got %s %s",
+                     op, DT(x), DT(w), nl_shape_str(w));
+        return false;
+    }
+    if (a[0] < 1 || a[1] < 1 || a[4] < 1 || a[5] < 1 || a[2] < 0 || a[3] < 0 || a[6] < 1) {
+        nl_set_error("%s: stride [%lld,%lld] and dilation [%lld,%lld] must be positive, padding [%lld,%lld] "
+                     "not negative, groups %lld positive", op, (long long)a[0], (long long)a[1], (long long)a[4],
+                     (long long)a[5], (long long)a[2], (long long)a[3], (long long)a[6]);
+        return false;
+    }
+    if (x->sizes[1] != w->sizes[0] || w->sizes[0] % a[6]) {
+        nl_set_error("%s: input has %lld channels, weight expects %lld, which groups %lld must divide "
+                     "(input %s, weight %s)", op, (long long)x->sizes[1], (long long)w->sizes[0], (long long)a[6],
+                     nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    if (w->sizes[0] < 1 || w->sizes[1] < 1 || w->sizes[2] < 1 || w->sizes[3] < 1 || x->sizes[2] < 1 ||
+        x->sizes[3] < 1) {
+        nl_set_error("%s: input %s or weight %s has an empty dim", op, nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    int64_t co = w->sizes[1] * a[6];
+    if (b && (b->ndim != 1 || b->sizes[0] != co || b->dtype != x->dtype)) {
+        nl_set_error("%s: bias must be a 1-D %s tensor of the %lld output channels, got %s %s", op, DT(x),
+                     (long long)co, DT(b), nl_shape_str(b));
+        return false;
+    }
+    /* past 2^40 a size is a mistake, and the products below could overflow */
+    if (out_h < 1 || out_w < 1 || out_h > ((int64_t)1 << 40) || out_w > ((int64_t)1 << 40)) {
+        nl_set_error("%s: output size [%lld,%lld] must be positive and below 2^40 (input %s, weight %s)", op,
+                     (long long)out_h, (long long)out_w, nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    int64_t xs[4] = { x->sizes[0], co, out_h, out_w };
+    geom_sizes(G, xs, w->sizes, a);
+    if (G->ho != x->sizes[2] || G->wo != x->sizes[3]) {
+        nl_set_error("%s: output size [%lld,%lld] does not fit input %s: its convolution (kernel [%lld,%lld], "
+                     "stride [%lld,%lld], padding [%lld,%lld], dilation [%lld,%lld]) has size [%lld,%lld]", op,
+                     (long long)out_h, (long long)out_w, nl_shape_str(x), (long long)G->kh, (long long)G->kw,
+                     (long long)G->sh, (long long)G->sw, (long long)G->ph, (long long)G->pw, (long long)G->dh,
+                     (long long)G->dw, (long long)G->ho, (long long)G->wo);
+        return false;
+    }
+    return true;
+}
+
+/* gx (N, C, H, W) = the input gradient of G's convolution by w (O, C/G,
+ * kh, kw) for output gradient g (N, O, Ho, Wo); false, with the error set,
+ * when out of memory or a kernel declined */
+static bool conv_input_grad(void *gx, const void *g, const void *w, const conv_geom *G, int dtype, const char *op) {
+    int64_t es = nl_dtype_size(dtype);
+    conv_plan P;
+    plan_init(&P, G, bwd_image_bytes(G, es, false, true), dtype);
+    P.rowsx = rows_layout_ok(G, &P, dtype);
+    int64_t nslot = bwd_slots(&P, 0, es), scratch_n = P.nt_batch * bwd_scratch(G, &P, false, true, false);
+    nl_tensor *scratch = nl_tensor_alloc(op, 1, &scratch_n, dtype);
+    if (!scratch) return false;
+    bool ok = conv2d_backward(gx, NULL, NULL, g, NULL, w, scratch->data, NULL, nslot, G, &P, NULL, dtype);
+    nl_release(scratch);
+    if (!ok) nl_set_error("%s: internal error: the channels-last kernels declined", op);
+    return ok;
+}
+
+/* gw (O, C/G, kh, kw) = the weight gradient of G's convolution of x (N, C,
+ * H, W) for output gradient g (N, O, Ho, Wo) */
+static bool conv_weight_grad(void *gw, const void *g, const void *x, const conv_geom *G, int dtype, const char *op) {
+    int64_t es = nl_dtype_size(dtype);
+    conv_plan P;
+    plan_init(&P, G, bwd_image_bytes(G, es, true, false), dtype);
+    P.rows = rows_ok(G, &P, dtype);
+    int64_t accsz = bwd_acc(G, dtype, true), nslot = bwd_slots(&P, accsz, es);
+    int64_t scratch_n = nslot * accsz + P.nt_batch * bwd_scratch(G, &P, true, false, false);
+    nl_tensor *scratch = nl_tensor_alloc(op, 1, &scratch_n, dtype);
+    if (!scratch) return false;
+    bool ok = conv2d_backward(NULL, gw, NULL, g, x, NULL, scratch->data, NULL, nslot, G, &P, NULL, dtype);
+    nl_release(scratch);
+    if (!ok) nl_set_error("%s: internal error: the channels-last kernels declined", op);
+    return ok;
+}
+
+/* out (N, C, H, W) = G's convolution of x (N, C', H', W') by w, no bias */
+static bool conv_forward_plain(void *out, const void *x, const void *w, const conv_geom *G, int dtype,
+                               const char *op) {
+    int64_t es = nl_dtype_size(dtype);
+    conv_plan P;
+    plan_init(&P, G, fwd_image_bytes(G, es), dtype);
+    P.fwdrows = fwdrows_ok(G, &P, dtype);
+    int64_t scratch_n = P.nt_batch * fwd_scratch(G, &P, false);
+    nl_tensor *scratch = nl_tensor_alloc(op, 1, &scratch_n, dtype);
+    if (!scratch) return false;
+    conv2d_forward(out, x, w, NULL, scratch->data, G, &P, NULL, dtype);
+    nl_release(scratch);
+    return true;
+}
+
+nl_tensor *nl_conv_transpose2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_h,
+                               int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
+                               int64_t dilation_w, int64_t groups, int64_t out_h, int64_t out_w) {
+    const char *op = "conv_transpose2d";
+    NL_TEMPS(tmps);
+    int64_t a[7] = { stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups };
+    conv_geom G;
+    if (!convt_check(op, x, weight, bias, a, out_h, out_w, &G)) return NULL;
+    int64_t osz[4] = { G.n, G.c, G.h, G.w }, es = nl_dtype_size(x->dtype), plane = G.h * G.w;
+    nl_tensor *out = TMP(nl_tensor_alloc(op, 4, osz, x->dtype));
+    if (out->numel) {
+        nl_tensor *xc = TMP(nl_contiguous(x)), *wc = TMP(nl_contiguous(weight));
+        if (!conv_input_grad(out->data, xc->data, wc->data, &G, x->dtype, op)) goto fail;
+    }
+    if (bias && out->numel) {
+        nl_tensor *bc = TMP(nl_contiguous(bias));
+        int nt = nl_threads_for(out->numel, POOL_GRAIN);
+        NL_PARALLEL_FOR(nt, p, G.n * G.c,
+            double v = nl_load((const char *)bc->data + (p % G.c) * es, x->dtype);
+            if (x->dtype == NL_FLOAT32) {
+                float *d = (float *)out->data + p * plane;
+                for (int64_t i = 0; i < plane; i++) d[i] += (float)v;
+            } else {
+                double *d = (double *)out->data + p * plane;
+                for (int64_t i = 0; i < plane; i++) d[i] += v;
+            });
+    }
+    nl_node *n = nl_record(NL_OP_CONV_TRANSPOSE2D, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias });
+    if (n) {
+        n->needs_in = 3;                 /* backward reads the input and the weight */
+        memcpy(n->a, a, sizeof(a));
+    }
+    out = nl_keep_ref(out);
+    nl_temps_free(&tmps);
+    return out;
+fail:
+    nl_temps_free(&tmps);
+    return NULL;
+}
+
+/* g (N, Co, Ho, Wo): gx = conv2d(g, w), gw = the convolution's weight
+ * gradient of g for output gradient x, gb = g summed over N, Ho, Wo */
+static int conv_transpose2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    const char *op = "conv_transpose2d";
+    NL_TEMPS(tmps);
+    nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
+    conv_geom G;
+    geom_sizes(&G, g->sizes, w->sizes, nd->a);
+    bool need_gx = nl_node_wants(nd, 0), need_gw = nl_node_wants(nd, 1), need_gb = nl_node_wants(nd, 2);
+    int64_t es = nl_dtype_size(x->dtype), plane = G.h * G.w;
+    nl_tensor *gc = TMP(nl_contiguous(g));
+    nl_tensor *gx = need_gx ? TMP(nl_full(4, x->sizes, 0.0, x->dtype)) : NULL;
+    nl_tensor *gw = need_gw ? TMP(nl_full(4, w->sizes, 0.0, w->dtype)) : NULL;
+    nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, b->dtype)) : NULL;
+    if (G.n > 0) {                       /* an empty batch: zero gradients, as filled */
+        if (gx && !conv_forward_plain(gx->data, gc->data, TMP(nl_contiguous(w))->data, &G, x->dtype, op)) goto fail;
+        if (gw && !conv_weight_grad(gw->data, TMP(nl_contiguous(x))->data, gc->data, &G, x->dtype, op)) goto fail;
+    }
+    if (gb) {
+        int nt = nl_threads_for(gc->numel, POOL_GRAIN);
+        NL_PARALLEL_FOR(nt, c, G.c,
+            double s = 0;
+            for (int64_t n = 0; n < G.n; n++) {
+                const char *src = (const char *)gc->data + (n * G.c + c) * plane * es;
+                if (x->dtype == NL_FLOAT32) s += sum_f32((const float *)src, plane);
+                else for (int64_t i = 0; i < plane; i++) s += ((const double *)src)[i];
+            }
+            nl_store((char *)gb->data + c * es, b->dtype, s);
+        );
+    }
+    if (gx) gin[0] = nl_keep_ref(gx);
+    if (gw) gin[1] = nl_keep_ref(gw);
+    if (gb) gin[2] = nl_keep_ref(gb);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+NL_REGISTER_BACKWARD(NL_OP_CONV_TRANSPOSE2D, conv_transpose2d_backward)
 
 /* ---- convolution: the plain reference ---- */
 

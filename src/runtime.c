@@ -51,6 +51,7 @@ static const char *op_names[] = {
     "elu", "selu", "celu", "softplus", "mish",
     "hardtanh", "hardsigmoid", "hardswish", "logsigmoid",
     "softsign", "tanhshrink", "softshrink", "hardshrink",
+    "conv_transpose2d",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -1,6 +1,6 @@
 # gen_conv_extra.py: PyTorch golden values for the layers nnlua's CNN
 # families gained after gen_conv.py's: nn.functional.pad and the padding
-# modules, and Conv1d/Conv2d's padding_mode. Writes
+# modules, Conv1d/Conv2d's padding_mode, ConvTranspose1d/2d. Writes
 # tests/golden/conv_extra.lua (checked by tests/spec/conv_extra_spec.lua);
 # it does not test anything itself. A file of its own: regenerating
 # gen_conv.py's cases moves them in the last digit (BLAS), and these are
@@ -14,8 +14,9 @@
 #   fn: F.pad(x, pads, mode, value) on a fixed x; out, and the input's
 #       gradient of (out * w).sum() for a fixed random w of out's shape.
 #   layer: a module with fixed parameters (PyTorch's layout and names),
-#       built in nnlua from `args` and `opts`; out = m(x), the gradients of
-#       the input and of every parameter for (out * w).sum().
+#       built in nnlua from `args` and `opts`; out = m(x) (m(x, output_size)
+#       where given), the gradients of the input and of every parameter
+#       for (out * w).sum().
 # With transposed = true the input reaches the op as x.transpose(-1, -2) of
 # the stored `input` (a non-contiguous view); grad_input is the gradient of
 # the stored tensor.
@@ -94,16 +95,16 @@ def fn(name, x, pads, mode='constant', value=None, dtype=F32, transposed=False):
                   'grad_input': gx})
 
 
-def layer(name, kind, args, m, x, opts=None, dtype=F32, transposed=False, indices=False, call=None):
+def layer(name, kind, args, m, x, opts=None, dtype=F32, transposed=False, indices=False, output_size=None):
     m = m.to(dtype)
     x = x.to(dtype)
     state = [(k, v.detach().clone()) for k, v in m.named_parameters()]
-    out, idx, w, gx = run(call or m, x, transposed)
+    out, idx, w, gx = run(m if output_size is None else (lambda t: m(t, output_size=output_size)), x, transposed)
     CASES.append({'kind': 'layer', 'name': name, 'module': kind, 'args': args, 'opts': opts or {},
                   'dtype': dtype, 'state': state, 'params': [k for k, _ in state], 'input': x,
                   'transposed': transposed, 'w': w, 'out': out.detach(), 'grad_input': gx,
                   'grads': [(k, p.grad) for k, p in m.named_parameters()],
-                  'indices': None if idx is None else idx + 1})
+                  'indices': None if idx is None else idx + 1, 'output_size': output_size})
 
 
 def set_state(m, scale=0.5):
@@ -188,6 +189,51 @@ layer('conv1d_circular_f64', 'Conv1d', [2, 2, 3], conv1d(2, 2, 3, padding=2, pad
       randn(2, 2, 5), opts={'padding': 2, 'padding_mode': 'circular'}, dtype=F64)
 
 
+# ---- ConvTranspose2d / ConvTranspose1d -------------------------------------------------------------
+def convt2d(i, o, k, **kw):
+    return set_state(nn.ConvTranspose2d(i, o, k, **kw))
+
+
+def convt1d(i, o, k, **kw):
+    return set_state(nn.ConvTranspose1d(i, o, k, **kw))
+
+
+for dt in (F32, F64):
+    sfx = '' if dt == F32 else '_f64'
+    layer('convt2d_basic' + sfx, 'ConvTranspose2d', [3, 4, 3], convt2d(3, 4, 3), randn(2, 3, 4, 5), dtype=dt)
+    layer('convt2d_stride2_pad1_outpad1' + sfx, 'ConvTranspose2d', [3, 2, 3],
+          convt2d(3, 2, 3, stride=2, padding=1, output_padding=1), randn(2, 3, 4, 4),
+          opts={'stride': 2, 'padding': 1, 'output_padding': 1}, dtype=dt)
+    layer('convt2d_all' + sfx, 'ConvTranspose2d', [4, 6, [3, 2]],
+          convt2d(4, 6, (3, 2), stride=(2, 3), padding=(1, 2), output_padding=(1, 0), dilation=(2, 1), groups=2),
+          randn(2, 4, 5, 4),
+          opts={'stride': [2, 3], 'padding': [1, 2], 'output_padding': [1, 0], 'dilation': [2, 1], 'groups': 2},
+          dtype=dt)
+    layer('convt1d_all' + sfx, 'ConvTranspose1d', [4, 6, 3],
+          convt1d(4, 6, 3, stride=3, padding=2, output_padding=1, dilation=2, groups=2), randn(2, 4, 7),
+          opts={'stride': 3, 'padding': 2, 'output_padding': 1, 'dilation': 2, 'groups': 2}, dtype=dt)
+layer('convt2d_depthwise_nobias', 'ConvTranspose2d', [3, 3, 3],
+      convt2d(3, 3, 3, stride=2, groups=3, bias=False), randn(2, 3, 3, 4),
+      opts={'stride': 2, 'groups': 3, 'bias': False})
+layer('convt2d_outpad_past_stride', 'ConvTranspose2d', [2, 3, 3],
+      convt2d(2, 3, 3, stride=(1, 2), dilation=(3, 3), output_padding=(2, 2)), randn(1, 2, 4, 3),
+      opts={'stride': [1, 2], 'dilation': 3, 'output_padding': [2, 2]})
+layer('convt2d_output_size', 'ConvTranspose2d', [2, 3, 3], convt2d(2, 3, 3, stride=3, padding=1),
+      randn(2, 2, 3, 4), opts={'stride': 3, 'padding': 1}, output_size=[8, 11])
+layer('convt2d_output_size_nc', 'ConvTranspose2d', [2, 2, [2, 3]], convt2d(2, 2, (2, 3), stride=2),
+      randn(1, 2, 3, 3), opts={'stride': 2}, output_size=[1, 2, 7, 8])
+layer('convt2d_unbatched', 'ConvTranspose2d', [2, 3, 3], convt2d(2, 3, 3, stride=2, padding=1),
+      randn(2, 4, 3), opts={'stride': 2, 'padding': 1})
+layer('convt2d_transposed_input', 'ConvTranspose2d', [3, 2, 3], convt2d(3, 2, 3, stride=2, padding=1),
+      randn(2, 3, 5, 4), opts={'stride': 2, 'padding': 1}, transposed=True)
+layer('convt2d_1x1_stride2', 'ConvTranspose2d', [4, 3, 1], convt2d(4, 3, 1, stride=2), randn(2, 4, 3, 3),
+      opts={'stride': 2})
+layer('convt1d_unbatched_output_size', 'ConvTranspose1d', [2, 3, 4], convt1d(2, 3, 4, stride=2, padding=1),
+      randn(2, 5), opts={'stride': 2, 'padding': 1}, output_size=[11])
+layer('convt1d_nobias', 'ConvTranspose1d', [3, 2, 5], convt1d(3, 2, 5, bias=False), randn(2, 3, 4),
+      opts={'bias': False})
+
+
 # ---- writing ------------------------------------------------------------------------------------
 
 def lua_case(c):
@@ -203,6 +249,8 @@ def lua_case(c):
         L.append('    state = %s,' % lua_named(c['state'], '    '))
         L.append('    params = %s,' % lua_value(c['params']))
         L.append('    grads = %s,' % lua_named(c['grads'], '    '))
+        if c['output_size'] is not None:
+            L.append('    output_size = %s,' % lua_value(c['output_size']))
         if c['indices'] is not None:
             L.append('    indices = %s,' % lua_tensor(c['indices']))
     L.append('    input = %s,' % lua_tensor(c['input']))
@@ -217,7 +265,7 @@ def main():
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'conv_extra.lua')
     with open(path, 'w') as f:
         f.write('-- conv_extra.lua: PyTorch %s golden values for nnlua padding (F.pad, the\n' % torch.__version__)
-        f.write('-- padding modules, Conv1d/Conv2d padding_mode); generated by\n')
+        f.write('-- padding modules, Conv1d/Conv2d padding_mode, ConvTranspose1d/2d); generated by\n')
         f.write('-- tests/golden/gen_conv_extra.py (do not edit by hand; regenerate with\n')
         f.write('-- `/usr/bin/python3 tests/golden/gen_conv_extra.py`). Checked by\n')
         f.write('-- tests/spec/conv_extra_spec.lua. Each case: input, out, and for (out * w):sum()\n')

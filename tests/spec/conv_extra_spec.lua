@@ -1,9 +1,12 @@
 -- The CNN pieces added after conv_spec's (STYLE 12): nn.functional.pad and
--- the padding modules, Conv1d/Conv2d's padding_mode. Against PyTorch golden
+-- the padding modules, Conv1d/Conv2d's padding_mode, ConvTranspose1d/2d
+-- (its kernels also against nl_conv2d_reference's plain loops, of which it
+-- is the input gradient, on one and two threads). Against PyTorch golden
 -- values (tests/golden/conv_extra.lua, made by gen_conv_extra.py) in
 -- float32 and float64, some through non-contiguous views: forward and the
 -- gradients of (out * w):sum(); float64 gradchecks (h = 1e-6, tolerance
 -- 1e-5); closed forms; errors that name the op and the shapes.
+local ffi = require 'ffi'
 local nl = require 'nnlua'
 local S = require 'support'
 local nn = nl.nn
@@ -50,6 +53,8 @@ local build = {
   ReflectionPad2d = function(a) return nn.ReflectionPad2d(a[1]) end,
   ReplicationPad1d = function(a) return nn.ReplicationPad1d(a[1]) end,
   ReplicationPad2d = function(a) return nn.ReplicationPad2d(a[1]) end,
+  ConvTranspose2d = function(a, o) return nn.ConvTranspose2d(a[1], a[2], a[3], o) end,
+  ConvTranspose1d = function(a, o) return nn.ConvTranspose1d(a[1], a[2], a[3], o) end,
 }
 
 local fns = {
@@ -90,7 +95,7 @@ describe('padding and convolution extras against PyTorch golden values', functio
         local x = c.transposed and leaf:transpose(-1, -2) or leaf
         local m = c.kind == 'layer' and make(c) or nil
         local out, idx
-        if m then out, idx = m(x) else out, idx = fns[c.op](c, x) end
+        if m then out, idx = m(x, c.output_size) else out, idx = fns[c.op](c, x) end
         assert.are.equal(c.dtype, out:dtype())
         expect_close(out, c.out, c.name .. ' out', c.dtype)
         if c.indices then
@@ -249,5 +254,187 @@ describe('Conv1d and Conv2d padding_mode', function()
     local seq = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
     local x = rand({ 2, 2, 6, 6 })
     S.same_bits(seq(x), F.max_pool2d(conv(x):relu(), 2), 'Sequential')
+  end)
+end)
+
+-- ---- transposed convolution ------------------------------------------------------------------
+
+local lib = nl._lib
+local ref_out, ref_gx, ref_gw, ref_gb = ffi.new('nl_tensor *[1]'), ffi.new('nl_tensor *[1]'),
+                                        ffi.new('nl_tensor *[1]'), ffi.new('nl_tensor *[1]')
+
+-- nl_conv2d_reference of x (N, C, H, W) by w for output gradient g: out,
+-- gx, gw, gb (sums in double, plain loops)
+local function conv_reference(x, w, g, o)
+  nl._check(lib.nl_conv2d_reference(x.ptr, w.ptr, nil, g.ptr, o.stride[1], o.stride[2], o.padding[1], o.padding[2],
+    o.dilation[1], o.dilation[2], o.groups, ref_out, ref_gx, ref_gw, ref_gb))
+  return nl._wrap(ref_out[0]), nl._wrap(ref_gx[0]), nl._wrap(ref_gw[0]), nl._wrap(ref_gb[0])
+end
+
+describe('conv_transpose2d: the kernels against the plain reference loops', function()
+  local saved
+  before_each(function() saved = nl.get_num_threads() end)
+  after_each(function() nl.set_num_threads(saved) end)
+
+  -- {N, Ci, H, W, Co, kh, kw, stride, padding, dilation, groups, output_padding}
+  local CONFIGS = {
+    { 2, 3, 4, 5, 4, 3, 3, { 1, 1 }, { 0, 0 }, { 1, 1 }, 1, { 0, 0 } },
+    { 3, 4, 5, 4, 6, 3, 2, { 2, 3 }, { 1, 1 }, { 2, 1 }, 2, { 1, 2 } },
+    { 2, 6, 3, 3, 3, 1, 1, { 2, 2 }, { 0, 0 }, { 1, 1 }, 3, { 1, 0 } },       -- pointwise, depthwise-like
+    { 1, 1, 14, 14, 8, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, { 0, 0 } },     -- one channel in (small K as a conv)
+    { 9, 8, 7, 7, 16, 3, 3, { 2, 2 }, { 1, 1 }, { 1, 1 }, 1, { 1, 1 } },      -- blocks shared among threads
+    -- 32 channels and more each way: the channels-last (rows) kernels of conv2d's backward and forward
+    { 3, 64, 12, 12, 32, 3, 3, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, { 0, 0 } },
+    { 2, 32, 9, 11, 64, 3, 3, { 1, 1 }, { 1, 1 }, { 2, 1 }, 1, { 0, 0 } },
+    { 2, 32, 6, 6, 32, 4, 4, { 2, 2 }, { 1, 1 }, { 1, 1 }, 1, { 0, 0 } },     -- a GAN's upsampling layer
+  }
+  for _, threads in ipairs({ 1, 2 }) do
+    for _, dtype in ipairs({ 'float32', 'float64' }) do
+      for ci, cf in ipairs(CONFIGS) do
+        it(('config %d (%s, %d thread%s): output and gradients'):format(ci, dtype, threads, threads > 1 and 's' or ''),
+          function()
+            nl.set_num_threads(threads)
+            local N, Ci, H, W, Co, kh, kw = unpack(cf, 1, 7)
+            local o = { stride = cf[8], padding = cf[9], dilation = cf[10], groups = cf[11], output_padding = cf[12] }
+            local x = rand({ N, Ci, H, W }, dtype):requires_grad()
+            local w = rand({ Ci, Co / o.groups, kh, kw }, dtype):requires_grad()
+            local b = rand({ Co }, dtype):requires_grad()
+            local y = F.conv_transpose2d(x, w, b, o)
+            local g = rand(y:shape(), dtype)
+            ;(y * g):sum():backward()
+            -- y is the input gradient of the convolution of a y-shaped
+            -- image for output gradient x; x's gradient that convolution of
+            -- g, w's the convolution's weight gradient (input g, output
+            -- gradient x); b's g summed over all but the channels
+            local _, want_y = conv_reference(nl.zeros(y:shape(), dtype), w:detach(), x:detach(), o)
+            local want_gx, _, want_gw = conv_reference(g, w:detach(), x:detach(), o)
+            local tol = dtype == 'float32' and 2e-5 or 1e-12
+            local by = b:detach():view(1, Co, 1, 1)
+            S.expect_close(y, want_y + by, 'out', tol, tol)
+            S.expect_close(x.grad, want_gx, 'grad of x', tol, tol)
+            S.expect_close(w.grad, want_gw, 'grad of w', tol, tol * 10)
+            S.expect_close(b.grad, g:sum(4):sum(3):sum(1), 'grad of b', tol, tol * 10)
+          end)
+      end
+    end
+  end
+
+  it('takes non-contiguous inputs and weights, and an empty batch', function()
+    local x = rand({ 2, 5, 6, 3 }):permute(1, 4, 2, 3)       -- (2, 3, 5, 6), strided
+    local w = rand({ 3, 4, 3, 3 }):transpose(3, 4)
+    local b = rand({ 4 })
+    local o = { stride = 2, padding = 1, output_padding = 1 }
+    S.same_bits(F.conv_transpose2d(x, w, b, o), F.conv_transpose2d(x:contiguous(), w:contiguous(), b, o), 'strided')
+    local e = nl.zeros(0, 3, 5, 6):requires_grad()
+    local wr = w:contiguous():requires_grad()
+    local y = F.conv_transpose2d(e, wr, nil, o)
+    assert.are.same({ 0, 4, 10, 12 }, y:shape())
+    y:sum():backward()
+    assert.are.same({ 0, 3, 5, 6 }, e.grad:shape())
+    assert.are.equal(0, wr.grad:abs():sum():item())
+  end)
+end)
+
+describe('ConvTranspose1d and ConvTranspose2d', function()
+  it('are the functional forms with the modules\' weights; PyTorch\'s layout and default init', function()
+    nl.manual_seed(7)
+    local m = nn.ConvTranspose2d(4, 6, { 3, 2 }, { stride = 2, groups = 2 })
+    assert.are.same({ 4, 3, 3, 2 }, m.weight:shape())
+    assert.are.same({ 6 }, m.bias:shape())
+    -- kaiming_uniform(a = sqrt 5) over fan_in = out/groups * kh * kw = 18:
+    -- U(-1/sqrt 18, 1/sqrt 18), the bias too
+    local bound = 1 / math.sqrt(18)
+    local wmax, bmax = m.weight:abs():max():item(), m.bias:abs():max():item()
+    assert.is_true(wmax <= bound and wmax > 0.8 * bound, 'weight bound ' .. wmax)
+    assert.is_true(bmax <= bound, 'bias bound ' .. bmax)
+    local x = rand({ 2, 4, 3, 3 })
+    S.same_bits(m(x), F.conv_transpose2d(x, m.weight, m.bias, { stride = 2, groups = 2 }), 'module vs functional')
+    local m1 = nn.ConvTranspose1d(2, 3, 4, { stride = 3, padding = 1, bias = false })
+    assert.are.same({ 2, 3, 4 }, m1.weight:shape())
+    assert.is_nil(m1.bias)
+    local x1 = rand({ 2, 2, 5 })
+    S.same_bits(m1(x1), F.conv_transpose1d(x1, m1.weight, nil, { stride = 3, padding = 1 }), '1-D')
+    assert.are.equal('ConvTranspose2d(4, 6, kernel_size=(3, 2), stride=(2, 2), groups=2)', tostring(m):match('^[^\n]*'))
+    assert.are.equal('ConvTranspose1d(2, 3, kernel_size=(4,), stride=(3,), padding=(1,), bias=false)',
+      tostring(m1):match('^[^\n]*'))
+  end)
+
+  it('a stride-s transposed convolution of a 1x1 kernel spreads the input s apart (closed form)', function()
+    local x = nl.tensor({ 1, 2, 3, 4 }, 'float64'):view(1, 1, 2, 2)
+    local y = F.conv_transpose2d(x, nl.full({ 1, 1, 1, 1 }, 2, 'float64'), nil, { stride = 3, output_padding = 1 })
+    assert.are.same({ 2, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 0, 0, 8, 0, 0, 0, 0, 0, 0 }, flat(y))
+  end)
+
+  it('is the adjoint of Conv2d: <conv(a), b> = <a, conv_transpose(b)>', function()
+    local o = { stride = { 2, 1 }, padding = { 1, 2 }, dilation = { 1, 2 }, groups = 2 }
+    local w = rand({ 4, 3, 3, 2 }, 'float64')
+    local a = rand({ 2, 6, 8, 6 }, 'float64')     -- H: 8 -> 4 -> 7 + output_padding 1
+    local ca = F.conv2d(a, w, nil, o)
+    local b = rand(ca:shape(), 'float64')
+    local o2 = { stride = o.stride, padding = o.padding, dilation = o.dilation, groups = 2, output_padding = { 1, 0 } }
+    local tb = F.conv_transpose2d(b, w, nil, o2)
+    assert.are.same(a:shape(), tb:shape())
+    local lhs, rhs = (ca * b):sum():item(), (a * tb):sum():item()
+    assert.is_true(math.abs(lhs - rhs) <= 1e-12 * math.abs(lhs), lhs .. ' vs ' .. rhs)
+  end)
+
+  it('refuses bad options and shapes, naming the op and the shapes', function()
+    has(error_of(nn.ConvTranspose2d, 2, 3, 3, { stride = 2, output_padding = 2 }),
+        'ConvTranspose2d: output_padding [2,2] must be smaller than the stride [2,2] or the dilation [1,1]')
+    has(error_of(nn.ConvTranspose1d, 2, 3, 3, { output_padding = 1 }),
+        'ConvTranspose1d: output_padding [1] must be smaller than the stride [1] or the dilation [1]')
+    has(error_of(nn.ConvTranspose2d, 2, 3, 3, { padding_mode = 'reflect' }),
+        "ConvTranspose2d: only padding_mode 'zeros' is supported (as in PyTorch), got 'reflect'")
+    has(error_of(nn.ConvTranspose2d, 2, 3, 3, { padding = 'same' }), 'ConvTranspose2d: padding must be an integer >= 0')
+    has(error_of(nn.ConvTranspose2d, 4, 3, 3, { groups = 2 }), 'ConvTranspose2d: groups 2 must divide in_channels 4 and out_channels 3')
+    has(error_of(nn.ConvTranspose2d, 2, 3, 3, { output_padding = 1, stride = 2, foo = 1 }), "ConvTranspose2d: unknown option 'foo'")
+    local m = nn.ConvTranspose2d(2, 4, 3, { stride = 2, padding = 1 })
+    has(error_of(m, rand({ 1, 3, 4, 4 })), 'ConvTranspose2d: input has 3 channels, weight expects 2 (input [1,3,4,4], weight [2,4,3,3])')
+    has(error_of(m, rand({ 2, 4 })), 'ConvTranspose2d: input must be (N, C, H, W) or (C, H, W), got shape [2,4]')
+    has(error_of(m, rand({ 1, 2, 4, 4 }, 'float64')), 'ConvTranspose2d: expected a float input, a weight of its dtype')
+    has(error_of(m, rand({ 1, 2, 4, 4 }), { 9, 8 }),
+        'ConvTranspose2d: requested an output size of [9,8], but valid sizes range from [7,7] to [8,8] (for an input of [4,4])')
+    has(error_of(m, rand({ 1, 2, 4, 4 }), { 1, 8, 8 }), 'ConvTranspose2d: output_size must be a list of 2 sizes (or 4')
+    has(error_of(nn.ConvTranspose2d(2, 3, 3, { padding = 5 }), rand({ 2, 4, 4 })),
+        'ConvTranspose2d: output size [-4,-4] is too small: input [2,4,4], padding [5,5], kernel [3,3]')
+    has(error_of(nn.ConvTranspose1d(2, 3, 3, { padding = 5 }), rand({ 2, 4 })),
+        'ConvTranspose1d: output size [-4] is too small: input [2,4], padding [5], kernel [3]')
+    has(error_of(F.conv_transpose2d, rand({ 1, 2, 3, 3 }), rand({ 2, 3, 3 })), 'conv_transpose2d: expected input (N, C, H, W)')
+    has(error_of(F.conv_transpose1d, rand({ 1, 3, 3 }), rand({ 2, 3, 3 }), rand({ 3 })),
+        'conv_transpose1d: input has 3 channels, weight expects 2 (input [1,3,3], weight [2,3,3])')
+    has(error_of(F.conv_transpose2d, rand({ 1, 2, 3, 3 }), rand({ 2, 3, 3, 3 }), rand({ 4 })),
+        'conv_transpose2d: expected a float input, a weight of its dtype and a bias of the 3 output channels')
+    has(error_of(F.conv_transpose2d, rand({ 1, 2, 3, 3 }), rand({ 2, 3, 3, 3 }), nil, { stride = 2 ^ 30 }),
+        'conv_transpose2d: output size')
+    -- the C op checks the output size it is given against the input
+    has(error_of(function()
+      return nl._wrap(lib.nl_conv_transpose2d(rand({ 1, 2, 3, 3 }).ptr, rand({ 2, 3, 3, 3 }).ptr, nil, 1, 1, 0, 0, 1,
+                                              1, 1, 6, 5))
+    end), 'conv_transpose2d: output size [6,5] does not fit input [1,2,3,3]')
+  end)
+end)
+
+describe('float64 gradchecks of the transposed convolutions', function()
+  local cases = {
+    { 'plain', { 2, 3, 3, 4 }, { 3, 2, 3, 3 }, {} },
+    { 'stride 2, padding 1, output_padding 1', { 1, 2, 3, 3 }, { 2, 3, 3, 3 }, { stride = 2, padding = 1, output_padding = 1 } },
+    { 'dilation 2, groups 2, rect kernel', { 2, 4, 3, 3 }, { 4, 1, 2, 3 }, { dilation = 2, groups = 2, stride = { 1, 2 } } },
+    { 'output_padding past the stride (dilation 3)', { 1, 2, 3, 2 }, { 2, 2, 2, 2 }, { dilation = 3, output_padding = 2 } },
+  }
+  for _, c in ipairs(cases) do
+    it('conv_transpose2d ' .. c[1] .. ': input, weight and bias', function()
+      local x = rand(c[2], 'float64'):requires_grad()
+      local w = rand(c[3], 'float64'):requires_grad()
+      local b = rand({ c[3][2] * (c[4].groups or 1) }, 'float64'):requires_grad()
+      gradcheck(function(xx, ww, bb) return F.conv_transpose2d(xx, ww, bb, c[4]) end, { x, w, b })
+    end)
+  end
+  it('conv_transpose1d with everything, on a strided input view', function()
+    local x = rand({ 2, 6, 4 }, 'float64'):requires_grad()
+    local w = rand({ 4, 2, 3 }, 'float64'):requires_grad()
+    local b = rand({ 4 }, 'float64'):requires_grad()
+    gradcheck(function(xx, ww, bb)
+      return F.conv_transpose1d(xx:transpose(2, 3), ww, bb, { stride = 2, padding = 1, output_padding = 1, dilation = 2, groups = 2 })
+    end, { x, w, b })
   end)
 end)

@@ -489,6 +489,22 @@ local function driver(seed, ncases, statefile, outcomefile)
                  padding_mode = function() return pick({ 'zeros', 'reflect', 'replicate', 'circular' }) end })
       end,
       function(m) return ftensor({ int(0, 2), m.in_channels, int(0, 8) }) end },
+    { 'ConvTranspose2d', function()
+        return small(), small(), chance(0.8) and int(1, 3) or Z(),
+          opts({ stride = function() return chance(0.8) and int(1, 3) or Z() end,
+                 padding = function() return chance(0.8) and int(0, 2) or pick({ 'same', { 1, 0 }, -1 }) end,
+                 output_padding = function() return chance(0.8) and int(0, 2) or Z() end,
+                 dilation = function() return chance(0.8) and int(1, 3) or Z() end,
+                 groups = function() return chance(0.8) and int(1, 2) or Z() end, bias = B,
+                 padding_mode = function() return pick({ 'zeros', 'reflect' }) end })
+      end,
+      function(m) return chance(0.8) and image(m.in_channels) or ftensor({ m.in_channels, int(0, 6), int(0, 6) }) end },
+    { 'ConvTranspose1d', function()
+        return small(), small(), chance(0.8) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return pick({ 0, 1, 2, -1 }) end, output_padding = small,
+                 dilation = small, groups = small, bias = B })
+      end,
+      function(m) return ftensor({ int(0, 2), m.in_channels, int(0, 8) }) end },
     { 'MaxPool2d', function()
         return chance(0.85) and int(1, 3) or Z(),
           opts({ stride = small, padding = function() return int(0, 2) end, dilation = small,

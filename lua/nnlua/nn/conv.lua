@@ -2,6 +2,8 @@
 -- initialization) and nn.functional.conv2d / conv1d. Both run the one C
 -- kernel nl_conv2d; a 1-D convolution is a 2-D one over (N, C, 1, L). A
 -- padding_mode other than 'zeros' pads the input first (padding.lua).
+-- nn.ConvTranspose1d/2d and nn.functional.conv_transpose1d/2d run
+-- nl_conv_transpose2d, the convolution's input gradient as an op.
 return function(nl, nn)
   local lib = nl._lib
   local Module = nn.Module
@@ -374,6 +376,251 @@ return function(nl, nn)
     if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
     if not self.bias then s = s .. ', bias=false' end
     if self.padding_mode ~= 'zeros' then s = s .. ', padding_mode=' .. self.padding_mode end
+    return s
+  end
+
+  -- ---- transposed convolutions ------------------------------------------------
+
+  local KNOWN_TF = { stride = 1, padding = 1, output_padding = 1, groups = 1, dilation = 1 }
+  local KNOWN_T = { stride = 1, padding = 1, output_padding = 1, groups = 1, bias = 'flag', dilation = 1,
+                    padding_mode = 1 }
+
+  local function list_str(t) return '[' .. table.concat(t, ',') .. ']' end
+
+  -- output_padding must be smaller than the stride or the dilation (PyTorch's rule)
+  local function check_output_padding(op, opad, s, d)
+    for i = 1, #opad do
+      if opad[i] >= math.max(s[i], d[i]) then
+        nl._raise(('%s: output_padding %s must be smaller than the stride %s or the dilation %s'):format(op,
+          list_str(opad), list_str(s), list_str(d)))
+      end
+    end
+  end
+
+  -- x (N, Ci, H, W), w (Ci, Co/groups, kh, kw), b (Co) or nil; s, p, opad,
+  -- d: {h, w}. The checks name op and the caller's shapes (shown: the
+  -- input's; k1: a 1-D op, whose sizes are the second of each pair).
+  local function transposed(op, x, w, b, s, p, opad, d, groups, shown, k1)
+    local C, ci, cog = x:size(2), w:size(1), w:size(2)
+    local xs, ws = shown or nl._shape_str(x), nl._shape_str(k1 and w:squeeze(3) or w)
+    local dt = x:dtype()
+    if dt == 'int64' or w:dtype() ~= dt or (b ~= nil and (b:dtype() ~= dt or b:dim() ~= 1 or b:size(1) ~= cog * groups)) then
+      nl._raise(('%s: expected a float input, a weight of its dtype%s, got input %s %s, weight %s %s%s'):format(op,
+        b ~= nil and (' and a bias of the ' .. cog * groups .. ' output channels') or '', dt, xs, w:dtype(), ws,
+        b ~= nil and (', bias ' .. b:dtype() .. ' ' .. nl._shape_str(b)) or ''))
+    end
+    if ci % groups ~= 0 then
+      nl._raise(("%s: groups %d must divide the weight's %d input channels (weight %s)"):format(op, groups, ci, ws))
+    end
+    if C ~= ci then
+      nl._raise(('%s: input has %d channels, weight expects %d (input %s, weight %s)'):format(op, C, ci, xs, ws))
+    end
+    local out, sizes = {}, { x:size(3), x:size(4) }
+    local k = { w:size(3), w:size(4) }
+    for i = 1, 2 do
+      out[i] = (sizes[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 + opad[i]
+    end
+    local first = k1 and 2 or 1
+    local function pick(t) return list_str({ unpack(t, first, 2) }) end
+    if out[1] < 1 or out[2] < 1 or sizes[1] < 1 or sizes[2] < 1 then
+      nl._raise(('%s: output size %s is too small: input %s, padding %s, kernel %s with dilation %s, stride %s, '
+        .. 'output_padding %s'):format(op, pick(out), xs, pick(p), pick(k), pick(d), pick(s), pick(opad)))
+    end
+    if out[1] * out[2] * x:size(1) * cog * groups > 2 ^ 40 then
+      nl._raise(('%s: output size %s of input %s is too large'):format(op, pick(out), xs))
+    end
+    -- output_padding at or past the stride (a larger dilation allows it):
+    -- the convolution over the output has floor(op/s) more rows than x,
+    -- rows of zeros
+    local eh, ew = math.floor(opad[1] / s[1]), math.floor(opad[2] / s[2])
+    if eh + ew > 0 then x = extended(x, eh, ew) end
+    return nl._wrap(lib.nl_conv_transpose2d(x.ptr, w.ptr, b and b.ptr or nil, s[1], s[2], p[1], p[2], d[1], d[2],
+                                            groups, out[1], out[2]))
+  end
+
+  -- the geometry of opts for a 2-D (pair) or 1-D (single, as {1, n}) op
+  local function t_geometry(op, opts, one)
+    local function get(v, what, lo)
+      if one then return { lo == 0 and 0 or 1, single(v, what, op, lo) } end
+      return { pair(v, what, op, lo) }
+    end
+    local g = {
+      s = get(opts.stride or 1, 'stride', 1), p = get(opts.padding or 0, 'padding', 0),
+      opad = get(opts.output_padding or 0, 'output_padding', 0), d = get(opts.dilation or 1, 'dilation', 1),
+      groups = single(opts.groups or 1, 'groups', op, 1),
+    }
+    check_output_padding(op, one and { g.opad[2] } or g.opad, one and { g.s[2] } or g.s, one and { g.d[2] } or g.d)
+    return g
+  end
+
+  -- x (N, Ci, H, W), weight (Ci, Co/groups, kh, kw), bias (Co) or nil;
+  -- opts: stride, padding, output_padding, groups, dilation
+  function F.conv_transpose2d(x, weight, bias, opts)
+    local op = 'conv_transpose2d'
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_TF)
+    local g = t_geometry(op, opts, false)
+    if nl._T(x, op).ndim ~= 4 or nl._T(weight, op).ndim ~= 4 then
+      nl._raise(('%s: expected input (N, C, H, W) and weight (in_channels, out_channels/groups, kh, kw), got %s '
+        .. 'and %s'):format(op, nl._shape_str(x), nl._shape_str(weight)))
+    end
+    if bias ~= nil then nl._T(bias, op) end
+    return transposed(op, x, weight, bias, g.s, g.p, g.opad, g.d, g.groups)
+  end
+
+  -- x (N, Ci, L), weight (Ci, Co/groups, k), bias (Co) or nil; opts as
+  -- conv_transpose2d's, each a single number
+  function F.conv_transpose1d(x, weight, bias, opts)
+    local op = 'conv_transpose1d'
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_TF)
+    local g = t_geometry(op, opts, true)
+    if nl._T(x, op).ndim ~= 3 or nl._T(weight, op).ndim ~= 3 then
+      nl._raise(('%s: expected input (N, C, L) and weight (in_channels, out_channels/groups, k), got %s and %s'):format(
+        op, nl._shape_str(x), nl._shape_str(weight)))
+    end
+    if bias ~= nil then nl._T(bias, op) end
+    local x4, w4 = x:unsqueeze(3), weight:unsqueeze(3)
+    return transposed(op, x4, w4, bias, g.s, g.p, g.opad, g.d, g.groups, nl._shape_str(x), true):squeeze(3)
+  end
+
+  -- the output_padding that gives output_size (n numbers, or n + 2 with N
+  -- and C first, as PyTorch takes them) for input sizes (a list)
+  local function padding_for(op, output_size, sizes, s, p, d, k)
+    local n = #sizes
+    if type(output_size) ~= 'table' or nl.is_tensor(output_size) or (#output_size ~= n and #output_size ~= n + 2) then
+      nl._raise(('%s: output_size must be a list of %d sizes (or %d, with N and C first), got %s'):format(op, n,
+        n + 2, describe(output_size)))
+    end
+    local want, lo, hi, opad = {}, {}, {}, {}
+    for i = 1, n do
+      want[i] = output_size[#output_size - n + i]
+      if not whole(want[i], 0) then
+        nl._raise(('%s: output_size must hold whole numbers, got %s'):format(op, describe(output_size)))
+      end
+      lo[i] = (sizes[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1
+      hi[i] = lo[i] + s[i] - 1
+    end
+    for i = 1, n do
+      if want[i] < lo[i] or want[i] > hi[i] then
+        nl._raise(('%s: requested an output size of %s, but valid sizes range from %s to %s (for an input of %s)'):format(
+          op, list_str(want), list_str(lo), list_str(hi), list_str(sizes)))
+      end
+      opad[i] = want[i] - lo[i]
+    end
+    return opad
+  end
+
+  local function t_init(self, op, in_channels, out_channels, kernel_size, opts, one)
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_T)
+    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
+      nl._raise(("%s: only padding_mode 'zeros' is supported (as in PyTorch), got %s"):format(op,
+        describe(opts.padding_mode)))
+    end
+    local g = t_geometry(op, opts, one)
+    self.groups = g.groups
+    check_channels(op, in_channels, out_channels, self.groups)
+    self.in_channels, self.out_channels = in_channels, out_channels
+    if one then
+      self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
+      self.stride, self.padding, self.output_padding, self.dilation = g.s[2], g.p[2], g.opad[2], g.d[2]
+      self.weight = nl.empty(in_channels, out_channels / self.groups, self.kernel_size):requires_grad()
+    else
+      self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
+      self.stride, self.padding, self.output_padding, self.dilation = g.s, g.p, g.opad, g.d
+      self.weight = nl.empty(in_channels, out_channels / self.groups, self.kernel_size[1], self.kernel_size[2])
+        :requires_grad()
+    end
+    if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
+    reset(self)
+  end
+
+  local ConvTranspose2d = Module:extend('ConvTranspose2d')
+  nn.ConvTranspose2d = ConvTranspose2d
+
+  -- ConvTranspose2d(in_channels, out_channels, kernel_size, {stride, padding,
+  -- output_padding, groups, bias, dilation}); sizes are n or {h, w}; the
+  -- weight is (in_channels, out_channels/groups, kh, kw), as PyTorch's
+  function ConvTranspose2d:init(in_channels, out_channels, kernel_size, opts)
+    t_init(self, 'ConvTranspose2d', in_channels, out_channels, kernel_size, opts, false)
+  end
+
+  -- input (N, C, H, W) or (C, H, W); output_size (optional): {H, W} (or
+  -- {N, C, H, W}) within the stride's reach, in place of output_padding
+  function ConvTranspose2d:forward(x, output_size)
+    local op = 'ConvTranspose2d'
+    local d = nl._T(x, op).ndim
+    if d ~= 3 and d ~= 4 then
+      nl._raise(('%s: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    local shown = nl._shape_str(x)
+    local opad = self.output_padding
+    if output_size ~= nil then
+      opad = padding_for(op, output_size, { x:size(d - 1), x:size(d) }, self.stride, self.padding, self.dilation,
+                         self.kernel_size)
+    end
+    if d == 3 then x = x:unsqueeze(1) end
+    local y = transposed(op, x, self.weight, self.bias, self.stride, self.padding, opad, self.dilation, self.groups,
+                         shown)
+    if d == 3 then y = y:squeeze(1) end
+    return y
+  end
+
+  function ConvTranspose2d:extra_repr()
+    local s = ('%d, %d, kernel_size=%s, stride=%s'):format(self.in_channels, self.out_channels,
+      tuple(self.kernel_size[1], self.kernel_size[2]), tuple(self.stride[1], self.stride[2]))
+    if self.padding[1] ~= 0 or self.padding[2] ~= 0 then s = s .. ', padding=' .. tuple(self.padding[1], self.padding[2]) end
+    if self.dilation[1] ~= 1 or self.dilation[2] ~= 1 then
+      s = s .. ', dilation=' .. tuple(self.dilation[1], self.dilation[2])
+    end
+    if self.output_padding[1] ~= 0 or self.output_padding[2] ~= 0 then
+      s = s .. ', output_padding=' .. tuple(self.output_padding[1], self.output_padding[2])
+    end
+    if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+    if not self.bias then s = s .. ', bias=false' end
+    return s
+  end
+
+  local ConvTranspose1d = Module:extend('ConvTranspose1d')
+  nn.ConvTranspose1d = ConvTranspose1d
+
+  -- ConvTranspose1d(in_channels, out_channels, kernel_size, {stride, padding,
+  -- output_padding, groups, bias, dilation}); weight (in_channels,
+  -- out_channels/groups, k)
+  function ConvTranspose1d:init(in_channels, out_channels, kernel_size, opts)
+    t_init(self, 'ConvTranspose1d', in_channels, out_channels, kernel_size, opts, true)
+  end
+
+  -- input (N, C, L) or (C, L); output_size (optional): {L} (or {N, C, L})
+  function ConvTranspose1d:forward(x, output_size)
+    local op = 'ConvTranspose1d'
+    local d = nl._T(x, op).ndim
+    if d ~= 2 and d ~= 3 then
+      nl._raise(('%s: input must be (N, C, L) or (C, L), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    local shown = nl._shape_str(x)
+    local opad = self.output_padding
+    if output_size ~= nil then
+      opad = padding_for(op, output_size, { x:size(d) }, { self.stride }, { self.padding }, { self.dilation },
+                         { self.kernel_size })[1]
+    end
+    if d == 2 then x = x:unsqueeze(1) end
+    local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
+    local y = transposed(op, x4, w4, self.bias, { 1, self.stride }, { 0, self.padding }, { 0, opad },
+                         { 1, self.dilation }, self.groups, shown, true):squeeze(3)
+    if d == 2 then y = y:squeeze(1) end
+    return y
+  end
+
+  function ConvTranspose1d:extra_repr()
+    local s = ('%d, %d, kernel_size=(%d,), stride=(%d,)'):format(self.in_channels, self.out_channels,
+                                                               self.kernel_size, self.stride)
+    if self.padding ~= 0 then s = s .. (', padding=(%d,)'):format(self.padding) end
+    if self.dilation ~= 1 then s = s .. (', dilation=(%d,)'):format(self.dilation) end
+    if self.output_padding ~= 0 then s = s .. (', output_padding=(%d,)'):format(self.output_padding) end
+    if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+    if not self.bias then s = s .. ', bias=false' end
     return s
   end
 end
