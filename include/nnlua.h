@@ -104,6 +104,8 @@ typedef enum {
     NL_OP_SOFTSIGN, NL_OP_TANHSHRINK, NL_OP_SOFTSHRINK, NL_OP_HARDSHRINK,
     /* the input gradient of a convolution, as an op (nl_conv_transpose2d) */
     NL_OP_CONV_TRANSPOSE2D,
+    /* max over adaptive_avg_pool2d's windows (nl_adaptive_max_pool2d) */
+    NL_OP_ADAPTIVE_MAX_POOL2D,
     NL_OP_COUNT
 } nl_op;
 
@@ -589,6 +591,11 @@ nl_tensor *nl_avg_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64
 /* (N, C, out_h, out_w): output i of n over an input dim of size s averages
  * [floor(i*s/n), ceil((i+1)*s/n)). */
 nl_tensor *nl_adaptive_avg_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w);
+/* (N, C, out_h, out_w): the maximum of nl_adaptive_avg_pool2d's windows
+ * (NaN wins, the first of equal maxima); indices (optional) receives, int64
+ * from base, each maximum's position h*W + w in its plane. */
+nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w,
+                                  nl_tensor **indices /* out, optional */, int64_t base);
 
 /* ---- recurrent cells (ops_rnn.c) ----------------------------------------
  * Elman (tanh or relu), LSTM and GRU with PyTorch's formulas, gate order

@@ -1,9 +1,10 @@
 /* ops_conv.c — 2-D convolution (im2col + BLIS GEMM over blocks of images,
  * float32 and float64), the transposed convolution (its input gradient as
- * an op) and max, average and adaptive average pooling, forward and
- * backward side by side, with the plain loops the optimized kernels are
- * tested against. Conv1d, padding, BatchNorm2d, Dropout2d and Upsample are
- * composed in the Lua layer and need nothing here. */
+ * an op) and max, average, adaptive average and adaptive max pooling,
+ * forward and backward side by side, with the plain loops the optimized
+ * kernels are tested against. Conv1d, the 1-D pools, padding,
+ * BatchNorm2d, Dropout2d and Upsample are composed in the Lua layer and
+ * need nothing here. */
 #include "internal.h"
 #include "sgemm.h"
 #include "transpose16.h"
@@ -2319,3 +2320,105 @@ static int adaptive_avg_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **g
     return 0;
 }
 NL_REGISTER_BACKWARD(NL_OP_ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d_backward)
+
+/* ---- adaptive max pooling ---- */
+
+/* Over adaptive_avg_pool2d's windows, the maximum and its place in the
+ * plane, iy*W + ix, as PyTorch's loop finds them: a value wins when
+ * greater or NaN (the first of equal maxima, the last NaN); a window of
+ * -inf alone keeps its first place. */
+#define ADAPTIVE_MAX_FORWARD(T)                                                                 \
+    NL_PARALLEL_FOR(nt, p, planes,                                                             \
+        const T *xp = (const T *)xc->data + p * h * w;                                         \
+        T *yp = (T *)out->data + p * oh * ow;                                                  \
+        int64_t *ip = (int64_t *)idx->data + p * oh * ow;                                      \
+        for (int64_t oy = 0; oy < oh; oy++) {                                                  \
+            int64_t hs = adaptive_start(oy, oh, h), he = adaptive_end(oy, oh, h);              \
+            for (int64_t ox = 0; ox < ow; ox++) {                                              \
+                int64_t ws = adaptive_start(ox, ow, w), we = adaptive_end(ox, ow, w);          \
+                T m = -(T)INFINITY;                                                            \
+                int64_t at = hs * w + ws;                                                      \
+                for (int64_t iy = hs; iy < he; iy++)                                           \
+                    for (int64_t ix = ws; ix < we; ix++) {                                     \
+                        T v = xp[iy * w + ix];                                                 \
+                        if (v > m || isnan(v)) m = v, at = iy * w + ix;                        \
+                    }                                                                          \
+                yp[oy * ow + ox] = m;                                                          \
+                ip[oy * ow + ox] = at;                                                         \
+            }                                                                                  \
+        }                                                                                      \
+    )
+
+nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w, nl_tensor **indices, int64_t base) {
+    const char *op = "adaptive_max_pool2d";
+    if (indices) *indices = NULL;
+    NL_CHECK_TENSOR(op, x);
+    NL_CHECK(x->ndim == 4 && x->dtype != NL_INT64, "%s: input must be a 4-D float tensor (N, C, H, W), got %s %s",
+             op, DT(x), nl_shape_str(x));
+    NL_CHECK(out_h >= 1 && out_w >= 1, "%s: output size [%lld,%lld] must be positive (input %s)", op,
+             (long long)out_h, (long long)out_w, nl_shape_str(x));
+    NL_CHECK(x->sizes[2] >= 1 && x->sizes[3] >= 1, "%s: input %s has an empty plane", op, nl_shape_str(x));
+    int64_t planes = x->sizes[0] * x->sizes[1], h = x->sizes[2], w = x->sizes[3], oh = out_h, ow = out_w;
+    int64_t osz[4] = { x->sizes[0], x->sizes[1], oh, ow };
+    nl_tensor *xc = nl_contiguous(x);
+    nl_tensor *out = xc ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
+    nl_tensor *idx = out ? nl_tensor_alloc(op, 4, osz, NL_INT64) : NULL;
+    if (idx) {
+        int nt = nl_threads_for(planes * (h * w + oh * ow), POOL_GRAIN);
+        if (x->dtype == NL_FLOAT32) ADAPTIVE_MAX_FORWARD(float);
+        else ADAPTIVE_MAX_FORWARD(double);
+    }
+    nl_release(xc);
+    if (!idx) {
+        nl_release(out);
+        return NULL;
+    }
+    if (indices) {
+        if (base == 0) {
+            nl_retain(idx);
+            *indices = idx;
+        } else if (!(*indices = nl_binary_scalar(NL_OP_ADD, idx, (double)base, 0))) {
+            nl_release(idx);
+            nl_release(out);
+            return NULL;
+        }
+    }
+    nl_node *n = nl_record(NL_OP_ADAPTIVE_MAX_POOL2D, out, 1, &x);
+    if (n) {
+        n->needs_in = 0;                 /* backward needs the indices, not the input's values */
+        nl_node_save(n, idx);
+    }
+    nl_release(idx);
+    return out;
+}
+
+/* gx (planes, H, W) = g (planes, oh, ow) added at each window's maximum
+ * (windows overlap where the output is larger than the input) */
+static int adaptive_max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    nl_tensor *x = nd->in[0], *idx = nd->saved;
+    if (!nl_node_wants(nd, 0)) return 0;
+    nl_tensor *gx = nl_tensor_alloc("adaptive_max_pool2d", 4, x->sizes, x->dtype);
+    nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
+    if (!gc) {
+        nl_release(gx);
+        return -1;
+    }
+    int64_t planes = x->sizes[0] * x->sizes[1], hw = x->sizes[2] * x->sizes[3];
+    int64_t l = g->sizes[2] * g->sizes[3], es = nl_dtype_size(x->dtype);
+    const int64_t *ix = idx->data;
+    int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
+    NL_PARALLEL_FOR(nt, p, planes,
+        char *gp = (char *)gx->data + p * hw * es;
+        const char *src = (const char *)gc->data + p * l * es;
+        const int64_t *ip = ix + p * l;
+        memset(gp, 0, hw * es);
+        if (x->dtype == NL_FLOAT32)
+            for (int64_t q = 0; q < l; q++) ((float *)gp)[ip[q]] += ((const float *)src)[q];
+        else
+            for (int64_t q = 0; q < l; q++) ((double *)gp)[ip[q]] += ((const double *)src)[q];
+    );
+    nl_release(gc);
+    gin[0] = gx;
+    return 0;
+}
+NL_REGISTER_BACKWARD(NL_OP_ADAPTIVE_MAX_POOL2D, adaptive_max_pool2d_backward)

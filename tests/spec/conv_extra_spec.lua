@@ -1,7 +1,8 @@
 -- The CNN pieces added after conv_spec's (STYLE 12): nn.functional.pad and
 -- the padding modules, Conv1d/Conv2d's padding_mode, ConvTranspose1d/2d
 -- (its kernels also against nl_conv2d_reference's plain loops, of which it
--- is the input gradient, on one and two threads). Against PyTorch golden
+-- is the input gradient, on one and two threads), the 1-D pools and the
+-- adaptive max pools. Against PyTorch golden
 -- values (tests/golden/conv_extra.lua, made by gen_conv_extra.py) in
 -- float32 and float64, some through non-contiguous views: forward and the
 -- gradients of (out * w):sum(); float64 gradchecks (h = 1e-6, tolerance
@@ -55,6 +56,11 @@ local build = {
   ReplicationPad2d = function(a) return nn.ReplicationPad2d(a[1]) end,
   ConvTranspose2d = function(a, o) return nn.ConvTranspose2d(a[1], a[2], a[3], o) end,
   ConvTranspose1d = function(a, o) return nn.ConvTranspose1d(a[1], a[2], a[3], o) end,
+  MaxPool1d = function(a, o) return nn.MaxPool1d(a[1], o) end,
+  AvgPool1d = function(a, o) return nn.AvgPool1d(a[1], o) end,
+  AdaptiveAvgPool1d = function(a) return nn.AdaptiveAvgPool1d(a[1]) end,
+  AdaptiveMaxPool2d = function(a) return nn.AdaptiveMaxPool2d(a[1], a[2]) end,
+  AdaptiveMaxPool1d = function(a) return nn.AdaptiveMaxPool1d(a[1], a[2]) end,
 }
 
 local fns = {
@@ -437,4 +443,123 @@ describe('float64 gradchecks of the transposed convolutions', function()
       return F.conv_transpose1d(xx:transpose(2, 3), ww, bb, { stride = 2, padding = 1, output_padding = 1, dilation = 2, groups = 2 })
     end, { x, w, b })
   end)
+end)
+
+-- ---- 1-D pools and adaptive max pooling ------------------------------------------------------
+
+-- all-distinct values (max pooling without ties), shuffled
+local function distinct(shape, dtype)
+  local n = S.numel(shape)
+  local v = {}
+  for i = 1, n do v[i] = (i - n / 2) / n * 4 end
+  for i = n, 2, -1 do
+    local j = math.min(i, 1 + math.floor(U(0, 1) * i))
+    v[i], v[j] = v[j], v[i]
+  end
+  return nl.tensor(v, dtype or 'float32'):view(shape)
+end
+
+describe('1-D pools and adaptive max pooling', function()
+  it('max_pool1d and avg_pool1d of kernel 2, stride 2 are the max and mean of each pair (closed forms)', function()
+    local x = rand({ 2, 3, 8 }, 'float64')
+    local y, idx = F.max_pool1d(x, 2, { return_indices = true })
+    S.same_bits(y, x:view(2, 3, 4, 2):max(4), 'max')
+    S.same_bits(idx, x:view(2, 3, 4, 2):argmax(4) + nl.arange(0, 8, 2):long():view(1, 1, 4), 'indices')
+    S.expect_close(F.avg_pool1d(x, 2), x:view(2, 3, 4, 2):mean(4), 'mean', 1e-15, 1e-15)
+  end)
+
+  it('adaptive pools to the input length are the identity, to 1 the max and the mean', function()
+    local x = distinct({ 2, 3, 7 }, 'float64')
+    S.same_bits(F.adaptive_avg_pool1d(x, 7), x, 'identity')
+    S.same_bits(F.adaptive_max_pool1d(x, 7), x, 'identity')
+    S.same_bits(F.adaptive_max_pool1d(x, 1), x:max(3, true), 'max')
+    S.expect_close(F.adaptive_avg_pool1d(x, 1), x:mean(3, true), 'mean', 1e-15, 1e-15)
+    local x2 = distinct({ 2, 2, 4, 5 })
+    local y, idx = F.adaptive_max_pool2d(x2, 1, true)
+    S.same_bits(y, x2:view(2, 2, 20):max(3, true):view(2, 2, 1, 1), '2-D max')
+    S.same_bits(idx, x2:view(2, 2, 20):argmax(3, true):view(2, 2, 1, 1), '2-D index')
+  end)
+
+  it('adaptive_max_pool2d: NaN wins (the last NaN), ties go to the first, a window of -inf to its first place', function()
+    local nan, inf = 0 / 0, math.huge
+    -- a 2x8 plane in 1x4 windows of 2x2; PyTorch 1.13 gives nan, 5, -inf, nan
+    -- at 9, 3, 5, 15 (1-based), in float32 and float64
+    local x = nl.tensor({ { 1, nan, 5, 5, -inf, -inf, 2, nan },
+                          { nan, 0, 5, 3, -inf, -inf, nan, 9 } }):view(1, 1, 2, 8)
+    for _, dt in ipairs({ 'float', 'double' }) do
+      local xd = x[dt](x):detach():requires_grad()
+      local y, idx = F.adaptive_max_pool2d(xd, { 1, 4 }, true)
+      local v = flat(y)
+      assert.is_true(v[1] ~= v[1], dt .. ': NaN wins')
+      assert.are.same({ 5, -inf }, { v[2], v[3] }, dt)
+      assert.is_true(v[4] ~= v[4], dt .. ': NaN wins over 9')
+      assert.are.same({ 9, 3, 5, 15 }, flat(idx), dt)
+      y:sum():backward()
+      local g = flat(xd.grad)
+      for i, at in ipairs({ 9, 3, 5, 15 }) do assert.are.equal(1, g[at], dt .. ' gradient at window ' .. i) end
+    end
+  end)
+
+  it('float32 and float64 agree on maxima, indices and gradients where windows overlap', function()
+    local x32 = distinct({ 2, 3, 5, 3 })
+    local x64 = x32:double():requires_grad()
+    x32:requires_grad()
+    local y32, i32 = F.adaptive_max_pool2d(x32, { 7, 4 }, true)
+    local y64, i64 = F.adaptive_max_pool2d(x64, { 7, 4 }, true)
+    assert.are.same(flat(y64), flat(y32))
+    assert.are.same(flat(i64), flat(i32))
+    local g = rand(y32:shape())
+    ;(y32 * g):sum():backward()
+    ;(y64 * g:double()):sum():backward()
+    S.expect_close(x32.grad, x64.grad, 'grads', 1e-6, 1e-6)
+  end)
+
+  it('modules are their functional forms and print as PyTorch prints them', function()
+    local x = distinct({ 2, 3, 9 })
+    S.same_bits(nn.MaxPool1d(3, { stride = 2, padding = 1 })(x), F.max_pool1d(x, 3, { stride = 2, padding = 1 }), 'max')
+    S.same_bits(nn.AvgPool1d(3, 1)(x), F.avg_pool1d(x, 3, { stride = 1 }), 'avg, stride as a number')
+    local _, i1 = nn.AdaptiveMaxPool1d(4, { return_indices = true })(x)
+    local _, i2 = F.adaptive_max_pool1d(x, 4, true)
+    S.same_bits(i1, i2, 'indices')
+    assert.are.equal('MaxPool1d(kernel_size=3, stride=3, padding=0, dilation=1, ceil_mode=false)',
+      tostring(nn.MaxPool1d(3)):match('^[^\n]*'))
+    assert.are.equal('AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))', tostring(nn.AvgPool1d(3)):match('^[^\n]*'))
+    assert.are.equal('AdaptiveAvgPool1d(output_size=3)', tostring(nn.AdaptiveAvgPool1d(3)):match('^[^\n]*'))
+    assert.are.equal('AdaptiveMaxPool2d(output_size=(2, 3))', tostring(nn.AdaptiveMaxPool2d({ 2, 3 })):match('^[^\n]*'))
+  end)
+
+  it('errors name the 1-D op, its sizes and the caller\'s shape', function()
+    local x = rand({ 2, 5 })
+    has(error_of(F.max_pool1d, rand({ 1, 2, 5 }), 2, { padding = 2 }),
+        'max_pool1d: padding [2] must be between 0 and half the kernel [2]')
+    has(error_of(nn.MaxPool1d(7), x), 'MaxPool1d: output size [0] is too small: input [2,5], padding [0], kernel [7] with dilation [1], stride [7]')
+    has(error_of(nn.AvgPool1d(6), rand({ 1, 2, 5 })), 'AvgPool1d: output size [0] is too small: input [1,2,5]')
+    has(error_of(nn.AvgPool1d(2), rand({ 1, 2, 3, 4 })), 'AvgPool1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
+    has(error_of(nn.AvgPool1d, 2, { divisor_override = 2 }), "AvgPool1d: unknown option 'divisor_override'")
+    has(error_of(nn.MaxPool1d, { 2, 2 }), 'MaxPool1d: kernel_size must be an integer >= 1')
+    has(error_of(nn.AdaptiveAvgPool1d(2), rand({ 1, 2, 0 })), 'AdaptiveAvgPool1d: input [1,2,0] has an empty plane')
+    has(error_of(nn.AdaptiveMaxPool1d, 0), 'AdaptiveMaxPool1d: output_size must be an integer >= 1, got 0')
+    -- (the 2-D modules name their C op, as AdaptiveAvgPool2d does, with the caller's shape)
+    has(error_of(nn.AdaptiveMaxPool2d(2), rand({ 2, 0, 3 })), 'adaptive_max_pool2d: input [2,0,3] has an empty plane')
+    has(error_of(nn.AdaptiveMaxPool2d(2), rand({ 3 })), 'AdaptiveMaxPool2d: input must be (N, C, H, W) or (C, H, W), got shape [3]')
+    has(error_of(F.adaptive_max_pool2d, rand({ 2, 3, 3 }), 2), 'adaptive_max_pool2d: input must be a 4-D float tensor (N, C, H, W), got float32 [2,3,3]')
+    has(error_of(nn.AdaptiveMaxPool2d, 2, { indices = true }), "AdaptiveMaxPool2d: unknown option 'indices'")
+  end)
+end)
+
+describe('float64 gradchecks of the 1-D and adaptive max pools', function()
+  local cases = {
+    { 'max_pool1d 3, stride 2, padding 1, dilation 2', function(x) return F.max_pool1d(x, 3, { stride = 2, padding = 1, dilation = 2 }) end, { 2, 2, 9 } },
+    { 'max_pool1d ceil_mode, unbatched', function(x) return F.max_pool1d(x, 2, { ceil_mode = true }) end, { 2, 7 } },
+    { 'avg_pool1d excluding padding, ceil_mode', function(x)
+        return F.avg_pool1d(x, 3, { stride = 2, padding = 1, count_include_pad = false, ceil_mode = true })
+      end, { 2, 2, 6 } },
+    { 'adaptive_avg_pool1d 3 of 7', function(x) return F.adaptive_avg_pool1d(x, 3) end, { 2, 2, 7 } },
+    { 'adaptive_max_pool1d 5 of 3 (overlapping)', function(x) return F.adaptive_max_pool1d(x, 5) end, { 2, 2, 3 } },
+    { 'adaptive_max_pool2d 3x2 of 7x5', function(x) return F.adaptive_max_pool2d(x, { 3, 2 }) end, { 2, 2, 7, 5 } },
+    { 'adaptive_max_pool2d up to 4x5 (overlapping)', function(x) return F.adaptive_max_pool2d(x, { 4, 5 }) end, { 1, 2, 3, 3 } },
+  }
+  for _, c in ipairs(cases) do
+    it(c[1], function() gradcheck(c[2], { distinct(c[3], 'float64'):requires_grad() }) end)
+  end
 end)

@@ -519,6 +519,26 @@ local function driver(seed, ncases, statefile, outcomefile)
       function() return image(int(1, 3)) end },
     { 'AdaptiveAvgPool2d', function() return chance(0.8) and int(1, 4) or pick({ { 2, 3 }, 0, -1, 2 ^ 40, 'x' }) end,
       function() return image(int(1, 3)) end },
+    { 'MaxPool1d', function()
+        return chance(0.85) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return int(0, 2) end, dilation = small,
+                 ceil_mode = B, return_indices = B })
+      end,
+      function() return ftensor(chance(0.8) and { int(0, 2), int(1, 3), int(0, 7) } or { int(1, 3), int(0, 7) }) end },
+    { 'AvgPool1d', function()
+        return chance(0.85) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return int(0, 2) end, ceil_mode = B, count_include_pad = B })
+      end,
+      function() return ftensor(chance(0.8) and { int(0, 2), int(1, 3), int(0, 7) } or { int(1, 3), int(0, 7) }) end },
+    { 'AdaptiveAvgPool1d', function() return chance(0.8) and int(1, 4) or pick({ { 2 }, 0, -1, 2 ^ 40, 'x' }) end,
+      function() return ftensor({ int(0, 2), int(1, 3), int(0, 7) }) end },
+    { 'AdaptiveMaxPool1d', function() return chance(0.8) and int(1, 4) or pick({ { 2 }, 0, -1, 2 ^ 40, 'x' }), B() end,
+      function() return ftensor({ int(0, 2), int(1, 3), int(0, 7) }) end },
+    { 'AdaptiveMaxPool2d', function()
+        return chance(0.8) and int(1, 4) or pick({ { 2, 3 }, 0, -1, 2 ^ 40, 'x' }),
+          chance(0.5) and B() or opts({ return_indices = B })
+      end,
+      function() return image(int(1, 3)) end },
     { 'BatchNorm1d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,
       function(m) return ftensor(chance(0.7) and { int(0, 4), m.num_features } or { int(0, 3), m.num_features, int(0, 3) }) end },
     { 'BatchNorm2d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,

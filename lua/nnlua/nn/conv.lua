@@ -42,6 +42,7 @@ return function(nl, nn)
     return h, w
   end
   nn._pair = pair
+  nn._whole = whole
 
   -- opts: nil or a table of options
   local function options(opts, op)
@@ -66,6 +67,7 @@ return function(nl, nn)
     end
     return x
   end
+  nn._single = single
 
   -- (h, w) of 'valid', 'same' (stride 1) or numbers, then the zeros to
   -- add at the end of each dim (0 or 1). 'same' pads dilation*(k-1) in

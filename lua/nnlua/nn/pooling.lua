@@ -1,12 +1,16 @@
--- pooling.lua: nn.MaxPool2d, nn.AvgPool2d and nn.AdaptiveAvgPool2d with
--- PyTorch's options and defaults, and their nn.functional forms; each one
--- C kernel (ops_conv.c). Inputs are (N, C, H, W) or (C, H, W).
+-- pooling.lua: nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d and
+-- nn.AdaptiveMaxPool2d with PyTorch's options and defaults, and their
+-- nn.functional forms; each one C kernel (ops_conv.c). Inputs are (N, C,
+-- H, W) or (C, H, W). The 1-D pools (MaxPool1d, AvgPool1d,
+-- AdaptiveAvgPool1d, AdaptiveMaxPool1d) are the 2-D kernels on (N, C, 1,
+-- L): a window one row high, which gives the 1-D values, divisors and
+-- indices exactly.
 return function(nl, nn)
   local ffi = require 'ffi'
   local lib = nl._lib
   local Module = nn.Module
   local F = nn.functional
-  local pair, options = nn._pair, nn._options
+  local pair, options, single = nn._pair, nn._options, nn._single
   local indices_out = ffi.new('nl_tensor *[1]')   -- out-parameter, allocated once
 
   local function tuple(h, w) return h == w and tostring(h) or ('(%d, %d)'):format(h, w) end
@@ -173,4 +177,233 @@ return function(nl, nn)
   function AdaptiveAvgPool2d:extra_repr()
     return 'output_size=' .. tuple(self.output_size[1], self.output_size[2])
   end
+
+  -- ---- adaptive max pooling ----------------------------------------------------------
+
+  -- return_indices as PyTorch's second positional argument (a boolean) or
+  -- in a table of options
+  local function return_indices_arg(v, op)
+    if v == nil or type(v) == 'boolean' then return v == true end
+    local opts = options(v, op)
+    nl._check_opts(op, opts, { return_indices = 'flag' })
+    return opts.return_indices == true
+  end
+
+  -- x (N, C, H, W) -> (N, C, oh, ow), the maximum of each of
+  -- adaptive_avg_pool2d's windows; output_size n or {oh, ow}; with
+  -- return_indices also the int64 1-based positions h*W + w + 1
+  function F.adaptive_max_pool2d(x, output_size, return_indices)
+    local op = 'adaptive_max_pool2d'
+    local oh, ow = pair(output_size, 'output_size', op, 1)
+    local want = return_indices_arg(return_indices, op)
+    indices_out[0] = nil
+    local p = lib.nl_adaptive_max_pool2d(nl._T(x, op), oh, ow, want and indices_out or nil, 1)
+    local idx = p ~= nil and want and nl._wrap(indices_out[0]) or nil    -- first: see max_pool2d
+    local y = nl._wrap(p, op)
+    if want then return y, idx end
+    return y
+  end
+
+  local AdaptiveMaxPool2d = Module:extend('AdaptiveMaxPool2d')
+  nn.AdaptiveMaxPool2d = AdaptiveMaxPool2d
+
+  -- AdaptiveMaxPool2d(output_size, [return_indices]): n or {oh, ow}; the
+  -- flag as PyTorch's positional argument or {return_indices = true}
+  function AdaptiveMaxPool2d:init(output_size, return_indices)
+    self.output_size = { pair(output_size, 'output_size', 'AdaptiveMaxPool2d', 1) }
+    self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool2d')
+  end
+
+  function AdaptiveMaxPool2d:forward(x)
+    return batched('AdaptiveMaxPool2d', x, function(x4)
+      return F.adaptive_max_pool2d(x4, self.output_size, self.return_indices)
+    end)
+  end
+
+  function AdaptiveMaxPool2d:extra_repr()
+    return 'output_size=' .. tuple(self.output_size[1], self.output_size[2])
+  end
+
+  -- ---- 1-D pools: the 2-D kernels on a unit height ---------------------------------------
+
+  -- f(x4) for x (N, C, L) or (C, L) seen as x4 (N, C, 1, L); its results
+  -- back in x's rank. A message of the 2-D op (op2d) is the 1-D op's: its
+  -- name, the caller's shape, and each [1,k] or [0,p] pair of sizes the 1-D
+  -- size k, p.
+  local function as_1d(op, op2d, x, f)
+    local d = nl._T(x, op).ndim
+    if d ~= 2 and d ~= 3 then
+      nl._raise(('%s: input must be (N, C, L) or (C, L), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    local x4 = (d == 2 and x:unsqueeze(1) or x):unsqueeze(3)
+    local ok, y, i = pcall(f, x4)
+    if not ok then
+      local msg = tostring(y):gsub('^[^:\n]*:%d+: ', '')
+      local s4 = nl._shape_str(x4)
+      local at, to = msg:find(s4, 1, true)
+      local function one(t)
+        return (t:gsub(op2d, op):gsub('%[(%-?[%d.e+]+),(%-?[%d.e+]+)%]', '[%2]'))
+      end
+      if at then msg = one(msg:sub(1, at - 1)) .. nl._shape_str(x) .. one(msg:sub(to + 1))
+      else msg = one(msg) end
+      nl._raise(msg)
+    end
+    y = y:squeeze(3)
+    if i then i = i:squeeze(3) end
+    if d == 2 then
+      y = y:squeeze(1)
+      if i then i = i:squeeze(1) end
+    end
+    return y, i
+  end
+
+  local KNOWN_AVG1 = { stride = 1, padding = 1, ceil_mode = 'flag', count_include_pad = 'flag' }
+
+  -- x (N, C, L) or (C, L); opts as max_pool2d's, each one number
+  local function max_pool1d(op, x, k, opts)
+    k = single(k, 'kernel_size', op, 1)
+    local s = single(opts.stride or k, 'stride', op, 1)
+    local p = single(opts.padding or 0, 'padding', op, 0)
+    local d = single(opts.dilation or 1, 'dilation', op, 1)
+    local y, i = as_1d(op, 'max_pool2d', x, function(x4)
+      return F.max_pool2d(x4, { 1, k }, { stride = { 1, s }, padding = { 0, p }, dilation = { 1, d },
+                                          ceil_mode = opts.ceil_mode, return_indices = opts.return_indices })
+    end)
+    if opts.return_indices then return y, i end
+    return y
+  end
+
+  local function avg_pool1d(op, x, k, opts)
+    k = single(k, 'kernel_size', op, 1)
+    local s = single(opts.stride or k, 'stride', op, 1)
+    local p = single(opts.padding or 0, 'padding', op, 0)
+    return (as_1d(op, 'avg_pool2d', x, function(x4)
+      return F.avg_pool2d(x4, { 1, k }, { stride = { 1, s }, padding = { 0, p }, ceil_mode = opts.ceil_mode,
+                                          count_include_pad = opts.count_include_pad })
+    end))
+  end
+
+  -- x (N, C, L) or (C, L); opts: stride (default: kernel_size), padding,
+  -- dilation, ceil_mode, return_indices (then also the int64 1-based positions)
+  function F.max_pool1d(x, kernel_size, opts)
+    opts = options(opts, 'max_pool1d')
+    nl._check_opts('max_pool1d', opts, KNOWN_MAX)
+    return max_pool1d('max_pool1d', x, kernel_size, opts)
+  end
+
+  -- x (N, C, L) or (C, L); opts: stride (default: kernel_size), padding,
+  -- ceil_mode, count_include_pad (default true)
+  function F.avg_pool1d(x, kernel_size, opts)
+    opts = options(opts, 'avg_pool1d')
+    nl._check_opts('avg_pool1d', opts, KNOWN_AVG1)
+    return avg_pool1d('avg_pool1d', x, kernel_size, opts)
+  end
+
+  -- x (N, C, L) or (C, L) -> (N, C, n)
+  function F.adaptive_avg_pool1d(x, output_size)
+    local n = single(output_size, 'output_size', 'adaptive_avg_pool1d', 1)
+    return (as_1d('adaptive_avg_pool1d', 'adaptive_avg_pool2d', x, function(x4)
+      return F.adaptive_avg_pool2d(x4, { 1, n })
+    end))
+  end
+
+  -- x (N, C, L) or (C, L) -> (N, C, n); return_indices: 1-based positions
+  function F.adaptive_max_pool1d(x, output_size, return_indices)
+    local op = 'adaptive_max_pool1d'
+    local n = single(output_size, 'output_size', op, 1)
+    local want = return_indices_arg(return_indices, op)
+    local y, i = as_1d(op, 'adaptive_max_pool2d', x, function(x4)
+      return F.adaptive_max_pool2d(x4, { 1, n }, want)
+    end)
+    if want then return y, i end
+    return y
+  end
+
+  local MaxPool1d = Module:extend('MaxPool1d')
+  nn.MaxPool1d = MaxPool1d
+
+  -- MaxPool1d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
+  function MaxPool1d:init(kernel_size, opts)
+    local op = 'MaxPool1d'
+    opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_MAX)
+    self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
+    self.stride = single(opts.stride or kernel_size, 'stride', op, 1)
+    self.padding = single(opts.padding or 0, 'padding', op, 0)
+    self.dilation = single(opts.dilation or 1, 'dilation', op, 1)
+    self.ceil_mode = opts.ceil_mode == true
+    self.return_indices = opts.return_indices == true
+  end
+
+  function MaxPool1d:forward(x)
+    return max_pool1d('MaxPool1d', x, self.kernel_size, { stride = self.stride, padding = self.padding,
+      dilation = self.dilation, ceil_mode = self.ceil_mode, return_indices = self.return_indices })
+  end
+
+  function MaxPool1d:extra_repr()
+    return ('kernel_size=%d, stride=%d, padding=%d, dilation=%d, ceil_mode=%s'):format(self.kernel_size,
+      self.stride, self.padding, self.dilation, bool(self.ceil_mode))
+  end
+
+  local AvgPool1d = Module:extend('AvgPool1d')
+  nn.AvgPool1d = AvgPool1d
+
+  -- AvgPool1d(kernel_size, {stride, padding, ceil_mode, count_include_pad})
+  function AvgPool1d:init(kernel_size, opts)
+    local op = 'AvgPool1d'
+    opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_AVG1)
+    self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
+    self.stride = single(opts.stride or kernel_size, 'stride', op, 1)
+    self.padding = single(opts.padding or 0, 'padding', op, 0)
+    self.ceil_mode = opts.ceil_mode == true
+    self.count_include_pad = opts.count_include_pad ~= false
+  end
+
+  function AvgPool1d:forward(x)
+    return avg_pool1d('AvgPool1d', x, self.kernel_size, { stride = self.stride, padding = self.padding,
+      ceil_mode = self.ceil_mode, count_include_pad = self.count_include_pad })
+  end
+
+  function AvgPool1d:extra_repr()
+    local s = ('kernel_size=(%d,), stride=(%d,), padding=(%d,)'):format(self.kernel_size, self.stride, self.padding)
+    if self.ceil_mode then s = s .. ', ceil_mode=true' end
+    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
+    return s
+  end
+
+  local AdaptiveAvgPool1d = Module:extend('AdaptiveAvgPool1d')
+  nn.AdaptiveAvgPool1d = AdaptiveAvgPool1d
+
+  -- AdaptiveAvgPool1d(output_size): n
+  function AdaptiveAvgPool1d:init(output_size)
+    self.output_size = single(output_size, 'output_size', 'AdaptiveAvgPool1d', 1)
+  end
+
+  function AdaptiveAvgPool1d:forward(x)
+    return (as_1d('AdaptiveAvgPool1d', 'adaptive_avg_pool2d', x, function(x4)
+      return F.adaptive_avg_pool2d(x4, { 1, self.output_size })
+    end))
+  end
+
+  function AdaptiveAvgPool1d:extra_repr() return 'output_size=' .. self.output_size end
+
+  local AdaptiveMaxPool1d = Module:extend('AdaptiveMaxPool1d')
+  nn.AdaptiveMaxPool1d = AdaptiveMaxPool1d
+
+  -- AdaptiveMaxPool1d(output_size, [return_indices]): n
+  function AdaptiveMaxPool1d:init(output_size, return_indices)
+    self.output_size = single(output_size, 'output_size', 'AdaptiveMaxPool1d', 1)
+    self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool1d')
+  end
+
+  function AdaptiveMaxPool1d:forward(x)
+    local y, i = as_1d('AdaptiveMaxPool1d', 'adaptive_max_pool2d', x, function(x4)
+      return F.adaptive_max_pool2d(x4, { 1, self.output_size }, self.return_indices)
+    end)
+    if self.return_indices then return y, i end
+    return y
+  end
+
+  function AdaptiveMaxPool1d:extra_repr() return 'output_size=' .. self.output_size end
 end
