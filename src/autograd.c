@@ -459,7 +459,8 @@ static void list_init(node_list *l) {
  * every backward, they left holes among the heap's small blocks that grew
  * the process by 5 MB a backward while the memory in use stayed flat. A
  * list takes its slot's buffer and gives it back at the end (a backward
- * started from a hook meanwhile finds the slot empty and allocates). */
+ * started from a hook meanwhile finds the slot empty and allocates); the
+ * thread's exit frees them (nl_backward_spares_free, from alloc.c). */
 enum { SPARE_ORDER, SPARE_STACK, SPARE_IDX };
 static _Thread_local struct { nl_node **v; int64_t cap; } spare[3];
 
@@ -469,6 +470,14 @@ static void list_init_spare(node_list *l, int slot) {
         l->v = spare[slot].v;
         l->cap = spare[slot].cap;
         spare[slot].v = NULL;
+    }
+}
+
+void nl_backward_spares_free(void) {
+    for (int i = 0; i < 3; i++) {
+        free(spare[i].v);
+        spare[i].v = NULL;
+        spare[i].cap = 0;
     }
 }
 

@@ -202,6 +202,8 @@ void *nl_alloc_scratch(int64_t *nbytes);
 void nl_mem_count(int64_t bytes);
 /* frees this thread's list of tensors being released (at its exit) */
 void nl_release_list_free(void);
+/* frees this thread's spare node lists of backward (at its exit) */
+void nl_backward_spares_free(void);
 void nl_free(void *ptr, int64_t capacity);
 /* the structs of tensors, storages and nodes, zeroed, from per-thread caches */
 enum { NL_OBJ_TENSOR, NL_OBJ_STORAGE, NL_OBJ_NODE, NL_OBJ_BLOCK, NL_OBJ_KINDS };

@@ -45,6 +45,42 @@ TEST(a_thread_that_ends_leaves_no_cached_structs) {
     CHECK(before > 0 && grew < 20 * 1024);
 }
 
+/* a backward over a chain of 30k ops: its node lists (kept per thread
+ * between backwards) outlived the thread, ~0.7 MB a thread */
+static void *backward_job(void *arg) {
+    (void)arg;
+    int64_t sz[1] = { 1 };
+    nl_tensor *x = nl_full(1, sz, 1.0, NL_FLOAT32);
+    nl_set_requires_grad(x, 1);
+    nl_tensor *y = x;
+    nl_retain(y);
+    for (int i = 0; i < 30000; i++) {
+        nl_tensor *z = nl_binary_scalar(NL_OP_MUL, y, 1.0, 0);
+        nl_release(y);
+        y = z;
+    }
+    nl_backward(y, NULL, 0);
+    nl_release(y);
+    nl_release(x);
+    return NULL;
+}
+
+TEST(a_thread_that_ran_backward_leaves_no_node_lists) {
+    pthread_t th;
+    for (int i = 0; i < 3; i++) {
+        pthread_create(&th, NULL, backward_job, NULL);
+        pthread_join(th, NULL);
+    }
+    long before = rss_kb();
+    for (int i = 0; i < 30; i++) {
+        pthread_create(&th, NULL, backward_job, NULL);
+        pthread_join(th, NULL);
+    }
+    long grew = rss_kb() - before;
+    if (grew >= 8 * 1024) fprintf(stderr, "  30 threads of backward grew RSS by %ld kB\n", grew);
+    CHECK(before > 0 && grew < 8 * 1024);
+}
+
 #define BATCH 1000
 static nl_tensor *batch[BATCH];
 static sem_t filled, emptied;
