@@ -460,6 +460,17 @@ describe('checkpoint structure', function()
     assert.are.equal(0, maxdiff(before, m[1].weight))
     local s = Stack({ nn.Linear(3, 2) }, 'tanh'):clone()
     assert.are.equal('tanh', s.act)
+    -- a buffer registered persistent = false is not in the state dict: the
+    -- copy had the constructor's values, in float32
+    local Scaler = nn.Module:extend('CheckpointSpecScaler')
+    function Scaler:init(n) self.lin = nn.Linear(n, n); self:register_buffer('scale', nl.ones(n), false) end
+    local sc = Scaler(3):double()
+    sc.scale:fill_(5)
+    local sc2 = sc:clone()
+    assert.are.same({ 5, 5, 5 }, sc2.scale:totable())
+    assert.are.equal('float64', sc2.scale:dtype())
+    assert.is_false(rawequal(sc.scale, sc2.scale))
+    assert.are.equal('transient', sc2._buffers.scale)
   end)
 
   it('clone refuses a model it cannot rebuild, saying why', function()

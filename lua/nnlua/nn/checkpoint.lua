@@ -218,6 +218,19 @@ return function(nl, nn)
     nn._convert(m, function(name) return sd[name] and sd[name]:dtype() end)
     m:load_state_dict(sd)
     restore_state(nil, m, record_state(self), 'clone', advice)
+    -- buffers registered persistent = false, which the state dict leaves
+    -- out (the copy kept the constructor's values and dtype): copies of
+    -- the original's (restore_state has checked the two trees agree)
+    local mine, theirs = self:named_modules(), m:named_modules()
+    for i, pm in ipairs(mine) do
+      local a, b = pm[2], theirs[i][2]
+      for k, how in pairs(a._buffers) do
+        local t = rawget(a, k)
+        if how == 'transient' and nl.is_tensor(t) then
+          nl.no_grad(function() b[k] = t:detach():clone() end)
+        end
+      end
+    end
     return m
   end
 
