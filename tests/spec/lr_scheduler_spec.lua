@@ -183,6 +183,22 @@ describe('LR scheduler behaviour', function()
     assert.are.equal(lr, o.lr)
   end)
 
+  -- PyTorch 1.13 raises ZeroDivisionError in a phase of no steps; the lr
+  -- was NaN here, and so every weight after the next step
+  it('OneCycleLR refuses to step into a phase of no steps', function()
+    local ok, err = pcall(optim.OneCycleLR, sgd(), { max_lr = 1, total_steps = 10, pct_start = 0.1 })
+    assert.is_false(ok)
+    assert.matches('OneCycleLR: step 0 falls in phase 1 of the schedule, which has no steps', err)
+    local o = sgd()
+    local s = optim.OneCycleLR(o, { max_lr = 1, total_steps = 10, pct_start = 1 })
+    for _ = 1, 9 do s:step() end
+    assert.are.equal(1, s:get_last_lr()[1])
+    ok, err = pcall(s.step, s)
+    assert.is_false(ok)
+    assert.matches('step 10 falls in phase 2 of the schedule, which has no steps', err)
+    assert.are.equal(1, o.lr)
+  end)
+
   it('ReduceLROnPlateau takes a one-element tensor and honours min_lr and eps', function()
     local o = sgd({ 0.1, 0.01 })
     local s = optim.ReduceLROnPlateau(o, { patience = 0, factor = 0.1, min_lr = { 0.05, 0 }, eps = 0.01 })

@@ -630,6 +630,14 @@ return function(nl, optim)
       for j, ph in ipairs(phases) do
         local stop = ph[1]
         if e <= stop or j == #phases then
+          -- a phase of no steps (pct_start * total_steps of 1, or
+          -- pct_start = 1 past the last step): PyTorch divides by zero
+          -- and raises; the lr was NaN here, and so every weight after it
+          if stop == start then
+            raise(('%s: step %d falls in phase %d of the schedule, which has no steps (pct_start %s of %d total '
+                   .. 'steps); choose pct_start so that each phase has at least one step'):format(
+                   self.name, e, j, tostring(self.pct_start), self._total))
+          end
           local pct = (e - start) / (stop - start)
           lrs[i] = anneal(g[ph[2]], g[ph[3]], pct)
           if key then moms[i] = anneal(g[ph[4]], g[ph[5]], pct) end
