@@ -195,12 +195,12 @@ static int setup(lua_State *L)
 
 /* The global `arg`: arg[0] is the script, arg[1..] its arguments, and the
  * program name and options at negative indices (as lua does). With no
- * script, as luajit's: the last word at 0, the rest below, none above (the
- * options at 1.. were read as arguments by a script run with dofile from
- * `nnlua -e` or `nnlua -i`). */
+ * script, as luajit's: every word below 0, arg[0] nil (the options at 1..
+ * were read as arguments by a script run with dofile from `nnlua -e` or
+ * `nnlua -i`). */
 static void set_arg_table(lua_State *L, const cli *c)
 {
-    int zero = c->script ? c->script : c->argc - 1;
+    int zero = c->script ? c->script : c->argc;
     lua_createtable(L, c->argc - zero, zero + 1);
     for (int i = 0; i < c->argc; i++) {
         lua_pushstring(L, c->argv[i]);

@@ -79,10 +79,11 @@ print('dots', select('#', ...), ...)
 
     -- the options were at arg[1..]: an example run with dofile from -e
     -- read '-e' as its first argument
-    it('without a script, puts the last word at arg[0] and the rest below, as luajit', function()
-      local r = nnlua([[-e 'print(arg[-1], arg[0] ~= nil, arg[1])']])
+    it('without a script, puts every word below arg[0], as luajit', function()
+      -- luajit -e 'print(arg[-2], arg[0], arg[1])' prints -e nil nil
+      local r = nnlua([[-e 'print(arg[-2], arg[0], arg[1])']])
       assert.are.equal(0, r.rc)
-      assert.are.equal('-e\ttrue\tnil\n', r.out)
+      assert.are.equal('-e\tnil\tnil\n', r.out)
     end)
 
     it('puts options before the script at negative arg indices', function()
