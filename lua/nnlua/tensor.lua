@@ -1218,8 +1218,9 @@ return function(nl)
   Tensor.argmin = reducer('argmin')
   for _, k in ipairs({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }) do nl[k] = Tensor[k] end
 
-  -- var([d], [keepdim | opts]) and std: the sum of squared deviations from
-  -- the mean over dim d (or all) over n - correction, as PyTorch's; opts:
+  -- var([d], [unbiased], [keepdim]) or var([d], opts), and std: the sum of
+  -- squared deviations from the mean over dim d (or all) over
+  -- n - correction, as PyTorch's, whose positional order this is; opts:
   -- unbiased (true: correction 1; false: 0), correction, keepdim. Made of
   -- mean, sub, mul and sum, so autograd follows. n - correction at or
   -- below 0 divides by 0 (NaN or inf), as PyTorch does.
@@ -1227,7 +1228,6 @@ return function(nl)
   local function variance(name, t, d, opts)
     local p = T(t, name)
     if p.dtype == 2 then raise(name .. ': needs a floating point tensor, got int64 ' .. sizes_str(p)) end
-    if type(opts) == 'boolean' then opts = { keepdim = opts } end
     opts = nl._opts(name, opts)
     nl._check_opts(name, opts, VAR_KNOWN)
     local c = opts.correction
@@ -1255,13 +1255,29 @@ return function(nl)
     end
     return ss / math.max(0, n - c)
   end
-  function Tensor.var(t, d, opts)
-    if type(d) == 'table' and not nl.is_tensor(d) then d, opts = nil, d end
-    return variance('var', t, d, opts)
+  -- (d, opts), (opts), (d, unbiased, keepdim) or (unbiased): a boolean
+  -- after the dim is unbiased, as PyTorch's x.var(1, False)
+  local function var_args(name, d, a, b, ...)
+    nl._no_extra_args(name, '(dim, unbiased, keepdim)', nil, ...)
+    if type(d) == 'boolean' then d, a, b = nil, d, a end
+    if type(d) == 'table' and not nl.is_tensor(d) then
+      if a ~= nil then raise(name .. ': options come last, after the dim') end
+      return nil, d
+    end
+    if type(a) == 'boolean' or (a == nil and b ~= nil) then
+      if b ~= nil and type(b) ~= 'boolean' then argerror(name, 'keepdim as a boolean', b) end
+      return d, { unbiased = a, keepdim = b }
+    end
+    if b ~= nil then argerror(name, 'unbiased and keepdim as booleans, or an options table', a) end
+    return d, a
   end
-  function Tensor.std(t, d, opts)
-    if type(d) == 'table' and not nl.is_tensor(d) then d, opts = nil, d end
-    return Tensor.sqrt(variance('std', t, d, opts))
+  function Tensor.var(t, d, a, b, ...)
+    local dim, opts = var_args('var', d, a, b, ...)
+    return variance('var', t, dim, opts)
+  end
+  function Tensor.std(t, d, a, b, ...)
+    local dim, opts = var_args('std', d, a, b, ...)
+    return Tensor.sqrt(variance('std', t, dim, opts))
   end
   nl.var, nl.std = Tensor.var, Tensor.std
 
