@@ -928,11 +928,25 @@ return function(nl)
     return t
   end
 
-  function Tensor.leaky_relu(t, slope)
+  -- leaky_relu(t, [slope], [inplace]): PyTorch's F.leaky_relu, whose
+  -- inplace = true writes the result into t (it was dropped: t stayed as
+  -- it was), under the rules of every in-place op
+  function Tensor.leaky_relu(t, slope, inplace, ...)
+    nl._no_extra_args('leaky_relu', '(negative_slope, inplace)', nil, ...)
     if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu', 'a number as slope', slope) end
+    if inplace ~= nil and type(inplace) ~= 'boolean' then argerror('leaky_relu', 'inplace as a boolean', inplace) end
+    if inplace then return Tensor.leaky_relu_(t, slope) end
     return wrap(lib.nl_leaky_relu(T(t, 'leaky_relu'), slope or 0.01))
   end
   nl.leaky_relu = Tensor.leaky_relu
+  function Tensor.leaky_relu_(t, slope)
+    if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu_', 'a number as slope', slope) end
+    local p = T(t, 'leaky_relu_')
+    check(lib.nl_inplace_check(p, 'leaky_relu_'))
+    local r = nl.no_grad(function() return wrap(lib.nl_leaky_relu(p, slope or 0.01)) end)
+    check(lib.nl_copy_(p, T(r, 'leaky_relu_')))
+    return t
+  end
 
   -- The activations of nl_activation, PyTorch's functions of these names
   -- with its defaults, each one C op with its backward: parameters as

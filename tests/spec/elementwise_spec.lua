@@ -390,6 +390,21 @@ describe('where', function()
 end)
 
 describe('in-place ops', function()
+  -- F.leaky_relu(x, s, True) writes into x; the flag was dropped
+  it('leaky_relu with inplace = true writes into the tensor, under the in-place rules', function()
+    local x = nl.tensor({ -2, 3 })
+    assert.is_true(rawequal(x, nl.leaky_relu(x, 0.5, true)))
+    assert.are.same({ -1, 3 }, x:totable())
+    local y = nl.tensor({ -2, 3 })
+    assert.are.same({ -1, 3 }, y:leaky_relu_(0.5):totable())
+    local ok, err = pcall(nl.leaky_relu, nl.tensor({ -2, 3 }):requires_grad(), 0.5, true)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('leaky_relu_: in-place change of a tensor of shape [2] that requires grad', 1, true), err)
+    ok, err = pcall(nl.leaky_relu, x, 0.5, 1)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('leaky_relu: expected inplace as a boolean', 1, true), err)
+  end)
+
   -- As PyTorch: a destination that repeats memory (an expanded view), or a
   -- source that shares memory with the destination in part, is refused,
   -- since the loop's order would decide the result (a:expand(3, 4):add_(1)
