@@ -405,6 +405,14 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad /* optional: NULL clears */);
 typedef void (*nl_grad_ready_fn)(void *ctx, nl_tensor *leaf);
 int nl_add_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
 void nl_remove_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
+/* PyTorch's torch.autograd.grad: the gradients of the outputs (weighted by
+ * grad_outputs; an entry NULL means 1 for a one-element output) with
+ * respect to each input, in grads (new references; NULL for an input the
+ * outputs do not reach). No .grad is touched; only the nodes on a path to
+ * an input run. Without retain_graph the nodes that ran are freed, as
+ * backward frees them. */
+int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs /* optional, entries optional */,
+            int n_in, nl_tensor *const *inputs, nl_tensor **grads /* out: n_in */, int retain_graph);
 /* Anomaly mode (per thread): backward fails at the first op whose gradient
  * holds NaN or Inf, naming it. nl_all_finite: 1 when t holds neither.
  * nl_last_op: the op that made the newest tensor on this thread. */

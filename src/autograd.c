@@ -414,7 +414,7 @@ void nl_register_backward(int op, nl_backward_fn fn) {
     if (op >= 0 && op < NL_OP_COUNT) registered[op] = fn;
 }
 
-static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+static inline __attribute__((always_inline)) int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     if (registered[n->op]) return registered[n->op](n, g, gin);
     switch (n->op) {
     case NL_OP_ADD: case NL_OP_SUB: case NL_OP_MUL: case NL_OP_DIV: case NL_OP_POW:
@@ -443,7 +443,6 @@ static int dispatch(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     }
 }
 
-/* nodes reachable from root, in reverse topological order (root first) */
 /* a growable list whose first 32 entries live inside it (small graphs
  * need no malloc); set up with list_init_spare, ended with list_keep_spare */
 typedef struct { nl_node **v; int64_t n, cap; nl_node *inline_v[32]; } node_list;
@@ -502,13 +501,21 @@ static bool push(node_list *l, nl_node *n) {
     return true;
 }
 
-/* iterative DFS postorder; mark: 1 on the stack, 2 done */
-static bool topo_order(nl_node *root, node_list *order) {
+/* Node marks during a backward: on the DFS stack, done, and (nl_grad) on
+ * a path to an input. */
+enum { MARK_STACK = 1, MARK_DONE = 2, MARK_NEEDED = 4 };
+
+/* appends the nodes reachable from root that no earlier call reached, in
+ * DFS postorder (iterative: a deep graph needs no C stack); the caller
+ * reverses the whole list once, which gives a reverse topological order of
+ * every root's graph together */
+static inline __attribute__((always_inline)) bool topo_append(nl_node *root, node_list *order) {
+    if (root->mark) return true;            /* another root's graph holds it */
     node_list stack, idx;                   /* idx holds the next input index, cast */
     list_init_spare(&stack, SPARE_STACK);
     list_init_spare(&idx, SPARE_IDX);
     bool ok = push(&stack, root) && push(&idx, NULL);
-    root->mark = 1;
+    if (ok) root->mark = MARK_STACK;
     while (ok && stack.n) {
         nl_node *n = stack.v[stack.n - 1];
         intptr_t i = (intptr_t)idx.v[idx.n - 1];
@@ -516,11 +523,11 @@ static bool topo_order(nl_node *root, node_list *order) {
             idx.v[idx.n - 1] = (nl_node *)(i + 1);
             nl_node *c = n->in[i]->node;
             if (c && c->mark == 0 && nl_requires_grad(n->in[i])) {
-                c->mark = 1;
                 ok = push(&stack, c) && push(&idx, NULL);
+                c->mark = MARK_STACK;
             }
         } else {
-            n->mark = 2;
+            n->mark = MARK_DONE;
             ok = push(order, n);
             /* held until backward ends: freeing saved inputs may drop the
              * last reference to a node still ahead in the order */
@@ -529,19 +536,20 @@ static bool topo_order(nl_node *root, node_list *order) {
             idx.n--;
         }
     }
+    /* out of memory: the nodes left on the stack are not in the order,
+     * whose marks the caller clears (marked, a later backward skipped them) */
+    for (int64_t k = 0; !ok && k < stack.n; k++) stack.v[k]->mark = 0;
     list_keep_spare(&stack, SPARE_STACK);
     list_keep_spare(&idx, SPARE_IDX);
-    /* reverse the postorder */
-    for (int64_t a = 0, b = order->n - 1; a < b; a++, b--) {
-        nl_node *t = order->v[a];
-        order->v[a] = order->v[b];
-        order->v[b] = t;
-    }
-    if (!ok) {
-        for (int64_t k = 0; k < order->n; k++) order->v[k]->mark = 0;
-        nl_set_error("backward: out of memory");
-    }
     return ok;
+}
+
+static void reverse(node_list *l) {
+    for (int64_t a = 0, b = l->n - 1; a < b; a++, b--) {
+        nl_node *t = l->v[a];
+        l->v[a] = l->v[b];
+        l->v[b] = t;
+    }
 }
 
 /* *acc += g (acc created as a copy when NULL) in acc_dtype */
@@ -584,9 +592,9 @@ static int accumulate_node(nl_tensor **acc, nl_tensor **g) {
 }
 
 /* backward reached a part of a graph that an earlier backward freed */
-static int freed_error(int op) {
-    nl_set_error("backward: the graph through %s was freed by an earlier backward; "
-                 "pass retain_graph to backward twice", nl_op_name(op));
+static int freed_error(const char *who, int op) {
+    nl_set_error("%s: the graph through %s was freed by an earlier backward; "
+                 "pass retain_graph to backward twice", who, nl_op_name(op));
     return -1;
 }
 
@@ -612,47 +620,97 @@ static bool versions_ok(nl_node *n) {
     return true;
 }
 
-int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
-    NL_CHECK_TENSOR_INT("backward", root);
-    NL_CHECK_INT(nl_requires_grad(root), "backward: the tensor of shape %s does not require grad "
-                 "(no input of the ops that made it requires grad)", nl_shape_str(root));
-    if (grad) {
-        NL_CHECK_INT(nl_same_shape(grad, root), "backward: gradient of shape %s for a tensor of shape %s",
-                     nl_shape_str(grad), nl_shape_str(root));
-    } else {
-        NL_CHECK_INT(root->numel == 1, "backward: a gradient is needed for a non-scalar tensor of shape %s",
-                     nl_shape_str(root));
+/* versions_ok for who: nl_grad's errors name grad */
+static bool versions_ok_for(const char *who, nl_node *n) {
+    if (versions_ok(n)) return true;
+    if (strcmp(who, "backward") != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", nl_error() + strlen("backward: "));
+        nl_set_error("%s: %s", who, msg);
     }
+    return false;
+}
+
+/* What nl_grad asks of a backward: the gradients of its inputs, gathered
+ * in got instead of any .grad. at maps an input to its index + 1 (in the
+ * owed field: the table of the grad-ready hooks, another use). */
+typedef struct {
+    nl_tensor **got;              /* (n_in) the inputs' gradients */
+    owed_table at;
+} grad_task;
+
+/* x's index among nl_grad's inputs (its first, for one given twice), or -1 */
+static int want_index(grad_task *task, const nl_tensor *x) {
+    owed_slot *s = owed_find(&task->at, x);
+    return s->key ? (int)s->owed - 1 : -1;
+}
+
+/* nl_grad runs only the nodes on a path to an input, as PyTorch's engine
+ * does: the others' saved tensors are not read, so a part of the graph that
+ * an earlier backward freed or an input changed in place there is no error.
+ * An edge into a freed part may have led to an input (what lay past it is
+ * gone): its node is needed, and refused as backward refuses it. */
+static void mark_needed(grad_task *task, const node_list *order) {
+    for (int64_t k = order->n - 1; k >= 0; k--) {      /* inputs' side first */
+        nl_node *n = order->v[k];
+        for (int i = 0; i < n->n_in; i++) {
+            nl_tensor *x = n->in[i];
+            if (nl_node_wants(n, i) && (want_index(task, x) >= 0 || (x->node && (x->node->mark & MARK_NEEDED))
+                                        || (!x->node && graph_freed(x)))) {
+                n->mark |= MARK_NEEDED;
+                break;
+            }
+        }
+    }
+}
+
+/* The reverse walk of nl_backward (task NULL) and nl_grad: the roots'
+ * gradients (grads[r], or 1 for a one-element root) flow back to the
+ * leaves' .grad, or to task's inputs. The roots are checked by the caller.
+ * Inlined into each, so that nl_backward's copy, where task is NULL, has
+ * none of nl_grad's tests (they cost a backward of five small ops 1%). */
+static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_tensor *const *roots, nl_tensor *const *grads, int retain_graph,
+                        grad_task *task) {
+    const char *who = task ? "grad" : "backward";
     /* grad mode off before the root's gradient is made: a given gradient
      * that requires grad was copied with a node, and the views of it the
      * backward made were flagged as made under no_grad of a tensor that
      * requires grad, which left a leaf's .grad refusing zero_() */
     int prev = nl_set_grad_enabled(0);
-    nl_tensor *g = grad ? nl_to_dtype(grad, root->dtype) : nl_full(root->ndim, root->sizes, 1.0, root->dtype);
-    if (!g) {
-        nl_set_grad_enabled(prev);
-        return -1;
-    }
-    if (graph_freed(root)) {
-        nl_release(g);
-        nl_set_grad_enabled(prev);
-        return freed_error(maker_op(root));
-    }
     int rc = 0;
-    if (!root->node) {                      /* a leaf: its own gradient */
-        rc = accumulate(&root->grad, g, root->dtype);
-        nl_release(g);
-        if (rc == 0 && n_hooks) grad_ready(root);
-        nl_set_grad_enabled(prev);
-        return rc;
-    }
     node_list order;
     list_init_spare(&order, SPARE_ORDER);
-    if (!topo_order(root->node, &order)) rc = -1;
-    root->node->grad = g;            /* g is our own: a fresh tensor */
+    for (int r = 0; rc == 0 && r < n_roots; r++) {
+        nl_tensor *root = roots[r];
+        nl_tensor *g = grads && grads[r] ? nl_to_dtype(grads[r], root->dtype)
+                                         : nl_full(root->ndim, root->sizes, 1.0, root->dtype);
+        if (!g) {
+            rc = -1;
+            break;
+        }
+        int j = task ? want_index(task, root) : -1;
+        if (root->node) {
+            if (!topo_append(root->node, &order)) {
+                nl_set_error("%s: out of memory", who);
+                rc = -1;
+            } else {
+                rc = accumulate_node(&root->node->grad, &g);   /* g is our own, a fresh tensor: moved in */
+            }
+        } else if (graph_freed(root) && j < 0) {
+            rc = freed_error(who, maker_op(root));
+        } else if (task) {                  /* an input itself: 1 (or its grad_outputs) */
+            if (j >= 0) rc = accumulate(&task->got[j], g, root->dtype);
+        } else {                            /* a leaf: its own gradient */
+            rc = accumulate(&root->grad, g, root->dtype);
+            if (rc == 0 && n_hooks) grad_ready(root);
+        }
+        if (g) nl_release(g);               /* (moved into the root's node, as a rule) */
+    }
+    reverse(&order);
+    if (rc == 0 && task) mark_needed(task, &order);
     owed_table owed = { NULL, 0 };
-    if (rc == 0 && n_hooks && !owed_init(&owed, order.v, order.n)) {
-        nl_set_error("backward: out of memory");
+    if (rc == 0 && n_hooks && !task && !owed_init(&owed, order.v, order.n)) {
+        nl_set_error("%s: out of memory", who);
         rc = -1;
     }
     /* what can fail is checked before any gradient is computed, so that a
@@ -662,11 +720,13 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
      * in place */
     for (int64_t k = 0; rc == 0 && k < order.n; k++) {
         nl_node *n = order.v[k];
-        if (n->freed) rc = freed_error(n->op);
-        else if (!versions_ok(n)) rc = -1;
+        if (task && !(n->mark & MARK_NEEDED)) continue;
+        if (n->freed) rc = freed_error(who, n->op);
+        else if (!versions_ok_for(who, n)) rc = -1;
         for (int i = 0; rc == 0 && i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
-            if (nl_requires_grad(x) && !x->node && graph_freed(x)) rc = freed_error(maker_op(x));
+            if (nl_requires_grad(x) && !x->node && graph_freed(x) && !(task && want_index(task, x) >= 0))
+                rc = freed_error(who, maker_op(x));
         }
     }
     nl_tensor *gin_small[4];
@@ -677,11 +737,16 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
             if (owed.v) owed_paid(&owed, n);
             continue;
         }
+        if (task) {                         /* an input that an op made: its gradient is complete */
+            int j = n->out ? want_index(task, n->out) : -1;
+            if (j >= 0 && (rc = accumulate(&task->got[j], gn, n->out->dtype)) != 0) break;
+            if (!(n->mark & MARK_NEEDED)) continue;
+        }
         /* freed nodes and inputs were refused above; versions again, as a
          * grad-ready hook may run user code between nodes */
-        if (!versions_ok(n)) { rc = -1; break; }
+        if (!versions_ok_for(who, n)) { rc = -1; break; }
         nl_tensor **gin = n->n_in <= 4 ? gin_small : calloc(n->n_in, sizeof(nl_tensor *));
-        if (!gin) { nl_set_error("backward: out of memory"); rc = -1; break; }
+        if (!gin) { nl_set_error("%s: out of memory", who); rc = -1; break; }
         memset(gin, 0, sizeof(nl_tensor *) * n->n_in);
         if (dispatch(n, gn, gin) != 0) {
             /* keep the kernel's message; say it came from backward */
@@ -718,6 +783,9 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
                         gin[i] = c;
                     }
                     rc = gin[i] ? accumulate_node(&x->node->grad, &gin[i]) : -1;
+                } else if (task) {          /* a leaf: only an input's is kept */
+                    int j = want_index(task, x);
+                    if (j >= 0) rc = accumulate(&task->got[j], gin[i], x->dtype);
                 } else {
                     rc = accumulate(&x->grad, gin[i], x->dtype);
                 }
@@ -750,5 +818,73 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     }
     list_keep_spare(&order, SPARE_ORDER);
     nl_set_grad_enabled(prev);
+    return rc;
+}
+
+int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
+    NL_CHECK_TENSOR_INT("backward", root);
+    NL_CHECK_INT(nl_requires_grad(root), "backward: the tensor of shape %s does not require grad "
+                 "(no input of the ops that made it requires grad)", nl_shape_str(root));
+    if (grad) {
+        NL_CHECK_INT(nl_same_shape(grad, root), "backward: gradient of shape %s for a tensor of shape %s",
+                     nl_shape_str(grad), nl_shape_str(root));
+    } else {
+        NL_CHECK_INT(root->numel == 1, "backward: a gradient is needed for a non-scalar tensor of shape %s",
+                     nl_shape_str(root));
+    }
+    return run_backward(1, &root, &grad, retain_graph, NULL);
+}
+
+int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs, int n_in,
+            nl_tensor *const *inputs, nl_tensor **grads, int retain_graph) {
+    NL_CHECK_INT(n_out > 0 && outputs, "grad: no outputs given");
+    NL_CHECK_INT(n_in > 0 && inputs && grads, "grad: no inputs given");
+    for (int j = 0; j < n_out; j++) {
+        nl_tensor *o = outputs[j], *g = grad_outputs ? grad_outputs[j] : NULL;
+        NL_CHECK_INT(o != NULL, "grad: output %d: expected a tensor, got nil", j + 1);
+        NL_CHECK_INT(nl_requires_grad(o), "grad: output %d (shape %s) does not require grad "
+                     "(no input of the ops that made it requires grad)", j + 1, nl_shape_str(o));
+        if (g) {
+            NL_CHECK_INT(nl_same_shape(g, o), "grad: grad_outputs %d has shape %s, but output %d has shape %s",
+                         j + 1, nl_shape_str(g), j + 1, nl_shape_str(o));
+        } else {
+            NL_CHECK_INT(o->numel == 1, "grad: output %d of shape %s is not a scalar: give its gradient "
+                         "in grad_outputs", j + 1, nl_shape_str(o));
+        }
+    }
+    for (int j = 0; j < n_in; j++) {
+        NL_CHECK_INT(inputs[j] != NULL, "grad: input %d: expected a tensor, got nil", j + 1);
+        NL_CHECK_INT(nl_requires_grad(inputs[j]), "grad: input %d (shape %s) does not require grad",
+                     j + 1, nl_shape_str(inputs[j]));
+        grads[j] = NULL;
+    }
+    grad_task task = { grads, { NULL, 0 } };
+    int64_t cap = 16;
+    while (cap < 2 * (int64_t)n_in) cap *= 2;
+    task.at.v = calloc((size_t)cap, sizeof(owed_slot));
+    task.at.mask = cap - 1;
+    NL_CHECK_INT(task.at.v != NULL, "grad: out of memory");
+    for (int j = 0; j < n_in; j++) {
+        owed_slot *s = owed_find(&task.at, inputs[j]);
+        if (!s->key) {
+            s->key = inputs[j];
+            s->owed = j + 1;
+        }
+    }
+    int rc = run_backward(n_out, outputs, grad_outputs, retain_graph, &task);
+    for (int j = 0; j < n_in; j++) {
+        int first = want_index(&task, inputs[j]);
+        if (rc == 0 && first != j) {        /* given twice: the same gradient */
+            grads[j] = grads[first];
+            nl_retain(grads[j]);
+        }
+    }
+    if (rc != 0) {
+        for (int j = 0; j < n_in; j++) {
+            nl_release(grads[j]);
+            grads[j] = NULL;
+        }
+    }
+    free(task.at.v);
     return rc;
 }

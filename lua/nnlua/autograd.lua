@@ -70,6 +70,66 @@ return function(nl)
     if after then after(false) end
   end
 
+  -- nl.autograd.grad(outputs, inputs, {grad_outputs, retain_graph,
+  -- allow_unused}): PyTorch's torch.autograd.grad. outputs and inputs are
+  -- a tensor or a list of them; grad_outputs, a tensor or a list with one
+  -- entry per output (nil: 1 for a one-element output). Returns the list
+  -- of the inputs' gradients, nil for an input the outputs do not reach
+  -- when allow_unused (else an error); no .grad changes. create_graph
+  -- (gradients that themselves have a graph) is refused: the backward
+  -- kernels record nothing.
+  nl.autograd = nl.autograd or {}
+  local GRAD_OPTS = { grad_outputs = 1, retain_graph = 'flag', allow_unused = 'flag', create_graph = 'flag',
+                      is_grads_batched = 'flag' }
+  local ptrs = ffi.typeof('nl_tensor *[?]')
+  -- a list of tensors (or one tensor) as a C array; what names the list in
+  -- messages; holes: entries may be nil, up to n
+  local function tensor_list(what, v, n, holes)
+    if nl.is_tensor(v) then v = { v } end
+    if type(v) ~= 'table' or getmetatable(v) ~= nil then
+      nl._argerror('grad', 'a tensor or a list of tensors as ' .. what, v)
+    end
+    local len = table.maxn(v)
+    if n == nil then n = len end
+    if n == 0 then raise('grad: ' .. what .. ' is an empty list') end
+    if len > n then raise(('grad: %s has %d entries for %d outputs'):format(what, len, n)) end
+    local arr = ptrs(n)
+    for i = 1, n do
+      local x = v[i]
+      if x ~= nil or not holes then
+        if not nl.is_tensor(x) then
+          raise(('grad: entry %d of %s must be a tensor%s, got %s'):format(i, what, holes and ' or nil' or '',
+                                                                             nl._describe_arg(x)))
+        end
+        arr[i - 1] = T(x, 'grad')
+      end
+    end
+    return arr, n, v
+  end
+  function nl.autograd.grad(outputs, inputs, opts)
+    opts = nl._opts('grad', opts)
+    nl._check_opts('grad', opts, GRAD_OPTS)
+    if opts.create_graph then
+      raise('grad: create_graph (gradients with a graph of their own, for higher-order gradients) is not supported')
+    end
+    if opts.is_grads_batched then raise('grad: is_grads_batched is not supported') end
+    local outs, n_out = tensor_list('outputs', outputs)
+    local gouts = nil
+    if opts.grad_outputs ~= nil then gouts = tensor_list('grad_outputs', opts.grad_outputs, n_out, true) end
+    local ins, n_in, list = tensor_list('inputs', inputs)
+    local got = ptrs(n_in)
+    check(lib.nl_grad(n_out, outs, gouts, n_in, ins, got, opts.retain_graph and 1 or 0))
+    local res, unused = {}, nil
+    for i = 1, n_in do
+      if got[i - 1] ~= nil then res[i] = wrap(got[i - 1]) elseif not unused then unused = i end
+    end
+    if unused and not opts.allow_unused then
+      raise(('grad: input %d (shape %s) was not used to compute the outputs; pass allow_unused = true to get '
+             .. 'nil for it'):format(unused, nl._shape_str(list[unused])))
+    end
+    return res
+  end
+
   -- fn runs with grad mode off; its results are returned
   function nl.no_grad(fn)
     if type(fn) ~= 'function' then raise('no_grad: expected a function, got ' .. type(fn)) end

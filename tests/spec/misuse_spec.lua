@@ -1063,6 +1063,19 @@ local function driver(seed, ncases, statefile, outcomefile)
       end },
     { 2, function() return 'Tensor:requires_grad', Tensor.requires_grad, T(), chance(0.7) and B() or any() end },
     { 2, function() return 'Tensor:backward', Tensor.backward, T(), chance(0.5) and T() or any(), chance(0.2) and { retain_graph = true } or nil end },
+    { 2, function()
+        -- a graph from a leaf, then nl.autograd.grad of some of it with inputs and options of any kind
+        return 'nl.autograd.grad', function(x, k, o, which)
+          if chance(0.7) and x:dtype() ~= 'int64' then x = x:detach():requires_grad() end
+          local y = x
+          for _ = 1, k do y = chance(0.5) and y * y or y:exp() end
+          local outs = pick({ y, x, { y, x } })
+          if chance(0.5) then outs = y:sum() end
+          local ins = which == 1 and x or which == 2 and { x, y } or which == 3 and { y:sum(), x } or any()
+          return nl.autograd.grad(outs, ins, o)
+        end, Treal(), int(0, 2), opts({ grad_outputs = function() return chance(0.5) and TN() or { TN(), TN() } end,
+                                        retain_graph = B, allow_unused = B, create_graph = B }), int(1, 4)
+      end },
     { 1, function() return 'nl.no_grad', nl.no_grad, F_() end },
     { 1, function()
         local x = nl.randn(shape_of(int(0, 2), 0, 3), 'float64'):requires_grad()
