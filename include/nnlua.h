@@ -136,9 +136,10 @@ typedef struct nl_tensor {
  * through it gets. NL_FLAG_NOGRAD_VIEW: a view made with grad mode off of
  * a tensor that requires grad; in-place changes through it are refused
  * with grad mode on, as the tensor's own are. NL_FLAG_VIEW: made as a view
- * of another tensor's memory. */
+ * of another tensor's memory. NL_FLAG_HOOKED: a binding holds tensor hooks
+ * for it (nl_set_hooked). */
 enum { NL_FLAG_REQUIRES_GRAD = 1, NL_FLAG_GRAPH_FREED = 2, NL_FLAG_NOGRAD_VIEW = 4, NL_FLAG_VIEW = 8,
-       NL_FLAG_OP_SHIFT = 16 };
+       NL_FLAG_HOOKED = 16, NL_FLAG_OP_SHIFT = 16 };
 
 /* A binding's handle: owns one reference to ptr. nl_ref_release drops it
  * and clears ptr, so calling it twice is safe (it is LuaJIT's ffi.gc
@@ -405,14 +406,34 @@ int nl_set_grad(nl_tensor *t, nl_tensor *grad /* optional: NULL clears */);
 typedef void (*nl_grad_ready_fn)(void *ctx, nl_tensor *leaf);
 int nl_add_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
 void nl_remove_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
+/* Tensor hooks. A binding that keeps hooks of its own for a tensor marks
+ * it with nl_set_hooked (NL_FLAG_HOOKED, for the tensor's life); then
+ * nl_backward_hooked calls fn(ctx, t, grad, &replacement) once for each
+ * marked tensor that the backward reaches: for a tensor an op made, with
+ * its whole gradient, before that op's backward runs; for a leaf, with the
+ * sum of what this backward sends it, before that is added into .grad. fn
+ * returns 0, having set *replacement to a new reference (of grad's shape
+ * and dtype) to go on with in grad's place, or left it NULL; or -1 to stop
+ * the backward (the binding keeps its own message). With a marked tensor
+ * in the graph, the nodes run in PyTorch's order: the latest made first,
+ * and a leaf as soon as its gradient is complete. nl_take_dead_hooked
+ * gives the addresses (at most max) of marked tensors that died on this
+ * thread since its last call, so that the binding can drop their hooks. */
+typedef int (*nl_tensor_hook_fn)(void *ctx, nl_tensor *t, nl_tensor *grad, nl_tensor **replacement /* out */);
+int nl_set_hooked(nl_tensor *t);
+int nl_take_dead_hooked(uintptr_t *out /* out: max */, int max);
+int nl_backward_hooked(nl_tensor *root, nl_tensor *grad, int retain_graph, nl_tensor_hook_fn fn, void *ctx);
 /* PyTorch's torch.autograd.grad: the gradients of the outputs (weighted by
  * grad_outputs; an entry NULL means 1 for a one-element output) with
  * respect to each input, in grads (new references; NULL for an input the
  * outputs do not reach). No .grad is touched; only the nodes on a path to
  * an input run. Without retain_graph the nodes that ran are freed, as
- * backward frees them. */
+ * backward frees them. fn: the hooks of the tensors that ops made, as in
+ * nl_backward_hooked; as in PyTorch 1.13, an input's gradient is taken
+ * before its own hooks run, and a leaf's hooks do not run. */
 int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs /* optional, entries optional */,
-            int n_in, nl_tensor *const *inputs, nl_tensor **grads /* out: n_in */, int retain_graph);
+            int n_in, nl_tensor *const *inputs, nl_tensor **grads /* out: n_in */, int retain_graph,
+            nl_tensor_hook_fn fn /* optional */, void *ctx);
 /* Anomaly mode (per thread): backward fails at the first op whose gradient
  * holds NaN or Inf, naming it. nl_all_finite: 1 when t holds neither.
  * nl_last_op: the op that made the newest tensor on this thread. */

@@ -257,6 +257,7 @@ static void objs_release(void *arg) {
     obj_stack *stacks = arg;
     nl_release_list_free();
     nl_backward_spares_free();
+    nl_hooked_list_free();
     /* (objs.bytes_pending, counted in nl_obj_alloc, is this thread's and
      * gone with it: a few kB at most, never added to `allocated`) */
     for (int kind = 0; kind < NL_OBJ_KINDS; kind++) {

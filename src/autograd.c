@@ -8,7 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static __thread int grad_disabled;   /* 0: grad mode on (the default) */
+/* grad mode and the count of nodes made, per thread; side by side, so
+ * that nl_record finds both at one thread-local address */
+static __thread struct {
+    int grad_disabled;               /* 0: grad mode on (the default) */
+    uint32_t node_seq;               /* nodes made on this thread (nl_node.seq) */
+} tls;
 static __thread int detect_anomaly;
 
 int nl_set_detect_anomaly(int enabled) {
@@ -27,21 +32,21 @@ int nl_all_finite(const nl_tensor *t) {
 }
 
 int nl_set_grad_enabled(int enabled) {
-    int prev = !grad_disabled;
-    grad_disabled = !enabled;
+    int prev = !tls.grad_disabled;
+    tls.grad_disabled = !enabled;
     return prev;
 }
 
-int nl_is_grad_enabled(void) { return !grad_disabled; }
+int nl_is_grad_enabled(void) { return !tls.grad_disabled; }
 
 
 bool nl_inplace_ok(const char *op, nl_tensor *t) {
-    if (!grad_disabled && nl_requires_grad(t)) {
+    if (!tls.grad_disabled && nl_requires_grad(t)) {
         nl_set_error("%s: in-place change of a tensor of shape %s that requires grad; "
                      "do it under nl.no_grad or on a detached tensor", op, nl_shape_str(t));
         return false;
     }
-    if (!grad_disabled && (t->flags & NL_FLAG_NOGRAD_VIEW)) {
+    if (!tls.grad_disabled && (t->flags & NL_FLAG_NOGRAD_VIEW)) {
         nl_set_error("%s: in-place change of a view (shape %s) made under no_grad of a tensor that requires grad; "
                      "change it under nl.no_grad too, or through a detached tensor", op, nl_shape_str(t));
         return false;
@@ -59,7 +64,7 @@ int nl_inplace_check(nl_tensor *t, const char *op) {
  * refuse it with grad mode on (x:add_(1) through it changed x without a
  * word). Copies (clone, contiguous, to) are not views and are not flagged. */
 void nl_flag_view(nl_tensor *out, const nl_tensor *in) {
-    if (out && ((in->flags & NL_FLAG_NOGRAD_VIEW) || (grad_disabled && nl_requires_grad(in))))
+    if (out && ((in->flags & NL_FLAG_NOGRAD_VIEW) || (tls.grad_disabled && nl_requires_grad(in))))
         out->flags |= NL_FLAG_NOGRAD_VIEW;
 }
 
@@ -254,11 +259,19 @@ int nl_mark_modified(nl_tensor *t, const char *op) {
 
 /* ---- nodes ---- */
 
+_Static_assert(sizeof(nl_node) <= 192, "a node stays 3 cache lines (seq lives in the padding)");
+
 nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
-    if (grad_disabled || !out) return NULL;
+    /* the thread's block, found once: in a shared library each lookup is a
+     * call, which GCC repeated for the count (the empty asm makes the
+     * address a value it keeps) */
+    __typeof__(tls) *mode = &tls;
+    __asm__("" : "+r"(mode));
+    if (mode->grad_disabled || !out) return NULL;
     bool any = false;
     for (int i = 0; i < n_in; i++) any |= nl_requires_grad(in[i]);
     if (!any) return NULL;
+    uint32_t seq = ++mode->node_seq;
     nl_node *n = nl_obj_alloc(NL_OBJ_NODE);
     if (!n) return NULL;                 /* no memory: the output has no graph */
     bool inline_in = n_in <= NL_NODE_INLINE;
@@ -273,6 +286,7 @@ nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in) {
     }
     n->refcount = 1;
     n->op = op;
+    n->seq = seq;
     n->n_in = n_in;
     n->in = ins;
     n->in_version = vers;
@@ -358,10 +372,70 @@ static void grad_ready(nl_tensor *leaf) {
     for (int i = 0; i < n_hooks; i++) hooks[i].fn(hooks[i].ctx, leaf);
 }
 
-/* With hooks set, backward counts how many gradients each leaf is still
- * owed (one per edge from a node of the graph): an open-addressing table
- * keyed by the leaf's address, made for one backward. */
-typedef struct { nl_tensor *key; int64_t owed; } owed_slot;
+/* ---- tensor hooks: the binding's, on tensors it marks ---- */
+
+int nl_set_hooked(nl_tensor *t) {
+    NL_CHECK_TENSOR_INT("register_hook", t);
+    t->flags |= NL_FLAG_HOOKED;
+    return 0;
+}
+
+/* the addresses of marked tensors that died on this thread, until the
+ * binding takes them */
+static __thread struct { uintptr_t *v; int n, cap; } dead_hooked;
+
+void nl_hooked_died(const nl_tensor *t) {
+    if (dead_hooked.n == dead_hooked.cap) {
+        int cap = dead_hooked.cap ? dead_hooked.cap * 2 : 64;
+        uintptr_t *v = realloc(dead_hooked.v, sizeof(uintptr_t) * cap);
+        if (!v) return;                  /* the binding keeps a dead tensor's hooks: never called */
+        dead_hooked.v = v;
+        dead_hooked.cap = cap;
+    }
+    dead_hooked.v[dead_hooked.n++] = (uintptr_t)t;
+}
+
+int nl_take_dead_hooked(uintptr_t *out, int max) {
+    int n = dead_hooked.n < max ? dead_hooked.n : max;
+    if (n <= 0) return 0;
+    memcpy(out, dead_hooked.v + dead_hooked.n - n, sizeof(uintptr_t) * n);
+    dead_hooked.n -= n;
+    return n;
+}
+
+void nl_hooked_list_free(void) {
+    free(dead_hooked.v);
+    dead_hooked.v = NULL;
+    dead_hooked.n = dead_hooked.cap = 0;
+}
+
+/* t's hooks on *g: a replacement the binding gives takes *g's place.
+ * (The binding checks the replacement too, and names the hook.) */
+static int call_hooks(nl_tensor_hook_fn fn, void *ctx, nl_tensor *t, nl_tensor **g) {
+    nl_tensor *rep = NULL;
+    if (fn(ctx, t, *g, &rep) != 0) {
+        nl_release(rep);
+        nl_set_error("backward: a hook of a tensor of shape %s failed", nl_shape_str(t));
+        return -1;
+    }
+    if (!rep) return 0;
+    if (!nl_same_shape(rep, t) || rep->dtype != t->dtype) {
+        nl_set_error("backward: a hook gave a %s gradient of shape %s for a %s tensor of shape %s",
+                     nl_dtype_name(rep->dtype), nl_shape_str(rep), nl_dtype_name(t->dtype), nl_shape_str(t));
+        nl_release(rep);
+        return -1;
+    }
+    nl_release(*g);
+    *g = rep;
+    return 0;
+}
+
+/* With grad-ready hooks or tensor hooks set, backward counts how many
+ * gradients each leaf is still owed (one per edge from a node of the
+ * graph): an open-addressing table keyed by the leaf's address, made for
+ * one backward. A leaf with tensor hooks gathers this backward's gradient
+ * in buf, which its hooks see whole when nothing more is owed. */
+typedef struct { nl_tensor *key; int64_t owed; nl_tensor *buf; } owed_slot;
 typedef struct { owed_slot *v; int64_t mask; } owed_table;
 
 /* in[i] of n is a leaf that n's backward gives a gradient */
@@ -395,15 +469,33 @@ static bool owed_init(owed_table *t, nl_node *const *order, int64_t n) {
     return true;
 }
 
+static int accumulate(nl_tensor **acc, nl_tensor *g, int dtype);
+
 /* node n has given what it will give its inputs: leaves owed nothing more
- * are ready */
-static void owed_paid(owed_table *t, const nl_node *n) {
+ * are ready. A leaf's tensor hooks (fn) see the sum of this backward's
+ * gradients, and what they give is added into .grad, before the grad-ready
+ * hooks run. */
+static int owed_paid(owed_table *t, const nl_node *n, nl_tensor_hook_fn fn, void *ctx) {
     for (int i = 0; i < n->n_in; i++) {
         nl_tensor *x = n->in[i];
         if (!is_hooked_leaf(n, i)) continue;
         owed_slot *s = owed_find(t, x);
-        if (s->key && --s->owed == 0) grad_ready(x);
+        if (!s->key || --s->owed != 0) continue;
+        if (s->buf) {
+            int rc = call_hooks(fn, ctx, x, &s->buf);
+            if (rc == 0) rc = accumulate(&x->grad, s->buf, x->dtype);
+            nl_release(s->buf);
+            s->buf = NULL;
+            if (rc != 0) return -1;
+        }
+        if (n_hooks) grad_ready(x);
     }
+    return 0;
+}
+
+static void owed_free(owed_table *t) {
+    for (int64_t i = 0; t->v && i <= t->mask; i++) nl_release(t->v[i].buf);
+    free(t->v);
 }
 
 /* ---- backward ---- */
@@ -501,9 +593,9 @@ static bool push(node_list *l, nl_node *n) {
     return true;
 }
 
-/* Node marks during a backward: on the DFS stack, done, and (nl_grad) on
- * a path to an input. */
-enum { MARK_STACK = 1, MARK_DONE = 2, MARK_NEEDED = 4 };
+/* Node marks during a backward: on the DFS stack, done, (nl_grad) on a
+ * path to an input, and (tensor hooks) its output held for its hooks. */
+enum { MARK_STACK = 1, MARK_DONE = 2, MARK_NEEDED = 4, MARK_HELD = 8 };
 
 /* appends the nodes reachable from root that no earlier call reached, in
  * DFS postorder (iterative: a deep graph needs no C stack); the caller
@@ -664,13 +756,50 @@ static void mark_needed(grad_task *task, const node_list *order) {
     }
 }
 
+static int later_first(const void *a, const void *b) {
+    const nl_node *x = *(nl_node *const *)a, *y = *(nl_node *const *)b;
+    int32_t d = (int32_t)(y->seq - x->seq);          /* (serial order: the count may wrap) */
+    return d < 0 ? -1 : d > 0;
+}
+
+/* With tensor hooks: the outputs of nodes whose tensors have hooks are held
+ * until backward ends (a backward that freed the node that used such a
+ * tensor let it die when Lua held it no more, and its hooks never ran, where
+ * PyTorch keeps a tensor's hooks on the node that made it). Returns whether
+ * a tensor of the graph has hooks (*leaves: a leaf has), so that the nodes
+ * run in PyTorch's order, the latest made first: the order of its ready
+ * queue, where a node made later than every node left is always ready.
+ * (Nodes made on several threads may not be numbered in the graph's order:
+ * then the order stays the walk's.) */
+static bool hold_hooked(node_list *order, bool *leaves) {
+    bool any = false, numbered = true;
+    *leaves = false;
+    for (int64_t k = 0; k < order->n; k++) {
+        nl_node *n = order->v[k];
+        if (n->out && (n->out->flags & NL_FLAG_HOOKED)) {
+            nl_retain(n->out);
+            n->mark |= MARK_HELD;
+            any = true;
+        }
+        for (int i = 0; i < n->n_in; i++) {
+            nl_tensor *x = n->in[i];
+            if (!nl_node_wants(n, i)) continue;
+            if (!x->node) *leaves |= (x->flags & NL_FLAG_HOOKED) != 0;
+            else if ((int32_t)(n->seq - x->node->seq) <= 0) numbered = false;
+        }
+    }
+    any |= *leaves;
+    if (any && numbered) qsort(order->v, (size_t)order->n, sizeof *order->v, later_first);
+    return any;
+}
+
 /* The reverse walk of nl_backward (task NULL) and nl_grad: the roots'
  * gradients (grads[r], or 1 for a one-element root) flow back to the
  * leaves' .grad, or to task's inputs. The roots are checked by the caller.
  * Inlined into each, so that nl_backward's copy, where task is NULL, has
  * none of nl_grad's tests (they cost a backward of five small ops 1%). */
 static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_tensor *const *roots, nl_tensor *const *grads, int retain_graph,
-                        grad_task *task) {
+                        grad_task *task, nl_tensor_hook_fn fn, void *ctx) {
     const char *who = task ? "grad" : "backward";
     /* grad mode off before the root's gradient is made: a given gradient
      * that requires grad was copied with a node, and the views of it the
@@ -701,15 +830,18 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         } else if (task) {                  /* an input itself: 1 (or its grad_outputs) */
             if (j >= 0) rc = accumulate(&task->got[j], g, root->dtype);
         } else {                            /* a leaf: its own gradient */
-            rc = accumulate(&root->grad, g, root->dtype);
+            if (fn && (root->flags & NL_FLAG_HOOKED)) rc = call_hooks(fn, ctx, root, &g);
+            if (rc == 0) rc = accumulate(&root->grad, g, root->dtype);
             if (rc == 0 && n_hooks) grad_ready(root);
         }
         if (g) nl_release(g);               /* (moved into the root's node, as a rule) */
     }
     reverse(&order);
+    bool hooked_leaves = false;
+    if (fn && rc == 0) hold_hooked(&order, &hooked_leaves);
     if (rc == 0 && task) mark_needed(task, &order);
     owed_table owed = { NULL, 0 };
-    if (rc == 0 && n_hooks && !task && !owed_init(&owed, order.v, order.n)) {
+    if (rc == 0 && (n_hooks || hooked_leaves) && !task && !owed_init(&owed, order.v, order.n)) {
         nl_set_error("%s: out of memory", who);
         rc = -1;
     }
@@ -734,13 +866,19 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         nl_node *n = order.v[k];
         nl_tensor *gn = n->grad;
         if (!gn) {                          /* no gradient reached it: it pays nothing */
-            if (owed.v) owed_paid(&owed, n);
+            if (owed.v && (rc = owed_paid(&owed, n, fn, ctx)) != 0) break;
             continue;
         }
         if (task) {                         /* an input that an op made: its gradient is complete */
             int j = n->out ? want_index(task, n->out) : -1;
             if (j >= 0 && (rc = accumulate(&task->got[j], gn, n->out->dtype)) != 0) break;
             if (!(n->mark & MARK_NEEDED)) continue;
+        }
+        /* the hooks of the tensor the node made, on its whole gradient (a
+         * version check follows: they may change the graph's inputs) */
+        if (fn && (n->mark & MARK_HELD)) {
+            if ((rc = call_hooks(fn, ctx, n->out, &n->grad)) != 0) break;
+            gn = n->grad;
         }
         /* freed nodes and inputs were refused above; versions again, as a
          * grad-ready hook may run user code between nodes */
@@ -786,6 +924,19 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
                 } else if (task) {          /* a leaf: only an input's is kept */
                     int j = want_index(task, x);
                     if (j >= 0) rc = accumulate(&task->got[j], gin[i], x->dtype);
+                } else if (fn && (x->flags & NL_FLAG_HOOKED) && owed.v) {
+                    /* gathered for its hooks (as a node's: the first kept, any layout) */
+                    owed_slot *sl = owed_find(&owed, x);
+                    if (sl->key) {
+                        if (gin[i]->dtype != x->dtype) {
+                            nl_tensor *c = nl_to_dtype(gin[i], x->dtype);
+                            nl_release(gin[i]);
+                            gin[i] = c;
+                        }
+                        rc = gin[i] ? accumulate_node(&sl->buf, &gin[i]) : -1;
+                    } else {
+                        rc = accumulate(&x->grad, gin[i], x->dtype);
+                    }
                 } else {
                     rc = accumulate(&x->grad, gin[i], x->dtype);
                 }
@@ -793,12 +944,13 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
             nl_release(gin[i]);
         }
         if (gin != gin_small) free(gin);
-        if (rc == 0 && owed.v) owed_paid(&owed, n);   /* before the inputs are let go */
+        if (rc == 0 && owed.v) rc = owed_paid(&owed, n, fn, ctx);   /* before the inputs are let go */
         if (!retain_graph) node_free_saved(n);
     }
-    free(owed.v);
+    owed_free(&owed);
     for (int64_t k = 0; k < order.n; k++) {
         nl_node *n = order.v[k];
+        nl_tensor *held = fn && (n->mark & MARK_HELD) ? n->out : NULL;
         n->mark = 0;
         nl_release(n->grad);
         n->grad = NULL;
@@ -814,6 +966,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
             if (__atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE) == 2) n->refcount = 1;
             else nl_node_release(n);
         }
+        if (held) nl_release(held);
         nl_node_release(n);
     }
     list_keep_spare(&order, SPARE_ORDER);
@@ -821,7 +974,8 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
     return rc;
 }
 
-int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
+/* the root and gradient backward takes */
+static int check_root(nl_tensor *root, nl_tensor *grad) {
     NL_CHECK_TENSOR_INT("backward", root);
     NL_CHECK_INT(nl_requires_grad(root), "backward: the tensor of shape %s does not require grad "
                  "(no input of the ops that made it requires grad)", nl_shape_str(root));
@@ -832,11 +986,22 @@ int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
         NL_CHECK_INT(root->numel == 1, "backward: a gradient is needed for a non-scalar tensor of shape %s",
                      nl_shape_str(root));
     }
-    return run_backward(1, &root, &grad, retain_graph, NULL);
+    return 0;
+}
+
+int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
+    if (check_root(root, grad) != 0) return -1;
+    return run_backward(1, &root, &grad, retain_graph, NULL, NULL, NULL);
+}
+
+int nl_backward_hooked(nl_tensor *root, nl_tensor *grad, int retain_graph, nl_tensor_hook_fn fn, void *ctx) {
+    NL_CHECK_INT(fn != NULL, "backward: no hook function given");
+    if (check_root(root, grad) != 0) return -1;
+    return run_backward(1, &root, &grad, retain_graph, NULL, fn, ctx);
 }
 
 int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs, int n_in,
-            nl_tensor *const *inputs, nl_tensor **grads, int retain_graph) {
+            nl_tensor *const *inputs, nl_tensor **grads, int retain_graph, nl_tensor_hook_fn fn, void *ctx) {
     NL_CHECK_INT(n_out > 0 && outputs, "grad: no outputs given");
     NL_CHECK_INT(n_in > 0 && inputs && grads, "grad: no inputs given");
     for (int j = 0; j < n_out; j++) {
@@ -871,7 +1036,7 @@ int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs
             s->owed = j + 1;
         }
     }
-    int rc = run_backward(n_out, outputs, grad_outputs, retain_graph, &task);
+    int rc = run_backward(n_out, outputs, grad_outputs, retain_graph, &task, fn, ctx);
     for (int j = 0; j < n_in; j++) {
         int first = want_index(&task, inputs[j]);
         if (rc == 0 && first != j) {        /* given twice: the same gradient */

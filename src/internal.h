@@ -74,12 +74,18 @@ struct nl_node {
     nl_tensor *out;           /* the output (not owned), NULL once it is gone */
     nl_tensor *in_inline[NL_NODE_INLINE];    /* in and in_version for most ops */
     uint32_t version_inline[NL_NODE_INLINE];
+    uint32_t seq;             /* the thread's count of nodes made when it was made:
+                               * a backward with tensor hooks runs the latest
+                               * first, as PyTorch's engine; in the padding too */
 };
 
 /* A node for out when grad mode is on and some input requires grad, else
  * NULL (which is also returned, with an error set, when out of memory:
  * check nl_error via the returned status of nl_record_failed). */
 nl_node *nl_record(int op, nl_tensor *out, int n_in, nl_tensor *const *in);
+/* tensor.c's destroy tells autograd.c that a tensor marked NL_FLAG_HOOKED died */
+void nl_hooked_died(const nl_tensor *t);
+void nl_hooked_list_free(void);          /* at the thread's exit (alloc.c) */
 /* saved tensor of a node (retained) with its current version */
 void nl_node_save(nl_node *n, nl_tensor *t);
 void nl_node_save_output(nl_node *n, nl_tensor *out);

@@ -67,6 +67,7 @@ static __thread struct { nl_tensor **v; int64_t n, cap; int draining; } dead;
 
 static void destroy(nl_tensor *t) {
     nl_storage *s = t->storage;
+    if (t->flags & NL_FLAG_HOOKED) nl_hooked_died(t);
     nl_release(t->grad);
     if (t->node && t->node->out == t) t->node->out = NULL;
     nl_node_release(t->node);

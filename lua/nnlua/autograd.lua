@@ -41,6 +41,150 @@ return function(nl)
     return t
   end
 
+  -- ---- tensor hooks -------------------------------------------------------
+  -- t:register_hook(fn): fn(grad) runs during each backward that reaches
+  -- t, as PyTorch's: for a tensor an op made, on its whole gradient before
+  -- the gradient flows on; for a leaf, on the sum of what the backward
+  -- sends it, before that is added into .grad. A tensor returned replaces
+  -- the gradient (for the later hooks too); nil keeps it. A tensor's hooks
+  -- run in the order they were registered; with hooks in the graph, its
+  -- nodes run in PyTorch's order (the op made last first, a leaf as soon as
+  -- its gradient is complete). Returns a handle whose remove() takes the
+  -- hook off. The hooks live here, by the address of the C tensor, which
+  -- C marks (NL_FLAG_HOOKED): C calls one callback for a marked tensor,
+  -- and tells us of the marked tensors that died (their hooks go then, as
+  -- PyTorch's go with the tensor; a tensor an op made lives while the graph
+  -- that uses it does, so hooks on it run though Lua holds it no more).
+  local HOOKED = lib.NL_FLAG_HOOKED
+  local hooks = {}            -- [address] = { list = { hook, ... } }, a list replaced, never changed
+  -- whether hooks holds an entry: the test backward makes each time (the
+  -- JIT compiles it, where it leaves a trace at next())
+  local any_hooks = false
+  local hook_error            -- what a hook raised, for backward to raise
+  local dead = ffi.new('uintptr_t[64]')
+  local function addr(p) return tonumber(ffi.cast('uintptr_t', p)) end
+  local function drop_dead()
+    repeat
+      local n = lib.nl_take_dead_hooked(dead, 64)
+      for i = 0, n - 1 do hooks[tonumber(dead[i])] = nil end
+    until n < 64
+    any_hooks = next(hooks) ~= nil
+  end
+  nl._hooks = hooks           -- (read by specs: what is held)
+  nl._drop_dead_hooks = drop_dead
+
+  -- the entry of t's hooks, made when t has none
+  local function hook_entry(t, op)
+    local p = T(t, op)
+    if bit.band(p.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
+      raise(('%s: the tensor of shape %s does not require grad, so no gradient reaches it'):format(op, nl._shape_str(t)))
+    end
+    drop_dead()
+    local k = addr(p)
+    local e = hooks[k]
+    -- an entry left by a tensor that died at this address (on another
+    -- thread: its death was not told here) is not this tensor's
+    if e == nil or bit.band(p.flags, HOOKED) == 0 then
+      e = { list = {} }
+      hooks[k] = e
+      any_hooks = true
+      check(lib.nl_set_hooked(p))
+    end
+    return e, k
+  end
+  local function add_hook(e, h)
+    local list = {}
+    for i, x in ipairs(e.list) do list[i] = x end
+    list[#list + 1] = h
+    e.list = list
+  end
+
+  local Handle = {}
+  Handle.__index = Handle
+  -- takes the hook off (again: nothing)
+  function Handle:remove()
+    local e, h = self._entry, self._hook
+    if h.removed then return end
+    h.removed = true
+    local list = {}
+    for _, x in ipairs(e.list) do if x ~= h then list[#list + 1] = x end end
+    e.list = list
+    if #list == 0 and hooks[self._key] == e then
+      hooks[self._key] = nil
+      any_hooks = next(hooks) ~= nil
+    end
+  end
+  nl._HookHandle = Handle
+
+  function Tensor.register_hook(t, fn)
+    if type(fn) ~= 'function' then nl._argerror('register_hook', 'a function fn(grad)', fn) end
+    local e, k = hook_entry(t, 'register_hook')
+    local h = { fn = fn }
+    add_hook(e, h)
+    return setmetatable({ _entry = e, _hook = h, _key = k }, Handle)
+  end
+
+  -- a hook's result r for a gradient like g: a tensor of g's shape and
+  -- dtype, or nil; the error names the hook by its place among t's
+  local function checked_result(r, g, i)
+    if r == nil then return g end
+    if not nl.is_tensor(r) then
+      error({ msg = ('backward: hook %d of a tensor of shape %s returned %s, not a tensor or nil'):format(
+        i, nl._shape_str(g), nl._describe_arg(r)) })
+    end
+    if r:dtype() ~= g:dtype() then
+      error({ msg = ('backward: hook %d of a %s tensor of shape %s returned a %s gradient'):format(
+        i, g:dtype(), nl._shape_str(g), r:dtype()) })
+    end
+    if nl._shape_str(r) ~= nl._shape_str(g) then
+      error({ msg = ('backward: hook %d of a tensor of shape %s returned a gradient of shape %s'):format(
+        i, nl._shape_str(g), nl._shape_str(r)) })
+    end
+    return r
+  end
+
+  -- t's hooks on g, in order: the gradient they leave, or nil for g itself
+  local function run_hooks(p, g)
+    local e = hooks[addr(p)]
+    if e == nil then return nil end
+    local cur, list = g, e.list
+    for i = 1, #list do
+      local h = list[i]
+      if not h.removed then cur = checked_result(h.fn(cur), cur, i) end
+    end
+    if cur ~= g then return cur end
+    return nil
+  end
+  local hook_cb = ffi.cast('nl_tensor_hook_fn', function(_, p, g, out)
+    lib.nl_retain(g)
+    local ok, r = pcall(run_hooks, p, wrap(g))
+    if not ok then
+      hook_error = r
+      return -1
+    end
+    if r ~= nil then
+      lib.nl_retain(r.ptr)
+      out[0] = r.ptr
+    end
+    return 0
+  end)
+  -- the error of a C call that stopped on a hook's error: the hook's own
+  -- (a user's error object stays as it was), else C's
+  local function hook_raise(msg)
+    local e = hook_error
+    hook_error = nil
+    if type(e) == 'table' and e.msg then raise(e.msg) end
+    if e ~= nil then error(e, 0) end
+    raise(msg)
+  end
+  -- C calls that may call back into Lua stay out of compiled traces: a
+  -- callback from a C function called by a trace aborts the process
+  -- (LuaJIT's "bad callback")
+  local function backward_hooked(p, gp, retain)
+    return lib.nl_backward_hooked(p, gp, retain, hook_cb, nil)
+  end
+  jit.off(backward_hooked)
+
   -- backward([grad], [{retain_graph = true}]); any other option is an
   -- error (a misspelt retain_graph, or create_graph, which this tape cannot
   -- give, were ignored)
@@ -58,14 +202,18 @@ return function(nl)
       if opts.create_graph then raise('backward: create_graph (higher-order gradients) is not supported') end
       retain = opts.retain_graph and 1 or 0
     end
-    local rc = lib.nl_backward(T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil, retain)
+    local p, gp = T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil
+    if any_hooks then drop_dead() end
+    local rc
+    if not any_hooks then rc = lib.nl_backward(p, gp, retain)
+    else rc = backward_hooked(p, gp, retain) end
     -- nn.DataParallel averages gradients across ranks here, also after a
     -- failed backward (its error is raised after)
     local after = nl._after_backward
     if rc ~= 0 then
       local msg = ffi.string(lib.nl_error())
       if after then pcall(after, true) end
-      raise(msg)
+      hook_raise(msg)
     end
     if after then after(false) end
   end
@@ -118,7 +266,11 @@ return function(nl)
     if opts.grad_outputs ~= nil then gouts = tensor_list('grad_outputs', opts.grad_outputs, n_out, true) end
     local ins, n_in, list = tensor_list('inputs', inputs)
     local got = ptrs(n_in)
-    check(lib.nl_grad(n_out, outs, gouts, n_in, ins, got, opts.retain_graph and 1 or 0))
+    if any_hooks then drop_dead() end
+    local cb = any_hooks and hook_cb or nil
+    if lib.nl_grad(n_out, outs, gouts, n_in, ins, got, opts.retain_graph and 1 or 0, cb, nil) ~= 0 then
+      hook_raise(ffi.string(lib.nl_error()))
+    end
     local res, unused = {}, nil
     for i = 1, n_in do
       if got[i - 1] ~= nil then res[i] = wrap(got[i - 1]) elseif not unused then unused = i end
@@ -129,6 +281,7 @@ return function(nl)
     end
     return res
   end
+  jit.off(nl.autograd.grad)   -- (it calls nl_grad, which may call back: see backward_hooked)
 
   -- fn runs with grad mode off; its results are returned
   function nl.no_grad(fn)

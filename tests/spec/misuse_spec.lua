@@ -1076,6 +1076,21 @@ local function driver(seed, ncases, statefile, outcomefile)
         end, Treal(), int(0, 2), opts({ grad_outputs = function() return chance(0.5) and TN() or { TN(), TN() } end,
                                         retain_graph = B, allow_unused = B, create_graph = B }), int(1, 4)
       end },
+    { 2, function()
+        -- a hook of any kind (FUNCS: itself, squared, summed, a fixed tensor, nothing, an error) on a
+        -- leaf or a tensor an op made, maybe removed, then a backward and a grad through it
+        return 'Tensor:register_hook', function(x, fn, op)
+          if chance(0.7) and x:dtype() ~= 'int64' then x = x:detach():requires_grad() end
+          local y = op and x * 2 or x
+          local h = y:register_hook(fn)
+          if chance(0.3) then h:remove() end
+          if chance(0.3) then h:remove() end
+          local l = (y * y):sum()
+          if chance(0.5) then nl.autograd.grad(l, x, { retain_graph = true }) end
+          l:backward()
+          return x.grad
+        end, Treal(), F_(), B()
+      end },
     { 1, function() return 'nl.no_grad', nl.no_grad, F_() end },
     { 1, function()
         local x = nl.randn(shape_of(int(0, 2), 0, 3), 'float64'):requires_grad()
