@@ -124,6 +124,47 @@ return function(nl)
     return setmetatable({ _entry = e, _hook = h, _key = k }, Handle)
   end
 
+  -- t:retain_grad(): a tensor an op made keeps its gradient in .grad after
+  -- backward, added up over backward passes as a leaf's is, as PyTorch's:
+  -- a hook among t's others, in the order registered (the gradient the
+  -- hooks before it left); once per tensor. A leaf keeps its .grad anyway.
+  function Tensor.retain_grad(t)
+    local p = T(t, 'retain_grad')
+    if lib.nl_is_leaf(p) ~= 0 then
+      if bit.band(p.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
+        raise(('retain_grad: the tensor of shape %s does not require grad, so no gradient reaches it'):format(
+          nl._shape_str(t)))
+      end
+      return t
+    end
+    local e = hook_entry(t, 'retain_grad')
+    if not e.retains then
+      e.retains = true
+      add_hook(e, { retain = true })
+    end
+    return t
+  end
+  -- t.retains_grad: whether t:retain_grad() was called on t, an op's output
+  nl._accessors.retains_grad = function(t)
+    local p = T(t, 'retains_grad')
+    if bit.band(p.flags, HOOKED) == 0 then return false end
+    local e = hooks[addr(p)]
+    return e ~= nil and e.retains == true
+  end
+
+  -- g (a Lua handle) added into the .grad of p, a tensor an op made: a
+  -- copy of it first, then sums out of place (PyTorch's retain_grad hook)
+  local function retain(p, g)
+    local old = p.grad
+    local sum
+    if old == nil then sum = g:clone()
+    else
+      lib.nl_retain(old)
+      sum = wrap(old) + g
+    end
+    check(lib.nl_set_grad(p, sum.ptr))
+  end
+
   -- a hook's result r for a gradient like g: a tensor of g's shape and
   -- dtype, or nil; the error names the hook by its place among t's
   local function checked_result(r, g, i)
@@ -150,7 +191,8 @@ return function(nl)
     local cur, list = g, e.list
     for i = 1, #list do
       local h = list[i]
-      if not h.removed then cur = checked_result(h.fn(cur), cur, i) end
+      if h.retain then retain(p, cur)
+      elseif not h.removed then cur = checked_result(h.fn(cur), cur, i) end
     end
     if cur ~= g then return cur end
     return nil

@@ -1,4 +1,5 @@
--- Tensor hooks (t:register_hook(fn), handle:remove()), as PyTorch 1.13's:
+-- Tensor hooks (t:register_hook(fn), handle:remove()) and t:retain_grad(),
+-- as PyTorch 1.13's:
 -- the order hooks run in across a graph and on one tensor, what each sees
 -- and what a replacement changes. The expected sequences and values are
 -- PyTorch 1.13's, written here as data under the torch lines that gave
@@ -283,5 +284,94 @@ describe('tensor hooks', function()
     -- them, several MB; the heap moves by a few hundred kB with when the
     -- handles' slots were last swept
     assert.is_true(kb2 < kb1 + 1024, ('Lua heap %.0f kB after 20k loops, %.0f kB after 60k more'):format(kb1, kb2))
+  end)
+
+  describe('retain_grad', function()
+    it('keeps the gradient of a tensor an op made in .grad, added up over backward passes (closed form)', function()
+      -- x = torch.tensor([1., 2.], requires_grad=True); y = x * 3; y.retain_grad(); s = (y * y).sum()
+      -- s.backward(retain_graph=True) -> y.grad [6, 12]; s.backward() -> y.grad [12, 24]
+      -- y.retains_grad True, x.retains_grad False (and after x.retain_grad(): False)
+      local x = leaf({ 1, 2 })
+      local y = x * 3
+      assert.is_false(y.retains_grad)
+      y:retain_grad()
+      local s = (y * y):sum()
+      s:backward({ retain_graph = true })
+      assert.are.same({ 6, 12 }, y.grad:totable())
+      s:backward()
+      assert.are.same({ 12, 24 }, y.grad:totable())
+      assert.is_true(y.retains_grad)
+      assert.is_false(x:retain_grad().retains_grad)
+      -- d sum(tanh(u)) / du = 1 - tanh(u)^2 at u = x * w
+      local a = nl.tensor({ 0.5, -1.5, 3 }, 'float64'):requires_grad()
+      local u = a * 0.75
+      u:retain_grad()
+      u:tanh():sum():backward()
+      local got = u.grad:totable()
+      for i, av in ipairs(a:totable()) do
+        local want = 1 - math.tanh(av * 0.75) ^ 2
+        assert.is_true(S.close(got[i], want, 1e-14, 1e-14), ('element %d: %.17g, want %.17g'):format(i, got[i], want))
+      end
+    end)
+
+    it('is a hook in the order registered: it keeps what the hooks before it left', function()
+      -- y = x * 3; y.retain_grad(); y.register_hook(lambda g: g * 10); y.sum().backward() -> y.grad [1, 1]
+      -- y = x * 3; y.register_hook(lambda g: g * 10); y.retain_grad(); y.sum().backward() -> y.grad [10, 10]
+      -- (x.grad [30, 30] both times; a second retain_grad() adds nothing)
+      local x = leaf({ 1, 2 })
+      local y = x * 3
+      y:retain_grad()
+      y:retain_grad()
+      y:register_hook(function(g) return g * 10 end)
+      y:sum():backward()
+      assert.are.same({ 1, 1 }, y.grad:totable())
+      assert.are.same({ 30, 30 }, x.grad:totable())
+      x.grad = nil
+      y = x * 3
+      y:register_hook(function(g) return g * 10 end)
+      y:retain_grad()
+      y:sum():backward()
+      assert.are.same({ 10, 10 }, y.grad:totable())
+      assert.are.same({ 30, 30 }, x.grad:totable())
+    end)
+
+    it('keeps the gradient nl.autograd.grad passes through, as PyTorch 1.13 does', function()
+      -- y = x * 3; y.register_hook(lambda g: g * 7); y.retain_grad(); torch.autograd.grad((y * y).sum(), [x])
+      --   -> ([126, 252],), y.grad [42, 84], x.grad None
+      local x = leaf({ 1, 2 })
+      local y = x * 3
+      y:register_hook(function(g) return g * 7 end)
+      y:retain_grad()
+      assert.are.same({ 126, 252 }, nl.autograd.grad((y * y):sum(), x)[1]:totable())
+      assert.are.same({ 42, 84 }, y.grad:totable())
+      assert.is_nil(x.grad)
+    end)
+
+    it('refuses a tensor that does not require grad, naming retain_grad', function()
+      -- torch.ones(2).retain_grad() -> "can't retain_grad on Tensor that has requires_grad=False"
+      S.contains(S.errmsg(function() nl.ones(2):retain_grad() end),
+        'retain_grad: the tensor of shape [2] does not require grad')
+    end)
+
+    it('holds nothing once the tensors are gone, over a loop', function()
+      local x = leaf({ 1, 2 })
+      local function held_after(n)
+        for _ = 1, n do
+          local y = x * 2
+          y:retain_grad()
+          y:sum():backward()
+          assert.are.same({ 1, 1 }, y.grad:totable())
+        end
+        collectgarbage('collect')
+        collectgarbage('collect')
+        nl._settle()
+        nl._drop_dead_hooks()
+        local held = 0
+        for _ in pairs(nl._hooks) do held = held + 1 end
+        return held
+      end
+      local held0 = held_after(100)
+      assert.are.equal(held0, held_after(5000))
+    end)
   end)
 end)

@@ -1078,10 +1078,12 @@ local function driver(seed, ncases, statefile, outcomefile)
       end },
     { 2, function()
         -- a hook of any kind (FUNCS: itself, squared, summed, a fixed tensor, nothing, an error) on a
-        -- leaf or a tensor an op made, maybe removed, then a backward and a grad through it
+        -- leaf or a tensor an op made, maybe retaining its grad, maybe removed, then a backward and a grad
+        -- through it
         return 'Tensor:register_hook', function(x, fn, op)
           if chance(0.7) and x:dtype() ~= 'int64' then x = x:detach():requires_grad() end
           local y = op and x * 2 or x
+          if chance(0.3) then y:retain_grad() end
           local h = y:register_hook(fn)
           if chance(0.3) then h:remove() end
           if chance(0.3) then h:remove() end
