@@ -1093,6 +1093,17 @@ local function driver(seed, ncases, statefile, outcomefile)
           return x.grad
         end, Treal(), F_(), B()
       end },
+    { 1, function()
+        -- forward hooks of any kind (FUNCS) on a layer, maybe removed, then a call with any argument
+        return 'Module:register_forward_hook', function(fn1, fn2, x)
+          local m = nn.Linear(3, 2)
+          local a = m:register_forward_pre_hook(fn1)
+          local b = m:register_forward_hook(fn2)
+          if chance(0.3) then a:remove() end
+          if chance(0.3) then b:remove() end
+          return m(x)
+        end, F_(), F_(), chance(0.5) and nl.randn(2, 3) or T()
+      end },
     { 1, function() return 'nl.no_grad', nl.no_grad, F_() end },
     { 1, function()
         local x = nl.randn(shape_of(int(0, 2), 0, 3), 'float64'):requires_grad()

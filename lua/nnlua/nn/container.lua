@@ -68,6 +68,7 @@ return function(nl, nn)
   local function pool_first(a, b)
     return b ~= nil and getmetatable(a) == nn.ReLU._mt and getmetatable(b) == nn.MaxPool2d._mt
       and not b.return_indices and rawget(a, 'forward') == nil and rawget(b, 'forward') == nil
+      and rawget(a, '_fwd_hooks') == nil and rawget(b, '_fwd_hooks') == nil
   end
 
   -- Conv2d, then MaxPool2d(2) with a ReLU before it, after it or none, runs
@@ -75,7 +76,11 @@ return function(nl, nn)
   -- and ReLU work on each block of the convolution's output while it is in
   -- cache. Returns how many modules from i it takes (0: none) and whether
   -- the ReLU is one of them.
-  local function plain(m, cls) return m ~= nil and getmetatable(m) == cls._mt and rawget(m, 'forward') == nil end
+  -- (a module with forward hooks runs as itself, so that they see its own
+  -- input and output)
+  local function plain(m, cls)
+    return m ~= nil and getmetatable(m) == cls._mt and rawget(m, 'forward') == nil and rawget(m, '_fwd_hooks') == nil
+  end
   local function pool2(m)
     return plain(m, nn.MaxPool2d) and not m.return_indices and not m.ceil_mode and m.kernel_size[1] == 2
       and m.kernel_size[2] == 2 and m.stride[1] == 2 and m.stride[2] == 2 and m.padding[1] == 0

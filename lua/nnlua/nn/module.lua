@@ -33,11 +33,49 @@ return function(nl, nn)
     if nl.is_tensor(v) and v.is_requires_grad and v:is_leaf() then rawget(self, '_params')[k] = true end
   end
 
+  -- ---- forward hooks, as PyTorch 1.13's ----
+  -- m(...) runs the pre-hooks, forward, then the hooks; m:forward(...)
+  -- runs none, as PyTorch's. An instance with hooks holds them in the raw
+  -- field _fwd_hooks ({pre = list, post = list}; lists are replaced, never
+  -- changed, so a hook that removes one while they run changes nothing
+  -- until the next call); without them the call is forward alone.
+  local unpack = unpack
+  local function pack(...) return { n = select('#', ...), ... } end
+
+  local function call_hooked(self, hk, ...)
+    local args = pack(...)
+    for _, h in ipairs(hk.pre) do
+      local r = h.fn(self, args)
+      -- a list is the arguments; another value, the one argument (PyTorch
+      -- wraps a result that is not a tuple)
+      if type(r) == 'table' and getmetatable(r) == nil then
+        local n = r.n or table.maxn(r)
+        args = { n = n, unpack(r, 1, n) }
+      elseif r ~= nil then
+        args = { n = 1, r }
+      end
+    end
+    local res = pack(self:forward(unpack(args, 1, args.n)))
+    -- the output hooks see: forward's one result, or the list of several
+    local out = res
+    if res.n <= 1 then out = res[1] end
+    for _, h in ipairs(hk.post) do
+      local r = h.fn(self, args, out)
+      if r ~= nil then out = r end
+    end
+    if res.n <= 1 or type(out) ~= 'table' or getmetatable(out) ~= nil then return out end
+    return unpack(out, 1, out.n or table.maxn(out))
+  end
+
   local function make_mt(cls)
     return {
       __index = cls,
       __newindex = newindex,
-      __call = function(self, ...) return self:forward(...) end,
+      __call = function(self, ...)
+        local hk = rawget(self, '_fwd_hooks')
+        if hk == nil then return self:forward(...) end
+        return call_hooked(self, hk, ...)
+      end,
       __tostring = function(self) return self:summary() end,
     }
   end
@@ -86,6 +124,57 @@ return function(nl, nn)
     return inst
   end
   Module._mt = make_mt(Module)
+
+  -- the handle register_forward_hook and register_forward_pre_hook give:
+  -- remove() takes the hook off (again: nothing)
+  local HookHandle = {}
+  HookHandle.__index = HookHandle
+  function HookHandle:remove()
+    local m, kind, h = self._module, self._kind, self._hook
+    local hk = rawget(m, '_fwd_hooks')
+    if hk == nil then return end
+    local list = {}
+    for _, x in ipairs(hk[kind]) do if x ~= h then list[#list + 1] = x end end
+    hk = { pre = hk.pre, post = hk.post }
+    hk[kind] = list
+    if #hk.pre == 0 and #hk.post == 0 then hk = nil end   -- the call is forward alone again
+    rawset(m, '_fwd_hooks', hk)
+  end
+
+  local function add_forward_hook(self, kind, fn, op)
+    if type(fn) ~= 'function' then nl._argerror(op, 'a function', fn) end
+    local old = rawget(self, '_fwd_hooks') or { pre = {}, post = {} }
+    local hk = { pre = old.pre, post = old.post }
+    local list = {}
+    for i, x in ipairs(old[kind]) do list[i] = x end
+    local h = { fn = fn }
+    list[#list + 1] = h
+    hk[kind] = list
+    rawset(self, '_fwd_hooks', hk)
+    return setmetatable({ _module = self, _kind = kind, _hook = h }, HookHandle)
+  end
+  -- fn(module, args) before each m(...): args is the list of the call's
+  -- arguments (args.n of them); a list returned is the arguments forward
+  -- gets, another value its one argument, nil keeps them. Returns a handle.
+  function Module:register_forward_pre_hook(fn)
+    return add_forward_hook(self, 'pre', fn, 'register_forward_pre_hook')
+  end
+  -- fn(module, args, output) after each m(...)'s forward: output is what
+  -- forward returned (a list of its results when it returned several); a
+  -- value returned replaces it (a list, several results), nil keeps it.
+  -- Returns a handle.
+  function Module:register_forward_hook(fn)
+    return add_forward_hook(self, 'post', fn, 'register_forward_hook')
+  end
+  -- PyTorch's module backward hooks (register_full_backward_hook) are not
+  -- here: they see the gradients of all of a call's inputs at once, which
+  -- needs an op over all of them, where this tape has tensor hooks, one
+  -- tensor at a time (register a hook on the inputs or the output instead)
+  function Module:register_full_backward_hook()
+    nl._raise('register_full_backward_hook: module backward hooks are not supported; register tensor hooks on '
+              .. 'the inputs or the output (t:register_hook) in a forward hook instead')
+  end
+  Module.register_backward_hook = Module.register_full_backward_hook
 
   function Module:init() end
   function Module:forward()
