@@ -21,6 +21,33 @@ return function(nl)
   end
   function Tensor.detach(t) return wrap(lib.nl_detach(T(t, 'detach'))) end
 
+  -- t:detach_(), as PyTorch's: t becomes a leaf that does not require
+  -- grad, in place. A leaf is changed where it is. A tensor an op made is
+  -- another C tensor from now on (a detached one over the same memory,
+  -- which this handle takes), so that the ops that already used it still
+  -- send their gradients through what made it, as PyTorch's graph does
+  -- (its edges lead to the op, not to the tensor); another Lua handle on
+  -- the same C tensor (x:contiguous() of a contiguous x) keeps the graph.
+  -- A view that an op made is refused, as PyTorch refuses views.
+  local detached = setmetatable({}, { __mode = 'k' })   -- handle -> the handle that owns its new tensor
+  function Tensor.detach_(t)
+    local p = T(t, 'detach_')
+    if lib.nl_is_leaf(p) ~= 0 then
+      check(lib.nl_set_requires_grad(p, 0))
+      return t
+    end
+    if bit.band(p.flags, lib.NL_FLAG_VIEW) ~= 0 then
+      raise(('detach_: the tensor of shape %s is a view (made by %s) of a tensor that requires grad; views are not '
+             .. 'detached in place: use detach()'):format(nl._shape_str(t), t:grad_fn()))
+    end
+    -- the new tensor's reference belongs to its own handle, which lives as
+    -- long as t (t's slot goes on holding, and at t's death releasing, the old)
+    local owner = wrap(lib.nl_detach(p))
+    detached[t] = owner
+    t.ptr = owner.ptr
+    return t
+  end
+
   -- t.grad reads the accumulated gradient (a new handle on it), or nil;
   -- t.grad = nil clears it, t.grad = g sets it.
   nl._accessors.grad = function(t)
@@ -325,15 +352,19 @@ return function(nl)
   end
   jit.off(nl.autograd.grad)   -- (it calls nl_grad, which may call back: see backward_hooked)
 
-  -- fn runs with grad mode off; its results are returned
-  function nl.no_grad(fn)
-    if type(fn) ~= 'function' then raise('no_grad: expected a function, got ' .. type(fn)) end
-    local prev = lib.nl_set_grad_enabled(0)
+  -- fn runs with grad mode off (no_grad) or on (enable_grad, PyTorch's
+  -- torch.enable_grad: a graph again inside no_grad); its results are
+  -- returned, and the mode is restored after, also when fn raises
+  local function with_grad_mode(op, on, fn)
+    if type(fn) ~= 'function' then raise(op .. ': expected a function, got ' .. type(fn)) end
+    local prev = lib.nl_set_grad_enabled(on)
     local res = { pcall(fn) }
     lib.nl_set_grad_enabled(prev)
     if not res[1] then error(res[2], 0) end
     return unpack(res, 2, table.maxn(res))
   end
+  function nl.no_grad(fn) return with_grad_mode('no_grad', 0, fn) end
+  function nl.enable_grad(fn) return with_grad_mode('enable_grad', 1, fn) end
   function nl.is_grad_enabled() return lib.nl_is_grad_enabled() ~= 0 end
   function nl.set_grad_enabled(on)
     if type(on) ~= 'boolean' then nl._argerror('set_grad_enabled', 'a boolean', on) end

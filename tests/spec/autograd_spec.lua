@@ -443,6 +443,89 @@ describe('autograd', function()
     end)
   end)
 
+  describe('enable_grad', function()
+    it('records a graph inside no_grad, returns fn\'s results and restores the mode, also on an error', function()
+      -- with torch.no_grad(): with torch.enable_grad(): y = a * a  -> y.grad_fn MulBackward0;
+      -- y.sum().backward() -> a.grad 2a
+      local a = leaf({ 1, 2 })
+      local y, on = nl.no_grad(function()
+        local r, mode = nl.enable_grad(function() return a * a, nl.is_grad_enabled() end)
+        assert.is_false(nl.is_grad_enabled())
+        return r, mode
+      end)
+      assert.is_true(on)
+      assert.are.equal('mul', y:grad_fn())
+      y:sum():backward()
+      assert_values(a.grad, { 2, 4 })
+      local ok, msg = pcall(nl.no_grad, function() nl.enable_grad(function() error('boom in enable_grad') end) end)
+      assert.is_false(ok)
+      assert.matches('boom in enable_grad', msg)
+      assert.is_true(nl.is_grad_enabled())
+      nl.no_grad(function()
+        pcall(nl.enable_grad, function() error('x') end)
+        assert.is_false(nl.is_grad_enabled())
+      end)
+      assert.has_error(function() nl.enable_grad('f') end, 'enable_grad: expected a function, got string')
+    end)
+  end)
+
+  describe('detach_', function()
+    it('makes a tensor an op made a leaf in place; the ops that used it still send gradients back, as PyTorch\'s', function()
+      -- x = torch.tensor([1., 2.], requires_grad=True); y = x * 2; z = y * 3; y.detach_()
+      -- y.requires_grad False, y.grad_fn None, y.is_leaf True; z.sum().backward() -> x.grad [6, 6]
+      local x = leaf({ 1, 2 })
+      local y = x * 2
+      local z = y * 3
+      assert.are.equal(y, y:detach_())
+      assert.is_false(y.is_requires_grad)
+      assert.is_nil(y:grad_fn())
+      assert.is_true(y:is_leaf())
+      z:sum():backward()
+      assert_values(x.grad, { 6, 6 })
+      -- the same memory: a write shows in the graph's saved values, whose
+      -- version check then refuses a backward that reads them
+      local w = x * 2
+      local v = w * w
+      w:detach_()
+      w[1] = 7
+      assert_values(v, { 4, 16 })
+      S.contains(S.errmsg(function() v:sum():backward() end), 'was modified in place')
+      -- later ops on it make no graph
+      assert.is_nil((y * x:detach()):grad_fn())
+    end)
+
+    it('makes a leaf stop requiring grad, keeping its .grad', function()
+      -- x.grad = ...; x.detach_() -> x.requires_grad False, x.grad kept
+      local x = leaf({ 1, 2 })
+      ;(x * 3):sum():backward()
+      x:detach_()
+      assert.is_false(x.is_requires_grad)
+      assert_values(x.grad, { 3, 3 })
+      assert.is_nil((x * 2):grad_fn())
+    end)
+
+    it('refuses a view an op made, naming detach_', function()
+      -- (x * 2)[0:1].detach_() -> "Can't detach views in-place. Use detach() instead."
+      local x = leaf({ 1, 2 })
+      S.contains(S.errmsg(function() (x * 2):narrow(1, 1, 1):detach_() end),
+        'detach_: the tensor of shape [1] is a view (made by narrow) of a tensor that requires grad')
+    end)
+
+    it('keeps memory flat: the old tensor and the new go with their handle', function()
+      local x = nl.ones(4096):requires_grad()              -- 16 kB a tensor: a leak shows in live_bytes
+      local function live()
+        collectgarbage('collect')
+        collectgarbage('collect')
+        nl._settle()
+        return tonumber(nl._lib.nl_mem().live_bytes)
+      end
+      for _ = 1, 100 do (x * 2):detach_() end
+      local live1 = live()
+      for _ = 1, 5000 do (x * 2):detach_() end
+      assert.are.equal(live1, live())
+    end)
+  end)
+
   describe('in-place ops', function()
     it('on a leaf that requires grad error in grad mode', function()
       local a = leaf({ 1, 2, 3 })

@@ -1105,6 +1105,17 @@ local function driver(seed, ncases, statefile, outcomefile)
         end, F_(), F_(), chance(0.5) and nl.randn(2, 3) or T()
       end },
     { 1, function() return 'nl.no_grad', nl.no_grad, F_() end },
+    { 1, function() return 'nl.enable_grad', function(f) return nl.no_grad(function() return nl.enable_grad(f) end) end, F_() end },
+    { 1, function()
+        -- detach_ of a leaf, an op's output or a view of one (a fresh one: the pool stays as it is)
+        return 'Tensor:detach_', function(x, k)
+          if chance(0.7) and x:dtype() ~= 'int64' then x = x:detach():requires_grad() end
+          local y = k == 1 and x or k == 2 and x * 2 or (x * 2):view(-1)
+          local z = y * y
+          y:detach_()
+          return y, chance(0.5) and z:sum():backward()
+        end, Treal(), int(1, 3)
+      end },
     { 1, function()
         local x = nl.randn(shape_of(int(0, 2), 0, 3), 'float64'):requires_grad()
         return 'nl.gradcheck', nl.gradcheck, F_(), chance(0.8) and { x } or T()
