@@ -39,6 +39,27 @@ return function(nl)
     local q = (p / p:sum(2, true)):clamp(EPS, 1 - EPS)
     return -(y * q:log()):sum(2):mean()
   end
+  -- Keras's kl_divergence (kld): probabilities on both sides, each
+  -- clipped to [1e-7, 1], y log(y / p) summed over the last dim and
+  -- averaged over the rest. PyTorch's kl_div takes log-probabilities and
+  -- no clipping, so the name is Keras's function, not kl_div's.
+  local function kl_divergence(p, y)
+    local op = 'kl_divergence'
+    nl._T(p, op)
+    if not nl.is_tensor(y) or y:dtype() ~= p:dtype() or not same_shape(p, y) or p:dim() == 0
+       or p:dtype() == 'int64' then
+      nl._raise(('%s: input and target must be float probabilities of one shape and dtype, with a batch dim, got '
+        .. '%s %s and %s'):format(op, p:dtype(), nl._shape_str(p),
+        nl.is_tensor(y) and (y:dtype() .. ' ' .. nl._shape_str(y)) or type(y)))
+    end
+    local q = y:clamp(EPS, 1)
+    return (q * (q / p:clamp(EPS, 1)):log()):sum(p:dim()):mean()
+  end
+  -- Keras's poisson: p - y log(p + 1e-7) over rates p (not their logs),
+  -- averaged: PoissonNLLLoss's log_input = false with Keras's epsilon
+  local function poisson(p, y) return F.poisson_nll_loss(p, y, { log_input = false, eps = EPS }) end
+  -- (no 'hinge': Keras's is max(0, 1 - y p) over +-1 (or 0/1) targets, a
+  -- loss PyTorch has not; HingeEmbeddingLoss is p itself where y = 1)
   local losses = {
     mse = F.mse_loss, mean_squared_error = F.mse_loss,
     l1 = F.l1_loss, mae = F.l1_loss, mean_absolute_error = F.l1_loss,
@@ -49,16 +70,43 @@ return function(nl)
     nll = F.nll_loss,
     bce = F.binary_cross_entropy, binary_crossentropy = F.binary_cross_entropy,
     bce_with_logits = F.binary_cross_entropy_with_logits,
+    kl_divergence = kl_divergence, kld = kl_divergence, kullback_leibler_divergence = kl_divergence,
+    poisson = poisson,
   }
   -- what accuracy compares: class indices (classes), one-hot rows (onehot),
-  -- probabilities or logits of 0/1 targets (binary, logits)
+  -- probabilities or logits of 0/1 targets (binary, logits), the signs of
+  -- scores against +-1 targets (signs); false: a regression loss, whose
+  -- accuracy is by argmaxes or at 0.5 as Keras's; 'distance': a distance
+  -- against +-1 targets, which predicts no class (no accuracy)
   local classification = { [F.cross_entropy] = 'classes', [F.nll_loss] = 'classes',
                            [sparse_categorical_crossentropy] = 'classes', [categorical_crossentropy] = 'onehot',
                            [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits' }
-  -- a built-in loss module's kind, as its name's (false: a regression loss)
+  -- a built-in loss module's kind, as its name's; a module not listed is
+  -- a custom one, whose reduction compile cannot read (SmoothL1Loss and
+  -- the others were, and their 'sum' was averaged over the batches)
   local module_kind = { CrossEntropyLoss = 'classes', NLLLoss = 'classes', BCELoss = 'binary',
-                        BCEWithLogitsLoss = 'logits', MSELoss = false, L1Loss = false, HuberLoss = false }
+                        BCEWithLogitsLoss = 'logits', MSELoss = false, L1Loss = false, HuberLoss = false,
+                        SmoothL1Loss = false, KLDivLoss = false, PoissonNLLLoss = false, MultiMarginLoss = 'classes',
+                        SoftMarginLoss = 'signs', HingeEmbeddingLoss = 'distance' }
+  -- the losses of three tensors: fit calls its loss with (output, target)
+  local THREE = { MarginRankingLoss = '(input1, input2, target)', CosineEmbeddingLoss = '(input1, input2, target)',
+                  GaussianNLLLoss = '(input, target, var)', TripletMarginLoss = '(anchor, positive, negative)' }
+  local three_fn = { [F.margin_ranking_loss] = { 'margin_ranking_loss', 'MarginRankingLoss' },
+                     [F.cosine_embedding_loss] = { 'cosine_embedding_loss', 'CosineEmbeddingLoss' },
+                     [F.gaussian_nll_loss] = { 'gaussian_nll_loss', 'GaussianNLLLoss' },
+                     [F.triplet_margin_loss] = { 'triplet_margin_loss', 'TripletMarginLoss' } }
+  local function refuse_three(what, name)
+    nl._raise(("compile: %s takes three tensors %s, and fit calls its loss with two, (output, target); give a "
+      .. "function of the two that splits them, as loss = function(out, y) ... end"):format(what, THREE[name]))
+  end
   local optimizers = { sgd = 'SGD', adam = 'Adam', adamw = 'AdamW', rmsprop = 'RMSprop', adagrad = 'Adagrad' }
+
+  -- the metrics compile knows (acc: accuracy), Keras's names; top-k is k = 5
+  local METRICS = { accuracy = 1, mae = 1, mse = 1, binary_accuracy = 1, top_k_categorical_accuracy = 1,
+                    sparse_top_k_categorical_accuracy = 1 }
+  local METRIC_NAMES = 'accuracy, mae, mse, binary_accuracy, top_k_categorical_accuracy, '
+                       .. 'sparse_top_k_categorical_accuracy'
+  local TOP_K = 5
 
   -- the options each call reads; any other key is an error, not ignored
   local COMPILE_KNOWN = { optimizer = 1, loss = 1, metrics = 1, lr = 1, momentum = 1 }
@@ -92,33 +140,51 @@ return function(nl)
     if type(l) == 'string' then
       lossfn = losses[l:lower()]
       if not lossfn then nl._raise("compile: unknown loss '" .. l .. "'") end
-      kind = classification[lossfn]
-    elseif type(l) == 'function' then lossfn = l
+      kind = classification[lossfn] or false
+    elseif type(l) == 'function' then
+      local f3 = three_fn[l]
+      if f3 then refuse_three('nn.functional.' .. f3[1], f3[2]) end
+      lossfn = l
     elseif nn.is_module(l) then
+      if THREE[l.__name] then refuse_three('nn.' .. l.__name, l.__name) end
       lossfn = function(p, t) return l(p, t) end
       -- a loss module's kind comes from its class (the closure above has
       -- none, and accuracy was then taken as thresholds at 0.5)
       kind = module_kind[l.__name]
       local lo = kind ~= nil and rawget(l, 'opts') or {}
+      -- 'sum' adds the batches' sums; every other reduction is a mean
+      -- over elements or rows (KLDivLoss's batchmean: the rows), which
+      -- the epoch weighs by each batch's rows
       summed = lo.reduction == 'sum'
       if lo.reduction == 'none' then
         nl._raise("compile: a loss module with reduction = 'none' gives no single loss to train on")
       end
-      -- a class loss with weights or an ignored class divides its mean by
-      -- the summed weights of the rows it keeps, not by the rows: the
-      -- epoch's loss weighs each batch by that divisor (rows would make
-      -- the loss depend on the batch size, and a batch of ignored rows
-      -- NaN), and accuracy leaves ignored rows out
-      if kind == 'classes' and (lo.weight ~= nil or lo.ignore_index ~= nil) then
+      -- cross-entropy and NLL with weights or an ignored class divide their
+      -- mean by the summed weights of the elements they keep, not by the
+      -- elements: the epoch's loss weighs each batch by that divisor
+      -- (elements would make the loss depend on the batch size, and a
+      -- batch of ignored ones NaN), and accuracy leaves ignored elements
+      -- out. (MultiMarginLoss's weight is inside each row's loss, and its
+      -- mean is over the rows.)
+      local weighted = l.__name == 'CrossEntropyLoss' or l.__name == 'NLLLoss'
+      if weighted and (lo.weight ~= nil or lo.ignore_index ~= nil) then
         local w, ignore = lo.weight, lo.ignore_index
         divisor = function(yb)
+          -- class probabilities: their mean is over the samples, weights
+          -- or not (the weights were looked up at the probabilities)
+          if yb:dtype() ~= 'int64' then
+            local n = yb:dim() > 1 and yb:numel() / yb:size(2) or yb:numel()
+            return n, n, nil
+          end
           local keep = ignore and yb:ne(ignore) or nil
           local n = keep and keep:sum():item() or yb:numel()
           local d = n
           if w ~= nil and n > 0 then
-            local t = keep and nl.where(keep, yb, 1) or yb
-            local wy = w:index_select(1, t)
-            d = (keep and nl.where(keep, wy, 0) or wy):sum():item()
+            -- (N, d1, ...) targets flattened: index_select takes a 1-D
+            -- index (a 2-D one was an error)
+            local flat, kf = yb:reshape(-1), keep and keep:reshape(-1)
+            local wy = w:index_select(1, kf and nl.where(kf, flat, 1) or flat)
+            d = (kf and nl.where(kf, wy, 0) or wy):sum():item()
           end
           return d, n, keep
         end
@@ -131,19 +197,45 @@ return function(nl)
     if not nl._list_len(ms) then
       nl._raise("compile: metrics must be a list of names, such as {'accuracy', 'mae'}, got a table with keys")
     end
+    local lname = type(l) == 'string' and ("'" .. l .. "'") or nn.is_module(l) and ('nn.' .. tostring(l.__name))
+                  or 'a loss function'
     for _, m in ipairs(ms) do
       local name = m == 'acc' and 'accuracy' or m
-      if name ~= 'accuracy' and name ~= 'mae' then nl._raise("compile: unknown metric '" .. tostring(m) .. "'") end
+      if not METRICS[name] then
+        nl._raise(("compile: unknown metric '%s' (%s)"):format(tostring(m), METRIC_NAMES))
+      end
       if listed[name] then nl._raise("compile: metric '" .. name .. "' is listed twice") end
       listed[name] = true
-      if name == 'mae' and kind == 'classes' then
-        nl._raise("compile: metric 'mae' compares outputs with targets of their shape, not with a class loss's "
-          .. "class indices; use 'accuracy'")
+      if (name == 'mae' or name == 'mse') and kind == 'classes' then
+        nl._raise(("compile: metric '%s' compares outputs with targets of their shape, not with a class loss's "
+          .. "class indices; use 'accuracy'"):format(name))
       end
       if name == 'accuracy' and type(l) ~= 'string' and kind == nil then
         nl._raise("compile: metric 'accuracy' with a loss function or a custom loss module cannot tell classes "
           .. 'from probabilities; give the loss by name (cross_entropy, nll, bce, bce_with_logits) or as '
           .. 'nn.CrossEntropyLoss, nn.NLLLoss, nn.BCELoss or nn.BCEWithLogitsLoss')
+      end
+      if (name == 'accuracy' or name == 'binary_accuracy') and kind == 'distance' then
+        nl._raise(("compile: metric '%s' with %s: its input is a distance against +-1 targets, not a prediction of "
+          .. 'them'):format(name, lname))
+      end
+      -- Keras's binary_accuracy thresholds at 0.5 whatever the loss: on
+      -- logits or class scores, or against +-1 targets, it counts nonsense
+      if name == 'binary_accuracy' and (kind == 'classes' or kind == 'logits' or kind == 'signs') then
+        nl._raise(("compile: metric 'binary_accuracy' thresholds probabilities at 0.5 against 0/1 targets of their "
+          .. "shape; %s %s: use 'accuracy'"):format(lname, kind == 'classes' and 'takes class scores and indices'
+          or kind == 'logits' and 'takes logits' or 'takes scores against +-1 targets'))
+      end
+      if name == 'top_k_categorical_accuracy' and (kind == 'binary' or kind == 'logits' or kind == 'signs'
+                                                   or kind == 'distance') then
+        nl._raise(("compile: metric 'top_k_categorical_accuracy' ranks class scores against one-hot rows; %s "
+          .. 'takes 0/1 or +-1 targets'):format(lname))
+      end
+      -- the class indices' count is the loss's (ignored ones left out)
+      if name == 'sparse_top_k_categorical_accuracy' and kind ~= 'classes' then
+        nl._raise(("compile: metric 'sparse_top_k_categorical_accuracy' takes class indices, the targets of a "
+          .. 'class loss: cross_entropy, nll, sparse_categorical_crossentropy by name, or nn.CrossEntropyLoss, '
+          .. 'nn.NLLLoss, nn.MultiMarginLoss; got %s'):format(lname))
       end
       metrics[#metrics + 1] = name
     end
@@ -162,18 +254,74 @@ return function(nl)
     return c
   end
 
-  -- the metric's sum over a batch's rows (averaged by the caller). As
-  -- Keras picks accuracy's form: class indices against the argmax of each
-  -- row; rows of more than one column, one-hot or not, by their argmaxes
-  -- (a regression loss on one-hot rows too); one column or 0/1 targets by
-  -- a threshold, 0.5 on probabilities and 0 on logits. Rows whose class
-  -- is ignored (keep false) count for neither side.
-  local function metric_sum(name, kind, pred, y, keep)
-    if name == 'mae' then return (pred - y):abs():sum():item() / math.max(1, pred:numel() / pred:size(1)) end
+  -- (N, C, d1, ...) as (N d1 ..., C), the class dim moved last, as the
+  -- class losses take it; (N, C) as it is
+  local function class_rows(t)
+    if t:dim() <= 2 then return t end
+    local perm = { 1 }
+    for i = 3, t:dim() do perm[#perm + 1] = i end
+    perm[#perm + 1] = 2
+    return t:permute(perm):reshape(-1, t:size(2))
+  end
+
+  -- 1 for each row of scores (M, C) whose class cls (M) is among its k
+  -- best: fewer than k scores above it, ties counted in, as Keras's
+  -- in_top_k; a NaN score of the class ranks below every other
+  local function in_top_k(scores, cls)
+    local s = scores:gather(2, cls:reshape(-1, 1))
+    s = nl.where(s:ne(s), -math.huge, s)
+    return scores:gt(s):sum(2):lt(TOP_K)
+  end
+
+  local function metric_error(op, name, msg, pred, y)
+    nl._raise(("%s: metric '%s' %s, got outputs %s and targets %s %s"):format(op, name, msg,
+      nl._shape_str(pred), y:dtype(), nl._shape_str(y)))
+  end
+
+  -- a metric's sum over a batch. accuracy and sparse top-k under a class
+  -- loss count the elements they hit (over the elements batch_weight
+  -- counts, the ignored ones left out); every other metric sums its
+  -- rows' means (over the rows). As Keras picks accuracy's form: class
+  -- indices against the argmax over the class dim (2) of each element;
+  -- rows of more than one column, one-hot or not, by their argmaxes (a
+  -- regression loss on one-hot rows too); one column or 0/1 targets by a
+  -- threshold, 0.5 on probabilities and 0 on logits; +-1 targets by the
+  -- sign. Elements whose class is ignored (keep false) count for neither side.
+  local function metric_sum(op, name, kind, pred, y, keep)
+    local rows = pred:size(1)
+    local per_row = math.max(1, pred:numel() / rows)
+    if name == 'mae' then return (pred - y):abs():sum():item() / per_row end
+    if name == 'mse' then
+      local d = pred - y
+      return (d * d):sum():item() / per_row
+    end
+    if name == 'binary_accuracy' then      -- Keras's: p > 0.5 equal to y, whatever y holds
+      if not same_shape(pred, y) then metric_error(op, name, 'compares outputs with targets of their shape', pred, y) end
+      return pred:gt(0.5):eq(y):float():sum():item() / per_row
+    end
+    local probs = y:dtype() ~= 'int64' and same_shape(pred, y) and pred:dim() >= 2
+    if name == 'top_k_categorical_accuracy' then
+      if not probs then
+        metric_error(op, name, 'ranks class scores (N, C, ...) against one-hot or probability rows of their '
+          .. "shape (for class indices: 'sparse_top_k_categorical_accuracy')", pred, y)
+      end
+      local P = class_rows(pred)
+      return in_top_k(P, class_rows(y):argmax(2)):sum():item() * rows / P:size(1)
+    end
+    if name == 'sparse_top_k_categorical_accuracy' then
+      if y:dtype() ~= 'int64' then
+        metric_error(op, name, "takes int64 class indices (for class probabilities: 'top_k_categorical_accuracy')",
+                     pred, y)
+      end
+      local t = keep and nl.where(keep, y, 1) or y
+      local hit = in_top_k(class_rows(pred), t:reshape(-1))
+      if keep then hit = hit * keep:reshape(-1) end
+      return hit:sum():item()
+    end
     -- class probabilities (cross_entropy's float targets) by their argmaxes,
     -- as one-hot rows: compared with the probabilities, the argmaxes failed
     -- to broadcast, or broadcast (N) against (N, N) and counted nonsense
-    if kind == 'classes' and y:dtype() ~= 'int64' and same_shape(pred, y) and pred:dim() == 2 then
+    if kind == 'classes' and probs then
       return pred:argmax(2):eq(y:argmax(2)):sum():item()
     end
     if kind == 'classes' then
@@ -184,36 +332,48 @@ return function(nl)
     if (kind == 'onehot' or kind == nil) and pred:dim() == 2 and pred:size(2) > 1 and same_shape(pred, y) then
       return pred:argmax(2):eq(y:argmax(2)):sum():item()
     end
+    if kind == 'signs' then return pred:gt(0):eq(y:gt(0)):float():sum():item() / per_row end
     local thr = kind == 'logits' and 0 or 0.5
-    return pred:gt(thr):eq(y):float():mean():item() * pred:size(1)
+    return pred:gt(thr):eq(y):float():mean():item() * rows
   end
 
   -- a batch's share of the epoch: the loss's divisor (its rows, or the
-  -- summed class weights of the rows kept) and the rows accuracy counts;
-  -- keep marks the rows of a class not ignored
+  -- summed class weights of the elements kept) and the elements accuracy
+  -- counts (a class loss's targets: (N, d1, ...) class indices, or
+  -- probabilities (N, C, d1, ...); the rows were counted, and the hits
+  -- of every element over them gave an accuracy of d1 ... times the
+  -- right one); keep marks the elements of a class not ignored
   local function batch_weight(c, yb, len)
-    if not c.divisor then return len, len, nil end
-    return c.divisor(yb)
+    if c.divisor then return c.divisor(yb) end
+    if c.kind == 'classes' then
+      local n = (yb:dtype() == 'int64' or yb:dim() < 2) and yb:numel() or yb:numel() / yb:size(2)
+      return n, n, nil
+    end
+    return len, len, nil
   end
 
   -- the running sums of an epoch or an evaluation: rows seen, the loss
-  -- times each batch's divisor, the divisors, the rows accuracy counts,
-  -- and the metrics' sums
+  -- times each batch's divisor, the divisors, the elements (or rows)
+  -- accuracy counts, and the metrics' sums
   local function tally_new() return { seen = 0, loss_sum = 0, wsum = 0, vsum = 0, metrics = {} } end
-  local function tally_add(c, t, pred, yb, lv)
+  local function tally_add(op, c, t, pred, yb, lv)
     local len = yb:size(1)
     local d, v, keep = batch_weight(c, yb, len)
     t.seen = t.seen + len
     if c.summed then t.loss_sum = t.loss_sum + lv
-    elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored rows: NaN times 0
+    elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored elements: NaN times 0
     t.wsum, t.vsum = t.wsum + d, t.vsum + v
     for _, m in ipairs(c.metrics) do
-      t.metrics[m] = (t.metrics[m] or 0) + metric_sum(m, c.kind, pred, yb, keep)
+      t.metrics[m] = (t.metrics[m] or 0) + metric_sum(op, m, c.kind, pred, yb, keep)
     end
   end
   -- the epoch's loss: the whole set's, as one batch would give it
   local function tally_loss(c, t) return c.summed and t.loss_sum or t.loss_sum / t.wsum end
-  local function tally_metric(t, m) return t.metrics[m] / (m == 'accuracy' and t.vsum or t.seen) end
+  -- (accuracy counts in vsum, which is the rows where the loss is not a
+  -- class loss; sparse top-k has a class loss)
+  local function tally_metric(t, m)
+    return t.metrics[m] / ((m == 'accuracy' or m == 'sparse_top_k_categorical_accuracy') and t.vsum or t.seen)
+  end
 
   local function check_xy(op, X, y)
     nl._T(X, op)
@@ -253,14 +413,14 @@ return function(nl)
   end
 
   -- one pass over (X, y) without training: mean loss and metrics
-  local function run_eval(self, c, X, y, batch_size)
+  local function run_eval(op, self, c, X, y, batch_size)
     local n, t = X:size(1), tally_new()
     in_eval(self, function()
       for start = 1, n, batch_size do
         local len = math.min(batch_size, n - start + 1)
         local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
         local pred = self(xb)
-        tally_add(c, t, pred, yb, c.loss(pred, yb):item())
+        tally_add(op, c, t, pred, yb, c.loss(pred, yb):item())
       end
     end)
     local out = {}
@@ -332,8 +492,8 @@ return function(nl)
     if mode ~= 'min' and mode ~= 'max' and mode ~= 'auto' then
       bad("early_stopping.mode as 'min', 'max' or 'auto'", mode)
     end
-    -- auto: accuracy grows as it improves, the losses and mae shrink
-    if mode == 'auto' then mode = monitor:gsub('^val_', '') == 'accuracy' and 'max' or 'min' end
+    -- auto: the accuracies grow as they improve, the losses, mae and mse shrink
+    if mode == 'auto' then mode = monitor:match('accuracy$') and 'max' or 'min' end
     local patience, start = es.patience or 0, es.start_from_epoch or 0
     if not whole(patience) then bad('early_stopping.patience as a whole number >= 0', patience) end
     if not whole(start) then
@@ -627,11 +787,13 @@ return function(nl)
         step = step + 1
         local pred = self(xb)
         local loss = c.loss(pred, yb)
+        local lv = loss:item()
+        -- tallied before the step (of the same outputs): a metric that
+        -- cannot read the targets fails before the weights change
+        nl.no_grad(function() tally_add('fit', c, t, pred:detach(), yb, lv) end)
         c.optimizer:zero_grad()
         loss:backward()
         c.optimizer:step()
-        local lv = loss:item()
-        nl.no_grad(function() tally_add(c, t, pred:detach(), yb, lv) end)
         if opts.on_step then opts.on_step(epoch, step, lv) end
         if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb then
           save(epoch, step, rng_epoch, t)
@@ -660,7 +822,7 @@ return function(nl)
       local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[epoch]) }
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][epoch]) end
       if val then
-        local vl, vm = run_eval(self, c, val[1], val[2], math.max(bs, 256))
+        local vl, vm = run_eval('fit (validation_data)', self, c, val[1], val[2], math.max(bs, 256))
         history.val_loss[epoch] = vl
         line[#line + 1] = ('val_loss %.4f'):format(vl)
         for _, m in ipairs(c.metrics) do
@@ -710,7 +872,7 @@ return function(nl)
   function Module:evaluate(X, y, opts)
     local c = compiled(self, 'evaluate')
     check_xy('evaluate', X, y)
-    return run_eval(self, c, X, y, batch_size('evaluate', opts, 256))
+    return run_eval('evaluate', self, c, X, y, batch_size('evaluate', opts, 256))
   end
 
   -- outputs for X in eval mode, without the tape, batch by batch

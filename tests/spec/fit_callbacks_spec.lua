@@ -287,7 +287,7 @@ describe('fit with early_stopping', function()
 
   -- accuracy improves upwards: a logit pair (w1, w2) for class 1 is right
   -- when w1 > w2
-  it("mode = 'auto' maximizes accuracy and minimizes loss and mae", function()
+  it("mode = 'auto' maximizes the accuracies and minimizes loss and mae", function()
     local function run_acc(right, es)
       local m = nn.Linear(1, 2, { bias = false }):double()
       m:compile { optimizer = 'sgd', lr = 0, loss = 'cross_entropy', metrics = { 'accuracy' } }
@@ -304,6 +304,20 @@ describe('fit with early_stopping', function()
     assert.are.equal(2, #run_acc(right, { monitor = 'val_accuracy', patience = 1, mode = 'min' }).loss)
     -- val_loss falls while the accuracy rises: minimized under auto
     assert.are.equal(3, #run_acc(right, { patience = 1 }).loss)
+    -- Keras's other accuracies are maximized too (only 'accuracy' was, and
+    -- binary_accuracy's rise from 0 to 1 stopped at epoch 2)
+    local function run_bin(es)
+      local m = nn.Sequential(nn.Linear(1, 1, { bias = false }), nn.Sigmoid()):double()
+      m:compile { optimizer = 'sgd', lr = 0, loss = 'bce', metrics = { 'binary_accuracy' } }
+      local X, y = nl.ones(1, 1, 'float64'), nl.ones(1, 1, 'float64')
+      local function set(ok) nl.no_grad(function() m[1].weight:fill_(ok and 2 or -2) end) end
+      set(right[1])
+      return m:fit(X, y, { epochs = #right, batch_size = 1, verbose = 0, validation_data = { X, y },
+                           early_stopping = es, on_step = function(e) set(right[e]) end })
+    end
+    h = run_bin({ monitor = 'val_binary_accuracy', patience = 1 })
+    assert.are.same({ 0, 1, 1 }, h.val_binary_accuracy)
+    assert.are.equal(2, #run_bin({ monitor = 'val_binary_accuracy', patience = 1, mode = 'min' }).loss)
   end)
 
   -- a BatchNorm's running statistics and batch count are weights Keras's

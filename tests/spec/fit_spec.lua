@@ -789,6 +789,330 @@ local function assert_drawn(values_by_label, drawn)
   end
 end
 
+describe("fit's newer losses, per-element class targets and Keras's metrics", function()
+  -- 7 rows of 2 features on fixed weights, as above: each loss is compared
+  -- with the same loss over the whole set at once, at every batch size
+  local W = nl.tensor({ { 1, 2 }, { 3, -1 }, { 0.5, 0.5 } })
+  local X = nl.tensor({ { 1, 0 }, { 0, 1 }, { 1, 1 }, { 2, 0 }, { 0, 2 }, { -1, 1 }, { 1, -2 } })
+  local function fixed()
+    local m = nn.Linear(2, 3)
+    nl.no_grad(function()
+      m.weight:copy_(W)
+      m.bias:copy_(nl.tensor({ 0.1, 0.2, 0.3 }))
+    end)
+    return m
+  end
+  -- a model that returns its input, for Keras's documented examples (an
+  -- optimizer that does nothing: evaluate never steps it)
+  local function identity(loss, metrics)
+    local m = nn.Identity()
+    m:compile { optimizer = { step = function() end }, loss = loss, metrics = metrics }
+    return m
+  end
+  -- the loss and metrics of evaluate and of fit's first epoch (lr 0) at
+  -- batch sizes 1, 2, 3 and 7 each equal want (and the metrics want_m)
+  local function whole_set(m, Xs, y, want, want_m, tol)
+    for _, bs in ipairs({ 1, 2, 3, 7 }) do
+      local loss, met = m:evaluate(Xs, y, { batch_size = bs })
+      local h = m:fit(Xs, y, { batch_size = bs, shuffle = false, verbose = 0 })
+      for _, got in ipairs({ loss, h.loss[1] }) do
+        assert(S.close(got, want, tol or 1e-6), ('batch %d: %.9g, whole set %.9g'):format(bs, got, want))
+      end
+      for k, v in pairs(want_m or {}) do
+        assert(S.close(met[k], v, 1e-6), ('batch %d: %s %.9g, by hand %.9g'):format(bs, k, met[k], v))
+        assert(S.close(h[k][1], v, 1e-6), ('fit, batch %d: %s %.9g, by hand %.9g'):format(bs, k, h[k][1], v))
+      end
+    end
+  end
+  local function sgd0(m) return optim.SGD(m:parameters(), { lr = 0 }) end
+
+  -- each mean is over elements or rows, the same number in every row, so
+  -- the rows weigh each batch; 'sum' adds the batches; 'none' is refused
+  it('takes the two-tensor loss modules, each reduction the whole set\'s', function()
+    local r = S.rng(21)
+    local Yf = nl.tensor(S.nested({ 7, 3 }, function() return r(-2, 2) end))
+    local Ypm = nl.where(nl.tensor(S.nested({ 7, 3 }, r)):gt(0), 1, -1):float()
+    local Yp = nl.tensor(S.nested({ 7, 3 }, r)):softmax(2)
+    local Yc = nl.tensor(S.nested({ 7, 3 }, function() return math.floor(r(0, 4)) end))
+    local cls = nl.tensor({ 1, 3, 2, 2, 1, 3, 3 }, 'int64')
+    local cases = {
+      { nn.SmoothL1Loss, { beta = 0.5 }, Yf, F.smooth_l1_loss },
+      { nn.KLDivLoss, {}, Yp, F.kl_div, true },
+      { nn.KLDivLoss, { reduction = 'batchmean' }, Yp, F.kl_div, true },
+      { nn.KLDivLoss, { log_target = true }, Yp:log(), F.kl_div, true },
+      { nn.HingeEmbeddingLoss, { margin = 2 }, Ypm, F.hinge_embedding_loss },
+      { nn.SoftMarginLoss, {}, Ypm, F.soft_margin_loss },
+      { nn.PoissonNLLLoss, {}, Yc, F.poisson_nll_loss },
+      { nn.PoissonNLLLoss, { log_input = false, full = true }, Yc, F.poisson_nll_loss, false, true },
+      { nn.MultiMarginLoss, { weight = nl.tensor({ 1, 2, 0.5 }), p = 2 }, cls, F.multi_margin_loss },
+    }
+    for _, case in ipairs(cases) do
+      local cls_, o, y, f, logp, positive = case[1], case[2], case[3], case[4], case[5], case[6]
+      for _, red in ipairs({ o.reduction or 'mean', 'sum' }) do
+        local oo = {}
+        for k, v in pairs(o) do oo[k] = v end
+        oo.reduction = red
+        local m = fixed()
+        if logp then m = nn.Sequential(m, nn.LogSoftmax(2)) end
+        if positive then m = nn.Sequential(m, nn.Softplus()) end
+        m:compile { optimizer = sgd0(m), loss = cls_(oo) }
+        local want = f(m(X), y, oo):item()
+        whole_set(m, X, y, want, nil, 1e-5)
+      end
+      local m = fixed()
+      contains(errmsg(m.compile, m, { loss = cls_({ reduction = 'none' }) }),
+               "compile: a loss module with reduction = 'none'")
+    end
+  end)
+
+  it("measures MultiMarginLoss's accuracy by argmaxes and SoftMarginLoss's by signs", function()
+    local m, y = fixed(), nl.tensor({ 1, 3, 2, 2, 1, 3, 3 }, 'int64')
+    local pred, hits = m(X):argmax(2):totable(), 0
+    for i, c in ipairs(y:totable()) do if pred[i] == c then hits = hits + 1 end end
+    m:compile { optimizer = sgd0(m), loss = nn.MultiMarginLoss(), metrics = { 'accuracy', 'sparse_top_k_categorical_accuracy' } }
+    -- three classes: each is among the top 5
+    whole_set(m, X, y, F.multi_margin_loss(m(X), y):item(), { accuracy = hits / 7, sparse_top_k_categorical_accuracy = 1 })
+    local Y = nl.tensor({ { 1, -1, 1 }, { -1, -1, 1 }, { 1, 1, 1 }, { -1, 1, -1 }, { 1, 1, -1 }, { -1, -1, -1 }, { 1, -1, 1 } })
+    local out, agree = m(X):totable(), 0
+    for i, row in ipairs(Y:totable()) do
+      for j, t in ipairs(row) do if (out[i][j] > 0) == (t > 0) then agree = agree + 1 end end
+    end
+    m:compile { optimizer = sgd0(m), loss = nn.SoftMarginLoss(), metrics = { 'accuracy' } }
+    whole_set(m, X, Y, F.soft_margin_loss(m(X), Y):item(), { accuracy = agree / 21 })
+  end)
+
+  it('refuses the three-tensor losses in compile, naming them and what fit passes', function()
+    local m = fixed()
+    for name, args in pairs({ MarginRankingLoss = '(input1, input2, target)', CosineEmbeddingLoss = '(input1, input2, target)',
+                              GaussianNLLLoss = '(input, target, var)', TripletMarginLoss = '(anchor, positive, negative)' }) do
+      local e = errmsg(m.compile, m, { loss = nn[name]() })
+      contains(e, ('compile: nn.%s takes three tensors %s'):format(name, args))
+      contains(e, '(output, target)')
+    end
+    for fname, args in pairs({ margin_ranking_loss = '(input1, input2, target)', gaussian_nll_loss = '(input, target, var)',
+                               cosine_embedding_loss = '(input1, input2, target)',
+                               triplet_margin_loss = '(anchor, positive, negative)' }) do
+      contains(errmsg(m.compile, m, { loss = F[fname] }), ('compile: nn.functional.%s takes three tensors %s'):format(fname, args))
+    end
+    -- a function of two that splits the output is the way: GaussianNLLLoss
+    -- on (mean, variance) columns
+    local two = nn.Linear(2, 2)
+    two:compile { optimizer = sgd0(two), loss = function(out, y)
+      return F.gaussian_nll_loss(out:narrow(2, 1, 1), y, out:narrow(2, 2, 1):exp())
+    end }
+    local y = nl.tensor({ { 1 }, { 0 }, { 2 }, { 1 }, { -1 }, { 0 }, { 3 } })
+    local out = two(X)
+    assert(S.close(two:evaluate(X, y, { batch_size = 3 }),
+                   F.gaussian_nll_loss(out:narrow(2, 1, 1), y, out:narrow(2, 2, 1):exp()):item(), 1e-6))
+  end)
+
+  -- Keras's functions, computed here as Keras's source writes them, on
+  -- the values of Keras's own documentation
+  it("takes Keras's kl_divergence (kld) and poisson on probabilities and rates, as Keras's", function()
+    local function kld_by_hand(P, Y)
+      local s = 0
+      for i, row in ipairs(Y) do
+        for j, t in ipairs(row) do
+          local yt, yp = math.min(math.max(t, 1e-7), 1), math.min(math.max(P[i][j], 1e-7), 1)
+          s = s + yt * math.log(yt / yp)
+        end
+      end
+      return s / #Y
+    end
+    local function poisson_by_hand(P, Y)
+      local s, n = 0, 0
+      for i, row in ipairs(Y) do
+        for j, t in ipairs(row) do s, n = s + P[i][j] - t * math.log(P[i][j] + 1e-7), n + 1 end
+      end
+      return s / n
+    end
+    -- keras.losses.KLD([.4, .9, .2], [.5, .8, .12]) = 0.11891246, and
+    -- KLDivergence()([[0, 1], [0, 0]], [[.6, .4], [.4, .6]]) = 0.458
+    for _, name in ipairs({ 'kl_divergence', 'kld', 'KLD', 'kullback_leibler_divergence' }) do
+      local m = identity(name)
+      assert(S.close(m:evaluate(nl.tensor({ { .5, .8, .12 } }, 'float64'), nl.tensor({ { .4, .9, .2 } }, 'float64')),
+                     0.11891243631825937, 1e-12))
+      assert(S.close(m:evaluate(nl.tensor({ { .6, .4 }, { .4, .6 } }, 'float64'), nl.tensor({ { 0, 1 }, { 0, 0 } }, 'float64'),
+                                { batch_size = 1 }), 0.45814304511982884, 1e-12))
+    end
+    -- keras.losses.poisson([1.4, 9.3, 2.2], [4.3, 8.2, 12.2]) = -0.8045559,
+    -- and Poisson()([[0, 1], [0, 0]], [[1, 1], [0, 0]]) = 0.5 (a rate of 0 is log(1e-7))
+    local m = identity('poisson')
+    assert(S.close(m:evaluate(nl.tensor({ { 4.3, 8.2, 12.2 } }, 'float64'), nl.tensor({ { 1.4, 9.3, 2.2 } }, 'float64')),
+                   -0.8045559747746932, 1e-12))
+    assert(S.close(m:evaluate(nl.tensor({ { 1, 1 }, { 0, 0 } }, 'float64'), nl.tensor({ { 0, 1 }, { 0, 0 } }, 'float64')),
+                   0.5 - 0.25 * math.log(1 + 1e-7), 1e-12))
+    -- through fit: a softmax model for kld, a softplus one for poisson
+    local r = S.rng(31)
+    local Yp = nl.tensor(S.nested({ 7, 3 }, r)):softmax(2)
+    Yp[2][1] = 0                                     -- a target of 0: clipped to 1e-7, as Keras's
+    local Yc = nl.tensor(S.nested({ 7, 3 }, function() return math.floor(r(0, 4)) end))
+    for _, case in ipairs({ { 'kld', nn.Softmax(2), Yp, kld_by_hand }, { 'poisson', nn.Softplus(), Yc, poisson_by_hand } }) do
+      local m2 = nn.Sequential(fixed(), case[2])
+      m2:compile { optimizer = sgd0(m2), loss = case[1] }
+      whole_set(m2, X, case[3], case[4](m2(X):totable(), case[3]:totable()), nil, 1e-5)
+    end
+    local k = identity('kld')
+    contains(errmsg(k.evaluate, k, nl.ones(2, 3), nl.ones(2, 2)), 'kl_divergence: input and target must be')
+  end)
+
+  -- segmentation: outputs (N, C, L) or (N, C, H, W), targets (N, L) or
+  -- (N, H, W); the loss and accuracy are over every element, and a
+  -- weighted or ignoring mean's divisor sums the elements' weights (the
+  -- weights were looked up with a 2-D index, an error; accuracy was the
+  -- hits over the elements divided by the rows)
+  it('trains on class targets of shape (N, d1, ...), the loss and accuracy over every element', function()
+    local conv1 = nn.Conv1d(2, 3, 1)
+    local conv2 = nn.Conv2d(2, 3, 1)
+    for _, m in ipairs({ conv1, conv2 }) do
+      nl.no_grad(function()
+        m.weight:copy_(nl.tensor({ { 1, 2 }, { 3, -1 }, { 0.5, 0.5 } }):view(m.weight:shape()))
+        m.bias:copy_(nl.tensor({ 0.1, 0.2, 0.3 }))
+      end)
+    end
+    local r = S.rng(41)
+    local X1 = nl.tensor(S.nested({ 5, 2, 4 }, r))
+    local y1 = nl.tensor({ { 1, 2, 3, -100 }, { 2, 2, 1, 3 }, { -100, -100, -100, -100 }, { 3, 1, 2, 2 }, { 1, 1, -100, 3 } }, 'int64')
+    local X2 = nl.tensor(S.nested({ 5, 2, 2, 3 }, r))
+    local y2 = nl.tensor(S.nested({ 5, 2, 3 }, function() return math.floor(r(1, 4)) end), 'int64')
+    y2[2][1][3] = -100
+    -- the hits over the elements kept, by hand over the class dim
+    local function acc_by_hand(out, y)
+      local o, t, hits, n = out:totable(), y:totable(), 0, 0
+      local function walk(oi, ti)
+        if type(ti) == 'number' then
+          if ti ~= -100 then
+            local best = 1
+            for c = 2, #oi do if oi[c] > oi[best] then best = c end end
+            n = n + 1
+            if best == ti then hits = hits + 1 end
+          end
+          return
+        end
+        for k = 1, #ti do
+          local sub = {}
+          for c = 1, #oi do sub[c] = oi[c][k] end
+          walk(sub, ti[k])
+        end
+      end
+      for i = 1, #t do walk(o[i], t[i]) end
+      return hits / n
+    end
+    for _, case in ipairs({ { conv1, X1, y1 }, { conv2, X2, y2 } }) do
+      local m, Xs, y = case[1], case[2], case[3]
+      local out = m(Xs)
+      local acc = acc_by_hand(out, y)
+      for _, o in ipairs({ { ignore_index = -100 }, { weight = nl.tensor({ 1, 2, 0.5 }), ignore_index = -100 },
+                           { weight = nl.tensor({ 1, 2, 0.5 }), ignore_index = -100, label_smoothing = 0.2 } }) do
+        m:compile { optimizer = sgd0(m), loss = nn.CrossEntropyLoss(o), metrics = { 'accuracy' } }
+        whole_set(m, Xs, y, F.cross_entropy(out, y, o):item(), { accuracy = acc })
+        local no = { weight = o.weight, ignore_index = o.ignore_index }
+        local lp = nn.Sequential(m, nn.LogSoftmax(2))
+        lp:compile { optimizer = sgd0(m), loss = nn.NLLLoss(no), metrics = { 'accuracy' } }
+        whole_set(lp, Xs, y, F.nll_loss(out:log_softmax(2), y, no):item(), { accuracy = acc })
+      end
+      -- by name, without ignored elements (the mean over all elements)
+      local yk = nl.where(y:eq(-100), 2, y)
+      m:compile { optimizer = sgd0(m), loss = 'cross_entropy', metrics = { 'accuracy' } }
+      whole_set(m, Xs, yk, F.cross_entropy(out, yk):item(), { accuracy = acc_by_hand(out, yk) })
+      -- class probabilities of the output's shape, weighted: the mean over
+      -- the elements (the weight was looked up at the probabilities, an error)
+      local P = nl.tensor(S.nested(out:shape(), r)):softmax(2)
+      local w = { weight = nl.tensor({ 1, 2, 0.5 }) }
+      m:compile { optimizer = sgd0(m), loss = nn.CrossEntropyLoss(w), metrics = { 'accuracy' } }
+      whole_set(m, Xs, P, F.cross_entropy(out, P, w):item(), { accuracy = acc_by_hand(out, P:argmax(2)) })
+    end
+  end)
+
+  it("computes mse and binary_accuracy over every output, as Keras's", function()
+    local m, r = fixed(), S.rng(51)
+    local Yf = nl.tensor(S.nested({ 7, 3 }, r))
+    local out, se, n = m(X):totable(), 0, 0
+    for i, row in ipairs(Yf:totable()) do
+      for j, t in ipairs(row) do se, n = se + (out[i][j] - t) ^ 2, n + 1 end
+    end
+    m:compile { optimizer = sgd0(m), loss = 'mae', metrics = { 'mse', 'mae' } }
+    whole_set(m, X, Yf, F.l1_loss(m(X), Yf):item(), { mse = se / n, mae = F.l1_loss(m(X), Yf):item() })
+    -- keras.metrics.binary_accuracy([[1], [1], [0], [0]], [[0.98], [1], [0], [0.6]]) = 0.75;
+    -- 0.5 itself is not above the threshold
+    local b = identity('bce', { 'binary_accuracy' })
+    local _, met = b:evaluate(nl.tensor({ { 0.98 }, { 1 }, { 0 }, { 0.6 } }), nl.tensor({ { 1 }, { 1 }, { 0 }, { 0 } }), { batch_size = 3 })
+    assert.are.equal(0.75, met.binary_accuracy)
+    _, met = b:evaluate(nl.tensor({ { 0.5, 0.51 }, { 0.2, 0.9 } }), nl.tensor({ { 1, 1 }, { 0, 0 } }), { batch_size = 1 })
+    assert.are.equal(0.5, met.binary_accuracy)
+    -- several columns through a sigmoid model: each entry on its own (accuracy takes argmaxes here)
+    local s = nn.Sequential(fixed(), nn.Sigmoid())
+    local Y01 = nl.tensor({ { 1, 0, 1 }, { 0, 0, 1 }, { 1, 1, 1 }, { 0, 1, 0 }, { 1, 1, 0 }, { 0, 0, 0 }, { 1, 0, 1 } })
+    local p, agree = s(X):totable(), 0
+    for i, row in ipairs(Y01:totable()) do
+      for j, t in ipairs(row) do if (p[i][j] > 0.5 and 1 or 0) == t then agree = agree + 1 end end
+    end
+    s:compile { optimizer = sgd0(s), loss = nn.BCELoss(), metrics = { 'binary_accuracy' } }
+    whole_set(s, X, Y01, F.binary_cross_entropy(s(X), Y01):item(), { binary_accuracy = agree / 21 })
+  end)
+
+  -- in the top 5: fewer than 5 scores above the class's own, ties in, as
+  -- Keras's in_top_k; a NaN score of the class is below every other
+  it('computes top_k_categorical_accuracy and its sparse form with k = 5, as Keras\'s', function()
+    local nan = 0 / 0
+    local P = nl.tensor({
+      { 7, 6, 5, 4, 3, 2, 1 },          -- class 5: 4 above, in
+      { 7, 6, 5, 4, 3, 2, 1 },          -- class 6: 5 above, out
+      { 1, 1, 1, 1, 1, 1, 1 },          -- class 7: all tied, in
+      { 9, 8, 7, 6, 5, 5, 5 },          -- class 7: tied with the 5th best, in
+      { 9, 8, 7, 6, 5, 4, nan },        -- class 7 of NaN: out
+      { nan, 8, 7, 6, 5, 3, 4 },        -- class 7: a NaN is not above it, 4 are, in
+    }, 'float64')
+    local cls = nl.tensor({ 5, 6, 7, 7, 7, 7 }, 'int64')
+    local onehot = nl.zeros(6, 7, 'float64')
+    for i, c in ipairs(cls:totable()) do onehot[i][c] = 1 end
+    local _, met = identity('mse', { 'top_k_categorical_accuracy' }):evaluate(P, onehot, { batch_size = 4 })
+    assert.are.equal(4 / 6, met.top_k_categorical_accuracy)
+    local ce = identity('cross_entropy', { 'sparse_top_k_categorical_accuracy' })
+    _, met = ce:evaluate(P, cls, { batch_size = 4 })
+    assert.are.equal(4 / 6, met.sparse_top_k_categorical_accuracy)
+    -- per element, ignored ones left out: (N, C, L) scores of the rows above
+    local seg = P:view(2, 3, 7):permute({ 1, 3, 2 }):contiguous()          -- (2, 7, 3)
+    local ys = nl.tensor({ { 5, 6, 7 }, { 7, -100, 7 } }, 'int64')       -- the NaN class's row ignored
+    local ig = identity(nn.CrossEntropyLoss({ ignore_index = -100 }), { 'sparse_top_k_categorical_accuracy', 'accuracy' })
+    _, met = ig:evaluate(seg, ys, { batch_size = 1 })
+    assert.are.equal(4 / 5, met.sparse_top_k_categorical_accuracy)
+    assert.are.equal(0, met.accuracy)      -- no kept row's class is its first
+    -- a wrong form of target names the metric and the call
+    contains(errmsg(ce.evaluate, ce, P, onehot),
+             "evaluate: metric 'sparse_top_k_categorical_accuracy' takes int64 class indices")
+    local tk = identity('cross_entropy', { 'top_k_categorical_accuracy' })
+    contains(errmsg(tk.evaluate, tk, P, cls), "evaluate: metric 'top_k_categorical_accuracy' ranks class scores")
+  end)
+
+  it('refuses a metric its loss cannot give, naming compile, the metric and the loss', function()
+    local m = fixed()
+    local function refused(loss, metric, part)
+      contains(errmsg(m.compile, m, { loss = loss, metrics = { metric } }), part)
+    end
+    refused('cross_entropy', 'mse', "compile: metric 'mse' compares outputs with targets of their shape")
+    refused(nn.MultiMarginLoss(), 'mae', "compile: metric 'mae'")
+    refused(nn.HingeEmbeddingLoss(), 'accuracy', "compile: metric 'accuracy' with nn.HingeEmbeddingLoss: its input is a distance")
+    refused('bce_with_logits', 'binary_accuracy', "compile: metric 'binary_accuracy' thresholds probabilities at 0.5")
+    refused('cross_entropy', 'binary_accuracy', "'cross_entropy' takes class scores and indices: use 'accuracy'")
+    refused(nn.SoftMarginLoss(), 'binary_accuracy', "nn.SoftMarginLoss takes scores against +-1 targets")
+    refused('bce', 'top_k_categorical_accuracy', "compile: metric 'top_k_categorical_accuracy' ranks class scores")
+    refused('mse', 'sparse_top_k_categorical_accuracy', "compile: metric 'sparse_top_k_categorical_accuracy' takes class "
+            .. "indices")
+    refused(function(p, t) return F.cross_entropy(p, t) end, 'sparse_top_k_categorical_accuracy', 'got a loss function')
+    refused('mse', 'top_5', "compile: unknown metric 'top_5' (accuracy, mae, mse, binary_accuracy")
+    -- no 'hinge': Keras's max(0, 1 - y p) is no loss of nnlua's
+    contains(errmsg(m.compile, m, { loss = 'hinge' }), "compile: unknown loss 'hinge'")
+    -- fit names itself when a metric meets targets it cannot read
+    -- (before the first step changes the weights)
+    m:compile { optimizer = 'sgd', lr = 0.5, loss = 'cross_entropy', metrics = { 'top_k_categorical_accuracy' } }
+    local before = m.weight:clone()
+    contains(errmsg(m.fit, m, X, nl.tensor({ 1, 2, 3, 1, 2, 3, 1 }, 'int64'), { verbose = 0 }),
+             "fit: metric 'top_k_categorical_accuracy' ranks class scores")
+    assert.are.same(before:totable(), m.weight:totable())
+  end)
+end)
+
 describe('nl.plot', function()
   local history
   setup(function()

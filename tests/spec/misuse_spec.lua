@@ -851,8 +851,14 @@ local function driver(seed, ncases, statefile, outcomefile)
     elseif r == 6 then
       call(name .. ':compile', m.compile, m, opts({
         optimizer = function() return pick({ 'sgd', 'adam', 'rmsprop', 'nope', 3 }) end,
-        loss = function() return pick({ 'mse', 'cross_entropy', 'bce', 'nope', 5 }) end,
-        metrics = function() return pick({ { 'accuracy' }, { 'mae' }, { 'nope' }, 'accuracy' }) end, lr = N }))
+        loss = function()
+          return pick({ 'mse', 'cross_entropy', 'bce', 'kld', 'poisson', 'nope', 5, nn.SmoothL1Loss(), nn.KLDivLoss(),
+                        nn.MultiMarginLoss(), nn.SoftMarginLoss(), nn.HingeEmbeddingLoss(), nn.MarginRankingLoss() })
+        end,
+        metrics = function()
+          return pick({ { 'accuracy' }, { 'mae' }, { 'mse' }, { 'binary_accuracy' }, { 'top_k_categorical_accuracy' },
+                        { 'sparse_top_k_categorical_accuracy', 'accuracy' }, { 'nope' }, 'accuracy' })
+        end, lr = N }))
       local X = x
       local y = chance(0.5) and ids(2, { nl.is_tensor(X) and X.ptr ~= nil and X:dim() > 0 and X:size(1) or 2 }) or T()
       call(name .. ':fit', m.fit, m, X, y, opts({ epochs = function() return pick({ 0, 1, 2, -1, NaN, 'x' }) end,
