@@ -1291,7 +1291,12 @@ return function(nl)
   end
   function Tensor.std(t, d, a, b, ...)
     local dim, opts = var_args('std', d, a, b, ...)
-    return Tensor.sqrt(variance('std', t, dim, opts))
+    -- the gradient 0 where the std is 0, as PyTorch's std_backward masks it
+    -- (sqrt's infinite slope at 0 times a deviation of 0 gave NaN): the
+    -- root of 1 there, then 0 in its place
+    local v = variance('std', t, dim, opts)
+    local zero = Tensor.eq(v, 0)
+    return nl.where(zero, 0, Tensor.sqrt(nl.where(zero, 1, v)))
   end
   nl.var, nl.std = Tensor.var, Tensor.std
 

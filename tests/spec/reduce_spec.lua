@@ -131,6 +131,14 @@ describe('var and std', function()
     assert.is_true(nl.gradcheck(function(t) return t:std() end, { a }))
   end)
 
+  -- torch: x.std(1).sum().backward() gives [[0, 0, 0], [-0.5, 0, 0.5]]:
+  -- PyTorch masks the gradient where the std is 0 (it was NaN here)
+  it('std has the gradient 0 where the std is 0', function()
+    local a = nl.tensor({ { 1, 1, 1 }, { 1, 2, 3 } }, 'float64'):requires_grad()
+    a:std(2):sum():backward()
+    assert.are.same({ { 0, 0, 0 }, { -0.5, 0, 0.5 } }, a.grad:totable())
+  end)
+
   it('refuse an int64 tensor, a bad dim or option, with the op named', function()
     local ok, err = pcall(function() return nl.tensor({ 1, 2 }, 'int64'):var() end)
     assert.is_false(ok); assert.is_truthy(err:find('var: needs a floating point tensor, got int64 [2]', 1, true), err)
