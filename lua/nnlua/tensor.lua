@@ -1191,11 +1191,55 @@ return function(nl)
 
   -- ---- reductions -----------------------------------------------------------
 
+  -- a list of dims (PyTorch's dim tuple) -> their 0-based C dims from the
+  -- highest down, each checked as the caller wrote it; a dim named twice
+  -- is refused, as PyTorch refuses it (its elements would be counted twice)
+  local function cdims(list, op, p)
+    local n = nl._list_len(list)
+    if not n then raise(op .. ': dims must be a list of integer dims, such as {2, 3}') end
+    local seen, out = {}, {}
+    for i = 1, n do
+      local c = cdim(list[i], op, p)
+      if c < 0 then c = c + math.max(p.ndim, 1) end
+      if seen[c] then
+        raise(('%s: dim %s appears more than once in the list of dims for shape %s'):format(op, tostring(list[i]),
+                                                                                             sizes_str(p)))
+      end
+      seen[c] = true
+      out[i] = c
+    end
+    table.sort(out, function(a, b) return a > b end)
+    return out
+  end
+
   local function reducer(name, has_indices)
     local opid = C_op[name]
-    return function(t, d, keepdim)
+    local sum_like = name == 'sum' or name == 'mean'
+    local reduce
+    reduce = function(t, d, keepdim, ...)
       local p = T(t, name)
+      if select('#', ...) > 0 then nl._no_extra_args(name, '(dim, keepdim)', nil, ...) end
       if keepdim ~= nil and type(keepdim) ~= 'boolean' then argerror(name, 'keepdim as a boolean', keepdim) end
+      if type(d) == 'table' and not is_tensor(d) then
+        if not sum_like then
+          raise(('%s: takes one dim, not a list of dims (as PyTorch\'s %s), for shape %s'):format(name, name, sizes_str(p)))
+        end
+        -- several dims: summed one at a time from the highest, so that the
+        -- lower ones keep their places without keepdim; a mean divides
+        -- that sum by the count once (an empty list: every dim, as PyTorch's)
+        local dims = cdims(d, name, p)
+        if #dims == 0 then return reduce(t, nil, keepdim) end
+        if #dims == 1 then return reduce(t, dims[1] + 1, keepdim) end
+        local x, count = t, 1
+        if name == 'mean' and p.dtype == 2 then x = Tensor.to(t, 'float64') end
+        for _, c in ipairs(dims) do
+          count = count * tonumber(p.sizes[c])
+          x = wrap(lib.nl_reduce(C_op.sum, T(x, name), c, keepdim and 1 or 0, 1, nil))
+        end
+        if name == 'sum' then return x end
+        x = x / count
+        return p.dtype == 2 and Tensor.to(x, 'float32') or x
+      end
       if d == nil then
         local r = wrap(lib.nl_reduce_all(opid, p, 1))
         if not keepdim or p.ndim == 0 then return r end
@@ -1223,6 +1267,7 @@ return function(nl)
       end
       return wrap(lib.nl_reduce(opid, p, c, kd, 1, nil))
     end
+    return reduce
   end
   Tensor.sum = reducer('sum')
   Tensor.mean = reducer('mean')
@@ -1233,7 +1278,7 @@ return function(nl)
   for _, k in ipairs({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }) do nl[k] = Tensor[k] end
 
   -- var([d], [unbiased], [keepdim]) or var([d], opts), and std: the sum of
-  -- squared deviations from the mean over dim d (or all) over
+  -- squared deviations from the mean over dim d (a list of dims, or all) over
   -- n - correction, as PyTorch's, whose positional order this is; opts:
   -- unbiased (true: correction 1; false: 0), correction, keepdim. Made of
   -- mean, sub, mul and sum, so autograd follows. n - correction at or
@@ -1252,7 +1297,13 @@ return function(nl)
     c = c or (opts.unbiased == false and 0 or 1)
     local keepdim = opts.keepdim == true
     local n, dev, ss
-    if d == nil then
+    if type(d) == 'table' then
+      -- a list of dims: n counts the elements of each slice
+      n = 1
+      for _, k in ipairs(cdims(d, name, p)) do n = n * (p.ndim == 0 and 1 or tonumber(p.sizes[k])) end
+      dev = t - Tensor.mean(t, d, true)
+      ss = Tensor.sum(dev * dev, d, keepdim)
+    elseif d == nil then
       n = tonumber(p.numel)
       dev = t - Tensor.mean(t)
       ss = Tensor.sum(dev * dev)
@@ -1274,7 +1325,9 @@ return function(nl)
   local function var_args(name, d, a, b, ...)
     nl._no_extra_args(name, '(dim, unbiased, keepdim)', nil, ...)
     if type(d) == 'boolean' then d, a, b = nil, d, a end
-    if type(d) == 'table' and not nl.is_tensor(d) then
+    -- a table of numbers is a list of dims, {2, 3}; other tables are options
+    local is_dims = type(d) == 'table' and not nl.is_tensor(d) and type(d[1]) == 'number'
+    if type(d) == 'table' and not nl.is_tensor(d) and not is_dims then
       if a ~= nil then raise(name .. ': options come last, after the dim') end
       return nil, d
     end

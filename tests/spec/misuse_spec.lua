@@ -1038,6 +1038,9 @@ local function driver(seed, ncases, statefile, outcomefile)
     -- reductions
     { 5, function() return 'Tensor:' .. pick({ 'sum', 'mean', 'max', 'min', 'argmax', 'argmin' }), nil, T(), chance(0.7) and D() or nil, B() end },
     { 2, function() return 'Tensor:' .. pick({ 'softmax', 'log_softmax' }), nil, T(), D(), chance(0.3) and DT() or nil end },
+    { 2, function()
+        return 'Tensor:' .. pick({ 'sum', 'mean', 'var', 'std', 'max' }), nil, T(), chance(0.8) and { D(), D() } or { D() }, B()
+      end },
     -- shape
     { 6, function() return 'Tensor:' .. pick({ 'view', 'reshape', 'expand' }), nil, T(), sizes() end },
     { 3, function() return 'Tensor:' .. pick({ 'transpose', 'permute' }), nil, T(), D(), D(), chance(0.3) and D() or nil end },

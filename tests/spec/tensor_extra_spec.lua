@@ -1,0 +1,134 @@
+-- More tensor methods against PyTorch golden values
+-- (tests/golden/tensor_extra.lua, made by tests/golden/gen_tensor_extra.py):
+-- sum, mean, var and std over a list of dims; values, int64 outputs
+-- (exactly) and the gradients of sum((out_i * w_i):sum()). Then float64
+-- gradchecks, closed forms (one dim at a time) and the errors of bad calls.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local cases = dofile(S.root .. '/tests/golden/tensor_extra.lua')
+
+-- op name in tensor_extra.lua -> the nnlua call; x: the inputs, a: the
+-- case's args (1-based)
+local function permuted(x) return x:permute(3, 1, 2) end
+local function var_opts(a) return a.unbiased, a.keepdim end
+local ops = {
+  sum_dims        = function(x, a) return x[1]:sum(a.dims, a.keepdim) end,
+  sum_dims_p      = function(x, a) return permuted(x[1]):sum(a.dims, a.keepdim) end,
+  mean_dims       = function(x, a) return x[1]:mean(a.dims, a.keepdim) end,
+  mean_dims_p     = function(x, a) return permuted(x[1]):mean(a.dims, a.keepdim) end,
+  var_dims        = function(x, a) return x[1]:var(a.dims, var_opts(a)) end,
+  std_dims        = function(x, a) return x[1]:std(a.dims, var_opts(a)) end,
+  std_dims_p      = function(x, a) return permuted(x[1]):std(a.dims, var_opts(a)) end,
+}
+
+local function inputs(c)
+  local x = {}
+  for i, g in ipairs(c.inputs) do
+    x[i] = S.from_golden(g)
+    if c.grads[i] then x[i] = x[i]:requires_grad() end
+  end
+  return x
+end
+
+describe('more tensor methods against PyTorch golden values', function()
+  it('has a golden case for every op in the table and an op for every case', function()
+    local seen = {}
+    for _, c in ipairs(cases) do
+      assert.is_function(ops[c.op], 'no nnlua call for golden op ' .. c.op)
+      seen[c.op] = true
+    end
+    for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
+  end)
+
+  for _, c in ipairs(cases) do
+    it(c.name, function()
+      local x = inputs(c)
+      local outs = ops[c.op](x, c.args)
+      if nl.is_tensor(outs) then outs = { outs } end
+      assert.are.equal(#c.outs, #outs, c.name .. ': number of outputs')
+      local loss
+      for i, want in ipairs(c.outs) do
+        local got = outs[i]
+        assert.are.equal(want.dtype or 'float32', got:dtype(), c.name .. ' output ' .. i .. ': dtype')
+        if want.dtype == 'int64' then
+          assert.are.same(want.shape, got:shape(), c.name .. ' output ' .. i .. ': shape')
+          assert.are.same(want.data, S.flat(got), c.name .. ' output ' .. i)
+        else
+          -- float64 cases are held to float64's precision
+          local rtol, atol = 1e-5, 1e-6
+          if want.dtype == 'float64' then rtol, atol = 1e-12, 1e-13 end
+          S.expect_close(got, want, c.name .. ' output ' .. i, rtol, atol)
+          local term = (got * S.from_golden(c.w[i])):sum()
+          loss = loss and loss + term or term
+        end
+      end
+      if loss and loss.is_requires_grad then loss:backward() end
+      for i, g in ipairs(c.grads) do
+        if g then
+          assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
+          local rtol, atol = 1e-5, 1e-6
+          if g.dtype == 'float64' then rtol, atol = 1e-12, 1e-13 end
+          S.expect_close(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), rtol, atol)
+        end
+      end
+    end)
+  end
+end)
+
+-- f on the float64 leaves passes nl.gradcheck
+local function gradcheck(f, ...)
+  local x = { ... }
+  for i, v in ipairs(x) do x[i] = v:detach():requires_grad() end
+  local ok, msg = nl.gradcheck(f, x)
+  assert(ok, msg)
+end
+local function randn64(...) return nl.randn({ ... }, 'float64') end
+
+describe('more tensor methods: float64 gradchecks', function()
+  before_each(function() nl.manual_seed(5) end)
+  it('sum, mean, var and std over lists of dims, on permuted inputs', function()
+    gradcheck(function(x) return x:permute(3, 1, 2):sum({ 1, 3 }) end, randn64(2, 3, 4))
+    gradcheck(function(x) return x:mean({ -1, 2 }, true) end, randn64(2, 3, 4))
+    gradcheck(function(x) return x:transpose(1, 3):var({ 3, 1 }) end, randn64(3, 2, 4))
+    gradcheck(function(x) return x:std({ 1, 2 }, false, true) end, randn64(3, 4, 2))
+  end)
+end)
+
+describe('more tensor methods: closed forms', function()
+  it('a list of dims reduces as one dim at a time does, and keepdim keeps ones', function()
+    local x = nl.randn(2, 3, 4, 5, 'float64')
+    S.expect_close(x:sum({ 4, 2 }), x:sum(4):sum(2), 'sum {4, 2}', 1e-12, 1e-12)
+    S.expect_close(x:mean({ 1, -1 }, true), x:mean(1, true):mean(4, true), 'mean {1, -1}', 1e-12, 1e-12)
+    assert.are.same({ 1, 3, 1, 5 }, x:sum({ 1, 3 }, true):shape())
+    assert.are.same({ 1, 1, 1, 1 }, x:sum({}, true):shape())
+    S.expect_close(x:sum({}), x:sum(), 'sum {}', 1e-12, 1e-12)
+    S.expect_close(x:var({ 2, 3 }, false), ((x - x:mean({ 2, 3 }, true)) ^ 2):mean({ 2, 3 }), 'var', 1e-12, 1e-12)
+    -- int64: sums stay int64 and exact; the mean is float32, as a one-dim mean of int64
+    local i = nl.tensor({ { 2 ^ 53, 1 }, { 1, 0 } }, 'int64')
+    assert.are.equal('int64', i:sum({ 1, 2 }):dtype())
+    assert.are.equal(2 ^ 53 + 2, i:sum({ 1, 2 }):item())
+    assert.are.equal('float32', nl.tensor({ { 1, 2 }, { 3, 5 } }, 'int64'):mean({ 1, 2 }):dtype())
+    assert.are.equal(2.75, nl.tensor({ { 1, 2 }, { 3, 5 } }, 'int64'):mean({ 1, 2 }):item())
+    -- a 0-dim tensor takes dim 1 or -1 in a list
+    assert.are.equal(3, nl.tensor(3):sum({ 1 }):item())
+  end)
+end)
+
+describe('more tensor methods: bad calls', function()
+  local x = nl.randn(2, 3, 4)
+  local function err(f) return S.errmsg(f) end
+  it('name the op, the dims and the shapes', function()
+    S.contains(err(function() return x:sum({ 2, -2 }) end),
+      'sum: dim -2 appears more than once in the list of dims for shape [2,3,4]')
+    S.contains(err(function() return x:mean({ 1, 4 }) end), 'mean: dim 4 out of range for shape [2,3,4]')
+    S.contains(err(function() return x:sum({ 1, 'a' }) end), 'sum: expected an integer dim, got string')
+    S.contains(err(function() return x:sum({ 1, 0 }) end), 'sum: dim 0 is invalid (dims start at 1)')
+    S.contains(err(function() return x:sum({ 1, [3] = 2 }) end), 'sum: dims must be a list of integer dims')
+    S.contains(err(function() return x:var({ 1, 1 }) end), 'var: dim 1 appears more than once')
+    S.contains(err(function() return x:max({ 1, 2 }) end),
+      "max: takes one dim, not a list of dims (as PyTorch's max), for shape [2,3,4]")
+    S.contains(err(function() return x:argmin({ 1 }) end), 'argmin: takes one dim, not a list of dims')
+    S.contains(err(function() return x:sum(1, true, 3) end), 'sum: takes (dim, keepdim), got 3 arguments')
+  end)
+end)
