@@ -106,6 +106,8 @@ typedef enum {
     NL_OP_CONV_TRANSPOSE2D,
     /* max over adaptive_avg_pool2d's windows (nl_adaptive_max_pool2d) */
     NL_OP_ADAPTIVE_MAX_POOL2D,
+    /* running sums and products along a dim (nl_cumsum, nl_cumprod) */
+    NL_OP_CUMSUM, NL_OP_CUMPROD,
     NL_OP_COUNT
 } nl_op;
 
@@ -322,6 +324,13 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
                      nl_tensor **indices /* out, optional */);
 nl_tensor *nl_softmax(nl_tensor *t, int dim);
 nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
+/* Running sum and product along dim, of t's shape and dtype (PyTorch's
+ * cumsum and cumprod): out[.., i, ..] = x[.., 0, ..] + ... + x[.., i, ..].
+ * float32 accumulates in double, int64 wraps. Gradients: the reversed
+ * running sum of g; for cumprod, PyTorch 1.13's exact formula, right where
+ * the input holds zeros. */
+nl_tensor *nl_cumsum(nl_tensor *t, int dim);
+nl_tensor *nl_cumprod(nl_tensor *t, int dim);
 
 /* ---- linear algebra ------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* ops_reduce.c — reductions (sum, mean, max, min, argmax, argmin) over a
- * whole tensor or along one dim, and softmax / log_softmax along a dim.
- * Elementwise ops live in ops_elementwise.c, matmul in ops_blas.c; no
- * backward kernels here yet. */
+ * whole tensor or along one dim, softmax / log_softmax and the running
+ * cumsum / cumprod along a dim, with their backward kernels. Elementwise
+ * ops live in ops_elementwise.c, matmul in ops_blas.c. */
 #include "internal.h"
 
 #include <math.h>
@@ -578,4 +578,163 @@ int nl_softmax_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
 fail:
     nl_temps_free(&tmps);
     return -1;
+}
+
+/* ---- cumsum and cumprod ----
+ * Running sums and products along a dim of (outer, n, inner) contiguous
+ * data. Each lane (o, i) is scanned in order by one thread, so the result
+ * does not depend on the thread count; the threads share the other dims,
+ * neighbouring lanes of one o going together (the inner loop runs along
+ * contiguous memory). float32 and float64 accumulate in double, as
+ * PyTorch's CPU kernel (its acc_type), storing each step rounded; int64 in
+ * uint64, which wraps as int64 arithmetic does. */
+
+#define DEFINE_SCAN(SUF, T, ACC)                                             \
+    static void scan_lanes_##SUF(T *out /* (n, s) */, const T *x /* (n, s) */, \
+                                 int64_t n, int64_t s, int w, bool prod, bool reverse) { \
+        ACC acc[LANES];                                                      \
+        for (int l = 0; l < w; l++) acc[l] = prod ? 1 : 0;                   \
+        for (int64_t k = 0; k < n; k++) {                                    \
+            int64_t j = reverse ? n - 1 - k : k;                             \
+            const T *xr = x + j * s;                                         \
+            T *orow = out + j * s;                                           \
+            if (prod)                                                        \
+                for (int l = 0; l < w; l++) { acc[l] *= (ACC)xr[l]; orow[l] = (T)acc[l]; } \
+            else                                                             \
+                for (int l = 0; l < w; l++) { acc[l] += (ACC)xr[l]; orow[l] = (T)acc[l]; } \
+        }                                                                    \
+    }
+DEFINE_SCAN(f32, float, double)
+DEFINE_SCAN(f64, double, double)
+DEFINE_SCAN(i64, int64_t, uint64_t)
+
+/* out = the running sum (or product) of in along n, from the end when
+ * reverse (cumsum's gradient) */
+static void nl_scan_forward(void *out, const void *in, int64_t outer, int64_t n, int64_t inner,
+                            int dtype, bool prod, bool reverse) {
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(outer * n * inner, REDUCE_GRAIN);
+    int64_t width = lane_width(outer, inner, nt);
+    int64_t blocks = (inner + width - 1) / width;
+    int64_t ntask = outer * blocks;
+    if (nt > ntask) nt = (int)ntask;
+    if (nt < 1) nt = 1;
+    NL_PARALLEL_FOR(nt, task, ntask,
+        int64_t o = task / blocks, l0 = (task % blocks) * width;
+        int w = (int)min64(width, inner - l0);
+        int64_t off = (o * n * inner + l0) * es;
+        char *po = (char *)out + off;
+        const char *pi = (const char *)in + off;
+        if (dtype == NL_FLOAT32) scan_lanes_f32((float *)po, (const float *)pi, n, inner, w, prod, reverse);
+        else if (dtype == NL_FLOAT64) scan_lanes_f64((double *)po, (const double *)pi, n, inner, w, prod, reverse);
+        else scan_lanes_i64((int64_t *)po, (const int64_t *)pi, n, inner, w, prod, reverse);
+        );
+}
+
+/* outer, n, inner of t around dim d (a 0-dim tensor: one lane of one) */
+static void split_at(const nl_tensor *t, int d, int64_t *outer, int64_t *n, int64_t *inner) {
+    *outer = 1;
+    *inner = 1;
+    *n = t->ndim ? t->sizes[d] : 1;
+    for (int i = 0; i < t->ndim; i++) {
+        if (i < d) *outer *= t->sizes[i];
+        if (i > d) *inner *= t->sizes[i];
+    }
+}
+
+static nl_tensor *cumulative(int op, nl_tensor *t, int dim) {
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, t);
+    int d = t->ndim == 0 ? (dim == 0 || dim == -1 ? 0 : -1) : nl_wrap_dim(dim, t->ndim);
+    NL_CHECK(d >= 0, "%s: dim %d out of range for shape %s", name, dim, nl_shape_str(t));
+    int64_t outer, n, inner;
+    split_at(t, d, &outer, &n, &inner);
+    nl_tensor *c = nl_contiguous_raw(t);   /* any strides: the scan reads a contiguous copy */
+    if (!c) return NULL;
+    nl_tensor *out = nl_tensor_alloc(name, t->ndim, t->sizes, t->dtype);
+    if (out && out->numel > 0)
+        nl_scan_forward(out->data, c->data, outer, n, inner, t->dtype, op == NL_OP_CUMPROD, false);
+    nl_release(c);
+    nl_node *nd = nl_record(op, out, 1, &t);
+    if (nd) {
+        nd->a[0] = d;
+        if (op == NL_OP_CUMPROD) {
+            nd->needs_in = 1;
+            nl_node_save_output(nd, out);
+        }
+    }
+    return out;
+}
+
+nl_tensor *nl_cumsum(nl_tensor *t, int dim) { return cumulative(NL_OP_CUMSUM, t, dim); }
+nl_tensor *nl_cumprod(nl_tensor *t, int dim) { return cumulative(NL_OP_CUMPROD, t, dim); }
+
+/* cumprod's gradient along one lane of n (stride s), in double: with z the
+ * first zero of x (n when none), y = cumprod(x) and g the output gradient,
+ *     gx[k] = sum_{k <= j < z} y[j] g[j] / x[k]                   for k < z
+ *     gx[z] = y[z-1] sum_{z <= j < z2} g[j] prod_{z < i <= j} x[i]
+ *     gx[k] = 0                                                   for k > z
+ * (z2 the second zero, or n): the derivative itself, PyTorch 1.13's
+ * formula. The plain sum(y g) / x divides 0 by 0 at a zero. */
+#define DEFINE_CUMPROD_GRAD(SUF, T)                                          \
+    static void cumprod_grad_##SUF(T *gx, const T *x, const T *y, const T *g, int64_t n, int64_t s) { \
+        int64_t z = 0;                                                       \
+        while (z < n && x[z * s] != 0) z++;                                  \
+        double acc = 0;                                                      \
+        for (int64_t j = z - 1; j >= 0; j--) {                               \
+            acc += (double)y[j * s] * (double)g[j * s];                      \
+            gx[j * s] = (T)(acc / (double)x[j * s]);                         \
+        }                                                                    \
+        if (z == n) return;                                                  \
+        double run = 1, sum = g[z * s];                                      \
+        for (int64_t j = z + 1; j < n && x[j * s] != 0; j++) {               \
+            run *= (double)x[j * s];                                         \
+            sum += (double)g[j * s] * run;                                   \
+        }                                                                    \
+        gx[z * s] = (T)((z ? (double)y[(z - 1) * s] : 1.0) * sum);           \
+        for (int64_t j = z + 1; j < n; j++) gx[j * s] = 0;                   \
+    }
+DEFINE_CUMPROD_GRAD(f32, float)
+DEFINE_CUMPROD_GRAD(f64, double)
+
+static int nl_cumulative_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    NL_TEMPS(tmps);
+    nl_tensor *x = nd->in[0];
+    int d = (int)nd->a[0];
+    int64_t outer, n, inner;
+    split_at(x, d, &outer, &n, &inner);
+    nl_tensor *gc = TMP(nl_contiguous_raw(g));
+    nl_tensor *gx = TMP(nl_tensor_alloc(nl_op_name(nd->op), x->ndim, x->sizes, g->dtype));
+    if (gx->numel == 0) {
+        /* nothing to scan */
+    } else if (nd->op == NL_OP_CUMSUM) {
+        nl_scan_forward(gx->data, gc->data, outer, n, inner, g->dtype, false, true);
+    } else {
+        nl_tensor *xc = TMP(nl_contiguous_raw(x)), *yc = TMP(nl_contiguous_raw(nd->saved));
+        int64_t es = nl_dtype_size(g->dtype), lanes = outer * inner;
+        int nt = nl_threads_for(lanes * n, REDUCE_GRAIN);
+        NL_PARALLEL_FOR(nt, lane, lanes,
+            int64_t o = lane / inner, i = lane % inner;
+            int64_t off = (o * n * inner + i) * es;
+            if (g->dtype == NL_FLOAT32)
+                cumprod_grad_f32((float *)((char *)gx->data + off), (const float *)((char *)xc->data + off),
+                                 (const float *)((char *)yc->data + off), (const float *)((char *)gc->data + off),
+                                 n, inner);
+            else
+                cumprod_grad_f64((double *)((char *)gx->data + off), (const double *)((char *)xc->data + off),
+                                 (const double *)((char *)yc->data + off),
+                                 (const double *)((char *)gc->data + off), n, inner);
+            );
+    }
+    gin[0] = nl_keep_ref(gx);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+/* (one kernel for two ops: NL_REGISTER_BACKWARD names its constructor after the kernel) */
+__attribute__((constructor)) static void register_cumulative(void) {
+    nl_register_backward(NL_OP_CUMSUM, nl_cumulative_backward);
+    nl_register_backward(NL_OP_CUMPROD, nl_cumulative_backward);
 }

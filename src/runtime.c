@@ -53,6 +53,7 @@ static const char *op_names[] = {
     "softsign", "tanhshrink", "softshrink", "hardshrink",
     "conv_transpose2d",
     "adaptive_max_pool2d",
+    "cumsum", "cumprod",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

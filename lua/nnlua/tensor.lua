@@ -1353,6 +1353,19 @@ return function(nl)
   end
   nl.var, nl.std = Tensor.var, Tensor.std
 
+  -- cumsum(d, [dtype]), cumprod(d, [dtype]): the running sum and product
+  -- along dim d, of t's shape (and dtype, or dtype's: t converted first,
+  -- as PyTorch's dtype argument); a dim is needed, as in PyTorch
+  local function scan_input(op, t, d, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(op, '(dim, [dtype])', nil, ...) end
+    if dtype ~= nil then t = Tensor.to(t, dtype) end
+    local p = T(t, op)
+    return p, cdim(d, op, p)
+  end
+  function Tensor.cumsum(t, d, dtype, ...) return wrap(lib.nl_cumsum(scan_input('cumsum', t, d, dtype, ...))) end
+  function Tensor.cumprod(t, d, dtype, ...) return wrap(lib.nl_cumprod(scan_input('cumprod', t, d, dtype, ...))) end
+  nl.cumsum, nl.cumprod = Tensor.cumsum, Tensor.cumprod
+
   -- softmax(d, [dtype]): t converted to dtype first, as PyTorch's dtype
   -- argument does (a third argument was dropped without a word); a string
   -- or {dtype = ...}

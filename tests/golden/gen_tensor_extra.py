@@ -1,6 +1,7 @@
 # gen_tensor_extra.py: PyTorch golden values for more of nnlua's tensor
-# methods: sum, mean, var and std over a list of dims, in float32, float64
-# and int64. Writes
+# methods: sum, mean, var and std over a list of dims, cumsum and cumprod
+# (zeros in the input for cumprod's gradient), in float32, float64 and
+# int64. Writes
 # tests/golden/tensor_extra.lua (checked by tests/spec/tensor_extra_spec.lua);
 # it does not test anything itself. Regenerate, from the repository root, with
 #
@@ -88,6 +89,30 @@ case('std_dims_permuted', 'std_dims_p', lambda x: x.permute(2, 0, 1).std((0, 1))
      {'dims': [1, 2]})
 case('std_dims_f64_keepdim', 'std_dims', lambda x: x.std((0, 1), True, True), [randn(3, 4, 2, dtype=F64)],
      {'dims': [1, 2], 'unbiased': True, 'keepdim': True})
+
+
+# ---- (2) cumsum and cumprod ----------------------------------------------------------
+case('cumsum', 'cumsum', lambda x: x.cumsum(1), [randn(3, 5)], {'dim': 2})
+case('cumsum_middle_dim', 'cumsum', lambda x: x.cumsum(1), [randn(2, 4, 3)], {'dim': 2})
+case('cumsum_first_dim_transposed', 'cumsum_t', lambda x: x.t().cumsum(0), [randn(3, 4)], {'dim': 1})
+case('cumsum_f64', 'cumsum', lambda x: x.cumsum(-1), [randn(2, 6, dtype=F64)], {'dim': -1})
+case('cumsum_int64', 'cumsum', lambda x: x.cumsum(0), [('const', torch.tensor([[3, -1], [4, 1], [-5, 9]]))],
+     {'dim': 1}, int_values=True)
+# values away from 0 so that no product underflows; signs mixed
+mag = lambda *s: (torch.rand(s) + 0.5) * torch.where(torch.rand(s) < 0.3, -1.0, 1.0)
+case('cumprod', 'cumprod', lambda x: x.cumprod(1), [mag(3, 5)], {'dim': 2})
+case('cumprod_middle_dim', 'cumprod', lambda x: x.cumprod(1), [mag(2, 4, 3)], {'dim': 2})
+# row 0: one zero inside; row 1: two zeros; row 2: a zero first; row 3:
+# a zero last; row 4: zeros side by side
+zs = with_zeros(mag(5, 6), [2, 7, 10, 12, 23, 26, 27]).view(5, 6)
+case('cumprod_zeros', 'cumprod', lambda x: x.cumprod(1), [zs], {'dim': 2})
+case('cumprod_zeros_transposed', 'cumprod_t', lambda x: x.t().cumprod(0), [zs], {'dim': 1})
+zm = with_zeros(mag(2, 4, 3), [3, 4, 10, 13, 17, 20]).view(2, 4, 3)
+case('cumprod_zeros_middle_dim', 'cumprod', lambda x: x.cumprod(1), [zm], {'dim': 2})
+case('cumprod_zeros_f64', 'cumprod', lambda x: x.cumprod(-1),
+     [with_zeros(mag(3, 5).double(), [1, 3, 5, 14]).view(3, 5)], {'dim': -1})
+case('cumprod_int64', 'cumprod', lambda x: x.cumprod(1),
+     [('const', torch.tensor([[2, -3, 0, 4], [1, 5, -2, 7]]))], {'dim': 2}, int_values=True)
 
 
 # ---- writing ------------------------------------------------------------------------------

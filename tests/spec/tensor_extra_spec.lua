@@ -1,8 +1,11 @@
 -- More tensor methods against PyTorch golden values
 -- (tests/golden/tensor_extra.lua, made by tests/golden/gen_tensor_extra.py):
--- sum, mean, var and std over a list of dims; values, int64 outputs
--- (exactly) and the gradients of sum((out_i * w_i):sum()). Then float64
--- gradchecks, closed forms (one dim at a time) and the errors of bad calls.
+-- sum, mean, var and std over a list of dims, cumsum and cumprod (zeros in
+-- cumprod's input); values, int64 outputs (exactly) and the gradients of
+-- sum((out_i * w_i):sum()). Then float64 gradchecks, closed forms
+-- (factorials, running sums of ones, the last running sum against sum),
+-- results that do not depend on the thread count, and the errors of bad
+-- calls.
 local nl = require 'nnlua'
 local S = require 'support'
 
@@ -20,6 +23,10 @@ local ops = {
   var_dims        = function(x, a) return x[1]:var(a.dims, var_opts(a)) end,
   std_dims        = function(x, a) return x[1]:std(a.dims, var_opts(a)) end,
   std_dims_p      = function(x, a) return permuted(x[1]):std(a.dims, var_opts(a)) end,
+  cumsum          = function(x, a) return x[1]:cumsum(a.dim) end,
+  cumsum_t        = function(x, a) return x[1]:t():cumsum(a.dim) end,
+  cumprod         = function(x, a) return x[1]:cumprod(a.dim) end,
+  cumprod_t       = function(x, a) return x[1]:t():cumprod(a.dim) end,
 }
 
 local function inputs(c)
@@ -84,6 +91,12 @@ local function gradcheck(f, ...)
   assert(ok, msg)
 end
 local function randn64(...) return nl.randn({ ... }, 'float64') end
+-- x with zeros at the given flat places (1-based)
+local function zeroed(x, places)
+  local flat = x:reshape(-1):clone()
+  for _, i in ipairs(places) do flat[i] = 0 end
+  return flat:view(x:shape())
+end
 
 describe('more tensor methods: float64 gradchecks', function()
   before_each(function() nl.manual_seed(5) end)
@@ -92,6 +105,14 @@ describe('more tensor methods: float64 gradchecks', function()
     gradcheck(function(x) return x:mean({ -1, 2 }, true) end, randn64(2, 3, 4))
     gradcheck(function(x) return x:transpose(1, 3):var({ 3, 1 }) end, randn64(3, 2, 4))
     gradcheck(function(x) return x:std({ 1, 2 }, false, true) end, randn64(3, 4, 2))
+  end)
+  it('cumsum and cumprod along each dim, transposed, with zeros in cumprod', function()
+    gradcheck(function(x) return x:cumsum(2) end, randn64(3, 4, 2))
+    gradcheck(function(x) return x:t():cumsum(1) end, randn64(4, 3))
+    gradcheck(function(x) return x:cumprod(1) end, randn64(4, 3))
+    gradcheck(function(x) return x:cumprod(2) end, zeroed(randn64(3, 6), { 2, 9, 11, 13, 18 }))
+    gradcheck(function(x) return x:t():cumprod(1) end, zeroed(randn64(2, 5), { 3, 6, 7 }))
+    gradcheck(function(x) return x:cumprod(2) end, zeroed(randn64(2, 4, 3), { 4, 5, 11, 14, 18, 21 }))
   end)
 end)
 
@@ -113,6 +134,36 @@ describe('more tensor methods: closed forms', function()
     -- a 0-dim tensor takes dim 1 or -1 in a list
     assert.are.equal(3, nl.tensor(3):sum({ 1 }):item())
   end)
+  it('cumsum of ones counts, cumprod of 1..n gives factorials, int64 exactly', function()
+    assert.are.same({ { 1, 2, 3 }, { 1, 2, 3 } }, nl.ones(2, 3):cumsum(2):totable())
+    assert.are.same({ 1, 2, 6, 24, 120, 720 }, nl.arange(1, 7):cumprod(1):totable())
+    local big = nl.tensor({ 2 ^ 62, 2 ^ 62, 3 }, 'int64')
+    assert.are.equal('int64', big:cumsum(1):dtype())
+    assert.are.same({ 2 ^ 62, -2 ^ 63, -2 ^ 63 + 3 }, big:cumsum(1):totable())   -- wraps as int64
+    assert.are.equal(5, nl.tensor(5):cumsum(1):item())
+    assert.are.same({ 0, 3 }, nl.zeros(0, 3):cumprod(1):shape())
+    assert.are.equal('float64', nl.ones(3):cumsum(1, 'float64'):dtype())
+  end)
+  it('over many lanes (threads share them): the last running sum is the sum, and the thread count changes nothing',
+    function()
+      local x = nl.randn(64, 700, 3, 'float64')
+      local last = x:cumsum(2):narrow(2, 700, 1):squeeze(2)
+      S.expect_close(last, x:sum(2), 'last running sum', 1e-10, 1e-10)
+      local n = nl.get_num_threads()
+      nl.set_num_threads(1)
+      local one, pone = x:cumsum(2), (x * 0.01 + 1):cumprod(1)
+      nl.set_num_threads(math.max(n, 2))
+      local many, pmany = x:cumsum(2), (x * 0.01 + 1):cumprod(1)
+      nl.set_num_threads(n)
+      S.same_bits(one, many, 'cumsum on 1 and on more threads')
+      S.same_bits(pone, pmany, 'cumprod on 1 and on more threads')
+    end)
+  it("cumprod's gradient at zeros: the products of the other elements, where the naive sum(y g) / x is NaN", function()
+    local x = nl.tensor({ 2, 0, 3, 0, 5 }, 'float64'):requires_grad()
+    x:cumprod(1):sum():backward()
+    -- d/dx_k of sum_j prod_{i <= j} x_i: only products that skip no zero but x_k count
+    assert.are.same({ 1, 2 + 2 * 3, 0, 0, 0 }, x.grad:totable())
+  end)
 end)
 
 describe('more tensor methods: bad calls', function()
@@ -130,5 +181,9 @@ describe('more tensor methods: bad calls', function()
       "max: takes one dim, not a list of dims (as PyTorch's max), for shape [2,3,4]")
     S.contains(err(function() return x:argmin({ 1 }) end), 'argmin: takes one dim, not a list of dims')
     S.contains(err(function() return x:sum(1, true, 3) end), 'sum: takes (dim, keepdim), got 3 arguments')
+    S.contains(err(function() return x:cumsum() end), 'cumsum: expected an integer dim, got nil')
+    S.contains(err(function() return x:cumprod(4) end), 'cumprod: dim 4 out of range for shape [2,3,4]')
+    S.contains(err(function() return x:cumsum(1, 'half') end), "unknown dtype 'half'")
+    S.contains(err(function() return x:cumsum(1, 'float64', 2) end), 'cumsum: takes (dim, [dtype]), got 3 arguments')
   end)
 end)
