@@ -108,6 +108,8 @@ typedef enum {
     NL_OP_ADAPTIVE_MAX_POOL2D,
     /* running sums and products along a dim (nl_cumsum, nl_cumprod) */
     NL_OP_CUMSUM, NL_OP_CUMPROD,
+    /* the elements where a mask is nonzero, as a 1-D tensor (nl_masked_select) */
+    NL_OP_MASKED_SELECT,
     NL_OP_COUNT
 } nl_op;
 
@@ -331,6 +333,13 @@ nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
  * the input holds zeros. */
 nl_tensor *nl_cumsum(nl_tensor *t, int dim);
 nl_tensor *nl_cumprod(nl_tensor *t, int dim);
+/* (n, ndim) int64: the indices, from base, of t's n nonzero elements (NaN
+ * counts), in row-major order (PyTorch's nonzero); no gradient. */
+nl_tensor *nl_nonzero(nl_tensor *t, int64_t base);
+/* 1-D: the elements of t where mask (any dtype, nonzero for true) is set,
+ * both broadcast to one shape, in row-major order (PyTorch's
+ * masked_select). Gradient: g back at the selected places of t. */
+nl_tensor *nl_masked_select(nl_tensor *t, nl_tensor *mask);
 
 /* ---- linear algebra ------------------------------------------------------- */
 

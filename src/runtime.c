@@ -54,6 +54,7 @@ static const char *op_names[] = {
     "conv_transpose2d",
     "adaptive_max_pool2d",
     "cumsum", "cumprod",
+    "masked_select",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -1,6 +1,7 @@
 /* tensor.c — storages, tensor lifetime, creation, views (sharing storage),
- * copies with dtype conversion, cat/stack/index_select, and the strided
- * iterator the kernels use. Math kernels live in the ops_*.c files. */
+ * copies with dtype conversion, cat/stack/index_select, gather/scatter,
+ * sort, nonzero and masked_select, and the strided iterator the kernels
+ * use. Math kernels live in the ops_*.c files. */
 #include "internal.h"
 
 #include <math.h>
@@ -1305,6 +1306,121 @@ fail:
 __attribute__((constructor)) static void register_gather_scatter(void) {
     for (int op = NL_OP_GATHER; op <= NL_OP_INDEX_ADD; op++) nl_register_backward(op, nl_gather_scatter_backward);
 }
+
+/* ---- nonzero and masked_select ----
+ * One walk over the places of t (of the broadcast shape, for
+ * masked_select) in row-major order, whatever the strides; a first pass
+ * counts, so that the result is made once at its size. Nonzero is true,
+ * NaN included, as in PyTorch's casts to bool. */
+
+static inline bool elem_true(const char *p, int dtype) {
+    if (dtype == NL_FLOAT32) return *(const float *)p != 0;
+    if (dtype == NL_FLOAT64) return *(const double *)p != 0;
+    return *(const int64_t *)p != 0;
+}
+
+nl_tensor *nl_nonzero(nl_tensor *t, int64_t base) {
+    NL_CHECK_TENSOR("nonzero", t);
+    int64_t es = nl_dtype_size(t->dtype), count = 0;
+    const char *x = t->data;
+    idx_walk w;
+    walk_init(&w, t, 1);
+    memcpy(w.st[0], t->strides, sizeof w.st[0]);
+    for (int64_t i = 0; i < t->numel; i++, walk_next(&w)) count += elem_true(x + w.off[0] * es, t->dtype);
+    int64_t sizes[2] = { count, t->ndim };
+    nl_tensor *r = nl_tensor_alloc("nonzero", 2, sizes, NL_INT64);
+    if (!r || count == 0 || t->ndim == 0) return r;
+    int64_t *o = r->data;
+    walk_init(&w, t, 1);
+    memcpy(w.st[0], t->strides, sizeof w.st[0]);
+    for (int64_t i = 0; i < t->numel; i++, walk_next(&w)) {
+        if (!elem_true(x + w.off[0] * es, t->dtype)) continue;
+        for (int q = 0; q < t->ndim; q++) *o++ = w.pos[q] + base;
+    }
+    return r;
+}
+
+/* the broadcast shape of t and mask in *bs (its ndim returned, -1 with an
+ * error set when they do not broadcast), and each one's strides through it */
+static int masked_shape(const nl_tensor *t, const nl_tensor *mask, int64_t *bs, int64_t *ts, int64_t *ms) {
+    int nd = nl_broadcast_shape(t->ndim, t->sizes, mask->ndim, mask->sizes, bs);
+    if (nd < 0) {
+        nl_set_error("masked_select: mask of shape %s and tensor of shape %s cannot be broadcast together",
+                     nl_shape_str(mask), nl_shape_str(t));
+        return -1;
+    }
+    nl_broadcast_strides(t, nd, bs, ts);
+    nl_broadcast_strides(mask, nd, bs, ms);
+    return nd;
+}
+
+nl_tensor *nl_masked_select(nl_tensor *t, nl_tensor *mask) {
+    NL_CHECK_TENSOR("masked_select", t);
+    NL_CHECK_TENSOR("masked_select", mask);
+    int64_t bs[8], ts[8], ms[8], numel = 1, count = 0;
+    int nd = masked_shape(t, mask, bs, ts, ms);
+    if (nd < 0) return NULL;
+    for (int q = 0; q < nd; q++) numel *= bs[q];
+    int64_t es = nl_dtype_size(t->dtype), mes = nl_dtype_size(mask->dtype);
+    const char *x = t->data, *m = mask->data;
+    idx_walk w;
+    w.ndim = nd;
+    w.n = 2;
+    memcpy(w.sizes, bs, sizeof w.sizes);
+    memcpy(w.st[0], ts, sizeof w.st[0]);
+    memcpy(w.st[1], ms, sizeof w.st[1]);
+    memset(w.pos, 0, sizeof w.pos);
+    memset(w.off, 0, sizeof w.off);
+    idx_walk start = w;
+    for (int64_t i = 0; i < numel; i++, walk_next(&w)) count += elem_true(m + w.off[1] * mes, mask->dtype);
+    nl_tensor *r = nl_tensor_alloc("masked_select", 1, &count, t->dtype);
+    if (!r) return NULL;
+    char *o = r->data;
+    w = start;
+    for (int64_t i = 0; i < numel && count > 0; i++, walk_next(&w)) {
+        if (!elem_true(m + w.off[1] * mes, mask->dtype)) continue;
+        memcpy(o, x + w.off[0] * es, (size_t)es);
+        o += es;
+    }
+    nl_node *node = nl_record(NL_OP_MASKED_SELECT, r, 1, &t);
+    if (node) nl_node_save(node, mask);
+    return r;
+}
+
+/* g back at the selected places of zeros of the broadcast shape, summed
+ * down to t's shape where the mask broadcast t */
+static int nl_masked_select_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    NL_TEMPS(tmps);
+    nl_tensor *x = n->in[0], *mask = n->saved;
+    int64_t bs[8], ts[8], ms[8];
+    int nd = masked_shape(x, mask, bs, ts, ms);
+    if (nd < 0) return -1;
+    nl_tensor *gc = TMP(nl_contiguous_raw(g));
+    nl_tensor *gb = TMP(nl_full(nd, bs, 0.0, g->dtype));
+    int64_t es = nl_dtype_size(g->dtype), mes = nl_dtype_size(mask->dtype);
+    const char *m = mask->data, *src = gc->data;
+    char *dst = gb->data;
+    idx_walk w;
+    w.ndim = nd;
+    w.n = 2;
+    memcpy(w.sizes, bs, sizeof w.sizes);
+    memcpy(w.st[0], gb->strides, sizeof w.st[0]);
+    memcpy(w.st[1], ms, sizeof w.st[1]);
+    memset(w.pos, 0, sizeof w.pos);
+    memset(w.off, 0, sizeof w.off);
+    for (int64_t i = 0, k = 0; i < gb->numel && k < gc->numel; i++, walk_next(&w)) {
+        if (!elem_true(m + w.off[1] * mes, mask->dtype)) continue;
+        memcpy(dst + w.off[0] * es, src + k * es, (size_t)es);
+        k++;
+    }
+    gin[0] = nl_sum_to(gb, x->ndim, x->sizes);
+    nl_temps_free(&tmps);
+    return gin[0] ? 0 : -1;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+NL_REGISTER_BACKWARD(NL_OP_MASKED_SELECT, nl_masked_select_backward)
 
 /* ---- argsort ---- */
 

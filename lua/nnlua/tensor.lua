@@ -1366,6 +1366,36 @@ return function(nl)
   function Tensor.cumprod(t, d, dtype, ...) return wrap(lib.nl_cumprod(scan_input('cumprod', t, d, dtype, ...))) end
   nl.cumsum, nl.cumprod = Tensor.cumsum, Tensor.cumprod
 
+  -- nonzero([{as_tuple}]): the 1-based indices of the nonzero elements (NaN
+  -- counts), an int64 (n, dim) tensor in row-major order, as PyTorch's;
+  -- as_tuple: a list of dim() 1-D tensors, one per dim (one for a 0-dim
+  -- tensor, as PyTorch's). argwhere: nonzero(), PyTorch's alias.
+  function Tensor.nonzero(t, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('nonzero', '({as_tuple})', nil, ...) end
+    opts = nl._opts('nonzero', opts)
+    nl._check_opts('nonzero', opts, { as_tuple = 'flag' })
+    local p = T(t, 'nonzero')
+    local r = wrap(lib.nl_nonzero(p, 1))
+    if not opts.as_tuple then return r end
+    if p.ndim == 0 then return { nl.ones(Tensor.size(r, 1), 'int64') } end
+    local cols = {}
+    for i = 1, p.ndim do cols[i] = Tensor.select(r, 2, i) end
+    return cols
+  end
+  function Tensor.argwhere(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('argwhere', '()', nil, ...) end
+    return wrap(lib.nl_nonzero(T(t, 'argwhere'), 1))
+  end
+  -- masked_select(mask): a 1-D tensor of the elements where mask (any
+  -- dtype, nonzero for true: nnlua has no bool) is set, t and mask
+  -- broadcast together, in row-major order; the gradient goes back to the
+  -- selected elements
+  function Tensor.masked_select(t, mask, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('masked_select', '(mask)', nil, ...) end
+    return wrap(lib.nl_masked_select(T(t, 'masked_select'), T(mask, 'masked_select')))
+  end
+  nl.nonzero, nl.argwhere, nl.masked_select = Tensor.nonzero, Tensor.argwhere, Tensor.masked_select
+
   -- softmax(d, [dtype]): t converted to dtype first, as PyTorch's dtype
   -- argument does (a third argument was dropped without a word); a string
   -- or {dtype = ...}

@@ -1,7 +1,7 @@
 # gen_tensor_extra.py: PyTorch golden values for more of nnlua's tensor
 # methods: sum, mean, var and std over a list of dims, cumsum and cumprod
-# (zeros in the input for cumprod's gradient), in float32, float64 and
-# int64. Writes
+# (zeros in the input for cumprod's gradient), nonzero, argwhere and
+# masked_select, in float32, float64 and int64. Writes
 # tests/golden/tensor_extra.lua (checked by tests/spec/tensor_extra_spec.lua);
 # it does not test anything itself. Regenerate, from the repository root, with
 #
@@ -113,6 +113,38 @@ case('cumprod_zeros_f64', 'cumprod', lambda x: x.cumprod(-1),
      [with_zeros(mag(3, 5).double(), [1, 3, 5, 14]).view(3, 5)], {'dim': -1})
 case('cumprod_int64', 'cumprod', lambda x: x.cumprod(1),
      [('const', torch.tensor([[2, -3, 0, 4], [1, 5, -2, 7]]))], {'dim': 2}, int_values=True)
+
+
+# ---- (3) nonzero, argwhere, masked_select ------------------------------------------------
+nz = torch.tensor([[0.0, 1.5, 0.0, -2.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, -0.5, 1.0]])
+case('nonzero', 'nonzero', lambda x: x.nonzero(), [('const', nz)])
+case('nonzero_transposed', 'nonzero_t', lambda x: x.t().nonzero(), [('const', nz)])
+case('nonzero_3d_int64', 'nonzero', lambda x: x.nonzero(),
+     [('const', torch.tensor([[[0, 2], [1, 0]], [[0, 0], [-3, 4]]]))])
+case('nonzero_none', 'nonzero', lambda x: x.nonzero(), [('const', torch.zeros(2, 3))])
+case('argwhere_permuted', 'argwhere_p', lambda x: torch.argwhere(x.permute(2, 0, 1)),
+     [('const', torch.tensor([[[0, 2], [1, 0]], [[0, 0], [-3, 4]]]))])
+mk = (torch.rand(3, 4) > 0.5).to(I64)
+case('masked_select', 'masked_select', lambda x, m: x.masked_select(m.bool()), [randn(3, 4), ('const', mk)])
+# PyTorch 1.13's masked_select backward is wrong on a non-contiguous input:
+# it scatters the gradient with masked_scatter_ into zeros of the input's
+# strides, which fills them in memory order, not in the elements' order
+# (torch.zeros(4, 3).t().masked_scatter_(mask, g) puts g's first values
+# down a column). The values do not depend on the strides, so the case is
+# made on a contiguous copy, whose gradient is the derivative (a float64
+# gradcheck in the spec agrees).
+case('masked_select_row_mask_transposed', 'masked_select_t',
+     lambda x, m: x.t().contiguous().masked_select(m.bool()),
+     [randn(4, 3), ('const', torch.tensor([1, 0, 1, 1]))])
+# a mask larger than the tensor: each element is selected once per row,
+# and its gradient is the sum over them
+case('masked_select_broadcast_tensor', 'masked_select', lambda x, m: x.masked_select(m.bool()),
+     [randn(4), ('const', torch.tensor([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0]]))])
+case('masked_select_f64', 'masked_select', lambda x, m: x.masked_select(m.bool()),
+     [randn(2, 3, dtype=F64), ('const', torch.tensor([[0, 1, 1], [1, 0, 0]]))])
+case('masked_select_int64', 'masked_select', lambda x, m: x.masked_select(m.bool()),
+     [('const', torch.tensor([[5, -6, 7], [8, 9, -10]])), ('const', torch.tensor([[1, 1, 0], [0, 1, 1]]))],
+     int_values=True)
 
 
 # ---- writing ------------------------------------------------------------------------------

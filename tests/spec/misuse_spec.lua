@@ -1042,6 +1042,10 @@ local function driver(seed, ncases, statefile, outcomefile)
         return 'Tensor:' .. pick({ 'sum', 'mean', 'var', 'std', 'max' }), nil, T(), chance(0.8) and { D(), D() } or { D() }, B()
       end },
     { 2, function() return 'Tensor:' .. pick({ 'cumsum', 'cumprod' }), nil, T(), D(), chance(0.2) and DT() or nil end },
+    { 2, function()
+        return 'Tensor:' .. pick({ 'nonzero', 'argwhere', 'masked_select' }), nil, T(),
+               chance(0.5) and T() or (chance(0.5) and opts({ as_tuple = B }) or nil)
+      end },
     -- shape
     { 6, function() return 'Tensor:' .. pick({ 'view', 'reshape', 'expand' }), nil, T(), sizes() end },
     { 3, function() return 'Tensor:' .. pick({ 'transpose', 'permute' }), nil, T(), D(), D(), chance(0.3) and D() or nil end },

@@ -1,11 +1,11 @@
 -- More tensor methods against PyTorch golden values
 -- (tests/golden/tensor_extra.lua, made by tests/golden/gen_tensor_extra.py):
 -- sum, mean, var and std over a list of dims, cumsum and cumprod (zeros in
--- cumprod's input); values, int64 outputs (exactly) and the gradients of
--- sum((out_i * w_i):sum()). Then float64 gradchecks, closed forms
--- (factorials, running sums of ones, the last running sum against sum),
--- results that do not depend on the thread count, and the errors of bad
--- calls.
+-- cumprod's input), nonzero, argwhere and masked_select; values, int64
+-- outputs (exactly) and the gradients of sum((out_i * w_i):sum()). Then
+-- float64 gradchecks, closed forms (factorials, running sums of ones, the
+-- last running sum against sum), results that do not depend on the thread
+-- count, and the errors of bad calls.
 local nl = require 'nnlua'
 local S = require 'support'
 
@@ -27,6 +27,11 @@ local ops = {
   cumsum_t        = function(x, a) return x[1]:t():cumsum(a.dim) end,
   cumprod         = function(x, a) return x[1]:cumprod(a.dim) end,
   cumprod_t       = function(x, a) return x[1]:t():cumprod(a.dim) end,
+  nonzero         = function(x) return x[1]:nonzero() end,
+  nonzero_t       = function(x) return x[1]:t():nonzero() end,
+  argwhere_p      = function(x) return nl.argwhere(permuted(x[1])) end,
+  masked_select   = function(x) return x[1]:masked_select(x[2]) end,
+  masked_select_t = function(x) return x[1]:t():masked_select(x[2]) end,
 }
 
 local function inputs(c)
@@ -114,6 +119,11 @@ describe('more tensor methods: float64 gradchecks', function()
     gradcheck(function(x) return x:t():cumprod(1) end, zeroed(randn64(2, 5), { 3, 6, 7 }))
     gradcheck(function(x) return x:cumprod(2) end, zeroed(randn64(2, 4, 3), { 4, 5, 11, 14, 18, 21 }))
   end)
+  it('masked_select, the mask broadcast over the tensor and the tensor over the mask', function()
+    local m = nl.tensor({ { 1, 0, 1, 1 }, { 0, 1, 1, 0 }, { 1, 1, 0, 0 } }, 'int64')
+    gradcheck(function(x) return x:masked_select(m) end, randn64(4))
+    gradcheck(function(x) return x:t():masked_select(nl.tensor({ 0, 1, 1 })) end, randn64(3, 3))
+  end)
 end)
 
 describe('more tensor methods: closed forms', function()
@@ -164,6 +174,24 @@ describe('more tensor methods: closed forms', function()
     -- d/dx_k of sum_j prod_{i <= j} x_i: only products that skip no zero but x_k count
     assert.are.same({ 1, 2 + 2 * 3, 0, 0, 0 }, x.grad:totable())
   end)
+  it('nonzero: NaN is nonzero, a 0-dim tensor gives (n, 0), as_tuple gives one index list per dim', function()
+    assert.are.same({ { 2 }, { 3 } }, nl.tensor({ 0, 0 / 0, -1 }):nonzero():totable())
+    assert.are.same({ 1, 0 }, nl.tensor(7):nonzero():shape())
+    assert.are.same({ 0, 0 }, nl.tensor(0):nonzero():shape())
+    assert.are.same({ 0, 2 }, nl.zeros(2, 3):nonzero():shape())
+    local r, c = unpack(nl.tensor({ { 0, 1 }, { 2, 3 } }):nonzero({ as_tuple = true }))
+    assert.are.same({ 1, 2, 2 }, r:totable())
+    assert.are.same({ 2, 1, 2 }, c:totable())
+    assert.are.same({ { 1, 2 } }, nl.argwhere(nl.tensor({ { 0, 1 } })):totable())
+  end)
+  it('masked_select of an empty selection is empty, and its gradient zeros', function()
+    local x = nl.randn(2, 3):requires_grad()
+    local r = x:masked_select(nl.zeros(2, 3))
+    assert.are.same({ 0 }, r:shape())
+    r:sum():backward()
+    assert.are.same({ { 0, 0, 0 }, { 0, 0, 0 } }, x.grad:totable())
+    assert.are.equal('masked_select', nl.randn(2):requires_grad():masked_select(nl.ones(2)):grad_fn())
+  end)
 end)
 
 describe('more tensor methods: bad calls', function()
@@ -185,5 +213,16 @@ describe('more tensor methods: bad calls', function()
     S.contains(err(function() return x:cumprod(4) end), 'cumprod: dim 4 out of range for shape [2,3,4]')
     S.contains(err(function() return x:cumsum(1, 'half') end), "unknown dtype 'half'")
     S.contains(err(function() return x:cumsum(1, 'float64', 2) end), 'cumsum: takes (dim, [dtype]), got 3 arguments')
+    S.contains(err(function() return x:masked_select(nl.ones(3)) end),
+      'masked_select: mask of shape [3] and tensor of shape [2,3,4] cannot be broadcast together')
+    S.contains(err(function() return x:masked_select(1) end), 'masked_select: expected a tensor, got number')
+    S.contains(err(function() return x:nonzero({ as_tuple = 1 }) end), 'nonzero: as_tuple must be a boolean')
+    S.contains(err(function() return x:nonzero({ tuple = true }) end), "nonzero: unknown option 'tuple'")
+  end)
+  it('a mask modified after masked_select refuses the backward that reads it', function()
+    local m = nl.ones(3)
+    local y = nl.randn(3):requires_grad():masked_select(m)
+    m:zero_()
+    S.contains(err(function() y:sum():backward() end), 'masked_select')
   end)
 end)
