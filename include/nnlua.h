@@ -290,6 +290,10 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
 /* a op s, or s op a when scalar_first; the result keeps a's dtype
  * (int64 with a fractional s, or DIV, gives float32) */
 nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
+/* Python's a // b (PyTorch's div(a, b, rounding_mode='floor')) of float
+ * operands, broadcast and promoted as nl_binary's (int64 with int64 is
+ * refused); not recorded: the caller gives it its zero gradient */
+nl_tensor *nl_div_floor(nl_tensor *a, nl_tensor *b);
 /* op: NL_OP_NEG .. NL_OP_TANH, NL_OP_GELU, NL_OP_GELU_TANH, NL_OP_SILU, NL_OP_SIN, NL_OP_COS,
  * NL_OP_FLOOR .. NL_OP_TRUNC; int64 input to a float function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);

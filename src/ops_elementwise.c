@@ -95,14 +95,38 @@ static int64_t ipow(int64_t x, int64_t y) {
 #define IMAX(x, y) ((x) > (y) ? (x) : (y))
 #define IMIN(x, y) ((x) < (y) ? (x) : (y))
 
+/* Python's a // b of floats, as PyTorch's div(a, b, rounding_mode='floor')
+ * (div_floor_floating): the quotient of a - fmod(a, b), one less where the
+ * remainder's sign differs from b's, then floored, and rounded up when
+ * that cut more than half (the division of a - mod is inexact); a zero
+ * keeps the sign of a / b, and b = 0 gives a / b. floor(a / b) was off
+ * where a / b rounds up to a whole number: 1 // 0.1 is 9, not 10. */
+#define FLOOR_DIV(T, FMOD, FLOOR, COPYSIGN)                                   \
+    static inline T floor_div_##T(T a, T b) {                                 \
+        if (b == 0) return a / b;                                             \
+        T mod = FMOD(a, b), div = (a - mod) / b;                              \
+        if (mod != 0 && (b < 0) != (mod < 0)) div -= (T)1;                    \
+        if (div == 0) return COPYSIGN((T)0, a / b);                           \
+        T fl = FLOOR(div);                                                    \
+        return div - fl > (T)0.5 ? fl + (T)1 : fl;                            \
+    }
+FLOOR_DIV(float, fmodf, floorf, copysignf)
+FLOOR_DIV(double, fmod, floor, copysign)
+
 /* root: a float tensor to the power of the scalar 0.5 (1) or -0.5 (-1),
  * which PyTorch computes as sqrt and 1/sqrt: pow(-inf, 0.5) is +inf where
- * sqrt gives NaN, and pow(-0, 0.5) +0 where sqrt gives -0 */
-typedef struct { int op, dtype, root; } bin_ctx;
+ * sqrt gives NaN, and pow(-0, 0.5) +0 where sqrt gives -0; floor_div: a
+ * float DIV is Python's a // b instead (nl_div_floor) */
+typedef struct { int op, dtype, root, floor_div; } bin_ctx;
 
 static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const bin_ctx *ctx = vctx;
     int op = ctx->op;
+    if (ctx->floor_div) {
+        if (ctx->dtype == NL_FLOAT32) BIN_LOOP(float, floor_div_float(x, y));
+        else BIN_LOOP(double, floor_div_double(x, y));
+        return;
+    }
     if (ctx->root) {
         if (ctx->dtype == NL_FLOAT32) {
             if (ctx->root > 0) BIN_LOOP(float, ((void)y, sqrtf(x)));
@@ -122,9 +146,9 @@ static void binary_row(const void *vctx, char **p, const int64_t *s, int64_t n) 
     }
 }
 
-/* o = a op b over a shape both broadcast to; all three of dtype */
-static void run_binary_root(int op, int dtype, int root, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
-    bin_ctx ctx = { op, dtype, root };
+/* o = a op b over a shape both broadcast to; all three of ctx's dtype */
+static void run_binary_ctx(bin_ctx ctx, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
+    int op = ctx.op;
     if (o->numel <= 4096 && nl_is_contiguous(o) && nl_is_contiguous(a) && (a->numel == o->numel) &&
         nl_is_contiguous(b) && (b->numel == o->numel || b->numel == 1)) {
         /* small and contiguous: one row, no iterator, no threads */
@@ -140,8 +164,12 @@ static void run_binary_root(int op, int dtype, int root, nl_tensor *o, nl_tensor
     nl_tensor *ops[3] = { o, a, b };
     nl_iter it;
     nl_iter_init(&it, o->ndim, o->sizes, 3, ops, st);
-    int64_t grain = (op == NL_OP_POW) ? 1 << 13 : 1 << 15;
+    int64_t grain = (op == NL_OP_POW || ctx.floor_div) ? 1 << 13 : 1 << 15;
     nl_for_each_row(&it, grain, binary_row, &ctx);
+}
+
+static void run_binary_root(int op, int dtype, int root, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
+    run_binary_ctx((bin_ctx){ op, dtype, root, 0 }, o, a, b);
 }
 
 static void run_binary(int op, int dtype, nl_tensor *o, nl_tensor *a, nl_tensor *b) {
@@ -209,6 +237,24 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
     nl_release(cb);
     if (!cb) { nl_release(out); return NULL; }
     record_binary(op, out, a, b);
+    return out;
+}
+
+nl_tensor *nl_div_floor(nl_tensor *a, nl_tensor *b) {
+    NL_CHECK_TENSOR("div", a);
+    NL_CHECK_TENSOR("div", b);
+    int64_t bs[8];
+    int nd = nl_broadcast_shape(a->ndim, a->sizes, b->ndim, b->sizes, bs);
+    NL_CHECK(nd >= 0, "div: shapes %s and %s cannot be broadcast together", nl_shape_str(a), nl_shape_str(b));
+    int dt = promote_operands(a, b);
+    NL_CHECK(dt != NL_INT64, "div: rounding_mode 'floor' here takes a float operand, got int64 %s and %s",
+             nl_shape_str(a), nl_shape_str(b));
+    nl_tensor *out = nl_tensor_alloc("div", nd, bs, dt);
+    nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cb = ca ? as_dtype(b, dt) : NULL;
+    if (cb) run_binary_ctx((bin_ctx){ NL_OP_DIV, dt, 0, 1 }, out, ca, cb);
+    nl_release(ca);
+    nl_release(cb);
+    if (!cb) { nl_release(out); return NULL; }
     return out;
 }
 

@@ -1114,9 +1114,10 @@ static bool index_ok(const char *op, const nl_tensor *t, int d, const nl_tensor 
     memcpy(w.st[0], idx->strides, sizeof w.st[0]);
     const int64_t *iv = idx->data;
     for (int64_t i = 0; i < idx->numel; i++, walk_next(&w)) {
-        int64_t k = iv[w.off[0]] - base;
-        if (k < 0 || k >= t->sizes[d]) {
-            nl_set_error("%s: index %lld out of range for dim %d of shape %s", op, (long long)iv[w.off[0]],
+        /* compared before subtracting base (INT64_MIN - 1 overflowed) */
+        int64_t v = iv[w.off[0]];
+        if (v < base || v - base >= t->sizes[d]) {
+            nl_set_error("%s: index %lld out of range for dim %d of shape %s", op, (long long)v,
                          (int)(d + base), nl_shape_str(t));
             return false;
         }
@@ -1162,7 +1163,8 @@ static void scatter_raw(nl_tensor *out, int d, const nl_tensor *idx, const nl_te
         if (!add) memcpy(dst, from, (size_t)es);
         else if (out->dtype == NL_FLOAT32) *(float *)dst += *(const float *)from;
         else if (out->dtype == NL_FLOAT64) *(double *)dst += *(const double *)from;
-        else *(int64_t *)dst += *(const int64_t *)from;
+        else /* wraps past 2^63, as PyTorch's (a plain += overflowed: undefined) */
+            *(int64_t *)dst = nl_wrap_add(*(int64_t *)dst, *(const int64_t *)from);
     }
 }
 
@@ -1224,9 +1226,11 @@ nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src,
     NL_CHECK(shape_ok, "index_add: source of shape %s must be the tensor's shape %s but %lld (the index's length) "
              "in dim %d", nl_shape_str(src), nl_shape_str(t), (long long)index->numel, (int)(d + base));
     for (int64_t i = 0; i < index->numel; i++) {
-        int64_t k = nl_get_index(index, i, base);
-        NL_CHECK(k >= 0 && k < t->sizes[d], "index_add: index %lld out of range for dim %d of shape %s",
-                 (long long)(k + base), (int)(d + base), nl_shape_str(t));
+        /* the value itself, compared before subtracting base (INT64_MIN
+         * came back from nl_get_index as itself, and was reported plus 1) */
+        int64_t v = nl_get_index(index, i, 0);
+        NL_CHECK(v >= base && v - base < t->sizes[d], "index_add: index %lld out of range for dim %d of shape %s",
+                 (long long)v, (int)(d + base), nl_shape_str(t));
     }
     nl_tensor *r = copy_as(t, t->dtype, "index_add");
     if (!r) return NULL;

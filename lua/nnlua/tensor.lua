@@ -849,14 +849,40 @@ return function(nl)
     end
     return alpha
   end
-  -- add(a, b, [alpha]) and sub: a + alpha * b and a - alpha * b, as PyTorch's
+  -- the dtype of a op b, as nl_binary's promotion (PyTorch's): a number
+  -- is int64 when whole, else float32 beside int64; a 0-dim tensor beside
+  -- a dimensioned one of its kind (float or integer) does not widen it
+  local RANK = { int64 = 0, float32 = 1, float64 = 2 }
+  local function promoted(a, b)
+    if not is_tensor(a) then a, b = b, a end
+    local da = Tensor.dtype(a)
+    if not is_tensor(b) then return da == 'int64' and fractional(b) and 'float32' or da end
+    local db = Tensor.dtype(b)
+    local za, zb = a.ptr.ndim == 0, b.ptr.ndim == 0
+    if za ~= zb then
+      local d, z = za and db or da, za and da or db
+      return (d ~= 'int64' or z == 'int64') and d or z
+    end
+    return RANK[da] >= RANK[db] and da or db
+  end
+  -- add(a, b, [alpha]) and sub: a + alpha * b and a - alpha * b, as
+  -- PyTorch's, in the dtype of a + b: b is scaled in that dtype (alpha * b
+  -- promoted alone changed it: float64 0-dim + alpha 0.5 * int64 [n] gave
+  -- float32, int64 + 2 * 0.5 gave int64, float64 + float32 b rounded
+  -- alpha * b to float32)
   local add_plain, sub_plain = Tensor.add, Tensor.sub
   for name, plain in pairs({ add = add_plain, sub = sub_plain }) do
     local f = function(a, b, alpha, ...)
       if select('#', ...) > 0 then nl._no_extra_args(name, '(a, b, [alpha])', nil, ...) end
       if alpha == nil then return plain(a, b) end
       alpha = alpha_arg(name, a, b, alpha)
-      if type(b) == 'number' then return plain(a, b * alpha) end
+      if not (is_tensor(a) or is_tensor(b)) then return plain(a, b) end -- (its error)
+      local dt = promoted(a, b)
+      if type(b) == 'number' then
+        if Tensor.dtype(a) ~= dt then a = Tensor.to(a, dt) end
+        return plain(a, b * alpha)
+      end
+      if is_tensor(b) and Tensor.dtype(b) ~= dt then b = Tensor.to(b, dt) end
       if alpha == 1 then return plain(a, b) end
       return plain(a, Tensor.mul(b, alpha))
     end
@@ -870,6 +896,23 @@ return function(nl)
   -- dropped without a word: 7:div(2, 'floor') gave 3.5.)
   local div_plain = Tensor.div
   local ROUNDING = { trunc = 'trunc', floor = 'floor' }
+  -- a number beside tensor x as a 0-dim tensor of x's dtype (float32 for
+  -- int64 x), so that the C op's promotion is the one of x with a number
+  local function scalar_beside(v, x)
+    if type(v) ~= 'number' then return v end
+    if not is_tensor(x) then argerror('div', 'a tensor or a number', x) end
+    local d = Tensor.dtype(x)
+    return nl.tensor(v, d == 'int64' and 'float32' or d)
+  end
+  -- the rounded quotient q of a and b, made without a graph, given the
+  -- exact zero gradient of a and b, as PyTorch's (the graph through the
+  -- true division gave 0 * -a / b^2, NaN where b is 0): q where a false
+  -- condition picks it over a + b, which only carries the graph
+  local function zero_grad_quotient(q, a, b)
+    local function rg(x) return is_tensor(x) and bit.band(x.ptr.flags, 1) ~= 0 end
+    if lib.nl_is_grad_enabled() == 0 or not (rg(a) or rg(b)) then return q end
+    return nl.where(nl.zeros(Tensor.shape(q), 'int64'), Tensor.add(a, b), q)
+  end
   function Tensor.div(a, b, mode, ...)
     if select('#', ...) > 0 then nl._no_extra_args('div', '(a, b, [rounding_mode])', nil, ...) end
     if mode == nil then return div_plain(a, b) end
@@ -877,7 +920,17 @@ return function(nl)
     if not round then
       raise(("div: rounding_mode must be 'trunc', 'floor' or nil, got %s"):format(nl._describe_arg(mode)))
     end
-    if not (int_like(a) and int_like(b) and (is_tensor(a) or is_tensor(b))) then return Tensor[round](div_plain(a, b)) end
+    if not (int_like(a) and int_like(b) and (is_tensor(a) or is_tensor(b))) then
+      local q = nl.no_grad(function()
+        if round == 'trunc' then return Tensor.trunc(div_plain(a, b)) end
+        -- Python's floor division (floor(a / b) gave 10 for 1 // 0.1)
+        local ta, tb = scalar_beside(a, b), scalar_beside(b, a)
+        if not is_tensor(ta) then argerror('div', 'a tensor or a number', ta) end
+        if not is_tensor(tb) then argerror('div', 'a tensor or a number', tb) end
+        return wrap(lib.nl_div_floor(ta.ptr, tb.ptr))
+      end)
+      return zero_grad_quotient(q, a, b)
+    end
     if type(b) == 'number' and b == 0 or is_tensor(b) and Tensor.item(Tensor.sum(Tensor.eq(b, 0))) > 0 then
       raise('div: integer division by zero (int64 operands with rounding_mode ' .. mode .. ')')
     end
@@ -1013,21 +1066,40 @@ return function(nl)
   -- hardtanh keeps int64, its bounds cut toward 0, as PyTorch's (which
   -- clamps int64 so); the float kernel refuses int64
   local hardtanh_, trunc = Tensor.hardtanh_, function(v) return v < 0 and math.ceil(v) or math.floor(v) end
-  function Tensor.hardtanh(t, ...)
-    local p = T(t, 'hardtanh')
-    if p.dtype ~= 2 then return hardtanh(t, ...) end
-    local lo, hi = ...
+  -- int64 t clamped to hardtanh's bounds cut toward 0, checked as op's
+  local function hardtanh_int(op, t, lo, hi)
     if type(lo) == 'table' and not is_tensor(lo) then
-      nl._check_opts('hardtanh', lo, { min_val = 1, max_val = 1 })
+      nl._check_opts(op, lo, { min_val = 1, max_val = 1 })
       lo, hi = lo.min_val, lo.max_val
     end
     lo, hi = lo == nil and -1 or lo, hi == nil and 1 or hi
-    if type(lo) ~= 'number' or lo ~= lo then argerror('hardtanh', 'a number as min_val', lo) end
-    if type(hi) ~= 'number' or hi ~= hi then argerror('hardtanh', 'a number as max_val', hi) end
-    if lo > hi then raise(('hardtanh: min_val %g is greater than max_val %g'):format(lo, hi)) end
+    if type(lo) ~= 'number' or lo ~= lo then argerror(op, 'a number as min_val', lo) end
+    if type(hi) ~= 'number' or hi ~= hi then argerror(op, 'a number as max_val', hi) end
+    if lo > hi then raise(('%s: min_val %g is greater than max_val %g'):format(op, lo, hi)) end
     return Tensor.clamp(t, trunc(lo), trunc(hi))
   end
+  function Tensor.hardtanh(t, ...)
+    local p = T(t, 'hardtanh')
+    if p.dtype ~= 2 then return hardtanh(t, ...) end
+    return hardtanh_int('hardtanh', t, ...)
+  end
   nl.hardtanh = Tensor.hardtanh
+  -- hardtanh_ and relu6_ of int64 in place, as PyTorch's (they were
+  -- refused, while the out-of-place forms keep int64); op names the errors
+  -- (relu6_'s said hardtanh_)
+  local function hardtanh_inplace(op, t, ...)
+    local p = T(t, op)
+    if p.dtype == 2 then
+      check(lib.nl_inplace_check(p, op))
+      return Tensor.copy_(t, hardtanh_int(op, t, ...))
+    end
+    if op == 'hardtanh_' then return hardtanh_(t, ...) end
+    local ok, err = pcall(hardtanh_, t, ...)
+    if not ok then raise((tostring(err):gsub('^.-hardtanh_:', op .. ':'))) end
+    return t
+  end
+  function Tensor.hardtanh_(t, ...) return hardtanh_inplace('hardtanh_', t, ...) end
+  nl.hardtanh_ = Tensor.hardtanh_
   -- relu6(x) is hardtanh(x, 0, 6), as PyTorch's (its gradient 0 at 0 and 6)
   function Tensor.relu6(t, ...)
     T(t, 'relu6')
@@ -1037,7 +1109,7 @@ return function(nl)
   function Tensor.relu6_(t, ...)
     T(t, 'relu6_')
     if select('#', ...) > 0 and ... ~= nil then raise('relu6_: takes no parameters, got ' .. nl._describe_arg((...))) end
-    return hardtanh_(t, 0, 6)
+    return hardtanh_inplace('relu6_', t, 0, 6)
   end
   nl.relu6, nl.relu6_ = Tensor.relu6, Tensor.relu6_
 
@@ -1155,7 +1227,15 @@ return function(nl)
       if select('#', ...) > 0 then nl._no_extra_args(name, '(x, [alpha])', nil, ...) end
       if alpha == nil then return plain(t, x) end
       alpha = alpha_arg(name, t, x, alpha)
-      if type(x) == 'number' then return plain(t, x * alpha) end
+      if type(x) == 'number' then
+        -- a fractional x is a float result whatever alpha makes of it, as
+        -- PyTorch's (i:add_(0.5, 2) added 1 to int64 i)
+        if fractional(x) and T(t, name).dtype == 2 then
+          raise(('%s: result of the float scalar %s cannot be stored in an int64 destination'):format(name,
+            tostring(x)))
+        end
+        return plain(t, x * alpha)
+      end
       check(lib.nl_add_scaled_(T(t, name), src_ptr(x, name), sign * alpha))
       return t
     end
@@ -1568,7 +1648,13 @@ return function(nl)
     whole('chunk', 'a number of chunks of 1 or more', n, 1)
     local c = split_dim('chunk', p, d)
     local size = tonumber(p.sizes[c])
-    return Tensor.split(t, math.max(math.ceil(size / n), 1), c + 1)
+    if size == 0 then
+      -- n empty pieces, as PyTorch's (split's one piece was given)
+      local out = {}
+      for i = 1, n do out[i] = wrap(lib.nl_narrow(p, c, 0, 0)) end
+      return out
+    end
+    return Tensor.split(t, math.ceil(size / n), c + 1)
   end
 
   -- t:unbind([dim]): the views of each index along dim, that dim removed
@@ -1702,8 +1788,26 @@ return function(nl)
   -- Lua table is read as one (nested for gather's and scatter's).
   -- (the handle, not its C tensor: a table's tensor must stay reachable
   -- until the C call, through which a collection may run)
-  local function index_arg(idx)
-    if type(idx) == 'table' and not is_tensor(idx) then return nl.tensor(idx, 'int64') end
+  -- A fraction in a table is refused, naming op, as index_select's (the
+  -- int64 conversion truncated 1.5 to 1 without a word); its position as
+  -- the list of its indices in the nested tables.
+  local function whole_indices(op, list, at)
+    for i = 1, #list do
+      local v = list[i]
+      at[#at + 1] = i
+      if type(v) == 'table' and not is_tensor(v) then whole_indices(op, v, at)
+      elseif type(v) ~= 'number' or v ~= math.floor(v) then
+        raise(('%s: expected whole-number indices, got %s at position %s'):format(op, nl._describe_arg(v),
+          #at == 1 and tostring(at[1]) or '{' .. table.concat(at, ', ') .. '}'))
+      end
+      at[#at] = nil
+    end
+  end
+  local function index_arg(op, idx)
+    if type(idx) == 'table' and not is_tensor(idx) then
+      whole_indices(op, idx, {})
+      return nl.tensor(idx, 'int64')
+    end
     return idx
   end
 
@@ -1715,21 +1819,35 @@ return function(nl)
     local p = T(t, 'gather')
     if p.ndim == 0 then raise('gather: a 0-dim tensor has no dim to gather along') end
     local c = cdim(d, 'gather', p)
-    idx = index_arg(idx)
+    idx = index_arg('gather', idx)
     return wrap(lib.nl_gather(p, c, T(idx, 'gather'), 1))
   end
   nl.gather = Tensor.gather
 
+  -- v in a message: NaN as nan (tostring gives -nan for 0/0 here)
+  local function num_str(v) return v ~= v and 'nan' or tostring(v) end
   -- the source of scatter: a tensor of t's dtype, or a number filling the
-  -- index's shape
+  -- index's shape (a fraction truncated into int64, as PyTorch's)
   local function scatter_src(op, p, ip, src)
     if type(src) == 'number' then
       if p.dtype == 0 then check_f32(op, src) end
+      -- (NaN, inf and 2^63 were refused naming full)
+      if p.dtype == 2 and not (src >= -2 ^ 63 and src < 2 ^ 63) then
+        raise(('%s: the value %s cannot be stored in an int64 tensor'):format(op, num_str(src)))
+      end
       for i = 0, ip.ndim - 1 do sizes_buf[i] = ip.sizes[i] end
       return wrap(lib.nl_full(ip.ndim, sizes_buf, src, p.dtype), nil, true)
     end
     if not is_tensor(src) then argerror(op, 'a tensor or a number as source', src) end
     return src
+  end
+  -- the in-place form op of an op made out of place: a source that requires
+  -- grad refused naming op and its own shape (the refusal named copy_ and
+  -- the result's shape), then the result copied into t
+  local function inplace_from(op, t, src, f)
+    check(lib.nl_inplace_check(T(t, op), op))
+    if is_tensor(src) then src_ptr(src, op) end
+    return Tensor.copy_(t, f())
   end
   -- t:scatter(dim, index, src): a copy of t with src's values written at
   -- index along dim (src a tensor, or a number); scatter_add adds them.
@@ -1738,21 +1856,26 @@ return function(nl)
   for _, name in ipairs({ 'scatter', 'scatter_add' }) do
     local add = name == 'scatter_add' and 1 or 0
     local takes = add == 1 and '(dim, index, src)' or '(dim, index, src or value)'
-    local function f(t, d, idx, src, ...)
-      if select('#', ...) > 0 then nl._no_extra_args(name, takes, nil, ...) end
-      local p = T(t, name)
-      if p.ndim == 0 then raise(name .. ': a 0-dim tensor has no dim to scatter along') end
-      local c = cdim(d, name, p)
-      idx = index_arg(idx)
-      if add == 1 and not is_tensor(src) then argerror(name, 'a tensor as source', src) end
-      local s = scatter_src(name, p, T(idx, name), src)
-      return wrap(lib.nl_scatter(p, c, T(idx, name), T(s, name), add, 1))
+    -- op: name, or name_ for the in-place form, whose errors name it (C's
+    -- name renamed: they said scatter for scatter_)
+    local function f(op, t, d, idx, src, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
+      local p = T(t, op)
+      if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to scatter along') end
+      local c = cdim(d, op, p)
+      idx = index_arg(op, idx)
+      if add == 1 and not is_tensor(src) then argerror(op, 'a tensor as source', src) end
+      local s = scatter_src(op, p, T(idx, op), src)
+      local r = lib.nl_scatter(p, c, T(idx, op), T(s, op), add, 1)
+      if r == nil then raise((ffi.string(lib.nl_error()):gsub('^' .. name .. ':', op .. ':'))) end
+      return wrap(r)
     end
-    Tensor[name] = f
+    Tensor[name] = function(t, ...) return f(name, t, ...) end
     nl[name] = Tensor[name]
-    Tensor[name .. '_'] = function(t, ...)
-      check(lib.nl_inplace_check(T(t, name .. '_'), name .. '_'))
-      return Tensor.copy_(t, f(t, ...))
+    Tensor[name .. '_'] = function(t, d, idx, src, ...)
+      local op = name .. '_'
+      if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
+      return inplace_from(op, t, src, function() return f(op, t, d, idx, src) end)
     end
   end
 
@@ -1762,9 +1885,20 @@ return function(nl)
     local p = T(t, op)
     if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to add along') end
     local c = cdim(d, op, p)
-    idx = index_arg(idx)
+    idx = index_arg(op, idx)
     if alpha ~= nil and type(alpha) ~= 'number' then argerror(op, 'a number as alpha', alpha) end
-    return wrap(lib.nl_index_add(p, c, T(idx, op), T(src, op), alpha or 1, 1))
+    alpha = alpha or 1
+    if p.dtype == 2 then
+      -- int64 takes alpha cut toward 0, as PyTorch 1.13 (2.5 was refused
+      -- naming add_); NaN, inf and 2^63 refused, as PyTorch refuses them
+      if not (alpha >= -2 ^ 63 and alpha < 2 ^ 63) then
+        raise(('%s: alpha %s cannot be converted to int64'):format(op, num_str(alpha)))
+      end
+      alpha = alpha < 0 and math.ceil(alpha) or math.floor(alpha)
+    end
+    local r = lib.nl_index_add(p, c, T(idx, op), T(src, op), alpha, 1)
+    if r == nil then raise((ffi.string(lib.nl_error()):gsub('^index_add:', op .. ':'))) end
+    return wrap(r)
   end
   function Tensor.index_add(t, d, idx, src, alpha, ...)
     if select('#', ...) > 0 then nl._no_extra_args('index_add', '(dim, index, source, [alpha])', nil, ...) end
@@ -1773,8 +1907,7 @@ return function(nl)
   nl.index_add = Tensor.index_add
   function Tensor.index_add_(t, d, idx, src, alpha, ...)
     if select('#', ...) > 0 then nl._no_extra_args('index_add_', '(dim, index, source, [alpha])', nil, ...) end
-    check(lib.nl_inplace_check(T(t, 'index_add_'), 'index_add_'))
-    return Tensor.copy_(t, index_add('index_add_', t, d, idx, src, alpha))
+    return inplace_from('index_add_', t, src, function() return index_add('index_add_', t, d, idx, src, alpha) end)
   end
 
   -- t:sort([dim], [descending]) or t:sort({dim, descending, stable}):
@@ -1817,7 +1950,9 @@ return function(nl)
     if sorted ~= nil and type(sorted) ~= 'boolean' then argerror('topk', 'sorted as a boolean', sorted) end
     local c = cdim(d == nil and -1 or d, 'topk', p)
     local n = p.ndim == 0 and 1 or tonumber(p.sizes[c < 0 and c + p.ndim or c])
-    if type(k) ~= 'number' or k ~= math.floor(k) or k < (p.ndim == 0 and 1 or 0) or k > n then
+    -- a 0-dim tensor takes k = 0 too, giving its value and index 1 as k = 1
+    -- does, as PyTorch 1.13's (0 was refused, by a message that allowed it)
+    if type(k) ~= 'number' or k ~= math.floor(k) or k < 0 or k > n then
       raise(('topk: k must be a whole number from 0 to %d (the size of dim %s of shape %s), got %s'):format(
         n, tostring(d == nil and -1 or d), sizes_str(p), nl._describe_arg(k)))
     end

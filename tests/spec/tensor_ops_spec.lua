@@ -239,6 +239,204 @@ describe('tensor methods: sort and topk', function()
   end)
 end)
 
+-- Edge cases of the methods above, each against PyTorch 1.13's value (the
+-- torch line that gave it in the comment above it) or its refusal
+describe('tensor methods: edge cases against PyTorch 1.13', function()
+  local inf, nan = math.huge, 0 / 0
+  -- got's elements are want's exactly: the sign of a zero and NaN included
+  local function same(want, got, what)
+    local g = S.flat(got)
+    assert.are.equal(#want, #g, what .. ': number of elements')
+    for i, w in ipairs(want) do
+      local v = g[i]
+      local ok = (w ~= w and v ~= v) or (w == v and (w ~= 0 or 1 / w == 1 / v))
+      assert(ok, ('%s: element %d is %s, expected %s'):format(what, i, tostring(v), tostring(w)))
+    end
+  end
+
+  it("div(b, 'floor') of floats is Python's floor division, tensor or number divisor", function()
+    local a = { 1, 5, -1, -5, 7, -7, 0, -0.0, 3, 1, -1, 0, inf, -inf, nan, 5, 1e30 }
+    local b = { 0.1, 0.1, 0.1, 0.1, -2, 2, 3, 3, 0, 0, 0, -2, 2, 2, 1, inf, 3e-9 }
+    -- torch.div(torch.tensor(a, dtype=dt), torch.tensor(b, dtype=dt), rounding_mode='floor').tolist()
+    local want = {
+      float32 = { 9, 49, -10, -50, -4, -4, 0, -0.0, inf, inf, -inf, -0.0, nan, nan, nan, 0, 3.3333332943699295e+38 },
+      float64 = { 9, 49, -10, -50, -4, -4, 0, -0.0, inf, inf, -inf, -0.0, nan, nan, nan, 0, 3.3333333333333333e+38 },
+    }
+    for dt, w in pairs(want) do
+      same(w, nl.tensor(a, dt):div(nl.tensor(b, dt), 'floor'), dt .. ' by a tensor')
+      -- torch.div(torch.tensor([1., 5., -1., -5., 7., -7., 3.], dtype=dt), 0.1, rounding_mode='floor')
+      same({ 9, 49, -10, -50, 69, -70, 29 }, nl.tensor({ 1, 5, -1, -5, 7, -7, 3 }, dt):div(0.1, 'floor'), dt .. ' by 0.1')
+      -- torch.div(torch.tensor([1., 5., 0.], dtype=dt), -0.1, rounding_mode='floor')
+      same({ -10, -50, -0.0 }, nl.tensor({ 1, 5, 0 }, dt):div(-0.1, 'floor'), dt .. ' by -0.1')
+      -- torch.div(1.0, torch.tensor([0.1, 0.3, -0.1], dtype=dt), rounding_mode='floor')
+      same({ 9, 3, -10 }, nl.div(1, nl.tensor({ 0.1, 0.3, -0.1 }, dt), 'floor'), dt .. ' of 1 by a tensor')
+    end
+    -- torch.div(torch.tensor([1, 5]), 0.1, rounding_mode='floor') (float32)
+    local r = nl.tensor({ 1, 5 }, 'int64'):div(0.1, 'floor')
+    assert.are.equal('float32', r:dtype())
+    same({ 9, 49 }, r, 'int64 by 0.1')
+    -- torch.div(torch.tensor([[1.], [5.]]), torch.tensor([0.1, -0.1], dtype=torch.float64), rounding_mode='floor')
+    r = nl.tensor({ { 1 }, { 5 } }):div(nl.tensor({ 0.1, -0.1 }, 'float64'), 'floor')
+    assert.are.equal('float64', r:dtype())
+    same({ 9, -10, 49, -50 }, r, 'broadcast, promoted')
+  end)
+
+  it('div with a rounding_mode: the gradient is exactly 0, also where b is 0', function()
+    for _, mode in ipairs({ 'trunc', 'floor' }) do
+      -- a = torch.tensor([1., 2., -3.], requires_grad=True); b = torch.tensor([0., 2., 0.], requires_grad=True)
+      -- torch.div(a, b, rounding_mode=mode).sum().backward(); a.grad, b.grad: [0., 0., 0.] both
+      local a, b = nl.tensor({ 1, 2, -3 }):requires_grad(), nl.tensor({ 0, 2, 0 }):requires_grad()
+      local q = a:div(b, mode)
+      same({ inf, 1, -inf }, q, mode .. ' values')
+      q:sum():backward()
+      same({ 0, 0, 0 }, a.grad, mode .. ': grad of a')
+      same({ 0, 0, 0 }, b.grad, mode .. ': grad of b')
+      -- torch.div(a, 0, rounding_mode=mode).sum().backward(): a.grad [0., 0., 0.]
+      a.grad = nil
+      a:div(0, mode):sum():backward()
+      same({ 0, 0, 0 }, a.grad, mode .. ' by 0: grad of a')
+    end
+  end)
+
+  it('add and sub with alpha: the dtype of a and b, alpha * b computed in it', function()
+    local i = nl.tensor({ 1, 2 }, 'int64')
+    local function dtype_values(dt, want, got, what)
+      assert.are.equal(dt, got:dtype(), what .. ': dtype')
+      S.expect_close(got, { shape = { #want }, data = want }, what, 1e-14, 0)
+    end
+    -- torch.tensor([1, 2]).add(0.5, alpha=2), .sub(0.5, alpha=2): float32 [2., 3.], [0., 1.]
+    dtype_values('float32', { 2, 3 }, i:add(0.5, 2), 'int64 + 2 * 0.5')
+    dtype_values('float32', { 0, 1 }, i:sub(0.5, 2), 'int64 - 2 * 0.5')
+    -- torch.tensor(1., dtype=torch.float64).add(torch.tensor([1, 2]), alpha=0.5): float64 [1.5, 2.]
+    dtype_values('float64', { 1.5, 2 }, nl.tensor(1, 'float64'):add(i, 0.5), 'float64 0-dim + 0.5 * int64')
+    -- torch.tensor(1., dtype=torch.float64).sub(torch.tensor([1, 2]), alpha=0.5): float64 [0.5, 0.]
+    dtype_values('float64', { 0.5, 0 }, nl.tensor(1, 'float64'):sub(i, 0.5), 'float64 0-dim - 0.5 * int64')
+    -- torch.tensor([1, 2]).add(torch.tensor(0.5, dtype=torch.float64), alpha=3): float64 [2.5, 3.5]
+    dtype_values('float64', { 2.5, 3.5 }, i:add(nl.tensor(0.5, 'float64'), 3), 'int64 + 3 * float64 0-dim')
+    -- torch.tensor([0.1, 0.7], dtype=torch.float64).add(torch.tensor([0.3, 0.9]), alpha=1/3).tolist()
+    dtype_values('float64', { 0.20000000397364298, 0.999999992052714 },
+      nl.tensor({ 0.1, 0.7 }, 'float64'):add(nl.tensor({ 0.3, 0.9 }), 1 / 3), 'float64 + 1/3 * float32')
+    -- x = torch.tensor([1, 2]); x.add_(0.5, alpha=2), and x.add_(torch.tensor([0.5]), alpha=2):
+    -- RuntimeError: result type Float can't be cast to the desired output type Long
+    S.contains(S.errmsg(function() return i:clone():add_(0.5, 2) end),
+      'add_: result of the float scalar 0.5 cannot be stored in an int64 destination')
+    S.contains(S.errmsg(function() return i:clone():sub_(0.5, 2) end),
+      'sub_: result of the float scalar 0.5 cannot be stored in an int64 destination')
+    S.contains(S.errmsg(function() return i:clone():add_(nl.tensor({ 0.5 }), 2) end),
+      'add_: a float result cannot be stored in an int64 tensor')
+    assert.are.same({ 5, 6 }, i:clone():add_(2, 2):totable())
+  end)
+
+  it('gather, scatter and index_add refuse fractional indices in a table, naming the op', function()
+    local x, one = nl.zeros(2, 2), nl.ones(1, 1)
+    local want = {
+      { function() return x:gather(2, { { 1 }, { 1.5 } }) end, 'gather: expected whole-number indices, got 1.5 at position {2, 1}' },
+      { function() return x:scatter(2, { { 1.5 } }, 1) end, 'scatter: expected whole-number indices, got 1.5 at position {1, 1}' },
+      { function() return x:clone():scatter_(2, { { 1.5 } }, 1) end, 'scatter_: expected whole-number indices, got 1.5' },
+      { function() return x:scatter_add(2, { { 1.5 } }, one) end, 'scatter_add: expected whole-number indices, got 1.5' },
+      { function() return x:clone():scatter_add_(2, { { 1.5 } }, one) end, 'scatter_add_: expected whole-number indices' },
+      { function() return x:index_add(1, { 1, 1.5 }, nl.ones(2, 2)) end,
+        'index_add: expected whole-number indices, got 1.5 at position 2' },
+      { function() return x:clone():index_add_(1, { 1.5 }, nl.ones(1, 2)) end, 'index_add_: expected whole-number indices' },
+    }
+    for _, w in ipairs(want) do S.contains(S.errmsg(w[1]), w[2]) end
+  end)
+
+  it('int64: scatter_add and index_add wrap past 2^63; INT64_MIN is an index out of range', function()
+    local min = nl.tensor({ -2 ^ 63 }, 'int64')
+    local max = min - 1 -- wraps to 2^63 - 1, as PyTorch's
+    local row = nl.cat({ max, nl.tensor({ 5 }, 'int64') }):view(1, 2)
+    -- torch.tensor([[2**63 - 1, 5]]).scatter_add(1, torch.tensor([[0]]), torch.tensor([[1]])): [[-2**63, 5]]
+    assert.are.same({ { -2 ^ 63, 5 } }, row:scatter_add(2, { { 1 } }, nl.ones(1, 1, 'int64')):totable())
+    -- torch.tensor([2**63 - 1, 5]).index_add(0, torch.tensor([0]), torch.tensor([2])): [-2**63 + 1, 5]
+    local r = row:view(2):index_add(1, { 1 }, nl.tensor({ 2 }, 'int64'))
+    assert.are.equal(2, r:eq(nl.cat({ min + 1, nl.tensor({ 5 }, 'int64') })):sum():item())
+    local x = nl.zeros(3, 4)
+    S.contains(S.errmsg(function() return x:index_add(1, min, nl.ones(1, 4)) end),
+      'index_add: index -9223372036854775808 out of range for dim 1 of shape [3,4]')
+    S.contains(S.errmsg(function() return x:gather(1, min:view(1, 1)) end),
+      'gather: index -9223372036854775808 out of range for dim 1 of shape [3,4]')
+    S.contains(S.errmsg(function() return x:scatter_add(1, min:view(1, 1), nl.ones(1, 1)) end),
+      'scatter_add: index -9223372036854775808 out of range')
+  end)
+
+  it('scatter and index_add messages and int64 values', function()
+    local z = nl.zeros(3, 'int64')
+    -- torch.zeros(3, dtype=torch.long).scatter(0, torch.tensor([1]), 2.7), and -2.7: [0, 2, 0], [0, -2, 0]
+    assert.are.same({ 0, 2, 0 }, z:scatter(1, { 2 }, 2.7):totable())
+    assert.are.same({ 0, -2, 0 }, z:scatter(1, { 2 }, -2.7):totable())
+    -- ... scatter(0, torch.tensor([1]), v) for v nan, inf, 1e20:
+    -- RuntimeError: value cannot be converted to type int64_t without overflow
+    S.contains(S.errmsg(function() return z:scatter(1, { 2 }, nan) end), 'scatter: the value nan cannot be stored in an int64 tensor')
+    S.contains(S.errmsg(function() return z:scatter(1, { 2 }, inf) end), 'scatter: the value inf cannot be stored in an int64 tensor')
+    S.contains(S.errmsg(function() return z:clone():scatter_(1, { 2 }, 1e20) end), 'scatter_: the value 1e+20 cannot be stored')
+    local t = nl.tensor({ 1, 2, 3 }, 'int64')
+    -- torch.tensor([1, 2, 3]).index_add(0, torch.tensor([1]), torch.tensor([5]), alpha=2.5): [1, 12, 3]
+    assert.are.same({ 1, 12, 3 }, t:index_add(1, { 2 }, nl.tensor({ 5 }, 'int64'), 2.5):totable())
+    -- ... alpha=-2.5: [1, -8, 3]
+    assert.are.same({ 1, -8, 3 }, t:clone():index_add_(1, { 2 }, nl.tensor({ 5 }, 'int64'), -2.5):totable())
+    -- ... alpha=float('inf'): RuntimeError: value cannot be converted to type int64_t without overflow
+    S.contains(S.errmsg(function() return t:index_add(1, { 2 }, nl.tensor({ 5 }, 'int64'), inf) end),
+      'index_add: alpha inf cannot be converted to int64')
+    -- in place: a source that requires grad, and C's errors, name the in-place op
+    local x, s = nl.zeros(2, 3), nl.ones(1, 2):requires_grad()
+    S.contains(S.errmsg(function() return x:scatter_(2, { { 1, 2 } }, s) end),
+      'scatter_: the source of shape [1,2] requires grad')
+    S.contains(S.errmsg(function() return x:scatter_add_(2, { { 1, 2 } }, s) end),
+      'scatter_add_: the source of shape [1,2] requires grad')
+    S.contains(S.errmsg(function() return x:index_add_(2, { 1, 2 }, nl.ones(2, 2):requires_grad()) end),
+      'index_add_: the source of shape [2,2] requires grad')
+    S.contains(S.errmsg(function() return x:scatter_(2, { { 4 } }, 1) end), 'scatter_: index 4 out of range for dim 2 of shape [2,3]')
+    S.contains(S.errmsg(function() return x:scatter_add_(2, { { 4 } }, nl.ones(1, 1)) end), 'scatter_add_: index 4 out of range')
+    S.contains(S.errmsg(function() return x:index_add_(2, { 4 }, nl.ones(2, 1)) end), 'index_add_: index 4 out of range')
+    S.contains(S.errmsg(function() return x:scatter_(2, { { 1 } }, 1, 2) end), 'scatter_: takes (dim, index, src or value), got 4 arguments')
+  end)
+
+  it('chunk of an empty dim gives n empty pieces', function()
+    -- len(torch.zeros(0, 4).chunk(2, 0)): 2, each of size (0, 4)
+    local p = nl.zeros(0, 4):chunk(2, 1)
+    assert.are.equal(2, #p)
+    for _, x in ipairs(p) do assert.are.same({ 0, 4 }, x:shape()) end
+    -- [t.shape for t in torch.zeros(2, 0, 3).chunk(4, 1)]: four of (2, 0, 3)
+    p = nl.zeros(2, 0, 3):chunk(4, 2)
+    assert.are.equal(4, #p)
+    assert.are.same({ 2, 0, 3 }, p[4]:shape())
+    -- len(torch.zeros(0).chunk(1, 0)): 1
+    assert.are.equal(1, #nl.zeros(0):chunk(1))
+  end)
+
+  it('topk of a 0-dim tensor takes k = 0', function()
+    for _, largest in ipairs({ true, false }) do
+      -- torch.topk(torch.tensor(3.), 0, largest=largest): values tensor(3.), indices tensor(0)
+      local v, i = nl.tensor(3):topk(0, -1, largest)
+      assert.are.same({ 3, 1 }, { v:item(), i:item() })
+      assert.are.same({ {}, {} }, { v:shape(), i:shape() })
+    end
+    S.contains(S.errmsg(function() return nl.tensor(3):topk(2) end),
+      'topk: k must be a whole number from 0 to 1 (the size of dim -1 of shape []), got 2')
+  end)
+
+  it('hardtanh_ and relu6_ of int64 in place; relu6_ errors name relu6_', function()
+    -- F.relu6(torch.tensor([-3, 0, 5]), inplace=True): [0, 0, 5]
+    local x = nl.tensor({ -3, 0, 5 }, 'int64')
+    assert.are.equal(x, x:relu6_())
+    assert.are.equal('int64', x:dtype())
+    assert.are.same({ 0, 0, 5 }, x:totable())
+    -- F.hardtanh(torch.tensor([-3, 0, 5]), inplace=True): [-1, 0, 1]
+    x = nl.tensor({ -3, 0, 5 }, 'int64')
+    assert.are.same({ -1, 0, 1 }, x:hardtanh_():totable())
+    -- F.hardtanh(torch.tensor([-3, 0, 5]), -2.5, 2.5, inplace=True): [-2, 0, 2]
+    x = nl.tensor({ -3, 0, 5 }, 'int64')
+    assert.are.same({ -2, 0, 2 }, nl.hardtanh_(x, { min_val = -2.5, max_val = 2.5 }):totable())
+    assert.are.same({ -2, 0, 2 }, x:totable())
+    S.contains(S.errmsg(function() return x:hardtanh_(2, 1) end), 'hardtanh_: min_val 2 is greater than max_val 1')
+    S.contains(S.errmsg(function() return nl.ones(2):requires_grad():relu6_() end),
+      'relu6_: in-place change of a tensor of shape [2] that requires grad')
+    S.contains(S.errmsg(function() return nl.ones(2):requires_grad():hardtanh_() end),
+      'hardtanh_: in-place change of a tensor of shape [2] that requires grad')
+  end)
+end)
+
 describe('tensor methods: bad calls', function()
   local a, b = nl.tensor({ 1, 2, 3 }), nl.tensor({ 4, 5, 6 })
   local function err(f) return S.errmsg(f) end
