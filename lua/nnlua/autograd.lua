@@ -40,6 +40,13 @@ return function(nl)
       raise(('detach_: the tensor of shape %s is a view (made by %s) of a tensor that requires grad; views are not '
              .. 'detached in place: use detach()'):format(nl._shape_str(t), t:grad_fn()))
     end
+    -- (retain_grad's hook writes into the C tensor it was set on, which
+    -- this handle would no longer read: the kept gradient was lost and
+    -- retains_grad read false, where PyTorch keeps both)
+    if t.retains_grad then
+      raise(('detach_: the tensor of shape %s retains its gradient (retain_grad), which a tensor detached in place '
+             .. 'would lose here; use detach() for a detached copy'):format(nl._shape_str(t)))
+    end
     -- the new tensor's reference belongs to its own handle, which lives as
     -- long as t (t's slot goes on holding, and at t's death releasing, the old)
     local owner = wrap(lib.nl_detach(p))

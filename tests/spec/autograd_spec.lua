@@ -494,6 +494,19 @@ describe('autograd', function()
       assert.is_nil((y * x:detach()):grad_fn())
     end)
 
+    -- retain_grad's hook wrote into the C tensor detach_ had left: the
+    -- gradient was lost and retains_grad read false (PyTorch keeps both)
+    it('refuses a tensor that retains its grad, which stays as it was', function()
+      local u = leaf({ 1, 2 })
+      local v = u * 2
+      v:retain_grad()
+      local o = (v * 3):sum()
+      S.contains(S.errmsg(function() v:detach_() end), 'detach_: the tensor of shape [2] retains its gradient')
+      o:backward()
+      assert_values(v.grad, { 3, 3 })
+      assert.is_true(v.retains_grad)
+    end)
+
     it('makes a leaf stop requiring grad, keeping its .grad', function()
       -- x.grad = ...; x.detach_() -> x.requires_grad False, x.grad kept
       local x = leaf({ 1, 2 })
