@@ -19,9 +19,9 @@
 # for hardswish's gradient at 3; nnlua follows the vectorized kernels).
 # float64 values are written with 17 digits, inf as math.huge, NaN as 0/0.
 import math
-import os
 import torch
 import torch.nn.functional as F
+from common import num, write_golden
 
 torch.manual_seed(20250214)
 
@@ -71,18 +71,10 @@ def inputs(kinks, dtype):
     return torch.cat([x, fill])
 
 
-def num(v, dtype):
-    if math.isnan(v):
-        return '0/0'
-    if math.isinf(v):
-        return 'math.huge' if v > 0 else '-math.huge'
-    if v == 0 and math.copysign(1, v) < 0:
-        return '-0.0'
-    return repr(v) if dtype == torch.float64 else '%.9g' % v
-
-
 def lua_list(t, dtype):
-    return '{ %s }' % ', '.join(num(v, dtype) for v in t.reshape(-1).tolist())
+    # a negative zero spelled -0.0 in float32 too, as repr spells a float64's
+    return '{ %s }' % ', '.join('-0.0' if v == 0 and math.copysign(1, v) < 0 else num(v, dtype, shortest=True)
+                                for v in t.reshape(-1).tolist())
 
 
 def grad_of(fn, x, up):
@@ -92,8 +84,7 @@ def grad_of(fn, x, up):
     return y.detach(), xx.grad
 
 
-out = ['-- PyTorch 1.13 golden values for the activations: written by tests/golden/gen_activations.py',
-       'return {', '  cases = {']
+out = ['  cases = {']
 for name, fn_name, params, fn, kinks, module, margs in CASES:
     for dtype, dname in ((torch.float32, 'float32'), (torch.float64, 'float64')):
         x = inputs(kinks, dtype)
@@ -137,9 +128,5 @@ for op, f in (('softmax', torch.softmax), ('log_softmax', torch.log_softmax)):
     out.append('      grad = %s,' % lua_list(g, torch.float32))
     out.append('    },')
 out.append('  },')
-out.append('}')
-
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'activations.lua')
-with open(path, 'w') as f:
-    f.write('\n'.join(out) + '\n')
-print('wrote', path)
+write_golden('activations.lua',
+             ['PyTorch 1.13 golden values for the activations: written by tests/golden/gen_activations.py'], out)

@@ -23,7 +23,7 @@
 import os
 import warnings
 import torch
-from common import F32, randn, uniform, away_from, num, lua_tensor, lua_value, lua_named
+from common import F32, randn, uniform, away_from, lua_tensor, lua_value, lua_named
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -528,44 +528,24 @@ def lua_layer(c):
     return '\n'.join(L)
 
 
-def num64(v):
-    """a float64 to 17 digits, which round-trip it; infinities and NaN as Lua writes them"""
-    if v != v:
-        return '0/0'
-    if v in (float('inf'), float('-inf')):
-        return 'math.huge' if v > 0 else '-math.huge'
-    return '%.17g' % v
-
-
-def lua_t(t):
-    """lua_tensor, and float64 tensors (and infinities) at full precision with their dtype"""
-    if t is None or (t.dtype != torch.float64 and bool(torch.isfinite(t).all())) or t.dtype == torch.int64:
-        return lua_tensor(t)
-    shape = ', '.join(str(s) for s in t.shape)
-    flat = ', '.join((num64(v) if t.dtype == torch.float64 else
-                      (num64(v) if v != v or abs(v) == float('inf') else num(v))) for v in t.detach().reshape(-1).tolist())
-    dt = ", dtype = 'float64'" if t.dtype == torch.float64 else ''
-    return '{ shape = { %s }, data = { %s }%s }' % (shape, flat, dt)
-
-
 def lua_loss(c):
     L = ['  {']
     L.append("    name = '%s', kind = '%s', opts = %s,%s%s%s" % (
         c['name'], c['kind'], lua_value(c['opts']), " pre = '%s'," % c['pre'] if c['pre'] else '',
         " dtype = '%s'," % c['dtype'] if c.get('dtype') else '', ' strided = true,' if c.get('strided') else ''))
     if c['topts']:
-        L.append('    topts = { %s },' % ', '.join('%s = %s' % (k, lua_t(v)) for k, v in c['topts'].items()))
-    L.append('    input = %s,' % lua_t(c['input']))
-    L.append('    target = %s,' % lua_t(c['target']))
+        L.append('    topts = { %s },' % ', '.join('%s = %s' % (k, lua_tensor(v)) for k, v in c['topts'].items()))
+    L.append('    input = %s,' % lua_tensor(c['input']))
+    L.append('    target = %s,' % lua_tensor(c['target']))
     if c.get('third') is not None:
-        L.append('    third = %s,' % lua_t(c['third']))
-    L.append('    w = %s,' % lua_t(c['w']))
-    L.append('    out = %s,' % lua_t(c['out']))
-    L.append('    grad_input = %s,' % lua_t(c['grad_input']))
+        L.append('    third = %s,' % lua_tensor(c['third']))
+    L.append('    w = %s,' % lua_tensor(c['w']))
+    L.append('    out = %s,' % lua_tensor(c['out']))
+    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
     if c.get('grad_target') is not None:
-        L.append('    grad_target = %s,' % lua_t(c['grad_target']))
+        L.append('    grad_target = %s,' % lua_tensor(c['grad_target']))
     if c.get('grad_third') is not None:
-        L.append('    grad_third = %s,' % lua_t(c['grad_third']))
+        L.append('    grad_third = %s,' % lua_tensor(c['grad_third']))
     L.append('  },')
     return '\n'.join(L)
 
