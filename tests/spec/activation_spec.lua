@@ -26,12 +26,7 @@ local function expect(got, want, what, dtype)
   end
 end
 
-local function error_of(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, 'expected an error')
-  return tostring(err)
-end
-local function has(msg, part) assert.is_truthy(msg:find(part, 1, true), ('expected %q in %q'):format(part, msg)) end
+local error_of, has = S.errmsg, S.contains
 
 describe('activations against PyTorch golden values', function()
   for _, c in ipairs(golden.cases) do

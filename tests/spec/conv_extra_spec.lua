@@ -24,15 +24,7 @@ local function expect_close(got, want, what, dtype)
   S.expect_close(got, want, what, t[1], t[2])
 end
 
-local function error_of(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, 'expected an error, got none')
-  return tostring(err)
-end
-
-local function has(msg, plain)
-  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
-end
+local error_of, has = S.errmsg, S.contains
 
 -- this spec's own seeded values: a tensor of shape, U(-1, 1)
 local U = S.rng(6161)
@@ -68,15 +60,7 @@ local fns = {
 }
 
 -- the module of case c in its dtype, its parameters set from the golden state
-local function make(c)
-  local m = build[c.module](c.args, c.opts)
-  if c.dtype == 'float64' then m:double() end
-  for _, s in ipairs(c.state) do
-    assert.is_true(nl.is_tensor(m[s.name]), c.name .. ': module has no field ' .. s.name)
-    nl.no_grad(function() m[s.name]:copy_(from_golden(s.t)) end)
-  end
-  return m
-end
+local function make(c) return S.golden_state(build[c.module](c.args, c.opts), c) end
 
 describe('padding and convolution extras against PyTorch golden values', function()
   it('has a builder for every golden module and op, and a case for each', function()

@@ -26,11 +26,7 @@ local function expect_close(got, want, what, rtol, atol)
   S.expect_close(got, want, what, rtol or RTOL, atol or ATOL)
 end
 
-local function names_of(pairs_list)
-  local out = {}
-  for i, kv in ipairs(pairs_list) do out[i] = kv[1] end
-  return out
-end
+local names_of = S.names_of
 
 local function sorted_keys(t)
   local out = {}

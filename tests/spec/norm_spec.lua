@@ -17,9 +17,7 @@ local TOL = { float32 = { 1e-5, 1e-5 }, float64 = { 1e-10, 1e-12 } }
 local golden = dofile(S.root .. '/tests/golden/norm.lua')
 local from_golden = S.from_golden
 
-local function has(msg, plain)
-  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
-end
+local has = S.contains
 
 -- golden kind -> the nnlua module or function (a = args, o = opts)
 local build = {
@@ -35,25 +33,14 @@ local build = {
   PairwiseDistance = function(_, o) return nn.PairwiseDistance(o) end,
 }
 
-local function names_of(list)
-  local out = {}
-  for i, kv in ipairs(list) do out[i] = kv[1] end
-  return out
-end
+local names_of = S.names_of
 
 -- case c's module with PyTorch's state in c's dtype and mode (a function
 -- for the functional kinds)
 local function make(c)
   local m = build[c.kind](c.args, c.opts)
   if type(m) == 'function' then return m end
-  if c.dtype == 'float64' then m:double() end
-  for _, s in ipairs(c.state) do
-    local dst = m[s.name]
-    assert.is_true(nl.is_tensor(dst), c.name .. ': module has no field ' .. s.name)
-    nl.no_grad(function() dst:copy_(from_golden(s.t)) end)
-  end
-  if c.mode == 'eval' then m:eval() else m:train() end
-  return m
+  return S.golden_state(m, c)
 end
 
 -- the leaves (stored tensors, float ones requiring grad) and the arguments

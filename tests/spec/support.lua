@@ -129,14 +129,14 @@ function S.from_golden(g)
   return nl.tensor(g.data, dt):view(g.shape)
 end
 
--- The module of golden case c (a generator's layer record: kind, args,
--- opts, state, mode), built by build[c.kind](args, opts), its state
--- loaded from the golden tensors: through load_state_dict for the kinds in
--- via_state_dict, else copied into the module's fields of those names.
-function S.golden_module(c, build, via_state_dict)
+-- Module m set up as golden case c (a generator's layer record: dtype,
+-- state, mode): made float64 for a float64 case, its state loaded from the
+-- golden tensors (through load_state_dict with by_state_dict, else copied
+-- into the module's fields of those names), in c's mode; returns m.
+function S.golden_state(m, c, by_state_dict)
   local nl, assert = require 'nnlua', require 'luassert'
-  local m = build[c.kind](c.args, c.opts)
-  if via_state_dict[c.kind] then
+  if c.dtype == 'float64' then m:double() end
+  if by_state_dict then
     local sd = {}
     for _, s in ipairs(c.state) do sd[s.name] = S.from_golden(s.t) end
     m:load_state_dict(sd)
@@ -149,6 +149,60 @@ function S.golden_module(c, build, via_state_dict)
   end
   if c.mode == 'eval' then m:eval() else m:train() end
   return m
+end
+
+-- The module of golden case c (kind, args, opts, state, mode), built by
+-- build[c.kind](args, opts) and set up by S.golden_state, through
+-- load_state_dict for the kinds in via_state_dict.
+function S.golden_module(c, build, via_state_dict)
+  return S.golden_state(build[c.kind](c.args, c.opts), c, via_state_dict[c.kind])
+end
+
+-- Checks golden case c of gen_tensor_ops.py or gen_tensor_extra.py (inputs,
+-- args, w, outs, grads) against op(x, c.args), x the inputs (those with a
+-- grad requiring one), op giving a tensor or a list of them: int64 outputs
+-- exactly, float outputs and the inputs' gradients of sum((out_i * w_i):sum())
+-- within tol[dtype] = { rtol, atol }; every output of the golden dtype.
+function S.check_method_case(c, op, tol)
+  local nl, assert = require 'nnlua', require 'luassert'
+  local x = {}
+  for i, g in ipairs(c.inputs) do
+    x[i] = S.from_golden(g)
+    if c.grads[i] then x[i] = x[i]:requires_grad() end
+  end
+  local outs = op(x, c.args)
+  if nl.is_tensor(outs) then outs = { outs } end
+  assert.are.equal(#c.outs, #outs, c.name .. ': number of outputs')
+  local loss
+  for i, want in ipairs(c.outs) do
+    local got, what, dtype = outs[i], c.name .. ' output ' .. i, want.dtype or 'float32'
+    assert.are.equal(dtype, got:dtype(), what .. ': dtype')
+    if dtype == 'int64' then
+      assert.are.same(want.shape, got:shape(), what .. ': shape')
+      assert.are.same(want.data, S.flat(got), what)
+    else
+      S.expect_close(got, want, what, tol[dtype][1], tol[dtype][2])
+      if got.is_requires_grad then
+        local term = (got * S.from_golden(c.w[i])):sum()
+        loss = loss and loss + term or term
+      end
+    end
+  end
+  if loss then loss:backward() end
+  for i, g in ipairs(c.grads) do
+    if g then
+      local t = tol[g.dtype or 'float32']
+      assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
+      S.expect_close(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), t[1], t[2])
+    end
+  end
+end
+
+-- the names of a list of { name, value } pairs, in order (of named_parameters)
+function S.names_of(list)
+  local out = {}
+  for i, kv in ipairs(list) do out[i] = kv[1] end
+  return out
 end
 
 -- the values of tensor t, flat in row-major order

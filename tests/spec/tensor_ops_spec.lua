@@ -9,7 +9,7 @@
 local nl = require 'nnlua'
 local S = require 'support'
 
-local RTOL, ATOL = 1e-5, 1e-6
+local TOL = { float32 = { 1e-5, 1e-6 } }
 local cases = dofile(S.root .. '/tests/golden/tensor_ops.lua')
 
 -- op name in tensor_ops.lua -> the nnlua call, returning a tensor or a
@@ -71,31 +71,7 @@ describe('tensor methods against PyTorch golden values', function()
 
   for _, c in ipairs(cases) do
     it(c.name, function()
-      local x = inputs(c)
-      local outs = as_list(ops[c.op](x, c.args))
-      assert.are.equal(#c.outs, #outs, c.name .. ': number of outputs')
-      local loss
-      for i, want in ipairs(c.outs) do
-        local got = outs[i]
-        if want.dtype == 'int64' then
-          assert.are.equal('int64', got:dtype(), c.name .. ' output ' .. i .. ': dtype')
-          assert.are.same(want.shape, got:shape(), c.name .. ' output ' .. i .. ': shape')
-          assert.are.same(want.data, S.flat(got), c.name .. ' output ' .. i)
-        else
-          S.expect_close(got, want, c.name .. ' output ' .. i, RTOL, ATOL)
-          if got.is_requires_grad then
-            local term = (got * S.from_golden(c.w[i])):sum()
-            loss = loss and loss + term or term
-          end
-        end
-      end
-      if loss then loss:backward() end
-      for i, g in ipairs(c.grads) do
-        if g then
-          assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
-          S.expect_close(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), RTOL, ATOL)
-        end
-      end
+      S.check_method_case(c, ops[c.op], TOL)
     end)
   end
 end)
