@@ -2054,20 +2054,14 @@ static void max_pool2d_forward(void *out, int64_t *idx, const void *x, const poo
     else MAX_POOL_FORWARD(double);
 }
 
-nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
-                         int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int ceil_mode,
-                         nl_tensor **indices, int64_t base) {
-    const char *op = "max_pool2d";
-    int64_t a[8] = { kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w };
-    pool_geom P;
-    if (indices) *indices = NULL;
-    if (!pool_check(op, x, a, ceil_mode, &P)) return NULL;
-    int64_t osz[4] = { x->sizes[0], x->sizes[1], P.ho, P.wo };
-    nl_tensor *xc = nl_contiguous(x);
-    nl_tensor *out = xc ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
-    nl_tensor *idx = out ? nl_tensor_alloc(op, 4, osz, NL_INT64) : NULL;
-    if (idx) max_pool2d_forward(out->data, idx->data, xc->data, &P, x->dtype);
-    nl_release(xc);
+/* The end of a max pool's forward (max_pool2d, adaptive_max_pool2d): out,
+ * whose node op over x saves idx, the maxima's places (0-based in the
+ * plane), for its backward, which needs them and not the input's values,
+ * with the op's arguments a (na of them); *indices, where asked for, gets
+ * the places base-based. Takes idx; NULL (out released) when idx is NULL
+ * or the indices fail. */
+static nl_tensor *max_pool_record(int op, nl_tensor *x, nl_tensor *out, nl_tensor *idx, nl_tensor **indices,
+                                  int64_t base, const int64_t *a, int na) {
     if (!idx) {
         nl_release(out);
         return NULL;
@@ -2082,14 +2076,49 @@ nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64
             return NULL;
         }
     }
-    nl_node *n = nl_record(NL_OP_MAX_POOL2D, out, 1, &x);
+    nl_node *n = nl_record(op, out, 1, &x);
     if (n) {
-        n->needs_in = 0;                 /* backward needs the indices, not the input's values */
-        memcpy(n->a, a, sizeof(a));
+        n->needs_in = 0;
+        if (na) memcpy(n->a, a, na * sizeof(*a));
         nl_node_save(n, idx);
     }
     nl_release(idx);
     return out;
+}
+
+/* gx (planes, hw) = g (planes, l) added at each plane's places ix (planes,
+ * l): a max pool's backward, where windows may share a maximum */
+static void max_pool_scatter(void *gx, const void *g, const int64_t *ix, int64_t planes, int64_t hw, int64_t l,
+                             int dtype) {
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
+    NL_PARALLEL_FOR(nt, p, planes,
+        char *gp = (char *)gx + p * hw * es;
+        const char *src = (const char *)g + p * l * es;
+        const int64_t *ip = ix + p * l;
+        memset(gp, 0, hw * es);
+        if (dtype == NL_FLOAT32)
+            for (int64_t q = 0; q < l; q++) ((float *)gp)[ip[q]] += ((const float *)src)[q];
+        else
+            for (int64_t q = 0; q < l; q++) ((double *)gp)[ip[q]] += ((const double *)src)[q];
+    );
+}
+
+nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64_t stride_h, int64_t stride_w,
+                         int64_t pad_h, int64_t pad_w, int64_t dilation_h, int64_t dilation_w, int ceil_mode,
+                         nl_tensor **indices, int64_t base) {
+    const char *op = "max_pool2d";
+    int64_t a[8] = { kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w };
+    pool_geom P;
+    if (indices) *indices = NULL;
+    if (!pool_check(op, x, a, ceil_mode, &P)) return NULL;
+    int64_t osz[4] = { x->sizes[0], x->sizes[1], P.ho, P.wo };
+    nl_tensor *xc = nl_contiguous(x);
+    nl_tensor *out = xc ? nl_tensor_alloc(op, 4, osz, x->dtype) : NULL;
+    nl_tensor *idx = out ? nl_tensor_alloc(op, 4, osz, NL_INT64) : NULL;
+    if (idx) max_pool2d_forward(out->data, idx->data, xc->data, &P, x->dtype);
+    nl_release(xc);
+    return max_pool_record(NL_OP_MAX_POOL2D, x, out, idx, indices, base, a, 8);
 }
 
 /* gx (planes, H, W) = g (planes, Ho, Wo) sent back to each window's maximum */
@@ -2103,27 +2132,18 @@ static int max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
         return -1;
     }
     int64_t planes = x->sizes[0] * x->sizes[1], hw = x->sizes[2] * x->sizes[3];
-    int64_t l = g->sizes[2] * g->sizes[3], es = nl_dtype_size(x->dtype);
+    int64_t l = g->sizes[2] * g->sizes[3];
     const int64_t *ix = idx->data;
-    int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
     pool_geom P = { .planes = planes, .h = x->sizes[2], .w = x->sizes[3], .kh = nd->a[0], .kw = nd->a[1],
                     .sh = nd->a[2], .sw = nd->a[3], .ph = nd->a[4], .pw = nd->a[5], .dh = nd->a[6], .dw = nd->a[7],
                     .ho = g->sizes[2], .wo = g->sizes[3] };
     if (x->dtype == NL_FLOAT32 && pool_is_2x2(&P) && nl_cpu_avx512()) {
+        int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
         NL_PARALLEL_FOR(nt, t, nt,
             PLANE_SHARE(nt, t, planes, p0, p1);
             max_pool2x2_backward_f32_avx512(gx->data, gc->data, ix, &P, p0, p1);
         );
-    } else NL_PARALLEL_FOR(nt, p, planes,
-        char *gp = (char *)gx->data + p * hw * es;
-        const char *src = (const char *)gc->data + p * l * es;
-        const int64_t *ip = ix + p * l;
-        memset(gp, 0, hw * es);
-        if (x->dtype == NL_FLOAT32)
-            for (int64_t q = 0; q < l; q++) ((float *)gp)[ip[q]] += ((const float *)src)[q];
-        else
-            for (int64_t q = 0; q < l; q++) ((double *)gp)[ip[q]] += ((const double *)src)[q];
-    );
+    } else max_pool_scatter(gx->data, gc->data, ix, planes, hw, l, x->dtype);
     nl_release(gc);
     gin[0] = gx;
     return 0;
@@ -2246,6 +2266,17 @@ NL_REGISTER_BACKWARD(NL_OP_AVG_POOL2D, avg_pool2d_backward)
 static inline int64_t adaptive_start(int64_t i, int64_t n, int64_t s) { return (i * s) / n; }
 static inline int64_t adaptive_end(int64_t i, int64_t n, int64_t s) { return ((i + 1) * s + n - 1) / n; }
 
+/* 0 when x (N, C, H, W) can be pooled to (out_h, out_w) by op, else -1 */
+static int adaptive_check(const char *op, nl_tensor *x, int64_t out_h, int64_t out_w) {
+    NL_CHECK_TENSOR_INT(op, x);
+    NL_CHECK_INT(x->ndim == 4 && x->dtype != NL_INT64,
+                 "%s: input must be a 4-D float tensor (N, C, H, W), got %s %s", op, DT(x), nl_shape_str(x));
+    NL_CHECK_INT(out_h >= 1 && out_w >= 1, "%s: output size [%lld,%lld] must be positive (input %s)", op,
+                 (long long)out_h, (long long)out_w, nl_shape_str(x));
+    NL_CHECK_INT(x->sizes[2] >= 1 && x->sizes[3] >= 1, "%s: input %s has an empty plane", op, nl_shape_str(x));
+    return 0;
+}
+
 #define ADAPTIVE_FORWARD(T)                                                                     \
     NL_PARALLEL_FOR(nt, p, planes,                                                             \
         const T *xp = (const T *)xc->data + p * h * w;                                         \
@@ -2264,12 +2295,7 @@ static inline int64_t adaptive_end(int64_t i, int64_t n, int64_t s) { return ((i
 
 nl_tensor *nl_adaptive_avg_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w) {
     const char *op = "adaptive_avg_pool2d";
-    NL_CHECK_TENSOR(op, x);
-    NL_CHECK(x->ndim == 4 && x->dtype != NL_INT64, "%s: input must be a 4-D float tensor (N, C, H, W), got %s %s",
-             op, DT(x), nl_shape_str(x));
-    NL_CHECK(out_h >= 1 && out_w >= 1, "%s: output size [%lld,%lld] must be positive (input %s)", op,
-             (long long)out_h, (long long)out_w, nl_shape_str(x));
-    NL_CHECK(x->sizes[2] >= 1 && x->sizes[3] >= 1, "%s: input %s has an empty plane", op, nl_shape_str(x));
+    if (adaptive_check(op, x, out_h, out_w) < 0) return NULL;
     int64_t planes = x->sizes[0] * x->sizes[1], h = x->sizes[2], w = x->sizes[3], oh = out_h, ow = out_w;
     int64_t osz[4] = { x->sizes[0], x->sizes[1], oh, ow };
     nl_tensor *xc = nl_contiguous(x);
@@ -2352,12 +2378,7 @@ NL_REGISTER_BACKWARD(NL_OP_ADAPTIVE_AVG_POOL2D, adaptive_avg_pool2d_backward)
 nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w, nl_tensor **indices, int64_t base) {
     const char *op = "adaptive_max_pool2d";
     if (indices) *indices = NULL;
-    NL_CHECK_TENSOR(op, x);
-    NL_CHECK(x->ndim == 4 && x->dtype != NL_INT64, "%s: input must be a 4-D float tensor (N, C, H, W), got %s %s",
-             op, DT(x), nl_shape_str(x));
-    NL_CHECK(out_h >= 1 && out_w >= 1, "%s: output size [%lld,%lld] must be positive (input %s)", op,
-             (long long)out_h, (long long)out_w, nl_shape_str(x));
-    NL_CHECK(x->sizes[2] >= 1 && x->sizes[3] >= 1, "%s: input %s has an empty plane", op, nl_shape_str(x));
+    if (adaptive_check(op, x, out_h, out_w) < 0) return NULL;
     int64_t planes = x->sizes[0] * x->sizes[1], h = x->sizes[2], w = x->sizes[3], oh = out_h, ow = out_w;
     int64_t osz[4] = { x->sizes[0], x->sizes[1], oh, ow };
     nl_tensor *xc = nl_contiguous(x);
@@ -2369,27 +2390,7 @@ nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w, nl
         else ADAPTIVE_MAX_FORWARD(double);
     }
     nl_release(xc);
-    if (!idx) {
-        nl_release(out);
-        return NULL;
-    }
-    if (indices) {
-        if (base == 0) {
-            nl_retain(idx);
-            *indices = idx;
-        } else if (!(*indices = nl_binary_scalar(NL_OP_ADD, idx, (double)base, 0))) {
-            nl_release(idx);
-            nl_release(out);
-            return NULL;
-        }
-    }
-    nl_node *n = nl_record(NL_OP_ADAPTIVE_MAX_POOL2D, out, 1, &x);
-    if (n) {
-        n->needs_in = 0;                 /* backward needs the indices, not the input's values */
-        nl_node_save(n, idx);
-    }
-    nl_release(idx);
-    return out;
+    return max_pool_record(NL_OP_ADAPTIVE_MAX_POOL2D, x, out, idx, indices, base, NULL, 0);
 }
 
 /* gx (planes, H, W) = g (planes, oh, ow) added at each window's maximum
@@ -2403,20 +2404,8 @@ static int adaptive_max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **g
         nl_release(gx);
         return -1;
     }
-    int64_t planes = x->sizes[0] * x->sizes[1], hw = x->sizes[2] * x->sizes[3];
-    int64_t l = g->sizes[2] * g->sizes[3], es = nl_dtype_size(x->dtype);
-    const int64_t *ix = idx->data;
-    int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
-    NL_PARALLEL_FOR(nt, p, planes,
-        char *gp = (char *)gx->data + p * hw * es;
-        const char *src = (const char *)gc->data + p * l * es;
-        const int64_t *ip = ix + p * l;
-        memset(gp, 0, hw * es);
-        if (x->dtype == NL_FLOAT32)
-            for (int64_t q = 0; q < l; q++) ((float *)gp)[ip[q]] += ((const float *)src)[q];
-        else
-            for (int64_t q = 0; q < l; q++) ((double *)gp)[ip[q]] += ((const double *)src)[q];
-    );
+    max_pool_scatter(gx->data, gc->data, idx->data, x->sizes[0] * x->sizes[1], x->sizes[2] * x->sizes[3],
+                     g->sizes[2] * g->sizes[3], x->dtype);
     nl_release(gc);
     gin[0] = gx;
     return 0;
