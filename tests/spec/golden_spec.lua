@@ -80,12 +80,7 @@ end
 
 describe('ops against PyTorch golden values', function()
   it('has a golden case for every op in the table and an op for every case', function()
-    local seen = {}
-    for _, c in ipairs(cases) do
-      assert.is_function(ops[c.op], 'no nnlua call for golden op ' .. c.op)
-      seen[c.op] = true
-    end
-    for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
+    S.check_cases_cover(cases, ops)
   end)
 
   for _, c in ipairs(cases) do

@@ -158,6 +158,17 @@ function S.golden_module(c, build, via_state_dict)
   return S.golden_state(build[c.kind](c.args, c.opts), c, via_state_dict[c.kind])
 end
 
+-- Every golden case's op has a call in ops, and every call a case.
+function S.check_cases_cover(cases, ops)
+  local assert = require 'luassert'
+  local seen = {}
+  for _, c in ipairs(cases) do
+    assert.is_function(ops[c.op], 'no nnlua call for golden op ' .. c.op)
+    seen[c.op] = true
+  end
+  for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
+end
+
 -- Checks golden case c of gen_tensor_ops.py or gen_tensor_extra.py (inputs,
 -- args, w, outs, grads) against op(x, c.args), x the inputs (those with a
 -- grad requiring one), op giving a tensor or a list of them: int64 outputs

@@ -48,25 +48,9 @@ local ops = {
   topk_t          = function(x, a) return { x[1]:t():topk(a.k, a.dim, a.largest) } end,
 }
 
-local function inputs(c)
-  local x = {}
-  for i, g in ipairs(c.inputs) do
-    x[i] = S.from_golden(g)
-    if c.grads[i] then x[i] = x[i]:requires_grad() end
-  end
-  return x
-end
-
-local function as_list(r) return nl.is_tensor(r) and { r } or r end
-
 describe('tensor methods against PyTorch golden values', function()
   it('has a golden case for every op in the table and an op for every case', function()
-    local seen = {}
-    for _, c in ipairs(cases) do
-      assert.is_function(ops[c.op], 'no nnlua call for golden op ' .. c.op)
-      seen[c.op] = true
-    end
-    for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
+    S.check_cases_cover(cases, ops)
   end)
 
   for _, c in ipairs(cases) do
