@@ -1400,6 +1400,15 @@ return function(nl)
     end
     return ss / math.max(0, n - c)
   end
+  -- v^(1/p) (sqrt for p = 2) where v is not 0; 0 there, with the gradient
+  -- 0, not the NaN of the root's infinite slope at 0 times a zero upstream
+  -- (the zeros are rooted as a safe 1, then masked): std and p-norms
+  function nl._root_or_zero(v, p)
+    local z = Tensor.eq(v, 0)
+    local safe = nl.where(z, 1, v)
+    return nl.where(z, 0, p == 2 and Tensor.sqrt(safe) or Tensor.pow(safe, 1 / p))
+  end
+
   -- (d, opts), (opts), (d, unbiased, keepdim) or (unbiased): a boolean
   -- after the dim is unbiased, as PyTorch's x.var(1, False)
   local function var_args(name, d, a, b, ...)
@@ -1425,11 +1434,8 @@ return function(nl)
   function Tensor.std(t, d, a, b, ...)
     local dim, opts = var_args('std', d, a, b, ...)
     -- the gradient 0 where the std is 0, as PyTorch's std_backward masks it
-    -- (sqrt's infinite slope at 0 times a deviation of 0 gave NaN): the
-    -- root of 1 there, then 0 in its place
-    local v = variance('std', t, dim, opts)
-    local zero = Tensor.eq(v, 0)
-    return nl.where(zero, 0, Tensor.sqrt(nl.where(zero, 1, v)))
+    -- (sqrt's infinite slope at 0 times a deviation of 0 gave NaN)
+    return nl._root_or_zero(variance('std', t, dim, opts), 2)
   end
   nl.var, nl.std = Tensor.var, Tensor.std
 

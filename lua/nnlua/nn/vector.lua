@@ -94,9 +94,7 @@ return function(nl, nn)
       local z = a:eq(0)
       s = nl.where(z, 0, nl.where(z, 1, a):pow(p)):sum(d, true)
     end
-    local z = s:eq(0)
-    local safe = nl.where(z, 1, s)
-    return nl.where(z, 0, p == 2 and safe:sqrt() or safe:pow(1 / p))
+    return nl._root_or_zero(s, p)
   end
 
   local function float_input(op, x)
