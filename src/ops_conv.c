@@ -81,8 +81,10 @@ static void geom_init(conv_geom *G, const nl_tensor *x, const nl_tensor *w, cons
 
 /* Checks conv2d's arguments (a: stride, padding, dilation, groups) and
  * fills G. False, with the error set, when they do not fit together. */
-static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
-                       conv_geom *G) {
+/* The checks conv2d and conv_transpose2d share: both tensors given, a 4-D
+ * float input, a 4-D weight of its dtype (layout: the weight's dims as the
+ * op names them), and the arguments a in range. */
+static bool conv_args_ok(const char *op, nl_tensor *x, nl_tensor *w, const int64_t *a, const char *layout) {
     if (!x || !w) {
         nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
         return false;
@@ -92,8 +94,8 @@ static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b,
         return false;
     }
     if (w->ndim != 4 || w->dtype != x->dtype) {
-        nl_set_error("%s: weight must be a 4-D %s tensor (out_channels, in_channels/groups, kh, kw), got %s %s",
-                     op, DT(x), DT(w), nl_shape_str(w));
+        nl_set_error("%s: weight must be a 4-D %s tensor (%s), got %s %s", op, DT(x), layout, DT(w),
+                     nl_shape_str(w));
         return false;
     }
     if (a[0] < 1 || a[1] < 1 || a[4] < 1 || a[5] < 1 || a[2] < 0 || a[3] < 0 || a[6] < 1) {
@@ -102,6 +104,12 @@ static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b,
                      (long long)a[5], (long long)a[2], (long long)a[3], (long long)a[6]);
         return false;
     }
+    return true;
+}
+
+static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
+                       conv_geom *G) {
+    if (!conv_args_ok(op, x, w, a, "out_channels, in_channels/groups, kh, kw")) return false;
     int64_t groups = a[6];
     if (x->sizes[1] % groups || w->sizes[0] % groups) {
         nl_set_error("%s: groups %lld must divide the input's %lld channels and the weight's %lld output "
@@ -1528,25 +1536,7 @@ NL_REGISTER_BACKWARD(NL_OP_CONV2D_POOL, conv2d_pool_backward_node)
  * groups) against the output size (out_h, out_w) and fills G. */
 static bool convt_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
                         int64_t out_h, int64_t out_w, conv_geom *G) {
-    if (!x || !w) {
-        nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
-        return false;
-    }
-    if (x->ndim != 4 || x->dtype == NL_INT64) {
-        nl_set_error("%s: input must be a 4-D float tensor (N, C, H, W), got %s %s", op, DT(x), nl_shape_str(x));
-        return false;
-    }
-    if (w->ndim != 4 || w->dtype != x->dtype) {
-        nl_set_error("%s: weight must be a 4-D %s tensor (in_channels, out_channels/groups, kh, kw), got %s %s",
-                     op, DT(x), DT(w), nl_shape_str(w));
-        return false;
-    }
-    if (a[0] < 1 || a[1] < 1 || a[4] < 1 || a[5] < 1 || a[2] < 0 || a[3] < 0 || a[6] < 1) {
-        nl_set_error("%s: stride [%lld,%lld] and dilation [%lld,%lld] must be positive, padding [%lld,%lld] "
-                     "not negative, groups %lld positive", op, (long long)a[0], (long long)a[1], (long long)a[4],
-                     (long long)a[5], (long long)a[2], (long long)a[3], (long long)a[6]);
-        return false;
-    }
+    if (!conv_args_ok(op, x, w, a, "in_channels, out_channels/groups, kh, kw")) return false;
     if (x->sizes[1] != w->sizes[0] || w->sizes[0] % a[6]) {
         nl_set_error("%s: input has %lld channels, weight expects %lld, which groups %lld must divide "
                      "(input %s, weight %s)", op, (long long)x->sizes[1], (long long)w->sizes[0], (long long)a[6],
