@@ -482,6 +482,58 @@ describe('checkpoint structure', function()
                     .. 'Dropout(p=0.5) in it, a Dropout(p=0.3) when rebuilt from its constructor)')
   end)
 
+  -- a loss's class weight went into the structure as a tensor, which JSON
+  -- cannot hold: CrossEntropyLoss{weight = w} could be neither cloned nor
+  -- rebuilt by nn.load(path); it is recorded by shape and the state dict
+  -- gives the values back
+  it('clones and rebuilds losses built with class weights, each with its own weight', function()
+    local x = data({ 5, 3 }, 2):double()
+    local y = nl.tensor({ 1, 2, 3, 1, 3 }, 'int64')
+    local crits = {
+      nn.CrossEntropyLoss({ weight = nl.tensor({ 1, 2, 0.5 }):double(), ignore_index = 2 }),
+      nn.NLLLoss({ weight = nl.tensor({ 3, 1, 2 }):double(), reduction = 'sum' }),
+      nn.MultiMarginLoss({ weight = nl.tensor({ 1, 2, 3 }):double(), margin = 2 }),
+    }
+    for i, crit in ipairs(crits) do
+      -- the weighted loss by its definition: sum of w[y] l / sum of w[y] (CE)
+      local want = crit(x, y):item()
+      local p = dir .. '/crit' .. i .. '.safetensors'
+      crit:save(p)
+      for _, copy in ipairs({ crit:clone(), (nn.load(p)) }) do
+        assert.are.equal(crit.__name, copy.__name)
+        assert.are.equal(want, copy(x, y):item())
+        assert.are.same(crit.weight:totable(), copy.weight:totable())
+        assert.are.equal('float64', copy.weight:dtype())
+        assert.is_false(rawequal(crit.weight, copy.weight))
+      end
+    end
+    local w = nl.tensor({ 1, 2, 0.5 })
+    local ce = nn.CrossEntropyLoss({ weight = w })
+    local xs, ys = x:float(), y
+    local lp = xs:log_softmax(2):totable()
+    local num, den = 0, 0
+    for r = 1, 5 do
+      local c = ys:totable()[r]
+      num = num - w:totable()[c] * lp[r][c]
+      den = den + w:totable()[c]
+    end
+    assert.is_true(math.abs(ce:clone()(xs, ys):item() - num / den) < 1e-5)
+    local b = nn.BCEWithLogitsLoss({ pos_weight = nl.tensor({ 2, 3 }) })
+    local b2 = nn.load(b:save(dir .. '/bce.safetensors'))
+    assert.are.same({ 2, 3 }, b2.pos_weight:totable())
+    -- converted after it was built: the buffer is float64, the argument not
+    local cd = nn.CrossEntropyLoss({ weight = nl.tensor({ 1, 2, 0.5 }) }):double():clone()
+    assert.are.equal('float64', cd.weight:dtype())
+    assert.are.equal(crits[1](x, y):item(), nn.CrossEntropyLoss({ weight = cd.weight, ignore_index = 2 })(x, y):item())
+    -- a class of the user's that keeps a tensor argument is still refused:
+    -- its constructor may do more with it than store it (it names none in
+    -- _arg_buffers)
+    local Keep = nn.Module:extend('CheckpointSpecKeep')
+    function Keep:init(t) self:register_buffer('t', t) end
+    contains(errmsg(function() return Keep(nl.ones(2)):clone() end),
+             "CheckpointSpecKeep's constructor argument 1 is a tensor")
+  end)
+
   -- extras and optimizer state go into tensor names joined with '.', and
   -- number keys k became '#k': {a = {b = x}} and {['a.b'] = y}, or 1 and
   -- '#1', gave one name, and one value was lost without a word

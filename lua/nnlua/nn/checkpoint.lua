@@ -162,6 +162,20 @@ return function(nl, nn)
   local function rebuild_arg(a, built)
     if type(a) ~= 'table' then return a end
     if type(a.module) == 'table' and a.module.type ~= nil then return rebuild(a.module, built) end
+    if type(a.tensor_like) == 'table' then
+      -- a loss's class weight (Module:structure): zeros the state dict fills
+      local t, shape, dt = a.tensor_like, {}, a.tensor_like.dtype
+      if type(t.shape) ~= 'table' or #t.shape > 8 or (dt ~= 'float32' and dt ~= 'float64' and dt ~= 'int64') then
+        nl._raise('load: malformed model structure (a tensor argument)')
+      end
+      for i, d in ipairs(t.shape) do
+        if type(d) ~= 'number' or d < 0 or d % 1 ~= 0 or d > 2^31 then
+          nl._raise('load: malformed model structure (a tensor argument)')
+        end
+        shape[i] = d
+      end
+      return nl.zeros(shape, dt)
+    end
     if a.module_ref ~= nil then
       local m = built[a.module_ref]
       if not m then nl._raise('load: malformed model structure (a reference to module ' .. tostring(a.module_ref) .. ')') end

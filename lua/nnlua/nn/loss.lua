@@ -686,9 +686,16 @@ return function(nl, nn)
     cls.init = function(self, opts)
       self.opts = nl._opts(name, opts)
       reduction_of(self.opts, fname)
+      -- (recorded by shape for nn.load and clone, the state dict holding
+      -- the values: see Module:structure)
+      local ab = {}
       for _, k in ipairs({ 'weight', 'pos_weight' }) do
-        if nl.is_tensor(self.opts[k]) then self:register_buffer(k, self.opts[k]) end
+        if nl.is_tensor(self.opts[k]) then
+          self:register_buffer(k, self.opts[k])
+          ab[self.opts[k]] = k
+        end
       end
+      rawset(self, '_arg_buffers', ab)
     end
     -- options go to the constructor: a third argument was dropped silently
     -- (nn.MSELoss()(a, b, {reduction = 'sum'}) gave the mean)

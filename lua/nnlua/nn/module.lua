@@ -469,9 +469,19 @@ return function(nl, nn)
   -- A constructor argument as JSON can hold it: plain values, modules, and
   -- tables of them. Anything else (a function, a tensor, a table with a
   -- metatable or mixed keys) raises { unrecordable = why }: the caller
-  -- saves the weights without a structure and says why.
-  local function record_value(v, seen, what)
+  -- saves the weights without a structure and says why. The one tensor
+  -- recorded is one that the module's constructor only stored as a
+  -- persistent buffer, as the losses' class weights, and named in the
+  -- instance's _arg_buffers (argument tensor -> buffer name): it is
+  -- recorded as { tensor_like = { shape, dtype } } of the buffer now (a
+  -- :double() replaces the buffer, not the argument), rebuilt as zeros, and
+  -- the state dict fills it (CrossEntropyLoss{weight = w} could be neither
+  -- saved with its structure nor cloned).
+  local function record_value(v, seen, what, own)
     if is_module(v) then return record_module(v, seen) end
+    if own and own[v] then
+      return { tensor_like = { shape = own[v]:shape(), dtype = own[v]:dtype() } }
+    end
     local tv = type(v)
     if tv == 'nil' or tv == 'boolean' or tv == 'number' or tv == 'string' then return v end
     if tv == 'table' and getmetatable(v) == nil then
@@ -484,7 +494,7 @@ return function(nl, nn)
       if items ~= n or (n > 0 and names > 0) then
         error({ unrecordable = what .. ' is a table that is neither a list 1..n nor a table of names' })
       end
-      for _, k in ipairs(ordered_keys(v)) do out[k] = record_value(v[k], seen, what) end
+      for _, k in ipairs(ordered_keys(v)) do out[k] = record_value(v[k], seen, what, own) end
       return out
     end
     error({ unrecordable = what .. ' is a ' .. (nl.is_tensor(v) and 'tensor' or tv) })
@@ -495,8 +505,17 @@ return function(nl, nn)
     seen = seen or { n = 0 }
     local args = {}
     local a = self._args
+    local own
+    local ab = rawget(self, '_arg_buffers')
+    if ab then
+      own = {}
+      for t, k in pairs(ab) do
+        local b = rawget(self, k)
+        if self._buffers[k] == true and nl.is_tensor(b) then own[t] = b end
+      end
+    end
     for i = 1, a.n do
-      args[i] = record_value(a[i], seen, ("%s's constructor argument %d"):format(self.__name, i))
+      args[i] = record_value(a[i], seen, ("%s's constructor argument %d"):format(self.__name, i), own)
     end
     return { type = self.__name, args = args, n = a.n }
   end
