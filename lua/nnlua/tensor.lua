@@ -437,6 +437,7 @@ return function(nl)
 
   function nl.tensor(v, dtype)
     local dt = dtype_id(dtype, 'tensor')
+    if type(v) == 'boolean' then v = v and 1 or 0 end
     if type(v) == 'number' then return wrap(lib.nl_full(0, nil, v, dt), nil, true) end
     -- a copy that is a new leaf, as torch.tensor(t) is: it kept the graph
     -- (a grad_fn to_dtype), and gradients flowed back through it
@@ -444,7 +445,7 @@ return function(nl)
       T(v, 'tensor')
       return nl.no_grad(function() return wrap(lib.nl_to_dtype(v.ptr, dtype and dt or v.ptr.dtype), nil, true) end)
     end
-    if type(v) ~= 'table' then argerror('tensor', 'a number, a table or a tensor', v) end
+    if type(v) ~= 'table' then argerror('tensor', 'a number, a boolean, a table or a tensor', v) end
     local shape = table_shape(v, 'tensor')
     local n = 1
     for i = 1, #shape do n = n * shape[i] end
@@ -452,8 +453,12 @@ return function(nl)
     local k = 0
     local function fill(x, d)
       if d > #shape then
+        -- booleans as 1 and 0: nnlua has no bool dtype, and its comparisons
+        -- give masks of 1 and 0 in the same way (torch.tensor([True, False])
+        -- was refused)
+        if type(x) == 'boolean' then x = x and 1 or 0 end
         if type(x) ~= 'number' then
-          raise(string.format('tensor: expected numbers, found %s', type(x)))
+          raise(string.format('tensor: expected numbers or booleans, found %s', type(x)))
         end
         flat[k] = x
         k = k + 1
