@@ -110,6 +110,8 @@ typedef enum {
     NL_OP_CUMSUM, NL_OP_CUMPROD,
     /* the elements where a mask is nonzero, as a 1-D tensor (nl_masked_select) */
     NL_OP_MASKED_SELECT,
+    /* volumes (N, C, D, H, W): ops_conv3d.c */
+    NL_OP_CONV3D, NL_OP_MAX_POOL3D, NL_OP_AVG_POOL3D, NL_OP_ADAPTIVE_AVG_POOL3D, NL_OP_ADAPTIVE_MAX_POOL3D,
     NL_OP_COUNT
 } nl_op;
 
@@ -646,6 +648,32 @@ nl_tensor *nl_adaptive_avg_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w);
  * (NaN wins, the first of equal maxima); indices (optional) receives, int64
  * from base, each maximum's position h*W + w in its plane. */
 nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w,
+                                  nl_tensor **indices /* out, optional */, int64_t base);
+
+/* ---- 3-D convolution and pooling (ops_conv3d.c) ------------------------------
+ * The 2-D ops above for volumes (N, C, D, H, W), float32 or float64, with
+ * the same output sizes, rules and errors; sizes go (d, h, w). Backward:
+ * gradients of the input, weight and bias. */
+
+/* x (N, C, D, H, W), weight (O, C/groups, kd, kh, kw), bias (O) -> (N, O,
+ * Do, Ho, Wo); zero padding. vol2col and GEMM, the images shared among the
+ * threads (or each product on all of them, for a batch smaller than the
+ * threads); the result does not depend on the thread count. */
+nl_tensor *nl_conv3d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
+                     int64_t stride_d, int64_t stride_h, int64_t stride_w, int64_t pad_d, int64_t pad_h,
+                     int64_t pad_w, int64_t dilation_d, int64_t dilation_h, int64_t dilation_w, int64_t groups);
+/* nl_max_pool2d over volumes; indices: the place (d*H + h)*W + w from base */
+nl_tensor *nl_max_pool3d(nl_tensor *x, int64_t kernel_d, int64_t kernel_h, int64_t kernel_w, int64_t stride_d,
+                         int64_t stride_h, int64_t stride_w, int64_t pad_d, int64_t pad_h, int64_t pad_w,
+                         int64_t dilation_d, int64_t dilation_h, int64_t dilation_w, int ceil_mode,
+                         nl_tensor **indices /* out, optional */, int64_t base);
+/* nl_avg_pool2d over volumes */
+nl_tensor *nl_avg_pool3d(nl_tensor *x, int64_t kernel_d, int64_t kernel_h, int64_t kernel_w, int64_t stride_d,
+                         int64_t stride_h, int64_t stride_w, int64_t pad_d, int64_t pad_h, int64_t pad_w,
+                         int ceil_mode, int count_include_pad, int64_t divisor_override /* 0: none */);
+/* nl_adaptive_avg_pool2d and nl_adaptive_max_pool2d over volumes */
+nl_tensor *nl_adaptive_avg_pool3d(nl_tensor *x, int64_t out_d, int64_t out_h, int64_t out_w);
+nl_tensor *nl_adaptive_max_pool3d(nl_tensor *x, int64_t out_d, int64_t out_h, int64_t out_w,
                                   nl_tensor **indices /* out, optional */, int64_t base);
 
 /* ---- recurrent cells (ops_rnn.c) ----------------------------------------

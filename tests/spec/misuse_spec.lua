@@ -539,6 +539,34 @@ local function driver(seed, ncases, statefile, outcomefile)
           chance(0.5) and B() or opts({ return_indices = B })
       end,
       function() return image(int(1, 3)) end },
+    { 'Conv3d', function()
+        return small(), small(), chance(0.8) and int(1, 3) or Z(),
+          opts({ stride = function() return chance(0.8) and int(1, 2) or Z() end,
+                 padding = function() return chance(0.7) and int(0, 2) or pick({ 'same', 'valid', { 1, 0, 1 }, -1 }) end,
+                 dilation = small, groups = small, bias = B,
+                 padding_mode = function() return pick({ 'zeros', 'reflect', 'replicate', 'circular', 'x' }) end })
+      end,
+      function(m) return ftensor(chance(0.8) and { int(0, 2), m.in_channels, int(0, 5), int(0, 5), int(0, 5) }
+                                 or { m.in_channels, int(0, 5), int(0, 5), int(0, 5) }) end },
+    { 'MaxPool3d', function()
+        return chance(0.85) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return int(0, 2) end, dilation = small,
+                 ceil_mode = B, return_indices = B })
+      end,
+      function() return ftensor({ int(0, 2), int(1, 3), int(0, 5), int(0, 5), int(0, 5) }) end },
+    { 'AvgPool3d', function()
+        return chance(0.85) and int(1, 3) or Z(),
+          opts({ stride = small, padding = function() return int(0, 2) end, ceil_mode = B,
+                 count_include_pad = B, divisor_override = function() return pick({ 0, 1, 3, -1, NaN }) end })
+      end,
+      function() return ftensor({ int(1, 3), int(0, 5), int(0, 5), int(0, 5) }) end },
+    { 'AdaptiveAvgPool3d', function() return chance(0.8) and int(1, 4) or pick({ { 2, 3, 1 }, 0, -1, 2 ^ 40, 'x' }) end,
+      function() return ftensor({ int(0, 2), int(1, 3), int(0, 5), int(0, 5), int(0, 5) }) end },
+    { 'AdaptiveMaxPool3d', function()
+        return chance(0.8) and int(1, 4) or pick({ { 2, 3, 1 }, 0, -1, 2 ^ 40, 'x' }),
+          chance(0.5) and B() or opts({ return_indices = B })
+      end,
+      function() return ftensor({ int(0, 2), int(1, 3), int(0, 5), int(0, 5), int(0, 5) }) end },
     { 'BatchNorm1d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,
       function(m) return ftensor(chance(0.7) and { int(0, 4), m.num_features } or { int(0, 3), m.num_features, int(0, 3) }) end },
     { 'BatchNorm2d', function() return small(), opts({ eps = N, momentum = N, affine = B }) end,

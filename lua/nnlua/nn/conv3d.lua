@@ -1,0 +1,421 @@
+-- conv3d.lua: nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d, nn.AdaptiveAvgPool3d
+-- and nn.AdaptiveMaxPool3d with PyTorch's options and defaults, and their
+-- nn.functional forms; each one C kernel (ops_conv3d.c) over (N, C, D, H,
+-- W). Here: the options, the unbatched (C, D, H, W) form, 'same' and the
+-- padding modes other than 'zeros' (composed of nn.functional.pad's). Sizes
+-- are n or {d, h, w}.
+return function(nl, nn)
+  local ffi = require 'ffi'
+  local lib = nl._lib
+  local Module = nn.Module
+  local F = nn.functional
+  local whole, options, single, describe = nn._whole, nn._options, nn._single, nn._describe
+  local indices_out = ffi.new('nl_tensor *[1]')   -- out-parameter, allocated once
+
+  -- a size given as n or {d, h, w} -> a list {d, h, w} of whole numbers >= lo
+  local function triple(v, what, op, lo)
+    local t
+    if type(v) == 'number' then t = { v, v, v }
+    elseif type(v) == 'table' and not nl.is_tensor(v) and #v == 3 then t = { v[1], v[2], v[3] }
+    end
+    if not t or not whole(t[1], lo) or not whole(t[2], lo) or not whole(t[3], lo) then
+      nl._raise(('%s: %s must be an integer >= %d or a list {d, h, w} of them, got %s'):format(op, what, lo,
+        describe(v)))
+    end
+    return t
+  end
+  nn._triple = triple
+
+  local function list_str(t) return '[' .. table.concat(t, ',') .. ']' end
+  -- PyTorch's tuple (3, 3, 3); one number where pools print one (all equal)
+  local function tuple3(t) return ('(%d, %d, %d)'):format(t[1], t[2], t[3]) end
+  local function short3(t) return (t[1] == t[2] and t[2] == t[3]) and tostring(t[1]) or tuple3(t) end
+  local function bool(b) return b and 'true' or 'false' end
+
+  -- runs f on a 5-D view of x ((C, D, H, W) gets a batch of one); its
+  -- results back in x's rank, and an error of f named with x's own shape
+  -- (C showed [1,C,D,H,W])
+  local function batched(op, x, f)
+    local d = nl._T(x, op).ndim
+    if d ~= 4 and d ~= 5 then
+      nl._raise(('%s: input must be (N, C, D, H, W) or (C, D, H, W), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    if d == 5 then return f(x, false) end
+    local x5 = x:unsqueeze(1)
+    local ok, y, i = pcall(f, x5, true)
+    if not ok then
+      local msg = tostring(y):gsub('^[^:\n]*:%d+: ', '')
+      local s, e = msg:find(nl._shape_str(x5), 1, true)
+      if s then msg = msg:sub(1, s - 1) .. nl._shape_str(x) .. msg:sub(e + 1) end
+      nl._raise(msg)
+    end
+    return y:squeeze(1), i and i:squeeze(1)
+  end
+
+  -- ---- convolution -------------------------------------------------------------
+
+  local KNOWN_F = { stride = 1, padding = 1, dilation = 1, groups = 1 }
+  local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 'flag', padding_mode = 1 }
+
+  -- the padding {d, h, w} of 'valid', 'same' (stride 1) or numbers, and the
+  -- zeros to add at the end of each dim (0 or 1): 'same' pads
+  -- dilation*(k-1) in all, the odd one at the end as PyTorch (conv.lua's
+  -- padding_of, whose reasons hold here)
+  local function padding_of(p, k, dl, s, op)
+    if p == 'valid' then return { 0, 0, 0 }, { 0, 0, 0 } end
+    if p == 'same' then
+      if s[1] ~= 1 or s[2] ~= 1 or s[3] ~= 1 then nl._raise(op .. ": padding='same' needs stride 1") end
+      local pad, extra = {}, {}
+      for i = 1, 3 do
+        local t = dl[i] * (k[i] - 1)
+        pad[i], extra[i] = math.floor(t / 2), t % 2
+      end
+      return pad, extra
+    end
+    return triple(p, 'padding', op, 0), { 0, 0, 0 }
+  end
+
+  -- the layer's padding as PyTorch's F.pad pads it: {w before, w after, h
+  -- before, h after, d before, d after}
+  local function pads_of(p, extra)
+    return { p[3], p[3] + extra[3], p[2], p[2] + extra[2], p[1], p[1] + extra[1] }
+  end
+
+  -- x (N, C, D, H, W) padded by pads (pads_of's order) in mode: 'constant'
+  -- zeros, or 'reflect', 'replicate', 'circular' as PyTorch's 3-D pads
+  -- (nn.functional.pad's modes take two dims at a time: H and W over
+  -- (N*C, D, H, W), then D over (N*C, H*W, D)). shown: the shape for
+  -- messages, lead: 1 where the caller's input had no batch dim.
+  local function padded(op, x, pads, mode, shown, lead)
+    local s = x:shape()
+    if mode == 'zeros' then mode = 'constant' end
+    for i = 1, 3 do
+      local n, l, r = s[6 - i], pads[2 * i - 1], pads[2 * i]
+      if (mode == 'reflect' and (l >= n or r >= n)) or (mode == 'circular' and (l > n or r > n)) then
+        nl._raise(("%s: padding_mode '%s' needs each padding %s the dim's size: padding (%d, %d) for dim %d of "
+          .. 'input %s'):format(op, mode, mode == 'reflect' and 'less than' or 'at most', l, r, 6 - i - lead,
+          shown))
+      end
+      if mode == 'replicate' and n < 1 and l + r > 0 then
+        nl._raise(("%s: padding_mode 'replicate' pads an empty dim %d of input %s"):format(op, 6 - i - lead, shown))
+      end
+    end
+    if mode == 'constant' then return nn._pad(op, x, pads) end
+    local y = nn._pad(op, x:reshape(s[1] * s[2], s[3], s[4], s[5]), { pads[1], pads[2], pads[3], pads[4] }, mode)
+    local h, w = y:size(3), y:size(4)
+    y = y:reshape(s[1] * s[2], s[3], h * w):transpose(2, 3)
+    y = nn._pad(op, y, { pads[5], pads[6] }, mode):transpose(2, 3)
+    return y:reshape(s[1], s[2], y:size(2), h, w)
+  end
+
+  -- x (N, C, D, H, W), weight (O, C/groups, kd, kh, kw), bias (O) or nil;
+  -- opts: stride, padding (n, {d, h, w}, 'valid', 'same'), dilation,
+  -- groups. An unbatched x (C, D, H, W) gives (O, Do, Ho, Wo).
+  function F.conv3d(x, weight, bias, opts)
+    local op = 'conv3d'
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_F)
+    local pw = nl._T(weight, op)
+    local s = triple(opts.stride or 1, 'stride', op, 1)
+    local dl = triple(opts.dilation or 1, 'dilation', op, 1)
+    local k = { 1, 1, 1 }
+    if pw.ndim == 5 then k = { weight:size(3), weight:size(4), weight:size(5) } end
+    local p, extra = padding_of(opts.padding or 0, k, dl, s, op)
+    local groups = single(opts.groups or 1, 'groups', op, 1)
+    local pb = bias ~= nil and nl._T(bias, op) or nil
+    return (batched(op, x, function(x5, one)
+      if extra[1] + extra[2] + extra[3] > 0 then
+        x5 = padded(op, x5, pads_of({ 0, 0, 0 }, extra), 'zeros', nl._shape_str(x), one and 1 or 0)
+      end
+      return nl._wrap(lib.nl_conv3d(x5.ptr, pw, pb, s[1], s[2], s[3], p[1], p[2], p[3], dl[1], dl[2], dl[3],
+                                    groups))
+    end))
+  end
+
+  local PADDING_MODES = { zeros = true, reflect = true, replicate = true, circular = true }
+
+  local Conv3d = Module:extend('Conv3d')
+  nn.Conv3d = Conv3d
+
+  -- Conv3d(in_channels, out_channels, kernel_size, {stride, padding,
+  -- dilation, groups, bias, padding_mode}); sizes are n or {d, h, w}
+  function Conv3d:init(in_channels, out_channels, kernel_size, opts)
+    local op = 'Conv3d'
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN)
+    local mode = opts.padding_mode
+    if mode == nil then mode = 'zeros' end
+    if not PADDING_MODES[mode] then
+      nl._raise(("%s: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got %s"):format(op,
+        describe(mode)))
+    end
+    self.padding_mode = mode
+    self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
+    self.stride = triple(opts.stride or 1, 'stride', op, 1)
+    self.dilation = triple(opts.dilation or 1, 'dilation', op, 1)
+    self.groups = single(opts.groups or 1, 'groups', op, 1)
+    if not whole(in_channels, 1) or not whole(out_channels, 1) then
+      nl._raise(('%s: expected positive channel counts, got %s and %s'):format(op, describe(in_channels),
+        describe(out_channels)))
+    end
+    if in_channels % self.groups ~= 0 or out_channels % self.groups ~= 0 then
+      nl._raise(('%s: groups %d must divide in_channels %d and out_channels %d'):format(op, self.groups, in_channels,
+        out_channels))
+    end
+    self.in_channels, self.out_channels = in_channels, out_channels
+    local p, extra = padding_of(opts.padding or 0, self.kernel_size, self.dilation, self.stride, op)
+    self.padding = p
+    if extra[1] + extra[2] + extra[3] > 0 then self._extend = extra end   -- 'same' with an even effective kernel
+    self.padding_str = type(opts.padding) == 'string' and opts.padding or nil
+    local k = self.kernel_size
+    self.weight = nl.empty(out_channels, in_channels / self.groups, k[1], k[2], k[3]):requires_grad()
+    if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
+    -- PyTorch's default: kaiming_uniform(a = sqrt 5) weights, U(+-1/sqrt(fan_in)) bias
+    nn.init.kaiming_uniform_(self.weight, { a = math.sqrt(5) })
+    if self.bias then
+      local bound = 1 / math.sqrt(nn.init._fans(self.weight))
+      nn.init.uniform_(self.bias, -bound, bound)
+    end
+  end
+
+  -- the caller's input against the layer, named Conv3d with its shape
+  local function check3d(self, x)
+    local d = nl._T(x, 'Conv3d').ndim
+    if d ~= 4 and d ~= 5 then
+      nl._raise(('Conv3d: input must be (N, C, D, H, W) or (C, D, H, W), got shape %s'):format(nl._shape_str(x)))
+    end
+    nn._check_input_dtype('Conv3d', x, self.weight:dtype())
+    if x:size(d - 3) ~= self.in_channels then
+      nl._raise(('Conv3d: input has %d channels, weight expects %d (input %s, weight %s)'):format(x:size(d - 3),
+        self.in_channels, nl._shape_str(x), nl._shape_str(self.weight)))
+    end
+    local out, too_small = {}, false
+    for i = 1, 3 do
+      local k = self.dilation[i] * (self.kernel_size[i] - 1) + 1
+      local n = x:size(d - 3 + i) + 2 * self.padding[i] + (self._extend and self._extend[i] or 0)
+      out[i] = math.floor((n - k) / self.stride[i]) + 1
+      too_small = too_small or out[i] < 1
+    end
+    if too_small then
+      nl._raise(('Conv3d: output size %s is too small: input %s, padding %s, kernel %s with dilation %s, stride %s')
+        :format(list_str(out), nl._shape_str(x), list_str(self.padding), list_str(self.kernel_size),
+          list_str(self.dilation), list_str(self.stride)))
+    end
+  end
+
+  function Conv3d:forward(x)
+    check3d(self, x)
+    local shown = nl._shape_str(x)
+    return (batched('Conv3d', x, function(x5, one)
+      local p = self.padding
+      local extra = self._extend or { 0, 0, 0 }
+      if self.padding_mode ~= 'zeros' then
+        -- PyTorch pads with the mode, then convolves without padding;
+        -- 'same' puts its odd element at the end
+        x5 = padded('Conv3d', x5, pads_of(p, extra), self.padding_mode, shown, one and 1 or 0)
+        p = { 0, 0, 0 }
+      elseif self._extend then
+        x5 = padded('Conv3d', x5, pads_of({ 0, 0, 0 }, extra), 'zeros', shown, one and 1 or 0)
+      end
+      return nl._wrap(lib.nl_conv3d(x5.ptr, self.weight.ptr, self.bias and self.bias.ptr or nil,
+                                    self.stride[1], self.stride[2], self.stride[3], p[1], p[2], p[3],
+                                    self.dilation[1], self.dilation[2], self.dilation[3], self.groups))
+    end))
+  end
+
+  function Conv3d:extra_repr()
+    local s = ('%d, %d, kernel_size=%s, stride=%s'):format(self.in_channels, self.out_channels,
+      tuple3(self.kernel_size), tuple3(self.stride))
+    local p, dl = self.padding, self.dilation
+    if self.padding_str then s = s .. (", padding='%s'"):format(self.padding_str)
+    elseif p[1] ~= 0 or p[2] ~= 0 or p[3] ~= 0 then s = s .. ', padding=' .. tuple3(p) end
+    if dl[1] ~= 1 or dl[2] ~= 1 or dl[3] ~= 1 then s = s .. ', dilation=' .. tuple3(dl) end
+    if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+    if not self.bias then s = s .. ', bias=false' end
+    if self.padding_mode ~= 'zeros' then s = s .. ', padding_mode=' .. self.padding_mode end
+    return s
+  end
+
+  -- ---- pooling -------------------------------------------------------------------
+
+  local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 'flag', return_indices = 'flag' }
+  local KNOWN_AVG = { stride = 1, padding = 1, ceil_mode = 'flag', count_include_pad = 'flag', divisor_override = 1 }
+
+  -- x (N, C, D, H, W) or (C, D, H, W); opts: stride (default:
+  -- kernel_size), padding, dilation, ceil_mode, return_indices (then also
+  -- the int64 1-based positions (d*H + h)*W + w + 1)
+  -- (op: the caller's name, for the messages of this layer)
+  local function max_pool3d(op, x, kernel_size, opts)
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_MAX)
+    local k = triple(kernel_size, 'kernel_size', op, 1)
+    local s = triple(opts.stride or kernel_size, 'stride', op, 1)
+    local p = triple(opts.padding or 0, 'padding', op, 0)
+    local dl = triple(opts.dilation or 1, 'dilation', op, 1)
+    local want = opts.return_indices
+    local y, i = batched(op, x, function(x5)
+      indices_out[0] = nil
+      local r = lib.nl_max_pool3d(x5.ptr, k[1], k[2], k[3], s[1], s[2], s[3], p[1], p[2], p[3], dl[1], dl[2], dl[3],
+                                  opts.ceil_mode and 1 or 0, want and indices_out or nil, 1)
+      -- the indices wrapped first: wrapping y may raise (detect_anomaly), and
+      -- the indices' reference leaked (pooling.lua)
+      local idx = r ~= nil and want and nl._wrap(indices_out[0]) or nil
+      return nl._wrap(r, 'max_pool3d'), idx
+    end)
+    if want then return y, i end
+    return y
+  end
+  function F.max_pool3d(x, kernel_size, opts) return max_pool3d('max_pool3d', x, kernel_size, opts) end
+
+  -- divisor_override: nil, or a whole number >= 1 (0 for none, in C)
+  local function divisor(d, op)
+    if d ~= nil and (type(d) ~= 'number' or d < 1 or d ~= math.floor(d) or d > 2 ^ 53) then
+      nl._raise(op .. ': divisor_override must be a positive integer, got ' .. describe(d))
+    end
+    return d
+  end
+
+  -- x (N, C, D, H, W) or (C, D, H, W); opts: stride (default:
+  -- kernel_size), padding, ceil_mode, count_include_pad (default true),
+  -- divisor_override
+  local function avg_pool3d(op, x, kernel_size, opts)
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_AVG)
+    local k = triple(kernel_size, 'kernel_size', op, 1)
+    local s = triple(opts.stride or kernel_size, 'stride', op, 1)
+    local p = triple(opts.padding or 0, 'padding', op, 0)
+    local d = divisor(opts.divisor_override, op) or 0
+    return (batched(op, x, function(x5)
+      return nl._wrap(lib.nl_avg_pool3d(x5.ptr, k[1], k[2], k[3], s[1], s[2], s[3], p[1], p[2], p[3],
+                                        opts.ceil_mode and 1 or 0, opts.count_include_pad == false and 0 or 1, d))
+    end))
+  end
+  function F.avg_pool3d(x, kernel_size, opts) return avg_pool3d('avg_pool3d', x, kernel_size, opts) end
+
+  -- x (N, C, D, H, W) or (C, D, H, W) -> (N, C, od, oh, ow); output_size n
+  -- or {od, oh, ow}
+  local function adaptive_avg_pool3d(op, x, output_size)
+    local o = triple(output_size, 'output_size', op, 1)
+    return (batched(op, x, function(x5) return nl._wrap(lib.nl_adaptive_avg_pool3d(x5.ptr, o[1], o[2], o[3])) end))
+  end
+  function F.adaptive_avg_pool3d(x, output_size) return adaptive_avg_pool3d('adaptive_avg_pool3d', x, output_size) end
+
+  -- return_indices as PyTorch's positional argument (a boolean) or in a
+  -- table of options
+  local function return_indices_arg(v, op)
+    if v == nil or type(v) == 'boolean' then return v == true end
+    local opts = options(v, op)
+    nl._check_opts(op, opts, { return_indices = 'flag' })
+    return opts.return_indices == true
+  end
+
+  -- the maximum of each of adaptive_avg_pool3d's windows; with
+  -- return_indices also the int64 1-based positions (d*H + h)*W + w + 1
+  local function adaptive_max_pool3d(op, x, output_size, want)
+    local o = triple(output_size, 'output_size', op, 1)
+    local y, i = batched(op, x, function(x5)
+      indices_out[0] = nil
+      local r = lib.nl_adaptive_max_pool3d(x5.ptr, o[1], o[2], o[3], want and indices_out or nil, 1)
+      local idx = r ~= nil and want and nl._wrap(indices_out[0]) or nil    -- first: see max_pool3d
+      return nl._wrap(r, 'adaptive_max_pool3d'), idx
+    end)
+    if want then return y, i end
+    return y
+  end
+  function F.adaptive_max_pool3d(x, output_size, return_indices)
+    local op = 'adaptive_max_pool3d'
+    return adaptive_max_pool3d(op, x, output_size, return_indices_arg(return_indices, op))
+  end
+
+  -- opts: a table of options, or a number (the stride, PyTorch's second
+  -- positional argument)
+  local function module_options(opts, op)
+    if type(opts) == 'number' then return { stride = opts } end
+    return options(opts, op)
+  end
+
+  local MaxPool3d = Module:extend('MaxPool3d')
+  nn.MaxPool3d = MaxPool3d
+
+  -- MaxPool3d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
+  function MaxPool3d:init(kernel_size, opts)
+    local op = 'MaxPool3d'
+    opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_MAX)
+    self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
+    self.stride = triple(opts.stride or kernel_size, 'stride', op, 1)
+    self.padding = triple(opts.padding or 0, 'padding', op, 0)
+    self.dilation = triple(opts.dilation or 1, 'dilation', op, 1)
+    self.ceil_mode = opts.ceil_mode == true
+    self.return_indices = opts.return_indices == true
+  end
+
+  function MaxPool3d:forward(x)
+    return max_pool3d('MaxPool3d', x, self.kernel_size, { stride = self.stride, padding = self.padding,
+      dilation = self.dilation, ceil_mode = self.ceil_mode, return_indices = self.return_indices })
+  end
+
+  function MaxPool3d:extra_repr()
+    return ('kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s'):format(short3(self.kernel_size),
+      short3(self.stride), short3(self.padding), short3(self.dilation), bool(self.ceil_mode))
+  end
+
+  local AvgPool3d = Module:extend('AvgPool3d')
+  nn.AvgPool3d = AvgPool3d
+
+  -- AvgPool3d(kernel_size, {stride, padding, ceil_mode, count_include_pad, divisor_override})
+  function AvgPool3d:init(kernel_size, opts)
+    local op = 'AvgPool3d'
+    opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_AVG)
+    self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
+    self.stride = triple(opts.stride or kernel_size, 'stride', op, 1)
+    self.padding = triple(opts.padding or 0, 'padding', op, 0)
+    self.ceil_mode = opts.ceil_mode == true
+    self.count_include_pad = opts.count_include_pad ~= false
+    self.divisor_override = divisor(opts.divisor_override, op)
+  end
+
+  function AvgPool3d:forward(x)
+    return avg_pool3d('AvgPool3d', x, self.kernel_size, { stride = self.stride, padding = self.padding,
+      ceil_mode = self.ceil_mode, count_include_pad = self.count_include_pad,
+      divisor_override = self.divisor_override })
+  end
+
+  function AvgPool3d:extra_repr()
+    local s = ('kernel_size=%s, stride=%s, padding=%s'):format(short3(self.kernel_size), short3(self.stride),
+      short3(self.padding))
+    if self.ceil_mode then s = s .. ', ceil_mode=true' end
+    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
+    if self.divisor_override then s = s .. ', divisor_override=' .. self.divisor_override end
+    return s
+  end
+
+  local AdaptiveAvgPool3d = Module:extend('AdaptiveAvgPool3d')
+  nn.AdaptiveAvgPool3d = AdaptiveAvgPool3d
+
+  -- AdaptiveAvgPool3d(output_size): n or {od, oh, ow}
+  function AdaptiveAvgPool3d:init(output_size)
+    self.output_size = triple(output_size, 'output_size', 'AdaptiveAvgPool3d', 1)
+  end
+
+  function AdaptiveAvgPool3d:forward(x) return adaptive_avg_pool3d('AdaptiveAvgPool3d', x, self.output_size) end
+
+  function AdaptiveAvgPool3d:extra_repr() return 'output_size=' .. short3(self.output_size) end
+
+  local AdaptiveMaxPool3d = Module:extend('AdaptiveMaxPool3d')
+  nn.AdaptiveMaxPool3d = AdaptiveMaxPool3d
+
+  -- AdaptiveMaxPool3d(output_size, [return_indices]): n or {od, oh, ow};
+  -- the flag as PyTorch's positional argument or {return_indices = true}
+  function AdaptiveMaxPool3d:init(output_size, return_indices)
+    self.output_size = triple(output_size, 'output_size', 'AdaptiveMaxPool3d', 1)
+    self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool3d')
+  end
+
+  function AdaptiveMaxPool3d:forward(x)
+    return adaptive_max_pool3d('AdaptiveMaxPool3d', x, self.output_size, self.return_indices)
+  end
+
+  function AdaptiveMaxPool3d:extra_repr() return 'output_size=' .. short3(self.output_size) end
+end
