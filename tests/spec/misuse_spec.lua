@@ -661,14 +661,36 @@ local function driver(seed, ncases, statefile, outcomefile)
       function(m) return ftensor({ int(0, 3), m.input_size }) end },
     { 'MultiheadAttention', function()
         local h = chance(0.9) and int(1, 2) or Z()
-        return chance(0.9) and 2 * int(1, 2) or Z(), h, opts({ batch_first = B, dropout = N, bias = B })
+        return chance(0.9) and 2 * int(1, 2) or Z(), h, opts({ batch_first = B, dropout = N, bias = B,
+                                                                kdim = function() return chance(0.8) and 4 or Z() end,
+                                                                vdim = function() return chance(0.8) and 2 or Z() end })
       end,
-      function(m) return ftensor({ int(0, 3), int(0, 3), m.embed_dim }) end },
+      function(m) return ftensor(chance(0.8) and { int(0, 3), int(0, 3), m.embed_dim } or { int(0, 3), m.embed_dim }) end },
     { 'TransformerEncoderLayer', function()
         return chance(0.9) and 4 or Z(), chance(0.9) and 2 or Z(),
           opts({ dim_feedforward = small, dropout = N, batch_first = B, norm_first = B })
       end,
       function() return ftensor({ int(0, 3), int(0, 3), 4 }) end },
+    { 'TransformerDecoderLayer', function()
+        return chance(0.9) and 4 or Z(), chance(0.9) and 2 or Z(),
+          opts({ dim_feedforward = small, dropout = N, batch_first = B, norm_first = B, layer_norm_eps = N,
+                 activation = function() return chance(0.8) and pick({ 'relu', 'gelu', nn.Tanh() }) or F_() end })
+      end,
+      function() return ftensor(chance(0.8) and { int(0, 3), int(0, 3), 4 } or { int(0, 3), 4 }) end },
+    { 'Transformer', function()
+        -- small sizes always: PyTorch's defaults build 44M parameters
+        local o = opts({ nhead = function() return chance(0.9) and 2 or Z() end, dim_feedforward = small,
+                         num_encoder_layers = function() return chance(0.9) and int(1, 2) or Z() end,
+                         num_decoder_layers = function() return chance(0.9) and int(1, 2) or Z() end,
+                         dropout = N, batch_first = B, norm_first = B, layer_norm_eps = N,
+                         activation = function() return chance(0.8) and pick({ 'relu', 'gelu' }) or F_() end })
+        if type(o) ~= 'table' or getmetatable(o) ~= nil then return pick({ 'x', 3, true }) end
+        local c = { d_model = chance(0.95) and 4 or Z(), nhead = 2, num_encoder_layers = 1, num_decoder_layers = 1,
+                    dim_feedforward = 4 }
+        for k, v in pairs(o) do c[k] = v end
+        return c
+      end,
+      function() return ftensor(chance(0.8) and { int(0, 3), int(0, 3), 4 } or { int(0, 3), 4 }) end },
     { 'PositionalEncoding', function() return chance(0.9) and 2 * int(1, 3) or Z(), chance(0.9) and int(1, 8) or Z(),
                                               opts({ batch_first = B }) end,
       function(m) return ftensor({ int(0, 2), int(0, 9), m.d_model }) end },
@@ -819,11 +841,35 @@ local function driver(seed, ncases, statefile, outcomefile)
     local extra
     if name == 'MultiheadAttention' then
       local fits = nl.is_tensor(x) and x.ptr ~= nil and x:dim() == 3 and x:size(1) >= 1
-      local oke, e = pcall(opts, { is_causal = B, need_weights = B,
+      local oke, e = pcall(opts, { is_causal = B, need_weights = B, average_attn_weights = B,
                      key_padding_mask = function() return fits and chance(0.5) and nl.zeros(x:size(2), x:size(1)) or T() end,
                      attn_mask = function() return fits and chance(0.5) and nn.causal_mask(x:size(1)) or T() end })
       extra = oke and e or any()
       module_forward_and_backward(m, x, chance(0.8) and x or T(), chance(0.8) and x or T(), extra)
+    elseif name == 'TransformerDecoderLayer' or name == 'Transformer' then
+      -- a second sequence (the memory, or the target) batched as x, mostly;
+      -- masks of its lengths now and then
+      local fits = nl.is_tensor(x) and x.ptr ~= nil and (x:dim() == 2 or x:dim() == 3)
+      local len = int(0, 3)
+      local y = T()
+      if fits and chance(0.8) then
+        local shape = x:shape()
+        shape[(x:dim() == 3 and m.batch_first) and 2 or 1] = len
+        y = ftensor(shape)
+      end
+      local a, b = x, y
+      if name == 'TransformerDecoderLayer' then a, b = y, x end   -- (tgt, memory)
+      -- a causal mask of a sequence's length, or any tensor
+      local function causal(t)
+        return function()
+          local ok3, n = pcall(function() return t:size((t:dim() == 3 and m.batch_first) and 2 or 1) end)
+          return ok3 and n >= 1 and chance(0.7) and nn.Transformer.generate_square_subsequent_mask(n) or T()
+        end
+      end
+      local mask_opts = name == 'Transformer'
+        and { src_mask = causal(a), tgt_mask = causal(b), memory_mask = T, src_key_padding_mask = T }
+        or { tgt_mask = causal(a), memory_mask = T, tgt_key_padding_mask = T, memory_key_padding_mask = T }
+      module_forward_and_backward(m, a, b, chance(0.5) and opts(mask_opts) or nil)
     elseif name:find('^RNN$') or name == 'GRU' or name == 'LSTM' then
       local hx = nil
       if chance(0.3) then hx = chance(0.5) and T() or { T(), T() } end
@@ -988,7 +1034,11 @@ local function driver(seed, ncases, statefile, outcomefile)
   }
   local NN_CLASSES = {}
   for k, v in pairs(nn) do
-    if type(k) == 'string' and type(v) == 'table' and nn._classes[k] == v and k ~= 'Module' then NN_CLASSES[#NN_CLASSES + 1] = k end
+    -- (not Transformer: nn.Transformer() builds PyTorch's default, 44M
+    -- parameters, seconds past the time budget; MODULES draws it small)
+    if type(k) == 'string' and type(v) == 'table' and nn._classes[k] == v and k ~= 'Module' and k ~= 'Transformer' then
+      NN_CLASSES[#NN_CLASSES + 1] = k
+    end
   end
   table.sort(NN_CLASSES)
 

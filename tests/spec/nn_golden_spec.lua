@@ -846,12 +846,13 @@ describe('nn options', function()
         "BatchNorm1d: unknown option 'momentom'")
     has(error_of(function() return nn.LayerNorm(3, { affine = false }) end), "LayerNorm: unknown option 'affine'")
     has(error_of(function() return nn.Embedding(5, 2, { max_norm = 1 }) end), "Embedding: unknown option 'max_norm'")
-    has(error_of(function() return nn.MultiheadAttention(4, 2, { kdim = 3 }) end),
-        "MultiheadAttention: unknown option 'kdim'")
+    -- (kdim and average_attn_weights, once among these, are read now)
+    has(error_of(function() return nn.MultiheadAttention(4, 2, { add_bias_kv = true }) end),
+        "MultiheadAttention: unknown option 'add_bias_kv'")
     local mha = nn.MultiheadAttention(4, 2)
     local x = nl.randn(3, 2, 4)
-    has(error_of(function() return mha(x, x, x, { average_attn_weights = false }) end),
-        "MultiheadAttention: unknown option 'average_attn_weights'")
+    has(error_of(function() return mha(x, x, x, { average_weights = false }) end),
+        "MultiheadAttention: unknown option 'average_weights'")
     has(error_of(function() return nn.TransformerEncoderLayer(4, 2, { dim_ff = 8 }) end),
         "TransformerEncoderLayer: unknown option 'dim_ff'")
     local tel = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 8, dropout = 0, norm_first = false, batch_first = false,

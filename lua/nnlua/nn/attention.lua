@@ -1,5 +1,6 @@
 -- attention.lua: nn.MultiheadAttention (PyTorch's parameters and layout:
--- in_proj_weight (3E, E), out_proj), causal and key-padding masks,
+-- in_proj_weight (3E, E), or q/k/v_proj_weight where kdim or vdim is not
+-- E; out_proj), causal and key-padding masks, unbatched (L, E) inputs,
 -- nn.TransformerEncoderLayer (post-norm by default, as PyTorch's; pre-norm
 -- with norm_first = true), and nn.PositionalEncoding
 -- (sinusoidal). Built from batched matmul, softmax and where: autograd
@@ -8,13 +9,15 @@
 -- hold -inf or a large negative number (-1e4 or below: -1e9, the dtype's
 -- lowest) there, PyTorch's additive forms of a block; any other value is
 -- refused: PyTorch would add it to the scores, which this form cannot say.
+-- The decoder and nn.Transformer are in transformer.lua.
 return function(nl, nn)
   local Module = nn.Module
 
   -- the options each constructor and forward reads; any other key is an
   -- error, not ignored
-  local MHA_INIT = { batch_first = 'flag', dropout = 1, bias = 'flag' }
-  local MHA_FORWARD = { attn_mask = 1, key_padding_mask = 1, is_causal = 'flag', need_weights = 'flag' }
+  local MHA_INIT = { batch_first = 'flag', dropout = 1, bias = 'flag', kdim = 1, vdim = 1 }
+  local MHA_FORWARD = { attn_mask = 1, key_padding_mask = 1, is_causal = 'flag', need_weights = 'flag',
+                        average_attn_weights = 'flag' }
   local TEL_INIT = { dim_feedforward = 1, dropout = 1, norm_first = 'flag', batch_first = 'flag', layer_norm_eps = 1,
                      activation = 1 }
   local TEL_FORWARD = { src_mask = 1, src_key_padding_mask = 1, is_causal = 'flag' }
@@ -42,17 +45,44 @@ return function(nl, nn)
     if type(self.dropout) ~= 'number' or not (self.dropout >= 0 and self.dropout <= 1) then
       nl._raise('MultiheadAttention: dropout must be a number in [0, 1], got ' .. nl._describe_arg(self.dropout))
     end
-    -- PyTorch: xavier_uniform_ in-projection, zero biases, Linear out-projection with zero bias
-    self.in_proj_weight = nl.empty(3 * embed_dim, embed_dim):requires_grad()
-    nn.init.xavier_uniform_(self.in_proj_weight)
+    -- key and value widths (PyTorch's kdim and vdim, E when not given)
+    local kdim, vdim = opts.kdim or embed_dim, opts.vdim or embed_dim
+    for name, v in pairs({ kdim = kdim, vdim = vdim }) do
+      if not nl._size_arg(v) or v > 2 ^ 31 then
+        nl._raise(('MultiheadAttention: %s must be a positive whole number, got %s'):format(name, nl._describe_arg(v)))
+      end
+    end
+    self.kdim, self.vdim = kdim, vdim
+    -- PyTorch: one in-projection (3E, E) where key and value are E wide,
+    -- else three (q_proj_weight (E, E), k_proj_weight (E, kdim),
+    -- v_proj_weight (E, vdim)), each xavier_uniform_; zero biases, a Linear
+    -- out-projection with zero bias
+    self._qkv_same_embed_dim = kdim == embed_dim and vdim == embed_dim
+    if self._qkv_same_embed_dim then
+      self.in_proj_weight = nl.empty(3 * embed_dim, embed_dim):requires_grad()
+      nn.init.xavier_uniform_(self.in_proj_weight)
+    else
+      self.q_proj_weight = nl.empty(embed_dim, embed_dim):requires_grad()
+      self.k_proj_weight = nl.empty(embed_dim, kdim):requires_grad()
+      self.v_proj_weight = nl.empty(embed_dim, vdim):requires_grad()
+      for _, w in ipairs({ self.q_proj_weight, self.k_proj_weight, self.v_proj_weight }) do nn.init.xavier_uniform_(w) end
+    end
     local bias = opts.bias ~= false
     if bias then self.in_proj_bias = nl.zeros(3 * embed_dim):requires_grad() end
     self.out_proj = nn.Linear(embed_dim, embed_dim, { bias = bias })
     if bias then nn.init.zeros_(self.out_proj.bias) end
   end
 
-  local function project(x, w, b, k, E)
-    local y = nl.matmul(x, w:narrow(1, k * E + 1, E):t())
+  -- the k-th (0: query, 1: key, 2: value) projection of x
+  local function project(self, x, k)
+    local E, b = self.embed_dim, self.in_proj_bias
+    local y
+    if self._qkv_same_embed_dim then
+      y = nl.matmul(x, self.in_proj_weight:narrow(1, k * E + 1, E):t())
+    else
+      local w = k == 0 and self.q_proj_weight or k == 1 and self.k_proj_weight or self.v_proj_weight
+      y = nl.matmul(x, w:t())
+    end
     if b then y = y + b:narrow(1, k * E + 1, E) end
     return y
   end
@@ -97,8 +127,13 @@ return function(nl, nn)
     return c:gt(r):float()
   end
 
-  -- forward(query, key, value, {key_padding_mask = (N, S), attn_mask = (L, S),
-  -- is_causal = bool, need_weights = true}) -> output, weights averaged over heads
+  -- forward(query, key, value, {key_padding_mask = (N, S), attn_mask = (L, S)
+  -- or (N * num_heads, L, S), is_causal = bool, need_weights = true,
+  -- average_attn_weights = true}) -> output, weights (averaged over heads:
+  -- (N, L, S); per head: (N, num_heads, L, S)). Unbatched, as PyTorch's:
+  -- query (L, E), key (S, kdim), value (S, vdim), key_padding_mask (S),
+  -- attn_mask (L, S) or (num_heads, L, S); the output (L, E), the weights
+  -- without N.
   function MultiheadAttention:forward(query, key, value, opts)
     if not nl.is_tensor(query) then nl._argerror('MultiheadAttention', 'a query tensor', query) end
     -- options given 2nd or 3rd (TransformerEncoderLayer takes them 2nd)
@@ -115,31 +150,37 @@ return function(nl, nn)
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_FORWARD)
     local E, H, hd = self.embed_dim, self.num_heads, self.head_dim
-    for _, t in ipairs({ query, key, value }) do
-      local p = nl._T(t, 'MultiheadAttention')
-      if p.ndim ~= 3 or tonumber(p.sizes[2]) ~= E then
-        nl._raise(('MultiheadAttention: expected inputs of shape (%s, %d), got %s'):format(
-          self.batch_first and 'N, L' or 'L, N', E, nl._shape_str(t)))
+    local batched = nl._T(query, 'MultiheadAttention').ndim == 3
+    for _, a in ipairs({ { query, 'query', 'L', E }, { key, 'key', 'S', self.kdim }, { value, 'value', 'S', self.vdim } }) do
+      local p = nl._T(a[1], 'MultiheadAttention')
+      if (p.ndim ~= 2 and p.ndim ~= 3) or tonumber(p.sizes[p.ndim - 1]) ~= a[4] then
+        nl._raise(('MultiheadAttention: expected the %s of shape (%s, %d) or, unbatched, (%s, %d), got %s'):format(
+          a[2], self.batch_first and 'N, ' .. a[3] or a[3] .. ', N', a[4], a[3], a[4], nl._shape_str(a[1])))
       end
     end
     -- named with the caller's shapes (batch_first ones were shown transposed)
     local given = ('query %s, key %s and value %s'):format(nl._shape_str(query), nl._shape_str(key),
                                                           nl._shape_str(value))
-    local wdt = self.in_proj_weight:dtype()
+    if key:dim() ~= query:dim() or value:dim() ~= query:dim() then
+      nl._raise(('MultiheadAttention: %s are not all batched (3-D) or all unbatched (2-D)'):format(given))
+    end
+    local wdt = (self.in_proj_weight or self.q_proj_weight):dtype()
     for _, t in ipairs({ query, key, value }) do nn._check_input_dtype('MultiheadAttention', t, wdt) end
-    if self.batch_first then
+    if not batched then
+      -- a batch of one, as PyTorch's (batch_first does not apply)
+      query, key, value = query:unsqueeze(2), key:unsqueeze(2), value:unsqueeze(2)
+    elseif self.batch_first then
       query, key, value = query:transpose(1, 2), key:transpose(1, 2), value:transpose(1, 2)
     end
     local L, N, S = query:size(1), query:size(2), key:size(1)
     if key:size(2) ~= N or value:size(1) ~= S or value:size(2) ~= N then
       nl._raise(('MultiheadAttention: %s do not agree'):format(given))
     end
-    local w, b = self.in_proj_weight, self.in_proj_bias
     -- (L, N, E) -> (N*H, L, hd)
     local function heads(x, len) return x:reshape(len, N * H, hd):transpose(1, 2) end
-    local q = heads(project(query, w, b, 0, E), L) * (1 / math.sqrt(hd))
-    local k = heads(project(key, w, b, 1, E), S)
-    local v = heads(project(value, w, b, 2, E), S)
+    local q = heads(project(self, query, 0), L) * (1 / math.sqrt(hd))
+    local k = heads(project(self, key, 1), S)
+    local v = heads(project(self, value, 2), S)
     local scores = nl.matmul(q, k:transpose(2, 3))            -- (N*H, L, S)
     local dtype = scores:dtype()
     -- the masks' -inf where they block, then the softmax that turns them
@@ -149,8 +190,12 @@ return function(nl, nn)
       local mask = opts.attn_mask
       if mask ~= nil then
         nl._T(mask, 'MultiheadAttention (attn_mask)')
-        if mask:dim() ~= 2 or mask:size(1) ~= L or mask:size(2) ~= S then
-          nl._raise(('MultiheadAttention: attn_mask must be (%d, %d), got %s'):format(L, S, nl._shape_str(mask)))
+        -- (L, S) for every head and batch, or one (L, S) per head and
+        -- batch, PyTorch's 3-D form: (N * H, L, S), unbatched (H, L, S)
+        local m3 = mask:dim() == 3 and mask:size(1) == N * H
+        if not ((mask:dim() == 2 or m3) and mask:size(-2) == L and mask:size(-1) == S) then
+          nl._raise(('MultiheadAttention: attn_mask must be (%d, %d) or (%d, %d, %d), got %s'):format(
+            L, S, N * H, L, S, nl._shape_str(mask)))
         end
         scores = add_blocks(scores, mask, dtype, 'attn_mask')
       end
@@ -162,8 +207,11 @@ return function(nl, nn)
       if opts.key_padding_mask then
         local kpm = opts.key_padding_mask
         nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
-        if kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S then
+        if batched and (kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S) then
           nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
+        elseif not batched and (kpm:dim() ~= 1 or kpm:size(1) ~= S) then
+          nl._raise(('MultiheadAttention: key_padding_mask of unbatched input must be (%d), got %s'):format(
+            S, nl._shape_str(kpm)))
         end
         scores = add_blocks(scores:view(N, H, L, S), kpm, dtype, 'key_padding_mask', { N, 1, 1, S }):view(N * H, L, S)
       end
@@ -178,14 +226,24 @@ return function(nl, nn)
     local out = nl.matmul(attn, v)                            -- (N*H, L, hd)
     out = out:transpose(1, 2):reshape(L, N, E)
     out = self.out_proj(out)
-    if self.batch_first then out = out:transpose(1, 2) end
     local weights
-    if opts.need_weights ~= false then weights = attn:view(N, H, L, S):mean(2) end
+    if opts.need_weights ~= false then
+      weights = attn:view(N, H, L, S)
+      if opts.average_attn_weights ~= false then weights = weights:mean(2) end
+    end
+    if not batched then
+      out = out:view(L, E)
+      if weights then weights = weights:select(1, 1) end
+    elseif self.batch_first then
+      out = out:transpose(1, 2)
+    end
     return out, weights
   end
 
   function MultiheadAttention:extra_repr()
-    return ('embed_dim=%d, num_heads=%d, batch_first=%s'):format(self.embed_dim, self.num_heads, tostring(self.batch_first))
+    local kv = self._qkv_same_embed_dim and '' or (', kdim=%d, vdim=%d'):format(self.kdim, self.vdim)
+    return ('embed_dim=%d, num_heads=%d%s, batch_first=%s'):format(self.embed_dim, self.num_heads, kv,
+                                                                    tostring(self.batch_first))
   end
 
   -- ---- the transformer encoder block ----
@@ -222,9 +280,34 @@ return function(nl, nn)
     self.norm2 = nn.LayerNorm(d_model, { eps = opts.layer_norm_eps or 1e-5 })
     self.dropout1 = nn.Dropout(p)
     self.dropout2 = nn.Dropout(p)
-    local act = opts.activation or 'relu'
-    if act ~= 'relu' and act ~= 'gelu' then nl._raise("TransformerEncoderLayer: activation must be 'relu' or 'gelu'") end
-    self.activation = act
+    self.activation = nn._transformer_activation('TransformerEncoderLayer', opts.activation)
+    self.d_model = d_model
+  end
+
+  -- a layer's activation, as PyTorch's: 'relu' (the default) or 'gelu' by
+  -- name, or a function of a tensor or a module (kept as given: a module
+  -- is a child of the layer, as in PyTorch)
+  function nn._transformer_activation(op, act)
+    act = act or 'relu'
+    if act ~= 'relu' and act ~= 'gelu' and type(act) ~= 'function' and not nn.is_module(act) then
+      nl._raise(("%s: activation must be 'relu', 'gelu', a function or a module, got %s"):format(op,
+        nl._describe_arg(act)))
+    end
+    return act
+  end
+  function nn._apply_activation(act, h)
+    if act == 'relu' then return h:relu() elseif act == 'gelu' then return h:gelu() end
+    return act(h)
+  end
+
+  -- x, a sequence (len, N, E) (batch_first: (N, len, E)) or unbatched
+  -- (len, E), or an error naming op and x's shape
+  function nn._check_sequence(op, x, name, len, E, batch_first)
+    local p = nl._T(x, op)
+    if (p.ndim ~= 2 and p.ndim ~= 3) or tonumber(p.sizes[p.ndim - 1]) ~= E then
+      nl._raise(('%s: expected %s of shape (%s, %d) or, unbatched, (%s, %d), got %s'):format(op, name,
+        batch_first and 'N, ' .. len or len .. ', N', E, len, E, nl._shape_str(x)))
+    end
   end
 
   function TransformerEncoderLayer:_sa(x, opts)
@@ -233,14 +316,13 @@ return function(nl, nn)
     return self.dropout1(y)
   end
   function TransformerEncoderLayer:_ff(x)
-    local h = self.linear1(x)
-    h = self.activation == 'gelu' and h:gelu() or h:relu()
+    local h = nn._apply_activation(self.activation, self.linear1(x))
     return self.dropout2(self.linear2(self.dropout(h)))
   end
 
   -- forward(src, {src_mask, src_key_padding_mask, is_causal})
   function TransformerEncoderLayer:forward(x, opts)
-    nl._T(x, 'TransformerEncoderLayer')
+    nn._check_sequence('TransformerEncoderLayer', x, 'src', 'S', self.d_model, self.self_attn.batch_first)
     opts = nl._opts('TransformerEncoderLayer', opts)
     nl._check_opts('TransformerEncoderLayer', opts, TEL_FORWARD)
     if self.norm_first then
@@ -249,6 +331,38 @@ return function(nl, nn)
     end
     x = self.norm1(x + self:_sa(x, opts))
     return self.norm2(x + self:_ff(x))
+  end
+
+  -- A copy of layer with its own tensors, as PyTorch's deepcopy gives the
+  -- layers of a stack: layer:clone(), or, for a layer whose constructor
+  -- took a function (an activation), which clone cannot rebuild, the
+  -- layer built again from its constructor's arguments (the function
+  -- shared, as deepcopy shares functions; modules among them copied),
+  -- given layer's tensors, dtypes, training flags and frozen parameters.
+  function nn._layer_copy(layer)
+    local ok, st = pcall(nn._record_module, layer)
+    if ok or type(st) ~= 'table' or not st.unrecordable then return layer:clone() end
+    local function copy_arg(v)
+      if nn.is_module(v) then return nn._layer_copy(v) end
+      if type(v) ~= 'table' or getmetatable(v) ~= nil then return v end
+      local out = {}
+      for k, x in pairs(v) do out[k] = copy_arg(x) end
+      return out
+    end
+    local a, args = layer._args, {}
+    for i = 1, a.n do args[i] = copy_arg(a[i]) end
+    local m = nn._classes[layer.__name](unpack(args, 1, a.n))
+    local sd = layer:state_dict()
+    nn._convert(m, function(name) return sd[name] and sd[name]:dtype() end)
+    m:load_state_dict(sd)
+    local theirs = m:named_modules()
+    for i, pm in ipairs(layer:named_modules()) do rawset(theirs[i][2], 'training', pm[2].training) end
+    local params = {}
+    for _, kv in ipairs(m:named_parameters()) do params[kv[1]] = kv[2] end
+    for _, kv in ipairs(layer:named_parameters()) do
+      if not kv[2].is_requires_grad then params[kv[1]]:requires_grad(false) end
+    end
+    return m
   end
 
   -- ---- a stack of encoder blocks ----
@@ -274,7 +388,7 @@ return function(nl, nn)
       nl._argerror('TransformerEncoder', 'a module as norm', opts.norm)
     end
     local layers = {}
-    for i = 1, num_layers do layers[i] = encoder_layer:clone() end
+    for i = 1, num_layers do layers[i] = nn._layer_copy(encoder_layer) end
     self.layers = nn.ModuleList(layers)
     self.num_layers = num_layers
     self.norm = opts.norm
