@@ -583,6 +583,39 @@ int nl_rmsprop_step(nl_tensor *param /* in, out */, nl_tensor *square_avg /* in,
 int nl_adagrad_step(nl_tensor *param /* in, out */, nl_tensor *state_sum /* in, out */,
                     nl_tensor *grad, double lr, double lr_decay, double weight_decay,
                     double eps, int64_t step);
+/* Adamax: exp_inf = max(beta2*exp_inf, |g| + eps); param -= lr/(1-beta1^step) * exp_avg/exp_inf. */
+int nl_adamax_step(nl_tensor *param /* in, out */, nl_tensor *exp_avg /* in, out */,
+                   nl_tensor *exp_inf /* in, out */, nl_tensor *grad, double lr, double beta1,
+                   double beta2, double eps, double weight_decay, int64_t step);
+/* NAdam with PyTorch 1.13's momentum schedule; mu_product (1 before the
+ * first step) is the running product of the momentum factors, a float32
+ * value as 1.13 keeps it, updated here. */
+int nl_nadam_step(nl_tensor *param /* in, out */, nl_tensor *exp_avg /* in, out */,
+                  nl_tensor *exp_avg_sq /* in, out */, nl_tensor *grad, double lr, double beta1,
+                  double beta2, double eps, double weight_decay, double momentum_decay,
+                  double *mu_product /* in, out */, int64_t step);
+/* RAdam: the rectified adaptive step once its variance is defined
+ * (rho_t > 5), a bias-corrected momentum step before. */
+int nl_radam_step(nl_tensor *param /* in, out */, nl_tensor *exp_avg /* in, out */,
+                  nl_tensor *exp_avg_sq /* in, out */, nl_tensor *grad, double lr, double beta1,
+                  double beta2, double eps, double weight_decay, int64_t step);
+/* Adadelta: delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * g; param -= lr*delta. */
+int nl_adadelta_step(nl_tensor *param /* in, out */, nl_tensor *square_avg /* in, out */,
+                     nl_tensor *acc_delta /* in, out */, nl_tensor *grad, double lr, double rho,
+                     double eps, double weight_decay);
+/* Rprop: step_size (the caller fills it with lr) grows by etaplus where
+ * the gradient kept its sign, shrinks by etaminus where it flipped, within
+ * [step_size_min, step_size_max]; param -= sign(g)*step_size, no step
+ * where it flipped. prev: the last gradient, 0 where it flipped. */
+int nl_rprop_step(nl_tensor *param /* in, out */, nl_tensor *prev /* in, out */,
+                  nl_tensor *step_size /* in, out */, nl_tensor *grad, double etaminus,
+                  double etaplus, double step_size_min, double step_size_max);
+/* ASGD: param = param*(1 - lambd*eta) - eta*g; ax averages param with
+ * weight mu; then eta and mu become the next step's (float32 values, as
+ * 1.13 keeps them; eta starts at lr, mu at 1). */
+int nl_asgd_step(nl_tensor *param /* in, out */, nl_tensor *ax /* in, out */, nl_tensor *grad,
+                 double lr, double lambd, double alpha, double t0, double weight_decay,
+                 double *eta /* in, out */, double *mu /* in, out */, int64_t step);
 /* total = the norm_type-norm of all n gradients together (norm_type
  * inf: max |g|); when max_norm/(total + 1e-6) < 1 each gradient is
  * multiplied by it in place (PyTorch's clip_grad_norm_). */

@@ -1,5 +1,6 @@
 /* optim.c — fused optimizer updates: one call applies one step of SGD,
- * Adam / AdamW, RMSprop or Adagrad to one parameter in place, in one pass,
+ * Adam / AdamW, RMSprop, Adagrad, Adamax, NAdam, RAdam, Adadelta, Rprop or
+ * ASGD to one parameter in place, in one pass,
  * with PyTorch 1.13's single-tensor formulas (torch/optim: sgd.py, adam.py, ...); and
  * gradient clipping by norm. Param groups, step counts, state creation and
  * LR schedules live in lua/nnlua/optim/. Nothing here records autograd nodes. */
@@ -432,6 +433,393 @@ int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, dou
     run_update(param->dtype == NL_FLOAT32 ? adagrad_f32 : adagrad_f64, &a, param->numel);
     done_with(param, g, w);
     bump(state_sum);
+    return 0;
+}
+
+/* ---- Adamax ----
+ * g = grad (+ weight_decay * param)
+ * m = beta1*m + (1-beta1)*g;  u = max(beta2*u, |g| + eps)   (a NaN in either wins, as amax)
+ * param += (-(lr / (1-beta1^t)) * m) / u */
+typedef struct {
+    void *param, *m, *u;   /* (numel) each */
+    const void *grad;      /* (numel) */
+    double beta1, beta2, eps, weight_decay;
+    double clr;            /* lr / (1 - beta1^t) */
+} adamax_args;
+
+#define DEFINE_ADAMAX(SUF, T, ABS)                                            \
+    static void adamax_##SUF(const void *args, int64_t i0, int64_t n) {       \
+        const adamax_args *a = args;                                          \
+        T *p = (T *)a->param + i0, *m = (T *)a->m + i0, *u = (T *)a->u + i0;  \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T b1 = (T)a->beta1, b2 = (T)a->beta2, a1 = (T)(1 - a->beta1);   \
+        const T eps = (T)a->eps, wd = (T)a->weight_decay, step = (T)-a->clr;  \
+        const bool has_wd = a->weight_decay != 0;                             \
+        for (int64_t i = 0; i < n; i++) {                                     \
+            T gi = has_wd ? g[i] + wd * p[i] : g[i];                          \
+            T mi = m[i] = m[i] * b1 + a1 * gi;                                \
+            T x = u[i] * b2, y = ABS(gi) + eps;                               \
+            T ui = u[i] = (x > y || x != x) ? x : y;                          \
+            p[i] = p[i] + step * mi / ui;                                     \
+        }                                                                     \
+    }
+DEFINE_ADAMAX(f32, float, fabsf)
+DEFINE_ADAMAX(f64, double, fabs)
+
+int nl_adamax_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_inf, nl_tensor *grad,
+                   double lr, double beta1, double beta2, double eps, double weight_decay,
+                   int64_t step) {
+    const char *op = "adamax";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
+    if (!check_state(op, "exp_inf", param, exp_inf, true)) return -1;
+    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
+                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
+    adamax_args a = {
+        .param = w->data, .m = exp_avg->data, .u = exp_inf->data, .grad = g->data,
+        .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
+        .clr = lr / (1 - pow(beta1, (double)step)),
+    };
+    run_update(param->dtype == NL_FLOAT32 ? adamax_f32 : adamax_f64, &a, param->numel);
+    done_with(param, g, w);
+    bump(exp_avg);
+    bump(exp_inf);
+    return 0;
+}
+
+/* ---- NAdam ----
+ * g = grad (+ weight_decay * param)
+ * m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g*g;  d = sqrt(v / (1-beta2^t)) + eps
+ * param += (c1 * g) / d;  param += (c2 * m) / d
+ * with mu_t = beta1 (1 - 0.5 * 0.96^(t momentum_decay)), mu_product *= mu_t,
+ * c1 = -lr (1 - mu_t) / (1 - mu_product),
+ * c2 = -lr mu_{t+1} / (1 - mu_product mu_t mu_{t+1}): PyTorch 1.13's
+ * mu_product_next counts mu_t twice (nadam.py), and its mu_product is a
+ * float32 tensor whatever the parameter's dtype, rounded at each product;
+ * both kept here, so float64 runs follow 1.13's to the last bits. */
+typedef struct {
+    void *param, *m, *v;   /* (numel) each */
+    const void *grad;      /* (numel) */
+    double beta1, beta2, eps, weight_decay;
+    double bc2;            /* 1 - beta2^t */
+    double c1, c2;
+} nadam_args;
+
+#define DEFINE_NADAM(SUF, T)                                                  \
+    static void nadam_##SUF(const void *args, int64_t i0, int64_t n) {        \
+        const nadam_args *a = args;                                           \
+        T *p = (T *)a->param + i0, *m = (T *)a->m + i0, *v = (T *)a->v + i0;  \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T b1 = (T)a->beta1, b2 = (T)a->beta2;                           \
+        const T a1 = (T)(1 - a->beta1), a2 = (T)(1 - a->beta2);               \
+        const T eps = (T)a->eps, wd = (T)a->weight_decay, bc2 = (T)a->bc2;    \
+        const T c1 = (T)a->c1, c2 = (T)a->c2;                                 \
+        const bool has_wd = a->weight_decay != 0;                             \
+        T den[BLOCK];                                                         \
+        for (int64_t j = 0; j < n; j += BLOCK) {                              \
+            int len = (int)min64(BLOCK, n - j);                               \
+            T *pj = p + j, *mj = m + j, *vj = v + j;                          \
+            const T *gj = g + j;                                              \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                mj[k] = mj[k] * b1 + a1 * gk;                                 \
+                vj[k] = vj[k] * b2 + a2 * gk * gk;                            \
+                den[k] = vj[k] / bc2;                                         \
+            }                                                                 \
+            sqrt_block_##SUF(den, len);                                       \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                T d = den[k] + eps;                                           \
+                T pk = pj[k] + c1 * gk / d;                                   \
+                pj[k] = pk + c2 * mj[k] / d;                                  \
+            }                                                                 \
+        }                                                                     \
+    }
+DEFINE_NADAM(f32, float)
+DEFINE_NADAM(f64, double)
+
+int nl_nadam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq, nl_tensor *grad,
+                  double lr, double beta1, double beta2, double eps, double weight_decay,
+                  double momentum_decay, double *mu_product, int64_t step) {
+    const char *op = "nadam";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
+    if (!check_state(op, "exp_avg_sq", param, exp_avg_sq, true)) return -1;
+    NL_CHECK_INT(mu_product != NULL, "%s: mu_product is required, got NULL", op);
+    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
+                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    double t = (double)step;
+    double mu = beta1 * (1 - 0.5 * pow(0.96, t * momentum_decay));
+    double mu_next = beta1 * (1 - 0.5 * pow(0.96, (t + 1) * momentum_decay));
+    float prod = (float)*mu_product * (float)mu;          /* float32 products, as 1.13's */
+    float prod_next = prod * (float)mu * (float)mu_next;
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
+    nadam_args a = {
+        .param = w->data, .m = exp_avg->data, .v = exp_avg_sq->data, .grad = g->data,
+        .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
+        .bc2 = 1 - pow(beta2, t),
+        .c1 = -lr * (1 - mu) / (1 - (double)prod),
+        .c2 = -lr * mu_next / (1 - (double)prod_next),
+    };
+    run_update(param->dtype == NL_FLOAT32 ? nadam_f32 : nadam_f64, &a, param->numel);
+    done_with(param, g, w);
+    bump(exp_avg);
+    bump(exp_avg_sq);
+    *mu_product = prod;
+    return 0;
+}
+
+/* ---- RAdam ----
+ * g = grad (+ weight_decay * param)
+ * m = beta1*m + (1-beta1)*g;  v = beta2*v + (1-beta2)*g*g;  mc = m / (1-beta1^t)
+ * rho_inf = 2/(1-beta2) - 1,  rho_t = rho_inf - 2 t beta2^t / (1-beta2^t)
+ * rho_t > 5: param -= ((mc*lr) * (sqrt(1-beta2^t) / (sqrt(v) + eps))) * rect,
+ *            rect = sqrt((rho_t-4)(rho_t-2) rho_inf / ((rho_inf-4)(rho_inf-2) rho_t))
+ * else:      param -= mc*lr */
+typedef struct {
+    void *param, *m, *v;   /* (numel) each */
+    const void *grad;      /* (numel) */
+    double lr, beta1, beta2, eps, weight_decay;
+    double bc1;            /* 1 - beta1^t */
+    double bc2_sqrt;       /* sqrt(1 - beta2^t) */
+    double rect;           /* the rectification term; 0: rho_t <= 5, no adaptive step */
+} radam_args;
+
+#define DEFINE_RADAM(SUF, T)                                                  \
+    static void radam_##SUF(const void *args, int64_t i0, int64_t n) {        \
+        const radam_args *a = args;                                           \
+        T *p = (T *)a->param + i0, *m = (T *)a->m + i0, *v = (T *)a->v + i0;  \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T b1 = (T)a->beta1, b2 = (T)a->beta2;                           \
+        const T a1 = (T)(1 - a->beta1), a2 = (T)(1 - a->beta2);               \
+        const T eps = (T)a->eps, wd = (T)a->weight_decay, lr = (T)a->lr;      \
+        const T bc1 = (T)a->bc1, bc2 = (T)a->bc2_sqrt, rect = (T)a->rect;     \
+        const bool has_wd = a->weight_decay != 0, adaptive = a->rect != 0;    \
+        T den[BLOCK];                                                         \
+        for (int64_t j = 0; j < n; j += BLOCK) {                              \
+            int len = (int)min64(BLOCK, n - j);                               \
+            T *pj = p + j, *mj = m + j, *vj = v + j;                          \
+            const T *gj = g + j;                                              \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                mj[k] = mj[k] * b1 + a1 * gk;                                 \
+                den[k] = vj[k] = vj[k] * b2 + a2 * gk * gk;                   \
+            }                                                                 \
+            if (!adaptive) {                                                  \
+                for (int k = 0; k < len; k++) pj[k] = pj[k] - mj[k] / bc1 * lr; \
+                continue;                                                     \
+            }                                                                 \
+            sqrt_block_##SUF(den, len);                                       \
+            for (int k = 0; k < len; k++)                                     \
+                pj[k] = pj[k] - mj[k] / bc1 * lr * (bc2 / (den[k] + eps)) * rect; \
+        }                                                                     \
+    }
+DEFINE_RADAM(f32, float)
+DEFINE_RADAM(f64, double)
+
+int nl_radam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq, nl_tensor *grad,
+                  double lr, double beta1, double beta2, double eps, double weight_decay,
+                  int64_t step) {
+    const char *op = "radam";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
+    if (!check_state(op, "exp_avg_sq", param, exp_avg_sq, true)) return -1;
+    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
+                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    double t = (double)step, bc2 = 1 - pow(beta2, t);
+    double rho_inf = 2 / (1 - beta2) - 1;
+    double rho_t = rho_inf - 2 * t * pow(beta2, t) / bc2;
+    double rect = 0;
+    if (rho_t > 5)
+        rect = sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
+    radam_args a = {
+        .param = w->data, .m = exp_avg->data, .v = exp_avg_sq->data, .grad = g->data,
+        .lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
+        .bc1 = 1 - pow(beta1, t), .bc2_sqrt = sqrt(bc2), .rect = rect,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? radam_f32 : radam_f64, &a, param->numel);
+    done_with(param, g, w);
+    bump(exp_avg);
+    bump(exp_avg_sq);
+    return 0;
+}
+
+/* ---- Adadelta ----
+ * g = grad (+ weight_decay * param)
+ * sq = rho*sq + (1-rho)*g*g;  delta = sqrt(acc + eps) / sqrt(sq + eps) * g
+ * acc = rho*acc + (1-rho)*delta*delta;  param += -lr * delta */
+typedef struct {
+    void *param, *sq, *acc;   /* (numel) each */
+    const void *grad;         /* (numel) */
+    double lr, rho, eps, weight_decay;
+} adadelta_args;
+
+#define DEFINE_ADADELTA(SUF, T)                                               \
+    static void adadelta_##SUF(const void *args, int64_t i0, int64_t n) {     \
+        const adadelta_args *a = args;                                        \
+        T *p = (T *)a->param + i0, *sq = (T *)a->sq + i0;                     \
+        T *acc = (T *)a->acc + i0;                                            \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T rho = (T)a->rho, r1 = (T)(1 - a->rho), eps = (T)a->eps;       \
+        const T wd = (T)a->weight_decay, step = (T)-a->lr;                    \
+        const bool has_wd = a->weight_decay != 0;                             \
+        T num[BLOCK], den[BLOCK];                                             \
+        for (int64_t j = 0; j < n; j += BLOCK) {                              \
+            int len = (int)min64(BLOCK, n - j);                               \
+            T *pj = p + j, *sqj = sq + j, *accj = acc + j;                    \
+            const T *gj = g + j;                                              \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                sqj[k] = sqj[k] * rho + r1 * gk * gk;                         \
+                den[k] = sqj[k] + eps;                                        \
+                num[k] = accj[k] + eps;                                       \
+            }                                                                 \
+            sqrt_block_##SUF(den, len);                                       \
+            sqrt_block_##SUF(num, len);                                       \
+            for (int k = 0; k < len; k++) {                                   \
+                T gk = has_wd ? gj[k] + wd * pj[k] : gj[k];                   \
+                T d = num[k] / den[k] * gk;                                   \
+                accj[k] = accj[k] * rho + r1 * d * d;                         \
+                pj[k] = pj[k] + step * d;                                     \
+            }                                                                 \
+        }                                                                     \
+    }
+DEFINE_ADADELTA(f32, float)
+DEFINE_ADADELTA(f64, double)
+
+int nl_adadelta_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *acc_delta,
+                     nl_tensor *grad, double lr, double rho, double eps, double weight_decay) {
+    const char *op = "adadelta";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "square_avg", param, square_avg, true)) return -1;
+    if (!check_state(op, "acc_delta", param, acc_delta, true)) return -1;
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
+    adadelta_args a = {
+        .param = w->data, .sq = square_avg->data, .acc = acc_delta->data, .grad = g->data,
+        .lr = lr, .rho = rho, .eps = eps, .weight_decay = weight_decay,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? adadelta_f32 : adadelta_f64, &a, param->numel);
+    done_with(param, g, w);
+    bump(square_avg);
+    bump(acc_delta);
+    return 0;
+}
+
+/* ---- Rprop ----
+ * s = sign(grad * prev) (0 for NaN, as torch.sign);
+ * step_size = clamp(step_size * (s > 0: etaplus, s < 0: etaminus, else 1), min, max)
+ * where s < 0 the gradient counts as 0: param -= sign(g) * step_size, prev = g */
+typedef struct {
+    void *param, *prev, *step_size;   /* (numel) each */
+    const void *grad;                 /* (numel) */
+    double etaminus, etaplus, step_min, step_max;
+} rprop_args;
+
+#define DEFINE_RPROP(SUF, T)                                                  \
+    static void rprop_##SUF(const void *args, int64_t i0, int64_t n) {        \
+        const rprop_args *a = args;                                           \
+        T *p = (T *)a->param + i0, *prev = (T *)a->prev + i0;                 \
+        T *ss = (T *)a->step_size + i0;                                       \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T em = (T)a->etaminus, ep = (T)a->etaplus;                      \
+        const T lo = (T)a->step_min, hi = (T)a->step_max;                     \
+        for (int64_t i = 0; i < n; i++) {                                     \
+            T s = g[i] * prev[i], gi = g[i];                                  \
+            T f = s > 0 ? ep : (s < 0 ? em : (T)1);                           \
+            T x = ss[i] * f;                                                  \
+            x = x < lo ? lo : x;                                              \
+            x = x > hi ? hi : x;                                              \
+            ss[i] = x;                                                        \
+            if (s < 0) gi = 0;                                                \
+            T sg = (T)((gi > 0) - (gi < 0));                                  \
+            p[i] = p[i] - sg * x;                                             \
+            prev[i] = gi;                                                     \
+        }                                                                     \
+    }
+DEFINE_RPROP(f32, float)
+DEFINE_RPROP(f64, double)
+
+int nl_rprop_step(nl_tensor *param, nl_tensor *prev, nl_tensor *step_size, nl_tensor *grad,
+                  double etaminus, double etaplus, double step_size_min, double step_size_max) {
+    const char *op = "rprop";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "prev", param, prev, true)) return -1;
+    if (!check_state(op, "step_size", param, step_size, true)) return -1;
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
+    rprop_args a = {
+        .param = w->data, .prev = prev->data, .step_size = step_size->data, .grad = g->data,
+        .etaminus = etaminus, .etaplus = etaplus, .step_min = step_size_min, .step_max = step_size_max,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? rprop_f32 : rprop_f64, &a, param->numel);
+    done_with(param, g, w);
+    bump(prev);
+    bump(step_size);
+    return 0;
+}
+
+/* ---- ASGD ----
+ * g = grad (+ weight_decay * param)
+ * param *= 1 - lambd*eta;  param += -eta * g
+ * ax = param (mu = 1), else ax += (param - ax) * mu
+ * then eta = lr / (1 + lambd*lr*t)^alpha, mu = 1 / max(1, t - t0): the
+ * next step's, rounded to float32 as 1.13's state tensors are whatever
+ * the parameter's dtype. */
+typedef struct {
+    void *param, *ax;      /* (numel) each */
+    const void *grad;      /* (numel) */
+    double decay;          /* 1 - lambd*eta */
+    double eta, mu, weight_decay;
+} asgd_args;
+
+#define DEFINE_ASGD(SUF, T)                                                   \
+    static void asgd_##SUF(const void *args, int64_t i0, int64_t n) {         \
+        const asgd_args *a = args;                                            \
+        T *p = (T *)a->param + i0, *ax = (T *)a->ax + i0;                     \
+        const T *g = (const T *)a->grad + i0;                                 \
+        const T decay = (T)a->decay, step = (T)-a->eta, mu = (T)a->mu;        \
+        const T wd = (T)a->weight_decay;                                      \
+        const bool has_wd = a->weight_decay != 0, copy = a->mu == 1;          \
+        for (int64_t i = 0; i < n; i++) {                                     \
+            T gi = has_wd ? g[i] + wd * p[i] : g[i];                          \
+            T pi = p[i] * decay;                                              \
+            pi = pi + step * gi;                                              \
+            p[i] = pi;                                                        \
+            ax[i] = copy ? pi : ax[i] + (pi - ax[i]) * mu;                    \
+        }                                                                     \
+    }
+DEFINE_ASGD(f32, float)
+DEFINE_ASGD(f64, double)
+
+int nl_asgd_step(nl_tensor *param, nl_tensor *ax, nl_tensor *grad, double lr, double lambd,
+                 double alpha, double t0, double weight_decay, double *eta, double *mu,
+                 int64_t step) {
+    const char *op = "asgd";
+    if (!check_param(op, param, grad)) return -1;
+    if (!check_state(op, "ax", param, ax, true)) return -1;
+    NL_CHECK_INT(eta != NULL && mu != NULL, "%s: eta and mu are required, got NULL", op);
+    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    nl_tensor *g, *w;
+    if (take_work(param, grad, &g, &w) != 0) return -1;
+    asgd_args a = {
+        .param = w->data, .ax = ax->data, .grad = g->data,
+        .decay = 1 - lambd * *eta, .eta = *eta, .mu = *mu, .weight_decay = weight_decay,
+    };
+    run_update(param->dtype == NL_FLOAT32 ? asgd_f32 : asgd_f64, &a, param->numel);
+    done_with(param, g, w);
+    bump(ax);
+    double t = (double)step, past = t - t0;
+    *eta = (float)(lr / pow(1 + lambd * lr * t, alpha));
+    *mu = (float)(1 / (past > 1 ? past : 1));
     return 0;
 }
 

@@ -99,7 +99,15 @@ return function(nl)
     nl._raise(("compile: %s takes three tensors %s, and fit calls its loss with two, (output, target); give a "
       .. "function of the two that splits them, as loss = function(out, y) ... end"):format(what, THREE[name]))
   end
-  local optimizers = { sgd = 'SGD', adam = 'Adam', adamw = 'AdamW', rmsprop = 'RMSprop', adagrad = 'Adagrad' }
+  -- compile's optimizer names are optim.by_name's (a second list here had
+  -- to be kept in step with it); the lr a name gets without compile's lr:
+  -- Keras's 0.01 for sgd, PyTorch's 0.01 for rprop and asgd (which Keras
+  -- has not), Keras's 1e-3 for the others
+  local COMPILE_LR = { sgd = 0.01, rprop = 0.01, asgd = 0.01 }
+  local OPTIM_NAMES = {}
+  for k in pairs(optim.by_name) do OPTIM_NAMES[#OPTIM_NAMES + 1] = k end
+  table.sort(OPTIM_NAMES)
+  OPTIM_NAMES = table.concat(OPTIM_NAMES, ', ')
 
   -- the metrics compile knows (acc: accuracy), Keras's names; top-k is k = 5
   local METRICS = { accuracy = 1, mae = 1, mse = 1, binary_accuracy = 1, top_k_categorical_accuracy = 1,
@@ -124,12 +132,13 @@ return function(nl)
     nl._check_opts('compile', opts, COMPILE_KNOWN)
     local o = opts.optimizer or 'adam'
     if type(o) == 'string' then
-      local name = optimizers[o:lower()]
-      if not name then nl._raise("compile: unknown optimizer '" .. o .. "' (sgd, adam, adamw, rmsprop, adagrad)") end
-      if opts.momentum ~= nil and name ~= 'SGD' and name ~= 'RMSprop' then
+      local name = o:lower()
+      local make = optim.by_name[name]
+      if not make then nl._raise(("compile: unknown optimizer '%s' (%s)"):format(o, OPTIM_NAMES)) end
+      if opts.momentum ~= nil and name ~= 'sgd' and name ~= 'rmsprop' then
         nl._raise(("compile: momentum applies to sgd and rmsprop, not '%s'"):format(o))
       end
-      o = optim[name](self:parameters(), { lr = opts.lr or (name == 'SGD' and 0.01 or 1e-3), momentum = opts.momentum })
+      o = make(self:parameters(), { lr = opts.lr or COMPILE_LR[name] or 1e-3, momentum = opts.momentum })
     elseif type(o) ~= 'table' or type(o.step) ~= 'function' then
       nl._raise('compile: optimizer must be a name or an optimizer object')
     elseif opts.lr ~= nil or opts.momentum ~= nil then

@@ -721,11 +721,13 @@ local function driver(seed, ncases, statefile, outcomefile)
   -- the losses of three tensors, and those of class indices
   local LOSS3 = { MarginRankingLoss = true, CosineEmbeddingLoss = true, GaussianNLLLoss = true, TripletMarginLoss = true }
   local CLASS_LOSS = { CrossEntropyLoss = true, NLLLoss = true, MultiMarginLoss = true }
-  local OPTIMS = { 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad' }
+  local OPTIMS = { 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'Adamax', 'NAdam', 'RAdam', 'Adadelta', 'Rprop', 'ASGD' }
+  local function pair() return chance(0.7) and { N(), N() } or pick({ { 0.5, 1.2 }, { 1e-6, 50 }, { 0.9 }, { 'a', 1 }, 0.5 }) end
   local OPTIM_OPTS = { lr = N, momentum = N, dampening = N, nesterov = B, weight_decay = N,
                        betas = function() return chance(0.8) and { 0.9, 0.99 } or pick({ { 0.9 }, { 2, 0.5 }, { 'a', 1 } }) end,
                        eps = N, amsgrad = B, alpha = N, centered = B, lr_decay = N,
-                       initial_accumulator_value = N, maximize = B }
+                       initial_accumulator_value = N, maximize = B, momentum_decay = N, rho = N, etas = pair,
+                       step_sizes = pair, lambd = N, t0 = N }
 
   local SCHEDS = { 'StepLR', 'CosineAnnealingLR', 'MultiStepLR', 'ExponentialLR', 'LinearLR', 'ConstantLR', 'LambdaLR',
                    'MultiplicativeLR', 'CosineAnnealingWarmRestarts', 'OneCycleLR', 'ReduceLROnPlateau' }
@@ -924,7 +926,7 @@ local function driver(seed, ncases, statefile, outcomefile)
     elseif r == 5 then call(name .. ':save', m.save, m, chance(0.8) and 'saved.safetensors' or any(), opts({ extra = any }))
     elseif r == 6 then
       call(name .. ':compile', m.compile, m, opts({
-        optimizer = function() return pick({ 'sgd', 'adam', 'rmsprop', 'nope', 3 }) end,
+        optimizer = function() return pick({ 'sgd', 'adam', 'rmsprop', 'nadam', 'rprop', 'asgd', 'nope', 3 }) end,
         loss = function()
           return pick({ 'mse', 'cross_entropy', 'bce', 'kld', 'poisson', 'nope', 5, nn.SmoothL1Loss(), nn.KLDivLoss(),
                         nn.MultiMarginLoss(), nn.SoftMarginLoss(), nn.HingeEmbeddingLoss(), nn.MarginRankingLoss() })

@@ -15,6 +15,9 @@ return function(nl, optim)
     if not (g.weight_decay >= 0) then return ('invalid weight_decay %s (must be >= 0)'):format(g.weight_decay) end
   end
 
+  -- (Adamax, NAdam and RAdam check their betas, eps and weight_decay so too)
+  optim._check_adam = check_adam
+
   local STATE_KEYS = { step = 'required', exp_avg = 'required', exp_avg_sq = 'required', max_exp_avg_sq = 'optional' }
 
   local function update(decoupled)

@@ -9,12 +9,20 @@ return function(nl)
   require('nnlua.optim.adam')(nl, optim)
   require('nnlua.optim.rmsprop')(nl, optim)
   require('nnlua.optim.adagrad')(nl, optim)
+  require('nnlua.optim.adamax')(nl, optim)
+  require('nnlua.optim.nadam')(nl, optim)
+  require('nnlua.optim.radam')(nl, optim)
+  require('nnlua.optim.adadelta')(nl, optim)
+  require('nnlua.optim.rprop')(nl, optim)
+  require('nnlua.optim.asgd')(nl, optim)
   require('nnlua.optim.lr_scheduler')(nl, optim)
   require('nnlua.optim.grad')(nl, optim)
   -- lower-case names, for model:compile{optimizer = 'adam'}
   optim.by_name = {
     sgd = optim.SGD, adam = optim.Adam, adamw = optim.AdamW,
     rmsprop = optim.RMSprop, adagrad = optim.Adagrad,
+    adamax = optim.Adamax, nadam = optim.NAdam, radam = optim.RAdam,
+    adadelta = optim.Adadelta, rprop = optim.Rprop, asgd = optim.ASGD,
   }
   return optim
 end

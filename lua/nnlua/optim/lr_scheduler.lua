@@ -546,8 +546,8 @@ return function(nl, optim)
     if o.cycle_momentum then
       local key = momentum_key(opt)
       if not key then
-        raise(('%s: cycle_momentum needs an optimizer with momentum or betas (SGD, RMSprop, Adam, AdamW); '
-               .. 'pass cycle_momentum = false'):format(op))
+        raise(('%s: cycle_momentum needs an optimizer with momentum or betas (SGD, RMSprop, Adam, AdamW, '
+               .. 'Adamax, NAdam, RAdam); pass cycle_momentum = false'):format(op))
       end
       per_group(op, o, 'base_momentum', n, 0)
       per_group(op, o, 'max_momentum', n, 0)

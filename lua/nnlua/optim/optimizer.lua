@@ -112,7 +112,9 @@ return function(nl, optim)
   -- spec._update(p, pc, gc, state, group): one parameter's step (p the
   -- tensor, pc its C tensor, gc its C gradient, state its table),
   -- spec.state_keys: the keys of that table, each 'required' (once a step
-  -- has run) or 'optional'.
+  -- has run) or 'optional'; spec.state_numbers, optional: the keys among
+  -- them that hold a number, as step does, not a tensor (NAdam's
+  -- mu_product, ASGD's eta and mu).
   function optim._class(spec)
     local cls = setmetatable(spec, { __index = Optimizer })
     -- opt.lr reads the first group's lr (what schedulers change)
@@ -333,7 +335,7 @@ return function(nl, optim)
       end
       groups[gi] = ng
     end
-    local state = {}
+    local state, numbers = {}, self.state_numbers or {}
     for i, st in pairs(sd.state) do
       local p = flat[i]
       if p == nil or type(st) ~= 'table' then raise(('%s: state for parameter %s, which no group holds'):format(name, tostring(i))) end
@@ -343,7 +345,13 @@ return function(nl, optim)
           raise(('%s: unknown state %s for parameter %s (%s keeps %s)'):format(name, tostring(k), tostring(i),
             self.name, keys_str(self.state_keys)))
         end
-        if nl.is_tensor(v) then
+        if numbers[k] then
+          if type(v) ~= 'number' then
+            raise(('%s: state %s of parameter %s must be a number, got %s'):format(name, k, tostring(i),
+              nl.is_tensor(v) and 'a tensor' or type(v)))
+          end
+          s[k] = v
+        elseif nl.is_tensor(v) then
           if nl._shape_str(v) ~= nl._shape_str(p) then
             raise(('%s: %s of shape %s for parameter %s of shape %s'):format(name, k, nl._shape_str(v), tostring(i),
               nl._shape_str(p)))
@@ -352,8 +360,9 @@ return function(nl, optim)
         elseif k == 'step' and type(v) == 'number' and v >= 0 and v == math.floor(v) then
           s[k] = v
         else
-          -- every state entry is a tensor but the step count: anything else
-          -- (a corrupt file) failed at the next step inside the update
+          -- every state entry is a tensor but the step count and the
+          -- family's numbers (above): anything else (a corrupt file)
+          -- failed at the next step inside the update
           raise(('%s: state %s of parameter %s must be %s, got %s'):format(name, tostring(k), tostring(i),
             k == 'step' and 'a whole number of steps' or 'a tensor', type(v) == 'number' and tostring(v) or type(v)))
         end

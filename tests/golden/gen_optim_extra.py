@@ -1,0 +1,102 @@
+# gen_optim_extra.py: PyTorch golden trajectories for the optimizers beyond
+# SGD, Adam, RMSprop and Adagrad: Adamax, NAdam, RAdam, Adadelta, Rprop and
+# ASGD. Writes tests/golden/optim_extra.lua (checked by
+# tests/spec/optim_extra_spec.lua); it does not test anything itself.
+# Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_optim_extra.py
+#
+# (Debian's python3 with torch 1.13; not a pyenv python3 on PATH.)
+#
+# The problem is gen_optim.py's (imported: the same seed, so the same
+# values): a linear model 4 -> 3, a batch of 8, mean squared error. For each
+# configuration, in float32 and float64 from the same starting values, 10
+# steps of zero_grad / loss / backward / step, recording W and b after each,
+# and the state tensors named in the configuration (ASGD's average ax).
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import write_golden                        # noqa: E402
+from gen_optim import X, T, W0, B0, STEPS, lua         # noqa: E402
+
+# name, optimizer, options (defaults are PyTorch's, which nnlua shares),
+# param groups ({'params': [names], overrides...}) or None for [W, b],
+# state tensors to record
+CONFIGS = [
+    ('adamax', 'Adamax', {'lr': 0.02}, None, []),
+    ('adamax_wd_groups', 'Adamax', {'lr': 0.03, 'betas': (0.8, 0.95), 'eps': 1e-6, 'weight_decay': 0.1},
+     [{'params': ['W']}, {'params': ['b'], 'lr': 0.01, 'weight_decay': 0.0}], []),
+    ('nadam', 'NAdam', {'lr': 0.01}, None, []),
+    ('nadam_wd', 'NAdam', {'lr': 0.02, 'betas': (0.85, 0.99), 'eps': 1e-6, 'weight_decay': 0.05,
+                           'momentum_decay': 0.01}, None, []),
+    ('nadam_groups', 'NAdam', {'lr': 0.01},
+     [{'params': ['W'], 'momentum_decay': 0.1}, {'params': ['b'], 'lr': 0.05, 'weight_decay': 0.1}], []),
+    # beta2 = 0.999: the first steps are plain momentum (rho_t <= 5), the
+    # later rectified; beta2 = 0.9 crosses over sooner
+    ('radam', 'RAdam', {'lr': 0.01}, None, []),
+    ('radam_wd_groups', 'RAdam', {'lr': 0.02, 'betas': (0.8, 0.9), 'eps': 1e-6, 'weight_decay': 0.1},
+     [{'params': ['W']}, {'params': ['b'], 'lr': 0.05, 'betas': (0.9, 0.999)}], []),
+    ('adadelta', 'Adadelta', {}, None, ['square_avg', 'acc_delta']),
+    ('adadelta_wd_groups', 'Adadelta', {'lr': 0.5, 'rho': 0.8, 'eps': 1e-5, 'weight_decay': 0.1},
+     [{'params': ['W']}, {'params': ['b'], 'lr': 2.0, 'rho': 0.95}], []),
+    ('rprop', 'Rprop', {'lr': 0.01}, None, ['step_size']),
+    # step sizes held between 0.01 and 0.08: both bounds reached
+    ('rprop_etas_groups', 'Rprop', {'lr': 0.05, 'etas': (0.3, 1.5), 'step_sizes': (0.01, 0.08)},
+     [{'params': ['W']}, {'params': ['b'], 'lr': 0.002, 'etas': (0.6, 1.1)}], ['step_size']),
+    ('asgd', 'ASGD', {'lr': 0.05}, None, ['ax']),
+    # t0 = 3: the average ax moves away from the iterate from step 5 on
+    ('asgd_avg_wd_groups', 'ASGD', {'lr': 0.1, 'lambd': 0.01, 'alpha': 0.6, 't0': 3, 'weight_decay': 0.05},
+     [{'params': ['W']}, {'params': ['b'], 'lr': 0.2, 't0': 1, 'lambd': 0.1}], ['ax']),
+]
+
+
+def run_optimizer(opt_name, opts, groups, record, dtype):
+    params = {'W': W0.to(dtype).clone().requires_grad_(),
+              'b': B0.to(dtype).clone().requires_grad_()}
+    x, t = X.to(dtype), T.to(dtype)
+    if groups is None:
+        arg = [params['W'], params['b']]
+    else:
+        arg = [dict(g, params=[params[n] for n in g['params']]) for g in groups]
+    kwargs = dict(opts, foreach=False)      # the single-tensor code path
+    opt = getattr(torch.optim, opt_name)(arg, **kwargs)
+    steps = []
+    for _ in range(STEPS):
+        opt.zero_grad()
+        y = x @ params['W'].t() + params['b']
+        loss = ((y - t) * (y - t)).mean()
+        loss.backward()
+        opt.step()
+        s = {'W': params['W'].detach().clone().flatten(), 'b': params['b'].detach().clone()}
+        for k in record:
+            s[k + '_W'] = opt.state[params['W']][k].clone().flatten()
+            s[k + '_b'] = opt.state[params['b']][k].clone()
+        steps.append(s)
+    return steps
+
+
+def main():
+    lines = ['  problem = %s,' % lua({k: v.double() for k, v in (('x', X), ('t', T), ('W', W0), ('b', B0))}),
+             '  steps = %d,' % STEPS,
+             '  optimizers = {']
+    for name, opt_name, opts, groups, record in CONFIGS:
+        for dtype, dname in ((torch.float32, 'float32'), (torch.float64, 'float64')):
+            steps = run_optimizer(opt_name, opts, groups, record, dtype)
+            lines.append('    { name = %s, dtype = %s, optim = %s, opts = %s, groups = %s, record = %s,'
+                         % (lua(name), lua(dname), lua(opt_name), lua(opts),
+                            lua(groups) if groups else 'nil', lua(record)))
+            lines.append('      steps = {')
+            for s in steps:
+                lines.append('        %s,' % lua(s))
+            lines.append('      } },')
+    lines.append('  },')
+    write_golden('optim_extra.lua',
+                 ['generated by tests/golden/gen_optim_extra.py with PyTorch %s; do not edit' % torch.__version__],
+                 lines)
+
+
+if __name__ == '__main__':
+    main()
