@@ -1089,6 +1089,35 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 2, function() return 'nl.arange', nl.arange, N(), N(), chance(0.5) and N() or nil, DT() end },
     { 1, function() return 'nl.eye', nl.eye, Z(), chance(0.5) and Z() or DT(), DT() end },
     { 1, function() return 'nl.randperm', nl.randperm, Z() end },
+    -- tensor_creation.lua
+    { 2, function()
+        local name = pick({ 'zeros_like', 'ones_like', 'empty_like', 'rand_like', 'randn_like' })
+        return 'nl.' .. name, nl[name], chance(0.9) and T() or any(), chance(0.5) and DT() or nil
+      end },
+    { 1, function() return 'nl.full_like', nl.full_like, T(), N(), DT() end },
+    { 2, function()
+        return 'nl.randint', nl.randint, chance(0.8) and int(-5, 5) or N(), chance(0.8) and int(-5, 9) or N(),
+          chance(0.8) and { sizes() } or Z(), chance(0.3) and DT() or nil
+      end },
+    { 1, function() return 'nl.randint_like', nl.randint_like, T(), N(), chance(0.5) and N() or nil end },
+    { 2, function()
+        return 'nl.' .. pick({ 'linspace', 'logspace' }), nil, N(), N(), chance(0.8) and int(-1, 9) or N(),
+          chance(0.3) and N() or DT()
+      end },
+    { 1, function() return 'nl.normal', nl.normal, TN(), TN(), chance(0.5) and { sizes() } or nil end },
+    { 1, function() return 'nl.bernoulli', nl.bernoulli, chance(0.9) and T() or any() end },
+    { 2, function()
+        local name = pick({ 'uniform_', 'normal_', 'bernoulli_', 'exponential_' })
+        return 'Tensor:' .. name, Tensor[name], T(), chance(0.7) and TN() or nil, chance(0.5) and N() or nil
+      end },
+    { 2, function()
+        local name = pick({ 'new_zeros', 'new_ones', 'new_empty', 'new_tensor' })
+        return 'Tensor:' .. name, Tensor[name], T(), chance(0.8) and { sizes() } or any(), chance(0.3) and DT() or nil
+      end },
+    { 2, function()
+        local name = pick({ 'type_as', 'view_as', 'reshape_as', 'expand_as' })
+        return 'Tensor:' .. name, Tensor[name], T(), chance(0.9) and T() or any()
+      end },
     { 2, function() return 'nl.' .. pick({ 'cat', 'stack' }), nil, chance(0.9) and list_of_tensors() or any(), D() end },
     { 2, function() return 'nl.where', nl.where, T(), TN(), TN() end },
     { 3, function() return 'nl.matmul', nl.matmul, T(), T() end },

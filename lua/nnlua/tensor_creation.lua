@@ -1,0 +1,275 @@
+-- tensor_creation.lua: the creation functions PyTorch users reach for
+-- beside zeros, ones, rand and arange: the *_like forms, t:new_* forms,
+-- randint, linspace and logspace, normal and bernoulli draws, in-place
+-- random fills (t:uniform_, t:normal_, t:bernoulli_, t:exponential_) and
+-- the *_as shape helpers. All compose the core's ops and draws, so they
+-- share its generator (nl.manual_seed) and its errors.
+return function(nl)
+  local Tensor = nl.Tensor
+  local lib, gen = nl._lib, nl._generator
+  local raise, argerror, T = nl._raise, nl._argerror, nl._T
+
+  -- a dtype argument: nil (keep dflt), a name, or an options table
+  -- {dtype = name} as PyTorch's keyword; checked by the core's names
+  local function dtype_of(op, d, dflt)
+    if type(d) == 'table' and not nl.is_tensor(d) then
+      nl._check_opts(op, d, { dtype = 1 })
+      d = d.dtype
+    end
+    if d == nil then return dflt end
+    if type(d) ~= 'string' then argerror(op, "a dtype name ('float32', 'float64' or 'int64')", d) end
+    nl._dtype_id(d, op)
+    return ({ float = 'float32', double = 'float64', long = 'int64' })[d] or d
+  end
+
+  local function like_dtype(op, t, d) return dtype_of(op, d, T(t, op) and t:dtype()) end
+
+  -- ---- *_like -------------------------------------------------------------
+  -- (the dtype first: it checks that t is a tensor, naming the op)
+  function nl.zeros_like(t, dtype)
+    local dt = like_dtype('zeros_like', t, dtype)
+    return nl.zeros(t:shape(), dt)
+  end
+  function nl.ones_like(t, dtype)
+    local dt = like_dtype('ones_like', t, dtype)
+    return nl.ones(t:shape(), dt)
+  end
+  function nl.empty_like(t, dtype)
+    local dt = like_dtype('empty_like', t, dtype)
+    return nl.empty(t:shape(), dt)
+  end
+  function nl.full_like(t, value, dtype)
+    local dt = like_dtype('full_like', t, dtype)
+    return nl.full(t:shape(), value, dt)
+  end
+  -- rand and randn draw floats; an int64 tensor needs a float dtype named,
+  -- as torch.rand_like refuses a LongTensor
+  local function float_like(op, t, dtype)
+    local dt = like_dtype(op, t, dtype)
+    if dt == 'int64' then
+      raise(('%s: draws floats, got an int64 tensor of shape %s (pass a float dtype)'):format(op, nl._shape_str(t)))
+    end
+    return dt
+  end
+  function nl.rand_like(t, dtype)
+    local dt = float_like('rand_like', t, dtype)
+    return nl.rand(t:shape(), dt)
+  end
+  function nl.randn_like(t, dtype)
+    local dt = float_like('randn_like', t, dtype)
+    return nl.randn(t:shape(), dt)
+  end
+
+  -- ---- randint ------------------------------------------------------------
+  -- whole numbers in [low, high), high excluded as in arange and PyTorch
+  -- (they are values, not indices: nl.randint(1, C + 1, {N}) draws 1-based
+  -- labels), each equally likely: floor(low + u (high - low)) for a
+  -- float64 uniform u, exact while high - low stays below 2^53
+  local function check_bound(op, v, what)
+    if type(v) ~= 'number' or v ~= math.floor(v) or math.abs(v) > 2 ^ 53 then
+      argerror(op, 'an integer ' .. what .. ' of at most 2^53 in magnitude', v)
+    end
+  end
+  local function draw_ints(op, low, high, shape, dtype)
+    check_bound(op, low, 'low')
+    check_bound(op, high, 'high')
+    if high <= low then
+      raise(('%s: expected low < high, got low %s and high %s'):format(op, tostring(low), tostring(high)))
+    end
+    if dtype == 'float32' and math.max(math.abs(low), math.abs(high)) > 2 ^ 24 then
+      raise(('%s: bounds [%s, %s) are not all whole numbers in float32'):format(op, tostring(low), tostring(high)))
+    end
+    local u = nl.rand(shape, 'float64')
+    local r = nl.no_grad(function() return (u * (high - low)):floor():clamp(0, high - low - 1) + low end)
+    return dtype == 'float64' and r or r:to(dtype)
+  end
+
+  -- nl.randint(low, high, size, [dtype]) or nl.randint(high, size, [dtype])
+  -- (low 0), size a table of sizes or one size; int64 unless a dtype is
+  -- named
+  function nl.randint(a, b, c, d)
+    local low, high, size, dtype
+    if type(b) == 'table' then low, high, size, dtype = 0, a, b, c
+    else low, high, size, dtype = a, b, c, d end
+    if type(size) == 'number' then size = { size } end
+    if type(size) ~= 'table' then argerror('randint', 'a size (a table of sizes)', size) end
+    return draw_ints('randint', low, high, size, dtype_of('randint', dtype, 'int64'))
+  end
+  -- nl.randint_like(t, [low], high, [dtype])
+  function nl.randint_like(t, a, b, c)
+    T(t, 'randint_like')
+    local low, high, dtype
+    if type(b) == 'number' then low, high, dtype = a, b, c else low, high, dtype = 0, a, b end
+    return draw_ints('randint_like', low, high, t:shape(), like_dtype('randint_like', t, dtype))
+  end
+
+  -- ---- linspace and logspace ----------------------------------------------
+  -- steps points from start to stop, both included; each point is computed
+  -- from the nearer end (start + i step in the first half, stop - (steps -
+  -- 1 - i) step in the second), as PyTorch's kernel, so that the last
+  -- point is stop exactly
+  local function points(op, start, stop, steps)
+    if type(start) ~= 'number' then argerror(op, 'a number start', start) end
+    if type(stop) ~= 'number' then argerror(op, 'a number end', stop) end
+    if type(steps) ~= 'number' or steps ~= math.floor(steps) or steps < 0 or steps >= 2 ^ 31 then
+      argerror(op, 'a whole number of steps (0 or more)', steps)
+    end
+    local v = {}
+    if steps == 1 then v[1] = start
+    elseif steps > 1 then
+      local step = (stop - start) / (steps - 1)
+      local half = math.floor(steps / 2)
+      for i = 0, steps - 1 do
+        v[i + 1] = i < half and start + step * i or stop - step * (steps - 1 - i)
+      end
+    end
+    return v
+  end
+  function nl.linspace(start, stop, steps, dtype)
+    local v = points('linspace', start, stop, steps)
+    local dt = dtype_of('linspace', dtype, 'float32')
+    if #v == 0 then return nl.zeros({ 0 }, dt) end
+    return nl.tensor(v, dt)
+  end
+  function nl.logspace(start, stop, steps, base, dtype)
+    if type(base) == 'string' or (type(base) == 'table' and not nl.is_tensor(base)) then base, dtype = nil, base end
+    base = base == nil and 10 or base
+    if type(base) ~= 'number' then argerror('logspace', 'a number base', base) end
+    local v = points('logspace', start, stop, steps)
+    for i = 1, #v do v[i] = base ^ v[i] end
+    local dt = dtype_of('logspace', dtype, 'float32')
+    if #v == 0 then return nl.zeros({ 0 }, dt) end
+    return nl.tensor(v, dt)
+  end
+
+  -- ---- normal and bernoulli draws -----------------------------------------
+  -- nl.normal(mean, std, [size], [dtype]): numbers with a size draw that
+  -- many; a tensor mean or std draws one per element of their broadcast
+  -- shape, in the tensor's dtype (no gradient flows into mean or std, as
+  -- torch.normal gives none)
+  function nl.normal(mean, std, size, dtype)
+    local mt, st = nl.is_tensor(mean), nl.is_tensor(std)
+    if not mt and type(mean) ~= 'number' then argerror('normal', 'a number or a tensor mean', mean) end
+    if not st and type(std) ~= 'number' then argerror('normal', 'a number or a tensor std', std) end
+    if not mt and not st then
+      if type(size) == 'number' then size = { size } end
+      if type(size) ~= 'table' then argerror('normal', 'a size for number mean and std', size) end
+      if not (std >= 0) or std == math.huge then raise('normal: expected std >= 0 and finite, got ' .. tostring(std)) end
+      local dt = dtype_of('normal', dtype, 'float32')
+      if dt == 'int64' then raise('normal: draws floats, not int64') end
+      return nl.no_grad(function() return nl.randn(size, dt) * std + mean end)
+    end
+    if size ~= nil then raise('normal: a size is taken only with number mean and std (a tensor gives the shape)') end
+    return nl.no_grad(function()
+      local m = mt and mean:detach() or mean
+      local s = st and std:detach() or std
+      if st and s:lt(0):sum():item() > 0 then raise('normal: std has negative entries') end
+      local ref = mt and m or s
+      if ref:dtype() == 'int64' then raise('normal: expected float tensors, got int64') end
+      local shape = mt and st and (m + s * 0):shape() or ref:shape()
+      return nl.randn(shape, ref:dtype()) * s + m
+    end)
+  end
+
+  -- nl.bernoulli(p) / p:bernoulli(): 1 with probability p[i], else 0, in
+  -- p's dtype
+  function nl.bernoulli(p, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('bernoulli', '(probabilities)', nil, ...) end
+    T(p, 'bernoulli')
+    if p:dtype() == 'int64' then raise('bernoulli: expected float probabilities, got int64 ' .. nl._shape_str(p)) end
+    return nl.no_grad(function()
+      local q = p:detach()
+      local bad = (q:lt(0) + q:gt(1) + q:ne(q)):sum():item()
+      if bad > 0 then raise(('bernoulli: probabilities must lie in [0, 1], got %d outside'):format(bad)) end
+      return nl.rand(q:shape(), q:dtype()):lt(q):to(q:dtype())
+    end)
+  end
+  Tensor.bernoulli = nl.bernoulli
+
+  -- ---- in-place random fills ----------------------------------------------
+  -- As PyTorch's: a tensor that requires grad is refused in grad mode
+  -- (the core's in-place check); nn.init's forms run under no_grad.
+  local function bounds(op, a, b)
+    if a ~= nil and type(a) ~= 'number' then argerror(op, 'number bounds', a) end
+    if b ~= nil and type(b) ~= 'number' then argerror(op, 'number bounds', b) end
+  end
+  function Tensor.uniform_(t, a, b)
+    bounds('uniform_', a, b)
+    nl._check(lib.nl_uniform_(T(t, 'uniform_'), gen, a or 0, b or 1))
+    return t
+  end
+  function Tensor.normal_(t, mean, std)
+    bounds('normal_', mean, std)
+    nl._check(lib.nl_normal_(T(t, 'normal_'), gen, mean or 0, std or 1))
+    return t
+  end
+  -- t:bernoulli_(p): 1 with probability p (a number, default 0.5, or a
+  -- tensor broadcasting to t), else 0
+  function Tensor.bernoulli_(t, p)
+    -- (checked before the draw, so that the message names this op)
+    nl._check(lib.nl_inplace_check(T(t, 'bernoulli_'), 'bernoulli_'))
+    if p == nil then p = 0.5 end
+    if type(p) == 'number' then
+      if not (p >= 0 and p <= 1) then raise('bernoulli_: expected 0 <= p <= 1, got ' .. tostring(p)) end
+    elseif not nl.is_tensor(p) then argerror('bernoulli_', 'a probability (number or tensor)', p)
+    end
+    local u = nl.rand(t:shape(), t:dtype() == 'float32' and 'float32' or 'float64')
+    local draw = nl.no_grad(function()
+      if nl.is_tensor(p) then
+        local q = p:detach()
+        local bad = (q:lt(0) + q:gt(1) + q:ne(q)):sum():item()
+        if bad > 0 then raise(('bernoulli_: probabilities must lie in [0, 1], got %d outside'):format(bad)) end
+        return u:lt(q:to(u:dtype()))
+      end
+      return u:lt(p)
+    end)
+    return t:copy_(draw)
+  end
+  -- t:exponential_(lambd): draws of the exponential distribution of rate
+  -- lambd (default 1), -log(1 - u) / lambd with u in [0, 1)
+  function Tensor.exponential_(t, lambd)
+    if lambd == nil then lambd = 1 end
+    if type(lambd) ~= 'number' or not (lambd > 0) or lambd == math.huge then
+      argerror('exponential_', 'a rate lambd > 0', lambd)
+    end
+    nl._check(lib.nl_inplace_check(T(t, 'exponential_'), 'exponential_'))
+    if t:dtype() == 'int64' then raise('exponential_: expected a float tensor, got int64 ' .. nl._shape_str(t)) end
+    local draw = nl.no_grad(function() return (1 - nl.rand(t:shape(), 'float64')):log() * (-1 / lambd) end)
+    return t:copy_(draw)
+  end
+
+  -- ---- t:new_* and the *_as helpers ---------------------------------------
+  -- new tensors in t's dtype (or the one named), as PyTorch's t.new_zeros
+  local function new_shape(op, size)
+    if type(size) == 'number' then return { size } end
+    if type(size) ~= 'table' or nl.is_tensor(size) then argerror(op, 'a size (a table of sizes)', size) end
+    return size
+  end
+  function Tensor.new_zeros(t, size, dtype)
+    return nl.zeros(new_shape('new_zeros', size), like_dtype('new_zeros', t, dtype))
+  end
+  function Tensor.new_ones(t, size, dtype)
+    return nl.ones(new_shape('new_ones', size), like_dtype('new_ones', t, dtype))
+  end
+  function Tensor.new_empty(t, size, dtype)
+    return nl.empty(new_shape('new_empty', size), like_dtype('new_empty', t, dtype))
+  end
+  function Tensor.new_full(t, size, value, dtype)
+    return nl.full(new_shape('new_full', size), value, like_dtype('new_full', t, dtype))
+  end
+  function Tensor.new_tensor(t, data, dtype)
+    return nl.tensor(data, like_dtype('new_tensor', t, dtype))
+  end
+  -- (both checked first: a number for t indexed it)
+  local function as(name, method)
+    Tensor[name] = function(t, other)
+      T(t, name)
+      T(other, name)
+      return Tensor[method](t, method == 'to' and other:dtype() or other:shape())
+    end
+  end
+  as('type_as', 'to')
+  as('view_as', 'view')
+  as('reshape_as', 'reshape')
+  as('expand_as', 'expand')
+end
