@@ -49,6 +49,7 @@ local nl = {
 
 require('nnlua.tensor')(nl)
 require('nnlua.tensor_creation')(nl)
+require('nnlua.tensor_linalg')(nl)
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
 

@@ -1155,6 +1155,31 @@ local function driver(seed, ncases, statefile, outcomefile)
         return 'Tensor:' .. pick({ 'nonzero', 'argwhere', 'masked_select' }), nil, T(),
                chance(0.5) and T() or (chance(0.5) and opts({ as_tuple = B }) or nil)
       end },
+    -- tensor_linalg.lua: dims, offsets and shifts; tensor pairs and triples with options; equations
+    { 3, function()
+        return 'Tensor:' .. pick({ 'logsumexp', 'tril', 'triu', 'flip', 'roll', 'repeat_interleave', 'diag', 'diagonal',
+                                   'diag_embed', 'fliplr', 'flipud', 'trace' }), nil, T(),
+               chance(0.6) and D() or (chance(0.5) and { D(), D() } or (chance(0.5) and T() or N())),
+               chance(0.6) and D() or B(), chance(0.3) and D() or nil
+      end },
+    { 2, function()
+        return 'Tensor:' .. pick({ 'outer', 'lerp', 'isclose', 'allclose', 'equal', 'addmm', 'addmv', 'baddbmm',
+                                   'addbmm' }), nil, T(), T(), chance(0.6) and TN() or T(),
+               chance(0.3) and opts({ beta = N, alpha = N, rtol = N, atol = N, equal_nan = B }) or nil
+      end },
+    { 2, function()
+        return 'nl.einsum', nl.einsum, chance(0.9) and pick({ 'ij,jk->ik', 'bij,bjk->bik', 'ii->i', 'ij->ji', 'i,i->',
+          'i,j->ij', '...ij,...jk->...ik', 'ij,jk', 'ii', '...', '->', 'i->ii', 'a.b', 'iI', '', 'ab,cd,ef->',
+          '...i,...i', 'i,i,i' }) or any(), T(), T(), chance(0.3) and T() or nil
+      end },
+    { 1, function()
+        return 'nl.cdist', nl.cdist, T(), T(), chance(0.7) and N() or any(),
+               chance(0.2) and pick({ 'use_mm_for_euclid_dist', 'donot_use_mm_for_euclid_dist', 'x' }) or nil
+      end },
+    { 1, function()
+        return 'nl.meshgrid', nl.meshgrid, T(), chance(0.7) and T() or any(),
+               chance(0.3) and opts({ indexing = function() return pick({ 'ij', 'xy', 'yx' }) end }) or nil
+      end },
     -- shape
     { 6, function() return 'Tensor:' .. pick({ 'view', 'reshape', 'expand' }), nil, T(), sizes() end },
     { 3, function() return 'Tensor:' .. pick({ 'transpose', 'permute' }), nil, T(), D(), D(), chance(0.3) and D() or nil end },
