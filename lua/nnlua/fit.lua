@@ -72,29 +72,36 @@ return function(nl)
     bce_with_logits = F.binary_cross_entropy_with_logits,
     kl_divergence = kl_divergence, kld = kl_divergence, kullback_leibler_divergence = kl_divergence,
     poisson = poisson,
+    multilabel_soft_margin = F.multilabel_soft_margin_loss, multilabel_margin = F.multilabel_margin_loss,
   }
   -- what accuracy compares: class indices (classes), one-hot rows (onehot),
   -- probabilities or logits of 0/1 targets (binary, logits), the signs of
   -- scores against +-1 targets (signs); false: a regression loss, whose
   -- accuracy is by argmaxes or at 0.5 as Keras's; 'distance': a distance
-  -- against +-1 targets, which predicts no class (no accuracy)
+  -- against +-1 targets, which predicts no class (no accuracy); 'labels':
+  -- lists of labels ended by 0 (MultiLabelMarginLoss), which no metric reads
   local classification = { [F.cross_entropy] = 'classes', [F.nll_loss] = 'classes',
                            [sparse_categorical_crossentropy] = 'classes', [categorical_crossentropy] = 'onehot',
-                           [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits' }
+                           [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits',
+                           [F.multilabel_soft_margin_loss] = 'logits', [F.multilabel_margin_loss] = 'labels' }
   -- a built-in loss module's kind, as its name's; a module not listed is
   -- a custom one, whose reduction compile cannot read (SmoothL1Loss and
   -- the others were, and their 'sum' was averaged over the batches)
   local module_kind = { CrossEntropyLoss = 'classes', NLLLoss = 'classes', BCELoss = 'binary',
                         BCEWithLogitsLoss = 'logits', MSELoss = false, L1Loss = false, HuberLoss = false,
                         SmoothL1Loss = false, KLDivLoss = false, PoissonNLLLoss = false, MultiMarginLoss = 'classes',
-                        SoftMarginLoss = 'signs', HingeEmbeddingLoss = 'distance' }
+                        SoftMarginLoss = 'signs', HingeEmbeddingLoss = 'distance',
+                        MultiLabelSoftMarginLoss = 'logits', MultiLabelMarginLoss = 'labels' }
   -- the losses of three tensors: fit calls its loss with (output, target)
   local THREE = { MarginRankingLoss = '(input1, input2, target)', CosineEmbeddingLoss = '(input1, input2, target)',
-                  GaussianNLLLoss = '(input, target, var)', TripletMarginLoss = '(anchor, positive, negative)' }
+                  GaussianNLLLoss = '(input, target, var)', TripletMarginLoss = '(anchor, positive, negative)',
+                  TripletMarginWithDistanceLoss = '(anchor, positive, negative)' }
   local three_fn = { [F.margin_ranking_loss] = { 'margin_ranking_loss', 'MarginRankingLoss' },
                      [F.cosine_embedding_loss] = { 'cosine_embedding_loss', 'CosineEmbeddingLoss' },
                      [F.gaussian_nll_loss] = { 'gaussian_nll_loss', 'GaussianNLLLoss' },
-                     [F.triplet_margin_loss] = { 'triplet_margin_loss', 'TripletMarginLoss' } }
+                     [F.triplet_margin_loss] = { 'triplet_margin_loss', 'TripletMarginLoss' },
+                     [F.triplet_margin_with_distance_loss] = { 'triplet_margin_with_distance_loss',
+                                                               'TripletMarginWithDistanceLoss' } }
   local function refuse_three(what, name)
     nl._raise(("compile: %s takes three tensors %s, and fit calls its loss with two, (output, target); give a "
       .. "function of the two that splits them, as loss = function(out, y) ... end"):format(what, THREE[name]))
@@ -215,6 +222,10 @@ return function(nl)
       end
       if listed[name] then nl._raise("compile: metric '" .. name .. "' is listed twice") end
       listed[name] = true
+      if kind == 'labels' then
+        nl._raise(("compile: metric '%s' with %s: its targets are lists of labels ended by 0, which no metric "
+          .. 'reads'):format(name, lname))
+      end
       if (name == 'mae' or name == 'mse') and kind == 'classes' then
         nl._raise(("compile: metric '%s' compares outputs with targets of their shape, not with a class loss's "
           .. "class indices; use 'accuracy'"):format(name))

@@ -592,6 +592,22 @@ local function driver(seed, ncases, statefile, outcomefile)
       function(m) return chance(0.8) and image(m.num_features) or ftensor({ m.num_features, int(0, 3), int(0, 3) }) end },
     { 'Dropout', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return T() end },
     { 'Dropout2d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return image(int(1, 2)) end },
+    { 'Dropout1d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N(), B() end,
+      function() return ftensor(shape_of(int(1, 4), 0, 4)) end },
+    { 'Dropout3d', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end,
+      function() return ftensor(shape_of(int(3, 5), 0, 3)) end },
+    { 'AlphaDropout', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or opts({ p = N, inplace = B }) end,
+      function() return T() end },
+    { 'FeatureAlphaDropout', function() return chance(0.8) and pick({ 0, 0.5, 1 }) or N() end, function() return T() end },
+    { 'PReLU', function() return chance(0.7) and small() or opts({ num_parameters = small, init = N }), N() end,
+      function() return ftensor({ int(0, 2), small(), int(0, 3) }) end },
+    { 'RReLU', function() return chance(0.7) and N() or opts({ lower = N, upper = N, inplace = B }), N(), B() end,
+      function() return T() end },
+    { 'Bilinear', function() return small(), small(), small(), opts({ bias = B }) end,
+      function(m) return ftensor(batch_shape({ m.in1_features })) end },
+    { 'LocalResponseNorm', function() return chance(0.7) and small() or opts({ size = small, alpha = N, beta = N, k = N }),
+                                             N(), N() end,
+      function() return ftensor(shape_of(int(2, 5), 0, 4)) end },
     { 'Embedding', function() return small(), small() end,
       function(m) return chance(0.85) and ids(m.num_embeddings, batch_shape({ int(0, 3) })) or T() end },
     { 'EmbeddingBag', function()
@@ -717,9 +733,11 @@ local function driver(seed, ncases, statefile, outcomefile)
 
   local LOSSES = { 'MSELoss', 'L1Loss', 'HuberLoss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss',
                    'SmoothL1Loss', 'KLDivLoss', 'HingeEmbeddingLoss', 'SoftMarginLoss', 'PoissonNLLLoss',
-                   'MultiMarginLoss', 'MarginRankingLoss', 'CosineEmbeddingLoss', 'GaussianNLLLoss', 'TripletMarginLoss' }
+                   'MultiMarginLoss', 'MarginRankingLoss', 'CosineEmbeddingLoss', 'GaussianNLLLoss', 'TripletMarginLoss',
+                   'MultiLabelSoftMarginLoss', 'MultiLabelMarginLoss', 'TripletMarginWithDistanceLoss' }
   -- the losses of three tensors, and those of class indices
-  local LOSS3 = { MarginRankingLoss = true, CosineEmbeddingLoss = true, GaussianNLLLoss = true, TripletMarginLoss = true }
+  local LOSS3 = { MarginRankingLoss = true, CosineEmbeddingLoss = true, GaussianNLLLoss = true, TripletMarginLoss = true,
+                  TripletMarginWithDistanceLoss = true }
   local CLASS_LOSS = { CrossEntropyLoss = true, NLLLoss = true, MultiMarginLoss = true }
   local OPTIMS = { 'SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad', 'Adamax', 'NAdam', 'RAdam', 'Adadelta', 'Rprop', 'ASGD' }
   local function pair() return chance(0.7) and { N(), N() } or pick({ { 0.5, 1.2 }, { 1e-6, 50 }, { 0.9 }, { 'a', 1 }, 0.5 }) end
@@ -878,6 +896,12 @@ local function driver(seed, ncases, statefile, outcomefile)
       module_forward_and_backward(m, x, hx, chance(0.2) and { lengths = chance(0.5) and { 1, 2, 3 } or T() } or nil)
     elseif name:find('Cell$') then
       module_forward_and_backward(m, x, chance(0.3) and (chance(0.5) and T() or { T(), T() }) or nil)
+    elseif name == 'Bilinear' then
+      -- a second input of the first's batch dims and in2_features, mostly
+      local fits = nl.is_tensor(x) and x.ptr ~= nil and x:dim() > 0
+      local s2 = fits and x:shape() or {}
+      if fits then s2[#s2] = m.in2_features end
+      module_forward_and_backward(m, x, chance(0.8) and fits and ftensor(s2) or T())
     elseif name == 'CosineSimilarity' or name == 'PairwiseDistance' then
       -- a second input of the first's shape, mostly
       local fits = nl.is_tensor(x) and x.ptr ~= nil
@@ -964,7 +988,9 @@ local function driver(seed, ncases, statefile, outcomefile)
       reduction = function() return pick({ 'mean', 'sum', 'none', 'bogus', 3, 'batchmean' }) end,
       delta = N, label_smoothing = function() return pick({ 0, 0.1, 1, -1, NaN, 2 }) end,
       beta = N, margin = N, eps = N, p = function() return pick({ 1, 2, 3, 0.5, 0, -1, NaN }) end,
-      log_target = B, log_input = B, full = B, swap = B }))
+      log_target = B, log_input = B, full = B, swap = B,
+      distance_function = function() return chance(0.5) and nn.PairwiseDistance() or F_() end,
+      weight = function() return chance(0.7) and ftensor({ int(1, 4) }) or any() end }))
     if not ok then return end
     local n, c = int(0, 4), int(1, 4)
     local input, target, third
@@ -979,6 +1005,10 @@ local function driver(seed, ncases, statefile, outcomefile)
       local shape = batch_shape({ int(0, 3) })
       input, target = ftensor(shape), ftensor(shape)
       if name == 'BCELoss' and chance(0.8) then input, target = input:sigmoid(), target:sigmoid() end
+      -- labels 0..C (0 ends a row's labels), now and then out of range
+      if name == 'MultiLabelMarginLoss' and chance(0.8) then
+        target = ids(input:dim() > 0 and input:size(-1) + 1 or 1, shape) - 1
+      end
       if chance(0.5) and input:dtype() == 'float32' then input:requires_grad() end
     end
     if LOSS3[name] then
@@ -1275,6 +1305,12 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 2, function() return 'optim.' .. pick(OPTIMS), nil, chance(0.5) and list_of_tensors() or T(), opts(OPTIM_OPTS) end },
     { 2, scheduler_case },
     { 1, function() return 'optim.clip_grad_norm', optim.clip_grad_norm, list_of_tensors(), N(), chance(0.5) and N() or pick({ 'inf', 'x' }) end },
+    { 1, function() return 'nn.utils.clip_grad_value_', nn.utils.clip_grad_value_, list_of_tensors(), N() end },
+    { 1, function() return 'nn.utils.parameters_to_vector', nn.utils.parameters_to_vector, list_of_tensors() end },
+    { 1, function()
+        return 'nn.utils.vector_to_parameters', nn.utils.vector_to_parameters, chance(0.7) and ftensor({ int(0, 9) }) or T(),
+          list_of_tensors()
+      end },
     { 2, function() return 'nn.' .. pick(NN_CLASSES), nil, generic_arg(), generic_arg(), generic_arg() end },
     -- files
     { 3, function() return 'nl.load_safetensors', nl.load_safetensors, path() end },

@@ -5,7 +5,7 @@ return function(nl)
   nl.nn = nn
   for _, family in ipairs({ 'module', 'container', 'initializers', 'linear', 'activation', 'dropout',
                             'normalization', 'conv', 'padding', 'pooling', 'conv3d', 'vision', 'sparse', 'vector', 'loss', 'checkpoint', 'attention', 'transformer', 'rnn',
-                            'parallel' }) do
+                            'parallel', 'rectifier', 'dropout_extra', 'bilinear', 'local_response_norm', 'loss_extra' }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end
   -- the classes nnlua defines (a user's are made later, by extend)

@@ -1,8 +1,10 @@
 -- normalization.lua: nn.BatchNorm1d and nn.BatchNorm3d (batch statistics in
 -- training, running statistics in eval), nn.LayerNorm, nn.GroupNorm and
 -- nn.InstanceNorm1d/2d, as PyTorch defines them, and the batch normalization any number of dims share
--- (nn._batch_norm_init, nn._batch_norm). All are composed of tensor ops, so
--- autograd gives their backward; BatchNorm2d lives in vision.lua.
+-- (nn._batch_norm_init, nn._batch_norm); the functional forms batch_norm,
+-- layer_norm, group_norm and instance_norm run the modules' code. All are
+-- composed of tensor ops, so autograd gives their backward; BatchNorm2d
+-- lives in vision.lua.
 return function(nl, nn)
   local Module = nn.Module
 
@@ -156,25 +158,30 @@ return function(nl, nn)
   local LayerNorm = Module:extend('LayerNorm')
   nn.LayerNorm = LayerNorm
 
-  -- normalized_shape: a size or a shape table of the trailing dims
-  function LayerNorm:init(normalized_shape, opts)
-    opts = nl._opts('LayerNorm', opts)
-    nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 'flag' })
+  -- normalized_shape as a list: a size or a shape table of the trailing dims
+  local function shape_arg(op, normalized_shape)
     local shape = type(normalized_shape) == 'table' and normalized_shape or { normalized_shape }
     -- a missing or empty shape, or a module, made a layer of no
     -- parameters whose output was all zeros
     local n = nl._list_len(shape)
     if not n or n == 0 or getmetatable(shape) ~= nil then
-      nl._raise('LayerNorm: normalized_shape must be a positive integer or a non-empty list of them, got '
+      nl._raise(op .. ': normalized_shape must be a positive integer or a non-empty list of them, got '
                 .. (nn.is_module(normalized_shape) and 'a module'
                     or type(normalized_shape) ~= 'table' and tostring(normalized_shape)
                     or n == 0 and 'an empty list' or 'a table that is not a list'))
     end
     for _, s in ipairs(shape) do
       if type(s) ~= 'number' or s < 1 or s ~= math.floor(s) then      -- 2.5 named 'ones'
-        nl._raise('LayerNorm: expected positive integer sizes, got ' .. tostring(s))
+        nl._raise(op .. ': expected positive integer sizes, got ' .. tostring(s))
       end
     end
+    return shape
+  end
+
+  function LayerNorm:init(normalized_shape, opts)
+    opts = nl._opts('LayerNorm', opts)
+    nl._check_opts('LayerNorm', opts, { eps = 1, elementwise_affine = 'flag' })
+    local shape = shape_arg('LayerNorm', normalized_shape)
     self.normalized_shape = shape
     self.eps = opts.eps or 1e-5
     if type(self.eps) ~= 'number' then nl._argerror('LayerNorm', 'a number eps', self.eps) end
@@ -185,24 +192,31 @@ return function(nl, nn)
     end
   end
 
-  function LayerNorm:forward(x)
-    nl._T(x, 'LayerNorm')
-    local k, d = #self.normalized_shape, x:dim()
+  -- x normalized over its trailing dims of shape (a list), each slice by
+  -- its own mean and biased variance; then times weight and plus bias
+  -- (each of that shape, or nil)
+  local function layer_norm(op, x, shape, weight, bias, eps)
+    nl._T(x, op)
+    local k, d = #shape, x:dim()
     local ok = d >= k
-    for i = 1, k do ok = ok and x:size(d - k + i) == self.normalized_shape[i] end
+    for i = 1, k do ok = ok and x:size(d - k + i) == shape[i] end
     if not ok then
-      nl._raise(('LayerNorm: input shape %s does not end with [%s]'):format(nl._shape_str(x),
-        table.concat(self.normalized_shape, ',')))
+      nl._raise(('%s: input shape %s does not end with [%s]'):format(op, nl._shape_str(x), table.concat(shape, ',')))
     end
-    check_dtype('LayerNorm', x, self.weight)
+    check_dtype(op, x, weight or bias)
     local mean, centered, var = x, nil, nil
     for i = d - k + 1, d do mean = mean:mean(i, true) end
     centered = x - mean
     var = centered * centered
     for i = d - k + 1, d do var = var:mean(i, true) end
-    local y = centered / (var + self.eps):sqrt()
-    if self.elementwise_affine then y = y * self.weight + self.bias end
+    local y = centered / (var + eps):sqrt()
+    if weight then y = y * weight end
+    if bias then y = y + bias end
     return y
+  end
+
+  function LayerNorm:forward(x)
+    return layer_norm('LayerNorm', x, self.normalized_shape, self.weight, self.bias, self.eps)
   end
 
   function LayerNorm:extra_repr()
@@ -267,6 +281,19 @@ return function(nl, nn)
     end
   end
 
+  -- x (N, C, *) already checked, C a multiple of g: each sample's g
+  -- groups of C / g channels normalized, then times weight and plus bias
+  -- (each (C) or nil) per channel
+  local function group_norm(x, g, weight, bias, eps)
+    local c, shape = x:size(2), x:shape()
+    -- the group's size from the shape: x:numel() / (N * G) is 0/0 for N = 0
+    local y = normalize_rows(x:reshape(x:size(1), g, (c / g) * trailing_numel(x, 3)), eps):view(shape)
+    local v = channel_view(c, #shape)
+    if weight then y = y * weight:view(v) end
+    if bias then y = y + bias:view(v) end
+    return y
+  end
+
   function GroupNorm:forward(x)
     nl._T(x, 'GroupNorm')
     local c = self.num_channels
@@ -274,14 +301,7 @@ return function(nl, nn)
       nl._raise(('GroupNorm: expected input (N, %d, *) with %d channels, got shape %s'):format(c, c, nl._shape_str(x)))
     end
     check_dtype('GroupNorm', x, self.weight)
-    local g, shape = self.num_groups, x:shape()
-    -- the group's size from the shape: x:numel() / (N * G) is 0/0 for N = 0
-    local y = normalize_rows(x:reshape(x:size(1), g, (c / g) * trailing_numel(x, 3)), self.eps):view(shape)
-    if self.affine then
-      local v = channel_view(c, #shape)
-      y = y * self.weight:view(v) + self.bias:view(v)
-    end
-    return y
+    return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
   end
 
   function GroupNorm:extra_repr()
@@ -289,6 +309,42 @@ return function(nl, nn)
   end
 
   -- ---- instance normalization -----------------------------------------------------
+
+  -- x (N, C, *) already checked: each (sample, channel) normalized over
+  -- the rest, by its own statistics with use_input_stats (which also
+  -- updates running_mean and running_var where given, by the batch's mean
+  -- of the instances' means and unbiased variances), else by running_mean
+  -- and running_var (C); then times weight and plus bias (each (C) or nil)
+  local function instance_normalize(op, x, rm, rv, weight, bias, use_input_stats, momentum, eps)
+    local c, d = x:size(2), x:dim()
+    local shape, v = x:shape(), channel_view(c, d)
+    local n, k = x:size(1), trailing_numel(x, 3)
+    local y
+    if use_input_stats then
+      if k == 1 then
+        nl._raise(('%s: expected more than 1 spatial element when training, got input shape %s'):format(op,
+          nl._shape_str(x)))
+      end
+      if n * k == 0 then
+        y = x * 1           -- an empty input: an empty output, the statistics as they were
+      else
+        local mean, var
+        y, mean, var = normalize_rows(x:reshape(n, c, k), eps)
+        y = y:view(shape)
+        if rm then
+          nl.no_grad(function()
+            rm:mul_(1 - momentum):add_(mean:detach():view(n, c):mean(1), momentum)
+            rv:mul_(1 - momentum):add_(var:detach():view(n, c):mean(1), momentum * k / (k - 1))
+          end)
+        end
+      end
+    else
+      y = (x - rm:view(v)) / (rv:view(v) + eps):sqrt()
+    end
+    if weight then y = y * weight:view(v) end
+    if bias then y = y + bias:view(v) end
+    return y
+  end
 
   -- InstanceNorm1d and InstanceNorm2d: each (sample, channel) of (N, C, *)
   -- normalized over its spatial dims, with batch norm's options and
@@ -323,37 +379,160 @@ return function(nl, nn)
       end
       if d == spatial + 1 then return self:forward(x:unsqueeze(1)):reshape(x:shape()) end
       check_dtype(name, x, self.weight or self.running_mean)
-      local shape, v = x:shape(), channel_view(c, d)
-      local n, k = x:size(1), trailing_numel(x, 3)
-      local y
-      if self.training or not self.track_running_stats then
-        if k == 1 then
-          nl._raise(('%s: expected more than 1 spatial element when training, got input shape %s'):format(name,
-            nl._shape_str(x)))
-        end
-        if n * k == 0 then
-          y = x * 1           -- an empty input: an empty output, the statistics as they were
-        else
-          local mean, var
-          y, mean, var = normalize_rows(x:reshape(n, c, k), self.eps)
-          y = y:view(shape)
-          if self.training and self.track_running_stats then
-            nl.no_grad(function()
-              local m = self.momentum
-              self.running_mean:mul_(1 - m):add_(mean:detach():view(n, c):mean(1), m)
-              self.running_var:mul_(1 - m):add_(var:detach():view(n, c):mean(1), m * k / (k - 1))
-            end)
-          end
-        end
-      else
-        y = (x - self.running_mean:view(v)) / (self.running_var:view(v) + self.eps):sqrt()
-      end
-      if self.affine then y = y * self.weight:view(v) + self.bias:view(v) end
-      return y
+      -- (the running statistics are nil without track_running_stats)
+      return instance_normalize(name, x, self.running_mean, self.running_var, self.weight, self.bias,
+                           self.training or not self.track_running_stats, self.momentum, self.eps)
     end
 
     cls.extra_repr = nn._batch_norm_repr
   end
   instance_norm('InstanceNorm1d', 1, 'L')
   instance_norm('InstanceNorm2d', 2, 'H, W')
+
+  -- ---- functional forms ------------------------------------------------------------
+  local F = nn.functional
+
+  -- the trailing options of a functional norm: PyTorch's positional ones
+  -- (names: {name, default, kind}, kind 'flag' or 'number', in PyTorch's
+  -- order) or one table of them in the first's place; returns their
+  -- values, defaulted and checked
+  local function trailing(op, names, ...)
+    local first, vals = ..., {}
+    if type(first) == 'table' and not nl.is_tensor(first) then
+      if select('#', ...) > 1 then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
+      local known = {}
+      for _, nd in ipairs(names) do known[nd[1]] = nd[3] == 'flag' and 'flag' or 1 end
+      nl._check_opts(op, first, known)
+      for i, nd in ipairs(names) do vals[i] = first[nd[1]] end
+    else
+      local n = select('#', ...)
+      while n > 0 and select(n, ...) == nil do n = n - 1 end
+      if n > #names then
+        local list = {}
+        for i, nd in ipairs(names) do list[i] = nd[1] end
+        nl._raise(('%s: takes at most %d options after the tensors (%s), got %d'):format(op, #names,
+          table.concat(list, ', '), n))
+      end
+      vals = { ... }
+    end
+    for i, nd in ipairs(names) do
+      local v = vals[i]
+      if v == nil then v = nd[2] end
+      if nd[3] == 'flag' and type(v) ~= 'boolean' then nl._argerror(op, 'a boolean ' .. nd[1], v) end
+      if nd[3] == 'number' and (type(v) ~= 'number' or v ~= v) then nl._argerror(op, 'a number ' .. nd[1], v) end
+      vals[i] = v
+    end
+    return unpack(vals, 1, #names)
+  end
+
+  -- t nil, or a tensor of x's dtype and of the shape (a list) wanted
+  local function per_channel(op, what, t, x, shape)
+    if t == nil then return end
+    nl._T(t, op)
+    local want = '[' .. table.concat(shape, ',') .. ']'
+    if t:dtype() ~= x:dtype() or nl._shape_str(t) ~= want then
+      nl._raise(('%s: %s must be a %s tensor of shape %s for input %s, got %s %s'):format(op, what, x:dtype(), want,
+        nl._shape_str(x), t:dtype(), nl._shape_str(t)))
+    end
+  end
+
+  -- x of at least 2 dims (N, C, ...), named in a message
+  local function batched(op, x, what)
+    nl._T(x, op)
+    if x:dim() < 2 then
+      nl._raise(('%s: expected input %s, got shape %s'):format(op, what, nl._shape_str(x)))
+    end
+    return x:size(2)
+  end
+
+  -- F.layer_norm(x, normalized_shape, weight, bias, eps = 1e-5) (or {eps}
+  -- in eps's place), as LayerNorm's forward
+  function F.layer_norm(x, normalized_shape, weight, bias, ...)
+    local op = 'layer_norm'
+    local eps = trailing(op, { { 'eps', 1e-5, 'number' } }, ...)
+    local shape = shape_arg(op, normalized_shape)
+    nl._T(x, op)
+    nl._float_only(x, op)
+    per_channel(op, 'weight', weight, x, shape)
+    per_channel(op, 'bias', bias, x, shape)
+    return layer_norm(op, x, shape, weight, bias, eps)
+  end
+
+  -- F.group_norm(x, num_groups, weight, bias, eps = 1e-5) (or {eps}), as
+  -- GroupNorm's forward: x (N, C, *), C a multiple of num_groups
+  function F.group_norm(x, num_groups, weight, bias, ...)
+    local op = 'group_norm'
+    local eps = trailing(op, { { 'eps', 1e-5, 'number' } }, ...)
+    local c = batched(op, x, '(N, C, *)')
+    if not nl._size_arg(num_groups) then
+      nl._raise(op .. ': num_groups must be a positive whole number, got ' .. nl._describe_arg(num_groups))
+    end
+    if c % num_groups ~= 0 then
+      nl._raise(('%s: the input\'s %d channels (shape %s) are not divisible by num_groups %d'):format(op, c,
+        nl._shape_str(x), num_groups))
+    end
+    nl._float_only(x, op)
+    per_channel(op, 'weight', weight, x, { c })
+    per_channel(op, 'bias', bias, x, { c })
+    return group_norm(x, num_groups, weight, bias, eps)
+  end
+
+  -- the running statistics of a functional norm: both or neither, each (C)
+  local function running(op, x, rm, rv, c)
+    if (rm == nil) ~= (rv == nil) then
+      nl._raise(op .. ': give both running_mean and running_var, or neither')
+    end
+    per_channel(op, 'running_mean', rm, x, { c })
+    per_channel(op, 'running_var', rv, x, { c })
+  end
+
+  -- F.instance_norm(x, running_mean, running_var, weight, bias,
+  -- use_input_stats = true, momentum = 0.1, eps = 1e-5) (or a table of the
+  -- three), as InstanceNorm's forward: x (N, C, *) with a spatial dim;
+  -- use_input_stats false normalizes by the running statistics, true by
+  -- each instance's own and updates the running ones where given
+  function F.instance_norm(x, running_mean, running_var, weight, bias, ...)
+    local op = 'instance_norm'
+    local use, momentum, eps = trailing(op, { { 'use_input_stats', true, 'flag' }, { 'momentum', 0.1, 'number' },
+                                              { 'eps', 1e-5, 'number' } }, ...)
+    local c = batched(op, x, '(N, C, *) with spatial dims')
+    nl._float_only(x, op)
+    running(op, x, running_mean, running_var, c)
+    per_channel(op, 'weight', weight, x, { c })
+    per_channel(op, 'bias', bias, x, { c })
+    if not use and running_mean == nil then
+      nl._raise(op .. ': use_input_stats = false needs running_mean and running_var')
+    end
+    return instance_normalize(op, x, running_mean, running_var, weight, bias, use, momentum, eps)
+  end
+
+  -- F.batch_norm(x, running_mean, running_var, weight, bias, training =
+  -- false, momentum = 0.1, eps = 1e-5) (or a table of the three), as the
+  -- BatchNorm modules' forward (nn._batch_norm on a table of their
+  -- fields): x (N, C, *); training normalizes by the batch's statistics
+  -- and updates the running ones where given, eval by the running ones,
+  -- which it needs (PyTorch's 'running_mean must be defined in
+  -- evaluation mode')
+  function F.batch_norm(x, running_mean, running_var, weight, bias, ...)
+    local op = 'batch_norm'
+    local training, momentum, eps = trailing(op, { { 'training', false, 'flag' }, { 'momentum', 0.1, 'number' },
+                                                   { 'eps', 1e-5, 'number' } }, ...)
+    local c = batched(op, x, '(N, C, *)')
+    nl._float_only(x, op)
+    running(op, x, running_mean, running_var, c)
+    per_channel(op, 'weight', weight, x, { c })
+    per_channel(op, 'bias', bias, x, { c })
+    if not training and running_mean == nil then
+      nl._raise(op .. ': eval (training = false) needs running_mean and running_var')
+    end
+    -- affine false here, the weight and bias applied after: either may be
+    -- nil; num_batches_tracked, which only the modules keep, a scratch one
+    local y = nn._batch_norm({ num_features = c, training = training, track_running_stats = running_mean ~= nil,
+                               affine = false, momentum = momentum, eps = eps, running_mean = running_mean,
+                               running_var = running_var, num_batches_tracked = nl.zeros({}, 'int64') }, op, x)
+    local v = channel_view(c, x:dim())
+    if weight then y = y * weight:view(v) end
+    if bias then y = y + bias:view(v) end
+    return y
+  end
 end

@@ -1,12 +1,26 @@
 -- sparse.lua: nn.Embedding, a lookup table of vectors indexed by 1-based
 -- int64 ids, and nn.EmbeddingBag, which reduces bags of such rows (sum,
 -- mean or max); the gradient accumulates into the rows that were used.
--- Both are index_select and tensor ops, so autograd gives the backward.
+-- Both are index_select and tensor ops, so autograd gives the backward;
+-- nn.functional.embedding and embedding_bag run their code on a weight given.
 return function(nl, nn)
+  local F = nn.functional
   local Embedding = nn.Module:extend('Embedding')
   nn.Embedding = Embedding
 
   local KNOWN = { padding_idx = 1 }
+
+  -- padding_idx (nil, or an id of 1..n or -n..-1) as an id of 1..n
+  local function padding_id(op, pad, num_embeddings)
+    if pad ~= nil then
+      if type(pad) ~= 'number' or pad ~= math.floor(pad) or pad == 0 or pad > num_embeddings or pad < -num_embeddings then
+        nl._raise(('%s: padding_idx must be an id in 1..%d or -%d..-1, got %s'):format(op, num_embeddings,
+          num_embeddings, tostring(pad)))
+      end
+      if pad < 0 then pad = pad + num_embeddings + 1 end
+    end
+    return pad
+  end
 
   -- the sizes, padding row and weight Embedding and EmbeddingBag share;
   -- opts already checked
@@ -15,14 +29,7 @@ return function(nl, nn)
       nl._raise(('%s: expected positive whole sizes num_embeddings and embedding_dim, got %s and %s'):format(
         op, nl._describe_arg(num_embeddings), nl._describe_arg(embedding_dim)))
     end
-    local pad = opts.padding_idx
-    if pad ~= nil then
-      if type(pad) ~= 'number' or pad ~= math.floor(pad) or pad == 0 or pad > num_embeddings or pad < -num_embeddings then
-        nl._raise(('%s: padding_idx must be an id in 1..%d or -%d..-1, got %s'):format(op, num_embeddings,
-          num_embeddings, tostring(pad)))
-      end
-      if pad < 0 then pad = pad + num_embeddings + 1 end
-    end
+    local pad = padding_id(op, opts.padding_idx, num_embeddings)
     self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, pad
     self.weight = nl.empty(num_embeddings, embedding_dim):requires_grad()
     nn.init.normal_(self.weight, 0, 1)
@@ -38,26 +45,53 @@ return function(nl, nn)
     lookup_init(self, 'Embedding', num_embeddings, embedding_dim, opts)
   end
 
-  function Embedding:forward(ids)
+  -- the rows of weight (n, d) at ids (int64, 1-based): (ids..., d); the
+  -- row padding_idx (or nil) gets no gradient
+  local function lookup(op, weight, ids, padding_idx)
     if not nl.is_tensor(ids) or ids:dtype() ~= 'int64' then
-      nl._raise('Embedding: expected an int64 tensor of ids (1-based), got ' ..
+      nl._raise(op .. ': expected an int64 tensor of ids (1-based), got ' ..
                 (nl.is_tensor(ids) and ids:dtype() or type(ids)))
     end
     local shape = ids:shape()
     local flat = ids:reshape(-1)
-    local ok, rows = pcall(self.weight.index_select, self.weight, 1, flat)
+    local ok, rows = pcall(weight.index_select, weight, 1, flat)
     if not ok then        -- named here, with the likeliest cause (it named index_select)
       local lo, hi = flat:min():item(), flat:max():item()
-      if lo >= 1 and hi <= self.num_embeddings then error(rows, 0) end
-      nl._raise(('Embedding: id %d out of range 1..%d (ids are 1-based; ids shape %s)'):format(
-        lo < 1 and lo or hi, self.num_embeddings, nl._shape_str(ids)))
+      if lo >= 1 and hi <= weight:size(1) then error(rows, 0) end
+      nl._raise(('%s: id %d out of range 1..%d (ids are 1-based; ids shape %s)'):format(op,
+        lo < 1 and lo or hi, weight:size(1), nl._shape_str(ids)))
     end
-    if self.padding_idx then
+    if padding_idx then
       -- the padding row's values as they are, but detached: no gradient reaches it
-      rows = nl.where(flat:eq(self.padding_idx):view(-1, 1), rows:detach(), rows)
+      rows = nl.where(flat:eq(padding_idx):view(-1, 1), rows:detach(), rows)
     end
-    shape[#shape + 1] = self.embedding_dim
+    shape[#shape + 1] = weight:size(2)
     return rows:view(shape)
+  end
+
+  function Embedding:forward(ids) return lookup('Embedding', self.weight, ids, self.padding_idx) end
+
+  -- a functional form's weight: (n, d), float
+  local function weight_arg(op, weight)
+    nl._T(weight, op)
+    if weight:dim() ~= 2 or weight:dtype() == 'int64' then
+      nl._raise(('%s: weight must be a float (num_embeddings, embedding_dim) tensor, got %s %s'):format(op,
+        weight:dtype(), nl._shape_str(weight)))
+    end
+  end
+
+  -- F.embedding(ids, weight, padding_idx) (or {padding_idx}), as
+  -- Embedding's forward: padding_idx's row gets no gradient (it is not
+  -- zeroed: the functional form only reads the weight, as PyTorch's)
+  function F.embedding(ids, weight, padding_idx, ...)
+    local op = 'embedding'
+    nl._no_extra_args(op, '(input, weight, padding_idx)', nil, ...)
+    weight_arg(op, weight)
+    if type(padding_idx) == 'table' then
+      nl._check_opts(op, padding_idx, KNOWN, 'max_norm, norm_type, scale_grad_by_freq and sparse are not supported')
+      padding_idx = padding_idx.padding_idx
+    end
+    return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)))
   end
 
   function Embedding:extra_repr()
@@ -91,46 +125,46 @@ return function(nl, nn)
     self.mode, self.include_last_offset = mode, opts.include_last_offset == true
   end
 
-  local function int64_arg(x, what)
+  local function int64_arg(op, x, what)
     if not nl.is_tensor(x) or x:dtype() ~= 'int64' then
-      nl._raise(('EmbeddingBag: expected %s as an int64 tensor (1-based), got %s'):format(what,
+      nl._raise(('%s: expected %s as an int64 tensor (1-based), got %s'):format(op, what,
         nl.is_tensor(x) and (x:dtype() .. ' ' .. nl._shape_str(x)) or type(x)))
     end
-    nl._T(x, 'EmbeddingBag')
+    nl._T(x, op)
   end
 
   -- the bags of 1-D ids (L) cut at offsets, padded to (B, M): the ids
   -- (1 where a bag has ended), whether each place is in its bag (0/1), and
   -- the per-sample weights likewise (0 past a bag's end)
-  local function cut_bags(self, ids, offsets, psw)
-    int64_arg(offsets, 'offsets')
+  local function cut_bags(self, op, ids, offsets, psw)
+    int64_arg(op, offsets, 'offsets')
     local L, no = ids:size(1), offsets:numel()
     if offsets:dim() ~= 1 then
-      nl._raise('EmbeddingBag: offsets must be 1-D, got shape ' .. nl._shape_str(offsets))
+      nl._raise(op .. ': offsets must be 1-D, got shape ' .. nl._shape_str(offsets))
     end
     local given, ends = offsets, nil
     if self.include_last_offset then
-      if no < 1 then nl._raise('EmbeddingBag: include_last_offset needs at least one offset, got none') end
+      if no < 1 then nl._raise(op .. ': include_last_offset needs at least one offset, got none') end
       ends = offsets:narrow(1, 2, no - 1)
       offsets = offsets:narrow(1, 1, no - 1)
     else
-      if no < 1 then nl._raise('EmbeddingBag: offsets must hold at least one offset, got none') end
+      if no < 1 then nl._raise(op .. ': offsets must hold at least one offset, got none') end
       ends = nl.cat({ offsets:narrow(1, 2, no - 1), nl.tensor({ L + 1 }, 'int64') }, 1)
     end
     local B = offsets:numel()
     if no > 0 then
       local first = given:narrow(1, 1, 1):item()
       if first ~= 1 then
-        nl._raise(('EmbeddingBag: offsets[1] must be 1 (offsets are 1-based: the first bag starts at input[1]), got %d'):format(
-          first))
+        nl._raise(('%s: offsets[1] must be 1 (offsets are 1-based: the first bag starts at input[1]), got %d'):format(
+          op, first))
       end
       if no > 1 and (given:narrow(1, 2, no - 1) - given:narrow(1, 1, no - 1)):min():item() < 0 then
-        nl._raise('EmbeddingBag: offsets must not decrease, got ' ..
+        nl._raise(op .. ': offsets must not decrease, got ' ..
                   (no <= 12 and '{' .. table.concat(given:totable(), ', ') .. '}' or nl._shape_str(given) .. ' offsets that do'))
       end
       local last = given:max():item()
       if last > L + 1 then
-        nl._raise(('EmbeddingBag: offsets run past the input: an offset of %d for %d ids (at most %d)'):format(last, L, L + 1))
+        nl._raise(('%s: offsets run past the input: an offset of %d for %d ids (at most %d)'):format(op, last, L, L + 1))
       end
     end
     local lens = ends - offsets
@@ -148,41 +182,43 @@ return function(nl, nn)
   -- input where each bag starts (offsets[1] is 1); per_sample_weights,
   -- input's shape and the weight's dtype, scale each row (mode 'sum' only,
   -- as PyTorch's). Returns (B, embedding_dim).
-  function EmbeddingBag:forward(input, offsets, per_sample_weights)
-    int64_arg(input, 'input ids')
+  -- bag_forward runs it for op on self, the module or a table of its
+  -- fields (weight, mode, padding_idx, include_last_offset)
+  local function bag_forward(self, op, input, offsets, per_sample_weights)
+    int64_arg(op, input, 'input ids')
     local psw = per_sample_weights
     if psw ~= nil then
       if self.mode ~= 'sum' then
-        nl._raise(("EmbeddingBag: per_sample_weights are only supported for mode 'sum', got mode '%s'"):format(self.mode))
+        nl._raise(("%s: per_sample_weights are only supported for mode 'sum', got mode '%s'"):format(op, self.mode))
       end
       if not nl.is_tensor(psw) or nl._shape_str(psw) ~= nl._shape_str(input) or psw:dtype() ~= self.weight:dtype() then
-        nl._raise(('EmbeddingBag: per_sample_weights must be a %s tensor of the input\'s shape %s, got %s'):format(
-          self.weight:dtype(), nl._shape_str(input), nl._describe_arg(psw)))
+        nl._raise(('%s: per_sample_weights must be a %s tensor of the input\'s shape %s, got %s'):format(
+          op, self.weight:dtype(), nl._shape_str(input), nl._describe_arg(psw)))
       end
     end
-    local n = self.num_embeddings
+    local n = self.weight:size(1)
     if input:numel() > 0 then
       local lo, hi = input:min():item(), input:max():item()
       if lo < 1 or hi > n then
-        nl._raise(('EmbeddingBag: id %d out of range 1..%d (ids are 1-based; input shape %s)'):format(
-          lo < 1 and lo or hi, n, nl._shape_str(input)))
+        nl._raise(('%s: id %d out of range 1..%d (ids are 1-based; input shape %s)'):format(
+          op, lo < 1 and lo or hi, n, nl._shape_str(input)))
       end
     end
     local ids, valid
     if input:dim() == 2 then
       if offsets ~= nil then
-        nl._raise('EmbeddingBag: offsets must be nil for 2-D input (each row is a bag), got ' .. nl._describe_arg(offsets))
+        nl._raise(op .. ': offsets must be nil for 2-D input (each row is a bag), got ' .. nl._describe_arg(offsets))
       end
       ids, valid = input, nl.ones(input:shape(), 'int64')
     elseif input:dim() == 1 then
       if offsets == nil then
-        nl._raise('EmbeddingBag: 1-D input needs offsets, the 1-based start of each bag (or pass (B, N) input)')
+        nl._raise(op .. ': 1-D input needs offsets, the 1-based start of each bag (or pass (B, N) input)')
       end
-      ids, valid, psw = cut_bags(self, input, offsets, psw)
+      ids, valid, psw = cut_bags(self, op, input, offsets, psw)
     else
-      nl._raise('EmbeddingBag: expected input (B, N), or 1-D input with offsets, got shape ' .. nl._shape_str(input))
+      nl._raise(op .. ': expected input (B, N), or 1-D input with offsets, got shape ' .. nl._shape_str(input))
     end
-    local B, M, D = ids:size(1), ids:size(2), self.embedding_dim
+    local B, M, D = ids:size(1), ids:size(2), self.weight:size(2)
     if M == 0 then
       -- bags of nothing: one place, outside every bag (the sum over a dim
       -- of size 0 and the max of nothing have no gradient to give)
@@ -202,6 +238,29 @@ return function(nl, nn)
     local out = nl.where(keep, rows, 0):sum(2)
     if self.mode == 'mean' then out = out / valid:sum(2, true):clamp(1, nil):to(out:dtype()) end
     return out
+  end
+
+  function EmbeddingBag:forward(input, offsets, per_sample_weights)
+    return bag_forward(self, 'EmbeddingBag', input, offsets, per_sample_weights)
+  end
+
+  -- F.embedding_bag(input, weight, offsets, {mode = 'mean',
+  -- per_sample_weights, include_last_offset, padding_idx}), as
+  -- EmbeddingBag's forward on the weight given
+  function F.embedding_bag(input, weight, offsets, opts, ...)
+    local op = 'embedding_bag'
+    nl._no_extra_args(op, '(input, weight, offsets, opts)', nil, ...)
+    weight_arg(op, weight)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, { mode = 1, per_sample_weights = 1, include_last_offset = 'flag', padding_idx = 1 },
+                   'max_norm, norm_type, scale_grad_by_freq and sparse are not supported')
+    local mode = opts.mode == nil and 'mean' or opts.mode
+    if not BAG_MODES[mode] then
+      nl._raise(op .. ": mode must be 'sum', 'mean' or 'max', got " .. nl._describe_arg(mode))
+    end
+    return bag_forward({ weight = weight, mode = mode, padding_idx = padding_id(op, opts.padding_idx, weight:size(1)),
+                         include_last_offset = opts.include_last_offset == true }, op, input, offsets,
+                       opts.per_sample_weights)
   end
 
   function EmbeddingBag:extra_repr()

@@ -1,6 +1,8 @@
 -- grad.lua: helpers on parameters' gradients and values: clip_grad_norm
--- (one C call over all the gradients) and l1_penalty (built from tensor ops
--- so that it takes part in autograd). No optimizer state here.
+-- (one C call over all the gradients), clip_grad_value,
+-- parameters_to_vector and vector_to_parameters, and l1_penalty (built
+-- from tensor ops so that it takes part in autograd); also under
+-- PyTorch's names in nn.utils. No optimizer state here.
 local ffi = require 'ffi'
 
 return function(nl, optim)
@@ -55,4 +57,81 @@ return function(nl, optim)
     for i = 2, #params do total = total + params[i]:abs():sum() end
     return total
   end
+
+  -- Clamps each parameter's gradient into [-clip_value, clip_value] in
+  -- place (PyTorch's clip_grad_value_); parameters without a gradient are
+  -- skipped, a NaN stays NaN. Unlike PyTorch, a negative or NaN clip_value
+  -- is refused (PyTorch's clamp then set every gradient to -|clip_value|).
+  function optim.clip_grad_value(params, clip_value)
+    params = tensor_list(params, 'clip_grad_value')
+    if type(clip_value) ~= 'number' or not (clip_value >= 0) then
+      raise('clip_grad_value: expected a number >= 0 as clip_value, got ' .. nl._describe_arg(clip_value))
+    end
+    for i = 1, #params do
+      local p = params[i]
+      T(p, 'clip_grad_value')
+      local g = p.grad
+      if g ~= nil then nl.no_grad(function() g:clamp_(-clip_value, clip_value) end) end
+    end
+  end
+
+  -- the parameters' values as one 1-D tensor, in order (PyTorch's
+  -- parameters_to_vector: a cat of their flattened views, in the graph);
+  -- they must share one dtype (PyTorch promotes to the widest)
+  function optim.parameters_to_vector(params)
+    params = tensor_list(params, 'parameters_to_vector')
+    if #params == 0 then raise('parameters_to_vector: got an empty parameter list') end
+    local flat, dt = {}, nil
+    for i = 1, #params do
+      local p = params[i]
+      T(p, 'parameters_to_vector')
+      dt = dt or p:dtype()
+      if p:dtype() ~= dt then
+        raise(('parameters_to_vector: parameter %d is %s where the first is %s; convert them to one dtype'):format(
+          i, p:dtype(), dt))
+      end
+      flat[i] = p:reshape(-1)
+    end
+    return nl.cat(flat, 1)
+  end
+
+  -- copies the slices of the 1-D vec into the parameters in order, in
+  -- place (PyTorch's vector_to_parameters); the parameters keep their own
+  -- tensors, so an optimizer built on them still holds them. vec must be
+  -- of their dtype and hold exactly their elements (PyTorch ignores any
+  -- left over; nnlua refuses them, as a sign of the wrong list).
+  function optim.vector_to_parameters(vec, params)
+    local op = 'vector_to_parameters'
+    T(vec, op)
+    params = tensor_list(params, op)
+    if vec:dim() ~= 1 then raise(op .. ': expected a 1-D vector, got shape ' .. nl._shape_str(vec)) end
+    local n = 0
+    for i = 1, #params do
+      local p = params[i]
+      T(p, op)
+      if p:dtype() ~= vec:dtype() then
+        raise(('%s: parameter %d is %s and the vector %s'):format(op, i, p:dtype(), vec:dtype()))
+      end
+      n = n + p:numel()
+    end
+    if n ~= vec:numel() then
+      raise(('%s: the vector holds %d elements and the parameters %d'):format(op, vec:numel(), n))
+    end
+    local at = 1
+    nl.no_grad(function()
+      for i = 1, #params do
+        local p, k = params[i], params[i]:numel()
+        if k > 0 then p:copy_(vec:narrow(1, at, k):view(p:shape())) end
+        at = at + k
+      end
+    end)
+  end
+
+  -- PyTorch's names, for code ported from torch.nn.utils
+  local utils = nl.nn.utils or {}
+  nl.nn.utils = utils
+  utils.clip_grad_norm_ = optim.clip_grad_norm
+  utils.clip_grad_value_ = optim.clip_grad_value
+  utils.parameters_to_vector = optim.parameters_to_vector
+  utils.vector_to_parameters = optim.vector_to_parameters
 end

@@ -1,0 +1,132 @@
+-- rectifier.lua: the leaky rectifiers whose slope is learned or drawn:
+-- nn.PReLU (a learned slope, one or one per channel) and nn.RReLU (a slope
+-- drawn per element in training, their mean in eval), with the functional
+-- forms nn.functional.prelu and rrelu. Both are a where over tensor ops,
+-- so autograd gives the backward (the slope's gradient too).
+return function(nl, nn)
+  local Module = nn.Module
+  local F = nn.functional or {}
+  nn.functional = F
+
+  local function finite(v) return type(v) == 'number' and v == v and v > -math.huge and v < math.huge end
+
+  -- x where x > 0, else w x, as PyTorch's: the gradient at 0 is w's side
+  -- (w g for x, 0 for w), and NaN stays NaN
+  local function leaky(x, w) return nl.where(x:gt(0), x, w * x) end
+
+  -- F.prelu(x, weight): weight 0-dim or 1-D of one slope, or of one slope
+  -- per channel, the channels being dim 2 (1-D and 0-dim input: one
+  -- channel), as PyTorch 1.13's
+  function F.prelu(x, weight, ...)
+    local op = 'prelu'
+    nl._no_extra_args(op, '(input, weight)', nil, ...)
+    nl._T(x, op)
+    nl._T(weight, op)
+    nl._float_only(x, op)
+    if weight:dtype() ~= x:dtype() or weight:dim() > 1 then
+      nl._raise(('%s: weight must be a 0-dim or 1-D tensor of the input\'s dtype %s, got %s %s'):format(op,
+        x:dtype(), weight:dtype(), nl._shape_str(weight)))
+    end
+    local n, d = weight:numel(), x:dim()
+    local c = d >= 2 and x:size(2) or 1
+    if n ~= 1 and n ~= c then
+      nl._raise(('%s: weight holds %d slopes for an input of %d channel%s (dim 2 of shape %s; 1-D and 0-dim input '
+        .. 'have one): give 1 or %d'):format(op, n, c, c == 1 and '' or 's', nl._shape_str(x), c))
+    end
+    if n == 1 then return leaky(x, weight:reshape({})) end
+    local v = { 1, c }
+    for i = 3, d do v[i] = 1 end
+    return leaky(x, weight:view(v))
+  end
+
+  -- PReLU(num_parameters = 1, init = 0.25), or {num_parameters, init}: a
+  -- weight of num_parameters slopes, each init
+  local PReLU = Module:extend('PReLU')
+  nn.PReLU = PReLU
+  function PReLU:init(num_parameters, init)
+    if type(num_parameters) == 'table' then
+      if init ~= nil then nl._raise('PReLU: takes its options as a table or as arguments, not both') end
+      nl._check_opts('PReLU', num_parameters, { num_parameters = 1, init = 1 })
+      num_parameters, init = num_parameters.num_parameters, num_parameters.init
+    end
+    if num_parameters == nil then num_parameters = 1 end
+    if init == nil then init = 0.25 end
+    if not nl._size_arg(num_parameters) or num_parameters > 2 ^ 31 then
+      nl._raise('PReLU: num_parameters must be a positive whole number, got ' .. nl._describe_arg(num_parameters))
+    end
+    if not finite(init) then nl._raise('PReLU: init must be a finite number, got ' .. nl._describe_arg(init)) end
+    -- (no num_parameters field, as PyTorch keeps: it would hide the
+    -- method Module:num_parameters; the weight holds the count)
+    self.weight = nl.full({ num_parameters }, init):requires_grad()
+  end
+  function PReLU:forward(x)
+    nl._T(x, 'PReLU')
+    nn._check_input_dtype('PReLU', x, self.weight:dtype())
+    return F.prelu(x, self.weight)
+  end
+  function PReLU:extra_repr() return 'num_parameters=' .. self.weight:numel() end
+
+  -- lower and upper from positional arguments or a table of them (and of
+  -- the names in more): the bounds checked as PyTorch's (lower <= upper),
+  -- and finite (an inf bound gave inf * 0 = NaN slopes)
+  local function bounds(op, lower, upper)
+    if lower == nil then lower = 1 / 8 end
+    if upper == nil then upper = 1 / 3 end
+    if not finite(lower) or not finite(upper) then
+      nl._raise(('%s: lower and upper must be finite numbers, got %s and %s'):format(op, nl._describe_arg(lower),
+        nl._describe_arg(upper)))
+    end
+    if lower > upper then
+      nl._raise(('%s: lower (%s) must not be above upper (%s)'):format(op, tostring(lower), tostring(upper)))
+    end
+    return lower, upper
+  end
+
+  -- F.rrelu(x, lower = 1/8, upper = 1/3, training = false), or
+  -- F.rrelu(x, {lower, upper, training, inplace}): in training each
+  -- element x <= 0 takes its own slope, drawn uniform in [lower, upper]
+  -- from nnlua's generator (nl.manual_seed), and its gradient is that
+  -- slope; otherwise the slope is (lower + upper) / 2, as PyTorch's
+  -- (whose functional default is training = false). inplace is taken and
+  -- computed out of place, as the activations' flag.
+  function F.rrelu(x, lower, upper, training, inplace, ...)
+    local op = 'rrelu'
+    nl._no_extra_args(op, '(input, lower, upper, training, inplace)', nil, ...)
+    if type(lower) == 'table' then
+      if upper ~= nil or training ~= nil or inplace ~= nil then
+        nl._raise(op .. ': takes its options as a table or as arguments, not both')
+      end
+      nl._check_opts(op, lower, { lower = 1, upper = 1, training = 'flag', inplace = 'flag' })
+      lower, upper, training, inplace = lower.lower, lower.upper, lower.training, lower.inplace
+    end
+    nl._T(x, op)
+    lower, upper = bounds(op, lower, upper)
+    if training ~= nil and type(training) ~= 'boolean' then nl._argerror(op, 'a boolean training flag', training) end
+    if inplace ~= nil and type(inplace) ~= 'boolean' then nl._argerror(op, 'a boolean inplace flag', inplace) end
+    nl._float_only(x, op)
+    if not training then return nl.leaky_relu(x, (lower + upper) / 2) end
+    local slope = nl.rand(x:shape(), x:dtype()) * (upper - lower) + lower
+    -- x <= 0 takes the slope (PyTorch's rrelu_with_noise: 0 too)
+    return nl.where(x:le(0), x * slope, x)
+  end
+
+  -- RReLU(lower = 1/8, upper = 1/3, inplace), or {lower, upper, inplace}
+  local RReLU = Module:extend('RReLU')
+  nn.RReLU = RReLU
+  function RReLU:init(lower, upper, inplace)
+    if type(lower) == 'table' then
+      if upper ~= nil or inplace ~= nil then nl._raise('RReLU: takes its options as a table or as arguments, not both') end
+      nl._check_opts('RReLU', lower, { lower = 1, upper = 1, inplace = 'flag' })
+      lower, upper, inplace = lower.lower, lower.upper, lower.inplace
+    end
+    nn._inplace_arg('RReLU', inplace)
+    self.lower, self.upper = bounds('RReLU', lower, upper)
+  end
+  function RReLU:forward(x)
+    nl._T(x, 'RReLU')
+    nl._float_only(x, 'RReLU')
+    return F.rrelu(x, self.lower, self.upper, self.training)
+  end
+  -- (16 digits: PyTorch prints 1/3 as 0.3333333333333333)
+  function RReLU:extra_repr() return ('lower=%.16g, upper=%.16g'):format(self.lower, self.upper) end
+end
