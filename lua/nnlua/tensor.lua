@@ -881,7 +881,12 @@ return function(nl)
       if select('#', ...) > 0 then nl._no_extra_args(name, '(a, b, [alpha])', nil, ...) end
       if alpha == nil then return plain(a, b) end
       alpha = alpha_arg(name, a, b, alpha)
-      if not (is_tensor(a) or is_tensor(b)) then return plain(a, b) end -- (its error)
+      -- (plain's error for operands that are not both tensors or numbers:
+      -- a table beside a tensor reached math.floor in promoted)
+      if not (is_tensor(a) or is_tensor(b)) or not (is_tensor(a) or type(a) == 'number')
+         or not (is_tensor(b) or type(b) == 'number') then
+        return plain(a, b)
+      end
       local dt = promoted(a, b)
       if type(b) == 'number' then
         if Tensor.dtype(a) ~= dt then a = Tensor.to(a, dt) end

@@ -60,6 +60,12 @@ local cases = {
   { 'tensor bad value', 'tensor: expected numbers', function() return nl.tensor({ 1, 'a' }) end },
   -- a table that holds itself once looped forever; one of keys only gave tensor([])
   { 'tensor of itself', 'tensor: more than 8 nested levels', function() local c = {}; c[1] = c; return nl.tensor(c) end },
+  -- with alpha, a table beside an int64 tensor reached math.floor in the
+  -- dtype promotion ("bad argument #1 to 'floor'")
+  { 'add alpha of a table', 'add: expected a tensor or a number, got table',
+    function() return nl.add({ 1, 'a' }, nl.tensor({ 1 }, 'int64'), 2) end },
+  { 'sub alpha of a string', 'sub: expected a tensor or a number, got string',
+    function() return nl.sub(nl.tensor({ 1 }, 'int64'), 'x', 2) end },
   { 'tensor of keys', 'tensor: expected a sequence', function() return nl.tensor({ x = 1, y = 2 }) end },
   { 'arange step', 'arange: ', function() return nl.arange(0, 10, -1) end },
   { 'set_num_threads', 'set_num_threads: expected 1..1024 threads, got 0', function() nl.set_num_threads(0) end },
