@@ -112,6 +112,8 @@ typedef enum {
     NL_OP_MASKED_SELECT,
     /* volumes (N, C, D, H, W): ops_conv3d.c */
     NL_OP_CONV3D, NL_OP_MAX_POOL3D, NL_OP_AVG_POOL3D, NL_OP_ADAPTIVE_AVG_POOL3D, NL_OP_ADAPTIVE_MAX_POOL3D,
+    /* resampling over the last 1 to 3 dims (nl_interpolate) */
+    NL_OP_INTERPOLATE,
     NL_OP_COUNT
 } nl_op;
 
@@ -708,6 +710,24 @@ nl_tensor *nl_avg_pool3d(nl_tensor *x, int64_t kernel_d, int64_t kernel_h, int64
 nl_tensor *nl_adaptive_avg_pool3d(nl_tensor *x, int64_t out_d, int64_t out_h, int64_t out_w);
 nl_tensor *nl_adaptive_max_pool3d(nl_tensor *x, int64_t out_d, int64_t out_h, int64_t out_w,
                                   nl_tensor **indices /* out, optional */, int64_t base);
+/* ---- interpolation (ops_interp.c) ----------------------------------------
+ * F.interpolate's modes over the last 1, 2 or 3 dims of a float
+ * (N, C, [D, [H,]] W) input, as PyTorch 1.13 computes them: NEAREST reads
+ * floor(o * scale), NEAREST_EXACT the pixel whose centre is nearest,
+ * LINEAR the two nearest pixels in each dim (linear, bilinear, trilinear),
+ * CUBIC four in each with PyTorch's A = -0.75 and the border repeated
+ * (bicubic). */
+typedef enum {
+    NL_INTERP_NEAREST = 0, NL_INTERP_NEAREST_EXACT = 1, NL_INTERP_LINEAR = 2, NL_INTERP_CUBIC = 3
+} nl_interp_mode;
+/* (N, C, out sizes): of (out_d, out_h, out_w) and (scale_d, scale_h,
+ * scale_w) the last x->ndim - 2 are read. A scale > 0 is the user's scale
+ * factor, whose inverse spaces the samples (PyTorch's scale_factor without
+ * recompute_scale_factor); 0: in / out. align_corners (LINEAR and CUBIC):
+ * the corner pixels' centres line up, scales unread. Gradient: each
+ * output's back to its taps with the same weights. */
+nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, int64_t out_w,
+                          double scale_d, double scale_h, double scale_w, int align_corners);
 
 /* ---- recurrent cells (ops_rnn.c) ----------------------------------------
  * Elman (tanh or relu), LSTM and GRU with PyTorch's formulas, gate order

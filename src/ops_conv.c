@@ -3,8 +3,8 @@
  * an op) and max, average, adaptive average and adaptive max pooling,
  * forward and backward side by side, with the plain loops the optimized
  * kernels are tested against. Conv1d, the 1-D pools, padding,
- * BatchNorm2d, Dropout2d and Upsample are composed in the Lua layer and
- * need nothing here. */
+ * BatchNorm2d and Dropout2d are composed in the Lua layer and need
+ * nothing here; Upsample's kernels are in ops_interp.c. */
 #include "internal.h"
 #include "sgemm.h"
 #include "transpose16.h"

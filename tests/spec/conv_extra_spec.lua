@@ -191,7 +191,7 @@ describe('pad', function()
     has(error_of(F.pad, rand({ 3, 4 }), { 1, 1 }, 'circular'),
         "pad: mode 'circular' with 1 padding pair needs a 3-D input (N, C, L), got [3,4]")
     has(error_of(F.pad, rand({ 4 }), { 1, 1 }, 'reflect'), "pad: mode 'reflect' with 1 padding pair needs a 2-D or 3-D input, got [4]")
-    has(error_of(F.pad, x, { 1, 1, 1, 1, 1, 1 }, 'reflect'), "pad: mode 'reflect' pads the last 1 or 2 dims")
+    has(error_of(F.pad, x, { 1, 1, 1, 1, 1, 1, 1, 1 }, 'reflect'), "pad: mode 'reflect' pads the last 1, 2 or 3 dims")
     has(error_of(F.pad, x, { 1, 1 }, 'reflect', 2), "pad: mode 'reflect' takes no value (got 2)")
     has(error_of(F.pad, x, { 2 ^ 40, 0 }, 'replicate'), 'pad: output [2,3,')
     has(error_of(F.pad, x, { 2 ^ 40, 0 }, 'replicate'), 'is too large')

@@ -616,9 +616,10 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(function() return nn.Conv1d(2, 2, 3)(nl.zeros(1, 2, 3, 4)) end), 'Conv1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
     has(error_of(function() return nn.BatchNorm2d(3)(nl.zeros(2, 4, 2, 2)) end), 'BatchNorm2d: expected input (N, 3, H, W), got shape [2,4,2,2]')
     has(error_of(function() return nn.MaxPool2d(2)(nl.zeros(2, 2)) end), 'MaxPool2d: input must be (N, C, H, W) or (C, H, W), got shape [2,2]')
-    has(error_of(nn.Upsample, { scale_factor = 2, mode = 'bilinear' }), "Upsample: only mode 'nearest'")
-    has(error_of(nn.Upsample, { scale_factor = 1.5 }), 'Upsample: scale_factor (an integer) must be an integer >= 1')
-    has(error_of(function() return nn.Upsample(2)(nl.zeros(2, 3, 4)) end), 'Upsample: input must be (N, C, H, W), got shape [2,3,4]')
+    has(error_of(nn.Upsample, { scale_factor = 2, mode = 'bilinearr' }), "Upsample: mode must be 'nearest', 'linear'")
+    has(error_of(nn.Upsample, { scale_factor = 0 }), 'Upsample: scale_factor must be a finite number > 0')
+    has(error_of(function() return nn.Upsample(2)(nl.zeros(2, 3)) end),
+        'Upsample: input must be (N, C, L), (N, C, H, W) or (N, C, D, H, W), got shape [2,3]')
     assert.are.same({ 2, 5 }, nn.Conv1d(3, 2, 3, { padding = { 1 } })(nl.zeros(3, 5)):shape())
     has(error_of(nn.Dropout2d, 1.5), 'Dropout2d: p must be a number in [0, 1], got 1.5')
   end)
@@ -860,7 +861,7 @@ describe('conv and vision modules', function()
     assert.are.equal('AdaptiveAvgPool2d(output_size=(2, 3))', nn.AdaptiveAvgPool2d({ 2, 3 }):repr())
     assert.are.equal('BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)', nn.BatchNorm2d(4):repr())
     assert.are.equal('Dropout2d(p=0.25)', nn.Dropout2d(0.25):repr())
-    assert.are.equal('Upsample(scale_factor=(2, 2), mode=nearest)', nn.Upsample(2):repr())
+    assert.are.equal('Upsample(scale_factor=2.0, mode=nearest)', nn.Upsample(2):repr())
   end)
 
   it('MaxPool2d(k, s) takes the stride positionally, as PyTorch does', function()
@@ -976,8 +977,8 @@ describe('conv and vision modules', function()
         "avg_pool2d: unknown option 'return_indices'")
     has(error_of(function() return nn.BatchNorm2d(2, { track_running_stat = false }) end),
         "BatchNorm2d: unknown option 'track_running_stat'")
-    has(error_of(function() return nn.Upsample({ scale_factor = 2, align_corners = false }) end),
-        "Upsample: unknown option 'align_corners'")
+    has(error_of(function() return nn.Upsample({ scale_factor = 2, align_corner = false }) end),
+        "Upsample: unknown option 'align_corner'")
     -- BatchNorm2d without running statistics normalizes with the batch's
     -- own in eval mode too, and so needs more than one value per channel,
     -- as PyTorch's and BatchNorm1d's

@@ -651,10 +651,34 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 'Tanhshrink', function() end, function() return T() end },
     { 'Upsample', function()
         if chance(0.1) then return any() end
-        return chance(0.5) and { size = chance(0.9) and int(1, 6) or { int(1, 4), int(1, 4) } }
-                           or { scale_factor = chance(0.9) and int(1, 3) or N(), mode = chance(0.9) and 'nearest' or 'bilinear' }
+        local o = chance(0.5) and { size = chance(0.9) and int(1, 6) or { int(1, 4), int(1, 4) } }
+                              or { scale_factor = chance(0.9) and pick({ 1, 2, 0.5, 1.7, { 2, 0.7 } }) or N() }
+        o.mode = chance(0.9) and pick({ 'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area' }) or any()
+        if chance(0.3) then o.align_corners = chance(0.9) and B() or any() end
+        if chance(0.2) then o.recompute_scale_factor = B() end
+        return o
       end,
+      function() return ftensor(shape_of(int(3, 5), 0, 5)) end },
+    { 'UpsamplingBilinear2d', function() return chance(0.5) and int(1, 3) or { size = chance(0.9) and int(1, 6) or any() } end,
       function() return image(int(1, 2)) end },
+    { 'PixelShuffle', function() return chance(0.9) and int(1, 3) or any() end,
+      function() return ftensor(shape_of(int(2, 5), 0, 9)) end },
+    { 'PixelUnshuffle', function() return chance(0.9) and int(1, 3) or any() end,
+      function() return ftensor(shape_of(int(2, 5), 0, 6)) end },
+    { 'ChannelShuffle', function() return chance(0.9) and int(1, 3) or any() end,
+      function() return ftensor(shape_of(int(2, 4), 0, 6)) end },
+    { 'Unfold', function()
+        return chance(0.9) and int(1, 3) or any(), opts({ dilation = small, padding = function() return int(0, 2) end, stride = small })
+      end,
+      function() return ftensor(shape_of(int(2, 4), 0, 6)) end },
+    { 'Fold', function()
+        return { int(1, 5), int(1, 5) }, chance(0.9) and int(1, 3) or any(), opts({ dilation = small, padding = function() return int(0, 2) end, stride = small })
+      end,
+      function() return ftensor(shape_of(int(1, 3), 0, 12)) end },
+    { 'LPPool1d', function() return chance(0.9) and pick({ 1, 2, 1.5 }) or N(), small(), chance(0.5) and small() or opts({ stride = small, ceil_mode = B }) end,
+      function() return ftensor(shape_of(int(1, 3), 0, 7)) end },
+    { 'LPPool2d', function() return chance(0.9) and pick({ 1, 2, 3 }) or N(), small(), chance(0.5) and small() or opts({ stride = small, ceil_mode = B }) end,
+      function() return ftensor(shape_of(int(2, 4), 0, 7)) end },
     { 'RNN', function()
         return small(), small(), opts({ num_layers = function() return chance(0.9) and int(1, 2) or Z() end,
                                         batch_first = B, dropout = N, bias = B, reference = B,
@@ -716,7 +740,8 @@ local function driver(seed, ncases, statefile, outcomefile)
   -- for 1 or 2 dims, on inputs of 1 to 4 dims
   for _, pm in ipairs({ { 'ZeroPad2d', 2 }, { 'ConstantPad1d', 1, true }, { 'ConstantPad2d', 2, true },
                         { 'ReflectionPad1d', 1 }, { 'ReflectionPad2d', 2 }, { 'ReplicationPad1d', 1 },
-                        { 'ReplicationPad2d', 2 } }) do
+                        { 'ReplicationPad2d', 2 }, { 'ConstantPad3d', 3, true }, { 'ReflectionPad3d', 3 },
+                        { 'ReplicationPad3d', 3 } }) do
     local name, dims, valued = pm[1], pm[2], pm[3]
     MODULES[#MODULES + 1] = { name, function()
         local p
@@ -728,7 +753,7 @@ local function driver(seed, ncases, statefile, outcomefile)
         if valued then return p, chance(0.9) and pick({ 0, 1.5, -2, NaN }) or any() end
         return p
       end,
-      function() return ftensor(shape_of(int(1, 4), 0, 5)) end }
+      function() return ftensor(shape_of(int(1, dims == 3 and 5 or 4), 0, 5)) end }
   end
 
   local LOSSES = { 'MSELoss', 'L1Loss', 'HuberLoss', 'BCELoss', 'BCEWithLogitsLoss', 'CrossEntropyLoss', 'NLLLoss',
@@ -1114,6 +1139,16 @@ local function driver(seed, ncases, statefile, outcomefile)
         for i = 1, 2 * int(1, 3) + (chance(0.05) and 1 or 0) do pads[i] = chance(0.95) and int(-3, 4) or Z() end
         return 'F.pad', F.pad, T(), chance(0.95) and pads or any(),
           chance(0.9) and pick({ 'constant', 'reflect', 'replicate', 'circular' }) or any(), chance(0.3) and N() or nil
+      end },
+    -- F.interpolate: every mode on 1 to 6 dims, sizes and factors (now and then absurd)
+    { 2, function()
+        local o = {}
+        if chance(0.5) then o.size = chance(0.8) and int(0, 6) or { int(0, 5), int(1, 5) }
+        else o.scale_factor = chance(0.8) and pick({ 0.5, 1, 1.5, 2, 3.3 }) or N() end
+        o.mode = chance(0.9) and pick({ 'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area' }) or any()
+        if chance(0.3) then o.align_corners = B() end
+        if chance(0.2) then o.recompute_scale_factor = B() end
+        return 'F.interpolate', F.interpolate, T(), chance(0.95) and o or any()
       end },
     { 2, function() return 'nl.full', nl.full, chance(0.8) and { sizes() } or Z(), N(), DT() end },
     { 2, function() return 'nl.arange', nl.arange, N(), N(), chance(0.5) and N() or nil, DT() end },

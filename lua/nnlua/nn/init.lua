@@ -4,7 +4,7 @@ return function(nl)
   local nn = {}
   nl.nn = nn
   for _, family in ipairs({ 'module', 'container', 'initializers', 'linear', 'activation', 'dropout',
-                            'normalization', 'conv', 'padding', 'pooling', 'conv3d', 'vision', 'sparse', 'vector', 'loss', 'checkpoint', 'attention', 'transformer', 'rnn',
+                            'normalization', 'conv', 'padding', 'pooling', 'conv3d', 'vision', 'upsampling', 'sliding', 'sparse', 'vector', 'loss', 'checkpoint', 'attention', 'transformer', 'rnn',
                             'parallel', 'rectifier', 'dropout_extra', 'bilinear', 'local_response_norm', 'loss_extra' }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end

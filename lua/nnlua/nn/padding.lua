@@ -1,7 +1,7 @@
 -- padding.lua: nn.functional.pad ('constant', 'reflect', 'replicate',
 -- 'circular' over the last dims, PyTorch's order: the last dim's pair
--- first) and the modules nn.ZeroPad2d, nn.ConstantPad1d/2d,
--- nn.ReflectionPad1d/2d, nn.ReplicationPad1d/2d. Composed of narrow, cat
+-- first) and the modules nn.ZeroPad2d, nn.ConstantPad1d/2d/3d,
+-- nn.ReflectionPad1d/2d/3d, nn.ReplicationPad1d/2d/3d. Composed of narrow, cat
 -- and index_select, whose backward autograd already has; no C of its own.
 -- Conv1d and Conv2d pad through it for their padding_mode.
 return function(nl, nn)
@@ -92,13 +92,13 @@ return function(nl, nn)
       if np > nd then
         nl._raise(('%s: %d padding pairs for the %d dims of input %s'):format(op, np, nd, shown))
       end
-    elseif np > 2 then
-      nl._raise(("%s: mode '%s' pads the last 1 or 2 dims, got %d padding pairs (input %s)"):format(op, mode, np,
+    elseif np > 3 then
+      nl._raise(("%s: mode '%s' pads the last 1, 2 or 3 dims, got %d padding pairs (input %s)"):format(op, mode, np,
         shown))
     elseif mode == 'circular' and nd ~= np + 2 then
       -- as PyTorch 1.13: circular takes only the batched forms
       nl._raise(("%s: mode 'circular' with %d padding pair%s needs a %d-D input (N, C, %s), got %s"):format(op, np,
-        np > 1 and 's' or '', np + 2, np == 1 and 'L' or 'H, W', shown))
+        np > 1 and 's' or '', np + 2, ({ 'L', 'H, W', 'D, H, W' })[np], shown))
     elseif nd ~= np + 1 and nd ~= np + 2 then
       nl._raise(("%s: mode '%s' with %d padding pair%s needs a %d-D or %d-D input, got %s"):format(op, mode, np,
         np > 1 and 's' or '', np + 1, np + 2, shown))
@@ -154,7 +154,7 @@ return function(nl, nn)
   end
   nn._pad = pad
 
-  -- x padded: pads {left, right[, top, bottom]} (the last dim's pair
+  -- x padded: pads {left, right[, top, bottom[, front, back]]} (the last dim's pair
   -- first, as PyTorch's), mode 'constant' (default; pads may be negative:
   -- a crop), 'reflect', 'replicate' or 'circular'; value: the constant
   function F.pad(x, pads, mode, value)
@@ -172,7 +172,7 @@ return function(nl, nn)
     end
     if type(v) ~= 'table' or nl.is_tensor(v) or #v ~= 2 * dims then
       nl._raise(('%s: padding must be an integer or a list of %d integers {%s}, got %s'):format(op, 2 * dims,
-        dims == 1 and 'left, right' or 'left, right, top, bottom', describe(v)))
+        ({ 'left, right', 'left, right, top, bottom', 'left, right, top, bottom, front, back' })[dims], describe(v)))
     end
     local t = {}
     for i = 1, 2 * dims do
@@ -222,5 +222,8 @@ return function(nl, nn)
   pad_class('ReflectionPad2d', 'reflect', 2, false)
   pad_class('ReplicationPad1d', 'replicate', 1, false)
   pad_class('ReplicationPad2d', 'replicate', 2, false)
+  pad_class('ConstantPad3d', 'constant', 3, true)
+  pad_class('ReflectionPad3d', 'reflect', 3, false)
+  pad_class('ReplicationPad3d', 'replicate', 3, false)
 
 end

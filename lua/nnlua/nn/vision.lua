@@ -1,9 +1,8 @@
 -- vision.lua: image layers composed of existing ops: nn.BatchNorm2d
--- (batch statistics in training, running statistics in eval), nn.Dropout2d
--- (zeroes whole channels) and nn.Upsample (nearest neighbour, by index_select).
+-- (batch statistics in training, running statistics in eval) and
+-- nn.Dropout2d (zeroes whole channels). nn.Upsample is in upsampling.lua.
 return function(nl, nn)
   local Module = nn.Module
-  local pair, options, describe = nn._pair, nn._options, nn._describe
 
   -- ---- BatchNorm2d ---------------------------------------------------------------
   local BatchNorm2d = Module:extend('BatchNorm2d')
@@ -60,77 +59,4 @@ return function(nl, nn)
   end
 
   function Dropout2d:extra_repr() return 'p=' .. self.p end
-
-  -- ---- Upsample -----------------------------------------------------------------
-  local Upsample = Module:extend('Upsample')
-  nn.Upsample = Upsample
-
-  -- Upsample({scale_factor = s or {sh, sw}, size = n or {h, w}, mode = 'nearest'}),
-  -- or Upsample(s): the integer scale factor. Output pixel i of a dim reads
-  -- input pixel floor(i / s) (with size: floor(i * in / out)).
-  function Upsample:init(opts)
-    if type(opts) == 'number' then opts = { scale_factor = opts } end
-    opts = options(opts, 'Upsample')
-    nl._check_opts('Upsample', opts, { scale_factor = 1, size = 1, mode = 1 })
-    self.mode = opts.mode or 'nearest'
-    if self.mode ~= 'nearest' then
-      nl._raise("Upsample: only mode 'nearest' is supported, got " .. describe(self.mode))
-    end
-    if (opts.size == nil) == (opts.scale_factor == nil) then
-      nl._raise('Upsample: give exactly one of size and scale_factor')
-    end
-    if opts.size then self.size = { pair(opts.size, 'size', 'Upsample', 1) }
-    else self.scale_factor = { pair(opts.scale_factor, 'scale_factor (an integer)', 'Upsample', 1) } end
-    rawset(self, '_index', {})    -- (input size, output size) -> int64 index, cached
-  end
-
-  -- the 1-based input pixel of each output pixel along one dim, made by
-  -- tensor ops (float64: exact for these sizes), kept for the next call
-  local function nearest_index(cache, n_in, n_out, scale)
-    local key = n_in .. ':' .. n_out
-    local idx = cache[key]
-    if not idx then
-      if scale then
-        idx = (nl.arange(0, n_out, 1, 'float64') / scale):long()
-      else
-        -- as PyTorch computes it, in float32: floor(i * (float(in) / float(out))),
-        -- which where i * in / out is a whole number can fall one pixel short
-        local ratio = nl.tensor(n_in, 'float32') / nl.tensor(n_out, 'float32')
-        idx = (nl.arange(0, n_out, 1, 'float32') * ratio):long()
-      end
-      idx = idx:clamp(0, n_in - 1) + 1
-      cache[key] = idx
-    end
-    return idx
-  end
-
-  -- input (N, C, H, W); PyTorch reads a 3-D input as (N, C, L), which this
-  -- 2-D upsampling does not take
-  function Upsample:forward(x)
-    local d = nl.is_tensor(x) and x:dim() or 0
-    if d ~= 4 then
-      nl._raise('Upsample: input must be (N, C, H, W), got ' ..
-        (nl.is_tensor(x) and ('shape ' .. nl._shape_str(x)) or type(x)))
-    end
-    local h, w = x:size(d - 1), x:size(d)
-    local oh, ow, sh, sw
-    if self.size then oh, ow = self.size[1], self.size[2]
-    else
-      sh, sw = self.scale_factor[1], self.scale_factor[2]
-      oh, ow = h * sh, w * sw
-    end
-    if oh * ow * x:size(1) * x:size(2) > 2 ^ 40 then
-      nl._raise(('Upsample: output [%d,%d,%.0f,%.0f] is too large'):format(x:size(1), x:size(2), oh, ow))
-    end
-    local cache = rawget(self, '_index')
-    local y = x
-    if oh ~= h then y = y:index_select(d - 1, nearest_index(cache, h, oh, sh)) end
-    if ow ~= w then y = y:index_select(d, nearest_index(cache, w, ow, sw)) end
-    return y
-  end
-
-  function Upsample:extra_repr()
-    if self.size then return ('size=(%d, %d), mode=%s'):format(self.size[1], self.size[2], self.mode) end
-    return ('scale_factor=(%d, %d), mode=%s'):format(self.scale_factor[1], self.scale_factor[2], self.mode)
-  end
 end
