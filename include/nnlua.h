@@ -114,6 +114,8 @@ typedef enum {
     NL_OP_CONV3D, NL_OP_MAX_POOL3D, NL_OP_AVG_POOL3D, NL_OP_ADAPTIVE_AVG_POOL3D, NL_OP_ADAPTIVE_MAX_POOL3D,
     /* resampling over the last 1 to 3 dims (nl_interpolate) */
     NL_OP_INTERPOLATE,
+    /* log of the running sum of exp along a dim (nl_logcumsumexp) */
+    NL_OP_LOGCUMSUMEXP,
     NL_OP_COUNT
 } nl_op;
 
@@ -285,6 +287,34 @@ nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */
  * stable=True); NaN counts as larger than every number, as PyTorch's.
  * No gradient: the sorted values are t gathered at them. */
 nl_tensor *nl_argsort(nl_tensor *t, int dim, int descending, int64_t base);
+/* Order statistics and counting (ops_sortops.c), indices from base. The
+ * ops that give indices have no gradient: a binding gathers the values.
+ * nl_cummax_indices: of t's shape, the index of the running max (take_min:
+ * min) along dim, a later equal value or NaN taking over (PyTorch's
+ * cummax). nl_mode_indices: t's shape with dim of size 1, the index of the
+ * most frequent value of each lane (the smallest of equally frequent
+ * ones; its last place; each NaN counts on its own). nl_searchsorted:
+ * int64 of values' shape, the place in sorted (along its last dim, whose
+ * other dims match values', or 1-D) where each value would go: before
+ * the first boundary >= it (right: > it); sorted and values of one dtype.
+ * nl_bincount: counts (or sums of weights, optional, of input's length)
+ * of the values of a 1-D int64 input, bin v - base for value v (>= base),
+ * max(largest - base + 1, minlength) bins. nl_histc: the counts of t's
+ * elements in bins equal parts of [min, max] (the data's range when min
+ * == max), float input.
+ * nl_unique_groups: the groups of equal rows of rows (n, m), ascending
+ * (consecutive: runs of neighbours); gives the first row of each group
+ * (k), *inverse (n) each row's group and *counts (k) each group's rows. */
+nl_tensor *nl_cummax_indices(nl_tensor *t, int dim, int take_min, int64_t base);
+nl_tensor *nl_mode_indices(nl_tensor *t, int dim, int64_t base);
+nl_tensor *nl_searchsorted(nl_tensor *sorted, nl_tensor *values, int right, int64_t base);
+nl_tensor *nl_bincount(nl_tensor *input, nl_tensor *weights /* optional */, int64_t minlength, int64_t base);
+nl_tensor *nl_histc(nl_tensor *t, int64_t bins, double min, double max);
+nl_tensor *nl_unique_groups(nl_tensor *rows, int consecutive, int64_t base, nl_tensor **inverse /* out */,
+                            nl_tensor **counts /* out */);
+/* log(cumsum(exp(t))) along dim, stably (PyTorch's logcumsumexp), float
+ * input; its gradient is PyTorch 1.13's, in log space. */
+nl_tensor *nl_logcumsumexp(nl_tensor *t, int dim);
 
 /* ---- elementwise ---------------------------------------------------------- */
 

@@ -50,6 +50,7 @@ local nl = {
 require('nnlua.tensor')(nl)
 require('nnlua.tensor_creation')(nl)
 require('nnlua.tensor_linalg')(nl)
+require('nnlua.tensor_sortops')(nl)
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
 

@@ -1216,6 +1216,22 @@ local function driver(seed, ncases, statefile, outcomefile)
         return 'Tensor:' .. pick({ 'sum', 'mean', 'var', 'std', 'max' }), nil, T(), chance(0.8) and { D(), D() } or { D() }, B()
       end },
     { 2, function() return 'Tensor:' .. pick({ 'cumsum', 'cumprod' }), nil, T(), D(), chance(0.2) and DT() or nil end },
+    -- order statistics and counting (tensor_sortops.lua), clamp with tensor bounds, div_ with a mode
+    { 3, function()
+        local name = pick({ 'cummax', 'cummin', 'logcumsumexp', 'kthvalue', 'median', 'nanmedian', 'mode', 'nansum',
+                            'nanmean', 'count_nonzero', 'quantile', 'nanquantile', 'histc', 'unique',
+                            'unique_consecutive', 'bincount', 'bucketize', 'searchsorted' })
+        local o = opts({ dim = D, keepdim = B, interpolation = function() return pick({ 'linear', 'nearest', any() }) end,
+                         right = B, side = function() return pick({ 'left', 'right', any() }) end, sorter = T,
+                         weights = T, minlength = N, bins = N, min = N, max = N, sorted = B, return_inverse = B,
+                         return_counts = B })
+        return 'Tensor:' .. name, nil, T(), chance(0.6) and TN() or D(), chance(0.5) and (chance(0.5) and o or B()) or D(),
+               chance(0.3) and N() or nil
+      end },
+    { 2, function()
+        return 'Tensor:' .. pick({ 'clamp', 'clamp_', 'clip', 'clip_', 'div_' }), nil, T(), TN(),
+               chance(0.7) and (chance(0.5) and TN() or pick({ 'floor', 'trunc' })) or nil
+      end },
     { 2, function()
         return 'Tensor:' .. pick({ 'nonzero', 'argwhere', 'masked_select' }), nil, T(),
                chance(0.5) and T() or (chance(0.5) and opts({ as_tuple = B }) or nil)
