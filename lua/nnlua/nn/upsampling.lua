@@ -140,7 +140,7 @@ return function(nl, nn)
     if mode == 'area' then
       if nsp == 1 then return F.adaptive_avg_pool1d(x, sizes[1]) end
       if nsp == 2 then return F.adaptive_avg_pool2d(x, sizes) end
-      raise(op .. ": mode 'area' of a 5-D input is adaptive_avg_pool3d, which nnlua lacks")
+      return F.adaptive_avg_pool3d(x, sizes)
     end
     local od, oh, ow = 1, 1, sizes[nsp]
     if nsp >= 2 then oh = sizes[nsp - 1] end
