@@ -16,6 +16,12 @@
 # construction and after each action; and the same from a second run that
 # stops after resume_at actions, builds a fresh optimizer and scheduler,
 # loads both state_dicts and goes on.
+#
+# SequentialLR and ChainedScheduler take their schedulers as a list of
+# [name, options] in the options (schedulers = [...]), built in order on
+# the one optimizer; a member's lr_lambda and CyclicLR's scale_fn are named
+# (LAMBDAS, SCALE_FNS). CyclicLR's and OneCycleLR's momenta (or beta1) are
+# recorded, also where a composite holds them.
 import math
 import warnings
 import torch
@@ -34,6 +40,14 @@ LAMBDAS = {
     'halve10': lambda e: 0.5 ** (e // 10),
     'const97': lambda e: 0.97,
     'lin': lambda e: 1 - 0.005 * e,
+}
+
+
+# CyclicLR's scale_fn functions by name (the same in Lua): of the cycle
+# number, from 1, or of the step
+SCALE_FNS = {
+    'inv_cycle': lambda c: 1 / c,
+    'decay_iter': lambda i: 0.99 ** i,
 }
 
 
@@ -115,7 +129,76 @@ CASES = [
     ('plateau_defaults', 'ReduceLROnPlateau', {}, None, SGD, [1.0] * 40, 15),
     ('plateau_max_rel', 'ReduceLROnPlateau', {'mode': 'max', 'patience': 0, 'factor': 0.7, 'min_lr': 0.01},
      None, SGD, metrics_max(), 12),
+    ('polynomial', 'PolynomialLR', {'total_iters': 12, 'power': 2.0}, None, SGD, plain(20), 7),
+    ('polynomial_default_jumps', 'PolynomialLR', {}, None, SGD, ['n'] * 3 + [7, 'n', 2, 'n', 0] + ['n'] * 6, 5),
+    ('polynomial_half_power', 'PolynomialLR', {'total_iters': 30, 'power': 0.5}, None, SGD, plain(35), 12),
+    ('cyclic_triangular', 'CyclicLR', {'base_lr': [0.01, 0.002], 'max_lr': [0.1, 0.02], 'step_size_up': 4}, None,
+     SGD, plain(), 17),
+    ('cyclic_triangular2_uneven', 'CyclicLR',
+     {'base_lr': 0.01, 'max_lr': 0.1, 'step_size_up': 3, 'step_size_down': 5, 'mode': 'triangular2',
+      'base_momentum': [0.7, 0.75], 'max_momentum': [0.95, 0.9]}, None, SGD, plain(), 13),
+    ('cyclic_exp_range_jumps', 'CyclicLR',
+     {'base_lr': 0.001, 'max_lr': 0.006, 'step_size_up': 5, 'mode': 'exp_range', 'gamma': 0.97}, None, SGD,
+     ['n'] * 6 + [20, 'n', 3, 'n'] + ['n'] * 10, 9),
+    # scale_fn of the cycle, a fall of no steps (a sawtooth), RMSprop's momentum
+    ('cyclic_scale_fn_cycle_rmsprop', 'CyclicLR',
+     {'base_lr': 0.02, 'max_lr': 0.05, 'step_size_up': 4, 'step_size_down': 0, 'scale_fn': 'inv_cycle'}, None,
+     ('RMSprop', {'lr': 0.01, 'momentum': 0.5}), plain(), 11),
+    # scale_fn of the step; Adam without cycle_momentum (PyTorch 1.13 refuses
+    # Adam with it)
+    ('cyclic_scale_fn_iterations_adam', 'CyclicLR',
+     {'base_lr': [0.001, 0.0005], 'max_lr': 0.004, 'step_size_up': 6, 'scale_fn': 'decay_iter',
+      'scale_mode': 'iterations', 'cycle_momentum': False}, None, ('Adam', {'lr': 0.001}), plain(), 15),
+    ('sequential_warmup_cosine', 'SequentialLR',
+     {'schedulers': [['LinearLR', {'start_factor': 0.1, 'total_iters': 5}],
+                     ['CosineAnnealingLR', {'T_max': 20, 'eta_min': 0.001}]], 'milestones': [5]}, None, SGD,
+     plain(), 8),
+    ('sequential_three', 'SequentialLR',
+     {'schedulers': [['ConstantLR', {'factor': 0.5, 'total_iters': 3}], ['ExponentialLR', {'gamma': 0.9}],
+                     ['StepLR', {'step_size': 4, 'gamma': 0.5}]], 'milestones': [4, 15]}, None, SGD, plain(), 14),
+    # members without a closed form, stepped from epoch 0 at their milestone
+    ('sequential_lambda_restarts_multistep', 'SequentialLR',
+     {'schedulers': [['LambdaLR', {'lr_lambda': 'inv'}], ['CosineAnnealingWarmRestarts', {'T_0': 4, 'T_mult': 2}],
+                     ['MultiStepLR', {'milestones': [3, 6], 'gamma': 0.5}]], 'milestones': [6, 20]}, None, SGD,
+     plain(), 19),
+    ('sequential_cyclic_polynomial', 'SequentialLR',
+     {'schedulers': [['CyclicLR', {'base_lr': 0.01, 'max_lr': 0.05, 'step_size_up': 3}],
+                     ['PolynomialLR', {'total_iters': 10, 'power': 1.5}]], 'milestones': [12]}, None, SGD, plain(30), 9),
+    ('chained_constant_exponential', 'ChainedScheduler',
+     {'schedulers': [['ConstantLR', {'factor': 0.1, 'total_iters': 2}], ['ExponentialLR', {'gamma': 0.9}]]}, None,
+     SGD, plain(), 17),
+    ('chained_three', 'ChainedScheduler',
+     {'schedulers': [['LinearLR', {'start_factor': 0.2, 'total_iters': 6}],
+                     ['MultiStepLR', {'milestones': [10, 20], 'gamma': 0.3}],
+                     ['MultiplicativeLR', {'lr_lambda': 'const97'}]]}, None, SGD, plain(), 12),
+    ('chained_sequential_exponential', 'ChainedScheduler',
+     {'schedulers': [['SequentialLR', {'schedulers': [['ConstantLR', {'factor': 0.5, 'total_iters': 4}],
+                                                      ['StepLR', {'step_size': 5, 'gamma': 0.5}]],
+                                       'milestones': [6]}],
+                     ['ExponentialLR', {'gamma': 0.98}]]}, None, SGD, plain(), 10),
 ]
+
+
+def make(opt, sched_name, opts):
+    """the scheduler sched_name(opt, **opts), its members made first, in order;
+    named lr_lambda and scale_fn resolved"""
+    kw = dict(opts)
+    if isinstance(kw.get('lr_lambda'), str):
+        kw['lr_lambda'] = LAMBDAS[kw['lr_lambda']]
+    if isinstance(kw.get('scale_fn'), str):
+        kw['scale_fn'] = SCALE_FNS[kw['scale_fn']]
+    if 'schedulers' in kw:
+        kw['schedulers'] = [make(opt, n, o) for n, o in kw['schedulers']]
+    cls = getattr(torch.optim.lr_scheduler, sched_name)
+    if sched_name == 'ChainedScheduler':
+        return cls(**kw)
+    return cls(opt, **kw)
+
+
+def cycles_momentum(sched_name, opts):
+    if sched_name in ('OneCycleLR', 'CyclicLR'):
+        return opts.get('cycle_momentum', True)
+    return any(cycles_momentum(n, o) for n, o in opts.get('schedulers', []))
 
 
 def build(sched_name, opts, lambdas, optim):
@@ -125,8 +208,18 @@ def build(sched_name, opts, lambdas, optim):
     kw = dict(opts)
     if lambdas is not None:
         kw['lr_lambda'] = [LAMBDAS[n] for n in lambdas] if isinstance(lambdas, list) else LAMBDAS[lambdas]
-    sched = getattr(torch.optim.lr_scheduler, sched_name)(opt, **kw)
+    sched = make(opt, sched_name, kw)
     return opt, sched
+
+
+def without_weakrefs(sd):
+    """sd without CyclicLR's _scale_fn_ref, a weak reference to a method of
+    the scheduler that saved it (PyTorch 1.13 saves it, and a load after
+    that scheduler is gone calls None; later versions leave it out)"""
+    sd = {k: v for k, v in sd.items() if k != '_scale_fn_ref'}
+    if '_schedulers' in sd:
+        sd['_schedulers'] = [without_weakrefs(s) for s in sd['_schedulers']]
+    return sd
 
 
 def record(opt, one_cycle):
@@ -149,7 +242,7 @@ def act(opt, sched, a, plateau):
 def run(case):
     name, sched_name, opts, lambdas, optim, actions, resume_at = case
     plateau = sched_name == 'ReduceLROnPlateau'
-    one_cycle = sched_name == 'OneCycleLR' and opts.get('cycle_momentum', True)
+    one_cycle = cycles_momentum(sched_name, opts)
     opt, sched = build(sched_name, opts, lambdas, optim)
     values, momenta = [], []
     v, m = record(opt, one_cycle)
@@ -164,7 +257,7 @@ def run(case):
     opt, sched = build(sched_name, opts, lambdas, optim)
     for a in actions[:resume_at]:
         act(opt, sched, a, plateau)
-    osd, ssd = opt.state_dict(), sched.state_dict()
+    osd, ssd = opt.state_dict(), without_weakrefs(sched.state_dict())
     opt, sched = build(sched_name, opts, lambdas, optim)
     opt.load_state_dict(osd)
     sched.load_state_dict(ssd)

@@ -1,7 +1,8 @@
 -- LR schedulers beyond StepLR and CosineAnnealingLR (those two are in
 -- optim_spec.lua): MultiStepLR, ExponentialLR, LinearLR, ConstantLR,
--- LambdaLR, MultiplicativeLR, CosineAnnealingWarmRestarts, OneCycleLR and
--- ReduceLROnPlateau.
+-- LambdaLR, MultiplicativeLR, CosineAnnealingWarmRestarts, OneCycleLR,
+-- ReduceLROnPlateau, PolynomialLR, CyclicLR, SequentialLR and
+-- ChainedScheduler (the last four's own behaviour: lr_scheduler_extra_spec).
 -- Golden: tests/golden/lr_scheduler.lua (tests/golden/gen_lr_scheduler.py,
 -- PyTorch 1.13): two param groups of different lrs, ~40 steps (step(),
 -- step(epoch) jumps, fractional epochs, metrics), every group's lr (and
@@ -26,12 +27,35 @@ local LAMBDAS = {
   lin = function(e) return 1 - 0.005 * e end,
 }
 
+-- CyclicLR's scale_fn functions of gen_lr_scheduler.py, by name
+local SCALE_FNS = {
+  inv_cycle = function(c) return 1 / c end,
+  decay_iter = function(i) return 0.99 ^ i end,
+}
+
 local function assert_close(got, want, what)
   assert.are.equal(#want, #got, what .. ': number of groups')
   for i = 1, #want do
     assert.is_true(S.close(got[i], want[i], RTOL, 0),
                    ('%s, group %d: got %.17g, want %.17g'):format(what, i, got[i], want[i]))
   end
+end
+
+-- the scheduler name(opt, opts) of a golden case: the members of a
+-- SequentialLR or ChainedScheduler made first, in order, as
+-- gen_lr_scheduler.py makes them; named functions looked up
+local function make(opt, name, o)
+  local opts = {}
+  for k, v in pairs(o) do opts[k] = v end
+  if type(opts.lr_lambda) == 'string' then opts.lr_lambda = LAMBDAS[opts.lr_lambda] end
+  if type(opts.scale_fn) == 'string' then opts.scale_fn = SCALE_FNS[opts.scale_fn] end
+  if opts.schedulers then
+    local list = {}
+    for i, m in ipairs(opts.schedulers) do list[i] = make(opt, m[1], m[2]) end
+    opts.schedulers = list
+  end
+  if name == 'ChainedScheduler' then return optim.ChainedScheduler(opts.schedulers) end
+  return optim[name](opt, opts)
 end
 
 -- the optimizer and scheduler of golden case c, fresh
@@ -47,7 +71,7 @@ local function build(c)
     opts.lr_lambda = {}
     for i, n in ipairs(c.lambdas) do opts.lr_lambda[i] = LAMBDAS[n] end
   end
-  return opt, optim[c.scheduler](opt, opts)
+  return opt, make(opt, c.scheduler, opts)
 end
 
 local function act(opt, sched, a)

@@ -773,7 +773,8 @@ local function driver(seed, ncases, statefile, outcomefile)
                        step_sizes = pair, lambd = N, t0 = N }
 
   local SCHEDS = { 'StepLR', 'CosineAnnealingLR', 'MultiStepLR', 'ExponentialLR', 'LinearLR', 'ConstantLR', 'LambdaLR',
-                   'MultiplicativeLR', 'CosineAnnealingWarmRestarts', 'OneCycleLR', 'ReduceLROnPlateau' }
+                   'MultiplicativeLR', 'CosineAnnealingWarmRestarts', 'OneCycleLR', 'ReduceLROnPlateau', 'PolynomialLR',
+                   'CyclicLR' }
   local function milestones() return pick({ { 1, 3 }, { 2, 2 }, {}, { -1 }, { 'a' }, { 0.5 } }) end
   local function lambdas() return chance(0.7) and F_() or { F_(), F_() } end
   local function word(...) local ws = { ... } return function() return chance(0.8) and pick(ws) or any() end end
@@ -792,6 +793,10 @@ local function driver(seed, ncases, statefile, outcomefile)
                    base_momentum = N, max_momentum = N, div_factor = N, final_div_factor = N },
     ReduceLROnPlateau = { mode = word('min', 'max'), factor = N, patience = N, threshold = N,
                           threshold_mode = word('rel', 'abs'), cooldown = N, min_lr = N, eps = N },
+    PolynomialLR = { total_iters = N, power = N },
+    CyclicLR = { base_lr = N, max_lr = N, step_size_up = N, step_size_down = N,
+                 mode = word('triangular', 'triangular2', 'exp_range'), gamma = N, scale_fn = F_,
+                 scale_mode = word('cycle', 'iterations'), cycle_momentum = B, base_momentum = N, max_momentum = N },
   }
 
   -- good values of each scheduler's required options, given often: drawn
@@ -801,6 +806,7 @@ local function driver(seed, ncases, statefile, outcomefile)
     ExponentialLR = { gamma = 0.9 }, LambdaLR = { lr_lambda = function(e) return 0.9 ^ e end },
     MultiplicativeLR = { lr_lambda = function() return 0.9 end }, CosineAnnealingWarmRestarts = { T_0 = 2 },
     OneCycleLR = { max_lr = 0.5, total_steps = 4 }, LinearLR = {}, ConstantLR = {}, ReduceLROnPlateau = {},
+    PolynomialLR = {}, CyclicLR = { base_lr = 0.01, max_lr = 0.1, step_size_up = 2 },
   }
 
   -- a scheduler over a real optimizer: steps (plain, with an epoch or a
@@ -831,6 +837,38 @@ local function driver(seed, ncases, statefile, outcomefile)
       if #keys > 0 then sd[pick(keys)] = any() end
     end
     return sched .. ':load_state_dict', s.load_state_dict, s, oks and chance(0.9) and sd or any()
+  end
+
+  -- SequentialLR or ChainedScheduler over schedulers of one optimizer (or
+  -- anything): steps, then a load of its own state dict, mutated or not
+  local function composite_case()
+    local opt = optim.SGD({ nl.zeros(2):requires_grad() }, { lr = 0.1, momentum = 0.9 })
+    local list = {}
+    for i = 1, int(0, 3) do
+      local name = pick({ 'StepLR', 'ExponentialLR', 'CyclicLR', 'PolynomialLR', 'LambdaLR', 'ReduceLROnPlateau' })
+      local ok, s = call('optim.' .. name, optim[name], opt, SCHED_NEEDS[name])
+      list[i] = ok and chance(0.95) and s or any()
+    end
+    local name = pick({ 'SequentialLR', 'ChainedScheduler' })
+    local ok, s
+    if name == 'SequentialLR' then
+      ok, s = call('optim.SequentialLR', optim.SequentialLR, chance(0.9) and opt or any(),
+                   opts({ schedulers = function() return list end,
+                          milestones = function() return chance(0.6) and { int(1, 4), 6 } or milestones() end }))
+    else
+      ok, s = call('optim.ChainedScheduler', optim.ChainedScheduler, chance(0.9) and list or any())
+    end
+    if not ok then return 'optim.' .. name, optim[name], any(), any() end
+    for _ = 1, int(0, 6) do call(name .. ':step', s.step, s, chance(0.9) and nil or N()) end
+    local oks, sd = call(name .. ':state_dict', s.state_dict, s)
+    if oks and chance(0.6) then
+      local t = chance(0.5) and sd.schedulers[int(1, #sd.schedulers)] or sd
+      local keys = {}
+      for k in pairs(t) do keys[#keys + 1] = k end
+      table.sort(keys)
+      if #keys > 0 then t[pick(keys)] = any() end
+    end
+    return name .. ':load_state_dict', s.load_state_dict, s, oks and chance(0.9) and sd or any()
   end
 
   local function module_forward_and_backward(m, x, ...)
@@ -1355,6 +1393,7 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 4, loss_case },
     { 2, function() return 'optim.' .. pick(OPTIMS), nil, chance(0.5) and list_of_tensors() or T(), opts(OPTIM_OPTS) end },
     { 2, scheduler_case },
+    { 1, composite_case },
     { 1, function() return 'optim.clip_grad_norm', optim.clip_grad_norm, list_of_tensors(), N(), chance(0.5) and N() or pick({ 'inf', 'x' }) end },
     { 1, function() return 'nn.utils.clip_grad_value_', nn.utils.clip_grad_value_, list_of_tensors(), N() end },
     { 1, function() return 'nn.utils.parameters_to_vector', nn.utils.parameters_to_vector, list_of_tensors() end },

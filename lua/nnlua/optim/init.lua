@@ -16,6 +16,7 @@ return function(nl)
   require('nnlua.optim.rprop')(nl, optim)
   require('nnlua.optim.asgd')(nl, optim)
   require('nnlua.optim.lr_scheduler')(nl, optim)
+  require('nnlua.optim.lr_scheduler_extra')(nl, optim)
   require('nnlua.optim.grad')(nl, optim)
   -- lower-case names, for model:compile{optimizer = 'adam'}
   optim.by_name = {

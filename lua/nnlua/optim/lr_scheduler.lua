@@ -5,7 +5,8 @@
 -- cycles momentum) and ReduceLROnPlateau (stepped with a metric), with
 -- PyTorch 1.13's recursive formulas (torch/optim/lr_scheduler.py), written
 -- in its order of operations, so the values match its to the last bits.
--- SequentialLR, ChainedScheduler, CyclicLR and PolynomialLR are not here.
+-- CyclicLR, PolynomialLR, SequentialLR and ChainedScheduler are in
+-- lr_scheduler_extra.lua, on the machinery this file exports (optim._sched).
 return function(nl, optim)
   local raise = nl._raise
   local huge, floor = math.huge, math.floor
@@ -785,4 +786,11 @@ return function(nl, optim)
   for _, cls in ipairs({ Scheduler, Restarts, Plateau }) do
     nl._guard_methods(cls, is_scheduler, 'a scheduler', 'sched')
   end
+
+  -- for lr_scheduler_extra.lua: the option checks and the class machinery
+  optim._sched = {
+    REQUIRED = REQUIRED, NONE = NONE, copy = copy, is_finite = is_finite, number = number, whole = whole,
+    within = within, choice = choice, flag = flag, per_group = per_group, number_list = number_list,
+    class = class, new = new, register = register, momentum_key = momentum_key, is_scheduler = is_scheduler,
+  }
 end
