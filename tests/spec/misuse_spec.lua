@@ -871,6 +871,35 @@ local function driver(seed, ncases, statefile, outcomefile)
     return name .. ':load_state_dict', s.load_state_dict, s, oks and chance(0.9) and sd or any()
   end
 
+  -- LBFGS over a real parameter (or anything), options from small pools
+  -- (a max_iter of 2^62 is a loop of 2^62 iterations, as in PyTorch), its
+  -- closure one that computes a loss, or anything
+  local function lbfgs_case()
+    local x = chance(0.85) and nl.randn(3, chance(0.3) and 'float64' or 'float32'):requires_grad() or T()
+    local function one(...) local vs = { ... } return function() return chance(0.9) and pick(vs) or any() end end
+    local ok, opt = call('optim.LBFGS', optim.LBFGS, chance(0.9) and { x } or T(),
+      opts({ lr = one(1, 0.1, 0, -1, NaN, inf), max_iter = one(1, 3, 20, 0, 2.5), max_eval = one(2, 7, 0),
+             tolerance_grad = one(1e-7, 1, -1, NaN), tolerance_change = one(1e-9, -1, inf),
+             history_size = one(1, 3, 0), line_search_fn = one('strong_wolfe', NIL, 'x') }))
+    if not ok then return 'optim.LBFGS', optim.LBFGS, T(), any() end
+    local p = opt.param_groups[1].params[1]
+    local closure = chance(0.8) and function()
+      opt:zero_grad()
+      local l = ((p - 1) ^ 2):sum()
+      l:backward()
+      return l
+    end or F_()
+    for _ = 1, int(0, 2) do call('LBFGS:step', opt.step, opt, closure) end
+    local oks, sd = call('LBFGS:state_dict', opt.state_dict, opt)
+    if oks and sd.state[1] and chance(0.6) then
+      local keys = {}
+      for k in pairs(sd.state[1]) do keys[#keys + 1] = k end
+      table.sort(keys)
+      if #keys > 0 then sd.state[1][pick(keys)] = chance(0.5) and T() or any() end
+    end
+    return 'LBFGS:load_state_dict', opt.load_state_dict, opt, oks and chance(0.9) and sd or any()
+  end
+
   local function module_forward_and_backward(m, x, ...)
     local ok, y = call(m.__name .. ':forward', m, x, ...)
     if not ok then return end
@@ -1394,6 +1423,7 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 2, function() return 'optim.' .. pick(OPTIMS), nil, chance(0.5) and list_of_tensors() or T(), opts(OPTIM_OPTS) end },
     { 2, scheduler_case },
     { 1, composite_case },
+    { 1, lbfgs_case },
     { 1, function() return 'optim.clip_grad_norm', optim.clip_grad_norm, list_of_tensors(), N(), chance(0.5) and N() or pick({ 'inf', 'x' }) end },
     { 1, function() return 'nn.utils.clip_grad_value_', nn.utils.clip_grad_value_, list_of_tensors(), N() end },
     { 1, function() return 'nn.utils.parameters_to_vector', nn.utils.parameters_to_vector, list_of_tensors() end },
