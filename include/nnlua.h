@@ -116,6 +116,8 @@ typedef enum {
     NL_OP_INTERPOLATE,
     /* log of the running sum of exp along a dim (nl_logcumsumexp) */
     NL_OP_LOGCUMSUMEXP,
+    /* connectionist temporal classification, per sample (nl_ctc_loss) */
+    NL_OP_CTC_LOSS,
     NL_OP_COUNT
 } nl_op;
 
@@ -523,6 +525,17 @@ nl_tensor *nl_mse_loss(nl_tensor *input, nl_tensor *target, int reduction);
  * reduced as reduction says. Gradients: p's w (p - y) / max(p (1 - p),
  * 1e-12), finite where p is exactly 0 or 1; y's and w's too. */
 nl_tensor *nl_bce_loss(nl_tensor *input, nl_tensor *target, nl_tensor *weight, int reduction);
+/* CTC (ops_ctc.c): each sample's negative log-likelihood (N), in
+ * log_probs' dtype, of its target over all alignments of its input frames.
+ * log_probs (T, N, C) float; targets int64 labels from base, (N, S) padded
+ * or 1-D concatenated in sample order; input_lengths and target_lengths
+ * (N) int64 (0 <= input length <= T); blank a class from base, in no
+ * target. zero_infinity: a sample no alignment fits gets 0 and a zero
+ * gradient (else inf, and NaN gradients, as PyTorch's). Backward: the exact
+ * gradient of log_probs (PyTorch's adds exp(log_probs) * g, which
+ * log_softmax's backward removes), zero past each input's length. */
+nl_tensor *nl_ctc_loss(nl_tensor *log_probs, nl_tensor *targets, nl_tensor *input_lengths,
+                       nl_tensor *target_lengths, int64_t blank, int64_t base, int zero_infinity);
 
 /* ---- files: IDX, CSV, safetensors (io.c) -------------------------------
  * Readers take untrusted files: sizes and offsets are checked against the

@@ -58,6 +58,7 @@ static const char *op_names[] = {
     "conv3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
     "interpolate",
     "logcumsumexp",
+    "ctc_loss",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

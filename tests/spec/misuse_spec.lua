@@ -1432,6 +1432,53 @@ local function driver(seed, ncases, statefile, outcomefile)
           list_of_tensors()
       end },
     { 2, function() return 'nn.' .. pick(NN_CLASSES), nil, generic_arg(), generic_arg(), generic_arg() end },
+    -- CTC: log-probabilities (T, N, C), padded or concatenated labels mostly in range, lengths as
+    -- lists, tensors or junk; backward now and then
+    { 2, function()
+        local t, n, c = int(0, 5), int(0, 3), int(1, 5)
+        local lp = chance(0.85) and ftensor({ t, n, c }) or T()
+        if chance(0.5) and nl.is_tensor(lp) and lp.ptr ~= nil and lp:dtype() ~= 'int64' then lp = lp:detach():requires_grad() end
+        local tg = chance(0.6) and ids(c, { n, int(0, 4) }) or ids(c, { int(0, 8) })
+        local function lens(hi)
+          if chance(0.2) then return chance(0.5) and T() or any() end
+          local l = {}
+          for i = 1, n + (chance(0.1) and 1 or 0) do l[i] = int(-1, hi + 1) end
+          return chance(0.3) and nl.tensor(#l > 0 and l or 0, 'int64') or l
+        end
+        return 'F.ctc_loss', function(...)
+          local l = F.ctc_loss(...)
+          if chance(0.5) and nl.is_tensor(l) then l:sum():backward() end
+          return l
+        end, lp, chance(0.9) and tg or T(), lens(t), lens(4), opts({ blank = function() return int(0, 6) end,
+          reduction = function() return pick({ 'mean', 'sum', 'none', 'x' }) end, zero_infinity = B })
+      end },
+    -- weight_norm / spectral_norm on a small layer (any name, dim, options), a call, a removal
+    { 2, function()
+        local m = pick({ nn.Linear(3, 2), nn.Conv2d(1, 2, 2), nn.ConvTranspose2d(2, 1, 2) })
+        local fname = pick({ 'weight_norm', 'spectral_norm' })
+        return 'nn.utils.' .. fname, function(mod, name, a, b)
+          nn.utils[fname](mod, name, a, b)
+          local x = mod.__name == 'Linear' and nl.randn(2, 3) or nl.randn(1, mod.__name == 'Conv2d' and 1 or 2, 3, 3)
+          mod(x):sum():backward()
+          return nn.utils['remove_' .. fname](mod, chance(0.8) and name or any())
+        end, m, chance(0.8) and pick({ 'weight', 'bias' }) or any(), chance(0.7) and D() or any(),
+          chance(0.7) and N() or any()
+      end },
+    -- nn.utils.rnn: pad, pack (lengths of any kind), unpack, and a GRU over the packed batch
+    { 2, function()
+        local t, n = int(0, 4), int(0, 3)
+        local x = chance(0.8) and ftensor({ t, n, 2 }) or T()
+        local l = {}
+        for i = 1, n + (chance(0.1) and 1 or 0) do l[i] = int(0, t + 1) end
+        local R = nn.utils.rnn
+        return 'nn.utils.rnn', function(kind, ...)
+          if kind == 1 then return R.pad_sequence(...) end
+          local p = R.pack_padded_sequence(...)
+          if kind == 2 then return R.pad_packed_sequence(p, chance(0.5), N(), chance(0.5) and int(0, 6) or nil) end
+          local out = nn.GRU(2, 2)(p)
+          return out.data
+        end, int(1, 3), chance(0.5) and list_of_tensors() or x, chance(0.8) and l or any(), B(), B()
+      end },
     -- files
     { 3, function() return 'nl.load_safetensors', nl.load_safetensors, path() end },
     { 2, function() return 'nn.load', nn.load, path(), chance(0.3) and nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 2)) or nil end },

@@ -205,6 +205,7 @@ return function(nl, nn)
       args[i] = rebuild_arg(st.args and (st.args[i] or st.args[tostring(i)]), built)
     end
     local m = cls(unpack(args, 1, n))
+    if st.param_norms ~= nil then nn._param_norm_apply(m, st.param_norms) end
     if st.id ~= nil then built[st.id] = m end
     return m
   end

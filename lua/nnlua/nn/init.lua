@@ -3,9 +3,38 @@
 return function(nl)
   local nn = {}
   nl.nn = nn
-  for _, family in ipairs({ 'module', 'container', 'initializers', 'linear', 'activation', 'dropout',
-                            'normalization', 'conv', 'padding', 'pooling', 'conv3d', 'vision', 'upsampling', 'sliding', 'sparse', 'vector', 'loss', 'checkpoint', 'attention', 'transformer', 'rnn',
-                            'parallel', 'rectifier', 'dropout_extra', 'bilinear', 'local_response_norm', 'loss_extra' }) do
+  for _, family in ipairs({
+    'module',
+    'container',
+    'initializers',
+    'linear',
+    'activation',
+    'dropout',
+    'normalization',
+    'conv',
+    'padding',
+    'pooling',
+    'conv3d',
+    'vision',
+    'upsampling',
+    'sliding',
+    'sparse',
+    'vector',
+    'loss',
+    'checkpoint',
+    'attention',
+    'transformer',
+    'rnn',
+    'parallel',
+    'rectifier',
+    'dropout_extra',
+    'bilinear',
+    'local_response_norm',
+    'loss_extra',
+    'ctc',
+    'rnn_utils',
+    'param_norm',
+  }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end
   -- the classes nnlua defines (a user's are made later, by extend)

@@ -462,6 +462,8 @@ return function(nl, nn)
     seen[m] = id
     local st = m:structure(seen)
     st.id = id
+    -- weight_norm and spectral_norm, applied again after the rebuild (param_norm.lua)
+    st.param_norms = nn._param_norm_record(m)
     return { module = st }
   end
   nn._record_module = function(m) return record_module(m, { n = 0 }).module end

@@ -25,6 +25,8 @@
 -- pad_packed_sequence (which stops its output at max(lengths) steps; here
 -- the output keeps all T).
 -- Unbatched input (T, input_size) is accepted, with states (num_layers, H).
+-- A PackedSequence (nn.utils.rnn.pack_padded_sequence) gives one back, as
+-- PyTorch's.
 return function(nl, nn)
   local lib, Module, raise = nl._lib, nn.Module, nl._raise
   local F = nn.functional or {}
@@ -156,6 +158,9 @@ return function(nl, nn)
   -- or output and {h_n, c_n} for LSTM.
   function RNNBase:forward(x, hx, opts)
     local name = self.__name
+    -- a PackedSequence (nn.utils.rnn, rnn_utils.lua): its padded form run
+    -- with its lengths, and a PackedSequence out
+    if nn.utils.rnn.is_packed(x) then return nn.utils.rnn._run_packed(self, x, hx, opts) end
     -- forward(x, opts): a table with keys but neither h0 nor c0 is the options
     if opts == nil and type(hx) == 'table' and not nl.is_tensor(hx) and hx[1] == nil and hx[2] == nil
        and next(hx) ~= nil then
