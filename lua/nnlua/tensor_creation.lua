@@ -125,9 +125,17 @@ return function(nl)
     end
     return v
   end
+  -- int64: the ends cut toward zero first, as PyTorch's (the points of
+  -- 0.5 to 10.7 cut afterwards gave [0, 3, 5, 8, 10] for [0, 2, 5, 7, 10])
+  local function int_ends(dt, a, b)
+    if dt ~= 'int64' or type(a) ~= 'number' or type(b) ~= 'number' then return a, b end
+    local function cut(v) return v < 0 and math.ceil(v) or math.floor(v) end
+    return cut(a), cut(b)
+  end
   function nl.linspace(start, stop, steps, dtype)
-    local v = points('linspace', start, stop, steps)
     local dt = dtype_of('linspace', dtype, 'float32')
+    start, stop = int_ends(dt, start, stop)
+    local v = points('linspace', start, stop, steps)
     if #v == 0 then return nl.zeros({ 0 }, dt) end
     return nl.tensor(v, dt)
   end
@@ -135,9 +143,10 @@ return function(nl)
     if type(base) == 'string' or (type(base) == 'table' and not nl.is_tensor(base)) then base, dtype = nil, base end
     base = base == nil and 10 or base
     if type(base) ~= 'number' then argerror('logspace', 'a number base', base) end
+    local dt = dtype_of('logspace', dtype, 'float32')
+    start, stop = int_ends(dt, start, stop)
     local v = points('logspace', start, stop, steps)
     for i = 1, #v do v[i] = base ^ v[i] end
-    local dt = dtype_of('logspace', dtype, 'float32')
     if #v == 0 then return nl.zeros({ 0 }, dt) end
     return nl.tensor(v, dt)
   end

@@ -317,8 +317,12 @@ return function(nl)
     float_tensor('lerp', w, 'weight')
     same_dtype('lerp', t, 'start', w, 'weight')
     broadcast('lerp', out, Tensor.shape(w), 'start and end', 'weight')
+    -- each form with a weight masked to where it is taken: the form not
+    -- taken sends w a zero gradient only if its factor is finite (0 times
+    -- an infinite end - start gave w NaN where PyTorch gives inf)
     local diff = e - t
-    return nl.where(Tensor.lt(Tensor.abs(w), 0.5), t + w * diff, e - diff * (1 - w))
+    local small = Tensor.lt(Tensor.abs(w), 0.5)
+    return nl.where(small, t + nl.where(small, w, 0) * diff, e - diff * (1 - nl.where(small, 1, w)))
   end
   nl.lerp = Tensor.lerp
 
@@ -904,8 +908,17 @@ return function(nl)
       raise(('%s: input of shape %s does not expand to the shape [%s] of the product'):format(op, shape_str(input),
                                                                                           table.concat(want, ',')))
     end
-    local prod = prod_fn()
-    if alpha ~= 1 then prod = prod * alpha end
+    -- alpha 0: zeros in place of the product, the matrices' gradient zero
+    -- (0 * a NaN or inf of theirs made NaN where PyTorch gives input)
+    local prod
+    if alpha == 0 then
+      local list = {}
+      for i, m in ipairs(mats) do list[i] = m[1] end
+      prod = with_zero_grad(nl.zeros(want, Tensor.dtype(input)), list)
+    else
+      prod = prod_fn()
+      if alpha ~= 1 then prod = prod * alpha end
+    end
     if beta == 0 then return with_zero_grad(Tensor.expand(prod, want), { input }) end
     return (beta == 1 and input or input * beta) + prod
   end

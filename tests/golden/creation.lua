@@ -32,4 +32,10 @@ return {
   { op = 'logspace', args = { 1, 0, 5, 3.5 }, dtype = 'float64', want = { shape = { 5 }, data = { 3.5, 2.5588865599815867, 1.8708286933869707, 1.3677823998673804, 1 }, dtype = 'float64' } },
   { op = 'logspace', args = { -1, 1, 1, 10 }, dtype = 'float64', want = { shape = { 1 }, data = { 0.10000000000000001 }, dtype = 'float64' } },
   { op = 'logspace', args = { 0.5, 4, 8, 2.718281828459045 }, dtype = 'float64', want = { shape = { 8 }, data = { 1.6487212707001282, 2.7182818284590451, 4.4816890703380645, 7.3890560989306495, 12.182493960703471, 20.085536923187664, 33.115451958692304, 54.598150033144229 }, dtype = 'float64' } },
+  { op = 'linspace', args = { 0.5, 10.7, 5 }, dtype = 'int64', want = { shape = { 5 }, data = { 0, 2, 5, 7, 10 }, dtype = 'int64' } },
+  { op = 'linspace', args = { -2.7, 3.9, 4 }, dtype = 'int64', want = { shape = { 4 }, data = { -2, 0, 1, 3 }, dtype = 'int64' } },
+  { op = 'linspace', args = { 0, 7, 4 }, dtype = 'int64', want = { shape = { 4 }, data = { 0, 2, 4, 7 }, dtype = 'int64' } },
+  { op = 'linspace', args = { -5.5, -0.5, 6 }, dtype = 'int64', want = { shape = { 6 }, data = { -5, -4, -3, -2, -1, 0 }, dtype = 'int64' } },
+  { op = 'logspace', args = { 0.5, 2.5, 3, 10 }, dtype = 'int64', want = { shape = { 3 }, data = { 1, 10, 100 }, dtype = 'int64' } },
+  { op = 'logspace', args = { 0, 3.9, 4, 2 }, dtype = 'int64', want = { shape = { 4 }, data = { 1, 2, 4, 8 }, dtype = 'int64' } },
 }

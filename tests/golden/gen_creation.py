@@ -25,4 +25,12 @@ for dt, name in ((F32, 'float32'), (F64, 'float64')):
         t = torch.logspace(a, b, n, base=base, dtype=dt)
         lines.append("  { op = 'logspace', args = { %r, %r, %d, %r }, dtype = '%s', want = %s }," % (a, b, n, base, name, lua_tensor(t)))
 
+# int64: PyTorch cuts the ends toward zero first, then places the points
+for a, b, n in [(0.5, 10.7, 5), (-2.7, 3.9, 4), (0, 7, 4), (-5.5, -0.5, 6)]:
+    t = torch.linspace(a, b, n, dtype=torch.int64)
+    lines.append("  { op = 'linspace', args = { %r, %r, %d }, dtype = 'int64', want = %s }," % (a, b, n, lua_tensor(t)))
+for a, b, n, base in [(0.5, 2.5, 3, 10), (0, 3.9, 4, 2)]:
+    t = torch.logspace(a, b, n, base=base, dtype=torch.int64)
+    lines.append("  { op = 'logspace', args = { %r, %r, %d, %r }, dtype = 'int64', want = %s }," % (a, b, n, base, lua_tensor(t)))
+
 write_golden('creation.lua', ['PyTorch 1.13 linspace and logspace (tests/golden/gen_creation.py)'], lines)

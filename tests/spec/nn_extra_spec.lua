@@ -147,6 +147,20 @@ local function away(shape, seed)
 end
 
 describe('float64 gradchecks', function()
+  -- the product not taken sent the slope 0 * x, NaN for an x of inf: one
+  -- overflowed activation made a shared slope's gradient NaN
+  it('PReLU gives the slope the sum of the inputs at or below 0, an infinite input elsewhere or not', function()
+    local x = nl.tensor({ math.huge, -1, 2, -3, 0 }, 'float64'):requires_grad()
+    local w = nl.tensor({ 0.25 }, 'float64'):requires_grad()
+    F.prelu(x, w):sum():backward()
+    assert.are.same({ -4 }, w.grad:totable())
+    assert.are.same({ 1, 0.25, 1, 0.25, 0.25 }, x.grad:totable())
+    local m = nn.PReLU()
+    local y = nl.tensor({ { math.huge, -2 } }):requires_grad()
+    m(y):sum():backward()
+    assert.are.same({ -2 }, m.weight.grad:totable())
+  end)
+
   it('PReLU and prelu: input and slopes, one or per channel', function()
     local x = away({ 2, 3, 4 }, 1):requires_grad()
     local w = rand64({ 3 }, 2):requires_grad()
@@ -224,8 +238,8 @@ describe('float64 gradchecks', function()
 
   it('the alpha dropouts in training (the same mask in each call)', function()
     local x = rand64({ 4, 3, 2 }, 28):requires_grad()
-    gradcheck(function(a) nl.manual_seed(3) return F.alpha_dropout(a, 0.4) end, { x })
-    gradcheck(function(a) nl.manual_seed(3) return F.feature_alpha_dropout(a, 0.4) end, { x })
+    gradcheck(function(a) nl.manual_seed(3) return F.alpha_dropout(a, 0.4, true) end, { x })
+    gradcheck(function(a) nl.manual_seed(3) return F.feature_alpha_dropout(a, 0.4, true) end, { x })
     gradcheck(function(a) nl.manual_seed(3) return F.dropout1d(a, 0.4) end, { x })
   end)
 end)
@@ -301,18 +315,31 @@ describe('the dropouts in training and eval', function()
       if g.p < 1 then
         nl.manual_seed(31)
         local x = nl.randn(3000):double()
-        local y = F.alpha_dropout(x, g.p)
+        local y = F.alpha_dropout(x, g.p, true)
         local dropped = y:eq(g.dropped)
         local want = nl.where(dropped, g.dropped, x * g.a + g.b)
         S.expect_close(y, want, 'alpha_dropout p = ' .. g.p, 1e-15, 1e-15)
         local n = dropped:sum():item()
         assert.is_true(math.abs(n / 3000 - g.p) < 5 * math.sqrt(g.p * (1 - g.p) / 3000), 'drop rate')
         -- feature: the whole (sample, channel) slab dropped or kept
-        local z = F.feature_alpha_dropout(nl.zeros(30, 40, 3):double(), g.p):reshape(1200, 3)
+        local z = F.feature_alpha_dropout(nl.zeros(30, 40, 3):double(), g.p, true):reshape(1200, 3)
         S.same_bits(z:min(2), z:max(2), 'feature slabs whole')
         assert.is_true(z:eq(g.dropped):add(z:eq(g.b)):min():item() == 1, 'feature values')
       end
     end
+  end)
+
+  -- PyTorch's functional alpha dropouts default to training = False (the
+  -- dropout1d/3d ones to True); nnlua defaulted all to true, so ported
+  -- code calling them in eval dropped units
+  it('the functional alpha dropouts are the identity unless training is asked, as PyTorch\'s', function()
+    local x = nl.randn(5, 10):double()
+    for _, f in ipairs({ F.alpha_dropout, F.feature_alpha_dropout }) do
+      assert.is_true(rawequal(x, f(x, 0.5)))
+      assert.is_true(rawequal(x, f(x, { p = 0.5 })))
+      assert.is_false(rawequal(x, f(x, 0.5, true)))
+    end
+    assert.is_false(rawequal(x, F.dropout1d(x, 0.5)))
   end)
 
   it('AlphaDropout keeps a standard normal input at mean 0 and variance 1', function()

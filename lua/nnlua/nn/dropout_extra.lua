@@ -45,8 +45,9 @@ return function(nl, nn)
 
   -- the functional form's (p, training, inplace): positional, or a table
   -- {p, training, inplace} as the second argument; training defaults to
-  -- true, as PyTorch's functional dropouts
-  local function fargs(op, p, training, inplace, ...)
+  -- dflt, PyTorch's: true for dropout1d and dropout3d, false for the alpha
+  -- dropouts (true there dropped units of ported code run in eval)
+  local function fargs(op, dflt, p, training, inplace, ...)
     nl._no_extra_args(op, '(input, p, training, inplace)', nil, ...)
     if type(p) == 'table' then
       if training ~= nil or inplace ~= nil then
@@ -58,7 +59,8 @@ return function(nl, nn)
     p = check_p(op, p)
     if training ~= nil and type(training) ~= 'boolean' then nl._argerror(op, 'a boolean training flag', training) end
     if inplace ~= nil and type(inplace) ~= 'boolean' then nl._argerror(op, 'a boolean inplace flag', inplace) end
-    return p, training ~= false
+    if training == nil then training = dflt end
+    return p, training
   end
 
   -- the input ranks an op takes: dims (a list) and what to say of them;
@@ -93,7 +95,7 @@ return function(nl, nn)
       return dropout(op, x, p, training, feature, alpha, unbatched)
     end
     F[fname] = function(x, ...)
-      local p, training = fargs(fname, ...)
+      local p, training = fargs(fname, not alpha, ...)
       return run(fname, x, p, training)
     end
 

@@ -11,8 +11,13 @@ return function(nl, nn)
   local function finite(v) return type(v) == 'number' and v == v and v > -math.huge and v < math.huge end
 
   -- x where x > 0, else w x, as PyTorch's: the gradient at 0 is w's side
-  -- (w g for x, 0 for w), and NaN stays NaN
-  local function leaky(x, w) return nl.where(x:gt(0), x, w * x) end
+  -- (w g for x, 0 for w), and NaN stays NaN. w multiplies x only where
+  -- x <= 0: the product not taken still sent w 0 * x, NaN for an x of inf
+  -- (one overflowed activation made a shared slope's gradient NaN)
+  local function leaky(x, w)
+    local pos = x:gt(0)
+    return nl.where(pos, x, w * nl.where(pos, 0, x))
+  end
 
   -- F.prelu(x, weight): weight 0-dim or 1-D of one slope, or of one slope
   -- per channel, the channels being dim 2 (1-D and 0-dim input: one
