@@ -249,19 +249,28 @@ return function(nl)
 
   -- ---- t:new_* and the *_as helpers ---------------------------------------
   -- new tensors in t's dtype (or the one named), as PyTorch's t.new_zeros
-  local function new_shape(op, size)
-    if type(size) == 'number' then return { size } end
+  -- the size from a table of sizes or from sizes one by one, as PyTorch's
+  -- t.new_zeros(2, 3), then the optional dtype
+  local function new_shape(op, size, ...)
+    if type(size) == 'number' then
+      local shape, n = { size }, select('#', ...)
+      local i = 1
+      while i <= n and type((select(i, ...))) == 'number' do
+        shape[#shape + 1] = (select(i, ...))
+        i = i + 1
+      end
+      if n > i then nl._no_extra_args(op, '(size, [dtype])', nil, select(i + 1, ...)) end
+      return shape, (select(i, ...))
+    end
     if type(size) ~= 'table' or nl.is_tensor(size) then argerror(op, 'a size (a table of sizes)', size) end
-    return size
+    if select('#', ...) > 1 then nl._no_extra_args(op, '(size, [dtype])', nil, select(2, ...)) end
+    return size, (...)
   end
-  function Tensor.new_zeros(t, size, dtype)
-    return nl.zeros(new_shape('new_zeros', size), like_dtype('new_zeros', t, dtype))
-  end
-  function Tensor.new_ones(t, size, dtype)
-    return nl.ones(new_shape('new_ones', size), like_dtype('new_ones', t, dtype))
-  end
-  function Tensor.new_empty(t, size, dtype)
-    return nl.empty(new_shape('new_empty', size), like_dtype('new_empty', t, dtype))
+  for name, make in pairs({ new_zeros = 'zeros', new_ones = 'ones', new_empty = 'empty' }) do
+    Tensor[name] = function(t, ...)
+      local shape, dtype = new_shape(name, ...)
+      return nl[make](shape, like_dtype(name, t, dtype))
+    end
   end
   function Tensor.new_full(t, size, value, dtype)
     return nl.full(new_shape('new_full', size), value, like_dtype('new_full', t, dtype))
