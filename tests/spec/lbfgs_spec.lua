@@ -128,6 +128,26 @@ describe('LBFGS', function()
   -- f = x1^2 + 4 x2^2 from (3, -2): the first direction is -g = (-6, 16),
   -- the first step t = min(1, 1 / |g|_1) * lr = 1 / 22; with lr 1 and no
   -- line search, x after one iteration is (3 - 6/22, -2 + 16/22)
+  -- a group saved without a line search has no line_search_fn key (a Lua
+  -- table holds no nil): the receiver kept its 'strong_wolfe'
+  it('loads the saved line search, none included, over the receiver\'s', function()
+    local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local plain = optim.LBFGS({ x }, { max_iter = 3 })
+    local wolfe = optim.LBFGS({ x }, { max_iter = 3, line_search_fn = 'strong_wolfe' })
+    local sd_plain, sd_wolfe = plain:state_dict(), wolfe:state_dict()
+    wolfe:load_state_dict(sd_plain)
+    assert.is_nil(wolfe.param_groups[1].line_search_fn)
+    plain:load_state_dict(sd_wolfe)
+    assert.are.equal('strong_wolfe', plain.param_groups[1].line_search_fn)
+    -- and the resumed run steps as the saved one: a fixed first step of
+    -- min(1, 1 / |g|_1) * lr along -g for f = sum(x^2), g = 2x = (2, 4)
+    local x2 = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local o = optim.LBFGS({ x2 }, { max_iter = 1, line_search_fn = 'strong_wolfe' })
+    o:load_state_dict(optim.LBFGS({ x2 }, { max_iter = 1 }):state_dict())
+    o:step(closure_of(o, function() return (x2 * x2):sum() end))
+    assert.is_true(math.abs(x2[1] - (1 - 2 / 6)) < 1e-15 and math.abs(x2[2] - (2 - 4 / 6)) < 1e-15)
+  end)
+
   it('takes a first step of min(1, 1 / |g|_1) * lr along -g', function()
     local x = nl.tensor({ 3, -2 }, 'float64'):requires_grad()
     local opt = optim.LBFGS({ x }, { max_iter = 1 })

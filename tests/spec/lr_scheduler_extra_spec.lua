@@ -68,6 +68,26 @@ end)
 describe('CyclicLR', function()
   -- base 1, max 3, two steps up and two down: 1 2 3 2 1 ...; triangular2
   -- halves the height in the second cycle; exp_range scales by gamma^step
+  -- an option none when saved (step_size_down) was kept from the
+  -- receiver, so the resumed cycle had the receiver's length; PyTorch
+  -- 1.13 gives 0.55 1 0.55 0.1 ... for this resume
+  it('loads an option that was none when saved as none', function()
+    local p = nl.zeros({ 2 }):requires_grad()
+    local o1 = optim.SGD({ p }, { lr = 0.1, momentum = 0.9 })
+    local a = optim.CyclicLR(o1, { base_lr = 0.1, max_lr = 1, step_size_up = 2 })
+    local sd, osd = a:state_dict(), o1:state_dict()
+    local o2 = optim.SGD({ p }, { lr = 0.1, momentum = 0.9 })
+    local b = optim.CyclicLR(o2, { base_lr = 0.1, max_lr = 1, step_size_up = 2, step_size_down = 5 })
+    o2:load_state_dict(osd)
+    b:load_state_dict(sd)
+    assert.is_nil(b.step_size_down)
+    local want = { 0.55, 1, 0.55, 0.1, 0.55, 1, 0.55, 0.1 }
+    for i = 1, 8 do
+      b:step()
+      assert.is_true(math.abs(o2.lr - want[i]) < 1e-12, ('step %d: lr %.17g, want %g'):format(i, o2.lr, want[i]))
+    end
+  end)
+
   it('draws the triangles of its three modes', function()
     local o = sgd({ 5 })
     local s = optim.CyclicLR(o, { base_lr = 1, max_lr = 3, step_size_up = 2 })

@@ -460,6 +460,10 @@ return function(nl, optim)
     local g = {}
     for k, v in pairs(self.param_groups[1]) do g[k] = v end
     for k, v in pairs(sg) do if k ~= 'params' then g[k] = v end end
+    -- a group saved without line_search_fn had none (a Lua table holds no
+    -- nil): the receiver's 'strong_wolfe' was kept, and the resumed run
+    -- searched where the saved one stepped
+    g.line_search_fn = sg.line_search_fn
     check_group(g, op)
     local ps, n, dt = layout(self)
     local id = sg.params[1]
@@ -522,6 +526,7 @@ return function(nl, optim)
     end
     -- the group through Optimizer's load (ids, keys, types), the state here
     Optimizer.load_state_dict(self, { optimizer = sd.optimizer, param_groups = sd.param_groups, state = {} })
+    self.param_groups[1].line_search_fn = sg.line_search_fn
     self.state = next(state) and { state } or {}
   end
 

@@ -129,7 +129,7 @@ return function(nl, optim)
   local function new(cls, name, opt, opts)
     local vals = options(cls, name, opt, opts)
     local self = setmetatable({ optimizer = opt, last_epoch = -1, name = name }, cls)
-    for k, v in pairs(vals) do self[k] = copy(v) end
+    for k in pairs(self._defaults) do self[k] = copy(vals[k]) end
     if self._derive then self:_derive() end
     if self._init then self:_init() end
     -- like PyTorch, a group keeps the initial_lr an earlier scheduler gave it
@@ -201,12 +201,18 @@ return function(nl, optim)
   end
 
   -- the options saved in sd (or kept where sd has none: a function, an
-  -- option absent), checked as the constructor checks them
+  -- option absent), checked as the constructor checks them. An option
+  -- whose default is none and that sd lacks was none when saved: it is
+  -- none now too (CyclicLR's step_size_down given to the receiver, absent
+  -- from the saved scheduler, was kept, and the resumed cycle's length was
+  -- the receiver's); a function cannot be saved, so it is kept
   local function loaded_options(self, op, sd)
     local vals = {}
-    for k in pairs(self._defaults) do
+    for k, d in pairs(self._defaults) do
       local v = sd[k]
-      if v == nil or (self._unsaved and self._unsaved[k]) then v = self[k] end
+      if (v == nil and (d ~= NONE or type(self[k]) == 'function')) or (self._unsaved and self._unsaved[k]) then
+        v = self[k]
+      end
       vals[k] = v
     end
     self._check(op, vals, self.optimizer)
@@ -235,7 +241,7 @@ return function(nl, optim)
     self.last_epoch = sd.last_epoch
     self.base_lrs = copy(sd.base_lrs)
     self._last_lr = copy(sd.last_lr or self.base_lrs)
-    for k, v in pairs(vals) do self[k] = copy(v) end
+    for k in pairs(self._defaults) do self[k] = copy(vals[k]) end
     for k in pairs(self._state or {}) do self[k] = sd[k] end
     if self._derive then self:_derive() end
   end
@@ -687,7 +693,7 @@ return function(nl, optim)
     local vals = options(Plateau, name, opt, opts)
     local self = setmetatable({ optimizer = opt, name = name, last_epoch = 0, num_bad_epochs = 0,
                                 cooldown_counter = 0, best = vals.mode == 'min' and huge or -huge }, Plateau)
-    for k, v in pairs(vals) do self[k] = copy(v) end
+    for k in pairs(self._defaults) do self[k] = copy(vals[k]) end
     self:_derive()
     self._last_lr = {}
     for i, g in ipairs(opt.param_groups) do self._last_lr[i] = g.lr end
@@ -772,7 +778,7 @@ return function(nl, optim)
     if sd.last_lr ~= nil and not number_list(sd.last_lr, n) then
       raise(('%s: last_lr must be a list of %d numbers, one per param group of the optimizer'):format(op, n))
     end
-    for k, v in pairs(vals) do self[k] = copy(v) end
+    for k in pairs(self._defaults) do self[k] = copy(vals[k]) end
     self.last_epoch, self.best = sd.last_epoch, sd.best
     self.num_bad_epochs, self.cooldown_counter = sd.num_bad_epochs, sd.cooldown_counter
     if sd.last_lr then self._last_lr = copy(sd.last_lr) end
