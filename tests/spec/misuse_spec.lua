@@ -1037,7 +1037,11 @@ local function driver(seed, ncases, statefile, outcomefile)
         call(name .. ':load_state_dict', m.load_state_dict, m, chance(0.9) and sd or any(), B())
       end
     elseif r == 2 then call(name .. ':train', m.train, m, any())
-    elseif r == 3 then call(name .. ':tostring', tostring, m)
+    elseif r == 3 then
+      call(name .. ':tostring', tostring, m)
+      local so = opts({ expand_nested = B, dtype = DT })
+      if type(so) == 'table' and getmetatable(so) == nil then so.print_fn = function() end end
+      call(name .. ':summary', m.summary, m, chance(0.7) and x or any(), so)
     elseif r == 4 then call(name .. ':apply', m.apply, m, F_())
     elseif r == 5 then call(name .. ':save', m.save, m, chance(0.8) and 'saved.safetensors' or any(), opts({ extra = any }))
     elseif r == 6 then

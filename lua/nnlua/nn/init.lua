@@ -34,6 +34,8 @@ return function(nl)
     'ctc',
     'rnn_utils',
     'param_norm',
+    'container_dict',
+    'summary',
   }) do
     require('nnlua.nn.' .. family)(nl, nn)
   end

@@ -76,7 +76,8 @@ return function(nl, nn)
         if hk == nil then return self:forward(...) end
         return call_hooked(self, hk, ...)
       end,
-      __tostring = function(self) return self:summary() end,
+      -- (the tree and the parameter count; summary() is Keras's table)
+      __tostring = function(self) return self:_describe() end,
     }
   end
 
@@ -568,7 +569,7 @@ return function(nl, nn)
     return table.concat(lines, '\n')
   end
 
-  function Module:summary()
+  function Module:_describe()
     local n = self:num_parameters()
     return self:repr() .. '\n' .. ('parameters: %s'):format(group(n))
   end

@@ -1,0 +1,32 @@
+-- PyTorch 1.13 ModuleDict, ParameterList and ParameterDict (tests/golden/gen_containers.py)
+return {
+  state = {
+    { name = 'heads.a.weight', t = { shape = { 2, 2 }, data = { 0.428310603, 0.436030984, -0.636933267, 0.154316053 } } },
+    { name = 'heads.a.bias', t = { shape = { 2 }, data = { 0.554779291, -0.48861751 } } },
+    { name = 'heads.b.0.weight', t = { shape = { 3, 2 }, data = { 0.629878223, -0.600095332, 0.432549059, -0.677910209, -0.267086089, 0.344212621 } } },
+    { name = 'heads.b.0.bias', t = { shape = { 3 }, data = { -0.700837314, 0.609903634, -0.26481843 } } },
+    { name = 'heads.bn.weight', t = { shape = { 3 }, data = { 1, 1, 1 } } },
+    { name = 'heads.bn.bias', t = { shape = { 3 }, data = { 0, 0, 0 } } },
+    { name = 'heads.bn.running_mean', t = { shape = { 3 }, data = { 0.0647723973, -0.017225204, -0.0411011688 } } },
+    { name = 'heads.bn.running_var', t = { shape = { 3 }, data = { 1.35830545, 1.48647499, 0.960420132 } } },
+    { name = 'heads.bn.num_batches_tracked', t = { shape = {  }, data = { 7 }, dtype = 'int64' } },
+    { name = 'scales.0', t = { shape = { 2 }, data = { 0.894870222, 0.495404124 } } },
+    { name = 'scales.1', t = { shape = { 3 }, data = { -0.12613678, -0.0937085897, -0.0381089598 } } },
+    { name = 'extra.gain', t = { shape = { 1 }, data = { -0.41530025 } } },
+    { name = 'extra.shift', t = { shape = { 3 }, data = { 0.658270121, -0.250673622, 0.404221892 } } },
+  },
+  params = {
+    { name = 'heads.a.weight', grad = { shape = { 2, 2 }, data = { 0.0927589312, 0.0244071819, -0.0585736446, -0.0193590913 } } },
+    { name = 'heads.a.bias', grad = { shape = { 2 }, data = { 0.100091532, -0.0696045756 } } },
+    { name = 'heads.b.0.weight', grad = { shape = { 3, 2 }, data = { 0.092113778, -0.0570835881, 0.110693023, -0.0502640381, 0, 0 } } },
+    { name = 'heads.b.0.bias', grad = { shape = { 3 }, data = { 0.0898946002, 0.127679557, 0 } } },
+    { name = 'heads.bn.weight', grad = { shape = { 3 }, data = { 0.0176291894, 0.162026182, 0.00265503698 } } },
+    { name = 'heads.bn.bias', grad = { shape = { 3 }, data = { 0.209538549, 0.15566881, 0.0633066446 } } },
+    { name = 'scales.0', grad = { shape = { 2 }, data = { 0.118341878, 0.137927994 } } },
+    { name = 'scales.1', grad = { shape = { 3 }, data = { -0.139762446, -1.72904313, -0.0696696267 } } },
+    { name = 'extra.gain', grad = { shape = { 1 }, data = { 2.80828905 } } },
+    { name = 'extra.shift', grad = { shape = { 3 }, data = { -1.661201, -1.661201, -1.661201 } } },
+  },
+  x = { shape = { 4, 2 }, data = { 1.66241431, -0.146936804, 0.879281342, 0.357794225, 0.582410574, -0.213536724, -0.828335643, 1.54573882 } },
+  out = { shape = { 4, 3 }, data = { -0.256339669, 0.155814856, -0.167209685, -0.266967922, 0.148207605, -0.167209685, -0.276291102, 0.142476767, -0.167209685, -0.276291102, 0.131946236, -0.167209685 } },
+}
