@@ -29,7 +29,9 @@ return function(nl)
     local op = 'sparse_categorical_crossentropy'
     return F.nll_loss(probs_of(op, p):clamp(EPS, 1 - EPS):log(), y)
   end
-  local function categorical_crossentropy(p, y)
+  -- (each row's loss: the mean is the loss, and fit weighs the rows for
+  -- class_weight and sample_weight)
+  local function cce_rows(p, y)
     local op = 'categorical_crossentropy'
     probs_of(op, p)
     if not nl.is_tensor(y) or y:dtype() ~= p:dtype() or not same_shape(p, y) then
@@ -37,13 +39,14 @@ return function(nl)
         nl._shape_str(p), p:dtype(), nl.is_tensor(y) and (y:dtype() .. ' ' .. nl._shape_str(y)) or type(y)))
     end
     local q = (p / p:sum(2, true)):clamp(EPS, 1 - EPS)
-    return -(y * q:log()):sum(2):mean()
+    return -(y * q:log()):sum(2)
   end
+  local function categorical_crossentropy(p, y) return cce_rows(p, y):mean() end
   -- Keras's kl_divergence (kld): probabilities on both sides, each
   -- clipped to [1e-7, 1], y log(y / p) summed over the last dim and
   -- averaged over the rest. PyTorch's kl_div takes log-probabilities and
   -- no clipping, so the name is Keras's function, not kl_div's.
-  local function kl_divergence(p, y)
+  local function kl_rows(p, y)
     local op = 'kl_divergence'
     nl._T(p, op)
     if not nl.is_tensor(y) or y:dtype() ~= p:dtype() or not same_shape(p, y) or p:dim() == 0
@@ -53,11 +56,29 @@ return function(nl)
         nl.is_tensor(y) and (y:dtype() .. ' ' .. nl._shape_str(y)) or type(y)))
     end
     local q = y:clamp(EPS, 1)
-    return (q * (q / p:clamp(EPS, 1)):log()):sum(p:dim()):mean()
+    return (q * (q / p:clamp(EPS, 1)):log()):sum(p:dim())
   end
+  local function kl_divergence(p, y) return kl_rows(p, y):mean() end
   -- Keras's poisson: p - y log(p + 1e-7) over rates p (not their logs),
   -- averaged: PoissonNLLLoss's log_input = false with Keras's epsilon
   local function poisson(p, y) return F.poisson_nll_loss(p, y, { log_input = false, eps = EPS }) end
+  -- the losses of each element (or row) of the named losses, which a mean
+  -- makes the loss: fit weighs them for class_weight and sample_weight
+  local NONE = { reduction = 'none' }
+  local function none_of(f) return function(p, y) return f(p, y, NONE) end end
+  local per_element = {
+    [F.mse_loss] = none_of(F.mse_loss), [F.l1_loss] = none_of(F.l1_loss), [F.huber_loss] = none_of(F.huber_loss),
+    [F.cross_entropy] = none_of(F.cross_entropy), [F.nll_loss] = none_of(F.nll_loss),
+    [F.binary_cross_entropy] = none_of(F.binary_cross_entropy),
+    [F.binary_cross_entropy_with_logits] = none_of(F.binary_cross_entropy_with_logits),
+    [F.multilabel_soft_margin_loss] = none_of(F.multilabel_soft_margin_loss),
+    [F.multilabel_margin_loss] = none_of(F.multilabel_margin_loss),
+    [sparse_categorical_crossentropy] = function(p, y)
+      return F.nll_loss(probs_of('sparse_categorical_crossentropy', p):clamp(EPS, 1 - EPS):log(), y, NONE)
+    end,
+    [categorical_crossentropy] = cce_rows, [kl_divergence] = kl_rows,
+    [poisson] = function(p, y) return F.poisson_nll_loss(p, y, { log_input = false, eps = EPS, reduction = 'none' }) end,
+  }
   -- (no 'hinge': Keras's is max(0, 1 - y p) over +-1 (or 0/1) targets, a
   -- loss PyTorch has not; HingeEmbeddingLoss is p itself where y = 1)
   local losses = {
@@ -92,6 +113,15 @@ return function(nl)
                         SmoothL1Loss = false, KLDivLoss = false, PoissonNLLLoss = false, MultiMarginLoss = 'classes',
                         SoftMarginLoss = 'signs', HingeEmbeddingLoss = 'distance',
                         MultiLabelSoftMarginLoss = 'logits', MultiLabelMarginLoss = 'labels' }
+  -- a built-in loss module's functional form: with the module's options
+  -- (and class-weight buffers) and reduction 'none', each element's loss
+  local module_fn = { MSELoss = F.mse_loss, L1Loss = F.l1_loss, HuberLoss = F.huber_loss,
+                      SmoothL1Loss = F.smooth_l1_loss, CrossEntropyLoss = F.cross_entropy, NLLLoss = F.nll_loss,
+                      BCELoss = F.binary_cross_entropy, BCEWithLogitsLoss = F.binary_cross_entropy_with_logits,
+                      KLDivLoss = F.kl_div, PoissonNLLLoss = F.poisson_nll_loss, MultiMarginLoss = F.multi_margin_loss,
+                      SoftMarginLoss = F.soft_margin_loss, HingeEmbeddingLoss = F.hinge_embedding_loss,
+                      MultiLabelSoftMarginLoss = F.multilabel_soft_margin_loss,
+                      MultiLabelMarginLoss = F.multilabel_margin_loss }
   -- the losses of three tensors: fit calls its loss with (output, target)
   local THREE = { MarginRankingLoss = '(input1, input2, target)', CosineEmbeddingLoss = '(input1, input2, target)',
                   GaussianNLLLoss = '(input, target, var)', TripletMarginLoss = '(anchor, positive, negative)',
@@ -126,7 +156,8 @@ return function(nl)
   -- the options each call reads; any other key is an error, not ignored
   local COMPILE_KNOWN = { optimizer = 1, loss = 1, metrics = 1, lr = 1, momentum = 1 }
   local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
-                      checkpoint = 1, resume = 'flag', on_step = 1, lr_scheduler = 1, early_stopping = 1 }
+                      checkpoint = 1, resume = 'flag', on_step = 1, lr_scheduler = 1, early_stopping = 1,
+                      callbacks = 1, class_weight = 1, sample_weight = 1, initial_epoch = 1 }
   local CHECKPOINT_KNOWN = { path = 1, every = 1 }
   local EARLY_STOPPING_KNOWN = { monitor = 1, mode = 1, patience = 1, min_delta = 1, baseline = 1,
                                  restore_best_weights = 'flag', start_from_epoch = 1 }
@@ -152,11 +183,16 @@ return function(nl)
       nl._raise('compile: lr and momentum apply to an optimizer given by name; set them on the optimizer object')
     end
     local l = opts.loss or 'mse'
-    local lossfn, kind, divisor, summed
+    -- none: each element's (or row's) loss, which reduce ('mean', 'sum' or
+    -- 'batchmean') makes the loss: fit's class_weight and sample_weight
+    -- weigh them; rows: none gives one loss a row where the targets have
+    -- one a label (MultiLabelSoftMarginLoss), which class weights cannot weigh
+    local lossfn, kind, divisor, summed, none, reduce, rows
     if type(l) == 'string' then
       lossfn = losses[l:lower()]
       if not lossfn then nl._raise("compile: unknown loss '" .. l .. "'") end
       kind = classification[lossfn] or false
+      none, reduce, rows = per_element[lossfn], 'mean', lossfn == F.multilabel_soft_margin_loss
     elseif type(l) == 'function' then
       local f3 = three_fn[l]
       if f3 then refuse_three('nn.functional.' .. f3[1], f3[2]) end
@@ -174,6 +210,19 @@ return function(nl)
       summed = lo.reduction == 'sum'
       if lo.reduction == 'none' then
         nl._raise("compile: a loss module with reduction = 'none' gives no single loss to train on")
+      end
+      local mf = kind ~= nil and module_fn[l.__name]
+      if mf then
+        none = function(p, t)
+          local o = {}
+          for k, v in pairs(lo) do o[k] = v end
+          for _, k in ipairs({ 'weight', 'pos_weight' }) do
+            if l._buffers[k] then o[k] = rawget(l, k) end
+          end
+          o.reduction = 'none'
+          return mf(p, t, o)
+        end
+        reduce, rows = lo.reduction or 'mean', l.__name == 'MultiLabelSoftMarginLoss'
       end
       -- cross-entropy and NLL with weights or an ignored class divide their
       -- mean by the summed weights of the elements they keep, not by the
@@ -264,7 +313,8 @@ return function(nl)
     local before, prev = rawget(self, 'optimizer'), rawget(self, '_compiled')
     if before == nil or (prev and before == prev.optimizer) then rawset(self, 'optimizer', o) end
     rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = kind or nil, metrics = metrics,
-                                divisor = divisor, summed = summed })
+                                divisor = divisor, summed = summed, none = none, reduce = reduce, rows = rows,
+                                loss_name = lname })
     return self
   end
 
@@ -491,43 +541,61 @@ return function(nl)
   -- defaults, checked before training, and its state. history: the lists
   -- this fit keeps, which monitor must name (Keras warns each epoch about
   -- a missing one and never stops: val_loss without validation data)
-  local function early_stopping_of(es, history)
-    -- (the value as given: argerror says only 'got string')
-    local function bad(what, v) nl._raise(('fit: expected %s, got %s'):format(what, nl._describe_arg(v))) end
-    if type(es) ~= 'table' or getmetatable(es) ~= nil then
-      bad('early_stopping as a table of options {monitor =, patience =, ...}', es)
-    end
-    nl._check_opts('fit (early_stopping)', es, EARLY_STOPPING_KNOWN)
-    local monitor = es.monitor == nil and 'val_loss' or es.monitor
+  -- monitor against the values this fit records (history's lists, but
+  -- epoch and lr), or an error naming op and the option (field: its
+  -- prefix, 'early_stopping.' for fit's option)
+  local function check_monitor(op, field, monitor, history)
     if type(monitor) ~= 'string' or monitor == 'epoch' or monitor == 'lr' or history[monitor] == nil then
       local names = {}
       for k in pairs(history) do if k ~= 'epoch' and k ~= 'lr' then names[#names + 1] = k end end
       table.sort(names)
       local no_val = type(monitor) == 'string' and monitor:match('^val_') and not history.val_loss
-      nl._raise(("fit: early_stopping.monitor must name a value this fit records (%s), got %s%s"):format(
+      nl._raise(("%s: %smonitor must name a value this fit records (%s), got %s%s"):format(op, field,
         table.concat(names, ', '), nl._describe_arg(monitor),
         no_val and ' (validation values need validation_data or validation_split)' or ''))
     end
+  end
+  -- auto: the accuracies grow as they improve, the losses, mae and mse shrink
+  local function auto_mode(monitor) return monitor:match('accuracy$') and 'max' or 'min' end
+
+  -- who names the caller in messages: fit's option, or the EarlyStopping
+  -- callback (whose monitor is checked once fit gives it its values:
+  -- history nil here)
+  local ES_OPTION = { op = 'fit', field = 'early_stopping.', opts = 'fit (early_stopping)',
+                      what = 'early_stopping as a table of options {monitor =, patience =, ...}',
+                      known = EARLY_STOPPING_KNOWN }
+  local function early_stopping_of(es, history, who)
+    who = who or ES_OPTION
+    -- (the value as given: argerror says only 'got string')
+    local function bad(what, v)
+      nl._raise(('%s: expected %s%s, got %s'):format(who.op, who.field, what, nl._describe_arg(v)))
+    end
+    if type(es) ~= 'table' or getmetatable(es) ~= nil then
+      nl._raise(('%s: expected %s, got %s'):format(who.op, who.what, nl._describe_arg(es)))
+    end
+    nl._check_opts(who.opts, es, who.known)
+    local monitor = es.monitor == nil and 'val_loss' or es.monitor
+    if history then check_monitor(who.op, who.field, monitor, history)
+    elseif type(monitor) ~= 'string' then bad('monitor as a name', monitor) end
     local mode = es.mode == nil and 'auto' or es.mode
     if mode ~= 'min' and mode ~= 'max' and mode ~= 'auto' then
-      bad("early_stopping.mode as 'min', 'max' or 'auto'", mode)
+      bad("mode as 'min', 'max' or 'auto'", mode)
     end
-    -- auto: the accuracies grow as they improve, the losses, mae and mse shrink
-    if mode == 'auto' then mode = monitor:match('accuracy$') and 'max' or 'min' end
+    if mode == 'auto' then mode = auto_mode(monitor) end
     local patience, start = es.patience or 0, es.start_from_epoch or 0
-    if not whole(patience) then bad('early_stopping.patience as a whole number >= 0', patience) end
+    if not whole(patience) then bad('patience as a whole number >= 0', patience) end
     if not whole(start) then
-      bad('early_stopping.start_from_epoch as a whole number >= 0', start)
+      bad('start_from_epoch as a whole number >= 0', start)
     end
     -- (Keras takes a negative min_delta as its absolute value: refused
     -- here rather than read as another number)
     local delta = es.min_delta or 0
     if type(delta) ~= 'number' or not (delta >= 0 and delta < math.huge) then
-      bad('early_stopping.min_delta as a finite number >= 0', delta)
+      bad('min_delta as a finite number >= 0', delta)
     end
     local baseline = es.baseline
     if baseline ~= nil and (type(baseline) ~= 'number' or baseline ~= baseline) then
-      bad('early_stopping.baseline as a number', baseline)
+      bad('baseline as a number', baseline)
     end
     local st = { monitor = monitor, mode = mode, patience = patience, min_delta = delta, baseline = baseline,
                  restore = es.restore_best_weights == true, start = start,
@@ -576,6 +644,166 @@ return function(nl)
     if es.wait >= es.patience and epoch > 1 then es.stopped_epoch = epoch end
   end
 
+  -- ---- callbacks ----
+  -- the methods fit calls on a callback, with what each takes after self;
+  -- on_batch_begin and on_batch_end are Keras's other names for the
+  -- train_batch ones (called where those are not given)
+  local HOOKS = { on_train_begin = 'logs', on_train_end = 'logs', on_epoch_begin = 'epoch, logs',
+                  on_epoch_end = 'epoch, logs', on_train_batch_begin = 'batch, logs',
+                  on_train_batch_end = 'batch, logs', on_batch_begin = 'batch, logs', on_batch_end = 'batch, logs' }
+  local HOOK_LIST = 'on_train_begin, on_train_end, on_epoch_begin, on_epoch_end, on_train_batch_begin, '
+                    .. 'on_train_batch_end'
+  local ALIAS = { on_train_batch_begin = 'on_batch_begin', on_train_batch_end = 'on_batch_end' }
+
+  -- the callbacks option as a list, checked before training: a hook that
+  -- is not a function, or a plain table's misspelled one (on_epoch_ends,
+  -- which fit would never call), is an error naming it
+  local function check_callbacks(cbs)
+    if cbs == nil then return {} end
+    local n = nl._list_len(cbs)
+    if type(cbs) ~= 'table' or getmetatable(cbs) ~= nil or not n then
+      nl._argerror('fit', 'callbacks as a list of callback objects', cbs)
+    end
+    local out = {}
+    for i = 1, n do
+      local cb = cbs[i]
+      if type(cb) ~= 'table' then
+        nl._raise(('fit: callback %d must be a table with any of the methods %s, got %s'):format(i, HOOK_LIST,
+          nl._describe_arg(cb)))
+      end
+      for h, takes in pairs(HOOKS) do
+        local f = cb[h]
+        if f ~= nil and type(f) ~= 'function' then
+          nl._raise(('fit: callback %d: %s must be a function (self, %s), got %s'):format(i, h, takes,
+            nl._describe_arg(f)))
+        end
+      end
+      if getmetatable(cb) == nil then
+        local bad = {}
+        for k in pairs(cb) do
+          if type(k) == 'string' and k:match('^on_') and not HOOKS[k] then bad[#bad + 1] = k end
+        end
+        table.sort(bad)
+        if #bad > 0 then
+          nl._raise(('fit: callback %d has %s, which fit never calls (it calls %s)'):format(i,
+            table.concat(bad, ', '), HOOK_LIST))
+        end
+      end
+      local sd, lsd = cb.state_dict, cb.load_state_dict
+      if (sd ~= nil or lsd ~= nil) and (type(sd) ~= 'function' or type(lsd) ~= 'function') then
+        nl._raise(('fit: callback %d needs both state_dict and load_state_dict methods to be checkpointed, or '
+                   .. 'neither'):format(i))
+      end
+      out[i] = cb
+    end
+    return out
+  end
+
+  -- hook(...) on each callback that has it, in the list's order
+  local function call_hook(cbs, hook, ...)
+    local alias = ALIAS[hook]
+    for _, cb in ipairs(cbs) do
+      local f = cb[hook]
+      if f == nil and alias then f = cb[alias] end
+      if f then f(cb, ...) end
+    end
+  end
+  local function has_hook(cbs, hook)
+    for _, cb in ipairs(cbs) do
+      if cb[hook] or (ALIAS[hook] and cb[ALIAS[hook]]) then return true end
+    end
+    return false
+  end
+  -- the callbacks whose state a checkpoint keeps, as 'i:Name' in order
+  local function stateful(cbs)
+    local out = {}
+    for i, cb in ipairs(cbs) do
+      if cb.state_dict then out[#out + 1] = ('%d:%s'):format(i, type(cb.__name) == 'string' and cb.__name or 'callback') end
+    end
+    return out
+  end
+
+  -- ---- class_weight and sample_weight ----
+  local CLASS_LOSSES = 'cross_entropy, nll, sparse_categorical_crossentropy, categorical_crossentropy, bce, '
+                       .. 'bce_with_logits, or nn.CrossEntropyLoss, NLLLoss, BCELoss, BCEWithLogitsLoss, '
+                       .. 'MultiMarginLoss'
+  -- the loss fit can weigh: one of each element or row (c.none), without
+  -- weights of its own that divide the mean
+  local function check_weighable(c, what)
+    if c.divisor then
+      nl._raise(('fit: %s with %s, which has its own class weight or ignore_index: give the weights one way'):format(
+        what, c.loss_name))
+    end
+    if not c.none then
+      nl._raise(('fit: %s needs a loss given by name or a built-in loss module, whose loss of each sample fit '
+                 .. 'weighs; %s gives one value a batch'):format(what, c.loss_name))
+    end
+  end
+  -- class_weight: class -> weight, classes as the targets hold them
+  -- (1-based class indices, so a list {w1, w2, ...} weighs classes 1, 2, ...;
+  -- 0 and 1 for binary targets)
+  local function check_class_weight(c, cw)
+    if type(cw) ~= 'table' or getmetatable(cw) ~= nil then
+      nl._argerror('fit', 'class_weight as a table of class -> weight', cw)
+    end
+    for k, v in pairs(cw) do
+      if type(k) ~= 'number' or k % 1 ~= 0 or k < 0 or k > 2^31 then
+        nl._raise(('fit: class_weight keys must be classes as the targets hold them (whole numbers >= 0), got %s')
+                  :format(nl._describe_arg(k)))
+      end
+      if type(v) ~= 'number' or v ~= v or math.abs(v) == math.huge then
+        nl._raise(('fit: class_weight[%d] must be a finite number, got %s'):format(k, nl._describe_arg(v)))
+      end
+    end
+    local k = c.kind
+    if not (k == 'classes' or k == 'onehot' or k == 'binary' or k == 'logits') or c.rows then
+      nl._raise(('fit: class_weight weighs the classes of a classification loss (%s); %s has none%s'):format(
+        CLASS_LOSSES, c.loss_name, c.rows and ' that each sample\'s loss can weigh' or ''))
+    end
+    check_weighable(c, 'class_weight')
+  end
+  -- each training element's weight: class_weight at its class (the
+  -- targets' class index; a row of probabilities or one-hot targets, its
+  -- argmax; 0/1 targets, rounded, as Keras's), 1 for a class not listed
+  local function class_weights_of(c, cw, y)
+    return nl.no_grad(function()
+      local cls
+      if c.kind == 'classes' and y:dtype() == 'int64' then cls = y
+      elseif c.kind == 'classes' or c.kind == 'onehot' then cls = y:argmax(2)
+      else cls = y:gt(0.5):to('int64') end
+      if cls:numel() == 0 then return nl.ones(cls:shape(), 'float64') end
+      local lo, hi = cls:min():item(), cls:max():item()
+      if lo < 0 then nl._raise(('fit: class_weight: the targets hold the class %d'):format(lo)) end
+      local w = {}
+      for k = 0, hi do w[k + 1] = cw[k] or 1 end
+      return nl.tensor(w, 'float64'):index_select(1, (cls + 1):reshape(-1)):reshape(cls:shape())
+    end)
+  end
+  -- the batch's loss with each element's loss weighed by wb (one weight a
+  -- sample, or one an element of the targets), reduced as the loss is:
+  -- Keras's sum over the batch size, sum(w l) / n, for a mean
+  local function weighted_loss(c, pred, yb, wb)
+    local L = c.none(pred, yb)
+    if wb:dtype() ~= L:dtype() then wb = wb:to(L:dtype()) end
+    if wb:dim() == 1 and L:dim() > 1 then
+      local shape = { L:size(1) }
+      for i = 2, L:dim() do shape[i] = 1 end
+      wb = wb:reshape(shape)
+    end
+    local fits = wb:dim() == L:dim()
+    for i = 1, fits and L:dim() or 0 do
+      if wb:size(i) ~= L:size(i) and (i == 1 or wb:size(i) ~= 1) then fits = false end
+    end
+    if not fits then
+      nl._raise(('fit: weights of shape %s do not fit the losses of each sample, of shape %s'):format(
+        nl._shape_str(wb), nl._shape_str(L)))
+    end
+    local sum = (L * wb):sum()
+    if c.reduce == 'sum' then return sum end
+    if c.reduce == 'batchmean' then return sum / L:size(1) end
+    return sum / math.max(L:numel(), 1)
+  end
+
   -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv} or
   -- validation_split = f, verbose, shuffle, checkpoint = {path =, every = steps},
   -- resume = true, on_step = fn, lr_scheduler = sched, early_stopping = {...}})
@@ -590,6 +818,12 @@ return function(nl)
   -- epoch trained at (the first param group's), lr_scheduler steps (with
   -- val_loss, or the loss without validation, where it takes_metric),
   -- then early_stopping looks at its monitor; both are in the checkpoints.
+  -- callbacks = {cb, ...} (Keras's; epochs and batches counted from 1, as
+  -- the history and on_step count them), class_weight = {[class] = w},
+  -- sample_weight = tensor (N), initial_epoch = k (epochs k + 1 to epochs
+  -- run). The callbacks' on_epoch_end comes after early_stopping, and a
+  -- callback that sets model.stop_training = true ends fit after the
+  -- batch or epoch it did so in.
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     check_xy('fit', X, y)
@@ -616,6 +850,26 @@ return function(nl)
     end
     local sched = opts.lr_scheduler
     if sched ~= nil then check_scheduler(c, sched, opts.checkpoint) end
+    local initial = opts.initial_epoch or 0
+    if not whole(initial) or initial > 2^31 then
+      nl._raise('fit: initial_epoch must be a non-negative integer, got ' .. tostring(opts.initial_epoch))
+    end
+    local cbs = check_callbacks(opts.callbacks)
+    local cw, W = opts.class_weight, opts.sample_weight
+    if cw ~= nil and W ~= nil then
+      nl._raise('fit: give class_weight or sample_weight, not both (as Keras)')
+    end
+    if cw ~= nil then check_class_weight(c, cw) end
+    if W ~= nil then
+      if not nl.is_tensor(W) then nl._argerror('fit', 'sample_weight as a tensor of one weight per sample', W) end
+      nl._T(W, 'fit')
+      if W:dim() ~= 1 or W:size(1) ~= X:size(1) then
+        nl._raise(('fit: sample_weight must hold one weight per sample, shape [%d], got %s'):format(X:size(1),
+          nl._shape_str(W)))
+      end
+      check_weighable(c, 'sample_weight')
+      W = W:detach()
+    end
     local val = opts.validation_data
     if val ~= nil and type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}', val) end
     if val then
@@ -642,6 +896,7 @@ return function(nl)
         end
         val = { X:narrow(1, at + 1, n - at), y:narrow(1, at + 1, n - at) }
         X, y = X:narrow(1, 1, at), y:narrow(1, 1, at)
+        if W then W = W:narrow(1, 1, at) end
       end
     end
     local ckpt = opts.checkpoint
@@ -666,8 +921,11 @@ return function(nl)
       sampler = data.DistributedSampler(X:size(1), { shuffle = opts.shuffle ~= false })
       world = dist.size()
     end
-    local loader = data.DataLoader(data.TensorDataset(X, y), { batch_size = bs, sampler = sampler,
-                                                               shuffle = not sampler and opts.shuffle ~= false })
+    -- the training rows' weights go through the batches beside them
+    if cw ~= nil then W = class_weights_of(c, cw, y) end
+    local ds = W and data.TensorDataset(X, y, W) or data.TensorDataset(X, y)
+    local loader = data.DataLoader(ds, { batch_size = bs, sampler = sampler,
+                                         shuffle = not sampler and opts.shuffle ~= false })
     local gen = loader.generator     -- nl's own: it shuffles and drives dropout
     local nb, n = #loader, X:size(1)
     local tty = verbose == 1 and lib.nl_isatty(1) ~= 0
@@ -677,11 +935,27 @@ return function(nl)
       history[m] = {}
       if val then history['val_' .. m] = {} end
     end
-    if sched then history.lr = {} end
+    -- (and where a callback changes the lr: records_lr)
+    local lr_cb = false
+    for _, cb in ipairs(cbs) do if cb.records_lr == true then lr_cb = true end end
+    if sched or lr_cb then history.lr = {} end
     local es = opts.early_stopping ~= nil and early_stopping_of(opts.early_stopping, history) or nil
+    -- the callbacks get the model and fit's params (Keras's epochs, steps
+    -- and verbose; initial_epoch; metrics: the keys of the epoch's logs),
+    -- and check their options against them, before training
+    local keys = {}
+    for k in pairs(history) do if k ~= 'epoch' then keys[#keys + 1] = k end end
+    table.sort(keys)
+    local params = { epochs = epochs, steps = nb, verbose = verbose, initial_epoch = initial, metrics = keys }
+    rawset(self, 'stop_training', false)
+    for _, cb in ipairs(cbs) do
+      if type(cb.set_model) == 'function' then cb:set_model(self) end
+      if type(cb.set_params) == 'function' then cb:set_params(params) end
+    end
+    local batch_begin, batch_end = has_hook(cbs, 'on_train_batch_begin'), has_hook(cbs, 'on_train_batch_end')
 
     -- where to start: from the beginning, or from a checkpoint
-    local start_epoch, start_step, resumed = 1, 0, nil
+    local start_epoch, start_step, resumed = initial + 1, 0, nil
     if opts.resume then
       if not ckpt then nl._raise('fit: resume needs checkpoint = {path = ...}') end
       if file_exists(ckpt.path) then
@@ -719,8 +993,28 @@ return function(nl)
                     :format(ckpt.path, was and ('early_stopping {' .. tostring(was) .. '}') or 'no early_stopping',
                             es and ('early_stopping {' .. es.key .. '}') or 'none'))
         end
+        -- another initial_epoch numbers the history otherwise
+        if (st.initial_epoch or 0) ~= initial then
+          nl._raise(('fit: %s was written by a fit of initial_epoch = %d, and this fit gives %d'):format(ckpt.path,
+            st.initial_epoch or 0, initial))
+        end
+        local was_cbs = type(st.callbacks) == 'table' and st.callbacks or {}
+        local names_was, names_now = {}, stateful(cbs)
+        for i, e in ipairs(was_cbs) do names_was[i] = type(e) == 'table' and tostring(e.name) or '?' end
+        if table.concat(names_was, ', ') ~= table.concat(names_now, ', ') then
+          nl._raise(('fit: %s was written with the callbacks that keep state {%s}, and this fit gives {%s}; resume '
+                     .. 'with the same callbacks'):format(ckpt.path, table.concat(names_was, ', '),
+                     table.concat(names_now, ', ')))
+        end
         c.optimizer:load_state_dict(extras.optimizer)
         if sched then sched:load_state_dict(ss.state) end
+        local k = 0
+        for _, cb in ipairs(cbs) do
+          if cb.state_dict then
+            k = k + 1
+            cb:load_state_dict(was_cbs[k].state)
+          end
+        end
         if es then
           for _, k in ipairs({ 'wait', 'best', 'best_epoch', 'stopped_epoch' }) do
             if type(ses[k]) ~= 'number' then nl._raise(('fit: %s: malformed early_stopping state (%s)'):format(ckpt.path, k)) end
@@ -733,6 +1027,7 @@ return function(nl)
         end
         history = st.history
         start_epoch, start_step, resumed = st.epoch, st.step, st
+        if st.stopped then rawset(self, 'stop_training', true) end
         epoch_base = st.sampler_epoch_base or epoch_base
       end
       -- under DataParallel every rank must resume from one point: only rank
@@ -762,6 +1057,19 @@ return function(nl)
       return out
     end
 
+    -- the states of the callbacks that keep one, in the list's order
+    local function cb_states()
+      local out = {}
+      for i, cb in ipairs(cbs) do
+        if cb.state_dict then
+          out[#out + 1] = { name = ('%d:%s'):format(i, type(cb.__name) == 'string' and cb.__name or 'callback'),
+                            state = cb:state_dict() }
+        end
+      end
+      return #out > 0 and out or nil
+    end
+    local function stopping() return rawget(self, 'stop_training') == true end
+
     local function save(epoch, step, rng_epoch, sums)
       if sampler and step > 0 then    -- mid-epoch: each rank resumes with an equal part
         sums = global_sums(sums, world)
@@ -773,12 +1081,20 @@ return function(nl)
         rng_epoch = rng_epoch, rng_now = rng_save(gen), sums = sums,
         lr_scheduler = sched and { name = type(sched.name) == 'string' and sched.name or nil, state = sched:state_dict() },
         early_stopping = es and { options = es.key, wait = es.wait, best = es.best, best_epoch = es.best_epoch,
-                                  stopped_epoch = es.stopped_epoch, best_weights = es.best_weights } } })
+                                  stopped_epoch = es.stopped_epoch, best_weights = es.best_weights },
+        initial_epoch = initial > 0 and initial or nil, callbacks = cb_states(),
+        stopped = rawget(self, 'stop_training') == true or nil } })
     end
 
+    -- History callbacks hold the table fit returns (a resumed one too)
+    for _, cb in ipairs(cbs) do
+      if type(cb._bind_history) == 'function' then cb:_bind_history(history) end
+    end
     self:train()
+    call_hook(cbs, 'on_train_begin', {})
     -- a run that stopped early is over (its last checkpoint says so)
-    local last_epoch = (es and es.stopped_epoch > 0) and 0 or epochs
+    local last_epoch = ((es and es.stopped_epoch > 0) or stopping()) and 0 or epochs
+    local logs = {}
     for epoch = start_epoch, last_epoch do
       local t0, last_draw = nl.time(), -1
       local t, step = tally_new(), 0
@@ -803,10 +1119,14 @@ return function(nl)
       if resumed and epoch == start_epoch and skip > 0 then
         rng_restore(gen, resumed.rng_now)
       end
-      for xb, yb in it do
+      -- (a resumed epoch began in the run that was killed: a schedule set
+      -- at the beginning is in the optimizer's state)
+      if skip == 0 then call_hook(cbs, 'on_epoch_begin', epoch, {}) end
+      for xb, yb, wb in it do
         step = step + 1
+        if batch_begin then call_hook(cbs, 'on_train_batch_begin', step, {}) end
         local pred = self(xb)
-        local loss = c.loss(pred, yb)
+        local loss = wb and weighted_loss(c, pred, yb, wb) or c.loss(pred, yb)
         local lv = loss:item()
         -- tallied before the step (of the same outputs): a metric that
         -- cannot read the targets fails before the weights change
@@ -815,7 +1135,13 @@ return function(nl)
         loss:backward()
         c.optimizer:step()
         if opts.on_step then opts.on_step(epoch, step, lv) end
-        if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb then
+        -- the logs of a batch: the epoch's loss and metrics so far (Keras's)
+        if batch_end then
+          local bl = { loss = tally_loss(c, t) }
+          for _, m in ipairs(c.metrics) do bl[m] = tally_metric(t, m) end
+          call_hook(cbs, 'on_train_batch_end', step, bl)
+        end
+        if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb and not stopping() then
           save(epoch, step, rng_epoch, t)
         end
         local now = nl.time()
@@ -832,34 +1158,44 @@ return function(nl)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
           io.flush()
         end
+        if stopping() then break end
       end
       local elapsed = nl.time() - t0
       local processed = (t.seen - seen0) * world    -- every rank's share is the same size
       if sampler then t = global_sums(t, 1) end
-      history.epoch[epoch] = epoch
-      history.loss[epoch] = tally_loss(c, t)
-      for _, m in ipairs(c.metrics) do history[m][epoch] = tally_metric(t, m) end
-      local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[epoch]) }
-      for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][epoch]) end
+      -- the history's i-th entries are those of the i-th epoch run (epoch
+      -- initial + i)
+      local i = epoch - initial
+      history.epoch[i] = epoch
+      history.loss[i] = tally_loss(c, t)
+      for _, m in ipairs(c.metrics) do history[m][i] = tally_metric(t, m) end
+      local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[i]) }
+      for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][i]) end
       if val then
         local vl, vm = run_eval('fit (validation_data)', self, c, val[1], val[2], math.max(bs, 256))
-        history.val_loss[epoch] = vl
+        history.val_loss[i] = vl
         line[#line + 1] = ('val_loss %.4f'):format(vl)
         for _, m in ipairs(c.metrics) do
-          history['val_' .. m][epoch] = vm[m]
+          history['val_' .. m][i] = vm[m]
           line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
         end
       end
+      if history.lr then
+        history.lr[i] = c.optimizer.param_groups[1].lr
+        line[#line + 1] = ('lr %.4g'):format(history.lr[i])
+      end
       if sched then
-        history.lr[epoch] = c.optimizer.param_groups[1].lr
-        line[#line + 1] = ('lr %.4g'):format(history.lr[epoch])
-        if sched.takes_metric then sched:step(val and history.val_loss[epoch] or history.loss[epoch])
+        if sched.takes_metric then sched:step(val and history.val_loss[i] or history.loss[i])
         else sched:step() end
       end
-      if es then es_epoch_end(self, es, history[es.monitor][epoch], epoch) end
+      if es then es_epoch_end(self, es, history[es.monitor][i], epoch) end
       line[#line + 1] = ('%.0f samples/s - %s'):format(processed / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
+      -- the epoch's logs: what the history records of it
+      logs = {}
+      for k, list in pairs(history) do if k ~= 'epoch' then logs[k] = list[i] end end
+      call_hook(cbs, 'on_epoch_end', epoch, logs)
       if ckpt then save(epoch + 1, 0, rng_save(gen), tally_new()) end
       if es and es.stopped_epoch > 0 then
         if verbose > 0 then
@@ -867,12 +1203,15 @@ return function(nl)
         end
         break
       end
+      if stopping() then break end
     end
+    call_hook(cbs, 'on_train_end', logs)
     -- Keras 3 puts the best weights back at the end, stopped early or not
     if es and es.restore and es.best_weights then
       self:load_state_dict(es.best_weights)
       if verbose > 0 then
-        print(('restored the weights of epoch %d (%s %.4f)'):format(es.best_epoch, es.monitor, history[es.monitor][es.best_epoch]))
+        print(('restored the weights of epoch %d (%s %.4f)'):format(es.best_epoch, es.monitor,
+          history[es.monitor][es.best_epoch - initial]))
       end
     end
     return history
@@ -910,4 +1249,9 @@ return function(nl)
     if #outs == 1 then return outs[1] end
     return nl.cat(outs, 1)
   end
+
+  -- nl.callbacks: Keras's callbacks, built on early stopping's code here
+  nl.callbacks = require('nnlua.callbacks')(nl, {
+    early_stopping_of = early_stopping_of, es_epoch_end = es_epoch_end, check_monitor = check_monitor,
+    auto_mode = auto_mode, whole = whole, early_stopping_known = EARLY_STOPPING_KNOWN })
 end

@@ -1070,7 +1070,19 @@ local function driver(seed, ncases, statefile, outcomefile)
                                                      -- on the compiled optimizer, if compile got that far
                                                      local ok, s = pcall(optim.StepLR, rawget(m, 'optimizer'), { step_size = 1 })
                                                      return pick({ ok and s or {}, {}, 3 })
-                                                   end }))
+                                                   end,
+                                                   callbacks = function()
+                                                     local cb = nl.callbacks
+                                                     return pick({ {}, 3, { 3 }, { { on_epoch_end = 3 } }, { cb.TerminateOnNaN() },
+                                                                   { cb.History() }, { cb.EarlyStopping { monitor = 'loss' } },
+                                                                   { cb.ReduceLROnPlateau { monitor = 'loss', patience = 0 } },
+                                                                   { cb.LearningRateScheduler(function(_, lr) return lr / 2 end) },
+                                                                   { cb.ModelCheckpoint('ck_{epoch}.st', { monitor = 'loss', save_best_only = true }) },
+                                                                   { cb.CSVLogger('log.csv') }, { cb.LambdaCallback { on_epoch_end = pick(FUNCS) } } })
+                                                   end,
+                                                   class_weight = function() return pick({ { 1, 2 }, { [0] = 1, [1] = 2 }, { [-1] = 1 }, 'x', {} }) end,
+                                                   sample_weight = T,
+                                                   initial_epoch = function() return pick({ 0, 1, 2, -1, 1.5 }) end }))
       call(name .. ':evaluate', m.evaluate, m, X, y)
       call(name .. ':predict', m.predict, m, chance(0.8) and X or any(), opts({ batch_size = Z }))
     elseif r == 7 then call('nn.Sequential', nn.Sequential, m, chance(0.7) and nn.ReLU() or any(), any())
