@@ -1,8 +1,9 @@
--- data.lua: nl.data — IDX and CSV loaders, Fashion-MNIST, TensorDataset
--- and DataLoader. Files are parsed and checked in C (io.c); this file only
--- picks columns, scales and batches. Datasets and loaders are userdata
--- proxies so that `#ds` and `#loader` work under LuaJIT (tables ignore
--- __len in Lua 5.1).
+-- data.lua: nl.data — IDX and CSV loaders, Fashion-MNIST, TensorDataset,
+-- collation and DataLoader (Subset, ConcatDataset, random_split and the
+-- samplers are data_sampling.lua's). Files are parsed and checked in C
+-- (io.c); this file only picks columns, scales and batches. Datasets and
+-- loaders are userdata proxies so that `#ds` and `#loader` work under
+-- LuaJIT (tables ignore __len in Lua 5.1).
 local ffi = require 'ffi'
 
 return function(nl)
@@ -17,7 +18,8 @@ return function(nl)
     load_csv = { header = 'flag', delimiter = 1, label = 1, label_dtype = 1, dtype = 1 },
     IdxDataset = { flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
     FashionMNIST = { train = 'flag', flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
-    DataLoader = { batch_size = 1, shuffle = 'flag', drop_last = 'flag', seed = 1, sampler = 1 },
+    DataLoader = { batch_size = 1, shuffle = 'flag', drop_last = 'flag', seed = 1, sampler = 1, batch_sampler = 1,
+                   collate_fn = 1 },
     -- 'flag': a boolean (a string 'no' or a 0 is true to Lua: it shuffled)
     DistributedSampler = { num_replicas = 1, rank = 1, seed = 1, shuffle = 'flag', drop_last = 'flag' },
   }
@@ -423,37 +425,253 @@ return function(nl)
     return self
   end
 
-  -- ---- DataLoader --------------------------------------------------------------
+  -- ---- collation ---------------------------------------------------------------
 
-  -- a batch of values from a generic dataset: tensors stacked, numbers into
-  -- an int64 tensor when all whole, else float32. dtype is the field's
-  -- dtype, fixed for the loader (a field's dtype changed from batch to
-  -- batch with the values a shuffle put in it): int64 where every row's
-  -- value is whole, read from the whole dataset when it is a plain table,
-  -- else from the first batch, and a fraction met later is an error.
-  local function collate(values, op, dtype, j)
-    local first = values[1]
-    if nl.is_tensor(first) then return nl.stack(values, 1) end
-    if type(first) == 'number' then
+  -- what a value is, in messages
+  local function kind_of(v)
+    if nl.is_tensor(v) then return 'tensor' end
+    if type(v) ~= 'table' then return type(v) end
+    if next(v) == nil then return 'empty table' end
+    local m, named = table.maxn(v), false
+    for k in pairs(v) do
+      if type(k) == 'string' then named = true
+      elseif type(k) ~= 'number' or k ~= math.floor(k) or k < 1 then return 'table' end
+    end
+    if named then return m > 0 and 'table' or 'table of names' end
+    return 'list'
+  end
+  local function where(path) return 'field ' .. table.concat(path, '.') end
+  local function at(path, key)
+    local p = { unpack(path) }
+    p[#p + 1] = key
+    return p
+  end
+
+  -- the values (one a sample) at path, batched as PyTorch's default_collate
+  -- batches them: tensors stacked, numbers into one tensor, booleans into
+  -- int64 1/0 (nnlua has no bool dtype), strings kept as a list, lists by
+  -- position and tables of names by key, each recursed into. ctx: op, word
+  -- and ids name the rows in messages; with ctx.dtypes a field of numbers
+  -- has one dtype for the loader's life (a shuffle changed it from batch to
+  -- batch with the values it put there): int64 where every row's value is
+  -- whole, read from the whole dataset by ctx.scan when it can, else from
+  -- the first batch, and a fraction met later is an error. Without it (and
+  -- in PyTorch, whose Python ints and floats differ) each batch decides.
+  local function collate_field(values, path, ctx)
+    local op, first = ctx.op, values[1]
+    local kind = kind_of(first)
+    for r = 2, #values do
+      local k = kind_of(values[r])
+      if k ~= kind then
+        raise(('%s: %s is a %s in %s %d and a %s in %s %d'):format(op, where(path), kind, ctx.word, ctx.ids[1], k,
+                                                                   ctx.word, ctx.ids[r]))
+      end
+    end
+    if kind == 'tensor' then
+      local shape = first:shape()
+      for r = 2, #values do
+        local s = values[r]:shape()
+        if #s ~= #shape or table.concat(s, ',') ~= table.concat(shape, ',') then
+          raise(('%s: %s holds tensors of shapes %s (%s %d) and %s (%s %d); a batch stacks them, so they must match')
+                :format(op, where(path), nl._shape_str(first), ctx.word, ctx.ids[1], nl._shape_str(values[r]),
+                        ctx.word, ctx.ids[r]))
+        end
+      end
+      return nl.stack(values, 1)
+    elseif kind == 'number' then
+      local label = where(path)
+      local dtype = ctx.dtypes and ctx.dtypes[label]
+      if ctx.dtypes and not dtype and ctx.scan then
+        dtype = ctx.scan(path)
+        ctx.dtypes[label] = dtype
+      end
       local whole = true
       for _, v in ipairs(values) do
-        if type(v) ~= 'number' then raise(op .. ': a batch mixes numbers and ' .. type(v) .. 's') end
         if v ~= math.floor(v) then whole = false end
       end
       if dtype == 'int64' and not whole then
-        raise(('%s: field %d held whole numbers in the first batch, collated as int64, and fractions in a later '
-               .. 'one; return that field as a float tensor'):format(op, j))
+        raise(('%s: %s held whole numbers in the first batch, collated as int64, and fractions in a later '
+               .. 'one; return that field as a float tensor'):format(op, label))
       end
-      return nl.tensor(values, dtype or (whole and 'int64' or 'float32'))
+      local t = nl.tensor(values, dtype or (whole and 'int64' or 'float32'))
+      if ctx.dtypes and not dtype then ctx.dtypes[label] = t:dtype() end
+      return t
+    elseif kind == 'boolean' then
+      return nl.tensor(values, 'int64')
+    elseif kind == 'string' then
+      return { unpack(values) }
+    elseif kind == 'empty table' then
+      return {}
+    elseif kind == 'list' then
+      local m = table.maxn(first)
+      for r = 1, #values do
+        local v = values[r]
+        for j = 1, table.maxn(v) do
+          if v[j] == nil then raise(('%s: %s of %s %d is nil'):format(op, where(at(path, j)), ctx.word, ctx.ids[r])) end
+        end
+        if table.maxn(v) ~= m then
+          raise(('%s: %s is a list of %d entries in %s %d and of %d in %s %d'):format(op, where(path), m, ctx.word,
+                                                                                      ctx.ids[1], table.maxn(v),
+                                                                                      ctx.word, ctx.ids[r]))
+        end
+      end
+      local out, col = {}, {}
+      for j = 1, m do
+        for r = 1, #values do col[r] = values[r][j] end
+        out[j] = collate_field(col, at(path, j), ctx)
+      end
+      return out
+    elseif kind == 'table of names' then
+      local keys = {}
+      for k in pairs(first) do keys[#keys + 1] = k end
+      table.sort(keys)
+      local inside = #path > 0 and ' in ' .. where(path) or ''
+      for r = 2, #values do
+        local v = values[r]
+        for _, k in ipairs(keys) do
+          if v[k] == nil then
+            raise(("%s: %s %d has no key '%s'%s, which %s %d has"):format(op, ctx.word, ctx.ids[r], k, inside,
+                                                                       ctx.word, ctx.ids[1]))
+          end
+        end
+        for k in pairs(v) do
+          if first[k] == nil then
+            raise(("%s: %s %d has a key '%s'%s, which %s %d has not"):format(op, ctx.word, ctx.ids[r], tostring(k),
+                                                                          inside, ctx.word, ctx.ids[1]))
+          end
+        end
+      end
+      local out, col = {}, {}
+      for _, k in ipairs(keys) do
+        for r = 1, #values do col[r] = values[r][k] end
+        out[k] = collate_field(col, at(path, k), ctx)
+      end
+      return out
+    elseif kind == 'table' then
+      raise(('%s: %s of %s %d is a table of both list entries and names (or keys that are neither)')
+            :format(op, where(path), ctx.word, ctx.ids[1]))
     end
-    raise(op .. ': the dataset returned a ' .. type(first) .. '; expected tensors or numbers')
+    raise(('%s: the dataset returned a %s in %s (%s %d); expected tensors, numbers, booleans, strings or tables '
+           .. 'of them'):format(op, kind, where(path), ctx.word, ctx.ids[1]))
   end
 
-  -- Batches of ds (a TensorDataset, an IdxDataset, or anything with #ds
-  -- and ds[i] returning tensors or numbers, or one list of them: a plain
-  -- array of samples {x, y} works). A dataset with a method ds:batch(idx)
-  -- makes each batch in one call, idx an int64 tensor of 1-based rows,
-  -- instead of len calls of ds[i]. opts:
+  -- a batch of samples (samples[r] is what the dataset gave for its row
+  -- ctx.ids[r]): a sample that is a list {x, y} gives its fields batched
+  -- as values (xb, yb: PyTorch's tuple, unpacked), a table of names one
+  -- table of batches (PyTorch's dict), a tensor or number one batch
+  local function collate_samples(samples, ctx)
+    local op, first = ctx.op, samples[1]
+    local kind = kind_of(first)
+    for r = 2, #samples do
+      local k = kind_of(samples[r])
+      if k ~= kind then
+        raise(('%s: %s %d is a %s and %s %d a %s'):format(op, ctx.word, ctx.ids[1], kind, ctx.word, ctx.ids[r], k))
+      end
+    end
+    if kind == 'empty table' then
+      raise(('%s: the dataset returned an empty table for %s %d'):format(op, ctx.word, ctx.ids[1]))
+    end
+    if kind == 'table' then
+      raise(('%s: %s %d is a table of both list entries and names (or keys that are neither); a sample is a '
+             .. 'list {x, y}, a table of names or one value'):format(op, ctx.word, ctx.ids[1]))
+    end
+    if kind == 'table of names' then return collate_field(samples, {}, ctx) end
+    if kind ~= 'list' then return collate_field(samples, { 1 }, ctx) end
+    local m = table.maxn(first)
+    for r = 1, #samples do
+      local s = samples[r]
+      for j = 1, table.maxn(s) do
+        if s[j] == nil then raise(('%s: field %d of %s %d is nil'):format(op, j, ctx.word, ctx.ids[r])) end
+      end
+      if table.maxn(s) ~= m then
+        raise(("%s: %s %d has %d fields, the batch's first %s %d"):format(op, ctx.word, ctx.ids[r], table.maxn(s),
+                                                                         ctx.word, m))
+      end
+    end
+    local out, col = {}, {}
+    for j = 1, m do
+      for r = 1, #samples do col[r] = samples[r][j] end
+      out[j] = collate_field(col, { j }, ctx)
+    end
+    return unpack(out, 1, m)
+  end
+
+  -- data.default_collate(samples): the batch the DataLoader makes of a
+  -- list of samples (what ds[i] gives), as PyTorch's default_collate: for
+  -- a collate_fn that changes the default's batch. A field of numbers is
+  -- int64 when this batch's are whole, else float32.
+  function data.default_collate(samples, ...)
+    local op = 'default_collate'
+    nl._no_extra_args(op, '(samples)', nil, ...)
+    local m = nl._list_len(samples)
+    if not m or m == 0 then argerror(op, 'a non-empty list of samples', samples) end
+    local ids = {}
+    for r = 1, m do ids[r] = r end
+    return collate_samples(samples, { op = op, word = 'sample', ids = ids })
+  end
+
+  -- ---- DataLoader --------------------------------------------------------------
+
+  -- the number of rows of dataset ds (#ds), or an error naming op
+  function data._dataset_len(op, ds)
+    local ok, n = pcall(function() return #ds end)
+    -- a string has a length, a module or an optimizer a raw length of 0:
+    -- each made a loader of no batches (or of a string's bytes) in silence
+    local nn = nl.nn
+    if not ok or type(n) ~= 'number' or type(ds) == 'string' or (nn and nn.is_module(ds)) then
+      raise(op .. ': expected a dataset with #ds and ds[i], got ' .. (nn and nn.is_module(ds) and 'a module' or type(ds)))
+    end
+    local mt = type(ds) == 'table' and getmetatable(ds)
+    if mt and type(mt.__len) == 'function' and mt.__len(ds) ~= n then
+      raise(('%s: the dataset is a table whose __len says %s rows, which LuaJIT ignores (#ds is %d); '
+             .. 'make it a userdata (newproxy) or keep its rows in the table'):format(op, tostring(mt.__len(ds)), n))
+    end
+    return n
+  end
+
+  -- the generator of a seed option: one of its own, seeded once, so that
+  -- its draws repeat on every run and other draws do not change them; nl's
+  -- (nl.manual_seed sets it) without a seed
+  function data._seed_generator(op, sd)
+    if sd == nil then return nl._generator end
+    -- a whole number, as DistributedSampler's (1.7 drew seed 1's order; NaN and -1 were taken)
+    if type(sd) ~= 'number' or sd ~= math.floor(sd) or sd < 0 or sd >= 2 ^ 53 then
+      raise(op .. ': seed must be a non-negative integer, got ' .. tostring(sd))
+    end
+    return ffi.new('nl_generator', { sd, 0 })
+  end
+
+  local function callable(f)
+    if type(f) == 'function' then return true end
+    local mt = (type(f) == 'table' or type(f) == 'userdata') and getmetatable(f)
+    return type(mt) == 'table' and mt.__call ~= nil
+  end
+
+  -- row indices given as a list of whole numbers or a 1-D int64 tensor, as
+  -- an int64 tensor; what says what they are in the message
+  function data._index_tensor(op, what, v)
+    if nl.is_tensor(v) then
+      if v:dtype() ~= 'int64' or v:dim() ~= 1 then
+        raise(('%s: %s must be a 1-D int64 tensor or a list of row indices, got %s %s'):format(op, what,
+                                                                                             v:dtype(), nl._shape_str(v)))
+      end
+      return v
+    end
+    local m = nl._list_len(v)
+    if not m then argerror(op, what .. ' as a list of row indices or a 1-D int64 tensor', v) end
+    for i = 1, m do
+      local x = v[i]
+      if type(x) ~= 'number' or x ~= math.floor(x) or x < 1 or x >= 2 ^ 53 then
+        raise(('%s: %s must be whole numbers from 1, got %s at %d'):format(op, what, nl._describe_arg(x), i))
+      end
+    end
+    return m == 0 and nl.zeros({ 0 }, 'int64') or nl.tensor(v, 'int64')
+  end
+
+  -- Batches of ds (a TensorDataset, an IdxDataset, a Subset, or anything
+  -- with #ds and ds[i]: a plain array of samples {x, y} works). A dataset
+  -- with a method ds:batch(idx) makes each batch in one call, idx an int64
+  -- tensor of 1-based rows, instead of len calls of ds[i]. opts:
   --   batch_size (1, as PyTorch's), shuffle (false), drop_last (false),
   --   seed       (nil) shuffles with a generator of the loader's own, seeded
   --              once: the epochs' orders are the same on every run, and
@@ -462,7 +680,17 @@ return function(nl)
   --   sampler    (nil) decides the rows of each epoch instead of shuffle:
   --              an object with sampler:order() (an int64 tensor of 1-based
   --              row indices) and #sampler (their number), such as
-  --              data.DistributedSampler.
+  --              data.RandomSampler or data.DistributedSampler, or a list
+  --              of row indices.
+  --   batch_sampler (nil) decides each batch's rows: an object with
+  --              #bs batches and bs:iter() yielding each one's row indices
+  --              (an int64 tensor or a list), such as data.BatchSampler, or
+  --              a list of such lists. Not with batch_size, shuffle,
+  --              sampler or drop_last, as PyTorch's.
+  --   collate_fn (nil) makes a batch of the list of samples ds[i] gives;
+  --              what it returns is what iter() yields. The default,
+  --              data.default_collate, stacks; a collate_fn bypasses
+  --              ds:batch.
   -- loader:iter() yields xb, yb, ... per batch, a new order each call when
   -- shuffling; #loader is the number of batches. Batches are copies.
   -- loader.generator is the generator that shuffles.
@@ -477,113 +705,141 @@ return function(nl)
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
     end
     local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
-    local sampler = opts.sampler
+    local sampler, batch_sampler, collate_fn = opts.sampler, opts.batch_sampler, opts.collate_fn
+    if sampler ~= nil and shuffle then
+      raise(op .. ': give shuffle or a sampler, not both (the sampler orders the rows)')
+    end
+    if batch_sampler ~= nil then
+      -- (PyTorch's check: its batch_size of 1 is the default, so it passes)
+      local clash = {}
+      if bs ~= 1 then clash[#clash + 1] = 'batch_size' end
+      if shuffle then clash[#clash + 1] = 'shuffle' end
+      if sampler ~= nil then clash[#clash + 1] = 'sampler' end
+      if drop_last then clash[#clash + 1] = 'drop_last' end
+      if #clash > 0 then
+        raise(('%s: batch_sampler is mutually exclusive with batch_size, shuffle, sampler and drop_last (the batch '
+               .. 'sampler makes the batches); got %s'):format(op, table.concat(clash, ', ')))
+      end
+    end
+    if collate_fn ~= nil and not callable(collate_fn) then
+      raise(op .. ': collate_fn must be a function of the list of samples, got ' .. nl._describe_arg(collate_fn))
+    end
+    local function method(obj, key)
+      local ok, f = pcall(function() return obj[key] end)
+      return ok and type(f) == 'function'
+    end
+    -- a sampler made as a table: #s of a table is its list length under
+    -- LuaJIT, whatever its __len says, and such a sampler of 10 rows made a
+    -- loader of no batches without a word
+    local function check_table_len(what, obj)
+      if type(obj) ~= 'table' then return end
+      local mt = getmetatable(obj)
+      local said = mt and type(mt.__len) == 'function' and mt.__len(obj)
+      if said ~= #obj then
+        raise(('%s: %s is a table, whose # LuaJIT takes as its list length (%d)%s; make it a userdata (newproxy) '
+               .. 'with __len'):format(op, what, #obj, said and (', not its __len (' .. tostring(said) .. ')') or ''))
+      end
+    end
+    local sampler_order        -- the sampler's order of an epoch
     if sampler ~= nil then
-      if shuffle then raise(op .. ': give shuffle or a sampler, not both (the sampler orders the rows)') end
-      local ok, m = pcall(function() return #sampler end)
-      if not ok or type(m) ~= 'number' or type(sampler.order) ~= 'function' then
-        raise(op .. ': sampler must have sampler:order() and #sampler, got ' .. type(sampler))
+      if type(sampler) == 'table' and getmetatable(sampler) == nil and not method(sampler, 'order') then
+        local order = data._index_tensor(op, 'sampler', sampler)
+        sampler_order = function() return order end
+      else
+        local ok, m = pcall(function() return #sampler end)
+        if not ok or type(m) ~= 'number' or not method(sampler, 'order') then
+          raise(op .. ': sampler must have sampler:order() and #sampler, got ' .. type(sampler)
+                .. (method(sampler, 'iter') and ' (a batch sampler goes in batch_sampler)' or ''))
+        end
+        check_table_len('sampler', sampler)
+        sampler_order = function() return sampler:order() end
       end
     end
-    local gen = nl._generator
-    if opts.seed ~= nil then
-      -- a whole number, as DistributedSampler's (1.7 drew seed 1's order; NaN and -1 were taken)
-      local sd = opts.seed
-      if type(sd) ~= 'number' or sd ~= math.floor(sd) or sd < 0 or sd >= 2 ^ 53 then
-        raise(op .. ': seed must be a non-negative integer, got ' .. tostring(sd))
+    local nb_given            -- #batch_sampler
+    if batch_sampler ~= nil then
+      local okl, m = pcall(function() return #batch_sampler end)
+      local plain = type(batch_sampler) == 'table' and getmetatable(batch_sampler) == nil
+      if not okl or type(m) ~= 'number' or type(batch_sampler) == 'string'
+         or not (plain or method(batch_sampler, 'iter')) then
+        raise(op .. ': batch_sampler must have bs:iter() and #bs, or be a list of lists of row indices, got '
+              .. type(batch_sampler))
       end
-      gen = ffi.new('nl_generator', { sd, 0 })
+      if method(batch_sampler, 'iter') then check_table_len('batch_sampler', batch_sampler) end
+      nb_given = m
     end
+    local gen = data._seed_generator(op, opts.seed)
     local tensors = tensor_datasets[ds]
     local batcher         -- ds:batch(idx) of a dataset that gathers its own batches (IdxDataset)
     if not tensors then
       local okb, f = pcall(function() return ds.batch end)
       if okb and type(f) == 'function' then batcher = f end
     end
-    local ok, n = pcall(function() return #ds end)
-    -- a string has a length, a module or an optimizer a raw length of 0:
-    -- each made a loader of no batches (or of a string's bytes) in silence
-    local nn = nl.nn
-    if not ok or type(n) ~= 'number' or type(ds) == 'string' or (nn and nn.is_module(ds)) then
-      raise(op .. ': expected a dataset with #ds and ds[i], got ' .. (nn and nn.is_module(ds) and 'a module' or type(ds)))
-    end
-    local mt = type(ds) == 'table' and getmetatable(ds)
-    if mt and type(mt.__len) == 'function' and mt.__len(ds) ~= n then
-      raise(('%s: the dataset is a table whose __len says %s rows, which LuaJIT ignores (#ds is %d); '
-             .. 'make it a userdata (newproxy) or keep its rows in the table'):format(op, tostring(mt.__len(ds)), n))
-    end
+    local n = data._dataset_len(op, ds)
     local rows = sampler and #sampler or n      -- rows per epoch
-    local nb = drop_last and math.floor(rows / bs) or math.ceil(rows / bs)
+    local nb = nb_given or (drop_last and math.floor(rows / bs) or math.ceil(rows / bs))
 
-    -- the dtype of numbers field j, from every row of a plain table (nil
-    -- for other datasets: their first batch decides)
-    local field_dtype = {}
-    local function scan_dtype(j)
+    -- the dtype of numbers at path (in every row) of a plain table, read
+    -- from every row (nil for other datasets: their first batch decides)
+    local function scan(path)
       if type(ds) ~= 'table' or getmetatable(ds) then return nil end
       for i = 1, n do
-        local row = ds[i]
-        local v = type(row) == 'table' and row[j] or (j == 1 and row or nil)
+        local v = ds[i]
+        if type(v) ~= 'table' then v = { v } end
+        for _, key in ipairs(path) do v = type(v) == 'table' and v[key] or nil end
         if type(v) == 'number' and v ~= math.floor(v) then return 'float32' end
       end
       return 'int64'
     end
+    local ctx = { op = op, word = 'row', dtypes = {}, scan = scan }
 
-    -- batch b (0-based) of an epoch: rows start..start+len-1 of order
-    local function batch(order, b)
-      local start = b * bs + 1
-      local len = math.min(bs, rows - start + 1)
-      if tensors then
-        local k = #tensors
-        local out = {}
-        local idx = order and order:narrow(1, start, len)
-        for j = 1, k do
-          local t = tensors[j]
-          out[j] = idx and t:index_select(1, idx) or t:narrow(1, start, len):clone()
+    -- collate_fn's batch; a nil first value would end the caller's loop
+    -- (the epoch cut short without a word)
+    local function collated(...)
+      if (...) == nil then raise(op .. ': collate_fn returned nil; it must return the batch') end
+      return ...
+    end
+
+    -- the batch of rows idx (an int64 tensor), or without idx of rows
+    -- start .. start + len - 1 in order
+    local function make(idx, start, len)
+      if not collate_fn then
+        if tensors then
+          local k = #tensors
+          local out = {}
+          for j = 1, k do
+            local t = tensors[j]
+            out[j] = idx and t:index_select(1, idx) or t:narrow(1, start, len):clone()
+          end
+          return unpack(out, 1, k)
         end
-        return unpack(out, 1, k)
+        if batcher then return batcher(ds, idx or nl.arange(start, start + len, 1, 'int64')) end
       end
-      if batcher then
-        return batcher(ds, order and order:narrow(1, start, len) or nl.arange(start, start + len, 1, 'int64'))
+      local ids = idx and idx:totable()
+      if not ids then
+        ids = {}
+        for r = 1, len do ids[r] = start + r - 1 end
       end
-      local cols, k = {}, 0
+      local samples = {}
       for r = 1, len do
-        local i = order and order[start + r - 1] or start + r - 1
-        local row = { ds[i] }
-        if #row == 1 and type(row[1]) == 'table' then row = row[1] end   -- a sample as a list
+        local s = ds[ids[r]]
         -- a nil row ended the epoch there (the first) or shortened the
-        -- batch (a later one), and a row of other length lost fields
-        local m = table.maxn(row)
-        if m == 0 and next(row) ~= nil then
-          raise(('%s: row %d is a table of names; a row is a list {x, y} or several values (return x, y)'):format(op, i))
-        end
-        if m == 0 then raise(('%s: the dataset returned nil for row %d'):format(op, i)) end
-        for j = 1, m do
-          if row[j] == nil then raise(('%s: field %d of row %d is nil'):format(op, j, i)) end
-        end
-        if r == 1 then
-          k = m
-          for j = 1, k do cols[j] = {} end
-        elseif m ~= k then
-          raise(('%s: row %d has %d fields, the batch\'s first row %d'):format(op, i, m, k))
-        end
-        for j = 1, k do cols[j][r] = row[j] end
+        -- batch (a later one)
+        if s == nil then raise(('%s: the dataset returned nil for row %d'):format(op, ids[r])) end
+        samples[r] = s
       end
-      for j = 1, k do
-        local numbers = type(cols[j][1]) == 'number'
-        if numbers and not field_dtype[j] then field_dtype[j] = scan_dtype(j) end
-        cols[j] = collate(cols[j], op, numbers and field_dtype[j] or nil, j)
-        if numbers and not field_dtype[j] then field_dtype[j] = cols[j]:dtype() end
-      end
-      return unpack(cols, 1, k)
+      if collate_fn then return collated(collate_fn(samples)) end
+      ctx.ids = ids
+      return collate_samples(samples, ctx)
     end
 
     local self = newproxy(true)
     local mt = getmetatable(self)
-    local fields = { dataset = ds, batch_size = bs, shuffle = shuffle, drop_last = drop_last, generator = gen,
-                     sampler = sampler }
+    local fields = { dataset = ds, batch_size = not batch_sampler and bs or nil, shuffle = shuffle,
+                     drop_last = drop_last, generator = gen, sampler = sampler, batch_sampler = batch_sampler,
+                     collate_fn = collate_fn }
     -- the sampler's rows for this epoch, checked against the dataset
     local function sampled()
-      local order = sampler:order()
+      local order = sampler_order()
       if not nl.is_tensor(order) or order:dtype() ~= 'int64' or order:dim() ~= 1 or order:numel() ~= rows then
         raise(('%s: sampler:order() must return %d row indices as a 1-D int64 tensor'):format(op, rows))
       end
@@ -592,25 +848,67 @@ return function(nl)
       end
       return order
     end
+    -- batch b of the batch sampler's, as row indices checked against the dataset
+    local function batch_rows(ix, b)
+      local idx = (nl.is_tensor(ix) or type(ix) == 'table')
+                  and data._index_tensor(op, ('batch %d of batch_sampler'):format(b), ix)
+      if not idx then
+        raise(('%s: batch %d of batch_sampler is a %s; expected a list or a 1-D int64 tensor of row indices')
+              :format(op, b, type(ix)))
+      end
+      if idx:numel() == 0 then raise(('%s: batch %d of batch_sampler is empty'):format(op, b)) end
+      if idx:min():item() < 1 or idx:max():item() > n then
+        raise(('%s: batch %d of batch_sampler holds a row index outside 1..%d'):format(op, b, n))
+      end
+      return idx
+    end
+    -- the batch sampler's batches of an epoch, one a call
+    local function sampler_batches()
+      if type(batch_sampler) == 'table' and getmetatable(batch_sampler) == nil and not method(batch_sampler, 'iter') then
+        local i = 0
+        return function()
+          i = i + 1
+          return batch_sampler[i]
+        end
+      end
+      local it = batch_sampler:iter()
+      if not callable(it) then raise(op .. ': batch_sampler:iter() must return an iterator function') end
+      return it
+    end
     -- loader:iter([skip]): the epoch's batches; skip leaves out its first ones
     -- (a resumed run: the order is drawn as before, the batches not made)
     function fields.iter(_, skip)
-      local order
-      if sampler then order = sampled()
-      elseif shuffle then order = wrap(lib.nl_randperm(gen, n, 1)) end
       if skip ~= nil and type(skip) ~= 'number' then argerror(op .. ': iter(skip)', 'a number', skip) end
       local b = skip or 0
       if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
+      if batch_sampler then
+        local next_batch = sampler_batches()
+        local k = 0
+        while k < b and next_batch() ~= nil do k = k + 1 end
+        return function()
+          local ix = next_batch()
+          if ix == nil then return nil end
+          k = k + 1
+          local idx = batch_rows(ix, k)
+          return make(idx, nil, idx:numel())
+        end
+      end
+      local order
+      if sampler then order = sampled()
+      elseif shuffle then order = wrap(lib.nl_randperm(gen, n, 1)) end
       b = math.min(b, nb)
       return function()
         if b >= nb then return nil end
         b = b + 1
-        return batch(order, b - 1)
+        local start = (b - 1) * bs + 1
+        local len = math.min(bs, rows - start + 1)
+        return make(order and order:narrow(1, start, len), start, len)
       end
     end
     mt.__len = function() return nb end
     mt.__index = fields
     mt.__tostring = function()
+      if batch_sampler then return string.format('DataLoader(%d rows, batch_sampler: %d batches)', n, nb) end
       return string.format('DataLoader(%d rows, batch_size=%d, shuffle=%s, drop_last=%s: %d batches)',
                            n, bs, tostring(shuffle), tostring(drop_last), nb)
     end
@@ -705,6 +1003,9 @@ return function(nl)
     end
     return self
   end
+
+  -- Subset, ConcatDataset, random_split and the samplers
+  require('nnlua.data_sampling')(nl, data)
 
   return data
 end

@@ -1524,6 +1524,42 @@ local function driver(seed, ncases, statefile, outcomefile)
         end
         return 'data.DataLoader(table)', data.DataLoader, { { T(), T() }, { 1, 2 } }, opts({ batch_size = Z })
       end },
+    -- the samplers and datasets of data_sampling.lua, and a loader drawing through what they made
+    { 2, function()
+        local n = pick({ 0, 1, 3, 5 })
+        local ds = data.TensorDataset(nl.arange(1, n + 1):float():view(n, 1), nl.arange(1, n + 1))
+        local function D_() return chance(0.85) and ds or any() end
+        local r = { pick({
+          function() return 'data.RandomSampler', data.RandomSampler, D_(), opts({ replacement = B, num_samples = Z, seed = N }) end,
+          function() return 'data.WeightedRandomSampler', data.WeightedRandomSampler, chance(0.6) and { N(), N(), 1 } or T(), Z(),
+                            chance(0.4) and B() or opts({ replacement = B, seed = N }) end,
+          function() return 'data.SubsetRandomSampler', data.SubsetRandomSampler, chance(0.6) and { int(0, 6), int(1, 3) } or T(), opts({ seed = N }) end,
+          function() return 'data.SequentialSampler', data.SequentialSampler, chance(0.8) and ds or N() end,
+          function() return 'data.BatchSampler', data.BatchSampler, chance(0.7) and data.SequentialSampler(ds) or any(), Z(), B() end,
+          function() return 'data.Subset', data.Subset, D_(), chance(0.6) and { int(0, 6), int(1, 2) } or T() end,
+          function() return 'data.random_split', data.random_split, D_(), chance(0.5) and { N(), N() } or { 0.5, 0.5 }, chance(0.5) and N() or nil end,
+          function() return 'data.ConcatDataset', data.ConcatDataset, { ds, D_() } end,
+        })() }
+        local ok, made = call(r[1], r[2], unpack(r, 3, table.maxn(r)))
+        if not ok or made == nil then return end
+        local o = { batch_size = chance(0.3) and Z() or nil, collate_fn = chance(0.2) and F_() or nil, drop_last = chance(0.2) and B() or nil }
+        local okb, is_batches = pcall(function() return made.iter ~= nil and made.order == nil end)
+        local okd, is_data = pcall(function() return made.order == nil and made.iter == nil end)
+        if okb and is_batches then o.batch_sampler = made
+        elseif okd and is_data then o = { batch_size = small(), collate_fn = o.collate_fn }
+        else o.sampler = made end
+        local okl, loader = call('data.DataLoader', data.DataLoader, (okd and is_data) and made or ds, o)
+        if okl then
+          return 'DataLoader:iter', function()
+            local k = 0
+            for _ in loader:iter() do
+              k = k + 1
+              if k > 4 then break end
+            end
+            return #loader, tostring(loader)
+          end
+        end
+      end },
     { 1, function() return 'nl.plot', nl.plot, chance(0.6) and { loss = { 1, NaN, inf, 2 }, accuracy = { 0.5 } } or any(),
                           chance(0.8) and 'plot.svg' or any() end },
     { 1, function() return 'nl.manual_seed', nl.manual_seed, N() end },
