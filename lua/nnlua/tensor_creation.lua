@@ -181,11 +181,18 @@ return function(nl)
   end
 
   -- nl.bernoulli(p) / p:bernoulli(): 1 with probability p[i], else 0, in
-  -- p's dtype
-  function nl.bernoulli(p, ...)
-    if select('#', ...) > 0 then nl._no_extra_args('bernoulli', '(probabilities)', nil, ...) end
+  -- p's dtype; nl.bernoulli(t, prob) / t:bernoulli(prob), prob a number:
+  -- 1 with probability prob, in t's shape and dtype, as torch.bernoulli's
+  function nl.bernoulli(p, prob, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('bernoulli', '(probabilities, [p])', nil, ...) end
     T(p, 'bernoulli')
     if p:dtype() == 'int64' then raise('bernoulli: expected float probabilities, got int64 ' .. nl._shape_str(p)) end
+    if prob ~= nil then
+      if type(prob) ~= 'number' or not (prob >= 0 and prob <= 1) then
+        argerror('bernoulli', 'a probability p in [0, 1]', prob)
+      end
+      return nl.no_grad(function() return nl.rand(p:shape(), p:dtype()):lt(prob):to(p:dtype()) end)
+    end
     return nl.no_grad(function()
       local q = p:detach()
       local bad = (q:lt(0) + q:gt(1) + q:ne(q)):sum():item()
