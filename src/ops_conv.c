@@ -42,6 +42,17 @@ static int64_t out_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, 
     return o;
 }
 
+/* Whether each dim's window d*(k-1) (k, d >= 1) spans at most 2^40, so
+ * that it and the output sizes stay inside int64. Unchecked, a kernel of
+ * 2049 with dilation 2^53 spanned 2^64, which wrapped to 0: conv2d,
+ * conv_transpose2d and max_pool2d ran as if the kernel were one tap long
+ * (and read taps past the input), where PyTorch refuses the kernel as
+ * larger than the input. */
+static bool extent_ok(int64_t kh, int64_t kw, int64_t dh, int64_t dw) {
+    const int64_t max = (int64_t)1 << 40;
+    return kh - 1 <= max / dh && kw - 1 <= max / dw;
+}
+
 /* "float32 [8,3,28,28]" names a tensor in messages */
 #define DT(t) nl_dtype_name((t)->dtype)
 
@@ -102,6 +113,12 @@ static bool conv_args_ok(const char *op, nl_tensor *x, nl_tensor *w, const int64
         nl_set_error("%s: stride [%lld,%lld] and dilation [%lld,%lld] must be positive, padding [%lld,%lld] "
                      "not negative, groups %lld positive", op, (long long)a[0], (long long)a[1], (long long)a[4],
                      (long long)a[5], (long long)a[2], (long long)a[3], (long long)a[6]);
+        return false;
+    }
+    if (!extent_ok(w->sizes[2], w->sizes[3], a[4], a[5])) {
+        nl_set_error("%s: kernel [%lld,%lld] with dilation [%lld,%lld] spans more than 2^40 (weight %s)", op,
+                     (long long)w->sizes[2], (long long)w->sizes[3], (long long)a[4], (long long)a[5],
+                     nl_shape_str(w));
         return false;
     }
     return true;
@@ -1811,6 +1828,11 @@ static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil
     if (a[4] < 0 || a[5] < 0 || a[4] > a[0] / 2 || a[5] > a[1] / 2) {
         nl_set_error("%s: padding [%lld,%lld] must be between 0 and half the kernel [%lld,%lld]", op,
                      (long long)a[4], (long long)a[5], (long long)a[0], (long long)a[1]);
+        return false;
+    }
+    if (!extent_ok(a[0], a[1], a[6], a[7])) {
+        nl_set_error("%s: kernel [%lld,%lld] with dilation [%lld,%lld] spans more than 2^40", op, (long long)a[0],
+                     (long long)a[1], (long long)a[6], (long long)a[7]);
         return false;
     }
     P->planes = x->sizes[0] * x->sizes[1], P->h = x->sizes[2], P->w = x->sizes[3];

@@ -26,8 +26,9 @@
  * N alone, so the result does not depend on the thread count. */
 #define WG_SLOTS 8
 #define WG_SLOT_BYTES (16 << 20)
-/* kernel, stride, padding and dilation past this are refused: d*(k-1) and
- * in + 2p stay far inside int64 */
+/* kernel, stride, padding and dilation past this are refused, and so is
+ * a window that spans more (d*(k-1), extent_ok): d*(k-1) and in + 2p stay
+ * far inside int64 */
 #define ARG_MAX ((int64_t)1 << 40)
 
 #define DT(t) nl_dtype_name((t)->dtype)
@@ -40,6 +41,17 @@ static int64_t out_size3(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d,
     int64_t o = span / s + 1;
     if (ceil_mode && (o - 1) * s >= in + p) o--;
     return o;
+}
+
+/* each dim's window d*(k-1) within ARG_MAX (k, d >= 1). Capping k and d
+ * alone let it reach 2^80: a kernel of 2^24+1 with dilation 2^40
+ * overflowed int64, and max_pool3d returned its input, conv3d a sum of
+ * taps past the volume, where PyTorch refuses the kernel as larger than
+ * the input. */
+static bool extent_ok(const int64_t *k, const int64_t *d) {
+    for (int i = 0; i < 3; i++)
+        if (k[i] - 1 > ARG_MAX / d[i]) return false;
+    return true;
 }
 
 /* "[a,b,c]" of three sizes into b (72 bytes): a message shows up to five
@@ -136,6 +148,11 @@ static bool conv3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b
     if (b && (b->ndim != 1 || b->sizes[0] != w->sizes[0] || b->dtype != x->dtype)) {
         nl_set_error("%s: bias must be a 1-D %s tensor of the %lld output channels, got %s %s", op, DT(x),
                      (long long)w->sizes[0], DT(b), nl_shape_str(b));
+        return false;
+    }
+    if (!extent_ok(w->sizes + 2, a + 6)) {
+        nl_set_error("%s: kernel %s with dilation %s spans more than 2^40 (weight %s)", op, fmt3(tb[0], w->sizes + 2),
+                     fmt3(tb[1], a + 6), nl_shape_str(w));
         return false;
     }
     geom3(G, x->sizes, w->sizes, a);
@@ -521,6 +538,10 @@ static bool pool3_check(const char *op, nl_tensor *x, const int64_t *a, bool cei
     if (!pad) {
         nl_set_error("%s: padding %s must be between 0 and half the kernel %s", op, fmt3(tb[0], a + 6),
                      fmt3(tb[1], a));
+        return false;
+    }
+    if (!extent_ok(a, a + 9)) {
+        nl_set_error("%s: kernel %s with dilation %s spans more than 2^40", op, fmt3(tb[0], a), fmt3(tb[1], a + 9));
         return false;
     }
     P->planes = x->sizes[0] * x->sizes[1], P->d = x->sizes[2], P->h = x->sizes[3], P->w = x->sizes[4];

@@ -314,10 +314,24 @@ describe('3-D layers refuse bad arguments, naming the op', function()
     { function() F.adaptive_avg_pool3d(x, { 2, 0, 2 }) end, 'adaptive_avg_pool3d: output_size must be an integer >= 1' },
     { function() F.adaptive_max_pool3d(rand({ 2, 3, 0, 4, 4 }), 2) end, 'adaptive_max_pool3d: input [2,3,0,4,4] has an empty volume' },
     { function() nn.AdaptiveMaxPool3d(2, { indices = true }) end, "AdaptiveMaxPool3d: unknown option 'indices'" },
+    -- a window longer than 2^40: 2^24 * 2^40 overflowed int64, and these
+    -- returned the input and 33 (PyTorch: the kernel is larger than the input)
+    { function()
+        F.max_pool3d(nl.arange(1, 5):float():view(1, 1, 1, 1, 4), { 1, 1, 2 ^ 24 + 1 },
+                     { stride = 1, dilation = { 1, 1, 2 ^ 40 }, return_indices = true })
+      end, 'max_pool3d: kernel [1,1,16777217] with dilation [1,1,1099511627776] spans more than 2^40' },
+    { function() F.conv3d(nl.tensor({ 3 }):view(1, 1, 1, 1, 1), nl.ones(1, 1, 1, 1, 2 ^ 24 + 1), nil, { dilation = { 1, 1, 2 ^ 40 } }) end,
+      'conv3d: kernel [1,1,16777217] with dilation [1,1,1099511627776] spans more than 2^40 (weight [1,1,1,1,16777217])' },
   }
   for i, c in ipairs(cases) do
     it(('case %d: %s'):format(i, c[2]), function()
       has(error_of(c[1]), c[2])
     end)
   end
+
+  it('takes a window of exactly 2^40: taps at -2^40 (padding) and 0, then 0 and 2^40', function()
+    local y = F.conv3d(nl.tensor({ 3 }):view(1, 1, 1, 1, 1), nl.tensor({ 5, 7 }):view(1, 1, 1, 1, 2), nil,
+                       { stride = { 1, 1, 2 ^ 40 }, padding = { 0, 0, 2 ^ 40 }, dilation = { 1, 1, 2 ^ 40 } })
+    assert.are.same({ 21, 15 }, y:view(-1):totable())      -- PyTorch 1.13's
+  end)
 end)

@@ -597,6 +597,25 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(F.avg_pool2d, nl.zeros(1, 1, 3, 1), 2), 'avg_pool2d: output size')
   end)
 
+  it('a window longer than 2^40 (dilation * (kernel - 1)), refused before it overflows int64', function()
+    -- 2048 * 2^53 = 2^64 wrapped to 0: conv2d gave 9 for x = [3] (taps
+    -- past the input), max_pool2d its input, as if the kernel were 1 long
+    local x, w = nl.tensor({ 3 }):view(1, 1, 1, 1), nl.ones(1, 1, 1, 2049)
+    has(error_of(F.conv2d, x, w, nil, { dilation = { 1, 2 ^ 53 } }),
+        'conv2d: kernel [1,2049] with dilation [1,9007199254740992] spans more than 2^40 (weight [1,1,1,2049])')
+    has(error_of(F.max_pool2d, nl.arange(1, 5):float():view(1, 1, 1, 4), { 1, 2049 }, { stride = 1, dilation = { 1, 2 ^ 53 } }),
+        'max_pool2d: kernel [1,2049] with dilation [1,9007199254740992] spans more than 2^40')
+    has(error_of(F.max_pool1d, nl.arange(1, 5):float():view(1, 1, 4), 2049, { stride = 1, dilation = 2 ^ 53 }),
+        'max_pool1d: kernel [2049] with dilation [9007199254740992] spans more than 2^40')
+    -- (F.conv_transpose2d refuses its output size first; the C op is given one)
+    has(error_of(function() return nl._wrap(lib.nl_conv_transpose2d(x.ptr, w.ptr, nil, 1, 1, 0, 0, 1, 2 ^ 53, 1, 1, 1)) end),
+        'conv_transpose2d: kernel [1,2049] with dilation [1,9007199254740992] spans more than 2^40')
+    -- a window of exactly 2^40: taps at -2^40 (padding) and 0, then 0 and 2^40 (PyTorch 1.13: [21, 15])
+    local y = F.conv2d(x, nl.tensor({ 5, 7 }):view(1, 1, 1, 2), nil,
+                       { stride = { 1, 2 ^ 40 }, padding = { 0, 2 ^ 40 }, dilation = { 1, 2 ^ 40 } })
+    assert.are.same({ 21, 15 }, y:view(-1):totable())
+  end)
+
   it('bad shapes, dtypes and options', function()
     has(error_of(F.conv2d, nl.zeros(3, 5, 5), nl.zeros(1, 3, 3, 3)), 'conv2d: input must be a 4-D float tensor (N, C, H, W), got float32 [3,5,5]')
     has(error_of(F.conv2d, nl.zeros(1, 3, 5, 5), nl.zeros(1, 3, 3, 3, 'float64')), 'conv2d: weight must be a 4-D float32 tensor')
