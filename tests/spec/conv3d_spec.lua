@@ -314,6 +314,17 @@ describe('3-D layers refuse bad arguments, naming the op', function()
     { function() F.adaptive_avg_pool3d(x, { 2, 0, 2 }) end, 'adaptive_avg_pool3d: output_size must be an integer >= 1' },
     { function() F.adaptive_max_pool3d(rand({ 2, 3, 0, 4, 4 }), 2) end, 'adaptive_max_pool3d: input [2,3,0,4,4] has an empty volume' },
     { function() nn.AdaptiveMaxPool3d(2, { indices = true }) end, "AdaptiveMaxPool3d: unknown option 'indices'" },
+    -- an unbatched input's shape is put back where the message names the
+    -- input, and only there: a weight or bias of its batched shape
+    -- [1,4,5,5,5] was shown as [4,5,5,5]
+    { function() F.conv3d(rand({ 4, 5, 5, 5 }), rand({ 1, 4, 5, 5, 5 }, 'float64')) end,
+      'conv3d: weight must be a 5-D float32 tensor (out_channels, in_channels/groups, kd, kh, kw), got float64 [1,4,5,5,5]' },
+    { function() F.conv3d(rand({ 4, 5, 5, 5 }), rand({ 1, 4, 5, 5, 5 }), rand({ 1, 4, 5, 5, 5 })) end,
+      'conv3d: bias must be a 1-D float32 tensor of the 1 output channels, got float32 [1,4,5,5,5]' },
+    { function() F.conv3d(rand({ 4, 5, 5, 5 }), rand({ 1, 4, 5, 5, 5 }), nil, { groups = 2 }) end,
+      "conv3d: groups 2 must divide the input's 4 channels and the weight's 1 output channels (input [4,5,5,5], weight [1,4,5,5,5])" },
+    { function() F.conv3d(rand({ 4, 5, 5, 5 }):long(), rand({ 1, 4, 5, 5, 5 })) end,
+      'conv3d: input must be a 5-D float tensor (N, C, D, H, W), got int64 [4,5,5,5]' },
     -- a window longer than 2^40: 2^24 * 2^40 overflowed int64, and these
     -- returned the input and 33 (PyTorch: the kernel is larger than the input)
     { function()

@@ -32,6 +32,26 @@ return function(nl, nn)
   local function short3(t) return (t[1] == t[2] and t[2] == t[3]) and tostring(t[1]) or tuple3(t) end
   local function bool(b) return b and 'true' or 'false' end
 
+  -- msg with x5's shape, where the C op names its input by it, as x's:
+  -- only after 'input ' and in the input's dtype message (the first
+  -- [1,C,D,H,W] anywhere was taken, and a weight or bias of that shape
+  -- was shown as x)
+  local function input_shape(msg, x5, x)
+    local s5, s = nl._shape_str(x5), nl._shape_str(x)
+    for _, lead in ipairs({ 'input ', '(N, C, D, H, W), got ' .. x:dtype() .. ' ' }) do
+      local parts, at, from = {}, 1, lead .. s5
+      while true do
+        local i, j = msg:find(from, at, true)
+        if not i then break end
+        parts[#parts + 1] = msg:sub(at, i - 1) .. lead .. s
+        at = j + 1
+      end
+      parts[#parts + 1] = msg:sub(at)
+      msg = table.concat(parts)
+    end
+    return msg
+  end
+
   -- runs f on a 5-D view of x ((C, D, H, W) gets a batch of one); its
   -- results back in x's rank, and an error of f named with x's own shape
   -- (C showed [1,C,D,H,W])
@@ -44,10 +64,7 @@ return function(nl, nn)
     local x5 = x:unsqueeze(1)
     local ok, y, i = pcall(f, x5, true)
     if not ok then
-      local msg = tostring(y):gsub('^[^:\n]*:%d+: ', '')
-      local s, e = msg:find(nl._shape_str(x5), 1, true)
-      if s then msg = msg:sub(1, s - 1) .. nl._shape_str(x) .. msg:sub(e + 1) end
-      nl._raise(msg)
+      nl._raise(input_shape(tostring(y):gsub('^[^:\n]*:%d+: ', ''), x5, x))
     end
     return y:squeeze(1), i and i:squeeze(1)
   end
