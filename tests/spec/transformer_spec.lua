@@ -243,6 +243,50 @@ describe('transformer', function()
     S.contains(msg, 'MultiheadAttention: expected the key of shape (S, N, 3) or, unbatched, (S, 3), got [2,3,4]')
   end)
 
+  it('names a mask of the wrong shape by its own option, at every level, when T = S too', function()
+    -- MultiheadAttention said 'attn_mask must be (3, 3)' for a tgt_mask,
+    -- memory_mask or src_mask alike, and 'key_padding_mask' for the three
+    -- key-padding masks
+    local m = small()
+    local src, tgt = nl.randn(3, 2, 4), nl.randn(3, 2, 4)         -- S = T = 3, N = 2, nhead 2
+    local function has(part, f, ...) S.contains(S.errmsg(f, ...), part) end
+    local attn = '(%s, %s) = (3, 3) or (N * nhead, %s, %s) = (4, 3, 3), got [2,2]'
+    for name, l in pairs({ src_mask = { 'S', 'S' }, tgt_mask = { 'T', 'T' }, memory_mask = { 'T', 'S' } }) do
+      has(('Transformer: %s must be '):format(name) .. attn:format(l[1], l[2], l[1], l[2]), m, src, tgt,
+          { [name] = nl.zeros(2, 2) })
+    end
+    for name, l in pairs({ src_key_padding_mask = 'S', tgt_key_padding_mask = 'T', memory_key_padding_mask = 'S' }) do
+      has(('Transformer: %s must be (N, %s) = (2, 3), got [3,2]'):format(name, l), m, src, tgt, { [name] = nl.zeros(3, 2) })
+    end
+    has('Transformer: expected a tensor as memory_mask, got string', m, src, tgt, { memory_mask = 'causal' })
+    -- the stacks and the layers under their own names; the 3-D form per head
+    local mem = m.encoder(src)
+    has('TransformerDecoder: memory_mask must be (T, S) = (3, 3) or (N * nhead, T, S) = (4, 3, 3), got [2,3,3]',
+        m.decoder, tgt, mem, { memory_mask = nl.zeros(2, 3, 3) })
+    has('TransformerDecoder: tgt_key_padding_mask must be (N, T) = (2, 3), got [2,4]', m.decoder, tgt, mem,
+        { tgt_key_padding_mask = nl.zeros(2, 4) })
+    local dl = m.decoder.layers[1]
+    has('TransformerDecoderLayer: tgt_mask must be (T, T) = (3, 3) or (N * nhead, T, T) = (4, 3, 3), got [3,4]',
+        dl, tgt, mem, { tgt_mask = nl.zeros(3, 4) })
+    has('TransformerDecoderLayer: memory_key_padding_mask of unbatched input must be (S) = (5), got [3]', dl,
+        nl.randn(3, 4), nl.randn(5, 4), { memory_key_padding_mask = nl.zeros(3) })
+    has('TransformerEncoder: mask must be (S, S) = (3, 3) or (N * nhead, S, S) = (4, 3, 3), got [2,2]', m.encoder,
+        src, { mask = nl.zeros(2, 2) })
+    has('TransformerEncoderLayer: src_mask must be (S, S) = (3, 3) or (N * nhead, S, S) = (4, 3, 3), got [2,2]',
+        m.encoder.layers[1], src, { src_mask = nl.zeros(2, 2) })
+    has('TransformerEncoderLayer: src_key_padding_mask must be (N, S) = (2, 3), got [3,2]', m.encoder.layers[1], src,
+        { src_key_padding_mask = nl.zeros(3, 2) })
+    -- batch_first: N and the lengths from their dims; masks of the right
+    -- shapes (3-D ones too) pass to MultiheadAttention as before
+    local bf = small({ batch_first = true })
+    has('Transformer: memory_mask must be (T, S) = (3, 5)', bf, nl.randn(2, 5, 4), nl.randn(2, 3, 4),
+        { memory_mask = nl.zeros(5, 3) })
+    local y = bf(nl.randn(2, 5, 4), nl.randn(2, 3, 4), { src_mask = nl.zeros(4, 5, 5), tgt_mask = nl.zeros(3, 3),
+                                                       memory_mask = nl.zeros(4, 3, 5),
+                                                       memory_key_padding_mask = nl.zeros(2, 5) })
+    assert.are.same({ 2, 3, 4 }, y:shape())
+  end)
+
   it('rejects bad shapes and arguments naming the op and the shapes', function()
     local m = small()
     local src, tgt = nl.randn(5, 2, 4), nl.randn(3, 2, 4)
@@ -256,11 +300,13 @@ describe('transformer', function()
     has('Transformer: src [5,4] and tgt [3,2,4] are not batched alike', m, nl.randn(5, 4), tgt)
     has('Transformer: masks are options here', m, src, tgt, nl.zeros(5, 5))
     has("Transformer: unknown option 'mask'", m, src, tgt, { mask = nl.zeros(5, 5) })
-    has('MultiheadAttention: attn_mask must be (3, 3) or (4, 3, 3), got [3,4]', m, src, tgt, { tgt_mask = nl.zeros(3, 4) })
-    has('MultiheadAttention: attn_mask must be (3, 5) or (4, 3, 5), got [5,3]', m, src, tgt, { memory_mask = nl.zeros(5, 3) })
-    has('MultiheadAttention: key_padding_mask must be (2, 5), got [2,3]', m, src, tgt,
+    has('Transformer: tgt_mask must be (T, T) = (3, 3) or (N * nhead, T, T) = (4, 3, 3), got [3,4]', m, src, tgt,
+        { tgt_mask = nl.zeros(3, 4) })
+    has('Transformer: memory_mask must be (T, S) = (3, 5) or (N * nhead, T, S) = (4, 3, 5), got [5,3]', m, src, tgt,
+        { memory_mask = nl.zeros(5, 3) })
+    has('Transformer: memory_key_padding_mask must be (N, S) = (2, 5), got [2,3]', m, src, tgt,
         { memory_key_padding_mask = nl.zeros(2, 3) })
-    has('MultiheadAttention: key_padding_mask of unbatched input must be (5), got [1,5]', m, nl.randn(5, 4),
+    has('Transformer: src_key_padding_mask of unbatched input must be (S) = (5), got [1,5]', m, nl.randn(5, 4),
         nl.randn(3, 4), { src_key_padding_mask = nl.zeros(1, 5) })
     local bf = small({ batch_first = true })
     has('Transformer: expected src of shape (N, S, 4) or, unbatched, (S, 4), got [2,5,3]', bf, nl.randn(2, 5, 3),

@@ -310,6 +310,41 @@ return function(nl, nn)
     end
   end
 
+  -- Checks the masks of one attention in a transformer's forward under
+  -- the caller's names for them (opts[attn]: (L, S) or (N * H, L, S);
+  -- opts[kpm]: (N, S), unbatched (S)). MultiheadAttention named them
+  -- attn_mask and key_padding_mask, which of a decoder's tgt_mask and
+  -- memory_mask (or their key-padding masks) was wrong it did not say,
+  -- and when T = S the sizes did not tell either. q, k: the queries and
+  -- the keys (sequences of 2 or 3 dims, as _check_sequence takes), ql and
+  -- kl their letters ('T', 'S'); H: the heads. nil masks, and a false
+  -- key-padding mask, are none, as MultiheadAttention takes them.
+  function nn._check_masks(op, opts, attn, kpm, q, ql, k, kl, batch_first, H)
+    local batched = q:dim() == 3
+    local bd, ld = batch_first and 1 or 2, batch_first and 2 or 1
+    local L, S = q:size(batched and ld or 1), k:size(batched and ld or 1)
+    local N = batched and q:size(bd) or 1
+    local m = attn and opts[attn]
+    if m ~= nil then
+      if not nl.is_tensor(m) then nl._argerror(op, 'a tensor as ' .. attn, m) end
+      nl._T(m, op)
+      if not ((m:dim() == 2 or (m:dim() == 3 and m:size(1) == N * H)) and m:size(-2) == L and m:size(-1) == S) then
+        nl._raise(('%s: %s must be (%s, %s) = (%d, %d) or (%s, %s, %s) = (%d, %d, %d), got %s'):format(op, attn, ql,
+          kl, L, S, batched and 'N * nhead' or 'nhead', ql, kl, N * H, L, S, nl._shape_str(m)))
+      end
+    end
+    m = kpm and opts[kpm]
+    if m then
+      if not nl.is_tensor(m) then nl._argerror(op, 'a tensor as ' .. kpm, m) end
+      nl._T(m, op)
+      if batched and (m:dim() ~= 2 or m:size(1) ~= N or m:size(2) ~= S) then
+        nl._raise(('%s: %s must be (N, %s) = (%d, %d), got %s'):format(op, kpm, kl, N, S, nl._shape_str(m)))
+      elseif not batched and (m:dim() ~= 1 or m:size(1) ~= S) then
+        nl._raise(('%s: %s of unbatched input must be (%s) = (%d), got %s'):format(op, kpm, kl, S, nl._shape_str(m)))
+      end
+    end
+  end
+
   function TransformerEncoderLayer:_sa(x, opts)
     local y = self.self_attn(x, x, x, { attn_mask = opts.src_mask, key_padding_mask = opts.src_key_padding_mask,
                                          is_causal = opts.is_causal, need_weights = false })
@@ -325,6 +360,9 @@ return function(nl, nn)
     nn._check_sequence('TransformerEncoderLayer', x, 'src', 'S', self.d_model, self.self_attn.batch_first)
     opts = nl._opts('TransformerEncoderLayer', opts)
     nl._check_opts('TransformerEncoderLayer', opts, TEL_FORWARD)
+    local sa = self.self_attn
+    nn._check_masks('TransformerEncoderLayer', opts, 'src_mask', 'src_key_padding_mask', x, 'S', x, 'S',
+                    sa.batch_first, sa.num_heads)
     if self.norm_first then
       x = x + self:_sa(self.norm1(x), opts)
       return x + self:_ff(self.norm2(x))
@@ -398,6 +436,12 @@ return function(nl, nn)
     nl._T(x, 'TransformerEncoder')
     opts = nl._opts('TransformerEncoder', opts)
     nl._check_opts('TransformerEncoder', opts, TE_FORWARD)
+    -- the masks under this stack's names (its layers call the first src_mask)
+    local l = self.layers[1]
+    if l.__name == 'TransformerEncoderLayer' and (x:dim() == 2 or x:dim() == 3) then
+      nn._check_masks('TransformerEncoder', opts, 'mask', 'src_key_padding_mask', x, 'S', x, 'S',
+                      l.self_attn.batch_first, l.self_attn.num_heads)
+    end
     local o = { src_mask = opts.mask, src_key_padding_mask = opts.src_key_padding_mask, is_causal = opts.is_causal }
     for i = 1, self.num_layers do x = self.layers[i](x, o) end
     if self.norm then x = self.norm(x) end

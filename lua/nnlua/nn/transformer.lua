@@ -116,12 +116,29 @@ return function(nl, nn)
     end
   end
 
+  -- a decoder's masks under their own names (MultiheadAttention called
+  -- both attention masks attn_mask): the self-attention's over tgt (H1
+  -- heads), the memory attention's from tgt to memory (H2)
+  local function check_decoder_masks(op, opts, tgt, memory, batch_first, H1, H2)
+    nn._check_masks(op, opts, 'tgt_mask', 'tgt_key_padding_mask', tgt, 'T', tgt, 'T', batch_first, H1)
+    nn._check_masks(op, opts, 'memory_mask', 'memory_key_padding_mask', tgt, 'T', memory, 'S', batch_first, H2)
+  end
+
+  -- the first layer of stack, when stack is an nn.<class>s of nn.<class>
+  -- layers (a custom one's masks are its own)
+  local function standard_layer(stack, class)
+    local l = nn.is_module(stack) and stack.__name == (class:gsub('Layer$', '')) and stack.layers and stack.layers[1]
+    return l and l.__name == class and l or nil
+  end
+
   -- forward(tgt, memory, {tgt_mask (T, T), memory_mask (T, S),
   -- tgt_key_padding_mask (N, T), memory_key_padding_mask (N, S)})
   function TransformerDecoderLayer:forward(tgt, memory, opts)
     local op = 'TransformerDecoderLayer'
     opts = forward_opts(op, opts, TDL_FORWARD, 'layer(tgt, memory, {tgt_mask = m})')
     check_pair(op, tgt, 'tgt', 'T', memory, 'memory', 'S', self.d_model, self.batch_first)
+    check_decoder_masks(op, opts, tgt, memory, self.batch_first, self.self_attn.num_heads,
+                        self.multihead_attn.num_heads)
     local x = tgt
     if self.norm_first then
       x = x + self:_sa(self.norm1(x), opts)
@@ -164,6 +181,14 @@ return function(nl, nn)
     opts = forward_opts(op, opts, TDL_FORWARD, 'decoder(tgt, memory, {tgt_mask = m})')
     nl._T(tgt, op)
     nl._T(memory, op)
+    -- the masks under this stack's name, where tgt and memory are sequences
+    -- batched alike (the layers say what is wrong with them)
+    local l = standard_layer(self, 'TransformerDecoderLayer')
+    local d = tgt:dim()
+    if l and (d == 2 or d == 3) and memory:dim() == d and
+       (d == 2 or tgt:size(l.batch_first and 1 or 2) == memory:size(l.batch_first and 1 or 2)) then
+      check_decoder_masks(op, opts, tgt, memory, l.batch_first, l.self_attn.num_heads, l.multihead_attn.num_heads)
+    end
     local x = tgt
     for i = 1, self.num_layers do x = self.layers[i](x, memory, opts) end
     if self.norm then x = self.norm(x) end
@@ -235,6 +260,19 @@ return function(nl, nn)
     local op = 'Transformer'
     opts = forward_opts(op, opts, T_FORWARD, 'model(src, tgt, {src_mask = a, tgt_mask = b})')
     check_pair(op, src, 'src', 'S', tgt, 'tgt', 'T', self.d_model, self.batch_first)
+    -- the masks under the model's names, for the encoder and decoder it
+    -- built (or standard ones given)
+    local bf = self.batch_first
+    local el = standard_layer(self.encoder, 'TransformerEncoderLayer')
+    if el then
+      nn._check_masks(op, opts, 'src_mask', 'src_key_padding_mask', src, 'S', src, 'S', bf, el.self_attn.num_heads)
+    end
+    local dl = standard_layer(self.decoder, 'TransformerDecoderLayer')
+    if dl then
+      nn._check_masks(op, opts, 'tgt_mask', 'tgt_key_padding_mask', tgt, 'T', tgt, 'T', bf, dl.self_attn.num_heads)
+      nn._check_masks(op, opts, 'memory_mask', 'memory_key_padding_mask', tgt, 'T', src, 'S', bf,
+                      dl.multihead_attn.num_heads)
+    end
     local memory = self.encoder(src, { mask = opts.src_mask, src_key_padding_mask = opts.src_key_padding_mask })
     return self.decoder(tgt, memory, { tgt_mask = opts.tgt_mask, memory_mask = opts.memory_mask,
                                        tgt_key_padding_mask = opts.tgt_key_padding_mask,
