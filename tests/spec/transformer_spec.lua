@@ -287,6 +287,23 @@ describe('transformer', function()
     assert.are.same({ 2, 3, 4 }, y:shape())
   end)
 
+  it('layer_norm_eps: any number, as nn.LayerNorm and PyTorch take it, in the encoder and decoder layers alike', function()
+    -- the decoder layer refused -1e-3, which the encoder layer took
+    local el = nn.TransformerEncoderLayer(4, 2, { layer_norm_eps = -1e-3 })
+    local dl = nn.TransformerDecoderLayer(4, 2, { layer_norm_eps = -1e-3 })
+    assert.are.same({ -1e-3, -1e-3, -1e-3, -1e-3, -1e-3 }, { el.norm1.eps, el.norm2.eps, dl.norm1.eps, dl.norm2.eps,
+                                                             dl.norm3.eps })
+    assert.are.equal(-1e-3, nn.LayerNorm(4, { eps = -1e-3 }).eps)
+    local m = small({ layer_norm_eps = -1e-3 })
+    assert.are.same({ -1e-3, -1e-3 }, { m.encoder.norm.eps, m.decoder.layers[1].norm3.eps })
+    -- a non-number in each one's own name (LayerNorm named the encoder layer's)
+    for _, c in ipairs({ { 'TransformerEncoderLayer', nn.TransformerEncoderLayer, 4, 2 },
+                         { 'TransformerDecoderLayer', nn.TransformerDecoderLayer, 4, 2 } }) do
+      S.contains(S.errmsg(c[2], c[3], c[4], { layer_norm_eps = '1e-5' }), c[1] .. ": layer_norm_eps must be a number, got '1e-5'")
+    end
+    S.contains(S.errmsg(nn.Transformer, 4, 2, { layer_norm_eps = true }), 'Transformer: layer_norm_eps must be a number, got boolean')
+  end)
+
   it('rejects bad shapes and arguments naming the op and the shapes', function()
     local m = small()
     local src, tgt = nl.randn(5, 2, 4), nl.randn(3, 2, 4)

@@ -276,12 +276,23 @@ return function(nl, nn)
     self.linear1 = nn.Linear(d_model, ff)
     self.dropout = nn.Dropout(p)
     self.linear2 = nn.Linear(ff, d_model)
-    self.norm1 = nn.LayerNorm(d_model, { eps = opts.layer_norm_eps or 1e-5 })
-    self.norm2 = nn.LayerNorm(d_model, { eps = opts.layer_norm_eps or 1e-5 })
+    local eps = nn._layer_norm_eps('TransformerEncoderLayer', opts.layer_norm_eps)
+    self.norm1 = nn.LayerNorm(d_model, { eps = eps })
+    self.norm2 = nn.LayerNorm(d_model, { eps = eps })
     self.dropout1 = nn.Dropout(p)
     self.dropout2 = nn.Dropout(p)
     self.activation = nn._transformer_activation('TransformerEncoderLayer', opts.activation)
     self.d_model = d_model
+  end
+
+  -- a transformer layer's layer_norm_eps (1e-5 when nil): any number, as
+  -- nn.LayerNorm and PyTorch take it (the decoder layer refused a negative
+  -- one, which the encoder layer took; a string was refused by LayerNorm
+  -- in its own name)
+  function nn._layer_norm_eps(op, eps)
+    if eps == nil then return 1e-5 end
+    if type(eps) ~= 'number' then nl._raise(op .. ': layer_norm_eps must be a number, got ' .. nl._describe_arg(eps)) end
+    return eps
   end
 
   -- a layer's activation, as PyTorch's: 'relu' (the default) or 'gelu' by

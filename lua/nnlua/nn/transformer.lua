@@ -64,10 +64,7 @@ return function(nl, nn)
     end
     local p = opts.dropout or 0.1
     check_dropout(op, p)
-    local eps = opts.layer_norm_eps or 1e-5
-    if type(eps) ~= 'number' or not (eps >= 0) then
-      nl._raise(op .. ': layer_norm_eps must be a non-negative number, got ' .. nl._describe_arg(eps))
-    end
+    local eps = nn._layer_norm_eps(op, opts.layer_norm_eps)
     local act = nn._transformer_activation(op, opts.activation)
     self.norm_first = opts.norm_first == true
     self.batch_first = opts.batch_first == true
@@ -231,7 +228,7 @@ return function(nl, nn)
     for _, k in ipairs({ 'custom_encoder', 'custom_decoder' }) do
       if opts[k] ~= nil and not nn.is_module(opts[k]) then nl._argerror(op, 'a module as ' .. k, opts[k]) end
     end
-    local eps = opts.layer_norm_eps or 1e-5
+    local eps = nn._layer_norm_eps(op, opts.layer_norm_eps)
     local lopts = { dim_feedforward = opts.dim_feedforward, dropout = opts.dropout, activation = opts.activation,
                     layer_norm_eps = eps, batch_first = opts.batch_first, norm_first = opts.norm_first }
     if opts.custom_encoder then
