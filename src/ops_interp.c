@@ -70,19 +70,22 @@ static const int interp_taps_of[] = { 1, 1, 2, 4 };   /* by nl_interp_mode */
                     w[1] = 0;                                                                  \
                     continue;                                                                  \
                 }                                                                              \
-                T real = align_corners ? scale * (T)o : (half < 0 ? (T)0 : half);              \
+                /* the source index in double, as PyTorch's acc_type: */                       \
+                /* rounded to T it moved the weights by up to 1e-4 */                            \
+                double hd = (double)scale * (o + 0.5) - 0.5;                                   \
+                double real = align_corners ? (double)scale * o : (hd < 0 ? 0.0 : hd);          \
                 int64_t i0 = (int64_t)real;                                                    \
                 if (i0 > in - 1) i0 = in - 1;                                                  \
-                T l1 = real - (T)i0;                                                           \
+                T l1 = (T)(real - (double)i0);                                                 \
                 l1 = l1 < 0 ? (T)0 : l1 > 1 ? (T)1 : l1;                                       \
                 ix[0] = i0;                                                                    \
                 ix[1] = i0 + (i0 < in - 1 ? 1 : 0);                                            \
                 w[0] = (T)1 - l1;                                                              \
                 w[1] = l1;                                                                     \
             } else {                            /* cubic: no clamp below 0 */                  \
-                T real = align_corners ? scale * (T)o : half;                                  \
-                int64_t i0 = (int64_t)floorf((float)real);                                     \
-                T t = real - (T)i0, A = (T)-0.75;                                              \
+                double real = align_corners ? (double)scale * o : (double)scale * (o + 0.5) - 0.5; \
+                int64_t i0 = (int64_t)floor(real);                                             \
+                T t = (T)(real - (double)i0), A = (T)-0.75;                                    \
                 T x1 = t, x2 = (T)(1.0 - t);                                                   \
                 T c[4] = { CUBIC2(T, (T)(x1 + 1.0), A), CUBIC1(T, x1, A), CUBIC1(T, x2, A),   \
                            CUBIC2(T, (T)(x2 + 1.0), A) };                                      \

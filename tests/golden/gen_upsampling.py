@@ -216,6 +216,24 @@ layer('replicationpad3d', 'ReplicationPad3d', [[1, 0, 2, 1, 0, 3]], nn.Replicati
 layer('constantpad3d', 'ConstantPad3d', [[1, 2, 0, 1, 2, 0], 0.5], nn.ConstantPad3d((1, 2, 0, 1, 2, 0), 0.5),
       randn(1, 2, 2, 2, 3))
 
+# ---- float32 sample places over long lines: PyTorch computes the source
+# index in double (acc_type) before the weights; rounded to float32 it moved
+# them by up to 1e-4 (an alternating +-1 line of 1000 down to 77)
+alternating = (torch.arange(1000.) % 2) * 2 - 1
+interp('linear_long_align', alternating.view(1, 1, 1000), size=77, mode='linear', align_corners=True)
+interp('linear_long_half', alternating.view(1, 1, 1000), size=77, mode='linear')
+# (PyTorch 1.13's bicubic backward places its taps in float32, unlike its
+# forward, so the gradient is the forward's own derivative, through its matrix)
+# (value: the float32 forward's; gradient: the matrix's)
+bicubic_long = lambda t: F.interpolate(t, size=[1, 77], mode='bicubic', align_corners=True)
+# (the matrix of the float32 forward: its scale is a float32, the float64
+# forward's a double, which moves the taps by 1e-5)
+bicubic_long_cols = torch.stack([bicubic_long(b).reshape(-1) for b in torch.eye(1000, dtype=F32).view(1000, 1, 1, 1, 1000)], 1)
+bicubic_long_matrix = lambda t: (bicubic_long_cols @ t.reshape(-1)).view(1, 1, 1, 77)
+interp('bicubic_long_align', alternating.view(1, 1, 1, 1000), size=[1, 77], mode='bicubic', align_corners=True,
+       grad=lambda t: bicubic_long(t.detach()) + (bicubic_long_matrix(t) - bicubic_long_matrix(t).detach()))
+interp('bilinear_long_half', alternating.view(1, 1, 1, 1000).repeat(1, 1, 3, 1), size=[2, 61], mode='bilinear')
+
 # ---- which pixel nearest and nearest-exact read --------------------------------------------------------------------
 for dt in (F32, F64):
     for mode in ('nearest', 'nearest-exact'):
