@@ -118,6 +118,11 @@ typedef enum {
     NL_OP_LOGCUMSUMEXP,
     /* connectionist temporal classification, per sample (nl_ctc_loss) */
     NL_OP_CTC_LOSS,
+    /* special functions (nl_math) and their binary kin (nl_math2): ops_math.c */
+    NL_OP_TAN, NL_OP_ASIN, NL_OP_ACOS, NL_OP_ATAN, NL_OP_SINH, NL_OP_COSH, NL_OP_ASINH, NL_OP_ACOSH, NL_OP_ATANH,
+    NL_OP_LOG1P, NL_OP_EXPM1, NL_OP_LOG2, NL_OP_LOG10, NL_OP_EXP2,
+    NL_OP_ERF, NL_OP_ERFC, NL_OP_ERFINV, NL_OP_LGAMMA, NL_OP_DIGAMMA, NL_OP_POLYGAMMA,
+    NL_OP_ATAN2, NL_OP_HYPOT, NL_OP_FMOD, NL_OP_REMAINDER,
     NL_OP_COUNT
 } nl_op;
 
@@ -317,6 +322,15 @@ nl_tensor *nl_unique_groups(nl_tensor *rows, int consecutive, int64_t base, nl_t
 /* log(cumsum(exp(t))) along dim, stably (PyTorch's logcumsumexp), float
  * input; its gradient is PyTorch 1.13's, in log space. */
 nl_tensor *nl_logcumsumexp(nl_tensor *t, int dim);
+/* op: NL_OP_TAN .. NL_OP_POLYGAMMA, PyTorch 1.13's functions of those
+ * names (its erfinv, digamma, trigamma and zeta kernels); int64 input
+ * gives float32; n: polygamma's order (>= 0), else ignored. */
+nl_tensor *nl_math(int op, nl_tensor *a, int64_t n);
+/* op: NL_OP_ATAN2 .. NL_OP_REMAINDER of a and b broadcast, both of one
+ * dtype (the caller promotes): atan2 and hypot give float32 for int64,
+ * fmod (C's, toward zero) and remainder (Python's, the divisor's sign)
+ * keep int64 and refuse a zero divisor there. */
+nl_tensor *nl_math2(int op, nl_tensor *a, nl_tensor *b);
 
 /* ---- elementwise ---------------------------------------------------------- */
 

@@ -59,6 +59,10 @@ static const char *op_names[] = {
     "interpolate",
     "logcumsumexp",
     "ctc_loss",
+    "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+    "log1p", "expm1", "log2", "log10", "exp2",
+    "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma",
+    "atan2", "hypot", "fmod", "remainder",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -51,6 +51,7 @@ require('nnlua.tensor')(nl)
 require('nnlua.tensor_creation')(nl)
 require('nnlua.tensor_linalg')(nl)
 require('nnlua.tensor_sortops')(nl)
+require('nnlua.tensor_more')(nl)
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
 

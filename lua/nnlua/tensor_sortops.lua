@@ -133,6 +133,8 @@ return function(nl)
     end
     return out
   end
+  -- (tensor_more.lua promotes and broadcasts as these do)
+  nl._result_dtype, nl._broadcast_shape = result_dtype, broadcast
   -- f(...) with a C error that names from renamed to op (bucketize's
   -- checks are searchsorted's)
   local function renamed(op, from, f, ...)

@@ -1344,6 +1344,29 @@ local function driver(seed, ncases, statefile, outcomefile)
         return 'nl.meshgrid', nl.meshgrid, T(), chance(0.7) and T() or any(),
                chance(0.3) and opts({ indexing = function() return pick({ 'ij', 'xy', 'yx' }) end }) or nil
       end },
+    -- tensor_more.lua and ops_math.c: special functions, composed ops, reductions, copies, in-place forms
+    { 4, function()
+        local name = pick({ 'tan', 'asin', 'acosh', 'erfinv', 'lgamma', 'digamma', 'polygamma', 'sign', 'frac', 'rsqrt',
+                            'sinc', 'isnan', 'signbit', 'logical_not', 'nan_to_num', 'any', 'all', 'prod', 'amax',
+                            'amin', 'aminmax', 'norm', 'renorm', 'std_mean', 'var_mean', 't', 'mT', 'swapaxes', 'tile',
+                            'repeat', 'take', 'take_along_dim', 'squeeze', 'clamp_min', 'clamp_max', 'tan_', 'sign_',
+                            'square_', 'nan_to_num_', 'polygamma_', 'renorm_', 'tril_', 'clamp_min_' })
+        local o = opts({ dim = D, keepdim = B, p = N, nan = N, posinf = N, neginf = N, correction = N, value = N })
+        return 'Tensor:' .. name, nil, T(), chance(0.5) and D() or (chance(0.5) and (chance(0.5) and o or T()) or N()),
+               chance(0.5) and D() or B(), chance(0.3) and N() or nil
+      end },
+    { 3, function()
+        local name = pick({ 'atan2', 'hypot', 'fmod', 'remainder', 'floor_divide', 'logaddexp', 'logaddexp2', 'xlogy',
+                            'heaviside', 'logical_and', 'logical_xor', 'fmax', 'fmin', 'dist', 'atan2_', 'fmod_',
+                            'xlogy_', 'logical_or_' })
+        return 'Tensor:' .. name, nil, chance(0.9) and T() or N(), TN(), chance(0.2) and N() or nil
+      end },
+    { 2, function()
+        local name = pick({ 'index_fill', 'index_copy', 'masked_scatter', 'addcmul', 'addcdiv', 'index_fill_',
+                            'index_copy_', 'masked_scatter_', 'addcmul_', 'addcdiv_' })
+        return 'Tensor:' .. name, nil, T(), chance(0.6) and D() or T(), chance(0.5) and T() or ids(3, { int(0, 4) }),
+               chance(0.6) and TN() or (chance(0.5) and opts({ value = N }) or nil)
+      end },
     -- shape
     { 6, function() return 'Tensor:' .. pick({ 'view', 'reshape', 'expand' }), nil, T(), sizes() end },
     { 3, function() return 'Tensor:' .. pick({ 'transpose', 'permute' }), nil, T(), D(), D(), chance(0.3) and D() or nil end },

@@ -1,0 +1,429 @@
+/* ops_math.c — PyTorch 1.13's elementwise special functions that the other
+ * kernels lack: tan, the inverse and hyperbolic trigonometric functions,
+ * log1p, expm1, log2, log10, exp2, erf, erfc, erfinv, lgamma, digamma and
+ * polygamma (nl_math), and atan2, hypot, fmod and remainder (nl_math2),
+ * each with its backward, written in terms of C ops as ops_elementwise.c's
+ * are. Not here: what composes from existing ops (sign, logaddexp, xlogy,
+ * ...), which is Lua's (tensor_more.lua). */
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static bool is_math(int op) { return op >= NL_OP_TAN && op <= NL_OP_POLYGAMMA; }
+static bool is_math2(int op) { return op >= NL_OP_ATAN2 && op <= NL_OP_REMAINDER; }
+
+/* ---- PyTorch's own kernels (ATen/native/Math.h), for T float and double ---- */
+
+/* a[0] x^len + ... + a[len] (Cephes' polevl) */
+#define POLEVL(T)                                                             \
+    static inline T polevl_##T(T x, const T *a, int len) {                   \
+        T r = a[0];                                                           \
+        for (int i = 1; i <= len; i++) r = r * x + a[i];                      \
+        return r;                                                             \
+    }
+POLEVL(float)
+POLEVL(double)
+
+/* calc_erfinv: a rational first guess, then two Newton steps on erf */
+#define ERFINV(T, SQRT, LOG, EXP, ERF, COPYSIGN, FABS)                        \
+    static T erfinv_##T(T y) {                                                \
+        const T a[4] = { 0.886226899, -1.645349621, 0.914624893, -0.140543331 }; \
+        const T b[4] = { -2.118377725, 1.442710462, -0.329097515, 0.012229801 }; \
+        const T c[4] = { -1.970840454, -1.624906493, 3.429567803, 1.641345311 }; \
+        const T d[2] = { 3.543889200, 1.637067800 };                          \
+        T ya = FABS(y), x, z, num, dem;                                       \
+        if (ya > (T)1) return (T)NAN;                                         \
+        if (ya == (T)1) return COPYSIGN((T)INFINITY, y);                      \
+        if (ya <= (T)0.7) {                                                   \
+            z = y * y;                                                        \
+            num = ((a[3] * z + a[2]) * z + a[1]) * z + a[0];                  \
+            dem = (((b[3] * z + b[2]) * z + b[1]) * z + b[0]) * z + (T)1;     \
+            x = y * num / dem;                                                \
+        } else {                                                              \
+            z = SQRT(-LOG(((T)1 - ya) / (T)2));                               \
+            num = ((c[3] * z + c[2]) * z + c[1]) * z + c[0];                  \
+            dem = (d[1] * z + d[0]) * z + (T)1;                               \
+            x = COPYSIGN(num, y) / dem;                                       \
+        }                                                                     \
+        const T k = (T)2 / (T)sqrt(M_PI);                                     \
+        x = x - (ERF(x) - y) / (k * EXP(-x * x));                             \
+        x = x - (ERF(x) - y) / (k * EXP(-x * x));                             \
+        return x;                                                             \
+    }
+ERFINV(float, sqrtf, logf, expf, erff, copysignf, fabsf)
+ERFINV(double, sqrt, log, exp, erf, copysign, fabs)
+
+/* calc_digamma: reflection below 0 (through the fractional part, whose
+ * tan is the more accurate), recurrence up to 10, then the asymptotic
+ * series; +-0 gives -+inf and a negative integer NaN, as PyTorch's */
+#define DIGAMMA(T, LOG, TRUNC, COPYSIGN)                                     \
+    static T digamma_##T(T x) {                                               \
+        static const T A[] = { 8.33333333333333333333E-2, -2.10927960927960927961E-2, \
+                               7.57575757575757575758E-3, -4.16666666666666666667E-3, \
+                               3.96825396825396825397E-3, -8.33333333333333333333E-3, \
+                               8.33333333333333333333E-2 };                   \
+        if (x == 0) return COPYSIGN((T)INFINITY, -x);                         \
+        if (x < 0) {                                                          \
+            if (x == TRUNC(x)) return (T)NAN;                                 \
+            double q, r = modf((double)x, &q);                                \
+            return digamma_##T((T)1 - x) - (T)(M_PI / tan(M_PI * r));        \
+        }                                                                     \
+        T result = 0;                                                         \
+        while (x < 10) {                                                      \
+            result -= (T)1 / x;                                               \
+            x += 1;                                                           \
+        }                                                                     \
+        if (x == 10) return result + (T)2.25175258906672110764;               \
+        T y = 0;                                                              \
+        if (x < (T)1.0e17) {                                                  \
+            T z = (T)1 / (x * x);                                             \
+            y = z * polevl_##T(z, A, 6);                                      \
+        }                                                                     \
+        return result + LOG(x) - ((T)0.5 / x) - y;                            \
+    }
+DIGAMMA(float, logf, truncf, copysignf)
+DIGAMMA(double, log, trunc, copysign)
+
+/* calc_trigamma: reflection below 1/2, six recurrence steps, then the
+ * asymptotic series */
+#define TRIGAMMA(T, SIN)                                                      \
+    static T trigamma_##T(T x) {                                              \
+        T sign = 1, result = 0;                                               \
+        if (x < (T)0.5) {                                                     \
+            sign = -1;                                                        \
+            const T pi = (T)M_PI, s = SIN(pi * x);                            \
+            result -= (pi * pi) / (s * s);                                    \
+            x = 1 - x;                                                        \
+        }                                                                     \
+        for (int i = 0; i < 6; i++) {                                         \
+            result += (T)1 / (x * x);                                         \
+            x += 1;                                                           \
+        }                                                                     \
+        const T ixx = (T)1 / (x * x);                                         \
+        result += ((T)1 + (T)1 / ((T)2 * x) + ixx * ((T)(1. / 6) - ixx * ((T)(1. / 30) - ixx * (T)(1. / 42)))) / x; \
+        return sign * result;                                                 \
+    }
+TRIGAMMA(float, sinf)
+TRIGAMMA(double, sin)
+
+/* Cephes' Hurwitz zeta(x, q) = sum_k (k + q)^-x, in double (PyTorch's
+ * acc_type on the CPU): a direct sum, then Euler-Maclaurin */
+static double zeta(double x, double q) {
+    static const double A[] = { 12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9,
+                                7.47242496e10, -2.950130727918164224e12, 1.1646782814350067249e14,
+                                -4.5979787224074726105e15, 1.8152105401943546773e17, -7.1661652561756670113e18 };
+    const double MACHEP = 1.11022302462515654042E-16;
+    if (x == 1) return INFINITY;
+    if (x < 1) return NAN;
+    if (q <= 0) {
+        if (q == floor(q)) return INFINITY;
+        if (x != floor(x)) return NAN;
+    }
+    double s = pow(q, -x), a = q, b = 0;
+    int i = 0;
+    while (i < 9 || a <= 9.0) {
+        i++;
+        a += 1;
+        b = pow(a, -x);
+        s += b;
+        if (-MACHEP * s < b && b < MACHEP * s) return s;
+    }
+    double w = a, k = 0, t;
+    s += b * w / (x - 1);
+    s -= 0.5 * b;
+    a = 1;
+    for (int j = 0; j < 12; j++) {
+        a *= x + k;
+        b /= w;
+        t = a * b / A[j];
+        s = s + t;
+        t = fabs(t / s);
+        if (t < MACHEP) return s;
+        k += 1;
+        a *= x + k;
+        b /= w;
+        k += 1;
+    }
+    return s;
+}
+
+/* polygamma(n, x) for n >= 2: (-1)^(n+1) n! zeta(n + 1, x), as
+ * calc_polygamma (n 0 and 1 are digamma and trigamma) */
+#define POLYGAMMA(T, EXP, LGAMMA_R)                                           \
+    static T polygamma_##T(T x, int64_t n) {                                  \
+        if (n == 0) return digamma_##T(x);                                    \
+        if (n == 1) return trigamma_##T(x);                                   \
+        int sg;                                                               \
+        return ((n % 2) ? (T)1 : (T)-1) * EXP(LGAMMA_R((T)n + (T)1, &sg)) *   \
+               (T)zeta((double)(n + 1), (double)x);                           \
+    }
+POLYGAMMA(float, expf, lgammaf_r)
+POLYGAMMA(double, exp, lgamma_r)
+
+static inline float lgamma_float(float x) { int sg; return lgammaf_r(x, &sg); }
+static inline double lgamma_double(double x) { int sg; return lgamma_r(x, &sg); }
+
+/* ---- forward ---- */
+
+#define M_LOOP(T, EXPR)                                                       \
+    do {                                                                      \
+        T *o = (T *)p[0];                                                     \
+        const T *a = (const T *)p[1];                                         \
+        for (int64_t i = 0; i < n; i++) { T x = a[i * s[1]]; o[i * s[0]] = (EXPR); } \
+    } while (0)
+
+#define MATH_OPS(T, TAN, ASIN, ACOS, ATAN, SINH, COSH, ASINH, ACOSH, ATANH, LOG1P, EXPM1, LOG2, LOG10, EXP2, \
+                 ERF, ERFC)                                                   \
+    switch (ctx->op) {                                                        \
+    case NL_OP_TAN: M_LOOP(T, TAN(x)); break;                                 \
+    case NL_OP_ASIN: M_LOOP(T, ASIN(x)); break;                               \
+    case NL_OP_ACOS: M_LOOP(T, ACOS(x)); break;                               \
+    case NL_OP_ATAN: M_LOOP(T, ATAN(x)); break;                               \
+    case NL_OP_SINH: M_LOOP(T, SINH(x)); break;                               \
+    case NL_OP_COSH: M_LOOP(T, COSH(x)); break;                               \
+    case NL_OP_ASINH: M_LOOP(T, ASINH(x)); break;                             \
+    case NL_OP_ACOSH: M_LOOP(T, ACOSH(x)); break;                             \
+    case NL_OP_ATANH: M_LOOP(T, ATANH(x)); break;                             \
+    case NL_OP_LOG1P: M_LOOP(T, LOG1P(x)); break;                             \
+    case NL_OP_EXPM1: M_LOOP(T, EXPM1(x)); break;                             \
+    case NL_OP_LOG2: M_LOOP(T, LOG2(x)); break;                               \
+    case NL_OP_LOG10: M_LOOP(T, LOG10(x)); break;                             \
+    case NL_OP_EXP2: M_LOOP(T, EXP2(x)); break;                               \
+    case NL_OP_ERF: M_LOOP(T, ERF(x)); break;                                 \
+    case NL_OP_ERFC: M_LOOP(T, ERFC(x)); break;                               \
+    case NL_OP_ERFINV: M_LOOP(T, erfinv_##T(x)); break;                       \
+    case NL_OP_LGAMMA: M_LOOP(T, lgamma_##T(x)); break;                       \
+    case NL_OP_DIGAMMA: M_LOOP(T, digamma_##T(x)); break;                     \
+    case NL_OP_POLYGAMMA: { int64_t k = ctx->order; M_LOOP(T, polygamma_##T(x, k)); break; } \
+    }
+
+typedef struct { int op, dtype; int64_t order; int *zero_div; } math_ctx;
+
+static void math_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const math_ctx *ctx = vctx;
+    if (ctx->dtype == NL_FLOAT32)
+        MATH_OPS(float, tanf, asinf, acosf, atanf, sinhf, coshf, asinhf, acoshf, atanhf, log1pf, expm1f, log2f,
+                 log10f, exp2f, erff, erfcf)
+    else
+        MATH_OPS(double, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log1p, expm1, log2, log10, exp2,
+                 erf, erfc)
+}
+
+/* t itself (retained) when of dtype, else converted */
+static nl_tensor *of_dtype(nl_tensor *t, int dtype) {
+    if (t->dtype == dtype) { nl_retain(t); return t; }
+    return nl_to_dtype(t, dtype);
+}
+
+nl_tensor *nl_math(int op, nl_tensor *a, int64_t order) {
+    NL_CHECK(is_math(op), "math: op %s is not one of nl_math's", nl_op_name(op));
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, a);
+    NL_CHECK(op != NL_OP_POLYGAMMA || order >= 0, "polygamma: n must be >= 0, got %lld", (long long)order);
+    math_ctx ctx = { op, a->dtype == NL_INT64 ? NL_FLOAT32 : a->dtype, order, NULL };
+    nl_tensor *out = nl_tensor_alloc(name, a->ndim, a->sizes, ctx.dtype);
+    nl_tensor *ca = out ? of_dtype(a, ctx.dtype) : NULL;
+    if (!ca) { nl_release(out); return NULL; }
+    int64_t st[4][8];
+    memcpy(st[0], out->strides, sizeof(int64_t) * out->ndim);
+    memcpy(st[1], ca->strides, sizeof(int64_t) * ca->ndim);
+    nl_iter it;
+    nl_iter_init(&it, out->ndim, out->sizes, 2, (nl_tensor *[]){ out, ca }, st);
+    nl_for_each_row(&it, 1 << 12, math_row, &ctx);
+    nl_release(ca);
+    nl_node *nd = nl_record(op, out, 1, &a);
+    if (nd) {
+        nd->a[0] = order;
+        /* backward reads the output where the math allows, else the input */
+        if (op == NL_OP_TAN || op == NL_OP_EXPM1 || op == NL_OP_EXP2 || op == NL_OP_ERFINV)
+            nl_node_save_output(nd, out);
+        else
+            nd->needs_in = 1;
+    }
+    return out;
+}
+
+#define M2_LOOP(T, EXPR)                                                      \
+    do {                                                                      \
+        T *o = (T *)p[0];                                                     \
+        const T *a = (const T *)p[1], *b = (const T *)p[2];                   \
+        for (int64_t i = 0; i < n; i++) { T x = a[i * s[1]], y = b[i * s[2]]; o[i * s[0]] = (EXPR); } \
+    } while (0)
+
+/* PyTorch's remainder: fmod's, moved by the divisor where the signs differ */
+static inline float remainder_float(float x, float y) {
+    float m = fmodf(x, y);
+    return m != 0 && (y < 0) != (m < 0) ? m + y : m;
+}
+static inline double remainder_double(double x, double y) {
+    double m = fmod(x, y);
+    return m != 0 && (y < 0) != (m < 0) ? m + y : m;
+}
+/* int64 x % y; y = -1 gives 0 (INT64_MIN % -1 traps); a zero divisor is
+ * reported through ctx (0 stored) */
+static inline int64_t imod(int64_t x, int64_t y, int *zero_div) {
+    if (y == 0) { __atomic_store_n(zero_div, 1, __ATOMIC_RELAXED); return 0; }
+    return y == -1 ? 0 : x % y;
+}
+static inline int64_t iremainder(int64_t x, int64_t y, int *zero_div) {
+    int64_t r = imod(x, y, zero_div);
+    return r != 0 && (r < 0) != (y < 0) ? r + y : r;
+}
+
+static void math2_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
+    const math_ctx *ctx = vctx;
+    int *zd = ctx->zero_div;
+    if (ctx->dtype == NL_FLOAT32) {
+        switch (ctx->op) {
+        case NL_OP_ATAN2: M2_LOOP(float, atan2f(x, y)); break;
+        case NL_OP_HYPOT: M2_LOOP(float, hypotf(x, y)); break;
+        case NL_OP_FMOD: M2_LOOP(float, fmodf(x, y)); break;
+        case NL_OP_REMAINDER: M2_LOOP(float, remainder_float(x, y)); break;
+        }
+    } else if (ctx->dtype == NL_FLOAT64) {
+        switch (ctx->op) {
+        case NL_OP_ATAN2: M2_LOOP(double, atan2(x, y)); break;
+        case NL_OP_HYPOT: M2_LOOP(double, hypot(x, y)); break;
+        case NL_OP_FMOD: M2_LOOP(double, fmod(x, y)); break;
+        case NL_OP_REMAINDER: M2_LOOP(double, remainder_double(x, y)); break;
+        }
+    } else {
+        if (ctx->op == NL_OP_FMOD) M2_LOOP(int64_t, imod(x, y, zd));
+        else M2_LOOP(int64_t, iremainder(x, y, zd));
+    }
+}
+
+nl_tensor *nl_math2(int op, nl_tensor *a, nl_tensor *b) {
+    NL_CHECK(is_math2(op), "math2: op %s is not one of nl_math2's", nl_op_name(op));
+    const char *name = nl_op_name(op);
+    NL_CHECK_TENSOR(name, a);
+    NL_CHECK_TENSOR(name, b);
+    NL_CHECK(a->dtype == b->dtype, "%s: operands of one dtype expected, got %s and %s", name, nl_dtype_name(a->dtype),
+             nl_dtype_name(b->dtype));
+    int64_t bs[8];
+    int nd = nl_broadcast_shape(a->ndim, a->sizes, b->ndim, b->sizes, bs);
+    NL_CHECK(nd >= 0, "%s: shapes %s and %s cannot be broadcast together", name, nl_shape_str(a), nl_shape_str(b));
+    bool int_kept = op == NL_OP_FMOD || op == NL_OP_REMAINDER;
+    int zero_div = 0;
+    math_ctx ctx = { op, a->dtype == NL_INT64 && !int_kept ? NL_FLOAT32 : a->dtype, 0, &zero_div };
+    nl_tensor *out = nl_tensor_alloc(name, nd, bs, ctx.dtype);
+    nl_tensor *ca = out ? of_dtype(a, ctx.dtype) : NULL, *cb = ca ? of_dtype(b, ctx.dtype) : NULL;
+    if (cb) {
+        int64_t st[4][8];
+        memcpy(st[0], out->strides, sizeof(int64_t) * nd);
+        nl_broadcast_strides(ca, nd, bs, st[1]);
+        nl_broadcast_strides(cb, nd, bs, st[2]);
+        nl_iter it;
+        nl_iter_init(&it, nd, bs, 3, (nl_tensor *[]){ out, ca, cb }, st);
+        nl_for_each_row(&it, 1 << 13, math2_row, &ctx);
+    }
+    nl_release(ca);
+    nl_release(cb);
+    if (!cb) { nl_release(out); return NULL; }
+    if (zero_div) {
+        nl_release(out);
+        NL_CHECK(0, "%s: integer division by zero (an int64 divisor holds 0)", name);
+    }
+    nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
+    if (n) {
+        /* fmod's and remainder's gradient of a is g alone */
+        n->needs_in = int_kept && !nl_requires_grad(b) ? 0 : 3;
+        if (op == NL_OP_HYPOT) nl_node_save_output(n, out);
+    }
+    return out;
+}
+
+/* ---- backward ----
+ * PyTorch 1.13's formulas (derivatives.yaml) in C ops, run as autograd
+ * runs every backward. */
+
+static nl_tensor *B(int op, nl_tensor *a, nl_tensor *b) { return nl_binary(op, a, b); }
+static nl_tensor *S(int op, nl_tensor *a, double s) { return nl_binary_scalar(op, a, s, 0); }
+/* s op a */
+static nl_tensor *SF(int op, double s, nl_tensor *a) { return nl_binary_scalar(op, a, s, 1); }
+
+static int math_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    NL_TEMPS(tmps);
+    nl_tensor *x = n->in[0], *y = n->saved, *f = NULL;   /* f: the derivative, g * f the gradient */
+    const double two_over_sqrt_pi = 2.0 / sqrt(M_PI);
+    switch (n->op) {
+    case NL_OP_TAN: f = TMP(S(NL_OP_ADD, TMP(B(NL_OP_MUL, y, y)), 1)); break;            /* 1 + y^2 */
+    case NL_OP_ASIN: case NL_OP_ACOS:                                                  /* +-(1 - x^2)^-1/2 */
+        f = TMP(S(NL_OP_POW, TMP(SF(NL_OP_SUB, 1, TMP(B(NL_OP_MUL, x, x)))), -0.5));
+        if (n->op == NL_OP_ACOS) f = TMP(nl_unary(NL_OP_NEG, f));
+        break;
+    case NL_OP_ATAN: f = TMP(SF(NL_OP_DIV, 1, TMP(S(NL_OP_ADD, TMP(B(NL_OP_MUL, x, x)), 1)))); break;
+    case NL_OP_SINH: f = TMP(nl_math(NL_OP_COSH, x, 0)); break;
+    case NL_OP_COSH: f = TMP(nl_math(NL_OP_SINH, x, 0)); break;
+    case NL_OP_ASINH: f = TMP(S(NL_OP_POW, TMP(S(NL_OP_ADD, TMP(B(NL_OP_MUL, x, x)), 1)), -0.5)); break;
+    case NL_OP_ACOSH: f = TMP(S(NL_OP_POW, TMP(S(NL_OP_SUB, TMP(B(NL_OP_MUL, x, x)), 1)), -0.5)); break;
+    case NL_OP_ATANH: f = TMP(SF(NL_OP_DIV, 1, TMP(SF(NL_OP_SUB, 1, TMP(B(NL_OP_MUL, x, x)))))); break;
+    case NL_OP_LOG1P: f = TMP(SF(NL_OP_DIV, 1, TMP(S(NL_OP_ADD, x, 1)))); break;
+    case NL_OP_EXPM1: f = TMP(S(NL_OP_ADD, y, 1)); break;
+    case NL_OP_LOG2: f = TMP(SF(NL_OP_DIV, 1, TMP(S(NL_OP_MUL, x, M_LN2)))); break;
+    case NL_OP_LOG10: f = TMP(SF(NL_OP_DIV, 1, TMP(S(NL_OP_MUL, x, M_LN10)))); break;
+    case NL_OP_EXP2: f = TMP(S(NL_OP_MUL, y, M_LN2)); break;
+    case NL_OP_ERF: case NL_OP_ERFC:                                                   /* +-2/sqrt(pi) e^-x^2 */
+        f = TMP(S(NL_OP_MUL, TMP(nl_unary(NL_OP_EXP, TMP(nl_unary(NL_OP_NEG, TMP(B(NL_OP_MUL, x, x)))))),
+                  n->op == NL_OP_ERF ? two_over_sqrt_pi : -two_over_sqrt_pi));
+        break;
+    case NL_OP_ERFINV:                                                                 /* sqrt(pi)/2 e^y^2 */
+        f = TMP(S(NL_OP_MUL, TMP(nl_unary(NL_OP_EXP, TMP(B(NL_OP_MUL, y, y)))), 0.5 * sqrt(M_PI)));
+        break;
+    case NL_OP_LGAMMA: f = TMP(nl_math(NL_OP_DIGAMMA, x, 0)); break;
+    case NL_OP_DIGAMMA: f = TMP(nl_math(NL_OP_POLYGAMMA, x, 1)); break;
+    case NL_OP_POLYGAMMA: f = TMP(nl_math(NL_OP_POLYGAMMA, x, n->a[0] + 1)); break;
+    default: break;
+    }
+    if (f) {
+        nl_tensor *gx = TMP(B(NL_OP_MUL, g, f));
+        gin[0] = nl_keep_ref(gx);
+    }
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+
+static int math2_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    NL_TEMPS(tmps);
+    nl_tensor *a = n->in[0], *b = n->in[1], *ga = NULL, *gb = NULL;
+    bool need_a = nl_node_wants(n, 0), need_b = nl_node_wants(n, 1);
+    switch (n->op) {
+    case NL_OP_ATAN2: {                  /* (g b, -g a) / (a^2 + b^2) */
+        nl_tensor *r = TMP(SF(NL_OP_DIV, 1, TMP(B(NL_OP_ADD, TMP(B(NL_OP_MUL, a, a)), TMP(B(NL_OP_MUL, b, b))))));
+        if (need_a) ga = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, b)), r));
+        if (need_b) gb = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_NEG, a)))), r));
+        break;
+    }
+    case NL_OP_HYPOT:                    /* g a / y, g b / y */
+        if (need_a) ga = TMP(B(NL_OP_DIV, TMP(B(NL_OP_MUL, g, a)), n->saved));
+        if (need_b) gb = TMP(B(NL_OP_DIV, TMP(B(NL_OP_MUL, g, b)), n->saved));
+        break;
+    case NL_OP_FMOD: case NL_OP_REMAINDER:   /* g, -g * (a / b rounded toward 0, or down) */
+        if (need_a) ga = g;
+        if (need_b) {
+            nl_tensor *q = n->op == NL_OP_FMOD ? TMP(nl_unary(NL_OP_TRUNC, TMP(B(NL_OP_DIV, a, b))))
+                                               : TMP(nl_div_floor(a, b));
+            gb = TMP(B(NL_OP_MUL, TMP(nl_unary(NL_OP_NEG, g)), q));
+        }
+        break;
+    default: break;
+    }
+    if (ga && !(gin[0] = nl_sum_to(ga, a->ndim, a->sizes))) goto fail;
+    if (gb && !(gin[1] = nl_sum_to(gb, b->ndim, b->sizes))) goto fail;
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_release(gin[0]);
+    gin[0] = NULL;
+    nl_temps_free(&tmps);
+    return -1;
+}
+
+__attribute__((constructor)) static void nl_register_math_backward(void) {
+    for (int op = NL_OP_TAN; op <= NL_OP_POLYGAMMA; op++) nl_register_backward(op, math_backward);
+    for (int op = NL_OP_ATAN2; op <= NL_OP_REMAINDER; op++) nl_register_backward(op, math2_backward);
+}
