@@ -251,6 +251,11 @@ nl_tensor *nl_multinomial(nl_generator *g, nl_tensor *probs, int64_t num_samples
                           int64_t base);
 int nl_uniform_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
 int nl_normal_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
+/* nl_uniform_ and nl_normal_ by the plain loop, one Philox call per
+ * element, whatever the CPU: the reference their vector paths are tested
+ * against (the same bits, the same advance of g). Slower; for tests. */
+int nl_uniform_reference_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
+int nl_normal_reference_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
 
 /* ---- views and copies ----------------------------------------------------- */
 

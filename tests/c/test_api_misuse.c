@@ -75,6 +75,10 @@ TEST(random_fills_refuse_tensors_that_require_grad) {
     CHECK(strstr(nl_error(), "uniform_:") == nl_error());
     CHECK(nl_normal_(y, &g, 0, 1) == -1);
     CHECK(strstr(nl_error(), "normal_:") == nl_error());
+    CHECK(nl_uniform_reference_(w, &g, 5, 6) == -1);   /* the tests' plain loops check alike */
+    CHECK(strstr(nl_error(), "uniform_reference_:") == nl_error());
+    CHECK(nl_normal_reference_(y, &g, 0, 1) == -1);
+    CHECK(strstr(nl_error(), "normal_reference_:") == nl_error());
     CHECK(g.offset == 9);                       /* the refused calls drew nothing */
     float *wv = w->data;
     CHECK(wv[0] == 1 && wv[1] == 1 && wv[2] == 1);

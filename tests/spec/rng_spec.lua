@@ -1,6 +1,9 @@
 -- The counter-based RNG: seeded, reproducible, independent of the thread
--- count, and distributed as it should be.
+-- count, distributed as it should be, Philox4x32-10 by its known answer,
+-- and its vector fills bit for bit the plain loop's.
 local nl = require 'nnlua'
+local ffi = require 'ffi'
+local lib = nl._lib
 
 local function max_abs_diff(a, b) return (a - b):abs():max():item() end
 
@@ -117,6 +120,169 @@ describe('rng', function()
       local ok, err = pcall(case[1])
       assert.is_false(ok)
       assert.is_truthy(tostring(err):find(case[2]), tostring(err))
+    end
+  end)
+
+  it('is Philox4x32-10: Random123\'s known answer for counter 0 and key 0', function()
+    -- philox4x32_10({0, 0, 0, 0}, {0, 0}) = {6627e8d5, e169c58d, bc57ac4c,
+    -- 9b00dbd8} (Random123's kat_vectors); seed 0's first draw is that counter,
+    -- alone (the plain loop) and first of eight (a vector block on AVX2)
+    local function unit53(hi, lo) return (hi * 2 ^ 32 + lo - lo % 2048) * 2 ^ -64 end
+    local z = math.sqrt(-2 * math.log(1 - unit53(0x6627e8d5, 0xe169c58d)))
+              * math.cos(6.283185307179586 * unit53(0xbc57ac4c, 0x9b00dbd8))
+    for _, n in ipairs({ 1, 8 }) do
+      nl.manual_seed(0)
+      assert.are.equal(unit53(0x6627e8d5, 0xe169c58d), nl.rand(n, 'float64'):totable()[1])
+      nl.manual_seed(0)
+      assert.is_true(math.abs(nl.randn(n, 'float64'):totable()[1] - z) < 1e-15)
+    end
+  end)
+
+  -- ---- the vector fills against the plain loop ----------------------------
+  -- nl_uniform_reference_ / nl_normal_reference_ run the plain loop, one
+  -- Philox call per element: every fill must give its bits, whatever the
+  -- path the CPU takes (eight counters at a time on AVX2, the tail by the
+  -- loop), the seed, the offset (blocks across 2^32 and 2^64), the size,
+  -- the dtype and the thread count, and advance the generator alike.
+  local function same_bits(a, b)
+    local bytes = a:numel() * (a:dtype() == 'float32' and 4 or 8)
+    return a:dtype() == b:dtype() and a:numel() == b:numel()
+           and ffi.C.memcmp(a.ptr.data, b.ptr.data, bytes) == 0
+  end
+  pcall(ffi.cdef, 'int memcmp(const void *, const void *, size_t);')
+
+  it('the fast fills give the plain loop\'s bits for every seed, offset, size, dtype and thread count', function()
+    local seeds = { 0ULL, 1ULL, 7ULL, 0x2545F4914F6CDD1DULL, 0xFFFFFFFFFFFFFFFFULL, 0x00000001FFFFFFFFULL }
+    local offsets = { 0ULL, 3ULL, 0xFFFFFFF9ULL, 0xFFFFFFFCULL, 0xFFFFFFFFULL, 0x100000000ULL, 0x1FFFFFFFDULL,
+                      0xFFFFFFFFFFFFFFFBULL, 0xFFFFFFFFFFFFFFFFULL }
+    local sizes = { 0, 1, 7, 8, 9, 1000, 100003 }
+    local kinds = {
+      { 'uniform_', 'nl_uniform_', 'nl_uniform_reference_', 0, 1 },
+      { 'uniform_ [-3, 1.5)', 'nl_uniform_', 'nl_uniform_reference_', -3, 1.5 },
+      -- float32 rounds half of these up to 1 + 2^-23, the bound, which the fix takes back to 1
+      { 'uniform_ [1, 1 + 2^-23)', 'nl_uniform_', 'nl_uniform_reference_', 1, 1 + 2 ^ -23 },
+      { 'normal_', 'nl_normal_', 'nl_normal_reference_', 0, 1 },
+      { 'normal_(2, 0.5)', 'nl_normal_', 'nl_normal_reference_', 2, 0.5 },
+    }
+    local checked = 0
+    for _, threads in ipairs({ 1, 2 }) do
+      nl.set_num_threads(threads)
+      for si, seed in ipairs(seeds) do
+        for oi, off in ipairs(offsets) do
+          for _, n in ipairs(sizes) do
+            -- the largest size on a few seeds and offsets: each is 2 x 100003 draws a kind
+            if n < 100000 or (si <= 2 and (oi == 1 or oi == 5 or oi == 9)) then
+              for _, dt in ipairs({ 'float32', 'float64' }) do
+                for _, k in ipairs(kinds) do
+                  local g1 = ffi.new('nl_generator', { seed, off })
+                  local g2 = ffi.new('nl_generator', { seed, off })
+                  local a, b = nl.empty(n, dt), nl.empty(n, dt)
+                  nl._check(lib[k[2]](a.ptr, g1, k[4], k[5]))
+                  nl._check(lib[k[3]](b.ptr, g2, k[4], k[5]))
+                  local what = ('%s %s n=%d seed=%s offset=%s threads=%d'):format(k[1], dt, n, tostring(seed),
+                    tostring(off), threads)
+                  assert.is_true(same_bits(a, b), what)
+                  assert.is_true(g1.offset == g2.offset and g1.offset == off + n, what)
+                  checked = checked + 1
+                end
+              end
+            end
+          end
+        end
+      end
+    end
+    assert.are.equal(2 * 6 * 9 * 6 * 10 + 2 * 2 * 3 * 10, checked)
+    -- the public draws are those fills: rand and randn, a transposed view
+    -- (filled through a contiguous copy) and the float32 bound kept open
+    nl.set_num_threads(2)
+    local g = nl._generator
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      nl.manual_seed(11)
+      local r, z = nl.rand(300, 70, dt), nl.randn(30001, dt)
+      local gr = ffi.new('nl_generator', { 11ULL, 0ULL })
+      local r2, z2 = nl.empty(300, 70, dt), nl.empty(30001, dt)
+      nl._check(lib.nl_uniform_reference_(r2.ptr, gr, 0, 1))
+      nl._check(lib.nl_normal_reference_(z2.ptr, gr, 0, 1))
+      assert.is_true(same_bits(r, r2) and same_bits(z, z2), dt)
+      assert.is_true(g.offset == gr.offset)
+      local tv, tr = nl.empty(70, 300, dt), nl.empty(70, 300, dt)
+      nl.manual_seed(5)
+      tv:t():uniform_(-1, 1)
+      nl._check(lib.nl_uniform_reference_(tr:t().ptr, ffi.new('nl_generator', { 5ULL, 0ULL }), -1, 1))
+      assert.is_true(same_bits(tv, tr), dt .. ' transposed')
+    end
+    local f = nl.empty(100003):uniform_(1, 1 + 2 ^ -23)
+    assert.are.equal(1, f:max():item())
+  end)
+
+  it('randperm and multinomial use the plain loop\'s draws as they did one at a time', function()
+    -- Fisher-Yates and the inverse CDF written out in Lua over draws of the
+    -- reference loop, against the C functions that now take them in runs
+    local function ref_draws(seed, off, m)
+      local u = nl.empty(math.max(m, 1), 'float64')
+      nl._check(lib.nl_uniform_reference_(u.ptr, ffi.new('nl_generator', { seed, off }), 0, 1))
+      return u:totable()
+    end
+    for _, off in ipairs({ 0ULL, 0xFFFFFFFBULL, 0xFFFFFFFFFFFFFF00ULL }) do
+      for _, n in ipairs({ 0, 1, 2, 9, 256, 257, 1000 }) do
+        local u = ref_draws(3ULL, off, n - 1)
+        local p, d = {}, 1
+        for i = 1, n do p[i] = i end
+        for i = n - 1, 1, -1 do             -- 0-based i, as the C loop
+          local j = math.floor(u[d] * (i + 1))
+          d = d + 1
+          if j > i then j = i end
+          p[i + 1], p[j + 1] = p[j + 1], p[i + 1]
+        end
+        nl.manual_seed(3)
+        nl._generator.offset = off
+        assert.are.same(p, nl.randperm(n):totable(), ('randperm(%d) offset %s'):format(n, tostring(off)))
+        assert.is_true(nl._generator.offset == off + math.max(n - 1, 0))
+      end
+      -- two rows of 40 weights (some zero), 300 draws a row: runs of 256 and a tail
+      nl.manual_seed(9)
+      local w = nl.rand(2, 40, 'float64') * nl.rand(2, 40, 'float64'):gt(0.2):double()
+      local rows = w:totable()
+      for _, replacement in ipairs({ true, false }) do
+        local ns = replacement and 300 or 25
+        nl.manual_seed(4)
+        nl._generator.offset = off
+        local got = nl.multinomial(w, ns, replacement):totable()
+        assert.is_true(nl._generator.offset == off + 2 * ns)
+        for r = 1, 2 do
+          local u = ref_draws(4ULL, off + (r - 1) * ns, ns)
+          local row, want = {}, {}
+          for k = 1, 40 do row[k] = rows[r][k] end
+          local total = 0
+          for k = 1, 40 do total = total + row[k] end
+          for j = 1, ns do
+            local k
+            if replacement then               -- the first running sum above u * total
+              local acc = 0
+              for c = 1, 40 do
+                acc = acc + row[c]
+                if acc > u[j] * total and not k then k = c end
+              end
+              k = k or 40
+              while row[k] == 0 do k = k - 1 end
+            else                              -- the walk over the weights left
+              local x, acc, last = u[j] * total, 0, nil
+              for c = 1, 40 do
+                if row[c] > 0 then
+                  last = c
+                  acc = acc + row[c]
+                  if x < acc then k = c break end
+                end
+              end
+              k = k or last
+              total = total - row[k]
+              row[k] = 0
+            end
+            want[j] = k
+          end
+          assert.are.same(want, got[r], ('multinomial replacement=%s row %d'):format(tostring(replacement), r))
+        end
+      end
     end
   end)
 end)
