@@ -48,10 +48,27 @@ local nl = {
 }
 
 require('nnlua.tensor')(nl)
-require('nnlua.tensor_creation')(nl)
-require('nnlua.tensor_linalg')(nl)
-require('nnlua.tensor_sortops')(nl)
-require('nnlua.tensor_more')(nl)
+-- The rarer Tensor methods and nl functions (creation forms, linear
+-- algebra, order statistics, special functions) load on first use: when
+-- a tensor or nl is asked for a name it lacks. Loaded at start, they (and
+-- nn's rarer families) made the startup a third longer and the Lua heap,
+-- which every garbage collection cycle walks, 70% larger: the per-op
+-- overhead (W3) grew 4%.
+local TENSOR_EXTRAS = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more' }
+local extras_loaded = false
+function nl._load_tensor_extras()
+  if extras_loaded then return end
+  extras_loaded = true
+  setmetatable(nl.Tensor, nil)
+  for _, m in ipairs(TENSOR_EXTRAS) do require(m)(nl) end
+end
+-- (a tensor's fields, grad and the like, and its indices are looked up in
+-- Tensor first: they load nothing)
+setmetatable(nl.Tensor, { __index = function(t, k)
+  if type(k) ~= 'string' or nl._accessors[k] or k:sub(1, 1) == '_' then return nil end
+  nl._load_tensor_extras()
+  return rawget(t, k)
+end })
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
 
@@ -62,11 +79,17 @@ require('nnlua.serialize')(nl)
 require('nnlua.fit')(nl)
 require('nnlua.plot')(nl)
 nl.nn._guard_module_methods()
+nl.nn._watch_lazy()
 
 -- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
 -- not link MPI, and a script that never touches nl.dist never loads it.
 setmetatable(nl, { __index = function(t, k)
-  if k ~= 'dist' then return nil end
+  if k ~= 'dist' then
+    -- the Tensor extras' nl functions (nl.linspace, nl.einsum, ...)
+    if type(k) ~= 'string' or k:sub(1, 1) == '_' or extras_loaded then return nil end
+    nl._load_tensor_extras()
+    return rawget(t, k)
+  end
   local dist = require('nnlua.dist')(nl)
   rawset(t, 'dist', dist)
   return dist

@@ -1163,6 +1163,10 @@ local function driver(seed, ncases, statefile, outcomefile)
     table.sort(names)
     return names
   end
+  -- (the rarer Tensor methods and nn families load on first use: all of
+  -- them here, so that the tables below list every public name)
+  nl._load_tensor_extras()
+  nn._load_all()
   local GENERIC = {
     { 'nl.', nl, public(nl, { fashion_mnist = true }) },
     { 'Tensor:', Tensor, public(Tensor) },

@@ -14,27 +14,18 @@ return function(nl)
     'conv',
     'padding',
     'pooling',
-    'conv3d',
     'vision',
-    'upsampling',
-    'sliding',
     'sparse',
     'vector',
     'loss',
     'checkpoint',
     'attention',
-    'transformer',
     'rnn',
     'parallel',
-    'rectifier',
-    'dropout_extra',
-    'bilinear',
-    'local_response_norm',
+    -- (fit's loss tables name its losses when fit.lua loads)
     'loss_extra',
-    'ctc',
-    'rnn_utils',
+    -- (save and nn.load record and apply weight and spectral norms)
     'param_norm',
-    'container_dict',
     'summary',
   }) do
     require('nnlua.nn.' .. family)(nl, nn)
@@ -42,5 +33,52 @@ return function(nl)
   -- the classes nnlua defines (a user's are made later, by extend)
   nn._builtin = {}
   for _, cls in pairs(nn._classes) do nn._builtin[cls] = true end
+
+  -- The rarer families load on first use: when nn, nn.functional, nn.utils
+  -- or the class registry (nn.load's) is asked for a name it lacks. Loaded
+  -- at start, they made the startup a third longer and the Lua heap,
+  -- which every garbage collection cycle walks, 70% larger, which cost
+  -- the per-op overhead (W3) 4% (tests/spec/lazy_spec.lua).
+  local LAZY = {
+    'conv3d',
+    'upsampling',
+    'sliding',
+    'transformer',
+    'rectifier',
+    'dropout_extra',
+    'bilinear',
+    'local_response_norm',
+    'ctc',
+    'rnn_utils',
+    'container_dict',
+  }
+  local watched, loaded = {}, false
+  function nn._load_all()
+    if loaded then return end
+    loaded = true
+    for t in pairs(watched) do setmetatable(t, nil) end
+    local before = {}
+    for name in pairs(nn._classes) do before[name] = true end
+    for _, family in ipairs(LAZY) do require('nnlua.nn.' .. family)(nl, nn) end
+    -- the classes the families made are nnlua's (a user's made before this
+    -- are not among them)
+    for name, cls in pairs(nn._classes) do
+      if not before[name] then nn._builtin[cls] = true end
+    end
+  end
+  -- (called by init.lua once nn.utils exists)
+  function nn._watch_lazy()
+    if loaded then return end
+    for _, t in ipairs({ nn, nn.functional, nn.utils, nn._classes }) do
+      watched[t] = true
+      setmetatable(t, { __index = function(tbl, k)
+        -- (a name starting with an underscore is asked of nn by nnlua's
+        -- own probes; none of the rare families' public names does)
+        if type(k) ~= 'string' or (tbl == nn and k:sub(1, 1) == '_') then return nil end
+        nn._load_all()
+        return rawget(tbl, k)
+      end })
+    end
+  end
   return nn
 end
