@@ -5,6 +5,7 @@ return function(nl)
   nl.nn = nn
   for _, family in ipairs({
     'module',
+    'module_api',
     'container',
     'initializers',
     'linear',

@@ -336,10 +336,19 @@ return function(nl, nn)
     end
   end
 
-  -- name -> tensor of parameters and buffers (the tensors themselves)
-  function Module:state_dict()
-    local sd = {}
-    for _, kv in ipairs(collect(self, '', {}, true, 'persistent')) do sd[kv[1]] = kv[2] end
+  -- name -> tensor of parameters and buffers (the tensors themselves);
+  -- opts, PyTorch's keywords: prefix (put before every name) and
+  -- destination (a table the entries go into, which is returned)
+  function Module:state_dict(opts, ...)
+    nl._no_extra_args('state_dict', '({prefix, destination})', nil, ...)
+    opts = nl._opts('state_dict', opts)
+    nl._check_opts('state_dict', opts, { prefix = 1, destination = 1 })
+    local prefix, sd = opts.prefix or '', opts.destination or {}
+    if type(prefix) ~= 'string' then nl._argerror('state_dict', 'prefix as a string', prefix) end
+    if type(sd) ~= 'table' or getmetatable(sd) ~= nil then
+      nl._argerror('state_dict', 'destination as a table', sd)
+    end
+    for _, kv in ipairs(collect(self, prefix, {}, true, 'persistent')) do sd[kv[1]] = kv[2] end
     return sd
   end
   function Module:state_names()
@@ -349,7 +358,10 @@ return function(nl, nn)
   end
 
   -- copies sd's values into this module's tensors; strict: the names must
-  -- match exactly, and the shapes always
+  -- match exactly, and the shapes always. Returns the module, then
+  -- PyTorch's result: {missing_keys = {...} (the model's order),
+  -- unexpected_keys = {...} (sorted)}, which strict = false leaves to the
+  -- caller (the module first, as before, so that calls chain)
   function Module:load_state_dict(sd, strict)
     if type(sd) ~= 'table' then nl._raise('load_state_dict: expected a table of tensors') end
     -- strict as a flag or {strict = flag}, as every other option (a table
@@ -381,18 +393,16 @@ return function(nl, nn)
         nl.no_grad(function() t:copy_(src) end)
       end
     end
-    if strict then
-      local unexpected = {}
-      for k in pairs(sd) do if not seen[k] then unexpected[#unexpected + 1] = k end end
-      -- (by their text: number and string keys made sort raise "attempt to compare")
-      for i, k in ipairs(unexpected) do unexpected[i] = tostring(k) end
-      table.sort(unexpected)
-      if #missing > 0 or #unexpected > 0 then
-        nl._raise(('load_state_dict: missing keys {%s}, unexpected keys {%s}'):format(
-          table.concat(missing, ', '), table.concat(unexpected, ', ')))
-      end
+    local unexpected = {}
+    for k in pairs(sd) do if not seen[k] then unexpected[#unexpected + 1] = k end end
+    -- (by their text: number and string keys made sort raise "attempt to compare")
+    for i, k in ipairs(unexpected) do unexpected[i] = tostring(k) end
+    table.sort(unexpected)
+    if strict and (#missing > 0 or #unexpected > 0) then
+      nl._raise(('load_state_dict: missing keys {%s}, unexpected keys {%s}'):format(
+        table.concat(missing, ', '), table.concat(unexpected, ', ')))
     end
-    return self
+    return self, { missing_keys = missing, unexpected_keys = unexpected }
   end
 
   -- converts parameters and buffers to dtype: new leaf tensors where the

@@ -87,12 +87,13 @@ return function(nl, nn)
   -- the wrapped model's names and tensors, without a prefix
   function DataParallel:named_parameters() return self.module:named_parameters() end
   function DataParallel:named_buffers() return self.module:named_buffers() end
-  function DataParallel:state_dict() return self.module:state_dict() end
+  function DataParallel:state_dict(...) return self.module:state_dict(...) end
   function DataParallel:state_names() return self.module:state_names() end
   function DataParallel:load_state_dict(sd, strict)
-    self.module:load_state_dict(sd, strict)
-    return self
+    return self, select(2, self.module:load_state_dict(sd, strict))
   end
+  function DataParallel:get_parameter(target) return self.module:get_parameter(target) end
+  function DataParallel:get_buffer(target) return self.module:get_buffer(target) end
   -- saved as the wrapped model: nn.load gives it back without MPI
   function DataParallel:structure(seen) return self.module:structure(seen) end
   function DataParallel:extra_repr() return ('%d ranks'):format(self._dist.size()) end
