@@ -6,6 +6,7 @@ return function(nl)
   local Module = nn.Module
   local F = nn.functional
   local lib = nl._lib
+  local fd = require('nnlua.fit_data')(nl)
 
   -- Keras's two categorical cross-entropies take probabilities (a model
   -- that ends in softmax), as Keras's do by default: clipped to [1e-7,
@@ -482,17 +483,32 @@ return function(nl)
     return ('%ds'):format(math.floor(s + 0.5))
   end
 
-  -- one pass over (X, y) without training: mean loss and metrics
-  local function run_eval(op, self, c, X, y, batch_size)
-    local n, t = X:size(1), tally_new()
+  -- the batches of (X, y) in order, views of batch_size rows
+  local function tensor_batches(X, y, batch_size)
+    local n, start = X:size(1), 1
+    return function()
+      if start > n then return nil end
+      local len = math.min(batch_size, n - start + 1)
+      local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
+      start = start + len
+      return xb, yb
+    end
+  end
+
+  -- one pass over the batches that batches() gives, without training:
+  -- mean loss and metrics. (A third value of a loader's batches, sample
+  -- weights, is not applied: validation and evaluate are not weighted.)
+  local function run_eval(op, self, c, batches)
+    local t, b = tally_new(), 0
     in_eval(self, function()
-      for start = 1, n, batch_size do
-        local len = math.min(batch_size, n - start + 1)
-        local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
+      for xb, yb in batches() do
+        b = b + 1
+        fd.check_batch(op, b, xb, yb)
         local pred = self(xb)
         tally_add(op, c, t, pred, yb, c.loss(pred, yb):item())
       end
     end)
+    if b == 0 then nl._raise(op .. ': the data gave no batches') end
     local out = {}
     for _, m in ipairs(c.metrics) do out[m] = tally_metric(t, m) end
     return tally_loss(c, t), out
@@ -508,6 +524,20 @@ return function(nl)
   end
   local function rng_save(g) return { seed = u64_string(g.seed), offset = u64_string(g.offset) } end
   local function rng_restore(g, st) g.seed, g.offset = u64_parse(st.seed), u64_parse(st.offset) end
+  -- g's state and, as its field data, those of gens (a loader's own
+  -- generators; none: the checkpoints of before); and back
+  local function rng_save_all(g, gens)
+    local st = rng_save(g)
+    if #gens > 0 then
+      st.data = {}
+      for i, d in ipairs(gens) do st.data[i] = rng_save(d) end
+    end
+    return st
+  end
+  local function rng_restore_all(g, gens, st)
+    rng_restore(g, st)
+    for i, d in ipairs(gens) do rng_restore(d, st.data[i]) end
+  end
 
   local function file_exists(path)
     local f = io.open(path, 'rb')
@@ -824,12 +854,43 @@ return function(nl)
   -- run). The callbacks' on_epoch_end comes after early_stopping, and a
   -- callback that sets model.stop_training = true ends fit after the
   -- batch or epoch it did so in.
+  -- X may also be a data.DataLoader, fit(loader, {options}): its batches
+  -- (x, y, or x, y, sample_weight, as Keras's fit(dataset)) as it makes
+  -- them, #loader steps an epoch; its batch_size and shuffle are its own,
+  -- so fit's are refused, as is validation_split. Or a dataset (what
+  -- DataLoader takes), fit(ds, {options}), batched as tensors are (fit's
+  -- batch_size, shuffle and validation_split apply). validation_data may
+  -- be a loader or a dataset too.
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
-    check_xy('fit', X, y)
+    local kind = fd.kind('fit', X)
+    local what = kind == 'loader' and 'DataLoader' or 'dataset'
+    if kind == 'tensors' then check_xy('fit', X, y)
+    else opts = fd.options('fit', what, y, opts) end
     opts = nl._opts('fit', opts)
     nl._check_opts('fit', opts, FIT_KNOWN)
-    local epochs, bs = opts.epochs or 1, opts.batch_size or 32
+    if kind == 'loader' then
+      -- (a loader makes its batches: fit's options would be ignored)
+      for _, k in ipairs({ 'batch_size', 'shuffle', 'validation_split', 'sample_weight' }) do
+        if opts[k] ~= nil then
+          nl._raise(('fit: %s is not taken with a DataLoader, which makes the batches: %s'):format(k,
+            k == 'batch_size' and 'give it to the loader, data.DataLoader(ds, {batch_size = ...})'
+            or k == 'shuffle' and 'give it to the loader, data.DataLoader(ds, {shuffle = true})'
+            or k == 'validation_split' and 'give validation_data (a loader, a dataset or {X, y}); data.random_split '
+                                          .. 'or data.Subset split a dataset'
+            or 'give each batch the weights as a third value, x, y, w (a TensorDataset(X, y, w))'))
+        end
+      end
+      if #X == 0 then nl._raise('fit: the DataLoader has no batches') end
+    elseif kind == 'dataset' then
+      fd.rows('fit', X)
+      if opts.sample_weight ~= nil then
+        nl._raise('fit: sample_weight is not taken with a dataset: give each sample the weight as a third value, '
+                  .. 'x, y, w (a TensorDataset(X, y, w))')
+      end
+    end
+    local epochs = opts.epochs or 1
+    local bs = opts.batch_size or (kind == 'loader' and (fd.field(X, 'batch_size') or 1)) or 32
     if type(epochs) ~= 'number' or epochs ~= math.floor(epochs) or epochs < 0 or epochs > 2^31 then
       nl._raise('fit: epochs must be a non-negative integer, got ' .. tostring(epochs))
     end
@@ -870,9 +931,22 @@ return function(nl)
       check_weighable(c, 'sample_weight')
       W = W:detach()
     end
-    local val = opts.validation_data
-    if val ~= nil and type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}', val) end
-    if val then
+    -- the validation data: {Xv, yv}, a loader, or a dataset (batched as
+    -- the pair is); vloader: the loader validation batches come from
+    local val, vloader = opts.validation_data, nil
+    local vbs = math.max(bs, 256)
+    if val ~= nil and not nl.is_tensor(val) and not (type(val) == 'table' and getmetatable(val) == nil
+                                                     and nl.is_tensor(val[1])) then
+      local vkind = fd.kind('fit (validation_data)', val)
+      if vkind == 'loader' then
+        if #val == 0 then nl._raise('fit: the validation_data DataLoader has no batches') end
+        vloader = val
+      else
+        fd.rows('fit (validation_data)', val)
+        vloader = data.DataLoader(val, { batch_size = vbs })
+      end
+    elseif val ~= nil then
+      if type(val) ~= 'table' then nl._argerror('fit', 'validation_data as {X, y}, a DataLoader or a dataset', val) end
       local count = 0
       for _ in pairs(val) do count = count + 1 end
       if count ~= 2 or val[1] == nil or val[2] == nil then
@@ -887,16 +961,24 @@ return function(nl)
       if type(split) ~= 'number' or not (split >= 0 and split < 1) then
         nl._argerror('fit', 'validation_split as a fraction in [0, 1)', split)
       end
-      local n = X:size(1)
+      local n = kind == 'tensors' and X:size(1) or #X
       local at = math.floor(n * (1 - split))
       if split > 0 then
         if at == 0 or at == n then
           nl._raise(('fit: %d samples cannot be split into training and validation rows by validation_split=%g')
                     :format(n, split))
         end
-        val = { X:narrow(1, at + 1, n - at), y:narrow(1, at + 1, n - at) }
-        X, y = X:narrow(1, 1, at), y:narrow(1, 1, at)
-        if W then W = W:narrow(1, 1, at) end
+        if kind == 'tensors' then
+          val = { X:narrow(1, at + 1, n - at), y:narrow(1, at + 1, n - at) }
+          X, y = X:narrow(1, 1, at), y:narrow(1, 1, at)
+          if W then W = W:narrow(1, 1, at) end
+        else
+          -- a dataset's last rows, as the tensors' (Keras refuses a
+          -- dataset; nnlua's are indexed)
+          vloader = data.DataLoader(data.Subset(X, nl.arange(at + 1, n + 1, 1, 'int64')), { batch_size = vbs })
+          val = vloader
+          X = data.Subset(X, nl.arange(1, at + 1, 1, 'int64'))
+        end
       end
     end
     local ckpt = opts.checkpoint
@@ -917,17 +999,38 @@ return function(nl)
     if dist and dist.rank() ~= 0 then verbose = 0 end
     local sampler, epoch_base, world = nil, 0, 1
     if dist and self._data_parallel then
+      -- (the ranks' shares of a loader's batches are the loader's to deal)
+      if kind == 'loader' then
+        nl._raise('fit: a DataLoader is not taken under DataParallel on several ranks: give the dataset or X and '
+                  .. 'y, which fit deals out to the ranks')
+      end
       epoch_base = dist.broadcast(nl.tensor({ math.floor(nl.rand(1, 'float64'):item() * 2^31) }, 'int64')):item()
-      sampler = data.DistributedSampler(X:size(1), { shuffle = opts.shuffle ~= false })
+      sampler = data.DistributedSampler(kind == 'tensors' and X:size(1) or #X, { shuffle = opts.shuffle ~= false })
       world = dist.size()
     end
-    -- the training rows' weights go through the batches beside them
-    if cw ~= nil then W = class_weights_of(c, cw, y) end
-    local ds = W and data.TensorDataset(X, y, W) or data.TensorDataset(X, y)
-    local loader = data.DataLoader(ds, { batch_size = bs, sampler = sampler,
-                                         shuffle = not sampler and opts.shuffle ~= false })
-    local gen = loader.generator     -- nl's own: it shuffles and drives dropout
-    local nb, n = #loader, X:size(1)
+    local loader
+    if kind == 'loader' then loader = X
+    else
+      local ds = X
+      if kind == 'tensors' then
+        -- the training rows' weights go through the batches beside them
+        if cw ~= nil then W = class_weights_of(c, cw, y) end
+        ds = W and data.TensorDataset(X, y, W) or data.TensorDataset(X, y)
+      end
+      loader = data.DataLoader(ds, { batch_size = bs, sampler = sampler,
+                                     shuffle = not sampler and opts.shuffle ~= false })
+    end
+    -- a loader's or a dataset's batches get class_weight's weights as
+    -- they come
+    local batch_cw = kind ~= 'tensors' and cw or nil
+    -- nl's generator shuffles the batches (unless a loader has a seed of
+    -- its own) and drives dropout; data_gens: the generators of the
+    -- loaders' own (a seed's), kept with it in the checkpoints; a loader's
+    -- samplers that take set_epoch get each epoch's number
+    local gen = nl._generator
+    local data_gens = fd.generators({ loader, vloader })
+    local epoch_samplers = kind == 'loader' and fd.epoch_samplers(loader) or {}
+    local nb, weighable = #loader, false
     local tty = verbose == 1 and lib.nl_isatty(1) ~= 0
     local history = { loss = {}, epoch = {} }
     if val then history.val_loss = {} end
@@ -992,6 +1095,14 @@ return function(nl)
           nl._raise(('fit: %s was written with %s, and this fit gives %s; resume with the same early_stopping')
                     :format(ckpt.path, was and ('early_stopping {' .. tostring(was) .. '}') or 'no early_stopping',
                             es and ('early_stopping {' .. es.key .. '}') or 'none'))
+        end
+        -- a loader's generators of their own: the checkpoint holds
+        -- as many states as this fit's loaders have generators
+        local had = type(st.rng_epoch) == 'table' and type(st.rng_epoch.data) == 'table' and #st.rng_epoch.data or 0
+        if had ~= #data_gens then
+          nl._raise(('fit: %s was written by a fit whose data drew from %d generator%s of its own (a loader\'s or a '
+                     .. 'sampler\'s seed), and this fit\'s from %d; resume with the same data'):format(ckpt.path, had,
+                     had == 1 and '' or 's', #data_gens))
         end
         -- another initial_epoch numbers the history otherwise
         if (st.initial_epoch or 0) ~= initial then
@@ -1078,7 +1189,7 @@ return function(nl)
       self:save(ckpt.path, { optimizer = c.optimizer, extra = {
         sampler_epoch_base = sampler and epoch_base,
         fit = true, epoch = epoch, step = step, history = history,
-        rng_epoch = rng_epoch, rng_now = rng_save(gen), sums = sums,
+        rng_epoch = rng_epoch, rng_now = rng_save_all(gen, data_gens), sums = sums,
         lr_scheduler = sched and { name = type(sched.name) == 'string' and sched.name or nil, state = sched:state_dict() },
         early_stopping = es and { options = es.key, wait = es.wait, best = es.best, best_epoch = es.best_epoch,
                                   stopped_epoch = es.stopped_epoch, best_weights = es.best_weights },
@@ -1098,11 +1209,11 @@ return function(nl)
     for epoch = start_epoch, last_epoch do
       local t0, last_draw = nl.time(), -1
       local t, step = tally_new(), 0
-      local rng_epoch = rng_save(gen)
+      local rng_epoch = rng_save_all(gen, data_gens)
       local skip, seen0 = 0, 0      -- batches and samples done before this run (a resumed epoch)
       if resumed and epoch == start_epoch then
         -- the epoch's order as it was drawn, then the generators as they were
-        rng_restore(gen, resumed.rng_epoch)
+        rng_restore_all(gen, data_gens, resumed.rng_epoch)
         rng_epoch = resumed.rng_epoch
         skip = start_step
         local rs = resumed.sums      -- wsum and vsum are new: rows, before
@@ -1111,19 +1222,41 @@ return function(nl)
         step, seen0 = skip, t.seen
       end
       if sampler then sampler:set_epoch(epoch_base + epoch) end
+      for _, s in ipairs(epoch_samplers) do s:set_epoch(epoch) end
       local it = loader:iter(skip)
       -- mid-epoch, the generators as the checkpoint left them (past the
       -- order and the dropout of the steps done); a checkpoint of an
       -- epoch's end was written before the next order was drawn, and
       -- restoring it here would draw that order's numbers again
       if resumed and epoch == start_epoch and skip > 0 then
-        rng_restore(gen, resumed.rng_now)
+        rng_restore_all(gen, data_gens, resumed.rng_now)
       end
       -- (a resumed epoch began in the run that was killed: a schedule set
       -- at the beginning is in the optimizer's state)
       if skip == 0 then call_hook(cbs, 'on_epoch_begin', epoch, {}) end
       for xb, yb, wb in it do
         step = step + 1
+        if kind ~= 'tensors' then
+          -- a loader's or a dataset's batch: x, y, or x, y and sample
+          -- weights, as Keras's; class_weight's weights from its targets
+          fd.check_batch('fit', step, xb, yb)
+          if wb ~= nil then
+            if batch_cw then
+              nl._raise("fit: give class_weight or sample weights (the batches' third value), not both (as Keras)")
+            end
+            if not nl.is_tensor(wb) then
+              nl._raise(("fit: the third value of batch %d, its sample weights, must be a tensor, got %s"):format(step,
+                nl._describe_arg(wb)))
+            end
+            if not weighable then
+              check_weighable(c, "a third value of the batches (sample weights)")
+              weighable = true
+            end
+            wb = wb:detach()
+          elseif batch_cw then
+            wb = class_weights_of(c, batch_cw, yb)
+          end
+        end
         if batch_begin then call_hook(cbs, 'on_train_batch_begin', step, {}) end
         local pred = self(xb)
         local loss = wb and weighted_loss(c, pred, yb, wb) or c.loss(pred, yb)
@@ -1160,6 +1293,9 @@ return function(nl)
         end
         if stopping() then break end
       end
+      -- (a loader whose # promised batches that iter() did not give: the
+      -- epoch's loss would be 0 / 0)
+      if step == 0 then nl._raise(('fit: the DataLoader gave no batches in epoch %d'):format(epoch)) end
       local elapsed = nl.time() - t0
       local processed = (t.seen - seen0) * world    -- every rank's share is the same size
       if sampler then t = global_sums(t, 1) end
@@ -1172,7 +1308,8 @@ return function(nl)
       local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[i]) }
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][i]) end
       if val then
-        local vl, vm = run_eval('fit (validation_data)', self, c, val[1], val[2], math.max(bs, 256))
+        local vl, vm = run_eval('fit (validation_data)', self, c, vloader and function() return vloader:iter() end
+                                or function() return tensor_batches(val[1], val[2], vbs) end)
         history.val_loss[i] = vl
         line[#line + 1] = ('val_loss %.4f'):format(vl)
         for _, m in ipairs(c.metrics) do
@@ -1196,7 +1333,7 @@ return function(nl)
       logs = {}
       for k, list in pairs(history) do if k ~= 'epoch' then logs[k] = list[i] end end
       call_hook(cbs, 'on_epoch_end', epoch, logs)
-      if ckpt then save(epoch + 1, 0, rng_save(gen), tally_new()) end
+      if ckpt then save(epoch + 1, 0, rng_save_all(gen, data_gens), tally_new()) end
       if es and es.stopped_epoch > 0 then
         if verbose > 0 then
           print(('epoch %d: early stopping (%s has not improved for %d epochs)'):format(epoch, es.monitor, es.wait))
@@ -1227,15 +1364,54 @@ return function(nl)
     return bs
   end
 
-  -- loss, {metric = value}
-  function Module:evaluate(X, y, opts)
-    local c = compiled(self, 'evaluate')
-    check_xy('evaluate', X, y)
-    return run_eval('evaluate', self, c, X, y, batch_size('evaluate', opts, 256))
+  -- the loader op(x, ...) reads: a loader as it is (a batch_size of
+  -- op's refused: the loader makes the batches), a dataset batched in
+  -- order by batch_size
+  local function loader_of(op, kind, x, opts)
+    if kind == 'loader' then
+      opts = nl._opts(op, opts)
+      nl._check_opts(op, opts, BATCH_KNOWN)
+      if opts.batch_size ~= nil then
+        nl._raise(('%s: batch_size is not taken with a DataLoader, which makes the batches: give it to the loader, '
+                   .. 'data.DataLoader(ds, {batch_size = ...})'):format(op))
+      end
+      return x
+    end
+    fd.rows(op, x)
+    return data.DataLoader(x, { batch_size = batch_size(op, opts, 256) })
   end
 
-  -- outputs for X in eval mode, without the tape, batch by batch
+  -- loss, {metric = value}; evaluate(loader or dataset, {batch_size}):
+  -- over its batches (the first two values of each: x, y; sample weights
+  -- are not applied, as in validation)
+  function Module:evaluate(X, y, opts)
+    local c = compiled(self, 'evaluate')
+    local kind = fd.kind('evaluate', X)
+    if kind ~= 'tensors' then
+      opts = fd.options('evaluate', kind == 'loader' and 'DataLoader' or 'dataset', y, opts)
+      local L = loader_of('evaluate', kind, X, opts)
+      return run_eval('evaluate', self, c, function() return L:iter() end)
+    end
+    check_xy('evaluate', X, y)
+    local bs = batch_size('evaluate', opts, 256)
+    return run_eval('evaluate', self, c, function() return tensor_batches(X, y, bs) end)
+  end
+
+  -- outputs for X in eval mode, without the tape, batch by batch;
+  -- predict(loader or dataset, {batch_size}): of each batch's first value,
+  -- in the loader's order, joined along dim 1
   function Module:predict(X, opts)
+    local kind = fd.kind('predict', X)
+    if kind ~= 'tensors' then
+      local L = loader_of('predict', kind, X, opts)
+      local outs = {}
+      in_eval(self, function()
+        for xb in L:iter() do outs[#outs + 1] = self(xb) end
+      end)
+      if #outs == 0 then nl._raise('predict: the data gave no batches') end
+      if #outs == 1 then return outs[1] end
+      return nl.cat(outs, 1)
+    end
     nl._T(X, 'predict')
     if X:dim() == 0 then nl._raise('predict: X must have a batch dim, got a 0-dim tensor') end
     local bs = batch_size('predict', opts, 256)

@@ -1024,7 +1024,7 @@ local function driver(seed, ncases, statefile, outcomefile)
       module_forward_and_backward(m, x)
     end
     -- the Module methods every module has
-    local r = int(1, 9)
+    local r = int(1, 10)
     if r == 1 then
       local oks, sd = call(name .. ':state_dict', m.state_dict, m)
       if oks then
@@ -1085,8 +1085,44 @@ local function driver(seed, ncases, statefile, outcomefile)
                                                    initial_epoch = function() return pick({ 0, 1, 2, -1, 1.5 }) end }))
       call(name .. ':evaluate', m.evaluate, m, X, y)
       call(name .. ':predict', m.predict, m, chance(0.8) and X or any(), opts({ batch_size = Z }))
+      -- a loader or a dataset of the same rows (fit_data.lua), with options a loader refuses
+      if chance(0.3) then
+        local lo = opts({ batch_size = function() return pick({ 1, 2, 3 }) end, shuffle = B, seed = Z,
+                          drop_last = B })
+        local fo = opts({ epochs = function() return pick({ 1, 2 }) end, verbose = function() return 0 end,
+                          batch_size = Z, shuffle = B, validation_split = function() return pick({ 0.5, 2 }) end,
+                          validation_data = function() return pick({ { X, y }, any() }) end })
+        local as_loader = chance(0.6)
+        local function data_of()
+          local ds = data.TensorDataset(X, y)
+          return as_loader and data.DataLoader(ds, lo) or ds
+        end
+        call(name .. ':fit', function() return m:fit(data_of(), fo) end)
+        call(name .. ':evaluate', function() return m:evaluate(data_of(), chance(0.8) and opts({ batch_size = Z }) or any()) end)
+        call(name .. ':predict', function() return m:predict(data_of(), opts({ batch_size = Z })) end)
+      end
     elseif r == 7 then call('nn.Sequential', nn.Sequential, m, chance(0.7) and nn.ReLU() or any(), any())
     elseif r == 8 then call('nn.ModuleList', nn.ModuleList, chance(0.7) and { m } or any())
+    elseif r == 10 then
+      -- module_api.lua's lookups, registrations and conversions, by the
+      -- module's own names and others
+      local names = { '', '0', '0.weight', 'weight', 'bias', 'running_mean', 'a.b', '.', 'forward', '1' }
+      for _, kv in ipairs(m:named_parameters()) do names[#names + 1] = kv[1] end
+      for _, kv in ipairs(m:named_modules()) do names[#names + 1] = kv[1] end
+      local nm = chance(0.8) and pick(names) or any()
+      local k = int(1, 8)
+      if k == 1 then call(name .. ':get_submodule', m.get_submodule, m, nm)
+      elseif k == 2 then call(name .. ':get_parameter', m.get_parameter, m, nm)
+      elseif k == 3 then call(name .. ':get_buffer', m.get_buffer, m, nm)
+      elseif k == 4 then call(name .. ':requires_grad_', m.requires_grad_, m, B())
+      elseif k == 5 then
+        call(name .. ':register_parameter', m.register_parameter, m, nm, chance(0.7) and ftensor({ int(0, 3) }) or any())
+      elseif k == 6 then call(name .. ':add_module', m.add_module, m, nm, chance(0.7) and nn.ReLU() or any())
+      elseif k == 7 then call(name .. ':to', chance(0.5) and m.to or m.type, m, chance(0.8) and DT() or any())
+      else
+        call(name .. ':state_dict', m.state_dict, m, opts({ prefix = function() return pick({ 'p.', '', 3 }) end,
+                                                             destination = function() return pick({ {}, 'x' }) end }))
+      end
     else call(name .. ':zero_grad', m.zero_grad, m) end
   end
 
