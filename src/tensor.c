@@ -932,16 +932,23 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
     int d = nl_wrap_dim(dim, t->ndim);
     NL_CHECK(d >= 0 && t->ndim > 0, "index_select: dim %d out of range for shape %s", dim, nl_shape_str(t));
     int64_t n = index->numel;
-    for (int64_t i = 0; i < n; i++) {
-        int64_t k = nl_get_index(index, i, base);
-        NL_CHECK(k >= 0 && k < t->sizes[d], "index_select: index %lld out of range for dim %d of shape %s",
-                 (long long)(k + base), (int)(d + base), nl_shape_str(t));
-    }
+    /* the output first: an index of 2^40 entries (a stride-0 view, as
+     * repeat_interleave's expand makes) was checked entry by entry for
+     * hours before its output's allocation failed */
     int64_t sz[8];
     memcpy(sz, t->sizes, sizeof sz);
     sz[d] = n;
     nl_tensor *r = nl_tensor_alloc("index_select", t->ndim, sz, t->dtype);
     if (!r) return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = nl_get_index(index, i, base);
+        if (k < 0 || k >= t->sizes[d]) {
+            nl_release(r);
+            nl_set_error("index_select: index %lld out of range for dim %d of shape %s", (long long)(k + base),
+                         (int)(d + base), nl_shape_str(t));
+            return NULL;
+        }
+    }
     if (nl_is_contiguous(t)) {
         /* r[o, i, :] = t[o, index[i], :] as block copies (a data loader's
          * batch of rows), on the threads when there is enough to copy */

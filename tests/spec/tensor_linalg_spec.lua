@@ -300,6 +300,19 @@ end)
 
 describe('tensor_linalg ops: errors', function()
   local function fails(part, f, ...) S.contains(S.errmsg(f, ...), part) end
+  -- its index is a stride-0 view of 2^40 entries, which index_select
+  -- checked one by one (hours) before allocating its output
+  it('repeat_interleave past memory fails at once, naming the op', function()
+    local t0 = os.clock()
+    fails('repeat_interleave: index_select: out of memory allocating [1099511627776] float32',
+          function() return nl.ones(1):repeat_interleave(2 ^ 40, -1) end)
+    fails('index_select: out of memory', function()
+      return nl.ones(3):index_select(1, nl.tensor({ 1 }, 'int64'):expand(2 ^ 40))
+    end)
+    assert.is_true(os.clock() - t0 < 5)
+    fails('index_select: index 4 out of range for dim 1 of shape [3]',
+          function() return nl.ones(3):index_select(1, nl.tensor({ 1, 4 }, 'int64')) end)
+  end)
   local x, v = nl.randn(2, 3), nl.randn(3)
   it('logsumexp', function()
     fails('logsumexp: a dim or a list of dims is needed', function() return x:logsumexp() end)
