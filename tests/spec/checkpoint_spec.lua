@@ -479,7 +479,7 @@ describe('checkpoint structure', function()
     local d = nn.Dropout(0.3)
     d.p = 0.5
     contains(errmsg(d.clone, d), 'clone: the original model was changed after it was built (the model is a '
-                    .. 'Dropout(p=0.5) in it, a Dropout(p=0.3) when rebuilt from its constructor)')
+                    .. 'Dropout(p=0.5, inplace=False) in it, a Dropout(p=0.3, inplace=False) when rebuilt from its constructor)')
   end)
 
   -- a loss's class weight went into the structure as a tensor, which JSON
@@ -605,7 +605,7 @@ describe('checkpoint structure', function()
     local d = nn.Dropout(0.5)
     d.p = 0.1
     d:save(p)
-    contains(errmsg(nn.load, p), 'the model is a Dropout(p=0.1) in the file, a Dropout(p=0.5) when rebuilt')
+    contains(errmsg(nn.load, p), 'the model is a Dropout(p=0.1, inplace=False) in the file, a Dropout(p=0.5, inplace=False) when rebuilt')
     -- a user's class prints what it likes (its mode, a count): not compared
     local Counted = nn.Module:extend('CkptCounted')
     function Counted:init(n)

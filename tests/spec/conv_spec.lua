@@ -879,7 +879,7 @@ describe('conv and vision modules', function()
     assert.are.equal('AvgPool2d(kernel_size=3, stride=2, padding=1)', nn.AvgPool2d(3, { stride = 2, padding = 1 }):repr())
     assert.are.equal('AdaptiveAvgPool2d(output_size=(2, 3))', nn.AdaptiveAvgPool2d({ 2, 3 }):repr())
     assert.are.equal('BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=true, track_running_stats=true)', nn.BatchNorm2d(4):repr())
-    assert.are.equal('Dropout2d(p=0.25)', nn.Dropout2d(0.25):repr())
+    assert.are.equal('Dropout2d(p=0.25, inplace=False)', nn.Dropout2d(0.25):repr())
     assert.are.equal('Upsample(scale_factor=2.0, mode=nearest)', nn.Upsample(2):repr())
   end)
 

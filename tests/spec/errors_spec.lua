@@ -106,9 +106,9 @@ local cases = {
   { 'Dropout NaN', 'Dropout: p must be a number in %[0, 1%], got nan', function() return nl.nn.Dropout(0 / 0) end },
   -- a string p printed as if a number, and a table p as an address
   { 'Dropout string p', "Dropout: p must be a number in %[0, 1%], got '0.5'", function() return nl.nn.Dropout('0.5') end },
-  { 'Dropout table p', 'Dropout: p must be a number in %[0, 1%], got table$', function() return nl.nn.Dropout({}) end },
+  { 'Dropout table p', 'Dropout: p must be a number in %[0, 1%], got table$', function() return nl.nn.Dropout({ p = {} }) end },
   { 'Dropout2d string p', "Dropout2d: p must be a number in %[0, 1%], got '0.1'", function() return nl.nn.Dropout2d('0.1') end },
-  { 'Dropout2d table p', 'Dropout2d: p must be a number in %[0, 1%], got table$', function() return nl.nn.Dropout2d({}) end },
+  { 'Dropout2d table p', 'Dropout2d: p must be a number in %[0, 1%], got table$', function() return nl.nn.Dropout2d({ p = {} }) end },
   { 'LSTM string dropout', "LSTM: dropout must be a number in %[0, 1%], got '0.1'",
     function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = '0.1' }) end },
   { 'GRU table dropout', 'GRU: dropout must be a number in %[0, 1%], got table$',

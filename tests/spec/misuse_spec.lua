@@ -649,6 +649,8 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 'LogSigmoid', function() end, function() return T() end },
     { 'Softsign', function() end, function() return T() end },
     { 'Tanhshrink', function() end, function() return T() end },
+    { 'Threshold', function() return chance(0.7) and N() or opts({ threshold = N, value = N, inplace = B }), N(), B() end,
+      function() return T() end },
     { 'Upsample', function()
         if chance(0.1) then return any() end
         local o = chance(0.5) and { size = chance(0.9) and int(1, 6) or { int(1, 4), int(1, 4) } }

@@ -37,10 +37,11 @@ return function(nl, nn)
     nn[name] = cls
     return cls
   end
-  simple('ReLU', 'relu', true)
+  -- (ReLU and SiLU printed ReLU() for nn.ReLU(true), where PyTorch prints ReLU(inplace=True))
+  simple('ReLU', 'relu', true, false, true)
   simple('Sigmoid', 'sigmoid')
   simple('Tanh', 'tanh')
-  simple('SiLU', 'silu', true, true)
+  simple('SiLU', 'silu', true, true, true)
   simple('SELU', 'selu', true, true, true)
   simple('Mish', 'mish', true, true, true)
   simple('Hardsigmoid', 'hardsigmoid', true, true)    -- PyTorch prints no inplace for these two
@@ -167,12 +168,37 @@ return function(nl, nn)
     if type(slope) ~= 'number' then nl._argerror('LeakyReLU', 'a number negative_slope', slope) end
     inplace_arg('LeakyReLU', inplace)
     self.negative_slope = slope
+    self.inplace = inplace == true
   end
   function LeakyReLU:forward(x)
     nl._T(x, 'LeakyReLU')
     return x:leaky_relu(self.negative_slope)
   end
-  function LeakyReLU:extra_repr() return 'negative_slope=' .. self.negative_slope end
+  -- (the flag was dropped from the print, as ReLU's)
+  function LeakyReLU:extra_repr() return 'negative_slope=' .. self.negative_slope .. inplace_str(self, ', ') end
+
+  -- Threshold(threshold, value, inplace), or {threshold, value, inplace}:
+  -- value where x <= threshold, else x (F.threshold)
+  local Threshold = Module:extend('Threshold')
+  nn.Threshold = Threshold
+  function Threshold:init(threshold, value, inplace)
+    if type(threshold) == 'table' then
+      if value ~= nil or inplace ~= nil then nl._raise('Threshold: takes its options as a table or as arguments, not both') end
+      nl._check_opts('Threshold', threshold, { threshold = 1, value = 1, inplace = 'flag' })
+      threshold, value, inplace = threshold.threshold, threshold.value, threshold.inplace
+    end
+    if type(threshold) ~= 'number' or threshold ~= threshold then nl._argerror('Threshold', 'a number as threshold', threshold) end
+    if type(value) ~= 'number' or value ~= value then nl._argerror('Threshold', 'a number as value', value) end
+    inplace_arg('Threshold', inplace)
+    self.threshold, self.value, self.inplace = threshold, value, inplace == true
+  end
+  function Threshold:forward(x)
+    nl._T(x, 'Threshold')
+    return nn.functional.threshold(x, self.threshold, self.value)
+  end
+  function Threshold:extra_repr()
+    return ('threshold=%s, value=%s'):format(tostring(self.threshold), tostring(self.value)) .. inplace_str(self, ', ')
+  end
 
   -- method: a Tensor method's name, or a function (t, dim)
   local function along_dim(name, method)

@@ -14,13 +14,7 @@ return function(nl, nn)
   -- at SELU's saturation, -ALPHA (PyTorch's constant)
   local ALPHA = 1.7580993408473766
 
-  local function check_p(op, p)
-    if p == nil then return 0.5 end
-    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then      -- NaN too
-      nl._raise(op .. ': p must be a number in [0, 1], got ' .. nl._describe_arg(p))
-    end
-    return p
-  end
+  local check_p = nn._dropout_p
 
   -- x with dropout of probability p in training. feature: the mask is
   -- drawn for dims 1 and 2 of x (batch and channel; with unbatched, dim 1
@@ -41,26 +35,6 @@ return function(nl, nn)
     if not alpha then return x * (keep * (1 / (1 - p))) end
     local a = 1 / math.sqrt((ALPHA * ALPHA * p + 1) * (1 - p))
     return x * (keep * a) + ((keep - 1) * (ALPHA * a) + ALPHA * a * p)
-  end
-
-  -- the functional form's (p, training, inplace): positional, or a table
-  -- {p, training, inplace} as the second argument; training defaults to
-  -- dflt, PyTorch's: true for dropout1d and dropout3d, false for the alpha
-  -- dropouts (true there dropped units of ported code run in eval)
-  local function fargs(op, dflt, p, training, inplace, ...)
-    nl._no_extra_args(op, '(input, p, training, inplace)', nil, ...)
-    if type(p) == 'table' then
-      if training ~= nil or inplace ~= nil then
-        nl._raise(op .. ': takes its options as a table or as arguments, not both')
-      end
-      nl._check_opts(op, p, { p = 1, training = 'flag', inplace = 'flag' })
-      p, training, inplace = p.p, p.training, p.inplace
-    end
-    p = check_p(op, p)
-    if training ~= nil and type(training) ~= 'boolean' then nl._argerror(op, 'a boolean training flag', training) end
-    if inplace ~= nil and type(inplace) ~= 'boolean' then nl._argerror(op, 'a boolean inplace flag', inplace) end
-    if training == nil then training = dflt end
-    return p, training
   end
 
   -- the input ranks an op takes: dims (a list) and what to say of them;
@@ -95,26 +69,18 @@ return function(nl, nn)
       return dropout(op, x, p, training, feature, alpha, unbatched)
     end
     F[fname] = function(x, ...)
-      local p, training = fargs(fname, not alpha, ...)
+      -- (training defaults to true, as PyTorch's, but false for the alpha dropouts)
+      local p, training = nn._dropout_args(fname, not alpha, ...)
       return run(fname, x, p, training)
     end
 
     local cls = Module:extend(name)
     nn[name] = cls
     -- (p, inplace) as nn.Dropout takes them, or {p, inplace}
-    cls.init = function(self, p, inplace, ...)
-      if select('#', ...) > 0 then
-        nl._raise(('%s: expected p and an inplace flag, got %d arguments'):format(name, 2 + select('#', ...)))
-      end
-      if type(p) == 'table' then
-        if inplace ~= nil then nl._raise(name .. ': takes its options as a table or as arguments, not both') end
-        nl._check_opts(name, p, { p = 1, inplace = 'flag' })
-        p, inplace = p.p, p.inplace
-      end
-      nn._inplace_arg(name, inplace)
-      self.p = check_p(name, p)
+    cls.init = function(self, ...)
+      self.p, self.inplace = nn._dropout_init(name, ...)
     end
     cls.forward = function(self, x) return run(name, x, self.p, self.training) end
-    cls.extra_repr = function(self) return 'p=' .. self.p end
+    cls.extra_repr = nn._dropout_repr
   end
 end

@@ -27,6 +27,7 @@ return function(nl)
     'loss_extra',
     -- (save and nn.load record and apply weight and spectral norms)
     'param_norm',
+    'functional',
     'summary',
   }) do
     require('nnlua.nn.' .. family)(nl, nn)

@@ -126,6 +126,7 @@ return function(nl, nn)
     end
     nn._inplace_arg('RReLU', inplace)
     self.lower, self.upper = bounds('RReLU', lower, upper)
+    self.inplace = inplace == true
   end
   function RReLU:forward(x)
     nl._T(x, 'RReLU')
@@ -133,5 +134,7 @@ return function(nl, nn)
     return F.rrelu(x, self.lower, self.upper, self.training)
   end
   -- (16 digits: PyTorch prints 1/3 as 0.3333333333333333)
-  function RReLU:extra_repr() return ('lower=%.16g, upper=%.16g'):format(self.lower, self.upper) end
+  function RReLU:extra_repr()
+    return ('lower=%.16g, upper=%.16g'):format(self.lower, self.upper) .. (self.inplace and ', inplace=True' or '')
+  end
 end

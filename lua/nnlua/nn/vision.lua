@@ -27,36 +27,41 @@ return function(nl, nn)
   -- ---- Dropout2d ------------------------------------------------------------------
   local Dropout2d = Module:extend('Dropout2d')
   nn.Dropout2d = Dropout2d
+  local F = nn.functional
 
   -- in training, zeroes each whole channel of (N, C, H, W) with
   -- probability p and scales the kept ones by 1/(1-p). 3-D input is read as
   -- (N, C, L), each (n, c) row a channel, as PyTorch 1.13 and 2.x read it
   -- (they warn that a later release may read it as (C, H, W); this read it
   -- so, and zeroed whole (H, W) slabs where PyTorch zeroes rows)
-  function Dropout2d:init(p, inplace, ...)
-    if select('#', ...) > 0 then nl._raise(('Dropout2d: expected p and an inplace flag, got %d arguments'):format(2 + select('#', ...))) end
-    nn._inplace_arg('Dropout2d', inplace)
-    if p == nil then p = 0.5 end
-    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
-      nl._raise('Dropout2d: p must be a number in [0, 1], got ' .. nl._describe_arg(p))
-    end
-    self.p = p
-  end
-
-  function Dropout2d:forward(x)
+  local function dropout2d(op, x, p, training)
     local d = nl.is_tensor(x) and x:dim() or 0
     if d ~= 3 and d ~= 4 then
-      nl._raise('Dropout2d: input must be (N, C, H, W) or (N, C, L), got ' ..
+      nl._raise(op .. ': input must be (N, C, H, W) or (N, C, L), got ' ..
         (nl.is_tensor(x) and ('shape ' .. nl._shape_str(x)) or type(x)))
     end
-    if not self.training or self.p == 0 then return x end
-    if self.p == 1 then return x * 0 end
-    nl._float_only(x, 'Dropout2d')
+    if not training or p == 0 then return x end
+    if p == 1 then return x * 0 end
+    nl._float_only(x, op)
     local shape = x:shape()
     for i = 3, d do shape[i] = 1 end
-    local keep = nl.rand(shape, x:dtype()):ge(self.p)
-    return x * (keep * (1 / (1 - self.p)))
+    local keep = nl.rand(shape, x:dtype()):ge(p)
+    return x * (keep * (1 / (1 - p)))
   end
 
-  function Dropout2d:extra_repr() return 'p=' .. self.p end
+  -- F.dropout2d(x, p = 0.5, training = true, inplace = false), or
+  -- F.dropout2d(x, {p, training, inplace}), as PyTorch's
+  function F.dropout2d(x, ...)
+    local p, training = nn._dropout_args('dropout2d', true, ...)
+    return dropout2d('dropout2d', x, p, training)
+  end
+
+  -- Dropout2d(p = 0.5, inplace = false), or {p, inplace}
+  function Dropout2d:init(...)
+    self.p, self.inplace = nn._dropout_init('Dropout2d', ...)
+  end
+
+  function Dropout2d:forward(x) return dropout2d('Dropout2d', x, self.p, self.training) end
+
+  Dropout2d.extra_repr = nn._dropout_repr
 end
