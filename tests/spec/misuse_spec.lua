@@ -608,7 +608,7 @@ local function driver(seed, ncases, statefile, outcomefile)
     { 'LocalResponseNorm', function() return chance(0.7) and small() or opts({ size = small, alpha = N, beta = N, k = N }),
                                              N(), N() end,
       function() return ftensor(shape_of(int(2, 5), 0, 4)) end },
-    { 'Embedding', function() return small(), small() end,
+    { 'Embedding', function() return small(), small(), chance(0.3) and opts({ max_norm = N, norm_type = N, padding_idx = N }) or nil end,
       function(m) return chance(0.85) and ids(m.num_embeddings, batch_shape({ int(0, 3) })) or T() end },
     { 'EmbeddingBag', function()
         return small(), small(), opts({ mode = function() return pick({ 'sum', 'mean', 'max', 'prod' }) end,
@@ -1513,6 +1513,14 @@ local function driver(seed, ncases, statefile, outcomefile)
           list_of_tensors()
       end },
     { 2, function() return 'nn.' .. pick(NN_CLASSES), nil, generic_arg(), generic_arg(), generic_arg() end },
+    -- pretrained embeddings: a weight mostly of (n, d), options now and then junk, a lookup of the result
+    { 1, function()
+        return 'nn.Embedding.from_pretrained', function(...)
+          local e = nn.Embedding.from_pretrained(...)
+          return e(ids(e.num_embeddings, { int(0, 4) }))
+        end, chance(0.85) and ftensor({ int(1, 4), int(1, 4) }) or T(),
+          chance(0.6) and opts({ freeze = B, padding_idx = N, max_norm = N, norm_type = N, sparse = B }) or B(), N()
+      end },
     -- CTC: log-probabilities (T, N, C), padded or concatenated labels mostly in range, lengths as
     -- lists, tensors or junk; backward now and then
     { 2, function()

@@ -692,7 +692,9 @@ describe('misuse of the new pieces', function()
     has(errmsg(F.embedding, nl.tensor({ 1 }), w), 'embedding: expected an int64 tensor of ids (1-based), got float32')
     has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), nl.zeros(4)), 'embedding: weight must be a float (num_embeddings, embedding_dim) tensor')
     has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, 0), 'embedding: padding_idx must be an id in 1..4 or -4..-1, got 0')
-    has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, { max_norm = 1 }), "embedding: unknown option 'max_norm'")
+    has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, { sparse = true }),
+        "embedding: unknown option 'sparse' (scale_grad_by_freq and sparse are not supported)")
+    has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, nil, -1), 'embedding: max_norm must be a positive number, got -1')
     has(errmsg(F.embedding_bag, nl.tensor({ 1, 2 }, 'int64'), w), 'embedding_bag: 1-D input needs offsets')
     has(errmsg(F.embedding_bag, nl.tensor({ 1, 2 }, 'int64'), w, nl.tensor({ 2 }, 'int64')), 'embedding_bag: offsets[1] must be 1')
     has(errmsg(F.embedding_bag, nl.tensor({ { 1, 2 } }, 'int64'), w, nil, { mode = 'prod' }),

@@ -845,7 +845,9 @@ describe('nn options', function()
     has(error_of(function() return nn.BatchNorm1d(3, { eps = 1e-3, momentom = 0.2 }) end),
         "BatchNorm1d: unknown option 'momentom'")
     has(error_of(function() return nn.LayerNorm(3, { affine = false }) end), "LayerNorm: unknown option 'affine'")
-    has(error_of(function() return nn.Embedding(5, 2, { max_norm = 1 }) end), "Embedding: unknown option 'max_norm'")
+    -- (max_norm and norm_type, once among these, are read now)
+    has(error_of(function() return nn.Embedding(5, 2, { scale_grad_by_freq = true }) end),
+        "Embedding: unknown option 'scale_grad_by_freq'")
     -- (kdim and average_attn_weights, once among these, are read now)
     has(error_of(function() return nn.MultiheadAttention(4, 2, { add_bias_kv = true }) end),
         "MultiheadAttention: unknown option 'add_bias_kv'")

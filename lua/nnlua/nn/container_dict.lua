@@ -28,6 +28,32 @@ return function(nl, nn)
     return t:detach():requires_grad()
   end
 
+  -- nn.Parameter(t, requires_grad = true), or (t, {requires_grad}), as
+  -- PyTorch's: a tensor that a module registers as a parameter when it is
+  -- assigned to a field (m.w = nn.Parameter(t)). It is t itself where t is
+  -- a leaf that requires grad, else a new leaf over t's memory that does
+  -- (t keeps its own flag); int64 is refused, as it cannot require grad.
+  -- requires_grad = false gives a new tensor over t's memory that does not
+  -- require grad and is still a parameter (in parameters() and the state
+  -- dict; an optimizer skips it until it is given requires_grad()).
+  function nn.Parameter(t, requires_grad, ...)
+    local op = 'Parameter'
+    nl._no_extra_args(op, '(data, requires_grad)', nil, ...)
+    if type(requires_grad) == 'table' then
+      nl._check_opts(op, requires_grad, { requires_grad = 'flag' })
+      requires_grad = requires_grad.requires_grad
+    end
+    if requires_grad ~= nil and type(requires_grad) ~= 'boolean' then
+      nl._argerror(op, 'a boolean requires_grad flag', requires_grad)
+    end
+    if requires_grad ~= false then return as_parameter(op, 'data', t) end
+    if not nl.is_tensor(t) then nl._raise(('%s: data must be a tensor, got %s'):format(op, nl._describe_arg(t))) end
+    nl._T(t, op)
+    local p = t:detach()
+    nn._frozen_params[p] = true
+    return p
+  end
+
   -- the keys of a dict in their order: those of _order still holding an item
   local function dict_keys(self, holds)
     local out = {}

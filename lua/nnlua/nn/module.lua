@@ -13,13 +13,19 @@ return function(nl, nn)
   local function is_module(x) return type(x) == 'table' and getmetatable(x) ~= nil and x._is_module == true end
   nn.is_module = is_module
 
+  -- the tensors nn.Parameter(t, false) made: parameters that do not
+  -- require grad (a module registers a tensor assigned to it as a
+  -- parameter when it is a leaf that requires grad, or one of these)
+  local frozen = setmetatable({}, { __mode = 'k' })
+  nn._frozen_params = frozen
+  local function is_param(v) return nl.is_tensor(v) and ((v.is_requires_grad and v:is_leaf()) or frozen[v] ~= nil) end
+
   -- instance fields are recorded in assignment order
   local function newindex(self, k, v)
     -- a module or parameter named 'a.0' gave the state dict a name that
     -- another path also gives (a Sequential a's first layer): one tensor
     -- was lost in save and load. PyTorch's add_module refuses the same.
-    if type(k) == 'string' and (k == '' or k:find('.', 1, true))
-       and (is_module(v) or (nl.is_tensor(v) and v.is_requires_grad and v:is_leaf())) then
+    if type(k) == 'string' and (k == '' or k:find('.', 1, true)) and (is_module(v) or is_param(v)) then
       nl._raise(("%s: a module or parameter needs a non-empty name without dots, got '%s'"):format(
         rawget(self, '__name') or self.__name, k))
     end
@@ -30,7 +36,7 @@ return function(nl, nn)
       local order = rawget(self, '_order')
       order[#order + 1] = k
     end
-    if nl.is_tensor(v) and v.is_requires_grad and v:is_leaf() then rawget(self, '_params')[k] = true end
+    if is_param(v) then rawget(self, '_params')[k] = true end
   end
 
   -- ---- forward hooks, as PyTorch 1.13's ----

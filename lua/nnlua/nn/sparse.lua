@@ -8,7 +8,21 @@ return function(nl, nn)
   local Embedding = nn.Module:extend('Embedding')
   nn.Embedding = Embedding
 
-  local KNOWN = { padding_idx = 1 }
+  local KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1, _freeze = 'flag' }
+  local F_KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1 }
+
+  -- max_norm (nil, or a positive number) and norm_type (default 2, a
+  -- positive number), as Embedding and F.embedding take them
+  local function norm_opts(op, max_norm, norm_type)
+    if max_norm ~= nil and (type(max_norm) ~= 'number' or not (max_norm > 0)) then
+      nl._raise(op .. ': max_norm must be a positive number, got ' .. nl._describe_arg(max_norm))
+    end
+    if norm_type == nil then norm_type = 2 end
+    if type(norm_type) ~= 'number' or not (norm_type > 0) then
+      nl._raise(op .. ': norm_type must be a positive number, got ' .. nl._describe_arg(norm_type))
+    end
+    return max_norm, norm_type
+  end
 
   -- padding_idx (nil, or an id of 1..n or -n..-1) as an id of 1..n
   local function padding_id(op, pad, num_embeddings)
@@ -23,14 +37,19 @@ return function(nl, nn)
   end
 
   -- the sizes, padding row and weight Embedding and EmbeddingBag share;
-  -- opts already checked
-  local function lookup_init(self, op, num_embeddings, embedding_dim, opts)
+  -- opts already checked; weight, if given, is the weight as it is (no
+  -- draw, the padding row not zeroed)
+  local function lookup_init(self, op, num_embeddings, embedding_dim, opts, weight)
     if not nl._size_arg(num_embeddings) or not nl._size_arg(embedding_dim) then
       nl._raise(('%s: expected positive whole sizes num_embeddings and embedding_dim, got %s and %s'):format(
         op, nl._describe_arg(num_embeddings), nl._describe_arg(embedding_dim)))
     end
     local pad = padding_id(op, opts.padding_idx, num_embeddings)
     self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, pad
+    if weight then
+      self.weight = weight
+      return
+    end
     self.weight = nl.empty(num_embeddings, embedding_dim):requires_grad()
     nn.init.normal_(self.weight, 0, 1)
     if pad then nl.no_grad(function() self.weight:select(1, pad):zero_() end) end
@@ -39,21 +58,91 @@ return function(nl, nn)
   -- Embedding(num_embeddings, embedding_dim, {padding_idx}): padding_idx, a
   -- 1-based id (negative counts from the end, -1 the last), names a row that
   -- starts as zeros and gets no gradient, as PyTorch's
+  -- max_norm: each row an input names is first scaled in place to
+  -- max_norm / (norm + 1e-7) where its norm_type-norm passes max_norm, as
+  -- PyTorch's. _freeze (PyTorch 2's keyword; from_pretrained's freeze)
+  -- makes the weight a parameter that does not require grad.
+  local given_weight        -- from_pretrained's weight, for the init it calls
   function Embedding:init(num_embeddings, embedding_dim, opts)
+    local weight = given_weight
+    given_weight = nil
     opts = nl._opts('Embedding', opts)
-    nl._check_opts('Embedding', opts, KNOWN)
-    lookup_init(self, 'Embedding', num_embeddings, embedding_dim, opts)
+    nl._check_opts('Embedding', opts, KNOWN, 'scale_grad_by_freq and sparse are not supported')
+    self.max_norm, self.norm_type = norm_opts('Embedding', opts.max_norm, opts.norm_type)
+    lookup_init(self, 'Embedding', num_embeddings, embedding_dim, opts, weight)
+    if opts._freeze then self.weight:requires_grad(false) end
+  end
+
+  -- Embedding.from_pretrained(embeddings, [freeze = true], [padding_idx],
+  -- [max_norm], [norm_type = 2], [scale_grad_by_freq = false], [sparse =
+  -- false]), or (embeddings, {freeze, padding_idx, ...}), as PyTorch 1.13's:
+  -- the weight is a parameter over embeddings' memory (the padding row
+  -- kept as it is, not zeroed), requiring grad unless freeze.
+  -- scale_grad_by_freq and sparse are taken only as false.
+  local PRETRAINED = { 'freeze', 'padding_idx', 'max_norm', 'norm_type', 'scale_grad_by_freq', 'sparse' }
+  local PRETRAINED_KNOWN = { freeze = 'flag', padding_idx = 1, max_norm = 1, norm_type = 1, scale_grad_by_freq = 'flag',
+                             sparse = 'flag' }
+  function Embedding.from_pretrained(embeddings, ...)
+    local op = 'Embedding.from_pretrained'
+    if embeddings == Embedding then
+      nl._raise(op .. ': call it with a dot, nn.Embedding.from_pretrained(embeddings, opts)')
+    end
+    local o, first = {}, ...
+    if type(first) == 'table' then
+      if select('#', ...) > 1 then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
+      nl._check_opts(op, first, PRETRAINED_KNOWN)
+      o = first
+    else
+      nl._no_extra_args(op, '(embeddings, freeze, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)', nil,
+                        select(#PRETRAINED + 1, ...))
+      for i, k in ipairs(PRETRAINED) do o[k] = (select(i, ...)) end
+      if o.freeze ~= nil and type(o.freeze) ~= 'boolean' then nl._argerror(op, 'a boolean freeze flag', o.freeze) end
+    end
+    for _, k in ipairs({ 'scale_grad_by_freq', 'sparse' }) do
+      if o[k] ~= nil and o[k] ~= false then nl._raise(op .. ': ' .. k .. ' is not supported (only false)') end
+    end
+    nl._T(embeddings, op)
+    if embeddings:dim() ~= 2 or embeddings:dtype() == 'int64' then
+      nl._raise(('%s: embeddings must be a 2-D float tensor (num_embeddings, embedding_dim), got %s %s'):format(op,
+        embeddings:dtype(), nl._shape_str(embeddings)))
+    end
+    local freeze = o.freeze ~= false
+    -- (a leaf that requires grad, so that the module registers it as its
+    -- parameter; the init freezes it, as nn.load's rebuild does)
+    given_weight = embeddings:detach():requires_grad()
+    local ok, m = pcall(Embedding, embeddings:size(1), embeddings:size(2), { padding_idx = o.padding_idx,
+                        max_norm = o.max_norm, norm_type = o.norm_type, _freeze = freeze or nil })
+    given_weight = nil
+    if not ok then nl._raise((tostring(m):gsub('^[^\n]-:%d+: ', ''):gsub('^Embedding:', op .. ':'))) end
+    return m
   end
 
   -- the rows of weight (n, d) at ids (int64, 1-based): (ids..., d); the
-  -- row padding_idx (or nil) gets no gradient
-  local function lookup(op, weight, ids, padding_idx)
+  -- row padding_idx (or nil) gets no gradient. With max_norm, the rows
+  -- named are renormed in place first.
+  local function lookup(op, weight, ids, padding_idx, max_norm, norm_type)
     if not nl.is_tensor(ids) or ids:dtype() ~= 'int64' then
       nl._raise(op .. ': expected an int64 tensor of ids (1-based), got ' ..
                 (nl.is_tensor(ids) and ids:dtype() or type(ids)))
     end
     local shape = ids:shape()
     local flat = ids:reshape(-1)
+    if max_norm and flat:numel() > 0 then
+      local lo, hi = flat:min():item(), flat:max():item()
+      if lo < 1 or hi > weight:size(1) then
+        nl._raise(('%s: id %d out of range 1..%d (ids are 1-based; ids shape %s)'):format(op,
+          lo < 1 and lo or hi, weight:size(1), nl._shape_str(ids)))
+      end
+      -- PyTorch's embedding_renorm_: each row named once, scaled where
+      -- its norm passes max_norm; written back by scatter_, which touches
+      -- those rows alone (the weight is changed in place, not recorded)
+      nl.no_grad(function()
+        local u = flat:unique()
+        local k, d = u:numel(), weight:size(2)
+        local rows = weight:index_select(1, u):renorm(norm_type, 1, max_norm)
+        weight:scatter_(1, u:view(k, 1):expand(k, d):contiguous(), rows)
+      end)
+    end
     local ok, rows = pcall(weight.index_select, weight, 1, flat)
     if not ok then        -- named here, with the likeliest cause (it named index_select)
       local lo, hi = flat:min():item(), flat:max():item()
@@ -69,7 +158,9 @@ return function(nl, nn)
     return rows:view(shape)
   end
 
-  function Embedding:forward(ids) return lookup('Embedding', self.weight, ids, self.padding_idx) end
+  function Embedding:forward(ids)
+    return lookup('Embedding', self.weight, ids, self.padding_idx, self.max_norm, self.norm_type)
+  end
 
   -- a functional form's weight: (n, d), float
   local function weight_arg(op, weight)
@@ -80,23 +171,30 @@ return function(nl, nn)
     end
   end
 
-  -- F.embedding(ids, weight, padding_idx) (or {padding_idx}), as
-  -- Embedding's forward: padding_idx's row gets no gradient (it is not
-  -- zeroed: the functional form only reads the weight, as PyTorch's)
-  function F.embedding(ids, weight, padding_idx, ...)
+  -- F.embedding(ids, weight, padding_idx, max_norm, norm_type) (or
+  -- {padding_idx, max_norm, norm_type}), as Embedding's forward:
+  -- padding_idx's row gets no gradient (it is not zeroed: the functional
+  -- form only reads the weight, as PyTorch's); max_norm renorms weight's
+  -- rows in place, as PyTorch's
+  function F.embedding(ids, weight, padding_idx, max_norm, norm_type, ...)
     local op = 'embedding'
-    nl._no_extra_args(op, '(input, weight, padding_idx)', nil, ...)
+    nl._no_extra_args(op, '(input, weight, padding_idx, max_norm, norm_type)',
+                      'scale_grad_by_freq and sparse are not supported', ...)
     weight_arg(op, weight)
     if type(padding_idx) == 'table' then
-      nl._check_opts(op, padding_idx, KNOWN, 'max_norm, norm_type, scale_grad_by_freq and sparse are not supported')
-      padding_idx = padding_idx.padding_idx
+      if max_norm ~= nil or norm_type ~= nil then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
+      nl._check_opts(op, padding_idx, F_KNOWN, 'scale_grad_by_freq and sparse are not supported')
+      padding_idx, max_norm, norm_type = padding_idx.padding_idx, padding_idx.max_norm, padding_idx.norm_type
     end
-    return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)))
+    max_norm, norm_type = norm_opts(op, max_norm, norm_type)
+    return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)), max_norm, norm_type)
   end
 
   function Embedding:extra_repr()
     local s = ('%d, %d'):format(self.num_embeddings, self.embedding_dim)
     if self.padding_idx then s = s .. ', padding_idx=' .. self.padding_idx end
+    if self.max_norm then s = s .. ', max_norm=' .. tostring(self.max_norm) end
+    if self.norm_type ~= 2 then s = s .. ', norm_type=' .. tostring(self.norm_type) end
     return s
   end
 
