@@ -905,6 +905,33 @@ return function(nl)
         return make(order and order:narrow(1, start, len), start, len)
       end
     end
+    -- `for xb, yb in loader do` calls the loader as a generic for's
+    -- iterator, loader(nil, control), control nil at the first call and
+    -- then the previous batch's first value. A nil control starts an epoch
+    -- (loader:iter()); the others go on with it. Calling the loader was an
+    -- error ('attempt to call a userdata value'). One epoch runs at a time:
+    -- a control that is not the last batch given is a second loop over the
+    -- loader inside the first (or a stale one), which would take the
+    -- first's batches, so it is refused (loader:iter() gives each its own).
+    local epoch, last        -- the running epoch's iterator and its last batch's first value
+    mt.__call = function(_, _, control)
+      if control == nil then
+        epoch = fields.iter()
+      elseif epoch == nil or control ~= last then
+        raise(op .. ': the loader was called with a batch it did not just give: a loop over the loader inside a '
+              .. 'loop over it (use loader:iter() for each)')
+      end
+      local it = epoch
+      local function after(first, ...)
+        if first == nil then
+          if epoch == it then epoch, last = nil, nil end
+        else
+          last = first
+        end
+        return first, ...
+      end
+      return after(it())
+    end
     mt.__len = function() return nb end
     mt.__index = fields
     mt.__tostring = function()

@@ -632,6 +632,59 @@ describe('data.DataLoader', function()
     assert.are.same(a, b)
   end)
 
+  -- `for xb, yb in loader do` was 'attempt to call a userdata value'
+  it('runs in a generic for without iter(): the batches of iter(), a new epoch each loop', function()
+    local loader = data.DataLoader(ds, { batch_size = 3 })
+    local sizes, order = {}, {}
+    for xb, yb in loader do
+      sizes[#sizes + 1] = xb:size(1)
+      assert.are.same(xb:view(-1):totable(), yb:float():totable())
+      for _, v in ipairs(yb:totable()) do order[#order + 1] = v end
+    end
+    assert.are.same({ 3, 3, 3, 1 }, sizes)
+    assert.are.same({ 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, order)
+    -- shuffled: each loop one epoch, the order iter() draws under the same seed
+    local sh = data.DataLoader(ds, { batch_size = 4, shuffle = true })
+    local function loop_order()
+      local o = {}
+      for _, yb in sh do for _, v in ipairs(yb:totable()) do o[#o + 1] = v end end
+      return o
+    end
+    nl.manual_seed(5)
+    local a, b = loop_order(), loop_order()
+    nl.manual_seed(5)
+    local _, a2 = epoch(sh)
+    local _, b2 = epoch(sh)
+    assert.are.same(a2, a)
+    assert.are.same(b2, b)
+    assert.are_not.same(a, b)
+    -- a loop left by break: the next loop starts a whole epoch
+    for _ in loader do break end
+    local n = 0
+    for _ in loader do n = n + 1 end
+    assert.are.equal(4, n)
+    -- a collate_fn's batches too
+    local cl = data.DataLoader({ 1, 2, 3 }, { batch_size = 2, collate_fn = function(s) return #s, s[1] end })
+    local got = {}
+    for k, first in cl do got[#got + 1] = { k, first } end
+    assert.are.same({ { 2, 1 }, { 1, 3 } }, got)
+  end)
+
+  it('refuses a loop over a loader inside a loop over the same loader', function()
+    local loader = data.DataLoader(ds, { batch_size = 3 })
+    local msg = errmsg(function()
+      for _ in loader do
+        for _ in loader do break end
+      end
+    end)
+    contains(msg, 'DataLoader: the loader was called with a batch it did not just give')
+    contains(errmsg(function() for _ in loader do for _ in loader do end end end), 'use loader:iter() for each')
+    -- iter() loops nest
+    local n = 0
+    for _ in loader:iter() do for _ in loader:iter() do n = n + 1 end end
+    assert.are.equal(16, n)
+  end)
+
   it('gives copies, so changing a batch leaves the data alone', function()
     for _, shuffle in ipairs({ false, true }) do
       for xb in data.DataLoader(ds, { batch_size = 4, shuffle = shuffle }):iter() do xb:fill_(-1) end
