@@ -43,6 +43,19 @@ return function(nl)
     return -(y * q:log()):sum(2)
   end
   local function categorical_crossentropy(p, y) return cce_rows(p, y):mean() end
+  -- Keras's binary_crossentropy on probabilities: clipped to [1e-7,
+  -- 1 - 1e-7] before the logs, as Keras 3's (p = 1 for y = 0 gives
+  -- -log(1 - (1 - 1e-7)) in the input's dtype: 16.118 in float64). It was
+  -- PyTorch's binary_cross_entropy, which clamps the logs at -100 instead
+  -- (100 there); 'bce' and nn.BCELoss keep PyTorch's. Inside the clip the
+  -- two agree, so it is binary_cross_entropy of the clipped input (its
+  -- checks and reduction; the clip's gradient is 0 outside, as Keras's).
+  local function keras_bce(p, y, opts)
+    nl._T(p, 'binary_crossentropy')
+    nl._float_only(p, 'binary_crossentropy')
+    return F.binary_cross_entropy(p:clamp(EPS, 1 - EPS), y, opts)
+  end
+  local function binary_crossentropy(p, y) return keras_bce(p, y) end
   -- Keras's kl_divergence (kld): probabilities on both sides, each
   -- clipped to [1e-7, 1], y log(y / p) summed over the last dim and
   -- averaged over the rest. PyTorch's kl_div takes log-probabilities and
@@ -70,7 +83,7 @@ return function(nl)
   local per_element = {
     [F.mse_loss] = none_of(F.mse_loss), [F.l1_loss] = none_of(F.l1_loss), [F.huber_loss] = none_of(F.huber_loss),
     [F.cross_entropy] = none_of(F.cross_entropy), [F.nll_loss] = none_of(F.nll_loss),
-    [F.binary_cross_entropy] = none_of(F.binary_cross_entropy),
+    [F.binary_cross_entropy] = none_of(F.binary_cross_entropy), [binary_crossentropy] = none_of(keras_bce),
     [F.binary_cross_entropy_with_logits] = none_of(F.binary_cross_entropy_with_logits),
     [F.multilabel_soft_margin_loss] = none_of(F.multilabel_soft_margin_loss),
     [F.multilabel_margin_loss] = none_of(F.multilabel_margin_loss),
@@ -90,7 +103,7 @@ return function(nl)
     sparse_categorical_crossentropy = sparse_categorical_crossentropy,
     categorical_crossentropy = categorical_crossentropy,
     nll = F.nll_loss,
-    bce = F.binary_cross_entropy, binary_crossentropy = F.binary_cross_entropy,
+    bce = F.binary_cross_entropy, binary_crossentropy = binary_crossentropy,
     bce_with_logits = F.binary_cross_entropy_with_logits,
     kl_divergence = kl_divergence, kld = kl_divergence, kullback_leibler_divergence = kl_divergence,
     poisson = poisson,
@@ -104,7 +117,8 @@ return function(nl)
   -- lists of labels ended by 0 (MultiLabelMarginLoss), which no metric reads
   local classification = { [F.cross_entropy] = 'classes', [F.nll_loss] = 'classes',
                            [sparse_categorical_crossentropy] = 'classes', [categorical_crossentropy] = 'onehot',
-                           [F.binary_cross_entropy] = 'binary', [F.binary_cross_entropy_with_logits] = 'logits',
+                           [F.binary_cross_entropy] = 'binary', [binary_crossentropy] = 'binary',
+                           [F.binary_cross_entropy_with_logits] = 'logits',
                            [F.multilabel_soft_margin_loss] = 'logits', [F.multilabel_margin_loss] = 'labels' }
   -- a built-in loss module's kind, as its name's; a module not listed is
   -- a custom one, whose reduction compile cannot read (SmoothL1Loss and

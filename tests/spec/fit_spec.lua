@@ -956,6 +956,59 @@ describe("fit's newer losses, per-element class targets and Keras's metrics", fu
     contains(errmsg(k.evaluate, k, nl.ones(2, 3), nl.ones(2, 2)), 'kl_divergence: input and target must be')
   end)
 
+  -- Keras 3's binary_crossentropy: p clipped to [1e-7, 1 - 1e-7], then
+  -- -(y log p + (1 - y) log(1 - p)), the mean; it was PyTorch's BCE, whose
+  -- logs are clamped at -100 (p = 1 for y = 0 gave 100). 'bce' and
+  -- nn.BCELoss stay PyTorch's.
+  it("takes Keras's binary_crossentropy with Keras's clip, where bce is PyTorch's", function()
+    local function keras_by_hand(P, Y)
+      local s, n = 0, 0
+      for i, row in ipairs(Y) do
+        for j, t in ipairs(row) do
+          local p = math.min(math.max(P[i][j], 1e-7), 1 - 1e-7)
+          s, n = s - (t * math.log(p) + (1 - t) * math.log(1 - p)), n + 1
+        end
+      end
+      return s / n
+    end
+    local m = identity('binary_crossentropy')
+    -- keras.losses.binary_crossentropy([[0, 1], [0, 0]], [[.6, .4], [.4, .6]]) = [0.916, 0.714]
+    assert(S.close(m:evaluate(nl.tensor({ { .6, .4 }, { .4, .6 } }, 'float64'), nl.tensor({ { 0, 1 }, { 0, 0 } }, 'float64')),
+                   (-math.log(.4) - (math.log(.4) + math.log(.6)) / 2) / 2, 1e-12))
+    -- confident and wrong: p = 1 for y = 0 and p = 0 for y = 1, clipped
+    local P = { { 1, 0 }, { 0.25, 1 } }
+    local Y = { { 0, 1 }, { 0, 1 } }
+    local want = keras_by_hand(P, Y)
+    assert(S.close(want, (-math.log(1 - (1 - 1e-7)) - math.log(1e-7) - math.log(0.75) - math.log(1 - 1e-7)) / 4, 1e-15))
+    assert(S.close(m:evaluate(nl.tensor(P, 'float64'), nl.tensor(Y, 'float64')), want, 1e-12))
+    -- (16.118095651, where PyTorch's clamp gives 100)
+    assert(S.close(identity('binary_crossentropy'):evaluate(nl.tensor({ { 1 } }, 'float64'), nl.tensor({ { 0 } }, 'float64')),
+                   -math.log(1 - (1 - 1e-7)), 1e-12))
+    -- float32: the clip's bounds in float32, as Keras's float32 clip_by_value
+    local p32 = nl.tensor({ { 1 } }):clamp(1e-7, 1 - 1e-7):item()
+    assert(S.close(m:evaluate(nl.tensor({ { 1 } }), nl.tensor({ { 0 } })), -math.log(1 - p32), 1e-6))
+    -- PyTorch's names: the log clamped at -100
+    for _, loss in ipairs({ 'bce', nn.BCELoss() }) do
+      assert.are.equal(100, identity(loss):evaluate(nl.tensor({ { 1 } }, 'float64'), nl.tensor({ { 0 } }, 'float64')))
+    end
+    -- through fit: a sigmoid model, the loss at each batch size
+    local r = S.rng(37)
+    local Yb = nl.tensor(S.nested({ 7, 3 }, function() return r() > 0 and 1 or 0 end))
+    local m2 = nn.Sequential(fixed(), nn.Sigmoid())
+    m2:compile { optimizer = sgd0(m2), loss = 'binary_crossentropy' }
+    whole_set(m2, X, Yb, keras_by_hand(m2(X):totable(), Yb:totable()), nil, 1e-5)
+    -- class_weight weighs each element's loss: class 1 twice, sum(w l) / n
+    local P2, Y2, wsum = m2(X):totable(), Yb:totable(), 0
+    for i, row in ipairs(Y2) do
+      for j, t in ipairs(row) do
+        wsum = wsum + (t == 1 and 2 or 1) * keras_by_hand({ { P2[i][j] } }, { { t } })
+      end
+    end
+    local h = m2:fit(X, Yb, { batch_size = 7, shuffle = false, verbose = 0, class_weight = { [0] = 1, [1] = 2 } })
+    assert(S.close(h.loss[1], wsum / 21, 1e-5), ('class_weight: %.8g, by hand %.8g'):format(h.loss[1], wsum / 21))
+    contains(errmsg(m.evaluate, m, nl.ones(2, 1, 'int64'), nl.ones(2, 1)), 'binary_crossentropy: expected a float input')
+  end)
+
   -- segmentation: outputs (N, C, L) or (N, C, H, W), targets (N, L) or
   -- (N, H, W); the loss and accuracy are over every element, and a
   -- weighted or ignoring mean's divisor sums the elements' weights (the
