@@ -1,0 +1,117 @@
+-- README.md's code blocks marked `<!-- readme_spec: name -->`: each is run
+-- as bin/nnlua runs a script (a process of its own, with the runner's
+-- globals nl, nn, optim and data and nothing else), and again in this
+-- process in an environment of those globals, where what it made is
+-- checked against what the README says of it. A block the README changes
+-- so that it no longer runs, or no longer does what its comments say,
+-- fails here.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn = nl.nn
+
+local readme = S.read(S.root .. '/README.md')
+
+-- the marked blocks: name -> source
+local blocks = {}
+for name, src in readme:gmatch('<!%-%- readme_spec: ([%w_]+) %-%->\n```lua\n(.-)\n```') do
+  assert(blocks[name] == nil, 'two README blocks named ' .. name)
+  blocks[name] = src
+end
+
+-- runs block name in an environment holding the runner's globals (and
+-- Lua's own, print silenced); returns the environment, with the block's
+-- top-level variables
+local function run_here(name)
+  local src = assert(blocks[name], 'no README block named ' .. name)
+  local env = { nl = nl, nn = nl.nn, optim = nl.optim, data = nl.data, print = function() end }
+  setmetatable(env, { __index = function(_, k)
+    -- (only Lua's own globals: a spec's F or S would hide a block's missing local)
+    if k == 'F' or k == 'S' then return nil end
+    return _G[k]
+  end })
+  -- the block's top-level locals become the environment's fields, for the
+  -- checks to read (the runner's run keeps them local)
+  src = ('\n' .. src):gsub('\nlocal ', '\n')
+  local f = assert(loadstring(src, '=README:' .. name))
+  setfenv(f, env)
+  f()
+  return env
+end
+
+-- the block run by bin/nnlua: it must exit 0
+local function run_runner(name)
+  local path = os.tmpname() .. '.lua'
+  S.write(path, blocks[name])
+  local out = os.tmpname()
+  local rc = os.execute(('cd %s && bin/nnlua %s > %s 2>&1'):format(S.q(S.root), S.q(path), S.q(out)))
+  local text = S.read(out)
+  os.remove(path)
+  os.remove(out)
+  assert(rc == 0, ('README block %s failed under bin/nnlua:\n%s'):format(name, text))
+end
+
+describe('README code blocks', function()
+  it('are found: custom_module, checkpoint and lbfgs', function()
+    for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs' }) do
+      assert.is_string(blocks[name], name)
+    end
+  end)
+
+  for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs' }) do
+    it(name .. ' runs under bin/nnlua, whose globals are nl, nn, optim and data', function()
+      run_runner(name)
+    end)
+  end
+
+  it('custom_module: children, parameters, buffers and the gradients it says', function()
+    local env = run_here('custom_module')
+    local net = env.net
+    assert.are.same({ 'fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'log_temp' }, S.names_of(net:named_parameters()))
+    assert.are.equal(2, #net:children())
+    local keys = {}
+    for k in pairs(net:state_dict()) do keys[#keys + 1] = k end
+    table.sort(keys)
+    -- the persistent buffer in, the other out
+    assert.are.same({ 'fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'log_temp', 'seen' }, keys)
+    assert.are.same({ 5, 3 }, env.out:shape())
+    assert.are.equal(5, net.seen:item())                    -- counted in training
+    for _, p in ipairs(net:parameters()) do assert.is_not_nil(p.grad) end
+    -- d sum(out) / d log_temp = -sum(out) (out = z / e^t at t = 0)
+    assert.is_true(math.abs(net.log_temp.grad:item() + env.out:sum():item()) < 1e-4)
+    net:eval()
+    net(nl.randn(2, 4))
+    assert.are.equal(5, net.seen:item())                    -- not in eval
+    -- the class rebuilds from a checkpoint, buffers and all
+    local path = os.tmpname()
+    net:save(path)
+    local back = nn.load(path)
+    os.remove(path)
+    local x = nl.randn(3, 4)
+    S.same_bits(back:eval()(x), net(x), 'rebuilt')
+    assert.are.equal(5, back.seen:item())
+  end)
+
+  it('checkpoint: the resumed optimizer goes on as the first, the state dicts copy the model', function()
+    local env = run_here('checkpoint')
+    local x = nl.randn(4, 3)
+    -- copy holds model's weights, through the state dict and then the safetensors file
+    S.same_bits(env.copy(x), env.model(x), 'copy through the state dict and the safetensors file')
+    assert.are.same({ note = 'any string' }, env.meta)
+    local names = {}
+    for name in pairs(env.tensors) do names[#names + 1] = name end
+    table.sort(names)
+    assert.are.same({ '0.bias', '0.weight', '2.bias', '2.weight' }, names)
+    -- the original trained 5 more steps with its own optimizer: the same
+    -- weights as the resumed one, bit for bit (Adam's restored moments and
+    -- step counts; fresh ones take other steps)
+    env.train(env.model, env.opt, 5)
+    S.same_bits(env.m(x), env.model(x), 'resumed training')
+  end)
+
+  it('lbfgs: recovers the least-squares fit it promises', function()
+    local env = run_here('lbfgs')
+    local w = env.model.weight:totable()[1]
+    for i, want in ipairs({ 1, -2, 0.5 }) do assert.is_true(math.abs(w[i] - want) < 1e-4, 'weight ' .. w[i]) end
+    assert.is_true(math.abs(env.model.bias:item() - 0.3) < 1e-4)
+  end)
+end)
