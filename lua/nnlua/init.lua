@@ -55,12 +55,41 @@ require('nnlua.tensor')(nl)
 -- which every garbage collection cycle walks, 70% larger: the per-op
 -- overhead (W3) grew 4%.
 local TENSOR_EXTRAS = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more' }
+-- The core names the extras extend (clamp's tensor bounds, div_'s
+-- rounding mode, t of 0-D and 1-D, squeeze of a list of dims): until the
+-- extras load, a stub in their place runs the core's form for the calls
+-- it takes and loads the extras for the others, whose extended form then
+-- takes over. (The core's form ran those calls until some other name
+-- loaded the extras: x:clamp(lo_tensor, hi_tensor) failed in a fresh
+-- process.) lazy_spec fails if the extras replace a name not listed here.
+local function plain_bounds(_, lo, hi) return not nl.is_tensor(lo) and not nl.is_tensor(hi) end
+local EXTENDED = {
+  { 'Tensor', 'clamp', plain_bounds }, { 'Tensor', 'clamp_', plain_bounds }, { 'nl', 'clamp', plain_bounds },
+  { 'Tensor', 'div_', function(_, _, mode) return mode == nil end },
+  { 'Tensor', 't', function(x) return not nl.is_tensor(x) or x:dim() == 2 end },
+  { 'Tensor', 'squeeze', function(_, d) return type(d) ~= 'table' end },
+}
+local core, stubs = {}, {}
+nl._lazy_stubs = stubs
 local extras_loaded = false
 function nl._load_tensor_extras()
   if extras_loaded then return end
   extras_loaded = true
   setmetatable(nl.Tensor, nil)
+  for i, e in ipairs(EXTENDED) do (e[1] == 'nl' and nl or nl.Tensor)[e[2]] = core[i] end
   for _, m in ipairs(TENSOR_EXTRAS) do require(m)(nl) end
+end
+for i, e in ipairs(EXTENDED) do
+  local t, name, plain = e[1] == 'nl' and nl or nl.Tensor, e[2], e[3]
+  local f = t[name]
+  core[i] = f
+  local stub = function(...)
+    if plain(...) then return f(...) end
+    nl._load_tensor_extras()
+    return t[name](...)
+  end
+  stubs[stub] = true
+  t[name] = stub
 end
 -- (a tensor's fields, grad and the like, and its indices are looked up in
 -- Tensor first: they load nothing)

@@ -66,6 +66,59 @@ describe('lazy loading', function()
                'unknown nil nil true')
   end)
 
+  -- the extras extend five core names; until they load, those names ran
+  -- the core's form (x:clamp(lo_tensor, hi_tensor) failed in a fresh
+  -- process)
+  it('gives the extended forms of the core names the extras extend from the first call', function()
+    for _, c in ipairs({
+      { "say('clamp', table.concat(nl.tensor({ 1, 5, 9 }):clamp(nl.tensor({ 2, 2, 2 }), nl.tensor({ 6, 6, 6 })):totable(), ','))", 'clamp 2,5,6' },
+      { "say('nlclamp', table.concat(nl.clamp(nl.tensor({ 1, 5 }), nl.tensor({ 2, 2 })):totable(), ','))", 'nlclamp 2,5' },
+      { "say('clamp_', table.concat(nl.tensor({ 1, 5 }):clamp_(nl.tensor({ 2, 2 })):totable(), ','))", 'clamp_ 2,5' },
+      { "say('div_', table.concat(nl.tensor({ 7, 5, 9 }):div_(2, 'floor'):totable(), ','))", 'div_ 3,2,4' },
+      { "say('t', nl.tensor({ 1, 2, 3 }):t():dim())", 't 1' },
+      { "say('squeeze', nl.zeros(1, 3, 1):squeeze({ 1, 3 }):dim())", 'squeeze 1' },
+      -- the core's calls load nothing
+      { "local _ = nl.ones(2, 2):t(), nl.ones(2):clamp(0, 1), nl.ones(1, 2):squeeze(1) say('core', package.loaded['nnlua.tensor_sortops'] ~= nil)", 'core false' },
+    }) do
+      S.contains(run(c[1]), c[2])
+    end
+    -- and the extras replace no other name that exists before them
+    local out = run([[
+      local before = {}
+      for k, v in pairs(nl.Tensor) do before['Tensor.' .. k] = v end
+      for k, v in pairs(nl) do before['nl.' .. k] = v end
+      nl._load_tensor_extras()
+      local bad = {}
+      local function check(prefix, t)
+        for k, v in pairs(t) do
+          local b = before[prefix .. k]
+          if b ~= nil and b ~= v and not nl._lazy_stubs[b] then bad[#bad + 1] = prefix .. k end
+        end
+      end
+      check('Tensor.', nl.Tensor)
+      check('nl.', nl)
+      say('replaced', #bad, table.concat(bad, ' '))
+    ]])
+    S.contains(out, 'replaced 0')
+  end)
+
+  -- loading the families put nnlua's Transformer in the registry in place
+  -- of a user's class of that name, and nn.load rebuilt nnlua's
+  it("keeps a user's class in the registry over a lazily loaded one of the same name", function()
+    local path = os.tmpname() .. '.safetensors'
+    local out = run(([[
+      local nn = nl.nn
+      local Transformer = nn.Module:extend('Transformer')
+      function Transformer:init(d) self.w = nn.Parameter(nl.ones(d)) end
+      function Transformer:forward(x) return x * self.w end
+      Transformer(3):save('%s')
+      local m = nn.load('%s')
+      say('user', getmetatable(m).__index == Transformer, m.w:numel(), nn._builtin[nn.Transformer] == true)
+    ]]):format(path, path))
+    os.remove(path)
+    S.contains(out, 'user true 3 true')
+  end)
+
   it("marks only nnlua's classes as its own, a user's made before the load not among them", function()
     local out = run([[
       local nn = nl.nn

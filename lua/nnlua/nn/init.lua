@@ -60,12 +60,19 @@ return function(nl)
     loaded = true
     for t in pairs(watched) do setmetatable(t, nil) end
     local before = {}
-    for name in pairs(nn._classes) do before[name] = true end
+    for name, cls in pairs(nn._classes) do before[name] = cls end
     for _, family in ipairs(LAZY) do require('nnlua.nn.' .. family)(nl, nn) end
     -- the classes the families made are nnlua's (a user's made before this
-    -- are not among them)
+    -- are not among them); a user's class of the same name keeps its
+    -- place in the registry, as when nnlua's was made first and the
+    -- user's after it (the load put nnlua's Transformer in place of the
+    -- user's, and nn.load rebuilt the wrong class)
     for name, cls in pairs(nn._classes) do
-      if not before[name] then nn._builtin[cls] = true end
+      if before[name] == nil then nn._builtin[cls] = true
+      elseif before[name] ~= cls then
+        nn._builtin[cls] = true
+        nn._classes[name] = before[name]
+      end
     end
   end
   -- (called by init.lua once nn.utils exists)
