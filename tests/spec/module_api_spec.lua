@@ -140,6 +140,32 @@ describe('register_parameter', function()
     assert.are.equal(5 - 0.1 * 2 * 5, m.shift[1])
   end)
 
+  -- a frozen parameter became a new leaf over its memory that required
+  -- grad, so a step over the module trained it (and, through the memory,
+  -- the original): PyTorch keeps the Parameter, requires_grad False
+  it('keeps a frozen parameter as it is, in register_parameter, ParameterList and a plain field', function()
+    local m = nn.Linear(2, 2)
+    local p = nn.Parameter(nl.ones(2), false)
+    m:register_parameter('extra', p)
+    assert.is_true(rawequal(m.extra, p))
+    assert.is_false(m.extra.is_requires_grad)
+    local q = nn.Linear(2, 2):requires_grad_(false)
+    m:register_parameter('tied', q.weight)
+    assert.is_true(rawequal(m.tied, q.weight))
+    assert.is_false(m.tied.is_requires_grad)
+    local l = nn.ParameterList({ p, q.bias })
+    assert.is_true(rawequal(l[1], p) and rawequal(l[2], q.bias))
+    -- a frozen layer's weight assigned to a field is a parameter, as in PyTorch
+    local Holder = nn.Module:extend('ModuleApiSpecHolder')
+    function Holder:init(lin) self.w = lin.weight end
+    assert.are.equal(1, #Holder(q):parameters())
+    -- a step over m leaves the frozen ones as they were
+    local opt = nl.optim.SGD(m:parameters(), { lr = 1 })
+    m(nl.ones(1, 2)):sum():backward()
+    opt:step()
+    assert.are.same({ 1, 1 }, p:totable())
+  end)
+
   it('takes nil, which takes the parameter out of the state dict, as PyTorch\'s None', function()
     local m = nn.Linear(2, 3)
     m:register_parameter('bias', nil)

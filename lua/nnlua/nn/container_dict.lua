@@ -24,7 +24,9 @@ return function(nl, nn)
     if t:dtype() == 'int64' then
       nl._raise(('%s: %s is an int64 tensor; only float tensors can require gradients'):format(op, what))
     end
-    if t.is_requires_grad and t:is_leaf() then return t end
+    -- (a frozen parameter too: nn.Parameter(t, false)'s, or one that
+    -- requires_grad_(false) froze, became a new leaf that trained)
+    if (t.is_requires_grad and t:is_leaf()) or nn._frozen_params[t] then return t end
     return t:detach():requires_grad()
   end
 

@@ -14,7 +14,12 @@ return function(nl, nn)
     nl._no_extra_args('requires_grad_', '([requires_grad])', nil, ...)
     if flag == nil then flag = true end
     if type(flag) ~= 'boolean' then argerror('requires_grad_', 'a boolean requires_grad', flag) end
-    for _, p in ipairs(self:parameters()) do p:requires_grad(flag) end
+    for _, p in ipairs(self:parameters()) do
+      p:requires_grad(flag)
+      -- (a frozen parameter stays one when another module registers it, as
+      -- nn.Parameter(t, false)'s do: it became a new trainable leaf)
+      if not flag then nn._frozen_params[p] = true end
+    end
     return self
   end
 
@@ -153,7 +158,9 @@ return function(nl, nn)
     if t:dtype() == 'int64' then
       raise(('%s: %s is an int64 tensor; only float tensors can require gradients'):format(op, name))
     end
-    if not (t.is_requires_grad and t:is_leaf()) then t = t:detach():requires_grad() end
+    -- (a frozen parameter is kept as it is, as PyTorch keeps a Parameter
+    -- whose requires_grad is False: it became a new leaf that trained)
+    if not ((t.is_requires_grad and t:is_leaf()) or nn._frozen_params[t]) then t = t:detach():requires_grad() end
     self[name] = t
   end
 
