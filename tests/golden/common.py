@@ -2,6 +2,7 @@
 the writing of Lua literals (tensors as { shape = {...}, data = {...} })
 and of the golden files."""
 import os
+from functools import partial
 import torch
 
 F32, F64, I64 = torch.float32, torch.float64, torch.int64
@@ -146,6 +147,28 @@ def lua_method_case(c, scalars=F32):
     lines.append('    },')
     lines.append('  },')
     return '\n'.join(lines)
+
+
+def shortest_writers():
+    """num, lua_tensor, lua_value and lua_named writing float64s as their
+    shortest round-trip digits, lua_value the numbers of options as
+    float64s (gen_conv3d.py's and gen_conv_extra.py's)."""
+    return (partial(num, shortest=True), partial(lua_tensor, shortest=True),
+            partial(lua_value, dtype=F64, shortest=True), partial(lua_named, shortest=True))
+
+
+def run_with_grad(f, x, transposed):
+    """out = f(x'), x' the input as the op sees it (x.transpose(-1, -2) of a
+    leaf copy of x with transposed); returns out, the indices where f gives
+    (out, indices) else None, w = torch.randn(out.shape) (from the global
+    generator) and the stored input's gradient of (out * w).sum()"""
+    leaf = x.clone().requires_grad_(True)
+    xin = leaf.transpose(-1, -2) if transposed else leaf
+    res = f(xin)
+    out, idx = res if isinstance(res, tuple) else (res, None)
+    w = torch.randn(out.shape, dtype=out.dtype)
+    (out * w).sum().backward()
+    return out, idx, w, leaf.grad
 
 
 def write_golden(name, header, lines):

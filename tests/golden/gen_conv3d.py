@@ -19,7 +19,6 @@
 # With transposed = true the input reaches the op as x.transpose(-1, -2) of
 # the stored `input` (a non-contiguous view); grad_input is the gradient of
 # the stored tensor.
-from functools import partial
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -28,23 +27,13 @@ from common import F32, F64, randn, write_golden
 
 torch.manual_seed(20250807)
 torch.set_num_threads(1)
-num = partial(common.num, shortest=True)
-lua_tensor = partial(common.lua_tensor, shortest=True)
-lua_value = partial(common.lua_value, dtype=F64, shortest=True)
-lua_named = partial(common.lua_named, shortest=True)
+num, lua_tensor, lua_value, lua_named = common.shortest_writers()
 
 CASES = []
 
 
-def run(f, x, transposed):
-    """out = f(x'), x' the input as the op sees it; the stored input's grad"""
-    leaf = x.clone().requires_grad_(True)
-    xin = leaf.transpose(-1, -2) if transposed else leaf
-    res = f(xin)
-    out, idx = res if isinstance(res, tuple) else (res, None)
-    w = torch.randn(out.shape, dtype=out.dtype)
-    (out * w).sum().backward()
-    return out, idx, w, leaf.grad
+# out = f(x'), x' the input as the op sees it; the stored input's grad
+run = common.run_with_grad
 
 
 def layer(name, kind, args, m, x, opts=None, dtype=F32, transposed=False):

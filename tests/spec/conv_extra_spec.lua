@@ -19,20 +19,12 @@ local from_golden, flat = S.from_golden, S.flat
 -- float32 sums in another order than PyTorch's; float64 to its rounding
 local TOL = { float32 = { 1e-5, 1e-5 }, float64 = { 1e-12, 1e-12 } }
 
-local function expect_close(got, want, what, dtype)
-  local t = TOL[dtype or 'float32']
-  S.expect_close(got, want, what, t[1], t[2])
-end
+local expect_close = S.expect_close_by(TOL)
 
 local error_of, has = S.errmsg, S.contains
 
--- this spec's own seeded values: a tensor of shape, U(-1, 1)
-local U = S.rng(6161)
-local function rand(shape, dtype)
-  local v = {}
-  for i = 1, S.numel(shape) do v[i] = U(-1, 1) end
-  return nl.tensor(v, dtype or 'float32'):view(shape)
-end
+-- this spec's own seeded values: rand(shape, dtype), a tensor of U(-1, 1)
+local rand, U = S.rand_by(6161)
 
 -- ---- against PyTorch --------------------------------------------------------------------
 
@@ -113,10 +105,7 @@ end)
 -- ---- float64 gradient checks ----------------------------------------------------------------
 
 local GC = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
-local function gradcheck(f, inputs)
-  local ok, msg = nl.gradcheck(f, inputs, GC)
-  assert.is_true(ok, msg)
-end
+local gradcheck = S.gradcheck_by(GC)
 
 describe('float64 gradchecks', function()
   local pad_cases = {

@@ -73,33 +73,15 @@ end
 
 -- the leaves (stored tensors; float ones that are not buffers require
 -- grad) and the arguments the layer gets (their permuted views)
-local function inputs_of(c)
-  local leaves, args = {}, {}
-  for i = 1, c.n_inputs do
-    local g = c.inputs[i]
-    if g then
-      local t = from_golden(g.t)
-      if t:dtype() ~= 'int64' and not g.after then t:requires_grad() end
-      leaves[i] = t
-      args[i] = g.perm and t:permute(unpack(g.perm)) or t
-    end
-  end
-  return leaves, args
-end
+local inputs_of = S.golden_inputs
 
 describe('nn extras against PyTorch 1.13 golden values', function()
   it('has a builder for every golden kind and a golden case for every builder', function()
-    local seen = {}
-    for _, c in ipairs(golden) do
-      assert.is_function(build[c.kind], 'no nnlua builder for golden kind ' .. c.kind)
-      seen[c.kind] = true
-    end
-    for kind in pairs(build) do assert.is_true(seen[kind], 'no golden case for ' .. kind) end
+    S.check_kinds_cover(golden, build)
   end)
 
   for _, c in ipairs(golden) do
-    local rtol, atol = TOL[c.dtype][1], TOL[c.dtype][2]
-    local function close(got, want, what) S.expect_close(got, want, c.name .. ' ' .. what, rtol, atol) end
+    local close = S.case_close(c, TOL)
 
     it(c.name .. ': forward and backward (' .. c.mode .. ' mode, ' .. c.dtype .. ')', function()
       local m = make(c)

@@ -29,48 +29,13 @@ local function assert_close(got, want, rtol, atol, what)
   end
 end
 
-local function problem(dtype, W, b)
-  local P = G.problem
-  return {
-    W = nl.tensor(W or P.W, dtype):requires_grad(),
-    b = nl.tensor(b or P.b, dtype):requires_grad(),
-    x = nl.tensor(P.x, dtype),
-    t = nl.tensor(P.t, dtype),
-  }
-end
-
-local function loss_of(m)
-  local d = nl.matmul(m.x, m.W:t()) + m.b - m.t
-  return (d * d):mean()
-end
-
-local function make_opt(c, m, opts)
-  local params = { m.W, m.b }
-  if c.groups then
-    params = {}
-    for i, g in ipairs(c.groups) do
-      local pg = {}
-      for k, v in pairs(g) do pg[k] = v end
-      pg.params = {}
-      for j, n in ipairs(g.params) do pg.params[j] = m[n] end
-      params[i] = pg
-    end
-  end
-  return optim[c.optim](params, opts or c.opts)
-end
-
-local function train_step(opt, m)
-  opt:zero_grad()
-  loss_of(m):backward()
-  opt:step()
-end
-
-local function find_case(name, dtype)
-  for _, c in ipairs(G.optimizers) do
-    if c.name == name and c.dtype == dtype then return c end
-  end
-  error('no golden case ' .. name)
-end
+-- the golden problem (W, b leaves that require grad; x, t data), its loss
+-- and the case's optimizer over it, as optim_spec's
+local function problem(dtype, W, b) return S.optim_problem(G.problem, dtype, W, b) end
+local loss_of = S.optim_loss
+local function make_opt(c, m, opts) return S.optim_make(optim, c, m, opts) end
+local train_step = S.optim_step
+local function find_case(name, dtype) return S.optim_find(G.optimizers, name, dtype) end
 
 describe('Adamax, NAdam, RAdam, Adadelta, Rprop and ASGD against PyTorch', function()
   it('the golden data covers every optimizer, with weight decay and param groups', function()

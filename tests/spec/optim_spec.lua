@@ -39,51 +39,13 @@ local function assert_equal_tensors(a, b, what)
   assert.is_true(ok, (what or '') .. ': ' .. tostring(msg))
 end
 
--- the golden problem: W, b leaves that require grad; x, t data
-local function problem(dtype, W, b)
-  local P = G.problem
-  return {
-    W = nl.tensor(W or P.W, dtype):requires_grad(),
-    b = nl.tensor(b or P.b, dtype):requires_grad(),
-    x = nl.tensor(P.x, dtype),
-    t = nl.tensor(P.t, dtype),
-  }
-end
-
-local function loss_of(m)
-  local d = nl.matmul(m.x, m.W:t()) + m.b - m.t
-  return (d * d):mean()
-end
-
-local function make_opt(c, m, opts)
-  local params
-  if c.groups then
-    params = {}
-    for i, g in ipairs(c.groups) do
-      local pg = {}
-      for k, v in pairs(g) do pg[k] = v end
-      pg.params = {}
-      for j, n in ipairs(g.params) do pg.params[j] = m[n] end
-      params[i] = pg
-    end
-  else
-    params = { m.W, m.b }
-  end
-  return optim[c.optim](params, opts or c.opts)
-end
-
-local function train_step(opt, m)
-  opt:zero_grad()
-  loss_of(m):backward()
-  opt:step()
-end
-
-local function find_case(name, dtype)
-  for _, c in ipairs(G.optimizers) do
-    if c.name == name and c.dtype == dtype then return c end
-  end
-  error('no golden case ' .. name)
-end
+-- the golden problem (W, b leaves that require grad; x, t data), its loss
+-- and the case's optimizer over it
+local function problem(dtype, W, b) return S.optim_problem(G.problem, dtype, W, b) end
+local loss_of = S.optim_loss
+local function make_opt(c, m, opts) return S.optim_make(optim, c, m, opts) end
+local train_step = S.optim_step
+local function find_case(name, dtype) return S.optim_find(G.optimizers, name, dtype) end
 
 describe('optimizers against PyTorch', function()
   for _, c in ipairs(G.optimizers) do

@@ -63,58 +63,13 @@ local ops = {
 -- float64 cases are held to float64's precision
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
 
--- got against a golden tensor (or a tensor): the shape, then each element
--- within tol (NaN equal to NaN, infinities exactly), or exactly
-local function expect(got, want, what, tol)
-  if nl.is_tensor(want) then want = { shape = want:shape(), data = S.flat(want), dtype = want:dtype() } end
-  assert.are.same(want.shape, got:shape(), what .. ': shape')
-  local g = S.flat(got)
-  assert.are.equal(#want.data, #g, what .. ': number of elements')
-  for i, w in ipairs(want.data) do
-    if not (tol and S.close(g[i], w, tol[1], tol[2]) or g[i] == w or (g[i] ~= g[i] and w ~= w)) then
-      error(('%s: element %d (flat) is %.17g, expected %.17g'):format(what, i, g[i], w), 2)
-    end
-  end
-end
-
--- golden case c of gen_sortops.py: int64 outputs exactly, float outputs and
--- the inputs' gradients of sum((out_i * w_i):sum()) within TOL (NaN as NaN;
--- S.check_method_case counts a NaN as a miss)
-local function check_case(c, op)
-  local x = {}
-  for i, g in ipairs(c.inputs) do
-    x[i] = S.from_golden(g)
-    if c.grads[i] then x[i] = x[i]:requires_grad() end
-  end
-  local outs = op(x, c.args)
-  if nl.is_tensor(outs) then outs = { outs } end
-  assert.are.equal(#c.outs, #outs, c.name .. ': number of outputs')
-  local loss
-  for i, want in ipairs(c.outs) do
-    local got, what, dtype = outs[i], c.name .. ' output ' .. i, want.dtype or 'float32'
-    assert.are.equal(dtype, got:dtype(), what .. ': dtype')
-    expect(got, want, what, dtype ~= 'int64' and TOL[dtype] or nil)
-    if dtype ~= 'int64' and got.is_requires_grad then
-      local term = (got * S.from_golden(c.w[i])):sum()
-      loss = loss and loss + term or term
-    end
-  end
-  if loss then loss:backward() end
-  for i, g in ipairs(c.grads) do
-    if g then
-      assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
-      expect(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), TOL[g.dtype or 'float32'])
-    end
-  end
-end
+-- golden case c of gen_sortops.py, NaN as NaN (S.check_method_case counts
+-- a NaN as a miss)
+local expect = S.expect_golden
+local function check_case(c, op) S.check_golden_case(c, op, TOL) end
 
 describe('order statistics and counting against PyTorch golden values', function()
-  it('has a golden case for every op in the table and an op for every case', function()
-    S.check_cases_cover(cases, ops)
-  end)
-  for _, c in ipairs(cases) do
-    it(c.name, function() check_case(c, ops[c.op]) end)
-  end
+  S.golden_its(it, cases, ops, check_case)
   it('the checker sees a wrong value, a wrong index and a NaN for a number', function()
     local c = cases[1]
     local bad = { function(x, a) local v, i = x[1]:cummax(a.dim) return { v * 1.001, i } end,
@@ -124,14 +79,7 @@ describe('order statistics and counting against PyTorch golden values', function
   end)
 end)
 
--- f on the float64 leaves passes nl.gradcheck
-local function gradcheck(f, ...)
-  local x = { ... }
-  for i, v in ipairs(x) do x[i] = v:detach():requires_grad() end
-  local ok, msg = nl.gradcheck(f, x)
-  assert(ok, msg)
-end
-local function randn64(...) return nl.randn({ ... }, 'float64') end
+local gradcheck, randn64 = S.gradcheck, S.randn64
 local function first(f) return function(...) return (f(...)) end end
 
 describe('order statistics: float64 gradchecks', function()

@@ -169,12 +169,12 @@ function S.check_cases_cover(cases, ops)
   for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
 end
 
--- Checks golden case c of gen_tensor_ops.py or gen_tensor_extra.py (inputs,
--- args, w, outs, grads) against op(x, c.args), x the inputs (those with a
--- grad requiring one), op giving a tensor or a list of them: int64 outputs
--- exactly, float outputs and the inputs' gradients of sum((out_i * w_i):sum())
--- within tol[dtype] = { rtol, atol }; every output of the golden dtype.
-function S.check_method_case(c, op, tol)
+-- Golden case c (inputs, args, w, outs, grads) against op(x, c.args), x
+-- the inputs (those with a grad requiring one), op giving a tensor or a
+-- list of them: every output of the golden dtype, each output and the
+-- inputs' gradients of sum((out_i * w_i):sum()) by expect(got, want, what,
+-- t), t = tol[dtype] = { rtol, atol }, nil for an int64 output (exact).
+local function check_case(c, op, tol, expect)
   local nl, assert = require 'nnlua', require 'luassert'
   local x = {}
   for i, g in ipairs(c.inputs) do
@@ -188,25 +188,34 @@ function S.check_method_case(c, op, tol)
   for i, want in ipairs(c.outs) do
     local got, what, dtype = outs[i], c.name .. ' output ' .. i, want.dtype or 'float32'
     assert.are.equal(dtype, got:dtype(), what .. ': dtype')
-    if dtype == 'int64' then
-      assert.are.same(want.shape, got:shape(), what .. ': shape')
-      assert.are.same(want.data, S.flat(got), what)
-    else
-      S.expect_close(got, want, what, tol[dtype][1], tol[dtype][2])
-      if got.is_requires_grad then
-        local term = (got * S.from_golden(c.w[i])):sum()
-        loss = loss and loss + term or term
-      end
+    expect(got, want, what, dtype ~= 'int64' and tol[dtype] or nil)
+    if dtype ~= 'int64' and got.is_requires_grad then
+      local term = (got * S.from_golden(c.w[i])):sum()
+      loss = loss and loss + term or term
     end
   end
   if loss then loss:backward() end
   for i, g in ipairs(c.grads) do
     if g then
-      local t = tol[g.dtype or 'float32']
       assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
-      S.expect_close(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), t[1], t[2])
+      expect(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), tol[g.dtype or 'float32'])
     end
   end
+end
+
+-- Checks golden case c of gen_tensor_ops.py or gen_tensor_extra.py (inputs,
+-- args, w, outs, grads) against op(x, c.args), x the inputs (those with a
+-- grad requiring one), op giving a tensor or a list of them: int64 outputs
+-- exactly, float outputs and the inputs' gradients of sum((out_i * w_i):sum())
+-- within tol[dtype] = { rtol, atol } by S.expect_close (a NaN is a miss);
+-- every output of the golden dtype.
+function S.check_method_case(c, op, tol)
+  local assert = require 'luassert'
+  check_case(c, op, tol, function(got, want, what, t)
+    if t then return S.expect_close(got, want, what, t[1], t[2]) end
+    assert.are.same(want.shape, got:shape(), what .. ': shape')
+    assert.are.same(want.data, S.flat(got), what)
+  end)
 end
 
 -- the names of a list of { name, value } pairs, in order (of named_parameters)
@@ -251,6 +260,173 @@ function S.expect_close(got, want, what, rtol, atol)
   end
   assert.is_true(worst <= 0, worst > 0 and string.format('%s: element %d (flat) is %.9g, expected %.9g (rtol %g, atol %g)',
     what, worst_i, g[worst_i], wdata[worst_i], rtol, atol) or nil)
+end
+
+-- assert that tensor got equals golden want ({shape, data} or a tensor):
+-- the shape, then each element within tol = { rtol, atol } (NaN equal to
+-- NaN, infinities exactly), or exactly without tol; a failure names the
+-- first element that differs. S.expect_close, by contrast, counts a NaN as
+-- a miss.
+function S.expect_golden(got, want, what, tol)
+  local nl, assert = require 'nnlua', require 'luassert'
+  if nl.is_tensor(want) then want = { shape = want:shape(), data = S.flat(want), dtype = want:dtype() } end
+  assert.are.same(want.shape, got:shape(), what .. ': shape')
+  local g = S.flat(got)
+  assert.are.equal(#want.data, #g, what .. ': number of elements')
+  for i, w in ipairs(want.data) do
+    if not (tol and S.close(g[i], w, tol[1], tol[2]) or g[i] == w or (g[i] ~= g[i] and w ~= w)) then
+      error(('%s: element %d (flat) is %.17g, expected %.17g'):format(what, i, g[i], w), 2)
+    end
+  end
+end
+
+-- Checks golden case c (inputs, args, w, outs, grads, as S.check_method_case
+-- takes) against op(x, c.args) with S.expect_golden, NaN as NaN: int64
+-- outputs exactly, float outputs and the inputs' gradients of
+-- sum((out_i * w_i):sum()) within tol[dtype] = { rtol, atol }.
+function S.check_golden_case(c, op, tol) check_case(c, op, tol, S.expect_golden) end
+
+-- The golden tests of a table of ops, made with busted's it (a spec's
+-- global, which this module does not see): one that every case's op has a
+-- call in ops and every call a case, then one per case, check(c, ops[c.op]).
+function S.golden_its(it, cases, ops, check)
+  it('has a golden case for every op in the table and an op for every case', function()
+    S.check_cases_cover(cases, ops)
+  end)
+  for _, c in ipairs(cases) do
+    it(c.name, function() check(c, ops[c.op]) end)
+  end
+end
+
+-- Every golden layer case's kind has a builder in build, and every builder
+-- a case.
+function S.check_kinds_cover(cases, build)
+  local assert = require 'luassert'
+  local seen = {}
+  for _, c in ipairs(cases) do
+    assert.is_function(build[c.kind], 'no nnlua builder for golden kind ' .. c.kind)
+    seen[c.kind] = true
+  end
+  for kind in pairs(build) do assert.is_true(seen[kind], 'no golden case for ' .. kind) end
+end
+
+-- The leaves of golden layer case c's inputs (stored tensors; float ones
+-- require grad, but those with an `after` value, which the call changes in
+-- place) and the arguments the layer gets (their permuted views).
+function S.golden_inputs(c)
+  local leaves, args = {}, {}
+  for i = 1, c.n_inputs do
+    local g = c.inputs[i]
+    if g then
+      local t = S.from_golden(g.t)
+      if t:dtype() ~= 'int64' and not g.after then t:requires_grad() end
+      leaves[i] = t
+      args[i] = g.perm and t:permute(unpack(g.perm)) or t
+    end
+  end
+  return leaves, args
+end
+
+-- f on the float64 leaves passes nl.gradcheck
+function S.gradcheck(f, ...)
+  local nl = require 'nnlua'
+  local x = { ... }
+  for i, v in ipairs(x) do x[i] = v:detach():requires_grad() end
+  local ok, msg = nl.gradcheck(f, x)
+  assert(ok, msg)
+end
+
+-- a float64 tensor of shape ... from nl.randn
+function S.randn64(...) return (require 'nnlua').randn({ ... }, 'float64') end
+
+-- gradcheck(f, inputs): nl.gradcheck(f, inputs, opts) passes
+function S.gradcheck_by(opts)
+  return function(f, inputs)
+    local ok, msg = (require 'nnlua').gradcheck(f, inputs, opts)
+    ;(require 'luassert').is_true(ok, msg)
+  end
+end
+
+-- close(got, want, what): S.expect_close of golden layer case c's values
+-- within tol[c.dtype], the message prefixed with c's name
+function S.case_close(c, tol)
+  local rtol, atol = tol[c.dtype][1], tol[c.dtype][2]
+  return function(got, want, what) S.expect_close(got, want, c.name .. ' ' .. what, rtol, atol) end
+end
+
+-- expect_close(got, want, what, dtype): S.expect_close within
+-- tol[dtype or 'float32'] = { rtol, atol }
+function S.expect_close_by(tol)
+  return function(got, want, what, dtype)
+    local t = tol[dtype or 'float32']
+    S.expect_close(got, want, what, t[1], t[2])
+  end
+end
+
+-- A spec's own seeded values: rand(shape, dtype), a tensor of U(-1, 1)
+-- draws of S.rng(seed), and that U (for draws of its own from the same
+-- stream).
+function S.rand_by(seed)
+  local nl = require 'nnlua'
+  local U = S.rng(seed)
+  local function rand(shape, dtype)
+    local v = {}
+    for i = 1, S.numel(shape) do v[i] = U(-1, 1) end
+    return nl.tensor(v, dtype or 'float32'):view(shape)
+  end
+  return rand, U
+end
+
+-- The golden optimizer problem of gen_optim.py and gen_optim_extra.py
+-- (P: the golden file's problem, a linear model 4 -> 3): W, b leaves that
+-- require grad (P's or the given values), x, t data, all of dtype.
+function S.optim_problem(P, dtype, W, b)
+  local nl = require 'nnlua'
+  return {
+    W = nl.tensor(W or P.W, dtype):requires_grad(),
+    b = nl.tensor(b or P.b, dtype):requires_grad(),
+    x = nl.tensor(P.x, dtype),
+    t = nl.tensor(P.t, dtype),
+  }
+end
+
+-- the problem's loss: the mean squared error of x W^T + b against t
+function S.optim_loss(m)
+  local nl = require 'nnlua'
+  local d = nl.matmul(m.x, m.W:t()) + m.b - m.t
+  return (d * d):mean()
+end
+
+-- optim[c.optim] over problem m's W and b, or over c.groups (param groups
+-- whose params name m's fields), with opts or c.opts
+function S.optim_make(optim, c, m, opts)
+  local params = { m.W, m.b }
+  if c.groups then
+    params = {}
+    for i, g in ipairs(c.groups) do
+      local pg = {}
+      for k, v in pairs(g) do pg[k] = v end
+      pg.params = {}
+      for j, n in ipairs(g.params) do pg.params[j] = m[n] end
+      params[i] = pg
+    end
+  end
+  return optim[c.optim](params, opts or c.opts)
+end
+
+-- one training step of opt on the problem m
+function S.optim_step(opt, m)
+  opt:zero_grad()
+  S.optim_loss(m):backward()
+  opt:step()
+end
+
+-- the golden optimizer case of that name and dtype among cases
+function S.optim_find(cases, name, dtype)
+  for _, c in ipairs(cases) do
+    if c.name == name and c.dtype == dtype then return c end
+  end
+  error('no golden case ' .. name)
 end
 
 function S.peak_rss_kb(pid)

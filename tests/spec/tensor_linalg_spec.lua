@@ -62,25 +62,10 @@ local ops = {
 local TOL = { float32 = { 1e-5, 2e-6 }, float64 = { 1e-12, 1e-13 } }
 
 describe('tensor_linalg ops against PyTorch golden values', function()
-  it('has a golden case for every op in the table and an op for every case', function()
-    S.check_cases_cover(cases, ops)
-  end)
-
-  for _, c in ipairs(cases) do
-    it(c.name, function()
-      S.check_method_case(c, ops[c.op], TOL)
-    end)
-  end
+  S.golden_its(it, cases, ops, function(c, op) S.check_method_case(c, op, TOL) end)
 end)
 
--- f on the float64 leaves passes nl.gradcheck
-local function gradcheck(f, ...)
-  local x = { ... }
-  for i, v in ipairs(x) do x[i] = v:detach():requires_grad() end
-  local ok, msg = nl.gradcheck(f, x)
-  assert(ok, msg)
-end
-local function randn64(...) return nl.randn({ ... }, 'float64') end
+local gradcheck, randn64 = S.gradcheck, S.randn64
 
 describe('tensor_linalg ops: float64 gradchecks', function()
   before_each(function() nl.manual_seed(11) end)

@@ -83,57 +83,11 @@ local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
 local LOOSE = { float32 = { 2e-5, 1e-6 }, float64 = { 1e-10, 1e-13 } }
 local SPECIAL = { lgamma = true, digamma = true, polygamma = true, erfinv = true, sinc = true }
 
--- got against a golden tensor: the shape, then each element within tol
--- (NaN equal to NaN, infinities exactly), or exactly
-local function expect(got, want, what, tol)
-  assert.are.same(want.shape, got:shape(), what .. ': shape')
-  local g = S.flat(got)
-  assert.are.equal(#want.data, #g, what .. ': number of elements')
-  for i, w in ipairs(want.data) do
-    if not (tol and S.close(g[i], w, tol[1], tol[2]) or g[i] == w or (g[i] ~= g[i] and w ~= w)) then
-      error(('%s: element %d (flat) is %.17g, expected %.17g'):format(what, i, g[i], w), 2)
-    end
-  end
-end
-
--- golden case c: int64 outputs exactly, float outputs and the inputs'
--- gradients within the case's tolerance (NaN as NaN)
-local function check_case(c, op)
-  local tol = SPECIAL[c.op] and LOOSE or TOL
-  local x = {}
-  for i, g in ipairs(c.inputs) do
-    x[i] = S.from_golden(g)
-    if c.grads[i] then x[i] = x[i]:requires_grad() end
-  end
-  local outs = op(x, c.args)
-  if nl.is_tensor(outs) then outs = { outs } end
-  assert.are.equal(#c.outs, #outs, c.name .. ': number of outputs')
-  local loss
-  for i, want in ipairs(c.outs) do
-    local got, what, dtype = outs[i], c.name .. ' output ' .. i, want.dtype or 'float32'
-    assert.are.equal(dtype, got:dtype(), what .. ': dtype')
-    expect(got, want, what, dtype ~= 'int64' and tol[dtype] or nil)
-    if dtype ~= 'int64' and got.is_requires_grad then
-      local term = (got * S.from_golden(c.w[i])):sum()
-      loss = loss and loss + term or term
-    end
-  end
-  if loss then loss:backward() end
-  for i, g in ipairs(c.grads) do
-    if g then
-      assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
-      expect(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), tol[g.dtype or 'float32'])
-    end
-  end
-end
+-- golden case c, NaN as NaN, within the case's tolerance
+local function check_case(c, op) S.check_golden_case(c, op, SPECIAL[c.op] and LOOSE or TOL) end
 
 describe('tensor_more ops against PyTorch golden values', function()
-  it('has a golden case for every op in the table and an op for every case', function()
-    S.check_cases_cover(cases, ops)
-  end)
-  for _, c in ipairs(cases) do
-    it(c.name, function() check_case(c, ops[c.op]) end)
-  end
+  S.golden_its(it, cases, ops, check_case)
   it('the checker sees a wrong value, a wrong NaN and a wrong gradient', function()
     local function find(name) for _, c in ipairs(cases) do if c.name == name then return c end end end
     local bad = {
@@ -145,14 +99,7 @@ describe('tensor_more ops against PyTorch golden values', function()
   end)
 end)
 
--- f on the float64 leaves passes nl.gradcheck
-local function gradcheck(f, ...)
-  local x = { ... }
-  for i, v in ipairs(x) do x[i] = v:detach():requires_grad() end
-  local ok, msg = nl.gradcheck(f, x)
-  assert(ok, msg)
-end
-local function randn64(...) return nl.randn({ ... }, 'float64') end
+local gradcheck, randn64 = S.gradcheck, S.randn64
 local function rand64(lo, hi, ...) return nl.rand({ ... }, 'float64') * (hi - lo) + lo end
 
 describe('tensor_more ops: float64 gradchecks', function()
