@@ -7,6 +7,7 @@ return function(nl)
   local F = nn.functional
   local lib = nl._lib
   local fd = require('nnlua.fit_data')(nl)
+  local ffi = require 'ffi'
 
   -- Keras's two categorical cross-entropies take probabilities (a model
   -- that ends in softmax), as Keras's do by default: clipped to [1e-7,
@@ -178,13 +179,45 @@ return function(nl)
                                  restore_best_weights = 'flag', start_from_epoch = 1 }
   local BATCH_KNOWN = { batch_size = 1 }
 
+  -- the key of a tensor's C tensor (two Lua handles of one tensor share it)
+  local function tensor_key(p) return tostring(ffi.cast('void *', p.ptr)) end
+
+  -- true when every parameter optimizer o holds is one of the model's (or
+  -- of its loss module's, which may learn too); an object without
+  -- param_groups is the user's own and cannot be checked
+  local function holds_own_params(self, o, loss)
+    local groups = rawget(o, 'param_groups')
+    if type(groups) ~= 'table' then return true end
+    local own = {}
+    for _, p in ipairs(self:parameters()) do own[tensor_key(p)] = true end
+    if nn.is_module(loss) then
+      for _, p in ipairs(loss:parameters()) do own[tensor_key(p)] = true end
+    end
+    for _, g in ipairs(groups) do
+      for _, p in ipairs(type(g) == 'table' and type(g.params) == 'table' and g.params or {}) do
+        if not nl.is_tensor(p) or p.ptr == nil or not own[tensor_key(p)] then return false end
+      end
+    end
+    return true
+  end
+  -- an optimizer built on other tensors (another model's, or this one's
+  -- before :double() made new ones) stepped those, and fit trained nothing
+  -- with its loss flat
+  local function check_own_params(self, op, what, o, loss)
+    if not holds_own_params(self, o, loss) then
+      nl._raise(('%s: %s\'s parameters are not this model\'s (build it on model:parameters(), after '
+                 .. ':double()/:float())'):format(op, what))
+    end
+  end
+
   -- model:compile{optimizer=, loss=, metrics=, lr=, momentum=}: lr and
   -- momentum (sgd and rmsprop) go to an optimizer given by name
   function Module:compile(opts)
     opts = nl._opts('compile', opts)
     nl._check_opts('compile', opts, COMPILE_KNOWN)
     local o = opts.optimizer or 'adam'
-    if type(o) == 'string' then
+    local named = type(o) == 'string'
+    if named then
       local name = o:lower()
       local make = optim.by_name[name]
       if not make then nl._raise(("compile: unknown optimizer '%s' (%s)"):format(o, OPTIM_NAMES)) end
@@ -197,6 +230,7 @@ return function(nl)
     elseif opts.lr ~= nil or opts.momentum ~= nil then
       nl._raise('compile: lr and momentum apply to an optimizer given by name; set them on the optimizer object')
     end
+    if not named then check_own_params(self, 'compile', 'the optimizer', o, opts.loss) end
     local l = opts.loss or 'mse'
     -- none: each element's (or row's) loss, which reduce ('mean', 'sum' or
     -- 'batchmean') makes the loss: fit's class_weight and sample_weight
@@ -327,7 +361,8 @@ return function(nl)
     -- a field the model holds of its own under that name is left alone
     local before, prev = rawget(self, 'optimizer'), rawget(self, '_compiled')
     if before == nil or (prev and before == prev.optimizer) then rawset(self, 'optimizer', o) end
-    rawset(self, '_compiled', { optimizer = o, loss = lossfn, kind = kind or nil, metrics = metrics,
+    rawset(self, '_compiled', { optimizer = o, named = named, loss_module = nn.is_module(l) and l or nil,
+                                loss = lossfn, kind = kind or nil, metrics = metrics,
                                 divisor = divisor, summed = summed, none = none, reduce = reduce, rows = rows,
                                 loss_name = lname })
     return self
@@ -529,7 +564,6 @@ return function(nl)
   end
 
   -- generator state <-> JSON-safe strings (64-bit values exceed doubles)
-  local ffi = require 'ffi'
   local function u64_string(v) return tostring(ffi.cast('uint64_t', v)):gsub('ULL$', '') end
   local function u64_parse(str)
     local v = ffi.new('uint64_t', 0)
@@ -557,6 +591,26 @@ return function(nl)
     local f = io.open(path, 'rb')
     if f then f:close() end
     return f ~= nil
+  end
+
+  -- The compiled optimizer must hold the model's parameters as they are
+  -- now: :double() or :float() after compile makes new tensors, and fit
+  -- stepped the old ones, training nothing. One compile built by name and
+  -- that has not stepped is rebound to them, as Keras builds its optimizer
+  -- at the first step (the same object, so that model.optimizer and a
+  -- scheduler built on it stay the one fit steps); one that has stepped
+  -- has state for the old tensors, and one the user built is the user's
+  -- to rebuild.
+  local function own_optimizer(self, c)
+    local o = c.optimizer
+    if holds_own_params(self, o, c.loss_module) then return end
+    if not c.named then check_own_params(self, 'fit', "the compiled optimizer", o, c.loss_module) end
+    if next(o.state) ~= nil then
+      nl._raise("fit: the model's parameters are not those the compiled optimizer has stepped (:double() or "
+                .. ':float() after training makes new tensors); compile again')
+    end
+    -- (a new one checks them as compile's did; its lr is not used)
+    o.param_groups[1].params = o.new(self:parameters(), { lr = 0 }).param_groups[1].params
   end
 
   -- lr_scheduler: stepped at each epoch's end, so it must be an object
@@ -877,6 +931,7 @@ return function(nl)
   -- be a loader or a dataset too.
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
+    own_optimizer(self, c)
     local kind = fd.kind('fit', X)
     local what = kind == 'loader' and 'DataLoader' or 'dataset'
     if kind == 'tensors' then check_xy('fit', X, y)

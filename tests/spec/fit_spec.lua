@@ -402,6 +402,58 @@ describe('compile and fit errors', function()
   end)
 end)
 
+-- an optimizer over tensors that are not the model's stepped those: fit
+-- trained nothing, its loss flat (compile, then :double(); or an
+-- optimizer built on another model)
+describe("the compiled optimizer and the model's parameters", function()
+  local X, y = blobs(60, 5)
+  X = X:double()
+
+  it('one compile built by name is rebound to the tensors :double() made, and trains as if compiled after', function()
+    nl.manual_seed(7)
+    local a = nn.Linear(4, 3)
+    local b = nn.Linear(4, 3)
+    b:load_state_dict(a:state_dict())
+    a:compile { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy' }
+    a:double()
+    -- a scheduler built on model.optimizer now is the one fit steps
+    local sched = optim.StepLR(a.optimizer, { step_size = 1, gamma = 0.5 })
+    b:double()
+    b:compile { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy' }
+    local sb = optim.StepLR(b.optimizer, { step_size = 1, gamma = 0.5 })
+    local ha = a:fit(X, y, { epochs = 3, batch_size = 20, shuffle = false, verbose = 0, lr_scheduler = sched })
+    local hb = b:fit(X, y, { epochs = 3, batch_size = 20, shuffle = false, verbose = 0, lr_scheduler = sb })
+    assert(ha.loss[3] < ha.loss[1] - 0.05, ('loss %s -> %s'):format(ha.loss[1], ha.loss[3]))
+    assert.are.same(hb.loss, ha.loss)
+    assert.are.equal('float64', a.weight:dtype())
+    assert.are.equal(0, maxdiff(a.weight, b.weight))
+    assert.are.equal(0, maxdiff(a.bias, b.bias))
+  end)
+
+  it('refuses an optimizer of other tensors at compile and at fit, and one that stepped the old ones', function()
+    local want = "optimizer's parameters are not this model's (build it on model:parameters(), after "
+                 .. ':double()/:float())'
+    local m = nn.Linear(4, 3)
+    contains(errmsg(m.compile, m, { optimizer = optim.SGD(nn.Linear(4, 3):parameters(), { lr = 0.1 }) }),
+             'compile: the ' .. want)
+    -- one of the model's tensors and one of another's
+    contains(errmsg(m.compile, m, { optimizer = optim.SGD({ m.weight, nl.zeros(3):requires_grad() }, { lr = 0.1 }) }),
+             'compile: the ' .. want)
+    -- some of the model's parameters (the rest frozen) are its own
+    m:compile { optimizer = optim.SGD({ m.weight }, { lr = 0.1 }), loss = 'cross_entropy' }
+    m:compile { optimizer = optim.SGD(m:parameters(), { lr = 0.1 }), loss = 'cross_entropy' }
+    m:double()
+    contains(errmsg(m.fit, m, X, y, { verbose = 0 }), 'fit: the compiled ' .. want)
+    -- by name, after a fit has stepped it: its state is the old tensors'
+    local n = nn.Linear(4, 3):double()
+    n:compile { optimizer = 'adam', loss = 'cross_entropy' }
+    n:fit(X, y, { epochs = 1, verbose = 0 })
+    n:float()
+    contains(errmsg(n.fit, n, X:float(), y, { verbose = 0 }),
+             "fit: the model's parameters are not those the compiled optimizer has stepped")
+  end)
+end)
+
 describe('fit, evaluate and predict edge cases', function()
   local function linear_data(n)
     local r = S.rng(7)
