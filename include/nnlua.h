@@ -682,9 +682,11 @@ int nl_asgd_step(nl_tensor *param /* in, out */, nl_tensor *ax /* in, out */, nl
                  double *eta /* in, out */, double *mu /* in, out */, int64_t step);
 /* total = the norm_type-norm of all n gradients together (norm_type
  * inf: max |g|); when max_norm/(total + 1e-6) < 1 each gradient is
- * multiplied by it in place (PyTorch's clip_grad_norm_). */
+ * multiplied by it in place (PyTorch's clip_grad_norm_). With
+ * error_if_nonfinite, a NaN or infinite total is an error and no
+ * gradient changes. */
 int nl_clip_grad_norm(int n, nl_tensor *const *grads /* (n) in, out */, double max_norm,
-                      double norm_type, double *total_norm /* out */);
+                      double norm_type, int error_if_nonfinite, double *total_norm /* out */);
 
 /* ---- convolution and pooling (ops_conv.c) ----------------------------------
  * Images are (N, C, H, W), float32 or float64. Each output size is PyTorch's

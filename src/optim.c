@@ -898,7 +898,7 @@ DEFINE_SCALE(f32, float)
 DEFINE_SCALE(f64, double)
 
 int nl_clip_grad_norm(int n, nl_tensor *const *grads, double max_norm, double norm_type,
-                      double *total_norm) {
+                      int error_if_nonfinite, double *total_norm) {
     const char *op = "clip_grad_norm";
     NL_CHECK_INT(n >= 0 && (n == 0 || grads), "%s: expected a list of gradients", op);
     NL_CHECK_INT(norm_type > 0, "%s: norm_type must be > 0 (or inf), got %g", op, norm_type);
@@ -918,6 +918,11 @@ int nl_clip_grad_norm(int n, nl_tensor *const *grads, double max_norm, double no
     }
     double total = isinf(norm_type) ? acc : pow(acc, 1 / norm_type);
     if (total_norm) *total_norm = total;
+    /* (1.13's message; the caller asked for it not to be scaled by NaN) */
+    NL_CHECK_INT(!error_if_nonfinite || isfinite(total),
+                 "%s: the total norm of order %g for gradients from parameters is non-finite (%g), so it cannot "
+                 "be clipped; to scale the gradients by the non-finite norm anyway, set error_if_nonfinite = false",
+                 op, norm_type, total);
     double coef = max_norm / (total + 1e-6);
     if (coef >= 1) return 0;      /* PyTorch clamps coef to 1: a no-op (NaN scales) */
     for (int i = 0; i < n; i++) {

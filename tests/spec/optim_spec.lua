@@ -635,6 +635,35 @@ describe('clip_grad_norm', function()
     end
   end)
 
+  -- error_if_nonfinite was dropped: a NaN or infinite norm went on to
+  -- scale (or leave) the gradients and the step ran on them
+  it('with error_if_nonfinite refuses a NaN or infinite total norm and leaves the gradients', function()
+    for _, case in ipairs({ { 0 / 0, 2, 'nan' }, { math.huge, 2, 'inf' }, { 0 / 0, 'inf', 'nan' },
+                            { 1e300, 2, 'inf' } }) do   -- (1e300 squared overflows: inf, as in 1.13)
+      local p = nl.zeros(3, 'float64'):requires_grad()
+      p.grad = nl.tensor({ 1, case[1], 2 }, 'float64')
+      local before = p.grad:clone()
+      local err = S.errmsg(optim.clip_grad_norm, { p }, 1.0, case[2], true)
+      S.contains(err, ('clip_grad_norm: the total norm of order %s for gradients from parameters is '
+                       .. 'non-finite'):format(case[2] == 'inf' and 'inf' or '2'))
+      S.contains(err, 'set error_if_nonfinite = false')
+      for i = 1, 3 do
+        local a, b = p.grad[i], before[i]
+        assert(a == b or (a ~= a and b ~= b), ('gradient %d changed: %s to %s'):format(i, b, a))
+      end
+      -- false, as nil, returns the norm
+      local n = optim.clip_grad_norm({ p }, 1.0, case[2], false)
+      assert.is_true(n ~= n or n == math.huge, tostring(n))
+    end
+    -- a finite norm clips as without it
+    local ps = params('float64')
+    assert.are.equal(13, optim.clip_grad_norm(ps, 10, 2, true))
+    assert_close(ps[2].grad:totable(), { 12 * 10 / (13 + 1e-6) }, 1e-15, 0, 'b')
+    S.contains(S.errmsg(optim.clip_grad_norm, params('float32'), 1, 2, 1),
+               'clip_grad_norm: expected a boolean error_if_nonfinite, got number')
+    assert.are.equal(nl.nn.utils.clip_grad_norm_, optim.clip_grad_norm)
+  end)
+
   it('rejects a non-positive norm_type', function()
     local ok, err = pcall(optim.clip_grad_norm, params('float32'), 1, 0)
     assert.is_false(ok)

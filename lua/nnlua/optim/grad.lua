@@ -26,12 +26,17 @@ return function(nl, optim)
   -- taken over all of them together, is at most max_norm (PyTorch's
   -- clip_grad_norm_). norm_type: a number > 0, math.huge or 'inf';
   -- default 2. Parameters without a gradient are skipped. Returns the
-  -- total norm before clipping.
-  function optim.clip_grad_norm(params, max_norm, norm_type)
+  -- total norm before clipping. error_if_nonfinite (default false, as
+  -- 1.13): a NaN or infinite total is an error, no gradient scaled by it
+  -- (the argument was dropped, and NaN gradients went on to the step).
+  function optim.clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite)
     params = tensor_list(params, 'clip_grad_norm')
     if type(max_norm) ~= 'number' then raise('clip_grad_norm: expected a number as max_norm, got ' .. type(max_norm)) end
     if norm_type == nil then norm_type = 2 elseif norm_type == 'inf' then norm_type = math.huge end
     if type(norm_type) ~= 'number' then raise('clip_grad_norm: expected a number as norm_type, got ' .. type(norm_type)) end
+    if error_if_nonfinite ~= nil and type(error_if_nonfinite) ~= 'boolean' then
+      nl._argerror('clip_grad_norm', 'a boolean error_if_nonfinite', error_if_nonfinite)
+    end
     if #params > grads_cap then
       grads_cap = #params
       grads = ffi.new('nl_tensor *[?]', grads_cap)
@@ -44,7 +49,7 @@ return function(nl, optim)
         n = n + 1
       end
     end
-    check(lib.nl_clip_grad_norm(n, grads, max_norm, norm_type, total_out))
+    check(lib.nl_clip_grad_norm(n, grads, max_norm, norm_type, error_if_nonfinite and 1 or 0, total_out))
     return nl._f64_at(total_out, 0)            -- a NaN as Lua's own (tensor.lua)
   end
 
