@@ -655,6 +655,13 @@ return function(nl)
         raise(('%s: %s must be a 1-D int64 tensor or a list of row indices, got %s %s'):format(op, what,
                                                                                              v:dtype(), nl._shape_str(v)))
       end
+      -- as the list's (a tensor's 0 or -1 was taken: Subset read row 0
+      -- out of bounds or counted from the end)
+      if v:numel() > 0 and v:min():item() < 1 then
+        local i = 1
+        while v[i] >= 1 do i = i + 1 end
+        raise(('%s: %s must be whole numbers from 1, got %s at %d'):format(op, what, nl._describe_arg(v[i]), i))
+      end
       return v
     end
     local m = nl._list_len(v)

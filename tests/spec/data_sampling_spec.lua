@@ -111,6 +111,16 @@ describe('data.Subset', function()
     contains(errmsg(data.Subset, ds, { 1, 0 }), 'Subset: indices must be whole numbers from 1, got 0 at 2')
     contains(errmsg(data.Subset, ds, { 1.5 }), 'Subset: indices must be whole numbers from 1, got 1.5 at 1')
     contains(errmsg(data.Subset, ds, nl.tensor({ 1, 2 })), 'Subset: indices must be a 1-D int64 tensor')
+    -- an int64 tensor of 0 or -1 as the list (it was taken: row 0 read
+    -- out of bounds, -1 from the end)
+    local I = function(t) return nl.tensor(t, 'int64') end
+    contains(errmsg(data.Subset, ds, I({ 1, 0 })), 'Subset: indices must be whole numbers from 1, got 0 at 2')
+    contains(errmsg(data.Subset, ds, I({ -1 })), 'Subset: indices must be whole numbers from 1, got -1 at 1')
+    contains(errmsg(data.SubsetRandomSampler, I({ 2, 3, -2 })),
+             'SubsetRandomSampler: indices must be whole numbers from 1, got -2 at 3')
+    contains(errmsg(data.BatchSampler, I({ 0 }), 1, false), 'BatchSampler: sampler must be whole numbers from 1, got 0 at 1')
+    assert.are.same({ 3, 1 }, data.Subset(ds, I({ 3, 1 })).indices:totable())
+    assert.are.equal(0, #data.Subset(ds, I({})))
     contains(errmsg(data.Subset, ds, 3), 'Subset: expected indices as a list of row indices')
     contains(errmsg(data.Subset, 'abc', { 1 }), 'Subset: expected a dataset with #ds and ds[i], got string')
     local s = data.Subset(ds, { 1, 2 })
