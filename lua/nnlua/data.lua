@@ -647,6 +647,19 @@ return function(nl)
     return type(mt) == 'table' and mt.__call ~= nil
   end
 
+  -- a sampler made as a table: #s of a table is its list length under
+  -- LuaJIT, whatever its __len says, and such a sampler of 10 rows made a
+  -- loader of no batches without a word
+  function data._check_table_len(op, what, obj)
+    if type(obj) ~= 'table' then return end
+    local mt = getmetatable(obj)
+    local said = mt and type(mt.__len) == 'function' and mt.__len(obj)
+    if said ~= #obj then
+      raise(('%s: %s is a table, whose # LuaJIT takes as its list length (%d)%s; make it a userdata (newproxy) '
+             .. 'with __len'):format(op, what, #obj, said and (', not its __len (' .. tostring(said) .. ')') or ''))
+    end
+  end
+
   -- row indices given as a list of whole numbers or a 1-D int64 tensor, as
   -- an int64 tensor; what says what they are in the message
   function data._index_tensor(op, what, v)
@@ -735,18 +748,7 @@ return function(nl)
       local ok, f = pcall(function() return obj[key] end)
       return ok and type(f) == 'function'
     end
-    -- a sampler made as a table: #s of a table is its list length under
-    -- LuaJIT, whatever its __len says, and such a sampler of 10 rows made a
-    -- loader of no batches without a word
-    local function check_table_len(what, obj)
-      if type(obj) ~= 'table' then return end
-      local mt = getmetatable(obj)
-      local said = mt and type(mt.__len) == 'function' and mt.__len(obj)
-      if said ~= #obj then
-        raise(('%s: %s is a table, whose # LuaJIT takes as its list length (%d)%s; make it a userdata (newproxy) '
-               .. 'with __len'):format(op, what, #obj, said and (', not its __len (' .. tostring(said) .. ')') or ''))
-      end
-    end
+    local function check_table_len(what, obj) data._check_table_len(op, what, obj) end
     local sampler_order        -- the sampler's order of an epoch
     if sampler ~= nil then
       if type(sampler) == 'table' and getmetatable(sampler) == nil and not method(sampler, 'order') then

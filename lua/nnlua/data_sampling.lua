@@ -438,6 +438,9 @@ return function(nl, data)
       if not okf or type(f) ~= 'function' or not okl or type(len) ~= 'number' then
         argerror(op, 'a sampler (sampler:order() and #sampler) or a list of row indices', sampler)
       end
+      -- (#sampler of a table ignores its __len: 0 batches, and iter
+      -- yielded them all)
+      data._check_table_len(op, 'sampler', sampler)
       order_of = function()
         local o = sampler:order()
         if not nl.is_tensor(o) or o:dtype() ~= 'int64' or o:dim() ~= 1 then

@@ -442,6 +442,19 @@ describe('data.BatchSampler', function()
     contains(errmsg(data.BatchSampler, 5, 2, false), 'BatchSampler: expected a sampler')
     contains(errmsg(data.BatchSampler, { 1, 0 }, 2, false), 'BatchSampler: sampler must be whole numbers from 1, got 0 at 2')
     contains(errmsg(data.BatchSampler, s, 2, false, 1), 'BatchSampler: takes (sampler, batch_size, drop_last), got 4 arguments')
+    -- a sampler made as a table, whose #s LuaJIT reads as 0: #b was 0
+    -- while iter yielded every batch
+    local order = function() return nl.arange(1, 11, 1, 'int64') end
+    local tab = setmetatable({ order = order }, { __len = function() return 10 end })
+    contains(errmsg(data.BatchSampler, tab, 4, false),
+             'BatchSampler: sampler is a table, whose # LuaJIT takes as its list length (0), not its __len (10)')
+    -- as a userdata its __len is read
+    local u = newproxy(true)
+    getmetatable(u).__index = { order = order }
+    getmetatable(u).__len = function() return 10 end
+    local b, count = data.BatchSampler(u, 4, false), 0
+    for _ in b:iter() do count = count + 1 end
+    assert.are.same({ 3, 3 }, { #b, count })
   end)
 end)
 
