@@ -332,9 +332,12 @@ return function(nl, H)
       local f = io.open(self.filename, 'rb')
       local text = f and f:read('*a') or ''
       if f then f:close() end
-      local out = open(self, 'wb')
-      out:write(text:sub(1, self.resume.bytes))
-      out:close()
+      -- written whole or not at all (opened with 'wb', a failed write, as
+      -- of a full disk, left the log cut short and said nothing)
+      local keep = text:sub(1, self.resume.bytes)
+      if nl._lib.nl_write_file(self.filename, keep, #keep) ~= 0 then
+        nl._raise(('CSVLogger: cannot write %s (%s)'):format(self.filename, require('ffi').string(nl._lib.nl_error())))
+      end
       self.bytes, self.keys, self.header = math.min(#text, self.resume.bytes), self.resume.keys, self.resume.header
       self.resume = nil
     elseif self.append then

@@ -327,6 +327,34 @@ describe('CSVLogger', function()
     assert.are.equal('epoch,loss\n1,0.0009765625\n', S.read(new))
   end)
 
+  -- resuming cut the log back by opening it with 'wb' and writing: a
+  -- failed write (here a file size limit of 1 KiB, as a full disk) left
+  -- it cut short without a word; it is now written whole or not at all
+  it('resuming rewrites the log whole or not at all', function()
+    local path, tmp = dir .. '/big.csv', os.tmpname()
+    local text = ('1,0.5\n'):rep(500)               -- 3000 bytes
+    S.write(path, text)
+    S.write(tmp, S.path_prelude .. ([[
+local cb = require('nnlua').callbacks.CSVLogger(%q)
+cb:set_params({})
+cb:load_state_dict({ bytes = 2500, keys = { 'loss' }, header = false })
+print(pcall(cb.on_train_begin, cb))
+]]):format(path))
+    local p = io.popen("bash -c \"trap '' XFSZ; ulimit -f 1; luajit " .. S.q(tmp) .. "\" 2>&1")
+    local out = p:read('*a')
+    p:close()
+    os.remove(tmp)
+    contains(out, 'false')
+    contains(out, 'CSVLogger: cannot write ' .. path)
+    assert.are.equal(text, S.read(path))
+    -- with no limit it cuts the lines after the checkpoint's bytes
+    local cb = cbs.CSVLogger(path)
+    cb:set_params({})
+    cb:load_state_dict({ bytes = 2500, keys = { 'loss' }, header = false })
+    cb:on_train_begin()
+    assert.are.equal(text:sub(1, 2500), S.read(path))
+  end)
+
   it('refuses bad options', function()
     contains(errmsg(cbs.CSVLogger, 3), 'CSVLogger: expected a filename string')
     contains(errmsg(cbs.CSVLogger, 'a.csv', { separator = '' }), 'CSVLogger: expected separator as a string')
