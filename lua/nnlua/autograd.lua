@@ -19,7 +19,10 @@ return function(nl)
     local name = lib.nl_grad_fn_name(T(t, 'grad_fn'))
     return name ~= nil and ffi.string(name) or nil
   end
-  function Tensor.detach(t) return wrap(lib.nl_detach(T(t, 'detach'))) end
+  function Tensor.detach(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('detach', '()', nil, ...) end
+    return wrap(lib.nl_detach(T(t, 'detach')))
+  end
 
   -- t:detach_(), as PyTorch's: t becomes a leaf that does not require
   -- grad, in place. A leaf is changed where it is. A tensor an op made is

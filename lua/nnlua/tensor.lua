@@ -258,11 +258,13 @@ return function(nl)
   -- hint (optional) says what to do instead
   -- (the count in the message is that of takes' names and the extra
   -- ones: t:transpose(1, 2, 3) of '(dim0, dim1)' got 3)
+  -- ('()' names none: t:exp(1) got 1 argument)
   function nl._no_extra_args(op, takes, hint, ...)
     if select('#', ...) > 0 then
-      local named = select(2, takes:gsub(',', '')) + 1
-      raise(('%s: takes %s, got %d arguments%s'):format(op, takes, named + select('#', ...),
-                                                       hint and '; ' .. hint or ''))
+      local named = takes == '()' and 0 or select(2, takes:gsub(',', '')) + 1
+      local n = named + select('#', ...)
+      raise(('%s: takes %s, got %d argument%s%s'):format(op, takes, n, n == 1 and '' or 's',
+                                                         hint and '; ' .. hint or ''))
     end
   end
   -- n where t is a table whose keys are 1..n and nothing else, else nil
@@ -628,8 +630,16 @@ return function(nl)
 
   -- ---- shape and element access ---------------------------------------------
 
-  function Tensor.dim(t) return T(t, 'dim').ndim end
-  function Tensor.numel(t) return tonumber(T(t, 'numel').numel) end
+  -- (an argument past those a method takes is an error, as it was
+  -- dropped without a word; checked only when there is one)
+  function Tensor.dim(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('dim', '()', nil, ...) end
+    return T(t, 'dim').ndim
+  end
+  function Tensor.numel(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('numel', '()', nil, ...) end
+    return tonumber(T(t, 'numel').numel)
+  end
   function Tensor.dtype(t) return dtype_names[T(t, 'dtype').dtype] end
   function Tensor.shape(t)
     local p = T(t, 'shape')
@@ -637,7 +647,8 @@ return function(nl)
     for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
     return s
   end
-  function Tensor.size(t, d)
+  function Tensor.size(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('size', '([dim])', nil, ...) end
     local p = T(t, 'size')
     if d == nil then return Tensor.shape(t) end
     local c = cdim(d, 'size')
@@ -962,17 +973,28 @@ return function(nl)
   for _, name in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'sin', 'cos',
                           'floor', 'ceil', 'round', 'trunc' }) do
     local opid = C_op[name]
-    local f = function(t) return wrap(lib.nl_unary(opid, T(t, name))) end
+    local f = function(t, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, '()', nil, ...) end
+      return wrap(lib.nl_unary(opid, T(t, name)))
+    end
     -- silu on int64 refused, as PyTorch has no such kernel (it gave float32 silently)
-    if name == 'silu' then f = function(t) return wrap(lib.nl_unary(opid, float_only(t, name))) end end
+    if name == 'silu' then
+      f = function(t, ...)
+        if select('#', ...) > 0 then nl._no_extra_args(name, '()', nil, ...) end
+        return wrap(lib.nl_unary(opid, float_only(t, name)))
+      end
+    end
     Tensor[name] = f
     nl[name] = f
-    Tensor[name .. '_'] = function(t)
+    Tensor[name .. '_'] = function(t, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name .. '_', '()', nil, ...) end
       check(lib.nl_unary_(opid, T(t, name .. '_')))
       return t
     end
   end
-  mt.__unm = Tensor.neg
+  -- (Lua passes -t's operand twice)
+  local neg = Tensor.neg
+  mt.__unm = function(t) return neg(t) end
 
   -- gelu(x, [approximate]): 'none' (erf) or 'tanh', PyTorch's
   -- 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), each one C op (the
@@ -982,11 +1004,13 @@ return function(nl)
     if approximate ~= 'tanh' then argerror(op, "approximate 'none' or 'tanh'", approximate) end
     return C_op.gelu_tanh
   end
-  function Tensor.gelu(t, approximate)
+  function Tensor.gelu(t, approximate, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('gelu', '([approximate])', nil, ...) end
     return wrap(lib.nl_unary(gelu_op('gelu', approximate), float_only(t, 'gelu')))
   end
   nl.gelu = Tensor.gelu
-  function Tensor.gelu_(t, approximate)
+  function Tensor.gelu_(t, approximate, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('gelu_', '([approximate])', nil, ...) end
     check(lib.nl_unary_(gelu_op('gelu_', approximate), T(t, 'gelu_')))
     return t
   end
@@ -1258,7 +1282,10 @@ return function(nl)
     check(lib.nl_fill_(p, v))
     return t
   end
-  function Tensor.zero_(t) return Tensor.fill_(t, 0) end
+  function Tensor.zero_(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('zero_', '()', 'use t:fill_(v) for another value', ...) end
+    return Tensor.fill_(t, 0)
+  end
   function Tensor.copy_(t, src, ...)
     -- (PyTorch's non_blocking means nothing on a CPU)
     if select('#', ...) > 0 then nl._no_extra_args('copy_', '(src)', nil, ...) end
@@ -1508,25 +1535,30 @@ return function(nl)
     T(t, op)
     return Tensor.to(t, dtype)
   end
-  function Tensor.softmax(t, d, dtype)
+  function Tensor.softmax(t, d, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('softmax', '(dim, [dtype])', nil, ...) end
     t = softmax_input(t, 'softmax', dtype)
     local p = T(t, 'softmax')
     return wrap(lib.nl_softmax(p, cdim(d or -1, 'softmax', p)))
   end
-  function Tensor.log_softmax(t, d, dtype)
+  function Tensor.log_softmax(t, d, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('log_softmax', '(dim, [dtype])', nil, ...) end
     t = softmax_input(t, 'log_softmax', dtype)
     local p = T(t, 'log_softmax')
     return wrap(lib.nl_log_softmax(p, cdim(d or -1, 'log_softmax', p)))
   end
   nl.softmax, nl.log_softmax = Tensor.softmax, Tensor.log_softmax
   -- softmin(d, [dtype]): softmax of -t, as PyTorch's F.softmin
-  function nl.softmin(t, d, dtype)
+  function nl.softmin(t, d, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('softmin', '(dim, [dtype])', nil, ...) end
     t = softmax_input(t, 'softmin', dtype)
     local p = float_only(t, 'softmin')
     return wrap(lib.nl_softmax(T(Tensor.neg(t), 'softmin'), cdim(d or -1, 'softmin', p)))
   end
 
-  function nl.matmul(a, b)
+  function nl.matmul(a, b, ...)
+    -- (a bias, as F.linear's, was dropped)
+    if select('#', ...) > 0 then nl._no_extra_args('matmul', '(a, b)', 'add a bias after, or use F.linear', ...) end
     return wrap(lib.nl_matmul(T(a, 'matmul'), T(b, 'matmul')))
   end
   Tensor.matmul = nl.matmul
@@ -1583,7 +1615,8 @@ return function(nl)
     end
     return wrap(lib.nl_narrow(p, c, s0, len))
   end
-  function Tensor.select(t, d, i)
+  function Tensor.select(t, d, i, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('select', '(dim, index)', nil, ...) end
     local p = T(t, 'select')
     local c = cdim(d, 'select', p)
     if p.ndim == 0 then raise('select: a 0-dim tensor has no dim to select from') end
@@ -1599,7 +1632,8 @@ return function(nl)
     end
     return wrap(lib.nl_squeeze(p, cdim(d, 'squeeze', p)))
   end
-  function Tensor.unsqueeze(t, d)
+  function Tensor.unsqueeze(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('unsqueeze', '(dim)', 'unsqueeze one dim at a time', ...) end
     local p = T(t, 'unsqueeze')
     -- 1..ndim+1, or negative from the end
     return wrap(lib.nl_unsqueeze(p, cdim(d, 'unsqueeze', p, 1)))
@@ -1772,9 +1806,16 @@ return function(nl)
     return Tensor.permute(t, dims)
   end
 
-  function Tensor.contiguous(t) return wrap(lib.nl_contiguous(T(t, 'contiguous'))) end
-  function Tensor.clone(t) return wrap(lib.nl_clone(T(t, 'clone'))) end
-  function Tensor.index_select(t, d, idx)
+  function Tensor.contiguous(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('contiguous', '()', nil, ...) end
+    return wrap(lib.nl_contiguous(T(t, 'contiguous')))
+  end
+  function Tensor.clone(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('clone', '()', nil, ...) end
+    return wrap(lib.nl_clone(T(t, 'clone')))
+  end
+  function Tensor.index_select(t, d, idx, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('index_select', '(dim, index)', nil, ...) end
     local p = T(t, 'index_select')
     if type(idx) == 'table' and not nl.is_tensor(idx) then
       -- (the int64 conversion truncated 1.9 to 1 without a word)
@@ -1979,7 +2020,8 @@ return function(nl)
   end
   nl.topk = Tensor.topk
 
-  function Tensor.to(t, dtype)
+  function Tensor.to(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('to', '(dtype)', nil, ...) end
     local p = T(t, 'to')
     -- to() converts to nothing (it gave float32, dtype_id's default)
     if dtype == nil then raise("to: expected a dtype ('float32', 'float64' or 'int64'), got nil") end
@@ -1989,9 +2031,19 @@ return function(nl)
     -- only an overflow to float32 is the conversion's)
     return wrap(lib.nl_to_dtype(p, id), nil, anomaly and lib.nl_all_finite(p) == 0)
   end
-  function Tensor.float(t) return Tensor.to(t, 'float32') end
-  function Tensor.double(t) return Tensor.to(t, 'float64') end
-  function Tensor.long(t) return Tensor.to(t, 'int64') end
+  local TO_HINT = 'use t:to(dtype) for another dtype'
+  function Tensor.float(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('float', '()', TO_HINT, ...) end
+    return Tensor.to(t, 'float32')
+  end
+  function Tensor.double(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('double', '()', TO_HINT, ...) end
+    return Tensor.to(t, 'float64')
+  end
+  function Tensor.long(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('long', '()', TO_HINT, ...) end
+    return Tensor.to(t, 'int64')
+  end
   -- t:type() the dtype's name; t:type(d) t converted, as PyTorch's (the
   -- dtype given was dropped, and the name came back)
   function Tensor.type(t, dtype)

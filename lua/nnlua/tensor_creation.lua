@@ -287,7 +287,8 @@ return function(nl)
   end
   -- (both checked first: a number for t indexed it)
   local function as(name, method)
-    Tensor[name] = function(t, other)
+    Tensor[name] = function(t, other, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, '(other)', nil, ...) end
       T(t, name)
       T(other, name)
       return Tensor[method](t, method == 'to' and other:dtype() or other:shape())

@@ -576,7 +576,7 @@ describe('the composed losses', function()
     }
     for _, c in ipairs(cases) do
       local a = c[2]
-      S.contains(S.errmsg(c[1], a[1], a[2], a[3], a[4]), c[3])
+      S.contains(S.errmsg(c[1], unpack(a)), c[3])
     end
     -- the modules of three tensors take three, and their options at construction
     S.contains(S.errmsg(nn.TripletMarginLoss(), z(2), z(2), z(2), { swap = true }),

@@ -426,3 +426,91 @@ describe('printing', function()
     assert.are.equal('tensor([2., 2.], shape=[2], dtype=float32)', tostring((a * 2):detach()))
   end)
 end)
+
+-- README: "An argument past those a method takes is an error, not
+-- dropped". These dropped one without a word (x:matmul(W, b) gave x W
+-- with no bias, x:unsqueeze(1, 3) one dim, F.mse_loss(a, b, {}, 'sum')
+-- the mean). Each call runs as it should, and with one argument more is
+-- refused naming the op.
+describe('one argument too many', function()
+  local F, optim = nl.nn.functional, nl.optim
+  local x, W = nl.randn(2, 3), nl.randn(3, 3)
+  local idx = nl.tensor({ 1, 2 }, 'int64')
+  local p = nl.zeros(3):requires_grad()
+  local function grad_p() p.grad = nl.ones(3); return { p } end
+  -- op named in the message, and a call of the arguments the op takes
+  -- followed by ... (the extra argument)
+  local cases = {
+    { 'matmul', function(...) return x:matmul(W, ...) end },
+    { 'matmul', function(...) return nl.matmul(x, W, ...) end },
+    { 'unsqueeze', function(...) return x:unsqueeze(1, ...) end },
+    { 'select', function(...) return x:select(1, 2, ...) end },
+    { 'index_select', function(...) return x:index_select(2, idx, ...) end },
+    { 'softmax', function(...) return x:softmax(2, 'float64', ...) end },
+    { 'log_softmax', function(...) return x:log_softmax(2, nil, ...) end },
+    { 'softmin', function(...) return nl.softmin(x, 2, nil, ...) end },
+    { 'gelu', function(...) return x:gelu('tanh', ...) end },
+    { 'gelu_', function(...) return x:clone():gelu_(nil, ...) end },
+    { 'float', function(...) return x:float(...) end },
+    { 'double', function(...) return x:double(...) end },
+    { 'long', function(...) return x:long(...) end },
+    { 'to', function(...) return x:to('float64', ...) end },
+    { 'detach', function(...) return x:detach(...) end },
+    { 'clone', function(...) return x:clone(...) end },
+    { 'contiguous', function(...) return x:contiguous(...) end },
+    { 'zero_', function(...) return x:clone():zero_(...) end },
+    { 'numel', function(...) return x:numel(...) end },
+    { 'dim', function(...) return x:dim(...) end },
+    { 'size', function(...) return x:size(2, ...) end },
+    { 'type_as', function(...) return x:type_as(W, ...) end },
+    { 'view_as', function(...) return x:view_as(x, ...) end },
+    { 'reshape_as', function(...) return x:reshape_as(x, ...) end },
+    { 'expand_as', function(...) return x:expand_as(x, ...) end },
+    { 'linear', function(...) return F.linear(x, W, nil, ...) end },
+    { 'pad', function(...) return F.pad(x, { 1, 1 }, 'constant', 0, ...) end },
+    { 'clip_grad_value', function(...) return optim.clip_grad_value(grad_p(), 1, ...) end },
+    { 'clip_grad_norm', function(...) return optim.clip_grad_norm(grad_p(), 1, 2, false, ...) end },
+  }
+  for _, n in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'silu', 'sin', 'cos', 'floor',
+                       'ceil', 'round', 'trunc' }) do
+    cases[#cases + 1] = { n, function(...) return x[n](x, ...) end }
+    cases[#cases + 1] = { n, function(...) return nl[n](x, ...) end }
+    cases[#cases + 1] = { n .. '_', function(...) local c = x:clone(); return c[n .. '_'](c, ...) end }
+  end
+  local y = nl.rand(2, 3)
+  local ids, pos = nl.tensor({ 1, 3 }, 'int64'), nl.tensor({ 1, -1 })
+  for _, c in ipairs({
+    { 'mse_loss', { x, y } }, { 'l1_loss', { x, y } }, { 'huber_loss', { x, y } }, { 'smooth_l1_loss', { x, y } },
+    { 'cross_entropy', { x, ids } }, { 'nll_loss', { x, ids } }, { 'binary_cross_entropy', { y, y } },
+    { 'binary_cross_entropy_with_logits', { x, y } }, { 'kl_div', { x, y } }, { 'soft_margin_loss', { x, y } },
+    { 'hinge_embedding_loss', { x, y } }, { 'poisson_nll_loss', { x, y } }, { 'multi_margin_loss', { x, ids } },
+    { 'margin_ranking_loss', { x, y, y } }, { 'cosine_embedding_loss', { x, y, pos } },
+    { 'gaussian_nll_loss', { x, y, y + 1 } }, { 'triplet_margin_loss', { x, y, y } } }) do
+    local a = c[2]
+    cases[#cases + 1] = { c[1], function(...)
+      if #a == 2 then return F[c[1]](a[1], a[2], {}, ...) end
+      return F[c[1]](a[1], a[2], a[3], {}, ...)
+    end }
+  end
+
+  it('runs each call, and refuses it with one more argument, naming the op', function()
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(c[2])
+      assert(ok, c[1] .. ': ' .. tostring(err))
+      for _, extra in ipairs({ 'sum', 3, false }) do
+        ok, err = pcall(c[2], extra)
+        assert(not ok, c[1] .. ' took an extra ' .. tostring(extra))
+        assert(tostring(err):find(c[1] .. ': takes (', 1, true), c[1] .. ': ' .. tostring(err))
+      end
+    end
+    assert.has_error(function() x:exp(1) end, 'exp: takes (), got 1 argument')
+    assert.has_error(function() x:unsqueeze(1, 3) end, 'unsqueeze: takes (dim), got 2 arguments; unsqueeze one dim at a time')
+    assert.has_error(function() F.mse_loss(x, y, {}, 'sum') end,
+                     'mse_loss: takes (input, target, opts), got 4 arguments; give reduction and the rest in the options table')
+  end)
+
+  -- Lua calls __unm with its operand twice: -x is not an extra argument
+  it('leaves unary minus working', function()
+    assert.are.same(x:neg():totable(), (-x):totable())
+  end)
+end)

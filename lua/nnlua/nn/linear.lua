@@ -9,7 +9,8 @@ return function(nl, nn)
 
   -- F.linear(x, weight, bias): x (..., in) @ weight (out, in)^T + bias (out)
   -- or nil, as torch.nn.functional.linear
-  function F.linear(x, weight, bias)
+  function F.linear(x, weight, bias, ...)
+    nl._no_extra_args('linear', '(input, weight, [bias])', nil, ...)
     local p, pw = nl._T(x, 'linear'), nl._T(weight, 'linear')
     local pb = bias ~= nil and nl._T(bias, 'linear') or nil
     if p.ndim == 2 then return nl._wrap(lib.nl_linear(p, pw, pb, 0)) end

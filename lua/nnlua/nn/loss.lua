@@ -11,6 +11,10 @@ return function(nl, nn)
   nn.functional = F
 
   local reductions = { none = 0, mean = 1, sum = 2 }
+  -- an argument past the options (PyTorch's positional size_average,
+  -- reduce, reduction: F.mse_loss(a, b, {}, 'sum')) was dropped, and the
+  -- mean given
+  local OPTS_HINT = 'give reduction and the rest in the options table'
 
   -- the options each loss knows; any other key is an error, not ignored
   local KNOWN = {
@@ -101,7 +105,8 @@ return function(nl, nn)
 
   -- summed or averaged over float tensors of one dtype: one fused C op
   -- (nl_mse_loss), whose values are the composed ops' bit for bit
-  function F.mse_loss(input, target, opts)
+  function F.mse_loss(input, target, opts, ...)
+    nl._no_extra_args('mse_loss', '(input, target, opts)', OPTS_HINT, ...)
     same_shape('mse_loss', input, target)
     float_operands('mse_loss', input, target)
     local r = reduction_of(opts, 'mse_loss')
@@ -113,7 +118,8 @@ return function(nl, nn)
     return reduce(d * d, r)
   end
 
-  function F.l1_loss(input, target, opts)
+  function F.l1_loss(input, target, opts, ...)
+    nl._no_extra_args('l1_loss', '(input, target, opts)', OPTS_HINT, ...)
     same_shape('l1_loss', input, target)
     local r = reduction_of(opts, 'l1_loss')
     -- two int64 tensors: an int64 sum or elementwise loss, as PyTorch's; its mean has no int64 form
@@ -121,7 +127,8 @@ return function(nl, nn)
     return reduce((input - target):abs(), r)
   end
 
-  function F.huber_loss(input, target, opts)
+  function F.huber_loss(input, target, opts, ...)
+    nl._no_extra_args('huber_loss', '(input, target, opts)', OPTS_HINT, ...)
     same_shape('huber_loss', input, target)
     float_operands('huber_loss', input, target)
     if input:dtype() == 'int64' then      -- PyTorch cannot cast its float result back
@@ -310,7 +317,8 @@ return function(nl, nn)
     return s / (input:numel() / C)        -- 0 / 0 over no sample: NaN
   end
 
-  function F.cross_entropy(input, target, opts)
+  function F.cross_entropy(input, target, opts, ...)
+    nl._no_extra_args('cross_entropy', '(input, target, opts)', OPTS_HINT, ...)
     local r = reduction_of(opts, 'cross_entropy')
     opts = opts or {}
     local ls = opts.label_smoothing or 0
@@ -334,7 +342,8 @@ return function(nl, nn)
     return l
   end
 
-  function F.nll_loss(input, target, opts)
+  function F.nll_loss(input, target, opts, ...)
+    nl._no_extra_args('nll_loss', '(input, target, opts)', OPTS_HINT, ...)
     local r = reduction_of(opts, 'nll_loss')
     class_target('nll_loss', target)
     opts = opts or {}
@@ -371,7 +380,8 @@ return function(nl, nn)
 
   -- -w (y log p + (1-y) log(1-p)), logs clamped at -100, as PyTorch's: one
   -- C op (nl_bce_loss), whose gradient stays finite at p = 0 or 1
-  function F.binary_cross_entropy(input, target, opts)
+  function F.binary_cross_entropy(input, target, opts, ...)
+    nl._no_extra_args('binary_cross_entropy', '(input, target, opts)', OPTS_HINT, ...)
     same_shape('binary_cross_entropy', input, target)
     local r = reduction_of(opts, 'binary_cross_entropy')
     local w = elem_weight('binary_cross_entropy', (opts or {}).weight, input)
@@ -387,7 +397,8 @@ return function(nl, nn)
   -- x = -17 in float32). Where on x >= 0 rather than relu and abs, whose
   -- gradients at exactly 0 are 0: that gave -y at a logit of 0 (every
   -- logit of a zero-initialised output layer) instead of 0.5 - y.
-  function F.binary_cross_entropy_with_logits(input, target, opts)
+  function F.binary_cross_entropy_with_logits(input, target, opts, ...)
+    nl._no_extra_args('binary_cross_entropy_with_logits', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'binary_cross_entropy_with_logits'
     same_shape(op, input, target)
     float_operands(op, input, target, true)
@@ -426,7 +437,8 @@ return function(nl, nn)
   -- over 0 would be NaN). The square of the difference is taken where it
   -- is used only, as in huber_loss (an infinite difference would send
   -- back 0 * inf = NaN).
-  function F.smooth_l1_loss(input, target, opts)
+  function F.smooth_l1_loss(input, target, opts, ...)
+    nl._no_extra_args('smooth_l1_loss', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'smooth_l1_loss'
     one_shape(op, { 'input', 'target' }, input, target)
     nl._float_only(input, op)
@@ -448,7 +460,8 @@ return function(nl, nn)
   -- xlogy), or exp(t) (t - x); 'batchmean' is the sum over input:size(1),
   -- the KL divergence per sample, and 'mean' the mean over elements, as
   -- PyTorch's (which warns that it is not the divergence).
-  function F.kl_div(input, target, opts)
+  function F.kl_div(input, target, opts, ...)
+    nl._no_extra_args('kl_div', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'kl_div'
     one_shape(op, { 'input', 'target' }, input, target)
     float_operands(op, input, target, true)
@@ -471,7 +484,8 @@ return function(nl, nn)
   end
 
   -- max(0, -y (x1 - x2) + margin), y = 1 where x1 should rank higher
-  function F.margin_ranking_loss(input1, input2, target, opts)
+  function F.margin_ranking_loss(input1, input2, target, opts, ...)
+    nl._no_extra_args('margin_ranking_loss', '(input1, input2, target, opts)', OPTS_HINT, ...)
     local op = 'margin_ranking_loss'
     one_shape(op, { 'input1', 'input2', 'target' }, input1, input2, target)
     nl._float_only(input1, op)
@@ -484,7 +498,8 @@ return function(nl, nn)
 
   -- x where y = 1, max(0, margin - x) where y = -1, as PyTorch's (which
   -- adds both terms for any other y)
-  function F.hinge_embedding_loss(input, target, opts)
+  function F.hinge_embedding_loss(input, target, opts, ...)
+    nl._no_extra_args('hinge_embedding_loss', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'hinge_embedding_loss'
     one_shape(op, { 'input', 'target' }, input, target)
     nl._float_only(input, op)
@@ -504,7 +519,8 @@ return function(nl, nn)
     return nl.where(nonneg, z, 0) + nl.where(nonneg, -z, z):exp():add(1):log()
   end
 
-  function F.soft_margin_loss(input, target, opts)
+  function F.soft_margin_loss(input, target, opts, ...)
+    nl._no_extra_args('soft_margin_loss', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'soft_margin_loss'
     one_shape(op, { 'input', 'target' }, input, target)
     nl._float_only(input, op)
@@ -516,7 +532,8 @@ return function(nl, nn)
   -- last dim, PyTorch's EPSILON inside the root; 1 - cos where y = 1,
   -- max(0, cos - margin) where y = -1, 0 for any other y. Inputs (N, D)
   -- with target (N), or (D) with a 0-dim target.
-  function F.cosine_embedding_loss(input1, input2, target, opts)
+  function F.cosine_embedding_loss(input1, input2, target, opts, ...)
+    nl._no_extra_args('cosine_embedding_loss', '(input1, input2, target, opts)', OPTS_HINT, ...)
     local op = 'cosine_embedding_loss'
     one_shape(op, { 'input1', 'input2' }, input1, input2)
     nl._T(target, op)
@@ -541,7 +558,8 @@ return function(nl, nn)
   -- Stirling's y log y - y + 0.5 log(2 pi y) where y > 1, as PyTorch's.
   -- A target of 0 is kept out of the logs: PyTorch takes them and masks
   -- them after, which makes its target gradient NaN there
-  function F.poisson_nll_loss(input, target, opts)
+  function F.poisson_nll_loss(input, target, opts, ...)
+    nl._no_extra_args('poisson_nll_loss', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'poisson_nll_loss'
     one_shape(op, { 'input', 'target' }, input, target)
     float_operands(op, input, target, true)
@@ -566,7 +584,8 @@ return function(nl, nn)
   -- PyTorch's clamp under no_grad gives it. var has the input's shape,
   -- or that shape with its last dim 1 or without it (one variance for
   -- the last dim's values, PyTorch's homoscedastic case).
-  function F.gaussian_nll_loss(input, target, var, opts)
+  function F.gaussian_nll_loss(input, target, var, opts, ...)
+    nl._no_extra_args('gaussian_nll_loss', '(input, target, var, opts)', OPTS_HINT, ...)
     local op = 'gaussian_nll_loss'
     one_shape(op, { 'input', 'target' }, input, target)
     nl._T(var, op)
@@ -603,7 +622,8 @@ return function(nl, nn)
   -- weight[y], as PyTorch's; input (N, C) with target (N), or (C) with a
   -- 0-dim target (or one of 1). A term at exactly 0 counts for neither
   -- value nor gradient, as PyTorch's z > 0.
-  function F.multi_margin_loss(input, target, opts)
+  function F.multi_margin_loss(input, target, opts, ...)
+    nl._no_extra_args('multi_margin_loss', '(input, target, opts)', OPTS_HINT, ...)
     local op = 'multi_margin_loss'
     nl._T(input, op)
     local r = reduction_of(opts, op)
@@ -659,7 +679,8 @@ return function(nl, nn)
 
   -- max(0, margin + d(a, p) - d(a, n)) with d the p-norm distance over the
   -- last dim; swap takes d(p, n) for d(a, n) where it is smaller
-  function F.triplet_margin_loss(anchor, positive, negative, opts)
+  function F.triplet_margin_loss(anchor, positive, negative, opts, ...)
+    nl._no_extra_args('triplet_margin_loss', '(anchor, positive, negative, opts)', OPTS_HINT, ...)
     local op = 'triplet_margin_loss'
     one_shape(op, { 'anchor', 'positive', 'negative' }, anchor, positive, negative)
     for _, t in ipairs({ anchor, positive, negative }) do nl._float_only(t, op) end

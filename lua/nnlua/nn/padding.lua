@@ -157,7 +157,8 @@ return function(nl, nn)
   -- x padded: pads {left, right[, top, bottom[, front, back]]} (the last dim's pair
   -- first, as PyTorch's), mode 'constant' (default; pads may be negative:
   -- a crop), 'reflect', 'replicate' or 'circular'; value: the constant
-  function F.pad(x, pads, mode, value)
+  function F.pad(x, pads, mode, value, ...)
+    nl._no_extra_args('pad', '(input, pad, [mode], [value])', nil, ...)
     return pad('pad', x, pads, mode, value)
   end
 

@@ -29,7 +29,8 @@ return function(nl, optim)
   -- total norm before clipping. error_if_nonfinite (default false, as
   -- 1.13): a NaN or infinite total is an error, no gradient scaled by it
   -- (the argument was dropped, and NaN gradients went on to the step).
-  function optim.clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite)
+  function optim.clip_grad_norm(params, max_norm, norm_type, error_if_nonfinite, ...)
+    nl._no_extra_args('clip_grad_norm', '(params, max_norm, [norm_type], [error_if_nonfinite])', nil, ...)
     params = tensor_list(params, 'clip_grad_norm')
     if type(max_norm) ~= 'number' then raise('clip_grad_norm: expected a number as max_norm, got ' .. type(max_norm)) end
     if norm_type == nil then norm_type = 2 elseif norm_type == 'inf' then norm_type = math.huge end
@@ -67,7 +68,8 @@ return function(nl, optim)
   -- place (PyTorch's clip_grad_value_); parameters without a gradient are
   -- skipped, a NaN stays NaN. Unlike PyTorch, a negative or NaN clip_value
   -- is refused (PyTorch's clamp then set every gradient to -|clip_value|).
-  function optim.clip_grad_value(params, clip_value)
+  function optim.clip_grad_value(params, clip_value, ...)
+    nl._no_extra_args('clip_grad_value', '(params, clip_value)', nil, ...)
     params = tensor_list(params, 'clip_grad_value')
     if type(clip_value) ~= 'number' or not (clip_value >= 0) then
       raise('clip_grad_value: expected a number >= 0 as clip_value, got ' .. nl._describe_arg(clip_value))
