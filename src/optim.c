@@ -114,6 +114,26 @@ static bool check_state(const char *op, const char *name, nl_tensor *param, nl_t
     return true;
 }
 
+/* param and grad, then one or two required states (name2 NULL: one): how
+ * each step opens but SGD's, Adam's and RMSprop's, whose states are optional. */
+static bool check_args(const char *op, nl_tensor *param, nl_tensor *grad,
+                       const char *name1, nl_tensor *s1, const char *name2, nl_tensor *s2) {
+    return check_param(op, param, grad) && check_state(op, name1, param, s1, true) &&
+           (!name2 || check_state(op, name2, param, s2, true));
+}
+
+static bool check_step(const char *op, int64_t step) {
+    if (step >= 1) return true;
+    nl_set_error("%s: step must be >= 1, got %lld", op, (long long)step);
+    return false;
+}
+
+static bool check_betas(const char *op, double beta1, double beta2) {
+    if (beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1) return true;
+    nl_set_error("%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    return false;
+}
+
 /* ---- the update loop ----
  * An update reads its arguments from a struct and processes elements
  * [i0, i0+n) of every buffer; run_update splits the parameter among the
@@ -132,6 +152,10 @@ static void run_update(update_fn fn, const void *args, int64_t numel) {
 
 static void bump(nl_tensor *t) { if (t) nl_bump_version(t); }
 
+/* run_update with the kernel NAME_f32 or NAME_f64 that param's dtype takes */
+#define RUN_KERNEL(NAME, param, args) \
+    run_update((param)->dtype == NL_FLOAT32 ? NAME##_f32 : NAME##_f64, (args), (param)->numel)
+
 /* What an update reads and writes: *g the gradient, contiguous, and *w
  * the parameter, or where it is not contiguous (a leaf made from a
  * transposed view, which PyTorch's optimizers update as well) a copy that
@@ -145,11 +169,16 @@ static int take_work(nl_tensor *param, nl_tensor *grad, nl_tensor **g, nl_tensor
     return 0;
 }
 
-static void done_with(nl_tensor *param, nl_tensor *g, nl_tensor *w) {
+/* Writes w back to param where it is a copy, releases both, and bumps the
+ * versions of param and of the states s1 and s2 the update wrote (NULL: none). */
+static void done_with(nl_tensor *param, nl_tensor *g, nl_tensor *w, nl_tensor *s1,
+                      nl_tensor *s2) {
     nl_release(g);
     if (w != param) nl_copy_raw(param, w);
     nl_release(w);
     bump(param);
+    bump(s1);
+    bump(s2);
 }
 
 /* ---- SGD ----
@@ -207,8 +236,8 @@ int nl_sgd_step(nl_tensor *param, nl_tensor *momentum_buf, nl_tensor *grad, doub
         .lr = lr, .momentum = momentum, .dampening = dampening, .weight_decay = weight_decay,
         .nesterov = nesterov != 0, .first = init_buf != 0,
     };
-    run_update(param->dtype == NL_FLOAT32 ? sgd_f32 : sgd_f64, &a, param->numel);
-    done_with(param, g, w);
+    RUN_KERNEL(sgd, param, &a);
+    done_with(param, g, w, NULL, NULL);
     if (momentum != 0) bump(momentum_buf);
     return 0;
 }
@@ -273,9 +302,7 @@ int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
     if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
     if (!check_state(op, "exp_avg_sq", param, exp_avg_sq, true)) return -1;
     if (!check_state(op, "max_exp_avg_sq", param, max_exp_avg_sq, false)) return -1;
-    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
-    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    if (!check_step(op, step) || !check_betas(op, beta1, beta2)) return -1;
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;
     double t = (double)step;
@@ -288,10 +315,8 @@ int nl_adam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq,
         .step_size = lr / (1 - pow(beta1, t)),
         .bc2_sqrt = sqrt(1 - pow(beta2, t)),
     };
-    run_update(param->dtype == NL_FLOAT32 ? adam_f32 : adam_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(exp_avg);
-    bump(exp_avg_sq);
+    RUN_KERNEL(adam, param, &a);
+    done_with(param, g, w, exp_avg, exp_avg_sq);
     bump(max_exp_avg_sq);
     return 0;
 }
@@ -374,9 +399,8 @@ int nl_rmsprop_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *momentum
         .gavg = grad_avg ? grad_avg->data : NULL, .grad = g->data,
         .lr = lr, .alpha = alpha, .eps = eps, .weight_decay = weight_decay, .momentum = momentum,
     };
-    run_update(param->dtype == NL_FLOAT32 ? rmsprop_f32 : rmsprop_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(square_avg);
+    RUN_KERNEL(rmsprop, param, &a);
+    done_with(param, g, w, square_avg, NULL);
     if (momentum > 0) bump(momentum_buf);
     bump(grad_avg);
     return 0;
@@ -420,9 +444,8 @@ DEFINE_ADAGRAD(f64, double)
 int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, double lr,
                     double lr_decay, double weight_decay, double eps, int64_t step) {
     const char *op = "adagrad";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "sum", param, state_sum, true)) return -1;
-    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    if (!check_args(op, param, grad, "sum", state_sum, NULL, NULL)) return -1;
+    if (!check_step(op, step)) return -1;
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;
     adagrad_args a = {
@@ -430,9 +453,8 @@ int nl_adagrad_step(nl_tensor *param, nl_tensor *state_sum, nl_tensor *grad, dou
         .clr = lr / (1 + (double)(step - 1) * lr_decay),
         .weight_decay = weight_decay, .eps = eps,
     };
-    run_update(param->dtype == NL_FLOAT32 ? adagrad_f32 : adagrad_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(state_sum);
+    RUN_KERNEL(adagrad, param, &a);
+    done_with(param, g, w, state_sum, NULL);
     return 0;
 }
 
@@ -470,12 +492,8 @@ int nl_adamax_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_inf, nl_
                    double lr, double beta1, double beta2, double eps, double weight_decay,
                    int64_t step) {
     const char *op = "adamax";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
-    if (!check_state(op, "exp_inf", param, exp_inf, true)) return -1;
-    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
-    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    if (!check_args(op, param, grad, "exp_avg", exp_avg, "exp_inf", exp_inf)) return -1;
+    if (!check_step(op, step) || !check_betas(op, beta1, beta2)) return -1;
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;
     adamax_args a = {
@@ -483,10 +501,8 @@ int nl_adamax_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_inf, nl_
         .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
         .clr = lr / (1 - pow(beta1, (double)step)),
     };
-    run_update(param->dtype == NL_FLOAT32 ? adamax_f32 : adamax_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(exp_avg);
-    bump(exp_inf);
+    RUN_KERNEL(adamax, param, &a);
+    done_with(param, g, w, exp_avg, exp_inf);
     return 0;
 }
 
@@ -545,13 +561,9 @@ int nl_nadam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq, n
                   double lr, double beta1, double beta2, double eps, double weight_decay,
                   double momentum_decay, double *mu_product, int64_t step) {
     const char *op = "nadam";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
-    if (!check_state(op, "exp_avg_sq", param, exp_avg_sq, true)) return -1;
+    if (!check_args(op, param, grad, "exp_avg", exp_avg, "exp_avg_sq", exp_avg_sq)) return -1;
     NL_CHECK_INT(mu_product != NULL, "%s: mu_product is required, got NULL", op);
-    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
-    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    if (!check_step(op, step) || !check_betas(op, beta1, beta2)) return -1;
     double t = (double)step;
     double mu = beta1 * (1 - 0.5 * pow(0.96, t * momentum_decay));
     double mu_next = beta1 * (1 - 0.5 * pow(0.96, (t + 1) * momentum_decay));
@@ -566,10 +578,8 @@ int nl_nadam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq, n
         .c1 = -lr * (1 - mu) / (1 - (double)prod),
         .c2 = -lr * mu_next / (1 - (double)prod_next),
     };
-    run_update(param->dtype == NL_FLOAT32 ? nadam_f32 : nadam_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(exp_avg);
-    bump(exp_avg_sq);
+    RUN_KERNEL(nadam, param, &a);
+    done_with(param, g, w, exp_avg, exp_avg_sq);
     *mu_product = prod;
     return 0;
 }
@@ -626,12 +636,8 @@ int nl_radam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq, n
                   double lr, double beta1, double beta2, double eps, double weight_decay,
                   int64_t step) {
     const char *op = "radam";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "exp_avg", param, exp_avg, true)) return -1;
-    if (!check_state(op, "exp_avg_sq", param, exp_avg_sq, true)) return -1;
-    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
-    NL_CHECK_INT(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1,
-                 "%s: betas must lie in [0, 1), got (%g, %g)", op, beta1, beta2);
+    if (!check_args(op, param, grad, "exp_avg", exp_avg, "exp_avg_sq", exp_avg_sq)) return -1;
+    if (!check_step(op, step) || !check_betas(op, beta1, beta2)) return -1;
     double t = (double)step, bc2 = 1 - pow(beta2, t);
     double rho_inf = 2 / (1 - beta2) - 1;
     double rho_t = rho_inf - 2 * t * pow(beta2, t) / bc2;
@@ -645,10 +651,8 @@ int nl_radam_step(nl_tensor *param, nl_tensor *exp_avg, nl_tensor *exp_avg_sq, n
         .lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps, .weight_decay = weight_decay,
         .bc1 = 1 - pow(beta1, t), .bc2_sqrt = sqrt(bc2), .rect = rect,
     };
-    run_update(param->dtype == NL_FLOAT32 ? radam_f32 : radam_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(exp_avg);
-    bump(exp_avg_sq);
+    RUN_KERNEL(radam, param, &a);
+    done_with(param, g, w, exp_avg, exp_avg_sq);
     return 0;
 }
 
@@ -698,19 +702,15 @@ DEFINE_ADADELTA(f64, double)
 int nl_adadelta_step(nl_tensor *param, nl_tensor *square_avg, nl_tensor *acc_delta,
                      nl_tensor *grad, double lr, double rho, double eps, double weight_decay) {
     const char *op = "adadelta";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "square_avg", param, square_avg, true)) return -1;
-    if (!check_state(op, "acc_delta", param, acc_delta, true)) return -1;
+    if (!check_args(op, param, grad, "square_avg", square_avg, "acc_delta", acc_delta)) return -1;
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;
     adadelta_args a = {
         .param = w->data, .sq = square_avg->data, .acc = acc_delta->data, .grad = g->data,
         .lr = lr, .rho = rho, .eps = eps, .weight_decay = weight_decay,
     };
-    run_update(param->dtype == NL_FLOAT32 ? adadelta_f32 : adadelta_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(square_avg);
-    bump(acc_delta);
+    RUN_KERNEL(adadelta, param, &a);
+    done_with(param, g, w, square_avg, acc_delta);
     return 0;
 }
 
@@ -751,19 +751,15 @@ DEFINE_RPROP(f64, double)
 int nl_rprop_step(nl_tensor *param, nl_tensor *prev, nl_tensor *step_size, nl_tensor *grad,
                   double etaminus, double etaplus, double step_size_min, double step_size_max) {
     const char *op = "rprop";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "prev", param, prev, true)) return -1;
-    if (!check_state(op, "step_size", param, step_size, true)) return -1;
+    if (!check_args(op, param, grad, "prev", prev, "step_size", step_size)) return -1;
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;
     rprop_args a = {
         .param = w->data, .prev = prev->data, .step_size = step_size->data, .grad = g->data,
         .etaminus = etaminus, .etaplus = etaplus, .step_min = step_size_min, .step_max = step_size_max,
     };
-    run_update(param->dtype == NL_FLOAT32 ? rprop_f32 : rprop_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(prev);
-    bump(step_size);
+    RUN_KERNEL(rprop, param, &a);
+    done_with(param, g, w, prev, step_size);
     return 0;
 }
 
@@ -804,19 +800,17 @@ int nl_asgd_step(nl_tensor *param, nl_tensor *ax, nl_tensor *grad, double lr, do
                  double alpha, double t0, double weight_decay, double *eta, double *mu,
                  int64_t step) {
     const char *op = "asgd";
-    if (!check_param(op, param, grad)) return -1;
-    if (!check_state(op, "ax", param, ax, true)) return -1;
+    if (!check_args(op, param, grad, "ax", ax, NULL, NULL)) return -1;
     NL_CHECK_INT(eta != NULL && mu != NULL, "%s: eta and mu are required, got NULL", op);
-    NL_CHECK_INT(step >= 1, "%s: step must be >= 1, got %lld", op, (long long)step);
+    if (!check_step(op, step)) return -1;
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;
     asgd_args a = {
         .param = w->data, .ax = ax->data, .grad = g->data,
         .decay = 1 - lambd * *eta, .eta = *eta, .mu = *mu, .weight_decay = weight_decay,
     };
-    run_update(param->dtype == NL_FLOAT32 ? asgd_f32 : asgd_f64, &a, param->numel);
-    done_with(param, g, w);
-    bump(ax);
+    RUN_KERNEL(asgd, param, &a);
+    done_with(param, g, w, ax, NULL);
     double t = (double)step, past = t - t0;
     *eta = (float)(lr / pow(1 + lambd * lr * t, alpha));
     *mu = (float)(1 / (past > 1 ? past : 1));
