@@ -18,6 +18,27 @@ return function(nl, optim)
   -- (Adamax, NAdam and RAdam check their betas, eps and weight_decay so too)
   optim._check_adam = check_adam
 
+  -- The class of Adamax or RAdam: Adam's defaults but lr, without amsgrad;
+  -- Adam's checks; a state of step, exp_avg and the second moment named
+  -- second, made at the first step; and the C step step_fn, which both
+  -- declare alike: (param, exp_avg, second, grad, lr, beta1, beta2, eps,
+  -- weight_decay, step).
+  function optim._adam_kin(name, lr, second, step_fn)
+    return optim._class {
+      name = name,
+      defaults = { lr = lr, betas = { 0.9, 0.999 }, eps = 1e-8, weight_decay = 0 },
+      _check = check_adam,
+      state_keys = { step = 'required', exp_avg = 'required', [second] = 'required' },
+      _update = function(p, pc, gc, st, g)
+        local step = (st.step or 0) + 1
+        if st.exp_avg == nil then st.exp_avg, st[second] = zeros_like(p), zeros_like(p) end
+        check(lib[step_fn](pc, st.exp_avg.ptr, st[second].ptr, gc, g.lr, g.betas[1], g.betas[2],
+                           g.eps, g.weight_decay, step))
+        st.step = step
+      end,
+    }
+  end
+
   local STATE_KEYS = { step = 'required', exp_avg = 'required', exp_avg_sq = 'required', max_exp_avg_sq = 'optional' }
 
   local function update(decoupled)
