@@ -133,6 +133,15 @@ int nl_loss_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
  * (NL_OP_GELU, NL_OP_SILU, or NL_OP_LEAKY_RELU with its slope; ReLU is slope
  * 0) at x, in one pass; 0 or -1 */
 int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x);
+/* The end of a max pool's forward (ops_conv.c, which says what it takes;
+ * the 3-D pools' too) */
+nl_tensor *nl_max_pool_record(int op, nl_tensor *x, nl_tensor *out, nl_tensor *idx, nl_tensor **indices,
+                              int64_t base, const int64_t *a, int na);
+/* A max pool's backward (ops_conv.c; the 3-D pools' too): gx (planes, hw)
+ * = g (planes, l) added at each plane's places ix (planes, l), where
+ * windows may share a maximum. */
+void nl_max_pool_scatter(void *gx, const void *g, const int64_t *ix, int64_t planes, int64_t hw,
+                         int64_t l, int dtype);
 /* Temporaries of a backward kernel, released together. TMP(x) keeps x or
  * jumps to `fail` when x is NULL (its error message stands). Past 32 they
  * go on the heap (the 33rd and later were dropped, never released: a cat

@@ -2066,14 +2066,14 @@ static void max_pool2d_forward(void *out, int64_t *idx, const void *x, const poo
     else MAX_POOL_FORWARD(double);
 }
 
-/* The end of a max pool's forward (max_pool2d, adaptive_max_pool2d): out,
- * whose node op over x saves idx, the maxima's places (0-based in the
- * plane), for its backward, which needs them and not the input's values,
- * with the op's arguments a (na of them); *indices, where asked for, gets
- * the places base-based. Takes idx; NULL (out released) when idx is NULL
- * or the indices fail. */
-static nl_tensor *max_pool_record(int op, nl_tensor *x, nl_tensor *out, nl_tensor *idx, nl_tensor **indices,
-                                  int64_t base, const int64_t *a, int na) {
+/* The end of a max pool's forward (max_pool2d, adaptive_max_pool2d, and
+ * ops_conv3d.c's 3-D forms): out, whose node op over x saves idx, the
+ * maxima's places (0-based in the plane), for its backward, which needs
+ * them and not the input's values, with the op's arguments a (na of
+ * them); *indices, where asked for, gets the places base-based. Takes idx;
+ * NULL (out released) when idx is NULL or the indices fail. */
+nl_tensor *nl_max_pool_record(int op, nl_tensor *x, nl_tensor *out, nl_tensor *idx, nl_tensor **indices,
+                              int64_t base, const int64_t *a, int na) {
     if (!idx) {
         nl_release(out);
         return NULL;
@@ -2100,8 +2100,8 @@ static nl_tensor *max_pool_record(int op, nl_tensor *x, nl_tensor *out, nl_tenso
 
 /* gx (planes, hw) = g (planes, l) added at each plane's places ix (planes,
  * l): a max pool's backward, where windows may share a maximum */
-static void max_pool_scatter(void *gx, const void *g, const int64_t *ix, int64_t planes, int64_t hw, int64_t l,
-                             int dtype) {
+void nl_max_pool_scatter(void *gx, const void *g, const int64_t *ix, int64_t planes, int64_t hw, int64_t l,
+                         int dtype) {
     int64_t es = nl_dtype_size(dtype);
     int nt = nl_threads_for(planes * (hw + l), POOL_GRAIN);
     NL_PARALLEL_FOR(nt, p, planes,
@@ -2130,7 +2130,7 @@ nl_tensor *nl_max_pool2d(nl_tensor *x, int64_t kernel_h, int64_t kernel_w, int64
     nl_tensor *idx = out ? nl_tensor_alloc(op, 4, osz, NL_INT64) : NULL;
     if (idx) max_pool2d_forward(out->data, idx->data, xc->data, &P, x->dtype);
     nl_release(xc);
-    return max_pool_record(NL_OP_MAX_POOL2D, x, out, idx, indices, base, a, 8);
+    return nl_max_pool_record(NL_OP_MAX_POOL2D, x, out, idx, indices, base, a, 8);
 }
 
 /* gx (planes, H, W) = g (planes, Ho, Wo) sent back to each window's maximum */
@@ -2155,7 +2155,7 @@ static int max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
             PLANE_SHARE(nt, t, planes, p0, p1);
             max_pool2x2_backward_f32_avx512(gx->data, gc->data, ix, &P, p0, p1);
         );
-    } else max_pool_scatter(gx->data, gc->data, ix, planes, hw, l, x->dtype);
+    } else nl_max_pool_scatter(gx->data, gc->data, ix, planes, hw, l, x->dtype);
     nl_release(gc);
     gin[0] = gx;
     return 0;
@@ -2402,7 +2402,7 @@ nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w, nl
         else ADAPTIVE_MAX_FORWARD(double);
     }
     nl_release(xc);
-    return max_pool_record(NL_OP_ADAPTIVE_MAX_POOL2D, x, out, idx, indices, base, NULL, 0);
+    return nl_max_pool_record(NL_OP_ADAPTIVE_MAX_POOL2D, x, out, idx, indices, base, NULL, 0);
 }
 
 /* gx (planes, H, W) = g (planes, oh, ow) added at each window's maximum
@@ -2416,8 +2416,8 @@ static int adaptive_max_pool2d_backward(nl_node *nd, nl_tensor *g, nl_tensor **g
         nl_release(gx);
         return -1;
     }
-    max_pool_scatter(gx->data, gc->data, idx->data, x->sizes[0] * x->sizes[1], x->sizes[2] * x->sizes[3],
-                     g->sizes[2] * g->sizes[3], x->dtype);
+    nl_max_pool_scatter(gx->data, gc->data, idx->data, x->sizes[0] * x->sizes[1], x->sizes[2] * x->sizes[3],
+                        g->sizes[2] * g->sizes[3], x->dtype);
     nl_release(gc);
     gin[0] = gx;
     return 0;

@@ -581,52 +581,6 @@ static inline void window3(int64_t start, int64_t k, int64_t d, int64_t in, int6
     *lo = start, *hi = e;
 }
 
-/* The end of a max pool's forward: out, whose node over x saves idx (the
- * maxima's places in their planes, 0-based) for its backward; *indices,
- * where asked for, gets them from base. Takes idx; NULL (out released)
- * when idx is NULL or the indices fail. (ops_conv.c's max_pool_record.) */
-static nl_tensor *max3_record(int op, nl_tensor *x, nl_tensor *out, nl_tensor *idx, nl_tensor **indices,
-                              int64_t base) {
-    if (!idx) {
-        nl_release(out);
-        return NULL;
-    }
-    if (indices) {
-        if (base == 0) {
-            nl_retain(idx);
-            *indices = idx;
-        } else if (!(*indices = nl_binary_scalar(NL_OP_ADD, idx, (double)base, 0))) {
-            nl_release(idx);
-            nl_release(out);
-            return NULL;
-        }
-    }
-    nl_node *n = nl_record(op, out, 1, &x);
-    if (n) {
-        n->needs_in = 0;
-        nl_node_save(n, idx);
-    }
-    nl_release(idx);
-    return out;
-}
-
-/* gx (planes, dhw) = g (planes, l) added at each plane's places ix */
-static void max3_scatter(void *gx, const void *g, const int64_t *ix, int64_t planes, int64_t dhw, int64_t l,
-                         int dtype) {
-    int64_t es = nl_dtype_size(dtype);
-    int nt = nl_threads_for(planes * (dhw + l), POOL3_GRAIN);
-    NL_PARALLEL_FOR(nt, p, planes,
-        char *gp = (char *)gx + p * dhw * es;
-        const char *src = (const char *)g + p * l * es;
-        const int64_t *ip = ix + p * l;
-        memset(gp, 0, dhw * es);
-        if (dtype == NL_FLOAT32)
-            for (int64_t q = 0; q < l; q++) ((float *)gp)[ip[q]] += ((const float *)src)[q];
-        else
-            for (int64_t q = 0; q < l; q++) ((double *)gp)[ip[q]] += ((const double *)src)[q];
-    );
-}
-
 /* a max pool's backward: g sent back to the places its forward saved */
 static int max3_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0], *idx = nd->saved;
@@ -637,8 +591,9 @@ static int max3_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
         nl_release(gx);
         return -1;
     }
-    max3_scatter(gx->data, gc->data, idx->data, x->sizes[0] * x->sizes[1], x->sizes[2] * x->sizes[3] * x->sizes[4],
-                 g->sizes[2] * g->sizes[3] * g->sizes[4], x->dtype);
+    nl_max_pool_scatter(gx->data, gc->data, idx->data, x->sizes[0] * x->sizes[1],
+                        x->sizes[2] * x->sizes[3] * x->sizes[4], g->sizes[2] * g->sizes[3] * g->sizes[4],
+                        x->dtype);
     nl_release(gc);
     gin[0] = gx;
     return 0;
@@ -701,7 +656,7 @@ nl_tensor *nl_max_pool3d(nl_tensor *x, int64_t kernel_d, int64_t kernel_h, int64
         else MAX_POOL3_FORWARD(double);
     }
     nl_release(xc);
-    return max3_record(NL_OP_MAX_POOL3D, x, out, idx, indices, base);
+    return nl_max_pool_record(NL_OP_MAX_POOL3D, x, out, idx, indices, base, NULL, 0);
 }
 static int max_pool3d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) { return max3_backward(nd, g, gin); }
 NL_REGISTER_BACKWARD(NL_OP_MAX_POOL3D, max_pool3d_backward)
@@ -958,7 +913,7 @@ nl_tensor *nl_adaptive_max_pool3d(nl_tensor *x, int64_t out_d, int64_t out_h, in
         else ADAPTIVE_MAX3_FORWARD(double);
     }
     nl_release(xc);
-    return max3_record(NL_OP_ADAPTIVE_MAX_POOL3D, x, out, idx, indices, base);
+    return nl_max_pool_record(NL_OP_ADAPTIVE_MAX_POOL3D, x, out, idx, indices, base, NULL, 0);
 }
 static int adaptive_max_pool3d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     return max3_backward(nd, g, gin);
