@@ -995,6 +995,51 @@ return function(nl)
   -- (Lua passes -t's operand twice)
   local neg = Tensor.neg
   mt.__unm = function(t) return neg(t) end
+  -- a % b is remainder, Python's modulo (the sign of b), as PyTorch's %
+  -- (it was a Lua arithmetic error); nl.remainder loads with the extras
+  mt.__mod = function(a, b) return nl.remainder(a, b) end
+
+  -- round(decimals), as PyTorch 1.13's: x * 10^d rounded half to even,
+  -- then / 10^d (a negative d: x / 10^-d rounded, then * 10^-d), the
+  -- power in the tensor's dtype; a zero gradient, as round's; float only
+  -- (decimals were refused as an extra argument)
+  local round_plain, round_plain_ = Tensor.round, Tensor.round_
+  local function decimals_of(op, d)
+    if type(d) == 'table' and not is_tensor(d) then
+      nl._check_opts(op, d, { decimals = 1 })
+      d = d.decimals
+    end
+    if d ~= nil and (type(d) ~= 'number' or d ~= math.floor(d) or math.abs(d) > 400) then
+      argerror(op, 'a whole number of decimals', d)
+    end
+    return d
+  end
+  local function round_decimals(op, t, d, inplace)
+    float_only(t, op)
+    local p = d > 0 and 10 ^ d or 10 ^ -d
+    if T(t, op).dtype == 0 then p = tonumber(ffi.new('float', p)) end
+    if inplace then
+      if d > 0 then Tensor.mul_(t, p) else Tensor.div_(t, p) end
+      round_plain_(t)
+      if d > 0 then Tensor.div_(t, p) else Tensor.mul_(t, p) end
+      return t
+    end
+    if d > 0 then return Tensor.div(round_plain(Tensor.mul(t, p)), p) end
+    return Tensor.mul(round_plain(Tensor.div(t, p)), p)
+  end
+  function Tensor.round(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('round', '([decimals])', nil, ...) end
+    d = decimals_of('round', d)
+    if d == nil or d == 0 then return round_plain(t) end
+    return round_decimals('round', t, d, false)
+  end
+  nl.round = Tensor.round
+  function Tensor.round_(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('round_', '([decimals])', nil, ...) end
+    d = decimals_of('round_', d)
+    if d == nil or d == 0 then return round_plain_(t) end
+    return round_decimals('round_', t, d, true)
+  end
 
   -- gelu(x, [approximate]): 'none' (erf) or 'tanh', PyTorch's
   -- 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), each one C op (the

@@ -472,11 +472,15 @@ describe('one argument too many', function()
     { 'clip_grad_norm', function(...) return optim.clip_grad_norm(grad_p(), 1, 2, false, ...) end },
   }
   for _, n in ipairs({ 'neg', 'exp', 'log', 'sqrt', 'abs', 'relu', 'sigmoid', 'tanh', 'silu', 'sin', 'cos', 'floor',
-                       'ceil', 'round', 'trunc' }) do
+                       'ceil', 'trunc' }) do
     cases[#cases + 1] = { n, function(...) return x[n](x, ...) end }
     cases[#cases + 1] = { n, function(...) return nl[n](x, ...) end }
     cases[#cases + 1] = { n .. '_', function(...) local c = x:clone(); return c[n .. '_'](c, ...) end }
   end
+  -- (round takes its decimals)
+  cases[#cases + 1] = { 'round', function(...) return x:round(0, ...) end }
+  cases[#cases + 1] = { 'round', function(...) return nl.round(x, 1, ...) end }
+  cases[#cases + 1] = { 'round_', function(...) local c = x:clone(); return c:round_(2, ...) end }
   local y = nl.rand(2, 3)
   local ids, pos = nl.tensor({ 1, 3 }, 'int64'), nl.tensor({ 1, -1 })
   for _, c in ipairs({
@@ -512,5 +516,40 @@ describe('one argument too many', function()
   -- Lua calls __unm with its operand twice: -x is not an extra argument
   it('leaves unary minus working', function()
     assert.are.same(x:neg():totable(), (-x):totable())
+  end)
+end)
+
+-- round(decimals) and %, against PyTorch 1.13 (tests/golden/round_mod.lua,
+-- made by tests/golden/gen_round_mod.py): decimals were refused as an extra
+-- argument, and a % b was a Lua arithmetic error
+describe('round with decimals and the % operator', function()
+  local S = require 'support'
+  local cases = dofile(S.root .. '/tests/golden/round_mod.lua')
+  it("give PyTorch's values, NaN and the infinities included", function()
+    assert.is_true(#cases >= 15)
+    for i, c in ipairs(cases) do
+      local got
+      if c.op == 'round' then got = S.from_golden(c.input):round(c.decimals)
+      else got = S.from_golden(c.a) % (type(c.b) == 'number' and c.b or S.from_golden(c.b)) end
+      local want = S.from_golden(c.want)
+      assert.are.equal(want:dtype(), got:dtype(), 'case ' .. i)
+      local g, w = got:totable(), want:totable()
+      for k = 1, #w do
+        local same = (g[k] ~= g[k] and w[k] ~= w[k]) or g[k] == w[k]
+        assert.is_true(same, ('case %d (%s) element %d: %s, want %s'):format(i, c.op, k, tostring(g[k]), tostring(w[k])))
+      end
+    end
+  end)
+
+  it('round(d) has a zero gradient, works in place and takes {decimals}; refuses int64 and fractions', function()
+    local z = nl.tensor({ 1.26, 2.5 }, 'float64'):requires_grad()
+    z:round(1):sum():backward()
+    assert.are.same({ 0, 0 }, z.grad:totable())
+    local w = nl.tensor({ 1.234, 5.678 }, 'float64')
+    assert.is_true(rawequal(w, w:round_(1)))
+    assert.are.same({ 1.2, 5.7 }, w:totable())
+    assert.are.same({ 1.2, 5.7 }, nl.tensor({ 1.234, 5.678 }, 'float64'):round({ decimals = 1 }):totable())
+    assert.has_error(function() nl.tensor({ 1 }, 'int64'):round(1) end, 'round: expected a float input, got int64 [1]')
+    assert.has_error(function() nl.tensor({ 1 }):round(1.5) end)
   end)
 end)
