@@ -133,6 +133,10 @@ int nl_loss_backward(nl_node *n, nl_tensor *g, nl_tensor **gin);
  * (NL_OP_GELU, NL_OP_SILU, or NL_OP_LEAKY_RELU with its slope; ReLU is slope
  * 0) at x, in one pass; 0 or -1 */
 int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x);
+/* c (m, n) = a (m, k) @ b (k, n) + beta c, each operand with its row and
+ * column strides: the convolutions' products (ops_conv.c) */
+void nl_conv_gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
+                  const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt);
 /* The end of a max pool's forward (ops_conv.c, which says what it takes;
  * the 3-D pools' too) */
 nl_tensor *nl_max_pool_record(int op, nl_tensor *x, nl_tensor *out, nl_tensor *idx, nl_tensor **indices,

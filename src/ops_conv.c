@@ -165,13 +165,14 @@ static bool conv_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b,
 }
 
 /* ---- GEMM: nnlua's float32 kernel (sgemm.c) with AVX-512, else BLIS ----
+ * (nl_conv_gemm, in internal.h: ops_conv3d.c's products go through it too)
  * c (m, n) = a (m, k) @ b (k, n) + beta c, every operand with its own row
  * and column strides (a transposed operand is a swap of its strides).
  * Without AVX-512, sgemm.c's AVX2 tiles ran W2's convolution products as
  * fast as BLIS on one thread and 2.6% slower on two (each thread's own
  * products, timed in W2's steps in alternated rounds), so BLIS keeps them. */
-static void gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
-                 const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
+void nl_conv_gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
+                  const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
     if (dtype == NL_FLOAT32 && nl_cpu_avx512f() &&
         nl_sgemm(m, n, k, a, rsa, csa, b, rsb, csb, (float)beta, c, rsc, csc, nt))
         return;
@@ -1195,7 +1196,7 @@ static void conv2d_forward(void *out, const void *x, const void *w, const void *
                                      one && b ? (const float *)b + q * G->og : NULL, (float *)oq, ld);
                 else if (!apack || !nl_sgemm_packed(G->og, ld, G->kg, apack + q * asz, (const float *)cq, ld, 1,
                                                     one && b ? 1.0f : 0.0f, (float *)oq, ld, P->nt_gemm))
-                    gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, one && b ? 1.0 : 0.0, oq, ld, 1,
+                    nl_conv_gemm(dtype, G->og, ld, G->kg, wq, G->kg, 1, cq, ld, 1, one && b ? 1.0 : 0.0, oq, ld, 1,
                          P->nt_gemm);
             }
         }
@@ -1402,7 +1403,7 @@ static bool conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                     gemm_nt_small_k_f32(G->og, G->kg, ld, (const float *)gq, ld, (const float *)cq, ld,
                                         (float *)acc + q * G->og * G->kg * 16);
                 else
-                    gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, blk == first ? 0.0 : 1.0,
+                    nl_conv_gemm(dtype, G->og, G->kg, ld, gq, ld, 1, cq, 1, ld, blk == first ? 0.0 : 1.0,
                          acc + q * G->kg * G->og * es, 1, G->og, P->nt_gemm);
             }
         }
@@ -1427,7 +1428,7 @@ static bool conv2d_backward(void *gx, void *gw, void *gbias, const void *g, cons
                 if (!apack || !nl_sgemm_packed(G->kg, ld, G->og, apack + q * asz,
                                                (const float *)(gb + q * G->og * ld * es), ld, 1, 0.0f,
                                                (float *)(gcol + q * G->kg * ld * es), ld, P->nt_gemm))
-                    gemm(dtype, G->kg, ld, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
+                    nl_conv_gemm(dtype, G->kg, ld, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
                          gb + q * G->og * ld * es, ld, 1, 0.0, gcol + q * G->kg * ld * es, ld, 1, P->nt_gemm);
             for (int64_t i = 0; i < sn; i++)
                 col2im(dtype, (char *)gx + (n0 + i) * xsz * es, gcol + i * G->l * es, G, ld);

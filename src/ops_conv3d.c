@@ -167,27 +167,9 @@ static bool conv3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b
 }
 
 /* ---- GEMM ----
- * c (m, n) = a (m, k) @ b (k, n) + beta c, each operand with row and
- * column strides: nnlua's float32 kernel (sgemm.c) on AVX-512, as
- * ops_conv.c chooses it, else BLIS. Neither splits k among threads: the
+ * nl_conv_gemm (ops_conv.c): nnlua's float32 kernel on AVX-512, as the 2-D
+ * convolutions choose it, else BLIS. Neither splits k among threads: the
  * result does not depend on nt. */
-static void gemm3(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
-                  const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt) {
-    if (dtype == NL_FLOAT32 && nl_cpu_avx512f() &&
-        nl_sgemm(m, n, k, a, rsa, csa, b, rsb, csb, (float)beta, c, rsc, csc, nt))
-        return;
-    rntm_t rntm = BLIS_RNTM_INITIALIZER;
-    bli_rntm_set_num_threads(nl_team(nt), &rntm);
-    if (dtype == NL_FLOAT32) {
-        float one = 1, fb = (float)beta;
-        bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, (float *)a, rsa, csa, (float *)b, rsb,
-                     csb, &fb, c, rsc, csc, NULL, &rntm);
-    } else {
-        double one = 1;
-        bli_dgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, m, n, k, &one, (double *)a, rsa, csa, (double *)b,
-                     rsb, csb, &beta, c, rsc, csc, NULL, &rntm);
-    }
-}
 
 /* ---- vol2col and col2vol ----
  * col (C*kd*kh*kw, nz*Ho*Wo), rows ld apart: row (c, i, j, k) holds, for
@@ -313,7 +295,7 @@ static void conv3d_forward(void *out, const void *x, const void *w, const void *
             if (direct) cm = xn + z0 * G->plane * es, ld = G->l;
             else vol2col(dtype, col, xn, G, z0, zn, ld);
             for (int64_t q = 0; q < G->groups; q++)
-                gemm3(dtype, G->og, cols, G->kg, (const char *)w + q * G->og * G->kg * es, G->kg, 1,
+                nl_conv_gemm(dtype, G->og, cols, G->kg, (const char *)w + q * G->og * G->kg * es, G->kg, 1,
                       cm + q * G->kg * ld * es, ld, 1, 0.0, on + (q * G->og * G->l + z0 * G->plane) * es, G->l, 1,
                       nt_gemm);
         }
@@ -412,14 +394,14 @@ static void conv3d_backward_runs(void *gx, void *acc, int64_t slots, const void 
                     if (direct) cm = xn + z0 * G->plane * es, ld = G->l;
                     else vol2col(dtype, col, xn, G, z0, zn, ld);
                     for (int64_t q = 0; q < G->groups; q++)
-                        gemm3(dtype, G->og, G->kg, cols, gz + q * G->og * G->l * es, G->l, 1,
+                        nl_conv_gemm(dtype, G->og, G->kg, cols, gz + q * G->og * G->l * es, G->l, 1,
                               cm + q * G->kg * ld * es, 1, ld, 1.0, as + q * G->og * G->kg * es, G->kg, 1, nt_gemm);
                 }
                 if (gxn) {
                     char *gm = direct ? gxn + z0 * G->plane * es : gcol;
                     int64_t ld = direct ? G->l : cols;
                     for (int64_t q = 0; q < G->groups; q++)
-                        gemm3(dtype, G->kg, cols, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
+                        nl_conv_gemm(dtype, G->kg, cols, G->og, (const char *)w + q * G->og * G->kg * es, 1, G->kg,
                               gz + q * G->og * G->l * es, G->l, 1, 0.0, gm + q * G->kg * ld * es, ld, 1, nt_gemm);
                     if (!direct) col2vol(dtype, gxn, gcol, G, z0, zn, cols);
                 }
