@@ -1800,8 +1800,8 @@ typedef struct pool_geom {
 } pool_geom;
 
 /* The first of o windows along a dim of length in whose k taps (d apart,
- * from i s - p) all miss the input, or -1 */
-static int64_t empty_window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t o) {
+ * from i s - p) all miss the input, or -1 (the 3-D pools' check too) */
+int64_t nl_empty_window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t o) {
     for (int64_t i = 0; i < o; i++) {
         int64_t start = i * s - p, t = start < 0 ? (-start + d - 1) / d : 0;
         if (t >= k || start + t * d >= in) return i;
@@ -1849,8 +1849,8 @@ static bool pool_check(const char *op, nl_tensor *x, const int64_t *a, bool ceil
     }
     /* With dilation, a window's taps may all fall in the padding: its max
      * was -inf at a place past the plane, which backward wrote to. */
-    int64_t row = empty_window(P->h, P->kh, P->sh, P->ph, P->dh, P->ho);
-    int64_t col = empty_window(P->w, P->kw, P->sw, P->pw, P->dw, P->wo);
+    int64_t row = nl_empty_window(P->h, P->kh, P->sh, P->ph, P->dh, P->ho);
+    int64_t col = nl_empty_window(P->w, P->kw, P->sw, P->pw, P->dw, P->wo);
     if (row >= 0 || col >= 0) {
         nl_set_error("%s: the window at output %s %lld has no tap inside input %s (kernel [%lld,%lld], dilation "
                      "[%lld,%lld], padding [%lld,%lld], stride [%lld,%lld])", op, row >= 0 ? "row" : "column",

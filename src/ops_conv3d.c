@@ -483,16 +483,6 @@ typedef struct p3_geom {
     int64_t od, oh, ow;
 } p3_geom;
 
-/* the first of o windows along a dim of length in whose k taps (d apart,
- * from i s - p) all miss the input, or -1 (as ops_conv.c's empty_window) */
-static int64_t empty_window3(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t o) {
-    for (int64_t i = 0; i < o; i++) {
-        int64_t start = i * s - p, t = start < 0 ? (-start + d - 1) / d : 0;
-        if (t >= k || start + t * d >= in) return i;
-    }
-    return -1;
-}
-
 /* Checks a 3-D pool's input (5-D float) and window (a: kernel, stride,
  * padding, dilation, each [d, h, w]) and fills P, as pool_check does for
  * the 2-D pools. */
@@ -543,7 +533,7 @@ static bool pool3_check(const char *op, nl_tensor *x, const int64_t *a, bool cei
      * would be -inf at a place past the volume */
     static const char *dims[3] = { "depth", "row", "column" };
     for (int i = 0; i < 3; i++) {
-        int64_t e = empty_window3(in[i], P->k[i], P->s[i], P->p[i], P->dl[i], out[i]);
+        int64_t e = nl_empty_window(in[i], P->k[i], P->s[i], P->p[i], P->dl[i], out[i]);
         if (e >= 0) {
             nl_set_error("%s: the window at output %s %lld has no tap inside input %s (kernel %s, dilation %s, "
                          "padding %s, stride %s)", op, dims[i], (long long)e + 1, nl_shape_str(x), fmt3(tb[0], P->k),
