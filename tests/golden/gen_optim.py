@@ -53,7 +53,10 @@ SCHEDULERS = [
 SCHED_STEPS = 30
 
 
-def run_optimizer(opt_name, opts, groups, dtype):
+def run_optimizer(opt_name, opts, groups, dtype, snapshot=None):
+    """STEPS steps of torch.optim.<opt_name> on the problem; each step's
+    W and b, or what snapshot(params, opt) makes of them (gen_optim_extra.py
+    records state tensors too)"""
     params = {'W': W0.to(dtype).clone().requires_grad_(),
               'b': B0.to(dtype).clone().requires_grad_()}
     x, t = X.to(dtype), T.to(dtype)
@@ -70,7 +73,10 @@ def run_optimizer(opt_name, opts, groups, dtype):
         loss = ((y - t) * (y - t)).mean()
         loss.backward()
         opt.step()
-        steps.append({'W': params['W'].detach().clone(), 'b': params['b'].detach().clone()})
+        if snapshot:
+            steps.append(snapshot(params, opt))
+        else:
+            steps.append({'W': params['W'].detach().clone(), 'b': params['b'].detach().clone()})
     return steps
 
 

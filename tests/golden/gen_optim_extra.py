@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import write_golden                        # noqa: E402
+import gen_optim                                       # noqa: E402
 from gen_optim import X, T, W0, B0, STEPS, lua         # noqa: E402
 
 # name, optimizer, options (defaults are PyTorch's, which nnlua shares),
@@ -54,28 +55,15 @@ CONFIGS = [
 
 
 def run_optimizer(opt_name, opts, groups, record, dtype):
-    params = {'W': W0.to(dtype).clone().requires_grad_(),
-              'b': B0.to(dtype).clone().requires_grad_()}
-    x, t = X.to(dtype), T.to(dtype)
-    if groups is None:
-        arg = [params['W'], params['b']]
-    else:
-        arg = [dict(g, params=[params[n] for n in g['params']]) for g in groups]
-    kwargs = dict(opts, foreach=False)      # the single-tensor code path
-    opt = getattr(torch.optim, opt_name)(arg, **kwargs)
-    steps = []
-    for _ in range(STEPS):
-        opt.zero_grad()
-        y = x @ params['W'].t() + params['b']
-        loss = ((y - t) * (y - t)).mean()
-        loss.backward()
-        opt.step()
+    """gen_optim.py's run, each step's W and b flattened and the state
+    tensors named in record"""
+    def snapshot(params, opt):
         s = {'W': params['W'].detach().clone().flatten(), 'b': params['b'].detach().clone()}
         for k in record:
             s[k + '_W'] = opt.state[params['W']][k].clone().flatten()
             s[k + '_b'] = opt.state[params['b']][k].clone()
-        steps.append(s)
-    return steps
+        return s
+    return gen_optim.run_optimizer(opt_name, opts, groups, dtype, snapshot)
 
 
 def main():
