@@ -414,6 +414,24 @@ nl_tensor *nl_matmul(nl_tensor *a, nl_tensor *b);
  * the output. Its grad_fn is "linear". nn.Linear uses it for 2-D input, and
  * nn.Sequential for a Linear followed by a ReLU. */
 nl_tensor *nl_linear(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */, int relu);
+/* Orthogonal decompositions (ops_linalg_decomp.c) of the matrices in a's
+ * last two dims (m, n), batched over the others; float32 or float64, both
+ * computed in float64, results in a's dtype. No gradient: the Lua layer
+ * (nl.linalg) composes it. nl_linalg_qr: Householder QR, R's diagonal
+ * signs as LAPACK's (PyTorch's); R (*, k, n) and *q (*, m, k) with k =
+ * min(m, n), or with complete k = m; q NULL for R alone. nl_linalg_eigh:
+ * the eigenvalues (*, n) ascending of the symmetric a, from its lower
+ * (upper: upper) triangle, and *vectors (*, n, n) the unit eigenvectors as
+ * columns, each with its largest-magnitude entry positive. nl_linalg_svd:
+ * the singular values (*, k) descending, and *u (*, m, k or m when full)
+ * and *vh (*, k or n, n), both or neither; V's column i (Vh's row i) has
+ * its largest-magnitude entry positive. NaN or inf input, or no
+ * convergence, is an error ("did not converge"). nl_linalg_triu_inverse:
+ * the inverse of the square upper-triangular r (its upper triangle read). */
+nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q /* out, optional */);
+nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors /* out, optional */);
+nl_tensor *nl_linalg_svd(nl_tensor *a, int full, nl_tensor **u /* out, optional */, nl_tensor **vh /* out, optional */);
+nl_tensor *nl_linalg_triu_inverse(nl_tensor *r);
 
 /* ---- embedding -----------------------------------------------------------
  * A host without Lua of its own opens a vm, runs a script and calls its

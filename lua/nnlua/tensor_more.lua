@@ -513,13 +513,19 @@ return function(nl)
   -- norm([p], [dim], [keepdim]): the p-norm over dim (a dim, a list, or
   -- all): p a number (2 by default), inf and -inf (the largest and smallest
   -- |x|, gradient shared among ties), 0 (the count of nonzeros, gradient
-  -- 0) or 'fro' (2); 'nuc' needs singular values, which nnlua lacks.
+  -- 0) or 'fro' (2); 'nuc', the nuclear norm (nl.linalg.matrix_norm's) of
+  -- a 2-D t, or over two dims.
   -- Roots through nl._root_or_zero: a zero norm has the gradient 0, as
   -- PyTorch's. Float input, as PyTorch's.
   local function pnorm(op, t, p, d, keepdim)
     float_input(op, t)
     if p == nil or p == 'fro' then p = 2 end
-    if p == 'nuc' then raise(op .. ": p = 'nuc' needs singular values, which nnlua does not compute") end
+    if p == 'nuc' then
+      if d == nil and T(t, op).ndim ~= 2 then
+        raise(("%s: p = 'nuc' needs a 2-D tensor or two dims, got shape %s"):format(op, shape_str(t)))
+      end
+      return nl._matrix_norm(op, t, 'nuc', d, keepdim)
+    end
     if type(p) ~= 'number' or p ~= p then argerror(op, "p a number, inf, -inf or 'fro'", p) end
     flag(op, 'keepdim', keepdim)
     if type(d) == 'table' and #d == 0 then d = nil end

@@ -1,0 +1,711 @@
+/* ops_linalg_decomp.c — orthogonal decompositions of the matrices in a
+ * tensor's last two dims, batched over the others: Householder QR (as
+ * LAPACK's geqrf/orgqr), the symmetric eigendecomposition (Householder
+ * tridiagonalization and implicit QL, EISPACK's tred2/tql2) and the SVD
+ * (one-sided Jacobi, preconditioned by the eigenvectors of A^T A), plus the
+ * inverse of upper-triangular matrices. Float32 and float64, both computed
+ * in float64. No gradients here: linalg_decomp.lua composes them from
+ * these values; inv, solve, det and LU are not in this file. */
+#include "internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+/* matrix elements (n^3 work counted as n^2 * n) per thread before another pays */
+#define DECOMP_GRAIN (1 << 16)
+/* implicit QL steps per eigenvalue, Jacobi sweeps per SVD, before "did not converge" */
+#define QL_MAX_ITER 60
+#define JACOBI_MAX_SWEEPS 60
+
+/* ---- batches: a's matrices in and out as float64 ---- */
+
+typedef struct {
+    int64_t batch, m, n;          /* a: (batch..., m, n) */
+    int bdims;                    /* the number of batch dims */
+} mat_shape;
+
+/* checks a (float, at least 2-D; square when square) and reads its shape */
+static bool decomp_shape(const char *op, nl_tensor *a, bool square, mat_shape *s) {
+    if (!a) { nl_set_error("%s: expected a tensor, got nil", op); return false; }
+    if (a->dtype != NL_FLOAT32 && a->dtype != NL_FLOAT64) {
+        nl_set_error("%s: expected a float32 or float64 tensor, got %s of shape %s", op, nl_dtype_name(a->dtype),
+                     nl_shape_str(a));
+        return false;
+    }
+    if (a->ndim < 2) {
+        nl_set_error("%s: expected a tensor of at least 2 dims (a batch of matrices), got shape %s", op,
+                     nl_shape_str(a));
+        return false;
+    }
+    s->bdims = a->ndim - 2;
+    s->m = a->sizes[a->ndim - 2];
+    s->n = a->sizes[a->ndim - 1];
+    s->batch = 1;
+    for (int i = 0; i < s->bdims; i++) s->batch *= a->sizes[i];
+    if (square && s->m != s->n) {
+        nl_set_error("%s: expected square matrices in the last two dims, got shape %s", op, nl_shape_str(a));
+        return false;
+    }
+    return true;
+}
+
+/* a tensor of a's batch dims followed by the sizes d0 (and d1 when two) */
+static nl_tensor *batch_alloc(const char *op, const nl_tensor *a, int k, int64_t d0, int64_t d1) {
+    int64_t sizes[NL_MAX_DIMS];
+    int nd = a->ndim - 2;
+    for (int i = 0; i < nd; i++) sizes[i] = a->sizes[i];
+    sizes[nd++] = d0;
+    if (k == 2) sizes[nd++] = d1;
+    return nl_tensor_alloc(op, nd, sizes, a->dtype);
+}
+
+/* matrix b of the contiguous c (m*n elements each) as float64 */
+static void load_mat(double *dst, const nl_tensor *c, int64_t b, int64_t len) {
+    if (c->dtype == NL_FLOAT64) memcpy(dst, (const double *)c->data + b * len, (size_t)len * sizeof(double));
+    else {
+        const float *x = (const float *)c->data + b * len;
+        for (int64_t i = 0; i < len; i++) dst[i] = x[i];
+    }
+}
+
+static void store_mat(nl_tensor *t, int64_t b, const double *src, int64_t len) {
+    if (t->dtype == NL_FLOAT64) memcpy((double *)t->data + b * len, src, (size_t)len * sizeof(double));
+    else {
+        float *y = (float *)t->data + b * len;
+        for (int64_t i = 0; i < len; i++) y[i] = (float)src[i];
+    }
+}
+
+static bool all_finite(const double *x, int64_t len) {
+    for (int64_t i = 0; i < len; i++)
+        if (!isfinite(x[i])) return false;
+    return true;
+}
+
+static double *scratch(int64_t count, int64_t *cap) {
+    *cap = (count + 8) * (int64_t)sizeof(double);
+    return nl_alloc_scratch(cap);
+}
+
+static int threads_for(const mat_shape *s, int64_t work_per_matrix) {
+    return s->batch > 1 ? nl_threads_for(s->batch * work_per_matrix, DECOMP_GRAIN) : 1;
+}
+
+/* ---- Householder QR ----
+ * As LAPACK's dlarfg: column k's reflector H = I - tau v v^T, v[k] = 1,
+ * maps a[k:, k] to beta e_k with beta = -sign(a_kk) |a[k:, k]| (no
+ * reflection, tau = 0, when the entries below a_kk are all 0), so that R's
+ * diagonal has LAPACK's (PyTorch's) signs. a (m, n) row-major is
+ * overwritten by R above the diagonal and the v's below it. */
+static void householder_qr(double *a /* (m, n) */, double *tau /* (min(m, n)) */, double *w /* (n) */, int64_t m,
+                           int64_t n) {
+    int64_t k = m < n ? m : n;
+    for (int64_t c = 0; c < k; c++) {
+        double alpha = a[c * n + c], xn = 0;
+        for (int64_t i = c + 1; i < m; i++) xn = hypot(xn, a[i * n + c]);
+        if (xn == 0) { tau[c] = 0; continue; }
+        double beta = alpha >= 0 ? -hypot(alpha, xn) : hypot(alpha, xn);
+        tau[c] = (beta - alpha) / beta;
+        double sc = 1 / (alpha - beta);
+        for (int64_t i = c + 1; i < m; i++) a[i * n + c] *= sc;
+        a[c * n + c] = beta;
+        /* columns c+1..n-1: w = v^T A, A -= tau v w */
+        int64_t nr = n - c - 1;
+        if (nr == 0) continue;
+        for (int64_t j = 0; j < nr; j++) w[j] = a[c * n + c + 1 + j];
+        for (int64_t i = c + 1; i < m; i++) {
+            double v = a[i * n + c];
+            const double *row = a + i * n + c + 1;
+            for (int64_t j = 0; j < nr; j++) w[j] += v * row[j];
+        }
+        double t = tau[c];
+        for (int64_t j = 0; j < nr; j++) a[c * n + c + 1 + j] -= t * w[j];
+        for (int64_t i = c + 1; i < m; i++) {
+            double tv = t * a[i * n + c];
+            double *row = a + i * n + c + 1;
+            for (int64_t j = 0; j < nr; j++) row[j] -= tv * w[j];
+        }
+    }
+}
+
+/* q (m, qc) = H_0 H_1 ... H_{k-1} I[:, :qc], the reflectors from
+ * householder_qr's a (m, n), as LAPACK's dorg2r */
+static void householder_q(double *q /* (m, qc) */, const double *a /* (m, n) */, const double *tau, double *w /* (qc) */,
+                          int64_t m, int64_t n, int64_t qc) {
+    int64_t k = m < n ? m : n;
+    memset(q, 0, (size_t)(m * qc) * sizeof(double));
+    for (int64_t i = 0; i < m && i < qc; i++) q[i * qc + i] = 1;
+    for (int64_t c = k - 1; c >= 0; c--) {
+        double t = tau[c];
+        if (t == 0) continue;
+        int64_t nr = qc - c;
+        for (int64_t j = 0; j < nr; j++) w[j] = q[c * qc + c + j];
+        for (int64_t i = c + 1; i < m; i++) {
+            double v = a[i * n + c];
+            const double *row = q + i * qc + c;
+            for (int64_t j = 0; j < nr; j++) w[j] += v * row[j];
+        }
+        for (int64_t j = 0; j < nr; j++) q[c * qc + c + j] -= t * w[j];
+        for (int64_t i = c + 1; i < m; i++) {
+            double tv = t * a[i * n + c];
+            double *row = q + i * qc + c;
+            for (int64_t j = 0; j < nr; j++) row[j] -= tv * w[j];
+        }
+    }
+}
+
+nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q) {
+    const char *op = "qr";
+    mat_shape s;
+    if (!decomp_shape(op, a, false, &s)) return NULL;
+    int64_t m = s.m, n = s.n, k = m < n ? m : n, rr = complete ? m : k;
+    nl_tensor *r = batch_alloc(op, a, 2, rr, n);
+    if (!r) return NULL;
+    nl_tensor *qt = NULL;
+    if (q) {
+        qt = batch_alloc(op, a, 2, m, rr);
+        if (!qt) { nl_release(r); return NULL; }
+    }
+    nl_tensor *c = nl_contiguous_raw(a);
+    if (!c) { nl_release(r); if (qt) nl_release(qt); return NULL; }
+    bool oom = false;
+    int nt = threads_for(&s, m * n * (k + 1));
+    NL_PARALLEL_FOR_DYNAMIC(nt, b, s.batch,
+        int64_t cap;
+        double *buf = scratch(m * n + m * rr + rr * n + k + n + rr, &cap);
+        if (!buf) { oom = true; continue; }
+        double *w = buf, *tau = w + n + rr, *am = tau + k, *qm = am + m * n, *rm = qm + m * rr;
+        load_mat(am, c, b, m * n);
+        householder_qr(am, tau, w, m, n);
+        for (int64_t i = 0; i < rr; i++)
+            for (int64_t j = 0; j < n; j++) rm[i * n + j] = i < m && j >= i ? am[i * n + j] : 0;
+        store_mat(r, b, rm, rr * n);
+        if (qt) {
+            householder_q(qm, am, tau, w, m, n, rr);
+            store_mat(qt, b, qm, m * rr);
+        }
+        nl_free(buf, cap);
+    );
+    nl_release(c);
+    if (oom) {
+        nl_release(r);
+        if (qt) nl_release(qt);
+        NL_CHECK(0, "%s: out of memory for matrices of shape %s", op, nl_shape_str(a));
+    }
+    if (q) *q = qt;
+    return r;
+}
+
+/* ---- the symmetric eigendecomposition ----
+ * tred2: Householder reduction of the symmetric z (n, n) (its lower
+ * triangle is read) to tridiagonal d (diagonal), e (e[i]: below d[i],
+ * e[0] = 0), with z overwritten by the accumulated transformation.
+ * EISPACK's tred2 as Numerical Recipes writes it, 0-based. */
+static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, int64_t n) {
+#define Z(i, j) z[(i) * n + (j)]
+    for (int64_t i = n - 1; i >= 1; i--) {
+        int64_t l = i - 1;
+        double h = 0, scale = 0;
+        if (l > 0) {
+            for (int64_t k = 0; k <= l; k++) scale += fabs(Z(i, k));
+            if (scale == 0) e[i] = Z(i, l);
+            else {
+                for (int64_t k = 0; k <= l; k++) {
+                    Z(i, k) /= scale;
+                    h += Z(i, k) * Z(i, k);
+                }
+                double f = Z(i, l);
+                double g = f >= 0 ? -sqrt(h) : sqrt(h);
+                e[i] = scale * g;
+                h -= f * g;
+                Z(i, l) = f - g;
+                /* e = (A u) / h, u = z[i, 0..l], A's lower triangle read by rows */
+                const double *u = z + i * n;
+                for (int64_t j = 0; j <= l; j++) e[j] = 0;
+                for (int64_t j = 0; j <= l; j++) {
+                    Z(j, i) = u[j] / h;
+                    const double *row = z + j * n;
+                    double uj = u[j], acc = 0;
+                    #pragma omp simd reduction(+:acc)
+                    for (int64_t k = 0; k < j; k++) {
+                        acc += row[k] * u[k];
+                        e[k] += row[k] * uj;
+                    }
+                    e[j] += acc + row[j] * uj;
+                }
+                f = 0;
+                for (int64_t j = 0; j <= l; j++) {
+                    e[j] /= h;
+                    f += e[j] * u[j];
+                }
+                double hh = f / (h + h);
+                for (int64_t j = 0; j <= l; j++) {
+                    f = u[j];
+                    e[j] = g = e[j] - hh * f;
+                    double *row = z + j * n;
+                    for (int64_t k = 0; k <= j; k++) row[k] -= f * e[k] + g * u[k];
+                }
+            }
+        } else e[i] = Z(i, l);
+        d[i] = h;
+    }
+    d[0] = 0;
+    e[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t l = i - 1;
+        if (d[i] != 0) {
+            /* columns 0..l of the accumulated transformation: z[0:i, j] -= g z[0:i, i] */
+            for (int64_t j = 0; j <= l; j++) w[j] = 0;
+            for (int64_t k = 0; k <= l; k++) {
+                double zik = Z(i, k);
+                const double *row = z + k * n;
+                for (int64_t j = 0; j <= l; j++) w[j] += zik * row[j];
+            }
+            for (int64_t k = 0; k <= l; k++) {
+                double zki = Z(k, i);
+                double *row = z + k * n;
+                for (int64_t j = 0; j <= l; j++) row[j] -= w[j] * zki;
+            }
+        }
+        d[i] = Z(i, i);
+        Z(i, i) = 1;
+        for (int64_t j = 0; j <= l; j++) Z(j, i) = Z(i, j) = 0;
+    }
+#undef Z
+}
+
+/* tql2: the eigenvalues (into d) and the eigenvectors (rows of vt (n, n),
+ * given as the transposed transformation of tred2) of the tridiagonal d, e
+ * by implicit QL with shifts (Numerical Recipes' tqli). false when an
+ * eigenvalue takes more than QL_MAX_ITER steps. */
+static bool tql2(double *d, double *e, double *vt /* (n, n), rows */, int64_t n, bool vectors) {
+    for (int64_t i = 1; i < n; i++) e[i - 1] = e[i];
+    if (n > 0) e[n - 1] = 0;
+    for (int64_t l = 0; l < n; l++) {
+        int iter = 0;
+        int64_t m;
+        do {
+            for (m = l; m < n - 1; m++) {
+                double dd = fabs(d[m]) + fabs(d[m + 1]);
+                if (fabs(e[m]) <= DBL_EPSILON * dd) break;
+            }
+            if (m != l) {
+                if (iter++ == QL_MAX_ITER) return false;
+                double g = (d[l + 1] - d[l]) / (2 * e[l]);
+                double r = hypot(g, 1.0);
+                g = d[m] - d[l] + e[l] / (g + (g >= 0 ? fabs(r) : -fabs(r)));
+                double s = 1, c = 1, p = 0;
+                int64_t i;
+                for (i = m - 1; i >= l; i--) {
+                    double f = s * e[i], b = c * e[i];
+                    e[i + 1] = r = hypot(f, g);
+                    if (r == 0) {
+                        d[i + 1] -= p;
+                        e[m] = 0;
+                        break;
+                    }
+                    s = f / r;
+                    c = g / r;
+                    g = d[i + 1] - p;
+                    r = (d[i] - g) * s + 2 * c * b;
+                    d[i + 1] = g + (p = s * r);
+                    g = c * r - b;
+                    if (vectors) {
+                        double *x = vt + i * n, *y = vt + (i + 1) * n;
+                        for (int64_t k = 0; k < n; k++) {
+                            double f2 = y[k];
+                            y[k] = s * x[k] + c * f2;
+                            x[k] = c * x[k] - s * f2;
+                        }
+                    }
+                }
+                if (r == 0 && i >= l) continue;
+                d[l] -= p;
+                e[l] = g;
+                e[m] = 0;
+            }
+        } while (m != l);
+    }
+    return true;
+}
+
+static void transpose_sq(double *dst, const double *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) dst[j * n + i] = src[i * n + j];
+}
+
+/* the eigenvalues of the symmetric z (n, n; lower triangle read), ascending
+ * into d, and (vectors) the unit eigenvectors as the rows of vt, each with
+ * its largest-magnitude entry (the first of equal ones) positive. z, e
+ * and w (n each) are scratch. */
+static bool sym_eig(double *z, double *d, double *e, double *w, double *vt, int64_t n, bool vectors) {
+    tred2(z, d, e, w, n);
+    if (vectors) transpose_sq(vt, z, n);
+    if (!tql2(d, e, vt, n, vectors)) return false;
+    /* ascending: selection sort (n swaps of rows at most) */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = i;
+        for (int64_t j = i + 1; j < n; j++)
+            if (d[j] < d[k]) k = j;
+        if (k != i) {
+            double t = d[i];
+            d[i] = d[k];
+            d[k] = t;
+            if (vectors)
+                for (int64_t j = 0; j < n; j++) {
+                    t = vt[i * n + j];
+                    vt[i * n + j] = vt[k * n + j];
+                    vt[k * n + j] = t;
+                }
+        }
+    }
+    if (vectors)
+        for (int64_t i = 0; i < n; i++) {
+            double *v = vt + i * n, big = 0;
+            int64_t at = 0;
+            for (int64_t j = 0; j < n; j++)
+                if (fabs(v[j]) > big) { big = fabs(v[j]); at = j; }
+            if (v[at] < 0)
+                for (int64_t j = 0; j < n; j++) v[j] = -v[j];
+        }
+    return true;
+}
+
+nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
+    const char *op = "eigh";
+    mat_shape s;
+    if (!decomp_shape(op, a, true, &s)) return NULL;
+    int64_t n = s.n;
+    nl_tensor *vals = batch_alloc(op, a, 1, n, 0);
+    if (!vals) return NULL;
+    nl_tensor *vecs = NULL;
+    if (vectors) {
+        vecs = batch_alloc(op, a, 2, n, n);
+        if (!vecs) { nl_release(vals); return NULL; }
+    }
+    nl_tensor *c = nl_contiguous_raw(a);
+    if (!c) { nl_release(vals); if (vecs) nl_release(vecs); return NULL; }
+    int failed = 0;   /* 1: out of memory, 2: not finite, 3: did not converge */
+    int nt = threads_for(&s, n * n * (n + 1));
+    NL_PARALLEL_FOR_DYNAMIC(nt, b, s.batch,
+        int64_t cap;
+        double *buf = scratch(3 * n * n + 3 * n, &cap);
+        if (!buf) { failed = 1; continue; }
+        double *x = buf, *z = x + n * n, *vt = z + n * n, *d = vt + n * n, *e = d + n, *w = e + n;
+        load_mat(x, c, b, n * n);
+        /* the triangle named, as the lower one */
+        bool finite = true;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j <= i; j++) {
+                double v = upper ? x[j * n + i] : x[i * n + j];
+                z[i * n + j] = z[j * n + i] = v;
+                if (!isfinite(v)) finite = false;
+            }
+        if (!finite) failed = 2;
+        else if (!sym_eig(z, d, e, w, vt, n, vectors != NULL)) failed = 3;
+        else {
+            store_mat(vals, b, d, n);
+            if (vecs) {
+                transpose_sq(z, vt, n);
+                store_mat(vecs, b, z, n * n);
+            }
+        }
+        nl_free(buf, cap);
+    );
+    nl_release(c);
+    if (failed) {
+        nl_release(vals);
+        if (vecs) nl_release(vecs);
+        NL_CHECK(failed != 1, "%s: out of memory for matrices of shape %s", op, nl_shape_str(a));
+        NL_CHECK(failed != 2, "%s: the algorithm did not converge: the input of shape %s holds NaN or inf", op,
+                 nl_shape_str(a));
+        NL_CHECK(0, "%s: the algorithm did not converge (more than %d QL steps for an eigenvalue) for shape %s", op,
+                 QL_MAX_ITER, nl_shape_str(a));
+    }
+    if (vectors) *vectors = vecs;
+    return vals;
+}
+
+/* ---- the SVD ----
+ * Of a tall a (m, n), m >= n: the eigenvectors V0 of a^T a (scaled to a
+ * largest entry of 1) turn a's columns nearly orthogonal, B = a V0, and
+ * one-sided Jacobi (Hestenes) rotations finish the job on B's columns
+ * (kept as the rows of bt) and V's (the rows of vt) in a few sweeps: the
+ * singular values are the norms of B's columns, as accurate as Jacobi's
+ * (the preconditioning only saves sweeps). */
+static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (n, n) */, double *nrm /* (n) */, int64_t m,
+                          int64_t n) {
+    double tol = DBL_EPSILON * (double)(m > 4 ? m : 4);
+    for (int sweep = 0; sweep < JACOBI_MAX_SWEEPS; sweep++) {
+        bool rotated = false;
+        /* the squared column norms, exact at each sweep's start and
+         * updated by each rotation (a' = a - t g, b' = b + t g) */
+        for (int64_t p = 0; p < n; p++) {
+            const double *x = bt + p * m;
+            double acc = 0;
+            #pragma omp simd reduction(+:acc)
+            for (int64_t i = 0; i < m; i++) acc += x[i] * x[i];
+            nrm[p] = acc;
+        }
+        for (int64_t p = 0; p < n - 1; p++) {
+            for (int64_t q = p + 1; q < n; q++) {
+                double *x = bt + p * m, *y = bt + q * m;
+                double al = nrm[p], be = nrm[q], ga = 0;
+                #pragma omp simd reduction(+:ga)
+                for (int64_t i = 0; i < m; i++) ga += x[i] * y[i];
+                if (al == 0 || be == 0 || fabs(ga) <= tol * sqrt(al * be)) continue;
+                rotated = true;
+                double zeta = (be - al) / (2 * ga);
+                double t = (zeta >= 0 ? 1 : -1) / (fabs(zeta) + sqrt(1 + zeta * zeta));
+                double cs = 1 / sqrt(1 + t * t), sn = cs * t;
+                nrm[p] = al - t * ga;
+                nrm[q] = be + t * ga;
+                for (int64_t i = 0; i < m; i++) {
+                    double u = x[i], v = y[i];
+                    x[i] = cs * u - sn * v;
+                    y[i] = sn * u + cs * v;
+                }
+                double *vx = vt + p * n, *vy = vt + q * n;
+                for (int64_t i = 0; i < n; i++) {
+                    double u = vx[i], v = vy[i];
+                    vx[i] = cs * u - sn * v;
+                    vy[i] = sn * u + cs * v;
+                }
+            }
+        }
+        if (!rotated) return true;
+    }
+    return false;
+}
+
+/* ut (cnt.., m): rows cnt..want-1 filled with unit vectors orthogonal to
+ * the rows before them (each from the basis vector farthest from their
+ * span, orthogonalized twice) */
+static void complete_rows(double *ut /* (want, m) */, int64_t cnt, int64_t want, int64_t m) {
+    for (; cnt < want; cnt++) {
+        int64_t best = 0;
+        double far = -1;
+        for (int64_t j = 0; j < m; j++) {
+            double in = 0;
+            for (int64_t c = 0; c < cnt; c++) in += ut[c * m + j] * ut[c * m + j];
+            if (1 - in > far) { far = 1 - in; best = j; }
+        }
+        double *r = ut + cnt * m;
+        memset(r, 0, (size_t)m * sizeof(double));
+        r[best] = 1;
+        for (int pass = 0; pass < 2; pass++)
+            for (int64_t c = 0; c < cnt; c++) {
+                const double *u = ut + c * m;
+                double dot = 0;
+                for (int64_t i = 0; i < m; i++) dot += u[i] * r[i];
+                for (int64_t i = 0; i < m; i++) r[i] -= dot * u[i];
+            }
+        double nr = 0;
+        for (int64_t i = 0; i < m; i++) nr += r[i] * r[i];
+        nr = sqrt(nr);
+        for (int64_t i = 0; i < m; i++) r[i] /= nr;
+    }
+}
+
+/* the SVD of the tall a (m, n), m >= n, a overwritten: sv (n) descending;
+ * with vectors, the rows of ut (uc, m) are U's columns (uc = n, or m for
+ * the full U) and the rows of vt (n, n) V's columns. w: scratch of
+ * n * n + n * m + 3 * n. false when Jacobi did not converge. */
+static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt, double *w, int64_t m, int64_t n,
+                     int64_t uc, bool vectors) {
+    double scale = 0;
+    for (int64_t i = 0; i < m * n; i++) scale = fmax(scale, fabs(a[i]));
+    if (scale == 0) scale = 1;
+    for (int64_t i = 0; i < m * n; i++) a[i] /= scale;
+    double *g = w, *bt = g + n * n, *d = bt + n * m, *e = d + n, *wk = e + n;
+    /* g = a^T a (lower triangle), its eigenvectors as vt's rows, largest first */
+    memset(g, 0, (size_t)(n * n) * sizeof(double));
+    for (int64_t r = 0; r < m; r++) {
+        const double *row = a + r * n;
+        for (int64_t i = 0; i < n; i++) {
+            double v = row[i];
+            double *gi = g + i * n;
+            for (int64_t j = 0; j <= i; j++) gi[j] += v * row[j];
+        }
+    }
+    if (!sym_eig(g, d, e, wk, vt, n, true)) return false;
+    for (int64_t i = 0; i < n / 2; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double t = vt[i * n + j];
+            vt[i * n + j] = vt[(n - 1 - i) * n + j];
+            vt[(n - 1 - i) * n + j] = t;
+        }
+    /* bt = (a V0)^T */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t r = 0; r < m; r++) {
+            const double *v = vt + i * n, *row = a + r * n;
+            double acc = 0;
+            #pragma omp simd reduction(+:acc)
+            for (int64_t j = 0; j < n; j++) acc += v[j] * row[j];
+            bt[i * m + r] = acc;
+        }
+    if (!jacobi_sweeps(bt, vt, wk, m, n)) return false;
+    for (int64_t i = 0; i < n; i++) {
+        double nr = 0;
+        for (int64_t r = 0; r < m; r++) nr += bt[i * m + r] * bt[i * m + r];
+        d[i] = sqrt(nr);
+    }
+    /* descending (selection sort, swapping the rows of bt and vt alike) */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = i;
+        for (int64_t j = i + 1; j < n; j++)
+            if (d[j] > d[k]) k = j;
+        sv[i] = d[k] * scale;
+        if (k == i) continue;
+        d[k] = d[i];
+        for (int64_t j = 0; j < m; j++) {
+            double t = bt[i * m + j];
+            bt[i * m + j] = bt[k * m + j];
+            bt[k * m + j] = t;
+        }
+        for (int64_t j = 0; j < n; j++) {
+            double t = vt[i * n + j];
+            vt[i * n + j] = vt[k * n + j];
+            vt[k * n + j] = t;
+        }
+    }
+    if (!vectors) return true;
+    /* U's columns: B's, normalized; those of zero singular values, and the
+     * full U's last m - n, completed to an orthonormal basis */
+    int64_t nz = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (sv[i] == 0) break;
+        double inv = scale / sv[i];
+        for (int64_t r = 0; r < m; r++) ut[i * m + r] = bt[i * m + r] * inv;
+        nz++;
+    }
+    complete_rows(ut, nz, uc, m);
+    return true;
+}
+
+/* V's column i (row i of vt) with its largest-magnitude entry positive, U's
+ * column i (row i of ut) flipped with it */
+static void fix_signs(double *ut, double *vt, int64_t k, int64_t um, int64_t vn) {
+    for (int64_t i = 0; i < k; i++) {
+        double *v = vt + i * vn, big = 0;
+        int64_t at = 0;
+        for (int64_t j = 0; j < vn; j++)
+            if (fabs(v[j]) > big) { big = fabs(v[j]); at = j; }
+        if (v[at] >= 0) continue;
+        for (int64_t j = 0; j < vn; j++) v[j] = -v[j];
+        for (int64_t j = 0; j < um; j++) ut[i * um + j] = -ut[i * um + j];
+    }
+}
+
+nl_tensor *nl_linalg_svd(nl_tensor *a, int full, nl_tensor **u, nl_tensor **vh) {
+    const char *op = "svd";
+    mat_shape s;
+    if (!decomp_shape(op, a, false, &s)) return NULL;
+    NL_CHECK((u == NULL) == (vh == NULL), "%s: ask for both U and Vh or neither", op);
+    int64_t m = s.m, n = s.n, k = m < n ? m : n;
+    int64_t uc = full ? m : k, vr = full ? n : k;
+    nl_tensor *sv = batch_alloc(op, a, 1, k, 0), *ut = NULL, *vht = NULL;
+    if (!sv) return NULL;
+    if (u) {
+        ut = batch_alloc(op, a, 2, m, uc);
+        vht = ut ? batch_alloc(op, a, 2, vr, n) : NULL;
+        if (!vht) { nl_release(sv); if (ut) nl_release(ut); return NULL; }
+    }
+    nl_tensor *c = nl_contiguous_raw(a);
+    if (!c) { nl_release(sv); if (ut) { nl_release(ut); nl_release(vht); } return NULL; }
+    bool wide = m < n;
+    /* the tall problem: tm >= tn (a^T when a is wide) */
+    int64_t tm = wide ? n : m, tn = wide ? m : n, tuc = full ? tm : tn;
+    int failed = 0;   /* 1: out of memory, 2: not finite, 3: did not converge */
+    int nt = threads_for(&s, m * n * (k + 1));
+    NL_PARALLEL_FOR_DYNAMIC(nt, b, s.batch,
+        int64_t cap;
+        double *buf = scratch(2 * m * n + tuc * tm + 2 * tn * tn + tn * tm + 4 * tn + 2 * m * m + n * n, &cap);
+        if (!buf) { failed = 1; continue; }
+        double *x = buf, *ta = x + m * n, *tut = ta + m * n, *tvt = tut + tuc * tm, *w = tvt + tn * tn;
+        double *svb = w + tn * tn + tn * tm + 3 * tn, *outu = svb + tn, *outv = outu + m * m, *um = outv + n * n;
+        load_mat(x, c, b, m * n);
+        if (!all_finite(x, m * n)) failed = 2;
+        else {
+            if (wide) {
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t j = 0; j < n; j++) ta[j * m + i] = x[i * n + j];
+            } else memcpy(ta, x, (size_t)(m * n) * sizeof(double));
+            if (!svd_tall(ta, svb, tut, tvt, w, tm, tn, tuc, u != NULL)) failed = 3;
+            else {
+                store_mat(sv, b, svb, k);
+                if (u) {
+                    /* tall: U = tut^T (m, uc), Vh = tvt (n, n); wide: U = tvt^T (m, m), Vh = tut (vr, n) */
+                    const double *uu = wide ? tvt : tut, *vv = wide ? tut : tvt;
+                    int64_t urows = wide ? tn : tuc, vrows = wide ? tuc : tn;
+                    /* rows of uu: U's columns (length m); rows of vv: V's columns (length n) */
+                    memcpy(outv, vv, (size_t)(vrows * n) * sizeof(double));
+                    memcpy(outu, uu, (size_t)(urows * m) * sizeof(double));
+                    fix_signs(outu, outv, k, m, n);
+                    for (int64_t i = 0; i < m; i++)
+                        for (int64_t j = 0; j < uc; j++) um[i * uc + j] = outu[j * m + i];
+                    store_mat(ut, b, um, m * uc);
+                    store_mat(vht, b, outv, vr * n);
+                }
+            }
+        }
+        nl_free(buf, cap);
+    );
+    nl_release(c);
+    if (failed) {
+        nl_release(sv);
+        if (ut) { nl_release(ut); nl_release(vht); }
+        NL_CHECK(failed != 1, "%s: out of memory for matrices of shape %s", op, nl_shape_str(a));
+        NL_CHECK(failed != 2, "%s: the algorithm did not converge: the input of shape %s holds NaN or inf", op,
+                 nl_shape_str(a));
+        NL_CHECK(0, "%s: the algorithm did not converge (more than %d Jacobi sweeps) for shape %s", op,
+                 JACOBI_MAX_SWEEPS, nl_shape_str(a));
+    }
+    if (u) { *u = ut; *vh = vht; }
+    return sv;
+}
+
+/* ---- the inverse of upper-triangular matrices ----
+ * Column by column, back substitution; a zero on the diagonal gives inf
+ * and NaN, as a triangular solve does. */
+nl_tensor *nl_linalg_triu_inverse(nl_tensor *r) {
+    const char *op = "triu_inverse";
+    mat_shape s;
+    if (!decomp_shape(op, r, true, &s)) return NULL;
+    int64_t n = s.n;
+    nl_tensor *out = batch_alloc(op, r, 2, n, n);
+    if (!out) return NULL;
+    nl_tensor *c = nl_contiguous_raw(r);
+    if (!c) { nl_release(out); return NULL; }
+    bool oom = false;
+    int nt = threads_for(&s, n * n * (n + 1) / 3);
+    NL_PARALLEL_FOR_DYNAMIC(nt, b, s.batch,
+        int64_t cap;
+        double *buf = scratch(2 * n * n, &cap);
+        if (!buf) { oom = true; continue; }
+        double *x = buf, *y = x + n * n;
+        load_mat(x, c, b, n * n);
+        memset(y, 0, (size_t)(n * n) * sizeof(double));
+        /* rows from the last: y[i, :] = (e_i - sum_{k>i} x[i,k] y[k, :]) / x[i,i] */
+        for (int64_t i = n - 1; i >= 0; i--) {
+            double *yi = y + i * n;
+            yi[i] = 1;
+            for (int64_t kk = i + 1; kk < n; kk++) {
+                double v = x[i * n + kk];
+                const double *yk = y + kk * n;
+                for (int64_t j = kk; j < n; j++) yi[j] -= v * yk[j];
+            }
+            double inv = 1 / x[i * n + i];
+            for (int64_t j = i; j < n; j++) yi[j] *= inv;
+        }
+        store_mat(out, b, y, n * n);
+        nl_free(buf, cap);
+    );
+    nl_release(c);
+    if (oom) {
+        nl_release(out);
+        NL_CHECK(0, "%s: out of memory for matrices of shape %s", op, nl_shape_str(r));
+    }
+    return out;
+}
