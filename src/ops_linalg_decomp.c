@@ -17,6 +17,14 @@
 /* implicit QL steps per eigenvalue, Jacobi sweeps per SVD, before "did not converge" */
 #define QL_MAX_ITER 60
 #define JACOBI_MAX_SWEEPS 60
+/* The kernels' loops (rotations, reflections, dot products) compiled
+ * twice, for AVX2 with FMA (twice the speed) and for any x86-64, one
+ * picked at load time (GCC's function multiversioning) */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DECOMP_KERNEL __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define DECOMP_KERNEL
+#endif
 
 /* ---- batches: a's matrices in and out as float64 ---- */
 
@@ -98,7 +106,7 @@ static int threads_for(const mat_shape *s, int64_t work_per_matrix) {
  * reflection, tau = 0, when the entries below a_kk are all 0), so that R's
  * diagonal has LAPACK's (PyTorch's) signs. a (m, n) row-major is
  * overwritten by R above the diagonal and the v's below it. */
-static void householder_qr(double *a /* (m, n) */, double *tau /* (min(m, n)) */, double *w /* (n) */, int64_t m,
+DECOMP_KERNEL static void householder_qr(double *a /* (m, n) */, double *tau /* (min(m, n)) */, double *w /* (n) */, int64_t m,
                            int64_t n) {
     int64_t k = m < n ? m : n;
     for (int64_t c = 0; c < k; c++) {
@@ -131,7 +139,7 @@ static void householder_qr(double *a /* (m, n) */, double *tau /* (min(m, n)) */
 
 /* q (m, qc) = H_0 H_1 ... H_{k-1} I[:, :qc], the reflectors from
  * householder_qr's a (m, n), as LAPACK's dorg2r */
-static void householder_q(double *q /* (m, qc) */, const double *a /* (m, n) */, const double *tau, double *w /* (qc) */,
+DECOMP_KERNEL static void householder_q(double *q /* (m, qc) */, const double *a /* (m, n) */, const double *tau, double *w /* (qc) */,
                           int64_t m, int64_t n, int64_t qc) {
     int64_t k = m < n ? m : n;
     memset(q, 0, (size_t)(m * qc) * sizeof(double));
@@ -200,9 +208,10 @@ nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q) {
 /* ---- the symmetric eigendecomposition ----
  * tred2: Householder reduction of the symmetric z (n, n) (its lower
  * triangle is read) to tridiagonal d (diagonal), e (e[i]: below d[i],
- * e[0] = 0), with z overwritten by the accumulated transformation.
+ * e[0] = 0), with z overwritten by the accumulated transformation (with
+ * vectors; else only d and e are made).
  * EISPACK's tred2 as Numerical Recipes writes it, 0-based. */
-static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, int64_t n) {
+DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, int64_t n, bool vectors) {
 #define Z(i, j) z[(i) * n + (j)]
     for (int64_t i = n - 1; i >= 1; i--) {
         int64_t l = i - 1;
@@ -252,6 +261,10 @@ static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n)
     }
     d[0] = 0;
     e[0] = 0;
+    if (!vectors) {
+        for (int64_t i = 0; i < n; i++) d[i] = Z(i, i);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         int64_t l = i - 1;
         if (d[i] != 0) {
@@ -279,7 +292,7 @@ static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n)
  * given as the transposed transformation of tred2) of the tridiagonal d, e
  * by implicit QL with shifts (Numerical Recipes' tqli). false when an
  * eigenvalue takes more than QL_MAX_ITER steps. */
-static bool tql2(double *d, double *e, double *vt /* (n, n), rows */, int64_t n, bool vectors) {
+DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows */, int64_t n, bool vectors) {
     for (int64_t i = 1; i < n; i++) e[i - 1] = e[i];
     if (n > 0) e[n - 1] = 0;
     for (int64_t l = 0; l < n; l++) {
@@ -340,7 +353,7 @@ static void transpose_sq(double *dst, const double *src, int64_t n) {
  * its largest-magnitude entry (the first of equal ones) positive. z, e
  * and w (n each) are scratch. */
 static bool sym_eig(double *z, double *d, double *e, double *w, double *vt, int64_t n, bool vectors) {
-    tred2(z, d, e, w, n);
+    tred2(z, d, e, w, n, vectors);
     if (vectors) transpose_sq(vt, z, n);
     if (!tql2(d, e, vt, n, vectors)) return false;
     /* ascending: selection sort (n swaps of rows at most) */
@@ -434,7 +447,7 @@ nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
  * (kept as the rows of bt) and V's (the rows of vt) in a few sweeps: the
  * singular values are the norms of B's columns, as accurate as Jacobi's
  * (the preconditioning only saves sweeps). */
-static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (n, n) */, double *nrm /* (n) */, int64_t m,
+DECOMP_KERNEL static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (n, n) */, double *nrm /* (n) */, int64_t m,
                           int64_t n) {
     double tol = DBL_EPSILON * (double)(m > 4 ? m : 4);
     for (int sweep = 0; sweep < JACOBI_MAX_SWEEPS; sweep++) {
@@ -482,7 +495,7 @@ static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (n, n) */, doub
 /* ut (cnt.., m): rows cnt..want-1 filled with unit vectors orthogonal to
  * the rows before them (each from the basis vector farthest from their
  * span, orthogonalized twice) */
-static void complete_rows(double *ut /* (want, m) */, int64_t cnt, int64_t want, int64_t m) {
+DECOMP_KERNEL static void complete_rows(double *ut /* (want, m) */, int64_t cnt, int64_t want, int64_t m) {
     for (; cnt < want; cnt++) {
         int64_t best = 0;
         double far = -1;
@@ -519,16 +532,9 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
     if (scale == 0) scale = 1;
     for (int64_t i = 0; i < m * n; i++) a[i] /= scale;
     double *g = w, *bt = g + n * n, *d = bt + n * m, *e = d + n, *wk = e + n;
-    /* g = a^T a (lower triangle), its eigenvectors as vt's rows, largest first */
-    memset(g, 0, (size_t)(n * n) * sizeof(double));
-    for (int64_t r = 0; r < m; r++) {
-        const double *row = a + r * n;
-        for (int64_t i = 0; i < n; i++) {
-            double v = row[i];
-            double *gi = g + i * n;
-            for (int64_t j = 0; j <= i; j++) gi[j] += v * row[j];
-        }
-    }
+    /* g = a^T a, its eigenvectors as vt's rows, largest first (BLIS on
+     * this thread: the batch is the parallel loop) */
+    nl_conv_gemm(NL_FLOAT64, n, n, m, a, 1, n, a, n, 1, 0, g, n, 1, 1);
     if (!sym_eig(g, d, e, wk, vt, n, true)) return false;
     for (int64_t i = 0; i < n / 2; i++)
         for (int64_t j = 0; j < n; j++) {
@@ -536,15 +542,8 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
             vt[i * n + j] = vt[(n - 1 - i) * n + j];
             vt[(n - 1 - i) * n + j] = t;
         }
-    /* bt = (a V0)^T */
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t r = 0; r < m; r++) {
-            const double *v = vt + i * n, *row = a + r * n;
-            double acc = 0;
-            #pragma omp simd reduction(+:acc)
-            for (int64_t j = 0; j < n; j++) acc += v[j] * row[j];
-            bt[i * m + r] = acc;
-        }
+    /* bt = (a V0)^T = V0^T a^T */
+    nl_conv_gemm(NL_FLOAT64, n, m, n, vt, n, 1, a, 1, n, 0, bt, m, 1, 1);
     if (!jacobi_sweeps(bt, vt, wk, m, n)) return false;
     for (int64_t i = 0; i < n; i++) {
         double nr = 0;
