@@ -123,6 +123,9 @@ typedef enum {
     NL_OP_LOG1P, NL_OP_EXPM1, NL_OP_LOG2, NL_OP_LOG10, NL_OP_EXP2,
     NL_OP_ERF, NL_OP_ERFC, NL_OP_ERFINV, NL_OP_LGAMMA, NL_OP_DIGAMMA, NL_OP_POLYGAMMA,
     NL_OP_ATAN2, NL_OP_HYPOT, NL_OP_FMOD, NL_OP_REMAINDER,
+    /* linear algebra, the LU and Cholesky family (ops_linalg.c) */
+    NL_OP_LINALG_LU_FACTOR, NL_OP_LINALG_LU_SOLVE, NL_OP_LINALG_INV, NL_OP_LINALG_SOLVE, NL_OP_LINALG_DET,
+    NL_OP_LINALG_SLOGDET, NL_OP_LINALG_CHOLESKY, NL_OP_LINALG_SOLVE_TRIANGULAR,
     NL_OP_COUNT
 } nl_op;
 
@@ -907,6 +910,36 @@ int nl_dist_reducer_touched(const nl_dist_reducer *r);
 int nl_dist_reducer_finish(nl_dist_reducer *r);
 int nl_dist_reducer_early(const nl_dist_reducer *r);   /* buckets started inside the last backward */
 void nl_dist_reducer_free(nl_dist_reducer *r);
+
+/* ---- linear algebra: the LU and Cholesky family (ops_linalg.c) -----------
+ * Square matrices batched over the leading dims, A (..., n, n), float32 or
+ * float64; a right side B (..., n, k) has A's batch dims and dtype (the
+ * Lua layer broadcasts them and takes vectors). Errors name the op as
+ * PyTorch does ("linalg.inv: ..."), a batch element counted from 1.
+ * nl_linalg_lu_factor: A = P L U packed (L's unit diagonal implied), with
+ * *pivots (int64 (..., n), 1-based: row i was swapped with row pivots[i])
+ * and *info (optional: int64 (...), 0 or the first zero of U's diagonal,
+ * 1-based); check: an error for a singular matrix. Gradient: A's, PyTorch
+ * 1.13's. nl_linalg_lu_permutation: P (..., n, n) of the pivots.
+ * nl_linalg_lu_solve: X = A^-1 B (adjoint: A^-T B) from the LU; a gradient
+ * to B only. nl_linalg_inv, nl_linalg_solve (X = A^-1 B): singular -> error
+ * (inv: unless check is 0; *info as lu_factor's). nl_linalg_det, and
+ * nl_linalg_slogdet (log|det|, *sign -1, 0 or 1): no error when singular.
+ * nl_linalg_cholesky: L lower with A = L L^T from A's lower triangle;
+ * check: an error naming the first leading minor that is not
+ * positive-definite (*info: its order, or 0). nl_linalg_solve_triangular:
+ * X = A^-1 B for A lower or upper, its diagonal taken as ones when
+ * unitriangular. Gradients to every float input but lu_solve's LU. */
+nl_tensor *nl_linalg_lu_factor(nl_tensor *a, int check, nl_tensor **pivots /* out */,
+                               nl_tensor **info /* out, optional */);
+nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int dtype);
+nl_tensor *nl_linalg_lu_solve(nl_tensor *lu, nl_tensor *pivots, nl_tensor *b, int adjoint);
+nl_tensor *nl_linalg_inv(nl_tensor *a, int check, nl_tensor **info /* out, optional */);
+nl_tensor *nl_linalg_solve(nl_tensor *a, nl_tensor *b);
+nl_tensor *nl_linalg_det(nl_tensor *a);
+nl_tensor *nl_linalg_slogdet(nl_tensor *a, nl_tensor **sign /* out */);
+nl_tensor *nl_linalg_cholesky(nl_tensor *a, int check, nl_tensor **info /* out, optional */);
+nl_tensor *nl_linalg_solve_triangular(nl_tensor *a, nl_tensor *b, int upper, int unitriangular);
 
 /* NL_CDEF_END */
 

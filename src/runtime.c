@@ -63,6 +63,8 @@ static const char *op_names[] = {
     "log1p", "expm1", "log2", "log10", "exp2",
     "erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma",
     "atan2", "hypot", "fmod", "remainder",
+    "linalg_lu_factor", "linalg_lu_solve", "linalg_inv", "linalg_solve", "linalg_det",
+    "linalg_slogdet", "linalg_cholesky", "linalg_solve_triangular",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

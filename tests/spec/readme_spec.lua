@@ -51,13 +51,13 @@ local function run_runner(name)
 end
 
 describe('README code blocks', function()
-  it('are found: custom_module, checkpoint and lbfgs', function()
-    for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs' }) do
+  it('are found: custom_module, checkpoint, lbfgs and linalg', function()
+    for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs', 'linalg' }) do
       assert.is_string(blocks[name], name)
     end
   end)
 
-  for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs' }) do
+  for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs', 'linalg' }) do
     it(name .. ' runs under bin/nnlua, whose globals are nl, nn, optim and data', function()
       run_runner(name)
     end)
@@ -123,5 +123,16 @@ describe('README code blocks', function()
     assert.are.same({ 3, 2 }, env.X:shape())
     assert.is_true(math.abs(env.nuc:item() - env.S:sum():item()) < 1e-12)
     assert.are.same({ 5, 3 }, env.Q:shape())
+  end)
+
+  it('linalg: the solve, factors and gradient it says', function()
+    local env = run_here('linalg')
+    local A = env.A:detach()
+    S.expect_close(nl.matmul(A, env.x), env.b, 'A x = b', 1e-12, 1e-12)
+    S.expect_close(nl.matmul(env.L, env.L:t()), A, 'L L^T = A', 1e-12, 1e-12)
+    assert.are.same({ 1, 2, 3 }, env.pivots:totable())      -- no row swapped, counted from 1
+    assert.are.equal(1, env.sign:item())
+    assert.is_true(math.abs(env.logabsdet:item() - math.log(43)) < 1e-12)
+    S.expect_close(env.A.grad, nl.linalg.inv(A):t() * 43, 'det(A) inv(A)^T', 1e-12, 1e-12)
   end)
 end)
