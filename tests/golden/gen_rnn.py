@@ -14,8 +14,14 @@
 # and the gradients of the input, the initial states and every parameter.
 # Variable lengths go through pack_padded_sequence (enforce_sorted=False)
 # and pad_packed_sequence(total_length=T): outputs past a sequence's end are
-# zero. Cells (nn.RNNCell, nn.LSTMCell, nn.GRUCell): one step, the same loss
-# on h' (and c').
+# zero. LSTMs with projections (proj_size: h of proj_size, weight_hr_l<k>)
+# the same way. Cells (nn.RNNCell, nn.LSTMCell, nn.GRUCell): one step, the
+# same loss on h' (and c').
+#
+# Regenerated with Debian's python3-torch 1.13.1, the cases before the
+# proj_size ones differ from the committed file in the last float32 digits
+# of a few values (20 of its lines); the file keeps its values for those,
+# and the proj_size cases were added to it as generated.
 import os
 import torch
 from common import F32, randn, num, lua_tensor, lua_value, lua_named
@@ -36,27 +42,31 @@ CELLS = []
 
 
 def layer(name, kind, I, H, T, N, opts, h0=False, c0=False, lengths=None, unbatched=False):
-    """opts: num_layers, batch_first, bias, nonlinearity (nnlua's option names)."""
+    """opts: num_layers, batch_first, bias, nonlinearity, bidirectional, proj_size (nnlua's option names)."""
     L = opts.get('num_layers', 1)
     bf = opts.get('batch_first', False)
     D = 2 if opts.get('bidirectional') else 1
     kw = dict(num_layers=L, batch_first=bf, bias=opts.get('bias', True), bidirectional=D == 2)
     if kind == 'RNN':
         kw['nonlinearity'] = opts.get('nonlinearity', 'tanh')
+    if 'proj_size' in opts:
+        kw['proj_size'] = opts['proj_size']
     m = getattr(nn, kind)(I, H, **kw)
     set_params(m)
     state = [(k, v.detach().clone()) for k, v in m.named_parameters()]
+    P = opts.get('proj_size', 0) or H       # the size of h (c keeps H)
     if unbatched:
         x = randn(T, I)
     else:
         x = randn(N, T, I) if bf else randn(T, N, I)
     xin = x.clone().requires_grad_(True)
     sshape = (L * D, H) if unbatched else (L * D, N, H)
-    h = randn(*sshape).requires_grad_(True) if h0 else None
+    hshape = (L * D, P) if unbatched else (L * D, N, P)
+    h = randn(*hshape).requires_grad_(True) if h0 else None
     c = randn(*sshape).requires_grad_(True) if c0 else None
     hx = None
     if kind == 'LSTM' and (h0 or c0):
-        hx = (h if h is not None else torch.zeros(sshape), c if c is not None else torch.zeros(sshape))
+        hx = (h if h is not None else torch.zeros(hshape), c if c is not None else torch.zeros(sshape))
     elif h0:
         hx = h
     if lengths is not None:
@@ -164,6 +174,20 @@ layer('rnn_relu_bidir_bf_lengths', 'RNN', 3, 4, 5, 3, {'batch_first': True, 'bid
 layer('lstm_bidir_2layer_bf_lengths_h0_c0', 'LSTM', 3, 4, 5, 3,
       {'num_layers': 2, 'batch_first': True, 'bidirectional': True}, h0=True, c0=True, lengths=[3, 5, 1])
 layer('gru_bidir_unbatched_h0', 'GRU', 4, 5, 6, 1, {'bidirectional': True}, h0=True, unbatched=True)
+
+# ---- LSTMs with projections (proj_size; after the cases above, which keep their values) --
+layer('lstm_proj', 'LSTM', 4, 5, 6, 3, {'proj_size': 3})
+layer('lstm_proj_2layer_bf_h0_c0', 'LSTM', 3, 6, 5, 4, {'num_layers': 2, 'batch_first': True, 'proj_size': 2},
+      h0=True, c0=True)
+layer('lstm_proj_nobias_h0', 'LSTM', 4, 5, 4, 2, {'bias': False, 'proj_size': 1}, h0=True)
+layer('lstm_proj_bidir_2layer_lengths_h0_c0', 'LSTM', 4, 5, 6, 4,
+      {'num_layers': 2, 'bidirectional': True, 'proj_size': 3}, h0=True, c0=True, lengths=[6, 2, 4, 1])
+layer('lstm_proj_bidir_bf_lengths_c0', 'LSTM', 3, 4, 5, 3, {'batch_first': True, 'bidirectional': True, 'proj_size': 2},
+      c0=True, lengths=[2, 5, 3])
+layer('lstm_proj_2layer_bf_lengths', 'LSTM', 3, 5, 5, 3, {'num_layers': 2, 'batch_first': True, 'proj_size': 4},
+      lengths=[3, 5, 2])
+layer('lstm_proj_bidir_unbatched_h0_c0', 'LSTM', 4, 5, 6, 1, {'bidirectional': True, 'proj_size': 2}, h0=True,
+      c0=True, unbatched=True)
 
 
 # ---- writing ---------------------------------------------------------------------------

@@ -670,7 +670,7 @@ describe('recurrent layer errors', function()
   -- an option a layer does not read was once dropped without a word; as
   -- PyTorch's (a TypeError there), each is now an error naming it
   it('options a layer, a cell or forward does not read are errors that name them', function()
-    has(error_of(function() nn.LSTM(4, 3, { proj_size = 2 }) end), "LSTM: unknown option 'proj_size'")
+    has(error_of(function() nn.LSTMCell(4, 3, { proj_size = 2 }) end), "LSTMCell: unknown option 'proj_size'")
     has(error_of(function() nn.LSTM(4, 3, { nonlinearity = 'relu' }) end), "LSTM: unknown option 'nonlinearity'")
     has(error_of(function() nn.GRU(4, 3, { batchfirst = true }) end), "GRU: unknown option 'batchfirst'")
     has(error_of(function() nn.GRUCell(4, 3, { nonlinearity = 'tanh' }) end), "GRUCell: unknown option 'nonlinearity'")
@@ -687,5 +687,135 @@ describe('recurrent layer errors', function()
     has(error_of(function() nn.GRU(4, 3)(x, nil, { length = { 5, 3 } }) end), "GRU: unknown option 'length'")
     local out = nn.LSTM(4, 3)(x, { lengths = { 5, 3 } })
     assert.are.same({ 0, 0, 0 }, out[4][2]:totable())       -- sequence 2 ends after step 3
+  end)
+end)
+
+-- ---- LSTM with projections (proj_size) -----------------------------------------------------
+-- (the golden lstm_proj_* cases above check the values against PyTorch)
+
+describe('LSTM with proj_size', function()
+  local function golden_case(name)
+    for _, c in ipairs(golden.layers) do if c.name == name then return c end end
+    error('no golden case ' .. name)
+  end
+
+  it("loads a PyTorch state dict by its names (weight_hr_l<k>{_reverse}) and gives PyTorch's outputs", function()
+    local c = golden_case('lstm_proj_bidir_2layer_lengths_h0_c0')
+    local m = nn.LSTM(c.args[1], c.args[2], c.opts)
+    S.golden_state(m, c, true)
+    local out, hc = m(from_golden(c.input), { from_golden(c.h0), from_golden(c.c0) },
+                      { lengths = from_golden(c.lengths) })
+    expect_close(out, c.out, 'output')
+    expect_close(hc[1], c.h_n, 'h_n')
+    expect_close(hc[2], c.c_n, 'c_n')
+    assert.are.same({ 3, 5 }, m.weight_hr_l1_reverse:shape())
+    assert.are.same({ 20, 3 }, m.weight_hh_l0:shape())
+    assert.are.same({ 20, 6 }, m.weight_ih_l1:shape())
+  end)
+
+  for _, bidir in ipairs({ false, true }) do
+    for _, bf in ipairs({ false, true }) do
+      for _, lens in ipairs({ false, true }) do
+        local name = ('2 layers, proj_size 2 of 3%s%s%s: input, initial states and every parameter'):format(
+          bidir and ', bidirectional' or '', bf and ', batch_first' or '', lens and ', lengths {4, 1, 3}' or '')
+        it('gradcheck (float64): ' .. name, function()
+          local m = nn.LSTM(3, 3, { num_layers = 2, proj_size = 2, bidirectional = bidir, batch_first = bf }):double()
+          local D = bidir and 2 or 1
+          local x = bf and rand64(3, 4, 3) or rand64(4, 3, 3)
+          local h0, c0 = rand64(2 * D, 3, 2), rand64(2 * D, 3, 3)
+          local ins = { x, h0, c0 }
+          for _, p in ipairs(m:parameters()) do ins[#ins + 1] = p end
+          local opts = lens and { lengths = { 4, 1, 3 } } or nil
+          check(function()
+            local out, hc = m(x, { h0, c0 }, opts)
+            return nl.cat({ out:reshape(-1), hc[1]:reshape(-1), hc[2]:reshape(-1) }, 1)
+          end, ins)
+        end)
+      end
+    end
+  end
+
+  it('gradcheck (float64): no biases, unbatched, zero initial states', function()
+    local m = nn.LSTM(2, 4, { proj_size = 1, bias = false }):double()
+    local x = rand64(3, 2)
+    local ins = { x }
+    for _, p in ipairs(m:parameters()) do ins[#ins + 1] = p end
+    check(function()
+      local out, hc = m(x)
+      return nl.cat({ out:reshape(-1), hc[1]:reshape(-1), hc[2]:reshape(-1) }, 1)
+    end, ins)
+  end)
+
+  it('shapes: outputs and h of proj_size, c of hidden_size; a packed batch gives what lengths give', function()
+    local m = nn.LSTM(3, 5, { num_layers = 2, proj_size = 2, bidirectional = true, batch_first = true })
+    local x = nl.randn(3, 6, 3)
+    local out, hc = m(x, { lengths = { 6, 2, 4 } })
+    assert.are.same({ 3, 6, 4 }, out:shape())
+    assert.are.same({ 4, 3, 2 }, hc[1]:shape())
+    assert.are.same({ 4, 3, 5 }, hc[2]:shape())
+    -- past each sequence's end the outputs are (+)zeros
+    assert.are.same({ 0, 0, 0, 0 }, out[2][3]:totable())
+    assert.are.equal(math.huge, 1 / out[2][6][1])
+    local R = nn.utils.rnn
+    local pout, phc = m(R.pack_padded_sequence(x, { 6, 2, 4 }, true, false))
+    assert.is_true(R.is_packed(pout))
+    S.same_bits(R.pad_packed_sequence(pout, true), out, 'outputs')
+    S.same_bits(phc[1], hc[1], 'h_n')
+    S.same_bits(phc[2], hc[2], 'c_n')
+    -- an empty batch, and unbatched input
+    local e, ehc = m(nl.zeros(0, 6, 3))
+    assert.are.same({ 0, 6, 4 }, e:shape())
+    assert.are.same({ 4, 0, 2 }, ehc[1]:shape())
+    assert.are.same({ 4, 0, 5 }, ehc[2]:shape())
+    local u, uhc = m(nl.randn(6, 3), { nl.zeros(4, 2), nl.zeros(4, 5) })
+    assert.are.same({ 6, 4 }, u:shape())
+    assert.are.same({ 4, 2 }, uhc[1]:shape())
+  end)
+
+  it('prints, counts PyTorch\'s parameters, initializes in U(-1/sqrt(H), 1/sqrt(H)), saves and loads', function()
+    local m = nn.LSTM(64, 256, { num_layers = 2, proj_size = 128, bidirectional = true })
+    assert.are.equal('LSTM(64, 256, num_layers=2, bidirectional=true, proj_size=128)', m:repr())
+    -- PyTorch: nn.LSTM(64, 256, num_layers=2, proj_size=128, bidirectional=True): 1318912 parameters
+    assert.are.equal(1318912, m:num_parameters())
+    assert.is_true(m.weight_hr_l0:abs():max():item() <= 1 / 16)
+    assert.is_true(m.weight_hr_l0:abs():max():item() > 0.9 / 16)
+    local small = nn.LSTM(3, 4, { proj_size = 2, batch_first = true })
+    local path = os.tmpname()
+    small:save(path)
+    local m2 = nn.load(path)
+    os.remove(path)
+    local x = nl.randn(2, 5, 3)
+    local o1, h1 = small(x)
+    local o2, h2 = m2(x)
+    S.same_bits(o2, o1, 'output after load')
+    S.same_bits(h2[1], h1[1], 'h_n after load')
+  end)
+
+  it("refuses PyTorch's bad proj_size values and wrong state shapes, naming them", function()
+    has(error_of(function() nn.LSTM(4, 3, { proj_size = 3 }) end),
+        'LSTM: proj_size has to be smaller than hidden_size, got proj_size 3 and hidden_size 3')
+    has(error_of(function() nn.LSTM(4, 3, { proj_size = 5 }) end), 'proj_size has to be smaller than hidden_size')
+    has(error_of(function() nn.LSTM(4, 3, { proj_size = -1 }) end),
+        'LSTM: proj_size should be a positive integer or zero to disable projections, got -1')
+    has(error_of(function() nn.LSTM(4, 3, { proj_size = 1.5 }) end), 'proj_size should be a positive integer')
+    has(error_of(function() nn.LSTM(4, 3, { proj_size = '2' }) end), 'proj_size should be a positive integer')
+    has(error_of(function() nn.GRU(4, 3, { proj_size = 2 }) end),
+        'GRU: proj_size argument is only supported for LSTM, not RNN or GRU')
+    has(error_of(function() nn.RNN(4, 3, { proj_size = 0 }) end),
+        'RNN: proj_size argument is only supported for LSTM, not RNN or GRU')
+    -- proj_size = 0 is a plain LSTM
+    local plain = nn.LSTM(4, 3, { proj_size = 0 })
+    assert.is_nil(rawget(plain, 'weight_hr_l0'))
+    assert.are.equal('LSTM(4, 3)', plain:repr())
+    local m = nn.LSTM(4, 3, { proj_size = 2, num_layers = 2 })
+    local x = nl.randn(5, 2, 4)
+    has(error_of(function() m(x, { nl.zeros(2, 2, 3), nl.zeros(2, 2, 3) }) end),
+        'LSTM: h0 has shape [2,2,3], expected [2,2,2] (num_layers, batch, proj_size)')
+    has(error_of(function() m(x, { nl.zeros(2, 2, 2), nl.zeros(2, 2, 2) }) end),
+        'LSTM: c0 has shape [2,2,2], expected [2,2,3] (num_layers, batch, hidden_size)')
+    has(error_of(function() m(x, { lengths = { 5, 6 } }) end),
+        "LSTM: length 6 of sequence 2 is outside 1..5 (the input's steps)")
+    has(error_of(function() m(x, { lengths = { 0, 5 } }) end), 'length 0 of sequence 1 is outside 1..5')
+    has(error_of(function() m(nl.randn(5, 2, 3)) end), 'LSTM: layer 1 (weight_ih_l0) expects input size 4, got 3')
   end)
 end)

@@ -17,7 +17,12 @@
 -- [forward, reverse] on the last dim (2H), states (2 num_layers, N, H) in
 -- PyTorch's order l0, l0_reverse, l1, ...), nonlinearity
 -- ('tanh' or 'relu', nn.RNN only), reference (false: plain C loops instead
--- of the optimized kernels; for tests).
+-- of the optimized kernels; for tests), proj_size (0; nn.LSTM only: each
+-- step's h = weight_hr (o * tanh(c)), projected from hidden_size to
+-- proj_size, as PyTorch's: weight_hr_l<k> (proj_size, hidden_size),
+-- weight_hh (4 hidden_size, proj_size), outputs and h0 / h_n of proj_size
+-- (c0 / c_n keep hidden_size). Such a layer runs its steps in Lua, the
+-- fused cell op then a matmul each, with backward through autograd).
 -- Variable lengths: `lengths`, an int64 tensor or a Lua table of the N
 -- sequence lengths (1..T, any order). Sequence b is the first lengths[b]
 -- steps of x: its outputs after that are zero, and h_n (c_n) hold its state
@@ -38,7 +43,7 @@ return function(nl, nn)
   -- the options the layers and cells read (an Elman RNN's also
   -- nonlinearity, and forward's lengths); any other key is an error, not ignored
   local LAYER_KNOWN = { num_layers = 1, bias = 'flag', batch_first = 'flag', dropout = 1, bidirectional = 'flag',
-                        reference = 'flag' }
+                        reference = 'flag', proj_size = 1 }
   local ELMAN_LAYER_KNOWN = { nonlinearity = 1 }
   for k, v in pairs(LAYER_KNOWN) do ELMAN_LAYER_KNOWN[k] = v end
   local CELL_KNOWN, ELMAN_CELL_KNOWN = { bias = 'flag' }, { bias = 'flag', nonlinearity = 1 }
@@ -57,13 +62,14 @@ return function(nl, nn)
   end
 
   -- the rows of a state given as (L, N, H) (or (L, H) for unbatched input)
-  local function check_state(name, what, s, L, N, H, unbatched, D)
+  -- (size: the name of H's option, hidden_size or proj_size)
+  local function check_state(name, what, s, L, N, H, unbatched, D, size)
     if s == nil then return nil end
     if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
     local want = unbatched and ('[%d,%d]'):format(L, H) or ('[%d,%d,%d]'):format(L, N, H)
     if nl._shape_str(s) ~= want then
-      raise(('%s: %s has shape %s, expected %s (%s, %shidden_size)'):format(
-        name, what, nl._shape_str(s), want, D == 2 and '2 * num_layers' or 'num_layers', unbatched and '' or 'batch, '))
+      raise(('%s: %s has shape %s, expected %s (%s, %s%s)'):format(name, what, nl._shape_str(s), want,
+        D == 2 and '2 * num_layers' or 'num_layers', unbatched and '' or 'batch, ', size or 'hidden_size'))
     end
     if unbatched then s = s:unsqueeze(2) end
     return s
@@ -107,24 +113,41 @@ return function(nl, nn)
       -- (a string printed as if a number, and a table as its address)
       raise(('%s: dropout must be a number in [0, 1], got %s'):format(name, nl._describe_arg(p)))
     end
+    -- PyTorch's checks and messages (its RNN and GRU take no proj_size at all)
+    local P = opts.proj_size or 0
+    if mode ~= MODE.LSTM and opts.proj_size ~= nil then
+      raise(name .. ': proj_size argument is only supported for LSTM, not RNN or GRU')
+    end
+    if type(P) ~= 'number' or P ~= math.floor(P) or P < 0 then
+      raise(('%s: proj_size should be a positive integer or zero to disable projections, got %s'):format(name,
+        nl._describe_arg(P)))
+    end
+    if P >= hidden_size then
+      raise(('%s: proj_size has to be smaller than hidden_size, got proj_size %d and hidden_size %d'):format(name, P,
+        hidden_size))
+    end
     self.mode = mode
     self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, L
+    self.proj_size = P
     self.bias = opts.bias ~= false
     self.batch_first = opts.batch_first == true
     self.dropout = p
     self.bidirectional = opts.bidirectional == true
     self.reference = opts.reference == true
     local G, H, D = GATES[mode], hidden_size, self.bidirectional and 2 or 1
-    -- PyTorch's names and order: a layer's forward direction, then its reverse
+    local R = P > 0 and P or H      -- the size of h (and of the outputs)
+    -- PyTorch's names and order: a layer's forward direction, then its
+    -- reverse; weight_hr after the biases
     for l = 0, L - 1 do
-      local in_l = l == 0 and input_size or D * H
+      local in_l = l == 0 and input_size or D * R
       for _, suffix in ipairs(D == 2 and { '', '_reverse' } or { '' }) do
         self['weight_ih_l' .. l .. suffix] = param(G * H, in_l, H)
-        self['weight_hh_l' .. l .. suffix] = param(G * H, H, H)
+        self['weight_hh_l' .. l .. suffix] = param(G * H, R, H)
         if self.bias then
           self['bias_ih_l' .. l .. suffix] = param(G * H, nil, H)
           self['bias_hh_l' .. l .. suffix] = param(G * H, nil, H)
         end
+        if P > 0 then self['weight_hr_l' .. l .. suffix] = param(P, H, H) end
       end
     end
   end
@@ -153,6 +176,71 @@ return function(nl, nn)
     return y:contiguous():view(-1, shape[3]):index_select(1, rows):view(shape)
   end
 
+  -- x W^T + b
+  local function affine(x, w, b)
+    local y = nl.matmul(x, w:t())
+    if b then y = y + b end
+    return y
+  end
+
+  -- with lengths, the (N, 1) mask of the sequences that take step t (1 or
+  -- 0, a where's condition), one per step, false where every sequence does; nil without
+  -- lengths. The lengths are checked as the C layer op checks them.
+  local function step_masks(name, lengths, T, N, dtype)
+    if lengths == nil then return nil end
+    local len = lengths:to('float64'):totable()
+    for b = 1, N do
+      if not (len[b] >= 1 and len[b] <= T) then
+        raise(("%s: length %d of sequence %d is outside 1..%d (the input's steps)"):format(name, len[b], b, T))
+      end
+    end
+    local masks = {}
+    for t = 1, T do
+      local m, all = {}, true
+      for b = 1, N do
+        m[b] = { t <= len[b] and 1 or 0 }
+        all = all and t <= len[b]
+      end
+      masks[t] = not all and nl.tensor(m, dtype)
+    end
+    return masks
+  end
+
+  -- the run of a projected LSTM's direction d of layer l over input u
+  -- (reversed in time for d = 1), step by step: the fused cell, then
+  -- h = h_cell weight_hr^T (N, proj_size), all through autograd; with
+  -- masks, a sequence past its length keeps its states and outputs zeros.
+  -- Its final states go to hn[k] and cn[k] (row k = l * D + d + 1).
+  local function projected(self, masks, h0, c0, hn, cn)
+    local D, P, H, bf = self.bidirectional and 2 or 1, self.proj_size, self.hidden_size, self.batch_first
+    local tdim = bf and 2 or 1
+    return function(l, d, u)
+      local suffix = d == 1 and '_reverse' or ''
+      local w_hh, w_hr = self['weight_hh_l' .. l .. suffix], self['weight_hr_l' .. l .. suffix]
+      local b_hh = self['bias_hh_l' .. l .. suffix]
+      local k = l * D + d + 1
+      local T, N = u:size(tdim), u:size(bf and 1 or 2)
+      -- every step's input part at once: (T, N, 4H) or (N, T, 4H)
+      local gi = affine(u, self['weight_ih_l' .. l .. suffix], self['bias_ih_l' .. l .. suffix])
+      local h = h0 and h0:select(1, k) or nl.zeros({ N, P }, u:dtype())
+      local c = c0 and c0:select(1, k) or nl.zeros({ N, H }, u:dtype())
+      local ys = {}
+      for t = 1, T do
+        local h1, c1 = F.lstm_cell(gi:select(tdim, t) + affine(h, w_hh, b_hh), c)
+        local r = nl.matmul(h1, w_hr:t())
+        local m = masks and masks[t]
+        if m then
+          ys[t] = nl.where(m, r, 0)
+          h, c = nl.where(m, r, h), nl.where(m, c1, c)
+        else
+          ys[t], h, c = r, r, c1
+        end
+      end
+      hn[k], cn[k] = h, c
+      return nl.stack(ys, tdim)
+    end
+  end
+
   -- forward(x, [hx], [{lengths = ...}]): hx is h0 (num_layers, N, H), or
   -- {h0, c0} for LSTM; either may be nil (zeros). Returns output and h_n,
   -- or output and {h_n, c_n} for LSTM.
@@ -175,6 +263,8 @@ return function(nl, nn)
     end
     local bf, lstm, L, H = self.batch_first, self.mode == MODE.LSTM, self.num_layers, self.hidden_size
     local D = self.bidirectional and 2 or 1
+    local P = self.proj_size or 0     -- (a layer saved before proj_size has none)
+    local R = P > 0 and P or H        -- the size of h and of the outputs
     -- the input's dtype against the layer's, named here (C blamed w_hh)
     check_dtype(name, x, self.weight_ih_l0:dtype())
     local unbatched = p.ndim == 2
@@ -197,12 +287,12 @@ return function(nl, nn)
       if hx ~= nil and not nl.is_tensor(hx) then raise(name .. ': the initial state h0 must be a tensor, got ' .. type(hx)) end
       h0 = hx
     end
-    h0 = check_state(name, 'h0', h0, L * D, N, H, unbatched, D)
+    h0 = check_state(name, 'h0', h0, L * D, N, R, unbatched, D, P > 0 and 'proj_size' or nil)
     c0 = check_state(name, 'c0', c0, L * D, N, H, unbatched, D)
     local lengths = lengths_tensor(name, opts.lengths, N)
     local TNH, NH = T * N * H, N * H
     local out_shape = bf and { N, T, H } or { T, N, H }
-    local full_shape = bf and { N, T, D * H } or { T, N, D * H }
+    local full_shape = bf and { N, T, D * R } or { T, N, D * R }
     if N == 0 and T > 0 then
       -- an empty batch, as PyTorch's: empty outputs and states, and zero
       -- gradients for the weights (a sum over no sequence; the C layer
@@ -212,7 +302,7 @@ return function(nl, nn)
       if h0 then tie = tie + h0:sum() * 0 end
       if c0 then tie = tie + c0:sum() * 0 end
       local function empty(shape) return nl.zeros(shape, x:dtype()) + tie end
-      if lstm then return empty(full_shape), { empty({ L * D, 0, H }), empty({ L * D, 0, H }) } end
+      if lstm then return empty(full_shape), { empty({ L * D, 0, R }), empty({ L * D, 0, H }) } end
       return empty(full_shape), empty({ L * D, 0, H })
     end
     local rows = D == 2 and reversal(T, N, lengths, bf) or nil
@@ -233,6 +323,7 @@ return function(nl, nn)
       if lstm then cn[k] = flat:narrow(1, TNH + NH + 1, NH):view(N, H) end
       return flat:narrow(1, 1, TNH):view(out_shape)
     end
+    if P > 0 then run = projected(self, step_masks(name, lengths, T, N, x:dtype()), h0, c0, hn, cn) end
     for l = 0, L - 1 do
       local y = run(l, 0, cur)
       if D == 2 then y = nl.cat({ y, reversed(run(l, 1, reversed(cur, rows)), rows) }, 3) end
@@ -258,6 +349,7 @@ return function(nl, nn)
     if self.batch_first then s = s .. ', batch_first=true' end
     if self.dropout ~= 0 then s = s .. ', dropout=' .. self.dropout end
     if self.bidirectional then s = s .. ', bidirectional=true' end
+    if (self.proj_size or 0) > 0 then s = s .. ', proj_size=' .. self.proj_size end
     return s
   end
 
@@ -328,13 +420,6 @@ return function(nl, nn)
       self.bias_ih = param(G * H, nil, H)
       self.bias_hh = param(G * H, nil, H)
     end
-  end
-
-  -- x W^T + b
-  local function affine(x, w, b)
-    local y = nl.matmul(x, w:t())
-    if b then y = y + b end
-    return y
   end
 
   -- forward(x, [h] or [{h, c}]): x (N, input_size) or (input_size);
