@@ -912,6 +912,10 @@ return function(nl)
   -- progress every `every` steps (default: each epoch's end); resume picks
   -- a checkpoint up where it was written, so a killed run goes on as if it
   -- had not stopped. on_step(epoch, step, loss) runs after each step.
+  -- An optimizer with needs_closure = true (optim.LBFGS) steps as
+  -- opt:step(closure), the closure recomputing the batch's loss, zeroing
+  -- the gradients and backpropagating; the loss of a step is its first
+  -- evaluation's.
   -- At each epoch's end, after validation: history.lr records the lr the
   -- epoch trained at (the first param group's), lr_scheduler steps (with
   -- val_loss, or the loss without validation, where it takes_metric),
@@ -1065,6 +1069,16 @@ return function(nl)
     -- checkpoints, and a DataParallel model trains on its rank's share of
     -- each epoch: sampler epoch epoch_base + epoch, epoch_base drawn on rank 0
     local dist = nl._dist_world()
+    -- an optimizer whose step re-evaluates the loss (needs_closure:
+    -- LBFGS) steps with a closure; under DataParallel each rank would
+    -- read its own share's loss in its line search and tolerance tests,
+    -- and the ranks would step apart (or one wait on the others' gradients)
+    local closure_step = c.optimizer.needs_closure == true
+    if closure_step and dist and self._data_parallel then
+      nl._raise(("fit: %s steps with a closure that reads each rank's own loss, which DataParallel does not "
+                 .. 'average: the %d ranks would step apart; train it on one process'):format(
+                 tostring(c.optimizer.name or 'the optimizer'), dist.size()))
+    end
     if dist and dist.rank() ~= 0 then verbose = 0 end
     local sampler, epoch_base, world = nil, 0, 1
     if dist and self._data_parallel then
@@ -1333,9 +1347,27 @@ return function(nl)
         -- tallied before the step (of the same outputs): a metric that
         -- cannot read the targets fails before the weights change
         nl.no_grad(function() tally_add('fit', c, t, pred:detach(), yb, lv) end)
-        c.optimizer:zero_grad()
-        loss:backward()
-        c.optimizer:step()
+        if closure_step then
+          -- the closure a PyTorch user writes: zero_grad, the batch's loss
+          -- again, backward, the loss; its first call takes the forward
+          -- above (whose loss is lv, what LBFGS's step returns)
+          local first = loss
+          c.optimizer:step(function()
+            local l = first
+            if l then first = nil
+            else
+              local p = self(xb)
+              l = wb and weighted_loss(c, p, yb, wb) or c.loss(p, yb)
+            end
+            c.optimizer:zero_grad()
+            l:backward()
+            return l
+          end)
+        else
+          c.optimizer:zero_grad()
+          loss:backward()
+          c.optimizer:step()
+        end
         if opts.on_step then opts.on_step(epoch, step, lv) end
         -- the logs of a batch: the epoch's loss and metrics so far (Keras's)
         if batch_end then

@@ -34,6 +34,8 @@ return function(nl, optim)
       end
     end,
     state_keys = {},
+    -- (fit steps it with a closure that re-evaluates the batch's loss)
+    needs_closure = true,
   }
   -- options with no default of their type: max_eval's is max_iter's, and
   -- line_search_fn's is none (set after construction, below)
