@@ -19,7 +19,8 @@ return function(nl)
     IdxDataset = { flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
     FashionMNIST = { train = 'flag', flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
     DataLoader = { batch_size = 1, shuffle = 'flag', drop_last = 'flag', seed = 1, sampler = 1, batch_sampler = 1,
-                   collate_fn = 1 },
+                   collate_fn = 1, num_workers = 1, prefetch_factor = 1, persistent_workers = 'flag',
+                   worker_init_fn = 1, timeout = 1 },
     -- 'flag': a boolean (a string 'no' or a 0 is true to Lua: it shuffled)
     DistributedSampler = { num_replicas = 1, rank = 1, seed = 1, shuffle = 'flag', drop_last = 'flag' },
   }
@@ -612,6 +613,18 @@ return function(nl)
 
   -- ---- DataLoader --------------------------------------------------------------
 
+  -- data.get_worker_info(): in a DataLoader's worker process, { id (from
+  -- 0), num_workers, seed (nl's generator's, the worker's own), dataset };
+  -- nil elsewhere, as PyTorch's
+  local worker_info
+  function data.get_worker_info() return worker_info end
+  function data._set_worker_info(info) worker_info = info end
+  local workers_module   -- data_workers.lua, set up on the first loader with workers
+  function data._workers()
+    workers_module = workers_module or require('nnlua.data_workers')(nl, data)
+    return workers_module
+  end
+
   -- the number of rows of dataset ds (#ds), or an error naming op
   function data._dataset_len(op, ds)
     local ok, n = pcall(function() return #ds end)
@@ -711,6 +724,16 @@ return function(nl)
   --              what it returns is what iter() yields. The default,
   --              data.default_collate, stacks; a collate_fn bypasses
   --              ds:batch.
+  --   num_workers (0) worker processes (forks) that make the batches,
+  --              PyTorch's: the batches and their order are those of 0
+  --              (data_workers.lua). With workers: prefetch_factor (2)
+  --              batches in flight per worker; persistent_workers (false)
+  --              keeps them from epoch to epoch (else each iter() starts
+  --              its own, ended with its last batch); worker_init_fn(id)
+  --              runs in each worker first (ids from 0); timeout (0: none)
+  --              seconds to wait for a batch. In a worker,
+  --              data.get_worker_info() gives { id, num_workers, seed,
+  --              dataset }, and nl's generator is seeded with seed.
   -- loader:iter() yields xb, yb, ... per batch, a new order each call when
   -- shuffling; #loader is the number of batches. Batches are copies.
   -- loader.generator is the generator that shuffles.
@@ -777,6 +800,27 @@ return function(nl)
       nb_given = m
     end
     local gen = data._seed_generator(op, opts.seed)
+    local nw = opts.num_workers or 0
+    if type(nw) ~= 'number' or nw ~= math.floor(nw) or nw < 0 or nw > 1024 then
+      raise(op .. ': num_workers must be an integer in 0..1024, got ' .. nl._describe_arg(nw))
+    end
+    local prefetch = opts.prefetch_factor
+    if prefetch ~= nil and (type(prefetch) ~= 'number' or prefetch ~= math.floor(prefetch) or prefetch < 1
+                            or prefetch > 2 ^ 20) then
+      raise(op .. ': prefetch_factor must be a positive integer, got ' .. nl._describe_arg(prefetch))
+    end
+    local timeout = opts.timeout or 0
+    if type(timeout) ~= 'number' or not (timeout >= 0 and timeout < math.huge) then
+      raise(op .. ': timeout must be a non-negative number of seconds, got ' .. nl._describe_arg(timeout))
+    end
+    if opts.worker_init_fn ~= nil and not callable(opts.worker_init_fn) then
+      raise(op .. ': worker_init_fn must be a function of the worker id, got ' .. nl._describe_arg(opts.worker_init_fn))
+    end
+    -- (PyTorch's checks: these options are the workers')
+    if nw == 0 and (prefetch ~= nil or opts.persistent_workers) then
+      raise(op .. ': ' .. (prefetch ~= nil and 'prefetch_factor' or 'persistent_workers')
+            .. ' needs num_workers > 0')
+    end
     local tensors = tensor_datasets[ds]
     local batcher         -- ds:batch(idx) of a dataset that gathers its own batches (IdxDataset)
     if not tensors then
@@ -845,7 +889,13 @@ return function(nl)
     local mt = getmetatable(self)
     local fields = { dataset = ds, batch_size = not batch_sampler and bs or nil, shuffle = shuffle,
                      drop_last = drop_last, generator = gen, sampler = sampler, batch_sampler = batch_sampler,
-                     collate_fn = collate_fn }
+                     collate_fn = collate_fn, num_workers = nw, prefetch_factor = nw > 0 and (prefetch or 2) or nil,
+                     persistent_workers = opts.persistent_workers or false, worker_init_fn = opts.worker_init_fn,
+                     timeout = timeout }
+    local workers = nw > 0 and data._workers().new {
+      num_workers = nw, prefetch_factor = prefetch or 2, persistent_workers = opts.persistent_workers,
+      worker_init_fn = opts.worker_init_fn, timeout = timeout, dataset = ds, make = make, generator = gen,
+    }
     -- the sampler's rows for this epoch, checked against the dataset
     local function sampled()
       local order = sampler_order()
@@ -884,12 +934,10 @@ return function(nl)
       if not callable(it) then raise(op .. ': batch_sampler:iter() must return an iterator function') end
       return it
     end
-    -- loader:iter([skip]): the epoch's batches; skip leaves out its first ones
-    -- (a resumed run: the order is drawn as before, the batches not made)
-    function fields.iter(_, skip)
-      if skip ~= nil and type(skip) ~= 'number' then argerror(op .. ': iter(skip)', 'a number', skip) end
-      local b = skip or 0
-      if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
+    -- the rows of an epoch's batches after its first b, one batch a call:
+    -- an int64 tensor idx, or rows start .. start + len - 1 in order (idx
+    -- nil); len nil at the end
+    local function batch_rows_of_epoch(b)
       if batch_sampler then
         local next_batch = sampler_batches()
         local k = 0
@@ -899,7 +947,7 @@ return function(nl)
           if ix == nil then return nil end
           k = k + 1
           local idx = batch_rows(ix, k)
-          return make(idx, nil, idx:numel())
+          return idx, nil, idx:numel()
         end
       end
       local order
@@ -911,8 +959,28 @@ return function(nl)
         b = b + 1
         local start = (b - 1) * bs + 1
         local len = math.min(bs, rows - start + 1)
-        return make(order and order:narrow(1, start, len), start, len)
+        return order and order:narrow(1, start, len), start, len
       end
+    end
+    -- loader:iter([skip]): the epoch's batches; skip leaves out its first ones
+    -- (a resumed run: the order is drawn as before, the batches not made)
+    function fields.iter(_, skip)
+      if skip ~= nil and type(skip) ~= 'number' then argerror(op .. ': iter(skip)', 'a number', skip) end
+      local b = skip or 0
+      if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
+      local src = batch_rows_of_epoch(b)
+      if workers then return workers.iter(src) end
+      return function()
+        local idx, start, len = src()
+        if len == nil then return nil end
+        return make(idx, start, len)
+      end
+    end
+    -- loader:shutdown(): ends the loader's worker processes now (persistent
+    -- ones too; the next iter() starts new ones), where a loop left early
+    -- ended them when the collector took its iterator
+    function fields.shutdown()
+      if workers then workers.shutdown() end
     end
     -- `for xb, yb in loader do` calls the loader as a generic for's
     -- iterator, loader(nil, control), control nil at the first call and
@@ -925,6 +993,8 @@ return function(nl)
     local epoch, last        -- the running epoch's iterator and its last batch's first value
     mt.__call = function(_, _, control)
       if control == nil then
+        -- (a loop left early: its workers end now, not when collected)
+        if epoch and workers then workers.close(epoch) end
         epoch = fields.iter()
       elseif epoch == nil or control ~= last then
         raise(op .. ': the loader was called with a batch it did not just give: a loop over the loader inside a '
@@ -944,9 +1014,10 @@ return function(nl)
     mt.__len = function() return nb end
     mt.__index = fields
     mt.__tostring = function()
-      if batch_sampler then return string.format('DataLoader(%d rows, batch_sampler: %d batches)', n, nb) end
-      return string.format('DataLoader(%d rows, batch_size=%d, shuffle=%s, drop_last=%s: %d batches)',
-                           n, bs, tostring(shuffle), tostring(drop_last), nb)
+      local w = nw > 0 and (', num_workers=%d'):format(nw) or ''
+      if batch_sampler then return string.format('DataLoader(%d rows, batch_sampler%s: %d batches)', n, w, nb) end
+      return string.format('DataLoader(%d rows, batch_size=%d, shuffle=%s, drop_last=%s%s: %d batches)',
+                           n, bs, tostring(shuffle), tostring(drop_last), w, nb)
     end
     return self
   end

@@ -757,7 +757,7 @@ describe('data.DataLoader', function()
   it('rejects options it does not read, naming them', function()
     contains(errmsg(data.DataLoader, ds, { batchsize = 10, shufle = true }),
              "DataLoader: unknown options 'batchsize', 'shufle'")
-    contains(errmsg(data.DataLoader, ds, { num_workers = 2 }), "DataLoader: unknown option 'num_workers'")
+    contains(errmsg(data.DataLoader, ds, { num_worker = 2 }), "DataLoader: unknown option 'num_worker'")
     local loader = data.DataLoader(ds, { batch_size = 4, shuffle = false, drop_last = true, seed = 1, sampler = nil })
     assert.are.same({ 4, 4 }, (epoch(loader)))
     contains(errmsg(data.load_csv, '/nonexistent.csv', { labels = 'y' }), "load_csv: unknown option 'labels'")

@@ -438,7 +438,11 @@ end
 
 -- the repository root, from this file's path (<root>/tests/spec/support.lua)
 local here = debug.getinfo(1, 'S').source:sub(2)
-if here:sub(1, 1) ~= '/' then here = io.popen('pwd'):read('*l') .. '/' .. here end
+if here:sub(1, 1) ~= '/' then
+  local pwd = io.popen('pwd')      -- (closed: its shell stayed a zombie until the collector took the handle)
+  here = pwd:read('*l') .. '/' .. here
+  pwd:close()
+end
 S.root = here:gsub('/tests/spec/[^/]*$', '')
 -- a line that makes a child luajit find nnlua in this tree
 S.path_prelude = string.format("package.path = '%s/lua/?.lua;%s/lua/?/init.lua;' .. package.path\n",
