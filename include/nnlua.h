@@ -801,9 +801,13 @@ nl_tensor *nl_adaptive_max_pool3d(nl_tensor *x, int64_t out_d, int64_t out_h, in
  * floor(o * scale), NEAREST_EXACT the pixel whose centre is nearest,
  * LINEAR the two nearest pixels in each dim (linear, bilinear, trilinear),
  * CUBIC four in each with PyTorch's A = -0.75 and the border repeated
- * (bicubic). */
+ * (bicubic). LINEAR_AA and CUBIC_AA (4-D only): bilinear and bicubic with
+ * antialias, PyTorch's _upsample_bilinear2d_aa and _upsample_bicubic2d_aa,
+ * a triangle or Keys' cubic (A = -0.5) widened by the scale when
+ * downsampling, its weights normalized to sum to 1. */
 typedef enum {
-    NL_INTERP_NEAREST = 0, NL_INTERP_NEAREST_EXACT = 1, NL_INTERP_LINEAR = 2, NL_INTERP_CUBIC = 3
+    NL_INTERP_NEAREST = 0, NL_INTERP_NEAREST_EXACT = 1, NL_INTERP_LINEAR = 2, NL_INTERP_CUBIC = 3,
+    NL_INTERP_LINEAR_AA = 4, NL_INTERP_CUBIC_AA = 5
 } nl_interp_mode;
 /* (N, C, out sizes): of (out_d, out_h, out_w) and (scale_d, scale_h,
  * scale_w) the last x->ndim - 2 are read. A scale > 0 is the user's scale

@@ -1,6 +1,7 @@
 /* ops_interp.c — interpolation over the last 1, 2 or 3 dims of (N, C, ...):
  * F.interpolate's nearest, nearest-exact, linear (linear, bilinear,
- * trilinear) and cubic (bicubic) modes, forward and backward side by side.
+ * trilinear) and cubic (bicubic) modes, and bilinear and bicubic with
+ * antialias, forward and backward side by side.
  * Area mode (adaptive average pooling), pixel shuffle, fold and unfold are
  * composed in the Lua layer (nn/upsampling.lua) and need nothing here. */
 #include "internal.h"
@@ -142,6 +143,213 @@ static void interp_taps_free(interp_taps t[3]) {
     free(t[0].w);
 }
 
+/* ---- antialiased taps (bilinear and bicubic with antialias) ----
+ * PyTorch 1.13's _upsample_bilinear2d_aa and _upsample_bicubic2d_aa
+ * (UpSampleKernel.cpp, _compute_weights_aa, as PIL resamples): output o
+ * of a dim reads the inputs within support of its centre scale * (o + 0.5),
+ * weighted by the triangle (linear) or Keys' cubic with A = -0.5 at
+ * (position - centre) / max(scale, 1), the weights divided by their sum.
+ * Downsampling widens the filter by the scale; upsampling keeps it.
+ * Computed in the input's precision with PyTorch's promotions, as above;
+ * the tap count varies with o, so each output has its first position and
+ * its count. */
+typedef struct {
+    int64_t in, out, k;   /* k: the most taps of any output */
+    int64_t *lo;          /* (out) first input position read */
+    int64_t *n;           /* (out) taps read, from lo on */
+    double *w;            /* (out, k) weights, 0 past n */
+} aa_taps;
+
+#define DEFINE_AA_TAPS(T, SUF, FMA)                                                            \
+    static T aa_filter_##SUF(T x, int cubic) {                                                 \
+        if (!cubic) {                                                                          \
+            if (x < 0) x = -x;                                                                 \
+            return x < 1 ? (T)(1.0 - x) : (T)0;                                                \
+        }                                                                                      \
+        T A = (T)-0.5;                                                                         \
+        x = (T)fabs(x);                                                                        \
+        if (x < 1) return FMA(FMA(A + 2, x, -(A + 3)) * x, x, (T)1);                          \
+        if (x < 2) return FMA(FMA(FMA(A, x, -5 * A), x, 8 * A), x, -4 * A);                   \
+        return 0;                                                                              \
+    }                                                                                          \
+    static int aa_taps_##SUF(aa_taps *tp, int cubic, int align_corners, double scale_factor) { \
+        int64_t in = tp->in, out = tp->out;                                                    \
+        T scale;                                                                               \
+        if (align_corners)                                                                     \
+            scale = out > 1 ? (T)(in - 1) / (T)(out - 1) : (T)0;                               \
+        else                                                                                   \
+            scale = scale_factor > 0 ? (T)(1.0 / scale_factor) : (T)in / (T)out;              \
+        double half = cubic ? 2.0 : 1.0;            /* interp_size * 0.5 */                    \
+        T support = scale >= 1.0 ? (T)(half * scale) : (T)half;                                \
+        T invscale = scale >= 1.0 ? (T)(1.0 / scale) : (T)1;                                   \
+        int64_t k = (int64_t)ceilf((float)support) * 2 + 1;                                    \
+        tp->k = k;                                                                             \
+        tp->lo = malloc((size_t)(2 * out) * sizeof *tp->lo);                                   \
+        tp->w = malloc((size_t)(out * k) * sizeof *tp->w);                                     \
+        if (!tp->lo || !tp->w) {                                                               \
+            free(tp->lo);                                                                      \
+            free(tp->w);                                                                       \
+            tp->lo = NULL;                                                                     \
+            tp->w = NULL;                                                                      \
+            nl_set_error("interpolate: out of memory for the interpolation weights");         \
+            return -1;                                                                         \
+        }                                                                                      \
+        tp->n = tp->lo + out;                                                                  \
+        for (int64_t o = 0; o < out; o++) {                                                    \
+            double *w = tp->w + o * k;                                                         \
+            T center = (T)(scale * (o + 0.5));                                                 \
+            int64_t lo = (int64_t)(center - support + 0.5);                                    \
+            int64_t hi = (int64_t)(center + support + 0.5);                                    \
+            if (lo < 0) lo = 0;                                                                \
+            if (hi > in) hi = in;                                                              \
+            int64_t n = hi - lo < 0 ? 0 : hi - lo > k ? k : hi - lo;                           \
+            T total = 0;                                                                       \
+            for (int64_t j = 0; j < n; j++) {                                                  \
+                /* (j + lo) - centre in T, + 0.5 and * invscale in double */                   \
+                T f = aa_filter_##SUF((T)(((T)(j + lo) - center + 0.5) * invscale), cubic);    \
+                w[j] = f;                                                                      \
+                total += f;                                                                    \
+            }                                                                                  \
+            for (int64_t j = 0; j < k; j++)                                                    \
+                w[j] = j >= n ? 0.0 : total != 0 ? (double)((T)w[j] / total) : w[j];           \
+            tp->lo[o] = lo;                                                                    \
+            tp->n[o] = n;                                                                      \
+        }                                                                                      \
+        return 0;                                                                              \
+    }
+DEFINE_AA_TAPS(float, f32, fmaf)
+DEFINE_AA_TAPS(double, f64, fma)
+
+/* The plane kernels. PyTorch's are built for AVX2 with FMA, and GCC fuses
+ * the backward's g += w * w' * dy, and the cubic filter above, into fused
+ * multiply-adds: so do these, by fma() (inlined where the CPU has FMA,
+ * glibc's otherwise), which gives PyTorch's float64 gradients bit for bit.
+ * Its forward's sums are not fused, nor are these (within an ulp or two of
+ * PyTorch's there: its 2-D forward rounds in an order not found here). */
+#define DEFINE_AA_FORWARD(T, SUF)                                                              \
+    /* one plane: x (ih, iw) -> y (oh, ow) through tmp (ih, ow), the width */                 \
+    /* first and then the height, each output's taps summed in order from */                  \
+    /* x[lo] * w[0], as PyTorch's separable kernel; a width kept is not */                    \
+    /* resampled, a height always is */                                                        \
+    static void aa_plane_forward_##SUF(const T *x, T *tmp, T *y, const aa_taps *th, const aa_taps *tw) { \
+        int64_t ih = th->in, iw = tw->in, ow = tw->out;                                        \
+        const T *src = x;                                                                      \
+        if (iw != ow) {                                                                        \
+            for (int64_t h = 0; h < ih; h++)                                                   \
+                for (int64_t o = 0; o < ow; o++) {                                             \
+                    const T *xr = x + h * iw + tw->lo[o];                                      \
+                    const double *w = tw->w + o * tw->k;                                       \
+                    T acc = tw->n[o] > 0 ? xr[0] * (T)w[0] : (T)0;                             \
+                    for (int64_t j = 1; j < tw->n[o]; j++) acc += xr[j] * (T)w[j];             \
+                    tmp[h * ow + o] = acc;                                                     \
+                }                                                                              \
+            src = tmp;                                                                         \
+        }                                                                                      \
+        for (int64_t o = 0; o < th->out; o++) {                                                \
+            T *yr = y + o * ow;                                                                \
+            const T *s = src + th->lo[o] * ow;                                                 \
+            const double *w = th->w + o * th->k;                                               \
+            if (th->n[o] == 0) {                                                               \
+                memset(yr, 0, (size_t)ow * sizeof(T));                                         \
+                continue;                                                                      \
+            }                                                                                  \
+            T w0 = (T)w[0];                                                                    \
+            for (int64_t c = 0; c < ow; c++) yr[c] = s[c] * w0;                                \
+            for (int64_t j = 1; j < th->n[o]; j++) {                                           \
+                T wj = (T)w[j];                                                                \
+                const T *sj = s + j * ow;                                                      \
+                for (int64_t c = 0; c < ow; c++) yr[c] += sj[c] * wj;                          \
+            }                                                                                  \
+        }                                                                                      \
+    }
+#define DEFINE_AA_BACKWARD(T, SUF, FMA, ATTR)                                                  \
+    /* one plane's gradient, gx (ih, iw) zeroed, from g (oh, ow): output by */                \
+    /* output, gx[lo_h + a][lo_w + b] += w_w[b] * w_h[a] * g, PyTorch's order */               \
+    ATTR static void aa_plane_backward_##SUF(T *gx, const T *g, const aa_taps *th, const aa_taps *tw) { \
+        int64_t iw = tw->in;                                                                   \
+        for (int64_t oh = 0; oh < th->out; oh++)                                               \
+            for (int64_t o = 0; o < tw->out; o++) {                                            \
+                T v = *g++;                                                                    \
+                const double *ww = tw->w + o * tw->k;                                          \
+                for (int64_t a = 0; a < th->n[oh]; a++) {                                      \
+                    T wh = (T)th->w[oh * th->k + a];                                           \
+                    T *row = gx + (th->lo[oh] + a) * iw + tw->lo[o];                           \
+                    for (int64_t b = 0; b < tw->n[o]; b++) row[b] = FMA((T)ww[b] * wh, v, row[b]); \
+                }                                                                              \
+            }                                                                                  \
+    }
+DEFINE_AA_FORWARD(float, f32)
+DEFINE_AA_FORWARD(double, f64)
+#define AA_FMA_TARGET __attribute__((target("avx2,fma")))
+DEFINE_AA_BACKWARD(float, f32, fmaf, )
+DEFINE_AA_BACKWARD(double, f64, fma, )
+DEFINE_AA_BACKWARD(float, f32_fma, fmaf, AA_FMA_TARGET)
+DEFINE_AA_BACKWARD(double, f64_fma, fma, AA_FMA_TARGET)
+
+/* the height's and width's antialiased taps of a (N, C, H, W) call; 0, or
+ * -1 with an error set */
+static int aa_taps_make(aa_taps t[2], int dtype, int mode, int align_corners, const int64_t in[3],
+                        const int64_t out[3], const double scales[3]) {
+    int cubic = mode == NL_INTERP_CUBIC_AA;
+    memset(t, 0, 2 * sizeof *t);
+    for (int d = 0; d < 2; d++) {
+        t[d].in = in[1 + d];
+        t[d].out = out[1 + d];
+        int r = dtype == NL_FLOAT64 ? aa_taps_f64(&t[d], cubic, align_corners, scales[1 + d])
+                                    : aa_taps_f32(&t[d], cubic, align_corners, scales[1 + d]);
+        if (r < 0) {
+            if (d) {
+                free(t[0].lo);
+                free(t[0].w);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void aa_taps_free(aa_taps t[2]) {
+    for (int d = 0; d < 2; d++) {
+        free(t[d].lo);
+        free(t[d].w);
+    }
+}
+
+/* out (planes, oh, ow) from xc (planes, ih, iw), contiguous; 0 or -1 */
+static int aa_forward(nl_tensor *out, const nl_tensor *xc, int mode, int align_corners, const int64_t in[3],
+                      const int64_t outs[3], const double scales[3]) {
+    int64_t planes = xc->sizes[0] * xc->sizes[1], ih = in[1], iw = in[2], oh = outs[1], ow = outs[2];
+    size_t esz = xc->dtype == NL_FLOAT64 ? sizeof(double) : sizeof(float);
+    if (ih == oh && iw == ow) {                /* PyTorch copies */
+        memcpy(out->data, xc->data, (size_t)(planes * ih * iw) * esz);
+        return 0;
+    }
+    aa_taps tp[2];
+    if (aa_taps_make(tp, xc->dtype, mode, align_corners, in, outs, scales) < 0) return -1;
+    void *tmp = iw != ow ? malloc((size_t)(planes * ih * ow + 1) * esz) : NULL;   /* + 1: no batch */
+    if (iw != ow && !tmp) {
+        aa_taps_free(tp);
+        nl_set_error("interpolate: out of memory for the antialiased rows of %lld planes",
+                     (long long)planes);
+        return -1;
+    }
+    int nt = nl_threads_for(planes * (ih * ow * tp[1].k + oh * ow * tp[0].k), INTERP_GRAIN);
+    if (xc->dtype == NL_FLOAT32) {
+        NL_PARALLEL_FOR(nt, p, planes,
+            aa_plane_forward_f32((const float *)xc->data + p * ih * iw, (float *)tmp + (tmp ? p * ih * ow : 0),
+                  (float *)out->data + p * oh * ow, &tp[0], &tp[1]);
+        );
+    } else {
+        NL_PARALLEL_FOR(nt, p, planes,
+            aa_plane_forward_f64((const double *)xc->data + p * ih * iw, (double *)tmp + (tmp ? p * ih * ow : 0),
+                  (double *)out->data + p * oh * ow, &tp[0], &tp[1]);
+        );
+    }
+    free(tmp);
+    aa_taps_free(tp);
+    return 0;
+}
+
 /* ---- forward ---- */
 
 /* (D, H, W) plane sizes of x, and (out_d, out_h, out_w) of the call: a
@@ -176,13 +384,32 @@ static int interp_spatial(const nl_tensor *x, int64_t in[3]) {
                 }                                                                              \
     )
 
+/* out from xc, contiguous, with the fixed taps of the modes above; 0 or -1 */
+static int interp_forward(nl_tensor *out, const nl_tensor *xc, int mode, int align_corners, const int64_t in[3],
+                          const int64_t outs[3], const double scales[3], int nsp) {
+    interp_taps tp[3];
+    if (interp_taps_make(tp, xc->dtype, mode, align_corners, in, outs, scales, nsp) < 0) return -1;
+    int64_t planes = xc->sizes[0] * xc->sizes[1], ih = in[1], iw = in[2];
+    int64_t isz = in[0] * ih * iw, osz = outs[0] * outs[1] * outs[2];
+    int64_t ktot = tp[0].k * tp[1].k * tp[2].k;
+    int nt = nl_threads_for(planes * (isz + osz * ktot), INTERP_GRAIN);
+    if (xc->dtype == NL_FLOAT32) INTERP_FORWARD(float);
+    else if (xc->dtype == NL_FLOAT64) INTERP_FORWARD(double);
+    else INTERP_FORWARD(int64_t);
+    interp_taps_free(tp);
+    return 0;
+}
+
 nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, int64_t out_w, double scale_d,
                           double scale_h, double scale_w, int align_corners) {
     const char *op = "interpolate";
     NL_CHECK_TENSOR(op, x);
     NL_CHECK(x->ndim >= 3 && x->ndim <= 5, "%s: input must be 3-D, 4-D or 5-D (N, C, ...), got %s %s", op, DT(x),
              nl_shape_str(x));
-    NL_CHECK(mode >= NL_INTERP_NEAREST && mode <= NL_INTERP_CUBIC, "%s: unknown mode %d", op, mode);
+    NL_CHECK(mode >= NL_INTERP_NEAREST && mode <= NL_INTERP_CUBIC_AA, "%s: unknown mode %d", op, mode);
+    NL_CHECK(mode < NL_INTERP_LINEAR_AA || x->ndim == 4,
+             "%s: antialias is only supported for bilinear and bicubic on a 4-D input, got %s %s", op, DT(x),
+             nl_shape_str(x));
     NL_CHECK(x->dtype != NL_INT64 || mode <= NL_INTERP_NEAREST_EXACT,
              "%s: the interpolating modes take a float input, got int64 %s", op, nl_shape_str(x));
     int64_t in[3], outs[3] = { out_d, out_h, out_w };
@@ -198,22 +425,15 @@ nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, 
     for (int d = 0; d < nsp; d++) osizes[2 + d] = outs[3 - nsp + d];
     nl_tensor *out = nl_tensor_alloc(op, x->ndim, osizes, x->dtype);
     if (!out) return NULL;
-    interp_taps tp[3];
     nl_tensor *xc = nl_contiguous(x);
-    if (!xc || interp_taps_make(tp, x->dtype, mode, align_corners, in, outs, scales, nsp) < 0) {
-        nl_release(xc);
+    int r = !xc ? -1
+            : mode >= NL_INTERP_LINEAR_AA ? aa_forward(out, xc, mode, align_corners != 0, in, outs, scales)
+                                          : interp_forward(out, xc, mode, align_corners, in, outs, scales, nsp);
+    nl_release(xc);
+    if (r < 0) {
         nl_release(out);
         return NULL;
     }
-    int64_t planes = x->sizes[0] * x->sizes[1], ih = in[1], iw = in[2];
-    int64_t isz = in[0] * ih * iw, osz = outs[0] * outs[1] * outs[2];
-    int64_t ktot = tp[0].k * tp[1].k * tp[2].k;
-    int nt = nl_threads_for(planes * (isz + osz * ktot), INTERP_GRAIN);
-    if (x->dtype == NL_FLOAT32) INTERP_FORWARD(float);
-    else if (x->dtype == NL_FLOAT64) INTERP_FORWARD(double);
-    else INTERP_FORWARD(int64_t);
-    interp_taps_free(tp);
-    nl_release(xc);
     nl_node *n = nl_record(NL_OP_INTERPOLATE, out, 1, &x);
     if (n) {
         n->needs_in = 0;          /* the shape only */
@@ -251,6 +471,43 @@ nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, 
                 }                                                                              \
     )
 
+/* the antialiased gradient: planes independent, as in the forward */
+static int aa_backward(nl_tensor *x, nl_tensor *g, nl_tensor **gin, int mode, int align_corners,
+                       const int64_t in[3], const int64_t outs[3], const double scales[3]) {
+    aa_taps tp[2];
+    if (aa_taps_make(tp, x->dtype, mode, align_corners, in, outs, scales) < 0) return -1;
+    nl_tensor *gx = nl_tensor_alloc("interpolate", x->ndim, x->sizes, x->dtype);
+    nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
+    if (!gc) {
+        nl_release(gx);
+        aa_taps_free(tp);
+        return -1;
+    }
+    int64_t planes = x->sizes[0] * x->sizes[1], isz = in[1] * in[2], osz = outs[1] * outs[2];
+    int nt = nl_threads_for(planes * (isz + osz * tp[0].k * tp[1].k), INTERP_GRAIN);
+    if (x->dtype == NL_FLOAT32) {
+        void (*plane)(float *, const float *, const aa_taps *, const aa_taps *) =
+            nl_cpu_avx2() ? aa_plane_backward_f32_fma : aa_plane_backward_f32;
+        NL_PARALLEL_FOR(nt, p, planes,
+            float *gp = (float *)gx->data + p * isz;
+            memset(gp, 0, (size_t)isz * sizeof *gp);
+            plane(gp, (const float *)gc->data + p * osz, &tp[0], &tp[1]);
+        );
+    } else {
+        void (*plane)(double *, const double *, const aa_taps *, const aa_taps *) =
+            nl_cpu_avx2() ? aa_plane_backward_f64_fma : aa_plane_backward_f64;
+        NL_PARALLEL_FOR(nt, p, planes,
+            double *gp = (double *)gx->data + p * isz;
+            memset(gp, 0, (size_t)isz * sizeof *gp);
+            plane(gp, (const double *)gc->data + p * osz, &tp[0], &tp[1]);
+        );
+    }
+    aa_taps_free(tp);
+    nl_release(gc);
+    gin[0] = gx;
+    return 0;
+}
+
 static int interpolate_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     nl_tensor *x = nd->in[0];
     if (!nl_node_wants(nd, 0)) return 0;
@@ -260,6 +517,7 @@ static int interpolate_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     int64_t in[3], outs[3] = { 1, 1, 1 };
     int nsp = interp_spatial(x, in);
     for (int d = 0; d < nsp; d++) outs[3 - nsp + d] = g->sizes[2 + d];
+    if (mode >= NL_INTERP_LINEAR_AA) return aa_backward(x, g, gin, mode, align_corners, in, outs, scales);
     interp_taps tp[3];
     if (interp_taps_make(tp, x->dtype, mode, align_corners, in, outs, scales, nsp) < 0) return -1;
     nl_tensor *gx = nl_tensor_alloc("interpolate", x->ndim, x->sizes, x->dtype);

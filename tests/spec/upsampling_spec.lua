@@ -254,7 +254,7 @@ describe('interpolate', function()
     has(error_of(F.interpolate, x, { size = 3, align_corners = true }),
         "interpolate: align_corners applies only to the modes 'linear', 'bilinear', 'bicubic' and 'trilinear' (mode 'nearest')")
     has(error_of(F.interpolate, x, { size = 3, mode = 'bilinear', align_corners = 1 }), 'align_corners must be a boolean')
-    has(error_of(F.interpolate, x, { size = 3, mode = 'bilinear', antialias = true }), 'interpolate: antialias is not supported')
+    has(error_of(F.interpolate, x, { size = 3, antialias = true }), 'interpolate: Anti-alias option is only supported for bilinear')
     has(error_of(F.interpolate, x, { size = 3, recompute_scale_factor = true }),
         'interpolate: recompute_scale_factor is meaningful only with a scale_factor')
     has(error_of(F.interpolate, x, { size = 3, mode = 'linear' }), "interpolate: mode 'linear' needs a 3-D input (N, C, L), got shape [1,2,3,4]")

@@ -20,8 +20,10 @@ return function(nl, nn)
     nearest = { c = lib.NL_INTERP_NEAREST }, ['nearest-exact'] = { c = lib.NL_INTERP_NEAREST_EXACT },
     area = {},
     linear = { c = lib.NL_INTERP_LINEAR, rank = 3, shape = '(N, C, L)', interpolating = true },
-    bilinear = { c = lib.NL_INTERP_LINEAR, rank = 4, shape = '(N, C, H, W)', interpolating = true },
-    bicubic = { c = lib.NL_INTERP_CUBIC, rank = 4, shape = '(N, C, H, W)', interpolating = true },
+    bilinear = { c = lib.NL_INTERP_LINEAR, rank = 4, shape = '(N, C, H, W)', interpolating = true,
+                 aa = lib.NL_INTERP_LINEAR_AA },
+    bicubic = { c = lib.NL_INTERP_CUBIC, rank = 4, shape = '(N, C, H, W)', interpolating = true,
+                aa = lib.NL_INTERP_CUBIC_AA },
     trilinear = { c = lib.NL_INTERP_LINEAR, rank = 5, shape = '(N, C, D, H, W)', interpolating = true },
   }
   local MODE_LIST = "'nearest', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area' or 'nearest-exact'"
@@ -84,7 +86,10 @@ return function(nl, nn)
         raise(('%s: %s must be a boolean (true or false), got %s'):format(op, k, nl._describe_arg(o[k])))
       end
     end
-    if o.antialias then raise(op .. ': antialias is not supported (PyTorch 1.13 has it for bilinear and bicubic)') end
+    if o.antialias and not m.aa then
+      -- PyTorch's ValueError
+      raise(("%s: Anti-alias option is only supported for bilinear and bicubic modes (mode '%s')"):format(op, mode))
+    end
     if (o.size == nil) == (o.scale_factor == nil) then raise(op .. ': give exactly one of size and scale_factor') end
     if o.size ~= nil then check_spec(op, o.size, 'size') else check_spec(op, o.scale_factor, 'scale_factor') end
     if o.recompute_scale_factor and o.size ~= nil then
@@ -145,7 +150,7 @@ return function(nl, nn)
     local od, oh, ow = 1, 1, sizes[nsp]
     if nsp >= 2 then oh = sizes[nsp - 1] end
     if nsp == 3 then od = sizes[1] end
-    return nl._wrap(lib.nl_interpolate(p, m.c, od, oh, ow, scales[1], scales[2], scales[3],
+    return nl._wrap(lib.nl_interpolate(p, o.antialias and m.aa or m.c, od, oh, ow, scales[1], scales[2], scales[3],
                                        o.align_corners and 1 or 0), op)
   end
 
@@ -198,6 +203,7 @@ return function(nl, nn)
   end
 
   local Upsample = Module:extend('Upsample')
+  local UPSAMPLE_KNOWN = { size = 1, scale_factor = 1, mode = 1, align_corners = 1, recompute_scale_factor = 1 }
   nn.Upsample = Upsample
 
   -- Upsample({size = n or {...}, scale_factor = s or {...}, mode = 'nearest',
@@ -210,7 +216,8 @@ return function(nl, nn)
     end
     if type(opts) == 'number' then opts = { scale_factor = opts } end
     opts = options(opts, op)
-    local known, fixed = KNOWN, self._fixed
+    -- no antialias: PyTorch's Upsample has none
+    local known, fixed = UPSAMPLE_KNOWN, self._fixed
     if fixed then known = { size = 1, scale_factor = 1 } end
     nl._check_opts(op, opts, known)
     local o = {}
