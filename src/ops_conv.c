@@ -2279,12 +2279,14 @@ NL_REGISTER_BACKWARD(NL_OP_AVG_POOL2D, avg_pool2d_backward)
 static inline int64_t adaptive_start(int64_t i, int64_t n, int64_t s) { return (i * s) / n; }
 static inline int64_t adaptive_end(int64_t i, int64_t n, int64_t s) { return ((i + 1) * s + n - 1) / n; }
 
-/* 0 when x (N, C, H, W) can be pooled to (out_h, out_w) by op, else -1 */
+/* 0 when x (N, C, H, W) can be pooled to (out_h, out_w) by op, else -1; an
+ * output size of 0 gives an empty output and a zero gradient, as PyTorch */
 static int adaptive_check(const char *op, nl_tensor *x, int64_t out_h, int64_t out_w) {
     NL_CHECK_TENSOR_INT(op, x);
     NL_CHECK_INT(x->ndim == 4 && x->dtype != NL_INT64,
                  "%s: input must be a 4-D float tensor (N, C, H, W), got %s %s", op, DT(x), nl_shape_str(x));
-    NL_CHECK_INT(out_h >= 1 && out_w >= 1, "%s: output size [%lld,%lld] must be positive (input %s)", op,
+    /* 0: an empty output, as PyTorch */
+    NL_CHECK_INT(out_h >= 0 && out_w >= 0, "%s: output size [%lld,%lld] must not be negative (input %s)", op,
                  (long long)out_h, (long long)out_w, nl_shape_str(x));
     NL_CHECK_INT(x->sizes[2] >= 1 && x->sizes[3] >= 1, "%s: input %s has an empty plane", op, nl_shape_str(x));
     return 0;

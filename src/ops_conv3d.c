@@ -752,15 +752,16 @@ NL_REGISTER_BACKWARD(NL_OP_AVG_POOL3D, avg_pool3d_backward)
 static inline int64_t ad_start(int64_t i, int64_t n, int64_t s) { return (i * s) / n; }
 static inline int64_t ad_end(int64_t i, int64_t n, int64_t s) { return ((i + 1) * s + n - 1) / n; }
 
-/* 0 when x (N, C, D, H, W) can be pooled to out (3 sizes) by op, else -1 */
+/* 0 when x (N, C, D, H, W) can be pooled to out (3 sizes) by op, else -1;
+ * a size of 0 gives an empty output and a zero gradient, as PyTorch */
 static int adaptive3_check(const char *op, nl_tensor *x, const int64_t *out) {
     char tb[1][72];
     NL_CHECK_TENSOR_INT(op, x);
     NL_CHECK_INT(x->ndim == 5 && x->dtype != NL_INT64,
                  "%s: input must be a 5-D float tensor (N, C, D, H, W), got %s %s", op, DT(x), nl_shape_str(x));
-    NL_CHECK_INT(out[0] >= 1 && out[1] >= 1 && out[2] >= 1 && out[0] <= ARG_MAX && out[1] <= ARG_MAX &&
-                 out[2] <= ARG_MAX, "%s: output size %s must be positive (input %s)", op, fmt3(tb[0], out),
-                 nl_shape_str(x));
+    NL_CHECK_INT(out[0] >= 0 && out[1] >= 0 && out[2] >= 0 && out[0] <= ARG_MAX && out[1] <= ARG_MAX &&
+                 out[2] <= ARG_MAX, "%s: output size %s must be in [0, %lld] (input %s)", op, fmt3(tb[0], out),
+                 (long long)ARG_MAX, nl_shape_str(x));
     NL_CHECK_INT(x->sizes[2] >= 1 && x->sizes[3] >= 1 && x->sizes[4] >= 1, "%s: input %s has an empty volume", op,
                  nl_shape_str(x));
     return 0;

@@ -234,6 +234,36 @@ interp('bicubic_long_align', alternating.view(1, 1, 1, 1000), size=[1, 77], mode
        grad=lambda t: bicubic_long(t.detach()) + (bicubic_long_matrix(t) - bicubic_long_matrix(t).detach()))
 interp('bilinear_long_half', alternating.view(1, 1, 1, 1000).repeat(1, 1, 3, 1), size=[2, 61], mode='bilinear')
 
+# ---- an output size of 0: area mode and the adaptive pools give an empty
+# tensor, where the other modes refuse it. The gradient is zero: PyTorch
+# 1.13's 3-D pools give it; its 2-D backward (1-D and 2-D area, the 1-D
+# and 2-D pools) refuses an empty grad_output, so there the gradient is
+# taken through an empty slice of the input (grad=)
+def empty_like_slice(*sl):
+    return lambda t: t[(Ellipsis,) + sl]
+
+
+interp('area_1d_size0', randn(1, 2, 4), size=0, mode='area', grad=empty_like_slice(slice(0, 0)))
+interp('area_2d_size0', randn(1, 2, 4, 5), size=[2, 0], mode='area', grad=empty_like_slice(slice(0, 2), slice(0, 0)))
+interp('area_3d_size0', randn(1, 2, 4, 5, 6), size=[0, 2, 2], mode='area')
+interp('area_1d_scale_to0', randn(2, 1, 4), scale_factor=0.1, mode='area', grad=empty_like_slice(slice(0, 0)))
+fn('adaptive_avg_pool1d_size0', 'adaptive_avg_pool1d', [0], lambda t: F.adaptive_avg_pool1d(t, 0), randn(1, 2, 4),
+   grad=empty_like_slice(slice(0, 0)))
+fn('adaptive_max_pool1d_size0', 'adaptive_max_pool1d', [0], lambda t: F.adaptive_max_pool1d(t, 0), randn(1, 2, 4),
+   grad=empty_like_slice(slice(0, 0)))
+fn('adaptive_avg_pool2d_size0', 'adaptive_avg_pool2d', [[0, 2]], lambda t: F.adaptive_avg_pool2d(t, (0, 2)),
+   randn(1, 2, 4, 5), grad=empty_like_slice(slice(0, 0), slice(0, 2)))
+fn('adaptive_max_pool2d_size0', 'adaptive_max_pool2d', [[2, 0]], lambda t: F.adaptive_max_pool2d(t, (2, 0)),
+   randn(1, 2, 4, 5), grad=empty_like_slice(slice(0, 2), slice(0, 0)))
+fn('adaptive_avg_pool3d_size0', 'adaptive_avg_pool3d', [[2, 0, 2]], lambda t: F.adaptive_avg_pool3d(t, (2, 0, 2)),
+   randn(1, 2, 4, 5, 6))
+fn('adaptive_max_pool3d_size0', 'adaptive_max_pool3d', [[1, 1, 0]], lambda t: F.adaptive_max_pool3d(t, (1, 1, 0)),
+   randn(2, 4, 5, 6))
+layer('adaptiveavgpool3d_size0', 'AdaptiveAvgPool3d', [[0, 1, 1]], nn.AdaptiveAvgPool3d((0, 1, 1)),
+      randn(1, 2, 3, 4, 5))
+layer('adaptivemaxpool2d_size0', 'AdaptiveMaxPool2d', [[0, 3]], nn.AdaptiveMaxPool2d((0, 3)), randn(2, 4, 5),
+      grad=empty_like_slice(slice(0, 0), slice(0, 3)))
+
 # ---- which pixel nearest and nearest-exact read --------------------------------------------------------------------
 for dt in (F32, F64):
     for mode in ('nearest', 'nearest-exact'):

@@ -300,7 +300,7 @@ describe('3-D layers refuse bad arguments, naming the op', function()
     { function() F.avg_pool3d(x, 2, { divisor_override = 0 }) end, 'avg_pool3d: divisor_override must be a positive integer, got 0' },
     { function() nn.AvgPool3d(2, { count_include_pad = 1 }) end, 'AvgPool3d: count_include_pad must be a boolean' },
     { function() F.avg_pool3d(x, 3, { padding = { 0, 2, 0 } }) end, 'avg_pool3d: padding [0,2,0] must be between 0 and half the kernel [3,3,3]' },
-    { function() F.adaptive_avg_pool3d(x, { 2, 0, 2 }) end, 'adaptive_avg_pool3d: output_size must be an integer >= 1' },
+    { function() F.adaptive_avg_pool3d(x, { 2, -1, 2 }) end, 'adaptive_avg_pool3d: output_size must be an integer >= 0' },
     { function() F.adaptive_max_pool3d(rand({ 2, 3, 0, 4, 4 }), 2) end, 'adaptive_max_pool3d: input [2,3,0,4,4] has an empty volume' },
     { function() nn.AdaptiveMaxPool3d(2, { indices = true }) end, "AdaptiveMaxPool3d: unknown option 'indices'" },
     -- an unbatched input's shape is put back where the message names the

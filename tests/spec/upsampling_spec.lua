@@ -57,6 +57,39 @@ describe('resampling against PyTorch golden values', function()
     local want = x:view(1, 2, 2, 2, 2, 2, 2, 2):mean(8):mean(6):mean(4)
     assert.is_true((y - want):abs():max():item() < 1e-14)
   end)
+  -- PyTorch 1.13 gives an empty tensor for an output size of 0 in area mode
+  -- and the adaptive pools (golden cases *_size0 above); the other modes
+  -- and a negative size are refused, and the gradient of an empty output is
+  -- zero (PyTorch's 3-D pools; its 2-D backward refuses an empty grad_output)
+  it('gives an empty output and a zero gradient for an area or adaptive output size of 0', function()
+    local x = rand({ 2, 3, 4, 5 }, 'float64'):requires_grad()
+    local y, idx = F.adaptive_max_pool2d(x, { 0, 3 }, true)
+    assert.are.same({ 2, 3, 0, 3 }, y:shape())
+    assert.are.same({ 2, 3, 0, 3 }, idx:shape())
+    assert.are.equal('int64', idx:dtype())
+    ;(y:sum() + F.interpolate(x, { scale_factor = 0.2, mode = 'area' }):sum()):backward()
+    assert.are.same({ 2, 3, 4, 5 }, x.grad:shape())
+    assert.are.equal(0, x.grad:abs():sum():item())
+    local _, i3 = nn.AdaptiveMaxPool3d({ 2, 0, 1 }, true)(rand({ 1, 2, 3, 4, 5 }))
+    assert.are.same({ 1, 2, 2, 0, 1 }, i3:shape())
+    has(error_of(F.interpolate, rand({ 1, 2, 4, 5 }), { size = { 0, 2 }, mode = 'bilinear' }),
+        'interpolate: size must hold integers >= 1, got 0 at position 1')
+    has(error_of(F.interpolate, rand({ 1, 2, 4, 5 }), { size = { -1, 2 }, mode = 'area' }),
+        'interpolate: size must hold integers >= 0, got -1 at position 1')
+    has(error_of(F.interpolate, rand({ 1, 2, 0, 5 }), { size = { 0, 2 }, mode = 'area' }),
+        'interpolate: input and output sizes must be positive, got input [1,2,0,5]')
+    has(error_of(F.adaptive_max_pool3d, rand({ 1, 2, 3, 4, 5 }), { 1, -2, 1 }), 'adaptive_max_pool3d: output_size must be an integer >= 0')
+    -- the C entry points take 0 and refuse a negative size
+    local ffi, lib = require 'ffi', nl._lib
+    local x4 = rand({ 1, 2, 4, 5 })
+    assert.are.same({ 1, 2, 3, 0 }, nl._wrap(lib.nl_adaptive_avg_pool2d(x4.ptr, 3, 0)):shape())
+    assert.is_true(lib.nl_adaptive_avg_pool2d(x4.ptr, -1, 2) == nil)
+    has(ffi.string(lib.nl_error()), 'adaptive_avg_pool2d: output size [-1,2] must not be negative (input [1,2,4,5])')
+    local x5 = rand({ 1, 2, 3, 4, 5 })
+    assert.are.same({ 1, 2, 0, 0, 0 }, nl._wrap(lib.nl_adaptive_avg_pool3d(x5.ptr, 0, 0, 0)):shape())
+    assert.is_true(lib.nl_adaptive_avg_pool3d(x5.ptr, 1, 1, -3) == nil)
+    has(ffi.string(lib.nl_error()), 'adaptive_avg_pool3d: output size [1,1,-3] must be in [0,')
+  end)
   it('has a case for every op, module and interpolation mode', function()
     local seen = {}
     for _, c in ipairs(golden) do

@@ -312,7 +312,7 @@ return function(nl, nn)
   -- x (N, C, D, H, W) or (C, D, H, W) -> (N, C, od, oh, ow); output_size n
   -- or {od, oh, ow}
   local function adaptive_avg_pool3d(op, x, output_size)
-    local o = triple(output_size, 'output_size', op, 1)
+    local o = triple(output_size, 'output_size', op, 0)
     return (batched(op, x, function(x5) return nl._wrap(lib.nl_adaptive_avg_pool3d(x5.ptr, o[1], o[2], o[3])) end))
   end
   function F.adaptive_avg_pool3d(x, output_size) return adaptive_avg_pool3d('adaptive_avg_pool3d', x, output_size) end
@@ -329,7 +329,7 @@ return function(nl, nn)
   -- the maximum of each of adaptive_avg_pool3d's windows; with
   -- return_indices also the int64 1-based positions (d*H + h)*W + w + 1
   local function adaptive_max_pool3d(op, x, output_size, want)
-    local o = triple(output_size, 'output_size', op, 1)
+    local o = triple(output_size, 'output_size', op, 0)
     local y, i = batched(op, x, function(x5)
       indices_out[0] = nil
       local r = lib.nl_adaptive_max_pool3d(x5.ptr, o[1], o[2], o[3], want and indices_out or nil, 1)
@@ -413,7 +413,7 @@ return function(nl, nn)
 
   -- AdaptiveAvgPool3d(output_size): n or {od, oh, ow}
   function AdaptiveAvgPool3d:init(output_size)
-    self.output_size = triple(output_size, 'output_size', 'AdaptiveAvgPool3d', 1)
+    self.output_size = triple(output_size, 'output_size', 'AdaptiveAvgPool3d', 0)
   end
 
   function AdaptiveAvgPool3d:forward(x) return adaptive_avg_pool3d('AdaptiveAvgPool3d', x, self.output_size) end
@@ -426,7 +426,7 @@ return function(nl, nn)
   -- AdaptiveMaxPool3d(output_size, [return_indices]): n or {od, oh, ow};
   -- the flag as PyTorch's positional argument or {return_indices = true}
   function AdaptiveMaxPool3d:init(output_size, return_indices)
-    self.output_size = triple(output_size, 'output_size', 'AdaptiveMaxPool3d', 1)
+    self.output_size = triple(output_size, 'output_size', 'AdaptiveMaxPool3d', 0)
     self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool3d')
   end
 

@@ -83,7 +83,7 @@ return function(nl, nn)
 
   -- x (N, C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow}
   function F.adaptive_avg_pool2d(x, output_size)
-    local oh, ow = pair(output_size, 'output_size', 'adaptive_avg_pool2d', 1)
+    local oh, ow = pair(output_size, 'output_size', 'adaptive_avg_pool2d', 0)
     return nl._wrap(lib.nl_adaptive_avg_pool2d(nl._T(x, 'adaptive_avg_pool2d'), oh, ow))
   end
 
@@ -167,7 +167,7 @@ return function(nl, nn)
 
   -- AdaptiveAvgPool2d(output_size): n or {oh, ow}
   function AdaptiveAvgPool2d:init(output_size)
-    self.output_size = { pair(output_size, 'output_size', 'AdaptiveAvgPool2d', 1) }
+    self.output_size = { pair(output_size, 'output_size', 'AdaptiveAvgPool2d', 0) }
   end
 
   function AdaptiveAvgPool2d:forward(x)
@@ -194,7 +194,7 @@ return function(nl, nn)
   -- return_indices also the int64 1-based positions h*W + w + 1
   function F.adaptive_max_pool2d(x, output_size, return_indices)
     local op = 'adaptive_max_pool2d'
-    local oh, ow = pair(output_size, 'output_size', op, 1)
+    local oh, ow = pair(output_size, 'output_size', op, 0)
     local want = return_indices_arg(return_indices, op)
     indices_out[0] = nil
     local p = lib.nl_adaptive_max_pool2d(nl._T(x, op), oh, ow, want and indices_out or nil, 1)
@@ -210,7 +210,7 @@ return function(nl, nn)
   -- AdaptiveMaxPool2d(output_size, [return_indices]): n or {oh, ow}; the
   -- flag as PyTorch's positional argument or {return_indices = true}
   function AdaptiveMaxPool2d:init(output_size, return_indices)
-    self.output_size = { pair(output_size, 'output_size', 'AdaptiveMaxPool2d', 1) }
+    self.output_size = { pair(output_size, 'output_size', 'AdaptiveMaxPool2d', 0) }
     self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool2d')
   end
 
@@ -301,7 +301,7 @@ return function(nl, nn)
 
   -- x (N, C, L) or (C, L) -> (N, C, n)
   function F.adaptive_avg_pool1d(x, output_size)
-    local n = single(output_size, 'output_size', 'adaptive_avg_pool1d', 1)
+    local n = single(output_size, 'output_size', 'adaptive_avg_pool1d', 0)
     return (as_1d('adaptive_avg_pool1d', 'adaptive_avg_pool2d', x, function(x4)
       return F.adaptive_avg_pool2d(x4, { 1, n })
     end))
@@ -310,7 +310,7 @@ return function(nl, nn)
   -- x (N, C, L) or (C, L) -> (N, C, n); return_indices: 1-based positions
   function F.adaptive_max_pool1d(x, output_size, return_indices)
     local op = 'adaptive_max_pool1d'
-    local n = single(output_size, 'output_size', op, 1)
+    local n = single(output_size, 'output_size', op, 0)
     local want = return_indices_arg(return_indices, op)
     local y, i = as_1d(op, 'adaptive_max_pool2d', x, function(x4)
       return F.adaptive_max_pool2d(x4, { 1, n }, want)
@@ -377,7 +377,7 @@ return function(nl, nn)
 
   -- AdaptiveAvgPool1d(output_size): n
   function AdaptiveAvgPool1d:init(output_size)
-    self.output_size = single(output_size, 'output_size', 'AdaptiveAvgPool1d', 1)
+    self.output_size = single(output_size, 'output_size', 'AdaptiveAvgPool1d', 0)
   end
 
   function AdaptiveAvgPool1d:forward(x)
@@ -393,7 +393,7 @@ return function(nl, nn)
 
   -- AdaptiveMaxPool1d(output_size, [return_indices]): n
   function AdaptiveMaxPool1d:init(output_size, return_indices)
-    self.output_size = single(output_size, 'output_size', 'AdaptiveMaxPool1d', 1)
+    self.output_size = single(output_size, 'output_size', 'AdaptiveMaxPool1d', 0)
     self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool1d')
   end
 

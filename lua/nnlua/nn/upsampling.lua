@@ -29,13 +29,16 @@ return function(nl, nn)
   local MODE_LIST = "'nearest', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area' or 'nearest-exact'"
 
   -- a size's or scale factor's entries: ok(v) for each of n, or of the list
+  -- (area mode, the adaptive average pools, takes a size of 0, as PyTorch)
   local function size_ok(v) return whole(v, 1) end
+  local function area_size_ok(v) return whole(v, 0) end
   local function scale_ok(v) return type(v) == 'number' and v > 0 and v < math.huge end
 
   -- checks a size or scale_factor as given (a number or a list of 1 to 3),
   -- before the input's rank is known
-  local function check_spec(op, v, what)
+  local function check_spec(op, v, what, mode)
     local ok, one, holds = size_ok, 'an integer >= 1', 'integers >= 1'
+    if mode == 'area' then ok, one, holds = area_size_ok, 'an integer >= 0', 'integers >= 0' end
     if what == 'scale_factor' then ok, one, holds = scale_ok, 'a finite number > 0', 'finite numbers > 0' end
     if type(v) == 'number' then
       if not ok(v) then raise(('%s: %s must be %s or a list of them, got %s'):format(op, what, one, nl._describe_arg(v))) end
@@ -91,7 +94,7 @@ return function(nl, nn)
       raise(("%s: Anti-alias option is only supported for bilinear and bicubic modes (mode '%s')"):format(op, mode))
     end
     if (o.size == nil) == (o.scale_factor == nil) then raise(op .. ': give exactly one of size and scale_factor') end
-    if o.size ~= nil then check_spec(op, o.size, 'size') else check_spec(op, o.scale_factor, 'scale_factor') end
+    if o.size ~= nil then check_spec(op, o.size, 'size', mode) else check_spec(op, o.scale_factor, 'scale_factor') end
     if o.recompute_scale_factor and o.size ~= nil then
       raise(op .. ': recompute_scale_factor is meaningful only with a scale_factor, not with a size')
     end
@@ -133,7 +136,7 @@ return function(nl, nn)
     end
     local numel = shape[1] * shape[2]
     for i = 1, nsp do
-      if sizes[i] < 1 or shape[2 + i] < 1 then
+      if sizes[i] < (mode == 'area' and 0 or 1) or shape[2 + i] < 1 then
         raise(('%s: input and output sizes must be positive, got input %s and output size [%s]'):format(op,
           nl._shape_str(x), table.concat(sizes, ',')))
       end
