@@ -578,7 +578,9 @@ return function(nl)
       c, n = lane_dim(op, p, d)
       local m = 1
       for i = 0, p.ndim - 1 do if i ~= c then m = m * tonumber(p.sizes[i]) end end
-      rows = Tensor.reshape(Tensor.movedim(t, c + 1, 1), n, m)
+      -- the slices as rows in PyTorch's order, dim swapped with the first
+      -- (1.13's transpose(dim, 0)), so that sorted rows compare as PyTorch's
+      rows = Tensor.reshape(Tensor.transpose(t, 1, c + 1), n, m)
     end
     local first = lib.nl_unique_groups(T(rows, op), consecutive and 1 or 0, 1, groups_out, groups_out + 1)
     if first == nil then raise(ffi.string(lib.nl_error())) end
@@ -589,9 +591,11 @@ return function(nl)
       values = Tensor.reshape(values, -1)
       inverse = Tensor.reshape(inverse, Tensor.shape(t))
     else
-      local shape = { Tensor.size(values, 1) }
-      for i = 0, p.ndim - 1 do if i ~= c then shape[#shape + 1] = tonumber(p.sizes[i]) end end
-      values = Tensor.movedim(Tensor.reshape(values, shape), 1, c + 1)
+      local shape = {}
+      for i = 0, p.ndim - 1 do shape[i + 1] = tonumber(p.sizes[i]) end
+      shape[c + 1] = shape[1]
+      shape[1] = Tensor.size(values, 1)
+      values = Tensor.transpose(Tensor.reshape(values, shape), 1, c + 1)
     end
     local out = { values }
     if return_inverse then out[#out + 1] = inverse end

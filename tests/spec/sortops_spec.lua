@@ -308,6 +308,23 @@ describe('order statistics: closed forms and rules', function()
     local b1, b2 = p:contiguous():unique{ dim = 2, return_inverse = true }
     assert.are.same({ b1:totable(), b2:totable() }, { a1:totable(), a2:totable() })
   end)
+  it('unique along a dim orders the slices as PyTorch 1.13 (dim swapped with the first, then flattened)', function()
+    -- x = torch.tensor([[[1,1,0,1,0],[0,0,0,1,0]],[[0,1,0,0,1],[0,1,0,1,0]]])
+    local x = nl.tensor({ { { 1, 1, 0, 1, 0 }, { 0, 0, 0, 1, 0 } }, { { 0, 1, 0, 0, 1 }, { 0, 1, 0, 1, 0 } } }, 'int64')
+    for _, d in ipairs({ 3, -1 }) do
+      -- torch.unique(x, True, True, True, 2): values below, inverse [2, 4, 0, 3, 1], counts all 1
+      local u, inv, cnt = x:unique(true, true, true, d)
+      assert.are.same({ { { 0, 0, 1, 1, 1 }, { 0, 0, 0, 1, 0 } }, { { 0, 1, 0, 0, 1 }, { 0, 0, 0, 1, 1 } } }, u:totable())
+      assert.are.same({ 3, 5, 1, 4, 2 }, inv:totable())
+      assert.are.same({ 1, 1, 1, 1, 1 }, cnt:totable())
+    end
+    -- torch.unique(y, True, True, True, 1), y = [[[0,1],[1,0]],[[1,0],[0,1]],[[0,1],[1,0]]].permute(1, 0, 2):
+    -- slices y[:, j] compared as y.transpose(1, 0)[j] flattened
+    local y = nl.tensor({ { { 0, 1 }, { 1, 0 } }, { { 1, 0 }, { 0, 1 } }, { { 0, 1 }, { 1, 0 } } }, 'int64'):permute(2, 1, 3)
+    local u, inv = y:unique{ dim = 2, return_inverse = true }
+    assert.are.same({ { { 0, 1 }, { 1, 0 } }, { { 1, 0 }, { 0, 1 } } }, u:totable())
+    assert.are.same({ 1, 2, 1 }, inv:totable())
+  end)
   it('detect_anomaly sees no infinity of their own: median of all and clamp with tensor bounds', function()
     nl.detect_anomaly(true)
     local ok, err = pcall(function()
