@@ -176,10 +176,19 @@ return function(nl, nn)
 
   local KNOWN_LP = { stride = 1, ceil_mode = 'flag' }
 
-  -- opts: a table {stride, ceil_mode} or a number (the stride, PyTorch's
-  -- third positional argument)
-  local function lp_options(op, opts)
-    if type(opts) == 'number' then opts = { stride = opts } end
+  -- opts: a table {stride, ceil_mode}, or PyTorch's positional stride (a
+  -- number or nil) and ceil_mode (a boolean); nothing after those
+  local function lp_options(op, takes, opts, ceil_mode, ...)
+    nl._no_extra_args(op, takes, nil, ...)
+    if type(opts) == 'number' or (opts == nil and ceil_mode ~= nil) then
+      if ceil_mode ~= nil and type(ceil_mode) ~= 'boolean' then
+        raise(('%s: ceil_mode must be a boolean (true or false), got %s'):format(op, nl._describe_arg(ceil_mode)))
+      end
+      return { stride = opts, ceil_mode = ceil_mode }
+    end
+    if ceil_mode ~= nil then
+      raise(('%s: give ceil_mode in the options table, or after a stride given as a number'):format(op))
+    end
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_LP)
     return opts
@@ -206,7 +215,6 @@ return function(nl, nn)
   -- slope out)
   local function lp_pool(op, dims, x, p, kernel_size, opts)
     norm_arg(op, p)
-    opts = lp_options(op, opts)
     nl._float_only(x, op)
     local y, k
     if dims == 1 then
@@ -230,22 +238,26 @@ return function(nl, nn)
     return nl._root_or_zero(y * k, p)
   end
 
-  -- F.lp_pool1d(x, norm_type, kernel_size, [stride or {stride, ceil_mode}]): x (N, C, L) or (C, L)
-  function F.lp_pool1d(x, norm_type, kernel_size, opts)
-    return lp_pool('lp_pool1d', 1, x, norm_type, kernel_size, opts)
+  local F_TAKES = '(input, norm_type, kernel_size, [stride], [ceil_mode])'
+  -- F.lp_pool1d(x, norm_type, kernel_size, [stride], [ceil_mode]) or
+  -- (..., {stride, ceil_mode}): x (N, C, L) or (C, L)
+  function F.lp_pool1d(x, norm_type, kernel_size, ...)
+    return lp_pool('lp_pool1d', 1, x, norm_type, kernel_size, lp_options('lp_pool1d', F_TAKES, ...))
   end
-  -- F.lp_pool2d(x, norm_type, kernel_size, [stride or {stride, ceil_mode}]): x (N, C, H, W) or (C, H, W)
-  function F.lp_pool2d(x, norm_type, kernel_size, opts)
-    return lp_pool('lp_pool2d', 2, x, norm_type, kernel_size, opts)
+  -- F.lp_pool2d(x, norm_type, kernel_size, [stride], [ceil_mode]) or
+  -- (..., {stride, ceil_mode}): x (N, C, H, W) or (C, H, W)
+  function F.lp_pool2d(x, norm_type, kernel_size, ...)
+    return lp_pool('lp_pool2d', 2, x, norm_type, kernel_size, lp_options('lp_pool2d', F_TAKES, ...))
   end
 
   local function lp_class(name, dims)
     local cls = Module:extend(name)
     nn[name] = cls
-    -- Name(norm_type, kernel_size, [stride or {stride, ceil_mode}])
-    function cls:init(norm_type, kernel_size, opts)
+    -- Name(norm_type, kernel_size, [stride], [ceil_mode]) or
+    -- Name(norm_type, kernel_size, {stride, ceil_mode})
+    function cls:init(norm_type, kernel_size, ...)
       self.norm_type = norm_arg(name, norm_type)
-      opts = lp_options(name, opts)
+      local opts = lp_options(name, '(norm_type, kernel_size, [stride], [ceil_mode])', ...)
       if dims == 1 then
         nn._single(kernel_size, 'kernel_size', name, 1)
         if opts.stride ~= nil then nn._single(opts.stride, 'stride', name, 1) end
