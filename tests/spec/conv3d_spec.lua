@@ -322,6 +322,17 @@ describe('3-D layers refuse bad arguments, naming the op', function()
       end, 'max_pool3d: kernel [1,1,16777217] with dilation [1,1,1099511627776] spans more than 2^40' },
     { function() F.conv3d(nl.tensor({ 3 }):view(1, 1, 1, 1, 1), nl.ones(1, 1, 1, 1, 2 ^ 24 + 1), nil, { dilation = { 1, 1, 2 ^ 40 } }) end,
       'conv3d: kernel [1,1,16777217] with dilation [1,1,1099511627776] spans more than 2^40 (weight [1,1,1,1,16777217])' },
+    -- arguments past the options (PyTorch's positional padding, ceil_mode,
+    -- ...) were dropped without a word: max_pool3d(x, 2, nil, 0, 1, true)
+    -- pooled without ceil_mode
+    { function() F.max_pool3d(x, 2, nil, 0, 1, true) end,
+      'max_pool3d: takes (input, kernel_size, {options}), got 6 arguments; options go in one table' },
+    { function() F.avg_pool3d(x, 2, {}, 1) end, 'avg_pool3d: takes (input, kernel_size, {options}), got 4 arguments' },
+    { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, {}, 1) end,
+      'conv3d: takes (input, weight, bias, {options}), got 5 arguments' },
+    { function() F.adaptive_avg_pool3d(x, 2, true) end, 'adaptive_avg_pool3d: takes (input, output_size), got 3 arguments' },
+    { function() F.adaptive_max_pool3d(x, 2, true, 1) end,
+      'adaptive_max_pool3d: takes (input, output_size, return_indices), got 4 arguments' },
   }
   for i, c in ipairs(cases) do
     it(('case %d: %s'):format(i, c[2]), function()

@@ -462,6 +462,18 @@ describe('LP pools', function()
     has(error_of(nn.LPPool1d, 2, 2, 2, true, 1), 'LPPool1d: takes (norm_type, kernel_size, [stride], [ceil_mode]), got 5 arguments')
   end)
 
+  it('unfold, fold and the shuffles refuse arguments past theirs (PyTorch positional options were dropped)', function()
+    local x = rand({ 1, 2, 6, 6 })
+    -- F.unfold(x, 2, 1, 0, 2) is PyTorch's dilation 1, padding 0, stride 2
+    has(error_of(F.unfold, x, 2, 1, 0, 2), 'unfold: takes (input, kernel_size, {options}), got 5 arguments; options go in one table')
+    has(error_of(F.unfold, x, 2, { stride = 2 }, 'x'), 'unfold: takes (input, kernel_size, {options}), got 4 arguments')
+    has(error_of(F.fold, rand({ 1, 8, 4 }), { 3, 3 }, 2, {}, 1), 'fold: takes (input, output_size, kernel_size, {options}), got 5 arguments')
+    has(error_of(F.pixel_shuffle, rand({ 1, 4, 2, 2 }), 2, 3), 'pixel_shuffle: takes (input, upscale_factor), got 3 arguments')
+    has(error_of(F.pixel_unshuffle, rand({ 1, 1, 4, 4 }), 2, 9), 'pixel_unshuffle: takes (input, downscale_factor), got 3 arguments')
+    has(error_of(F.channel_shuffle, rand({ 1, 4, 2, 2 }), 2, 3), 'channel_shuffle: takes (input, groups), got 3 arguments')
+    assert.are.same({ 1, 8, 9 }, F.unfold(x, 2, { stride = 2 }):shape())
+  end)
+
   it('refuse bad arguments naming the op', function()
     has(error_of(F.lp_pool2d, rand({ 1, 1, 4, 4 }), 0, 2), 'lp_pool2d: norm_type must be a finite number > 0, got 0')
     has(error_of(F.lp_pool2d, rand({ 4, 4 }), 2, 2), 'lp_pool2d: input must be (N, C, H, W) or (C, H, W), got shape [4,4]')

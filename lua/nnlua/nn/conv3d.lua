@@ -128,8 +128,9 @@ return function(nl, nn)
   -- x (N, C, D, H, W), weight (O, C/groups, kd, kh, kw), bias (O) or nil;
   -- opts: stride, padding (n, {d, h, w}, 'valid', 'same'), dilation,
   -- groups. An unbatched x (C, D, H, W) gives (O, Do, Ho, Wo).
-  function F.conv3d(x, weight, bias, opts)
+  function F.conv3d(x, weight, bias, opts, ...)
     local op = 'conv3d'
+    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_F)
     local pw = nl._T(weight, op)
@@ -282,7 +283,10 @@ return function(nl, nn)
     if want then return y, i end
     return y
   end
-  function F.max_pool3d(x, kernel_size, opts) return max_pool3d('max_pool3d', x, kernel_size, opts) end
+  function F.max_pool3d(x, kernel_size, opts, ...)
+    nl._no_extra_args('max_pool3d', '(input, kernel_size, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
+    return max_pool3d('max_pool3d', x, kernel_size, opts)
+  end
 
   -- divisor_override: nil, or a whole number >= 1 (0 for none, in C)
   local function divisor(d, op)
@@ -307,7 +311,10 @@ return function(nl, nn)
                                         opts.ceil_mode and 1 or 0, opts.count_include_pad == false and 0 or 1, d))
     end))
   end
-  function F.avg_pool3d(x, kernel_size, opts) return avg_pool3d('avg_pool3d', x, kernel_size, opts) end
+  function F.avg_pool3d(x, kernel_size, opts, ...)
+    nl._no_extra_args('avg_pool3d', '(input, kernel_size, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
+    return avg_pool3d('avg_pool3d', x, kernel_size, opts)
+  end
 
   -- x (N, C, D, H, W) or (C, D, H, W) -> (N, C, od, oh, ow); output_size n
   -- or {od, oh, ow}
@@ -315,7 +322,10 @@ return function(nl, nn)
     local o = triple(output_size, 'output_size', op, 0)
     return (batched(op, x, function(x5) return nl._wrap(lib.nl_adaptive_avg_pool3d(x5.ptr, o[1], o[2], o[3])) end))
   end
-  function F.adaptive_avg_pool3d(x, output_size) return adaptive_avg_pool3d('adaptive_avg_pool3d', x, output_size) end
+  function F.adaptive_avg_pool3d(x, output_size, ...)
+    nl._no_extra_args('adaptive_avg_pool3d', '(input, output_size)', nil, ...)
+    return adaptive_avg_pool3d('adaptive_avg_pool3d', x, output_size)
+  end
 
   -- return_indices as PyTorch's positional argument (a boolean) or in a
   -- table of options
@@ -339,8 +349,9 @@ return function(nl, nn)
     if want then return y, i end
     return y
   end
-  function F.adaptive_max_pool3d(x, output_size, return_indices)
+  function F.adaptive_max_pool3d(x, output_size, return_indices, ...)
     local op = 'adaptive_max_pool3d'
+    nl._no_extra_args(op, '(input, output_size, return_indices)', nil, ...)
     return adaptive_max_pool3d(op, x, output_size, return_indices_arg(return_indices, op))
   end
 

@@ -124,9 +124,15 @@ return function(nl, nn)
   end
 
   -- F.unfold(x, kernel_size, {dilation = 1, padding = 0, stride = 1})
-  function F.unfold(x, kernel_size, opts) return unfold('unfold', x, kernel_size, opts) end
+  function F.unfold(x, kernel_size, opts, ...)
+    nl._no_extra_args('unfold', '(input, kernel_size, {options})', 'options go in one table, as {dilation = ..., padding = ..., stride = ...}', ...)
+    return unfold('unfold', x, kernel_size, opts)
+  end
   -- F.fold(x, output_size, kernel_size, {dilation = 1, padding = 0, stride = 1})
-  function F.fold(x, output_size, kernel_size, opts) return fold('fold', x, output_size, kernel_size, opts) end
+  function F.fold(x, output_size, kernel_size, opts, ...)
+    nl._no_extra_args('fold', '(input, output_size, kernel_size, {options})', 'options go in one table, as {dilation = ..., padding = ..., stride = ...}', ...)
+    return fold('fold', x, output_size, kernel_size, opts)
+  end
 
   local function spec(v) return type(v) == 'table' and ('(%d, %d)'):format(v[1], v[2]) or tostring(v) end
 

@@ -323,9 +323,18 @@ return function(nl, nn)
     return x:reshape(s[1], groups, s[2] / groups, rest):transpose(2, 3):reshape(s)
   end
 
-  function F.pixel_shuffle(x, upscale_factor) return pixel_shuffle('pixel_shuffle', x, upscale_factor) end
-  function F.pixel_unshuffle(x, downscale_factor) return pixel_unshuffle('pixel_unshuffle', x, downscale_factor) end
-  function F.channel_shuffle(x, groups) return channel_shuffle('channel_shuffle', x, groups) end
+  function F.pixel_shuffle(x, upscale_factor, ...)
+    nl._no_extra_args('pixel_shuffle', '(input, upscale_factor)', nil, ...)
+    return pixel_shuffle('pixel_shuffle', x, upscale_factor)
+  end
+  function F.pixel_unshuffle(x, downscale_factor, ...)
+    nl._no_extra_args('pixel_unshuffle', '(input, downscale_factor)', nil, ...)
+    return pixel_unshuffle('pixel_unshuffle', x, downscale_factor)
+  end
+  function F.channel_shuffle(x, groups, ...)
+    nl._no_extra_args('channel_shuffle', '(input, groups)', nil, ...)
+    return channel_shuffle('channel_shuffle', x, groups)
+  end
 
   -- one module per rearrangement: Name(factor), factor stored under field
   local function factor_class(name, field, f)
