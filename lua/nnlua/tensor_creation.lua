@@ -8,6 +8,11 @@ return function(nl)
   local Tensor = nl.Tensor
   local lib, gen = nl._lib, nl._generator
   local raise, argerror, T = nl._raise, nl._argerror, nl._T
+  -- a bad number named by its value, another argument by its type (a
+  -- bound of 2^60 or a step count of -1 was 'got number')
+  local function bad_value(op, what, v)
+    raise(('%s: expected %s, got %s'):format(op, what, nl._describe_arg(v)))
+  end
 
   -- a dtype argument: nil (keep dflt), a name, or an options table
   -- {dtype = name} as PyTorch's keyword; checked by the core's names
@@ -67,7 +72,7 @@ return function(nl)
   -- float64 uniform u, exact while high - low stays below 2^53
   local function check_bound(op, v, what)
     if type(v) ~= 'number' or v ~= math.floor(v) or math.abs(v) > 2 ^ 53 then
-      argerror(op, 'an integer ' .. what .. ' of at most 2^53 in magnitude', v)
+      bad_value(op, 'an integer ' .. what .. ' of at most 2^53 in magnitude', v)
     end
   end
   local function draw_ints(op, low, high, shape, dtype)
@@ -112,7 +117,7 @@ return function(nl)
     if type(start) ~= 'number' then argerror(op, 'a number start', start) end
     if type(stop) ~= 'number' then argerror(op, 'a number end', stop) end
     if type(steps) ~= 'number' or steps ~= math.floor(steps) or steps < 0 or steps >= 2 ^ 31 then
-      argerror(op, 'a whole number of steps (0 or more)', steps)
+      bad_value(op, 'a whole number of steps (0 or more, below 2^31)', steps)
     end
     local v = {}
     if steps == 1 then v[1] = start
@@ -189,7 +194,7 @@ return function(nl)
     if p:dtype() == 'int64' then raise('bernoulli: expected float probabilities, got int64 ' .. nl._shape_str(p)) end
     if prob ~= nil then
       if type(prob) ~= 'number' or not (prob >= 0 and prob <= 1) then
-        argerror('bernoulli', 'a probability p in [0, 1]', prob)
+        bad_value('bernoulli', 'a probability p in [0, 1]', prob)
       end
       return nl.no_grad(function() return nl.rand(p:shape(), p:dtype()):lt(prob):to(p:dtype()) end)
     end
@@ -246,7 +251,7 @@ return function(nl)
   function Tensor.exponential_(t, lambd)
     if lambd == nil then lambd = 1 end
     if type(lambd) ~= 'number' or not (lambd > 0) or lambd == math.huge then
-      argerror('exponential_', 'a rate lambd > 0', lambd)
+      bad_value('exponential_', 'a rate lambd > 0', lambd)
     end
     nl._check(lib.nl_inplace_check(T(t, 'exponential_'), 'exponential_'))
     if t:dtype() == 'int64' then raise('exponential_: expected a float tensor, got int64 ' .. nl._shape_str(t)) end
