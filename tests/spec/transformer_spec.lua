@@ -338,6 +338,15 @@ describe('transformer', function()
         nn.TransformerEncoderLayer(4, 2), nl.randn(5, 2))
     -- constructors
     has('Transformer: d_model 6 is not divisible by nhead 4', nn.Transformer, { d_model = 6, nhead = 4 })
+    -- the layers name themselves and their d_model / nhead (they named
+    -- MultiheadAttention's embed_dim and num_heads, and printed a tensor whole)
+    has('TransformerDecoderLayer: d_model 6 is not divisible by nhead 4', nn.TransformerDecoderLayer, 6, 4)
+    has('TransformerEncoderLayer: d_model 6 is not divisible by nhead 4', nn.TransformerEncoderLayer, 6, 4)
+    has('TransformerDecoderLayer: nhead must be a positive whole number, got 0', nn.TransformerDecoderLayer, 8, 0)
+    has('TransformerDecoderLayer: d_model must be a positive whole number, got 8.5', nn.TransformerDecoderLayer, 8.5, 2)
+    has('TransformerEncoderLayer: d_model must be a positive whole number, got a tensor (float32 [2])',
+        nn.TransformerEncoderLayer, nl.randn(2), 2)
+    has("MultiheadAttention: expected positive integers embed_dim and num_heads, got 'x' and nil", nn.MultiheadAttention, 'x')
     has('Transformer: num_encoder_layers must be a positive whole number up to 65536, got 0', nn.Transformer,
         { d_model = 4, nhead = 2, num_encoder_layers = 0 })
     has('Transformer: d_model given twice', nn.Transformer, 4, 2, { d_model = 4 })

@@ -25,13 +25,26 @@ return function(nl, nn)
   local MultiheadAttention = Module:extend('MultiheadAttention')
   nn.MultiheadAttention = MultiheadAttention
 
+  -- d_model and nhead of a Transformer layer, checked in its name (its
+  -- MultiheadAttention named them embed_dim and num_heads, and printed a
+  -- tensor given as one whole)
+  function nn._check_heads(op, d_model, nhead)
+    for _, kv in ipairs({ { 'd_model', d_model }, { 'nhead', nhead } }) do
+      local v = kv[2]
+      if type(v) ~= 'number' or v < 1 or v > 2 ^ 31 or v ~= math.floor(v) then
+        nl._raise(('%s: %s must be a positive whole number, got %s'):format(op, kv[1], nl._describe_arg(v)))
+      end
+    end
+    if d_model % nhead ~= 0 then nl._raise(('%s: d_model %d is not divisible by nhead %d'):format(op, d_model, nhead)) end
+  end
+
   function MultiheadAttention:init(embed_dim, num_heads, opts)
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_INIT)
     for _, v in pairs({ embed_dim or false, num_heads or false }) do   -- (ipairs stopped at a nil)
       if type(v) ~= 'number' or v < 1 or v > 2 ^ 31 or v ~= math.floor(v) then
         nl._raise(('MultiheadAttention: expected positive integers embed_dim and num_heads, got %s and %s'):format(
-          tostring(embed_dim), tostring(num_heads)))
+          nl._describe_arg(embed_dim), nl._describe_arg(num_heads)))
       end
     end
     if embed_dim % num_heads ~= 0 then
@@ -253,6 +266,7 @@ return function(nl, nn)
   function TransformerEncoderLayer:init(d_model, nhead, opts)
     opts = nl._opts('TransformerEncoderLayer', opts)
     nl._check_opts('TransformerEncoderLayer', opts, TEL_INIT)
+    nn._check_heads('TransformerEncoderLayer', d_model, nhead)
     local ff = opts.dim_feedforward or 2048
     -- checked here, in this layer's name (Linear named it, as its out_features)
     if not nl._size_arg(ff) then

@@ -58,6 +58,7 @@ return function(nl, nn)
     local op = 'TransformerDecoderLayer'
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, TDL_INIT)
+    nn._check_heads(op, d_model, nhead)
     local ff = opts.dim_feedforward or 2048
     if not nl._size_arg(ff) then
       nl._raise(op .. ': dim_feedforward must be a positive whole number, got ' .. nl._describe_arg(ff))
