@@ -45,6 +45,8 @@ return function(nl)
   end
   function nl.full_like(t, value, dtype)
     local dt = like_dtype('full_like', t, dtype)
+    -- (nl.full's message named full)
+    if type(value) ~= 'number' then argerror('full_like', 'a number as fill value', value) end
     return nl.full(t:shape(), value, dt)
   end
   -- rand and randn draw floats; an int64 tensor needs a float dtype named,
