@@ -438,7 +438,9 @@ return function(nl)
     if d == nil then
       if keepdim then raise('prod: keepdim needs a dim (the product of all is one number)') end
       local n = tonumber(p.numel)
-      if n == 0 then return nl.ones({}, Tensor.dtype(t)) end
+      -- (of nothing, 1, in t's graph: a constant 1 refused backward where
+      -- PyTorch gives an empty gradient)
+      if n == 0 then return Tensor.add(Tensor.mul(Tensor.sum(t), 0), 1) end
       return Tensor.select(Tensor.cumprod(Tensor.reshape(t, n), 1), 1, n)
     end
     if type(d) ~= 'number' then argerror('prod', 'one dim (as PyTorch\'s prod)', d) end
@@ -448,9 +450,7 @@ return function(nl)
     local n = tonumber(p.sizes[c])
     local r
     if n == 0 then
-      local s = sizes(p)
-      s[c + 1] = 1
-      r = nl.ones(s, Tensor.dtype(t))
+      r = Tensor.add(Tensor.mul(Tensor.sum(t, c + 1, true), 0), 1)
     else
       r = Tensor.narrow(Tensor.cumprod(t, c + 1), c + 1, n, 1)
     end
