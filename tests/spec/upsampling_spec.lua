@@ -375,6 +375,8 @@ describe('pixel shuffle and channel shuffle', function()
   it('refuse bad shapes and factors', function()
     has(error_of(F.pixel_shuffle, rand({ 1, 3, 2, 2 }), 2),
         'pixel_shuffle: the 3 channels of input [1,3,2,2] are not divisible by upscale_factor^2 = 4')
+    has(error_of(F.pixel_shuffle, rand({ 1, 8, 2, 2 }), 2 ^ 40),
+        'pixel_shuffle: the 8 channels of input [1,8,2,2] are not divisible by upscale_factor^2 = 1.2089258196146e+24')
     has(error_of(F.pixel_shuffle, rand({ 4, 2 }), 2), 'pixel_shuffle: input must be (*, C*r^2, H, W), got shape [4,2]')
     has(error_of(F.pixel_shuffle, rand({ 4, 2, 2 }), 0), 'pixel_shuffle: upscale_factor must be an integer >= 1, got 0')
     has(error_of(F.pixel_unshuffle, rand({ 1, 1, 3, 4 }), 2),

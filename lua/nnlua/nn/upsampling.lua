@@ -281,8 +281,9 @@ return function(nl, nn)
     if nd < 3 then raise(('%s: input must be (*, C*r^2, H, W), got shape %s'):format(op, nl._shape_str(x))) end
     local c, h, w = s[nd - 2], s[nd - 1], s[nd]
     if c % (r * r) ~= 0 then
-      raise(('%s: the %d channels of input %s are not divisible by upscale_factor^2 = %d'):format(op, c,
-        nl._shape_str(x), r * r))
+      -- (%d of a square past 2^63 printed -9223372036854775808)
+      raise(('%s: the %d channels of input %s are not divisible by upscale_factor^2 = %s'):format(op, c,
+        nl._shape_str(x), nl._describe_arg(r * r)))
     end
     local out = {}
     for i = 1, nd - 3 do out[i] = s[i] end
