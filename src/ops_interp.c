@@ -23,7 +23,8 @@
  * first, as PyTorch's CPU kernel nests it. The positions and weights are
  * computed as PyTorch 1.13 computes them (UpSample.h, UpSampleKernel.cpp):
  * in the input's own precision (float for float32: the nearest pixel of
- * 14 -> 46 at 24 is 7 in float32 and 8 in float64, as there), and with
+ * 14 -> 46 at 24 is 7 in float32 and 8 in float64, as there; but the
+ * nearest modes of 2-D and 3-D inputs place float64 as float32), and with
  * C's promotions where PyTorch's expressions mix float and double. A
  * weight is stored as double, which holds the float exactly. */
 typedef struct {
@@ -129,7 +130,11 @@ static int interp_taps_make(interp_taps t[3], int dtype, int mode, int align_cor
         if (d < 3 - nsp) {
             t[d].idx[0] = 0;
             t[d].w[0] = 1;
-        } else if (dtype != NL_FLOAT64) {     /* int64 (nearest only) places as float32 does */
+        } else if (dtype != NL_FLOAT64 || (mode <= NL_INTERP_NEAREST_EXACT && nsp >= 2)) {
+            /* int64 (nearest only) places as float32 does, and so does
+             * float64 in PyTorch 1.13's 2-D and 3-D nearest kernels (its
+             * 1-D ones place in the input's precision): 14 -> 46 in 2-D
+             * reads pixel 6 at 23 in both dtypes, in 1-D 6 and 7 */
             interp_taps_f32(&t[d], mode, align_corners, scales[d]);
         } else {
             interp_taps_f64(&t[d], mode, align_corners, scales[d]);

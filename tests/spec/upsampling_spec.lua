@@ -138,6 +138,27 @@ describe('resampling against PyTorch golden values', function()
     end
     assert.is_true(n > 100, 'index cases: ' .. n)
   end)
+
+  -- PyTorch 1.13's 2-D and 3-D nearest kernels place float64 samples as
+  -- float32 (its 1-D ones in the input's precision, as above): float64
+  -- read pixel 7 at 24 and 15 at 56 below, where PyTorch reads 6 and 14
+  it('nearest and nearest-exact of 2-D and 3-D float64 read the pixels PyTorch reads', function()
+    -- F.interpolate(torch.arange(14.).double().view(1,1,14,1), size=(46,1)).view(-1)
+    local want = { 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9,
+                   10, 10, 10, 10, 11, 11, 11, 12, 12, 12, 13, 13, 13 }
+    for _, dt in ipairs({ 'float64', 'float32' }) do
+      local x = nl.arange(0, 14, 1, dt)
+      assert.are.same(want, flat(F.interpolate(x:view(1, 1, 14, 1), { size = { 46, 1 } })), dt .. ' 2-D')
+      assert.are.same(want, flat(F.interpolate(x:view(1, 1, 1, 1, 14), { size = { 1, 1, 46 } })), dt .. ' 3-D')
+      -- F.interpolate(torch.arange(17.).double().view(1,1,1,1,17), scale_factor=(1,1,3.7), mode='nearest-exact')
+      local y = flat(F.interpolate(nl.arange(0, 17, 1, dt):view(1, 1, 17, 1), { scale_factor = { 3.7, 1 }, mode = 'nearest-exact' }))
+      assert.are.same({ 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7, 8, 8, 8,
+                        9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
+                        16, 16, 16 }, y, dt .. ' nearest-exact 2-D')
+    end
+    -- 1-D float64 keeps its own placing: F.interpolate(torch.arange(14.).double().view(1,1,14), size=46)[23] is 7
+    assert.are.equal(7, flat(F.interpolate(nl.arange(0, 14, 1, 'float64'):view(1, 1, 14), { size = 46 }))[24])
+  end)
 end)
 
 -- ---- float64 gradient checks ------------------------------------------------------------------
