@@ -183,17 +183,19 @@ return function(nl, nn)
   local KNOWN_LP = { stride = 1, ceil_mode = 'flag' }
 
   -- opts: a table {stride, ceil_mode}, or PyTorch's positional stride (a
-  -- number or nil) and ceil_mode (a boolean); nothing after those
+  -- number, a list {sh, sw} or nil) and ceil_mode (a boolean); nothing
+  -- after those
   local function lp_options(op, takes, opts, ceil_mode, ...)
     nl._no_extra_args(op, takes, nil, ...)
-    if type(opts) == 'number' or (opts == nil and ceil_mode ~= nil) then
+    local list = type(opts) == 'table' and not nl.is_tensor(opts) and nl._list_len(opts)
+    if type(opts) == 'number' or (list and list > 0) or (opts == nil and ceil_mode ~= nil) then
       if ceil_mode ~= nil and type(ceil_mode) ~= 'boolean' then
         raise(('%s: ceil_mode must be a boolean (true or false), got %s'):format(op, nl._describe_arg(ceil_mode)))
       end
       return { stride = opts, ceil_mode = ceil_mode }
     end
     if ceil_mode ~= nil then
-      raise(('%s: give ceil_mode in the options table, or after a stride given as a number'):format(op))
+      raise(('%s: give ceil_mode in the options table, or after a stride given as a number or a list'):format(op))
     end
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_LP)
