@@ -996,7 +996,10 @@ return function(nl)
       local ok, r = pcall(f, ...)
       if ok then return r end
       local msg = tostring(r)
-      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$') or msg
+      -- (the caller's position: a script without .lua, or nnlua -e's
+      -- '(command line):1: ', kept it and named it twice)
+      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
+            or msg:match('^[^:\n]+:%d+: (.*)$') or msg
       if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
       raise(msg)
     end

@@ -84,7 +84,10 @@ return function(nl)
       local res = { pcall(f, ...) }
       if res[1] then return unpack(res, 2, table.maxn(res)) end
       local msg = tostring(res[2])
-      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$') or msg
+      -- (the caller's position: a script without .lua, or nnlua -e's
+      -- '(command line):1: ', kept it and named it twice)
+      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
+            or msg:match('^[^:\n]+:%d+: (.*)$') or msg
       if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
       raise(msg)
     end

@@ -250,6 +250,24 @@ describe('tensor_more ops: closed forms and rules', function()
     x:prod():backward()
     assert.are.same({ 0, 24, 0, 0 }, S.flat(x.grad))
   end)
+  it('an error of an op made of others names the caller once, from a chunk of any name', function()
+    -- a script without .lua (chunk 'scr') or nnlua -e ('(command line)'):
+    -- (no tail calls below: the chunk's line is the caller's position)
+    -- 'scr:2: tril_: scr:2: tril_: in-place change ...' named it twice
+    for _, name in ipairs({ 'scr', '(command line)', 'train.lua' }) do
+      local f = assert(load('local nl = ...\nlocal y = nl.randn(3, 3):requires_grad() * 2\nlocal r = y:tril_()\nreturn r', '=' .. name))
+      local ok, err = pcall(f, nl)
+      assert.is_false(ok)
+      assert.are.equal(name .. ':3: tril_: in-place change of a tensor of shape [3,3] that requires grad; do it under '
+                       .. 'nl.no_grad or on a detached tensor', err)
+      f = assert(load('local nl = ...\nlocal r = nl.zeros(2):nan_to_num(\'x\')\nreturn r', '=' .. name))
+      ok, err = pcall(f, nl)
+      assert.are.equal(name .. ":2: nan_to_num: expected a number or nil as nan, got string", err)
+      f = assert(load('local nl = ...\nlocal r = nl.randn(2):repeat_interleave(2 ^ 50)\nreturn r', '=' .. name))
+      ok, err = pcall(f, nl)
+      assert.are.equal(name .. ':2: repeat_interleave: reshape: shape [2251799813685248] is too large', err)
+    end
+  end)
   it('prod over an empty dim is 1 in the graph, with an empty gradient, as PyTorch 1.13', function()
     -- x = torch.zeros(3, 0, 4, requires_grad=True); x.prod() is tensor(1., grad_fn=<ProdBackward0>),
     -- x.prod(1) ones (3, 4) with grad_fn; backward gives x.grad of shape (3, 0, 4)
