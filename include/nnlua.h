@@ -543,6 +543,24 @@ const char *nl_last_op(void);
  * grad mode). op names the binding's operation in the error (NULL:
  * "mark_modified"). */
 int nl_mark_modified(nl_tensor *t, const char *op);
+/* The node that made t, read by a binding that builds a backward out of
+ * differentiable ops (create_graph: gradients with a graph of their own,
+ * for higher-order gradients). Returns 1 with *info filled (its pointers
+ * borrowed: t's node holds them), 0 for a leaf, and -1 with the error set
+ * where a backward would refuse the node: freed by an earlier backward, or
+ * an input or saved tensor changed in place since (who names the caller). */
+typedef struct nl_node_info {
+    const void *id;           /* the node: a key for the walk */
+    int32_t op;               /* an nl_op */
+    int32_t n_in;
+    nl_tensor *const *in;     /* (n_in) the op's inputs */
+    nl_tensor *saved;         /* optional: the output's alias, indices, softmax, ... */
+    double s[2];              /* the op's scalars (operand, bounds, slope) */
+    int64_t a[8];             /* the op's ints (0-based dims, flags, reduction) */
+} nl_node_info;
+int nl_node_read(const nl_tensor *t, const char *who, nl_node_info *info /* out */);
+/* 1 when backward gives input i of the node that made t a gradient */
+int nl_node_input_wanted(const nl_tensor *t, int i);
 
 /* ---- losses (ops_loss.c) ------------------------------------------------ */
 

@@ -974,6 +974,27 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
     return rc;
 }
 
+int nl_node_read(const nl_tensor *t, const char *who, nl_node_info *info) {
+    if (!who) who = "backward";
+    NL_CHECK_INT(t != NULL && info != NULL, "%s: no tensor given", who);
+    nl_node *n = t->node;
+    if (!n) return graph_freed(t) ? freed_error(who, maker_op(t)) : 0;
+    if (n->freed) return freed_error(who, n->op);
+    if (!versions_ok_for(who, n)) return -1;
+    info->id = n;
+    info->op = n->op;
+    info->n_in = n->n_in;
+    info->in = n->in;
+    info->saved = n->saved;
+    memcpy(info->s, n->s, sizeof info->s);
+    memcpy(info->a, n->a, sizeof info->a);
+    return 1;
+}
+
+int nl_node_input_wanted(const nl_tensor *t, int i) {
+    return t && t->node && i >= 0 && nl_node_wants(t->node, i);
+}
+
 /* the root and gradient backward takes */
 static int check_root(nl_tensor *root, nl_tensor *grad) {
     NL_CHECK_TENSOR_INT("backward", root);

@@ -234,6 +234,7 @@ return function(nl)
     if cur ~= g then return cur end
     return nil
   end
+  nl._run_hooks = run_hooks   -- (create_graph's walk runs them too)
   local hook_cb = ffi.cast('nl_tensor_hook_fn', function(_, p, g, out)
     lib.nl_retain(g)
     local ok, r = pcall(run_hooks, p, wrap(g))
@@ -264,9 +265,24 @@ return function(nl)
   end
   jit.off(backward_hooked)
 
-  -- backward([grad], [{retain_graph = true}]); any other option is an
-  -- error (a misspelt retain_graph, or create_graph, which this tape cannot
-  -- give, were ignored)
+  -- backward with create_graph and nl.autograd.grad's: a walk in Lua that
+  -- records the gradients' own graph (autograd_higher.lua, loaded then)
+  local higher
+  local function create_graph_run(who, roots, grads, inputs)
+    higher = higher or require('nnlua.autograd_higher')(nl)
+    if any_hooks then drop_dead() end
+    local ok, res = pcall(higher.run, who, roots, grads, inputs)
+    if not ok then
+      if type(res) == 'table' and res.msg then raise(res.msg) end   -- a hook's result refused
+      error(res, 0)
+    end
+    return res
+  end
+
+  -- backward([grad], [{retain_graph = true, create_graph = true}]); any
+  -- other option is an error (a misspelt retain_graph was ignored).
+  -- create_graph: the gradients added into .grad have a graph of their
+  -- own (and the graph is kept, as retain_graph keeps it)
   local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
   function Tensor.backward(t, grad, opts)
     if type(grad) == 'table' and not nl.is_tensor(grad) then
@@ -278,10 +294,26 @@ return function(nl)
     if opts ~= nil then
       opts = nl._opts('backward', opts)
       nl._check_opts('backward', opts, BACKWARD_OPTS)
-      if opts.create_graph then raise('backward: create_graph (higher-order gradients) is not supported') end
       retain = opts.retain_graph and 1 or 0
     end
     local p, gp = T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil
+    if opts ~= nil and opts.create_graph then
+      -- the root checked as C checks it
+      if bit.band(p.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
+        raise(('backward: the tensor of shape %s does not require grad (no input of the ops that made it requires '
+               .. 'grad)'):format(nl._shape_str(t)))
+      end
+      if gp ~= nil and nl._shape_str(grad) ~= nl._shape_str(t) then
+        raise(('backward: gradient of shape %s for a tensor of shape %s'):format(nl._shape_str(grad), nl._shape_str(t)))
+      end
+      if gp == nil and p.numel ~= 1 then
+        raise(('backward: a gradient is needed for a non-scalar tensor of shape %s'):format(nl._shape_str(t)))
+      end
+      create_graph_run('backward', { t }, { grad }, nil)
+      local after = nl._after_backward
+      if after then after(false) end
+      return
+    end
     if any_hooks then drop_dead() end
     local rc
     if not any_hooks then rc = lib.nl_backward(p, gp, retain)
@@ -298,13 +330,13 @@ return function(nl)
   end
 
   -- nl.autograd.grad(outputs, inputs, {grad_outputs, retain_graph,
-  -- allow_unused}): PyTorch's torch.autograd.grad. outputs and inputs are
-  -- a tensor or a list of them; grad_outputs, a tensor or a list with one
-  -- entry per output (nil: 1 for a one-element output). Returns the list
-  -- of the inputs' gradients, nil for an input the outputs do not reach
-  -- when allow_unused (else an error); no .grad changes. create_graph
-  -- (gradients that themselves have a graph) is refused: the backward
-  -- kernels record nothing.
+  -- allow_unused, create_graph}): PyTorch's torch.autograd.grad. outputs
+  -- and inputs are a tensor or a list of them; grad_outputs, a tensor or a
+  -- list with one entry per output (nil: 1 for a one-element output).
+  -- Returns the list of the inputs' gradients, nil for an input the
+  -- outputs do not reach when allow_unused (else an error); no .grad
+  -- changes. create_graph: the gradients have a graph of their own (a
+  -- gradient penalty, a Hessian-vector product), and the graph is kept.
   nl.autograd = nl.autograd or {}
   local GRAD_OPTS = { grad_outputs = 1, retain_graph = 'flag', allow_unused = 'flag', create_graph = 'flag',
                       is_grads_batched = 'flag' }
@@ -336,14 +368,49 @@ return function(nl)
   function nl.autograd.grad(outputs, inputs, opts)
     opts = nl._opts('grad', opts)
     nl._check_opts('grad', opts, GRAD_OPTS)
-    if opts.create_graph then
-      raise('grad: create_graph (gradients with a graph of their own, for higher-order gradients) is not supported')
-    end
     if opts.is_grads_batched then raise('grad: is_grads_batched is not supported') end
     local outs, n_out = tensor_list('outputs', outputs)
     local gouts = nil
     if opts.grad_outputs ~= nil then gouts = tensor_list('grad_outputs', opts.grad_outputs, n_out, true) end
     local ins, n_in, list = tensor_list('inputs', inputs)
+    if opts.create_graph then
+      -- the same checks as nl_grad's, in C
+      local gl = opts.grad_outputs
+      if nl.is_tensor(gl) then gl = { gl } end
+      local outl = nl.is_tensor(outputs) and { outputs } or outputs
+      local roots, rgrads = {}, {}
+      for j = 1, n_out do
+        local o = outl[j]
+        roots[j] = o
+        rgrads[j] = gl and gl[j] or nil
+        if bit.band(o.ptr.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
+          raise(('grad: output %d (shape %s) does not require grad (no input of the ops that made it requires '
+                 .. 'grad)'):format(j, nl._shape_str(o)))
+        end
+        if rgrads[j] then
+          if nl._shape_str(rgrads[j]) ~= nl._shape_str(o) then
+            raise(('grad: grad_outputs %d has shape %s, but output %d has shape %s'):format(
+              j, nl._shape_str(rgrads[j]), j, nl._shape_str(o)))
+          end
+        elseif o:numel() ~= 1 then
+          raise(('grad: output %d of shape %s is not a scalar: give its gradient in grad_outputs'):format(
+            j, nl._shape_str(o)))
+        end
+      end
+      for j = 1, n_in do
+        if bit.band(list[j].ptr.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
+          raise(('grad: input %d (shape %s) does not require grad'):format(j, nl._shape_str(list[j])))
+        end
+      end
+      local got = create_graph_run('grad', roots, rgrads, list)
+      for j = 1, n_in do
+        if got[j] == nil and not opts.allow_unused then
+          raise(('grad: input %d (shape %s) was not used to compute the outputs; pass allow_unused = true to get '
+                 .. 'nil for it'):format(j, nl._shape_str(list[j])))
+        end
+      end
+      return got
+    end
     local got = ptrs(n_in)
     if any_hooks then drop_dead() end
     local cb = any_hooks and hook_cb or nil

@@ -125,3 +125,40 @@ TEST(grad_ready_hooks_fire_once_per_leaf_when_its_gradient_is_final) {
     nl_tensor *ts[] = { x, w1, w2, h, r, o, sq, s1, s2, L, sq2, L2 };
     for (int i = 0; i < 12; i++) nl_release(ts[i]);
 }
+
+TEST(node_read_gives_a_nodes_op_inputs_and_scalars_and_refuses_what_backward_would) {
+    double av[2] = { 1, 2 };
+    nl_tensor *a = vec(2, av, NL_FLOAT64);
+    CHECK(nl_set_requires_grad(a, 1) == 0);
+    nl_tensor *y = nl_binary_scalar(NL_OP_POW, a, 3.0, 0);
+    nl_tensor *e = nl_unary(NL_OP_EXP, y);
+    nl_tensor *L = nl_reduce_all(NL_OP_SUM, e, 0);
+    nl_node_info info;
+    CHECK(nl_node_read(a, "backward", &info) == 0);       /* a leaf */
+    CHECK(nl_node_read(y, "backward", &info) == 1);
+    CHECK(info.op == NL_OP_POW && info.n_in == 1 && info.in[0] == a);
+    CHECK(info.s[0] == 3.0 && info.a[0] == 1 && info.a[1] == 0);   /* a ^ 3: tensor op scalar */
+    CHECK(info.id == (const void *)y->node && nl_node_input_wanted(y, 0) && !nl_node_input_wanted(y, 1));
+    CHECK(nl_node_read(e, "backward", &info) == 1);
+    CHECK(info.op == NL_OP_EXP && info.in[0] == y && info.saved && info.saved->data == e->data);
+    CHECK(nl_node_read(L, "grad", &info) == 1 && info.op == NL_OP_SUM && info.a[0] == -1);
+    /* y changed in place: exp's backward does not read it, but pow's reads a */
+    CHECK(nl_set_grad_enabled(0) == 1);
+    CHECK(nl_binary_scalar_(NL_OP_ADD, a, 1.0) == 0);
+    nl_set_grad_enabled(1);
+    CHECK(nl_node_read(y, "backward", &info) == -1);
+    CHECK(strstr(nl_error(), "backward: input 1 of pow") != NULL);
+    /* freed by a backward: refused by name */
+    nl_tensor *b = vec(2, av, NL_FLOAT64);
+    CHECK(nl_set_requires_grad(b, 1) == 0);
+    nl_tensor *L2 = nl_reduce_all(NL_OP_SUM, b, 0);
+    CHECK(nl_backward(L2, NULL, 0) == 0);
+    CHECK(nl_node_read(L2, "grad", &info) == -1);
+    CHECK(strstr(nl_error(), "grad: the graph through sum was freed") != NULL);
+    nl_release(L2);
+    nl_release(b);
+    nl_release(L);
+    nl_release(e);
+    nl_release(y);
+    nl_release(a);
+}

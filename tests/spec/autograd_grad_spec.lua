@@ -150,7 +150,6 @@ describe('nl.autograd.grad', function()
         'grad: grad_outputs 1 has shape [3], but output 1 has shape [2]' },
       { function() nl.autograd.grad(y, x, { grad_outputs = { nil, nl.ones({}) } }) end,
         'grad: grad_outputs has 2 entries for 1 outputs' },
-      { function() nl.autograd.grad(y, x, { create_graph = true }) end, 'grad: create_graph' },
       { function() nl.autograd.grad(y, x, { retain = true }) end, "grad: unknown option 'retain'" },
       { function() nl.autograd.grad(y, x, { allow_unused = 1 }) end, 'grad: allow_unused must be a boolean' },
       { function() nl.autograd.grad(y, {}) end, 'grad: inputs is an empty list' },

@@ -108,6 +108,21 @@ describe('README code blocks', function()
     S.same_bits(env.m(x), env.model(x), 'resumed training')
   end)
 
+  it('gradient_penalty runs under bin/nnlua, and its penalty reaches the weights', function()
+    run_runner('gradient_penalty')
+    local env = run_here('gradient_penalty')
+    assert.is_true(env.g.is_requires_grad, 'the gradient has a graph')
+    assert.is_true(env.penalty:item() > 0)
+    for _, p in ipairs(env.D:parameters()) do assert.is_not_nil(p.grad) end
+    -- a penalty alone sends the first layer's weight a gradient
+    local x = nl.randn(4, 2):requires_grad()
+    local d = env.D(x)
+    local g = nl.autograd.grad(d, x, { grad_outputs = nl.ones_like(d), create_graph = true })[1]
+    env.opt:zero_grad()
+    g:pow(2):sum():backward()
+    assert.is_true(env.D:parameters()[1].grad:abs():sum():item() > 0)
+  end)
+
   it('lbfgs: recovers the least-squares fit it promises', function()
     local env = run_here('lbfgs')
     local w = env.model.weight:totable()[1]

@@ -1,0 +1,482 @@
+-- Higher-order gradients: backward and nl.autograd.grad with create_graph
+-- (lua/nnlua/autograd_higher.lua). Values against PyTorch 1.13 golden data
+-- (tests/golden/higher_order.lua, made by tests/golden/gen_higher_order.py):
+-- first gradients, Hessian-vector products, a WGAN-GP gradient penalty and
+-- d2u/dx2 of a tanh MLP; Hessian-vector products also against float64
+-- central differences of the first gradient; closed forms; and the
+-- semantics (the graph kept, .grad accumulated with a graph, ops without a
+-- rule refused by name, flat memory in a loop).
+local nl = require 'nnlua'
+local ffi = require 'ffi'
+local S = require 'support'
+local F = nl.nn.functional
+
+local golden = dofile(S.root .. '/tests/golden/higher_order.lua')
+local grad = nl.autograd.grad
+local T = S.from_golden
+
+local function expect_close(got, want, what, tol)
+  tol = tol or 1e-9
+  assert.are.same(want:shape(), got:shape(), what .. ': shape')
+  local g, w = S.flat(got), S.flat(want)
+  for i = 1, #w do
+    assert.is_true(S.close(g[i], w[i], tol, tol), ('%s element %d: got %.17g, want %.17g'):format(what, i, g[i], w[i]))
+  end
+end
+
+local TARGET = nl.tensor({ 3, 1, 2, 3 }, 'int64')
+local function cube(t) return t * t * t end
+
+-- the same functions as the generator's, in nnlua (1-based dims and labels)
+local FNS = {
+  exp = function(x) return (x:exp() * x):sum() end,
+  log = function(x) return (x:log() * x):sum() end,
+  sqrt = function(x) return (x:sqrt() * x):sum() end,
+  sin_cos = function(x) return (x:sin() * (x * 2):cos()):sum() end,
+  tanh = function(x) return (x:tanh() * x):sum() end,
+  sigmoid = function(x) return (x:sigmoid() * x):sum() end,
+  relu = function(x) return (x:relu() * x * x):sum() end,
+  abs = function(x) return (x:abs() * x * x):sum() end,
+  neg_pow = function(x) return (-x:pow(3) + x:pow(2) * 0.5):sum() end,
+  pow_half = function(x) return (x:pow(0.5) + x:pow(-1.5)):sum() end,
+  leaky_relu = function(x) return (F.leaky_relu(x, 0.1) * x * x):sum() end,
+  elu = function(x) return (F.elu(x, 0.7) * x):sum() end,
+  selu = function(x) return (F.selu(x) * x):sum() end,
+  gelu = function(x) return (F.gelu(x) * x):sum() end,
+  gelu_tanh = function(x) return (F.gelu(x, 'tanh') * x):sum() end,
+  silu = function(x) return (F.silu(x) * x):sum() end,
+  softplus = function(x) return (F.softplus(x, 2.0) * x):sum() end,
+  logsigmoid = function(x) return (F.logsigmoid(x) * x):sum() end,
+  softsign = function(x) return (F.softsign(x) * x):sum() end,
+  broadcast = function(a, b, c) return ((a * b - c) / b + a * c - (c - b) * a * a):sum() end,
+  scalars = function(a) return ((2 - a) * (a / 3) + 1.5 / a + (a + 1) * 2):sum() end,
+  matmul = function(a, b) return nl.matmul(a, b):tanh():pow(2):sum() end,
+  matmul_batched = function(a, b) return nl.matmul(a, b):sin():sum() end,
+  matvec = function(a, b) return nl.matmul(a, b):tanh():sum() + nl.matmul(b, a:t()):sin():sum() end,
+  linear = function(x, w, b) return F.linear(x, w, b):tanh():pow(2):sum() end,
+  linear_relu = function(x, w, b) return cube(F.linear(x, w, b):relu()):sum() end,
+  sum_mean_dims = function(x)
+    return x:sum(2):pow(2):sum() + (x:mean(3, true) * x):sum() + cube(x:mean()) + cube(x:sum({ 1, 3 })):sum()
+  end,
+  views = function(x)
+    return (x:reshape(6, 4):t():pow(2) * x:view(4, 6)):sum()
+      + (x:permute(3, 1, 2) * x:transpose(1, 3):transpose(2, 3):pow(2)):sum()
+      + cube(x:unsqueeze(2):expand(2, 5, 3, 4)):sum()
+  end,
+  index = function(x)
+    return cube(x[2]):sum() + (x:narrow(1, 2, 2):pow(2) * x:narrow(1, 1, 2)):sum()
+      + cube(x:index_select(1, nl.tensor({ 4, 1, 4 }, 'int64'))):sum()
+  end,
+  cat_stack = function(a, b)
+    return cube(nl.cat({ a, b, a * b:narrow(1, 1, 2) }, 1)):sum()
+      + (nl.stack({ a, b:narrow(1, 2, 2) }, 2):pow(2) * a:unsqueeze(2)):sum()
+  end,
+  softmax = function(x)
+    return (x:softmax(2):pow(2) * x):sum() + (x:softmax(1) * nl.tensor({ 0, 1, 2, 3 }, 'float64')):sum()
+  end,
+  log_softmax = function(x) return x:log_softmax(2):pow(2):sum() end,
+  cross_entropy = function(x) return F.cross_entropy(x:tanh(), TARGET):pow(2) end,
+  cross_entropy_sum_ls = function(x)
+    return F.cross_entropy(x * x, TARGET, { reduction = 'sum', label_smoothing = 0.1 })
+  end,
+  cross_entropy_none = function(x) return F.cross_entropy(x, TARGET, { reduction = 'none' }):pow(2):sum() end,
+  nll = function(x) return F.nll_loss(x:log_softmax(2), TARGET):pow(2) end,
+  mse = function(a, b) return F.mse_loss(a:tanh(), b):pow(2) + F.mse_loss(a * b, b, { reduction = 'sum' }) end,
+  where_clamp_max = function(a, b)
+    return nl.where(a:gt(0), a * a, cube(b)):sum() + (a:clamp(-0.5, 0.8) * a * a):sum()
+      + cube(nl.maximum(a, b)):sum() + (nl.minimum(a, b) * a * b):sum()
+  end,
+  special = function(x)
+    local u = x:clamp(-0.9, 0.9)
+    return (u:tan() * u + u:asin() + u:acos() * u + u:atan() * u + u:sinh() * u:cosh() + u:asinh() * u
+      + (u + 2):acosh() * u + u:atanh() * u + u:log1p() * u + u:expm1() * u + (u + 2):log2() * u
+      + (u + 2):log10() * u + u:exp2() * u + u:erf() * u + u:erfc() * u):sum()
+  end,
+  gather_scatter = function(x, y, z)
+    local idx, uniq = nl.tensor({ { 1, 3 }, { 2, 2 }, { 4, 1 } }, 'int64'), nl.tensor({ { 1, 3 }, { 2, 4 }, { 4, 1 } }, 'int64')
+    return cube(x:gather(2, idx)):sum() + (x:scatter(2, uniq, y):pow(2) * x):sum()
+      + cube(x:scatter_add(2, idx, y * y)):sum() + cube(x:index_add(1, nl.tensor({ 3, 1 }, 'int64'), z, 1.5)):sum()
+  end,
+  max_min = function(x)
+    return cube(x:max(2)):sum() + (x:min(1, true) * x):sum() + cube(x:max())
+  end,
+  bce_cumsum = function(x)
+    local y = nl.tensor({ { 0.1, 0.5, 0.9, 0.3 }, { 0.7, 0.2, 0.6, 0.4 } }, 'float64')
+    local w = nl.tensor({ { 1.0, 0.5, 2.0, 1.5 }, { 0.25, 1.0, 3.0, 0.75 } }, 'float64')
+    return F.binary_cross_entropy(x:sigmoid(), y, { weight = w }):pow(2)
+      + F.binary_cross_entropy((x * 0.5):sigmoid(), y, { reduction = 'sum' }) + cube(x:cumsum(2)):sum()
+  end,
+  more_activations = function(x)
+    return (F.celu(x, 0.8) * x + F.tanhshrink(x) * x + F.hardtanh(x, -0.5, 0.7) * x * x
+      + (x * 3):floor() * x * x):sum()
+  end,
+  maml = function(w, x, y, x2, y2)
+    local g = grad(F.mse_loss(nl.matmul(x, w), y), w, { create_graph = true })[1]
+    return F.mse_loss(nl.matmul(x2, w - g * 0.1):tanh(), y2)
+  end,
+}
+
+-- golden tolerances other than 1e-9: PyTorch 1.13's CELU derivative is
+-- exp(x / alpha) off by ~1e-8 relative in float64 (its kernel's), where
+-- nnlua's, plain backward's and create_graph's alike, is exp(x / alpha)
+local TOL = { more_activations = 1e-7 }
+
+-- the first gradients (with a graph) and the Hessian-vector product
+local function hvp(f, xs, vs)
+  local y = f(unpack(xs))
+  local gs = grad(y, xs, { create_graph = true })
+  local s
+  for i, g in ipairs(gs) do
+    local t = (g * vs[i]):sum()
+    s = s and s + t or t
+  end
+  return y, gs, grad(s, xs, { allow_unused = true })
+end
+
+describe('create_graph against PyTorch golden values', function()
+  for _, c in ipairs(golden.cases) do
+    it(c.name .. ': first gradients and Hessian-vector products', function()
+      local f = assert(FNS[c.name], 'no nnlua function for ' .. c.name)
+      local xs, vs = {}, {}
+      for i, g in ipairs(c.inputs) do xs[i] = T(g):requires_grad() end
+      for i, g in ipairs(c.v) do vs[i] = T(g) end
+      local y, gs, hv = hvp(f, xs, vs)
+      assert.is_true(S.close(y:item(), c.f, 1e-12, 1e-12), ('f: got %.17g, want %.17g'):format(y:item(), c.f))
+      for i = 1, #xs do
+        expect_close(gs[i], T(c.g[i]), c.name .. ' gradient ' .. i, TOL[c.name])
+        assert.is_true(gs[i].is_requires_grad, c.name .. ': the gradient has a graph')
+        if hv[i] then expect_close(hv[i], T(c.hv[i]), c.name .. ' Hessian-vector product ' .. i, TOL[c.name])
+        else assert.are.same({}, (function()
+          local nz = {}
+          for _, v in ipairs(S.flat(T(c.hv[i]))) do if v ~= 0 then nz[#nz + 1] = v end end
+          return nz
+        end)(), c.name .. ': no second gradient reached input ' .. i) end
+      end
+    end)
+  end
+
+  it('covers every function it has', function()
+    local names = {}
+    for _, c in ipairs(golden.cases) do names[c.name] = true end
+    for k in pairs(FNS) do assert.is_true(names[k], k .. ' has no golden case') end
+  end)
+end)
+
+-- H v by central differences of the first gradient, (g(x + h v) - g(x - h v)) / 2h
+local function numeric_hvp(f, xs, vs, h)
+  h = h or 1e-6
+  local function g_at(sign)
+    local ys = {}
+    for i, x in ipairs(xs) do ys[i] = (x:detach() + vs[i] * (sign * h)):requires_grad() end
+    return grad(f(unpack(ys)), ys, { allow_unused = true })
+  end
+  local gp, gm = g_at(1), g_at(-1)
+  local out = {}
+  for i = 1, #xs do out[i] = gp[i] and (gp[i] - gm[i]) / (2 * h) or nil end
+  return out
+end
+
+describe('create_graph against float64 central differences', function()
+  for _, c in ipairs(golden.cases) do
+    it(c.name, function()
+      local xs, vs = {}, {}
+      for i, g in ipairs(c.inputs) do xs[i] = T(g):requires_grad() end
+      for i, g in ipairs(c.v) do vs[i] = T(g) end
+      local _, _, hv = hvp(FNS[c.name], xs, vs)
+      local num = numeric_hvp(FNS[c.name], xs, vs)
+      for i = 1, #xs do
+        if hv[i] then expect_close(hv[i], num[i], c.name .. ' input ' .. i .. ' vs differences', 1e-5) end
+      end
+    end)
+  end
+end)
+
+describe('create_graph through functions made of covered ops, against central differences', function()
+  nl.manual_seed(11)
+  local ln = nl.nn.LayerNorm(5):double()
+  local bn = nl.nn.BatchNorm1d(5):double()
+  local mha = nl.nn.MultiheadAttention(4, 2):double()
+  local y01 = nl.rand(3, 5, 'float64')
+  local COMPOSED = {
+    layer_norm = { function(x) return cube(ln(x)):sum() end, { 3, 5 } },
+    batch_norm = { function(x) return cube(bn(x)):sum() end, { 3, 5 } },
+    var_logsumexp = { function(x) return x:var(2):pow(2):sum() + cube(x:logsumexp(1)):sum() end, { 3, 5 } },
+    attention = { function(x) return mha(x, x, x):pow(2):sum() end, { 2, 3, 4 } },
+    bce_with_logits = { function(x) return F.binary_cross_entropy_with_logits(x, y01):pow(2) end, { 3, 5 } },
+    sort_values = { function(x) return cube(x:sort(2)):sum() end, { 3, 5 } },
+  }
+  for name, c in pairs(COMPOSED) do
+    it(name, function()
+      local x = nl.randn(c[2], 'float64'):requires_grad()
+      local v = nl.randn(c[2], 'float64')
+      local _, gs, hv = hvp(c[1], { x }, { v })
+      assert.is_true(gs[1].is_requires_grad)
+      expect_close(hv[1], numeric_hvp(c[1], { x }, { v })[1], name .. ' vs differences', 1e-5)
+    end)
+  end
+end)
+
+describe('create_graph: closed forms', function()
+  it('d2/dx2 x^3 = 6x, d3/dx3 = 6, through backward and grad', function()
+    local x = nl.tensor({ -2, 0.5, 3 }, 'float64'):requires_grad()
+    local g1 = grad(x:pow(3):sum(), x, { create_graph = true })[1]
+    assert.are.same({ 12, 0.75, 27 }, g1:totable())
+    local g2 = grad(g1:sum(), x, { create_graph = true })[1]
+    assert.are.same({ -12, 3, 18 }, g2:totable())
+    local g3 = grad(g2:sum(), x)[1]
+    assert.are.same({ 6, 6, 6 }, g3:totable())
+    -- the same by backward: x.grad = 3x^2 with a graph, then its own backward adds 6x into x.grad
+    x.grad = nil
+    cube(x):sum():backward({ create_graph = true })
+    local g = x.grad
+    assert.are.same({ 12, 0.75, 27 }, g:totable())
+    assert.are.equal('mul', g:grad_fn() == nil and 'none' or 'mul')
+    x.grad = nil
+    g:sum():backward()
+    assert.are.same({ -12, 3, 18 }, x.grad:totable())
+  end)
+
+  it('d2/dx2 sin(x) = -sin(x) and d2/dx2 exp(2x) = 4 exp(2x)', function()
+    local x = nl.tensor({ -1, 0.25, 2 }, 'float64'):requires_grad()
+    local g1 = grad(x:sin():sum() + (x * 2):exp():sum(), x, { create_graph = true })[1]
+    local g2 = grad(g1:sum(), x)[1]
+    local want = -x:detach():sin() + (x:detach() * 2):exp() * 4
+    expect_close(g2, want, 'second derivative', 1e-12)
+  end)
+end)
+
+describe('create_graph: whole tasks against PyTorch', function()
+  local function mlp(x, W1, b1, W2, b2) return F.linear(F.linear(x, W1, b1):tanh(), W2, b2) end
+
+  it('a WGAN-GP gradient penalty on an MLP, with its parameters\' gradients', function()
+    local w = golden.wgan
+    local ps = { T(w.W1):requires_grad(), T(w.b1):requires_grad(), T(w.W2):requires_grad(), T(w.b2):requires_grad() }
+    local eps = T(w.eps)
+    local x_hat = (eps * T(w.x_real) + (1 - eps) * T(w.x_fake)):requires_grad()
+    local d = mlp(x_hat, unpack(ps))
+    local gx = grad(d, x_hat, { grad_outputs = nl.ones_like(d), create_graph = true })[1]
+    expect_close(gx, T(w.grad_x), 'dD/dx')
+    local gp = ((gx:pow(2):sum(2):sqrt() - 1):pow(2)):mean() * 10
+    expect_close(gp, T(w.gp), 'penalty')
+    gp:backward()
+    -- (the output bias b2 does not reach dD/dx: no gradient, None in PyTorch)
+    assert.is_false(w.grads[4])
+    assert.is_nil(ps[4].grad)
+    for i = 1, 3 do expect_close(ps[i].grad, T(w.grads[i]), 'parameter ' .. i .. ' grad') end
+  end)
+
+  it('d2u/dx2 of a tanh MLP and the parameters\' gradients of mean(d2u^2) (third order)', function()
+    local c = golden.pinn
+    local ps = { T(c.W1):requires_grad(), T(c.b1):requires_grad(), T(c.W2):requires_grad(), T(c.b2):requires_grad() }
+    local x = T(c.x):requires_grad()
+    local u = mlp(x, unpack(ps))
+    local du = grad(u:sum(), x, { create_graph = true })[1]
+    expect_close(du, T(c.du), 'du/dx')
+    local d2u = grad(du:sum(), x, { create_graph = true })[1]
+    expect_close(d2u, T(c.d2u), 'd2u/dx2')
+    local loss = d2u:pow(2):mean()
+    expect_close(loss, T(c.loss), 'loss')
+    loss:backward()
+    assert.is_false(c.grads[4])            -- (b2 does not reach d2u/dx2)
+    assert.is_nil(ps[4].grad)
+    for i = 1, 3 do expect_close(ps[i].grad, T(c.grads[i]), 'parameter ' .. i .. ' grad') end
+  end)
+
+  it('nn.Linear modules and an optimizer step take a gradient penalty', function()
+    nl.manual_seed(3)
+    local D = nl.nn.Sequential(nl.nn.Linear(3, 8), nl.nn.Tanh(), nl.nn.Linear(8, 1))
+    local opt = nl.optim.SGD(D:parameters(), { lr = 0.1 })
+    local x = nl.randn(6, 3):requires_grad()
+    local before
+    for step = 1, 3 do
+      opt:zero_grad()
+      local d = D(x)
+      local g = grad(d:sum(), x, { create_graph = true })[1]
+      local gp = (g:pow(2):sum(2):sqrt() - 1):pow(2):mean()
+      if step == 1 then before = gp:item() end
+      gp:backward()
+      opt:step()
+    end
+    local after = (grad(D(x):sum(), x)[1]:pow(2):sum(2):sqrt() - 1):pow(2):mean():item()
+    assert.is_true(after < before, ('the penalty fell: %g -> %g'):format(before, after))
+  end)
+end)
+
+describe('create_graph: semantics', function()
+  it('keeps the graph (create_graph implies retain_graph), as PyTorch', function()
+    local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local y = (x * x):sum()
+    local g = grad(y, x, { create_graph = true })[1]
+    -- a second pass over the same graph works, plain or not
+    assert.are.same({ 2, 4 }, grad(y, x, { retain_graph = true })[1]:totable())
+    y:backward({ create_graph = true })
+    assert.are.same({ 2, 4 }, x.grad:totable())
+    assert.are.same({ 2, 2 }, grad(g:sum(), x)[1]:totable())
+  end)
+
+  it('backward adds into .grad with a graph: a second backward sums, out of place', function()
+    local x = nl.tensor({ 1, 3 }, 'float64'):requires_grad()
+    local y = (x * x * x):sum()
+    y:backward({ create_graph = true })
+    local first = x.grad
+    y:backward({ create_graph = true })
+    assert.are.same({ 6, 54 }, x.grad:totable())
+    assert.are.same({ 3, 27 }, first:totable(), 'the first .grad was not written')
+    assert.is_true(x.grad.is_requires_grad)
+    -- its graph leads back to x: d/dx sum(2 * 3x^2) = 12x
+    local h = grad(x.grad:sum(), x)[1]
+    assert.are.same({ 12, 36 }, h:totable())
+    -- an existing plain .grad is added to
+    local z = nl.tensor({ 2 }, 'float64'):requires_grad()
+    z.grad = nl.tensor({ 10 }, 'float64')
+    z:pow(2):sum():backward({ create_graph = true })
+    assert.are.same({ 14 }, z.grad:totable())
+  end)
+
+  it('gives the gradient of an intermediate tensor, and of a root that is an input', function()
+    local x = nl.tensor({ 0.5, 1.5 }, 'float64'):requires_grad()
+    local h = x:exp()
+    local y = (h * h):sum()
+    local gs = grad(y, { h, x }, { create_graph = true })
+    expect_close(gs[1], h:detach() * 2, 'dy/dh', 1e-12)
+    expect_close(gs[2], (x:detach() * 2):exp() * 2, 'dy/dx', 1e-12)
+    local gy = grad(y, y, { create_graph = true })[1]
+    assert.are.equal(1, gy:item())
+  end)
+
+  it('float32 works too, and the gradient keeps the input\'s dtype', function()
+    local x = nl.tensor({ 1, 2 }):requires_grad()
+    local g = grad((x:double() * x:double() * x:double()):sum(), x, { create_graph = true })[1]
+    assert.are.equal('float32', g:dtype())
+    assert.are.same({ 6, 12 }, grad(g:sum(), x)[1]:totable())
+  end)
+
+  it('allow_unused and an unreached input', function()
+    local x = nl.tensor({ 1 }, 'float64'):requires_grad()
+    local z = nl.tensor({ 1 }, 'float64'):requires_grad()
+    local y = (x * 2):sum()
+    local ok, err = pcall(grad, y, { x, z }, { create_graph = true })
+    assert.is_false(ok)
+    S.contains(err, 'input 2 (shape [1]) was not used')
+    local gs = grad(y, { x, z }, { create_graph = true, allow_unused = true })
+    assert.are.same({ 2 }, gs[1]:totable())
+    assert.is_nil(gs[2])
+  end)
+
+  it('an op without a differentiable backward is refused by name, and nothing changes', function()
+    local x = nl.randn(1, 1, 4, 4, 'float64'):requires_grad()
+    local w = nl.randn(2, 1, 3, 3, 'float64'):requires_grad()
+    local y = F.conv2d(x, w):sum()
+    local ok, err = pcall(grad, y, x, { create_graph = true })
+    assert.is_false(ok)
+    S.contains(err, "grad with create_graph: op 'conv2d' has no differentiable backward yet")
+    ok, err = pcall(function() y:backward({ create_graph = true }) end)
+    assert.is_false(ok)
+    S.contains(err, "backward with create_graph: op 'conv2d' has no differentiable backward yet")
+    assert.is_nil(x.grad)
+    assert.is_nil(w.grad)
+    -- the plain backward still runs
+    y:backward()
+    assert.is_truthy(x.grad)
+  end)
+
+  it('a graph freed by an earlier backward, or changed in place, is refused', function()
+    local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local y = (x:exp() * 2):sum()
+    y:backward()
+    local ok, err = pcall(grad, y, x, { create_graph = true })
+    assert.is_false(ok)
+    S.contains(err, 'was freed by an earlier backward')
+    local a = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local b = a * 1
+    local c = (b * b):sum()
+    nl.no_grad(function() b:add_(1) end)
+    ok, err = pcall(grad, c, a, { create_graph = true })
+    assert.is_false(ok)
+    S.contains(err, 'modified in place')
+  end)
+
+  it('checks its root and gradient as the plain backward does', function()
+    local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local ok, err = pcall(function() (x * 2):backward({ create_graph = true }) end)
+    assert.is_false(ok)
+    S.contains(err, 'a gradient is needed for a non-scalar tensor of shape [2]')
+    ok, err = pcall(function() (x * 2):backward(nl.ones(3, 'float64'), { create_graph = true }) end)
+    assert.is_false(ok)
+    S.contains(err, 'gradient of shape [3] for a tensor of shape [2]')
+    ok, err = pcall(function() nl.ones(2):sum():backward({ create_graph = true }) end)
+    assert.is_false(ok)
+    S.contains(err, 'does not require grad')
+    ok, err = pcall(grad, (x * 2), x, { create_graph = true })
+    assert.is_false(ok)
+    S.contains(err, 'is not a scalar')
+    -- with a gradient given
+    local g = grad(x * x, x, { grad_outputs = nl.tensor({ 1, 10 }, 'float64'), create_graph = true })[1]
+    assert.are.same({ 2, 40 }, g:totable())
+    ;(x * x):backward(nl.tensor({ 1, 10 }, 'float64'), { create_graph = true })
+    assert.are.same({ 2, 40 }, x.grad:totable())
+  end)
+
+  it('runs tensor hooks and retain_grad, on gradients with a graph, as PyTorch', function()
+    -- retain_grad: y.grad = 2y, x.grad = 4x^3, both with a graph
+    local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local y = x * x
+    y:retain_grad()
+    ;(y * y):sum():backward({ create_graph = true })
+    assert.are.same({ 2, 8 }, y.grad:totable())
+    assert.are.same({ 4, 32 }, x.grad:totable())
+    assert.are.same({ 4, 8 }, grad(y.grad:sum(), x)[1]:totable())
+    -- a hook doubling y's gradient runs in both passes through y (torch:
+    -- y.register_hook(lambda g: g * 2); grad of (y*y).sum() is 8x^3, and of
+    -- its sum again 40x^2)
+    local x2 = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local y2 = x2 * x2
+    y2:register_hook(function(g) return g * 2 end)
+    local g = grad((y2 * y2):sum(), x2, { create_graph = true })[1]
+    assert.are.same({ 8, 64 }, g:totable())
+    assert.are.same({ 40, 160 }, grad(g:sum(), x2)[1]:totable())
+    -- a leaf's hook on the sum a backward sends it, before .grad takes it
+    -- (torch: [4, 13] then [8, 26])
+    local x3 = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    x3:register_hook(function(g3) return g3 + 1 end)
+    x3:pow(3):sum():backward({ create_graph = true })
+    assert.are.same({ 4, 13 }, x3.grad:totable())
+    x3:pow(3):sum():backward({ create_graph = true })
+    assert.are.same({ 8, 26 }, x3.grad:totable())
+    -- a hook's bad result is refused by name
+    local x4 = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local y4 = x4 * 3
+    y4:register_hook(function() return nl.ones(3, 'float64') end)
+    local ok, err = pcall(grad, y4:sum(), x4, { create_graph = true })
+    assert.is_false(ok)
+    S.contains(err, 'backward: hook 1 of a tensor of shape [2] returned a gradient of shape [3]')
+  end)
+
+  it('a loop of gradient-penalty steps holds flat memory', function()
+    -- (tensors large enough that the allocator counts their bytes: a step
+    -- that kept its input x_hat alive grew live memory by 2 KB)
+    nl.manual_seed(5)
+    local D = nl.nn.Sequential(nl.nn.Linear(32, 64), nl.nn.Tanh(), nl.nn.Linear(64, 1))
+    local opt = nl.optim.SGD(D:parameters(), { lr = 1e-3 })
+    local x = nl.randn(16, 32)
+    local function steps(k)
+      for _ = 1, k do
+        opt:zero_grad()
+        local xh = x:clone():requires_grad()
+        local d = D(xh)
+        local g = grad(d, xh, { grad_outputs = nl.ones_like(d), create_graph = true })[1]
+        local loss = d:mean() + (g:pow(2):sum(2):sqrt() - 1):pow(2):mean() * 10
+        loss:backward()
+        opt:step()
+      end
+      opt:zero_grad()
+      collectgarbage('collect')
+      collectgarbage('collect')
+      local _ = nl.zeros(1)              -- the next op releases what the collector handed over
+      return nl.memory().live
+    end
+    local before = steps(20)
+    local after = steps(300)
+    assert.are.equal(before, after, ('%d bytes more live after 300 steps'):format(after - before))
+  end)
+end)
