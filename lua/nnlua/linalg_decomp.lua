@@ -284,13 +284,21 @@ return function(nl)
     end
     return atol or 0, rtol
   end
+  -- the largest of s's last dim, kept (0 where that dim is empty: a 0 x n
+  -- matrix has no singular value)
+  local function largest(s)
+    if Tensor.size(s, -1) > 0 then return Tensor.amax(s, -1, true) end
+    local sh = Tensor.shape(s)
+    sh[#sh] = 1
+    return nl.zeros(sh, Tensor.dtype(s))
+  end
   -- singular values (or |eigenvalues|, hermitian) and which pass the cutoff
   local function kept(op, A, opts)
     local atol, rtol = tolerances(op, A, opts)
     local s
     if opts.hermitian then s = Tensor.abs(linalg.eigvalsh(Tensor.detach(A)))
     else s = linalg.svdvals(Tensor.detach(A)) end
-    local big = Tensor.amax(s, -1, true)
+    local big = largest(s)
     local cut = nl.where(Tensor.gt(big * rtol, atol), big * rtol, atol)
     return s, Tensor.gt(s, cut)
   end
@@ -303,7 +311,7 @@ return function(nl)
     local Ad = Tensor.detach(A)
     local X = nl.no_grad(function()
       local function inv_of(s)
-        local big = Tensor.amax(Tensor.abs(s), -1, true)
+        local big = largest(Tensor.abs(s))
         local cut = nl.where(Tensor.gt(big * rtol, atol), big * rtol, atol)
         return nl.where(Tensor.gt(Tensor.abs(s), cut), recip_or_zero(s), 0)
       end
