@@ -17,6 +17,8 @@
 /* implicit QL steps per eigenvalue, Jacobi sweeps per SVD, before "did not converge" */
 #define QL_MAX_ITER 60
 #define JACOBI_MAX_SWEEPS 60
+/* squared column norms at or below it are zero to Jacobi (DBL_MIN / DBL_EPSILON) */
+#define JACOBI_FLOOR (DBL_MIN / DBL_EPSILON)
 /* The kernels' loops (rotations, reflections, dot products) compiled
  * twice, for AVX2 with FMA (twice the speed) and for any x86-64, one
  * picked at load time (GCC's function multiversioning) */
@@ -446,7 +448,10 @@ nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
  * one-sided Jacobi (Hestenes) rotations finish the job on B's columns
  * (kept as the rows of bt) and V's (the rows of vt) in a few sweeps: the
  * singular values are the norms of B's columns, as accurate as Jacobi's
- * (the preconditioning only saves sweeps). */
+ * (the preconditioning only saves sweeps). A column whose squared norm is
+ * at JACOBI_FLOOR (the round-off left of a rank-deficient matrix, scaled
+ * to a largest entry of 1) is not rotated: its products underflow and
+ * the sweeps never met the test; its U column comes from the completion. */
 DECOMP_KERNEL static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (n, n) */, double *nrm /* (n) */, int64_t m,
                           int64_t n) {
     double tol = DBL_EPSILON * (double)(m > 4 ? m : 4);
@@ -467,10 +472,13 @@ DECOMP_KERNEL static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (
                 double al = nrm[p], be = nrm[q], ga = 0;
                 #pragma omp simd reduction(+:ga)
                 for (int64_t i = 0; i < m; i++) ga += x[i] * y[i];
-                if (al == 0 || be == 0 || fabs(ga) <= tol * sqrt(al * be)) continue;
-                rotated = true;
+                /* a column at the floor (its entries' products underflow:
+                 * the scaled matrix's largest entry is 1) counts as zero */
+                if (al <= JACOBI_FLOOR || be <= JACOBI_FLOOR || fabs(ga) <= tol * sqrt(al * be)) continue;
                 double zeta = (be - al) / (2 * ga);
-                double t = (zeta >= 0 ? 1 : -1) / (fabs(zeta) + sqrt(1 + zeta * zeta));
+                double t = (zeta >= 0 ? 1 : -1) / (fabs(zeta) + hypot(1, zeta));
+                if (t == 0) continue;              /* the pair is as orthogonal as it gets */
+                rotated = true;
                 double cs = 1 / sqrt(1 + t * t), sn = cs * t;
                 nrm[p] = al - t * ga;
                 nrm[q] = be + t * ga;
@@ -555,9 +563,11 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
         int64_t k = i;
         for (int64_t j = i + 1; j < n; j++)
             if (d[j] > d[k]) k = j;
-        sv[i] = d[k] * scale;
-        if (k == i) continue;
+        double dk = d[k];
         d[k] = d[i];
+        d[i] = dk;
+        sv[i] = dk * scale;
+        if (k == i) continue;
         for (int64_t j = 0; j < m; j++) {
             double t = bt[i * m + j];
             bt[i * m + j] = bt[k * m + j];
@@ -574,8 +584,8 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
      * full U's last m - n, completed to an orthonormal basis */
     int64_t nz = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (sv[i] == 0) break;
-        double inv = scale / sv[i];
+        if (d[i] * d[i] <= JACOBI_FLOOR) break;   /* Jacobi left it alone: no direction */
+        double inv = 1 / d[i];
         for (int64_t r = 0; r < m; r++) ut[i * m + r] = bt[i * m + r] * inv;
         nz++;
     }

@@ -245,6 +245,24 @@ describe('linalg_decomp closed forms', function()
     close(nl.matmul(mT(Uz), Uz), eye(4), 'U of 0')
     close(nl.matmul(Vz, mT(Vz)), eye(3), 'Vh of 0')
     close(L.pinv(Z), nl.zeros({ 3, 4 }, 'float64'), 'pinv of 0')
+    -- rank 1, where Jacobi's pairs of round-off columns did not converge:
+    -- the all-ones m x n has the one singular value sqrt(m n)
+    for _, mn in ipairs({ { 5, 5 }, { 8, 8 }, { 3, 9 }, { 13, 3 }, { 24, 18 } }) do
+      local m, n = mn[1], mn[2]
+      for _, scale in ipairs({ 1, 1e300, 1e-300 }) do
+        local what = ('ones(%d, %d) * %g'):format(m, n, scale)
+        local O = nl.ones({ m, n }, 'float64') * scale
+        local Uo, so, Vho = L.svd(O, { full_matrices = false })
+        local k = math.min(m, n)
+        local want = nl.zeros({ k }, 'float64')
+        want[1] = math.sqrt(m * n)
+        S.expect_close(so / scale, want, what .. ': S', 1e-13, 1e-13)
+        close(nl.matmul(mT(Uo), Uo), eye(k), what .. ': U^T U')
+        close(nl.matmul(Vho, mT(Vho)), eye(k), what .. ': Vh Vh^T')
+        close(nl.matmul(Uo * so:unsqueeze(1), Vho) / scale, O / scale, what .. ': reconstruction', 1e-13)
+        assert.are.equal(1, L.matrix_rank(O):item(), what .. ': rank')
+      end
+    end
   end)
 
   it('pinv: the Moore-Penrose conditions; lstsq solves the normal equations', function()
