@@ -273,8 +273,11 @@ return function(nl, nn)
       raise(('%s: layer 1 (weight_ih_l0) expects input size %d, got %d (input shape %s)'):format(
         name, self.input_size, x:size(-1), nl._shape_str(x)))
     end
+    local x0 = x
     if unbatched then x = x:unsqueeze(bf and 1 or 2) end
     local T, N = x:size(bf and 2 or 1), x:size(bf and 1 or 2)
+    -- (the C layer refuses it too; the projected steps stacked no output)
+    if T == 0 and P > 0 then raise(('%s: empty input of shape %s (no steps)'):format(name, nl._shape_str(x0))) end
     local h0, c0
     if lstm then
       if hx ~= nil then
