@@ -587,7 +587,15 @@ return function(nl, data)
           raise('DataLoader: a later loader:iter() took over the persistent workers from this epoch\'s loop')
         end
         taken = taken + 1
-        local m = wait_result(pool, (taken - 1) % n + 1, eid, taken, timeout)
+        -- an error while waiting that is not the pool's (an interrupt, out
+        -- of memory) ends the workers too: they ignore SIGINT, and kept
+        -- running until the iterator was collected
+        local ok, m = pcall(wait_result, pool, (taken - 1) % n + 1, eid, taken, timeout)
+        if not ok then
+          reap(pool.h)
+          pool.dead = true
+          error(m, 0)
+        end
         if not drawn_all then send_next() end
         if taken == sent then finish() end
         return decode(m.body, m.bytes)

@@ -350,6 +350,27 @@ describe('DataLoader with num_workers', function()
     assert.is_true(no_children())
   end)
 
+  it('ends the workers on an interrupt while it waits for a batch', function()
+    -- Ctrl-C while the parent waits for batch 3: the error reaches the
+    -- loop, and the workers (which ignore SIGINT) end with it
+    local rows = {}
+    for i = 1, 8 do rows[i] = i end
+    local slow = data.DataLoader(rows, { batch_size = 1, num_workers = 2, collate_fn = function(s)
+      if s[1] == 3 then
+        C.usleep(300000)
+        C.kill(C.getppid(), 2)
+        C.usleep(300000)
+      end
+      return s[1]
+    end })
+    local got = {}
+    local ok, err = pcall(function() for b in slow:iter() do got[#got + 1] = b end end)
+    assert.is_false(ok)
+    contains(tostring(err), 'interrupted')
+    assert.are.same({ 1, 2 }, got)
+    assert.is_true(no_children())
+  end)
+
   it('gives get_worker_info and distinct seeds in a worker, and runs worker_init_fn there first', function()
     assert.is_nil(data.get_worker_info())
     local ds = dataset(12, function(i)
