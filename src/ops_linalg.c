@@ -167,16 +167,23 @@
 /* cholesky: a (n, n) = L L^T, L in the lower triangle (the upper one
  * zeroed), reading a's lower triangle only; by panels as lu. Returns 0, or
  * the order of the first leading minor that is not positive-definite (a
- * pivot <= 0 or NaN: LAPACK's potrf info). */
+ * pivot <= 0 or NaN: LAPACK's potrf info); there it stops with that pivot
+ * on the diagonal (as potrf), the upper triangle zeroed all the same
+ * (cholesky_ex's L is lower triangular, as PyTorch's). */
 #define DEFINE_CHOL(T, S)                                                                         \
     static int64_t chol_##S(T *a, int64_t n, int nt) {                                            \
-        for (int64_t k0 = 0; k0 < n; k0 += LA_NB) {                                               \
+        int64_t info = 0;                                                                         \
+        for (int64_t k0 = 0; k0 < n && !info; k0 += LA_NB) {                                      \
             int64_t k1 = k0 + LA_NB < n ? k0 + LA_NB : n;                                         \
             for (int64_t j = k0; j < k1; j++) {                                                   \
                 T *aj = a + j * n;                                                                \
                 T d = aj[j];                                                                      \
                 for (int64_t p = k0; p < j; p++) d -= aj[p] * aj[p];                              \
-                if (!(d > 0)) return j + 1;                                                       \
+                if (!(d > 0)) {                                                                   \
+                    aj[j] = d;                                                                    \
+                    info = j + 1;                                                                 \
+                    break;                                                                        \
+                }                                                                                 \
                 d = (T)sqrt((double)d);                                                           \
                 aj[j] = d;                                                                        \
                 for (int64_t i = j + 1; i < n; i++) {                                             \
@@ -187,14 +194,14 @@
                 }                                                                                 \
             }                                                                                     \
             /* the trailing lower triangle -= L21 L21^T, by row blocks */                         \
-            for (int64_t r0 = k1; r0 < n; r0 += LA_NB) {                                          \
+            for (int64_t r0 = k1; r0 < n && !info; r0 += LA_NB) {                                 \
                 int64_t r1 = r0 + LA_NB < n ? r0 + LA_NB : n;                                     \
                 gemm_##S(r1 - r0, r1 - k1, k1 - k0, (T)-1, a + r0 * n + k0, n, 1, a + k1 * n + k0, 1, n, (T)1, \
                          a + r0 * n + k1, n, 1, nt);                                              \
             }                                                                                     \
         }                                                                                         \
         for (int64_t i = 0; i < n; i++) memset(a + i * n + i + 1, 0, (size_t)(n - i - 1) * sizeof(T)); \
-        return 0;                                                                                 \
+        return info;                                                                              \
     }
 
 DEFINE_GEMM(float, f32, bli_sgemm_ex)
