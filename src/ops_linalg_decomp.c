@@ -630,10 +630,13 @@ nl_tensor *nl_linalg_svd(nl_tensor *a, int full, nl_tensor **u, nl_tensor **vh) 
     int nt = threads_for(&s, m * n * (k + 1));
     NL_PARALLEL_FOR_DYNAMIC(nt, b, s.batch,
         int64_t cap;
-        double *buf = scratch(2 * m * n + tuc * tm + 2 * tn * tn + tn * tm + 4 * tn + 2 * m * m + n * n, &cap);
+        /* U's and Vh's buffers only when asked for, of their own sizes: the
+         * full m x m ones made svdvals of a 100000 x 5 matrix run out of memory */
+        int64_t tu = u ? tuc * tm : 0, ou = u ? uc * m : 0, ov = u ? vr * n : 0;
+        double *buf = scratch(2 * m * n + tu + 2 * tn * tn + tn * tm + 4 * tn + 2 * ou + ov, &cap);
         if (!buf) { failed = 1; continue; }
-        double *x = buf, *ta = x + m * n, *tut = ta + m * n, *tvt = tut + tuc * tm, *w = tvt + tn * tn;
-        double *svb = w + tn * tn + tn * tm + 3 * tn, *outu = svb + tn, *outv = outu + m * m, *um = outv + n * n;
+        double *x = buf, *ta = x + m * n, *tut = ta + m * n, *tvt = tut + tu, *w = tvt + tn * tn;
+        double *svb = w + tn * tn + tn * tm + 3 * tn, *outu = svb + tn, *outv = outu + ou, *um = outv + ov;
         load_mat(x, c, b, m * n);
         if (!all_finite(x, m * n)) failed = 2;
         else {

@@ -343,6 +343,29 @@ describe('linalg_decomp closed forms', function()
     S.expect_close(L.eigvalsh(B:float()):double(), L.eigvalsh(B), 'eigvalsh f32', 1e-6, 1e-6)
   end)
 
+  it('a tall or wide matrix takes memory of its size, not of its full U', function()
+    -- 100000 x 3 (a full U would be 80 GB): svdvals, the reduced svd, pinv,
+    -- lstsq, the rank and the nuclear norm ran out of memory
+    local m = 100000
+    local A = nl.zeros({ m, 3 }, 'float64')
+    A[1][1], A[2][2], A[m][3] = 3, -2, 1
+    local want = nl.tensor({ 3, 2, 1 }, 'float64')
+    close(L.svdvals(A), want, 'svdvals')
+    close(L.svdvals(A:t()), want, 'svdvals of the wide transpose')
+    local U, s, Vh = L.svd(A, { full_matrices = false })
+    assert.are.same({ m, 3 }, U:shape())
+    close(nl.matmul(U * s:unsqueeze(1), Vh), A, 'reduced svd')
+    local _, s2, Vh2 = L.svd(A:t(), { full_matrices = false })
+    close(s2, want, 'reduced svd of the wide transpose')
+    assert.are.same({ 3, m }, Vh2:shape())
+    local b = nl.zeros({ m, 1 }, 'float64')
+    b[1][1], b[2][1], b[m][1], b[5][1] = 6, 4, 5, 7
+    close(L.lstsq(A, b), nl.tensor({ { 2 }, { -2 }, { 5 } }, 'float64'), 'lstsq')
+    assert.are.same({ 3, m }, L.pinv(A):shape())
+    assert.are.equal(3, L.matrix_rank(A:t()):item())
+    close(L.matrix_norm(A, 'nuc'), nl.tensor(6, 'float64'), 'nuclear norm')
+  end)
+
   it('empty matrices and empty batches', function()
     local U, s, Vh = L.svd(nl.zeros({ 0, 3, 2 }))
     assert.are.same({ 0, 3, 3 }, U:shape())
