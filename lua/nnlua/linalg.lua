@@ -198,12 +198,22 @@ return function(nl)
     return wrap(outs[0]), logabs
   end
   -- linalg.matrix_power(A, k): A^k for an integer k; k < 0 inverts A first
+  -- (an int64 A, products alone, takes k >= 0, as PyTorch's)
   function linalg.matrix_power(a, k, ...)
     local op = 'linalg.matrix_power'
     no_extra(op, '(A, k)', ...)
-    local n = square(op, a)
     if type(k) ~= 'number' or k ~= math.floor(k) or math.abs(k) >= 2 ^ 53 then
       argerror(op, 'an integer k', k)
+    end
+    local n
+    if is_tensor(a) and T(a, op).dtype == 2 and k >= 0 then
+      local p = T(a, op)
+      if p.ndim < 2 or p.sizes[p.ndim - 1] ~= p.sizes[p.ndim - 2] then
+        raise(('%s: A must be batches of square matrices (..., n, n), got %s'):format(op, shape_str(a)))
+      end
+      n = tonumber(p.sizes[p.ndim - 1])
+    else
+      n = square(op, a)
     end
     if k == 0 then return Tensor.contiguous(Tensor.expand(nl.eye(n, n, a:dtype()), shape(a))) end
     if k < 0 then a, k = linalg.inv(a), -k end
