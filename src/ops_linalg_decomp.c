@@ -17,6 +17,9 @@
 /* implicit QL steps per eigenvalue, Jacobi sweeps per SVD, before "did not converge" */
 #define QL_MAX_ITER 60
 #define JACOBI_MAX_SWEEPS 60
+/* eigh scales a matrix whose largest entry is below it or above its
+ * inverse (LAPACK's syev: about sqrt(DBL_MIN / DBL_EPSILON)) */
+#define EIGH_SCALE_MIN 0x1p-480
 /* squared column norms at or below it are zero to Jacobi (DBL_MIN / DBL_EPSILON) */
 #define JACOBI_FLOOR (DBL_MIN / DBL_EPSILON)
 /* The kernels' loops (rotations, reflections, dot products) compiled
@@ -417,9 +420,23 @@ nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
                 z[i * n + j] = z[j * n + i] = v;
                 if (!isfinite(v)) finite = false;
             }
+        /* a matrix far from 1 in scale (entries near 1e-300 or 1e300, whose
+         * squares under- or overflow in tred2 and QL) is scaled by a power
+         * of 2 to a largest entry in [0.5, 1), its eigenvalues back: QL did
+         * not converge on ones(11, 11) * 1e-300, and V was not orthonormal */
+        int shift = 0;
+        if (finite) {
+            double big = 0;
+            for (int64_t i = 0; i < n * n; i++) big = fmax(big, fabs(z[i]));
+            if (big > 0 && (big < EIGH_SCALE_MIN || big > 1 / EIGH_SCALE_MIN)) {
+                frexp(big, &shift);
+                for (int64_t i = 0; i < n * n; i++) z[i] = ldexp(z[i], -shift);
+            }
+        }
         if (!finite) failed = 2;
         else if (!sym_eig(z, d, e, w, vt, n, vectors != NULL)) failed = 3;
         else {
+            for (int64_t i = 0; shift && i < n; i++) d[i] = ldexp(d[i], shift);
             store_mat(vals, b, d, n);
             if (vecs) {
                 transpose_sq(z, vt, n);

@@ -207,6 +207,19 @@ describe('linalg_decomp closed forms', function()
     local junk = A:tril() + A:triu(1) * 100
     close(L.eigvalsh(junk), lv, 'lower triangle')
     close(L.eigvalsh(A:triu() + A:tril(-1) * 100, { UPLO = 'U' }), lv, 'upper triangle')
+    -- far from 1 in scale (QL did not converge on ones(11, 11) * 1e-300,
+    -- and V was not orthonormal at 8 or 12): the all-ones n x n has the
+    -- eigenvalue n once and 0 n - 1 times
+    for _, n1 in ipairs({ 8, 11, 12 }) do
+      for _, scale in ipairs({ 1e-300, 1e300, 1e-310 }) do
+        local what = ('ones(%d) * %g'):format(n1, scale)
+        local lo, Vo = L.eigh(nl.ones({ n1, n1 }, 'float64') * scale)
+        local want1 = nl.zeros({ n1 }, 'float64')
+        want1[n1] = n1
+        S.expect_close(lo / scale, want1, what .. ': eigenvalues', 1e-13, 1e-13)
+        close(nl.matmul(mT(Vo), Vo), eye(n1), what .. ': V^T V')
+      end
+    end
   end)
 
   it('svd: known singular values, U diag(S) Vh = A, orthonormal factors, any shape', function()
