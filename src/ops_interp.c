@@ -187,7 +187,9 @@ typedef struct {
         double half = cubic ? 2.0 : 1.0;            /* interp_size * 0.5 */                    \
         T support = scale >= 1.0 ? (T)(half * scale) : (T)half;                                \
         T invscale = scale >= 1.0 ? (T)(1.0 / scale) : (T)1;                                   \
+        /* (no output reads more than the input: hi - lo <= in) */                            \
         int64_t k = (int64_t)ceilf((float)support) * 2 + 1;                                    \
+        if (k > in) k = in;                                                                    \
         tp->k = k;                                                                             \
         tp->lo = malloc((size_t)(2 * out) * sizeof *tp->lo);                                   \
         tp->w = malloc((size_t)(out * k) * sizeof *tp->w);                                     \
@@ -424,6 +426,14 @@ nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, 
         NL_CHECK(in[d] >= 1 && outs[d] >= 1,
                  "%s: input and output sizes must be positive, got input %s and output size %s", op,
                  nl_shape_str(x), nl_sizes_str(nsp, outs + 3 - nsp));
+    }
+    /* (a spacing of more than 2^52 input pixels: positions past int64,
+     * undefined casts; the Lua layer's scales space them by at most the
+     * input's size) */
+    for (int d = 3 - nsp; d < 3; d++) {
+        NL_CHECK(isfinite(scales[d]) && scales[d] >= 0 && (scales[d] == 0 || (double)outs[d] / scales[d] <= 0x1p52),
+                 "%s: scale factor %g is out of range: 0 (in / out), or finite, > 0 and at least output size / "
+                 "2^52 (output size %lld, input %s)", op, scales[d], (long long)outs[d], nl_shape_str(x));
     }
     for (int d = 0; d < 3 - nsp; d++) outs[d] = 1;
     int64_t osizes[5] = { x->sizes[0], x->sizes[1] };

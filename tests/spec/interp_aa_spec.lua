@@ -195,6 +195,24 @@ describe('F.interpolate with antialias', function()
     local x3 = rand({ 1, 2, 6 })
     assert.is_true(lib.nl_interpolate(x3.ptr, lib.NL_INTERP_LINEAR_AA, 1, 1, 3, 0, 0, 0, 0) == nil)
     has(ffi.string(lib.nl_error()), 'interpolate: antialias is only supported for bilinear and bicubic on a 4-D input, got float32 [1,2,6]')
+    -- a scale factor spacing the samples past int64 (undefined casts: UBSan
+    -- stopped), or not finite, or negative, is refused; a tiny one that
+    -- fits asks no more taps than the input has (it ran out of memory)
+    local x4 = rand({ 1, 2, 8, 8 })
+    for _, mode in ipairs({ lib.NL_INTERP_NEAREST, lib.NL_INTERP_LINEAR, lib.NL_INTERP_CUBIC, lib.NL_INTERP_LINEAR_AA,
+                            lib.NL_INTERP_CUBIC_AA }) do
+      for _, sc in ipairs({ 1e-300, -1, 0 / 0, math.huge }) do
+        assert.is_true(lib.nl_interpolate(x4.ptr, mode, 1, 4, 4, 0, sc, sc, 0) == nil)
+        has(ffi.string(lib.nl_error()), 'interpolate: scale factor')
+        has(ffi.string(lib.nl_error()), 'is out of range: 0 (in / out), or finite, > 0 and at least output size / 2^52 '
+            .. '(output size 4, input [1,2,8,8])')
+      end
+    end
+    for _, mode in ipairs({ lib.NL_INTERP_LINEAR_AA, lib.NL_INTERP_CUBIC_AA }) do
+      local y = nl._wrap(lib.nl_interpolate(x4.ptr, mode, 1, 4, 4, 0, 1e-10, 1e-10, 0))
+      assert.are.same({ 1, 2, 4, 4 }, y:shape())
+      assert.are.equal(1, y:isfinite():all():item())
+    end
   end)
 
   it('takes the positional antialias and an empty batch', function()
