@@ -126,6 +126,9 @@ typedef enum {
     /* linear algebra, the LU and Cholesky family (ops_linalg.c) */
     NL_OP_LINALG_LU_FACTOR, NL_OP_LINALG_LU_SOLVE, NL_OP_LINALG_INV, NL_OP_LINALG_SOLVE, NL_OP_LINALG_DET,
     NL_OP_LINALG_SLOGDET, NL_OP_LINALG_CHOLESKY, NL_OP_LINALG_SOLVE_TRIANGULAR,
+    /* a binding's own differentiable function, its backward in the binding
+     * (nl_custom_record: autograd_function.c) */
+    NL_OP_CUSTOM,
     NL_OP_COUNT
 } nl_op;
 
@@ -962,6 +965,35 @@ nl_tensor *nl_linalg_det(nl_tensor *a);
 nl_tensor *nl_linalg_slogdet(nl_tensor *a, nl_tensor **sign /* out */);
 nl_tensor *nl_linalg_cholesky(nl_tensor *a, int check, nl_tensor **info /* out, optional */);
 nl_tensor *nl_linalg_solve_triangular(nl_tensor *a, nl_tensor *b, int upper, int unitriangular);
+
+/* ---- custom autograd functions (autograd_function.c) --------------------
+ * A function whose forward and backward a binding computes (nnlua's Lua
+ * nl.autograd.Function, PyTorch's torch.autograd.Function). The binding
+ * runs the forward itself, then nl_custom_record puts the graph over its
+ * n_out float outputs: results (out: n_out, new references) are new tensors
+ * over the outputs' memory that carry it (one node of op NL_OP_CUSTOM over
+ * the n_in tensor inputs; with several outputs, one more node per output
+ * that hands its gradient on), and the outputs themselves stay without a
+ * graph (a binding that keeps them for backward makes no cycle). Backward
+ * calls fn(id, n_out, grad_outputs, n_in, inputs, grad_inputs) once for the
+ * node, with grad mode off: grad_outputs[j] (borrowed) is output j's
+ * gradient, or NULL where none reached it; inputs are the node's; fn puts
+ * in grad_inputs[i] (NULL on entry) a reference to input i's gradient or
+ * leaves it NULL, and returns 0, or nl_custom_error(msg)'s -1, which
+ * backward reports as the node's error.
+ * fn is called only from nl_backward, nl_backward_hooked and nl_grad,
+ * never when the node dies: a dead node's id goes on a list (per thread)
+ * that nl_take_dead_custom hands back (those of fn only; returns how many,
+ * at most max), so the binding frees what it keeps for the id.
+ * nl_tensor_version: the count of in-place changes of t's memory, which a
+ * binding compares to tell a saved tensor changed. */
+typedef int (*nl_custom_backward_fn)(int64_t id, int n_out, nl_tensor *const *grad_outputs, int n_in,
+                                     nl_tensor *const *inputs, nl_tensor **grad_inputs);
+int nl_custom_record(nl_custom_backward_fn fn, int64_t id, int n_in, nl_tensor *const *inputs, int n_out,
+                     nl_tensor *const *outputs, nl_tensor **results /* out: n_out */);
+int nl_custom_error(const char *msg);
+int nl_take_dead_custom(nl_custom_backward_fn fn, int64_t *ids /* out: max */, int max);
+uint32_t nl_tensor_version(const nl_tensor *t);
 
 /* NL_CDEF_END */
 

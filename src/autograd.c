@@ -323,6 +323,7 @@ void nl_node_save_output(nl_node *n, nl_tensor *out) {
 }
 
 static void node_free_saved(nl_node *n) {
+    if (n->op == NL_OP_CUSTOM && !n->freed) nl_custom_node_free(n);   /* the binding's id is dead */
     for (int i = 0; i < n->n_in; i++) nl_release(n->in[i]);
     nl_release(n->saved);
     if (n->in != n->in_inline) {

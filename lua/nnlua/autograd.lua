@@ -264,6 +264,12 @@ return function(nl)
     return lib.nl_backward_hooked(p, gp, retain, hook_cb, nil)
   end
   jit.off(backward_hooked)
+  -- While custom functions (autograd_function.lua) have nodes, any
+  -- backward may call back into Lua: it goes through an uncompiled call too
+  local custom_live = false
+  function nl._set_custom_live(on) custom_live = on end
+  local function backward_custom(p, gp, retain) return lib.nl_backward(p, gp, retain) end
+  jit.off(backward_custom)
 
   -- backward with create_graph and nl.autograd.grad's: a walk in Lua that
   -- records the gradients' own graph (autograd_higher.lua, loaded then)
@@ -316,8 +322,9 @@ return function(nl)
     end
     if any_hooks then drop_dead() end
     local rc
-    if not any_hooks then rc = lib.nl_backward(p, gp, retain)
-    else rc = backward_hooked(p, gp, retain) end
+    if any_hooks then rc = backward_hooked(p, gp, retain)
+    elseif custom_live then rc = backward_custom(p, gp, retain)
+    else rc = lib.nl_backward(p, gp, retain) end
     -- nn.DataParallel averages gradients across ranks here, also after a
     -- failed backward (its error is raised after)
     local after = nl._after_backward

@@ -101,6 +101,12 @@ setmetatable(nl.Tensor, { __index = function(t, k)
 end })
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
+-- nl.autograd.Function (functions with a backward written in Lua) loads on first use
+setmetatable(nl.autograd, { __index = function(t, k)
+  if k ~= 'Function' then return nil end
+  require('nnlua.autograd_function')(nl)
+  return rawget(t, k)
+end })
 
 require('nnlua.nn')(nl)
 require('nnlua.optim')(nl)

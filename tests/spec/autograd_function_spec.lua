@@ -1,0 +1,397 @@
+-- nl.autograd.Function: functions whose forward and backward are written
+-- in Lua, as PyTorch's torch.autograd.Function. Gradients are checked
+-- against closed forms, the built-in ops' gradients and float64 central
+-- differences (nl.gradcheck); then composition with nn layers in training,
+-- retain_graph, the errors, memory over many applications and a hot
+-- (JIT-compiled) loop, each of those two in a child luajit.
+local nl = require 'nnlua'
+local S = require 'support'
+local nn, optim = nl.nn, nl.optim
+
+local function leaf(v, dt) return nl.tensor(v, dt or 'float64'):requires_grad() end
+local function same(got, want, tol)
+  local a, b = S.flat(got), type(want) == 'table' and want or S.flat(want)
+  assert.are.equal(#b, #a)
+  for i = 1, #b do
+    assert.is_true(S.close(a[i], b[i], tol or 1e-12, tol or 1e-12), ('element %d: got %.17g, want %.17g'):format(i, a[i], b[i]))
+  end
+end
+local function run_child(code)
+  local path = S.write(os.tmpname() .. '.lua', S.path_prelude .. "local nl = require 'nnlua'\n" .. code)
+  local p = assert(io.popen('luajit ' .. S.q(path) .. ' 2>&1'))
+  local out = p:read('*a')
+  p:close()
+  os.remove(path)
+  return out
+end
+
+local Function = nl.autograd.Function
+
+local Square = Function:extend('Square')
+function Square.forward(ctx, x) ctx:save_for_backward(x); return x * x end
+function Square.backward(ctx, g) local x = ctx:saved_tensors(); return g * 2 * x end
+
+local MyReLU = Function('MyReLU', {
+  forward = function(ctx, x) ctx:save_for_backward(x); return x:clamp(0) end,
+  backward = function(ctx, g) local x = ctx:saved_tensors(); return g * (x:gt(0)):to(g:dtype()) end,
+})
+
+-- two inputs, two outputs and a number: (a b, a + k b)
+local Two = Function('Two', {
+  forward = function(ctx, a, b, k)
+    ctx:save_for_backward(a, b)
+    ctx.k = k
+    return a * b, a + b * k
+  end,
+  backward = function(ctx, g1, g2)
+    local a, b = ctx:saved_tensors()
+    return g1 * b + g2, g1 * a + g2 * ctx.k, nil
+  end,
+})
+
+-- a number and a table passed through: x * opts.scale + shift
+local Affine = Function('Affine', {
+  forward = function(ctx, x, shift, opts) ctx.scale = opts.scale; return x * opts.scale + shift end,
+  backward = function(ctx, g) return g * ctx.scale, nil, nil end,
+})
+
+-- a * b, whose backward gives b none (nil)
+local OnlyFirst = Function('OnlyFirst', {
+  forward = function(ctx, a, b) ctx:save_for_backward(b); return a * b end,
+  backward = function(ctx, g) local b = ctx:saved_tensors(); return g * b, nil end,
+})
+
+describe('nl.autograd.Function', function()
+  it('loads on first use, not at start', function()
+    local out = run_child([[
+      local _ = nl.ones(2):requires_grad():sum(), nl.autograd.grad
+      io.write('before=', tostring(package.loaded['nnlua.autograd_function'] ~= nil), ' ')
+      local F = nl.autograd.Function
+      io.write('after=', tostring(package.loaded['nnlua.autograd_function'] ~= nil), ' ', tostring(F), '\n')
+    ]])
+    S.contains(out, 'before=false after=true autograd.Function')
+  end)
+
+  it('square: the gradient 2 x, as the built-in x * x gives and as central differences give', function()
+    local x = leaf({ -1.5, 0.25, 2, 3 })
+    local y = Square.apply(x)
+    same(y, { 2.25, 0.0625, 4, 9 })
+    assert.are.equal('custom_function', y:grad_fn())
+    assert.is_true(y.is_requires_grad)
+    y:backward(nl.tensor({ 1, 2, 3, 4 }, 'float64'))
+    same(x.grad, { -3, 1, 12, 24 })
+    local x2 = leaf({ -1.5, 0.25, 2, 3 })
+    ;(x2 * x2):backward(nl.tensor({ 1, 2, 3, 4 }, 'float64'))
+    same(x.grad, x2.grad)
+    S.gradcheck(function(t) return Square.apply(t) end, S.randn64(3, 4))
+    -- float32 through the same path
+    local xf = leaf({ 1, 2 }, 'float32')
+    Square.apply(xf):sum():backward()
+    assert.are.equal('float32', xf.grad:dtype())
+    same(xf.grad, { 2, 4 })
+    -- a subclass inherits forward and backward, and may replace one
+    local Cube = Square:extend('Cube')
+    function Cube.forward(ctx, t) ctx:save_for_backward(t); return t * t * t end
+    local z = leaf({ 2 })
+    Cube.apply(z):backward(nl.ones(1, 'float64'))
+    same(z.grad, { 4 })                 -- Square's backward: 2 z
+    assert.are.equal('autograd.Function Cube', tostring(Cube))
+    S.contains(S.errmsg(function() Function:extend(3) end), 'extend')
+  end)
+
+  it('a custom ReLU gives the gradients of x:relu(), and passes gradcheck away from 0', function()
+    local v = { -2, -0.5, 0.5, 1, 3, -1 }
+    local a, b = leaf(v), leaf(v)
+    local w = nl.tensor({ 1, 2, 3, 4, 5, 6 }, 'float64')
+    ;(MyReLU.apply(a) * w):sum():backward()
+    ;(b:relu() * w):sum():backward()
+    same(a.grad, b.grad)
+    same(a.grad, { 0, 0, 3, 4, 5, 0 })
+    S.gradcheck(function(t) return MyReLU.apply(t) end, nl.tensor({ { -1, 0.3 }, { 2, -0.7 } }, 'float64'))
+  end)
+
+  it('two outputs from two inputs and a number: closed forms, built-in ops and gradcheck agree', function()
+    local a, b = leaf({ 1, 2, -3 }), leaf({ 4, -5, 6 })
+    local p, q = Two.apply(a, b, 3)
+    same(p, { 4, -10, -18 })
+    same(q, { 13, -13, 15 })
+    ;(p:sum() * 2 + (q * q):sum()):backward()
+    -- d/da = 2 b + 2 q, d/db = 2 a + 6 q
+    same(a.grad, { 8 + 26, -10 - 26, 12 + 30 })
+    same(b.grad, { 2 + 78, 4 - 78, -6 + 90 })
+    local a2, b2 = leaf({ 1, 2, -3 }), leaf({ 4, -5, 6 })
+    local q2 = a2 + b2 * 3
+    ;((a2 * b2):sum() * 2 + (q2 * q2):sum()):backward()
+    same(a.grad, a2.grad)
+    same(b.grad, b2.grad)
+    S.gradcheck(function(x, y) local u, v = Two.apply(x, y, 0.5); return u * v + u end, S.randn64(2, 3),
+                S.randn64(2, 3))
+  end)
+
+  it('gives backward zeros for an output no gradient reached, or nil after set_materialize_grads(false)', function()
+    local seen = {}
+    local F = Function('Seen', {
+      forward = function(ctx, x, materialize)
+        if not materialize then ctx:set_materialize_grads(false) end
+        return x * 2, x * 3
+      end,
+      backward = function(ctx, g1, g2)
+        seen[#seen + 1] = g2 == nil and 'nil' or table.concat(S.flat(g2), ',')
+        local gx = nl.zeros(2, 'float64')
+        if g1 then gx = gx + g1 * 2 end
+        if g2 then gx = gx + g2 * 3 end
+        return gx, nil
+      end,
+    })
+    local x = leaf({ 1, 2 })
+    local u = F.apply(x, true)
+    u:sum():backward()
+    same(x.grad, { 2, 2 })
+    x.grad = nil
+    local _, v = F.apply(x, false)
+    v:sum():backward()
+    same(x.grad, { 3, 3 })
+    x.grad = nil
+    u = F.apply(x, false)
+    u:sum():backward()
+    same(x.grad, { 2, 2 })
+    assert.are.same({ '0,0', '1,1', 'nil' }, seen)
+  end)
+
+  it('passes numbers and tables through; backward gives nil for them', function()
+    local x = leaf({ 1, -2, 3 })
+    local y = Affine.apply(x, 0.5, { scale = -2.5 })
+    same(y, { -2, 5.5, -7 })
+    y:sum():backward()
+    same(x.grad, { -2.5, -2.5, -2.5 })
+    S.gradcheck(function(t) return Affine.apply(t, 1, { scale = 3 }) end, S.randn64(4))
+  end)
+
+  it('an input whose gradient backward gives as nil gets none; needs_input_grad says which inputs require grad', function()
+    local a, b = leaf({ 1, 2 }), leaf({ 3, 4 })
+    OnlyFirst.apply(a, b):sum():backward()
+    same(a.grad, { 3, 4 })
+    assert.is_nil(b.grad)
+    local needs
+    local F = Function('Needs', {
+      forward = function(ctx, x, y, z) needs = ctx.needs_input_grad; return x + y end,
+      backward = function(ctx, g) return g, g, nil end,
+    })
+    local c = nl.tensor({ 1, 2 }, 'float64')
+    F.apply(a, c, 7):sum():backward()
+    assert.are.same({ true, false, false }, needs)
+    same(a.grad, { 4, 5 })
+  end)
+
+  it('runs forward with grad mode off, and makes no graph when no input requires grad or under no_grad', function()
+    local inner
+    local F = Function('Mode', {
+      forward = function(ctx, x) inner = nl.is_grad_enabled(); local y = x * 2; ctx.y_grad = y.is_requires_grad; return y end,
+      backward = function(ctx, g) return g * 2 end,
+    })
+    local x = leaf({ 1 })
+    local y = F.apply(x)
+    assert.is_false(inner)
+    assert.is_true(y.is_requires_grad)
+    assert.is_false(F.apply(nl.tensor({ 1 })).is_requires_grad)
+    assert.is_false(nl.no_grad(function() return F.apply(x) end).is_requires_grad)
+    assert.is_true(nl.is_grad_enabled())
+  end)
+
+  it('mark_non_differentiable and int64 outputs carry no graph', function()
+    local F = Function('WithIndex', {
+      forward = function(ctx, x)
+        local m = x * 1
+        local idx = x:argmax()
+        local flag = x:gt(0):to('float64')
+        ctx:mark_non_differentiable(flag)
+        return m, idx, flag
+      end,
+      backward = function(ctx, g, gi, gf)
+        assert(gi ~= nil and gf ~= nil and gf:sum():item() == 0)
+        return g * 5
+      end,
+    })
+    local x = leaf({ 1, -3, 2 })
+    local m, idx, flag = F.apply(x)
+    assert.are.equal('int64', idx:dtype())
+    assert.is_false(flag.is_requires_grad)
+    assert.is_true(m.is_requires_grad)
+    m:sum():backward()
+    same(x.grad, { 5, 5, 5 })
+  end)
+
+  it('composes with built-in ops and nn layers: a model trained 5 steps matches the same model with nn.ReLU', function()
+    local Act = nn.Module:extend('CustomAct')
+    function Act:forward(x) return MyReLU.apply(x) end
+    local function model(act)
+      nl.manual_seed(3)
+      return nn.Sequential(nn.Linear(4, 8), act, nn.Linear(8, 2))
+    end
+    local m1, m2 = model(Act()), model(nn.ReLU())
+    local o1, o2 = optim.SGD(m1:parameters(), { lr = 0.1 }), optim.SGD(m2:parameters(), { lr = 0.1 })
+    nl.manual_seed(9)
+    local X, Y = nl.randn(16, 4), nl.randn(16, 2)
+    local crit = nn.MSELoss()
+    local first, last
+    for step = 1, 5 do
+      for _, pair in ipairs({ { m1, o1 }, { m2, o2 } }) do
+        pair[2]:zero_grad()
+        local loss = crit(pair[1](X), Y)
+        loss:backward()
+        pair[2]:step()
+        if pair[1] == m1 then
+          first = first or loss:item()
+          last = loss:item()
+        end
+      end
+    end
+    assert.is_true(last < first)
+    local p1, p2 = m1:parameters(), m2:parameters()
+    for i = 1, #p1 do same(p1[i], p2[i], 1e-6) end
+  end)
+
+  it('returns an input as it came, chains through itself, and takes hooks on its results', function()
+    local Id3 = Function('Id3', { forward = function(ctx, x) return x end, backward = function(ctx, g) return g * 3 end })
+    local x = leaf({ 1, 2 })
+    local y = Id3.apply(x)
+    assert.is_true(x:is_leaf())
+    assert.is_false(y:is_leaf())
+    local seen
+    y:register_hook(function(g) seen = S.flat(g) end)
+    ;(y * nl.tensor({ 1, 2 }, 'float64')):sum():backward()
+    same(x.grad, { 3, 6 })
+    assert.are.same({ 1, 2 }, seen)
+    x.grad = nil
+    Id3.apply(Square.apply(Id3.apply(x * 2))):sum():backward()   -- 3 * 2 (2x) * 3 * 2
+    same(x.grad, { 72, 144 })
+  end)
+
+  it('backward twice with retain_graph; a third time through the freed graph is an error', function()
+    local x = leaf({ 1, 2, 3 })
+    local y = Square.apply(x)
+    local w = nl.ones(3, 'float64')
+    y:backward(w, { retain_graph = true })
+    y:backward(w)
+    same(x.grad, { 4, 8, 12 })
+    S.contains(S.errmsg(function() y:backward(w) end), 'the graph through custom_function was freed')
+    -- nl.autograd.grad goes through it too
+    local z = leaf({ 2, -1 })
+    local g = nl.autograd.grad(Two.apply(z, z, 2):sum(), z)[1]
+    same(g, { 4, -2 })    -- d/dz sum(z z) = 2 z; the second output unused (zeros for it)
+    assert.is_nil(z.grad)
+  end)
+
+  it('errors name the function: wrong shape, wrong count, a gradient for a number, a raise inside backward', function()
+    local x = leaf({ 1, 2, 3 })
+    local function bwd(f) return Function('Bad', { forward = function(ctx, a, b) return a * 2 end, backward = f }) end
+    S.contains(S.errmsg(function() bwd(function(ctx, g) return nl.ones(2), nil end).apply(x):sum():backward() end),
+               'Bad.backward: gradient 1 has shape [2], but argument 1 of forward has shape [3]')
+    S.contains(S.errmsg(function() bwd(function(ctx, g) return g end).apply(x, x):sum():backward() end),
+               'Bad.backward returned 1 gradients for the 2 arguments of forward')
+    S.contains(S.errmsg(function() bwd(function(ctx, g) return g, nil, g end).apply(x, x):sum():backward() end),
+               'Bad.backward returned 3 values for the 2 arguments of forward (value 3 is not nil)')
+    S.contains(S.errmsg(function() bwd(function(ctx, g) return g, g end).apply(x, 4):sum():backward() end),
+               'Bad.backward: gradient 2 is')
+    S.contains(S.errmsg(function() bwd(function(ctx, g) return 7, nil end).apply(x):sum():backward() end),
+               'Bad.backward: gradient 1 must be a tensor or nil, got 7')
+    local msg = S.errmsg(function() bwd(function(ctx, g) error('kaboom') end).apply(x):sum():backward() end)
+    S.contains(msg, 'Bad.backward: ')
+    S.contains(msg, 'kaboom')
+    -- no .grad was changed by the failed backward passes, and x still works
+    assert.is_nil(x.grad)
+    Square.apply(x):sum():backward()
+    same(x.grad, { 2, 4, 6 })
+    -- forward's own errors come out of apply
+    S.contains(S.errmsg(function() Function('F', { forward = function() error('in forward') end, backward = function() end }).apply(x) end),
+               'in forward')
+    S.contains(S.errmsg(function() Function:extend('NoFwd').apply(x) end), 'NoFwd.apply: the function has no forward')
+    S.contains(S.errmsg(function() Function('NoBwd', { forward = function(c, a) return a end }).apply(x) end),
+               'NoBwd.apply: the function has no backward')
+    S.contains(S.errmsg(function() Function('X', { forwrd = function() end }) end), 'unknown field forwrd')
+    S.contains(S.errmsg(function() Function('X', { forward = function(c, a) c:save_for_backward(a, 3); return a end,
+                                                  backward = function() end }).apply(x) end),
+               'X: save_for_backward takes tensors or nil, got 3 as argument 2')
+  end)
+
+  it('an in-place change of a saved tensor after forward is an error at backward naming the function', function()
+    local x = leaf({ 1, 2, 3 })
+    local y = Square.apply(x)
+    nl.no_grad(function() x:mul_(2) end)
+    local msg = S.errmsg(function() y:sum():backward() end)
+    S.contains(msg, 'Square: saved tensor 1 (shape [3]) was modified in place after forward saved it')
+    assert.is_nil(x.grad)
+    -- a change inside forward, before it returns, is no error (PyTorch's rule)
+    local F = Function('ChangeInside', {
+      forward = function(ctx, a) local t = a * 1; ctx:save_for_backward(t); t:add_(1); return a * 1 end,
+      backward = function(ctx, g) local t = ctx:saved_tensors(); return g * t end,
+    })
+    F.apply(x):sum():backward()
+    same(x.grad, { 3, 5, 7 })
+  end)
+
+  it('holds flat memory over 20,000 applications, with and without backward', function()
+    local out = run_child([[
+      local F = nl.autograd.Function('Sq', {
+        forward = function(ctx, x) ctx:save_for_backward(x); ctx.big = nl.zeros(4096); return x * x end,
+        backward = function(ctx, g) local x = ctx:saved_tensors(); return g * 2 * x end })
+      local x = nl.randn(256):requires_grad()
+      local function rss()
+        local f = io.open('/proc/self/status'); local s = f:read('*a'); f:close()
+        return tonumber(s:match('VmRSS:%s*(%d+)'))
+      end
+      local r1
+      for i = 1, 20000 do
+        local y = F.apply(x)
+        if i % 2 == 0 then y:sum():backward() end
+        if i == 2000 then r1 = rss() end
+      end
+      collectgarbage('collect'); collectgarbage('collect')
+      local n = 0
+      for _ in pairs(nl._custom_registry) do n = n + 1 end
+      local y = F.apply(x)
+      local m = 0
+      for _ in pairs(nl._custom_registry) do m = m + 1 end
+      print('growth_kb', rss() - r1, 'held', n, m)
+    ]])
+    local growth, held, after = out:match('growth_kb%s+(%-?%d+)%s+held%s+(%d+)%s+(%d+)')
+    assert.is_truthy(growth, out)
+    print(string.format('\n    autograd.Function: 20,000 applications grew RSS by %.1f MB after the first 2,000; %s contexts '
+                        .. 'held at the end, %s after one more apply', tonumber(growth) / 1024, held, after))
+    assert.is_true(tonumber(growth) < 16 * 1024, out)
+    -- after a collection: the contexts of nodes that died since the last apply, which the next
+    -- apply lets go (its own is the one left)
+    assert.is_true(tonumber(held) < 1000, out)
+    assert.are.equal('1', after)
+  end)
+
+  it('works in a hot loop: backward passes compiled before any custom function, then 1,000 through one', function()
+    -- (a compiled call into nl_backward that called back into Lua aborted
+    -- the process: "bad callback")
+    local out = run_child([[
+      local F = nl.autograd.Function('Sq', {
+        forward = function(ctx, x) ctx:save_for_backward(x); return x * x end,
+        backward = function(ctx, g) local x = ctx:saved_tensors(); return g * 2 * x end })
+      local x = nl.tensor({ 1, 2, 3 }):requires_grad()
+      local ys = {}
+      for i = 1, 2000 do ys[i] = i <= 1000 and (x * x):sum() or F.apply(x):sum() end
+      for i = 1, 2000 do ys[i]:backward() end
+      for i = 1, 1000 do F.apply(x):sum():backward() end
+      print('grad', table.concat(x.grad:totable(), ','))
+    ]])
+    S.contains(out, 'grad\t6000,12000,18000')
+  end)
+end)
+
+describe("README's autograd.Function block", function()
+  it('runs under bin/nnlua and prints the gradient 2 x', function()
+    local src = S.read(S.root .. '/README.md'):match('<!%-%- readme_spec: autograd_function %-%->\n```lua\n(.-)\n```')
+    assert.is_string(src)
+    local path = S.write(os.tmpname() .. '.lua', src)
+    local p = assert(io.popen(('cd %s && bin/nnlua %s 2>&1'):format(S.q(S.root), S.q(path))))
+    local out = p:read('*a')
+    p:close()
+    os.remove(path)
+    S.contains(out, 'tensor([2., 4., 6.]')
+  end)
+end)
