@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What an NL_OP_CUSTOM node keeps (its a[0]; a[1] == 0). With several
+/* What an NL_OP_CUSTOM node keeps (its a[0]; a[1] == 0; a[2] the id and
+ * a[3] n_out, in every node of the function). With several
  * outputs, each output's node (a[1] == 1, a[0] its index) has one input, a
  * tensor of shape [0] that the main node made, and its backward leaves the
  * output's gradient in grads for the main node, which runs after them all
@@ -63,6 +64,8 @@ int nl_custom_record(nl_custom_backward_fn fn, int64_t id, int n_in, nl_tensor *
     main->needs_in = 0;             /* the binding checks what it saved */
     main->a[0] = (int64_t)(intptr_t)d;
     main->a[1] = CUSTOM_MAIN;
+    main->a[2] = id;                /* (a[2] and a[3] read by the create_graph walk, nl_node_read) */
+    main->a[3] = n_out;
     if (n_out == 1) return 0;
     int rc = 0;
     for (int j = 0; j < n_out; j++) {
@@ -75,6 +78,8 @@ int nl_custom_record(nl_custom_backward_fn fn, int64_t id, int n_in, nl_tensor *
         o->needs_in = 0;
         o->a[0] = j;
         o->a[1] = CUSTOM_OUTPUT;
+        o->a[2] = id;
+        o->a[3] = n_out;
     }
     nl_release(hub);                /* the outputs' nodes hold it */
     if (rc == 0) return 0;

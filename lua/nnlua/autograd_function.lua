@@ -99,8 +99,12 @@ return function(nl)
            .. '(change a clone of the input)'):format(self._fn.__name))
   end
 
-  -- ---- backward, called by C ----------------------------------------------
-  local function run_backward(id, gouts, inputs, gin)
+  -- ---- backward ------------------------------------------------------------
+  -- The inputs' gradients by the function's backward: gout[j] is the node's
+  -- output j's gradient (a Lua tensor, or nil); input(k) the node's input
+  -- k's C tensor. Returns a list by input k of the gradients of the inputs
+  -- that require grad. Errors are tables {msg = ...} naming the function.
+  local function input_grads(id, gout, input)
     local ctx = registry[id]
     if ctx == nil then error({ msg = 'custom_function: the context of this node is gone' }) end
     local cls = ctx._fn
@@ -108,20 +112,15 @@ return function(nl)
     local outs = ctx._outs
     local grads, ng
     if outs == nil then       -- one result, the output of the node
-      lib.nl_retain(gouts[0])
-      grads, ng = { wrap(gouts[0]) }, 1
+      grads, ng = { gout[1] }, 1
     else
       grads, ng = {}, outs.n
       for k = 1, ng do
         local o = outs[k]
         if o then
-          local g = o.c and gouts[o.c - 1] or nil
-          if g ~= nil then
-            lib.nl_retain(g)
-            grads[k] = wrap(g)
-          elseif ctx._materialize ~= false then
-            grads[k] = nl.zeros(o.shape, o.dtype)
-          end
+          local g = o.c and gout[o.c] or nil
+          if g ~= nil then grads[k] = g
+          elseif ctx._materialize ~= false then grads[k] = nl.zeros(o.shape, o.dtype) end
         end
       end
     end
@@ -153,7 +152,7 @@ return function(nl)
           error({ msg = ('%s.backward: gradient %d must be a tensor or nil, got %s'):format(name, i,
                                                                                          nl._describe_arg(g)) })
         end
-        local x = inputs[k - 1]
+        local x = input(k)
         if not same_shape(g.ptr, x) then
           error({ msg = ('%s.backward: gradient %d has shape %s, but argument %d of forward has shape %s'):format(
             name, i, shape_of(g.ptr), i, shape_of(x)) })
@@ -164,22 +163,64 @@ return function(nl)
         end
       end
     end
+    local res = {}
     for i = 1, nargs do
-      local g = r[i + 1]
-      if g ~= nil and needs[i] then
-        lib.nl_retain(g.ptr)
-        gin[kinds[i] - 1] = g.ptr
-      end
+      if r[i + 1] ~= nil and needs[i] then res[kinds[i]] = r[i + 1] end
     end
+    return res
   end
 
-  -- the one callback (LuaJIT has few slots: never one per call)
-  local cb = ffi.cast('nl_custom_backward_fn', function(id, _, gouts, _, inputs, gin)
-    local ok, e = pcall(run_backward, tonumber(id), gouts, inputs, gin)
+  -- the one callback C's backward calls (LuaJIT has few slots: never one per call)
+  local c_inputs
+  local function c_input(k) return c_inputs[k - 1] end
+  local function run_backward(id, n_out, gouts, inputs, gin)
+    local gout = {}
+    for j = 1, n_out do
+      local g = gouts[j - 1]
+      if g ~= nil then
+        lib.nl_retain(g)
+        gout[j] = wrap(g)
+      end
+    end
+    c_inputs = inputs
+    local res = input_grads(id, gout, c_input)
+    for k, g in pairs(res) do
+      lib.nl_retain(g.ptr)
+      gin[k - 1] = g.ptr
+    end
+  end
+  local cb = ffi.cast('nl_custom_backward_fn', function(id, n_out, gouts, _, inputs, gin)
+    local ok, e = pcall(run_backward, tonumber(id), n_out, gouts, inputs, gin)
     if ok then return 0 end
     local msg = type(e) == 'table' and e.msg or tostring(e)
     return lib.nl_custom_error(msg)
   end)
+
+  -- The rule of backward with create_graph (autograd_higher.lua's walk,
+  -- grad mode on): the function's backward runs on gradients that have a
+  -- graph, and what it computes from the inputs (saved, or kept on ctx)
+  -- is recorded; forward's results, which have no graph, are constants
+  -- there. An output's node (of several) keeps its gradient for the main
+  -- node, which the walk runs after them all.
+  local pending = {}          -- [id] = { [j] = gradient of output j }
+  local empty_size = ffi.new('int64_t[1]')
+  function nl._custom_graph_rule(n, g)
+    local id = tonumber(n.a[2])
+    if tonumber(n.a[1]) == 1 then
+      local p = pending[id] or {}
+      pending[id] = p
+      p[tonumber(n.a[0]) + 1] = g
+      return { wrap(lib.nl_full(1, empty_size, 0, 0)) }
+    end
+    local gout = { g }
+    if tonumber(n.a[3]) > 1 then
+      gout = pending[id] or {}
+      pending[id] = nil
+    end
+    local ok, res = pcall(input_grads, id, gout, function(k) return n.ins[k] end)
+    if not ok then raise(type(res) == 'table' and res.msg or tostring(res)) end
+    return res
+  end
 
   -- forgets the contexts of the nodes that died
   local function drain()

@@ -451,6 +451,9 @@ return function(nl)
              n.want[3] and sum_to(where(c, z, g), n.ins[3]) or nil }
   end
 
+  -- functions written in Lua (autograd_function.lua, loaded when one exists)
+  R[OP.CUSTOM] = function(n, g) return nl._custom_graph_rule(n, g) end
+
   -- ---- the walk ----------------------------------------------------------
   local Node = {}
   Node.__index = Node

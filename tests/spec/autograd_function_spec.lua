@@ -282,6 +282,37 @@ describe('nl.autograd.Function', function()
     assert.is_nil(z.grad)
   end)
 
+  it('gives higher-order gradients with create_graph, as the same function of built-in ops does', function()
+    -- d/dx sum(Square(x)^2) = 4 x^3, then d/dx sum(4 x^3) = 12 x^2
+    local x, x2 = leaf({ 1, 2, -3 }), leaf({ 1, 2, -3 })
+    local g = nl.autograd.grad(Square.apply(x):pow(2):sum(), x, { create_graph = true })[1]
+    same(g, { 4, 32, -108 })
+    g:sum():backward()
+    same(x.grad, { 12, 48, 108 })
+    local g2 = nl.autograd.grad((x2 * x2):pow(2):sum(), x2, { create_graph = true })[1]
+    g2:sum():backward()
+    same(x.grad, x2.grad)
+    -- two outputs; backward with create_graph leaves .grad with a graph
+    local a, b, a2, b2 = leaf({ 1, 2 }), leaf({ 3, -4 }), leaf({ 1, 2 }), leaf({ 3, -4 })
+    local p, q = Two.apply(a, b, 10)
+    ;(p * q):sum():backward({ create_graph = true })
+    local ga = a.grad
+    a.grad, b.grad = nil, nil
+    ga:sum():backward()
+    ;((a2 * b2) * (a2 + b2 * 10)):sum():backward({ create_graph = true })
+    local ga2 = a2.grad
+    same(ga, ga2)
+    a2.grad, b2.grad = nil, nil
+    ga2:sum():backward()
+    same(a.grad, a2.grad)
+    same(b.grad, b2.grad)
+    -- errors of backward come out of the walk too
+    local Bad = Function('BadCG', { forward = function(ctx, t) return t * 1 end,
+                                    backward = function(ctx, gr) return nl.ones(5) end })
+    S.contains(S.errmsg(function() nl.autograd.grad(Bad.apply(x):sum(), x, { create_graph = true }) end),
+               'BadCG.backward: gradient 1 has shape [5], but argument 1 of forward has shape [3]')
+  end)
+
   it('errors name the function: wrong shape, wrong count, a gradient for a number, a raise inside backward', function()
     local x = leaf({ 1, 2, 3 })
     local function bwd(f) return Function('Bad', { forward = function(ctx, a, b) return a * 2 end, backward = f }) end
