@@ -698,6 +698,151 @@ describe('l1_penalty', function()
   end)
 end)
 
+describe('add_param_group', function()
+  local GG = dofile(S.root .. '/tests/golden/optim_groups.lua')
+  local P = GG.problem
+
+  -- W and b (float64) of the groups problem, b in the loss only once it
+  -- is optimized
+  local function gproblem()
+    return { W = nl.tensor(P.W, 'float64'):requires_grad(), b = nl.tensor(P.b, 'float64'):requires_grad(),
+             x = nl.tensor(P.x, 'float64'), t = nl.tensor(P.t, 'float64') }
+  end
+  local function gstep(opt, m, with_b)
+    opt:zero_grad()
+    local d = nl.matmul(m.x, m.W:t()) + (with_b and m.b or m.b:detach()) - m.t
+    ;(d * d):mean():backward()
+    opt:step()
+  end
+  local function group_of(c, b)
+    local g = { params = { b } }
+    for k, v in pairs(c.group) do g[k] = v end
+    return g
+  end
+
+  for _, c in ipairs(GG.cases) do
+    it(('%s: a group added after %d steps trains as PyTorch 1.13'):format(c.optim, GG.before), function()
+      local m = gproblem()
+      local opt = optim[c.optim]({ m.W }, c.opts)
+      for s, want in ipairs(c.steps) do
+        if s == GG.before + 1 then opt:add_param_group(group_of(c, m.b)) end
+        gstep(opt, m, s > GG.before)
+        assert_close(flat(m.W), want.W, 1e-10, 1e-12, ('step %d W'):format(s))
+        assert_close(flat(m.b), want.b, 1e-10, 1e-12, ('step %d b'):format(s))
+      end
+      -- the options the group lacks are the constructor's
+      local g2 = opt.param_groups[2]
+      for k, v in pairs(c.opts) do
+        if c.group[k] == nil then assert.are.same(v, g2[k], k) end
+      end
+    end)
+  end
+
+  it('state_dict / load_state_dict round-trip an added group', function()
+    for _, c in ipairs(GG.cases) do
+      local m = gproblem()
+      local opt = optim[c.optim]({ m.W }, c.opts)
+      for s = 1, GG.before + 1 do
+        if s == GG.before + 1 then opt:add_param_group(group_of(c, m.b)) end
+        gstep(opt, m, s > GG.before)
+      end
+      local sd = opt:state_dict()
+      assert.are.equal(2, #sd.param_groups)
+      assert.are.same({ 2 }, sd.param_groups[2].params)
+      -- a fresh optimizer of the same groups, loaded, continues the run
+      local m2 = gproblem()
+      m2.W, m2.b = m.W:detach():clone():requires_grad(), m.b:detach():clone():requires_grad()
+      local opt2 = optim[c.optim]({ m2.W }, c.opts)
+      opt2:add_param_group({ params = { m2.b } })
+      opt2:load_state_dict(sd)
+      for k, v in pairs(c.group) do assert.are.same(v, opt2.param_groups[2][k], c.name .. ' ' .. k) end
+      for s = GG.before + 2, #c.steps do
+        gstep(opt2, m2, true)
+        assert_close(flat(m2.W), c.steps[s].W, 1e-10, 1e-12, ('%s step %d W'):format(c.name, s))
+        assert_close(flat(m2.b), c.steps[s].b, 1e-10, 1e-12, ('%s step %d b'):format(c.name, s))
+      end
+      -- the dict of one group does not fit the optimizer of two
+      local one = optim[c.optim]({ gproblem().W }, c.opts)
+      assert.has_error(function() one:load_state_dict(sd) end,
+        c.optim .. ': load_state_dict: 2 parameter groups saved, the optimizer has 1')
+    end
+  end)
+
+  it('a scheduler made after the group was added schedules it, with its initial_lr', function()
+    local opt = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.1 })
+    opt:add_param_group({ params = { nl.zeros(1):requires_grad() }, lr = 0.4 })
+    local sched = optim.StepLR(opt, { step_size = 2, gamma = 0.5 })
+    assert_close({ opt.param_groups[1].initial_lr, opt.param_groups[2].initial_lr }, GG.steplr.initial_lr, 1e-15, 0)
+    for i, want in ipairs(GG.steplr.lrs) do
+      if i > 1 then
+        opt:step()
+        sched:step()
+      end
+      assert_close(sched:get_last_lr(), want, 1e-12, 0, ('epoch %d'):format(i - 1))
+      assert_close({ opt.param_groups[1].lr, opt.param_groups[2].lr }, want, 1e-12, 0, ('epoch %d'):format(i - 1))
+    end
+  end)
+
+  -- (its lr became nil, and the optimizer's next step failed on it)
+  it('a scheduler made before a group was added refuses to step', function()
+    local opt = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.1 })
+    local sched = optim.StepLR(opt, { step_size = 1 })
+    opt:add_param_group({ params = { nl.zeros(1):requires_grad() } })
+    assert.has_error(function() sched:step() end, 'StepLR: step: the optimizer has 2 param groups, the scheduler '
+      .. 'was made for 1 (make the scheduler after add_param_group)')
+    assert.are.equal(0.1, opt.param_groups[2].lr)
+    -- and those with their own step (CosineAnnealingWarmRestarts' lr became nil,
+    -- ReduceLROnPlateau's step failed comparing with nil)
+    for name, make in pairs({
+      ReduceLROnPlateau = function(o) return optim.ReduceLROnPlateau(o, { patience = 0 }), 1 end,
+      CosineAnnealingWarmRestarts = function(o) return optim.CosineAnnealingWarmRestarts(o, { T_0 = 2 }) end,
+      OneCycleLR = function(o) return optim.OneCycleLR(o, { max_lr = 1, total_steps = 10 }) end,
+      CyclicLR = function(o) return optim.CyclicLR(o, { base_lr = 0.01, max_lr = 0.1 }) end,
+    }) do
+      local o = optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.1, momentum = 0.9 })
+      local s, arg = make(o)
+      o:add_param_group({ params = { nl.zeros(1):requires_grad() } })
+      assert.has_error(function() s:step(arg) end, name .. ': step: the optimizer has 2 param groups, the scheduler '
+        .. 'was made for 1 (make the scheduler after add_param_group)')
+      assert.are.equal(0.1, o.param_groups[2].lr, name)
+    end
+  end)
+
+  it("refuses PyTorch's cases, naming the optimizer", function()
+    local W, b = nl.zeros(2, 2):requires_grad(), nl.zeros(2):requires_grad()
+    local function fails(msg, f)
+      local ok, err = pcall(f)
+      assert.is_false(ok, msg)
+      assert.matches(msg, tostring(err))
+    end
+    local opt = optim.Adam({ W })
+    fails('Adam: add_param_group: some parameters appear in more than one parameter group %(parameter 2 %(param group 2%)%)',
+      function() opt:add_param_group({ params = { b, W } }) end)
+    assert.are.equal(1, #opt.param_groups)              -- nothing added
+    fails('SGD: add_param_group: lr is required %(param group 2%)', function()
+      optim.SGD({ { params = { W }, lr = 0.1 } }, {}):add_param_group({ params = { b } })
+    end)
+    fails('Adam: add_param_group: param group 2 must be a table with a params list',
+      function() opt:add_param_group({ b }) end)
+    fails('Adam: add_param_group: expected a param group', function() opt:add_param_group(b) end)
+    fails("Adam: add_param_group: unknown option 'amsgrd' %(param group 2%) %(did you mean 'amsgrad'%?%)",
+      function() opt:add_param_group({ params = { b }, amsgrd = true }) end)
+    fails('Adam: add_param_group: invalid learning rate %-1', function() opt:add_param_group({ params = { b }, lr = -1 }) end)
+    fails('Adam: add_param_group: cannot optimize a non%-leaf tensor',
+      function() opt:add_param_group({ params = { b * 2 } }) end)
+    fails('Adam: add_param_group: takes %(param_group%), got 2 arguments',
+      function() opt:add_param_group({ params = { b } }, { lr = 1 }) end)
+    fails("LBFGS: add_param_group: LBFGS takes one param group",
+      function() optim.LBFGS({ W }):add_param_group({ params = { b } }) end)
+    assert.are.equal(1, #opt.param_groups)
+    -- a single tensor is a list of one; the new group's state starts at its first step
+    opt:add_param_group({ params = b, lr = 0.5 })
+    assert.are.equal(b, opt.param_groups[2].params[1])
+    assert.are.equal(0.5, opt.param_groups[2].lr)
+    assert.are.equal(1e-3, opt.param_groups[1].lr)
+  end)
+end)
+
 describe('optimizer errors', function()
   local W = nl.zeros(2, 2):requires_grad()
   local cases = {

@@ -91,6 +91,12 @@ return function(nl, optim)
     return self
   end
 
+  -- PyTorch's LBFGS steps its first group only: a group added later was
+  -- never stepped, so it is refused here
+  function LBFGS:add_param_group()
+    raise("LBFGS: add_param_group: LBFGS takes one param group (PyTorch's LBFGS has no per-group options)")
+  end
+
   -- ---- the flat vectors ---------------------------------------------------
 
   -- the parameters' count and dtype, and the pointer type of their memory

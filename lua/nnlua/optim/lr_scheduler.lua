@@ -126,6 +126,18 @@ return function(nl, optim)
     return vals
   end
 
+  -- A group added since the scheduler was made (add_param_group) has no
+  -- base lr in it: its lr became nil, and the optimizer failed at its next
+  -- step (or the step failed inside). n: the groups the scheduler knows.
+  local function same_groups(self, n)
+    local m = #self.optimizer.param_groups
+    if m ~= n then
+      raise(('%s: step: the optimizer has %d param groups, the scheduler was made for %d (make the scheduler after add_param_group)'):format(
+        self.name, m, n))
+    end
+  end
+  optim._same_groups = same_groups
+
   local function new(cls, name, opt, opts)
     local vals = options(cls, name, opt, opts)
     local self = setmetatable({ optimizer = opt, last_epoch = -1, name = name }, cls)
@@ -161,6 +173,7 @@ return function(nl, optim)
   -- the schedule where it was.
   function Scheduler:step(epoch)
     local lrs
+    same_groups(self, #self.base_lrs)
     if epoch ~= nil then
       if type(epoch) ~= 'number' or epoch < 0 or epoch ~= floor(epoch) or epoch == huge then
         raise(('%s: step: epoch must be a whole number >= 0, got %s'):format(self.name, tostring(epoch)))
@@ -473,6 +486,7 @@ return function(nl, optim)
   }
   function Restarts:_init() self.T_i, self.T_cur = self.T_0, -1 end
   function Restarts:step(epoch)
+    same_groups(self, #self.base_lrs)
     local T0, mult, T_i, T_cur = self.T_0, self.T_mult, self.T_i, self.T_cur
     if epoch == nil and self.last_epoch < 0 then epoch = 0 end
     if epoch == nil then
@@ -726,6 +740,7 @@ return function(nl, optim)
     if epoch ~= nil and (type(epoch) ~= 'number' or epoch < 0 or epoch ~= floor(epoch) or epoch == huge) then
       raise(('%s: epoch must be a whole number >= 0, got %s'):format(op, tostring(epoch)))
     end
+    same_groups(self, #self._min_lrs)
     local groups = self.optimizer.param_groups
     for i, g in ipairs(groups) do
       if type(g.lr) ~= 'number' then raise(('%s: param group %d: lr must be a number, got %s'):format(op, i, type(g.lr))) end

@@ -86,9 +86,9 @@ return function(nl, optim)
 
   -- the options of group g against the class's defaults: types, then
   -- (unless types_only) the ranges and the family's own check (which
-  -- returns a message or nil)
-  local function check_group(cls, g, where, types_only)
-    local name = cls.name
+  -- returns a message or nil); op, optional, the messages' start
+  local function check_group(cls, g, where, types_only, op)
+    local name = op or cls.name
     for k, d in pairs(cls.defaults) do
       local v = g[k]
       if v == REQUIRED then raise(('%s: %s is required%s'):format(name, k, where)) end
@@ -105,6 +105,56 @@ return function(nl, optim)
     if not (g.lr >= 0) then raise(('%s: invalid learning rate %s (must be >= 0)%s'):format(name, g.lr, where)) end
     local msg = cls._check(g)
     if msg then raise(('%s: %s%s'):format(name, msg, where)) end
+  end
+
+  -- a nil in a list ended ipairs there: every parameter after it was
+  -- dropped without a word (PyTorch refuses None)
+  local function check_holes(name, list, what)
+    for i = 1, table.maxn(list) do
+      if list[i] == nil then raise(('%s: %s %d is nil (a hole in the list)'):format(name, what, i)) end
+    end
+  end
+
+  -- Param group number gi of an optimizer of class cls, from rg (a table
+  -- with params and options); an option rg lacks comes from defaults.
+  -- seen: the parameters of the groups before (keyed by their C handle),
+  -- which a parameter of this group may not be; where: ' (param group
+  -- gi)' or '' for the messages; op: the name they start with.
+  local function make_group(cls, op, rg, gi, where, defaults, seen)
+    if type(rg) ~= 'table' or (type(rg.params) ~= 'table' and not nl.is_tensor(rg.params)) then
+      raise(('%s: param group %d must be a table with a params list'):format(op, gi))
+    end
+    check_group_keys(cls, rg, where, op)
+    local g = {}
+    for k, v in pairs(rg) do g[k] = copy(v) end
+    for k, d in pairs(defaults) do
+      if g[k] == nil then g[k] = copy(d) end
+    end
+    local ps = nl.is_tensor(rg.params) and { rg.params } or rg.params
+    if #ps == 0 then raise(('%s: param group %d has no parameters'):format(op, gi)) end
+    check_holes(op, ps, 'parameter')
+    g.params = {}
+    local mine = {}
+    for i, p in ipairs(ps) do
+      if not nl.is_tensor(p) then
+        raise(('%s: parameter %d%s is not a tensor (%s)'):format(op, i, where, type(p)))
+      end
+      local pc = T(p, op)
+      if pc.dtype ~= 0 and pc.dtype ~= 1 then
+        raise(('%s: parameter %d%s is %s; optimizers update float32 or float64 tensors'):format(op, i, where, p:dtype()))
+      end
+      if not p:is_leaf() then raise(('%s: cannot optimize a non-leaf tensor (parameter %d%s)'):format(op, i, where)) end
+      local key = tostring(ffi.cast('void *', pc))
+      if mine[key] then raise(('%s: a parameter appears more than once (parameter %d%s)'):format(op, i, where)) end
+      if seen[key] then
+        raise(('%s: some parameters appear in more than one parameter group (parameter %d%s)'):format(op, i, where))
+      end
+      mine[key] = true
+      g.params[i] = p
+    end
+    for k in pairs(mine) do seen[k] = true end
+    check_group(cls, g, where, false, op)
+    return g
   end
 
   -- Builds the optimizer class `spec` describes: spec.name, spec.defaults
@@ -153,57 +203,45 @@ return function(nl, optim)
         raise(('%s: params must be a list of tensors or of param groups, got %s'):format(name, type(params)))
       end
       if #params == 0 then raise(name .. ': got an empty parameter list') end
-      -- a nil in a list ended ipairs there: every parameter after it was
-      -- dropped without a word (PyTorch refuses None)
-      local function check_holes(list, what)
-        for i = 1, table.maxn(list) do
-          if list[i] == nil then raise(('%s: %s %d is nil (a hole in the list)'):format(name, what, i)) end
-        end
-      end
       local raw = nl.is_tensor(params[1]) and { { params = params } } or params
-      check_holes(raw, raw == params and 'param group' or 'parameter')
+      check_holes(name, raw, raw == params and 'param group' or 'parameter')
 
-      local groups, seen = {}, {}
-      for gi, rg in ipairs(raw) do
-        local where = #raw > 1 and (' (param group %d)'):format(gi) or ''
-        if type(rg) ~= 'table' or type(rg.params) ~= 'table' then
-          raise(('%s: param group %d must be a table with a params list'):format(name, gi))
-        end
-        check_group_keys(cls, rg, where)
-        local g = {}
-        for k, v in pairs(rg) do g[k] = copy(v) end
-        for k, d in pairs(cls.defaults) do
-          if g[k] == nil then
-            local v = opts[k]
-            if v == nil then v = d end
-            g[k] = copy(v)
-          end
-        end
-        local ps = nl.is_tensor(rg.params) and { rg.params } or rg.params
-        if #ps == 0 then raise(('%s: param group %d has no parameters'):format(name, gi)) end
-        check_holes(ps, 'parameter')
-        g.params = {}
-        for i, p in ipairs(ps) do
-          if not nl.is_tensor(p) then
-            raise(('%s: parameter %d%s is not a tensor (%s)'):format(name, i, where, type(p)))
-          end
-          local pc = T(p, name)
-          if pc.dtype ~= 0 and pc.dtype ~= 1 then
-            raise(('%s: parameter %d%s is %s; optimizers update float32 or float64 tensors'):format(name, i, where, p:dtype()))
-          end
-          if not p:is_leaf() then raise(('%s: cannot optimize a non-leaf tensor (parameter %d%s)'):format(name, i, where)) end
-          local key = tostring(ffi.cast('void *', pc))
-          if seen[key] then raise(('%s: a parameter appears more than once (parameter %d%s)'):format(name, i, where)) end
-          seen[key] = true
-          g.params[i] = p
-        end
-        check_group(cls, g, where)
-        groups[gi] = g
+      local groups, seen, defaults = {}, {}, {}
+      for k, d in pairs(cls.defaults) do
+        local v = opts[k]
+        if v == nil then v = d end
+        defaults[k] = copy(v)
       end
-      local self = { param_groups = groups, state = {} }
+      for gi, rg in ipairs(raw) do
+        groups[gi] = make_group(cls, name, rg, gi, #raw > 1 and (' (param group %d)'):format(gi) or '', defaults, seen)
+      end
+      -- (defaults: the constructor's options, which add_param_group fills
+      -- a new group's missing ones from, as PyTorch's opt.defaults)
+      local self = { param_groups = groups, state = {}, defaults = defaults }
       return setmetatable(self, inst_mt)
     end
     return cls
+  end
+
+  -- Adds a param group (a table with params, a tensor or a list of them,
+  -- and any options), as PyTorch's add_param_group: an option the group
+  -- lacks is the constructor's (opt.defaults); a parameter another group
+  -- holds is refused. The state of the new parameters starts at their
+  -- first step, as every optimizer's does. A scheduler made after this
+  -- sees the group (and gives it its initial_lr).
+  function Optimizer:add_param_group(group, ...)
+    local op = self.name .. ': add_param_group'
+    nl._no_extra_args(op, '(param_group)', nil, ...)
+    if type(group) ~= 'table' or nl.is_tensor(group) then
+      raise(('%s: expected a param group (a table with params), got %s'):format(op, nl._describe_arg(group)))
+    end
+    local seen = {}
+    for _, g in ipairs(self.param_groups) do
+      for _, p in ipairs(g.params) do seen[tostring(ffi.cast('void *', T(p, op)))] = true end
+    end
+    local gi = #self.param_groups + 1
+    local g = make_group(self, op, group, gi, (' (param group %d)'):format(gi), rawget(self, 'defaults') or self.defaults, seen)
+    self.param_groups[gi] = g
   end
 
   -- One step over every parameter that has a gradient. closure, optional,
