@@ -1224,9 +1224,18 @@ return function(nl)
     return d
   end
 
+  -- where(cond, a, b): a where cond is nonzero, else b. where(cond) alone
+  -- is nonzero(cond, {as_tuple = true}), as PyTorch's: one int64 tensor of
+  -- 1-based indices per dim (it was refused, as a nil a). Two numbers give
+  -- int64 when both are whole, as PyTorch's two ints (float32 was made of
+  -- where(c, 1, 0)), else the default float32.
   function nl.where(cond, a, b, ...)
     if select('#', ...) > 0 then nl._no_extra_args('where', '(cond, a, b)', nil, ...) end
     local c = T(cond, 'where')
+    if a == nil and b == nil then return Tensor.nonzero(cond, { as_tuple = true }) end
+    if type(a) == 'number' and type(b) == 'number' and not fractional(a) and not fractional(b) then
+      return wrap(lib.nl_where(c, nl.tensor(a, 'int64').ptr, nl.tensor(b, 'int64').ptr))
+    end
     local ta = is_tensor(a) and a or (type(a) == 'number' and nl.tensor(a, scalar_dtype(a, b)))
     local tb = is_tensor(b) and b or (type(b) == 'number' and nl.tensor(b, scalar_dtype(b, a)))
     if not ta then argerror('where', 'a tensor or a number', a) end

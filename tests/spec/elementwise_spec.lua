@@ -392,6 +392,39 @@ describe('where', function()
     assert.are.same({ -0.25, 3, -0.25 }, nl.where(c, -0.25, i):totable())
     assert.are.equal('int64', nl.where(c, i, 7):dtype())
   end)
+
+  -- PyTorch 1.13: torch.where(c) is torch.nonzero(c, as_tuple=True)
+  -- ((tensor([0, 1, 1]), tensor([1, 0, 2])) for this c; nnlua's indices are
+  -- 1-based); it was refused as a nil a
+  it('with the condition alone gives nonzero as a tuple, one int64 index tensor per dim', function()
+    local c = nl.tensor({ { 0, 2, 0 }, { 0 / 0, 0, -1 } })
+    local r = nl.where(c)
+    assert.are.equal(2, #r)
+    assert.are.same({ 1, 2, 2 }, r[1]:totable())
+    assert.are.same({ 2, 1, 3 }, r[2]:totable())
+    assert.are.same({ 'int64', 'int64' }, { r[1]:dtype(), r[2]:dtype() })
+    local e = nl.where(nl.zeros(1, 2))
+    assert.are.same({ { 0 }, { 0 } }, { e[1]:shape(), e[2]:shape() })
+    assert.are.same({ 1 }, nl.where(nl.tensor(3))[1]:totable())            -- a 0-dim condition: one tensor
+    assert.are.same({ 0 }, nl.where(nl.tensor(0))[1]:shape())
+    local ok, err = pcall(nl.where, 'x')
+    assert.is_false(ok)
+    assert.matches('where: expected a tensor', err)
+  end)
+
+  -- PyTorch 1.13 gives int64 for two ints, the default float32 when one is
+  -- a float (where(c, 1, 0) was float32)
+  it('of two numbers is int64 when both are whole, else float32, as PyTorch', function()
+    local c = nl.tensor({ { 0, 2, 0 }, { 0 / 0, 0, -1 } })
+    local r = nl.where(c, 3, -2)
+    assert.are.equal('int64', r:dtype())
+    assert.are.same({ { -2, 3, -2 }, { 3, -2, 3 } }, r:totable())
+    r = nl.where(c, 3, -2.5)
+    assert.are.equal('float32', r:dtype())
+    assert.are.same({ { -2.5, 3, -2.5 }, { 3, -2.5, 3 } }, r:totable())
+    assert.are.equal('float32', nl.where(c, 0 / 0, 1):dtype())
+    assert.are.equal('float32', nl.where(c, 1e30, 1):dtype())          -- past int64: not an int
+  end)
 end)
 
 describe('in-place ops', function()
