@@ -463,8 +463,11 @@ return function(nl)
 
   -- amax(dim, keepdim), amin(...): the max (min) over dims (a dim, a list,
   -- or nil or {} for all), NaN propagating; the gradient is shared evenly
-  -- among the elements equal to it, as PyTorch's (max(dim) gives it to one)
-  local function extreme(name, t, d, keepdim)
+  -- among the elements equal to it, as PyTorch's (max(dim) gives it to one).
+  -- A lane whose result is NaN gives every element of it a NaN gradient,
+  -- as PyTorch 1.13's (its share over no equal elements is 0/0; nnlua gave
+  -- 0), unless nan_zero (the inf-norm's, which PyTorch gives 0 there).
+  local function extreme(name, t, d, keepdim, nan_zero)
     local p = T(t, name)
     flag(name, 'keepdim', keepdim)
     local dims = dims_of(name, p, d)
@@ -489,6 +492,13 @@ return function(nl)
       local c = Tensor.sum(nl.where(eq, t, 0), list, true) / Tensor.sum(eq, list, true)
       local finite = nl.no_grad(function() return Tensor.eq(v - v, 0) end)
       r = nl.where(finite, v - (Tensor.detach(c) - c), c)
+      local nan = nl.no_grad(function() return Tensor.ne(v, v) end)
+      if not nan_zero and Tensor.item(Tensor.sum(nan)) > 0 then
+        -- sum(t * k), k NaN in the NaN lanes and 0 in the others: NaN
+        -- values and gradients there, a gradient of 0 elsewhere
+        local k = nl.no_grad(function() return nl.where(nan, v, 0) end)
+        r = nl.where(nan, Tensor.sum(t * k, list, true), r)
+      end
     end
     if keepdim then return r end
     if p.ndim == 0 then return Tensor.reshape(r, {}) end
@@ -533,8 +543,9 @@ return function(nl)
     flag(op, 'keepdim', keepdim)
     if type(d) == 'table' and #d == 0 then d = nil end
     local a = Tensor.abs(t)
-    if p == INF then return Tensor.amax(a, d, keepdim) end
-    if p == -INF then return Tensor.amin(a, d, keepdim) end
+    if p == INF or p == -INF then
+      return extreme(p == INF and 'amax' or 'amin', a, d, keepdim, true)
+    end
     if p == 0 then
       return with_zero_grad(nl.no_grad(function() return Tensor.sum(Tensor.ne(t, 0) * 1, d, keepdim) end), { t })
     end

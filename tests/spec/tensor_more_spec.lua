@@ -245,6 +245,38 @@ describe('tensor_more ops: closed forms and rules', function()
     local z = nl.tensor({ -0.0, -0.0 }):requires_grad()
     assert.are.equal(-inf, 1 / z:amax():item())
   end)
+  -- PyTorch 1.13: amax(1).backward([1, 2, 3]) of [[1, nan, 3, 3], [2, 5, 5, 1],
+  -- [nan, nan, 0, 0]] gives [[nan]*4, [0, 1, 1, 0], [nan]*4] (the share over
+  -- no elements equal to NaN is 0/0); amin gives [0, 0, 0, 2] in the middle
+  -- row; amax() of a lane with NaN, NaN everywhere; the inf-norm, made of
+  -- amax, gives 0 there, and matrix_norm(1) NaN everywhere. nnlua gave 0.
+  it('amax and amin give every element of a lane whose result is NaN a NaN gradient, as PyTorch', function()
+    local nan = 0 / 0
+    local function isnan_all(t) for _, v in ipairs(S.flat(t)) do if v == v then return false end end return true end
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      for name, mid in pairs({ amax = { 0, 2, 2, 0 }, amin = { 0, 0, 0, 4 } }) do
+        local x = nl.tensor({ { 1, nan, 3, 3 }, { 2, 5, 5, 1 }, { nan, nan, 0, 0 } }, dt):requires_grad()
+        local y = x[name](x, 2)
+        local v = S.flat(y)
+        assert.is_true(v[1] ~= v[1] and v[3] ~= v[3], name)
+        y:backward(nl.tensor({ 1, 4, 3 }, dt))
+        assert.is_true(isnan_all(x.grad[1]) and isnan_all(x.grad[3]), name .. ' ' .. dt)
+        assert.are.same(mid, S.flat(x.grad[2]), name .. ' ' .. dt)
+        local z = nl.tensor({ { 1, nan, 3, 3 } }, dt):requires_grad()
+        z[name](z):backward()
+        assert.is_true(isnan_all(z.grad), name .. '() ' .. dt)
+        z.grad = nil
+        z[name](z, { 1, 2 }, true):backward(nl.ones(1, 1, dt))
+        assert.is_true(isnan_all(z.grad), name .. '({1, 2}) ' .. dt)
+      end
+    end
+    local x = nl.tensor({ 1, nan, -3 }):requires_grad()
+    x:norm(inf):backward()
+    assert.are.same({ 0, 0, 0 }, S.flat(x.grad))
+    x = nl.tensor({ { 1, nan }, { -3, 2 } }):requires_grad()
+    nl.linalg.matrix_norm(x, 1):backward()
+    assert.is_true(isnan_all(x.grad))
+  end)
   it('prod of one zero gives the others\' product as gradient', function()
     local x = nl.tensor({ 2, 0, 3, 4 }, 'float64'):requires_grad()
     x:prod():backward()
