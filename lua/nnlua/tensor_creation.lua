@@ -161,8 +161,10 @@ return function(nl)
   -- ---- normal and bernoulli draws -----------------------------------------
   -- nl.normal(mean, std, [size], [dtype]): numbers with a size draw that
   -- many; a tensor mean or std draws one per element of their broadcast
-  -- shape, in the tensor's dtype (no gradient flows into mean or std, as
-  -- torch.normal gives none)
+  -- shape, in the tensor's dtype. As PyTorch 1.13's: the draw requires
+  -- grad when mean or std does, and their gradients are zero (its
+  -- derivatives.yaml gives zeros_like for both; the draw was detached, so
+  -- a loss of it alone could not backward)
   function nl.normal(mean, std, size, dtype)
     local mt, st = nl.is_tensor(mean), nl.is_tensor(std)
     if not mt and type(mean) ~= 'number' then argerror('normal', 'a number or a tensor mean', mean) end
@@ -176,7 +178,7 @@ return function(nl)
       return nl.no_grad(function() return nl.randn(size, dt) * std + mean end)
     end
     if size ~= nil then raise('normal: a size is taken only with number mean and std (a tensor gives the shape)') end
-    return nl.no_grad(function()
+    local r = nl.no_grad(function()
       local m = mt and mean:detach() or mean
       local s = st and std:detach() or std
       if st and s:lt(0):sum():item() > 0 then raise('normal: std has negative entries') end
@@ -185,6 +187,19 @@ return function(nl)
       local shape = mt and st and (m + s * 0):shape() or ref:shape()
       return nl.randn(shape, ref:dtype()) * s + m
     end)
+    -- (a zero gradient: the draw where an all-false condition picks it
+    -- over the sum of the inputs that require grad)
+    local carrier
+    if lib.nl_is_grad_enabled() ~= 0 then
+      for _, x in ipairs({ mt and mean or false, st and std or false }) do
+        if x and x.is_requires_grad then
+          local c = x:sum()
+          carrier = carrier and carrier + c or c
+        end
+      end
+    end
+    if not carrier then return r end
+    return nl.where(nl.zeros(r:shape(), 'int64'), carrier, r)
   end
 
   -- nl.bernoulli(p) / p:bernoulli(): 1 with probability p[i], else 0, in

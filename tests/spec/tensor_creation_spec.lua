@@ -108,6 +108,36 @@ describe('normal, bernoulli and the in-place draws', function()
     contains(errmsg(nl.normal, nl.zeros(2), 1, { 3 }), 'normal: a size is taken only with number mean and std')
   end)
 
+  -- PyTorch 1.13: torch.normal(m, s) of m, s that require grad requires
+  -- grad (NormalBackward1/2/3) and gives both zero gradients, broadcast
+  -- forms included; the draw was detached, and a loss of it refused backward
+  it('normal of a mean or std that requires grad requires grad, with zero gradients, as PyTorch', function()
+    nl.manual_seed(7)
+    local m = nl.tensor({ 1, 2, 3 }, 'float64'):requires_grad()
+    local sd = nl.tensor({ 0.5, 1, 2 }, 'float64'):requires_grad()
+    local x = nl.normal(m, sd)
+    assert.is_true(x.is_requires_grad)
+    assert.are.equal('float64', x:dtype())
+    ;(x * nl.tensor({ 1, 2, 3 }, 'float64')):sum():backward()
+    assert.are.same({ 0, 0, 0 }, m.grad:totable())
+    assert.are.same({ 0, 0, 0 }, sd.grad:totable())
+    -- the values are a draw of mean and std: std 0 gives the mean
+    assert.are.same({ 1, 2, 3 }, nl.normal(m, nl.zeros(3, 'float64')):totable())
+    local m2 = nl.tensor({ { 1 }, { 2 } }):requires_grad()
+    local y = nl.normal(m2, nl.ones(3))
+    assert.are.same({ 2, 3 }, y:shape())
+    y:sum():backward()
+    assert.are.same({ { 0 }, { 0 } }, m2.grad:totable())
+    local s2 = nl.tensor({ 1, 2 }):requires_grad()
+    local z = nl.normal(0, s2)
+    assert.is_true(z.is_requires_grad)
+    z:sum():backward()
+    assert.are.same({ 0, 0 }, s2.grad:totable())
+    -- under no_grad, or of inputs that do not require grad, none
+    assert.is_false(nl.no_grad(function() return nl.normal(m, sd) end).is_requires_grad)
+    assert.is_false(nl.normal(nl.zeros(2), nl.ones(2)).is_requires_grad)
+  end)
+
   it('bernoulli draws 1 with probability p, in p\'s dtype', function()
     nl.manual_seed(6)
     local p = nl.full({ 20000 }, 0.3, 'float64')
