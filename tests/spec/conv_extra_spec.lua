@@ -520,6 +520,65 @@ describe('1-D pools and adaptive max pooling', function()
   end)
 end)
 
+-- PyTorch's positional forms: F.max_pool2d(x, k, stride, padding, dilation,
+-- ceil_mode, return_indices), F.avg_pool2d(x, k, stride, padding, ceil_mode,
+-- count_include_pad, divisor_override), and the 1-D ones alike (a nil
+-- stride, then more, dropped them: F.max_pool2d(x, 2, nil, 0, 1, true)
+-- pooled without ceil_mode; a number stride was refused as options). The
+-- values are PyTorch 1.13's of x = (37 i mod 101), i from 0, indices + 1.
+describe('the F pools take PyTorch\'s positional arguments', function()
+  local function x4() return nl.arange(2 * 7 * 8, 'float32'):mul(37):remainder(101):view(1, 2, 7, 8) end
+  local function x3() return nl.arange(2 * 9, 'float32'):mul(37):remainder(101):view(1, 2, 9) end
+
+  it('max_pool2d and avg_pool2d', function()
+    local y, i = F.max_pool2d(x4(), 3, 2, 1, 1, true, true)
+    assert.are.same({ 1, 2, 4, 5 }, y:shape())
+    assert.are.equal(3233, y:sum():item())
+    assert.are.equal(971 + 40, i:sum():item())
+    y = F.avg_pool2d(x4(), 3, 2, 1, true, false, 2)
+    assert.are.same({ 1, 2, 4, 5 }, y:shape())
+    assert.are.equal(5820.5, y:sum():item())
+    y = F.avg_pool2d(x4(), 3, 2, 1, true, false)
+    assert.is_true(math.abs(y:sum():item() - 1915.1666259765625) < 1e-3)
+    assert.are.same({ 1, 2, 3, 7 }, F.max_pool2d(x4(), 2, { 2, 1 }):shape())   -- a list stride
+    assert.are.same({ 1, 2, 4, 4 }, F.max_pool2d(x4(), 2, nil, 0, 1, true):shape())
+    -- the same as the options table
+    S.same_bits(F.max_pool2d(x4(), 3, 2, 1, 2), F.max_pool2d(x4(), 3, { stride = 2, padding = 1, dilation = 2 }), 'max')
+  end)
+
+  it('max_pool1d and avg_pool1d', function()
+    local y, i = F.max_pool1d(x3(), 2, 2, 1, 1, true, true)
+    assert.are.same({ { { 0, 74, 47, 84, 94 }, { 30, 67, 77, 50, 87 } } }, y:totable())
+    assert.are.same({ { { 1, 3, 5, 6, 9 }, { 1, 2, 5, 7, 8 } } }, i:totable())
+    y = F.avg_pool1d(x3(), 3, 2, 1, true, false)
+    S.expect_close_by({ float32 = { 1e-6, 1e-5 } })(y, nl.tensor({ { { 18.5, 40.33333206176758, 47.0, 53.66666793823242, 75.5 },
+      { 48.5, 36.66666793823242, 43.33333206176758, 50.0, 55.0 } } }), 'avg_pool1d')
+    y = F.avg_pool1d(x3(), 3, 2, 1, true)
+    S.expect_close_by({ float32 = { 1e-6, 1e-5 } })(y, nl.tensor({ { { 12.333333015441895, 40.33333206176758, 47.0,
+      53.66666793823242, 50.33333206176758 }, { 32.33333206176758, 36.66666793823242, 43.33333206176758, 50.0,
+      36.66666793823242 } } }), 'avg_pool1d count_include_pad')
+  end)
+
+  it('refuse arguments past theirs, and after an options table, naming the op', function()
+    local x = x4()
+    has(error_of(F.max_pool2d, x, 2, 2, 0, 1, false, false, 1),
+        'max_pool2d: takes (input, kernel_size, stride, padding, dilation, ceil_mode, return_indices), got 8 arguments')
+    has(error_of(F.max_pool2d, x, 2, { stride = 1 }, 1),
+        "max_pool2d: takes (input, kernel_size, {options}), got 4 arguments; options go in one table")
+    has(error_of(F.avg_pool2d, x, 2, {}, 1), 'avg_pool2d: takes (input, kernel_size, {options}), got 4 arguments')
+    has(error_of(F.avg_pool2d, x, 2, 2, 0, false, true, 1, 0),
+        'avg_pool2d: takes (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override), got 8 arguments')
+    has(error_of(F.max_pool1d, x3(), 2, 2, 0, 1, 1), 'max_pool1d: ceil_mode must be a boolean (true or false), got 1')
+    has(error_of(F.avg_pool1d, x3(), 2, 2, 0, false, true, 1),
+        'avg_pool1d: takes (input, kernel_size, stride, padding, ceil_mode, count_include_pad), got 7 arguments')
+    has(error_of(F.avg_pool1d, x3(), 2, { stride = 1 }, true), 'avg_pool1d: takes (input, kernel_size, {options}), got 4 arguments')
+    has(error_of(F.adaptive_avg_pool2d, x, 2, true), 'adaptive_avg_pool2d: takes (input, output_size), got 3 arguments')
+    has(error_of(F.adaptive_max_pool2d, x, 2, true, 1), 'adaptive_max_pool2d: takes (input, output_size, return_indices), got 4 arguments')
+    has(error_of(F.adaptive_avg_pool1d, x3(), 2, true), 'adaptive_avg_pool1d: takes (input, output_size), got 3 arguments')
+    has(error_of(F.adaptive_max_pool1d, x3(), 2, true, 1), 'adaptive_max_pool1d: takes (input, output_size, return_indices), got 4 arguments')
+  end)
+end)
+
 describe('float64 gradchecks of the 1-D and adaptive max pools', function()
   local cases = {
     { 'max_pool1d 3, stride 2, padding 1, dilation 2', function(x) return F.max_pool1d(x, 3, { stride = 2, padding = 1, dilation = 2 }) end, { 2, 2, 9 } },

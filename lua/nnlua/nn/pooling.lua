@@ -42,12 +42,38 @@ return function(nl, nn)
 
   -- ---- functional ------------------------------------------------------------
 
+  -- The options of an F pool: a table of them (nothing after it), or
+  -- PyTorch's positional form, names[1] (the stride: a number, a list of
+  -- numbers or nil) first, then names[2], ... in PyTorch's order (an
+  -- argument past them, or after a table, was dropped without a word:
+  -- F.max_pool2d(x, 2, nil, 0, 1, true) pooled without ceil_mode)
+  local function pool_options(op, names, known, opts, ...)
+    local list = type(opts) == 'table' and not nl.is_tensor(opts) and nl._list_len(opts)
+    if type(opts) == 'table' and not nl.is_tensor(opts) and not (list and list > 0) then
+      nl._no_extra_args(op, '(input, kernel_size, {options})',
+        "options go in one table, or all in PyTorch's positional order", ...)
+      nl._check_opts(op, opts, known)
+      return opts
+    end
+    if select('#', ...) >= #names then
+      nl._no_extra_args(op, '(input, kernel_size, ' .. table.concat(names, ', ') .. ')', nil, select(#names, ...))
+    end
+    local t = { [names[1]] = opts }
+    for i = 2, #names do t[names[i]] = (select(i - 1, ...)) end
+    nl._check_opts(op, t, known)
+    return t
+  end
+  local MAX_ARGS = { 'stride', 'padding', 'dilation', 'ceil_mode', 'return_indices' }
+  local AVG_ARGS = { 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override' }
+  local AVG1_ARGS = { 'stride', 'padding', 'ceil_mode', 'count_include_pad' }
+
   -- x (N, C, H, W); opts: stride (default: kernel_size), padding, dilation,
-  -- ceil_mode, return_indices (then also the int64 1-based positions h*W + w + 1)
-  function F.max_pool2d(x, kernel_size, opts)
+  -- ceil_mode, return_indices (then also the int64 1-based positions h*W + w + 1);
+  -- or PyTorch's positional (x, kernel_size, stride, padding, dilation,
+  -- ceil_mode, return_indices)
+  function F.max_pool2d(x, kernel_size, opts, ...)
     local op = 'max_pool2d'
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_MAX)
+    opts = pool_options(op, MAX_ARGS, KNOWN_MAX, opts, ...)
     local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
     local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
     local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
@@ -65,11 +91,12 @@ return function(nl, nn)
   end
 
   -- x (N, C, H, W); opts: stride (default: kernel_size), padding, ceil_mode,
-  -- count_include_pad (default true), divisor_override
-  function F.avg_pool2d(x, kernel_size, opts)
+  -- count_include_pad (default true), divisor_override; or PyTorch's
+  -- positional (x, kernel_size, stride, padding, ceil_mode,
+  -- count_include_pad, divisor_override)
+  function F.avg_pool2d(x, kernel_size, opts, ...)
     local op = 'avg_pool2d'
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_AVG)
+    opts = pool_options(op, AVG_ARGS, KNOWN_AVG, opts, ...)
     local kh, kw = pair(kernel_size, 'kernel_size', op, 1)
     local sh, sw = pair(opts.stride or kernel_size, 'stride', op, 1)
     local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
@@ -82,7 +109,8 @@ return function(nl, nn)
   end
 
   -- x (N, C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow}
-  function F.adaptive_avg_pool2d(x, output_size)
+  function F.adaptive_avg_pool2d(x, output_size, ...)
+    nl._no_extra_args('adaptive_avg_pool2d', '(input, output_size)', nil, ...)
     local oh, ow = pair(output_size, 'output_size', 'adaptive_avg_pool2d', 0)
     return nl._wrap(lib.nl_adaptive_avg_pool2d(nl._T(x, 'adaptive_avg_pool2d'), oh, ow))
   end
@@ -192,8 +220,9 @@ return function(nl, nn)
   -- x (N, C, H, W) -> (N, C, oh, ow), the maximum of each of
   -- adaptive_avg_pool2d's windows; output_size n or {oh, ow}; with
   -- return_indices also the int64 1-based positions h*W + w + 1
-  function F.adaptive_max_pool2d(x, output_size, return_indices)
+  function F.adaptive_max_pool2d(x, output_size, return_indices, ...)
     local op = 'adaptive_max_pool2d'
+    nl._no_extra_args(op, '(input, output_size, return_indices)', nil, ...)
     local oh, ow = pair(output_size, 'output_size', op, 0)
     local want = return_indices_arg(return_indices, op)
     indices_out[0] = nil
@@ -284,23 +313,24 @@ return function(nl, nn)
   end
 
   -- x (N, C, L) or (C, L); opts: stride (default: kernel_size), padding,
-  -- dilation, ceil_mode, return_indices (then also the int64 1-based positions)
-  function F.max_pool1d(x, kernel_size, opts)
-    opts = options(opts, 'max_pool1d')
-    nl._check_opts('max_pool1d', opts, KNOWN_MAX)
+  -- dilation, ceil_mode, return_indices (then also the int64 1-based
+  -- positions); or positional, as max_pool2d's
+  function F.max_pool1d(x, kernel_size, opts, ...)
+    opts = pool_options('max_pool1d', MAX_ARGS, KNOWN_MAX, opts, ...)
     return max_pool1d('max_pool1d', x, kernel_size, opts)
   end
 
   -- x (N, C, L) or (C, L); opts: stride (default: kernel_size), padding,
-  -- ceil_mode, count_include_pad (default true)
-  function F.avg_pool1d(x, kernel_size, opts)
-    opts = options(opts, 'avg_pool1d')
-    nl._check_opts('avg_pool1d', opts, KNOWN_AVG1)
+  -- ceil_mode, count_include_pad (default true); or PyTorch's positional
+  -- (x, kernel_size, stride, padding, ceil_mode, count_include_pad)
+  function F.avg_pool1d(x, kernel_size, opts, ...)
+    opts = pool_options('avg_pool1d', AVG1_ARGS, KNOWN_AVG1, opts, ...)
     return avg_pool1d('avg_pool1d', x, kernel_size, opts)
   end
 
   -- x (N, C, L) or (C, L) -> (N, C, n)
-  function F.adaptive_avg_pool1d(x, output_size)
+  function F.adaptive_avg_pool1d(x, output_size, ...)
+    nl._no_extra_args('adaptive_avg_pool1d', '(input, output_size)', nil, ...)
     local n = single(output_size, 'output_size', 'adaptive_avg_pool1d', 0)
     return (as_1d('adaptive_avg_pool1d', 'adaptive_avg_pool2d', x, function(x4)
       return F.adaptive_avg_pool2d(x4, { 1, n })
@@ -308,8 +338,9 @@ return function(nl, nn)
   end
 
   -- x (N, C, L) or (C, L) -> (N, C, n); return_indices: 1-based positions
-  function F.adaptive_max_pool1d(x, output_size, return_indices)
+  function F.adaptive_max_pool1d(x, output_size, return_indices, ...)
     local op = 'adaptive_max_pool1d'
+    nl._no_extra_args(op, '(input, output_size, return_indices)', nil, ...)
     local n = single(output_size, 'output_size', op, 0)
     local want = return_indices_arg(return_indices, op)
     local y, i = as_1d(op, 'adaptive_max_pool2d', x, function(x4)
