@@ -586,6 +586,20 @@ static void la_singular_error(const char *op, const char *what, const nl_tensor 
                  (long long)((const int64_t *)info->data)[bad], what);
 }
 
+/* out, the result of op on A alone (inv, cholesky), with its node, whose
+ * backward reads only the output; info handed back where asked for (the
+ * caller's reference), released otherwise */
+static nl_tensor *la_finish(int op, nl_tensor *out, nl_tensor *a, nl_tensor *inf, nl_tensor **info) {
+    nl_node *nd = nl_record(op, out, 1, &a);
+    if (nd) {
+        nd->needs_in = 0;
+        nl_node_save_output(nd, out);
+    }
+    if (info) *info = inf;
+    else nl_release(inf);
+    return out;
+}
+
 nl_tensor *nl_linalg_inv(nl_tensor *a, int check, nl_tensor **info) {
     const char *op = "linalg.inv";
     if (info) *info = NULL;
@@ -602,14 +616,7 @@ nl_tensor *nl_linalg_inv(nl_tensor *a, int check, nl_tensor **info) {
         nl_release(inf);
         return NULL;
     }
-    nl_node *nd = nl_record(NL_OP_LINALG_INV, x, 1, &a);
-    if (nd) {
-        nd->needs_in = 0;
-        nl_node_save_output(nd, x);
-    }
-    if (info) *info = inf;
-    else nl_release(inf);
-    return x;
+    return la_finish(NL_OP_LINALG_INV, x, a, inf, info);
 }
 
 /* gA = -X^T g X^T */
@@ -794,14 +801,7 @@ nl_tensor *nl_linalg_cholesky(nl_tensor *a, int check, nl_tensor **info) {
         nl_release(inf);
         return NULL;
     }
-    nl_node *nd = nl_record(NL_OP_LINALG_CHOLESKY, l, 1, &a);
-    if (nd) {
-        nd->needs_in = 0;
-        nl_node_save_output(nd, l);
-    }
-    if (info) *info = inf;
-    else nl_release(inf);
-    return l;
+    return la_finish(NL_OP_LINALG_CHOLESKY, l, a, inf, info);
 }
 
 /* PyTorch 1.13's cholesky_backward: phi = L^T gL with its strict upper
