@@ -469,13 +469,21 @@ return function(nl)
     return a, b
   end
 
+  -- nl.linalg[name](x, [ord], [dim], [keepdim]) (or {dim, keepdim}) as
+  -- norm(op, x, ord, dim, keepdim); takes: its arguments, for the error of
+  -- an extra one
+  local function norm_entry(name, takes, norm)
+    local op = 'linalg.' .. name
+    return function(x, ord, a, b, ...)
+      no_extra(op, takes, ...)
+      local dim, keepdim = dim_keep(op, a, b)
+      return norm(op, x, ord, dim, keepdim)
+    end
+  end
+
   -- nl.linalg.matrix_norm(A, [ord], [dim], [keepdim]) (or {dim, keepdim}):
   -- ord 'fro' (default), 'nuc', 2, -2, 1, -1, inf, -inf over dim ({-2, -1})
-  function linalg.matrix_norm(A, ord, a, b, ...)
-    no_extra('linalg.matrix_norm', '(A, [ord], [dim], [keepdim])', ...)
-    local dim, keepdim = dim_keep('linalg.matrix_norm', a, b)
-    return matrix_norm('linalg.matrix_norm', A, ord, dim, keepdim)
-  end
+  linalg.matrix_norm = norm_entry('matrix_norm', '(A, [ord], [dim], [keepdim])', matrix_norm)
 
   local function vector_norm(op, x, ord, dim, keepdim)
     if not is_tensor(x) then argerror(op, 'a tensor', x) end
@@ -493,19 +501,12 @@ return function(nl)
   end
   -- nl.linalg.vector_norm(x, [ord], [dim], [keepdim]) (or {dim, keepdim}):
   -- ord 2 (default), any number, inf, -inf, 0, over dim (all by default)
-  function linalg.vector_norm(x, ord, a, b, ...)
-    no_extra('linalg.vector_norm', '(x, [ord], [dim], [keepdim])', ...)
-    local dim, keepdim = dim_keep('linalg.vector_norm', a, b)
-    return vector_norm('linalg.vector_norm', x, ord, dim, keepdim)
-  end
+  linalg.vector_norm = norm_entry('vector_norm', '(x, [ord], [dim], [keepdim])', vector_norm)
 
   -- nl.linalg.norm(A, [ord], [dim], [keepdim]): as PyTorch's, a vector
   -- norm over one dim (or all of them when neither ord nor dim is given),
   -- a matrix norm over two (or of a 2-D A given ord alone)
-  function linalg.norm(A, ord, a, b, ...)
-    local op = 'linalg.norm'
-    no_extra(op, '(A, [ord], [dim], [keepdim])', ...)
-    local dim, keepdim = dim_keep(op, a, b)
+  linalg.norm = norm_entry('norm', '(A, [ord], [dim], [keepdim])', function(op, A, ord, dim, keepdim)
     if not is_tensor(A) then argerror(op, 'a tensor', A) end
     if type(dim) == 'number' then return vector_norm(op, A, ord, dim, keepdim) end
     if dim ~= nil then
@@ -519,5 +520,5 @@ return function(nl)
     if d == 1 then return vector_norm(op, A, ord, nil, keepdim) end
     if d == 2 then return matrix_norm(op, A, ord, nil, keepdim) end
     raise(('%s: with ord and no dim, A must be 1-D or 2-D, got shape %s'):format(op, shape_str(A)))
-  end
+  end)
 end
