@@ -610,20 +610,25 @@ return function(nl)
       local function add_got(j, g)
         got[j] = got[j] and got[j] + g or g
       end
+      -- g to the tensor xp: to the node that made it, else to its place
+      -- among the wanted inputs (if any), else to the leaf
+      local function send(xp, g)
+        if xp.node ~= nil then
+          local k = addr(xp.node)
+          gsum[k] = gsum[k] and gsum[k] + g or g
+        elseif want_in then
+          local j = want_in[addr(xp)]
+          if j then add_got(j, g) end
+        else
+          add_leaf(xp, g)
+        end
+      end
       for r, rt in ipairs(roots) do
         local rp = rt.ptr
         local g = grads and grads[r]
         if g then g = g.ptr.dtype ~= rp.dtype and wrap(lib.nl_to_dtype(g.ptr, rp.dtype)) or g
         else g = wrap(lib.nl_full(rp.ndim, rp.sizes, 1, rp.dtype)) end
-        if rp.node ~= nil then
-          local k = addr(rp.node)
-          gsum[k] = gsum[k] and gsum[k] + g or g
-        elseif want_in then
-          local j = want_in[addr(rp)]
-          if j then add_got(j, g) end
-        else
-          add_leaf(rp, g)
-        end
+        send(rp, g)
       end
       for _, n in ipairs(order) do
         local key = addr(n.out_p.node)
@@ -637,18 +642,7 @@ return function(nl)
             local gin = R[n.op](n, g)
             for i = 1, n.n_in do
               local gi, xp = gin[i], n.ins[i]
-              if gi and n.want[i] then
-                gi = fit(who, n, i, gi, xp)
-                if xp.node ~= nil then
-                  local k = addr(xp.node)
-                  gsum[k] = gsum[k] and gsum[k] + gi or gi
-                elseif want_in then
-                  local jj = want_in[addr(xp)]
-                  if jj then add_got(jj, gi) end
-                else
-                  add_leaf(xp, gi)
-                end
-              end
+              if gi and n.want[i] then send(xp, fit(who, n, i, gi, xp)) end
             end
           end
         end
