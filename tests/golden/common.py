@@ -157,6 +157,17 @@ def shortest_writers():
             partial(lua_value, dtype=F64, shortest=True), partial(lua_named, shortest=True))
 
 
+def dtype_name(dt):
+    """'float32' or 'float64', the name nnlua gives a float dtype"""
+    return 'float32' if dt == F32 else 'float64'
+
+
+def lua_io_lines(c, shortest=False):
+    """the lines input, w, out and grad_input of case c (its tensors of those
+    names, as run_with_grad gives them), as the specs' cases write them"""
+    return ['    %s = %s,' % (k, lua_tensor(c[k], shortest)) for k in ('input', 'w', 'out', 'grad_input')]
+
+
 def run_with_grad(f, x, transposed):
     """out = f(x'), x' the input as the op sees it (x.transpose(-1, -2) of a
     leaf copy of x with transposed); returns out, the indices where f gives

@@ -236,7 +236,7 @@ layer('avgpool1d_f64', 'AvgPool1d', [3], nn.AvgPool1d(3, stride=1, padding=1, co
 def lua_case(c):
     L = ['  {']
     L.append("    name = '%s', kind = '%s', dtype = '%s', transposed = %s," % (
-        c['name'], c['kind'], 'float32' if c['dtype'] == F32 else 'float64', num(c['transposed'], F32)))
+        c['name'], c['kind'], common.dtype_name(c['dtype']), num(c['transposed'], F32)))
     if c['kind'] == 'fn':
         L.append("    op = '%s', pads = %s, mode = '%s', value = %s," % (c['op'], lua_value(c['pads']), c['mode'],
                                                                       lua_value(c['value'])))
@@ -250,10 +250,7 @@ def lua_case(c):
             L.append('    output_size = %s,' % lua_value(c['output_size']))
         if c['indices'] is not None:
             L.append('    indices = %s,' % lua_tensor(c['indices']))
-    L.append('    input = %s,' % lua_tensor(c['input']))
-    L.append('    w = %s,' % lua_tensor(c['w']))
-    L.append('    out = %s,' % lua_tensor(c['out']))
-    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+    L += common.lua_io_lines(c, shortest=True)
     L.append('  },')
     return '\n'.join(L)
 

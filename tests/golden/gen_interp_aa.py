@@ -12,7 +12,6 @@
 # the same options, in float32 or float64; out, and the input's gradient of
 # (out * w).sum() for a fixed random w of out's shape. With transposed =
 # true the op sees x.transpose(-1, -2) of the stored input.
-from functools import partial
 import torch
 import torch.nn.functional as F
 import common
@@ -20,9 +19,8 @@ from common import F32, F64, randn, write_golden
 
 torch.manual_seed(20261128)
 torch.set_num_threads(1)
-num = partial(common.num, shortest=True)
-lua_tensor = partial(common.lua_tensor, shortest=True)
-lua_value = partial(common.lua_value, dtype=F64, shortest=True)
+# float64s as their shortest round-trip digits, the numbers of options as float64s
+num, lua_tensor, lua_value, _ = common.shortest_writers()
 
 CASES = []
 
@@ -59,19 +57,12 @@ aa('bilinear_down7_scale_f64', randn(1, 1, 35, 29), F64, scale_factor=1 / 7, mod
 aa('bicubic_down4.3_f64', randn(1, 2, 30, 22), F64, size=[7, 5], mode='bicubic', align_corners=True)
 
 
-def dtype_name(dt):
-    return 'float32' if dt == F32 else 'float64'
-
-
 def lua_case(c):
     L = ['  {']
-    L.append("    name = '%s', dtype = '%s', transposed = %s," % (c['name'], dtype_name(c['dtype']),
+    L.append("    name = '%s', dtype = '%s', transposed = %s," % (c['name'], common.dtype_name(c['dtype']),
                                                                    num(c['transposed'])))
     L.append('    args = %s,' % lua_value(c['args']))
-    L.append('    input = %s,' % lua_tensor(c['input']))
-    L.append('    w = %s,' % lua_tensor(c['w']))
-    L.append('    out = %s,' % lua_tensor(c['out']))
-    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+    L += common.lua_io_lines(c, shortest=True)
     L.append('  },')
     return '\n'.join(L)
 

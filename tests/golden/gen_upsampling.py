@@ -19,7 +19,6 @@
 #       many sizes (x = 0, 1, ..., n - 1 along one dim), compared exactly.
 # With transposed = true the op sees x.transpose(-1, -2) of the stored
 # `input` (a non-contiguous view); grad_input is the stored tensor's.
-from functools import partial
 import math
 import torch
 import torch.nn as nn
@@ -29,9 +28,8 @@ from common import F32, F64, randn, uniform, write_golden
 
 torch.manual_seed(20250611)
 torch.set_num_threads(1)
-num = partial(common.num, shortest=True)
-lua_tensor = partial(common.lua_tensor, shortest=True)
-lua_value = partial(common.lua_value, dtype=F64, shortest=True)
+# float64s as their shortest round-trip digits, the numbers of options as float64s
+num, lua_tensor, lua_value, _ = common.shortest_writers()
 
 CASES = []
 INDEX = []
@@ -283,20 +281,13 @@ for dt in (F32, F64):
 
 # ---- writing ------------------------------------------------------------------------------------
 
-def dtype_name(dt):
-    return 'float32' if dt == F32 else 'float64'
-
-
 def lua_case(c):
     L = ['  {']
     L.append("    name = '%s', kind = '%s', %s = '%s', dtype = '%s', transposed = %s," % (
-        c['name'], c['kind'], 'op' if c['kind'] == 'fn' else 'module', c['what'], dtype_name(c['dtype']),
+        c['name'], c['kind'], 'op' if c['kind'] == 'fn' else 'module', c['what'], common.dtype_name(c['dtype']),
         num(c['transposed'])))
     L.append('    args = %s,' % lua_value(c['args']))
-    L.append('    input = %s,' % lua_tensor(c['input']))
-    L.append('    w = %s,' % lua_tensor(c['w']))
-    L.append('    out = %s,' % lua_tensor(c['out']))
-    L.append('    grad_input = %s,' % lua_tensor(c['grad_input']))
+    L += common.lua_io_lines(c, shortest=True)
     L.append('  },')
     return '\n'.join(L)
 
@@ -304,7 +295,7 @@ def lua_case(c):
 def lua_index(c):
     what = ('size = %d' % c['size']) if c['size'] is not None else ('scale_factor = %s' % num(c['scale_factor'], F64))
     return "  { kind = 'index', mode = '%s', dtype = '%s', n = %d, %s, idx = %s }," % (
-        c['mode'], dtype_name(c['dtype']), c['n'], what, lua_value(c['idx']))
+        c['mode'], common.dtype_name(c['dtype']), c['n'], what, lua_value(c['idx']))
 
 
 def main():
