@@ -18,12 +18,7 @@ local error_of, has = S.errmsg, S.contains
 -- of its multiply-adds and not others); float64 to its rounding
 local TOL = { float32 = { 1e-5, 1e-5 }, float64 = { 1e-12, 1e-12 } }
 
-local U = S.rng(1128)
-local function rand(shape, dtype)
-  local v = {}
-  for i = 1, S.numel(shape) do v[i] = U(-1, 1) end
-  return nl.tensor(v, dtype or 'float32'):view(shape)
-end
+local rand = S.rand_by(1128)
 
 describe('F.interpolate with antialias against PyTorch golden values', function()
   it('has cases for both modes, both dtypes, sizes, scale factors and align_corners', function()

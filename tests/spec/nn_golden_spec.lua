@@ -36,15 +36,7 @@ local function sorted_keys(t)
 end
 
 -- the message of the error f(...) raises; fails the test when none is raised
-local function error_of(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, 'expected an error, got none')
-  return tostring(err)
-end
-
-local function has(msg, plain)
-  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
-end
+local error_of, has = S.errmsg, S.contains
 
 -- ---- layers ------------------------------------------------------------------
 

@@ -27,14 +27,7 @@ local function expect_close(got, want, what, rtol, atol)
   S.expect_close(got, want, what, rtol or RTOL, atol or ATOL)
 end
 
-local function error_of(f, ...)
-  local ok, err = pcall(f, ...)
-  assert.is_false(ok, 'expected an error, got none')
-  return tostring(err)
-end
-local function has(msg, plain)
-  assert.is_truthy(msg:find(plain, 1, true), ('message %q should mention %q'):format(msg, plain))
-end
+local error_of, has = S.errmsg, S.contains
 
 -- ---- golden layers -------------------------------------------------------------
 

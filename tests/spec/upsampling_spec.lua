@@ -20,23 +20,9 @@ local error_of, has = S.errmsg, S.contains
 
 -- float32 sums in another order than PyTorch's; float64 to its rounding
 local TOL = { float32 = { 1e-5, 1e-5 }, float64 = { 1e-12, 1e-12 } }
-local function expect_close(got, want, what, dtype)
-  local t = TOL[dtype or 'float32']
-  S.expect_close(got, want, what, t[1], t[2])
-end
-
-local U = S.rng(7979)
-local function rand(shape, dtype)
-  local v = {}
-  for i = 1, S.numel(shape) do v[i] = U(-1, 1) end
-  return nl.tensor(v, dtype or 'float32'):view(shape)
-end
-
-local GC = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
-local function gradcheck(f, inputs)
-  local ok, msg = nl.gradcheck(f, inputs, GC)
-  assert.is_true(ok, msg)
-end
+local expect_close = S.expect_close_by(TOL)
+local rand = S.rand_by(7979)
+local gradcheck = S.gradcheck_by({ eps = 1e-6, atol = 1e-5, rtol = 1e-5 })
 
 -- ---- against PyTorch ------------------------------------------------------------------------
 
