@@ -173,8 +173,9 @@ end
 -- the inputs (those with a grad requiring one), op giving a tensor or a
 -- list of them: every output of the golden dtype, each output and the
 -- inputs' gradients of sum((out_i * w_i):sum()) by expect(got, want, what,
--- t), t = tol[dtype] = { rtol, atol }, nil for an int64 output (exact).
-local function check_case(c, op, tol, expect)
+-- t), t = tol[dtype] = { rtol, atol }, nil for an int64 output (exact);
+-- the gradients within grad_tol[dtype] where given.
+local function check_case(c, op, tol, expect, grad_tol)
   local nl, assert = require 'nnlua', require 'luassert'
   local x = {}
   for i, g in ipairs(c.inputs) do
@@ -198,7 +199,7 @@ local function check_case(c, op, tol, expect)
   for i, g in ipairs(c.grads) do
     if g then
       assert.is_not_nil(x[i].grad, ('%s: input %d has no grad'):format(c.name, i))
-      expect(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), tol[g.dtype or 'float32'])
+      expect(x[i].grad, g, ('%s grad of input %d'):format(c.name, i), (grad_tol or tol)[g.dtype or 'float32'])
     end
   end
 end
@@ -207,15 +208,16 @@ end
 -- args, w, outs, grads) against op(x, c.args), x the inputs (those with a
 -- grad requiring one), op giving a tensor or a list of them: int64 outputs
 -- exactly, float outputs and the inputs' gradients of sum((out_i * w_i):sum())
--- within tol[dtype] = { rtol, atol } by S.expect_close (a NaN is a miss);
--- every output of the golden dtype.
-function S.check_method_case(c, op, tol)
+-- within tol[dtype] = { rtol, atol } by S.expect_close (a NaN is a miss),
+-- the gradients within grad_tol[dtype] where given; every output of the
+-- golden dtype.
+function S.check_method_case(c, op, tol, grad_tol)
   local assert = require 'luassert'
   check_case(c, op, tol, function(got, want, what, t)
     if t then return S.expect_close(got, want, what, t[1], t[2]) end
     assert.are.same(want.shape, got:shape(), what .. ': shape')
     assert.are.same(want.data, S.flat(got), what)
-  end)
+  end, grad_tol)
 end
 
 -- the names of a list of { name, value } pairs, in order (of named_parameters)
