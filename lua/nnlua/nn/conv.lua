@@ -113,6 +113,7 @@ return function(nl, nn)
     end
     return m
   end
+  nn._padding_mode = padding_mode
 
   -- ---- functional ----------------------------------------------------------
 
@@ -201,6 +202,7 @@ return function(nl, nn)
       nn.init.uniform_(self.bias, -bound, bound)
     end
   end
+  nn._conv_reset = reset
 
   local function check_channels(op, in_channels, out_channels, groups)
     if not whole(in_channels, 1) or not whole(out_channels, 1) then
@@ -212,6 +214,7 @@ return function(nl, nn)
         out_channels))
     end
   end
+  nn._check_channels = check_channels
 
   local Conv2d = Module:extend('Conv2d')
   nn.Conv2d = Conv2d

@@ -150,8 +150,6 @@ return function(nl, nn)
     end))
   end
 
-  local PADDING_MODES = { zeros = true, reflect = true, replicate = true, circular = true }
-
   local Conv3d = Module:extend('Conv3d')
   nn.Conv3d = Conv3d
 
@@ -161,25 +159,12 @@ return function(nl, nn)
     local op = 'Conv3d'
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN)
-    local mode = opts.padding_mode
-    if mode == nil then mode = 'zeros' end
-    if not PADDING_MODES[mode] then
-      nl._raise(("%s: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got %s"):format(op,
-        describe(mode)))
-    end
-    self.padding_mode = mode
+    self.padding_mode = nn._padding_mode(opts.padding_mode, op)
     self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
     self.stride = triple(opts.stride or 1, 'stride', op, 1)
     self.dilation = triple(opts.dilation or 1, 'dilation', op, 1)
     self.groups = single(opts.groups or 1, 'groups', op, 1)
-    if not whole(in_channels, 1) or not whole(out_channels, 1) then
-      nl._raise(('%s: expected positive channel counts, got %s and %s'):format(op, describe(in_channels),
-        describe(out_channels)))
-    end
-    if in_channels % self.groups ~= 0 or out_channels % self.groups ~= 0 then
-      nl._raise(('%s: groups %d must divide in_channels %d and out_channels %d'):format(op, self.groups, in_channels,
-        out_channels))
-    end
+    nn._check_channels(op, in_channels, out_channels, self.groups)
     self.in_channels, self.out_channels = in_channels, out_channels
     local p, extra = padding_of(opts.padding or 0, self.kernel_size, self.dilation, self.stride, op)
     self.padding = p
@@ -188,12 +173,7 @@ return function(nl, nn)
     local k = self.kernel_size
     self.weight = nl.empty(out_channels, in_channels / self.groups, k[1], k[2], k[3]):requires_grad()
     if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
-    -- PyTorch's default: kaiming_uniform(a = sqrt 5) weights, U(+-1/sqrt(fan_in)) bias
-    nn.init.kaiming_uniform_(self.weight, { a = math.sqrt(5) })
-    if self.bias then
-      local bound = 1 / math.sqrt(nn.init._fans(self.weight))
-      nn.init.uniform_(self.bias, -bound, bound)
-    end
+    nn._conv_reset(self)
   end
 
   -- the caller's input against the layer, named Conv3d with its shape
