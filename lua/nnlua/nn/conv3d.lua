@@ -269,12 +269,7 @@ return function(nl, nn)
   end
 
   -- divisor_override: nil, or a whole number >= 1 (0 for none, in C)
-  local function divisor(d, op)
-    if d ~= nil and (type(d) ~= 'number' or d < 1 or d ~= math.floor(d) or d > 2 ^ 53) then
-      nl._raise(op .. ': divisor_override must be a positive integer, got ' .. describe(d))
-    end
-    return d
-  end
+  local divisor = nn._pool_divisor
 
   -- x (N, C, D, H, W) or (C, D, H, W); opts: stride (default:
   -- kernel_size), padding, ceil_mode, count_include_pad (default true),
@@ -309,12 +304,7 @@ return function(nl, nn)
 
   -- return_indices as PyTorch's positional argument (a boolean) or in a
   -- table of options
-  local function return_indices_arg(v, op)
-    if v == nil or type(v) == 'boolean' then return v == true end
-    local opts = options(v, op)
-    nl._check_opts(op, opts, { return_indices = 'flag' })
-    return opts.return_indices == true
-  end
+  local return_indices_arg = nn._return_indices_arg
 
   -- the maximum of each of adaptive_avg_pool3d's windows; with
   -- return_indices also the int64 1-based positions (d*H + h)*W + w + 1
@@ -335,28 +325,11 @@ return function(nl, nn)
     return adaptive_max_pool3d(op, x, output_size, return_indices_arg(return_indices, op))
   end
 
-  -- opts: a table of options, or a number (the stride, PyTorch's second
-  -- positional argument)
-  local function module_options(opts, op)
-    if type(opts) == 'number' then return { stride = opts } end
-    return options(opts, op)
-  end
-
   local MaxPool3d = Module:extend('MaxPool3d')
   nn.MaxPool3d = MaxPool3d
 
   -- MaxPool3d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
-  function MaxPool3d:init(kernel_size, opts)
-    local op = 'MaxPool3d'
-    opts = module_options(opts, op)
-    nl._check_opts(op, opts, KNOWN_MAX)
-    self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
-    self.stride = triple(opts.stride or kernel_size, 'stride', op, 1)
-    self.padding = triple(opts.padding or 0, 'padding', op, 0)
-    self.dilation = triple(opts.dilation or 1, 'dilation', op, 1)
-    self.ceil_mode = opts.ceil_mode == true
-    self.return_indices = opts.return_indices == true
-  end
+  function MaxPool3d:init(kernel_size, opts) nn._max_pool_init(self, 'MaxPool3d', triple, kernel_size, opts) end
 
   function MaxPool3d:forward(x)
     return max_pool3d('MaxPool3d', x, self.kernel_size, { stride = self.stride, padding = self.padding,
@@ -373,15 +346,7 @@ return function(nl, nn)
 
   -- AvgPool3d(kernel_size, {stride, padding, ceil_mode, count_include_pad, divisor_override})
   function AvgPool3d:init(kernel_size, opts)
-    local op = 'AvgPool3d'
-    opts = module_options(opts, op)
-    nl._check_opts(op, opts, KNOWN_AVG)
-    self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
-    self.stride = triple(opts.stride or kernel_size, 'stride', op, 1)
-    self.padding = triple(opts.padding or 0, 'padding', op, 0)
-    self.ceil_mode = opts.ceil_mode == true
-    self.count_include_pad = opts.count_include_pad ~= false
-    self.divisor_override = divisor(opts.divisor_override, op)
+    nn._avg_pool_init(self, 'AvgPool3d', triple, KNOWN_AVG, kernel_size, opts)
   end
 
   function AvgPool3d:forward(x)

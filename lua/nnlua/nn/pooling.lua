@@ -124,21 +124,53 @@ return function(nl, nn)
     return options(opts, op)
   end
 
+  -- divisor_override: nil, or a whole number >= 1
+  local function divisor(d, op)
+    if d ~= nil and (type(d) ~= 'number' or d < 1 or d ~= math.floor(d) or d > 2 ^ 53) then
+      nl._raise(op .. ': divisor_override must be a positive integer, got ' .. nn._describe(d))
+    end
+    return d
+  end
+  nn._pool_divisor = divisor
+
+  -- The fields of the max and average pool modules of every rank (1-D,
+  -- 2-D and conv3d.lua's 3-D), each size read by size(v, what, op, lo):
+  -- nn._single, pair_list or nn._triple.
+  local function pair_list(v, what, op, lo) return { pair(v, what, op, lo) } end
+
+  -- MaxPool<n>d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
+  local function max_pool_init(self, op, size, kernel_size, opts)
+    opts = module_options(opts, op)
+    nl._check_opts(op, opts, KNOWN_MAX)
+    self.kernel_size = size(kernel_size, 'kernel_size', op, 1)
+    self.stride = size(opts.stride or kernel_size, 'stride', op, 1)
+    self.padding = size(opts.padding or 0, 'padding', op, 0)
+    self.dilation = size(opts.dilation or 1, 'dilation', op, 1)
+    self.ceil_mode = opts.ceil_mode == true
+    self.return_indices = opts.return_indices == true
+  end
+  nn._max_pool_init = max_pool_init
+
+  -- AvgPool<n>d(kernel_size, {stride, padding, ceil_mode, count_include_pad,
+  -- divisor_override}); known: the options it takes (AvgPool1d has no
+  -- divisor_override)
+  local function avg_pool_init(self, op, size, known, kernel_size, opts)
+    opts = module_options(opts, op)
+    nl._check_opts(op, opts, known)
+    self.kernel_size = size(kernel_size, 'kernel_size', op, 1)
+    self.stride = size(opts.stride or kernel_size, 'stride', op, 1)
+    self.padding = size(opts.padding or 0, 'padding', op, 0)
+    self.ceil_mode = opts.ceil_mode == true
+    self.count_include_pad = opts.count_include_pad ~= false
+    self.divisor_override = divisor(opts.divisor_override, op)
+  end
+  nn._avg_pool_init = avg_pool_init
+
   local MaxPool2d = Module:extend('MaxPool2d')
   nn.MaxPool2d = MaxPool2d
 
   -- MaxPool2d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
-  function MaxPool2d:init(kernel_size, opts)
-    local op = 'MaxPool2d'
-    opts = module_options(opts, op)
-    nl._check_opts(op, opts, KNOWN_MAX)
-    self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
-    self.stride = { pair(opts.stride or kernel_size, 'stride', op, 1) }
-    self.padding = { pair(opts.padding or 0, 'padding', op, 0) }
-    self.dilation = { pair(opts.dilation or 1, 'dilation', op, 1) }
-    self.ceil_mode = opts.ceil_mode == true
-    self.return_indices = opts.return_indices == true
-  end
+  function MaxPool2d:init(kernel_size, opts) max_pool_init(self, 'MaxPool2d', pair_list, kernel_size, opts) end
 
   function MaxPool2d:forward(x)
     return batched('MaxPool2d', x, function(x4)
@@ -158,19 +190,7 @@ return function(nl, nn)
 
   -- AvgPool2d(kernel_size, {stride, padding, ceil_mode, count_include_pad, divisor_override})
   function AvgPool2d:init(kernel_size, opts)
-    local op = 'AvgPool2d'
-    opts = module_options(opts, op)
-    nl._check_opts(op, opts, KNOWN_AVG)
-    self.kernel_size = { pair(kernel_size, 'kernel_size', op, 1) }
-    self.stride = { pair(opts.stride or kernel_size, 'stride', op, 1) }
-    self.padding = { pair(opts.padding or 0, 'padding', op, 0) }
-    self.ceil_mode = opts.ceil_mode == true
-    self.count_include_pad = opts.count_include_pad ~= false
-    local d = opts.divisor_override
-    if d ~= nil and (type(d) ~= 'number' or d < 1 or d ~= math.floor(d) or d > 2 ^ 53) then
-      nl._raise('AvgPool2d: divisor_override must be a positive integer, got ' .. nn._describe(d))
-    end
-    self.divisor_override = d
+    avg_pool_init(self, 'AvgPool2d', pair_list, KNOWN_AVG, kernel_size, opts)
   end
 
   function AvgPool2d:forward(x)
@@ -216,6 +236,7 @@ return function(nl, nn)
     nl._check_opts(op, opts, { return_indices = 'flag' })
     return opts.return_indices == true
   end
+  nn._return_indices_arg = return_indices_arg
 
   -- x (N, C, H, W) -> (N, C, oh, ow), the maximum of each of
   -- adaptive_avg_pool2d's windows; output_size n or {oh, ow}; with
@@ -354,17 +375,7 @@ return function(nl, nn)
   nn.MaxPool1d = MaxPool1d
 
   -- MaxPool1d(kernel_size, {stride, padding, dilation, ceil_mode, return_indices})
-  function MaxPool1d:init(kernel_size, opts)
-    local op = 'MaxPool1d'
-    opts = module_options(opts, op)
-    nl._check_opts(op, opts, KNOWN_MAX)
-    self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
-    self.stride = single(opts.stride or kernel_size, 'stride', op, 1)
-    self.padding = single(opts.padding or 0, 'padding', op, 0)
-    self.dilation = single(opts.dilation or 1, 'dilation', op, 1)
-    self.ceil_mode = opts.ceil_mode == true
-    self.return_indices = opts.return_indices == true
-  end
+  function MaxPool1d:init(kernel_size, opts) max_pool_init(self, 'MaxPool1d', single, kernel_size, opts) end
 
   function MaxPool1d:forward(x)
     return max_pool1d('MaxPool1d', x, self.kernel_size, { stride = self.stride, padding = self.padding,
@@ -381,14 +392,7 @@ return function(nl, nn)
 
   -- AvgPool1d(kernel_size, {stride, padding, ceil_mode, count_include_pad})
   function AvgPool1d:init(kernel_size, opts)
-    local op = 'AvgPool1d'
-    opts = module_options(opts, op)
-    nl._check_opts(op, opts, KNOWN_AVG1)
-    self.kernel_size = single(kernel_size, 'kernel_size', op, 1)
-    self.stride = single(opts.stride or kernel_size, 'stride', op, 1)
-    self.padding = single(opts.padding or 0, 'padding', op, 0)
-    self.ceil_mode = opts.ceil_mode == true
-    self.count_include_pad = opts.count_include_pad ~= false
+    avg_pool_init(self, 'AvgPool1d', single, KNOWN_AVG1, kernel_size, opts)
   end
 
   function AvgPool1d:forward(x)
