@@ -336,10 +336,7 @@ return function(nl, nn)
       dilation = self.dilation, ceil_mode = self.ceil_mode, return_indices = self.return_indices })
   end
 
-  function MaxPool3d:extra_repr()
-    return ('kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s'):format(short3(self.kernel_size),
-      short3(self.stride), short3(self.padding), short3(self.dilation), bool(self.ceil_mode))
-  end
+  function MaxPool3d:extra_repr() return nn._max_pool_repr(self, short3) end
 
   local AvgPool3d = Module:extend('AvgPool3d')
   nn.AvgPool3d = AvgPool3d
@@ -355,14 +352,7 @@ return function(nl, nn)
       divisor_override = self.divisor_override })
   end
 
-  function AvgPool3d:extra_repr()
-    local s = ('kernel_size=%s, stride=%s, padding=%s'):format(short3(self.kernel_size), short3(self.stride),
-      short3(self.padding))
-    if self.ceil_mode then s = s .. ', ceil_mode=true' end
-    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
-    if self.divisor_override then s = s .. ', divisor_override=' .. self.divisor_override end
-    return s
-  end
+  function AvgPool3d:extra_repr() return nn._avg_pool_repr(self, short3) end
 
   local AdaptiveAvgPool3d = Module:extend('AdaptiveAvgPool3d')
   nn.AdaptiveAvgPool3d = AdaptiveAvgPool3d

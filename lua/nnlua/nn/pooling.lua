@@ -166,6 +166,23 @@ return function(nl, nn)
   end
   nn._avg_pool_init = avg_pool_init
 
+  -- their extra_repr, each size written by size_str
+  local function max_pool_repr(self, size_str)
+    return ('kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s'):format(size_str(self.kernel_size),
+      size_str(self.stride), size_str(self.padding), size_str(self.dilation), bool(self.ceil_mode))
+  end
+  nn._max_pool_repr = max_pool_repr
+  local function avg_pool_repr(self, size_str)
+    local s = ('kernel_size=%s, stride=%s, padding=%s'):format(size_str(self.kernel_size), size_str(self.stride),
+      size_str(self.padding))
+    if self.ceil_mode then s = s .. ', ceil_mode=true' end
+    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
+    if self.divisor_override then s = s .. ', divisor_override=' .. self.divisor_override end
+    return s
+  end
+  nn._avg_pool_repr = avg_pool_repr
+  local function pair_str(t) return tuple(t[1], t[2]) end
+
   local MaxPool2d = Module:extend('MaxPool2d')
   nn.MaxPool2d = MaxPool2d
 
@@ -179,11 +196,7 @@ return function(nl, nn)
     end)
   end
 
-  function MaxPool2d:extra_repr()
-    return ('kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s'):format(
-      tuple(self.kernel_size[1], self.kernel_size[2]), tuple(self.stride[1], self.stride[2]),
-      tuple(self.padding[1], self.padding[2]), tuple(self.dilation[1], self.dilation[2]), bool(self.ceil_mode))
-  end
+  function MaxPool2d:extra_repr() return max_pool_repr(self, pair_str) end
 
   local AvgPool2d = Module:extend('AvgPool2d')
   nn.AvgPool2d = AvgPool2d
@@ -201,14 +214,7 @@ return function(nl, nn)
     end)
   end
 
-  function AvgPool2d:extra_repr()
-    local s = ('kernel_size=%s, stride=%s, padding=%s'):format(tuple(self.kernel_size[1], self.kernel_size[2]),
-      tuple(self.stride[1], self.stride[2]), tuple(self.padding[1], self.padding[2]))
-    if self.ceil_mode then s = s .. ', ceil_mode=true' end
-    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
-    if self.divisor_override then s = s .. ', divisor_override=' .. self.divisor_override end
-    return s
-  end
+  function AvgPool2d:extra_repr() return avg_pool_repr(self, pair_str) end
 
   local AdaptiveAvgPool2d = Module:extend('AdaptiveAvgPool2d')
   nn.AdaptiveAvgPool2d = AdaptiveAvgPool2d
@@ -382,10 +388,7 @@ return function(nl, nn)
       dilation = self.dilation, ceil_mode = self.ceil_mode, return_indices = self.return_indices })
   end
 
-  function MaxPool1d:extra_repr()
-    return ('kernel_size=%d, stride=%d, padding=%d, dilation=%d, ceil_mode=%s'):format(self.kernel_size,
-      self.stride, self.padding, self.dilation, bool(self.ceil_mode))
-  end
+  function MaxPool1d:extra_repr() return max_pool_repr(self, tostring) end
 
   local AvgPool1d = Module:extend('AvgPool1d')
   nn.AvgPool1d = AvgPool1d
@@ -400,11 +403,9 @@ return function(nl, nn)
       ceil_mode = self.ceil_mode, count_include_pad = self.count_include_pad })
   end
 
+  -- (PyTorch writes AvgPool1d's sizes as 1-tuples, MaxPool1d's as numbers)
   function AvgPool1d:extra_repr()
-    local s = ('kernel_size=(%d,), stride=(%d,), padding=(%d,)'):format(self.kernel_size, self.stride, self.padding)
-    if self.ceil_mode then s = s .. ', ceil_mode=true' end
-    if not self.count_include_pad then s = s .. ', count_include_pad=false' end
-    return s
+    return avg_pool_repr(self, function(n) return ('(%d,)'):format(n) end)
   end
 
   local AdaptiveAvgPool1d = Module:extend('AdaptiveAvgPool1d')
