@@ -2,6 +2,7 @@
 the writing of Lua literals (tensors as { shape = {...}, data = {...} })
 and of the golden files."""
 import os
+import zlib
 from functools import partial
 import torch
 
@@ -14,6 +15,17 @@ def randn(*shape):
 
 def uniform(shape, lo, hi):
     return torch.rand(tuple(shape), dtype=F32) * (hi - lo) + lo
+
+
+def seed(name):
+    """Seeds torch from a CRC of a case's name: each case its own draws."""
+    torch.manual_seed(zlib.crc32(name.encode()))
+
+
+def randn_cast(shape, dtype):
+    """torch.randn drawn in float64, then cast to dtype (the same draws in
+    float32 and float64)"""
+    return torch.randn(tuple(shape), dtype=F64).to(dtype)
 
 
 def away_from(x, points, gap=0.05):

@@ -26,18 +26,13 @@
 # data, batch_sizes and sorted_indices, then an RNN over it: the packed
 # output's data, the final states, and the gradients of x and every weight.
 # Each case draws from its own seed (a CRC of its name).
-import zlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence
-from common import F32, F64, lua_tensor, lua_named, lua_value, write_golden
+from common import F32, F64, lua_tensor, lua_named, lua_value, seed, write_golden
 
 CTC, NORM, PACKED = [], [], []
-
-
-def seed(name):
-    torch.manual_seed(zlib.crc32(name.encode()))
 
 
 def ctc_case(name, T, N, C, targets, il, tl, blank=0, reduction='mean', zero_infinity=False, dtype=F64,

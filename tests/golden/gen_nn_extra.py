@@ -20,24 +20,16 @@
 # is recorded after the call, which updates it in place. Ids and labels
 # are written 1-based (MultiLabelMarginLoss's -1 padding as 0).
 # Each case draws from its own seed (a CRC of its name).
-import zlib
 from functools import partial
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import common
-from common import F32, F64, lua_tensor, lua_named, write_golden
+from common import F32, F64, lua_tensor, lua_named, seed, write_golden
 
 lua_value = partial(common.lua_value, dtype=F64)   # the numbers of options as float64s
+randn = common.randn_cast   # (shape, dtype): float64 draws cast to dtype
 CASES = []
-
-
-def seed(name):
-    torch.manual_seed(zlib.crc32(name.encode()))
-
-
-def randn(shape, dtype):
-    return torch.randn(tuple(shape), dtype=F64).to(dtype)
 
 
 class In:
@@ -309,7 +301,7 @@ case('embedding_bag_fn_mean', 'embedding_bag', lambda ids, w, off: F.embedding_b
 # in training (p = 1: every unit 0).
 ALPHA = []
 for p in (0.1, 0.2, 0.5, 0.9, 1.0):
-    torch.manual_seed(zlib.crc32(('alpha_%g' % p).encode()))
+    seed('alpha_%g' % p)
     n = 4000
     zeros = F.alpha_dropout(torch.zeros(n, dtype=F64), p, True)
     ones = F.alpha_dropout(torch.ones(n, dtype=F64), p, True)

@@ -18,24 +18,16 @@
 # tensor. Ids and offsets are written 1-based, as nnlua takes them.
 # Each case draws from its own seed (a CRC of its name), so adding a case
 # leaves the others' values as they were.
-import zlib
 from functools import partial
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import common
-from common import F32, F64, lua_tensor, lua_named, write_golden
+from common import F32, F64, lua_tensor, lua_named, seed, write_golden
 
 lua_value = partial(common.lua_value, dtype=F64)   # the numbers of options as float64s
+randn = common.randn_cast   # (shape, dtype): float64 draws cast to dtype
 CASES = []
-
-
-def seed(name):
-    torch.manual_seed(zlib.crc32(name.encode()))
-
-
-def randn(shape, dtype):
-    return torch.randn(tuple(shape), dtype=F64).to(dtype)
 
 
 def set_state(m, dtype):
