@@ -13,16 +13,8 @@ local nn, optim, cbs = nl.nn, nl.optim, nl.callbacks
 local errmsg, contains = S.errmsg, S.contains
 local dir = S.tmpdir()
 
--- w (a 1 x 1 Linear without bias, float64) trained by SGD on mse against
--- 0 with the input 1: the loss is w^2 and a step at lr makes w (1 - 2 lr);
--- n rows: n steps an epoch at batch_size 1
-local function square_model(w0, lr)
-  local m = nn.Linear(1, 1, { bias = false }):double()
-  nl.no_grad(function() m.weight:fill_(w0) end)
-  m:compile { optimizer = 'sgd', lr = lr, loss = 'mse' }
-  return m
-end
-local function ones_zeros(n) return nl.ones(n, 1, 'float64'), nl.zeros(n, 1, 'float64') end
+-- w trained on w^2 (S.square_model), n rows of (1, 0)
+local square_model, ones_zeros = S.square_model, S.ones_zeros
 local function exists(path)
   local f = io.open(path, 'rb')
   if f then f:close() end

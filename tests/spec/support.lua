@@ -379,6 +379,22 @@ function S.rand_by(seed)
   return rand, U
 end
 
+-- The fit specs' model: w (a 1 x 1 Linear without bias, float64) trained
+-- by SGD on mse against 0 with the input 1: the loss is w^2, its gradient
+-- 2w, and a step at lr makes w (1 - 2 lr). S.ones_zeros(n): n rows of (1,
+-- 0), n steps an epoch at batch_size 1.
+function S.square_model(w0, lr)
+  local nl = require 'nnlua'
+  local m = nl.nn.Linear(1, 1, { bias = false }):double()
+  nl.no_grad(function() m.weight:fill_(w0) end)
+  m:compile { optimizer = 'sgd', lr = lr, loss = 'mse' }
+  return m
+end
+function S.ones_zeros(n)
+  local nl = require 'nnlua'
+  return nl.ones(n, 1, 'float64'), nl.zeros(n, 1, 'float64')
+end
+
 -- The golden optimizer problem of gen_optim.py and gen_optim_extra.py
 -- (P: the golden file's problem, a linear model 4 -> 3): W, b leaves that
 -- require grad (P's or the given values), x, t data, all of dtype.
