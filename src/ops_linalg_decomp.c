@@ -24,9 +24,11 @@
 #define JACOBI_FLOOR (DBL_MIN / DBL_EPSILON)
 /* The kernels' loops (rotations, reflections, dot products) compiled
  * twice, for AVX2 with FMA (twice the speed) and for any x86-64, one
- * picked at load time (GCC's function multiversioning) */
+ * picked at load time (GCC's function multiversioning). By feature level:
+ * "arch=haswell" asks for an Intel Haswell, so AMD CPUs with AVX2 and FMA
+ * got the default clone. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DECOMP_KERNEL __attribute__((target_clones("arch=haswell", "default")))
+#define DECOMP_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define DECOMP_KERNEL
 #endif
@@ -105,6 +107,18 @@ static int threads_for(const mat_shape *s, int64_t work_per_matrix) {
     return s->batch > 1 ? nl_threads_for(s->batch * work_per_matrix, DECOMP_GRAIN) : 1;
 }
 
+/* sum x[i] y[i] in 8 partial sums (two AVX2 vectors' worth; GCC left the
+ * kernels' "omp simd reduction" loops scalar in the target clones) */
+static inline double dot8(const double *x, const double *y, int64_t n) {
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++) p[j] += x[i + j] * y[i + j];
+    double acc = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+    for (; i < n; i++) acc += x[i] * y[i];
+    return acc;
+}
+
 /* ---- Householder QR ----
  * As LAPACK's dlarfg: column k's reflector H = I - tau v v^T, v[k] = 1,
  * maps a[k:, k] to beta e_k with beta = -sign(a_kk) |a[k:, k]| (no
@@ -142,29 +156,103 @@ DECOMP_KERNEL static void householder_qr(double *a /* (m, n) */, double *tau /* 
     }
 }
 
-/* q (m, qc) = H_0 H_1 ... H_{k-1} I[:, :qc], the reflectors from
- * householder_qr's a (m, n), as LAPACK's dorg2r */
-DECOMP_KERNEL static void householder_q(double *q /* (m, qc) */, const double *a /* (m, n) */, const double *tau, double *w /* (qc) */,
-                          int64_t m, int64_t n, int64_t qc) {
+/* ---- blocked Householder QR ----
+ * QR_NB reflectors at a time in LAPACK's compact WY form (dgeqrf, dorgqr):
+ * H_c0 ... H_c0+bw-1 = I - V T V^T, V (mv, bw) the unit lower-triangular
+ * reflectors, T (bw, bw) upper triangular (dlarft), so that the rest of
+ * the matrix takes two products (BLIS) per block instead of one pass per
+ * reflector, which made QR memory-bound from n = 256 on. */
+#define QR_NB 32
+
+/* V (mv = m - c0, bw) and T of the reflectors c0..c0+bw-1 of householder_qr's a */
+static void qr_block_vt(const double *a, const double *tau, double *v, double *t, int64_t m, int64_t n, int64_t c0,
+                        int64_t bw) {
+    int64_t mv = m - c0;
+    for (int64_t r = 0; r < mv; r++)
+        for (int64_t j = 0; j < bw; j++) v[r * bw + j] = r == j ? 1 : r > j ? a[(c0 + r) * n + c0 + j] : 0;
+    /* T[j][j] = tau_j; T[0:j, j] = -tau_j T[0:j, 0:j] (V[:, 0:j]^T v_j) */
+    for (int64_t j = 0; j < bw; j++) {
+        double tj = tau[c0 + j];
+        for (int64_t i = 0; i < bw; i++) t[i * bw + j] = 0;
+        t[j * bw + j] = tj;
+        if (tj == 0) continue;
+        double *y = t + j;   /* column j above the diagonal, rows 0..j-1, as scratch first */
+        for (int64_t p = 0; p < j; p++) {
+            double acc = 0;
+            for (int64_t r = j; r < mv; r++) acc += v[r * bw + p] * v[r * bw + j];
+            y[p * bw] = acc;
+        }
+        for (int64_t i = 0; i < j; i++) {
+            double acc = 0;
+            for (int64_t p = i; p < j; p++) acc += t[i * bw + p] * y[p * bw];
+            y[i * bw] = -tj * acc;   /* rows below i still hold V^T v_j: p >= i read before */
+        }
+    }
+}
+
+/* c (mv, nc; rows ldc apart) = (I - V op(T) V^T) c, op(T) = T^T (trans) or T;
+ * wb: bw * nc scratch */
+static void qr_block_apply(double *c, int64_t ldc, const double *v, const double *t, double *wb, int64_t mv,
+                           int64_t nc, int64_t bw, bool trans) {
+    if (mv == 0 || nc == 0) return;
+    nl_conv_gemm(NL_FLOAT64, bw, nc, mv, v, 1, bw, c, ldc, 1, 0, wb, nc, 1, 1);   /* W = V^T c */
+    if (trans) {   /* W = -T^T W, from the last row (row i reads rows p <= i) */
+        for (int64_t i = bw - 1; i >= 0; i--) {
+            double *wi = wb + i * nc, tii = t[i * bw + i];
+            for (int64_t x = 0; x < nc; x++) wi[x] *= -tii;
+            for (int64_t p = 0; p < i; p++) {
+                double tp = -t[p * bw + i];
+                const double *wp = wb + p * nc;
+                for (int64_t x = 0; x < nc; x++) wi[x] += tp * wp[x];
+            }
+        }
+    } else {       /* W = -T W, from the first row (row i reads rows p >= i) */
+        for (int64_t i = 0; i < bw; i++) {
+            double *wi = wb + i * nc, tii = t[i * bw + i];
+            for (int64_t x = 0; x < nc; x++) wi[x] *= -tii;
+            for (int64_t p = i + 1; p < bw; p++) {
+                double tp = -t[i * bw + p];
+                const double *wp = wb + p * nc;
+                for (int64_t x = 0; x < nc; x++) wi[x] += tp * wp[x];
+            }
+        }
+    }
+    nl_conv_gemm(NL_FLOAT64, mv, nc, bw, v, bw, 1, wb, nc, 1, 1, c, ldc, 1, 1);   /* c += V W */
+}
+
+/* householder_qr's result, by blocks: each panel (copied to p, mv x bw,
+ * whose rows are not 2^k apart) by householder_qr, the rest of the matrix
+ * by qr_block_apply. Scratch: p and v (m * QR_NB each), t (QR_NB^2), wb
+ * (QR_NB * n), w (n). */
+static void householder_qr_blocked(double *a, double *tau, double *w, double *p, double *v, double *t, double *wb,
+                                   int64_t m, int64_t n) {
+    int64_t k = m < n ? m : n;
+    for (int64_t c0 = 0; c0 < k; c0 += QR_NB) {
+        int64_t bw = k - c0 < QR_NB ? k - c0 : QR_NB, mv = m - c0;
+        for (int64_t r = 0; r < mv; r++)
+            for (int64_t j = 0; j < bw; j++) p[r * bw + j] = a[(c0 + r) * n + c0 + j];
+        householder_qr(p, tau + c0, w, mv, bw);
+        for (int64_t r = 0; r < mv; r++)
+            for (int64_t j = 0; j < bw; j++) a[(c0 + r) * n + c0 + j] = p[r * bw + j];
+        if (c0 + bw == n) continue;
+        qr_block_vt(a, tau, v, t, m, n, c0, bw);
+        qr_block_apply(a + c0 * n + c0 + bw, n, v, t, wb, mv, n - c0 - bw, bw, true);
+    }
+}
+
+/* q (m, qc) = H_0 H_1 ... H_{k-1} I[:, :qc] (LAPACK's dorgqr), the
+ * reflectors from householder_qr's a (m, n), by blocks from the last
+ * (each block acts on q's rows and columns from its first on: the columns
+ * before are still I's there); scratch as above, wb QR_NB * qc */
+static void householder_q_blocked(double *q, const double *a, const double *tau, double *v, double *t, double *wb,
+                                  int64_t m, int64_t n, int64_t qc) {
     int64_t k = m < n ? m : n;
     memset(q, 0, (size_t)(m * qc) * sizeof(double));
     for (int64_t i = 0; i < m && i < qc; i++) q[i * qc + i] = 1;
-    for (int64_t c = k - 1; c >= 0; c--) {
-        double t = tau[c];
-        if (t == 0) continue;
-        int64_t nr = qc - c;
-        for (int64_t j = 0; j < nr; j++) w[j] = q[c * qc + c + j];
-        for (int64_t i = c + 1; i < m; i++) {
-            double v = a[i * n + c];
-            const double *row = q + i * qc + c;
-            for (int64_t j = 0; j < nr; j++) w[j] += v * row[j];
-        }
-        for (int64_t j = 0; j < nr; j++) q[c * qc + c + j] -= t * w[j];
-        for (int64_t i = c + 1; i < m; i++) {
-            double tv = t * a[i * n + c];
-            double *row = q + i * qc + c;
-            for (int64_t j = 0; j < nr; j++) row[j] -= tv * w[j];
-        }
+    for (int64_t c0 = (k - 1) / QR_NB * QR_NB; k > 0 && c0 >= 0; c0 -= QR_NB) {
+        int64_t bw = k - c0 < QR_NB ? k - c0 : QR_NB;
+        qr_block_vt(a, tau, v, t, m, n, c0, bw);
+        qr_block_apply(q + c0 * qc + c0, qc, v, t, wb, m - c0, qc - c0, bw, false);
     }
 }
 
@@ -186,16 +274,17 @@ nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q) {
     int nt = threads_for(&s, m * n * (k + 1));
     NL_PARALLEL_FOR_DYNAMIC(nt, b, s.batch,
         int64_t cap;
-        double *buf = scratch(m * n + m * rr + rr * n + k + n + rr, &cap);
+        double *buf = scratch(m * n + m * rr + rr * n + k + n + rr + 2 * m * QR_NB + QR_NB * (QR_NB + n + rr), &cap);
         if (!buf) { oom = true; continue; }
         double *w = buf, *tau = w + n + rr, *am = tau + k, *qm = am + m * n, *rm = qm + m * rr;
+        double *pb = rm + rr * n, *vb = pb + m * QR_NB, *tb = vb + m * QR_NB, *wb = tb + QR_NB * QR_NB;
         load_mat(am, c, b, m * n);
-        householder_qr(am, tau, w, m, n);
+        householder_qr_blocked(am, tau, w, pb, vb, tb, wb, m, n);
         for (int64_t i = 0; i < rr; i++)
             for (int64_t j = 0; j < n; j++) rm[i * n + j] = i < m && j >= i ? am[i * n + j] : 0;
         store_mat(r, b, rm, rr * n);
         if (qt) {
-            householder_q(qm, am, tau, w, m, n, rr);
+            householder_q_blocked(qm, am, tau, vb, tb, wb, m, n, rr);
             store_mat(qt, b, qm, m * rr);
         }
         nl_free(buf, cap);
@@ -240,12 +329,8 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
                 for (int64_t j = 0; j <= l; j++) {
                     Z(j, i) = u[j] / h;
                     const double *row = z + j * n;
-                    double uj = u[j], acc = 0;
-                    #pragma omp simd reduction(+:acc)
-                    for (int64_t k = 0; k < j; k++) {
-                        acc += row[k] * u[k];
-                        e[k] += row[k] * uj;
-                    }
+                    double uj = u[j], acc = dot8(row, u, j);
+                    for (int64_t k = 0; k < j; k++) e[k] += row[k] * uj;
                     e[j] += acc + row[j] * uj;
                 }
                 f = 0;
@@ -293,11 +378,63 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
 #undef Z
 }
 
+/* the cnt rotations of rows ri[r] and ri[r] + 1 of vt by rc[r] and rs[r],
+ * in order, applied ROT_COLS columns of vt at a time: each strip stays in
+ * cache through all of them, where one rotation at a time streamed the
+ * whole of vt (memory-bound from n = 256 on). A strip is copied to strip
+ * (n * ROT_COLS, when not NULL) first: vt's rows, 2^k apart, fell into
+ * the same cache sets. Each element sees the same operations in the same
+ * order as when the rotations went one by one. */
+#define ROT_COLS 32
+DECOMP_KERNEL static void apply_rotations(double *vt /* (n, n) */, double *strip, int64_t n, const int64_t *ri,
+                                          const double *rc, const double *rs, int64_t cnt) {
+    for (int64_t k0 = 0; k0 < n; k0 += ROT_COLS) {
+        int64_t kn = n - k0 < ROT_COLS ? n - k0 : ROT_COLS, ld = strip ? kn : n;
+        double *base = strip ? strip : vt + k0;
+        if (strip)
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t k = 0; k < kn; k++) strip[i * kn + k] = vt[i * n + k0 + k];
+        if (kn == ROT_COLS) {
+            /* a run of rotations i, i - 1, ... shares rows: row i, rotated
+             * by the first, is the second's y, kept in yv in between */
+            double yv[ROT_COLS];
+            for (int64_t r = 0; r < cnt; r++) {
+                double *x = base + ri[r] * ld, *y = x + ld, s = rs[r], c = rc[r];
+                if (r == 0 || ri[r - 1] != ri[r] + 1)
+                    for (int64_t k = 0; k < ROT_COLS; k++) yv[k] = y[k];
+                for (int64_t k = 0; k < ROT_COLS; k++) {
+                    double f2 = yv[k], xk = x[k];
+                    y[k] = s * xk + c * f2;
+                    yv[k] = c * xk - s * f2;
+                }
+                if (r + 1 == cnt || ri[r + 1] != ri[r] - 1)
+                    for (int64_t k = 0; k < ROT_COLS; k++) x[k] = yv[k];
+            }
+        } else
+            for (int64_t r = 0; r < cnt; r++) {
+                double *x = base + ri[r] * ld, *y = x + ld, s = rs[r], c = rc[r];
+                for (int64_t k = 0; k < kn; k++) {
+                    double f2 = y[k];
+                    y[k] = s * x[k] + c * f2;
+                    x[k] = c * x[k] - s * f2;
+                }
+            }
+        if (strip)
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t k = 0; k < kn; k++) vt[i * n + k0 + k] = strip[i * kn + k];
+    }
+}
+
 /* tql2: the eigenvalues (into d) and the eigenvectors (rows of vt (n, n),
  * given as the transposed transformation of tred2) of the tridiagonal d, e
- * by implicit QL with shifts (Numerical Recipes' tqli). false when an
- * eigenvalue takes more than QL_MAX_ITER steps. */
-DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows */, int64_t n, bool vectors) {
+ * by implicit QL with shifts (Numerical Recipes' tqli). The rotations wait
+ * in rb (3 * rcap doubles, rcap >= 1) and go to vt in batches
+ * (apply_rotations, through strip). false when an eigenvalue takes more than QL_MAX_ITER
+ * steps. */
+DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows */, double *strip, double *rb,
+                               int64_t rcap, int64_t n, bool vectors) {
+    int64_t *ri = (int64_t *)rb, cnt = 0;
+    double *rc = rb + rcap, *rs = rc + rcap;
     for (int64_t i = 1; i < n; i++) e[i - 1] = e[i];
     if (n > 0) e[n - 1] = 0;
     for (int64_t l = 0; l < n; l++) {
@@ -309,7 +446,10 @@ DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows 
                 if (fabs(e[m]) <= DBL_EPSILON * dd) break;
             }
             if (m != l) {
-                if (iter++ == QL_MAX_ITER) return false;
+                if (iter++ == QL_MAX_ITER) {
+                    if (vectors) apply_rotations(vt, strip, n, ri, rc, rs, cnt);
+                    return false;
+                }
                 double g = (d[l + 1] - d[l]) / (2 * e[l]);
                 double r = hypot(g, 1.0);
                 g = d[m] - d[l] + e[l] / (g + (g >= 0 ? fabs(r) : -fabs(r)));
@@ -330,12 +470,13 @@ DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows 
                     d[i + 1] = g + (p = s * r);
                     g = c * r - b;
                     if (vectors) {
-                        double *x = vt + i * n, *y = vt + (i + 1) * n;
-                        for (int64_t k = 0; k < n; k++) {
-                            double f2 = y[k];
-                            y[k] = s * x[k] + c * f2;
-                            x[k] = c * x[k] - s * f2;
+                        if (cnt == rcap) {
+                            apply_rotations(vt, strip, n, ri, rc, rs, cnt);
+                            cnt = 0;
                         }
+                        ri[cnt] = i;
+                        rc[cnt] = c;
+                        rs[cnt++] = s;
                     }
                 }
                 if (r == 0 && i >= l) continue;
@@ -345,6 +486,7 @@ DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows 
             }
         } while (m != l);
     }
+    if (vectors) apply_rotations(vt, strip, n, ri, rc, rs, cnt);
     return true;
 }
 
@@ -356,11 +498,15 @@ static void transpose_sq(double *dst, const double *src, int64_t n) {
 /* the eigenvalues of the symmetric z (n, n; lower triangle read), ascending
  * into d, and (vectors) the unit eigenvectors as the rows of vt, each with
  * its largest-magnitude entry (the first of equal ones) positive. z, e
- * and w (n each) are scratch. */
-static bool sym_eig(double *z, double *d, double *e, double *w, double *vt, int64_t n, bool vectors) {
+ * and w (n each) are scratch, and rb (n * n) with vectors. */
+static bool sym_eig(double *z, double *d, double *e, double *w, double *vt, double *rb, int64_t n, bool vectors) {
     tred2(z, d, e, w, n, vectors);
     if (vectors) transpose_sq(vt, z, n);
-    if (!tql2(d, e, vt, n, vectors)) return false;
+    /* rotations batched, 64 n of them (or what rb holds); below n = 64, vt
+     * is in cache, without a strip */
+    double *strip = n >= 64 ? rb : NULL, *rots = strip ? rb + ROT_COLS * n : rb;
+    int64_t room = (n * n - (strip ? ROT_COLS * n : 0)) / 3, rcap = room < 64 * n ? room : 64 * n;
+    if (!tql2(d, e, vt, strip, rots, rcap > 0 ? rcap : 1, n, vectors)) return false;
     /* ascending: selection sort (n swaps of rows at most) */
     for (int64_t i = 0; i < n; i++) {
         int64_t k = i;
@@ -434,7 +580,7 @@ nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
             }
         }
         if (!finite) failed = 2;
-        else if (!sym_eig(z, d, e, w, vt, n, vectors != NULL)) failed = 3;
+        else if (!sym_eig(z, d, e, w, vt, x, n, vectors != NULL)) failed = 3;   /* x: free now */
         else {
             for (int64_t i = 0; shift && i < n; i++) d[i] = ldexp(d[i], shift);
             store_mat(vals, b, d, n);
@@ -469,6 +615,7 @@ nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
  * at JACOBI_FLOOR (the round-off left of a rank-deficient matrix, scaled
  * to a largest entry of 1) is not rotated: its products underflow and
  * the sweeps never met the test; its U column comes from the completion. */
+#define JACOBI_NB 16
 DECOMP_KERNEL static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (n, n) */, double *nrm /* (n) */, int64_t m,
                           int64_t n) {
     double tol = DBL_EPSILON * (double)(m > 4 ? m : 4);
@@ -478,17 +625,17 @@ DECOMP_KERNEL static bool jacobi_sweeps(double *bt /* (n, m) */, double *vt /* (
          * updated by each rotation (a' = a - t g, b' = b + t g) */
         for (int64_t p = 0; p < n; p++) {
             const double *x = bt + p * m;
-            double acc = 0;
-            #pragma omp simd reduction(+:acc)
-            for (int64_t i = 0; i < m; i++) acc += x[i] * x[i];
-            nrm[p] = acc;
+            nrm[p] = dot8(x, x, m);
         }
-        for (int64_t p = 0; p < n - 1; p++) {
-            for (int64_t q = p + 1; q < n; q++) {
+        /* the pairs by blocks of JACOBI_NB rows (all of a pair of blocks
+         * while they are in cache; row by row, each sweep streamed bt and
+         * vt n times) */
+        for (int64_t p0 = 0; p0 < n; p0 += JACOBI_NB)
+        for (int64_t q0 = p0; q0 < n; q0 += JACOBI_NB)
+        for (int64_t p = p0; p < p0 + JACOBI_NB && p < n; p++) {
+            for (int64_t q = q0 > p + 1 ? q0 : p + 1; q < q0 + JACOBI_NB && q < n; q++) {
                 double *x = bt + p * m, *y = bt + q * m;
-                double al = nrm[p], be = nrm[q], ga = 0;
-                #pragma omp simd reduction(+:ga)
-                for (int64_t i = 0; i < m; i++) ga += x[i] * y[i];
+                double al = nrm[p], be = nrm[q], ga = dot8(x, y, m);
                 /* a column at the floor (its entries' products underflow:
                  * the scaled matrix's largest entry is 1) counts as zero */
                 if (al <= JACOBI_FLOOR || be <= JACOBI_FLOOR || fabs(ga) <= tol * sqrt(al * be)) continue;
@@ -560,7 +707,7 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
     /* g = a^T a, its eigenvectors as vt's rows, largest first (BLIS on
      * this thread: the batch is the parallel loop) */
     nl_conv_gemm(NL_FLOAT64, n, n, m, a, 1, n, a, n, 1, 0, g, n, 1, 1);
-    if (!sym_eig(g, d, e, wk, vt, n, true)) return false;
+    if (!sym_eig(g, d, e, wk, vt, bt, n, true)) return false;   /* bt (n * m >= n * n): free until the product */
     for (int64_t i = 0; i < n / 2; i++)
         for (int64_t j = 0; j < n; j++) {
             double t = vt[i * n + j];
