@@ -453,6 +453,10 @@ return function(nl)
 
   -- functions written in Lua (autograd_function.lua, loaded when one exists)
   R[OP.CUSTOM] = function(n, g) return nl._custom_graph_rule(n, g) end
+  -- more rules (activations, special functions, scans, ...), in a file of their own
+  require('nnlua.autograd_higher_ops')(nl, R, { OP = OP, scal = scal, cmp = cmp, where = where, unary = unary,
+    rsum = rsum, sum_to = sum_to, two = two, same_shape = same_shape, unsqueeze = unsqueeze,
+    transpose = transpose, reshape_as = reshape_as })
 
   -- ---- the walk ----------------------------------------------------------
   local Node = {}

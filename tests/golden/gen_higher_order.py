@@ -119,6 +119,33 @@ CASES += [
 ]
 
 
+# the rules of autograd_higher_ops.lua: activations away from their kinks
+# (+-3, +-0.5), special functions inside their domains, the binary math
+# ops, masked_select (a mask broadcast over x), cumprod (with an exact zero
+# too) and logcumsumexp
+ACT_X = torch.tensor([[-3.7, -2.1, -0.9, -0.3], [0.2, 0.8, 1.9, 3.6]], dtype=F64)
+MASK = torch.tensor([[1, 0, 1, 1]], dtype=I64)
+ZERO_X = torch.tensor([[0.7, -1.2, 0.0, 1.3, 0.9], [1.1, 0.0, -0.8, 0.0, 1.4]], dtype=F64)
+CASES += [
+    ('activations_hard', [ACT_X + 0.05 * torch.randn(2, 4, dtype=F64)],
+     lambda x: (F.mish(x) * x + F.hardswish(x) * x + F.softshrink(x, 0.5) * x * x
+                + F.hardshrink(x, 0.5) * x ** 3).sum()),
+    # PyTorch 1.13 has no double backward of hardsigmoid: its clamp form
+    # (whose 1/6 is exact where hardsigmoid's gradient's is a float's)
+    ('hardsigmoid', [ACT_X + 0.05 * torch.randn(2, 4, dtype=F64)],
+     lambda x: (torch.clamp(x + 3, 0, 6) / 6 * x * x).sum()),
+    ('special_gamma', [torch.rand(2, 3, dtype=F64) * 1.5 + 0.5],
+     lambda x: (torch.erfinv(x * 0.4) * x + torch.lgamma(x) * x + torch.digamma(x) * x * x
+                + torch.polygamma(2, x) * x).sum()),
+    ('atan2_hypot_mod', [rnd(3, 4), signed(3, 4, gap=0.5), rnd(4, lo=0.5)],
+     lambda a, b, c: (torch.atan2(a, b) * a * b + torch.hypot(a, c) * b + torch.fmod(a * 3, b) * a * b
+                      + torch.remainder(a * 3, c) * b * a).sum()),
+    ('masked_scans', [rnd(3, 4)],
+     lambda x: (x.masked_select(MASK.bool()) ** 3).sum() + (x.cumprod(1) * x).sum()
+     + (torch.logcumsumexp(x, 1) ** 2).sum() + (torch.logcumsumexp(x * 2, 0) * x).sum()),
+    ('cumprod_zero', [ZERO_X], lambda x: (x.cumprod(1) ** 2 * x).sum() + (x.cumprod(0) * x).sum()),
+]
+
 # MAML: one inner SGD step on a linear model (its gradient with a graph),
 # the outer loss of the stepped weights; its Hessian-vector product is a
 # third derivative

@@ -110,6 +110,23 @@ local FNS = {
     return (F.celu(x, 0.8) * x + F.tanhshrink(x) * x + F.hardtanh(x, -0.5, 0.7) * x * x
       + (x * 3):floor() * x * x):sum()
   end,
+  activations_hard = function(x)
+    return (F.mish(x) * x + F.hardswish(x) * x + F.softshrink(x, 0.5) * x * x
+      + cube(x) * F.hardshrink(x, 0.5)):sum()
+  end,
+  hardsigmoid = function(x) return (F.hardsigmoid(x) * x * x):sum() end,
+  special_gamma = function(x)
+    return ((x * 0.4):erfinv() * x + x:lgamma() * x + x:digamma() * x * x + x:polygamma(2) * x):sum()
+  end,
+  atan2_hypot_mod = function(a, b, c)
+    return (nl.atan2(a, b) * a * b + nl.hypot(a, c) * b + nl.fmod(a * 3, b) * a * b
+      + nl.remainder(a * 3, c) * b * a):sum()
+  end,
+  masked_scans = function(x)
+    return cube(x:masked_select(nl.tensor({ { 1, 0, 1, 1 } }, 'int64'))):sum() + (x:cumprod(2) * x):sum()
+      + x:logcumsumexp(2):pow(2):sum() + ((x * 2):logcumsumexp(1) * x):sum()
+  end,
+  cumprod_zero = function(x) return (x:cumprod(2):pow(2) * x):sum() + (x:cumprod(1) * x):sum() end,
   maml = function(w, x, y, x2, y2)
     local g = grad(F.mse_loss(nl.matmul(x, w), y), w, { create_graph = true })[1]
     return F.mse_loss(nl.matmul(x2, w - g * 0.1):tanh(), y2)
@@ -119,7 +136,10 @@ local FNS = {
 -- golden tolerances other than 1e-9: PyTorch 1.13's CELU derivative is
 -- exp(x / alpha) off by ~1e-8 relative in float64 (its kernel's), where
 -- nnlua's, plain backward's and create_graph's alike, is exp(x / alpha)
-local TOL = { more_activations = 1e-7 }
+-- hardsigmoid's: its gradient's 1/6 is a float's, as PyTorch's kernel's,
+-- where the golden clamp form's is exact (PyTorch 1.13 has no hardsigmoid
+-- double backward)
+local TOL = { more_activations = 1e-7, hardsigmoid = 1e-7 }
 
 -- the first gradients (with a graph) and the Hessian-vector product
 local function hvp(f, xs, vs)

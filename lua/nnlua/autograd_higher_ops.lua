@@ -1,0 +1,154 @@
+-- autograd_higher_ops.lua: more differentiable backward rules for the
+-- create_graph walk (autograd_higher.lua, which loads this with it): the
+-- activations nl_activation adds (mish, the hard forms, the shrinks),
+-- nl_math's special functions and their binary kin, masked_select and the
+-- running products and log-sum-exps. Each rule is the op's derivative made
+-- of ops that have rules themselves (PyTorch 1.13's double-backward
+-- formulas), so gradients of any order follow.
+local ffi = require 'ffi'
+
+return function(nl, R, H)
+  local lib, wrap = nl._lib, nl._wrap
+  local OP, scal, cmp, where, unary, rsum, sum_to, two =
+    H.OP, H.scal, H.cmp, H.where, H.unary, H.rsum, H.sum_to, H.two
+
+  local function full(v, dtype) return wrap(lib.nl_full(0, nil, v, dtype)) end
+  local function math1(op, x, k) return wrap(lib.nl_math(op, x.ptr, k or 0)) end
+  -- a value computed without a graph (a piecewise constant factor)
+  local function constant(fn)
+    local prev = lib.nl_set_grad_enabled(0)
+    local ok, r = pcall(fn)
+    lib.nl_set_grad_enabled(prev)
+    if not ok then error(r, 0) end
+    return r
+  end
+
+  -- ---- activations (nl_activation: s[0], s[1] its two parameters) --------
+  R[OP.MISH] = function(n, g)              -- t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))
+    local x = n:x(1)
+    local t = unary(OP.TANH, wrap(lib.nl_activation(OP.SOFTPLUS, x.ptr, 1, 20)))
+    return { g * (t + x * unary(OP.SIGMOID, x) * scal(OP.SUB, t * t, 1, true)) }
+  end
+  local SIXTH = tonumber(ffi.new('float', 1 / 6))   -- PyTorch's 1/6 is a float's, in float64 too (as C's)
+  R[OP.HARDSIGMOID] = function(n, g)
+    local x = n:x(1)
+    return { scal(OP.MUL, g * (cmp(OP.GT, x, -3) * cmp(OP.LT, x, 3)), SIXTH) }
+  end
+  R[OP.HARDSWISH] = function(n, g)         -- 0 below -3, 1 from 3, x / 3 + 1/2 between
+    local x = n:x(1)
+    local dt = g.ptr.dtype
+    local d = where(cmp(OP.GE, x, 3), full(1, dt), scal(OP.ADD, scal(OP.DIV, x, 3), 0.5))
+    return { g * where(cmp(OP.LT, x, -3), full(0, dt), d) }
+  end
+  local function shrink(n, g)              -- g outside [-lambd, lambd] (a constant mask)
+    local x, l = n:x(1), n.s[0]
+    return { g * (cmp(OP.GT, x, l) + cmp(OP.LT, x, -l)) }
+  end
+  R[OP.SOFTSHRINK], R[OP.HARDSHRINK] = shrink, shrink
+
+  -- ---- special functions (nl_math; a[0]: polygamma's order) --------------
+  R[OP.ERFINV] = function(n, g)            -- sqrt(pi)/2 exp(y^2)
+    local y = n:out()
+    return { g * scal(OP.MUL, unary(OP.EXP, y * y), 0.5 * math.sqrt(math.pi)) }
+  end
+  R[OP.LGAMMA] = function(n, g) return { g * math1(OP.DIGAMMA, n:x(1)) } end
+  R[OP.DIGAMMA] = function(n, g) return { g * math1(OP.POLYGAMMA, n:x(1), 1) } end
+  R[OP.POLYGAMMA] = function(n, g) return { g * math1(OP.POLYGAMMA, n:x(1), n.a[0] + 1) } end
+  -- nl_math2's, broadcast: gradients summed back to each operand
+  R[OP.ATAN2] = function(n, g)             -- (g b, -g a) / (a^2 + b^2)
+    local a, b = n:x(1), n:x(2)
+    local gr = g / (a * a + b * b)
+    return two(n, n.want[1] and gr * b or nil, n.want[2] and -(gr * a) or nil)
+  end
+  R[OP.HYPOT] = function(n, g)             -- g a / y, g b / y
+    local gy = g / n:out()
+    return two(n, n.want[1] and gy * n:x(1) or nil, n.want[2] and gy * n:x(2) or nil)
+  end
+  local function modulo(n, g)              -- g, and -g (a / b rounded toward 0, or down): a step, no graph
+    local gb
+    if n.want[2] then
+      local a, b = n:x(1), n:x(2)
+      local q = constant(function()
+        if n.op == OP.FMOD then return unary(OP.TRUNC, a / b) end
+        return wrap(lib.nl_div_floor(a.ptr, b.ptr))
+      end)
+      gb = -(g * q)
+    end
+    return two(n, n.want[1] and g or nil, gb)
+  end
+  R[OP.FMOD], R[OP.REMAINDER] = modulo, modulo
+
+  -- ---- masked_select: g back at the mask's places (saved: the mask) ------
+  R[OP.MASKED_SELECT] = function(n, g)
+    local xp, mask = n.ins[1], n:saved_t()
+    local mp = mask.ptr
+    -- the broadcast shape of x and the mask
+    local nd = math.max(xp.ndim, mp.ndim)
+    local bs = ffi.new('int64_t[8]')
+    local numel = 1
+    for i = 0, nd - 1 do
+      local dx, dm = i - (nd - xp.ndim), i - (nd - mp.ndim)
+      local sx = dx >= 0 and xp.sizes[dx] or 1
+      local sm = dm >= 0 and mp.sizes[dm] or 1
+      bs[i] = sx == 1 and sm or sx
+      numel = numel * tonumber(bs[i])
+    end
+    local flat = ffi.new('int64_t[1]', numel)
+    local idx = constant(function()
+      local m = wrap(lib.nl_reshape(wrap(lib.nl_expand(mp, nd, bs)).ptr, 1, flat))
+      local nz = wrap(lib.nl_nonzero(m.ptr, 0))
+      return wrap(lib.nl_reshape(nz.ptr, 1, nz.ptr.sizes))
+    end)
+    local z = wrap(lib.nl_full(1, flat, 0, g.ptr.dtype))
+    local gb = wrap(lib.nl_index_add(z.ptr, 0, idx.ptr, g.ptr, 1, 0))
+    return { sum_to(wrap(lib.nl_reshape(gb.ptr, nd, bs)), xp) }
+  end
+
+  -- ---- running products and log-sum-exps along d (a[0]; saved: output) ---
+  local function narrow(t, d, at, len) return wrap(lib.nl_narrow(t.ptr, d, at, len)) end
+  local function rev_cumsum(t, d) return rsum(t, d, true) - wrap(lib.nl_cumsum(t.ptr, d)) + t end
+  R[OP.CUMPROD] = function(n, g)
+    local x, d = n:x(1), tonumber(n.a[0])
+    if x.ptr.ndim == 0 then return { g } end
+    local y = n:out()
+    local has_zero = constant(function() return wrap(lib.nl_binary_scalar(OP.EQ, x.ptr, 0, 0)):sum():item() > 0 end)
+    if not has_zero then return { rev_cumsum(g * y, d) / x } end
+    -- with zeros: gx_k = y_{k-1} (g_k + sum_{j > k} g_j prod_{k < i <= j} x_i),
+    -- one slice at a time (PyTorch's O(n^2) differentiable form)
+    local len = tonumber(x.ptr.sizes[d])
+    local parts = ffi.new('nl_tensor *[?]', len)
+    local keep = {}
+    for k = 0, len - 1 do
+      local s = narrow(g, d, k, 1)
+      if k + 1 < len then
+        local p = wrap(lib.nl_cumprod(narrow(x, d, k + 1, len - k - 1).ptr, d))
+        s = s + rsum(narrow(g, d, k + 1, len - k - 1) * p, d, true)
+      end
+      if k > 0 then s = s * narrow(y, d, k - 1, 1) end
+      keep[#keep + 1] = s
+      parts[k] = s.ptr
+    end
+    return { wrap(lib.nl_cat(len, parts, d)) }
+  end
+  -- PyTorch 1.13's: exp(rev_lcse(log|g| - y) + x) for g's positive and its
+  -- negative parts, the other side's log the dtype's lowest
+  local LOWEST = { [lib.NL_FLOAT32] = -3.4028234663852886e38, [lib.NL_FLOAT64] = -1.7976931348623157e308 }
+  R[OP.LOGCUMSUMEXP] = function(n, g)
+    local x, d = n:x(1), tonumber(n.a[0])
+    if x.ptr.ndim == 0 then return { g } end
+    local len = tonumber(x.ptr.sizes[d])
+    local rev = constant(function()
+      local r = {}
+      for i = 1, len do r[i] = len - i end
+      return nl.tensor(r, 'int64')
+    end)
+    local function flip(t) return wrap(lib.nl_index_select(t.ptr, d, rev.ptr, 0)) end
+    local function rev_lcse(t) return flip(wrap(lib.nl_logcumsumexp(flip(t).ptr, d))) end
+    local y = n:out()
+    local low = full(LOWEST[g.ptr.dtype], g.ptr.dtype)
+    local lag = unary(OP.LOG, unary(OP.ABS, g))
+    local pos = where(cmp(OP.GT, g, 0), lag, low)
+    local neg = where(cmp(OP.LT, g, 0), lag, low)
+    return { unary(OP.EXP, rev_lcse(pos - y) + x) - unary(OP.EXP, rev_lcse(neg - y) + x) }
+  end
+end
