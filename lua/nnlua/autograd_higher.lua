@@ -456,7 +456,7 @@ return function(nl)
   -- more rules (activations, special functions, scans, ...), in a file of their own
   require('nnlua.autograd_higher_ops')(nl, R, { OP = OP, scal = scal, cmp = cmp, where = where, unary = unary,
     rsum = rsum, sum_to = sum_to, two = two, same_shape = same_shape, unsqueeze = unsqueeze,
-    transpose = transpose, reshape_as = reshape_as })
+    transpose = transpose, reshape_as = reshape_as, matmul = matmul })
 
   -- ---- the walk ----------------------------------------------------------
   local Node = {}

@@ -17,10 +17,10 @@ return function(nl, R, H)
   -- a value computed without a graph (a piecewise constant factor)
   local function constant(fn)
     local prev = lib.nl_set_grad_enabled(0)
-    local ok, r = pcall(fn)
+    local r = { pcall(fn) }
     lib.nl_set_grad_enabled(prev)
-    if not ok then error(r, 0) end
-    return r
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, table.maxn(r))
   end
 
   -- ---- activations (nl_activation: s[0], s[1] its two parameters) --------
@@ -151,4 +151,8 @@ return function(nl, R, H)
     local neg = where(cmp(OP.LT, g, 0), lag, low)
     return { unary(OP.EXP, rev_lcse(pos - y) + x) - unary(OP.EXP, rev_lcse(neg - y) + x) }
   end
+
+  -- convolutions and pools, in a file of their own
+  H.constant = constant
+  require('nnlua.autograd_higher_conv')(nl, R, H)
 end

@@ -146,6 +146,45 @@ CASES += [
     ('cumprod_zero', [ZERO_X], lambda x: (x.cumprod(1) ** 2 * x).sum() + (x.cumprod(0) * x).sum()),
 ]
 
+# convolutions and pools (autograd_higher_conv.lua): strides, padding,
+# dilation and groups; conv1d and conv_transpose1d as the 2-D ops on
+# (N, C, 1, L); pools with padding, ceil_mode, count_include_pad and
+# divisor_override, and a small CNN
+CASES += [
+    ('conv2d', [rnd(1, 3, 5, 6), rnd(4, 3, 3, 2) * 0.5, rnd(4)],
+     lambda x, w, b: (torch.tanh(F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2))) ** 2).sum()
+     + (F.conv2d(x * x, w) * F.conv2d(x, w)).sum() * 0.1),
+    ('conv2d_groups', [rnd(1, 4, 5, 5), rnd(6, 2, 3, 3) * 0.5],
+     lambda x, w: (torch.sin(F.conv2d(x, w, stride=2, padding=1, groups=2)) * F.conv2d(x, w, stride=2, padding=1, groups=2)).sum()),
+    ('conv1d', [rnd(1, 3, 9), rnd(4, 3, 3) * 0.5, rnd(4)],
+     lambda x, w, b: (torch.tanh(F.conv1d(x, w, b, stride=2, padding=1, dilation=2)) ** 2).sum()
+     + (F.conv1d(x, w, padding='same') ** 3).sum() * 0.05),
+    ('conv_transpose', [rnd(1, 4, 3, 3), rnd(4, 3, 3, 2) * 0.5, rnd(3), rnd(2, 4, 5), rnd(4, 1, 3) * 0.5],
+     lambda x, w, b, x1, w1: (torch.tanh(F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1,
+                                                             dilation=(1, 2))) ** 2).sum()
+     + (torch.sin(F.conv_transpose1d(x1, w1, stride=2, groups=2)) * x1.sum()).sum()),
+    ('pools', [rnd(1, 2, 7, 6)],
+     lambda x: (F.max_pool2d(x, 3, stride=2, padding=1) ** 3).sum()
+     + (F.max_pool2d(x, (2, 3), stride=(2, 1), dilation=(2, 1), ceil_mode=True) ** 2 * 0.5).sum()
+     + (F.avg_pool2d(x, 3, stride=2, padding=1, ceil_mode=True, count_include_pad=False) ** 3).sum()
+     + (F.avg_pool2d(x * x, 2, padding=1) * F.avg_pool2d(x, 2, divisor_override=3, padding=1)).sum()
+     + (F.adaptive_avg_pool2d(x, (3, 4)) ** 3).sum() + (F.adaptive_max_pool2d(x, (2, 3)) ** 3).sum()),
+    ('max_pools3d', [rnd(1, 2, 4, 5, 3)],
+     lambda x: (F.max_pool3d(x, 2, stride=(1, 2, 1), padding=1) ** 3).sum()
+     + (F.adaptive_max_pool3d(x * x, (2, 3, 2)) * F.adaptive_max_pool3d(x, (2, 3, 2))).sum()),
+]
+
+CNN_T = torch.tensor([1, 2], dtype=I64)
+
+
+def cnn(x, w1, b1, w2, wl):
+    h = F.max_pool2d(torch.relu(F.conv2d(x, w1, b1, padding=1)), 2)
+    h = F.adaptive_avg_pool2d(torch.tanh(F.conv2d(h, w2)), 1).flatten(1)
+    return F.cross_entropy(h @ wl, CNN_T)
+
+
+CASES.append(('cnn', [rnd(2, 1, 6, 6), rnd(3, 1, 3, 3) * 0.5, rnd(3) * 0.1, rnd(4, 3, 2, 2) * 0.5, rnd(4, 3)], cnn))
+
 # MAML: one inner SGD step on a linear model (its gradient with a graph),
 # the outer loss of the stepped weights; its Hessian-vector product is a
 # third derivative

@@ -127,6 +127,38 @@ local FNS = {
       + x:logcumsumexp(2):pow(2):sum() + ((x * 2):logcumsumexp(1) * x):sum()
   end,
   cumprod_zero = function(x) return (x:cumprod(2):pow(2) * x):sum() + (x:cumprod(1) * x):sum() end,
+  conv2d = function(x, w, b)
+    return F.conv2d(x, w, b, { stride = { 2, 1 }, padding = { 1, 2 }, dilation = { 1, 2 } }):tanh():pow(2):sum()
+      + (F.conv2d(x * x, w) * F.conv2d(x, w)):sum() * 0.1
+  end,
+  conv2d_groups = function(x, w)
+    local y = F.conv2d(x, w, nil, { stride = 2, padding = 1, groups = 2 })
+    return (y:sin() * y):sum()
+  end,
+  conv1d = function(x, w, b)
+    return F.conv1d(x, w, b, { stride = 2, padding = 1, dilation = 2 }):tanh():pow(2):sum()
+      + cube(F.conv1d(x, w, nil, { padding = 'same' })):sum() * 0.05
+  end,
+  conv_transpose = function(x, w, b, x1, w1)
+    return F.conv_transpose2d(x, w, b, { stride = 2, padding = 1, output_padding = 1, dilation = { 1, 2 } })
+      :tanh():pow(2):sum() + (F.conv_transpose1d(x1, w1, nil, { stride = 2, groups = 2 }):sin() * x1:sum()):sum()
+  end,
+  pools = function(x)
+    return cube(F.max_pool2d(x, 3, { stride = 2, padding = 1 })):sum()
+      + (F.max_pool2d(x, { 2, 3 }, { stride = { 2, 1 }, dilation = { 2, 1 }, ceil_mode = true }):pow(2) * 0.5):sum()
+      + cube(F.avg_pool2d(x, 3, { stride = 2, padding = 1, ceil_mode = true, count_include_pad = false })):sum()
+      + (F.avg_pool2d(x * x, 2, { padding = 1 }) * F.avg_pool2d(x, 2, { divisor_override = 3, padding = 1 })):sum()
+      + cube(F.adaptive_avg_pool2d(x, { 3, 4 })):sum() + cube(F.adaptive_max_pool2d(x, { 2, 3 })):sum()
+  end,
+  max_pools3d = function(x)
+    return cube(F.max_pool3d(x, 2, { stride = { 1, 2, 1 }, padding = 1 })):sum()
+      + (F.adaptive_max_pool3d(x * x, { 2, 3, 2 }) * F.adaptive_max_pool3d(x, { 2, 3, 2 })):sum()
+  end,
+  cnn = function(x, w1, b1, w2, wl)
+    local h = F.max_pool2d(F.conv2d(x, w1, b1, { padding = 1 }):relu(), 2)
+    h = F.adaptive_avg_pool2d(F.conv2d(h, w2):tanh(), 1):flatten(2)
+    return F.cross_entropy(nl.matmul(h, wl), nl.tensor({ 2, 3 }, 'int64'))
+  end,
   maml = function(w, x, y, x2, y2)
     local g = grad(F.mse_loss(nl.matmul(x, w), y), w, { create_graph = true })[1]
     return F.mse_loss(nl.matmul(x2, w - g * 0.1):tanh(), y2)
@@ -384,15 +416,15 @@ describe('create_graph: semantics', function()
   end)
 
   it('an op without a differentiable backward is refused by name, and nothing changes', function()
-    local x = nl.randn(1, 1, 4, 4, 'float64'):requires_grad()
-    local w = nl.randn(2, 1, 3, 3, 'float64'):requires_grad()
-    local y = F.conv2d(x, w):sum()
+    local x = nl.randn(1, 1, 4, 4, 4, 'float64'):requires_grad()
+    local w = nl.randn(2, 1, 3, 3, 3, 'float64'):requires_grad()
+    local y = F.conv3d(x, w):sum()
     local ok, err = pcall(grad, y, x, { create_graph = true })
     assert.is_false(ok)
-    S.contains(err, "grad with create_graph: op 'conv2d' has no differentiable backward yet")
+    S.contains(err, "grad with create_graph: op 'conv3d' has no differentiable backward yet")
     ok, err = pcall(function() y:backward({ create_graph = true }) end)
     assert.is_false(ok)
-    S.contains(err, "backward with create_graph: op 'conv2d' has no differentiable backward yet")
+    S.contains(err, "backward with create_graph: op 'conv3d' has no differentiable backward yet")
     assert.is_nil(x.grad)
     assert.is_nil(w.grad)
     -- the plain backward still runs
@@ -498,5 +530,42 @@ describe('create_graph: semantics', function()
     local before = steps(20)
     local after = steps(300)
     assert.are.equal(before, after, ('%d bytes more live after 300 steps'):format(after - before))
+  end)
+end)
+
+describe('create_graph through nn.Sequential\'s fused Conv2d, MaxPool2d(2) and ReLU', function()
+  it('gives the Hessian-vector products of the three ops run one by one', function()
+    -- (float32: the fused op, conv2d_pool, runs on AVX2 and AVX-512; elsewhere
+    -- the three ops run in turn and this compares them with themselves)
+    nl.manual_seed(3)
+    local fused = false
+    for _, relu_first in ipairs({ false, true }) do
+      local conv = nl.nn.Conv2d(2, 3, 3, { padding = 1 })
+      local mods = relu_first and { conv, nl.nn.ReLU(), nl.nn.MaxPool2d(2) } or { conv, nl.nn.MaxPool2d(2), nl.nn.ReLU() }
+      local seq = nl.nn.Sequential(unpack(mods))
+      local x0, v = nl.randn(2, 2, 6, 7), nl.randn(2, 2, 6, 7)
+      local vw = nl.randn(conv.weight:shape())
+      local c = nl.randn(2, 3, 3, 3)        -- (a gradient where the ReLU is shut)
+      local function hvp_of(run)
+        local x = x0:clone():requires_grad()
+        local y = run(x)
+        local gs = grad((y * c):sum() + y:pow(3):sum(), { x, conv.weight, conv.bias }, { create_graph = true })
+        local s = (gs[1] * v):sum() + (gs[2] * vw):sum() + gs[3]:sum()
+        return y, grad(s, { x, conv.weight, conv.bias })
+      end
+      local ya, ha = hvp_of(function(x) return seq(x) end)
+      local yb, hb = hvp_of(function(x)
+        return F.max_pool2d(F.conv2d(x, conv.weight, conv.bias, { padding = 1 }), 2):relu()
+      end)
+      fused = fused or ya:grad_fn() == 'conv2d_pool'
+      expect_close(ya, yb, 'output', 1e-6)
+      for i = 1, 3 do expect_close(ha[i], hb[i], 'Hessian-vector product ' .. i, 1e-4) end
+    end
+    local f = io.open('/proc/cpuinfo')
+    local info = f and f:read('*a') or ''
+    if f then f:close() end
+    if os.getenv('NNLUA_CPU_CAPABILITY') ~= 'default' and info:match('%savx2%s') and info:match('%sfma%s') then
+      assert.is_true(fused, 'the fused op ran')
+    end
   end)
 end)

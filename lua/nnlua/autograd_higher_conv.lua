@@ -1,0 +1,171 @@
+-- autograd_higher_conv.lua: differentiable backward rules of convolutions
+-- and pools for the create_graph walk (autograd_higher.lua; loaded with
+-- autograd_higher_ops.lua). conv2d (and conv1d, which is conv2d on
+-- (N, C, 1, L)) and conv_transpose2d give each other's gradients: the
+-- input gradient of one is the other, and the weight gradient is a
+-- convolution of the input by the output gradient, batch and channels
+-- swapped, stride and dilation swapped (a group at a time). Max pools send
+-- g to their saved indices (a scatter_add); average pools are linear maps
+-- out = A_h x A_w^T with constant matrices, so their gradient is
+-- A_h^T g A_w. Each is made of ops with rules, so every order follows.
+local ffi = require 'ffi'
+
+return function(nl, R, H)
+  local lib, wrap = nl._lib, nl._wrap
+  local OP, rsum, transpose, matmul, scal, cmp, constant = H.OP, H.rsum, H.transpose, H.matmul, H.scal, H.cmp, H.constant
+
+  local function narrow(t, d, at, len) return wrap(lib.nl_narrow(t.ptr, d, at, len)) end
+  local function cat(parts, d)
+    if #parts == 1 then return parts[1] end
+    local arr = ffi.new('nl_tensor *[?]', #parts)
+    for i, t in ipairs(parts) do arr[i - 1] = t.ptr end
+    return wrap(lib.nl_cat(#parts, arr, d))
+  end
+  local function zeros_of(p, dtype) return wrap(lib.nl_full(p.ndim, p.sizes, 0, dtype)) end
+  local sz = ffi.new('int64_t[8]')
+  local function reshape(t, ...)
+    local s = { ... }
+    for i, v in ipairs(s) do sz[i - 1] = v end
+    return wrap(lib.nl_reshape(t.ptr, #s, sz))
+  end
+
+  -- a: { stride h, w, padding h, w, dilation h, w, groups } (the node's)
+  -- the weight gradient (O, C/groups, kh, kw), of shape wp's, of the
+  -- convolution of inp (N, C, H, W) at output gradient go (N, O, Ho, Wo):
+  -- per group, conv2d(inp^T, go^T) with stride and dilation swapped, cut
+  -- to the kernel
+  local function weight_grad(inp, go, wp, a)
+    local groups = tonumber(a[6])
+    local cg, og = tonumber(inp.ptr.sizes[1]) / groups, tonumber(go.ptr.sizes[1]) / groups
+    local kh, kw = tonumber(wp.sizes[2]), tonumber(wp.sizes[3])
+    if inp.ptr.sizes[0] == 0 then return zeros_of(wp, go.ptr.dtype) end   -- an empty batch
+    local parts = {}
+    for gi = 0, groups - 1 do
+      local xg = groups == 1 and inp or narrow(inp, 1, gi * cg, cg)
+      local gg = groups == 1 and go or narrow(go, 1, gi * og, og)
+      local r = wrap(lib.nl_conv2d(transpose(xg, 0, 1).ptr, transpose(gg, 0, 1).ptr, nil,
+                                   a[4], a[5], a[2], a[3], a[0], a[1], 1))
+      if r.ptr.sizes[2] ~= kh then r = narrow(r, 2, 0, kh) end
+      if r.ptr.sizes[3] ~= kw then r = narrow(r, 3, 0, kw) end
+      parts[#parts + 1] = transpose(r, 0, 1)
+    end
+    return cat(parts, 0)
+  end
+  local function bias_grad(g) return rsum(rsum(rsum(g, 3), 2), 0) end
+
+  -- conv2d (x, weight (O, C/groups, kh, kw), [bias])
+  R[OP.CONV2D] = function(n, g)
+    local a, gx, gw, gb = n.a, nil, nil, nil
+    if n.want[1] then
+      local xp = n.ins[1]
+      gx = wrap(lib.nl_conv_transpose2d(g.ptr, n:x(2).ptr, nil, a[0], a[1], a[2], a[3], a[4], a[5], a[6],
+                                        xp.sizes[2], xp.sizes[3]))
+    end
+    if n.want[2] then gw = weight_grad(n:x(1), g, n.ins[2], a) end
+    if n.want[3] then gb = bias_grad(g) end
+    return { gx, gw, gb }
+  end
+  -- conv2d_pool (nn.Sequential's Conv2d, MaxPool2d(2) and ReLU as one op;
+  -- a[7]: ReLU): the maxima's places from the convolution recomputed
+  -- without a graph (the fused op's values bit for bit), g through the
+  -- ReLU's mask to them, then conv2d's rule
+  R[OP.CONV2D_POOL] = function(n, g)
+    local a = n.a
+    local xp, wp = n.ins[1], n.ins[2]
+    local idx, ho, wo = constant(function()
+      local y = wrap(lib.nl_conv2d(xp, wp, n.n_in > 2 and n.ins[3] or nil, a[0], a[1], a[2], a[3], a[4], a[5], a[6]))
+      local out = ffi.new('nl_tensor *[1]')
+      local p = lib.nl_max_pool2d(y.ptr, 2, 2, 2, 2, 0, 0, 1, 1, 0, out, 0)
+      if p == nil then nl._raise(ffi.string(lib.nl_error())) end
+      wrap(p)
+      return wrap(out[0]), tonumber(y.ptr.sizes[2]), tonumber(y.ptr.sizes[3])
+    end)
+    local g2 = a[7] ~= 0 and g * cmp(OP.GT, n:out(), 0) or g
+    local N, O = tonumber(g.ptr.sizes[0]), tonumber(g.ptr.sizes[1])
+    local cnt = tonumber(g.ptr.sizes[2] * g.ptr.sizes[3])
+    local z = wrap(lib.nl_full(3, ffi.new('int64_t[3]', N, O, ho * wo), 0, g.ptr.dtype))
+    local gy = wrap(lib.nl_scatter(z.ptr, 2, reshape(idx, N, O, cnt).ptr, reshape(g2, N, O, cnt).ptr, 1, 0))
+    return R[OP.CONV2D](n, reshape(gy, N, O, ho, wo))
+  end
+
+  -- conv_transpose2d (x (N, Ci, H, W), weight (Ci, Co/groups, kh, kw), [bias]):
+  -- the input gradient of conv2d by weight, so x's gradient is that conv2d
+  -- of g, and weight's the weight gradient of conv2d over g at x
+  R[OP.CONV_TRANSPOSE2D] = function(n, g)
+    local a, gx, gw, gb = n.a, nil, nil, nil
+    if n.want[1] then gx = wrap(lib.nl_conv2d(g.ptr, n:x(2).ptr, nil, a[0], a[1], a[2], a[3], a[4], a[5], a[6])) end
+    if n.want[2] then gw = weight_grad(g, n:x(1), n.ins[2], a) end
+    if n.want[3] then gb = bias_grad(g) end
+    return { gx, gw, gb }
+  end
+
+  -- max pools (2-D and 3-D, fixed and adaptive): g to the saved places of
+  -- the maxima in each plane (0-based), added (windows may share a maximum)
+  local function max_pool(n, g)
+    local xp, idx = n.ins[1], n:saved_t()
+    local N, C = tonumber(xp.sizes[0]), tonumber(xp.sizes[1])
+    local plane = tonumber(xp.numel) / math.max(N * C, 1)
+    local out = tonumber(g.ptr.numel) / math.max(N * C, 1)
+    local z = wrap(lib.nl_full(3, ffi.new('int64_t[3]', N, C, plane), 0, g.ptr.dtype))
+    local gs = wrap(lib.nl_scatter(z.ptr, 2, reshape(idx, N, C, out).ptr, reshape(g, N, C, out).ptr, 1, 0))
+    return { wrap(lib.nl_reshape(gs.ptr, xp.ndim, xp.sizes)) }
+  end
+  R[OP.MAX_POOL2D], R[OP.ADAPTIVE_MAX_POOL2D] = max_pool, max_pool
+  R[OP.MAX_POOL3D], R[OP.ADAPTIVE_MAX_POOL3D] = max_pool, max_pool
+
+  -- (out, size) averaging matrix rows: row i weights [lo_i, hi_i) by w_i
+  local function avg_matrix(rows, size, dtype)
+    local t = {}
+    for i, r in ipairs(rows) do
+      local row = {}
+      for j = 1, size do row[j] = (j - 1 >= r[1] and j - 1 < r[2]) and r[3] or 0 end
+      t[i] = row
+    end
+    return nl.tensor(t, dtype == lib.NL_FLOAT32 and 'float32' or 'float64')
+  end
+  -- gx = A_h^T g A_w, A_h (Ho, H) and A_w (Wo, W) constants
+  local function through(g, ah, aw) return matmul(matmul(transpose(ah, 0, 1), g), aw) end
+  local DT = function(g) return g.ptr.dtype end
+
+  -- avg_pool2d: a = { kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override }
+  -- (avg_window's in ops_conv.c: the window cut at size + pad, then at the
+  -- input, the divisor from the one or the other, or the override)
+  R[OP.AVG_POOL2D] = function(n, g)
+    local xp, a = n.ins[1], n.a
+    local include_pad, override = a[6] ~= 0, tonumber(a[7])
+    local function rows(out, size, k, s, p)
+      local r = {}
+      for o = 0, out - 1 do
+        local lo = o * s - p
+        local hi = math.min(lo + k, size + p)
+        local pool = hi - lo
+        lo, hi = math.max(lo, 0), math.min(hi, size)
+        local div = override > 0 and 1 or include_pad and pool or (hi - lo)
+        r[o + 1] = { lo, hi, 1 / div }
+      end
+      return r
+    end
+    local ih, iw = tonumber(xp.sizes[2]), tonumber(xp.sizes[3])
+    local ah = avg_matrix(rows(tonumber(g.ptr.sizes[2]), ih, tonumber(a[0]), tonumber(a[2]), tonumber(a[4])), ih, DT(g))
+    local aw = avg_matrix(rows(tonumber(g.ptr.sizes[3]), iw, tonumber(a[1]), tonumber(a[3]), tonumber(a[5])), iw, DT(g))
+    local gx = through(g, ah, aw)
+    if override > 0 then gx = scal(OP.DIV, gx, override) end
+    return { gx }
+  end
+  -- adaptive_avg_pool2d: output i of n over size s averages [floor(i s / n), ceil((i + 1) s / n))
+  R[OP.ADAPTIVE_AVG_POOL2D] = function(n, g)
+    local xp = n.ins[1]
+    local function rows(out, size)
+      local r = {}
+      for i = 0, out - 1 do
+        local lo, hi = math.floor(i * size / out), math.ceil((i + 1) * size / out)
+        r[i + 1] = { lo, hi, 1 / (hi - lo) }
+      end
+      return r
+    end
+    local ih, iw = tonumber(xp.sizes[2]), tonumber(xp.sizes[3])
+    local ah = avg_matrix(rows(tonumber(g.ptr.sizes[2]), ih), ih, DT(g))
+    local aw = avg_matrix(rows(tonumber(g.ptr.sizes[3]), iw), iw, DT(g))
+    return { through(g, ah, aw) }
+  end
+end
