@@ -23,6 +23,8 @@ return function(nl, R, H)
     return unpack(r, 2, table.maxn(r))
   end
 
+  local function narrow(t, d, at, len) return wrap(lib.nl_narrow(t.ptr, d, at, len)) end
+
   -- ---- activations (nl_activation: s[0], s[1] its two parameters) --------
   R[OP.MISH] = function(n, g)              -- t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x))
     local x = n:x(1)
@@ -105,7 +107,6 @@ return function(nl, R, H)
   end
 
   -- ---- running products and log-sum-exps along d (a[0]; saved: output) ---
-  local function narrow(t, d, at, len) return wrap(lib.nl_narrow(t.ptr, d, at, len)) end
   local function rev_cumsum(t, d) return rsum(t, d, true) - wrap(lib.nl_cumsum(t.ptr, d)) + t end
   R[OP.CUMPROD] = function(n, g)
     local x, d = n:x(1), tonumber(n.a[0])
@@ -150,6 +151,61 @@ return function(nl, R, H)
     local pos = where(cmp(OP.GT, g, 0), lag, low)
     local neg = where(cmp(OP.LT, g, 0), lag, low)
     return { unary(OP.EXP, rev_lcse(pos - y) + x) - unary(OP.EXP, rev_lcse(neg - y) + x) }
+  end
+
+  -- ---- recurrent cells (nl_lstm_cell, nl_gru_cell, nl_rnn_cell): C's
+  -- formulas from the pre-activations, recomputed with ops that have rules.
+  -- The same op ids mark whole layers (nl_rnn_layer, a[0] = 1: nn.RNN,
+  -- nn.LSTM, nn.GRU), whose backward through time has no rule.
+  local function cols(t, k, h) return narrow(t, 1, k * h, h) end
+  local function one_minus(t) return scal(OP.SUB, t, 1, true) end
+  local function cat2(parts)
+    local arr = ffi.new('nl_tensor *[?]', #parts)
+    for i, t in ipairs(parts) do arr[i - 1] = t.ptr end
+    return wrap(lib.nl_cat(#parts, arr, 1))
+  end
+  local function layer_refused(n)
+    if n.a[0] ~= 0 then
+      return 'of a whole recurrent layer (nn.RNN, nn.LSTM, nn.GRU) has no differentiable backward yet; '
+        .. 'a loop of nn.RNNCell, nn.LSTMCell or nn.GRUCell steps has one'
+    end
+  end
+  H.REFUSE[OP.LSTM_CELL], H.REFUSE[OP.GRU_CELL], H.REFUSE[OP.RNN_CELL] = layer_refused, layer_refused, layer_refused
+  -- gates (N, 4H) [i f g o], c (N, H) -> [h' | c']; g = [dh | dc']
+  R[OP.LSTM_CELL] = function(n, g)
+    local gates, c = n:x(1), n:x(2)
+    local h = tonumber(c.ptr.sizes[1])
+    local i, f = unary(OP.SIGMOID, cols(gates, 0, h)), unary(OP.SIGMOID, cols(gates, 1, h))
+    local gg, o = unary(OP.TANH, cols(gates, 2, h)), unary(OP.SIGMOID, cols(gates, 3, h))
+    local tc = unary(OP.TANH, f * c + i * gg)
+    local dh = cols(g, 0, h)
+    local dc = cols(g, 1, h) + dh * o * one_minus(tc * tc)
+    local dgates
+    if n.want[1] then
+      dgates = cat2({ dc * gg * i * one_minus(i), dc * c * f * one_minus(f), dc * i * one_minus(gg * gg),
+                      dh * tc * o * one_minus(o) })
+    end
+    return { dgates, n.want[2] and dc * f or nil }
+  end
+  -- gi, gh (N, 3H) [r z n], h (N, H) -> h' = (1 - z) n + z h
+  R[OP.GRU_CELL] = function(n, g)
+    local gi, gh, hp = n:x(1), n:x(2), n:x(3)
+    local h = tonumber(hp.ptr.sizes[1])
+    local r = unary(OP.SIGMOID, cols(gi, 0, h) + cols(gh, 0, h))
+    local z = unary(OP.SIGMOID, cols(gi, 1, h) + cols(gh, 1, h))
+    local ghn = cols(gh, 2, h)
+    local nn = unary(OP.TANH, cols(gi, 2, h) + r * ghn)
+    local dn = g * one_minus(z) * one_minus(nn * nn)
+    local dr = dn * ghn * r * one_minus(r)
+    local dz = g * (hp - nn) * z * one_minus(z)
+    return { n.want[1] and cat2({ dr, dz, dn }) or nil, n.want[2] and cat2({ dr, dz, dn * r }) or nil,
+             n.want[3] and g * z or nil }
+  end
+  -- h' = act(gi + gh) (a[1]: the mode); its derivative from the output
+  R[OP.RNN_CELL] = function(n, g)
+    local y = n:out()
+    local d = n.a[1] == lib.NL_RNN_TANH and g * one_minus(y * y) or g * cmp(OP.GT, y, 0)
+    return { d, n.n_in > 1 and d or nil }
   end
 
   -- convolutions and pools, in a file of their own

@@ -185,6 +185,30 @@ def cnn(x, w1, b1, w2, wl):
 
 CASES.append(('cnn', [rnd(2, 1, 6, 6), rnd(3, 1, 3, 3) * 0.5, rnd(3) * 0.1, rnd(4, 3, 2, 2) * 0.5, rnd(4, 3)], cnn))
 
+
+# recurrent cells (PyTorch's cell functions; nnlua's F.lstm_cell,
+# F.gru_cell and F.rnn_cell take the pre-activations): two LSTM steps, and
+# a GRU step then an Elman tanh and an Elman relu step
+def lstm2(x, h, c, w_ih, w_hh, b_ih, b_hh):
+    h1, c1 = torch.lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh)
+    h2, c2 = torch.lstm_cell(x * 0.5, (h1, c1), w_ih, w_hh, b_ih, b_hh)
+    return (h2 ** 2).sum() + (c2 * h1).sum()
+
+
+def gru_rnn(x, h, w_ih, w_hh, b_ih, b_hh, wr_ih, wr_hh):
+    h1 = torch.gru_cell(x, h, w_ih, w_hh, b_ih, b_hh)
+    h2 = torch.rnn_tanh_cell(x, h1, wr_ih, wr_hh)
+    h3 = torch.rnn_relu_cell(x * 0.5, h2, wr_ih, wr_hh)
+    return (h3 ** 3).sum() + (h1 * h2).sum()
+
+
+CASES += [
+    ('lstm_cell', [rnd(2, 3), rnd(2, 3), rnd(2, 3), rnd(12, 3) * 0.5, rnd(12, 3) * 0.5, rnd(12) * 0.3, rnd(12) * 0.3],
+     lstm2),
+    ('gru_rnn_cells', [rnd(2, 3), rnd(2, 3), rnd(9, 3) * 0.5, rnd(9, 3) * 0.5, rnd(9) * 0.3, rnd(9) * 0.3,
+                       rnd(3, 3) * 0.7, rnd(3, 3) * 0.7], gru_rnn),
+]
+
 # MAML: one inner SGD step on a linear model (its gradient with a graph),
 # the outer loss of the stepped weights; its Hessian-vector product is a
 # third derivative

@@ -159,6 +159,18 @@ local FNS = {
     h = F.adaptive_avg_pool2d(F.conv2d(h, w2):tanh(), 1):flatten(2)
     return F.cross_entropy(nl.matmul(h, wl), nl.tensor({ 2, 3 }, 'int64'))
   end,
+  lstm_cell = function(x, h, c, w_ih, w_hh, b_ih, b_hh)
+    local function step(xt, ht, ct) return F.lstm_cell(F.linear(xt, w_ih, b_ih) + F.linear(ht, w_hh, b_hh), ct) end
+    local h1, c1 = step(x, h, c)
+    local h2, c2 = step(x * 0.5, h1, c1)
+    return h2:pow(2):sum() + (c2 * h1):sum()
+  end,
+  gru_rnn_cells = function(x, h, w_ih, w_hh, b_ih, b_hh, wr_ih, wr_hh)
+    local h1 = F.gru_cell(F.linear(x, w_ih, b_ih), F.linear(h, w_hh, b_hh), h)
+    local h2 = F.rnn_cell(F.linear(x, wr_ih), F.linear(h1, wr_hh))
+    local h3 = F.rnn_cell(F.linear(x * 0.5, wr_ih), F.linear(h2, wr_hh), 'relu')
+    return cube(h3):sum() + (h1 * h2):sum()
+  end,
   maml = function(w, x, y, x2, y2)
     local g = grad(F.mse_loss(nl.matmul(x, w), y), w, { create_graph = true })[1]
     return F.mse_loss(nl.matmul(x2, w - g * 0.1):tanh(), y2)
@@ -430,6 +442,25 @@ describe('create_graph: semantics', function()
     -- the plain backward still runs
     y:backward()
     assert.is_truthy(x.grad)
+  end)
+
+  it('a whole recurrent layer is refused, its cells are not', function()
+    nl.manual_seed(2)
+    local x = nl.randn(4, 2, 3, 'float64'):requires_grad()
+    for _, cls in ipairs({ 'LSTM', 'GRU', 'RNN' }) do
+      local m = nl.nn[cls](3, 5):double()
+      local out = m(x)
+      local ok, err = pcall(grad, out:pow(2):sum(), x, { create_graph = true })
+      assert.is_false(ok)
+      S.contains(err, ("grad with create_graph: op '%s_cell' of a whole recurrent layer (nn.RNN, nn.LSTM, nn.GRU) "
+        .. 'has no differentiable backward yet'):format(cls:lower()))
+      -- the plain gradient still runs
+      assert.is_truthy(grad(out:sum(), x)[1])
+    end
+    local cell = nl.nn.LSTMCell(3, 5):double()
+    local h, c = cell(x[1])
+    local g = grad((h * c):sum(), x, { create_graph = true })[1]
+    assert.is_true(g.is_requires_grad)
   end)
 
   it('a graph freed by an earlier backward, or changed in place, is refused', function()
