@@ -5,9 +5,10 @@
 -- input gradient of one is the other, and the weight gradient is a
 -- convolution of the input by the output gradient, batch and channels
 -- swapped, stride and dilation swapped (a group at a time). Max pools send
--- g to their saved indices (a scatter_add); average pools are linear maps
--- out = A_h x A_w^T with constant matrices, so their gradient is
--- A_h^T g A_w. Each is made of ops with rules, so every order follows.
+-- g to their saved indices (a scatter_add); average pools and interpolate
+-- are separable linear maps, a constant matrix per spatial dim (out =
+-- A_h x A_w^T in 2-D), so their gradient is the transposed map (A_h^T g
+-- A_w). Each is made of ops with rules, so every order follows.
 local ffi = require 'ffi'
 
 return function(nl, R, H)
@@ -152,20 +153,98 @@ return function(nl, R, H)
     if override > 0 then gx = scal(OP.DIV, gx, override) end
     return { gx }
   end
-  -- adaptive_avg_pool2d: output i of n over size s averages [floor(i s / n), ceil((i + 1) s / n))
+  -- adaptive average pools: output i of n over size s averages [floor(i s / n), ceil((i + 1) s / n))
+  local function adaptive_rows(out, size)
+    local r = {}
+    for i = 0, out - 1 do
+      local lo, hi = math.floor(i * size / out), math.ceil((i + 1) * size / out)
+      r[i + 1] = { lo, hi, 1 / (hi - lo) }
+    end
+    return r
+  end
   R[OP.ADAPTIVE_AVG_POOL2D] = function(n, g)
     local xp = n.ins[1]
-    local function rows(out, size)
-      local r = {}
-      for i = 0, out - 1 do
-        local lo, hi = math.floor(i * size / out), math.ceil((i + 1) * size / out)
-        r[i + 1] = { lo, hi, 1 / (hi - lo) }
-      end
-      return r
-    end
     local ih, iw = tonumber(xp.sizes[2]), tonumber(xp.sizes[3])
-    local ah = avg_matrix(rows(tonumber(g.ptr.sizes[2]), ih), ih, DT(g))
-    local aw = avg_matrix(rows(tonumber(g.ptr.sizes[3]), iw), iw, DT(g))
+    local ah = avg_matrix(adaptive_rows(tonumber(g.ptr.sizes[2]), ih), ih, DT(g))
+    local aw = avg_matrix(adaptive_rows(tonumber(g.ptr.sizes[3]), iw), iw, DT(g))
     return { through(g, ah, aw) }
+  end
+
+  -- gx from g (N, C, out sizes) by constant matrices mats[k] (out_k, in_k),
+  -- one for each of the last #mats dims: the transposed map of a separable
+  -- linear op (x's size: xp's)
+  local function through_axes(g, mats, xp)
+    local nsp = #mats
+    local r = matmul(g, mats[nsp])                               -- the last dim
+    if nsp >= 2 then r = matmul(transpose(mats[nsp - 1], 0, 1), r) end
+    if nsp == 3 then                                             -- (N, C, Do, H W)
+      local N, C, od = tonumber(xp.sizes[0]), tonumber(xp.sizes[1]), tonumber(g.ptr.sizes[2])
+      local ih, iw = tonumber(xp.sizes[3]), tonumber(xp.sizes[4])
+      r = matmul(transpose(mats[1], 0, 1), reshape(r, N, C, od, ih * iw))
+      r = reshape(r, N, C, tonumber(xp.sizes[2]), ih, iw)
+    end
+    return r
+  end
+
+  -- 3-D average pools: args (saved, int64) { k d h w, s d h w, p d h w, 1 1 1,
+  -- count_include_pad, divisor_override }; windows as avg_pool2d's
+  R[OP.AVG_POOL3D] = function(n, g)
+    local xp, a = n.ins[1], n:saved_t():totable()
+    local include_pad, override = a[13] ~= 0, a[14]
+    local mats = {}
+    for k = 1, 3 do
+      local size, out = tonumber(xp.sizes[1 + k]), tonumber(g.ptr.sizes[1 + k])
+      local r = {}
+      for o = 0, out - 1 do
+        local lo = o * a[3 + k] - a[6 + k]
+        local hi = math.min(lo + a[k], size + a[6 + k])
+        local pool = hi - lo
+        lo, hi = math.max(lo, 0), math.min(hi, size)
+        r[o + 1] = { lo, hi, override > 0 and 1 or 1 / (include_pad and pool or hi - lo) }
+      end
+      mats[k] = avg_matrix(r, size, DT(g))
+    end
+    local gx = through_axes(g, mats, xp)
+    if override > 0 then gx = scal(OP.DIV, gx, override) end
+    return { gx }
+  end
+  R[OP.ADAPTIVE_AVG_POOL3D] = function(n, g)
+    local xp, mats = n.ins[1], {}
+    for k = 1, 3 do
+      local size = tonumber(xp.sizes[1 + k])
+      mats[k] = avg_matrix(adaptive_rows(tonumber(g.ptr.sizes[1 + k]), size), size, DT(g))
+    end
+    return { through_axes(g, mats, xp) }
+  end
+
+  -- interpolate (a[0] mode, a[1] align_corners, a[2..4] the scales' bits
+  -- (d, h, w)): separable, so each spatial dim's matrix (out, in) is the op
+  -- itself run on the rows of an identity along that dim (size 1, scale 0
+  -- along the others: the same taps and weights, the same dtype and rank)
+  local bits = ffi.new('union { int64_t i; double d; }')
+  R[OP.INTERPOLATE] = function(n, g)
+    local xp = n.ins[1]
+    local nsp = xp.ndim - 2
+    local mats = constant(function()
+      local m = {}
+      for k = 1, nsp do
+        local size, out = tonumber(xp.sizes[1 + k]), tonumber(g.ptr.sizes[1 + k])
+        local outs, scales, shape = { 1, 1, 1 }, { 0, 0, 0 }, { size, 1 }
+        local at = 3 - nsp + k
+        outs[at] = out
+        bits.i = n.a[1 + at]
+        scales[at] = bits.d
+        for j = 1, nsp do shape[2 + j] = j == k and size or 1 end
+        local e = reshape(wrap(lib.nl_eye(size, size, xp.dtype)), unpack(shape))
+        local y = wrap(lib.nl_interpolate(e.ptr, n.a[0], outs[1], outs[2], outs[3], scales[1], scales[2], scales[3],
+                                          n.a[1]))
+        m[k] = transpose(reshape(y, size, out), 0, 1)
+      end
+      return m
+    end)
+    if xp.dtype ~= g.ptr.dtype then
+      for k = 1, nsp do mats[k] = wrap(lib.nl_to_dtype(mats[k].ptr, g.ptr.dtype)) end
+    end
+    return { through_axes(g, mats, xp) }
   end
 end

@@ -172,6 +172,16 @@ CASES += [
     ('max_pools3d', [rnd(1, 2, 4, 5, 3)],
      lambda x: (F.max_pool3d(x, 2, stride=(1, 2, 1), padding=1) ** 3).sum()
      + (F.adaptive_max_pool3d(x * x, (2, 3, 2)) * F.adaptive_max_pool3d(x, (2, 3, 2))).sum()),
+    ('avg_pools3d', [rnd(1, 2, 5, 4, 6)],
+     lambda x: (F.avg_pool3d(x, (2, 3, 2), stride=(2, 1, 2), padding=1, ceil_mode=True, count_include_pad=False) ** 3).sum()
+     + (F.avg_pool3d(x * x, 2, padding=(1, 0, 1), divisor_override=5) * F.avg_pool3d(x, 2, padding=(1, 0, 1))).sum()
+     + (F.adaptive_avg_pool3d(x, (3, 2, 4)) ** 3).sum()),
+    ('interpolate', [rnd(1, 2, 4, 5), rnd(1, 2, 6), rnd(1, 1, 3, 4, 3)],
+     lambda x, y, z: (F.interpolate(x, size=(7, 3), mode='bilinear') ** 3).sum()
+     + (F.interpolate(x, scale_factor=1.7, mode='bicubic', align_corners=True) ** 2 * 0.5).sum()
+     + (F.interpolate(x * x, size=(3, 8), mode='bilinear', antialias=True) * F.interpolate(x, size=(3, 8), mode='nearest')).sum()
+     + (F.interpolate(y, scale_factor=1.7, mode='linear') ** 3).sum() + (F.interpolate(y, size=4, mode='nearest-exact') ** 3).sum()
+     + (F.interpolate(z, size=(5, 2, 4), mode='trilinear', align_corners=True) ** 3).sum()),
 ]
 
 CNN_T = torch.tensor([1, 2], dtype=I64)

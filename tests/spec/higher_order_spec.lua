@@ -154,6 +154,21 @@ local FNS = {
     return cube(F.max_pool3d(x, 2, { stride = { 1, 2, 1 }, padding = 1 })):sum()
       + (F.adaptive_max_pool3d(x * x, { 2, 3, 2 }) * F.adaptive_max_pool3d(x, { 2, 3, 2 })):sum()
   end,
+  avg_pools3d = function(x)
+    return cube(F.avg_pool3d(x, { 2, 3, 2 }, { stride = { 2, 1, 2 }, padding = 1, ceil_mode = true,
+                                              count_include_pad = false })):sum()
+      + (F.avg_pool3d(x * x, 2, { padding = { 1, 0, 1 }, divisor_override = 5 })
+         * F.avg_pool3d(x, 2, { padding = { 1, 0, 1 } })):sum()
+      + cube(F.adaptive_avg_pool3d(x, { 3, 2, 4 })):sum()
+  end,
+  interpolate = function(x, y, z)
+    local I = F.interpolate
+    return cube(I(x, { size = { 7, 3 }, mode = 'bilinear' })):sum()
+      + (I(x, { scale_factor = 1.7, mode = 'bicubic', align_corners = true }):pow(2) * 0.5):sum()
+      + (I(x * x, { size = { 3, 8 }, mode = 'bilinear', antialias = true }) * I(x, { size = { 3, 8 }, mode = 'nearest' })):sum()
+      + cube(I(y, { scale_factor = 1.7, mode = 'linear' })):sum() + cube(I(y, { size = 4, mode = 'nearest-exact' })):sum()
+      + cube(I(z, { size = { 5, 2, 4 }, mode = 'trilinear', align_corners = true })):sum()
+  end,
   cnn = function(x, w1, b1, w2, wl)
     local h = F.max_pool2d(F.conv2d(x, w1, b1, { padding = 1 }):relu(), 2)
     h = F.adaptive_avg_pool2d(F.conv2d(h, w2):tanh(), 1):flatten(2)
