@@ -172,6 +172,9 @@ CASES += [
     ('max_pools3d', [rnd(1, 2, 4, 5, 3)],
      lambda x: (F.max_pool3d(x, 2, stride=(1, 2, 1), padding=1) ** 3).sum()
      + (F.adaptive_max_pool3d(x * x, (2, 3, 2)) * F.adaptive_max_pool3d(x, (2, 3, 2))).sum()),
+    ('conv3d', [rnd(1, 2, 3, 4, 3), rnd(3, 2, 2, 3, 2) * 0.5, rnd(3), rnd(1, 4, 3, 3, 3), rnd(2, 2, 2, 2, 2) * 0.5],
+     lambda x, w, b, x2, w2: (torch.tanh(F.conv3d(x, w, b, stride=(1, 2, 1), padding=(1, 0, 1), dilation=(1, 1, 2))) ** 2).sum()
+     + (torch.sin(F.conv3d(x2, w2, stride=2, padding=(1, 2, 0), groups=2)) * F.conv3d(x2 * x2, w2, stride=2, padding=(1, 2, 0), groups=2)).sum()),
     ('avg_pools3d', [rnd(1, 2, 5, 4, 6)],
      lambda x: (F.avg_pool3d(x, (2, 3, 2), stride=(2, 1, 2), padding=1, ceil_mode=True, count_include_pad=False) ** 3).sum()
      + (F.avg_pool3d(x * x, 2, padding=(1, 0, 1), divisor_override=5) * F.avg_pool3d(x, 2, padding=(1, 0, 1))).sum()
