@@ -453,12 +453,12 @@ return function(nl)
 
   -- functions written in Lua (autograd_function.lua, loaded when one exists)
   R[OP.CUSTOM] = function(n, g) return nl._custom_graph_rule(n, g) end
-  -- more rules (activations, special functions, scans, ...), in a file of their own;
-  -- REFUSE[op](n): why a node of an op with a rule has none (nil: it has)
-  local REFUSE = {}
-  require('nnlua.autograd_higher_ops')(nl, R, { OP = OP, REFUSE = REFUSE, scal = scal, cmp = cmp, where = where, unary = unary,
+  -- more rules (activations, special functions, scans, ...), in a file of their own
+  -- (H.run, the walk, is set below: a rule may run it on a graph of its own)
+  local H = { OP = OP, scal = scal, cmp = cmp, where = where, unary = unary,
     rsum = rsum, sum_to = sum_to, two = two, same_shape = same_shape, unsqueeze = unsqueeze,
-    transpose = transpose, reshape_as = reshape_as, matmul = matmul })
+    transpose = transpose, reshape_as = reshape_as, matmul = matmul }
+  require('nnlua.autograd_higher_ops')(nl, R, H)
 
   -- ---- the walk ----------------------------------------------------------
   local Node = {}
@@ -590,8 +590,9 @@ return function(nl)
     -- parts of the graph
     for _, n in ipairs(order) do
       if not want_in or n.needed then
-        local why = not R[n.op] and 'has no differentiable backward yet' or REFUSE[n.op] and REFUSE[n.op](n)
-        if why then raise(("%s with create_graph: op '%s' %s"):format(who, op_name(n.op), why)) end
+        if not R[n.op] then
+          raise(("%s with create_graph: op '%s' has no differentiable backward yet"):format(who, op_name(n.op)))
+        end
         if n.freed_in then
           for i in pairs(n.freed_in) do
             if not (want_in and want_in[addr(n.ins[i])]) then check(who, n.ins[i]) end
@@ -668,5 +669,6 @@ return function(nl)
     return res
   end
 
+  H.run = run
   return { run = run }
 end

@@ -9,6 +9,7 @@ local ffi = require 'ffi'
 
 return function(nl, R, H)
   local lib, wrap = nl._lib, nl._wrap
+  local matmul, transpose = H.matmul, H.transpose
   local OP, scal, cmp, where, unary, rsum, sum_to, two =
     H.OP, H.scal, H.cmp, H.where, H.unary, H.rsum, H.sum_to, H.two
 
@@ -156,23 +157,18 @@ return function(nl, R, H)
   -- ---- recurrent cells (nl_lstm_cell, nl_gru_cell, nl_rnn_cell): C's
   -- formulas from the pre-activations, recomputed with ops that have rules.
   -- The same op ids mark whole layers (nl_rnn_layer, a[0] = 1: nn.RNN,
-  -- nn.LSTM, nn.GRU), whose backward through time has no rule.
+  -- nn.LSTM, nn.GRU): see layer below.
   local function cols(t, k, h) return narrow(t, 1, k * h, h) end
   local function one_minus(t) return scal(OP.SUB, t, 1, true) end
-  local function cat2(parts)
+  local function cat2(parts, d)
     local arr = ffi.new('nl_tensor *[?]', #parts)
     for i, t in ipairs(parts) do arr[i - 1] = t.ptr end
-    return wrap(lib.nl_cat(#parts, arr, 1))
+    return wrap(lib.nl_cat(#parts, arr, d or 1))
   end
-  local function layer_refused(n)
-    if n.a[0] ~= 0 then
-      return 'of a whole recurrent layer (nn.RNN, nn.LSTM, nn.GRU) has no differentiable backward yet; '
-        .. 'a loop of nn.RNNCell, nn.LSTMCell or nn.GRUCell steps has one'
-    end
-  end
-  H.REFUSE[OP.LSTM_CELL], H.REFUSE[OP.GRU_CELL], H.REFUSE[OP.RNN_CELL] = layer_refused, layer_refused, layer_refused
+  local layer
   -- gates (N, 4H) [i f g o], c (N, H) -> [h' | c']; g = [dh | dc']
   R[OP.LSTM_CELL] = function(n, g)
+    if n.a[0] ~= 0 then return layer(n, g) end
     local gates, c = n:x(1), n:x(2)
     local h = tonumber(c.ptr.sizes[1])
     local i, f = unary(OP.SIGMOID, cols(gates, 0, h)), unary(OP.SIGMOID, cols(gates, 1, h))
@@ -189,6 +185,7 @@ return function(nl, R, H)
   end
   -- gi, gh (N, 3H) [r z n], h (N, H) -> h' = (1 - z) n + z h
   R[OP.GRU_CELL] = function(n, g)
+    if n.a[0] ~= 0 then return layer(n, g) end
     local gi, gh, hp = n:x(1), n:x(2), n:x(3)
     local h = tonumber(hp.ptr.sizes[1])
     local r = unary(OP.SIGMOID, cols(gi, 0, h) + cols(gh, 0, h))
@@ -203,9 +200,98 @@ return function(nl, R, H)
   end
   -- h' = act(gi + gh) (a[1]: the mode); its derivative from the output
   R[OP.RNN_CELL] = function(n, g)
+    if n.a[0] ~= 0 then return layer(n, g) end
     local y = n:out()
     local d = n.a[1] == lib.NL_RNN_TANH and g * one_minus(y * y) or g * cmp(OP.GT, y, 0)
     return { d, n.n_in > 1 and d or nil }
+  end
+
+  -- A whole layer over a sequence (a[1]: flags, a[2]: mode; inputs x,
+  -- w_ih, w_hh, [b_ih, b_hh], [h0], [c0], [lengths]; output flat: the
+  -- outputs (T, N, H) or (N, T, H), h_n, [c_n]): the steps recomputed with
+  -- the cell ops from aliases of the inputs (x * 1: nodes of their own, so
+  -- that the walk below stops there), then the walk itself run from that
+  -- graph to the aliases at g. Sequences past their length output zeros and
+  -- keep their state, as C's.
+  local F_BIAS, F_H0, F_C0, F_LEN, F_BATCH_FIRST = 1, 2, 4, 8, 16
+  local function linear(x, w, b)
+    local y = matmul(x, transpose(w, 0, 1))
+    return b and y + b or y
+  end
+  layer = function(n, g)
+    local flags, mode = tonumber(n.a[1]), tonumber(n.a[2])
+    local function has(f) return bit.band(flags, f) ~= 0 end
+    local k, ins, alias = 1, {}, {}
+    local function take(name)
+      ins[name] = k
+      local t = n:x(k)
+      if t.ptr.dtype ~= lib.NL_INT64 then
+        alias[#alias + 1] = scal(OP.MUL, t, 1)
+        alias[name] = alias[#alias]
+      else
+        alias[name] = t
+      end
+      k = k + 1
+    end
+    for _, name in ipairs({ 'x', 'w_ih', 'w_hh' }) do take(name) end
+    if has(F_BIAS) then take('b_ih') take('b_hh') end
+    if has(F_H0) then take('h0') end
+    if has(F_C0) then take('c0') end
+    if has(F_LEN) then take('len') end
+    local x, bf = alias.x, has(F_BATCH_FIRST)
+    local T, N = tonumber(x.ptr.sizes[bf and 1 or 0]), tonumber(x.ptr.sizes[bf and 0 or 1])
+    local hs = tonumber(alias.w_hh.ptr.sizes[1])
+    local dt = x.ptr.dtype
+    local zeros = function() return wrap(lib.nl_full(2, ffi.new('int64_t[2]', N, hs), 0, dt)) end
+    local h = alias.h0 or zeros()
+    local c = mode == lib.NL_RNN_LSTM and (alias.c0 or zeros()) or nil
+    local lens = alias.len and alias.len:totable() or nil
+    local outs = {}
+    for t = 0, T - 1 do
+      local xt = wrap(lib.nl_select(x.ptr, bf and 1 or 0, t))
+      local gi = linear(xt, alias.w_ih, alias.b_ih)
+      local gh = linear(h, alias.w_hh, alias.b_hh)
+      local hn, cn
+      if mode == lib.NL_RNN_LSTM then
+        local hc = wrap(lib.nl_lstm_cell((gi + gh).ptr, c.ptr))
+        hn, cn = narrow(hc, 1, 0, hs), narrow(hc, 1, hs, hs)
+      elseif mode == lib.NL_RNN_GRU then
+        hn = wrap(lib.nl_gru_cell(gi.ptr, gh.ptr, h.ptr))
+      else
+        hn = wrap(lib.nl_rnn_cell(gi.ptr, gh.ptr, mode))
+      end
+      if lens then                             -- (N, 1): 1 while the sequence runs
+        local m = {}
+        for b = 1, N do m[b] = { t < lens[b] and 1 or 0 } end
+        local mask = nl.tensor(m, dt == lib.NL_FLOAT32 and 'float32' or 'float64')
+        outs[#outs + 1] = hn * mask
+        hn = where(mask, hn, h)
+        if cn then cn = where(mask, cn, c) end
+      else
+        outs[#outs + 1] = hn
+      end
+      h, c = hn, cn
+    end
+    local y = wrap(lib.nl_stack(#outs, ffi.new('nl_tensor *[?]', #outs, (function()
+      local p = {}
+      for i, o in ipairs(outs) do p[i] = o.ptr end
+      return p
+    end)()), bf and 1 or 0))
+    local parts = { y, h, c }
+    local flat = {}
+    for _, p in ipairs(parts) do
+      flat[#flat + 1] = wrap(lib.nl_reshape(p.ptr, 1, ffi.new('int64_t[1]', p.ptr.numel)))
+    end
+    local got = H.run(n.who, { cat2(flat, 0) }, { g }, alias)
+    local gin = {}
+    local j = 0
+    for _, name in ipairs({ 'x', 'w_ih', 'w_hh', 'b_ih', 'b_hh', 'h0', 'c0' }) do
+      if ins[name] then
+        j = j + 1
+        if n.want[ins[name]] then gin[ins[name]] = got[j] end
+      end
+    end
+    return gin
   end
 
   -- convolutions and pools, in a file of their own

@@ -222,6 +222,36 @@ CASES += [
                        rnd(3, 3) * 0.7, rnd(3, 3) * 0.7], gru_rnn),
 ]
 
+
+# whole recurrent layers (nn.LSTM, nn.GRU, nn.RNN) with the weights as
+# inputs, by PyTorch's functional forms (its modules' _VF calls); a GRU over
+# sequences of lengths 3 and 2 (packed, padded back with zeros; batch_first)
+def lstm_layer(x, h0, c0, *ws):
+    out, hn, cn = torch.lstm(x, (h0, c0), list(ws), True, 1, 0.0, False, False, False)
+    return (torch.tanh(out) ** 2).sum() + (hn ** 3).sum() + (cn * hn).sum()
+
+
+def gru_layer_lengths(x, h0, *ws):
+    pk = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor([3, 2]), batch_first=True)   # (sorted already)
+    data, hn = torch.gru(pk.data, pk.batch_sizes, h0, list(ws), True, 1, 0.0, False, False)
+    out, _ = torch.nn.utils.rnn.pad_packed_sequence(torch.nn.utils.rnn.PackedSequence(data, pk.batch_sizes),
+                                                    batch_first=True, total_length=3)
+    return (out ** 3).sum() + (hn ** 2).sum()
+
+
+def rnn_relu_layer(x, *ws):
+    out, hn = torch.rnn_relu(x, torch.zeros(1, 2, 4, dtype=F64), list(ws), False, 1, 0.0, False, False, False)
+    return (out ** 3).sum() + (hn * hn).sum()
+
+
+CASES += [
+    ('lstm_layer', [rnd(3, 2, 3), rnd(1, 2, 4), rnd(1, 2, 4), rnd(16, 3) * 0.5, rnd(16, 4) * 0.5, rnd(16) * 0.3,
+                    rnd(16) * 0.3], lstm_layer),
+    ('gru_layer_lengths', [rnd(2, 3, 3), rnd(1, 2, 4), rnd(12, 3) * 0.5, rnd(12, 4) * 0.5, rnd(12) * 0.3,
+                           rnd(12) * 0.3], gru_layer_lengths),
+    ('rnn_relu_layer', [rnd(3, 2, 3), rnd(4, 3) * 0.7, rnd(4, 4) * 0.5], rnn_relu_layer),
+]
+
 # MAML: one inner SGD step on a linear model (its gradient with a graph),
 # the outer loss of the stepped weights; its Hessian-vector product is a
 # third derivative
