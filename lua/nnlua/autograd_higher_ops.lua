@@ -9,7 +9,7 @@ local ffi = require 'ffi'
 
 return function(nl, R, H)
   local lib, wrap = nl._lib, nl._wrap
-  local matmul, transpose = H.matmul, H.transpose
+  local matmul, transpose, unsqueeze = H.matmul, H.transpose, H.unsqueeze
   local OP, scal, cmp, where, unary, rsum, sum_to, two =
     H.OP, H.scal, H.cmp, H.where, H.unary, H.rsum, H.sum_to, H.two
 
@@ -292,6 +292,71 @@ return function(nl, R, H)
       end
     end
     return gin
+  end
+
+  -- ---- linear algebra (ops_linalg.c; batched over the leading dims):
+  -- PyTorch 1.13's formulas, each made of the ops themselves. lu_factor
+  -- and lu_solve have none yet.
+  local function mT(t) return transpose(t, -1, -2) end
+  local function unsq2(t) return unsqueeze(unsqueeze(t, t.ptr.ndim), t.ptr.ndim + 1) end
+  -- (n, n) ones on and below (k = 0) or strictly below (k = -1) the
+  -- diagonal, or on and above (k = 0) / strictly above (k = 1): a constant mask
+  local function tri_mask(nrow, lower, k, dtype)
+    local r = {}
+    for i = 1, nrow do
+      r[i] = {}
+      for j = 1, nrow do r[i][j] = (lower and j - i <= k or not lower and j - i >= k) and 1 or 0 end
+    end
+    return nl.tensor(r, dtype == lib.NL_FLOAT32 and 'float32' or 'float64')
+  end
+  local function inv_of(n, a, what)
+    local info = ffi.new('nl_tensor *[1]')
+    local y = wrap(lib.nl_linalg_inv(a.ptr, 0, info))
+    local bad = wrap(info[0]):sum():item() ~= 0
+    if bad then
+      nl._raise(("%s with create_graph: op '%s' of a singular matrix %s has no differentiable backward yet")
+        :format(n.who, what, nl._shape_str(a)))
+    end
+    return y
+  end
+  local function solve_tri(a, b, upper, unit)
+    return wrap(lib.nl_linalg_solve_triangular(a.ptr, b.ptr, upper and 1 or 0, unit and 1 or 0))
+  end
+  R[OP.LINALG_INV] = function(n, g)          -- -Y^T g Y^T
+    local yt = mT(n:out())
+    return { -matmul(matmul(yt, g), yt) }
+  end
+  R[OP.LINALG_SOLVE] = function(n, g)        -- (a, b, lu, pivots): gB = A^-T g, gA = -gB X^T
+    local gb = wrap(lib.nl_linalg_solve(mT(n:x(1)).ptr, g.ptr))
+    return { n.want[1] and -matmul(gb, mT(n:out())) or nil, n.want[2] and gb or nil }
+  end
+  R[OP.LINALG_DET] = function(n, g)          -- (a, lu, pivots): g det A^-T
+    local a = n:x(1)
+    return { unsq2(g * n:out()) * mT(inv_of(n, a, 'linalg_det')) }
+  end
+  R[OP.LINALG_SLOGDET] = function(n, g)      -- log|det|'s: g A^-T
+    local a = n:x(1)
+    return { unsq2(g) * mT(inv_of(n, a, 'linalg_slogdet')) }
+  end
+  R[OP.LINALG_CHOLESKY] = function(n, g)     -- L^-T (P + P_strict^T) / 2 L^-1, P = tril(L^T g) (Murray 2016)
+    local l = n:out()
+    local sz = tonumber(l.ptr.sizes[l.ptr.ndim - 1])
+    local dt = g.ptr.dtype
+    local p = matmul(mT(l), g) * tri_mask(sz, true, 0, dt)
+    p = scal(OP.MUL, p + mT(p * tri_mask(sz, true, -1, dt)), 0.5)
+    local ga = solve_tri(mT(l), p, true, false)
+    return { mT(solve_tri(mT(l), mT(ga), true, false)) }
+  end
+  R[OP.LINALG_SOLVE_TRIANGULAR] = function(n, g)   -- (a, b; a[0] upper, a[1] unitriangular)
+    local upper, unit = n.a[0] ~= 0, n.a[1] ~= 0
+    local gb = solve_tri(mT(n:x(1)), g, not upper, unit)
+    local ga
+    if n.want[1] then
+      local sz = tonumber(n.ins[1].sizes[n.ins[1].ndim - 1])
+      local mask = tri_mask(sz, not upper, upper and (unit and 1 or 0) or (unit and -1 or 0), g.ptr.dtype)
+      ga = -(matmul(gb, mT(n:out())) * mask)
+    end
+    return { ga, n.want[2] and gb or nil }
   end
 
   -- convolutions and pools, in a file of their own

@@ -252,6 +252,28 @@ CASES += [
     ('rnn_relu_layer', [rnd(3, 2, 3), rnd(4, 3) * 0.7, rnd(4, 4) * 0.5], rnn_relu_layer),
 ]
 
+# linear algebra: inv, solve, det, slogdet, cholesky, solve_triangular
+# (upper, lower, unitriangular), batched too; matrices kept well
+# conditioned (3 I added), cholesky's positive definite
+EYE3 = torch.eye(3, dtype=F64)
+LA = lambda a: a + 3 * EYE3
+
+
+def linalg_fn(a, b, m):
+    A = LA(a)
+    return ((torch.linalg.inv(A) ** 2).sum() + (torch.linalg.solve(A, b) ** 3).sum() + torch.linalg.det(A) ** 2
+            + torch.linalg.slogdet(A * 0.5)[1] * 2 + (torch.linalg.cholesky(m @ m.mT + EYE3) ** 3).sum()
+            + (torch.linalg.solve_triangular(A, b, upper=True) ** 3).sum()
+            + (torch.linalg.solve_triangular(A, b * b, upper=False, unitriangular=True) ** 2).sum())
+
+
+CASES += [
+    ('linalg', [rnd(3, 3) * 0.5, rnd(3, 2), rnd(3, 3) * 0.5], linalg_fn),
+    ('linalg_batched', [rnd(2, 3, 3) * 0.5, rnd(2, 3, 2)],
+     lambda a, b: (torch.linalg.inv(LA(a)) ** 3).sum() + (torch.linalg.det(LA(a)) ** 3).sum()
+     + (torch.linalg.solve(LA(a), b) * b).sum() + (torch.linalg.cholesky(a @ a.mT + EYE3) ** 2 * a).sum()),
+]
+
 # MAML: one inner SGD step on a linear model (its gradient with a graph),
 # the outer loss of the stepped weights; its Hessian-vector product is a
 # third derivative
