@@ -295,8 +295,7 @@ return function(nl, R, H)
   end
 
   -- ---- linear algebra (ops_linalg.c; batched over the leading dims):
-  -- PyTorch 1.13's formulas, each made of the ops themselves. lu_factor
-  -- and lu_solve have none yet.
+  -- PyTorch 1.13's formulas, each made of the ops themselves.
   local function mT(t) return transpose(t, -1, -2) end
   local function unsq2(t) return unsqueeze(unsqueeze(t, t.ptr.ndim), t.ptr.ndim + 1) end
   -- (n, n) ones on and below (k = 0) or strictly below (k = -1) the
@@ -357,6 +356,27 @@ return function(nl, R, H)
       ga = -(matmul(gb, mT(n:out())) * mask)
     end
     return { ga, n.want[2] and gb or nil }
+  end
+
+  -- lu_factor (a, pivots 1-based; its output LU = L (unit, strictly below
+  -- the diagonal) and U packed): gA = P L^-T M U^-T with
+  -- M = strict(L^T gL) + upper(gU U^T), gL and gU g's parts (PyTorch 1.13's)
+  R[OP.LINALG_LU_FACTOR] = function(n, g)
+    local lu = n:out()
+    local sz, dt = tonumber(lu.ptr.sizes[lu.ptr.ndim - 1]), g.ptr.dtype
+    local lo, up = tri_mask(sz, true, -1, dt), tri_mask(sz, false, 0, dt)
+    local l = lu * lo + wrap(lib.nl_eye(sz, sz, dt))
+    local u = lu * up
+    local m = matmul(mT(l), g * lo) * lo + matmul(g * up, mT(u)) * up
+    local x = solve_tri(mT(l), mT(solve_tri(u, mT(m), true, false)), true, true)
+    local p = constant(function() return wrap(lib.nl_linalg_lu_permutation(n.ins[2], dt)) end)
+    return { matmul(p, x) }
+  end
+  -- lu_solve (LU, B, pivots 0-based; a[0] adjoint): B's gradient only, the
+  -- solve by the adjoint
+  R[OP.LINALG_LU_SOLVE] = function(n, g)
+    local piv = constant(function() return scal(OP.ADD, n:x(3), 1) end)
+    return { nil, wrap(lib.nl_linalg_lu_solve(n.ins[1], piv.ptr, g.ptr, n.a[0] ~= 0 and 0 or 1)) }
   end
 
   -- convolutions and pools, in a file of their own

@@ -259,6 +259,9 @@ EYE3 = torch.eye(3, dtype=F64)
 LA = lambda a: a + 3 * EYE3
 
 
+LU_C = torch.linalg.lu_factor(torch.tensor([[0.1, 2.0, 0.3], [1.5, 0.2, -0.4], [0.3, -0.6, 1.8]], dtype=F64))
+
+
 def linalg_fn(a, b, m):
     A = LA(a)
     return ((torch.linalg.inv(A) ** 2).sum() + (torch.linalg.solve(A, b) ** 3).sum() + torch.linalg.det(A) ** 2
@@ -272,6 +275,11 @@ CASES += [
     ('linalg_batched', [rnd(2, 3, 3) * 0.5, rnd(2, 3, 2)],
      lambda a, b: (torch.linalg.inv(LA(a)) ** 3).sum() + (torch.linalg.det(LA(a)) ** 3).sum()
      + (torch.linalg.solve(LA(a), b) * b).sum() + (torch.linalg.cholesky(a @ a.mT + EYE3) ** 2 * a).sum()),
+    # (lu_solve's LU from a constant that pivots: no gradient to LU, and
+    # none that central differences in the inputs could see)
+    ('linalg_lu', [rnd(2, 3, 3) * 0.5, rnd(3, 2)],
+     lambda a, b: (torch.linalg.lu_factor(a)[0] ** 3).sum() + (torch.linalg.lu_solve(*LU_C, b * b) ** 3).sum()
+     + (torch.linalg.lu_solve(*LU_C, b, adjoint=True) * b).sum()),
 ]
 
 # MAML: one inner SGD step on a linear model (its gradient with a graph),
