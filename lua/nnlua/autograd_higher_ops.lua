@@ -1,10 +1,14 @@
 -- autograd_higher_ops.lua: more differentiable backward rules for the
 -- create_graph walk (autograd_higher.lua, which loads this with it): the
 -- activations nl_activation adds (mish, the hard forms, the shrinks),
--- nl_math's special functions and their binary kin, masked_select and the
--- running products and log-sum-exps. Each rule is the op's derivative made
--- of ops that have rules themselves (PyTorch 1.13's double-backward
--- formulas), so gradients of any order follow.
+-- nl_math's special functions and their binary kin, masked_select, the
+-- running products and log-sum-exps, the recurrent cells, linalg's LU and
+-- Cholesky family; convolutions and pools are autograd_higher_conv.lua's.
+-- Each rule is the op's derivative made of ops that have rules themselves
+-- (PyTorch 1.13's double-backward formulas), so gradients of any order
+-- follow. Two ops whose derivative is a recursion (a whole recurrent
+-- layer, ctc_loss) recompute their forward with such ops and run the walk
+-- (H.run) on that graph.
 local ffi = require 'ffi'
 
 return function(nl, R, H)
@@ -292,6 +296,103 @@ return function(nl, R, H)
       end
     end
     return gin
+  end
+
+  -- ---- ctc_loss (log_probs (T, N, C), targets (N, S) padded or 1-D
+  -- concatenated, input and target lengths; a[0] the blank, a[1] the labels'
+  -- base): each sample's NLL recomputed by the forward (alpha) recursion
+  -- over the extended labels with ops that have rules (logsumexp of the
+  -- three moves as max + log(sum exp(. - max)) with the max a constant;
+  -- unreachable states a large negative number, not -inf, so that no 0/0
+  -- reaches a gradient), then the walk from it at g to an alias of
+  -- log_probs, as a layer's. A sample no alignment fits gets a zero
+  -- gradient (C's is NaN unless zero_infinity).
+  local CTC_NEG = -1e30
+  R[OP.CTC_LOSS] = function(n, g)
+    local lp = scal(OP.MUL, n:x(1), 1)
+    local T, N = tonumber(lp.ptr.sizes[0]), tonumber(lp.ptr.sizes[1])
+    local dt = lp.ptr.dtype
+    local dts = dt == lib.NL_FLOAT32 and 'float32' or 'float64'
+    local blank, base = tonumber(n.a[0]), tonumber(n.a[1])
+    local tg, il, tl = n:x(2), n:x(3):totable(), n:x(4):totable()
+    local padded = tg.ptr.ndim == 2
+    local flat = wrap(lib.nl_reshape(tg.ptr, 1, ffi.new('int64_t[1]', tg.ptr.numel))):totable()
+    local maxl = 0
+    for b = 1, N do maxl = math.max(maxl, tl[b]) end
+    local W = 2 * maxl + 1
+    -- extended labels (blank between and around), the skip moves allowed,
+    -- the states past each sample's, the two end states
+    local ext, skip, valid, ends, at = {}, {}, {}, {}, 0
+    for b = 1, N do
+      local off = padded and (b - 1) * tg.ptr.sizes[1] or at
+      at = at + tl[b]
+      local e, sk, va, en = {}, {}, {}, {}
+      for s = 0, W - 1 do
+        local lab = blank
+        if s % 2 == 1 and (s - 1) / 2 < tl[b] then lab = flat[tonumber(off) + (s - 1) / 2 + 1] - base end
+        e[s + 1] = lab
+        sk[s + 1] = (s % 2 == 1 and s >= 2 and e[s - 1] ~= lab) and 1 or 0
+        va[s + 1] = s < 2 * tl[b] + 1 and 1 or 0
+        en[s + 1] = (s == 2 * tl[b] or (tl[b] > 0 and s == 2 * tl[b] - 1)) and 1 or 0
+      end
+      ext[b], skip[b], valid[b], ends[b] = e, sk, va, en
+    end
+    local idx = nl.tensor(ext, 'int64')
+    local skip_m, valid_m, end_m = nl.tensor(skip, dts), nl.tensor(valid, dts), nl.tensor(ends, dts)
+    local neg = full(CTC_NEG, dt)
+    local sz2 = ffi.new('int64_t[2]', N, 1)
+    local negcol = wrap(lib.nl_full(2, sz2, CTC_NEG, dt))
+    local function shift(t, k)            -- t moved k states right, NEG coming in
+      local parts = {}
+      for i = 1, k do parts[i] = negcol end
+      parts[k + 1] = narrow(t, 1, 0, W - k)
+      return cat2(parts, 1)
+    end
+    local function lse(list, d)           -- logsumexp of tensors of one shape, or along d of one
+      local m = constant(function()
+        local r = list[1]
+        for i = 2, #list do r = wrap(lib.nl_binary(OP.MAXIMUM, r.ptr, list[i].ptr)) end
+        if d then r = wrap(lib.nl_reduce(OP.MAX, r.ptr, d, 1, 0, nil)) end
+        return r
+      end)
+      local sum
+      for _, t in ipairs(list) do
+        local e = unary(OP.EXP, t - m)
+        sum = sum and sum + e or e
+      end
+      if d then sum = rsum(sum, d, true) end
+      return m + unary(OP.LOG, sum)
+    end
+    local alpha, fin
+    local first = {}
+    for b = 1, N do first[b] = {} for s = 1, W do first[b][s] = s <= 2 and 1 or 0 end end
+    local first_m = nl.tensor(first, dts) * valid_m
+    for t = 0, T - 1 do
+      local e = wrap(lib.nl_gather(wrap(lib.nl_select(lp.ptr, 0, t)).ptr, 1, idx.ptr, 0))
+      if t == 0 then
+        alpha = where(first_m, e, neg)
+      else
+        local moved = lse({ alpha, shift(alpha, 1), where(skip_m, shift(alpha, 2), neg) })
+        alpha = where(valid_m, moved + e, neg)
+      end
+      local sel = {}
+      for b = 1, N do sel[b] = { il[b] - 1 == t and 1 or 0 } end
+      local pick = alpha * nl.tensor(sel, dts)
+      fin = fin and fin + pick or pick
+    end
+    -- an input of length 0: likelihood 1 for an empty target, else none
+    local z = {}
+    for b = 1, N do z[b] = { il[b] == 0 and (tl[b] == 0 and 0 or CTC_NEG) or 0 } end
+    local nll
+    if fin then
+      local ends_v = where(end_m, fin + nl.tensor(z, dts), neg)
+      nll = -rsum(lse({ ends_v }, 1), 1)
+    else
+      nll = -rsum(nl.tensor(z, dts), 1)
+    end
+    local ok = constant(function() return cmp(OP.LT, nll, 1e29) end)
+    local got = H.run(n.who, { nll }, { g * ok }, { lp })
+    return { got[1] }
   end
 
   -- ---- linear algebra (ops_linalg.c; batched over the leading dims):

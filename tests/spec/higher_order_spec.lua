@@ -485,21 +485,32 @@ describe('create_graph: semantics', function()
     assert.is_nil(gs[2])
   end)
 
-  it('an op without a differentiable backward is refused by name, and nothing changes', function()
-    local x = nl.randn(5, 1, 4, 'float64'):requires_grad()
-    local w = nl.randn(5, 1, 4, 'float64'):requires_grad()
-    local y = F.ctc_loss((x * w):log_softmax(3), nl.tensor({ { 2, 3 } }, 'int64'), { 5 }, { 2 }) * x:sum()
-    local ok, err = pcall(grad, y, x, { create_graph = true })
-    assert.is_false(ok)
-    S.contains(err, "grad with create_graph: op 'ctc_loss' has no differentiable backward yet")
-    ok, err = pcall(function() y:backward({ create_graph = true }) end)
-    assert.is_false(ok)
-    S.contains(err, "backward with create_graph: op 'ctc_loss' has no differentiable backward yet")
-    assert.is_nil(x.grad)
-    assert.is_nil(w.grad)
-    -- the plain backward still runs
-    y:backward()
-    assert.is_truthy(x.grad)
+  it('ctc_loss: the plain first gradient, and Hessian-vector products against central differences', function()
+    nl.manual_seed(4)
+    local x0 = nl.randn(6, 3, 5, 'float64')
+    local v = nl.randn(6, 3, 5, 'float64')
+    -- padded targets (a repeat: no skip there; an empty one) and the same concatenated
+    local padded = nl.tensor({ { 2, 3, 3 }, { 4, 2, 5 }, { 2, 2, 2 } }, 'int64')
+    local concat = nl.tensor({ 2, 3, 3, 4, 2 }, 'int64')
+    local il, tl = { 6, 5, 4 }, { 3, 2, 0 }
+    for _, c in ipairs({ { padded, 'mean' }, { concat, 'sum' }, { padded, 'none' } }) do
+      local function f(xx)
+        local l = F.ctc_loss((xx * xx * 0.5 + xx):log_softmax(3), c[1], il, tl, { reduction = c[2] })
+        return c[2] == 'none' and (l * l):sum() or l * l
+      end
+      local x = x0:clone():requires_grad()
+      local y, gs, hv = hvp(f, { x }, { v })
+      expect_close(gs[1], grad(f(x), x)[1], c[2] .. ': first gradient vs the plain one', 1e-10)
+      expect_close(hv[1], numeric_hvp(f, { x }, { v })[1], c[2] .. ': vs differences', 1e-5)
+      assert.is_true(y:item() > 0)
+    end
+    -- a sample no alignment fits (target longer than its input), zero_infinity: a zero gradient
+    local x = x0:clone():requires_grad()
+    local l = F.ctc_loss(x:log_softmax(3), padded, { 2, 5, 4 }, tl, { reduction = 'sum', zero_infinity = true })
+    local g = grad(l, x, { create_graph = true })[1]
+    expect_close(g, grad(F.ctc_loss(x:log_softmax(3), padded, { 2, 5, 4 }, tl,
+      { reduction = 'sum', zero_infinity = true }), x)[1], 'zero_infinity first gradient', 1e-10)
+    assert.are.equal(0, g:select(2, 1):abs():sum():item())
   end)
 
   it('whole recurrent layers: two bidirectional layers with lengths, against central differences', function()
