@@ -623,6 +623,15 @@ describe('conv and pooling errors name the op and the shapes', function()
         "conv1d: padding='same' needs stride 1")     -- conv1d's own name, not conv2d's
     has(error_of(nn.Conv2d, 3, 4, 3, { padding_mode = 'mirror' }), "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got 'mirror'")
     has(error_of(function() return nn.Conv1d(2, 2, 3)(nl.zeros(1, 2, 3, 4)) end), 'Conv1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
+    -- an argument after the options table (PyTorch's positional padding) is refused, not dropped
+    for _, c in ipairs({ { F.conv2d, 'conv2d', nl.zeros(1, 1, 5, 5), nl.zeros(1, 1, 3, 3) },
+                         { F.conv1d, 'conv1d', nl.zeros(1, 1, 5), nl.zeros(1, 1, 3) },
+                         { F.conv_transpose2d, 'conv_transpose2d', nl.zeros(1, 1, 5, 5), nl.zeros(1, 1, 3, 3) },
+                         { F.conv_transpose1d, 'conv_transpose1d', nl.zeros(1, 1, 5), nl.zeros(1, 1, 3) } }) do
+      has(error_of(c[1], c[3], c[4], nil, { stride = 1 }, 2),
+          c[2] .. ': takes (input, weight, bias, {options}), got 5 arguments; options go in one table')
+      has(error_of(c[1], c[3], c[4], nil, nil, 2), c[2] .. ': takes (input, weight, bias, {options}), got 5 arguments')
+    end
     has(error_of(function() return nn.BatchNorm2d(3)(nl.zeros(2, 4, 2, 2)) end), 'BatchNorm2d: expected input (N, 3, H, W), got shape [2,4,2,2]')
     has(error_of(function() return nn.MaxPool2d(2)(nl.zeros(2, 2)) end), 'MaxPool2d: input must be (N, C, H, W) or (C, H, W), got shape [2,2]')
     has(error_of(nn.Upsample, { scale_factor = 2, mode = 'bilinearr' }), "Upsample: mode must be 'nearest', 'linear'")

@@ -119,8 +119,9 @@ return function(nl, nn)
 
   -- x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O) or nil;
   -- opts: stride, padding (n, {h, w}, 'valid', 'same'), dilation, groups
-  function F.conv2d(x, weight, bias, opts)
+  function F.conv2d(x, weight, bias, opts, ...)
     local op = 'conv2d'
+    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_F)
     local px, pw = nl._T(x, op), nl._T(weight, op)
@@ -167,8 +168,9 @@ return function(nl, nn)
 
   -- x (N, C, L), weight (O, C/groups, k), bias (O) or nil; opts as conv2d's,
   -- each a single number
-  function F.conv1d(x, weight, bias, opts)
+  function F.conv1d(x, weight, bias, opts, ...)
     local op = 'conv1d'
+    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_F)
     if nl._T(x, op).ndim ~= 3 then
@@ -460,8 +462,9 @@ return function(nl, nn)
 
   -- x (N, Ci, H, W), weight (Ci, Co/groups, kh, kw), bias (Co) or nil;
   -- opts: stride, padding, output_padding, groups, dilation
-  function F.conv_transpose2d(x, weight, bias, opts)
+  function F.conv_transpose2d(x, weight, bias, opts, ...)
     local op = 'conv_transpose2d'
+    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_TF)
     local g = t_geometry(op, opts, false)
@@ -475,8 +478,9 @@ return function(nl, nn)
 
   -- x (N, Ci, L), weight (Ci, Co/groups, k), bias (Co) or nil; opts as
   -- conv_transpose2d's, each a single number
-  function F.conv_transpose1d(x, weight, bias, opts)
+  function F.conv_transpose1d(x, weight, bias, opts, ...)
     local op = 'conv_transpose1d'
+    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_TF)
     local g = t_geometry(op, opts, true)
