@@ -1013,13 +1013,19 @@ static int check_root(nl_tensor *root, nl_tensor *grad) {
 
 int nl_backward(nl_tensor *root, nl_tensor *grad, int retain_graph) {
     if (check_root(root, grad) != 0) return -1;
-    return run_backward(1, &root, &grad, retain_graph, NULL, NULL, NULL);
+    uint64_t prev = nl_custom_pass_enter();
+    int rc = run_backward(1, &root, &grad, retain_graph, NULL, NULL, NULL);
+    nl_custom_pass_leave(prev);
+    return rc;
 }
 
 int nl_backward_hooked(nl_tensor *root, nl_tensor *grad, int retain_graph, nl_tensor_hook_fn fn, void *ctx) {
     NL_CHECK_INT(fn != NULL, "backward: no hook function given");
     if (check_root(root, grad) != 0) return -1;
-    return run_backward(1, &root, &grad, retain_graph, NULL, fn, ctx);
+    uint64_t prev = nl_custom_pass_enter();
+    int rc = run_backward(1, &root, &grad, retain_graph, NULL, fn, ctx);
+    nl_custom_pass_leave(prev);
+    return rc;
 }
 
 int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs, int n_in,
@@ -1058,7 +1064,9 @@ int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs
             s->owed = j + 1;
         }
     }
+    uint64_t prev = nl_custom_pass_enter();
     int rc = run_backward(n_out, outputs, grad_outputs, retain_graph, &task, fn, ctx);
+    nl_custom_pass_leave(prev);
     for (int j = 0; j < n_in; j++) {
         int first = want_index(&task, inputs[j]);
         if (rc == 0 && first != j) {        /* given twice: the same gradient */

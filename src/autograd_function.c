@@ -18,8 +18,20 @@ typedef struct {
     nl_custom_backward_fn fn;
     int64_t id;
     int n_out;
+    uint64_t *pass;           /* (n_out, after grads) the backward pass that left grads[j] */
     nl_tensor *grads[];       /* (n_out) the outputs' gradients, during backward */
 } custom_data;
+
+/* the backward pass running on this thread (0: none), each its own number;
+ * a gradient an output's node left in a pass that failed before the main
+ * node ran is not the next pass's */
+static __thread uint64_t pass_now, pass_count;
+uint64_t nl_custom_pass_enter(void) {
+    uint64_t prev = pass_now;
+    pass_now = ++pass_count;
+    return prev;
+}
+void nl_custom_pass_leave(uint64_t prev) { pass_now = prev; }
 
 enum { CUSTOM_MAIN = 0, CUSTOM_OUTPUT = 1 };
 
@@ -42,8 +54,9 @@ int nl_custom_record(nl_custom_backward_fn fn, int64_t id, int n_in, nl_tensor *
         results[j] = NULL;
     }
     NL_CHECK_INT(any && nl_is_grad_enabled(), "custom_function: no input requires grad, or grad mode is off");
-    custom_data *d = calloc(1, sizeof(custom_data) + sizeof(nl_tensor *) * (size_t)n_out);
+    custom_data *d = calloc(1, sizeof(custom_data) + (sizeof(nl_tensor *) + sizeof(uint64_t)) * (size_t)n_out);
     NL_CHECK_INT(d != NULL, "custom_function: out of memory");
+    d->pass = (uint64_t *)(void *)(d->grads + n_out);
     d->fn = fn;
     d->id = id;
     d->n_out = n_out;
@@ -155,11 +168,18 @@ static int custom_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         nl_retain(g);
         nl_release(d->grads[n->a[0]]);
         d->grads[n->a[0]] = g;
+        d->pass[n->a[0]] = pass_now;
         gin[0] = nl_tensor_alloc("custom_function", 1, (int64_t[]){ 0 }, NL_FLOAT32);
         return gin[0] ? 0 : -1;
     }
     custom_data *d = data_of(n);
     NL_CHECK_INT(d != NULL, "custom_function: the function's node is gone");
+    for (int j = 0; d->n_out > 1 && j < d->n_out; j++) {
+        if (d->grads[j] && d->pass[j] != pass_now) {     /* left by a pass that failed */
+            nl_release(d->grads[j]);
+            d->grads[j] = NULL;
+        }
+    }
     int rc = d->fn(d->id, d->n_out, d->n_out == 1 ? &g : d->grads, n->n_in, n->in, gin);
     for (int j = 0; d->n_out > 1 && j < d->n_out; j++) {
         nl_release(d->grads[j]);

@@ -92,6 +92,9 @@ void nl_node_save_output(nl_node *n, nl_tensor *out);
 void nl_node_release(nl_node *n);
 /* an NL_OP_CUSTOM node lets its saved state go (autograd_function.c) */
 void nl_custom_node_free(nl_node *n);
+/* around a backward pass: its number for custom nodes (autograd_function.c) */
+uint64_t nl_custom_pass_enter(void);
+void nl_custom_pass_leave(uint64_t prev);
 static inline bool nl_requires_grad(const nl_tensor *t) { return t && (t->flags & NL_FLAG_REQUIRES_GRAD); }
 /* t has elements at one address (an expanded view): a write to it would
  * land several times ([3, 0]'s first stride is 0, and repeats nothing) */

@@ -274,10 +274,17 @@ return function(nl)
   -- backward with create_graph and nl.autograd.grad's: a walk in Lua that
   -- records the gradients' own graph (autograd_higher.lua, loaded then)
   local higher
+  local walks = 0
   local function create_graph_run(who, roots, grads, inputs)
     higher = higher or require('nnlua.autograd_higher')(nl)
     if any_hooks then drop_dead() end
+    -- (each walk its own number: what a walk that failed left in custom
+    -- functions' pending gradients is not the next one's)
+    local prev = nl._walk_now
+    walks = walks + 1
+    nl._walk_now = walks
     local ok, res = pcall(higher.run, who, roots, grads, inputs)
+    nl._walk_now = prev
     if not ok then
       if type(res) == 'table' and res.msg then raise(res.msg) end   -- a hook's result refused
       error(res, 0)

@@ -207,7 +207,8 @@ return function(nl)
   function nl._custom_graph_rule(n, g)
     local id = tonumber(n.a[2])
     if tonumber(n.a[1]) == 1 then
-      local p = pending[id] or {}
+      local p = pending[id]
+      if p == nil or p.walk ~= nl._walk_now then p = { walk = nl._walk_now } end   -- (else left by a failed walk)
       pending[id] = p
       p[tonumber(n.a[0]) + 1] = g
       return { wrap(lib.nl_full(1, empty_size, 0, 0)) }
@@ -215,6 +216,7 @@ return function(nl)
     local gout = { g }
     if tonumber(n.a[3]) > 1 then
       gout = pending[id] or {}
+      if gout.walk ~= nl._walk_now then gout = {} end
       pending[id] = nil
     end
     local ok, res = pcall(input_grads, id, gout, function(k) return n.ins[k] end)
@@ -228,6 +230,7 @@ return function(nl)
       local n = lib.nl_take_dead_custom(cb, dead, 64)
       for i = 0, n - 1 do
         local id = tonumber(dead[i])
+        pending[id] = nil         -- (what a failed create_graph walk left)
         if registry[id] ~= nil then
           registry[id] = nil
           live = live - 1

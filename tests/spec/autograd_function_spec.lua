@@ -282,6 +282,32 @@ describe('nl.autograd.Function', function()
     assert.is_nil(z.grad)
   end)
 
+  it('a backward that failed leaves nothing for the next: an output it reached is not summed into a later pass', function()
+    -- (2 x, 3 x): the gradient of the second output alone is 3; a failed pass had reached the first
+    local Pair = Function('Pair', {
+      forward = function(_, x) return x * 2, x * 3 end,
+      backward = function(_, g1, g2) return g1 * 2 + g2 * 3 end,
+    })
+    local Fails = Function('Fails', { forward = function(_, x) return x * 1 end,
+                                      backward = function() error('no gradient here') end })
+    for _, create_graph in ipairs({ false, true }) do
+      local x = leaf({ 1 })
+      local a, b = Pair.apply(x)
+      local s = Fails.apply(b * 1):sum() + a:sum()     -- a's node runs before Fails' error
+      local msg = S.errmsg(function()
+        if create_graph then return nl.autograd.grad(s, x, { retain_graph = true, create_graph = true }) end
+        s:backward({ retain_graph = true })
+      end)
+      S.contains(msg, 'no gradient here')
+      assert.is_nil(x.grad)
+      if create_graph then same(nl.autograd.grad(b:sum(), x, { create_graph = true })[1], { 3 })
+      else
+        b:sum():backward()
+        same(x.grad, { 3 })
+      end
+    end
+  end)
+
   it('gives higher-order gradients with create_graph, as the same function of built-in ops does', function()
     -- d/dx sum(Square(x)^2) = 4 x^3, then d/dx sum(4 x^3) = 12 x^2
     local x, x2 = leaf({ 1, 2, -3 }), leaf({ 1, 2, -3 })
