@@ -30,6 +30,23 @@ return function(nl)
     return true
   end
   local function addr(p) return tonumber(ffi.cast('uintptr_t', p)) end
+  -- g summed to the shape of x (a C tensor) where x's shape broadcasts to
+  -- g's, as PyTorch reduces a gradient that backward gave in the output's
+  -- broadcast shape; nil where it does not
+  local function reduce_to(g, x)
+    local gp = g.ptr
+    local lead = gp.ndim - x.ndim
+    if lead < 0 then return nil end
+    for i = 0, x.ndim - 1 do
+      if x.sizes[i] ~= 1 and x.sizes[i] ~= gp.sizes[i + lead] then return nil end
+    end
+    for d = gp.ndim - 1, 0, -1 do
+      if d < lead or (x.sizes[d - lead] == 1 and gp.sizes[d] ~= 1) then g = g:sum(d + 1, true) end
+    end
+    local s = {}
+    for i = 0, x.ndim - 1 do s[i + 1] = tonumber(x.sizes[i]) end
+    return g:reshape(s)
+  end
 
   local registry = {}         -- [id] = ctx, while the function's node lives
   local live, last_id = 0, 0
@@ -153,6 +170,10 @@ return function(nl)
                                                                                          nl._describe_arg(g)) })
         end
         local x = input(k)
+        if not same_shape(g.ptr, x) then     -- (a gradient in a broadcast shape: summed)
+          g = reduce_to(g, x) or g
+          r[i + 1] = g
+        end
         if not same_shape(g.ptr, x) then
           error({ msg = ('%s.backward: gradient %d has shape %s, but argument %d of forward has shape %s'):format(
             name, i, shape_of(g.ptr), i, shape_of(x)) })

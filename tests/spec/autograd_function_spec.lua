@@ -282,6 +282,30 @@ describe('nl.autograd.Function', function()
     assert.is_nil(z.grad)
   end)
 
+  it('a gradient in the broadcast shape of the output is summed to the input\'s, as PyTorch 1.13 reduces it', function()
+    -- x + b with b of shape [3], [2, 1] or []: backward gives g to both; b's gradient is g summed over
+    -- the broadcast dims (closed forms: the column sums, row sums and total of w); PyTorch 1.13 gives the same
+    local BAdd = Function('BAdd', { forward = function(_, x, b) return x + b end,
+                                    backward = function(_, g) return g, g end })
+    local w = nl.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, 'float64')
+    for _, c in ipairs({ { leaf({ 1, 1, 1 }), { 5, 7, 9 } }, { leaf({ { 1 }, { 1 } }), { 6, 15 } },
+                         { nl.tensor(2, 'float64'):requires_grad(), { 21 } } }) do
+      local x = leaf({ { 1, 2, 3 }, { 4, 5, 6 } })
+      local b = c[1]
+      BAdd.apply(x, b):mul(w):sum():backward()
+      same(b.grad, c[2])
+      assert.are.same(b:shape(), b.grad:shape())
+      same(x.grad, w)
+      -- with create_graph the sum is recorded: d/db of sum(grad_b) is 0, the gradient itself as above
+      local gb = nl.autograd.grad(BAdd.apply(x, b):mul(w):sum(), b, { create_graph = true })[1]
+      same(gb, c[2])
+    end
+    -- a shape that does not broadcast to the input's stays an error
+    local Bad = Function('Bad', { forward = function(_, x) return x * 1 end, backward = function(_, g) return g:sum(1) end })
+    S.contains(S.errmsg(function() Bad.apply(leaf({ { 1, 2 }, { 3, 4 } })):sum():backward() end),
+               'Bad.backward: gradient 1 has shape [2], but argument 1 of forward has shape [2,2]')
+  end)
+
   it('a backward that failed leaves nothing for the next: an output it reached is not summed into a later pass', function()
     -- (2 x, 3 x): the gradient of the second output alone is 3; a failed pass had reached the first
     local Pair = Function('Pair', {
