@@ -192,8 +192,6 @@ return function(nl)
   end
 
   -- the one callback C's backward calls (LuaJIT has few slots: never one per call)
-  local c_inputs
-  local function c_input(k) return c_inputs[k - 1] end
   local function run_backward(id, n_out, gouts, inputs, gin)
     local gout = {}
     for j = 1, n_out do
@@ -203,8 +201,8 @@ return function(nl)
         gout[j] = wrap(g)
       end
     end
-    c_inputs = inputs
-    local res = input_grads(id, gout, c_input)
+    -- (the node's own inputs: a backward may run a backward of its own, whose call comes here too)
+    local res = input_grads(id, gout, function(k) return inputs[k - 1] end)
     for k, g in pairs(res) do
       lib.nl_retain(g.ptr)
       gin[k - 1] = g.ptr

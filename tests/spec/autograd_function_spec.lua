@@ -306,6 +306,29 @@ describe('nl.autograd.Function', function()
                'Bad.backward: gradient 1 has shape [2], but argument 1 of forward has shape [2,2]')
   end)
 
+  it('a backward that runs a backward of its own through another custom function checks its own inputs', function()
+    -- Outer's backward runs an unrelated pass through Square on a tensor of another shape (a
+    -- checkpoint's recomputation does so); Outer's gradient 2 g is then checked against Outer's input
+    local Outer = Function('Outer', {
+      forward = function(_, x) return x * 2 end,
+      backward = function(_, g)
+        for _, shape in ipairs({ { 1, 3 }, { 3 } }) do
+          local z = nl.ones(shape, 'float64'):requires_grad()
+          nl.enable_grad(function() Square.apply(z):sum():backward() end)
+          same(z.grad, { 2, 2, 2 })
+        end
+        return g * 2
+      end,
+    })
+    local x = leaf({ 1, 2 })
+    Outer.apply(x):sum():backward()
+    same(x.grad, { 2, 2 })
+    local x2 = leaf({ { 1, 2, 3 } })
+    Outer.apply(x2):sum():backward()
+    same(x2.grad, { 2, 2, 2 })
+    assert.are.same({ 1, 3 }, x2.grad:shape())
+  end)
+
   it('a backward that failed leaves nothing for the next: an output it reached is not summed into a later pass', function()
     -- (2 x, 3 x): the gradient of the second output alone is 3; a failed pass had reached the first
     local Pair = Function('Pair', {
