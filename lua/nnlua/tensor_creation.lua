@@ -182,6 +182,8 @@ return function(nl)
       local m = mt and mean:detach() or mean
       local s = st and std:detach() or std
       if st and s:lt(0):sum():item() > 0 then raise('normal: std has negative entries') end
+      if st and s:ne(s):sum():item() > 0 then raise('normal: std has NaN entries') end
+      if not st and not (s >= 0) then raise('normal: expected std >= 0, got ' .. tostring(s)) end
       local ref = mt and m or s
       if ref:dtype() == 'int64' then raise('normal: expected float tensors, got int64') end
       local shape = mt and st and (m + s * 0):shape() or ref:shape()

@@ -105,6 +105,13 @@ describe('normal, bernoulli and the in-place draws', function()
     assert.are.same({ 1, 2 }, nl.normal(nl.tensor({ 1, 2 }), nl.zeros(2)):totable())
     contains(errmsg(nl.normal, 0, -1, { 2 }), 'normal: expected std >= 0')
     contains(errmsg(nl.normal, nl.zeros(2), nl.tensor({ 1, -1 })), 'normal: std has negative entries')
+    -- a number std beside a tensor mean, and NaN in a std tensor, are refused as PyTorch 1.13 refuses them
+    -- ('normal expects std >= 0.0'); they drew from N(m, |std|) or NaN
+    contains(errmsg(nl.normal, nl.zeros(2), -1), 'normal: expected std >= 0, got -1')
+    contains(errmsg(nl.normal, nl.zeros(2):requires_grad(), -1), 'normal: expected std >= 0, got -1')
+    contains(errmsg(nl.normal, nl.zeros(2), 0 / 0), 'normal: expected std >= 0, got')
+    contains(errmsg(nl.normal, nl.zeros(2), nl.tensor({ 1, 0 / 0 })), 'normal: std has NaN entries')
+    assert.are.same({ 1, 2 }, nl.normal(nl.tensor({ 1, 2 }), 0):totable())
     contains(errmsg(nl.normal, nl.zeros(2), 1, { 3 }), 'normal: a size is taken only with number mean and std')
   end)
 
