@@ -16,14 +16,7 @@ local function same(got, want, tol)
     assert.is_true(S.close(a[i], b[i], tol or 1e-12, tol or 1e-12), ('element %d: got %.17g, want %.17g'):format(i, a[i], b[i]))
   end
 end
-local function run_child(code)
-  local path = S.write(os.tmpname() .. '.lua', S.path_prelude .. "local nl = require 'nnlua'\n" .. code)
-  local p = assert(io.popen('luajit ' .. S.q(path) .. ' 2>&1'))
-  local out = p:read('*a')
-  p:close()
-  os.remove(path)
-  return out
-end
+local run_child = S.run_luajit
 
 local Function = nl.autograd.Function
 

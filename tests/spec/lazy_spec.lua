@@ -16,14 +16,7 @@ local function say(...)
 end
 ]]
 
-local function run(code)
-  local path = S.write(os.tmpname() .. '.lua', S.path_prelude .. "local nl = require 'nnlua'\n" .. SAY .. code)
-  local p = assert(io.popen('luajit ' .. S.q(path) .. ' 2>&1'))
-  local out = p:read('*a')
-  p:close()
-  os.remove(path)
-  return out
-end
+local function run(code) return S.run_luajit(SAY .. code) end
 
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils' }

@@ -466,4 +466,15 @@ S.root = here:gsub('/tests/spec/[^/]*$', '')
 S.path_prelude = string.format("package.path = '%s/lua/?.lua;%s/lua/?/init.lua;' .. package.path\n",
                                S.root, S.root)
 
+-- the output (stdout and stderr) of a child luajit running code after
+-- `local nl = require 'nnlua'` from this tree
+function S.run_luajit(code)
+  local path = S.write(os.tmpname() .. '.lua', S.path_prelude .. "local nl = require 'nnlua'\n" .. code)
+  local p = assert(io.popen('luajit ' .. S.q(path) .. ' 2>&1'))
+  local out = p:read('*a')
+  p:close()
+  os.remove(path)
+  return out
+end
+
 return S
