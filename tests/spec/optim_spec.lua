@@ -808,6 +808,39 @@ describe('add_param_group', function()
     end
   end)
 
+  -- PyTorch 1.13 keeps a group with an empty params list (nnlua refused it):
+  -- SGD(lr 0.1, momentum 0.9) steps p = ones(2) with grad ones to 0.9; the
+  -- empty group saves as params {} and StepLR(step_size 1, gamma 0.5)
+  -- halves both groups' lr
+  it('keeps an empty param group, as PyTorch does', function()
+    local p = nl.ones(2):requires_grad()
+    local opt = optim.SGD({ p }, { lr = 0.1, momentum = 0.9 })
+    opt:add_param_group({ params = {} })
+    assert.are.equal(2, #opt.param_groups)
+    assert.are.equal(0, #opt.param_groups[2].params)
+    assert.are.equal(0.1, opt.param_groups[2].lr)
+    p.grad = nl.ones(2)
+    opt:step()
+    assert_close(p, { 0.9, 0.9 }, 1e-6, 0)
+    local sd = opt:state_dict()
+    assert.are.same({}, sd.param_groups[2].params)
+    assert.are.same({ 1 }, sd.param_groups[1].params)
+    local q = nl.ones(2):requires_grad()
+    local opt2 = optim.SGD({ q }, { lr = 0.1, momentum = 0.9 })
+    opt2:add_param_group({ params = {} })
+    opt2:load_state_dict(sd)
+    q.grad = nl.ones(2)
+    opt2:step()                                         -- buf 0.9 + 1 = 1.9: 1 - 0.19
+    assert_close(q, { 0.81, 0.81 }, 1e-6, 0)
+    local sched = optim.StepLR(opt, { step_size = 1, gamma = 0.5 })
+    opt:step()
+    sched:step()
+    assert_close({ opt.param_groups[1].lr, opt.param_groups[2].lr }, { 0.05, 0.05 }, 1e-12, 0)
+    -- in the constructor too; a wholly empty list is still refused
+    assert.are.equal(2, #optim.SGD({ { params = {} }, { params = { q } } }, { lr = 0.1 }).param_groups)
+    assert.has_error(function() optim.SGD({}, { lr = 0.1 }) end, 'SGD: got an empty parameter list')
+  end)
+
   it("refuses PyTorch's cases, naming the optimizer", function()
     local W, b = nl.zeros(2, 2):requires_grad(), nl.zeros(2):requires_grad()
     local function fails(msg, f)

@@ -131,7 +131,8 @@ return function(nl, optim)
       if g[k] == nil then g[k] = copy(d) end
     end
     local ps = nl.is_tensor(rg.params) and { rg.params } or rg.params
-    if #ps == 0 then raise(('%s: param group %d has no parameters'):format(op, gi)) end
+    -- (an empty group is kept, as PyTorch keeps it: it steps nothing and
+    -- its options are still scheduled and saved)
     check_holes(op, ps, 'parameter')
     g.params = {}
     local mine = {}
