@@ -1228,7 +1228,9 @@ return function(nl)
   -- is nonzero(cond, {as_tuple = true}), as PyTorch's: one int64 tensor of
   -- 1-based indices per dim (it was refused, as a nil a). Two numbers give
   -- int64 when both are whole, as PyTorch's two ints (float32 was made of
-  -- where(c, 1, 0)), else the default float32.
+  -- where(c, 1, 0)), else the default float32. Lua has one number type: a
+  -- whole number past int64 (2^63) is read as PyTorch reads a float
+  -- (where(c, 2.0**63, 0) is float32), not as its overflowing int.
   function nl.where(cond, a, b, ...)
     if select('#', ...) > 0 then nl._no_extra_args('where', '(cond, a, b)', nil, ...) end
     local c = T(cond, 'where')

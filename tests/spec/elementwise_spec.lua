@@ -424,6 +424,19 @@ describe('where', function()
     assert.are.same({ { -2.5, 3, -2.5 }, { 3, -2.5, 3 } }, r:totable())
     assert.are.equal('float32', nl.where(c, 0 / 0, 1):dtype())
     assert.are.equal('float32', nl.where(c, 1e30, 1):dtype())          -- past int64: not an int
+    -- the boundary: Lua has one number type, so a whole number past int64
+    -- is read as PyTorch reads a float (torch.where(c, 2.0**63, 0) is
+    -- float32, [9.2234e+18, 0]; with an int64 tensor too), not as its int
+    -- 2**63 (an overflow error); -2^63 fits int64
+    local b = nl.tensor({ 1, 0 }, 'int64')
+    r = nl.where(b, 2 ^ 63, 0)
+    assert.are.equal('float32', r:dtype())
+    assert.are.same({ 2 ^ 63, 0 }, r:totable())
+    r = nl.where(b, -2 ^ 63, 0)
+    assert.are.equal('int64', r:dtype())
+    assert.are.same({ -2 ^ 63, 0 }, r:totable())
+    assert.are.equal('float32', nl.where(b, 2 ^ 63, nl.tensor({ 1, 2 }, 'int64')):dtype())
+    assert.are.equal('float64', nl.where(b, 2 ^ 63, nl.tensor({ 1, 2 }, 'float64')):dtype())
   end)
 end)
 
