@@ -54,6 +54,29 @@ return function(nl, nn)
   end
   nn._options = options
 
+  -- The options of an F conv: a table of them (nothing after it), or
+  -- PyTorch's positional form after the bias, names[1] (the stride: a
+  -- number, a list or nil) first, then names[2], ... in PyTorch's order
+  -- (F.conv2d(x, w, b, 1, 0, 1, 1) was refused: options must be a table)
+  local function conv_options(op, names, known, opts, ...)
+    local list = type(opts) == 'table' and not nl.is_tensor(opts) and nl._list_len(opts)
+    if opts == nil and select('#', ...) == 0 then return {} end
+    if type(opts) == 'table' and not nl.is_tensor(opts) and not (list and list > 0) then
+      nl._no_extra_args(op, '(input, weight, bias, {options})',
+        "options go in one table, or all in PyTorch's positional order", ...)
+      nl._check_opts(op, opts, known)
+      return opts
+    end
+    if select('#', ...) >= #names then
+      nl._no_extra_args(op, '(input, weight, bias, ' .. table.concat(names, ', ') .. ')', nil, select(#names, ...))
+    end
+    local t = { [names[1]] = opts }
+    for i = 2, #names do t[names[i]] = (select(i - 1, ...)) end
+    return t
+  end
+  local CONV_ARGS = { 'stride', 'padding', 'dilation', 'groups' }
+  local TCONV_ARGS = { 'stride', 'padding', 'output_padding', 'groups', 'dilation' }
+
   -- the options each form reads; any other key is an error, not ignored
   local KNOWN_F = { stride = 1, padding = 1, dilation = 1, groups = 1 }
   local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 'flag', padding_mode = 1 }
@@ -121,9 +144,7 @@ return function(nl, nn)
   -- opts: stride, padding (n, {h, w}, 'valid', 'same'), dilation, groups
   function F.conv2d(x, weight, bias, opts, ...)
     local op = 'conv2d'
-    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_F)
+    opts = conv_options(op, CONV_ARGS, KNOWN_F, opts, ...)
     local px, pw = nl._T(x, op), nl._T(weight, op)
     local sh, sw = pair(opts.stride or 1, 'stride', op, 1)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
@@ -170,9 +191,7 @@ return function(nl, nn)
   -- each a single number
   function F.conv1d(x, weight, bias, opts, ...)
     local op = 'conv1d'
-    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_F)
+    opts = conv_options(op, CONV_ARGS, KNOWN_F, opts, ...)
     if nl._T(x, op).ndim ~= 3 then
       nl._raise(('%s: input must be 3-D (N, C, L), got shape %s'):format(op, nl._shape_str(x)))
     end
@@ -464,9 +483,7 @@ return function(nl, nn)
   -- opts: stride, padding, output_padding, groups, dilation
   function F.conv_transpose2d(x, weight, bias, opts, ...)
     local op = 'conv_transpose2d'
-    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_TF)
+    opts = conv_options(op, TCONV_ARGS, KNOWN_TF, opts, ...)
     local g = t_geometry(op, opts, false)
     if nl._T(x, op).ndim ~= 4 or nl._T(weight, op).ndim ~= 4 then
       nl._raise(('%s: expected input (N, C, H, W) and weight (in_channels, out_channels/groups, kh, kw), got %s '
@@ -480,9 +497,7 @@ return function(nl, nn)
   -- conv_transpose2d's, each a single number
   function F.conv_transpose1d(x, weight, bias, opts, ...)
     local op = 'conv_transpose1d'
-    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_TF)
+    opts = conv_options(op, TCONV_ARGS, KNOWN_TF, opts, ...)
     local g = t_geometry(op, opts, true)
     if nl._T(x, op).ndim ~= 3 or nl._T(weight, op).ndim ~= 3 then
       nl._raise(('%s: expected input (N, C, L) and weight (in_channels, out_channels/groups, k), got %s and %s'):format(
