@@ -54,25 +54,31 @@ return function(nl, nn)
   end
   nn._options = options
 
-  -- The options of an F conv: a table of them (nothing after it), or
-  -- PyTorch's positional form after the bias, names[1] (the stride: a
+  -- The options of an F conv or pool: a table of them (nothing after it),
+  -- or PyTorch's positional form after the arguments head names ('(input,
+  -- weight, bias' or '(input, kernel_size'), names[1] (the stride: a
   -- number, a list or nil) first, then names[2], ... in PyTorch's order
-  -- (F.conv2d(x, w, b, 1, 0, 1, 1) was refused: options must be a table)
-  local function conv_options(op, names, known, opts, ...)
+  -- (F.conv2d(x, w, b, 1, 0, 1, 1) was refused: options must be a table;
+  -- an argument past them, or after a table, was dropped without a word:
+  -- F.max_pool2d(x, 2, nil, 0, 1, true) pooled without ceil_mode)
+  function nn._positional_options(op, head, names, known, opts, ...)
     local list = type(opts) == 'table' and not nl.is_tensor(opts) and nl._list_len(opts)
-    if opts == nil and select('#', ...) == 0 then return {} end
     if type(opts) == 'table' and not nl.is_tensor(opts) and not (list and list > 0) then
-      nl._no_extra_args(op, '(input, weight, bias, {options})',
-        "options go in one table, or all in PyTorch's positional order", ...)
+      nl._no_extra_args(op, head .. ', {options})', "options go in one table, or all in PyTorch's positional order",
+        ...)
       nl._check_opts(op, opts, known)
       return opts
     end
     if select('#', ...) >= #names then
-      nl._no_extra_args(op, '(input, weight, bias, ' .. table.concat(names, ', ') .. ')', nil, select(#names, ...))
+      nl._no_extra_args(op, head .. ', ' .. table.concat(names, ', ') .. ')', nil, select(#names, ...))
     end
     local t = { [names[1]] = opts }
     for i = 2, #names do t[names[i]] = (select(i - 1, ...)) end
+    nl._check_opts(op, t, known)
     return t
+  end
+  local function conv_options(op, names, known, opts, ...)
+    return nn._positional_options(op, '(input, weight, bias', names, known, opts, ...)
   end
   local CONV_ARGS = { 'stride', 'padding', 'dilation', 'groups' }
   local TCONV_ARGS = { 'stride', 'padding', 'output_padding', 'groups', 'dilation' }

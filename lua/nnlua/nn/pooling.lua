@@ -42,26 +42,9 @@ return function(nl, nn)
 
   -- ---- functional ------------------------------------------------------------
 
-  -- The options of an F pool: a table of them (nothing after it), or
-  -- PyTorch's positional form, names[1] (the stride: a number, a list of
-  -- numbers or nil) first, then names[2], ... in PyTorch's order (an
-  -- argument past them, or after a table, was dropped without a word:
-  -- F.max_pool2d(x, 2, nil, 0, 1, true) pooled without ceil_mode)
+  -- The options of an F pool: a table, or PyTorch's positional form (conv.lua's)
   local function pool_options(op, names, known, opts, ...)
-    local list = type(opts) == 'table' and not nl.is_tensor(opts) and nl._list_len(opts)
-    if type(opts) == 'table' and not nl.is_tensor(opts) and not (list and list > 0) then
-      nl._no_extra_args(op, '(input, kernel_size, {options})',
-        "options go in one table, or all in PyTorch's positional order", ...)
-      nl._check_opts(op, opts, known)
-      return opts
-    end
-    if select('#', ...) >= #names then
-      nl._no_extra_args(op, '(input, kernel_size, ' .. table.concat(names, ', ') .. ')', nil, select(#names, ...))
-    end
-    local t = { [names[1]] = opts }
-    for i = 2, #names do t[names[i]] = (select(i - 1, ...)) end
-    nl._check_opts(op, t, known)
-    return t
+    return nn._positional_options(op, '(input, kernel_size', names, known, opts, ...)
   end
   local MAX_ARGS = { 'stride', 'padding', 'dilation', 'ceil_mode', 'return_indices' }
   local AVG_ARGS = { 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override' }
