@@ -158,16 +158,20 @@ function S.golden_module(c, build, via_state_dict)
   return S.golden_state(build[c.kind](c.args, c.opts), c, via_state_dict[c.kind])
 end
 
--- Every golden case's op has a call in ops, and every call a case.
-function S.check_cases_cover(cases, ops)
+-- Every golden case's c[key] has a function (what: a call, a builder) in
+-- fns, and every function a case.
+local function check_cover(cases, fns, key, what)
   local assert = require 'luassert'
   local seen = {}
   for _, c in ipairs(cases) do
-    assert.is_function(ops[c.op], 'no nnlua call for golden op ' .. c.op)
-    seen[c.op] = true
+    assert.is_function(fns[c[key]], 'no nnlua ' .. what .. ' for golden ' .. key .. ' ' .. c[key])
+    seen[c[key]] = true
   end
-  for name in pairs(ops) do assert.is_true(seen[name], 'no golden case for ' .. name) end
+  for name in pairs(fns) do assert.is_true(seen[name], 'no golden case for ' .. name) end
 end
+
+-- Every golden case's op has a call in ops, and every call a case.
+function S.check_cases_cover(cases, ops) check_cover(cases, ops, 'op', 'call') end
 
 -- Golden case c (inputs, args, w, outs, grads) against op(x, c.args), x
 -- the inputs (those with a grad requiring one), op giving a tensor or a
@@ -302,15 +306,7 @@ end
 
 -- Every golden layer case's kind has a builder in build, and every builder
 -- a case.
-function S.check_kinds_cover(cases, build)
-  local assert = require 'luassert'
-  local seen = {}
-  for _, c in ipairs(cases) do
-    assert.is_function(build[c.kind], 'no nnlua builder for golden kind ' .. c.kind)
-    seen[c.kind] = true
-  end
-  for kind in pairs(build) do assert.is_true(seen[kind], 'no golden case for ' .. kind) end
-end
+function S.check_kinds_cover(cases, build) check_cover(cases, build, 'kind', 'builder') end
 
 -- The leaves of golden layer case c's inputs (stored tensors; float ones
 -- require grad, but those with an `after` value, which the call changes in
