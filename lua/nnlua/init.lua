@@ -101,10 +101,12 @@ setmetatable(nl.Tensor, { __index = function(t, k)
 end })
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
--- nl.autograd.Function (functions with a backward written in Lua) loads on first use
+-- nl.autograd.Function (functions with a backward written in Lua) and
+-- nl.autograd.functional (jacobian, hessian, vjp, ...) load on first use
 setmetatable(nl.autograd, { __index = function(t, k)
-  if k ~= 'Function' then return nil end
-  require('nnlua.autograd_function')(nl)
+  if k == 'Function' then require('nnlua.autograd_function')(nl)
+  elseif k == 'functional' then require('nnlua.autograd_functional')(nl)
+  else return nil end
   return rawget(t, k)
 end })
 

@@ -2,7 +2,8 @@
 -- (init.lua, nn/init.lua): a fresh process has not loaded them, its Lua
 -- heap stays near what it was before they existed, and each way of asking
 -- for one of their names (a method of a tensor, an nl function, nn, its
--- functional table, nn.utils, nn.load's class registry) loads them and
+-- functional table, nn.utils, nn.load's class registry, nl.autograd's
+-- Function and functional) loads them and
 -- gives the name. Each case runs in a child luajit, since this process has
 -- long loaded everything.
 local S = require 'support'
@@ -19,7 +20,8 @@ end
 local function run(code) return S.run_luajit(SAY .. code) end
 
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
-               'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils' }
+               'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils',
+               'nnlua.autograd_function', 'nnlua.autograd_functional' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -38,7 +40,8 @@ describe('lazy loading', function()
     assert.is_true(kb ~= nil and kb < 1600, out)
   end)
 
-  it('loads them when a tensor, nl, nn, nn.functional, nn.utils or nn.load asks for one of their names', function()
+  it('loads them when a tensor, nl, nn, nn.functional, nn.utils, nn.load or nl.autograd asks for one of their names',
+     function()
     local out = run([[
       say('method', nl.tensor({ 1, 2, 3 }):logsumexp(1):item())
     ]])
@@ -47,6 +50,15 @@ describe('lazy loading', function()
     S.contains(run([[say('nn', nl.nn.Conv3d(1, 2, 3).weight:shape()[5])]]), 'nn 3')
     S.contains(run([[say('F', nl.nn.functional.pixel_shuffle(nl.ones(1, 4, 1, 1), 2):shape()[3])]]), 'F 2')
     S.contains(run([[say('utils', type(nl.nn.utils.weight_norm))]]), 'utils function')
+    -- nl.autograd's names: Function, functional (and an unknown one gives nil, loading nothing)
+    S.contains(run([[say('Function', type(nl.autograd.Function), package.loaded['nnlua.autograd_functional'] ~= nil)]]),
+               'Function table false')
+    S.contains(run([[
+      say('functional', nl.autograd.functional.jacobian(function(x) return x * x end, nl.tensor({ 3 }))[1][1],
+          package.loaded['nnlua.autograd_function'] ~= nil)
+    ]]), 'functional 6 false')
+    S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
+               'autograd nil false')
     local path = os.tmpname() .. '.safetensors'
     S.contains(run(([[nl.nn.Sequential(nl.nn.Conv3d(1, 2, 1), nl.nn.PReLU()):save('%s') say('saved')]]):format(path)),
                'saved')
