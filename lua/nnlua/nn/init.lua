@@ -62,6 +62,8 @@ return function(nl)
     local before = {}
     for name, cls in pairs(nn._classes) do before[name] = cls end
     for _, family in ipairs(LAZY) do require('nnlua.nn.' .. family)(nl, nn) end
+    -- (optim.swa_utils's AveragedModel, for nn.load's registry)
+    local _ = nl.optim and nl.optim.swa_utils
     -- the classes the families made are nnlua's (a user's made before this
     -- are not among them); a user's class of the same name keeps its
     -- place in the registry, as when nnlua's was made first and the

@@ -24,13 +24,15 @@ return function(nl, nn)
       nl._raise(op .. ': expected a positive number of features, got ' .. tostring(num_features))
     end
     for _, k in ipairs({ 'eps', 'momentum' }) do
-      if opts[k] ~= nil and type(opts[k]) ~= 'number' then
+      -- (momentum false: PyTorch's None, the plain average, for BatchNorm)
+      if opts[k] ~= nil and type(opts[k]) ~= 'number' and not (k == 'momentum' and opts[k] == false
+         and op:match('^BatchNorm')) then
         nl._raise(('%s: %s must be a number, got %s'):format(op, k, type(opts[k])))
       end
     end
     self.num_features = num_features
     self.eps = opts.eps or 1e-5
-    self.momentum = opts.momentum or 0.1
+    self.momentum = opts.momentum == nil and 0.1 or opts.momentum
     self.affine = opts.affine ~= false
     self.track_running_stats = opts.track_running_stats ~= false
     if self.affine then
@@ -85,10 +87,12 @@ return function(nl, nn)
       var = channel_mean(centered * centered)
       if self.training and self.track_running_stats then
         nl.no_grad(function()
+          self.num_batches_tracked:add_(1)
+          -- momentum false (PyTorch's None): the average of every batch so far
           local m = self.momentum
+          if m == false then m = 1 / self.num_batches_tracked:item() end
           self.running_mean:mul_(1 - m):add_(mean:detach():view(-1), m)
           self.running_var:mul_(1 - m):add_(var:detach():view(-1), m * n / (n - 1))
-          self.num_batches_tracked:add_(1)
         end)
       end
       local y
@@ -111,8 +115,9 @@ return function(nl, nn)
   end
 
   function nn._batch_norm_repr(self)
-    return ('%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s'):format(self.num_features, self.eps,
-      self.momentum, tostring(self.affine), tostring(self.track_running_stats))
+    return ('%d, eps=%g, momentum=%s, affine=%s, track_running_stats=%s'):format(self.num_features, self.eps,
+      self.momentum == false and 'None' or ('%g'):format(self.momentum), tostring(self.affine),
+      tostring(self.track_running_stats))
   end
 
   local BatchNorm1d = Module:extend('BatchNorm1d')

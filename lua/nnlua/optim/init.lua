@@ -26,5 +26,12 @@ return function(nl)
     adamax = optim.Adamax, nadam = optim.NAdam, radam = optim.RAdam,
     adadelta = optim.Adadelta, rprop = optim.Rprop, asgd = optim.ASGD,
   }
+  -- optim.swa_utils (AveragedModel, SWALR, update_bn) loads on first use
+  setmetatable(optim, { __index = function(t, k)
+    if k ~= 'swa_utils' then return nil end
+    local swa = require('nnlua.optim.swa_utils')(nl, optim)
+    rawset(t, k, swa)
+    return swa
+  end })
   return optim
 end
