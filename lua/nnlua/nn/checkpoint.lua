@@ -206,6 +206,10 @@ return function(nl, nn)
     end
     local m = cls(unpack(args, 1, n))
     if st.param_norms ~= nil then nn._param_norm_apply(m, st.param_norms) end
+    if st.parametrizations ~= nil then
+      nn._load_all()
+      nn._parametrize_apply(m, st.parametrizations, function(a) return rebuild_arg(a, built) end)
+    end
     if st.id ~= nil then built[st.id] = m end
     return m
   end

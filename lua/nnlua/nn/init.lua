@@ -53,6 +53,8 @@ return function(nl)
     'ctc',
     'rnn_utils',
     'container_dict',
+    -- (nn.utils.parametrize and nn.utils.parametrizations)
+    'parametrize',
   }
   local watched, loaded = {}, false
   function nn._load_all()

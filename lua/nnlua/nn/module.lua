@@ -481,6 +481,10 @@ return function(nl, nn)
     st.id = id
     -- weight_norm and spectral_norm, applied again after the rebuild (param_norm.lua)
     st.param_norms = nn._param_norm_record(m)
+    -- register_parametrization's, registered again too (parametrize.lua)
+    if rawget(m, '_parametrize_log') then
+      st.parametrizations = nn._parametrize_record(m, function(p) return record_module(p, seen) end)
+    end
     return { module = st }
   end
   nn._record_module = function(m) return record_module(m, { n = 0 }).module end
