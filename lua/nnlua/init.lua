@@ -121,7 +121,13 @@ nl.nn._watch_lazy()
 
 -- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
 -- not link MPI, and a script that never touches nl.dist never loads it.
+-- nl.distributions (torch.distributions) loads on first use too.
 setmetatable(nl, { __index = function(t, k)
+  if k == 'distributions' then
+    local d = require('nnlua.distributions')(nl)
+    rawset(t, k, d)
+    return d
+  end
   if k ~= 'dist' then
     -- the Tensor extras' nl functions (nl.linspace, nl.einsum, ...)
     if type(k) ~= 'string' or k:sub(1, 1) == '_' or extras_loaded then return nil end

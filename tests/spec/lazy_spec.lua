@@ -21,7 +21,7 @@ local function run(code) return S.run_luajit(SAY .. code) end
 
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils',
-               'nnlua.autograd_function', 'nnlua.autograd_functional' }
+               'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -40,8 +40,8 @@ describe('lazy loading', function()
     assert.is_true(kb ~= nil and kb < 1600, out)
   end)
 
-  it('loads them when a tensor, nl, nn, nn.functional, nn.utils, nn.load or nl.autograd asks for one of their names',
-     function()
+  it('loads them when a tensor, nl, nl.distributions, nn, nn.functional, nn.utils, nn.load or nl.autograd asks for one'
+      .. ' of their names', function()
     local out = run([[
       say('method', nl.tensor({ 1, 2, 3 }):logsumexp(1):item())
     ]])
@@ -59,6 +59,7 @@ describe('lazy loading', function()
     ]]), 'functional 6 false')
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
+    S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
     local path = os.tmpname() .. '.safetensors'
     S.contains(run(([[nl.nn.Sequential(nl.nn.Conv3d(1, 2, 1), nl.nn.PReLU()):save('%s') say('saved')]]):format(path)),
                'saved')

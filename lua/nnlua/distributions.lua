@@ -1,0 +1,1016 @@
+-- distributions.lua: nl.distributions, PyTorch 1.13's torch.distributions
+-- written on nnlua's tensor ops, so gradients flow through log_prob,
+-- entropy, cdf and rsample: the Distribution base, Normal, Bernoulli,
+-- Categorical, OneHotCategorical, Uniform, Exponential, Laplace,
+-- MultivariateNormal, Independent, and kl_divergence / register_kl.
+-- Loaded on first use of nl.distributions (init.lua). Class labels are
+-- 1-based here, as everywhere in nnlua: Categorical draws 1..K.
+return function(nl)
+  local raise, is_tensor = nl._raise, nl.is_tensor
+  local F = nl.nn.functional
+  local D = {}
+
+  local EPS = { float32 = 1.1920928955078125e-07, float64 = 2.220446049250313e-16 }     -- finfo(dtype).eps
+  local FMIN = { float32 = -3.4028234663852886e+38, float64 = -1.7976931348623157e+308 } -- finfo(dtype).min
+  local LOG_2PI = math.log(2 * math.pi)
+  local SQRT2 = math.sqrt(2)
+
+  -- ---- shapes (Lua lists) ---------------------------------------------------
+
+  local function shape_str(s) return '[' .. table.concat(s, ',') .. ']' end
+  local function concat(a, b)
+    local out = {}
+    for i = 1, #a do out[i] = a[i] end
+    for i = 1, #b do out[#a + i] = b[i] end
+    return out
+  end
+  local function sub(s, i, j)            -- s[i..j], j counting back from the end when negative
+    local out = {}
+    j = j or #s
+    if j < 0 then j = #s + j + 1 end
+    for k = i, j do out[#out + 1] = s[k] end
+    return out
+  end
+  local function same(a, b)
+    if #a ~= #b then return false end
+    for i = 1, #a do if a[i] ~= b[i] then return false end end
+    return true
+  end
+  -- a and b broadcast together, or nil
+  local function broadcast(a, b)
+    local n, out = math.max(#a, #b), {}
+    for i = 1, n do
+      local x, y = a[i - (n - #a)] or 1, b[i - (n - #b)] or 1
+      if x ~= y and x ~= 1 and y ~= 1 then return nil end
+      out[i] = x == 1 and y or x
+    end
+    return out
+  end
+  local function numel(s)
+    local n = 1
+    for _, v in ipairs(s) do n = n * v end
+    return n
+  end
+  -- a sample_shape argument: nil, a whole number or a list of them
+  local function shape_arg(op, s)
+    if s == nil then return {} end
+    if type(s) == 'number' then s = { s } end
+    if type(s) ~= 'table' or is_tensor(s) then raise(op .. ': expected a shape (a list of sizes), got ' .. type(s)) end
+    local out = {}
+    for i, v in ipairs(s) do
+      if type(v) ~= 'number' or v ~= math.floor(v) or v < 0 then
+        raise(('%s: expected whole sizes >= 0, got %s at %d'):format(op, tostring(v), i))
+      end
+      out[i] = v
+    end
+    return out
+  end
+  local function sum_rightmost(t, n)
+    for _ = 1, n do t = t:sum(-1) end
+    return t
+  end
+  local function no_grad(f) return nl.no_grad(f) end
+
+  -- ---- constraints ------------------------------------------------------------
+  -- check(v) gives a float mask (1 where valid) over v's shape less event_dim dims
+
+  local constraints = {}
+  D.constraints = constraints
+  local function constraint(name, check, event_dim)
+    return setmetatable({ name = name, check = check, event_dim = event_dim or 0 },
+                        { __tostring = function() return name end })
+  end
+  local function all_last(m) return m:min(-1) end
+  constraints.real = constraint('real', function(v) return v:eq(v) end)
+  constraints.positive = constraint('positive', function(v) return v:gt(0) end)
+  constraints.nonnegative = constraint('nonnegative', function(v) return v:ge(0) end)
+  constraints.unit_interval = constraint('unit_interval', function(v) return v:ge(0) * v:le(1) end)
+  constraints.boolean = constraint('boolean', function(v) return v:eq(0) + v:eq(1) end)
+  constraints.real_vector = constraint('real_vector', function(v) return all_last(v:eq(v)) end, 1)
+  constraints.simplex = constraint('simplex', function(v)
+    return all_last(v:ge(0)) * (v:sum(-1) - 1):abs():lt(1e-6)
+  end, 1)
+  constraints.one_hot = constraint('one_hot', function(v)
+    return all_last(v:eq(0) + v:eq(1)) * v:sum(-1):eq(1)
+  end, 1)
+  constraints.lower_cholesky = constraint('lower_cholesky', function(v)
+    local tri = all_last(v:tril():eq(v):reshape(concat(sub(v:shape(), 1, -3), { -1 })))
+    return tri * all_last(v:diagonal(0, -2, -1):gt(0))
+  end, 2)
+  constraints.positive_definite = constraint('positive_definite', function(v)
+    local sym = all_last(all_last(v:isclose(v:transpose(-2, -1), 1e-5, 1e-6)))
+    if sym:min():item() == 0 then return sym end
+    local _, info = nl.linalg.cholesky_ex(v)
+    return info:eq(0):to(v:dtype())
+  end, 2)
+  function constraints.interval(lo, hi)
+    return constraint('interval', function(v) return v:ge(lo) * v:le(hi) end)
+  end
+  function constraints.integer_interval(lo, hi)
+    return constraint(('integer_interval(%d, %d)'):format(lo, hi), function(v)
+      v = v:to('float64')
+      return v:eq(v:floor()) * v:ge(lo) * v:le(hi)
+    end)
+  end
+  function constraints.independent(base, n)
+    return constraint(('independent(%s, %d)'):format(base.name, n), function(v)
+      local m = base.check(v)
+      for _ = 1, n do m = all_last(m) end
+      return m
+    end, base.event_dim + n)
+  end
+  local function all_valid(mask) return mask:numel() == 0 or mask:min():item() ~= 0 end
+
+  -- ---- the base class -----------------------------------------------------------
+
+  local Distribution = { __name = 'Distribution', _props = {}, _param_dims = {}, arg_constraints = {},
+                         has_rsample = false, has_enumerate_support = false }
+  D.Distribution = Distribution
+  local default_validate = true
+
+  -- Distribution.set_default_validate_args(on): whether distributions made
+  -- without validate_args check their parameters and values (true, as
+  -- PyTorch's default)
+  function Distribution.set_default_validate_args(on)
+    if type(on) ~= 'boolean' then raise('set_default_validate_args: expected a boolean, got ' .. type(on)) end
+    default_validate = on
+  end
+
+  local function instance_index(cls)
+    return function(self, k)
+      local v = cls[k]
+      if v ~= nil then return v end
+      local getter = cls._props[k]
+      if getter then return getter(self) end
+      return nil
+    end
+  end
+  local function describe(self)
+    local parts = {}
+    for _, name in ipairs(self._param_order or {}) do
+      local t = rawget(self, name)
+      if t then
+        parts[#parts + 1] = name .. ': ' .. (t:numel() == 1 and ('%.4g'):format(t:reshape(-1)[1]) or shape_str(t:shape()))
+      end
+    end
+    return self.__name .. '(' .. table.concat(parts, ', ') .. ')'
+  end
+
+  local function inherits(cls, base)
+    while cls do
+      if cls == base then return true end
+      cls = cls._parent
+    end
+    return false
+  end
+  -- a class called makes an instance with its _new (inherited: a
+  -- subclass's instance is made by its parent's and gets the subclass)
+  local function construct(cls, ...)
+    local d = cls._new(...)
+    local made = getmetatable(d)
+    if made ~= cls and inherits(cls, made) then setmetatable(d, cls) end
+    return d
+  end
+  -- cls:extend(name, [props]): a subclass, with props (name -> getter) added
+  -- to the fields computed on access; kl_divergence dispatches on it
+  function Distribution.extend(parent, name, props)
+    local cls = { __name = name, _parent = parent, __tostring = describe }
+    local all = {}
+    for k, g in pairs(parent._props) do all[k] = g end
+    for k, g in pairs(props or {}) do all[k] = g end
+    cls._props = all
+    cls.__index = instance_index(cls)
+    return setmetatable(cls, { __index = parent, __call = construct,
+                               __tostring = function() return 'distributions.' .. name end })
+  end
+  local function class(name, props) return Distribution.extend(Distribution, name, props) end
+
+  -- the options table of a constructor (validate_args)
+  local function options(op, opts, known)
+    if opts == nil then return {} end
+    if type(opts) ~= 'table' or is_tensor(opts) then raise(op .. ': expected an options table, got ' .. type(opts)) end
+    for k in pairs(opts) do
+      if not (k == 'validate_args' or (known and known[k])) then raise(('%s: unknown option %s'):format(op, tostring(k))) end
+    end
+    return opts
+  end
+
+  -- the parameters of a distribution as tensors of one float dtype
+  -- (numbers in the tensors' dtype, float32 when all are numbers),
+  -- broadcast to one shape (PyTorch's broadcast_all); returns them
+  local function broadcast_all(op, names, values)
+    local dtype = nil
+    for i, v in ipairs(values) do
+      if is_tensor(v) then
+        if v:dtype() == 'int64' then
+          raise(('%s: expected %s as a float tensor or a number, got int64 %s'):format(op, names[i], shape_str(v:shape())))
+        end
+        if dtype ~= 'float64' then dtype = v:dtype() end
+      elseif type(v) ~= 'number' then
+        raise(('%s: expected %s as a tensor or a number, got %s'):format(op, names[i], type(v)))
+      end
+    end
+    dtype = dtype or 'float32'
+    local shape, out = {}, {}
+    for i, v in ipairs(values) do
+      local t = is_tensor(v) and v or nl.tensor(v, dtype)
+      if t:dtype() ~= dtype then t = t:to(dtype) end
+      out[i] = t
+      local b = broadcast(shape, t:shape())
+      if not b then
+        local shapes = {}
+        for j = 1, i do shapes[j] = names[j] .. ' ' .. shape_str(out[j]:shape()) end
+        raise(('%s: the shapes of %s do not broadcast'):format(op, table.concat(shapes, ', ')))
+      end
+      shape = b
+    end
+    for i, t in ipairs(out) do
+      if not same(t:shape(), shape) then out[i] = t:expand(shape) end
+    end
+    return out, shape
+  end
+
+  local function float_tensor(op, name, v, min_dim)
+    if not is_tensor(v) then raise(('%s: expected %s as a tensor, got %s'):format(op, name, type(v))) end
+    if v:dtype() == 'int64' then raise(('%s: expected %s as a float tensor, got int64 %s'):format(op, name, shape_str(v:shape()))) end
+    if v:dim() < min_dim then
+      raise(('%s: %s must be at least %s-dimensional, got shape %s'):format(op, name, min_dim == 1 and 'one' or 'two',
+                                                                            shape_str(v:shape())))
+    end
+    return v
+  end
+
+  -- sets the shapes and checks the parameters (the given ones, named in
+  -- self._given) against cls.arg_constraints when validating
+  local function init(self, batch_shape, event_shape, opts)
+    self.batch_shape, self.event_shape = batch_shape, event_shape
+    local v = opts and opts.validate_args
+    if v ~= nil and type(v) ~= 'boolean' then raise(self.__name .. ': validate_args must be a boolean, got ' .. type(v)) end
+    if v == nil then v = default_validate end
+    self._validate_args = v
+    if not v then return self end
+    for _, name in ipairs(self._given or self._param_order or {}) do
+      local c, t = self.arg_constraints[name], rawget(self, name)
+      if c and t then
+        local ok = no_grad(function() return all_valid(c.check(t:detach())) end)
+        if not ok then
+          raise(('%s: expected parameter %s (shape %s) to satisfy the constraint %s, but found invalid values')
+                :format(self.__name, name, shape_str(t:shape()), c.name))
+        end
+      end
+    end
+    return self
+  end
+  local function new(cls, given) return setmetatable({ _given = given }, cls) end
+
+  function Distribution._extended_shape(self, sample_shape)
+    return concat(concat(sample_shape, self.batch_shape), self.event_shape)
+  end
+
+  -- a value given to log_prob, cdf, ...: a tensor (a number becomes one of
+  -- the distribution's dtype), checked against event_shape, batch_shape and
+  -- the support when validating, as PyTorch's _validate_sample
+  function Distribution._value(self, op, v, skip_support)
+    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    if not is_tensor(v) then raise(('%s.%s: expected the value as a tensor, got %s'):format(self.__name, op, type(v))) end
+    if v:dtype() ~= self._dtype and not self._int_values then v = v:to(self._dtype) end
+    if not self._validate_args then return v end
+    local vs, ev = v:shape(), self.event_shape
+    if not same(sub(vs, #vs - #ev + 1), ev) then
+      raise(('%s.%s: the right-most sizes of the value %s must match event_shape %s'):format(self.__name, op,
+            shape_str(vs), shape_str(ev)))
+    end
+    local want = concat(self.batch_shape, ev)
+    for i = 0, math.min(#vs, #want) - 1 do
+      local a, b = vs[#vs - i], want[#want - i]
+      if a ~= 1 and b ~= 1 and a ~= b then
+        raise(('%s.%s: the value %s does not broadcast with batch_shape + event_shape %s'):format(self.__name, op,
+              shape_str(vs), shape_str(want)))
+      end
+    end
+    local support = not skip_support and self.support
+    if support then
+      local ok = no_grad(function() return all_valid(support.check(v:detach())) end)
+      if not ok then
+        raise(('%s.%s: expected the value (shape %s) to be within the support (%s) of the distribution %s, but found invalid values')
+              :format(self.__name, op, shape_str(vs), support.name, describe(self)))
+      end
+    end
+    return v
+  end
+
+  local function not_implemented(what)
+    return function(self) raise(('%s: %s is not implemented'):format(self.__name, what)) end
+  end
+  Distribution.log_prob = not_implemented('log_prob')
+  Distribution.cdf = not_implemented('cdf')
+  Distribution.icdf = not_implemented('icdf')
+  Distribution.entropy = not_implemented('entropy')
+  Distribution.enumerate_support = not_implemented('enumerate_support')
+  function Distribution.rsample(self)
+    raise(('%s: rsample is not available: %s has no reparameterized sampler (has_rsample is false); use sample'):format(
+      self.__name, self.__name))
+  end
+  -- d:sample([shape]): a draw without gradient, of shape shape + batch_shape + event_shape
+  function Distribution.sample(self, shape)
+    if not self.has_rsample then not_implemented('sample')(self) end
+    return no_grad(function() return self:rsample(shape) end)
+  end
+  -- d:sample_n(n) as d:sample({n})
+  function Distribution.sample_n(self, n) return self:sample({ n }) end
+  function Distribution.perplexity(self) return self:entropy():exp() end
+  Distribution._props.stddev = function(self) return self.variance:sqrt() end
+  Distribution._props.mean = not_implemented('mean')
+  Distribution._props.variance = not_implemented('variance')
+
+  -- d:expand(batch_shape): the distribution with its parameters expanded
+  -- (views) to the new batch_shape, as PyTorch's expand
+  function Distribution.expand(self, batch_shape)
+    local op = self.__name .. '.expand'
+    batch_shape = shape_arg(op, batch_shape)
+    local old = self.batch_shape
+    local b = broadcast(old, batch_shape)
+    if #batch_shape < #old or not b or not same(b, batch_shape) then
+      raise(('%s: cannot expand batch_shape %s to %s'):format(op, shape_str(old), shape_str(batch_shape)))
+    end
+    local cls = getmetatable(self)
+    local out = setmetatable({}, cls)
+    for k, v in pairs(self) do out[k] = v end
+    for name, edims in pairs(cls._param_dims) do
+      local t = rawget(self, name)
+      if t then out[name] = t:expand(concat(batch_shape, sub(t:shape(), t:dim() - edims + 1))) end
+    end
+    out.batch_shape = batch_shape
+    if cls._expand_more then cls._expand_more(self, out, batch_shape) end
+    return out
+  end
+
+  -- ---- Normal -----------------------------------------------------------------
+
+  local Normal = class('Normal', {
+    mean = function(self) return self.loc end,
+    stddev = function(self) return self.scale end,
+    variance = function(self) return self.scale:pow(2) end,
+  })
+  D.Normal = Normal
+  Normal.arg_constraints = { loc = constraints.real, scale = constraints.positive }
+  Normal.support = constraints.real
+  Normal.has_rsample = true
+  Normal._param_dims = { loc = 0, scale = 0 }
+  Normal._param_order = { 'loc', 'scale' }
+  -- Normal(loc, scale, [{validate_args}])
+  function Normal._new(loc, scale, opts)
+    opts = options('Normal', opts)
+    local self = new(Normal)
+    local p, shape = broadcast_all('Normal', Normal._param_order, { loc, scale })
+    self.loc, self.scale, self._dtype = p[1], p[2], p[1]:dtype()
+    return init(self, shape, {}, opts)
+  end
+  function Normal.rsample(self, shape)
+    local s = self:_extended_shape(shape_arg('Normal.rsample', shape))
+    return self.loc + nl.randn(s, self._dtype) * self.scale
+  end
+  function Normal.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    return -((v - self.loc):pow(2)) / (2 * self.scale:pow(2)) - self.scale:log() - 0.5 * LOG_2PI
+  end
+  function Normal.cdf(self, v)
+    v = self:_value('cdf', v)
+    return 0.5 * (1 + ((v - self.loc) * self.scale:reciprocal() / SQRT2):erf())
+  end
+  function Normal.icdf(self, v)
+    v = self:_value('icdf', v, true)
+    return self.loc + self.scale * (2 * v - 1):erfinv() * SQRT2
+  end
+  function Normal.entropy(self) return 0.5 + 0.5 * LOG_2PI + self.scale:log() end
+
+  -- ---- Bernoulli ------------------------------------------------------------------
+
+  local function clamp_probs(p)
+    local eps = EPS[p:dtype()]
+    return p:clamp(eps, 1 - eps)
+  end
+  -- (probs, logits, opts) positionally, or one table {probs = , logits = , validate_args = }
+  local function probs_or_logits(op, probs, logits, opts)
+    if type(probs) == 'table' and not is_tensor(probs) and logits == nil and opts == nil then
+      opts = options(op, probs, { probs = true, logits = true })
+      probs, logits = opts.probs, opts.logits
+    else
+      opts = options(op, opts)
+    end
+    if (probs == nil) == (logits == nil) then
+      raise(op .. ': either probs or logits must be specified, but not both')
+    end
+    return probs, logits, opts
+  end
+
+  local Bernoulli = class('Bernoulli', {
+    mean = function(self) return self.probs end,
+    variance = function(self) return self.probs * (1 - self.probs) end,
+  })
+  D.Bernoulli = Bernoulli
+  Bernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
+  Bernoulli.support = constraints.boolean
+  Bernoulli.has_enumerate_support = true
+  Bernoulli._param_dims = { probs = 0, logits = 0 }
+  Bernoulli._param_order = { 'probs', 'logits' }
+  -- Bernoulli(probs) or Bernoulli(nil, logits) or Bernoulli{probs = p} / {logits = l}
+  function Bernoulli._new(probs, logits, opts)
+    probs, logits, opts = probs_or_logits('Bernoulli', probs, logits, opts)
+    local self
+    if probs ~= nil then
+      self = new(Bernoulli, { 'probs' })
+      self.probs = broadcast_all('Bernoulli', { 'probs' }, { probs })[1]
+      local p = clamp_probs(self.probs)
+      self.logits = p:log() - (-p):log1p()
+    else
+      self = new(Bernoulli, { 'logits' })
+      self.logits = broadcast_all('Bernoulli', { 'logits' }, { logits })[1]
+      self.probs = self.logits:sigmoid()
+    end
+    self._dtype = self.probs:dtype()
+    return init(self, self.probs:shape(), {}, opts)
+  end
+  function Bernoulli.sample(self, shape)
+    local s = self:_extended_shape(shape_arg('Bernoulli.sample', shape))
+    return no_grad(function() return nl.rand(s, self._dtype):lt(self.probs:detach()):to(self._dtype) end)
+  end
+  local function bce_logits(logits, target)
+    local s = broadcast(logits:shape(), target:shape())
+    if not s then
+      raise(('Bernoulli: the value %s does not broadcast with the parameters %s'):format(shape_str(target:shape()),
+            shape_str(logits:shape())))
+    end
+    return F.binary_cross_entropy_with_logits(logits:expand(s), target:expand(s), { reduction = 'none' })
+  end
+  function Bernoulli.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    return -bce_logits(self.logits, v)
+  end
+  function Bernoulli.entropy(self) return bce_logits(self.logits, self.probs) end
+  -- d:enumerate_support([expand = true]): the values 0 and 1, shape (2,) + batch_shape
+  function Bernoulli.enumerate_support(self, expand)
+    local ones = {}
+    for i = 1, #self.batch_shape do ones[i] = 1 end
+    local v = nl.tensor({ 0, 1 }, self._dtype):view(concat({ 2 }, ones))
+    if expand == false then return v end
+    return v:expand(concat({ 2 }, self.batch_shape))
+  end
+
+  -- ---- Categorical ------------------------------------------------------------------
+
+  local Categorical = class('Categorical', {
+    mean = function(self) return nl.full(self:_extended_shape({}), 0 / 0, self._dtype) end,
+    variance = function(self) return nl.full(self:_extended_shape({}), 0 / 0, self._dtype) end,
+    param_shape = function(self) return self.probs:shape() end,
+  })
+  D.Categorical = Categorical
+  Categorical.arg_constraints = { probs = constraints.simplex, logits = constraints.independent(constraints.real, 1) }
+  Categorical.has_enumerate_support = true
+  Categorical._int_values = true
+  Categorical._param_dims = { probs = 1, logits = 1 }
+  Categorical._param_order = { 'probs', 'logits' }
+  -- Categorical(probs) or Categorical(nil, logits) or Categorical{probs = } / {logits = }:
+  -- categories 1..K over the last dim (probs are normalized to sum to 1)
+  function Categorical._new(probs, logits, opts, cls)
+    cls = cls or Categorical
+    local op = cls.__name
+    probs, logits, opts = probs_or_logits(op, probs, logits, opts)
+    local self
+    if probs ~= nil then
+      self = new(cls, { 'probs' })
+      float_tensor(op, 'probs', probs, 1)
+      self.probs = probs / probs:sum(-1, true)
+      self.logits = clamp_probs(self.probs):log()
+    else
+      self = new(cls, { 'logits' })
+      float_tensor(op, 'logits', logits, 1)
+      self.logits = logits - logits:logsumexp(-1, true)
+      self.probs = self.logits:softmax(-1)
+    end
+    self._dtype = self.probs:dtype()
+    self._num_events = self.probs:size(-1)
+    local s = self.probs:shape()
+    if cls == Categorical then return init(self, sub(s, 1, -2), {}, opts) end
+    return init(self, sub(s, 1, -2), { s[#s] }, opts)
+  end
+  Categorical._props.support = function(self) return constraints.integer_interval(1, self._num_events) end
+  function Categorical.sample(self, shape)
+    shape = shape_arg('Categorical.sample', shape)
+    local n, k = numel(shape), self._num_events
+    return no_grad(function()
+      local p = self.probs:detach():reshape(-1, k)
+      local out = concat(shape, self.batch_shape)
+      if n == 0 then return nl.zeros(out, 'int64') end
+      return nl.multinomial(p, n, true):t():contiguous():reshape(out)
+    end)
+  end
+  local function gather_log_prob(self, v)
+    v = v:long():unsqueeze(-1)
+    local s = broadcast(v:shape(), self.logits:shape())
+    if not s then
+      raise(('Categorical.log_prob: the value %s does not broadcast with batch_shape %s'):format(
+        shape_str(sub(v:shape(), 1, -2)), shape_str(self.batch_shape)))
+    end
+    local idx = v:expand(concat(sub(s, 1, -2), { 1 })):contiguous()
+    return self.logits:expand(s):gather(-1, idx):squeeze(-1)
+  end
+  function Categorical.log_prob(self, v) return gather_log_prob(self, self:_value('log_prob', v)) end
+  function Categorical.entropy(self)
+    local logits = self.logits:clamp(FMIN[self._dtype])
+    return -(logits * self.probs):sum(-1)
+  end
+  -- d:enumerate_support([expand = true]): 1..K, shape (K,) + batch_shape
+  function Categorical.enumerate_support(self, expand)
+    local ones = {}
+    for i = 1, #self.batch_shape do ones[i] = 1 end
+    local v = nl.arange(1, self._num_events + 1):view(concat({ self._num_events }, ones))
+    if expand == false then return v end
+    return v:expand(concat({ self._num_events }, self.batch_shape))
+  end
+
+  -- ---- OneHotCategorical ---------------------------------------------------------------
+
+  local OneHotCategorical = class('OneHotCategorical', {
+    mean = function(self) return self.probs end,
+    variance = function(self) return self.probs * (1 - self.probs) end,
+    param_shape = function(self) return self.probs:shape() end,
+  })
+  D.OneHotCategorical = OneHotCategorical
+  OneHotCategorical.arg_constraints = { probs = constraints.simplex, logits = constraints.independent(constraints.real, 1) }
+  OneHotCategorical.support = constraints.one_hot
+  OneHotCategorical.has_enumerate_support = true
+  OneHotCategorical._param_dims = { probs = 1, logits = 1 }
+  OneHotCategorical._param_order = { 'probs', 'logits' }
+  -- OneHotCategorical(probs) or (nil, logits) or {probs = } / {logits = }:
+  -- one-hot vectors over the last dim
+  function OneHotCategorical._new(probs, logits, opts)
+    return Categorical._new(probs, logits, opts, OneHotCategorical)
+  end
+  function OneHotCategorical.sample(self, shape)
+    local idx = Categorical.sample(self, shape)
+    return F.one_hot(idx, self._num_events):to(self._dtype)
+  end
+  function OneHotCategorical.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local _, idx = v:max(-1)
+    return gather_log_prob(self, idx)
+  end
+  OneHotCategorical.entropy = Categorical.entropy
+  function OneHotCategorical.enumerate_support(self, expand)
+    local k = self._num_events
+    local shape = { k }
+    for i = 1, #self.batch_shape do shape[i + 1] = 1 end
+    shape[#shape + 1] = k
+    local v = nl.eye(k, self._dtype):view(shape)
+    if expand == false then return v end
+    return v:expand(concat(concat({ k }, self.batch_shape), { k }))
+  end
+
+  -- ---- Uniform --------------------------------------------------------------------------
+
+  local Uniform = class('Uniform', {
+    mean = function(self) return (self.high + self.low) / 2 end,
+    stddev = function(self) return (self.high - self.low) / math.sqrt(12) end,
+    variance = function(self) return (self.high - self.low):pow(2) / 12 end,
+  })
+  D.Uniform = Uniform
+  Uniform.has_rsample = true
+  Uniform._param_dims = { low = 0, high = 0 }
+  Uniform._param_order = { 'low', 'high' }
+  Uniform._props.support = function(self) return constraints.interval(self.low, self.high) end
+  -- Uniform(low, high, [{validate_args}]): on [low, high)
+  function Uniform._new(low, high, opts)
+    opts = options('Uniform', opts)
+    local self = new(Uniform)
+    local p, shape = broadcast_all('Uniform', Uniform._param_order, { low, high })
+    self.low, self.high, self._dtype = p[1], p[2], p[1]:dtype()
+    init(self, shape, {}, opts)
+    if self._validate_args and not no_grad(function() return all_valid(self.low:lt(self.high)) end) then
+      raise(('Uniform: expected low < high, but found low >= high (low %s, high %s)'):format(
+        shape_str(self.low:shape()), shape_str(self.high:shape())))
+    end
+    return self
+  end
+  function Uniform.rsample(self, shape)
+    local s = self:_extended_shape(shape_arg('Uniform.rsample', shape))
+    return self.low + nl.rand(s, self._dtype) * (self.high - self.low)
+  end
+  function Uniform.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local lb, ub = self.low:le(v), self.high:gt(v)
+    return (lb * ub):log() - (self.high - self.low):log()
+  end
+  function Uniform.cdf(self, v)
+    v = self:_value('cdf', v)
+    return ((v - self.low) / (self.high - self.low)):clamp(0, 1)
+  end
+  function Uniform.icdf(self, v)
+    v = self:_value('icdf', v, true)
+    return v * (self.high - self.low) + self.low
+  end
+  function Uniform.entropy(self) return (self.high - self.low):log() end
+
+  -- ---- Exponential -------------------------------------------------------------------------
+
+  local Exponential = class('Exponential', {
+    mean = function(self) return self.rate:reciprocal() end,
+    stddev = function(self) return self.rate:reciprocal() end,
+    variance = function(self) return self.rate:pow(-2) end,
+  })
+  D.Exponential = Exponential
+  Exponential.arg_constraints = { rate = constraints.positive }
+  Exponential.support = constraints.nonnegative
+  Exponential.has_rsample = true
+  Exponential._param_dims = { rate = 0 }
+  Exponential._param_order = { 'rate' }
+  -- Exponential(rate, [{validate_args}])
+  function Exponential._new(rate, opts)
+    opts = options('Exponential', opts)
+    local self = new(Exponential)
+    local p, shape = broadcast_all('Exponential', { 'rate' }, { rate })
+    self.rate, self._dtype = p[1], p[1]:dtype()
+    return init(self, shape, {}, opts)
+  end
+  function Exponential.rsample(self, shape)
+    local s = self:_extended_shape(shape_arg('Exponential.rsample', shape))
+    local e = no_grad(function() return nl.zeros(s, self._dtype):exponential_() end)
+    return e / self.rate
+  end
+  function Exponential.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    return self.rate:log() - self.rate * v
+  end
+  function Exponential.cdf(self, v)
+    v = self:_value('cdf', v)
+    return 1 - (-self.rate * v):exp()
+  end
+  function Exponential.icdf(self, v)
+    v = self:_value('icdf', v, true)
+    return -(-v):log1p() / self.rate
+  end
+  function Exponential.entropy(self) return 1 - self.rate:log() end
+
+  -- ---- Laplace ----------------------------------------------------------------------------------
+
+  local Laplace = class('Laplace', {
+    mean = function(self) return self.loc end,
+    stddev = function(self) return SQRT2 * self.scale end,
+    variance = function(self) return 2 * self.scale:pow(2) end,
+  })
+  D.Laplace = Laplace
+  Laplace.arg_constraints = { loc = constraints.real, scale = constraints.positive }
+  Laplace.support = constraints.real
+  Laplace.has_rsample = true
+  Laplace._param_dims = { loc = 0, scale = 0 }
+  Laplace._param_order = { 'loc', 'scale' }
+  -- Laplace(loc, scale, [{validate_args}])
+  function Laplace._new(loc, scale, opts)
+    opts = options('Laplace', opts)
+    local self = new(Laplace)
+    local p, shape = broadcast_all('Laplace', Laplace._param_order, { loc, scale })
+    self.loc, self.scale, self._dtype = p[1], p[2], p[1]:dtype()
+    return init(self, shape, {}, opts)
+  end
+  function Laplace.rsample(self, shape)
+    local s = self:_extended_shape(shape_arg('Laplace.rsample', shape))
+    local eps = EPS[self._dtype]
+    local u = nl.rand(s, self._dtype) * (2 - eps) + (eps - 1)          -- U(eps - 1, 1)
+    return self.loc - self.scale * u:sign() * (-u:abs()):log1p()
+  end
+  function Laplace.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    return -(2 * self.scale):log() - (v - self.loc):abs() / self.scale
+  end
+  function Laplace.cdf(self, v)
+    v = self:_value('cdf', v)
+    local d = v - self.loc
+    return 0.5 - 0.5 * d:sign() * (-d:abs() / self.scale):expm1()
+  end
+  function Laplace.icdf(self, v)
+    v = self:_value('icdf', v, true)
+    local term = v - 0.5
+    return self.loc - self.scale * term:sign() * (-2 * term:abs()):log1p()
+  end
+  function Laplace.entropy(self) return 1 + (2 * self.scale):log() end
+
+  -- ---- MultivariateNormal ------------------------------------------------------------------------
+
+  local function mT(t) return t:transpose(-2, -1) end
+  -- the squared Mahalanobis distance x^T (L L^T)^-1 x, L and x batched and broadcast
+  local function mahalanobis(L, x)
+    local n = x:size(-1)
+    local b = broadcast(sub(L:shape(), 1, -3), sub(x:shape(), 1, -2))
+    local Lb = L:expand(concat(b, { n, n }))
+    local xb = x:expand(concat(b, { n })):unsqueeze(-1)
+    return nl.linalg.solve_triangular(Lb, xb, { upper = false }):squeeze(-1):pow(2):sum(-1)
+  end
+  local function precision_to_scale_tril(P)
+    local Lf = nl.linalg.cholesky(P:flip(-2, -1))
+    local L_inv = mT(Lf:flip(-2, -1))
+    local id = nl.eye(P:size(-1), P:dtype())
+    return nl.linalg.solve_triangular(L_inv, id:expand(P:shape()), { upper = false })
+  end
+
+  local MultivariateNormal = class('MultivariateNormal', {
+    mean = function(self) return self.loc end,
+    variance = function(self)
+      return self._unbroadcasted_scale_tril:pow(2):sum(-1):expand(concat(self.batch_shape, self.event_shape))
+    end,
+    scale_tril = function(self)
+      local n = self.event_shape[1]
+      return self._unbroadcasted_scale_tril:expand(concat(self.batch_shape, { n, n }))
+    end,
+    covariance_matrix = function(self)
+      local L, n = self._unbroadcasted_scale_tril, self.event_shape[1]
+      return nl.matmul(L, mT(L)):expand(concat(self.batch_shape, { n, n }))
+    end,
+    precision_matrix = function(self)
+      local n = self.event_shape[1]
+      return nl.cholesky_inverse(self._unbroadcasted_scale_tril):expand(concat(self.batch_shape, { n, n }))
+    end,
+  })
+  D.MultivariateNormal = MultivariateNormal
+  MultivariateNormal.arg_constraints = { loc = constraints.real_vector, covariance_matrix = constraints.positive_definite,
+                                         precision_matrix = constraints.positive_definite,
+                                         scale_tril = constraints.lower_cholesky }
+  MultivariateNormal.support = constraints.real_vector
+  MultivariateNormal.has_rsample = true
+  MultivariateNormal._param_dims = { loc = 1, covariance_matrix = 2, precision_matrix = 2, scale_tril = 2 }
+  MultivariateNormal._param_order = { 'loc', 'covariance_matrix', 'precision_matrix', 'scale_tril' }
+  local MVN_OPTS = { covariance_matrix = true, precision_matrix = true, scale_tril = true }
+  -- MultivariateNormal(loc, covariance_matrix) or MultivariateNormal(loc,
+  -- {covariance_matrix = | precision_matrix = | scale_tril = , validate_args = })
+  function MultivariateNormal._new(loc, cov, opts)
+    local op = 'MultivariateNormal'
+    if type(cov) == 'table' and not is_tensor(cov) and opts == nil then
+      opts = options(op, cov, MVN_OPTS)
+    else
+      opts = options(op, opts, MVN_OPTS)
+      if cov ~= nil then
+        if opts.covariance_matrix then
+          raise(op .. ': covariance_matrix given both positionally and as an option')
+        end
+        opts = setmetatable({ covariance_matrix = cov }, { __index = opts })
+      end
+    end
+    float_tensor(op, 'loc', loc, 1)
+    local given = {}
+    for _, name in ipairs({ 'covariance_matrix', 'precision_matrix', 'scale_tril' }) do
+      if opts[name] ~= nil then given[#given + 1] = name end
+    end
+    if #given ~= 1 then raise(op .. ': exactly one of covariance_matrix or precision_matrix or scale_tril may be specified') end
+    local name = given[1]
+    local m = float_tensor(op, name, opts[name], 2)
+    if m:dtype() ~= loc:dtype() then
+      raise(('%s: loc is %s and %s %s'):format(op, loc:dtype(), name, m:dtype()))
+    end
+    local n = loc:size(-1)
+    if m:size(-1) ~= n or m:size(-2) ~= n then
+      raise(('%s: %s %s must be square of the size of loc %s'):format(op, name, shape_str(m:shape()), shape_str(loc:shape())))
+    end
+    local batch = broadcast(sub(m:shape(), 1, -3), sub(loc:shape(), 1, -2))
+    if not batch then
+      raise(('%s: the batch shapes of loc %s and %s %s do not broadcast'):format(op, shape_str(loc:shape()), name,
+            shape_str(m:shape())))
+    end
+    local self = new(MultivariateNormal, { 'loc', name })
+    self[name] = m:expand(concat(batch, { n, n }))
+    self.loc = loc:expand(concat(batch, { n }))
+    self._dtype = loc:dtype()
+    init(self, batch, { n }, opts)
+    if name == 'scale_tril' then
+      self._unbroadcasted_scale_tril = m
+    elseif name == 'covariance_matrix' then
+      self._unbroadcasted_scale_tril = nl.linalg.cholesky(m)
+    else
+      self._unbroadcasted_scale_tril = precision_to_scale_tril(m)
+    end
+    return self
+  end
+  function MultivariateNormal.rsample(self, shape)
+    local s = self:_extended_shape(shape_arg('MultivariateNormal.rsample', shape))
+    local eps = nl.randn(s, self._dtype)
+    return self.loc + nl.matmul(self._unbroadcasted_scale_tril, eps:unsqueeze(-1)):squeeze(-1)
+  end
+  local function half_log_det(L) return L:diagonal(0, -2, -1):log():sum(-1) end
+  function MultivariateNormal.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local M = mahalanobis(self._unbroadcasted_scale_tril, v - self.loc)
+    return -0.5 * (self.event_shape[1] * LOG_2PI + M) - half_log_det(self._unbroadcasted_scale_tril)
+  end
+  function MultivariateNormal.entropy(self)
+    local H = 0.5 * self.event_shape[1] * (1 + LOG_2PI) + half_log_det(self._unbroadcasted_scale_tril)
+    if #self.batch_shape == 0 then return H end
+    return H:expand(self.batch_shape)
+  end
+
+  -- ---- Independent ---------------------------------------------------------------------------------
+
+  local Independent = class('Independent', {
+    mean = function(self) return self.base_dist.mean end,
+    variance = function(self) return self.base_dist.variance end,
+    support = function(self) return constraints.independent(self.base_dist.support, self.reinterpreted_batch_ndims) end,
+  })
+  D.Independent = Independent
+  -- Independent(base_distribution, reinterpreted_batch_ndims, [{validate_args}]):
+  -- the rightmost reinterpreted_batch_ndims of base's batch dims made event dims
+  function Independent._new(base, n, opts)
+    local op = 'Independent'
+    opts = options(op, opts)
+    if type(base) ~= 'table' or getmetatable(base) == nil or not base.batch_shape then
+      raise(op .. ': expected a distribution as base_distribution, got ' .. type(base))
+    end
+    if type(n) ~= 'number' or n ~= math.floor(n) or n < 0 then
+      raise(op .. ': expected reinterpreted_batch_ndims as a whole number >= 0, got ' .. tostring(n))
+    end
+    if n > #base.batch_shape then
+      raise(('%s: expected reinterpreted_batch_ndims <= len(base_distribution.batch_shape), actual %d vs %d (batch_shape %s)')
+            :format(op, n, #base.batch_shape, shape_str(base.batch_shape)))
+    end
+    local self = new(Independent, {})
+    self.base_dist, self.reinterpreted_batch_ndims = base, n
+    self.has_rsample = base.has_rsample
+    self.has_enumerate_support = n == 0 and base.has_enumerate_support
+    self._dtype = base._dtype
+    local shape = concat(base.batch_shape, base.event_shape)
+    local edim = n + #base.event_shape
+    return init(self, sub(shape, 1, #shape - edim), sub(shape, #shape - edim + 1), opts)
+  end
+  function Independent.expand(self, batch_shape)
+    batch_shape = shape_arg('Independent.expand', batch_shape)
+    local n = self.reinterpreted_batch_ndims
+    local base = self.base_dist:expand(concat(batch_shape, sub(self.base_dist.batch_shape, #self.base_dist.batch_shape - n + 1)))
+    return Independent(base, n, { validate_args = self._validate_args })
+  end
+  function Independent.sample(self, shape) return self.base_dist:sample(shape) end
+  function Independent.rsample(self, shape) return self.base_dist:rsample(shape) end
+  function Independent.log_prob(self, v)
+    return sum_rightmost(self.base_dist:log_prob(v), self.reinterpreted_batch_ndims)
+  end
+  function Independent.entropy(self)
+    return sum_rightmost(self.base_dist:entropy(), self.reinterpreted_batch_ndims)
+  end
+  function Independent.enumerate_support(self, expand)
+    if self.reinterpreted_batch_ndims > 0 then raise('Independent: enumeration over the cartesian product is not implemented') end
+    return self.base_dist:enumerate_support(expand)
+  end
+  function Independent.__tostring(self)
+    return ('Independent(%s, %d)'):format(tostring(self.base_dist), self.reinterpreted_batch_ndims)
+  end
+
+  -- ---- kl_divergence -------------------------------------------------------------------------------
+
+  local registry, memo = {}, {}
+  local function is_class(c) return type(c) == 'table' and c._props ~= nil and (c == Distribution or c._parent ~= nil) end
+  -- D.register_kl(P, Q, fn), or D.register_kl(P, Q)(fn) as PyTorch's decorator:
+  -- fn(p, q) gives KL(p || q) for p of class P and q of class Q (or subclasses)
+  function D.register_kl(P, Q, fn)
+    if not is_class(P) or not is_class(Q) then
+      raise('register_kl: expected two distribution classes (nl.distributions.Normal, ...)')
+    end
+    local function register(f)
+      if type(f) ~= 'function' then raise('register_kl: expected a function, got ' .. type(f)) end
+      registry[#registry + 1] = { P, Q, f }
+      memo = {}
+      return f
+    end
+    if fn ~= nil then return register(fn) end
+    return register
+  end
+  local function depth(cls, base)          -- steps from cls up to base, or nil
+    local d = 0
+    while cls do
+      if cls == base then return d end
+      cls, d = cls._parent, d + 1
+    end
+    return nil
+  end
+  -- D.kl_divergence(p, q): KL(p || q) of shape batch_shape, by the most
+  -- specific registered pair of classes
+  function D.kl_divergence(p, q)
+    local cp, cq = getmetatable(p), getmetatable(q)
+    if not (is_class(cp) and is_class(cq)) then raise('kl_divergence: expected two distributions') end
+    memo[cp] = memo[cp] or {}
+    local fn = memo[cp][cq]
+    if fn == nil then
+      local best, bp, bq = false, math.huge, math.huge
+      for _, r in ipairs(registry) do
+        local dp, dq = depth(cp, r[1]), depth(cq, r[2])
+        if dp and dq and (dp < bp or (dp == bp and dq < bq)) then best, bp, bq = r[3], dp, dq end
+      end
+      memo[cp][cq] = best
+      fn = best
+    end
+    if not fn then
+      raise(('kl_divergence: no KL(p || q) is implemented for p of type %s and q of type %s'):format(cp.__name, cq.__name))
+    end
+    return fn(p, q)
+  end
+
+  local INF = math.huge
+  local function infinite_like(t) return nl.full_like(t:detach(), INF) end
+  local register = D.register_kl
+
+  register(Bernoulli, Bernoulli, function(p, q)
+    local t1 = p.probs * (F.softplus(-q.logits) - F.softplus(-p.logits))
+    t1 = nl.where(p.probs:eq(0), 0, nl.where(q.probs:eq(0), INF, t1))
+    local t2 = (1 - p.probs) * (F.softplus(q.logits) - F.softplus(p.logits))
+    t2 = nl.where(p.probs:eq(1), 0, nl.where(q.probs:eq(1), INF, t2))
+    return t1 + t2
+  end)
+  local function kl_categorical(p, q)
+    local t = p.probs * (p.logits - q.logits)
+    local s = t:shape()
+    t = nl.where(q.probs:eq(0):expand(s), INF, t)
+    t = nl.where(p.probs:eq(0):expand(s), 0, t)
+    return t:sum(-1)
+  end
+  register(Categorical, Categorical, kl_categorical)
+  register(OneHotCategorical, OneHotCategorical, kl_categorical)
+  register(Normal, Normal, function(p, q)
+    local var_ratio = (p.scale / q.scale):pow(2)
+    local t1 = ((p.loc - q.loc) / q.scale):pow(2)
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio:log())
+  end)
+  register(Uniform, Uniform, function(p, q)
+    local result = ((q.high - q.low) / (p.high - p.low)):log()
+    return nl.where(q.low:gt(p.low) + q.high:lt(p.high), INF, result)
+  end)
+  register(Exponential, Exponential, function(p, q)
+    local rate_ratio = q.rate / p.rate
+    return -rate_ratio:log() + rate_ratio - 1
+  end)
+  register(Laplace, Laplace, function(p, q)
+    local scale_ratio = p.scale / q.scale
+    local loc_abs_diff = (p.loc - q.loc):abs()
+    return -scale_ratio:log() + loc_abs_diff / q.scale + scale_ratio * (-loc_abs_diff / p.scale):exp() - 1
+  end)
+  register(MultivariateNormal, MultivariateNormal, function(p, q)
+    if not same(p.event_shape, q.event_shape) then
+      raise(('kl_divergence: KL between two MultivariateNormals of different event shapes %s and %s cannot be computed')
+            :format(shape_str(p.event_shape), shape_str(q.event_shape)))
+    end
+    local pL, qL = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    local h1 = half_log_det(qL) - half_log_det(pL)
+    local n = p.event_shape[1]
+    local b = broadcast(sub(qL:shape(), 1, -3), sub(pL:shape(), 1, -3))
+    if not b then
+      raise(('kl_divergence: the batch shapes %s and %s of the MultivariateNormals do not broadcast')
+            :format(shape_str(p.batch_shape), shape_str(q.batch_shape)))
+    end
+    local X = nl.linalg.solve_triangular(qL:expand(concat(b, { n, n })), pL:expand(concat(b, { n, n })), { upper = false })
+    local term2 = X:pow(2):sum(-1):sum(-1)
+    local term3 = mahalanobis(qL, q.loc - p.loc)
+    return h1 + 0.5 * (term2 + term3 - n)
+  end)
+  register(Independent, Independent, function(p, q)
+    if p.reinterpreted_batch_ndims ~= q.reinterpreted_batch_ndims then
+      raise(('kl_divergence: KL between Independents of reinterpreted_batch_ndims %d and %d is not implemented')
+            :format(p.reinterpreted_batch_ndims, q.reinterpreted_batch_ndims))
+    end
+    return sum_rightmost(D.kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+  end)
+  -- pairs of different families (PyTorch's among these)
+  local function infinity_by(field) return function(p) return infinite_like(p[field]) end end
+  register(Exponential, Uniform, infinity_by('rate'))
+  register(Laplace, Exponential, infinity_by('loc'))
+  register(Laplace, Uniform, infinity_by('loc'))
+  register(Normal, Exponential, infinity_by('loc'))
+  register(Normal, Uniform, infinity_by('loc'))
+  register(Exponential, Normal, function(p, q)
+    local var_normal, rate_sqr = q.scale:pow(2), p.rate:pow(2)
+    local t1 = 0.5 * (rate_sqr * var_normal * 2 * math.pi):log()
+    local t2, t3, t4 = rate_sqr:reciprocal(), q.loc / p.rate, q.loc:pow(2) * 0.5
+    return t1 - 1 + (t2 - t3 + t4) / var_normal
+  end)
+  register(Laplace, Normal, function(p, q)
+    local var_normal = q.scale:pow(2)
+    local ratio = p.scale:pow(2) / var_normal
+    local t1 = 0.5 * (2 * ratio / math.pi):log()
+    local t2, t3, t4 = 0.5 * p.loc:pow(2), p.loc * q.loc, 0.5 * q.loc:pow(2)
+    return -t1 + ratio + (t2 - t3 + t4) / var_normal - 1
+  end)
+  register(Normal, Laplace, function(p, q)
+    local loc_diff = p.loc - q.loc
+    local scale_ratio = p.scale / q.scale
+    local r = loc_diff / p.scale
+    local t1 = scale_ratio:log()
+    local t2 = math.sqrt(2 / math.pi) * p.scale * (-0.5 * r:pow(2)):exp()
+    local t3 = loc_diff * (math.sqrt(0.5) * r):erf()
+    return -t1 + (t2 + t3) / q.scale - 0.5 * (1 + math.log(0.5 * math.pi))
+  end)
+  register(Uniform, Exponential, function(p, q)
+    local result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate):log()
+    return nl.where(p.low:lt(0), INF, result)
+  end)
+  register(Uniform, Normal, function(p, q)
+    local common = p.high - p.low
+    local t1 = (math.sqrt(math.pi * 2) * q.scale / common):log()
+    local t2 = common:pow(2) / 12
+    local t3 = ((p.high + p.low - 2 * q.loc) / 2):pow(2)
+    return t1 + 0.5 * (t2 + t3) / q.scale:pow(2)
+  end)
+
+  return D
+end

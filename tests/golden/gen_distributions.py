@@ -1,0 +1,207 @@
+# gen_distributions.py: PyTorch 1.13 golden values for nl.distributions
+# (lua/nnlua/distributions.lua): log_prob, cdf, icdf, entropy, mean,
+# variance and stddev of Normal, Bernoulli, Categorical,
+# OneHotCategorical, Uniform, Exponential, Laplace, MultivariateNormal and
+# Independent, and kl_divergence of the pairs PyTorch registers among
+# them, with the gradients w.r.t. the parameters. Writes
+# tests/golden/distributions.lua (checked by
+# tests/spec/distributions_spec.lua); it does not test anything itself.
+# Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_distributions.py
+#
+# A case's kind names how its leaves make the distribution (BUILD below;
+# the spec has the same builders): MultivariateNormal's matrices are made
+# from a free leaf A (A A^T + I/2, or the lower triangle of A), so the
+# gradients are w.r.t. A. Each output's gradients are those of
+# (out * w).sum(), w a fixed random tensor. Categorical values are written
+# 1-based, as nnlua's labels. New cases go at the end: the random stream of
+# the earlier ones stays as it was.
+import torch
+import torch.distributions as D
+from common import F32, F64, I64, lua_tensor, write_golden
+
+torch.manual_seed(20261128)
+
+
+def sym(A):
+    return A @ A.transpose(-1, -2) + 0.5 * torch.eye(A.shape[-1], dtype=A.dtype)
+
+
+BUILD = {
+    'Normal': lambda loc, scale: D.Normal(loc, scale),
+    'Bernoulli_probs': lambda p: D.Bernoulli(probs=p),
+    'Bernoulli_logits': lambda l: D.Bernoulli(logits=l),
+    'Categorical_probs': lambda p: D.Categorical(probs=p),
+    'Categorical_logits': lambda l: D.Categorical(logits=l),
+    'OneHotCategorical_probs': lambda p: D.OneHotCategorical(probs=p),
+    'OneHotCategorical_logits': lambda l: D.OneHotCategorical(logits=l),
+    'Uniform': lambda lo, hi: D.Uniform(lo, hi),
+    'Exponential': lambda rate: D.Exponential(rate),
+    'Laplace': lambda loc, scale: D.Laplace(loc, scale),
+    'MVN_cov': lambda loc, A: D.MultivariateNormal(loc, covariance_matrix=sym(A)),
+    'MVN_prec': lambda loc, A: D.MultivariateNormal(loc, precision_matrix=sym(A)),
+    'MVN_tril': lambda loc, A: D.MultivariateNormal(loc, scale_tril=A.tril()),
+    'Independent_Normal': lambda loc, scale: D.Independent(D.Normal(loc, scale), 1),
+}
+STATS = ('mean', 'variance', 'stddev')
+
+
+def out_and_grads(leaves, out):
+    w = torch.randn(out.shape, dtype=out.dtype)
+    grads = [None] * len(leaves)
+    if out.requires_grad:
+        gs = torch.autograd.grad((out * w).sum(), leaves, allow_unused=True, retain_graph=True)
+        grads = list(gs)
+    return w, out.detach(), grads
+
+
+def lua_grads(gs):
+    return '{ %s }' % ', '.join(lua_tensor(g, True) for g in gs)
+
+
+def lua_params(ps):
+    return '{ %s }' % ', '.join(lua_tensor(p, True) for p in ps)
+
+
+LINES = []
+
+
+def case(name, kind, params, methods, values=None):
+    """a distribution case: params (leaves), methods (names of outputs:
+    log_prob, cdf and icdf take values[m]; entropy and the stats none)"""
+    leaves = [p.clone().requires_grad_(True) for p in params]
+    d = BUILD[kind](*leaves)
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
+    LINES.append('    params = %s,' % lua_params(params))
+    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
+        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
+    LINES.append('    methods = {')
+    for m in methods:
+        if m in STATS:
+            out = getattr(d, m)
+            value = None
+        elif m == 'entropy':
+            out = d.entropy()
+            value = None
+        else:
+            value = values[m]
+            out = getattr(d, m)(value)
+        w, out, grads = out_and_grads(leaves, out)
+        shown = value
+        if value is not None and kind.startswith('Categorical'):
+            shown = value + 1
+        LINES.append("      { m = '%s', value = %s, w = %s, out = %s, grads = %s }," % (
+            m, lua_tensor(shown, True), lua_tensor(w, True), lua_tensor(out, True), lua_grads(grads)))
+    LINES.append('    },')
+    LINES.append('  },')
+
+
+def kl_case(name, pkind, pparams, qkind, qparams):
+    pl = [p.clone().requires_grad_(True) for p in pparams]
+    ql = [q.clone().requires_grad_(True) for q in qparams]
+    out = D.kl_divergence(BUILD[pkind](*pl), BUILD[qkind](*ql))
+    w, out, grads = out_and_grads(pl + ql, out)
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = 'kl', p = '%s', q = '%s'," % (name, pkind, qkind))
+    LINES.append('    p_params = %s,' % lua_params(pparams))
+    LINES.append('    q_params = %s,' % lua_params(qparams))
+    LINES.append('    w = %s, out = %s, grads = %s,' % (lua_tensor(w, True), lua_tensor(out, True), lua_grads(grads)))
+    LINES.append('  },')
+
+
+def rn(*s, dtype=F64):
+    return torch.randn(s, dtype=F64).to(dtype)
+
+
+def ru(lo, hi, *s, dtype=F64):
+    return (torch.rand(s, dtype=F64) * (hi - lo) + lo).to(dtype)
+
+
+def lower(n, *batch, dtype=F64):
+    """a lower-triangular matrix with a positive diagonal (and junk above,
+    which scale_tril's tril drops)"""
+    A = rn(*batch, n, n)
+    idx = torch.arange(n)
+    A[..., idx, idx] = ru(0.5, 1.5, *batch, n)
+    return A.to(dtype)
+
+
+ALL = ('log_prob', 'cdf', 'icdf', 'entropy', 'mean', 'variance', 'stddev')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    # Normal: loc (3,) and scale (2, 1) broadcast to batch (2, 3)
+    case('Normal ' + tag, 'Normal', [rn(3, dtype=dt), ru(0.5, 2, 2, 1, dtype=dt)], ALL,
+         {'log_prob': rn(2, 3, dtype=dt), 'cdf': rn(2, 3, dtype=dt), 'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)})
+    case('Laplace ' + tag, 'Laplace', [rn(2, 3, dtype=dt), ru(0.5, 2, 3, dtype=dt)], ALL,
+         {'log_prob': rn(2, 3, dtype=dt), 'cdf': rn(2, 3, dtype=dt), 'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)})
+    case('Exponential ' + tag, 'Exponential', [ru(0.5, 2, 2, 3, dtype=dt)], ALL,
+         {'log_prob': ru(0, 3, 2, 3, dtype=dt), 'cdf': ru(0, 3, 4, 2, 3, dtype=dt),
+          'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)})
+    lo = rn(4, dtype=dt)
+    case('Uniform ' + tag, 'Uniform', [lo, lo + ru(0.5, 2, 4, dtype=dt)], ALL,
+         {'log_prob': (lo + 0.3).to(dt), 'cdf': (lo + ru(0, 0.5, 3, 4)).to(dt), 'icdf': ru(0, 1, 4, dtype=dt)})
+    case('Bernoulli probs ' + tag, 'Bernoulli_probs', [ru(0.05, 0.95, 2, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev'),
+         {'log_prob': torch.randint(0, 2, (2, 3)).to(dt)})
+    case('Bernoulli logits ' + tag, 'Bernoulli_logits', [rn(4, dtype=dt) * 2],
+         ('log_prob', 'entropy', 'mean', 'variance'), {'log_prob': torch.randint(0, 2, (3, 4)).to(dt)})
+    case('Categorical probs ' + tag, 'Categorical_probs', [ru(0.1, 1, 2, 4, dtype=dt)], ('log_prob', 'entropy'),
+         {'log_prob': torch.randint(0, 4, (3, 2))})
+    case('Categorical logits ' + tag, 'Categorical_logits', [rn(5, dtype=dt)], ('log_prob', 'entropy'),
+         {'log_prob': torch.randint(0, 5, (6,))})
+    case('OneHotCategorical probs ' + tag, 'OneHotCategorical_probs', [ru(0.1, 1, 2, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'),
+         {'log_prob': torch.nn.functional.one_hot(torch.randint(0, 3, (2,)), 3).to(dt)})
+    case('OneHotCategorical logits ' + tag, 'OneHotCategorical_logits', [rn(4, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'),
+         {'log_prob': torch.nn.functional.one_hot(torch.randint(0, 4, (3,)), 4).to(dt)})
+    # MultivariateNormal: loc (3,) with a batch (2,) of matrices; values (4, 2, 3)
+    case('MVN covariance ' + tag, 'MVN_cov', [rn(3, dtype=dt), rn(2, 3, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev'), {'log_prob': rn(4, 2, 3, dtype=dt)})
+    case('MVN precision ' + tag, 'MVN_prec', [rn(2, 3, dtype=dt), rn(3, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'), {'log_prob': rn(2, 3, dtype=dt)})
+    case('MVN scale_tril ' + tag, 'MVN_tril', [rn(4, dtype=dt), lower(4, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'), {'log_prob': rn(5, 4, dtype=dt)})
+    case('Independent Normal ' + tag, 'Independent_Normal', [rn(2, 3, dtype=dt), ru(0.5, 2, 2, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'), {'log_prob': rn(4, 2, 3, dtype=dt)})
+
+
+def pos(*s):
+    return ru(0.5, 2, *s)
+
+
+lo_p, lo_q = rn(3), rn(3)
+lo_q[1] = lo_p[1] + 0.1                     # q.low > p.low there: infinite
+KL = [
+    ('Normal', [rn(2, 3), pos(2, 3)], 'Normal', [rn(3), pos(3)]),
+    ('Bernoulli_probs', [torch.tensor([0.0, 0.3, 0.7, 1.0, 0.5], dtype=F64)],
+     'Bernoulli_probs', [torch.tensor([0.2, 0.4, 0.6, 0.8, 1.0], dtype=F64)]),
+    ('Bernoulli_logits', [rn(4)], 'Bernoulli_probs', [ru(0.1, 0.9, 4)]),
+    ('Categorical_probs', [ru(0.1, 1, 2, 4)], 'Categorical_logits', [rn(4)]),
+    ('OneHotCategorical_logits', [rn(3, 5)], 'OneHotCategorical_probs', [ru(0.1, 1, 3, 5)]),
+    ('Uniform', [lo_p, lo_p + 1.5], 'Uniform', [lo_q - 0.2 * (torch.arange(3) != 1), lo_q + 2.5]),
+    ('Exponential', [pos(4)], 'Exponential', [pos(4)]),
+    ('Laplace', [rn(4), pos(4)], 'Laplace', [rn(4), pos(4)]),
+    ('MVN_cov', [rn(3), rn(2, 3, 3)], 'MVN_tril', [rn(2, 3), lower(3)]),
+    ('MVN_prec', [rn(3), rn(3, 3)], 'MVN_cov', [rn(3), rn(3, 3)]),
+    ('Independent_Normal', [rn(2, 3), pos(2, 3)], 'Independent_Normal', [rn(2, 3), pos(2, 3)]),
+    ('Exponential', [pos(3)], 'Normal', [rn(3), pos(3)]),
+    ('Laplace', [rn(3), pos(3)], 'Normal', [rn(3), pos(3)]),
+    ('Normal', [rn(3), pos(3)], 'Laplace', [rn(3), pos(3)]),
+    ('Uniform', [torch.tensor([0.5, -0.5, 1.0], dtype=F64), torch.tensor([1.5, 2.0, 3.0], dtype=F64)],
+     'Exponential', [pos(3)]),
+    ('Uniform', [lo_p, lo_p + 1.0], 'Normal', [rn(3), pos(3)]),
+    ('Normal', [rn(3), pos(3)], 'Uniform', [lo_p, lo_p + 1.0]),
+    ('Normal', [rn(3), pos(3)], 'Exponential', [pos(3)]),
+    ('Exponential', [pos(3)], 'Uniform', [lo_p, lo_p + 1.0]),
+    ('Laplace', [rn(3), pos(3)], 'Exponential', [pos(3)]),
+    ('Laplace', [rn(3), pos(3)], 'Uniform', [lo_p, lo_p + 1.0]),
+]
+for pk, pp, qk, qp in KL:
+    kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
+
+write_golden('distributions.lua', [
+    'PyTorch %s golden values for nl.distributions: log_prob, cdf, icdf, entropy, mean, variance, stddev,' % torch.__version__,
+    'kl_divergence and their gradients. Made by tests/golden/gen_distributions.py; checked by',
+    'tests/spec/distributions_spec.lua. Do not edit.'], LINES)

@@ -1,0 +1,356 @@
+-- nl.distributions: PyTorch 1.13's values and gradients (golden data from
+-- tests/golden/gen_distributions.py) of log_prob, cdf, icdf, entropy,
+-- mean, variance, stddev and kl_divergence; sampling checked by the
+-- moments of large seeded samples; rsample's gradients by float64 finite
+-- differences and closed forms; shapes, expand, register_kl's dispatch and
+-- the errors.
+local S = require 'support'
+local nl = require 'nnlua'
+local D = nl.distributions
+local G = dofile(S.root .. '/tests/golden/distributions.lua')
+
+local TOL = { float32 = { 2e-4, 2e-5 }, float64 = { 1e-9, 1e-11 } }
+
+local function sym(A) return nl.matmul(A, A:transpose(-1, -2)) + 0.5 * nl.eye(A:size(-1), A:dtype()) end
+-- the generator's builders: the leaves of a case -> the distribution
+local BUILD = {
+  Normal = function(loc, scale) return D.Normal(loc, scale) end,
+  Bernoulli_probs = function(p) return D.Bernoulli(p) end,
+  Bernoulli_logits = function(l) return D.Bernoulli { logits = l } end,
+  Categorical_probs = function(p) return D.Categorical(p) end,
+  Categorical_logits = function(l) return D.Categorical(nil, l) end,
+  OneHotCategorical_probs = function(p) return D.OneHotCategorical { probs = p } end,
+  OneHotCategorical_logits = function(l) return D.OneHotCategorical { logits = l } end,
+  Uniform = function(lo, hi) return D.Uniform(lo, hi) end,
+  Exponential = function(rate) return D.Exponential(rate) end,
+  Laplace = function(loc, scale) return D.Laplace(loc, scale) end,
+  MVN_cov = function(loc, A) return D.MultivariateNormal(loc, sym(A)) end,
+  MVN_prec = function(loc, A) return D.MultivariateNormal(loc, { precision_matrix = sym(A) }) end,
+  MVN_tril = function(loc, A) return D.MultivariateNormal(loc, { scale_tril = A:tril() }) end,
+  Independent_Normal = function(loc, scale) return D.Independent(D.Normal(loc, scale), 1) end,
+}
+
+local function leaves_of(params)
+  local out = {}
+  for i, p in ipairs(params) do out[i] = S.from_golden(p):requires_grad() end
+  return out
+end
+local function check_grads(c, leaves, out, w, grads, tol, what)
+  for _, l in ipairs(leaves) do l.grad = nil end
+  local loss = (out * S.from_golden(w)):sum()
+  if loss.is_requires_grad then loss:backward({ retain_graph = true }) end
+  for i, l in ipairs(leaves) do
+    local want = grads[i]
+    if want then
+      assert.is_not_nil(l.grad, ('%s %s: no gradient for parameter %d'):format(c.name, what, i))
+      S.expect_golden(l.grad, want, ('%s %s grad %d'):format(c.name, what, i), tol)
+    elseif l.grad then
+      assert.are.equal(0, l.grad:abs():sum():item(), ('%s %s: gradient for parameter %d'):format(c.name, what, i))
+    end
+  end
+end
+
+describe('distributions: PyTorch golden values and gradients', function()
+  it('covers every builder with a case', function()
+    local seen = {}
+    for _, c in ipairs(G) do
+      seen[c.kind] = true
+      if c.kind == 'kl' then seen[c.p], seen[c.q] = true, true end
+    end
+    for k in pairs(BUILD) do assert.is_true(seen[k] == true, 'no golden case for ' .. k) end
+  end)
+  for _, c in ipairs(G) do
+    it(c.name, function()
+      if c.kind == 'kl' then
+        local pl, ql = leaves_of(c.p_params), leaves_of(c.q_params)
+        local tol = TOL[pl[1]:dtype()]
+        local out = D.kl_divergence(BUILD[c.p](unpack(pl)), BUILD[c.q](unpack(ql)))
+        S.expect_golden(out, c.out, c.name, tol)
+        local all = {}
+        for _, l in ipairs(pl) do all[#all + 1] = l end
+        for _, l in ipairs(ql) do all[#all + 1] = l end
+        check_grads(c, all, out, c.w, c.grads, tol, 'kl')
+        return
+      end
+      local leaves = leaves_of(c.params)
+      local tol = TOL[leaves[1]:dtype()]
+      local d = BUILD[c.kind](unpack(leaves))
+      assert.are.same(c.batch_shape, d.batch_shape)
+      assert.are.same(c.event_shape, d.event_shape)
+      for _, m in ipairs(c.methods) do
+        local out
+        if m.value then
+          out = d[m.m](d, S.from_golden(m.value))
+        elseif m.m == 'entropy' then
+          out = d:entropy()
+        else
+          out = d[m.m]
+        end
+        S.expect_golden(out, m.out, c.name .. ' ' .. m.m, tol)
+        check_grads(c, leaves, out, m.w, m.grads, tol, m.m)
+      end
+    end)
+  end
+end)
+
+-- mean and variance of n draws within k standard errors of the true ones
+-- (the variance's standard error from the fourth central moment)
+local function check_moments(x, mean, var, what, k)
+  k = k or 5
+  local n = x:size(1)
+  local m = x:mean(1)
+  local c = x - m
+  local v = c:pow(2):mean(1)
+  local m4 = c:pow(4):mean(1)
+  local fm, fv, fmean, fvar, f4 = S.flat(m), S.flat(v), S.flat(mean), S.flat(var), S.flat(m4)
+  for i = 1, #fm do
+    local se = math.sqrt(fvar[i] / n)
+    assert.is_true(math.abs(fm[i] - fmean[i]) <= k * se + 1e-12,
+      ('%s: sample mean %g vs %g (se %g) at %d'):format(what, fm[i], fmean[i], se, i))
+    local sev = math.sqrt(math.max(f4[i] - fvar[i] ^ 2, 0) / n)
+    assert.is_true(math.abs(fv[i] - fvar[i]) <= k * sev + 1e-12,
+      ('%s: sample variance %g vs %g (se %g) at %d'):format(what, fv[i], fvar[i], sev, i))
+  end
+end
+
+describe('distributions: sampling', function()
+  local N = 20000
+  local t64 = function(v) return nl.tensor(v, 'float64') end
+  it('draws Normal, Laplace, Exponential and Uniform with their mean and variance', function()
+    nl.manual_seed(7)
+    for _, d in ipairs({
+      D.Normal(t64({ -1, 2 }), t64({ 0.5, 3 })),
+      D.Laplace(t64({ 0.5, -2 }), t64({ 1, 0.25 })),
+      D.Exponential(t64({ 0.5, 4 })),
+      D.Uniform(t64({ -1, 2 }), t64({ 3, 2.5 })),
+    }) do
+      for _, f in ipairs({ 'sample', 'rsample' }) do
+        local x = d[f](d, { N })
+        assert.are.same({ N, 2 }, x:shape())
+        check_moments(x, d.mean, d.variance, d.__name .. ' ' .. f)
+      end
+    end
+  end)
+
+  it('draws Bernoulli, Categorical and OneHotCategorical with their frequencies', function()
+    nl.manual_seed(8)
+    local b = D.Bernoulli(t64({ 0.1, 0.5, 0.97 }))
+    local x = b:sample({ N })
+    assert.are.same({ N, 3 }, x:shape())
+    check_moments(x, b.mean, b.variance, 'Bernoulli')
+    local p = t64({ { 0.2, 0.3, 0.5 }, { 0.7, 0.1, 0.2 } })
+    local c = D.Categorical(p)
+    local s = c:sample({ N })
+    assert.are.same({ N, 2 }, s:shape())
+    assert.are.equal('int64', s:dtype())
+    local onehot = nl.nn.functional.one_hot(s, 3):double()      -- (N, 2, 3): the class frequencies
+    check_moments(onehot, p, p * (1 - p), 'Categorical')
+    local o = D.OneHotCategorical(p)
+    local y = o:sample({ N })
+    assert.are.same({ N, 2, 3 }, y:shape())
+    assert.are.equal(N * 2, y:sum():item())
+    check_moments(y, o.mean, o.variance, 'OneHotCategorical')
+  end)
+
+  it('draws MultivariateNormal with its mean and covariance', function()
+    nl.manual_seed(9)
+    local cov = t64({ { 2, 0.8, 0 }, { 0.8, 1, -0.3 }, { 0, -0.3, 0.5 } })
+    local loc = t64({ 1, -1, 0.5 })
+    local m = D.MultivariateNormal(loc, cov)
+    local x = m:rsample({ N })
+    assert.are.same({ N, 3 }, x:shape())
+    check_moments(x, m.mean, m.variance, 'MultivariateNormal')
+    -- the sample covariance's off-diagonal entries
+    local c = x - x:mean(1)
+    local sc = S.flat(nl.matmul(c:t(), c) / N)
+    local want = S.flat(cov)
+    for i = 1, 9 do assert.is_true(math.abs(sc[i] - want[i]) < 0.06, 'covariance ' .. i .. ': ' .. sc[i]) end
+    -- the sample shape: sample_shape + batch_shape + event_shape
+    local mb = D.MultivariateNormal(nl.zeros(2, 3), nl.eye(3))
+    assert.are.same({ 4, 5, 2, 3 }, mb:sample({ 4, 5 }):shape())
+    assert.are.same({ 2, 3 }, mb:sample():shape())
+  end)
+
+  it('gives the same draws for the same seed', function()
+    local d = D.Normal(nl.zeros(3), 1)
+    nl.manual_seed(11)
+    local a = d:sample({ 2 })
+    nl.manual_seed(11)
+    S.same_bits(a, d:sample({ 2 }), 'sample')
+  end)
+end)
+
+describe('distributions: rsample gradients', function()
+  -- the gradient of a sum of rsample's draws w.r.t. the parameters, with
+  -- the draws' noise held fixed by the seed, against central differences
+  local function fd_check(make, params, shape)
+    local function draws(ps)
+      nl.manual_seed(123)
+      return make(unpack(ps)):rsample(shape)
+    end
+    local leaves = {}
+    for i, p in ipairs(params) do leaves[i] = p:clone():requires_grad() end
+    local y = draws(leaves)
+    local w = nl.randn(y:shape(), 'float64')
+    ;(y * w):sum():backward()
+    local h = 1e-6
+    for i, p in ipairs(params) do
+      local g, flat = S.flat(leaves[i].grad), S.flat(p)
+      for j = 1, #flat do
+        local plus, minus = {}, {}
+        for k, q in ipairs(params) do plus[k], minus[k] = q:clone(), q:clone() end
+        local fp, fm = S.flat(plus[i]), S.flat(minus[i])
+        fp[j], fm[j] = fp[j] + h, fm[j] - h
+        plus[i] = nl.tensor(fp, 'float64'):view(p:shape())
+        minus[i] = nl.tensor(fm, 'float64'):view(p:shape())
+        local num = ((draws(plus) - draws(minus)) * w):sum():item() / (2 * h)
+        assert.is_true(math.abs(num - g[j]) <= 1e-5 * (1 + math.abs(num)),
+          ('param %d element %d: autograd %.10g, finite differences %.10g'):format(i, j, g[j], num))
+      end
+    end
+  end
+  local t64 = function(v) return nl.tensor(v, 'float64') end
+  it('Normal, Laplace, Exponential and Uniform', function()
+    fd_check(D.Normal, { t64({ 0.5, -1 }), t64({ 1.5, 0.3 }) }, { 3 })
+    fd_check(D.Laplace, { t64({ 0.5, -1 }), t64({ 1.5, 0.3 }) }, { 3 })
+    fd_check(D.Exponential, { t64({ 0.5, 2 }) }, { 3 })
+    fd_check(D.Uniform, { t64({ 0.5, -1 }), t64({ 1.5, 0.3 }) }, { 3 })
+  end)
+  it('MultivariateNormal through its scale_tril and covariance', function()
+    fd_check(function(loc, L) return D.MultivariateNormal(loc, { scale_tril = L:tril() }) end,
+             { t64({ 0.5, -1 }), t64({ { 1.5, 0 }, { 0.3, 0.8 } }) }, { 3 })
+    fd_check(function(loc, A) return D.MultivariateNormal(loc, sym(A)) end,
+             { t64({ 0.5, -1 }), t64({ { 1.5, 0.2 }, { 0.3, 0.8 } }) }, { 2 })
+  end)
+  it('is x = loc + scale * eps for Normal: d/dloc = 1, d/dscale = eps', function()
+    local loc, scale = t64({ 2 }):requires_grad(), t64({ 3 }):requires_grad()
+    local x = D.Normal(loc, scale):rsample({ 5 })
+    x:sum():backward()
+    assert.are.equal(5, loc.grad:item())
+    S.expect_close(scale.grad, ((x:detach() - 2) / 3):sum():reshape(1), 'd/dscale', 1e-12, 1e-12)
+  end)
+  it('refuses rsample where PyTorch has none, and sample gives no gradient', function()
+    for _, d in ipairs({ D.Bernoulli(0.3), D.Categorical(nl.ones(3)), D.OneHotCategorical(nl.ones(3)) }) do
+      assert.is_false(d.has_rsample)
+      S.contains(S.errmsg(d.rsample, d), d.__name .. ': rsample is not available')
+    end
+    local loc = nl.zeros(2):requires_grad()
+    assert.is_false(D.Normal(loc, 1):sample().is_requires_grad)
+    assert.is_true(D.Independent(D.Normal(loc, 1), 1).has_rsample)
+    assert.is_false(D.Independent(D.Bernoulli(nl.ones(2) * 0.5), 1).has_rsample)
+  end)
+end)
+
+describe('distributions: shapes, expand, enumerate_support and kl dispatch', function()
+  it('broadcasts numbers and tensors as PyTorch does', function()
+    local d = D.Normal(0, 1)
+    assert.are.same({}, d.batch_shape)
+    assert.are.equal('float32', d.loc:dtype())
+    local e = D.Normal(nl.zeros(3, 1, 'float64'), nl.ones(4))
+    assert.are.same({ 3, 4 }, e.batch_shape)
+    assert.are.equal('float64', e.scale:dtype())
+    assert.are.same({ 2, 3, 4 }, e:log_prob(nl.zeros(2, 1, 4)):shape())
+    assert.are.same({ 3, 4 }, e:log_prob(0):shape())
+  end)
+  it('expands the batch shape', function()
+    local d = D.Normal(nl.tensor({ 1, 2 }), 3):expand({ 4, 2 })
+    assert.are.same({ 4, 2 }, d.batch_shape)
+    assert.are.same({ 4, 2 }, d:sample():shape())
+    S.expect_close(d.mean, nl.tensor({ { 1, 2 }, { 1, 2 }, { 1, 2 }, { 1, 2 } }), 'mean', 0, 0)
+    local c = D.Categorical(nl.tensor({ 0.2, 0.8 })):expand({ 3 })
+    assert.are.same({ 3 }, c.batch_shape)
+    S.expect_close(c:log_prob(nl.tensor({ 1, 2, 2 }, 'int64')), nl.tensor({ 0.2, 0.8, 0.8 }):log(), 'cat', 1e-6, 0)
+    local m = D.MultivariateNormal(nl.zeros(2), nl.eye(2)):expand({ 3 })
+    assert.are.same({ 3 }, m.batch_shape)
+    assert.are.same({ 3, 2, 2 }, m.covariance_matrix:shape())
+    local i = D.Independent(D.Normal(nl.zeros(2), 1), 1):expand({ 5 })
+    assert.are.same({ 5 }, i.batch_shape)
+    assert.are.same({ 2 }, i.event_shape)
+    S.contains(S.errmsg(function() return d:expand({ 3 }) end), 'Normal.expand: cannot expand batch_shape [4,2] to [3]')
+  end)
+  it('enumerates the support of the discrete ones', function()
+    assert.are.same({ { 0, 0 }, { 1, 1 } }, D.Bernoulli(nl.tensor({ 0.2, 0.6 })):enumerate_support():totable())
+    assert.are.same({ { 1, 1 }, { 2, 2 }, { 3, 3 } }, D.Categorical(nl.ones(2, 3)):enumerate_support():totable())
+    assert.are.same({ 3, 3 }, D.OneHotCategorical(nl.ones(3)):enumerate_support():shape())
+  end)
+  it('dispatches kl_divergence to the most specific registered pair', function()
+    local MyNormal = D.Normal:extend('MyNormal')
+    local p, q = MyNormal(0, 1), D.Normal(1, 1)
+    assert.are.equal(MyNormal, getmetatable(p))
+    assert.are.equal('MyNormal(loc: 0, scale: 1)', tostring(p))
+    -- Normal's KL, by inheritance: (0 - 1)^2 / 2
+    S.expect_close(D.kl_divergence(p, q), nl.tensor(0.5), 'inherited', 1e-6, 0)
+    D.register_kl(MyNormal, D.Normal)(function() return nl.tensor(42) end)
+    assert.are.equal(42, D.kl_divergence(p, q):item())
+    assert.are.equal(0.5, D.kl_divergence(q, MyNormal(0, 1)):item())
+    S.contains(S.errmsg(D.kl_divergence, q, D.Bernoulli(0.5)),
+               'kl_divergence: no KL(p || q) is implemented for p of type Normal and q of type Bernoulli')
+  end)
+end)
+
+describe('distributions: errors', function()
+  local function err(f, part) S.contains(S.errmsg(f), part) end
+  it('checks the parameters against their constraints when validating', function()
+    err(function() return D.Normal(nl.zeros(2), nl.tensor({ 1, -1 })) end,
+        'Normal: expected parameter scale (shape [2]) to satisfy the constraint positive')
+    err(function() return D.Normal(0 / 0, 1) end, 'expected parameter loc (shape []) to satisfy the constraint real')
+    err(function() return D.Bernoulli(nl.tensor({ 0.5, 1.5 })) end, 'constraint unit_interval')
+    err(function() return D.Categorical(nl.tensor({ 0.5, -0.5, 1 })) end, 'constraint simplex')
+    err(function() return D.Exponential(0) end, 'Exponential: expected parameter rate')
+    err(function() return D.Laplace(0, -2) end, 'Laplace: expected parameter scale')
+    err(function() return D.Uniform(1, nl.tensor({ 2, 0.5 })) end, 'Uniform: expected low < high')
+    err(function() return D.MultivariateNormal(nl.zeros(2), nl.tensor({ { 1, 2 }, { 2, 1 } })) end,
+        'covariance_matrix (shape [2,2]) to satisfy the constraint positive_definite')
+    err(function() return D.MultivariateNormal(nl.zeros(2), { scale_tril = nl.tensor({ { 1, 1 }, { 0, 1 } }) }) end,
+        'constraint lower_cholesky')
+    -- without validation they are taken as they are
+    assert.is_true(D.Normal(0, -1, { validate_args = false }):log_prob(0):item() ~= D.Normal(0, 1):log_prob(0):item())
+    D.Distribution.set_default_validate_args(false)
+    local ok = pcall(D.Normal, 0, -1)
+    D.Distribution.set_default_validate_args(true)
+    assert.is_true(ok)
+  end)
+  it('checks values against the support, event_shape and batch_shape', function()
+    err(function() return D.Exponential(1):log_prob(-1) end,
+        'Exponential.log_prob: expected the value (shape []) to be within the support (nonnegative)')
+    err(function() return D.Bernoulli(0.5):log_prob(nl.tensor({ 0.5 })) end, 'support (boolean)')
+    err(function() return D.Categorical(nl.ones(3)):log_prob(nl.tensor({ 0, 1 }, 'int64')) end,
+        'support (integer_interval(1, 3))')
+    err(function() return D.Categorical(nl.ones(3)):log_prob(nl.tensor({ 4 }, 'int64')) end, 'integer_interval(1, 3)')
+    err(function() return D.Uniform(0, 1):cdf(2) end, 'Uniform.cdf: expected the value')
+    err(function() return D.OneHotCategorical(nl.ones(3)):log_prob(nl.tensor({ 1, 1, 0 })) end, 'support (one_hot)')
+    err(function() return D.MultivariateNormal(nl.zeros(3), nl.eye(3)):log_prob(nl.zeros(2)) end,
+        'MultivariateNormal.log_prob: the right-most sizes of the value [2] must match event_shape [3]')
+    err(function() return D.Normal(nl.zeros(3), 1):log_prob(nl.zeros(2)) end,
+        'Normal.log_prob: the value [2] does not broadcast with batch_shape + event_shape [3]')
+    err(function() return D.Normal(0, 1):log_prob('x') end, 'Normal.log_prob: expected the value as a tensor, got string')
+    -- without validation, Uniform's log_prob is -inf outside
+    assert.are.equal(-math.huge, D.Uniform(0, 1, { validate_args = false }):log_prob(2):item())
+  end)
+  it('refuses bad arguments with the distribution and shapes named', function()
+    err(function() return D.Normal(nl.zeros(2), nl.ones(3)) end,
+        'Normal: the shapes of loc [2], scale [3] do not broadcast')
+    err(function() return D.Normal(nl.zeros(2, 'int64'), 1) end, 'Normal: expected loc as a float tensor or a number, got int64 [2]')
+    err(function() return D.Normal('a', 1) end, 'Normal: expected loc as a tensor or a number, got string')
+    err(function() return D.Bernoulli() end, 'Bernoulli: either probs or logits must be specified, but not both')
+    err(function() return D.Bernoulli(0.5, 0) end, 'either probs or logits')
+    err(function() return D.Categorical(nl.tensor(1)) end, 'Categorical: probs must be at least one-dimensional, got shape []')
+    err(function() return D.Normal(0, 1, { validate = true }) end, 'Normal: unknown option validate')
+    err(function() return D.MultivariateNormal(nl.zeros(2)) end,
+        'MultivariateNormal: exactly one of covariance_matrix or precision_matrix or scale_tril may be specified')
+    err(function() return D.MultivariateNormal(nl.zeros(2), nl.eye(3)) end,
+        'MultivariateNormal: covariance_matrix [3,3] must be square of the size of loc [2]')
+    err(function() return D.MultivariateNormal(nl.zeros(2, 2), nl.eye(2):expand({ 3, 2, 2 })) end,
+        'the batch shapes of loc [2,2] and covariance_matrix [3,2,2] do not broadcast')
+    err(function() return D.MultivariateNormal(nl.tensor(0), nl.eye(1)) end, 'loc must be at least one-dimensional')
+    err(function() return D.Independent(D.Normal(nl.zeros(2), 1), 2) end,
+        'Independent: expected reinterpreted_batch_ndims <= len(base_distribution.batch_shape), actual 2 vs 1')
+    err(function() return D.Bernoulli(0.5):cdf(1) end, 'Bernoulli: cdf is not implemented')
+    err(function() return D.MultivariateNormal(nl.zeros(2), nl.eye(2)):icdf(0.5) end, 'MultivariateNormal: icdf is not implemented')
+    err(function() return D.Normal(0, 1):sample({ 2.5 }) end, 'Normal.rsample: expected whole sizes >= 0, got 2.5 at 1')
+    err(function() return D.kl_divergence(D.Independent(D.Normal(nl.zeros(2, 2), 1), 1), D.Independent(D.Normal(nl.zeros(2, 2), 1), 2)) end,
+        'KL between Independents of reinterpreted_batch_ndims 1 and 2 is not implemented')
+    err(function() return D.kl_divergence(D.MultivariateNormal(nl.zeros(2), nl.eye(2)), D.MultivariateNormal(nl.zeros(3), nl.eye(3))) end,
+        'different event shapes [2] and [3]')
+  end)
+end)
