@@ -2,9 +2,12 @@
 -- written on nnlua's tensor ops, so gradients flow through log_prob,
 -- entropy, cdf and rsample: the Distribution base, Normal, Bernoulli,
 -- Categorical, OneHotCategorical, Uniform, Exponential, Laplace,
--- MultivariateNormal, Independent, and kl_divergence / register_kl.
--- Loaded on first use of nl.distributions (init.lua). Class labels are
--- 1-based here, as everywhere in nnlua: Categorical draws 1..K.
+-- MultivariateNormal, Independent, Gamma, Dirichlet, Beta, Poisson,
+-- Binomial, LogNormal, and kl_divergence / register_kl. Not here:
+-- TransformedDistribution and the other PyTorch families, and rsample of
+-- the gamma family (PyTorch's implicit sampler gradient). Loaded on first
+-- use of nl.distributions (init.lua). Class labels are 1-based here, as
+-- everywhere in nnlua: Categorical draws 1..K.
 return function(nl)
   local raise, is_tensor = nl._raise, nl.is_tensor
   local F = nl.nn.functional
@@ -314,6 +317,7 @@ return function(nl)
   -- d:sample([shape]): a draw without gradient, of shape shape + batch_shape + event_shape
   function Distribution.sample(self, shape)
     if not self.has_rsample then not_implemented('sample')(self) end
+    shape = shape_arg(self.__name .. '.sample', shape)
     return no_grad(function() return self:rsample(shape) end)
   end
   -- d:sample_n(n) as d:sample({n})
@@ -859,6 +863,360 @@ return function(nl)
     return ('Independent(%s, %d)'):format(tostring(self.base_dist), self.reinterpreted_batch_ndims)
   end
 
+
+  -- ---- the gamma family: Gamma, Dirichlet, Beta --------------------------------------------------
+  -- Draws of Gamma(alpha, 1) by Marsaglia and Tsang's method, on whole
+  -- tensors: each round draws for every element, and an element keeps its
+  -- first accepted draw (an alpha < 1 draws at alpha + 1 and is scaled by
+  -- U^(1/alpha)). No gradient: PyTorch differentiates its sampler
+  -- implicitly, which nnlua does not, so these families have no rsample.
+  local TINY = { float32 = 1.1754943508222875e-38, float64 = 2.2250738585072014e-308 }
+  local function standard_gamma(alpha)
+    return no_grad(function()
+      local dt, shape = alpha:dtype(), alpha:shape()
+      local small = alpha:lt(1)
+      local a = alpha + small
+      local d = a - 1 / 3
+      local c = (9 * d):rsqrt()
+      local out, done = nl.zeros(shape, dt), nl.zeros(shape, dt)
+      for _ = 1, 200 do
+        local x = nl.randn(shape, dt)
+        local v = (1 + c * x):pow(3)
+        local u = nl.rand(shape, dt)
+        local ok = v:gt(0) * u:log():lt(0.5 * x:pow(2) + d - d * v + d * v:clamp(TINY[dt]):log())
+        local take = ok * (1 - done)
+        out = nl.where(take, d * v, out)
+        done = done + take
+        if done:numel() == 0 or done:min():item() > 0 then
+          local boost = nl.where(small, nl.rand(shape, dt):pow(alpha:reciprocal()), 1)
+          return (out * boost):clamp(TINY[dt])
+        end
+      end
+      raise('Gamma: the sampler did not accept a draw in 200 rounds (concentration NaN or inf?)')
+    end)
+  end
+  local function no_rsample(name)
+    return function()
+      raise(('%s: rsample is not available: nnlua cannot reparameterize %s draws (PyTorch differentiates its gamma '
+             .. 'sampler implicitly); use sample, which gives no gradient'):format(name, name))
+    end
+  end
+
+  local Gamma = class('Gamma', {
+    mean = function(self) return self.concentration / self.rate end,
+    variance = function(self) return self.concentration / self.rate:pow(2) end,
+  })
+  D.Gamma = Gamma
+  Gamma.arg_constraints = { concentration = constraints.positive, rate = constraints.positive }
+  Gamma.support = constraints.nonnegative
+  Gamma._param_dims = { concentration = 0, rate = 0 }
+  Gamma._param_order = { 'concentration', 'rate' }
+  Gamma.rsample = no_rsample('Gamma')
+  -- Gamma(concentration, rate, [{validate_args}])
+  function Gamma._new(concentration, rate, opts)
+    opts = options('Gamma', opts)
+    local self = new(Gamma)
+    local p, shape = broadcast_all('Gamma', Gamma._param_order, { concentration, rate })
+    self.concentration, self.rate, self._dtype = p[1], p[2], p[1]:dtype()
+    return init(self, shape, {}, opts)
+  end
+  function Gamma.sample(self, shape)
+    local s = self:_extended_shape(shape_arg('Gamma.sample', shape))
+    return no_grad(function()
+      return (standard_gamma(self.concentration:detach():expand(s):contiguous()) / self.rate:detach()):clamp(TINY[self._dtype])
+    end)
+  end
+  function Gamma.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local c, r = self.concentration, self.rate
+    return nl.xlogy(c, r) + nl.xlogy(c - 1, v) - r * v - c:lgamma()
+  end
+  function Gamma.entropy(self)
+    local c = self.concentration
+    return c - self.rate:log() + c:lgamma() + (1 - c) * c:digamma()
+  end
+
+  local Dirichlet = class('Dirichlet', {
+    mean = function(self) return self.concentration / self.concentration:sum(-1, true) end,
+    variance = function(self)
+      local c = self.concentration
+      local c0 = c:sum(-1, true)
+      return c * (c0 - c) / (c0:pow(2) * (c0 + 1))
+    end,
+  })
+  D.Dirichlet = Dirichlet
+  Dirichlet.arg_constraints = { concentration = constraints.independent(constraints.positive, 1) }
+  Dirichlet.support = constraints.simplex
+  Dirichlet._param_dims = { concentration = 1 }
+  Dirichlet._param_order = { 'concentration' }
+  Dirichlet.rsample = no_rsample('Dirichlet')
+  -- Dirichlet(concentration, [{validate_args}]): over the last dim
+  function Dirichlet._new(concentration, opts)
+    opts = options('Dirichlet', opts)
+    float_tensor('Dirichlet', 'concentration', concentration, 1)
+    local self = new(Dirichlet)
+    self.concentration, self._dtype = concentration, concentration:dtype()
+    local s = concentration:shape()
+    return init(self, sub(s, 1, -2), { s[#s] }, opts)
+  end
+  function Dirichlet.sample(self, shape)
+    local s = self:_extended_shape(shape_arg('Dirichlet.sample', shape))
+    return no_grad(function()
+      local g = standard_gamma(self.concentration:detach():expand(s):contiguous())
+      return (g / g:sum(-1, true)):clamp(TINY[self._dtype], 1 - EPS[self._dtype])
+    end)
+  end
+  function Dirichlet.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local c = self.concentration
+    return (v:log() * (c - 1)):sum(-1) + c:sum(-1):lgamma() - c:lgamma():sum(-1)
+  end
+  function Dirichlet.entropy(self)
+    local c = self.concentration
+    local k, a0 = c:size(-1), c:sum(-1)
+    return c:lgamma():sum(-1) - a0:lgamma() - (k - a0) * a0:digamma() - ((c - 1) * c:digamma()):sum(-1)
+  end
+
+  local Beta = class('Beta', {
+    mean = function(self) return self.concentration1 / (self.concentration1 + self.concentration0) end,
+    variance = function(self)
+      local c1, c0 = self.concentration1, self.concentration0
+      local total = c1 + c0
+      return c1 * c0 / (total:pow(2) * (total + 1))
+    end,
+  })
+  D.Beta = Beta
+  Beta.arg_constraints = { concentration1 = constraints.positive, concentration0 = constraints.positive }
+  Beta.support = constraints.unit_interval
+  Beta._param_dims = { concentration1 = 0, concentration0 = 0 }
+  Beta._param_order = { 'concentration1', 'concentration0' }
+  Beta.rsample = no_rsample('Beta')
+  -- Beta(concentration1, concentration0, [{validate_args}]): a Dirichlet of
+  -- the pair, as PyTorch's
+  function Beta._new(c1, c0, opts)
+    opts = options('Beta', opts)
+    local p, shape = broadcast_all('Beta', Beta._param_order, { c1, c0 })
+    local self = new(Beta)
+    self.concentration1, self.concentration0, self._dtype = p[1], p[2], p[1]:dtype()
+    init(self, shape, {}, opts)
+    self._dirichlet = Dirichlet(nl.stack({ p[1], p[2] }, -1), opts)
+    return self
+  end
+  function Beta._expand_more(_, out, batch_shape) out._dirichlet = out._dirichlet:expand(batch_shape) end
+  function Beta.sample(self, shape) return self._dirichlet:sample(shape):select(-1, 1) end
+  function Beta.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local s = broadcast(v:shape(), self.batch_shape) or v:shape()
+    v = v:expand(s)
+    return self._dirichlet:log_prob(nl.stack({ v, 1 - v }, -1))
+  end
+  function Beta.entropy(self) return self._dirichlet:entropy() end
+
+  -- ---- Poisson, Binomial ----------------------------------------------------------------------
+  constraints.nonnegative_integer = constraint('nonnegative_integer', function(v)
+    v = v:to('float64')
+    return v:ge(0) * v:eq(v:floor())
+  end)
+
+  -- Poisson draws on whole tensors: Knuth's product of uniforms below a
+  -- rate of 10, Hormann's transformed rejection (PTRS, as numpy's and
+  -- PyTorch's) at 10 and above
+  local function poisson_draw(rate)
+    return no_grad(function()
+      local dt, shape = rate:dtype(), rate:shape()
+      local big = rate:ge(10)
+      local lam = nl.where(big, 0, rate)
+      local L, prod, k = (-lam):exp(), nl.ones(shape, dt), nl.zeros(shape, dt)
+      while true do
+        prod = prod * nl.rand(shape, dt)
+        local still = prod:gt(L)
+        if still:numel() == 0 or still:max():item() == 0 then break end
+        k = k + still
+      end
+      if big:numel() == 0 or big:max():item() == 0 then return k end
+      lam = nl.where(big, rate, 10)
+      local slam, loglam = lam:sqrt(), lam:log()
+      local b = 0.931 + 2.53 * slam
+      local a = -0.059 + 0.02483 * b
+      local invalpha = 1.1239 + 1.1328 / (b - 3.4)
+      local vr = 0.9277 - 3.6224 / (b - 2)
+      local out, done = nl.zeros(shape, dt), 1 - big
+      for _ = 1, 1000 do
+        local U, V = nl.rand(shape, dt) - 0.5, nl.rand(shape, dt)
+        local us = 0.5 - U:abs()
+        local kk = ((2 * a / us + b) * U + lam + 0.43):floor()
+        local quick = us:ge(0.07) * V:le(vr)
+        local bad = kk:lt(0) + us:lt(0.013) * V:gt(us)
+        local slow = (V:log() + invalpha:log() - (a / us:pow(2) + b):log()):le(-lam + kk * loglam - (kk + 1):lgamma())
+        local ok = nl.where(quick, 1, nl.where(bad:gt(0), 0, slow))
+        local take = ok * (1 - done)
+        out = nl.where(take, kk, out)
+        done = done + take
+        if done:min():item() > 0 then return nl.where(big, out, k) end
+      end
+      raise('Poisson: the sampler did not accept a draw in 1000 rounds (rate NaN or inf?)')
+    end)
+  end
+
+  local Poisson = class('Poisson', {
+    mean = function(self) return self.rate end,
+    variance = function(self) return self.rate end,
+  })
+  D.Poisson = Poisson
+  Poisson.arg_constraints = { rate = constraints.nonnegative }
+  Poisson.support = constraints.nonnegative_integer
+  Poisson._param_dims = { rate = 0 }
+  Poisson._param_order = { 'rate' }
+  -- Poisson(rate, [{validate_args}])
+  function Poisson._new(rate, opts)
+    opts = options('Poisson', opts)
+    local self = new(Poisson)
+    local p, shape = broadcast_all('Poisson', { 'rate' }, { rate })
+    self.rate, self._dtype = p[1], p[1]:dtype()
+    return init(self, shape, {}, opts)
+  end
+  function Poisson.sample(self, shape)
+    local s = self:_extended_shape(shape_arg('Poisson.sample', shape))
+    return poisson_draw(self.rate:detach():expand(s):contiguous())
+  end
+  function Poisson.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    return nl.xlogy(v, self.rate) - self.rate - (v + 1):lgamma()
+  end
+
+  local Binomial = class('Binomial', {
+    mean = function(self) return self.total_count * self.probs end,
+    variance = function(self) return self.total_count * self.probs * (1 - self.probs) end,
+    param_shape = function(self) return self.batch_shape end,
+    support = function(self)
+      local n = self.total_count
+      return constraint('integer_interval(0, total_count)', function(v) return v:eq(v:floor()) * v:ge(0) * v:le(n) end)
+    end,
+  })
+  D.Binomial = Binomial
+  Binomial.arg_constraints = { total_count = constraints.nonnegative_integer, probs = constraints.unit_interval,
+                               logits = constraints.real }
+  Binomial.has_enumerate_support = true
+  Binomial._param_dims = { total_count = 0, probs = 0, logits = 0 }
+  Binomial._param_order = { 'total_count', 'probs', 'logits' }
+  -- Binomial(total_count, probs) or Binomial(total_count, nil, logits) or
+  -- Binomial{total_count = , probs = | logits = , validate_args = }; total_count defaults to 1
+  function Binomial._new(n, probs, logits, opts)
+    local op = 'Binomial'
+    if type(n) == 'table' and not is_tensor(n) and probs == nil and logits == nil and opts == nil then
+      opts = options(op, n, { total_count = true, probs = true, logits = true })
+      n, probs, logits = opts.total_count, opts.probs, opts.logits
+    else
+      opts = options(op, opts)
+    end
+    if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
+    if n == nil then n = 1 end
+    local name = probs ~= nil and 'probs' or 'logits'
+    local param = probs or logits
+    if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or 'float32') end
+    local p, shape = broadcast_all(op, { 'total_count', name }, { n, param })
+    local self = new(Binomial, { 'total_count', name })
+    self._dtype = p[2]:dtype()
+    self.total_count = p[1]:to(self._dtype)
+    if probs ~= nil then
+      self.probs = p[2]
+      local q = clamp_probs(self.probs)
+      self.logits = q:log() - (-q):log1p()
+    else
+      self.logits = p[2]
+      self.probs = self.logits:sigmoid()
+    end
+    return init(self, shape, {}, opts)
+  end
+  -- the draws: for each trial up to the largest total_count, a success
+  -- with probability probs where that trial is within the element's total
+  -- (the cost is total_count x elements)
+  function Binomial.sample(self, shape)
+    local s = self:_extended_shape(shape_arg('Binomial.sample', shape))
+    return no_grad(function()
+      local n = self.total_count:detach():expand(s):contiguous()
+      local p = self.probs:detach():expand(s):contiguous()
+      local out = nl.zeros(s, self._dtype)
+      local most = n:numel() > 0 and n:max():item() or 0
+      local chunk = math.max(1, math.min(most, math.floor(2 ^ 22 / math.max(1, numel(s)))))
+      local ones = {}
+      for i = 1, #s do ones[i] = 1 end
+      for t = 0, most - 1, chunk do
+        local c = math.min(chunk, most - t)
+        local trial = nl.arange(t, t + c, 1, self._dtype):view(concat({ c }, ones))
+        local hit = nl.rand(concat({ c }, s), self._dtype):lt(p) * trial:lt(n)
+        out = out + hit:sum(1)
+      end
+      return out
+    end)
+  end
+  function Binomial.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local n, l = self.total_count, self.logits
+    local clamp_by_zero = (l:clamp(0) + l - l:clamp(nil, 0)) / 2
+    local normalize = n * clamp_by_zero + n * (-l:abs()):exp():log1p() - (n + 1):lgamma()
+    return v * l - (v + 1):lgamma() - (n - v + 1):lgamma() - normalize
+  end
+  local function homogeneous(self, what)
+    local n = self.total_count:detach()
+    local most = n:numel() > 0 and n:max():item() or 0
+    if n:numel() > 0 and n:min():item() ~= most then
+      raise(('Binomial: %s needs one total_count for the whole batch (inhomogeneous total count)'):format(what))
+    end
+    return most
+  end
+  -- d:enumerate_support([expand = true]): 0..total_count, shape (total_count + 1,) + batch_shape
+  function Binomial.enumerate_support(self, expand)
+    local most = homogeneous(self, 'enumerate_support')
+    local ones = {}
+    for i = 1, #self.batch_shape do ones[i] = 1 end
+    local v = nl.arange(0, most + 1, 1, self._dtype):view(concat({ most + 1 }, ones))
+    if expand == false then return v end
+    return v:expand(concat({ most + 1 }, self.batch_shape))
+  end
+  function Binomial.entropy(self)
+    homogeneous(self, 'entropy')
+    local lp = self:log_prob(self:enumerate_support(false))
+    return -(lp:exp() * lp):sum(1)
+  end
+
+  -- ---- LogNormal --------------------------------------------------------------------------------------
+  -- exp of a Normal(loc, scale) (PyTorch's is a TransformedDistribution of it)
+  local LogNormal = class('LogNormal', {
+    mean = function(self) return (self.loc + self.scale:pow(2) / 2):exp() end,
+    variance = function(self)
+      local s2 = self.scale:pow(2)
+      return (s2:exp() - 1) * (2 * self.loc + s2):exp()
+    end,
+  })
+  D.LogNormal = LogNormal
+  LogNormal.arg_constraints = Normal.arg_constraints
+  LogNormal.support = constraints.positive
+  LogNormal.has_rsample = true
+  LogNormal._param_dims = { loc = 0, scale = 0 }
+  LogNormal._param_order = { 'loc', 'scale' }
+  -- LogNormal(loc, scale, [{validate_args}]): loc and scale of the log
+  function LogNormal._new(loc, scale, opts)
+    opts = options('LogNormal', opts)
+    local self = new(LogNormal)
+    self.base_dist = Normal(loc, scale, opts)
+    self.loc, self.scale, self._dtype = self.base_dist.loc, self.base_dist.scale, self.base_dist._dtype
+    return init(self, self.base_dist.batch_shape, {}, opts)
+  end
+  function LogNormal._expand_more(_, out, batch_shape) out.base_dist = out.base_dist:expand(batch_shape) end
+  function LogNormal.rsample(self, shape) return self.base_dist:rsample(shape):exp() end
+  function LogNormal.log_prob(self, v)
+    v = self:_value('log_prob', v)
+    local x = v:log()
+    return self.base_dist:log_prob(x) - x
+  end
+  function LogNormal.cdf(self, v)
+    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    return self.base_dist:cdf(v:log())
+  end
+  function LogNormal.icdf(self, v) return self.base_dist:icdf(v):exp() end
+  function LogNormal.entropy(self) return self.base_dist:entropy() + self.loc end
+
   -- ---- kl_divergence -------------------------------------------------------------------------------
 
   local registry, memo = {}, {}
@@ -1010,6 +1368,114 @@ return function(nl)
     local t2 = common:pow(2) / 12
     local t3 = ((p.high + p.low - 2 * q.loc) / 2):pow(2)
     return t1 + 0.5 * (t2 + t3) / q.scale:pow(2)
+  end)
+
+  -- the second group's pairs
+  local EULER = 0.57721566490153286060
+  local function x_log_x(t) return t * t:log() end
+  register(Gamma, Gamma, function(p, q)
+    local t1 = q.concentration * (p.rate / q.rate):log()
+    local t2 = q.concentration:lgamma() - p.concentration:lgamma()
+    local t3 = (p.concentration - q.concentration) * p.concentration:digamma()
+    local t4 = (q.rate - p.rate) * (p.concentration / p.rate)
+    return t1 + t2 + t3 + t4
+  end)
+  register(Dirichlet, Dirichlet, function(p, q)
+    local sp, sq = p.concentration:sum(-1), q.concentration:sum(-1)
+    local t1 = sp:lgamma() - sq:lgamma()
+    local t2 = (p.concentration:lgamma() - q.concentration:lgamma()):sum(-1)
+    local t3 = p.concentration - q.concentration
+    local t4 = p.concentration:digamma() - sp:digamma():unsqueeze(-1)
+    return t1 - t2 + (t3 * t4):sum(-1)
+  end)
+  register(Beta, Beta, function(p, q)
+    local sp = p.concentration1 + p.concentration0
+    local sq = q.concentration1 + q.concentration0
+    local t1 = q.concentration1:lgamma() + q.concentration0:lgamma() + sp:lgamma()
+    local t2 = p.concentration1:lgamma() + p.concentration0:lgamma() + sq:lgamma()
+    local t3 = (p.concentration1 - q.concentration1) * p.concentration1:digamma()
+    local t4 = (p.concentration0 - q.concentration0) * p.concentration0:digamma()
+    local t5 = (sq - sp) * sp:digamma()
+    return t1 - t2 + t3 + t4 + t5
+  end)
+  register(Poisson, Poisson, function(p, q)
+    return p.rate * (p.rate:log() - q.rate:log()) - (p.rate - q.rate)
+  end)
+  register(Binomial, Binomial, function(p, q)
+    if no_grad(function() return p.total_count:lt(q.total_count):max():item() > 0 end) then
+      raise('kl_divergence: KL between Binomials where q.total_count > p.total_count is not implemented')
+    end
+    local kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs):log1p() - (-q.probs):log1p())
+    return nl.where(p.total_count:gt(q.total_count), INF, kl)
+  end)
+  register(LogNormal, LogNormal, function(p, q) return D.kl_divergence(p.base_dist, q.base_dist) end)
+  register(Bernoulli, Poisson, function(p, q) return -p:entropy() - (p.probs * q.rate:log() - q.rate) end)
+  register(Beta, Exponential, function(p, q)
+    return -p:entropy() - q.rate:log() + q.rate * (p.concentration1 / (p.concentration1 + p.concentration0))
+  end)
+  register(Beta, Gamma, function(p, q)
+    local c1, c0 = p.concentration1, p.concentration0
+    local t1 = -p:entropy()
+    local t2 = q.concentration:lgamma() - q.concentration * q.rate:log()
+    local t3 = (q.concentration - 1) * (c1:digamma() - (c1 + c0):digamma())
+    local t4 = q.rate * c1 / (c1 + c0)
+    return t1 + t2 - t3 + t4
+  end)
+  register(Beta, Normal, function(p, q)
+    local c1, c0 = p.concentration1, p.concentration0
+    local E = c1 / (c1 + c0)
+    local var_normal = q.scale:pow(2)
+    local t1 = -p:entropy()
+    local t2 = 0.5 * (var_normal * 2 * math.pi):log()
+    local t3 = (E * (1 - E) / (c1 + c0 + 1) + E:pow(2)) * 0.5
+    local t4, t5 = q.loc * E, q.loc:pow(2) * 0.5
+    return t1 + t2 + (t3 - t4 + t5) / var_normal
+  end)
+  register(Beta, Uniform, function(p, q)
+    local result = -p:entropy() + (q.high - q.low):log()
+    return nl.where(q.low:gt(0) + q.high:lt(1), INF, result)
+  end)
+  register(Exponential, Beta, infinity_by('rate'))
+  register(Exponential, Gamma, function(p, q)
+    local ratio = q.rate / p.rate
+    local t1 = -q.concentration * ratio:log()
+    return t1 + ratio + q.concentration:lgamma() + q.concentration * EULER - (1 + EULER)
+  end)
+  register(Gamma, Beta, infinity_by('concentration'))
+  register(Gamma, Uniform, infinity_by('concentration'))
+  register(Gamma, Exponential, function(p, q)
+    return -p:entropy() - q.rate:log() + q.rate * p.concentration / p.rate
+  end)
+  register(Gamma, Normal, function(p, q)
+    local c = p.concentration
+    local var_normal, beta_sqr = q.scale:pow(2), p.rate:pow(2)
+    local t1 = 0.5 * (beta_sqr * var_normal * 2 * math.pi):log() - c - c:lgamma()
+    local t2 = 0.5 * (c:pow(2) + c) / beta_sqr
+    local t3 = q.loc * c / p.rate
+    local t4 = 0.5 * q.loc:pow(2)
+    return t1 + (c - 1) * c:digamma() + (t2 - t3 + t4) / var_normal
+  end)
+  register(Laplace, Beta, infinity_by('loc'))
+  register(Laplace, Gamma, infinity_by('loc'))
+  register(Normal, Beta, infinity_by('loc'))
+  register(Normal, Gamma, infinity_by('loc'))
+  register(Poisson, Bernoulli, infinity_by('rate'))
+  register(Poisson, Binomial, infinity_by('rate'))
+  register(Uniform, Beta, function(p, q)
+    local common = p.high - p.low
+    local t1 = common:log()
+    local t2 = (q.concentration1 - 1) * (x_log_x(p.high) - x_log_x(p.low) - common) / common
+    local t3 = (q.concentration0 - 1) * (x_log_x(1 - p.high) - x_log_x(1 - p.low) + common) / common
+    local t4 = q.concentration1:lgamma() + q.concentration0:lgamma() - (q.concentration1 + q.concentration0):lgamma()
+    return nl.where(p.high:gt(1) + p.low:lt(0), INF, t3 + t4 - t1 - t2)
+  end)
+  register(Uniform, Gamma, function(p, q)
+    local common = p.high - p.low
+    local t1 = common:log()
+    local t2 = q.concentration:lgamma() - q.concentration * q.rate:log()
+    local t3 = (1 - q.concentration) * (x_log_x(p.high) - x_log_x(p.low) - common) / common
+    local t4 = q.rate * (p.high + p.low) / 2
+    return nl.where(p.low:lt(0), INF, -t1 + t2 + t3 + t4)
   end)
 
   return D

@@ -1,8 +1,9 @@
 # gen_distributions.py: PyTorch 1.13 golden values for nl.distributions
 # (lua/nnlua/distributions.lua): log_prob, cdf, icdf, entropy, mean,
 # variance and stddev of Normal, Bernoulli, Categorical,
-# OneHotCategorical, Uniform, Exponential, Laplace, MultivariateNormal and
-# Independent, and kl_divergence of the pairs PyTorch registers among
+# OneHotCategorical, Uniform, Exponential, Laplace, MultivariateNormal,
+# Independent, Gamma, Beta, Dirichlet, Poisson, Binomial and LogNormal,
+# and kl_divergence of the pairs PyTorch registers among
 # them, with the gradients w.r.t. the parameters. Writes
 # tests/golden/distributions.lua (checked by
 # tests/spec/distributions_spec.lua); it does not test anything itself.
@@ -43,6 +44,13 @@ BUILD = {
     'MVN_prec': lambda loc, A: D.MultivariateNormal(loc, precision_matrix=sym(A)),
     'MVN_tril': lambda loc, A: D.MultivariateNormal(loc, scale_tril=A.tril()),
     'Independent_Normal': lambda loc, scale: D.Independent(D.Normal(loc, scale), 1),
+    'Gamma': lambda c, r: D.Gamma(c, r),
+    'Beta': lambda c1, c0: D.Beta(c1, c0),
+    'Dirichlet': lambda c: D.Dirichlet(c),
+    'Poisson': lambda rate: D.Poisson(rate),
+    'Binomial_probs': lambda p: D.Binomial(8, probs=p),
+    'Binomial_logits': lambda l: D.Binomial(torch.tensor([[3.0], [8.0]], dtype=l.dtype), logits=l),
+    'LogNormal': lambda loc, scale: D.LogNormal(loc, scale),
 }
 STATS = ('mean', 'variance', 'stddev')
 
@@ -199,6 +207,57 @@ KL = [
     ('Laplace', [rn(3), pos(3)], 'Uniform', [lo_p, lo_p + 1.0]),
 ]
 for pk, pp, qk, qp in KL:
+    kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
+
+
+# the second group: Gamma, Beta, Dirichlet, Poisson, Binomial, LogNormal
+LINES.append('  -- the second group')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('Gamma ' + tag, 'Gamma', [ru(0.3, 3, 2, 3, dtype=dt), ru(0.5, 2, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev'), {'log_prob': ru(0.1, 3, 4, 2, 3, dtype=dt)})
+    case('Beta ' + tag, 'Beta', [ru(0.3, 3, 4, dtype=dt), ru(0.3, 3, 2, 1, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev'), {'log_prob': ru(0.05, 0.95, 2, 4, dtype=dt)})
+    case('Dirichlet ' + tag, 'Dirichlet', [ru(0.3, 3, 2, 4, dtype=dt)], ('log_prob', 'entropy', 'mean', 'variance'),
+         {'log_prob': torch.distributions.Dirichlet(torch.ones(3, 2, 4, dtype=F64)).sample().to(dt)})
+    case('Poisson ' + tag, 'Poisson', [ru(0.5, 20, 5, dtype=dt)], ('log_prob', 'mean', 'variance', 'stddev'),
+         {'log_prob': torch.randint(0, 25, (3, 5)).to(dt)})
+    case('Binomial probs ' + tag, 'Binomial_probs', [ru(0.05, 0.95, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'), {'log_prob': torch.randint(0, 9, (2, 3)).to(dt)})
+    case('Binomial logits ' + tag, 'Binomial_logits', [rn(3, dtype=dt)], ('log_prob', 'mean', 'variance'),
+         {'log_prob': torch.tensor([[0, 3, 1], [8, 5, 0]]).to(dt)})
+    case('LogNormal ' + tag, 'LogNormal', [rn(3, dtype=dt), ru(0.3, 1.5, 2, 1, dtype=dt)], ALL,
+         {'log_prob': ru(0.1, 4, 2, 3, dtype=dt), 'cdf': ru(0.1, 4, 2, 3, dtype=dt), 'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)})
+
+U = lambda lo, hi: [torch.tensor(lo, dtype=F64), torch.tensor(hi, dtype=F64)]
+KL2 = [
+    ('Gamma', [pos(2, 3), pos(3)], 'Gamma', [pos(3), pos(2, 3)]),
+    ('Beta', [pos(3), pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Dirichlet', [pos(2, 4)], 'Dirichlet', [pos(4)]),
+    ('Poisson', [pos(4)], 'Poisson', [pos(4)]),
+    ('Binomial_probs', [ru(0.1, 0.9, 3)], 'Binomial_probs', [ru(0.1, 0.9, 3)]),
+    ('Binomial_probs', [ru(0.1, 0.9, 3)], 'Binomial_logits', [rn(3)]),
+    ('LogNormal', [rn(3), pos(3)], 'LogNormal', [rn(3), pos(3)]),
+    ('Bernoulli_probs', [ru(0.1, 0.9, 3)], 'Poisson', [pos(3)]),
+    ('Beta', [pos(3), pos(3)], 'Exponential', [pos(3)]),
+    ('Beta', [pos(3), pos(3)], 'Gamma', [pos(3), pos(3)]),
+    ('Beta', [pos(3), pos(3)], 'Normal', [rn(3), pos(3)]),
+    ('Beta', [pos(3), pos(3)], 'Uniform', U([-0.1, 0.1, -0.5], [1.2, 1.5, 0.9])),
+    ('Exponential', [pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Exponential', [pos(3)], 'Gamma', [pos(3), pos(3)]),
+    ('Gamma', [pos(3), pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Gamma', [pos(3), pos(3)], 'Uniform', U([0.0, 1.0, 2.0], [1.0, 2.0, 3.0])),
+    ('Gamma', [pos(3), pos(3)], 'Exponential', [pos(3)]),
+    ('Gamma', [pos(3), pos(3)], 'Normal', [rn(3), pos(3)]),
+    ('Laplace', [rn(3), pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Laplace', [rn(3), pos(3)], 'Gamma', [pos(3), pos(3)]),
+    ('Normal', [rn(3), pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Normal', [rn(3), pos(3)], 'Gamma', [pos(3), pos(3)]),
+    ('Poisson', [pos(3)], 'Bernoulli_probs', [ru(0.1, 0.9, 3)]),
+    ('Poisson', [pos(3)], 'Binomial_probs', [ru(0.1, 0.9, 3)]),
+    ('Uniform', U([0.1, -0.1, 0.2], [0.8, 0.5, 1.1]), 'Beta', [pos(3), pos(3)]),
+    ('Uniform', U([0.1, -0.1, 0.2], [0.8, 0.5, 1.1]), 'Gamma', [pos(3), pos(3)]),
+]
+for pk, pp, qk, qp in KL2:
     kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
 
 write_golden('distributions.lua', [

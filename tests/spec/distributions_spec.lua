@@ -28,6 +28,13 @@ local BUILD = {
   MVN_prec = function(loc, A) return D.MultivariateNormal(loc, { precision_matrix = sym(A) }) end,
   MVN_tril = function(loc, A) return D.MultivariateNormal(loc, { scale_tril = A:tril() }) end,
   Independent_Normal = function(loc, scale) return D.Independent(D.Normal(loc, scale), 1) end,
+  Gamma = function(c, r) return D.Gamma(c, r) end,
+  Beta = function(c1, c0) return D.Beta(c1, c0) end,
+  Dirichlet = function(c) return D.Dirichlet(c) end,
+  Poisson = function(rate) return D.Poisson(rate) end,
+  Binomial_probs = function(p) return D.Binomial(8, p) end,
+  Binomial_logits = function(l) return D.Binomial { total_count = nl.tensor({ { 3 }, { 8 } }, l:dtype()), logits = l } end,
+  LogNormal = function(loc, scale) return D.LogNormal(loc, scale) end,
 }
 
 local function leaves_of(params)
@@ -171,6 +178,40 @@ describe('distributions: sampling', function()
     assert.are.same({ 2, 3 }, mb:sample():shape())
   end)
 
+  it('draws Gamma, Beta, Dirichlet and LogNormal with their mean and variance', function()
+    nl.manual_seed(10)
+    for _, d in ipairs({
+      D.Gamma(t64({ 0.3, 1, 2.5, 12 }), t64({ 2, 1, 0.5, 3 })),
+      D.Beta(t64({ 0.4, 2, 5 }), t64({ 0.6, 2, 1.5 })),
+      D.Dirichlet(t64({ { 0.5, 1, 3 }, { 4, 4, 0.2 } })),
+      D.LogNormal(t64({ 0, 1 }), t64({ 0.3, 0.5 })),
+    }) do
+      local x = d:sample({ N })
+      assert.are.same(d:_extended_shape({ N }), x:shape())
+      check_moments(x, d.mean, d.variance, d.__name)
+    end
+    local x = D.LogNormal(t64({ 0, 1 }), t64({ 0.3, 0.5 })):rsample({ N })
+    check_moments(x, D.LogNormal(t64({ 0, 1 }), t64({ 0.3, 0.5 })).mean, D.LogNormal(t64({ 0, 1 }), t64({ 0.3, 0.5 })).variance,
+                  'LogNormal rsample')
+    -- a Dirichlet draw lies on the simplex
+    local s = D.Dirichlet(t64({ 0.1, 0.2, 0.3 })):sample({ 100 }):sum(-1)
+    S.expect_close(s, nl.ones(100, 'float64'), 'simplex', 1e-12, 1e-12)
+  end)
+
+  it('draws Poisson and Binomial with their mean and variance, as whole numbers', function()
+    nl.manual_seed(12)
+    for _, d in ipairs({
+      D.Poisson(t64({ 0, 0.5, 4, 9.9, 10, 30, 300 })),
+      D.Binomial(t64({ 1, 10, 100, 7, 7 }), t64({ 0.3, 0.5, 0.9, 0, 1 })),
+      D.Binomial { total_count = nl.tensor({ 20, 3 }, 'int64'), logits = t64({ -1, 2 }) },
+    }) do
+      local x = d:sample({ N })
+      assert.are.same(d:_extended_shape({ N }), x:shape())
+      S.same_bits(x, x:floor(), d.__name .. ' whole')
+      check_moments(x, d.mean, d.variance, d.__name)
+    end
+  end)
+
   it('gives the same draws for the same seed', function()
     local d = D.Normal(nl.zeros(3), 1)
     nl.manual_seed(11)
@@ -216,6 +257,9 @@ describe('distributions: rsample gradients', function()
     fd_check(D.Exponential, { t64({ 0.5, 2 }) }, { 3 })
     fd_check(D.Uniform, { t64({ 0.5, -1 }), t64({ 1.5, 0.3 }) }, { 3 })
   end)
+  it('LogNormal', function()
+    fd_check(D.LogNormal, { t64({ 0.5, -1 }), t64({ 0.5, 0.3 }) }, { 3 })
+  end)
   it('MultivariateNormal through its scale_tril and covariance', function()
     fd_check(function(loc, L) return D.MultivariateNormal(loc, { scale_tril = L:tril() }) end,
              { t64({ 0.5, -1 }), t64({ { 1.5, 0 }, { 0.3, 0.8 } }) }, { 3 })
@@ -230,9 +274,15 @@ describe('distributions: rsample gradients', function()
     S.expect_close(scale.grad, ((x:detach() - 2) / 3):sum():reshape(1), 'd/dscale', 1e-12, 1e-12)
   end)
   it('refuses rsample where PyTorch has none, and sample gives no gradient', function()
-    for _, d in ipairs({ D.Bernoulli(0.3), D.Categorical(nl.ones(3)), D.OneHotCategorical(nl.ones(3)) }) do
+    for _, d in ipairs({ D.Bernoulli(0.3), D.Categorical(nl.ones(3)), D.OneHotCategorical(nl.ones(3)), D.Poisson(2),
+                         D.Binomial(3, 0.5) }) do
       assert.is_false(d.has_rsample)
       S.contains(S.errmsg(d.rsample, d), d.__name .. ': rsample is not available')
+    end
+    -- PyTorch reparameterizes these by an implicit gradient nnlua does not have
+    for _, d in ipairs({ D.Gamma(2, 1), D.Beta(2, 1), D.Dirichlet(nl.ones(3)) }) do
+      assert.is_false(d.has_rsample)
+      S.contains(S.errmsg(d.rsample, d), d.__name .. ': rsample is not available: nnlua cannot reparameterize')
     end
     local loc = nl.zeros(2):requires_grad()
     assert.is_false(D.Normal(loc, 1):sample().is_requires_grad)
@@ -345,9 +395,25 @@ describe('distributions: errors', function()
     err(function() return D.MultivariateNormal(nl.tensor(0), nl.eye(1)) end, 'loc must be at least one-dimensional')
     err(function() return D.Independent(D.Normal(nl.zeros(2), 1), 2) end,
         'Independent: expected reinterpreted_batch_ndims <= len(base_distribution.batch_shape), actual 2 vs 1')
+    err(function() return D.Gamma(nl.tensor({ 1, -1 }), 1) end, 'Gamma: expected parameter concentration (shape [2])')
+    err(function() return D.Beta(1, 0) end, 'Beta: expected parameter concentration0 (shape []) to satisfy the constraint positive')
+    err(function() return D.Dirichlet(nl.tensor({ 1, 0 })) end, 'Dirichlet: expected parameter concentration')
+    err(function() return D.Dirichlet(nl.tensor(1)) end, 'Dirichlet: concentration must be at least one-dimensional')
+    err(function() return D.Poisson(-1) end, 'Poisson: expected parameter rate (shape []) to satisfy the constraint nonnegative')
+    err(function() return D.Binomial(2.5, 0.5) end, 'Binomial: expected parameter total_count (shape []) to satisfy the constraint nonnegative_integer')
+    err(function() return D.Binomial(3) end, 'Binomial: either probs or logits must be specified')
+    err(function() return D.Poisson(2):log_prob(1.5) end, 'support (nonnegative_integer)')
+    err(function() return D.Binomial(3, 0.5):log_prob(4) end, 'support (integer_interval(0, total_count))')
+    err(function() return D.Beta(1, 1):log_prob(1.5) end, 'Beta.log_prob: expected the value (shape []) to be within the support (unit_interval)')
+    err(function() return D.Dirichlet(nl.ones(3)):log_prob(nl.tensor({ 0.5, 0.2, 0.2 })) end, 'support (simplex)')
+    err(function() return D.LogNormal(0, 1):log_prob(-1) end, 'LogNormal.log_prob: expected the value (shape []) to be within the support (positive)')
+    err(function() return D.Binomial(nl.tensor({ 2, 3 }), 0.5):entropy() end,
+        'Binomial: entropy needs one total_count for the whole batch (inhomogeneous total count)')
+    err(function() return D.kl_divergence(D.Binomial(2, 0.5), D.Binomial(3, 0.5)) end,
+        'KL between Binomials where q.total_count > p.total_count is not implemented')
     err(function() return D.Bernoulli(0.5):cdf(1) end, 'Bernoulli: cdf is not implemented')
     err(function() return D.MultivariateNormal(nl.zeros(2), nl.eye(2)):icdf(0.5) end, 'MultivariateNormal: icdf is not implemented')
-    err(function() return D.Normal(0, 1):sample({ 2.5 }) end, 'Normal.rsample: expected whole sizes >= 0, got 2.5 at 1')
+    err(function() return D.Normal(0, 1):sample({ 2.5 }) end, 'Normal.sample: expected whole sizes >= 0, got 2.5 at 1')
     err(function() return D.kl_divergence(D.Independent(D.Normal(nl.zeros(2, 2), 1), 1), D.Independent(D.Normal(nl.zeros(2, 2), 1), 2)) end,
         'KL between Independents of reinterpreted_batch_ndims 1 and 2 is not implemented')
     err(function() return D.kl_divergence(D.MultivariateNormal(nl.zeros(2), nl.eye(2)), D.MultivariateNormal(nl.zeros(3), nl.eye(3))) end,
