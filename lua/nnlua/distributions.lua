@@ -3,9 +3,10 @@
 -- entropy, cdf and rsample: the Distribution base, Normal, Bernoulli,
 -- Categorical, OneHotCategorical, Uniform, Exponential, Laplace,
 -- MultivariateNormal, Independent, Gamma, Dirichlet, Beta, Poisson,
--- Binomial, LogNormal, and kl_divergence / register_kl. Not here:
--- TransformedDistribution and the other PyTorch families, and rsample of
--- the gamma family (PyTorch's implicit sampler gradient). Loaded on first
+-- Binomial, LogNormal, TransformedDistribution with the Exp, Affine,
+-- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
+-- Not here: PyTorch's other families and transforms, and rsample of the
+-- gamma family (PyTorch's implicit sampler gradient). Loaded on first
 -- use of nl.distributions (init.lua). Class labels are 1-based here, as
 -- everywhere in nnlua: Categorical draws 1..K.
 return function(nl)
@@ -14,6 +15,7 @@ return function(nl)
   local D = {}
 
   local EPS = { float32 = 1.1920928955078125e-07, float64 = 2.220446049250313e-16 }     -- finfo(dtype).eps
+  local TINY = { float32 = 1.1754943508222875e-38, float64 = 2.2250738585072014e-308 } -- finfo(dtype).tiny
   local FMIN = { float32 = -3.4028234663852886e+38, float64 = -1.7976931348623157e+308 } -- finfo(dtype).min
   local LOG_2PI = math.log(2 * math.pi)
   local SQRT2 = math.sqrt(2)
@@ -870,7 +872,6 @@ return function(nl)
   -- first accepted draw (an alpha < 1 draws at alpha + 1 and is scaled by
   -- U^(1/alpha)). No gradient: PyTorch differentiates its sampler
   -- implicitly, which nnlua does not, so these families have no rsample.
-  local TINY = { float32 = 1.1754943508222875e-38, float64 = 2.2250738585072014e-308 }
   local function standard_gamma(alpha)
     return no_grad(function()
       local dt, shape = alpha:dtype(), alpha:shape()
@@ -1180,9 +1181,233 @@ return function(nl)
     return -(lp:exp() * lp):sum(1)
   end
 
+  -- ---- transforms and TransformedDistribution ------------------------------------------------------
+  -- Bijections with PyTorch's names: t(x) forward, t:inv(y), t:log_abs_det_jacobian(x, y),
+  -- t.sign, t.domain, t.codomain, t.event_dim (0, or AffineTransform's option)
+  local transforms = {}
+  D.transforms = transforms
+  local Transform = { __name = 'Transform' }
+  Transform.__index = Transform
+  Transform.__call = function(t, x) return t:forward(x) end
+  Transform.__tostring = function(t) return t.__name .. '()' end
+  local function transform_class(name, fields)
+    local cls = setmetatable(fields, { __index = Transform })
+    cls.__name, cls.__index, cls.__call, cls.__tostring = name, cls, Transform.__call, Transform.__tostring
+    return cls
+  end
+  local function is_transform(t) return type(t) == 'table' and getmetatable(t) ~= nil and getmetatable(t).forward ~= nil end
+  function Transform.forward_shape(_, shape) return shape end
+  Transform.inverse_shape = Transform.forward_shape
+  Transform.event_dim = 0
+
+  local Exp = transform_class('ExpTransform', { sign = 1, domain = constraints.real, codomain = constraints.positive })
+  function Exp.forward(_, x) return x:exp() end
+  function Exp.inv(_, y) return y:log() end
+  function Exp.log_abs_det_jacobian(_, x) return x end
+  function transforms.ExpTransform() return setmetatable({}, Exp) end
+
+  local function clipped_sigmoid(x)
+    return x:sigmoid():clamp(TINY[x:dtype()], 1 - EPS[x:dtype()])
+  end
+  local Sigmoid = transform_class('SigmoidTransform', { sign = 1, domain = constraints.real,
+                                                        codomain = constraints.unit_interval })
+  function Sigmoid.forward(_, x) return clipped_sigmoid(x) end
+  function Sigmoid.inv(_, y)
+    y = y:clamp(TINY[y:dtype()], 1 - EPS[y:dtype()])
+    return y:log() - (-y):log1p()
+  end
+  function Sigmoid.log_abs_det_jacobian(_, x) return -F.softplus(-x) - F.softplus(x) end
+  function transforms.SigmoidTransform() return setmetatable({}, Sigmoid) end
+
+  local Tanh = transform_class('TanhTransform', { sign = 1, domain = constraints.real,
+                                                  codomain = constraints.interval(-1, 1) })
+  Tanh.codomain.name = 'interval(-1, 1)'
+  function Tanh.forward(_, x) return x:tanh() end
+  function Tanh.inv(_, y) return y:atanh() end
+  function Tanh.log_abs_det_jacobian(_, x) return 2 * (math.log(2) - x - F.softplus(-2 * x)) end
+  function transforms.TanhTransform() return setmetatable({}, Tanh) end
+
+  local function shape_of(v) return is_tensor(v) and v:shape() or {} end
+  local function sign_of(v) return is_tensor(v) and v:sign() or (v > 0 and 1 or v < 0 and -1 or 0) end
+  local function bcast_params(op, shape, ...)
+    for _, v in ipairs({ ... }) do
+      local b = broadcast(shape, shape_of(v))
+      if not b then raise(('%s: the shape %s does not broadcast with the parameters %s'):format(op, shape_str(shape),
+                          shape_str(shape_of(v)))) end
+      shape = b
+    end
+    return shape
+  end
+  local function number_or_tensor(op, name, v)
+    if type(v) ~= 'number' and not is_tensor(v) then raise(('%s: expected %s as a number or a tensor, got %s'):format(op, name, type(v))) end
+    return v
+  end
+
+  local Affine = transform_class('AffineTransform', {})
+  function Affine.forward(t, x) return x * t.scale + t.loc end
+  function Affine.inv(t, y) return (y - t.loc) / t.scale end
+  function Affine.log_abs_det_jacobian(t, x)
+    local r = type(t.scale) == 'number' and nl.full_like(x, math.log(math.abs(t.scale))) or t.scale:abs():log()
+    local shape = x:shape()
+    if t.event_dim > 0 then
+      r = sum_rightmost(r:expand(bcast_params('AffineTransform', r:shape(), x)), t.event_dim)
+      shape = sub(shape, 1, #shape - t.event_dim)
+    end
+    return r:expand(broadcast(r:shape(), shape) or shape)
+  end
+  function Affine.forward_shape(t, shape) return bcast_params('AffineTransform', shape, t.loc, t.scale) end
+  Affine.inverse_shape = Affine.forward_shape
+  Affine.__tostring = function(t) return ('AffineTransform(event_dim = %d)'):format(t.event_dim) end
+  -- AffineTransform(loc, scale, [{event_dim = 0}]): y = loc + scale x
+  function transforms.AffineTransform(loc, scale, opts)
+    local op = 'AffineTransform'
+    opts = options(op, opts, { event_dim = true })
+    local k = opts.event_dim or 0
+    if type(k) ~= 'number' or k ~= math.floor(k) or k < 0 then raise(op .. ': event_dim must be a whole number >= 0') end
+    local t = setmetatable({ loc = number_or_tensor(op, 'loc', loc), scale = number_or_tensor(op, 'scale', scale),
+                             event_dim = k }, Affine)
+    local dom = k == 0 and constraints.real or constraints.independent(constraints.real, k)
+    t.domain, t.codomain, t.sign = dom, dom, sign_of(scale)
+    return t
+  end
+
+  local Power = transform_class('PowerTransform', { domain = constraints.positive, codomain = constraints.positive })
+  function Power.forward(t, x) return x:pow(t.exponent) end
+  function Power.inv(t, y)
+    return is_tensor(t.exponent) and y:pow(t.exponent:reciprocal()) or y:pow(1 / t.exponent)
+  end
+  function Power.log_abs_det_jacobian(t, x, y) return (t.exponent * y / x):abs():log() end
+  function Power.forward_shape(t, shape) return bcast_params('PowerTransform', shape, t.exponent) end
+  Power.inverse_shape = Power.forward_shape
+  -- PowerTransform(exponent): y = x^exponent on the positive reals
+  function transforms.PowerTransform(exponent)
+    local t = setmetatable({ exponent = number_or_tensor('PowerTransform', 'exponent', exponent) }, Power)
+    t.sign = sign_of(exponent)
+    return t
+  end
+  for k, f in pairs(transforms) do D[k] = f end
+
+  local function same_value(a, b)
+    if type(a) == 'number' and type(b) == 'number' then return a == b end
+    local d = (is_tensor(a) and a or nl.tensor(a)) - b
+    return no_grad(function() return d:numel() == 0 or d:abs():max():item() == 0 end)
+  end
+  local function same_transform(a, b)
+    local ma = getmetatable(a)
+    if ma ~= getmetatable(b) then return false end
+    if ma == Affine then return a.event_dim == b.event_dim and same_value(a.loc, b.loc) and same_value(a.scale, b.scale) end
+    if ma == Power then return same_value(a.exponent, b.exponent) end
+    return true
+  end
+
+  local TransformedDistribution = class('TransformedDistribution', {
+    support = function(self)
+      local ts = self.transforms
+      if #ts == 0 then return self.base_dist.support end
+      local c = ts[#ts].codomain
+      if #self.event_shape > c.event_dim then c = constraints.independent(c, #self.event_shape - c.event_dim) end
+      return c
+    end,
+  })
+  D.TransformedDistribution = TransformedDistribution
+  TransformedDistribution._param_order = {}
+  local function transform_max_dim(ts)
+    local e = 0
+    for _, t in ipairs(ts) do e = math.max(e, t.event_dim) end
+    return e
+  end
+  -- TransformedDistribution(base, transform or {transforms}, [{validate_args}]):
+  -- base's draws through the transforms in order (their event_dims all
+  -- equal to their domains' and codomains', as these transforms')
+  function TransformedDistribution._new(base, ts, opts)
+    local op = 'TransformedDistribution'
+    opts = options(op, opts)
+    if type(base) ~= 'table' or getmetatable(base) == nil or not base.batch_shape then
+      raise(op .. ': expected a distribution as base_distribution, got ' .. type(base))
+    end
+    if is_transform(ts) then ts = { ts } end
+    if type(ts) ~= 'table' then raise(op .. ': transforms must be a Transform or a list of Transforms, got ' .. type(ts)) end
+    for i, t in ipairs(ts) do
+      if not is_transform(t) then raise(('%s: transforms must be a Transform or a list of Transforms (element %d is not)'):format(op, i)) end
+    end
+    local base_shape = concat(base.batch_shape, base.event_shape)
+    local base_event_dim = #base.event_shape
+    local E = transform_max_dim(ts)
+    if #base_shape < E then
+      raise(('%s: base_distribution needs a shape of at least %d dims, got %s'):format(op, E, shape_str(base_shape)))
+    end
+    local shape = base_shape
+    for _, t in ipairs(ts) do shape = t:forward_shape(shape) end
+    if not same(shape, base_shape) then base = base:expand(sub(shape, 1, #shape - base_event_dim)) end
+    if E > base_event_dim then base = D.Independent(base, E - base_event_dim) end
+    local self = new(TransformedDistribution, {})
+    self.base_dist, self.transforms, self._dtype = base, ts, base._dtype
+    self.has_rsample = base.has_rsample
+    local event_dim = math.max(E, base_event_dim)
+    return init(self, sub(shape, 1, #shape - event_dim), sub(shape, #shape - event_dim + 1), opts)
+  end
+  function TransformedDistribution.expand(self, batch_shape)
+    batch_shape = shape_arg('TransformedDistribution.expand', batch_shape)
+    local shape = concat(batch_shape, self.event_shape)
+    for i = #self.transforms, 1, -1 do shape = self.transforms[i]:inverse_shape(shape) end
+    local out = setmetatable({}, getmetatable(self))
+    for k, v in pairs(self) do out[k] = v end
+    out.base_dist = self.base_dist:expand(sub(shape, 1, #shape - #self.base_dist.event_shape))
+    out.batch_shape = batch_shape
+    return out
+  end
+  function TransformedDistribution.sample(self, shape)
+    local x = self.base_dist:sample(shape)
+    return no_grad(function()
+      for _, t in ipairs(self.transforms) do x = t(x) end
+      return x
+    end)
+  end
+  function TransformedDistribution.rsample(self, shape)
+    local x = self.base_dist:rsample(shape)
+    for _, t in ipairs(self.transforms) do x = t(x) end
+    return x
+  end
+  function TransformedDistribution.log_prob(self, v)
+    local y = self:_value('log_prob', v)
+    local event_dim = #self.event_shape
+    local lp = 0
+    for i = #self.transforms, 1, -1 do
+      local t = self.transforms[i]
+      local x = t:inv(y)
+      lp = lp - sum_rightmost(t:log_abs_det_jacobian(x, y), event_dim - t.event_dim)
+      y = x
+    end
+    return lp + sum_rightmost(self.base_dist:log_prob(y), event_dim - #self.base_dist.event_shape)
+  end
+  local function monotonize(self, v)
+    local sign, plain = 1, true
+    for _, t in ipairs(self.transforms) do
+      sign = is_tensor(t.sign) and t.sign * sign or sign * t.sign
+      if is_tensor(sign) then plain = false end
+    end
+    if plain and sign == 1 then return v end
+    return sign * (v - 0.5) + 0.5
+  end
+  function TransformedDistribution.cdf(self, v)
+    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    for i = #self.transforms, 1, -1 do v = self.transforms[i]:inv(v) end
+    if self._validate_args then v = self.base_dist:_value('cdf', v) end
+    return monotonize(self, self.base_dist:cdf(v))
+  end
+  function TransformedDistribution.icdf(self, v)
+    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    v = self.base_dist:icdf(monotonize(self, v))
+    for _, t in ipairs(self.transforms) do v = t(v) end
+    return v
+  end
+  function TransformedDistribution.__tostring(self)
+    return ('TransformedDistribution(%s, %d transforms)'):format(tostring(self.base_dist), #self.transforms)
+  end
+
   -- ---- LogNormal --------------------------------------------------------------------------------------
   -- exp of a Normal(loc, scale) (PyTorch's is a TransformedDistribution of it)
-  local LogNormal = class('LogNormal', {
+  local LogNormal = TransformedDistribution:extend('LogNormal', {
     mean = function(self) return (self.loc + self.scale:pow(2) / 2):exp() end,
     variance = function(self)
       local s2 = self.scale:pow(2)
@@ -1199,10 +1424,12 @@ return function(nl)
   function LogNormal._new(loc, scale, opts)
     opts = options('LogNormal', opts)
     local self = new(LogNormal)
-    self.base_dist = Normal(loc, scale, opts)
+    self.base_dist, self.transforms = Normal(loc, scale, opts), { transforms.ExpTransform() }
     self.loc, self.scale, self._dtype = self.base_dist.loc, self.base_dist.scale, self.base_dist._dtype
     return init(self, self.base_dist.batch_shape, {}, opts)
   end
+  LogNormal.expand = Distribution.expand
+  LogNormal.__tostring = describe
   function LogNormal._expand_more(_, out, batch_shape) out.base_dist = out.base_dist:expand(batch_shape) end
   function LogNormal.rsample(self, shape) return self.base_dist:rsample(shape):exp() end
   function LogNormal.log_prob(self, v)
@@ -1408,7 +1635,14 @@ return function(nl)
     local kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs):log1p() - (-q.probs):log1p())
     return nl.where(p.total_count:gt(q.total_count), INF, kl)
   end)
-  register(LogNormal, LogNormal, function(p, q) return D.kl_divergence(p.base_dist, q.base_dist) end)
+  register(TransformedDistribution, TransformedDistribution, function(p, q)
+    local same_ts = #p.transforms == #q.transforms
+    for i = 1, same_ts and #p.transforms or 0 do same_ts = same_ts and same_transform(p.transforms[i], q.transforms[i]) end
+    if not same_ts or not same(p.event_shape, q.event_shape) then
+      raise('kl_divergence: KL between TransformedDistributions is implemented only for equal transforms and event shapes')
+    end
+    return D.kl_divergence(p.base_dist, q.base_dist)
+  end)
   register(Bernoulli, Poisson, function(p, q) return -p:entropy() - (p.probs * q.rate:log() - q.rate) end)
   register(Beta, Exponential, function(p, q)
     return -p:entropy() - q.rate:log() + q.rate * (p.concentration1 / (p.concentration1 + p.concentration0))

@@ -2,8 +2,9 @@
 # (lua/nnlua/distributions.lua): log_prob, cdf, icdf, entropy, mean,
 # variance and stddev of Normal, Bernoulli, Categorical,
 # OneHotCategorical, Uniform, Exponential, Laplace, MultivariateNormal,
-# Independent, Gamma, Beta, Dirichlet, Poisson, Binomial and LogNormal,
-# and kl_divergence of the pairs PyTorch registers among
+# Independent, Gamma, Beta, Dirichlet, Poisson, Binomial, LogNormal and
+# TransformedDistribution (of Exp, Affine, Sigmoid, Tanh and Power
+# transforms), and kl_divergence of the pairs PyTorch registers among
 # them, with the gradients w.r.t. the parameters. Writes
 # tests/golden/distributions.lua (checked by
 # tests/spec/distributions_spec.lua); it does not test anything itself.
@@ -51,6 +52,13 @@ BUILD = {
     'Binomial_probs': lambda p: D.Binomial(8, probs=p),
     'Binomial_logits': lambda l: D.Binomial(torch.tensor([[3.0], [8.0]], dtype=l.dtype), logits=l),
     'LogNormal': lambda loc, scale: D.LogNormal(loc, scale),
+    'TD_exp': lambda loc, scale: D.TransformedDistribution(D.Normal(loc, scale), [D.ExpTransform()]),
+    'TD_affine': lambda loc, scale, a, b: D.TransformedDistribution(
+        D.Normal(loc, scale), [D.AffineTransform(a, b, event_dim=1)]),
+    'TD_sigmoid_affine': lambda loc, scale, b: D.TransformedDistribution(
+        D.Normal(loc, scale), [D.SigmoidTransform(), D.AffineTransform(0.5, b)]),
+    'TD_tanh': lambda loc, scale: D.TransformedDistribution(D.Normal(loc, scale), D.TanhTransform()),
+    'TD_power': lambda rate, e: D.TransformedDistribution(D.Exponential(rate), [D.PowerTransform(e)]),
 }
 STATS = ('mean', 'variance', 'stddev')
 
@@ -259,6 +267,29 @@ KL2 = [
 ]
 for pk, pp, qk, qp in KL2:
     kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
+
+
+# TransformedDistribution: values drawn from the distribution itself (in its support)
+LINES.append('  -- TransformedDistribution')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    for kind, params, methods in (
+        ('TD_exp', [rn(3, dtype=dt), ru(0.3, 1.5, 3, dtype=dt)], ('log_prob', 'cdf', 'icdf')),
+        ('TD_affine', [rn(2, 3, dtype=dt), ru(0.5, 1.5, 2, 3, dtype=dt), rn(3, dtype=dt),
+                       torch.tensor([1.5, -0.7, 2.0], dtype=dt)], ('log_prob',)),
+        ('TD_sigmoid_affine', [rn(3, dtype=dt), ru(0.5, 1.5, 3, dtype=dt), torch.tensor([2.0, -1.5, 0.5], dtype=dt)],
+         ('log_prob', 'cdf', 'icdf')),
+        ('TD_tanh', [rn(3, dtype=dt) * 0.5, ru(0.3, 1, 3, dtype=dt)], ('log_prob', 'cdf', 'icdf')),
+        ('TD_power', [ru(0.5, 2, 3, dtype=dt), ru(0.5, 2, 3, dtype=dt)], ('log_prob', 'cdf', 'icdf')),
+    ):
+        d = BUILD[kind](*params)
+        values = {'log_prob': d.sample((2,)), 'cdf': d.sample((2,)), 'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)}
+        case('%s %s' % (kind, tag), kind, params, methods, values)
+kl_case('kl TD_exp TD_exp', 'TD_exp', [rn(3), pos(3)], 'TD_exp', [rn(3), pos(3)])
+kl_case('kl LogNormal TD_exp', 'LogNormal', [rn(3), pos(3)], 'TD_exp', [rn(3), pos(3)])
+kl_case('kl TD_affine TD_affine', 'TD_affine', [rn(2, 3), pos(2, 3), torch.tensor([1.0, 2.0, 3.0], dtype=F64),
+                                                torch.tensor([1.5, -0.7, 2.0], dtype=F64)],
+        'TD_affine', [rn(2, 3), pos(2, 3), torch.tensor([1.0, 2.0, 3.0], dtype=F64),
+                      torch.tensor([1.5, -0.7, 2.0], dtype=F64)])
 
 write_golden('distributions.lua', [
     'PyTorch %s golden values for nl.distributions: log_prob, cdf, icdf, entropy, mean, variance, stddev,' % torch.__version__,

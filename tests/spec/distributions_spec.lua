@@ -35,6 +35,15 @@ local BUILD = {
   Binomial_probs = function(p) return D.Binomial(8, p) end,
   Binomial_logits = function(l) return D.Binomial { total_count = nl.tensor({ { 3 }, { 8 } }, l:dtype()), logits = l } end,
   LogNormal = function(loc, scale) return D.LogNormal(loc, scale) end,
+  TD_exp = function(loc, scale) return D.TransformedDistribution(D.Normal(loc, scale), { D.ExpTransform() }) end,
+  TD_affine = function(loc, scale, a, b)
+    return D.TransformedDistribution(D.Normal(loc, scale), { D.AffineTransform(a, b, { event_dim = 1 }) })
+  end,
+  TD_sigmoid_affine = function(loc, scale, b)
+    return D.TransformedDistribution(D.Normal(loc, scale), { D.SigmoidTransform(), D.AffineTransform(0.5, b) })
+  end,
+  TD_tanh = function(loc, scale) return D.TransformedDistribution(D.Normal(loc, scale), D.TanhTransform()) end,
+  TD_power = function(rate, e) return D.TransformedDistribution(D.Exponential(rate), { D.PowerTransform(e) }) end,
 }
 
 local function leaves_of(params)
@@ -212,6 +221,18 @@ describe('distributions: sampling', function()
     end
   end)
 
+  it('draws a TransformedDistribution through its transforms', function()
+    nl.manual_seed(13)
+    local td = D.TransformedDistribution(D.Normal(t64({ 0, 1 }), t64({ 0.3, 0.5 })),
+                                         { D.AffineTransform(0.5, 2), D.ExpTransform() })
+    local ln = D.LogNormal(t64({ 0.5, 2.5 }), t64({ 0.6, 1 }))           -- exp(0.5 + 2 N(loc, scale))
+    for _, f in ipairs({ 'sample', 'rsample' }) do
+      local x = td[f](td, { N })
+      assert.are.same({ N, 2 }, x:shape())
+      check_moments(x, ln.mean, ln.variance, 'TransformedDistribution ' .. f)
+    end
+  end)
+
   it('gives the same draws for the same seed', function()
     local d = D.Normal(nl.zeros(3), 1)
     nl.manual_seed(11)
@@ -259,6 +280,11 @@ describe('distributions: rsample gradients', function()
   end)
   it('LogNormal', function()
     fd_check(D.LogNormal, { t64({ 0.5, -1 }), t64({ 0.5, 0.3 }) }, { 3 })
+  end)
+  it('TransformedDistribution, through the base and the transforms\' parameters', function()
+    fd_check(function(loc, scale, b)
+      return D.TransformedDistribution(D.Normal(loc, scale), { D.TanhTransform(), D.AffineTransform(0.5, b) })
+    end, { t64({ 0.5, -1 }), t64({ 0.5, 0.3 }), t64({ 2, -0.5 }) }, { 3 })
   end)
   it('MultivariateNormal through its scale_tril and covariance', function()
     fd_check(function(loc, L) return D.MultivariateNormal(loc, { scale_tril = L:tril() }) end,
@@ -322,6 +348,24 @@ describe('distributions: shapes, expand, enumerate_support and kl dispatch', fun
     assert.are.same({ { 0, 0 }, { 1, 1 } }, D.Bernoulli(nl.tensor({ 0.2, 0.6 })):enumerate_support():totable())
     assert.are.same({ { 1, 1 }, { 2, 2 }, { 3, 3 } }, D.Categorical(nl.ones(2, 3)):enumerate_support():totable())
     assert.are.same({ 3, 3 }, D.OneHotCategorical(nl.ones(3)):enumerate_support():shape())
+  end)
+  it('shapes a TransformedDistribution as PyTorch does', function()
+    -- an AffineTransform of event_dim 1 makes the base's last batch dim an event dim
+    local td = D.TransformedDistribution(D.Normal(nl.zeros(4, 3), 1), D.AffineTransform(nl.ones(3), 2, { event_dim = 1 }))
+    assert.are.same({ 4 }, td.batch_shape)
+    assert.are.same({ 3 }, td.event_shape)
+    assert.are.equal('Independent', td.base_dist.__name)
+    assert.are.same({ 5, 4, 3 }, td:sample({ 5 }):shape())
+    -- parameters of a larger shape expand the base
+    local tb = D.TransformedDistribution(D.Normal(0, 1), D.AffineTransform(nl.zeros(2, 3), 1))
+    assert.are.same({ 2, 3 }, tb.batch_shape)
+    assert.are.same({ 2, 3 }, tb.base_dist.batch_shape)
+    assert.are.same({ 5, 2, 3 }, tb:expand({ 5, 2, 3 }):sample():shape())
+    -- LogNormal is one, for kl_divergence's dispatch
+    local ln, te = D.LogNormal(0, 1), D.TransformedDistribution(D.Normal(1, 1), D.ExpTransform())
+    S.expect_close(D.kl_divergence(ln, te), nl.tensor(0.5), 'LogNormal vs exp of a Normal', 1e-6, 0)
+    S.contains(S.errmsg(D.kl_divergence, te, D.TransformedDistribution(D.Normal(1, 1), D.SigmoidTransform())),
+               'KL between TransformedDistributions is implemented only for equal transforms')
   end)
   it('dispatches kl_divergence to the most specific registered pair', function()
     local MyNormal = D.Normal:extend('MyNormal')
@@ -411,6 +455,15 @@ describe('distributions: errors', function()
         'Binomial: entropy needs one total_count for the whole batch (inhomogeneous total count)')
     err(function() return D.kl_divergence(D.Binomial(2, 0.5), D.Binomial(3, 0.5)) end,
         'KL between Binomials where q.total_count > p.total_count is not implemented')
+    err(function() return D.TransformedDistribution(D.Normal(0, 1), { D.ExpTransform(), 3 }) end,
+        'TransformedDistribution: transforms must be a Transform or a list of Transforms (element 2 is not)')
+    err(function() return D.TransformedDistribution(D.Normal(0, 1), D.AffineTransform(0, 1, { event_dim = 1 })) end,
+        'TransformedDistribution: base_distribution needs a shape of at least 1 dims, got []')
+    err(function() return D.TransformedDistribution(D.Normal(0, 1), D.ExpTransform()):log_prob(-1) end,
+        'TransformedDistribution.log_prob: expected the value (shape []) to be within the support (positive)')
+    err(function() return D.TransformedDistribution(D.Normal(nl.zeros(2), 1), D.AffineTransform(nl.zeros(3), 1)) end,
+        'AffineTransform: the shape [2] does not broadcast with the parameters [3]')
+    err(function() return D.AffineTransform('a', 1) end, 'AffineTransform: expected loc as a number or a tensor, got string')
     err(function() return D.Bernoulli(0.5):cdf(1) end, 'Bernoulli: cdf is not implemented')
     err(function() return D.MultivariateNormal(nl.zeros(2), nl.eye(2)):icdf(0.5) end, 'MultivariateNormal: icdf is not implemented')
     err(function() return D.Normal(0, 1):sample({ 2.5 }) end, 'Normal.sample: expected whole sizes >= 0, got 2.5 at 1')
