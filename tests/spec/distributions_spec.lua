@@ -317,6 +317,49 @@ describe('distributions: rsample gradients', function()
   end)
 end)
 
+-- float64 gradchecks of the closed forms (nl.gradcheck: central differences)
+describe('distributions: gradcheck', function()
+  local t64 = function(v) return nl.tensor(v, 'float64') end
+  local x2 = t64({ { 0.3, 1.2 }, { 2.5, 0.7 } })
+  it('log_prob, cdf and entropy of the families', function()
+    for _, c in ipairs({
+      { D.Normal, { t64({ 0.5, -1 }), t64({ 1.5, 0.4 }) }, x2, true },
+      { D.Laplace, { t64({ 0.5, -1 }), t64({ 1.5, 0.4 }) }, x2, true },
+      { D.Exponential, { t64({ 0.5, 2 }) }, x2, true },
+      { D.Gamma, { t64({ 0.7, 3 }), t64({ 1.5, 0.4 }) }, x2, false },
+      { D.Beta, { t64({ 0.7, 3 }), t64({ 1.5, 0.4 }) }, x2 / 3, false },
+      { D.LogNormal, { t64({ 0.5, -1 }), t64({ 1.5, 0.4 }) }, x2, true },
+      { D.Poisson, { t64({ 0.5, 2 }) }, t64({ { 0, 3 }, { 1, 2 } }), false },
+    }) do
+      local make, params, x, cdf = c[1], c[2], c[3], c[4]
+      S.gradcheck(function(...) return make(...):log_prob(x) end, unpack(params))
+      if cdf then S.gradcheck(function(...) return make(...):cdf(x) end, unpack(params)) end
+      if make ~= D.Poisson then S.gradcheck(function(...) return make(...):entropy() end, unpack(params)) end
+    end
+    S.gradcheck(function(c) return D.Dirichlet(c):log_prob(t64({ 0.2, 0.3, 0.5 })) end, t64({ 0.7, 2, 1.3 }))
+    S.gradcheck(function(c) return D.Dirichlet(c):entropy() end, t64({ 0.7, 2, 1.3 }))
+    S.gradcheck(function(l) return D.Categorical(nil, l):entropy() end, t64({ { 0.7, 2, -1.3 }, { 0, 1, 2 } }))
+    S.gradcheck(function(l) return D.Binomial(5, nil, l):log_prob(t64({ 0, 3, 5 })) end, t64({ 0.7, -2, 1.3 }))
+    S.gradcheck(function(p) return D.Binomial(4, p):entropy() end, t64({ 0.2, 0.6 }))
+    S.gradcheck(function(loc, L)
+      return D.MultivariateNormal(loc, { scale_tril = L:tril() }):log_prob(t64({ { 0.3, -0.2 }, { 1, 2 } }))
+    end, t64({ 0.5, -1 }), t64({ { 1.5, 0 }, { 0.3, 0.8 } }))
+    S.gradcheck(function(loc, A)
+      return D.MultivariateNormal(loc, { precision_matrix = nl.matmul(A, A:t()) + nl.eye(2, 'float64') }):log_prob(x2)
+    end, t64({ 0.5, -1 }), t64({ { 1.5, 0.2 }, { 0.3, 0.8 } }))
+  end)
+  it('kl_divergence', function()
+    S.gradcheck(function(a, b, c, d) return D.kl_divergence(D.Normal(a, b), D.Laplace(c, d)) end,
+                t64({ 0.5, -1 }), t64({ 1.5, 0.4 }), t64({ 0.1, 0.2 }), t64({ 0.8, 1.1 }))
+    S.gradcheck(function(a, b, c, d) return D.kl_divergence(D.Beta(a, b), D.Gamma(c, d)) end,
+                t64({ 0.5, 1 }), t64({ 1.5, 0.4 }), t64({ 0.7, 2 }), t64({ 0.8, 1.1 }))
+    S.gradcheck(function(A, B)
+      return D.kl_divergence(D.MultivariateNormal(nl.zeros(2, 'float64'), nl.matmul(A, A:t()) + nl.eye(2, 'float64')),
+                             D.MultivariateNormal(t64({ 1, 0 }), { scale_tril = B:tril() }))
+    end, t64({ { 1.5, 0.2 }, { 0.3, 0.8 } }), t64({ { 1.2, 0 }, { -0.3, 0.9 } }))
+  end)
+end)
+
 describe('distributions: shapes, expand, enumerate_support and kl dispatch', function()
   it('broadcasts numbers and tensors as PyTorch does', function()
     local d = D.Normal(0, 1)
