@@ -1,6 +1,7 @@
 -- data.lua: nl.data — IDX and CSV loaders, Fashion-MNIST, TensorDataset,
 -- collation and DataLoader (Subset, ConcatDataset, random_split and the
--- samplers are data_sampling.lua's). Files are parsed and checked in C
+-- samplers are data_sampling.lua's, the image transforms
+-- data_transforms.lua's). Files are parsed and checked in C
 -- (io.c); this file only picks columns, scales and batches. Datasets and
 -- loaders are userdata proxies so that `#ds` and `#loader` work under
 -- LuaJIT (tables ignore __len in Lua 5.1).
@@ -13,11 +14,25 @@ return function(nl)
 
   local argerror = nl._argerror
 
+  -- data.transforms (data_transforms.lua) loads on first use
+  setmetatable(data, { __index = function(t, k)
+    if k ~= 'transforms' then return nil end
+    local transforms = require('nnlua.data_transforms')(nl, data)
+    rawset(t, k, transforms)
+    return transforms
+  end })
+
+  local function callable(f)
+    if type(f) == 'function' then return true end
+    local mt = (type(f) == 'table' or type(f) == 'userdata') and getmetatable(f)
+    return type(mt) == 'table' and mt.__call ~= nil
+  end
+
   -- the options each function reads; any other key is an error, not ignored
   local KNOWN = {
     load_csv = { header = 'flag', delimiter = 1, label = 1, label_dtype = 1, dtype = 1 },
-    IdxDataset = { flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
-    FashionMNIST = { train = 'flag', flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1 },
+    IdxDataset = { flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1, transform = 1 },
+    FashionMNIST = { train = 'flag', flatten = 'flag', divisor = 1, dtype = 1, label_offset = 1, transform = 1 },
     DataLoader = { batch_size = 1, shuffle = 'flag', drop_last = 'flag', seed = 1, sampler = 1, batch_sampler = 1,
                    collate_fn = 1, num_workers = 1, prefetch_factor = 1, persistent_workers = 'flag',
                    worker_init_fn = 1, timeout = 1 },
@@ -230,6 +245,13 @@ return function(nl)
   --   divisor  (255)   a row holds byte / divisor, in [0, 1] by default
   --   dtype    ('float32') or 'float64'
   --   label_offset (1) added to the file's labels: 0..9 become 1..10
+  --   transform (nil) a function of a batch of images (a data.transforms
+  --                    one, or a Compose of them): the rows are what it
+  --                    returns. It gets the rows of a file of N x H x W
+  --                    images as a batch N x 1 x H x W (other files' as
+  --                    they are), and its rows are flattened only with
+  --                    flatten = true given. Each ds:batch or ds[i] applies
+  --                    it anew (a random transform draws anew).
   -- #ds rows; ds[i] is { x, y }, ds:get(i) returns x, y; ds:batch(idx)
   -- returns the rows of the int64 tensor idx (1-based) as one tensor and
   -- their labels (what DataLoader calls); ds:tensors() returns every row.
@@ -249,6 +271,11 @@ return function(nl)
     if type(offset) ~= 'number' or offset ~= math.floor(offset) then
       raise(op .. ': label_offset must be an integer, got ' .. tostring(offset))
     end
+    local transform = opts.transform
+    if transform ~= nil and not callable(transform) then
+      raise(op .. ': transform must be a function of a batch of images (see data.transforms), got '
+            .. nl._describe_arg(transform))
+    end
     local dt = nl._dtype_id(opts.dtype or 'float32', op)
     if dt ~= nl._dtype_id('float32', op) and dt ~= nl._dtype_id('float64', op) then
       raise(op .. ': dtype must be float32 or float64, got ' .. tostring(opts.dtype))
@@ -261,7 +288,10 @@ return function(nl)
     for d = 1, lib.nl_bytes_ndim(bytes) do dims[d] = tonumber(lib.nl_bytes_size(bytes, d - 1)) end
     local n = dims[1]
     local row = { n }                      -- a batch's shape, n replaced
-    if opts.flatten == false then
+    if transform then                      -- (N x H x W images get a channel dim)
+      if #dims == 3 then row[2] = 1 end
+      for d = 2, #dims do row[#row + 1] = dims[d] end
+    elseif opts.flatten == false then
       for d = 2, #dims do row[d] = dims[d] end
     else
       local len = 1
@@ -283,9 +313,17 @@ return function(nl)
       if X == nil then raise((ffi.string(lib.nl_error()):gsub('^bytes_rows', op .. ':batch'))) end
       X = wrap(X)
       row[1] = idx:numel()
-      return X:view(unpack(row))
+      X = X:view(unpack(row))
+      if not transform then return X end
+      X = transform(X)
+      if not nl.is_tensor(X) or X:dim() == 0 or X:size(1) ~= row[1] then
+        raise(('%s: transform must return a tensor of the %d rows it was given, got %s'):format(op, row[1],
+              nl.is_tensor(X) and 'shape ' .. nl._shape_str(X) or type(X)))
+      end
+      if opts.flatten then X = X:reshape(row[1], -1) end
+      return X
     end
-    local fields = { labels = y, path = images, dims = dims }
+    local fields = { labels = y, path = images, dims = dims, transform = transform }
     function fields.batch(_, idx)
       if not nl.is_tensor(idx) then argerror(op .. ':batch', 'an int64 tensor of row indices', idx) end
       if y then return rows(idx), y:index_select(1, idx) end
@@ -301,8 +339,8 @@ return function(nl)
       return fields.batch(self_, nl.arange(1, n + 1, 1, 'int64'))
     end
     return dataset_proxy(n, fields, function()
-      return string.format('IdxDataset(%d rows of [%s] bytes%s: %s)', n, table.concat(row, ',', 2),
-                           y and ', labels' or '', images)
+      return string.format('IdxDataset(%d rows of [%s] bytes%s%s: %s)', n, table.concat(row, ',', 2),
+                           y and ', labels' or '', transform and ', transformed' or '', images)
     end)
   end
 
@@ -652,12 +690,6 @@ return function(nl)
       raise(op .. ': seed must be a non-negative integer, got ' .. tostring(sd))
     end
     return ffi.new('nl_generator', { sd, 0 })
-  end
-
-  local function callable(f)
-    if type(f) == 'function' then return true end
-    local mt = (type(f) == 'table' or type(f) == 'userdata') and getmetatable(f)
-    return type(mt) == 'table' and mt.__call ~= nil
   end
 
   -- a sampler made as a table: #s of a table is its list length under

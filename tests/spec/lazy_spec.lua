@@ -3,7 +3,7 @@
 -- heap stays near what it was before they existed, and each way of asking
 -- for one of their names (a method of a tensor, an nl function, nn, its
 -- functional table, nn.utils, nn.load's class registry, nl.autograd's
--- Function and functional) loads them and
+-- Function and functional, nl.data's transforms) loads them and
 -- gives the name. Each case runs in a child luajit, since this process has
 -- long loaded everything.
 local S = require 'support'
@@ -21,7 +21,8 @@ local function run(code) return S.run_luajit(SAY .. code) end
 
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils',
-               'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions' }
+               'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
+               'nnlua.data_transforms' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -60,6 +61,10 @@ describe('lazy loading', function()
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
     S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
+    -- nl.data.transforms (and an unknown data name gives nil, loading nothing)
+    S.contains(run([[say('transforms', tostring(nl.data.transforms.RandomHorizontalFlip(0.25)))]]),
+               'transforms RandomHorizontalFlip(p=0.25)')
+    S.contains(run([[say('data', nl.data.nothing, package.loaded['nnlua.data_transforms'] ~= nil)]]), 'data nil false')
     local path = os.tmpname() .. '.safetensors'
     S.contains(run(([[nl.nn.Sequential(nl.nn.Conv3d(1, 2, 1), nl.nn.PReLU()):save('%s') say('saved')]]):format(path)),
                'saved')

@@ -150,6 +150,38 @@ describe('README code blocks', function()
     S.expect_close(env.J[2][1], nl.tensor({ 1, 1 }, 'float64'), 'J[2][1]', 0, 0)
   end)
 
+  it('transforms runs under bin/nnlua; its loader gives augmented batches and the test set normalized', function()
+    run_runner('transforms')
+    local env = run_here('transforms')
+    assert.are.equal(8, #env.losses)
+    for _, l in ipairs(env.losses) do assert.is_true(l > 0 and l < 10, tostring(l)) end
+    local plain = nl.data.FashionMNIST(nil, { train = false, flatten = false })
+    local want = (plain:batch(nl.arange(1, 101, 1, 'int64')):unsqueeze(2) - 0.2860) / 0.3530
+    assert.are.same({ 100, 1, 28, 28 }, env.xt:shape())
+    assert.is_true((env.xt - want):abs():max():item() < 1e-6)
+    -- a training batch: each image a 2-pixel shift, mirrored or not, of its own
+    nl.manual_seed(4)
+    local idx = nl.tensor({ 3, 3, 3, 3, 3, 3 }, 'int64')
+    local xb = env.train:batch(idx)
+    local img = (nl.data.FashionMNIST(nil, { flatten = false }):batch(idx):unsqueeze(2) - 0.2860) / 0.3530
+    local padded = nl.nn.functional.pad(img[1], { 2, 2, 2, 2 }, 'constant', -0.2860 / 0.3530)
+    local kinds = {}
+    for k = 1, 6 do
+      local found
+      for i = 1, 5 do
+        for j = 1, 5 do
+          local win = padded:narrow(2, i, 28):narrow(3, j, 28)
+          for _, m in ipairs({ win, win:flip(3) }) do
+            if (xb[k] - m):abs():max():item() < 1e-6 then found = i .. j end
+          end
+        end
+      end
+      assert.is_truthy(found, 'image ' .. k)
+      kinds[found] = true
+    end
+    assert.is_truthy(next(kinds, next(kinds)), 'six draws alike')
+  end)
+
   it('linalg: the solve, factors and gradient it says', function()
     local env = run_here('linalg')
     local A = env.A:detach()
