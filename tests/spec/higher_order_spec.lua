@@ -319,6 +319,7 @@ describe('create_graph through functions made of covered ops, against central di
   local bn = nl.nn.BatchNorm1d(5):double()
   local mha = nl.nn.MultiheadAttention(4, 2):double()
   local y01 = nl.rand(3, 5, 'float64')
+  local y2 = nl.randn(3, 5, 'float64')
   local COMPOSED = {
     layer_norm = { function(x) return cube(ln(x)):sum() end, { 3, 5 } },
     batch_norm = { function(x) return cube(bn(x)):sum() end, { 3, 5 } },
@@ -326,6 +327,9 @@ describe('create_graph through functions made of covered ops, against central di
     attention = { function(x) return mha(x, x, x):pow(2):sum() end, { 2, 3, 4 } },
     bce_with_logits = { function(x) return F.binary_cross_entropy_with_logits(x, y01):pow(2) end, { 3, 5 } },
     sort_values = { function(x) return cube(x:sort(2)):sum() end, { 3, 5 } },
+    -- (its norms, clamped to eps, were constants to the second derivative)
+    cosine_similarity = { function(x) return cube(F.cosine_similarity(x, y2) + F.cosine_similarity(y2, x * x)):sum() end,
+                          { 3, 5 } },
   }
   for name, c in pairs(COMPOSED) do
     it(name, function()

@@ -141,10 +141,12 @@ return function(nl, nn)
   -- (x1 / n1) * (x2 / n2), n = max(||x||_2, eps), over x1 and x2
   -- broadcast to one shape, as PyTorch 1.13 computes it. Its backward
   -- differs from a plain clamp where a norm is below eps: 1.13 clamps the
-  -- norm in place under no_grad, so the norm's derivative x / ||x|| reads
-  -- x / eps there and the gradient still flows. With c the clamped norm
-  -- held constant and g = s / (2 c^2) (s the sum of squares), c * (1 + g -
-  -- g:detach()) is c exactly, and its derivative c * x / c^2 = x / c.
+  -- norm r in place under no_grad, so the norm's derivative x / r reads
+  -- x / eps there and the gradient still flows (and its own derivative,
+  -- for create_graph, I / r - x x^T / r^3). A norm of eps or more is
+  -- sqrt(s) itself (s the sum of squares); below, with c = eps held
+  -- constant and u = s - s:detach() (0, with u' = 2x), c + u / 2c - u^2 /
+  -- 8c^3 is c exactly, with those first and second derivatives.
   local COS_KNOWN = { dim = 1, eps = 1 }
   function F.cosine_similarity(x1, x2, opts)
     float_input('cosine_similarity', x1)
@@ -158,9 +160,11 @@ return function(nl, nn)
     local d = dim_of('cosine_similarity', opts.dim or 2, x1)
     local function norm(x)
       local s = (x * x):sum(d, true)
-      local c = s:detach():sqrt():clamp(eps, nil)
-      local g = s / (c * c * 2)
-      return c * (g - g:detach() + 1)
+      local n = s:detach():sqrt()
+      local big = n:ge(eps)
+      local c = n:clamp(eps, nil)
+      local u = s - s:detach()
+      return nl.where(big, nl.where(big, s, 1):sqrt(), c + u / (c * 2) - u * u / (c * c * c * 8))
     end
     return ((x1 / norm(x1)) * (x2 / norm(x2))):sum(d)
   end
