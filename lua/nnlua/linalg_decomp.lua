@@ -7,8 +7,9 @@
 -- svd_backward, pinv_backward), given by a surrogate: each output is its
 -- value plus a term linear in dA = A - A:detach() (zero in value) whose
 -- coefficients are detached, so that autograd, through the ops composed,
--- sends back exactly the adjoint of that linear map. inv, solve, det,
--- cholesky and LU are not here.
+-- sends back exactly the adjoint of that linear map (and refuses
+-- create_graph, whose second derivative it would get wrong). inv, solve,
+-- det, cholesky and LU are not here.
 --
 -- Signs: an eigenvector, and a singular pair, is unique up to sign only.
 -- eigh's eigenvectors (the columns of V) and svd's right singular vectors
@@ -66,6 +67,31 @@ return function(nl)
   local function wants_grad(A) return requires(A) and grad_on() end
   local function diagonal(x) return Tensor.diagonal(x, 0, -2, -1) end
 
+  -- dA = A - A:detach(), 0 with A's gradient, through a function whose
+  -- backward refuses create_graph: a surrogate's coefficients are
+  -- detached, so its second derivative would be silently wrong (zero or
+  -- partial). One function per op, made on first use (autograd_function
+  -- loads then).
+  local first_order = {}
+  local function delta(op, A)
+    local f = first_order[op]
+    if not f then
+      f = nl.autograd.Function(op, {
+        forward = function(_, x) return Tensor.detach(x) end,
+        backward = function(_, g)
+          if grad_on() then     -- the create_graph walk runs backward in grad mode
+            error(('with create_graph: the gradients of the orthogonal decompositions (linalg.qr, eigh, svd, '
+                   .. 'and pinv, lstsq and the 2 and nuclear norms made of them) have no differentiable backward '
+                   .. 'yet'), 0)
+          end
+          return g
+        end,
+      })
+      first_order[op] = f
+    end
+    return f.apply(A) - Tensor.detach(A)
+  end
+
   local function opts_of(op, opts, known)
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, known)
@@ -79,7 +105,7 @@ return function(nl)
   -- of C + C^T with its diagonal halved; dR = Y R, dQ = dA R^-1 - Q Y
   local function qr_surrogate(A, Q, R)
     local Rinv = nl.no_grad(function() return finite_or_zero(got('linalg.qr', lib.nl_linalg_triu_inverse(R.ptr))) end)
-    local dA = A - Tensor.detach(A)
+    local dA = delta('linalg.qr', A)
     local C = mm(mm(mT(Q), dA), Rinv)
     local S = C + mT(C)
     local Y = Tensor.triu(S, 1) + Tensor.diag_embed(diagonal(C))
@@ -153,7 +179,7 @@ return function(nl)
     local L = got(op, lib.nl_linalg_eigh(T(A, op), upper and 1 or 0, (vectors or grad) and out2 or nil))
     local V = (vectors or grad) and wrap(out2[0]) or nil
     if not grad then return L, V end
-    local dA = A - Tensor.detach(A)
+    local dA = delta(op, A)
     local M = mm(mm(mT(V), dA), V)
     local Lg = L + diagonal(M)
     if not vectors then return Lg end
@@ -186,7 +212,7 @@ return function(nl)
   local function svd_surrogate(A, U, S, Vh, vectors)
     local m, n = Tensor.size(A, -2), Tensor.size(A, -1)
     local k = math.min(m, n)
-    local dA = A - Tensor.detach(A)
+    local dA = delta('linalg.svd', A)
     local V = mT(Vh)
     local dP = mm(mm(mT(U), dA), V)
     local Sg = S + diagonal(dP)
@@ -323,7 +349,7 @@ return function(nl)
       return mm(mT(Vh) * Tensor.unsqueeze(inv_of(S), -2), mT(U))
     end)
     if not wants_grad(A) then return X end
-    local dA = A - Ad
+    local dA = delta(op, A)
     local dAt = mT(dA)
     local AX = nl.no_grad(function() return mm(Ad, X) end)
     local XA = nl.no_grad(function() return mm(X, Ad) end)

@@ -554,6 +554,34 @@ describe('create_graph: semantics', function()
     assert.is_truthy(grad(nl.linalg.det(x), x)[1])     -- the plain gradient: det's adjugate
   end)
 
+  -- their surrogates' coefficients are detached: create_graph gave wrong
+  -- second derivatives, silently (svdvals(A)^2 summed is |A|_F^2, whose
+  -- Hessian-vector product is 2v; it gave a dense matrix)
+  it('the orthogonal decompositions refuse create_graph by name, and keep their plain gradients', function()
+    local A0 = nl.tensor({ { 4, 1, 2 }, { 1, 3, 0 }, { 2, 0, 5 } }, 'float64')
+    local cases = {
+      { 'linalg.svd', function(A) return nl.linalg.svdvals(A):pow(2):sum() end, function(A) return A * 2 end },
+      { 'linalg.svd', function(A) return A:norm('nuc') end },
+      { 'linalg.svd', function(A) return nl.linalg.matrix_norm(A, 2) end },
+      { 'linalg.eigvalsh', function(A) return nl.linalg.eigvalsh(A):pow(2):sum() end, function(A) return A * 2 end },
+      { 'linalg.eigh', function(A) local _, V = nl.linalg.eigh(A); return V:sum() end },
+      { 'linalg.qr', function(A) local _, R = nl.linalg.qr(A); return R:pow(2):sum() end, function(A) return A * 2 end },
+      { 'linalg.pinv', function(A) return nl.linalg.pinv(A):sum() end },
+      { 'linalg.lstsq', function(A) return nl.linalg.lstsq(A, nl.ones(3, 1, 'float64')):sum() end },
+    }
+    for _, c in ipairs(cases) do
+      local A = A0:clone():requires_grad()
+      local ok, err = pcall(grad, c[2](A), A, { create_graph = true })
+      assert.is_false(ok, c[1])
+      S.contains(err, c[1] .. '.backward: with create_graph: the gradients of the orthogonal decompositions')
+      local ok2, err2 = pcall(function() c[2](A):backward({ create_graph = true }) end)
+      assert.is_false(ok2, c[1])
+      S.contains(err2, 'have no differentiable backward yet')
+      local g = grad(c[2](A), A)[1]                  -- the plain gradient is the surrogate's, as before
+      if c[3] then expect_close(g, c[3](A0), c[1] .. ' plain gradient', 1e-12) end
+    end
+  end)
+
   it('a graph freed by an earlier backward, or changed in place, is refused', function()
     local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
     local y = (x:exp() * 2):sum()
