@@ -851,6 +851,16 @@ return function(nl)
     nl[name] = f
   end
   mt.__add, mt.__sub, mt.__mul, mt.__div, mt.__pow = Tensor.add, Tensor.sub, Tensor.mul, Tensor.div, Tensor.pow
+  -- Lua's <, <=, > and >= give one boolean, so they cannot compare
+  -- elementwise as PyTorch's do (the bare Lua error was "attempt to compare
+  -- 'struct nl_ref' with 'number'"); == is left alone (it compares handles)
+  local function no_compare(a, b)
+    local function what(x) return is_tensor(x) and 'tensor ' .. nl._shape_str(x) or nl._describe_arg(x) end
+    raise(('compare: Lua\'s <, <=, > and >= give one boolean, not a tensor (got %s and %s): compare elementwise '
+           .. 'with a:lt(b), a:le(b), a:gt(b), a:ge(b) (a:eq(b), a:ne(b) for == and ~=), which give 1 and 0')
+          :format(what(a), what(b)))
+  end
+  mt.__lt, mt.__le = no_compare, no_compare
 
   -- alpha of add and sub, a number; with int64 operands a whole one, as
   -- PyTorch's (it was dropped without a word: a:add(b, 2) gave a + b)

@@ -14,6 +14,10 @@ local cases = {
   { 'add broadcast', 'add: shapes %[2,3%] and %[4,5%]', function() return a23 + a45 end },
   { 'mul broadcast', 'mul: shapes %[2,3%] and %[2%]', function() return a23 * nl.ones(2) end },
   { 'add string', 'add: expected a tensor or a number, got string', function() return a23 + 'x' end },
+  -- Lua's own message named no op and no way out
+  { 'Lua < on a tensor', 'compare: Lua\'s <, <=, > and >= give one boolean, not a tensor %(got 0 and tensor %[2,3%]%): '
+    .. 'compare elementwise with a:lt%(b%)', function() return a23 > 0 end },
+  { 'Lua <= on tensors', 'compare: .*got tensor %[2,3%] and tensor %[4,5%].*a:le%(b%)', function() return a23 <= a45 end },
   { 'sub nil', 'sub: expected a tensor or a number, got nil', function() return nl.sub(a23, nil) end },
   -- dims and indices are named as the caller wrote them, counted from 1
   { 'sum dim out of range', 'sum: dim 3 out of range for shape %[2,3%] %(dims 1 to 2, or %-1 to %-2%)', function() return a23:sum(3) end },
