@@ -8,7 +8,9 @@
 -- g to their saved indices (a scatter_add); average pools and interpolate
 -- are separable linear maps, a constant matrix per spatial dim (out =
 -- A_h x A_w^T in 2-D), so their gradient is the transposed map (A_h^T g
--- A_w). Each is made of ops with rules, so every order follows.
+-- A_w), run tap by tap (index_select, mul, index_add along each dim), not
+-- as a dense matmul, whose 0 * inf spread a NaN or inf of g over the whole
+-- plane. Each is made of ops with rules, so every order follows.
 local ffi = require 'ffi'
 
 return function(nl, R, H)
@@ -207,8 +209,37 @@ return function(nl, R, H)
     end
     return nl.tensor(t, dtype == lib.NL_FLOAT32 and 'float32' or 'float64')
   end
-  -- gx = A_h^T g A_w, A_h (Ho, H) and A_w (Wo, W) constants
-  local function through(g, ah, aw) return matmul(matmul(transpose(ah, 0, 1), g), aw) end
+  -- gx from g (N, C, out sizes) by constant matrices mats[k] (out_k, in_k),
+  -- one for each of the last #mats dims: the transposed map of a separable
+  -- linear op (x's shape: xp's), along each dim g's slices picked by the
+  -- nonzero entries' outputs, weighted, and added at their inputs, so that
+  -- a NaN or inf of g reaches only the inputs its outputs read, as in the
+  -- plain backward
+  local function through_axes(g, mats, xp)
+    local r, nsp = g, #mats
+    for k = 1, nsp do
+      local d = xp.ndim - nsp + k - 1                            -- (C's dims)
+      local m = mats[k]
+      local outs, ins = tonumber(m.ptr.sizes[0]), tonumber(m.ptr.sizes[1])
+      local flat = m:contiguous():reshape(outs * ins)
+      local o, i, w = {}, {}, {}
+      for a = 0, outs - 1 do
+        for b = 0, ins - 1 do
+          local v = flat[a * ins + b + 1]
+          if v ~= 0 then o[#o + 1], i[#i + 1], w[#w + 1] = a, b, v end
+        end
+      end
+      local O, I = nl.tensor(o, 'int64'), nl.tensor(i, 'int64')
+      local wshape = {}
+      for j = 0, r.ptr.ndim - 1 do wshape[j + 1] = j == d and #w or 1 end
+      local W = reshape(nl.tensor(w, r.ptr.dtype == lib.NL_FLOAT32 and 'float32' or 'float64'), unpack(wshape))
+      local picked = wrap(lib.nl_index_select(r.ptr, d, O.ptr, 0)) * W
+      local zs = {}
+      for j = 0, r.ptr.ndim - 1 do zs[j + 1] = j == d and ins or tonumber(r.ptr.sizes[j]) end
+      r = wrap(lib.nl_index_add(nl.zeros(zs, r:dtype()).ptr, d, I.ptr, picked.ptr, 1, 0))
+    end
+    return r
+  end
   local DT = function(g) return g.ptr.dtype end
 
   -- avg_pool2d: a = { kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override }
@@ -232,7 +263,7 @@ return function(nl, R, H)
     local ih, iw = tonumber(xp.sizes[2]), tonumber(xp.sizes[3])
     local ah = avg_matrix(rows(tonumber(g.ptr.sizes[2]), ih, tonumber(a[0]), tonumber(a[2]), tonumber(a[4])), ih, DT(g))
     local aw = avg_matrix(rows(tonumber(g.ptr.sizes[3]), iw, tonumber(a[1]), tonumber(a[3]), tonumber(a[5])), iw, DT(g))
-    local gx = through(g, ah, aw)
+    local gx = through_axes(g, { ah, aw }, xp)
     if override > 0 then gx = scal(OP.DIV, gx, override) end
     return { gx }
   end
@@ -250,23 +281,7 @@ return function(nl, R, H)
     local ih, iw = tonumber(xp.sizes[2]), tonumber(xp.sizes[3])
     local ah = avg_matrix(adaptive_rows(tonumber(g.ptr.sizes[2]), ih), ih, DT(g))
     local aw = avg_matrix(adaptive_rows(tonumber(g.ptr.sizes[3]), iw), iw, DT(g))
-    return { through(g, ah, aw) }
-  end
-
-  -- gx from g (N, C, out sizes) by constant matrices mats[k] (out_k, in_k),
-  -- one for each of the last #mats dims: the transposed map of a separable
-  -- linear op (x's size: xp's)
-  local function through_axes(g, mats, xp)
-    local nsp = #mats
-    local r = matmul(g, mats[nsp])                               -- the last dim
-    if nsp >= 2 then r = matmul(transpose(mats[nsp - 1], 0, 1), r) end
-    if nsp == 3 then                                             -- (N, C, Do, H W)
-      local N, C, od = tonumber(xp.sizes[0]), tonumber(xp.sizes[1]), tonumber(g.ptr.sizes[2])
-      local ih, iw = tonumber(xp.sizes[3]), tonumber(xp.sizes[4])
-      r = matmul(transpose(mats[1], 0, 1), reshape(r, N, C, od, ih * iw))
-      r = reshape(r, N, C, tonumber(xp.sizes[2]), ih, iw)
-    end
-    return r
+    return { through_axes(g, { ah, aw }, xp) }
   end
 
   -- 3-D average pools: args (saved, int64) { k d h w, s d h w, p d h w, 1 1 1,

@@ -582,6 +582,46 @@ describe('create_graph: semantics', function()
     end
   end)
 
+  -- their rules ran a dense matmul by each dim's matrix, whose 0 * inf put
+  -- NaN at every input of the plane (PyTorch's and the plain backward's
+  -- NaN stays in the window)
+  it('average pools, lp pools and interpolate keep a NaN of the gradient in its window, as the plain backward', function()
+    local nan = 0 / 0
+    local x4 = nl.arange(16):reshape(1, 1, 2, 8):double():mul(0.3):sin()
+    local x5 = nl.arange(32):reshape(1, 1, 2, 2, 8):double():mul(0.3):sin()
+    local function w(y) return nl.where(nl.arange(y:numel()):reshape(y:shape()):eq(y:numel() - 1), nan, 1):double() end
+    local cases = {
+      avg_pool2d = { x4, function(x) return F.avg_pool2d(x, 2) end },
+      avg_pool2d_pad = { x4, function(x) return F.avg_pool2d(x, 3, { stride = 2, padding = 1, count_include_pad = false }) end },
+      adaptive_avg_pool2d = { x4, function(x) return F.adaptive_avg_pool2d(x, { 1, 3 }) end },
+      avg_pool3d = { x5, function(x) return F.avg_pool3d(x, 2) end },
+      adaptive_avg_pool3d = { x5, function(x) return F.adaptive_avg_pool3d(x, { 1, 1, 3 }) end },
+      bilinear = { x4, function(x) return F.interpolate(x, { size = { 1, 3 }, mode = 'bilinear' }) end },
+      linear = { x4:reshape(1, 2, 8), function(x) return F.interpolate(x, { size = 3, mode = 'linear' }) end },
+      trilinear = { x5, function(x) return F.interpolate(x, { size = { 1, 1, 3 }, mode = 'trilinear' }) end },
+      -- the window of x^3 summing below 0 has a NaN root
+      lp_pool2d = { nl.tensor({ { { { 1, 2, -3, -1 }, { 0.5, 0.2, -2, 0.1 } } } }, 'float64'),
+                    function(x) return F.lp_pool2d(x, 3, 2) end },
+    }
+    for name, c in pairs(cases) do
+      local x = c[1]:clone():requires_grad()
+      local y = c[2](x)
+      local wy = name == 'lp_pool2d' and nl.ones_like(y) or w(y)
+      local plain = grad((y * wy):sum(), x, { retain_graph = true })[1]
+      local g = grad((y * wy):sum(), x, { create_graph = true })[1]
+      local pf, gf = S.flat(plain), S.flat(g)
+      local finite = 0
+      for i = 1, #pf do
+        if pf[i] ~= pf[i] then assert.is_true(gf[i] ~= gf[i], name .. ': NaN at ' .. i)
+        else
+          finite = finite + 1
+          assert.is_true(S.close(gf[i], pf[i], 1e-12, 1e-12), ('%s element %d: got %.17g, want %.17g'):format(name, i, gf[i], pf[i]))
+        end
+      end
+      assert.is_true(finite > 0 and finite < #pf, name .. ': some NaN, not all')
+    end
+  end)
+
   it('a graph freed by an earlier backward, or changed in place, is refused', function()
     local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
     local y = (x:exp() * 2):sum()
