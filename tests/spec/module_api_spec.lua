@@ -239,6 +239,37 @@ describe('add_module and register_module', function()
   end)
 end)
 
+describe("a Sequential's and a ModuleList's items by number", function()
+  -- s[0] = m (a 0-based port) made a child named '-1' that forward never
+  -- ran, in the state dict as '-1.weight', and s[-1] = m one named '-2'
+  it("take PyTorch's negative indices, and refuse 0 and fractions naming the 1-based count", function()
+    local a, b, c = nn.Linear(2, 2), nn.ReLU(), nn.Tanh()
+    local s = nn.Sequential(a, b, c)
+    assert.are.equal(c, s[-1])
+    assert.are.equal(a, s[-3])
+    local t = nn.Sigmoid()
+    s[-1] = t                                      -- PyTorch's model[-1] = ...: the last item replaced
+    assert.are.equal(t, s[3])
+    assert.are.equal(3, #s)
+    local y = s(nl.tensor({ { -1, 2 } }))
+    local want = a(nl.tensor({ { -1, 2 } })):relu():sigmoid()
+    assert.are.same(S.flat(want), S.flat(y))
+    local keys = {}
+    for k in pairs(s:state_dict()) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.are.same({ '0.bias', '0.weight' }, keys)
+    contains(errmsg(function() s[0] = nn.Linear(2, 3) end),
+             "Sequential: index 0 is not an item: items count from 1 (PyTorch's [0] is [1] here)")
+    contains(errmsg(function() return s[0] end), 'Sequential: index 0 is not an item')
+    contains(errmsg(function() return s[-4] end), 'Sequential: index -4 out of range for 3 items')
+    local l = nn.ModuleList({ nn.ReLU(), nn.Tanh() })
+    contains(errmsg(function() l[1.5] = nn.ReLU() end), 'ModuleList: index 1.5 is not an item')
+    l[-1] = nil                                    -- PyTorch's del l[-1]
+    assert.are.equal(1, #l)
+    assert.is_nil(s[4])                            -- past the end: nil, as a Lua list
+  end)
+end)
+
 describe('to and type', function()
   it('convert the floating parameters and buffers as double() and float() do', function()
     local l = nn.Linear(2, 2)

@@ -168,4 +168,32 @@ return function(nl, nn)
   end
   ModuleList._mt.__len = function(self) return count(self, 'ModuleList') end
   function ModuleList:size() return count(self, 'ModuleList') end
+
+  -- items by number, as PyTorch's: a negative index counts from the end
+  -- (s[-1] is the last item, read or replaced); 0 and fractions are an
+  -- error naming the 1-based count (a ported s[0] = m made a child named
+  -- '-1' that never ran and s[-1] = m one named '-2', both in the state
+  -- dict; s[0] read nil). Past the end, a read is nil and a write appends
+  -- (or leaves a hole, which forward names), as before.
+  local function item(self, k, op)
+    if k ~= math.floor(k) or k == 0 then
+      nl._raise(("%s: index %s is not an item: items count from 1 (PyTorch's [0] is [1] here), negative ones "
+                 .. 'from the end'):format(op, tostring(k)))
+    end
+    if k > 0 then return k end
+    local n = count(self, op)
+    if k < -n then nl._raise(('%s: index %d out of range for %d items'):format(op, k, n)) end
+    return n + 1 + k
+  end
+  for _, cls in ipairs({ Sequential, ModuleList }) do
+    local mt, op, set = cls._mt, cls.__name, cls._mt.__newindex
+    mt.__index = function(self, k)
+      if type(k) == 'number' and (k <= 0 or k ~= math.floor(k)) then return rawget(self, item(self, k, op)) end
+      return cls[k]
+    end
+    mt.__newindex = function(self, k, v)
+      if type(k) == 'number' then k = item(self, k, op) end
+      return set(self, k, v)
+    end
+  end
 end
