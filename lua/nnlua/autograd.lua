@@ -472,7 +472,22 @@ return function(nl)
   -- grad are checked. Other leaves f uses that require grad (a module's
   -- parameters) accumulate a gradient from each of those backward passes:
   -- zero them after. Returns true, or false and a message; errors on misuse.
+  -- f may return several results: their float tensors are checked, as
+  -- PyTorch's gradcheck checks each output of a tuple, as one output of
+  -- their elements in order (only the first was checked, so a wrong
+  -- gradient of a second result passed).
   local GRADCHECK_OPTS = { eps = 1, atol = 1, rtol = 1 }
+  local function joined(...)
+    local n = select('#', ...)
+    if n <= 1 then return (...) end
+    local parts = {}
+    for r = 1, n do
+      local o = select(r, ...)
+      if nl.is_tensor(o) and o:dtype() ~= 'int64' then parts[#parts + 1] = o:double():reshape(-1) end
+    end
+    if #parts <= 1 then return parts[1] or (...) end
+    return nl.cat(parts, 1)
+  end
   function nl.gradcheck(f, inputs, opts)
     opts = nl._opts('gradcheck', opts)
     nl._check_opts('gradcheck', opts, GRADCHECK_OPTS)
@@ -496,7 +511,7 @@ return function(nl)
         end
       end
     end
-    local out = f(unpack(inputs))
+    local out = joined(f(unpack(inputs)))
     if not nl.is_tensor(out) then raise('gradcheck: f must return a tensor') end
     local od = out:double()
     local nout = od:numel()
@@ -519,7 +534,7 @@ return function(nl)
     local gen = ffi.new('nl_generator', { 0x6a09e667, 0 })
     local w = wrap(lib.nl_randn(gen, od:dim(), ffi.new('int64_t[8]', od:shape()), 1))
     ;(od * w):sum():backward()
-    local function at() return nl.no_grad(function() return f(unpack(inputs)):double():reshape(-1):totable() end) end
+    local function at() return nl.no_grad(function() return joined(f(unpack(inputs))):double():reshape(-1):totable() end) end
     for _, i in ipairs(checked) do
       local x = inputs[i]
       local p = ffi.cast('double *', x.ptr.data)

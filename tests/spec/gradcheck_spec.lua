@@ -453,6 +453,17 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       assert.is_true((nl.gradcheck(function(a) return nl.cat({ nl.matmul(a, W), a:narrow(2, 1, 1) * 1 }, 2) end, { x })))
     end)
 
+    -- only f's first result was checked: a wrong gradient in the second
+    -- passed (PyTorch's gradcheck checks every output of a tuple)
+    it('checks every float result of f, as one output of their elements in order', function()
+      local x = leaf({ 0.5, -1.25, 2 })
+      local ok, msg = nl.gradcheck(function(a) return a * 2, a * 0.98 + a:detach() * 0.02, a:argmax() end, { x })
+      assert.is_false(ok)
+      assert.is_truthy(msg:find('input 1 element 1, output element 4: backward 0.98, numeric 1', 1, true), msg)
+      assert.is_true((nl.gradcheck(function(a) return a * 2, a:sin(), a:argmax(), 'x' end, { x })))
+      assert.is_true((nl.gradcheck(function(a) return 3, a:exp() end, { x })))
+    end)
+
     it('refuses a non-leaf input, an expanded one and unknown options', function()
       local x = leaf({ 0.5, -1.25, 2 })
       local ok, err = pcall(nl.gradcheck, function(a) return a:exp() end, { x * 1 })
