@@ -129,6 +129,8 @@ typedef enum {
     /* a binding's own differentiable function, its backward in the binding
      * (nl_custom_record: autograd_function.c) */
     NL_OP_CUSTOM,
+    /* an input read at a grid's points (nl_grid_sample: ops_grid_sample.c) */
+    NL_OP_GRID_SAMPLE,
     NL_OP_COUNT
 } nl_op;
 
@@ -838,6 +840,20 @@ typedef enum {
  * output's back to its taps with the same weights. */
 nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, int64_t out_w,
                           double scale_d, double scale_h, double scale_w, int align_corners);
+
+/* ---- grid sampling (ops_grid_sample.c) -----------------------------------
+ * F.grid_sample as PyTorch 1.13 computes it: x (N, C, H, W) read at grid
+ * (N, Ho, Wo, 2) -> (N, C, Ho, Wo), or x (N, C, D, H, W) at grid (N, Do,
+ * Ho, Wo, 3) -> (N, C, Do, Ho, Wo); a grid point (x, y[, z]) in [-1, 1]
+ * spans the input's width, height and depth (the corner pixels' centres
+ * with align_corners, else their outer edges). BICUBIC (4-D only): 4 x 4
+ * pixels, A = -0.75. Padding: ZEROS reads 0 off the input, BORDER the
+ * nearest edge pixel, REFLECTION the position reflected at the edges.
+ * x and grid share one float dtype. Gradients to x and to the grid
+ * (nearest: zero for the grid). */
+typedef enum { NL_GRID_BILINEAR = 0, NL_GRID_NEAREST = 1, NL_GRID_BICUBIC = 2 } nl_grid_mode;
+typedef enum { NL_GRID_ZEROS = 0, NL_GRID_BORDER = 1, NL_GRID_REFLECTION = 2 } nl_grid_padding;
+nl_tensor *nl_grid_sample(nl_tensor *x, nl_tensor *grid, int mode, int padding_mode, int align_corners);
 
 /* ---- recurrent cells (ops_rnn.c) ----------------------------------------
  * Elman (tanh or relu), LSTM and GRU with PyTorch's formulas, gate order

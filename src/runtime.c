@@ -66,6 +66,7 @@ static const char *op_names[] = {
     "linalg_lu_factor", "linalg_lu_solve", "linalg_inv", "linalg_solve", "linalg_det",
     "linalg_slogdet", "linalg_cholesky", "linalg_solve_triangular",
     "custom_function",
+    "grid_sample",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -10,7 +10,8 @@
 -- A_h x A_w^T in 2-D), so their gradient is the transposed map (A_h^T g
 -- A_w), run tap by tap (index_select, mul, index_add along each dim), not
 -- as a dense matmul, whose 0 * inf spread a NaN or inf of g over the whole
--- plane. Each is made of ops with rules, so every order follows.
+-- plane. grid_sample recomputes its forward with gathers and runs the
+-- walk on it. Each is made of ops with rules, so every order follows.
 local ffi = require 'ffi'
 
 return function(nl, R, H)
@@ -344,5 +345,127 @@ return function(nl, R, H)
       for k = 1, nsp do mats[k] = wrap(lib.nl_to_dtype(mats[k].ptr, g.ptr.dtype)) end
     end
     return { through_axes(g, mats, xp) }
+  end
+
+  -- grid_sample (a[0] mode, a[1] padding_mode, a[2] align_corners, as
+  -- nl_grid_sample's): the forward recomputed with ops that have rules
+  -- (gathers of the input at each tap, times weights made of the grid's
+  -- unnormalized, clipped or reflected positions; the taps' places and
+  -- the reflections' flips constants), then the walk at g to aliases of
+  -- the input and the grid, as ctc_loss's
+  local GS_BILINEAR, GS_NEAREST = lib.NL_GRID_BILINEAR, lib.NL_GRID_NEAREST
+  local GS_BORDER, GS_REFLECTION = lib.NL_GRID_BORDER, lib.NL_GRID_REFLECTION
+  R[OP.GRID_SAMPLE] = function(n, g)
+    local x, grid = scal(OP.MUL, n:x(1), 1), scal(OP.MUL, n:x(2), 1)
+    local mode, pad, ac = tonumber(n.a[0]), tonumber(n.a[1]), n.a[2] ~= 0
+    local xs, gs = x:shape(), grid:shape()
+    local N, C, nsp = xs[1], xs[2], #xs - 2
+    local isz, P = 1, 1
+    for i = 3, #xs do isz = isz * xs[i] end
+    for i = 2, #gs - 1 do P = P * gs[i] end
+    local xf, gf = x:reshape(N, C, isz), grid:reshape(N, P, nsp)
+    local size, step = {}, {}                       -- along x, y, z
+    local st = 1
+    for a = 1, nsp do
+      size[a], step[a] = xs[#xs + 1 - a], st
+      st = st * size[a]
+    end
+    -- a position's padding, differentiable where c is
+    local function padded(c, sz)
+      if pad == GS_REFLECTION then
+        local lo, hi = ac and 0 or -1, ac and 2 * (sz - 1) or 2 * sz - 1
+        if lo == hi then c = c * 0
+        else
+          local min, span = lo / 2, (hi - lo) / 2
+          local d = (c - min):abs()
+          local flips = constant(function() return (d / span):floor() end)
+          local extra = d - flips * span
+          local even = constant(function() return cmp(OP.EQ, flips - (flips / 2):floor() * 2, 0) end)
+          c = nl.where(even, extra + min, (extra - span) * -1 + min)
+        end
+      end
+      if pad == GS_BORDER or pad == GS_REFLECTION then c = c:clamp(0, sz - 1) end
+      return c
+    end
+    local src, inb = {}, {}
+    for a = 1, nsp do
+      local c = gf:select(3, a)                     -- (N, P)
+      if ac then c = (c + 1) * ((size[a] - 1) / 2) else c = ((c + 1) * size[a] - 1) / 2 end
+      src[a] = mode == lib.NL_GRID_BICUBIC and c or padded(c, size[a])
+    end
+    local dt = x:dtype()
+    -- taps: { places (N, P) of a, weight (N, P) }, off the input weight 0
+    local taps = {}
+    local function tap(pos, w)                      -- pos[a]: constant positions
+      local ok, off = nil, nil
+      constant(function()
+        for a = 1, nsp do
+          local m = cmp(OP.GE, pos[a], 0) * cmp(OP.LT, pos[a], size[a])
+          ok = ok and ok * m or m
+          local o = pos[a] * ok * step[a]
+          off = off and off + o or o
+        end
+        off = (off * ok):long()
+      end)
+      taps[#taps + 1] = { off, w * ok:to(dt) }
+    end
+    if mode == GS_NEAREST then
+      local pos = constant(function()
+        local r = {}
+        for a = 1, nsp do r[a] = src[a]:round() end
+        return r
+      end)
+      local one = constant(function() return nl.ones({ N, P }, dt) end)
+      tap(pos, one)
+    elseif mode == GS_BILINEAR then
+      local f, w = {}, {}
+      for a = 1, nsp do
+        f[a] = constant(function() return src[a]:floor() end)
+        local w1 = src[a] - f[a]
+        w[a] = { (w1 - 1) * -1, w1 }
+      end
+      for j = 0, 2 ^ nsp - 1 do
+        local pos, wt = {}, nil
+        for a = 1, nsp do
+          local b = math.floor(j / 2 ^ (a - 1)) % 2
+          pos[a] = constant(function() return f[a] + b end)
+          wt = wt and wt * w[a][b + 1] or w[a][b + 1]
+        end
+        tap(pos, wt)
+      end
+    else                                            -- bicubic, 2-D
+      local A = -0.75
+      local f, cf, pos = {}, {}, {}
+      for a = 1, 2 do
+        f[a] = constant(function() return src[a]:floor() end)
+        local t = src[a] - f[a]
+        local x1, x2 = t + 1, (t - 1) * -1
+        local x3 = x2 + 1
+        local function c1(v) return ((v * (A + 2) - (A + 3)) * v) * v + 1 end
+        local function c2(v) return ((v * A - 5 * A) * v + 8 * A) * v - 4 * A end
+        cf[a] = { c2(x1), c1(t), c1(x2), c2(x3) }
+        pos[a] = {}
+        for i = 1, 4 do
+          pos[a][i] = constant(function()
+            local p = padded(f[a] + (i - 2), size[a])
+            return p:long():to(dt)                -- (the cast to int64 truncates)
+          end)
+        end
+      end
+      for i = 1, 4 do
+        for j = 1, 4 do tap({ pos[1][j], pos[2][i] }, cf[1][j] * cf[2][i]) end
+      end
+    end
+    local y
+    for _, tp in ipairs(taps) do
+      local idx = tp[1]:view(N, 1, P):expand(N, C, P):contiguous()
+      local v = wrap(lib.nl_gather(xf.ptr, 2, idx.ptr, 0)) * tp[2]:view(N, 1, P)
+      y = y and y + v or v
+    end
+    local oshape = { N, C }
+    for i = 2, #gs - 1 do oshape[i + 1] = gs[i] end
+    local got = H.run(n.who, { y:reshape(oshape) }, { g }, { x, grid })
+    -- (nearest's weights are constants: the grid's gradient is zero, as C's)
+    return { got[1], got[2] or (n.want[2] and zeros_of(n.ins[2], g.ptr.dtype)) or nil }
   end
 end

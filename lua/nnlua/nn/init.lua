@@ -44,6 +44,7 @@ return function(nl)
   local LAZY = {
     'conv3d',
     'upsampling',
+    'grid_sample',
     'sliding',
     'transformer',
     'rectifier',
