@@ -1021,7 +1021,9 @@ return function(nl)
 
   -- Poisson draws on whole tensors: Knuth's product of uniforms below a
   -- rate of 10, Hormann's transformed rejection (PTRS, as numpy's and
-  -- PyTorch's) at 10 and above
+  -- PyTorch's) at 10 and above; in float64 (PTRS's acceptance test
+  -- subtracts log-probabilities of size rate log rate, which float32 holds
+  -- only to some units at a rate of 1e6: its draws had the wrong variance)
   local function poisson_draw(rate)
     return no_grad(function()
       local dt, shape = rate:dtype(), rate:shape()
@@ -1078,7 +1080,7 @@ return function(nl)
   end
   function Poisson.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Poisson.sample', shape))
-    return poisson_draw(self.rate:detach():expand(s):contiguous())
+    return poisson_draw(self.rate:detach():expand(s):to('float64'):contiguous()):to(self._dtype)
   end
   function Poisson.log_prob(self, v)
     v = self:_value('log_prob', v)

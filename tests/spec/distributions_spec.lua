@@ -221,6 +221,17 @@ describe('distributions: sampling', function()
     end
   end)
 
+  it('draws float32 Poisson at large rates with its mean and variance', function()
+    -- (PTRS's acceptance test compares log-probabilities of size rate log
+    -- rate, which float32 cannot hold to the units it needs)
+    nl.manual_seed(14)
+    local d = D.Poisson(nl.tensor({ 1e6, 3e6 }))
+    local x = d:sample({ 40000 })
+    assert.are.equal('float32', x:dtype())
+    S.same_bits(x, x:floor(), 'Poisson whole')
+    check_moments(x:double(), d.mean:double(), d.variance:double(), 'float32 Poisson')
+  end)
+
   it('draws a TransformedDistribution through its transforms', function()
     nl.manual_seed(13)
     local td = D.TransformedDistribution(D.Normal(t64({ 0, 1 }), t64({ 0.3, 0.5 })),
