@@ -870,9 +870,12 @@ return function(nl)
   -- Draws of Gamma(alpha, 1) by Marsaglia and Tsang's method, on whole
   -- tensors: each round draws for every element, and an element keeps its
   -- first accepted draw (an alpha < 1 draws at alpha + 1 and is scaled by
-  -- U^(1/alpha)). No gradient: PyTorch differentiates its sampler
+  -- U^(1/alpha)). Given as logs: U^(1/alpha) underflows for a small alpha
+  -- (U < 0.42 at alpha 0.01 in float32), and Dirichlet and Beta normalize
+  -- the logs (a softmax), so that their draws are right where the gamma
+  -- draws underflow. No gradient: PyTorch differentiates its sampler
   -- implicitly, which nnlua does not, so these families have no rsample.
-  local function standard_gamma(alpha)
+  local function log_standard_gamma(alpha)
     return no_grad(function()
       local dt, shape = alpha:dtype(), alpha:shape()
       local small = alpha:lt(1)
@@ -889,8 +892,8 @@ return function(nl)
         out = nl.where(take, d * v, out)
         done = done + take
         if done:numel() == 0 or done:min():item() > 0 then
-          local boost = nl.where(small, nl.rand(shape, dt):pow(alpha:reciprocal()), 1)
-          return (out * boost):clamp(TINY[dt])
+          local boost = nl.where(small, nl.rand(shape, dt):clamp(TINY[dt]):log() / alpha, 0)
+          return out:log() + boost
         end
       end
       raise('Gamma: the sampler did not accept a draw in 200 rounds (concentration NaN or inf?)')
@@ -924,7 +927,7 @@ return function(nl)
   function Gamma.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Gamma.sample', shape))
     return no_grad(function()
-      return (standard_gamma(self.concentration:detach():expand(s):contiguous()) / self.rate:detach()):clamp(TINY[self._dtype])
+      return (log_standard_gamma(self.concentration:detach():expand(s):contiguous()):exp() / self.rate:detach()):clamp(TINY[self._dtype])
     end)
   end
   function Gamma.log_prob(self, v)
@@ -963,8 +966,8 @@ return function(nl)
   function Dirichlet.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Dirichlet.sample', shape))
     return no_grad(function()
-      local g = standard_gamma(self.concentration:detach():expand(s):contiguous())
-      return (g / g:sum(-1, true)):clamp(TINY[self._dtype], 1 - EPS[self._dtype])
+      local g = log_standard_gamma(self.concentration:detach():expand(s):contiguous())
+      return g:softmax(-1):clamp(TINY[self._dtype], 1 - EPS[self._dtype])
     end)
   end
   function Dirichlet.log_prob(self, v)

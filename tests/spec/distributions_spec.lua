@@ -207,6 +207,20 @@ describe('distributions: sampling', function()
     S.expect_close(s, nl.ones(100, 'float64'), 'simplex', 1e-12, 1e-12)
   end)
 
+  it('draws Beta and Dirichlet of small concentrations with their mean and variance', function()
+    -- (their gamma draws underflow below the dtype's smallest number: an
+    -- element where all did was drawn as the simplex's centre)
+    nl.manual_seed(15)
+    for _, d in ipairs({
+      D.Beta(nl.tensor({ 0.01, 0.03 }), nl.tensor({ 0.01, 0.02 })),
+      D.Beta(t64({ 1e-3 }), t64({ 2e-3 })),
+      D.Dirichlet(nl.tensor({ 0.01, 0.02, 0.05 })),
+    }) do
+      local x = d:sample({ N })
+      check_moments(x:double(), d.mean:double(), d.variance:double(), d.__name .. ' ' .. x:dtype())
+    end
+  end)
+
   it('draws Poisson and Binomial with their mean and variance, as whole numbers', function()
     nl.manual_seed(12)
     for _, d in ipairs({
