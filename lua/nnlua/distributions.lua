@@ -873,11 +873,15 @@ return function(nl)
   -- U^(1/alpha)). Given as logs: U^(1/alpha) underflows for a small alpha
   -- (U < 0.42 at alpha 0.01 in float32), and Dirichlet and Beta normalize
   -- the logs (a softmax), so that their draws are right where the gamma
-  -- draws underflow. No gradient: PyTorch differentiates its sampler
+  -- draws underflow. In float64 (as PyTorch's, whose float32 sampler
+  -- computes in double): the acceptance test subtracts terms of the size
+  -- of alpha, which float32 holds only to some units at 1e8 (its draws had
+  -- the wrong variance). No gradient: PyTorch differentiates its sampler
   -- implicitly, which nnlua does not, so these families have no rsample.
   local function log_standard_gamma(alpha)
     return no_grad(function()
-      local dt, shape = alpha:dtype(), alpha:shape()
+      alpha = alpha:to('float64')
+      local dt, shape = 'float64', alpha:shape()
       local small = alpha:lt(1)
       local a = alpha + small
       local d = a - 1 / 3
@@ -927,7 +931,8 @@ return function(nl)
   function Gamma.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Gamma.sample', shape))
     return no_grad(function()
-      return (log_standard_gamma(self.concentration:detach():expand(s):contiguous()):exp() / self.rate:detach()):clamp(TINY[self._dtype])
+      local g = log_standard_gamma(self.concentration:detach():expand(s):contiguous()):exp()
+      return (g / self.rate:detach():to('float64')):to(self._dtype):clamp(TINY[self._dtype])
     end)
   end
   function Gamma.log_prob(self, v)
@@ -967,7 +972,7 @@ return function(nl)
     local s = self:_extended_shape(shape_arg('Dirichlet.sample', shape))
     return no_grad(function()
       local g = log_standard_gamma(self.concentration:detach():expand(s):contiguous())
-      return g:softmax(-1):clamp(TINY[self._dtype], 1 - EPS[self._dtype])
+      return g:softmax(-1):to(self._dtype):clamp(TINY[self._dtype], 1 - EPS[self._dtype])
     end)
   end
   function Dirichlet.log_prob(self, v)

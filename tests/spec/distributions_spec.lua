@@ -221,6 +221,20 @@ describe('distributions: sampling', function()
     end
   end)
 
+  it('draws float32 Gamma and Beta of large concentrations with their mean and variance', function()
+    -- (the acceptance test subtracts terms of the size of the
+    -- concentration, which float32 holds only to some units at 1e8)
+    nl.manual_seed(16)
+    for _, d in ipairs({
+      D.Gamma(nl.tensor({ 1e8, 3e8 }), nl.tensor({ 1, 2 })),
+      D.Beta(nl.tensor({ 1e8 }), nl.tensor({ 3e8 })),
+    }) do
+      local x = d:sample({ N })
+      assert.are.equal('float32', x:dtype())
+      check_moments(x:double(), d.mean:double(), d.variance:double(), d.__name .. ' float32')
+    end
+  end)
+
   it('draws Poisson and Binomial with their mean and variance, as whole numbers', function()
     nl.manual_seed(12)
     for _, d in ipairs({
