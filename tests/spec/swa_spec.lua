@@ -242,6 +242,22 @@ describe('optim.swa_utils.update_bn', function()
     S.contains(S.errmsg(swa.update_bn, { nl.randn(4, 5) }, model), 'Linear')
   end)
 
+  it('recomputes subclasses of BatchNorm too (closed form), as PyTorch\'s isinstance', function()
+    local MyBN = nn.BatchNorm1d:extend('SwaSpecMyBN')
+    local P = nn.utils.parametrize
+    local Twice = nn.Module:extend('SwaSpecTwice')
+    function Twice:forward(w) return w * 2 end
+    local model = nn.Sequential(MyBN(2), nn.BatchNorm1d(2))
+    P.register_parametrization(model[2], 'weight', Twice())
+    local xs = { nl.randn(5, 2), nl.randn(3, 2) }
+    swa.update_bn(xs, model)
+    local want = (xs[1]:mean(1) + xs[2]:mean(1)) / 2
+    S.expect_close(model[1].running_mean, want, 'subclass running_mean', 1e-5, 1e-6)
+    assert.are.equal(2, model[1].num_batches_tracked:item())
+    -- (a parametrized BatchNorm's second layer sees the first's output)
+    assert.are.equal(2, model[2].num_batches_tracked:item())
+  end)
+
   it('momentum false on BatchNorm is the plain average of the batches (closed form)', function()
     local bn = nn.BatchNorm1d(2, { momentum = false })
     local xs = { nl.randn(5, 2), nl.randn(3, 2), nl.randn(4, 2) }

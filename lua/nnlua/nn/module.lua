@@ -103,6 +103,20 @@ return function(nl, nn)
   end
   nn.class = function(name, parent) return (parent or Module):extend(name) end
 
+  -- whether module m is an instance of a class in the set classes or of a
+  -- subclass (PyTorch's isinstance); a parametrized module, with a
+  -- metatable of its own, counts as its class
+  function nn._is_instance(m, classes)
+    local info = rawget(m, '_parametrized')
+    local cls = info and info.cls or getmetatable(m).__index
+    while type(cls) == 'table' do
+      if classes[cls] then return true end
+      local mt = getmetatable(cls)
+      cls = mt and mt.__index
+    end
+    return false
+  end
+
   -- an instance of cls, built by its init(...)
   function Module.new(cls, ...)
     local inst = setmetatable({}, cls._mt)

@@ -109,10 +109,6 @@ return function(nl, optim)
 
   -- ---- update_bn ------------------------------------------------------------
 
-  local function is_batch_norm(m)
-    return type(m.__name) == 'string' and m.__name:match('^BatchNorm[123]d$') ~= nil
-  end
-
   -- update_bn(loader, model): every BatchNorm layer's running_mean and
   -- running_var reset (zeros and ones) and recomputed as the plain average
   -- over the loader's batches (momentum false, PyTorch's None, with
@@ -139,9 +135,10 @@ return function(nl, optim)
     else
       nl._argerror(op, 'a DataLoader or a list of batches', loader)
     end
-    local bns = {}
+    -- (BatchNorm layers and their subclasses, as PyTorch's isinstance(m, _BatchNorm))
+    local bns, classes = {}, { [nn.BatchNorm1d] = true, [nn.BatchNorm2d] = true, [nn.BatchNorm3d] = true }
     for _, m in ipairs(model:modules()) do
-      if is_batch_norm(m) and nl.is_tensor(rawget(m, 'running_mean')) then bns[#bns + 1] = m end
+      if nn._is_instance(m, classes) and nl.is_tensor(rawget(m, 'running_mean')) then bns[#bns + 1] = m end
     end
     if #bns == 0 then return end
     local momenta = {}
