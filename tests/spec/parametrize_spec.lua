@@ -166,6 +166,17 @@ describe('nn.utils.parametrizations.spectral_norm', function()
     assert.is_true(math.abs(top - 1) < 1e-8, tostring(top))
   end)
 
+  it("takes dim 2 for a subclass of ConvTranspose too, as PyTorch's isinstance", function()
+    local MyCT = nn.ConvTranspose2d:extend('PzSpecMyCT')
+    nl.manual_seed(6)
+    local m = PZ.spectral_norm(MyCT(2, 3, 3):double(), { n_power_iterations = 50 })
+    assert.are.same({ 3 }, m.parametrizations.weight[1]._u:shape())
+    -- the weight as a matrix over its output channels (dim 2) has the largest singular value 1
+    local w = m.weight:detach():transpose(1, 2):reshape(3, -1)
+    local top = nl.linalg.svdvals(w):max():item()
+    assert.is_true(math.abs(top - 1) < 1e-8, tostring(top))
+  end)
+
   it('refuses bad options', function()
     S.contains(S.errmsg(PZ.spectral_norm, nn.Linear(3, 3), { n_power_iterations = 0 }),
       'n_power_iterations must be a whole number in 1..10000, got 0')
