@@ -202,10 +202,12 @@ return function(nl)
 
   -- the parameters of a distribution as tensors of one float dtype
   -- (numbers in the tensors' dtype, float32 when all are numbers),
-  -- broadcast to one shape (PyTorch's broadcast_all); returns them
+  -- broadcast to one shape (PyTorch's broadcast_all); returns them. One
+  -- value for each name: a missing one (nil) is an error naming it
   local function broadcast_all(op, names, values)
     local dtype = nil
-    for i, v in ipairs(values) do
+    for i = 1, #names do
+      local v = values[i]
       if is_tensor(v) then
         if v:dtype() == 'int64' then
           raise(('%s: expected %s as a float tensor or a number, got int64 %s'):format(op, names[i], shape_str(v:shape())))
@@ -217,7 +219,8 @@ return function(nl)
     end
     dtype = dtype or 'float32'
     local shape, out = {}, {}
-    for i, v in ipairs(values) do
+    for i = 1, #names do
+      local v = values[i]
       local t = is_tensor(v) and v or nl.tensor(v, dtype)
       if t:dtype() ~= dtype then t = t:to(dtype) end
       out[i] = t
