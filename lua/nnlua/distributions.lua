@@ -275,12 +275,17 @@ return function(nl)
     return concat(concat(sample_shape, self.batch_shape), self.event_shape)
   end
 
+  -- the value as a tensor (a number in the distribution's dtype), unchecked
+  function Distribution._tensor_value(self, op, v)
+    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    if not is_tensor(v) then raise(('%s.%s: expected the value as a tensor, got %s'):format(self.__name, op, type(v))) end
+    return v
+  end
   -- a value given to log_prob, cdf, ...: a tensor (a number becomes one of
   -- the distribution's dtype), checked against event_shape, batch_shape and
   -- the support when validating, as PyTorch's _validate_sample
   function Distribution._value(self, op, v, skip_support)
-    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
-    if not is_tensor(v) then raise(('%s.%s: expected the value as a tensor, got %s'):format(self.__name, op, type(v))) end
+    v = self:_tensor_value(op, v)
     if v:dtype() ~= self._dtype and not self._int_values then v = v:to(self._dtype) end
     if not self._validate_args then return v end
     local vs, ev = v:shape(), self.event_shape
@@ -1403,13 +1408,13 @@ return function(nl)
     return sign * (v - 0.5) + 0.5
   end
   function TransformedDistribution.cdf(self, v)
-    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    v = self:_tensor_value('cdf', v)
     for i = #self.transforms, 1, -1 do v = self.transforms[i]:inv(v) end
     if self._validate_args then v = self.base_dist:_value('cdf', v) end
     return monotonize(self, self.base_dist:cdf(v))
   end
   function TransformedDistribution.icdf(self, v)
-    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    v = self:_tensor_value('icdf', v)
     v = self.base_dist:icdf(monotonize(self, v))
     for _, t in ipairs(self.transforms) do v = t(v) end
     return v
@@ -1451,10 +1456,10 @@ return function(nl)
     return self.base_dist:log_prob(x) - x
   end
   function LogNormal.cdf(self, v)
-    if type(v) == 'number' then v = nl.tensor(v, self._dtype) end
+    v = self:_tensor_value('cdf', v)
     return self.base_dist:cdf(v:log())
   end
-  function LogNormal.icdf(self, v) return self.base_dist:icdf(v):exp() end
+  function LogNormal.icdf(self, v) return self.base_dist:icdf(self:_tensor_value('icdf', v)):exp() end
   function LogNormal.entropy(self) return self.base_dist:entropy() + self.loc end
 
   -- ---- kl_divergence -------------------------------------------------------------------------------
