@@ -1303,6 +1303,16 @@ return function(nl)
     t.sign = sign_of(exponent)
     return t
   end
+  -- (the methods take tensors: anything else is an error naming the transform)
+  for _, cls in ipairs({ Exp, Sigmoid, Tanh, Affine, Power }) do
+    for _, m in ipairs({ 'forward', 'inv', 'log_abs_det_jacobian' }) do
+      local f = rawget(cls, m)
+      cls[m] = function(t, x, y)
+        if not is_tensor(x) then raise(('%s.%s: expected a tensor, got %s'):format(cls.__name, m, type(x))) end
+        return f(t, x, y)
+      end
+    end
+  end
   for k, f in pairs(transforms) do D[k] = f end
 
   local function same_value(a, b)
