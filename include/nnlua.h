@@ -433,7 +433,8 @@ nl_tensor *nl_linear(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optiona
  * columns, each with its largest-magnitude entry positive. nl_linalg_svd:
  * the singular values (*, k) descending, and *u (*, m, k or m when full)
  * and *vh (*, k or n, n), both or neither; V's column i (Vh's row i) has
- * its largest-magnitude entry positive. NaN or inf input, or no
+ * its largest-magnitude entry positive (u and vh NULL: the values alone,
+ * by bidiagonalization, faster). NaN or inf input, or no
  * convergence, is an error ("did not converge"). nl_linalg_triu_inverse:
  * the inverse of the square upper-triangular r (its upper triangle read). */
 nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q /* out, optional */);

@@ -2,7 +2,8 @@
  * tensor's last two dims, batched over the others: Householder QR (as
  * LAPACK's geqrf/orgqr), the symmetric eigendecomposition (Householder
  * tridiagonalization and implicit QL, EISPACK's tred2/tql2) and the SVD
- * (one-sided Jacobi, preconditioned by the eigenvectors of A^T A), plus the
+ * (one-sided Jacobi, preconditioned by the eigenvectors of A^T A; the
+ * values alone by bidiagonalization and bidiagonal QR), plus the
  * inverse of upper-triangular matrices. Float32 and float64, both computed
  * in float64. No gradients here: linalg_decomp.lua composes them from
  * these values; inv, solve, det and LU are not in this file. */
@@ -757,6 +758,348 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
     return true;
 }
 
+/* ---- the singular values alone ----
+ * As LAPACK's gesdd with jobz 'N': a tall matrix (m >= 1.6 n) is first
+ * reduced to its R (blocked QR above), then Householder
+ * bidiagonalization (dgebd2) makes the upper bidiagonal d, e, whose
+ * singular values bidiag_values finds by dbdsqr's implicit QR (zero
+ * shifts where a shift would spoil the small values: Demmel and Kahan's
+ * high relative accuracy). No Jacobi and no a^T a: Householder's
+ * reduction costs 8/3 n^3 for a square matrix, where svd_tall's
+ * eigenvectors of a^T a cost about 3 times that. */
+#define BD_MAXITR 6
+/* m >= SV_QR_RATIO n / 8: R first */
+#define SV_QR_RATIO 13
+#define SV_SCRATCH(m, n) ((n) * (n) + 2 * (m) + 4 * (n) + (2 * (m) + (n)) * QR_NB + QR_NB * QR_NB)
+
+/* the 2-norm of x (n), scaled when its squares under- or overflow */
+static double norm_safe(const double *x, int64_t n) {
+    double ss = dot8(x, x, n);
+    if (ss > 0x1p-900 && ss < 0x1p900) return sqrt(ss);
+    double big = 0;
+    for (int64_t i = 0; i < n; i++) big = fmax(big, fabs(x[i]));
+    if (big == 0) return 0;
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double t = x[i] / big;
+        acc += t * t;
+    }
+    return big * sqrt(acc);
+}
+
+/* x (n) = (alpha, rest): a reflector H = I - tau v v^T with v = (1,
+ * x[1:] overwritten) and H x = beta e_1 (as dlarfg; tau = 0 and beta =
+ * alpha when rest is 0); returns tau, beta in *beta */
+static double make_reflector(double *x, int64_t n, double *beta) {
+    double alpha = x[0], xn = n > 1 ? norm_safe(x + 1, n - 1) : 0;
+    x[0] = 1;
+    if (xn == 0) { *beta = alpha; return 0; }
+    double b = alpha >= 0 ? -hypot(alpha, xn) : hypot(alpha, xn), den = alpha - b;
+    for (int64_t i = 1; i < n; i++) x[i] /= den;   /* |x[i]| <= xn <= |den|: no overflow */
+    *beta = b;
+    return (b - alpha) / b;
+}
+
+/* r (n) -= a w; returns the new r . u */
+static inline double axpy_dot(double *r, const double *w, double a, const double *u, int64_t n) {
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int q = 0; q < 8; q++) {
+            double t = r[j + q] - a * w[j + q];
+            r[j + q] = t;
+            p[q] += t * u[j + q];
+        }
+    double acc = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+    for (; j < n; j++) {
+        r[j] -= a * w[j];
+        acc += r[j] * u[j];
+    }
+    return acc;
+}
+
+/* Householder bidiagonalization of a (m, n; row-major), m >= n, to the
+ * upper bidiagonal d (n), e (n - 1); a overwritten (its reflectors are
+ * not kept). Each step's two reflections take two passes over the
+ * trailing rows, not dgebd2's four: the first applies the left reflector
+ * (v^T A, in w, from the pass before) and forms A u for the right one; the
+ * second applies the right one and forms the next v^T A. v, x (m) and u,
+ * w (n): scratch. */
+DECOMP_KERNEL static void bidiagonalize(double *a /* (m, n) */, double *d, double *e, double *v, double *x,
+                                        double *u, double *w, int64_t m, int64_t n) {
+    if (n == 0) return;
+    for (int64_t i = 0; i < m; i++) v[i] = a[i * n];
+    double taul = make_reflector(v, m, &d[0]);
+    for (int64_t j = 1; j < n; j++) w[j] = 0;
+    for (int64_t i = 0; i < m; i++) {
+        const double *r = a + i * n;
+        double vi = v[i];
+        for (int64_t j = 1; j < n; j++) w[j] += vi * r[j];
+    }
+    for (int64_t k = 0; k + 1 < n; k++) {
+        int64_t nr = n - k - 1, c1 = k + 1;
+        double *rk = a + k * n + c1;
+        for (int64_t j = 0; j < nr; j++) u[j] = rk[j] - taul * w[c1 + j];
+        double taur = make_reflector(u, nr, &e[k]);
+        /* pass 1: rows below k, the left reflector in, x = A u */
+        for (int64_t i = c1; i < m; i++) x[i] = axpy_dot(a + i * n + c1, w + c1, taul * v[i], u, nr);
+        /* column k + 1 after the right reflector: the next left reflector */
+        for (int64_t i = c1; i < m; i++) v[i] = a[i * n + c1] - taur * x[i];
+        taul = make_reflector(v + c1, m - c1, &d[c1]);
+        /* pass 2: the right reflector in, w = v^T A for columns k + 2.. */
+        for (int64_t j = c1 + 1; j < n; j++) w[j] = 0;
+        for (int64_t i = c1; i < m; i++) {
+            double *r = a + i * n + c1 + 1, tx = taur * x[i], vi = v[i];
+            const double *uu = u + 1;
+            double *ww = w + c1 + 1;
+            for (int64_t j = 0; j + 1 < nr; j++) {
+                double t = r[j] - tx * uu[j];
+                r[j] = t;
+                ww[j] += vi * t;
+            }
+        }
+    }
+}
+
+/* the singular values of [f g; 0 h] (LAPACK's dlas2) */
+static void las2(double f, double g, double h, double *ssmin, double *ssmax) {
+    double fa = fabs(f), ga = fabs(g), ha = fabs(h);
+    double fhmn = fmin(fa, ha), fhmx = fmax(fa, ha);
+    if (fhmn == 0) {
+        *ssmin = 0;
+        if (fhmx == 0) *ssmax = ga;
+        else {
+            double mx = fmax(fhmx, ga), mn = fmin(fhmx, ga);
+            *ssmax = mx * sqrt(1 + (mn / mx) * (mn / mx));
+        }
+    } else if (ga < fhmx) {
+        double as = 1 + fhmn / fhmx, at = (fhmx - fhmn) / fhmx, au = (ga / fhmx) * (ga / fhmx);
+        double c = 2 / (sqrt(as * as + au) + sqrt(at * at + au));
+        *ssmin = fhmn * c;
+        *ssmax = fhmx / c;
+    } else {
+        double au = fhmx / ga;
+        if (au == 0) {
+            *ssmin = (fhmn * fhmx) / ga;
+            *ssmax = ga;
+        } else {
+            double as = 1 + fhmn / fhmx, at = (fhmx - fhmn) / fhmx;
+            double c = 1 / (sqrt(1 + (as * au) * (as * au)) + sqrt(1 + (at * au) * (at * au)));
+            *ssmin = 2 * ((fhmn * c) * au);
+            *ssmax = ga / (c + c);
+        }
+    }
+}
+
+/* a plane rotation [c s; -s c] (f, g) = (r, 0) (LAPACK 3.10's dlartg) */
+static inline void lartg(double f, double g, double *c, double *s, double *r) {
+    const double rtmin = 0x1p-511, rtmax = 0x1p511;
+    if (g == 0) { *c = 1; *s = 0; *r = f; return; }
+    if (f == 0) { *c = 0; *s = g > 0 ? 1 : -1; *r = fabs(g); return; }
+    double f1 = fabs(f), g1 = fabs(g);
+    if (f1 > rtmin && f1 < rtmax && g1 > rtmin && g1 < rtmax) {
+        double dd = sqrt(f * f + g * g), inv = 1 / dd;   /* one division, not two */
+        *c = f1 * inv;
+        *r = copysign(dd, f);
+        *s = copysign(inv, f) * g;
+    } else {
+        double sc = fmin(DBL_MAX, fmax(DBL_MIN, fmax(f1, g1))), fs = f / sc, gs = g / sc;
+        double dd = sqrt(fs * fs + gs * gs);
+        *c = fabs(fs) / dd;
+        double rr = copysign(dd, f);
+        *s = gs / rr;
+        *r = rr * sc;
+    }
+}
+
+/* the singular values of the upper bidiagonal d (n), e (n - 1), into d
+ * descending (e destroyed): LAPACK's dbdsqr without vectors, 0-based.
+ * Each unreduced block [ll, m] is chased from its larger end; the shift
+ * is 0 (Demmel and Kahan's zero-shift QR, which keeps every value's
+ * relative accuracy) unless it is large against the smallest value's
+ * estimate; e_i is dropped by the relative test |e_i| <= tol mu_i. false
+ * when the sweeps pass 6 n^2 steps. */
+static bool bidiag_values(double *d, double *e, int64_t n) {
+    if (n == 0) return true;
+    const double eps = DBL_EPSILON / 2, tol = fmax(10, fmin(100, pow(eps, -0.125))) * eps;
+    /* thresh: the absolute floor, tol times an estimate of the smallest value */
+    double sminoa = fabs(d[0]), mu = sminoa;
+    for (int64_t i = 1; i < n && sminoa != 0; i++) {
+        mu = fabs(d[i]) * (mu / (mu + fabs(e[i - 1])));
+        sminoa = fmin(sminoa, mu);
+    }
+    sminoa /= sqrt((double)n);
+    double thresh = fmax(tol * sminoa, BD_MAXITR * ((double)n * ((double)n * DBL_MIN)));
+    int64_t maxit = BD_MAXITR * n * n, iter = 0, oldll = -1, oldm = -1, m = n - 1;
+    int idir = 0;
+    while (m > 0) {
+        if (iter > maxit) return false;
+        /* the unreduced block [ll, m]: e[ll - 1] negligible (or ll = 0) */
+        double smax = fabs(d[m]);
+        int64_t ll = m - 1;
+        for (; ll >= 0; ll--) {
+            double abss = fabs(d[ll]), abse = fabs(e[ll]);
+            if (abse <= thresh) break;
+            smax = fmax(smax, fmax(abss, abse));
+        }
+        if (ll >= 0) {
+            e[ll] = 0;
+            if (ll == m - 1) { m--; continue; }
+        }
+        ll++;
+        if (ll == m - 1) {   /* a 2 x 2 block */
+            double smn, smx;
+            las2(d[m - 1], e[m - 1], d[m], &smn, &smx);
+            d[m - 1] = smx;
+            e[m - 1] = 0;
+            d[m] = smn;
+            m -= 2;
+            continue;
+        }
+        /* a new block: chase from its larger end */
+        if (ll > oldm || m < oldll) idir = fabs(d[ll]) >= fabs(d[m]) ? 1 : 2;
+        /* the convergence tests, and sminl, an estimate of the smallest value */
+        double sminl;
+        bool split = false;
+        if (idir == 1) {
+            if (fabs(e[m - 1]) <= tol * fabs(d[m])) { e[m - 1] = 0; continue; }
+            double mu2 = fabs(d[ll]);
+            sminl = mu2;
+            for (int64_t l = ll; l < m; l++) {
+                if (fabs(e[l]) <= tol * mu2) { e[l] = 0; split = true; break; }
+                mu2 = fabs(d[l + 1]) * (mu2 / (mu2 + fabs(e[l])));
+                sminl = fmin(sminl, mu2);
+            }
+        } else {
+            if (fabs(e[ll]) <= tol * fabs(d[ll])) { e[ll] = 0; continue; }
+            double mu2 = fabs(d[m]);
+            sminl = mu2;
+            for (int64_t l = m - 1; l >= ll; l--) {
+                if (fabs(e[l]) <= tol * mu2) { e[l] = 0; split = true; break; }
+                mu2 = fabs(d[l]) * (mu2 / (mu2 + fabs(e[l])));
+                sminl = fmin(sminl, mu2);
+            }
+        }
+        if (split) continue;
+        oldll = ll;
+        oldm = m;
+        /* the shift: 0 when it would be lost against the smallest value */
+        double shift = 0, r;
+        if (!((double)n * tol * (sminl / smax) <= fmax(eps, 0.01 * tol))) {
+            double sll;
+            if (idir == 1) { sll = fabs(d[ll]); las2(d[m - 1], e[m - 1], d[m], &shift, &r); }
+            else { sll = fabs(d[m]); las2(d[ll], e[ll], d[ll + 1], &shift, &r); }
+            if (sll > 0 && (shift / sll) * (shift / sll) < eps) shift = 0;
+        }
+        iter += m - ll;
+        double cs = 1, sn = 0, oldcs = 1, oldsn = 0, f, g, cosr, sinr, cosl, sinl;
+        if (shift == 0 && idir == 1) {
+            for (int64_t i = ll; i < m; i++) {
+                lartg(d[i] * cs, e[i], &cs, &sn, &r);
+                if (i > ll) e[i - 1] = oldsn * r;
+                lartg(oldcs * r, d[i + 1] * sn, &oldcs, &oldsn, &d[i]);
+            }
+            double h = d[m] * cs;
+            d[m] = h * oldcs;
+            e[m - 1] = h * oldsn;
+            if (fabs(e[m - 1]) <= thresh) e[m - 1] = 0;
+        } else if (shift == 0) {
+            for (int64_t i = m; i > ll; i--) {
+                lartg(d[i] * cs, e[i - 1], &cs, &sn, &r);
+                if (i < m) e[i] = oldsn * r;
+                lartg(oldcs * r, d[i - 1] * sn, &oldcs, &oldsn, &d[i]);
+            }
+            double h = d[ll] * cs;
+            d[ll] = h * oldcs;
+            e[ll] = h * oldsn;
+            if (fabs(e[ll]) <= thresh) e[ll] = 0;
+        } else if (idir == 1) {
+            f = (fabs(d[ll]) - shift) * (copysign(1, d[ll]) + shift / d[ll]);
+            g = e[ll];
+            for (int64_t i = ll; i < m; i++) {
+                lartg(f, g, &cosr, &sinr, &r);
+                if (i > ll) e[i - 1] = r;
+                f = cosr * d[i] + sinr * e[i];
+                e[i] = cosr * e[i] - sinr * d[i];
+                g = sinr * d[i + 1];
+                d[i + 1] = cosr * d[i + 1];
+                lartg(f, g, &cosl, &sinl, &r);
+                d[i] = r;
+                f = cosl * e[i] + sinl * d[i + 1];
+                d[i + 1] = cosl * d[i + 1] - sinl * e[i];
+                if (i < m - 1) {
+                    g = sinl * e[i + 1];
+                    e[i + 1] = cosl * e[i + 1];
+                }
+            }
+            e[m - 1] = f;
+            if (fabs(e[m - 1]) <= thresh) e[m - 1] = 0;
+        } else {
+            f = (fabs(d[m]) - shift) * (copysign(1, d[m]) + shift / d[m]);
+            g = e[m - 1];
+            for (int64_t i = m; i > ll; i--) {
+                lartg(f, g, &cosr, &sinr, &r);
+                if (i < m) e[i] = r;
+                f = cosr * d[i] + sinr * e[i - 1];
+                e[i - 1] = cosr * e[i - 1] - sinr * d[i];
+                g = sinr * d[i - 1];
+                d[i - 1] = cosr * d[i - 1];
+                lartg(f, g, &cosl, &sinl, &r);
+                d[i] = r;
+                f = cosl * e[i - 1] + sinl * d[i - 1];
+                d[i - 1] = cosl * d[i - 1] - sinl * e[i - 1];
+                if (i > ll + 1) {
+                    g = sinl * e[i - 2];
+                    e[i - 2] = cosl * e[i - 2];
+                }
+            }
+            e[ll] = f;
+            if (fabs(e[ll]) <= thresh) e[ll] = 0;
+        }
+    }
+    /* positive, descending (insertion sort: nearly sorted already) */
+    for (int64_t i = 0; i < n; i++) d[i] = fabs(d[i]);
+    for (int64_t i = 1; i < n; i++) {
+        double t = d[i];
+        int64_t j = i;
+        for (; j > 0 && d[j - 1] < t; j--) d[j] = d[j - 1];
+        d[j] = t;
+    }
+    return true;
+}
+
+/* the singular values (descending, into sv) of the tall a (m, n), m >= n,
+ * a overwritten. A matrix far from 1 in scale is scaled by a power of 2
+ * to a largest entry in [0.5, 1) first, as eigh's. w: scratch of
+ * SV_SCRATCH(m, n). false when the bidiagonal QR did not
+ * converge. */
+static bool svd_values_tall(double *a /* (m, n) */, double *sv, double *w, int64_t m, int64_t n) {
+    double big = 0;
+    for (int64_t i = 0; i < m * n; i++) big = fabs(a[i]) > big ? fabs(a[i]) : big;
+    int shift = 0;
+    if (big > 0 && (big < EIGH_SCALE_MIN || big > 1 / EIGH_SCALE_MIN)) {
+        frexp(big, &shift);
+        double f = ldexp(1, -shift);
+        for (int64_t i = 0; i < m * n; i++) a[i] *= f;
+    }
+    double *r = w, *v = r + n * n, *x = v + m, *u = x + m, *wv = u + n, *e = wv + n, *tau = e + n;
+    double *bd = a;
+    int64_t bm = m;
+    if (8 * m >= SV_QR_RATIO * n && n > 1) {
+        /* R first: its bidiagonalization costs n^3, not m n^2 */
+        double *p = tau + n, *vb = p + m * QR_NB, *tb = vb + m * QR_NB, *wb = tb + QR_NB * QR_NB;
+        householder_qr_blocked(a, tau, x, p, vb, tb, wb, m, n);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = 0; j < n; j++) r[i * n + j] = j >= i ? a[i * n + j] : 0;
+        bd = r;
+        bm = n;
+    }
+    bidiagonalize(bd, sv, e, v, x, u, wv, bm, n);
+    if (!bidiag_values(sv, e, n)) return false;
+    for (int64_t i = 0; shift && i < n; i++) sv[i] = ldexp(sv[i], shift);
+    return true;
+}
+
 /* V's column i (row i of vt) with its largest-magnitude entry positive, U's
  * column i (row i of ut) flipped with it */
 static void fix_signs(double *ut, double *vt, int64_t k, int64_t um, int64_t vn) {
@@ -797,7 +1140,9 @@ nl_tensor *nl_linalg_svd(nl_tensor *a, int full, nl_tensor **u, nl_tensor **vh) 
         /* U's and Vh's buffers only when asked for, of their own sizes: the
          * full m x m ones made svdvals of a 100000 x 5 matrix run out of memory */
         int64_t tu = u ? tuc * tm : 0, ou = u ? uc * m : 0, ov = u ? vr * n : 0;
-        double *buf = scratch(2 * m * n + tu + 2 * tn * tn + tn * tm + 4 * tn + 2 * ou + ov, &cap);
+        int64_t need = u ? 2 * m * n + tu + 2 * tn * tn + tn * tm + 4 * tn + 2 * ou + ov
+                         : 2 * m * n + tn + SV_SCRATCH(tm, tn);
+        double *buf = scratch(need, &cap);
         if (!buf) { failed = 1; continue; }
         double *x = buf, *ta = x + m * n, *tut = ta + m * n, *tvt = tut + tu, *w = tvt + tn * tn;
         double *svb = w + tn * tn + tn * tm + 3 * tn, *outu = svb + tn, *outv = outu + ou, *um = outv + ov;
@@ -808,7 +1153,12 @@ nl_tensor *nl_linalg_svd(nl_tensor *a, int full, nl_tensor **u, nl_tensor **vh) 
                 for (int64_t i = 0; i < m; i++)
                     for (int64_t j = 0; j < n; j++) ta[j * m + i] = x[i * n + j];
             } else memcpy(ta, x, (size_t)(m * n) * sizeof(double));
-            if (!svd_tall(ta, svb, tut, tvt, w, tm, tn, tuc, u != NULL)) failed = 3;
+            if (!u) {
+                /* the values alone: bidiagonalization and QR, not Jacobi */
+                double *vals = ta + m * n;
+                if (!svd_values_tall(ta, vals, vals + tn, tm, tn)) failed = 3;
+                else store_mat(sv, b, vals, k);
+            } else if (!svd_tall(ta, svb, tut, tvt, w, tm, tn, tuc, u != NULL)) failed = 3;
             else {
                 store_mat(sv, b, svb, k);
                 if (u) {
@@ -835,8 +1185,10 @@ nl_tensor *nl_linalg_svd(nl_tensor *a, int full, nl_tensor **u, nl_tensor **vh) 
         NL_CHECK(failed != 1, "%s: out of memory for matrices of shape %s", op, nl_shape_str(a));
         NL_CHECK(failed != 2, "%s: the algorithm did not converge: the input of shape %s holds NaN or inf", op,
                  nl_shape_str(a));
-        NL_CHECK(0, "%s: the algorithm did not converge (more than %d Jacobi sweeps) for shape %s", op,
-                 JACOBI_MAX_SWEEPS, nl_shape_str(a));
+        if (u) NL_CHECK(0, "%s: the algorithm did not converge (more than %d Jacobi sweeps) for shape %s", op,
+                        JACOBI_MAX_SWEEPS, nl_shape_str(a));
+        NL_CHECK(0, "%s: the algorithm did not converge (more than %d n^2 bidiagonal QR steps) for shape %s", op,
+                 BD_MAXITR, nl_shape_str(a));
     }
     if (u) { *u = ut; *vh = vht; }
     return sv;
