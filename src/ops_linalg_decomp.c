@@ -762,9 +762,11 @@ static bool svd_tall(double *a /* (m, n) */, double *sv, double *ut, double *vt,
  * As LAPACK's gesdd with jobz 'N': a tall matrix (m >= 1.6 n) is first
  * reduced to its R (blocked QR above), then Householder
  * bidiagonalization (dgebd2) makes the upper bidiagonal d, e, whose
- * singular values bidiag_values finds by dbdsqr's implicit QR (zero
- * shifts where a shift would spoil the small values: Demmel and Kahan's
- * high relative accuracy). No Jacobi and no a^T a: Householder's
+ * singular values bidiag_values_dqds finds (dlasq1's dqds), or where it
+ * gives up bidiag_values, by dbdsqr's implicit QR (zero shifts where a
+ * shift would spoil the small values: Demmel and Kahan's high relative
+ * accuracy); both keep the small values' relative accuracy, dqds at a
+ * third of the cost. No Jacobi and no a^T a: Householder's
  * reduction costs 8/3 n^3 for a square matrix, where svd_tall's
  * eigenvectors of a^T a cost about 3 times that. */
 #define BD_MAXITR 6
@@ -848,10 +850,21 @@ DECOMP_KERNEL static void bidiagonalize(double *a /* (m, n) */, double *d, doubl
         taul = make_reflector(v + c1, m - c1, &d[c1]);
         /* pass 2: the right reflector in, w = v^T A for columns k + 2.. */
         for (int64_t j = c1 + 1; j < n; j++) w[j] = 0;
-        for (int64_t i = c1; i < m; i++) {
+        const double *uu = u + 1;
+        double *ww = w + c1 + 1;
+        int64_t i = c1;
+        for (; i + 2 <= m; i += 2) {   /* two rows a time: u and w loaded and w stored once for them */
+            double *r0 = a + i * n + c1 + 1, *r1 = r0 + n, tx0 = taur * x[i], tx1 = taur * x[i + 1];
+            double v0 = v[i], v1 = v[i + 1];
+            for (int64_t j = 0; j + 1 < nr; j++) {
+                double t0 = r0[j] - tx0 * uu[j], t1 = r1[j] - tx1 * uu[j];
+                r0[j] = t0;
+                r1[j] = t1;
+                ww[j] += v0 * t0 + v1 * t1;
+            }
+        }
+        for (; i < m; i++) {
             double *r = a + i * n + c1 + 1, tx = taur * x[i], vi = v[i];
-            const double *uu = u + 1;
-            double *ww = w + c1 + 1;
             for (int64_t j = 0; j + 1 < nr; j++) {
                 double t = r[j] - tx * uu[j];
                 r[j] = t;
@@ -1068,6 +1081,128 @@ static bool bidiag_values(double *d, double *e, int64_t n) {
     return true;
 }
 
+/* ---- the bidiagonal's values by dqds ----
+ * The squares of the singular values as the eigenvalues of the qd array
+ * q_i = d_i^2, e_i = e_i^2 (Fernando and Parlett's dqds, the algorithm of
+ * LAPACK's dlasq1, simplified): each transform with a shift tau below the
+ * smallest eigenvalue keeps every d positive, and so every eigenvalue's
+ * relative accuracy, at one division a step where the bidiagonal QR takes
+ * two square roots and two divisions. The shift is the trailing 2 x 2's
+ * smaller eigenvalue, capped by the last transform's smallest d (a bound
+ * above the smallest eigenvalue); a transform that meets a negative d is
+ * redone with half the shift, then none. Blocks split at zeros of e; the
+ * bottom value deflates when its e is below tol^2 of it (dlasq3's test).
+ * false (the bidiagonal QR then takes over) past DQDS_MAXIT transforms a
+ * value, or for a bidiagonal whose entries span more than 2^700, whose
+ * squares would leave the float64 range. */
+#define DQDS_MAXIT 30
+
+/* the eigenvalues of the positive qd array q (n), e (n - 1) into q
+ * (unsorted); qn, en, sg (n each): scratch */
+static bool dqds(double *q, double *e, double *qn, double *en, double *sg, int64_t n) {
+    const double eps = DBL_EPSILON / 2, tol2 = (100 * eps) * (100 * eps);
+    int64_t n0 = n - 1, left = DQDS_MAXIT * n + 16, last_i0 = -1;
+    double last_dmin = 0;
+    for (int64_t i = 0; i < n; i++) sg[i] = 0;
+    while (n0 >= 0) {
+        int64_t i0 = n0;
+        while (i0 > 0 && e[i0 - 1] > 0) i0--;
+        double sigma = sg[n0];
+        if (i0 == n0) { q[n0] += sigma; n0--; continue; }
+        if (e[n0 - 1] <= tol2 * (sigma + q[n0])) {   /* the bottom value is done */
+            q[n0] += sigma;
+            e[n0 - 1] = 0;
+            n0--;
+            continue;
+        }
+        if (n0 - i0 == 1 || e[n0 - 2] <= tol2 * sigma) {
+            /* the bottom 2 x 2 alone: trace q1 + e1 + q2, determinant q1 q2 */
+            int64_t j = n0 - 1;
+            double q1 = q[j], e1 = e[j], q2 = q[n0], t = q1 + e1 - q2;
+            double big = 0.5 * ((q1 + e1 + q2) + sqrt(t * t + 4 * e1 * q2));
+            q[j] = big + sigma;
+            q[n0] = (big > 0 ? q1 / big * q2 : 0) + sigma;
+            e[j] = 0;
+            if (j > 0) e[j - 1] = 0;
+            n0 -= 2;
+            continue;
+        }
+        if (left-- == 0) return false;
+        /* the shift: the trailing 2 x 2's smaller eigenvalue, at most the last dmin */
+        double tau = 0;
+        if (i0 == last_i0) {
+            double a = q[n0 - 1] + e[n0 - 1], c = q[n0], t = a - c;
+            double big = 0.5 * ((a + c) + sqrt(t * t + 4 * e[n0 - 1] * c));
+            tau = fmin(big > 0 ? q[n0 - 1] / big * c : 0, last_dmin) * (1 - 0x1p-20);
+        }
+        for (int tries = 0;; tries++) {
+            double d = q[i0] - tau, dmin = d, dmin1 = d;   /* dmin1: but the last */
+            bool bad = !(d >= 0);
+            for (int64_t k = i0; k < n0; k++) {
+                double s = d + e[k], t = q[k + 1] / s;
+                qn[k] = s;
+                en[k] = e[k] * t;
+                dmin1 = dmin;
+                d = d * t - tau;
+                dmin = d < dmin ? d : dmin;
+                bad |= !(d >= 0);
+            }
+            qn[n0] = d;
+            if (!bad && isfinite(d)) {
+                for (int64_t k = i0; k < n0; k++) {
+                    q[k] = qn[k];
+                    e[k] = en[k];
+                    sg[k] = sigma + tau;
+                }
+                q[n0] = d;
+                sg[n0] = sigma + tau;
+                last_i0 = i0;
+                last_dmin = dmin;
+                break;
+            }
+            if (tau == 0) return false;   /* dqd (no shift) on a positive array: not reached */
+            /* only the last d negative: tau + d is the smallest eigenvalue
+             * but round-off (dlasq3's "late failure"); else a quarter */
+            if (tries >= 2) tau = 0;
+            else if (dmin1 > 0 && isfinite(d) && tau + d > 0) tau = (tau + d) * (1 - 2 * DBL_EPSILON);
+            else tau *= 0.25;
+        }
+    }
+    return true;
+}
+
+/* the singular values of the upper bidiagonal d (n), e (n - 1) by dqds,
+ * into d descending; d and e unchanged when false. w: 5 n scratch */
+static bool bidiag_values_dqds(double *d, const double *e, double *w, int64_t n) {
+    double big = 0, small = DBL_MAX;
+    for (int64_t i = 0; i < 2 * n - 1; i++) {
+        double v = fabs(i < n ? d[i] : e[i - n]);
+        big = v > big ? v : big;
+        if (v > 0 && v < small) small = v;
+    }
+    if (big == 0) {
+        for (int64_t i = 0; i < n; i++) d[i] = 0;
+        return true;
+    }
+    if (small < big * 0x1p-700) return false;
+    /* the largest to about 2^200: the squares of the squares (the 2 x 2s'
+     * discriminants) in range, and the smallest's square above 2^-1000 */
+    int ex;
+    frexp(big, &ex);
+    double f = ldexp(1, 200 - ex), *q = w, *qe = q + n, *qn = qe + n, *en = qn + n, *sg = en + n;
+    for (int64_t i = 0; i < n; i++) q[i] = (d[i] * f) * (d[i] * f);
+    for (int64_t i = 0; i + 1 < n; i++) qe[i] = (e[i] * f) * (e[i] * f);
+    if (!dqds(q, qe, qn, en, sg, n)) return false;
+    for (int64_t i = 0; i < n; i++) d[i] = sqrt(q[i]) / f;
+    for (int64_t i = 1; i < n; i++) {   /* descending */
+        double t = d[i];
+        int64_t j = i;
+        for (; j > 0 && d[j - 1] < t; j--) d[j] = d[j - 1];
+        d[j] = t;
+    }
+    return true;
+}
+
 /* the singular values (descending, into sv) of the tall a (m, n), m >= n,
  * a overwritten. A matrix far from 1 in scale is scaled by a power of 2
  * to a largest entry in [0.5, 1) first, as eigh's. w: scratch of
@@ -1095,7 +1230,8 @@ static bool svd_values_tall(double *a /* (m, n) */, double *sv, double *w, int64
         bm = n;
     }
     bidiagonalize(bd, sv, e, v, x, u, wv, bm, n);
-    if (!bidiag_values(sv, e, n)) return false;
+    /* dqds (its 5 n of scratch in QR's, free now), or the bidiagonal QR where dqds gives up */
+    if (!bidiag_values_dqds(sv, e, tau + n, n) && !bidiag_values(sv, e, n)) return false;
     for (int64_t i = 0; shift && i < n; i++) sv[i] = ldexp(sv[i], shift);
     return true;
 }

@@ -76,6 +76,13 @@ s = graded(16, 1e-5)
 case('float32 graded 16', built(16, 16, s).to(F32), s)
 case('float32 random 12x20', torch.randn(12, 20, dtype=F32))
 case('float32 batched 3 of 7x5', torch.randn(3, 7, 5, dtype=F32))
+# bidiagonals with zeros (dqds splits at a zero e; a zero d makes a zero value) and clusters
+B = torch.diag(torch.tensor([1, 0, 1, 2, 0.5, 3], dtype=F64)) + torch.diag(torch.tensor([1, 1, 1, 0, 2], dtype=F64), 1)
+case('bidiagonal with zeros on both diagonals', B)
+s = torch.tensor([2, 1 + 1e-10, 1, 1 - 1e-10, 1e-3, 1e-3 * (1 + 1e-12)], dtype=F64)
+case('clustered values 1 +- 1e-10', built(8, 6, s), s)
+B = torch.diag(torch.full((40,), 1.0, dtype=F64)) + torch.diag(torch.full((39,), 1e-9, dtype=F64), 1)
+case('bidiagonal of ones with 1e-9 above', B, relative=True)
 
 write_golden('linalg_svdvals.lua',
              ['PyTorch %s golden values for nnlua\'s svdvals on adversarial matrices.' % torch.__version__,
