@@ -306,7 +306,10 @@ nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q) {
  * e[0] = 0), with z overwritten by the accumulated transformation (with
  * vectors; else only d and e are made).
  * EISPACK's tred2 as Numerical Recipes writes it, 0-based. */
-DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, int64_t n, bool vectors) {
+static void tred2_q_blocked(double *z, double *d, double *scr, int64_t n);
+
+DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, double *scr,
+                                int64_t n, bool vectors) {
 #define Z(i, j) z[(i) * n + (j)]
     for (int64_t i = n - 1; i >= 1; i--) {
         int64_t l = i - 1;
@@ -356,6 +359,12 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
         for (int64_t i = 0; i < n; i++) d[i] = Z(i, i);
         return;
     }
+    if (scr) {
+        tred2_q_blocked(z, d, scr, n);
+        return;
+    }
+    /* the transformation, one reflector at a time (the reference for
+     * tred2_q_blocked, and below TRED_BLOCKED_MIN) */
     for (int64_t i = 0; i < n; i++) {
         int64_t l = i - 1;
         if (d[i] != 0) {
@@ -375,6 +384,64 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
         d[i] = Z(i, i);
         Z(i, i) = 1;
         for (int64_t j = 0; j <= l; j++) Z(j, i) = Z(i, j) = 0;
+    }
+#undef Z
+}
+
+/* tred2's transformation by blocks of TRED_NB reflectors (as LAPACK's
+ * dorgtr): reflector i (row i of z: u, zero from column i on; h in d[i],
+ * 0 for none) is P_i = I - u u^T / h on the leading i x i block, and
+ * Q = P_{n-1} ... P_1. A block's product P_{N-1} ... P_{i0} is I - V T^T
+ * V^T (compact WY, T upper triangular as dlarft's), applied to the
+ * leading N x N block (Q so far, identity from i0 on) by two products
+ * (BLIS), where one reflector at a time read and wrote that block twice
+ * per reflector. z becomes Q, d the diagonal. scr: V (N, nb), T (nb,
+ * nb) and W (nb, N), 2 N nb + nb^2 doubles (n^2 holds them from n =
+ * TRED_BLOCKED_MIN on). */
+#define TRED_NB 32
+/* blocks from n = TRED_BLOCKED_MIN on (scr holds the block's work there) */
+#define TRED_BLOCKED_MIN 128
+static void tred2_q_blocked(double *z /* (n, n) */, double *d, double *scr, int64_t n) {
+#define Z(i, j) z[(i) * n + (j)]
+    for (int64_t i0 = 0; i0 < n; i0 += TRED_NB) {
+        int64_t nb = n - i0 < TRED_NB ? n - i0 : TRED_NB, big = i0 + nb;
+        double *v = scr, *t = v + big * nb, *wb = t + nb * nb;
+        for (int64_t r = 0; r < big; r++)
+            for (int64_t c = 0; c < nb; c++) v[r * nb + c] = r < i0 + c ? Z(i0 + c, r) : 0;
+        /* T: T[c][c] = tau_c = 1 / h; T[0:c, c] = -tau_c T[0:c, 0:c] V[:, 0:c]^T v_c */
+        for (int64_t c = 0; c < nb; c++) {
+            double h = d[i0 + c], tc = h != 0 ? 1 / h : 0;
+            for (int64_t p = 0; p < nb; p++) t[p * nb + c] = 0;
+            t[c * nb + c] = tc;
+            if (tc == 0) continue;
+            double *y = wb;   /* V[:, 0:c]^T v_c, in wb for now */
+            for (int64_t p = 0; p < c; p++) {
+                double acc = 0;
+                for (int64_t r = 0; r < big; r++) acc += v[r * nb + p] * v[r * nb + c];
+                y[p] = acc;
+            }
+            for (int64_t p = 0; p < c; p++) {
+                double acc = 0;
+                for (int64_t q = p; q < c; q++) acc += t[p * nb + q] * y[q];
+                t[p * nb + c] = -tc * acc;
+            }
+        }
+        /* the diagonal out, rows and columns i0.. of the leading block to I */
+        for (int64_t i = i0; i < big; i++) d[i] = Z(i, i);
+        for (int64_t i = i0; i < big; i++)
+            for (int64_t j = 0; j < big; j++) Z(i, j) = Z(j, i) = i == j;
+        /* W = V^T Q, W = -T^T W (rows from the last: row i reads rows p <= i), Q += V W */
+        nl_conv_gemm(NL_FLOAT64, nb, big, big, v, 1, nb, z, n, 1, 0, wb, big, 1, 1);
+        for (int64_t i = nb - 1; i >= 0; i--) {
+            double *wi = wb + i * big, tii = t[i * nb + i];
+            for (int64_t x = 0; x < big; x++) wi[x] *= -tii;
+            for (int64_t p = 0; p < i; p++) {
+                double tp = -t[p * nb + i];
+                const double *wp = wb + p * big;
+                for (int64_t x = 0; x < big; x++) wi[x] += tp * wp[x];
+            }
+        }
+        nl_conv_gemm(NL_FLOAT64, big, big, nb, v, nb, 1, wb, big, 1, 1, z, n, 1, 1);
     }
 #undef Z
 }
@@ -426,6 +493,14 @@ DECOMP_KERNEL static void apply_rotations(double *vt /* (n, n) */, double *strip
     }
 }
 
+/* sqrt(a^2 + b^2) without libm's hypot (a tenth of eigh's time at n =
+ * 512) where the squares cannot under- or overflow */
+static inline double hypot_fast(double a, double b) {
+    double x = fabs(a), y = fabs(b), hi = x > y ? x : y, lo = x > y ? y : x;
+    if (hi < 0x1p500 && lo > 0x1p-500) return sqrt(x * x + y * y);
+    return hypot(a, b);
+}
+
 /* tql2: the eigenvalues (into d) and the eigenvectors (rows of vt (n, n),
  * given as the transposed transformation of tred2) of the tridiagonal d, e
  * by implicit QL with shifts (Numerical Recipes' tqli). The rotations wait
@@ -452,13 +527,13 @@ DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows 
                     return false;
                 }
                 double g = (d[l + 1] - d[l]) / (2 * e[l]);
-                double r = hypot(g, 1.0);
+                double r = hypot_fast(g, 1.0);
                 g = d[m] - d[l] + e[l] / (g + (g >= 0 ? fabs(r) : -fabs(r)));
                 double s = 1, c = 1, p = 0;
                 int64_t i;
                 for (i = m - 1; i >= l; i--) {
                     double f = s * e[i], b = c * e[i];
-                    e[i + 1] = r = hypot(f, g);
+                    e[i + 1] = r = hypot_fast(f, g);
                     if (r == 0) {
                         d[i + 1] -= p;
                         e[m] = 0;
@@ -501,7 +576,8 @@ static void transpose_sq(double *dst, const double *src, int64_t n) {
  * its largest-magnitude entry (the first of equal ones) positive. z, e
  * and w (n each) are scratch, and rb (n * n) with vectors. */
 static bool sym_eig(double *z, double *d, double *e, double *w, double *vt, double *rb, int64_t n, bool vectors) {
-    tred2(z, d, e, w, n, vectors);
+    /* vt (n * n), free until the transpose: tred2_q_blocked's scratch */
+    tred2(z, d, e, w, vectors && n >= TRED_BLOCKED_MIN ? vt : NULL, n, vectors);
     if (vectors) transpose_sq(vt, z, n);
     /* rotations batched, 64 n of them (or what rb holds); below n = 64, vt
      * is in cache, without a strip */
