@@ -544,6 +544,20 @@ int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs
 int nl_set_detect_anomaly(int enabled);   /* returns the previous setting */
 int nl_all_finite(const nl_tensor *t);
 const char *nl_last_op(void);
+/* The profiler's record of backward (per thread; nl.profiler): while it is
+ * on, each node a backward runs (but a binding's own, NL_OP_CUSTOM) adds
+ * an event: its op, and the start and end of its gradient formula in
+ * nl_time's seconds (adding the gradients into the inputs' is not in it).
+ * The binding reads them (*n of them, valid until the next backward or
+ * clear) and drops them. Off, the default, backward only tests the flag. */
+typedef struct nl_profiler_event {
+    int32_t op;               /* an nl_op */
+    int32_t pad;
+    double start, end;
+} nl_profiler_event;
+int nl_profiler_enable(int on);           /* returns the previous setting; off drops the events */
+const nl_profiler_event *nl_profiler_events(int64_t *n /* out */);
+void nl_profiler_clear(void);
 /* A binding is about to write t's elements through t->data: bump its
  * version (and refuse, like every in-place op, when t requires grad in
  * grad mode). op names the binding's operation in the error (NULL:

@@ -16,6 +16,43 @@ static __thread struct {
 } tls;
 static __thread int detect_anomaly;
 
+/* the profiler's events (nl_profiler_enable); an event that finds no
+ * memory is dropped */
+static __thread struct {
+    int on;
+    int64_t n, cap;
+    nl_profiler_event *v;     /* (cap) */
+} prof;
+
+int nl_profiler_enable(int on) {
+    int prev = prof.on;
+    prof.on = on != 0;
+    if (!prof.on) {
+        free(prof.v);
+        prof.v = NULL;
+        prof.n = prof.cap = 0;
+    }
+    return prev;
+}
+
+const nl_profiler_event *nl_profiler_events(int64_t *n) {
+    *n = prof.n;
+    return prof.v;
+}
+
+void nl_profiler_clear(void) { prof.n = 0; }
+
+static void prof_add(int op, double start) {
+    if (prof.n == prof.cap) {
+        int64_t cap = prof.cap ? 2 * prof.cap : 256;
+        nl_profiler_event *v = realloc(prof.v, cap * sizeof *v);
+        if (!v) return;
+        prof.v = v;
+        prof.cap = cap;
+    }
+    prof.v[prof.n++] = (nl_profiler_event){ .op = op, .start = start, .end = nl_time() };
+}
+
 int nl_set_detect_anomaly(int enabled) {
     int prev = detect_anomaly;
     detect_anomaly = enabled != 0;
@@ -536,6 +573,16 @@ static inline __attribute__((always_inline)) int dispatch(nl_node *n, nl_tensor 
     }
 }
 
+/* dispatch, its time kept as a profiler event (the gradient formula only:
+ * what backward adds into the inputs' gradients is its own time, as
+ * PyTorch's AccumulateGrad is apart from MmBackward) */
+static __attribute__((noinline, cold)) int dispatch_timed(nl_node *n, nl_tensor *g, nl_tensor **gin) {
+    double start = nl_time();
+    int rc = dispatch(n, g, gin);
+    if (n->op != NL_OP_CUSTOM) prof_add(n->op, start);
+    return rc;
+}
+
 /* a growable list whose first 32 entries live inside it (small graphs
  * need no malloc); set up with list_init_spare, ended with list_keep_spare */
 typedef struct { nl_node **v; int64_t n, cap; nl_node *inline_v[32]; } node_list;
@@ -887,7 +934,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         nl_tensor **gin = n->n_in <= 4 ? gin_small : calloc(n->n_in, sizeof(nl_tensor *));
         if (!gin) { nl_set_error("%s: out of memory", who); rc = -1; break; }
         memset(gin, 0, sizeof(nl_tensor *) * n->n_in);
-        if (dispatch(n, gn, gin) != 0) {
+        if ((prof.on ? dispatch_timed(n, gn, gin) : dispatch(n, gn, gin)) != 0) {
             /* keep the kernel's message; say it came from backward */
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", nl_error());

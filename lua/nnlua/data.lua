@@ -1002,11 +1002,15 @@ return function(nl)
       if b ~= b or b < 0 or b ~= math.floor(b) then raise(op .. ': iter(skip): skip must be a non-negative integer') end
       local src = batch_rows_of_epoch(b)
       if workers then return workers.iter(src) end
-      return function()
+      local it = function()
         local idx, start, len = src()
         if len == nil then return nil end
         return make(idx, start, len)
       end
+      -- (an epoch started under nl.profiler times each batch)
+      local prof = rawget(nl, 'profiler')
+      if prof and prof.is_running() then return prof._timed_iter(it, 'DataLoader.__next__') end
+      return it
     end
     -- loader:shutdown(): ends the loader's worker processes now (persistent
     -- ones too; the next iter() starts new ones), where a loop left early

@@ -21,6 +21,7 @@ return function(nl)
   local mt = {}
   local Ref = ffi.metatype('nl_ref', mt)
   nl.Tensor = Tensor
+  nl._tensor_mt = mt            -- (nl.profiler swaps its operators while it runs)
 
   local function is_tensor(x) return ffi.istype(Ref, x) end
   nl.is_tensor = is_tensor

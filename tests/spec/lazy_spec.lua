@@ -22,7 +22,7 @@ local function run(code) return S.run_luajit(SAY .. code) end
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
-               'nnlua.data_transforms' }
+               'nnlua.data_transforms', 'nnlua.profiler' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -61,6 +61,8 @@ describe('lazy loading', function()
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
     S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
+    S.contains(run([[say('profiler', nl.profiler.profile(function() nl.ones(2):sum() end):key_averages().rows[2].key)]]),
+               'profiler sum')
     -- nl.data.transforms (and an unknown data name gives nil, loading nothing)
     S.contains(run([[say('transforms', tostring(nl.data.transforms.RandomHorizontalFlip(0.25)))]]),
                'transforms RandomHorizontalFlip(p=0.25)')

@@ -63,6 +63,17 @@ describe('README code blocks', function()
     end)
   end
 
+  it('profiler runs under bin/nnlua; its rows count what the block says', function()
+    run_runner('profiler')
+    local env = run_here('profiler')
+    local count = {}
+    for _, r in ipairs(env.rows) do count[r.key] = r.count end
+    assert.are.equal(5, count.train_step)
+    assert.are.equal(10, count['nn.Linear'])
+    assert.are.equal(10, count.LinearBackward)
+    assert.are.equal(5, count['Optimizer.step#Adam.step'])
+  end)
+
   it('custom_module: children, parameters, buffers and the gradients it says', function()
     local env = run_here('custom_module')
     local net = env.net
