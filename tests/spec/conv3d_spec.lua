@@ -322,14 +322,19 @@ describe('3-D layers refuse bad arguments, naming the op', function()
       end, 'max_pool3d: kernel [1,1,16777217] with dilation [1,1,1099511627776] spans more than 2^40' },
     { function() F.conv3d(nl.tensor({ 3 }):view(1, 1, 1, 1, 1), nl.ones(1, 1, 1, 1, 2 ^ 24 + 1), nil, { dilation = { 1, 1, 2 ^ 40 } }) end,
       'conv3d: kernel [1,1,16777217] with dilation [1,1,1099511627776] spans more than 2^40 (weight [1,1,1,1,16777217])' },
-    -- arguments past the options (PyTorch's positional padding, ceil_mode,
-    -- ...) were dropped without a word: max_pool3d(x, 2, nil, 0, 1, true)
-    -- pooled without ceil_mode
-    { function() F.max_pool3d(x, 2, nil, 0, 1, true) end,
-      'max_pool3d: takes (input, kernel_size, {options}), got 6 arguments; options go in one table' },
+    -- an argument after the options table, or past PyTorch's positional
+    -- ones, is refused, not dropped
+    { function() F.max_pool3d(x, 2, nil, 0, 1, true, false, 3) end,
+      'max_pool3d: takes (input, kernel_size, stride, padding, dilation, ceil_mode, return_indices), got 8 arguments' },
     { function() F.avg_pool3d(x, 2, {}, 1) end, 'avg_pool3d: takes (input, kernel_size, {options}), got 4 arguments' },
+    { function() F.avg_pool3d(x, 2, 1, 0, false, true, nil, 1) end,
+      'avg_pool3d: takes (input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override), got 8 arguments' },
     { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, {}, 1) end,
       'conv3d: takes (input, weight, bias, {options}), got 5 arguments' },
+    { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, 1, 0, 1, 1, 5) end,
+      'conv3d: takes (input, weight, bias, stride, padding, dilation, groups), got 8 arguments' },
+    { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, 0) end, 'conv3d: stride must be an integer >= 1' },
+    { function() F.max_pool3d(x, 2, nil, 0, 1, 1) end, 'max_pool3d: ceil_mode must be a boolean' },
     { function() F.adaptive_avg_pool3d(x, 2, true) end, 'adaptive_avg_pool3d: takes (input, output_size), got 3 arguments' },
     { function() F.adaptive_max_pool3d(x, 2, true, 1) end,
       'adaptive_max_pool3d: takes (input, output_size, return_indices), got 4 arguments' },
@@ -339,6 +344,34 @@ describe('3-D layers refuse bad arguments, naming the op', function()
       has(error_of(c[1]), c[2])
     end)
   end
+
+  -- PyTorch's F.conv3d(x, w, b, 1, 0, 1, 1) was refused ("takes (input,
+  -- weight, bias, {options})"), and F.max_pool3d(x, 2, None, 0, 1, True)
+  -- too: the positional order is PyTorch's, each read as the table form reads it
+  it("F.conv3d, max_pool3d and avg_pool3d take PyTorch's positional options, as the table form", function()
+    local x5, w5, b6 = rand({ 2, 4, 5, 6, 7 }), rand({ 6, 2, 3, 3, 3 }), rand({ 6 })
+    local same = function(a, b, what) assert.are.same(flat(b), flat(a), what) end
+    same(F.conv3d(x5, w5, b6, 2, 1, 1, 2), F.conv3d(x5, w5, b6, { stride = 2, padding = 1, groups = 2 }), 'conv3d')
+    same(F.conv3d(x5, w5, nil, { 1, 2, 1 }, { 1, 0, 2 }, { 1, 1, 2 }, 2),
+         F.conv3d(x5, w5, nil, { stride = { 1, 2, 1 }, padding = { 1, 0, 2 }, dilation = { 1, 1, 2 }, groups = 2 }),
+         'conv3d triples')
+    same(F.conv3d(x5, w5, b6, 1, 'same', 2, 2), F.conv3d(x5, w5, b6, { padding = 'same', dilation = 2, groups = 2 }),
+         'same')
+    same(F.conv3d(x5[1], w5, b6, nil, 1, nil, 2), F.conv3d(x5[1], w5, b6, { padding = 1, groups = 2 }), 'unbatched, nil')
+    -- PyTorch 1.13: F.max_pool3d(x (2, 4, 5, 6, 7), 2, None, 0, 1, True) is (2, 4, 3, 3, 4)
+    local y, i = F.max_pool3d(x5, 2, nil, 0, 1, true, true)
+    assert.are.same({ 2, 4, 3, 3, 4 }, y:shape())
+    local y2, i2 = F.max_pool3d(x5, 2, { ceil_mode = true, return_indices = true })
+    same(y, y2, 'max_pool3d')
+    same(i, i2, 'max_pool3d indices')
+    same(F.max_pool3d(x5, 3, { 1, 2, 2 }, 1, 2), F.max_pool3d(x5, 3, { stride = { 1, 2, 2 }, padding = 1, dilation = 2 }),
+         'max_pool3d dilation')
+    -- PyTorch 1.13: F.avg_pool3d(x, 3, 2, 1, True, False, 5) is (2, 4, 3, 4, 4)
+    local a = F.avg_pool3d(x5, 3, 2, 1, true, false, 5)
+    assert.are.same({ 2, 4, 3, 4, 4 }, a:shape())
+    same(a, F.avg_pool3d(x5, 3, { stride = 2, padding = 1, ceil_mode = true, count_include_pad = false,
+                                  divisor_override = 5 }), 'avg_pool3d')
+  end)
 
   it('takes a window of exactly 2^40: taps at -2^40 (padding) and 0, then 0 and 2^40', function()
     local y = F.conv3d(nl.tensor({ 3 }):view(1, 1, 1, 1, 1), nl.tensor({ 5, 7 }):view(1, 1, 1, 1, 2), nil,

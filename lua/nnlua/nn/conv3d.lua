@@ -72,6 +72,7 @@ return function(nl, nn)
   -- ---- convolution -------------------------------------------------------------
 
   local KNOWN_F = { stride = 1, padding = 1, dilation = 1, groups = 1 }
+  local CONV_ARGS = { 'stride', 'padding', 'dilation', 'groups' }   -- PyTorch's order after the bias
   local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 'flag', padding_mode = 1 }
 
   -- the padding {d, h, w} of 'valid', 'same' (stride 1) or numbers, and the
@@ -128,11 +129,10 @@ return function(nl, nn)
   -- x (N, C, D, H, W), weight (O, C/groups, kd, kh, kw), bias (O) or nil;
   -- opts: stride, padding (n, {d, h, w}, 'valid', 'same'), dilation,
   -- groups. An unbatched x (C, D, H, W) gives (O, Do, Ho, Wo).
+  -- or PyTorch's positional (x, weight, bias, stride, padding, dilation, groups)
   function F.conv3d(x, weight, bias, opts, ...)
     local op = 'conv3d'
-    nl._no_extra_args(op, '(input, weight, bias, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_F)
+    opts = nn._positional_options(op, '(input, weight, bias', CONV_ARGS, KNOWN_F, opts, ...)
     local pw = nl._T(weight, op)
     local s = triple(opts.stride or 1, 'stride', op, 1)
     local dl = triple(opts.dilation or 1, 'dilation', op, 1)
@@ -238,6 +238,8 @@ return function(nl, nn)
 
   local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 'flag', return_indices = 'flag' }
   local KNOWN_AVG = { stride = 1, padding = 1, ceil_mode = 'flag', count_include_pad = 'flag', divisor_override = 1 }
+  local MAX_ARGS = { 'stride', 'padding', 'dilation', 'ceil_mode', 'return_indices' }   -- PyTorch's order
+  local AVG_ARGS = { 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override' }
 
   -- x (N, C, D, H, W) or (C, D, H, W); opts: stride (default:
   -- kernel_size), padding, dilation, ceil_mode, return_indices (then also
@@ -263,8 +265,9 @@ return function(nl, nn)
     if want then return y, i end
     return y
   end
+  -- or PyTorch's positional (x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
   function F.max_pool3d(x, kernel_size, opts, ...)
-    nl._no_extra_args('max_pool3d', '(input, kernel_size, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
+    opts = nn._positional_options('max_pool3d', '(input, kernel_size', MAX_ARGS, KNOWN_MAX, opts, ...)
     return max_pool3d('max_pool3d', x, kernel_size, opts)
   end
 
@@ -286,8 +289,9 @@ return function(nl, nn)
                                         opts.ceil_mode and 1 or 0, opts.count_include_pad == false and 0 or 1, d))
     end))
   end
+  -- or PyTorch's positional (x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
   function F.avg_pool3d(x, kernel_size, opts, ...)
-    nl._no_extra_args('avg_pool3d', '(input, kernel_size, {options})', 'options go in one table, as {stride = ..., padding = ...}', ...)
+    opts = nn._positional_options('avg_pool3d', '(input, kernel_size', AVG_ARGS, KNOWN_AVG, opts, ...)
     return avg_pool3d('avg_pool3d', x, kernel_size, opts)
   end
 
