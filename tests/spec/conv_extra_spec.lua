@@ -515,7 +515,10 @@ describe('1-D pools and adaptive max pooling', function()
     -- (the 2-D modules name their C op, as AdaptiveAvgPool2d does, with the caller's shape)
     has(error_of(nn.AdaptiveMaxPool2d(2), rand({ 2, 0, 3 })), 'adaptive_max_pool2d: input [2,0,3] has an empty plane')
     has(error_of(nn.AdaptiveMaxPool2d(2), rand({ 3 })), 'AdaptiveMaxPool2d: input must be (N, C, H, W) or (C, H, W), got shape [3]')
-    has(error_of(F.adaptive_max_pool2d, rand({ 2, 3, 3 }), 2), 'adaptive_max_pool2d: input must be a 4-D float tensor (N, C, H, W), got float32 [2,3,3]')
+    has(error_of(F.adaptive_max_pool2d, rand({ 3, 3 }), 2), 'adaptive_max_pool2d: input must be (N, C, H, W) or (C, H, W), got shape [3,3]')
+    has(error_of(F.adaptive_max_pool2d, rand({ 2, 0, 3 }), 2), 'adaptive_max_pool2d: input [2,0,3] has an empty plane')
+    has(error_of(F.max_pool2d, rand({ 2, 3, 3 }), 2, { padding = 2 }), 'max_pool2d: padding [2,2] must be between 0 and half the kernel [2,2]')
+    has(error_of(F.avg_pool2d, rand({ 2, 3, 3 }):long(), 2), 'avg_pool2d: input must be a 4-D float tensor (N, C, H, W), got int64 [2,3,3]')
     has(error_of(nn.AdaptiveMaxPool2d, 2, { indices = true }), "AdaptiveMaxPool2d: unknown option 'indices'")
   end)
 end)
@@ -594,4 +597,35 @@ describe('float64 gradchecks of the 1-D and adaptive max pools', function()
   for _, c in ipairs(cases) do
     it(c[1], function() gradcheck(c[2], { distinct(c[3], 'float64'):requires_grad() }) end)
   end
+end)
+
+-- PyTorch 1.13's F.max_pool2d, avg_pool2d, adaptive_avg_pool2d and
+-- adaptive_max_pool2d take an unbatched (C, H, W) input as a batch of one
+-- (nnlua's F forms refused it: 'input must be a 4-D float tensor'); the
+-- values, indices and input gradients of tests/golden/pool_unbatched.lua
+-- (gen_pool_unbatched.py)
+describe('the F 2-D pools on (C, H, W) input against PyTorch 1.13', function()
+  local function opts_of(a, names)
+    local o = {}
+    for _, k in ipairs(names) do o[k] = a[k] end
+    return o
+  end
+  local ops = {
+    max_pool2d = function(x, a)
+      return { F.max_pool2d(x[1], a.kernel_size, opts_of(a, { 'stride', 'padding', 'dilation', 'ceil_mode', 'return_indices' })) }
+    end,
+    avg_pool2d = function(x, a)
+      return F.avg_pool2d(x[1], a.kernel_size, opts_of(a, { 'stride', 'padding', 'ceil_mode', 'count_include_pad',
+                                                            'divisor_override' }))
+    end,
+    adaptive_avg_pool2d = function(x, a) return F.adaptive_avg_pool2d(x[1], a.output_size) end,
+    adaptive_max_pool2d = function(x, a) return { F.adaptive_max_pool2d(x[1], a.output_size, a.return_indices) } end,
+  }
+  local cases = dofile(S.root .. '/tests/golden/pool_unbatched.lua')
+  S.golden_its(it, cases, ops, function(c, op) S.check_method_case(c, op, TOL) end)
+  it('the modules give what the F forms give', function()
+    local x = distinct({ 3, 6, 5 })
+    assert.are.same(flat(F.max_pool2d(x, 2)), flat(nn.MaxPool2d(2)(x)))
+    assert.are.same(flat(F.adaptive_avg_pool2d(x, { 2, 3 })), flat(nn.AdaptiveAvgPool2d({ 2, 3 })(x)))
+  end)
 end)

@@ -614,7 +614,7 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(F.conv2d, nl.zeros(1, 1, 5, 5), nl.zeros(1, 1, 3, 3), nil, { stride = 0 }), 'conv2d: stride must be an integer >= 1')
     has(error_of(F.conv2d, nl.zeros(1, 1, 5, 5), nl.zeros(1, 1, 3, 3), nil, { padding = -1 }), 'padding')
     has(error_of(F.max_pool2d, nl.zeros(1, 1, 6, 6), 2, { padding = 2 }), 'max_pool2d: padding [2,2] must be between 0 and half the kernel [2,2]')
-    has(error_of(F.max_pool2d, nl.zeros(6, 6), 2), 'max_pool2d: input must be a 4-D float tensor')
+    has(error_of(F.max_pool2d, nl.zeros(6, 6), 2), 'max_pool2d: input must be (N, C, H, W) or (C, H, W), got shape [6,6]')
     has(error_of(F.avg_pool2d, nl.zeros({ 1, 1, 4, 4 }, 'int64'), 2), 'avg_pool2d: input must be a 4-D float tensor (N, C, H, W), got int64')
     has(error_of(F.adaptive_avg_pool2d, nl.zeros(1, 1, 4, 4), -1), 'adaptive_avg_pool2d: output_size must be an integer >= 0')   -- 0: empty
     has(error_of(nn.Conv2d, 3, 4, 3, { groups = 2 }), 'Conv2d: groups 2 must divide in_channels 3')

@@ -21,7 +21,8 @@ return function(nl, nn)
   local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 'flag', return_indices = 'flag' }
   local KNOWN_AVG = { stride = 1, padding = 1, ceil_mode = 'flag', count_include_pad = 'flag', divisor_override = 1 }
 
-  -- runs f on a 4-D view of x ((C, H, W) gets a batch of one); y back in x's rank
+  -- runs f on a 4-D view of x ((C, H, W) gets a batch of one); y back in
+  -- x's rank (the F pools and the modules alike, as PyTorch 1.13's take both)
   local function batched(op, x, f)
     local d = nl._T(x, op).ndim
     if d ~= 3 and d ~= 4 then
@@ -50,7 +51,7 @@ return function(nl, nn)
   local AVG_ARGS = { 'stride', 'padding', 'ceil_mode', 'count_include_pad', 'divisor_override' }
   local AVG1_ARGS = { 'stride', 'padding', 'ceil_mode', 'count_include_pad' }
 
-  -- x (N, C, H, W); opts: stride (default: kernel_size), padding, dilation,
+  -- x (N, C, H, W) or (C, H, W); opts: stride (default: kernel_size), padding, dilation,
   -- ceil_mode, return_indices (then also the int64 1-based positions h*W + w + 1);
   -- or PyTorch's positional (x, kernel_size, stride, padding, dilation,
   -- ceil_mode, return_indices)
@@ -62,18 +63,20 @@ return function(nl, nn)
     local ph, pw = pair(opts.padding or 0, 'padding', op, 0)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
     local want = opts.return_indices
-    indices_out[0] = nil
-    local p = lib.nl_max_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and 1 or 0,
-                                want and indices_out or nil, 1)
-    -- the indices wrapped first: wrapping y may raise (detect_anomaly), and
-    -- the indices' reference leaked
-    local idx = p ~= nil and want and nl._wrap(indices_out[0]) or nil
-    local y = nl._wrap(p, op)
+    local y, idx = batched(op, x, function(x4)
+      indices_out[0] = nil
+      local p = lib.nl_max_pool2d(nl._T(x4, op), kh, kw, sh, sw, ph, pw, dh, dw, opts.ceil_mode and 1 or 0,
+                                  want and indices_out or nil, 1)
+      -- the indices wrapped first: wrapping y may raise (detect_anomaly), and
+      -- the indices' reference leaked
+      local i = p ~= nil and want and nl._wrap(indices_out[0]) or nil
+      return nl._wrap(p, op), i
+    end)
     if want then return y, idx end
     return y
   end
 
-  -- x (N, C, H, W); opts: stride (default: kernel_size), padding, ceil_mode,
+  -- x (N, C, H, W) or (C, H, W); opts: stride (default: kernel_size), padding, ceil_mode,
   -- count_include_pad (default true), divisor_override; or PyTorch's
   -- positional (x, kernel_size, stride, padding, ceil_mode,
   -- count_include_pad, divisor_override)
@@ -87,15 +90,19 @@ return function(nl, nn)
     if type(d) ~= 'number' or d ~= math.floor(d) or d < (opts.divisor_override and 1 or 0) or d > 2 ^ 53 then
       nl._raise(op .. ': divisor_override must be a positive integer, got ' .. nn._describe(d))
     end
-    return nl._wrap(lib.nl_avg_pool2d(nl._T(x, op), kh, kw, sh, sw, ph, pw, opts.ceil_mode and 1 or 0,
-                                      opts.count_include_pad == false and 0 or 1, d))
+    return (batched(op, x, function(x4)
+      return nl._wrap(lib.nl_avg_pool2d(nl._T(x4, op), kh, kw, sh, sw, ph, pw, opts.ceil_mode and 1 or 0,
+                                        opts.count_include_pad == false and 0 or 1, d))
+    end))
   end
 
-  -- x (N, C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow}
+  -- x (N, C, H, W) or (C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow}
   function F.adaptive_avg_pool2d(x, output_size, ...)
     nl._no_extra_args('adaptive_avg_pool2d', '(input, output_size)', nil, ...)
     local oh, ow = pair(output_size, 'output_size', 'adaptive_avg_pool2d', 0)
-    return nl._wrap(lib.nl_adaptive_avg_pool2d(nl._T(x, 'adaptive_avg_pool2d'), oh, ow))
+    return (batched('adaptive_avg_pool2d', x, function(x4)
+      return nl._wrap(lib.nl_adaptive_avg_pool2d(nl._T(x4, 'adaptive_avg_pool2d'), oh, ow))
+    end))
   end
 
   -- ---- modules -----------------------------------------------------------------
@@ -227,7 +234,7 @@ return function(nl, nn)
   end
   nn._return_indices_arg = return_indices_arg
 
-  -- x (N, C, H, W) -> (N, C, oh, ow), the maximum of each of
+  -- x (N, C, H, W) or (C, H, W) -> (N, C, oh, ow), the maximum of each of
   -- adaptive_avg_pool2d's windows; output_size n or {oh, ow}; with
   -- return_indices also the int64 1-based positions h*W + w + 1
   function F.adaptive_max_pool2d(x, output_size, return_indices, ...)
@@ -235,10 +242,12 @@ return function(nl, nn)
     nl._no_extra_args(op, '(input, output_size, return_indices)', nil, ...)
     local oh, ow = pair(output_size, 'output_size', op, 0)
     local want = return_indices_arg(return_indices, op)
-    indices_out[0] = nil
-    local p = lib.nl_adaptive_max_pool2d(nl._T(x, op), oh, ow, want and indices_out or nil, 1)
-    local idx = p ~= nil and want and nl._wrap(indices_out[0]) or nil    -- first: see max_pool2d
-    local y = nl._wrap(p, op)
+    local y, idx = batched(op, x, function(x4)
+      indices_out[0] = nil
+      local p = lib.nl_adaptive_max_pool2d(nl._T(x4, op), oh, ow, want and indices_out or nil, 1)
+      local i = p ~= nil and want and nl._wrap(indices_out[0]) or nil    -- first: see max_pool2d
+      return nl._wrap(p, op), i
+    end)
     if want then return y, idx end
     return y
   end
