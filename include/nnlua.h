@@ -972,11 +972,12 @@ void nl_dist_reducer_free(nl_dist_reducer *r);
  * float64; a right side B (..., n, k) has A's batch dims and dtype (the
  * Lua layer broadcasts them and takes vectors). Errors name the op as
  * PyTorch does ("linalg.inv: ..."), a batch element counted from 1.
- * nl_linalg_lu_factor: A = P L U packed (L's unit diagonal implied), with
- * *pivots (int64 (..., n), 1-based: row i was swapped with row pivots[i])
+ * nl_linalg_lu_factor: A (..., m, n), square or not, = P L U packed (L
+ * (m, k) unit lower, its diagonal implied; U (k, n); k = min(m, n)), with
+ * *pivots (int64 (..., k), 1-based: row i was swapped with row pivots[i])
  * and *info (optional: int64 (...), 0 or the first zero of U's diagonal,
  * 1-based); check: an error for a singular matrix. Gradient: A's, PyTorch
- * 1.13's. nl_linalg_lu_permutation: P (..., n, n) of the pivots.
+ * 1.13's. nl_linalg_lu_permutation: P (..., m, m) of the pivots (..., k).
  * nl_linalg_lu_solve: X = A^-1 B (adjoint: A^-T B) from the LU; a gradient
  * to B only. nl_linalg_inv, nl_linalg_solve (X = A^-1 B): singular -> error
  * (inv: unless check is 0; *info as lu_factor's). nl_linalg_det, and
@@ -988,7 +989,7 @@ void nl_dist_reducer_free(nl_dist_reducer *r);
  * unitriangular. Gradients to every float input but lu_solve's LU. */
 nl_tensor *nl_linalg_lu_factor(nl_tensor *a, int check, nl_tensor **pivots /* out */,
                                nl_tensor **info /* out, optional */);
-nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int dtype);
+nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int64_t m, int dtype);
 nl_tensor *nl_linalg_lu_solve(nl_tensor *lu, nl_tensor *pivots, nl_tensor *b, int adjoint);
 nl_tensor *nl_linalg_inv(nl_tensor *a, int check, nl_tensor **info /* out, optional */);
 nl_tensor *nl_linalg_solve(nl_tensor *a, nl_tensor *b);

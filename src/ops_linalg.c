@@ -89,29 +89,32 @@
         }                                                                                         \
     }
 
-/* lu: a (n, n) = P L U in place (L unit lower below the diagonal, U on and
- * above it), partial pivoting (the largest magnitude, as LAPACK's getrf),
- * piv (n): row i was swapped with row piv[i] (0-based) at step i; a swap
- * moves whole rows. Columns j0 to j1 (rows j0 on) are factored
- * recursively: the left half, then the right half's top solved with the
- * left's L, its rest updated by one GEMM, and factored; LA_LEAF columns
- * or fewer by columns. info (in, out): 0, or the 1-based place of the
- * first zero on U's diagonal (LAPACK's); the factorization goes on past it. */
+/* lu: a (m, n) = P L U in place (L (m, k) unit lower below the diagonal,
+ * U (k, n) on and above it, k = min(m, n)), partial pivoting (the largest
+ * magnitude, as LAPACK's getrf), piv (k): row i was swapped with row
+ * piv[i] (0-based) at step i; a swap moves whole rows. Columns j0 to j1
+ * (rows j0 to m) are factored recursively: the left half, then the right
+ * half's top solved with the left's L, its rest updated by one GEMM, and
+ * factored; LA_LEAF columns or fewer by columns. A wide matrix's columns
+ * past k are solved with L at the end (U's right part). info (in, out): 0,
+ * or the 1-based place of the first zero on U's diagonal (LAPACK's); the
+ * factorization goes on past it. */
 #define DEFINE_LU(T, S)                                                                           \
-    static void lu_cols_##S(T *a, int64_t n, int64_t j0, int64_t j1, int64_t *piv, int64_t *info, int nt) { \
+    static void lu_cols_##S(T *a, int64_t m, int64_t n, int64_t j0, int64_t j1, int64_t *piv, int64_t *info, \
+                            int nt) {                                                             \
         if (j1 - j0 > LA_LEAF) {                                                                  \
             int64_t jm = j0 + (j1 - j0) / 2;                                                      \
-            lu_cols_##S(a, n, j0, jm, piv, info, nt);                                             \
+            lu_cols_##S(a, m, n, j0, jm, piv, info, nt);                                          \
             trsm_##S(a + j0 * n + j0, n, 1, 1, 1, a + j0 * n + jm, jm - j0, j1 - jm, n, nt);      \
-            gemm_##S(n - jm, j1 - jm, jm - j0, (T)-1, a + jm * n + j0, n, 1, a + j0 * n + jm, n, 1, (T)1, \
+            gemm_##S(m - jm, j1 - jm, jm - j0, (T)-1, a + jm * n + j0, n, 1, a + j0 * n + jm, n, 1, (T)1, \
                      a + jm * n + jm, n, 1, nt);                                                  \
-            lu_cols_##S(a, n, jm, j1, piv, info, nt);                                             \
+            lu_cols_##S(a, m, n, jm, j1, piv, info, nt);                                          \
             return;                                                                               \
         }                                                                                         \
         for (int64_t j = j0; j < j1; j++) {                                                       \
             int64_t p = j;                                                                        \
             T best = fabs(a[j * n + j]);                                                          \
-            for (int64_t i = j + 1; i < n; i++) {                                                 \
+            for (int64_t i = j + 1; i < m; i++) {                                                 \
                 T v = fabs(a[i * n + j]);                                                         \
                 if (v > best) {                                                                   \
                     best = v;                                                                     \
@@ -126,16 +129,17 @@
                 continue;                                                                         \
             }                                                                                     \
             T r = (T)1 / d;                                                                       \
-            for (int64_t i = j + 1; i < n; i++) {                                                 \
+            for (int64_t i = j + 1; i < m; i++) {                                                 \
                 T *ai = a + i * n;                                                                \
                 T l = ai[j] *= r;                                                                 \
                 for (int64_t c = j + 1; c < j1; c++) ai[c] -= l * a[j * n + c];                   \
             }                                                                                     \
         }                                                                                         \
     }                                                                                             \
-    static int64_t lu_##S(T *a, int64_t n, int64_t *piv, int nt) {                                \
-        int64_t info = 0;                                                                         \
-        lu_cols_##S(a, n, 0, n, piv, &info, nt);                                                  \
+    static int64_t lu_##S(T *a, int64_t m, int64_t n, int64_t *piv, int nt) {                     \
+        int64_t info = 0, k = m < n ? m : n;                                                      \
+        lu_cols_##S(a, m, n, 0, k, piv, &info, nt);                                               \
+        if (n > k) trsm_##S(a, n, 1, 1, 1, a + k, k, n - k, n, nt);                               \
         return info;                                                                              \
     }
 
@@ -153,6 +157,65 @@
             for (int64_t i = n - 1; i >= 0; i--) swap_rows_##S(b, k, i, piv[i]);                  \
         }                                                                                         \
     }                                                                                             \
+
+/* lu_backward: ga (m, n), the gradient of A = P L U for g (m, n), the
+ * gradient of its packed lu (m, n), piv (k) 1-based, k = min(m, n): PyTorch
+ * 1.13's linalg_lu_backward (gL: g's strictly lower part of the first k
+ * columns, gU: its upper part of the first k rows; L1, U1 the square tops):
+ *   square  gA = P L^-T [tril(L^T gL, -1) + triu(gU U^T)] U^-T
+ *   wide    gA = P L^-T [tril(L^T gL - gU U^T, -1) U1^-T + gU]
+ *   tall    gA = P [L1^-T triu(gU U^T - L^T gL) + gL] U^-T
+ * (a term past L's or U's square part padded with zeros). w: workspace
+ * of 2 max(m, n) k + 2 k k + 2 m n elements. */
+#define DEFINE_LU_BACKWARD(T, S)                                                                  \
+    static void lu_backward_##S(const T *lu, const int64_t *piv, const T *g, T *ga, T *w, int64_t m, int64_t n) { \
+        int64_t k = m < n ? m : n;                                                                \
+        T *l = w, *u = l + m * k, *t1 = u + k * n, *t2 = t1 + k * k, *gp = t2 + k * k, *x = gp + m * n; \
+        for (int64_t i = 0; i < m; i++)          /* L (m, k), U (k, n) */                         \
+            for (int64_t j = 0; j < k; j++) l[i * k + j] = i > j ? lu[i * n + j] : (T)(i == j);   \
+        for (int64_t i = 0; i < k; i++)                                                           \
+            for (int64_t j = 0; j < n; j++) u[i * n + j] = j >= i ? lu[i * n + j] : 0;            \
+        /* x (k, k): the bracket's middle term, transposed; then solved by U */                   \
+        if (m == n) {                                                                             \
+            gemm_##S(k, k, m, 1, l, 1, k, g, n, 1, 0, t1, k, 1, 1);      /* L^T gL */              \
+            gemm_##S(k, k, n, 1, g, n, 1, u, 1, n, 0, t2, k, 1, 1);      /* gU U^T */              \
+            for (int64_t i = 0; i < k; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) x[j * k + i] = j < i ? t1[i * k + j] : t2[i * k + j]; \
+            trsm_##S(u, n, 1, 0, 0, x, k, k, k, 1);                      /* U^-1 M^T */            \
+            for (int64_t i = 0; i < k; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) gp[i * n + j] = x[j * k + i];                     \
+            trsm_##S(l, 1, k, 0, 1, gp, k, n, n, 1);                     /* L^-T M U^-T */         \
+        } else if (m < n) {                                                                       \
+            for (int64_t i = 0; i < k; i++)          /* gp = gU (k, n) */                         \
+                for (int64_t j = 0; j < n; j++) gp[i * n + j] = j >= i ? g[i * n + j] : 0;        \
+            gemm_##S(k, k, m, 1, l, 1, k, g, n, 1, 0, t1, k, 1, 1);      /* L^T gL */              \
+            gemm_##S(k, k, n, 1, gp, n, 1, u, 1, n, 0, t2, k, 1, 1);     /* gU U^T */              \
+            for (int64_t i = 0; i < k; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) x[j * k + i] = j < i ? t1[i * k + j] - t2[i * k + j] : 0; \
+            trsm_##S(u, n, 1, 0, 0, x, k, k, k, 1);                      /* U1^-1 B^T */           \
+            for (int64_t i = 0; i < k; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) gp[i * n + j] += x[j * k + i];                    \
+            trsm_##S(l, 1, k, 0, 1, gp, k, n, n, 1);                                              \
+        } else {                                                                                  \
+            for (int64_t i = 0; i < m; i++)          /* x = gL (m, k) */                          \
+                for (int64_t j = 0; j < k; j++) x[i * k + j] = j < i ? g[i * n + j] : 0;          \
+            gemm_##S(k, k, n, 1, g, n, 1, u, 1, n, 0, t2, k, 1, 1);      /* gU U^T */              \
+            gemm_##S(k, k, m, 1, l, 1, k, x, k, 1, 0, t1, k, 1, 1);      /* L^T gL */              \
+            for (int64_t i = 0; i < k; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) t1[i * k + j] = j >= i ? t2[i * k + j] - t1[i * k + j] : 0; \
+            trsm_##S(l, 1, k, 0, 1, t1, k, k, k, 1);                     /* L1^-T B */             \
+            for (int64_t i = 0; i < k; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) x[i * k + j] += t1[i * k + j];                    \
+            for (int64_t i = 0; i < m; i++)          /* C^T (k, m) */                             \
+                for (int64_t j = 0; j < k; j++) gp[j * m + i] = x[i * k + j];                     \
+            trsm_##S(u, n, 1, 0, 0, gp, k, m, m, 1);                     /* U^-1 C^T */            \
+            for (int64_t i = 0; i < m; i++)                                                       \
+                for (int64_t j = 0; j < k; j++) x[i * k + j] = gp[j * m + i];                     \
+            memcpy(gp, x, (size_t)(m * n) * sizeof(T));                                           \
+        }                                                                                         \
+        for (int64_t i = k - 1; i >= 0; i--) swap_rows_##S(gp, n, i, piv[i] - 1);   /* P */      \
+        memcpy(ga, gp, (size_t)(m * n) * sizeof(T));                                              \
+    }
 
 #define DEFINE_SWAP(T, S)                                                                         \
     static inline void swap_rows_##S(T *b, int64_t k, int64_t i, int64_t p) {                     \
@@ -214,6 +277,8 @@ DEFINE_LU(float, f32)
 DEFINE_LU(double, f64)
 DEFINE_LU_SOLVE(float, f32)
 DEFINE_LU_SOLVE(double, f64)
+DEFINE_LU_BACKWARD(float, f32)
+DEFINE_LU_BACKWARD(double, f64)
 DEFINE_CHOL(float, f32)
 DEFINE_CHOL(double, f64)
 
@@ -221,16 +286,17 @@ DEFINE_CHOL(double, f64)
  * A batch of small matrices runs one matrix to a thread; a single large
  * one runs on one thread with the team in its GEMMs. */
 typedef struct {
-    int64_t batch, n;
+    int64_t batch, m, n;  /* matrices (m, n); m = n but for lu_factor's */
     int outer, inner;     /* threads over the batch, and in each GEMM */
 } la_plan;
 
 static la_plan la_plan_of(const nl_tensor *a, int64_t k) {
     la_plan p;
+    p.m = a->sizes[a->ndim - 2];
     p.n = a->sizes[a->ndim - 1];
-    p.batch = p.n > 0 ? a->numel / (p.n * p.n) : 1;
-    for (int i = 0; p.n == 0 && i < a->ndim - 2; i++) p.batch *= a->sizes[i];
-    int64_t work = p.n * p.n * (p.n + k);
+    p.batch = p.m * p.n > 0 ? a->numel / (p.m * p.n) : 1;
+    for (int i = 0; p.m * p.n == 0 && i < a->ndim - 2; i++) p.batch *= a->sizes[i];
+    int64_t work = p.m * p.n * (p.n + k);
     p.outer = p.batch > 1 ? nl_threads_for(p.batch * work, LA_GRAIN) : 1;
     p.inner = p.outer > 1 ? 1 : nl_team_for(work, LA_GRAIN);
     return p;
@@ -251,6 +317,20 @@ static bool la_square(const char *op, const nl_tensor *a, const char *what) {
     if (a->ndim < 2 || a->sizes[a->ndim - 1] != a->sizes[a->ndim - 2]) {
         nl_set_error("%s: %s must be batches of square matrices (..., n, n), got %s %s", op, what, DT(a),
                      nl_shape_str(a));
+        return false;
+    }
+    return true;
+}
+
+/* a (..., m, n) a float tensor of matrices, else an error naming op */
+static bool la_matrices(const char *op, const nl_tensor *a, const char *what) {
+    if (!a) {
+        nl_set_error("%s: expected a tensor as %s, got nil", op, what);
+        return false;
+    }
+    if (a->dtype == NL_INT64 || a->ndim < 2) {
+        nl_set_error("%s: expected a float32 or float64 tensor of matrices (..., m, n) as %s, got %s %s", op, what,
+                     DT(a), nl_shape_str(a));
         return false;
     }
     return true;
@@ -286,15 +366,15 @@ static int la_batch_shape(const nl_tensor *a, int64_t *sizes, int ntail, const i
     return nd + ntail;
 }
 
-/* LU of every matrix: lu (batch, n, n) in place, piv (batch, n) 0-based,
- * info (batch) each matrix's */
+/* LU of every matrix: lu (batch, m, n) in place, piv (batch, k) 0-based
+ * (k = min(m, n)), info (batch) each matrix's */
 static void lu_batch(nl_tensor *lu, int64_t *piv, int64_t *info) {
     la_plan p = la_plan_of(lu, 0);
-    int64_t n = p.n;
+    int64_t m = p.m, n = p.n, k = m < n ? m : n;
     int f32 = lu->dtype == NL_FLOAT32;
     NL_PARALLEL_FOR_DYNAMIC(p.outer, bi, p.batch,
-        void *m = AT(lu, bi, n * n);
-        info[bi] = f32 ? lu_f32(m, n, piv + bi * n, p.inner) : lu_f64(m, n, piv + bi * n, p.inner);
+        void *a = AT(lu, bi, m * n);
+        info[bi] = f32 ? lu_f32(a, m, n, piv + bi * k, p.inner) : lu_f64(a, m, n, piv + bi * k, p.inner);
     );
 }
 
@@ -341,11 +421,12 @@ static const char *la_batch_prefix(char *buf, size_t len, const nl_tensor *a, in
     return buf;
 }
 
-/* a, factored: *lu (own storage, contiguous), *piv (int64 (..., n), 0-based)
- * and *info (int64 (...)), or -1 with an error set */
+/* a (..., m, n), factored: *lu (own storage, contiguous), *piv (int64
+ * (..., min(m, n)), 0-based) and *info (int64 (...)), or -1 with an error set */
 static int la_factor(const char *op, nl_tensor *a, nl_tensor **lu, nl_tensor **piv, nl_tensor **info) {
     int64_t sizes[NL_MAX_DIMS];
-    int64_t n = a->sizes[a->ndim - 1];
+    int64_t m = a->sizes[a->ndim - 2], n = a->sizes[a->ndim - 1];
+    if (m < n) n = m;
     *lu = la_copy(op, a);
     *piv = *lu ? nl_tensor_alloc(op, la_batch_shape(a, sizes, 1, &n), sizes, NL_INT64) : NULL;
     *info = *piv ? nl_tensor_alloc(op, la_batch_shape(a, sizes, 0, NULL), sizes, NL_INT64) : NULL;
@@ -379,7 +460,7 @@ nl_tensor *nl_linalg_lu_factor(nl_tensor *a, int check, nl_tensor **pivots, nl_t
     if (pivots) *pivots = NULL;
     if (info) *info = NULL;
     NL_CHECK(pivots, "%s: pivots is required", op);
-    if (!la_square(op, a, "A")) return NULL;
+    if (!la_matrices(op, a, "A")) return NULL;
     nl_tensor *lu, *piv, *inf;
     if (la_factor(op, a, &lu, &piv, &inf) < 0) return NULL;
     int64_t *pv = piv->data, *iv = inf->data;
@@ -408,9 +489,10 @@ nl_tensor *nl_linalg_lu_factor(nl_tensor *a, int check, nl_tensor **pivots, nl_t
     return lu;
 }
 
-/* PyTorch 1.13's lu_factor_ex_backward for square A = P L U (g's strictly
- * lower part L's gradient, the rest U's):
- * gA = P L^-T [tril(L^T gL, -1) + triu(gU U^T)] U^-T */
+/* PyTorch 1.13's lu_factor_ex_backward (linalg_lu_backward) for A (m, n) =
+ * P L U, k = min(m, n), its LU packed: of g (m, n), the strictly lower part
+ * of the first k columns is L's gradient gL, the upper part of the first k
+ * rows U's, gU (matrix bi of a batch). */
 static int lu_factor_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     if (!nl_node_wants(nd, 0)) return 0;
     const char *op = "linalg.lu_factor";
@@ -418,43 +500,28 @@ static int lu_factor_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     NL_TEMPS(tmps);
     nl_tensor *lu = TMP(nl_contiguous_raw(nd->saved));
     nl_tensor *gc = TMP(nl_contiguous_raw(g));
-    nl_tensor *l = TMP(la_copy(op, lu)), *u = TMP(la_copy(op, lu)), *gl = TMP(la_copy(op, gc)),
-              *gu = TMP(la_copy(op, gc));
-    int64_t n = a->sizes[a->ndim - 1], batch = n ? a->numel / (n * n) : 0, es = nl_dtype_size(a->dtype);
-    /* L unit lower, U upper; gL strictly lower, gU upper */
-    for (int64_t bi = 0; bi < batch; bi++)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) {
-                int64_t o = (bi * n + i) * n + j;
-                char *pl = (char *)l->data + o * es, *pu = (char *)u->data + o * es;
-                char *pgl = (char *)gl->data + o * es, *pgu = (char *)gu->data + o * es;
-                if (j < i) nl_store(pu, a->dtype, 0), nl_store(pgu, a->dtype, 0);
-                else nl_store(pgl, a->dtype, 0), nl_store(pl, a->dtype, i == j ? 1 : 0);
-            }
-    nl_tensor *m1 = TMP(nl_matmul(TMP(nl_transpose(l, -1, -2)), gl));
-    nl_tensor *m2 = TMP(nl_matmul(gu, TMP(nl_transpose(u, -1, -2))));
-    /* mt = M^T, contiguous: M U^-T is (U^-1 M^T)^T */
-    nl_tensor *mt = TMP(nl_tensor_alloc(op, a->ndim, a->sizes, a->dtype));
-    nl_tensor *m1c = TMP(nl_contiguous_raw(m1)), *m2c = TMP(nl_contiguous_raw(m2));
-    for (int64_t bi = 0; bi < batch; bi++)
-        for (int64_t i = 0; i < n; i++)
-            for (int64_t j = 0; j < n; j++) {
-                int64_t o = (bi * n + i) * n + j, ot = (bi * n + j) * n + i;
-                double v = j < i ? nl_load((char *)m1c->data + o * es, a->dtype)
-                                 : nl_load((char *)m2c->data + o * es, a->dtype);
-                nl_store((char *)mt->data + ot * es, a->dtype, v);
-            }
-    trsm_batch(u, mt, 1, 0, 0);                         /* U^-1 M^T */
-    nl_tensor *x = TMP(la_copy(op, TMP(nl_transpose(mt, -1, -2))));   /* M U^-T */
-    trsm_batch(l, x, 0, 1, 1);                          /* L^-T M U^-T */
-    /* P x: the swaps backwards */
+    nl_tensor *ga = nl_tensor_alloc(op, a->ndim, a->sizes, a->dtype);
+    if (!ga) goto fail;
+    int64_t m = a->sizes[a->ndim - 2], n = a->sizes[a->ndim - 1], k = m < n ? m : n;
+    int64_t batch = m > 0 && n > 0 ? a->numel / (m * n) : 0;
+    int64_t mx = m > n ? m : n;
+    void *w = malloc((size_t)(2 * mx * k + 2 * k * k + 2 * m * n + 1) * (size_t)nl_dtype_size(a->dtype));
+    if (!w) {
+        nl_release(ga);
+        nl_set_error("%s: out of memory", op);
+        goto fail;
+    }
     const int64_t *pv = piv->data;
-    for (int64_t bi = 0; bi < batch; bi++)
-        for (int64_t i = n - 1; i >= 0; i--) {
-            if (a->dtype == NL_FLOAT32) swap_rows_f32((float *)AT(x, bi, n * n), n, i, pv[bi * n + i] - 1);
-            else swap_rows_f64((double *)AT(x, bi, n * n), n, i, pv[bi * n + i] - 1);
-        }
-    gin[0] = nl_keep_ref(x);
+    for (int64_t bi = 0; bi < batch; bi++) {
+        if (a->dtype == NL_FLOAT32)
+            lu_backward_f32((const float *)AT(lu, bi, m * n), pv + bi * k, (const float *)AT(gc, bi, m * n),
+                            (float *)AT(ga, bi, m * n), w, m, n);
+        else
+            lu_backward_f64((const double *)AT(lu, bi, m * n), pv + bi * k, (const double *)AT(gc, bi, m * n),
+                            (double *)AT(ga, bi, m * n), w, m, n);
+    }
+    free(w);
+    gin[0] = ga;
     nl_temps_free(&tmps);
     return 0;
 fail:
@@ -463,17 +530,20 @@ fail:
 }
 NL_REGISTER_BACKWARD(NL_OP_LINALG_LU_FACTOR, lu_factor_backward)
 
-/* P (..., n, n) of A = P L U from lu_factor's 1-based pivots */
-nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int dtype) {
+/* P (..., m, m) of A (..., m, n) = P L U from lu_factor's 1-based pivots
+ * (..., k), k <= m */
+nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int64_t m, int dtype) {
     const char *op = "linalg.lu";
     NL_CHECK_TENSOR(op, pivots);
     NL_CHECK(pivots->dtype == NL_INT64 && pivots->ndim >= 1 && pivots->ndim < NL_MAX_DIMS,
-             "%s: pivots must be int64 (..., n) of up to 7 dims, got %s %s", op,
+             "%s: pivots must be int64 (..., k) of up to 7 dims, got %s %s", op,
              DT(pivots), nl_shape_str(pivots));
     NL_CHECK(dtype == NL_FLOAT32 || dtype == NL_FLOAT64, "%s: P must be float32 or float64", op);
-    int64_t n = pivots->sizes[pivots->ndim - 1], sizes[NL_MAX_DIMS];
-    for (int i = 0; i < pivots->ndim; i++) sizes[i] = pivots->sizes[i];
-    sizes[pivots->ndim] = n;
+    int64_t k = pivots->sizes[pivots->ndim - 1], n = m, sizes[NL_MAX_DIMS];
+    NL_CHECK(k <= m, "%s: pivots (..., %lld) do not fit %lld rows", op, (long long)k, (long long)m);
+    for (int i = 0; i < pivots->ndim - 1; i++) sizes[i] = pivots->sizes[i];
+    sizes[pivots->ndim - 1] = m;
+    sizes[pivots->ndim] = m;
     nl_tensor *pc = nl_contiguous_raw(pivots);
     nl_tensor *out = pc ? nl_tensor_alloc(op, pivots->ndim + 1, sizes, dtype) : NULL;
     int64_t *perm = out ? malloc((size_t)(n ? n : 1) * sizeof *perm) : NULL;
@@ -483,13 +553,13 @@ nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int dtype) {
         nl_release(out);
         return NULL;
     }
-    int64_t batch = n ? pivots->numel / n : 0, es = nl_dtype_size(dtype);
+    int64_t batch = n ? out->numel / (n * n) : 0, es = nl_dtype_size(dtype);
     const int64_t *pv = pc->data;
     memset(out->data, 0, (size_t)(out->numel * es));
     for (int64_t bi = 0; bi < batch; bi++) {
         for (int64_t i = 0; i < n; i++) perm[i] = i;
-        for (int64_t i = 0; i < n; i++) {
-            int64_t p = pv[bi * n + i] - 1;
+        for (int64_t i = 0; i < k; i++) {
+            int64_t p = pv[bi * k + i] - 1;
             if (p < i || p >= n) {
                 nl_set_error("%s: pivots must hold, at place i, a row from i to n = %lld (1-based), got %lld at %lld",
                              op, (long long)n, (long long)(p + 1), (long long)(i + 1));

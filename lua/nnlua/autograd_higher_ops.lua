@@ -399,14 +399,16 @@ return function(nl, R, H)
   -- PyTorch 1.13's formulas, each made of the ops themselves.
   local function mT(t) return transpose(t, -1, -2) end
   local function unsq2(t) return unsqueeze(unsqueeze(t, t.ptr.ndim), t.ptr.ndim + 1) end
-  -- (n, n) ones on and below (k = 0) or strictly below (k = -1) the
-  -- diagonal, or on and above (k = 0) / strictly above (k = 1): a constant mask
-  local function tri_mask(nrow, lower, k, dtype)
+  -- (n, n) (or (n, ncol)) ones on and below (k = 0) or strictly below (k =
+  -- -1) the diagonal, or on and above (k = 0) / strictly above (k = 1): a
+  -- constant mask
+  local function tri_mask(nrow, lower, k, dtype, ncol)
     local r = {}
     for i = 1, nrow do
       r[i] = {}
-      for j = 1, nrow do r[i][j] = (lower and j - i <= k or not lower and j - i >= k) and 1 or 0 end
+      for j = 1, ncol or nrow do r[i][j] = (lower and j - i <= k or not lower and j - i >= k) and 1 or 0 end
     end
+    if nrow == 0 or ncol == 0 then return wrap(lib.nl_full(2, ffi.new('int64_t[2]', nrow, ncol or nrow), 0, dtype)) end
     return nl.tensor(r, dtype == lib.NL_FLOAT32 and 'float32' or 'float64')
   end
   local function inv_of(n, a, what)
@@ -459,18 +461,50 @@ return function(nl, R, H)
     return { ga, n.want[2] and gb or nil }
   end
 
-  -- lu_factor (a, pivots 1-based; its output LU = L (unit, strictly below
-  -- the diagonal) and U packed): gA = P L^-T M U^-T with
-  -- M = strict(L^T gL) + upper(gU U^T), gL and gU g's parts (PyTorch 1.13's)
+  -- lu_factor (a (m, n), pivots 1-based; its output LU = L (m, k: unit,
+  -- strictly below the diagonal) and U (k, n) packed, k = min(m, n)), gL
+  -- and gU g's parts; PyTorch 1.13's linalg_lu_backward:
+  --   square gA = P L^-T [strict(L^T gL) + upper(gU U^T)] U^-T
+  --   wide   gA = P L^-T [strict(L^T gL - gU U^T) U1^-T + gU]
+  --   tall   gA = P [L1^-T upper(gU U^T - L^T gL) + gL] U^-T
+  -- (the square tops L1, U1; a term short of gU's or gL's shape padded with zeros)
   R[OP.LINALG_LU_FACTOR] = function(n, g)
     local lu = n:out()
-    local sz, dt = tonumber(lu.ptr.sizes[lu.ptr.ndim - 1]), g.ptr.dtype
-    local lo, up = tri_mask(sz, true, -1, dt), tri_mask(sz, false, 0, dt)
-    local l = lu * lo + wrap(lib.nl_eye(sz, sz, dt))
-    local u = lu * up
-    local m = matmul(mT(l), g * lo) * lo + matmul(g * up, mT(u)) * up
-    local x = solve_tri(mT(l), mT(solve_tri(u, mT(m), true, false)), true, true)
-    local p = constant(function() return wrap(lib.nl_linalg_lu_permutation(n.ins[2], dt)) end)
+    local p_, dt = lu.ptr, g.ptr.dtype
+    local dr, dc = p_.ndim - 2, p_.ndim - 1
+    local rows, cols = tonumber(p_.sizes[dr]), tonumber(p_.sizes[dc])
+    local k = math.min(rows, cols)
+    local lo, up = tri_mask(rows, true, -1, dt, k), tri_mask(k, false, 0, dt, cols)
+    local lpart = cols > k and narrow(lu, dc, 0, k) or lu
+    local upart = rows > k and narrow(lu, dr, 0, k) or lu
+    local l = lpart * lo + wrap(lib.nl_eye(rows, k, dt))
+    local u = upart * up
+    local gl = (cols > k and narrow(g, dc, 0, k) or g) * lo
+    local gu = (rows > k and narrow(g, dr, 0, k) or g) * up
+    local p = constant(function() return wrap(lib.nl_linalg_lu_permutation(n.ins[2], rows, dt)) end)
+    -- zeros of t's shape but size len along d, then t and them joined along d
+    local function pad(t, d, len)
+      local sizes = ffi.new('int64_t[?]', t.ptr.ndim)
+      for i = 0, t.ptr.ndim - 1 do sizes[i] = t.ptr.sizes[i] end
+      sizes[d] = len
+      local z = wrap(lib.nl_full(t.ptr.ndim, sizes, 0, dt))
+      local arr = ffi.new('nl_tensor *[2]', t.ptr, z.ptr)
+      local r = wrap(lib.nl_cat(2, arr, d))
+      return r, z
+    end
+    local x
+    if rows == cols then
+      local m = matmul(mT(l), gl) * tri_mask(k, true, -1, dt) + matmul(gu, mT(u)) * tri_mask(k, false, 0, dt)
+      x = solve_tri(mT(l), mT(solve_tri(u, mT(m), true, false)), true, true)
+    elseif rows < cols then
+      local b = (matmul(mT(l), gl) - matmul(gu, mT(u))) * tri_mask(k, true, -1, dt)
+      b = mT(solve_tri(narrow(u, dc, 0, k), mT(b), true, false))
+      x = solve_tri(mT(l), gu + pad(b, dc, cols - k), true, true)
+    else
+      local b = (matmul(gu, mT(u)) - matmul(mT(l), gl)) * tri_mask(k, false, 0, dt)
+      b = solve_tri(mT(narrow(l, dr, 0, k)), b, true, true)
+      x = mT(solve_tri(u, mT(gl + pad(b, dr, rows - k)), true, false))
+    end
     return { matmul(p, x) }
   end
   -- lu_solve (LU, B, pivots 0-based; a[0] adjoint): B's gradient only, the

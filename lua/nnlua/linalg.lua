@@ -7,8 +7,8 @@
 -- gradients are ops_linalg.c's; here the batch dims broadcast, vectors
 -- become one-column matrices, and the right-hand forms (X A = B) are the
 -- left-hand ones of the transposes. Pivots are 1-based, as PyTorch's
--- (LAPACK's): row i was swapped with row pivots[i]. lu_factor's gradient
--- goes to A; lu_solve's to B only. Loaded on first use (init.lua's
+-- (LAPACK's): row i was swapped with row pivots[i]. lu_factor and lu take
+-- non-square A too, and their gradient goes to A; lu_solve's to B only. Loaded on first use (init.lua's
 -- TENSOR_EXTRAS); QR, eigh and SVD (linalg_decomp.lua) join the same table.
 local ffi = require 'ffi'
 
@@ -92,7 +92,9 @@ return function(nl)
   -- ---- LU ---------------------------------------------------------------------
 
   -- linalg.lu_factor(A): LU (L below the diagonal, its ones implied; U on
-  -- and above) and pivots (int64, 1-based); a singular A is an error
+  -- and above) and pivots (int64, 1-based); a singular A is an error. A
+  -- (..., m, n) need not be square: LU is (..., m, n), pivots (..., k),
+  -- k = min(m, n)
   function linalg.lu_factor(a, ...)
     no_extra('linalg.lu_factor', '(A)', ...)
     local lu = wrap(lib.nl_linalg_lu_factor(T(a, 'linalg.lu_factor'), 1, outs, nil))
@@ -102,17 +104,24 @@ return function(nl)
   -- shape: 0, or the place of the first zero on U's diagonal), no error
   function linalg.lu_factor_ex(a, ...)
     no_extra('linalg.lu_factor_ex', '(A)', ...)
+    float_arg('linalg.lu_factor_ex', 'A', a, 2)
     local lu = wrap(lib.nl_linalg_lu_factor(T(a, 'linalg.lu_factor_ex'), 0, outs, outs + 1))
     local piv = wrap(outs[0])
     return lu, piv, wrap(outs[1])
   end
-  -- linalg.lu(A): P, L, U with A = P L U (a singular A too)
+  -- linalg.lu(A): P (m, m), L (m, k) and U (k, n) with A = P L U, k =
+  -- min(m, n) (a singular A too)
   function linalg.lu(a, ...)
     no_extra('linalg.lu', '(A)', ...)
-    local n = square('linalg.lu', a)
+    local p = float_arg('linalg.lu', 'A', a, 2)
+    local m, n = tonumber(p.sizes[p.ndim - 2]), tonumber(p.sizes[p.ndim - 1])
+    local k = math.min(m, n)
     local lu, piv = linalg.lu_factor_ex(a)
-    local p = wrap(lib.nl_linalg_lu_permutation(piv.ptr, T(a, 'linalg.lu').dtype))
-    return p, Tensor.tril(lu, -1) + nl.eye(n, n, a:dtype()), Tensor.triu(lu)
+    local perm = wrap(lib.nl_linalg_lu_permutation(piv.ptr, m, p.dtype))
+    local l, u = lu, lu
+    if n > k then l = Tensor.narrow(lu, -1, 1, k) end
+    if m > k then u = Tensor.narrow(lu, -2, 1, k) end
+    return perm, Tensor.tril(l, -1) + nl.eye(m, k, a:dtype()), Tensor.triu(u)
   end
   -- linalg.lu_solve(LU, pivots, B, {left = true, adjoint = false}): X with
   -- A X = B (left = false: X A = B; adjoint: A^T for A) for the A that

@@ -5,7 +5,8 @@
 # too), solve_triangular (upper, lower, unitriangular, left = false),
 # matrix_power (positive, negative, zero), cholesky_solve and
 # cholesky_inverse, in float64 and float32, single and batched, with
-# ill-conditioned (but invertible) matrices among them.
+# ill-conditioned (but invertible) matrices among them; non-square
+# lu_factor, lu_factor_ex and lu.
 # Writes tests/golden/linalg.lua (checked by tests/spec/linalg_spec.lua);
 # it does not test anything itself. Regenerate, from the repository root, with
 #
@@ -120,5 +121,20 @@ case('solve ill-conditioned 1e8 f64', 'solve', L.solve, [ill(5, 1e8), torch.rand
 case('det ill-conditioned 1e6 f64', 'det', L.det, [ill(6, 1e6)], {0})
 case('cholesky ill-conditioned 1e6 f64', 'cholesky', L.cholesky, [ill(5, 1e6)], {0})
 case('inv ill-conditioned 1e3 f32', 'inv', L.inv, [ill(4, 1e3, F32)], {0})
+# non-square LU (lu_factor, lu_factor_ex, lu: wide and tall, batched, a
+# rank-deficient one with its info)
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('lu_factor wide 3x5 ' + tag, 'lu_factor', L.lu_factor, [torch.randn(3, 5, dtype=dt)], {0})
+    case('lu_factor tall 5x3 ' + tag, 'lu_factor', L.lu_factor, [torch.randn(5, 3, dtype=dt)], {0})
+    case('lu_factor wide batched 2x2x4x6 ' + tag, 'lu_factor', L.lu_factor, [torch.randn(2, 2, 4, 6, dtype=dt)], {0})
+    case('lu_factor tall batched 3x6x2 ' + tag, 'lu_factor', L.lu_factor, [torch.randn(3, 6, 2, dtype=dt)], {0})
+    case('lu wide 2x3x4 ' + tag, 'lu', L.lu, [torch.randn(2, 3, 4, dtype=dt)], {0})
+    case('lu tall 2x5x2 ' + tag, 'lu', L.lu, [torch.randn(2, 5, 2, dtype=dt)], {0})
+    case('lu wide 1x4 ' + tag, 'lu', L.lu, [torch.randn(1, 4, dtype=dt)], {0})
+    case('lu tall 4x1 ' + tag, 'lu', L.lu, [torch.randn(4, 1, dtype=dt)], {0})
+case('lu_factor_ex rank-deficient wide f64', 'lu_factor_ex', L.lu_factor_ex,
+     [torch.tensor([[1., 2, 3, 4], [2, 4, 6, 8], [1, 0, 1, 0]], dtype=F64)], set())
+case('lu_factor_ex rank-deficient tall f64', 'lu_factor_ex', L.lu_factor_ex,
+     [torch.tensor([[1., 2], [2, 4], [3, 6], [-1, -2]], dtype=F64)], set())
 write_golden('linalg.lua', ['PyTorch %s golden values for nnlua.linalg, written by tests/golden/gen_linalg.py' %
                             torch.__version__.split('+')[0]], CASES)

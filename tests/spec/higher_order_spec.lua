@@ -330,6 +330,9 @@ describe('create_graph through functions made of covered ops, against central di
     -- (its norms, clamped to eps, were constants to the second derivative)
     cosine_similarity = { function(x) return cube(F.cosine_similarity(x, y2) + F.cosine_similarity(y2, x * x)):sum() end,
                           { 3, 5 } },
+    -- non-square LU (PyTorch 1.13's wide and tall rules)
+    lu_factor_wide = { function(x) return cube(nl.linalg.lu_factor(x)):sum() end, { 2, 3, 5 } },
+    lu_factor_tall = { function(x) return cube(nl.linalg.lu_factor(x)):sum() end, { 5, 3 } },
   }
   for name, c in pairs(COMPOSED) do
     it(name, function()
