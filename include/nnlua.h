@@ -978,15 +978,15 @@ void nl_dist_reducer_free(nl_dist_reducer *r);
  * and *info (optional: int64 (...), 0 or the first zero of U's diagonal,
  * 1-based); check: an error for a singular matrix. Gradient: A's, PyTorch
  * 1.13's. nl_linalg_lu_permutation: P (..., m, m) of the pivots (..., k).
- * nl_linalg_lu_solve: X = A^-1 B (adjoint: A^-T B) from the LU; a gradient
- * to B only. nl_linalg_inv, nl_linalg_solve (X = A^-1 B): singular -> error
+ * nl_linalg_lu_solve: X = A^-1 B (adjoint: A^-T B) from the LU; gradients
+ * to LU (PyTorch 1.13's) and B. nl_linalg_inv, nl_linalg_solve (X = A^-1 B): singular -> error
  * (inv: unless check is 0; *info as lu_factor's). nl_linalg_det, and
  * nl_linalg_slogdet (log|det|, *sign -1, 0 or 1): no error when singular.
  * nl_linalg_cholesky: L lower with A = L L^T from A's lower triangle;
  * check: an error naming the first leading minor that is not
  * positive-definite (*info: its order, or 0). nl_linalg_solve_triangular:
  * X = A^-1 B for A lower or upper, its diagonal taken as ones when
- * unitriangular. Gradients to every float input but lu_solve's LU. */
+ * unitriangular. Gradients to every float input. */
 nl_tensor *nl_linalg_lu_factor(nl_tensor *a, int check, nl_tensor **pivots /* out */,
                                nl_tensor **info /* out, optional */);
 nl_tensor *nl_linalg_lu_permutation(nl_tensor *pivots, int64_t m, int dtype);

@@ -217,6 +217,46 @@
         memcpy(ga, gp, (size_t)(m * n) * sizeof(T));                                              \
     }
 
+/* lu_solve_lu_backward: gl (n, n), the gradient of the packed lu (n, n)
+ * of A = P L U for the gradient g (n, c) of X = A^-1 B (adjoint: A^-T B),
+ * piv (n) 0-based; PyTorch 1.13's linalg_lu_solve_LU (left = true):
+ *   adjoint = false: H = -U^-T g X^T,          gl = triu(H) + tril(L^-T H U^T, -1)
+ *   adjoint = true:  R = -P^T X g^T P L^-T,    gl = tril(R, -1) + triu(L^T R U^-T)
+ * w: workspace of 4 n n elements. */
+#define DEFINE_LU_SOLVE_LU_BACKWARD(T, S)                                                         \
+    static void lu_solve_lu_backward_##S(const T *lu, const int64_t *piv, const T *x, const T *g, T *gl, T *w, \
+                                         int64_t n, int64_t c, int adjoint) {                     \
+        T *h = w, *q = h + n * n, *t = q + n * n, *f = t + n * n;                                  \
+        if (!adjoint) {                                                                           \
+            for (int64_t i = 0; i < n; i++)          /* f = U (n, n) */                           \
+                for (int64_t j = 0; j < n; j++) f[i * n + j] = j >= i ? lu[i * n + j] : 0;        \
+            gemm_##S(n, n, c, -1, g, c, 1, x, 1, c, 0, h, n, 1, 1);       /* -g X^T */             \
+            trsm_##S(lu, 1, n, 1, 0, h, n, n, n, 1);                      /* H = U^-T (-g X^T) */  \
+            gemm_##S(n, n, n, 1, h, n, 1, f, 1, n, 0, q, n, 1, 1);        /* H U^T */              \
+            trsm_##S(lu, 1, n, 0, 1, q, n, n, n, 1);                      /* L^-T H U^T */         \
+            for (int64_t i = 0; i < n; i++)                                                       \
+                for (int64_t j = 0; j < n; j++) gl[i * n + j] = j >= i ? h[i * n + j] : q[i * n + j]; \
+            return;                                                                               \
+        }                                                                                         \
+        gemm_##S(n, n, c, -1, x, c, 1, g, 1, c, 0, h, n, 1, 1);           /* -X g^T */             \
+        for (int64_t i = 0; i < n; i++) swap_rows_##S(h, n, i, piv[i]);   /* P^T . */              \
+        for (int64_t i = 0; i < n; i++)                                   /* (. P)^T */            \
+            for (int64_t j = 0; j < n; j++) t[j * n + i] = h[i * n + j];                          \
+        for (int64_t i = 0; i < n; i++) swap_rows_##S(t, n, i, piv[i]);                           \
+        trsm_##S(lu, n, 1, 1, 1, t, n, n, n, 1);                          /* R^T = L^-1 (.)^T */   \
+        for (int64_t i = 0; i < n; i++)                                                           \
+            for (int64_t j = 0; j < n; j++) {                                                     \
+                h[i * n + j] = t[j * n + i];                              /* R */                  \
+                f[i * n + j] = i > j ? lu[i * n + j] : (T)(i == j);       /* L */                  \
+            }                                                                                     \
+        gemm_##S(n, n, n, 1, f, 1, n, h, n, 1, 0, q, n, 1, 1);            /* L^T R */              \
+        for (int64_t i = 0; i < n; i++)                                                           \
+            for (int64_t j = 0; j < n; j++) t[j * n + i] = q[i * n + j];                          \
+        trsm_##S(lu, n, 1, 0, 0, t, n, n, n, 1);                          /* U^-1 (L^T R)^T */     \
+        for (int64_t i = 0; i < n; i++)                                                           \
+            for (int64_t j = 0; j < n; j++) gl[i * n + j] = j >= i ? t[j * n + i] : h[i * n + j]; \
+    }
+
 #define DEFINE_SWAP(T, S)                                                                         \
     static inline void swap_rows_##S(T *b, int64_t k, int64_t i, int64_t p) {                     \
         if (p == i) return;                                                                       \
@@ -279,6 +319,8 @@ DEFINE_LU_SOLVE(float, f32)
 DEFINE_LU_SOLVE(double, f64)
 DEFINE_LU_BACKWARD(float, f32)
 DEFINE_LU_BACKWARD(double, f64)
+DEFINE_LU_SOLVE_LU_BACKWARD(float, f32)
+DEFINE_LU_SOLVE_LU_BACKWARD(double, f64)
 DEFINE_CHOL(float, f32)
 DEFINE_CHOL(double, f64)
 
@@ -627,22 +669,58 @@ nl_tensor *nl_linalg_lu_solve(nl_tensor *lu, nl_tensor *pivots, nl_tensor *b, in
     if (nd) {
         nd->needs_in = 1;                  /* LU */
         nd->a[0] = adjoint != 0;
+        if (nl_node_wants(nd, 0)) nl_node_save_output(nd, x);   /* LU's gradient reads X */
     }
     nl_release(p0);
     return x;
 }
 
-/* gB = A^-T g (adjoint: A^-1 g); LU gets none (the Lua layer refuses one
- * that requires grad) */
+/* gB = A^-T g (adjoint: A^-1 g); gLU as lu_solve_lu_backward gives it */
 static int lu_solve_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
-    if (!nl_node_wants(nd, 1)) return 0;
-    nl_tensor *luc = nl_contiguous_raw(nd->in[0]);
-    nl_tensor *x = luc ? la_copy("linalg.lu_solve", g) : NULL;
-    if (x) lu_solve_batch(luc, nd->in[2]->data, x, !nd->a[0]);
-    nl_release(luc);
-    if (!x) return -1;
-    gin[1] = x;
+    const char *op = "linalg.lu_solve";
+    bool want_lu = nl_node_wants(nd, 0), want_b = nl_node_wants(nd, 1);
+    if (!want_lu && !want_b) return 0;
+    NL_TEMPS(tmps);
+    nl_tensor *glu = NULL;
+    nl_tensor *luc = TMP(nl_contiguous_raw(nd->in[0]));
+    nl_tensor *gc = TMP(nl_contiguous_raw(g));
+    if (want_lu) {
+        nl_tensor *x = TMP(nl_contiguous_raw(nd->saved));
+        nl_tensor *gl = glu = nl_tensor_alloc(op, luc->ndim, luc->sizes, luc->dtype);
+        if (!gl) goto fail;
+        int64_t n = luc->sizes[luc->ndim - 1], c = x->sizes[x->ndim - 1];
+        int64_t batch = n > 0 ? luc->numel / (n * n) : 0;
+        void *w = malloc((size_t)(4 * n * n + 1) * (size_t)nl_dtype_size(luc->dtype));
+        if (!w) {
+            nl_set_error("%s: out of memory", op);
+            goto fail;
+        }
+        const int64_t *pv = nd->in[2]->data;
+        for (int64_t bi = 0; bi < batch; bi++) {
+            if (luc->dtype == NL_FLOAT32)
+                lu_solve_lu_backward_f32((const float *)AT(luc, bi, n * n), pv + bi * n, (const float *)AT(x, bi, n * c),
+                                         (const float *)AT(gc, bi, n * c), (float *)AT(gl, bi, n * n), w, n, c,
+                                         nd->a[0]);
+            else
+                lu_solve_lu_backward_f64((const double *)AT(luc, bi, n * n), pv + bi * n,
+                                         (const double *)AT(x, bi, n * c), (const double *)AT(gc, bi, n * c),
+                                         (double *)AT(gl, bi, n * n), w, n, c, nd->a[0]);
+        }
+        free(w);
+    }
+    if (want_b) {
+        nl_tensor *gb = la_copy(op, gc);
+        if (!gb) goto fail;
+        lu_solve_batch(luc, nd->in[2]->data, gb, !nd->a[0]);
+        gin[1] = gb;
+    }
+    gin[0] = glu;
+    nl_temps_free(&tmps);
     return 0;
+fail:
+    nl_release(glu);
+    nl_temps_free(&tmps);
+    return -1;
 }
 NL_REGISTER_BACKWARD(NL_OP_LINALG_LU_SOLVE, lu_solve_backward)
 

@@ -507,11 +507,30 @@ return function(nl, R, H)
     end
     return { matmul(p, x) }
   end
-  -- lu_solve (LU, B, pivots 0-based; a[0] adjoint): B's gradient only, the
-  -- solve by the adjoint
+  -- lu_solve (LU, B, pivots 0-based; a[0] adjoint): B's gradient, the
+  -- solve by the adjoint; LU's as PyTorch 1.13's linalg_lu_solve_LU (left):
+  --   adjoint false: H = -U^-T g X^T, gLU = upper(H) + strict(L^-T H U^T)
+  --   adjoint true:  R = -P^T X g^T P L^-T, gLU = strict(R) + upper(L^T R U^-T)
   R[OP.LINALG_LU_SOLVE] = function(n, g)
     local piv = constant(function() return scal(OP.ADD, n:x(3), 1) end)
-    return { nil, wrap(lib.nl_linalg_lu_solve(n.ins[1], piv.ptr, g.ptr, n.a[0] ~= 0 and 0 or 1)) }
+    local adjoint = n.a[0] ~= 0
+    local gb = n.want[2] and wrap(lib.nl_linalg_lu_solve(n.ins[1], piv.ptr, g.ptr, adjoint and 0 or 1)) or nil
+    if not n.want[1] then return { nil, gb } end
+    local lu, x, dt = n:x(1), n:out(), g.ptr.dtype
+    local sz = tonumber(lu.ptr.sizes[lu.ptr.ndim - 1])
+    local lo, up = tri_mask(sz, true, -1, dt), tri_mask(sz, false, 0, dt)
+    local l, u = lu * lo + wrap(lib.nl_eye(sz, sz, dt)), lu * up
+    local glu
+    if not adjoint then
+      local h = -solve_tri(mT(u), matmul(g, mT(x)), false, false)
+      glu = h * up + solve_tri(mT(l), matmul(h, mT(u)), true, true) * lo
+    else
+      local p = constant(function() return wrap(lib.nl_linalg_lu_permutation(piv.ptr, sz, dt)) end)
+      local m = -matmul(matmul(mT(p), matmul(x, mT(g))), p)
+      local r = mT(solve_tri(l, mT(m), false, true))
+      glu = r * lo + mT(solve_tri(u, mT(matmul(mT(l), r)), true, false)) * up
+    end
+    return { glu, gb }
   end
 
   -- convolutions and pools, in a file of their own

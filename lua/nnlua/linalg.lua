@@ -8,7 +8,7 @@
 -- become one-column matrices, and the right-hand forms (X A = B) are the
 -- left-hand ones of the transposes. Pivots are 1-based, as PyTorch's
 -- (LAPACK's): row i was swapped with row pivots[i]. lu_factor and lu take
--- non-square A too, and their gradient goes to A; lu_solve's to B only. Loaded on first use (init.lua's
+-- non-square A too, and their gradient goes to A; lu_solve's to LU and B. Loaded on first use (init.lua's
 -- TENSOR_EXTRAS); QR, eigh and SVD (linalg_decomp.lua) join the same table.
 local ffi = require 'ffi'
 
@@ -125,7 +125,8 @@ return function(nl)
   end
   -- linalg.lu_solve(LU, pivots, B, {left = true, adjoint = false}): X with
   -- A X = B (left = false: X A = B; adjoint: A^T for A) for the A that
-  -- lu_factor factored
+  -- lu_factor factored; gradients to LU (PyTorch 1.13's, of LU's packed
+  -- L and U) and B
   local LU_SOLVE_OPTS = { left = 'flag', adjoint = 'flag' }
   function linalg.lu_solve(lu, piv, b, opts, ...)
     local op = 'linalg.lu_solve'
@@ -136,9 +137,6 @@ return function(nl)
     same_dtype(op, lu, b)
     local pp = T(piv, op)
     if pp.dtype ~= 2 then argerror(op, 'int64 pivots', piv) end
-    if nl.is_grad_enabled() and bit.band(T(lu, op).flags, 1) ~= 0 then
-      raise(op .. ': no gradient to LU here, only to B; pass LU:detach()')
-    end
     local ls = shape(lu)
     ls[#ls] = nil
     if table.concat(ls, ',') ~= table.concat(shape(piv), ',') then

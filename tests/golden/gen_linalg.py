@@ -6,7 +6,7 @@
 # matrix_power (positive, negative, zero), cholesky_solve and
 # cholesky_inverse, in float64 and float32, single and batched, with
 # ill-conditioned (but invertible) matrices among them; non-square
-# lu_factor, lu_factor_ex and lu.
+# lu_factor, lu_factor_ex and lu, and lu_solve's gradient to LU.
 # Writes tests/golden/linalg.lua (checked by tests/spec/linalg_spec.lua);
 # it does not test anything itself. Regenerate, from the repository root, with
 #
@@ -122,7 +122,8 @@ case('det ill-conditioned 1e6 f64', 'det', L.det, [ill(6, 1e6)], {0})
 case('cholesky ill-conditioned 1e6 f64', 'cholesky', L.cholesky, [ill(5, 1e6)], {0})
 case('inv ill-conditioned 1e3 f32', 'inv', L.inv, [ill(4, 1e3, F32)], {0})
 # non-square LU (lu_factor, lu_factor_ex, lu: wide and tall, batched, a
-# rank-deficient one with its info)
+# rank-deficient one with its info) and lu_solve's gradient to LU (given
+# LU and pivots, or through lu_factor of A), each side and adjoint
 for dt, tag in ((F64, 'f64'), (F32, 'f32')):
     case('lu_factor wide 3x5 ' + tag, 'lu_factor', L.lu_factor, [torch.randn(3, 5, dtype=dt)], {0})
     case('lu_factor tall 5x3 ' + tag, 'lu_factor', L.lu_factor, [torch.randn(5, 3, dtype=dt)], {0})
@@ -136,5 +137,19 @@ case('lu_factor_ex rank-deficient wide f64', 'lu_factor_ex', L.lu_factor_ex,
      [torch.tensor([[1., 2, 3, 4], [2, 4, 6, 8], [1, 0, 1, 0]], dtype=F64)], set())
 case('lu_factor_ex rank-deficient tall f64', 'lu_factor_ex', L.lu_factor_ex,
      [torch.tensor([[1., 2], [2, 4], [3, 6], [-1, -2]], dtype=F64)], set())
+# lu_solve's gradient to LU
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    for left in (True, False):
+        for adjoint in (False, True):
+            o = {'left': left, 'adjoint': adjoint}
+            b = torch.randn(2, 4, 3, dtype=dt) if left else torch.randn(2, 3, 4, dtype=dt)
+            lu, piv = L.lu_factor(well(4, 2, dtype=dt))
+            case('lu_solve grad LU left=%s adjoint=%s %s' % (left, adjoint, tag), 'lu_solve_lu',
+                 lambda lu, piv, b, o=o: L.lu_solve(lu, piv.int(), b, **o), [lu, piv.long(), b], {0, 2}, o)
+            case('lu_solve through lu_factor left=%s adjoint=%s %s' % (left, adjoint, tag), 'lu_solve_a',
+                 lambda a, b, o=o: L.lu_solve(*L.lu_factor(a), b, **o), [well(4, dtype=dt), b[0]], {0, 1}, o)
+    lu, piv = L.lu_factor(well(3, dtype=dt))
+    case('lu_solve grad LU broadcast over B ' + tag, 'lu_solve_lu', lambda lu, piv, b: L.lu_solve(lu, piv.int(), b),
+         [lu, piv.long(), torch.randn(2, 3, 2, dtype=dt)], {0, 2})
 write_golden('linalg.lua', ['PyTorch %s golden values for nnlua.linalg, written by tests/golden/gen_linalg.py' %
                             torch.__version__.split('+')[0]], CASES)

@@ -330,9 +330,21 @@ describe('create_graph through functions made of covered ops, against central di
     -- (its norms, clamped to eps, were constants to the second derivative)
     cosine_similarity = { function(x) return cube(F.cosine_similarity(x, y2) + F.cosine_similarity(y2, x * x)):sum() end,
                           { 3, 5 } },
-    -- non-square LU (PyTorch 1.13's wide and tall rules)
+    -- non-square LU (PyTorch 1.13's wide and tall rules) and lu_solve's
+    -- gradient to LU, each side and adjoint
     lu_factor_wide = { function(x) return cube(nl.linalg.lu_factor(x)):sum() end, { 2, 3, 5 } },
     lu_factor_tall = { function(x) return cube(nl.linalg.lu_factor(x)):sum() end, { 5, 3 } },
+    lu_solve_lu = { function(x)
+      local L, I = nl.linalg, nl.eye(3, 3, 'float64') * 3
+      local b = nl.linspace(-1, 1, 6, 'float64'):view(3, 2) * x:sum()
+      local total
+      for _, o in ipairs({ {}, { adjoint = true }, { left = false }, { left = false, adjoint = true } }) do
+        local lu, piv = L.lu_factor(x + I)
+        local t = cube(L.lu_solve(lu, piv, o.left == false and b:t() or b, o)):sum()
+        total = total and total + t or t
+      end
+      return total
+    end, { 2, 3, 3 } },
   }
   for name, c in pairs(COMPOSED) do
     it(name, function()

@@ -30,6 +30,12 @@ local ops = {
     return L.lu_solve(lu, piv, x[2], o)
   end,
   lu_factor_ex = function(x) return all(L.lu_factor_ex(x[1])) end,
+  -- lu_solve's gradient to LU: given LU and pivots, or through lu_factor of A
+  lu_solve_lu = function(x, o) return L.lu_solve(x[1], x[2], x[3], o) end,
+  lu_solve_a = function(x, o)
+    local lu, piv = L.lu_factor(x[1])
+    return L.lu_solve(lu, piv, x[2], o)
+  end,
   cholesky = function(x, o) return L.cholesky(x[1], o) end,
   solve_triangular = function(x, o) return L.solve_triangular(x[1], x[2], o) end,
   matrix_power = function(x, o) return L.matrix_power(x[1], o.k) end,
@@ -157,9 +163,19 @@ describe('nl.linalg gradients by finite differences (float64)', function()
     S.gradcheck(function(b, ll) return nl.cholesky_solve(b, ll) end, S.randn64(3, 2), l)
     S.gradcheck(nl.cholesky_inverse, l)
   end)
-  it('lu_solve refuses an LU that requires grad', function()
-    local lu, piv = L.lu_factor(well(3):requires_grad())
-    assert.is_truthy(S.errmsg(L.lu_solve, lu, piv, S.randn64(3, 1)):find('no gradient to LU', 1, true))
+  it('lu_solve (LU), each side and adjoint, given LU and through lu_factor of A, batch dims broadcast', function()
+    for _, o in ipairs({ {}, { adjoint = true }, { left = false }, { left = false, adjoint = true } }) do
+      local lu, piv = L.lu_factor(well(3, 2))
+      local b = o.left == false and S.randn64(2, 2, 3) or S.randn64(2, 3, 2)
+      S.gradcheck(function(l, bb) return L.lu_solve(l, piv, bb, o) end, lu, b)
+      S.gradcheck(function(a, bb)
+        local l, p = L.lu_factor(a)
+        return L.lu_solve(l, p, bb, o)
+      end, well(3, 2), b)
+    end
+    local lu, piv = L.lu_factor(well(3))
+    local b = S.randn64(2, 3, 2)
+    S.gradcheck(function(l) return L.lu_solve(l, piv, b) end, lu)
   end)
 end)
 
