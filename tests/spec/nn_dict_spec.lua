@@ -206,4 +206,30 @@ describe('nn.ModuleDict, nn.ParameterList and nn.ParameterDict', function()
     assert.are_not.equal(m.scales[1], c.scales[1])
     assert.are.same(m.scales[2]:totable(), c.scales[2]:totable())
   end)
+
+  -- PyTorch's negative indices, as Sequential's: pl[-1] read nil and
+  -- pl[-1] = t was refused as out of range
+  it('ParameterList takes negative indices, read and replaced, and refuses 0 and fractions', function()
+    local a, b, c = nl.ones(2), nl.zeros(3), nl.full({ 4 }, 2)
+    local pl = nn.ParameterList { a, b, c }
+    assert.are.same({ 2, 2, 2, 2 }, pl[-1]:totable())      -- the last, as PyTorch's pl[-1]
+    assert.are.same({ 0, 0, 0 }, pl[-2]:totable())
+    assert.are.same({ 1, 1 }, pl[-3]:totable())
+    pl[-1] = nl.full({ 5 }, 7)                             -- replaces the last, a parameter as pl[3] = t
+    assert.are.equal(3, #pl)
+    assert.are.same({ 7, 7, 7, 7, 7 }, pl[3]:totable())
+    assert.is_true(pl[3].is_requires_grad)
+    local sd = pl:state_dict()
+    assert.are.same({ '0', '1', '2' }, S.names_of(pl:named_parameters()))
+    assert.are.equal(5, sd['2']:numel())
+    pl[-3] = nl.full({ 1 }, 9)
+    assert.are.same({ 9 }, pl[1]:totable())
+    contains(errmsg(function() return pl[0] end),
+             "ParameterList: index 0 is not an item: items count from 1 (PyTorch's [0] is [1] here)")
+    contains(errmsg(function() pl[0] = nl.ones(1) end), 'ParameterList: index 0 is not an item')
+    contains(errmsg(function() return pl[1.5] end), 'ParameterList: index 1.5 is not an item')
+    contains(errmsg(function() return pl[-4] end), 'ParameterList: index -4 out of range for 3 items')
+    contains(errmsg(function() pl[-4] = nl.ones(1) end), 'ParameterList: index -4 out of range for 3 items')
+    assert.is_nil(pl[4])                                   -- past the end reads nil, as before
+  end)
 end)

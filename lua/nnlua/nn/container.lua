@@ -174,14 +174,15 @@ return function(nl, nn)
   -- error naming the 1-based count (a ported s[0] = m made a child named
   -- '-1' that never ran and s[-1] = m one named '-2', both in the state
   -- dict; s[0] read nil). Past the end, a read is nil and a write appends
-  -- (or leaves a hole, which forward names), as before.
-  local function item(self, k, op)
+  -- (or leaves a hole, which forward names), as before. count_of is the
+  -- list's own count (ParameterList's, container_dict.lua, takes it too).
+  local function item(self, k, op, count_of)
     if k ~= math.floor(k) or k == 0 then
       nl._raise(("%s: index %s is not an item: items count from 1 (PyTorch's [0] is [1] here), negative ones "
                  .. 'from the end'):format(op, tostring(k)))
     end
     if k > 0 then return k end
-    local n = count(self, op)
+    local n = (count_of or count)(self, op)
     if k < -n then nl._raise(('%s: index %d out of range for %d items'):format(op, k, n)) end
     return n + 1 + k
   end
@@ -196,4 +197,5 @@ return function(nl, nn)
       return set(self, k, v)
     end
   end
+  nn._list_item = item
 end

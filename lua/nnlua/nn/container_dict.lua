@@ -221,9 +221,20 @@ return function(nl, nn)
     self:extend(values or {})
   end
   -- pl[i] = t for i in 1..#pl + 1: the tensor made a parameter (PyTorch's
-  -- __setitem__ and append); other keys are plain fields
+  -- __setitem__ and append); other keys are plain fields. A negative index
+  -- counts from the end, read or replaced (pl[-1] is the last), and 0 and
+  -- fractions are an error, as Sequential's (container.lua's item): a
+  -- ported pl[-1] read nil and pl[-1] = t was refused as out of range.
+  local item = nn._list_item
+  ParameterList._mt.__index = function(self, k)
+    if type(k) == 'number' and (k <= 0 or k % 1 ~= 0) then
+      return rawget(self, item(self, k, 'ParameterList', count))
+    end
+    return ParameterList[k]
+  end
   ParameterList._mt.__newindex = function(self, k, v)
     if type(k) == 'number' then
+      k = item(self, k, 'ParameterList', count)
       local n = count(self, 'ParameterList')
       if k % 1 ~= 0 or k < 1 or k > n + 1 then
         nl._raise(('ParameterList: index %s out of range for a list of %d (1 to %d, or %d to append)'):format(
