@@ -511,6 +511,17 @@ return function(nl)
         end
       end
     end
+    -- as PyTorch's ValueError (with none, backward of f's result failed
+    -- with a message naming backward, or a result made from a module's
+    -- parameters alone passed having checked nothing)
+    local any = false
+    for _, x in ipairs(inputs) do any = any or x.is_requires_grad end
+    if not any then
+      local shapes = {}
+      for i, x in ipairs(inputs) do shapes[i] = nl._shape_str(x) end
+      raise(('gradcheck: expects at least one input tensor to require gradient, but none of the %d (shapes %s) '
+             .. 'does: pass x:requires_grad() for those to check'):format(#inputs, table.concat(shapes, ', ')))
+    end
     local out = joined(f(unpack(inputs)))
     if not nl.is_tensor(out) then raise('gradcheck: f must return a tensor') end
     local od = out:double()

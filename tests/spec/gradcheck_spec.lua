@@ -475,6 +475,23 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       assert.is_truthy(err:find("gradcheck: unknown option 'tol'", 1, true), err)
     end)
 
+    -- PyTorch 1.13 raises 'gradcheck expects at least one input tensor to
+    -- require gradient'; here backward of f's result failed, naming
+    -- backward, and a result made from a parameter alone passed
+    it('refuses inputs none of which requires grad, naming gradcheck', function()
+      local x = nl.tensor({ 0.5, -1.25, 2 }, 'float64')
+      local ok, err = pcall(nl.gradcheck, function(a) return a * 2 end, { x })
+      assert.is_false(ok)
+      assert.is_truthy(err:find('gradcheck: expects at least one input tensor to require gradient, but none of the 1 '
+                                .. '(shapes [3]) does', 1, true), err)
+      ok, err = pcall(nl.gradcheck, function(a) return a * 2 end, x)
+      assert.is_truthy(err:find('gradcheck: expects at least one input tensor', 1, true), err)
+      local w = leaf({ 1, 2, 3 })
+      ok, err = pcall(nl.gradcheck, function(a, b) return a * b * w end, { x, nl.ones(2, 'float64') })
+      assert.is_truthy(err:find('none of the 2 (shapes [3], [2]) does', 1, true), err)
+      assert.is_true((nl.gradcheck(function(a, b) return a * b end, { x, leaf({ 1, 2, 3 }) })))
+    end)
+
     it('rejects float32 inputs', function()
       local x = nl.tensor({ 1, 2 }):requires_grad()
       assert.has_error(function() nl.gradcheck(function(a) return a * 2 end, { x }) end)
