@@ -280,7 +280,7 @@ describe('3-D layers refuse bad arguments, naming the op', function()
     { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, { stride = 0 }) end,
       'conv3d: stride must be an integer >= 1 or a list {d, h, w} of them, got 0' },
     { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, { padding = { 1, 1 } }) end,
-      'conv3d: padding must be an integer >= 0 or a list {d, h, w} of them, got {1, 1}' },
+      "conv3d: padding must be 'valid', 'same', an integer >= 0 or a list {d, h, w} of them, got {1, 1}" },
     { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, { padding = 'same', stride = 2 }) end,
       "conv3d: padding='same' needs stride 1" },
     { function() F.conv3d(x, rand({ 2, 4, 3, 3, 3 }), nil, { pad = 1 }) end, "conv3d: unknown option 'pad'" },

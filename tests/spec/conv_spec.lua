@@ -621,6 +621,24 @@ describe('conv and pooling errors name the op and the shapes', function()
     has(error_of(nn.Conv2d, 3, 4, 3, { padding = 'same', stride = 2 }), "Conv2d: padding='same' needs stride 1")
     has(error_of(F.conv1d, nl.zeros(1, 2, 5), nl.zeros(3, 2, 3), nil, { padding = 'same', stride = 2 }),
         "conv1d: padding='same' needs stride 1")     -- conv1d's own name, not conv2d's
+    -- a bad padding names the strings the convolutions take too (only the
+    -- numbers were named, as if 'same' and 'valid' were not taken)
+    local x1, x2, x3 = nl.zeros(1, 1, 5), nl.zeros(1, 1, 5, 5), nl.zeros(1, 1, 5, 5, 5)
+    has(error_of(F.conv2d, x2, nl.zeros(1, 1, 3, 3), nil, { padding = 'full' }),
+        "conv2d: padding must be 'valid', 'same', an integer >= 0 or a pair {h, w} of them, got 'full'")
+    has(error_of(F.conv2d, x2, nl.zeros(1, 1, 3, 3), nil, 1, { 1, 2, 3 }),
+        "conv2d: padding must be 'valid', 'same', an integer >= 0 or a pair {h, w} of them, got {1, 2, 3}")
+    has(error_of(nn.Conv2d, 3, 4, 3, { padding = -1 }), "Conv2d: padding must be 'valid', 'same', an integer")
+    has(error_of(F.conv1d, x1, nl.zeros(1, 1, 3), nil, { padding = 'full' }),
+        "conv1d: padding must be 'valid', 'same' or an integer >= 0, got 'full'")
+    has(error_of(nn.Conv1d, 3, 4, 3, { padding = 'full' }),       -- (it named a pair {h, w})
+        "Conv1d: padding must be 'valid', 'same' or an integer >= 0, got 'full'")
+    has(error_of(F.conv3d, x3, nl.zeros(1, 1, 3, 3, 3), nil, { padding = 'full' }),
+        "conv3d: padding must be 'valid', 'same', an integer >= 0 or a list {d, h, w} of them, got 'full'")
+    has(error_of(nn.Conv3d, 3, 4, 3, { padding = 1.5 }), "Conv3d: padding must be 'valid', 'same', an integer")
+    -- the transposed ones take no strings, as PyTorch's
+    has(error_of(F.conv_transpose2d, x2, nl.zeros(1, 1, 3, 3), nil, { padding = 'same' }),
+        "conv_transpose2d: padding must be an integer >= 0 or a pair {h, w} of them, got 'same'")
     has(error_of(nn.Conv2d, 3, 4, 3, { padding_mode = 'mirror' }), "Conv2d: padding_mode must be 'zeros', 'reflect', 'replicate' or 'circular', got 'mirror'")
     has(error_of(function() return nn.Conv1d(2, 2, 3)(nl.zeros(1, 2, 3, 4)) end), 'Conv1d: input must be (N, C, L) or (C, L), got shape [1,2,3,4]')
     -- an argument after the options table (PyTorch's positional padding) is refused, not dropped

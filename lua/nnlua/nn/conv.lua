@@ -29,15 +29,16 @@ return function(nl, nn)
     return type(x) == 'number' and x == math.floor(x) and x >= lo and x <= 2 ^ 53
   end
 
-  -- a size given as n or {h, w} -> h, w (whole numbers >= lo)
-  local function pair(v, what, op, lo)
+  -- a size given as n or {h, w} -> h, w (whole numbers >= lo); strs: the
+  -- strings the option also takes, for the message ("'valid', 'same'")
+  local function pair(v, what, op, lo, strs)
     local h, w
     if type(v) == 'number' then h, w = v, v
     elseif type(v) == 'table' and #v == 2 then h, w = v[1], v[2]
     end
     if not whole(h, lo) or not whole(w, lo) then
-      nl._raise(('%s: %s must be an integer >= %d or a pair {h, w} of them, got %s'):format(op, what, lo,
-        describe(v)))
+      nl._raise(('%s: %s must be %san integer >= %d or a pair {h, w} of them, got %s'):format(op, what,
+        strs and strs .. ', ' or '', lo, describe(v)))
     end
     return h, w
   end
@@ -87,12 +88,13 @@ return function(nl, nn)
   local KNOWN_F = { stride = 1, padding = 1, dilation = 1, groups = 1 }
   local KNOWN = { stride = 1, padding = 1, dilation = 1, groups = 1, bias = 'flag', padding_mode = 1 }
 
-  -- one size for a 1-D op: n or {n}
-  local function single(v, what, op, lo)
+  -- one size for a 1-D op: n or {n} (strs as pair's)
+  local function single(v, what, op, lo, strs)
     local x = v
     if type(x) == 'table' and #x == 1 then x = x[1] end
     if not whole(x, lo) then
-      nl._raise(('%s: %s must be an integer >= %d, got %s'):format(op, what, lo, describe(v)))
+      nl._raise(('%s: %s must be %san integer >= %d, got %s'):format(op, what, strs and strs .. ' or ' or '', lo,
+        describe(v)))
     end
     return x
   end
@@ -105,6 +107,11 @@ return function(nl, nn)
   -- end (extended). (Both sides the larger half and the first output
   -- dropped gave the outputs, but a weight gradient of 0 * inf = NaN where
   -- the input held an infinity.)
+  -- the convolutions' padding strings, which their messages name (a bad
+  -- padding was 'must be an integer >= 0 or a pair {h, w}', as if these
+  -- were not taken; the transposed ones take none, as PyTorch's)
+  local PAD_STRS = "'valid', 'same'"
+  nn._pad_strs = PAD_STRS
   local function padding_of(p, kh, kw, dh, dw, sh, sw, op)
     if p == 'valid' then return 0, 0, 0, 0 end
     if p == 'same' then
@@ -112,7 +119,7 @@ return function(nl, nn)
       local th, tw = dh * (kh - 1), dw * (kw - 1)
       return math.floor(th / 2), math.floor(tw / 2), th % 2, tw % 2
     end
-    local ph, pw = pair(p, 'padding', op, 0)
+    local ph, pw = pair(p, 'padding', op, 0, PAD_STRS)
     return ph, pw, 0, 0
   end
 
@@ -209,7 +216,7 @@ return function(nl, nn)
     local d = single(opts.dilation or 1, 'dilation', op, 1)
     local p = opts.padding or 0
     if p == 'same' then padding_of(p, 1, tonumber(nl._T(weight, op).sizes[2]), 1, d, 1, s, op) end   -- stride's error names conv1d
-    if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0) } end
+    if p ~= 'same' and p ~= 'valid' then p = { 0, single(p, 'padding', op, 0, PAD_STRS) } end
     if bias ~= nil then nl._T(bias, op) end
     check1d(op, x, weight, bias, single(opts.groups or 1, 'groups', op, 1), p == 'same' and p or p == 'valid' and 0 or p[2],
             d, s)
@@ -359,12 +366,12 @@ return function(nl, nn)
     check_channels(op, in_channels, out_channels, self.groups)
     self.in_channels, self.out_channels = in_channels, out_channels
     local p = opts.padding or 0
-    if type(p) == 'string' then
+    if p == 'same' or p == 'valid' then
       local _, extra
       _, p, _, extra = padding_of(p, 1, self.kernel_size, 1, self.dilation, 1, self.stride, op)
       if extra > 0 then self._extend = extra end
     else
-      p = single(p, 'padding', op, 0)
+      p = single(p, 'padding', op, 0, PAD_STRS)
     end
     self.padding = p
     self.padding_str = type(opts.padding) == 'string' and opts.padding or nil

@@ -13,14 +13,15 @@ return function(nl, nn)
   local indices_out = ffi.new('nl_tensor *[1]')   -- out-parameter, allocated once
 
   -- a size given as n or {d, h, w} -> a list {d, h, w} of whole numbers >= lo
-  local function triple(v, what, op, lo)
+  -- (strs as conv.lua's pair's)
+  local function triple(v, what, op, lo, strs)
     local t
     if type(v) == 'number' then t = { v, v, v }
     elseif type(v) == 'table' and not nl.is_tensor(v) and #v == 3 then t = { v[1], v[2], v[3] }
     end
     if not t or not whole(t[1], lo) or not whole(t[2], lo) or not whole(t[3], lo) then
-      nl._raise(('%s: %s must be an integer >= %d or a list {d, h, w} of them, got %s'):format(op, what, lo,
-        describe(v)))
+      nl._raise(('%s: %s must be %san integer >= %d or a list {d, h, w} of them, got %s'):format(op, what,
+        strs and strs .. ', ' or '', lo, describe(v)))
     end
     return t
   end
@@ -90,7 +91,7 @@ return function(nl, nn)
       end
       return pad, extra
     end
-    return triple(p, 'padding', op, 0), { 0, 0, 0 }
+    return triple(p, 'padding', op, 0, nn._pad_strs), { 0, 0, 0 }
   end
 
   -- the layer's padding as PyTorch's F.pad pads it: {w before, w after, h
