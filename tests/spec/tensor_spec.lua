@@ -317,6 +317,53 @@ describe('indexing', function()
   end)
 end)
 
+-- the last dim of a contiguous tensor has kernels of its own (a gather
+-- in each row, a reversed run for flip's index; gather's rows when the
+-- tensor's last stride is 1): each element against the one it came from,
+-- on one and two threads, big enough to split (12000 rows)
+describe('index_select, gather and flip along the last dim', function()
+  local S = require 'support'
+  it('take each element from its place, on one and two threads, for every dtype', function()
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local function all_eq(a, b, what) assert.is_true(a:eq(b):all():item() == 1, what) end
+    for _, threads in ipairs({ 1, 2 }) do
+      nl.set_num_threads(threads)
+      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
+        local function value(i, j, k)    -- x[i][j][k] = i*10^4 + j*100 + k, 0-based, of the given sizes
+          return (i * 10000):view(-1, 1, 1) + (j * 100):view(1, -1, 1) + k:view(1, 1, -1)
+        end
+        local I, J, K = nl.arange(0, 300, 1, dtype), nl.arange(0, 40, 1, dtype), nl.arange(0, 70, 1, dtype)
+        local x = value(I, J, K)
+        local what = ('%s on %d threads'):format(dtype, threads)
+        -- reversed (flip's), a gather of repeats and a run forward
+        for _, idx in ipairs({ nl.arange(70, 0, -1, 'int64'), nl.tensor({ 70, 1, 3, 70, 2, 2 }, 'int64'),
+                               nl.arange(5, 40, 1, 'int64') }) do
+          all_eq(x:index_select(3, idx), value(I, J, (idx - 1):to(dtype)), 'index_select ' .. what)
+          all_eq(x:index_select(-1, idx:view(-1, 1):expand(idx:numel(), 2):select(2, 1)),    -- a strided index
+                 value(I, J, (idx - 1):to(dtype)), 'index_select, strided index, ' .. what)
+        end
+        all_eq(x:flip(3), value(I, J, nl.arange(69, -1, -1, dtype)), 'flip ' .. what)
+        -- gather: an index smaller than x in the leading dims, over x and a view whose rows are strided
+        local gi = (nl.arange(0, 250 * 30 * 9, 1, 'int64') * 7 % 70 + 1):view(250, 30, 9)
+        local want = (nl.arange(0, 250, 1, dtype) * 10000):view(-1, 1, 1) + (nl.arange(0, 30, 1, dtype) * 100):view(1, -1, 1)
+          + (gi - 1):to(dtype)
+        all_eq(x:gather(3, gi), want, 'gather ' .. what)
+        local xv = x:narrow(1, 1, 250):narrow(2, 1, 30)          -- not contiguous, last stride 1
+        assert.is_false(xv:is_contiguous())
+        all_eq(xv:gather(3, gi), want, 'gather of a view ' .. what)
+        all_eq(x:gather(3, gi:transpose(1, 2):contiguous():transpose(1, 2)), want, 'gather by a strided index ' .. what)
+        -- its entries are checked as they are read: a bad one is named, whichever thread read it
+        local bad = gi:clone()
+        bad[250][30][9] = 71
+        S.contains(S.errmsg(function() return x:gather(3, bad) end), 'gather: index 71 out of range for dim 3 of shape [300,40,70]')
+        bad[250][30][9], bad[1][1][1] = 1, 0
+        S.contains(S.errmsg(function() return x:gather(3, bad) end), 'gather: index 0 out of range for dim 3 of shape [300,40,70]')
+      end
+    end
+  end)
+end)
+
 describe('NaN payloads', function()
   it('reads every NaN, whatever its bits, as a Lua NaN (item, indexing, totable, printing)', function()
     -- LuaJIT keeps its other values inside NaNs: a NaN with the sign set and
