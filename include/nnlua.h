@@ -581,6 +581,10 @@ typedef struct nl_node_info {
 int nl_node_read(const nl_tensor *t, const char *who, nl_node_info *info /* out */);
 /* 1 when backward gives input i of the node that made t a gradient */
 int nl_node_input_wanted(const nl_tensor *t, int i);
+/* The nodes that made outputs[0..n) (entries optional) free what they
+ * saved, as a backward without retain_graph frees the nodes it ran: the
+ * walk of a create_graph backward told retain_graph = false */
+int nl_free_nodes(int n, nl_tensor *const *outputs);
 
 /* ---- losses (ops_loss.c) ------------------------------------------------ */
 

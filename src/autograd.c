@@ -841,6 +841,20 @@ static bool hold_hooked(node_list *order, bool *leaves) {
     return any;
 }
 
+/* A freed node holds nothing but its op: its output (n->out, whose node
+ * it is) keeps the op in its flags and lets the node go now, not when the
+ * output dies, so a loop's nodes are reused while still in cache. The
+ * caller holds n too. */
+static void node_detach_freed(nl_node *n) {
+    nl_tensor *out = n->out;
+    out->flags |= NL_FLAG_GRAPH_FREED | (int32_t)((uint32_t)n->op << NL_FLAG_OP_SHIFT);
+    out->node = NULL;
+    n->out = NULL;
+    /* two references, the output's and the caller's: nobody else holds it */
+    if (__atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE) == 2) n->refcount = 1;
+    else nl_node_release(n);
+}
+
 /* The reverse walk of nl_backward (task NULL) and nl_grad: the roots'
  * gradients (grads[r], or 1 for a one-element root) flow back to the
  * leaves' .grad, or to task's inputs. The roots are checked by the caller.
@@ -1002,18 +1016,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         n->mark = 0;
         nl_release(n->grad);
         n->grad = NULL;
-        /* A freed node holds nothing but its op: its output keeps the op in
-         * its flags and lets the node go now, not when the output dies, so
-         * a loop's nodes are reused while still in cache. */
-        if (!retain_graph && n->freed && n->out && n->out->node == n) {
-            nl_tensor *out = n->out;
-            out->flags |= NL_FLAG_GRAPH_FREED | (int32_t)((uint32_t)n->op << NL_FLAG_OP_SHIFT);
-            out->node = NULL;
-            n->out = NULL;
-            /* two references, the output's and ours: nobody else holds it */
-            if (__atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE) == 2) n->refcount = 1;
-            else nl_node_release(n);
-        }
+        if (!retain_graph && n->freed && n->out && n->out->node == n) node_detach_freed(n);
         if (held) nl_release(held);
         nl_node_release(n);
     }
@@ -1037,6 +1040,31 @@ int nl_node_read(const nl_tensor *t, const char *who, nl_node_info *info) {
     memcpy(info->s, n->s, sizeof info->s);
     memcpy(info->a, n->a, sizeof info->a);
     return 1;
+}
+
+/* the nodes that made outputs[0..n) let what they saved go, as a backward
+ * without retain_graph frees the nodes it ran: each output keeps only its
+ * op's name, and a later backward through it is refused */
+int nl_free_nodes(int n, nl_tensor *const *outputs) {
+    NL_CHECK_INT(n >= 0 && (n == 0 || outputs), "free_nodes: no outputs given");
+    nl_node **nodes = malloc(sizeof(nl_node *) * (size_t)(n ? n : 1));
+    NL_CHECK_INT(nodes != NULL, "free_nodes: out of memory");
+    /* all held first: freeing one node's inputs may drop the last
+     * reference to an output further on */
+    for (int k = 0; k < n; k++) {
+        nodes[k] = outputs[k] ? outputs[k]->node : NULL;
+        if (nodes[k]) nl_ref_add(&nodes[k]->refcount);
+    }
+    for (int k = 0; k < n; k++)
+        if (nodes[k] && !nodes[k]->freed) node_free_saved(nodes[k]);
+    for (int k = 0; k < n; k++) {
+        nl_node *nd = nodes[k];
+        if (!nd) continue;
+        if (nd->out && nd->out->node == nd) node_detach_freed(nd);
+        nl_node_release(nd);
+    }
+    free(nodes);
+    return 0;
 }
 
 int nl_node_input_wanted(const nl_tensor *t, int i) {

@@ -275,7 +275,7 @@ return function(nl)
   -- records the gradients' own graph (autograd_higher.lua, loaded then)
   local higher
   local walks = 0
-  local function create_graph_run(who, roots, grads, inputs)
+  local function create_graph_run(who, roots, grads, inputs, free)
     higher = higher or require('nnlua.autograd_higher')(nl)
     if any_hooks then drop_dead() end
     -- (each walk its own number: what a walk that failed left in custom
@@ -283,7 +283,7 @@ return function(nl)
     local prev = nl._walk_now
     walks = walks + 1
     nl._walk_now = walks
-    local ok, res = pcall(higher.run, who, roots, grads, inputs)
+    local ok, res = pcall(higher.run, who, roots, grads, inputs, free)
     nl._walk_now = prev
     if not ok then
       if type(res) == 'table' and res.msg then raise(res.msg) end   -- a hook's result refused
@@ -295,7 +295,8 @@ return function(nl)
   -- backward([grad], [{retain_graph = true, create_graph = true}]); any
   -- other option is an error (a misspelt retain_graph was ignored).
   -- create_graph: the gradients added into .grad have a graph of their
-  -- own (and the graph is kept, as retain_graph keeps it)
+  -- own, and the graph is kept unless retain_graph is false (PyTorch's
+  -- retain_graph defaults to create_graph)
   local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
   function Tensor.backward(t, grad, opts)
     if type(grad) == 'table' and not nl.is_tensor(grad) then
@@ -322,7 +323,7 @@ return function(nl)
       if gp == nil and p.numel ~= 1 then
         raise(('backward: a gradient is needed for a non-scalar tensor of shape %s'):format(nl._shape_str(t)))
       end
-      create_graph_run('backward', { t }, { grad }, nil)
+      create_graph_run('backward', { t }, { grad }, nil, opts.retain_graph == false)
       local after = nl._after_backward
       if after then after(false) end
       return
@@ -350,7 +351,8 @@ return function(nl)
   -- Returns the list of the inputs' gradients, nil for an input the
   -- outputs do not reach when allow_unused (else an error); no .grad
   -- changes. create_graph: the gradients have a graph of their own (a
-  -- gradient penalty, a Hessian-vector product), and the graph is kept.
+  -- gradient penalty, a Hessian-vector product), and the graph is kept
+  -- unless retain_graph is false.
   nl.autograd = nl.autograd or {}
   local GRAD_OPTS = { grad_outputs = 1, retain_graph = 'flag', allow_unused = 'flag', create_graph = 'flag',
                       is_grads_batched = 'flag' }
@@ -416,7 +418,7 @@ return function(nl)
           raise(('grad: input %d (shape %s) does not require grad'):format(j, nl._shape_str(list[j])))
         end
       end
-      local got = create_graph_run('grad', roots, rgrads, list)
+      local got = create_graph_run('grad', roots, rgrads, list, opts.retain_graph == false)
       for j = 1, n_in do
         if got[j] == nil and not opts.allow_unused then
           raise(('grad: input %d (shape %s) was not used to compute the outputs; pass allow_unused = true to get '

@@ -553,7 +553,9 @@ return function(nl)
   -- The walk. roots: Lua tensors; grads: their gradients (nil: ones, for
   -- a one-element root). inputs: nil for backward (leaves' .grad), or the
   -- list of tensors whose gradients are returned (nl.autograd.grad).
-  local function run(who, roots, grads, inputs)
+  -- free: the nodes that ran free what they saved after a walk that
+  -- succeeded (retain_graph = false), as C's backward frees them.
+  local function run(who, roots, grads, inputs, free)
     local rps = {}
     for i, r in ipairs(roots) do
       rps[i] = r.ptr
@@ -601,6 +603,7 @@ return function(nl)
       end
     end
     local prev = lib.nl_set_grad_enabled(1)
+    local ran = {}                                  -- the outputs of the nodes that ran
     local ok, res = pcall(function()
       local gsum = {}                               -- node key -> its output's gradient
       local leaf_g, leaf_order = {}, {}             -- leaf address -> gradient; the leaves in order met
@@ -646,6 +649,7 @@ return function(nl)
           if not want_in or n.needed then
             if hooked(n.out_p) then g = run_hooks(n.out_p, g) or g end
             local gin = R[n.op](n, g)
+            if free then ran[#ran + 1] = n:out() end   -- (held: a hook may let the graph go meanwhile)
             for i = 1, n.n_in do
               local gi, xp = gin[i], n.ins[i]
               if gi and n.want[i] then send(xp, fit(who, n, i, gi, xp)) end
@@ -666,6 +670,11 @@ return function(nl)
     end)
     lib.nl_set_grad_enabled(prev)
     if not ok then error(res, 0) end
+    if free and #ran > 0 then
+      local arr = ffi.new('nl_tensor *[?]', #ran)
+      for i, t in ipairs(ran) do arr[i - 1] = t.ptr end
+      lib.nl_free_nodes(#ran, arr)
+    end
     return res
   end
 

@@ -455,6 +455,48 @@ describe('create_graph: semantics', function()
     assert.are.same({ 2, 2 }, grad(g:sum(), x)[1]:totable())
   end)
 
+  it('frees the graph when retain_graph is false, as PyTorch 1.13 (its default is create_graph)', function()
+    -- PyTorch 1.13, x = [1, 2] float64: with create_graph=True,
+    -- retain_graph=False a second pass over the graph, or a pass through a
+    -- gradient whose graph uses a freed node (u = x * 2 saved its operand,
+    -- exp its output), raises "Trying to backward through the graph a second
+    -- time"; a gradient whose graph holds only leaves differentiates
+    local function freed(f, op)
+      S.contains(S.errmsg(f), 'the graph through ' .. op .. ' was freed by an earlier backward')
+    end
+    local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+    local y = (x * x):sum()
+    local g = grad(y, x, { create_graph = true, retain_graph = false })[1]
+    assert.are.same({ 2, 4 }, g:totable())
+    freed(function() grad(y, x) end, 'sum')
+    freed(function() y:backward() end, 'sum')
+    g:sum():backward()                       -- d(sum 2x)/dx = 2: g's graph reaches x alone
+    assert.are.same({ 2, 2 }, x.grad:totable())
+    x.grad = nil
+    local u = x * 2
+    y = (u * u):sum()
+    g = grad(y, x, { create_graph = true, retain_graph = false })[1]
+    assert.are.same({ 8, 16 }, g:totable())
+    freed(function() g:sum():backward() end, 'mul')
+    y = x:exp():sum()
+    g = grad(y, x, { create_graph = true, retain_graph = false })[1]
+    freed(function() g:sum():backward() end, 'exp')
+    -- backward: x.grad = 3x^2 with a graph through the freed x * x
+    x.grad = nil
+    y = (x * x * x):sum()
+    y:backward({ create_graph = true, retain_graph = false })
+    assert.are.same({ 3, 12 }, x.grad:totable())
+    freed(function() y:backward() end, 'sum')
+    freed(function() x.grad:sum():backward() end, 'mul')
+    -- retain_graph = true, or left out, keeps it
+    x.grad = nil
+    y = (x * x * x):sum()
+    y:backward({ create_graph = true, retain_graph = true })
+    y:backward({ create_graph = true })
+    y:backward()
+    assert.are.same({ 9, 36 }, x.grad:totable())
+  end)
+
   it('backward adds into .grad with a graph: a second backward sums, out of place', function()
     local x = nl.tensor({ 1, 3 }, 'float64'):requires_grad()
     local y = (x * x * x):sum()
