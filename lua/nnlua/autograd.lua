@@ -189,6 +189,26 @@ return function(nl)
     return e ~= nil and e.retains == true
   end
 
+  -- t's handle takes over owner's C tensor, which a custom function made
+  -- its output over t's memory (ctx:mark_dirty: an input changed in place
+  -- and returned), as PyTorch rebases the history of the input object: the
+  -- ops that already used t, and the function's node, keep t's old tensor
+  -- and its history; t's hooks stay with them (PyTorch's stay on the old
+  -- grad_fn), and retain_grad moves to the new tensor, as PyTorch moves it
+  function nl._take_over(t, owner)
+    local old = t.ptr
+    detached[t] = owner
+    t.ptr = owner.ptr
+    if bit.band(old.flags, HOOKED) == 0 then return end
+    local e = hooks[addr(old)]
+    if e == nil or not e.retains then return end
+    e.retains = nil
+    local list = {}
+    for _, h in ipairs(e.list) do if not h.retain then list[#list + 1] = h end end
+    e.list = list
+    Tensor.retain_grad(t)
+  end
+
   -- g (a Lua handle) added into the .grad of p, a tensor an op made: a
   -- copy of it first, then sums out of place (PyTorch's retain_grad hook)
   local function retain(p, g)

@@ -111,9 +111,62 @@ return function(nl)
     self._materialize = on
   end
 
-  function Ctx:mark_dirty()
-    raise(('%s: mark_dirty (an input changed in place and returned) is not supported; return a new tensor '
-           .. '(change a clone of the input)'):format(self._fn.__name))
+  -- inputs that forward changed in place and returns: apply gives back
+  -- the input object itself, its history rebased on the function's node
+  -- (PyTorch's mark_dirty); each must be among forward's results
+  function Ctx:mark_dirty(...)
+    local list = {}
+    for i = 1, select('#', ...) do
+      local t = select(i, ...)
+      if not is_tensor(t) then
+        raise(('%s: mark_dirty takes tensors, got %s as argument %d'):format(self._fn.__name, nl._describe_arg(t), i))
+      end
+      list[#list + 1] = T(t, 'mark_dirty')
+    end
+    self._dirty = list
+  end
+
+  -- After forward: the tensors marked dirty get a new version, as
+  -- PyTorch's mark_dirty bumps theirs (a graph that saved one refuses its
+  -- backward), each once; each must be among forward's results r. Returns
+  -- the set of their addresses.
+  local function dirty_checked(ctx, r)
+    local set, name = {}, ctx._fn.__name
+    for _, p in ipairs(ctx._dirty) do
+      local k = addr(p)
+      if not set[k] then
+        set[k] = true
+        if lib.nl_mark_modified(p, name .. '.apply') ~= 0 then raise(ffi.string(lib.nl_error())) end
+        local found = false
+        for i = 2, r.n do
+          if is_tensor(r[i]) and r[i].ptr == p then found = true end
+        end
+        if not found then
+          raise(('%s.apply: a tensor marked dirty (shape %s) is not among the results of forward; the inputs '
+                 .. 'changed in place must be returned'):format(name, shape_of(p)))
+        end
+      end
+    end
+    return set
+  end
+
+  -- the argument i of apply, an input that forward changed in place
+  -- (mark_dirty), checked as PyTorch checks it, and the views PyTorch
+  -- rebases through their base (which this does not do) refused
+  local function dirty_input_checked(name, i, p)
+    if lib.nl_is_leaf(p) ~= 0 and band(p.flags, REQUIRES_GRAD) ~= 0 then
+      raise(('%s.apply: argument %d (shape %s) is a leaf that requires grad and was changed in place '
+             .. '(mark_dirty): a leaf Variable that requires grad has been used in an in-place operation; '
+             .. 'change a clone of it'):format(name, i, shape_of(p)))
+    end
+    local made = lib.nl_grad_fn_name(p)
+    made = made ~= nil and ffi.string(made) or nil
+    if band(p.flags, lib.NL_FLAG_NOGRAD_VIEW) ~= 0 or
+       (made and made ~= 'custom_function' and band(p.flags, lib.NL_FLAG_VIEW) ~= 0) then
+      raise(('%s.apply: argument %d (shape %s), changed in place (mark_dirty), is a view (made by %s) of a '
+             .. 'tensor that requires grad; its base would not see the change: change a clone of it'):format(
+               name, i, shape_of(p), made or 'an op under no_grad'))
+    end
   end
 
   -- ---- backward ------------------------------------------------------------
@@ -292,12 +345,15 @@ return function(nl)
     local ctx = setmetatable({ needs_input_grad = needs, _fn = cls }, Ctx)
     local prev = lib.nl_set_grad_enabled(0)
     local r = pack(pcall(forward, ctx, ...))
+    local ok, dirty = true, nil             -- (the versions bumped with grad mode still off)
+    if r[1] and ctx._dirty then ok, dirty = pcall(dirty_checked, ctx, r) end
     lib.nl_set_grad_enabled(prev)
     if not r[1] then error(r[2], 0) end
+    if not ok then error(dirty, 0) end
     if not any then return unpack(r, 2, r.n) end
     -- the float outputs not marked non-differentiable get the graph
     local nres, nondiff, n_out = r.n - 1, ctx._nondiff, 0
-    local pos = {}
+    local pos, rebased = {}, {}             -- rebased[j]: the argument that output j is (mark_dirty)
     if n_in > cap or nres > cap then grow(math.max(n_in, nres)) end
     for k = 1, nres do
       local o = r[k + 1]
@@ -307,6 +363,13 @@ return function(nl)
           outs[n_out] = p
           n_out = n_out + 1
           pos[n_out] = k
+          for i = 1, dirty and dirty[addr(p)] and nargs or 0 do
+            if kinds[i] and args[i].ptr == p then
+              dirty_input_checked(name, i, p)
+              rebased[n_out] = i
+              break
+            end
+          end
         end
       end
     end
@@ -332,9 +395,24 @@ return function(nl)
       for j = 1, n_out do o[pos[j]].c = j end
       ctx._outs = o
     end
-    for j = 1, n_out do r[pos[j] + 1] = wrap(results[j - 1]) end
-    ctx._nargs, ctx._kinds = nargs, kinds
     local saved = ctx._saved
+    for j = 1, n_out do
+      local i = rebased[j]
+      if i then
+        -- a dirty input saved for backward is a constant there (as other
+        -- results are): an alias without the graph, which holds no node
+        -- (the rebased input would hold this function's node, by ctx)
+        local p = args[i].ptr
+        for s = 1, saved and saved.n or 0 do
+          if saved[s] ~= nil and saved[s].ptr == p then saved[s] = wrap(lib.nl_detach(p)) end
+        end
+        nl._take_over(args[i], wrap(results[j - 1]))
+        r[pos[j] + 1] = args[i]
+      else
+        r[pos[j] + 1] = wrap(results[j - 1])
+      end
+    end
+    ctx._nargs, ctx._kinds = nargs, kinds
     if saved then
       local v = {}
       for i = 1, saved.n do

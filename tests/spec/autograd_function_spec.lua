@@ -480,6 +480,211 @@ describe('nl.autograd.Function', function()
   end)
 end)
 
+-- ctx:mark_dirty: against PyTorch 1.13 (tests/golden/custom_function.lua,
+-- made by tests/golden/gen_custom_function.py, the same functions and
+-- graphs), float64 central differences and closed forms
+describe('nl.autograd.Function: mark_dirty', function()
+  local golden = dofile(S.root .. '/tests/golden/custom_function.lua')
+  local G = S.from_golden
+  local function gleaf(g) return G(g):requires_grad() end
+
+  local InplaceTanh = Function('InplaceTanh', {
+    forward = function(ctx, x)
+      x:tanh_()
+      ctx:mark_dirty(x)
+      ctx:save_for_backward(x)
+      return x
+    end,
+    backward = function(ctx, g) local y = ctx:saved_tensors(); return g * (1 - y * y) end,
+  })
+  local ScaleTwo = Function('ScaleTwo', {
+    forward = function(ctx, x, y, s)
+      ctx:save_for_backward(x:clone(), y:clone())
+      ctx.s = s
+      x:mul_(s)
+      y:mul_(x)
+      ctx:mark_dirty(x, y)
+      return x, y, x + y
+    end,
+    backward = function(ctx, gx, gy, gr)
+      local x0, y0 = ctx:saved_tensors()
+      local s = ctx.s
+      gx, gy = gx + gr, gy + gr
+      return gx * s + gy * y0 * s, gy * x0 * s, nil
+    end,
+  })
+  local AddSquare = Function('AddSquare', {
+    forward = function(ctx, x, w) ctx:save_for_backward(w); x:add_(w * w); ctx:mark_dirty(x); return x end,
+    backward = function(ctx, g) local w = ctx:saved_tensors(); return g, 2 * w * g end,
+  })
+  local Triple = Function('Triple', {
+    forward = function(ctx, x) x:mul_(3); return x end,
+    backward = function(ctx, g) return g * 3 end,
+  })
+
+  it('returns the input object itself, its history rebased on the function (PyTorch 1.13)', function()
+    local c = golden.tanh
+    local a, b = gleaf(c.a), gleaf(c.b)
+    local y = a * 2 + 1
+    local u = y + b                          -- (an op that used y before: its gradient goes to y's old history)
+    local r = InplaceTanh.apply(y)
+    assert.is_true(rawequal(r, y))
+    assert.are.equal('custom_function', y:grad_fn())
+    same(y, c.y.data)
+    ;(r * G(c.w1) + u * G(c.w2)):sum():backward()
+    same(a.grad, c.grads[1].data)
+    same(b.grad, c.grads[2].data)
+    -- the closed form: da = 2 (w1 (1 - tanh^2) + w2), db = w2
+    same(a.grad, S.flat(2 * (G(c.w1) * (1 - G(c.y) * G(c.y)) + G(c.w2))))
+  end)
+
+  it('two dirty inputs of one function and a new result (PyTorch 1.13)', function()
+    local c = golden.two
+    local a, b = gleaf(c.a), gleaf(c.b)
+    local x, y = a * 1, b - 0
+    local rx, ry, rs = ScaleTwo.apply(x, y, 1.5)
+    assert.is_true(rawequal(rx, x) and rawequal(ry, y))
+    assert.is_false(rawequal(rs, x))
+    ;(rx * G(c.w1) + ry * G(c.w2) + rs * G(c.w3)):sum():backward()
+    same(a.grad, c.grads[1].data)
+    same(b.grad, c.grads[2].data)
+  end)
+
+  it('a dirty input that needs no grad becomes the output of the function (PyTorch 1.13)', function()
+    local c = golden.nograd_input
+    local w = gleaf(c.w)
+    local x = G(c.c)
+    local r = AddSquare.apply(x, w)
+    assert.is_true(rawequal(r, x))
+    assert.is_true(x.is_requires_grad)
+    assert.is_false(x:is_leaf())
+    ;(x * G(c.wt)):sum():backward()
+    same(w.grad, c.grads[1].data)
+    same(w.grad, S.flat(2 * G(c.w) * G(c.wt)))   -- closed form
+  end)
+
+  it("keeps the input's hooks on its old history and moves retain_grad to the new (PyTorch 1.13)", function()
+    local c = golden.hooks
+    local a = gleaf(c.a)
+    local y = a * 1
+    local z = y * 3
+    local seen
+    y:register_hook(function(g) seen = g:clone() end)
+    y:retain_grad()
+    InplaceTanh.apply(y)
+    assert.is_true(y.retains_grad)
+    ;(z * G(c.w1) + y * y * G(c.w2)):sum():backward()
+    same(seen, c.hook.data)
+    same(y.grad, c.retained.data)
+    same(a.grad, c.grads[1].data)
+  end)
+
+  it('without mark_dirty, a new tensor over the input gets the node, as PyTorch 1.13 (a leaf too)', function()
+    local c = golden.unmarked
+    local a = gleaf(c.a)
+    local y = a * 1
+    local r = Triple.apply(y)
+    assert.is_false(rawequal(r, y))
+    assert.are.equal('mul', y:grad_fn())
+    ;(r * G(c.w1) + y * G(c.w2)):sum():backward()
+    same(a.grad, c.grads[1].data)
+    local l = gleaf(c.a)
+    r = Triple.apply(l)
+    ;(r * G(c.w1)):sum():backward()
+    same(l.grad, c.leaf_grad.data)
+    same(l, c.leaf_after.data)
+    same(l.grad, S.flat(3 * G(c.w1)))          -- closed form
+  end)
+
+  it('gives the gradients of central differences (gradcheck), and with create_graph those of backward', function()
+    local f = function(a, b) return InplaceTanh.apply(a * b) * a end
+    local a, b = leaf({ 0.3, -0.7, 1.1 }), leaf({ 0.9, 0.4, -0.5 })
+    assert.is_true(nl.gradcheck(f, { a, b }))
+    local f2 = function(a, b) local x, y, s = ScaleTwo.apply(a * 1, b * 1, -0.75); return x * 2 + y * s + x end
+    assert.is_true(nl.gradcheck(f2, { a, b }))
+    a.grad, b.grad = nil, nil
+    f(a, b):sum():backward()
+    local ga, gb = a.grad, b.grad
+    local g = nl.autograd.grad(f(a, b):sum(), { a, b }, { create_graph = true })
+    same(g[1], ga)
+    same(g[2], gb)
+  end)
+
+  it('bumps the version once: what an op saved of the input is refused at backward (PyTorch 1.13)', function()
+    local a = leaf({ 1, 2 })
+    -- PyTorch: "... output 0 of ExpBackward0, is at version 2; expected version 0 instead"
+    local e = a:exp()
+    InplaceTanh.apply(e)
+    S.contains(S.errmsg(function() e:sum():backward() end), 'modified in place before backward (version 2, saved at 0)')
+    local y = a * 1
+    local p = y * y
+    InplaceTanh.apply(y)
+    S.contains(S.errmsg(function() p:sum():backward() end), 'was modified in place after it was used')
+    -- under no_grad, or with no input that requires grad: no graph, the version bumped still
+    local x = nl.tensor({ 0.5, 1 }, 'float64')
+    local v = nl._lib.nl_tensor_version(x.ptr)
+    local r = InplaceTanh.apply(x)
+    assert.is_true(rawequal(r, x))
+    assert.is_true(x:is_leaf())
+    assert.are.equal(v + 2, nl._lib.nl_tensor_version(x.ptr))   -- tanh_, then mark_dirty
+  end)
+
+  it('refuses a leaf that requires grad, a dirty tensor not returned, and a view an op made', function()
+    local a = leaf({ 1, 2 })
+    -- PyTorch: "a leaf Variable that requires grad has been used in an in-place operation."
+    local msg = S.errmsg(function() InplaceTanh.apply(a) end)
+    S.contains(msg, 'InplaceTanh.apply: argument 1 (shape [2]) is a leaf that requires grad')
+    S.contains(msg, 'a leaf Variable that requires grad has been used in an in-place operation')
+    -- PyTorch: "Some elements marked as dirty during the forward method were not returned as output."
+    local NotReturned = Function('NotReturned', {
+      forward = function(ctx, x) x:mul_(2); ctx:mark_dirty(x); return x * 1 end,
+      backward = function(ctx, g) return g end })
+    S.contains(S.errmsg(function() NotReturned.apply(a * 1) end),
+      'NotReturned.apply: a tensor marked dirty (shape [2]) is not among the results of forward')
+    S.contains(S.errmsg(function() InplaceTanh.apply((a * 1):narrow(1, 1, 1)) end),
+      'InplaceTanh.apply: argument 1 (shape [1]), changed in place (mark_dirty), is a view (made by narrow)')
+    S.contains(S.errmsg(function()
+      Function('Bad', { forward = function(ctx, x) ctx:mark_dirty(x, 3); return x end,
+                        backward = function(ctx, g) return g end }).apply(a * 1)
+    end), 'Bad: mark_dirty takes tensors, got 3 as argument 2')
+    -- the result of an earlier dirty function changed in place again: its
+    -- saved output is refused, as PyTorch refuses it; one that saved
+    -- nothing chains: d tanh(3a) = 3 (1 - tanh(3a)^2)
+    local y = a * 1
+    InplaceTanh.apply(InplaceTanh.apply(y))
+    S.contains(S.errmsg(function() y:sum():backward() end),
+      'InplaceTanh: saved tensor 1 (shape [2]) was modified in place after forward saved it')
+    local DirtyTriple = Function('DirtyTriple', {
+      forward = function(ctx, x) x:mul_(3); ctx:mark_dirty(x); return x end,
+      backward = function(ctx, g) return g * 3 end })
+    local b = leaf({ 1, 2 })                 -- (a was changed: the forward refused above ran, as PyTorch's)
+    y = b * 1
+    InplaceTanh.apply(DirtyTriple.apply(y))
+    y:sum():backward()
+    local t = nl.tensor({ 3, 6 }, 'float64'):tanh()
+    same(b.grad, S.flat(3 * (1 - t * t)))
+  end)
+
+  it('lets the contexts go: 2,000 applications, with and without backward, hold none after', function()
+    local a = leaf({ 1, 2 })
+    local function held()
+      collectgarbage('collect')
+      collectgarbage('collect')
+      nl._settle()
+      nl._custom_drain()
+      local n = 0
+      for _ in pairs(nl._custom_registry) do n = n + 1 end
+      return n
+    end
+    local before = held()
+    for i = 1, 2000 do
+      local y = InplaceTanh.apply(a * 1)
+      if i % 2 == 0 then y:sum():backward() end
+    end
+    assert.are.equal(before, held())
+  end)
+end)
+
 describe("README's autograd.Function block", function()
   it('runs under bin/nnlua and prints the gradient 2 x', function()
     local src = S.read(S.root .. '/README.md'):match('<!%-%- readme_spec: autograd_function %-%->\n```lua\n(.-)\n```')
