@@ -522,7 +522,9 @@ void nl_remove_grad_ready_hook(nl_grad_ready_fn fn, void *ctx);
  * in the graph, the nodes run in PyTorch's order: the latest made first,
  * and a leaf as soon as its gradient is complete. nl_take_dead_hooked
  * gives the addresses (at most max) of marked tensors that died on this
- * thread since its last call, so that the binding can drop their hooks. */
+ * thread since its last call, so that the binding can drop their hooks,
+ * and with the low bit set those of marked tensors whose node a backward
+ * freed (no backward runs their hooks again). */
 typedef int (*nl_tensor_hook_fn)(void *ctx, nl_tensor *t, nl_tensor *grad, nl_tensor **replacement /* out */);
 int nl_set_hooked(nl_tensor *t);
 int nl_take_dead_hooked(uintptr_t *out /* out: max */, int max);

@@ -418,20 +418,22 @@ int nl_set_hooked(nl_tensor *t) {
     return 0;
 }
 
-/* the addresses of marked tensors that died on this thread, until the
- * binding takes them */
+/* the addresses of marked tensors that died on this thread, or (the low
+ * bit set) whose node a backward freed, until the binding takes them */
 static __thread struct { uintptr_t *v; int n, cap; } dead_hooked;
 
-void nl_hooked_died(const nl_tensor *t) {
+static void hooked_told(uintptr_t a) {
     if (dead_hooked.n == dead_hooked.cap) {
         int cap = dead_hooked.cap ? dead_hooked.cap * 2 : 64;
         uintptr_t *v = realloc(dead_hooked.v, sizeof(uintptr_t) * cap);
-        if (!v) return;                  /* the binding keeps a dead tensor's hooks: never called */
+        if (!v) return;                  /* the binding keeps the hooks: never called */
         dead_hooked.v = v;
         dead_hooked.cap = cap;
     }
-    dead_hooked.v[dead_hooked.n++] = (uintptr_t)t;
+    dead_hooked.v[dead_hooked.n++] = a;
 }
+
+void nl_hooked_died(const nl_tensor *t) { hooked_told((uintptr_t)t); }
 
 int nl_take_dead_hooked(uintptr_t *out, int max) {
     int n = dead_hooked.n < max ? dead_hooked.n : max;
@@ -847,6 +849,9 @@ static bool hold_hooked(node_list *order, bool *leaves) {
  * caller holds n too. */
 static void node_detach_freed(nl_node *n) {
     nl_tensor *out = n->out;
+    /* no backward reaches its hooks again (one through it is refused):
+     * the binding lets them go, and what they hold (often out itself) */
+    if (out->flags & NL_FLAG_HOOKED) hooked_told((uintptr_t)out | 1);
     out->flags |= NL_FLAG_GRAPH_FREED | (int32_t)((uint32_t)n->op << NL_FLAG_OP_SHIFT);
     out->node = NULL;
     n->out = NULL;

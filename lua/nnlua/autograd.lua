@@ -100,10 +100,25 @@ return function(nl)
   local hook_error            -- what a hook raised, for backward to raise
   local dead = ffi.new('uintptr_t[64]')
   local function addr(p) return tonumber(ffi.cast('uintptr_t', p)) end
+  -- the hooks of tensors that died go; so do those of tensors whose node
+  -- a backward freed (told with the address's low bit set), which no
+  -- backward runs again: a hook whose function refers to its own tensor
+  -- (the usual closure over an activation) held the tensor for ever, as
+  -- the collector cannot see the cycle through C. retain_grad's marks
+  -- stay (retains_grad reads true), and go with the tensor.
   local function drop_dead()
     repeat
       local n = lib.nl_take_dead_hooked(dead, 64)
-      for i = 0, n - 1 do hooks[tonumber(dead[i])] = nil end
+      for i = 0, n - 1 do
+        local a = tonumber(dead[i])
+        if a % 2 == 0 then hooks[a] = nil
+        else
+          local e = hooks[a - 1]
+          if e ~= nil then
+            if e.retains then e.list = { { retain = true } } else hooks[a - 1] = nil end
+          end
+        end
+      end
     until n < 64
     any_hooks = next(hooks) ~= nil
   end
@@ -155,6 +170,12 @@ return function(nl)
 
   function Tensor.register_hook(t, fn)
     if type(fn) ~= 'function' then nl._argerror('register_hook', 'a function fn(grad)', fn) end
+    local p = T(t, 'register_hook')
+    if p.node == nil and bit.band(p.flags, lib.NL_FLAG_GRAPH_FREED) ~= 0 then
+      -- a backward freed the node that made t: no backward runs t's hooks
+      -- again (one through t is refused), so none is kept (see drop_dead)
+      return setmetatable({ _entry = { list = {} }, _hook = { fn = fn }, _key = false }, Handle)
+    end
     local e, k = hook_entry(t, 'register_hook')
     local h = { fn = fn }
     add_hook(e, h)

@@ -293,6 +293,68 @@ describe('tensor hooks', function()
                    ('Lua heap %.0f kB after 20k loops, at least %.0f kB after each of three runs of 60k more'):format(kb1, least))
   end)
 
+  it('lets go the hooks that refer to their own tensor once a backward freed its node: memory stays flat', function()
+    -- y = x * 2 with a hook whose function uses y: the hook held y, and
+    -- y's memory, for ever (the cycle runs through C, which the collector
+    -- cannot see). Once a backward freed y's node no backward runs y's
+    -- hooks again (one through y is refused), so they go then: through
+    -- backward, nl.autograd.grad, and both with create_graph and
+    -- retain_graph = false.
+    local mem = nl._lib.nl_mem()
+    local x = nl.randn(256):requires_grad()
+    local ran = 0
+    local function loop(n)
+      for i = 1, n do
+        local y = x * 2
+        y:register_hook(function(g) ran = ran + 1; return g * (y:numel() / 256) end)
+        local loss = y:sum()
+        local k = i % 4
+        if k == 0 then loss:backward()
+        elseif k == 1 then nl.autograd.grad(loss, x)
+        elseif k == 2 then nl.autograd.grad(loss, x, { create_graph = true, retain_graph = false })
+        else loss:backward({ create_graph = true, retain_graph = false }) end
+      end
+      x.grad = nil
+      collectgarbage('collect')
+      collectgarbage('collect')
+      nl._settle()
+      nl._drop_dead_hooks()
+      local held = 0
+      for _ in pairs(nl._hooks) do held = held + 1 end
+      return held, tonumber(mem.live_bytes)
+    end
+    local held0, live0 = loop(400)
+    local held1, live1 = loop(4000)
+    assert.are.equal(4400, ran)                -- each hook ran once
+    assert.are.equal(held0, held1)
+    -- 4,000 tensors of 1 kB held would be 4 MB
+    assert.is_true(live1 - live0 < 256 * 1024, ('live bytes %d -> %d'):format(live0, live1))
+  end)
+
+  it('keeps the hooks while the graph is kept, and retain_grad after it is freed', function()
+    local x = leaf({ 1, 2 })
+    local y = x * 3
+    local seen = 0
+    y:register_hook(function(g) seen = seen + 1; assert.are.same({ 2 }, y:shape()); return g end)
+    y:retain_grad()
+    local loss = (y * y):sum()
+    loss:backward({ retain_graph = true })
+    loss:backward()                           -- the hook runs again: the graph was kept
+    assert.are.equal(2, seen)
+    -- freed: the hook is gone, the retained gradient and retains_grad stay (PyTorch 1.13: y.grad [12, 24])
+    nl._drop_dead_hooks()
+    assert.is_true(y.retains_grad)
+    assert.are.same({ 12, 24 }, y.grad:totable())
+    local e = nl._hooks[tonumber(require('ffi').cast('uintptr_t', y.ptr))]
+    assert.are.equal(1, #e.list)
+    -- a hook on a tensor whose node was freed is not kept, and never runs, as in PyTorch
+    -- (its backward is refused); its handle's remove() does nothing
+    local h = y:register_hook(function() seen = seen + 1 end)
+    S.contains(S.errmsg(function() (y * 2):sum():backward() end), 'was freed by an earlier backward')
+    h:remove()
+    assert.are.equal(2, seen)
+  end)
+
   describe('retain_grad', function()
     it('keeps the gradient of a tensor an op made in .grad, added up over backward passes (closed form)', function()
       -- x = torch.tensor([1., 2.], requires_grad=True); y = x * 3; y.retain_grad(); s = (y * y).sum()
