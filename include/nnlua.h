@@ -540,11 +540,32 @@ int nl_backward_hooked(nl_tensor *root, nl_tensor *grad, int retain_graph, nl_te
 int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs /* optional, entries optional */,
             int n_in, nl_tensor *const *inputs, nl_tensor **grads /* out: n_in */, int retain_graph,
             nl_tensor_hook_fn fn /* optional */, void *ctx);
-/* Anomaly mode (per thread): backward fails at the first op whose gradient
- * holds NaN or Inf, naming it. nl_all_finite: 1 when t holds neither.
+/* Anomaly mode (per thread), a set of bits: NL_ANOMALY_FINITE (nnlua's
+ * nl.detect_anomaly): backward fails at the first op whose gradient holds
+ * NaN or Inf, naming it. NL_ANOMALY_TRACE (PyTorch's, with NL_ANOMALY_NAN
+ * for its check_nan): the binding gives each new node the traceback of the
+ * call that made it (nl_anomaly_trace), freed with the node's saved
+ * tensors; a backward or grad that fails at a node (its backward's error,
+ * or with NL_ANOMALY_NAN a produced gradient holding NaN: "Function 'mul'
+ * returned nan values in its 1st output.") leaves that node's traceback
+ * for nl_anomaly_failed: the text, "" for a node without one, NULL when
+ * no node failed since nl_anomaly_failed_clear. nl_all_finite: 1 when t
+ * holds neither NaN nor Inf; nl_has_nan: 1 when it holds a NaN.
  * nl_last_op: the op that made the newest tensor on this thread. */
-int nl_set_detect_anomaly(int enabled);   /* returns the previous setting */
+enum { NL_ANOMALY_FINITE = 1, NL_ANOMALY_TRACE = 2, NL_ANOMALY_NAN = 4 };
+int nl_set_detect_anomaly(int mode);      /* returns the previous bits */
 int nl_all_finite(const nl_tensor *t);
+int nl_has_nan(const nl_tensor *t);
+/* 1 when t's node was made with NL_ANOMALY_TRACE on and has no traceback yet */
+int nl_anomaly_untraced(const nl_tensor *t);
+/* gives t's node, and the nodes made for it since the last call (a C op's
+ * inner steps), the traceback of parent's node when it has one (ops a
+ * create_graph backward records for it), else text; 1 when it gave one */
+int nl_anomaly_trace(const nl_tensor *t, const char *text /* optional */, const nl_tensor *parent /* optional */);
+const char *nl_anomaly_trace_of(const nl_tensor *t);   /* t's node's traceback, or NULL */
+const char *nl_anomaly_failed(void);
+void nl_anomaly_failed_clear(void);
+int64_t nl_anomaly_traced(void);          /* nodes holding a traceback now, on all threads */
 const char *nl_last_op(void);
 /* The profiler's record of backward (per thread; nl.profiler): while it is
  * on, each node a backward runs (but a binding's own, NL_OP_CUSTOM) adds

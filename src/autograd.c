@@ -4,6 +4,7 @@
  * the nl_<family>_backward kernels beside their forwards. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,8 @@ static __thread struct {
     int grad_disabled;               /* 0: grad mode on (the default) */
     uint32_t node_seq;               /* nodes made on this thread (nl_node.seq) */
 } tls;
-static __thread int detect_anomaly;
+static __thread int detect_anomaly;      /* NL_ANOMALY_* bits */
+static void anomaly_turned(int prev);
 
 /* the profiler's events (nl_profiler_enable); an event that finds no
  * memory is dropped */
@@ -53,9 +55,10 @@ static void prof_add(int op, double start) {
     prof.v[prof.n++] = (nl_profiler_event){ .op = op, .start = start, .end = nl_time() };
 }
 
-int nl_set_detect_anomaly(int enabled) {
+int nl_set_detect_anomaly(int mode) {
     int prev = detect_anomaly;
-    detect_anomaly = enabled != 0;
+    detect_anomaly = mode & (NL_ANOMALY_FINITE | NL_ANOMALY_TRACE | NL_ANOMALY_NAN);
+    if ((prev ^ detect_anomaly) & NL_ANOMALY_TRACE) anomaly_turned(prev);
     return prev;
 }
 
@@ -66,6 +69,25 @@ int nl_all_finite(const nl_tensor *t) {
         if (v != v || v == 1.0 / 0.0 || v == -1.0 / 0.0) return 0;
     }
     return 1;
+}
+
+int nl_has_nan(const nl_tensor *t) {
+    if (!t || t->dtype == NL_INT64) return 0;
+    if (nl_is_contiguous(t) && t->dtype == NL_FLOAT32) {
+        const float *v = (const float *)t->data;       /* (numel) */
+        for (int64_t i = 0; i < t->numel; i++) if (v[i] != v[i]) return 1;
+        return 0;
+    }
+    if (nl_is_contiguous(t) && t->dtype == NL_FLOAT64) {
+        const double *v = (const double *)t->data;     /* (numel) */
+        for (int64_t i = 0; i < t->numel; i++) if (v[i] != v[i]) return 1;
+        return 0;
+    }
+    for (int64_t i = 0; i < t->numel; i++) {
+        double v = nl_get_flat(t, i);
+        if (v != v) return 1;
+    }
+    return 0;
 }
 
 int nl_set_grad_enabled(int enabled) {
@@ -294,6 +316,230 @@ int nl_mark_modified(nl_tensor *t, const char *op) {
     return 0;
 }
 
+/* ---- anomaly mode: the forward traceback of each node ----
+ * With NL_ANOMALY_TRACE on, the binding gives each op's new nodes the
+ * traceback of the call that made them; a backward that fails at a node
+ * keeps its traceback for the error. The tracebacks live in a table by
+ * node, outside the node (which stays 3 lines): a traced node's input
+ * arrays are moved off the node, so that node_free_saved, which frees
+ * those arrays with the graph, drops the traceback in the same branch,
+ * and an untraced node pays nothing. */
+typedef struct { int32_t refcount; char text[]; } trace_text;
+typedef struct trace_entry { const nl_node *node; trace_text *t; struct trace_entry *next; } trace_entry;
+static struct {
+    pthread_mutex_t lock;
+    trace_entry **v;                     /* (cap) chains by the node's address */
+    int64_t cap;
+} traces = { PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+static int64_t traces_live;              /* entries (read without the lock) */
+static __thread uint32_t trace_from;     /* node_seq when NL_ANOMALY_TRACE came on */
+static __thread trace_text *failed;      /* the traceback of the node a backward failed at */
+static __thread bool failed_set;
+
+static void trace_release(trace_text *t) {
+    if (t && nl_unref(&t->refcount)) free(t);
+}
+
+/* the link to n's entry, or the NULL at the end of its chain; lock held, cap > 0 */
+static trace_entry **trace_slot(const nl_node *n) {
+    uint64_t h = ((uintptr_t)n >> 6) * UINT64_C(0x9E3779B97F4A7C15);
+    trace_entry **e = &traces.v[(h >> 32) & (uint64_t)(traces.cap - 1)];
+    while (*e && (*e)->node != n) e = &(*e)->next;
+    return e;
+}
+
+/* n's traceback, retained, or NULL */
+static trace_text *trace_find(const nl_node *n) {
+    if (!n || !__atomic_load_n(&traces_live, __ATOMIC_ACQUIRE)) return NULL;
+    pthread_mutex_lock(&traces.lock);
+    trace_entry *e = traces.cap ? *trace_slot(n) : NULL;
+    trace_text *t = e ? e->t : NULL;
+    if (t) nl_ref_add(&t->refcount);
+    pthread_mutex_unlock(&traces.lock);
+    return t;
+}
+
+static __attribute__((noinline, cold)) void trace_drop(const nl_node *n) {
+    pthread_mutex_lock(&traces.lock);
+    trace_entry **e = traces.cap ? trace_slot(n) : NULL, *dead = e ? *e : NULL;
+    if (dead) {
+        *e = dead->next;
+        if (__atomic_sub_fetch(&traces_live, 1, __ATOMIC_RELEASE) == 0) {   /* the chains go too */
+            free(traces.v);
+            traces.v = NULL;
+            traces.cap = 0;
+        }
+    }
+    pthread_mutex_unlock(&traces.lock);
+    if (dead) {
+        trace_release(dead->t);
+        free(dead);
+    }
+}
+
+/* n gets t (retained); its input arrays move off the node */
+static bool trace_put(nl_node *n, trace_text *t) {
+    if (n->in == n->in_inline) {
+        nl_tensor **ins = malloc(sizeof(nl_tensor *) * (size_t)n->n_in);
+        uint32_t *vers = malloc(sizeof(uint32_t) * (size_t)n->n_in);    /* (no inputs past 32 inline) */
+        if (!ins || !vers) {
+            free(ins);
+            free(vers);
+            return false;
+        }
+        memcpy(ins, n->in, sizeof(nl_tensor *) * (size_t)n->n_in);
+        memcpy(vers, n->in_version, sizeof(uint32_t) * (size_t)n->n_in);
+        n->in = ins;
+        n->in_version = vers;
+    }
+    trace_entry *e = malloc(sizeof *e);
+    if (!e) return false;
+    pthread_mutex_lock(&traces.lock);
+    int64_t live = __atomic_load_n(&traces_live, __ATOMIC_RELAXED);
+    if (live >= traces.cap) {            /* rehash into twice the chains */
+        int64_t cap = traces.cap ? traces.cap * 2 : 64;
+        trace_entry **v = calloc((size_t)cap, sizeof *v), **old = traces.v;
+        if (!v) {
+            pthread_mutex_unlock(&traces.lock);
+            free(e);
+            return false;
+        }
+        int64_t old_cap = traces.cap;
+        traces.v = v;
+        traces.cap = cap;
+        for (int64_t i = 0; i < old_cap; i++)
+            for (trace_entry *x = old[i], *next; x; x = next) {
+                next = x->next;
+                trace_entry **slot = trace_slot(x->node);
+                x->next = NULL;
+                *slot = x;
+            }
+        free(old);
+    }
+    nl_ref_add(&t->refcount);
+    e->node = n;
+    e->t = t;
+    e->next = NULL;
+    *trace_slot(n) = e;
+    __atomic_add_fetch(&traces_live, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&traces.lock);
+    return true;
+}
+
+/* made on this thread since NL_ANOMALY_TRACE came on, not yet freed, and
+ * without a traceback (a node made before, or elsewhere, is left alone) */
+static bool trace_wanted(const nl_node *n) {
+    if (!n || n->freed || (int32_t)(n->seq - trace_from) <= 0 || (int32_t)(tls.node_seq - n->seq) < 0) return false;
+    trace_text *t = trace_find(n);
+    trace_release(t);
+    return t == NULL;
+}
+
+int nl_anomaly_untraced(const nl_tensor *t) {
+    return t && (detect_anomaly & NL_ANOMALY_TRACE) && trace_wanted(t->node);
+}
+
+int nl_anomaly_trace(const nl_tensor *t, const char *text, const nl_tensor *parent) {
+    if (!nl_anomaly_untraced(t)) return 0;
+    trace_text *tt = parent ? trace_find(parent->node) : NULL;
+    if (!tt && text) {
+        size_t len = strlen(text);
+        tt = malloc(sizeof(trace_text) + len + 1);
+        if (!tt) return 0;
+        tt->refcount = 1;
+        memcpy(tt->text, text, len + 1);
+    }
+    if (!tt) return 0;
+    /* t's node and the new nodes behind it, each given the traceback when
+     * pushed (a node met twice is given it once) */
+    nl_node *inline_v[32], **stack = inline_v;
+    int64_t n = 0, cap = 32;
+    bool ok = trace_put(t->node, tt);
+    if (ok) stack[n++] = t->node;
+    while (ok && n) {
+        nl_node *x = stack[--n];
+        for (int i = 0; ok && i < x->n_in; i++) {
+            nl_node *c = x->in[i]->node;
+            if (!trace_wanted(c)) continue;
+            if (n == cap) {
+                nl_node **v = malloc(sizeof(nl_node *) * (size_t)cap * 2);
+                if (!v) { ok = false; break; }
+                memcpy(v, stack, sizeof(nl_node *) * (size_t)n);
+                if (stack != inline_v) free(stack);
+                stack = v;
+                cap *= 2;
+            }
+            ok = trace_put(c, tt);
+            if (ok) stack[n++] = c;
+        }
+    }
+    if (stack != inline_v) free(stack);
+    trace_release(tt);
+    return 1;
+}
+
+int64_t nl_anomaly_traced(void) { return __atomic_load_n(&traces_live, __ATOMIC_ACQUIRE); }
+
+const char *nl_anomaly_trace_of(const nl_tensor *t) {
+    trace_text *tt = t ? trace_find(t->node) : NULL;
+    /* (the node holds it while t lives) */
+    trace_release(tt);
+    return tt ? tt->text : NULL;
+}
+
+/* a backward failed at n: its traceback (or none) for the error */
+static __attribute__((noinline, cold)) void anomaly_failed(const nl_node *n) {
+    trace_text *t = trace_find(n);
+    trace_release(failed);
+    failed = t;
+    failed_set = true;
+}
+
+const char *nl_anomaly_failed(void) {
+    if (!failed_set) return NULL;
+    return failed ? failed->text : "";
+}
+
+void nl_anomaly_failed_clear(void) {
+    trace_release(failed);
+    failed = NULL;
+    failed_set = false;
+}
+
+/* NL_ANOMALY_TRACE came on (nodes made from now are traced) or went off */
+static void anomaly_turned(int prev) {
+    if (prev & NL_ANOMALY_TRACE) nl_anomaly_failed_clear();
+    else trace_from = tls.node_seq;
+}
+
+static const char *ordinal_suffix(int k) {
+    if (k % 100 >= 11 && k % 100 <= 13) return "th";
+    return k % 10 == 1 ? "st" : k % 10 == 2 ? "nd" : k % 10 == 3 ? "rd" : "th";
+}
+
+/* after n's backward (anomaly mode): nnlua's NaN-or-Inf check of every
+ * gradient it gave, then PyTorch's NaN check of those its inputs take */
+static __attribute__((noinline, cold)) int anomaly_check(const char *who, const nl_node *n, nl_tensor *const *gin) {
+    for (int i = 0; (detect_anomaly & NL_ANOMALY_FINITE) && i < n->n_in; i++) {
+        if (gin[i] && !nl_all_finite(gin[i])) {
+            nl_set_error("detect_anomaly: the backward of %s produced NaN or Inf in the gradient of "
+                         "its input %d (shape %s)", nl_op_name(n->op), i + 1, nl_shape_str(gin[i]));
+            goto fail;
+        }
+    }
+    for (int i = 0; (detect_anomaly & NL_ANOMALY_NAN) && i < n->n_in; i++) {
+        if (gin[i] && nl_node_wants(n, i) && nl_has_nan(gin[i])) {
+            nl_set_error("%s: Function '%s' returned nan values in its %d%s output.", who, nl_op_name(n->op),
+                         i + 1, ordinal_suffix(i + 1));
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    if (detect_anomaly & NL_ANOMALY_TRACE) anomaly_failed(n);
+    return -1;
+}
+
 /* ---- nodes ---- */
 
 _Static_assert(sizeof(nl_node) <= 192, "a node stays 3 cache lines (seq lives in the padding)");
@@ -359,11 +605,12 @@ void nl_node_save_output(nl_node *n, nl_tensor *out) {
     }
 }
 
-static void node_free_saved(nl_node *n) {
+static inline __attribute__((always_inline)) void node_free_saved(nl_node *n) {
     if (n->op == NL_OP_CUSTOM && !n->freed) nl_custom_node_free(n);   /* the binding's id is dead */
     for (int i = 0; i < n->n_in; i++) nl_release(n->in[i]);
     nl_release(n->saved);
-    if (n->in != n->in_inline) {
+    if (n->in != n->in_inline && n->in) {     /* (a freed node's are gone) */
+        if (__atomic_load_n(&traces_live, __ATOMIC_RELAXED)) trace_drop(n);
         free(n->in);
         free(n->in_version);
     }
@@ -615,6 +862,7 @@ static void list_init_spare(node_list *l, int slot) {
 }
 
 void nl_backward_spares_free(void) {
+    nl_anomaly_failed_clear();
     for (int i = 0; i < 3; i++) {
         free(spare[i].v);
         spare[i].v = NULL;
@@ -959,18 +1207,13 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
             snprintf(msg, sizeof msg, "%s", nl_error());
             nl_set_error("backward of %s: %s", nl_op_name(n->op), msg);
             rc = -1;
+            if (detect_anomaly & NL_ANOMALY_TRACE) anomaly_failed(n);
         }
         /* drop our hold on the output's gradient first, so an input's
          * gradient that is a view of it can be taken without a copy */
         nl_release(n->grad);
         n->grad = NULL;
-        for (int i = 0; rc == 0 && detect_anomaly && i < n->n_in; i++) {
-            if (gin[i] && !nl_all_finite(gin[i])) {
-                nl_set_error("detect_anomaly: the backward of %s produced NaN or Inf in the gradient of "
-                             "its input %d (shape %s)", nl_op_name(n->op), i + 1, nl_shape_str(gin[i]));
-                rc = -1;
-            }
-        }
+        if (rc == 0 && detect_anomaly) rc = anomaly_check(who, n, gin);
         for (int i = 0; i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
             if (rc == 0 && gin[i] && nl_node_wants(n, i)) {
@@ -978,6 +1221,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
                     nl_set_error("backward of %s: gradient of shape %s for input %d of shape %s",
                                  nl_op_name(n->op), nl_shape_str(gin[i]), i + 1, nl_shape_str(x));
                     rc = -1;
+                    if (detect_anomaly & NL_ANOMALY_TRACE) anomaly_failed(n);
                 } else if (x->node) {
                     /* a gradient in the input's own dtype, as PyTorch's: a
                      * float64 one reaching a float32 op's backward would be

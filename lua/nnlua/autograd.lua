@@ -312,6 +312,116 @@ return function(nl)
   local function backward_custom(p, gp, retain) return lib.nl_backward(p, gp, retain) end
   jit.off(backward_custom)
 
+  -- ---- PyTorch's anomaly mode -----------------------------------------------
+  -- nl.autograd.set_detect_anomaly(on, {check_nan}), detect_anomaly(fn,
+  -- [opts]), is_anomaly_enabled(). On, each op recorded on the tape keeps
+  -- the traceback of the call that made it (from the first frame outside
+  -- nnlua's own files; C keeps it by node and frees it with the graph); a
+  -- backward or grad that fails at a node, by an error of its backward or,
+  -- with check_nan, a NaN in a gradient it produced, raises with the
+  -- traceback of the node's forward call appended to the message (PyTorch
+  -- prints it as a warning). What a create_graph backward records for a
+  -- node is traced to that node's forward call (PyTorch's parent). Off,
+  -- wrap makes the one test it made before and C's backward its one test.
+  local pkg = debug.getinfo(1, 'S').source:match('^(.*/)[^/]*$') or ''
+  local traced, check_nan = false, true
+  local parent = nil          -- create_graph's walk: the output of the node whose rule runs
+  local function forward_traceback()
+    local level = 2
+    while true do
+      local info = debug.getinfo(level, 'S')
+      if not info or (info.what ~= 'C' and info.source:sub(1, #pkg) ~= pkg) then break end
+      level = level + 1
+    end
+    return (debug.traceback('', level):gsub('^\n?stack traceback:\n', ''))
+  end
+  -- wrap's note for each output with a node: its new nodes get the traceback
+  local function note(p)
+    if lib.nl_anomaly_untraced(p) ~= 0 then
+      local own = parent == nil or lib.nl_anomaly_trace_of(parent) == nil
+      lib.nl_anomaly_trace(p, own and forward_traceback() or nil, parent)
+    end
+  end
+  -- msg followed by a node's forward traceback tr ('': none kept)
+  local function with_trace(msg, tr)
+    if tr == nil then return msg end
+    if tr == '' then
+      return msg .. '\nNo forward pass information available: the op was recorded with anomaly mode off.'
+    end
+    return msg .. '\nTraceback of forward call that caused the error:\n' .. tr
+  end
+  -- the message of a failed backward or grad in C, with the traceback of the node it failed at
+  local function anomaly_message(msg)
+    if not traced then return msg end
+    local tr = lib.nl_anomaly_failed()
+    tr = tr ~= nil and ffi.string(tr) or nil
+    lib.nl_anomaly_failed_clear()
+    return with_trace(msg, tr)
+  end
+  -- PyTorch's message, with a 1-based index
+  function nl._nan_message(name, i)
+    local last = i % 100 >= 11 and i % 100 <= 13 and 0 or i % 10
+    return ("Function '%s' returned nan values in its %d%s output."):format(name, i,
+      last == 1 and 'st' or last == 2 and 'nd' or last == 3 and 'rd' or 'th')
+  end
+  -- create_graph's walk runs a node's rule through this in anomaly mode
+  local function anomaly_rule(who, n, rule, g)
+    local prev = parent
+    parent = n.out_p
+    local ok, gin = pcall(rule, n, g)
+    parent = prev
+    local tr = lib.nl_anomaly_trace_of(n.out_p)
+    tr = tr ~= nil and ffi.string(tr) or ''
+    if not ok then
+      if type(gin) == 'string' then gin = with_trace(gin, tr)
+      elseif type(gin) == 'table' and type(gin.msg) == 'string' then gin.msg = with_trace(gin.msg, tr) end
+      error(gin, 0)
+    end
+    for i = 1, check_nan and n.n_in or 0 do
+      local gi = gin[i]
+      if gi and n.want[i] and lib.nl_has_nan(gi.ptr) ~= 0 then
+        raise(with_trace(who .. ': ' .. nl._nan_message(ffi.string(lib.nl_op_name(n.op)), i), tr))
+      end
+    end
+    return gin
+  end
+  local function set_anomaly(on, nan)
+    traced, check_nan = on, nan
+    nl._anomaly_nan = on and nan                 -- (autograd_function's backward checks its gradients)
+    nl._anomaly_rule = on and anomaly_rule or false
+    nl._anomaly_mode(on and note or nil,
+                     on and bit.bor(lib.NL_ANOMALY_TRACE, nan and lib.NL_ANOMALY_NAN or 0) or 0)
+  end
+  nl._anomaly_nan, nl._anomaly_rule = false, false
+  local ANOMALY_OPTS = { check_nan = 'flag' }
+  local function anomaly_opts(op, opts)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, ANOMALY_OPTS)
+    return opts.check_nan ~= false
+  end
+  nl.autograd = nl.autograd or {}
+  -- returns the previous setting
+  function nl.autograd.set_detect_anomaly(on, opts)
+    if type(on) ~= 'boolean' then nl._argerror('set_detect_anomaly', 'a boolean', on) end
+    local prev = traced
+    set_anomaly(on, anomaly_opts('set_detect_anomaly', opts))
+    return prev
+  end
+  -- fn() in anomaly mode, its results returned; the mode is restored
+  -- after, also when fn raises (PyTorch's context manager)
+  function nl.autograd.detect_anomaly(fn, opts)
+    if type(fn) ~= 'function' then nl._argerror('detect_anomaly', 'a function', fn) end
+    local nan = anomaly_opts('detect_anomaly', opts)
+    local prev_on, prev_nan = traced, check_nan
+    set_anomaly(true, nan)
+    local res = { pcall(fn) }
+    set_anomaly(prev_on, prev_nan)
+    if not res[1] then error(res[2], 0) end
+    return unpack(res, 2, table.maxn(res))
+  end
+  function nl.autograd.is_anomaly_enabled() return traced end
+  function nl.autograd.is_anomaly_check_nan_enabled() return check_nan end
+
   -- backward with create_graph and nl.autograd.grad's: a walk in Lua that
   -- records the gradients' own graph (autograd_higher.lua, loaded then)
   local higher
@@ -378,7 +488,7 @@ return function(nl)
     -- failed backward (its error is raised after)
     local after = nl._after_backward
     if rc ~= 0 then
-      local msg = ffi.string(lib.nl_error())
+      local msg = anomaly_message(ffi.string(lib.nl_error()))
       if after then pcall(after, true) end
       hook_raise(msg)
     end
@@ -472,7 +582,7 @@ return function(nl)
     if any_hooks then drop_dead() end
     local cb = any_hooks and hook_cb or nil
     if lib.nl_grad(n_out, outs, gouts, n_in, ins, got, opts.retain_graph and 1 or 0, cb, nil) ~= 0 then
-      hook_raise(ffi.string(lib.nl_error()))
+      hook_raise(anomaly_message(ffi.string(lib.nl_error())))
     end
     local res, unused = {}, nil
     for i = 1, n_in do

@@ -239,7 +239,11 @@ return function(nl)
     end
     local res = {}
     for i = 1, nargs do
-      if r[i + 1] ~= nil and needs[i] then res[kinds[i]] = r[i + 1] end
+      if r[i + 1] ~= nil and needs[i] then
+        res[kinds[i]] = r[i + 1]
+        -- PyTorch's anomaly mode with check_nan (autograd.lua)
+        if nl._anomaly_nan and lib.nl_has_nan(r[i + 1].ptr) ~= 0 then error({ msg = nl._nan_message(name, i) }) end
+      end
     end
     return res
   end

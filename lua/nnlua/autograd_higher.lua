@@ -648,7 +648,8 @@ return function(nl)
           if j then add_got(j, g) end     -- (an input's gradient is taken before its hooks run, as PyTorch's)
           if not want_in or n.needed then
             if hooked(n.out_p) then g = run_hooks(n.out_p, g) or g end
-            local gin = R[n.op](n, g)
+            local in_anomaly = nl._anomaly_rule      -- (PyTorch's anomaly mode: autograd.lua)
+            local gin = in_anomaly and in_anomaly(who, n, R[n.op], g) or R[n.op](n, g)
             if free then ran[#ran + 1] = n:out() end   -- (held: a hook may let the graph go meanwhile)
             for i = 1, n.n_in do
               local gi, xp = gin[i], n.ins[i]

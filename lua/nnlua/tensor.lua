@@ -133,13 +133,19 @@ return function(nl)
   -- detect_anomaly leaves alone (an -inf mask was refused), as it leaves
   -- views and tensors given back as they were, and copies (values no op
   -- made here)
-  local anomaly = false
+  -- note: PyTorch's anomaly mode's (autograd.lua), given each output with
+  -- a node to record the forward traceback; torch_bits: its C bits; watch:
+  -- anomaly or note, the one test wrap makes
+  local anomaly, note, watch, torch_bits = false, nil, false, 0
+  local function set_modes()
+    watch = anomaly or note ~= nil
+    lib.nl_set_detect_anomaly(bit.bor(torch_bits, anomaly and lib.NL_ANOMALY_FINITE or 0))
+  end
   local COPIES = { contiguous = true, clone = true, cat = true, index_select = true }
   local function raise_anomaly(name, shape)
     raise(('detect_anomaly: %s produced NaN or Inf in its output (shape %s)'):format(name, shape))
   end
-  local function wrap(p, op, data)
-    if p == nil then raise(ffi.string(lib.nl_error())) end
+  local function watched(p, op, data)
     if anomaly and not data and lib.nl_all_finite(p) == 0 and lib.nl_holds_shared(p) == 0 then
       local fn = lib.nl_grad_fn_name(p)
       local name = fn ~= nil and ffi.string(fn) or op or ffi.string(lib.nl_last_op())
@@ -150,6 +156,15 @@ return function(nl)
         raise_anomaly(name, '[' .. table.concat(dims, ',') .. ']')
       end
     end
+    if note and p.node ~= nil then note(p) end
+  end
+  function nl._anomaly_mode(fn, bits)
+    note, torch_bits = fn, bits
+    set_modes()
+  end
+  local function wrap(p, op, data)
+    if p == nil then raise(ffi.string(lib.nl_error())) end
+    if watch then watched(p, op, data) end
     local k
     if nfree > 0 then
       k = free_slots[nfree]
@@ -191,7 +206,7 @@ return function(nl)
   function nl.detect_anomaly(on)
     if type(on) ~= 'boolean' then raise('detect_anomaly: expected a boolean, got ' .. type(on)) end
     anomaly = on
-    lib.nl_set_detect_anomaly(anomaly and 1 or 0)
+    set_modes()
   end
 
   -- t, or the error detect_anomaly raises for an output of op holding NaN
@@ -206,9 +221,9 @@ return function(nl)
   -- softmax after turns to 0; PyTorch's anomaly mode checks no forward)
   function nl._without_anomaly(fn, ...)
     if not anomaly then return fn(...) end
-    anomaly = false
+    anomaly, watch = false, note ~= nil
     local res = { pcall(fn, ...) }
-    anomaly = true
+    anomaly, watch = true, true
     if not res[1] then error(res[2], 0) end
     return unpack(res, 2, table.maxn(res))
   end
