@@ -316,6 +316,18 @@ describe('weight_norm and spectral_norm', function()
     S.same_bits(u, m.weight_u, 'u in eval')
   end)
 
+  it('spectral_norm of a subclass of ConvTranspose2d takes its default dim 2, as PyTorch isinstance', function()
+    local MyCT = nn.ConvTranspose2d:extend('CtcNormMyCT')
+    nl.manual_seed(6)
+    local m = nn.utils.spectral_norm(MyCT(2, 3, 3):double(), { n_power_iterations = 50 })
+    -- PyTorch 1.13: weight_u over the 3 output channels (its dim=1)
+    assert.are.same({ 3 }, m.weight_u:shape())
+    for _ = 1, 20 do m(nl.randn(1, 2, 4, 4):double()) end
+    -- the weight as a matrix over its output channels has the largest singular value 1
+    local top = nl.linalg.svdvals(m.weight:transpose(1, 2):reshape(3, -1)):max():item()
+    assert.is_true(math.abs(top - 1) < 1e-8, tostring(top))
+  end)
+
   it('spectral_norm gradients by finite differences (float64, eval: u and v fixed)', function()
     local m = nn.utils.spectral_norm(nn.Conv2d(2, 3, 2):double())
     m(nl.randn(1, 2, 3, 3):double())

@@ -195,7 +195,10 @@ return function(nl, nn)
       raise(('%s: %s must be a float tensor of at least one dim, got %s %s'):format(op, name, w:dtype(),
         nl._shape_str(w)))
     end
-    if dim == nil then dim = m.__name:match('^ConvTranspose') and 2 or 1 end
+    if dim == nil then
+      -- (the ConvTranspose layers and their subclasses, as PyTorch's isinstance)
+      dim = nn._is_instance(m, { [nn.ConvTranspose1d] = true, [nn.ConvTranspose2d] = true }) and 2 or 1
+    end
     local e = { kind = 'spectral_norm', name = name, dim = dim_of(op, dim, w), n_power_iterations = n, eps = eps }
     local wm = as_matrix(w:detach(), e.dim)
     local u = nl.no_grad(function() return normalize(nl.randn({ wm:size(1) }, w:dtype()), eps) end)
