@@ -283,10 +283,18 @@ return function(nl)
   end
   -- a value given to log_prob, cdf, ...: a tensor (a number becomes one of
   -- the distribution's dtype), checked against event_shape, batch_shape and
-  -- the support when validating, as PyTorch's _validate_sample
-  function Distribution._value(self, op, v, skip_support)
+  -- the support when validating, as PyTorch's _validate_sample. Its dtype
+  -- is promoted with the parameters' as PyTorch's ops do (a float64 value
+  -- of a float32 distribution stays float64, and so does the result), but
+  -- where PyTorch casts the value to the parameters' dtype (as_params, or
+  -- the class's _value_as_params), so does this
+  function Distribution._value(self, op, v, skip_support, as_params)
     v = self:_tensor_value(op, v)
-    if v:dtype() ~= self._dtype and not self._int_values then v = v:to(self._dtype) end
+    local vd = v:dtype()
+    if vd ~= self._dtype and not self._int_values
+       and (vd ~= 'float64' or as_params or self._value_as_params) then
+      v = v:to(self._dtype)
+    end
     if not self._validate_args then return v end
     local vs, ev = v:shape(), self.event_shape
     if not same(sub(vs, #vs - #ev + 1), ev) then
@@ -571,6 +579,7 @@ return function(nl)
     return gather_log_prob(self, idx)
   end
   OneHotCategorical.entropy = Categorical.entropy
+  OneHotCategorical._value_as_params = true    -- (PyTorch's log_prob takes the argmax of the value)
   function OneHotCategorical.enumerate_support(self, expand)
     local k = self._num_events
     local shape = { k }
@@ -612,7 +621,8 @@ return function(nl)
   end
   function Uniform.log_prob(self, v)
     v = self:_value('log_prob', v)
-    local lb, ub = self.low:le(v), self.high:gt(v)
+    -- in the parameters' dtype, as PyTorch's type_as(self.low)
+    local lb, ub = self.low:le(v):to(self._dtype), self.high:gt(v):to(self._dtype)
     return (lb * ub):log() - (self.high - self.low):log()
   end
   function Uniform.cdf(self, v)
@@ -749,6 +759,7 @@ return function(nl)
                                          precision_matrix = constraints.positive_definite,
                                          scale_tril = constraints.lower_cholesky }
   MultivariateNormal.support = constraints.real_vector
+  MultivariateNormal._value_as_params = true    -- (PyTorch's log_prob gives the parameters' dtype)
   MultivariateNormal.has_rsample = true
   MultivariateNormal._param_dims = { loc = 1, covariance_matrix = 2, precision_matrix = 2, scale_tril = 2 }
   MultivariateNormal._param_order = { 'loc', 'covariance_matrix', 'precision_matrix', 'scale_tril' }
@@ -928,6 +939,7 @@ return function(nl)
   Gamma._param_dims = { concentration = 0, rate = 0 }
   Gamma._param_order = { 'concentration', 'rate' }
   Gamma.rsample = no_rsample('Gamma')
+  Gamma._value_as_params = true    -- (PyTorch's log_prob casts the value to the rate's dtype)
   -- Gamma(concentration, rate, [{validate_args}])
   function Gamma._new(concentration, rate, opts)
     opts = options('Gamma', opts)

@@ -464,6 +464,58 @@ describe('distributions: shapes, expand, enumerate_support and kl dispatch', fun
   end)
 end)
 
+describe('distributions: a value of another dtype', function()
+  -- float32 parameters, float64 values: PyTorch 1.13.1 promotes (the result
+  -- is float64) except where it casts the value to the parameters' dtype
+  -- (Categorical, OneHotCategorical, Uniform.log_prob, MultivariateNormal,
+  -- Gamma). The values are PyTorch's (torch.distributions, same arguments).
+  local f = function(x) return nl.tensor(x, 'float32') end
+  local CASES = {
+    { 'Normal', D.Normal(f(0.5), f(1.5)), 0.3, { log_prob = -1.333292518, cdf = 0.4469648818, icdf = -0.2866007691 } },
+    { 'Bernoulli', D.Bernoulli(f(0.3)), 1, { log_prob = -1.203972816 } },
+    { 'Bernoulli logits', D.Bernoulli(nil, f(0.3)), 1, { log_prob = -0.5543552637 } },
+    { 'Categorical', D.Categorical(f({ 0.2, 0.3, 0.5 })), 2, { log_prob = -1.203972816 }, 'float32' },
+    { 'OneHotCategorical', D.OneHotCategorical(f({ 0.2, 0.3, 0.5 })), { 0, 1, 0 }, { log_prob = -1.203972816 }, 'float32' },
+    { 'Uniform', D.Uniform(f(0), f(2)), 0.5, { cdf = 0.25, icdf = 1 } },
+    { 'Uniform log_prob', D.Uniform(f(0), f(2)), 0.5, { log_prob = -0.6931471825 }, 'float32' },
+    { 'Exponential', D.Exponential(f(1.5)), 0.5, { log_prob = -0.3445349038, cdf = 0.5276334473, icdf = 0.4620981204 } },
+    { 'Laplace', D.Laplace(f(0.5), f(1.5)), 0.3, { log_prob = -1.231945642, cdf = 0.4375866595, icdf = -0.2662384356 } },
+    { 'MultivariateNormal', D.MultivariateNormal(f({ 0, 1 }), f({ { 2, 0.5 }, { 0.5, 1 } })), { 0.3, 0.2 },
+      { log_prob = -2.577684879 }, 'float32' },
+    { 'Independent', D.Independent(D.Normal(f({ 0.5, 0.1 }), f({ 1.5, 1 })), 1), { 0.3, 0.2 }, { log_prob = -2.257231051 } },
+    { 'Gamma', D.Gamma(f(2), f(1.5)), 0.5, { log_prob = -0.63221699 }, 'float32' },
+    { 'Dirichlet', D.Dirichlet(f({ 1, 2, 3 })), { 0.2, 0.3, 0.5 }, { log_prob = 1.50407745 } },
+    { 'Beta', D.Beta(f(2), f(3)), 0.3, { log_prob = 0.5675839812 } },
+    { 'Poisson', D.Poisson(f(2)), 3, { log_prob = -1.712317928 } },
+    { 'Binomial', D.Binomial(5, f(0.3)), 2, { log_prob = -1.175385332 } },
+    { 'LogNormal', D.LogNormal(f(0.5), f(1.5)), 0.3, { log_prob = -0.7656582291, cdf = 0.1279820691, icdf = 0.7508114162 } },
+    { 'TransformedDistribution', D.TransformedDistribution(D.Normal(f(0.5), f(1.5)), { D.ExpTransform() }), 0.3,
+      { log_prob = -0.7656582291, cdf = 0.1279820691, icdf = 0.7508114162 } },
+  }
+  it('promotes a float64 value of a float32 distribution as PyTorch does', function()
+    for _, c in ipairs(CASES) do
+      local d, v = c[2], nl.tensor(c[3], c[1] == 'Categorical' and 'int64' or 'float64')
+      for _, m in ipairs({ 'log_prob', 'cdf', 'icdf' }) do
+        local want = c[4][m]
+        if want then
+          local r = d[m](d, v)
+          local what = c[1] .. '.' .. m
+          assert.are.equal(c[5] or 'float64', r:dtype(), what)
+          local got = r:sum():item()
+          assert.is_true(math.abs(got - want) <= 1e-6 * math.abs(want) + 1e-8, ('%s: %.10g, PyTorch %.10g'):format(what, got, want))
+        end
+      end
+    end
+  end)
+
+  it('computes Normal(0, 1):log_prob of a float64 value in float64', function()
+    local r = D.Normal(0, 1):log_prob(nl.tensor({ 0.1, 3 }, 'float64'))
+    assert.are.equal('float64', r:dtype())
+    S.expect_close(r, nl.tensor({ -0.005 - 0.5 * math.log(2 * math.pi), -4.5 - 0.5 * math.log(2 * math.pi) }, 'float64'),
+      'log_prob', 1e-14, 1e-15)
+  end)
+end)
+
 describe('distributions: errors', function()
   local function err(f, part) S.contains(S.errmsg(f), part) end
   it('checks the parameters against their constraints when validating', function()
