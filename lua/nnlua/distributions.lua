@@ -1577,6 +1577,7 @@ return function(nl)
             :format(shape_str(p.event_shape), shape_str(q.event_shape)))
     end
     local pL, qL = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    if pL:dtype() ~= qL:dtype() then pL, qL = pL:double(), qL:double() end    -- PyTorch's promotion
     local h1 = half_log_det(qL) - half_log_det(pL)
     local n = p.event_shape[1]
     local b = broadcast(sub(qL:shape(), 1, -3), sub(pL:shape(), 1, -3))

@@ -508,6 +508,18 @@ describe('distributions: a value of another dtype', function()
     end
   end)
 
+  it('kl_divergence of two MultivariateNormals of different dtypes promotes, as PyTorch', function()
+    local p = D.MultivariateNormal(nl.zeros(2), nl.eye(2) * 2)
+    local q = D.MultivariateNormal(nl.ones(2):double(), nl.tensor({ { 2, 0.5 }, { 0.5, 1 } }, 'float64'))
+    -- PyTorch 1.13.1 (float64 both ways): 0.872374998144542 and 0.663339109682954; the
+    -- float64 pair's 0.872374999122052 and 0.663339286592234
+    for _, c in ipairs({ { p, q, 0.872374999122052 }, { q, p, 0.663339286592234 } }) do
+      local kl = D.kl_divergence(c[1], c[2])
+      assert.are.equal('float64', kl:dtype())
+      assert.is_true(math.abs(kl:item() - c[3]) < 1e-6, tostring(kl:item()))
+    end
+  end)
+
   it('computes Normal(0, 1):log_prob of a float64 value in float64', function()
     local r = D.Normal(0, 1):log_prob(nl.tensor({ 0.1, 3 }, 'float64'))
     assert.are.equal('float64', r:dtype())
