@@ -24,7 +24,8 @@
  * the next pixel per dim; x fastest, as PyTorch's nw, ne, sw, se), 16
  * bicubic (4 x 4, A = -0.75; padding applied to each tap's position, not
  * to the source position, whose only derivative is the unnormalization's).
- * A tap off the input has weight 0 (zeros padding) and reads offset 0.
+ * A tap off the input (zeros padding) is left out of the k taps: it adds
+ * exactly 0, as PyTorch's masked reads, also beside an inf or NaN pixel.
  * dw[a][j]: the derivative of tap j's weight along dim a (x, y, z), which
  * the grid's gradient sums with the pixels' values. */
 typedef struct {
@@ -119,9 +120,9 @@ enum { GS_MAXK = 16 };
                 in &= i >= 0 && i < G->size[a];                                                \
                 off += i * G->step[a];                                                         \
             }                                                                                  \
-            t->k = 1;                                                                          \
-            t->off[0] = in ? off : 0;                                                          \
-            t->w[0] = in ? (T)1 : (T)0;                                                        \
+            t->k = in;                                                                         \
+            t->off[0] = off;                                                                   \
+            t->w[0] = 1;                                                                       \
             for (int a = 0; a < nsp; a++) t->dw[a][0] = 0;                                     \
         } else if (mode == NL_GRID_BILINEAR) {                                              \
             int64_t i0[3];                                                                     \
@@ -132,8 +133,7 @@ enum { GS_MAXK = 16 };
                 wt[a][0] = (f + 1) - src[a];    /* PyTorch's (ix_se - ix) */                  \
                 wt[a][1] = src[a] - f;          /* (ix - ix_nw) */                            \
             }                                                                                  \
-            int k = 1 << nsp;                                                                  \
-            t->k = k;                                                                          \
+            int k = 1 << nsp, q = 0;                                                           \
             for (int j = 0; j < k; j++) {                                                      \
                 int64_t off = 0;                                                               \
                 int in = 1;                                                                    \
@@ -151,10 +151,13 @@ enum { GS_MAXK = 16 };
                         if (e != a) v *= wt[e][j >> e & 1];                                    \
                     d[a] = v;                                                                  \
                 }                                                                              \
-                t->off[j] = in ? off : 0;                                                      \
-                t->w[j] = in ? w : (T)0;                                                       \
-                for (int a = 0; a < nsp && grad; a++) t->dw[a][j] = in ? d[a] : (T)0;          \
+                if (!in) continue;                                                             \
+                t->off[q] = off;                                                               \
+                t->w[q] = w;                                                                   \
+                for (int a = 0; a < nsp && grad; a++) t->dw[a][q] = d[a];                      \
+                q++;                                                                           \
             }                                                                                  \
+            t->k = q;                                                                          \
         } else {                        /* bicubic, 2-D */                                     \
             T cf[2][4], dc[2][4];                                                              \
             int64_t i0[2];                                                                     \
@@ -181,16 +184,17 @@ enum { GS_MAXK = 16 };
                     int64_t p = (int64_t)c;                                                    \
                     ix[a][i] = p >= 0 && p < G->size[a] ? p : -1;                              \
                 }                                                                              \
-            t->k = 16;                                                                         \
+            int q = 0;                                                                         \
             for (int i = 0; i < 4; i++)          /* y */                                       \
                 for (int j = 0; j < 4; j++) {    /* x */                                       \
-                    int q = i * 4 + j;                                                         \
-                    int in = ix[0][j] >= 0 && ix[1][i] >= 0;                                   \
-                    t->off[q] = in ? ix[0][j] + ix[1][i] * G->step[1] : 0;                     \
-                    t->w[q] = in ? cf[0][j] * cf[1][i] : (T)0;                                 \
-                    t->dw[0][q] = in ? dc[0][j] * cf[1][i] : (T)0;                             \
-                    t->dw[1][q] = in ? cf[0][j] * dc[1][i] : (T)0;                             \
+                    if (ix[0][j] < 0 || ix[1][i] < 0) continue;                                \
+                    t->off[q] = ix[0][j] + ix[1][i] * G->step[1];                              \
+                    t->w[q] = cf[0][j] * cf[1][i];                                             \
+                    t->dw[0][q] = dc[0][j] * cf[1][i];                                         \
+                    t->dw[1][q] = cf[0][j] * dc[1][i];                                         \
+                    q++;                                                                       \
                 }                                                                              \
+            t->k = q;                                                                          \
         }                                                                                      \
     }
 DEFINE_GS_TAPS(float, f32)
@@ -236,7 +240,7 @@ typedef struct {
         gs_taps_##SUF t;                                                                       \
         for (int64_t o = 0; o < s->ow; o++, gp += nsp) {                                       \
             gs_point_##SUF(&s->G, gp, &t, mode, nsp, 0);                                       \
-            const int k = GS_K(mode, nsp);                                                     \
+            const int k = t.k;                                                                 \
             for (int64_t c = 0; c < C; c++) {                                                  \
                 const T *xc = xn + c * s->isz;                                                 \
                 T acc = 0;                                                                     \
@@ -357,7 +361,7 @@ nl_tensor *nl_grid_sample(nl_tensor *x, nl_tensor *grid, int mode, int padding_m
             for (int64_t o = 0; o < s->ow; o++) {                                              \
                 int64_t p = p0 + o, po = r * s->ow + o;                                        \
                 gs_point_##SUF(&s->G, grid + p * nsp, &t, mode, nsp, ggrid != NULL);           \
-                const int k = GS_K(mode, nsp);                                                 \
+                const int k = t.k;                                                             \
                 T acc[3] = { 0, 0, 0 };                                                        \
                 int gd = ggrid && mode != NL_GRID_NEAREST;                                     \
                 if (gxn && gd) {                /* both in one pass over the channels */       \

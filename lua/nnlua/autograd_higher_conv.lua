@@ -394,7 +394,7 @@ return function(nl, R, H)
       src[a] = mode == lib.NL_GRID_BICUBIC and c or padded(c, size[a])
     end
     local dt = x:dtype()
-    -- taps: { places (N, P) of a, weight (N, P) }, off the input weight 0
+    -- taps: { places (N, P) of a, weight (N, P), on the input (N, P) }, off the input weight 0
     local taps = {}
     local function tap(pos, w)                      -- pos[a]: constant positions
       local ok, off = nil, nil
@@ -407,7 +407,7 @@ return function(nl, R, H)
         end
         off = (off * ok):long()
       end)
-      taps[#taps + 1] = { off, w * ok:to(dt) }
+      taps[#taps + 1] = { off, w * ok:to(dt), ok }
     end
     if mode == GS_NEAREST then
       local pos = constant(function()
@@ -459,7 +459,8 @@ return function(nl, R, H)
     local y
     for _, tp in ipairs(taps) do
       local idx = tp[1]:view(N, 1, P):expand(N, C, P):contiguous()
-      local v = wrap(lib.nl_gather(xf.ptr, 2, idx.ptr, 0)) * tp[2]:view(N, 1, P)
+      -- (a tap off the input reads 0, not the pixel at offset 0, which may be inf or NaN, as the C kernel)
+      local v = nl.where(tp[3]:view(N, 1, P), wrap(lib.nl_gather(xf.ptr, 2, idx.ptr, 0)), 0) * tp[2]:view(N, 1, P)
       y = y and y + v or v
     end
     local oshape = { N, C }

@@ -145,6 +145,50 @@ describe('F.grid_sample', function()
     S.expect_golden(gg2, gg1, 'grad of the grid')
   end)
 
+  it('reads nothing off the input: an inf or NaN pixel leaves the points beside it finite, as PyTorch', function()
+    -- PyTorch 1.13.1: arange(1, 10) as (1, 1, 3, 3) with x[0, 0, 0, 0] = inf, grid points
+    -- (5, 5) (off the input), (0.9, 0.9) (one tap in), (-1, -1) (the inf pixel a tap), (0, 0)
+    local want = {
+      bilinear = { 0, 3.8025012016296387, math.huge, 5 },
+      nearest = { 0, 9, math.huge, 5 },
+      bicubic = { 0, 4.300682067871094, math.huge, 0 / 0 },
+    }
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local x = nl.arange(1, 10):to(dt):view(1, 1, 3, 3)
+      x[1][1][1][1] = math.huge
+      local grid = nl.tensor({ { { { 5, 5 }, { 0.9, 0.9 }, { -1, -1 }, { 0, 0 } } } }, dt)
+      for m, w in pairs(want) do
+        local y = F.grid_sample(x, grid, { mode = m }):view(-1):totable()
+        for i = 1, 4 do
+          local ok = w[i] ~= w[i] and y[i] ~= y[i] or math.abs(y[i] - w[i]) <= 1e-5 * math.abs(w[i]) or y[i] == w[i]
+          assert.is_true(ok, ('%s %s point %d: %s, PyTorch %s'):format(dt, m, i, tostring(y[i]), tostring(w[i])))
+        end
+      end
+    end
+    -- gradients: a NaN pixel and an inf output gradient at a point off the input
+    -- (PyTorch: the input's gradient is 0 there, the grid's finite at the point inside)
+    local pt = {
+      bilinear = { { -8.775001525878906, -8.775001525878906 }, { 0, 0, 0, 0, 0, 0, 0, 0, 0.4225001335144043 } },
+      bicubic = { { -10.396099090576172, -10.081799507141113 },
+        { 0, 0, 0, 0, 0.012300115078687668, -0.08628132939338684, 0, -0.08628132939338684, 0.6052355766296387 } },
+    }
+    for m, w in pairs(pt) do
+      local x = nl.arange(1, 10):float():view(1, 1, 3, 3)
+      x[1][1][1][1] = 0 / 0
+      x:requires_grad()
+      local grid = nl.tensor({ { { { 0.9, 0.9 }, { 5, 5 } } } }):requires_grad()
+      F.grid_sample(x, grid, { mode = m }):backward(nl.tensor({ 1, math.huge }):view(1, 1, 1, 2))
+      S.expect_close(grid.grad:view(-1):narrow(1, 1, 2), nl.tensor(w[1]), m .. ' grid gradient', 1e-5, 1e-5)
+      S.expect_close(x.grad:view(-1), nl.tensor(w[2]), m .. ' input gradient', 1e-5, 1e-6)
+      -- create_graph's recomputed forward (an output gradient of 2 at the point off the input)
+      local y = F.grid_sample(x, grid, { mode = m })
+      local gx, gg = (unpack or table.unpack)(nl.autograd.grad({ (y * nl.tensor({ 1, 2 }):view(1, 1, 1, 2)):sum() },
+        { x, grid }, { create_graph = true }))
+      S.expect_close(gg:view(-1), nl.tensor({ w[1][1], w[1][2], 0, 0 }), m .. ' create_graph grid gradient', 1e-5, 1e-5)
+      S.expect_close(gx:view(-1), nl.tensor(w[2]), m .. ' create_graph input gradient', 1e-5, 1e-6)
+    end
+  end)
+
   it('reads a non-contiguous input and grid as their values', function()
     local x, grid = rand({ 2, 3, 6, 5 }), rand({ 2, 4, 3, 2 }) * 1.3
     local y = F.grid_sample(x:transpose(3, 4), grid:transpose(2, 3), { mode = 'bicubic', padding_mode = 'border' })
