@@ -508,7 +508,9 @@ return function(nl, data)
   -- a seed for an epoch's workers from the loader's generator's state and
   -- the epochs begun, without a draw from it (the batches are those of
   -- num_workers = 0): the same each run for a seeded loader, or after
-  -- nl.manual_seed; below 2^52 (manual_seed takes it)
+  -- nl.manual_seed (on nl's generator the epochs count from the last
+  -- nl.manual_seed, so that seeding again repeats the epoch, as PyTorch's
+  -- base seed drawn from the generator); below 2^52 (manual_seed takes it)
   local function base_seed(gen, epochs)
     local z = gen.seed * 0x9E3779B97F4A7C15ULL + gen.offset * 0xBF58476D1CE4E5B9ULL
               + ffi.cast('uint64_t', epochs) * 0x94D049BB133111EBULL
@@ -536,6 +538,9 @@ return function(nl, data)
     -- the epoch's batches: src gives each one's rows (idx, or start and
     -- len), as the loader draws them
     function self.iter(src)
+      if cfg.generator == nl._generator and self.seedings ~= nl._seedings then
+        self.epochs, self.seedings = 0, nl._seedings
+      end
       self.epochs = self.epochs + 1
       local pool
       if cfg.persistent_workers then

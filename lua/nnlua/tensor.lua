@@ -561,6 +561,7 @@ return function(nl)
   -- the default generator of this Lua state (PyTorch-like fixed default seed)
   local gen = ffi.new('nl_generator', { 0x2545F4914F6CDD1DULL, 0 })
   nl._generator = gen
+  nl._seedings = 0
   function nl.manual_seed(seed)
     -- a whole number a double holds exactly: NaN, inf, 2^63 and 2^70 all
     -- gave one stream, and a fraction was truncated; negatives wrap to
@@ -570,6 +571,7 @@ return function(nl)
     end
     gen.seed = seed
     gen.offset = 0
+    nl._seedings = nl._seedings + 1     -- (a DataLoader's workers count their epochs from it)
   end
   function nl.rand(...)
     local n, dt = new_sizes('rand', ...)

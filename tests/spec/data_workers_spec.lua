@@ -415,6 +415,28 @@ describe('DataLoader with num_workers', function()
     assert.is_nil(data.get_worker_info())
   end)
 
+  it('repeats an epoch\'s worker draws after nl.manual_seed, as PyTorch\'s base seed drawn from the generator', function()
+    -- (a random transform in the workers: nl.manual_seed(s) before each epoch gave other draws)
+    local ds = dataset(8, function() return nl.rand(1, 'float64') end)
+    local loader = data.DataLoader(ds, { batch_size = 2, num_workers = 2 })
+    local function one()
+      local out = {}
+      for r in loader:iter() do out[#out + 1] = r:totable() end
+      return out
+    end
+    nl.manual_seed(3)
+    local a = one()
+    local b = one()                           -- the next epoch, not seeded again: new draws
+    nl.manual_seed(3)
+    local c = one()
+    nl.manual_seed(4)
+    local d = one()
+    loader:shutdown()
+    assert.are_not.same(a, b)
+    assert.are.same(a, c)
+    assert.are_not.same(a, d)
+  end)
+
   it('keeps persistent workers from epoch to epoch, and starts others each epoch', function()
     local function epoch_pids(loader)
       local seen, list = {}, {}
