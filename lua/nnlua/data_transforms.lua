@@ -543,6 +543,11 @@ return function(nl, data)
   function Resize:forward(x)
     batched('Resize', x)
     local oh, ow = self:output_size(x:size(-2), x:size(-1))
+    if oh < 1 or ow < 1 then
+      -- (max_size cut the smaller edge to 0: torchvision's interpolate refuses it too)
+      raise(('Resize: the output size (%d, %d) of input %s has an empty edge (size %d, max_size %d)'):format(oh, ow,
+        nl._shape_str(x), self.edge, self.max_size))
+    end
     return resample('Resize', x, oh, ow, self.interpolation, self.antialias)
   end
   function Resize:repr()

@@ -250,6 +250,9 @@ describe('data.transforms, errors', function()
     contains(errmsg(T.RandomErasing(1, { value = 'random' }), nl.ones({ 1, 4, 4 }, 'int64')),
              "RandomErasing: value 'random' draws normal values, which need a float image; got int64 [1,4,4]")
     contains(errmsg(T.RandomResizedCrop(3), nl.rand(2, 0, 4)), 'RandomResizedCrop: cannot crop the empty image of input [2,0,4]')
+    -- max_size cuts the smaller edge 3 of a 5 x 70 image to int(4 * 3 / 42) = 0 (torchvision: interpolate's error)
+    contains(errmsg(T.Resize(3, { max_size = 4 }), nl.ones(1, 5, 70)),
+             'Resize: the output size (0, 4) of input [1,5,70] has an empty edge (size 3, max_size 4)')
   end)
 
   it('refuse bad sizes and options when made', function()
