@@ -20,7 +20,8 @@
  * spatial dim (x along W, y along H, z along D): unnormalized, then padded
  * (border clips, reflection reflects then clips), with the derivative of
  * that map (PyTorch's *_set_grad). The point reads k input pixels with
- * weights: 1 nearest (rounded half to even), 2^dims bilinear (the floor and
+ * weights: 1 nearest (rounded half to even in 2-D, half away from 0 in 3-D,
+ * as PyTorch's CPU kernels), 2^dims bilinear (the floor and
  * the next pixel per dim; x fastest, as PyTorch's nw, ne, sw, se), 16
  * bicubic (4 x 4, A = -0.75; padding applied to each tap's position, not
  * to the source position, whose only derivative is the unnormalization's).
@@ -116,7 +117,8 @@ enum { GS_MAXK = 16 };
             int64_t off = 0;                                                                   \
             int in = 1;                                                                        \
             for (int a = 0; a < nsp; a++) {                                                    \
-                int64_t i = (int64_t)nearbyint(src[a]);                                        \
+                /* PyTorch 1.13's CPU kernels: 2-D halves to even, 3-D away from 0 */          \
+                int64_t i = (int64_t)(nsp == 2 ? nearbyint(src[a]) : round(src[a]));           \
                 in &= i >= 0 && i < G->size[a];                                                \
                 off += i * G->step[a];                                                         \
             }                                                                                  \

@@ -412,7 +412,11 @@ return function(nl, R, H)
     if mode == GS_NEAREST then
       local pos = constant(function()
         local r = {}
-        for a = 1, nsp do r[a] = src[a]:round() end
+        for a = 1, nsp do
+          local s, t = src[a], src[a]:trunc()
+          -- halves to even in 2-D, away from 0 in 3-D, as the C kernel (PyTorch's CPU kernels)
+          r[a] = nsp == 2 and s:round() or t + cmp(OP.GE, (s - t):abs(), 0.5) * s:sign()
+        end
         return r
       end)
       local one = constant(function() return nl.ones({ N, P }, dt) end)

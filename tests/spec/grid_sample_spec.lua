@@ -189,6 +189,30 @@ describe('F.grid_sample', function()
     end
   end)
 
+  it('rounds nearest halves to even in 2-D and away from 0 in 3-D, as PyTorch\'s CPU kernels', function()
+    -- PyTorch 1.13.1, align_corners: positions 0.5 and 1.5 along x, 0.5 along y, 1.5 along z;
+    -- (-1, -1, -1) without align_corners is -0.5, off the input in 3-D (PyTorch: 0)
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local x = nl.arange(1, 28):to(dt):view(1, 1, 3, 3, 3):requires_grad()
+      local g = nl.tensor({ { { { { -0.5, 0, 0 }, { 0.5, 0, 0 }, { 0, -0.5, 0 }, { 0, 0, 0.5 } } } } }, dt)
+      local y = F.grid_sample(x, g, { mode = 'nearest', align_corners = true })
+      assert.are.same({ 14, 15, 14, 23 }, y:view(-1):totable())
+      y:sum():backward()
+      local want = {}
+      for i = 1, 27 do want[i] = 0 end
+      want[14], want[15], want[23] = 2, 1, 1
+      assert.are.same(want, x.grad:view(-1):totable())
+      local gx = nl.autograd.grad({ F.grid_sample(x, g, { mode = 'nearest', align_corners = true }):sum() }, { x },
+        { create_graph = true })[1]
+      assert.are.same(want, gx:view(-1):totable())
+      local off = F.grid_sample(x, nl.tensor({ { { { { -1, -1, -1 } } } } }, dt), { mode = 'nearest' })
+      assert.are.equal(0, off:item())
+      local x2 = nl.arange(1, 10):to(dt):view(1, 1, 3, 3)
+      local y2 = F.grid_sample(x2, nl.tensor({ { { { -0.5, 0 }, { 0.5, 0 } } } }, dt), { mode = 'nearest', align_corners = true })
+      assert.are.same({ 4, 6 }, y2:view(-1):totable())
+    end
+  end)
+
   it('reads a non-contiguous input and grid as their values', function()
     local x, grid = rand({ 2, 3, 6, 5 }), rand({ 2, 4, 3, 2 }) * 1.3
     local y = F.grid_sample(x:transpose(3, 4), grid:transpose(2, 3), { mode = 'bicubic', padding_mode = 'border' })
