@@ -473,7 +473,8 @@ return function(nl, data)
   end
 
   -- x (an image or a batch) resampled to oh x ow, as torchvision's
-  -- F_t.resize: int64 images resampled as float32 and rounded back
+  -- F_t.resize: int64 images (its uint8) resampled as float32 and rounded
+  -- back, clamped to 0..255 after bicubic
   local function resample(op, x, oh, ow, mode, antialias)
     local s = x:shape()
     local d = #s
@@ -492,7 +493,11 @@ return function(nl, data)
                                                  align_corners = linear and false or nil, antialias = antialias or nil })
     s[d - 1], s[d] = oh, ow
     y = y:view(unpack(s))
-    if int then y = y:round():long() end
+    if int then
+      -- (bicubic overshoots: bytes clamped to 0..255, as torchvision's uint8)
+      if mode == 'bicubic' then y = y:clamp(0, 255) end
+      y = y:round():long()
+    end
     return y
   end
 

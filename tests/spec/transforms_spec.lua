@@ -75,6 +75,18 @@ describe('data.transforms, deterministic', function()
     assert.are.equal('RandomHorizontalFlip(p=0.3)', tostring(T.RandomHorizontalFlip(0.3)))
   end)
 
+  it('Resize bicubic of an int64 (byte) image clamps to 0..255, as torchvision\'s uint8', function()
+    local x = nl.tensor({ { { 0, 255, 255, 0 }, { 255, 0, 0, 255 } } }, 'int64')
+    local y = T.Resize({ 3, 7 }, { interpolation = 'bicubic' })(x):view(-1):totable()
+    -- torchvision 0.14 (interpolate in float32, clamp, round to uint8); PyTorch's unclamped
+    -- values are -52, 80, 260, 333, 260, 80, -52 in the first row, 307, 175, -5, -78, ... in the last
+    local want = { [1] = 0, [2] = 80, [3] = 255, [4] = 255, [5] = 255, [6] = 80, [7] = 0,
+                   [15] = 255, [16] = 175, [17] = 0, [18] = 0, [19] = 0, [20] = 175, [21] = 255 }
+    for i, v in pairs(want) do assert.are.equal(v, y[i], 'element ' .. i) end
+    local r = T.RandomResizedCrop({ 5, 6 }, { interpolation = 'bicubic', scale = { 1, 1 }, ratio = { 2, 2 } })(x)
+    assert.is_true(r:min():item() >= 0 and r:max():item() <= 255)
+  end)
+
   it('ConvertImageDtype of bytes 0 and 255 gives 0 and 1, and back', function()
     local b = nl.tensor({ 0, 128, 255 }, 'int64'):view(1, 1, 3)
     local f = T.ConvertImageDtype('float32')(b)
