@@ -456,6 +456,58 @@ describe('the functional norms and embeddings run the modules\' code', function(
   end)
 end)
 
+describe("PyTorch's options taken only as false", function()
+  -- a port passes them at their defaults: sparse = False, add_bias_kv =
+  -- False (they were refused as unknown options, where from_pretrained took
+  -- them); true is refused by name
+  it('Embedding, EmbeddingBag and MultiheadAttention take false, and give the defaults\' values', function()
+    local ids = nl.tensor({ { 1, 3 }, { 5, 3 } }, 'int64')
+    local function same_module(build, opts, call)
+      nl.manual_seed(7)
+      local a = build({})
+      nl.manual_seed(7)
+      local b = build(opts)
+      S.same_bits(call(b), call(a), 'with false')
+    end
+    same_module(function(o) o.padding_idx = 3; return nn.Embedding(6, 2, o) end,
+                { sparse = false, scale_grad_by_freq = false }, function(m) return m(ids) end)
+    same_module(function(o) o.mode = 'sum'; return nn.EmbeddingBag(6, 2, o) end,
+                { sparse = false, scale_grad_by_freq = false }, function(m) return m(ids) end)
+    local x = nl.randn(3, 2, 4)
+    same_module(function(o) return nn.MultiheadAttention(4, 2, o) end, { add_bias_kv = false, add_zero_attn = false },
+                function(m) return (m(x)) end)
+    local w = nl.randn(6, 2)
+    S.same_bits(F.embedding(ids, w, 3, nil, 2, false, false), F.embedding(ids, w, 3), 'F.embedding positional')
+    S.same_bits(F.embedding(ids, w, { padding_idx = 3, sparse = false, scale_grad_by_freq = false }),
+                F.embedding(ids, w, 3), 'F.embedding options')
+    S.same_bits(F.embedding_bag(ids, w, nil, { mode = 'sum', sparse = false, scale_grad_by_freq = false }),
+                F.embedding_bag(ids, w, nil, { mode = 'sum' }), 'F.embedding_bag')
+  end)
+
+  it('refuse true by name', function()
+    local w = nl.randn(6, 2)
+    local one = nl.tensor({ 1 }, 'int64')
+    assert.has_error(function() nn.Embedding(6, 2, { sparse = true }) end, 'Embedding: sparse is not supported (only false)')
+    assert.has_error(function() nn.Embedding(6, 2, { scale_grad_by_freq = true }) end,
+                     'Embedding: scale_grad_by_freq is not supported (only false)')
+    assert.has_error(function() nn.EmbeddingBag(6, 2, { sparse = true }) end,
+                     'EmbeddingBag: sparse is not supported (only false)')
+    assert.has_error(function() F.embedding(one, w, nil, nil, 2, true) end,
+                     'embedding: scale_grad_by_freq is not supported (only false)')
+    assert.has_error(function() F.embedding(one, w, nil, nil, 2, false, true) end,
+                     'embedding: sparse is not supported (only false)')
+    assert.has_error(function() F.embedding(one, w, nil, nil, 2, false, false, 1) end,
+                     'embedding: takes (input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse), '
+                     .. 'got 8 arguments')
+    assert.has_error(function() F.embedding_bag(one, w, one, { scale_grad_by_freq = true }) end,
+                     'embedding_bag: scale_grad_by_freq is not supported (only false)')
+    assert.has_error(function() nn.MultiheadAttention(4, 2, { add_zero_attn = true }) end,
+                     'MultiheadAttention: add_zero_attn is not supported (only false)')
+    assert.has_error(function() nn.MultiheadAttention(4, 2, { add_bias_kv = 1 }) end,
+                     'MultiheadAttention: add_bias_kv must be a boolean (true or false), got 1')
+  end)
+end)
+
 -- ---- nn.utils ----------------------------------------------------------------------
 
 describe('nn.utils clip_grad_value_, parameters_to_vector and vector_to_parameters', function()
@@ -674,8 +726,7 @@ describe('misuse of the new pieces', function()
     has(errmsg(F.embedding, nl.tensor({ 1 }), w), 'embedding: expected an int64 tensor of ids (1-based), got float32')
     has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), nl.zeros(4)), 'embedding: weight must be a float (num_embeddings, embedding_dim) tensor')
     has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, 0), 'embedding: padding_idx must be an id in 1..4 or -4..-1, got 0')
-    has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, { sparse = true }),
-        "embedding: unknown option 'sparse' (scale_grad_by_freq and sparse are not supported)")
+    has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, { sparse = true }), 'embedding: sparse is not supported (only false)')
     has(errmsg(F.embedding, nl.tensor({ 1 }, 'int64'), w, nil, -1), 'embedding: max_norm must be a positive number, got -1')
     has(errmsg(F.embedding_bag, nl.tensor({ 1, 2 }, 'int64'), w), 'embedding_bag: 1-D input needs offsets')
     has(errmsg(F.embedding_bag, nl.tensor({ 1, 2 }, 'int64'), w, nl.tensor({ 2 }, 'int64')), 'embedding_bag: offsets[1] must be 1')

@@ -15,7 +15,8 @@ return function(nl, nn)
 
   -- the options each constructor and forward reads; any other key is an
   -- error, not ignored
-  local MHA_INIT = { batch_first = 'flag', dropout = 1, bias = 'flag', kdim = 1, vdim = 1 }
+  local MHA_INIT = { batch_first = 'flag', dropout = 1, bias = 'flag', kdim = 1, vdim = 1, add_bias_kv = 'flag',
+                     add_zero_attn = 'flag' }
   local MHA_FORWARD = { attn_mask = 1, key_padding_mask = 1, is_causal = 'flag', need_weights = 'flag',
                         average_attn_weights = 'flag' }
   local TEL_INIT = { dim_feedforward = 1, dropout = 1, norm_first = 'flag', batch_first = 'flag', layer_norm_eps = 1,
@@ -41,6 +42,11 @@ return function(nl, nn)
   function MultiheadAttention:init(embed_dim, num_heads, opts)
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_INIT)
+    -- PyTorch's add_bias_kv and add_zero_attn, taken only as false (their
+    -- default, which a port often passes; false was an unknown option)
+    for _, k in ipairs({ 'add_bias_kv', 'add_zero_attn' }) do
+      if opts[k] then nl._raise('MultiheadAttention: ' .. k .. ' is not supported (only false)') end
+    end
     for _, v in pairs({ embed_dim or false, num_heads or false }) do   -- (ipairs stopped at a nil)
       if type(v) ~= 'number' or v < 1 or v > 2 ^ 31 or v ~= math.floor(v) then
         nl._raise(('MultiheadAttention: expected positive integers embed_dim and num_heads, got %s and %s'):format(

@@ -8,8 +8,18 @@ return function(nl, nn)
   local Embedding = nn.Module:extend('Embedding')
   nn.Embedding = Embedding
 
-  local KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1, _freeze = 'flag' }
-  local F_KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1 }
+  local KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1, _freeze = 'flag', scale_grad_by_freq = 'flag',
+                  sparse = 'flag' }
+  local F_KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1, scale_grad_by_freq = 'flag', sparse = 'flag' }
+
+  -- PyTorch's scale_grad_by_freq and sparse, taken only as false (their
+  -- default, which a port often passes): true is refused by name (false
+  -- was refused as an unknown option, where from_pretrained took it)
+  local function only_false(op, sgbf, sparse)
+    for _, kv in ipairs({ { 'scale_grad_by_freq', sgbf }, { 'sparse', sparse } }) do
+      if kv[2] ~= nil and kv[2] ~= false then nl._raise(op .. ': ' .. kv[1] .. ' is not supported (only false)') end
+    end
+  end
 
   -- max_norm (nil, or a positive number) and norm_type (default 2, a
   -- positive number), as Embedding and F.embedding take them
@@ -67,7 +77,8 @@ return function(nl, nn)
     local weight = given_weight
     given_weight = nil
     opts = nl._opts('Embedding', opts)
-    nl._check_opts('Embedding', opts, KNOWN, 'scale_grad_by_freq and sparse are not supported')
+    nl._check_opts('Embedding', opts, KNOWN)
+    only_false('Embedding', opts.scale_grad_by_freq, opts.sparse)
     self.max_norm, self.norm_type = norm_opts('Embedding', opts.max_norm, opts.norm_type)
     lookup_init(self, 'Embedding', num_embeddings, embedding_dim, opts, weight)
     if opts._freeze then self.weight:requires_grad(false) end
@@ -98,9 +109,7 @@ return function(nl, nn)
       for i, k in ipairs(PRETRAINED) do o[k] = (select(i, ...)) end
       if o.freeze ~= nil and type(o.freeze) ~= 'boolean' then nl._argerror(op, 'a boolean freeze flag', o.freeze) end
     end
-    for _, k in ipairs({ 'scale_grad_by_freq', 'sparse' }) do
-      if o[k] ~= nil and o[k] ~= false then nl._raise(op .. ': ' .. k .. ' is not supported (only false)') end
-    end
+    only_false(op, o.scale_grad_by_freq, o.sparse)
     nl._T(embeddings, op)
     if embeddings:dim() ~= 2 or embeddings:dtype() == 'int64' then
       nl._raise(('%s: embeddings must be a 2-D float tensor (num_embeddings, embedding_dim), got %s %s'):format(op,
@@ -171,21 +180,26 @@ return function(nl, nn)
     end
   end
 
-  -- F.embedding(ids, weight, padding_idx, max_norm, norm_type) (or
-  -- {padding_idx, max_norm, norm_type}), as Embedding's forward:
+  -- F.embedding(ids, weight, padding_idx, max_norm, norm_type,
+  -- scale_grad_by_freq, sparse) (or {padding_idx, max_norm, norm_type,
+  -- scale_grad_by_freq, sparse}; those two only false), as Embedding's forward:
   -- padding_idx's row gets no gradient (it is not zeroed: the functional
   -- form only reads the weight, as PyTorch's); max_norm renorms weight's
   -- rows in place, as PyTorch's
-  function F.embedding(ids, weight, padding_idx, max_norm, norm_type, ...)
+  function F.embedding(ids, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse, ...)
     local op = 'embedding'
-    nl._no_extra_args(op, '(input, weight, padding_idx, max_norm, norm_type)',
-                      'scale_grad_by_freq and sparse are not supported', ...)
+    nl._no_extra_args(op, '(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)', nil, ...)
     weight_arg(op, weight)
     if type(padding_idx) == 'table' then
-      if max_norm ~= nil or norm_type ~= nil then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      nl._check_opts(op, padding_idx, F_KNOWN, 'scale_grad_by_freq and sparse are not supported')
-      padding_idx, max_norm, norm_type = padding_idx.padding_idx, padding_idx.max_norm, padding_idx.norm_type
+      if max_norm ~= nil or norm_type ~= nil or scale_grad_by_freq ~= nil or sparse ~= nil then
+        nl._raise(op .. ': takes its options as a table or as arguments, not both')
+      end
+      local o = padding_idx
+      nl._check_opts(op, o, F_KNOWN)
+      padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse = o.padding_idx, o.max_norm, o.norm_type,
+        o.scale_grad_by_freq, o.sparse
     end
+    only_false(op, scale_grad_by_freq, sparse)
     max_norm, norm_type = norm_opts(op, max_norm, norm_type)
     return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)), max_norm, norm_type)
   end
@@ -202,7 +216,8 @@ return function(nl, nn)
   local EmbeddingBag = nn.Module:extend('EmbeddingBag')
   nn.EmbeddingBag = EmbeddingBag
 
-  local BAG_KNOWN = { mode = 1, padding_idx = 1, include_last_offset = 'flag' }
+  local BAG_KNOWN = { mode = 1, padding_idx = 1, include_last_offset = 'flag', scale_grad_by_freq = 'flag',
+                      sparse = 'flag' }
   local BAG_MODES = { sum = true, mean = true, max = true }
 
   -- EmbeddingBag(num_embeddings, embedding_dim, {mode, padding_idx,
@@ -213,8 +228,8 @@ return function(nl, nn)
   -- hold one more entry, the end of the last bag
   function EmbeddingBag:init(num_embeddings, embedding_dim, opts)
     opts = nl._opts('EmbeddingBag', opts)
-    nl._check_opts('EmbeddingBag', opts, BAG_KNOWN,
-                   'max_norm, norm_type, scale_grad_by_freq and sparse are not supported')
+    nl._check_opts('EmbeddingBag', opts, BAG_KNOWN, 'max_norm and norm_type are not supported')
+    only_false('EmbeddingBag', opts.scale_grad_by_freq, opts.sparse)
     local mode = opts.mode == nil and 'mean' or opts.mode
     if not BAG_MODES[mode] then
       nl._raise("EmbeddingBag: mode must be 'sum', 'mean' or 'max', got " .. nl._describe_arg(mode))
@@ -350,8 +365,9 @@ return function(nl, nn)
     nl._no_extra_args(op, '(input, weight, offsets, opts)', nil, ...)
     weight_arg(op, weight)
     opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, { mode = 1, per_sample_weights = 1, include_last_offset = 'flag', padding_idx = 1 },
-                   'max_norm, norm_type, scale_grad_by_freq and sparse are not supported')
+    nl._check_opts(op, opts, { mode = 1, per_sample_weights = 1, include_last_offset = 'flag', padding_idx = 1,
+                               scale_grad_by_freq = 'flag', sparse = 'flag' }, 'max_norm and norm_type are not supported')
+    only_false(op, opts.scale_grad_by_freq, opts.sparse)
     local mode = opts.mode == nil and 'mean' or opts.mode
     if not BAG_MODES[mode] then
       nl._raise(op .. ": mode must be 'sum', 'mean' or 'max', got " .. nl._describe_arg(mode))
