@@ -30,6 +30,7 @@ return function(nl, nn)
     local order = m._order
     for i = #order, 1, -1 do if order[i] == k then table.remove(order, i) end end
   end
+  nn._delattr = delattr
 
   -- a new leaf parameter over t's memory (PyTorch's Parameter(t.data))
   local function set_param(m, k, t) m[k] = t:detach():requires_grad() end
@@ -49,24 +50,37 @@ return function(nl, nn)
     end
   end
 
-  -- (module, name, ...) with the rest given one by one or as one table of
-  -- options: the module and the values of names in order
-  local function args_of(op, module, names, ...)
-    if not nn.is_module(module) then nl._argerror(op, 'a module', module) end
+  -- where the arguments are one table of options, the values of names in
+  -- order (the options checked against known, default names); else nil
+  -- (also rnn_utils.lua's)
+  local function opts_values(op, names, known, ...)
     local first = ...
     if select('#', ...) == 1 and type(first) == 'table' and getmetatable(first) == nil then
-      local known = {}
-      for _, k in ipairs(names) do known[k] = 1 end
+      if not known then
+        known = {}
+        for _, k in ipairs(names) do known[k] = 1 end
+      end
       nl._check_opts(op, first, known)
       local out = {}
       for i, k in ipairs(names) do out[i] = first[k] end
       return out
     end
+  end
+  nn._opts_values = opts_values
+
+  -- (module, name, ...) with the rest given one by one or as one table of
+  -- options: the module and the values of names in order (also
+  -- parametrizations.lua's)
+  local function args_of(op, module, names, ...)
+    if not nn.is_module(module) then nl._argerror(op, 'a module', module) end
+    local out = opts_values(op, names, nil, ...)
+    if out then return out end
     if select('#', ...) > #names then
       raise(('%s: takes (module, %s), got %d arguments'):format(op, table.concat(names, ', '), 1 + select('#', ...)))
     end
     return { ... }
   end
+  nn._args_of = args_of
 
   local function param_name(op, m, name)
     if type(name) ~= 'string' then raise(('%s: name must be a string, got %s'):format(op, nl._describe_arg(name))) end

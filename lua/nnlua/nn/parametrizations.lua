@@ -16,24 +16,8 @@ return function(nl, nn)
 
   local function eye(n, k, dtype) return nl.eye(n, k, dtype) end
 
-  -- (module, name, ...) with the rest one by one or as one table of
-  -- options: the values of names in order
-  local function args_of(op, module, names, ...)
-    if not nn.is_module(module) then nl._argerror(op, 'a module', module) end
-    local first = ...
-    if select('#', ...) == 1 and type(first) == 'table' and getmetatable(first) == nil then
-      local known = {}
-      for _, k in ipairs(names) do known[k] = 1 end
-      nl._check_opts(op, first, known)
-      local out = {}
-      for i, k in ipairs(names) do out[i] = first[k] end
-      return out
-    end
-    if select('#', ...) > #names then
-      raise(('%s: takes (module, %s), got %d arguments'):format(op, table.concat(names, ', '), 1 + select('#', ...)))
-    end
-    return { ... }
-  end
+  -- (module, name, ...): the values of names in order (param_norm.lua's)
+  local args_of = nn._args_of
 
   -- module[name], a float tensor (a parameter, buffer or parametrized one)
   local function tensor_of(op, module, name)

@@ -23,13 +23,8 @@ return function(nl, nn)
 
   local function shape_of(t) return nl._shape_str(t) end
 
-  -- a name off the module entirely (param_norm.lua's delattr)
-  local function delattr(m, k)
-    rawset(m, k, nil)
-    m._params[k], m._buffers[k], m._seen[k] = nil, nil, nil
-    local order = m._order
-    for i = #order, 1, -1 do if order[i] == k then table.remove(order, i) end end
-  end
+  -- a name off the module entirely (param_norm.lua's)
+  local delattr = nn._delattr
 
   -- ---- ParametrizationList: the originals, then the parametrizations as
   -- children 0, 1, ... (1, 2, ... in Lua) ----------------------------------

@@ -48,17 +48,12 @@ return function(nl, nn)
   -- trailing arguments given one by one, as PyTorch's, or as one table of
   -- options: the values of names in order
   local function args_of(op, names, known, ...)
-    local first = ...
-    if select('#', ...) == 1 and type(first) == 'table' and getmetatable(first) == nil then
-      nl._check_opts(op, first, known)
-      local out = {}
-      for i, k in ipairs(names) do out[i] = first[k] end
-      return out
-    end
+    local out = nn._opts_values(op, names, known, ...)
+    if out then return out end
     if select('#', ...) > #names then
       raise(('%s: takes %d arguments after the sequences, got %d'):format(op, #names, select('#', ...)))
     end
-    local out = { ... }
+    out = { ... }
     for i, k in ipairs(names) do
       if known[k] == 'flag' and out[i] ~= nil and type(out[i]) ~= 'boolean' then
         raise(('%s: %s must be a boolean (true or false), got %s'):format(op, k, nl._describe_arg(out[i])))
