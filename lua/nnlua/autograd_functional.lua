@@ -232,10 +232,9 @@ return function(nl)
     return unpack_as(post(outs, n_out, create_graph), out_list), unpack_as(post(res, n_in, create_graph), in_list)
   end
 
-  -- ---- jvp: J v, by the double-backward trick: the gradient of the
-  -- vjp u^T J (linear in u, a zero leaf) with respect to u, along v --------
-  function F.jvp(func, inputs, v, opts)
-    local who = 'jvp'
+  -- the start of jvp, vhp and hvp (v along the inputs): the arguments
+  -- checked, the inputs prepared and func called on them
+  local function call_along_inputs(who, func, inputs, v, opts)
     check_func(who, func)
     local create_graph, strict
     v, create_graph, strict = product_args(who, v, opts)
@@ -244,6 +243,15 @@ return function(nl)
     v = take_v(who, v, ins, n_in, in_list, create_graph, 'inputs', 'inputs is a single tensor of one element')
     local out_list, outs, n_out = call(who, func, ins, n_in)
     check_outputs(who, outs, n_out, strict)
+    return v, create_graph, strict, in_list, ins, n_in, out_list, outs, n_out
+  end
+
+  -- ---- jvp: J v, by the double-backward trick: the gradient of the
+  -- vjp u^T J (linear in u, a zero leaf) with respect to u, along v --------
+  function F.jvp(func, inputs, v, opts)
+    local who = 'jvp'
+    local create_graph, strict, in_list, ins, n_in, out_list, outs, n_out
+    v, create_graph, strict, in_list, ins, n_in, out_list, outs, n_out = call_along_inputs(who, func, inputs, v, opts)
     -- (the backward is linear in u: its value is not in the result; zeros
     -- keep inf and NaN out)
     local u = {}
@@ -386,14 +394,8 @@ return function(nl)
   -- double-backward trick (equal for a function twice continuously
   -- differentiable) ------------------------------------------------------
   local function hessian_product(who, func, inputs, v, opts, trick)
-    check_func(who, func)
-    local create_graph, strict
-    v, create_graph, strict = product_args(who, v, opts)
-    local in_list, ins, n_in = as_list(who, inputs, 'inputs')
-    ins = prep(who, ins, n_in, create_graph, true, 'input')
-    v = take_v(who, v, ins, n_in, in_list, create_graph, 'inputs', 'inputs is a single tensor of one element')
-    local out_list, outs, n_out = call(who, func, ins, n_in)
-    check_outputs(who, outs, n_out, strict)
+    local create_graph, strict, in_list, ins, n_in, out_list, outs, n_out
+    v, create_graph, strict, in_list, ins, n_in, out_list, outs, n_out = call_along_inputs(who, func, inputs, v, opts)
     if out_list then raise(('%s: the function must return a single tensor, got a list of %d'):format(who, n_out)) end
     if outs[1]:numel() ~= 1 then
       raise(('%s: the function must return a tensor of one element, got shape %s'):format(who, shape_str(outs[1])))
