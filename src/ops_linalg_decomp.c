@@ -437,18 +437,8 @@ static void tred2_q_blocked(double *z /* (n, n) */, double *d, double *scr, int6
         for (int64_t i = i0; i < big; i++) d[i] = Z(i, i);
         for (int64_t i = i0; i < big; i++)
             for (int64_t j = 0; j < big; j++) Z(i, j) = Z(j, i) = i == j;
-        /* W = V^T Q, W = -T^T W (rows from the last: row i reads rows p <= i), Q += V W */
-        nl_conv_gemm(NL_FLOAT64, nb, big, big, v, 1, nb, z, n, 1, 0, wb, big, 1, 1);
-        for (int64_t i = nb - 1; i >= 0; i--) {
-            double *wi = wb + i * big, tii = t[i * nb + i];
-            for (int64_t x = 0; x < big; x++) wi[x] *= -tii;
-            for (int64_t p = 0; p < i; p++) {
-                double tp = -t[p * nb + i];
-                const double *wp = wb + p * big;
-                for (int64_t x = 0; x < big; x++) wi[x] += tp * wp[x];
-            }
-        }
-        nl_conv_gemm(NL_FLOAT64, big, big, nb, v, nb, 1, wb, big, 1, 1, z, n, 1, 1);
+        /* Q = (I - V T^T V^T) Q */
+        qr_block_apply(z, n, v, t, wb, big, big, nb, true);
     }
 #undef Z
 }
