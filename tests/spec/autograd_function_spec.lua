@@ -667,15 +667,7 @@ describe('nl.autograd.Function: mark_dirty', function()
 
   it('lets the contexts go: 2,000 applications, with and without backward, hold none after', function()
     local a = leaf({ 1, 2 })
-    local function held()
-      collectgarbage('collect')
-      collectgarbage('collect')
-      nl._settle()
-      nl._custom_drain()
-      local n = 0
-      for _ in pairs(nl._custom_registry) do n = n + 1 end
-      return n
-    end
+    local function held() return S.held(nl._custom_registry, nl._custom_drain) end
     local before = held()
     for i = 1, 2000 do
       local y = InplaceTanh.apply(a * 1)

@@ -265,12 +265,7 @@ describe('tensor hooks', function()
         h:remove()
       end
       x.grad = nil
-      collectgarbage('collect')
-      collectgarbage('collect')
-      nl._settle()                  -- the dead handles' C references go
-      nl._drop_dead_hooks()
-      local held = 0
-      for _ in pairs(nl._hooks) do held = held + 1 end
+      local held = S.held(nl._hooks, nl._drop_dead_hooks)   -- (the dead handles' C references go)
       return collectgarbage('count'), held
     end
     local _, held0 = loop(2000)        -- (other tests' tensors, which busted keeps, hold some)
@@ -315,13 +310,7 @@ describe('tensor hooks', function()
         else loss:backward({ create_graph = true, retain_graph = false }) end
       end
       x.grad = nil
-      collectgarbage('collect')
-      collectgarbage('collect')
-      nl._settle()
-      nl._drop_dead_hooks()
-      local held = 0
-      for _ in pairs(nl._hooks) do held = held + 1 end
-      return held, tonumber(mem.live_bytes)
+      return S.held(nl._hooks, nl._drop_dead_hooks), tonumber(mem.live_bytes)
     end
     local held0, live0 = loop(400)
     local held1, live1 = loop(4000)
@@ -431,13 +420,7 @@ describe('tensor hooks', function()
           y:sum():backward()
           assert.are.same({ 1, 1 }, y.grad:totable())
         end
-        collectgarbage('collect')
-        collectgarbage('collect')
-        nl._settle()
-        nl._drop_dead_hooks()
-        local held = 0
-        for _ in pairs(nl._hooks) do held = held + 1 end
-        return held
+        return S.held(nl._hooks, nl._drop_dead_hooks)
       end
       local held0 = held_after(100)
       assert.are.equal(held0, held_after(5000))

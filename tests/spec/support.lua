@@ -450,6 +450,19 @@ function S.peak_rss_kb(pid)
   return tonumber(s:match('VmHWM:%s*(%d+)'))
 end
 
+-- the entries a registry (nl._hooks, nl._custom_registry) still holds once
+-- two full collections, the finalizers' deferred frees (nl._settle) and
+-- drain (nl._drop_dead_hooks, nl._custom_drain) have run
+function S.held(registry, drain)
+  collectgarbage('collect')
+  collectgarbage('collect')
+  require('nnlua')._settle()
+  drain()
+  local n = 0
+  for _ in pairs(registry) do n = n + 1 end
+  return n
+end
+
 -- the repository root, from this file's path (<root>/tests/spec/support.lua)
 local here = debug.getinfo(1, 'S').source:sub(2)
 if here:sub(1, 1) ~= '/' then
