@@ -26,12 +26,6 @@ local SumOfTwo = nn.Module:extend('SpecSumOfTwo')
 function SumOfTwo:forward(A, B) return A + B end
 function SumOfTwo:right_inverse(X) return { X, nl.zeros_like(X) } end
 
-local function sd_of(list)
-  local sd = {}
-  for _, e in ipairs(list) do sd[e.name] = S.from_golden(e.t) end
-  return sd
-end
-
 local function same_names(m, list, what)
   local want = {}
   for i, e in ipairs(list) do want[i] = e.name end
@@ -78,7 +72,7 @@ describe('nn.utils.parametrizations.orthogonal', function()
       end
       check_orthonormal('init')
       same_names(m, c.state, c.name)
-      m:load_state_dict(sd_of(c.state))
+      m:load_state_dict(S.golden_sd(c.state))
       S.expect_golden(m.weight, c.weight, c.name .. ' weight', { 1e-4, 2e-6 })
       check_run(m, c, { 1e-4, 1e-5 }, c.name)
       -- (householder's weight is orthogonal only while the original's
@@ -147,7 +141,7 @@ describe('nn.utils.parametrizations.spectral_norm', function()
       local m = build[c.kind](c.a, c.b)
       PZ.spectral_norm(m, c.opts)
       same_names(m, c.state, c.name)
-      m:load_state_dict(sd_of(c.state))
+      m:load_state_dict(S.golden_sd(c.state))
       m:train()
       check_run(m, c, { 1e-5, 1e-6 }, c.name)
       -- the power iteration's vectors after one training call
@@ -199,7 +193,7 @@ describe('nn.utils.parametrize', function()
     assert.are.equal(w, m.parametrizations.weight.original)
     S.expect_golden(m.weight, c.init, 'init', { 1e-6, 1e-7 })
     same_names(m, c.state, 'chain')
-    local sd = sd_of(c.state)
+    local sd = S.golden_sd(c.state)
     S.same_bits(m.parametrizations.weight.original, sd['parametrizations.weight.original'], 'original')
     m:load_state_dict(sd)
     check_run(m, c, { 1e-5, 1e-6 }, 'chain')
@@ -216,7 +210,7 @@ describe('nn.utils.parametrize', function()
     P.register_parametrization(m, 'weight', SumOfTwo())
     S.same_bits(m.weight, S.from_golden(c.w0), 'init')
     same_names(m, c.state, 'two')
-    m:load_state_dict(sd_of(c.state))
+    m:load_state_dict(S.golden_sd(c.state))
     check_run(m, c, { 1e-5, 1e-6 }, 'two')
     m.weight = S.from_golden(c.value)
     check_state(m, c.assigned, { 1e-6, 1e-7 }, 'assigned')

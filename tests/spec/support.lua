@@ -129,6 +129,13 @@ function S.from_golden(g)
   return nl.tensor(g.data, dt):view(g.shape)
 end
 
+-- a state dict from a golden list of {name, t}
+function S.golden_sd(list)
+  local sd = {}
+  for _, e in ipairs(list) do sd[e.name] = S.from_golden(e.t) end
+  return sd
+end
+
 -- Module m set up as golden case c (a generator's layer record: dtype,
 -- state, mode): made float64 for a float64 case, its state loaded from the
 -- golden tensors (through load_state_dict with by_state_dict, else copied

@@ -15,12 +15,6 @@ local TOL = { 2e-6, 1e-7 }
 
 local function mlp() return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2)) end
 
-local function sd_of(list)
-  local sd = {}
-  for _, e in ipairs(list) do sd[e.name] = S.from_golden(e.t) end
-  return sd
-end
-
 local function check_state(m, want, what)
   local sd = m:state_dict()
   local names = {}
@@ -41,12 +35,12 @@ describe('optim.swa_utils.AveragedModel', function()
   for _, c in ipairs(G.averaged) do
     it('averages as PyTorch 1.13 does: ' .. c.name, function()
       local model = mlp()
-      model:load_state_dict(sd_of(c.init))
+      model:load_state_dict(S.golden_sd(c.init))
       local avg = swa.AveragedModel(model, { avg_fn = c.avg_fn and ema or nil, use_buffers = c.use_buffers })
       avg:eval()
       local x = S.from_golden(c.x)
       for k, st in ipairs(c.steps) do
-        model:load_state_dict(sd_of(st.model))
+        model:load_state_dict(S.golden_sd(st.model))
         avg:update_parameters(model)
         check_state(avg, st.averaged, ('%s step %d'):format(c.name, k))
         S.expect_golden(nl.no_grad(function() return avg(x) end), st.out, c.name .. ' out', { 1e-5, 1e-6 })
@@ -194,7 +188,7 @@ describe('optim.swa_utils.update_bn', function()
   for _, c in ipairs(G.update_bn) do
     it("recomputes the running statistics as PyTorch 1.13's: " .. c.name, function()
       local model = build[c.kind]()
-      model:load_state_dict(sd_of(c.init))
+      model:load_state_dict(S.golden_sd(c.init))
       model:eval()
       local momenta = {}
       for i, m in ipairs(model:modules()) do momenta[i] = rawget(m, 'momentum') end
@@ -216,7 +210,7 @@ describe('optim.swa_utils.update_bn', function()
   it('takes a DataLoader, and keeps training mode', function()
     local c = G.update_bn[2]
     local model = build[c.kind]()
-    model:load_state_dict(sd_of(c.init))
+    model:load_state_dict(S.golden_sd(c.init))
     model:train()
     -- the golden batches (6 and 5 rows) as a DataLoader's batches of 6
     local xs = {}
