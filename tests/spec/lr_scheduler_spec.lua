@@ -79,12 +79,6 @@ local function act(opt, sched, a)
   if a == 'n' then sched:step() else sched:step(a) end
 end
 
-local function lrs_of(opt)
-  local v = {}
-  for i, g in ipairs(opt.param_groups) do v[i] = g.lr end
-  return v
-end
-
 local function momenta_of(opt)
   local v = {}
   for i, g in ipairs(opt.param_groups) do v[i] = g.betas and g.betas[1] or g.momentum end
@@ -92,8 +86,8 @@ local function momenta_of(opt)
 end
 
 local function check_step(opt, sched, values, momenta, k, what)
-  assert_close(lrs_of(opt), values[k], what .. ' lr')
-  assert.are.same(lrs_of(opt), sched:get_last_lr())
+  assert_close(S.lrs_of(opt), values[k], what .. ' lr')
+  assert.are.same(S.lrs_of(opt), sched:get_last_lr())
   if momenta then assert_close(momenta_of(opt), momenta[k], what .. ' momentum') end
 end
 

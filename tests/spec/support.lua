@@ -443,6 +443,13 @@ function S.optim_step(opt, m)
 end
 
 -- the golden optimizer case of that name and dtype among cases
+-- the learning rates of opt's parameter groups, in order
+function S.lrs_of(opt)
+  local out = {}
+  for i, g in ipairs(opt.param_groups) do out[i] = g.lr end
+  return out
+end
+
 function S.optim_find(cases, name, dtype)
   for _, c in ipairs(cases) do
     if c.name == name and c.dtype == dtype then return c end

@@ -107,11 +107,6 @@ describe('optim.swa_utils.SWALR', function()
     local opt = optim.SGD(groups, { lr = G.lrs[1], momentum = 0.9 })
     return opt, swa.SWALR(opt, c.opts)
   end
-  local function lrs_of(opt)
-    local out = {}
-    for i, g in ipairs(opt.param_groups) do out[i] = g.lr end
-    return out
-  end
   local function check(got, want, what)
     for i = 1, #want do
       assert.is_true(S.close(got[i], want[i], 1e-12, 0), ('%s, group %d: got %.17g, want %.17g'):format(what, i,
@@ -122,11 +117,11 @@ describe('optim.swa_utils.SWALR', function()
   for _, c in ipairs(G.swalr) do
     it("gives PyTorch 1.13's lrs: " .. c.name, function()
       local opt, sched = build(c)
-      check(lrs_of(opt), c.lrs[1], c.name .. ' made')
+      check(S.lrs_of(opt), c.lrs[1], c.name .. ' made')
       for k = 2, #c.lrs do
         opt:step()
         sched:step()
-        check(lrs_of(opt), c.lrs[k], ('%s step %d'):format(c.name, k - 1))
+        check(S.lrs_of(opt), c.lrs[k], ('%s step %d'):format(c.name, k - 1))
         check(sched:get_last_lr(), c.lrs[k], ('%s get_last_lr %d'):format(c.name, k - 1))
       end
       assert.are.equal(#c.lrs - 1, sched.last_epoch)
@@ -143,7 +138,7 @@ describe('optim.swa_utils.SWALR', function()
     sched2:load_state_dict(ssd)
     for k = 4, #c.lrs do
       sched2:step()
-      check(lrs_of(opt2), c.lrs[k], 'resumed step ' .. (k - 1))
+      check(S.lrs_of(opt2), c.lrs[k], 'resumed step ' .. (k - 1))
     end
   end)
 
