@@ -7,8 +7,10 @@ rev = torch.arange(27, -1, -1)
 gidx = rev.view(1, 1, 1, 28).expand(128, 1, 28, 28).contiguous()
 x2 = torch.randn(64, 3, 32, 32).double()
 rev2 = torch.arange(31, -1, -1)
+x2f = torch.randn(64, 3, 32, 32)
 ops = [('index_select_W', lambda: x.index_select(3, rev)), ('gather_W', lambda: x.gather(3, gidx)),
        ('flip_W', lambda: x.flip(3)), ('flip_H', lambda: x.flip(2)),
+       ('flip_N', lambda: x.flip(0)), ('flip_HW', lambda: x2f.flip(2, 3)),
        ('index_select_W_f64', lambda: x2.index_select(3, rev2))]
 for name, f in ops:
     best = 1e9

@@ -131,6 +131,8 @@ typedef enum {
     NL_OP_CUSTOM,
     /* an input read at a grid's points (nl_grid_sample: ops_grid_sample.c) */
     NL_OP_GRID_SAMPLE,
+    /* t with some dims reversed (nl_flip: tensor.c) */
+    NL_OP_FLIP,
     NL_OP_COUNT
 } nl_op;
 
@@ -288,6 +290,9 @@ nl_tensor *nl_to_dtype(nl_tensor *t, int dtype);
 nl_tensor *nl_cat(int n, nl_tensor *const *ts, int dim);
 nl_tensor *nl_stack(int n, nl_tensor *const *ts, int dim);
 nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, int64_t base);
+/* a contiguous copy of t with the dims whose bit is set in mask reversed
+ * (bit d: dim d, 0-based): index_select by a reversed index along each */
+nl_tensor *nl_flip(nl_tensor *t, int mask);
 /* PyTorch's gather, scatter, scatter_add and index_add, index int64 counted
  * from base. index has t's number of dims, and no dim but dim larger than
  * t's (nor than src's, for scatter); any strides.

@@ -67,6 +67,7 @@ static const char *op_names[] = {
     "linalg_slogdet", "linalg_cholesky", "linalg_solve_triangular",
     "custom_function",
     "grid_sample",
+    "flip",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

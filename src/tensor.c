@@ -1023,6 +1023,93 @@ nl_tensor *nl_index_select(nl_tensor *t, int dim, nl_tensor *index, int64_t base
     return r;
 }
 
+/* m runs of flip's copy: out[i, j] = in[i * rstep + j * step], i < m,
+ * j < n, rstep and step in elements of es bytes; a run forwards is a
+ * memcpy, one backwards a reversed copy that vectorizes */
+static void flip_runs(char *restrict out, const char *restrict in, int64_t m, int64_t rstep, int64_t n, int64_t step,
+                      int64_t es) {
+    size_t len = (size_t)(n * es);
+    for (int64_t i = 0; i < m; i++, out += len) {
+        const char *row = in + i * rstep * es;
+        if (step == 1) memcpy(out, row, len);
+        else if (step == -1 && es == 4) reverse_row_u32((uint32_t *)out, (const uint32_t *)row, 0, n);
+        else if (step == -1) reverse_row_u64((uint64_t *)out, (const uint64_t *)row, 0, n);
+        else if (es == 4) for (int64_t j = 0; j < n; j++) ((uint32_t *)out)[j] = ((const uint32_t *)row)[j * step];
+        else for (int64_t j = 0; j < n; j++) ((uint64_t *)out)[j] = ((const uint64_t *)row)[j * step];
+    }
+}
+
+/* flip as a strided copy: t read as a view whose flipped dims step back
+ * from their last element, its dims merged where one runs on into the
+ * next (a flip along H of N x 1 x H x W: N x H runs of W elements, the H
+ * ones walked backwards), each run copied whole, the rows of runs on the
+ * threads above 2^16 elements. index_select by a reversed index along
+ * each dim is the reference (tensor_linalg_spec). */
+nl_tensor *nl_flip(nl_tensor *t, int mask) {
+    NL_CHECK_TENSOR("flip", t);
+    NL_CHECK(mask >= 0 && mask < (1 << t->ndim), "flip: dims mask %d out of range for shape %s", mask,
+             nl_shape_str(t));
+    nl_tensor *r = nl_tensor_alloc("flip", t->ndim, t->sizes, t->dtype);
+    if (!r) return NULL;
+    if (r->numel > 0) {
+        /* the view read, a dim of 1 before t's: (nd) sizes, signed steps */
+        int64_t sz[10] = { 1 }, st[10] = { 0 }, start = 0, es = nl_dtype_size(t->dtype);
+        int nd = 1;
+        for (int k = 0; k < t->ndim; k++) {
+            int64_t s = t->sizes[k], step = t->strides[k];
+            if (s == 1) continue;
+            if (mask >> k & 1) {
+                start += (s - 1) * step;
+                step = -step;
+            }
+            if (st[nd - 1] == s * step) {
+                sz[nd - 1] *= s;
+                st[nd - 1] = step;
+            } else {
+                sz[nd] = s;
+                st[nd] = step;
+                nd++;
+            }
+        }
+        if (nd == 1) {                 /* one element */
+            sz[1] = 1;
+            st[1] = 1;
+            nd = 2;
+        }
+        /* runs of n elements (the last dim), rows of them along dim nd - 2,
+         * the dims before walked by an odometer */
+        int64_t n = sz[nd - 1], step = st[nd - 1], rows = r->numel / n, m2 = sz[nd - 2], st2 = st[nd - 2];
+        const char *src = (const char *)t->data + start * es;
+        char *dst = r->data;
+        int nt = nl_threads_for(r->numel, 1 << 16);
+        /* a share of the rows each thread, its first row's place found by
+         * division (a division a row was 30 instructions a row) */
+        NL_PARALLEL_FOR(nt, c, nt,
+            int64_t lo = rows * c / nt, hi = rows * (c + 1) / nt, at[10] = { 0 }, off = 0, q = lo;
+            for (int k = nd - 2; k >= 0; k--) {
+                at[k] = q % sz[k];
+                off += at[k] * st[k];
+                q /= sz[k];
+            }
+            for (int64_t j = lo; j < hi;) {
+                int64_t m = m2 - at[nd - 2] < hi - j ? m2 - at[nd - 2] : hi - j;
+                flip_runs(dst + j * n * es, src + off * es, m, st2, n, step, es);
+                j += m;
+                off += m * st2;
+                at[nd - 2] += m;
+                for (int k = nd - 2; k >= 1 && at[k] == sz[k]; k--) {   /* carry */
+                    off += st[k - 1] - at[k] * st[k];
+                    at[k] = 0;
+                    at[k - 1]++;
+                }
+            }
+        );
+    }
+    nl_node *node = nl_record(NL_OP_FLIP, r, 1, &t);
+    if (node) node->a[0] = mask;
+    return r;
+}
+
 /* ---- backward of the shape ops ---- */
 
 int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
@@ -1050,6 +1137,7 @@ int nl_shape_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     }
     case NL_OP_EXPAND: gx = TMP(nl_sum_to(g, x->ndim, x->sizes)); break;
     case NL_OP_CONTIGUOUS: gx = g; break;
+    case NL_OP_FLIP: gx = TMP(nl_flip(g, (int)n->a[0])); break;   /* flipped back */
     case NL_OP_TO_DTYPE: gx = TMP(nl_to_dtype(g, x->dtype)); break;
     case NL_OP_CAT: {
         int64_t at = 0;

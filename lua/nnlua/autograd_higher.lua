@@ -339,6 +339,7 @@ return function(nl)
     return { wrap(lib.nl_permute(g.ptr, nd, inv)) }
   end
   R[OP.EXPAND] = function(n, g) return { sum_to(g, n.ins[1]) } end
+  R[OP.FLIP] = function(n, g) return { wrap(lib.nl_flip(g.ptr, n.a[0])) } end   -- flipped back
   R[OP.NARROW] = function(n, g) return { pad_along(g, n.ins[1], tonumber(n.a[0]), tonumber(n.a[1])) } end
   R[OP.SELECT] = function(n, g)
     local d = tonumber(n.a[0])

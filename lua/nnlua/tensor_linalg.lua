@@ -164,15 +164,16 @@ return function(nl)
   -- dims as a list, one dim, or dims one after another (t:flip(1, 2))
   local function flip(op, t, dims)
     local p = T(t, op)
-    local seen, r = {}, t
+    local seen, mask = {}, 0
     for _, d in ipairs(dims) do
       local c = pdim(d, op, p)
       if seen[c] then raise(('%s: dim %s appears more than once in the list of dims'):format(op, describe(d))) end
       seen[c] = true
-      local n = p.ndim == 0 and 1 or tonumber(p.sizes[c])
-      if n > 1 then r = Tensor.index_select(r, c + 1, nl.arange(n, 0, -1, 'int64')) end
+      -- (one C copy for all the dims: an index_select each was 4x PyTorch's time)
+      if p.ndim > 0 and p.sizes[c] > 1 then mask = bit.bor(mask, bit.lshift(1, c)) end
     end
-    return r == t and Tensor.clone(t) or r
+    if mask == 0 then return Tensor.clone(t) end
+    return nl._wrap(nl._lib.nl_flip(p, mask))
   end
   function Tensor.flip(t, ...)
     local first = ...

@@ -172,6 +172,50 @@ describe('tensor_linalg ops: closed forms', function()
     assert.is_true(x:abs():sum():item() > 0)
     assert.are.equal(3, nl.tensor(3):flip(1):item())
   end)
+  -- flip is one strided copy in C (runs of the unflipped inner dims
+  -- copied whole, the flipped dims walked backwards): against its
+  -- definition, an index_select by a reversed index along each dim
+  it('flip of every set of dims is index_select by reversed indices, any layout and dtype, 1 and 2 threads', function()
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local function by_index(t, dims)
+      for _, d in ipairs(dims) do t = t:index_select(d, nl.arange(t:size(d), 0, -1, 'int64')) end
+      return t
+    end
+    local n = 0
+    for _, threads in ipairs({ 1, 2 }) do
+      nl.set_num_threads(threads)
+      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
+        -- distinct values; 4-D big enough to split over the threads (72000)
+        local x3 = (nl.randn(7, 5, 6) * 1000):to(dtype)
+        local x4 = (nl.randn(6, 5, 40, 60) * 1000):to(dtype)
+        local inputs = { x3, x3:transpose(1, 3), x3:narrow(3, 2, 4), x3:select(2, 2):unsqueeze(2):expand(7, 3, 6),
+                         x4, x4:permute(1, 3, 2, 4), x4:narrow(4, 3, 50), x4:transpose(3, 4), x4:narrow(1, 2, 1) }
+        for _, t in ipairs(inputs) do
+          local nd = t:dim()
+          for mask = 0, 2 ^ nd - 1 do
+            local dims = {}
+            for d = 1, nd do if bit.band(mask, bit.lshift(1, d - 1)) ~= 0 then dims[#dims + 1] = d end end
+            local got, want = t:flip(dims), by_index(t, dims)
+            assert.are.same(t:size(), got:size())
+            assert.is_true(got:is_contiguous())
+            assert.is_true(got:eq(want):all():item() == 1,
+                           ('flip %s of %s %s on %d threads'):format(table.concat(dims, ','), dtype,
+                                                                       table.concat(t:size(), 'x'), threads))
+            n = n + 1
+          end
+        end
+      end
+    end
+    assert.are.equal(2 * 3 * (4 * 8 + 5 * 16), n)
+    -- its backward flips the gradient back, also under create_graph
+    local x = nl.randn(3, 4, 5):requires_grad_()
+    local w = nl.randn(5, 4, 3):requires_grad_()
+    local g = nl.autograd.grad((x:transpose(1, 3):flip(1, 2) * w):sum(), x, { create_graph = true })[1]
+    S.same_bits(g, by_index(w:detach():transpose(1, 3), { 3, 2 }), 'flip backward')
+    -- g is w flipped: the gradient of g's sum of squares is 2 w
+    S.same_bits(nl.autograd.grad((g * g):sum(), w)[1], w:detach() * 2, 'flip backward, differentiated')
+  end)
   it('repeat_interleave: each slice r times, in order, as a Lua loop builds it', function()
     local x = nl.arange(1, 7):view(3, 2)
     local counts = { 4, 0, 2 }
