@@ -669,7 +669,7 @@ int nl_set_hooked(nl_tensor *t) {
  * bit set) whose node a backward freed, until the binding takes them */
 static __thread struct { uintptr_t *v; int n, cap; } dead_hooked;
 
-static void hooked_told(uintptr_t a) {
+static __attribute__((noinline, cold)) void hooked_told(uintptr_t a) {
     if (dead_hooked.n == dead_hooked.cap) {
         int cap = dead_hooked.cap ? dead_hooked.cap * 2 : 64;
         uintptr_t *v = realloc(dead_hooked.v, sizeof(uintptr_t) * cap);
@@ -1099,7 +1099,7 @@ static void node_detach_freed(nl_node *n) {
     nl_tensor *out = n->out;
     /* no backward reaches its hooks again (one through it is refused):
      * the binding lets them go, and what they hold (often out itself) */
-    if (out->flags & NL_FLAG_HOOKED) hooked_told((uintptr_t)out | 1);
+    if (__builtin_expect(out->flags & NL_FLAG_HOOKED, 0)) hooked_told((uintptr_t)out | 1);
     out->flags |= NL_FLAG_GRAPH_FREED | (int32_t)((uint32_t)n->op << NL_FLAG_OP_SHIFT);
     out->node = NULL;
     n->out = NULL;
