@@ -21,6 +21,7 @@ return function(nl, nn)
   end
 
   local GS_KNOWN = { mode = 1, padding_mode = 1, align_corners = 1 }
+  local GS_ARGS = { 'mode', 'padding_mode', 'align_corners' }
 
   -- input (N, C, H, W) read at grid (N, Ho, Wo, 2) -> (N, C, Ho, Wo), or
   -- (N, C, D, H, W) at (N, Do, Ho, Wo, 3): F.grid_sample(input, grid,
@@ -28,17 +29,7 @@ return function(nl, nn)
   -- PyTorch's positional F.grid_sample(input, grid, mode, padding_mode, align_corners)
   function F.grid_sample(input, grid, a, ...)
     local op = 'grid_sample'
-    local o
-    if is_options(a) then
-      if select('#', ...) > 0 then raise(op .. ': options come in one table, with nothing after it') end
-      nl._check_opts(op, a, GS_KNOWN)
-      o = a
-    else
-      if select('#', ...) > 2 then
-        nl._no_extra_args(op, '(input, grid, mode, padding_mode, align_corners)', nil, select(3, ...))
-      end
-      o = { mode = a, padding_mode = (select(1, ...)), align_corners = (select(2, ...)) }
-    end
+    local o = nn._positional_options(op, '(input, grid', GS_ARGS, GS_KNOWN, a, ...)
     local mode = o.mode == nil and 'bilinear' or o.mode
     local m = type(mode) == 'string' and MODES[mode]
     if not m then
