@@ -20,7 +20,7 @@ end
 local function run(code) return S.run_luajit(SAY .. code) end
 
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
-               'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils',
+               'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils', 'nnlua.nn.prune',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.profiler' }
 
@@ -51,6 +51,8 @@ describe('lazy loading', function()
     S.contains(run([[say('nn', nl.nn.Conv3d(1, 2, 3).weight:shape()[5])]]), 'nn 3')
     S.contains(run([[say('F', nl.nn.functional.pixel_shuffle(nl.ones(1, 4, 1, 1), 2):shape()[3])]]), 'F 2')
     S.contains(run([[say('utils', type(nl.nn.utils.weight_norm))]]), 'utils function')
+    S.contains(run([[say('prune', nl.nn.utils.prune.l1_unstructured(nl.nn.Linear(2, 2), 'weight', 3).weight_mask:sum():item())]]),
+               'prune 1')
     -- nl.autograd's names: Function, functional (and an unknown one gives nil, loading nothing)
     S.contains(run([[say('Function', type(nl.autograd.Function), package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'Function table false')

@@ -210,6 +210,10 @@ return function(nl, nn)
       nn._load_all()
       nn._parametrize_apply(m, st.parametrizations, function(a) return rebuild_arg(a, built) end)
     end
+    if st.prune ~= nil then
+      nn._load_all()
+      nn._prune_apply(m, st.prune)
+    end
     if st.id ~= nil then built[st.id] = m end
     return m
   end

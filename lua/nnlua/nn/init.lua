@@ -56,6 +56,8 @@ return function(nl)
     'container_dict',
     -- (nn.utils.parametrize and nn.utils.parametrizations)
     'parametrize',
+    -- (nn.utils.prune)
+    'prune',
   }
   local watched, loaded = {}, false
   function nn._load_all()

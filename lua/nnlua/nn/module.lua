@@ -499,6 +499,8 @@ return function(nl, nn)
     if rawget(m, '_parametrize_log') then
       st.parametrizations = nn._parametrize_record(m, function(p) return record_module(p, seen) end)
     end
+    -- nn.utils.prune's pruned tensors, pruned again (prune.lua)
+    if rawget(m, '_prune_order') then st.prune = nn._prune_record(m) end
     return { module = st }
   end
   nn._record_module = function(m) return record_module(m, { n = 0 }).module end
