@@ -3,8 +3,10 @@
 -- E; out_proj), causal and key-padding masks, unbatched (L, E) inputs,
 -- nn.TransformerEncoderLayer (post-norm by default, as PyTorch's; pre-norm
 -- with norm_first = true), and nn.PositionalEncoding
--- (sinusoidal). Built from batched matmul, softmax and where: autograd
--- differentiates it all. Masks are float or int tensors where nonzero
+-- (sinusoidal), and F.scaled_dot_product_attention, whose core
+-- (nn._attention) MultiheadAttention computes through. Built from
+-- batched matmul, softmax and where: autograd
+-- differentiates it all. MultiheadAttention's masks are float or int tensors where nonzero
 -- means "may not attend" (PyTorch's boolean masks); a float mask may also
 -- hold -inf or a large negative number (-1e4 or below: -1e9, the dtype's
 -- lowest) there, PyTorch's additive forms of a block; any other value is
@@ -12,6 +14,7 @@
 -- The decoder and nn.Transformer are in transformer.lua.
 return function(nl, nn)
   local Module = nn.Module
+  local F = nn.functional
 
   -- the options each constructor and forward reads; any other key is an
   -- error, not ignored
@@ -22,6 +25,121 @@ return function(nl, nn)
   local TEL_INIT = { dim_feedforward = 1, dropout = 1, norm_first = 'flag', batch_first = 'flag', layer_norm_eps = 1,
                      activation = 1 }
   local TEL_FORWARD = { src_mask = 1, src_key_padding_mask = 1, is_causal = 'flag' }
+
+  -- The attention that nn.MultiheadAttention and
+  -- F.scaled_dot_product_attention share: softmax(q k^T * scale + masks)
+  -- v, batched matmuls over the leading dims (broadcast). q (..., L, E),
+  -- k (..., S, E), v (..., S, Ev); add_masks(scores) gives the scores
+  -- (..., L, S) with the masks added (nil: none); p, the dropout of the
+  -- weights. Returns the output (..., L, Ev) and the weights (..., L, S).
+  -- The scale goes on q, (L, E), not on the scores, (L, S).
+  function nn._attention(q, k, v, scale, add_masks, p)
+    local scores = nl.matmul(q * scale, k:transpose(-2, -1))
+    -- the masks' -inf where they block, then the softmax that turns them
+    -- to 0: detect_anomaly checks what comes out, not the -inf on the way
+    -- (PyTorch's anomaly mode checks no forward)
+    local function masked_softmax(s)
+      if add_masks then s = add_masks(s) end
+      return s:softmax(-1)
+    end
+    local attn = nl._anomaly_checked(nl._without_anomaly(masked_softmax, scores), 'softmax')
+    if p >= 1 then
+      attn = attn * 0
+    elseif p > 0 then
+      attn = attn * nl.rand(attn:shape(), attn:dtype()):ge(p) * (1 / (1 - p))
+    end
+    return nl.matmul(attn, v), attn
+  end
+
+  local SDPA_ARGS = { 'attn_mask', 'dropout_p', 'is_causal', 'scale' }
+  local SDPA_KNOWN = { attn_mask = 1, dropout_p = 1, is_causal = 'flag', scale = 1 }
+
+  -- F.scaled_dot_product_attention(query (..., L, E), key (..., S, E),
+  -- value (..., S, Ev), {attn_mask, dropout_p = 0, is_causal = false,
+  -- scale = 1 / sqrt(E)}) -> (..., L, Ev), PyTorch 2.x's (also in its
+  -- positional order). attn_mask, broadcast to (..., L, S): int64 is
+  -- PyTorch's boolean mask (nonzero: takes part; nnlua has no bool), a
+  -- float mask of query's dtype is added to the scores. is_causal: query i
+  -- attends to keys j <= i (top left aligned), with no attn_mask beside
+  -- it. The dropout applies whenever dropout_p > 0, in no module's mode.
+  -- A row that nothing may attend gives NaN (PyTorch 2.0 to 2.4, and its
+  -- documented reference; 2.5's math path gives 0 there).
+  function F.scaled_dot_product_attention(query, key, value, a, ...)
+    local op = 'scaled_dot_product_attention'
+    local o = nn._positional_options(op, '(query, key, value', SDPA_ARGS, SDPA_KNOWN, a, ...)
+    local names = { 'query', 'key', 'value' }
+    for i, t in ipairs({ query, key, value }) do
+      if not nl.is_tensor(t) then nl._argerror(op, 'a tensor as ' .. names[i], t) end
+    end
+    local given = ('query %s, key %s and value %s'):format(nl._shape_str(query), nl._shape_str(key),
+                                                          nl._shape_str(value))
+    local dtype = query:dtype()
+    if dtype == 'int64' or key:dtype() ~= dtype or value:dtype() ~= dtype then
+      nl._raise(('%s: expected query, key and value of one float dtype, got %s, %s and %s'):format(op, dtype,
+        key:dtype(), value:dtype()))
+    end
+    local qs, ks, vs = query:shape(), key:shape(), value:shape()
+    local nd = #qs
+    if nd < 2 or #ks < 2 or #vs < 2 or ks[#ks] ~= qs[nd] or ks[#ks - 1] ~= vs[#vs - 1] then
+      nl._raise(('%s: expected query (..., L, E), key (..., S, E) and value (..., S, Ev), got %s'):format(op, given))
+    end
+    -- the batch dims broadcast: scores (..., L, S), the output (..., L, Ev)
+    local batch = {}
+    for _, s in ipairs({ qs, ks, vs }) do
+      for i = 1, #s - 2 do                       -- batch[i]: the i-th batch dim from the end
+        local d, b = s[#s - 1 - i], batch[i]
+        if b and b ~= 1 and d ~= 1 and b ~= d then
+          nl._raise(('%s: the batch dims of %s do not broadcast'):format(op, given))
+        end
+        if not b or b == 1 then batch[i] = d end
+      end
+    end
+    local L, S = qs[nd - 1], ks[#ks - 1]
+    local scores_shape = {}
+    for i = #batch, 1, -1 do scores_shape[#scores_shape + 1] = batch[i] end
+    scores_shape[#scores_shape + 1], scores_shape[#scores_shape + 2] = L, S
+    local p = o.dropout_p or 0
+    if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
+      nl._raise(op .. ': dropout_p must be a number in [0, 1], got ' .. nl._describe_arg(p))
+    end
+    local scale = o.scale
+    if scale == nil then scale = 1 / math.sqrt(qs[nd])
+    elseif type(scale) ~= 'number' then
+      nl._raise(op .. ': scale must be a number or nil, got ' .. nl._describe_arg(scale))
+    end
+    local mask = o.attn_mask
+    if mask ~= nil then
+      if not nl.is_tensor(mask) then nl._argerror(op, 'a tensor as attn_mask', mask) end
+      if o.is_causal then
+        nl._raise(op .. ': attn_mask and is_causal cannot both be given (is_causal is the lower-triangular mask)')
+      end
+      local md = mask:dtype()
+      if md ~= 'int64' and md ~= dtype then
+        nl._raise(('%s: attn_mask must be int64 (boolean: nonzero takes part) or of the query dtype %s (added '
+          .. 'to the scores), got %s'):format(op, dtype, md))
+      end
+      local ms = mask:shape()
+      local fits = #ms <= #scores_shape
+      for i = 1, fits and #ms or 0 do
+        local m, n = ms[#ms - i + 1], scores_shape[#scores_shape - i + 1]
+        fits = fits and (m == 1 or m == n)
+      end
+      if not fits then
+        nl._raise(('%s: attn_mask of shape %s does not broadcast to the scores (..., L, S) = [%s] of %s'):format(op,
+          nl._shape_str(mask), table.concat(scores_shape, ','), given))
+      end
+    end
+    local add_masks
+    if mask ~= nil and mask:dtype() == 'int64' then
+      add_masks = function(s) return nl.where(mask, s, -math.huge) end
+    elseif mask ~= nil then
+      add_masks = function(s) return s + mask end
+    elseif o.is_causal then
+      local keep = nl.arange(1, S + 1):view(1, S):le(nl.arange(1, L + 1):view(L, 1))   -- (L, S): j <= i
+      add_masks = function(s) return nl.where(keep, s, -math.huge) end
+    end
+    return (nn._attention(query, key, value, scale, add_masks, p))
+  end
 
   local MultiheadAttention = Module:extend('MultiheadAttention')
   nn.MultiheadAttention = MultiheadAttention
@@ -197,52 +315,43 @@ return function(nl, nn)
     end
     -- (L, N, E) -> (N*H, L, hd)
     local function heads(x, len) return x:reshape(len, N * H, hd):transpose(1, 2) end
-    local q = heads(project(self, query, 0), L) * (1 / math.sqrt(hd))
+    local q = heads(project(self, query, 0), L)
     local k = heads(project(self, key, 1), S)
     local v = heads(project(self, value, 2), S)
-    local scores = nl.matmul(q, k:transpose(2, 3))            -- (N*H, L, S)
-    local dtype = scores:dtype()
-    -- the masks' -inf where they block, then the softmax that turns them
-    -- to 0: detect_anomaly checks what comes out, not the -inf on the way
-    -- (PyTorch's anomaly mode checks no forward)
-    local function masked_softmax(scores)
-      local mask = opts.attn_mask
-      if mask ~= nil then
-        nl._T(mask, 'MultiheadAttention (attn_mask)')
-        -- (L, S) for every head and batch, or one (L, S) per head and
-        -- batch, PyTorch's 3-D form: (N * H, L, S), unbatched (H, L, S)
-        local m3 = mask:dim() == 3 and mask:size(1) == N * H
-        if not ((mask:dim() == 2 or m3) and mask:size(-2) == L and mask:size(-1) == S) then
-          nl._raise(('MultiheadAttention: attn_mask must be (%d, %d) or (%d, %d, %d), got %s'):format(
-            L, S, N * H, L, S, nl._shape_str(mask)))
-        end
-        scores = add_blocks(scores, mask, dtype, 'attn_mask')
+    local dtype = q:dtype()
+    local mask, kpm = opts.attn_mask, opts.key_padding_mask
+    if mask ~= nil then
+      nl._T(mask, 'MultiheadAttention (attn_mask)')
+      -- (L, S) for every head and batch, or one (L, S) per head and
+      -- batch, PyTorch's 3-D form: (N * H, L, S), unbatched (H, L, S)
+      local m3 = mask:dim() == 3 and mask:size(1) == N * H
+      if not ((mask:dim() == 2 or m3) and mask:size(-2) == L and mask:size(-1) == S) then
+        nl._raise(('MultiheadAttention: attn_mask must be (%d, %d) or (%d, %d, %d), got %s'):format(
+          L, S, N * H, L, S, nl._shape_str(mask)))
       end
-      if opts.is_causal then
-        -- with a given mask too, both apply (the causal one replaced it)
-        if L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
-        scores = add_blocks(scores, nn.causal_mask(L), dtype)
+    end
+    -- with a given mask too, both apply (the causal one replaced it)
+    if opts.is_causal and L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
+    if kpm then
+      nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
+      if batched and (kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S) then
+        nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
+      elseif not batched and (kpm:dim() ~= 1 or kpm:size(1) ~= S) then
+        nl._raise(('MultiheadAttention: key_padding_mask of unbatched input must be (%d), got %s'):format(
+          S, nl._shape_str(kpm)))
       end
-      if opts.key_padding_mask then
-        local kpm = opts.key_padding_mask
-        nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
-        if batched and (kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S) then
-          nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
-        elseif not batched and (kpm:dim() ~= 1 or kpm:size(1) ~= S) then
-          nl._raise(('MultiheadAttention: key_padding_mask of unbatched input must be (%d), got %s'):format(
-            S, nl._shape_str(kpm)))
-        end
+    end
+    local function add_masks(scores)                          -- (N*H, L, S)
+      if mask ~= nil then scores = add_blocks(scores, mask, dtype, 'attn_mask') end
+      if opts.is_causal then scores = add_blocks(scores, nn.causal_mask(L), dtype) end
+      if kpm then
         scores = add_blocks(scores:view(N, H, L, S), kpm, dtype, 'key_padding_mask', { N, 1, 1, S }):view(N * H, L, S)
       end
-      return scores:softmax(3)
+      return scores
     end
-    local attn = nl._anomaly_checked(nl._without_anomaly(masked_softmax, scores), 'softmax')
-    if self.training and self.dropout >= 1 then
-      attn = attn * 0
-    elseif self.training and self.dropout > 0 then
-      attn = attn * nl.rand(attn:shape(), dtype):ge(self.dropout) * (1 / (1 - self.dropout))
-    end
-    local out = nl.matmul(attn, v)                            -- (N*H, L, hd)
+    local p = self.training and self.dropout or 0
+    local out, attn = nn._attention(q, k, v, 1 / math.sqrt(hd), (mask ~= nil or opts.is_causal or kpm) and add_masks,
+                                    p)                        -- (N*H, L, hd), (N*H, L, S)
     out = out:transpose(1, 2):reshape(L, N, E)
     out = self.out_proj(out)
     local weights
