@@ -262,3 +262,35 @@ describe('attention', function()
     assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(N, L, 4%), got %[2,3,1%]'), err)
   end)
 end)
+
+-- tests/golden/gen_attention_extra.py: float masks that require grad (the
+-- gradient reaches them, at their 0 entries too, as PyTorch adds them)
+describe('MultiheadAttention against PyTorch 1.13 (attention_extra)', function()
+  local extra = dofile(S.root .. '/tests/golden/attention_extra.lua')
+  local tol = { 1e-9, 1e-11 }
+  for _, c in ipairs(extra) do
+    it(c.name, function()
+      local m = nn.MultiheadAttention(c.args[1], c.args[2], c.opts):double()
+      S.golden_state(m, c, true)
+      local xs = {}
+      for i, g in ipairs(c.inputs) do xs[i] = S.from_golden(g):requires_grad() end
+      local fo = {}
+      for k, v in pairs(c.call) do fo[k] = v end
+      for k, g in pairs(c.masks) do
+        fo[k] = S.from_golden(g)
+        if c.mask_grads[k] then fo[k]:requires_grad() end
+      end
+      local out, weights = m(xs[1], xs[2], xs[3], fo)
+      S.expect_golden(out, c.out, 'output', tol)
+      S.expect_golden(weights, c.weights, 'weights', tol)
+      ;(out * S.from_golden(c.w)):sum():backward()
+      for i, g in ipairs(c.input_grads) do S.expect_golden(xs[i].grad, g, 'input grad ' .. i, tol) end
+      for k, g in pairs(c.mask_grads) do
+        assert.is_truthy(fo[k].grad, k .. ' has no gradient')
+        S.expect_golden(fo[k].grad, g, k .. ' grad', tol)
+      end
+      local sd = m:state_dict()
+      for _, g in ipairs(c.param_grads) do S.expect_golden(sd[g.name].grad, g.t, g.name .. ' grad', tol) end
+    end)
+  end
+end)

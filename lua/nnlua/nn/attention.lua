@@ -239,12 +239,13 @@ return function(nl, nn)
           .. 'block where nonzero (PyTorch\'s boolean form), they are not added to the scores'):format(what))
       end
     end
-    local block = nl.where(mask, -math.huge, nl.zeros({}, dtype))
-    if mask:dtype() == 'int64' then return block end
-    -- -1e4 and below are added as they are, as PyTorch adds them: a row
-    -- blocked everywhere by -1e9 is then a uniform softmax, where -inf
-    -- made it NaN (and the weight gradient of the whole batch with it)
-    return nl.where(mask:le(-1e4), mask:to(dtype), block)
+    if mask:dtype() == 'int64' then return nl.where(mask, -math.huge, nl.zeros({}, dtype)) end
+    -- 1 blocks; 0, -1e4 and below are added as they are, as PyTorch adds
+    -- them: a row blocked everywhere by -1e9 is then a uniform softmax,
+    -- where -inf made it NaN (and the weight gradient of the whole batch
+    -- with it), and a mask that requires grad gets the scores' gradient
+    -- (its 0 entries got none, taken as constant zeros)
+    return nl.where(mask:eq(1), -math.huge, mask:to(dtype))
   end
 
   -- scores + the blocks of mask (viewed as shape, when given): -inf where
