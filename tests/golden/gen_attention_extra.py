@@ -85,7 +85,26 @@ cases.append(case('mha_float_kpm_grad', mha, [x, kv, kv], dict(key_padding_mask=
 cases.append(case('mha_unbatched_3d_float_mask_grad', mha, [torch.randn(L, E), torch.randn(S, E), torch.randn(S, E)],
                   dict(attn_mask=(float_mask(H, L, S), True)), [E, H], {}))
 
+# add_bias_kv: bias_k and bias_v, one more key and value; add_zero_attn:
+# one more of zeros; the masks padded with a key that takes part
+mha_b = perturb(torch.nn.MultiheadAttention(E, H, add_bias_kv=True))
+cases.append(case('mha_add_bias_kv_masks', mha_b, [x, kv, kv],
+                  dict(attn_mask=(torch.rand(L, S) < 0.2, False), key_padding_mask=(kpm, False)), [E, H],
+                  dict(add_bias_kv=True)))
+mha_z = perturb(torch.nn.MultiheadAttention(E, H, add_zero_attn=True, batch_first=True))
+cases.append(case('mha_add_zero_attn_batch_first', mha_z, [x.transpose(0, 1), kv.transpose(0, 1), kv.transpose(0, 1)],
+                  dict(key_padding_mask=(float_mask(N, S), True)), [E, H], dict(add_zero_attn=True, batch_first=True),
+                  dict(average_attn_weights=False)))
+mha_bz = perturb(torch.nn.MultiheadAttention(E, H, add_bias_kv=True, add_zero_attn=True, kdim=4, vdim=3))
+cases.append(case('mha_bias_kv_zero_attn_kdim', mha_bz, [x, torch.randn(S, N, 4), torch.randn(S, N, 3)],
+                  dict(attn_mask=(float_mask(N * H, L, S), True)), [E, H],
+                  dict(add_bias_kv=True, add_zero_attn=True, kdim=4, vdim=3)))
+cases.append(case('mha_bias_kv_zero_attn_unbatched', mha_bz, [torch.randn(L, E), torch.randn(S, 4), torch.randn(S, 3)],
+                  dict(attn_mask=(torch.rand(H, L, S) < 0.2, False), key_padding_mask=(torch.rand(S) < 0.2, False)),
+                  [E, H], dict(add_bias_kv=True, add_zero_attn=True, kdim=4, vdim=3), dict(average_attn_weights=False)))
+
 write_golden('attention_extra.lua', [
-    'Golden values for nn.MultiheadAttention from PyTorch 1.13 (float masks that require grad);',
+    'Golden values for nn.MultiheadAttention from PyTorch 1.13 (float masks that require grad,',
+    'add_bias_kv, add_zero_attn);',
     'see gen_attention_extra.py. Regenerate: /usr/bin/python3 tests/golden/gen_attention_extra.py',
 ], cases)

@@ -264,13 +264,18 @@ describe('attention', function()
 end)
 
 -- tests/golden/gen_attention_extra.py: float masks that require grad (the
--- gradient reaches them, at their 0 entries too, as PyTorch adds them)
+-- gradient reaches them, at their 0 entries too, as PyTorch adds them);
+-- add_bias_kv and add_zero_attn with masks, kdim / vdim, batch_first and
+-- unbatched, bias_k and bias_v in PyTorch's parameter order
 describe('MultiheadAttention against PyTorch 1.13 (attention_extra)', function()
   local extra = dofile(S.root .. '/tests/golden/attention_extra.lua')
   local tol = { 1e-9, 1e-11 }
   for _, c in ipairs(extra) do
     it(c.name, function()
       local m = nn.MultiheadAttention(c.args[1], c.args[2], c.opts):double()
+      local want_names = {}
+      for i, g in ipairs(c.param_grads) do want_names[i] = g.name end
+      assert.are.same(want_names, S.names_of(m:named_parameters()))
       S.golden_state(m, c, true)
       local xs = {}
       for i, g in ipairs(c.inputs) do xs[i] = S.from_golden(g):requires_grad() end
@@ -293,4 +298,18 @@ describe('MultiheadAttention against PyTorch 1.13 (attention_extra)', function()
       for _, g in ipairs(c.param_grads) do S.expect_golden(sd[g.name].grad, g.t, g.name .. ' grad', tol) end
     end)
   end
+
+  -- is_causal is the (L, L) causal mask, padded as the given masks are:
+  -- the added keys take part
+  it('is_causal with add_bias_kv and add_zero_attn blocks the later keys only', function()
+    nl.manual_seed(2)
+    local m = nn.MultiheadAttention(4, 2, { add_bias_kv = true, add_zero_attn = true })
+    local x = nl.randn(3, 2, 4)
+    local _, w = m(x, x, x, { is_causal = true })
+    local _, want = m(x, x, x, { attn_mask = nn.causal_mask(3):long() })
+    assert.are.same({ 2, 3, 5 }, w:shape())
+    S.same_bits(w, want, 'weights')
+    assert.are.equal(0, w[1][1][2])
+    assert.is_true(w[1][1][4] > 0 and w[1][1][5] > 0)
+  end)
 end)

@@ -459,7 +459,8 @@ end)
 describe("PyTorch's options taken only as false", function()
   -- a port passes them at their defaults: sparse = False, add_bias_kv =
   -- False (they were refused as unknown options, where from_pretrained took
-  -- them); true is refused by name
+  -- them); true is refused by name (MultiheadAttention's add_bias_kv and
+  -- add_zero_attn are taken now: attention_spec)
   it('Embedding, EmbeddingBag and MultiheadAttention take false, and give the defaults\' values', function()
     local ids = nl.tensor({ { 1, 3 }, { 5, 3 } }, 'int64')
     local function same_module(build, opts, call)
@@ -501,8 +502,6 @@ describe("PyTorch's options taken only as false", function()
                      .. 'got 8 arguments')
     assert.has_error(function() F.embedding_bag(one, w, one, { scale_grad_by_freq = true }) end,
                      'embedding_bag: scale_grad_by_freq is not supported (only false)')
-    assert.has_error(function() nn.MultiheadAttention(4, 2, { add_zero_attn = true }) end,
-                     'MultiheadAttention: add_zero_attn is not supported (only false)')
     assert.has_error(function() nn.MultiheadAttention(4, 2, { add_bias_kv = 1 }) end,
                      'MultiheadAttention: add_bias_kv must be a boolean (true or false), got 1')
   end)

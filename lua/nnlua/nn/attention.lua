@@ -1,6 +1,6 @@
 -- attention.lua: nn.MultiheadAttention (PyTorch's parameters and layout:
 -- in_proj_weight (3E, E), or q/k/v_proj_weight where kdim or vdim is not
--- E; out_proj), causal and key-padding masks, unbatched (L, E) inputs,
+-- E; out_proj; add_bias_kv, add_zero_attn), causal and key-padding masks, unbatched (L, E) inputs,
 -- nn.TransformerEncoderLayer (post-norm by default, as PyTorch's; pre-norm
 -- with norm_first = true), and nn.PositionalEncoding
 -- (sinusoidal), and F.scaled_dot_product_attention, whose core
@@ -160,11 +160,6 @@ return function(nl, nn)
   function MultiheadAttention:init(embed_dim, num_heads, opts)
     opts = nl._opts('MultiheadAttention', opts)
     nl._check_opts('MultiheadAttention', opts, MHA_INIT)
-    -- PyTorch's add_bias_kv and add_zero_attn, taken only as false (their
-    -- default, which a port often passes; false was an unknown option)
-    for _, k in ipairs({ 'add_bias_kv', 'add_zero_attn' }) do
-      if opts[k] then nl._raise('MultiheadAttention: ' .. k .. ' is not supported (only false)') end
-    end
     for _, v in pairs({ embed_dim or false, num_heads or false }) do   -- (ipairs stopped at a nil)
       if type(v) ~= 'number' or v < 1 or v > 2 ^ 31 or v ~= math.floor(v) then
         nl._raise(('MultiheadAttention: expected positive integers embed_dim and num_heads, got %s and %s'):format(
@@ -206,6 +201,17 @@ return function(nl, nn)
     end
     local bias = opts.bias ~= false
     if bias then self.in_proj_bias = nl.zeros(3 * embed_dim):requires_grad() end
+    -- PyTorch's add_bias_kv: bias_k and bias_v (1, 1, E), xavier_normal_,
+    -- one more key and value after the projected ones (before out_proj, in
+    -- PyTorch's parameter order); add_zero_attn: one more of zeros after
+    -- those, per head
+    if opts.add_bias_kv then
+      self.bias_k = nl.empty(1, 1, embed_dim):requires_grad()
+      self.bias_v = nl.empty(1, 1, embed_dim):requires_grad()
+      nn.init.xavier_normal_(self.bias_k)
+      nn.init.xavier_normal_(self.bias_v)
+    end
+    self.add_zero_attn = opts.add_zero_attn == true
     self.out_proj = nn.Linear(embed_dim, embed_dim, { bias = bias })
     if bias then nn.init.zeros_(self.out_proj.bias) end
   end
@@ -317,8 +323,19 @@ return function(nl, nn)
     -- (L, N, E) -> (N*H, L, hd)
     local function heads(x, len) return x:reshape(len, N * H, hd):transpose(1, 2) end
     local q = heads(project(self, query, 0), L)
-    local k = heads(project(self, key, 1), S)
-    local v = heads(project(self, value, 2), S)
+    local k, v = project(self, key, 1), project(self, value, 2)          -- (S, N, E)
+    local S0 = S                                              -- the masks' S, checked below
+    if self.bias_k then
+      k = nl.cat({ k, self.bias_k:expand(1, N, E) }, 1)
+      v = nl.cat({ v, self.bias_v:expand(1, N, E) }, 1)
+      S = S + 1
+    end
+    k, v = heads(k, S), heads(v, S)
+    if self.add_zero_attn then
+      local z = nl.zeros({ N * H, 1, hd }, q:dtype())
+      k, v = nl.cat({ k, z }, 2), nl.cat({ v, z }, 2)
+      S = S + 1
+    end
     local dtype = q:dtype()
     local mask, kpm = opts.attn_mask, opts.key_padding_mask
     if mask ~= nil then
@@ -326,27 +343,36 @@ return function(nl, nn)
       -- (L, S) for every head and batch, or one (L, S) per head and
       -- batch, PyTorch's 3-D form: (N * H, L, S), unbatched (H, L, S)
       local m3 = mask:dim() == 3 and mask:size(1) == N * H
-      if not ((mask:dim() == 2 or m3) and mask:size(-2) == L and mask:size(-1) == S) then
+      if not ((mask:dim() == 2 or m3) and mask:size(-2) == L and mask:size(-1) == S0) then
         nl._raise(('MultiheadAttention: attn_mask must be (%d, %d) or (%d, %d, %d), got %s'):format(
-          L, S, N * H, L, S, nl._shape_str(mask)))
+          L, S0, N * H, L, S0, nl._shape_str(mask)))
       end
     end
     -- with a given mask too, both apply (the causal one replaced it)
-    if opts.is_causal and L ~= S then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
+    if opts.is_causal and L ~= S0 then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
     if kpm then
       nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
-      if batched and (kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S) then
-        nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S, nl._shape_str(kpm)))
-      elseif not batched and (kpm:dim() ~= 1 or kpm:size(1) ~= S) then
+      if batched and (kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S0) then
+        nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S0, nl._shape_str(kpm)))
+      elseif not batched and (kpm:dim() ~= 1 or kpm:size(1) ~= S0) then
         nl._raise(('MultiheadAttention: key_padding_mask of unbatched input must be (%d), got %s'):format(
-          S, nl._shape_str(kpm)))
+          S0, nl._shape_str(kpm)))
       end
     end
+    -- the keys that bias_k and add_zero_attn added take part, as
+    -- PyTorch pads its masks with False (0)
+    local function pad_keys(m)
+      if S == S0 then return m end
+      local sh = m:shape()
+      sh[#sh] = S - S0
+      return nl.cat({ m, nl.zeros(sh, m:dtype()) }, #sh)
+    end
     local function add_masks(scores)                          -- (N*H, L, S)
-      if mask ~= nil then scores = add_blocks(scores, mask, dtype, 'attn_mask') end
-      if opts.is_causal then scores = add_blocks(scores, nn.causal_mask(L), dtype) end
+      if mask ~= nil then scores = add_blocks(scores, pad_keys(mask), dtype, 'attn_mask') end
+      if opts.is_causal then scores = add_blocks(scores, pad_keys(nn.causal_mask(L)), dtype) end
       if kpm then
-        scores = add_blocks(scores:view(N, H, L, S), kpm, dtype, 'key_padding_mask', { N, 1, 1, S }):view(N * H, L, S)
+        scores = add_blocks(scores:view(N, H, L, S), pad_keys(kpm), dtype, 'key_padding_mask', { N, 1, 1, S })
+                 :view(N * H, L, S)
       end
       return scores
     end
