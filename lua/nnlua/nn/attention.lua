@@ -32,15 +32,22 @@ return function(nl, nn)
   -- k (..., S, E), v (..., S, Ev); add_masks(scores) gives the scores
   -- (..., L, S) with the masks added (nil: none); p, the dropout of the
   -- weights. Returns the output (..., L, Ev) and the weights (..., L, S).
-  -- The scale goes on q, (L, E), not on the scores, (L, S).
-  function nn._attention(q, k, v, scale, add_masks, p)
+  -- The scale goes on q, (L, E), not on the scores, (L, S). safe: a row
+  -- the masks block whole gets weights 0 (PyTorch 2.5's _safe_softmax),
+  -- and no gradient, where the plain softmax gives NaN.
+  function nn._attention(q, k, v, scale, add_masks, p, safe)
     local scores = nl.matmul(q * scale, k:transpose(-2, -1))
     -- the masks' -inf where they block, then the softmax that turns them
     -- to 0: detect_anomaly checks what comes out, not the -inf on the way
     -- (PyTorch's anomaly mode checks no forward)
     local function masked_softmax(s)
-      if add_masks then s = add_masks(s) end
-      return s:softmax(-1)
+      if not add_masks then return s:softmax(-1) end
+      s = add_masks(s)
+      if not safe then return s:softmax(-1) end
+      -- a blocked row's scores become 0 before the softmax (uniform, no
+      -- -inf - -inf), its weights 0 after: the gradient stays finite
+      local blocked = s:amax(-1, true):eq(-math.huge)
+      return nl.where(blocked, 0, nl.where(blocked, 0, s):softmax(-1))
     end
     local attn = nl._anomaly_checked(nl._without_anomaly(masked_softmax, scores), 'softmax')
     if p >= 1 then
@@ -62,8 +69,8 @@ return function(nl, nn)
   -- float mask of query's dtype is added to the scores. is_causal: query i
   -- attends to keys j <= i (top left aligned), with no attn_mask beside
   -- it. The dropout applies whenever dropout_p > 0, in no module's mode.
-  -- A row that nothing may attend gives NaN (PyTorch 2.0 to 2.4, and its
-  -- documented reference; 2.5's math path gives 0 there).
+  -- A row that nothing may attend gives 0, and no gradient, as PyTorch
+  -- 2.5 and later (2.0 to 2.4 gave NaN).
   function F.scaled_dot_product_attention(query, key, value, a, ...)
     local op = 'scaled_dot_product_attention'
     local o = nn._positional_options(op, '(query, key, value', SDPA_ARGS, SDPA_KNOWN, a, ...)
@@ -138,7 +145,7 @@ return function(nl, nn)
       local keep = nl.arange(1, S + 1):view(1, S):le(nl.arange(1, L + 1):view(L, 1))   -- (L, S): j <= i
       add_masks = function(s) return nl.where(keep, s, -math.huge) end
     end
-    return (nn._attention(query, key, value, scale, add_masks, p))
+    return (nn._attention(query, key, value, scale, add_masks, p, true))
   end
 
   local MultiheadAttention = Module:extend('MultiheadAttention')
