@@ -410,6 +410,12 @@ return function(nl)
   local function metric_sum(op, name, kind, pred, y, keep)
     local rows = pred:size(1)
     local per_row = math.max(1, pred:numel() / rows)
+    -- (of one shape: outputs (N, 1) against targets (N) broadcast to
+    -- (N, N), and a custom loss that squeezed its input got a metric N
+    -- times too large)
+    if (name == 'mae' or name == 'mse') and not same_shape(pred, y) then
+      metric_error(op, name, 'compares outputs with targets of their shape', pred, y)
+    end
     if name == 'mae' then return (pred - y):abs():sum():item() / per_row end
     if name == 'mse' then
       local d = pred - y

@@ -1156,6 +1156,25 @@ describe("fit's newer losses, per-element class targets and Keras's metrics", fu
     whole_set(s, X, Y01, F.binary_cross_entropy(s(X), Y01):item(), { binary_accuracy = agree / 21 })
   end)
 
+  -- a loss function that squeezes its input takes outputs (N, 1) against
+  -- targets (N); mae and mse broadcast the two to (N, N) and gave a value
+  -- N times the right order (12.3 for 1.15): they are refused
+  it('refuses mae and mse of outputs and targets of other shapes', function()
+    local f = function(p, t) return F.mse_loss(p:reshape(-1), t:reshape(-1)) end
+    local yv = nl.tensor({ 1, 0, 2, -1, 0.5, 3, 1 })
+    for _, metric in ipairs({ 'mae', 'mse' }) do
+      local m = nn.Linear(2, 1)
+      m:compile { optimizer = sgd0(m), loss = f, metrics = { metric } }
+      contains(errmsg(m.evaluate, m, X, yv), ("evaluate: metric '%s' compares outputs with targets of their shape, "
+               .. 'got outputs [7,1] and targets float32 [7]'):format(metric))
+      contains(errmsg(m.fit, m, X, yv, { verbose = 0 }), ("fit: metric '%s' compares outputs"):format(metric))
+      -- of one shape, the whole set's
+      local Y = yv:reshape(7, 1)
+      local d = m(X) - Y
+      whole_set(m, X, Y, F.mse_loss(m(X), Y):item(), { [metric] = (metric == 'mae' and d:abs() or d * d):mean():item() })
+    end
+  end)
+
   -- in the top 5: fewer than 5 scores above the class's own, ties in, as
   -- Keras's in_top_k; a NaN score of the class is below every other
   it('computes top_k_categorical_accuracy and its sparse form with k = 5, as Keras\'s', function()
