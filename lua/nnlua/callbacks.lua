@@ -366,10 +366,19 @@ return function(nl, H)
     local row = { ('%d'):format(epoch) }
     for i, k in ipairs(self.keys) do row[i + 1] = logs[k] == nil and 'NA' or number_str(logs[k]) end
     lines[#lines + 1] = table.concat(row, sep) .. '\n'
+    -- (each step checked: the write is buffered and fails at the flush
+    -- on a full disk; unchecked, the line was lost without a word and
+    -- bytes became nil, which a resume then took for a malformed state)
     local f = open(self, 'ab')
-    f:write(table.concat(lines))
-    self.bytes = f:seek('end')
-    f:close()
+    local ok, err = f:write(table.concat(lines))
+    if ok then ok, err = f:flush() end
+    local at
+    if ok then at, err = f:seek('end') end
+    local closed, cerr = f:close()
+    if not at or not closed then
+      nl._raise(('CSVLogger: cannot write %s: %s'):format(self.filename, tostring(err or cerr)))
+    end
+    self.bytes = at
   end
   function CSVLogger:state_dict()
     return { bytes = self.bytes, keys = self.keys, header = self.header }

@@ -347,6 +347,29 @@ print(pcall(cb.on_train_begin, cb))
     assert.are.equal(text:sub(1, 2500), S.read(path))
   end)
 
+  -- an epoch's line is buffered and its write fails at the flush (here a
+  -- file size limit of 1 KiB, as a full disk): the line was lost, fit went
+  -- on without a word, and the state's bytes became nil
+  it("says so when an epoch's line cannot be written", function()
+    local path, tmp = dir .. '/full.csv', os.tmpname()
+    S.write(path, ('1,0.5\n'):rep(170))              -- 1020 bytes
+    S.write(tmp, S.path_prelude .. ([[
+local nl = require('nnlua')
+local m = nl.nn.Linear(1, 1)
+m:compile { optimizer = 'sgd', loss = 'mse' }
+local cb = nl.callbacks.CSVLogger(%q, { append = true })
+print(pcall(m.fit, m, nl.ones(2, 1), nl.zeros(2, 1), { epochs = 2, verbose = 0, callbacks = { cb } }))
+print('bytes', cb:state_dict().bytes)
+]]):format(path))
+    local p = io.popen("bash -c \"trap '' XFSZ; ulimit -f 1; luajit " .. S.q(tmp) .. "\" 2>&1")
+    local out = p:read('*a')
+    p:close()
+    os.remove(tmp)
+    contains(out, 'false')
+    contains(out, 'CSVLogger: cannot write ' .. path .. ': ')
+    contains(out, 'bytes\t1020')
+  end)
+
   it('refuses bad options', function()
     contains(errmsg(cbs.CSVLogger, 3), 'CSVLogger: expected a filename string')
     contains(errmsg(cbs.CSVLogger, 'a.csv', { separator = '' }), 'CSVLogger: expected separator as a string')
