@@ -483,6 +483,12 @@ return function(nl)
   -- accuracy counts, and the metrics' sums
   local function tally_new() return { seen = 0, loss_sum = 0, wsum = 0, vsum = 0, metrics = {} } end
   local function tally_add(op, c, t, pred, yb, lv)
+    -- (a model of several outputs, a table of them, trains and evaluates
+    -- with a loss function that reads them; a metric reads one tensor)
+    if c.metrics[1] and not nl.is_tensor(pred) then
+      nl._raise(("%s: metric '%s' reads the model's output as one tensor, got %s; with several outputs, compute "
+                 .. 'it in a callback'):format(op, c.metrics[1], nl._describe_arg(pred)))
+    end
     local len = yb:size(1)
     local d, v, keep = batch_weight(c, yb, len)
     t.seen = t.seen + len
@@ -1352,7 +1358,7 @@ return function(nl)
         local lv = loss:item()
         -- tallied before the step (of the same outputs): a metric that
         -- cannot read the targets fails before the weights change
-        nl.no_grad(function() tally_add('fit', c, t, pred:detach(), yb, lv) end)
+        nl.no_grad(function() tally_add('fit', c, t, nl.is_tensor(pred) and pred:detach() or pred, yb, lv) end)
         if closure_step then
           -- the closure a PyTorch user writes: zero_grad, the batch's loss
           -- again, backward, the loss; its first call takes the forward
@@ -1504,6 +1510,31 @@ return function(nl)
     return run_eval('evaluate', self, c, function() return tensor_batches(X, y, bs) end)
   end
 
+  -- the batches' outputs joined along dim 1: tensors, or a model's tables
+  -- of them (several outputs, as Keras's), each entry joined with its
+  -- kind (a table of the batches' first outputs failed in cat)
+  local function join_outputs(outs)
+    local first = outs[1]
+    if #outs == 1 or nl.is_tensor(first) then return #outs == 1 and first or nl.cat(outs, 1) end
+    if type(first) ~= 'table' or getmetatable(first) ~= nil then
+      nl._raise(('predict: the model gave %s; predict joins tensors, or tables of them, along dim 1'):format(
+        nl._describe_arg(first)))
+    end
+    local out = {}
+    for k in pairs(first) do
+      local parts = {}
+      for i, o in ipairs(outs) do
+        if type(o) ~= 'table' or o[k] == nil then
+          nl._raise(("predict: the model's output of batch %d has no entry %s, which batch 1's has"):format(i,
+            nl._describe_arg(k)))
+        end
+        parts[i] = o[k]
+      end
+      out[k] = join_outputs(parts)
+    end
+    return out
+  end
+
   -- outputs for X in eval mode, without the tape, batch by batch;
   -- predict(loader or dataset, {batch_size}): of each batch's first value,
   -- in the loader's order, joined along dim 1
@@ -1516,8 +1547,7 @@ return function(nl)
         for xb in L:iter() do outs[#outs + 1] = self(xb) end
       end)
       if #outs == 0 then nl._raise('predict: the data gave no batches') end
-      if #outs == 1 then return outs[1] end
-      return nl.cat(outs, 1)
+      return join_outputs(outs)
     end
     nl._T(X, 'predict')
     if X:dim() == 0 then nl._raise('predict: X must have a batch dim, got a 0-dim tensor') end
@@ -1529,8 +1559,7 @@ return function(nl)
         outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
       end
     end)
-    if #outs == 1 then return outs[1] end
-    return nl.cat(outs, 1)
+    return join_outputs(outs)
   end
 
   -- nl.callbacks: Keras's callbacks, built on early stopping's code here

@@ -331,6 +331,47 @@ describe('predict', function()
     assert.are.same(want, modes(model))
     model:train()
   end)
+
+  -- a model of several outputs (a table of them), as Keras's: fit called
+  -- detach on the table (a Lua error inside fit.lua), and predict over
+  -- more than one batch failed in cat
+  it('trains, evaluates and predicts a model of two outputs with a loss function of both', function()
+    local Two = nn.Module:extend('FitTwoOutputs')
+    function Two:init() self.lin = nn.Linear(4, 2) end
+    function Two:forward(x)
+      local h = self.lin(x)
+      return { h, a = h:sum(2) }
+    end
+    local function loss(p, t) return F.mse_loss(p[1], t) + F.mse_loss(p.a, t:sum(2)) end
+    nl.manual_seed(3)
+    local m, Xt, yt = Two(), nl.randn(300, 4), nl.randn(300, 2)
+    -- by hand: SGD over the batches in order, 128 a batch
+    local ref = Two()
+    ref:load_state_dict(m:state_dict())
+    local want = 0
+    for start = 1, 300, 128 do
+      local n = math.min(128, 301 - start)
+      local l = loss(ref(Xt:narrow(1, start, n)), yt:narrow(1, start, n))
+      want = want + l:item() * n / 300
+      ref:zero_grad()
+      l:backward()
+      nl.no_grad(function() for _, q in ipairs(ref:parameters()) do q:sub_(q.grad * 0.1) end end)
+    end
+    m:compile { optimizer = 'sgd', lr = 0.1, loss = loss }
+    local h = m:fit(Xt, yt, { batch_size = 128, shuffle = false, verbose = 0 })
+    assert(S.close(h.loss[1], want, 1e-6), ('%.9g, by hand %.9g'):format(h.loss[1], want))
+    assert(maxdiff(m.lin.weight, ref.lin.weight) <= 1e-6)
+    assert(S.close(m:evaluate(Xt, yt, { batch_size = 7 }), loss(ref(Xt), yt):item(), 1e-5))
+    -- two batches of the default 256, each output joined
+    local p, whole = m:predict(Xt), m(Xt)
+    assert.are.same({ 300, 2 }, p[1]:shape())
+    assert.are.same({ 300 }, p.a:shape())
+    assert(maxdiff(p[1], whole[1]) <= 1e-6 and maxdiff(p.a, whole.a) <= 1e-6)
+    -- a metric reads one tensor: an error naming it
+    m:compile { optimizer = 'sgd', loss = loss, metrics = { 'mae' } }
+    contains(errmsg(m.fit, m, Xt, yt, { verbose = 0 }), "fit: metric 'mae' reads the model's output as one tensor")
+    contains(errmsg(m.evaluate, m, Xt, yt), "evaluate: metric 'mae' reads the model's output as one tensor")
+  end)
 end)
 
 describe('compile and fit errors', function()
