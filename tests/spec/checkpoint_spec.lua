@@ -408,6 +408,59 @@ describe('checkpoint structure', function()
     assert.are.equal(0, maxdiff(s(x), s2(x)))
   end)
 
+  -- a weight tied after the model was built (an embedding's weight given
+  -- to the output layer, as language models tie them) came back as two
+  -- tensors from nn.load(path) and clone: 4 parameters where there were 3,
+  -- trained apart. A constructor's tie the saved model had undone loaded
+  -- both weights into one tensor, the second over the first.
+  it('keeps weights tied after building tied, and ties undone apart, in nn.load and clone', function()
+    nl.manual_seed(6)
+    local e, out = nn.Embedding(5, 3), nn.Linear(3, 5, { bias = false })
+    out.weight = e.weight
+    local m = nn.Sequential(e, nn.Linear(3, 3), out):double()
+    m[2].bias:requires_grad(false)
+    local p = dir .. '/tied_after.safetensors'
+    m:save(p)
+    local idx = nl.tensor({ { 1, 4 }, { 5, 2 } }, 'int64')
+    -- one SGD step of m's: its one tensor moved by both layers' gradients
+    m:zero_grad()
+    m(idx):pow(2):sum():backward()
+    local want = nl.no_grad(function() return m[1].weight - m[1].weight.grad * 0.01 end)
+    assert.are.equal(3, #m:parameters())
+    for _, m2 in ipairs({ (nn.load(p)), m:clone() }) do
+      assert.are.equal(3, #m2:parameters())
+      assert.is_true(m2[1].weight.ptr == m2[3].weight.ptr)
+      assert.is_false(m2[1].weight.ptr == m[1].weight.ptr)
+      assert.are.equal('float64', m2[3].weight:dtype())
+      assert.is_true(m2[3].weight.is_requires_grad)
+      assert.is_false(m2[2].bias.is_requires_grad)
+      assert.are.equal(0, maxdiff(m(idx), m2(idx)))
+      m2:zero_grad()
+      m2(idx):pow(2):sum():backward()
+      nl.no_grad(function()
+        for _, q in ipairs(m2:parameters()) do if q.grad then q:sub_(q.grad * 0.01) end end
+      end)
+      assert.are.equal(0, maxdiff(want, m2[1].weight))
+      assert.are.equal(0, maxdiff(m2[1].weight, m2[3].weight))
+    end
+    -- tied by its constructor, then given a weight of its own
+    local Tie = nn.Module:extend('CheckpointSpecTie')
+    function Tie:init(n)
+      self.a, self.b = nn.Linear(n, n), nn.Linear(n, n)
+      self.b.weight = self.a.weight
+    end
+    function Tie:forward(x) return self.b(self.a(x)) end
+    local t = Tie(3)
+    assert.are.equal(3, #t:parameters())
+    t.b.weight = nn.Parameter(nl.randn(3, 3))
+    local pt = dir .. '/untied.safetensors'
+    t:save(pt)
+    for _, t2 in ipairs({ (nn.load(pt)), t:clone() }) do
+      assert.are.equal(4, #t2:parameters())
+      assert_same_state(t, t2)
+    end
+  end)
+
   -- constructors build float32; the saved float64 weights were copied into
   -- them and rounded
   it('gives a float64 model back in float64, bit for bit', function()

@@ -8,6 +8,7 @@
 -- must already exist in nn.
 return function(nl, nn)
   local json = require 'nnlua.json'
+  local ffi = require 'ffi'
   local Module = nn.Module
   -- 2: keys in extras and optimizer state are %-escaped (below); files
   -- of 1 hold them as they were, and load so
@@ -41,8 +42,13 @@ return function(nl, nn)
     return nil
   end
 
+  -- the key of a tensor's C tensor (two Lua handles of one tensor share it)
+  local function tensor_key(t) return tostring(ffi.cast('void *', t.ptr)) end
+
+  -- tied: each state-dict name whose tensor an earlier name holds too
+  -- (a weight assigned to two layers, l.weight = e.weight), {name, first}
   local function record_state(model)
-    local mods, frozen = {}, {}
+    local mods, frozen, tied, first = {}, {}, {}, {}
     for _, pm in ipairs(model:named_modules()) do
       local m = pm[2]
       mods[#mods + 1] = { path = pm[1], type = m.__name, settings = settings_of(m), training = m.training }
@@ -50,7 +56,68 @@ return function(nl, nn)
     for _, kv in ipairs(model:named_parameters()) do
       if not kv[2].is_requires_grad then frozen[#frozen + 1] = kv[1] end
     end
-    return { modules = mods, frozen = frozen }
+    local sd = model:state_dict()
+    for _, name in ipairs(model:state_names()) do
+      local key = tensor_key(sd[name])
+      if first[key] then tied[#tied + 1] = { name, first[key] } else first[key] = name end
+    end
+    return { modules = mods, frozen = frozen, tied = tied }
+  end
+
+  -- The rebuilt model's tensors shared as the record's tied says, before
+  -- the weights are loaded: a tie made after the model was built came
+  -- back as two tensors (the copy or the loaded model trained them apart,
+  -- its parameters counted twice), and one the constructor made that the
+  -- saved model had undone loaded both names' values into one tensor. A
+  -- record without tied (files of before) leaves the model as built.
+  local function retie(who, model, rec)
+    if type(rec) ~= 'table' or rec.tied == nil then return end
+    local function malformed() nl._raise(who .. ': malformed model state (tied)') end
+    if type(rec.tied) ~= 'table' then malformed() end
+    local want = {}
+    for _, pair in ipairs(rec.tied) do
+      if type(pair) ~= 'table' or type(pair[1]) ~= 'string' or type(pair[2]) ~= 'string' then malformed() end
+      want[pair[1]] = pair[2]
+    end
+    -- the module and field a state-dict name is held in
+    local function holder(name)
+      local path, atom = name:match('^(.*)%.([^.]*)$')
+      if not path then path, atom = '', name end
+      local ok, m = pcall(model.get_submodule, model, path)
+      if ok then
+        for _, k in ipairs(m._order) do
+          if nl.is_tensor(rawget(m, k)) and m:_child_name(k) == atom then return m, k end
+        end
+      end
+      nl._raise(('%s: malformed model state (no tensor %s)'):format(who, name))
+    end
+    local sd, first = model:state_dict(), {}
+    for _, name in ipairs(model:state_names()) do
+      local t, to = sd[name], want[name]
+      local key = tensor_key(t)
+      local src = to ~= nil and sd[to]
+      -- (a name the rebuilt model lacks: load_state_dict names it)
+      if src then
+        if tensor_key(src) ~= key then
+          if nl._shape_str(src) ~= nl._shape_str(t) then
+            nl._raise(('%s: malformed model state (%s %s tied to %s %s)'):format(who, name, nl._shape_str(t), to,
+              nl._shape_str(src)))
+          end
+          local m, k = holder(name)
+          rawset(m, k, src)
+          sd[name], key = src, tensor_key(src)
+        end
+      elseif first[key] then
+        -- tied as built, not in the saved model: a tensor of its own
+        local m, k = holder(name)
+        local own = nl.no_grad(function() return t:detach():clone() end)
+        if t.is_requires_grad then own:requires_grad() end
+        rawset(m, k, own)
+        sd[name] = own
+        key = tensor_key(own)
+      end
+      first[key] = first[key] or name
+    end
   end
 
   -- the rebuilt model against that record: a difference is an error (the
@@ -239,8 +306,10 @@ return function(nl, nn)
     local sd = self:state_dict()
     local m = rebuild(st, {})
     nn._convert(m, function(name) return sd[name] and sd[name]:dtype() end)
+    local rec = record_state(self)
+    retie('clone', m, rec)
     m:load_state_dict(sd)
-    restore_state(nil, m, record_state(self), 'clone', advice)
+    restore_state(nil, m, rec, 'clone', advice)
     -- buffers registered persistent = false, which the state dict leaves
     -- out (the copy kept the constructor's values and dtype): copies of
     -- the original's (restore_state has checked the two trees agree)
@@ -316,8 +385,10 @@ return function(nl, nn)
         error(built, 0)
       end
       model = built
+      local rec = meta.model_state and decode(path, meta, 'model_state')
+      if rec then retie('load: ' .. path, model, rec) end
       model:load_state_dict(weights)
-      if meta.model_state then restore_state(path, model, decode(path, meta, 'model_state')) end
+      if rec then restore_state(path, model, rec) end
       return model, extras
     end
     model:load_state_dict(weights)
