@@ -246,6 +246,10 @@ return function(nl, H)
     local t = opts.initial_value_threshold
     if t ~= nil and (type(t) ~= 'number' or t ~= t) then nl._argerror(op, 'initial_value_threshold as a number', t) end
     self.initial_value_threshold = t
+    -- the best so far, kept from one fit to the next, as Keras's (it set it
+    -- at each fit's start, and a second fit overwrote the best file with
+    -- its first epoch, however worse)
+    self.best = t or (self.mode == 'min' and math.huge or -math.huge)
     self.key = ("monitor = '%s', mode = '%s'"):format(self.monitor, self.mode)
   end
   function ModelCheckpoint:set_params(params)
@@ -260,7 +264,6 @@ return function(nl, H)
       end
     end
     if self.save_best_only then H.check_monitor('ModelCheckpoint', '', self.monitor, values) end
-    self.best = self.initial_value_threshold or (self.mode == 'min' and math.huge or -math.huge)
   end
   function ModelCheckpoint:_save(path)
     if not writes() then return end

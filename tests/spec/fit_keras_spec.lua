@@ -272,6 +272,32 @@ describe('ModelCheckpoint', function()
     assert.is_false(exists(d .. '/never.st'))
   end)
 
+  -- Keras's best is the callback's, not one fit's: fit called again (as
+  -- in a loop of fit{epochs = 1}) wrote its first epoch over the best file
+  -- however worse, the best model lost
+  it('keeps its best from one fit to the next', function()
+    local m = square_model(1, 1.5)
+    local X, y = ones_zeros(1)
+    local path = dir .. '/mc_best_across.st'
+    local cb = cbs.ModelCheckpoint(path, { monitor = 'loss', save_best_only = true })
+    m:fit(X, y, { epochs = 1, batch_size = 1, verbose = 0, callbacks = { cb } })      -- loss 1, weight -2
+    assert.are.equal(-2, nn.load(path).weight:item())
+    m:fit(X, y, { epochs = 2, batch_size = 1, verbose = 0, callbacks = { cb } })      -- losses 4 and 16
+    assert.are.equal(-2, nn.load(path).weight:item())
+    assert.are.equal(1, cb.best)
+    -- mode max, from its threshold 2: the first fit's loss 1 is below it, the
+    -- second fit's 4 and 16 above
+    local m2 = square_model(1, 1.5)
+    local max = cbs.ModelCheckpoint(dir .. '/mc_max_{epoch}.st', { monitor = 'loss', mode = 'max', save_best_only = true,
+                                                                    initial_value_threshold = 2 })
+    m2:fit(X, y, { epochs = 1, batch_size = 1, verbose = 0, callbacks = { max } })
+    assert.is_false(exists(dir .. '/mc_max_1.st'))
+    m2:fit(X, y, { epochs = 2, batch_size = 1, verbose = 0, callbacks = { max } })
+    assert.are.equal(4, nn.load(dir .. '/mc_max_1.st').weight:item())
+    assert.are.equal(-8, nn.load(dir .. '/mc_max_2.st').weight:item())
+    assert.are.equal(16, max.best)
+  end)
+
   it('refuses bad options when built, and fields fit does not record before training', function()
     local bad = {
       { function() return cbs.ModelCheckpoint() end, 'ModelCheckpoint: expected a filepath string, got nil' },
