@@ -1414,7 +1414,9 @@ nl_st_file *nl_st_open(const char *path) {
     char *hdr = NULL;
     f->path = strdup(path);
     if (!f->path) { nl_set_error("load_safetensors: out of memory"); goto fail; }
-    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO is refused below (its open waited for a writer
+     * forever); it changes nothing for a regular file */
+    f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f->fd < 0) {
         nl_set_error("load_safetensors: cannot open " PATH_FMT ": %s", path, strerror(errno));
         goto fail;
