@@ -133,6 +133,8 @@ typedef enum {
     NL_OP_GRID_SAMPLE,
     /* t with some dims reversed (nl_flip: tensor.c) */
     NL_OP_FLIP,
+    /* PReLU and threshold (nl_prelu, nl_threshold: ops_rectifier.c) */
+    NL_OP_PRELU, NL_OP_THRESHOLD,
     NL_OP_COUNT
 } nl_op;
 
@@ -377,6 +379,11 @@ nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);
 nl_tensor *nl_activation(int op, nl_tensor *a, double p0, double p1);
 nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi);  /* NaN bound: none */
 nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b);
+/* PReLU: x where x > 0, else weight x; weight of x's float dtype, 0-dim or
+ * 1-D, of one slope or of one per channel (x's dim 1, 0-based) */
+nl_tensor *nl_prelu(nl_tensor *x, nl_tensor *weight);
+/* PyTorch's threshold: value where x <= threshold, else x (int64 kept) */
+nl_tensor *nl_threshold(nl_tensor *x, double threshold, double value);
 
 /* In place: dst = dst op src, src broadcast to dst's shape. */
 int nl_binary_(int op, nl_tensor *dst /* in, out */, nl_tensor *src);

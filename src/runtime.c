@@ -68,6 +68,7 @@ static const char *op_names[] = {
     "custom_function",
     "grid_sample",
     "flip",
+    "prelu", "threshold",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

@@ -50,6 +50,14 @@ return function(nl)
   local function cmp(op, x, s) return wrap(lib.nl_binary_scalar(op, x.ptr, s, 0)) end   -- a 0/1 mask, no graph
   local function scal(op, x, s, first) return wrap(lib.nl_binary_scalar(op, x.ptr, s, first and 1 or 0)) end
   local function where(c, a, b) return wrap(lib.nl_where(c.ptr, a.ptr, b.ptr)) end
+  -- t, with x an input of its graph whose gradient is zeros of no graph
+  -- (floor's): PyTorch's backward functions of the piecewise-linear
+  -- activations take x (relu: its output) and give it zeros_like(grad),
+  -- so a second derivative in x alone is zeros, not unused
+  local FLOOR = lib.NL_OP_FLOOR
+  local function tie(t, x)
+    return wrap(lib.nl_where(zero_like_scalar(t).ptr, wrap(lib.nl_unary(FLOOR, x.ptr)).ptr, t.ptr))
+  end
   local function unsqueeze(t, d) return wrap(lib.nl_unsqueeze(t.ptr, d)) end
   local function transpose(t, a, b) return wrap(lib.nl_transpose(t.ptr, a, b)) end
   local function matmul(a, b) return wrap(lib.nl_matmul(a.ptr, b.ptr)) end
@@ -160,15 +168,16 @@ return function(nl)
   R[OP.EXP] = function(n, g) return { g * n:out() } end
   R[OP.LOG] = function(n, g) return { g / n:x(1) } end
   R[OP.SQRT] = function(n, g) return { scal(OP.MUL, g, 0.5) / n:out() } end
-  R[OP.ABS] = function(n, g) local x = n:x(1) return { g * (cmp(OP.GT, x, 0) - cmp(OP.LT, x, 0)) } end
+  R[OP.ABS] = function(n, g) local x = n:x(1) return { tie(g * (cmp(OP.GT, x, 0) - cmp(OP.LT, x, 0)), x) } end
   R[OP.SIGMOID] = function(n, g) local y = n:out() return { g * y * scal(OP.SUB, y, 1, true) } end
   R[OP.TANH] = function(n, g) local y = n:out() return { g * scal(OP.SUB, y * y, 1, true) } end
   R[OP.SIN] = function(n, g) return { g * unary(OP.COS, n:x(1)) } end
   R[OP.COS] = function(n, g) return { -(g * unary(OP.SIN, n:x(1))) } end
-  R[OP.RELU] = function(n, g) return { g * (1 - cmp(OP.LE, n:x(1), 0)) } end   -- NaN passes g, as C's
+  -- (relu's tied to its output, as PyTorch's threshold_backward(g, result, 0))
+  R[OP.RELU] = function(n, g) return { tie(g * (1 - cmp(OP.LE, n:x(1), 0)), n:out()) } end   -- NaN passes g, as C's
   R[OP.LEAKY_RELU] = function(n, g)
-    local sl = n.s[0]
-    return { g * scal(OP.ADD, scal(OP.MUL, cmp(OP.GT, n:x(1), 0), 1 - sl), sl) }
+    local x, sl = n:x(1), n.s[0]
+    return { tie(g * scal(OP.ADD, scal(OP.MUL, cmp(OP.GT, x, 0), 1 - sl), sl), x) }
   end
   R[OP.CLAMP] = function(n, g)
     local x = n:x(1)
@@ -179,7 +188,7 @@ return function(nl)
   end
   R[OP.HARDTANH] = function(n, g)
     local x = n:x(1)
-    return { g * (cmp(OP.GT, x, n.s[0]) * cmp(OP.LT, x, n.s[1])) }
+    return { tie(g * (cmp(OP.GT, x, n.s[0]) * cmp(OP.LT, x, n.s[1])), x) }
   end
   for _, k in ipairs({ 'FLOOR', 'CEIL', 'ROUND', 'TRUNC' }) do
     R[OP[k]] = function(n, g) local xp = n.ins[1] return { wrap(lib.nl_full(xp.ndim, xp.sizes, 0, g.ptr.dtype)) } end
@@ -205,7 +214,8 @@ return function(nl)
     return { g * (s * scal(OP.ADD, x * scal(OP.SUB, s, 1, true), 1)) }
   end
   -- elu, selu, celu: pos above 0, neg * ins * exp(x * ins) below (selected,
-  -- so that exp's overflow above 0 does not reach the gradient)
+  -- so that exp's overflow above 0 does not reach the gradient); at 0 the
+  -- value below as a constant (PyTorch's double backward is 0 there)
   local SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
   local function elu_family(n, g)
     local x, alpha = n:x(1), n.s[0]
@@ -213,7 +223,9 @@ return function(nl)
     if n.op == OP.SELU then neg, pos = SELU_ALPHA * SELU_SCALE, SELU_SCALE end
     if n.op == OP.CELU then ins = 1 / alpha end
     local below = scal(OP.MUL, unary(OP.EXP, scal(OP.MUL, x, ins)), neg * ins)
-    local above = wrap(lib.nl_full(0, nil, pos, g.ptr.dtype))
+    local dt = g.ptr.dtype
+    local above = wrap(lib.nl_full(0, nil, pos, dt))
+    below = where(cmp(OP.EQ, x, 0), wrap(lib.nl_full(0, nil, neg * ins, dt)), below)
     return { g * where(cmp(OP.GT, x, 0), above, below) }
   end
   R[OP.ELU], R[OP.SELU], R[OP.CELU] = elu_family, elu_family, elu_family
@@ -277,7 +289,7 @@ return function(nl)
   -- x @ weight^T + bias, then ReLU where a[0]
   R[OP.LINEAR] = function(n, g)
     local g2 = g
-    if n.a[0] ~= 0 then g2 = g * cmp(OP.GT, n:out(), 0) end
+    if n.a[0] ~= 0 then g2 = tie(g * cmp(OP.GT, n:out(), 0), n:out()) end
     return { n.want[1] and matmul(g2, n:x(2)) or nil,
              n.want[2] and matmul(transpose(g2, 0, 1), n:x(1)) or nil,
              n.want[3] and sum_to(g2, n.ins[3]) or nil }
@@ -458,7 +470,7 @@ return function(nl)
   -- (H.run, the walk, is set below: a rule may run it on a graph of its own)
   local H = { OP = OP, scal = scal, cmp = cmp, where = where, unary = unary,
     rsum = rsum, sum_to = sum_to, two = two, same_shape = same_shape, unsqueeze = unsqueeze,
-    transpose = transpose, reshape_as = reshape_as, matmul = matmul }
+    transpose = transpose, reshape_as = reshape_as, matmul = matmul, tie = tie }
   require('nnlua.autograd_higher_ops')(nl, R, H)
 
   -- ---- the walk ----------------------------------------------------------

@@ -84,7 +84,7 @@ return function(nl, R, H)
       wrap(p)
       return wrap(out[0]), tonumber(y.ptr.sizes[2]), tonumber(y.ptr.sizes[3])
     end)
-    local g2 = a[7] ~= 0 and g * cmp(OP.GT, n:out(), 0) or g
+    local g2 = a[7] ~= 0 and H.tie(g * cmp(OP.GT, n:out(), 0), n:out()) or g   -- (relu's rule)
     local N, O = tonumber(g.ptr.sizes[0]), tonumber(g.ptr.sizes[1])
     local cnt = tonumber(g.ptr.sizes[2] * g.ptr.sizes[3])
     local z = wrap(lib.nl_full(3, ffi.new('int64_t[3]', N, O, ho * wo), 0, g.ptr.dtype))

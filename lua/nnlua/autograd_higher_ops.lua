@@ -14,8 +14,8 @@ local ffi = require 'ffi'
 return function(nl, R, H)
   local lib, wrap = nl._lib, nl._wrap
   local matmul, transpose, unsqueeze = H.matmul, H.transpose, H.unsqueeze
-  local OP, scal, cmp, where, unary, rsum, sum_to, two =
-    H.OP, H.scal, H.cmp, H.where, H.unary, H.rsum, H.sum_to, H.two
+  local OP, scal, cmp, where, unary, rsum, sum_to, two, tie =
+    H.OP, H.scal, H.cmp, H.where, H.unary, H.rsum, H.sum_to, H.two, H.tie
 
   local function full(v, dtype) return wrap(lib.nl_full(0, nil, v, dtype)) end
   local function math1(op, x, k) return wrap(lib.nl_math(op, x.ptr, k or 0)) end
@@ -39,17 +39,50 @@ return function(nl, R, H)
   local SIXTH = tonumber(ffi.new('float', 1 / 6))   -- PyTorch's 1/6 is a float's, in float64 too (as C's)
   R[OP.HARDSIGMOID] = function(n, g)
     local x = n:x(1)
-    return { scal(OP.MUL, g * (cmp(OP.GT, x, -3) * cmp(OP.LT, x, 3)), SIXTH) }
+    return { tie(scal(OP.MUL, g * (cmp(OP.GT, x, -3) * cmp(OP.LT, x, 3)), SIXTH), x) }
   end
-  R[OP.HARDSWISH] = function(n, g)         -- 0 below -3, 1 from 3, x / 3 + 1/2 between
+  -- 0 below -3, 1 from 3, x / 3 + 1/2 between (-1/2 at -3, a constant
+  -- there: PyTorch's double backward is x's only inside (-3, 3))
+  R[OP.HARDSWISH] = function(n, g)
     local x = n:x(1)
     local dt = g.ptr.dtype
     local d = where(cmp(OP.GE, x, 3), full(1, dt), scal(OP.ADD, scal(OP.DIV, x, 3), 0.5))
+    d = where(cmp(OP.EQ, x, -3), full(-0.5, dt), d)
     return { g * where(cmp(OP.LT, x, -3), full(0, dt), d) }
   end
   local function shrink(n, g)              -- g outside [-lambd, lambd] (a constant mask)
     local x, l = n:x(1), n.s[0]
-    return { g * (cmp(OP.GT, x, l) + cmp(OP.LT, x, -l)) }
+    return { tie(g * (cmp(OP.GT, x, l) + cmp(OP.LT, x, -l)), x) }
+  end
+  R[OP.THRESHOLD] = function(n, g)         -- g where x > threshold
+    local x = n:x(1)
+    return { tie(g * (1 - cmp(OP.LE, x, n.s[0])), x) }
+  end
+  -- PReLU: PyTorch's prelu_backward, whose own backward
+  -- (prelu_double_backward) gives x the slope's term only: gx = g where
+  -- x > 0, else w g (tied to x); gw = x g summed where not x > 0, over all
+  -- but the channel dim (x's dim 1)
+  R[OP.PRELU] = function(n, g)
+    local x, w = n:x(1), n:x(2)
+    local xp, wp = x.ptr, w.ptr
+    local C = tonumber(wp.numel)
+    local wb                                -- w broadcast against x
+    if C == 1 then wb = wrap(lib.nl_reshape(wp, 0, nil))
+    else
+      local sizes = ffi.new('int64_t[?]', xp.ndim)
+      for i = 0, xp.ndim - 1 do sizes[i] = i == 1 and C or 1 end
+      wb = wrap(lib.nl_reshape(wp, xp.ndim, sizes))
+    end
+    local pos = cmp(OP.GT, x, 0)
+    local gx, gw
+    if n.want[1] then gx = tie(where(pos, g, g * wb), x) end
+    if n.want[2] then
+      local zero = full(0, xp.dtype)
+      local t = g * where(pos, zero, x)
+      if C == 1 then gw = wrap(lib.nl_reshape(t:sum().ptr, wp.ndim, wp.sizes))
+      else gw = wrap(lib.nl_reshape(sum_to(t, wb.ptr).ptr, wp.ndim, wp.sizes)) end
+    end
+    return { gx, gw }
   end
   R[OP.SOFTSHRINK], R[OP.HARDSHRINK] = shrink, shrink
 

@@ -162,3 +162,45 @@ TEST(node_read_gives_a_nodes_op_inputs_and_scalars_and_refuses_what_backward_wou
     nl_release(y);
     nl_release(a);
 }
+
+/* PReLU and threshold (ops_rectifier.c): values and gradients by hand, a
+ * slope per channel of a (2, 2, 2) input; bad arguments refused by name */
+TEST(prelu_and_threshold) {
+    const double xv[8] = { -1, 2, -3, 0, 4, -5, 0.5, -2 }, wv[2] = { 0.5, -2 };
+    int64_t sz[3] = { 2, 2, 2 };
+    nl_tensor *flat = vec(8, xv, NL_FLOAT64), *x = nl_reshape(flat, 3, sz), *w = vec(2, wv, NL_FLOAT64);
+    CHECK(nl_set_requires_grad(x, 1) == 0 && nl_set_requires_grad(w, 1) == 0);
+    nl_tensor *y = nl_prelu(x, w);
+    CHECK(y != NULL);
+    /* channel of element i: (i / 2) % 2 */
+    const double want[8] = { -0.5, 2, 6, 0, 4, -2.5, 0.5, 4 };
+    for (int i = 0; i < 8; i++) CHECK(((double *)y->data)[i] == want[i]);
+    nl_tensor *L = nl_reduce_all(NL_OP_SUM, y, 0);
+    CHECK(nl_backward(L, NULL, 0) == 0);
+    const double gx[8] = { 0.5, 1, -2, -2, 1, 0.5, 1, -2 };
+    for (int i = 0; i < 8; i++) CHECK(((double *)x->grad->data)[i] == gx[i]);
+    /* x <= 0 summed per channel: channel 0 {-1, -5}, channel 1 {-3, 0, -2} */
+    CHECK(((double *)w->grad->data)[0] == -6 && ((double *)w->grad->data)[1] == -5);
+    nl_tensor *t = nl_threshold(x, 0.5, 9);
+    CHECK(t != NULL && ((double *)t->data)[0] == 9 && ((double *)t->data)[1] == 2 && ((double *)t->data)[6] == 9);
+    int64_t s3[1] = { 3 };
+    nl_tensor *w3 = nl_full(1, s3, 0.25, NL_FLOAT64), *wf = nl_full(1, s3, 0.25, NL_FLOAT32);
+    int64_t s22[2] = { 2, 1 };
+    nl_tensor *w2d = nl_full(2, s22, 0.25, NL_FLOAT64), *xi = nl_full(1, s3, 1, NL_INT64);
+    CHECK(nl_prelu(x, w3) == NULL && strstr(nl_error(), "prelu: weight holds 3 slopes") != NULL);
+    CHECK(nl_prelu(x, wf) == NULL && strstr(nl_error(), "prelu: weight must be") != NULL);
+    CHECK(nl_prelu(x, w2d) == NULL && strstr(nl_error(), "prelu: weight must be") != NULL);
+    CHECK(nl_prelu(xi, w3) == NULL && strstr(nl_error(), "prelu: expected a float input") != NULL);
+    CHECK(nl_prelu(NULL, w) == NULL && strstr(nl_error(), "prelu: expected a tensor") != NULL);
+    CHECK(nl_threshold(x, 0.0 / 0.0, 1) == NULL && strstr(nl_error(), "threshold:") != NULL);
+    nl_release(t);
+    nl_release(w3);
+    nl_release(wf);
+    nl_release(w2d);
+    nl_release(xi);
+    nl_release(L);
+    nl_release(y);
+    nl_release(w);
+    nl_release(x);
+    nl_release(flat);
+}

@@ -142,7 +142,7 @@ return function(nl, nn)
       threshold, value = trunc(threshold), trunc(value)
       if math.abs(value) >= 2 ^ 53 then nl._raise(op .. ': value must be below 2^53 in magnitude for int64 input') end
     end
-    return nl.where(x:le(threshold), value, x)
+    return nl._wrap(nl._lib.nl_threshold(x.ptr, threshold, value))
   end
 
   -- F.one_hot(t, num_classes = -1): int64 (*, num_classes) with a 1 at

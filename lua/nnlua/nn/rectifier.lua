@@ -1,27 +1,22 @@
 -- rectifier.lua: the leaky rectifiers whose slope is learned or drawn:
 -- nn.PReLU (a learned slope, one or one per channel) and nn.RReLU (a slope
 -- drawn per element in training, their mean in eval), with the functional
--- forms nn.functional.prelu and rrelu. Both are a where over tensor ops,
--- so autograd gives the backward (the slope's gradient too).
+-- forms nn.functional.prelu and rrelu. PReLU is one C op (nl_prelu, with
+-- its backward and, under create_graph, PyTorch's double backward); RReLU
+-- is leaky_relu in eval, a where over tensor ops in training.
 return function(nl, nn)
   local Module = nn.Module
+  local lib, wrap = nl._lib, nl._wrap
   local F = nn.functional or {}
   nn.functional = F
 
   local function finite(v) return type(v) == 'number' and v == v and v > -math.huge and v < math.huge end
 
-  -- x where x > 0, else w x, as PyTorch's: the gradient at 0 is w's side
-  -- (w g for x, 0 for w), and NaN stays NaN. w multiplies x only where
-  -- x <= 0: the product not taken still sent w 0 * x, NaN for an x of inf
-  -- (one overflowed activation made a shared slope's gradient NaN)
-  local function leaky(x, w)
-    local pos = x:gt(0)
-    return nl.where(pos, x, w * nl.where(pos, 0, x))
-  end
-
   -- F.prelu(x, weight): weight 0-dim or 1-D of one slope, or of one slope
   -- per channel, the channels being dim 2 (1-D and 0-dim input: one
-  -- channel), as PyTorch 1.13's
+  -- channel), as PyTorch 1.13's: x where x > 0, else w x; the gradient at
+  -- 0 is w's side (w g for x, x g = 0 for w), NaN stays NaN, and an x of
+  -- inf sends w nothing (not 0 * inf)
   function F.prelu(x, weight, ...)
     local op = 'prelu'
     nl._no_extra_args(op, '(input, weight)', nil, ...)
@@ -38,10 +33,7 @@ return function(nl, nn)
       nl._raise(('%s: weight holds %d slopes for an input of %d channel%s (dim 2 of shape %s; 1-D and 0-dim input '
         .. 'have one): give 1 or %d'):format(op, n, c, c == 1 and '' or 's', nl._shape_str(x), c))
     end
-    if n == 1 then return leaky(x, weight:reshape({})) end
-    local v = { 1, c }
-    for i = 3, d do v[i] = 1 end
-    return leaky(x, weight:view(v))
+    return wrap(lib.nl_prelu(x.ptr, weight.ptr))
   end
 
   -- PReLU(num_parameters = 1, init = 0.25), or {num_parameters, init}: a
