@@ -1,0 +1,151 @@
+-- The rest of torch.linalg (lua/nnlua/linalg_extra.lua) against PyTorch
+-- golden values (tests/golden/linalg_extra.lua, made by
+-- tests/golden/gen_linalg_extra.py): matrix_exp, cond, multi_dot,
+-- chain_matmul, householder_product, tensorinv, tensorsolve, cross,
+-- vecdot, vander, diagonal and solve_ex, values and the gradients of
+-- sum((out_i * w_i):sum()). Then float64 finite-difference gradchecks,
+-- closed forms (exp of diagonal, nilpotent and commuting matrices, large
+-- norms) and the errors of bad calls.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local cases = dofile(S.root .. '/tests/golden/linalg_extra.lua')
+local L = nl.linalg
+local INF = math.huge
+
+local function all(...) return { ... } end
+local ops = {
+  matrix_exp = function(x) return { L.matrix_exp(x[1]) } end,
+  matrix_exp_method = function(x) return { x[1]:matrix_exp() } end,
+  cond = function(x, a) return { L.cond(x[1], a.p) } end,
+  multi_dot = function(x) return { L.multi_dot(x) } end,
+  chain_matmul = function(x) return { nl.chain_matmul(x[1], x[2], x[3]) } end,
+  householder_product = function(x) return { L.householder_product(x[1], x[2]) } end,
+  tensorinv = function(x, a) return { L.tensorinv(x[1], a.ind) } end,
+  tensorsolve = function(x, a) return { L.tensorsolve(x[1], x[2], a.dims) } end,
+  linalg_cross = function(x, a) return { L.cross(x[1], x[2], a.dim) } end,
+  cross = function(x) return { x[1]:cross(x[2]) } end,
+  vecdot = function(x, a) return { L.vecdot(x[1], x[2], a.dim) } end,
+  vander = function(x, a) return { L.vander(x[1], a.N) } end,
+  diagonal = function(x, a) return { L.diagonal(x[1], { offset = a.offset, dim1 = a.dim1, dim2 = a.dim2 }) } end,
+  solve_ex = function(x, a) return all(L.solve_ex(x[1], x[2], { left = a.left })) end,
+}
+local TOL = { float64 = { 1e-9, 1e-10 }, float32 = { 2e-4, 2e-5 } }
+
+describe('linalg_extra golden', function()
+  S.golden_its(it, cases, ops, function(c, op) S.check_golden_case(c, op, TOL) end)
+end)
+
+describe('linalg_extra gradcheck (float64)', function()
+  nl.manual_seed(5)
+  local rnd = S.randn64
+  local function well(...)
+    local s = { ... }
+    local n = s[#s]
+    return rnd(...) + nl.eye(n, 'float64') * n
+  end
+  it('matrix_exp: small, large and batched norms', function()
+    S.gradcheck(function(A) return L.matrix_exp(A) end, rnd(3, 3))
+    S.gradcheck(function(A) return L.matrix_exp(A) end, rnd(3, 3) * 4)
+    S.gradcheck(function(A) return L.matrix_exp(A) end, nl.stack({ rnd(3, 3) * 0.01, rnd(3, 3) * 3 }))
+  end)
+  it('cond of every p (the ones 1.13 cannot differentiate too)', function()
+    for _, p in ipairs({ 2, -2, 'fro', 'nuc', 1, -1, INF, -INF }) do
+      S.gradcheck(function(A) return L.cond(A, p) end, well(2, 3, 3))
+    end
+    S.gradcheck(function(A) return L.cond(A) end, rnd(2, 4))
+  end)
+  it('multi_dot, householder_product, tensorinv, tensorsolve, cross, vecdot, vander, solve_ex', function()
+    S.gradcheck(function(a, b, c) return L.multi_dot({ a, b, c }) end, rnd(3), rnd(3, 4), rnd(4, 2))
+    S.gradcheck(function(A, t) return L.householder_product(A, t) end, rnd(2, 5, 3), rnd(2, 3))
+    S.gradcheck(function(A) return L.tensorinv(A:reshape(2, 3, 6), 2) end, well(6, 6))
+    S.gradcheck(function(A, B) return L.tensorsolve(A:reshape(2, 3, 6), B) end, well(6, 6), rnd(2, 3))
+    S.gradcheck(function(x, y) return L.cross(x, y) end, rnd(4, 3), rnd(4, 3))
+    S.gradcheck(function(x, y) return L.vecdot(x, y) end, rnd(2, 3), rnd(3))
+    S.gradcheck(function(x) return L.vander(x, 4) end, rnd(2, 3))
+    S.gradcheck(function(A, B) return (L.solve_ex(A, B)) end, well(3, 3), rnd(3, 2))
+  end)
+end)
+
+describe('linalg_extra closed forms', function()
+  nl.manual_seed(9)
+  local function close(got, want, what, tol) S.expect_close(got, want, what, tol or 1e-12, tol or 1e-12) end
+  it('matrix_exp: exp of a diagonal, a nilpotent (finite series), a rotation; exp(A) exp(-A) = I', function()
+    local d = nl.tensor({ -30, -1, 0, 2, 40 }, 'float64')
+    local E = L.matrix_exp(d:diag())
+    close(E:diagonal(), d:exp(), 'diag', 1e-13)
+    local N = nl.tensor({ { 0, 2, 3 }, { 0, 0, 5 }, { 0, 0, 0 } }, 'float64')
+    close(L.matrix_exp(N), nl.eye(3, 'float64') + N + nl.matmul(N, N) * 0.5, 'nilpotent')
+    local t = 100.5     -- a large norm: many squarings
+    local R = L.matrix_exp(nl.tensor({ { 0, -t }, { t, 0 } }, 'float64'))
+    close(R, nl.tensor({ { math.cos(t), -math.sin(t) }, { math.sin(t), math.cos(t) } }, 'float64'), 'rotation', 1e-11)
+    local A = S.randn64(3, 4, 4) * 3
+    close(nl.matmul(L.matrix_exp(A), L.matrix_exp(-A)), nl.eye(4, 'float64'):expand(3, 4, 4), 'inverse', 1e-9)
+  end)
+  it('matrix_exp: NaN and inf give NaN, an empty matrix itself, float32 stays float32', function()
+    local E = L.matrix_exp(nl.tensor({ { 1, 0 / 0 }, { 0, 1 } }))
+    assert.is_true(E:isnan():all():item() == 1)
+    local B = L.matrix_exp(nl.stack({ nl.tensor({ { INF, 0 }, { 0, 1 } }), nl.zeros(2, 2) }))
+    assert.is_true(B[1]:isnan():all():item() == 1)
+    close(B[2], nl.eye(2), 'the finite batch element')
+    assert.are.same({ 2, 0, 0 }, L.matrix_exp(nl.zeros(2, 0, 0)):shape())
+    assert.are.equal('float32', L.matrix_exp(nl.randn(2, 2)):dtype())
+  end)
+  it('cond: singular gives inf, the identity 1, batched', function()
+    local sing = nl.tensor({ { 1, 2 }, { 2, 4 } }, 'float64')
+    for _, p in ipairs({ 'fro', 1, -1, INF, -INF }) do assert.are.equal(INF, L.cond(sing, p):item()) end
+    local c = L.cond(nl.eye(3, 'float64'):expand(2, 3, 3))
+    close(c, nl.ones(2, 'float64'), 'identity')
+  end)
+  it('multi_dot equals the product in order, and chain_matmul of one matrix copies it', function()
+    local a, b, c = S.randn64(7, 2), S.randn64(2, 9), S.randn64(9, 3)
+    close(L.multi_dot({ a, b, c }), nl.matmul(nl.matmul(a, b), c), 'multi_dot', 1e-12)
+    local m = S.randn64(2, 2)
+    close(nl.chain_matmul(m), m, 'one')
+    close(nl.chain_matmul({ m, m }), nl.matmul(m, m), 'a list')
+  end)
+  it('householder_product of QR-like input has orthonormal columns; solve_ex info', function()
+    local Q = L.householder_product(S.randn64(6, 3), nl.tensor({ 1.2, 0.7, 1.9 }, 'float64'))
+    assert.are.same({ 6, 3 }, Q:shape())
+    local x, info = L.solve_ex(nl.zeros(2, 2), nl.ones(2))
+    assert.are.equal(1, info:item())
+    assert.is_true(x:isfinite():any():item() == 0)
+    assert.are.equal('int64', info:dtype())
+  end)
+end)
+
+describe('linalg_extra errors', function()
+  local function fails(part, f, ...) S.contains(S.errmsg(f, ...), part) end
+  it('names the op and the shapes', function()
+    fails('linalg.matrix_exp: A must be batches of square matrices (..., n, n), got shape [2,3]', L.matrix_exp,
+          nl.zeros(2, 3))
+    fails('linalg.matrix_exp: expected a float32 or float64 tensor as A, got int64 [2,2]', L.matrix_exp,
+          nl.zeros({ 2, 2 }, 'int64'))
+    fails("linalg.cond: p must be nil, 2, -2, 'fro', 'nuc', 1, -1, inf or -inf, got 3", L.cond, nl.eye(2), 3)
+    fails('linalg.cond: A must be batches of square matrices (..., n, n), got shape [2,3]', L.cond, nl.zeros(2, 3),
+          'fro')
+    fails('linalg.multi_dot: expected at least 2 tensors, got 1', L.multi_dot, { nl.zeros(2, 2) })
+    fails('linalg.multi_dot: tensor 1 [2,3] and tensor 2 [2,2] cannot be multiplied', L.multi_dot,
+          { nl.zeros(2, 3), nl.zeros(2, 2) })
+    fails('linalg.multi_dot: tensor 2 must be 2-D, got shape [3]', L.multi_dot,
+          { nl.zeros(2, 3), nl.zeros(3), nl.zeros(3, 1) })
+    fails('chain_matmul: expected 2-D tensors, got shape [3] as matrix 2', nl.chain_matmul, nl.zeros(2, 3),
+          nl.zeros(3))
+    fails('linalg.householder_product: tau [4] has more entries than A [5,3] has columns',
+          L.householder_product, nl.zeros(5, 3), nl.zeros(4))
+    fails('linalg.householder_product: A [3,5] must have at least as many rows as columns',
+          L.householder_product, nl.zeros(3, 5), nl.zeros(2))
+    fails('linalg.tensorinv: the product of the first 2 dims of A [2,3,4] (6) must equal that of the rest (4)',
+          L.tensorinv, nl.zeros(2, 3, 4))
+    fails('linalg.tensorsolve: A [2,3,5] (after dims) and B [2,3] do not fit', L.tensorsolve, nl.zeros(2, 3, 5),
+          nl.zeros(2, 3))
+    fails('linalg.cross: dim -1 of x [2,4] and y [2,4] must have size 3', L.cross, nl.zeros(2, 4), nl.zeros(2, 4))
+    fails('linalg.cross: the shapes of x [2,3] and y [4,3] do not broadcast', L.cross, nl.zeros(2, 3),
+          nl.zeros(4, 3))
+    fails('linalg.vecdot: the shapes of x [2,3] and y [4] do not broadcast', L.vecdot, nl.zeros(2, 3), nl.zeros(4))
+    fails('linalg.vander: N must be greater than 1, got 1', L.vander, nl.zeros(3), 1)
+    fails('linalg.solve_ex: A [2,2] is singular: U[1,1] is zero in batch element 1', L.solve_ex, nl.zeros(2, 2),
+          nl.ones(2), { check_errors = true })
+    fails("linalg.solve_ex: unknown option 'bad'", L.solve_ex, nl.eye(2), nl.ones(2), { bad = 1 })
+  end)
+end)
