@@ -1,0 +1,337 @@
+-- stats.lua: PyTorch 1.13's cov, corrcoef and histogram, and the special
+-- functions i0, frexp and nextafter (nl.<name> and the Tensor methods),
+-- composed of nnlua's ops, so that autograd gives cov's, corrcoef's, i0's
+-- and frexp's gradients. Loaded on first use with the other Tensor extras
+-- (init.lua's TENSOR_EXTRAS). histc and bincount are tensor_sortops.lua's.
+return function(nl)
+  local Tensor = nl.Tensor
+  local raise, argerror, is_tensor, shape_str = nl._raise, nl._argerror, nl.is_tensor, nl._shape_str
+  local describe = nl._describe_arg
+  local INF = math.huge
+
+  local function no_extra(op, takes, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
+  end
+  local function opts_of(op, opts, known)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, known)
+    return opts
+  end
+  local function float_arg(op, what, x)
+    if not is_tensor(x) then argerror(op, 'a tensor as ' .. what, x) end
+    if Tensor.dtype(x) == 'int64' then
+      raise(('%s: expected a float32 or float64 tensor as %s, got int64 %s'):format(op, what, shape_str(x)))
+    end
+    return x
+  end
+
+  -- ---- covariance and correlation ----------------------------------------------------
+
+  -- nl.cov(x, [{correction = 1, fweights, aweights}]): the covariance of
+  -- x's rows (variables) over its columns (observations); x 1-D: one
+  -- variable, a 0-D result. fweights (int64) and aweights (float), of one
+  -- entry per observation, weigh them as PyTorch's (numpy's)
+  function nl.cov(x, opts, ...)
+    local op = 'cov'
+    no_extra(op, '(x, [opts])', ...)
+    opts = opts_of(op, opts, { correction = 1, fweights = 1, aweights = 1 })
+    float_arg(op, 'x', x)
+    if Tensor.dim(x) > 2 then raise(('%s: x must be 1-D or 2-D, got shape %s'):format(op, shape_str(x))) end
+    local correction = opts.correction == nil and 1 or opts.correction
+    if type(correction) ~= 'number' or correction ~= math.floor(correction) then
+      raise(('%s: correction must be a whole number, got %s'):format(op, describe(correction)))
+    end
+    local X = Tensor.dim(x) < 2 and Tensor.reshape(x, { 1, -1 }) or x
+    local n = Tensor.size(X, 2)
+    local dt = Tensor.dtype(x)
+    local function weights(name, w, int)
+      if w == nil then return nil end
+      if not is_tensor(w) then argerror(op, 'a tensor as ' .. name, w) end
+      if Tensor.dim(w) > 1 then raise(('%s: %s must be 1-D, got shape %s'):format(op, name, shape_str(w))) end
+      if Tensor.numel(w) ~= n then
+        raise(('%s: %s %s must have one entry per observation (%d, the columns of x %s)'):format(
+          op, name, shape_str(w), n, shape_str(x)))
+      end
+      if int and Tensor.dtype(w) ~= 'int64' then
+        raise(('%s: fweights must be int64, got %s %s'):format(op, Tensor.dtype(w), shape_str(w)))
+      end
+      if not int and Tensor.dtype(w) == 'int64' then
+        raise(('%s: aweights must be float, got int64 %s'):format(op, shape_str(w)))
+      end
+      if n > 0 and Tensor.item(Tensor.min(Tensor.detach(w))) < 0 then
+        raise(('%s: %s cannot be negative'):format(op, name))
+      end
+      return Tensor.reshape(Tensor.to(w, dt), { n })
+    end
+    local fw, aw = weights('fweights', opts.fweights, true), weights('aweights', opts.aweights, false)
+    local w = fw
+    if aw then w = w and w * aw or aw end
+    local wsum, avg
+    if w then
+      wsum = Tensor.sum(w)
+      avg = Tensor.sum(X * w, 2) / wsum
+    else
+      wsum = n
+      avg = Tensor.mean(X, 2)
+    end
+    local norm
+    if w and aw and correction ~= 0 then
+      norm = wsum - correction * Tensor.sum(w * aw) / wsum
+    else
+      norm = wsum - correction
+    end
+    -- degrees of freedom <= 0: as PyTorch's, a 0 (inf or NaN out)
+    if is_tensor(norm) then norm = nl.where(Tensor.le(norm, 0), 0, norm)
+    elseif norm < 0 then norm = 0 end
+    local xm = X - Tensor.unsqueeze(avg, 2)
+    local c = nl.matmul(w and xm * w or xm, Tensor.transpose(xm, 1, 2)) / norm
+    if Tensor.size(c, 1) == 1 then return Tensor.reshape(c, {}) end
+    return c
+  end
+  Tensor.cov = nl.cov
+
+  -- nl.corrcoef(x): Pearson's correlation of x's rows (cov(x) over the
+  -- outer product of the standard deviations, clipped to [-1, 1])
+  function nl.corrcoef(x, ...)
+    no_extra('corrcoef', '(x)', ...)
+    float_arg('corrcoef', 'x', x)
+    if Tensor.dim(x) > 2 then raise(('corrcoef: x must be 1-D or 2-D, got shape %s'):format(shape_str(x))) end
+    local c = nl.cov(x)
+    if Tensor.dim(c) == 0 then return c / c end
+    local sd = Tensor.sqrt(Tensor.diagonal(c))
+    c = c / Tensor.unsqueeze(sd, 2)
+    c = c / Tensor.unsqueeze(sd, 1)
+    return Tensor.clamp(c, -1, 1)
+  end
+  Tensor.corrcoef = nl.corrcoef
+
+  -- ---- histogram ------------------------------------------------------------------
+
+  -- the bin_ct + 1 edges from lo to hi as PyTorch's linspace sets them
+  -- (from the start up to half way, from the end after), in dtype dt
+  local function edges_of(lo, hi, bins, dt)
+    local step = (hi - lo) / bins
+    local v = {}
+    local half = math.floor((bins + 1) / 2)
+    for i = 0, bins do
+      if i < half then v[i + 1] = lo + step * i else v[i + 1] = hi - step * (bins - i) end
+    end
+    return nl.tensor(v, dt)
+  end
+
+  -- nl.histogram(x, [bins = 100], [{range, weight, density}]): hist and
+  -- bin_edges of x's elements, bins a count (equal bins over range, {lo,
+  -- hi}, the data's by default) or a 1-D tensor of increasing edges; each
+  -- bin holds [edge_i, edge_i+1), the last its right edge too; elements
+  -- outside are left out. weight: one per element of x; density: hist
+  -- over its sum and the widths. Float hist of x's dtype; no gradient, as
+  -- PyTorch's
+  function nl.histogram(x, bins, opts, ...)
+    local op = 'histogram'
+    no_extra(op, '(x, [bins], [opts])', ...)
+    if type(bins) == 'table' and not is_tensor(bins) and opts == nil then bins, opts = nil, bins end
+    opts = opts_of(op, opts, { range = 1, weight = 1, density = 'flag' })
+    float_arg(op, 'x', x)
+    local dt = Tensor.dtype(x)
+    x = Tensor.reshape(Tensor.detach(x), { -1 })
+    if bins == nil then bins = 100 end
+    local edges
+    if is_tensor(bins) then
+      if Tensor.dim(bins) ~= 1 or Tensor.numel(bins) < 1 then
+        raise(('%s: bins as a tensor must be 1-D with at least one edge, got shape %s'):format(op, shape_str(bins)))
+      end
+      if Tensor.dtype(bins) ~= dt then
+        raise(('%s: bins (%s %s) must have the dtype of x (%s)'):format(op, Tensor.dtype(bins), shape_str(bins), dt))
+      end
+      if opts.range ~= nil then raise(op .. ': range goes with a number of bins, not with a tensor of edges') end
+      edges = Tensor.detach(bins)
+      local e = Tensor.totable(edges)
+      for i = 2, #e do
+        if not (e[i] >= e[i - 1]) then raise(op .. ': bin edges must be increasing') end
+      end
+    else
+      if type(bins) ~= 'number' or bins ~= math.floor(bins) or bins < 1 or bins >= 2 ^ 40 then
+        raise(('%s: bins must be a whole number > 0 or a 1-D tensor of edges, got %s'):format(op, describe(bins)))
+      end
+      local lo, hi = 0, 0
+      if opts.range ~= nil then
+        local r = opts.range
+        if type(r) ~= 'table' or is_tensor(r) or nl._list_len(r) ~= 2 or type(r[1]) ~= 'number'
+          or type(r[2]) ~= 'number' then
+          argerror(op, 'range as {min, max}', r)
+        end
+        lo, hi = r[1], r[2]
+      elseif Tensor.numel(x) > 0 then
+        lo, hi = Tensor.item(Tensor.min(x)), Tensor.item(Tensor.max(x))
+      end
+      if dt == 'float32' then     -- the range as x's float32 holds it
+        lo, hi = Tensor.item(nl.tensor(lo, 'float32')), Tensor.item(nl.tensor(hi, 'float32'))
+      end
+      if lo - lo ~= 0 or hi - hi ~= 0 then
+        raise(('%s: range of [%s, %s] is not finite'):format(op, tostring(lo), tostring(hi)))
+      end
+      if lo > hi then raise(('%s: min %s should not exceed max %s'):format(op, tostring(lo), tostring(hi))) end
+      if lo == hi then lo, hi = lo - 0.5, hi + 0.5 end
+      edges = edges_of(lo, hi, bins, dt)
+    end
+    local nb = Tensor.numel(edges) - 1
+    local w = opts.weight
+    if w ~= nil then
+      float_arg(op, 'weight', w)
+      if table.concat(Tensor.shape(w), ',') ~= table.concat(Tensor.shape(x), ',')
+        and Tensor.numel(w) ~= Tensor.numel(x) then
+        raise(('%s: weight %s must have the shape of x'):format(op, shape_str(w)))
+      end
+      if Tensor.dtype(w) ~= dt then
+        raise(('%s: weight (%s %s) must have the dtype of x (%s)'):format(op, Tensor.dtype(w), shape_str(w), dt))
+      end
+      w = Tensor.reshape(Tensor.detach(w), { -1 })
+    end
+    local hist
+    if nb < 1 then
+      hist = nl.zeros({ 0 }, dt)
+    else
+      local first, last = Tensor.item(Tensor.select(edges, 1, 1)), Tensor.item(Tensor.select(edges, 1, nb + 1))
+      -- the bin of each element (1..nb), nb + 1 for those outside
+      local pos = nl.searchsorted(edges, x, true) - 1
+      pos = nl.where(Tensor.eq(x, last), nb, pos)
+      local inside = Tensor.ge(x, first) * Tensor.le(x, last)
+      pos = Tensor.long(nl.where(Tensor.gt(inside, 0), pos, nb + 1))
+      local counts = Tensor.bincount(pos, w and Tensor.to(w, 'float64') or nil, nb + 1)
+      hist = Tensor.to(Tensor.narrow(counts, 1, 1, nb), dt)
+    end
+    if opts.density then
+      local widths = Tensor.narrow(edges, 1, 2, nb) - Tensor.narrow(edges, 1, 1, nb)
+      hist = hist / (Tensor.sum(hist) * widths)
+    end
+    return hist, edges
+  end
+
+  -- ---- special functions -------------------------------------------------------------
+
+  -- Cephes' Chebyshev coefficients of exp(-x) I0(x) on [0, 8] and of
+  -- exp(-x) sqrt(x) I0(x) past 8 (PyTorch's calc_i0)
+  local I0_A = { -4.41534164647933937950E-18, 3.33079451882223809783E-17, -2.43127984654795469359E-16,
+                 1.71539128555513303061E-15, -1.16853328779934516808E-14, 7.67618549860493561688E-14,
+                 -4.85644678311192946090E-13, 2.95505266312963983461E-12, -1.72682629144155570723E-11,
+                 9.67580903537323691224E-11, -5.18979560163526290666E-10, 2.65982372468238665035E-9,
+                 -1.30002500998624804212E-8, 6.04699502254191894932E-8, -2.67079385394061173391E-7,
+                 1.11738753912010371815E-6, -4.41673835845875056359E-6, 1.64484480707288970893E-5,
+                 -5.75419501008210370398E-5, 1.88502885095841655729E-4, -5.76375574538582365885E-4,
+                 1.63947561694133579842E-3, -4.32430999505057594430E-3, 1.05464603945949983183E-2,
+                 -2.37374148058994688156E-2, 4.93052842396707084878E-2, -9.49010970480476444210E-2,
+                 1.71620901522208775349E-1, -3.04682672343198398683E-1, 6.76795274409476084995E-1 }
+  local I0_B = { -7.23318048787475395456E-18, -4.83050448594418207126E-18, 4.46562142029675999901E-17,
+                 3.46122286769746109310E-17, -2.82762398051658348494E-16, -3.42548561967721913462E-16,
+                 1.77256013305652638360E-15, 3.81168066935262242075E-15, -9.55484669882830764870E-15,
+                 -4.15056934728722208663E-14, 1.54008621752140982691E-14, 3.85277838274214270114E-13,
+                 7.18012445138366623367E-13, -1.79417853150680611778E-12, -1.32158118404477131188E-11,
+                 -3.14991652796324136454E-11, 1.18891471078464383424E-11, 4.94060238822496958910E-10,
+                 3.39623202570838634515E-9, 2.26666899049817806459E-8, 2.04891858946906374183E-7,
+                 2.89137052083475648297E-6, 6.88975834691682398426E-5, 3.36911647825569408990E-3,
+                 8.04490411014108831608E-1 }
+  local function chbevl(y, c)
+    local b0, b1, b2 = y * 0 + c[1], y * 0, nil
+    for i = 2, #c do
+      b2, b1 = b1, b0
+      b0 = y * b1 - b2 + c[i]
+    end
+    return (b0 - b2) * 0.5
+  end
+
+  -- t:i0(), nl.i0(t): the modified Bessel function of the first kind of
+  -- order 0, as Cephes' (PyTorch's) Chebyshev series (in float64); its
+  -- gradient that of the series (I1, as PyTorch's, to its accuracy)
+  function Tensor.i0(t, ...)
+    no_extra('i0', '()', ...)
+    if not is_tensor(t) then argerror('i0', 'a tensor', t) end
+    local dt = Tensor.dtype(t)
+    local x = Tensor.abs(Tensor.double(t))
+    local small = Tensor.le(x, 8)
+    local xs, xb = nl.where(small, x, 8), nl.where(small, 8, x)   -- each branch on its own range
+    local a = Tensor.exp(xs) * chbevl(xs * 0.5 - 2, I0_A)
+    local b = Tensor.exp(xb) * chbevl(32 / xb - 2, I0_B) / Tensor.sqrt(xb)
+    local r = nl.where(small, a, b)
+    r = nl.where(Tensor.eq(x, INF), INF, r)
+    return Tensor.to(r, dt == 'int64' and 'float32' or dt)
+  end
+  nl.i0 = Tensor.i0
+
+  -- the mantissa (float64, |m| in [0.5, 1)) and exponent (float64) of
+  -- float64 x, x = m 2^e; 0, inf and NaN: x itself and 0
+  local function frexp64(x)
+    local ax = Tensor.abs(x)
+    local normal = Tensor.isfinite(x) * Tensor.gt(ax, 0)
+    local safe = nl.where(normal, ax, 1)
+    local e = Tensor.floor(Tensor.log2(safe)) + 1
+    local function scale(v, k)           -- v 2^-k, in two exact steps (k may pass 1023)
+      local h = Tensor.floor(k * 0.5)
+      return v * Tensor.exp2(-h) * Tensor.exp2(h - k)
+    end
+    local m = scale(safe, e)
+    -- log2 rounded across a power of two: one step back
+    local over, under = Tensor.ge(m, 1), Tensor.lt(m, 0.5)
+    e = e + over - under
+    e = nl.where(normal, e, 0)
+    return e
+  end
+
+  -- nl.frexp(t), t:frexp(): the mantissa (t's dtype, |m| in [0.5, 1))
+  -- and the exponent (int64; PyTorch's int32) with t = m 2^e; 0, inf and
+  -- NaN give themselves and 0. The mantissa's gradient is PyTorch's, the
+  -- incoming one over 2^e
+  function Tensor.frexp(t, ...)
+    no_extra('frexp', '()', ...)
+    float_arg('frexp', 'input', t)
+    local dt = Tensor.dtype(t)
+    local e = nl.no_grad(function() return frexp64(Tensor.double(Tensor.detach(t))) end)
+    local normal = Tensor.ne(e, 0)
+    local m = nl.where(normal, t * Tensor.to(Tensor.exp2(-Tensor.floor(e * 0.5)), dt)
+                                 * Tensor.to(Tensor.exp2(Tensor.floor(e * 0.5) - e), dt), t)
+    return m, Tensor.long(e)
+  end
+  nl.frexp = Tensor.frexp
+
+  local TINY = { float64 = 2 ^ -1074, float32 = 2 ^ -149 }
+  local DIGITS = { float64 = 53, float32 = 24 }
+  local MAXV = { float64 = 1.7976931348623157e308, float32 = 3.4028234663852886e38 }
+  -- nl.nextafter(a, b), a:nextafter(b): the next value of a's dtype after
+  -- a toward b (b where they are equal; NaN where either is NaN); a and b
+  -- broadcast, of one float dtype; no gradient, as PyTorch's
+  function Tensor.nextafter(a, b, ...)
+    local op = 'nextafter'
+    no_extra(op, '(a, b)', ...)
+    float_arg(op, 'a', a)
+    if type(b) == 'number' then b = nl.tensor(b, Tensor.dtype(a)) end
+    float_arg(op, 'b', b)
+    local dt = Tensor.dtype(a)
+    if Tensor.dtype(b) ~= dt then
+      raise(('%s: a (%s %s) and b (%s %s) must have one dtype'):format(op, dt, shape_str(a), Tensor.dtype(b),
+                                                                      shape_str(b)))
+    end
+    return nl.no_grad(function()
+      local x, y = Tensor.double(Tensor.detach(a)), Tensor.double(Tensor.detach(b))
+      local ok, r = pcall(function() return x + y * 0 end)
+      if not ok then raise(('%s: the shapes of a %s and b %s do not broadcast'):format(op, shape_str(a), shape_str(b))) end
+      local shape = Tensor.shape(r)
+      x, y = Tensor.expand(x, shape), Tensor.expand(y, shape)
+      local tiny = TINY[dt]
+      local e = frexp64(x)
+      local ulp = Tensor.exp2(e - DIGITS[dt])
+      local dir = Tensor.sign(y - x)
+      local ax = Tensor.abs(x)
+      -- toward zero from a power of two, the spacing below it is half
+      local pow2 = Tensor.eq(ax, Tensor.exp2(e - 1))
+      local toward0 = Tensor.ne(Tensor.sign(x), dir)
+      local step = nl.where(pow2 * toward0, ulp * 0.5, ulp)
+      step = nl.where(Tensor.lt(step, tiny), tiny, step)
+      r = x + dir * step
+      r = nl.where(Tensor.eq(x, 0), dir * tiny, r)
+      r = nl.where(Tensor.isinf(x), Tensor.sign(x) * MAXV[dt], r)
+      r = nl.where(Tensor.eq(x, y), y, r)
+      r = nl.where(Tensor.isnan(x) + Tensor.isnan(y), 0 / 0, r)
+      return Tensor.to(r, dt)
+    end)
+  end
+  nl.nextafter = Tensor.nextafter
+end
