@@ -1036,6 +1036,19 @@ nl_tensor *nl_linalg_det(nl_tensor *a);
 nl_tensor *nl_linalg_slogdet(nl_tensor *a, nl_tensor **sign /* out */);
 nl_tensor *nl_linalg_cholesky(nl_tensor *a, int check, nl_tensor **info /* out, optional */);
 nl_tensor *nl_linalg_solve_triangular(nl_tensor *a, nl_tensor *b, int upper, int unitriangular);
+/* nl_linalg_ldl_factor (ops_linalg_ldl.c): A (..., n, n) symmetric (its
+ * lower triangle read) = P L D L^T P^T by Bunch-Kaufman pivoting, as
+ * LAPACK's sytrf (uplo 'L'): LD (..., n, n) holds L below the diagonal
+ * (its unit diagonal implied) and D's 1x1 and 2x2 blocks on the diagonal
+ * and first subdiagonal, zero above; *pivots int64 (..., n) in LAPACK's
+ * 1-based form (p > 0: a 1x1 block, rows k and p swapped; -p on k and k+1:
+ * a 2x2 block, rows k+1 and p swapped); *info (optional) int64 (...), 0
+ * or the first zero block of D; check: an error for a singular D.
+ * nl_linalg_ldl_solve: X = A^-1 B (B (..., n, k), A's batch dims) from
+ * them. No gradients. */
+nl_tensor *nl_linalg_ldl_factor(nl_tensor *a, int check, nl_tensor **pivots /* out */,
+                                nl_tensor **info /* out, optional */);
+nl_tensor *nl_linalg_ldl_solve(nl_tensor *ld, nl_tensor *pivots, nl_tensor *b);
 
 /* ---- custom autograd functions (autograd_function.c) --------------------
  * A function whose forward and backward a binding computes (nnlua's Lua

@@ -2,7 +2,8 @@
 -- composed of nnlua's ops (so that autograd gives their gradients):
 -- matrix_exp (with PyTorch's gradient), cond, multi_dot,
 -- householder_product, tensorinv, tensorsolve, cross, vecdot, vander,
--- diagonal and solve_ex; and nl.chain_matmul, nl.cross, nl.matrix_exp and
+-- diagonal, solve_ex, and ldl_factor(_ex) and ldl_solve (the kernels
+-- ops_linalg_ldl.c's); and nl.chain_matmul, nl.cross, nl.matrix_exp and
 -- their Tensor methods. Loaded on first use with the other Tensor extras
 -- (init.lua's TENSOR_EXTRAS). The LU, Cholesky and orthogonal families are
 -- linalg.lua's and linalg_decomp.lua's.
@@ -388,6 +389,71 @@ return function(nl)
     local Bm = vec and Tensor.unsqueeze(B, left and -1 or -2) or B
     local X = linalg.lu_solve(LU, piv, Bm, { left = left })
     return vec and Tensor.squeeze(X, left and -1 or -2) or X, info
+  end
+
+  -- ---- the symmetric indefinite factorization -------------------------------------------
+
+  -- nl.linalg.ldl_factor_ex(A, [{hermitian, check_errors}]): LD, pivots
+  -- and info of A = P L D L^T P^T (Bunch-Kaufman, LAPACK's sytrf with
+  -- uplo 'L', of A's lower triangle): L below LD's diagonal (its ones
+  -- implied), D's 1x1 and 2x2 blocks on the diagonal and the first
+  -- subdiagonal; pivots int64 in LAPACK's 1-based form (PyTorch's, int32
+  -- there): k > 0 at place i, rows i and k swapped for a 1x1 block; -k at
+  -- i and i + 1, rows i + 1 and k swapped for a 2x2 one; info 0 or the
+  -- first zero block of D. No gradient (1.13 has none). hermitian is the
+  -- same for real A.
+  local LDL_OPTS = { hermitian = 'flag', check_errors = 'flag' }
+  local ldl_out = require('ffi').new('nl_tensor *[2]')
+  function linalg.ldl_factor_ex(A, opts, ...)
+    local op = 'linalg.ldl_factor_ex'
+    no_extra(op, '(A, [opts])', ...)
+    opts = opts_of(op, opts, LDL_OPTS)
+    matrices(op, A, true)
+    local LD = nl._wrap(nl._lib.nl_linalg_ldl_factor(nl._T(A, op), opts.check_errors and 1 or 0, ldl_out,
+                                                      ldl_out + 1))
+    return LD, nl._wrap(ldl_out[0]), nl._wrap(ldl_out[1])
+  end
+  -- nl.linalg.ldl_factor(A, [{hermitian}]): LD and pivots; a singular D is an error
+  function linalg.ldl_factor(A, opts, ...)
+    local op = 'linalg.ldl_factor'
+    no_extra(op, '(A, [opts])', ...)
+    opts = opts_of(op, opts, { hermitian = 'flag' })
+    matrices(op, A, true)
+    local LD = nl._wrap(nl._lib.nl_linalg_ldl_factor(nl._T(A, op), 1, ldl_out, nil))
+    return LD, nl._wrap(ldl_out[0])
+  end
+  -- nl.linalg.ldl_solve(LD, pivots, B, [{hermitian}]): X with A X = B for
+  -- the A of ldl_factor's LD and pivots; B (..., n, k), batch dims broadcast
+  function linalg.ldl_solve(LD, pivots, B, opts, ...)
+    local op = 'linalg.ldl_solve'
+    no_extra(op, '(LD, pivots, B, [opts])', ...)
+    opts_of(op, opts, { hermitian = 'flag' })
+    matrices(op, LD, true, 'LD')
+    matrices(op, B, false, 'B')
+    tensor_arg(op, 'pivots', pivots)
+    if Tensor.dtype(pivots) ~= 'int64' then argerror(op, 'int64 pivots', pivots) end
+    local n = Tensor.size(LD, -1)
+    if Tensor.dim(pivots) ~= Tensor.dim(LD) - 1 or Tensor.size(pivots, -1) ~= n then
+      raise(('%s: pivots %s do not fit LD %s (they must be (..., n))'):format(op, shape_str(pivots), shape_str(LD)))
+    end
+    if Tensor.size(B, -2) ~= n then
+      raise(('%s: B %s must have %d rows to match LD %s'):format(op, shape_str(B), n, shape_str(LD)))
+    end
+    -- the batch dims broadcast
+    local bl, bb = batch_of(LD, 2), batch_of(B, 2)
+    local nd = math.max(#bl, #bb)
+    local batch = {}
+    for i = 1, nd do
+      local x, y = bl[i - (nd - #bl)] or 1, bb[i - (nd - #bb)] or 1
+      if x ~= y and x ~= 1 and y ~= 1 then
+        raise(('%s: the batch dims of LD %s and B %s do not broadcast'):format(op, shape_str(LD), shape_str(B)))
+      end
+      batch[i] = x == 1 and y or x
+    end
+    LD = Tensor.expand(LD, with(batch, n, n))
+    pivots = Tensor.expand(pivots, with(batch, n))
+    B = Tensor.expand(B, with(batch, n, Tensor.size(B, -1)))
+    return nl._wrap(nl._lib.nl_linalg_ldl_solve(nl._T(LD, op), nl._T(pivots, op), nl._T(B, op)))
   end
 
   -- ---- vector products and shapes ---------------------------------------------------

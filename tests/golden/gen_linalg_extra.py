@@ -3,8 +3,8 @@
 # norm, diagonal, nilpotent, zero, batched), cond (every p, wide and
 # singular matrices), multi_dot (1-D ends), chain_matmul,
 # householder_product, tensorinv, tensorsolve (with dims), linalg.cross
-# and torch.cross, vecdot, vander, linalg.diagonal and solve_ex (singular
-# too), in float32 and float64. Writes tests/golden/linalg_extra.lua
+# and torch.cross, vecdot, vander, linalg.diagonal, solve_ex (singular
+# too), ldl_factor_ex and ldl_solve, in float32 and float64. Writes tests/golden/linalg_extra.lua
 # (checked by tests/spec/linalg_extra_spec.lua); it does not test anything
 # itself. Regenerate, from the repository root, with
 #
@@ -118,6 +118,36 @@ for dt, tag in ((F64, '64'), (F32, '32')):
          [('const', torch.stack([well(2, (), dt), torch.tensor([[1.0, 2.0], [2.0, 4.0]], dtype=dt)])),
           ('const', rn(2, 2, 1, dtype=dt))], int_values=True)
 
+
+# LDL^T (Bunch-Kaufman): LD, pivots (LAPACK's, int32 there) and info as values; ldl_solve's X
+def sym(*shape, dtype=F64, diag=0.0):
+    a = torch.randn(*shape, dtype=F64)
+    a = a + a.transpose(-1, -2) + diag * torch.eye(shape[-1], dtype=F64)
+    return a.to(dtype)
+
+
+def ldl_ex(a):
+    LD, piv, info = torch.linalg.ldl_factor_ex(a)
+    return LD, piv.to(I64), info.to(I64)
+
+
+def ldl_solve(a, b):
+    LD, piv = torch.linalg.ldl_factor(a)
+    return torch.linalg.ldl_solve(LD, piv, b)
+
+
+for dt, tag in ((F64, '64'), (F32, '32')):
+    case('ldl_factor_ex ' + tag, 'ldl_factor_ex', ldl_ex, [('const', sym(5, 5, dtype=dt))], int_values=True)
+    case('ldl_factor_ex batched ' + tag, 'ldl_factor_ex', ldl_ex, [('const', sym(3, 6, 6, dtype=dt))],
+         int_values=True)
+    case('ldl_factor_ex 2x2 pivots ' + tag, 'ldl_factor_ex', ldl_ex,
+         [('const', torch.tensor([[0.0, 1, 2, 0], [1, 0, 3, 1], [2, 3, 0.01, 4], [0, 1, 4, 0]], dtype=dt))],
+         int_values=True)
+    case('ldl_factor_ex singular ' + tag, 'ldl_factor_ex', ldl_ex,
+         [('const', torch.stack([torch.zeros(3, 3, dtype=dt), sym(3, 3, dtype=dt)]))], int_values=True)
+    case('ldl_solve ' + tag, 'ldl_solve', ldl_solve, [('const', sym(2, 5, 5, dtype=dt)), ('const', rn(2, 5, 3, dtype=dt))])
+    case('ldl_solve broadcast ' + tag, 'ldl_solve', ldl_solve, [('const', sym(4, 4, dtype=dt)), ('const', rn(3, 4, 2, dtype=dt))])
+case('ldl_factor_ex blocked 70 64', 'ldl_factor_ex', ldl_ex, [('const', sym(70, 70))], int_values=True)
 
 def main():
     for c in CASES:

@@ -29,6 +29,11 @@ local ops = {
   vander = function(x, a) return { L.vander(x[1], a.N) } end,
   diagonal = function(x, a) return { L.diagonal(x[1], { offset = a.offset, dim1 = a.dim1, dim2 = a.dim2 }) } end,
   solve_ex = function(x, a) return all(L.solve_ex(x[1], x[2], { left = a.left })) end,
+  ldl_factor_ex = function(x) return all(L.ldl_factor_ex(x[1])) end,
+  ldl_solve = function(x)
+    local LD, piv = L.ldl_factor(x[1])
+    return { L.ldl_solve(LD, piv, x[2]) }
+  end,
 }
 local TOL = { float64 = { 1e-9, 1e-10 }, float32 = { 2e-4, 2e-5 } }
 
@@ -111,6 +116,39 @@ describe('linalg_extra closed forms', function()
     assert.are.equal(1, info:item())
     assert.is_true(x:isfinite():any():item() == 0)
     assert.are.equal('int64', info:dtype())
+  end)
+end)
+
+describe('linalg_extra ldl', function()
+  it('ldl_solve inverts indefinite symmetric matrices (1x1 and 2x2 pivots), float32 and batched', function()
+    nl.manual_seed(13)
+    for _, dt in ipairs({ 'float64', 'float32' }) do
+      local A = nl.randn({ 4, 7, 7 }, dt)
+      A = A + A:transpose(-1, -2)
+      A[1][1][1] = 0         -- a zero first pivot: a 2x2 block
+      local LD, piv, info = L.ldl_factor_ex(A)
+      assert.are.same({ 0, 0, 0, 0 }, info:totable())
+      assert.is_true(piv:lt(0):any():item() == 1, 'some 2x2 block')
+      local X = L.ldl_solve(LD, piv, nl.eye(7, dt):expand(4, 7, 7))
+      local tol = dt == 'float64' and 1e-10 or 1e-3
+      S.expect_close(nl.matmul(A, X), nl.eye(7, dt):expand(4, 7, 7), 'A A^-1', tol, tol)
+      -- only the lower triangle is read
+      local LD2 = L.ldl_factor(A:tril() + A:triu(1) * 7)
+      S.expect_close(LD2, LD, 'the lower triangle alone', 0, 0)
+    end
+  end)
+  it('errors', function()
+    local function fails(part, f, ...) S.contains(S.errmsg(f, ...), part) end
+    fails('linalg.ldl_factor: A [2,2] is singular: D[1,1] is zero (batch element 1)', L.ldl_factor, nl.zeros(2, 2))
+    fails('linalg.ldl_factor_ex: A must be batches of square matrices (..., n, n), got shape [2,3]', L.ldl_factor_ex,
+          nl.zeros(2, 3))
+    local LD, piv = L.ldl_factor(nl.eye(3))
+    fails('linalg.ldl_solve: B [2,1] must have 3 rows to match LD [3,3]', L.ldl_solve, LD, piv, nl.zeros(2, 1))
+    fails('linalg.ldl_solve: pivots [2] do not fit LD [3,3]', L.ldl_solve, LD, piv:narrow(1, 1, 2), nl.zeros(3, 1))
+    fails('linalg.ldl_solve: pivots of batch element 1 are not ldl_factor\'s', L.ldl_solve, LD,
+          nl.tensor({ 1, 5, 3 }, 'int64'), nl.zeros(3, 1))
+    fails('linalg.ldl_solve: LD (float32 [3,3]) and B (float64 [3,1]) must have one dtype', L.ldl_solve, LD, piv,
+          nl.zeros({ 3, 1 }, 'float64'))
   end)
 end)
 
