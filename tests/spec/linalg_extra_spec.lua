@@ -54,6 +54,19 @@ describe('linalg_extra gradcheck (float64)', function()
     S.gradcheck(function(A) return L.matrix_exp(A) end, rnd(3, 3) * 4)
     S.gradcheck(function(A) return L.matrix_exp(A) end, nl.stack({ rnd(3, 3) * 0.01, rnd(3, 3) * 3 }))
   end)
+  it('matrix_exp: the gradient is differentiable (create_graph)', function()
+    -- the Hessian along V, by double backward, against central differences of the gradient
+    local W, V, A0 = rnd(3, 3), rnd(3, 3), rnd(3, 3)
+    local function g(A, create)
+      A = A:detach():requires_grad()
+      return nl.autograd.grad((L.matrix_exp(A) * W):sum(), { A }, { create_graph = create })[1], A
+    end
+    local ga, A = g(A0, true)
+    local hv = nl.autograd.grad((ga * V):sum(), { A })[1]
+    local h = 1e-5
+    local fd = (g(A0 + V * h) - g(A0 - V * h)) / (2 * h)
+    S.expect_close(hv, fd, 'H V', 1e-6, 1e-7)
+  end)
   it('cond of every p (the ones 1.13 cannot differentiate too)', function()
     for _, p in ipairs({ 2, -2, 'fro', 'nuc', 1, -1, INF, -INF }) do
       S.gradcheck(function(A) return L.cond(A, p) end, well(2, 3, 3))
