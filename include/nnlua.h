@@ -135,6 +135,8 @@ typedef enum {
     NL_OP_FLIP,
     /* PReLU and threshold (nl_prelu, nl_threshold: ops_rectifier.c) */
     NL_OP_PRELU, NL_OP_THRESHOLD,
+    /* the input gradient of a 3-D convolution, as an op (nl_conv_transpose3d) */
+    NL_OP_CONV_TRANSPOSE3D,
     NL_OP_COUNT
 } nl_op;
 
@@ -859,6 +861,16 @@ nl_tensor *nl_adaptive_max_pool2d(nl_tensor *x, int64_t out_h, int64_t out_w,
 nl_tensor *nl_conv3d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
                      int64_t stride_d, int64_t stride_h, int64_t stride_w, int64_t pad_d, int64_t pad_h,
                      int64_t pad_w, int64_t dilation_d, int64_t dilation_h, int64_t dilation_w, int64_t groups);
+/* x (N, Ci, D, H, W), weight (Ci, Co/groups, kd, kh, kw), bias (Co) -> (N,
+ * Co, out_d, out_h, out_w): nl_conv_transpose2d for volumes, the input
+ * gradient of nl_conv3d by weight (same stride, padding, dilation, groups)
+ * at output gradient x, run by nl_conv3d's kernels. out_d, out_h, out_w: a
+ * size whose convolution has x's D, H, W, e.g. (D-1)*stride - 2*pad +
+ * dilation*(kd-1) + 1 + output_padding. */
+nl_tensor *nl_conv_transpose3d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias /* optional */,
+                               int64_t stride_d, int64_t stride_h, int64_t stride_w, int64_t pad_d,
+                               int64_t pad_h, int64_t pad_w, int64_t dilation_d, int64_t dilation_h,
+                               int64_t dilation_w, int64_t groups, int64_t out_d, int64_t out_h, int64_t out_w);
 /* nl_max_pool2d over volumes; indices: the place (d*H + h)*W + w from base */
 nl_tensor *nl_max_pool3d(nl_tensor *x, int64_t kernel_d, int64_t kernel_h, int64_t kernel_w, int64_t stride_d,
                          int64_t stride_h, int64_t stride_w, int64_t pad_d, int64_t pad_h, int64_t pad_w,

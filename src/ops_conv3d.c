@@ -1,5 +1,6 @@
 /* ops_conv3d.c — 3-D convolution (vol2col + GEMM: nl_sgemm for float32
- * where it takes the call, else BLIS) and 3-D max, average, adaptive
+ * where it takes the call, else BLIS), its transpose (the convolution's
+ * input gradient as an op) and 3-D max, average, adaptive
  * average and adaptive max pooling over volumes (N, C, D, H, W), float32
  * and float64, forward and backward side by side. The unbatched (C, D, H,
  * W) form, the options, 'same' and the padding modes are the Lua layer's
@@ -383,7 +384,7 @@ static void conv3d_backward_runs(void *gx, void *acc, int64_t slots, const void 
         char *as = acc ? (char *)acc + s * wsz * es : NULL;
         if (as) memset(as, 0, wsz * es);
         for (int64_t n = G->n * s / slots; n < G->n * (s + 1) / slots; n++) {
-            const char *xn = (const char *)x + n * xsz * es, *gn = (const char *)g + n * G->o * G->l * es;
+            const char *xn = as ? (const char *)x + n * xsz * es : NULL, *gn = (const char *)g + n * G->o * G->l * es;
             char *gxn = gx ? (char *)gx + n * xsz * es : NULL;      /* zeros, as allocated */
             for (int64_t z0 = 0; z0 < G->od; z0 += nz) {
                 int64_t zn = G->od - z0 < nz ? G->od - z0 : nz, cols = zn * G->plane;
@@ -410,6 +411,63 @@ static void conv3d_backward_runs(void *gx, void *acc, int64_t slots, const void 
     );
 }
 
+/* gx (N, C, D, H, W; zeros on entry) and gw (O, C/G, kd, kh, kw; added
+ * into), each optional: the input and weight gradients of G's convolution
+ * of x (N, C, D, H, W) by w (O, C/G, kd, kh, kw) at output gradient g (N,
+ * O, Do, Ho, Wo); x is read only for gw, w only for gx. false, with the
+ * error set, when out of memory. */
+static bool conv3_grads(void *gx, void *gw, const void *g, const void *x, const void *w, const c3_geom *G,
+                        int dtype, const char *op) {
+    if ((!gx && !gw) || G->n == 0 || G->l == 0) return true;
+    int64_t es = nl_dtype_size(dtype), wsz = G->o * G->kg, slots = 1;
+    if (gw) {
+        slots = G->n < WG_SLOTS ? G->n : WG_SLOTS;
+        int64_t fit = WG_SLOT_BYTES / (wsz * es);
+        if (slots > fit) slots = fit > 1 ? fit : 1;
+    } else slots = G->n;       /* the images' input gradients are independent */
+    int64_t nz = planes_per_col(G, es);
+    int nt_batch, nt_gemm;
+    split_threads(G, slots, &nt_batch, &nt_gemm);
+    int64_t scratch_n = pointwise(G) ? 1 : nt_batch * 2 * G->c * G->kvol * nz * G->plane;
+    int64_t acc_n = gw ? slots * wsz : 1;
+    nl_tensor *scratch = nl_tensor_alloc(op, 1, &scratch_n, dtype);
+    nl_tensor *acc = scratch ? nl_tensor_alloc(op, 1, &acc_n, dtype) : NULL;
+    if (!acc) {
+        nl_release(scratch);
+        return false;
+    }
+    conv3d_backward_runs(gx, gw ? acc->data : NULL, slots, g, x, w, scratch->data, G, nz, nt_batch, nt_gemm, dtype);
+    for (int64_t s = 0; gw && s < slots; s++) {       /* the runs in order */
+        if (dtype == NL_FLOAT32) {
+            float *d = gw;
+            const float *src = (const float *)acc->data + s * wsz;
+            for (int64_t i = 0; i < wsz; i++) d[i] += src[i];
+        } else {
+            double *d = gw;
+            const double *src = (const double *)acc->data + s * wsz;
+            for (int64_t i = 0; i < wsz; i++) d[i] += src[i];
+        }
+    }
+    nl_release(scratch);
+    nl_release(acc);
+    return true;
+}
+
+/* gb (C) = g (N, C, l) summed over N and l, each channel in double */
+static void channel_sums(void *gb, const void *g, int64_t n, int64_t c, int64_t l, int dtype) {
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(n * c * l, POOL3_GRAIN);
+    NL_PARALLEL_FOR(nt, o, c,
+        double sum = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const char *src = (const char *)g + (i * c + o) * l * es;
+            if (dtype == NL_FLOAT32) for (int64_t j = 0; j < l; j++) sum += ((const float *)src)[j];
+            else for (int64_t j = 0; j < l; j++) sum += ((const double *)src)[j];
+        }
+        nl_store((char *)gb + o * es, dtype, sum);
+    );
+}
+
 static int conv3d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     const char *op = "conv3d";
     NL_TEMPS(tmps);
@@ -418,52 +476,17 @@ static int conv3d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     geom3(&G, x->sizes, w->sizes, (const int64_t *)nd->saved->data);
     bool need_gx = nl_node_wants(nd, 0), need_gw = nl_node_wants(nd, 1), need_gb = nl_node_wants(nd, 2);
     int dtype = x->dtype;
-    int64_t es = nl_dtype_size(dtype);
     nl_tensor *gc = TMP(nl_contiguous(g));
     nl_tensor *gx = need_gx ? TMP(nl_full(5, x->sizes, 0.0, dtype)) : NULL;
     nl_tensor *gw = need_gw ? TMP(nl_full(5, w->sizes, 0.0, dtype)) : NULL;
     nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, dtype)) : NULL;
-    if ((gx || gw) && G.n > 0 && G.l > 0) {
-        int64_t wsz = G.o * G.kg, slots = 1;
-        if (gw) {
-            slots = G.n < WG_SLOTS ? G.n : WG_SLOTS;
-            int64_t fit = WG_SLOT_BYTES / (wsz * es);
-            if (slots > fit) slots = fit > 1 ? fit : 1;
-        } else slots = G.n;       /* the images' input gradients are independent */
-        int64_t nz = planes_per_col(&G, es);
-        int nt_batch, nt_gemm;
-        split_threads(&G, slots, &nt_batch, &nt_gemm);
-        int64_t scratch_n = pointwise(&G) ? 1 : nt_batch * 2 * G.c * G.kvol * nz * G.plane;
-        int64_t acc_n = gw ? slots * wsz : 1;
-        nl_tensor *scratch = TMP(nl_tensor_alloc(op, 1, &scratch_n, dtype));
-        nl_tensor *acc = TMP(nl_tensor_alloc(op, 1, &acc_n, dtype));
-        nl_tensor *xc = TMP(nl_contiguous(x)), *wc = TMP(nl_contiguous(w));
-        conv3d_backward_runs(gx ? gx->data : NULL, gw ? acc->data : NULL, slots, gc->data, xc->data, wc->data,
-                             scratch->data, &G, nz, nt_batch, nt_gemm, dtype);
-        for (int64_t s = 0; gw && s < slots; s++) {       /* the runs in order */
-            if (dtype == NL_FLOAT32) {
-                float *d = gw->data;
-                const float *src = (const float *)acc->data + s * wsz;
-                for (int64_t i = 0; i < wsz; i++) d[i] += src[i];
-            } else {
-                double *d = gw->data;
-                const double *src = (const double *)acc->data + s * wsz;
-                for (int64_t i = 0; i < wsz; i++) d[i] += src[i];
-            }
-        }
+    if (gx || gw) {
+        nl_tensor *xc = gw ? TMP(nl_contiguous(x)) : NULL, *wc = gx ? TMP(nl_contiguous(w)) : NULL;
+        if (!conv3_grads(gx ? gx->data : NULL, gw ? gw->data : NULL, gc->data, xc ? xc->data : NULL,
+                         wc ? wc->data : NULL, &G, dtype, op))
+            goto fail;
     }
-    if (gb) {                    /* each channel's sum over the batch and the volume, in double */
-        int nt = nl_threads_for(gc->numel, POOL3_GRAIN);
-        NL_PARALLEL_FOR(nt, o, G.o,
-            double sum = 0;
-            for (int64_t n = 0; n < G.n; n++) {
-                const char *src = (const char *)gc->data + (n * G.o + o) * G.l * es;
-                if (dtype == NL_FLOAT32) for (int64_t i = 0; i < G.l; i++) sum += ((const float *)src)[i];
-                else for (int64_t i = 0; i < G.l; i++) sum += ((const double *)src)[i];
-            }
-            nl_store((char *)gb->data + o * es, dtype, sum);
-        );
-    }
+    if (gb) channel_sums(gb->data, gc->data, G.n, G.o, G.l, dtype);
     if (gx) gin[0] = nl_keep_ref(gx);
     if (gw) gin[1] = nl_keep_ref(gw);
     if (gb) gin[2] = nl_keep_ref(gb);
@@ -474,6 +497,160 @@ fail:
     return -1;
 }
 NL_REGISTER_BACKWARD(NL_OP_CONV3D, conv3d_backward)
+
+/* ---- transposed convolution ----
+ * conv_transpose3d(x (N, Ci, D, H, W), w (Ci, Co/G, kd, kh, kw)) is the
+ * input gradient of the convolution by w (same stride, padding, dilation
+ * and groups) of an (N, Co, D', H', W') volume, taken at output gradient
+ * x, as conv_transpose2d is conv2d's (ops_conv.c). Its forward is
+ * conv3d's input-gradient path, its input's gradient that convolution's
+ * forward of g, its weight's gradient the convolution's weight gradient
+ * with input g and output gradient x. G below is that convolution's
+ * geometry: G.n, c, d, h, w the transposed output, G.o, od, oh, ow its
+ * input. */
+
+/* Checks conv_transpose3d's arguments (a: stride, padding, dilation, each
+ * (d, h, w), groups) against the output size out (3) and fills G. */
+static bool convt3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
+                         const int64_t *out, c3_geom *G) {
+    char tb[6][72];
+    if (!x || !w) {
+        nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
+        return false;
+    }
+    if (x->ndim != 5 || x->dtype == NL_INT64) {
+        nl_set_error("%s: input must be a 5-D float tensor (N, C, D, H, W), got %s %s", op, DT(x), nl_shape_str(x));
+        return false;
+    }
+    if (w->ndim != 5 || w->dtype != x->dtype) {
+        nl_set_error("%s: weight must be a 5-D %s tensor (in_channels, out_channels/groups, kd, kh, kw), got %s %s",
+                     op, DT(x), DT(w), nl_shape_str(w));
+        return false;
+    }
+    bool ok = a[9] >= 1 && a[9] <= ARG_MAX;
+    for (int i = 0; i < 3; i++)
+        ok = ok && a[i] >= 1 && a[i] <= ARG_MAX && a[3 + i] >= 0 && a[3 + i] <= ARG_MAX && a[6 + i] >= 1 &&
+             a[6 + i] <= ARG_MAX;
+    if (!ok) {
+        nl_set_error("%s: stride %s and dilation %s must be positive, padding %s not negative, groups %lld positive "
+                     "(each at most 2^40)", op, fmt3(tb[0], a), fmt3(tb[1], a + 6), fmt3(tb[2], a + 3),
+                     (long long)a[9]);
+        return false;
+    }
+    if (x->sizes[1] != w->sizes[0] || w->sizes[0] % a[9]) {
+        nl_set_error("%s: input has %lld channels, weight expects %lld, which groups %lld must divide "
+                     "(input %s, weight %s)", op, (long long)x->sizes[1], (long long)w->sizes[0], (long long)a[9],
+                     nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    bool empty = x->sizes[2] < 1 || x->sizes[3] < 1 || x->sizes[4] < 1;
+    for (int i = 0; i < 5; i++) empty = empty || w->sizes[i] < 1;
+    if (empty) {
+        nl_set_error("%s: input %s or weight %s has an empty dim", op, nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    int64_t co = w->sizes[1] * a[9];
+    if (b && (b->ndim != 1 || b->sizes[0] != co || b->dtype != x->dtype)) {
+        nl_set_error("%s: bias must be a 1-D %s tensor of the %lld output channels, got %s %s", op, DT(x),
+                     (long long)co, DT(b), nl_shape_str(b));
+        return false;
+    }
+    if (!extent_ok(w->sizes + 2, a + 6)) {
+        nl_set_error("%s: kernel %s with dilation %s spans more than 2^40 (weight %s)", op, fmt3(tb[0], w->sizes + 2),
+                     fmt3(tb[1], a + 6), nl_shape_str(w));
+        return false;
+    }
+    if (out[0] < 1 || out[1] < 1 || out[2] < 1 || out[0] > ARG_MAX || out[1] > ARG_MAX || out[2] > ARG_MAX) {
+        nl_set_error("%s: output size %s must be positive and at most 2^40 (input %s, weight %s)", op,
+                     fmt3(tb[0], out), nl_shape_str(x), nl_shape_str(w));
+        return false;
+    }
+    int64_t xs[5] = { x->sizes[0], co, out[0], out[1], out[2] };
+    geom3(G, xs, w->sizes, a);
+    if (G->od != x->sizes[2] || G->oh != x->sizes[3] || G->ow != x->sizes[4]) {
+        int64_t o3[3] = { G->od, G->oh, G->ow };
+        nl_set_error("%s: output size %s does not fit input %s: its convolution (kernel %s, stride %s, padding %s, "
+                     "dilation %s) has size %s", op, fmt3(tb[0], out), nl_shape_str(x), fmt3(tb[1], G->k),
+                     fmt3(tb[2], G->s), fmt3(tb[3], G->p), fmt3(tb[4], G->dl), fmt3(tb[5], o3));
+        return false;
+    }
+    return true;
+}
+
+nl_tensor *nl_conv_transpose3d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_d, int64_t stride_h,
+                               int64_t stride_w, int64_t pad_d, int64_t pad_h, int64_t pad_w, int64_t dilation_d,
+                               int64_t dilation_h, int64_t dilation_w, int64_t groups, int64_t out_d, int64_t out_h,
+                               int64_t out_w) {
+    const char *op = "conv_transpose3d";
+    NL_TEMPS(tmps);
+    int64_t a[10] = { stride_d, stride_h, stride_w, pad_d, pad_h, pad_w, dilation_d, dilation_h, dilation_w, groups };
+    int64_t o3[3] = { out_d, out_h, out_w };
+    c3_geom G;
+    if (!convt3_check(op, x, weight, bias, a, o3, &G)) return NULL;
+    int64_t osz[5] = { G.n, G.c, G.d, G.h, G.w };
+    nl_tensor *out = TMP(nl_tensor_alloc(op, 5, osz, x->dtype));
+    if (out->numel) {
+        memset(out->data, 0, out->numel * nl_dtype_size(x->dtype));      /* col2vol adds into it */
+        nl_tensor *xc = TMP(nl_contiguous(x)), *wc = TMP(nl_contiguous(weight));
+        if (!conv3_grads(out->data, NULL, xc->data, NULL, wc->data, &G, x->dtype, op)) goto fail;
+        if (bias) {
+            nl_tensor *bc = TMP(nl_contiguous(bias));
+            int64_t es = nl_dtype_size(x->dtype), vol = G.d * G.h * G.w;
+            int nt = nl_threads_for(out->numel, POOL3_GRAIN);
+            NL_PARALLEL_FOR(nt, p, G.n * G.c,
+                double v = nl_load((const char *)bc->data + (p % G.c) * es, x->dtype);
+                if (x->dtype == NL_FLOAT32) {
+                    float *d = (float *)out->data + p * vol;
+                    for (int64_t i = 0; i < vol; i++) d[i] += (float)v;
+                } else {
+                    double *d = (double *)out->data + p * vol;
+                    for (int64_t i = 0; i < vol; i++) d[i] += v;
+                });
+        }
+    }
+    out = nl_keep_ref(out);
+    nl_temps_free(&tmps);
+    /* backward reads the input and the weight */
+    return record_args(NL_OP_CONV_TRANSPOSE3D, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias }, 3, a, 10);
+fail:
+    nl_temps_free(&tmps);
+    return NULL;
+}
+
+/* g (N, Co, D, H, W): gx = conv3d(g, w), gw = the convolution's weight
+ * gradient of g at output gradient x, gb = g summed over N, D, H, W */
+static int conv_transpose3d_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
+    const char *op = "conv_transpose3d";
+    NL_TEMPS(tmps);
+    nl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->n_in > 2 ? nd->in[2] : NULL;
+    c3_geom G;
+    geom3(&G, g->sizes, w->sizes, (const int64_t *)nd->saved->data);
+    bool need_gx = nl_node_wants(nd, 0), need_gw = nl_node_wants(nd, 1), need_gb = nl_node_wants(nd, 2);
+    int dtype = x->dtype;
+    nl_tensor *gc = TMP(nl_contiguous(g));
+    nl_tensor *gx = need_gx ? TMP(nl_tensor_alloc(op, 5, x->sizes, dtype)) : NULL;
+    nl_tensor *gw = need_gw ? TMP(nl_full(5, w->sizes, 0.0, dtype)) : NULL;
+    nl_tensor *gb = need_gb ? TMP(nl_tensor_alloc(op, 1, b->sizes, dtype)) : NULL;
+    if (gx && gx->numel) {
+        int64_t nz = planes_per_col(&G, nl_dtype_size(dtype));
+        int nt_batch, nt_gemm;
+        split_threads(&G, G.n, &nt_batch, &nt_gemm);
+        int64_t scratch_n = pointwise(&G) ? 1 : nt_batch * G.c * G.kvol * nz * G.plane;
+        nl_tensor *scratch = TMP(nl_tensor_alloc(op, 1, &scratch_n, dtype)), *wc = TMP(nl_contiguous(w));
+        conv3d_forward(gx->data, gc->data, wc->data, NULL, scratch->data, &G, nz, nt_batch, nt_gemm, dtype);
+    }
+    if (gw && !conv3_grads(NULL, gw->data, TMP(nl_contiguous(x))->data, gc->data, NULL, &G, dtype, op)) goto fail;
+    if (gb) channel_sums(gb->data, gc->data, G.n, G.c, G.d * G.h * G.w, dtype);
+    if (gx) gin[0] = nl_keep_ref(gx);
+    if (gw) gin[1] = nl_keep_ref(gw);
+    if (gb) gin[2] = nl_keep_ref(gb);
+    nl_temps_free(&tmps);
+    return 0;
+fail:
+    nl_temps_free(&tmps);
+    return -1;
+}
+NL_REGISTER_BACKWARD(NL_OP_CONV_TRANSPOSE3D, conv_transpose3d_backward)
 
 /* ---- pooling: shared checks ---- */
 

@@ -69,6 +69,7 @@ static const char *op_names[] = {
     "grid_sample",
     "flip",
     "prelu", "threshold",
+    "conv_transpose3d",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

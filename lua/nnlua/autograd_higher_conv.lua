@@ -104,84 +104,53 @@ return function(nl, R, H)
   end
 
   -- conv3d: args (saved, int64) { stride d h w, padding d h w, dilation d h w,
-  -- groups }. There is no transposed 3-D convolution op, so the input
-  -- gradient is a conv3d of g spread by the stride (zeros between), padded
-  -- by (k - 1) dilation - padding on the left (cut where negative) to the
-  -- full correlation's extent, by the weight flipped in space with its
-  -- channels swapped in each group; the weight gradient is 2-D's
-  local function zeros_cat(t, d, len, before)
-    if len == 0 then return t end
-    for i = 0, t.ptr.ndim - 1 do sz[i] = t.ptr.sizes[i] end
-    sz[d] = len
-    local z = wrap(lib.nl_full(t.ptr.ndim, sz, 0, t.ptr.dtype))
-    return cat(before and { z, t } or { t, z }, d)
-  end
-  local function spread(t, d, s)              -- (.., o, ..) -> (.., (o - 1) s + 1, ..), zeros between
-    local o = tonumber(t.ptr.sizes[d])
-    if s == 1 or o == 0 then return t end
-    local u = zeros_cat(wrap(lib.nl_unsqueeze(t.ptr, d + 1)), d + 1, s - 1)
-    local shape = {}
-    for i = 0, t.ptr.ndim - 1 do shape[i + 1] = tonumber(t.ptr.sizes[i]) end
-    shape[d + 1] = o * s
-    return narrow(reshape(u, unpack(shape)), d, 0, (o - 1) * s + 1)
-  end
-  local function fit_len(t, d, left, right)    -- zeros added (or cut, where negative) on each side
-    if left < 0 then t = narrow(t, d, -left, tonumber(t.ptr.sizes[d]) + left) else t = zeros_cat(t, d, left, true) end
-    if right < 0 then t = narrow(t, d, 0, tonumber(t.ptr.sizes[d]) + right) else t = zeros_cat(t, d, right, false) end
-    return t
-  end
-  local function flip(t, d)
-    local len = tonumber(t.ptr.sizes[d])
-    if len == 1 then return t end
-    local r = {}
-    for i = 1, len do r[i] = len - i end
-    return wrap(lib.nl_index_select(t.ptr, d, nl.tensor(r, 'int64').ptr, 0))
-  end
+  -- groups }; conv3d and conv_transpose3d give each other's gradients, as
+  -- in 2-D, and the weight gradient is 2-D's for volumes
   local function conv3d(x, w, a)               -- a: the 10 args, 1-based
     return wrap(lib.nl_conv3d(x.ptr, w.ptr, nil, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10]))
+  end
+  -- the weight gradient (O, C/groups, kd, kh, kw), of shape wp's, of the
+  -- convolution of inp (N, C, D, H, W) at output gradient go (N, O, Do,
+  -- Ho, Wo), a: the 10 args: weight_grad's for volumes
+  local function weight_grad3(inp, go, wp, a)
+    if inp.ptr.sizes[0] == 0 then return zeros_of(wp, go.ptr.dtype) end   -- an empty batch
+    local groups = a[10]
+    local cg, og = tonumber(inp.ptr.sizes[1]) / groups, tonumber(go.ptr.sizes[1]) / groups
+    local parts = {}
+    for gi = 0, groups - 1 do
+      local xg = groups == 1 and inp or narrow(inp, 1, gi * cg, cg)
+      local gg = groups == 1 and go or narrow(go, 1, gi * og, og)
+      local r = conv3d(transpose(xg, 0, 1), transpose(gg, 0, 1),
+                       { a[7], a[8], a[9], a[4], a[5], a[6], a[1], a[2], a[3], 1 })
+      for d = 2, 4 do
+        if r.ptr.sizes[d] ~= wp.sizes[d] then r = narrow(r, d, 0, tonumber(wp.sizes[d])) end
+      end
+      parts[#parts + 1] = transpose(r, 0, 1)
+    end
+    return cat(parts, 0)
   end
   R[OP.CONV3D] = function(n, g)
     local a = n:saved_t():totable()
     local xp, wp = n.ins[1], n.ins[2]
-    local groups = a[10]
     local gx, gw, gb
     if n.want[1] then
-      local t = g
-      for k = 1, 3 do
-        local d = 1 + k
-        local kk, s, p, dil = tonumber(wp.sizes[d]), a[k], a[3 + k], a[6 + k]
-        t = spread(t, d, s)
-        local left = (kk - 1) * dil - p
-        t = fit_len(t, d, left, tonumber(xp.sizes[d]) + p - tonumber(t.ptr.sizes[d]))
-      end
-      local w = n:x(2)
-      local og = tonumber(wp.sizes[0]) / groups
-      local parts = {}
-      for gi = 0, groups - 1 do
-        parts[#parts + 1] = transpose(groups == 1 and w or narrow(w, 0, gi * og, og), 0, 1)
-      end
-      local wf = flip(flip(flip(cat(parts, 0), 2), 3), 4)
-      gx = conv3d(t, wf, { 1, 1, 1, 0, 0, 0, a[7], a[8], a[9], groups })
+      gx = wrap(lib.nl_conv_transpose3d(g.ptr, n:x(2).ptr, nil, a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8],
+                                        a[9], a[10], xp.sizes[2], xp.sizes[3], xp.sizes[4]))
     end
-    if n.want[2] then
-      if xp.sizes[0] == 0 then gw = zeros_of(wp, g.ptr.dtype)
-      else
-        local x = n:x(1)
-        local cg, og = tonumber(xp.sizes[1]) / groups, tonumber(g.ptr.sizes[1]) / groups
-        local parts = {}
-        for gi = 0, groups - 1 do
-          local xg = groups == 1 and x or narrow(x, 1, gi * cg, cg)
-          local gg = groups == 1 and g or narrow(g, 1, gi * og, og)
-          local r = conv3d(transpose(xg, 0, 1), transpose(gg, 0, 1),
-                           { a[7], a[8], a[9], a[4], a[5], a[6], a[1], a[2], a[3], 1 })
-          for d = 2, 4 do
-            if r.ptr.sizes[d] ~= wp.sizes[d] then r = narrow(r, d, 0, tonumber(wp.sizes[d])) end
-          end
-          parts[#parts + 1] = transpose(r, 0, 1)
-        end
-        gw = cat(parts, 0)
-      end
-    end
+    if n.want[2] then gw = weight_grad3(n:x(1), g, wp, a) end
+    if n.want[3] then gb = bias_grad(rsum(g, 4)) end
+    return { gx, gw, gb }
+  end
+
+  -- conv_transpose3d (x (N, Ci, D, H, W), weight (Ci, Co/groups, kd, kh,
+  -- kw), [bias]; args saved as conv3d's): the input gradient of conv3d by
+  -- weight, so x's gradient is that conv3d of g, and weight's the weight
+  -- gradient of conv3d over g at x
+  R[OP.CONV_TRANSPOSE3D] = function(n, g)
+    local a = n:saved_t():totable()
+    local gx, gw, gb
+    if n.want[1] then gx = conv3d(g, n:x(2), a) end
+    if n.want[2] then gw = weight_grad3(g, n:x(1), n.ins[2], a) end
     if n.want[3] then gb = bias_grad(rsum(g, 4)) end
     return { gx, gw, gb }
   end

@@ -51,6 +51,8 @@ describe('lazy loading', function()
     S.contains(run([[say('nl', nl.linspace(0, 1, 3)[2])]]), 'nl 0.5')
     S.contains(run([[say('nn', nl.nn.Conv3d(1, 2, 3).weight:shape()[5])]]), 'nn 3')
     S.contains(run([[say('F', nl.nn.functional.pixel_shuffle(nl.ones(1, 4, 1, 1), 2):shape()[3])]]), 'F 2')
+    S.contains(run([[say('F3', nl.nn.functional.conv_transpose3d(nl.ones(1, 1, 1, 1), nl.ones(1, 2, 1, 1, 3)):shape()[4])]]),
+               'F3 3')
     S.contains(run([[say('utils', type(nl.nn.utils.weight_norm))]]), 'utils function')
     S.contains(run([[say('prune', nl.nn.utils.prune.l1_unstructured(nl.nn.Linear(2, 2), 'weight', 3).weight_mask:sum():item())]]),
                'prune 1')

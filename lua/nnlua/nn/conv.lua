@@ -3,7 +3,8 @@
 -- kernel nl_conv2d; a 1-D convolution is a 2-D one over (N, C, 1, L). A
 -- padding_mode other than 'zeros' pads the input first (padding.lua).
 -- nn.ConvTranspose1d/2d and nn.functional.conv_transpose1d/2d run
--- nl_conv_transpose2d, the convolution's input gradient as an op.
+-- nl_conv_transpose2d, the convolution's input gradient as an op (the 3-D
+-- one is conv3d.lua's).
 return function(nl, nn)
   local lib = nl._lib
   local Module = nn.Module
@@ -547,6 +548,7 @@ return function(nl, nn)
     end
     return opad
   end
+  nn._padding_for, nn._check_output_padding = padding_for, check_output_padding
 
   local function t_init(self, op, in_channels, out_channels, kernel_size, opts, one)
     opts = options(opts, op)

@@ -1,9 +1,9 @@
--- conv3d.lua: nn.Conv3d, nn.MaxPool3d, nn.AvgPool3d, nn.AdaptiveAvgPool3d
--- and nn.AdaptiveMaxPool3d with PyTorch's options and defaults, and their
--- nn.functional forms; each one C kernel (ops_conv3d.c) over (N, C, D, H,
--- W). Here: the options, the unbatched (C, D, H, W) form, 'same' and the
--- padding modes other than 'zeros' (composed of nn.functional.pad's). Sizes
--- are n or {d, h, w}.
+-- conv3d.lua: nn.Conv3d, nn.ConvTranspose3d, nn.MaxPool3d, nn.AvgPool3d,
+-- nn.AdaptiveAvgPool3d and nn.AdaptiveMaxPool3d with PyTorch's options and
+-- defaults, and their nn.functional forms; each one C kernel
+-- (ops_conv3d.c) over (N, C, D, H, W). Here: the options, the unbatched
+-- (C, D, H, W) form, 'same' and the padding modes other than 'zeros'
+-- (composed of nn.functional.pad's). Sizes are n or {d, h, w}.
 return function(nl, nn)
   local ffi = require 'ffi'
   local lib = nl._lib
@@ -235,6 +235,151 @@ return function(nl, nn)
     return s
   end
 
+  -- ---- transposed convolution -----------------------------------------------------
+
+  local TCONV_ARGS = { 'stride', 'padding', 'output_padding', 'groups', 'dilation' }   -- PyTorch's order
+  local KNOWN_TF = { stride = 1, padding = 1, output_padding = 1, groups = 1, dilation = 1 }
+  local KNOWN_T = { stride = 1, padding = 1, output_padding = 1, groups = 1, bias = 'flag', dilation = 1,
+                    padding_mode = 1 }
+
+  -- stride, padding, output_padding, dilation ({d, h, w} each) and groups of opts
+  local function t_geometry(op, opts)
+    local g = {
+      s = triple(opts.stride or 1, 'stride', op, 1), p = triple(opts.padding or 0, 'padding', op, 0),
+      opad = triple(opts.output_padding or 0, 'output_padding', op, 0),
+      d = triple(opts.dilation or 1, 'dilation', op, 1), groups = single(opts.groups or 1, 'groups', op, 1),
+    }
+    nn._check_output_padding(op, g.opad, g.s, g.d)
+    return g
+  end
+
+  -- x (N, Ci, D, H, W), w (Ci, Co/groups, kd, kh, kw), b (Co) or nil; s, p,
+  -- opad, d: {d, h, w}. The checks name op and the caller's shapes (shown:
+  -- the input's), as conv.lua's transposed does for 2-D.
+  local function transposed3(op, x, w, b, s, p, opad, d, groups, shown)
+    local C, ci, cog = x:size(2), w:size(1), w:size(2)
+    local ws = nl._shape_str(w)
+    local dt = x:dtype()
+    if dt == 'int64' or w:dtype() ~= dt or (b ~= nil and (b:dtype() ~= dt or b:dim() ~= 1
+        or b:size(1) ~= cog * groups)) then
+      nl._raise(('%s: expected a float input, a weight of its dtype%s, got input %s %s, weight %s %s%s'):format(op,
+        b ~= nil and (' and a bias of the ' .. cog * groups .. ' output channels') or '', dt, shown, w:dtype(), ws,
+        b ~= nil and (', bias ' .. b:dtype() .. ' ' .. nl._shape_str(b)) or ''))
+    end
+    if ci % groups ~= 0 then
+      nl._raise(("%s: groups %d must divide the weight's %d input channels (weight %s)"):format(op, groups, ci, ws))
+    end
+    if C ~= ci then
+      nl._raise(('%s: input has %d channels, weight expects %d (input %s, weight %s)'):format(op, C, ci, shown, ws))
+    end
+    local out, sizes, k, small = {}, { x:size(3), x:size(4), x:size(5) }, { w:size(3), w:size(4), w:size(5) }, false
+    for i = 1, 3 do
+      out[i] = (sizes[i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1 + opad[i]
+      small = small or out[i] < 1 or sizes[i] < 1
+    end
+    if small then
+      nl._raise(('%s: output size %s is too small: input %s, padding %s, kernel %s with dilation %s, stride %s, '
+        .. 'output_padding %s'):format(op, list_str(out), shown, list_str(p), list_str(k), list_str(d), list_str(s),
+        list_str(opad)))
+    end
+    if out[1] * out[2] * out[3] * x:size(1) * cog * groups > 2 ^ 40 then
+      nl._raise(('%s: output size %s of input %s is too large'):format(op, list_str(out), shown))
+    end
+    -- output_padding at or past the stride (a larger dilation allows it):
+    -- the convolution over the output has floor(opad/s) more planes than
+    -- x, planes of zeros (conv.lua's extended)
+    for i = 1, 3 do
+      local e = math.floor(opad[i] / s[i])
+      if e > 0 then
+        local sh = x:shape()
+        sh[2 + i] = e
+        x = nl.cat({ x, nl.zeros(sh, dt) }, 2 + i)
+      end
+    end
+    return nl._wrap(lib.nl_conv_transpose3d(x.ptr, w.ptr, b and b.ptr or nil, s[1], s[2], s[3], p[1], p[2], p[3],
+                                            d[1], d[2], d[3], groups, out[1], out[2], out[3]))
+  end
+
+  -- x (N, Ci, D, H, W) or (Ci, D, H, W), weight (Ci, Co/groups, kd, kh,
+  -- kw), bias (Co) or nil; opts: stride, padding, output_padding, groups,
+  -- dilation; or PyTorch's positional (x, weight, bias, stride, padding,
+  -- output_padding, groups, dilation)
+  function F.conv_transpose3d(x, weight, bias, opts, ...)
+    local op = 'conv_transpose3d'
+    opts = nn._positional_options(op, '(input, weight, bias', TCONV_ARGS, KNOWN_TF, opts, ...)
+    local g = t_geometry(op, opts)
+    nl._T(x, op)
+    if nl._T(weight, op).ndim ~= 5 then
+      nl._raise(('%s: weight must be 5-D (in_channels, out_channels/groups, kd, kh, kw), got shape %s'):format(op,
+        nl._shape_str(weight)))
+    end
+    if bias ~= nil then nl._T(bias, op) end
+    local shown = nl._shape_str(x)
+    return (batched(op, x, function(x5)
+      return transposed3(op, x5, weight, bias, g.s, g.p, g.opad, g.d, g.groups, shown)
+    end))
+  end
+
+  local ConvTranspose3d = Module:extend('ConvTranspose3d')
+  nn.ConvTranspose3d = ConvTranspose3d
+
+  -- ConvTranspose3d(in_channels, out_channels, kernel_size, {stride,
+  -- padding, output_padding, groups, bias, dilation}); sizes are n or {d,
+  -- h, w}; the weight is (in_channels, out_channels/groups, kd, kh, kw), as
+  -- PyTorch's, and so is its initialization
+  function ConvTranspose3d:init(in_channels, out_channels, kernel_size, opts)
+    local op = 'ConvTranspose3d'
+    opts = options(opts, op)
+    nl._check_opts(op, opts, KNOWN_T)
+    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
+      nl._raise(("%s: only padding_mode 'zeros' is supported (as in PyTorch), got %s"):format(op,
+        describe(opts.padding_mode)))
+    end
+    local g = t_geometry(op, opts)
+    self.groups = g.groups
+    nn._check_channels(op, in_channels, out_channels, self.groups)
+    self.in_channels, self.out_channels = in_channels, out_channels
+    self.kernel_size = triple(kernel_size, 'kernel_size', op, 1)
+    self.stride, self.padding, self.output_padding, self.dilation = g.s, g.p, g.opad, g.d
+    local k = self.kernel_size
+    self.weight = nl.empty(in_channels, out_channels / self.groups, k[1], k[2], k[3]):requires_grad()
+    if opts.bias ~= false then self.bias = nl.empty(out_channels):requires_grad() end
+    nn._conv_reset(self)
+  end
+
+  -- input (N, C, D, H, W) or (C, D, H, W); output_size (optional): {D, H,
+  -- W} (or {N, C, D, H, W}) within the stride's reach, in place of
+  -- output_padding
+  function ConvTranspose3d:forward(x, output_size)
+    local op = 'ConvTranspose3d'
+    local d = nl._T(x, op).ndim
+    if d ~= 4 and d ~= 5 then
+      nl._raise(('%s: input must be (N, C, D, H, W) or (C, D, H, W), got shape %s'):format(op, nl._shape_str(x)))
+    end
+    local shown = nl._shape_str(x)
+    local opad = self.output_padding
+    if output_size ~= nil then
+      opad = nn._padding_for(op, output_size, { x:size(d - 2), x:size(d - 1), x:size(d) }, self.stride,
+                             self.padding, self.dilation, self.kernel_size)
+    end
+    return (batched(op, x, function(x5)
+      return transposed3(op, x5, self.weight, self.bias, self.stride, self.padding, opad, self.dilation,
+                         self.groups, shown)
+    end))
+  end
+
+  function ConvTranspose3d:extra_repr()
+    local s = ('%d, %d, kernel_size=%s, stride=%s'):format(self.in_channels, self.out_channels,
+      tuple3(self.kernel_size), tuple3(self.stride))
+    local p, dl, o = self.padding, self.dilation, self.output_padding
+    if p[1] ~= 0 or p[2] ~= 0 or p[3] ~= 0 then s = s .. ', padding=' .. tuple3(p) end
+    if dl[1] ~= 1 or dl[2] ~= 1 or dl[3] ~= 1 then s = s .. ', dilation=' .. tuple3(dl) end
+    if o[1] ~= 0 or o[2] ~= 0 or o[3] ~= 0 then s = s .. ', output_padding=' .. tuple3(o) end
+    if self.groups ~= 1 then s = s .. ', groups=' .. self.groups end
+    if not self.bias then s = s .. ', bias=false' end
+    return s
+  end
+
   -- ---- pooling -------------------------------------------------------------------
 
   local KNOWN_MAX = { stride = 1, padding = 1, dilation = 1, ceil_mode = 'flag', return_indices = 'flag' }
@@ -296,11 +441,38 @@ return function(nl, nn)
     return avg_pool3d('avg_pool3d', x, kernel_size, opts)
   end
 
+  -- an adaptive pool's output size n or {d, h, w} -> {d, h, w}, where an
+  -- entry false (PyTorch's None) keeps the input's size (sizes_of reads it)
+  local function out_triple(v, op)
+    if type(v) == 'table' and not nl.is_tensor(v) and #v == 3 then
+      local none, ok = false, true
+      for i = 1, 3 do
+        none = none or v[i] == false
+        ok = ok and (v[i] == false or whole(v[i], 0))
+      end
+      if none and ok then return { v[1], v[2], v[3] } end
+      if none then
+        nl._raise(("%s: output_size must be an integer >= 0 or a list {d, h, w} of them, an entry false for the "
+          .. "input's size, got %s"):format(op, describe(v)))
+      end
+    end
+    return triple(v, 'output_size', op, 0)
+  end
+  local function sizes_of(o, x5)
+    return o[1] or x5:size(3), o[2] or x5:size(4), o[3] or x5:size(5)
+  end
+  local function out_short3(t)
+    if t[1] ~= false and t[1] == t[2] and t[2] == t[3] then return tostring(t[1]) end
+    local s = {}
+    for i = 1, 3 do s[i] = t[i] == false and 'None' or tostring(t[i]) end
+    return '(' .. table.concat(s, ', ') .. ')'
+  end
+
   -- x (N, C, D, H, W) or (C, D, H, W) -> (N, C, od, oh, ow); output_size n
-  -- or {od, oh, ow}
+  -- or {od, oh, ow}, an entry false for the input's size
   local function adaptive_avg_pool3d(op, x, output_size)
-    local o = triple(output_size, 'output_size', op, 0)
-    return (batched(op, x, function(x5) return nl._wrap(lib.nl_adaptive_avg_pool3d(x5.ptr, o[1], o[2], o[3])) end))
+    local o = out_triple(output_size, op)
+    return (batched(op, x, function(x5) return nl._wrap(lib.nl_adaptive_avg_pool3d(x5.ptr, sizes_of(o, x5))) end))
   end
   function F.adaptive_avg_pool3d(x, output_size, ...)
     nl._no_extra_args('adaptive_avg_pool3d', '(input, output_size)', nil, ...)
@@ -314,10 +486,11 @@ return function(nl, nn)
   -- the maximum of each of adaptive_avg_pool3d's windows; with
   -- return_indices also the int64 1-based positions (d*H + h)*W + w + 1
   local function adaptive_max_pool3d(op, x, output_size, want)
-    local o = triple(output_size, 'output_size', op, 0)
+    local o = out_triple(output_size, op)
     local y, i = batched(op, x, function(x5)
       indices_out[0] = nil
-      local r = lib.nl_adaptive_max_pool3d(x5.ptr, o[1], o[2], o[3], want and indices_out or nil, 1)
+      local od, oh, ow = sizes_of(o, x5)
+      local r = lib.nl_adaptive_max_pool3d(x5.ptr, od, oh, ow, want and indices_out or nil, 1)
       local idx = r ~= nil and want and nl._wrap(indices_out[0]) or nil    -- first: see max_pool3d
       return nl._wrap(r, 'adaptive_max_pool3d'), idx
     end)
@@ -362,22 +535,23 @@ return function(nl, nn)
   local AdaptiveAvgPool3d = Module:extend('AdaptiveAvgPool3d')
   nn.AdaptiveAvgPool3d = AdaptiveAvgPool3d
 
-  -- AdaptiveAvgPool3d(output_size): n or {od, oh, ow}
+  -- AdaptiveAvgPool3d(output_size): n or {od, oh, ow}, an entry false for the input's size
   function AdaptiveAvgPool3d:init(output_size)
-    self.output_size = triple(output_size, 'output_size', 'AdaptiveAvgPool3d', 0)
+    self.output_size = out_triple(output_size, 'AdaptiveAvgPool3d')
   end
 
   function AdaptiveAvgPool3d:forward(x) return adaptive_avg_pool3d('AdaptiveAvgPool3d', x, self.output_size) end
 
-  function AdaptiveAvgPool3d:extra_repr() return 'output_size=' .. short3(self.output_size) end
+  function AdaptiveAvgPool3d:extra_repr() return 'output_size=' .. out_short3(self.output_size) end
 
   local AdaptiveMaxPool3d = Module:extend('AdaptiveMaxPool3d')
   nn.AdaptiveMaxPool3d = AdaptiveMaxPool3d
 
-  -- AdaptiveMaxPool3d(output_size, [return_indices]): n or {od, oh, ow};
+  -- AdaptiveMaxPool3d(output_size, [return_indices]): n or {od, oh, ow}
+  -- (false as AdaptiveAvgPool3d's);
   -- the flag as PyTorch's positional argument or {return_indices = true}
   function AdaptiveMaxPool3d:init(output_size, return_indices)
-    self.output_size = triple(output_size, 'output_size', 'AdaptiveMaxPool3d', 0)
+    self.output_size = out_triple(output_size, 'AdaptiveMaxPool3d')
     self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool3d')
   end
 
@@ -385,5 +559,5 @@ return function(nl, nn)
     return adaptive_max_pool3d('AdaptiveMaxPool3d', x, self.output_size, self.return_indices)
   end
 
-  function AdaptiveMaxPool3d:extra_repr() return 'output_size=' .. short3(self.output_size) end
+  function AdaptiveMaxPool3d:extra_repr() return 'output_size=' .. out_short3(self.output_size) end
 end

@@ -210,8 +210,10 @@ return function(nl, nn)
         nl._shape_str(w)))
     end
     if dim == nil then
-      -- (the ConvTranspose layers and their subclasses, as PyTorch's isinstance)
-      dim = nn._is_instance(m, { [nn.ConvTranspose1d] = true, [nn.ConvTranspose2d] = true }) and 2 or 1
+      -- (the ConvTranspose layers and their subclasses, as PyTorch's
+      -- isinstance; the 3-D one is loaded where an instance exists)
+      dim = nn._is_instance(m, { [nn.ConvTranspose1d] = true, [nn.ConvTranspose2d] = true,
+                                 [rawget(nn, 'ConvTranspose3d') or false] = true }) and 2 or 1
     end
     local e = { kind = 'spectral_norm', name = name, dim = dim_of(op, dim, w), n_power_iterations = n, eps = eps }
     local wm = as_matrix(w:detach(), e.dim)

@@ -271,7 +271,8 @@ return function(nl, nn)
     local dim = a[4]
     if dim == nil then
       -- (the ConvTranspose layers and their subclasses, as PyTorch's isinstance)
-      dim = nn._is_instance(module, { [nn.ConvTranspose1d] = true, [nn.ConvTranspose2d] = true }) and 2 or 1
+      dim = nn._is_instance(module, { [nn.ConvTranspose1d] = true, [nn.ConvTranspose2d] = true,
+                                      [nn.ConvTranspose3d] = true }) and 2 or 1
     end
     if w:dim() == 0 then raise(('%s: %s must have at least one dim, got a 0-dim tensor'):format(op, name)) end
     local sn = SN(w:shape(), a[2] == nil and 1 or a[2], dim, a[3] == nil and 1e-12 or a[3], w:dtype())

@@ -14,6 +14,22 @@ return function(nl, nn)
   local indices_out = ffi.new('nl_tensor *[1]')   -- out-parameter, allocated once
 
   local function tuple(h, w) return h == w and tostring(h) or ('(%d, %d)'):format(h, w) end
+  -- an adaptive pool's output size, an entry false as PyTorch's None
+  local function size_str(v) return v == false and 'None' or tostring(v) end
+  local function out_tuple(t)
+    return (t[1] == t[2] and t[1]) and tostring(t[1]) or ('(%s, %s)'):format(size_str(t[1]), size_str(t[2]))
+  end
+
+  -- an adaptive pool's output size n or {h, w} -> h, w, where an entry
+  -- false (PyTorch's None) keeps the input's size (the caller reads it)
+  local function out_pair(v, op)
+    if type(v) == 'table' and not nl.is_tensor(v) and #v == 2 and (v[1] == false or v[2] == false) then
+      if (v[1] == false or nn._whole(v[1], 0)) and (v[2] == false or nn._whole(v[2], 0)) then return v[1], v[2] end
+      nl._raise(("%s: output_size must be an integer >= 0 or a pair {h, w} of them, an entry false for the "
+        .. "input's size, got %s"):format(op, nn._describe(v)))
+    end
+    return pair(v, 'output_size', op, 0)
+  end
   local function bool(b) return b and 'true' or 'false' end
 
   -- the options each pool reads (module and functional form alike); any
@@ -96,12 +112,14 @@ return function(nl, nn)
     end))
   end
 
-  -- x (N, C, H, W) or (C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow}
+  -- x (N, C, H, W) or (C, H, W) -> (N, C, oh, ow); output_size n or {oh, ow},
+  -- an entry false (PyTorch's None) for the input's size
   function F.adaptive_avg_pool2d(x, output_size, ...)
     nl._no_extra_args('adaptive_avg_pool2d', '(input, output_size)', nil, ...)
-    local oh, ow = pair(output_size, 'output_size', 'adaptive_avg_pool2d', 0)
+    local oh, ow = out_pair(output_size, 'adaptive_avg_pool2d')
     return (batched('adaptive_avg_pool2d', x, function(x4)
-      return nl._wrap(lib.nl_adaptive_avg_pool2d(nl._T(x4, 'adaptive_avg_pool2d'), oh, ow))
+      local p = nl._T(x4, 'adaptive_avg_pool2d')
+      return nl._wrap(lib.nl_adaptive_avg_pool2d(p, oh or p.sizes[2], ow or p.sizes[3]))
     end))
   end
 
@@ -209,9 +227,9 @@ return function(nl, nn)
   local AdaptiveAvgPool2d = Module:extend('AdaptiveAvgPool2d')
   nn.AdaptiveAvgPool2d = AdaptiveAvgPool2d
 
-  -- AdaptiveAvgPool2d(output_size): n or {oh, ow}
+  -- AdaptiveAvgPool2d(output_size): n or {oh, ow}, an entry false for the input's size
   function AdaptiveAvgPool2d:init(output_size)
-    self.output_size = { pair(output_size, 'output_size', 'AdaptiveAvgPool2d', 0) }
+    self.output_size = { out_pair(output_size, 'AdaptiveAvgPool2d') }
   end
 
   function AdaptiveAvgPool2d:forward(x)
@@ -219,7 +237,7 @@ return function(nl, nn)
   end
 
   function AdaptiveAvgPool2d:extra_repr()
-    return 'output_size=' .. tuple(self.output_size[1], self.output_size[2])
+    return 'output_size=' .. out_tuple(self.output_size)
   end
 
   -- ---- adaptive max pooling ----------------------------------------------------------
@@ -240,11 +258,12 @@ return function(nl, nn)
   function F.adaptive_max_pool2d(x, output_size, return_indices, ...)
     local op = 'adaptive_max_pool2d'
     nl._no_extra_args(op, '(input, output_size, return_indices)', nil, ...)
-    local oh, ow = pair(output_size, 'output_size', op, 0)
+    local oh, ow = out_pair(output_size, op)
     local want = return_indices_arg(return_indices, op)
     local y, idx = batched(op, x, function(x4)
       indices_out[0] = nil
-      local p = lib.nl_adaptive_max_pool2d(nl._T(x4, op), oh, ow, want and indices_out or nil, 1)
+      local px = nl._T(x4, op)
+      local p = lib.nl_adaptive_max_pool2d(px, oh or px.sizes[2], ow or px.sizes[3], want and indices_out or nil, 1)
       local i = p ~= nil and want and nl._wrap(indices_out[0]) or nil    -- first: see max_pool2d
       return nl._wrap(p, op), i
     end)
@@ -255,10 +274,11 @@ return function(nl, nn)
   local AdaptiveMaxPool2d = Module:extend('AdaptiveMaxPool2d')
   nn.AdaptiveMaxPool2d = AdaptiveMaxPool2d
 
-  -- AdaptiveMaxPool2d(output_size, [return_indices]): n or {oh, ow}; the
-  -- flag as PyTorch's positional argument or {return_indices = true}
+  -- AdaptiveMaxPool2d(output_size, [return_indices]): n or {oh, ow}, an
+  -- entry false for the input's size; the flag as PyTorch's positional
+  -- argument or {return_indices = true}
   function AdaptiveMaxPool2d:init(output_size, return_indices)
-    self.output_size = { pair(output_size, 'output_size', 'AdaptiveMaxPool2d', 0) }
+    self.output_size = { out_pair(output_size, 'AdaptiveMaxPool2d') }
     self.return_indices = return_indices_arg(return_indices, 'AdaptiveMaxPool2d')
   end
 
@@ -269,7 +289,7 @@ return function(nl, nn)
   end
 
   function AdaptiveMaxPool2d:extra_repr()
-    return 'output_size=' .. tuple(self.output_size[1], self.output_size[2])
+    return 'output_size=' .. out_tuple(self.output_size)
   end
 
   -- ---- 1-D pools: the 2-D kernels on a unit height ---------------------------------------
