@@ -311,6 +311,16 @@ nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base);
 nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base);
 nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, nl_tensor *src, double alpha,
                         int64_t base);
+/* PyTorch's scatter_reduce: a contiguous copy of t with each src[.., i, ..]
+ * reduced into out[.., index[.., i, ..], ..] along dim (shapes as
+ * nl_scatter's): reduce 0 sum, 1 prod, 2 mean, 3 amax, 4 amin (NaN
+ * propagates). include_self 0: a place written starts from its first
+ * value (mean: counts only those), the other places keep t's. Int64 mean
+ * rounds down, as PyTorch's. Lanes along dim in parallel (each writes its
+ * own places). Records no node: the binding (tensor_scatter.lua) gives
+ * the gradient. */
+nl_tensor *nl_scatter_reduce(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int reduce, int include_self,
+                             int64_t base);
 /* The int64 indices (from base) that sort t along dim, ascending or
  * descending, stable (equal values keep their order, PyTorch's
  * stable=True); NaN counts as larger than every number, as PyTorch's.

@@ -137,3 +137,60 @@ TEST(errors_name_the_op_and_return_null) {
     CHECK(nl_empty(3, huge, NL_FLOAT32) == NULL && strstr(nl_error(), "too large"));
     nl_release(x); nl_release(y);
 }
+
+/* nl_scatter_reduce against a plain loop over the index (the reference),
+ * for each reduce with and without include_self, on 1 thread and on 2,
+ * along dim 1 of (6, 40) <- (6, 300); and its errors */
+TEST(scatter_reduce_matches_a_plain_loop) {
+    int64_t ts[2] = { 6, 40 }, ss[2] = { 6, 300 };
+    nl_tensor *t = nl_empty(2, ts, NL_FLOAT64), *src = nl_empty(2, ss, NL_FLOAT64), *idx = nl_empty(2, ss, NL_INT64);
+    unsigned long long st = 7;
+    for (int64_t i = 0; i < t->numel; i++) ((double *)t->data)[i] = test_rand(&st);
+    for (int64_t i = 0; i < src->numel; i++) {
+        ((double *)src->data)[i] = test_rand(&st);
+        ((int64_t *)idx->data)[i] = 1 + (int64_t)((test_rand(&st) + 1) * 20) % 40;
+    }
+    int prev = nl_get_num_threads();
+    for (int reduce = 0; reduce < 5; reduce++) {
+        for (int inc = 0; inc < 2; inc++) {
+            double want[240], cnt[240];
+            int hit[240] = { 0 };
+            for (int i = 0; i < 240; i++) {
+                want[i] = ((double *)t->data)[i];
+                cnt[i] = inc;
+            }
+            for (int r = 0; r < 6; r++)
+                for (int k = 0; k < 300; k++) {
+                    int at = r * 40 + (int)((int64_t *)idx->data)[r * 300 + k] - 1;
+                    double s = ((double *)src->data)[r * 300 + k];
+                    if (!inc && !hit[at]) want[at] = s;
+                    else if (reduce == 0 || reduce == 2) want[at] += s;
+                    else if (reduce == 1) want[at] *= s;
+                    else if (reduce == 3) want[at] = s > want[at] ? s : want[at];
+                    else want[at] = s < want[at] ? s : want[at];
+                    hit[at] = 1;
+                    cnt[at]++;
+                }
+            if (reduce == 2)
+                for (int i = 0; i < 240; i++) want[i] /= cnt[i] ? cnt[i] : 1;
+            for (int nt = 1; nt <= 2; nt++) {
+                nl_set_num_threads(nt);
+                nl_tensor *r = nl_scatter_reduce(t, 1, idx, src, reduce, inc, 1);
+                CHECK(r != NULL);
+                double worst = 0;
+                for (int i = 0; r && i < 240; i++) {
+                    double e = fabs(test_get(r, i) - want[i]) / (1 + fabs(want[i]));
+                    worst = e > worst ? e : worst;
+                }
+                CHECK(worst < 1e-12);
+                nl_release(r);
+            }
+        }
+    }
+    nl_set_num_threads(prev);
+    CHECK(nl_scatter_reduce(t, 1, idx, src, 5, 1, 1) == NULL && strstr(nl_error(), "scatter_reduce: reduce must be"));
+    ((int64_t *)idx->data)[3] = 41;
+    CHECK(nl_scatter_reduce(t, 1, idx, src, 0, 1, 1) == NULL &&
+          strcmp(nl_error(), "scatter_reduce: index 41 out of range for dim 2 of shape [6,40]") == 0);
+    nl_release(t); nl_release(src); nl_release(idx);
+}
