@@ -3,7 +3,7 @@
 -- matrix_exp (with PyTorch's gradient), cond, multi_dot,
 -- householder_product, tensorinv, tensorsolve, cross, vecdot, vander,
 -- diagonal, solve_ex, and ldl_factor(_ex) and ldl_solve (the kernels
--- ops_linalg_ldl.c's); and nl.chain_matmul, nl.cross, nl.matrix_exp and
+-- ops_linalg_ldl.c's); and nl.chain_matmul, nl.matrix_exp and
 -- their Tensor methods. Loaded on first use with the other Tensor extras
 -- (init.lua's TENSOR_EXTRAS). The LU, Cholesky and orthogonal families are
 -- linalg.lua's and linalg_decomp.lua's.
@@ -484,22 +484,7 @@ return function(nl)
     if type(dim) == 'table' then dim = opts_of('linalg.cross', dim, { dim = 1 }).dim end
     return cross('linalg.cross', x, y, dim == nil and -1 or dim)
   end
-  -- nl.cross(x, y, [dim]), x:cross(y, [dim]): torch.cross, whose dim
-  -- defaults to the first of size 3
-  function nl.cross(x, y, dim, ...)
-    no_extra('cross', '(x, y, [dim])', ...)
-    if dim == nil and is_tensor(x) and is_tensor(y) then
-      local bx = broadcast2(x, y)
-      if bx then
-        for i, v in ipairs(Tensor.shape(bx)) do
-          if v == 3 then dim = i break end
-        end
-      end
-      if dim == nil then raise(('cross: no dim of size 3 in x %s and y %s'):format(shape_str(x), shape_str(y))) end
-    end
-    return cross('cross', x, y, dim)
-  end
-  Tensor.cross = nl.cross
+  -- (nl.cross and x:cross, torch.cross, are tensor_combine.lua's)
 
   -- nl.linalg.vecdot(x, y, [dim = -1]) (or {dim}): sum(x * y, dim), broadcast
   function linalg.vecdot(x, y, dim, ...)
