@@ -58,6 +58,7 @@ return function(nl)
     'parametrize',
     -- (nn.utils.prune)
     'prune',
+    'rms_norm',
   }
   local watched, loaded = {}, false
   function nn._load_all()

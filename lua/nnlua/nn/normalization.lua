@@ -182,6 +182,7 @@ return function(nl, nn)
     end
     return shape
   end
+  nn._norm_shape_arg = shape_arg
 
   function LayerNorm:init(normalized_shape, opts)
     opts = nl._opts('LayerNorm', opts)
@@ -429,6 +430,7 @@ return function(nl, nn)
     end
     return unpack(vals, 1, #names)
   end
+  nn._norm_trailing = trailing
 
   -- t nil, or a tensor of x's dtype and of the shape (a list) wanted
   local function per_channel(op, what, t, x, shape)
@@ -440,6 +442,7 @@ return function(nl, nn)
         nl._shape_str(x), t:dtype(), nl._shape_str(t)))
     end
   end
+  nn._norm_per_channel = per_channel
 
   -- x of at least 2 dims (N, C, ...), named in a message
   local function batched(op, x, what)
