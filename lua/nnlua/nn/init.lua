@@ -59,6 +59,7 @@ return function(nl)
     -- (nn.utils.prune)
     'prune',
     'rms_norm',
+    'activation_extra',
   }
   local watched, loaded = {}, false
   function nn._load_all()
