@@ -60,6 +60,7 @@ return function(nl)
     'prune',
     'rms_norm',
     'activation_extra',
+    'unpool',
   }
   local watched, loaded = {}, false
   function nn._load_all()
