@@ -61,6 +61,7 @@ return function(nl)
     'rms_norm',
     'activation_extra',
     'unpool',
+    'pdist',
   }
   local watched, loaded = {}, false
   function nn._load_all()
