@@ -1,6 +1,6 @@
 -- activation_extra.lua: the rarer activations of PyTorch 1.13, nn.GLU
--- (F.glu) and nn.Softmax2d, composed of tensor ops, so autograd gives
--- their backward. The common ones, each one C op, are in activation.lua
+-- (F.glu), nn.Softmax2d and F.gumbel_softmax, composed of tensor ops, so
+-- autograd gives their backward. The common ones, each one C op, are in activation.lua
 -- and functional.lua.
 return function(nl, nn)
   local Module = nn.Module
@@ -80,5 +80,37 @@ return function(nl, nn)
     end
     nl._float_only(x, op)
     return x:softmax(-3)
+  end
+
+  local GUMBEL_KNOWN = { tau = 1, hard = 'flag', eps = 1, dim = 1 }
+  local GUMBEL_ARGS = { 'tau', 'hard', 'eps', 'dim' }
+
+  -- F.gumbel_softmax(logits, tau = 1, hard = false, eps, dim = -1), or
+  -- (logits, {tau, hard, dim}): softmax((logits + g) / tau) along dim, g
+  -- Gumbel noise -log(E), E ~ Exp(1) from nnlua's generator (drawn in
+  -- float64); hard gives the one-hot of each argmax with the soft
+  -- sample's gradient (y_hard - y_soft:detach() + y_soft, PyTorch's
+  -- straight-through estimator). eps is taken and unused, as PyTorch
+  -- 1.13's (deprecated).
+  function F.gumbel_softmax(logits, tau, ...)
+    local op = 'gumbel_softmax'
+    local o = nn._positional_options(op, '(logits', GUMBEL_ARGS, GUMBEL_KNOWN, tau, ...)
+    nl._T(logits, op)
+    nl._float_only(logits, op)
+    tau = o.tau == nil and 1 or o.tau
+    if type(tau) ~= 'number' or not (tau > 0) then
+      nl._argerror(op, 'a temperature tau > 0', tau)
+    end
+    if o.hard ~= nil and type(o.hard) ~= 'boolean' then nl._argerror(op, 'a boolean hard', o.hard) end
+    if logits:dim() == 0 then nl._raise(op .. ': expected logits of 1 or more dims, got a 0-dim tensor') end
+    local d = dim_of(op, logits, o.dim)
+    local g = nl.no_grad(function()
+      return nl.zeros(logits:shape(), 'float64'):exponential_():log():neg():to(logits:dtype())
+    end)
+    local y_soft = ((logits + g) / tau):softmax(d)
+    if not o.hard then return y_soft end
+    local index = y_soft:detach():argmax(d, true)
+    local y_hard = nl.zeros(logits:shape(), logits:dtype()):scatter(d, index, 1)
+    return y_hard - y_soft:detach() + y_soft
   end
 end
