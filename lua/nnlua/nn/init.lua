@@ -62,6 +62,7 @@ return function(nl)
     'activation_extra',
     'unpool',
     'pdist',
+    'lazy',
   }
   local watched, loaded = {}, false
   function nn._load_all()

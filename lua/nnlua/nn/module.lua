@@ -254,6 +254,8 @@ return function(nl, nn)
   -- {name, tensor} pairs in order, names dotted through submodules;
   -- want_buffers 'persistent' leaves out those registered persistent = false
   local function collect(self, prefix, out, want_params, want_buffers)
+    -- (a lazy module, lazy.lua's, has none until its first call)
+    if rawget(self, '_lazy') then nn._lazy_refuse(self, prefix:sub(1, -2)) end
     for _, k in ipairs(self._order) do
       local v = rawget(self, k)
       if v ~= nil then
@@ -606,6 +608,7 @@ return function(nl, nn)
   end
 
   function Module:_describe()
+    if nn._has_lazy and nn._has_lazy(self) then return self:repr() .. '\nparameters: not made yet (a lazy module)' end
     local n = self:num_parameters()
     return self:repr() .. '\n' .. ('parameters: %s'):format(group(n))
   end
