@@ -63,6 +63,7 @@ return function(nl)
     'unpool',
     'pdist',
     'lazy',
+    'adaptive_softmax',
   }
   local watched, loaded = {}, false
   function nn._load_all()
