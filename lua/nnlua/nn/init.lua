@@ -64,6 +64,7 @@ return function(nl)
     'pdist',
     'lazy',
     'adaptive_softmax',
+    'fractional_pool',
   }
   local watched, loaded = {}, false
   function nn._load_all()
