@@ -263,6 +263,14 @@ nl_tensor *nl_randperm(nl_generator *g, int64_t n, int64_t base);  /* int64: bas
  * The result is (num_samples) or (N, num_samples). */
 nl_tensor *nl_multinomial(nl_generator *g, nl_tensor *probs, int64_t num_samples, int replacement,
                           int64_t base);
+/* Binomial draws (float64, count's shape): element i from count[i] trials
+ * of success probability probs[i] (float tensors of one shape), as
+ * PyTorch's sample_binomial: inversion where n min(p, 1 - p) < 10,
+ * Hormann's BTRS above, so the cost does not grow with the count; 0 where
+ * count <= 0 or p <= 0, count where p >= 1, NaN where p is NaN. Element
+ * i's uniforms come from counter offset + i (then its sub-counters), so a
+ * draw does not depend on the thread count; offset advances by numel. */
+nl_tensor *nl_binomial(nl_generator *g, nl_tensor *count, nl_tensor *probs);
 int nl_uniform_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
 int nl_normal_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
 /* nl_uniform_ and nl_normal_ by the plain loop, one Philox call per

@@ -12,8 +12,11 @@
 
 typedef struct { uint32_t v[4]; } u32x4;
 
-static u32x4 philox(uint64_t counter, uint64_t seed) {
-    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
+/* Philox at (counter, sub): sub fills the counter's upper half, which the
+ * fills leave 0; a draw that needs a run of numbers per element (binomial)
+ * takes them at (its counter, 0, 1, 2, ...) */
+static u32x4 philox_sub(uint64_t counter, uint64_t sub, uint64_t seed) {
+    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = (uint32_t)sub, c3 = (uint32_t)(sub >> 32);
     uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     for (int r = 0; r < 10; r++) {
         uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
@@ -24,6 +27,8 @@ static u32x4 philox(uint64_t counter, uint64_t seed) {
     }
     return (u32x4){ { c0, c1, c2, c3 } };
 }
+
+static u32x4 philox(uint64_t counter, uint64_t seed) { return philox_sub(counter, 0, seed); }
 
 /* uniform in [0,1) with 53 bits */
 static inline double unit53(uint32_t hi, uint32_t lo) {
@@ -393,5 +398,120 @@ nl_tensor *nl_multinomial(nl_generator *g, nl_tensor *probs, int64_t num_samples
     g->offset = offset + (uint64_t)(rows * num_samples);
     nl_release(scratch);
     nl_release(wc);
+    return out;
+}
+
+/* ---- binomial draws ----
+ * PyTorch's sample_binomial: with q = min(p, 1 - p) (a draw of 1 - p is n
+ * less a draw of q), inversion (geometric waiting times counted until
+ * their sum passes n) where n q < 10, Hormann's BTRS (transformed rejection
+ * with a squeeze, 1993) at n q >= 10, so a draw's cost does not grow with
+ * n. Element i's uniforms are Philox at (offset + i, 0), (offset + i, 1),
+ * ..., two a call: a draw is the same whatever the thread count. */
+typedef struct {
+    uint64_t ctr, sub, seed;
+    double u[2];
+    int left;
+} uniform_stream;
+
+static double stream_uniform(uniform_stream *s) {
+    if (s->left == 0) {
+        u32x4 r = philox_sub(s->ctr, s->sub++, s->seed);
+        s->u[0] = unit53(r.v[0], r.v[1]);
+        s->u[1] = unit53(r.v[2], r.v[3]);
+        s->left = 2;
+    }
+    return s->u[2 - s->left--];
+}
+
+/* log(k!) - (k + 1/2) log(k + 1) + (k + 1) - log(2 pi) / 2, for whole k >= 0 */
+static double stirling_tail(double k) {
+    static const double small[10] = { 0.0810614667953272, 0.0413406959554092, 0.0276779256849983,
+                                      0.02079067210376509, 0.0166446911898211, 0.0138761288230707,
+                                      0.0118967099458917, 0.0104112652619720, 0.00925546218271273,
+                                      0.00833056343336287 };
+    if (k <= 9) return small[(int)k];
+    double k1sq = (k + 1) * (k + 1);
+    return (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / k1sq) / k1sq) / (k + 1);
+}
+
+/* the number of geometric waiting times (success probability q) whose sum stays within n */
+static double binomial_inversion(double n, double q, uniform_stream *s) {
+    double lq = log1p(-q), total = 0, k = 0;
+    for (;;) {
+        total += ceil(log(stream_uniform(s)) / lq);
+        if (total > n) return k;
+        k += 1;
+    }
+}
+
+/* BTRS for n q >= 10, q <= 1/2. The bound's (n + 1) log((n - m + 1) / (n
+ * - k + 1)) is taken as a log1p of (k - m) / (n - k + 1): PyTorch's log of
+ * the ratio loses the digits that count at n = 1e15. */
+static double binomial_btrs(double n, double q, uniform_stream *s) {
+    double spq = sqrt(n * q * (1 - q));
+    double b = 1.15 + 2.53 * spq, a = -0.0873 + 0.0248 * b + 0.01 * q, c = n * q + 0.5;
+    double v_r = 0.92 - 4.2 / b, r = q / (1 - q), alpha = (2.83 + 5.1 / b) * spq;
+    double m = floor((n + 1) * q);
+    double fixed = (m + 0.5) * log((m + 1) / (r * (n - m + 1))) + stirling_tail(m) + stirling_tail(n - m);
+    for (;;) {
+        double U = stream_uniform(s) - 0.5, V = stream_uniform(s);
+        double us = 0.5 - fabs(U);
+        double k = floor((2 * a / us + b) * U + c);
+        if (k < 0 || k > n) continue;
+        if (us >= 0.07 && V <= v_r) return k;
+        double lhs = log(V * alpha / (a / (us * us) + b));
+        double bound = fixed + (n + 1) * log1p((k - m) / (n - k + 1)) + (k + 0.5) * log(r * (n - k + 1) / (k + 1))
+                       - stirling_tail(k) - stirling_tail(n - k);
+        if (lhs <= bound) return k;
+    }
+}
+
+static double binomial_draw(double n, double p, uniform_stream *s) {
+    if (isnan(p) || isnan(n)) return NAN;
+    if (n <= 0 || p <= 0) return 0;
+    if (p >= 1) return n;
+    double q = p <= 0.5 ? p : 1 - p;
+    double k = n * q >= 10 ? binomial_btrs(n, q, s) : binomial_inversion(n, q, s);
+    return p <= 0.5 ? k : n - k;
+}
+
+nl_tensor *nl_binomial(nl_generator *g, nl_tensor *count, nl_tensor *probs) {
+    const char *op = "binomial";
+    NL_CHECK(g != NULL, "%s: no generator", op);
+    NL_CHECK_TENSOR(op, count);
+    NL_CHECK_TENSOR(op, probs);
+    NL_CHECK(count->dtype != NL_INT64 && probs->dtype != NL_INT64,
+             "%s: expected float counts and probabilities, got %s %s and %s %s", op, nl_dtype_name(count->dtype),
+             nl_shape_str(count), nl_dtype_name(probs->dtype), nl_shape_str(probs));
+    bool same = count->ndim == probs->ndim;
+    for (int d = 0; same && d < count->ndim; d++) same = count->sizes[d] == probs->sizes[d];
+    NL_CHECK(same, "%s: counts %s and probabilities %s must have one shape", op, nl_shape_str(count),
+             nl_shape_str(probs));
+    nl_tensor *n64 = nl_to_dtype(count, NL_FLOAT64), *nc = n64 ? nl_contiguous(n64) : NULL;
+    nl_release(n64);
+    nl_tensor *p64 = nc ? nl_to_dtype(probs, NL_FLOAT64) : NULL, *pc = p64 ? nl_contiguous(p64) : NULL;
+    nl_release(p64);
+    nl_tensor *out = pc ? nl_tensor_alloc(op, count->ndim, count->sizes, NL_FLOAT64) : NULL;
+    if (!out) {
+        nl_release(nc);
+        nl_release(pc);
+        return NULL;
+    }
+    const double *pn = nc->data, *pp = pc->data;   /* (numel) */
+    double *o = out->data;                          /* (numel) */
+    int64_t len = out->numel;
+    uint64_t seed = g->seed, offset = g->offset;
+    int nt = nl_threads_for(len, 1 << 10);
+    NL_PARALLEL_FOR(nt, t, nt,
+        int64_t lo = len / nt * t + (t < len % nt ? t : len % nt), hi = lo + len / nt + (t < len % nt);
+        for (int64_t i = lo; i < hi; i++) {
+            uniform_stream s = { .ctr = offset + (uint64_t)i, .sub = 0, .seed = seed, .left = 0 };
+            o[i] = binomial_draw(pn[i], pp[i], &s);
+        }
+    );
+    g->offset = offset + (uint64_t)len;
+    nl_release(nc);
+    nl_release(pc);
     return out;
 }

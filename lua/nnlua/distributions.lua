@@ -1159,26 +1159,14 @@ return function(nl)
     end
     return init(self, shape, {}, opts)
   end
-  -- the draws: for each trial up to the largest total_count, a success
-  -- with probability probs where that trial is within the element's total
-  -- (the cost is total_count x elements)
+  -- the draws, in C (nl_binomial): PyTorch's inversion below n min(p, 1 - p)
+  -- = 10 and Hormann's BTRS above, so the cost does not grow with total_count
   function Binomial.sample(self, shape)
-    local s = self:_extended_shape(shape_arg('Binomial.sample', shape))
+    local op = 'Binomial.sample'
+    local s = self:_extended_shape(shape_arg(op, shape))
     return no_grad(function()
-      local n = self.total_count:detach():expand(s):contiguous()
-      local p = self.probs:detach():expand(s):contiguous()
-      local out = nl.zeros(s, self._dtype)
-      local most = n:numel() > 0 and n:max():item() or 0
-      local chunk = math.max(1, math.min(most, math.floor(2 ^ 22 / math.max(1, numel(s)))))
-      local ones = {}
-      for i = 1, #s do ones[i] = 1 end
-      for t = 0, most - 1, chunk do
-        local c = math.min(chunk, most - t)
-        local trial = nl.arange(t, t + c, 1, self._dtype):view(concat({ c }, ones))
-        local hit = nl.rand(concat({ c }, s), self._dtype):lt(p) * trial:lt(n)
-        out = out + hit:sum(1)
-      end
-      return out
+      local n, p = self.total_count:detach():expand(s), self.probs:detach():expand(s)
+      return nl._wrap(nl._lib.nl_binomial(nl._generator, nl._T(n, op), nl._T(p, op))):to(self._dtype)
     end)
   end
   function Binomial.log_prob(self, v)

@@ -122,6 +122,48 @@ TEST(rng_is_counter_based) {
     nl_release(all); nl_release(h1); nl_release(h2);
 }
 
+/* nl_binomial: whole draws within [0, n] (0 at p = 0 and n = 0, n at p = 1,
+ * NaN at p NaN), offset advanced by numel, the same draws on 1 and 2
+ * threads, and bad arguments refused with the generator left as it was */
+TEST(binomial_draws_and_refusals) {
+    int64_t sz[1] = { 4096 };
+    nl_tensor *n = nl_empty(1, sz, NL_FLOAT64), *p = nl_empty(1, sz, NL_FLOAT64);
+    double *pn = n->data, *pp = p->data;
+    const double ns[8] = { 0, 5, 5, 20, 1000, 1e6, 3, 1e15 }, ps[8] = { 0.3, 0, 1, 0.3, 0.97, 0.5, NAN, 0.2 };
+    for (int i = 0; i < 4096; i++) { pn[i] = ns[i % 8]; pp[i] = ps[i % 8]; }
+    int prev = nl_get_num_threads();
+    nl_generator g1 = { 7, 3 }, g2 = { 7, 3 };
+    nl_set_num_threads(1);
+    nl_tensor *a = nl_binomial(&g1, n, p);
+    nl_set_num_threads(2);
+    nl_tensor *b = nl_binomial(&g2, n, p);
+    nl_set_num_threads(prev);
+    CHECK(a != NULL && b != NULL && a->dtype == NL_FLOAT64 && a->numel == 4096);
+    CHECK(g1.offset == 3 + 4096 && g2.offset == 3 + 4096);
+    CHECK(memcmp(a->data, b->data, 4096 * sizeof(double)) == 0);
+    const double *x = a->data;
+    for (int i = 0; i < 4096; i++) {
+        if (i % 8 == 6) { CHECK(isnan(x[i])); continue; }
+        CHECK(x[i] == floor(x[i]) && x[i] >= 0 && x[i] <= pn[i]);
+        if (i % 8 == 0) CHECK(x[i] == 0);
+        if (i % 8 == 1) CHECK(x[i] == 0);
+        if (i % 8 == 2) CHECK(x[i] == 5);
+    }
+    int64_t one[1] = { 1 }, two[1] = { 2 };
+    nl_tensor *z = nl_full(1, one, 0, NL_FLOAT64), *h = nl_full(1, one, 0.5, NL_FLOAT64);
+    nl_tensor *zc = nl_binomial(&g1, z, h);
+    CHECK(zc != NULL && test_get(zc, 0) == 0);
+    nl_tensor *i64 = nl_full(1, one, 3, NL_INT64), *p2 = nl_full(1, two, 0.5, NL_FLOAT64);
+    uint64_t at = g1.offset;
+    CHECK(nl_binomial(NULL, z, h) == NULL && strstr(nl_error(), "binomial: no generator"));
+    CHECK(nl_binomial(&g1, NULL, h) == NULL && strstr(nl_error(), "binomial: expected a tensor"));
+    CHECK(nl_binomial(&g1, i64, h) == NULL && strstr(nl_error(), "binomial: expected float counts"));
+    CHECK(nl_binomial(&g1, z, p2) == NULL && strstr(nl_error(), "binomial: counts [1] and probabilities [2]"));
+    CHECK(g1.offset == at);
+    nl_release(a); nl_release(b); nl_release(n); nl_release(p); nl_release(z); nl_release(h); nl_release(zc);
+    nl_release(i64); nl_release(p2);
+}
+
 TEST(errors_name_the_op_and_return_null) {
     int64_t a[2] = { 4, 3 }, b[2] = { 4, 5 }, neg[2] = { 2, -1 };
     nl_tensor *x = nl_full(2, a, 1, NL_FLOAT32), *y = nl_full(2, b, 1, NL_FLOAT32);

@@ -249,6 +249,90 @@ describe('distributions: sampling', function()
     end
   end)
 
+  -- Binomial(n, p)'s pmf at 0..n, by the ratio of neighbours from (1 - p)^n in logs
+  local function binomial_pmf(n, p)
+    local f = {}
+    if n == 0 or p == 0 or p == 1 then
+      f[p == 1 and n or 0] = 1
+      return f
+    end
+    local l, lr = n * math.log(1 - p), math.log(p / (1 - p))
+    for k = 0, n do
+      f[k] = math.exp(l)
+      l = l + math.log((n - k) / (k + 1)) + lr
+    end
+    return f
+  end
+  -- Pearson's chi-square of the draws xs against the pmf, over bins of
+  -- consecutive values each expecting at least 20 draws, below its
+  -- 1 - 1e-4 quantile (Wilson and Hilferty's approximation)
+  local function check_binomial_chi2(xs, n, p, what)
+    local N, counts = #xs, {}
+    for _, v in ipairs(xs) do counts[v] = (counts[v] or 0) + 1 end
+    local f = binomial_pmf(n, p)
+    local stat, bins, e, o = 0, 0, 0, 0
+    for k = 0, n do
+      e, o = e + N * (f[k] or 0), o + (counts[k] or 0)
+      if e >= 20 then
+        stat, bins, e, o = stat + (o - e) ^ 2 / e, bins + 1, 0, 0
+      end
+    end
+    if e > 0 then stat, bins = stat + (o - e) ^ 2 / e, bins + 1 end
+    local seen = 0
+    for k = 0, n do seen = seen + (counts[k] or 0) end
+    assert.are.equal(N, seen, what .. ': draws outside 0..n')
+    local df = bins - 1
+    if df == 0 then return end
+    local crit = df * (1 - 2 / (9 * df) + 3.719 * math.sqrt(2 / (9 * df))) ^ 3
+    assert.is_true(stat < crit, ('%s: chi-square %.1f over %d degrees of freedom (limit %.1f)'):format(what, stat, df, crit))
+  end
+
+  it('draws Binomial by inversion and BTRS with the exact pmf', function()
+    -- n q < 10 (q = min(p, 1 - p)) by inversion, n q >= 10 by BTRS, p > 1/2
+    -- as n less a draw of 1 - p; the edges (n = 0, p = 0, p = 1) exactly
+    nl.manual_seed(21)
+    local ns = { 0, 5, 5, 10, 20, 40, 49, 50, 100, 1000, 200, 1e4, 1e6, 1e6 }
+    local ps = { 0.3, 0, 1, 0.95, 0.3, 0.75, 0.2, 0.2, 0.5, 0.97, 0.04, 0.999, 0.3, 1e-6 }
+    local d = D.Binomial(t64(ns), t64(ps))
+    local x = d:sample({ 50000 })
+    assert.are.same({ 50000, #ns }, x:shape())
+    check_moments(x, d.mean, d.variance, 'Binomial')
+    for j = 1, #ns do
+      check_binomial_chi2(x:select(2, j):totable(), ns[j], ps[j], ('Binomial(%g, %g)'):format(ns[j], ps[j]))
+    end
+    -- all small
+    local small = D.Binomial(t64({ 3, 16, 16 }), t64({ 0.5, 0.1, 0.9 }))
+    x = small:sample({ 50000 })
+    check_moments(x, small.mean, small.variance, 'Binomial small')
+    for j, n in ipairs({ 3, 16, 16 }) do check_binomial_chi2(x:select(2, j):totable(), n, ({ 0.5, 0.1, 0.9 })[j], 'small') end
+    -- huge n: its bound's logs of near-equal terms had to be logs of their ratios
+    local huge = D.Binomial(t64({ 1e12, 1e15 }), t64({ 0.3, 0.6 }))
+    check_moments(huge:sample({ 50000 }), huge.mean, huge.variance, 'Binomial huge n')
+    -- float32, of logits, and NaN probs (unvalidated) drawing NaN, as PyTorch's
+    local f = D.Binomial { total_count = nl.tensor({ 1e6, 30 }), logits = nl.tensor({ -1, 3 }) }
+    x = f:sample({ 20000 })
+    assert.are.equal('float32', x:dtype())
+    check_moments(x:double(), f.mean:double(), f.variance:double(), 'float32 Binomial')
+    local nan = D.Binomial { total_count = t64({ 10, 10, 300 }), probs = t64({ 0 / 0, 0.5, 0 / 0 }), validate_args = false }
+    nan = nan:sample({ 3 })
+    for _, row in ipairs(nan:totable()) do
+      assert.is_true(row[1] ~= row[1] and row[3] ~= row[3] and row[2] == row[2], 'NaN probs')
+    end
+  end)
+
+  it('draws Binomial the same for the same seed, whatever the thread count', function()
+    local d = D.Binomial(t64({ 5, 30, 1e5, 1e6 }), t64({ 0.5, 0.1, 0.5, 2e-6 }))
+    local threads = nl.get_num_threads()
+    nl.manual_seed(22)
+    local a = d:sample({ 3000 })
+    nl.set_num_threads(1)
+    nl.manual_seed(22)
+    local b = d:sample({ 3000 })
+    nl.set_num_threads(threads)
+    S.same_bits(a, b, 'same seed')
+    assert.is_true((a - d:sample({ 3000 })):abs():max():item() > 0, 'a later draw differs')
+  end)
+
   it('draws float32 Poisson at large rates with its mean and variance', function()
     -- (PTRS's acceptance test compares log-probabilities of size rate log
     -- rate, which float32 cannot hold to the units it needs)
