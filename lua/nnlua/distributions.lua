@@ -412,8 +412,15 @@ return function(nl)
     local eps = EPS[p:dtype()]
     return p:clamp(eps, 1 - eps)
   end
+  -- a plain table where logits go, with no options after it: the options
+  -- (the last constructor argument, as in (probs, {validate_args = false}))
+  local function options_last(logits, opts)
+    if opts == nil and type(logits) == 'table' and not is_tensor(logits) then return nil, logits end
+    return logits, opts
+  end
   -- (probs, logits, opts) positionally, or one table {probs = , logits = , validate_args = }
   local function probs_or_logits(op, probs, logits, opts)
+    logits, opts = options_last(logits, opts)
     if type(probs) == 'table' and not is_tensor(probs) and logits == nil and opts == nil then
       opts = options(op, probs, { probs = true, logits = true })
       probs, logits = opts.probs, opts.logits
@@ -1134,6 +1141,7 @@ return function(nl)
   -- Binomial{total_count = , probs = | logits = , validate_args = }; total_count defaults to 1
   function Binomial._new(n, probs, logits, opts)
     local op = 'Binomial'
+    logits, opts = options_last(logits, opts)
     if type(n) == 'table' and not is_tensor(n) and probs == nil and logits == nil and opts == nil then
       opts = options(op, n, { total_count = true, probs = true, logits = true })
       n, probs, logits = opts.total_count, opts.probs, opts.logits

@@ -634,6 +634,29 @@ describe('distributions: errors', function()
     D.Distribution.set_default_validate_args(true)
     assert.is_true(ok)
   end)
+  it('takes the options as the last positional argument of Bernoulli, Categorical, OneHotCategorical and Binomial', function()
+    -- (where the logits would go: a plain table there is the options)
+    local NV = { validate_args = false }
+    local bad = nl.tensor({ 0.5, 1.5 })
+    for _, make in ipairs({
+      function(o) return D.Bernoulli(bad, o) end,
+      function(o) return D.Categorical(nl.tensor({ 0.5, -0.5, 1 }), o) end,
+      function(o) return D.OneHotCategorical(nl.tensor({ 0.5, -0.5, 1 }), o) end,
+      function(o) return D.Binomial(3, bad, o) end,
+      function(o) return D.Binomial(2.5, 0.5, o) end,
+    }) do
+      make(NV)
+      err(function() return make({ validate_args = true }) end, 'to satisfy the constraint')
+      err(function() return make({ validate_arg = false }) end, 'unknown option validate_arg')
+    end
+    -- unvalidated, a value off the support is scored: Bernoulli's log_prob
+    -- of 0.5 is 0.5 log(p) + 0.5 log(1 - p)
+    S.expect_close(D.Bernoulli(nl.tensor(0.3, 'float64'), NV):log_prob(0.5),
+                   nl.tensor(0.5 * math.log(0.3) + 0.5 * math.log(0.7), 'float64'), 'Bernoulli', 1e-12, 1e-12)
+    -- and still the positional logits, and the options after them
+    S.expect_close(D.Bernoulli(nil, nl.tensor(0, 'float64'), NV).probs, nl.tensor(0.5, 'float64'), 'logits', 0, 0)
+    S.expect_close(D.Binomial(4, nil, nl.tensor(0, 'float64'), NV).mean, nl.tensor(2, 'float64'), 'logits', 0, 0)
+  end)
   it('names a missing parameter, as PyTorch\'s missing argument', function()
     -- (they were made without it, to fail at their first use, or failed inside broadcast_all)
     err(function() return D.Normal(0) end, 'Normal: expected scale as a tensor or a number, got nil')
