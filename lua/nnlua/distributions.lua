@@ -344,6 +344,7 @@ return function(nl)
   Distribution._props.stddev = function(self) return self.variance:sqrt() end
   Distribution._props.mean = not_implemented('mean')
   Distribution._props.variance = not_implemented('variance')
+  Distribution._props.mode = not_implemented('mode')
 
   -- d:expand(batch_shape): the distribution with its parameters expanded
   -- (views) to the new batch_shape, as PyTorch's expand
@@ -371,6 +372,7 @@ return function(nl)
 
   local Normal = class('Normal', {
     mean = function(self) return self.loc end,
+    mode = function(self) return self.loc end,
     stddev = function(self) return self.scale end,
     variance = function(self) return self.scale:pow(2) end,
   })
@@ -435,6 +437,11 @@ return function(nl)
 
   local Bernoulli = class('Bernoulli', {
     mean = function(self) return self.probs end,
+    -- 1 where probs > 1/2, 0 below, NaN at 1/2 (as PyTorch's; no gradient)
+    mode = function(self)
+      local p = self.probs:detach()
+      return nl.where(p:eq(0.5), 0 / 0, p:ge(0.5):to(self._dtype))
+    end,
     variance = function(self) return self.probs * (1 - self.probs) end,
   })
   D.Bernoulli = Bernoulli
@@ -492,6 +499,7 @@ return function(nl)
     mean = function(self) return nl.full(self:_extended_shape({}), 0 / 0, self._dtype) end,
     variance = function(self) return nl.full(self:_extended_shape({}), 0 / 0, self._dtype) end,
     param_shape = function(self) return self.probs:shape() end,
+    mode = function(self) return self.probs:detach():argmax(-1) end,     -- (the first most likely class, 1-based)
   })
   D.Categorical = Categorical
   Categorical.arg_constraints = { probs = constraints.simplex, logits = constraints.independent(constraints.real, 1) }
@@ -564,6 +572,7 @@ return function(nl)
     mean = function(self) return self.probs end,
     variance = function(self) return self.probs * (1 - self.probs) end,
     param_shape = function(self) return self.probs:shape() end,
+    mode = function(self) return F.one_hot(self.probs:detach():argmax(-1), self._num_events):to(self._dtype) end,
   })
   D.OneHotCategorical = OneHotCategorical
   OneHotCategorical.arg_constraints = { probs = constraints.simplex, logits = constraints.independent(constraints.real, 1) }
@@ -603,6 +612,7 @@ return function(nl)
     mean = function(self) return (self.high + self.low) / 2 end,
     stddev = function(self) return (self.high - self.low) / math.sqrt(12) end,
     variance = function(self) return (self.high - self.low):pow(2) / 12 end,
+    mode = function(self) return self.high * (0 / 0) end,          -- (none: NaN, as PyTorch's)
   })
   D.Uniform = Uniform
   Uniform.has_rsample = true
@@ -648,6 +658,7 @@ return function(nl)
     mean = function(self) return self.rate:reciprocal() end,
     stddev = function(self) return self.rate:reciprocal() end,
     variance = function(self) return self.rate:pow(-2) end,
+    mode = function(self) return nl.zeros_like(self.rate:detach()) end,
   })
   D.Exponential = Exponential
   Exponential.arg_constraints = { rate = constraints.positive }
@@ -686,6 +697,7 @@ return function(nl)
 
   local Laplace = class('Laplace', {
     mean = function(self) return self.loc end,
+    mode = function(self) return self.loc end,
     stddev = function(self) return SQRT2 * self.scale end,
     variance = function(self) return 2 * self.scale:pow(2) end,
   })
@@ -745,6 +757,7 @@ return function(nl)
 
   local MultivariateNormal = class('MultivariateNormal', {
     mean = function(self) return self.loc end,
+    mode = function(self) return self.loc end,
     variance = function(self)
       return self._unbroadcasted_scale_tril:pow(2):sum(-1):expand(concat(self.batch_shape, self.event_shape))
     end,
@@ -842,6 +855,7 @@ return function(nl)
   local Independent = class('Independent', {
     mean = function(self) return self.base_dist.mean end,
     variance = function(self) return self.base_dist.variance end,
+    mode = function(self) return self.base_dist.mode end,
     support = function(self) return constraints.independent(self.base_dist.support, self.reinterpreted_batch_ndims) end,
   })
   D.Independent = Independent
@@ -939,6 +953,7 @@ return function(nl)
   local Gamma = class('Gamma', {
     mean = function(self) return self.concentration / self.rate end,
     variance = function(self) return self.concentration / self.rate:pow(2) end,
+    mode = function(self) return ((self.concentration - 1) / self.rate):clamp(0) end,
   })
   D.Gamma = Gamma
   Gamma.arg_constraints = { concentration = constraints.positive, rate = constraints.positive }
@@ -978,6 +993,17 @@ return function(nl)
       local c = self.concentration
       local c0 = c:sum(-1, true)
       return c * (c0 - c) / (c0:pow(2) * (c0 + 1))
+    end,
+    -- (c - 1) / sum(c - 1) with c - 1 clamped at 0; where every c < 1, the
+    -- first vertex (as PyTorch's, whose argmax of that NaN row is the first)
+    mode = function(self)
+      local c = self.concentration
+      local cm1 = (c - 1):clamp(0)
+      local mode = cm1 / cm1:sum(-1, true)
+      local all_small = c:detach():lt(1):min(-1, true)
+      local first = nl.zeros(c:size(-1), self._dtype)
+      first[1] = 1
+      return nl.where(all_small, first, mode)
     end,
   })
   D.Dirichlet = Dirichlet
@@ -1020,6 +1046,7 @@ return function(nl)
       local total = c1 + c0
       return c1 * c0 / (total:pow(2) * (total + 1))
     end,
+    mode = function(self) return self._dirichlet.mode:select(-1, 1) end,
   })
   D.Beta = Beta
   Beta.arg_constraints = { concentration1 = constraints.positive, concentration0 = constraints.positive }
@@ -1098,6 +1125,7 @@ return function(nl)
 
   local Poisson = class('Poisson', {
     mean = function(self) return self.rate end,
+    mode = function(self) return self.rate:detach():floor() end,
     variance = function(self) return self.rate end,
   })
   D.Poisson = Poisson
@@ -1125,6 +1153,10 @@ return function(nl)
   local Binomial = class('Binomial', {
     mean = function(self) return self.total_count * self.probs end,
     variance = function(self) return self.total_count * self.probs * (1 - self.probs) end,
+    mode = function(self)
+      local n = self.total_count:detach()
+      return nl.minimum(((n + 1) * self.probs:detach()):floor(), n)
+    end,
     param_shape = function(self) return self.batch_shape end,
     support = function(self)
       local n = self.total_count
@@ -1449,6 +1481,7 @@ return function(nl)
       local s2 = self.scale:pow(2)
       return (s2:exp() - 1) * (2 * self.loc + s2):exp()
     end,
+    mode = function(self) return (self.loc - self.scale:pow(2)):exp() end,
   })
   D.LogNormal = LogNormal
   LogNormal.arg_constraints = Normal.arg_constraints

@@ -1,6 +1,6 @@
 # gen_distributions.py: PyTorch 1.13 golden values for nl.distributions
 # (lua/nnlua/distributions.lua): log_prob, cdf, icdf, entropy, mean,
-# variance and stddev of Normal, Bernoulli, Categorical,
+# variance, stddev and mode of Normal, Bernoulli, Categorical,
 # OneHotCategorical, Uniform, Exponential, Laplace, MultivariateNormal,
 # Independent, Gamma, Beta, Dirichlet, Poisson, Binomial, LogNormal and
 # TransformedDistribution (of Exp, Affine, Sigmoid, Tanh and Power
@@ -291,7 +291,61 @@ kl_case('kl TD_affine TD_affine', 'TD_affine', [rn(2, 3), pos(2, 3), torch.tenso
         'TD_affine', [rn(2, 3), pos(2, 3), torch.tensor([1.0, 2.0, 3.0], dtype=F64),
                       torch.tensor([1.5, -0.7, 2.0], dtype=F64)])
 
+
+# mode: PyTorch's at edge values too (Bernoulli at 1/2, Dirichlet and Beta
+# with every concentration below 1 or all 1, Gamma below 1, Binomial at p
+# = 0 and 1). A gradient that is zero throughout (floor, a comparison) is
+# written as none; Categorical's mode (int64) is written 1-based, with no w
+LINES.append('  -- mode')
+
+
+def mode_case(name, kind, params):
+    leaves = [p.clone().requires_grad_(True) for p in params]
+    d = BUILD[kind](*leaves)
+    out = d.mode
+    if out.dtype == I64:
+        w, out, grads = torch.ones(out.shape, dtype=F64), out + 1, [None] * len(leaves)
+    else:
+        w, out, grads = out_and_grads(leaves, out)
+        grads = [None if g is None or bool((g == 0).all()) else g for g in grads]
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
+    LINES.append('    params = %s,' % lua_params(params))
+    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
+        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
+    LINES.append("    methods = { { m = 'mode', w = %s, out = %s, grads = %s } }," % (
+        lua_tensor(w, True), lua_tensor(out, True), lua_grads(grads)))
+    LINES.append('  },')
+
+
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    T = lambda v: torch.tensor(v, dtype=dt)
+    lo = rn(4, dtype=dt)
+    for kind, params in (
+        ('Normal', [rn(3, dtype=dt), ru(0.5, 2, 2, 1, dtype=dt)]),
+        ('Laplace', [rn(2, 3, dtype=dt), ru(0.5, 2, 3, dtype=dt)]),
+        ('Exponential', [ru(0.5, 2, 2, 3, dtype=dt)]),
+        ('Uniform', [lo, lo + ru(0.5, 2, 4, dtype=dt)]),
+        ('Bernoulli_probs', [T([0.2, 0.5, 0.7, 0.0, 1.0])]),
+        ('Bernoulli_logits', [T([-1.0, 0.0, 2.0])]),
+        ('Categorical_probs', [T([[0.1, 0.5, 0.2, 0.2], [0.3, 0.3, 0.1, 0.3]])]),
+        ('Categorical_logits', [rn(3, 5, dtype=dt)]),
+        ('OneHotCategorical_probs', [T([[0.1, 0.5, 0.4], [0.4, 0.2, 0.4]])]),
+        ('OneHotCategorical_logits', [rn(4, dtype=dt)]),
+        ('MVN_cov', [rn(3, dtype=dt), rn(2, 3, 3, dtype=dt)]),
+        ('MVN_tril', [rn(4, dtype=dt), lower(4, dtype=dt)]),
+        ('Independent_Normal', [rn(2, 3, dtype=dt), ru(0.5, 2, 2, 3, dtype=dt)]),
+        ('Gamma', [T([0.5, 1.0, 3.0]), ru(0.5, 2, 2, 3, dtype=dt)]),
+        ('Beta', [T([0.5, 2.0, 3.0, 0.5, 1.0, 1.0]), T([0.5, 3.0, 0.5, 2.0, 1.0, 4.0])]),
+        ('Dirichlet', [T([[0.5, 0.3, 0.8], [2.0, 3.0, 0.5], [1.0, 1.0, 1.0], [1.0, 0.5, 2.5]])]),
+        ('Poisson', [T([0.3, 1.0, 4.5, 17.2])]),
+        ('Binomial_probs', [T([0.3, 0.5, 1.0, 0.0, 0.95])]),
+        ('Binomial_logits', [rn(3, dtype=dt)]),
+        ('LogNormal', [rn(3, dtype=dt), ru(0.3, 1.5, 2, 1, dtype=dt)]),
+    ):
+        mode_case('%s mode %s' % (kind, tag), kind, params)
+
 write_golden('distributions.lua', [
-    'PyTorch %s golden values for nl.distributions: log_prob, cdf, icdf, entropy, mean, variance, stddev,' % torch.__version__,
+    'PyTorch %s golden values for nl.distributions: log_prob, cdf, icdf, entropy, mean, variance, stddev, mode,' % torch.__version__,
     'kl_divergence and their gradients. Made by tests/golden/gen_distributions.py; checked by',
     'tests/spec/distributions_spec.lua. Do not edit.'], LINES)

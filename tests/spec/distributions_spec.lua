@@ -1,6 +1,6 @@
 -- nl.distributions: PyTorch 1.13's values and gradients (golden data from
 -- tests/golden/gen_distributions.py) of log_prob, cdf, icdf, entropy,
--- mean, variance, stddev and kl_divergence; sampling checked by the
+-- mean, variance, stddev, mode and kl_divergence; sampling checked by the
 -- moments of large seeded samples; rsample's gradients by float64 finite
 -- differences and closed forms; shapes, expand, register_kl's dispatch and
 -- the errors.
@@ -510,6 +510,15 @@ describe('distributions: shapes, expand, enumerate_support and kl dispatch', fun
     assert.are.same({ 2 }, i.event_shape)
     S.contains(S.errmsg(function() return d:expand({ 3 }) end), 'Normal.expand: cannot expand batch_shape [4,2] to [3]')
   end)
+  it('gives Categorical\'s mode as an int64 class and refuses a TransformedDistribution\'s', function()
+    local m = D.Categorical(nl.tensor({ { 0.1, 0.6, 0.3 }, { 0.5, 0.2, 0.3 } })):expand({ 4, 2 }).mode
+    assert.are.equal('int64', m:dtype())
+    assert.are.same({ { 2, 1 }, { 2, 1 }, { 2, 1 }, { 2, 1 } }, m:totable())
+    S.contains(S.errmsg(function() return D.TransformedDistribution(D.Normal(0, 1), D.ExpTransform()).mode end),
+               'TransformedDistribution: mode is not implemented')
+    assert.are.same({ 3, 2 }, D.Dirichlet(nl.ones(3, 2) * 0.5).mode:shape())
+  end)
+
   it('enumerates the support of the discrete ones', function()
     assert.are.same({ { 0, 0 }, { 1, 1 } }, D.Bernoulli(nl.tensor({ 0.2, 0.6 })):enumerate_support():totable())
     assert.are.same({ { 1, 1 }, { 2, 2 }, { 3, 3 } }, D.Categorical(nl.ones(2, 3)):enumerate_support():totable())
