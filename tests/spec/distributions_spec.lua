@@ -519,6 +519,18 @@ describe('distributions: shapes, expand, enumerate_support and kl dispatch', fun
     assert.are.same({ 3, 2 }, D.Dirichlet(nl.ones(3, 2) * 0.5).mode:shape())
   end)
 
+  it('makes a MultivariateNormal of an empty batch from each of its matrices', function()
+    -- (validating the parameters reduced an empty tensor: 'min: cannot reduce an empty tensor')
+    for _, m in ipairs({ nl.eye(2), { precision_matrix = nl.eye(2) }, { scale_tril = nl.eye(2) } }) do
+      local d = D.MultivariateNormal(nl.zeros(0, 2), m)
+      assert.are.same({ 0 }, d.batch_shape)
+      assert.are.same({ 3, 0, 2 }, d:sample({ 3 }):shape())
+      assert.are.same({ 0 }, d:log_prob(nl.zeros(0, 2)):shape())
+      assert.are.same({ 0 }, d:entropy():shape())
+    end
+    assert.are.same({ 0 }, D.MultivariateNormal(nl.zeros(2), nl.eye(2):expand(0, 2, 2)).batch_shape)
+  end)
+
   it('enumerates the support of the discrete ones', function()
     assert.are.same({ { 0, 0 }, { 1, 1 } }, D.Bernoulli(nl.tensor({ 0.2, 0.6 })):enumerate_support():totable())
     assert.are.same({ { 1, 1 }, { 2, 2 }, { 3, 3 } }, D.Categorical(nl.ones(2, 3)):enumerate_support():totable())
