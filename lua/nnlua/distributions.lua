@@ -443,6 +443,7 @@ return function(nl)
       return nl.where(p:eq(0.5), 0 / 0, p:ge(0.5):to(self._dtype))
     end,
     variance = function(self) return self.probs * (1 - self.probs) end,
+    param_shape = function(self) return self.probs:shape() end,
   })
   D.Bernoulli = Bernoulli
   Bernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }

@@ -510,6 +510,13 @@ describe('distributions: shapes, expand, enumerate_support and kl dispatch', fun
     assert.are.same({ 2 }, i.event_shape)
     S.contains(S.errmsg(function() return d:expand({ 3 }) end), 'Normal.expand: cannot expand batch_shape [4,2] to [3]')
   end)
+  it('gives param_shape as PyTorch: the parameters\' shape, of Bernoulli too', function()
+    assert.are.same({ 4, 2 }, D.Bernoulli(nl.full({ 2 }, 0.3)):expand({ 4, 2 }).param_shape)
+    assert.are.same({ 3 }, D.Bernoulli { logits = nl.zeros(3) }.param_shape)
+    assert.are.same({ 2, 5 }, D.Categorical(nl.ones(2, 5)).param_shape)
+    assert.are.same({ 2 }, D.Binomial(3, nl.full({ 2 }, 0.5)).param_shape)
+  end)
+
   it('gives Categorical\'s mode as an int64 class and refuses a TransformedDistribution\'s', function()
     local m = D.Categorical(nl.tensor({ { 0.1, 0.6, 0.3 }, { 0.5, 0.2, 0.3 } })):expand({ 4, 2 }).mode
     assert.are.equal('int64', m:dtype())
