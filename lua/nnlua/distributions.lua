@@ -1087,6 +1087,29 @@ return function(nl)
   -- PyTorch's) at 10 and above; in float64 (PTRS's acceptance test
   -- subtracts log-probabilities of size rate log rate, which float32 holds
   -- only to some units at a rate of 1e6: its draws had the wrong variance)
+  -- The log-probability -lam + k log(lam) - lgamma(k + 1) is taken in
+  -- Stirling's form, (k + 1 - lam) + k log1p((lam - k - 1) / (k + 1)) -
+  -- log(2 pi (k + 1)) / 2 - tail(k): as written its terms of size lam log
+  -- lam cancel, and float64 kept too few digits of them at a rate of 1e15
+  -- (the lower tail short by a tenth)
+  local STIRLING_TAIL = nil
+  -- log(k!) - (k + 1/2) log(k + 1) + (k + 1) - log(2 pi) / 2 for whole k >= 0
+  -- (a table below 10, the series above)
+  local function stirling_tail(k)
+    STIRLING_TAIL = STIRLING_TAIL or nl.tensor({ 0.0810614667953272, 0.0413406959554092, 0.0276779256849983,
+                                                  0.02079067210376509, 0.0166446911898211, 0.0138761288230707,
+                                                  0.0118967099458917, 0.0104112652619720, 0.00925546218271273,
+                                                  0.00833056343336287 }, 'float64')
+    local k1 = k + 1
+    local sq = k1 * k1
+    local series = (1 / 12 - (1 / 360 - 1 / 1260 / sq) / sq) / k1
+    return nl.where(k:le(9), STIRLING_TAIL:gather(1, k:clamp(0, 9):long():reshape(-1) + 1):view(k:shape()), series)
+  end
+  local function poisson_log_prob(lam, k)
+    local k1 = k + 1
+    local d = lam - k1
+    return -d + k * (d / k1):log1p() - 0.5 * (2 * math.pi * k1):log() - stirling_tail(k)
+  end
   local function poisson_draw(rate)
     return no_grad(function()
       local dt, shape = rate:dtype(), rate:shape()
@@ -1101,7 +1124,7 @@ return function(nl)
       end
       if big:numel() == 0 or big:max():item() == 0 then return k end
       lam = nl.where(big, rate, 10)
-      local slam, loglam = lam:sqrt(), lam:log()
+      local slam = lam:sqrt()
       local b = 0.931 + 2.53 * slam
       local a = -0.059 + 0.02483 * b
       local invalpha = 1.1239 + 1.1328 / (b - 3.4)
@@ -1113,7 +1136,7 @@ return function(nl)
         local kk = ((2 * a / us + b) * U + lam + 0.43):floor()
         local quick = us:ge(0.07) * V:le(vr)
         local bad = kk:lt(0) + us:lt(0.013) * V:gt(us)
-        local slow = (V:log() + invalpha:log() - (a / us:pow(2) + b):log()):le(-lam + kk * loglam - (kk + 1):lgamma())
+        local slow = (V:log() + invalpha:log() - (a / us:pow(2) + b):log()):le(poisson_log_prob(lam, kk:clamp(0)))
         local ok = nl.where(quick, 1, nl.where(bad:gt(0), 0, slow))
         local take = ok * (1 - done)
         out = nl.where(take, kk, out)

@@ -263,13 +263,12 @@ describe('distributions: sampling', function()
     end
     return f
   end
-  -- Pearson's chi-square of the draws xs against the pmf, over bins of
-  -- consecutive values each expecting at least 20 draws, below its
-  -- 1 - 1e-4 quantile (Wilson and Hilferty's approximation)
-  local function check_binomial_chi2(xs, n, p, what)
+  -- Pearson's chi-square of the draws xs against the pmf f (f[0..n]),
+  -- over bins of consecutive values each expecting at least 20 draws,
+  -- below its 1 - 1e-4 quantile (Wilson and Hilferty's approximation)
+  local function check_chi2(xs, f, n, what)
     local N, counts = #xs, {}
     for _, v in ipairs(xs) do counts[v] = (counts[v] or 0) + 1 end
-    local f = binomial_pmf(n, p)
     local stat, bins, e, o = 0, 0, 0, 0
     for k = 0, n do
       e, o = e + N * (f[k] or 0), o + (counts[k] or 0)
@@ -280,12 +279,13 @@ describe('distributions: sampling', function()
     if e > 0 then stat, bins = stat + (o - e) ^ 2 / e, bins + 1 end
     local seen = 0
     for k = 0, n do seen = seen + (counts[k] or 0) end
-    assert.are.equal(N, seen, what .. ': draws outside 0..n')
+    assert.are.equal(N, seen, what .. ': draws outside 0..' .. n)
     local df = bins - 1
     if df == 0 then return end
     local crit = df * (1 - 2 / (9 * df) + 3.719 * math.sqrt(2 / (9 * df))) ^ 3
     assert.is_true(stat < crit, ('%s: chi-square %.1f over %d degrees of freedom (limit %.1f)'):format(what, stat, df, crit))
   end
+  local function check_binomial_chi2(xs, n, p, what) check_chi2(xs, binomial_pmf(n, p), n, what) end
 
   it('draws Binomial by inversion and BTRS with the exact pmf', function()
     -- n q < 10 (q = min(p, 1 - p)) by inversion, n q >= 10 by BTRS, p > 1/2
@@ -331,6 +331,35 @@ describe('distributions: sampling', function()
     nl.set_num_threads(threads)
     S.same_bits(a, b, 'same seed')
     assert.is_true((a - d:sample({ 3000 })):abs():max():item() > 0, 'a later draw differs')
+  end)
+
+  it('draws Poisson by PTRS with the exact pmf, and at huge rates', function()
+    nl.manual_seed(23)
+    local rates = { 10, 12.5, 30, 300 }
+    local x = D.Poisson(t64(rates)):sample({ 50000 })
+    for j, lam in ipairs(rates) do
+      local f, l = {}, -lam                       -- the pmf by the ratio of neighbours, in logs
+      for k = 0, 1000 do
+        f[k] = math.exp(l)
+        l = l + math.log(lam / (k + 1))
+      end
+      check_chi2(x:select(2, j):totable(), f, 1000, ('Poisson(%g)'):format(lam))
+    end
+    -- at a rate of 1e15 (a normal one, to 1e-7): its acceptance test's
+    -- log-probability, as -rate + k log(rate) - lgamma(k + 1), lost the
+    -- digits that count there (a tenth of the draws below -2 sd missing)
+    local N = 200000
+    local z = ((D.Poisson(t64({ 1e15 })):sample({ N }) - 1e15) / math.sqrt(1e15)):reshape(-1)
+    local cuts = { -2, -1, -0.5, 0, 0.5, 1, 2 }
+    local phi = { 0.0227501319481792, 0.158655253931457, 0.308537538725987, 0.5 }
+    for i = 5, 7 do phi[i] = 1 - phi[8 - i] end
+    local stat, below = 0, 0
+    for i = 1, 8 do
+      local upto = i <= 7 and z:lt(cuts[i]):sum():item() or N
+      local e = N * ((phi[i] or 1) - (phi[i - 1] or 0))
+      stat, below = stat + (upto - below - e) ^ 2 / e, upto
+    end
+    assert.is_true(stat < 29.9, ('Poisson(1e15): chi-square %.1f over 7 degrees of freedom (limit 29.9)'):format(stat))
   end)
 
   it('draws float32 Poisson at large rates with its mean and variance', function()
