@@ -1,7 +1,10 @@
 /* ops_linalg_decomp.c — orthogonal decompositions of the matrices in a
  * tensor's last two dims, batched over the others: Householder QR (as
  * LAPACK's geqrf/orgqr), the symmetric eigendecomposition (Householder
- * tridiagonalization and implicit QL, EISPACK's tred2/tql2) and the SVD
+ * tridiagonalization, EISPACK's tred2, in one pass per reflector where
+ * Q is not formed and by panels from n = 1024 on as LAPACK's dsytrd; the
+ * eigenvalues by implicit QL, tql2, and the eigenvectors from n = 64 on
+ * by divide and conquer as LAPACK's dstedc, below it by QL) and the SVD
  * (one-sided Jacobi, preconditioned by the eigenvectors of A^T A; the
  * values alone by bidiagonalization and bidiagonal QR), plus the
  * inverse of upper-triangular matrices. Float32 and float64, both computed
@@ -15,8 +18,10 @@
 
 /* matrix elements (n^3 work counted as n^2 * n) per thread before another pays */
 #define DECOMP_GRAIN (1 << 16)
-/* implicit QL steps per eigenvalue, Jacobi sweeps per SVD, before "did not converge" */
-#define QL_MAX_ITER 60
+/* implicit QL steps per eigenvalue on average (a budget for all of them,
+ * as LAPACK's dsteqr: graded matrices took over 60 for some eigenvalues
+ * at n = 300), Jacobi sweeps per SVD, before "did not converge" */
+#define QL_MAX_ITER 30
 #define JACOBI_MAX_SWEEPS 60
 /* eigh scales a matrix whose largest entry is below it or above its
  * inverse (LAPACK's syev: about sqrt(DBL_MIN / DBL_EPSILON)) */
@@ -120,6 +125,28 @@ static inline double dot8(const double *x, const double *y, int64_t n) {
     return acc;
 }
 
+/* one row j of the product of a symmetric matrix (lower triangle by rows)
+ * with u: pv[0..j) += row[0..j) u_j, and the return sum row[0..j) u[0..j)
+ * (in 8 partial sums), row read once (a dot8 and a separate axpy, which
+ * GCC left unvectorized for fear of pv aliasing row, read it twice) */
+static inline double symv_row(const double *restrict row, const double *restrict u, double *restrict pv, double uj,
+                              int64_t j) {
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t k = 0;
+    for (; k + 8 <= j; k += 8)
+        for (int t = 0; t < 8; t++) {
+            double r = row[k + t];
+            p[t] += r * u[k + t];
+            pv[k + t] += r * uj;
+        }
+    double acc = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+    for (; k < j; k++) {
+        acc += row[k] * u[k];
+        pv[k] += row[k] * uj;
+    }
+    return acc;
+}
+
 /* ---- Householder QR ----
  * As LAPACK's dlarfg: column k's reflector H = I - tau v v^T, v[k] = 1,
  * maps a[k:, k] to beta e_k with beta = -sign(a_kk) |a[k:, k]| (no
@@ -199,11 +226,20 @@ static void qr_block_vt(const double *a, const double *tau, double *v, double *t
 }
 
 /* c (mv, nc; rows ldc apart) = (I - V op(T) V^T) c, op(T) = T^T (trans) or T;
- * wb: bw * nc scratch */
-static void qr_block_apply(double *c, int64_t ldc, const double *v, const double *t, double *wb, int64_t mv,
-                           int64_t nc, int64_t bw, bool trans) {
+ * wb: bw * nc scratch; wt (NULL or bw * (nc + bw) more): -T^T W as one
+ * product (BLIS, -T^T into wt first) rather than row by row */
+static void qr_block_apply(double *c, int64_t ldc, const double *v, const double *t, double *wb, double *wt,
+                           int64_t mv, int64_t nc, int64_t bw, bool trans) {
     if (mv == 0 || nc == 0) return;
     nl_conv_gemm(NL_FLOAT64, bw, nc, mv, v, 1, bw, c, ldc, 1, 0, wb, nc, 1, 1);   /* W = V^T c */
+    if (trans && wt) {
+        double *tn = wt + bw * nc;
+        for (int64_t i = 0; i < bw; i++)
+            for (int64_t p = 0; p < bw; p++) tn[i * bw + p] = -t[p * bw + i];
+        nl_conv_gemm(NL_FLOAT64, bw, nc, bw, tn, bw, 1, wb, nc, 1, 0, wt, nc, 1, 1);
+        nl_conv_gemm(NL_FLOAT64, mv, nc, bw, v, bw, 1, wt, nc, 1, 1, c, ldc, 1, 1);   /* c += V W */
+        return;
+    }
     if (trans) {   /* W = -T^T W, from the last row (row i reads rows p <= i) */
         for (int64_t i = bw - 1; i >= 0; i--) {
             double *wi = wb + i * nc, tii = t[i * bw + i];
@@ -244,7 +280,7 @@ static void householder_qr_blocked(double *a, double *tau, double *w, double *p,
             for (int64_t j = 0; j < bw; j++) a[(c0 + r) * n + c0 + j] = p[r * bw + j];
         if (c0 + bw == n) continue;
         qr_block_vt(a, tau, v, t, wb, m, n, c0, bw);   /* wb: free until the apply */
-        qr_block_apply(a + c0 * n + c0 + bw, n, v, t, wb, mv, n - c0 - bw, bw, true);
+        qr_block_apply(a + c0 * n + c0 + bw, n, v, t, wb, NULL, mv, n - c0 - bw, bw, true);
     }
 }
 
@@ -260,7 +296,7 @@ static void householder_q_blocked(double *q, const double *a, const double *tau,
     for (int64_t c0 = (k - 1) / QR_NB * QR_NB; k > 0 && c0 >= 0; c0 -= QR_NB) {
         int64_t bw = k - c0 < QR_NB ? k - c0 : QR_NB;
         qr_block_vt(a, tau, v, t, wb, m, n, c0, bw);   /* wb: free until the apply */
-        qr_block_apply(q + c0 * qc + c0, qc, v, t, wb, m - c0, qc - c0, bw, false);
+        qr_block_apply(q + c0 * qc + c0, qc, v, t, wb, NULL, m - c0, qc - c0, bw, false);
     }
 }
 
@@ -311,12 +347,13 @@ nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q) {
  * tred2: Householder reduction of the symmetric z (n, n) (its lower
  * triangle is read) to tridiagonal d (diagonal), e (e[i]: below d[i],
  * e[0] = 0), with z overwritten by the accumulated transformation (with
- * vectors; else only d and e are made).
+ * vectors; else only d and e are made, z keeping the reflectors (row i:
+ * u_i in columns 0..i-1) and hs (when not NULL) getting their h's).
  * EISPACK's tred2 as Numerical Recipes writes it, 0-based. */
 static void tred2_q_blocked(double *z, double *d, double *scr, int64_t n);
 
 DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, double *scr,
-                                int64_t n, bool vectors) {
+                                double *hs, int64_t n, bool vectors) {
 #define Z(i, j) z[(i) * n + (j)]
     for (int64_t i = n - 1; i >= 1; i--) {
         int64_t l = i - 1;
@@ -340,9 +377,7 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
                 for (int64_t j = 0; j <= l; j++) {
                     Z(j, i) = u[j] / h;
                     const double *row = z + j * n;
-                    double uj = u[j], acc = dot8(row, u, j);
-                    for (int64_t k = 0; k < j; k++) e[k] += row[k] * uj;
-                    e[j] += acc + row[j] * uj;
+                    e[j] += symv_row(row, u, e, u[j], j) + row[j] * u[j];
                 }
                 f = 0;
                 for (int64_t j = 0; j <= l; j++) {
@@ -363,6 +398,7 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
     d[0] = 0;
     e[0] = 0;
     if (!vectors) {
+        if (hs) memcpy(hs, d, (size_t)n * sizeof(double));
         for (int64_t i = 0; i < n; i++) d[i] = Z(i, i);
         return;
     }
@@ -395,6 +431,188 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
 #undef Z
 }
 
+/* tred2 without vectors (d, e, z's reflectors and their h's in hs) by
+ * panels of TRD_NB rows, as LAPACK's dsytrd with dlatrd: each row is
+ * brought up to date with the panel's reflectors when its turn comes, its
+ * product with the matrix taken as the matrix at the panel's start times
+ * u plus the panel's terms, and the leading block left after the panel
+ * takes all of the panel's rank-2 updates at once, A += P N^T (P = [U Q],
+ * N = -[Q U]: one product (BLIS) per row block of its lower triangle),
+ * where tred2 swept the whole block once per row. false without memory
+ * for the panels. */
+#define TRD_NB 32
+#define TRD_RB 64
+/* tred2_blocked from this n on: below it tred2_fused was as fast or
+ * faster (AMD EPYC, 512 KB L2, 32 MB L3; at n = 1024 they were even) */
+#define TRD_MIN 1024
+/* sum x[i] y[i] over i < n, a multiple of 8, in 8 partial sums */
+static inline double dot_panel(const double *x, const double *y, int64_t n) {
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t i = 0; i < n; i += 8)
+        for (int j = 0; j < 8; j++) p[j] += x[i + j] * y[i + j];
+    return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+}
+
+DECOMP_KERNEL static bool tred2_blocked(double *z /* (n, n) */, double *d, double *e, double *hs, int64_t n) {
+    const int64_t w2 = 2 * TRD_NB;
+    int64_t cap;
+    double *buf = scratch(2 * n * w2 + n + w2, &cap);
+    if (!buf) return false;
+    double *pm = buf, *nm = pm + n * w2, *pv = nm + n * w2, *y = pv + n;
+    int64_t i = n - 1;
+    while (i >= 1) {
+        int64_t ilo = i - TRD_NB + 1 > 1 ? i - TRD_NB + 1 : 1;
+        memset(pm, 0, (size_t)((i + 1) * w2) * sizeof(double));
+        memset(nm, 0, (size_t)((i + 1) * w2) * sizeof(double));
+        for (int64_t c = 0; i >= ilo; i--, c++) {
+            int64_t l = i - 1;
+            double *u = z + i * n, h = 0, scale = 0;
+            int64_t c8 = (2 * c + 7) / 8 * 8;   /* the panel's columns in use, to a multiple of 8 (0 beyond 2 c) */
+            if (c > 0)   /* row i as the panel's reflectors so far left it */
+                for (int64_t j = 0; j <= i; j++) u[j] += dot_panel(pm + i * w2, nm + j * w2, c8);
+            if (l > 0) {
+                for (int64_t k = 0; k <= l; k++) scale += fabs(u[k]);
+                if (scale == 0) e[i] = u[l];
+                else {
+                    for (int64_t k = 0; k <= l; k++) {
+                        u[k] /= scale;
+                        h += u[k] * u[k];
+                    }
+                    double f = u[l];
+                    double g = f >= 0 ? -sqrt(h) : sqrt(h);
+                    e[i] = scale * g;
+                    h -= f * g;
+                    u[l] = f - g;
+                    /* pv = A u / h: the panel start's lower triangle by rows, then its terms */
+                    for (int64_t j = 0; j <= l; j++) pv[j] = 0;
+                    for (int64_t j = 0; j <= l; j++) {
+                        const double *row = z + j * n;
+                        pv[j] += symv_row(row, u, pv, u[j], j) + row[j] * u[j];
+                    }
+                    if (c > 0) {
+                        for (int64_t q = 0; q < c8; q++) y[q] = 0;
+                        for (int64_t j = 0; j <= l; j++) {
+                            const double *pj = pm + j * w2;
+                            double uj = u[j];
+                            for (int64_t q = 0; q < c8; q += 8)
+                                for (int t = 0; t < 8; t++) y[q + t] += pj[q + t] * uj;
+                        }
+                        for (int64_t j = 0; j <= l; j++) pv[j] += dot_panel(nm + j * w2, y, c8);
+                    }
+                    f = 0;
+                    for (int64_t j = 0; j <= l; j++) {
+                        pv[j] /= h;
+                        f += pv[j] * u[j];
+                    }
+                    double hh = f / (h + h);
+                    for (int64_t j = 0; j <= l; j++) {
+                        double qj = pv[j] - hh * u[j];
+                        pm[j * w2 + 2 * c] = u[j];
+                        pm[j * w2 + 2 * c + 1] = qj;
+                        nm[j * w2 + 2 * c] = -qj;
+                        nm[j * w2 + 2 * c + 1] = -u[j];
+                    }
+                }
+            } else e[i] = u[l];
+            hs[i] = h;
+        }
+        /* the leading block (rows and columns 0..i) += P N^T, its lower triangle by row blocks */
+        for (int64_t r0 = 0, m = i + 1; r0 < m; r0 += TRD_RB) {
+            int64_t r1 = r0 + TRD_RB < m ? r0 + TRD_RB : m;
+            nl_conv_gemm(NL_FLOAT64, r1 - r0, r1, w2, pm + r0 * w2, w2, 1, nm, 1, w2, 1, z + r0 * n, n, 1, 1);
+        }
+    }
+    for (int64_t k = 0; k < n; k++) d[k] = z[k * n + k];
+    e[0] = 0;
+    hs[0] = 0;
+    nl_free(buf, cap);
+    return true;
+}
+
+/* tred2 without vectors (its d, e, reflectors in z's rows and h's in hs)
+ * in one pass over the leading block per reflector: each row gets the
+ * last reflector's rank-2 update and, while in registers, its share of
+ * the next product A u (tred2 swept the block twice per reflector, once
+ * for A u and once for the update). uo, qo, pv: 3 n scratch. */
+DECOMP_KERNEL static void tred2_fused(double *z /* (n, n) */, double *d, double *e, double *hs, double *scr,
+                                      int64_t n) {
+    double *restrict uo = scr, *restrict qo = scr + n, *restrict pv = qo + n;
+    bool pending = false;   /* uo, qo: the last reflector's update, not yet applied to rows 0..i */
+    memset(scr, 0, (size_t)(2 * n) * sizeof(double));   /* read times 0 while nothing is pending */
+    for (int64_t i = n - 1; i >= 1; i--) {
+        int64_t l = i - 1;
+        double *u = z + i * n, h = 0, scale = 0;
+        if (pending)
+            for (int64_t k = 0; k <= i; k++) u[k] -= uo[i] * qo[k] + qo[i] * uo[k];
+        if (l > 0)
+            for (int64_t k = 0; k <= l; k++) scale += fabs(u[k]);
+        if (l > 0 && scale != 0) {
+            for (int64_t k = 0; k <= l; k++) {
+                u[k] /= scale;
+                h += u[k] * u[k];
+            }
+            double f = u[l];
+            double g = f >= 0 ? -sqrt(h) : sqrt(h);
+            e[i] = scale * g;
+            h -= f * g;
+            u[l] = f - g;
+            for (int64_t j = 0; j <= l; j++) pv[j] = 0;
+            for (int64_t j = 0; j <= l; j++) {
+                double *restrict row = z + j * n, uj = u[j], a = pending ? uo[j] : 0, b = pending ? qo[j] : 0;
+                double p[4] = {0, 0, 0, 0};
+                int64_t k = 0;
+                if (pending)
+                    for (; k + 4 <= j; k += 4)
+                        for (int t = 0; t < 4; t++) {
+                            double r = row[k + t] - (a * qo[k + t] + b * uo[k + t]);
+                            row[k + t] = r;
+                            p[t] += r * u[k + t];
+                            pv[k + t] += r * uj;
+                        }
+                else
+                    for (; k + 4 <= j; k += 4)
+                        for (int t = 0; t < 4; t++) {
+                            double r = row[k + t];
+                            p[t] += r * u[k + t];
+                            pv[k + t] += r * uj;
+                        }
+                double acc = (p[0] + p[2]) + (p[1] + p[3]);
+                for (; k <= j; k++) {
+                    double r = row[k] - (a * qo[k] + b * uo[k]);
+                    row[k] = r;
+                    if (k < j) {
+                        acc += r * u[k];
+                        pv[k] += r * uj;
+                    } else pv[j] += acc + r * uj;
+                }
+            }
+            f = 0;
+            for (int64_t j = 0; j <= l; j++) {
+                pv[j] /= h;
+                f += pv[j] * u[j];
+            }
+            double hh = f / (h + h);
+            for (int64_t j = 0; j <= l; j++) {
+                uo[j] = u[j];
+                qo[j] = pv[j] - hh * u[j];
+            }
+            pending = true;
+        } else {
+            e[i] = u[l];
+            if (pending)   /* rows 0..l still owe the last update */
+                for (int64_t j = 0; j <= l; j++) {
+                    double *row = z + j * n;
+                    for (int64_t k = 0; k <= j; k++) row[k] -= uo[j] * qo[k] + qo[j] * uo[k];
+                }
+            pending = false;
+        }
+        hs[i] = h;
+    }
+    for (int64_t k = 0; k < n; k++) d[k] = z[k * n + k];
+    e[0] = 0;
+    if (n > 0) hs[0] = 0;
+}
+
 /* tred2's transformation by blocks of TRED_NB reflectors (as LAPACK's
  * dorgtr): reflector i (row i of z: u, zero from column i on; h in d[i],
  * 0 for none) is P_i = I - u u^T / h on the leading i x i block, and
@@ -408,39 +626,56 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
 #define TRED_NB 32
 /* blocks from n = TRED_BLOCKED_MIN on (scr holds the block's work there) */
 #define TRED_BLOCKED_MIN 128
+/* V (big, nb) and T (nb, nb) of tred2's reflectors i0..i0+nb-1 (in z's
+ * rows, their h's in h; big = i0 + nb); wb: nb^2 scratch for V^T V (one
+ * BLIS product) */
+static void tred2_block_vt(const double *z, const double *h, double *v, double *t, double *wb, int64_t n,
+                           int64_t i0, int64_t nb) {
+    int64_t big = i0 + nb;
+    for (int64_t r = 0; r < big; r++)
+        for (int64_t c = 0; c < nb; c++) v[r * nb + c] = r < i0 + c ? z[(i0 + c) * n + r] : 0;
+    nl_conv_gemm(NL_FLOAT64, nb, nb, big, v, 1, nb, v, nb, 1, 0, wb, nb, 1, 1);
+    /* T: T[c][c] = tau_c = 1 / h; T[0:c, c] = -tau_c T[0:c, 0:c] V[:, 0:c]^T v_c */
+    for (int64_t c = 0; c < nb; c++) {
+        double hc = h[i0 + c], tc = hc != 0 ? 1 / hc : 0;
+        for (int64_t p = 0; p < nb; p++) t[p * nb + c] = 0;
+        t[c * nb + c] = tc;
+        if (tc == 0) continue;
+        for (int64_t p = 0; p < c; p++) {
+            double acc = 0;
+            for (int64_t q = p; q < c; q++) acc += t[p * nb + q] * wb[q * nb + c];
+            t[p * nb + c] = -tc * acc;
+        }
+    }
+}
+
 static void tred2_q_blocked(double *z /* (n, n) */, double *d, double *scr, int64_t n) {
 #define Z(i, j) z[(i) * n + (j)]
     for (int64_t i0 = 0; i0 < n; i0 += TRED_NB) {
         int64_t nb = n - i0 < TRED_NB ? n - i0 : TRED_NB, big = i0 + nb;
         double *v = scr, *t = v + big * nb, *wb = t + nb * nb;
-        for (int64_t r = 0; r < big; r++)
-            for (int64_t c = 0; c < nb; c++) v[r * nb + c] = r < i0 + c ? Z(i0 + c, r) : 0;
-        /* T: T[c][c] = tau_c = 1 / h; T[0:c, c] = -tau_c T[0:c, 0:c] V[:, 0:c]^T v_c */
-        for (int64_t c = 0; c < nb; c++) {
-            double h = d[i0 + c], tc = h != 0 ? 1 / h : 0;
-            for (int64_t p = 0; p < nb; p++) t[p * nb + c] = 0;
-            t[c * nb + c] = tc;
-            if (tc == 0) continue;
-            double *y = wb;   /* V[:, 0:c]^T v_c, in wb for now */
-            for (int64_t p = 0; p < c; p++) {
-                double acc = 0;
-                for (int64_t r = 0; r < big; r++) acc += v[r * nb + p] * v[r * nb + c];
-                y[p] = acc;
-            }
-            for (int64_t p = 0; p < c; p++) {
-                double acc = 0;
-                for (int64_t q = p; q < c; q++) acc += t[p * nb + q] * y[q];
-                t[p * nb + c] = -tc * acc;
-            }
-        }
+        tred2_block_vt(z, d, v, t, wb, n, i0, nb);
         /* the diagonal out, rows and columns i0.. of the leading block to I */
         for (int64_t i = i0; i < big; i++) d[i] = Z(i, i);
         for (int64_t i = i0; i < big; i++)
             for (int64_t j = 0; j < big; j++) Z(i, j) = Z(j, i) = i == j;
         /* Q = (I - V T^T V^T) Q */
-        qr_block_apply(z, n, v, t, wb, big, big, nb, true);
+        qr_block_apply(z, n, v, t, wb, NULL, big, big, nb, true);
     }
 #undef Z
+}
+
+/* wm (n, n) = Q wm, Q tred2's transformation from its reflectors (z's
+ * rows, their h's in h) by the blocks of tred2_q_blocked, each on the
+ * rows it touches and all columns (LAPACK's dormtr rather than Q formed
+ * and multiplied). scr: 3 n TRED_NB + 2 TRED_NB^2 doubles. */
+static void tred2_apply_q(const double *z, const double *h, double *wm, double *scr, int64_t n) {
+    for (int64_t i0 = 0; i0 < n; i0 += TRED_NB) {
+        int64_t nb = n - i0 < TRED_NB ? n - i0 : TRED_NB, big = i0 + nb;
+        double *v = scr, *t = v + big * nb, *wb = t + nb * nb, *wt = wb + nb * n;
+        tred2_block_vt(z, h, v, t, wb, n, i0, nb);
+        qr_block_apply(wm, n, v, t, wb, wt, big, n, nb, true);
+    }
 }
 
 /* the cnt rotations of rows ri[r] and ri[r] + 1 of vt by rc[r] and rs[r],
@@ -502,16 +737,16 @@ static inline double hypot_fast(double a, double b) {
  * given as the transposed transformation of tred2) of the tridiagonal d, e
  * by implicit QL with shifts (Numerical Recipes' tqli). The rotations wait
  * in rb (3 * rcap doubles, rcap >= 1) and go to vt in batches
- * (apply_rotations, through strip). false when an eigenvalue takes more than QL_MAX_ITER
- * steps. */
+ * (apply_rotations, through strip). false when the eigenvalues take more than
+ * QL_MAX_ITER n steps. */
 DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows */, double *strip, double *rb,
                                int64_t rcap, int64_t n, bool vectors) {
     int64_t *ri = (int64_t *)rb, cnt = 0;
     double *rc = rb + rcap, *rs = rc + rcap;
     for (int64_t i = 1; i < n; i++) e[i - 1] = e[i];
     if (n > 0) e[n - 1] = 0;
+    int64_t iter = 0;
     for (int64_t l = 0; l < n; l++) {
-        int iter = 0;
         int64_t m;
         do {
             for (m = l; m < n - 1; m++) {
@@ -519,7 +754,7 @@ DECOMP_KERNEL static bool tql2(double *d, double *e, double *vt /* (n, n), rows 
                 if (fabs(e[m]) <= DBL_EPSILON * dd) break;
             }
             if (m != l) {
-                if (iter++ == QL_MAX_ITER) {
+                if (iter++ == QL_MAX_ITER * n) {
                     if (vectors) apply_rotations(vt, strip, n, ri, rc, rs, cnt);
                     return false;
                 }
@@ -568,19 +803,346 @@ static void transpose_sq(double *dst, const double *src, int64_t n) {
         for (int64_t j = 0; j < n; j++) dst[j * n + i] = src[i * n + j];
 }
 
+/* ---- divide and conquer for the eigenvectors of the tridiagonal ----
+ * As LAPACK's dstedc (Cuppen's method with Gu and Eisenstat's vectors):
+ * T is torn at its middle into two halves plus a rank-one term, the
+ * halves solved (by the same, below DC_BASE by tql2), and the two
+ * solutions merged (dc_merge): the eigenvalues of D + rho z z^T are
+ * the roots of the secular equation 1 + rho sum z_i^2 / (D_i - x) = 0
+ * (each found from its nearer pole, so that the D_i - x are accurate),
+ * bar the deflated ones (rho z_i tiny, or two D_i close: dlaed2's
+ * tests), and the eigenvectors are those of the halves times the
+ * vectors zhat_i / (D_i - x_j), zhat recomputed from the roots (which
+ * keeps them orthogonal), one product (BLIS) per half. */
+#define DC_BASE 32
+/* sym_eig's vectors by divide and conquer from this n on */
+#define DC_MIN 64
+/* steps per root of the secular equation before "did not converge" */
+#define SEC_MAX_ITER 200
+
+typedef struct {
+    double *qg, *g, *v;                    /* (n, n) each */
+    double *ds, *zs, *dl, *zl, *tau, *vals; /* (n) each */
+    int64_t *idx, *tmp, *defl, *nd, *ord, *org, *typ;   /* (n) each */
+    double *rb;                            /* tql2's rotations: 3 * DC_ROTS */
+} dc_work;
+#define DC_ROTS (64 * DC_BASE)
+/* doubles in a dc_work for order n (its int64 arrays as doubles) */
+#define DC_WORK(n) (3 * (n) * (n) + 13 * (n) + 3 * DC_ROTS)
+
+static void dc_work_init(dc_work *w, double *buf, int64_t n) {
+    w->qg = buf;
+    w->g = w->qg + n * n;
+    w->v = w->g + n * n;
+    double *p = w->v + n * n;
+    double **dv[] = { &w->ds, &w->zs, &w->dl, &w->zl, &w->tau, &w->vals };
+    for (int i = 0; i < 6; i++, p += n) *dv[i] = p;
+    int64_t **iv[] = { &w->idx, &w->tmp, &w->defl, &w->nd, &w->ord, &w->org, &w->typ };
+    for (int i = 0; i < 7; i++, p += n) *iv[i] = (int64_t *)p;
+    w->rb = p;
+}
+
+/* idx[0..n) sorted by key[idx[i]], stably (bottom-up merges through tmp) */
+static void sort_idx(const double *key, int64_t *idx, int64_t *tmp, int64_t n) {
+    for (int64_t w = 1; w < n; w *= 2) {
+        for (int64_t lo = 0; lo < n; lo += 2 * w) {
+            int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n, a = lo, b = mid, o = lo;
+            while (a < mid && b < hi) tmp[o++] = key[idx[b]] < key[idx[a]] ? idx[b++] : idx[a++];
+            while (a < mid) tmp[o++] = idx[a++];
+            while (b < hi) tmp[o++] = idx[b++];
+        }
+        memcpy(idx, tmp, (size_t)n * sizeof *idx);
+    }
+}
+
+/* root j of 1 + rho sum_i z_i^2 / (dl_i - x) = 0 (dl (k >= 2) strictly
+ * ascending, z_i != 0, rho > 0; zz = sum z_i^2), as x = dl[*org] + *tau
+ * from the nearer pole org: steps of the two-pole rational model (the
+ * poles of its interval as they are, the rest of the sum fitted by value
+ * and slope: the "middle way" of LAPACK's dlaed4), bisection where a step
+ * leaves the bracket. false without convergence. */
+static bool secular_root(const double *dl, const double *z, double rho, double zz, int64_t k, int64_t j,
+                         int64_t *org, double *tau) {
+    int64_t p, q, o;
+    double lo, hi;
+    if (j == k - 1) {
+        p = k - 2, q = o = k - 1;
+        lo = 0, hi = rho * zz;
+    } else {
+        p = j, q = j + 1;
+        double mid = (dl[q] - dl[p]) / 2, f = 1;
+        for (int64_t i = 0; i < k; i++) f += rho * z[i] * z[i] / ((dl[i] - dl[p]) - mid);
+        if (f >= 0) o = p, lo = 0, hi = mid;
+        else o = q, lo = -mid, hi = 0;
+    }
+    double d0 = dl[o], t = (lo + hi) / 2;
+    for (int it = 0; it < SEC_MAX_ITER; it++) {
+        double psi = 0, dpsi = 0, phi = 0, dphi = 0;
+        for (int64_t i = 0; i <= p; i++) {
+            double u = z[i] / ((dl[i] - d0) - t);
+            psi += z[i] * u;
+            dpsi += u * u;
+        }
+        for (int64_t i = q; i < k; i++) {
+            double u = z[i] / ((dl[i] - d0) - t);
+            phi += z[i] * u;
+            dphi += u * u;
+        }
+        psi *= rho, dpsi *= rho, phi *= rho, dphi *= rho;
+        double f = 1 + psi + phi;
+        if (!isfinite(f)) return false;
+        if (f > 0) hi = t;
+        else lo = t;
+        double tol = DBL_EPSILON * (8 * (fabs(psi) + fabs(phi)) + 1 + fabs(t) * (dpsi + dphi));
+        if (fabs(f) <= tol || hi - lo <= 2 * DBL_EPSILON * fmax(fabs(lo), fabs(hi))) {
+            *org = o, *tau = t;
+            return true;
+        }
+        /* the model c + b / (dp - eta) + B / (dq - eta) (eta: the step) */
+        double dp = (dl[p] - d0) - t, dq = (dl[q] - d0) - t;
+        double b = dpsi * dp * dp, a = psi - dpsi * dp, bb = dphi * dq * dq, aa = phi - dphi * dq, c = 1 + a + aa;
+        double a2 = c, b2 = c * (dp + dq) + b + bb, c2 = dp * dq * f;   /* a2 eta^2 - b2 eta + c2 = 0 */
+        double disc = b2 * b2 - 4 * a2 * c2, sq = sqrt(disc > 0 ? disc : 0), sm = b2 >= 0 ? b2 + sq : b2 - sq;
+        double r[2] = { a2 != 0 ? sm / (2 * a2) : NAN, sm != 0 ? 2 * c2 / sm : NAN }, nt = NAN;
+        for (int i = 0; i < 2; i++) {
+            double cand = t + r[i];
+            if (cand > lo && cand < hi && (isnan(nt) || fabs(r[i]) < fabs(nt - t))) nt = cand;
+        }
+        if (isnan(nt)) nt = lo + (hi - lo) / 2;
+        if (nt == t) {
+            *org = o, *tau = t;
+            return true;
+        }
+        t = nt;
+    }
+    return false;
+}
+
+/* x (nr rows, ld ldx) columns a and b: (a, b) = (c a + s b, c b - s a) */
+static void rot_cols(double *x, int64_t nr, int64_t ldx, int64_t a, int64_t b, double c, double s) {
+    for (int64_t r = 0; r < nr; r++) {
+        double *row = x + r * ldx, xa = row[a], xb = row[b];
+        row[a] = c * xa + s * xb;
+        row[b] = c * xb - s * xa;
+    }
+}
+
+/* the eigendecomposition of the block (nn, nn; rows ldw apart) of w whose
+ * leading m x m block holds the eigenvectors (columns) of the upper half
+ * with their values ascending in d[0..m), the trailing block those of the
+ * lower half (values in d[m..nn)), the rest 0, coupled by rho: w gets the
+ * eigenvectors of the whole, d its values ascending. */
+static bool dc_merge(double *w, int64_t ldw, double *d, double rho, int64_t nn, int64_t m, dc_work *wk) {
+    double *qg = wk->qg, *g = wk->g, *v = wk->v, *ds = wk->ds, *zs = wk->zs, *dl = wk->dl, *zl = wk->zl;
+    int64_t *idx = wk->idx, *defl = wk->defl, *nd = wk->nd, *ord = wk->ord, *typ = wk->typ;
+    double sg = rho >= 0 ? M_SQRT1_2 : -M_SQRT1_2;
+    rho = 2 * fabs(rho);
+    /* z = Q^T (e_{m-1} + sign(rho) e_m) / sqrt(2), sorted with d */
+    for (int64_t c = 0; c < nn; c++) {
+        idx[c] = c;
+        zs[c] = c < m ? w[(m - 1) * ldw + c] * M_SQRT1_2 : w[m * ldw + c] * sg;
+    }
+    sort_idx(d, idx, wk->tmp, nn);
+    double zmax = 0, dmax = 0;
+    for (int64_t c = 0; c < nn; c++) {
+        ds[c] = d[idx[c]];
+        zl[c] = zs[idx[c]];
+        typ[c] = idx[c] < m ? 1 : 3;
+        dmax = fmax(dmax, fabs(ds[c]));
+        zmax = fmax(zmax, fabs(zl[c]));
+    }
+    memcpy(zs, zl, (size_t)nn * sizeof(double));
+    for (int64_t r = 0; r < nn; r++)
+        for (int64_t c = 0; c < nn; c++) qg[r * nn + c] = w[r * ldw + idx[c]];
+    /* deflation (dlaed2): a z_i too small, or a pair of values so close
+     * that a rotation of their columns zeroes one's z */
+    double tol = 8 * DBL_EPSILON * fmax(dmax, zmax);
+    int64_t k = 0, nf = 0, pj = -1;
+    for (int64_t c = 0; c < nn; c++) {
+        if (rho * fabs(zs[c]) <= tol) { defl[nf++] = c; continue; }
+        if (pj < 0) { pj = c; continue; }
+        double s = zs[pj], cc = zs[c], tw = hypot(cc, s), t = ds[c] - ds[pj];
+        cc /= tw;
+        s = -s / tw;
+        if (fabs(t * cc * s) <= tol) {
+            zs[c] = tw;
+            zs[pj] = 0;
+            if (typ[pj] != typ[c]) typ[c] = 2;
+            rot_cols(qg, nn, nn, pj, c, cc, s);
+            double t2 = ds[pj] * cc * cc + ds[c] * s * s;
+            ds[c] = ds[pj] * s * s + ds[c] * cc * cc;
+            ds[pj] = t2;
+            defl[nf++] = pj;
+        } else nd[k++] = pj;
+        pj = c;
+    }
+    if (pj >= 0) nd[k++] = pj;
+    double *vals = wk->vals;
+    for (int64_t i = 0; i < k; i++) dl[i] = ds[nd[i]], zl[i] = zs[nd[i]];
+    /* g: the k kept columns (those nonzero in the top rows only first,
+     * then those in both, then the bottom ones), then the deflated ones */
+    int64_t n1 = 0, n2 = 0;
+    for (int tp = 1, c = 0; tp <= 3; tp++)
+        for (int64_t i = 0; i < k; i++)
+            if (typ[nd[i]] == tp) {
+                ord[c++] = i;
+                n1 += tp == 1;
+                n2 += tp == 2;
+            }
+    for (int64_t r = 0; r < nn; r++) {
+        double *gr = g + r * nn;
+        const double *qr = qg + r * nn;
+        for (int64_t c = 0; c < k; c++) gr[c] = qr[nd[ord[c]]];
+        for (int64_t c = 0; c < nf; c++) gr[k + c] = qr[defl[c]];
+    }
+    for (int64_t c = 0; c < nf; c++) vals[k + c] = ds[defl[c]];
+    if (k == 1) {
+        vals[0] = dl[0] + rho * zl[0] * zl[0];
+        for (int64_t r = 0; r < nn; r++) qg[r * nn] = g[r * nn];
+    } else if (k > 1) {
+        double zz = 0;
+        for (int64_t i = 0; i < k; i++) zz += zl[i] * zl[i];
+        for (int64_t j = 0; j < k; j++)
+            if (!secular_root(dl, zl, rho, zz, k, j, wk->org + j, wk->tau + j)) return false;
+        /* v[i][j] = dl_i - x_j; zhat (in zs) by Loewner's formula; then
+         * v[i][j] = zhat_i / (dl_i - x_j), columns normalized */
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++) v[i * k + j] = (dl[i] - dl[wk->org[j]]) - wk->tau[j];
+        for (int64_t i = 0; i < k; i++) {
+            double p = v[i * k + i];
+            for (int64_t j = 0; j < k; j++)
+                if (j != i) p *= v[i * k + j] / (dl[i] - dl[j]);
+            zs[i] = copysign(sqrt(p < 0 ? -p : 0), zl[i]);
+        }
+        double *nrm = zl;   /* zl is spent */
+        for (int64_t j = 0; j < k; j++) nrm[j] = 0;
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++) {
+                double x = zs[i] / v[i * k + j];
+                v[i * k + j] = x;
+                nrm[j] += x * x;
+            }
+        for (int64_t j = 0; j < k; j++) nrm[j] = 1 / sqrt(nrm[j]);
+        /* vg (in w's block: free until the end) = v's rows in g's order */
+        for (int64_t c = 0; c < k; c++) {
+            const double *vr = v + ord[c] * k;
+            double *o = w + c * ldw;
+            for (int64_t j = 0; j < k; j++) o[j] = vr[j] * nrm[j];
+        }
+        for (int64_t j = 0; j < k; j++) vals[j] = dl[wk->org[j]] + wk->tau[j];
+        /* qg's first k columns = g's kept columns times vg, by halves */
+        int64_t top = n1 + n2, bot = k - n1;
+        if (top > 0) nl_conv_gemm(NL_FLOAT64, m, k, top, g, nn, 1, w, ldw, 1, 0, qg, nn, 1, 1);
+        else
+            for (int64_t r = 0; r < m; r++) memset(qg + r * nn, 0, (size_t)k * sizeof(double));
+        if (bot > 0)
+            nl_conv_gemm(NL_FLOAT64, nn - m, k, bot, g + m * nn + n1, nn, 1, w + n1 * ldw, ldw, 1, 0, qg + m * nn, nn,
+                         1, 1);
+        else
+            for (int64_t r = m; r < nn; r++) memset(qg + r * nn, 0, (size_t)k * sizeof(double));
+    }
+    /* all nn ascending into d and w: kept ones from qg, deflated from g */
+    for (int64_t c = 0; c < nn; c++) idx[c] = c;
+    sort_idx(vals, idx, wk->tmp, nn);
+    for (int64_t c = 0; c < nn; c++) d[c] = vals[idx[c]];
+    for (int64_t r = 0; r < nn; r++) {
+        double *o = w + r * ldw;
+        const double *qr = qg + r * nn, *gr = g + r * nn;
+        for (int64_t c = 0; c < nn; c++) o[c] = idx[c] < k ? qr[idx[c]] : gr[idx[c]];
+    }
+    return true;
+}
+
+/* the eigenvalues (ascending into d) and eigenvectors (the columns of
+ * the block (nn, nn; rows ldw apart) of w, zero on entry) of the
+ * tridiagonal d, e (e[i] couples i - 1 and i; e[0] not read) */
+static bool dc_solve(double *d, const double *e, double *w, int64_t ldw, int64_t nn, dc_work *wk) {
+    if (nn <= DC_BASE) {
+        double *dw = wk->dl, *ew = wk->zl, *vt = wk->v;
+        memcpy(dw, d, (size_t)nn * sizeof(double));
+        ew[0] = 0;
+        for (int64_t i = 1; i < nn; i++) ew[i] = e[i];
+        for (int64_t i = 0; i < nn * nn; i++) vt[i] = 0;
+        for (int64_t i = 0; i < nn; i++) vt[i * nn + i] = 1;
+        if (!tql2(dw, ew, vt, NULL, wk->rb, DC_ROTS, nn, true)) return false;
+        int64_t *idx = wk->idx;
+        for (int64_t c = 0; c < nn; c++) idx[c] = c;
+        sort_idx(dw, idx, wk->tmp, nn);
+        for (int64_t c = 0; c < nn; c++) d[c] = dw[idx[c]];
+        for (int64_t r = 0; r < nn; r++)
+            for (int64_t c = 0; c < nn; c++) w[r * ldw + c] = vt[idx[c] * nn + r];
+        return true;
+    }
+    int64_t m = nn / 2;
+    double rho = e[m];
+    d[m - 1] -= fabs(rho);
+    d[m] -= fabs(rho);
+    return dc_solve(d, e, w, ldw, m, wk) && dc_solve(d + m, e + m, w + m * ldw + m, ldw, nn - m, wk) &&
+           dc_merge(w, ldw, d, rho, nn, m, wk);
+}
+
+/* sym_eig's tridiagonalization and eigenvectors by divide and conquer
+ * (vectors, n >= DC_MIN): 1 with d the eigenvalues and vt's rows the
+ * eigenvectors, 0 for tred2 and tql2 instead (smaller n, or no memory
+ * for the work), 2 where D&C did not converge (a root of the secular
+ * equation, or QL on a piece): then z holds tred2's transformation, vt
+ * its transpose and d, e the tridiagonal again, for tql2. z as
+ * sym_eig's, rb (n * n) scratch. */
+static int sym_eig_dc(double *z, double *d, double *e, double *vt, double *rb, int64_t n, bool vectors) {
+    if (!vectors || n < DC_MIN) return 0;
+    int64_t cap;
+    double *buf = scratch(DC_WORK(n) + 5 * n, &cap);
+    if (!buf) return 0;
+    double *h = buf + DC_WORK(n), *es = h + n;
+    dc_work wk;
+    dc_work_init(&wk, buf, n);
+    if (n < TRD_MIN || !tred2_blocked(z, d, e, h, n)) tred2_fused(z, d, e, h, es + n, n);
+    memset(rb, 0, (size_t)(n * n) * sizeof(double));
+    /* T scaled by a power of 2 to a largest entry in [0.5, 1) (as dstedc
+     * scales it to norm 1): deflation's tolerance mixes D's scale with
+     * z's, which is 1, and deflated all of a T of entries near 1e-20 */
+    double big = 0;
+    int shift = 0;
+    for (int64_t i = 0; i < n; i++) big = fmax(big, fmax(fabs(d[i]), fabs(e[i])));
+    if (big > 0) frexp(big, &shift);
+    for (int64_t i = 0; i < n; i++) {
+        d[i] = ldexp(d[i], -shift);
+        es[i] = ldexp(e[i], -shift);
+    }
+    int r = 1;
+    if (dc_solve(d, es, rb, n, n, &wk)) {
+        for (int64_t i = 0; i < n; i++) d[i] = ldexp(d[i], shift);
+        tred2_apply_q(z, h, rb, wk.qg, n);   /* qg and g: 2 n^2 >= 3 n TRED_NB + 2 TRED_NB^2 from DC_MIN on */
+        transpose_sq(vt, rb, n);
+    } else {
+        memcpy(d, h, (size_t)n * sizeof(double));
+        tred2_q_blocked(z, d, wk.qg, n);
+        transpose_sq(vt, z, n);
+        r = 2;
+    }
+    nl_free(buf, cap);
+    return r;
+}
+
 /* the eigenvalues of the symmetric z (n, n; lower triangle read), ascending
  * into d, and (vectors) the unit eigenvectors as the rows of vt, each with
  * its largest-magnitude entry (the first of equal ones) positive. z, e
  * and w (n each) are scratch, and rb (n * n) with vectors. */
 static bool sym_eig(double *z, double *d, double *e, double *w, double *vt, double *rb, int64_t n, bool vectors) {
-    /* vt (n * n), free until the transpose: tred2_q_blocked's scratch */
-    tred2(z, d, e, w, vectors && n >= TRED_BLOCKED_MIN ? vt : NULL, n, vectors);
-    if (vectors) transpose_sq(vt, z, n);
+    int dc = sym_eig_dc(z, d, e, vt, rb, n, vectors);
+    if (dc == 0) {
+        /* vt (n * n), free until the transpose: tred2_q_blocked's scratch */
+        if (vectors || n < 4)
+            tred2(z, d, e, w, vectors && n >= TRED_BLOCKED_MIN ? vt : NULL, NULL, n, vectors);
+        else if (n < TRD_MIN || !tred2_blocked(z, d, e, w, n))
+            tred2_fused(z, d, e, w, vt, n);   /* vt: free scratch without vectors, n^2 >= 3 n */
+        if (vectors) transpose_sq(vt, z, n);
+    }
     /* rotations batched, 64 n of them (or what rb holds); below n = 64, vt
      * is in cache, without a strip */
     double *strip = n >= 64 ? rb : NULL, *rots = strip ? rb + ROT_COLS * n : rb;
     int64_t room = (n * n - (strip ? ROT_COLS * n : 0)) / 3, rcap = room < 64 * n ? room : 64 * n;
-    if (!tql2(d, e, vt, strip, rots, rcap > 0 ? rcap : 1, n, vectors)) return false;
+    if (dc != 1 && !tql2(d, e, vt, strip, rots, rcap > 0 ? rcap : 1, n, vectors)) return false;
     /* ascending: selection sort (n swaps of rows at most) */
     for (int64_t i = 0; i < n; i++) {
         int64_t k = i;
@@ -672,7 +1234,7 @@ nl_tensor *nl_linalg_eigh(nl_tensor *a, int upper, nl_tensor **vectors) {
         NL_CHECK(failed != 1, "%s: out of memory for matrices of shape %s", op, nl_shape_str(a));
         NL_CHECK(failed != 2, "%s: the algorithm did not converge: the input of shape %s holds NaN or inf", op,
                  nl_shape_str(a));
-        NL_CHECK(0, "%s: the algorithm did not converge (more than %d QL steps for an eigenvalue) for shape %s", op,
+        NL_CHECK(0, "%s: the algorithm did not converge (more than %d QL steps per eigenvalue) for shape %s", op,
                  QL_MAX_ITER, nl_shape_str(a));
     }
     if (vectors) *vectors = vecs;
