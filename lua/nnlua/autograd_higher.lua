@@ -58,6 +58,10 @@ return function(nl)
   local function tie(t, x)
     return wrap(lib.nl_where(zero_like_scalar(t).ptr, wrap(lib.nl_unary(FLOOR, x.ptr)).ptr, t.ptr))
   end
+  -- g where mask m (a 0/1 mask of cmp's) is 1, else 0: a where, as PyTorch's
+  -- threshold_backward and kin, so an inf or NaN of g where m is 0 gives 0
+  -- (g * m gave NaN there, where the first-order C backward gives 0)
+  local function keep(g, m) return where(m, g, zero_like_scalar(g)) end
   local function unsqueeze(t, d) return wrap(lib.nl_unsqueeze(t.ptr, d)) end
   local function transpose(t, a, b) return wrap(lib.nl_transpose(t.ptr, a, b)) end
   local function matmul(a, b) return wrap(lib.nl_matmul(a.ptr, b.ptr)) end
@@ -174,7 +178,7 @@ return function(nl)
   R[OP.SIN] = function(n, g) return { g * unary(OP.COS, n:x(1)) } end
   R[OP.COS] = function(n, g) return { -(g * unary(OP.SIN, n:x(1))) } end
   -- (relu's tied to its output, as PyTorch's threshold_backward(g, result, 0))
-  R[OP.RELU] = function(n, g) return { tie(g * (1 - cmp(OP.LE, n:x(1), 0)), n:out()) } end   -- NaN passes g, as C's
+  R[OP.RELU] = function(n, g) return { tie(keep(g, 1 - cmp(OP.LE, n:x(1), 0)), n:out()) } end   -- NaN passes g, as C's
   R[OP.LEAKY_RELU] = function(n, g)
     local x, sl = n:x(1), n.s[0]
     return { tie(g * scal(OP.ADD, scal(OP.MUL, cmp(OP.GT, x, 0), 1 - sl), sl), x) }
@@ -184,11 +188,11 @@ return function(nl)
     local m = nil
     if n.a[0] ~= 0 then m = cmp(OP.GE, x, n.s[0]) end
     if n.a[1] ~= 0 then local hi = cmp(OP.LE, x, n.s[1]) m = m and m * hi or hi end
-    return { m and g * m or g }
+    return { m and keep(g, m) or g }
   end
   R[OP.HARDTANH] = function(n, g)
     local x = n:x(1)
-    return { tie(g * (cmp(OP.GT, x, n.s[0]) * cmp(OP.LT, x, n.s[1])), x) }
+    return { tie(keep(g, cmp(OP.GT, x, n.s[0]) * cmp(OP.LT, x, n.s[1])), x) }
   end
   for _, k in ipairs({ 'FLOOR', 'CEIL', 'ROUND', 'TRUNC' }) do
     R[OP[k]] = function(n, g) local xp = n.ins[1] return { wrap(lib.nl_full(xp.ndim, xp.sizes, 0, g.ptr.dtype)) } end
@@ -289,7 +293,7 @@ return function(nl)
   -- x @ weight^T + bias, then ReLU where a[0]
   R[OP.LINEAR] = function(n, g)
     local g2 = g
-    if n.a[0] ~= 0 then g2 = tie(g * cmp(OP.GT, n:out(), 0), n:out()) end
+    if n.a[0] ~= 0 then g2 = tie(keep(g, cmp(OP.GT, n:out(), 0)), n:out()) end
     return { n.want[1] and matmul(g2, n:x(2)) or nil,
              n.want[2] and matmul(transpose(g2, 0, 1), n:x(1)) or nil,
              n.want[3] and sum_to(g2, n.ins[3]) or nil }
@@ -470,7 +474,7 @@ return function(nl)
   -- (H.run, the walk, is set below: a rule may run it on a graph of its own)
   local H = { OP = OP, scal = scal, cmp = cmp, where = where, unary = unary,
     rsum = rsum, sum_to = sum_to, two = two, same_shape = same_shape, unsqueeze = unsqueeze,
-    transpose = transpose, reshape_as = reshape_as, matmul = matmul, tie = tie }
+    transpose = transpose, reshape_as = reshape_as, matmul = matmul, tie = tie, keep = keep }
   require('nnlua.autograd_higher_ops')(nl, R, H)
 
   -- ---- the walk ----------------------------------------------------------

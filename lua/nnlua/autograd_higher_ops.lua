@@ -16,6 +16,7 @@ return function(nl, R, H)
   local matmul, transpose, unsqueeze = H.matmul, H.transpose, H.unsqueeze
   local OP, scal, cmp, where, unary, rsum, sum_to, two, tie =
     H.OP, H.scal, H.cmp, H.where, H.unary, H.rsum, H.sum_to, H.two, H.tie
+  local keep = H.keep
 
   local function full(v, dtype) return wrap(lib.nl_full(0, nil, v, dtype)) end
   local function math1(op, x, k) return wrap(lib.nl_math(op, x.ptr, k or 0)) end
@@ -39,7 +40,7 @@ return function(nl, R, H)
   local SIXTH = tonumber(ffi.new('float', 1 / 6))   -- PyTorch's 1/6 is a float's, in float64 too (as C's)
   R[OP.HARDSIGMOID] = function(n, g)
     local x = n:x(1)
-    return { tie(scal(OP.MUL, g * (cmp(OP.GT, x, -3) * cmp(OP.LT, x, 3)), SIXTH), x) }
+    return { tie(scal(OP.MUL, keep(g, cmp(OP.GT, x, -3) * cmp(OP.LT, x, 3)), SIXTH), x) }
   end
   -- 0 below -3, 1 from 3, x / 3 + 1/2 between (-1/2 at -3, a constant
   -- there: PyTorch's double backward is x's only inside (-3, 3))
@@ -52,11 +53,11 @@ return function(nl, R, H)
   end
   local function shrink(n, g)              -- g outside [-lambd, lambd] (a constant mask)
     local x, l = n:x(1), n.s[0]
-    return { tie(g * (cmp(OP.GT, x, l) + cmp(OP.LT, x, -l)), x) }
+    return { tie(keep(g, cmp(OP.GT, x, l) + cmp(OP.LT, x, -l)), x) }
   end
   R[OP.THRESHOLD] = function(n, g)         -- g where x > threshold
     local x = n:x(1)
-    return { tie(g * (1 - cmp(OP.LE, x, n.s[0])), x) }
+    return { tie(keep(g, 1 - cmp(OP.LE, x, n.s[0])), x) }
   end
   -- PReLU: PyTorch's prelu_backward, whose own backward
   -- (prelu_double_backward) gives x the slope's term only: gx = g where

@@ -299,3 +299,57 @@ describe('the PReLU and threshold kernels', function()
     assert.are.same({ -2, -2, -2, 5 }, yi:totable())
   end)
 end)
+
+describe('the rectifiers\' gradients', function()
+  -- an inf or NaN in the incoming gradient where the rule passes nothing:
+  -- PyTorch's backward functions are wheres (threshold_backward, ...), so
+  -- that place gets 0 under create_graph as without it (g times a 0/1 mask
+  -- gave inf * 0 = NaN). sqrt after relu sends inf at each 0. The values
+  -- are PyTorch 1.13's (equal with create_graph and without).
+  it('take no inf or NaN of the incoming gradient where they pass none, with create_graph as without', function()
+    local inf, nan = math.huge, 0 / 0
+    local x0 = nl.tensor({ -4, -1, 0, 1, 4 }, 'float64')
+    local u = nl.tensor({ inf, -inf, nan, inf, inf }, 'float64')
+    local function same(got, want, what)
+      local g = got:reshape(-1):totable()
+      for i = 1, #want do
+        local ok = (want[i] ~= want[i] and g[i] ~= g[i]) or g[i] == want[i]
+        assert(ok, ('%s: entry %d is %s, want %s (%s)'):format(what, i, tostring(g[i]), tostring(want[i]),
+          table.concat(S.flat(got), ' ')))
+      end
+    end
+    local cases = {
+      { 'relu', F.relu, { 0, 0, 0, inf, inf } },
+      { 'relu6', F.relu6, { 0, 0, 0, inf, inf } },
+      { 'hardtanh', function(x) return F.hardtanh(x, -0.5, 0.7) end, { 0, 0, nan, 0, 0 } },
+      { 'threshold', function(x) return F.threshold(x, 0.5, 0) end, { 0, 0, 0, inf, inf } },
+      { 'hardshrink', function(x) return F.hardshrink(x, 0.5) end, { inf, -inf, 0, inf, inf } },
+      { 'softshrink', function(x) return F.softshrink(x, 0.5) end, { inf, -inf, 0, inf, inf } },
+      { 'hardsigmoid', F.hardsigmoid, { 0, -inf, nan, inf, 0 } },
+      { 'clamp', function(x) return x:clamp(-2, 2) end, { 0, -inf, nan, inf, 0 } },
+      { 'clamp min', function(x) return x:clamp(0.5) end, { 0, 0, 0, inf, inf } },
+    }
+    for _, c in ipairs(cases) do
+      for _, cg in ipairs({ false, true }) do
+        local x = x0:clone():requires_grad()
+        same(grad(c[2](x), x, { grad_outputs = u, create_graph = cg })[1], c[3], c[1] .. (cg and ' create_graph' or ''))
+      end
+    end
+    local x = x0:clone():requires_grad()
+    same(grad(F.relu(x):sqrt():sum(), x, { create_graph = true })[1], { 0, 0, 0, 0.5, 0.25 }, 'relu then sqrt')
+    -- the fused Sequentials: Linear + ReLU, Conv2d + MaxPool2d + ReLU
+    local lin = nl.nn.Sequential(nl.nn.Linear(1, 1), nl.nn.ReLU()):double()
+    nl.no_grad(function() lin[1].weight:fill_(1); lin[1].bias:fill_(0) end)
+    local xl = x0:view(5, 1):clone():requires_grad()
+    assert.are.equal('linear', tostring(lin(xl)):match('grad_fn=<(.-)>'))
+    same(grad(lin(xl), xl, { grad_outputs = u:view(5, 1), create_graph = true })[1], { 0, 0, 0, inf, inf }, 'Linear+ReLU')
+    -- (the convolution's fusion is float32's)
+    local conv = nl.nn.Sequential(nl.nn.Conv2d(1, 1, 1), nl.nn.MaxPool2d(2), nl.nn.ReLU())
+    nl.no_grad(function() conv[1].weight:fill_(1); conv[1].bias:fill_(0) end)
+    local xc = nl.tensor({ { { { -1, -2, 3, 0 }, { -3, -4, 1, 2 } } } }):requires_grad()
+    local yc = conv(xc)
+    assert.are.equal('conv2d_pool', yc.grad_fn and tostring(yc):match('grad_fn=<(.-)>'))
+    local gc = grad(yc, xc, { grad_outputs = nl.full({ 1, 1, 1, 2 }, inf), create_graph = true })[1]
+    same(gc, { 0, 0, inf, 0, 0, 0, 0, 0 }, 'Conv2d+MaxPool2d+ReLU')
+  end)
+end)
