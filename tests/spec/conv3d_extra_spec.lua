@@ -238,15 +238,39 @@ describe('ConvTranspose3d and the adaptive pools with false', function()
   it('output_size picks the output_padding, in the batched and unbatched forms', function()
     local m = nn.ConvTranspose3d(2, 3, 3, { stride = { 2, 3, 2 }, padding = 1 })
     local x = rand({ 2, 2, 3, 2, 4 })
+    -- the full form is {N, C, D, H, W} batched and {C, D, H, W} unbatched,
+    -- as PyTorch 1.13's _output_padding takes it (the other length refused)
     for _, size in ipairs({ { 5, 4, 7 }, { 6, 6, 8 }, { 2, 3, 6, 5, 8 } }) do
       local want = F.conv_transpose3d(x, m.weight, m.bias, { stride = { 2, 3, 2 }, padding = 1,
         output_padding = { size[#size - 2] - 5, size[#size - 1] - 4, size[#size] - 7 } })
       S.same_bits(m(x, size), want, 'output_size ' .. table.concat(size, ','))
-      S.same_bits(m(x[1], size), want[1], 'unbatched output_size ' .. table.concat(size, ','))
+      local one = #size == 5 and { size[2], size[3], size[4], size[5] } or size
+      S.same_bits(m(x[1], one), want[1], 'unbatched output_size ' .. table.concat(one, ','))
     end
     has(error_of(m, x, { 5, 4, 9 }),
         'ConvTranspose3d: requested an output size of [5,4,9], but valid sizes range from [5,4,7] to [6,6,8]')
     has(error_of(m, x, { 5, 4 }), 'ConvTranspose3d: output_size must be a list of 3 sizes (or 5, with N and C first)')
+    has(error_of(m, x, { 3, 5, 4, 7 }), 'ConvTranspose3d: output_size must be a list of 3 sizes (or 5, with N and C first)')
+    has(error_of(m, x[1], { 2, 3, 5, 4, 7 }),
+        'ConvTranspose3d: output_size must be a list of 3 sizes (or 4, with C first, for unbatched input), got')
+  end)
+
+  it('ConvTranspose1d and 2d take an unbatched output_size with C first, as PyTorch', function()
+    local m2 = nn.ConvTranspose2d(2, 3, 3, { stride = 2 })
+    local x2 = rand({ 2, 3, 4 })
+    local want2 = m2(x2, { 8, 10 })
+    assert.are.same({ 3, 8, 10 }, want2:shape())
+    S.same_bits(m2(x2, { 3, 8, 10 }), want2, 'ConvTranspose2d {C, H, W}')
+    has(error_of(m2, x2, { 1, 3, 8, 10 }),
+        'ConvTranspose2d: output_size must be a list of 2 sizes (or 3, with C first, for unbatched input)')
+    local m1 = nn.ConvTranspose1d(2, 3, 3, { stride = 2 })
+    local x1 = rand({ 2, 4 })
+    local want1 = m1(x1, { 10 })
+    assert.are.same({ 3, 10 }, want1:shape())
+    S.same_bits(m1(x1, { 3, 10 }), want1, 'ConvTranspose1d {C, L}')
+    has(error_of(m1, x1, { 1, 3, 10 }),
+        'ConvTranspose1d: output_size must be a list of 1 sizes (or 2, with C first, for unbatched input)')
+    S.same_bits(m1(x1:unsqueeze(1), { 1, 3, 10 }), want1:unsqueeze(1), 'ConvTranspose1d {N, C, L}')
   end)
 
   it("F.conv_transpose3d takes PyTorch's positional options, as the table form, and unbatched input", function()

@@ -524,11 +524,14 @@ return function(nl, nn)
 
   -- the output_padding that gives output_size (n numbers, or n + 2 with N
   -- and C first, as PyTorch takes them) for input sizes (a list)
-  local function padding_for(op, output_size, sizes, s, p, d, k)
+  -- (unbatched: x has no N, so a full output_size is {C, ...}, as PyTorch's
+  -- _output_padding takes it; {N, C, ...} is refused there)
+  local function padding_for(op, output_size, sizes, s, p, d, k, unbatched)
     local n = #sizes
-    if type(output_size) ~= 'table' or nl.is_tensor(output_size) or (#output_size ~= n and #output_size ~= n + 2) then
-      nl._raise(('%s: output_size must be a list of %d sizes (or %d, with N and C first), got %s'):format(op, n,
-        n + 2, describe(output_size)))
+    local full = n + (unbatched and 1 or 2)
+    if type(output_size) ~= 'table' or nl.is_tensor(output_size) or (#output_size ~= n and #output_size ~= full) then
+      nl._raise(('%s: output_size must be a list of %d sizes (or %d, with %s first%s), got %s'):format(op, n,
+        full, unbatched and 'C' or 'N and C', unbatched and ', for unbatched input' or '', describe(output_size)))
     end
     local want, lo, hi, opad = {}, {}, {}, {}
     for i = 1, n do
@@ -586,7 +589,8 @@ return function(nl, nn)
   end
 
   -- input (N, C, H, W) or (C, H, W); output_size (optional): {H, W} (or
-  -- {N, C, H, W}) within the stride's reach, in place of output_padding
+  -- {N, C, H, W}; unbatched {C, H, W}) within the stride's reach, in place
+  -- of output_padding
   function ConvTranspose2d:forward(x, output_size)
     local op = 'ConvTranspose2d'
     local d = nl._T(x, op).ndim
@@ -597,7 +601,7 @@ return function(nl, nn)
     local opad = self.output_padding
     if output_size ~= nil then
       opad = padding_for(op, output_size, { x:size(d - 1), x:size(d) }, self.stride, self.padding, self.dilation,
-                         self.kernel_size)
+                         self.kernel_size, d == 3)
     end
     if d == 3 then x = x:unsqueeze(1) end
     local y = transposed(op, x, self.weight, self.bias, self.stride, self.padding, opad, self.dilation, self.groups,
@@ -631,7 +635,7 @@ return function(nl, nn)
     t_init(self, 'ConvTranspose1d', in_channels, out_channels, kernel_size, opts, true)
   end
 
-  -- input (N, C, L) or (C, L); output_size (optional): {L} (or {N, C, L})
+  -- input (N, C, L) or (C, L); output_size (optional): {L} (or {N, C, L}; unbatched {C, L})
   function ConvTranspose1d:forward(x, output_size)
     local op = 'ConvTranspose1d'
     local d = nl._T(x, op).ndim
@@ -642,7 +646,7 @@ return function(nl, nn)
     local opad = self.output_padding
     if output_size ~= nil then
       opad = padding_for(op, output_size, { x:size(d) }, { self.stride }, { self.padding }, { self.dilation },
-                         { self.kernel_size })[1]
+                         { self.kernel_size }, d == 2)[1]
     end
     if d == 2 then x = x:unsqueeze(1) end
     local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)

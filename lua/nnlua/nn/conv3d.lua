@@ -348,8 +348,8 @@ return function(nl, nn)
   end
 
   -- input (N, C, D, H, W) or (C, D, H, W); output_size (optional): {D, H,
-  -- W} (or {N, C, D, H, W}) within the stride's reach, in place of
-  -- output_padding
+  -- W} (or {N, C, D, H, W}; unbatched {C, D, H, W}) within the stride's
+  -- reach, in place of output_padding
   function ConvTranspose3d:forward(x, output_size)
     local op = 'ConvTranspose3d'
     local d = nl._T(x, op).ndim
@@ -360,7 +360,7 @@ return function(nl, nn)
     local opad = self.output_padding
     if output_size ~= nil then
       opad = nn._padding_for(op, output_size, { x:size(d - 2), x:size(d - 1), x:size(d) }, self.stride,
-                             self.padding, self.dilation, self.kernel_size)
+                             self.padding, self.dilation, self.kernel_size, d == 4)
     end
     return (batched(op, x, function(x5)
       return transposed3(op, x5, self.weight, self.bias, self.stride, self.padding, opad, self.dilation,
