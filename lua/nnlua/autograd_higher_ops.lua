@@ -79,7 +79,7 @@ return function(nl, R, H)
     if n.want[1] then gx = tie(where(pos, g, g * wb), x) end
     if n.want[2] then
       local zero = full(0, xp.dtype)
-      local t = g * where(pos, zero, x)
+      local t = where(pos, zero, g * x)   -- (g * where: an inf of g at x > 0 gave NaN)
       if C == 1 then gw = wrap(lib.nl_reshape(t:sum().ptr, wp.ndim, wp.sizes))
       else gw = wrap(lib.nl_reshape(sum_to(t, wb.ptr).ptr, wp.ndim, wp.sizes)) end
     end

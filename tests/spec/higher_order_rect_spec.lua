@@ -337,6 +337,16 @@ describe('the rectifiers\' gradients', function()
     end
     local x = x0:clone():requires_grad()
     same(grad(F.relu(x):sqrt():sum(), x, { create_graph = true })[1], { 0, 0, 0, 0.5, 0.25 }, 'relu then sqrt')
+    -- PReLU's weight takes x g only where x <= 0 (PyTorch's prelu_backward):
+    -- -4 * 1 - 1 * 2 + 0 * 3 = -6, whatever g is where x > 0
+    for _, cg in ipairs({ false, true }) do
+      local xp = x0:clone():requires_grad()
+      local w = nl.tensor({ 0.25 }, 'float64'):requires_grad()
+      local gx, gw = unpack(grad(F.prelu(xp, w), { xp, w }, { grad_outputs = nl.tensor({ 1, 2, 3, inf, nan }, 'float64'),
+        create_graph = cg }))
+      same(gx, { 0.25, 0.5, 0.75, inf, nan }, 'prelu x' .. (cg and ' create_graph' or ''))
+      same(gw, { -6 }, 'prelu weight' .. (cg and ' create_graph' or ''))
+    end
     -- the fused Sequentials: Linear + ReLU, Conv2d + MaxPool2d + ReLU
     local lin = nl.nn.Sequential(nl.nn.Linear(1, 1), nl.nn.ReLU()):double()
     nl.no_grad(function() lin[1].weight:fill_(1); lin[1].bias:fill_(0) end)
