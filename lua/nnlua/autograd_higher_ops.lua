@@ -49,7 +49,7 @@ return function(nl, R, H)
     local dt = g.ptr.dtype
     local d = where(cmp(OP.GE, x, 3), full(1, dt), scal(OP.ADD, scal(OP.DIV, x, 3), 0.5))
     d = where(cmp(OP.EQ, x, -3), full(-0.5, dt), d)
-    return { g * where(cmp(OP.LT, x, -3), full(0, dt), d) }
+    return { where(cmp(OP.LT, x, -3), full(0, dt), g * d) }   -- (0, not g * 0: g may be inf)
   end
   local function shrink(n, g)              -- g outside [-lambd, lambd] (a constant mask)
     local x, l = n:x(1), n.s[0]

@@ -326,6 +326,7 @@ describe('the rectifiers\' gradients', function()
       { 'hardshrink', function(x) return F.hardshrink(x, 0.5) end, { inf, -inf, 0, inf, inf } },
       { 'softshrink', function(x) return F.softshrink(x, 0.5) end, { inf, -inf, 0, inf, inf } },
       { 'hardsigmoid', F.hardsigmoid, { 0, -inf, nan, inf, 0 } },
+      { 'hardswish', F.hardswish, { 0, -inf, nan, inf, inf } },
       { 'clamp', function(x) return x:clamp(-2, 2) end, { 0, -inf, nan, inf, 0 } },
       { 'clamp min', function(x) return x:clamp(0.5) end, { 0, 0, 0, inf, inf } },
     }
