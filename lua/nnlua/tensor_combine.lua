@@ -635,10 +635,16 @@ return function(nl)
     e, test = Tensor.detach(e), Tensor.detach(test)
     local shape, m = Tensor.shape(e), Tensor.numel(test)
     local found
+    local sorted = m > 0 and Tensor.sort(Tensor.reshape(test, -1)) or nil
+    if sorted and dt ~= 'int64' then
+      -- NaN is in no set (the search fails on a NaN among the sorted
+      -- numbers); sort puts them last, so only the numbers are searched
+      m = Tensor.item(Tensor.sum(Tensor.eq(sorted, sorted)))
+      sorted = Tensor.narrow(sorted, 1, 1, m)
+    end
     if m == 0 or Tensor.numel(e) == 0 then
       found = nl.zeros(shape, dt)
     else
-      local sorted = Tensor.sort(Tensor.reshape(test, -1))
       local flat = Tensor.reshape(e, -1)
       local pos = Tensor.clamp(nl.searchsorted(sorted, flat), 1, m)
       found = Tensor.reshape(Tensor.eq(Tensor.index_select(sorted, 1, pos), flat), shape)

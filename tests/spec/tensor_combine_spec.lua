@@ -132,6 +132,18 @@ describe('tensor_combine: closed forms and edge cases', function()
     local x = nl.randn(3):requires_grad()
     assert.is_false(nl.isin(x, x).is_requires_grad)
   end)
+  it('isin finds the numbers among test elements that hold NaN (PyTorch 1.13: NaN is in no set)', function()
+    -- torch.isin([nan, 1, 2, inf, -inf], [nan, 2, inf, nan]) is [F, F, T, T, F]
+    local nan, inf = 0 / 0, math.huge
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local e = nl.tensor({ nan, 1, 2, inf, -inf }, dt)
+      assert.are.same({ 0, 0, 1, 1, 0 }, nl.isin(e, nl.tensor({ nan, 2, inf, nan }, dt)):totable())
+      assert.are.same({ 1, 1, 0, 0, 1 }, nl.isin(e, nl.tensor({ nan, 2, inf, nan }, dt), { invert = true }):totable())
+      assert.are.same({ 0, 0, 0, 0, 0 }, nl.isin(e, nl.tensor({ nan }, dt)):totable())
+    end
+    -- an int64 element against float test elements with NaN: promoted
+    assert.are.same({ 0, 1, 0 }, nl.isin(nl.tensor({ 1, 2, 3 }, 'int64'), nl.tensor({ 2, nan })):totable())
+  end)
   it('unravel_index of a number and of the last index', function()
     local r = nl.unravel_index(12, { 3, 4 })
     assert.are.same({ 3, 4 }, { r[1]:item(), r[2]:item() })
