@@ -272,7 +272,9 @@ nl_tensor *nl_linalg_ldl_solve(nl_tensor *ld, nl_tensor *pivots, nl_tensor *b) {
         const int64_t *p = pv + bi * n;
         bool ok = true;
         for (int64_t k = 0; k < n && ok; k++) {
-            ok = p[k] != 0 && llabs(p[k]) <= n;
+            /* (no llabs: that of INT64_MIN overflowed and passed, and its
+             * row -INT64_MIN - 1 was read and swapped far outside B) */
+            ok = p[k] != 0 && p[k] >= -n && p[k] <= n;
             if (ok && p[k] < 0) {       /* a 2 x 2 block: the pair's second entry is the same */
                 ok = k + 1 < n && p[k + 1] == p[k];
                 k++;

@@ -160,6 +160,11 @@ describe('linalg_extra ldl', function()
     fails('linalg.ldl_solve: pivots [2] do not fit LD [3,3]', L.ldl_solve, LD, piv:narrow(1, 1, 2), nl.zeros(3, 1))
     fails('linalg.ldl_solve: pivots of batch element 1 are not ldl_factor\'s', L.ldl_solve, LD,
           nl.tensor({ 1, 5, 3 }, 'int64'), nl.zeros(3, 1))
+    -- the most negative int64 pair (its negative overflows), and one below -n
+    for _, bad in ipairs({ { -2 ^ 63, -2 ^ 63, 1 }, { 1, -2 ^ 63, -2 ^ 63 }, { -4, -4, 3 } }) do
+      fails('linalg.ldl_solve: pivots of batch element 1 are not ldl_factor\'s', L.ldl_solve, LD,
+            nl.tensor(bad, 'int64'), nl.ones(3, 2))
+    end
     fails('linalg.ldl_solve: LD (float32 [3,3]) and B (float64 [3,1]) must have one dtype', L.ldl_solve, LD, piv,
           nl.zeros({ 3, 1 }, 'float64'))
   end)
