@@ -163,6 +163,8 @@ return function(nl)
         lo, hi = r[1], r[2]
       elseif Tensor.numel(x) > 0 then
         lo, hi = Tensor.item(Tensor.min(x)), Tensor.item(Tensor.max(x))
+      else
+        hi = 1            -- no data and no range: [0, 1], as PyTorch's (numpy's)
       end
       if dt == 'float32' then     -- the range as x's float32 holds it
         lo, hi = Tensor.item(nl.tensor(lo, 'float32')), Tensor.item(nl.tensor(hi, 'float32'))
