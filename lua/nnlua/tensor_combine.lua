@@ -660,6 +660,12 @@ return function(nl)
   nl.unravel_index = as_op('unravel_index', function(idx, shape, ...)
     no_extra('unravel_index', '(indices, shape)', ...)
     if type(idx) == 'number' or (type(idx) == 'table' and not is_tensor(idx)) then
+      -- (a fraction would be cut to an integer without a word by the int64 conversion)
+      local function check(v)
+        if type(v) == 'table' then for i = 1, #v do check(v[i]) end
+        else whole('unravel_index', 'whole-number indices', v) end
+      end
+      check(idx)
       idx = nl.tensor(idx, 'int64')
     elseif is_tensor(idx) then
       if Tensor.dtype(idx) ~= 'int64' then

@@ -183,6 +183,8 @@ describe('tensor_combine: errors name the op and the shapes', function()
     { function() nl.unravel_index(7, { 2, 3 }) end, 'unravel_index: index 7 out of range 1 to 6 for shape [2,3]' },
     { function() nl.unravel_index(nl.tensor({ 0, 1 }, 'int64'), { 2, 3 }) end, 'unravel_index: index 0 out of range 1 to 6 for shape [2,3]' },
     { function() nl.unravel_index(nl.tensor({ 1.5 }), { 2, 3 }) end, 'unravel_index: expected int64 indices, got float32 [1]' },
+    { function() nl.unravel_index(1.5, { 2, 3 }) end, 'unravel_index: expected whole-number indices, got 1.5' },
+    { function() nl.unravel_index({ { 1, 2 }, { 3, 4.25 } }, { 2, 3 }) end, 'unravel_index: expected whole-number indices, got 4.25' },
     { function() nl.isin(nl.randn(2), 'a') end, 'isin: expected a tensor or a number as test_elements' },
     { function() nl.dstack(nl.randn(2)) end, 'dstack: expected a list of tensors' },
   }
