@@ -69,6 +69,9 @@ return function(nl)
     local wsum, avg
     if w then
       wsum = Tensor.sum(w)
+      if Tensor.item(wsum) == 0 then
+        raise(('%s: the weights of the %d observations sum to zero, so they cannot be normalized'):format(op, n))
+      end
       avg = Tensor.sum(X * w, 2) / wsum
     else
       wsum = n

@@ -111,6 +111,11 @@ describe('stats errors', function()
   local function fails(part, f, ...) S.contains(S.errmsg(f, ...), part) end
   it('names the op and the shapes', function()
     fails('cov: x must be 1-D or 2-D, got shape [2,2,2]', nl.cov, nl.zeros(2, 2, 2))
+    -- (PyTorch 1.13: 'cov(): weights sum to zero, can't be normalized'; it gave NaN)
+    fails('cov: the weights of the 3 observations sum to zero', nl.cov, nl.ones(2, 3), { aweights = nl.zeros(3) })
+    fails('cov: the weights of the 3 observations sum to zero', nl.cov, nl.ones(2, 3),
+          { fweights = nl.zeros(3, 'int64'), aweights = nl.ones(3) })
+    fails('cov: the weights of the 0 observations sum to zero', nl.cov, nl.ones(2, 0), { aweights = nl.zeros(0) })
     fails('cov: fweights [3] must have one entry per observation (5, the columns of x [2,5])', nl.cov, nl.zeros(2, 5),
           { fweights = nl.ones({ 3 }, 'int64') })
     fails('cov: fweights must be int64, got float32 [5]', nl.cov, nl.zeros(2, 5), { fweights = nl.ones(5) })
