@@ -504,6 +504,24 @@ return function(nl)
     return out
   end)
 
+  -- nl.broadcast_to(t, shape), t:broadcast_to(shape): t expanded (a
+  -- view) to shape, a list of sizes (-1 keeps t's size), as expand
+  Tensor.broadcast_to = as_op('broadcast_to', function(t, shape, ...)
+    no_extra('broadcast_to', '(shape)', ...)
+    tensor_arg('broadcast_to', t)
+    if type(shape) == 'number' then shape = { shape } end
+    if type(shape) ~= 'table' or is_tensor(shape) or not nl._list_len(shape) then
+      argerror('broadcast_to', 'a list of sizes as shape', shape)
+    end
+    for i = 1, #shape do whole('broadcast_to', 'sizes of -1 or more in shape', shape[i], -1) end
+    local ok, r = pcall(Tensor.expand, t, shape)
+    if ok then return r end
+    raise('broadcast_to: ' .. (tostring(r):match('expand: (.*)$') or tostring(r)))
+  end)
+  nl.broadcast_to = Tensor.broadcast_to
+  -- nl.split(t, size or {sizes}, [dim]) and nl.chunk(t, n, [dim]): the methods' function forms
+  nl.split, nl.chunk = Tensor.split, Tensor.chunk
+
   -- nl.hstack(list), vstack (row_stack), dstack, column_stack: cat of the
   -- promoted tensors along dim 2 (1 for 1-D ones), 1, 3 (after
   -- atleast_2d, atleast_3d) and 2 (0-D and 1-D ones as columns)
