@@ -1473,11 +1473,18 @@ nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src,
  * dim; its entries along dim land in the lane of out (and of count) at
  * the same place, which no other lane touches, so lanes run in parallel.
  * out is contiguous; count (mean; out's shape, or NULL) starts at 1 with
- * include_self, else 0. first: the places written start from ident. */
+ * include_self, else 0. first: the places written start from ident.
+ * Each entry is checked as it is read (a separate pass over the index
+ * took a third of the time): at one out of range the lane stops and *bad
+ * is set, out then being partly written (it is the caller's own copy).
+ * The strides are locals and the count's loop its own, so the compiler
+ * keeps them in registers (it reloaded them after each store). */
 #define SR_LANES(T, FIRST, STEP)                                                                            \
     do {                                                                                                    \
         T *o = (T *)out->data;                                                                              \
         const T *sv = (const T *)src->data;                                                                 \
+        const int64_t is = idx->strides[d], ss = src->strides[d], os = out->strides[d];                    \
+        const uint64_t lim = (uint64_t)out->sizes[d], ub = (uint64_t)base;                                  \
         NL_PARALLEL_FOR(nt, l, lanes,                                                                       \
             int64_t io = 0, so = 0, oo = 0, rem = l;                                                        \
             for (int q = nd - 1; q >= 0; q--) {                                                             \
@@ -1488,14 +1495,40 @@ nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src,
                 so += c * src->strides[q];                                                                  \
                 oo += c * out->strides[q];                                                                  \
             }                                                                                               \
-            for (int pass = first ? 0 : 1; pass < 2; pass++)                                                \
-                for (int64_t k = 0; k < m; k++) {                                                           \
-                    int64_t at = oo + (iv[io + k * idx->strides[d]] - base) * out->strides[d];              \
-                    if (pass == 0) { o[at] = (FIRST); if (count) count[at] = 0; continue; }                 \
-                    T s = sv[so + k * src->strides[d]], v = o[at];                                          \
-                    o[at] = (STEP);                                                                         \
-                    if (count) count[at]++;                                                                 \
+            const int64_t *ip = iv + io;                                                                    \
+            const T *sp = sv + so;                                                                          \
+            T *op = o + oo;                                                                                 \
+            int64_t *cp = count ? count + oo : NULL;                                                        \
+            int64_t k = 0;                                                                                  \
+            /* (v - base, unsigned: below base wraps past lim) */                                           \
+            if (first)                                                                                      \
+                for (; k < m; k++) {                                                                        \
+                    uint64_t j = (uint64_t)ip[k * is] - ub;                                                 \
+                    if (j >= lim) break;                                                                    \
+                    op[(int64_t)j * os] = (FIRST);                                                          \
+                    if (cp) cp[(int64_t)j * os] = 0;                                                        \
                 }                                                                                           \
+            if (k == m || !first) {                                                                         \
+                k = 0;                                                                                      \
+                if (cp)                                                                                     \
+                    for (; k < m; k++) {                                                                    \
+                        uint64_t j = (uint64_t)ip[k * is] - ub;                                             \
+                        if (j >= lim) break;                                                                \
+                        int64_t at = (int64_t)j * os;                                                       \
+                        T s = sp[k * ss], v = op[at];                                                       \
+                        op[at] = (STEP);                                                                    \
+                        cp[at]++;                                                                           \
+                    }                                                                                       \
+                else                                                                                        \
+                    for (; k < m; k++) {                                                                    \
+                        uint64_t j = (uint64_t)ip[k * is] - ub;                                             \
+                        if (j >= lim) break;                                                                \
+                        int64_t at = (int64_t)j * os;                                                       \
+                        T s = sp[k * ss], v = op[at];                                                       \
+                        op[at] = (STEP);                                                                    \
+                    }                                                                                       \
+            }                                                                                               \
+            if (k < m) __atomic_store_n(bad, 1, __ATOMIC_RELAXED);                                          \
         );                                                                                                  \
     } while (0)
 
@@ -1524,11 +1557,13 @@ SR_MINMAX(sr_mind, double, <, 0)
 #endif
 #undef SR_MINMAX
 
-static void scatter_reduce_raw(nl_tensor *out, int d, const nl_tensor *idx, const nl_tensor *src, int reduce,
+/* false where an entry of idx is out of range (out then partly written) */
+static bool scatter_reduce_raw(nl_tensor *out, int d, const nl_tensor *idx, const nl_tensor *src, int reduce,
                                int first, int64_t base, int64_t *count /* out's numel, or NULL */) {
     int nd = idx->ndim;
     int64_t m = nd ? idx->sizes[d] : 1;
-    if (idx->numel == 0 || m == 0) return;
+    if (idx->numel == 0 || m == 0) return true;
+    int bad_ = 0, *bad = &bad_;
     int64_t lanes = idx->numel / m;
     int nt = nl_threads_for(idx->numel, 1 << 15);
     const int64_t *iv = idx->data;
@@ -1554,6 +1589,7 @@ static void scatter_reduce_raw(nl_tensor *out, int d, const nl_tensor *idx, cons
         default: SR_LANES(int64_t, INT64_MAX, s < v ? s : v); break;
         }
     }
+    return !bad_;
 }
 #undef SR_LANES
 
@@ -1573,12 +1609,16 @@ nl_tensor *nl_scatter_reduce(nl_tensor *t, int dim, nl_tensor *index, nl_tensor 
              nl_dtype_name(src->dtype), nl_dtype_name(t->dtype));
     NL_CHECK(src->ndim == t->ndim, "%s: source of shape %s must have as many dims as the tensor of shape %s", op,
              nl_shape_str(src), nl_shape_str(t));
-    if (!index_ok(op, t, d, index, src, base, true)) return NULL;
+    /* (the entries are checked by the kernel as it reads them; at a bad
+     * one, index_ok's walk names it) */
+    if (!index_ok(op, t, d, index, src, base, false)) return NULL;
     nl_tensor *r = copy_as(t, t->dtype, op);
     if (!r) return NULL;
     if (reduce != 2) {
-        scatter_reduce_raw(r, d, index, src, reduce, !include_self, base, NULL);
-        return r;
+        if (scatter_reduce_raw(r, d, index, src, reduce, !include_self, base, NULL)) return r;
+        index_ok(op, t, d, index, src, base, true);
+        nl_release(r);
+        return NULL;
     }
     /* mean: the sums and their counts, then out / count (count 0: 1) */
     nl_tensor *cnt = nl_full(r->ndim, r->sizes, include_self ? 1.0 : 0.0, NL_INT64);
@@ -1587,7 +1627,12 @@ nl_tensor *nl_scatter_reduce(nl_tensor *t, int dim, nl_tensor *index, nl_tensor 
         return NULL;
     }
     int64_t *c = cnt->data;
-    scatter_reduce_raw(r, d, index, src, 2, !include_self, base, c);
+    if (!scatter_reduce_raw(r, d, index, src, 2, !include_self, base, c)) {
+        index_ok(op, t, d, index, src, base, true);
+        nl_release(cnt);
+        nl_release(r);
+        return NULL;
+    }
     int64_t n = r->numel;
     if (r->dtype == NL_FLOAT32) {
         float *o = r->data;

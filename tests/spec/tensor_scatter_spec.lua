@@ -57,6 +57,32 @@ describe('scatter_reduce: gradchecks and properties', function()
     S.same_bits(got[1], got[2], 'threads')
     S.same_bits(got[1], t:scatter(2, i, 0):scatter_add(2, i, s), 'against scatter_add')
   end)
+  it('names an out-of-range entry of a large index on 1 thread and on 2, for every reduce', function()
+    -- (the kernel checks each entry as it reads it: first, last and
+    -- middle entries, include_self both ways, a transposed index)
+    local t, s = nl.randn(64, 300), nl.randn(64, 900)
+    local base = (nl.rand(64, 900) * 300):floor():long() + 1
+    local before = nl.get_num_threads()
+    for _, n in ipairs({ 1, 2 }) do
+      nl.set_num_threads(n)
+      for _, at in ipairs({ { 1, 1 }, { 64, 900 }, { 40, 17 } }) do
+        for _, v in ipairs({ 0, 301, -2 ^ 63, 2 ^ 62 }) do
+          local i = base:clone()
+          i:narrow(1, at[1], 1):narrow(2, at[2], 1):fill_(v)
+          local it_ = i:t():contiguous():t()
+          for _, red in ipairs({ 'sum', 'prod', 'mean', 'amax', 'amin' }) do
+            for _, inc in ipairs({ true, false }) do
+              local msg = ('scatter_reduce: index %s out of range for dim 2 of shape [64,300]'):format(
+                ('%d'):format(v))
+              S.contains(S.errmsg(t.scatter_reduce, t, 2, i, s, red, { include_self = inc }), msg)
+              S.contains(S.errmsg(t.scatter_reduce, t, 2, it_, s, red, { include_self = inc }), msg)
+            end
+          end
+        end
+      end
+    end
+    nl.set_num_threads(before)
+  end)
   it('in place: scatter_reduce_ and index_reduce_ change t and return it', function()
     local t = nl.tensor({ 1, 2, 3 })
     local want = t:scatter_reduce(1, { 1, 1 }, nl.tensor({ 5, 7 }), 'amax')
