@@ -30,13 +30,18 @@ return function(nl)
   -- nl.cov(x, [{correction = 1, fweights, aweights}]): the covariance of
   -- x's rows (variables) over its columns (observations); x 1-D: one
   -- variable, a 0-D result. fweights (int64) and aweights (float), of one
-  -- entry per observation, weigh them as PyTorch's (numpy's)
+  -- entry per observation, weigh them as PyTorch's (numpy's); int64 x
+  -- gives float32, float32 x with float64 aweights float64
   function nl.cov(x, opts, ...)
     local op = 'cov'
     no_extra(op, '(x, [opts])', ...)
     opts = opts_of(op, opts, { correction = 1, fweights = 1, aweights = 1 })
-    float_arg(op, 'x', x)
+    if not is_tensor(x) then argerror(op, 'a tensor as x', x) end
     if Tensor.dim(x) > 2 then raise(('%s: x must be 1-D or 2-D, got shape %s'):format(op, shape_str(x))) end
+    -- the dtype of x and aweights promoted, int64 x as float32, as PyTorch's
+    local to = Tensor.dtype(x) == 'int64' and 'float32' or Tensor.dtype(x)
+    if is_tensor(opts.aweights) and Tensor.dtype(opts.aweights) == 'float64' then to = 'float64' end
+    if Tensor.dtype(x) ~= to then x = Tensor.to(x, to) end
     local correction = opts.correction == nil and 1 or opts.correction
     if type(correction) ~= 'number' or correction ~= math.floor(correction) then
       raise(('%s: correction must be a whole number, got %s'):format(op, describe(correction)))
@@ -97,7 +102,7 @@ return function(nl)
   -- outer product of the standard deviations, clipped to [-1, 1])
   function nl.corrcoef(x, ...)
     no_extra('corrcoef', '(x)', ...)
-    float_arg('corrcoef', 'x', x)
+    if not is_tensor(x) then argerror('corrcoef', 'a tensor as x', x) end
     if Tensor.dim(x) > 2 then raise(('corrcoef: x must be 1-D or 2-D, got shape %s'):format(shape_str(x))) end
     local c = nl.cov(x)
     if Tensor.dim(c) == 0 then return c / c end
