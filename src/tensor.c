@@ -1398,18 +1398,28 @@ nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base) {
     return r;
 }
 
+/* the wrapped dim of scatter's and scatter_reduce's call, or -1 with the
+ * error set: t, index and src given, dim in t's range, src of t's dtype
+ * and number of dims, index_ok (its walk over the entries only if
+ * entries: scatter_reduce's kernel checks them as it reads them) */
+static int scatter_dim(const char *op, const nl_tensor *t, int dim, const nl_tensor *index, const nl_tensor *src,
+                       int64_t base, bool entries) {
+    NL_CHECK_TENSOR_INT(op, t);
+    NL_CHECK_TENSOR_INT(op, index);
+    NL_CHECK_TENSOR_INT(op, src);
+    int d = nl_wrap_dim(dim, t->ndim);
+    NL_CHECK_INT(d >= 0 && t->ndim > 0, "%s: dim %d out of range for shape %s", op, dim, nl_shape_str(t));
+    NL_CHECK_INT(src->dtype == t->dtype, "%s: the source's dtype %s differs from the tensor's %s", op,
+                 nl_dtype_name(src->dtype), nl_dtype_name(t->dtype));
+    NL_CHECK_INT(src->ndim == t->ndim, "%s: source of shape %s must have as many dims as the tensor of shape %s",
+                 op, nl_shape_str(src), nl_shape_str(t));
+    return index_ok(op, t, d, index, src, base, entries) ? d : -1;
+}
+
 nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base) {
     const char *op = add ? "scatter_add" : "scatter";
-    NL_CHECK_TENSOR(op, t);
-    NL_CHECK_TENSOR(op, index);
-    NL_CHECK_TENSOR(op, src);
-    int d = nl_wrap_dim(dim, t->ndim);
-    NL_CHECK(d >= 0 && t->ndim > 0, "%s: dim %d out of range for shape %s", op, dim, nl_shape_str(t));
-    NL_CHECK(src->dtype == t->dtype, "%s: the source's dtype %s differs from the tensor's %s", op,
-             nl_dtype_name(src->dtype), nl_dtype_name(t->dtype));
-    NL_CHECK(src->ndim == t->ndim, "%s: source of shape %s must have as many dims as the tensor of shape %s", op,
-             nl_shape_str(src), nl_shape_str(t));
-    if (!index_ok(op, t, d, index, src, base, true)) return NULL;
+    int d = scatter_dim(op, t, dim, index, src, base, true);
+    if (d < 0) return NULL;
     nl_tensor *r = copy_as(t, t->dtype, op);
     if (!r) return NULL;
     scatter_raw(r, d, index, src, add, base);
@@ -1598,20 +1608,12 @@ static const char *const SR_NAMES[] = { "sum", "prod", "mean", "amax", "amin" };
 nl_tensor *nl_scatter_reduce(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int reduce, int include_self,
                              int64_t base) {
     const char *op = "scatter_reduce";
-    NL_CHECK_TENSOR(op, t);
-    NL_CHECK_TENSOR(op, index);
-    NL_CHECK_TENSOR(op, src);
     NL_CHECK(reduce >= 0 && reduce <= 4, "scatter_reduce: reduce must be 0 to 4 (%s, %s, %s, %s, %s), got %d",
              SR_NAMES[0], SR_NAMES[1], SR_NAMES[2], SR_NAMES[3], SR_NAMES[4], reduce);
-    int d = nl_wrap_dim(dim, t->ndim);
-    NL_CHECK(d >= 0 && t->ndim > 0, "%s: dim %d out of range for shape %s", op, dim, nl_shape_str(t));
-    NL_CHECK(src->dtype == t->dtype, "%s: the source's dtype %s differs from the tensor's %s", op,
-             nl_dtype_name(src->dtype), nl_dtype_name(t->dtype));
-    NL_CHECK(src->ndim == t->ndim, "%s: source of shape %s must have as many dims as the tensor of shape %s", op,
-             nl_shape_str(src), nl_shape_str(t));
     /* (the entries are checked by the kernel as it reads them; at a bad
      * one, index_ok's walk names it) */
-    if (!index_ok(op, t, d, index, src, base, false)) return NULL;
+    int d = scatter_dim(op, t, dim, index, src, base, false);
+    if (d < 0) return NULL;
     nl_tensor *r = copy_as(t, t->dtype, op);
     if (!r) return NULL;
     if (reduce != 2) {
