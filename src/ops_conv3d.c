@@ -100,12 +100,12 @@ static void geom3(c3_geom *G, const int64_t *xs, const int64_t *ws, const int64_
     G->kg = G->cg * G->kvol;
 }
 
-/* conv3d's checks, conv_args_ok's and conv_check's (ops_conv.c) for
- * volumes: both tensors given, a 5-D float input, a 5-D weight of its
- * dtype, the arguments a in range, the groups and channels, the bias, an
- * output of at least one element a dim. Fills G. */
-static bool conv3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a, c3_geom *G) {
-    char tb[5][72];
+/* the checks conv3d and conv_transpose3d share, conv_args_ok's
+ * (ops_conv.c) for volumes: both tensors given, a 5-D float input, a 5-D
+ * weight of its dtype (layout: its dims, as the message names them), the
+ * arguments a (stride, padding, dilation, each (d, h, w), groups) in range */
+static bool conv3_args_ok(const char *op, nl_tensor *x, nl_tensor *w, const char *layout, const int64_t *a) {
+    char tb[3][72];
     if (!x || !w) {
         nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
         return false;
@@ -115,8 +115,7 @@ static bool conv3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b
         return false;
     }
     if (w->ndim != 5 || w->dtype != x->dtype) {
-        nl_set_error("%s: weight must be a 5-D %s tensor (out_channels, in_channels/groups, kd, kh, kw), got %s %s",
-                     op, DT(x), DT(w), nl_shape_str(w));
+        nl_set_error("%s: weight must be a 5-D %s tensor (%s), got %s %s", op, DT(x), layout, DT(w), nl_shape_str(w));
         return false;
     }
     bool ok = a[9] >= 1 && a[9] <= ARG_MAX;
@@ -129,6 +128,15 @@ static bool conv3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b
                      (long long)a[9]);
         return false;
     }
+    return true;
+}
+
+/* conv3d's checks, conv_check's (ops_conv.c) for volumes: conv3_args_ok's,
+ * the groups and channels, the bias, an output of at least one element a
+ * dim. Fills G. */
+static bool conv3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a, c3_geom *G) {
+    char tb[5][72];
+    if (!conv3_args_ok(op, x, w, "out_channels, in_channels/groups, kd, kh, kw", a)) return false;
     int64_t groups = a[9];
     if (x->sizes[1] % groups || w->sizes[0] % groups) {
         nl_set_error("%s: groups %lld must divide the input's %lld channels and the weight's %lld output "
@@ -514,29 +522,7 @@ NL_REGISTER_BACKWARD(NL_OP_CONV3D, conv3d_backward)
 static bool convt3_check(const char *op, nl_tensor *x, nl_tensor *w, nl_tensor *b, const int64_t *a,
                          const int64_t *out, c3_geom *G) {
     char tb[6][72];
-    if (!x || !w) {
-        nl_set_error("%s: expected tensors for the input and the weight, got nil", op);
-        return false;
-    }
-    if (x->ndim != 5 || x->dtype == NL_INT64) {
-        nl_set_error("%s: input must be a 5-D float tensor (N, C, D, H, W), got %s %s", op, DT(x), nl_shape_str(x));
-        return false;
-    }
-    if (w->ndim != 5 || w->dtype != x->dtype) {
-        nl_set_error("%s: weight must be a 5-D %s tensor (in_channels, out_channels/groups, kd, kh, kw), got %s %s",
-                     op, DT(x), DT(w), nl_shape_str(w));
-        return false;
-    }
-    bool ok = a[9] >= 1 && a[9] <= ARG_MAX;
-    for (int i = 0; i < 3; i++)
-        ok = ok && a[i] >= 1 && a[i] <= ARG_MAX && a[3 + i] >= 0 && a[3 + i] <= ARG_MAX && a[6 + i] >= 1 &&
-             a[6 + i] <= ARG_MAX;
-    if (!ok) {
-        nl_set_error("%s: stride %s and dilation %s must be positive, padding %s not negative, groups %lld positive "
-                     "(each at most 2^40)", op, fmt3(tb[0], a), fmt3(tb[1], a + 6), fmt3(tb[2], a + 3),
-                     (long long)a[9]);
-        return false;
-    }
+    if (!conv3_args_ok(op, x, w, "in_channels, out_channels/groups, kd, kh, kw", a)) return false;
     if (x->sizes[1] != w->sizes[0] || w->sizes[0] % a[9]) {
         nl_set_error("%s: input has %lld channels, weight expects %lld, which groups %lld must divide "
                      "(input %s, weight %s)", op, (long long)x->sizes[1], (long long)w->sizes[0], (long long)a[9],
