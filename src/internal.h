@@ -142,6 +142,9 @@ int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_ten
  * column strides: the convolutions' products (ops_conv.c) */
 void nl_conv_gemm(int dtype, int64_t m, int64_t n, int64_t k, const void *a, int64_t rsa, int64_t csa,
                   const void *b, int64_t rsb, int64_t csb, double beta, void *c, int64_t rsc, int64_t csc, int nt);
+/* out (n, c, l) += bias (c) along l: the transposed convolutions' bias
+ * (ops_conv.c) */
+void nl_add_channel_bias(void *out, const void *bias, int64_t n, int64_t c, int64_t l, int dtype);
 /* the first of o windows along a dim of length in whose k taps (d apart,
  * from i s - p) all miss the input, or -1: the pools' checks (ops_conv.c) */
 int64_t nl_empty_window(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t o);

@@ -1640,6 +1640,22 @@ static bool conv_forward_plain(void *out, const void *x, const void *w, const co
     return true;
 }
 
+/* out (n, c, l) += bias (c), each channel's value added along l: the
+ * transposed convolutions' bias (ops_conv3d.c's too) */
+void nl_add_channel_bias(void *out, const void *bias, int64_t n, int64_t c, int64_t l, int dtype) {
+    int64_t es = nl_dtype_size(dtype);
+    int nt = nl_threads_for(n * c * l, POOL_GRAIN);
+    NL_PARALLEL_FOR(nt, p, n * c,
+        double v = nl_load((const char *)bias + (p % c) * es, dtype);
+        if (dtype == NL_FLOAT32) {
+            float *d = (float *)out + p * l;
+            for (int64_t i = 0; i < l; i++) d[i] += (float)v;
+        } else {
+            double *d = (double *)out + p * l;
+            for (int64_t i = 0; i < l; i++) d[i] += v;
+        });
+}
+
 nl_tensor *nl_conv_transpose2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias, int64_t stride_h,
                                int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation_h,
                                int64_t dilation_w, int64_t groups, int64_t out_h, int64_t out_w) {
@@ -1648,25 +1664,14 @@ nl_tensor *nl_conv_transpose2d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias,
     int64_t a[7] = { stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups };
     conv_geom G;
     if (!convt_check(op, x, weight, bias, a, out_h, out_w, &G)) return NULL;
-    int64_t osz[4] = { G.n, G.c, G.h, G.w }, es = nl_dtype_size(x->dtype), plane = G.h * G.w;
+    int64_t osz[4] = { G.n, G.c, G.h, G.w };
     nl_tensor *out = TMP(nl_tensor_alloc(op, 4, osz, x->dtype));
     if (out->numel) {
         nl_tensor *xc = TMP(nl_contiguous(x)), *wc = TMP(nl_contiguous(weight));
         if (!conv_input_grad(out->data, xc->data, wc->data, &G, x->dtype, op)) goto fail;
     }
-    if (bias && out->numel) {
-        nl_tensor *bc = TMP(nl_contiguous(bias));
-        int nt = nl_threads_for(out->numel, POOL_GRAIN);
-        NL_PARALLEL_FOR(nt, p, G.n * G.c,
-            double v = nl_load((const char *)bc->data + (p % G.c) * es, x->dtype);
-            if (x->dtype == NL_FLOAT32) {
-                float *d = (float *)out->data + p * plane;
-                for (int64_t i = 0; i < plane; i++) d[i] += (float)v;
-            } else {
-                double *d = (double *)out->data + p * plane;
-                for (int64_t i = 0; i < plane; i++) d[i] += v;
-            });
-    }
+    if (bias && out->numel)
+        nl_add_channel_bias(out->data, TMP(nl_contiguous(bias))->data, G.n, G.c, G.h * G.w, x->dtype);
     nl_node *n = nl_record(NL_OP_CONV_TRANSPOSE2D, out, bias ? 3 : 2, (nl_tensor *[]){ x, weight, bias });
     if (n) {
         n->needs_in = 3;                 /* backward reads the input and the weight */

@@ -579,20 +579,8 @@ nl_tensor *nl_conv_transpose3d(nl_tensor *x, nl_tensor *weight, nl_tensor *bias,
         memset(out->data, 0, out->numel * nl_dtype_size(x->dtype));      /* col2vol adds into it */
         nl_tensor *xc = TMP(nl_contiguous(x)), *wc = TMP(nl_contiguous(weight));
         if (!conv3_grads(out->data, NULL, xc->data, NULL, wc->data, &G, x->dtype, op)) goto fail;
-        if (bias) {
-            nl_tensor *bc = TMP(nl_contiguous(bias));
-            int64_t es = nl_dtype_size(x->dtype), vol = G.d * G.h * G.w;
-            int nt = nl_threads_for(out->numel, POOL3_GRAIN);
-            NL_PARALLEL_FOR(nt, p, G.n * G.c,
-                double v = nl_load((const char *)bc->data + (p % G.c) * es, x->dtype);
-                if (x->dtype == NL_FLOAT32) {
-                    float *d = (float *)out->data + p * vol;
-                    for (int64_t i = 0; i < vol; i++) d[i] += (float)v;
-                } else {
-                    double *d = (double *)out->data + p * vol;
-                    for (int64_t i = 0; i < vol; i++) d[i] += v;
-                });
-        }
+        if (bias)
+            nl_add_channel_bias(out->data, TMP(nl_contiguous(bias))->data, G.n, G.c, G.d * G.h * G.w, x->dtype);
     }
     out = nl_keep_ref(out);
     nl_temps_free(&tmps);
