@@ -33,18 +33,8 @@ return function(nl)
     end
     return v
   end
-  -- f as op: an error an inner op raises names op first
-  local function as_op(op, f)
-    return function(...)
-      local res = { pcall(f, ...) }
-      if res[1] then return unpack(res, 2, table.maxn(res)) end
-      local msg = tostring(res[2])
-      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
-            or msg:match('^[^:\n]+:%d+: (.*)$') or msg
-      if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
-      raise(msg)
-    end
-  end
+  -- f as op: an error an inner op raises names op first (tensor_linalg.lua's)
+  local as_op = nl._as_op
   -- the tensors of a call f(t1, t2, ...) or f({t1, t2, ...}), each checked
   local function tensors_of(op, ...)
     local first = ...

@@ -992,19 +992,22 @@ return function(nl)
   -- made of names it first: repeat_interleave(2^40) failed as "reshape: out
   -- of memory allocating [2,1099511627776] int64", which named no op the
   -- caller wrote; now "repeat_interleave: reshape: out of memory ...".
-  local function as_op(op, f)
-    return function(...)
-      local ok, r = pcall(f, ...)
-      if ok then return r end
-      local msg = tostring(r)
-      -- (the caller's position: a script without .lua, or nnlua -e's
-      -- '(command line):1: ', kept it and named it twice)
-      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
-            or msg:match('^[^:\n]+:%d+: (.*)$') or msg
-      if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
-      raise(msg)
-    end
+  -- (nl._as_op: tensor_more.lua and tensor_combine.lua, loaded after this
+  -- file, wrap their ops in it too; every result is passed on)
+  local function named(op, ok, ...)
+    if ok then return ... end
+    local msg = tostring((...))
+    -- (the caller's position: a script without .lua, or nnlua -e's
+    -- '(command line):1: ', kept it and named it twice)
+    msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
+          or msg:match('^[^:\n]+:%d+: (.*)$') or msg
+    if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
+    raise(msg)
   end
+  local function as_op(op, f)
+    return function(...) return named(op, pcall(f, ...)) end
+  end
+  nl._as_op = as_op
   for _, name in ipairs({ 'logsumexp', 'tril', 'triu', 'flip', 'fliplr', 'flipud', 'roll', 'repeat_interleave',
                           'outer', 'lerp', 'diag', 'diagonal', 'diag_embed', 'trace', 'isclose', 'allclose',
                           'equal', 'addmm', 'addmv', 'baddbmm', 'addbmm' }) do

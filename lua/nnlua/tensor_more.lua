@@ -78,20 +78,8 @@ return function(nl)
     return nl.where(nl.zeros(Tensor.shape(q), 'int64'), carrier, q)
   end
   -- f as op: an error an inner op raises names op first (nan_to_num's
-  -- float32 check said "where: ..."); every result passed on
-  local function as_op(op, f)
-    return function(...)
-      local res = { pcall(f, ...) }
-      if res[1] then return unpack(res, 2, table.maxn(res)) end
-      local msg = tostring(res[2])
-      -- (the caller's position: a script without .lua, or nnlua -e's
-      -- '(command line):1: ', kept it and named it twice)
-      msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
-            or msg:match('^[^:\n]+:%d+: (.*)$') or msg
-      if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
-      raise(msg)
-    end
-  end
+  -- float32 check said "where: ..."); tensor_linalg.lua's
+  local as_op = nl._as_op
   -- the 0-based dims of p that d names (a dim, a list of them, or nil or
   -- {} for all of them), highest first; each once
   local function dims_of(op, p, d)
