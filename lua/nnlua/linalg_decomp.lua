@@ -92,12 +92,6 @@ return function(nl)
     return f.apply(A) - Tensor.detach(A)
   end
 
-  local function opts_of(op, opts, known)
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, known)
-    return opts
-  end
-
   -- ---- QR ------------------------------------------------------------------------
 
   -- Q, R of A's columns n <= m (the reduced form) with the gradient of
@@ -148,7 +142,7 @@ return function(nl)
   function linalg.qr(A, opts, ...)
     no_extra('linalg.qr', '(A, [{mode}])', ...)
     if type(opts) == 'string' then opts = { mode = opts } end
-    opts = opts_of('linalg.qr', opts, { mode = 1 })
+    opts = nl._opts('linalg.qr', opts, { mode = 1 })
     return qr('linalg.qr', A, opts.mode or 'reduced')
   end
   -- t:qr([some]): torch.qr, Q and R; some = false is mode 'complete'
@@ -163,7 +157,7 @@ return function(nl)
 
   local function uplo_of(op, opts)
     if type(opts) == 'string' then opts = { UPLO = opts } end
-    opts = opts_of(op, opts, { UPLO = 1 })
+    opts = nl._opts(op, opts, { UPLO = 1 })
     local u = opts.UPLO or 'L'
     if u ~= 'L' and u ~= 'U' then raise(("%s: UPLO must be 'L' or 'U', got %s"):format(op, describe(u))) end
     return u == 'U'
@@ -260,7 +254,7 @@ return function(nl)
   -- diag(S) Vh, S descending (torch.linalg.svd's form: Vh, not V)
   function linalg.svd(A, opts, ...)
     no_extra('linalg.svd', '(A, [{full_matrices}])', ...)
-    opts = opts_of('linalg.svd', opts, { full_matrices = 'flag' })
+    opts = nl._opts('linalg.svd', opts, { full_matrices = 'flag' })
     return svd('linalg.svd', A, opts.full_matrices ~= false, true)
   end
   function linalg.svdvals(A, ...)
@@ -363,7 +357,7 @@ return function(nl)
   -- nl.linalg.pinv(A, [{atol, rtol, hermitian}])
   function linalg.pinv(A, opts, ...)
     no_extra('linalg.pinv', '(A, [{atol, rtol, hermitian}])', ...)
-    opts = opts_of('linalg.pinv', opts, { atol = 1, rtol = 1, hermitian = 'flag' })
+    opts = nl._opts('linalg.pinv', opts, { atol = 1, rtol = 1, hermitian = 'flag' })
     return pinv('linalg.pinv', A, opts)
   end
   -- t:pinverse([rcond]): torch.pinverse, rtol = rcond (1e-15)
@@ -379,7 +373,7 @@ return function(nl)
   function linalg.matrix_rank(A, opts, ...)
     no_extra('linalg.matrix_rank', '(A, [{atol, rtol, hermitian}])', ...)
     if type(opts) == 'number' then opts = { atol = opts, rtol = 0 } end
-    opts = opts_of('linalg.matrix_rank', opts, { atol = 1, rtol = 1, hermitian = 'flag' })
+    opts = nl._opts('linalg.matrix_rank', opts, { atol = 1, rtol = 1, hermitian = 'flag' })
     matrices('linalg.matrix_rank', A, opts.hermitian)
     local _, keep = kept('linalg.matrix_rank', A, opts)
     return Tensor.sum(Tensor.long(keep), -1)
@@ -400,7 +394,7 @@ return function(nl)
   function linalg.lstsq(A, B, opts, ...)
     local op = 'linalg.lstsq'
     no_extra(op, '(A, B, [{rcond, driver}])', ...)
-    opts = opts_of(op, opts, { rcond = 1, driver = 1 })
+    opts = nl._opts(op, opts, { rcond = 1, driver = 1 })
     local m, n = matrices(op, A)
     if not is_tensor(B) then argerror(op, 'a tensor as B', B) end
     local driver = opts.driver or 'gelsy'

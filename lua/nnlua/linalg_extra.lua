@@ -18,11 +18,6 @@ return function(nl)
   local function no_extra(op, takes, ...)
     if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
   end
-  local function opts_of(op, opts, known)
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, known)
-    return opts
-  end
   local function mT(x) return Tensor.transpose(x, -1, -2) end
   local function tensor_arg(op, what, x)
     if not is_tensor(x) then argerror(op, 'a tensor as ' .. what, x) end
@@ -363,7 +358,7 @@ return function(nl)
   function linalg.solve_ex(A, B, opts, ...)
     local op = 'linalg.solve_ex'
     no_extra(op, '(A, B, [opts])', ...)
-    opts = opts_of(op, opts, { left = 'flag', check_errors = 'flag' })
+    opts = nl._opts(op, opts, { left = 'flag', check_errors = 'flag' })
     matrices(op, A, true)
     tensor_arg(op, 'B', B)
     local _, _, info = linalg.lu_factor_ex(Tensor.detach(A))
@@ -407,7 +402,7 @@ return function(nl)
   function linalg.ldl_factor_ex(A, opts, ...)
     local op = 'linalg.ldl_factor_ex'
     no_extra(op, '(A, [opts])', ...)
-    opts = opts_of(op, opts, LDL_OPTS)
+    opts = nl._opts(op, opts, LDL_OPTS)
     matrices(op, A, true)
     local LD = nl._wrap(nl._lib.nl_linalg_ldl_factor(nl._T(A, op), opts.check_errors and 1 or 0, ldl_out,
                                                       ldl_out + 1))
@@ -417,7 +412,7 @@ return function(nl)
   function linalg.ldl_factor(A, opts, ...)
     local op = 'linalg.ldl_factor'
     no_extra(op, '(A, [opts])', ...)
-    opts = opts_of(op, opts, { hermitian = 'flag' })
+    opts = nl._opts(op, opts, { hermitian = 'flag' })
     matrices(op, A, true)
     local LD = nl._wrap(nl._lib.nl_linalg_ldl_factor(nl._T(A, op), 1, ldl_out, nil))
     return LD, nl._wrap(ldl_out[0])
@@ -427,7 +422,7 @@ return function(nl)
   function linalg.ldl_solve(LD, pivots, B, opts, ...)
     local op = 'linalg.ldl_solve'
     no_extra(op, '(LD, pivots, B, [opts])', ...)
-    opts_of(op, opts, { hermitian = 'flag' })
+    nl._opts(op, opts, { hermitian = 'flag' })
     matrices(op, LD, true, 'LD')
     matrices(op, B, false, 'B')
     tensor_arg(op, 'pivots', pivots)
@@ -481,7 +476,7 @@ return function(nl)
   -- nl.linalg.cross(x, y, [dim = -1]) (or {dim})
   function linalg.cross(x, y, dim, ...)
     no_extra('linalg.cross', '(x, y, [dim])', ...)
-    if type(dim) == 'table' then dim = opts_of('linalg.cross', dim, { dim = 1 }).dim end
+    if type(dim) == 'table' then dim = nl._opts('linalg.cross', dim, { dim = 1 }).dim end
     return cross('linalg.cross', x, y, dim == nil and -1 or dim)
   end
   -- (nl.cross and x:cross, torch.cross, are tensor_combine.lua's)
@@ -490,7 +485,7 @@ return function(nl)
   function linalg.vecdot(x, y, dim, ...)
     local op = 'linalg.vecdot'
     no_extra(op, '(x, y, [dim])', ...)
-    if type(dim) == 'table' then dim = opts_of(op, dim, { dim = 1 }).dim end
+    if type(dim) == 'table' then dim = nl._opts(op, dim, { dim = 1 }).dim end
     tensor_arg(op, 'x', x)
     tensor_arg(op, 'y', y)
     local bx, by = broadcast2(x, y)
@@ -509,7 +504,7 @@ return function(nl)
   function linalg.vander(x, N, ...)
     local op = 'linalg.vander'
     no_extra(op, '(x, [N])', ...)
-    if type(N) == 'table' then N = opts_of(op, N, { N = 1 }).N end
+    if type(N) == 'table' then N = nl._opts(op, N, { N = 1 }).N end
     tensor_arg(op, 'x', x)
     if Tensor.dim(x) < 1 then raise(op .. ': x must have at least 1 dim, got a 0-D tensor') end
     if N == nil then N = Tensor.size(x, -1) end
@@ -529,7 +524,7 @@ return function(nl)
     local op = 'linalg.diagonal'
     no_extra(op, '(A, [offset], [dim1], [dim2])', ...)
     if type(offset) == 'table' then
-      local o = opts_of(op, offset, { offset = 1, dim1 = 1, dim2 = 1 })
+      local o = nl._opts(op, offset, { offset = 1, dim1 = 1, dim2 = 1 })
       offset, dim1, dim2 = o.offset, o.dim1, o.dim2
     end
     tensor_arg(op, 'A', A)

@@ -12,11 +12,6 @@ return function(nl)
   local function no_extra(op, takes, ...)
     if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
   end
-  local function opts_of(op, opts, known)
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, known)
-    return opts
-  end
   local function float_arg(op, what, x)
     if not is_tensor(x) then argerror(op, 'a tensor as ' .. what, x) end
     if Tensor.dtype(x) == 'int64' then
@@ -35,7 +30,7 @@ return function(nl)
   function nl.cov(x, opts, ...)
     local op = 'cov'
     no_extra(op, '(x, [opts])', ...)
-    opts = opts_of(op, opts, { correction = 1, fweights = 1, aweights = 1 })
+    opts = nl._opts(op, opts, { correction = 1, fweights = 1, aweights = 1 })
     if not is_tensor(x) then argerror(op, 'a tensor as x', x) end
     if Tensor.dim(x) > 2 then raise(('%s: x must be 1-D or 2-D, got shape %s'):format(op, shape_str(x))) end
     -- the dtype of x and aweights promoted, int64 x as float32, as PyTorch's
@@ -138,7 +133,7 @@ return function(nl)
     local op = 'histogram'
     no_extra(op, '(x, [bins], [opts])', ...)
     if type(bins) == 'table' and not is_tensor(bins) and opts == nil then bins, opts = nil, bins end
-    opts = opts_of(op, opts, { range = 1, weight = 1, density = 'flag' })
+    opts = nl._opts(op, opts, { range = 1, weight = 1, density = 'flag' })
     float_arg(op, 'x', x)
     local dt = Tensor.dtype(x)
     x = Tensor.reshape(Tensor.detach(x), { -1 })

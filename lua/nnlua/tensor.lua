@@ -295,10 +295,12 @@ return function(nl)
   -- empty and were named there)
   function nl._size_arg(v) return type(v) == 'number' and v >= 1 and v <= 2 ^ 53 and v == math.floor(v) end
 
-  -- a table of options (nil -> {}), or an error naming op
-  function nl._opts(op, opts)
+  -- a table of options (nil -> {}), or an error naming op; with known,
+  -- its keys checked as nl._check_opts does
+  function nl._opts(op, opts, known)
     if opts == nil then return {} end
     if type(opts) ~= 'table' or getmetatable(opts) ~= nil then argerror(op, 'a table of options', opts) end
+    if known then nl._check_opts(op, opts, known) end
     return opts
   end
 
