@@ -38,22 +38,6 @@ return function(nl, nn)
 
   -- ---- orthogonal ---------------------------------------------------------
 
-  -- exp(A) by scaling and squaring: the Taylor series to degree 18 of A /
-  -- 2^s, ||A / 2^s||_1 <= 1/2, squared s times (ordinary ops, so autograd
-  -- gives its gradient)
-  local function matrix_exp(A)
-    local n = A:size(1)
-    local norm = A:detach():abs():sum(1):max():item()
-    local s = 0
-    if norm > 0.5 then s = math.ceil(math.log(norm / 0.5) / math.log(2)) end
-    local B = s > 0 and A / 2 ^ s or A
-    local I = eye(n, n, A:dtype())
-    local P = I
-    for j = 18, 1, -1 do P = I + nl.matmul(B, P) / j end
-    for _ = 1, s do P = nl.matmul(P, P) end
-    return P
-  end
-
   -- LAPACK's householder_product: the first k columns of H_1 ... H_k, H_i
   -- = I - tau_i v_i v_i^T, v_i column i of A below the diagonal with a 1 on it
   local function householder_product(A, tau)
@@ -110,7 +94,7 @@ return function(nl, nn)
       if n ~= k then X = nl.cat({ X, nl.zeros({ n, n - k }, X:dtype()) }, 2) end
       local A = X - X:t()
       if map == 'matrix_exp' then
-        Q = matrix_exp(A)
+        Q = nl.matrix_exp(A)           -- (linalg_extra.lua's, loaded on first use)
       else
         local I = eye(n, n, A:dtype())
         Q = nl.linalg.solve(I - A * 0.5, I + A * 0.5)
