@@ -278,32 +278,39 @@ return function(nl, nn)
     reset(self)
   end
 
-  -- the caller's input against the layer, named with its shape (the C op
-  -- named conv2d, blamed the weight for the input's dtype, and showed an
-  -- unbatched input with its batch dim)
-  local function check2d(self, x)
-    local d = nl._T(x, 'Conv2d').ndim
-    if d ~= 3 and d ~= 4 then
-      nl._raise(('Conv2d: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(nl._shape_str(x)))
+  local function list_str(t) return '[' .. table.concat(t, ',') .. ']' end
+
+  -- the caller's input against a Conv2d or Conv3d layer, named op with its
+  -- shape (the C op named conv2d, blamed the weight for the input's dtype,
+  -- and showed an unbatched input with its batch dim); layout: the input's
+  -- two forms, for the message. Returns its number of dims.
+  local function check_input(op, self, x, layout)
+    local n = #self.kernel_size
+    local d = nl._T(x, op).ndim
+    if d ~= n + 1 and d ~= n + 2 then
+      nl._raise(('%s: input must be %s, got shape %s'):format(op, layout, nl._shape_str(x)))
     end
-    nn._check_input_dtype('Conv2d', x, self.weight:dtype())
-    if x:size(d - 2) ~= self.in_channels then
-      nl._raise(('Conv2d: input has %d channels, weight expects %d (input %s, weight %s)'):format(x:size(d - 2),
+    nn._check_input_dtype(op, x, self.weight:dtype())
+    if x:size(d - n) ~= self.in_channels then
+      nl._raise(('%s: input has %d channels, weight expects %d (input %s, weight %s)'):format(op, x:size(d - n),
         self.in_channels, nl._shape_str(x), nl._shape_str(self.weight)))
     end
-    local out = {}
-    for i = 1, 2 do
+    local out, too_small = {}, false
+    for i = 1, n do
       local k = self.dilation[i] * (self.kernel_size[i] - 1) + 1
-      local padded = x:size(d - 2 + i) + 2 * self.padding[i] + (self._extend and self._extend[i] or 0)
+      local padded = x:size(d - n + i) + 2 * self.padding[i] + (self._extend and self._extend[i] or 0)
       out[i] = math.floor((padded - k) / self.stride[i]) + 1
+      too_small = too_small or out[i] < 1
     end
-    if out[1] < 1 or out[2] < 1 then
-      nl._raise(('Conv2d: output size [%d,%d] is too small: input %s, padding [%d,%d], kernel [%d,%d] with dilation '
-        .. '[%d,%d], stride [%d,%d]'):format(out[1], out[2], nl._shape_str(x), self.padding[1], self.padding[2],
-        self.kernel_size[1], self.kernel_size[2], self.dilation[1], self.dilation[2], self.stride[1], self.stride[2]))
+    if too_small then
+      nl._raise(('%s: output size %s is too small: input %s, padding %s, kernel %s with dilation %s, stride %s')
+        :format(op, list_str(out), nl._shape_str(x), list_str(self.padding), list_str(self.kernel_size),
+          list_str(self.dilation), list_str(self.stride)))
     end
     return d
   end
+  nn._check_conv_input = check_input
+  local function check2d(self, x) return check_input('Conv2d', self, x, '(N, C, H, W) or (C, H, W)') end
 
   function Conv2d:forward(x)
     local unbatched = check2d(self, x) == 3
@@ -424,8 +431,6 @@ return function(nl, nn)
   local KNOWN_TF = { stride = 1, padding = 1, output_padding = 1, groups = 1, dilation = 1 }
   local KNOWN_T = { stride = 1, padding = 1, output_padding = 1, groups = 1, bias = 'flag', dilation = 1,
                     padding_mode = 1 }
-
-  local function list_str(t) return '[' .. table.concat(t, ',') .. ']' end
 
   -- output_padding must be smaller than the stride or the dilation (PyTorch's rule)
   local function check_output_padding(op, opad, s, d)

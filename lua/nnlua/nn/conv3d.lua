@@ -178,29 +178,8 @@ return function(nl, nn)
   end
 
   -- the caller's input against the layer, named Conv3d with its shape
-  local function check3d(self, x)
-    local d = nl._T(x, 'Conv3d').ndim
-    if d ~= 4 and d ~= 5 then
-      nl._raise(('Conv3d: input must be (N, C, D, H, W) or (C, D, H, W), got shape %s'):format(nl._shape_str(x)))
-    end
-    nn._check_input_dtype('Conv3d', x, self.weight:dtype())
-    if x:size(d - 3) ~= self.in_channels then
-      nl._raise(('Conv3d: input has %d channels, weight expects %d (input %s, weight %s)'):format(x:size(d - 3),
-        self.in_channels, nl._shape_str(x), nl._shape_str(self.weight)))
-    end
-    local out, too_small = {}, false
-    for i = 1, 3 do
-      local k = self.dilation[i] * (self.kernel_size[i] - 1) + 1
-      local n = x:size(d - 3 + i) + 2 * self.padding[i] + (self._extend and self._extend[i] or 0)
-      out[i] = math.floor((n - k) / self.stride[i]) + 1
-      too_small = too_small or out[i] < 1
-    end
-    if too_small then
-      nl._raise(('Conv3d: output size %s is too small: input %s, padding %s, kernel %s with dilation %s, stride %s')
-        :format(list_str(out), nl._shape_str(x), list_str(self.padding), list_str(self.kernel_size),
-          list_str(self.dilation), list_str(self.stride)))
-    end
-  end
+  -- (conv.lua's check, as Conv2d's)
+  local function check3d(self, x) nn._check_conv_input('Conv3d', self, x, '(N, C, D, H, W) or (C, D, H, W)') end
 
   function Conv3d:forward(x)
     check3d(self, x)
