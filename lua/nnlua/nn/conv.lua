@@ -558,6 +558,29 @@ return function(nl, nn)
   end
   nn._padding_for, nn._check_output_padding = padding_for, check_output_padding
 
+  -- a ConvTranspose layer's input x checked (layout: its two forms, for
+  -- the message): its number of dims, and the output_padding that gives
+  -- output_size (the layer's when nil; ConvTranspose1d's sizes are numbers)
+  local function t_input(op, self, x, output_size, layout)
+    local one = type(self.kernel_size) == 'number'
+    local n = one and 1 or #self.kernel_size
+    local d = nl._T(x, op).ndim
+    if d ~= n + 1 and d ~= n + 2 then
+      nl._raise(('%s: input must be %s, got shape %s'):format(op, layout, nl._shape_str(x)))
+    end
+    if output_size == nil then return d, self.output_padding end
+    local sizes = {}
+    for i = 1, n do sizes[i] = x:size(d - n + i) end
+    local unbatched = d == n + 1
+    if one then
+      return d, padding_for(op, output_size, sizes, { self.stride }, { self.padding }, { self.dilation },
+                            { self.kernel_size }, unbatched)[1]
+    end
+    return d, padding_for(op, output_size, sizes, self.stride, self.padding, self.dilation, self.kernel_size,
+                          unbatched)
+  end
+  nn._transposed_input = t_input
+
   local function t_init(self, op, in_channels, out_channels, kernel_size, opts, one)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_T)
@@ -598,16 +621,8 @@ return function(nl, nn)
   -- of output_padding
   function ConvTranspose2d:forward(x, output_size)
     local op = 'ConvTranspose2d'
-    local d = nl._T(x, op).ndim
-    if d ~= 3 and d ~= 4 then
-      nl._raise(('%s: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(op, nl._shape_str(x)))
-    end
+    local d, opad = t_input(op, self, x, output_size, '(N, C, H, W) or (C, H, W)')
     local shown = nl._shape_str(x)
-    local opad = self.output_padding
-    if output_size ~= nil then
-      opad = padding_for(op, output_size, { x:size(d - 1), x:size(d) }, self.stride, self.padding, self.dilation,
-                         self.kernel_size, d == 3)
-    end
     if d == 3 then x = x:unsqueeze(1) end
     local y = transposed(op, x, self.weight, self.bias, self.stride, self.padding, opad, self.dilation, self.groups,
                          shown)
@@ -643,16 +658,8 @@ return function(nl, nn)
   -- input (N, C, L) or (C, L); output_size (optional): {L} (or {N, C, L}; unbatched {C, L})
   function ConvTranspose1d:forward(x, output_size)
     local op = 'ConvTranspose1d'
-    local d = nl._T(x, op).ndim
-    if d ~= 2 and d ~= 3 then
-      nl._raise(('%s: input must be (N, C, L) or (C, L), got shape %s'):format(op, nl._shape_str(x)))
-    end
+    local d, opad = t_input(op, self, x, output_size, '(N, C, L) or (C, L)')
     local shown = nl._shape_str(x)
-    local opad = self.output_padding
-    if output_size ~= nil then
-      opad = padding_for(op, output_size, { x:size(d) }, { self.stride }, { self.padding }, { self.dilation },
-                         { self.kernel_size }, d == 2)[1]
-    end
     if d == 2 then x = x:unsqueeze(1) end
     local x4, w4 = x:unsqueeze(3), self.weight:unsqueeze(3)
     local y = transposed(op, x4, w4, self.bias, { 1, self.stride }, { 0, self.padding }, { 0, opad },

@@ -331,16 +331,8 @@ return function(nl, nn)
   -- reach, in place of output_padding
   function ConvTranspose3d:forward(x, output_size)
     local op = 'ConvTranspose3d'
-    local d = nl._T(x, op).ndim
-    if d ~= 4 and d ~= 5 then
-      nl._raise(('%s: input must be (N, C, D, H, W) or (C, D, H, W), got shape %s'):format(op, nl._shape_str(x)))
-    end
+    local _, opad = nn._transposed_input(op, self, x, output_size, '(N, C, D, H, W) or (C, D, H, W)')
     local shown = nl._shape_str(x)
-    local opad = self.output_padding
-    if output_size ~= nil then
-      opad = nn._padding_for(op, output_size, { x:size(d - 2), x:size(d - 1), x:size(d) }, self.stride,
-                             self.padding, self.dilation, self.kernel_size, d == 4)
-    end
     return (batched(op, x, function(x5)
       return transposed3(op, x5, self.weight, self.bias, self.stride, self.padding, opad, self.dilation,
                          self.groups, shown)
