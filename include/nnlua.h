@@ -319,6 +319,17 @@ nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base);
 nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base);
 nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, nl_tensor *src, double alpha,
                         int64_t base);
+/* index_add in place (into t itself, no graph recorded): 0, or -1 with t
+ * untouched */
+int nl_index_add_(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, nl_tensor *src, double alpha,
+                  int64_t base);
+/* PyTorch's index_copy_ (fill 0) and index_fill_ (fill 1), in place:
+ * t.select(dim, index[i]) = src.select(dim, i) (src of t's shape but the
+ * index's length along dim, t's dtype), or = the 0-dim src of t's dtype;
+ * index int64, 0-D or 1-D, counted from base, or -1 .. -size from the end.
+ * index_copy refuses an index given twice. No graph is recorded; 0, or -1
+ * with t untouched. */
+int nl_index_put_(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int fill, int64_t base);
 /* PyTorch's scatter_reduce: a contiguous copy of t with each src[.., i, ..]
  * reduced into out[.., index[.., i, ..], ..] along dim (shapes as
  * nl_scatter's): reduce 0 sum, 1 prod, 2 mean, 3 amax, 4 amin (NaN

@@ -2024,7 +2024,8 @@ return function(nl)
 
   -- t:index_add(dim, index, src, [alpha]): a copy of t with alpha * src's
   -- slice i added into slice index[i] along dim (index 1-D; repeats add up)
-  local function index_add(op, t, d, idx, src, alpha)
+  -- (inplace: into t itself, after inplace_from's checks)
+  local function index_add(op, t, d, idx, src, alpha, inplace)
     local p = T(t, op)
     if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to add along') end
     local c = cdim(d, op, p)
@@ -2039,6 +2040,12 @@ return function(nl)
       end
       alpha = alpha < 0 and math.ceil(alpha) or math.floor(alpha)
     end
+    if inplace then
+      if lib.nl_index_add_(p, c, T(idx, op), T(src, op), alpha, 1) ~= 0 then
+        raise((ffi.string(lib.nl_error()):gsub('^index_add:', op .. ':')))
+      end
+      return t
+    end
     local r = lib.nl_index_add(p, c, T(idx, op), T(src, op), alpha, 1)
     if r == nil then raise((ffi.string(lib.nl_error()):gsub('^index_add:', op .. ':'))) end
     return wrap(r)
@@ -2050,7 +2057,9 @@ return function(nl)
   nl.index_add = Tensor.index_add
   function Tensor.index_add_(t, d, idx, src, alpha, ...)
     if select('#', ...) > 0 then nl._no_extra_args('index_add_', '(dim, index, source, [alpha])', nil, ...) end
-    return inplace_from('index_add_', t, src, function() return index_add('index_add_', t, d, idx, src, alpha) end)
+    check(lib.nl_inplace_check(T(t, 'index_add_'), 'index_add_'))
+    if is_tensor(src) then src_ptr(src, 'index_add_') end
+    return index_add('index_add_', t, d, idx, src, alpha, true)
   end
 
   -- t:sort([dim], [descending]) or t:sort({dim, descending, stable}):

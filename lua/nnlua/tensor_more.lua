@@ -681,7 +681,7 @@ return function(nl)
   -- idx (an int64 tensor or a list) of 1-based indices into n places,
   -- negative ones (from the end) made positive; one out of range is
   -- refused naming op and what it indexes
-  local function resolved(op, idx, n, what)
+  local function index_tensor(op, idx)
     if type(idx) == 'table' and not is_tensor(idx) then
       for i, v in ipairs(idx) do
         if type(v) ~= 'number' or v ~= math.floor(v) then
@@ -694,12 +694,18 @@ return function(nl)
     if Tensor.dtype(idx) ~= 'int64' then
       raise(('%s: indices must be an int64 tensor, got %s'):format(op, Tensor.dtype(idx)))
     end
+    return idx
+  end
+  -- (in: the tensor's shape, named after the range)
+  local function resolved(op, idx, n, what, in_shape)
+    idx = index_tensor(op, idx)
     if Tensor.numel(idx) == 0 then return idx end
     local lo, hi = Tensor.item(Tensor.min(idx)), Tensor.item(Tensor.max(idx))
     local zeros = Tensor.item(Tensor.sum(Tensor.eq(idx, 0)))
     if hi > n or lo < -n or zeros > 0 then
       local bad = hi > n and hi or (lo < -n and lo or 0)
-      raise(('%s: index %d out of range for %s of size %d (1 to %d, or -1 to -%d)'):format(op, bad, what, n, n, n))
+      raise(('%s: index %d out of range for %s of size %d (1 to %d, or -1 to -%d)%s'):format(op, bad, what, n, n, n,
+        in_shape and ' in shape ' .. in_shape or ''))
     end
     if lo < 0 then idx = nl.where(Tensor.lt(idx, 0), idx + (n + 1), idx) end
     return idx
@@ -751,7 +757,7 @@ return function(nl)
   -- against t; the index checked as op's
   local function index_mask(op, p, c, idx)
     local n = p.ndim == 0 and 1 or tonumber(p.sizes[c])
-    local i = resolved(op, idx, n, 'dim ' .. (c + 1))
+    local i = resolved(op, idx, n, 'dim ' .. (c + 1), shape_str_p(p))
     if Tensor.dim(i) > 1 then raise(('%s: index must be 0-D or 1-D, got shape %s'):format(op, shape_str(i))) end
     i = Tensor.reshape(i, -1)
     local m = Tensor.index_add(nl.zeros(n, 'int64'), 1, i, nl.ones(Tensor.numel(i), 'int64'))
@@ -766,13 +772,45 @@ return function(nl)
   end
   -- index_fill(dim, index, value): t with the slices at index along dim set
   -- to value (a number, or a 0-dim tensor that gets their gradient)
-  define('index_fill', function(t, d, idx, value, ...)
+  -- index_copy's and index_fill's C kernel (nl_index_put_, which checks
+  -- their arguments in the order and words of the composition below),
+  -- into t itself (in place) or a copy, when no gradient is asked for
+  local function index_put(op, t, c, idx, src, fill, inplace)
+    local i = index_tensor(op, idx)
+    local r = inplace and t or Tensor.clone(t)
+    check(lib.nl_index_put_(T(r, op), c, T(i, op), T(src, op), fill, 1))
+    return r
+  end
+  -- value as a 0-dim tensor of p's dtype, or nil where masked_fill would
+  -- refuse it or it requires grad (the composition then goes, naming it)
+  local function fill_value(p, value)
+    local dt = ({ [0] = 'float32', 'float64', 'int64' })[tonumber(p.dtype)]
+    if type(value) == 'number' then
+      if p.dtype == 0 and value == value and math.abs(value) > FINITE_MAX.float32 and math.abs(value) < INF then
+        return nil
+      end
+      if p.dtype == 2 then
+        if not (value >= -2 ^ 63 and value < 2 ^ 63) then return nil end
+        value = value >= 0 and math.floor(value) or math.ceil(value)
+      end
+      return nl.tensor(value, dt)
+    end
+    if is_tensor(value) and value.ptr ~= nil and value.ptr.ndim == 0 and not (grad_on() and requires(value)) then
+      return Tensor.to(value, dt)
+    end
+  end
+  local function index_fill(t, d, idx, value, ...)
     no_extra('index_fill', '(dim, index, value)', ...)
     local p = T(t, 'index_fill')
+    if not (grad_on() and requires(t)) then
+      local v = fill_value(p, value)
+      if v then return index_put('index_fill', t, index_dim('index_fill', p, d), idx, v, 1, false) end
+    end
     local m = index_mask('index_fill', p, index_dim('index_fill', p, d), idx)
     if p.ndim == 0 then m = Tensor.reshape(m, {}) end
     return Tensor.masked_fill(t, m, value)
-  end, true)
+  end
+  define('index_fill', index_fill, true)
   -- index_copy(dim, index, source): t with slice k of source at index[k]
   -- along dim; an index given twice is refused (PyTorch leaves which
   -- copy wins unspecified)
@@ -781,6 +819,7 @@ return function(nl)
     local p = T(t, 'index_copy')
     if not is_tensor(src) then argerror('index_copy', 'a tensor as source', src) end
     local c = index_dim('index_copy', p, d)
+    if not (grad_on() and (requires(t) or requires(src))) then return index_put('index_copy', t, c, idx, src, 0, false) end
     local m, i, counts1 = index_mask('index_copy', p, c, idx)
     if Tensor.numel(counts1) > 0 and Tensor.item(Tensor.max(counts1)) > 1 then
       raise('index_copy: an index appears more than once (which copy would win is unspecified)')
@@ -796,6 +835,36 @@ return function(nl)
     local placed = Tensor.index_add(nl.zeros(sizes(p), Tensor.dtype(t)), c + 1, i, src)
     return nl.where(m, placed, t)
   end, true)
+  -- index_copy_ and index_fill_ write into t itself (the result made
+  -- whole and copied back took twice as long); t and the arguments are
+  -- checked as in_place checks them, then as the op's
+  local function in_place_put(name, takes, fill)
+    local op = name .. '_'
+    Tensor[op] = as_op(op, function(t, d, idx, src, ...)
+      check(lib.nl_inplace_check(T(t, op), op))
+      if grad_on() then
+        local args = { d, idx, src, ... }
+        for i = 1, select('#', ...) + 3 do
+          if requires(args[i]) then
+            raise(('%s: argument %d of shape %s requires grad, but in-place ops are not recorded, so its gradient '
+                   .. 'would be lost; use the out-of-place op, or detach() it'):format(op, i, shape_str(args[i])))
+          end
+        end
+      end
+      no_extra(name, takes, ...)
+      local p = T(t, name)
+      if fill then
+        local v = fill_value(p, src)
+        -- (a value masked_fill refuses: the composition names it)
+        if not v then return Tensor.copy_(t, nl.no_grad(function() return index_fill(t, d, idx, src) end)) end
+        return index_put(name, t, index_dim(name, p, d), idx, v, 1, true)
+      end
+      if not is_tensor(src) then argerror(name, 'a tensor as source', src) end
+      return index_put(name, t, index_dim(name, p, d), idx, src, 0, true)
+    end)
+  end
+  in_place_put('index_copy', '(dim, index, source)', false)
+  in_place_put('index_fill', '(dim, index, value)', true)
   -- masked_scatter(mask, source): t with the places where mask (broadcast
   -- to t) is nonzero taking source's elements in order (row-major); the
   -- gradient goes to those elements of source

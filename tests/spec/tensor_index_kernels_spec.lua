@@ -1,0 +1,248 @@
+-- index_select, index_add(_), index_copy(_) and index_fill(_) by their C
+-- kernels (nl_index_select, nl_index_add(_), nl_index_put_ in src/tensor.c)
+-- against the plain definition, a loop over the index of one slice each
+-- (select, then copy_, add_ or fill_; stack for index_select): bit for bit,
+-- on contiguous and strided tensors, sources and indices, along each dim
+-- of 1-, 2- and 3-D tensors, in float32, float64 and int64, on 1 and 2
+-- threads. Then the refusals: a repeated index (index_copy), indices out
+-- of range, named with the op and the shapes.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local DTYPES = { 'float32', 'float64', 'int64' }
+
+-- a tensor of shape with values from the spec's own generator (whole
+-- numbers for int64); strided: a transposed copy viewed back, so that its
+-- strides are not row-major
+local function data(shape, dtype, seed, strided)
+  local rng = S.rng(seed)
+  local n = S.numel(shape)
+  local v = {}
+  for i = 1, n do v[i] = dtype == 'int64' and math.floor(rng(-50, 50)) or rng(-2, 2) end
+  local t = nl.tensor(v, dtype):view(shape)
+  if strided and #shape >= 2 then t = t:transpose(1, #shape):contiguous():transpose(1, #shape) end
+  return t
+end
+
+-- the plain definitions, slice by slice
+local function ref_select(t, d, ks)
+  local parts = {}
+  for i, k in ipairs(ks) do parts[i] = t:select(d, k) end
+  return nl.stack(parts, d)
+end
+local function ref_add(t, d, ks, src, alpha)
+  local r = t:clone()
+  for i, k in ipairs(ks) do r:select(d, k):add_(src:select(d, i), alpha) end
+  return r
+end
+local function ref_copy(t, d, ks, src)
+  local r = t:clone()
+  local n = t:size(d)
+  for i, k in ipairs(ks) do r:select(d, k < 0 and k + n + 1 or k):copy_(src:select(d, i)) end
+  return r
+end
+local function ref_fill(t, d, ks, v)
+  local r = t:clone()
+  local n = t:size(d)
+  for _, k in ipairs(ks) do r:select(d, k < 0 and k + n + 1 or k):fill_(v) end
+  return r
+end
+
+-- m places in 1..n: distinct (a permutation's head) unless repeats
+local function places(n, m, seed, repeats)
+  local rng = S.rng(seed)
+  local ks = {}
+  if repeats then
+    for i = 1, m do ks[i] = 1 + math.floor(rng(0, 1) * n) % n end
+    return ks
+  end
+  local p = {}
+  for i = 1, n do p[i] = i end
+  for i = n, 2, -1 do
+    local j = 1 + math.floor(rng(0, 1) * i) % i
+    p[i], p[j] = p[j], p[i]
+  end
+  for i = 1, m do ks[i] = p[i] end
+  return ks
+end
+-- the index as an int64 tensor, contiguous or a stride-2 view
+local function index_of(ks, strided)
+  if not strided then return nl.tensor(ks, 'int64') end
+  local two = {}
+  for i, k in ipairs(ks) do two[2 * i - 1], two[2 * i] = k, -999 end
+  return nl.tensor(two, 'int64'):view(#ks, 2):select(2, 1)
+end
+
+-- each op on each layout, checked against its definition on `threads`
+local function check_all(threads)
+  local before = nl.get_num_threads()
+  nl.set_num_threads(threads)
+  local ok, err = pcall(function()
+    local seed = 1
+    for _, shape in ipairs({ { 40 }, { 33, 70 }, { 5, 37, 9 } }) do
+      for d = 1, #shape do
+        for _, dtype in ipairs(DTYPES) do
+          for _, strided in ipairs({ false, true }) do
+            seed = seed + 1
+            local what = ('%s %s dim %d%s, %d thread(s)'):format(dtype, table.concat(shape, 'x'), d,
+              strided and ' strided' or '', threads)
+            local n = shape[d]
+            local m = math.max(1, math.floor(n * 0.6))
+            local t = data(shape, dtype, seed, strided)
+            local sshape = {}
+            for q = 1, #shape do sshape[q] = q == d and m or shape[q] end
+            local src = data(sshape, dtype, seed + 1000, not strided)
+            local ks = places(n, m, seed)
+            local rks = places(n, m, seed + 7, true)
+            local idx = index_of(ks, strided)
+            -- index_select, distinct and repeated places
+            S.same_bits(t:index_select(d, idx), ref_select(t, d, ks), 'index_select ' .. what)
+            S.same_bits(t:index_select(d, index_of(rks, strided)), ref_select(t, d, rks), 'index_select rep ' .. what)
+            -- index_add with repeats: the adds in the index's order
+            local alpha = dtype == 'int64' and 3 or 0.37
+            local want = ref_add(t, d, rks, src, alpha)
+            S.same_bits(t:index_add(d, index_of(rks, strided), src, alpha), want, 'index_add ' .. what)
+            local y = t:clone()
+            y:index_add_(d, index_of(rks, strided), src, alpha)
+            S.same_bits(y, want, 'index_add_ ' .. what)
+            -- index_copy, some places counted from the end
+            local neg = {}
+            for i, k in ipairs(ks) do neg[i] = i % 3 == 0 and k - n - 1 or k end
+            want = ref_copy(t, d, neg, src)
+            S.same_bits(t:index_copy(d, index_of(neg, strided), src), want, 'index_copy ' .. what)
+            y = t:clone()
+            y:index_copy_(d, index_of(neg, strided), src)
+            S.same_bits(y, want, 'index_copy_ ' .. what)
+            -- index_fill, repeats allowed
+            local v = dtype == 'int64' and -7 or 0.625
+            want = ref_fill(t, d, rks, v)
+            S.same_bits(t:index_fill(d, index_of(rks, strided), v), want, 'index_fill ' .. what)
+            y = t:clone()
+            y:index_fill_(d, index_of(rks, strided), nl.tensor(v, dtype))
+            S.same_bits(y, want, 'index_fill_ ' .. what)
+            -- in place into a strided destination (t itself a view)
+            if #shape >= 2 then
+              local base = data(shape, dtype, seed + 5)
+              local view = base:transpose(1, #shape)
+              local vd = d == 1 and #shape or (d == #shape and 1 or d)
+              local vsrc = src:transpose(1, #shape)
+              local w = ref_copy(view, vd, ks, vsrc)
+              view:index_copy_(vd, index_of(ks, false), vsrc)
+              S.same_bits(view, w, 'index_copy_ into a view ' .. what)
+            end
+          end
+        end
+      end
+    end
+  end)
+  nl.set_num_threads(before)
+  if not ok then error(err, 0) end
+end
+
+describe('index kernels against the slice-by-slice definition', function()
+  it('agree bit for bit on 1 thread', function() check_all(1) end)
+  it('agree bit for bit on 2 threads', function() check_all(2) end)
+
+  it('give one result on 1 and 2 threads where the work is split', function()
+    -- large enough that the lanes go to 2 threads; repeated places
+    local before = nl.get_num_threads()
+    local t = data({ 64, 1500 }, 'float32', 3)
+    local src = data({ 64, 400 }, 'float32', 4)
+    local rks = places(1500, 400, 5, true)
+    local idx = nl.tensor(rks, 'int64')
+    local r = {}
+    for th = 1, 2 do
+      nl.set_num_threads(th)
+      r[th] = { t:index_add(2, idx, src, 0.5), t:index_select(2, idx), t:clone():index_fill_(2, idx, 1.5) }
+    end
+    nl.set_num_threads(before)
+    for k = 1, 3 do S.same_bits(r[1][k], r[2][k], 'op ' .. k) end
+    S.same_bits(r[1][1], ref_add(t, 2, rks, src, 0.5), 'index_add')
+  end)
+
+  it('read a source in the destination\'s own memory before writing it', function()
+    local t = nl.arange(1, 13):double():view(3, 4)
+    local want = ref_copy(t, 1, { 1, 2 }, t:narrow(1, 2, 2):clone())
+    t:index_copy_(1, nl.tensor({ 1, 2 }, 'int64'), t:narrow(1, 2, 2))
+    S.same_bits(t, want, 'index_copy_')
+    t = nl.arange(1, 13):double():view(3, 4)
+    want = ref_add(t, 1, { 1, 2 }, t:narrow(1, 2, 2):clone(), 1)
+    t:index_add_(1, nl.tensor({ 1, 2 }, 'int64'), t:narrow(1, 2, 2))
+    S.same_bits(t, want, 'index_add_')
+  end)
+
+  it('copy a source\'s bits: -0 stays -0, as PyTorch\'s (the composition added it to 0, giving +0)', function()
+    local r = nl.ones(3, 'float64'):index_copy(1, nl.tensor({ 2 }, 'int64'), nl.tensor({ -0.0 }, 'float64'))
+    assert.are.equal(-math.huge, 1 / r[2])
+  end)
+
+  it('keep the gradients of the out-of-place forms', function()
+    local t = nl.randn({ 4, 3 }, 'float64'):requires_grad_()
+    local s = nl.randn({ 2, 3 }, 'float64'):requires_grad_()
+    local idx = nl.tensor({ 4, 2 }, 'int64')
+    S.gradcheck(function(a, b) return a:index_copy(1, idx, b) end, t, s)
+    S.gradcheck(function(a, b) return a:index_add(1, idx, b, 0.5) end, t, s)
+    S.gradcheck(function(a) return a:index_fill(1, idx, 2) end, t)
+    S.gradcheck(function(a) return a:index_select(2, nl.tensor({ 3, 1, 3 }, 'int64')) end, t)
+  end)
+end)
+
+describe('index kernels refuse bad indices, naming the op and the shapes', function()
+  local x = nl.zeros(5, 'float64')
+  local m = nl.zeros(3, 4, 'float32')
+
+  it('refuse a repeated index in index_copy (also one given from the end)', function()
+    for _, op in ipairs({ 'index_copy', 'index_copy_' }) do
+      for _, ks in ipairs({ { 2, 2 }, { 5, -1 }, { 1, 3, 4, 3 } }) do
+        local msg = S.errmsg(function() return x:clone()[op](x:clone(), 1, nl.tensor(ks, 'int64'), nl.ones(#ks, 'float64')) end)
+        S.contains(msg, op .. ':')
+        S.contains(msg, 'an index appears more than once')
+      end
+    end
+    -- the destination untouched by the refusal
+    local y = nl.arange(1, 6):double()
+    pcall(y.index_copy_, y, 1, nl.tensor({ 1, 1 }, 'int64'), nl.zeros(2, 'float64'))
+    S.same_bits(y, nl.arange(1, 6):double(), 'after the refusal')
+  end)
+
+  it('refuse indices out of range', function()
+    for _, ks in ipairs({ { 2, 6 }, { 0 }, { -6, 1 } }) do
+      local idx = nl.tensor(ks, 'int64')
+      local bad = tostring(ks[#ks] == 1 and ks[1] or ks[#ks])
+      for _, op in ipairs({ 'index_copy', 'index_copy_', 'index_fill', 'index_fill_' }) do
+        local arg = op:find('fill') and 1 or nl.ones(#ks, 'float64')
+        local msg = S.errmsg(function() local y = x:clone(); return y[op](y, 1, idx, arg) end)
+        S.contains(msg, op .. ':')
+        S.contains(msg, 'index ' .. bad .. ' out of range for dim 1 of size 5')
+        S.contains(msg, 'shape [5]')
+      end
+      -- index_add and index_select take no index from the end
+      for _, op in ipairs({ 'index_add', 'index_add_', 'index_select' }) do
+        local msg = S.errmsg(function()
+          local y = x:clone()
+          if op == 'index_select' then return y:index_select(1, idx) end
+          return y[op](y, 1, idx, nl.ones(#ks, 'float64'))
+        end)
+        S.contains(msg, op .. ': index ' .. (ks[1] == 2 and '6' or tostring(ks[1])) .. ' out of range for dim 1 of shape [5]')
+      end
+    end
+    -- along dim 2 of a 2-D tensor, a strided index
+    local idx = nl.tensor({ { 1, 9 }, { 5, 9 } }, 'int64'):select(2, 1)
+    S.contains(S.errmsg(function() return m:index_select(2, idx) end),
+      'index_select: index 5 out of range for dim 2 of shape [3,4]')
+    S.contains(S.errmsg(function() return m:index_add(2, idx, nl.ones(3, 2)) end),
+      'index_add: index 5 out of range for dim 2 of shape [3,4]')
+    S.contains(S.errmsg(function() return m:clone():index_copy_(2, idx, nl.ones(3, 2)) end),
+      'index_copy_: index_copy: index 5 out of range for dim 2 of size 4 (1 to 4, or -1 to -4) in shape [3,4]')
+    S.contains(S.errmsg(function() return m:index_fill(2, idx, 0) end),
+      'index_fill: index 5 out of range for dim 2 of size 4 (1 to 4, or -1 to -4) in shape [3,4]')
+  end)
+
+  it('refuse a source of the wrong shape, naming both shapes', function()
+    local idx = nl.tensor({ 4, 1 }, 'int64')
+    S.contains(S.errmsg(function() return m:index_copy(2, idx, nl.ones(2, 2)) end),
+      "index_copy: source of shape [2,2] must be the tensor's shape [3,4] but 2 (the index's length) in dim 2")
+    S.contains(S.errmsg(function() return m:clone():index_add_(2, idx, nl.ones(2, 2)) end),
+      "index_add_: source of shape [2,2] must be the tensor's shape [3,4] but 2 (the index's length) in dim 2")
+  end)
+end)
