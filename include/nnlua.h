@@ -137,6 +137,8 @@ typedef enum {
     NL_OP_PRELU, NL_OP_THRESHOLD,
     /* the input gradient of a 3-D convolution, as an op (nl_conv_transpose3d) */
     NL_OP_CONV_TRANSPOSE3D,
+    /* layer normalization, one fused op (nl_layer_norm: ops_norm.c) */
+    NL_OP_LAYER_NORM,
     NL_OP_COUNT
 } nl_op;
 
@@ -415,6 +417,14 @@ nl_tensor *nl_where(nl_tensor *cond, nl_tensor *a, nl_tensor *b);
 nl_tensor *nl_prelu(nl_tensor *x, nl_tensor *weight);
 /* PyTorch's threshold: value where x <= threshold, else x (int64 kept) */
 nl_tensor *nl_threshold(nl_tensor *x, double threshold, double value);
+/* Layer normalization over x's last k dims (N elements a row): y = (x -
+ * mean) / sqrt(var + eps) * weight + bias, mean and biased var of each row
+ * (in double); flags NL_NORM_RMS: no mean taken (root mean square, RMSNorm).
+ * weight, bias: of x's float dtype and its last k sizes. Its node keeps
+ * flags | NL_NORM_WEIGHT | NL_NORM_BIAS for the inputs given. */
+enum { NL_NORM_RMS = 1, NL_NORM_WEIGHT = 2, NL_NORM_BIAS = 4 };
+nl_tensor *nl_layer_norm(nl_tensor *x, int k, nl_tensor *weight /* optional */, nl_tensor *bias /* optional */,
+                         double eps, int flags);
 
 /* In place: dst = dst op src, src broadcast to dst's shape. */
 int nl_binary_(int op, nl_tensor *dst /* in, out */, nl_tensor *src);

@@ -70,6 +70,7 @@ static const char *op_names[] = {
     "flip",
     "prelu", "threshold",
     "conv_transpose3d",
+    "layer_norm",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

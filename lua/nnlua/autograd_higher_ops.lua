@@ -87,6 +87,48 @@ return function(nl, R, H)
   end
   R[OP.SOFTSHRINK], R[OP.HARDSHRINK] = shrink, shrink
 
+  -- layer_norm (nl_layer_norm: a[0] the normalized dims k, a[1] its
+  -- NL_NORM_* flags, s[0] eps): the forward recomputed with the composite
+  -- ops (normalization.lua's, rms_norm.lua's with NL_NORM_RMS) on aliases
+  -- of x, weight and bias, and the walk run from it at g to those
+  R[OP.LAYER_NORM] = function(n, g)
+    local k, flags, eps = tonumber(n.a[0]), tonumber(n.a[1]), n.s[0]
+    local function has(f) return bit.band(flags, f) ~= 0 end
+    local alias, at = {}, {}
+    for i = 1, n.n_in do alias[i] = scal(OP.MUL, n:x(i), 1) end
+    local x = alias[1]
+    local iw = has(lib.NL_NORM_WEIGHT) and 2 or nil
+    local ib = has(lib.NL_NORM_BIAS) and (iw and 3 or 2) or nil
+    local d = x:dim()
+    local y
+    if has(lib.NL_NORM_RMS) then
+      local ms = x * x
+      for i = d - k + 1, d do ms = ms:mean(i, true) end
+      y = x * (ms + eps):rsqrt()
+    else
+      local mean = x
+      for i = d - k + 1, d do mean = mean:mean(i, true) end
+      local c = x - mean
+      local var = c * c
+      for i = d - k + 1, d do var = var:mean(i, true) end
+      y = c / (var + eps):sqrt()
+    end
+    if iw then y = y * alias[iw] end
+    if ib then y = y + alias[ib] end
+    for i = 1, n.n_in do at[i] = n.want[i] and alias[i] or nil end
+    local ins = {}
+    for i = 1, n.n_in do if at[i] then ins[#ins + 1] = at[i] end end
+    local got = H.run(n.who, { y }, { g }, ins)
+    local gin, j = {}, 0
+    for i = 1, n.n_in do
+      if at[i] then
+        j = j + 1
+        gin[i] = got[j]
+      end
+    end
+    return gin
+  end
+
   -- ---- special functions (nl_math; a[0]: polygamma's order) --------------
   R[OP.ERFINV] = function(n, g)            -- sqrt(pi)/2 exp(y^2)
     local y = n:out()

@@ -3,6 +3,7 @@
  * gradients of the small same-shape fast paths against closed forms. */
 #include "check.h"
 
+#include <math.h>
 #include <string.h>
 
 static nl_tensor *vec(int64_t n, const double *v, int dtype) {
@@ -165,6 +166,57 @@ TEST(node_read_gives_a_nodes_op_inputs_and_scalars_and_refuses_what_backward_wou
 
 /* PReLU and threshold (ops_rectifier.c): values and gradients by hand, a
  * slope per channel of a (2, 2, 2) input; bad arguments refused by name */
+/* nl_layer_norm against a plain loop in double: y = (x - mean) rstd w + b
+ * per row; the sum's gradients: gb = the row count, gw = the sum of the
+ * rows' xhat, gx = rstd (w - mean(w) - xhat mean(w xhat)) */
+TEST(layer_norm_against_a_plain_loop) {
+    const double xv[8] = { 1, 2, 3, 4, -2, 0, 0.5, 2 }, wv[4] = { 1, 2, 1, 0.5 }, bv[4] = { 0, 1, 0, 0 };
+    int64_t sz[2] = { 2, 4 };
+    nl_tensor *flat = vec(8, xv, NL_FLOAT64), *x = nl_reshape(flat, 2, sz);
+    nl_tensor *w = vec(4, wv, NL_FLOAT64), *b = vec(4, bv, NL_FLOAT64);
+    CHECK(nl_set_requires_grad(x, 1) == 0 && nl_set_requires_grad(w, 1) == 0 && nl_set_requires_grad(b, 1) == 0);
+    nl_tensor *y = nl_layer_norm(x, 1, w, b, 1e-3, 0);
+    CHECK(y != NULL);
+    nl_tensor *L = nl_reduce_all(NL_OP_SUM, y, 0);
+    CHECK(nl_backward(L, NULL, 0) == 0);
+    double gw[4] = { 0 };
+    for (int r = 0; r < 2; r++) {
+        const double *xr = xv + 4 * r;
+        double mean = 0, var = 0, xh[4], mw = 0, mwx = 0;
+        for (int j = 0; j < 4; j++) mean += xr[j] / 4;
+        for (int j = 0; j < 4; j++) var += (xr[j] - mean) * (xr[j] - mean) / 4;
+        double rstd = 1 / sqrt(var + 1e-3);
+        for (int j = 0; j < 4; j++) {
+            xh[j] = (xr[j] - mean) * rstd;
+            CHECK(fabs(((double *)y->data)[4 * r + j] - (xh[j] * wv[j] + bv[j])) < 1e-14);
+            gw[j] += xh[j];
+            mw += wv[j] / 4;
+            mwx += wv[j] * xh[j] / 4;
+        }
+        for (int j = 0; j < 4; j++)
+            CHECK(fabs(((double *)x->grad->data)[4 * r + j] - rstd * (wv[j] - mw - xh[j] * mwx)) < 1e-13);
+    }
+    for (int j = 0; j < 4; j++) {
+        CHECK(fabs(((double *)w->grad->data)[j] - gw[j]) < 1e-14);
+        CHECK(((double *)b->grad->data)[j] == 2);
+    }
+    nl_tensor *w3 = vec(3, wv, NL_FLOAT64), *wf = vec(4, wv, NL_FLOAT32), *xi = nl_full(2, sz, 1, NL_INT64);
+    CHECK(nl_layer_norm(x, 1, w3, NULL, 1e-5, 0) == NULL && strstr(nl_error(), "layer_norm: weight must be") != NULL);
+    CHECK(nl_layer_norm(x, 1, NULL, wf, 1e-5, 0) == NULL && strstr(nl_error(), "layer_norm: bias must be") != NULL);
+    CHECK(nl_layer_norm(x, 3, NULL, NULL, 1e-5, 0) == NULL && strstr(nl_error(), "layer_norm: cannot normalize") != NULL);
+    CHECK(nl_layer_norm(xi, 1, NULL, NULL, 1e-5, 0) == NULL && strstr(nl_error(), "layer_norm: expected a float") != NULL);
+    CHECK(nl_layer_norm(NULL, 1, NULL, NULL, 1e-5, 0) == NULL && strstr(nl_error(), "layer_norm: expected a tensor") != NULL);
+    nl_release(w3);
+    nl_release(wf);
+    nl_release(xi);
+    nl_release(L);
+    nl_release(y);
+    nl_release(b);
+    nl_release(w);
+    nl_release(x);
+    nl_release(flat);
+}
+
 TEST(prelu_and_threshold) {
     const double xv[8] = { -1, 2, -3, 0, 4, -5, 0.5, -2 }, wv[2] = { 0.5, -2 };
     int64_t sz[3] = { 2, 2, 2 };

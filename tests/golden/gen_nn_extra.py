@@ -229,6 +229,19 @@ for dt, sfx in DTYPES:
     seed(name)
     case(name, 'layer_norm', lambda x, w: F.layer_norm(x, (5,), w),
          [In(randn((5, 3), dt), perm=(1, 0)), randn((5,), dt)], args=[5], dtype=dt)
+    # (rows of 37: the fused op's 8-lane sums and their tail; no weight or
+    # bias; an empty batch)
+    name = 'layer_norm_fn_wide' + sfx
+    seed(name)
+    case(name, 'layer_norm', lambda x, w, b: F.layer_norm(x, (37,), w, b),
+         [randn((3, 4, 37), dt) * 3 + 2, randn((37,), dt), randn((37,), dt)], args=[37], dtype=dt)
+    name = 'layer_norm_fn_no_affine' + sfx
+    seed(name)
+    case(name, 'layer_norm', lambda x: F.layer_norm(x, (2, 9)), [randn((4, 2, 9), dt) - 1], args=[[2, 9]], dtype=dt)
+    name = 'layer_norm_fn_empty_batch' + sfx
+    seed(name)
+    case(name, 'layer_norm', lambda x, w, b: F.layer_norm(x, (6,), w, b),
+         [randn((0, 3, 6), dt), randn((6,), dt), randn((6,), dt)], args=[6], dtype=dt)
     name = 'group_norm_fn' + sfx
     seed(name)
     case(name, 'group_norm', lambda x, w, b: F.group_norm(x, 2, w, b),

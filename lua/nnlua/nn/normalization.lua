@@ -2,11 +2,13 @@
 -- training, running statistics in eval), nn.LayerNorm, nn.GroupNorm and
 -- nn.InstanceNorm1d/2d, as PyTorch defines them, and the batch normalization any number of dims share
 -- (nn._batch_norm_init, nn._batch_norm); the functional forms batch_norm,
--- layer_norm, group_norm and instance_norm run the modules' code. All are
+-- layer_norm, group_norm and instance_norm run the modules' code. All but
+-- LayerNorm (one C op, nl_layer_norm, when its weight and bias fit) are
 -- composed of tensor ops, so autograd gives their backward; BatchNorm2d
 -- lives in vision.lua.
 return function(nl, nn)
   local Module = nn.Module
+  local lib, wrap = nl._lib, nl._wrap
 
   -- ---- batch normalization, shared by BatchNorm1d, 2d and 3d --------------------
 
@@ -198,9 +200,21 @@ return function(nl, nn)
     end
   end
 
+  -- t (weight or bias) nil, or of x's dtype and the normalized shape
+  -- exactly, as the fused op (nl_layer_norm) takes it; else (a weight
+  -- that broadcasts) the composite below
+  local function fused_ok(x, shape, t)
+    if t == nil then return true end
+    if t:dtype() ~= x:dtype() or t:dim() ~= #shape then return false end
+    for i = 1, #shape do if t:size(i) ~= shape[i] then return false end end
+    return true
+  end
+  nn._norm_fused_ok = fused_ok
+
   -- x normalized over its trailing dims of shape (a list), each slice by
   -- its own mean and biased variance; then times weight and plus bias
-  -- (each of that shape, or nil)
+  -- (each of that shape, or nil): one C op (nl_layer_norm, its backward
+  -- too) when weight and bias fit it, else composed of tensor ops
   local function layer_norm(op, x, shape, weight, bias, eps)
     nl._T(x, op)
     local k, d = #shape, x:dim()
@@ -210,6 +224,9 @@ return function(nl, nn)
       nl._raise(('%s: input shape %s does not end with [%s]'):format(op, nl._shape_str(x), table.concat(shape, ',')))
     end
     check_dtype(op, x, weight or bias)
+    if fused_ok(x, shape, weight) and fused_ok(x, shape, bias) then
+      return wrap(lib.nl_layer_norm(x.ptr, k, weight and weight.ptr, bias and bias.ptr, eps, 0))
+    end
     local mean, centered, var = x, nil, nil
     for i = d - k + 1, d do mean = mean:mean(i, true) end
     centered = x - mean

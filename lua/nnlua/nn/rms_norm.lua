@@ -1,9 +1,9 @@
 -- rms_norm.lua: nn.RMSNorm and nn.functional.rms_norm, PyTorch 2.4's
 -- root-mean-square normalization over the trailing dims: x /
 -- sqrt(mean(x^2) + eps) * weight, eps nil taking the machine epsilon of
--- x's dtype (torch.finfo(dtype).eps). Composed of tensor ops as LayerNorm
--- is (normalization.lua, whose argument checks it shares), so autograd
--- gives the backward.
+-- x's dtype (torch.finfo(dtype).eps). LayerNorm's fused op with no mean
+-- taken (nl_layer_norm, NL_NORM_RMS) when the weight fits it, else composed
+-- of tensor ops; its argument checks are normalization.lua's.
 return function(nl, nn)
   local Module = nn.Module
   local F = nn.functional
@@ -19,7 +19,8 @@ return function(nl, nn)
   end
 
   -- x normalized over its trailing dims of shape (a list) by the root mean
-  -- square of each slice, then times weight (of that shape, or nil)
+  -- square of each slice, then times weight (of that shape, or nil): the
+  -- fused op, or (a weight that only broadcasts) the composite
   local function rms_norm(op, x, shape, weight, eps)
     nl._T(x, op)
     local k, d = #shape, x:dim()
@@ -29,6 +30,10 @@ return function(nl, nn)
       nl._raise(('%s: input shape %s does not end with [%s]'):format(op, nl._shape_str(x), table.concat(shape, ',')))
     end
     if weight then nn._check_input_dtype(op, x, weight:dtype()) else nl._float_only(x, op) end
+    if nn._norm_fused_ok(x, shape, weight) then
+      return nl._wrap(nl._lib.nl_layer_norm(x.ptr, k, weight and weight.ptr, nil, eps or EPS[x:dtype()],
+                                            nl._lib.NL_NORM_RMS))
+    end
     local ms = x * x
     for i = d - k + 1, d do ms = ms:mean(i, true) end
     local y = x * (ms + (eps or EPS[x:dtype()])):rsqrt()
