@@ -275,6 +275,12 @@ local cases = {
   -- NaN passed p < 0 or p > 1, and then no dropout ran
   { 'LSTM dropout NaN', 'LSTM: dropout must be a number in %[0, 1%], got nan',
     function() return nl.nn.LSTM(3, 4, { num_layers = 2, dropout = 0 / 0 }) end },
+  -- a hole in the padding list (ipairs stopped at it) reached the size
+  -- arithmetic: "attempt to perform arithmetic on local 'r' (a nil value)"
+  { 'pad reflect nil entry', 'pad: padding must hold integers, got nil at position 2',
+    function() return nl.nn.functional.pad(nl.zeros(1, 3, 3), { 1, nil, 1, 1 }, 'reflect') end },
+  { 'pad constant nil entry', 'pad: padding must hold integers, got nil at position 1',
+    function() return nl.nn.functional.pad(nl.zeros(1, 3, 3), { nil, 1 }) end },
 }
 
 describe('misuse', function()

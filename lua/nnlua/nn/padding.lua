@@ -74,7 +74,9 @@ return function(nl, nn)
       nl._raise(('%s: padding must be a list of an even number of integers {left, right, top, bottom, ...}, '
         .. 'got %s'):format(op, describe(pads)))
     end
-    for i, v in ipairs(pads) do
+    -- (every position up to #pads: a hole, which ipairs stops at, is not an integer)
+    for i = 1, #pads do
+      local v = pads[i]
       if type(v) ~= 'number' or v ~= math.floor(v) or math.abs(v) > 2 ^ 53 then
         nl._raise(('%s: padding must hold integers, got %s at position %d'):format(op, describe(v), i))
       end
