@@ -281,6 +281,22 @@ local cases = {
     function() return nl.nn.functional.pad(nl.zeros(1, 3, 3), { 1, nil, 1, 1 }, 'reflect') end },
   { 'pad constant nil entry', 'pad: padding must hold integers, got nil at position 1',
     function() return nl.nn.functional.pad(nl.zeros(1, 3, 3), { nil, 1 }) end },
+  -- the parametrizations' modules (nn.load rebuilds them from their
+  -- arguments) took any shape to ipairs and # ("bad argument #1 to
+  -- 'ipairs'", "attempt to get length of local 'shape'") and any map
+  -- (an unknown one ran as householder)
+  { '_Orthogonal shape a number', "orthogonal: the weight's shape must be a list of 2 sizes, got 3",
+    function() local _ = nl.nn.utils.parametrizations; return nl.nn._Orthogonal(3, 'cayley', true) end },
+  { '_Orthogonal shape a tensor', "orthogonal: the weight's shape must be a list of 2 sizes, got a tensor",
+    function() local _ = nl.nn.utils.parametrizations; return nl.nn._Orthogonal(nl.zeros(2, 2), 'cayley') end },
+  { '_Orthogonal unknown map', "orthogonal: orthogonal_map must be 'matrix_exp', 'cayley' or 'householder', got 'qr'",
+    function() local _ = nl.nn.utils.parametrizations; return nl.nn._Orthogonal({ 2, 2 }, 'qr', true) end },
+  { '_SpectralNorm shape nil', "spectral_norm: the weight's shape must be a list of 1 to 8 sizes, got nil",
+    function() local _ = nl.nn.utils.parametrizations; return nl.nn._SpectralNorm(nil, 1, 1, 1e-12) end },
+  { '_SpectralNorm size a string', "spectral_norm: the weight's shape must hold whole sizes >= 0, got 'x' at position 2",
+    function() local _ = nl.nn.utils.parametrizations; return nl.nn._SpectralNorm({ 2, 'x' }, 1, 1, 1e-12) end },
+  { '_SpectralNorm int64 dtype', "spectral_norm: dtype must be 'float32' or 'float64', got 'int64'",
+    function() local _ = nl.nn.utils.parametrizations; return nl.nn._SpectralNorm({ 2, 3 }, 1, 1, 1e-12, 'int64') end },
 }
 
 describe('misuse', function()

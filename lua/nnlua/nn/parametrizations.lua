@@ -30,11 +30,29 @@ return function(nl, nn)
     return t
   end
 
-  local function copy_list(t)
+  -- a copy of shape, the weight's sizes as _Orthogonal and _SpectralNorm
+  -- take them: a list of nd whole numbers >= 0 (nd: a count of dims, or
+  -- nil for 1 to 8); a tensor, a number or a list with holes reached
+  -- ipairs and the arithmetic ("attempt to get length of local 'shape'")
+  local function shape_arg(op, shape, nd)
+    local n = nl._list_len(shape)
+    if n == nil or n > 8 or (nd and n ~= nd) or (not nd and n == 0) then
+      raise(('%s: the weight\'s shape must be a list of %s sizes, got %s'):format(op,
+        nd and tostring(nd) or '1 to 8', n and ('a list of %d'):format(n) or nl._describe_arg(shape)))
+    end
     local c = {}
-    for i, v in ipairs(t) do c[i] = v end
+    for i = 1, n do
+      local v = shape[i]
+      if type(v) ~= 'number' or v ~= math.floor(v) or v < 0 or v > 2 ^ 53 then
+        raise(('%s: the weight\'s shape must hold whole sizes >= 0, got %s at position %d'):format(op,
+          nl._describe_arg(v), i))
+      end
+      c[i] = v
+    end
     return c
   end
+
+  local function shape_str(shape) return '[' .. table.concat(shape, ',') .. ']' end
 
   -- ---- orthogonal ---------------------------------------------------------
 
@@ -52,6 +70,7 @@ return function(nl, nn)
   end
 
   local EPS = { float32 = 1.1920928955078125e-07, float64 = 2.220446049250313e-16 }
+  local FLOAT_DTYPES = { float32 = true, float = true, float64 = true, double = true }
 
   -- PyTorch's _is_orthogonal: allclose(Q^T Q, I) to 10 n eps
   local function is_orthogonal(Q)
@@ -75,9 +94,19 @@ return function(nl, nn)
   -- _Orthogonal(shape, orthogonal_map, use_trivialization): as
   -- orthogonal makes it (plain values, so nn.load rebuilds it)
   function Orth:init(shape, map, use_trivialization)
-    rawset(self, 'shape', copy_list(shape))
+    local op = 'orthogonal'
+    shape = shape_arg(op, shape, 2)
+    if not MAPS[map] then
+      raise(("%s: orthogonal_map must be 'matrix_exp', 'cayley' or 'householder', got %s"):format(op,
+        nl._describe_arg(map)))
+    end
+    if use_trivialization ~= nil and use_trivialization ~= true then
+      raise(('%s: use_trivialization must be true (false is not supported), got %s'):format(op,
+        nl._describe_arg(use_trivialization)))
+    end
+    rawset(self, 'shape', shape)
     rawset(self, 'orthogonal_map', map)
-    rawset(self, 'use_trivialization', use_trivialization ~= false)
+    rawset(self, 'use_trivialization', true)
     self:register_buffer('base', nil)
   end
 
@@ -117,9 +146,8 @@ return function(nl, nn)
   -- becomes minus the identity, whose image is the identity, so the
   -- weight is Q (PyTorch's dynamic trivialization)
   function Orth:right_inverse(Q)
-    if nl._shape_str(Q) ~= nl._shape_str(nl.zeros(self.shape)) then
-      raise(('orthogonal: expected a matrix of shape %s, got %s'):format(nl._shape_str(nl.zeros(self.shape)),
-        nl._shape_str(Q)))
+    if nl._shape_str(Q) ~= shape_str(self.shape) then
+      raise(('orthogonal: expected a matrix of shape %s, got %s'):format(shape_str(self.shape), nl._shape_str(Q)))
     end
     local rows, cols, dt = Q:size(1), Q:size(2), Q:dtype()
     nl.no_grad(function()
@@ -180,10 +208,11 @@ return function(nl, nn)
   -- for a weight of that shape; _u and _v random unit vectors
   function SN:init(shape, n, dim, eps, dtype)
     local op = 'spectral_norm'
+    shape = shape_arg(op, shape)
     local nd = #shape
     if type(dim) ~= 'number' or dim ~= math.floor(dim) or dim == 0 or dim < -nd or dim > nd then
       raise(('%s: dim must be a dim of the weight %s from 1 (or from -1 at the end), got %s'):format(op,
-        nl._shape_str(nl.zeros(shape)), nl._describe_arg(dim)))
+        shape_str(shape), nl._describe_arg(dim)))
     end
     -- (at most MAX_ITERATIONS, as nn.utils.spectral_norm)
     if type(n) ~= 'number' or n ~= math.floor(n) or n < 1 or n > MAX_ITERATIONS then
@@ -193,6 +222,9 @@ return function(nl, nn)
     if type(eps) ~= 'number' or not (eps > 0) then
       raise(('%s: eps must be a number > 0, got %s'):format(op, nl._describe_arg(eps)))
     end
+    if dtype ~= nil and not FLOAT_DTYPES[dtype] then
+      raise(("%s: dtype must be 'float32' or 'float64', got %s"):format(op, nl._describe_arg(dtype)))
+    end
     rawset(self, 'dim', dim < 0 and nd + dim or dim - 1)
     rawset(self, 'eps', eps)
     rawset(self, 'n_power_iterations', n)
@@ -201,8 +233,9 @@ return function(nl, nn)
       local h, w = shape[self.dim + 1], 1
       for i, s in ipairs(shape) do if i ~= self.dim + 1 then w = w * s end end
       nl.no_grad(function()
-        self:register_buffer('_u', normalize(nl.randn({ h }, dtype), eps))
-        self:register_buffer('_v', normalize(nl.randn({ w }, dtype), eps))
+        -- (randn({h}, nil) read the nil as a second size)
+        self:register_buffer('_u', normalize(nl.randn({ h }, dtype or 'float32'), eps))
+        self:register_buffer('_v', normalize(nl.randn({ w }, dtype or 'float32'), eps))
       end)
     end
   end
