@@ -281,6 +281,11 @@ local cases = {
     function() return nl.nn.functional.pad(nl.zeros(1, 3, 3), { 1, nil, 1, 1 }, 'reflect') end },
   { 'pad constant nil entry', 'pad: padding must hold integers, got nil at position 1',
     function() return nl.nn.functional.pad(nl.zeros(1, 3, 3), { nil, 1 }) end },
+  -- replicate on a dim of size 0 named clamp ('clamp: min 0 is greater than max -1')
+  { 'pad replicate empty dim', "pad: mode 'replicate' has no element to repeat in dim 3 of input %[1,2,0%]",
+    function() return nl.nn.functional.pad(nl.zeros(1, 2, 0), { 1, 1 }, 'replicate') end },
+  { 'ReplicationPad2d empty dim', "ReplicationPad2d: mode 'replicate' has no element to repeat in dim 3 of input %[3,2,0,1%]",
+    function() return nl.nn.ReplicationPad2d(1)(nl.zeros(3, 2, 0, 1)) end },
   -- the parametrizations' modules (nn.load rebuilds them from their
   -- arguments) took any shape to ipairs and # ("bad argument #1 to
   -- 'ipairs'", "attempt to get length of local 'shape'") and any map

@@ -116,6 +116,11 @@ return function(nl, nn)
         nl._raise(('%s: padding (%d, %d) leaves dim %d of input %s with %d elements'):format(op, l, r, d - lead, shown,
           m < 0 and m or size))
       end
+      if mode == 'replicate' and n == 0 then
+        -- (pad_index clamped to [0, -1]: 'clamp: min 0 is greater than max -1')
+        nl._raise(("%s: mode 'replicate' has no element to repeat in dim %d of input %s (size 0)"):format(op,
+          d - lead, shown))
+      end
       if mode == 'reflect' and (l >= n or r >= n) then
         nl._raise(("%s: mode 'reflect' needs each padding less than the dim's size: padding (%d, %d) for dim %d "
           .. 'of input %s'):format(op, l, r, d - lead, shown))
