@@ -403,7 +403,8 @@ return function(nl)
   function Corpus:windows(batch, len)
     local op = 'char_corpus:windows'
     local n = self.ids:size(1)
-    for _, v in ipairs({ batch, len }) do
+    for i = 1, 2 do
+      local v = select(i, batch, len)
       if type(v) ~= 'number' or v ~= math.floor(v) or v < 1 then argerror(op, 'positive integers', v) end
     end
     if len + 2 > n then

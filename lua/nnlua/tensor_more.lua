@@ -52,7 +52,9 @@ return function(nl)
   -- their promoted dtype (PyTorch's result_type), float32 for int64 where
   -- float_result; each checked and named by op
   local function operands(op, a, b, float_result)
-    for _, x in ipairs({ a, b }) do
+    -- (a, then b: ipairs stopped at a nil a, which nl.tensor then named)
+    for i = 1, 2 do
+      local x = select(i, a, b)
       if is_tensor(x) then T(x, op)
       elseif type(x) ~= 'number' then argerror(op, 'a tensor or a number', x) end
     end

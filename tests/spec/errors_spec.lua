@@ -286,6 +286,24 @@ local cases = {
     function() return nl.nn.functional.pad(nl.zeros(1, 2, 0), { 1, 1 }, 'replicate') end },
   { 'ReplicationPad2d empty dim', "ReplicationPad2d: mode 'replicate' has no element to repeat in dim 3 of input %[3,2,0,1%]",
     function() return nl.nn.ReplicationPad2d(1)(nl.zeros(3, 2, 0, 1)) end },
+  -- arguments checked by ipairs over { a, b, ... }, which stops at the
+  -- first nil: a nil first argument went unchecked and was named by an
+  -- inner op ('shape: expected a tensor, got nil', 'atan2: tensor: ...',
+  -- 'rand: expected integer sizes, got nil')
+  { 'scaled_dot_product_attention nil query', 'scaled_dot_product_attention: expected a tensor as query, got nil',
+    function() return nl.nn.functional.scaled_dot_product_attention(nil, nl.ones(2, 3), nl.ones(2, 3)) end },
+  { 'atan2 nil first operand', '^[^\n]-: atan2: expected a tensor or a number, got nil$',
+    function() return nl.atan2(nil, nl.ones(2)) end },
+  { 'char_corpus windows nil batch', 'char_corpus:windows: expected positive integers, got nil', function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, 'w'))
+    f:write('hello world, this is some text\n')
+    f:close()
+    local ok, c = pcall(nl.data.char_corpus, path)
+    os.remove(path)
+    assert(ok, c)
+    return c:windows(nil, 3)
+  end },
   -- the parametrizations' modules (nn.load rebuilds them from their
   -- arguments) took any shape to ipairs and # ("bad argument #1 to
   -- 'ipairs'", "attempt to get length of local 'shape'") and any map

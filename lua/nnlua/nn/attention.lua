@@ -75,8 +75,10 @@ return function(nl, nn)
     local op = 'scaled_dot_product_attention'
     local o = nn._positional_options(op, '(query, key, value', SDPA_ARGS, SDPA_KNOWN, a, ...)
     local names = { 'query', 'key', 'value' }
-    for i, t in ipairs({ query, key, value }) do
-      if not nl.is_tensor(t) then nl._argerror(op, 'a tensor as ' .. names[i], t) end
+    -- (by position: ipairs stopped at a nil query, which reached shape())
+    local args = { query, key, value }
+    for i = 1, 3 do
+      if not nl.is_tensor(args[i]) then nl._argerror(op, 'a tensor as ' .. names[i], args[i]) end
     end
     local given = ('query %s, key %s and value %s'):format(nl._shape_str(query), nl._shape_str(key),
                                                           nl._shape_str(value))
