@@ -139,12 +139,25 @@ return function(nl)
     local function cut(v) return v < 0 and math.ceil(v) or math.floor(v) end
     return cut(a), cut(b)
   end
+  -- the points as a tensor of dt; int64 ones each checked here (NaN, inf
+  -- and 2^70 were named by nl.tensor: 'tensor: element 1 ... is not an
+  -- int64 value')
+  local function points_tensor(op, v, dt, start, stop)
+    if #v == 0 then return nl.zeros({ 0 }, dt) end
+    if dt == 'int64' then
+      for i = 1, #v do
+        if not (v[i] >= -2 ^ 63 and v[i] < 2 ^ 63) then
+          raise(('%s: point %d, %s, is not an int64 value (start %s, end %s)'):format(op, i, tostring(v[i]),
+            tostring(start), tostring(stop)))
+        end
+      end
+    end
+    return nl.tensor(v, dt)
+  end
   function nl.linspace(start, stop, steps, dtype)
     local dt = dtype_of('linspace', dtype, 'float32')
     start, stop = int_ends(dt, start, stop)
-    local v = points('linspace', start, stop, steps)
-    if #v == 0 then return nl.zeros({ 0 }, dt) end
-    return nl.tensor(v, dt)
+    return points_tensor('linspace', points('linspace', start, stop, steps), dt, start, stop)
   end
   function nl.logspace(start, stop, steps, base, dtype)
     if type(base) == 'string' or (type(base) == 'table' and not nl.is_tensor(base)) then base, dtype = nil, base end
@@ -154,8 +167,7 @@ return function(nl)
     start, stop = int_ends(dt, start, stop)
     local v = points('logspace', start, stop, steps)
     for i = 1, #v do v[i] = base ^ v[i] end
-    if #v == 0 then return nl.zeros({ 0 }, dt) end
-    return nl.tensor(v, dt)
+    return points_tensor('logspace', v, dt, start, stop)
   end
 
   -- ---- normal and bernoulli draws -----------------------------------------

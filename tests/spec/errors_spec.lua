@@ -304,6 +304,12 @@ local cases = {
     assert(ok, c)
     return c:windows(nil, 3)
   end },
+  -- int64 points that are no int64 value (NaN ends, 2^70) were named by nl.tensor
+  { 'linspace int64 NaN', 'linspace: point 1, nan, is not an int64 value %(start nan, end 1%)',
+    function() return nl.linspace(0 / 0, 1, 3, 'int64') end },
+  { 'logspace int64 -inf', 'logspace: point 1, nan, is not an int64 value %(start %-inf, end 0%)',
+    function() return nl.logspace(-math.huge, 0, 5, 'int64') end },
+  { 'linspace int64 past 2^63', 'linspace: point 2, .* is not an int64 value', function() return nl.linspace(0, 2 ^ 70, 3, 'int64') end },
   -- the parametrizations' modules (nn.load rebuilds them from their
   -- arguments) took any shape to ipairs and # ("bad argument #1 to
   -- 'ipairs'", "attempt to get length of local 'shape'") and any map
