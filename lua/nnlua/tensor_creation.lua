@@ -264,6 +264,10 @@ return function(nl)
     if type(p) == 'number' then
       if not (p >= 0 and p <= 1) then raise('bernoulli_: expected 0 <= p <= 1, got ' .. tostring(p)) end
     elseif not nl.is_tensor(p) then argerror('bernoulli_', 'a probability (number or tensor)', p)
+    elseif not pcall(Tensor.expand, T(p, 'bernoulli_') and p, t:shape()) then
+      -- (named by the inner lt or copy_: 'copy_: source of shape [4,2] does not broadcast to destination [1]')
+      raise(('bernoulli_: p of shape %s does not broadcast to the shape %s of the tensor drawn into'):format(
+        nl._shape_str(p), nl._shape_str(t)))
     end
     local u = nl.rand(t:shape(), t:dtype() == 'float32' and 'float32' or 'float64')
     local draw = nl.no_grad(function()

@@ -310,6 +310,11 @@ local cases = {
   { 'logspace int64 -inf', 'logspace: point 1, nan, is not an int64 value %(start %-inf, end 0%)',
     function() return nl.logspace(-math.huge, 0, 5, 'int64') end },
   { 'linspace int64 past 2^63', 'linspace: point 2, .* is not an int64 value', function() return nl.linspace(0, 2 ^ 70, 3, 'int64') end },
+  -- a p that does not broadcast was named by the inner lt or copy_
+  { 'bernoulli_ p of more elements', 'bernoulli_: p of shape %[4,2%] does not broadcast to the shape %[1%] of the tensor drawn into',
+    function() return nl.zeros(1):bernoulli_(nl.ones(4, 2)) end },
+  { 'bernoulli_ p of another size', 'bernoulli_: p of shape %[2%] does not broadcast to the shape %[3%]',
+    function() return nl.zeros(3):bernoulli_(nl.ones(2)) end },
   -- the parametrizations' modules (nn.load rebuilds them from their
   -- arguments) took any shape to ipairs and # ("bad argument #1 to
   -- 'ipairs'", "attempt to get length of local 'shape'") and any map
