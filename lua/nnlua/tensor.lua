@@ -1567,7 +1567,14 @@ return function(nl)
   -- as PyTorch's dtype argument); a dim is needed, as in PyTorch
   local function scan_input(op, t, d, dtype, ...)
     if select('#', ...) > 0 then nl._no_extra_args(op, '(dim, [dtype])', nil, ...) end
-    if dtype ~= nil then t = Tensor.to(t, dtype) end
+    -- (the tensor and the dtype checked here: Tensor.to named them as 'to')
+    T(t, op)
+    if dtype ~= nil then
+      if not dtype_ids[dtype] then
+        raise(("%s: unknown dtype %s (use 'float32', 'float64' or 'int64')"):format(op, nl._describe_arg(dtype)))
+      end
+      t = Tensor.to(t, dtype)
+    end
     local p = T(t, op)
     return p, cdim(d, op, p)
   end

@@ -315,6 +315,10 @@ local cases = {
     function() return nl.zeros(1):bernoulli_(nl.ones(4, 2)) end },
   { 'bernoulli_ p of another size', 'bernoulli_: p of shape %[2%] does not broadcast to the shape %[3%]',
     function() return nl.zeros(3):bernoulli_(nl.ones(2)) end },
+  -- cumsum's and cumprod's dtype and input were named by the inner to
+  { 'cumsum unknown dtype', "cumsum: unknown dtype 'int32' %(use 'float32', 'float64' or 'int64'%)",
+    function() return nl.ones(3):cumsum(1, 'int32') end },
+  { 'cumprod number input with a dtype', 'cumprod: expected a tensor, got number', function() return nl.cumprod(5, 1, 'float64') end },
   -- the parametrizations' modules (nn.load rebuilds them from their
   -- arguments) took any shape to ipairs and # ("bad argument #1 to
   -- 'ipairs'", "attempt to get length of local 'shape'") and any map
