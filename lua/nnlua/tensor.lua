@@ -458,7 +458,13 @@ return function(nl)
   function nl.tensor(v, dtype)
     local dt = dtype_id(dtype, 'tensor')
     if type(v) == 'boolean' then v = v and 1 or 0 end
-    if type(v) == 'number' then return wrap(lib.nl_full(0, nil, v, dt), nil, true) end
+    if type(v) == 'number' then
+      -- (C's nl_full named it 'full: inf is not an int64 value')
+      if dt == 2 and not (v >= -2 ^ 63 and v < 2 ^ 63) then
+        raise(('tensor: %s is not an int64 value'):format(tostring(v)))
+      end
+      return wrap(lib.nl_full(0, nil, v, dt), nil, true)
+    end
     -- a copy that is a new leaf, as torch.tensor(t) is: it kept the graph
     -- (a grad_fn to_dtype), and gradients flowed back through it
     if is_tensor(v) then

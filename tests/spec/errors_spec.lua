@@ -319,6 +319,9 @@ local cases = {
   { 'cumsum unknown dtype', "cumsum: unknown dtype 'int32' %(use 'float32', 'float64' or 'int64'%)",
     function() return nl.ones(3):cumsum(1, 'int32') end },
   { 'cumprod number input with a dtype', 'cumprod: expected a tensor, got number', function() return nl.cumprod(5, 1, 'float64') end },
+  -- a number no int64 holds was named by the C fill behind it ('full: inf is not an int64 value')
+  { 'tensor of inf as int64', '^[^\n]-: tensor: inf is not an int64 value$', function() return nl.tensor(math.huge, 'int64') end },
+  { 'tensor of 2^63 as long', '^[^\n]-: tensor: 9.2233720368548e%+18 is not an int64 value$', function() return nl.tensor(2 ^ 63, 'long') end },
   -- the parametrizations' modules (nn.load rebuilds them from their
   -- arguments) took any shape to ipairs and # ("bad argument #1 to
   -- 'ipairs'", "attempt to get length of local 'shape'") and any map
