@@ -286,6 +286,11 @@ local cases = {
     function() return nl.nn.functional.pad(nl.zeros(1, 2, 0), { 1, 1 }, 'replicate') end },
   { 'ReplicationPad2d empty dim', "ReplicationPad2d: mode 'replicate' has no element to repeat in dim 3 of input %[3,2,0,1%]",
     function() return nl.nn.ReplicationPad2d(1)(nl.zeros(3, 2, 0, 1)) end },
+  -- a fill value the input's dtype cannot hold was named by nl.full
+  { 'pad value past float32', 'pad: value %-1e%+300 cannot be stored in the float32 input %[4%]',
+    function() return nl.nn.functional.pad(nl.ones(4), { 1, 1 }, 'constant', -1e300) end },
+  { 'ConstantPad1d inf into int64', 'ConstantPad1d: value inf cannot be stored in the int64 input %[1,2%]',
+    function() return nl.nn.ConstantPad1d(1, math.huge)(nl.ones(1, 2, 'int64')) end },
   -- arguments checked by ipairs over { a, b, ... }, which stops at the
   -- first nil: a nil first argument went unchecked and was named by an
   -- inner op ('shape: expected a tensor, got nil', 'atan2: tensor: ...',

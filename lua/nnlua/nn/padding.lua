@@ -132,6 +132,18 @@ return function(nl, nn)
       end
       out[d] = size
     end
+    -- a fill value the input's dtype cannot hold, where anything is filled
+    -- (nl.full named it: 'full: 1e+300 cannot be stored in float32 without overflow')
+    if mode == 'constant' and value ~= nil then
+      local grows = false
+      for i = 1, 2 * np do if pads[i] > 0 then grows = true end end
+      local dt = x:dtype()
+      if grows and ((dt == 'int64' and not (value >= -2 ^ 63 and value < 2 ^ 63))
+                    or (dt == 'float32' and value == value and math.abs(value) ~= math.huge
+                        and math.abs(value) > 3.4028234663852886e38)) then
+        nl._raise(('%s: value %s cannot be stored in the %s input %s'):format(op, tostring(value), dt, shown))
+      end
+    end
     for i = 1, nd do numel = numel * out[i] end
     if numel > MAX_ELEMENTS then
       nl._raise(('%s: output [%s] of input %s is too large'):format(op, table.concat(out, ','), shown))
