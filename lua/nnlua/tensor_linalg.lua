@@ -1001,6 +1001,10 @@ return function(nl)
     -- '(command line):1: ', kept it and named it twice)
     msg = msg:match('^[^\n]-%.lua:%d+: (.*)$') or msg:match('^%[string [^\n]-%]:%d+: (.*)$')
           or msg:match('^[^:\n]+:%d+: (.*)$') or msg
+    -- (an in-place op's message from the op it runs, 'atan2: ...', is
+    -- renamed: it was prefixed, 'atan2_: atan2: ...')
+    local base = op:match('^(.-)_$')
+    if base and msg:sub(1, #base + 1) == base .. ':' then msg = op .. msg:sub(#base + 1) end
     if msg:sub(1, #op + 1) ~= op .. ':' then msg = op .. ': ' .. msg end
     raise(msg)
   end

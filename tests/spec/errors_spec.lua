@@ -324,6 +324,9 @@ local cases = {
   { 'cumsum unknown dtype', "cumsum: unknown dtype 'int32' %(use 'float32', 'float64' or 'int64'%)",
     function() return nl.ones(3):cumsum(1, 'int32') end },
   { 'cumprod number input with a dtype', 'cumprod: expected a tensor, got number', function() return nl.cumprod(5, 1, 'float64') end },
+  -- an in-place op's message from the op it runs was prefixed twice ('atan2_: atan2: ...')
+  { 'atan2_ nil other', '^[^\n]-: atan2_: expected a tensor or a number, got nil$', function() return nl.ones(2):atan2_(nil) end },
+  { 'atanh_ extra argument', '^[^\n]-: atanh_: takes %(%), got 1 argument$', function() return nl.ones(2):atanh_(1) end },
   -- a number no int64 holds was named by the C fill behind it ('full: inf is not an int64 value')
   { 'tensor of inf as int64', '^[^\n]-: tensor: inf is not an int64 value$', function() return nl.tensor(math.huge, 'int64') end },
   { 'tensor of 2^63 as long', '^[^\n]-: tensor: 9.2233720368548e%+18 is not an int64 value$', function() return nl.tensor(2 ^ 63, 'long') end },
