@@ -327,6 +327,12 @@ local cases = {
   -- an in-place op's message from the op it runs was prefixed twice ('atan2_: atan2: ...')
   { 'atan2_ nil other', '^[^\n]-: atan2_: expected a tensor or a number, got nil$', function() return nl.ones(2):atan2_(nil) end },
   { 'atanh_ extra argument', '^[^\n]-: atanh_: takes %(%), got 1 argument$', function() return nl.ones(2):atanh_(1) end },
+  -- an input of the wrong dims with a weight that is no tensor: the
+  -- message read the weight's shape ('shape: expected a tensor, got table')
+  { 'conv_transpose2d 3-D input, table weight', 'conv_transpose2d: expected a tensor, got table',
+    function() return nl.nn.functional.conv_transpose2d(nl.zeros(2, 0, 3), { { 1, 2 }, { 3 } }) end },
+  { 'conv_transpose1d 2-D input, number weight', 'conv_transpose1d: expected a tensor, got number',
+    function() return nl.nn.functional.conv_transpose1d(nl.zeros(2, 3), 5) end },
   -- a number no int64 holds was named by the C fill behind it ('full: inf is not an int64 value')
   { 'tensor of inf as int64', '^[^\n]-: tensor: inf is not an int64 value$', function() return nl.tensor(math.huge, 'int64') end },
   { 'tensor of 2^63 as long', '^[^\n]-: tensor: 9.2233720368548e%+18 is not an int64 value$', function() return nl.tensor(2 ^ 63, 'long') end },

@@ -504,7 +504,9 @@ return function(nl, nn)
     local op = 'conv_transpose2d'
     opts = conv_options(op, TCONV_ARGS, KNOWN_TF, opts, ...)
     local g = t_geometry(op, opts, false)
-    if nl._T(x, op).ndim ~= 4 or nl._T(weight, op).ndim ~= 4 then
+    -- (both checked first: a wrong input's message read the shape of a non-tensor weight: 'shape: expected a tensor')
+    local xp, wp = nl._T(x, op), nl._T(weight, op)
+    if xp.ndim ~= 4 or wp.ndim ~= 4 then
       nl._raise(('%s: expected input (N, C, H, W) and weight (in_channels, out_channels/groups, kh, kw), got %s '
         .. 'and %s'):format(op, nl._shape_str(x), nl._shape_str(weight)))
     end
@@ -518,7 +520,8 @@ return function(nl, nn)
     local op = 'conv_transpose1d'
     opts = conv_options(op, TCONV_ARGS, KNOWN_TF, opts, ...)
     local g = t_geometry(op, opts, true)
-    if nl._T(x, op).ndim ~= 3 or nl._T(weight, op).ndim ~= 3 then
+    local xp, wp = nl._T(x, op), nl._T(weight, op)
+    if xp.ndim ~= 3 or wp.ndim ~= 3 then
       nl._raise(('%s: expected input (N, C, L) and weight (in_channels, out_channels/groups, k), got %s and %s'):format(
         op, nl._shape_str(x), nl._shape_str(weight)))
     end
