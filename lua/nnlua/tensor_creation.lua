@@ -198,7 +198,16 @@ return function(nl)
       if not st and not (s >= 0) then raise('normal: expected std >= 0, got ' .. tostring(s)) end
       local ref = mt and m or s
       if ref:dtype() == 'int64' then raise('normal: expected float tensors, got int64') end
-      local shape = mt and st and (m + s * 0):shape() or ref:shape()
+      local shape = ref:shape()
+      if mt and st then
+        -- (the add below named it: 'add: shapes [4] and [0,2,3] cannot be broadcast together')
+        local ok, both = pcall(function() return m + s * 0 end)
+        if not ok then
+          raise(('normal: mean of shape %s and std of shape %s do not broadcast together'):format(
+            nl._shape_str(m), nl._shape_str(s)))
+        end
+        shape = both:shape()
+      end
       return nl.randn(shape, ref:dtype()) * s + m
     end)
     -- (a zero gradient: the draw where an all-false condition picks it

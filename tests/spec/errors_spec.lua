@@ -333,6 +333,9 @@ local cases = {
     function() return nl.nn.functional.conv_transpose2d(nl.zeros(2, 0, 3), { { 1, 2 }, { 3 } }) end },
   { 'conv_transpose1d 2-D input, number weight', 'conv_transpose1d: expected a tensor, got number',
     function() return nl.nn.functional.conv_transpose1d(nl.zeros(2, 3), 5) end },
+  -- a tensor mean and std that do not broadcast were named by the add inside
+  { 'normal mean and std shapes', 'normal: mean of shape %[4%] and std of shape %[0,2,3%] do not broadcast together',
+    function() return nl.normal(nl.ones(4), nl.ones(0, 2, 3)) end },
   -- a number no int64 holds was named by the C fill behind it ('full: inf is not an int64 value')
   { 'tensor of inf as int64', '^[^\n]-: tensor: inf is not an int64 value$', function() return nl.tensor(math.huge, 'int64') end },
   { 'tensor of 2^63 as long', '^[^\n]-: tensor: 9.2233720368548e%+18 is not an int64 value$', function() return nl.tensor(2 ^ 63, 'long') end },
