@@ -233,7 +233,7 @@ describe('index kernels refuse bad indices, naming the op and the shapes', funct
     S.contains(S.errmsg(function() return m:index_add(2, idx, nl.ones(3, 2)) end),
       'index_add: index 5 out of range for dim 2 of shape [3,4]')
     S.contains(S.errmsg(function() return m:clone():index_copy_(2, idx, nl.ones(3, 2)) end),
-      'index_copy_: index_copy: index 5 out of range for dim 2 of size 4 (1 to 4, or -1 to -4) in shape [3,4]')
+      'index_copy_: index 5 out of range for dim 2 of size 4 (1 to 4, or -1 to -4) in shape [3,4]')
     S.contains(S.errmsg(function() return m:index_fill(2, idx, 0) end),
       'index_fill: index 5 out of range for dim 2 of size 4 (1 to 4, or -1 to -4) in shape [3,4]')
   end)
