@@ -599,11 +599,12 @@ return function(nl)
     for i, d in ipairs(gens) do rng_restore(d, st.data[i]) end
   end
 
-  local function file_exists(path)
-    local f = io.open(path, 'rb')
-    if f then f:close() end
-    return f ~= nil
-  end
+  -- whether a checkpoint is there to resume from: access(), not
+  -- io.open, whose open of a FIFO waits for a writer forever (nn.load
+  -- then refuses what is not a regular file, and names what it cannot
+  -- read, where a failed io.open trained from the start over it)
+  pcall(ffi.cdef, 'int access(const char *path, int mode);')
+  local function file_exists(path) return ffi.C.access(path, 0) == 0 end
 
   -- The compiled optimizer must hold the model's parameters as they are
   -- now: :double() or :float() after compile makes new tensors, and fit

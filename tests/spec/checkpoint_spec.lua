@@ -920,6 +920,19 @@ print('ok=' .. tostring(ok), err)
     os.remove(script)
     assert.are.equal(0, rc, out)
     contains(out, "load_safetensors: '" .. dir .. "/fifo' is not a regular file")
+    -- fit's resume looks for its checkpoint without opening it (it
+    -- opened the FIFO and waited as well)
+    script = write(os.tmpname() .. '.lua', S.path_prelude .. ([[
+      local nl = require 'nnlua'
+      local m = nl.nn.Linear(2, 1)
+      m:compile({ optimizer = 'sgd', loss = 'mse' })
+      print(pcall(m.fit, m, nl.ones(4, 2), nl.ones(4, 1), { epochs = 1, verbose = 0,
+                                                           checkpoint = { path = %q }, resume = true }))
+    ]]):format(dir .. '/fifo'))
+    out, rc = sh('timeout 20 luajit ' .. q(script))
+    os.remove(script)
+    assert.are.equal(0, rc, out)
+    contains(out, "load_safetensors: '" .. dir .. "/fifo' is not a regular file")
     assert(os.execute('mkdir -p ' .. q(dir .. '/ckpt-dir2')) == 0)
     contains(errmsg(nl.save_safetensors, dir .. '/ckpt-dir2', { x = nl.ones(1) }), 'it is a directory, not a regular file')
     local listing = sh('ls -A ' .. q(dir))
