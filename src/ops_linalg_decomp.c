@@ -350,6 +350,41 @@ nl_tensor *nl_linalg_qr(nl_tensor *a, int complete, nl_tensor **q) {
  * vectors; else only d and e are made, z keeping the reflectors (row i:
  * u_i in columns 0..i-1) and hs (when not NULL) getting their h's).
  * EISPACK's tred2 as Numerical Recipes writes it, 0-based. */
+/* the reflector of row i of the reduction, u = its columns 0..l = i - 1:
+ * u scaled and its last entry moved so that P = I - u u^T / h takes the
+ * row onto e[i] at column l; returns h, or 0 (and e[i] = u[l]) where l is
+ * 0 or u is zero (no reflector). The three reductions below share it. */
+static inline double tr_reflector(double *u, int64_t l, double *ei) {
+    double h = 0, scale = 0;
+    if (l > 0)
+        for (int64_t k = 0; k <= l; k++) scale += fabs(u[k]);
+    if (scale == 0) {
+        *ei = u[l];
+        return 0;
+    }
+    for (int64_t k = 0; k <= l; k++) {
+        u[k] /= scale;
+        h += u[k] * u[k];
+    }
+    double f = u[l];
+    double g = f >= 0 ? -sqrt(h) : sqrt(h);
+    *ei = scale * g;
+    h -= f * g;
+    u[l] = f - g;
+    return h;
+}
+
+/* p = A u / h in place (p[0..l] held A u); returns u^T p / 2h, the K of
+ * q = p - K u */
+static inline double tr_half(double *p, const double *u, int64_t l, double h) {
+    double f = 0;
+    for (int64_t j = 0; j <= l; j++) {
+        p[j] /= h;
+        f += p[j] * u[j];
+    }
+    return f / (h + h);
+}
+
 static void tred2_q_blocked(double *z, double *d, double *scr, int64_t n);
 
 DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, double *w /* (n) */, double *scr,
@@ -357,42 +392,23 @@ DECOMP_KERNEL static void tred2(double *z /* (n, n) */, double *d, double *e, do
 #define Z(i, j) z[(i) * n + (j)]
     for (int64_t i = n - 1; i >= 1; i--) {
         int64_t l = i - 1;
-        double h = 0, scale = 0;
-        if (l > 0) {
-            for (int64_t k = 0; k <= l; k++) scale += fabs(Z(i, k));
-            if (scale == 0) e[i] = Z(i, l);
-            else {
-                for (int64_t k = 0; k <= l; k++) {
-                    Z(i, k) /= scale;
-                    h += Z(i, k) * Z(i, k);
-                }
-                double f = Z(i, l);
-                double g = f >= 0 ? -sqrt(h) : sqrt(h);
-                e[i] = scale * g;
-                h -= f * g;
-                Z(i, l) = f - g;
-                /* e = (A u) / h, u = z[i, 0..l], A's lower triangle read by rows */
-                const double *u = z + i * n;
-                for (int64_t j = 0; j <= l; j++) e[j] = 0;
-                for (int64_t j = 0; j <= l; j++) {
-                    Z(j, i) = u[j] / h;
-                    const double *row = z + j * n;
-                    e[j] += symv_row(row, u, e, u[j], j) + row[j] * u[j];
-                }
-                f = 0;
-                for (int64_t j = 0; j <= l; j++) {
-                    e[j] /= h;
-                    f += e[j] * u[j];
-                }
-                double hh = f / (h + h);
-                for (int64_t j = 0; j <= l; j++) {
-                    f = u[j];
-                    e[j] = g = e[j] - hh * f;
-                    double *row = z + j * n;
-                    for (int64_t k = 0; k <= j; k++) row[k] -= f * e[k] + g * u[k];
-                }
+        double h = tr_reflector(z + i * n, l, &e[i]);
+        if (h != 0) {
+            /* e = (A u) / h, u = z[i, 0..l], A's lower triangle read by rows */
+            const double *u = z + i * n;
+            for (int64_t j = 0; j <= l; j++) e[j] = 0;
+            for (int64_t j = 0; j <= l; j++) {
+                Z(j, i) = u[j] / h;
+                const double *row = z + j * n;
+                e[j] += symv_row(row, u, e, u[j], j) + row[j] * u[j];
             }
-        } else e[i] = Z(i, l);
+            double hh = tr_half(e, u, l, h);
+            for (int64_t j = 0; j <= l; j++) {
+                double f = u[j], g = e[j] = e[j] - hh * f;
+                double *row = z + j * n;
+                for (int64_t k = 0; k <= j; k++) row[k] -= f * e[k] + g * u[k];
+            }
+        }
         d[i] = h;
     }
     d[0] = 0;
@@ -466,54 +482,37 @@ DECOMP_KERNEL static bool tred2_blocked(double *z /* (n, n) */, double *d, doubl
         memset(nm, 0, (size_t)((i + 1) * w2) * sizeof(double));
         for (int64_t c = 0; i >= ilo; i--, c++) {
             int64_t l = i - 1;
-            double *u = z + i * n, h = 0, scale = 0;
+            double *u = z + i * n;
             int64_t c8 = (2 * c + 7) / 8 * 8;   /* the panel's columns in use, to a multiple of 8 (0 beyond 2 c) */
             if (c > 0)   /* row i as the panel's reflectors so far left it */
                 for (int64_t j = 0; j <= i; j++) u[j] += dot_panel(pm + i * w2, nm + j * w2, c8);
-            if (l > 0) {
-                for (int64_t k = 0; k <= l; k++) scale += fabs(u[k]);
-                if (scale == 0) e[i] = u[l];
-                else {
-                    for (int64_t k = 0; k <= l; k++) {
-                        u[k] /= scale;
-                        h += u[k] * u[k];
-                    }
-                    double f = u[l];
-                    double g = f >= 0 ? -sqrt(h) : sqrt(h);
-                    e[i] = scale * g;
-                    h -= f * g;
-                    u[l] = f - g;
-                    /* pv = A u / h: the panel start's lower triangle by rows, then its terms */
-                    for (int64_t j = 0; j <= l; j++) pv[j] = 0;
-                    for (int64_t j = 0; j <= l; j++) {
-                        const double *row = z + j * n;
-                        pv[j] += symv_row(row, u, pv, u[j], j) + row[j] * u[j];
-                    }
-                    if (c > 0) {
-                        for (int64_t q = 0; q < c8; q++) y[q] = 0;
-                        for (int64_t j = 0; j <= l; j++) {
-                            const double *pj = pm + j * w2;
-                            double uj = u[j];
-                            for (int64_t q = 0; q < c8; q += 8)
-                                for (int t = 0; t < 8; t++) y[q + t] += pj[q + t] * uj;
-                        }
-                        for (int64_t j = 0; j <= l; j++) pv[j] += dot_panel(nm + j * w2, y, c8);
-                    }
-                    f = 0;
-                    for (int64_t j = 0; j <= l; j++) {
-                        pv[j] /= h;
-                        f += pv[j] * u[j];
-                    }
-                    double hh = f / (h + h);
-                    for (int64_t j = 0; j <= l; j++) {
-                        double qj = pv[j] - hh * u[j];
-                        pm[j * w2 + 2 * c] = u[j];
-                        pm[j * w2 + 2 * c + 1] = qj;
-                        nm[j * w2 + 2 * c] = -qj;
-                        nm[j * w2 + 2 * c + 1] = -u[j];
-                    }
+            double h = tr_reflector(u, l, &e[i]);
+            if (h != 0) {
+                /* pv = A u / h: the panel start's lower triangle by rows, then its terms */
+                for (int64_t j = 0; j <= l; j++) pv[j] = 0;
+                for (int64_t j = 0; j <= l; j++) {
+                    const double *row = z + j * n;
+                    pv[j] += symv_row(row, u, pv, u[j], j) + row[j] * u[j];
                 }
-            } else e[i] = u[l];
+                if (c > 0) {
+                    for (int64_t q = 0; q < c8; q++) y[q] = 0;
+                    for (int64_t j = 0; j <= l; j++) {
+                        const double *pj = pm + j * w2;
+                        double uj = u[j];
+                        for (int64_t q = 0; q < c8; q += 8)
+                            for (int t = 0; t < 8; t++) y[q + t] += pj[q + t] * uj;
+                    }
+                    for (int64_t j = 0; j <= l; j++) pv[j] += dot_panel(nm + j * w2, y, c8);
+                }
+                double hh = tr_half(pv, u, l, h);
+                for (int64_t j = 0; j <= l; j++) {
+                    double qj = pv[j] - hh * u[j];
+                    pm[j * w2 + 2 * c] = u[j];
+                    pm[j * w2 + 2 * c + 1] = qj;
+                    nm[j * w2 + 2 * c] = -qj;
+                    nm[j * w2 + 2 * c + 1] = -u[j];
+                }
+            }
             hs[i] = h;
         }
         /* the leading block (rows and columns 0..i) += P N^T, its lower triangle by row blocks */
@@ -541,21 +540,11 @@ DECOMP_KERNEL static void tred2_fused(double *z /* (n, n) */, double *d, double 
     memset(scr, 0, (size_t)(2 * n) * sizeof(double));   /* read times 0 while nothing is pending */
     for (int64_t i = n - 1; i >= 1; i--) {
         int64_t l = i - 1;
-        double *u = z + i * n, h = 0, scale = 0;
+        double *u = z + i * n;
         if (pending)
             for (int64_t k = 0; k <= i; k++) u[k] -= uo[i] * qo[k] + qo[i] * uo[k];
-        if (l > 0)
-            for (int64_t k = 0; k <= l; k++) scale += fabs(u[k]);
-        if (l > 0 && scale != 0) {
-            for (int64_t k = 0; k <= l; k++) {
-                u[k] /= scale;
-                h += u[k] * u[k];
-            }
-            double f = u[l];
-            double g = f >= 0 ? -sqrt(h) : sqrt(h);
-            e[i] = scale * g;
-            h -= f * g;
-            u[l] = f - g;
+        double h = tr_reflector(u, l, &e[i]);
+        if (h != 0) {
             for (int64_t j = 0; j <= l; j++) pv[j] = 0;
             for (int64_t j = 0; j <= l; j++) {
                 double *restrict row = z + j * n, uj = u[j], a = pending ? uo[j] : 0, b = pending ? qo[j] : 0;
@@ -586,19 +575,13 @@ DECOMP_KERNEL static void tred2_fused(double *z /* (n, n) */, double *d, double 
                     } else pv[j] += acc + r * uj;
                 }
             }
-            f = 0;
-            for (int64_t j = 0; j <= l; j++) {
-                pv[j] /= h;
-                f += pv[j] * u[j];
-            }
-            double hh = f / (h + h);
+            double hh = tr_half(pv, u, l, h);
             for (int64_t j = 0; j <= l; j++) {
                 uo[j] = u[j];
                 qo[j] = pv[j] - hh * u[j];
             }
             pending = true;
         } else {
-            e[i] = u[l];
             if (pending)   /* rows 0..l still owe the last update */
                 for (int64_t j = 0; j <= l; j++) {
                     double *row = z + j * n;
