@@ -584,13 +584,21 @@ return function(nl, nn)
   end
   nn._transposed_input = t_input
 
-  local function t_init(self, op, in_channels, out_channels, kernel_size, opts, one)
+  -- a ConvTranspose layer's options table, its keys checked and its
+  -- padding_mode 'zeros' (ConvTranspose1d, 2d and, in conv3d.lua, 3d)
+  local function t_options(op, opts)
     opts = options(opts, op)
     nl._check_opts(op, opts, KNOWN_T)
     if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
       nl._raise(("%s: only padding_mode 'zeros' is supported (as in PyTorch), got %s"):format(op,
         describe(opts.padding_mode)))
     end
+    return opts
+  end
+  nn._transposed_options = t_options
+
+  local function t_init(self, op, in_channels, out_channels, kernel_size, opts, one)
+    opts = t_options(op, opts)
     local g = t_geometry(op, opts, one)
     self.groups = g.groups
     check_channels(op, in_channels, out_channels, self.groups)

@@ -218,8 +218,6 @@ return function(nl, nn)
 
   local TCONV_ARGS = { 'stride', 'padding', 'output_padding', 'groups', 'dilation' }   -- PyTorch's order
   local KNOWN_TF = { stride = 1, padding = 1, output_padding = 1, groups = 1, dilation = 1 }
-  local KNOWN_T = { stride = 1, padding = 1, output_padding = 1, groups = 1, bias = 'flag', dilation = 1,
-                    padding_mode = 1 }
 
   -- stride, padding, output_padding, dilation ({d, h, w} each) and groups of opts
   local function t_geometry(op, opts)
@@ -308,12 +306,7 @@ return function(nl, nn)
   -- PyTorch's, and so is its initialization
   function ConvTranspose3d:init(in_channels, out_channels, kernel_size, opts)
     local op = 'ConvTranspose3d'
-    opts = options(opts, op)
-    nl._check_opts(op, opts, KNOWN_T)
-    if opts.padding_mode ~= nil and opts.padding_mode ~= 'zeros' then
-      nl._raise(("%s: only padding_mode 'zeros' is supported (as in PyTorch), got %s"):format(op,
-        describe(opts.padding_mode)))
-    end
+    opts = nn._transposed_options(op, opts)
     local g = t_geometry(op, opts)
     self.groups = g.groups
     nn._check_channels(op, in_channels, out_channels, self.groups)
