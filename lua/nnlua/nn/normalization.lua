@@ -215,7 +215,10 @@ return function(nl, nn)
   -- its own mean and biased variance; then times weight and plus bias
   -- (each of that shape, or nil): one C op (nl_layer_norm, its backward
   -- too) when weight and bias fit it, else composed of tensor ops
-  local function layer_norm(op, x, shape, weight, bias, eps)
+  -- x a tensor whose dims end with shape (a list), as layer_norm and
+  -- rms_norm (rms_norm.lua) normalize it, or an error naming op; returns
+  -- the number of those dims and of x's
+  local function ends_with(op, x, shape)
     nl._T(x, op)
     local k, d = #shape, x:dim()
     local ok = d >= k
@@ -223,6 +226,12 @@ return function(nl, nn)
     if not ok then
       nl._raise(('%s: input shape %s does not end with [%s]'):format(op, nl._shape_str(x), table.concat(shape, ',')))
     end
+    return k, d
+  end
+  nn._norm_ends_with = ends_with
+
+  local function layer_norm(op, x, shape, weight, bias, eps)
+    local k, d = ends_with(op, x, shape)
     check_dtype(op, x, weight or bias)
     if fused_ok(x, shape, weight) and fused_ok(x, shape, bias) then
       return wrap(lib.nl_layer_norm(x.ptr, k, weight and weight.ptr, bias and bias.ptr, eps, 0))

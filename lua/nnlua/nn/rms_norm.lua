@@ -22,13 +22,7 @@ return function(nl, nn)
   -- square of each slice, then times weight (of that shape, or nil): the
   -- fused op, or (a weight that only broadcasts) the composite
   local function rms_norm(op, x, shape, weight, eps)
-    nl._T(x, op)
-    local k, d = #shape, x:dim()
-    local ok = d >= k
-    for i = 1, k do ok = ok and x:size(d - k + i) == shape[i] end
-    if not ok then
-      nl._raise(('%s: input shape %s does not end with [%s]'):format(op, nl._shape_str(x), table.concat(shape, ',')))
-    end
+    local k, d = nn._norm_ends_with(op, x, shape)
     if weight then nn._check_input_dtype(op, x, weight:dtype()) else nl._float_only(x, op) end
     if nn._norm_fused_ok(x, shape, weight) then
       return nl._wrap(nl._lib.nl_layer_norm(x.ptr, k, weight and weight.ptr, nil, eps or EPS[x:dtype()],
