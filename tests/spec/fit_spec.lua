@@ -1197,6 +1197,34 @@ describe("fit's newer losses, per-element class targets and Keras's metrics", fu
     whole_set(s, X, Y01, F.binary_cross_entropy(s(X), Y01):item(), { binary_accuracy = agree / 21 })
   end)
 
+  -- Keras counts the hits of one-column accuracy: 2 of 4 is 0.5 exactly,
+  -- however the batches split them (a float32 mean of each batch times
+  -- its rows gave 0.50000000745 at batches of 3 and 1)
+  it('gives one-column accuracy as the exact share of hits at any batch size', function()
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      for _, case in ipairs({ { 'bce', { 0.9, 0.3, 0.6, 0.2 } }, { 'mse', { 0.9, 0.3, 0.6, 0.2 } },
+                              { 'bce_with_logits', { 2, -1, 0.5, -3 } } }) do
+        local p = nl.tensor(case[2], dt):reshape(4, 1)
+        local y = nl.tensor({ 1, 1, 0, 0 }, dt):reshape(4, 1)
+        -- x 1 + 0: the inputs exactly, on a parameter that SGD at lr 0 keeps
+        local m = nn.Linear(1, 1):to(dt)
+        nl.no_grad(function()
+          m.weight:fill_(1)
+          m.bias:zero_()
+        end)
+        m:compile { optimizer = 'sgd', lr = 0, loss = case[1], metrics = { 'accuracy' } }
+        for _, bs in ipairs({ 1, 3, 4 }) do
+          local _, met = m:evaluate(p, y, { batch_size = bs })
+          assert(met.accuracy == 0.5, ('%s %s, batches of %d: accuracy %.17g, by hand 0.5'):format(case[1], dt, bs,
+            met.accuracy))
+        end
+        local h = m:fit(p, y, { epochs = 2, batch_size = 3, verbose = 0 })
+        assert(h.accuracy[1] == 0.5 and h.accuracy[2] == 0.5, ('%s %s: fit accuracy %.17g, %.17g'):format(case[1],
+          dt, h.accuracy[1], h.accuracy[2]))
+      end
+    end
+  end)
+
   -- a loss function that squeezes its input takes outputs (N, 1) against
   -- targets (N); mae and mse broadcast the two to (N, N) and gave a value
   -- N times the right order (12.3 for 1.15): they are refused
