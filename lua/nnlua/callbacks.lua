@@ -212,12 +212,61 @@ return function(nl, H)
     end
     return names
   end
+  -- C's printf of a double (as Python's %): LuaJIT's string.format rounds
+  -- exact ties away from zero ({loss:.2f} of 0.625 was 0.63, Python's 0.62)
+  local ffi = require 'ffi'
+  pcall(ffi.cdef, 'int snprintf(char *s, size_t n, const char *fmt, ...);')
+  local fmtbuf, fmtlen = ffi.new('char[64]'), 64
+  local function cformat(f, v)
+    local n = ffi.C.snprintf(fmtbuf, fmtlen, f, ffi.cast('double', v))
+    if n >= fmtlen then                -- (a width past the buffer: it grows)
+      fmtlen = n + 1
+      fmtbuf = ffi.new('char[?]', fmtlen)
+      n = ffi.C.snprintf(fmtbuf, fmtlen, f, ffi.cast('double', v))
+    end
+    return ffi.string(fmtbuf, n)
+  end
+  -- a float as Python's format(v, spec) gives it where spec has no type:
+  -- repr without a precision, else 'g' switching to the exponent at
+  -- p - 1, and a fixed form keeps a digit past the point (4.0, not 4)
+  local function py_float(v, spec)
+    local flags, width, p = spec:match('^([-+ #0]*)(%d*)%.?(%d*)$')
+    local neg = v < 0 or (v == 0 and 1 / v < 0)
+    local a, body = math.abs(v), nil
+    if v ~= v then body = 'nan'
+    elseif a == math.huge then body = 'inf'
+    elseif p == '' then
+      body = (a % 1 == 0 and a < 1e16) and ('%.1f'):format(a) or number_str(a)
+    else
+      p = math.max(tonumber(p), 1)
+      local e = cformat('%.' .. (p - 1) .. 'e', a)
+      local x = tonumber(e:match('e([-+]%d+)$'))
+      if x < -4 or x >= p - 1 then
+        local m, ex = e:match('^(.-)(e.*)$')
+        if m:find('.', 1, true) then m = m:gsub('0+$', ''):gsub('%.$', '') end
+        body = m .. ex
+      else
+        body = cformat('%.' .. (p - 1 - x) .. 'f', a)
+        if body:find('.', 1, true) then body = body:gsub('0+$', '') end
+        body = body:sub(-1) == '.' and body .. '0' or body:find('.', 1, true) and body or body .. '.0'
+      end
+    end
+    local sign = neg and '-' or flags:find('+', 1, true) and '+' or flags:find(' ', 1, true) and ' ' or ''
+    local pad = (tonumber(width) or 0) - #sign - #body
+    if pad <= 0 then return sign .. body end
+    if flags:find('0', 1, true) then return sign .. ('0'):rep(pad) .. body end
+    return (' '):rep(pad) .. sign .. body
+  end
+  -- epoch an int, every other value a float, as Keras's logs hold them
+  -- (the untyped {loss:.3} of a loss of 4 was '004', Python's '4.0')
   local function format_path(fp, values)
     local s = fp:gsub('{{', '\1'):gsub('}}', '\2')
     s = s:gsub('{([%a_][%w_]*):?([^{}]*)}', function(name, spec)
       local v = values[name]
+      if name ~= 'epoch' and type(v) == 'number' and not spec:match('[dieEfFgGs]$') then return py_float(v, spec) end
       if spec == '' then return number_str(v) end
-      if not spec:match('[dieEfFgGs]$') then spec = spec .. (v % 1 == 0 and 'd' or 'g') end
+      if not spec:match('[dieEfFgGs]$') then spec = spec .. 'd' end
+      if spec:match('[eEfFgG]$') then return cformat('%' .. spec, v) end
       if spec:match('[di]$') then v = v < 0 and math.ceil(v) or math.floor(v) end
       return ('%' .. spec):format(v)
     end)

@@ -272,6 +272,28 @@ describe('ModelCheckpoint', function()
     assert.is_false(exists(d .. '/never.st'))
   end)
 
+  -- Keras's logs hold floats, formatted by Python's str.format: a loss of
+  -- 4 under {loss:.3} is '4.0' (it was '004'), {loss} '4.0' (was '4'), and
+  -- ties round to even, as C's printf ({loss:.2f} of 0.625 was '0.63')
+  it("names its files as Python's str.format does the floats of Keras's logs", function()
+    local m = square_model(1, 0)
+    local X, y = ones_zeros(1)
+    local d = dir .. '/mc_names'
+    os.execute('mkdir -p ' .. S.q(d))
+    local losses = { 4.0, 0.625, 2.5, 100.0, 0.1 + 0.2, 1.25e-05 }
+    local set = { on_epoch_end = function(_, e, logs) logs.loss = losses[e] end }
+    m:fit(X, y, { epochs = #losses, batch_size = 1, verbose = 0, callbacks = { set,
+      cbs.ModelCheckpoint(d .. '/{epoch}_{loss:.3}_{loss}_{loss:.2f}_{loss:06}_{loss:.0e}.st',
+                          { save_weights_only = true }) } })
+    -- '{epoch}_{loss:.3}_{loss}_{loss:.2f}_{loss:06}_{loss:.0e}.st'.format(epoch=e, loss=v) in Python 3
+    for _, name in ipairs({ '1_4.0_4.0_4.00_0004.0_4e+00.st', '2_0.625_0.625_0.62_00.625_6e-01.st',
+                            '3_2.5_2.5_2.50_0002.5_2e+00.st', '4_1e+02_100.0_100.00_0100.0_1e+02.st',
+                            '5_0.3_0.30000000000000004_0.30_0.30000000000000004_3e-01.st',
+                            '6_1.25e-05_1.25e-05_0.00_1.25e-05_1e-05.st' }) do
+      assert(exists(d .. '/' .. name), 'no file ' .. name)
+    end
+  end)
+
   -- Keras's best is the callback's, not one fit's: fit called again (as
   -- in a loop of fit{epochs = 1}) wrote its first epoch over the best file
   -- however worse, the best model lost
