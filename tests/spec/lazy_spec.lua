@@ -24,7 +24,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils', 'nnlua.nn.prune',
                'nnlua.nn.rms_norm', 'nnlua.nn.activation_extra', 'nnlua.nn.unpool',
                'nnlua.nn.pdist', 'nnlua.nn.lazy', 'nnlua.nn.adaptive_softmax',
-               'nnlua.nn.fractional_pool',
+               'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.profiler' }
 

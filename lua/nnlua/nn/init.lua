@@ -65,6 +65,7 @@ return function(nl)
     'lazy',
     'adaptive_softmax',
     'fractional_pool',
+    'padding_circular',
   }
   local watched, loaded = {}, false
   function nn._load_all()

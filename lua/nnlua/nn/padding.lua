@@ -1,8 +1,9 @@
 -- padding.lua: nn.functional.pad ('constant', 'reflect', 'replicate',
 -- 'circular' over the last dims, PyTorch's order: the last dim's pair
 -- first) and the modules nn.ZeroPad2d, nn.ConstantPad1d/2d/3d,
--- nn.ReflectionPad1d/2d/3d, nn.ReplicationPad1d/2d/3d. Composed of narrow, cat
--- and index_select, whose backward autograd already has; no C of its own.
+-- nn.ReflectionPad1d/2d/3d, nn.ReplicationPad1d/2d/3d (nn.CircularPad1d/2d/3d:
+-- padding_circular.lua, loaded lazily). Composed of narrow, cat and
+-- index_select, whose backward autograd already has; no C of its own.
 -- Conv1d and Conv2d pad through it for their padding_mode.
 return function(nl, nn)
   local Module = nn.Module
@@ -234,6 +235,7 @@ return function(nl, nn)
     end
     return cls
   end
+  nn._pad_class = pad_class
 
   pad_class('ZeroPad2d', 'constant', 2, false)
   pad_class('ConstantPad1d', 'constant', 1, true)
