@@ -129,8 +129,9 @@ fail:
 NL_REGISTER_BACKWARD(NL_OP_PRELU, prelu_backward)
 
 /* ---- threshold: value where x <= threshold, else x (NaN kept) ----
- * int64 x compares and fills with the numbers as given (the Lua side cuts
- * them toward 0, as PyTorch casts them) */
+ * A NaN threshold keeps every x and a NaN value fills with NaN, as
+ * PyTorch's. int64 x compares and fills with the numbers as given (the Lua
+ * side cuts them toward 0, as PyTorch casts them) */
 #define THRESH_LOOP(T, TH, V)                                                 \
     do {                                                                      \
         T *o = (T *)out->data;                                                \
@@ -141,7 +142,6 @@ NL_REGISTER_BACKWARD(NL_OP_PRELU, prelu_backward)
 
 nl_tensor *nl_threshold(nl_tensor *x, double threshold, double value) {
     NL_CHECK_TENSOR("threshold", x);
-    NL_CHECK(threshold == threshold && value == value, "threshold: threshold and value must not be NaN");
     NL_CHECK(x->dtype != NL_INT64 || (nl_fits_int64(threshold) && nl_fits_int64(value)),
              "threshold: threshold %g and value %g must fit int64 for int64 input", threshold, value);
     int64_t n = x->numel;

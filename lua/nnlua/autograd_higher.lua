@@ -239,11 +239,19 @@ return function(nl)
     return { g * where(cmp(OP.GT, bx, th), wrap(lib.nl_full(0, nil, 1, g.ptr.dtype)), unary(OP.SIGMOID, bx)) }
   end
   R[OP.LOGSIGMOID] = function(n, g) return { g * unary(OP.SIGMOID, -n:x(1)) } end
-  R[OP.SOFTSIGN] = function(n, g)           -- 1 / (1 + |x|)^2
-    local b = scal(OP.ADD, unary(OP.ABS, n:x(1)), 1)
-    return { g / (b * b) }
+  -- softsign and tanhshrink as PyTorch 1.13 differentiates the ops it
+  -- composes them of, x / (|x| + 1) and x - tanh(x) (C's first-order
+  -- kernels' formulas): NaN at x = +-inf, and where g is infinite, as
+  -- PyTorch's (1 / (1 + |x|)^2 and g tanh(x)^2 gave 0 and inf there)
+  R[OP.SOFTSIGN] = function(n, g)
+    local x = n:x(1)
+    local b = scal(OP.ADD, unary(OP.ABS, x), 1)
+    return { g / b + (-g * ((x / b) / b)) * (cmp(OP.GT, x, 0) - cmp(OP.LT, x, 0)) }
   end
-  R[OP.TANHSHRINK] = function(n, g) local t = unary(OP.TANH, n:x(1)) return { g * (t * t) } end
+  R[OP.TANHSHRINK] = function(n, g)
+    local t = unary(OP.TANH, n:x(1))
+    return { g + (-g) * scal(OP.SUB, t * t, 1, true) }
+  end
 
   -- reductions over everything (a[0] = -1) or a dim (a[1]: keepdim)
   local function sum_mean(n, g)

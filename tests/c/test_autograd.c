@@ -244,7 +244,17 @@ TEST(prelu_and_threshold) {
     CHECK(nl_prelu(x, w2d) == NULL && strstr(nl_error(), "prelu: weight must be") != NULL);
     CHECK(nl_prelu(xi, w3) == NULL && strstr(nl_error(), "prelu: expected a float input") != NULL);
     CHECK(nl_prelu(NULL, w) == NULL && strstr(nl_error(), "prelu: expected a tensor") != NULL);
-    CHECK(nl_threshold(x, 0.0 / 0.0, 1) == NULL && strstr(nl_error(), "threshold:") != NULL);
+    /* a NaN threshold keeps every x; a NaN value fills with NaN (PyTorch's) */
+    nl_tensor *tn = nl_threshold(x, 0.0 / 0.0, 1), *vn = nl_threshold(x, 0.5, 0.0 / 0.0);
+    CHECK(tn != NULL && vn != NULL);
+    for (int i = 0; i < 8; i++) {
+        double v = ((double *)vn->data)[i];
+        CHECK(((double *)tn->data)[i] == xv[i]);
+        CHECK(xv[i] <= 0.5 ? v != v : v == xv[i]);
+    }
+    CHECK(nl_threshold(xi, 0.0 / 0.0, 1) == NULL && strstr(nl_error(), "threshold:") != NULL);
+    nl_release(tn);
+    nl_release(vn);
     nl_release(t);
     nl_release(w3);
     nl_release(wf);

@@ -216,6 +216,7 @@ describe('modules print inplace as PyTorch 1.13 does', function()
     { nn.FeatureAlphaDropout{ p = 0.5, inplace = true }, 'FeatureAlphaDropout(p=0.5, inplace=True)' },
     { nn.Threshold(0.1, 20), 'Threshold(threshold=0.1, value=20)' },
     { nn.Threshold(0.1, 20, true), 'Threshold(threshold=0.1, value=20, inplace=True)' },
+    { nn.Threshold(0 / 0, 0 / 0), 'Threshold(threshold=nan, value=nan)' },
   }
   it('each module line', function()
     for _, c in ipairs(cases) do
@@ -230,5 +231,45 @@ describe('modules print inplace as PyTorch 1.13 does', function()
     S.same_bits(nn.Threshold{ threshold = 0.1, value = 20 }(x), F.threshold(x, 0.1, 20), 'table')
     has(errmsg(nn.Threshold, 0.1), 'Threshold: expected a number as value, got nil')
     has(errmsg(nn.Threshold, 0.1, 2, 1), 'Threshold: expected no argument, or an inplace flag')
+  end)
+end)
+
+-- PyTorch 1.13 at the non-finite points (tests/golden/nonfinite_act.lua,
+-- made by gen_nonfinite_act.py): tanhshrink's and softsign's create_graph
+-- gradients gave inf or 0 where PyTorch's give NaN, and threshold refused
+-- the NaN threshold and value PyTorch takes
+describe('tanhshrink, softsign and threshold at inf and NaN against PyTorch', function()
+  local cases = dofile(S.root .. '/tests/golden/nonfinite_act.lua')
+  local MODULES = {
+    tanhshrink = function() return nn.Tanhshrink() end,
+    softsign = function() return nn.Softsign() end,
+    threshold = function(a) return nn.Threshold(a[1], a[2]) end,
+  }
+  for _, c in ipairs(cases) do
+    it(c.name .. ' (' .. c.dtype .. '): out, gradient, create_graph gradient and its gradient; the module', function()
+      local tol = TOL[c.dtype]
+      local expect = function(got, want, what) S.expect_golden(got, want, c.name .. ' ' .. what, tol) end
+      local w = S.from_golden(c.w)
+      for _, form in ipairs({ 'F', 'module' }) do
+        local f = form == 'F' and function(x) return F[c.fn](x, unpack(c.args, 1, 2)) end or MODULES[c.fn](c.args)
+        local x = S.from_golden(c.x):requires_grad()
+        local y = f(x)
+        expect(y, c.out, form .. ' out')
+        ;(y * w):sum():backward()
+        expect(x.grad, c.grad, form .. ' grad')
+        local x2 = S.from_golden(c.x):requires_grad()
+        local g = nl.autograd.grad((f(x2) * w):sum(), { x2 }, { create_graph = true })[1]
+        expect(g, c.grad2, form .. ' create_graph grad')
+        if c.gg then expect(nl.autograd.grad(g:sum(), { x2 })[1], c.gg, form .. ' gradient of the gradient') end
+      end
+    end)
+  end
+
+  it('int64 input refuses a NaN or infinite threshold or value, as PyTorch (which cannot cast them)', function()
+    local xi = nl.tensor({ 1, -2, 3 }, 'int64')
+    has(errmsg(F.threshold, xi, 0 / 0, 5), 'threshold: threshold nan cannot be converted to int64 for the int64 input [3]')
+    has(errmsg(F.threshold, xi, 1, -math.huge), 'threshold: value -inf cannot be converted to int64')
+    has(errmsg(nn.Threshold(math.huge, 1), xi), 'threshold: threshold inf cannot be converted to int64')
+    assert.are.same({ 5, 5, 3 }, F.threshold(xi, 2.5, 5.9):totable())
   end)
 end)

@@ -187,8 +187,9 @@ return function(nl, nn)
       nl._check_opts('Threshold', threshold, { threshold = 1, value = 1, inplace = 'flag' })
       threshold, value, inplace = threshold.threshold, threshold.value, threshold.inplace
     end
-    if type(threshold) ~= 'number' or threshold ~= threshold then nl._argerror('Threshold', 'a number as threshold', threshold) end
-    if type(value) ~= 'number' or value ~= value then nl._argerror('Threshold', 'a number as value', value) end
+    -- (NaN taken, as F.threshold takes it)
+    if type(threshold) ~= 'number' then nl._argerror('Threshold', 'a number as threshold', threshold) end
+    if type(value) ~= 'number' then nl._argerror('Threshold', 'a number as value', value) end
     inplace_arg('Threshold', inplace)
     self.threshold, self.value, self.inplace = threshold, value, inplace == true
   end

@@ -123,8 +123,9 @@ return function(nl, nn)
 
   -- F.threshold(x, threshold, value, inplace): value where x <= threshold,
   -- else x (NaN kept), as PyTorch's; the gradient passes where x is kept.
-  -- int64 x stays int64, with threshold and value cut toward 0 as
-  -- PyTorch casts them.
+  -- A NaN threshold keeps every x, a NaN value fills with NaN (PyTorch
+  -- takes both). int64 x stays int64, with threshold and value cut toward
+  -- 0 as PyTorch casts them (and, as it, refuses NaN and the infinities).
   function F.threshold(x, threshold, value, inplace, ...)
     local op = 'threshold'
     nl._no_extra_args(op, '(input, threshold, value, inplace)', nil, ...)
@@ -135,10 +136,17 @@ return function(nl, nn)
     end
     nl._T(x, op)
     -- (PyTorch's has no defaults: both are required)
-    if type(threshold) ~= 'number' or threshold ~= threshold then nl._argerror(op, 'a number as threshold', threshold) end
-    if type(value) ~= 'number' or value ~= value then nl._argerror(op, 'a number as value', value) end
+    if type(threshold) ~= 'number' then nl._argerror(op, 'a number as threshold', threshold) end
+    if type(value) ~= 'number' then nl._argerror(op, 'a number as value', value) end
     if inplace ~= nil and type(inplace) ~= 'boolean' then nl._argerror(op, 'a boolean inplace flag', inplace) end
     if x:dtype() == 'int64' then
+      for _, a in ipairs({ { 'threshold', threshold }, { 'value', value } }) do
+        local v = a[2]
+        if v ~= v or math.abs(v) == math.huge then
+          nl._raise(('%s: %s %s cannot be converted to int64 for the int64 input %s'):format(op, a[1], tostring(v),
+            nl._shape_str(x)))
+        end
+      end
       threshold, value = trunc(threshold), trunc(value)
       if math.abs(value) >= 2 ^ 53 then nl._raise(op .. ': value must be below 2^53 in magnitude for int64 input') end
     end
