@@ -1,6 +1,7 @@
 -- data.lua: nl.data — IDX and CSV loaders, Fashion-MNIST, TensorDataset,
 -- collation and DataLoader (Subset, ConcatDataset, random_split and the
--- samplers are data_sampling.lua's, the image transforms
+-- samplers are data_sampling.lua's, IterableDataset, ChainDataset and
+-- StackDataset data_iterable.lua's, the image transforms
 -- data_transforms.lua's). Files are parsed and checked in C
 -- (io.c); this file only picks columns, scales and batches. Datasets and
 -- loaders are userdata proxies so that `#ds` and `#loader` work under
@@ -14,13 +15,26 @@ return function(nl)
 
   local argerror = nl._argerror
 
-  -- data.transforms (data_transforms.lua) loads on first use
+  -- data.transforms (data_transforms.lua) and the stream datasets
+  -- (data_iterable.lua) load on first use
+  local ITERABLE = { IterableDataset = true, ChainDataset = true, StackDataset = true }
   setmetatable(data, { __index = function(t, k)
+    if ITERABLE[k] then
+      require('nnlua.data_iterable')(nl, data)
+      return rawget(t, k)
+    end
     if k ~= 'transforms' then return nil end
     local transforms = require('nnlua.data_transforms')(nl, data)
     rawset(t, k, transforms)
     return transforms
   end })
+
+  -- whether ds is an instance of data.IterableDataset (a class is not)
+  function data._is_iterable(ds)
+    if type(ds) ~= 'table' or getmetatable(ds) == nil or rawget(ds, '__name') ~= nil then return false end
+    local ok, v = pcall(function() return ds._nl_iterable end)
+    return ok and v == true
+  end
 
   local function callable(f)
     if type(f) == 'function' then return true end
@@ -640,6 +654,7 @@ return function(nl)
   -- list of samples (what ds[i] gives), as PyTorch's default_collate: for
   -- a collate_fn that changes the default's batch. A field of numbers is
   -- int64 when this batch's are whole, else float32.
+  data._collate_samples = collate_samples
   function data.default_collate(samples, ...)
     local op = 'default_collate'
     nl._no_extra_args(op, '(samples)', nil, ...)
@@ -666,6 +681,11 @@ return function(nl)
 
   -- the number of rows of dataset ds (#ds), or an error naming op
   function data._dataset_len(op, ds)
+    -- (a table: its # was 0, and it made an empty dataset in silence)
+    if data._is_iterable(ds) then
+      raise(('%s: expected a dataset with #ds and ds[i], got an IterableDataset (%s), which only streams its '
+             .. 'samples (a DataLoader batches it)'):format(op, ds.__name))
+    end
     local ok, n = pcall(function() return #ds end)
     -- a string has a length, a module or an optimizer a raw length of 0:
     -- each made a loader of no batches (or of a string's bytes) in silence
@@ -780,6 +800,7 @@ return function(nl)
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       raise(op .. ': batch_size must be a positive integer, got ' .. tostring(bs))
     end
+    if data._is_iterable(ds) then return data._iterable_loader(op, ds, opts, bs) end
     local shuffle, drop_last = opts.shuffle and true or false, opts.drop_last and true or false
     local sampler, batch_sampler, collate_fn = opts.sampler, opts.batch_sampler, opts.collate_fn
     if sampler ~= nil and shuffle then

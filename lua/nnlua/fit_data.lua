@@ -23,6 +23,8 @@ return function(nl)
   -- iter) is not one
   local function is_loader(x)
     if type(x) ~= 'userdata' and not (type(x) == 'table' and getmetatable(x) ~= nil) then return false end
+    -- (an IterableDataset has iter() and, a table, a # of 0: fit ran no step)
+    if data._is_iterable(x) then return false end
     if type(field(x, 'iter')) ~= 'function' or type(field(x, 'order')) == 'function' then return false end
     local ok, n = pcall(function() return #x end)
     return ok and type(n) == 'number'

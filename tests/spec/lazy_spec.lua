@@ -26,7 +26,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.pdist', 'nnlua.nn.lazy', 'nnlua.nn.adaptive_softmax',
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
-               'nnlua.data_transforms', 'nnlua.profiler' }
+               'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -75,6 +75,8 @@ describe('lazy loading', function()
     S.contains(run([[say('transforms', tostring(nl.data.transforms.RandomHorizontalFlip(0.25)))]]),
                'transforms RandomHorizontalFlip(p=0.25)')
     S.contains(run([[say('data', nl.data.nothing, package.loaded['nnlua.data_transforms'] ~= nil)]]), 'data nil false')
+    S.contains(run([[say('stack', tostring(nl.data.StackDataset({ 1, 2 })), package.loaded['nnlua.data_iterable'] ~= nil)]]),
+               'stack StackDataset(2 rows: 1 dataset) true')
     local path = os.tmpname() .. '.safetensors'
     S.contains(run(([[nl.nn.Sequential(nl.nn.Conv3d(1, 2, 1), nl.nn.PReLU()):save('%s') say('saved')]]):format(path)),
                'saved')
