@@ -1161,7 +1161,10 @@ return function(nl)
     if opts.resume then
       if not ckpt then nl._raise('fit: resume needs checkpoint = {path = ...}') end
       if file_exists(ckpt.path) then
-        local _, extras = nn.load(ckpt.path, self)
+        -- read, not loaded: a resume refused below leaves the model, the
+        -- optimizer and the lr_scheduler as they were (nn.load put the
+        -- checkpoint's weights in the model before any check)
+        local weights, extras = nn._read_checkpoint(ckpt.path)
         local st = extras.extra
         if type(st) ~= 'table' or not st.fit then
           nl._raise('fit: ' .. ckpt.path .. ' is not a checkpoint written by fit')
@@ -1216,23 +1219,45 @@ return function(nl)
                      .. 'with the same callbacks'):format(ckpt.path, table.concat(names_was, ', '),
                      table.concat(names_now, ', ')))
         end
-        c.optimizer:load_state_dict(extras.optimizer)
-        if sched then sched:load_state_dict(ss.state) end
-        local k = 0
-        for _, cb in ipairs(cbs) do
-          if cb.state_dict then
-            k = k + 1
-            cb:load_state_dict(was_cbs[k].state)
-          end
-        end
         if es then
           for _, k in ipairs({ 'wait', 'best', 'best_epoch', 'stopped_epoch' }) do
             if type(ses[k]) ~= 'number' then nl._raise(('fit: %s: malformed early_stopping state (%s)'):format(ckpt.path, k)) end
-            es[k] = ses[k]
           end
-          if es.restore and es.best_epoch > 0 and type(ses.best_weights) ~= 'table' then
+          if es.restore and ses.best_epoch > 0 and type(ses.best_weights) ~= 'table' then
             nl._raise(('fit: %s: malformed early_stopping state (best_weights)'):format(ckpt.path))
           end
+        end
+        -- the weights checked against the model (names and shapes); the
+        -- states that check themselves whole before they change (the
+        -- callbacks', the lr_scheduler's, the optimizer's last), those
+        -- loaded before put back as they were if one refuses; and only
+        -- then the weights copied in
+        -- (a model's load_state_dict of its own is called as nn.load called it, unchecked before)
+        local own_load = self.load_state_dict ~= nn.Module.load_state_dict
+                         and self.load_state_dict ~= nn.DataParallel.load_state_dict
+        local load_weights = own_load and function() self:load_state_dict(weights) end
+                             or self:_load_plan(weights, true)
+        local was = {}
+        for _, cb in ipairs(cbs) do if cb.state_dict then was[#was + 1] = { cb, cb:state_dict() } end end
+        if sched then was[#was + 1] = { sched, sched:state_dict() } end
+        local ok, err = pcall(function()
+          local k = 0
+          for _, cb in ipairs(cbs) do
+            if cb.state_dict then
+              k = k + 1
+              cb:load_state_dict(was_cbs[k].state)
+            end
+          end
+          if sched then sched:load_state_dict(ss.state) end
+          c.optimizer:load_state_dict(extras.optimizer)
+        end)
+        if not ok then
+          for _, e in ipairs(was) do e[1]:load_state_dict(e[2]) end
+          error(err, 0)
+        end
+        load_weights()
+        if es then
+          for _, k in ipairs({ 'wait', 'best', 'best_epoch', 'stopped_epoch' }) do es[k] = ses[k] end
           es.best_weights = ses.best_weights
         end
         history = st.history

@@ -758,6 +758,60 @@ m:fit(nl.randn(10, 3), nl.randn(10, 2), { epochs = 2, batch_size = 4, verbose = 
     assert.are.equal(2, #h.loss)
   end)
 
+  -- nn.load put the checkpoint's weights in the model before fit checked
+  -- the history, the lr_scheduler or the optimizer: a refused resume left
+  -- the model trained on by the run it refused to resume
+  it('a refused resume leaves the model, the optimizer and the lr_scheduler as they were', function()
+    local y = nl.tensor({ 1, 2, 3, 1, 2, 3, 3 }, 'int64')
+    local path = dir .. '/resume_refused.st'
+    -- a fresh model of fixed weights, compiled with opts, and an lr_scheduler
+    -- of kind (StepLR by default) on its optimizer
+    local function make(opts, kind)
+      local m = fixed()
+      m:compile(opts)
+      local sched = (kind or optim.StepLR)(m.optimizer, kind and { gamma = 0.5 } or { step_size = 1, gamma = 0.5 })
+      return m, sched, m.weight:clone(), m.bias:clone()
+    end
+    local function fit(m, sched, resume)
+      return m:fit(X, y, { epochs = 3, verbose = 0, checkpoint = { path = path }, resume = resume,
+                           lr_scheduler = sched })
+    end
+    local function untouched(m, sched, w0, b0, what)
+      assert.are.same(w0:totable(), m.weight:totable(), what .. ': weight')
+      assert.are.same(b0:totable(), m.bias:totable(), what .. ': bias')
+      assert.is_nil(next(m.optimizer.state), what .. ': optimizer state')
+      assert.are.equal(0.1, m.optimizer.param_groups[1].lr, what .. ': lr')
+      assert.are.equal(0, sched.last_epoch, what .. ': lr_scheduler')
+    end
+    local ADAM = { optimizer = 'adam', lr = 0.1, loss = 'cross_entropy' }
+    nl.manual_seed(7)
+    local m0, s0 = make(ADAM)
+    m0:fit(X, y, { epochs = 2, verbose = 0, checkpoint = { path = path }, lr_scheduler = s0 })
+    -- other metrics: the history's keys
+    local a, sa, wa, ba = make { optimizer = 'adam', lr = 0.1, loss = 'cross_entropy', metrics = { 'accuracy' } }
+    contains(errmsg(fit, a, sa, true), 'resume with the same metrics')
+    untouched(a, sa, wa, ba, 'other metrics')
+    -- an lr_scheduler of another kind
+    local b, sb, wb, bb = make(ADAM, optim.ExponentialLR)
+    contains(errmsg(fit, b, sb, true), 'the lr_scheduler StepLR, and this fit gives the lr_scheduler ExponentialLR')
+    untouched(b, sb, wb, bb, 'another lr_scheduler')
+    -- another optimizer: its own load_state_dict refuses, the last check,
+    -- after the lr_scheduler's state loaded (and put back)
+    local c, sc, wc, bc = make { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy' }
+    contains(errmsg(fit, c, sc, true), 'the state_dict is from Adam')
+    untouched(c, sc, wc, bc, 'another optimizer')
+    -- and the same run resumes: the checkpoint's weights and states, then a third epoch
+    local d, sd = make(ADAM)
+    local h = fit(d, sd, true)
+    assert.are.equal(3, #h.loss)
+    assert.are.equal(3, sd.last_epoch)
+    -- as the run of three epochs uninterrupted
+    nl.manual_seed(7)
+    local e, se = make(ADAM)
+    e:fit(X, y, { epochs = 3, verbose = 0, lr_scheduler = se })
+    S.same_bits(d.weight, e.weight, 'the resumed weight')
+  end)
+
   -- the checkpoint written at an epoch's end: the resume restored the
   -- generator of before the next epoch's permutation after drawing it, so
   -- that epoch's dropout reused the permutation's numbers and the epoch

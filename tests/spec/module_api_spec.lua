@@ -357,4 +357,32 @@ describe('state_dict and load_state_dict', function()
     local _, r = m:load_state_dict(Net():state_dict())
     assert.are.same({ missing_keys = {}, unexpected_keys = {} }, r)
   end)
+
+  -- the tensors before the one that did not fit, or all of them before
+  -- strict's missing keys were named, were copied in
+  it('a state dict that load_state_dict refuses changes nothing', function()
+    local function filled(v)
+      local m = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
+      nl.no_grad(function() for _, t in pairs(m:state_dict()) do t:fill_(v) end end)
+      return m
+    end
+    local function all(m, v)
+      for name, t in pairs(m:state_dict()) do
+        assert.are.same({ v, v }, { t:min():item(), t:max():item() }, name .. ' changed')
+      end
+    end
+    local sd = filled(5):state_dict()
+    sd['2.weight'] = nl.ones(3, 2)
+    local m = filled(1)
+    contains(errmsg(m.load_state_dict, m, sd), 'load_state_dict: 2.weight has shape [2,3] in the model and [3,2]')
+    all(m, 1)
+    sd = filled(5):state_dict()
+    sd['2.bias'] = nil
+    contains(errmsg(m.load_state_dict, m, sd), 'load_state_dict: missing keys {2.bias}')
+    all(m, 1)
+    -- not strict: the rest loads
+    m:load_state_dict(sd, false)
+    assert.are.equal(1, m[3].bias[1])
+    assert.are.equal(5, m[3].weight[1][1])
+  end)
 end)

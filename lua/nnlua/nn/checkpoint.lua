@@ -336,11 +336,9 @@ return function(nl, nn)
   -- nn.load(path) -> model, extras; nn.load(path, model) loads the weights
   -- into an existing model. extras.optimizer is the optimizer state (for
   -- opt:load_state_dict), extras.extra what save was given as extra.
-  function nn.load(path, model)
-    if type(path) ~= 'string' then nl._raise('load: expected a file path') end
-    if model ~= nil and not nn.is_module(model) then
-      nl._raise('load: the second argument must be an nn.Module to load into, got ' .. type(model))
-    end
+  -- a checkpoint file's model weights (name -> tensor) and extras
+  -- {optimizer, extra}, and its tensors and metadata, loaded into nothing
+  local function read_checkpoint(path)
     local tensors, meta = nl.load_safetensors(path)
     local extras = {}
     local escaped = FORMATS[meta.format] == 2
@@ -350,6 +348,20 @@ return function(nl, nn)
     for name, t in pairs(tensors) do
       if not name:match('^__optim__%.') and not name:match('^__extra__%.') then weights[name] = t end
     end
+    return weights, extras, tensors, meta
+  end
+  -- (fit's resume: it checks the extras before the weights go anywhere)
+  function nn._read_checkpoint(path)
+    local weights, extras = read_checkpoint(path)
+    return weights, extras
+  end
+
+  function nn.load(path, model)
+    if type(path) ~= 'string' then nl._raise('load: expected a file path') end
+    if model ~= nil and not nn.is_module(model) then
+      nl._raise('load: the second argument must be an nn.Module to load into, got ' .. type(model))
+    end
+    local weights, extras, tensors, meta = read_checkpoint(path)
     if not model then
       if not FORMATS[meta.format] or not meta.model then
         local why = meta.model_unrecorded and (' (' .. meta.model_unrecorded .. ', which a checkpoint cannot record)') or ''

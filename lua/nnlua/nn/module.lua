@@ -394,8 +394,19 @@ return function(nl, nn)
     end
     if strict == nil then strict = true end
     if type(strict) ~= 'boolean' then nl._argerror('load_state_dict', 'a boolean strict', strict) end
+    local apply, missing, unexpected = self:_load_plan(sd, strict)
+    apply()
+    return self, { missing_keys = missing, unexpected_keys = unexpected }
+  end
+
+  -- load_state_dict's checks of sd (strict: a boolean), all made before
+  -- anything is copied (a shape that did not fit raised with the tensors
+  -- before it copied): a function that copies sd in, and the missing and
+  -- unexpected keys. fit's resume checks the weights this way before it
+  -- loads the optimizer, and copies them after.
+  function Module:_load_plan(sd, strict)
     local own = collect(self, '', {}, true, 'persistent')
-    local missing, seen = {}, {}
+    local missing, seen, copies, zeroed = {}, {}, {}, {}
     for _, kv in ipairs(own) do
       local name, t = kv[1], kv[2]
       local src = sd[name]
@@ -403,7 +414,7 @@ return function(nl, nn)
       if src == nil and name:match('num_batches_tracked$') and t:dtype() == 'int64' and t:dim() == 0 then
         -- a BatchNorm state dict without the counter (older and converted
         -- checkpoints), as PyTorch loads it: the counter starts at 0
-        nl.no_grad(function() t:zero_() end)
+        zeroed[#zeroed + 1] = t
       elseif src == nil then
         missing[#missing + 1] = name
       else
@@ -412,7 +423,7 @@ return function(nl, nn)
         if a ~= b then
           nl._raise(('load_state_dict: %s has shape %s in the model and %s in the state dict'):format(name, a, b))
         end
-        nl.no_grad(function() t:copy_(src) end)
+        copies[#copies + 1] = { t, src }
       end
     end
     local unexpected = {}
@@ -424,7 +435,13 @@ return function(nl, nn)
       nl._raise(('load_state_dict: missing keys {%s}, unexpected keys {%s}'):format(
         table.concat(missing, ', '), table.concat(unexpected, ', ')))
     end
-    return self, { missing_keys = missing, unexpected_keys = unexpected }
+    local function apply()
+      nl.no_grad(function()
+        for _, t in ipairs(zeroed) do t:zero_() end
+        for _, c in ipairs(copies) do c[1]:copy_(c[2]) end
+      end)
+    end
+    return apply, missing, unexpected
   end
 
   -- converts parameters and buffers to dtype: new leaf tensors where the

@@ -92,6 +92,7 @@ return function(nl, nn)
   function DataParallel:load_state_dict(sd, strict)
     return self, select(2, self.module:load_state_dict(sd, strict))
   end
+  function DataParallel:_load_plan(sd, strict) return self.module:_load_plan(sd, strict) end
   function DataParallel:get_parameter(target) return self.module:get_parameter(target) end
   function DataParallel:get_buffer(target) return self.module:get_buffer(target) end
   -- saved as the wrapped model: nn.load gives it back without MPI
