@@ -139,6 +139,10 @@ typedef enum {
     NL_OP_CONV_TRANSPOSE3D,
     /* layer normalization, one fused op (nl_layer_norm: ops_norm.c) */
     NL_OP_LAYER_NORM,
+    /* torch.special's own functions (nl_math, nl_math2: ops_math.c) */
+    NL_OP_ENTR, NL_OP_ERFCX, NL_OP_I0E, NL_OP_I1, NL_OP_I1E, NL_OP_NDTRI, NL_OP_LOG_NDTR,
+    NL_OP_BESSEL_J0, NL_OP_BESSEL_J1,
+    NL_OP_ZETA, NL_OP_GAMMAINC, NL_OP_GAMMAINCC,
     NL_OP_COUNT
 } nl_op;
 
@@ -376,13 +380,18 @@ nl_tensor *nl_unique_groups(nl_tensor *rows, int consecutive, int64_t base, nl_t
  * input; its gradient is PyTorch 1.13's, in log space. */
 nl_tensor *nl_logcumsumexp(nl_tensor *t, int dim);
 /* op: NL_OP_TAN .. NL_OP_POLYGAMMA, PyTorch 1.13's functions of those
- * names (its erfinv, digamma, trigamma and zeta kernels); int64 input
- * gives float32; n: polygamma's order (>= 0), else ignored. */
+ * names (its erfinv, digamma, trigamma and zeta kernels), or NL_OP_ENTR
+ * .. NL_OP_BESSEL_J1, torch.special's (computed in double; bessel_j0
+ * and bessel_j1 are not recorded, having no gradient in PyTorch 1.13);
+ * int64 input gives float32; n: polygamma's order (>= 0), else ignored. */
 nl_tensor *nl_math(int op, nl_tensor *a, int64_t n);
-/* op: NL_OP_ATAN2 .. NL_OP_REMAINDER of a and b broadcast, both of one
- * dtype (the caller promotes): atan2 and hypot give float32 for int64,
- * fmod (C's, toward zero) and remainder (Python's, the divisor's sign)
- * keep int64 and refuse a zero divisor there. */
+/* op: NL_OP_ATAN2 .. NL_OP_REMAINDER or NL_OP_ZETA .. NL_OP_GAMMAINCC
+ * (torch.special's zeta(x, q), gammainc(a, x), gammaincc(a, x); their
+ * gradient is the second operand's only, as PyTorch's) of a and b
+ * broadcast, both of one dtype (the caller promotes): atan2, hypot and
+ * the special ones give float32 for int64, fmod (C's, toward zero) and
+ * remainder (Python's, the divisor's sign) keep int64 and refuse a zero
+ * divisor there. */
 nl_tensor *nl_math2(int op, nl_tensor *a, nl_tensor *b);
 
 /* ---- elementwise ---------------------------------------------------------- */

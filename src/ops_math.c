@@ -1,17 +1,21 @@
 /* ops_math.c — PyTorch 1.13's elementwise special functions that the other
  * kernels lack: tan, the inverse and hyperbolic trigonometric functions,
  * log1p, expm1, log2, log10, exp2, erf, erfc, erfinv, lgamma, digamma and
- * polygamma (nl_math), and atan2, hypot, fmod and remainder (nl_math2),
+ * polygamma, torch.special's entr, erfcx, i0e, i1, i1e, ndtri, log_ndtr,
+ * bessel_j0 and bessel_j1 (nl_math), and atan2, hypot, fmod, remainder,
+ * and torch.special's zeta, gammainc and gammaincc (nl_math2),
  * each with its backward, written in terms of C ops as ops_elementwise.c's
  * are. Not here: what composes from existing ops (sign, logaddexp, xlogy,
- * ...), which is Lua's (tensor_more.lua). */
+ * ndtr, xlog1py, ...), which is Lua's (tensor_more.lua, special.lua). */
 #include "internal.h"
 
 #include <math.h>
 #include <string.h>
 
-static bool is_math(int op) { return op >= NL_OP_TAN && op <= NL_OP_POLYGAMMA; }
-static bool is_math2(int op) { return op >= NL_OP_ATAN2 && op <= NL_OP_REMAINDER; }
+static bool is_special(int op) { return op >= NL_OP_ENTR && op <= NL_OP_BESSEL_J1; }
+static bool is_special2(int op) { return op >= NL_OP_ZETA && op <= NL_OP_GAMMAINCC; }
+static bool is_math(int op) { return (op >= NL_OP_TAN && op <= NL_OP_POLYGAMMA) || is_special(op); }
+static bool is_math2(int op) { return (op >= NL_OP_ATAN2 && op <= NL_OP_REMAINDER) || is_special2(op); }
 
 /* ---- PyTorch's own kernels (ATen/native/Math.h), for T float and double ---- */
 
@@ -164,6 +168,197 @@ POLYGAMMA(double, exp, lgamma_r)
 static inline float lgamma_float(float x) { int sg; return lgammaf_r(x, &sg); }
 static inline double lgamma_double(double x) { int sg; return lgamma_r(x, &sg); }
 
+/* ---- torch.special's functions, in double (float32 rounds the result) ---- */
+
+static const double SQRT_PI = 1.77245385090551602729, SQRT_2PI = 2.50662827463100050242;
+
+/* -x log x; 0 at 0, -inf below 0 */
+static double entr_d(double x) {
+    if (isnan(x)) return x;
+    if (x > 0) return -x * log(x);
+    return x == 0 ? 0 : -INFINITY;
+}
+
+/* exp(x^2), x^2 split as hi^2 (exact: hi has 24 bits) + the rest, so
+ * that the rounding of x^2 does not scale the result */
+static double exp_sq(double x) {
+    double hi = (double)(float)x, lo = x - hi;
+    return exp(hi * hi) * exp(lo * (2 * hi + lo));
+}
+
+/* exp(x^2) erfc(x): the product where erfc is far from underflow, the
+ * Laplace continued fraction above; reflected below 0 */
+static double erfcx_d(double x) {
+    if (isnan(x)) return x;
+    if (x < 0) return x < -26.7 ? INFINITY : 2 * exp_sq(x) - erfcx_d(-x);
+    if (x < 12) return exp_sq(x) * erfc(x);
+    double t = x;
+    for (int k = 120; k >= 1; k--) t = x + 0.5 * k / t;
+    return 1 / (SQRT_PI * t);
+}
+
+/* e^-|x| I_n(|x|), n 0 or 1: the power series (all terms positive) up to
+ * 30, the asymptotic series beyond (its smallest term there ~e^-60) */
+static double bessel_ie(int n, double ax) {
+    const double eps = 1e-17;
+    if (isinf(ax)) return 0;
+    if (ax <= 30) {
+        double h = ax / 2, q = h * h, term = n ? h : 1, sum = term;
+        for (int k = 1; k < 500; k++) {
+            term *= q / ((double)k * (k + n));
+            sum += term;
+            if (term < eps * sum) break;
+        }
+        return sum * exp(-ax);
+    }
+    double mu = 4.0 * n * n, term = 1, sum = 1;
+    for (int k = 1; k < 200; k++) {
+        double next = -term * (mu - (2.0 * k - 1) * (2.0 * k - 1)) / (8.0 * k * ax);
+        if (fabs(next) >= fabs(term)) break;
+        term = next;
+        sum += term;
+        if (fabs(term) < eps * fabs(sum)) break;
+    }
+    return sum / sqrt(2 * M_PI * ax);
+}
+static double i0e_d(double x) { return isnan(x) ? x : bessel_ie(0, fabs(x)); }
+static double i1e_d(double x) { return isnan(x) ? x : copysign(bessel_ie(1, fabs(x)), x); }
+/* (+-inf gives NaN, as PyTorch's i1e(x) e^|x|) */
+static double i1_d(double x) {
+    if (isnan(x) || isinf(x)) return NAN;
+    return copysign(bessel_ie(1, fabs(x)) * exp(fabs(x)), x);
+}
+
+/* Phi(x), accurate in the lower tail */
+static double ndtr_d(double x) { return 0.5 * erfc(-x * M_SQRT1_2); }
+
+/* Phi^-1(p): Abramowitz and Stegun 26.2.23 for the tail at or below 1/2
+ * (error < 4.5e-4), then Halley steps on Phi (f''/f' = -x) */
+static double ndtri_d(double p) {
+    if (isnan(p) || p < 0 || p > 1) return NAN;
+    if (p == 0) return -INFINITY;
+    if (p == 1) return INFINITY;
+    if (p == 0.5) return 0;
+    double q = p > 0.5 ? 1 - p : p, t = sqrt(-2 * log(q));
+    double x = -(t - (2.515517 + t * (0.802853 + t * 0.010328)) / (1 + t * (1.432788 + t * (0.189269 + t * 0.001308))));
+    for (int i = 0; i < 4; i++) {
+        double phi = exp(-0.5 * x * x) / SQRT_2PI;
+        if (phi == 0) break;
+        double u = (ndtr_d(x) - q) / phi;
+        x -= u / (1 + 0.5 * x * u);
+    }
+    return p > 0.5 ? -x : x;
+}
+
+/* log Phi(x), PyTorch's split: through erfcx below -1 */
+static double log_ndtr_d(double x) {
+    if (x < -1) return log(erfcx_d(-x * M_SQRT1_2) / 2) - 0.5 * x * x;
+    return log1p(-0.5 * erfc(x * M_SQRT1_2));
+}
+
+/* sin(2 pi j / 64), j = 0 .. 16: the nodes of bessel_j's trapezoid rule
+ * in its first quarter period */
+static const double bessel_nodes[17] = {
+    0, 0.098017140329560604, 0.19509032201612825, 0.29028467725446233, 0.38268343236508978,
+    0.47139673682599764, 0.55557023301960218, 0.63439328416364549, 0.70710678118654746, 0.77301045336273699,
+    0.83146961230254524, 0.88192126434835494, 0.92387953251128674, 0.95694033573220894, 0.98078528040323043,
+    0.99518472667219682, 1
+};
+
+/* J_n(x), n 0 or 1 (+-inf gives NaN, as PyTorch's): the trapezoid rule
+ * with 64 nodes on Bessel's integral, periodic (its error ~J_64(25) <
+ * 1e-18), up to 25, folded onto the quarter period by its symmetries:
+ * J0 = mean of cos(x sin t), J1 = mean of sin t sin(x sin t); Hankel's
+ * asymptotic series beyond (its smallest term ~e^-50 there) */
+static double bessel_j(int n, double x) {
+    if (isnan(x)) return x;
+    double ax = fabs(x), sg = n && x < 0 ? -1 : 1;
+    if (isinf(ax)) return NAN;   /* (PyTorch's, cos and sin of inf) */
+    if (ax == 0) return n ? x : 1;
+    if (ax <= 25) {
+        double s = n ? 2 * sin(ax) : 2 + 2 * cos(ax);
+        for (int j = 1; j < 16; j++) {
+            double sj = bessel_nodes[j];
+            s += 4 * (n ? sj * sin(ax * sj) : cos(ax * sj));
+        }
+        return sg * s / 64;
+    }
+    double mu = 4.0 * n * n, a = 1, P = 1, Q = 0;
+    for (int k = 1; k < 200; k++) {
+        double next = a * (mu - (2.0 * k - 1) * (2.0 * k - 1)) / (8.0 * k * ax);
+        if (k > 2 && fabs(next) >= fabs(a)) break;
+        a = next;
+        /* a_k / x^k with the sign (-1)^(k/2), into P (even k) or Q (odd k) */
+        double v = (k / 2) % 2 ? -a : a;
+        if (k % 2) Q += v; else P += v;
+        if (fabs(a) < 1e-17) break;
+    }
+    double chi = ax - (0.5 * n + 0.25) * M_PI;
+    return sg * sqrt(2 / (M_PI * ax)) * (P * cos(chi) - Q * sin(chi));
+}
+
+/* the regularized incomplete gamma functions P(a, x) (upper = 0) and
+ * Q(a, x) (upper = 1), with Cephes' (PyTorch's) edge values: the power
+ * series of P below x = a + 1, the continued fraction of Q (modified
+ * Lentz) above; the other as 1 minus it */
+static double gammainc_d(double a, double x, int upper) {
+    if (isnan(a) || isnan(x) || a < 0 || x < 0) return NAN;
+    if (a == 0) return x > 0 ? (double)!upper : NAN;
+    if (x == 0) return (double)upper;
+    if (isinf(a)) return isinf(x) ? NAN : (double)upper;
+    if (isinf(x)) return (double)!upper;
+    const double eps = 1e-17, tiny = 1e-300;
+    int sg;
+    double pre = exp(a * log(x) - x - lgamma_r(a, &sg));
+    if (x < a + 1) {
+        double ap = a, term = 1 / a, sum = term;
+        for (int k = 0; k < 100000; k++) {
+            ap += 1;
+            term *= x / ap;
+            sum += term;
+            if (fabs(term) < eps * fabs(sum)) break;
+        }
+        double p = pre * sum;
+        return upper ? 1 - p : p;
+    }
+    double b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
+    for (int i = 1; i < 100000; i++) {
+        double an = -i * (i - a);
+        b += 2;
+        d = an * d + b;
+        if (fabs(d) < tiny) d = tiny;
+        c = b + an / c;
+        if (fabs(c) < tiny) c = tiny;
+        d = 1 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < eps) break;
+    }
+    double q = pre * h;
+    return upper ? q : 1 - q;
+}
+
+static double special_d(int op, double x) {
+    switch (op) {
+    case NL_OP_ENTR: return entr_d(x);
+    case NL_OP_ERFCX: return erfcx_d(x);
+    case NL_OP_I0E: return i0e_d(x);
+    case NL_OP_I1: return i1_d(x);
+    case NL_OP_I1E: return i1e_d(x);
+    case NL_OP_NDTRI: return ndtri_d(x);
+    case NL_OP_LOG_NDTR: return log_ndtr_d(x);
+    case NL_OP_BESSEL_J0: return bessel_j(0, x);
+    default: return bessel_j(1, x);
+    }
+}
+static double special2_d(int op, double x, double y) {
+    switch (op) {
+    case NL_OP_ZETA: return zeta(x, y);
+    case NL_OP_GAMMAINC: return gammainc_d(x, y, 0);
+    default: return gammainc_d(x, y, 1);
+    }
+}
+
 /* ---- forward ---- */
 
 #define M_LOOP(T, EXPR)                                                       \
@@ -202,6 +397,11 @@ typedef struct { int op, dtype; int64_t order; int *zero_div; } math_ctx;
 
 static void math_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const math_ctx *ctx = vctx;
+    if (is_special(ctx->op)) {
+        if (ctx->dtype == NL_FLOAT32) M_LOOP(float, (float)special_d(ctx->op, x));
+        else M_LOOP(double, special_d(ctx->op, x));
+        return;
+    }
     if (ctx->dtype == NL_FLOAT32)
         MATH_OPS(float, tanf, asinf, acosf, atanf, sinhf, coshf, asinhf, acoshf, atanhf, log1pf, expm1f, log2f,
                  log10f, exp2f, erff, erfcf)
@@ -232,14 +432,17 @@ nl_tensor *nl_math(int op, nl_tensor *a, int64_t order) {
     nl_iter_init(&it, out->ndim, out->sizes, 2, (nl_tensor *[]){ out, ca }, st);
     nl_for_each_row(&it, 1 << 12, math_row, &ctx);
     nl_release(ca);
-    nl_node *nd = nl_record(op, out, 1, &a);
+    /* (bessel_j0 and bessel_j1 have no gradient in PyTorch 1.13) */
+    nl_node *nd = op == NL_OP_BESSEL_J0 || op == NL_OP_BESSEL_J1 ? NULL : nl_record(op, out, 1, &a);
     if (nd) {
         nd->a[0] = order;
-        /* backward reads the output where the math allows, else the input */
-        if (op == NL_OP_TAN || op == NL_OP_EXPM1 || op == NL_OP_EXP2 || op == NL_OP_ERFINV)
-            nl_node_save_output(nd, out);
-        else
-            nd->needs_in = 1;
+        /* backward reads the output where the math allows, else the input;
+         * some both */
+        bool out_only = op == NL_OP_TAN || op == NL_OP_EXPM1 || op == NL_OP_EXP2 || op == NL_OP_ERFINV ||
+                        op == NL_OP_NDTRI;
+        bool both = op == NL_OP_ERFCX || op == NL_OP_I0E || op == NL_OP_I1 || op == NL_OP_I1E || op == NL_OP_LOG_NDTR;
+        if (out_only || both) nl_node_save_output(nd, out);
+        if (!out_only) nd->needs_in = 1;
     }
     return out;
 }
@@ -274,6 +477,11 @@ static inline int64_t iremainder(int64_t x, int64_t y, int *zero_div) {
 static void math2_row(const void *vctx, char **p, const int64_t *s, int64_t n) {
     const math_ctx *ctx = vctx;
     int *zd = ctx->zero_div;
+    if (is_special2(ctx->op)) {
+        if (ctx->dtype == NL_FLOAT32) M2_LOOP(float, (float)special2_d(ctx->op, x, y));
+        else M2_LOOP(double, special2_d(ctx->op, x, y));
+        return;
+    }
     if (ctx->dtype == NL_FLOAT32) {
         switch (ctx->op) {
         case NL_OP_ATAN2: M2_LOOP(float, atan2f(x, y)); break;
@@ -374,6 +582,37 @@ static int math_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
     case NL_OP_LGAMMA: f = TMP(nl_math(NL_OP_DIGAMMA, x, 0)); break;
     case NL_OP_DIGAMMA: f = TMP(nl_math(NL_OP_POLYGAMMA, x, 1)); break;
     case NL_OP_POLYGAMMA: f = TMP(nl_math(NL_OP_POLYGAMMA, x, n->a[0] + 1)); break;
+    case NL_OP_ENTR: f = TMP(nl_unary(NL_OP_NEG, TMP(S(NL_OP_ADD, TMP(nl_unary(NL_OP_LOG, x)), 1)))); break;
+    case NL_OP_ERFCX: f = TMP(S(NL_OP_SUB, TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, x, y)), 2)), two_over_sqrt_pi)); break;
+    case NL_OP_NDTRI: f = TMP(S(NL_OP_MUL, TMP(nl_unary(NL_OP_EXP, TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, y, y)), 0.5)))),
+                              sqrt(2 * M_PI)));
+        break;
+    case NL_OP_LOG_NDTR:                                       /* e^-(y + x^2/2) / sqrt(2 pi) */
+        f = TMP(B(NL_OP_ADD, y, TMP(S(NL_OP_MUL, TMP(B(NL_OP_MUL, x, x)), 0.5))));
+        f = TMP(S(NL_OP_MUL, TMP(nl_unary(NL_OP_EXP, TMP(nl_unary(NL_OP_NEG, f)))), 1 / sqrt(2 * M_PI)));
+        break;
+    case NL_OP_I0E: {                                          /* i1e(x) - sgn(x) y */
+        nl_tensor *sgn = TMP(B(NL_OP_SUB, TMP(S(NL_OP_GT, x, 0)), TMP(S(NL_OP_LT, x, 0))));
+        f = TMP(B(NL_OP_SUB, TMP(nl_math(NL_OP_I1E, x, 0)), TMP(B(NL_OP_MUL, sgn, y))));
+        break;
+    }
+    case NL_OP_I1: case NL_OP_I1E: {
+        /* i0(x) - y / x, i0e(x) - y (sgn(x) + 1 / x); 1/2 where |x| <= eps
+         * (PyTorch's i1_backward, i1e_backward) */
+        double eps = y->dtype == NL_FLOAT32 ? 1.1920928955078125e-07 : 2.220446049250313e-16;
+        nl_tensor *ax = TMP(nl_unary(NL_OP_ABS, x)), *big = TMP(S(NL_OP_GT, ax, eps));
+        nl_tensor *sx = TMP(nl_where(big, x, TMP(nl_full(0, NULL, eps, y->dtype))));
+        nl_tensor *e0 = TMP(nl_math(NL_OP_I0E, sx, 0)), *r = TMP(SF(NL_OP_DIV, 1, sx));
+        if (n->op == NL_OP_I1) {
+            f = TMP(B(NL_OP_SUB, TMP(B(NL_OP_MUL, e0, TMP(nl_unary(NL_OP_EXP, TMP(nl_unary(NL_OP_ABS, sx)))))),
+                      TMP(B(NL_OP_MUL, y, r))));
+        } else {
+            nl_tensor *sgn = TMP(B(NL_OP_SUB, TMP(S(NL_OP_GT, sx, 0)), TMP(S(NL_OP_LT, sx, 0))));
+            f = TMP(B(NL_OP_SUB, e0, TMP(B(NL_OP_MUL, y, TMP(B(NL_OP_ADD, sgn, r))))));
+        }
+        f = TMP(nl_where(big, f, TMP(nl_full(0, NULL, 0.5, y->dtype))));
+        break;
+    }
     default: break;
     }
     if (f) {
@@ -410,7 +649,26 @@ static int math2_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
             gb = TMP(B(NL_OP_MUL, TMP(nl_unary(NL_OP_NEG, g)), q));
         }
         break;
+    case NL_OP_ZETA:                     /* b's only: -g a zeta(a + 1, b) */
+        if (need_b) {
+            nl_tensor *z = TMP(nl_math2(NL_OP_ZETA, TMP(S(NL_OP_ADD, a, 1)), b));
+            gb = TMP(B(NL_OP_MUL, TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_NEG, a)))), z));
+        }
+        break;
+    case NL_OP_GAMMAINC: case NL_OP_GAMMAINCC:   /* x's only: +-g e^((a - 1) log x - x - lgamma(a)) */
+        if (need_b) {
+            nl_tensor *e = TMP(B(NL_OP_MUL, TMP(S(NL_OP_SUB, a, 1)), TMP(nl_unary(NL_OP_LOG, b))));
+            e = TMP(B(NL_OP_SUB, TMP(B(NL_OP_SUB, e, b)), TMP(nl_math(NL_OP_LGAMMA, a, 0))));
+            gb = TMP(B(NL_OP_MUL, g, TMP(nl_unary(NL_OP_EXP, e))));
+            if (n->op == NL_OP_GAMMAINCC) gb = TMP(nl_unary(NL_OP_NEG, gb));
+        }
+        break;
     default: break;
+    }
+    if (need_a && is_special2(n->op)) {
+        nl_set_error("%s: the derivative with respect to its first operand (shape %s) is not implemented, as in "
+                     "PyTorch; detach() it", nl_op_name(n->op), nl_shape_str(a));
+        goto fail;
     }
     if (ga && !(gin[0] = nl_sum_to(ga, a->ndim, a->sizes))) goto fail;
     if (gb && !(gin[1] = nl_sum_to(gb, b->ndim, b->sizes))) goto fail;
@@ -426,4 +684,6 @@ fail:
 __attribute__((constructor)) static void nl_register_math_backward(void) {
     for (int op = NL_OP_TAN; op <= NL_OP_POLYGAMMA; op++) nl_register_backward(op, math_backward);
     for (int op = NL_OP_ATAN2; op <= NL_OP_REMAINDER; op++) nl_register_backward(op, math2_backward);
+    for (int op = NL_OP_ENTR; op <= NL_OP_LOG_NDTR; op++) nl_register_backward(op, math_backward);
+    for (int op = NL_OP_ZETA; op <= NL_OP_GAMMAINCC; op++) nl_register_backward(op, math2_backward);
 }

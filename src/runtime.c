@@ -71,6 +71,9 @@ static const char *op_names[] = {
     "prelu", "threshold",
     "conv_transpose3d",
     "layer_norm",
+    "entr", "erfcx", "i0e", "i1", "i1e", "ndtri", "log_ndtr",
+    "bessel_j0", "bessel_j1",
+    "zeta", "gammainc", "gammaincc",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

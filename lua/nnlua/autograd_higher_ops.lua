@@ -161,6 +161,57 @@ return function(nl, R, H)
   end
   R[OP.FMOD], R[OP.REMAINDER] = modulo, modulo
 
+  -- torch.special's (nl_math, nl_math2; nl.special)
+  local SQRT_2PI = math.sqrt(2 * math.pi)
+  local function sgn(x) return constant(function() return cmp(OP.GT, x, 0) - cmp(OP.LT, x, 0) end) end
+  R[OP.ENTR] = function(n, g) return { -(g * scal(OP.ADD, unary(OP.LOG, n:x(1)), 1)) } end
+  R[OP.ERFCX] = function(n, g)             -- 2 x y - 2 / sqrt(pi)
+    return { g * scal(OP.SUB, scal(OP.MUL, n:x(1) * n:out(), 2), 2 / math.sqrt(math.pi)) }
+  end
+  R[OP.NDTRI] = function(n, g)             -- sqrt(2 pi) exp(y^2 / 2)
+    local y = n:out()
+    return { g * scal(OP.MUL, unary(OP.EXP, scal(OP.MUL, y * y, 0.5)), SQRT_2PI) }
+  end
+  R[OP.LOG_NDTR] = function(n, g)          -- exp(-(y + x^2 / 2)) / sqrt(2 pi)
+    local x = n:x(1)
+    return { g * scal(OP.DIV, unary(OP.EXP, -(n:out() + scal(OP.MUL, x * x, 0.5))), SQRT_2PI) }
+  end
+  R[OP.I0E] = function(n, g)               -- i1e(x) - sgn(x) y
+    local x = n:x(1)
+    return { g * (math1(OP.I1E, x) - sgn(x) * n:out()) }
+  end
+  -- i0(x) - y / x (i0 as i0e(x) e^|x|), i0e(x) - y (sgn(x) + 1 / x); 1/2
+  -- where |x| <= eps, as PyTorch's i1_backward and i1e_backward
+  local function bessel_i1(n, g)
+    local x, y = n:x(1), n:out()
+    local dt = g.ptr.dtype
+    local big = cmp(OP.GT, unary(OP.ABS, x), dt == 0 and 1.1920928955078125e-07 or 2.220446049250313e-16)
+    local sx = where(big, x, full(1, dt))
+    local e0 = math1(OP.I0E, sx)
+    local d
+    if n.op == OP.I1 then d = e0 * unary(OP.EXP, unary(OP.ABS, sx)) - y / sx
+    else d = e0 - y * (sgn(sx) + scal(OP.DIV, sx, 1, true)) end
+    return { g * where(big, d, full(0.5, dt)) }
+  end
+  R[OP.I1], R[OP.I1E] = bessel_i1, bessel_i1
+  -- the second operand's gradient only, as PyTorch's
+  local function special2(n, g)
+    if n.want[1] then
+      error(('%s: the derivative with respect to its first operand is not implemented, as in PyTorch; detach() it')
+            :format(ffi.string(lib.nl_op_name(n.op))), 0)
+    end
+    local a, b = n:x(1), n:x(2)
+    local gb
+    if n.op == OP.ZETA then                -- -a zeta(a + 1, b)
+      gb = -(g * a * wrap(lib.nl_math2(OP.ZETA, scal(OP.ADD, a, 1).ptr, b.ptr)))
+    else                                   -- +-exp((a - 1) log b - b - lgamma(a))
+      gb = g * unary(OP.EXP, scal(OP.SUB, a, 1) * unary(OP.LOG, b) - b - math1(OP.LGAMMA, a))
+      if n.op == OP.GAMMAINCC then gb = -gb end
+    end
+    return two(n, nil, gb)
+  end
+  R[OP.ZETA], R[OP.GAMMAINC], R[OP.GAMMAINCC] = special2, special2, special2
+
   -- ---- masked_select: g back at the mask's places (saved: the mask) ------
   R[OP.MASKED_SELECT] = function(n, g)
     local xp, mask = n.ins[1], n:saved_t()

@@ -122,9 +122,10 @@ nl.nn._watch_lazy()
 
 -- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
 -- not link MPI, and a script that never touches nl.dist never loads it.
--- nl.distributions (torch.distributions) and nl.profiler load on first use too.
+-- nl.distributions (torch.distributions), nl.special (torch.special) and
+-- nl.profiler load on first use too.
 setmetatable(nl, { __index = function(t, k)
-  if k == 'distributions' or k == 'profiler' then
+  if k == 'distributions' or k == 'profiler' or k == 'special' then
     local d = require('nnlua.' .. k)(nl)
     rawset(t, k, d)
     return d

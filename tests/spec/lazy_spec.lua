@@ -26,7 +26,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.pdist', 'nnlua.nn.lazy', 'nnlua.nn.adaptive_softmax',
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
-               'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler' }
+               'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -45,7 +45,7 @@ describe('lazy loading', function()
     assert.is_true(kb ~= nil and kb < 1600, out)
   end)
 
-  it('loads them when a tensor, nl, nl.distributions, nn, nn.functional, nn.utils, nn.load or nl.autograd asks for one'
+  it('loads them when a tensor, nl, nl.distributions, nl.special, nn, nn.functional, nn.utils, nn.load or nl.autograd asks for one'
       .. ' of their names', function()
     local out = run([[
       say('method', nl.tensor({ 1, 2, 3 }):logsumexp(1):item())
@@ -69,6 +69,7 @@ describe('lazy loading', function()
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
     S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
+    S.contains(run([[say('special', nl.special.ndtri(nl.tensor({ 0.975 }, 'float64')):item())]]), 'special 1.9599')
     S.contains(run([[say('profiler', nl.profiler.profile(function() nl.ones(2):sum() end):key_averages().rows[2].key)]]),
                'profiler sum')
     -- nl.data.transforms (and an unknown data name gives nil, loading nothing)
