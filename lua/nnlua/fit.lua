@@ -178,6 +178,8 @@ return function(nl)
   local EARLY_STOPPING_KNOWN = { monitor = 1, mode = 1, patience = 1, min_delta = 1, baseline = 1,
                                  restore_best_weights = 'flag', start_from_epoch = 1 }
   local BATCH_KNOWN = { batch_size = 1 }
+  local EVALUATE_KNOWN = { batch_size = 1, verbose = 1, sample_weight = 1 }
+  local PREDICT_KNOWN = { batch_size = 1, verbose = 1 }
 
   -- the key of a tensor's C tensor (two Lua handles of one tensor share it)
   local function tensor_key(p) return tostring(ffi.cast('void *', p.ptr)) end
@@ -541,40 +543,63 @@ return function(nl)
     if not ok then error(err, 0) end
   end
 
+  -- verbose as Keras takes it: 0, 1, 2, a boolean, or 'auto', Keras's
+  -- default, which is 1 (interactive use); nil is default
+  local function verbose_of(op, v, default)
+    if v == nil then v = default end
+    if v == 'auto' or v == true then return 1 end
+    if v == false then return 0 end
+    if v ~= 0 and v ~= 1 and v ~= 2 then nl._argerror(op, "verbose as 0, 1, 2, 'auto' or a boolean", v) end
+    return v
+  end
+
   local function fmt_time(s)
     if s >= 3600 then return ('%dh%02dm'):format(math.floor(s / 3600), math.floor(s % 3600 / 60)) end
     if s >= 60 then return ('%dm%02ds'):format(math.floor(s / 60), math.floor(s % 60)) end
     return ('%ds'):format(math.floor(s + 0.5))
   end
 
-  -- the batches of (X, y) in order, views of batch_size rows
-  local function tensor_batches(X, y, batch_size)
+  -- the batches of (X, y) in order, views of batch_size rows (and of
+  -- W's, sample weights, where given)
+  local function tensor_batches(X, y, batch_size, W)
     local n, start = X:size(1), 1
     return function()
       if start > n then return nil end
       local len = math.min(batch_size, n - start + 1)
       local xb, yb = X:narrow(1, start, len), y:narrow(1, start, len)
+      local wb = W and W:narrow(1, start, len)
       start = start + len
-      return xb, yb
+      return xb, yb, wb
     end
   end
 
   -- one pass over the batches that batches() gives, without training:
-  -- mean loss and metrics. (A third value of a loader's batches, sample
-  -- weights, is not applied: validation and evaluate are not weighted.)
-  local function run_eval(op, self, c, batches)
+  -- mean loss and metrics. weighted(pred, y, w): the loss of a batch
+  -- with evaluate's sample_weight (its third value); otherwise a third
+  -- value of a loader's batches is not applied (validation is not
+  -- weighted). The metrics are not weighted, as Keras's metrics (not
+  -- weighted_metrics). verbose > 0 prints a line at the end.
+  local function run_eval(op, self, c, batches, weighted, verbose)
     local t, b = tally_new(), 0
+    local t0 = nl.time()
     in_eval(self, function()
-      for xb, yb in batches() do
+      for xb, yb, wb in batches() do
         b = b + 1
         fd.check_batch(op, b, xb, yb)
         local pred = self(xb)
-        tally_add(op, c, t, pred, yb, c.loss(pred, yb):item())
+        local loss = weighted and weighted(pred, yb, wb) or c.loss(pred, yb)
+        tally_add(op, c, t, pred, yb, loss:item())
       end
     end)
     if b == 0 then nl._raise(op .. ': the data gave no batches') end
     local out = {}
     for _, m in ipairs(c.metrics) do out[m] = tally_metric(t, m) end
+    if (verbose or 0) > 0 then
+      local line = { ('%s %d/%d - loss %.4f'):format(op, b, b, tally_loss(c, t)) }
+      for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, out[m]) end
+      line[#line + 1] = fmt_time(nl.time() - t0)
+      print(table.concat(line, ' - '))
+    end
     return tally_loss(c, t), out
   end
 
@@ -843,14 +868,15 @@ return function(nl)
                        .. 'MultiMarginLoss'
   -- the loss fit can weigh: one of each element or row (c.none), without
   -- weights of its own that divide the mean
-  local function check_weighable(c, what)
+  local function check_weighable(c, what, op)
+    op = op or 'fit'
     if c.divisor then
-      nl._raise(('fit: %s with %s, which has its own class weight or ignore_index: give the weights one way'):format(
-        what, c.loss_name))
+      nl._raise(('%s: %s with %s, which has its own class weight or ignore_index: give the weights one way'):format(
+        op, what, c.loss_name))
     end
     if not c.none then
-      nl._raise(('fit: %s needs a loss given by name or a built-in loss module, whose loss of each sample fit '
-                 .. 'weighs; %s gives one value a batch'):format(what, c.loss_name))
+      nl._raise(('%s: %s needs a loss given by name or a built-in loss module, whose loss of each sample %s '
+                 .. 'weighs; %s gives one value a batch'):format(op, what, op, c.loss_name))
     end
   end
   -- class_weight: class -> weight, classes as the targets hold them
@@ -896,7 +922,7 @@ return function(nl)
   -- the batch's loss with each element's loss weighed by wb (one weight a
   -- sample, or one an element of the targets), reduced as the loss is:
   -- Keras's sum over the batch size, sum(w l) / n, for a mean
-  local function weighted_loss(c, pred, yb, wb)
+  local function weighted_loss(c, pred, yb, wb, op)
     local L = c.none(pred, yb)
     if wb:dtype() ~= L:dtype() then wb = wb:to(L:dtype()) end
     if wb:dim() == 1 and L:dim() > 1 then
@@ -909,8 +935,8 @@ return function(nl)
       if wb:size(i) ~= L:size(i) and (i == 1 or wb:size(i) ~= 1) then fits = false end
     end
     if not fits then
-      nl._raise(('fit: weights of shape %s do not fit the losses of each sample, of shape %s'):format(
-        nl._shape_str(wb), nl._shape_str(L)))
+      nl._raise(('%s: weights of shape %s do not fit the losses of each sample, of shape %s'):format(
+        op or 'fit', nl._shape_str(wb), nl._shape_str(L)))
     end
     local sum = (L * wb):sum()
     if c.reduce == 'sum' then return sum end
@@ -986,12 +1012,8 @@ return function(nl)
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       nl._raise('fit: batch_size must be a positive integer, got ' .. tostring(bs))
     end
-    local verbose = opts.verbose == nil and 1 or opts.verbose
-    if verbose == true then verbose = 1 elseif verbose == false then verbose = 0 end
     -- 0 silent, 1 a progress bar on a terminal and a line per epoch, 2 the lines alone (as Keras)
-    if verbose ~= 0 and verbose ~= 1 and verbose ~= 2 then
-      nl._argerror('fit', 'verbose as 0, 1, 2 or a boolean', opts.verbose)
-    end
+    local verbose = verbose_of('fit', opts.verbose, 1)
     if opts.shuffle ~= nil and type(opts.shuffle) ~= 'boolean' then
       nl._argerror('fit', 'shuffle as a boolean', opts.shuffle)
     end
@@ -1496,9 +1518,9 @@ return function(nl)
     return history
   end
 
-  local function batch_size(op, opts, default)
+  local function batch_size(op, opts, default, known)
     opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, BATCH_KNOWN)
+    nl._check_opts(op, opts, known or BATCH_KNOWN)
     local bs = opts.batch_size or default
     if type(bs) ~= 'number' or bs ~= math.floor(bs) or bs < 1 or bs > 2^40 then
       nl._raise(('%s: batch_size must be a positive integer, got %s'):format(op, tostring(bs)))
@@ -1509,10 +1531,10 @@ return function(nl)
   -- the loader op(x, ...) reads: a loader as it is (a batch_size of
   -- op's refused: the loader makes the batches), a dataset batched in
   -- order by batch_size
-  local function loader_of(op, kind, x, opts)
+  local function loader_of(op, kind, x, opts, known)
     if kind == 'loader' then
       opts = nl._opts(op, opts)
-      nl._check_opts(op, opts, BATCH_KNOWN)
+      nl._check_opts(op, opts, known or BATCH_KNOWN)
       if opts.batch_size ~= nil then
         nl._raise(('%s: batch_size is not taken with a DataLoader, which makes the batches: give it to the loader, '
                    .. 'data.DataLoader(ds, {batch_size = ...})'):format(op))
@@ -1520,23 +1542,45 @@ return function(nl)
       return x
     end
     fd.rows(op, x)
-    return data.DataLoader(x, { batch_size = batch_size(op, opts, 256) })
+    return data.DataLoader(x, { batch_size = batch_size(op, opts, 256, known) })
   end
 
-  -- loss, {metric = value}; evaluate(loader or dataset, {batch_size}):
+  -- loss, {metric = value}; evaluate(X, y, {batch_size, verbose,
+  -- sample_weight}) or evaluate(loader or dataset, {batch_size, verbose}):
   -- over its batches (the first two values of each: x, y; sample weights
-  -- are not applied, as in validation)
+  -- are not applied, as in validation). sample_weight (N) weighs each
+  -- sample's loss as fit's does; verbose ('auto' is 1, 0 by default)
+  -- prints a line at the end
   function Module:evaluate(X, y, opts)
     local c = compiled(self, 'evaluate')
     local kind = fd.kind('evaluate', X)
     if kind ~= 'tensors' then
       opts = fd.options('evaluate', kind == 'loader' and 'DataLoader' or 'dataset', y, opts)
-      local L = loader_of('evaluate', kind, X, opts)
-      return run_eval('evaluate', self, c, function() return L:iter() end)
+      opts = nl._opts('evaluate', opts, EVALUATE_KNOWN)
+      if opts.sample_weight ~= nil then
+        nl._raise(('evaluate: sample_weight is not taken with a %s'):format(kind == 'loader' and 'DataLoader'
+          or 'dataset'))
+      end
+      local verbose = verbose_of('evaluate', opts.verbose, 0)
+      local L = loader_of('evaluate', kind, X, opts, EVALUATE_KNOWN)
+      return run_eval('evaluate', self, c, function() return L:iter() end, nil, verbose)
     end
     check_xy('evaluate', X, y)
-    local bs = batch_size('evaluate', opts, 256)
-    return run_eval('evaluate', self, c, function() return tensor_batches(X, y, bs) end)
+    opts = nl._opts('evaluate', opts, EVALUATE_KNOWN)
+    local bs = batch_size('evaluate', opts, 256, EVALUATE_KNOWN)
+    local verbose = verbose_of('evaluate', opts.verbose, 0)
+    local W, weighted = opts.sample_weight, nil
+    if W ~= nil then
+      if not nl.is_tensor(W) then nl._argerror('evaluate', 'sample_weight as a tensor of one weight per sample', W) end
+      if W:dim() ~= 1 or W:size(1) ~= X:size(1) then
+        nl._raise(('evaluate: sample_weight must hold one weight per sample, shape [%d], got %s'):format(X:size(1),
+          nl._shape_str(W)))
+      end
+      check_weighable(c, 'sample_weight', 'evaluate')
+      W = W:detach()
+      weighted = function(p, yb, wb) return weighted_loss(c, p, yb, wb, 'evaluate') end
+    end
+    return run_eval('evaluate', self, c, function() return tensor_batches(X, y, bs, W) end, weighted, verbose)
   end
 
   -- the batches' outputs joined along dim 1: tensors, or a model's tables
@@ -1566,21 +1610,29 @@ return function(nl)
 
   -- outputs for X in eval mode, without the tape, batch by batch;
   -- predict(loader or dataset, {batch_size}): of each batch's first value,
-  -- in the loader's order, joined along dim 1
+  -- in the loader's order, joined along dim 1. verbose ('auto' is 1, 0 by
+  -- default) prints a line at the end
   function Module:predict(X, opts)
     local kind = fd.kind('predict', X)
+    opts = nl._opts('predict', opts, PREDICT_KNOWN)
+    local verbose = verbose_of('predict', opts.verbose, 0)
+    local t0 = nl.time()
+    local function done(outs)
+      if verbose > 0 then print(('predict %d/%d - %s'):format(#outs, #outs, fmt_time(nl.time() - t0))) end
+      return join_outputs(outs)
+    end
     if kind ~= 'tensors' then
-      local L = loader_of('predict', kind, X, opts)
+      local L = loader_of('predict', kind, X, opts, PREDICT_KNOWN)
       local outs = {}
       in_eval(self, function()
         for xb in L:iter() do outs[#outs + 1] = self(xb) end
       end)
       if #outs == 0 then nl._raise('predict: the data gave no batches') end
-      return join_outputs(outs)
+      return done(outs)
     end
     nl._T(X, 'predict')
     if X:dim() == 0 then nl._raise('predict: X must have a batch dim, got a 0-dim tensor') end
-    local bs = batch_size('predict', opts, 256)
+    local bs = batch_size('predict', opts, 256, PREDICT_KNOWN)
     local outs = {}
     in_eval(self, function()
       if X:size(1) == 0 then outs[1] = self(X) end     -- no rows: the model's own empty output
@@ -1588,7 +1640,7 @@ return function(nl)
         outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
       end
     end)
-    return join_outputs(outs)
+    return done(outs)
   end
 
   -- nl.callbacks: Keras's callbacks, built on early stopping's code here

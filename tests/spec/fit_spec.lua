@@ -432,7 +432,7 @@ describe('compile and fit errors', function()
                'fit: checkpoint.every must be a positive whole number of steps, got ' .. tostring(every))
     end
     contains(errmsg(model.evaluate, model, X, y, { batchsize = 4 }), "evaluate: unknown option 'batchsize'")
-    contains(errmsg(model.predict, model, X, { verbose = 0 }), "predict: unknown option 'verbose'")
+    contains(errmsg(model.predict, model, X, { verbos = 0 }), "predict: unknown option 'verbos'")
     -- lr and momentum go to an optimizer made by name, and only where it has momentum
     contains(errmsg(model.compile, model, { optimizer = 'adam', momentum = 0.9 }), 'momentum')
     contains(errmsg(model.compile, model, { optimizer = optim.SGD(model:parameters(), { lr = 0.1 }), lr = 0.5 }),
@@ -716,7 +716,7 @@ describe("fit's whole-set sums and its checks", function()
     contains(errmsg(m.fit, m, X, y, { validation_data = { X, y, nl.ones(7) }, verbose = 0 }),
              'validation_data must be {X, y}, got a table of 3 entries')
     for _, v in ipairs({ 3, -1, 0.5 }) do
-      contains(errmsg(m.fit, m, X, y, { verbose = v }), 'fit: expected verbose as 0, 1, 2 or a boolean')
+      contains(errmsg(m.fit, m, X, y, { verbose = v }), "fit: expected verbose as 0, 1, 2, 'auto' or a boolean")
     end
     assert.are.same(before:totable(), m.weight:totable())
   end)
