@@ -173,13 +173,14 @@ return function(nl)
   local COMPILE_KNOWN = { optimizer = 1, loss = 1, metrics = 1, lr = 1, momentum = 1 }
   local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
                       checkpoint = 1, resume = 'flag', on_step = 1, lr_scheduler = 1, early_stopping = 1,
-                      callbacks = 1, class_weight = 1, sample_weight = 1, initial_epoch = 1 }
+                      callbacks = 1, class_weight = 1, sample_weight = 1, initial_epoch = 1,
+                      steps_per_epoch = 1, validation_steps = 1 }
   local CHECKPOINT_KNOWN = { path = 1, every = 1 }
   local EARLY_STOPPING_KNOWN = { monitor = 1, mode = 1, patience = 1, min_delta = 1, baseline = 1,
                                  restore_best_weights = 'flag', start_from_epoch = 1 }
   local BATCH_KNOWN = { batch_size = 1 }
-  local EVALUATE_KNOWN = { batch_size = 1, verbose = 1, sample_weight = 1 }
-  local PREDICT_KNOWN = { batch_size = 1, verbose = 1 }
+  local EVALUATE_KNOWN = { batch_size = 1, verbose = 1, sample_weight = 1, steps = 1 }
+  local PREDICT_KNOWN = { batch_size = 1, verbose = 1, steps = 1 }
 
   -- the key of a tensor's C tensor (two Lua handles of one tensor share it)
   local function tensor_key(p) return tostring(ffi.cast('void *', p.ptr)) end
@@ -543,6 +544,15 @@ return function(nl)
     if not ok then error(err, 0) end
   end
 
+  -- steps as evaluate and predict take it: nil (every batch) or a
+  -- positive whole number, the first that many batches
+  local function steps_of(op, v)
+    if v ~= nil and not (type(v) == 'number' and v >= 1 and v == math.floor(v) and v < 2^53) then
+      nl._raise(('%s: steps must be a positive whole number of batches, got %s'):format(op, nl._describe_arg(v)))
+    end
+    return v
+  end
+
   -- verbose as Keras takes it: 0, 1, 2, a boolean, or 'auto', Keras's
   -- default, which is 1 (interactive use); nil is default
   local function verbose_of(op, v, default)
@@ -579,11 +589,12 @@ return function(nl)
   -- value of a loader's batches is not applied (validation is not
   -- weighted). The metrics are not weighted, as Keras's metrics (not
   -- weighted_metrics). verbose > 0 prints a line at the end.
-  local function run_eval(op, self, c, batches, weighted, verbose)
+  local function run_eval(op, self, c, batches, weighted, verbose, steps)
     local t, b = tally_new(), 0
     local t0 = nl.time()
     in_eval(self, function()
       for xb, yb, wb in batches() do
+        if b == steps then break end
         b = b + 1
         fd.check_batch(op, b, xb, yb)
         local pred = self(xb)
@@ -974,7 +985,9 @@ return function(nl)
   -- so fit's are refused, as is validation_split. Or a dataset (what
   -- DataLoader takes), fit(ds, {options}), batched as tensors are (fit's
   -- batch_size, shuffle and validation_split apply). validation_data may
-  -- be a loader or a dataset too.
+  -- be a loader or a dataset too. steps_per_epoch = k: epochs of k
+  -- batches from one stream of passes over the data; validation_steps = k:
+  -- validation on the first k batches.
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     own_optimizer(self, c)
@@ -1092,6 +1105,23 @@ return function(nl)
         end
       end
     end
+    -- steps_per_epoch: an epoch is that many batches, taken from one
+    -- stream of passes over the data (each pass in a new order), as
+    -- Keras's epochs of a repeated dataset; validation_steps: validation
+    -- on the first that many batches of the validation data
+    local spe, vsteps = opts.steps_per_epoch, opts.validation_steps
+    for _, k in ipairs({ 'steps_per_epoch', 'validation_steps' }) do
+      if opts[k] ~= nil and not (whole(opts[k]) and opts[k] >= 1) then
+        nl._raise(('fit: %s must be a positive whole number of batches, got %s'):format(k, nl._describe_arg(opts[k])))
+      end
+    end
+    if vsteps and not val then
+      nl._raise('fit: validation_steps needs validation_data or validation_split')
+    end
+    if spe and opts.checkpoint ~= nil then
+      nl._raise('fit: checkpoint is not taken with steps_per_epoch (a resume cannot find its place in the '
+                .. 'stream of batches)')
+    end
     local ckpt = opts.checkpoint
     if ckpt ~= nil and (type(ckpt) ~= 'table' or type(ckpt.path) ~= 'string') then
       nl._raise('fit: checkpoint must be a table {path = ..., every = steps}')
@@ -1151,7 +1181,28 @@ return function(nl)
     local gen = nl._generator
     local data_gens = fd.generators({ loader, vloader })
     local epoch_samplers = kind == 'loader' and fd.epoch_samplers(loader) or {}
-    local nb, weighable = #loader, false
+    local nb, weighable = spe or #loader, false
+    -- (steps_per_epoch) the stream's passes: each sets the samplers'
+    -- epoch, as an epoch does without it
+    local pass, stream = 0, nil
+    local function stream_batches()
+      local n = 0
+      return function()
+        if n == spe then return nil end
+        local xb, yb, wb
+        if stream then xb, yb, wb = stream() end
+        if xb == nil then
+          pass = pass + 1
+          if sampler then sampler:set_epoch(epoch_base + pass) end
+          for _, s in ipairs(epoch_samplers) do s:set_epoch(pass) end
+          stream = loader:iter()
+          xb, yb, wb = stream()
+          if xb == nil then return nil end
+        end
+        n = n + 1
+        return xb, yb, wb
+      end
+    end
     local tty = verbose == 1 and lib.nl_isatty(1) ~= 0
     local history = { loss = {}, epoch = {} }
     if val then history.val_loss = {} end
@@ -1367,9 +1418,13 @@ return function(nl)
               metrics = rs.metrics }
         step, seen0 = skip, t.seen
       end
-      if sampler then sampler:set_epoch(epoch_base + epoch) end
-      for _, s in ipairs(epoch_samplers) do s:set_epoch(epoch) end
-      local it = loader:iter(skip)
+      local it
+      if spe then it = stream_batches()
+      else
+        if sampler then sampler:set_epoch(epoch_base + epoch) end
+        for _, s in ipairs(epoch_samplers) do s:set_epoch(epoch) end
+        it = loader:iter(skip)
+      end
       -- mid-epoch, the generators as the checkpoint left them (past the
       -- order and the dropout of the steps done); a checkpoint of an
       -- epoch's end was written before the next order was drawn, and
@@ -1473,7 +1528,7 @@ return function(nl)
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][i]) end
       if val then
         local vl, vm = run_eval('fit (validation_data)', self, c, vloader and function() return vloader:iter() end
-                                or function() return tensor_batches(val[1], val[2], vbs) end)
+                                or function() return tensor_batches(val[1], val[2], vbs) end, nil, 0, vsteps)
         history.val_loss[i] = vl
         line[#line + 1] = ('val_loss %.4f'):format(vl)
         for _, m in ipairs(c.metrics) do
@@ -1561,14 +1616,14 @@ return function(nl)
         nl._raise(('evaluate: sample_weight is not taken with a %s'):format(kind == 'loader' and 'DataLoader'
           or 'dataset'))
       end
-      local verbose = verbose_of('evaluate', opts.verbose, 0)
+      local verbose, steps = verbose_of('evaluate', opts.verbose, 0), steps_of('evaluate', opts.steps)
       local L = loader_of('evaluate', kind, X, opts, EVALUATE_KNOWN)
-      return run_eval('evaluate', self, c, function() return L:iter() end, nil, verbose)
+      return run_eval('evaluate', self, c, function() return L:iter() end, nil, verbose, steps)
     end
     check_xy('evaluate', X, y)
     opts = nl._opts('evaluate', opts, EVALUATE_KNOWN)
     local bs = batch_size('evaluate', opts, 256, EVALUATE_KNOWN)
-    local verbose = verbose_of('evaluate', opts.verbose, 0)
+    local verbose, steps = verbose_of('evaluate', opts.verbose, 0), steps_of('evaluate', opts.steps)
     local W, weighted = opts.sample_weight, nil
     if W ~= nil then
       if not nl.is_tensor(W) then nl._argerror('evaluate', 'sample_weight as a tensor of one weight per sample', W) end
@@ -1580,7 +1635,8 @@ return function(nl)
       W = W:detach()
       weighted = function(p, yb, wb) return weighted_loss(c, p, yb, wb, 'evaluate') end
     end
-    return run_eval('evaluate', self, c, function() return tensor_batches(X, y, bs, W) end, weighted, verbose)
+    return run_eval('evaluate', self, c, function() return tensor_batches(X, y, bs, W) end, weighted, verbose,
+                    steps)
   end
 
   -- the batches' outputs joined along dim 1: tensors, or a model's tables
@@ -1615,7 +1671,7 @@ return function(nl)
   function Module:predict(X, opts)
     local kind = fd.kind('predict', X)
     opts = nl._opts('predict', opts, PREDICT_KNOWN)
-    local verbose = verbose_of('predict', opts.verbose, 0)
+    local verbose, steps = verbose_of('predict', opts.verbose, 0), steps_of('predict', opts.steps)
     local t0 = nl.time()
     local function done(outs)
       if verbose > 0 then print(('predict %d/%d - %s'):format(#outs, #outs, fmt_time(nl.time() - t0))) end
@@ -1625,7 +1681,10 @@ return function(nl)
       local L = loader_of('predict', kind, X, opts, PREDICT_KNOWN)
       local outs = {}
       in_eval(self, function()
-        for xb in L:iter() do outs[#outs + 1] = self(xb) end
+        for xb in L:iter() do
+          if #outs == steps then break end
+          outs[#outs + 1] = self(xb)
+        end
       end)
       if #outs == 0 then nl._raise('predict: the data gave no batches') end
       return done(outs)
@@ -1637,6 +1696,7 @@ return function(nl)
     in_eval(self, function()
       if X:size(1) == 0 then outs[1] = self(X) end     -- no rows: the model's own empty output
       for start = 1, X:size(1), bs do
+        if #outs == steps then break end
         outs[#outs + 1] = self(X:narrow(1, start, math.min(bs, X:size(1) - start + 1)))
       end
     end)

@@ -69,3 +69,87 @@ print('done')
     end
   end)
 end)
+
+describe('steps_per_epoch, validation_steps and steps', function()
+  -- w trained by SGD on (w x)^2 against 0: a step on row x makes w
+  -- (1 - 2 lr x^2); rows 1, 2, 3 in order, batch_size 1
+  local X, y = col({ 1, 2, 3 }), col({ 0, 0, 0 })
+  local lr = 0.01
+  -- the history of epochs of spe batches over the rows in order, the
+  -- rows going on across the epochs (passes over the data repeating)
+  local function by_hand(w, rows, spe, epochs)
+    local loss, k = {}, 0
+    for e = 1, epochs do
+      local sum = 0
+      for _ = 1, spe do
+        local x = rows[k % #rows + 1]
+        k = k + 1
+        sum = sum + (w * x) ^ 2
+        w = w * (1 - 2 * lr * x * x)
+      end
+      loss[e] = sum / spe
+    end
+    return loss, w
+  end
+
+  it('an epoch is steps_per_epoch batches, the data going on across epochs (tensors, dataset, loader)', function()
+    local want, w = by_hand(1, { 1, 2, 3 }, 2, 3)
+    local ds = nl.data.TensorDataset(X, y)
+    local inputs = {
+      { X, y, { batch_size = 1, shuffle = false } },
+      { ds, { batch_size = 1, shuffle = false } },
+      { nl.data.DataLoader(ds, { batch_size = 1 }) },
+    }
+    for i, args in ipairs(inputs) do
+      local m = line_model(1, { optimizer = 'sgd', lr = lr, loss = 'mse' })
+      local steps, seen = 0, nil
+      local cb = { set_params = function(_, p) seen = p.steps end }
+      local o = args[#args]
+      if #args == 1 then o = {}; args[2] = o end
+      o.steps_per_epoch, o.epochs, o.verbose, o.callbacks = 2, 3, 0, { cb }
+      o.on_step = function() steps = steps + 1 end
+      local h = m:fit(unpack(args))
+      assert.are.equal(3, #h.loss)
+      assert.are.equal(6, steps)
+      assert.are.equal(2, seen)
+      for e = 1, 3 do assert(S.close(h.loss[e], want[e], 1e-13), ('input %d epoch %d: %.17g, want %.17g'):format(
+        i, e, h.loss[e], want[e])) end
+      assert(S.close(m.weight:item(), w, 1e-13))
+    end
+  end)
+
+  it('validation_steps validates on the first batches; evaluate and predict take steps', function()
+    local m = line_model(2, { optimizer = 'sgd', lr = 0, loss = 'mse', metrics = { 'mae' } })
+    local vl = nl.data.DataLoader(nl.data.TensorDataset(X, y), { batch_size = 1 })
+    local h = m:fit(X, y, { epochs = 1, verbose = 0, validation_data = vl, validation_steps = 2 })
+    -- rows 1 and 2: outputs 2 and 4
+    assert(S.close(h.val_loss[1], 10, 1e-14))
+    assert(S.close(h.val_mae[1], 3, 1e-14))
+    local loss, mt = m:evaluate(X, y, { batch_size = 1, steps = 2 })
+    assert(S.close(loss, 10, 1e-14))
+    assert(S.close(mt.mae, 3, 1e-14))
+    assert(S.close(m:evaluate(vl, { steps = 1 }), 4, 1e-14))
+    assert.are.same({ { 2 }, { 4 } }, m:predict(X, { batch_size = 1, steps = 2 }):totable())
+    assert.are.same({ { 2 } }, m:predict(vl, { steps = 1 }):totable())
+    -- more steps than batches: every batch, as Keras's end of the data
+    assert(S.close(m:evaluate(X, y, { batch_size = 1, steps = 9 }), 56 / 3, 1e-14))
+  end)
+
+  it('refuses bad steps, validation_steps without validation data, and checkpoints', function()
+    local m = line_model(2)
+    local before = m.weight:item()
+    for _, v in ipairs({ 0, 1.5, -1, 'x' }) do
+      contains(errmsg(m.fit, m, X, y, { steps_per_epoch = v, verbose = 0 }),
+               'fit: steps_per_epoch must be a positive whole number of batches')
+      contains(errmsg(m.fit, m, X, y, { validation_steps = v, validation_split = 0.5, verbose = 0 }),
+               'fit: validation_steps must be a positive whole number of batches')
+      contains(errmsg(m.evaluate, m, X, y, { steps = v }), 'evaluate: steps must be a positive whole number')
+      contains(errmsg(m.predict, m, X, { steps = v }), 'predict: steps must be a positive whole number')
+    end
+    contains(errmsg(m.fit, m, X, y, { validation_steps = 1, verbose = 0 }),
+             'fit: validation_steps needs validation_data or validation_split')
+    contains(errmsg(m.fit, m, X, y, { steps_per_epoch = 1, checkpoint = { path = S.tmpdir() .. '/c.st' } }),
+             'fit: checkpoint is not taken with steps_per_epoch')
+    assert.are.equal(before, m.weight:item())
+  end)
+end)
