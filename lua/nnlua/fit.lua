@@ -1399,9 +1399,12 @@ return function(nl)
       if type(cb._bind_history) == 'function' then cb:_bind_history(history) end
     end
     self:train()
-    call_hook(cbs, 'on_train_begin', {})
-    -- a run that stopped early is over (its last checkpoint says so)
+    -- a run that stopped early is over (its last checkpoint says so); a
+    -- stop_training set in on_train_begin ends fit after the first batch
+    -- and its epoch, as Keras 2's, which looks at it after each batch and
+    -- epoch only (it trained no epoch)
     local last_epoch = ((es and es.stopped_epoch > 0) or stopping()) and 0 or epochs
+    call_hook(cbs, 'on_train_begin', {})
     local logs = {}
     for epoch = start_epoch, last_epoch do
       local t0, last_draw = nl.time(), -1

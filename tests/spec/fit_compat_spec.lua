@@ -153,3 +153,26 @@ describe('steps_per_epoch, validation_steps and steps', function()
     assert.are.equal(before, m.weight:item())
   end)
 end)
+
+describe('stop_training', function()
+  -- Keras 2 looks at model.stop_training after each batch and each
+  -- epoch only: set in on_train_begin, the first batch and its epoch run
+  it('set in on_train_begin ends fit after the first batch and its epoch, as Keras 2', function()
+    local m = S.square_model(1, 0.1)
+    local X, y = S.ones_zeros(3)
+    local calls = {}
+    local cb = {
+      set_model = function(self, mm) self.model = mm end,
+      on_train_begin = function(self) self.model.stop_training = true; calls[#calls + 1] = 'train_begin' end,
+      on_epoch_begin = function(_, e) calls[#calls + 1] = 'epoch_begin ' .. e end,
+      on_train_batch_end = function(_, b) calls[#calls + 1] = 'batch_end ' .. b end,
+      on_epoch_end = function(_, e) calls[#calls + 1] = 'epoch_end ' .. e end,
+      on_train_end = function() calls[#calls + 1] = 'train_end' end,
+    }
+    local h = m:fit(X, y, { epochs = 3, batch_size = 1, verbose = 0, callbacks = { cb } })
+    assert.are.same({ 'train_begin', 'epoch_begin 1', 'batch_end 1', 'epoch_end 1', 'train_end' }, calls)
+    -- the one batch's loss w^2 = 1, and one SGD step w (1 - 2 lr)
+    assert.are.same({ 1 }, h.loss)
+    assert.are.equal(0.8, m.weight:item())
+  end)
+end)
