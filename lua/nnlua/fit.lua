@@ -162,10 +162,17 @@ return function(nl)
   table.sort(OPTIM_NAMES)
   OPTIM_NAMES = table.concat(OPTIM_NAMES, ', ')
 
-  -- the metrics compile knows (acc: accuracy), Keras's names; top-k is k = 5
-  local METRICS = { accuracy = 1, mae = 1, mse = 1, binary_accuracy = 1, top_k_categorical_accuracy = 1,
+  -- the metrics compile knows, Keras's names; top-k is k = 5. Keras's
+  -- other names of them (METRIC_ALIAS) compute the same, and the history
+  -- records each under the name given, as Keras's does ('acc', 'val_acc')
+  local METRICS = { accuracy = 1, mae = 1, mse = 1, mape = 1, msle = 1, binary_accuracy = 1,
+                    categorical_accuracy = 1, sparse_categorical_accuracy = 1, top_k_categorical_accuracy = 1,
                     sparse_top_k_categorical_accuracy = 1 }
-  local METRIC_NAMES = 'accuracy, mae, mse, binary_accuracy, top_k_categorical_accuracy, '
+  local METRIC_ALIAS = { acc = 'accuracy', mean_absolute_error = 'mae', mean_squared_error = 'mse',
+                         mean_absolute_percentage_error = 'mape', mean_squared_logarithmic_error = 'msle' }
+  local METRIC_NAMES = 'accuracy (acc), mae (mean_absolute_error), mse (mean_squared_error), mape '
+                       .. '(mean_absolute_percentage_error), msle (mean_squared_logarithmic_error), binary_accuracy, '
+                       .. 'categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy, '
                        .. 'sparse_top_k_categorical_accuracy'
   local TOP_K = 5
 
@@ -316,20 +323,29 @@ return function(nl)
     end
     local lname = type(l) == 'string' and ("'" .. l .. "'") or nn.is_module(l) and ('nn.' .. tostring(l.__name))
                   or 'a loss function'
+    local metric_of = {}
     for _, m in ipairs(ms) do
-      local name = m == 'acc' and 'accuracy' or m
+      local name = METRIC_ALIAS[m] or m
       if not METRICS[name] then
         nl._raise(("compile: unknown metric '%s' (%s)"):format(tostring(m), METRIC_NAMES))
       end
-      if listed[name] then nl._raise("compile: metric '" .. name .. "' is listed twice") end
-      listed[name] = true
+      if listed[name] then
+        nl._raise(("compile: metric '%s' is listed twice%s"):format(name, listed[name] ~= m and
+          (" (as '%s' and '%s')"):format(listed[name], m) or ''))
+      end
+      listed[name] = m
       if kind == 'labels' then
         nl._raise(("compile: metric '%s' with %s: its targets are lists of labels ended by 0, which no metric "
           .. 'reads'):format(name, lname))
       end
-      if (name == 'mae' or name == 'mse') and kind == 'classes' then
+      if (name == 'mae' or name == 'mse' or name == 'mape' or name == 'msle') and kind == 'classes' then
         nl._raise(("compile: metric '%s' compares outputs with targets of their shape, not with a class loss's "
-          .. "class indices; use 'accuracy'"):format(name))
+          .. "class indices; use 'accuracy'"):format(m))
+      end
+      if name == 'sparse_categorical_accuracy' and kind ~= 'classes' then
+        nl._raise(("compile: metric 'sparse_categorical_accuracy' takes class indices, the targets of a class loss: "
+          .. 'cross_entropy, nll, sparse_categorical_crossentropy by name, or nn.CrossEntropyLoss, nn.NLLLoss, '
+          .. 'nn.MultiMarginLoss; got %s'):format(lname))
       end
       if name == 'accuracy' and type(l) ~= 'string' and kind == nil then
         nl._raise("compile: metric 'accuracy' with a loss function or a custom loss module cannot tell classes "
@@ -347,10 +363,10 @@ return function(nl)
           .. "shape; %s %s: use 'accuracy'"):format(lname, kind == 'classes' and 'takes class scores and indices'
           or kind == 'logits' and 'takes logits' or 'takes scores against +-1 targets'))
       end
-      if name == 'top_k_categorical_accuracy' and (kind == 'binary' or kind == 'logits' or kind == 'signs'
-                                                   or kind == 'distance') then
-        nl._raise(("compile: metric 'top_k_categorical_accuracy' ranks class scores against one-hot rows; %s "
-          .. 'takes 0/1 or +-1 targets'):format(lname))
+      if (name == 'top_k_categorical_accuracy' or name == 'categorical_accuracy')
+         and (kind == 'binary' or kind == 'logits' or kind == 'signs' or kind == 'distance') then
+        nl._raise(("compile: metric '%s' ranks class scores against one-hot rows; %s "
+          .. 'takes 0/1 or +-1 targets'):format(name, lname))
       end
       -- the class indices' count is the loss's (ignored ones left out)
       if name == 'sparse_top_k_categorical_accuracy' and kind ~= 'classes' then
@@ -358,14 +374,15 @@ return function(nl)
           .. 'class loss: cross_entropy, nll, sparse_categorical_crossentropy by name, or nn.CrossEntropyLoss, '
           .. 'nn.NLLLoss, nn.MultiMarginLoss; got %s'):format(lname))
       end
-      metrics[#metrics + 1] = name
+      metrics[#metrics + 1] = m
+      metric_of[m] = name
     end
     -- model.optimizer, as Keras's, to build a scheduler on (fit steps it);
     -- a field the model holds of its own under that name is left alone
     local before, prev = rawget(self, 'optimizer'), rawget(self, '_compiled')
     if before == nil or (prev and before == prev.optimizer) then rawset(self, 'optimizer', o) end
     rawset(self, '_compiled', { optimizer = o, named = named, loss_module = nn.is_module(l) and l or nil,
-                                loss = lossfn, kind = kind or nil, metrics = metrics,
+                                loss = lossfn, kind = kind or nil, metrics = metrics, metric_of = metric_of,
                                 divisor = divisor, summed = summed, none = none, reduce = reduce, rows = rows,
                                 loss_name = lname })
     return self
@@ -410,25 +427,43 @@ return function(nl)
   -- regression loss on one-hot rows too); one column or 0/1 targets by a
   -- threshold, 0.5 on probabilities and 0 on logits; +-1 targets by the
   -- sign. Elements whose class is ignored (keep false) count for neither side.
-  local function metric_sum(op, name, kind, pred, y, keep)
+  -- (shown: the name the user gave, name: the metric's, as METRICS)
+  local function metric_sum(op, name, kind, pred, y, keep, shown)
     local rows = pred:size(1)
     local per_row = math.max(1, pred:numel() / rows)
     -- (of one shape: outputs (N, 1) against targets (N) broadcast to
     -- (N, N), and a custom loss that squeezed its input got a metric N
     -- times too large)
-    if (name == 'mae' or name == 'mse') and not same_shape(pred, y) then
-      metric_error(op, name, 'compares outputs with targets of their shape', pred, y)
+    if (name == 'mae' or name == 'mse' or name == 'mape' or name == 'msle') and not same_shape(pred, y) then
+      metric_error(op, shown, 'compares outputs with targets of their shape', pred, y)
     end
     if name == 'mae' then return (pred - y):abs():sum():item() / per_row end
     if name == 'mse' then
       local d = pred - y
       return (d * d):sum():item() / per_row
     end
+    -- Keras's: 100 |y - p| / max(|y|, 1e-7); (log(max(p, 1e-7) + 1) -
+    -- log(max(y, 1e-7) + 1))^2
+    if name == 'mape' then return ((y - pred):abs() / y:abs():clamp(EPS, math.huge)):sum():item() * 100 / per_row end
+    if name == 'msle' then
+      local d = (pred:clamp(EPS, math.huge) + 1):log() - (y:clamp(EPS, math.huge) + 1):log()
+      return (d * d):sum():item() / per_row
+    end
     if name == 'binary_accuracy' then      -- Keras's: p > 0.5 equal to y, whatever y holds
-      if not same_shape(pred, y) then metric_error(op, name, 'compares outputs with targets of their shape', pred, y) end
+      if not same_shape(pred, y) then metric_error(op, shown, 'compares outputs with targets of their shape', pred, y) end
       return pred:gt(0.5):eq(y):float():sum():item() / per_row
     end
     local probs = y:dtype() ~= 'int64' and same_shape(pred, y) and pred:dim() >= 2
+    -- Keras's: the argmaxes of the outputs and of one-hot (or probability)
+    -- targets of their shape, over the class dim (nnlua's 2, Keras's last)
+    if name == 'categorical_accuracy' then
+      if not probs then
+        metric_error(op, shown, 'compares the argmaxes of outputs (N, C, ...) and of one-hot or probability targets of '
+          .. "their shape (for class indices: 'sparse_categorical_accuracy')", pred, y)
+      end
+      local P = class_rows(pred)
+      return P:argmax(2):eq(class_rows(y):argmax(2)):sum():item() * rows / P:size(1)
+    end
     if name == 'top_k_categorical_accuracy' then
       if not probs then
         metric_error(op, name, 'ranks class scores (N, C, ...) against one-hot or probability rows of their '
@@ -502,15 +537,16 @@ return function(nl)
     elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored elements: NaN times 0
     t.wsum, t.vsum = t.wsum + d, t.vsum + v
     for _, m in ipairs(c.metrics) do
-      t.metrics[m] = (t.metrics[m] or 0) + metric_sum(op, m, c.kind, pred, yb, keep)
+      t.metrics[m] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m)
     end
   end
   -- the epoch's loss: the whole set's, as one batch would give it
   local function tally_loss(c, t) return c.summed and t.loss_sum or t.loss_sum / t.wsum end
   -- (accuracy counts in vsum, which is the rows where the loss is not a
   -- class loss; sparse top-k has a class loss)
-  local function tally_metric(t, m)
-    return t.metrics[m] / ((m == 'accuracy' or m == 'sparse_top_k_categorical_accuracy') and t.vsum or t.seen)
+  local COUNTED = { accuracy = true, sparse_categorical_accuracy = true, sparse_top_k_categorical_accuracy = true }
+  local function tally_metric(c, t, m)
+    return t.metrics[m] / (COUNTED[c.metric_of[m]] and t.vsum or t.seen)
   end
 
   local function check_xy(op, X, y)
@@ -604,7 +640,7 @@ return function(nl)
     end)
     if b == 0 then nl._raise(op .. ': the data gave no batches') end
     local out = {}
-    for _, m in ipairs(c.metrics) do out[m] = tally_metric(t, m) end
+    for _, m in ipairs(c.metrics) do out[m] = tally_metric(c, t, m) end
     if (verbose or 0) > 0 then
       local line = { ('%s %d/%d - loss %.4f'):format(op, b, b, tally_loss(c, t)) }
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, out[m]) end
@@ -705,8 +741,9 @@ return function(nl)
         no_val and ' (validation values need validation_data or validation_split)' or ''))
     end
   end
-  -- auto: the accuracies grow as they improve, the losses, mae and mse shrink
-  local function auto_mode(monitor) return monitor:match('accuracy$') and 'max' or 'min' end
+  -- auto: the accuracies grow as they improve (Keras 2's names that end
+  -- in acc or accuracy), the losses, mae and mse shrink
+  local function auto_mode(monitor) return (monitor:match('accuracy$') or monitor:match('acc$')) and 'max' or 'min' end
 
   -- who names the caller in messages: fit's option, or the EarlyStopping
   -- callback (whose monitor is checked once fit gives it its values:
@@ -1493,7 +1530,7 @@ return function(nl)
         -- the logs of a batch: the epoch's loss and metrics so far (Keras's)
         if batch_end then
           local bl = { loss = tally_loss(c, t) }
-          for _, m in ipairs(c.metrics) do bl[m] = tally_metric(t, m) end
+          for _, m in ipairs(c.metrics) do bl[m] = tally_metric(c, t, m) end
           call_hook(cbs, 'on_train_batch_end', step, bl)
         end
         if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb and not stopping() then
@@ -1507,7 +1544,7 @@ return function(nl)
           local done = math.floor(width * step / nb)
           local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
           local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, tally_loss(c, t)) }
-          for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, tally_metric(t, m)) end
+          for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, tally_metric(c, t, m)) end
           parts[#parts + 1] = ('%.0f samples/s'):format((t.seen - seen0) * world / math.max(elapsed, 1e-9))
           parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
@@ -1526,7 +1563,7 @@ return function(nl)
       local i = epoch - initial
       history.epoch[i] = epoch
       history.loss[i] = tally_loss(c, t)
-      for _, m in ipairs(c.metrics) do history[m][i] = tally_metric(t, m) end
+      for _, m in ipairs(c.metrics) do history[m][i] = tally_metric(c, t, m) end
       local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[i]) }
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][i]) end
       if val then

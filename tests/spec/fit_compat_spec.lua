@@ -176,3 +176,51 @@ describe('stop_training', function()
     assert.are.equal(0.8, m.weight:item())
   end)
 end)
+
+describe("Keras's metric names", function()
+  it('computes mae, mse, mape and msle under their long names too, recorded as given', function()
+    -- outputs 2, 4, 6 against 1, 1, 4
+    local X, y = col({ 1, 2, 3 }), col({ 1, 1, 4 })
+    local function msle_of(p, t) return (math.log(p + 1) - math.log(t + 1)) ^ 2 end
+    local want = { mae = 2, mse = 14 / 3, mape = 100 * (1 + 3 + 0.5) / 3,
+                   msle = (msle_of(2, 1) + msle_of(4, 1) + msle_of(6, 4)) / 3 }
+    local names = { mean_absolute_error = 'mae', mean_squared_error = 'mse', mean_absolute_percentage_error = 'mape',
+                    mean_squared_logarithmic_error = 'msle', mae = 'mae', mse = 'mse', mape = 'mape', msle = 'msle' }
+    for given, what in pairs(names) do
+      local m = line_model(2, { optimizer = 'sgd', lr = 0, loss = 'mse', metrics = { given } })
+      local h = m:fit(X, y, { epochs = 1, batch_size = 2, verbose = 0, validation_data = { X, y } })
+      assert(S.close(h[given][1], want[what], 1e-14), ('%s: %.17g, want %.17g'):format(given, h[given][1], want[what]))
+      assert(S.close(h['val_' .. given][1], want[what], 1e-14))
+      local _, mt = m:evaluate(X, y, { batch_size = 1 })
+      assert(S.close(mt[given], want[what], 1e-14))
+      if given ~= what then assert.is_nil(h[what]) end
+    end
+  end)
+
+  it("takes acc, categorical_accuracy and sparse_categorical_accuracy; 'acc' is maximized", function()
+    -- scores of 4 rows over 3 classes, the argmaxes 1, 2, 3, 1
+    local P = nl.tensor({ { 3, 1, 0 }, { 0, 2, 1 }, { 1, 0, 5 }, { 2, 1, 1 } }, 'float64')
+    local lin = nn.Linear(3, 3, { bias = false }):double()
+    nl.no_grad(function() lin.weight:copy_(nl.eye(3, 'float64')) end)
+    local cls = nl.tensor({ 1, 2, 1, 3 }, 'int64')          -- 2 of 4 right
+    lin:compile { optimizer = 'sgd', lr = 0, loss = 'cross_entropy', metrics = { 'acc', 'sparse_categorical_accuracy' } }
+    local h = lin:fit(P, cls, { epochs = 1, batch_size = 3, verbose = 0, validation_data = { P, cls } })
+    assert.are.same({ 0.5 }, h.acc)
+    assert.are.same({ 0.5 }, h.val_acc)
+    assert.are.same({ 0.5 }, h.sparse_categorical_accuracy)
+    assert.is_nil(h.accuracy)
+    local onehot = nl.tensor({ { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 }, { 0, 0, 1 } }, 'float64')   -- 3 of 4
+    lin:compile { optimizer = 'sgd', lr = 0, loss = 'mse', metrics = { 'categorical_accuracy' } }
+    local _, mt = lin:evaluate(P, onehot, { batch_size = 3 })
+    assert.are.equal(0.75, mt.categorical_accuracy)
+    assert.are.equal('max', nl.callbacks.EarlyStopping { monitor = 'val_acc' }.options.mode)
+    contains(errmsg(lin.compile, lin, { loss = 'mse', metrics = { 'sparse_categorical_accuracy' } }),
+             "compile: metric 'sparse_categorical_accuracy' takes class indices")
+    contains(errmsg(lin.compile, lin, { loss = 'cross_entropy', metrics = { 'mean_absolute_error' } }),
+             "compile: metric 'mean_absolute_error' compares outputs with targets of their shape")
+    contains(errmsg(lin.compile, lin, { loss = 'mse', metrics = { 'mae', 'mean_absolute_error' } }),
+             "compile: metric 'mae' is listed twice (as 'mae' and 'mean_absolute_error')")
+    lin:compile { optimizer = 'sgd', lr = 0, loss = 'cross_entropy', metrics = { 'categorical_accuracy' } }
+    contains(errmsg(lin.evaluate, lin, P, cls), "evaluate: metric 'categorical_accuracy' compares the argmaxes")
+  end)
+end)

@@ -73,9 +73,9 @@ describe('fit', function()
     model:compile { optimizer = 'sgd', lr = 0.1, loss = 'cross_entropy', metrics = { 'acc' } }
     local h = model:fit(X, y, { epochs = 2, batch_size = 64, verbose = 0 })
     assert.are.equal(2, #h.loss)
-    assert.are.equal(2, #h.accuracy)
+    assert.are.equal(2, #h.acc)
     assert.is_nil(h.val_loss)
-    assert.is_nil(h.val_accuracy)
+    assert.is_nil(h.val_acc)
   end)
 
   it('prints one line per epoch when stdout is a pipe, with the values in the history', function()
@@ -1347,7 +1347,7 @@ describe("fit's newer losses, per-element class targets and Keras's metrics", fu
     refused('mse', 'sparse_top_k_categorical_accuracy', "compile: metric 'sparse_top_k_categorical_accuracy' takes class "
             .. "indices")
     refused(function(p, t) return F.cross_entropy(p, t) end, 'sparse_top_k_categorical_accuracy', 'got a loss function')
-    refused('mse', 'top_5', "compile: unknown metric 'top_5' (accuracy, mae, mse, binary_accuracy")
+    refused('mse', 'top_5', "compile: unknown metric 'top_5' (accuracy (acc), mae (mean_absolute_error), mse")
     -- no 'hinge': Keras's max(0, 1 - y p) is no loss of nnlua's
     contains(errmsg(m.compile, m, { loss = 'hinge' }), "compile: unknown loss 'hinge'")
     -- fit names itself when a metric meets targets it cannot read
