@@ -27,9 +27,19 @@ return function(nl)
     end
     return p
   end
-  local function sparse_categorical_crossentropy(p, y)
+  -- its targets: int64 class indices (N) (fit squeezes Keras's (N, 1));
+  -- a bad shape named nll_loss, a loss the user did not choose
+  local function sparse_labels(op, p, y)
+    if not nl.is_tensor(y) or y:dtype() ~= 'int64' or y:dim() ~= 1 or y:size(1) ~= p:size(1) then
+      nl._raise(('%s: target must be int64 class indices (N) or (N, 1) for probabilities %s, got %s'):format(op,
+        nl._shape_str(p), nl.is_tensor(y) and (y:dtype() .. ' ' .. nl._shape_str(y)) or nl._describe_arg(y)))
+    end
+    return y
+  end
+  local function sparse_categorical_crossentropy(p, y, opts)
     local op = 'sparse_categorical_crossentropy'
-    return F.nll_loss(probs_of(op, p):clamp(EPS, 1 - EPS):log(), y)
+    probs_of(op, p)
+    return F.nll_loss(p:clamp(EPS, 1 - EPS):log(), sparse_labels(op, p, y), opts)
   end
   -- (each row's loss: the mean is the loss, and fit weighs the rows for
   -- class_weight and sample_weight)
@@ -88,9 +98,7 @@ return function(nl)
     [F.binary_cross_entropy_with_logits] = none_of(F.binary_cross_entropy_with_logits),
     [F.multilabel_soft_margin_loss] = none_of(F.multilabel_soft_margin_loss),
     [F.multilabel_margin_loss] = none_of(F.multilabel_margin_loss),
-    [sparse_categorical_crossentropy] = function(p, y)
-      return F.nll_loss(probs_of('sparse_categorical_crossentropy', p):clamp(EPS, 1 - EPS):log(), y, NONE)
-    end,
+    [sparse_categorical_crossentropy] = none_of(sparse_categorical_crossentropy),
     [categorical_crossentropy] = cce_rows, [kl_divergence] = kl_rows,
     [poisson] = function(p, y) return F.poisson_nll_loss(p, y, { log_input = false, eps = EPS, reduction = 'none' }) end,
   }
@@ -394,6 +402,17 @@ return function(nl)
     return c
   end
 
+  -- Keras's class labels (N, d1, ..., 1) of outputs (N, C, d1, ...): the
+  -- trailing 1 squeezed, as Keras's sparse losses do, where the loss takes
+  -- class indices; the loss and accuracy read (N, d1, ...)
+  local function squeeze_labels(c, pred, yb)
+    if c.kind == 'classes' and nl.is_tensor(pred) and nl.is_tensor(yb) and yb:dtype() == 'int64'
+       and yb:dim() >= 2 and yb:dim() == pred:dim() and yb:size(yb:dim()) == 1 then
+      return yb:squeeze(yb:dim())
+    end
+    return yb
+  end
+
   -- (N, C, d1, ...) as (N d1 ..., C), the class dim moved last, as the
   -- class losses take it; (N, C) as it is
   local function class_rows(t)
@@ -489,6 +508,15 @@ return function(nl)
       return pred:argmax(2):eq(y:argmax(2)):sum():item()
     end
     if kind == 'classes' then
+      -- (targets (N, 1) against argmaxes (N) broadcast to (N, N))
+      local fits = y:dim() == pred:dim() - 1 and y:dim() >= 1 and y:size(1) == pred:size(1)
+      for i = 2, fits and y:dim() or 0 do
+        if y:size(i) ~= pred:size(i + 1) then fits = false end
+      end
+      if not fits then
+        metric_error(op, shown, 'compares class indices (N, d1, ...) with the argmaxes of outputs (N, C, d1, ...)',
+                     pred, y)
+      end
       local hit = pred:argmax(2):eq(y)
       if keep then hit = hit * keep end
       return hit:sum():item()
@@ -634,6 +662,7 @@ return function(nl)
         b = b + 1
         fd.check_batch(op, b, xb, yb)
         local pred = self(xb)
+        yb = squeeze_labels(c, pred, yb)
         local loss = weighted and weighted(pred, yb, wb) or c.loss(pred, yb)
         tally_add(op, c, t, pred, yb, loss:item())
       end
@@ -973,6 +1002,8 @@ return function(nl)
   local function weighted_loss(c, pred, yb, wb, op)
     local L = c.none(pred, yb)
     if wb:dtype() ~= L:dtype() then wb = wb:to(L:dtype()) end
+    -- (class_weight's weights of labels (N, 1), which fit squeezed)
+    if wb:dim() == L:dim() + 1 and wb:size(wb:dim()) == 1 then wb = wb:squeeze(wb:dim()) end
     if wb:dim() == 1 and L:dim() > 1 then
       local shape = { L:size(1) }
       for i = 2, L:dim() do shape[i] = 1 end
@@ -1500,6 +1531,7 @@ return function(nl)
         end
         if batch_begin then call_hook(cbs, 'on_train_batch_begin', step, {}) end
         local pred = self(xb)
+        yb = squeeze_labels(c, pred, yb)
         local loss = wb and weighted_loss(c, pred, yb, wb) or c.loss(pred, yb)
         local lv = loss:item()
         -- tallied before the step (of the same outputs): a metric that

@@ -224,3 +224,63 @@ describe("Keras's metric names", function()
     contains(errmsg(lin.evaluate, lin, P, cls), "evaluate: metric 'categorical_accuracy' compares the argmaxes")
   end)
 end)
+
+describe('class labels (N, 1)', function()
+  -- an identity layer: the outputs are the inputs, probabilities whose
+  -- argmaxes are 1, 2, 3, 1 against the labels 1, 2, 1, 3 (2 of 4 right)
+  local P = nl.tensor({ { 0.7, 0.2, 0.1 }, { 0.1, 0.8, 0.1 }, { 0.3, 0.3, 0.4 }, { 0.5, 0.25, 0.25 } }, 'float64')
+  local labels = { 1, 2, 1, 3 }
+  local y1 = nl.tensor(labels, 'int64'):reshape(4, 1)
+  local function ident(loss, metrics)
+    local m = nn.Linear(3, 3, { bias = false }):double()
+    nl.no_grad(function() m.weight:copy_(nl.eye(3, 'float64')) end)
+    m:compile { optimizer = 'sgd', lr = 0, loss = loss, metrics = metrics or { 'accuracy' } }
+    return m
+  end
+  -- each row's loss worked by hand: -log p[y], or logsumexp(x) - x[y]
+  local function rows(ce)
+    local out = {}
+    for i, c in ipairs(labels) do
+      local r = P:totable()[i]
+      if ce then out[i] = math.log(math.exp(r[1]) + math.exp(r[2]) + math.exp(r[3])) - r[c]
+      else out[i] = -math.log(r[c]) end
+    end
+    return out
+  end
+  local function mean(t, w)
+    local s = 0
+    for i, v in ipairs(t) do s = s + v * (w and w[labels[i]] or 1) end
+    return s / #t
+  end
+
+  it('sparse_categorical_crossentropy, cross_entropy and nll take them, squeezed, as Keras', function()
+    for _, case in ipairs({ { 'sparse_categorical_crossentropy', false }, { 'cross_entropy', true } }) do
+      local m = ident(case[1], { 'accuracy', 'sparse_top_k_categorical_accuracy' })
+      local want = mean(rows(case[2]))
+      local h = m:fit(P, y1, { epochs = 1, batch_size = 3, verbose = 0, validation_data = { P, y1 } })
+      assert(S.close(h.loss[1], want, 1e-14), ('%s: %.17g, want %.17g'):format(case[1], h.loss[1], want))
+      assert.are.same({ 0.5 }, h.accuracy)
+      assert.are.same({ 0.5 }, h.val_accuracy)
+      assert.are.same({ 1 }, h.sparse_top_k_categorical_accuracy)
+      local loss, mt = m:evaluate(P, y1, { batch_size = 3 })
+      assert(S.close(loss, want, 1e-14))
+      assert.are.equal(0.5, mt.accuracy)
+      -- class_weight looks the weights up at the squeezed labels
+      local cw = { [1] = 2, [2] = 1, [3] = 0.5 }
+      h = m:fit(P, y1, { epochs = 1, batch_size = 4, verbose = 0, class_weight = cw })
+      assert(S.close(h.loss[1], mean(rows(case[2]), cw), 1e-14))
+    end
+    local m = ident('nll')
+    local loss = m:evaluate(P:log(), y1)
+    assert(S.close(loss, mean(rows(false)), 1e-14))
+  end)
+
+  it('other shapes are errors naming the loss chosen, before any broadcast', function()
+    local m = ident('sparse_categorical_crossentropy')
+    local y2 = nl.tensor({ { 1, 2 }, { 2, 1 }, { 1, 1 }, { 3, 3 } }, 'int64')
+    contains(errmsg(m.evaluate, m, P, y2), 'sparse_categorical_crossentropy: target must be int64 class indices (N) '
+             .. 'or (N, 1) for probabilities [4,3], got int64 [4,2]')
+    contains(errmsg(m.fit, m, P, y2, { verbose = 0 }), 'sparse_categorical_crossentropy: target must be')
+    contains(errmsg(m.evaluate, m, P, nl.tensor(labels, 'float64')), 'got float64 [4]')
+  end)
+end)
