@@ -452,7 +452,7 @@ describe('optimizer errors', function()
   local cases = {
     { 'Adamax: invalid beta at index 1: 1 %(must be in %[0, 1%)%)', function() optim.Adamax({ W }, { betas = { 1, 0.9 } }) end },
     { 'Adamax: invalid learning rate %-1', function() optim.Adamax({ W }, { lr = -1 }) end },
-    { "Adamax: unknown option 'maximize'", function() optim.Adamax({ W }, { maximize = true }) end },
+    { "NAdam: unknown option 'maximize'", function() optim.NAdam({ W }, { maximize = true }) end },
     { 'NAdam: invalid momentum_decay %-0.1 %(must be >= 0%)', function() optim.NAdam({ W }, { momentum_decay = -0.1 }) end },
     { 'NAdam: invalid momentum_decay %-1 %(must be >= 0%) %(param group 2%)$',
       function() optim.NAdam(two({ params = { nl.zeros(1):requires_grad() }, momentum_decay = -1 })) end },

@@ -59,9 +59,30 @@ return function(nl, optim)
     return #opt >= 5 and opt ~= 'params' and opt ~= 'initial_lr' and distance(k, opt) <= 1
   end
 
-  -- PyTorch's options that no nnlua optimizer has: refused in a group as
-  -- in the options table (a group's maximize was kept unread)
+  -- PyTorch's flags, refused in a group as in the options table by an
+  -- optimizer that PyTorch 1.13 does not give them (a group's maximize was
+  -- kept unread)
   local NOT_HERE = { maximize = true, foreach = true, capturable = true, differentiable = true, fused = true }
+
+  -- the flags each optimizer takes, as torch.optim 1.13's: maximize
+  -- (ascend: the update sees the negated gradient, as PyTorch's does);
+  -- foreach (nil, true or false: one C update per parameter either way, the
+  -- same arithmetic); differentiable, capturable and fused false only
+  local FLAGS = {
+    SGD = { 'maximize', 'foreach', 'differentiable' },
+    Adam = { 'maximize', 'foreach', 'capturable', 'differentiable', 'fused' },
+    AdamW = { 'maximize', 'foreach', 'capturable' },
+    Adagrad = { 'maximize', 'foreach' }, Adadelta = { 'maximize', 'foreach' }, Adamax = { 'maximize', 'foreach' },
+    ASGD = { 'maximize', 'foreach' }, Rprop = { 'maximize', 'foreach' },
+    RMSprop = { 'maximize', 'foreach', 'differentiable' },
+    NAdam = { 'foreach' }, RAdam = { 'foreach' },
+  }
+  -- why a flag may not be true
+  local ONLY_FALSE = {
+    differentiable = 'the update runs in C, outside autograd',
+    capturable = 'it is for CUDA graphs; PyTorch refuses it for CPU tensors too',
+    fused = "PyTorch's fused kernel needs CUDA tensors",
+  }
 
   -- A param group's keys besides its options: a misspelt option
   -- ('momentun', 'LR') is an error naming it (it was kept unread: the
@@ -73,7 +94,7 @@ return function(nl, optim)
       if type(k) ~= 'string' then
         raise(('%s: a param group key must be a string, got %s%s'):format(op, nl._describe_arg(k), where))
       end
-      if NOT_HERE[k] then raise(("%s: unknown option '%s'%s"):format(op, k, where)) end
+      if NOT_HERE[k] and cls._group_keys[k] == nil then raise(("%s: unknown option '%s'%s"):format(op, k, where)) end
       if cls._group_keys[k] == nil then
         for opt in pairs(cls._group_keys) do
           if misspells(k, opt) then
@@ -100,6 +121,12 @@ return function(nl, optim)
       elseif type(v) ~= want then
         raise(('%s: %s must be a %s, got %s%s'):format(name, k, want, type(v), where))
       end
+    end
+    if g.foreach ~= nil and type(g.foreach) ~= 'boolean' then
+      raise(('%s: foreach must be a boolean or nil, got %s%s'):format(name, nl._describe_arg(g.foreach), where))
+    end
+    for k, why in pairs(ONLY_FALSE) do
+      if g[k] == true then raise(('%s: %s = true is not supported (%s)%s'):format(name, k, why, where)) end
     end
     if types_only then return end
     if not (g.lr >= 0) then raise(('%s: invalid learning rate %s (must be >= 0)%s'):format(name, g.lr, where)) end
@@ -188,8 +215,16 @@ return function(nl, optim)
 
     -- what a param group may hold: the options, its params, and the
     -- initial_lr a scheduler gives it
+    -- (the flags: false by default, foreach nil, as PyTorch's)
+    for _, f in ipairs(FLAGS[cls.name] or {}) do
+      if f ~= 'foreach' then cls.defaults[f] = false end
+    end
     cls._group_keys = { params = 1, initial_lr = 1 }
     for k in pairs(cls.defaults) do cls._group_keys[k] = 1 end
+    -- the options the constructor takes
+    cls._known = {}
+    for k in pairs(cls.defaults) do cls._known[k] = 1 end
+    for _, f in ipairs(FLAGS[cls.name] or {}) do cls._known[f], cls._group_keys[f] = 1, 1 end
 
     function cls.new(params, opts, ...)
       local name = cls.name
@@ -198,7 +233,7 @@ return function(nl, optim)
       nl._no_extra_args(name, '(params, {options})', 'give lr and the rest in the options table', ...)
       if opts == nil then opts = {} end
       if type(opts) ~= 'table' then raise(('%s: options must be a table, got %s'):format(name, type(opts))) end
-      nl._check_opts(name, opts, cls.defaults)
+      nl._check_opts(name, opts, cls._known)
       if nl.is_tensor(params) then params = { params } end
       if type(params) ~= 'table' then
         raise(('%s: params must be a list of tensors or of param groups, got %s'):format(name, type(params)))
@@ -213,6 +248,7 @@ return function(nl, optim)
         if v == nil then v = d end
         defaults[k] = copy(v)
       end
+      defaults.foreach = opts.foreach       -- (no default: nil, as PyTorch's None)
       for gi, rg in ipairs(raw) do
         groups[gi] = make_group(cls, name, rg, gi, #raw > 1 and (' (param group %d)'):format(gi) or '', defaults, seen)
       end
@@ -247,6 +283,8 @@ return function(nl, optim)
 
   -- One step over every parameter that has a gradient. closure, optional,
   -- recomputes the loss first (and its value is returned).
+  local keep = {}         -- a maximize step's negated gradient, held through the C update
+
   function Optimizer:step(closure)
     local loss
     if closure ~= nil and type(closure) ~= 'function' then
@@ -270,7 +308,12 @@ return function(nl, optim)
             st = {}
             state[idx] = st
           end
+          if group.maximize then
+            keep[1] = nl._wrap(lib.nl_unary(lib.NL_OP_NEG, gc))
+            gc = keep[1].ptr
+          end
           update(p, pc, gc, st, group)
+          keep[1] = nil
         end
       end
     end
