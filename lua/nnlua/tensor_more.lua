@@ -149,6 +149,7 @@ return function(nl)
       Tensor[name .. '_'] = as_op(name .. '_', in_place(name .. '_', f))
     end
   end
+  nl._in_place = in_place          -- (tensor_compat.lua makes in-place forms so too)
   local function alias(name, of)
     Tensor[name], nl[name], Tensor[name .. '_'] = Tensor[of], nl[of], Tensor[of .. '_']
   end

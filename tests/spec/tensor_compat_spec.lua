@@ -1,0 +1,147 @@
+-- The ops of lua/nnlua/tensor_compat.lua: the shape-strict matrix products
+-- against PyTorch golden values (tests/golden/tensor_compat.lua, made by
+-- tests/golden/gen_tensor_compat.py) with their gradients, float64
+-- gradchecks, the in-place comparisons and cumulative ops, the aliases
+-- against the ops PyTorch documents them as, the torch.* function forms,
+-- the dtype predicates, and the errors of bad calls.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local cases = dofile(S.root .. '/tests/golden/tensor_compat.lua')
+local function errmsg(f, ...) return S.errmsg(f, ...) end
+
+local ops = {
+  bmm = function(x) return x[1]:bmm(x[2]) end,
+  mv = function(x) return x[1]:mv(x[2]) end,
+  dot = function(x) return x[1]:dot(x[2]) end,
+  vdot = function(x) return nl.vdot(x[1], x[2]) end,
+  inner = function(x) return nl.inner(x[1], x[2]) end,
+  ger = function(x) return x[1]:ger(x[2]) end,
+}
+for _, name in ipairs({ 'eq', 'ne', 'lt', 'le', 'gt', 'ge' }) do
+  ops[name .. '_'] = function(x)
+    local t = x[1]:clone()
+    assert.are.equal(t, t[name .. '_'](t, x[2]))     -- returns t itself
+    return t
+  end
+  ops[name .. '_number'] = function(x, a) return x[1]:clone()[name .. '_'](x[1]:clone(), a.other) end
+end
+ops.eq_number = function(x, a) local t = x[1]:clone() return t:eq_(a.other) end
+ops.cumsum_ = function(x, a) local t = x[1]:clone() t:cumsum_(a.dim) return t end
+ops.cumprod_ = function(x, a) local t = x[1]:clone() t:cumprod_(a.dim) return t end
+ops.mm = function(x, a) return nl.mm(a.transpose and x[1]:t() or x[1], x[2]) end
+
+local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
+
+describe('tensor_compat ops against PyTorch golden values', function()
+  S.golden_its(it, cases, ops, function(c, op) S.check_method_case(c, op, TOL) end)
+end)
+
+describe('matrix products', function()
+  it('pass float64 gradchecks', function()
+    local r = S.randn64
+    S.gradcheck(nl.mm, r(3, 4), r(4, 2))
+    S.gradcheck(nl.bmm, r(2, 3, 4), r(2, 4, 2))
+    S.gradcheck(nl.mv, r(3, 4), r(4))
+    S.gradcheck(nl.dot, r(5), r(5))
+    S.gradcheck(nl.inner, r(2, 3), r(4, 5, 3))
+    S.gradcheck(nl.ger, r(3), r(2))
+  end)
+
+  it('refuse the shapes and dtypes PyTorch refuses', function()
+    S.contains(errmsg(nl.mm, nl.randn(2, 3), nl.randn(3)), 'mm: expected two matrices (n, k) and (k, m), got shapes [2,3] and [3]')
+    S.contains(errmsg(nl.mm, nl.randn(2, 3), nl.randn(4, 2)), 'mm: ')
+    S.contains(errmsg(nl.mm, nl.randn(2, 3), nl.randn(3, 2, 'float64')),
+               'mm: expected both operands to have one dtype, got float32 and float64')
+    S.contains(errmsg(nl.bmm, nl.randn(2, 2, 3), nl.randn(3, 3, 4)), 'bmm: batch sizes differ: shapes [2,2,3] and [3,3,4]')
+    S.contains(errmsg(nl.bmm, nl.randn(2, 3), nl.randn(3, 4)), 'bmm: expected two batches of matrices')
+    S.contains(errmsg(nl.mv, nl.randn(2, 3), nl.randn(3, 1)), 'mv: expected a matrix (n, m) and a vector (m), got shapes [2,3] and [3,1]')
+    S.contains(errmsg(nl.dot, nl.randn(3), nl.randn(4)), 'dot: vectors of sizes 3 and 4 differ')
+    S.contains(errmsg(nl.dot, nl.randn(1, 3), nl.randn(3)), 'dot: expected two vectors (1-D), got shapes [1,3] and [3]')
+    S.contains(errmsg(nl.inner, nl.randn(2, 3), nl.randn(2)), 'inner: the last dims of shapes [2,3] and [2] differ')
+    S.contains(errmsg(nl.mm, nl.randn(2, 3), nl.randn(3, 2), 1), 'mm: ')
+  end)
+end)
+
+describe('in-place comparisons and cumulative ops', function()
+  it('refuse a tensor that requires grad as the destination, and a bad dim', function()
+    local t = nl.randn(3):requires_grad()
+    assert.has_error(function() t:gt_(0) end)
+    S.contains(errmsg(function() nl.randn(3):cumsum_(3) end), 'cumsum_')
+  end)
+end)
+
+describe('aliases and function forms', function()
+  it('give the values of the ops PyTorch names them after', function()
+    local a, b = nl.randn(3, 4), nl.randn(4) + 3
+    local pairs_ = { { 'absolute', 'abs' }, { 'negative', 'neg' }, { 'fix', 'trunc' } }
+    for _, p in ipairs(pairs_) do
+      assert.are.same(S.flat(a[p[2]](a)), S.flat(a[p[1]](a)), p[1])
+      assert.are.same(S.flat(a[p[2]](a)), S.flat(nl[p[1]](a)), 'nl.' .. p[1])
+      local c = a:clone()
+      c[p[1] .. '_'](c)
+      assert.are.same(S.flat(a[p[2]](a)), S.flat(c), p[1] .. '_')
+    end
+    for _, p in ipairs({ { 'divide', 'div' }, { 'multiply', 'mul' }, { 'subtract', 'sub' }, { 'true_divide', 'div' },
+                         { 'greater', 'gt' }, { 'greater_equal', 'ge' }, { 'less', 'lt' }, { 'less_equal', 'le' },
+                         { 'not_equal', 'ne' } }) do
+      assert.are.same(S.flat(a[p[2]](a, b)), S.flat(a[p[1]](a, b)), p[1])
+      assert.are.same(S.flat(a[p[2]](a, b)), S.flat(nl[p[1]](a, b)), 'nl.' .. p[1])
+      local c = a:clone()
+      c[p[1] .. '_'](c, b)
+      assert.are.same(S.flat(a[p[2]](a, b)), S.flat(c), p[1] .. '_')
+    end
+    -- divide takes div's rounding mode, true_divide none (as PyTorch)
+    assert.are.same({ 3, -4 }, S.flat(nl.divide(nl.tensor({ 7, -7 }), 2, 'floor')))
+    S.contains(errmsg(nl.true_divide, nl.tensor({ 7 }), 2, 'floor'), 'true_divide')
+    assert.are.same({ 3.5 }, S.flat(nl.true_divide(nl.tensor({ 7 }, 'int64'), 2)))
+    assert.are.same({ 4, 2, 3 }, nl.moveaxis(nl.zeros(2, 3, 4), 3, 1):shape())
+    assert.are.same({ 4, 2, 3 }, nl.zeros(2, 3, 4):moveaxis(3, 1):shape())
+    assert.are.same({ 4, 2, 3 }, nl.movedim(nl.zeros(2, 3, 4), 3, 1):shape())
+    local m = nl.tensor({ { 1, 2 }, { 3, 4 } })
+    assert.are.same({ 1, 3, 2, 4 }, S.flat(m:t():ravel()))
+    assert.are.same({ 1, 2, 3, 4 }, nl.ravel(m):totable())
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, m:tolist())
+    assert.are.equal(2, m:ndimension())
+    assert.are.equal(4, m:nelement())
+    assert.are.equal(m, m:positive())
+  end)
+
+  it('torch.* forms of the Tensor methods', function()
+    local x = nl.randn(2, 3, 4)
+    assert.are.same({ 24 }, nl.flatten(x):shape())
+    assert.are.same({ 2, 12 }, nl.flatten(x, 2):shape())
+    assert.are.same({ 2, 3, 2, 2 }, nl.unflatten(x, 3, { 2, 2 }):shape())
+    assert.are.equal(3, #nl.unbind(x, 2))
+    assert.are.same(S.flat(x:narrow(3, 2, 2)), S.flat(nl.narrow(x, 3, 2, 2)))
+    assert.are.same(S.flat(x:select(1, 2)), S.flat(nl.select(x, 1, 2)))
+    assert.are.same({ 4, 2, 3 }, nl.permute(x, 3, 1, 2):shape())
+    assert.are.same({ 6, 4 }, nl.reshape(x, 6, 4):shape())
+    assert.are.same(S.flat(x), S.flat(nl.clone(x)))
+    assert.are.equal(24, nl.numel(x))
+    assert.is_false(nl.detach(x:requires_grad()).is_requires_grad)
+    assert.are.same(S.flat(x:index_select(2, nl.tensor({ 3, 1 }, 'int64'))),
+                    S.flat(nl.index_select(x, 2, nl.tensor({ 3, 1 }, 'int64'))))
+    local y = nl.tensor({ -1, 4 })
+    assert.are.equal(y, nl.abs_(y))
+    assert.are.same({ 1, 4 }, S.flat(y))
+    nl.sqrt_(y)
+    assert.are.same({ 1, 2 }, S.flat(y))
+    S.contains(errmsg(nl.flatten, 3), 'flatten: expected a tensor as the input')
+  end)
+end)
+
+describe('dtype predicates', function()
+  it('is_floating_point, is_signed, is_complex, is_nonzero, is_same_size', function()
+    assert.is_true(nl.randn(2):is_floating_point())
+    assert.is_true(nl.is_floating_point(nl.randn(2, 'float64')))
+    assert.is_false(nl.tensor({ 1 }, 'int64'):is_floating_point())
+    assert.is_true(nl.tensor({ 1 }, 'int64'):is_signed())
+    assert.is_false(nl.randn(2):is_complex())
+    assert.is_true(nl.tensor({ 2 }):is_nonzero())
+    assert.is_false(nl.is_nonzero(nl.tensor(0)))
+    S.contains(errmsg(nl.is_nonzero, nl.zeros(2)), 'is_nonzero: expected a tensor of one element, got shape [2]')
+    assert.is_true(nl.zeros(2, 3):is_same_size(nl.ones(2, 3)))
+    assert.is_false(nl.is_same_size(nl.zeros(2, 3), nl.ones(3, 2)))
+  end)
+end)
