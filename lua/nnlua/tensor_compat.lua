@@ -3,8 +3,9 @@
 -- ger), the alias names (divide, multiply, greater, fix, moveaxis, ...),
 -- the torch.* function forms of Tensor methods (torch.flatten, torch.unbind,
 -- ...), the in-place comparisons and cumulative ops, and the dtype
--- predicates. Each is a check and a call of an existing op: values and
--- gradients are that op's. Loaded last of the Tensor extras.
+-- predicates; and copysign, msort, logit, float_power and ldexp, composed
+-- of existing ops. Each is checks and calls of existing ops: autograd
+-- follows them. Loaded last of the Tensor extras.
 return function(nl)
   local Tensor, T, raise, argerror, shape_str = nl.Tensor, nl._T, nl._raise, nl._argerror, nl._shape_str
   local as_op, in_place, is_tensor = nl._as_op, nl._in_place, nl.is_tensor
@@ -173,6 +174,99 @@ return function(nl)
       return f(t, d)
     end))
   end
+
+  -- ---- more elementwise math -------------------------------------------------------
+
+  local function grad_on() return nl._lib.nl_is_grad_enabled() ~= 0 end
+  local function requires(x) return is_tensor(x) and bit.band(x.ptr.flags, 1) ~= 0 end
+  -- x or a number as a tensor checked for op
+  local function operand(op, x)
+    if is_tensor(x) then T(x, op) return x end
+    if type(x) ~= 'number' then argerror(op, 'a tensor or a number', x) end
+    return nil
+  end
+  -- q, and a zero gradient toward x if it requires grad (PyTorch's zeros
+  -- for copysign's sign source): q where an all-false mask picks it
+  local function zero_grad_toward(q, x)
+    if not (grad_on() and requires(x)) then return q end
+    return nl.where(nl.zeros(Tensor.shape(q), 'int64'), Tensor.sum(x), q)
+  end
+  -- a and b (one a tensor) in their promoted dtype, float32 for int64
+  local function float_operands(op, a, b)
+    local ta, tb = operand(op, a), operand(op, b)
+    if not ta and not tb then argerror(op, 'a tensor among the operands', a) end
+    local dt = nl._result_dtype(a, b)
+    if dt == 'int64' then dt = 'float32' end
+    local function as(x, t) return t and Tensor.to(x, dt) or nl.tensor(x, dt) end
+    return as(a, ta), as(b, tb), dt
+  end
+
+  -- copysign(a, b): |a| with the sign of b (its sign bit: -0 and -NaN are
+  -- negative, as PyTorch's); a's gradient is the sign ratio (0 at a = 0),
+  -- b's zero
+  define('copysign', as_op('copysign', function(a, b, ...)
+    no_extra('copysign', '(input, other)', ...)
+    local x, y = float_operands('copysign', a, b)
+    local neg = nl.no_grad(function() return Tensor.signbit(y) end)
+    local mag = Tensor.abs(x)
+    return zero_grad_toward(nl.where(neg, Tensor.neg(mag), mag), b)
+  end))
+  Tensor.copysign_ = as_op('copysign_', in_place('copysign_', Tensor.copysign))
+
+  -- msort(t): t sorted along its first dim (the values of sort(1))
+  define('msort', as_op('msort', function(t, ...)
+    no_extra('msort', '()', ...)
+    T(t, 'msort')
+    return (Tensor.sort(t, 1))
+  end))
+
+  -- logit(t, [eps]): log(p / (1 - p)), p = t clamped to [eps, 1 - eps]
+  -- when eps is given (the gradient 0 outside it, as PyTorch's); int64
+  -- gives float32
+  local function logit(t, eps, ...)
+    no_extra('logit', '([eps])', ...)
+    local p = T(t, 'logit')
+    if eps ~= nil and (type(eps) ~= 'number' or not (eps >= 0 and eps <= 0.5)) then
+      argerror('logit', 'eps as a number in [0, 0.5]', eps)
+    end
+    if p.dtype == 2 then t = Tensor.float(t) end
+    if eps then t = Tensor.clamp(t, eps, 1 - eps) end
+    return Tensor.log(Tensor.div(t, 1 - t))
+  end
+  define('logit', as_op('logit', logit))
+  Tensor.logit_ = as_op('logit_', in_place('logit_', logit))
+
+  -- float_power(a, b): a ^ b in float64, whatever the operands' dtypes
+  local function float_power(a, b, ...)
+    no_extra('float_power', '(input, exponent)', ...)
+    local ta, tb = operand('float_power', a), operand('float_power', b)
+    if not ta and not tb then argerror('float_power', 'a tensor among the operands', a) end
+    local x = ta and Tensor.double(a) or a
+    local y = tb and Tensor.double(b) or b
+    if not ta then x = nl.tensor(a, 'float64') end
+    return Tensor.pow(x, y)
+  end
+  define('float_power', as_op('float_power', float_power))
+  Tensor.float_power_ = as_op('float_power_', function(t, b, ...)
+    if T(t, 'float_power_').dtype ~= 1 then
+      raise(('float_power_: the base has dtype %s, but the result is float64 (as PyTorch, a float64 tensor only)')
+            :format(Tensor.dtype(t)))
+    end
+    return in_place('float_power_', float_power)(t, b, ...)
+  end)
+
+  -- ldexp(a, e): a * 2^e (e int64 or float), a float result
+  local function ldexp(a, e, ...)
+    no_extra('ldexp', '(input, other)', ...)
+    if not is_tensor(a) then argerror('ldexp', 'a tensor as the input', a) end
+    operand('ldexp', e)
+    local x = T(a, 'ldexp').dtype == 2 and Tensor.float(a) or a
+    -- (an int64 exponent in float: pow of int64 rounded 2^-1 to 0)
+    if is_tensor(e) and T(e).dtype == 2 then e = Tensor.to(e, Tensor.dtype(x)) end
+    return Tensor.mul(x, is_tensor(e) and nl.pow(2, e) or 2 ^ e)
+  end
+  define('ldexp', as_op('ldexp', ldexp))
+  Tensor.ldexp_ = as_op('ldexp_', in_place('ldexp_', ldexp))
 
   -- ---- dtype predicates ---------------------------------------------------------
 

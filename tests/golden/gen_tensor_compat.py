@@ -1,8 +1,9 @@
 # gen_tensor_compat.py: PyTorch golden values for the ops of
 # lua/nnlua/tensor_compat.lua: the shape-strict matrix products (mm, bmm,
-# mv, dot, vdot, inner, ger) and the in-place comparisons and cumulative
-# ops. Writes tests/golden/tensor_compat.lua (checked by
-# tests/spec/tensor_compat_spec.lua); it does not test anything itself.
+# mv, dot, vdot, inner, ger), the in-place comparisons and cumulative
+# ops, copysign, msort, logit, float_power and ldexp. Writes
+# tests/golden/tensor_compat.lua (checked by tests/spec/tensor_compat_spec.lua);
+# it does not test anything itself.
 # Regenerate, from the repository root, with
 #
 #     /usr/bin/python3 tests/golden/gen_tensor_compat.py
@@ -61,6 +62,35 @@ for name in ['cumsum', 'cumprod']:
     case(name + '_', name + '_', lambda x, n=name: getattr(x.clone(), n + '_')(1), [const(randn(3, 4))], {'dim': 2})
     case(name + '_int64', name + '_', lambda x, n=name: getattr(x.clone(), n + '_')(0),
          [const(torch.tensor([[1, 2], [3, -4], [5, 6]]))], {'dim': 1}, int_values=True)
+
+# ---- (3) copysign, msort, logit, float_power, ldexp ----------------------------------------------
+INF, NAN = float('inf'), float('nan')
+case('copysign', 'copysign', torch.copysign, [randn(3, 4), randn(4)])
+case('copysign_f64', 'copysign', torch.copysign, [randn(2, 3, dtype=F64), randn(2, 3, dtype=F64)])
+case('copysign_number', 'copysign_number', lambda a: torch.copysign(a, -1.5), [randn(5)], {'other': -1.5})
+case('copysign_zeros', 'copysign', torch.copysign,
+     [torch.tensor([0.0, 0.0, 1.5, -2.0, 3.0], dtype=F64), torch.tensor([-1.0, 2.0, -0.0, 0.0, -INF], dtype=F64)])
+case('copysign_edge', 'copysign', torch.copysign,
+     [const(torch.tensor([INF, -INF, NAN, NAN, 1.0, -0.0])), const(torch.tensor([-1.0, 1.0, -1.0, 1.0, NAN, 1.0]))])
+case('copysign_int64', 'copysign', torch.copysign,
+     [const(torch.tensor([3, -2, 0, 5])), const(torch.tensor([-1, -1, -1, 2]))])
+case('msort', 'msort', torch.msort, [randn(4, 3)])
+case('msort_f64_1d', 'msort', torch.msort, [randn(6, dtype=F64)])
+case('msort_int64', 'msort', torch.msort, [const(torch.tensor([[3, -1], [1, 5], [2, 0]]))], int_values=True)
+case('logit', 'logit', torch.logit, [torch.rand(3, 4) * 0.9 + 0.05])
+case('logit_f64', 'logit', torch.logit, [torch.rand(5, dtype=F64) * 0.9 + 0.05])
+case('logit_eps', 'logit_eps', lambda x: torch.logit(x, 0.2),
+     [torch.tensor([0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95], dtype=F64)], {'eps': 0.2})
+case('logit_edge', 'logit', torch.logit, [const(torch.tensor([0.0, 1.0, -0.5, 1.5, NAN, 0.5]))])
+case('logit_int64', 'logit', torch.logit, [const(torch.tensor([0, 1]))])
+case('float_power', 'float_power', torch.float_power, [torch.rand(3, 4) + 0.5, randn(4)])
+case('float_power_number', 'float_power_number', lambda a: torch.float_power(a, 2.5), [torch.rand(5) + 0.1],
+     {'exponent': 2.5})
+case('float_power_int64', 'float_power', torch.float_power,
+     [const(torch.tensor([2, 3, -2])), const(torch.tensor([3, 2, 3]))])
+case('ldexp', 'ldexp', torch.ldexp, [randn(3, 4), const(torch.tensor([0, 1, -2, 5]))])
+case('ldexp_f64_float_exp', 'ldexp', torch.ldexp, [randn(2, 3, dtype=F64), torch.tensor([0.5, -1.0, 2.0], dtype=F64)])
+case('ldexp_int64', 'ldexp', torch.ldexp, [const(torch.tensor([1, -3, 5])), const(torch.tensor([2, -1, 0]))])
 
 
 def main():

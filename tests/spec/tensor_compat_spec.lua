@@ -29,12 +29,20 @@ end
 ops.eq_number = function(x, a) local t = x[1]:clone() return t:eq_(a.other) end
 ops.cumsum_ = function(x, a) local t = x[1]:clone() t:cumsum_(a.dim) return t end
 ops.cumprod_ = function(x, a) local t = x[1]:clone() t:cumprod_(a.dim) return t end
+ops.copysign = function(x) return nl.copysign(x[1], x[2]) end
+ops.copysign_number = function(x, a) return x[1]:copysign(a.other) end
+ops.msort = function(x) return x[1]:msort() end
+ops.logit = function(x) return x[1]:logit() end
+ops.logit_eps = function(x, a) return nl.logit(x[1], a.eps) end
+ops.float_power = function(x) return nl.float_power(x[1], x[2]) end
+ops.float_power_number = function(x, a) return x[1]:float_power(a.exponent) end
+ops.ldexp = function(x) return nl.ldexp(x[1], x[2]) end
 ops.mm = function(x, a) return nl.mm(a.transpose and x[1]:t() or x[1], x[2]) end
 
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
 
 describe('tensor_compat ops against PyTorch golden values', function()
-  S.golden_its(it, cases, ops, function(c, op) S.check_method_case(c, op, TOL) end)
+  S.golden_its(it, cases, ops, function(c, op) S.check_golden_case(c, op, TOL) end)
 end)
 
 describe('matrix products', function()
@@ -128,6 +136,51 @@ describe('aliases and function forms', function()
     nl.sqrt_(y)
     assert.are.same({ 1, 2 }, S.flat(y))
     S.contains(errmsg(nl.flatten, 3), 'flatten: expected a tensor as the input')
+  end)
+end)
+
+describe('copysign, msort, logit, float_power, ldexp', function()
+  it('pass float64 gradchecks', function()
+    local r = S.randn64
+    S.gradcheck(function(a) return nl.copysign(a, nl.tensor({ -1, 2, -0.0, 3 }, 'float64')) end, r(4))
+    S.gradcheck(function(a) return a:msort() end, r(4, 3))
+    S.gradcheck(nl.logit, nl.rand({ 5 }, 'float64') * 0.8 + 0.1)
+    S.gradcheck(function(a) return nl.logit(a, 0.25) end, nl.tensor({ 0.1, 0.3, 0.6, 0.9 }, 'float64'))
+    S.gradcheck(nl.float_power, nl.rand({ 3 }, 'float64') + 0.5, r(3))
+    S.gradcheck(function(a) return nl.ldexp(a, nl.tensor({ 1, -2, 3 }, 'int64')) end, r(3))
+  end)
+
+  it('copysign gives the sign source a zero gradient, as PyTorch', function()
+    local a, b = nl.randn(3):requires_grad(), nl.randn(3):requires_grad()
+    nl.copysign(a, b):sum():backward()
+    assert.are.same({ 0, 0, 0 }, S.flat(b.grad))
+  end)
+
+  it('the in-place forms write what the functions give', function()
+    local x = nl.tensor({ 0.2, 0.5, 0.9 }, 'float64')
+    local want = S.flat(x:logit())
+    assert.are.equal(x, x:logit_())
+    assert.are.same(want, S.flat(x))
+    local c = nl.tensor({ 1, -2 })
+    c:copysign_(nl.tensor({ -1, 1 }))
+    assert.are.same({ -1, 2 }, S.flat(c))
+    local f = nl.tensor({ 2, 3 }, 'float64')
+    f:float_power_(2)
+    assert.are.same({ 4, 9 }, S.flat(f))
+    local l = nl.tensor({ 1, 3 })
+    l:ldexp_(nl.tensor({ 2, -1 }, 'int64'))
+    assert.are.same({ 4, 1.5 }, S.flat(l))
+  end)
+
+  it('refuse bad arguments, naming the op', function()
+    S.contains(errmsg(nl.copysign, nl.randn(2), 'a'), 'copysign: ')
+    S.contains(errmsg(nl.copysign, nl.randn(2, 3), nl.randn(4)), 'copysign: ')
+    S.contains(errmsg(nl.logit, nl.randn(2), 0.7), 'logit: expected eps as a number in [0, 0.5]')
+    S.contains(errmsg(function() nl.tensor({ 1.0 }):float_power_(2) end),
+               'float_power_: the base has dtype float32, but the result is float64')
+    S.contains(errmsg(function() nl.tensor({ 1 }, 'int64'):logit_() end), 'logit_: ')
+    S.contains(errmsg(nl.ldexp, 2, nl.randn(2)), 'ldexp: expected a tensor as the input')
+    S.contains(errmsg(nl.msort, 5), 'msort: ')
   end)
 end)
 
