@@ -3,7 +3,7 @@
 -- ger), the alias names (divide, multiply, greater, fix, moveaxis, ...),
 -- the torch.* function forms of Tensor methods (torch.flatten, torch.unbind,
 -- ...), the in-place comparisons and cumulative ops, and the dtype
--- predicates; and copysign, msort, logit, float_power and ldexp, composed
+-- predicates; Tensor.unfold's windows; and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -267,6 +267,48 @@ return function(nl)
   end
   define('ldexp', as_op('ldexp', ldexp))
   Tensor.ldexp_ = as_op('ldexp_', in_place('ldexp_', ldexp))
+
+  -- ---- sliding windows ----------------------------------------------------------
+
+  -- t:unfold(dim, size, step): every window of size elements along dim,
+  -- step apart, as a new last dim: dim's size becomes the window count
+  -- (len - size) // step + 1. A copy (PyTorch's is a view) made by one
+  -- index_select, so that overlapping windows add their gradients.
+  Tensor.unfold = as_op('unfold', function(t, d, size, step, ...)
+    no_extra('unfold', '(dimension, size, step)', ...)
+    local p = T(t, 'unfold')
+    if p.ndim == 0 then raise('unfold: expected a tensor of at least one dim, got a 0-dim tensor') end
+    local c = nl._cdim(d, 'unfold', p)
+    if c < 0 then c = c + p.ndim end
+    local len = tonumber(p.sizes[c])
+    if type(size) ~= 'number' or size ~= math.floor(size) or size < 0 then
+      argerror('unfold', 'a whole size >= 0', size)
+    end
+    if type(step) ~= 'number' or step ~= math.floor(step) or step < 1 then
+      argerror('unfold', 'a whole step >= 1', step)
+    end
+    if size > len then
+      raise(('unfold: size %d is more than the %d elements of dim %s (shape %s)'):format(size, len, tostring(d),
+                                                                                          shape_str(t)))
+    end
+    local n = math.floor((len - size) / step) + 1
+    local shape = Tensor.shape(t)
+    local out = {}
+    for i = 1, #shape do out[i] = shape[i] end
+    out[c + 1] = n
+    out[#out + 1] = size
+    if size == 0 then return nl.zeros(out, Tensor.dtype(t)) end
+    local idx = {}
+    for w = 0, n - 1 do
+      for k = 1, size do idx[#idx + 1] = w * step + k end
+    end
+    local r = Tensor.index_select(t, c + 1, nl.tensor(idx, 'int64'))
+    local split = {}
+    for i = 1, #shape do split[#split + 1] = shape[i] end
+    split[c + 1] = n
+    table.insert(split, c + 2, size)
+    return Tensor.movedim(Tensor.reshape(r, split), c + 2, -1)
+  end)
 
   -- ---- dtype predicates ---------------------------------------------------------
 

@@ -1,7 +1,7 @@
 # gen_tensor_compat.py: PyTorch golden values for the ops of
 # lua/nnlua/tensor_compat.lua: the shape-strict matrix products (mm, bmm,
 # mv, dot, vdot, inner, ger), the in-place comparisons and cumulative
-# ops, copysign, msort, logit, float_power and ldexp. Writes
+# ops, copysign, msort, logit, float_power, ldexp and Tensor.unfold. Writes
 # tests/golden/tensor_compat.lua (checked by tests/spec/tensor_compat_spec.lua);
 # it does not test anything itself.
 # Regenerate, from the repository root, with
@@ -91,6 +91,15 @@ case('float_power_int64', 'float_power', torch.float_power,
 case('ldexp', 'ldexp', torch.ldexp, [randn(3, 4), const(torch.tensor([0, 1, -2, 5]))])
 case('ldexp_f64_float_exp', 'ldexp', torch.ldexp, [randn(2, 3, dtype=F64), torch.tensor([0.5, -1.0, 2.0], dtype=F64)])
 case('ldexp_int64', 'ldexp', torch.ldexp, [const(torch.tensor([1, -3, 5])), const(torch.tensor([2, -1, 0]))])
+
+# ---- (4) Tensor.unfold (args: 1-based dim, size, step) ------------------------------------------
+case('unfold_overlap', 'unfold', lambda x: x.unfold(0, 3, 1), [randn(6)], {'dim': 1, 'size': 3, 'step': 1})
+case('unfold_dim2_step2', 'unfold', lambda x: x.unfold(1, 2, 2), [randn(3, 5)], {'dim': 2, 'size': 2, 'step': 2})
+case('unfold_f64_dim1', 'unfold', lambda x: x.unfold(0, 2, 3), [randn(7, 2, 3, dtype=F64)], {'dim': 1, 'size': 2, 'step': 3})
+case('unfold_negative_dim', 'unfold', lambda x: x.unfold(-2, 2, 1), [randn(2, 3, 2)], {'dim': -2, 'size': 2, 'step': 1})
+case('unfold_whole', 'unfold', lambda x: x.unfold(1, 4, 5), [randn(2, 4)], {'dim': 2, 'size': 4, 'step': 5})
+case('unfold_int64', 'unfold', lambda x: x.unfold(0, 2, 2), [const(torch.arange(10).reshape(5, 2))],
+     {'dim': 1, 'size': 2, 'step': 2}, int_values=True)
 
 
 def main():

@@ -37,6 +37,7 @@ ops.logit_eps = function(x, a) return nl.logit(x[1], a.eps) end
 ops.float_power = function(x) return nl.float_power(x[1], x[2]) end
 ops.float_power_number = function(x, a) return x[1]:float_power(a.exponent) end
 ops.ldexp = function(x) return nl.ldexp(x[1], x[2]) end
+ops.unfold = function(x, a) return x[1]:unfold(a.dim, a.size, a.step) end
 ops.mm = function(x, a) return nl.mm(a.transpose and x[1]:t() or x[1], x[2]) end
 
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
@@ -181,6 +182,21 @@ describe('copysign, msort, logit, float_power, ldexp', function()
     S.contains(errmsg(function() nl.tensor({ 1 }, 'int64'):logit_() end), 'logit_: ')
     S.contains(errmsg(nl.ldexp, 2, nl.randn(2)), 'ldexp: expected a tensor as the input')
     S.contains(errmsg(nl.msort, 5), 'msort: ')
+  end)
+end)
+
+describe('Tensor.unfold', function()
+  it('passes a float64 gradcheck over overlapping windows', function()
+    S.gradcheck(function(a) return a:unfold(2, 3, 2) end, S.randn64(2, 7))
+  end)
+
+  it('gives a size 0 window count len + 1, and refuses bad sizes and steps', function()
+    assert.are.same({ 5, 2, 0 }, nl.zeros(4, 2):unfold(1, 0, 1):shape())
+    S.contains(errmsg(function() nl.zeros(7):unfold(1, 9, 1) end), 'unfold: size 9 is more than the 7 elements of dim 1 (shape [7])')
+    S.contains(errmsg(function() nl.zeros(7):unfold(1, 2, 0) end), 'unfold: expected a whole step >= 1')
+    S.contains(errmsg(function() nl.zeros(7):unfold(1, 1.5, 1) end), 'unfold: expected a whole size >= 0')
+    S.contains(errmsg(function() nl.zeros(7):unfold(2, 1, 1) end), 'unfold: ')
+    S.contains(errmsg(function() nl.tensor(3):unfold(1, 1, 1) end), 'unfold: expected a tensor of at least one dim')
   end)
 end)
 
