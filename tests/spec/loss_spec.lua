@@ -534,7 +534,8 @@ describe('the composed losses', function()
       { 'MultiMarginLoss', { p = 3 }, 'multi_margin_loss: p must be 1 or 2, got 3' },
       { 'TripletMarginLoss', { p = 0 }, 'triplet_margin_loss: p must be a finite number > 0, got 0' },
       { 'TripletMarginLoss', { swap = 0 }, 'triplet_margin_loss: swap must be a boolean (true or false), got 0' },
-      { 'TripletMarginLoss', { size_average = true }, "triplet_margin_loss: unknown option 'size_average'" },
+      { 'TripletMarginLoss', { size_average = 1 }, 'triplet_margin_loss: size_average must be a boolean (true or false), got 1' },
+      { 'GaussianNLLLoss', { size_average = true }, "gaussian_nll_loss: unknown option 'size_average'" },
     }
     for _, c in ipairs(cases) do
       S.contains(S.errmsg(nn[c[1]], c[2]), c[3])

@@ -34,6 +34,22 @@ return function(nl, nn)
     multi_margin_loss = { reduction = 1, p = 1, margin = 1, weight = 1 },
     triplet_margin_loss = { reduction = 1, margin = 1, p = 1, eps = 1, swap = 'flag' },
   }
+  -- and PyTorch's deprecated size_average and reduce, which all but Huber
+  -- and GaussianNLL take (nn._legacy_reduction)
+  for op, known in pairs(KNOWN) do
+    if op ~= 'huber_loss' and op ~= 'gaussian_nll_loss' then known.size_average, known.reduce = 'flag', 'flag' end
+  end
+
+  -- the reduction PyTorch's deprecated flags size_average and reduce name
+  -- (torch.nn._reduction.legacy_get_string: either given decides, over
+  -- reduction; a nil one is true): reduce false is 'none', else
+  -- size_average false 'sum', else 'mean'; nil when neither is given
+  function nn._legacy_reduction(opts)
+    local sa, rd = opts.size_average, opts.reduce
+    if sa == nil and rd == nil then return nil end
+    if rd == false then return 'none' end
+    return sa == false and 'sum' or 'mean'
+  end
 
   -- the number options of those losses, in the order they are checked:
   -- what each must be, and the test. Checked with the reduction, so that
@@ -61,7 +77,7 @@ return function(nl, nn)
   local function reduction_of(opts, op)
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, KNOWN[op])
-    local r = opts.reduction or 'mean'
+    local r = nn._legacy_reduction(opts) or opts.reduction or 'mean'
     local extra = EXTRA_REDUCTION[op]
     if reductions[r] == nil and (extra == nil or r ~= extra) then
       nl._raise(("%s: reduction must be 'mean', 'sum'%s or 'none', got '%s'"):format(op,

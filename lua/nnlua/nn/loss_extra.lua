@@ -10,8 +10,8 @@ return function(nl, nn)
   nn.functional = F
 
   local KNOWN = {
-    multilabel_soft_margin_loss = { reduction = 1, weight = 1 },
-    multilabel_margin_loss = { reduction = 1 },
+    multilabel_soft_margin_loss = { reduction = 1, weight = 1, size_average = 'flag', reduce = 'flag' },
+    multilabel_margin_loss = { reduction = 1, size_average = 'flag', reduce = 'flag' },
     triplet_margin_with_distance_loss = { reduction = 1, distance_function = 1, margin = 1, swap = 'flag' },
   }
 
@@ -21,7 +21,7 @@ return function(nl, nn)
   local function options(op, opts)
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, KNOWN[op])
-    local r = opts.reduction or 'mean'
+    local r = nn._legacy_reduction(opts) or opts.reduction or 'mean'
     if r ~= 'mean' and r ~= 'sum' and r ~= 'none' then
       nl._raise(("%s: reduction must be 'mean', 'sum' or 'none', got %s"):format(op, nl._describe_arg(r)))
     end
