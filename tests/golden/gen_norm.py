@@ -123,7 +123,7 @@ case('groupnorm_2d_transposed', 'GroupNorm', [3, 6], set_state(nn.GroupNorm(3, 6
      [In(randn((6, 3), F32), perm=(1, 0))])
 
 
-# ---- InstanceNorm1d / InstanceNorm2d ----------------------------------------------------
+# ---- InstanceNorm1d / InstanceNorm2d (InstanceNorm3d below) ----------------------------------------------------
 # PyTorch's defaults (no affine, no running statistics), with both (the
 # buffers after a train step; eval normalizing with them), eval without
 # running statistics (the instance's own), and unbatched input.
@@ -270,6 +270,33 @@ for dt, sfx in ((F32, ''), (F64, '_f64')):
           opts={'p': 3, 'keepdim': True}, dt=dt)
     fcase('pairwise_inf_1d' + sfx, 'PairwiseDistance', [], nn.PairwiseDistance(p=INF, eps=1e-3),
           lambda dt: [randn((6,), dt), randn((6,), dt)], opts={'p': INF, 'eps': 1e-3}, dt=dt)
+
+
+# ---- InstanceNorm3d, and the lazy instance norms (whose modules become these) ---------------
+for dt, sfx in ((F32, ''), (F64, '_f64')):
+    for mode in ('train', 'eval'):
+        name = 'instancenorm3d_affine_stats_%s%s' % (mode, sfx)
+        seed(name)
+        # (N, C, D, H, W) = (2, 3, 2, 3, 2) seen through a permutation of (3, 2, 2, 2, 3)
+        case(name, 'InstanceNorm3d', [3],
+             set_state(nn.InstanceNorm3d(3, affine=True, track_running_stats=True, momentum=0.2), dt),
+             [In(randn((3, 2, 2, 2, 3), dt) * 1.5 + 0.5, perm=(1, 0, 3, 4, 2))], mode=mode,
+             opts={'affine': True, 'track_running_stats': True, 'momentum': 0.2}, dtype=dt)
+seed('instancenorm3d_default')
+case('instancenorm3d_default', 'InstanceNorm3d', [2], set_state(nn.InstanceNorm3d(2), F32),
+     [randn((2, 2, 3, 2, 2), F32) * 2])
+seed('instancenorm3d_unbatched_affine')
+case('instancenorm3d_unbatched_affine', 'InstanceNorm3d', [2],
+     set_state(nn.InstanceNorm3d(2, affine=True), F32), [randn((2, 2, 3, 2), F32)], opts={'affine': True})
+for kind, shape in (('LazyInstanceNorm1d', (2, 3, 5)), ('LazyInstanceNorm2d', (2, 3, 2, 3)),
+                    ('LazyInstanceNorm3d', (2, 3, 2, 2, 2))):
+    name = kind.lower() + '_affine_stats'
+    seed(name)
+    m = getattr(nn, kind)(affine=True, track_running_stats=True, momentum=0.3)
+    x = randn(shape, F32) + 0.5
+    m(x)                                          # (becomes the plain module)
+    m = set_state(m, F32)
+    case(name, kind, [list(shape)], m, [x], opts={'affine': True, 'track_running_stats': True, 'momentum': 0.3})
 
 
 # ---- writing ------------------------------------------------------------------------

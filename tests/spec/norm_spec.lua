@@ -24,6 +24,7 @@ local build = {
   GroupNorm = function(a, o) return nn.GroupNorm(a[1], a[2], o) end,
   InstanceNorm1d = function(a, o) return nn.InstanceNorm1d(a[1], o) end,
   InstanceNorm2d = function(a, o) return nn.InstanceNorm2d(a[1], o) end,
+  InstanceNorm3d = function(a, o) return nn.InstanceNorm3d(a[1], o) end,
   BatchNorm3d = function(a, o) return nn.BatchNorm3d(a[1], o) end,
   EmbeddingBag = function(a, o) return nn.EmbeddingBag(a[1], a[2], o) end,
   Unflatten = function(a) return nn.Unflatten(a[1], a[2]) end,
@@ -32,6 +33,15 @@ local build = {
   cosine_similarity = function(_, o) return function(a, b) return nn.functional.cosine_similarity(a, b, o) end end,
   PairwiseDistance = function(_, o) return nn.PairwiseDistance(o) end,
 }
+-- the lazy instance norms, made real by a first call on an input of the
+-- golden shape (a[1]); the golden state is set after
+for _, d in ipairs({ '1d', '2d', '3d' }) do
+  build['LazyInstanceNorm' .. d] = function(a, o)
+    local m = nn['LazyInstanceNorm' .. d](o)
+    nl.no_grad(function() m(nl.zeros(a[1])) end)
+    return m
+  end
+end
 
 local names_of = S.names_of
 
@@ -221,6 +231,21 @@ describe('nn.InstanceNorm1d and nn.InstanceNorm2d', function()
     has(S.errmsg(nn.InstanceNorm1d, 3, { groups = 1 }), "InstanceNorm1d: unknown option 'groups'")
     has(S.errmsg(nn.InstanceNorm1d(3, { affine = true }), nl.zeros(2, 3, 4):double()), 'InstanceNorm1d: input of dtype float64')
     has(S.errmsg(nn.InstanceNorm1d(3), nl.zeros({ 2, 3, 4 }, 'int64')), 'InstanceNorm1d')
+    has(S.errmsg(nn.InstanceNorm3d(3), nl.zeros(2, 3, 4, 5)),
+        'InstanceNorm3d: expected input (N, 3, D, H, W) or (3, D, H, W), got shape [2,3,4,5]')
+  end)
+
+  it('the lazy ones take num_features from the channel dim, of unbatched input too', function()
+    local m = nn.LazyInstanceNorm1d({ affine = true })
+    assert.matches('^LazyInstanceNorm1d%(0, eps=1e%-05, momentum=0.1, affine=true, track_running_stats=false%)',
+                   tostring(m))
+    m(nl.randn(4, 6))                 -- (C, L) = (4, 6): 4 channels (PyTorch 1.13 takes 6)
+    assert.are.equal(4, m.num_features)
+    assert.are.equal('InstanceNorm1d', m.__name)
+    has(S.errmsg(nn.LazyInstanceNorm2d(), nl.zeros(2, 3)),
+        'LazyInstanceNorm2d: expected input (N, C, H, W) or (C, H, W), got shape [2,3]')
+    has(S.errmsg(function() return nn.LazyInstanceNorm3d():parameters() end), 'LazyInstanceNorm3d')
+    has(S.errmsg(nn.LazyInstanceNorm3d, { affine = true, foo = 1 }), 'foo')
   end)
 end)
 

@@ -1,6 +1,7 @@
 -- lazy.lua: PyTorch 1.13's lazy modules, nn.LazyLinear, nn.LazyConv1d/2d/3d,
--- nn.LazyConvTranspose1d/2d/3d and nn.LazyBatchNorm1d/2d/3d: the input size
--- (in_features, in_channels, num_features) is read from the first input,
+-- nn.LazyConvTranspose1d/2d/3d, nn.LazyBatchNorm1d/2d/3d and
+-- nn.LazyInstanceNorm1d/2d/3d: the input size (in_features, in_channels,
+-- num_features) is read from the first input,
 -- and that call builds the plain module (the same initialization, the same
 -- draws of nnlua's generator) and the lazy one becomes it, as PyTorch's
 -- cls_to_become: its class, fields, parameters and constructor arguments
@@ -162,6 +163,35 @@ return function(nl, nn)
   batch_norm('LazyBatchNorm1d', 'BatchNorm1d', 1)
   batch_norm('LazyBatchNorm2d', 'BatchNorm2d', 2)
   batch_norm('LazyBatchNorm3d', 'BatchNorm3d', 3)
+
+  -- ---- LazyInstanceNorm<n>d({eps, momentum, affine, track_running_stats}) ----
+  -- num_features from dim 2 of (N, C, *), or dim 1 of unbatched (C, *)
+  -- (PyTorch 1.13 reads dim 2 there too, a spatial size)
+  local IN_SHAPE = { 'L', 'H, W', 'D, H, W' }
+  local function instance_norm(name, plain, n)
+    lazy_class(name, {
+      init = function(self, opts)
+        set_lazy(self, function(c) return nn[plain](c, opts) end, { opts = opts or {} })
+      end,
+      in_of = function(x, lname)
+        local d = x:dim()
+        if d ~= n + 1 and d ~= n + 2 then
+          nl._raise(('%s: expected input (N, C, %s) or (C, %s), got shape %s'):format(lname, IN_SHAPE[n], IN_SHAPE[n],
+            nl._shape_str(x)))
+        end
+        return x:size(d - n)
+      end,
+      repr = function(l)
+        local o = l.show.opts
+        return nn._batch_norm_repr({ num_features = 0, eps = o.eps or 1e-5,
+          momentum = o.momentum == nil and 0.1 or o.momentum, affine = o.affine == true,
+          track_running_stats = o.track_running_stats == true })
+      end,
+    })
+  end
+  instance_norm('LazyInstanceNorm1d', 'InstanceNorm1d', 1)
+  instance_norm('LazyInstanceNorm2d', 'InstanceNorm2d', 2)
+  instance_norm('LazyInstanceNorm3d', 'InstanceNorm3d', 3)
 
   -- the error for a module m (named name in its parent; '' the root)
   -- asked for its tensors before its first call

@@ -1,6 +1,6 @@
 -- normalization.lua: nn.BatchNorm1d and nn.BatchNorm3d (batch statistics in
 -- training, running statistics in eval), nn.LayerNorm, nn.GroupNorm and
--- nn.InstanceNorm1d/2d, as PyTorch defines them, and the batch normalization any number of dims share
+-- nn.InstanceNorm1d/2d/3d, as PyTorch defines them, and the batch normalization any number of dims share
 -- (nn._batch_norm_init, nn._batch_norm); the functional forms batch_norm,
 -- layer_norm, group_norm and instance_norm run the modules' code. All but
 -- LayerNorm (one C op, nl_layer_norm, when its weight and bias fit) are
@@ -378,7 +378,7 @@ return function(nl, nn)
     return y
   end
 
-  -- InstanceNorm1d and InstanceNorm2d: each (sample, channel) of (N, C, *)
+  -- InstanceNorm1d, 2d and 3d: each (sample, channel) of (N, C, *)
   -- normalized over its spatial dims, with batch norm's options and
   -- PyTorch's defaults for them here (affine and track_running_stats
   -- false). With running statistics, training updates them by the mean over
@@ -420,6 +420,7 @@ return function(nl, nn)
   end
   instance_norm('InstanceNorm1d', 1, 'L')
   instance_norm('InstanceNorm2d', 2, 'H, W')
+  instance_norm('InstanceNorm3d', 3, 'D, H, W')
 
   -- ---- functional forms ------------------------------------------------------------
   local F = nn.functional
