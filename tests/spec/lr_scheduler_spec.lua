@@ -312,7 +312,7 @@ describe('LR scheduler errors', function()
       function() optim.ReduceLROnPlateau(sgd(), { threshold_mode = false }) end },
     { 'ReduceLROnPlateau: min_lr must be a number or a list of 2 numbers, one per param group, got a list of 1',
       function() optim.ReduceLROnPlateau(sgd(2), { min_lr = { 0.1 } }) end },
-    { "ReduceLROnPlateau: unknown option 'verbose'", function() optim.ReduceLROnPlateau(sgd(), { verbose = true }) end },
+    { "ReduceLROnPlateau: unknown option 'last_epoch'", function() optim.ReduceLROnPlateau(sgd(), { last_epoch = 1 }) end },
     -- the other schedulers step without a metric; this one needs it
     { 'ReduceLROnPlateau: step: expected the metric to watch, a number or a one%-element tensor %(sched:step%(val_loss%)%), got nil',
       function() optim.ReduceLROnPlateau(sgd()):step() end },

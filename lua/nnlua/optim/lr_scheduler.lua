@@ -109,10 +109,19 @@ return function(nl, optim)
 
   -- the options of a new scheduler: opts against cls._defaults, each
   -- default filled in, then checked by cls._check(op, values, optimizer)
+  -- PyTorch's last_epoch and verbose, beside each class's options
+  local function known_of(cls)
+    if not cls._known then
+      cls._known = { verbose = 'flag', last_epoch = (not cls._no_resume) and 1 or nil }
+      for k in pairs(cls._defaults) do cls._known[k] = 1 end
+    end
+    return cls._known
+  end
+
   local function options(cls, name, opt, opts)
     check_optimizer(name, opt)
     opts = nl._opts(name, opts)
-    nl._check_opts(name, opts, cls._defaults)
+    nl._check_opts(name, opts, known_of(cls))
     local vals = {}
     for k, d in pairs(cls._defaults) do
       local v = opts[k]
@@ -123,7 +132,12 @@ return function(nl, optim)
       vals[k] = v
     end
     cls._check(name, vals, opt)
-    return vals
+    local last = opts.last_epoch
+    if last == nil then last = -1 end
+    if type(last) ~= 'number' or last ~= floor(last) or last < -1 or last == huge then
+      raise(('%s: last_epoch must be a whole number >= -1, got %s'):format(name, nl._describe_arg(last)))
+    end
+    return vals, last, opts.verbose == true
   end
 
   -- A group added since the scheduler was made (add_param_group) has no
@@ -138,12 +152,30 @@ return function(nl, optim)
   end
   optim._same_groups = same_groups
 
+  -- last_epoch (-1: a new schedule) resumes one at that epoch, as
+  -- PyTorch's: the groups must hold the initial_lr the first scheduler
+  -- gave them (the optimizer's state_dict carries it), the class's
+  -- construction-time changes to the groups (_init) are not made again
+  -- (_resume(last) instead, where the class has one), and the first step
+  -- computes epoch last_epoch + 1 from the groups' lrs. verbose prints
+  -- each group's new lr at every step.
   local function new(cls, name, opt, opts)
-    local vals = options(cls, name, opt, opts)
-    local self = setmetatable({ optimizer = opt, last_epoch = -1, name = name }, cls)
+    local vals, last, verbose = options(cls, name, opt, opts)
+    local self = setmetatable({ optimizer = opt, last_epoch = -1, name = name, verbose = verbose }, cls)
     for k in pairs(self._defaults) do self[k] = copy(vals[k]) end
     if self._derive then self:_derive() end
-    if self._init then self:_init() end
+    if last == -1 then
+      if self._init then self:_init() end
+    else
+      for i, g in ipairs(opt.param_groups) do
+        if type(g.initial_lr) ~= 'number' then
+          raise(('%s: last_epoch = %d resumes a schedule, but param group %d has no initial_lr (the first scheduler '
+                 .. 'sets it; load the optimizer\'s state_dict first)'):format(name, last, i))
+        end
+      end
+      if self._resume then self:_resume(last) end
+      self.last_epoch = last
+    end
     -- like PyTorch, a group keeps the initial_lr an earlier scheduler gave it
     self.base_lrs = {}
     for i, g in ipairs(opt.param_groups) do
@@ -152,6 +184,19 @@ return function(nl, optim)
     end
     self:step()
     return self
+  end
+
+  -- verbose's line for each group (numbered from 1), PyTorch's text
+  local function print_lrs(self, lrs, epoch)
+    if not self.verbose then return end
+    for i, lr in ipairs(lrs) do
+      if epoch == nil then
+        print(('Adjusting learning rate of group %d to %.4e.'):format(i, lr))
+      else
+        local e = epoch == floor(epoch) and ('%.5d'):format(epoch) or ('%.2f'):format(epoch)
+        print(('Epoch %s: adjusting learning rate of group %d to %.4e.'):format(e, i, lr))
+      end
+    end
   end
 
   -- optim[name], the constructor of class cls; key: the option the
@@ -172,7 +217,7 @@ return function(nl, optim)
   -- anything changes: a failure (a lambda that returns no number) leaves
   -- the schedule where it was.
   function Scheduler:step(epoch)
-    local lrs
+    local lrs, given = nil, epoch
     same_groups(self, #self.base_lrs)
     if epoch ~= nil then
       if type(epoch) ~= 'number' or epoch < 0 or epoch ~= floor(epoch) or epoch == huge then
@@ -191,6 +236,7 @@ return function(nl, optim)
     self.last_epoch = epoch
     for i, g in ipairs(self.optimizer.param_groups) do g.lr = lrs[i] end
     self._last_lr = lrs
+    print_lrs(self, lrs, given)
   end
 
   -- the lr of each group set by the last step (a new array)
@@ -485,8 +531,11 @@ return function(nl, optim)
     end,
   }
   function Restarts:_init() self.T_i, self.T_cur = self.T_0, -1 end
+  -- (PyTorch's T_cur starts at last_epoch: the first step counts on from it)
+  function Restarts:_resume(last) self.T_i, self.T_cur = self.T_0, last end
   function Restarts:step(epoch)
     same_groups(self, #self.base_lrs)
+    local given = epoch
     local T0, mult, T_i, T_cur = self.T_0, self.T_mult, self.T_i, self.T_cur
     if epoch == nil and self.last_epoch < 0 then epoch = 0 end
     if epoch == nil then
@@ -520,6 +569,7 @@ return function(nl, optim)
     self.T_i, self.T_cur, self.last_epoch = T_i, T_cur, floor(epoch)
     for i, g in ipairs(self.optimizer.param_groups) do g.lr = lrs[i] end
     self._last_lr = lrs
+    print_lrs(self, lrs, given)
   end
   register(Restarts, 'CosineAnnealingWarmRestarts', 'T_0')
 
@@ -687,6 +737,7 @@ return function(nl, optim)
   }
   -- fit's lr_scheduler steps it with the monitored value (val_loss)
   Plateau.takes_metric = true
+  Plateau._no_resume = true         -- (PyTorch's takes no last_epoch)
   function Plateau._check(op, o, opt)
     choice(op, o, 'mode', 'min', 'max')
     within(op, o, 'factor', 0, 1, false, true)
@@ -704,8 +755,8 @@ return function(nl, optim)
   optim.ReduceLROnPlateau = function(opt, opts, ...)
     local name = 'ReduceLROnPlateau'
     nl._no_extra_args(name, '(optimizer, {options})', 'give mode and the rest in the options table', ...)
-    local vals = options(Plateau, name, opt, opts)
-    local self = setmetatable({ optimizer = opt, name = name, last_epoch = 0, num_bad_epochs = 0,
+    local vals, _, verbose = options(Plateau, name, opt, opts)
+    local self = setmetatable({ optimizer = opt, name = name, last_epoch = 0, num_bad_epochs = 0, verbose = verbose,
                                 cooldown_counter = 0, best = vals.mode == 'min' and huge or -huge }, Plateau)
     for k in pairs(self._defaults) do self[k] = copy(vals[k]) end
     self:_derive()
@@ -761,7 +812,12 @@ return function(nl, optim)
         local old = g.lr
         local new_lr = old * self.factor
         if self._min_lrs[i] > new_lr then new_lr = self._min_lrs[i] end    -- (Python's max, first if equal)
-        if old - new_lr > self.eps then g.lr = new_lr end
+        if old - new_lr > self.eps then
+          g.lr = new_lr
+          if self.verbose then
+            print(('Epoch %.5d: reducing learning rate of group %d to %.4e.'):format(self.last_epoch, i, new_lr))
+          end
+        end
       end
       self.cooldown_counter = self.cooldown
       self.num_bad_epochs = 0

@@ -136,6 +136,15 @@ return function(nl, optim)
     for i, g in ipairs(self.optimizer.param_groups) do g.lr = self._base[i] end
     if self._momentum_key then set_momenta(self.optimizer.param_groups, self._momentum_key, self._base_m) end
   end
+  -- made with last_epoch: the groups keep their lrs and momenta, and the
+  -- low momentum is each group's momentum now, as PyTorch 1.13 takes it
+  -- (its base_momentums are read from the groups after construction)
+  function Cyclic:_resume()
+    if not self._momentum_key then return end
+    for i, g in ipairs(self.optimizer.param_groups) do
+      self._base_m[i] = self._momentum_key == 'betas' and g.betas[1] or g.momentum
+    end
+  end
 
   -- the lrs at step e; the momenta are set here, as PyTorch's get_lr
   -- sets them, once everything is computed

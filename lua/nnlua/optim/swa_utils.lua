@@ -206,6 +206,8 @@ return function(nl, optim)
     self._step_count = 0
     for i, g in ipairs(self.optimizer.param_groups) do g.swa_lr = self._swa_lrs[i] end
   end
+  -- (made with last_epoch too, as PyTorch's, which sets them either way)
+  SWALR._resume = SWALR._init
 
   local function anneal(strategy, t)
     if strategy == 'linear' then return t end
