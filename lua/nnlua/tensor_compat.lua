@@ -3,7 +3,8 @@
 -- ger), the alias names (divide, multiply, greater, fix, moveaxis, ...),
 -- the torch.* function forms of Tensor methods (torch.flatten, torch.unbind,
 -- ...), the in-place comparisons and cumulative ops, and the dtype
--- predicates; Tensor.unfold's windows; and copysign, msort, logit, float_power and ldexp, composed
+-- predicates; Tensor.unfold's windows; index_put, fill_diagonal_,
+-- diagflat and addr; and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -267,6 +268,146 @@ return function(nl)
   end
   define('ldexp', as_op('ldexp', ldexp))
   Tensor.ldexp_ = as_op('ldexp_', in_place('ldexp_', ldexp))
+
+  -- ---- index_put, fill_diagonal_, diagflat, addr ------------------------------------
+
+  -- index_put(indices, values, [accumulate]): t with values at the places
+  -- the list indices names in t's first #indices dims (int64 tensors,
+  -- 1-based, negative from the end, broadcast together); values broadcast
+  -- to the indexed shape; accumulate adds them (a place named twice gets
+  -- both), else a place named twice is an error (PyTorch leaves which
+  -- value wins unspecified). One index_add or index_copy over the leading
+  -- dims flattened, so autograd follows it.
+  local function index_put(t, indices, values, accumulate, ...)
+    no_extra('index_put', '(indices, values, [accumulate])', ...)
+    local p = T(t, 'index_put')
+    local k = nl._list_len(indices)
+    if is_tensor(indices) or not k or k == 0 then
+      argerror('index_put', 'a list of int64 index tensors (one per leading dim)', indices)
+    end
+    if k > p.ndim then
+      raise(('index_put: %d index tensors for a tensor of shape %s'):format(k, shape_str(t)))
+    end
+    if accumulate ~= nil and type(accumulate) ~= 'boolean' then
+      argerror('index_put', 'a boolean accumulate', accumulate)
+    end
+    local shape = Tensor.shape(t)
+    for i = 1, k do
+      local x = indices[i]
+      if not is_tensor(x) or T(x, 'index_put').dtype ~= 2 then
+        argerror('index_put', 'int64 index tensors', x)
+      end
+    end
+    local idx = k > 1 and nl.broadcast_tensors(unpack(indices, 1, k)) or { indices[1] }
+    local lin, lead = nil, 1
+    for i = 1, k do lead = lead * shape[i] end
+    local stride = lead
+    for i = 1, k do
+      local n = shape[i]
+      stride = stride / n
+      local x = idx[i]
+      if Tensor.numel(x) > 0 then
+        local lo, hi = Tensor.item(Tensor.min(x)), Tensor.item(Tensor.max(x))
+        if lo < -n or lo == 0 or hi > n or Tensor.item(Tensor.sum(Tensor.eq(x, 0))) > 0 then
+          raise(('index_put: an index of dim %d is out of range for its size %d (indices from 1, or from -%d)')
+                :format(i, n, n))
+        end
+      end
+      local z = nl.where(Tensor.lt(x, 0), x + n, x - 1)          -- 0-based
+      local term = stride == 1 and z or z * stride
+      lin = lin and lin + term or term
+    end
+    lin = Tensor.reshape(lin + 1, -1)                             -- 1-based places
+    local rest = {}
+    for i = k + 1, #shape do rest[#rest + 1] = shape[i] end
+    local want = Tensor.shape(idx[1])
+    for _, v in ipairs(rest) do want[#want + 1] = v end
+    local dt = Tensor.dtype(t)
+    if type(values) == 'number' then values = nl.full(want, values, dt)
+    elseif not is_tensor(values) then argerror('index_put', 'a tensor or a number as values', values)
+    elseif Tensor.dtype(values) ~= dt then
+      raise(('index_put: values (%s) and the tensor (%s) must have one dtype'):format(Tensor.dtype(values), dt))
+    end
+    local ok, v = pcall(Tensor.expand, values, want)
+    if not ok then
+      raise(('index_put: values of shape %s do not broadcast to the indexed shape [%s]'):format(shape_str(values),
+                                                                                            table.concat(want, ',')))
+    end
+    local flat_shape = { lead }
+    for _, x in ipairs(rest) do flat_shape[#flat_shape + 1] = x end
+    local vflat = Tensor.reshape(v, { Tensor.numel(lin), unpack(rest) })
+    local flat = Tensor.reshape(t, flat_shape)
+    local r
+    if accumulate then
+      r = Tensor.index_add(flat, 1, lin, vflat)
+    else
+      local counts = Tensor.index_add(nl.zeros({ lead }, 'int64'), 1, lin, nl.ones({ Tensor.numel(lin) }, 'int64'))
+      if Tensor.numel(lin) > 0 and Tensor.item(Tensor.max(counts)) > 1 then
+        raise('index_put: a place is named more than once (which value would win is unspecified; '
+              .. 'use accumulate = true to add them)')
+      end
+      r = Tensor.index_copy(flat, 1, lin, vflat)
+    end
+    return Tensor.reshape(r, shape)
+  end
+  define('index_put', as_op('index_put', index_put))
+  Tensor.index_put_ = as_op('index_put_', in_place('index_put_', index_put))
+  nl.index_put_ = Tensor.index_put_
+
+  -- fill_diagonal_(value, [wrap]): the main diagonal (all indices equal) of
+  -- a tensor of 2 dims, or of more of one size, set to value; wrap (2-D,
+  -- more rows than columns) starts it again every columns + 1 rows
+  Tensor.fill_diagonal_ = as_op('fill_diagonal_', in_place('fill_diagonal_', function(t, value, wrap, ...)
+    no_extra('fill_diagonal_', '(fill_value, [wrap])', ...)
+    local p = T(t, 'fill_diagonal_')
+    if type(value) ~= 'number' then argerror('fill_diagonal_', 'a number as fill_value', value) end
+    if wrap ~= nil and type(wrap) ~= 'boolean' then argerror('fill_diagonal_', 'a boolean wrap', wrap) end
+    local shape = Tensor.shape(t)
+    if #shape < 2 then raise('fill_diagonal_: expected a tensor of at least 2 dims, got shape ' .. shape_str(t)) end
+    if #shape > 2 then
+      for i = 2, #shape do
+        if shape[i] ~= shape[1] then
+          raise('fill_diagonal_: all dims must have one size for a tensor of more than 2 dims, got shape '
+                .. shape_str(t))
+        end
+      end
+    end
+    local n, step, stride = Tensor.numel(t), 0, 1
+    for i = #shape, 1, -1 do step = step + stride stride = stride * shape[i] end
+    -- the flat places from 1, step apart: min(sizes) of them, or with wrap
+    -- all up to the end (PyTorch's, a blank row between the blocks)
+    local count = math.min(unpack(shape))
+    local last = (#shape == 2 and wrap) and n or (count - 1) * step + 1
+    local pos = {}
+    for q = 1, last, step do pos[#pos + 1] = q end
+    if #pos == 0 then return Tensor.clone(t) end
+    local flat = Tensor.reshape(t, -1)
+    return Tensor.reshape(Tensor.index_fill(flat, 1, nl.tensor(pos, 'int64'), value), shape)
+  end))
+
+  -- diagflat(t, [offset]): the values of t, flattened, on a diagonal
+  define('diagflat', as_op('diagflat', function(t, offset, ...)
+    no_extra('diagflat', '([offset])', ...)
+    T(t, 'diagflat')
+    return Tensor.diag(Tensor.reshape(t, -1), offset)
+  end))
+
+  -- addr(vec1, vec2, [{beta, alpha}]): beta * t + alpha * outer(vec1, vec2),
+  -- as addmm (beta 0 ignores t)
+  local function addr(t, v1, v2, opts, ...)
+    no_extra('addr', '(vec1, vec2, [{beta, alpha}])', ...)
+    T(t, 'addr')
+    for _, a in ipairs({ { v1, 'vec1' }, { v2, 'vec2' } }) do
+      if not is_tensor(a[1]) then argerror('addr', 'a tensor as ' .. a[2], a[1]) end
+      if T(a[1], 'addr').ndim ~= 1 then
+        raise(('addr: expected %s to be 1-D, got shape %s'):format(a[2], shape_str(a[1])))
+      end
+    end
+    return nl._scaled_sum('addr', t, function() return Tensor.outer(v1, v2) end,
+                          { Tensor.size(v1, 1), Tensor.size(v2, 1) }, { { v1, 'vec1' }, { v2, 'vec2' } }, opts)
+  end
+  define('addr', as_op('addr', addr))
+  Tensor.addr_ = as_op('addr_', in_place('addr_', addr))
 
   -- ---- sliding windows ----------------------------------------------------------
 

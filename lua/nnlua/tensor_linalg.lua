@@ -1012,6 +1012,7 @@ return function(nl)
     return function(...) return named(op, pcall(f, ...)) end
   end
   nl._as_op = as_op
+  nl._scaled_sum = scaled_sum      -- (tensor_compat.lua's addr)
   for _, name in ipairs({ 'logsumexp', 'tril', 'triu', 'flip', 'fliplr', 'flipud', 'roll', 'repeat_interleave',
                           'outer', 'lerp', 'diag', 'diagonal', 'diag_embed', 'trace', 'isclose', 'allclose',
                           'equal', 'addmm', 'addmv', 'baddbmm', 'addbmm' }) do

@@ -1,7 +1,8 @@
 # gen_tensor_compat.py: PyTorch golden values for the ops of
 # lua/nnlua/tensor_compat.lua: the shape-strict matrix products (mm, bmm,
 # mv, dot, vdot, inner, ger), the in-place comparisons and cumulative
-# ops, copysign, msort, logit, float_power, ldexp and Tensor.unfold. Writes
+# ops, copysign, msort, logit, float_power, ldexp, Tensor.unfold, index_put,
+# fill_diagonal_, diagflat and addr. Writes
 # tests/golden/tensor_compat.lua (checked by tests/spec/tensor_compat_spec.lua);
 # it does not test anything itself.
 # Regenerate, from the repository root, with
@@ -100,6 +101,34 @@ case('unfold_negative_dim', 'unfold', lambda x: x.unfold(-2, 2, 1), [randn(2, 3,
 case('unfold_whole', 'unfold', lambda x: x.unfold(1, 4, 5), [randn(2, 4)], {'dim': 2, 'size': 4, 'step': 5})
 case('unfold_int64', 'unfold', lambda x: x.unfold(0, 2, 2), [const(torch.arange(10).reshape(5, 2))],
      {'dim': 1, 'size': 2, 'step': 2}, int_values=True)
+
+# ---- (5) index_put, fill_diagonal_, diagflat, addr (index tensors written 1-based) -----------------
+def put(accumulate):
+    def f(x, i, j, v):
+        return x.index_put((i - 1, j - 1), v, accumulate=accumulate)
+    return f
+
+
+case('index_put', 'index_put', put(False),
+     [randn(3, 4), const(torch.tensor([1, 3, 2])), const(torch.tensor([2, 4, 1])), randn(3)])
+case('index_put_accumulate', 'index_put', put(True),
+     [randn(3, 4), const(torch.tensor([1, 1, 3])), const(torch.tensor([2, 2, 4])), randn(3)], {'accumulate': True})
+case('index_put_broadcast_f64', 'index_put_broadcast', lambda x, i, j, v: x.index_put((i - 1, j - 1), v),
+     [randn(3, 4, 2, dtype=F64), const(torch.tensor([[1], [3]])), const(torch.tensor([1, 4])), randn(2, dtype=F64)])
+case('index_put_one_dim', 'index_put_one', lambda x, i, v: x.index_put((i - 1,), v),
+     [randn(4, 3), const(torch.tensor([4, 2])), randn(2, 3)])
+case('index_put_int64', 'index_put', put(True),
+     [const(torch.zeros(2, 3, dtype=torch.int64)), const(torch.tensor([1, 2, 2])), const(torch.tensor([3, 1, 1])),
+      const(torch.tensor([5, 6, 7]))], {'accumulate': True}, int_values=True)
+for shape, wrap, val in (((4, 3), False, 2.5), ((7, 3), True, -1.0), ((3, 5), False, 1.0), ((3, 3, 3), False, 4.0)):
+    name = 'fill_diagonal_%s%s' % ('x'.join(map(str, shape)), '_wrap' if wrap else '')
+    case(name, 'fill_diagonal_', lambda x, v=val, w=wrap: x.clone().fill_diagonal_(v, wrap=w),
+         [const(randn(*shape))], {'value': val, 'wrap': wrap})
+case('diagflat', 'diagflat', torch.diagflat, [randn(2, 2)])
+case('diagflat_offset_f64', 'diagflat', lambda x: torch.diagflat(x, -1), [randn(3, dtype=F64)], {'offset': -1})
+case('addr', 'addr', lambda c, a, b: torch.addr(c, a, b, beta=0.5, alpha=2.0), [randn(3, 4), randn(3), randn(4)],
+     {'beta': 0.5, 'alpha': 2.0})
+case('addr_broadcast_f64', 'addr', torch.addr, [randn(4, dtype=F64), randn(2, dtype=F64), randn(4, dtype=F64)])
 
 
 def main():

@@ -38,6 +38,19 @@ ops.float_power = function(x) return nl.float_power(x[1], x[2]) end
 ops.float_power_number = function(x, a) return x[1]:float_power(a.exponent) end
 ops.ldexp = function(x) return nl.ldexp(x[1], x[2]) end
 ops.unfold = function(x, a) return x[1]:unfold(a.dim, a.size, a.step) end
+ops.index_put = function(x, a) return x[1]:index_put({ x[2], x[3] }, x[4], a.accumulate) end
+ops.index_put_broadcast = function(x) return nl.index_put(x[1], { x[2], x[3] }, x[4]) end
+ops.index_put_one = function(x) return x[1]:index_put({ x[2] }, x[3]) end
+ops.fill_diagonal_ = function(x, a)
+  local t = x[1]:clone()
+  assert.are.equal(t, t:fill_diagonal_(a.value, a.wrap))
+  return t
+end
+ops.diagflat = function(x, a) return nl.diagflat(x[1], a.offset) end
+ops.addr = function(x, a)
+  if a.beta then return x[1]:addr(x[2], x[3], { beta = a.beta, alpha = a.alpha }) end
+  return nl.addr(x[1], x[2], x[3])
+end
 ops.mm = function(x, a) return nl.mm(a.transpose and x[1]:t() or x[1], x[2]) end
 
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
@@ -197,6 +210,48 @@ describe('Tensor.unfold', function()
     S.contains(errmsg(function() nl.zeros(7):unfold(1, 1.5, 1) end), 'unfold: expected a whole size >= 0')
     S.contains(errmsg(function() nl.zeros(7):unfold(2, 1, 1) end), 'unfold: ')
     S.contains(errmsg(function() nl.tensor(3):unfold(1, 1, 1) end), 'unfold: expected a tensor of at least one dim')
+  end)
+end)
+
+describe('index_put, fill_diagonal_, diagflat, addr', function()
+  it('pass float64 gradchecks', function()
+    local i, j = nl.tensor({ 1, 3 }, 'int64'), nl.tensor({ 2, 2 }, 'int64')
+    S.gradcheck(function(x, v) return x:index_put({ i, j }, v) end, S.randn64(3, 2), S.randn64(2))
+    S.gradcheck(function(x, v) return x:index_put({ nl.tensor({ 1, 1 }, 'int64') }, v, true) end,
+                S.randn64(2, 3), S.randn64(2, 3))
+    S.gradcheck(function(c, a, b) return nl.addr(c, a, b, { beta = 0.5, alpha = 2 }) end,
+                S.randn64(2, 3), S.randn64(2), S.randn64(3))
+    S.gradcheck(function(x) return nl.diagflat(x, 1) end, S.randn64(2, 2))
+  end)
+
+  it('the in-place forms write into the tensor', function()
+    local t = nl.zeros(2, 2)
+    assert.are.equal(t, t:index_put_({ nl.tensor({ 2 }, 'int64'), nl.tensor({ -1 }, 'int64') }, 7))
+    assert.are.same({ 0, 0, 0, 7 }, S.flat(t))
+    local c = nl.ones(2, 2)
+    c:addr_(nl.tensor({ 1, 2 }), nl.tensor({ 3, 4 }))
+    assert.are.same({ 4, 5, 7, 9 }, S.flat(c))
+  end)
+
+  it('refuse bad arguments, naming the op and the shapes', function()
+    local t = nl.zeros(3, 4)
+    local i = nl.tensor({ 1, 1 }, 'int64')
+    S.contains(errmsg(t.index_put, t, { i }, 1), 'index_put: a place is named more than once')
+    S.contains(errmsg(t.index_put, t, { nl.tensor({ 4 }, 'int64') }, 1),
+               'index_put: an index of dim 1 is out of range for its size 3')
+    S.contains(errmsg(t.index_put, t, { nl.tensor({ 0 }, 'int64') }, 1), 'index_put: an index of dim 1 is out of range')
+    S.contains(errmsg(t.index_put, t, { i, i, i }, 1), 'index_put: 3 index tensors for a tensor of shape [3,4]')
+    S.contains(errmsg(t.index_put, t, { nl.tensor({ 1.0 }) }, 1), 'index_put: expected int64 index tensors')
+    S.contains(errmsg(t.index_put, t, i, 1), 'index_put: expected a list of int64 index tensors')
+    S.contains(errmsg(t.index_put, t, { nl.tensor({ 1, 2 }, 'int64') }, nl.ones(3, 4)),
+               'index_put: values of shape [3,4] do not broadcast to the indexed shape [2,4]')
+    S.contains(errmsg(t.index_put, t, { nl.tensor({ 1 }, 'int64') }, nl.ones({ 4 }, 'float64')),
+               'index_put: values (float64) and the tensor (float32) must have one dtype')
+    S.contains(errmsg(function() nl.zeros(3):fill_diagonal_(1) end),
+               'fill_diagonal_: expected a tensor of at least 2 dims, got shape [3]')
+    S.contains(errmsg(function() nl.zeros(2, 2, 3):fill_diagonal_(1) end), 'fill_diagonal_: all dims must have one size')
+    S.contains(errmsg(nl.addr, nl.zeros(2, 3), nl.zeros(2, 1), nl.zeros(3)), 'addr: expected vec1 to be 1-D, got shape [2,1]')
+    S.contains(errmsg(nl.addr, nl.zeros(3, 3), nl.zeros(2), nl.zeros(3)), 'addr: input of shape [3,3] does not expand')
   end)
 end)
 
