@@ -4,7 +4,8 @@
 -- the torch.* function forms of Tensor methods (torch.flatten, torch.unbind,
 -- ...), the in-place comparisons and cumulative ops, and the dtype
 -- predicates; Tensor.unfold's windows; index_put, fill_diagonal_,
--- diagflat and addr; and copysign, msort, logit, float_power and ldexp, composed
+-- diagflat and addr; the window functions, trapezoid and
+-- cumulative_trapezoid; and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -408,6 +409,150 @@ return function(nl)
   end
   define('addr', as_op('addr', addr))
   Tensor.addr_ = as_op('addr_', in_place('addr_', addr))
+
+  -- ---- window functions -----------------------------------------------------------
+
+  -- the window length, the flag periodic, the trailing numbers (names, in
+  -- PyTorch's order, with their defaults) and the dtype, from positional
+  -- arguments or a table {periodic, <names>, dtype} in any place after n
+  local DTYPES = { float32 = true, float64 = true }
+  local function window_args(op, n, names, ...)
+    if type(n) ~= 'number' or n < 0 or n ~= math.floor(n) or n == math.huge then
+      argerror(op, 'a whole window_length >= 0', n)
+    end
+    local vals, opts = { periodic = true }, nil
+    for i, nd in ipairs(names) do vals[nd[1]] = nd[2] end
+    local order = { 'periodic' }
+    for _, nd in ipairs(names) do order[#order + 1] = nd[1] end
+    local nargs = select('#', ...)
+    for i = 1, nargs do
+      local v = select(i, ...)
+      if type(v) == 'table' and not is_tensor(v) then
+        if i ~= nargs then raise(op .. ': the options table must come last') end
+        opts = v
+      elseif i > #order then
+        nl._no_extra_args(op, '(window_length, periodic' .. (#order > 1 and ', ' .. table.concat(order, ', ', 2) or '')
+                          .. ', [{dtype}])', nil, v)
+      elseif v ~= nil then
+        vals[order[i]] = v
+      end
+    end
+    local known = { periodic = 'flag', dtype = 1 }
+    for _, nd in ipairs(names) do known[nd[1]] = 1 end
+    if opts then
+      nl._check_opts(op, opts, known)
+      for k, v in pairs(opts) do vals[k] = v end
+    end
+    if type(vals.periodic) ~= 'boolean' then argerror(op, 'a boolean periodic', vals.periodic) end
+    for _, nd in ipairs(names) do
+      local v = vals[nd[1]]
+      if type(v) ~= 'number' or v ~= v then argerror(op, 'a number ' .. nd[1], v) end
+    end
+    local dt = vals.dtype or 'float32'
+    if not DTYPES[dt] then
+      raise(("%s: dtype must be 'float32' or 'float64', got %s"):format(op, nl._describe_arg(dt)))
+    end
+    return vals, dt
+  end
+  -- the window of f(k, m) over k = 0 .. m - 1 (float64 tensors), m = n,
+  -- or n + 1 with the last dropped where periodic; PyTorch's 0 and 1
+  -- element windows ({} and {1})
+  local function window(op, n, names, f, ...)
+    local o, dt = window_args(op, n, names, ...)
+    if n == 0 then return nl.zeros({ 0 }, dt) end
+    if n == 1 then return nl.ones({ 1 }, dt) end
+    local m = o.periodic and n + 1 or n
+    local k = nl.arange(0, n, 1, 'float64')
+    return Tensor.to(f(k, m, o), dt)
+  end
+  local cos, pi = Tensor.cos, math.pi
+  nl.hamming_window = as_op('hamming_window', function(n, ...)
+    return window('hamming_window', n, { { 'alpha', 0.54 }, { 'beta', 0.46 } }, function(k, m, o)
+      return o.alpha - o.beta * cos(k * (2 * pi / (m - 1)))
+    end, ...)
+  end)
+  nl.hann_window = as_op('hann_window', function(n, ...)
+    return window('hann_window', n, {}, function(k, m) return 0.5 - 0.5 * cos(k * (2 * pi / (m - 1))) end, ...)
+  end)
+  nl.blackman_window = as_op('blackman_window', function(n, ...)
+    return window('blackman_window', n, {}, function(k, m)
+      return 0.42 - 0.5 * cos(k * (2 * pi / (m - 1))) + 0.08 * cos(k * (4 * pi / (m - 1)))
+    end, ...)
+  end)
+  nl.bartlett_window = as_op('bartlett_window', function(n, ...)
+    return window('bartlett_window', n, {}, function(k, m) return 1 - Tensor.abs(k * (2 / (m - 1)) - 1) end, ...)
+  end)
+  -- kaiser: I0(beta sqrt(1 - ((k - a) / a)^2)) / I0(beta), a = (m - 1) / 2
+  nl.kaiser_window = as_op('kaiser_window', function(n, ...)
+    return window('kaiser_window', n, { { 'beta', 12 } }, function(k, m, o)
+      local a = (m - 1) / 2
+      local r = (k - a) / a
+      local arg = Tensor.sqrt(Tensor.clamp(1 - r * r, 0, 1)) * o.beta
+      return Tensor.i0(arg) / Tensor.item(Tensor.i0(nl.tensor(o.beta, 'float64')))
+    end, ...)
+  end)
+
+  -- ---- trapezoid, cumulative_trapezoid -------------------------------------------------
+
+  -- (y, [x or dx], [dim or {x, dx, dim}]): the areas of the trapezoids
+  -- along dim (default the last) between consecutive samples of y, x
+  -- spacing them (1-D along dim, or broadcasting with y) or dx (default 1)
+  local function trapezoid_terms(op, y, a, b, ...)
+    no_extra(op, '(y, [x or dx], [dim or {x, dx, dim}])', ...)
+    local p = T(y, op)
+    local x, dx, d = nil, nil, nil
+    local function take(o)
+      nl._check_opts(op, o, { x = 1, dx = 1, dim = 1 })
+      x, dx, d = o.x or x, o.dx or dx, o.dim or d
+    end
+    if is_tensor(a) then x = a elseif type(a) == 'number' then dx = a elseif type(a) == 'table' then take(a)
+    elseif a ~= nil then argerror(op, 'a tensor x, a number dx or a table of options', a) end
+    if type(b) == 'number' then d = b elseif type(b) == 'table' and not is_tensor(b) then take(b)
+    elseif b ~= nil then argerror(op, 'a dim or a table of options', b) end
+    if x ~= nil and dx ~= nil then raise(op .. ': give x or dx, not both') end
+    if dx ~= nil and type(dx) ~= 'number' then argerror(op, 'a number dx', dx) end
+    if x ~= nil and not is_tensor(x) then argerror(op, 'a tensor x', x) end
+    if p.ndim == 0 then raise(op .. ': expected y of at least one dim, got a 0-dim tensor') end
+    local c = nl._cdim(d == nil and -1 or d, op, p)
+    if c < 0 then c = c + p.ndim end
+    local n = tonumber(p.sizes[c])
+    if p.dtype == 2 then y = Tensor.float(y) end
+    if n == 0 then return nil, y, c end
+    local sum = Tensor.narrow(y, c + 1, 2, n - 1) + Tensor.narrow(y, c + 1, 1, n - 1)
+    if x == nil then return sum * ((dx or 1) / 2), y, c end
+    local xp = T(x, op)
+    local dxs
+    if xp.ndim == 1 then
+      if tonumber(xp.sizes[0]) ~= n then
+        raise(('%s: x of shape %s does not match the %d samples of y %s along dim %s'):format(op, shape_str(x), n,
+          shape_str(y), tostring(d == nil and -1 or d)))
+      end
+      local v = Tensor.narrow(x, 1, 2, n - 1) - Tensor.narrow(x, 1, 1, n - 1)
+      local view = {}
+      for i = 1, p.ndim do view[i] = 1 end
+      view[c + 1] = n - 1
+      dxs = Tensor.reshape(v, view)
+    else
+      local xc = c + xp.ndim - p.ndim
+      if xc < 0 then
+        raise(('%s: x of shape %s does not broadcast with y %s'):format(op, shape_str(x), shape_str(y)))
+      end
+      local m = tonumber(xp.sizes[xc])
+      dxs = Tensor.narrow(x, xc + 1, 2, m - 1) - Tensor.narrow(x, xc + 1, 1, m - 1)
+    end
+    return dxs * sum / 2, y, c
+  end
+  define('trapezoid', as_op('trapezoid', function(y, ...)
+    local terms, yy, c = trapezoid_terms('trapezoid', y, ...)
+    if terms == nil then return Tensor.sum(Tensor.narrow(yy, c + 1, 1, 0), c + 1) end
+    return Tensor.sum(terms, c + 1)
+  end))
+  nl.trapz = nl.trapezoid
+  define('cumulative_trapezoid', as_op('cumulative_trapezoid', function(y, ...)
+    local terms, yy, c = trapezoid_terms('cumulative_trapezoid', y, ...)
+    if terms == nil then return Tensor.narrow(yy, c + 1, 1, 0) end
+    return Tensor.cumsum(terms, c + 1)
+  end))
 
   -- ---- sliding windows ----------------------------------------------------------
 

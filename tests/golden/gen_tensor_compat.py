@@ -2,7 +2,8 @@
 # lua/nnlua/tensor_compat.lua: the shape-strict matrix products (mm, bmm,
 # mv, dot, vdot, inner, ger), the in-place comparisons and cumulative
 # ops, copysign, msort, logit, float_power, ldexp, Tensor.unfold, index_put,
-# fill_diagonal_, diagflat and addr. Writes
+# fill_diagonal_, diagflat, addr, the window functions, trapezoid and
+# cumulative_trapezoid. Writes
 # tests/golden/tensor_compat.lua (checked by tests/spec/tensor_compat_spec.lua);
 # it does not test anything itself.
 # Regenerate, from the repository root, with
@@ -129,6 +130,35 @@ case('diagflat_offset_f64', 'diagflat', lambda x: torch.diagflat(x, -1), [randn(
 case('addr', 'addr', lambda c, a, b: torch.addr(c, a, b, beta=0.5, alpha=2.0), [randn(3, 4), randn(3), randn(4)],
      {'beta': 0.5, 'alpha': 2.0})
 case('addr_broadcast_f64', 'addr', torch.addr, [randn(4, dtype=F64), randn(2, dtype=F64), randn(4, dtype=F64)])
+
+# ---- (6) window functions (no inputs: args n, periodic, alpha/beta, dtype) and trapezoid -------------
+def window_case(name, fn, n, periodic, dtype=F32, **kw):
+    args = dict(kw, n=n, periodic=periodic, dtype='float64' if dtype == F64 else 'float32')
+    CASES.append(method_case(name, name.split('_w')[0] + '_window',
+                             lambda: fn(n, periodic=periodic, dtype=dtype, **kw), [], args))
+
+
+for n, periodic, dt in ((1, True, F32), (2, False, F32), (8, True, F32), (9, False, F64), (0, True, F32)):
+    sfx = '_%d_%s%s' % (n, 'periodic' if periodic else 'symmetric', '_f64' if dt == F64 else '')
+    window_case('hann_window' + sfx, torch.hann_window, n, periodic, dt)
+    window_case('hamming_window' + sfx, torch.hamming_window, n, periodic, dt)
+    window_case('blackman_window' + sfx, torch.blackman_window, n, periodic, dt)
+    window_case('bartlett_window' + sfx, torch.bartlett_window, n, periodic, dt)
+    window_case('kaiser_window' + sfx, torch.kaiser_window, n, periodic, dt)
+window_case('hamming_window_alpha_beta', torch.hamming_window, 7, True, F64, alpha=0.6, beta=0.3)
+window_case('kaiser_window_beta', torch.kaiser_window, 10, False, F64, beta=3.5)
+
+case('trapezoid', 'trapezoid', lambda y: torch.trapezoid(y), [randn(3, 5)])
+case('trapezoid_dx_dim1_f64', 'trapezoid', lambda y: torch.trapezoid(y, dx=0.5, dim=0), [randn(4, 3, dtype=F64)],
+     {'dx': 0.5, 'dim': 1})
+case('trapezoid_x_1d', 'trapezoid_x', lambda y, x: torch.trapezoid(y, x), [randn(2, 4), torch.sort(randn(4))[0]])
+case('trapezoid_x_full_f64', 'trapezoid_x', lambda y, x: torch.trapezoid(y, x, dim=0),
+     [randn(3, 2, dtype=F64), randn(3, 2, dtype=F64)], {'dim': 1})
+case('trapz_int64', 'trapezoid', lambda y: torch.trapz(y), [const(torch.tensor([[1, 4, 2], [0, -3, 5]]))])
+case('cumulative_trapezoid', 'cumulative_trapezoid', lambda y: torch.cumulative_trapezoid(y, dx=2.0),
+     [randn(2, 5)], {'dx': 2.0})
+case('cumulative_trapezoid_x_f64', 'cumulative_trapezoid_x', lambda y, x: torch.cumulative_trapezoid(y, x, dim=0),
+     [randn(4, 2, dtype=F64), randn(4, dtype=F64)], {'dim': 1})
 
 
 def main():

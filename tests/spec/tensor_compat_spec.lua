@@ -51,6 +51,20 @@ ops.addr = function(x, a)
   if a.beta then return x[1]:addr(x[2], x[3], { beta = a.beta, alpha = a.alpha }) end
   return nl.addr(x[1], x[2], x[3])
 end
+for _, w in ipairs({ 'hann', 'hamming', 'blackman', 'bartlett', 'kaiser' }) do
+  ops[w .. '_window'] = function(_, a)
+    local o = { dtype = a.dtype }
+    if a.alpha then o.alpha, o.beta = a.alpha, a.beta elseif a.beta then o.beta = a.beta end
+    return nl[w .. '_window'](a.n, a.periodic, o)
+  end
+end
+ops.trapezoid = function(x, a)
+  if a.dx then return nl.trapezoid(x[1], a.dx, a.dim) end
+  return nl.trapz(x[1])
+end
+ops.trapezoid_x = function(x, a) return nl.trapezoid(x[1], x[2], { dim = a.dim }) end
+ops.cumulative_trapezoid = function(x, a) return x[1]:cumulative_trapezoid({ dx = a.dx }) end
+ops.cumulative_trapezoid_x = function(x, a) return nl.cumulative_trapezoid(x[1], x[2], a.dim) end
 ops.mm = function(x, a) return nl.mm(a.transpose and x[1]:t() or x[1], x[2]) end
 
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
@@ -252,6 +266,33 @@ describe('index_put, fill_diagonal_, diagflat, addr', function()
     S.contains(errmsg(function() nl.zeros(2, 2, 3):fill_diagonal_(1) end), 'fill_diagonal_: all dims must have one size')
     S.contains(errmsg(nl.addr, nl.zeros(2, 3), nl.zeros(2, 1), nl.zeros(3)), 'addr: expected vec1 to be 1-D, got shape [2,1]')
     S.contains(errmsg(nl.addr, nl.zeros(3, 3), nl.zeros(2), nl.zeros(3)), 'addr: input of shape [3,3] does not expand')
+  end)
+end)
+
+describe('window functions, trapezoid, cumulative_trapezoid', function()
+  it('take PyTorch positional arguments or an options table', function()
+    assert.are.same(S.flat(nl.hamming_window(6, false, 0.5, 0.5)), S.flat(nl.hann_window(6, { periodic = false })))
+    assert.are.same(S.flat(nl.kaiser_window(6, true, 4)), S.flat(nl.kaiser_window(6, { beta = 4 })))
+    assert.are.equal('float64', nl.bartlett_window(3, { dtype = 'float64' }):dtype())
+    S.contains(errmsg(nl.hann_window, -1), 'hann_window: expected a whole window_length >= 0')
+    S.contains(errmsg(nl.hann_window, 4, 1), 'hann_window: expected a boolean periodic')
+    S.contains(errmsg(nl.hann_window, 4, { dtype = 'int64' }), "hann_window: dtype must be 'float32' or 'float64'")
+    S.contains(errmsg(nl.hann_window, 4, { beta = 2 }), "hann_window: unknown option 'beta'")
+    S.contains(errmsg(nl.hann_window, 4, true, 3), 'hann_window')
+  end)
+
+  it('pass float64 gradchecks', function()
+    S.gradcheck(function(y, x) return nl.trapezoid(y, x) end, S.randn64(2, 4), S.randn64(4))
+    S.gradcheck(function(y, x) return nl.cumulative_trapezoid(y, x, 1) end, S.randn64(3, 2), S.randn64(3, 2))
+  end)
+
+  it('refuse bad arguments', function()
+    S.contains(errmsg(nl.trapezoid, nl.zeros(3), nl.zeros(4)),
+               'trapezoid: x of shape [4] does not match the 3 samples of y [3] along dim -1')
+    S.contains(errmsg(nl.trapezoid, nl.zeros(3), { x = nl.zeros(3), dx = 1 }), 'trapezoid: give x or dx, not both')
+    S.contains(errmsg(nl.trapezoid, nl.zeros(3), 1, 2), 'trapezoid: ')
+    S.contains(errmsg(nl.trapezoid, nl.tensor(1)), 'trapezoid: expected y of at least one dim')
+    S.contains(errmsg(nl.cumulative_trapezoid, nl.zeros(3), 'a'), 'cumulative_trapezoid: expected a tensor x')
   end)
 end)
 
