@@ -102,6 +102,21 @@ describe('activations against PyTorch golden values', function()
     has(error_of(function() return nl.softmin(nl.ones(2, 'int64')) end), 'softmin: expected a float input, got int64')
   end)
 
+  it("Softmax, LogSoftmax, Softmin and Flatten take PyTorch's keywords as a table", function()
+    local x = nl.randn(2, 3, 4)
+    for _, name in ipairs({ 'Softmax', 'LogSoftmax', 'Softmin' }) do
+      assert.are.same(S.flat(nn[name](2)(x)), S.flat(nn[name]({ dim = 2 })(x)), name)
+      assert.are.equal(name .. '(dim=-1)', nn[name]({}):repr())
+      has(error_of(function() return nn[name]({ axis = 1 }) end), name .. ": unknown option 'axis'")
+    end
+    assert.are.same({ 2, 12 }, nn.Flatten({ start_dim = 2 })(x):shape())
+    assert.are.same({ 6, 4 }, nn.Flatten({ start_dim = 1, end_dim = 2 })(x):shape())
+    assert.are.same({ 2, 12 }, nn.Flatten({})(x):shape())
+    has(error_of(function() return nn.Flatten({ start_dim = 1 }, 2) end),
+        'Flatten: takes its options as a table or as arguments, not both')
+    has(error_of(function() return nn.Flatten({ start = 1 }) end), "Flatten: unknown option 'start'")
+  end)
+
   it("softmax and log_softmax take PyTorch's dtype, converting first", function()
     for _, c in ipairs(golden.softmax_dtype) do
       local x = nl.tensor(c.x):view(c.shape):requires_grad()

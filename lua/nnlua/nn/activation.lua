@@ -205,6 +205,11 @@ return function(nl, nn)
   local function along_dim(name, method)
     local cls = Module:extend(name)
     cls.init = function(self, dim)
+      -- (or {dim = d}, PyTorch's keyword)
+      if type(dim) == 'table' and not nl.is_tensor(dim) then
+        nl._check_opts(name, dim, { dim = 1 })
+        dim = dim.dim
+      end
       dim = dim or -1
       if type(dim) ~= 'number' or dim ~= math.floor(dim) then nl._argerror(name, 'an integer dim', dim) end
       -- dims count from 1 (or from -1 at the end): 0 was taken, and refused at forward
