@@ -5,7 +5,8 @@
 -- ...), the in-place comparisons and cumulative ops, and the dtype
 -- predicates; Tensor.unfold's windows; index_put, fill_diagonal_,
 -- diagflat and addr; the window functions, trapezoid and
--- cumulative_trapezoid; and copysign, msort, logit, float_power and ldexp, composed
+-- cumulative_trapezoid; the generator's state (get_rng_state,
+-- set_rng_state, initial_seed, seed); and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -595,6 +596,60 @@ return function(nl)
     table.insert(split, c + 2, size)
     return Tensor.movedim(Tensor.reshape(r, split), c + 2, -1)
   end)
+
+  -- ---- the generator's state --------------------------------------------------------
+
+  local ffi = require 'ffi'
+  local gen = nl._generator
+  -- get_rng_state(): the default generator's state, an int64 tensor
+  -- {seed, offset} (their 64 bits); set_rng_state(state) restores it, so
+  -- the draws after it repeat those after the get
+  function nl.get_rng_state(...)
+    no_extra('get_rng_state', '()', ...)
+    local t = nl.zeros({ 2 }, 'int64')
+    local d = ffi.cast('int64_t *', t.ptr.data)
+    d[0], d[1] = ffi.cast('int64_t', gen.seed), ffi.cast('int64_t', gen.offset)
+    return t
+  end
+  function nl.set_rng_state(state, ...)
+    no_extra('set_rng_state', '(new_state)', ...)
+    if not is_tensor(state) or T(state, 'set_rng_state').dtype ~= 2 or Tensor.numel(state) ~= 2
+       or T(state).ndim ~= 1 then
+      raise(('set_rng_state: expected the int64 tensor of 2 elements get_rng_state gives, got %s'):format(
+        is_tensor(state) and (Tensor.dtype(state) .. ' ' .. shape_str(state)) or nl._describe_arg(state)))
+    end
+    local c = Tensor.contiguous(state)
+    local d = ffi.cast('int64_t *', c.ptr.data)
+    gen.seed, gen.offset = ffi.cast('uint64_t', d[0]), ffi.cast('uint64_t', d[1])
+  end
+  -- initial_seed(): the seed of the default generator (manual_seed's, or
+  -- the one it starts with), a number where a double holds it exactly,
+  -- else its uint64 cdata (a negative seed wraps to 64 bits, as PyTorch's)
+  function nl.initial_seed(...)
+    no_extra('initial_seed', '()', ...)
+    local v = gen.seed
+    if v <= 2ULL ^ 53 then return tonumber(v) end
+    return v
+  end
+  -- seed(): seeds the default generator from the system's entropy
+  -- (/dev/urandom; the clock where it cannot be read) and returns the seed,
+  -- a whole number below 2^48
+  function nl.seed(...)
+    no_extra('seed', '()', ...)
+    local v
+    local f = io.open('/dev/urandom', 'rb')
+    if f then
+      local b = f:read(6)
+      f:close()
+      if b and #b == 6 then
+        v = 0
+        for i = 1, 6 do v = v * 256 + b:byte(i) end
+      end
+    end
+    v = v or (os.time() * 1000 + math.floor(os.clock() * 1e6)) % 2 ^ 48
+    nl.manual_seed(v)
+    return v
+  end
 
   -- ---- dtype predicates ---------------------------------------------------------
 
