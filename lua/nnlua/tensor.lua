@@ -577,7 +577,9 @@ return function(nl)
     if type(seed) ~= 'number' or seed ~= math.floor(seed) or math.abs(seed) > 2 ^ 53 then
       raise('manual_seed: expected an integer seed of at most 2^53 in magnitude, got ' .. tostring(seed))
     end
-    gen.seed = seed
+    -- (through int64: a negative double stored into the uint64 field
+    -- became 2^63 whatever its value, so every negative seed gave one stream)
+    gen.seed = ffi.cast('uint64_t', ffi.cast('int64_t', seed))
     gen.offset = 0
     nl._seedings = nl._seedings + 1     -- (a DataLoader's workers count their epochs from it)
   end
