@@ -6,7 +6,8 @@
 -- predicates; Tensor.unfold's windows; index_put, fill_diagonal_,
 -- diagflat and addr; the window functions, trapezoid and
 -- cumulative_trapezoid; the generator's state (get_rng_state,
--- set_rng_state, initial_seed, seed); and copysign, msort, logit, float_power and ldexp, composed
+-- set_rng_state, initial_seed, seed); the fields T, H, ndim and data;
+-- and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -596,6 +597,24 @@ return function(nl)
     table.insert(split, c + 2, size)
     return Tensor.movedim(Tensor.reshape(r, split), c + 2, -1)
   end)
+
+  -- ---- PyTorch's tensor properties -----------------------------------------------------
+
+  -- t.T: the dims reversed (t itself below 2 dims; PyTorch's, deprecated
+  -- beyond 2); t.H: the same for real tensors (the conjugate is t); t.ndim:
+  -- the dim count; t.data: t detached, sharing its values (writes through
+  -- it change t, unrecorded). Fields, as PyTorch's (mT stays a method).
+  local acc = nl._accessors
+  acc.T = function(t)
+    local n = T(t, 'T').ndim
+    if n < 2 then return t end
+    local dims = {}
+    for i = 1, n do dims[i] = n - i + 1 end
+    return Tensor.permute(t, dims)
+  end
+  acc.H = acc.T
+  acc.ndim = function(t) return T(t, 'ndim').ndim end
+  acc.data = function(t) return Tensor.detach(t) end
 
   -- ---- the generator's state --------------------------------------------------------
 
