@@ -7,7 +7,9 @@
 -- diagflat and addr; the window functions, trapezoid and
 -- cumulative_trapezoid; the generator's state (get_rng_state,
 -- set_rng_state, initial_seed, seed); the fields T, H, ndim and data;
--- and copysign, msort, logit, float_power and ldexp, composed
+-- torch.* utilities (promote_types, result_type, can_cast,
+-- broadcast_shapes, scalar_tensor, as_tensor, range) and nn.functional's
+-- torch.* names; and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -597,6 +599,122 @@ return function(nl)
     table.insert(split, c + 2, size)
     return Tensor.movedim(Tensor.reshape(r, split), c + 2, -1)
   end)
+
+  -- ---- torch.* utilities: dtypes, shapes, creation --------------------------------
+
+  local KINDS = { float32 = 'float', float64 = 'float', int64 = 'int' }
+  local function dtype_arg(op, d)
+    if not KINDS[d] then
+      raise(("%s: expected a dtype ('float32', 'float64' or 'int64'), got %s"):format(op, nl._describe_arg(d)))
+    end
+    return d
+  end
+  -- the dtype PyTorch's type promotion gives two dtypes
+  function nl.promote_types(a, b, ...)
+    no_extra('promote_types', '(type1, type2)', ...)
+    dtype_arg('promote_types', a)
+    dtype_arg('promote_types', b)
+    if a == b then return a end
+    if a == 'float64' or b == 'float64' then return 'float64' end
+    return 'float32'
+  end
+  -- the dtype of an op on tensors or numbers a and b (nnlua's promotion)
+  function nl.result_type(a, b, ...)
+    no_extra('result_type', '(tensor1, tensor2)', ...)
+    for _, x in ipairs({ a, b }) do
+      if is_tensor(x) then T(x, 'result_type')
+      elseif type(x) ~= 'number' then argerror('result_type', 'a tensor or a number', x) end
+    end
+    if not is_tensor(a) and not is_tensor(b) then
+      local whole = a == math.floor(a) and b == math.floor(b)
+      return whole and 'int64' or 'float32'
+    end
+    return nl._result_dtype(a, b)
+  end
+  -- whether a cast from one dtype to another is allowed by PyTorch's
+  -- rule: anything but float to int64
+  function nl.can_cast(from, to, ...)
+    no_extra('can_cast', '(from, to)', ...)
+    dtype_arg('can_cast', from)
+    dtype_arg('can_cast', to)
+    return not (KINDS[from] == 'float' and KINDS[to] == 'int')
+  end
+  function nl.get_default_dtype() return 'float32' end
+  -- broadcast_shapes(s1, s2, ...): the shape the shapes broadcast to (each
+  -- a list of sizes or one size), as a Lua list
+  function nl.broadcast_shapes(...)
+    local out = {}
+    for i = 1, select('#', ...) do
+      local sh = select(i, ...)
+      if type(sh) == 'number' then sh = { sh } end
+      local n = nl._list_len(sh)
+      if is_tensor(sh) or not n then argerror('broadcast_shapes', 'shapes as lists of sizes', sh) end
+      for j = 1, n do
+        local v = sh[j]
+        if type(v) ~= 'number' or v < 0 or v ~= math.floor(v) then
+          argerror('broadcast_shapes', 'whole sizes >= 0', v)
+        end
+      end
+      -- (right-aligned: dim j of the result is dim j - m + #out of out
+      -- and j - m + n of sh, 1 where those are before the first)
+      local m, new = math.max(n, #out), {}
+      for j = 1, m do
+        local a, b = out[j - m + #out] or 1, sh[j - m + n] or 1
+        if a ~= b and a ~= 1 and b ~= 1 then
+          raise(('broadcast_shapes: shape [%s] does not broadcast with [%s]'):format(table.concat(sh, ','),
+                                                                                  table.concat(out, ',')))
+        end
+        new[j] = a == 1 and b or a
+      end
+      out = new
+    end
+    return out
+  end
+  -- scalar_tensor(v, [{dtype}]): a 0-dim tensor (float32 by default)
+  function nl.scalar_tensor(v, opts, ...)
+    no_extra('scalar_tensor', '(s, [{dtype}])', ...)
+    if type(v) ~= 'number' then argerror('scalar_tensor', 'a number', v) end
+    opts = nl._opts('scalar_tensor', opts, { dtype = 1 })
+    return nl.tensor(v, opts.dtype and dtype_arg('scalar_tensor', opts.dtype) or 'float32')
+  end
+  -- as_tensor(data, [dtype]) and asarray: a tensor given (of that dtype or
+  -- none) comes back itself, not a copy; anything else as nl.tensor
+  local function as_tensor(op)
+    return function(data, dtype, ...)
+      no_extra(op, '(data, [dtype])', ...)
+      if type(dtype) == 'table' then dtype = nl._opts(op, dtype, { dtype = 1 }).dtype end
+      if dtype ~= nil then dtype_arg(op, dtype) end
+      if is_tensor(data) then
+        T(data, op)
+        if dtype == nil or Tensor.dtype(data) == dtype then return data end
+        return Tensor.to(data, dtype)
+      end
+      return nl.tensor(data, dtype)
+    end
+  end
+  nl.as_tensor, nl.asarray = as_op('as_tensor', as_tensor('as_tensor')), as_op('asarray', as_tensor('asarray'))
+  -- range(start, end, [step]): PyTorch's deprecated inclusive arange, float32
+  function nl.range(a, b, step, ...)
+    no_extra('range', '(start, end, [step])', ...)
+    step = step or 1
+    for _, v in ipairs({ a, b, step }) do
+      if type(v) ~= 'number' or v ~= v then argerror('range', 'numbers start, end and step', v) end
+    end
+    if step == 0 then raise('range: step must be nonzero') end
+    local n = math.floor((b - a) / step) + 1
+    if n < 0 then raise(('range: end %s is on the wrong side of start %s for step %s'):format(b, a, step)) end
+    return Tensor.float(nl.arange(0, n, 1, 'float64') * step + a)
+  end
+
+  -- torch.conv2d and the other torch.* names of nn.functional's functions
+  -- whose arguments PyTorch gives in the same order
+  for _, name in ipairs({ 'conv1d', 'conv2d', 'conv3d', 'conv_transpose1d', 'conv_transpose2d', 'conv_transpose3d',
+                          'cosine_similarity', 'pairwise_distance', 'pdist', 'pixel_shuffle', 'pixel_unshuffle',
+                          'channel_shuffle', 'prelu', 'rrelu', 'threshold', 'dropout', 'alpha_dropout',
+                          'feature_alpha_dropout', 'adaptive_avg_pool1d', 'avg_pool1d', 'max_pool1d', 'max_pool2d',
+                          'max_pool3d', 'bilinear', 'layer_norm', 'group_norm' }) do
+    if rawget(nl, name) == nil then nl[name] = function(...) return nl.nn.functional[name](...) end end
+  end
 
   -- ---- PyTorch's tensor properties -----------------------------------------------------
 
