@@ -9,7 +9,9 @@
 -- set_rng_state, initial_seed, seed); the fields T, H, ndim and data;
 -- torch.* utilities (promote_types, result_type, can_cast,
 -- broadcast_shapes, scalar_tensor, as_tensor, range) and nn.functional's
--- torch.* names; and copysign, msort, logit, float_power and ldexp, composed
+-- torch.* names; the real-number and CPU no-ops and predicates (cpu,
+-- conj, is_conj, isreal, adjoint, ...), split_with_sizes, narrow_copy,
+-- sum_to_size, put, mvlgamma; and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -715,6 +717,130 @@ return function(nl)
                           'max_pool3d', 'bilinear', 'layer_norm', 'group_norm' }) do
     if rawget(nl, name) == nil then nl[name] = function(...) return nl.nn.functional[name](...) end end
   end
+
+  -- ---- more of torch.Tensor's names for a CPU tensor of real numbers --------------------
+
+  nl.concat, nl.concatenate = nl.cat, nl.cat
+  -- cpu(), and the real-number no-ops: the tensor itself
+  for _, name in ipairs({ 'cpu', 'resolve_conj', 'resolve_neg', 'conj', 'conj_physical', 'real' }) do
+    local f = function(t, ...)
+      no_extra(name, '()', ...)
+      T(t, name)
+      return t
+    end
+    Tensor[name] = f
+    if name ~= 'cpu' then nl[name] = f end
+  end
+  -- the predicates of complex, lazy-conjugate and inference tensors: false
+  for _, name in ipairs({ 'is_conj', 'is_neg', 'is_inference' }) do
+    define(name, function(t) T(t, name) return false end)
+  end
+  -- isreal: every element of a real tensor is (1s, in its dtype)
+  define('isreal', function(t, ...)
+    no_extra('isreal', '()', ...)
+    T(t, 'isreal')
+    return nl.ones(Tensor.shape(t), Tensor.dtype(t))
+  end)
+  -- adjoint() and mH(): the last two dims swapped (mT of a real tensor)
+  define('adjoint', function(t, ...)
+    no_extra('adjoint', '()', ...)
+    if T(t, 'adjoint').ndim < 2 then
+      raise('adjoint: expected a tensor of at least 2 dims, got shape ' .. shape_str(t))
+    end
+    return Tensor.transpose(t, -2, -1)
+  end)
+  Tensor.mH = function(t, ...)
+    no_extra('mH', '()', ...)
+    if T(t, 'mH').ndim < 2 then raise('mH: expected a tensor of at least 2 dims, got shape ' .. shape_str(t)) end
+    return Tensor.transpose(t, -2, -1)
+  end
+  -- element_size(): bytes per element; storage_offset(): the first
+  -- element's index into the storage (from 0, as PyTorch's)
+  local BYTES = { [0] = 4, [1] = 8, [2] = 8 }
+  Tensor.element_size = function(t) return BYTES[T(t, 'element_size').dtype] end
+  Tensor.storage_offset = function(t) return tonumber(T(t, 'storage_offset').offset) end
+  -- the fields is_cpu, is_cuda and device of a tensor here
+  nl._accessors.is_cpu = function(t) T(t, 'is_cpu') return true end
+  nl._accessors.is_cuda = function(t) T(t, 'is_cuda') return false end
+  nl._accessors.device = function(t) T(t, 'device') return 'cpu' end
+
+  -- split_with_sizes(sizes, [dim]): split by a list of sizes; the
+  -- unsafe_ forms are the same (nnlua's pieces are views either way)
+  Tensor.split_with_sizes = as_op('split_with_sizes', function(t, sizes, d, ...)
+    no_extra('split_with_sizes', '(split_sizes, [dim])', ...)
+    if type(sizes) ~= 'table' or is_tensor(sizes) then argerror('split_with_sizes', 'a list of sizes', sizes) end
+    return Tensor.split(t, sizes, d)
+  end)
+  nl.split_with_sizes = Tensor.split_with_sizes
+  Tensor.unsafe_split, Tensor.unsafe_chunk = Tensor.split, Tensor.chunk
+  Tensor.unsafe_split_with_sizes = Tensor.split_with_sizes
+  nl.unsafe_split, nl.unsafe_chunk, nl.unsafe_split_with_sizes = Tensor.split, Tensor.chunk, Tensor.split_with_sizes
+  -- narrow_copy: narrow's values, a new contiguous tensor
+  define('narrow_copy', as_op('narrow_copy', function(t, d, start, len, ...)
+    no_extra('narrow_copy', '(dim, start, length)', ...)
+    return Tensor.clone(Tensor.narrow(t, d, start, len))
+  end))
+  -- sum_to_size(...): t summed down to a shape it broadcasts from
+  Tensor.sum_to_size = as_op('sum_to_size', function(t, ...)
+    local want = select('#', ...) == 1 and type((...)) == 'table' and (...) or { ... }
+    T(t, 'sum_to_size')
+    local shape = Tensor.shape(t)
+    local k = nl._list_len(want)
+    local ok = k and k <= #shape
+    for i = 1, ok and k or 0 do
+      local w, have = want[k - i + 1], shape[#shape - i + 1]
+      ok = ok and type(w) == 'number' and (w == have or w == 1)
+    end
+    if not ok then
+      raise(('sum_to_size: size [%s] is not expandable to the tensor\'s shape %s'):format(
+        type(want) == 'table' and table.concat(want, ',') or tostring(want), shape_str(t)))
+    end
+    local r = t
+    for i = 1, #shape do
+      local j = i - (#shape - k)
+      if j < 1 then r = Tensor.sum(r, 1) elseif want[j] == 1 and shape[i] ~= 1 then
+        r = Tensor.sum(r, j, true)
+      end
+    end
+    return Tensor.reshape(r, want)
+  end)
+  -- put(index, source, [accumulate]): index_put over the flattened tensor
+  -- (index: int64 places from 1, negative from the end)
+  local function put(t, idx, src, accumulate, ...)
+    no_extra('put', '(index, source, [accumulate])', ...)
+    T(t, 'put')
+    if not is_tensor(idx) then argerror('put', 'an int64 index tensor', idx) end
+    if is_tensor(src) and Tensor.numel(src) ~= Tensor.numel(idx) then
+      raise(('put: source of shape %s has not the %d elements of index %s'):format(shape_str(src), Tensor.numel(idx),
+                                                                                 shape_str(idx)))
+    end
+    local flat = Tensor.reshape(t, -1)
+    local v = is_tensor(src) and Tensor.reshape(src, -1) or src
+    local ok, r = pcall(nl.index_put, flat, { Tensor.reshape(idx, -1) }, v, accumulate)
+    if not ok then raise('put: ' .. tostring(r):gsub('^[^\n]-index_put: ', '')) end
+    return Tensor.reshape(r, Tensor.shape(t))
+  end
+  Tensor.put = as_op('put', put)
+  Tensor.put_ = as_op('put_', in_place('put_', put))
+  -- i0_ and detach_ as torch.* functions too; i0_ in place
+  if Tensor.i0 and not Tensor.i0_ then Tensor.i0_ = as_op('i0_', in_place('i0_', Tensor.i0)) end
+  nl.i0_, nl.detach_ = Tensor.i0_, Tensor.detach_
+  -- mvlgamma(p): the multivariate log-gamma, sum over j < p of
+  -- lgamma(x - j / 2) + p (p - 1) / 4 log(pi); every x must exceed (p - 1) / 2
+  local function mvlgamma(t, p, ...)
+    no_extra('mvlgamma', '(p)', ...)
+    T(t, 'mvlgamma')
+    if type(p) ~= 'number' or p < 1 or p ~= math.floor(p) then argerror('mvlgamma', 'a whole p >= 1', p) end
+    local x = T(t).dtype == 2 and Tensor.float(t) or t
+    if Tensor.numel(x) > 0 and not (Tensor.item(Tensor.min(x)) > (p - 1) / 2) then
+      raise(('mvlgamma: all elements must be greater than (p-1)/2 = %s'):format(tostring((p - 1) / 2)))
+    end
+    local r = Tensor.lgamma(x)
+    for j = 1, p - 1 do r = r + Tensor.lgamma(x - j / 2) end
+    return r + p * (p - 1) / 4 * math.log(math.pi)
+  end
+  define('mvlgamma', as_op('mvlgamma', mvlgamma))
+  Tensor.mvlgamma_ = as_op('mvlgamma_', in_place('mvlgamma_', mvlgamma))
 
   -- ---- PyTorch's tensor properties -----------------------------------------------------
 

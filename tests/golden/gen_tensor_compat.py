@@ -3,7 +3,8 @@
 # mv, dot, vdot, inner, ger), the in-place comparisons and cumulative
 # ops, copysign, msort, logit, float_power, ldexp, Tensor.unfold, index_put,
 # fill_diagonal_, diagflat, addr, the window functions, trapezoid and
-# cumulative_trapezoid. Writes
+# cumulative_trapezoid, put, sum_to_size, mvlgamma, narrow_copy and
+# split_with_sizes. Writes
 # tests/golden/tensor_compat.lua (checked by tests/spec/tensor_compat_spec.lua);
 # it does not test anything itself.
 # Regenerate, from the repository root, with
@@ -159,6 +160,18 @@ case('cumulative_trapezoid', 'cumulative_trapezoid', lambda y: torch.cumulative_
      [randn(2, 5)], {'dx': 2.0})
 case('cumulative_trapezoid_x_f64', 'cumulative_trapezoid_x', lambda y, x: torch.cumulative_trapezoid(y, x, dim=0),
      [randn(4, 2, dtype=F64), randn(4, dtype=F64)], {'dim': 1})
+
+# ---- (7) put, sum_to_size, mvlgamma, narrow_copy, split_with_sizes --------------------------------
+case('put', 'put', lambda x, i, v: x.put(i - 1, v), [randn(2, 3), const(torch.tensor([1, 6, 3])), randn(3)])
+case('put_accumulate_f64', 'put', lambda x, i, v: x.put(i - 1, v, accumulate=True),
+     [randn(2, 2, dtype=F64), const(torch.tensor([[4, 1], [4, 2]])), randn(2, 2, dtype=F64)], {'accumulate': True})
+case('sum_to_size', 'sum_to_size', lambda x: x.sum_to_size(3, 1), [randn(2, 3, 4)], {'size': [3, 1]})
+case('sum_to_size_f64', 'sum_to_size', lambda x: x.sum_to_size(1, 4), [randn(3, 4, dtype=F64)], {'size': [1, 4]})
+case('mvlgamma_1', 'mvlgamma', lambda x: x.mvlgamma(1), [torch.rand(5) * 3 + 0.2], {'p': 1})
+case('mvlgamma_3_f64', 'mvlgamma', lambda x: torch.mvlgamma(x, 3), [torch.rand(2, 3, dtype=F64) * 3 + 1.1], {'p': 3})
+case('narrow_copy', 'narrow_copy', lambda x: x.narrow_copy(1, 1, 2), [const(randn(3, 4))], {'dim': 2, 'start': 2, 'length': 2})
+case('split_with_sizes', 'split_with_sizes', lambda x: x.split_with_sizes([1, 3], 1), [randn(2, 4)],
+     {'sizes': [1, 3], 'dim': 2})
 
 
 def main():

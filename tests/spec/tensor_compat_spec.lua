@@ -65,6 +65,11 @@ end
 ops.trapezoid_x = function(x, a) return nl.trapezoid(x[1], x[2], { dim = a.dim }) end
 ops.cumulative_trapezoid = function(x, a) return x[1]:cumulative_trapezoid({ dx = a.dx }) end
 ops.cumulative_trapezoid_x = function(x, a) return nl.cumulative_trapezoid(x[1], x[2], a.dim) end
+ops.put = function(x, a) return x[1]:put(x[2], x[3], a.accumulate) end
+ops.sum_to_size = function(x, a) return x[1]:sum_to_size(unpack(a.size)) end
+ops.mvlgamma = function(x, a) return x[1]:mvlgamma(a.p) end
+ops.narrow_copy = function(x, a) return nl.narrow_copy(x[1], a.dim, a.start, a.length) end
+ops.split_with_sizes = function(x, a) return x[1]:split_with_sizes(a.sizes, a.dim) end
 ops.mm = function(x, a) return nl.mm(a.transpose and x[1]:t() or x[1], x[2]) end
 
 local TOL = { float32 = { 1e-5, 1e-6 }, float64 = { 1e-12, 1e-13 } }
@@ -346,6 +351,49 @@ describe('torch.* utilities', function()
     assert.are.same({ 1, 1, 4, 4 }, nl.pixel_shuffle(nl.randn(1, 4, 2, 2), 2):shape())
     assert.are.same(S.flat(a), S.flat(nl.dropout(a, 0.5, false)))
     assert.are.same(S.flat(F.layer_norm(a, { 3 })), S.flat(nl.layer_norm(a, { 3 })))
+  end)
+end)
+
+describe("more of torch.Tensor's names", function()
+  it('the real-number and CPU no-ops and predicates', function()
+    local t = nl.randn(2, 3)
+    for _, name in ipairs({ 'cpu', 'resolve_conj', 'resolve_neg', 'conj', 'conj_physical', 'real' }) do
+      assert.are.equal(t, t[name](t), name)
+    end
+    assert.are.equal(t, nl.conj(t))
+    assert.is_false(t:is_conj() or t:is_neg() or nl.is_inference(t))
+    assert.are.same({ 1, 1, 1, 1, 1, 1 }, S.flat(t:isreal()))
+    assert.are.same(t:mT():totable(), t:adjoint():totable())
+    assert.are.same(t:mT():totable(), t:mH():totable())
+    assert.is_true(t.is_cpu)
+    assert.is_false(t.is_cuda)
+    assert.are.equal('cpu', t.device)
+    assert.are.equal(4, t:element_size())
+    assert.are.equal(8, nl.zeros({ 1 }, 'int64'):element_size())
+    assert.are.equal(3, t:narrow(1, 2, 1):storage_offset())        -- (PyTorch's: 3 elements in, from 0)
+    assert.are.same(S.flat(nl.cat({ t, t }, 1)), S.flat(nl.concat({ t, t }, 1)))
+    assert.are.same(S.flat(nl.cat({ t, t }, 2)), S.flat(nl.concatenate({ t, t }, 2)))
+    S.contains(errmsg(nl.adjoint, nl.zeros(3)), 'adjoint: expected a tensor of at least 2 dims')
+  end)
+
+  it('put, sum_to_size and mvlgamma: gradients, in-place forms, errors', function()
+    S.gradcheck(function(x, v) return x:put(nl.tensor({ 2, -1 }, 'int64'), v) end, S.randn64(2, 2), S.randn64(2))
+    S.gradcheck(function(x) return x:sum_to_size(1, 3) end, S.randn64(2, 3))
+    S.gradcheck(function(x) return x:mvlgamma(2) end, nl.rand({ 4 }, 'float64') + 1)
+    local t = nl.zeros(2, 2)
+    assert.are.equal(t, t:put_(nl.tensor({ 4 }, 'int64'), nl.tensor({ 5 })))
+    assert.are.same({ 0, 0, 0, 5 }, S.flat(t))
+    local m = nl.tensor({ 2, 3 }, 'float64')
+    local want = S.flat(m:mvlgamma(2))
+    m:mvlgamma_(2)
+    assert.are.same(want, S.flat(m))
+    S.contains(errmsg(function() nl.zeros(3):put(nl.tensor({ 4 }, 'int64'), 1) end), 'put: an index of dim 1 is out of range')
+    S.contains(errmsg(function() nl.zeros(3):put(nl.tensor({ 1 }, 'int64'), nl.ones(2)) end),
+               'put: source of shape [2] has not the 1 elements of index [1]')
+    S.contains(errmsg(function() nl.ones(2, 3):sum_to_size(4) end),
+               "sum_to_size: size [4] is not expandable to the tensor's shape [2,3]")
+    S.contains(errmsg(nl.mvlgamma, nl.tensor({ 0.4 }), 2), 'mvlgamma: all elements must be greater than (p-1)/2 = 0.5')
+    S.contains(errmsg(nl.mvlgamma, nl.tensor({ 3 }), 0), 'mvlgamma: expected a whole p >= 1')
   end)
 end)
 
