@@ -667,6 +667,14 @@ describe('misuse of the new pieces', function()
     has(errmsg(F.local_response_norm, nl.zeros({ 1, 2, 2 }, 'int64'), 2), 'local_response_norm')
     -- an empty input comes back as it is, as PyTorch's
     assert.are.same({ 0, 3, 2 }, F.local_response_norm(nl.zeros(0, 3, 2), 2):shape())
+    -- size, then a table of the rest (nnlua's (required, {options})), the
+    -- same layer as the positional form
+    local x = rand64({ 2, 4, 3 }, 31)
+    assert.are.same(S.flat(nn.LocalResponseNorm(3, 1e-3, 0.5, 2)(x)),
+                    S.flat(nn.LocalResponseNorm(3, { alpha = 1e-3, beta = 0.5, k = 2 })(x)))
+    assert.are.same(S.flat(F.local_response_norm(x, 2, 1e-4, 0.75, 1)), S.flat(F.local_response_norm(x, 2, {})))
+    has(errmsg(nn.LocalResponseNorm, 3, { size = 2 }), "LocalResponseNorm: unknown option 'size'")
+    has(errmsg(nn.LocalResponseNorm, 3, { k = 1 }, 0.5), 'LocalResponseNorm: takes its options as a table or as arguments')
   end)
 
   it('the new losses', function()
