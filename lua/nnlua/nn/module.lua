@@ -117,6 +117,43 @@ return function(nl, nn)
     return false
   end
 
+  -- PyTorch's factory options dtype and device in a built-in module's
+  -- options table (the last argument): init gets the table without them,
+  -- then the module's float parameters and buffers are converted to dtype
+  -- (its own recorded arguments keep them, so nn.load rebuilds the same).
+  -- device must be 'cpu'; a module with nothing to convert refuses dtype
+  -- as an unknown option, as PyTorch's parameterless ones do.
+  local FLOAT = { float32 = true, float64 = true }
+  local function factory_opts(cls, n, ...)
+    local last = n > 0 and select(n, ...) or nil
+    if not nn._builtin or not nn._builtin[cls] or type(last) ~= 'table' or getmetatable(last) ~= nil
+       or (type(last.dtype) ~= 'string' and type(last.device) ~= 'string') then
+      return nil
+    end
+    local rest = {}
+    for k, v in pairs(last) do
+      if k ~= 'dtype' and k ~= 'device' then rest[k] = v end
+    end
+    return rest, last.dtype, last.device
+  end
+  local function apply_factory(inst, name, dtype, device)
+    if device ~= nil and device ~= 'cpu' then
+      nl._raise(("%s: device must be 'cpu' (nnlua runs on the CPU), got %s"):format(name, nl._describe_arg(device)))
+    end
+    if dtype == nil then return end
+    if not FLOAT[dtype] then
+      nl._raise(("%s: dtype must be 'float32' or 'float64', got %s"):format(name, nl._describe_arg(dtype)))
+    end
+    if rawget(inst, '_lazy') then
+      nl._raise(name .. ": dtype is not taken by a lazy module (call :to(dtype) after its first call)")
+    end
+    local any = false
+    for _, p in ipairs(inst:parameters()) do any = any or p:dtype() ~= 'int64' end
+    for _, kv in ipairs(inst:named_buffers()) do any = any or kv[2]:dtype() ~= 'int64' end
+    if not any then nl._raise(("%s: unknown option 'dtype'"):format(name)) end
+    if dtype ~= 'float32' then inst:to(dtype) end
+  end
+
   -- an instance of cls, built by its init(...)
   function Module.new(cls, ...)
     local inst = setmetatable({}, cls._mt)
@@ -140,7 +177,15 @@ return function(nl, nn)
             info.nparams == 2 and '' or 's', n))
         end
       end
-      init(inst, ...)
+      local rest, dtype, device = factory_opts(cls, n, ...)
+      if rest then
+        local args = { ... }
+        args[n] = rest
+        init(inst, unpack(args, 1, n))
+        apply_factory(inst, cls.__name, dtype, device)
+      else
+        init(inst, ...)
+      end
     end
     return inst
   end
