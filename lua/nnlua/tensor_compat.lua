@@ -11,7 +11,8 @@
 -- broadcast_shapes, scalar_tensor, as_tensor, range) and nn.functional's
 -- torch.* names; the real-number and CPU no-ops and predicates (cpu,
 -- conj, is_conj, isreal, adjoint, ...), split_with_sizes, narrow_copy,
--- sum_to_size, put, mvlgamma; and copysign, msort, logit, float_power and ldexp, composed
+-- sum_to_size, put, mvlgamma; the in-place view changes (unsqueeze_,
+-- squeeze_, t_, transpose_, swapaxes_, swapdims_); and copysign, msort, logit, float_power and ldexp, composed
 -- of existing ops. Each is checks and calls of existing ops: autograd
 -- follows them. Loaded last of the Tensor extras.
 return function(nl)
@@ -841,6 +842,29 @@ return function(nl)
   end
   define('mvlgamma', as_op('mvlgamma', mvlgamma))
   Tensor.mvlgamma_ = as_op('mvlgamma_', in_place('mvlgamma_', mvlgamma))
+
+  -- ---- in-place view changes ----------------------------------------------------------
+
+  -- t:unsqueeze_(d) and the others: t itself takes the shape and strides
+  -- of the view the out-of-place op makes (the same memory). Refused for a
+  -- tensor in a graph (requiring grad, made by a recorded op, or holding a
+  -- gradient): the change would not be recorded.
+  for _, name in ipairs({ 'squeeze', 'unsqueeze', 't', 'transpose', 'swapaxes', 'swapdims' }) do
+    local op, f = name .. '_', Tensor[name]
+    Tensor[op] = as_op(op, function(t, ...)
+      local p = T(t, op)
+      if bit.band(p.flags, 3) ~= 0 or p.node ~= nil or p.grad ~= nil then
+        raise(('%s: the tensor of shape %s is part of a graph (it requires grad or has a gradient); a change of its '
+               .. 'shape in place would not be recorded (use %s, the out-of-place view)'):format(op, shape_str(t), name))
+      end
+      local q = T(f(t, ...))
+      if q.data ~= p.data and q.numel > 0 then raise(op .. ': internal: the view does not share the memory') end
+      p.ndim = q.ndim
+      for i = 0, q.ndim - 1 do p.sizes[i], p.strides[i] = q.sizes[i], q.strides[i] end
+      p.numel = q.numel
+      return t
+    end)
+  end
 
   -- ---- PyTorch's tensor properties -----------------------------------------------------
 

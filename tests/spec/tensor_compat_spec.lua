@@ -397,6 +397,38 @@ describe("more of torch.Tensor's names", function()
   end)
 end)
 
+describe('in-place view changes', function()
+  it('give the tensor itself the view the out-of-place op gives', function()
+    local cases = {
+      { 'unsqueeze_', 'unsqueeze', { 2, 3 }, { 2 } }, { 'squeeze_', 'squeeze', { 1, 3, 1 }, {} },
+      { 'squeeze_', 'squeeze', { 1, 3, 1 }, { 3 } }, { 't_', 't', { 2, 3 }, {} },
+      { 'transpose_', 'transpose', { 2, 3, 4 }, { 1, 3 } }, { 'swapaxes_', 'swapaxes', { 2, 3 }, { 1, 2 } },
+      { 'swapdims_', 'swapdims', { 2, 1, 3 }, { -1, 1 } },
+    }
+    for _, c in ipairs(cases) do
+      local x = nl.arange(1, S.numel(c[3]) + 1):reshape(c[3])
+      local want = x[c[2]](x, unpack(c[4]))
+      local wshape, wvals = want:shape(), want:totable()
+      assert.are.equal(x, x[c[1]](x, unpack(c[4])), c[1])
+      assert.are.same(wshape, x:shape(), c[1])
+      assert.are.same(wvals, x:totable(), c[1])
+    end
+    -- the memory is the same: a view made before sees writes after
+    local w = nl.zeros(1, 3)
+    local v = w:view(3)
+    w:squeeze_()
+    w[2] = 5
+    assert.are.same({ 0, 5, 0 }, S.flat(v))
+  end)
+
+  it('are refused for a tensor in a graph, naming the out-of-place op', function()
+    S.contains(errmsg(function() nl.randn(3):requires_grad():unsqueeze_(1) end),
+               'unsqueeze_: the tensor of shape [3] is part of a graph')
+    S.contains(errmsg(function() (nl.randn(3):requires_grad() * 2):t_() end), 'use t, the out-of-place view')
+    S.contains(errmsg(function() nl.zeros(2):unsqueeze_(4) end), 'unsqueeze_: ')
+  end)
+end)
+
 describe('the fields T, H, ndim and data', function()
   it('are PyTorch values', function()
     local t = nl.tensor({ { 1, 2, 3 }, { 4, 5, 6 } })
