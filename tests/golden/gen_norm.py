@@ -222,6 +222,14 @@ bag_case('embeddingbag_padding_psw', 5, 3, {'mode': 'sum', 'padding_idx': 4},
 for mode in ('mean', 'max'):
     bag_case('embeddingbag_include_last_offset_' + mode, 6, 2, {'mode': mode, 'include_last_offset': True},
              lambda dt: [In(ids(6, (8,)), lua_offset=1), In(torch.tensor([0, 2, 5, 8]), lua_offset=1)])
+# max_norm: the rows the input names renormed in place before the bags
+# (weights near 0.5 * sqrt(d) in norm, so some pass 0.6 and some do not)
+bag_case('embeddingbag_max_norm_sum', 6, 3, {'mode': 'sum', 'max_norm': 0.6},
+         lambda dt: [In(torch.tensor([[0, 2, 2, 5], [1, 3, 0, 0]]), lua_offset=1)])
+bag_case('embeddingbag_max_norm_p1_mean_f64', 6, 4, {'mode': 'mean', 'max_norm': 1.2, 'norm_type': 1.0},
+         lambda dt: [In(ids(6, (7,)), lua_offset=1), In(torch.tensor([0, 3, 3, 4]), lua_offset=1)], F64)
+bag_case('embeddingbag_max_norm_max_padding', 5, 3, {'mode': 'max', 'max_norm': 0.5, 'padding_idx': 1},
+         lambda dt: [In(torch.tensor([[0, 1, 3, 1], [1, 4, 4, 2]]), lua_offset=1)])
 
 
 # ---- Unflatten, normalize, CosineSimilarity, PairwiseDistance ---------------------------

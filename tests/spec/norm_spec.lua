@@ -364,7 +364,12 @@ describe('nn.EmbeddingBag', function()
         "EmbeddingBag: per_sample_weights must be a float32 tensor of the input's shape [1,2], got a tensor (float32 [2,1])")
     has(S.errmsg(nn.EmbeddingBag, 5, 2, { mode = 'prod' }), "EmbeddingBag: mode must be 'sum', 'mean' or 'max', got 'prod'")
     has(S.errmsg(nn.EmbeddingBag, 5, 2, { padding_idx = 6 }), 'EmbeddingBag: padding_idx must be an id in 1..5')
-    has(S.errmsg(nn.EmbeddingBag, 5, 2, { max_norm = 1 }), "EmbeddingBag: unknown option 'max_norm'")
+    has(S.errmsg(nn.EmbeddingBag, 5, 2, { max_norm = -1 }), 'EmbeddingBag: max_norm must be a positive number, got -1')
+    has(S.errmsg(nn.EmbeddingBag, 5, 2, { max_norm = 1, norm_type = 'fro' }), 'EmbeddingBag: norm_type')
+    has(S.errmsg(nn.EmbeddingBag(5, 2, { max_norm = 1 }), nl.tensor({ { 1, 6 } }, 'int64')),
+        'EmbeddingBag: id 6 out of range 1..5')
+    has(S.errmsg(nn.functional.embedding_bag, nl.tensor({ 1 }, 'int64'), nl.randn(3, 2), nl.tensor({ 1 }, 'int64'), { max_norm = 0 }),
+        'embedding_bag: max_norm must be a positive number, got 0')
     has(S.errmsg(nn.EmbeddingBag, 0, 2), 'EmbeddingBag: expected positive whole sizes')
   end)
 

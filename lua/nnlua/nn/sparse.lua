@@ -126,6 +126,19 @@ return function(nl, nn)
     return m
   end
 
+  -- PyTorch's embedding_renorm_ of the rows of weight that ids (1-D, in
+  -- range) name: each row once, scaled where its norm passes max_norm;
+  -- written back by scatter_, which touches those rows alone (the weight
+  -- is changed in place, not recorded)
+  local function renorm_rows(weight, ids, max_norm, norm_type)
+    nl.no_grad(function()
+      local u = ids:unique()
+      local k, d = u:numel(), weight:size(2)
+      local rows = weight:index_select(1, u):renorm(norm_type, 1, max_norm)
+      weight:scatter_(1, u:view(k, 1):expand(k, d):contiguous(), rows)
+    end)
+  end
+
   -- the rows of weight (n, d) at ids (int64, 1-based): (ids..., d); the
   -- row padding_idx (or nil) gets no gradient. With max_norm, the rows
   -- named are renormed in place first.
@@ -142,15 +155,7 @@ return function(nl, nn)
         nl._raise(('%s: id %d out of range 1..%d (ids are 1-based; ids shape %s)'):format(op,
           lo < 1 and lo or hi, weight:size(1), nl._shape_str(ids)))
       end
-      -- PyTorch's embedding_renorm_: each row named once, scaled where
-      -- its norm passes max_norm; written back by scatter_, which touches
-      -- those rows alone (the weight is changed in place, not recorded)
-      nl.no_grad(function()
-        local u = flat:unique()
-        local k, d = u:numel(), weight:size(2)
-        local rows = weight:index_select(1, u):renorm(norm_type, 1, max_norm)
-        weight:scatter_(1, u:view(k, 1):expand(k, d):contiguous(), rows)
-      end)
+      renorm_rows(weight, flat, max_norm, norm_type)
     end
     local ok, rows = pcall(weight.index_select, weight, 1, flat)
     if not ok then        -- named here, with the likeliest cause (it named index_select)
@@ -217,18 +222,21 @@ return function(nl, nn)
   nn.EmbeddingBag = EmbeddingBag
 
   local BAG_KNOWN = { mode = 1, padding_idx = 1, include_last_offset = 'flag', scale_grad_by_freq = 'flag',
-                      sparse = 'flag' }
+                      sparse = 'flag', max_norm = 1, norm_type = 1 }
   local BAG_MODES = { sum = true, mean = true, max = true }
 
   -- EmbeddingBag(num_embeddings, embedding_dim, {mode, padding_idx,
-  -- include_last_offset}): each bag of ids gives the sum, mean (the
-  -- default) or elementwise max of its rows, as PyTorch's; padding_idx (as
-  -- Embedding's) names an id left out of every bag (a bag of nothing but
-  -- padding, or of nothing, gives zeros); include_last_offset: offsets
-  -- hold one more entry, the end of the last bag
+  -- include_last_offset, max_norm, norm_type}): each bag of ids gives the
+  -- sum, mean (the default) or elementwise max of its rows, as PyTorch's;
+  -- padding_idx (as Embedding's) names an id left out of every bag (a bag
+  -- of nothing but padding, or of nothing, gives zeros);
+  -- include_last_offset: offsets hold one more entry, the end of the last
+  -- bag; max_norm: the rows the input names are renormed in place first,
+  -- as Embedding's
   function EmbeddingBag:init(num_embeddings, embedding_dim, opts)
     opts = nl._opts('EmbeddingBag', opts)
-    nl._check_opts('EmbeddingBag', opts, BAG_KNOWN, 'max_norm and norm_type are not supported')
+    nl._check_opts('EmbeddingBag', opts, BAG_KNOWN)
+    self.max_norm, self.norm_type = norm_opts('EmbeddingBag', opts.max_norm, opts.norm_type)
     only_false('EmbeddingBag', opts.scale_grad_by_freq, opts.sparse)
     local mode = opts.mode == nil and 'mean' or opts.mode
     if not BAG_MODES[mode] then
@@ -318,6 +326,9 @@ return function(nl, nn)
       end
     end
     local ids, valid
+    if self.max_norm and input:numel() > 0 then
+      renorm_rows(self.weight, input:reshape(-1), self.max_norm, self.norm_type)
+    end
     if input:dim() == 2 then
       if offsets ~= nil then
         nl._raise(op .. ': offsets must be nil for 2-D input (each row is a bag), got ' .. nl._describe_arg(offsets))
@@ -358,7 +369,8 @@ return function(nl, nn)
   end
 
   -- F.embedding_bag(input, weight, offsets, {mode = 'mean',
-  -- per_sample_weights, include_last_offset, padding_idx}), as
+  -- per_sample_weights, include_last_offset, padding_idx, max_norm,
+  -- norm_type}), as
   -- EmbeddingBag's forward on the weight given
   function F.embedding_bag(input, weight, offsets, opts, ...)
     local op = 'embedding_bag'
@@ -366,19 +378,24 @@ return function(nl, nn)
     weight_arg(op, weight)
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, { mode = 1, per_sample_weights = 1, include_last_offset = 'flag', padding_idx = 1,
-                               scale_grad_by_freq = 'flag', sparse = 'flag' }, 'max_norm and norm_type are not supported')
+                               scale_grad_by_freq = 'flag', sparse = 'flag', max_norm = 1, norm_type = 1 })
+    local max_norm, norm_type = norm_opts(op, opts.max_norm, opts.norm_type)
     only_false(op, opts.scale_grad_by_freq, opts.sparse)
     local mode = opts.mode == nil and 'mean' or opts.mode
     if not BAG_MODES[mode] then
       nl._raise(op .. ": mode must be 'sum', 'mean' or 'max', got " .. nl._describe_arg(mode))
     end
     return bag_forward({ weight = weight, mode = mode, padding_idx = padding_id(op, opts.padding_idx, weight:size(1)),
-                         include_last_offset = opts.include_last_offset == true }, op, input, offsets,
+                         include_last_offset = opts.include_last_offset == true, max_norm = max_norm,
+                         norm_type = norm_type }, op, input, offsets,
                        opts.per_sample_weights)
   end
 
   function EmbeddingBag:extra_repr()
-    local s = ("%d, %d, mode='%s'"):format(self.num_embeddings, self.embedding_dim, self.mode)
+    local s = ('%d, %d'):format(self.num_embeddings, self.embedding_dim)
+    if self.max_norm then s = s .. ', max_norm=' .. tostring(self.max_norm) end
+    if self.norm_type ~= 2 then s = s .. ', norm_type=' .. tostring(self.norm_type) end
+    s = s .. (", mode='%s'"):format(self.mode)
     if self.padding_idx then s = s .. ', padding_idx=' .. self.padding_idx end
     if self.include_last_offset then s = s .. ', include_last_offset=true' end
     return s
