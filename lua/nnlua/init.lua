@@ -115,7 +115,26 @@ require('nnlua.nn')(nl)
 require('nnlua.optim')(nl)
 require('nnlua.data')(nl)
 require('nnlua.serialize')(nl)
-require('nnlua.fit')(nl)
+-- model:compile, fit, evaluate and predict and nl.callbacks (fit.lua,
+-- fit_data.lua, callbacks.lua) load on first use: until then Module holds
+-- stubs that load them and call the real method
+local FIT_METHODS, fit_loaded = { 'compile', 'fit', 'evaluate', 'predict' }, false
+function nl._load_fit()
+  if fit_loaded then return end
+  fit_loaded = true
+  local Module = nl.nn.Module
+  require('nnlua.fit')(nl)
+  local real = {}
+  for _, name in ipairs(FIT_METHODS) do real[name] = Module[name] end
+  nl._guard_methods(real, nl.nn.is_module, 'a module', 'm')
+  for name, fn in pairs(real) do Module[name] = fn end
+end
+for _, name in ipairs(FIT_METHODS) do
+  nl.nn.Module[name] = function(self, ...)
+    nl._load_fit()
+    return nl.nn.Module[name](self, ...)
+  end
+end
 require('nnlua.plot')(nl)
 nl.nn._guard_module_methods()
 nl.nn._watch_lazy()
@@ -125,6 +144,10 @@ nl.nn._watch_lazy()
 -- nl.distributions (torch.distributions), nl.special (torch.special) and
 -- nl.profiler load on first use too.
 setmetatable(nl, { __index = function(t, k)
+  if k == 'callbacks' then
+    nl._load_fit()
+    return rawget(t, k)
+  end
   if k == 'distributions' or k == 'profiler' or k == 'special' then
     local d = require('nnlua.' .. k)(nl)
     rawset(t, k, d)
