@@ -169,6 +169,7 @@ static void threads_init(void) {
 }
 
 static int flush_denormal;   /* the mode nl_set_flush_denormal set */
+static int flush_changed;    /* nl_set_flush_denormal has been called */
 
 /* FTZ | DAZ in this thread's MXCSR as flush_denormal says */
 static void apply_flush(void) {
@@ -194,13 +195,18 @@ int nl_set_num_threads(int n) {
     n = within_thread_limit(n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
-    if (flush_denormal) apply_flush_team(n);   /* threads the larger team adds */
+    /* the team takes the current mode: the threads a larger team adds, and
+     * the pool's idle ones, which kept the mode of when they last ran (a
+     * mode turned off while the setting was 1 reached only this thread,
+     * and then part of a 4-thread op still flushed) */
+    if (flush_changed) apply_flush_team(n);
     return 0;
 }
 
 int nl_set_flush_denormal(int on) {
 #if defined(__SSE__)
     flush_denormal = on != 0;
+    flush_changed = 1;
     apply_flush_team(nl_get_num_threads());
     return 1;
 #else

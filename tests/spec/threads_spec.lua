@@ -150,6 +150,25 @@ describe('nl.set_flush_denormal', function()
     assert(one > 0 and many > 0, 'subnormals back after set_flush_denormal(false)')
   end)
 
+  -- the team's idle threads keep the mode of when they last ran: turned
+  -- off while the setting was 1, it reached only the calling thread, and
+  -- back on 4 threads three quarters of a product still came out 0
+  it('gives the whole team the mode that was set while the setting was lower', function()
+    nl.set_num_threads(4)
+    assert.is_true(nl.set_flush_denormal(true))
+    assert.are.same({ 0, 0 }, { products() })
+    nl.set_num_threads(1)
+    nl.set_flush_denormal(false)
+    nl.set_num_threads(4)
+    local one, many = products()
+    assert(one > 0, 'subnormals back on the calling thread')
+    assert(math.abs(many - 2 ^ 20 * one) < 1e-6 * 2 ^ 20 * one, ('%g of %g'):format(many, 2 ^ 20 * one))
+    nl.set_num_threads(1)
+    nl.set_flush_denormal(true)
+    nl.set_num_threads(4)
+    assert.are.same({ 0, 0 }, { products() })
+  end)
+
   it('takes a boolean', function()
     local ok, err = pcall(nl.set_flush_denormal, 1)
     assert.is_false(ok)
