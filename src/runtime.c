@@ -138,6 +138,13 @@ __attribute__((constructor)) static void choose_blis_kernels(void) {
 
 static int num_threads;
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+/* Threads after fork(): libgomp's pool is the parent's, whose threads the
+ * child lacks, and the child's first region of more than one thread
+ * waited for them forever (an OpenResty worker forked after the master
+ * ran a model, a script's own fork). team_started: a region of more than
+ * one thread (ours or BLIS's) has run in this process; forked_team: this
+ * process is a child forked after that, and keeps one thread. */
+static int team_started, forked_team;
 
 #define MAX_THREADS 1024   /* nl_set_num_threads's range, 1..MAX_THREADS */
 
@@ -147,6 +154,13 @@ static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 static int within_thread_limit(int n) {
     int limit = omp_get_thread_limit();
     return limit >= 1 && n > limit ? limit : n;
+}
+
+/* in the child of a fork, before fork() returns there: only stores */
+static void forked_child(void) {
+    if (!__atomic_load_n(&team_started, __ATOMIC_RELAXED)) return;
+    __atomic_store_n(&forked_team, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&num_threads, 1, __ATOMIC_RELAXED);
 }
 
 /* NNLUA_NUM_THREADS, where it is a whole number in 1..MAX_THREADS (atoi
@@ -166,6 +180,7 @@ static void threads_init(void) {
     n = within_thread_limit(n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
+    pthread_atfork(NULL, NULL, forked_child);
 }
 
 static int flush_denormal;   /* the mode nl_set_flush_denormal set */
@@ -184,6 +199,7 @@ static void apply_flush(void) {
 static void apply_flush_team(int n) {
     apply_flush();
     if (n > 1) {
+        __atomic_store_n(&team_started, 1, __ATOMIC_RELAXED);
         _Pragma("omp parallel num_threads(n)")
         apply_flush();
     }
@@ -192,6 +208,9 @@ static void apply_flush_team(int n) {
 int nl_set_num_threads(int n) {
     pthread_once(&threads_once, threads_init);
     NL_CHECK_INT(n >= 1 && n <= MAX_THREADS, "set_num_threads: expected 1..%d threads, got %d", MAX_THREADS, n);
+    NL_CHECK_INT(n == 1 || !__atomic_load_n(&forked_team, __ATOMIC_RELAXED),
+                 "set_num_threads: this process was forked after its parent's OpenMP threads started, and "
+                 "OpenMP (libgomp) cannot start threads in it; it runs on 1 thread, got %d", n);
     n = within_thread_limit(n);
     __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
     bli_thread_set_num_threads(n);
@@ -232,7 +251,12 @@ int nl_threads_for(int64_t work, int64_t grain) {
     return chunks < n ? (int)chunks : n;
 }
 
-int nl_team(int nt) { return nt > 1 ? nl_get_num_threads() : 1; }
+int nl_team(int nt) {
+    int n = nt > 1 ? nl_get_num_threads() : 1;
+    if (n > 1 && !__atomic_load_n(&team_started, __ATOMIC_RELAXED))
+        __atomic_store_n(&team_started, 1, __ATOMIC_RELAXED);
+    return n;
+}
 
 int nl_team_for(int64_t work, int64_t grain) {
     int n = nl_get_num_threads();

@@ -175,3 +175,61 @@ describe('nl.set_flush_denormal', function()
     assert.truthy(tostring(err):find('set_flush_denormal: expected a boolean', 1, true))
   end)
 end)
+
+-- fork(): libgomp's pool is the parent's, whose threads the child lacks;
+-- the child's first op of more than one thread waited for them forever
+-- (an OpenResty worker forked after the master ran a model). A child
+-- forked after the team started runs on one thread and refuses more; one
+-- forked before keeps the setting.
+describe('fork', function()
+  local S = require 'support'
+  -- the child's line, or 'hung' where it ran past 20 s (then killed)
+  local function child_says(before_fork, in_child)
+    local script = S.write(S.tmpdir() .. '/fork.lua', ([[
+      local ffi = require 'ffi'
+      ffi.cdef 'int fork(void); int waitpid(int, int *, int); void _exit(int); int kill(int, int); int usleep(unsigned);'
+      nl.set_num_threads(2)
+      %s
+      local pid = ffi.C.fork()
+      if pid == 0 then
+        %s
+        ffi.C._exit(0)
+      end
+      local st = ffi.new('int[1]')
+      for _ = 1, 200 do
+        if ffi.C.waitpid(pid, st, 1) == pid then return end
+        ffi.C.usleep(100000)
+      end
+      ffi.C.kill(pid, 9)
+      ffi.C.waitpid(pid, st, 0)
+      print('hung')]]):format(before_fork, in_child))
+    local p = io.popen(('%s/bin/nnlua %s 2>&1'):format(S.root, S.q(script)))
+    local out = p:read('*a')
+    p:close()
+    return out
+  end
+
+  it('runs a child forked after the team started on one thread', function()
+    local out = child_says([[
+      nl.manual_seed(1)
+      local x = nl.randn(1000000)           -- 2 threads
+      want = (x * 2):sum():item()
+      X = x]], [[
+      local got = (X * 2):sum():item()      -- 1M elements: 2 threads in the parent
+      local ok, err = pcall(nl.set_num_threads, 2)
+      print(got == want, nl.get_num_threads(), ok, err)
+      io.stdout:flush()]])
+    assert.is_nil(out:find('hung', 1, true), out)
+    assert.truthy(out:find('^true\t1\tfalse\t'), out)
+    S.contains(out, 'set_num_threads: this process was forked after its parent\'s OpenMP threads started')
+  end)
+
+  it('keeps the setting in a child forked before any op ran on threads', function()
+    local out = child_says('', [[
+      nl.manual_seed(1)
+      local x = nl.randn(1000000)
+      print(nl.get_num_threads(), (x * 2):sum():item() == 2 * x:sum():item())
+      io.stdout:flush()]])
+    assert.are.equal('2\ttrue\n', out)
+  end)
+end)
