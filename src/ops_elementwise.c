@@ -400,9 +400,10 @@ int nl_binary_scalar_(int op, nl_tensor *dst, double s) {
         break;                                                                \
     }                                                                         \
     case NL_OP_MISH: UN_LOOP(T, x * TANH(LOG1P(EXP(x)))); break;              \
-    case NL_OP_HARDTANH: {                                                    \
+    case NL_OP_HARDTANH: {   /* min(max(x, lo), hi), NaN if any is NaN */ \
         T lo = (T)ctx->lo, hi = (T)ctx->hi;                                   \
-        UN_LOOP(T, x < lo ? lo : (x > hi ? hi : x));                          \
+        if (lo != lo || hi != hi) UN_LOOP(T, x != x ? x : lo + hi);           \
+        else UN_LOOP(T, x < lo ? (lo > hi ? hi : lo) : (x > hi ? hi : x));   \
         break;                                                                \
     }                                                                         \
     case NL_OP_HARDSIGMOID: UN_LOOP(T, CLAMP06(T, x + (T)3) / (T)6); break;   \
@@ -510,8 +511,7 @@ nl_tensor *nl_clamp(nl_tensor *a, double lo, double hi) {
     return unary(&ctx, a);
 }
 
-nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope) {
-    NL_CHECK(negative_slope == negative_slope, "leaky_relu: slope is NaN");
+nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope) {   /* NaN taken, as PyTorch */
     NL_CHECK_TENSOR("leaky_relu", a);
     NL_CHECK(a->dtype != NL_INT64, "leaky_relu: expected a float tensor, got int64 %s", nl_shape_str(a));
     un_ctx ctx = { NL_OP_LEAKY_RELU, 0, 0, 0, negative_slope, 0 };
@@ -520,23 +520,15 @@ nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope) {
 
 static bool is_activation(int op) { return op >= NL_OP_ELU && op <= NL_OP_HARDSHRINK; }
 
-/* PyTorch's checks of an activation's parameters, and NaN refused, as
- * leaky_relu's slope is; false with the error set (name: the op's, or its
- * in-place form's) */
+/* PyTorch 1.13's checks of an activation's parameters: CELU's alpha not
+ * 0, softshrink's lambd >= 0 (NaN refused); NaN and +-inf elsewhere taken,
+ * and hardtanh's min_val above max_val (it gives max_val); false with the
+ * error set (name: the op's, or its in-place form's) */
 static bool activation_params_ok(int op, const char *name, double p0, double p1) {
-    const char *n0 = NULL, *n1 = NULL;      /* the parameters' names, PyTorch's */
-    switch (op) {
-    case NL_OP_ELU: case NL_OP_CELU: n0 = "alpha"; break;
-    case NL_OP_SOFTSHRINK: case NL_OP_HARDSHRINK: n0 = "lambd"; break;
-    case NL_OP_SOFTPLUS: n0 = "beta"; n1 = "threshold"; break;
-    case NL_OP_HARDTANH: n0 = "min_val"; n1 = "max_val"; break;
-    default: return true;
-    }
-    const char *bad = p0 != p0 ? n0 : (n1 && p1 != p1) ? n1 : NULL;
-    if (bad) nl_set_error("%s: %s is NaN", name, bad);
-    else if (op == NL_OP_CELU && p0 == 0) nl_set_error("%s: alpha cannot be 0 (CELU divides by it)", name);
+    (void)p1;
+    if (op == NL_OP_CELU && p0 == 0) nl_set_error("%s: alpha cannot be 0 (CELU divides by it)", name);
+    else if (op == NL_OP_SOFTSHRINK && p0 != p0) nl_set_error("%s: lambd must be >= 0, got nan", name);
     else if (op == NL_OP_SOFTSHRINK && p0 < 0) nl_set_error("%s: lambd must be >= 0, got %g", name, p0);
-    else if (op == NL_OP_HARDTANH && p0 > p1) nl_set_error("%s: min_val %g is greater than max_val %g", name, p0, p1);
     else return true;
     return false;
 }

@@ -179,9 +179,12 @@ return function(nl)
   R[OP.COS] = function(n, g) return { -(g * unary(OP.SIN, n:x(1))) } end
   -- (relu's tied to its output, as PyTorch's threshold_backward(g, result, 0))
   R[OP.RELU] = function(n, g) return { tie(keep(g, 1 - cmp(OP.LE, n:x(1), 0)), n:out()) } end   -- NaN passes g, as C's
+  -- (g or g * slope selected, as PyTorch's leaky_relu_backward: an infinite
+  -- slope gave (1 - inf) + inf = NaN where x > 0; a NaN x takes the slope)
   R[OP.LEAKY_RELU] = function(n, g)
     local x, sl = n:x(1), n.s[0]
-    return { tie(g * scal(OP.ADD, scal(OP.MUL, cmp(OP.GT, x, 0), 1 - sl), sl), x) }
+    local dt = g.ptr.dtype
+    return { tie(g * where(cmp(OP.GT, x, 0), wrap(lib.nl_full(0, nil, 1, dt)), wrap(lib.nl_full(0, nil, sl, dt))), x) }
   end
   R[OP.CLAMP] = function(n, g)
     local x = n:x(1)
@@ -217,26 +220,44 @@ return function(nl)
     local s = unary(OP.SIGMOID, x)
     return { g * (s * scal(OP.ADD, x * scal(OP.SUB, s, 1, true), 1)) }
   end
-  -- elu, selu, celu: pos above 0, neg * ins * exp(x * ins) below (selected,
-  -- so that exp's overflow above 0 does not reach the gradient); at 0 the
-  -- value below as a constant (PyTorch's double backward is 0 there)
+  -- elu, selu, celu: g d, d = pos above 0, neg * ins * exp(x * ins) below
+  -- (C's first-order formula, selected), whose gradient in x is PyTorch
+  -- 1.13's elu_double_backward, ins d (x < 0), multiplied (not selected):
+  -- 0 at x >= 0 (and at +inf, where exp overflows), NaN where d or ins is
+  -- (a NaN alpha, an infinite alpha at 0 and -inf). d is the value of an
+  -- autograd.Function of x whose backward is that product.
   local SELU_ALPHA, SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+  local EluSlope
   local function elu_family(n, g)
     local x, alpha = n:x(1), n.s[0]
     local neg, pos, ins = alpha, 1, 1
     if n.op == OP.SELU then neg, pos = SELU_ALPHA * SELU_SCALE, SELU_SCALE end
     if n.op == OP.CELU then ins = 1 / alpha end
-    local below = scal(OP.MUL, unary(OP.EXP, scal(OP.MUL, x, ins)), neg * ins)
     local dt = g.ptr.dtype
-    local above = wrap(lib.nl_full(0, nil, pos, dt))
-    below = where(cmp(OP.EQ, x, 0), wrap(lib.nl_full(0, nil, neg * ins, dt)), below)
-    return { g * where(cmp(OP.GT, x, 0), above, below) }
+    local xd = x:detach()
+    local below = scal(OP.MUL, unary(OP.EXP, scal(OP.MUL, xd, ins)), neg * ins)
+    local d = where(cmp(OP.GT, xd, 0), wrap(lib.nl_full(0, nil, pos, dt)), below)
+    EluSlope = EluSlope or nl.autograd.Function('elu_slope', {
+      forward = function(ctx, _, dv, k) ctx:save_for_backward(k) return dv:clone() end,
+      backward = function(ctx, gd) return gd * ctx:saved_tensors(), nil, nil end,
+    })
+    return { g * EluSlope.apply(x, d, scal(OP.MUL, d, ins) * cmp(OP.LT, xd, 0)) }
   end
   R[OP.ELU], R[OP.SELU], R[OP.CELU] = elu_family, elu_family, elu_family
-  R[OP.SOFTPLUS] = function(n, g)           -- sigmoid(beta x), 1 above the threshold
+  -- softplus: g where beta x > threshold, else g z / (z + 1), z = exp(beta x)
+  -- (C's first-order kernel, PyTorch's softplus_backward: NaN at beta x =
+  -- inf), of a gradient in x that is PyTorch's softplus_double_backward,
+  -- s (1 - s) beta where beta x < threshold, s = sigmoid(beta x), else 0
+  -- (at beta x = threshold, and everywhere for a NaN threshold): the value
+  -- d of no graph, plus (s - s) m, m = (beta x < threshold), for the slope
+  R[OP.SOFTPLUS] = function(n, g)
     local x, beta, th = n:x(1), n.s[0], n.s[1]
+    local dt = g.ptr.dtype
     local bx = scal(OP.MUL, x, beta)
-    return { g * where(cmp(OP.GT, bx, th), wrap(lib.nl_full(0, nil, 1, g.ptr.dtype)), unary(OP.SIGMOID, bx)) }
+    local z = unary(OP.EXP, bx:detach())
+    local d = where(cmp(OP.GT, bx, th), wrap(lib.nl_full(0, nil, 1, dt)), z / scal(OP.ADD, z, 1))
+    local s = unary(OP.SIGMOID, bx)
+    return { g * (d + (s - s:detach()) * cmp(OP.LT, bx, th)) }
   end
   R[OP.LOGSIGMOID] = function(n, g) return { g * unary(OP.SIGMOID, -n:x(1)) } end
   -- softsign and tanhshrink as PyTorch 1.13 differentiates the ops it

@@ -1181,7 +1181,9 @@ return function(nl)
   activation('softshrink', { { 'lambd', 0.5 } })
   activation('hardshrink', { { 'lambd', 0.5 } })
   -- hardtanh keeps int64, its bounds cut toward 0, as PyTorch's (which
-  -- clamps int64 so); the float kernel refuses int64
+  -- clamps int64 so, and cannot cast a NaN or infinite bound); a min_val
+  -- above max_val gives max_val everywhere, min(max(x, lo), hi) as
+  -- PyTorch's clamp; the float kernel refuses int64
   local hardtanh_, trunc = Tensor.hardtanh_, function(v) return v < 0 and math.ceil(v) or math.floor(v) end
   -- int64 t clamped to hardtanh's bounds cut toward 0, checked as op's
   local function hardtanh_int(op, t, lo, hi)
@@ -1190,10 +1192,17 @@ return function(nl)
       lo, hi = lo.min_val, lo.max_val
     end
     lo, hi = lo == nil and -1 or lo, hi == nil and 1 or hi
-    if type(lo) ~= 'number' or lo ~= lo then argerror(op, 'a number as min_val', lo) end
-    if type(hi) ~= 'number' or hi ~= hi then argerror(op, 'a number as max_val', hi) end
-    if lo > hi then raise(('%s: min_val %g is greater than max_val %g'):format(op, lo, hi)) end
-    return Tensor.clamp(t, trunc(lo), trunc(hi))
+    for _, a in ipairs({ { 'min_val', lo }, { 'max_val', hi } }) do
+      local v = a[2]
+      if type(v) ~= 'number' then argerror(op, 'a number as ' .. a[1], v) end
+      if v ~= v or v == math.huge or v == -math.huge then
+        raise(('%s: %s %s cannot be converted to int64 for the int64 input %s'):format(op, a[1], tostring(v),
+          nl._shape_str(t)))
+      end
+    end
+    lo, hi = trunc(lo), trunc(hi)
+    if lo > hi then lo = hi end
+    return Tensor.clamp(t, lo, hi)
   end
   function Tensor.hardtanh(t, ...)
     local p = T(t, 'hardtanh')

@@ -623,7 +623,7 @@ describe('misuse of the new pieces', function()
 
   it('RReLU and rrelu', function()
     has(errmsg(nn.RReLU, 0.5, 0.2), 'RReLU: lower (0.5) must not be above upper (0.2)')
-    has(errmsg(nn.RReLU, 0.1, math.huge), 'RReLU: lower and upper must be finite numbers')
+    has(errmsg(nn.RReLU, 0.1, 0 / 0), 'RReLU: lower and upper must be numbers (not NaN)')
     has(errmsg(nn.RReLU, 0.1, 0.2, 1), 'RReLU: expected no argument, or an inplace flag, got number')
     has(errmsg(nn.RReLU(), nl.zeros({ 2 }, 'int64')), 'RReLU')
     has(errmsg(F.rrelu, nl.zeros(2), { lower = 0.1, training = 1 }), 'rrelu: training must be a boolean')

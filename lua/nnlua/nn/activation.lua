@@ -84,7 +84,7 @@ return function(nl, nn)
         local v = args[i]
         if v == nil then v = pd[2] end
         if type(v) ~= 'number' then nl._argerror(name, 'a number as ' .. pd[1], v) end
-        if v ~= v then nl._raise(('%s: %s is NaN'):format(name, pd[1])) end
+        -- (NaN and +-inf taken, as PyTorch's modules; o.check refuses where PyTorch does)
         self[pd[1]] = v
       end
       if o.inplace then
@@ -115,7 +115,8 @@ return function(nl, nn)
   -- Softplus(beta, threshold): x itself where beta * x > threshold (PyTorch's linear region)
   with_params('Softplus', 'softplus', { { 'beta', 1 }, { 'threshold', 20 } }, {
     repr = function(self) return ('beta=%s, threshold=%s'):format(tostring(self.beta), tostring(self.threshold)) end })
-  -- Hardtanh(min_val, max_val): max_val above min_val, as PyTorch asserts; int64 kept
+  -- Hardtanh(min_val, max_val): max_val above min_val, as PyTorch asserts (NaN refused
+  -- so; F.hardtanh takes both); int64 kept
   with_params('Hardtanh', 'hardtanh', { { 'min_val', -1 }, { 'max_val', 1 } }, {
     inplace = true, int64 = true,
     repr = function(self)
@@ -132,7 +133,9 @@ return function(nl, nn)
   with_params('Softshrink', 'softshrink', { { 'lambd', 0.5 } }, {
     repr = function(self) return tostring(self.lambd) end,
     check = function(self)
-      if self.lambd < 0 then nl._raise(('Softshrink: lambd must be >= 0, got %s'):format(tostring(self.lambd))) end
+      if not (self.lambd >= 0) then
+        nl._raise(('Softshrink: lambd must be >= 0, got %s'):format(tostring(self.lambd)))
+      end
     end })
   with_params('Hardshrink', 'hardshrink', { { 'lambd', 0.5 } }, { repr = function(self) return tostring(self.lambd) end })
 

@@ -38,7 +38,7 @@ return function(nl, nn)
     for i, pd in ipairs(params) do
       local a = args[i]
       if a == nil then a = pd[2] end
-      if type(a) ~= 'number' or a ~= a then nl._argerror(op, 'a number as ' .. pd[1], a) end
+      if type(a) ~= 'number' then nl._argerror(op, 'a number as ' .. pd[1], a) end   -- (NaN taken, as PyTorch)
       v[i] = a
     end
     if inplace then

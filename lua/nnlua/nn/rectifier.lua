@@ -64,13 +64,14 @@ return function(nl, nn)
   function PReLU:extra_repr() return 'num_parameters=' .. self.weight:numel() end
 
   -- lower and upper from positional arguments or a table of them (and of
-  -- the names in more): the bounds checked as PyTorch's (lower <= upper),
-  -- and finite (an inf bound gave inf * 0 = NaN slopes)
+  -- the names in more): the bounds checked as PyTorch's (lower <= upper,
+  -- which NaN fails); +-inf taken, as PyTorch's eval mode takes them (a
+  -- slope (lower + upper) / 2), refused in training (rrelu_training)
   local function bounds(op, lower, upper)
     if lower == nil then lower = 1 / 8 end
     if upper == nil then upper = 1 / 3 end
-    if not finite(lower) or not finite(upper) then
-      nl._raise(('%s: lower and upper must be finite numbers, got %s and %s'):format(op, nl._describe_arg(lower),
+    if type(lower) ~= 'number' or type(upper) ~= 'number' or lower ~= lower or upper ~= upper then
+      nl._raise(('%s: lower and upper must be numbers (not NaN), got %s and %s'):format(op, nl._describe_arg(lower),
         nl._describe_arg(upper)))
     end
     if lower > upper then
@@ -102,6 +103,10 @@ return function(nl, nn)
     if inplace ~= nil and type(inplace) ~= 'boolean' then nl._argerror(op, 'a boolean inplace flag', inplace) end
     nl._float_only(x, op)
     if not training then return nl.leaky_relu(x, (lower + upper) / 2) end
+    if not finite(lower) or not finite(upper) then   -- (PyTorch's uniform_ refuses them too)
+      nl._raise(('%s: in training lower and upper must be finite (slopes are drawn between them), got %s and %s')
+        :format(op, tostring(lower), tostring(upper)))
+    end
     local slope = nl.rand(x:shape(), x:dtype()) * (upper - lower) + lower
     -- x <= 0 takes the slope (PyTorch's rrelu_with_noise: 0 too)
     return nl.where(x:le(0), x * slope, x)
