@@ -257,6 +257,45 @@ describe('RReLU in training and eval', function()
     nl.manual_seed(5)
     S.same_bits(nn.RReLU()(x), a, 'same seed')
   end)
+
+  -- create_graph in training: the drawn slopes are constants, so the
+  -- gradient differentiated again is PyTorch's (0 in x alone; the product
+  -- rule's terms otherwise), checked against float64 central differences
+  -- of the first derivative, each evaluation drawing the same slopes
+  -- (nl.manual_seed before each); "does not require grad" before
+  it('in training: the second derivative under create_graph, against finite differences of the first', function()
+    local rng = S.rng(41)
+    local xs = {}
+    for i = 1, 24 do local v = rng(-2, 2) xs[i] = math.abs(v) < 0.05 and v + 0.2 or v end   -- (away from the kink)
+    local h = 1e-6
+    for _, form in ipairs({ 'module', 'F' }) do
+      local f = form == 'F' and function(x) return F.rrelu(x, 0.1, 0.4, true) end
+        or nn.RReLU(0.1, 0.4):double():train()
+      -- the first derivative of sum(w rrelu(x)) and of sum(rrelu(x)^2) at x, the seed's slopes
+      local function first(x, sq)
+        nl.manual_seed(9)
+        local y = f(x)
+        local loss = sq and (y * y):sum() or (y * nl.tensor(xs, 'float64')):sum()
+        return nl.autograd.grad(loss, { x }, { create_graph = true })[1]
+      end
+      for _, sq in ipairs({ false, true }) do
+        local what = form .. (sq and ' sum(y^2)' or ' sum(w y)')
+        local x = nl.tensor(xs, 'float64'):requires_grad()
+        local g = first(x, sq)
+        local gg = nl.autograd.grad(g:sum(), { x })[1]   -- the Hessian's row sums: it is diagonal
+        local fd = {}
+        for i = 1, #xs do
+          local xp, xm = { unpack(xs) }, { unpack(xs) }
+          xp[i], xm[i] = xs[i] + h, xs[i] - h
+          local gp = first(nl.tensor(xp, 'float64'):requires_grad(), sq)[i]
+          local gm = first(nl.tensor(xm, 'float64'):requires_grad(), sq)[i]
+          fd[i] = (gp - gm) / (2 * h)
+        end
+        S.expect_close(gg, nl.tensor(fd, 'float64'), what, 1e-5, 1e-7)
+        if not sq then assert.are.equal(0, gg:abs():max():item(), what .. ': 0 in x alone') end
+      end
+    end
+  end)
 end)
 
 describe('the dropouts in training and eval', function()

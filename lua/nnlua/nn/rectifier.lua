@@ -108,6 +108,15 @@ return function(nl, nn)
         :format(op, tostring(lower), tostring(upper)))
     end
     local slope = nl.rand(x:shape(), x:dtype()) * (upper - lower) + lower
+    -- the slopes tied to x, where x carries a graph: a false condition picks
+    -- them over floor(x), whose gradient is zeros. The gradient, slope g,
+    -- then keeps x in its graph, so that differentiated again in x alone it
+    -- gives zeros (the drawn slopes are constants), as PyTorch's
+    -- rrelu_with_noise_backward, which takes x; it had no graph, and
+    -- create_graph's second derivative was refused ("does not require grad")
+    if lib.nl_is_grad_enabled() ~= 0 and bit.band(x.ptr.flags, 1) ~= 0 then
+      slope = nl.where(nl.tensor(0, 'int64'), x:floor(), slope)
+    end
     -- x <= 0 takes the slope (PyTorch's rrelu_with_noise: 0 too)
     return nl.where(x:le(0), x * slope, x)
   end
