@@ -167,6 +167,38 @@ return function(nl, data)
       if named then return r end
       return unpack(r, 1, k)
     end
+    -- s:batch(idx) when every dataset has batch (TensorDataset, Subset, ...):
+    -- each dataset's batch of the rows idx, in the form the loader's
+    -- row-by-row collation gives (the list of its values where its rows are
+    -- lists, as a TensorDataset's, else its one value), one call each
+    -- instead of a ds[i] per row and dataset
+    local batches, as_list = {}, {}
+    for j = 1, k do
+      local okb, f = pcall(function() return list[j].batch end)
+      batches[j] = okb and type(f) == 'function' and f or nil
+      if not batches[j] then batches = nil break end
+    end
+    if batches then
+      function fields.batch(_, idx)
+        if not nl.is_tensor(idx) then argerror(op .. ':batch', 'an int64 tensor of row indices', idx) end
+        local out = {}
+        for j = 1, k do
+          local ds = list[j]
+          local vals = pack(batches[j](ds, idx))
+          if as_list[j] == nil and idx:numel() > 0 then
+            local r = ds[idx[1]]
+            as_list[j] = type(r) == 'table' and getmetatable(r) == nil and #r or false
+          end
+          local m = as_list[j]
+          if m and vals.n ~= m then
+            raise(('%s:batch: dataset %s gives rows of %d items and batches of %d'):format(op, name(j), m, vals.n))
+          end
+          out[named and keys[j] or j] = m and { unpack(vals, 1, vals.n) } or vals[1]
+        end
+        if named then return out end
+        return unpack(out, 1, k)
+      end
+    end
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return n end

@@ -226,6 +226,56 @@ describe('StackDataset', function()
     assert.are.equal('StackDataset(3 rows: image, label)', tostring(st))
   end)
 
+  -- the loader's batches of st made by st:batch (one call per dataset)
+  -- against those of the same rows collated row by row (st behind a
+  -- wrapper without batch), value by value, tensors bit for bit with their
+  -- dtype
+  local function same_batch(a, b, what)
+    if nl.is_tensor(a) then
+      assert.is_true(nl.is_tensor(b), what .. ': a tensor')
+      assert.are.equal(b:dtype(), a:dtype(), what .. ': dtype')
+      S.same_bits(a, b, what)
+    elseif type(a) == 'table' then
+      assert.are.equal('table', type(b), what .. ': a table')
+      for key, v in pairs(b) do same_batch(a[key], v, what .. '.' .. tostring(key)) end
+      for key in pairs(a) do assert.is_true(b[key] ~= nil, what .. ': extra field ' .. tostring(key)) end
+    else
+      assert.are.equal(b, a, what)
+    end
+  end
+  local function row_by_row(st)
+    local p = newproxy(true)
+    local mt = getmetatable(p)
+    mt.__len = function() return #st end
+    mt.__index = function(_, i) if type(i) == 'number' then return st[i] end end
+    return p
+  end
+
+  it('batches with batch() (each dataset has one) equal to the rows collated one by one', function()
+    local rng = S.rng(3)
+    local N = 50
+    local A = nl.tensor(S.nested({ N, 3 }, rng))
+    local B = nl.tensor(S.nested({ N, 2, 2 }, rng), 'float64')
+    local lab = nl.tensor(S.nested({ N }, function() return math.floor(rng(0, 9)) end), 'int64')
+    local perm = {}
+    for i = 1, N do perm[i] = (i * 7) % N + 1 end
+    local lists = data.StackDataset(data.TensorDataset(A, lab), data.Subset(data.TensorDataset(B), perm))
+    local names = data.StackDataset({ a = data.TensorDataset(A), b = data.TensorDataset(B, lab) })
+    assert.are.equal('function', type(lists.batch))
+    assert.are.equal('function', type(names.batch))
+    assert.is_nil(data.StackDataset(data.TensorDataset(A), lab:totable()).batch)   -- a plain table has none
+    for _, st in ipairs({ lists, names }) do
+      for _, o in ipairs({ { batch_size = 7 }, { batch_size = 8, shuffle = true, seed = 4, drop_last = true } }) do
+        local got, want = {}, {}
+        for _, dl in ipairs({ { st, got }, { row_by_row(st), want } }) do
+          for a, b in data.DataLoader(dl[1], o):iter() do dl[2][#dl[2] + 1] = { a, b } end
+        end
+        assert.are.equal(#want, #got)
+        for i = 1, #want do same_batch(got[i], want[i], 'batch ' .. i) end
+      end
+    end
+  end)
+
   it('refuses datasets of different lengths, no datasets, bad names and rows, naming them', function()
     contains(errmsg(data.StackDataset, data.TensorDataset(X), { 1, 2 }),
              'StackDataset: the datasets differ in length: dataset 1 has 3 rows and dataset 2 2')
