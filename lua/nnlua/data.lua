@@ -754,6 +754,33 @@ return function(nl)
     return m == 0 and nl.zeros({ 0 }, 'int64') or nl.tensor(v, 'int64')
   end
 
+  -- the loader's worker options (opts: DataLoader's), checked as PyTorch's:
+  -- num_workers, prefetch_factor (nil: not given), timeout
+  function data._worker_opts(op, opts)
+    local nw = opts.num_workers or 0
+    if type(nw) ~= 'number' or nw ~= math.floor(nw) or nw < 0 or nw > 1024 then
+      raise(op .. ': num_workers must be an integer in 0..1024, got ' .. nl._describe_arg(nw))
+    end
+    local prefetch = opts.prefetch_factor
+    if prefetch ~= nil and (type(prefetch) ~= 'number' or prefetch ~= math.floor(prefetch) or prefetch < 1
+                            or prefetch > 2 ^ 20) then
+      raise(op .. ': prefetch_factor must be a positive integer, got ' .. nl._describe_arg(prefetch))
+    end
+    local timeout = opts.timeout or 0
+    if type(timeout) ~= 'number' or not (timeout >= 0 and timeout < math.huge) then
+      raise(op .. ': timeout must be a non-negative number of seconds, got ' .. nl._describe_arg(timeout))
+    end
+    if opts.worker_init_fn ~= nil and not callable(opts.worker_init_fn) then
+      raise(op .. ': worker_init_fn must be a function of the worker id, got ' .. nl._describe_arg(opts.worker_init_fn))
+    end
+    -- (PyTorch's checks: these options are the workers')
+    if nw == 0 and (prefetch ~= nil or opts.persistent_workers) then
+      raise(op .. ': ' .. (prefetch ~= nil and 'prefetch_factor' or 'persistent_workers')
+            .. ' needs num_workers > 0')
+    end
+    return nw, prefetch, timeout
+  end
+
   -- Batches of ds (a TensorDataset, an IdxDataset, a Subset, or anything
   -- with #ds and ds[i]: a plain array of samples {x, y} works). A dataset
   -- with a method ds:batch(idx) makes each batch in one call, idx an int64
@@ -854,27 +881,7 @@ return function(nl)
       nb_given = m
     end
     local gen = data._seed_generator(op, opts.seed)
-    local nw = opts.num_workers or 0
-    if type(nw) ~= 'number' or nw ~= math.floor(nw) or nw < 0 or nw > 1024 then
-      raise(op .. ': num_workers must be an integer in 0..1024, got ' .. nl._describe_arg(nw))
-    end
-    local prefetch = opts.prefetch_factor
-    if prefetch ~= nil and (type(prefetch) ~= 'number' or prefetch ~= math.floor(prefetch) or prefetch < 1
-                            or prefetch > 2 ^ 20) then
-      raise(op .. ': prefetch_factor must be a positive integer, got ' .. nl._describe_arg(prefetch))
-    end
-    local timeout = opts.timeout or 0
-    if type(timeout) ~= 'number' or not (timeout >= 0 and timeout < math.huge) then
-      raise(op .. ': timeout must be a non-negative number of seconds, got ' .. nl._describe_arg(timeout))
-    end
-    if opts.worker_init_fn ~= nil and not callable(opts.worker_init_fn) then
-      raise(op .. ': worker_init_fn must be a function of the worker id, got ' .. nl._describe_arg(opts.worker_init_fn))
-    end
-    -- (PyTorch's checks: these options are the workers')
-    if nw == 0 and (prefetch ~= nil or opts.persistent_workers) then
-      raise(op .. ': ' .. (prefetch ~= nil and 'prefetch_factor' or 'persistent_workers')
-            .. ' needs num_workers > 0')
-    end
+    local nw, prefetch, timeout = data._worker_opts(op, opts)
     local tensors = tensor_datasets[ds]
     local batcher         -- ds:batch(idx) of a dataset that gathers its own batches (IdxDataset)
     if not tensors then

@@ -218,7 +218,8 @@ return function(nl, data)
   -- it, its options checked): batches of batch_size samples in stream
   -- order, the last shorter unless drop_last; collate_fn as for any
   -- dataset. As PyTorch's, no shuffle, sampler or batch_sampler (the
-  -- dataset orders its samples); nnlua's has no workers either.
+  -- dataset orders its samples); num_workers and the workers' options as
+  -- PyTorch's (each worker its own pass, below).
   -- #loader needs ds:len(); loader:iter(skip) reads and drops skip
   -- batches' samples first.
   function data._iterable_loader(op, ds, opts, bs)
@@ -232,13 +233,7 @@ return function(nl, data)
       raise(('%s: an IterableDataset (%s) cannot be shuffled by the loader: its iter() orders the samples '
              .. '(shuffle inside iter(), as with PyTorch\'s)'):format(op, ds.__name))
     end
-    for _, key in ipairs({ 'num_workers', 'prefetch_factor', 'persistent_workers', 'worker_init_fn', 'timeout' }) do
-      local v = opts[key]
-      if v ~= nil and v ~= 0 and v ~= false then
-        raise(('%s: worker processes (%s) are not supported with an IterableDataset (%s)'):format(op, key,
-          ds.__name))
-      end
-    end
+    local nw, prefetch, timeout = data._worker_opts(op, opts)
     local collate_fn, drop_last = opts.collate_fn, opts.drop_last and true or false
     if collate_fn ~= nil and not callable(collate_fn) then
       raise(op .. ': collate_fn must be a function of the list of samples, got ' .. nl._describe_arg(collate_fn))
@@ -260,13 +255,12 @@ return function(nl, data)
       return ...
     end
     local fields = { dataset = ds, batch_size = bs, shuffle = false, drop_last = drop_last, generator = gen,
-                     collate_fn = collate_fn, num_workers = 0, persistent_workers = false, timeout = 0 }
-    function fields.iter(_, skip)
-      if skip ~= nil and type(skip) ~= 'number' then argerror(op .. ': iter(skip)', 'a number', skip) end
-      skip = skip or 0
-      if skip ~= skip or skip < 0 or skip ~= math.floor(skip) then
-        raise(op .. ': iter(skip): skip must be a non-negative integer')
-      end
+                     collate_fn = collate_fn, num_workers = nw, prefetch_factor = nw > 0 and (prefetch or 2) or nil,
+                     persistent_workers = opts.persistent_workers or false, worker_init_fn = opts.worker_init_fn,
+                     timeout = timeout }
+    -- the batches of one pass over ds from the start (in a worker, over
+    -- its copy, which data.get_worker_info() lets split the samples)
+    local function pass(skip)
       local f, s, c = stream(op, ds)
       local count, ended = 0, false
       local function next_sample()
@@ -278,7 +272,7 @@ return function(nl, data)
         if v.n == 1 then return c end
         return { unpack(v, 1, v.n) }
       end
-      for _ = 1, skip * bs do
+      for _ = 1, (skip or 0) * bs do
         if next_sample() == nil then break end
       end
       return function()
@@ -294,7 +288,41 @@ return function(nl, data)
         return data._collate_samples(samples, ctx)
       end
     end
-    function fields.shutdown() end
+    -- With workers (num_workers > 0), PyTorch's semantics: each worker
+    -- makes the batches of its own pass (a dataset that does not split by
+    -- data.get_worker_info() gives each sample once per worker), drop_last
+    -- and the last shorter batch per worker; the batches come round the
+    -- workers in turn, those whose pass has ended left out
+    local workers, wpass, weid
+    if nw > 0 then
+      workers = data._workers().new {
+        num_workers = nw, prefetch_factor = prefetch or 2, persistent_workers = opts.persistent_workers,
+        worker_init_fn = opts.worker_init_fn, timeout = timeout, dataset = ds, generator = gen,
+        make = function(_, _, _, eid)      -- in the worker: its pass's next batch
+          if eid ~= weid then weid, wpass = eid, pass() end
+          local function ended(first, ...)
+            if first == nil then return data._workers().END end
+            return first, ...
+          end
+          return ended(wpass())
+        end,
+      }
+    end
+    -- loader:iter(skip): an epoch's batches, skip of them read and dropped first
+    function fields.iter(_, skip)
+      if skip ~= nil and type(skip) ~= 'number' then argerror(op .. ': iter(skip)', 'a number', skip) end
+      skip = skip or 0
+      if skip ~= skip or skip < 0 or skip ~= math.floor(skip) then
+        raise(op .. ': iter(skip): skip must be a non-negative integer')
+      end
+      if not workers then return pass(skip) end
+      local it = workers.iter_stream()
+      for _ = 1, skip do
+        if it() == nil then break end
+      end
+      return it
+    end
+    function fields.shutdown() if workers then workers.shutdown() end end
     local self = newproxy(true)
     local mt = getmetatable(self)
     -- `for xb, yb in loader do`, one epoch at a time, as data.lua's loaders

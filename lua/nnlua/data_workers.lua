@@ -3,7 +3,9 @@
 -- fork() of the process, which runs the dataset and the collation on the
 -- batches' row indices the parent's sampler drew (the order is the one
 -- num_workers = 0 gives) and sends the batch back over a Unix socket, as
--- tensors' dtype, shape and bytes and plain Lua values. Loaded on the
+-- tensors' dtype, shape and bytes and plain Lua values; for an
+-- IterableDataset each worker makes the batches of its own pass instead
+-- (iter_stream). Loaded on the
 -- first loader with workers; the sampling and collation are data.lua's
 -- (the default collation's dtype of a field of numbers, fixed from the
 -- first batch, is fixed in each worker from its own first batch).
@@ -114,6 +116,7 @@ return function(nl, data)
   lib = nl._lib
   local raise, wrap = nl._raise, nl._wrap
   local M = {}
+  M.END = setmetatable({}, { __tostring = function() return 'the end of a worker\'s stream' end })
 
   -- the writer: one growing buffer, reused from batch to batch
   local cap, len = 65536, 0
@@ -288,8 +291,12 @@ return function(nl, data)
         if init_err then
           status, p, n = 1, init_err, #init_err
         else
-          local rok, r = xpcall(function() return encode(cfg.make(idx, nil, rows)) end, traceback)
-          if rok then p, n = buf, r else status, p, n = 1, tostring(r), #tostring(r) end
+          -- (an IterableDataset's make gives M.END once the worker's stream
+          -- has no more batches: status 2, no body)
+          local function enc(first, ...) if first == M.END then return false end return encode(first, ...) end
+          local rok, r = xpcall(function() return enc(cfg.make(idx, nil, rows, eid)) end, traceback)
+          if rok and r == false then status, p, n = 2, buf, 0
+          elseif rok then p, n = buf, r else status, p, n = 1, tostring(r), #tostring(r) end
         end
         head[0], head[1], head[2], head[3] = eid, b, status, n
         C.fflush(nil)
@@ -479,7 +486,7 @@ return function(nl, data)
         q.msgs[q.first], q.first = nil, q.first + 1
         if tonumber(m.epoch) == eid then
           if m.batch ~= b then fail(pool, ('DataLoader: worker %d sent batch %d for batch %d'):format(w - 1, m.batch, b)) end
-          if m.status ~= 0 then
+          if m.status == 1 then
             fail(pool, ('DataLoader: worker %d (pid %d) raised an error making batch %d:\n%s'):format(w - 1,
               pid_of(pool, w), b, ffi.string(m.body, m.bytes)))
           end
@@ -604,6 +611,87 @@ return function(nl, data)
         if not drawn_all then send_next() end
         if taken == sent then finish() end
         return decode(m.body, m.bytes)
+      end
+      finishers[it] = finish
+      return it
+    end
+
+    -- the epoch's batches of an IterableDataset, PyTorch's way: each worker
+    -- runs its own pass over the dataset (cfg.make(_, _, _, eid) gives its
+    -- next batch, M.END after its last), split by data.get_worker_info()
+    -- where the dataset does so; the tasks go round the workers whose
+    -- stream has not ended and the batches come back in that order
+    function self.iter_stream()
+      if cfg.generator == nl._generator and self.seedings ~= nl._seedings then
+        self.epochs, self.seedings = 0, nl._seedings
+      end
+      self.epochs = self.epochs + 1
+      local pool
+      if cfg.persistent_workers then
+        if not persistent_pool or persistent_pool.dead then persistent_pool = new_pool() end
+        pool = persistent_pool
+      else
+        pool = new_pool()
+      end
+      pool.epoch = pool.epoch + 1
+      local eid, n, timeout = pool.epoch, pool.n, cfg.timeout
+      local active, nactive, cycle = {}, n, 0
+      for w = 1, n do active[w] = true end
+      local task_w = {}        -- task number -> its worker
+      local sent, taken = 0, 0
+      local none = nl.empty({ 0 }, 'int64')
+      local function finish()
+        if not cfg.persistent_workers then
+          reap(pool.h)
+          pool.dead = true
+        end
+      end
+      local function send_next()
+        if nactive == 0 then return end
+        repeat cycle = cycle % n + 1 until active[cycle]
+        sent = sent + 1
+        task_w[sent] = cycle
+        local ok, err = pcall(queue_task, pool, cycle, eid, sent, none)
+        if not ok then
+          reap(pool.h)
+          pool.dead = true
+          error(err, 0)
+        end
+      end
+      for _ = 1, n * cfg.prefetch_factor do send_next() end
+      pump(pool, 0)
+      local function it()
+        while true do
+          if taken == sent then
+            finish()
+            return nil
+          end
+          if pool.dead then
+            raise('DataLoader: this epoch\'s workers were shut down (loader:shutdown(), or an error ended them)')
+          end
+          if pool.epoch ~= eid then
+            raise('DataLoader: a later loader:iter() took over the persistent workers from this epoch\'s loop')
+          end
+          taken = taken + 1
+          local w = task_w[taken]
+          task_w[taken] = nil
+          local ok, m = pcall(wait_result, pool, w, eid, taken, timeout)
+          if not ok then
+            reap(pool.h)
+            pool.dead = true
+            error(m, 0)
+          end
+          if m.status == 2 then
+            -- (a task sent before its end was known ends too: no new task for it)
+            if active[w] then
+              active[w], nactive = nil, nactive - 1
+              send_next()
+            end
+          else
+            send_next()
+            return decode(m.body, m.bytes)
+          end
+        end
       end
       finishers[it] = finish
       return it

@@ -1,7 +1,8 @@
 -- data_iterable.lua: data.IterableDataset subclasses and the DataLoader
 -- that batches their streams (in stream order, the last batch short unless
--- drop_last, iter(skip), #loader from ds:len(); shuffle, samplers and
--- workers refused as PyTorch refuses them), ChainDataset (streams one
+-- drop_last, iter(skip), #loader from ds:len(); shuffle and samplers
+-- refused as PyTorch refuses them; workers each making the batches of a
+-- pass of their own, in PyTorch's order), ChainDataset (streams one
 -- after another, ds1 + ds2), StackDataset (datasets side by side, as a
 -- list or by name), and the map-style functions that refuse a stream.
 -- Closed forms: every sample says which one it is.
@@ -109,7 +110,7 @@ describe('IterableDataset', function()
     assert.is_true(h.loss[3] < h.loss[1])
   end)
 
-  it('DataLoader refuses shuffle, a sampler, a batch sampler and workers for it', function()
+  it('DataLoader refuses shuffle, a sampler and a batch sampler for it', function()
     local ds = Count(1, 4)
     contains(errmsg(data.DataLoader, ds, { shuffle = true }),
              'DataLoader: an IterableDataset (Count) cannot be shuffled by the loader')
@@ -117,8 +118,8 @@ describe('IterableDataset', function()
              'DataLoader: an IterableDataset (Count) takes no sampler')
     contains(errmsg(data.DataLoader, ds, { batch_sampler = { { 1, 2 } } }),
              'DataLoader: an IterableDataset (Count) takes no batch_sampler')
-    contains(errmsg(data.DataLoader, ds, { num_workers = 2 }),
-             'DataLoader: worker processes (num_workers) are not supported with an IterableDataset (Count)')
+    contains(errmsg(data.DataLoader, ds, { prefetch_factor = 2 }), 'DataLoader: prefetch_factor needs num_workers > 0')
+    contains(errmsg(data.DataLoader, ds, { num_workers = -1 }), 'DataLoader: num_workers must be an integer in 0..1024')
     contains(errmsg(data.DataLoader, ds, { batch_size = 0 }), 'DataLoader: batch_size must be a positive integer')
     -- shuffle = false is no shuffle, as PyTorch's
     assert.are.equal(4, #data.DataLoader(ds, { shuffle = false }))
@@ -184,6 +185,71 @@ describe('ChainDataset', function()
     local seconds = {}
     for _, v in chain:iter() do seconds[#seconds + 1] = v end
     assert.are.same({ 1, 2, 'a' }, seconds)
+  end)
+end)
+
+-- Split(a, b): the samples a..b, each worker taking its share as in
+-- PyTorch's IterableDataset documentation (ceil((b - a + 1) / workers) a
+-- worker, by data.get_worker_info()); the whole range outside workers
+local Split = data.IterableDataset:extend('Split')
+function Split:init(a, b, whole) self.a, self.b, self.whole = a, b, whole end
+function Split:iter()
+  local info = data.get_worker_info()
+  local a, b = self.a, self.b
+  if info and not self.whole then
+    local per = math.ceil((self.b - self.a + 1) / info.num_workers)
+    a = self.a + info.id * per
+    b = math.min(a + per - 1, self.b)
+  end
+  if info and self.fail_in == info.id then error('no samples in worker ' .. info.id) end
+  local i = a - 1
+  return function() i = i + 1 if i <= b then return i end end
+end
+function Split:len() return self.b - self.a + 1 end
+
+local function lists(loader, skip)
+  local out = {}
+  for xb in loader:iter(skip) do out[#out + 1] = xb:totable() end
+  return out
+end
+
+describe('DataLoader of an IterableDataset with workers', function()
+  -- the batches of PyTorch 1.13's DataLoader(Split(1, 11), batch_size,
+  -- num_workers, drop_last) for the same split (torch.utils.data's
+  -- get_worker_info): each worker's batches of its share, taken from the
+  -- workers in turn, a worker left out once its pass has ended
+  it('each worker makes the batches of its own pass, in PyTorch\'s order', function()
+    local cases = {
+      { 3, 2, false, { { 1, 2 }, { 5, 6 }, { 9, 10 }, { 3, 4 }, { 7, 8 }, { 11 } } },
+      { 3, 2, true, { { 1, 2 }, { 5, 6 }, { 9, 10 }, { 3, 4 }, { 7, 8 } } },
+      { 2, 3, false, { { 1, 2, 3 }, { 7, 8, 9 }, { 4, 5, 6 }, { 10, 11 } } },
+      { 4, 2, false, { { 1, 2 }, { 4, 5 }, { 7, 8 }, { 10, 11 }, { 3 }, { 6 }, { 9 } } },
+    }
+    for _, c in ipairs(cases) do
+      local loader = data.DataLoader(Split(1, 11), { batch_size = c[2], num_workers = c[1], drop_last = c[3] })
+      assert.are.same(c[4], lists(loader))
+    end
+    -- a dataset that does not split gives its samples once per worker, as
+    -- PyTorch's: [[1, 2], [1, 2], [3], [3]]
+    assert.are.same({ { 1, 2 }, { 1, 2 }, { 3 }, { 3 } },
+                    lists(data.DataLoader(Split(1, 3, true), { batch_size = 2, num_workers = 2 })))
+    -- outside the workers, no worker info: the whole range
+    assert.are.same({ { 1, 2, 3, 4, 5 } }, lists(data.DataLoader(Split(1, 5), { batch_size = 5 })))
+  end)
+
+  it('persistent workers give each epoch afresh; iter(skip) drops batches; workers\' errors name them', function()
+    local loader = data.DataLoader(Split(1, 11), { batch_size = 2, num_workers = 3, persistent_workers = true,
+                                                   prefetch_factor = 1 })
+    local want = { { 1, 2 }, { 5, 6 }, { 9, 10 }, { 3, 4 }, { 7, 8 }, { 11 } }
+    assert.are.same(want, lists(loader))
+    assert.are.same(want, lists(loader))
+    assert.are.same({ { 3, 4 }, { 7, 8 }, { 11 } }, lists(loader, 3))
+    loader:shutdown()
+    local bad = Split(1, 11)
+    bad.fail_in = 1
+    contains(errmsg(lists, data.DataLoader(bad, { batch_size = 2, num_workers = 2 })),
+             'DataLoader: worker 1 (pid')
+    contains(errmsg(lists, data.DataLoader(bad, { batch_size = 2, num_workers = 2 })), 'no samples in worker 1')
   end)
 end)
 
