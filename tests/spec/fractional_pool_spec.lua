@@ -63,6 +63,21 @@ describe('fractional_max_pool2d', function()
                 S.randn64(2, 6, 6))
   end)
 
+  it('gives an empty output for an empty batch and refuses no channels, as PyTorch 1.13', function()
+    -- PyTorch: (0, 1, 5, 5) -> (0, 1, 2, 2); unbatched (0, 5, 5) -> (0, 2, 2);
+    -- (1, 0, 5, 5) refused (non-zero size for non-batch dimensions)
+    local x = nl.randn(0, 1, 5, 5):requires_grad_()
+    local y, i = F.fractional_max_pool2d(x, 2, { output_size = 2, return_indices = true })
+    assert.are.same({ 0, 1, 2, 2 }, y:shape())
+    assert.are.same({ 0, 1, 2, 2 }, i:shape())
+    assert.equals('int64', i:dtype())
+    y:sum():backward()
+    assert.are.same({ 0, 1, 5, 5 }, x.grad:shape())
+    assert.are.same({ 0, 2, 2 }, nn.FractionalMaxPool2d(3, { output_ratio = 0.5 })(nl.randn(0, 5, 5)):shape())
+    S.contains(S.errmsg(F.fractional_max_pool2d, nl.randn(1, 0, 5, 5), 2, { output_size = 2 }),
+               'fractional_max_pool2d: expected an input of at least one channel, got shape [1,0,5,5]')
+  end)
+
   it('refuses bad sizes, ratios, samples and inputs, naming the op and shapes', function()
     local x = nl.randn(1, 2, 5, 5)
     local op = 'fractional_max_pool2d'

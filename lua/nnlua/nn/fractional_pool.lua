@@ -92,6 +92,15 @@ return function(nl, nn)
           x:dtype(), n, c, nl._shape_str(x), samples:dtype(), nl._shape_str(samples)))
       end
     end
+    -- no planes: an empty batch gives an empty output, as PyTorch's; a 4-D
+    -- input of no channels is refused, as PyTorch refuses it
+    if n * c == 0 then
+      if d == 4 and c == 0 and n > 0 then
+        nl._raise(('%s: expected an input of at least one channel, got shape %s'):format(op, nl._shape_str(x)))
+      end
+      local shape = d == 4 and { n, c, oh, ow } or { c, oh, ow }
+      return nl.zeros(shape, x:dtype()) + x:sum() * 0, nl.zeros(shape, 'int64')
+    end
     local r = x:dtype() == 'float32' and r32 or same
     -- the window starts of every plane: (N*C, oH) and (N*C, oW), 0-based
     local sv = samples:reshape(n * c, 2):totable()
