@@ -86,6 +86,12 @@ describe('gumbel_softmax', function()
     S.contains(S.errmsg(F.gumbel_softmax, l, { temperature = 1 }), "gumbel_softmax: unknown option 'temperature'")
     S.contains(S.errmsg(F.gumbel_softmax, nl.ones({ 2 }, 'int64')), 'gumbel_softmax')
     S.contains(S.errmsg(F.gumbel_softmax, nl.tensor(1)), 'gumbel_softmax: expected logits of 1 or more dims')
+    -- hard's argmax along an empty dim (PyTorch's max refuses it; the soft
+    -- sample of no classes is empty, as PyTorch's)
+    S.contains(S.errmsg(F.gumbel_softmax, nl.randn(2, 0), 1, true),
+               'gumbel_softmax: hard = true takes the argmax along dim 2, of size 0 in shape [2,0]')
+    assert.are.same({ 2, 0 }, F.gumbel_softmax(nl.randn(2, 0)):shape())
+    assert.are.same({ 0, 3 }, F.gumbel_softmax(nl.randn(0, 3), 1, true):shape())
     S.contains(S.errmsg(F.gumbel_softmax, l, 1, false, 1e-10, -1, 5), 'gumbel_softmax: takes')
   end)
 end)

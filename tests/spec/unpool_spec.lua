@@ -84,6 +84,12 @@ describe('max_unpool', function()
                'max_unpool2d: expected input (N, C, H, W) or (C, H, W), got shape [8]')
     S.contains(S.errmsg(F.max_unpool1d, y, i, 2), 'max_unpool1d: expected input (N, C, L) or (C, L)')
     S.contains(S.errmsg(F.max_unpool2d, y, i, 0), 'max_unpool2d: kernel_size must be an integer >= 1')
+    -- an output no allocation can hold is refused by the op, not by the
+    -- zeros or full inside it
+    S.contains(S.errmsg(F.max_unpool1d, nl.randn(1, 2, 3), nl.ones({ 1, 2, 3 }, 'int64'), 2 ^ 50),
+               'max_unpool1d: output size [3377699720527872] of input [1,2,3] is too large')
+    S.contains(S.errmsg(F.max_unpool2d, nl.randn(1, 2, 3, 3), nl.ones({ 1, 2, 3, 3 }, 'int64'), 2 ^ 31),
+               'max_unpool2d: output size [6442450944,6442450944] of input [1,2,3,3] is too large')
     S.contains(S.errmsg(F.max_unpool2d, y, i, 2, { dilation = 1 }), "max_unpool2d: unknown option 'dilation'")
     S.contains(S.errmsg(nn.MaxUnpool3d, { 2, 2 }), 'MaxUnpool3d: kernel_size must be')
     S.contains(S.errmsg(function() nn.MaxUnpool2d(2)(y, i, { 4, 4 }, 1) end), 'MaxUnpool2d: takes (input, indices, output_size)')

@@ -109,6 +109,12 @@ return function(nl, nn)
     end)
     local y_soft = ((logits + g) / tau):softmax(d)
     if not o.hard then return y_soft end
+    -- hard takes an argmax along d, which an empty dim has none of (as
+    -- PyTorch's max refuses it)
+    if logits:size(d) == 0 then
+      nl._raise(('%s: hard = true takes the argmax along dim %d, of size 0 in shape %s'):format(op, d,
+        nl._shape_str(logits)))
+    end
     local index = y_soft:detach():argmax(d, true)
     local y_hard = nl.zeros(logits:shape(), logits:dtype()):scatter(d, index, 1)
     return y_hard - y_soft:detach() + y_soft

@@ -91,6 +91,16 @@ return function(nl, nn)
     for i = 1, d - n do lead[i] = x:size(i); shape[i] = x:size(i) end
     local m = 1
     for i = 1, n do m = m * out[i]; shape[d - n + i] = out[i] end
+    -- the output's size, checked here as the allocation checks it (each
+    -- dim at least 1, at most 2^46 elements), so that the error names op
+    local cells = 1
+    for i = 1, d do cells = cells * math.max(shape[i], 1) end
+    if cells > 2 ^ 46 then
+      local sizes = {}
+      for i = 1, n do sizes[i] = ('%d'):format(out[i]) end
+      nl._raise(('%s: output size [%s] of input %s is too large'):format(op, table.concat(sizes, ','),
+        nl._shape_str(x)))
+    end
     if x:numel() == 0 then return nl.zeros(shape, x:dtype()) + x:sum() * 0 end
     local flat = { unpack(lead) }
     flat[#flat + 1] = -1
