@@ -143,6 +143,12 @@ return function(nl)
   -- nl.linalg.cond(A, [p]): p nil, 2, -2 (of any (..., m, n), by the
   -- singular values), 'fro', 'nuc', 1, -1, inf, -inf (square: |A| |A^-1|,
   -- inf for a singular A), as PyTorch 1.13's
+  -- A's singular values, an error of svdvals (NaN or inf in A) named op
+  local function svdvals_of(op, A)
+    local ok, sv = pcall(linalg.svdvals, A)
+    if ok then return sv end
+    raise(op .. ': ' .. (tostring(sv):match('linalg%.svdvals: (.*)$') or tostring(sv)))
+  end
   function linalg.cond(A, p, ...)
     local op = 'linalg.cond'
     no_extra(op, '(A, [p])', ...)
@@ -153,13 +159,13 @@ return function(nl)
     matrices(op, A, p ~= 2 and p ~= -2)
     if Tensor.numel(A) == 0 then return nl.zeros(batch_of(A, 2), Tensor.dtype(A)) end
     if p == 2 or p == -2 then
-      local sv = linalg.svdvals(A)
+      local sv = svdvals_of(op, A)
       local k = Tensor.size(sv, -1)
       local smax, smin = Tensor.select(sv, -1, 1), Tensor.select(sv, -1, k)
       return p == 2 and smax / smin or smin / smax
     end
     if p == 'nuc' then
-      local sv = linalg.svdvals(A)
+      local sv = svdvals_of(op, A)
       return Tensor.sum(sv, -1) * Tensor.sum(Tensor.reciprocal(sv), -1)
     end
     local inv, info = linalg.inv_ex(A)
@@ -361,6 +367,30 @@ return function(nl)
     opts = nl._opts(op, opts, { left = 'flag', check_errors = 'flag' })
     matrices(op, A, true)
     tensor_arg(op, 'B', B)
+    if Tensor.dtype(B) == 'int64' or Tensor.dim(B) < 1 then
+      raise(('%s: expected a float32 or float64 tensor of 1 or more dims as B, got %s %s'):format(op,
+        Tensor.dtype(B), shape_str(B)))
+    end
+    -- B checked against A here, so that a B that does not fit is refused
+    -- in solve_ex's words whatever A's values (a singular A went to
+    -- lu_solve, and its message named lu_solve and B as a column)
+    local sa, sb = Tensor.shape(A), Tensor.shape(B)
+    local vec = #sb == 1
+    if #sb == #sa - 1 then
+      vec = true
+      for i = 1, #sb do vec = vec and sb[i] == sa[i] end
+    end
+    local left = opts.left ~= false
+    local Bm = vec and Tensor.unsqueeze(B, left and -1 or -2) or B
+    local bs = Tensor.shape(Bm)
+    local batch_ok = broadcast2(nl.empty(batch_of(A, 2)), nl.empty(batch_of(Bm, 2))) ~= nil
+    if (left and bs[#bs - 1] or bs[#bs]) ~= sa[#sa] or not batch_ok then
+      raise(('%s: A %s and B %s do not fit %s'):format(op, shape_str(A), shape_str(B), left and 'AX = B' or 'XA = B'))
+    end
+    if Tensor.dtype(A) ~= Tensor.dtype(B) then
+      raise(('%s: A (%s %s) and B (%s %s) must have one dtype'):format(op, Tensor.dtype(A), shape_str(A),
+        Tensor.dtype(B), shape_str(B)))
+    end
     local _, _, info = linalg.lu_factor_ex(Tensor.detach(A))
     local bad = Tensor.numel(info) > 0 and Tensor.item(Tensor.max(info)) > 0
     if not bad then return linalg.solve(A, B, { left = opts.left }), info end
@@ -374,14 +404,6 @@ return function(nl)
     end
     -- a singular A: LU's substitutions, as LAPACK's getrs (inf or NaN)
     local LU, piv = linalg.lu_factor_ex(A)
-    local sa, sb = Tensor.shape(A), Tensor.shape(B)
-    local vec = #sb == 1
-    if #sb == #sa - 1 then
-      vec = true
-      for i = 1, #sb do vec = vec and sb[i] == sa[i] end
-    end
-    local left = opts.left ~= false
-    local Bm = vec and Tensor.unsqueeze(B, left and -1 or -2) or B
     local X = linalg.lu_solve(LU, piv, Bm, { left = left })
     return vec and Tensor.squeeze(X, left and -1 or -2) or X, info
   end

@@ -203,5 +203,22 @@ describe('linalg_extra errors', function()
     fails('linalg.solve_ex: A [2,2] is singular: U[1,1] is zero in batch element 1', L.solve_ex, nl.zeros(2, 2),
           nl.ones(2), { check_errors = true })
     fails("linalg.solve_ex: unknown option 'bad'", L.solve_ex, nl.eye(2), nl.ones(2), { bad = 1 })
+    -- a B that does not fit A, refused in solve_ex's words whether A is
+    -- singular or not (a singular A's went to lu_solve, named there, B
+    -- taken for a column)
+    for _, A in ipairs({ nl.eye(2), nl.zeros(2, 2) }) do
+      fails('linalg.solve_ex: A [2,2] and B [3] do not fit AX = B', L.solve_ex, A, nl.ones(3))
+      fails('linalg.solve_ex: A [2,2] and B [3,1] do not fit AX = B', L.solve_ex, A, nl.ones(3, 1))
+      fails('linalg.solve_ex: A [2,2] and B [2,3] do not fit XA = B', L.solve_ex, A, nl.ones(2, 3), { left = false })
+      fails('linalg.solve_ex: A [3,2,2] and B [2,2,1] do not fit AX = B', L.solve_ex, A:expand(3, 2, 2),
+            nl.ones(2, 2, 1))
+      fails('linalg.solve_ex: A (float32 [2,2]) and B (float64 [2]) must have one dtype', L.solve_ex, A,
+            nl.ones(2, 'float64'))
+    end
+    -- NaN in A: cond by the singular values names itself, not svdvals
+    -- (PyTorch 1.13 refuses it too, naming linalg.svd)
+    for _, p in ipairs({ 2, -2, 'nuc' }) do
+      fails('linalg.cond: the algorithm did not converge', L.cond, nl.tensor({ { 0 / 0, 0 }, { 0, 2 } }), p)
+    end
   end)
 end)
