@@ -137,6 +137,28 @@ return function(nl, data)
     else
       if k == 0 then raise(op .. ': expected datasets, as arguments or as a table of them by name') end
       for i = 1, k do list[i] = select(i, ...) end
+      -- a table of datasets by name beside other arguments, or a lone list
+      -- of datasets (as ConcatDataset and ChainDataset take): each was
+      -- taken for a dataset of plain rows, {a = ds} one of 0 rows, {ds1,
+      -- ds2} one whose rows were the datasets, without a word
+      for i = 1, k do
+        local t = list[i]
+        if type(t) == 'table' and getmetatable(t) == nil and next(t) ~= nil and not nl._list_len(t) then
+          raise(('%s: argument %d is a table of datasets by name, which must be the only argument'):format(op, i))
+        end
+      end
+      local n1 = k == 1 and type(first) == 'table' and getmetatable(first) == nil and nl._list_len(first)
+      if n1 and n1 > 0 then
+        local all = true
+        for i = 1, n1 do
+          local v = first[i]
+          all = all and (type(v) == 'userdata' or (type(v) == 'table' and getmetatable(v) ~= nil))
+        end
+        if all then
+          raise(('%s: expected datasets as arguments, StackDataset(ds1, ds2, ...), got one list of %d datasets '
+                 .. '(unpack it)'):format(op, n1))
+        end
+      end
     end
     local function name(i) return named and ("'" .. keys[i] .. "'") or tostring(i) end
     local n, n_at

@@ -354,5 +354,15 @@ describe('StackDataset', function()
              .. 'got string')
     local st = data.StackDataset({ 1, 2 }, { 3, 4 })
     contains(errmsg(function() return st[3] end), 'StackDataset: index 3 out of range 1..2')
+    -- a table by name beside other datasets was one of 0 rows, and a lone
+    -- list of datasets one whose rows were the datasets, in silence
+    local ds = data.TensorDataset(X)
+    contains(errmsg(data.StackDataset, { a = ds }, { b = ds }),
+             'StackDataset: argument 1 is a table of datasets by name, which must be the only argument')
+    contains(errmsg(data.StackDataset, ds, { b = ds }),
+             'StackDataset: argument 2 is a table of datasets by name, which must be the only argument')
+    contains(errmsg(data.StackDataset, { ds, ds }),
+             'StackDataset: expected datasets as arguments, StackDataset(ds1, ds2, ...), got one list of 2 datasets')
+    assert.equals(3, #data.StackDataset({ { 1 }, { 2 }, { 3 } }, ds))
   end)
 end)
