@@ -99,7 +99,7 @@ return function(nl, nn)
     nl._float_only(logits, op)
     tau = o.tau == nil and 1 or o.tau
     if type(tau) ~= 'number' or not (tau > 0) then
-      nl._argerror(op, 'a temperature tau > 0', tau)
+      nl._raise(('%s: expected a temperature tau > 0, got %s'):format(op, nl._describe_arg(tau)))
     end
     if o.hard ~= nil and type(o.hard) ~= 'boolean' then nl._argerror(op, 'a boolean hard', o.hard) end
     if logits:dim() == 0 then nl._raise(op .. ': expected logits of 1 or more dims, got a 0-dim tensor') end

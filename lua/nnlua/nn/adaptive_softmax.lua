@@ -49,7 +49,7 @@ return function(nl, nn)
     end
     local div = opts.div_value == nil and 4 or opts.div_value
     if type(div) ~= 'number' or not (div > 0) or div == math.huge then
-      nl._argerror(op, 'a positive div_value', div)
+      nl._raise(('%s: expected a positive div_value, got %s'):format(op, nl._describe_arg(div)))
     end
     self.in_features, self.n_classes = in_features, n_classes
     self.cutoffs = {}

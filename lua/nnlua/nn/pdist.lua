@@ -32,7 +32,10 @@ return function(nl, nn)
       p = p.p
     end
     if p == nil then p = 2 end
-    if type(p) ~= 'number' or not (p >= 0) then nl._argerror(op, 'a p >= 0 (math.huge for the largest difference)', p) end
+    if type(p) ~= 'number' or not (p >= 0) then
+      nl._raise(('%s: expected a p >= 0 (math.huge for the largest difference), got %s'):format(op,
+        nl._describe_arg(p)))
+    end
     nl._T(x, op)
     if x:dim() ~= 2 then
       nl._raise(('%s: expected a 2-D input (N, M), got shape %s'):format(op, nl._shape_str(x)))

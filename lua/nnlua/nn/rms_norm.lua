@@ -13,7 +13,8 @@ return function(nl, nn)
 
   local function eps_arg(op, eps)
     if eps ~= nil and (type(eps) ~= 'number' or eps ~= eps) then
-      nl._argerror(op, 'a number eps (or nil: the dtype\'s machine epsilon)', eps)
+      nl._raise(('%s: expected a number eps (or nil: the dtype\'s machine epsilon), got %s'):format(op,
+        nl._describe_arg(eps)))
     end
     return eps
   end
