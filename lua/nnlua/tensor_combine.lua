@@ -237,25 +237,38 @@ return function(nl)
     end
     if r == 0 then return Tensor.narrow(t, 1, 1, 0) * 1 end
     local n = Tensor.numel(t)
-    local cols = {}
-    for j = 1, r do cols[j] = {} end
-    local cur, count = {}, 0
-    local function gen(j, from)
-      if j > r then
-        count = count + 1
-        for q = 1, r do cols[q][count] = cur[q] end
-        return
-      end
-      for i = from, n do
-        cur[j] = i
-        gen(j + 1, with_replacement and i or i + 1)
-      end
+    -- the number of rows, C(n, r) or C(n + r - 1, r), checked before any
+    -- is made: a Lua loop made one row at a time (combinations(t, 5) of
+    -- 10000 elements ran for hours, r = 1e7 overflowed the stack)
+    local top = with_replacement and n + r - 1 or n
+    local count = 1
+    if r > top then count = 0 end
+    local k = math.min(r, top - r)    -- at most n
+    for i = 1, k do
+      if count == 0 or count == math.huge then break end
+      count = count * (top - k + i) / i
     end
-    gen(1, 1)
+    count = math.floor(count + 0.5)
     if count == 0 then return Tensor.reshape(Tensor.narrow(t, 1, 1, 0) * 1, 0, r) end
-    local out = {}
-    for j = 1, r do out[j] = Tensor.index_select(t, 1, nl.tensor(cols[j], 'int64')) end
-    return nl.stack(out, 2)
+    if count * r > 2 ^ 46 then
+      raise(('combinations: C(%d, %d) = %s rows of %d elements are too many'):format(top, r,
+        count >= 2 ^ 53 and ('%.4g'):format(count) or ('%d'):format(count), r))
+    end
+    -- the rows' places, one column added at a time: each row so far
+    -- beside every place past its last (or from it, with_replacement),
+    -- which keeps the rows in lexicographic order
+    local idx = Tensor.reshape(nl.arange(1, n + 1, 'int64'), n, 1)
+    local places = Tensor.reshape(nl.arange(1, n + 1, 'int64'), 1, n, 1)
+    for j = 2, r do
+      local m = Tensor.size(idx, 1)
+      local last = Tensor.narrow(idx, 2, j - 1, 1)
+      local keep = with_replacement and Tensor.ge(places, Tensor.unsqueeze(last, 2))
+                   or Tensor.gt(places, Tensor.unsqueeze(last, 2))
+      local pairs3 = nl.cat({ Tensor.expand(Tensor.unsqueeze(idx, 2), m, n, j - 1),
+                              Tensor.expand(places, m, n, 1) }, 3)
+      idx = Tensor.reshape(Tensor.masked_select(pairs3, Tensor.expand(keep, m, n, j)), -1, j)
+    end
+    return Tensor.reshape(Tensor.index_select(t, 1, Tensor.reshape(idx, -1)), count, r)
   end)
 
   -- nl.tril_indices(rows, cols, [offset]) and triu_indices: the 1-based

@@ -100,6 +100,24 @@ describe('tensor_combine: closed forms and edge cases', function()
     assert.are.same({ 0, 4 }, nl.combinations(nl.randn(3), 4):shape())
     assert.are.same({ 0, 2 }, nl.combinations(nl.zeros(0)):shape())
   end)
+  it('combinations refuses more rows than a tensor holds at once, and a huge r, without running on', function()
+    -- the rows were made one at a time in Lua: C(10000, 5) ran for hours,
+    -- and r = 1e7 with replacement overflowed the stack; the count
+    -- (closed form) is checked first
+    local t0 = os.clock()
+    S.contains(S.errmsg(nl.combinations, nl.ones(3), 1e7, true),
+               'combinations: C(10000002, 10000000) = 50000015000001 rows of 10000000 elements are too many')
+    S.contains(S.errmsg(nl.combinations, nl.ones(10000), 5),
+               'combinations: C(10000, 5) = 8.325e+17 rows of 5 elements are too many')
+    assert.is_true(os.clock() - t0 < 5)
+    assert.are.same({ 0, 1e7 }, nl.combinations(nl.ones(3), 1e7):shape())
+    -- C(n + r - 1, r) rows with replacement, in lexicographic order of
+    -- their places (as PyTorch's): 3 of 2 places, 10 of 3 from 3
+    local c = nl.combinations(nl.tensor({ 5, 7 }), 3, true)
+    assert.are.same({ { 5, 5, 5 }, { 5, 5, 7 }, { 5, 7, 7 }, { 7, 7, 7 } }, c:totable())
+    assert.are.same({ 10, 3 }, nl.combinations(nl.ones(3), 3, true):shape())
+    assert.are.same({ 1, 5 }, nl.combinations(nl.ones(5), 5):shape())
+  end)
   it('tril_indices of an empty matrix, block_diag of nothing', function()
     assert.are.same({ 2, 0 }, nl.tril_indices(0, 3):shape())
     assert.are.same({ 1, 0 }, nl.block_diag():shape())
