@@ -457,12 +457,18 @@ return function(nl)
     N = N == nil and n or whole('vander', 'N a whole number of 0 or more', N, 0)
     if increasing ~= nil and type(increasing) ~= 'boolean' then argerror('vander', 'increasing as a boolean', increasing) end
     if N == 0 then return nl.zeros({ n, 0 }, Tensor.dtype(x)) end
-    local cols = { nl.ones({ n }, Tensor.dtype(x)) }
-    for i = 2, N do cols[i] = cols[i - 1] * x end
-    if not increasing then
-      for i = 1, math.floor(N / 2) do cols[i], cols[N + 1 - i] = cols[N + 1 - i], cols[i] end
+    -- the output's size checked first, as the allocation checks it: a
+    -- column was made at a time in a Lua loop, so a huge N ran on for
+    -- minutes (or, of an empty x, without end) before any error
+    if math.max(n, 1) * N > 2 ^ 46 then
+      raise(('vander: output [%d,%d] of x %s is too large'):format(n, N, shape_str(x)))
     end
-    return nl.stack(cols, 2)
+    -- the powers as PyTorch 1.13 makes them: the running product of a
+    -- column of ones and N - 1 copies of x
+    local cols = nl.cat({ nl.ones({ n, 1 }, Tensor.dtype(x)), Tensor.expand(Tensor.unsqueeze(x, 2), n, N - 1) }, 2)
+    local out = Tensor.cumprod(cols, 2)
+    if not increasing then out = Tensor.flip(out, { 2 }) end
+    return out
   end)
 
   -- ---- dims and stacking -----------------------------------------------------------------
