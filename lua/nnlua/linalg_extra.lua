@@ -531,6 +531,13 @@ return function(nl)
     if Tensor.dim(x) < 1 then raise(op .. ': x must have at least 1 dim, got a 0-D tensor') end
     if N == nil then N = Tensor.size(x, -1) end
     if not whole(N) or N <= 1 then raise(('%s: N must be greater than 1, got %s'):format(op, describe(N))) end
+    -- the output's size checked as the allocation checks it, so that the
+    -- error names this op, not the contiguous copy inside cumprod
+    local cells = N
+    for _, v in ipairs(Tensor.shape(x)) do cells = cells * math.max(v, 1) end
+    if cells > 2 ^ 46 then
+      raise(('%s: output of x %s with N = %d is too large'):format(op, shape_str(x), N))
+    end
     local col = Tensor.unsqueeze(x, -1)
     local s = Tensor.shape(col)
     s[#s] = N - 1

@@ -200,6 +200,8 @@ describe('linalg_extra errors', function()
           nl.zeros(4, 3))
     fails('linalg.vecdot: the shapes of x [2,3] and y [4] do not broadcast', L.vecdot, nl.zeros(2, 3), nl.zeros(4))
     fails('linalg.vander: N must be greater than 1, got 1', L.vander, nl.zeros(3), 1)
+    -- (named by the contiguous copy inside cumprod before)
+    fails('linalg.vander: output of x [16777216] with N = 16777216 is too large', L.vander, nl.zeros(2 ^ 24), 2 ^ 24)
     fails('linalg.solve_ex: A [2,2] is singular: U[1,1] is zero in batch element 1', L.solve_ex, nl.zeros(2, 2),
           nl.ones(2), { check_errors = true })
     fails("linalg.solve_ex: unknown option 'bad'", L.solve_ex, nl.eye(2), nl.ones(2), { bad = 1 })
