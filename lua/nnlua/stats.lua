@@ -339,4 +339,13 @@ return function(nl)
     end)
   end
   nl.nextafter = Tensor.nextafter
+
+  -- an error of an op inside (a copy of an expanded x too large to make:
+  -- 'contiguous: out of memory allocating [1048576,1048576] float32')
+  -- names the op called first (tensor_linalg.lua's nl._as_op)
+  nl.cov = nl._as_op('cov', nl.cov)
+  Tensor.cov = nl.cov
+  nl.corrcoef = nl._as_op('corrcoef', nl.corrcoef)
+  Tensor.corrcoef = nl.corrcoef
+  nl.histogram = nl._as_op('histogram', nl.histogram)
 end

@@ -129,6 +129,11 @@ describe('stats errors', function()
   local function fails(part, f, ...) S.contains(S.errmsg(f, ...), part) end
   it('names the op and the shapes', function()
     fails('cov: x must be 1-D or 2-D, got shape [2,2,2]', nl.cov, nl.zeros(2, 2, 2))
+    -- a copy too large to make inside names the op called first
+    local big = nl.ones(1, 1):expand(2 ^ 20, 2 ^ 20)
+    fails('cov: contiguous: out of memory allocating [1048576,1048576]', nl.cov, big)
+    fails('corrcoef: cov: contiguous: out of memory allocating [1048576,1048576]', nl.corrcoef, big)
+    fails('histogram: contiguous: out of memory allocating [1099511627776]', nl.histogram, nl.ones(1):expand(2 ^ 40), 3)
     -- (PyTorch 1.13: 'cov(): weights sum to zero, can't be normalized'; it gave NaN)
     fails('cov: the weights of the 3 observations sum to zero', nl.cov, nl.ones(2, 3), { aweights = nl.zeros(3) })
     fails('cov: the weights of the 3 observations sum to zero', nl.cov, nl.ones(2, 3),
