@@ -8,22 +8,29 @@
 #include <math.h>
 #include <string.h>
 
-/* Row sums in double over 8 lanes added in a fixed order: the lanes let
- * the compiler vectorize (a single double accumulator is one add chain),
- * and the order is the same on any thread count. */
+/* Row sums in double over 8 lanes (j mod 8) added in a fixed order, the
+ * order being the same on any thread count. The lanes are two vectors of
+ * 4 doubles (GCC/Clang vector extensions), so the sums vectorize on any
+ * target without -ffast-math: a float32 row's 4 values at a time widened
+ * to double, a float64 row's loaded as they are. */
 #define LN_LANES 8
 
-#define LN_SUM(T, n, EXPR, out)                                               \
-    do {                                                                      \
-        double acc_[LN_LANES] = { 0 };                                        \
-        int64_t j_ = 0;                                                       \
-        for (; j_ + LN_LANES <= (n); j_ += LN_LANES)                          \
-            for (int l_ = 0; l_ < LN_LANES; l_++) { int64_t j = j_ + l_; acc_[l_] += (EXPR); } \
-        double s_ = 0;                                                        \
-        for (int l_ = 0; l_ < LN_LANES; l_++) s_ += acc_[l_];                 \
-        for (int64_t j = j_; j < (n); j++) s_ += (EXPR);                      \
-        (out) = s_;                                                           \
-    } while (0)
+typedef double ln_v4d __attribute__((vector_size(32)));
+typedef float ln_v4f __attribute__((vector_size(16)));
+/* the same, at any address (unaligned loads and stores) */
+typedef double ln_v4d_u __attribute__((vector_size(32), aligned(8), may_alias));
+typedef float ln_v4f_u __attribute__((vector_size(16), aligned(4), may_alias));
+
+/* (macros, not functions: a vector argument or result of a function
+ * built for the default target is passed differently from AVX's; the
+ * widening is spelled out lane by lane, which GCC 12 turns into one
+ * vcvtps2pd, where __builtin_convertvector gives two and a shuffle) */
+#define ln_ld_f32(p) ({ ln_v4f v_ = *(const ln_v4f_u *)(p); (ln_v4d){ v_[0], v_[1], v_[2], v_[3] }; })
+#define ln_ld_f64(p) ((ln_v4d) * (const ln_v4d_u *)(p))
+#define ln_st_f64(p, v) (*(ln_v4d_u *)(p) = (v))
+/* lanes 0..7 of (lo, hi) added in order */
+#define ln_hsum(lo, hi)                                                       \
+    ({ ln_v4d l_ = (lo), h_ = (hi); (((((((0.0 + l_[0]) + l_[1]) + l_[2]) + l_[3]) + h_[0]) + h_[1]) + h_[2]) + h_[3]; })
 
 /* Row kernels, compiled for AVX2 and FMA too (chosen at load) */
 #define LN_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
@@ -31,19 +38,77 @@
 /* each thread's share of n: [k n / nt, (k + 1) n / nt) */
 static inline int64_t share(int64_t n, int nt, int64_t k) { return n / nt * k + (n % nt) * k / nt; }
 
+/* The moments of one row xr (N), in double: *mean (0 for RMS) and the
+ * biased variance (the mean square for RMS). float32 rows take one pass,
+ * of d = x - x[0] (a shift by one of the row's values: (mean - x[0])^2 <=
+ * N var, so S2 - S1^2 / N cancels at most log2 N bits; d is exact for any
+ * two floats within 2^29 of each other); float64 rows take two passes, the
+ * mean and then the squared deviations, the row held in L1 between them. */
+static inline __attribute__((always_inline)) double ln_moments_f32(const float *restrict xr, int64_t N, bool rms,
+                                                                   double *mean) {
+    double k = rms ? 0 : (double)xr[0];
+    ln_v4d k4 = { k, k, k, k }, s1a = { 0 }, s1b = { 0 }, s2a = { 0 }, s2b = { 0 };
+    int64_t j = 0;
+    for (; j + LN_LANES <= N; j += LN_LANES) {
+        ln_v4d da = ln_ld_f32(xr + j) - k4, db = ln_ld_f32(xr + j + 4) - k4;
+        s1a += da;
+        s1b += db;
+        s2a += da * da;
+        s2b += db * db;
+    }
+    double s1 = ln_hsum(s1a, s1b), s2 = ln_hsum(s2a, s2b);
+    for (; j < N; j++) {
+        double d = (double)xr[j] - k;
+        s1 += d;
+        s2 += d * d;
+    }
+    if (rms) {
+        *mean = 0;
+        return s2 / (double)N;
+    }
+    *mean = k + s1 / (double)N;
+    double var = (s2 - s1 * (s1 / (double)N)) / (double)N;
+    return var > 0 ? var : 0;
+}
+
+static inline __attribute__((always_inline)) double ln_moments_f64(const double *restrict xr, int64_t N, bool rms,
+                                                                   double *mean) {
+    double m = 0;
+    if (!rms) {
+        ln_v4d sa = { 0 }, sb = { 0 };
+        int64_t j = 0;
+        for (; j + LN_LANES <= N; j += LN_LANES) {
+            sa += ln_ld_f64(xr + j);
+            sb += ln_ld_f64(xr + j + 4);
+        }
+        m = ln_hsum(sa, sb);
+        for (; j < N; j++) m += xr[j];
+        m /= (double)N;
+    }
+    ln_v4d m4 = { m, m, m, m }, sa = { 0 }, sb = { 0 };
+    int64_t j = 0;
+    for (; j + LN_LANES <= N; j += LN_LANES) {
+        ln_v4d da = ln_ld_f64(xr + j) - m4, db = ln_ld_f64(xr + j + 4) - m4;
+        sa += da * da;
+        sb += db * db;
+    }
+    double ss = ln_hsum(sa, sb);
+    for (; j < N; j++) ss += (xr[j] - m) * (xr[j] - m);
+    *mean = m;
+    return ss / (double)N;
+}
+
 /* forward of rows [lo, hi) of x (R, N) -> y (R, N); st (R, 2): each row's
- * mean (0 for RMS) and rstd = 1 / sqrt(var + eps), from two passes in
- * double; w, b (N) optional */
+ * mean (0 for RMS) and rstd = 1 / sqrt(var + eps); w, b (N) optional */
 #define LN_FWD_KERNEL(T, SFX)                                                 \
-    static LN_KERNEL void ln_forward_##SFX(T *yp, double *st, const T *xp, const T *wp, const T *bp, \
-                                           int64_t lo, int64_t hi, int64_t N, double eps, bool rms) { \
+    static LN_KERNEL void ln_forward_##SFX(T *restrict yp, double *restrict st, const T *restrict xp, \
+                                           const T *restrict wp, const T *restrict bp, int64_t lo, \
+                                           int64_t hi, int64_t N, double eps, bool rms) { \
         for (int64_t r = lo; r < hi; r++) {                                   \
-            const T *xr = xp + r * N;                                         \
-            T *yr = yp + r * N;                                               \
-            double mean = 0, ss;                                              \
-            if (!rms) { LN_SUM(T, N, (double)xr[j], mean); mean /= (double)N; } \
-            LN_SUM(T, N, ((double)xr[j] - mean) * ((double)xr[j] - mean), ss); \
-            double rstd = 1.0 / sqrt(ss / (double)N + eps);                   \
+            const T *restrict xr = xp + r * N;                                \
+            T *restrict yr = yp + r * N;                                      \
+            double mean, var = ln_moments_##SFX(xr, N, rms, &mean);           \
+            double rstd = 1.0 / sqrt(var + eps);                              \
             st[2 * r] = mean;                                                 \
             st[2 * r + 1] = rstd;                                             \
             T m = (T)mean, s = (T)rstd;                                       \
@@ -129,35 +194,75 @@ nl_tensor *nl_layer_norm(nl_tensor *x, int k, nl_tensor *w, nl_tensor *b, double
  *     gx = rstd (h - mean(h) - xhat mean(h xhat))   (no mean(h) for RMS) */
 #define LN_CHUNKS 32
 
+/* One pass over a row's x and g (N), in double, d = x - mean: the sums
+ * sh of h = g w (g when w is NULL) and shx of h d, and (when pw) pw += g d
+ * rstd and pb += g (N each). With the flags constant at each call, the
+ * loop carries no branch. */
+#define LN_BWD_ROW(T, SFX)                                                    \
+    static inline __attribute__((always_inline)) void ln_bwd_row_##SFX(       \
+        double *restrict sh, double *restrict shx, double *restrict pw, double *restrict pb, \
+        const T *restrict xr, const T *restrict gr, const T *restrict wp, double mean, double rstd, \
+        int64_t N, bool has_w, bool has_p) {                                  \
+        ln_v4d m4 = { mean, mean, mean, mean }, s4 = { rstd, rstd, rstd, rstd }; \
+        ln_v4d ha = { 0 }, hb = { 0 }, hxa = { 0 }, hxb = { 0 };              \
+        int64_t j = 0;                                                        \
+        for (; j + LN_LANES <= N; j += LN_LANES) {                            \
+            ln_v4d ga = ln_ld_##SFX(gr + j), gb = ln_ld_##SFX(gr + j + 4);    \
+            ln_v4d da = ln_ld_##SFX(xr + j) - m4, db = ln_ld_##SFX(xr + j + 4) - m4; \
+            if (has_p) {                                                      \
+                ln_st_f64(pw + j, ln_ld_f64(pw + j) + ga * (da * s4));        \
+                ln_st_f64(pw + j + 4, ln_ld_f64(pw + j + 4) + gb * (db * s4)); \
+                ln_st_f64(pb + j, ln_ld_f64(pb + j) + ga);                    \
+                ln_st_f64(pb + j + 4, ln_ld_f64(pb + j + 4) + gb);            \
+            }                                                                 \
+            if (has_w) {                                                      \
+                ga *= ln_ld_##SFX(wp + j);                                    \
+                gb *= ln_ld_##SFX(wp + j + 4);                                \
+            }                                                                 \
+            ha += ga;                                                         \
+            hb += gb;                                                         \
+            hxa += ga * da;                                                   \
+            hxb += gb * db;                                                   \
+        }                                                                     \
+        double s_h = ln_hsum(ha, hb), s_hx = ln_hsum(hxa, hxb);               \
+        for (; j < N; j++) {                                                  \
+            double g = (double)gr[j], d = (double)xr[j] - mean;              \
+            if (has_p) {                                                      \
+                pw[j] += g * (d * rstd);                                      \
+                pb[j] += g;                                                   \
+            }                                                                 \
+            if (has_w) g *= (double)wp[j];                                    \
+            s_h += g;                                                         \
+            s_hx += g * d;                                                    \
+        }                                                                     \
+        *sh = s_h;                                                            \
+        *shx = s_hx;                                                          \
+    }
+LN_BWD_ROW(float, f32)
+LN_BWD_ROW(double, f64)
+
 /* the rows [lo, hi) of x and g (R, N): gx (R, N) (optional), and the
  * sums over those rows of g xhat into pw (N) and of g into pb (N) (both
  * optional) */
 #define LN_BWD_KERNEL(T, SFX)                                                 \
-    static LN_KERNEL void ln_backward_##SFX(T *gxp, double *pw, double *pb, const T *xp, const T *gp, \
-                                            const T *wp, const double *st, int64_t lo, int64_t hi, \
-                                            int64_t N, bool rms) {            \
+    static LN_KERNEL void ln_backward_##SFX(T *restrict gxp, double *restrict pw, double *restrict pb, \
+                                            const T *restrict xp, const T *restrict gp, \
+                                            const T *restrict wp, const double *restrict st, int64_t lo, \
+                                            int64_t hi, int64_t N, bool rms) { \
         for (int64_t r = lo; r < hi; r++) {                                   \
-            const T *xr = xp + r * N, *gr = gp + r * N;                       \
-            double mean = st[2 * r], rstd = st[2 * r + 1];                    \
-            if (pw)                                                           \
-                for (int64_t j = 0; j < N; j++) {                             \
-                    pw[j] += (double)gr[j] * (((double)xr[j] - mean) * rstd); \
-                    pb[j] += (double)gr[j];                                   \
-                }                                                             \
+            const T *restrict xr = xp + r * N, *restrict gr = gp + r * N;     \
+            double mean = st[2 * r], rstd = st[2 * r + 1], sh, shx;           \
+            if (pw && wp) ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, true, true); \
+            else if (pw) ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, false, true); \
+            else if (!gxp) continue;                                          \
+            else if (wp) ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, true, false); \
+            else ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, false, false); \
             if (!gxp) continue;                                               \
-            double sh, shx;                                                   \
-            if (wp) {                                                         \
-                LN_SUM(T, N, (double)gr[j] * wp[j], sh);                      \
-                LN_SUM(T, N, (double)gr[j] * wp[j] * ((double)xr[j] - mean), shx); \
-            } else {                                                          \
-                LN_SUM(T, N, (double)gr[j], sh);                              \
-                LN_SUM(T, N, (double)gr[j] * ((double)xr[j] - mean), shx);    \
-            }                                                                 \
             /* gx = rstd h - rstd mean(h) - (x - mean) rstd^3 mean(h (x - mean)) */ \
             T s = (T)rstd, m = (T)mean;                                       \
             T a = rms ? 0 : (T)(rstd * sh / (double)N);                       \
             T q = (T)(rstd * rstd * rstd * shx / (double)N);                  \
-            T *gxr = gxp + r * N;                                             \
+            T *restrict gxr = gxp + r * N;                                    \
             if (wp) for (int64_t j = 0; j < N; j++) gxr[j] = s * (gr[j] * wp[j]) - a - (xr[j] - m) * q; \
             else for (int64_t j = 0; j < N; j++) gxr[j] = s * gr[j] - a - (xr[j] - m) * q; \
         }                                                                     \
