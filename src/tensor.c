@@ -1441,80 +1441,120 @@ static bool index_ok(const char *op, const nl_tensor *t, int d, const nl_tensor 
     return true;
 }
 
-/* gather_last takes t along its last dim, whose rows are unit-stride
- * and not empty, by a contiguous idx */
-static bool gather_last_ok(const nl_tensor *t, int d, const nl_tensor *idx) {
-    return d == t->ndim - 1 && idx->dtype == NL_INT64 && nl_is_contiguous(idx) && t->strides[d] == 1 &&
-           t->sizes[d] > 0 && idx->numel > 0;
+/* Gather and scatter go by rows of the index's last dim: each row's
+ * first places in idx, t (or out) and src from its multi-index over the
+ * leading dims (dim d's place in t given by the entry), then a plain loop
+ * along the row, by the element's bits (the walk's step and a memcpy per
+ * element took 50 instructions an element, 13 ns). */
+
+/* the offsets (in elements) of idx's row rw (over its leading dims) in
+ * idx (o[0]) and in up to two tensors a, b (o[1], o[2]) of idx's dims,
+ * dim d left at 0 in a (its place comes from the index) */
+static void row_offsets(int64_t *o, int64_t rw, const nl_tensor *idx, int d, const nl_tensor *a,
+                        const nl_tensor *b) {
+    o[0] = o[1] = o[2] = 0;
+    for (int q = idx->ndim - 2; q >= 0; q--) {
+        int64_t p = rw % idx->sizes[q];
+        rw /= idx->sizes[q];
+        o[0] += p * idx->strides[q];
+        if (q != d) o[1] += p * a->strides[q];
+        if (b) o[2] += p * b->strides[q];
+    }
 }
-/* out (idx's shape, contiguous) = t gathered along its last dim d, row by
- * row (the walk's memcpy per element, after a walk to check the entries,
- * took 13 ns an element), each row's place in t from its multi-index in
- * idx's leading dims; the entries are checked as they are read: false
- * when one is out of range (out is then garbage) */
-static bool gather_last(nl_tensor *out, const nl_tensor *t, int d, const nl_tensor *idx, int64_t base) {
-    int64_t es = nl_dtype_size(t->dtype), m = idx->sizes[d], rows = idx->numel / m, n = t->sizes[d];
+
+/* out[j] = t[j ts + (k[j ks] - base) td], j < m, the entries checked as
+ * they are read (n: t's size along d; a bad one reads place 0): nonzero
+ * when one was out of range */
+#define GATHER_ROW(T, SFX)                                                                          \
+    static uint64_t gather_strided_##SFX(T *restrict out, const T *restrict t, const int64_t *restrict k, \
+                                         int64_t ks, int64_t ts, int64_t td, int64_t base, int64_t m, int64_t n) { \
+        uint64_t bad = 0;                                                                           \
+        for (int64_t j = 0; j < m; j++) {                                                           \
+            uint64_t u = (uint64_t)k[j * ks] - (uint64_t)base;   /* below base wraps past n */     \
+            bad |= u >= (uint64_t)n;                                                                \
+            out[j] = t[j * ts + (int64_t)(u < (uint64_t)n ? u : 0) * td];                           \
+        }                                                                                           \
+        return bad;                                                                                 \
+    }
+GATHER_ROW(uint32_t, u32)
+GATHER_ROW(uint64_t, u64)
+
+/* out (idx's shape, contiguous) = t gathered along d, row by row on the
+ * threads; the entries are checked as they are read: false when one is
+ * out of range (out is then garbage) */
+static bool gather_raw(nl_tensor *out, const nl_tensor *t, int d, const nl_tensor *idx, int64_t base) {
+    if (idx->numel == 0) return true;
+    int64_t n = t->sizes[d];
+    if (n == 0) return false;           /* (every entry is out of range) */
+    int L = idx->ndim - 1;
+    int64_t es = nl_dtype_size(t->dtype), m = idx->sizes[L], rows = idx->numel / m;
+    int64_t ks = idx->strides[L], ts = L == d ? 0 : t->strides[L], td = t->strides[d];
     int nt = nl_threads_for(idx->numel, 1 << 16);
-    const int64_t *iv = idx->data, *isz = idx->sizes, *tst = t->strides;
     int bad = 0;
     NL_PARALLEL_FOR(nt, rw, rows,
-        int64_t off = 0, rem = rw;
-        for (int q = d - 1; q >= 0; q--) {
-            off += (rem % isz[q]) * tst[q];
-            rem /= isz[q];
-        }
-        uint64_t b = es == 4
-            ? gather_row_u32((uint32_t *)out->data + rw * m, (const uint32_t *)t->data + off, iv + rw * m, base, m, n)
-            : gather_row_u64((uint64_t *)out->data + rw * m, (const uint64_t *)t->data + off, iv + rw * m, base, m, n);
+        int64_t o[3];
+        row_offsets(o, rw, idx, d, t, NULL);
+        const int64_t *k = (const int64_t *)idx->data + o[0];
+        uint64_t b = ks == 1 && ts == 0 && td == 1   /* along t's unit-stride last dim: simple indexing */
+            ? (es == 4 ? gather_row_u32((uint32_t *)out->data + rw * m, (const uint32_t *)t->data + o[1], k, base, m, n)
+                       : gather_row_u64((uint64_t *)out->data + rw * m, (const uint64_t *)t->data + o[1], k, base, m, n))
+            : es == 4
+            ? gather_strided_u32((uint32_t *)out->data + rw * m, (const uint32_t *)t->data + o[1], k, ks, ts, td,
+                                 base, m, n)
+            : gather_strided_u64((uint64_t *)out->data + rw * m, (const uint64_t *)t->data + o[1], k, ks, ts, td,
+                                 base, m, n);
         if (b) __atomic_store_n(&bad, 1, __ATOMIC_RELAXED);
     );
     return !bad;
 }
 
-/* out (idx's shape, contiguous) = t gathered along d; no checks */
-static void gather_raw(nl_tensor *out, const nl_tensor *t, int d, const nl_tensor *idx, int64_t base) {
-    if (gather_last_ok(t, d, idx)) {
-        gather_last(out, t, d, idx, base);
-        return;
+/* out[j os + (k[j ks] - base) od] = src[j ss] (op: =, +=, or 0 written
+ * when src is NULL), j < m, the entries in order; no checks */
+#define SCATTER_ROW(T, SFX, NAME, OP)                                                               \
+    static void scatter_##NAME##_##SFX(T *out, const T *src, const int64_t *restrict k, int64_t ks, int64_t os, \
+                                       int64_t od, int64_t ss, int64_t base, int64_t m) {           \
+        for (int64_t j = 0; j < m; j++) {                                                           \
+            T *y = out + j * os + (k[j * ks] - base) * od;                                          \
+            OP;                                                                                     \
+        }                                                                                           \
     }
-    int64_t es = nl_dtype_size(t->dtype);
-    idx_walk w;
-    walk_init(&w, idx, 2);
-    memcpy(w.st[0], idx->strides, sizeof w.st[0]);
-    memcpy(w.st[1], t->strides, sizeof w.st[1]);
-    w.st[1][d] = 0;                     /* the index gives dim d's place */
-    const int64_t *iv = idx->data;
-    const char *src = t->data;
-    char *o = out->data;
-    for (int64_t i = 0; i < idx->numel; i++, walk_next(&w)) {
-        int64_t k = iv[w.off[0]] - base;
-        memcpy(o + i * es, src + (w.off[1] + k * t->strides[d]) * es, (size_t)es);
-    }
-}
+SCATTER_ROW(uint32_t, u32, copy, (void)ss; *y = src[j * ss])
+SCATTER_ROW(uint64_t, u64, copy, (void)ss; *y = src[j * ss])
+SCATTER_ROW(uint32_t, u32, zero, (void)src; (void)ss; *y = 0)
+SCATTER_ROW(uint64_t, u64, zero, (void)src; (void)ss; *y = 0)
+SCATTER_ROW(float, f32, add, *y += src[j * ss])
+SCATTER_ROW(double, f64, add, *y += src[j * ss])
+/* wraps past 2^63, as PyTorch's (a plain += overflowed: undefined) */
+SCATTER_ROW(int64_t, i64, add, *y = nl_wrap_add(*y, src[j * ss]))
 
 /* out (any strides, not repeating memory) along d at idx = src (add: +=
- * src, or g * 0 = 0 written when src is NULL); no checks */
+ * src, or g * 0 = 0 written when src is NULL), the rows in order on one
+ * thread (a place given twice: the last write wins); no checks */
 static void scatter_raw(nl_tensor *out, int d, const nl_tensor *idx, const nl_tensor *src, int add, int64_t base) {
-    idx_walk w;
-    walk_init(&w, idx, 3);
-    memcpy(w.st[0], idx->strides, sizeof w.st[0]);
-    memcpy(w.st[1], out->strides, sizeof w.st[1]);
-    w.st[1][d] = 0;
-    if (src) memcpy(w.st[2], src->strides, sizeof w.st[2]);
-    else memset(w.st[2], 0, sizeof w.st[2]);
-    int64_t es = nl_dtype_size(out->dtype);
-    const int64_t *iv = idx->data;
-    char *o = out->data;
-    const char *s = src ? src->data : NULL;
-    for (int64_t i = 0; i < idx->numel; i++, walk_next(&w)) {
-        char *dst = o + (w.off[1] + (iv[w.off[0]] - base) * out->strides[d]) * es;
-        if (!s) { memset(dst, 0, (size_t)es); continue; }
-        const char *from = s + w.off[2] * es;
-        if (!add) memcpy(dst, from, (size_t)es);
-        else if (out->dtype == NL_FLOAT32) *(float *)dst += *(const float *)from;
-        else if (out->dtype == NL_FLOAT64) *(double *)dst += *(const double *)from;
-        else /* wraps past 2^63, as PyTorch's (a plain += overflowed: undefined) */
-            *(int64_t *)dst = nl_wrap_add(*(int64_t *)dst, *(const int64_t *)from);
+    if (idx->numel == 0) return;
+    int L = idx->ndim - 1;
+    int64_t es = nl_dtype_size(out->dtype), m = idx->sizes[L], rows = idx->numel / m;
+    int64_t ks = idx->strides[L], os = L == d ? 0 : out->strides[L], od = out->strides[d];
+    int64_t ss = src ? src->strides[L] : 0;
+    for (int64_t rw = 0; rw < rows; rw++) {
+        int64_t o[3];
+        row_offsets(o, rw, idx, d, out, src);
+        const int64_t *k = (const int64_t *)idx->data + o[0];
+        char *y = (char *)out->data + o[1] * es;
+        const char *x = src ? (const char *)src->data + o[2] * es : NULL;
+        if (!src) {
+            if (es == 4) scatter_zero_u32((uint32_t *)y, NULL, k, ks, os, od, 0, base, m);
+            else scatter_zero_u64((uint64_t *)y, NULL, k, ks, os, od, 0, base, m);
+        } else if (!add) {
+            if (es == 4) scatter_copy_u32((uint32_t *)y, (const uint32_t *)x, k, ks, os, od, ss, base, m);
+            else scatter_copy_u64((uint64_t *)y, (const uint64_t *)x, k, ks, os, od, ss, base, m);
+        } else if (out->dtype == NL_FLOAT32) {
+            scatter_add_f32((float *)y, (const float *)x, k, ks, os, od, ss, base, m);
+        } else if (out->dtype == NL_FLOAT64) {
+            scatter_add_f64((double *)y, (const double *)x, k, ks, os, od, ss, base, m);
+        } else {
+            scatter_add_i64((int64_t *)y, (const int64_t *)x, k, ks, os, od, ss, base, m);
+        }
     }
 }
 
@@ -1523,12 +1563,10 @@ nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base) {
     NL_CHECK_TENSOR("gather", index);
     int d = nl_wrap_dim(dim, t->ndim);
     NL_CHECK(d >= 0 && t->ndim > 0, "gather: dim %d out of range for shape %s", dim, nl_shape_str(t));
-    bool last = gather_last_ok(t, d, index);
-    if (!index_ok("gather", t, d, index, NULL, base, !last)) return NULL;
+    if (!index_ok("gather", t, d, index, NULL, base, false)) return NULL;
     nl_tensor *r = nl_tensor_alloc("gather", index->ndim, index->sizes, t->dtype);
     if (!r) return NULL;
-    if (!last) gather_raw(r, t, d, index, base);
-    else if (!gather_last(r, t, d, index, base)) {
+    if (!gather_raw(r, t, d, index, base)) {
         index_ok("gather", t, d, index, NULL, base, true);   /* names the entry */
         nl_release(r);
         return NULL;

@@ -246,3 +246,75 @@ describe('index kernels refuse bad indices, naming the op and the shapes', funct
       "index_add_: source of shape [2,2] must be the tensor's shape [3,4] but 2 (the index's length) in dim 2")
   end)
 end)
+
+-- gather, scatter and scatter_add by their row kernels (gather_raw and
+-- scatter_raw in src/tensor.c: the index's rows along its last dim)
+-- against the definition read element by element from Lua tables, along
+-- each dim of 3-D tensors, contiguous and strided (tensor, index, source),
+-- an index smaller than the tensor in the other dims
+describe('gather and scatter by rows of the index', function()
+  local TS, IS = { 4, 5, 6 }, { 3, 4, 5 }
+  -- an index of shape IS into t's dim d: unique along d for each place of
+  -- the other dims (scatter's writes do not collide) when unique
+  local function index(d, seed, unique, strided)
+    local rng = S.rng(seed)
+    local v = {}
+    for i, pos in ipairs(S.indices(IS)) do
+      local shift = (pos[1] * 7 + pos[2] * 3 + pos[3]) % TS[d]
+      v[i] = unique and (pos[d] - 1 + shift) % TS[d] + 1 or math.floor(rng(1, TS[d] + 1))
+      if v[i] > TS[d] then v[i] = TS[d] end
+    end
+    local t = nl.tensor(v, 'int64'):view(IS)
+    if strided then t = t:transpose(1, 3):contiguous():transpose(1, 3) end
+    return t
+  end
+  local function nested(t) return t:contiguous():totable() end
+  for _, dt in ipairs(DTYPES) do
+    for d = 1, 3 do
+      for _, strided in ipairs({ false, true }) do
+        local what = ('%s along dim %d%s'):format(dt, d, strided and ', strided' or '')
+        it('gather ' .. what, function()
+          local t, idx = data(TS, dt, 10 + d, strided), index(d, 20 + d, false, strided)
+          local tv, iv, want = nested(t), nested(idx), {}
+          for i, pos in ipairs(S.indices(IS)) do
+            local at = { pos[1], pos[2], pos[3] }
+            at[d] = S.get(iv, pos)
+            want[i] = S.get(tv, at)
+          end
+          S.same_bits(t:gather(d, idx), nl.tensor(want, dt):view(IS), 'gather')
+        end)
+        it('scatter and scatter_add ' .. what, function()
+          local t, src = data(TS, dt, 30 + d, strided), data(IS, dt, 40 + d, strided)
+          for _, add in ipairs({ false, true }) do
+            local idx = index(d, 50 + d, not add, strided)
+            local want, iv, sv = nested(t), nested(idx), nested(src)
+            for _, pos in ipairs(S.indices(IS)) do
+              local row = want
+              local at = { pos[1], pos[2], pos[3] }
+              at[d] = S.get(iv, pos)
+              row = want[at[1]][at[2]]
+              row[at[3]] = add and row[at[3]] + S.get(sv, pos) or S.get(sv, pos)
+            end
+            local got = add and t:scatter_add(d, idx, src) or t:scatter(d, idx, src)
+            if add and dt ~= 'int64' then
+              S.expect_close(got, nl.tensor(want, dt), 'scatter_add', 1e-6, 1e-6)
+            else
+              S.same_bits(got, nl.tensor(want, dt), add and 'scatter_add' or 'scatter')
+            end
+          end
+        end)
+      end
+    end
+  end
+
+  it('refuses an index out of range along a leading dim, naming it', function()
+    local t = nl.zeros(4, 5, 6)
+    local idx = nl.ones({ 3, 4, 5 }, 'int64')
+    idx[2][3][4] = 5
+    S.contains(S.errmsg(function() return t:gather(1, idx) end), 'gather: index 5 out of range for dim 1 of shape [4,5,6]')
+    idx[2][3][4] = 0
+    S.contains(S.errmsg(function() return t:gather(1, idx) end), 'gather: index 0 out of range for dim 1 of shape [4,5,6]')
+    S.contains(S.errmsg(function() return nl.zeros(0, 3):gather(1, nl.ones({ 1, 3 }, 'int64')) end),
+      'gather: index 1 out of range for dim 1 of shape [0,3]')
+  end)
+end)
