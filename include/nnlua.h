@@ -323,6 +323,10 @@ nl_tensor *nl_flip(nl_tensor *t, int mask);
  * t's except at the places written; gather's t: g added back at index). */
 nl_tensor *nl_gather(nl_tensor *t, int dim, nl_tensor *index, int64_t base);
 nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base);
+/* scatter and scatter_add in place (into t itself, no graph recorded: the
+ * binding's scatter_ and scatter_add_ where no gradient is needed): 0, or
+ * -1 with t untouched */
+int nl_scatter_(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base);
 nl_tensor *nl_index_add(nl_tensor *t, int dim, nl_tensor *index /* int64, 1-D */, nl_tensor *src, double alpha,
                         int64_t base);
 /* index_add in place (into t itself, no graph recorded): 0, or -1 with t

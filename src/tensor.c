@@ -1614,6 +1614,25 @@ nl_tensor *nl_scatter(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, i
     return r;
 }
 
+int nl_scatter_(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int add, int64_t base) {
+    const char *op = add ? "scatter_add" : "scatter";
+    int d = scatter_dim(op, t, dim, index, src, base, true);
+    if (d < 0 || !nl_inplace_write_ok(op, t, NULL)) return -1;
+    /* a source or index in t's memory is read whole before t is written */
+    bool src_in = src->storage == t->storage, idx_in = index->storage == t->storage;
+    nl_tensor *hs = src_in ? nl_clone(src) : NULL, *hi = idx_in ? nl_clone(index) : NULL;
+    if ((src_in && !hs) || (idx_in && !hi)) {
+        nl_release(hs);
+        nl_release(hi);
+        return -1;
+    }
+    scatter_raw(t, d, hi ? hi : index, hs ? hs : src, add, base);
+    nl_release(hs);
+    nl_release(hi);
+    nl_bump_version(t);
+    return 0;
+}
+
 /* index_add's checks, in index_add's words: the index's places, and its
  * dim in *d; NULL on error */
 static int64_t *index_add_places(nl_tensor *t, int dim, nl_tensor *index, nl_tensor *src, int64_t base, int *d) {

@@ -2008,14 +2008,6 @@ return function(nl)
     if not is_tensor(src) then argerror(op, 'a tensor or a number as source', src) end
     return src
   end
-  -- the in-place form op of an op made out of place: a source that requires
-  -- grad refused naming op and its own shape (the refusal named copy_ and
-  -- the result's shape), then the result copied into t
-  local function inplace_from(op, t, src, f)
-    check(lib.nl_inplace_check(T(t, op), op))
-    if is_tensor(src) then src_ptr(src, op) end
-    return Tensor.copy_(t, f())
-  end
   -- t:scatter(dim, index, src): a copy of t with src's values written at
   -- index along dim (src a tensor, or a number); scatter_add adds them.
   -- An index repeated along dim in scatter keeps one of the writes, as
@@ -2025,30 +2017,45 @@ return function(nl)
     local takes = add == 1 and '(dim, index, src)' or '(dim, index, src or value)'
     -- op: name, or name_ for the in-place form, whose errors name it (C's
     -- name renamed: they said scatter for scatter_)
-    local function f(op, t, d, idx, src, ...)
-      if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
+    -- (inplace: into t itself by nl_scatter_, after scatter_'s checks)
+    local function f(op, t, d, idx, src, inplace)
       local p = T(t, op)
       if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to scatter along') end
       local c = cdim(d, op, p)
       idx = index_arg(op, idx)
       if add == 1 and not is_tensor(src) then argerror(op, 'a tensor as source', src) end
       local s = scatter_src(op, p, T(idx, op), src)
+      if inplace then
+        if lib.nl_scatter_(p, c, T(idx, op), T(s, op), add, 1) ~= 0 then
+          raise((ffi.string(lib.nl_error()):gsub('^' .. name .. ':', op .. ':')))
+        end
+        return t
+      end
       local r = lib.nl_scatter(p, c, T(idx, op), T(s, op), add, 1)
       if r == nil then raise((ffi.string(lib.nl_error()):gsub('^' .. name .. ':', op .. ':'))) end
       return wrap(r)
     end
-    Tensor[name] = function(t, ...) return f(name, t, ...) end
+    Tensor[name] = function(t, d, idx, src, ...)
+      if select('#', ...) > 0 then nl._no_extra_args(name, takes, nil, ...) end
+      return f(name, t, d, idx, src)
+    end
     nl[name] = Tensor[name]
+    -- in place, in C (a copy of t scattered and copied back took 3 times
+    -- the scatter), after the in-place checks, which leave no gradient to
+    -- record: t refused with grad on when it requires grad, and a source
+    -- that requires grad refused naming op and its own shape
     Tensor[name .. '_'] = function(t, d, idx, src, ...)
       local op = name .. '_'
       if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
-      return inplace_from(op, t, src, function() return f(op, t, d, idx, src) end)
+      check(lib.nl_inplace_check(T(t, op), op))
+      if is_tensor(src) then src_ptr(src, op) end
+      return f(op, t, d, idx, src, true)
     end
   end
 
   -- t:index_add(dim, index, src, [alpha]): a copy of t with alpha * src's
   -- slice i added into slice index[i] along dim (index 1-D; repeats add up)
-  -- (inplace: into t itself, after inplace_from's checks)
+  -- (inplace: into t itself, after index_add_'s checks)
   local function index_add(op, t, d, idx, src, alpha, inplace)
     local p = T(t, op)
     if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to add along') end

@@ -307,6 +307,53 @@ describe('gather and scatter by rows of the index', function()
     end
   end
 
+  -- scatter_ and scatter_add_ where no gradient is needed: into t's own
+  -- memory by one C call (nl_scatter_), no copy of t made
+  it('scatter_ and scatter_add_ write into t itself, through a view, and copy nothing of t\'s size', function()
+    for _, add in ipairs({ false, true }) do
+      local op = add and 'scatter_add_' or 'scatter_'
+      local base = data({ 256, 300 }, 'float32', 60)
+      local want = base:clone()
+      local t = base:narrow(2, 1, 256)              -- a view: rows strided by 300
+      -- scatter_: each row reversed (no place twice); scatter_add_: places at random
+      local idx = nl.arange(256, 0, -1, 'int64'):view(1, 256):expand(256, 256):contiguous()
+      if add then
+        local rng = S.rng(62)
+        idx = nl.tensor(S.nested({ 256, 256 }, function() return math.floor(rng(1, 257)) end), 'int64')
+      end
+      local src = data({ 256, 256 }, 'float32', 63)
+      local expect = add and want:narrow(2, 1, 256):scatter_add(2, idx, src) or want:narrow(2, 1, 256):scatter(2, idx, src)
+      want:narrow(2, 1, 256):copy_(expect)
+      local before = nl.memory().allocated
+      local r = t[op](t, 2, idx, src)
+      local grew = nl.memory().allocated - before
+      assert.are.equal(t, r)
+      assert.is_true(grew < 256 * 256 * 4, op .. ' allocated ' .. grew .. ' bytes')
+      S.same_bits(base, want, op .. ' through a view')
+    end
+  end)
+
+  it('scatter_ reads a source that is t itself as it was', function()
+    local t = data({ 6, 7 }, 'float64', 64)
+    local idx = nl.arange(7, 0, -1, 'int64'):view(1, 7):expand(6, 7):contiguous()
+    local want = t:scatter(2, idx, t)
+    S.same_bits(t:scatter_(2, idx, t), want, 'scatter_ by itself')
+    local u = nl.tensor({ { 3, 1, 2 } }, 'int64')
+    S.same_bits(u:scatter_(2, u, u), nl.tensor({ { 1, 2, 3 } }, 'int64'), 'index and source t itself')
+  end)
+
+  it('scatter_ writes a tensor that requires grad under no_grad, and refuses it with grad on', function()
+    local x = nl.randn({ 3, 4 }, 'float64'):requires_grad()
+    local y = x * 2
+    S.contains(S.errmsg(function() y:scatter_(2, nl.tensor({ { 1 }, { 2 }, { 4 } }, 'int64'), nl.zeros({ 3, 1 }, 'float64')) end),
+      'scatter_: in-place change of a tensor of shape [3,4] that requires grad')
+    nl.no_grad(function()
+      local z = nl.ones(2, 2):requires_grad()
+      z:scatter_(1, nl.tensor({ { 2, 1 } }, 'int64'), nl.zeros(1, 2))
+      S.same_bits(z, nl.tensor({ { 1, 0 }, { 0, 1 } }), 'under no_grad')
+    end)
+  end)
+
   it('refuses an index out of range along a leading dim, naming it', function()
     local t = nl.zeros(4, 5, 6)
     local idx = nl.ones({ 3, 4, 5 }, 'int64')
