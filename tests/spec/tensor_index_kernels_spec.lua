@@ -354,6 +354,19 @@ describe('gather and scatter by rows of the index', function()
     end)
   end)
 
+  -- index_select along the last dim of 8 rows or more: the index made
+  -- 0-based once, then each row gathered by it
+  it('index_select along the last dim of many rows, and a bad entry named', function()
+    for _, dt in ipairs(DTYPES) do
+      local t = data({ 3, 16, 9 }, dt, 70)
+      local ks = { 9, 1, 4, 4, 7, 2, 9, 3, 5, 6, 1 }
+      S.same_bits(t:index_select(3, nl.tensor(ks, 'int64')), ref_select(t, 3, ks), dt .. ' index_select')
+    end
+    local t = nl.zeros(16, 9)
+    S.contains(S.errmsg(function() return t:index_select(2, nl.tensor({ 1, 10, 2 }, 'int64')) end),
+      'index_select: index 10 out of range for dim 2 of shape [16,9]')
+  end)
+
   it('refuses an index out of range along a leading dim, naming it', function()
     local t = nl.zeros(4, 5, 6)
     local idx = nl.ones({ 3, 4, 5 }, 'int64')
