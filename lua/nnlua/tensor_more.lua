@@ -823,7 +823,7 @@ return function(nl)
     if not is_tensor(src) then argerror('index_copy', 'a tensor as source', src) end
     local c = index_dim('index_copy', p, d)
     if not (grad_on() and (requires(t) or requires(src))) then return index_put('index_copy', t, c, idx, src, 0, false) end
-    local m, i, counts1 = index_mask('index_copy', p, c, idx)
+    local _, i, counts1 = index_mask('index_copy', p, c, idx)
     if Tensor.numel(counts1) > 0 and Tensor.item(Tensor.max(counts1)) > 1 then
       raise('index_copy: an index appears more than once (which copy would win is unspecified)')
     end
@@ -835,8 +835,21 @@ return function(nl)
       if Tensor.numel(src) ~= 1 then raise('index_copy: a 0-dim tensor takes a one-element source') end
       return with_zero_grad(Tensor.clone(Tensor.reshape(src, {})), { t })
     end
-    local placed = Tensor.index_add(nl.zeros(sizes(p), Tensor.dtype(t)), c + 1, i, src)
-    return nl.where(m, placed, t)
+    -- one C op with its C backward: scatter by the index laid along dim
+    -- over the source's shape (t's gradient g but at the index, the
+    -- source's g at the index; the mask, an index_add into zeros and a
+    -- where took 2.5 times the instructions)
+    local ts, ss, k = sizes(p), Tensor.shape(src), Tensor.numel(i)
+    local ok, along = #ss == #ts, {}
+    for q = 1, #ts do
+      ok = ok and ss[q] == (q == c + 1 and k or ts[q])
+      along[q] = q == c + 1 and k or 1
+    end
+    if not ok then
+      raise(("index_copy: source of shape %s must be the tensor's shape %s but %d (the index's length) in dim %d")
+        :format(shape_str(src), shape_str(t), k, c + 1))
+    end
+    return Tensor.scatter(t, c + 1, Tensor.contiguous(Tensor.expand(Tensor.reshape(i, along), ss)), src)
   end, true)
   -- index_copy_ and index_fill_ write into t itself (the result made
   -- whole and copied back took twice as long); t and the arguments are

@@ -367,6 +367,28 @@ describe('gather and scatter by rows of the index', function()
       'index_select: index 10 out of range for dim 2 of shape [16,9]')
   end)
 
+  -- index_copy with a gradient asked for: one scatter, whose C backward
+  -- gives t g but at the index and the source g's slices at the index
+  it('index_copy with a gradient: one scatter op, its gradients, and a bad source named as index_copy', function()
+    for d = 1, 2 do
+      local t = nl.randn({ 4, 5 }, 'float64'):requires_grad()
+      local ss = { 4, 5 }
+      ss[d] = 2
+      local src = nl.randn(ss, 'float64'):requires_grad()
+      local idx = nl.tensor({ 4, 2 }, 'int64')
+      local y = t:index_copy(d, idx, src)
+      assert.are.equal('scatter', y:grad_fn())
+      S.same_bits(y:detach(), t:detach():index_copy(d, idx, src:detach()), 'values')
+      local g = nl.randn({ 4, 5 }, 'float64')
+      local gs = nl.autograd.grad((y * g):sum(), { t, src })
+      S.same_bits(gs[1], g:index_fill(d, idx, 0), 'gradient of t')
+      S.same_bits(gs[2], g:index_select(d, idx), 'gradient of the source')
+    end
+    local t = nl.randn({ 4, 3 }, 'float64'):requires_grad()
+    S.contains(S.errmsg(function() return t:index_copy(1, nl.tensor({ 4, 2 }, 'int64'), nl.randn({ 3, 3 }, 'float64')) end),
+      "index_copy: source of shape [3,3] must be the tensor's shape [4,3] but 2 (the index's length) in dim 1")
+  end)
+
   it('refuses an index out of range along a leading dim, naming it', function()
     local t = nl.zeros(4, 5, 6)
     local idx = nl.ones({ 3, 4, 5 }, 'int64')
