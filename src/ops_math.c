@@ -17,153 +17,201 @@ static bool is_special2(int op) { return op >= NL_OP_ZETA && op <= NL_OP_GAMMAIN
 static bool is_math(int op) { return (op >= NL_OP_TAN && op <= NL_OP_POLYGAMMA) || is_special(op); }
 static bool is_math2(int op) { return (op >= NL_OP_ATAN2 && op <= NL_OP_REMAINDER) || is_special2(op); }
 
-/* ---- PyTorch's own kernels (ATen/native/Math.h), for T float and double ---- */
+/* ---- erfinv, digamma, trigamma, Hurwitz zeta and polygamma ----
+ * Each computed in double, the float variants rounding the result (but
+ * for polygamma's n!, and trigamma's poles, in T as PyTorch's):
+ * - erfinv: Giles' (2010) single-precision approximation as the first
+ *   guess, then Halley steps on erf(x) - y, written as (1 - y) - erfc(x)
+ *   above 1/2 (1 - y is exact there, erfc keeps its relative accuracy);
+ * - digamma and trigamma: the recurrences psi(x) = psi(x + 1) - 1/x and
+ *   psi1(x) = psi1(x + 1) + 1/x^2 up to x >= 10 (six steps for psi1),
+ *   then their asymptotic series in the Bernoulli numbers B_2 .. B_24
+ *   (B_6 for psi1, as PyTorch's, see trigamma_half); digamma within 0.1
+ *   of its positive root the Taylor series there; the reflections
+ *   psi(x) = psi(1 - x) - pi cot(pi x) and psi1(x) = pi^2 / sin^2(pi x)
+ *   - psi1(1 - x) below 0 (below 1/2 for psi1), with cot and sin of x's
+ *   distance to the nearest integer;
+ * - zeta(s, q) = sum_k (q + k)^-s: the terms directly until q + k >=
+ *   s + 10 (or the rest is negligible), then the Euler-Maclaurin
+ *   tail in B_2 .. B_24; for q < 0 (s whole) the negative terms first
+ *   (more than 1024 of them as a difference of two zetas of positive q);
+ * - polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x), digamma and trigamma
+ *   for n 0 and 1.
+ * The values at poles, at the infinities and outside the domains are
+ * PyTorch 1.13's (observed). */
 
-/* a[0] x^len + ... + a[len] (Cephes' polevl) */
-#define POLEVL(T)                                                             \
-    static inline T polevl_##T(T x, const T *a, int len) {                   \
-        T r = a[0];                                                           \
-        for (int i = 1; i <= len; i++) r = r * x + a[i];                      \
-        return r;                                                             \
+/* B_2k, k = 1 .. 12 (the Bernoulli numbers) */
+static const double BERNOULLI[12] = { 1.0 / 6, -1.0 / 30, 1.0 / 42, -1.0 / 30, 5.0 / 66, -691.0 / 2730, 7.0 / 6,
+                                      -3617.0 / 510, 43867.0 / 798, -174611.0 / 330, 854513.0 / 138,
+                                      -236364091.0 / 2730 };
+
+/* NaN outside [-1, 1], +-inf at +-1 */
+static double erfinv_d(double y) {
+    double ay = fabs(y);
+    if (!(ay <= 1)) return NAN;
+    if (ay == 1) return copysign(INFINITY, y);
+    if (ay == 0) return y;
+    /* Giles, "Approximating the erfinv function" (GPU Computing Gems,
+     * 2010), its single-precision one: relative error ~1e-7 up to 1 -
+     * 1e-7, a few percent at 1 - 1e-16, where the Halley steps take
+     * longer */
+    double w = ay < 0.5 ? -log1p(-ay * ay) : -log((1 - ay) * (1 + ay)), p;
+    if (w < 5) {
+        static const double c[9] = { 2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                                     -0.00125372503, -0.00417768164, 0.246640727, 1.50140941 };
+        w -= 2.5;
+        p = c[0];
+        for (int i = 1; i < 9; i++) p = p * w + c[i];
+    } else {
+        static const double c[9] = { -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                                     -0.0076224613, 0.00943887047, 1.00167406, 2.83297682 };
+        w = sqrt(w) - 3;
+        p = c[0];
+        for (int i = 1; i < 9; i++) p = p * w + c[i];
     }
-POLEVL(float)
-POLEVL(double)
-
-/* calc_erfinv: a rational first guess, then two Newton steps on erf */
-#define ERFINV(T, SQRT, LOG, EXP, ERF, COPYSIGN, FABS)                        \
-    static T erfinv_##T(T y) {                                                \
-        const T a[4] = { 0.886226899, -1.645349621, 0.914624893, -0.140543331 }; \
-        const T b[4] = { -2.118377725, 1.442710462, -0.329097515, 0.012229801 }; \
-        const T c[4] = { -1.970840454, -1.624906493, 3.429567803, 1.641345311 }; \
-        const T d[2] = { 3.543889200, 1.637067800 };                          \
-        T ya = FABS(y), x, z, num, dem;                                       \
-        if (ya > (T)1) return (T)NAN;                                         \
-        if (ya == (T)1) return COPYSIGN((T)INFINITY, y);                      \
-        if (ya <= (T)0.7) {                                                   \
-            z = y * y;                                                        \
-            num = ((a[3] * z + a[2]) * z + a[1]) * z + a[0];                  \
-            dem = (((b[3] * z + b[2]) * z + b[1]) * z + b[0]) * z + (T)1;     \
-            x = y * num / dem;                                                \
-        } else {                                                              \
-            z = SQRT(-LOG(((T)1 - ya) / (T)2));                               \
-            num = ((c[3] * z + c[2]) * z + c[1]) * z + c[0];                  \
-            dem = (d[1] * z + d[0]) * z + (T)1;                               \
-            x = COPYSIGN(num, y) / dem;                                       \
-        }                                                                     \
-        const T k = (T)2 / (T)sqrt(M_PI);                                     \
-        x = x - (ERF(x) - y) / (k * EXP(-x * x));                             \
-        x = x - (ERF(x) - y) / (k * EXP(-x * x));                             \
-        return x;                                                             \
+    double x = p * ay;
+    /* Halley on f = erf(x) - y: f' = 2/sqrt(pi) e^-x^2, f''/f' = -2x, so
+     * the step is u / (1 + x u), u = f / f' */
+    for (int i = 0; i < 12; i++) {
+        double f = ay <= 0.5 ? erf(x) - ay : (1 - ay) - erfc(x);
+        double u = f / (M_2_SQRTPI * exp(-x * x)), step = u / (1 + x * u);
+        x -= step;
+        if (fabs(step) <= 1e-17 * x) break;
     }
-ERFINV(float, sqrtf, logf, expf, erff, copysignf, fabsf)
-ERFINV(double, sqrt, log, exp, erf, copysign, fabs)
+    return copysign(x, y);
+}
+static float erfinv_float(float y) { return (float)erfinv_d(y); }
+static double erfinv_double(double y) { return erfinv_d(y); }
 
-/* calc_digamma: reflection below 0 (through the fractional part, whose
- * tan is the more accurate), recurrence up to 10, then the asymptotic
- * series; +-0 gives -+inf and a negative integer NaN, as PyTorch's */
-#define DIGAMMA(T, LOG, TRUNC, COPYSIGN)                                     \
-    static T digamma_##T(T x) {                                               \
-        static const T A[] = { 8.33333333333333333333E-2, -2.10927960927960927961E-2, \
-                               7.57575757575757575758E-3, -4.16666666666666666667E-3, \
-                               3.96825396825396825397E-3, -8.33333333333333333333E-3, \
-                               8.33333333333333333333E-2 };                   \
-        if (x == 0) return COPYSIGN((T)INFINITY, -x);                         \
-        if (x < 0) {                                                          \
-            if (x == TRUNC(x)) return (T)NAN;                                 \
-            double q, r = modf((double)x, &q);                                \
-            return digamma_##T((T)1 - x) - (T)(M_PI / tan(M_PI * r));        \
-        }                                                                     \
-        T result = 0;                                                         \
-        while (x < 10) {                                                      \
-            result -= (T)1 / x;                                               \
-            x += 1;                                                           \
-        }                                                                     \
-        if (x == 10) return result + (T)2.25175258906672110764;               \
-        T y = 0;                                                              \
-        if (x < (T)1.0e17) {                                                  \
-            T z = (T)1 / (x * x);                                             \
-            y = z * polevl_##T(z, A, 6);                                      \
-        }                                                                     \
-        return result + LOG(x) - ((T)0.5 / x) - y;                            \
+/* -+inf at +-0, NaN at the negative integers and -inf */
+static double digamma_d(double x) {
+    if (x == 0) return copysign(INFINITY, -x);
+    if (x < 0) {
+        if (x == floor(x)) return NAN;
+        double r = x - nearbyint(x);
+        return digamma_d(1 - x) - M_PI / tan(M_PI * r);
     }
-DIGAMMA(float, logf, truncf, copysignf)
-DIGAMMA(double, log, trunc, copysign)
+    /* within 0.1 of its positive root x0, the Taylor series there (the
+     * recurrence's sum would lose the digits to cancellation): c_k =
+     * psi^(k)(x0) / k! (mpmath's values), and x0 = X0_HI + X0_LO */
+    static const double X0_HI = 1.4616321449683622, X0_LO = 9.549995429965697e-17;
+    static const double c[15] = { 0.9676722454476212, -0.44276316898359208, 0.25849976095565103,
+                                  -0.16394270544240652, 0.10782405069126237, -0.072199561256454714,
+                                  0.04880428816414311, -0.033161126474847362, 0.022597648232218104,
+                                  -0.01542476590494896, 0.010538791616612175, -0.0072045343863568687,
+                                  0.0049267813957298533, -0.0033698016554393282, 0.002305126326734928 };
+    double d = (x - X0_HI) - X0_LO;
+    if (fabs(d) < 0.1) {
+        double s = 0;
+        for (int k = 14; k >= 0; k--) s = s * d + c[k];
+        return s * d;
+    }
+    double acc = 0;
+    for (; x < 10; x += 1) acc -= 1 / x;
+    /* log x - 1/(2x) - sum_k B_2k / (2k x^2k) */
+    double z = 1 / (x * x), s = 0;
+    for (int k = 12; k >= 1; k--) s = s * z + BERNOULLI[k - 1] / (2 * k);
+    return acc + log(x) - 0.5 / x - s * z;
+}
+static float digamma_float(float x) { return (float)digamma_d(x); }
+static double digamma_double(double x) { return digamma_d(x); }
 
-/* calc_trigamma: reflection below 1/2, six recurrence steps, then the
- * asymptotic series */
+/* psi1(x) for x >= 1/2 (0 at +inf) with PyTorch 1.13's accuracy, which
+ * the float64 goldens (trigamma, and digamma's derivative in many
+ * gradients) pin to 1e-10: six recurrence steps, then the asymptotic
+ * series 1/x + 1/(2x^2) + sum_k B_2k / x^(2k+1) through B_6. Its error,
+ * about the next term B_8 / (x + 6)^9, is PyTorch's: up to 5e-10
+ * relative (8e-10 at x = 1, against mpmath) */
+static double trigamma_half(double x) {
+    double acc = 0;
+    for (int i = 0; i < 6; i++, x += 1) acc += 1 / (x * x);
+    double z = 1 / (x * x), s = 0;
+    for (int k = 3; k >= 1; k--) s = s * z + BERNOULLI[k - 1];
+    return acc + 1 / x + 0.5 * z + s * z / x;
+}
+
+/* at the poles (0, the negative integers) PyTorch's value, pi^2 /
+ * sin^2(pi x) with pi x rounded in T: +inf at 0, large but finite below
+ * (6.6e32 at -1 in double), NaN at -inf; below 1/2 the reflection */
 #define TRIGAMMA(T, SIN)                                                      \
     static T trigamma_##T(T x) {                                              \
-        T sign = 1, result = 0;                                               \
-        if (x < (T)0.5) {                                                     \
-            sign = -1;                                                        \
-            const T pi = (T)M_PI, s = SIN(pi * x);                            \
-            result -= (pi * pi) / (s * s);                                    \
-            x = 1 - x;                                                        \
+        if (x <= 0 && x == floor(x)) {                                        \
+            T sn = SIN((T)M_PI * x);                                          \
+            return (T)M_PI * (T)M_PI / (sn * sn);                             \
         }                                                                     \
-        for (int i = 0; i < 6; i++) {                                         \
-            result += (T)1 / (x * x);                                         \
-            x += 1;                                                           \
-        }                                                                     \
-        const T ixx = (T)1 / (x * x);                                         \
-        result += ((T)1 + (T)1 / ((T)2 * x) + ixx * ((T)(1. / 6) - ixx * ((T)(1. / 30) - ixx * (T)(1. / 42)))) / x; \
-        return sign * result;                                                 \
+        if (!(x < (T)0.5)) return (T)trigamma_half(x);                        \
+        double sn = sin(M_PI * ((double)x - nearbyint(x)));                   \
+        return (T)(M_PI * M_PI / (sn * sn) - trigamma_half(1 - (double)x));  \
     }
 TRIGAMMA(float, sinf)
 TRIGAMMA(double, sin)
 
-/* Cephes' Hurwitz zeta(x, q) = sum_k (k + q)^-x, in double (PyTorch's
- * acc_type on the CPU): a direct sum, then Euler-Maclaurin */
-static double zeta(double x, double q) {
-    static const double A[] = { 12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9,
-                                7.47242496e10, -2.950130727918164224e12, 1.1646782814350067249e14,
-                                -4.5979787224074726105e15, 1.8152105401943546773e17, -7.1661652561756670113e18 };
-    const double MACHEP = 1.11022302462515654042E-16;
-    if (x == 1) return INFINITY;
-    if (x < 1) return NAN;
-    if (q <= 0) {
-        if (q == floor(q)) return INFINITY;
-        if (x != floor(x)) return NAN;
+/* sum0 + zeta(s, q) for s > 1 and q > 0, finite: the first terms (all,
+ * where the rest falls below eps of the sum), then from a = q + N on
+ * a^(1-s)/(s-1) + a^-s/2 + sum_j B_2j/(2j)! s (s+1) .. (s+2j-2) a^(-s-2j+1)
+ * (sum0 first, so that terms of the other sign cancel before the rest) */
+static double hurwitz_pos(double s, double q, double sum0) {
+    const double eps = 0x1p-54, bound = s + 10;
+    double sum = sum0, a = q, t;
+    for (;; a += 1) {
+        t = pow(a, -s);
+        if (a >= bound) break;
+        /* the rest, from a on, is at most t (1 + a / (s - 1)) */
+        if (t * (1 + a / (s - 1)) <= eps * fabs(sum)) return sum;
+        sum += t;
     }
-    double s = pow(q, -x), a = q, b = 0;
-    int i = 0;
-    while (i < 9 || a <= 9.0) {
-        i++;
-        a += 1;
-        b = pow(a, -x);
-        s += b;
-        if (-MACHEP * s < b && b < MACHEP * s) return s;
+    if (t == 0) return sum;
+    sum += t * a / (s - 1) + 0.5 * t;
+    /* c: s (s+1) .. (s+2j-2) / (2j)!, r: a^(-s-2j+1) */
+    double c = s / 2, r = t / a;
+    for (int j = 1; j <= 12; j++) {
+        double term = BERNOULLI[j - 1] * c * r;
+        sum += term;
+        if (fabs(term) <= eps * fabs(sum)) break;
+        c *= (s + 2 * j - 1) * (s + 2 * j) / ((2.0 * j + 1) * (2 * j + 2));
+        r /= a * a;
     }
-    double w = a, k = 0, t;
-    s += b * w / (x - 1);
-    s -= 0.5 * b;
-    a = 1;
-    for (int j = 0; j < 12; j++) {
-        a *= x + k;
-        b /= w;
-        t = a * b / A[j];
-        s = s + t;
-        t = fabs(t / s);
-        if (t < MACHEP) return s;
-        k += 1;
-        a *= x + k;
-        b /= w;
-        k += 1;
-    }
-    return s;
+    return sum;
 }
 
-/* polygamma(n, x) for n >= 2: (-1)^(n+1) n! zeta(n + 1, x), as
- * calc_polygamma (n 0 and 1 are digamma and trigamma) */
-#define POLYGAMMA(T, EXP, LGAMMA_R)                                           \
+/* Hurwitz zeta(s, q), with PyTorch's (Cephes') values: +inf at s = 1 and
+ * at q a whole number <= 0 (-inf included), NaN for s < 1 and for q < 0
+ * with s not whole; at s = +inf 1 for q = 1, +inf below, NaN above */
+static double zeta(double s, double q) {
+    if (s == 1) return INFINITY;
+    if (s < 1) return NAN;
+    if (q <= 0) {
+        if (q == floor(q)) return INFINITY;
+        if (s != floor(s)) return NAN;
+    }
+    if (isnan(s) || isnan(q) || q == INFINITY) return NAN;
+    if (s == INFINITY) return q < 1 ? INFINITY : q == 1 ? 1 : NAN;
+    if (q > 0) return hurwitz_pos(s, q, 0);
+    /* q < 0, s whole: the m terms below 0, then zeta(s, q + m); more than
+     * 1024 of them are -(u + j), j < m, u = -(q + m - 1) in (0, 1), which
+     * sum to (-1)^s (zeta(s, u) - zeta(s, u + m)) */
+    double m = ceil(-q), neg = 0;
+    if (m <= 1024) {
+        for (double k = 0; k < m; k++) neg += pow(q + k, -s);
+    } else {
+        double u = -(q + (m - 1));
+        neg = (fmod(s, 2) == 0 ? 1 : -1) * (hurwitz_pos(s, u, 0) - hurwitz_pos(s, u + m, 0));
+    }
+    return hurwitz_pos(s, q + m, neg);
+}
+
+/* n! in double, zeta rounded to T first, as PyTorch's (float: 0 where
+ * zeta underflows, inf past float's range, NaN from n = 171 where zeta
+ * underflows) */
+#define POLYGAMMA(T)                                                          \
     static T polygamma_##T(T x, int64_t n) {                                  \
         if (n == 0) return digamma_##T(x);                                    \
         if (n == 1) return trigamma_##T(x);                                   \
-        int sg;                                                               \
-        return ((n % 2) ? (T)1 : (T)-1) * EXP(LGAMMA_R((T)n + (T)1, &sg)) *   \
-               (T)zeta((double)(n + 1), (double)x);                           \
+        double sg = n % 2 ? 1 : -1;                                           \
+        return (T)(sg * tgamma((double)n + 1) * (double)(T)zeta((double)n + 1, (double)x)); \
     }
-POLYGAMMA(float, expf, lgammaf_r)
-POLYGAMMA(double, exp, lgamma_r)
+POLYGAMMA(float)
+POLYGAMMA(double)
 
 static inline float lgamma_float(float x) { int sg; return lgammaf_r(x, &sg); }
 static inline double lgamma_double(double x) { int sg; return lgamma_r(x, &sg); }

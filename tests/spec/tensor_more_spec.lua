@@ -181,6 +181,20 @@ describe('tensor_more ops: closed forms and rules', function()
     S.expect_close(nl.hypot(nl.tensor({ 3e30, 1e-30 }), nl.tensor({ 4e30, 0 })), nl.tensor({ 5e30, 1e-30 }),
                    'hypot without overflow', 1e-7, 0)
   end)
+  it('erfinv near +-1, digamma by its root, trigamma by a pole and float32 polygamma(35): mpmath values', function()
+    -- (mpmath, 40 digits; the kernels that were PyTorch's ports were off
+    -- by 6e-5, 3.4, 7e-8 there, and gave inf for the float32 35!, which
+    -- PyTorch 1.13 computes in double)
+    S.expect_close(nl.tensor({ 1 - 2 ^ -52, -(1 - 1e-12) }, 'float64'):erfinv(),
+                   nl.tensor({ 5.805018683193453, -5.042031898572696 }, 'float64'), 'erfinv near +-1', 1e-14, 0)
+    S.expect_close(nl.tensor({ 1.4616321449683622, 1.46, 1.47 }, 'float64'):digamma(),
+                   nl.tensor({ -9.241265521729427e-17, -0.0015805619870834522, 0.008066489011364869 }, 'float64'),
+                   'digamma by its root', 1e-13, 0)
+    S.expect_close(nl.tensor({ -5.00000001, -0.999999 }, 'float64'):polygamma(1),
+                   nl.tensor({ 1.0000000121549424e+16, 999999999945.1335 }, 'float64'), 'trigamma by a pole', 1e-13, 0)
+    S.expect_close(nl.polygamma(35, nl.tensor({ 10, 2.5 })), nl.tensor({ 10682.874258399681, 4.879717943356754e+25 }),
+                   'float32 polygamma(35)', 1e-6, 0)
+  end)
   it('fmod and remainder: signs, and float rounding as C fmod', function()
     assert.are.same({ -1, 1, -1, 1 }, S.flat(nl.fmod(nl.tensor({ -7, 7, -7, 7 }, 'int64'), nl.tensor({ 2, 2, -2, -2 }, 'int64'))))
     assert.are.same({ 1, 1, -1, -1 }, S.flat(nl.remainder(nl.tensor({ -7, 7, -7, 7 }, 'int64'),
