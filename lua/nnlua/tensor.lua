@@ -110,19 +110,24 @@ return function(nl)
   -- bytes (memory at most doubles), but no more than GC_MAX, since a
   -- training loop's garbage is its activations, not its data set; and at
   -- least GC_MIN and four times the Lua heap, which a collection walks.
+  -- Also waiting: the Lua tables a C object held (a custom function's
+  -- context, kept until its node dies), which LuaJIT's own cycle counted
+  -- live and so paced its next cycle by (nl._gc_garbage): each cycle kept
+  -- the last one's, and its heap grew without bound.
   local mem = lib.nl_mem()
   local GC_MIN, GC_MAX = 8 * 2^20, 32 * 2^20
   local low, last_obj, gc_budget = tonumber(mem.live_bytes), tonumber(mem.object_bytes), GC_MIN
+  local dropped = 0
   local function gc_due()
     local live = tonumber(mem.live_bytes)
     if live < low then low = live end
-    return live - low + (tonumber(mem.object_bytes) - last_obj) > gc_budget
+    return live - low + (tonumber(mem.object_bytes) - last_obj) + dropped > gc_budget
   end
   local function gc_collect()
     collectgarbage('collect')
     sweep(false)
     lib.nl_mem_tick()
-    low, last_obj = tonumber(mem.live_bytes), tonumber(mem.object_bytes)
+    low, last_obj, dropped = tonumber(mem.live_bytes), tonumber(mem.object_bytes), 0
     gc_budget = math.max(GC_MIN, math.min(low, GC_MAX), 4 * 1024 * collectgarbage('count'))
   end
 
@@ -200,6 +205,9 @@ return function(nl)
 
   -- for memory that is not a tensor but counts as live (a data set's bytes)
   function nl._gc_check() if gc_due() then gc_collect() end end
+  -- bytes of Lua memory that C held and has let go (garbage LuaJIT
+  -- counted live), paced as the tensor structs are
+  function nl._gc_garbage(bytes) dropped = dropped + bytes end
 
   -- nl.detect_anomaly(true): the first op whose output (forward) or
   -- gradient (backward) holds NaN or Inf raises an error naming it
