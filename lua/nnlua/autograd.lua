@@ -106,7 +106,11 @@ return function(nl)
   -- (the usual closure over an activation) held the tensor for ever, as
   -- the collector cannot see the cycle through C. retain_grad's marks
   -- stay (retains_grad reads true), and go with the tensor.
+  -- The entries dropped are garbage LuaJIT took for live (HOOK_BYTES
+  -- each for the binding's collector, see nl._gc_garbage).
+  local HOOK_BYTES = 512
   local function drop_dead()
+    local gone = 0
     repeat
       local n = lib.nl_take_dead_hooked(dead, 64)
       for i = 0, n - 1 do
@@ -119,7 +123,9 @@ return function(nl)
           end
         end
       end
+      gone = gone + n
     until n < 64
+    if gone > 0 then nl._gc_garbage(gone * HOOK_BYTES) end
     any_hooks = next(hooks) ~= nil
   end
   nl._hooks = hooks           -- (read by specs: what is held)
