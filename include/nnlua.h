@@ -143,6 +143,11 @@ typedef enum {
     NL_OP_ENTR, NL_OP_ERFCX, NL_OP_I0E, NL_OP_I1, NL_OP_I1E, NL_OP_NDTRI, NL_OP_LOG_NDTR,
     NL_OP_BESSEL_J0, NL_OP_BESSEL_J1,
     NL_OP_ZETA, NL_OP_GAMMAINC, NL_OP_GAMMAINCC,
+    /* torch.special's Airy and Bessel functions, no gradient (nl_math:
+     * special_kernels.c) */
+    NL_OP_AIRY_AI, NL_OP_BESSEL_Y0, NL_OP_BESSEL_Y1, NL_OP_MODIFIED_BESSEL_I0, NL_OP_MODIFIED_BESSEL_I1,
+    NL_OP_MODIFIED_BESSEL_K0, NL_OP_MODIFIED_BESSEL_K1, NL_OP_SCALED_MODIFIED_BESSEL_K0,
+    NL_OP_SCALED_MODIFIED_BESSEL_K1, NL_OP_SPHERICAL_BESSEL_J0,
     NL_OP_COUNT
 } nl_op;
 
@@ -385,8 +390,9 @@ nl_tensor *nl_unique_groups(nl_tensor *rows, int consecutive, int64_t base, nl_t
 nl_tensor *nl_logcumsumexp(nl_tensor *t, int dim);
 /* op: NL_OP_TAN .. NL_OP_POLYGAMMA, PyTorch 1.13's functions of those
  * names (its erfinv, digamma, trigamma and zeta kernels), or NL_OP_ENTR
- * .. NL_OP_BESSEL_J1, torch.special's (computed in double; bessel_j0
- * and bessel_j1 are not recorded, having no gradient in PyTorch 1.13);
+ * .. NL_OP_BESSEL_J1 or NL_OP_AIRY_AI .. NL_OP_SPHERICAL_BESSEL_J0,
+ * torch.special's (computed in double; bessel_j0, bessel_j1 and the
+ * latter are not recorded, having no gradient in PyTorch 1.13);
  * int64 input gives float32; n: polygamma's order (>= 0), else ignored. */
 nl_tensor *nl_math(int op, nl_tensor *a, int64_t n);
 /* op: NL_OP_ATAN2 .. NL_OP_REMAINDER or NL_OP_ZETA .. NL_OP_GAMMAINCC

@@ -2,17 +2,21 @@
  * kernels lack: tan, the inverse and hyperbolic trigonometric functions,
  * log1p, expm1, log2, log10, exp2, erf, erfc, erfinv, lgamma, digamma and
  * polygamma, torch.special's entr, erfcx, i0e, i1, i1e, ndtri, log_ndtr,
- * bessel_j0 and bessel_j1 (nl_math), and atan2, hypot, fmod, remainder,
+ * bessel_j0 and bessel_j1, and the Airy and other Bessel functions of
+ * special_kernels.c (nl_math), and atan2, hypot, fmod, remainder,
  * and torch.special's zeta, gammainc and gammaincc (nl_math2),
  * each with its backward, written in terms of C ops as ops_elementwise.c's
  * are. Not here: what composes from existing ops (sign, logaddexp, xlogy,
  * ndtr, xlog1py, ...), which is Lua's (tensor_more.lua, special.lua). */
 #include "internal.h"
+#include "special_kernels.h"
 
 #include <math.h>
 #include <string.h>
 
-static bool is_special(int op) { return op >= NL_OP_ENTR && op <= NL_OP_BESSEL_J1; }
+static bool is_special(int op) {
+    return (op >= NL_OP_ENTR && op <= NL_OP_BESSEL_J1) || (op >= NL_OP_AIRY_AI && op <= NL_OP_SPHERICAL_BESSEL_J0);
+}
 static bool is_special2(int op) { return op >= NL_OP_ZETA && op <= NL_OP_GAMMAINCC; }
 static bool is_math(int op) { return (op >= NL_OP_TAN && op <= NL_OP_POLYGAMMA) || is_special(op); }
 static bool is_math2(int op) { return (op >= NL_OP_ATAN2 && op <= NL_OP_REMAINDER) || is_special2(op); }
@@ -247,7 +251,7 @@ static double erfcx_d(double x) {
 
 /* e^-|x| I_n(|x|), n 0 or 1: the power series (all terms positive) up to
  * 30, the asymptotic series beyond (its smallest term there ~e^-60) */
-static double bessel_ie(int n, double ax) {
+double nl_bessel_ie(int n, double ax) {
     const double eps = 1e-17;
     if (isinf(ax)) return 0;
     if (ax <= 30) {
@@ -269,12 +273,12 @@ static double bessel_ie(int n, double ax) {
     }
     return sum / sqrt(2 * M_PI * ax);
 }
-static double i0e_d(double x) { return isnan(x) ? x : bessel_ie(0, fabs(x)); }
-static double i1e_d(double x) { return isnan(x) ? x : copysign(bessel_ie(1, fabs(x)), x); }
+static double i0e_d(double x) { return isnan(x) ? x : nl_bessel_ie(0, fabs(x)); }
+static double i1e_d(double x) { return isnan(x) ? x : copysign(nl_bessel_ie(1, fabs(x)), x); }
 /* (+-inf gives NaN, as PyTorch's i1e(x) e^|x|) */
 static double i1_d(double x) {
     if (isnan(x) || isinf(x)) return NAN;
-    return copysign(bessel_ie(1, fabs(x)) * exp(fabs(x)), x);
+    return copysign(nl_bessel_ie(1, fabs(x)) * exp(fabs(x)), x);
 }
 
 /* Phi(x), accurate in the lower tail */
@@ -396,7 +400,8 @@ static double special_d(int op, double x) {
     case NL_OP_NDTRI: return ndtri_d(x);
     case NL_OP_LOG_NDTR: return log_ndtr_d(x);
     case NL_OP_BESSEL_J0: return bessel_j(0, x);
-    default: return bessel_j(1, x);
+    case NL_OP_BESSEL_J1: return bessel_j(1, x);
+    default: return nl_special_bessel(op, x);
     }
 }
 static double special2_d(int op, double x, double y) {
@@ -480,8 +485,10 @@ nl_tensor *nl_math(int op, nl_tensor *a, int64_t order) {
     nl_iter_init(&it, out->ndim, out->sizes, 2, (nl_tensor *[]){ out, ca }, st);
     nl_for_each_row(&it, 1 << 12, math_row, &ctx);
     nl_release(ca);
-    /* (bessel_j0 and bessel_j1 have no gradient in PyTorch 1.13) */
-    nl_node *nd = op == NL_OP_BESSEL_J0 || op == NL_OP_BESSEL_J1 ? NULL : nl_record(op, out, 1, &a);
+    /* (bessel_j0, bessel_j1 and special_kernels.c's have no gradient in
+     * PyTorch 1.13) */
+    bool no_grad = op == NL_OP_BESSEL_J0 || op == NL_OP_BESSEL_J1 || op >= NL_OP_AIRY_AI;
+    nl_node *nd = no_grad ? NULL : nl_record(op, out, 1, &a);
     if (nd) {
         nd->a[0] = order;
         /* backward reads the output where the math allows, else the input;

@@ -74,6 +74,9 @@ static const char *op_names[] = {
     "entr", "erfcx", "i0e", "i1", "i1e", "ndtri", "log_ndtr",
     "bessel_j0", "bessel_j1",
     "zeta", "gammainc", "gammaincc",
+    "airy_ai", "bessel_y0", "bessel_y1", "modified_bessel_i0", "modified_bessel_i1",
+    "modified_bessel_k0", "modified_bessel_k1", "scaled_modified_bessel_k0",
+    "scaled_modified_bessel_k1", "spherical_bessel_j0",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

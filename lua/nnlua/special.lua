@@ -3,9 +3,10 @@
 -- erf, erfinv, i0, xlogy, softmax, ...) are those functions themselves;
 -- entr, erfcx, i0e, i1, i1e, ndtri, log_ndtr, bessel_j0, bessel_j1, zeta,
 -- gammainc and gammaincc are ops_math.c's kernels (nl_math, nl_math2) with
--- their backward; ndtr, logit, xlog1py and multigammaln are composed of
--- ops, so that autograd follows them. Not here: the orthogonal polynomials,
--- airy_ai and the other Bessel functions of 1.13.
+-- their backward, airy_ai and the other Bessel functions special_kernels.c's
+-- (no gradient, as in 1.13); ndtr, logit, xlog1py and multigammaln are
+-- composed of ops, so that autograd follows them. Not here: the orthogonal
+-- polynomials.
 local ffi = require 'ffi'
 
 return function(nl)
@@ -34,7 +35,10 @@ return function(nl)
   end
 
   -- ---- ops_math.c's kernels --------------------------------------------------------
-  for _, name in ipairs({ 'entr', 'erfcx', 'i0e', 'i1', 'i1e', 'ndtri', 'log_ndtr', 'bessel_j0', 'bessel_j1' }) do
+  for _, name in ipairs({ 'entr', 'erfcx', 'i0e', 'i1', 'i1e', 'ndtri', 'log_ndtr', 'bessel_j0', 'bessel_j1',
+                          'airy_ai', 'bessel_y0', 'bessel_y1', 'modified_bessel_i0', 'modified_bessel_i1',
+                          'modified_bessel_k0', 'modified_bessel_k1', 'scaled_modified_bessel_k0',
+                          'scaled_modified_bessel_k1', 'spherical_bessel_j0' }) do
     local opid, op = C_op[name], 'special.' .. name
     define(name, function(t, ...)
       no_extra(op, '(input)', ...)
