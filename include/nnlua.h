@@ -148,6 +148,12 @@ typedef enum {
     NL_OP_AIRY_AI, NL_OP_BESSEL_Y0, NL_OP_BESSEL_Y1, NL_OP_MODIFIED_BESSEL_I0, NL_OP_MODIFIED_BESSEL_I1,
     NL_OP_MODIFIED_BESSEL_K0, NL_OP_MODIFIED_BESSEL_K1, NL_OP_SCALED_MODIFIED_BESSEL_K0,
     NL_OP_SCALED_MODIFIED_BESSEL_K1, NL_OP_SPHERICAL_BESSEL_J0,
+    /* torch.special's orthogonal polynomials p_n(x), no gradient (nl_math2:
+     * special_kernels.c) */
+    NL_OP_CHEBYSHEV_POLYNOMIAL_T, NL_OP_CHEBYSHEV_POLYNOMIAL_U, NL_OP_CHEBYSHEV_POLYNOMIAL_V,
+    NL_OP_CHEBYSHEV_POLYNOMIAL_W, NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_T, NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_U,
+    NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_V, NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_W, NL_OP_HERMITE_POLYNOMIAL_H,
+    NL_OP_HERMITE_POLYNOMIAL_HE, NL_OP_LAGUERRE_POLYNOMIAL_L, NL_OP_LEGENDRE_POLYNOMIAL_P,
     NL_OP_COUNT
 } nl_op;
 
@@ -395,9 +401,11 @@ nl_tensor *nl_logcumsumexp(nl_tensor *t, int dim);
  * latter are not recorded, having no gradient in PyTorch 1.13);
  * int64 input gives float32; n: polygamma's order (>= 0), else ignored. */
 nl_tensor *nl_math(int op, nl_tensor *a, int64_t n);
-/* op: NL_OP_ATAN2 .. NL_OP_REMAINDER or NL_OP_ZETA .. NL_OP_GAMMAINCC
+/* op: NL_OP_ATAN2 .. NL_OP_REMAINDER, NL_OP_ZETA .. NL_OP_GAMMAINCC
  * (torch.special's zeta(x, q), gammainc(a, x), gammaincc(a, x); their
- * gradient is the second operand's only, as PyTorch's) of a and b
+ * gradient is the second operand's only, as PyTorch's) or
+ * NL_OP_CHEBYSHEV_POLYNOMIAL_T .. NL_OP_LEGENDRE_POLYNOMIAL_P (of x = a
+ * and n = b, in double; not recorded, having no gradient in 1.13) of a and b
  * broadcast, both of one dtype (the caller promotes): atan2, hypot and
  * the special ones give float32 for int64, fmod (C's, toward zero) and
  * remainder (Python's, the divisor's sign) keep int64 and refuse a zero

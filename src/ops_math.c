@@ -4,7 +4,8 @@
  * polygamma, torch.special's entr, erfcx, i0e, i1, i1e, ndtri, log_ndtr,
  * bessel_j0 and bessel_j1, and the Airy and other Bessel functions of
  * special_kernels.c (nl_math), and atan2, hypot, fmod, remainder,
- * and torch.special's zeta, gammainc and gammaincc (nl_math2),
+ * and torch.special's zeta, gammainc, gammaincc and the orthogonal
+ * polynomials of special_kernels.c (nl_math2),
  * each with its backward, written in terms of C ops as ops_elementwise.c's
  * are. Not here: what composes from existing ops (sign, logaddexp, xlogy,
  * ndtr, xlog1py, ...), which is Lua's (tensor_more.lua, special.lua). */
@@ -17,7 +18,8 @@
 static bool is_special(int op) {
     return (op >= NL_OP_ENTR && op <= NL_OP_BESSEL_J1) || (op >= NL_OP_AIRY_AI && op <= NL_OP_SPHERICAL_BESSEL_J0);
 }
-static bool is_special2(int op) { return op >= NL_OP_ZETA && op <= NL_OP_GAMMAINCC; }
+static bool is_poly(int op) { return op >= NL_OP_CHEBYSHEV_POLYNOMIAL_T && op <= NL_OP_LEGENDRE_POLYNOMIAL_P; }
+static bool is_special2(int op) { return (op >= NL_OP_ZETA && op <= NL_OP_GAMMAINCC) || is_poly(op); }
 static bool is_math(int op) { return (op >= NL_OP_TAN && op <= NL_OP_POLYGAMMA) || is_special(op); }
 static bool is_math2(int op) { return (op >= NL_OP_ATAN2 && op <= NL_OP_REMAINDER) || is_special2(op); }
 
@@ -408,7 +410,8 @@ static double special2_d(int op, double x, double y) {
     switch (op) {
     case NL_OP_ZETA: return zeta(x, y);
     case NL_OP_GAMMAINC: return gammainc_d(x, y, 0);
-    default: return gammainc_d(x, y, 1);
+    case NL_OP_GAMMAINCC: return gammainc_d(x, y, 1);
+    default: return nl_special_poly(op, x, y);
     }
 }
 
@@ -588,7 +591,8 @@ nl_tensor *nl_math2(int op, nl_tensor *a, nl_tensor *b) {
         nl_release(out);
         NL_CHECK(0, "%s: integer division by zero (an int64 divisor holds 0)", name);
     }
-    nl_node *n = nl_record(op, out, 2, (nl_tensor *[]){ a, b });
+    /* (the orthogonal polynomials have no gradient in PyTorch 1.13) */
+    nl_node *n = is_poly(op) ? NULL : nl_record(op, out, 2, (nl_tensor *[]){ a, b });
     if (n) {
         /* fmod's and remainder's gradient of a is g alone */
         n->needs_in = int_kept && !nl_requires_grad(b) ? 0 : 3;

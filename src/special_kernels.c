@@ -1,8 +1,8 @@
 /* special_kernels.c — torch.special's Airy function, Bessel functions of the
- * second kind and modified and spherical Bessel functions, in double, for
- * ops_math.c's nl_math. Written from the functions' definitions and
- * expansions (DLMF chapters 9 and 10) and 1.13's observed edge values; no
- * gradients here (1.13 has none). */
+ * second kind, modified and spherical Bessel functions, and orthogonal
+ * polynomials, in double, for ops_math.c's nl_math and nl_math2. Written
+ * from the functions' definitions and expansions (DLMF chapters 9, 10, 18)
+ * and 1.13's observed edge values; no gradients here (1.13 has none). */
 #include "special_kernels.h"
 
 #include <math.h>
@@ -195,5 +195,103 @@ double nl_special_bessel(int op, double x) {
     case NL_OP_SCALED_MODIFIED_BESSEL_K0: return bessel_k(0, x, 1);
     case NL_OP_SCALED_MODIFIED_BESSEL_K1: return bessel_k(1, x, 1);
     default: return spherical_j0(x);
+    }
+}
+
+/* ---- orthogonal polynomials ----------------------------------------------- */
+
+/* n truncated toward 0; NaN, +-inf and n beyond int64 give -1 (0 below),
+ * as 1.13's (x86's conversion gives INT64_MIN there) */
+static int64_t degree(double n) {
+    if (!(n > -9.2233720368547758e18 && n < 9.2233720368547758e18)) return -1;
+    return (int64_t)n;
+}
+
+/* Chebyshev's four kinds (DLMF 18.3, 18.9.1): p_0 = 1, p_1 = 2x - c
+ * (T: x; U: 2x; V: 2x - 1; W: 2x + 1), p_(k+1) = 2x p_k - p_(k-1); for
+ * |x| < 1 and n > 6 their trigonometric forms at x = cos t (DLMF 18.5.1,
+ * 18.5.2 and, for V and W, (cos, sin)((n + 1/2) t) / (cos, sin)(t/2));
+ * at x = +-1 their closed values. kind: 0 T, 1 U, 2 V, 3 W */
+static double chebyshev(int kind, double x, int64_t n) {
+    if (n < 0) return 0;
+    double odd = n % 2 ? -1 : 1;
+    if (x == 1) return kind == 0 || kind == 2 ? 1 : kind == 1 ? n + 1.0 : 2.0 * n + 1;
+    if (x == -1) return odd * (kind == 0 || kind == 3 ? 1 : kind == 1 ? n + 1.0 : 2.0 * n + 1);
+    if (n > 6 && fabs(x) < 1) {
+        double t = acos(x), m = (double)n;
+        switch (kind) {
+        case 0: return cos(m * t);
+        case 1: return sin((m + 1) * t) / sin(t);
+        case 2: return cos((m + 0.5) * t) / cos(t / 2);
+        default: return sin((m + 0.5) * t) / sin(t / 2);
+        }
+    }
+    if (n == 0) return 1;
+    double p = 1, q = kind == 0 ? x : kind == 1 ? 2 * x : kind == 2 ? 2 * x - 1 : 2 * x + 1;
+    for (int64_t k = 1; k < n && !isnan(q); k++) {
+        double r = 2 * x * q - p;
+        p = q;
+        q = r;
+    }
+    return q;
+}
+
+/* H_n (physicists'): H_(k+1) = 2x H_k - 2k H_(k-1); He_n (probabilists'):
+ * He_(k+1) = x He_k - k He_(k-1) (DLMF 18.9.1) */
+static double hermite(int prob, double x, int64_t n) {
+    if (n < 0) return 0;
+    if (n == 0) return 1;
+    double c = prob ? 1 : 2, p = 1, q = c * x;
+    for (int64_t k = 1; k < n && !isnan(q); k++) {
+        double r = c * (x * q - k * p);
+        p = q;
+        q = r;
+    }
+    return q;
+}
+
+/* L_n: (k+1) L_(k+1) = (2k + 1 - x) L_k - k L_(k-1); L_n(0) = 1 */
+static double laguerre(double x, int64_t n) {
+    if (n < 0) return 0;
+    if (n == 0 || x == 0) return 1;
+    double p = 1, q = 1 - x;
+    for (int64_t k = 1; k < n && !isnan(q); k++) {
+        double r = ((2.0 * k + 1 - x) * q - k * p) / (k + 1.0);
+        p = q;
+        q = r;
+    }
+    return q;
+}
+
+/* P_n: (k+1) P_(k+1) = (2k+1) x P_k - k P_(k-1); P_n(+-1) = (+-1)^n */
+static double legendre(double x, int64_t n) {
+    if (n < 0) return 0;
+    if (fabs(x) == 1) return x > 0 || n % 2 == 0 ? 1 : -1;
+    if (n == 0) return 1;
+    double p = 1, q = x;
+    for (int64_t k = 1; k < n && !isnan(q); k++) {
+        double r = ((2.0 * k + 1) * x * q - k * p) / (k + 1.0);
+        p = q;
+        q = r;
+    }
+    return q;
+}
+
+double nl_special_poly(int op, double x, double n) {
+    int64_t k = degree(n);
+    switch (op) {
+    case NL_OP_CHEBYSHEV_POLYNOMIAL_T: return chebyshev(0, x, k);
+    case NL_OP_CHEBYSHEV_POLYNOMIAL_U: return chebyshev(1, x, k);
+    case NL_OP_CHEBYSHEV_POLYNOMIAL_V: return chebyshev(2, x, k);
+    case NL_OP_CHEBYSHEV_POLYNOMIAL_W: return chebyshev(3, x, k);
+    /* the shifted forms p*_n(x) = p_n(2x - 1) (DLMF 18.7.5 for T) */
+    case NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_T: return chebyshev(0, 2 * x - 1, k);
+    case NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_U: return chebyshev(1, 2 * x - 1, k);
+    case NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_V: return chebyshev(2, 2 * x - 1, k);
+    case NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_W: return chebyshev(3, 2 * x - 1, k);
+    case NL_OP_HERMITE_POLYNOMIAL_H: return hermite(0, x, k);
+    case NL_OP_HERMITE_POLYNOMIAL_HE: return hermite(1, x, k);
+    case NL_OP_LAGUERRE_POLYNOMIAL_L: return laguerre(x, k);
+    default: return legendre(x, k);
     }
 }

@@ -5,8 +5,8 @@
 -- gammainc and gammaincc are ops_math.c's kernels (nl_math, nl_math2) with
 -- their backward, airy_ai and the other Bessel functions special_kernels.c's
 -- (no gradient, as in 1.13); ndtr, logit, xlog1py and multigammaln are
--- composed of ops, so that autograd follows them. Not here: the orthogonal
--- polynomials.
+-- composed of ops, so that autograd follows them; the orthogonal
+-- polynomials are special_kernels.c's too (nl_math2, no gradient).
 local ffi = require 'ffi'
 
 return function(nl)
@@ -75,6 +75,21 @@ return function(nl)
       no_extra(op, opt[1], ...)
       local x, y = operands(op, a, b, opt[2], opt[3])
       return wrap(lib.nl_math2(opid, x.ptr, y.ptr))
+    end)
+  end
+
+  -- the orthogonal polynomials p_n(x) of x and n (tensors, or a number for
+  -- either; n truncated toward 0, negative n giving 0, as 1.13's), computed
+  -- in double, with no gradient, as in 1.13
+  for _, name in ipairs({ 'chebyshev_polynomial_t', 'chebyshev_polynomial_u', 'chebyshev_polynomial_v',
+                          'chebyshev_polynomial_w', 'shifted_chebyshev_polynomial_t', 'shifted_chebyshev_polynomial_u',
+                          'shifted_chebyshev_polynomial_v', 'shifted_chebyshev_polynomial_w', 'hermite_polynomial_h',
+                          'hermite_polynomial_he', 'laguerre_polynomial_l', 'legendre_polynomial_p' }) do
+    local opid, op = C_op[name], 'special.' .. name
+    define(name, function(x, n, ...)
+      no_extra(op, '(input, n)', ...)
+      local a, b = operands(op, x, n, true, true)
+      return wrap(lib.nl_math2(opid, a.ptr, b.ptr))
     end)
   end
 

@@ -1,10 +1,14 @@
 # gen_special_more.py: PyTorch 1.13's torch.special Airy and Bessel
 # functions (airy_ai, bessel_y0/y1, modified_bessel_i0/i1/k0/k1,
-# scaled_modified_bessel_k0/k1, spherical_bessel_j0), for nnlua's
-# nl.special: values at edge points and random ones in float32 and
-# float64, int64 input, and mpmath's values (40 digits) of the float64
-# points, where 1.13 is off (airy_ai below -2.09, bessel_y0 and
-# bessel_y1, by up to 2e-5 relative). Writes
+# scaled_modified_bessel_k0/k1, spherical_bessel_j0) and orthogonal
+# polynomials, for nnlua's nl.special: values at edge points and random
+# ones in float32 and float64, int64 input, and mpmath's values (40
+# digits) of the float64 points, where 1.13 is off (airy_ai below -2.09,
+# bessel_y0 and bessel_y1, by up to 2e-5 relative); the polynomials over
+# a grid of x (|x| = 1, the shifted forms' 0 and 1, |x| > 1, the
+# infinities, NaN) and n (negative, fractional, the sizes where 1.13 turns
+# to its trigonometric forms, NaN, inf), broadcast, with a number for
+# either operand. Writes
 # tests/golden/special_more.lua (checked by
 # tests/spec/special_more_spec.lua); it does not test anything itself.
 # Regenerate, from the repository root, with
@@ -74,6 +78,30 @@ for op, (fn, ref, (lo, hi)) in UNARY.items():
         lines.append("  { op = '%s', x = %s, want = %s%s }," % (op, lua_tensor(x), lua_tensor(fn(x)), extra))
     xi = torch.tensor([0, 1, 2, -3, 7], dtype=I64)
     lines.append("  { op = '%s', x = %s, want = %s }," % (op, lua_tensor(xi), lua_tensor(fn(xi))))
+
+# the orthogonal polynomials p_n(x): x (15, 1) with n (19)
+POLY = ['chebyshev_polynomial_t', 'chebyshev_polynomial_u', 'chebyshev_polynomial_v', 'chebyshev_polynomial_w',
+        'shifted_chebyshev_polynomial_t', 'shifted_chebyshev_polynomial_u', 'shifted_chebyshev_polynomial_v',
+        'shifted_chebyshev_polynomial_w', 'hermite_polynomial_h', 'hermite_polynomial_he', 'laguerre_polynomial_l',
+        'legendre_polynomial_p']
+PX = [-2.5, -1.0, -0.999, -0.5, -0.0, 0.0, 0.3, 0.5, 0.999, 1.0, 1.5, 3.0, INF, -INF, NAN]
+PN = [-3.0, -1.0, -0.5, 0.0, 0.7, 1.0, 1.9, 2.0, 3.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 15.0, 30.0, NAN, INF]
+for op in POLY:
+    fn = getattr(S, op)
+    seed(op)
+    rx = torch.rand(6, dtype=F64) * 2.4 - 1.2
+    for dt in (F32, F64):
+        x = torch.cat([torch.tensor(PX, dtype=dt), rx.to(dt)]).reshape(-1, 1)
+        n = torch.tensor(PN, dtype=dt)
+        lines.append("  { op = '%s', a = %s, b = %s, want = %s }," % (op, lua_tensor(x), lua_tensor(n),
+                                                                      lua_tensor(fn(x, n))))
+    x = torch.tensor([0.25, -0.75, 2.0], dtype=F64)
+    lines.append("  { op = '%s', a = %s, b = 4.5, want = %s }," % (op, lua_tensor(x), lua_tensor(fn(x, 4.5))))
+    n = torch.tensor([0, 1, 3, 12, -2], dtype=I64)
+    lines.append("  { op = '%s', a = 0.5, b = %s, want = %s }," % (op, lua_tensor(n), lua_tensor(fn(0.5, n))))
+    xi = torch.tensor([0, 1, 2, -3], dtype=I64)
+    lines.append("  { op = '%s', a = %s, b = %s, want = %s }," % (op, lua_tensor(xi), lua_tensor(n[:4]),
+                                                                  lua_tensor(fn(xi, n[:4]))))
 
 write_golden('special_more.lua', ['PyTorch 1.13 torch.special, Airy and Bessel (tests/golden/gen_special_more.py)'],
              lines)
