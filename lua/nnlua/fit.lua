@@ -1077,7 +1077,7 @@ return function(nl)
             or 'give each batch the weights as a third value, x, y, w (a TensorDataset(X, y, w))'))
         end
       end
-      if #X == 0 then nl._raise('fit: the DataLoader has no batches') end
+      if fd.len(X) == 0 then nl._raise('fit: the DataLoader has no batches') end
     elseif kind == 'dataset' then
       fd.rows('fit', X)
       if opts.sample_weight ~= nil then
@@ -1131,7 +1131,7 @@ return function(nl)
                                                      and nl.is_tensor(val[1])) then
       local vkind = fd.kind('fit (validation_data)', val)
       if vkind == 'loader' then
-        if #val == 0 then nl._raise('fit: the validation_data DataLoader has no batches') end
+        if fd.len(val) == 0 then nl._raise('fit: the validation_data DataLoader has no batches') end
         vloader = val
       else
         fd.rows('fit (validation_data)', val)
@@ -1249,7 +1249,9 @@ return function(nl)
     local gen = nl._generator
     local data_gens = fd.generators({ loader, vloader })
     local epoch_samplers = kind == 'loader' and fd.epoch_samplers(loader) or {}
-    local nb, weighable = spe or #loader, false
+    -- (nb nil: a stream of unknown length, an epoch its whole pass, as
+    -- Keras's epochs of a dataset of unknown cardinality)
+    local nb, weighable = spe or fd.len(loader), false
     -- (steps_per_epoch) the stream's passes: each sets the samplers'
     -- epoch, as an epoch does without it
     local pass, stream = 0, nil
@@ -1565,20 +1567,25 @@ return function(nl)
           for _, m in ipairs(c.metrics) do bl[m] = tally_metric(c, t, m) end
           call_hook(cbs, 'on_train_batch_end', step, bl)
         end
-        if ckpt and ckpt.every and step % ckpt.every == 0 and step < nb and not stopping() then
+        if ckpt and ckpt.every and step % ckpt.every == 0 and (not nb or step < nb) and not stopping() then
           save(epoch, step, rng_epoch, t)
         end
         local now = nl.time()
         if tty and (now - last_draw > 0.1 or step == nb) then
           last_draw = now
           local elapsed = now - t0
-          local width = 24
-          local done = math.floor(width * step / nb)
-          local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
-          local parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, tally_loss(c, t)) }
+          local parts
+          if nb then
+            local width = 24
+            local done = math.floor(width * step / nb)
+            local bar = string.rep('=', done) .. (done < width and '>' or '') .. string.rep('.', width - done - 1)
+            parts = { ('Epoch %d/%d %d/%d [%s] loss %.4f'):format(epoch, epochs, step, nb, bar, tally_loss(c, t)) }
+          else    -- (a stream of unknown length, as Keras's 'Unknown')
+            parts = { ('Epoch %d/%d %d/Unknown loss %.4f'):format(epoch, epochs, step, tally_loss(c, t)) }
+          end
           for _, m in ipairs(c.metrics) do parts[#parts + 1] = ('%s %.4f'):format(m, tally_metric(c, t, m)) end
           parts[#parts + 1] = ('%.0f samples/s'):format((t.seen - seen0) * world / math.max(elapsed, 1e-9))
-          parts[#parts + 1] = step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
+          parts[#parts + 1] = nb and step < nb and ('ETA %s'):format(fmt_time(elapsed / (step - skip) * (nb - step))) or fmt_time(elapsed)
           io.write('\r', table.concat(parts, ' - '), '\27[K')
           io.flush()
         end

@@ -27,9 +27,19 @@ return function(nl)
     if data._is_iterable(x) then return false end
     if type(field(x, 'iter')) ~= 'function' or type(field(x, 'order')) == 'function' then return false end
     local ok, n = pcall(function() return #x end)
-    return ok and type(n) == 'number'
+    -- (a loader of an IterableDataset without len(): a stream of batches
+    -- whose # raises; fit, evaluate and predict read it to its end)
+    return ok and type(n) == 'number' or data._is_iterable(field(x, 'dataset'))
   end
   M.is_loader = is_loader
+
+  -- a loader's number of batches, or nil for a stream of unknown length
+  -- (an IterableDataset's without len(); a len() of its that fails says so)
+  function M.len(loader)
+    local ds = field(loader, 'dataset')
+    if data._is_iterable(ds) and type(field(ds, 'len')) ~= 'function' then return nil end
+    return #loader
+  end
 
   -- what x is: 'tensors', 'loader' or 'dataset' (anything DataLoader
   -- takes: #ds and ds[i], a table of samples too), or an error naming op

@@ -135,6 +135,57 @@ describe('steps_per_epoch, validation_steps and steps', function()
     assert(S.close(m:evaluate(X, y, { batch_size = 1, steps = 9 }), 56 / 3, 1e-14))
   end)
 
+  it("takes a DataLoader over an IterableDataset without len(): an epoch its pass, or steps_per_epoch", function()
+    -- rows 1, 2, 3 streamed; #loader raises (no len()), as PyTorch's
+    local Rows = nl.data.IterableDataset:extend('Rows')
+    function Rows:iter()
+      local i = 0
+      return function()
+        i = i + 1
+        if i <= 3 then return X[i], y[i] end
+      end
+    end
+    local L = nl.data.DataLoader(Rows(), { batch_size = 1 })
+    assert.is_false(pcall(function() return #L end))
+    -- each epoch the whole stream, params.steps nil (Keras's unknown)
+    local m = line_model(1, { optimizer = 'sgd', lr = lr, loss = 'mse' })
+    local seen, ends = 0, 0
+    local cb = { set_params = function(_, p) seen = p.steps end, on_train_batch_end = function() ends = ends + 1 end }
+    local want, w = by_hand(1, { 1, 2, 3 }, 3, 2)
+    local h = m:fit(L, { epochs = 2, verbose = 0, callbacks = { cb } })
+    assert.is_nil(seen)
+    assert.are.equal(6, ends)
+    for e = 1, 2 do assert(S.close(h.loss[e], want[e], 1e-13)) end
+    assert(S.close(m.weight:item(), w, 1e-13))
+    -- steps_per_epoch 2 over the stream's passes
+    m = line_model(1, { optimizer = 'sgd', lr = lr, loss = 'mse' })
+    want, w = by_hand(1, { 1, 2, 3 }, 2, 3)
+    h = m:fit(L, { epochs = 3, verbose = 0, steps_per_epoch = 2 })
+    for e = 1, 3 do assert(S.close(h.loss[e], want[e], 1e-13)) end
+    assert(S.close(m.weight:item(), w, 1e-13))
+    -- validation, evaluate and predict read it too: outputs 2, 4, 6
+    m = line_model(2, { optimizer = 'sgd', lr = 0, loss = 'mse', metrics = { 'mae' } })
+    h = m:fit(X, y, { epochs = 1, verbose = 0, validation_data = L, validation_steps = 2 })
+    assert(S.close(h.val_loss[1], 10, 1e-14))
+    assert(S.close(m:evaluate(L), 56 / 3, 1e-14))
+    assert(S.close(m:evaluate(L, { steps = 1 }), 4, 1e-14))
+    assert.are.same({ { 2 }, { 4 }, { 6 } }, m:predict(L):totable())
+    -- (a len() that fails is an error, not a stream of unknown length)
+    local Bad = Rows:extend('Bad')
+    function Bad:len() return -1 end
+    contains(errmsg(m.fit, m, nl.data.DataLoader(Bad(), { batch_size = 1 }), { verbose = 0 }),
+             'Bad:len() must return a non-negative integer')
+    -- a checkpoint every step, and a resume, go on through the stream
+    local path = S.tmpdir() .. '/stream.st'
+    m = line_model(1, { optimizer = 'sgd', lr = lr, loss = 'mse' })
+    want, w = by_hand(1, { 1, 2, 3 }, 3, 2)
+    h = m:fit(L, { epochs = 2, verbose = 0, checkpoint = { path = path, every = 1 } })
+    assert(S.close(m.weight:item(), w, 1e-13))
+    h = m:fit(L, { epochs = 2, verbose = 0, checkpoint = { path = path }, resume = true })
+    assert.are.equal(2, #h.loss)
+    assert(S.close(h.loss[2], want[2], 1e-13))
+  end)
+
   it('refuses bad steps, validation_steps without validation data, and checkpoints', function()
     local m = line_model(2)
     local before = m.weight:item()
