@@ -214,50 +214,20 @@ return function(nl)
 
   -- ---- special functions -------------------------------------------------------------
 
-  -- Cephes' Chebyshev coefficients of exp(-x) I0(x) on [0, 8] and of
-  -- exp(-x) sqrt(x) I0(x) past 8 (PyTorch's calc_i0)
-  local I0_A = { -4.41534164647933937950E-18, 3.33079451882223809783E-17, -2.43127984654795469359E-16,
-                 1.71539128555513303061E-15, -1.16853328779934516808E-14, 7.67618549860493561688E-14,
-                 -4.85644678311192946090E-13, 2.95505266312963983461E-12, -1.72682629144155570723E-11,
-                 9.67580903537323691224E-11, -5.18979560163526290666E-10, 2.65982372468238665035E-9,
-                 -1.30002500998624804212E-8, 6.04699502254191894932E-8, -2.67079385394061173391E-7,
-                 1.11738753912010371815E-6, -4.41673835845875056359E-6, 1.64484480707288970893E-5,
-                 -5.75419501008210370398E-5, 1.88502885095841655729E-4, -5.76375574538582365885E-4,
-                 1.63947561694133579842E-3, -4.32430999505057594430E-3, 1.05464603945949983183E-2,
-                 -2.37374148058994688156E-2, 4.93052842396707084878E-2, -9.49010970480476444210E-2,
-                 1.71620901522208775349E-1, -3.04682672343198398683E-1, 6.76795274409476084995E-1 }
-  local I0_B = { -7.23318048787475395456E-18, -4.83050448594418207126E-18, 4.46562142029675999901E-17,
-                 3.46122286769746109310E-17, -2.82762398051658348494E-16, -3.42548561967721913462E-16,
-                 1.77256013305652638360E-15, 3.81168066935262242075E-15, -9.55484669882830764870E-15,
-                 -4.15056934728722208663E-14, 1.54008621752140982691E-14, 3.85277838274214270114E-13,
-                 7.18012445138366623367E-13, -1.79417853150680611778E-12, -1.32158118404477131188E-11,
-                 -3.14991652796324136454E-11, 1.18891471078464383424E-11, 4.94060238822496958910E-10,
-                 3.39623202570838634515E-9, 2.26666899049817806459E-8, 2.04891858946906374183E-7,
-                 2.89137052083475648297E-6, 6.88975834691682398426E-5, 3.36911647825569408990E-3,
-                 8.04490411014108831608E-1 }
-  local function chbevl(y, c)
-    local b0, b1, b2 = y * 0 + c[1], y * 0, nil
-    for i = 2, #c do
-      b2, b1 = b1, b0
-      b0 = y * b1 - b2 + c[i]
-    end
-    return (b0 - b2) * 0.5
-  end
-
   -- t:i0(), nl.i0(t): the modified Bessel function of the first kind of
-  -- order 0, as Cephes' (PyTorch's) Chebyshev series (in float64); its
-  -- gradient that of the series (I1, as PyTorch's, to its accuracy)
+  -- order 0, i0e(x) e^|x| in float64 (nl.special.i0e: a C op with
+  -- PyTorch's gradient and second derivative), so that autograd gives I1
+  -- as its gradient; where e^|x| overflows, e^|x| alone (inf, its
+  -- gradient +-inf, as PyTorch's), each branch on its own range
+  local LOG_MAX = 709.782712893384   -- log(DBL_MAX)
   function Tensor.i0(t, ...)
     no_extra('i0', '()', ...)
     if not is_tensor(t) then argerror('i0', 'a tensor', t) end
     local dt = Tensor.dtype(t)
-    local x = Tensor.abs(Tensor.double(t))
-    local small = Tensor.le(x, 8)
-    local xs, xb = nl.where(small, x, 8), nl.where(small, 8, x)   -- each branch on its own range
-    local a = Tensor.exp(xs) * chbevl(xs * 0.5 - 2, I0_A)
-    local b = Tensor.exp(xb) * chbevl(32 / xb - 2, I0_B) / Tensor.sqrt(xb)
-    local r = nl.where(small, a, b)
-    r = nl.where(Tensor.eq(x, INF), INF, r)
+    local x = Tensor.double(t)
+    local big = Tensor.gt(Tensor.abs(x), LOG_MAX)
+    local xs, xb = nl.where(big, 0, x), nl.where(big, x, LOG_MAX + 1)
+    local r = nl.where(big, Tensor.exp(Tensor.abs(xb)), nl.special.i0e(xs) * Tensor.exp(Tensor.abs(xs)))
     return Tensor.to(r, dt == 'int64' and 'float32' or dt)
   end
   nl.i0 = Tensor.i0

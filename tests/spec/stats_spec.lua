@@ -66,6 +66,21 @@ describe('stats closed forms', function()
     assert.are.equal('float32', nl.tensor({ 1, 2 }, 'int64'):i0():dtype())
     -- I0(+-inf) = inf (1.13 gives NaN)
     assert.are.same({ INF, INF }, nl.tensor({ INF, -INF }):i0():totable())
+    -- far out, up to where e^|x| overflows and past it: I0, I1 and I1' as
+    -- PyTorch 1.13 gives them (inf and -inf past 709.78)
+    local xb = nl.tensor({ 30, 700, 709.5, -712 }, 'float64'):requires_grad()
+    local yb = xb:i0()
+    local g = nl.autograd.grad(yb:sum(), xb, { create_graph = true })[1]
+    local h = nl.autograd.grad(g:sum(), xb)[1]
+    local want = { { 781672297823.9775, 1.5295933476718735e+302, 2.0297630600755367e+306, INF },
+                   { 768532038938.9569, 1.5285003902339006e+302, 2.0283321373980747e+306, -INF },
+                   { 756054563192.679, 1.527409775685825e+302, 2.026904240995342e+306 } }
+    for k, got in ipairs({ yb, g, h }) do
+      for i, w in ipairs(want[k]) do
+        if w == INF or w == -INF then assert.are.equal(w, got[i])
+        else assert.is_true(S.close(got[i], w, 1e-13, 0), ('%d %d: %.17g'):format(k, i, got[i])) end
+      end
+    end
   end)
   it('frexp: m 2^e gives x back; nextafter steps by one ulp both ways', function()
     local x = nl.randn({ 100 }, 'float64') * 1e6
