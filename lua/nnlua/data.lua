@@ -781,6 +781,37 @@ return function(nl)
     return nw, prefetch, timeout
   end
 
+  -- a loader's __call for `for xb, yb in loader do`: (_, _, control),
+  -- control nil at the first call and then the previous batch's first
+  -- value. A nil control starts an epoch (iter()), ending the workers of
+  -- a loop left early (workers.close) now, not when collected; the others
+  -- go on with it. One epoch runs at a time: a control that is not the
+  -- last batch given is a second loop over the loader inside the first
+  -- (or a stale one), which would take the first's batches, so it is
+  -- refused (loader:iter() gives each its own).
+  function data._loop_call(op, iter, workers)
+    local epoch, last        -- the running epoch's iterator and its last batch's first value
+    return function(_, _, control)
+      if control == nil then
+        if epoch and workers then workers.close(epoch) end
+        epoch = iter()
+      elseif epoch == nil or control ~= last then
+        raise(op .. ': the loader was called with a batch it did not just give: a loop over the loader inside a '
+              .. 'loop over it (use loader:iter() for each)')
+      end
+      local it = epoch
+      local function after(first, ...)
+        if first == nil then
+          if epoch == it then epoch, last = nil, nil end
+        else
+          last = first
+        end
+        return first, ...
+      end
+      return after(it())
+    end
+  end
+
   -- Batches of ds (a TensorDataset, an IdxDataset, a Subset, or anything
   -- with #ds and ds[i]: a plain array of samples {x, y} works). A dataset
   -- with a method ds:batch(idx) makes each batch in one call, idx an int64
@@ -1048,34 +1079,8 @@ return function(nl)
       if workers then workers.shutdown() end
     end
     -- `for xb, yb in loader do` calls the loader as a generic for's
-    -- iterator, loader(nil, control), control nil at the first call and
-    -- then the previous batch's first value. A nil control starts an epoch
-    -- (loader:iter()); the others go on with it. Calling the loader was an
-    -- error ('attempt to call a userdata value'). One epoch runs at a time:
-    -- a control that is not the last batch given is a second loop over the
-    -- loader inside the first (or a stale one), which would take the
-    -- first's batches, so it is refused (loader:iter() gives each its own).
-    local epoch, last        -- the running epoch's iterator and its last batch's first value
-    mt.__call = function(_, _, control)
-      if control == nil then
-        -- (a loop left early: its workers end now, not when collected)
-        if epoch and workers then workers.close(epoch) end
-        epoch = fields.iter()
-      elseif epoch == nil or control ~= last then
-        raise(op .. ': the loader was called with a batch it did not just give: a loop over the loader inside a '
-              .. 'loop over it (use loader:iter() for each)')
-      end
-      local it = epoch
-      local function after(first, ...)
-        if first == nil then
-          if epoch == it then epoch, last = nil, nil end
-        else
-          last = first
-        end
-        return first, ...
-      end
-      return after(it())
-    end
+    -- iterator (calling it was an error, 'attempt to call a userdata value')
+    mt.__call = data._loop_call(op, fields.iter, workers)
     mt.__len = function() return nb end
     mt.__index = fields
     mt.__tostring = function()

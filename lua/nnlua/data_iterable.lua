@@ -348,25 +348,7 @@ return function(nl, data)
     local self = newproxy(true)
     local mt = getmetatable(self)
     -- `for xb, yb in loader do`, one epoch at a time, as data.lua's loaders
-    local epoch, last
-    mt.__call = function(_, _, control)
-      if control == nil then
-        epoch = fields.iter()
-      elseif epoch == nil or control ~= last then
-        raise(op .. ': the loader was called with a batch it did not just give: a loop over the loader inside a '
-              .. 'loop over it (use loader:iter() for each)')
-      end
-      local it = epoch
-      local function after(first, ...)
-        if first == nil then
-          if epoch == it then epoch, last = nil, nil end
-        else
-          last = first
-        end
-        return first, ...
-      end
-      return after(it())
-    end
+    mt.__call = data._loop_call(op, fields.iter, workers)
     mt.__len = function()
       local nb, why = batches()
       if not nb then raise(('%s: #loader of an IterableDataset needs its number of samples: %s'):format(op, why)) end

@@ -542,9 +542,9 @@ return function(nl, data)
       return pool
     end
 
-    -- the epoch's batches: src gives each one's rows (idx, or start and
-    -- len), as the loader draws them
-    function self.iter(src)
+    -- the pool of the next epoch (the persistent one, or a new one), its
+    -- epoch counted; the epochs count again from 0 after nl.manual_seed
+    local function next_epoch_pool()
       if cfg.generator == nl._generator and self.seedings ~= nl._seedings then
         self.epochs, self.seedings = 0, nl._seedings
       end
@@ -557,6 +557,13 @@ return function(nl, data)
         pool = new_pool()
       end
       pool.epoch = pool.epoch + 1
+      return pool
+    end
+
+    -- the epoch's batches: src gives each one's rows (idx, or start and
+    -- len), as the loader draws them
+    function self.iter(src)
+      local pool = next_epoch_pool()
       local eid, n, timeout = pool.epoch, pool.n, cfg.timeout
       local sent, taken, drawn_all = 0, 0, false
       local function send_next()
@@ -622,18 +629,7 @@ return function(nl, data)
     -- where the dataset does so; the tasks go round the workers whose
     -- stream has not ended and the batches come back in that order
     function self.iter_stream()
-      if cfg.generator == nl._generator and self.seedings ~= nl._seedings then
-        self.epochs, self.seedings = 0, nl._seedings
-      end
-      self.epochs = self.epochs + 1
-      local pool
-      if cfg.persistent_workers then
-        if not persistent_pool or persistent_pool.dead then persistent_pool = new_pool() end
-        pool = persistent_pool
-      else
-        pool = new_pool()
-      end
-      pool.epoch = pool.epoch + 1
+      local pool = next_epoch_pool()
       local eid, n, timeout = pool.epoch, pool.n, cfg.timeout
       local active, nactive, cycle = {}, n, 0
       for w = 1, n do active[w] = true end

@@ -329,6 +329,27 @@ describe('DataLoader with num_workers', function()
     assert.are.same(fds, sockets())
   end)
 
+  it('ends the workers of a loop over an IterableDataset\'s loader left early when the next loop starts', function()
+    local Stream = data.IterableDataset:extend('Stream')
+    function Stream:iter()
+      local i = 0
+      return function()
+        i = i + 1
+        if i <= 40 then return nl.tensor({ i }) end
+      end
+    end
+    local loader = data.DataLoader(Stream(), { batch_size = 2, num_workers = 2 })
+    collectgarbage('stop')
+    for _ in loader do break end
+    local n = 0
+    for _ in loader do n = n + 1 end
+    local none = no_children()
+    collectgarbage('restart')
+    -- (a dataset that does not split by get_worker_info: each worker makes all 20 batches)
+    assert.are.equal(40, n)
+    assert.is_true(none)
+  end)
+
   it('keeps few pools of loops left early alive', function()
     collectgarbage('collect')
     assert.is_true(no_children())
