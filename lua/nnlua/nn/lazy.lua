@@ -109,6 +109,18 @@ return function(nl, nn)
 
   -- ---- LazyConv<n>d and LazyConvTranspose<n>d(out_channels, kernel_size, opts) ----
   local SPATIAL = { 'L', 'H, W', 'D, H, W' }
+  -- in_of for input (N, C, *) or unbatched (C, *) of n spatial dims: C,
+  -- else an error ('<what> (N, C, H, W) or (C, H, W), got shape ...')
+  local function channels_of(n, what)
+    return function(x, lname)
+      local d = x:dim()
+      if d ~= n + 1 and d ~= n + 2 then
+        nl._raise(('%s: %s (N, C, %s) or (C, %s), got shape %s'):format(lname, what, SPATIAL[n], SPATIAL[n],
+          nl._shape_str(x)))
+      end
+      return x:size(d - n)
+    end
+  end
   local function conv(name, plain, n)
     lazy_class(name, {
       init = function(self, out_channels, kernel_size, opts)
@@ -116,14 +128,7 @@ return function(nl, nn)
         set_lazy(self, function(c) return nn[plain](c, out_channels, kernel_size, opts) end,
                  { out = out_channels, k = kernel_size }, groups)
       end,
-      in_of = function(x, lname)
-        local d = x:dim()
-        if d ~= n + 1 and d ~= n + 2 then
-          nl._raise(('%s: input must be (N, C, %s) or (C, %s), got shape %s'):format(lname, SPATIAL[n], SPATIAL[n],
-            nl._shape_str(x)))
-        end
-        return x:size(d - n)
-      end,
+      in_of = channels_of(n, 'input must be'),
       repr = function(l)
         local k = l.show.k
         if type(k) == 'table' then k = '(' .. table.concat(k, ', ') .. ')' end
@@ -167,20 +172,12 @@ return function(nl, nn)
   -- ---- LazyInstanceNorm<n>d({eps, momentum, affine, track_running_stats}) ----
   -- num_features from dim 2 of (N, C, *), or dim 1 of unbatched (C, *)
   -- (PyTorch 1.13 reads dim 2 there too, a spatial size)
-  local IN_SHAPE = { 'L', 'H, W', 'D, H, W' }
   local function instance_norm(name, plain, n)
     lazy_class(name, {
       init = function(self, opts)
         set_lazy(self, function(c) return nn[plain](c, opts) end, { opts = opts or {} })
       end,
-      in_of = function(x, lname)
-        local d = x:dim()
-        if d ~= n + 1 and d ~= n + 2 then
-          nl._raise(('%s: expected input (N, C, %s) or (C, %s), got shape %s'):format(lname, IN_SHAPE[n], IN_SHAPE[n],
-            nl._shape_str(x)))
-        end
-        return x:size(d - n)
-      end,
+      in_of = channels_of(n, 'expected input'),
       repr = function(l)
         local o = l.show.opts
         return nn._batch_norm_repr({ num_features = 0, eps = o.eps or 1e-5,
