@@ -97,7 +97,11 @@ return function(nl)
     local out = {}
     for i = 1, #sa - 1 do out[#out + 1] = sa[i] end
     for i = 1, #sb - 1 do out[#out + 1] = sb[i] end
-    local r = product('inner', Tensor.reshape(a, -1, k), Tensor.t(Tensor.reshape(b, -1, k)))
+    -- (the row counts spelled out: -1 is ambiguous when k is 0)
+    local ra, rb = 1, 1
+    for i = 1, #sa - 1 do ra = ra * sa[i] end
+    for i = 1, #sb - 1 do rb = rb * sb[i] end
+    local r = product('inner', Tensor.reshape(a, ra, k), Tensor.t(Tensor.reshape(b, rb, k)))
     return Tensor.reshape(r, #out == 0 and {} or out)
   end)
   -- ger: PyTorch's old name of outer
