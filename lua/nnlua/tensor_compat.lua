@@ -273,10 +273,12 @@ return function(nl)
     no_extra('ldexp', '(input, other)', ...)
     if not is_tensor(a) then argerror('ldexp', 'a tensor as the input', a) end
     operand('ldexp', e)
-    local x = T(a, 'ldexp').dtype == 2 and Tensor.float(a) or a
-    -- (an int64 exponent in float: pow of int64 rounded 2^-1 to 0)
-    if is_tensor(e) and T(e).dtype == 2 then e = Tensor.to(e, Tensor.dtype(x)) end
-    return Tensor.mul(x, is_tensor(e) and nl.pow(2, e) or 2 ^ e)
+    T(a, 'ldexp')
+    -- PyTorch's a * pow(2.0, e), so its promotion of 0-dim operands: an
+    -- int64 exponent gives float32 powers (pow of int64 rounds 2^-1 to 0)
+    if is_tensor(e) and T(e).dtype == 2 then e = Tensor.float(e) end
+    local r = Tensor.mul(a, is_tensor(e) and nl.pow(2, e) or 2 ^ e)
+    return T(r).dtype == 2 and Tensor.float(r) or r
   end
   define('ldexp', as_op('ldexp', ldexp))
   Tensor.ldexp_ = as_op('ldexp_', in_place('ldexp_', ldexp))

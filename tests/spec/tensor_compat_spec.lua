@@ -184,6 +184,21 @@ describe('aliases and function forms', function()
 end)
 
 describe('copysign, msort, logit, float_power, ldexp', function()
+  it("ldexp's dtype is that of PyTorch's a * pow(2.0, e), 0-dim operands included", function()
+    -- (PyTorch 1.13: torch.ldexp(int64 [2], float64 0-dim) is float64,
+    -- ldexp(float64 0-dim, int64 [3]) float32, ldexp(int64, int64) float32)
+    local i, d0 = nl.tensor({ 1, 3 }, 'int64'), nl.tensor(0.5, 'float64')
+    local r = nl.ldexp(i, nl.tensor(-1.0, 'float64'))
+    assert.are.equal('float64', r:dtype())
+    assert.are.same({ 0.5, 1.5 }, S.flat(r))
+    r = nl.ldexp(d0, nl.tensor({ -1, 0, 2 }, 'int64'))
+    assert.are.equal('float32', r:dtype())
+    assert.are.same({ 0.25, 0.5, 2 }, S.flat(r))
+    assert.are.equal('float32', nl.ldexp(i, nl.tensor({ 1, -1 }, 'int64')):dtype())
+    assert.are.same({ 2, 1.5 }, S.flat(nl.ldexp(i, nl.tensor({ 1, -1 }, 'int64'))))
+    assert.are.equal('float64', nl.ldexp(nl.tensor({ 1 }, 'float64'), nl.tensor({ 1 }, 'float32')):dtype())
+  end)
+
   it('pass float64 gradchecks', function()
     local r = S.randn64
     S.gradcheck(function(a) return nl.copysign(a, nl.tensor({ -1, 2, -0.0, 3 }, 'float64')) end, r(4))
