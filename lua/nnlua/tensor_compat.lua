@@ -244,7 +244,9 @@ return function(nl)
     end
     if p.dtype == 2 then t = Tensor.float(t) end
     if eps then t = Tensor.clamp(t, eps, 1 - eps) end
-    return Tensor.log(Tensor.div(t, 1 - t))
+    -- (as special.logit: log(t / (1 - t)) differentiated gave 0 * inf =
+    -- NaN at t = 0 and 1, where PyTorch's gradient 1 / (t (1 - t)) is inf)
+    return Tensor.log(t) - Tensor.log1p(-t)
   end
   define('logit', as_op('logit', logit))
   Tensor.logit_ = as_op('logit_', in_place('logit_', logit))

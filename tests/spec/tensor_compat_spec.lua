@@ -184,6 +184,17 @@ describe('aliases and function forms', function()
 end)
 
 describe('copysign, msort, logit, float_power, ldexp', function()
+  it('logit has the gradient 1 / (x (1 - x)) at x = 0 and 1: inf, as PyTorch 1.13', function()
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local x = nl.tensor({ 0, 1, 0.5, 0.25 }, dt):requires_grad_()
+      local y = nl.logit(x)
+      assert.are.same({ -math.huge, math.huge, 0 }, S.flat(y:narrow(1, 1, 3)))
+      y:sum():backward()
+      assert.are.same({ math.huge, math.huge }, S.flat(x.grad:narrow(1, 1, 2)))
+      S.expect_close(x.grad:narrow(1, 3, 2), nl.tensor({ 4, 16 / 3 }, dt), 'logit gradient ' .. dt, 1e-6, 0)
+    end
+  end)
+
   it("ldexp's dtype is that of PyTorch's a * pow(2.0, e), 0-dim operands included", function()
     -- (PyTorch 1.13: torch.ldexp(int64 [2], float64 0-dim) is float64,
     -- ldexp(float64 0-dim, int64 [3]) float32, ldexp(int64, int64) float32)
