@@ -598,7 +598,9 @@ return function(nl)
     for i = 1, #shape do out[i] = shape[i] end
     out[c + 1] = n
     out[#out + 1] = size
-    if size == 0 then return nl.zeros(out, Tensor.dtype(t)) end
+    if size == 0 then    -- (no elements, but t's graph, as PyTorch's view)
+      return Tensor.reshape(Tensor.index_select(t, c + 1, nl.zeros({ 0 }, 'int64')), out)
+    end
     local idx = {}
     for w = 0, n - 1 do
       for k = 1, size do idx[#idx + 1] = w * step + k end

@@ -261,6 +261,16 @@ describe('Tensor.unfold', function()
 
   it('gives a size 0 window count len + 1, and refuses bad sizes and steps', function()
     assert.are.same({ 5, 2, 0 }, nl.zeros(4, 2):unfold(1, 0, 1):shape())
+    -- (with t's graph, as PyTorch's: the gradient zeros of t's shape, dim
+    -- 2 of size 0 too, windows len // step + 1)
+    for _, sh in ipairs({ { 4, 2 }, { 3, 0 } }) do
+      local x = nl.randn(sh, 'float64'):requires_grad_()
+      local r = x:unfold(2, 0, 2)
+      assert.are.same({ sh[1], math.floor(sh[2] / 2) + 1, 0 }, r:shape())
+      r:sum():backward()
+      assert.are.same(sh, x.grad:shape())
+      assert.are.equal(0, x.grad:abs():sum():item())
+    end
     S.contains(errmsg(function() nl.zeros(7):unfold(1, 9, 1) end), 'unfold: size 9 is more than the 7 elements of dim 1 (shape [7])')
     S.contains(errmsg(function() nl.zeros(7):unfold(1, 2, 0) end), 'unfold: expected a whole step >= 1')
     S.contains(errmsg(function() nl.zeros(7):unfold(1, 1.5, 1) end), 'unfold: expected a whole size >= 0')
