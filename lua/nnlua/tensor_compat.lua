@@ -534,7 +534,7 @@ return function(nl)
     if p.dtype == 2 then y = Tensor.float(y) end
     if n == 0 then return nil, y, c end
     local sum = Tensor.narrow(y, c + 1, 2, n - 1) + Tensor.narrow(y, c + 1, 1, n - 1)
-    if x == nil then return sum * ((dx or 1) / 2), y, c end
+    if x == nil then return sum * ((dx or 1) / 2), y, c, dx or 1 end
     local xp = T(x, op)
     local dxs
     if xp.ndim == 1 then
@@ -558,8 +558,15 @@ return function(nl)
     return dxs * sum / 2, y, c
   end
   define('trapezoid', as_op('trapezoid', function(y, ...)
-    local terms, yy, c = trapezoid_terms('trapezoid', y, ...)
+    local terms, yy, c, dx = trapezoid_terms('trapezoid', y, ...)
     if terms == nil then return Tensor.sum(Tensor.narrow(yy, c + 1, 1, 0), c + 1) end
+    if dx then
+      -- PyTorch's (sum - (first + last) / 2) dx, so its infinities and NaN
+      -- (inf - inf = NaN for [1, inf], as for a single inf)
+      local n = Tensor.size(yy, c + 1)
+      local ends = Tensor.select(yy, c + 1, 1) + Tensor.select(yy, c + 1, n)
+      return (Tensor.sum(yy, c + 1) - ends * 0.5) * dx
+    end
     return Tensor.sum(terms, c + 1)
   end))
   nl.trapz = nl.trapezoid

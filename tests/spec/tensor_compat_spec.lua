@@ -322,6 +322,19 @@ describe('index_put, fill_diagonal_, diagflat, addr', function()
 end)
 
 describe('window functions, trapezoid, cumulative_trapezoid', function()
+  it("trapezoid by dx is PyTorch's (sum - (first + last) / 2) dx, its infinities included", function()
+    -- (PyTorch 1.13: trapezoid([1, -2, inf]) nan, ([inf]) nan, ([inf, 1],
+    -- dx 0.5) nan, ([[1, 2, 4], [inf, 0, 1]], dx 2) [9, nan])
+    local inf = math.huge
+    local function is_nan(t) local v = t:item() return v ~= v end
+    assert.is_true(is_nan(nl.trapezoid(nl.tensor({ 1, -2, inf }))))
+    assert.is_true(is_nan(nl.trapezoid(nl.tensor({ inf }))))
+    assert.is_true(is_nan(nl.trapezoid(nl.tensor({ inf, 1 }), 0.5)))
+    local r = S.flat(nl.trapezoid(nl.tensor({ { 1, 2, 4 }, { inf, 0, 1 } }), 2))
+    assert.are.equal(9, r[1])
+    assert.is_true(r[2] ~= r[2])
+  end)
+
   it('take PyTorch positional arguments or an options table', function()
     assert.are.same(S.flat(nl.hamming_window(6, false, 0.5, 0.5)), S.flat(nl.hann_window(6, { periodic = false })))
     assert.are.same(S.flat(nl.kaiser_window(6, true, 4)), S.flat(nl.kaiser_window(6, { beta = 4 })))
