@@ -885,7 +885,7 @@ return function(nl)
   -- ---- PyTorch's tensor properties -----------------------------------------------------
 
   -- t.T: the dims reversed (t itself below 2 dims; PyTorch's, deprecated
-  -- beyond 2); t.H: the same for real tensors (the conjugate is t); t.ndim:
+  -- beyond 2); t.H: t:t() of a matrix (the conjugate is t), a 0-dim t itself; t.ndim:
   -- the dim count; t.data: t detached, sharing its values (writes through
   -- it change t, unrecorded). Fields, as PyTorch's (mT stays a method).
   local acc = nl._accessors
@@ -896,7 +896,15 @@ return function(nl)
     for i = 1, n do dims[i] = n - i + 1 end
     return Tensor.permute(t, dims)
   end
-  acc.H = acc.T
+  -- H: PyTorch's matrix property, a matrix or a 0-dim tensor only
+  acc.H = function(t)
+    local n = T(t, 'H').ndim
+    if n ~= 0 and n ~= 2 then
+      raise(('H: expected a matrix (2-D) or a 0-dim tensor, got shape %s%s'):format(shape_str(t),
+            n > 2 and ' (t:mH() transposes a batch of matrices)' or ''))
+    end
+    return n == 2 and Tensor.t(t) or t
+  end
   acc.ndim = function(t) return T(t, 'ndim').ndim end
   acc.data = function(t) return Tensor.detach(t) end
 
