@@ -55,6 +55,22 @@ end)
 describe('last_epoch and verbose', function()
   local function opt_of() return optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.1 }) end
 
+  it("CosineAnnealingLR's resume takes the closed form from initial_lr at construction, as PyTorch 1.13", function()
+    -- (PyTorch's get_lr when _step_count == 1 and last_epoch > 0: lr 0.1,
+    -- initial_lr 0.2, T_max 5, eta_min 0.01, last_epoch 3 gives
+    -- 0.0281433855344 and then 0.01, where the recursive form from lr 0.1
+    -- gave 0.0348753882025)
+    local opt = opt_of()
+    opt.param_groups[1].initial_lr = 0.2
+    local s = optim.CosineAnnealingLR(opt, { T_max = 5, eta_min = 0.01, last_epoch = 3 })
+    local want = 0.01 + 0.19 * (1 + math.cos(math.pi * 4 / 5)) / 2
+    assert.is_true(S.close(opt.param_groups[1].lr, want, 1e-14, 0))
+    assert.is_true(S.close(want, 0.0281433855344, 1e-11, 0))
+    opt:step()
+    s:step()
+    assert.is_true(S.close(opt.param_groups[1].lr, 0.01, 1e-14, 0))
+  end)
+
   it('refuse a resume without initial_lr, and bad values', function()
     S.contains(S.errmsg(optim.StepLR, opt_of(), { step_size = 2, last_epoch = 3 }),
                "StepLR: last_epoch = 3 resumes a schedule, but param group 1 has no initial_lr")

@@ -182,7 +182,11 @@ return function(nl, optim)
       if g.initial_lr == nil then g.initial_lr = g.lr end
       self.base_lrs[i] = g.initial_lr
     end
+    -- (the construction's step: PyTorch's _step_count == 1, which
+    -- CosineAnnealingLR's resume reads)
+    self._initial_step = true
     self:step()
+    self._initial_step = nil
     return self
   end
 
@@ -497,6 +501,10 @@ return function(nl, optim)
     for i, g in ipairs(self.optimizer.param_groups) do
       if e == 0 then
         lrs[i] = g.lr
+      elseif self._initial_step then
+        -- a resume's first step takes the closed form from the base lr,
+        -- as PyTorch 1.13's (the groups' lrs may be another schedule's)
+        lrs[i] = self:_closed_form(self.base_lrs[i], e)
       elseif (e - 1 - T) % (2 * T) == 0 then
         lrs[i] = g.lr + (self.base_lrs[i] - eta) * (1 - cos(pi / T)) / 2
       else
