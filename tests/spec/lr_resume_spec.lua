@@ -71,6 +71,28 @@ describe('last_epoch and verbose', function()
     assert.is_true(S.close(opt.param_groups[1].lr, 0.01, 1e-14, 0))
   end)
 
+  it("CyclicLR's construction step takes the groups' initial_lr as base_lr, as PyTorch 1.13", function()
+    -- (PyTorch sets CyclicLR's base_lrs after its constructor's step, which
+    -- reads initial_lr: base_lr 0.05, max_lr 0.3, step_size_up 2, no
+    -- momentum cycle; made with last_epoch 3 over initial_lr 0.2 its lrs
+    -- are 0.2, 0.175, 0.3; made after a StepLR over lr 0.1, 0.1, 0.175, 0.3)
+    local o = { base_lr = 0.05, max_lr = 0.3, step_size_up = 2, cycle_momentum = false }
+    local function run(opt, s, want)
+      for k, w in ipairs(want) do
+        if k > 1 then opt:step() s:step() end
+        assert.is_true(S.close(opt.param_groups[1].lr, w, 1e-14, 0), ('step %d: got %.17g, want %g'):format(k - 1,
+          opt.param_groups[1].lr, w))
+      end
+    end
+    local opt = opt_of()
+    opt.param_groups[1].initial_lr = 0.2
+    run(opt, optim.CyclicLR(opt, { base_lr = 0.05, max_lr = 0.3, step_size_up = 2, cycle_momentum = false,
+                                   last_epoch = 3 }), { 0.2, 0.175, 0.3 })
+    opt = opt_of()
+    optim.StepLR(opt, { step_size = 2 })
+    run(opt, optim.CyclicLR(opt, o), { 0.1, 0.175, 0.3 })
+  end)
+
   it('refuse a resume without initial_lr, and bad values', function()
     S.contains(S.errmsg(optim.StepLR, opt_of(), { step_size = 2, last_epoch = 3 }),
                "StepLR: last_epoch = 3 resumes a schedule, but param group 1 has no initial_lr")

@@ -159,7 +159,10 @@ return function(nl, optim)
       raise(('%s: scale_fn returned %s at %d; it must return a number'):format(self.name, nl._describe_arg(scale), at))
     end
     local lrs = {}
-    for i, base in ipairs(self._base) do
+    -- (the construction's step reads the groups' initial_lr as base_lr, as
+    -- PyTorch 1.13's, which sets its base_lrs only after that step: on a
+    -- resume, or where an earlier scheduler left initial_lr)
+    for i, base in ipairs(self._initial_step and self.base_lrs or self._base) do
       local height = (self._max[i] - base) * factor
       lrs[i] = base + height * scale
     end
