@@ -106,7 +106,7 @@ describe('conv and pooling layers against PyTorch golden values', function()
       assert.is_not_nil(x.grad, c.name .. ': the input has no grad')
       expect_close(x.grad, c.grad_input, c.name .. ' grad of the input')
       for _, g in ipairs(c.grads) do
-        local p = m:state_dict()[g.name]
+        local p = m:state_dict { keep_vars = true }[g.name]
         assert.is_not_nil(p.grad, c.name .. ': ' .. g.name .. ' has no grad')
         expect_close(p.grad, g.t, c.name .. ' grad of ' .. g.name)
       end

@@ -316,7 +316,10 @@ describe('state_dict and load_state_dict', function()
     local keys = {}
     for k, t in pairs(sd) do
       keys[#keys + 1] = k
-      assert.is_true(rawequal(t, m:state_dict()[k:sub(5)]))              -- the tensors themselves
+      local own = m:state_dict { keep_vars = true }[k:sub(5)]                -- the tensors themselves
+      assert.is_false(rawequal(t, own))                                     -- and detached views of them
+      assert.is_false(t.is_requires_grad)
+      S.same_bits(t, own, k)
     end
     local want = { unpack(g.prefixed) }
     table.sort(want)
@@ -325,11 +328,33 @@ describe('state_dict and load_state_dict', function()
     local dest = { other = 1 }
     assert.are.equal(dest, m.enc:state_dict { destination = dest, prefix = 'enc.' })
     assert.are.equal(1, dest.other)
-    assert.is_true(rawequal(m:get_parameter('enc.0.weight'), dest['enc.0.weight']))
+    assert.is_false(rawequal(m:get_parameter('enc.0.weight'), dest['enc.0.weight']))
+    S.same_bits(m:get_parameter('enc.0.weight'), dest['enc.0.weight'], 'enc.0.weight')
     contains(errmsg(m.state_dict, m, { prefix = 1 }), 'state_dict: expected prefix as a string, got number')
     contains(errmsg(m.state_dict, m, { destination = 'x' }), 'state_dict: expected destination as a table, got string')
-    contains(errmsg(m.state_dict, m, { keep_vars = true }), "state_dict: unknown option 'keep_vars'")
+    contains(errmsg(m.state_dict, m, { keep_vars = 1 }), 'state_dict: expected a boolean keep_vars, got number')
     contains(errmsg(m.state_dict, m, 'net.'), 'state_dict: expected a table of options, got string')
+  end)
+
+  it("state_dict holds detached tensors sharing the parameters' values, as PyTorch's", function()
+    -- PyTorch 1.13: sd = nn.Linear(3, 2).state_dict(); sd['weight'].requires_grad is False,
+    -- sd['weight'].fill_(0) zeroes the layer's weight, sd['weight'].clone().fill_(0) is fine
+    local l = nl.nn.Linear(3, 2)
+    local sd = l:state_dict()
+    assert.is_false(sd.weight.is_requires_grad)
+    assert.are.same({ { 0, 0, 0 }, { 0, 0, 0 } }, sd.weight:clone():fill_(0):totable())
+    sd.weight:fill_(0)
+    sd.bias:add_(1)
+    assert.are.same({ { 0, 0, 0 }, { 0, 0, 0 } }, l.weight:totable())
+    assert.is_true(l.weight.is_requires_grad)
+    local out = l(nl.ones(1, 3)):sum()
+    out:backward()
+    assert.are.same({ { 1, 1, 1 }, { 1, 1, 1 } }, l.weight.grad:totable())
+    assert.is_nil(sd.weight.grad)
+    -- keep_vars = true: the parameters themselves, as PyTorch's keep_vars
+    local kv = l:state_dict { keep_vars = true }
+    assert.is_true(rawequal(l.weight, kv.weight))
+    assert.is_not_nil(kv.weight.grad)
   end)
 
   it("load_state_dict gives PyTorch 1.13's missing and unexpected keys after the module", function()

@@ -56,7 +56,7 @@ return function(nl, nn)
     for _, kv in ipairs(model:named_parameters()) do
       if not kv[2].is_requires_grad then frozen[#frozen + 1] = kv[1] end
     end
-    local sd = model:state_dict()
+    local sd = model:state_dict { keep_vars = true }
     for _, name in ipairs(model:state_names()) do
       local key = tensor_key(sd[name])
       if first[key] then tied[#tied + 1] = { name, first[key] } else first[key] = name end
@@ -91,7 +91,7 @@ return function(nl, nn)
       end
       nl._raise(('%s: malformed model state (no tensor %s)'):format(who, name))
     end
-    local sd, first = model:state_dict(), {}
+    local sd, first = model:state_dict { keep_vars = true }, {}
     for _, name in ipairs(model:state_names()) do
       local t, to = sd[name], want[name]
       local key = tensor_key(t)

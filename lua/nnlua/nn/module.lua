@@ -403,19 +403,25 @@ return function(nl, nn)
     end
   end
 
-  -- name -> tensor of parameters and buffers (the tensors themselves);
-  -- opts, PyTorch's keywords: prefix (put before every name) and
-  -- destination (a table the entries go into, which is returned)
+  -- name -> tensor of parameters and buffers, each detached as PyTorch's
+  -- (sharing the values: sd.weight:fill_(0) changes the model, without the
+  -- in-place error of a tensor that requires grad; they were the tensors
+  -- themselves); opts, PyTorch's keywords: prefix (put before every name),
+  -- destination (a table the entries go into, which is returned) and
+  -- keep_vars (true: the tensors themselves, with their .grad)
   function Module:state_dict(opts, ...)
-    nl._no_extra_args('state_dict', '({prefix, destination})', nil, ...)
+    nl._no_extra_args('state_dict', '({prefix, destination, keep_vars})', nil, ...)
     opts = nl._opts('state_dict', opts)
-    nl._check_opts('state_dict', opts, { prefix = 1, destination = 1 })
-    local prefix, sd = opts.prefix or '', opts.destination or {}
+    nl._check_opts('state_dict', opts, { prefix = 1, destination = 1, keep_vars = 1 })
+    local prefix, sd, keep = opts.prefix or '', opts.destination or {}, opts.keep_vars
     if type(prefix) ~= 'string' then nl._argerror('state_dict', 'prefix as a string', prefix) end
     if type(sd) ~= 'table' or getmetatable(sd) ~= nil then
       nl._argerror('state_dict', 'destination as a table', sd)
     end
-    for _, kv in ipairs(collect(self, prefix, {}, true, 'persistent')) do sd[kv[1]] = kv[2] end
+    if keep ~= nil and type(keep) ~= 'boolean' then nl._argerror('state_dict', 'a boolean keep_vars', keep) end
+    for _, kv in ipairs(collect(self, prefix, {}, true, 'persistent')) do
+      sd[kv[1]] = keep and kv[2] or kv[2]:detach()
+    end
     return sd
   end
   function Module:state_names()

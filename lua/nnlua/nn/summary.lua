@@ -13,7 +13,7 @@ return function(nl, nn)
   -- tensor): parameters and persistent buffers, as Keras counts its
   -- non-trainable variables (BatchNorm's moving statistics) in
   local function tensors_of(m)
-    local out, seen, sd = {}, {}, m:state_dict()
+    local out, seen, sd = {}, {}, m:state_dict { keep_vars = true }
     for _, name in ipairs(m:state_names()) do
       local t = sd[name]
       local key = tostring(ffi.cast('uintptr_t', t.ptr))
