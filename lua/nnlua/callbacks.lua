@@ -204,6 +204,19 @@ return function(nl, H)
         nl._raise(("%s: the filepath's field {%s} must be a name with an optional format, such as {epoch:02d} "
                    .. 'or {val_loss:.4f}'):format(op, body))
       end
+      -- the types Python's format refuses for the value: epoch is an int,
+      -- every other value a float ({loss:d} wrote the loss cut to an int)
+      local code, prec = spec:sub(-1), spec:find('.', 1, true)
+      local kind = name == 'epoch' and 'int' or 'float'
+      if code == 'i' or code == 's' or (code == 'd' and kind == 'float') then
+        nl._raise(("%s: the filepath's field {%s} has format code '%s', which Python's format refuses for "
+                   .. "{%s}, a%s %s (use d for epoch, f, e or g for the others)"):format(op, body, code, name,
+                   kind == 'int' and 'n' or '', kind))
+      end
+      if kind == 'int' and prec and not code:match('[eEfFgG]') then
+        nl._raise(("%s: the filepath's field {%s} has a precision, which Python's format refuses for the int "
+                   .. 'epoch without a float code (use {epoch:d} or {epoch:.2f})'):format(op, body))
+      end
       names[#names + 1] = name
       return ''
     end)

@@ -331,8 +331,22 @@ describe('ModelCheckpoint', function()
         'ModelCheckpoint: save_best_only must be a boolean' },
       { function() return cbs.ModelCheckpoint('a.st', { moniter = 'loss' }) end, "ModelCheckpoint: unknown option 'moniter'" },
       { function() return cbs.ModelCheckpoint('a.st', { filepath = 'b.st' }) end, 'give filepath once' },
+      -- Python 3: format(0.5, 'd'), format(0.5, 's'), format(3, 'i'), format(3, '.2') raise ValueError
+      { function() return cbs.ModelCheckpoint('a_{loss:d}.st') end,
+        "ModelCheckpoint: the filepath's field {loss:d} has format code 'd', which Python's format refuses for {loss}, a float" },
+      { function() return cbs.ModelCheckpoint('a_{val_loss:-8s}.st') end, "field {val_loss:-8s} has format code 's'" },
+      { function() return cbs.ModelCheckpoint('a_{loss:5s}.st') end, "field {loss:5s} has format code 's'" },
+      { function() return cbs.ModelCheckpoint('a_{epoch:03i}.st') end,
+        "field {epoch:03i} has format code 'i', which Python's format refuses for {epoch}, an int" },
+      { function() return cbs.ModelCheckpoint('a_{loss:i}.st') end, "field {loss:i} has format code 'i'" },
+      { function() return cbs.ModelCheckpoint('a_{epoch:.2}.st') end, "field {epoch:.2} has a precision" },
+      { function() return cbs.ModelCheckpoint('a_{epoch:.2d}.st') end, "field {epoch:.2d} has a precision" },
     }
     for _, c in ipairs(bad) do contains(errmsg(c[1]), c[2]) end
+    -- what Python formats stays: format(3, '02d'), format(3, '.2f'), format(0.5, '.3e')
+    for _, fp in ipairs({ 'a_{epoch:02d}.st', 'a_{epoch:.2f}.st', 'a_{loss:.3e}_{loss:08.3f}.st' }) do
+      assert.are.equal(fp, cbs.ModelCheckpoint(fp).filepath)
+    end
     local m = square_model(1, 0.1)
     local X, y = ones_zeros(2)
     local csv = dir .. '/never.csv'
