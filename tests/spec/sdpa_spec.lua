@@ -122,4 +122,14 @@ describe('scaled_dot_product_attention against PyTorch 2.x\'s definition', funct
     has(err(q, k, nl.zeros(3)), 'value (..., S, Ev)')
     has(err(q, k, 3), 'scaled_dot_product_attention: expected a tensor as value')
   end)
+
+  it('names itself first when an op inside fails (scores too big to allocate)', function()
+    -- scores (2^20, 2^20) float32: 4 TiB, from inputs of 4 MiB
+    local big = nl.zeros(1048576, 1)
+    local ok, e = pcall(sdpa, big, big, big)
+    assert.is_false(ok)
+    assert.is_truthy(e:find('scaled_dot_product_attention: matmul: out of memory allocating [1048576,1048576] float32',
+                            1, true), e)
+    assert.is_truthy(e:find('sdpa_spec.lua', 1, true), e)    -- (the caller's line)
+  end)
 end)

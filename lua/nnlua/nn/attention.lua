@@ -71,7 +71,7 @@ return function(nl, nn)
   -- it. The dropout applies whenever dropout_p > 0, in no module's mode.
   -- A row that nothing may attend gives 0, and no gradient, as PyTorch
   -- 2.5 and later (2.0 to 2.4 gave NaN).
-  function F.scaled_dot_product_attention(query, key, value, a, ...)
+  local function sdpa(query, key, value, a, ...)
     local op = 'scaled_dot_product_attention'
     local o = nn._positional_options(op, '(query, key, value', SDPA_ARGS, SDPA_KNOWN, a, ...)
     local names = { 'query', 'key', 'value' }
@@ -148,6 +148,18 @@ return function(nl, nn)
       add_masks = function(s) return nl.where(keep, s, -math.huge) end
     end
     return (nn._attention(query, key, value, scale, add_masks, p, true))
+  end
+  -- an error of an op inside names scaled_dot_product_attention first
+  -- (scores too big to allocate said "matmul: out of memory ..."), by
+  -- nl._as_op, made on the first call: the Tensor extras that define it
+  -- load after this file may
+  local sdpa_named
+  function F.scaled_dot_product_attention(...)
+    if not sdpa_named then
+      nl._load_tensor_extras()
+      sdpa_named = nl._as_op('scaled_dot_product_attention', sdpa)
+    end
+    return sdpa_named(...)
   end
 
   local MultiheadAttention = Module:extend('MultiheadAttention')
