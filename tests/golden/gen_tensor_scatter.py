@@ -110,6 +110,23 @@ for r in ['amax', 'amin']:
              [('const', torch.tensor([NAN, 1.0, 2.0, 0.0])), ('index', torch.tensor([1, 2, 2, 3, 3, 1])),
               ('const', torch.tensor([5.0, NAN, 4.0, -1.0, 7.0, 0.5]))], args(1, r, inc))
 
+# 0-dim self, index and source (PyTorch 1.13 takes them as one-element
+# tensors, dim 0 or -1; the result 0-dim); ints: the tie of amax and amin
+for r in REDUCES:
+    for inc in (True, False):
+        tag = '%s_%s' % (r, 'self' if inc else 'noself')
+        for d, name in ((0, 'dim1'), (-1, 'negdim')):
+            case('scatter_reduce_0dim_%s_%s' % (name, tag), 'scatter_reduce', sr(d, r, inc),
+                 [randn(), ('index', torch.tensor(1)), randn()], args(d + 1 if d >= 0 else d, r, inc))
+        if r != 'sum':
+            case('index_reduce_0dim_%s' % tag, 'index_reduce', ir(-1, r, inc),
+                 [randn(), ('index', torch.tensor(1)), randn()], args(-1, r, inc))
+    case('scatter_reduce_0dim_tie_%s' % r, 'scatter_reduce', sr(0, r, True),
+         [torch.tensor(2.0), ('index', torch.tensor(1)), torch.tensor(2.0)], args(1, r, True))
+case('scatter_reduce_0dim_int64', 'scatter_reduce', sr(0, 'prod', True),
+     [('const', torch.tensor(-3)), ('index', torch.tensor(1)), ('const', torch.tensor(4))], args(1, 'prod', True),
+     int_values=True)
+
 
 def main():
     write_golden('tensor_scatter.lua', [

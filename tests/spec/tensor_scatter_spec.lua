@@ -91,6 +91,13 @@ describe('scatter_reduce: gradchecks and properties', function()
     local u = nl.ones(2, 2)
     u:index_reduce_(1, { 2 }, nl.tensor({ { 3, 4 } }), 'prod')
     assert.are.same({ { 1, 1 }, { 3, 4 } }, u:totable())
+    -- 0-dim (PyTorch 1.13: torch.tensor(2.).index_reduce_(0, torch.tensor(0), torch.tensor(3.), 'prod') is 6)
+    local z = nl.tensor(2)
+    assert.are.equal(z, z:index_reduce_(-1, nl.tensor(1, 'int64'), nl.tensor(3), 'prod'))
+    assert.are.same({}, z:shape())
+    assert.are.equal(6, z:item())
+    z:scatter_reduce_(1, nl.tensor(1, 'int64'), nl.tensor(-1), 'amin')
+    assert.are.equal(-1, z:item())
   end)
   it('create_graph: sum and mean are differentiable twice, prod, amax and amin refused by name', function()
     local t, s = nl.randn(3, 'float64'):requires_grad(), nl.randn(4, 'float64'):requires_grad()
@@ -123,7 +130,13 @@ describe('scatter_reduce and index_reduce: errors name the op and the shapes', f
     { function() t:scatter_reduce(1, idx, s:double(), 'sum') end, "scatter_reduce: the source's dtype float64 differs from the tensor's float32" },
     { function() t:scatter_reduce(1, idx, nl.randn(2, 2), 'amax') end, 'scatter_reduce: index of shape [4,2] is larger than the source of shape [2,2] in dim 1' },
     { function() t:scatter_reduce(1, idx, s, 'sum', { include_self = 1 }) end, 'scatter_reduce: include_self must be a boolean' },
-    { function() nl.tensor(1):scatter_reduce(1, idx, s, 'sum') end, 'scatter_reduce: a 0-dim tensor has no dim to scatter along' },
+    -- a 0-dim tensor is taken as one element (PyTorch 1.13's range [-1, 0]); its errors give its shape []
+    { function() nl.tensor(1):scatter_reduce(1, nl.tensor(2, 'int64'), nl.tensor(3), 'sum') end,
+      'scatter_reduce: index 2 out of range for dim 1 of shape []' },
+    { function() nl.tensor(1):scatter_reduce(2, nl.tensor(1, 'int64'), nl.tensor(3), 'sum') end,
+      'scatter_reduce: dim 2 out of range for shape [] (dims 1 to 1, or -1 to -1)' },
+    { function() nl.tensor(1):index_reduce(1, nl.tensor(1, 'int64'), nl.ones(2), 'prod') end,
+      "index_reduce: source of shape [2] must be the tensor's shape [] but 1 (the index's length) in dim 1" },
     { function() t:scatter_reduce_(1, idx, s:requires_grad(), 'sum') end, 'scatter_reduce_: the source of shape [4,2] requires grad' },
     { function() t:index_reduce(1, { 1, 2 }, s, 'amax') end, "index_reduce: source of shape [4,2] must be the tensor's shape [3,2] but 2 (the index's length) in dim 1" },
     { function() t:index_reduce(1, idx, s, 'amax') end, 'index_reduce: index must be a 1-D int64 tensor, got int64 [4,2]' },
