@@ -140,8 +140,10 @@ return function(nl)
     if bins == nil then bins = 100 end
     local edges
     if is_tensor(bins) then
-      if Tensor.dim(bins) ~= 1 or Tensor.numel(bins) < 1 then
-        raise(('%s: bins as a tensor must be 1-D with at least one edge, got shape %s'):format(op, shape_str(bins)))
+      -- (one edge, no bin, was taken: PyTorch 1.13 refuses it, "bins must be > 0, but got 0")
+      if Tensor.dim(bins) ~= 1 or Tensor.numel(bins) < 2 then
+        raise(('%s: bins as a tensor must be 1-D with at least two edges (one bin), got shape %s'):format(op,
+          shape_str(bins)))
       end
       if Tensor.dtype(bins) ~= dt then
         raise(('%s: bins (%s %s) must have the dtype of x (%s)'):format(op, Tensor.dtype(bins), shape_str(bins), dt))
@@ -192,19 +194,14 @@ return function(nl)
       end
       w = Tensor.reshape(Tensor.detach(w), { -1 })
     end
-    local hist
-    if nb < 1 then
-      hist = nl.zeros({ 0 }, dt)
-    else
-      local first, last = Tensor.item(Tensor.select(edges, 1, 1)), Tensor.item(Tensor.select(edges, 1, nb + 1))
-      -- the bin of each element (1..nb), nb + 1 for those outside
-      local pos = nl.searchsorted(edges, x, true) - 1
-      pos = nl.where(Tensor.eq(x, last), nb, pos)
-      local inside = Tensor.ge(x, first) * Tensor.le(x, last)
-      pos = Tensor.long(nl.where(Tensor.gt(inside, 0), pos, nb + 1))
-      local counts = Tensor.bincount(pos, w and Tensor.to(w, 'float64') or nil, nb + 1)
-      hist = Tensor.to(Tensor.narrow(counts, 1, 1, nb), dt)
-    end
+    local first, last = Tensor.item(Tensor.select(edges, 1, 1)), Tensor.item(Tensor.select(edges, 1, nb + 1))
+    -- the bin of each element (1..nb), nb + 1 for those outside
+    local pos = nl.searchsorted(edges, x, true) - 1
+    pos = nl.where(Tensor.eq(x, last), nb, pos)
+    local inside = Tensor.ge(x, first) * Tensor.le(x, last)
+    pos = Tensor.long(nl.where(Tensor.gt(inside, 0), pos, nb + 1))
+    local counts = Tensor.bincount(pos, w and Tensor.to(w, 'float64') or nil, nb + 1)
+    local hist = Tensor.to(Tensor.narrow(counts, 1, 1, nb), dt)
     if opts.density then
       local widths = Tensor.narrow(edges, 1, 2, nb) - Tensor.narrow(edges, 1, 1, nb)
       hist = hist / (Tensor.sum(hist) * widths)

@@ -166,6 +166,11 @@ describe('stats errors', function()
     fails('histogram: min 2 should not exceed max 1', nl.histogram, nl.zeros(3), 3, { range = { 2, 1 } })
     fails('histogram: range of [nan, nan] is not finite', nl.histogram, nl.tensor({ 0 / 0 }))
     fails('histogram: bin edges must be increasing', nl.histogram, nl.zeros(3), nl.tensor({ 1, 0 }))
+    -- PyTorch 1.13: torch.histogram(x, torch.tensor([1.])) raises "bins must be > 0, but got 0"
+    fails('histogram: bins as a tensor must be 1-D with at least two edges (one bin), got shape [1]', nl.histogram,
+          nl.zeros(3), nl.tensor({ 1 }))
+    fails('histogram: bins as a tensor must be 1-D with at least two edges (one bin), got shape [0]', nl.histogram,
+          nl.zeros(3), nl.zeros(0))
     fails('histogram: weight [2] must have the shape of x', nl.histogram, nl.zeros(3), 2, { weight = nl.ones(2) })
     fails('frexp: expected a float32 or float64 tensor as input, got int64 [2]', nl.frexp,
           nl.tensor({ 1, 2 }, 'int64'))
