@@ -102,11 +102,29 @@ static const int interp_taps_of[] = { 1, 1, 2, 4 };   /* by nl_interp_mode */
 DEFINE_TAPS(float, f32)
 DEFINE_TAPS(double, f64)
 
+/* whether PyTorch 1.13 runs its channels-last kernel on x: 4-D or 5-D x
+ * contiguous as channels-last (is_contiguous(ChannelsLast(3d)): the dims
+ * C, W, H[, D], N dense in that order, size-1 dims skipped), which every
+ * contiguous one-channel input is */
+static int interp_channels_last(const nl_tensor *x) {
+    static const int order4[] = { 1, 3, 2, 0 }, order5[] = { 1, 4, 3, 2, 0 };
+    if (x->ndim != 4 && x->ndim != 5) return 0;
+    const int *order = x->ndim == 4 ? order4 : order5;
+    int64_t expected = 1;
+    for (int i = 0; i < x->ndim; i++) {
+        int d = order[i];
+        if (x->sizes[d] == 1) continue;
+        if (x->strides[d] != expected) return 0;
+        expected *= x->sizes[d];
+    }
+    return 1;
+}
+
 /* the taps of the three dims (D, H, W), allocated together; a dim the
  * input lacks is in = out = 1 with one tap of weight 1. 0, or -1 with an
  * error set. */
 static int interp_taps_make(interp_taps t[3], int dtype, int mode, int align_corners, const int64_t in[3],
-                            const int64_t out[3], const double scales[3], int nsp) {
+                            const int64_t out[3], const double scales[3], int nsp, int channels_last) {
     int64_t total = 0;
     for (int d = 0; d < 3; d++) {
         t[d].in = in[d];
@@ -138,6 +156,15 @@ static int interp_taps_make(interp_taps t[3], int dtype, int mode, int align_cor
             interp_taps_f32(&t[d], mode, align_corners, scales[d]);
         } else {
             interp_taps_f64(&t[d], mode, align_corners, scales[d]);
+        }
+        if (d >= 3 - nsp && mode == NL_INTERP_NEAREST && channels_last &&
+            (t[d].out == t[d].in || t[d].out == 2 * t[d].in)) {
+            /* PyTorch 1.13's channels-last 2-D and 3-D nearest kernel
+             * (interp_channels_last) places by nearest_idx, which copies a
+             * dim whose size is kept and halves the index of one doubled,
+             * whatever scale_factor gave that size (3 * 1.25 -> 3 reads 0,
+             * 1, 2, not floor(o / 1.25) = 0, 0, 1); its other kernels do not */
+            for (int64_t o = 0; o < t[d].out; o++) t[d].idx[o] = t[d].out == t[d].in ? o : o >> 1;
         }
     }
     return 0;
@@ -393,9 +420,9 @@ static int interp_spatial(const nl_tensor *x, int64_t in[3]) {
 
 /* out from xc, contiguous, with the fixed taps of the modes above; 0 or -1 */
 static int interp_forward(nl_tensor *out, const nl_tensor *xc, int mode, int align_corners, const int64_t in[3],
-                          const int64_t outs[3], const double scales[3], int nsp) {
+                          const int64_t outs[3], const double scales[3], int nsp, int channels_last) {
     interp_taps tp[3];
-    if (interp_taps_make(tp, xc->dtype, mode, align_corners, in, outs, scales, nsp) < 0) return -1;
+    if (interp_taps_make(tp, xc->dtype, mode, align_corners, in, outs, scales, nsp, channels_last) < 0) return -1;
     int64_t planes = xc->sizes[0] * xc->sizes[1], ih = in[1], iw = in[2];
     int64_t isz = in[0] * ih * iw, osz = outs[0] * outs[1] * outs[2];
     int64_t ktot = tp[0].k * tp[1].k * tp[2].k;
@@ -443,7 +470,8 @@ nl_tensor *nl_interpolate(nl_tensor *x, int mode, int64_t out_d, int64_t out_h, 
     nl_tensor *xc = nl_contiguous(x);
     int r = !xc ? -1
             : mode >= NL_INTERP_LINEAR_AA ? aa_forward(out, xc, mode, align_corners != 0, in, outs, scales)
-                                          : interp_forward(out, xc, mode, align_corners, in, outs, scales, nsp);
+                                          : interp_forward(out, xc, mode, align_corners, in, outs, scales, nsp,
+                                                           interp_channels_last(x));
     nl_release(xc);
     if (r < 0) {
         nl_release(out);
@@ -534,7 +562,8 @@ static int interpolate_backward(nl_node *nd, nl_tensor *g, nl_tensor **gin) {
     for (int d = 0; d < nsp; d++) outs[3 - nsp + d] = g->sizes[2 + d];
     if (mode >= NL_INTERP_LINEAR_AA) return aa_backward(x, g, gin, mode, align_corners, in, outs, scales);
     interp_taps tp[3];
-    if (interp_taps_make(tp, x->dtype, mode, align_corners, in, outs, scales, nsp) < 0) return -1;
+    if (interp_taps_make(tp, x->dtype, mode, align_corners, in, outs, scales, nsp, interp_channels_last(x)) < 0)
+        return -1;
     nl_tensor *gx = nl_tensor_alloc("interpolate", x->ndim, x->sizes, x->dtype);
     nl_tensor *gc = gx ? nl_contiguous(g) : NULL;
     if (!gc) {

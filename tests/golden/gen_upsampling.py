@@ -278,6 +278,21 @@ for dt in (F32, F64):
                 INDEX.append({'mode': mode, 'dtype': dt, 'n': n, 'size': None, 'scale_factor': sf,
                               'idx': [int(v) for v in y.view(-1).tolist()]})
 
+# nearest of one channel in 2-D and 3-D copies a dim whose size a
+# scale_factor keeps and halves the index of one it doubles (PyTorch 1.13's
+# channels-last kernel, which such contiguous input runs, and its nearest_idx), not
+# floor(o / scale): 3 * 1.25 -> 3 reads 0, 1, 2; 5 * 2.1 -> 10 reads o >> 1.
+# Two channels place by floor(o / scale), there as everywhere else; 1.13's
+# backward there uses nearest_idx, which is not that forward's derivative:
+# the gradient here is the forward's, through its matrix
+interp('nearest_2d_scale_kept_size', randn(2, 1, 3, 5), scale_factor=[1.25, 2.1])
+interp('nearest_3d_scale_kept_size_f64', randn(1, 1, 4, 3, 5), F64, scale_factor=[1.25, 1.25, 2.1])
+interp('nearest_2d_scale_kept_size_2ch', randn(1, 2, 3, 5), scale_factor=[1.25, 2.1],
+       grad=as_matrix(lambda t: F.interpolate(t, scale_factor=[1.25, 2.1]), (1, 2, 3, 5)))
+# one channel seen through a transpose is not channels-last: floor(o / scale)
+interp('nearest_2d_scale_kept_size_transposed', randn(1, 1, 5, 3), transposed=True, scale_factor=[1.25, 2.1],
+       grad=as_matrix(lambda t: F.interpolate(t.transpose(-1, -2).contiguous().transpose(-1, -2),
+                                              scale_factor=[1.25, 2.1]), (1, 1, 3, 5)))
 
 # ---- writing ------------------------------------------------------------------------------------
 
