@@ -316,8 +316,13 @@ return function(nl, nn)
   -- x (N, C, *) already checked, C a multiple of g: each sample's g
   -- groups of C / g channels normalized, then times weight and plus bias
   -- (each (C) or nil) per channel
-  local function group_norm(x, g, weight, bias, eps)
+  local function group_norm(op, x, g, weight, bias, eps)
     local c, shape = x:size(2), x:shape()
+    if x:size(1) * (c / g) * trailing_numel(x, 3) == 1 then
+      -- as PyTorch's (its _verify_batch_size), in eval too: one value per group
+      nl._raise(('%s: needs more than one value per group, got input shape %s with %d groups'):format(op,
+        nl._shape_str(x), g))
+    end
     -- the group's size from the shape: x:numel() / (N * G) is 0/0 for N = 0
     local y = normalize_rows(x:reshape(x:size(1), g, (c / g) * trailing_numel(x, 3)), eps):view(shape)
     local v = channel_view(c, #shape)
@@ -333,7 +338,7 @@ return function(nl, nn)
       nl._raise(('GroupNorm: expected input (N, %d, *) with %d channels, got shape %s'):format(c, c, nl._shape_str(x)))
     end
     check_dtype('GroupNorm', x, self.weight)
-    return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+    return group_norm('GroupNorm', x, self.num_groups, self.weight, self.bias, self.eps)
   end
 
   function GroupNorm:extra_repr()
@@ -509,7 +514,7 @@ return function(nl, nn)
     nl._float_only(x, op)
     per_channel(op, 'weight', weight, x, { c })
     per_channel(op, 'bias', bias, x, { c })
-    return group_norm(x, num_groups, weight, bias, eps)
+    return group_norm(op, x, num_groups, weight, bias, eps)
   end
 
   -- the running statistics of a functional norm: both or neither, each (C)
