@@ -542,6 +542,17 @@ return function(nl, data)
       return pool
     end
 
+    -- raises unless pool still runs epoch eid: not shut down, not taken
+    -- over by a later iter() (persistent workers)
+    local function still_ours(pool, eid)
+      if pool.dead then
+        raise('DataLoader: this epoch\'s workers were shut down (loader:shutdown(), or an error ended them)')
+      end
+      if pool.epoch ~= eid then
+        raise('DataLoader: a later loader:iter() took over the persistent workers from this epoch\'s loop')
+      end
+    end
+
     -- the pool of the next epoch (the persistent one, or a new one), its
     -- epoch counted; the epochs count again from 0 after nl.manual_seed
     local function next_epoch_pool()
@@ -599,12 +610,7 @@ return function(nl, data)
           finish()
           return nil
         end
-        if pool.dead then
-          raise('DataLoader: this epoch\'s workers were shut down (loader:shutdown(), or an error ended them)')
-        end
-        if pool.epoch ~= eid then
-          raise('DataLoader: a later loader:iter() took over the persistent workers from this epoch\'s loop')
-        end
+        still_ours(pool, eid)
         taken = taken + 1
         -- an error while waiting that is not the pool's (an interrupt, out
         -- of memory) ends the workers too: they ignore SIGINT, and kept
@@ -662,12 +668,7 @@ return function(nl, data)
             finish()
             return nil
           end
-          if pool.dead then
-            raise('DataLoader: this epoch\'s workers were shut down (loader:shutdown(), or an error ended them)')
-          end
-          if pool.epoch ~= eid then
-            raise('DataLoader: a later loader:iter() took over the persistent workers from this epoch\'s loop')
-          end
+          still_ours(pool, eid)
           taken = taken + 1
           local w = task_w[taken]
           task_w[taken] = nil
