@@ -1989,12 +1989,33 @@ return function(nl)
   -- t:gather(dim, index): out[..i..] = t[..index[..i..]..] along dim, of the
   -- index's shape; the gradient goes back to t at the index (added where
   -- an index repeats)
+  -- a 0-dim tensor, index or source taken as one of shape [1], as PyTorch
+  -- 1.13 takes them (dim 1 or -1 of a 0-dim tensor), the result reshaped
+  -- back (gather's to the index's shape, scatter's to the tensor's); the
+  -- reshapes carry the gradient
+  local function as_one(x)
+    if is_tensor(x) and T(x).ndim == 0 then return Tensor.reshape(x, { 1 }) end
+    return x
+  end
+  local function zero_dim(x) return is_tensor(x) and T(x).ndim == 0 end
+  -- f(...) on the [1] forms; a 0-dim t's errors give its shape as []
+  local function on_ones(p, f, ...)
+    if p.ndim ~= 0 then return f(...) end
+    local ok, r = pcall(f, ...)
+    if ok then return r end
+    local msg = tostring(r):gsub('^[^\n]-:%d+: ', '', 1)
+    raise((msg:gsub('(of shape )%[1%]', '%1[]')))
+  end
+
   function Tensor.gather(t, d, idx, ...)
     if select('#', ...) > 0 then nl._no_extra_args('gather', '(dim, index)', nil, ...) end
     local p = T(t, 'gather')
-    if p.ndim == 0 then raise('gather: a 0-dim tensor has no dim to gather along') end
     local c = cdim(d, 'gather', p)
     idx = index_arg('gather', idx)
+    if p.ndim <= 1 and (p.ndim == 0 or zero_dim(idx)) then
+      local r = on_ones(p, Tensor.gather, as_one(t), 1, as_one(idx))
+      return zero_dim(idx) and Tensor.reshape(r, {}) or r
+    end
     return wrap(lib.nl_gather(p, c, T(idx, 'gather'), 1))
   end
   nl.gather = Tensor.gather
@@ -2028,9 +2049,13 @@ return function(nl)
     -- (inplace: into t itself by nl_scatter_, after scatter_'s checks)
     local function f(op, t, d, idx, src, inplace)
       local p = T(t, op)
-      if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to scatter along') end
       local c = cdim(d, op, p)
       idx = index_arg(op, idx)
+      if p.ndim <= 1 and (p.ndim == 0 or zero_dim(idx) or zero_dim(src)) then
+        -- (in place: into the [1] view of t)
+        local r = on_ones(p, f, op, as_one(t), 1, as_one(idx), as_one(src), inplace)
+        return inplace and t or Tensor.reshape(r, p.ndim == 0 and {} or { 1 })
+      end
       if add == 1 and not is_tensor(src) then argerror(op, 'a tensor as source', src) end
       local s = scatter_src(op, p, T(idx, op), src)
       if inplace then
