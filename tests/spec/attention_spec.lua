@@ -312,4 +312,20 @@ describe('MultiheadAttention against PyTorch 1.13 (attention_extra)', function()
     assert.are.equal(0, w[1][1][2])
     assert.is_true(w[1][1][4] > 0 and w[1][1][5] > 0)
   end)
+
+  it('names itself first when an op inside fails (scores too big to allocate)', function()
+    -- scores (1, 2^20, 2^20) float32: 4 TiB, from inputs of 4 MiB
+    local m = nn.MultiheadAttention(1, 1)
+    local big = nl.zeros(1048576, 1)
+    local ok, e = pcall(m, big, big, big)
+    assert.is_false(ok)
+    assert.is_truthy(e:find('MultiheadAttention: matmul: out of memory allocating [1,1048576,1048576] float32',
+                            1, true), e)
+    assert.is_truthy(e:find('attention_spec.lua', 1, true), e)    -- (the caller's line)
+    -- its own messages as they were, named once
+    ok, e = pcall(m, big, nl.zeros(3, 2), big)
+    assert.is_false(ok)
+    assert.is_truthy(e:find(': MultiheadAttention: expected the key of shape', 1, true), e)
+    assert.is_falsy(e:find('MultiheadAttention: MultiheadAttention', 1, true), e)
+  end)
 end)

@@ -299,7 +299,18 @@ return function(nl, nn)
   -- query (L, E), key (S, kdim), value (S, vdim), key_padding_mask (S),
   -- attn_mask (L, S) or (num_heads, L, S); the output (L, E), the weights
   -- without N.
-  function MultiheadAttention:forward(query, key, value, opts)
+  -- (an error of an op inside names MultiheadAttention first, as
+  -- scaled_dot_product_attention's: scores too big to allocate said
+  -- "matmul: out of memory ..."; by nl._as_op, made on the first call)
+  local mha_forward, mha_named
+  function MultiheadAttention:forward(...)
+    if not mha_named then
+      nl._load_tensor_extras()
+      mha_named = nl._as_op('MultiheadAttention', mha_forward)
+    end
+    return mha_named(self, ...)
+  end
+  function mha_forward(self, query, key, value, opts)
     if not nl.is_tensor(query) then nl._argerror('MultiheadAttention', 'a query tensor', query) end
     -- options given 2nd or 3rd (TransformerEncoderLayer takes them 2nd)
     -- were read as the key: 'expected a tensor, got table'
