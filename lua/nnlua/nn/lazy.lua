@@ -73,8 +73,10 @@ return function(nl, nn)
       local x = ...
       nl._T(x, name)
       local in_size = o.in_of(x, name)
-      local real = build(name, lazy.make, in_size)
-      if x:dtype() == 'float64' then real:double() end
+      local f = lazy.factory
+      local real = build(name, function(n) return lazy.make(n, f) end, in_size)
+      -- (the input's float dtype unless dtype was given, as PyTorch's)
+      if x:dtype() == 'float64' and not (f and f.dtype) then real:double() end
       become(self, real)
       return self:forward(...)
     end
@@ -83,7 +85,17 @@ return function(nl, nn)
     return cls
   end
 
-  -- the lazy module's fields: make and what the repr shows
+  -- opts with the factory options dtype and device given to the lazy
+  -- module (f, kept by Module.new), for the plain one
+  local function with(opts, f)
+    if not f then return opts end
+    local o = {}
+    for k, v in pairs(type(opts) == 'table' and opts or {}) do o[k] = v end
+    o.dtype, o.device = f.dtype, f.device
+    return o
+  end
+
+  -- the lazy module's fields: make(in_size, [f]) and what the repr shows
   local function set_lazy(self, make, show, min_in)
     check_args(self.__name, make, min_in or 1)
     rawset(self, '_lazy', { make = make, show = show })
@@ -95,7 +107,7 @@ return function(nl, nn)
       if not nl._size_arg(out_features) then
         nl._raise('LazyLinear: expected a positive whole out_features, got ' .. nl._describe_arg(out_features))
       end
-      set_lazy(self, function(n) return nn.Linear(n, out_features, opts) end,
+      set_lazy(self, function(n, f) return nn.Linear(n, out_features, with(opts, f)) end,
                { out = out_features, bias = not (type(opts) == 'table' and opts.bias == false) })
     end,
     in_of = function(x, name)
@@ -125,7 +137,7 @@ return function(nl, nn)
     lazy_class(name, {
       init = function(self, out_channels, kernel_size, opts)
         local groups = type(opts) == 'table' and type(opts.groups) == 'number' and opts.groups or 1
-        set_lazy(self, function(c) return nn[plain](c, out_channels, kernel_size, opts) end,
+        set_lazy(self, function(c, f) return nn[plain](c, out_channels, kernel_size, with(opts, f)) end,
                  { out = out_channels, k = kernel_size }, groups)
       end,
       in_of = channels_of(n, 'input must be'),
@@ -148,7 +160,7 @@ return function(nl, nn)
   local function batch_norm(name, plain, n)
     lazy_class(name, {
       init = function(self, opts)
-        set_lazy(self, function(c) return nn[plain](c, opts) end, { opts = opts or {} })
+        set_lazy(self, function(c, f) return nn[plain](c, with(opts, f)) end, { opts = opts or {} })
       end,
       in_of = function(x, lname)
         local d = x:dim()
@@ -175,7 +187,14 @@ return function(nl, nn)
   local function instance_norm(name, plain, n)
     lazy_class(name, {
       init = function(self, opts)
-        set_lazy(self, function(c) return nn[plain](c, opts) end, { opts = opts or {} })
+        -- (dtype only where there is something to convert: the plain
+        -- module without weights or statistics refuses it, a lazy one
+        -- takes it as PyTorch's)
+        set_lazy(self, function(c, f)
+          local o = type(opts) == 'table' and opts or {}
+          if f and f.dtype and not (o.affine or o.track_running_stats) then f = { device = f.device } end
+          return nn[plain](c, with(opts, f))
+        end, { opts = opts or {} })
       end,
       in_of = channels_of(n, 'expected input'),
       repr = function(l)

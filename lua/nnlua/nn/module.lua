@@ -144,8 +144,11 @@ return function(nl, nn)
     if not FLOAT[dtype] then
       nl._raise(("%s: dtype must be 'float32' or 'float64', got %s"):format(name, nl._describe_arg(dtype)))
     end
-    if rawget(inst, '_lazy') then
-      nl._raise(name .. ": dtype is not taken by a lazy module (call :to(dtype) after its first call)")
+    -- (a lazy module keeps them for the plain module its first call makes)
+    local lazy = rawget(inst, '_lazy')
+    if lazy then
+      lazy.factory = { dtype = dtype, device = device }
+      return
     end
     local any = false
     for _, p in ipairs(inst:parameters()) do any = any or p:dtype() ~= 'int64' end
