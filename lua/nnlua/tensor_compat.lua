@@ -215,14 +215,29 @@ return function(nl)
   end
 
   -- copysign(a, b): |a| with the sign of b (its sign bit: -0 and -NaN are
-  -- negative, as PyTorch's); a's gradient is the sign ratio (0 at a = 0),
-  -- b's zero
+  -- negative, as PyTorch's); a's gradient is PyTorch 1.13's ratio
+  -- result / a, 0 at a = 0 (so NaN at a = +-inf or NaN, where |a|'s sign
+  -- gave +-1), by an autograd.Function of a whose value is the result and
+  -- whose backward is g times that ratio; b's gradient is zero
+  local SignRatio
   define('copysign', as_op('copysign', function(a, b, ...)
     no_extra('copysign', '(input, other)', ...)
     local x, y = float_operands('copysign', a, b)
-    local neg = nl.no_grad(function() return Tensor.signbit(y) end)
-    local mag = Tensor.abs(x)
-    return zero_grad_toward(nl.where(neg, Tensor.neg(mag), mag), b)
+    local need = grad_on() and requires(x)
+    local r, ratio = nl.no_grad(function()
+      local mag = Tensor.abs(x)
+      local v = nl.where(Tensor.signbit(y), Tensor.neg(mag), mag)
+      if not need then return v end
+      return v, nl.where(Tensor.eq(x, 0), nl.zeros(Tensor.shape(v), Tensor.dtype(v)), v / x)
+    end)
+    if need then
+      SignRatio = SignRatio or nl.autograd.Function('copysign', {
+        forward = function(ctx, _, v, k) ctx:save_for_backward(k) return v:clone() end,
+        backward = function(ctx, g) return g * ctx:saved_tensors(), nil, nil end,
+      })
+      r = SignRatio.apply(x, r, ratio)
+    end
+    return zero_grad_toward(r, b)
   end))
   Tensor.copysign_ = as_op('copysign_', in_place('copysign_', Tensor.copysign))
 

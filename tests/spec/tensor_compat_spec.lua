@@ -226,6 +226,40 @@ describe('copysign, msort, logit, float_power, ldexp', function()
     assert.are.same({ 0, 0, 0 }, S.flat(b.grad))
   end)
 
+  -- PyTorch 1.13's values: copysign(x, y).backward(ones) gives x
+  -- [inf, -inf, nan, 2, -2, 0, -0] with y [1, -1, -1, 1, -1, -1, 1] the
+  -- gradient [nan, nan, nan, 1, 1, 0, 0] (result / x, 0 at x = 0), y
+  -- zeros; x [2, -2] with y [nan, nan] (sign bit clear): [1, -1], y zeros; x [inf, -inf, nan, 2] with other -1.5: [nan, nan, nan, -1]
+  it('copysign differentiates at x = +-inf and NaN and y NaN as PyTorch 1.13', function()
+    local inf = math.huge
+    local function same_nan(want, got)
+      got = S.flat(got)
+      assert.are.equal(#want, #got)
+      for i, w in ipairs(want) do
+        if w ~= w then assert.is_true(got[i] ~= got[i], 'place ' .. i)
+        else assert.are.equal(w, got[i], 'place ' .. i) end
+      end
+    end
+    for _, dt in ipairs({ 'float32', 'float64' }) do
+      local x = nl.tensor({ inf, -inf, 0 / 0, 2, -2, 0, -0.0 }, dt):requires_grad()
+      local y = nl.tensor({ 1, -1, -1, 1, -1, -1, 1 }, dt):requires_grad()
+      nl.copysign(x, y):sum():backward()
+      same_nan({ 0 / 0, 0 / 0, 0 / 0, 1, 1, 0, 0 }, x.grad)
+      assert.are.same({ 0, 0, 0, 0, 0, 0, 0 }, S.flat(y.grad))
+      -- (NaN with its sign bit clear, from its bits)
+      local bits = require('ffi').new('union { double d; uint64_t u; }')
+      bits.u = 0x7FF8000000000000ULL
+      x = nl.tensor({ 2, -2 }, dt):requires_grad()
+      y = nl.tensor({ bits.d, bits.d }, dt):requires_grad()
+      nl.copysign(x, y):sum():backward()
+      same_nan({ 1, -1 }, x.grad)
+      assert.are.same({ 0, 0 }, S.flat(y.grad))
+      x = nl.tensor({ inf, -inf, 0 / 0, 2 }, dt):requires_grad()
+      x:copysign(-1.5):sum():backward()
+      same_nan({ 0 / 0, 0 / 0, 0 / 0, -1 }, x.grad)
+    end
+  end)
+
   it('the in-place forms write what the functions give', function()
     local x = nl.tensor({ 0.2, 0.5, 0.9 }, 'float64')
     local want = S.flat(x:logit())
