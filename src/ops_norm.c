@@ -241,30 +241,103 @@ nl_tensor *nl_layer_norm(nl_tensor *x, int k, nl_tensor *w, nl_tensor *b, double
 LN_BWD_ROW(float, f32)
 LN_BWD_ROW(double, f64)
 
+/* columns c..c+3 of rows 0 and 1 in ln_bwd_row2 */
+#define LN_BWD_HALF2(SFX, c, h0, hx0, h1, hx1)                                \
+    do {                                                                      \
+        ln_v4d g_ = ln_ld_##SFX(g0 + (c)), d_ = ln_ld_##SFX(x0 + (c)) - m0;   \
+        ln_v4d k_ = ln_ld_##SFX(g1 + (c)), e_ = ln_ld_##SFX(x1 + (c)) - m1;   \
+        ln_st_f64(pw + (c), (ln_ld_f64(pw + (c)) + g_ * (d_ * s0)) + k_ * (e_ * s1)); \
+        ln_st_f64(pb + (c), (ln_ld_f64(pb + (c)) + g_) + k_);                 \
+        if (has_w) {                                                          \
+            ln_v4d w_ = ln_ld_##SFX(wp + (c));                                \
+            g_ *= w_;                                                         \
+            k_ *= w_;                                                         \
+        }                                                                     \
+        h0 += g_;                                                             \
+        hx0 += g_ * d_;                                                       \
+        h1 += k_;                                                             \
+        hx1 += k_ * e_;                                                       \
+    } while (0)
+/* The same for two rows, 0 and 1, with the partial sums (pw and pb): each
+ * load and store of pw and pb serves both rows, the row 0 term added
+ * before the row 1 term, so the sums are those of two calls of
+ * ln_bwd_row in order, to the bit. */
+#define LN_BWD_ROW2(T, SFX)                                                   \
+    static inline __attribute__((always_inline)) void ln_bwd_row2_##SFX(      \
+        double *restrict sh, double *restrict shx, double *restrict pw, double *restrict pb, \
+        const T *restrict x0, const T *restrict g0, const T *restrict wp, const double *restrict st0, \
+        int64_t N, bool has_w) {                                              \
+        const T *restrict x1 = x0 + N, *restrict g1 = g0 + N;                 \
+        double mn0 = st0[0], rs0 = st0[1], mn1 = st0[2], rs1 = st0[3];        \
+        ln_v4d m0 = { mn0, mn0, mn0, mn0 }, s0 = { rs0, rs0, rs0, rs0 };       \
+        ln_v4d m1 = { mn1, mn1, mn1, mn1 }, s1 = { rs1, rs1, rs1, rs1 };       \
+        ln_v4d h0a = { 0 }, h0b = { 0 }, hx0a = { 0 }, hx0b = { 0 };          \
+        ln_v4d h1a = { 0 }, h1b = { 0 }, hx1a = { 0 }, hx1b = { 0 };          \
+        int64_t j = 0;                                                        \
+        for (; j + LN_LANES <= N; j += LN_LANES) {                            \
+            /* one half of the 8 columns, then the other (fewer registers) */ \
+            LN_BWD_HALF2(SFX, j, h0a, hx0a, h1a, hx1a);                       \
+            LN_BWD_HALF2(SFX, j + 4, h0b, hx0b, h1b, hx1b);                   \
+        }                                                                     \
+        double sh0 = ln_hsum(h0a, h0b), shx0 = ln_hsum(hx0a, hx0b);           \
+        double sh1 = ln_hsum(h1a, h1b), shx1 = ln_hsum(hx1a, hx1b);           \
+        /* the tail row by row, as ln_bwd_row's (with one loop over both \
+         * rows, GCC 12 fused other products in float64: other bits) */   \
+        for (int64_t i = j; i < N; i++) {                                     \
+            double g = (double)g0[i], d = (double)x0[i] - mn0;               \
+            pw[i] += g * (d * rs0);                                           \
+            pb[i] += g;                                                       \
+            if (has_w) g *= (double)wp[i];                                    \
+            sh0 += g;                                                         \
+            shx0 += g * d;                                                    \
+        }                                                                     \
+        for (int64_t i = j; i < N; i++) {                                     \
+            double k = (double)g1[i], e = (double)x1[i] - mn1;               \
+            pw[i] += k * (e * rs1);                                           \
+            pb[i] += k;                                                       \
+            if (has_w) k *= (double)wp[i];                                    \
+            sh1 += k;                                                         \
+            shx1 += k * e;                                                    \
+        }                                                                     \
+        sh[0] = sh0;                                                          \
+        shx[0] = shx0;                                                        \
+        sh[1] = sh1;                                                          \
+        shx[1] = shx1;                                                        \
+    }
+LN_BWD_ROW2(float, f32)
+LN_BWD_ROW2(double, f64)
+
 /* the rows [lo, hi) of x and g (R, N): gx (R, N) (optional), and the
  * sums over those rows of g xhat into pw (N) and of g into pb (N) (both
- * optional) */
+ * optional), the rows taken two at a time when pw is given */
 #define LN_BWD_KERNEL(T, SFX)                                                 \
     static LN_KERNEL void ln_backward_##SFX(T *restrict gxp, double *restrict pw, double *restrict pb, \
                                             const T *restrict xp, const T *restrict gp, \
                                             const T *restrict wp, const double *restrict st, int64_t lo, \
                                             int64_t hi, int64_t N, bool rms) { \
-        for (int64_t r = lo; r < hi; r++) {                                   \
+        for (int64_t r = lo; r < hi;) {                                       \
             const T *restrict xr = xp + r * N, *restrict gr = gp + r * N;     \
-            double mean = st[2 * r], rstd = st[2 * r + 1], sh, shx;           \
-            if (pw && wp) ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, true, true); \
-            else if (pw) ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, false, true); \
-            else if (!gxp) continue;                                          \
-            else if (wp) ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, true, false); \
-            else ln_bwd_row_##SFX(&sh, &shx, pw, pb, xr, gr, wp, mean, rstd, N, false, false); \
-            if (!gxp) continue;                                               \
-            /* gx = rstd h - rstd mean(h) - (x - mean) rstd^3 mean(h (x - mean)) */ \
-            T s = (T)rstd, m = (T)mean;                                       \
-            T a = rms ? 0 : (T)(rstd * sh / (double)N);                       \
-            T q = (T)(rstd * rstd * rstd * shx / (double)N);                  \
-            T *restrict gxr = gxp + r * N;                                    \
-            if (wp) for (int64_t j = 0; j < N; j++) gxr[j] = s * (gr[j] * wp[j]) - a - (xr[j] - m) * q; \
-            else for (int64_t j = 0; j < N; j++) gxr[j] = s * gr[j] - a - (xr[j] - m) * q; \
+            double sh[2], shx[2];                                             \
+            int nr = pw && r + 1 < hi ? 2 : 1;                                \
+            if (nr == 2 && wp) ln_bwd_row2_##SFX(sh, shx, pw, pb, xr, gr, wp, st + 2 * r, N, true); \
+            else if (nr == 2) ln_bwd_row2_##SFX(sh, shx, pw, pb, xr, gr, wp, st + 2 * r, N, false); \
+            else if (pw && wp) ln_bwd_row_##SFX(sh, shx, pw, pb, xr, gr, wp, st[2 * r], st[2 * r + 1], N, true, true); \
+            else if (pw) ln_bwd_row_##SFX(sh, shx, pw, pb, xr, gr, wp, st[2 * r], st[2 * r + 1], N, false, true); \
+            else if (!gxp) break;                                             \
+            else if (wp) ln_bwd_row_##SFX(sh, shx, pw, pb, xr, gr, wp, st[2 * r], st[2 * r + 1], N, true, false); \
+            else ln_bwd_row_##SFX(sh, shx, pw, pb, xr, gr, wp, st[2 * r], st[2 * r + 1], N, false, false); \
+            for (int i = 0; gxp && i < nr; i++, r++) {                        \
+                /* gx = rstd h - rstd mean(h) - (x - mean) rstd^3 mean(h (x - mean)) */ \
+                double mean = st[2 * r], rstd = st[2 * r + 1];                \
+                T s = (T)rstd, m = (T)mean;                                   \
+                T a = rms ? 0 : (T)(rstd * sh[i] / (double)N);                \
+                T q = (T)(rstd * rstd * rstd * shx[i] / (double)N);           \
+                const T *restrict xi = xp + r * N, *restrict gi = gp + r * N; \
+                T *restrict gxr = gxp + r * N;                                \
+                if (wp) for (int64_t j = 0; j < N; j++) gxr[j] = s * (gi[j] * wp[j]) - a - (xi[j] - m) * q; \
+                else for (int64_t j = 0; j < N; j++) gxr[j] = s * gi[j] - a - (xi[j] - m) * q; \
+            }                                                                 \
+            if (!gxp) r += nr;                                                \
         }                                                                     \
     }
 LN_BWD_KERNEL(float, f32)
