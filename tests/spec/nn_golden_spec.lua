@@ -66,9 +66,10 @@ local build = {
 -- these take PyTorch's state dict through load_state_dict; the rest copy_
 local via_state_dict = { MLP = true, MLP_BN = true }
 
--- the tensor of m called name ("weight", "running_mean", "2.bias", ...)
+-- the tensor of m called name ("weight", "running_mean", "2.bias", ...),
+-- itself (keep_vars: its grad is read)
 local function tensor_named(m, name)
-  local sd = m:state_dict()
+  local sd = m:state_dict({ keep_vars = true })
   assert.is_true(nl.is_tensor(sd[name]), 'module has no tensor named ' .. name)
   return sd[name]
 end
