@@ -518,7 +518,9 @@ return function(nl)
 
   function nl.empty(...)
     local n, dt = new_sizes('empty', ...)
-    return wrap(lib.nl_empty(n, sizes_buf, dt or 0))
+    -- (uninitialized memory, not an op's result: detect_anomaly leaves it
+    -- be, as it does data the user gives)
+    return wrap(lib.nl_empty(n, sizes_buf, dt or 0), nil, true)
   end
   function nl.zeros(...)
     local n, dt = new_sizes('zeros', ...)
