@@ -467,11 +467,20 @@ return function(nl, data)
     return nil
   end
 
-  -- ends the pool's workers, then raises msg
-  local function fail(pool, msg)
+  -- ends the pool's workers
+  local function end_pool(pool)
     reap(pool.h)
     pool.dead = true
+  end
+  -- ends the pool's workers, then raises msg
+  local function fail(pool, msg)
+    end_pool(pool)
     raise(msg)
+  end
+  -- ends the pool's workers, then raises err (an error caught) as it was
+  local function rethrow(pool, err)
+    end_pool(pool)
+    error(err, 0)
   end
 
   -- the result of batch b of epoch eid from worker w, waiting at most
@@ -542,6 +551,13 @@ return function(nl, data)
       return pool
     end
 
+    -- the function that ends an epoch's pool of workers, unless persistent
+    local function epoch_end(pool)
+      return function()
+        if not cfg.persistent_workers then end_pool(pool) end
+      end
+    end
+
     -- raises unless pool still runs epoch eid: not shut down, not taken
     -- over by a later iter() (persistent workers)
     local function still_ours(pool, eid)
@@ -587,18 +603,9 @@ return function(nl, data)
           sent = sent + 1
           queue_task(pool, (sent - 1) % n + 1, eid, sent, idx or nl.arange(start, start + len, 1, 'int64'))
         end)
-        if not ok then
-          reap(pool.h)
-          pool.dead = true
-          error(err, 0)
-        end
+        if not ok then rethrow(pool, err) end
       end
-      local function finish()
-        if not cfg.persistent_workers then
-          reap(pool.h)
-          pool.dead = true
-        end
-      end
+      local finish = epoch_end(pool)
       for _ = 1, n * cfg.prefetch_factor do
         send_next()
         if drawn_all then break end
@@ -616,11 +623,7 @@ return function(nl, data)
         -- of memory) ends the workers too: they ignore SIGINT, and kept
         -- running until the iterator was collected
         local ok, m = pcall(wait_result, pool, (taken - 1) % n + 1, eid, taken, timeout)
-        if not ok then
-          reap(pool.h)
-          pool.dead = true
-          error(m, 0)
-        end
+        if not ok then rethrow(pool, m) end
         if not drawn_all then send_next() end
         if taken == sent then finish() end
         return decode(m.body, m.bytes)
@@ -642,23 +645,14 @@ return function(nl, data)
       local task_w = {}        -- task number -> its worker
       local sent, taken = 0, 0
       local none = nl.empty({ 0 }, 'int64')
-      local function finish()
-        if not cfg.persistent_workers then
-          reap(pool.h)
-          pool.dead = true
-        end
-      end
+      local finish = epoch_end(pool)
       local function send_next()
         if nactive == 0 then return end
         repeat cycle = cycle % n + 1 until active[cycle]
         sent = sent + 1
         task_w[sent] = cycle
         local ok, err = pcall(queue_task, pool, cycle, eid, sent, none)
-        if not ok then
-          reap(pool.h)
-          pool.dead = true
-          error(err, 0)
-        end
+        if not ok then rethrow(pool, err) end
       end
       for _ = 1, n * cfg.prefetch_factor do send_next() end
       pump(pool, 0)
@@ -673,11 +667,7 @@ return function(nl, data)
           local w = task_w[taken]
           task_w[taken] = nil
           local ok, m = pcall(wait_result, pool, w, eid, taken, timeout)
-          if not ok then
-            reap(pool.h)
-            pool.dead = true
-            error(m, 0)
-          end
+          if not ok then rethrow(pool, m) end
           if m.status == 2 then
             -- (a task sent before its end was known ends too: no new task for it)
             if active[w] then
@@ -703,10 +693,7 @@ return function(nl, data)
 
     -- ends every worker the loader started
     function self.shutdown()
-      for pool in pairs(pools) do
-        reap(pool.h)
-        pool.dead = true
-      end
+      for pool in pairs(pools) do end_pool(pool) end
       persistent_pool = nil
     end
     return self
