@@ -142,8 +142,19 @@ nl.nn._watch_lazy()
 -- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
 -- not link MPI, and a script that never touches nl.dist never loads it.
 -- nl.distributions (torch.distributions), nl.special (torch.special) and
--- nl.profiler load on first use too.
+-- nl.profiler load on first use too, and so do PyTorch's top-level
+-- utilities (utility.lua: save and load, set_default_dtype, finfo,
+-- set_printoptions, inference_mode and the mode flags).
+-- (one string, not a table of names: the startup heap stays as it was)
+local UTILITY = ' save load set_default_dtype set_default_tensor_type finfo iinfo set_printoptions inference_mode '
+  .. 'is_inference_mode_enabled is_anomaly_enabled set_anomaly_enabled use_deterministic_algorithms '
+  .. 'are_deterministic_algorithms_enabled is_deterministic_algorithms_warn_only_enabled get_num_interop_threads '
+  .. 'set_num_interop_threads typename is_storage set_warn_always is_warn_always_enabled '
 setmetatable(nl, { __index = function(t, k)
+  if type(k) == 'string' and UTILITY:find(' ' .. k .. ' ', 1, true) then
+    require('nnlua.utility')(nl)
+    return rawget(t, k)
+  end
   if k == 'callbacks' then
     nl._load_fit()
     return rawget(t, k)

@@ -1,6 +1,7 @@
 -- print.lua: tostring for tensors, in PyTorch's style: values in nested
 -- brackets, one number format for the whole tensor, long tensors cut to
--- their first and last three entries per dim; then the shape and dtype.
+-- their first and last three entries per dim (nl.set_printoptions
+-- changes these); then the shape and dtype.
 local ffi = require 'ffi'
 pcall(ffi.cdef, 'int snprintf(char *s, size_t n, const char *fmt, ...);')
 
@@ -11,25 +12,36 @@ local function cformat(f, v) return ffi.string(fmtbuf, ffi.C.snprintf(fmtbuf, 64
 
 return function(nl)
   local Tensor = nl.Tensor
-  local EDGE, THRESHOLD, LINE = 3, 1000, 80
+  -- PyTorch's print options (nl.set_printoptions, utility.lua, sets them):
+  -- digits after the point, the element count past which a tensor is cut
+  -- to edgeitems per end of each dim, the line width, and scientific
+  -- notation forced on (true), off (false) or chosen by the values (nil)
+  local opts = { precision = 4, threshold = 1000, edgeitems = 3, linewidth = 80, sci_mode = nil }
+  nl._printopts = opts
 
   -- indices shown along a dim of size n (nil marks the '...')
   local function shown(n, summarize)
     local idx = {}
-    if summarize and n > 2 * EDGE then
-      for i = 1, EDGE do idx[#idx + 1] = i end
+    local edge = opts.edgeitems
+    if summarize and n > 2 * edge then
+      for i = 1, edge do idx[#idx + 1] = i end
       idx[#idx + 1] = false
-      for i = n - EDGE + 1, n do idx[#idx + 1] = i end
+      for i = n - edge + 1, n do idx[#idx + 1] = i end
     else
       for i = 1, n do idx[i] = i end
     end
     return idx
   end
 
-  -- choose one format for all shown values
+  -- choose one format for all shown values; and the one that sets the
+  -- column width: PyTorch's width is that of the format the values
+  -- choose, also when sci_mode forces the other
   local function formatter(vals, is_int)
     -- int64 values stay int64 cdata: exact past 2^53
-    if is_int then return function(v) return (tostring(v):gsub('LL$', '')) end end
+    if is_int then
+      local f = function(v) return (tostring(v):gsub('LL$', '')) end
+      return f, f
+    end
     local int_mode, nonzero = true, {}
     for _, v in ipairs(vals) do
       if v == v and v ~= math.huge and v ~= -math.huge then
@@ -44,13 +56,15 @@ return function(nl)
     end
     local lo, hi = math.huge, 0
     for _, a in ipairs(nonzero) do lo = math.min(lo, a); hi = math.max(hi, a) end
-    local sci = #nonzero > 0 and (hi / lo > 1000 or hi > 1e8 or lo < 1e-4)
-    if int_mode then
-      if sci then return function(v) return special(v) or cformat('%.4e', v) end end
-      return function(v) return special(v) or cformat('%.0f.', v) end
+    local e, f = '%.' .. opts.precision .. 'e', '%.' .. opts.precision .. 'f'
+    local function chosen(sci)
+      if sci then return function(v) return special(v) or cformat(e, v) end end
+      if int_mode then return function(v) return special(v) or cformat('%.0f.', v) end end
+      return function(v) return special(v) or cformat(f, v) end
     end
-    if sci then return function(v) return special(v) or cformat('%.4e', v) end end
-    return function(v) return special(v) or cformat('%.4f', v) end
+    local auto = chosen(#nonzero > 0 and (hi / lo > 1000 or hi > 1e8 or lo < 1e-4))
+    if opts.sci_mode == nil then return auto, auto end
+    return chosen(opts.sci_mode), auto
   end
 
   -- the values are read through the view's own strides: a copy made
@@ -62,7 +76,7 @@ return function(nl)
     local idata = ffi.cast('int64_t *', p.data)
     local f_at = p.dtype == 0 and nl._f32_at or nl._f64_at    -- NaNs as Lua's own (tensor.lua)
     local function at(off) if is_int then return idata[off] end return f_at(p.data, off) end
-    local summarize = tonumber(p.numel) > THRESHOLD
+    local summarize = tonumber(p.numel) > opts.threshold
     local shape, strides = {}, {}
     for d = 1, ndim do shape[d] = tonumber(p.sizes[d - 1]); strides[d] = tonumber(p.strides[d - 1]) end
 
@@ -75,12 +89,12 @@ return function(nl)
       end
     end
     collect(1, 0)
-    local fmt = formatter(vals, is_int)
+    local fmt, wfmt = formatter(vals, is_int)
     local width = 0
     -- as PyTorch: the width of the finite values, and of a float tensor's
     -- nonzero ones (a -0. widened every column by one)
     for _, v in ipairs(vals) do
-      if v == v and v ~= math.huge and v ~= -math.huge and (is_int or v ~= 0) then width = math.max(width, #fmt(v)) end
+      if v == v and v ~= math.huge and v ~= -math.huge and (is_int or v ~= 0) then width = math.max(width, #wfmt(v)) end
     end
     local function cell(v) local s = fmt(v); return string.rep(' ', width - #s) .. s end
 
@@ -90,7 +104,7 @@ return function(nl)
     local function block(d, off, indent)
       local parts = {}
       if d == ndim then
-        local per_line = math.max(1, math.floor((LINE - indent) / (width + 2)))
+        local per_line = math.max(1, math.floor((opts.linewidth - indent) / (width + 2)))
         local line = {}
         local lines = {}
         for _, i in ipairs(shown(shape[d], summarize)) do

@@ -332,8 +332,15 @@ return function(nl)
                                                 hint and ' (' .. hint .. ')' or ''))
   end
 
+  -- the dtype of a tensor made without one (float32; float64 after
+  -- nl.set_default_dtype('float64'), utility.lua)
+  local default_dt = 0
+  function nl._default_dtype_id(id)
+    if id then default_dt = id end
+    return default_dt
+  end
   local function dtype_id(d, op)
-    if d == nil then return 0 end
+    if d == nil then return default_dt end
     local id = dtype_ids[d]
     if not id then raise(string.format("%s: unknown dtype '%s' (use 'float32', 'float64' or 'int64')", op, tostring(d))) end
     return id
@@ -520,15 +527,15 @@ return function(nl)
     local n, dt = new_sizes('empty', ...)
     -- (uninitialized memory, not an op's result: detect_anomaly leaves it
     -- be, as it does data the user gives)
-    return wrap(lib.nl_empty(n, sizes_buf, dt or 0), nil, true)
+    return wrap(lib.nl_empty(n, sizes_buf, dt or default_dt), nil, true)
   end
   function nl.zeros(...)
     local n, dt = new_sizes('zeros', ...)
-    return wrap(lib.nl_full(n, sizes_buf, 0, dt or 0))
+    return wrap(lib.nl_full(n, sizes_buf, 0, dt or default_dt))
   end
   function nl.ones(...)
     local n, dt = new_sizes('ones', ...)
-    return wrap(lib.nl_full(n, sizes_buf, 1, dt or 0))
+    return wrap(lib.nl_full(n, sizes_buf, 1, dt or default_dt))
   end
   -- a finite number past float32's range, refused where PyTorch refuses
   -- it (full, fill_, an element's store): it was stored as inf
@@ -565,7 +572,7 @@ return function(nl)
     local dt = dtype and dtype_id(dtype, 'arange')
     if not dt then
       -- int64 for whole numbers it holds (past it, values wrapped), as PyTorch
-      dt = (fractional(a) or fractional(b) or fractional(step)) and 0 or 2
+      dt = (fractional(a) or fractional(b) or fractional(step)) and default_dt or 2
     end
     return wrap(lib.nl_arange(a, b, step, dt))
   end
@@ -595,11 +602,11 @@ return function(nl)
   end
   function nl.rand(...)
     local n, dt = new_sizes('rand', ...)
-    return wrap(lib.nl_rand(gen, n, sizes_buf, dt or 0))
+    return wrap(lib.nl_rand(gen, n, sizes_buf, dt or default_dt))
   end
   function nl.randn(...)
     local n, dt = new_sizes('randn', ...)
-    return wrap(lib.nl_randn(gen, n, sizes_buf, dt or 0))
+    return wrap(lib.nl_randn(gen, n, sizes_buf, dt or default_dt))
   end
 
   function nl.randperm(n)

@@ -478,7 +478,7 @@ return function(nl)
       local v = vals[nd[1]]
       if type(v) ~= 'number' or v ~= v then argerror(op, 'a number ' .. nd[1], v) end
     end
-    local dt = vals.dtype or 'float32'
+    local dt = vals.dtype or nl.get_default_dtype()
     if not DTYPES[dt] then
       raise(("%s: dtype must be 'float32' or 'float64', got %s"):format(op, nl._describe_arg(dt)))
     end
@@ -662,7 +662,7 @@ return function(nl)
     end
     if not is_tensor(a) and not is_tensor(b) then
       local whole = a == math.floor(a) and b == math.floor(b)
-      return whole and 'int64' or 'float32'
+      return whole and 'int64' or nl.get_default_dtype()
     end
     return nl._result_dtype(a, b)
   end
@@ -674,7 +674,8 @@ return function(nl)
     dtype_arg('can_cast', to)
     return not (KINDS[from] == 'float' and KINDS[to] == 'int')
   end
-  function nl.get_default_dtype() return 'float32' end
+  -- (float32 until nl.set_default_dtype changes it)
+  function nl.get_default_dtype() return nl._default_dtype_id() == 1 and 'float64' or 'float32' end
   -- broadcast_shapes(s1, s2, ...): the shape the shapes broadcast to (each
   -- a list of sizes or one size), as a Lua list
   function nl.broadcast_shapes(...)
@@ -705,12 +706,12 @@ return function(nl)
     end
     return out
   end
-  -- scalar_tensor(v, [{dtype}]): a 0-dim tensor (float32 by default)
+  -- scalar_tensor(v, [{dtype}]): a 0-dim tensor (of the default dtype)
   function nl.scalar_tensor(v, opts, ...)
     no_extra('scalar_tensor', '(s, [{dtype}])', ...)
     if type(v) ~= 'number' then argerror('scalar_tensor', 'a number', v) end
     opts = nl._opts('scalar_tensor', opts, { dtype = 1 })
-    return nl.tensor(v, opts.dtype and dtype_arg('scalar_tensor', opts.dtype) or 'float32')
+    return nl.tensor(v, opts.dtype and dtype_arg('scalar_tensor', opts.dtype) or nl.get_default_dtype())
   end
   -- as_tensor(data, [dtype]) and asarray: a tensor given (of that dtype or
   -- none) comes back itself, not a copy; anything else as nl.tensor

@@ -155,7 +155,7 @@ return function(nl)
     return nl.tensor(v, dt)
   end
   function nl.linspace(start, stop, steps, dtype)
-    local dt = dtype_of('linspace', dtype, 'float32')
+    local dt = dtype_of('linspace', dtype, nl.get_default_dtype())
     start, stop = int_ends(dt, start, stop)
     return points_tensor('linspace', points('linspace', start, stop, steps), dt, start, stop)
   end
@@ -163,7 +163,7 @@ return function(nl)
     if type(base) == 'string' or (type(base) == 'table' and not nl.is_tensor(base)) then base, dtype = nil, base end
     base = base == nil and 10 or base
     if type(base) ~= 'number' then argerror('logspace', 'a number base', base) end
-    local dt = dtype_of('logspace', dtype, 'float32')
+    local dt = dtype_of('logspace', dtype, nl.get_default_dtype())
     start, stop = int_ends(dt, start, stop)
     local v = points('logspace', start, stop, steps)
     for i = 1, #v do v[i] = base ^ v[i] end
@@ -185,7 +185,7 @@ return function(nl)
       if type(size) == 'number' then size = { size } end
       if type(size) ~= 'table' then argerror('normal', 'a size for number mean and std', size) end
       if not (std >= 0) or std == math.huge then raise('normal: expected std >= 0 and finite, got ' .. tostring(std)) end
-      local dt = dtype_of('normal', dtype, 'float32')
+      local dt = dtype_of('normal', dtype, nl.get_default_dtype())
       if dt == 'int64' then raise('normal: draws floats, not int64') end
       return nl.no_grad(function() return nl.randn(size, dt) * std + mean end)
     end

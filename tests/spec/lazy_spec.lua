@@ -27,7 +27,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
-               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks' }
+               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -70,6 +70,9 @@ describe('lazy loading', function()
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
     S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
+    -- nl.save, finfo, set_printoptions, ...: utility.lua alone
+    S.contains(run([[say('utility', nl.finfo('float32').bits, type(nl.save), package.loaded['nnlua.tensor_creation'] ~= nil)]]),
+               'utility 32 function false')
     -- model:compile/fit/evaluate/predict and nl.callbacks: the real methods, still refusing a non-module self
     S.contains(run([[
       local m = nl.nn.Linear(1, 1)

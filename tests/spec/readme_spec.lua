@@ -51,13 +51,13 @@ local function run_runner(name)
 end
 
 describe('README code blocks', function()
-  it('are found: custom_module, checkpoint, lbfgs and linalg', function()
-    for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs', 'linalg' }) do
+  it('are found: custom_module, checkpoint, lbfgs, linalg and save_load', function()
+    for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs', 'linalg', 'save_load' }) do
       assert.is_string(blocks[name], name)
     end
   end)
 
-  for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs', 'linalg' }) do
+  for _, name in ipairs({ 'custom_module', 'checkpoint', 'lbfgs', 'linalg', 'save_load' }) do
     it(name .. ' runs under bin/nnlua, whose globals are nl, nn, optim and data', function()
       run_runner(name)
     end)
@@ -72,6 +72,14 @@ describe('README code blocks', function()
     assert.are.equal(10, count['nn.Linear'])
     assert.are.equal(10, count.LinearBackward)
     assert.are.equal(5, count['Optimizer.step#Adam.step'])
+  end)
+
+  it('save_load: the checkpoint gives back its epoch, the weights and the optimizer', function()
+    local env = run_here('save_load')
+    assert.are.equal(3, env.ck.epoch)
+    local x = nl.randn(4, 3)
+    S.same_bits(env.copy(x), env.model(x), 'the copy of the model')
+    assert.are.equal('Adam', env.ck.optim.optimizer)
   end)
 
   it('custom_module: children, parameters, buffers and the gradients it says', function()

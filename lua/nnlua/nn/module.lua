@@ -154,7 +154,7 @@ return function(nl, nn)
     for _, p in ipairs(inst:parameters()) do any = any or p:dtype() ~= 'int64' end
     for _, kv in ipairs(inst:named_buffers()) do any = any or kv[2]:dtype() ~= 'int64' end
     if not any then nl._raise(("%s: unknown option 'dtype'"):format(name)) end
-    if dtype ~= 'float32' then inst:to(dtype) end
+    if nl._dtype_id(dtype, name) ~= nl._default_dtype_id() then inst:to(dtype) end
   end
 
   -- an instance of cls, built by its init(...)
