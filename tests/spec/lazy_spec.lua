@@ -24,7 +24,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils', 'nnlua.nn.prune',
                'nnlua.nn.rms_norm', 'nnlua.nn.activation_extra', 'nnlua.nn.unpool',
                'nnlua.nn.pdist', 'nnlua.nn.lazy', 'nnlua.nn.adaptive_softmax',
-               'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular',
+               'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular', 'nnlua.nn.functional_extra', 'nnlua.nn.legacy',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
                'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility' }
@@ -101,6 +101,12 @@ describe('lazy loading', function()
     S.contains(run(([[local m = nl.nn.load('%s') say('loaded', m[1].__name, m[2].__name)]]):format(path)),
                'loaded Conv3d PReLU')
     os.remove(path)
+    -- nn.RNNBase's class is rnn.lua's (eager); its constructor loads legacy.lua
+    S.contains(run(([[nl.nn.RNNBase('GRU', 2, 3):save('%s') say('saved')]]):format(path)), 'saved')
+    S.contains(run(([[local m = nl.nn.load('%s') say('rnnbase', m.__name, m.mode, m(nl.ones(4, 1, 2)):size(3))]]):format(path)),
+               'rnnbase RNNBase 3 3')
+    os.remove(path)
+    S.contains(run([[say('relu_', nl.nn.functional.relu_(nl.tensor({ -1, 2 })):sum():item())]]), 'relu_ 2')
     -- an unknown name still gives nil, and the modules are then loaded
     S.contains(run([[say('unknown', nl.nn.NoSuchLayer, nl.no_such_fn, package.loaded['nnlua.nn.ctc'] ~= nil)]]),
                'unknown nil nil true')

@@ -1,12 +1,14 @@
--- fractional_pool.lua: nn.FractionalMaxPool2d and
--- nn.functional.fractional_max_pool2d, PyTorch 1.13's fractional max
--- pooling (Graham): windows of kernel_size placed at pseudo-random
--- fractional strides, one sample per plane and direction in [0, 1) (drawn
+-- fractional_pool.lua: nn.FractionalMaxPool2d and 3d,
+-- nn.functional.fractional_max_pool2d and 3d (and their _with_indices
+-- forms), PyTorch 1.13's fractional max pooling (Graham): windows of
+-- kernel_size placed at pseudo-random fractional strides, one sample per
+-- plane and direction in [0, 1) (drawn
 -- from nnlua's generator, or given as _random_samples). Each plane's
 -- window starts are computed as PyTorch's CPU kernel computes them (in
 -- the input's precision, float32 arithmetic for float32); the windows are
 -- gathered by index and maxed, so autograd gives the backward. Indices are
--- 1-based positions in the plane, h*W + w + 1, as the max pools'.
+-- 1-based positions in the plane, h*W + w + 1 (3-D: (t*H + h)*W + w + 1),
+-- as the max pools'.
 return function(nl, nn)
   local ffi = require 'ffi'
   local Module = nn.Module
@@ -29,22 +31,29 @@ return function(nl, nn)
     return seq
   end
 
-  local function pair_of(v, what, op, lo, number)
-    local a, b
-    if type(v) == 'number' then a, b = v, v
-    elseif type(v) == 'table' and not nl.is_tensor(v) and #v == 2 then a, b = v[1], v[2] end
-    local ok = type(a) == 'number' and type(b) == 'number'
-    if ok and not number then ok = nn._whole(a, lo) and nn._whole(b, lo) end
-    if not ok then
-      nl._raise(('%s: %s must be %s or a pair {h, w} of them, got %s'):format(op, what,
-        number and 'a number' or ('an integer >= ' .. lo), nn._describe(v)))
+  -- nd sizes (2: {h, w}, 3: {t, h, w}) from a number or a list of nd
+  local function sizes_of(nd, v, what, op, lo, number)
+    local out = {}
+    if type(v) == 'number' then
+      for i = 1, nd do out[i] = v end
+    elseif type(v) == 'table' and not nl.is_tensor(v) and #v == nd then
+      for i = 1, nd do out[i] = v[i] end
     end
-    return { a, b }
+    local ok = #out == nd
+    for i = 1, nd do
+      local a = out[i]
+      ok = ok and type(a) == 'number' and (number or nn._whole(a, lo))
+    end
+    if not ok then
+      nl._raise(('%s: %s must be %s or a list {%s} of them, got %s'):format(op, what,
+        number and 'a number' or ('an integer >= ' .. lo), nd == 2 and 'h, w' or 't, h, w', nn._describe(v)))
+    end
+    return out
   end
 
   -- the module's and the functional form's options, checked
-  local function settings(op, kernel_size, output_size, output_ratio)
-    local k = pair_of(kernel_size, 'kernel_size', op, 1)
+  local function settings(op, nd, kernel_size, output_size, output_ratio)
+    local k = sizes_of(nd, kernel_size, 'kernel_size', op, 1)
     if output_size == nil and output_ratio == nil then
       nl._raise(op .. ': requires specifying either an output size, or a pooling ratio')
     end
@@ -52,119 +61,155 @@ return function(nl, nn)
       nl._raise(op .. ': only one of output_size and output_ratio may be specified')
     end
     local size, ratio
-    if output_size ~= nil then size = pair_of(output_size, 'output_size', op, 1) end
+    if output_size ~= nil then size = sizes_of(nd, output_size, 'output_size', op, 1) end
     if output_ratio ~= nil then
-      ratio = pair_of(output_ratio, 'output_ratio', op, 0, true)
-      if not (ratio[1] > 0 and ratio[1] < 1 and ratio[2] > 0 and ratio[2] < 1) then
-        nl._raise(('%s: output_ratio must be between 0 and 1, got %s'):format(op, nn._describe(output_ratio)))
+      ratio = sizes_of(nd, output_ratio, 'output_ratio', op, 0, true)
+      for i = 1, nd do
+        if not (ratio[i] > 0 and ratio[i] < 1) then
+          nl._raise(('%s: output_ratio must be between 0 and 1, got %s'):format(op, nn._describe(output_ratio)))
+        end
       end
     end
     return k, size, ratio
   end
 
-  -- y (and the indices) of x (N, C, H, W) or (C, H, W)
-  local function pool(op, x, k, size, ratio, samples)
+  -- per spatial rank: the names of the dims, the layout in messages, and
+  -- which of a plane's samples places each dim's windows (PyTorch 1.13's
+  -- 2-D kernel reads (w, h), its 3-D one (t, h, w))
+  local RANK = {
+    [2] = { names = { 'height', 'width' }, layout = 'H, W', sample = { 2, 1 }, check = { 1, 2 }, spare = 0 },
+    [3] = { names = { 'time', 'height', 'width' }, layout = 'T, H, W', sample = { 1, 2, 3 }, check = { 1, 3, 2 },
+           spare = 1 },
+  }
+
+  -- y (and the indices) of x (N, C, *spatial) or (C, *spatial), nd spatial dims
+  local function pool(op, nd, x, k, size, ratio, samples)
+    local R = RANK[nd]
     nl._T(x, op)
     local d = x:dim()
-    if d ~= 3 and d ~= 4 then
-      nl._raise(('%s: expected input (N, C, H, W) or (C, H, W), got shape %s'):format(op, nl._shape_str(x)))
+    if d ~= nd + 1 and d ~= nd + 2 then
+      nl._raise(('%s: expected input (N, C, %s) or (C, %s), got shape %s'):format(op, R.layout, R.layout,
+        nl._shape_str(x)))
     end
     nl._float_only(x, op)
-    local x4 = d == 4 and x or x:unsqueeze(1)
-    local n, c, h, w = x4:size(1), x4:size(2), x4:size(3), x4:size(4)
-    local oh, ow
-    if size then oh, ow = size[1], size[2]
-    else oh, ow = math.floor(h * ratio[1]), math.floor(w * ratio[2]) end
-    if oh + k[1] - 1 > h or oh < 1 then
-      nl._raise(('%s: pool height %d too large relative to input height %d for output height %d (input shape %s)'):format(
-        op, k[1], h, oh, nl._shape_str(x)))
+    local xb = d == nd + 2 and x or x:unsqueeze(1)
+    local n, c = xb:size(1), xb:size(2)
+    local ins, outs = {}, {}
+    for i = 1, nd do
+      ins[i] = xb:size(2 + i)
+      outs[i] = size and size[i] or math.floor(ins[i] * ratio[i])
     end
-    if ow + k[2] - 1 > w or ow < 1 then
-      nl._raise(('%s: pool width %d too large relative to input width %d for output width %d (input shape %s)'):format(
-        op, k[2], w, ow, nl._shape_str(x)))
+    -- (PyTorch's 3-D kernel asks for room to spare, out + k - 1 < in, in
+    -- the order t, w, h; the 2-D one takes out + k - 1 = in)
+    for _, i in ipairs(R.check) do
+      if outs[i] + k[i] - 1 > ins[i] - R.spare or outs[i] < 1 then
+        nl._raise(('%s: pool %s %d too large relative to input %s %d for output %s %d (input shape %s)'):format(
+          op, R.names[i], k[i], R.names[i], ins[i], R.names[i], outs[i], nl._shape_str(x)))
+      end
     end
+    local want = { n, c, nd }
     if samples == nil then
-      samples = nl.rand({ n, c, 2 }, x:dtype())
+      samples = nl.rand(want, x:dtype())
     else
       nl._T(samples, op)
-      if samples:dtype() ~= x:dtype() or nl._shape_str(samples) ~= ('[%d,%d,2]'):format(n, c) then
-        nl._raise(('%s: _random_samples must be a %s tensor of shape [%d,%d,2] for input %s, got %s %s'):format(op,
-          x:dtype(), n, c, nl._shape_str(x), samples:dtype(), nl._shape_str(samples)))
+      if samples:dtype() ~= x:dtype() or nl._shape_str(samples) ~= ('[%d,%d,%d]'):format(n, c, nd) then
+        nl._raise(('%s: _random_samples must be a %s tensor of shape [%d,%d,%d] for input %s, got %s %s'):format(op,
+          x:dtype(), n, c, nd, nl._shape_str(x), samples:dtype(), nl._shape_str(samples)))
       end
     end
-    -- no planes: an empty batch gives an empty output, as PyTorch's; a 4-D
-    -- input of no channels is refused, as PyTorch refuses it
+    local shape = d == nd + 2 and { n, c } or { c }
+    for i = 1, nd do shape[#shape + 1] = outs[i] end
+    -- no planes: an empty batch gives an empty output, as PyTorch's; a
+    -- batched input of no channels is refused, as PyTorch refuses it
     if n * c == 0 then
-      if d == 4 and c == 0 and n > 0 then
+      if d == nd + 2 and c == 0 and n > 0 then
         nl._raise(('%s: expected an input of at least one channel, got shape %s'):format(op, nl._shape_str(x)))
       end
-      local shape = d == 4 and { n, c, oh, ow } or { c, oh, ow }
       return nl.zeros(shape, x:dtype()) + x:sum() * 0, nl.zeros(shape, 'int64')
     end
     local r = x:dtype() == 'float32' and r32 or same
-    -- the window starts of every plane: (N*C, oH) and (N*C, oW), 0-based
-    local sv = samples:reshape(n * c, 2):totable()
-    local starts_h, starts_w = {}, {}
+    -- the window starts of every plane along each dim: starts[i] (N*C, out_i), 0-based
+    local sv = samples:reshape(n * c, nd):totable()
+    local starts = {}
+    for i = 1, nd do starts[i] = {} end
     for p = 1, n * c do
       local s = sv[p]
-      if not (s[1] >= 0 and s[1] < 1 and s[2] >= 0 and s[2] < 1) then
-        nl._raise(('%s: _random_samples must lie in [0, 1), got %s and %s'):format(op, tostring(s[1]),
-          tostring(s[2])))
+      for i = 1, nd do
+        if not (s[i] >= 0 and s[i] < 1) then
+          nl._raise(('%s: _random_samples must lie in [0, 1), got %s'):format(op, tostring(s[i])))
+        end
       end
-      starts_w[p] = intervals(r, s[1], w, ow, k[2])
-      starts_h[p] = intervals(r, s[2], h, oh, k[1])
+      for i = 1, nd do starts[i][p] = intervals(r, s[R.sample[i]], ins[i], outs[i], k[i]) end
     end
-    local sh = nl.tensor(starts_h, 'int64'):view(n, c, oh, 1, 1, 1)
-    local sw = nl.tensor(starts_w, 'int64'):view(n, c, 1, ow, 1, 1)
-    local a = nl.arange(0, k[1], 1, 'int64'):view(1, 1, 1, 1, k[1], 1)
-    local b = nl.arange(0, k[2], 1, 'int64'):view(1, 1, 1, 1, 1, k[2])
-    -- (N, C, oH, oW, kH*kW): each window's 1-based plane positions, row-major
-    local idx = ((sh + a) * w + sw + b + 1):reshape(n, c, oh, ow, k[1] * k[2])
-    local vals = x4:reshape(n, c, h * w):gather(3, idx:reshape(n, c, -1)):reshape(n, c, oh, ow, k[1] * k[2])
-    local y, arg = vals:max(5)
-    local indices = idx:gather(5, arg:unsqueeze(5)):squeeze(5)
-    if d == 3 then return y:squeeze(1), indices:squeeze(1) end
-    return y, indices
+    -- (N, C, out..., k...): each window's 1-based plane positions, the
+    -- window start plus the offset along each dim, times the dim's stride
+    local idx, stride, nout, nk = 1, 1, 1, 1
+    for i = nd, 1, -1 do
+      local sview, kview = { n, c }, { 1, 1 }
+      for j = 1, 2 * nd do
+        sview[2 + j] = j == i and outs[i] or 1
+        kview[2 + j] = j == nd + i and k[i] or 1
+      end
+      local at = nl.tensor(starts[i], 'int64'):view(sview) + nl.arange(0, k[i], 1, 'int64'):view(kview)
+      idx = at * stride + idx
+      stride = stride * ins[i]
+      nout, nk = nout * outs[i], nk * k[i]
+    end
+    idx = idx:reshape(n, c, nout, nk)
+    local vals = xb:reshape(n, c, stride):gather(3, idx:reshape(n, c, -1)):reshape(n, c, nout, nk)
+    local y, arg = vals:max(4)
+    local indices = idx:gather(4, arg:unsqueeze(4)):squeeze(4)
+    return y:reshape(shape), indices:reshape(shape)
   end
 
   local KNOWN = { output_size = 1, output_ratio = 1, return_indices = 'flag', _random_samples = 1 }
   local ARGS = { 'output_size', 'output_ratio', 'return_indices', '_random_samples' }
 
-  -- F.fractional_max_pool2d(x, kernel_size, output_size, output_ratio,
-  -- return_indices, _random_samples), or (x, kernel_size, {output_size,
-  -- output_ratio, return_indices, _random_samples})
-  function F.fractional_max_pool2d(x, kernel_size, opts, ...)
-    local op = 'fractional_max_pool2d'
-    opts = nn._positional_options(op, '(input, kernel_size', ARGS, KNOWN, opts, ...)
-    local k, size, ratio = settings(op, kernel_size, opts.output_size, opts.output_ratio)
-    local y, i = pool(op, x, k, size, ratio, opts._random_samples)
-    if opts.return_indices then return y, i end
-    return y
-  end
+  for nd = 2, 3 do
+    local fname, cname = ('fractional_max_pool%dd'):format(nd), ('FractionalMaxPool%dd'):format(nd)
 
-  local FMP = Module:extend('FractionalMaxPool2d')
-  nn.FractionalMaxPool2d = FMP
-
-  -- FractionalMaxPool2d(kernel_size, {output_size, output_ratio,
-  -- return_indices, _random_samples}) (or those positionally after
-  -- kernel_size); _random_samples (N, C, 2), fixed for every call, as
-  -- PyTorch's buffer of that name
-  function FMP:init(kernel_size, opts, ...)
-    local op = 'FractionalMaxPool2d'
-    opts = nn._positional_options(op, '(kernel_size', ARGS, KNOWN, opts, ...)
-    self.kernel_size, self.output_size, self.output_ratio = settings(op, kernel_size, opts.output_size,
-                                                                     opts.output_ratio)
-    self.return_indices = opts.return_indices == true
-    if opts._random_samples ~= nil then
-      nl._T(opts._random_samples, op)
-      self:register_buffer('_random_samples', opts._random_samples)
+    -- F.fractional_max_pool2d / 3d(x, kernel_size, output_size,
+    -- output_ratio, return_indices, _random_samples), or (x, kernel_size,
+    -- {output_size, output_ratio, return_indices, _random_samples})
+    F[fname] = function(x, kernel_size, opts, ...)
+      opts = nn._positional_options(fname, '(input, kernel_size', ARGS, KNOWN, opts, ...)
+      local k, size, ratio = settings(fname, nd, kernel_size, opts.output_size, opts.output_ratio)
+      local y, i = pool(fname, nd, x, k, size, ratio, opts._random_samples)
+      if opts.return_indices then return y, i end
+      return y
     end
-  end
 
-  function FMP:forward(x)
-    local y, i = pool('FractionalMaxPool2d', x, self.kernel_size, self.output_size, self.output_ratio,
-                      self._random_samples)
-    if self.return_indices then return y, i end
-    return y
+    -- F.fractional_max_pool2d_with_indices / 3d: the output and the
+    -- indices, whatever return_indices says (PyTorch's names of that form)
+    F[fname .. '_with_indices'] = function(x, kernel_size, opts, ...)
+      local op = fname .. '_with_indices'
+      opts = nn._positional_options(op, '(input, kernel_size', ARGS, KNOWN, opts, ...)
+      local k, size, ratio = settings(op, nd, kernel_size, opts.output_size, opts.output_ratio)
+      return pool(op, nd, x, k, size, ratio, opts._random_samples)
+    end
+
+    local FMP = Module:extend(cname)
+    nn[cname] = FMP
+
+    -- FractionalMaxPool2d / 3d(kernel_size, {output_size, output_ratio,
+    -- return_indices, _random_samples}) (or those positionally after
+    -- kernel_size); _random_samples (N, C, 2 or 3), fixed for every call,
+    -- as PyTorch's buffer of that name
+    function FMP:init(kernel_size, opts, ...)
+      opts = nn._positional_options(cname, '(kernel_size', ARGS, KNOWN, opts, ...)
+      self.kernel_size, self.output_size, self.output_ratio = settings(cname, nd, kernel_size, opts.output_size,
+                                                                       opts.output_ratio)
+      self.return_indices = opts.return_indices == true
+      if opts._random_samples ~= nil then
+        nl._T(opts._random_samples, cname)
+        self:register_buffer('_random_samples', opts._random_samples)
+      end
+    end
+
+    function FMP:forward(x)
+      local y, i = pool(cname, nd, x, self.kernel_size, self.output_size, self.output_ratio, self._random_samples)
+      if self.return_indices then return y, i end
+      return y
+    end
   end
 end

@@ -66,6 +66,8 @@ return function(nl)
     'adaptive_softmax',
     'fractional_pool',
     'padding_circular',
+    'functional_extra',
+    'legacy',
   }
   local watched, loaded = {}, false
   function nn._load_all()

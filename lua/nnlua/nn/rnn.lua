@@ -97,6 +97,11 @@ return function(nl, nn)
   -- ---- nn.RNN, nn.LSTM, nn.GRU ----------------------------------------------------
 
   local RNNBase = Module:extend('RNNBase')
+  -- (nn.RNNBase(mode, ...) is built by legacy.lua's _base_init, loaded then)
+  function RNNBase:init(...)
+    nn._load_all()
+    self:_base_init(...)
+  end
 
   function RNNBase:_setup(mode, input_size, hidden_size, opts)
     local name = self.__name
@@ -404,6 +409,12 @@ return function(nl, nn)
   -- ---- nn.RNNCell, nn.LSTMCell, nn.GRUCell --------------------------------------------
 
   local CellBase = Module:extend('RNNCellBase')
+  function CellBase:init(...)
+    nn._load_all()
+    self:_base_init(...)
+  end
+  -- (for legacy.lua, which exposes the bases as nn.RNNBase and nn.RNNCellBase)
+  nn._rnn = { RNNBase = RNNBase, RNNCellBase = CellBase, MODE = MODE, param = param }
 
   function CellBase:_setup(mode, input_size, hidden_size, opts)
     local name = self.__name
