@@ -154,6 +154,9 @@ typedef enum {
     NL_OP_CHEBYSHEV_POLYNOMIAL_W, NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_T, NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_U,
     NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_V, NL_OP_SHIFTED_CHEBYSHEV_POLYNOMIAL_W, NL_OP_HERMITE_POLYNOMIAL_H,
     NL_OP_HERMITE_POLYNOMIAL_HE, NL_OP_LAGUERRE_POLYNOMIAL_L, NL_OP_LEGENDRE_POLYNOMIAL_P,
+    /* int64 only, no gradient (nl_int_binary: ops_integer.c) */
+    NL_OP_BITWISE_AND, NL_OP_BITWISE_OR, NL_OP_BITWISE_XOR, NL_OP_BITWISE_LEFT_SHIFT, NL_OP_BITWISE_RIGHT_SHIFT,
+    NL_OP_GCD, NL_OP_LCM,
     NL_OP_COUNT
 } nl_op;
 
@@ -254,6 +257,10 @@ void nl_mem_tick(void);
 /* ---- creation ------------------------------------------------------------- */
 
 nl_tensor *nl_empty(int ndim, const int64_t *sizes, int dtype);
+/* uninitialized, with the given strides (in elements, >= 0; elements may
+ * share memory where they overlap) over fresh memory of the extent they
+ * reach, as PyTorch's empty_strided */
+nl_tensor *nl_empty_strided(int ndim, const int64_t *sizes, const int64_t *strides, int dtype);
 nl_tensor *nl_full(int ndim, const int64_t *sizes, double value, int dtype);
 nl_tensor *nl_from_data(int ndim, const int64_t *sizes, int dtype,
                         const void *data /* numel elements of dtype, copied */);
@@ -428,6 +435,19 @@ nl_tensor *nl_div_floor(nl_tensor *a, nl_tensor *b);
  * NL_OP_FLOOR .. NL_OP_TRUNC; int64 input to a float function gives float32 */
 nl_tensor *nl_unary(int op, nl_tensor *a);
 nl_tensor *nl_leaky_relu(nl_tensor *a, double negative_slope);
+/* op: NL_OP_BITWISE_AND .. NL_OP_LCM of int64 a and b broadcast, as
+ * PyTorch 1.13's (float operands are refused; not recorded): and, or,
+ * xor; the shifts take the count's low six bits (64 shifts by 0, -1 by
+ * 63, as PyTorch's int64 shifts on x86), the left one wrapping, the right
+ * one arithmetic; gcd of |a| and |b| (gcd(0, 0) = 0) and lcm |a / gcd * b|
+ * (0 where either is 0), wrapping past 2^63 (INT64_MIN's magnitude is
+ * itself, so gcd(INT64_MIN, 6) = -2, as PyTorch's). */
+nl_tensor *nl_int_binary(int op, nl_tensor *a, nl_tensor *b);
+/* a op s, or s op a when scalar_first; of a's shape */
+nl_tensor *nl_int_binary_scalar(int op, nl_tensor *a, int64_t s, int scalar_first);
+/* dst = dst op src in place (src broadcast to dst's shape), or dst op s */
+int nl_int_binary_(int op, nl_tensor *dst, nl_tensor *src);
+int nl_int_binary_scalar_(int op, nl_tensor *dst, int64_t s);
 /* op: NL_OP_ELU .. NL_OP_HARDSHRINK, PyTorch's functions of those names;
  * p0, p1 their parameters (ignored where an op has fewer, none NaN):
  *   elu (alpha), selu, celu (alpha, not 0), softplus (beta, threshold:

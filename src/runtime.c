@@ -81,6 +81,7 @@ static const char *op_names[] = {
     "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
     "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
     "legendre_polynomial_p",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift", "gcd", "lcm",
 };
 static_assert(sizeof op_names / sizeof op_names[0] == NL_OP_COUNT,
               "op_names must name every nl_op");

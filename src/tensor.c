@@ -228,6 +228,32 @@ nl_tensor *nl_empty(int ndim, const int64_t *sizes, int dtype) {
     return nl_tensor_alloc("empty", ndim, sizes, dtype);
 }
 
+nl_tensor *nl_empty_strided(int ndim, const int64_t *sizes, const int64_t *strides, int dtype) {
+    NL_CHECK(ndim >= 0 && ndim <= NL_MAX_DIMS && (ndim == 0 || (sizes && strides)),
+             "empty_strided: expected 0 to %d sizes and as many strides, got %d", NL_MAX_DIMS, ndim);
+    int64_t extent = 1;                          /* the elements the strides reach: 1 + sum (size - 1) stride */
+    for (int i = 0; i < ndim; i++) {
+        NL_CHECK(sizes[i] >= 0, "empty_strided: negative size %lld in %s", (long long)sizes[i],
+                 nl_sizes_str(ndim, sizes));
+        NL_CHECK(strides[i] >= 0, "empty_strided: negative stride %lld in %s (for sizes %s)", (long long)strides[i],
+                 nl_sizes_str(ndim, strides), nl_sizes_str(ndim, sizes));
+    }
+    for (int i = 0; i < ndim; i++) {
+        int64_t reach;
+        if (sizes[i] == 0) { extent = 0; break; }
+        NL_CHECK(!__builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) &&
+                 !__builtin_add_overflow(extent, reach, &extent),
+                 "empty_strided: sizes %s with strides %s reach past 2^63 elements", nl_sizes_str(ndim, sizes),
+                 nl_sizes_str(ndim, strides));
+    }
+    nl_tensor *base = nl_tensor_alloc("empty_strided", 1, &extent, dtype);
+    if (!base) return NULL;
+    nl_tensor *t = nl_tensor_new_view(base, ndim, sizes, strides, 0);
+    nl_release(base);
+    if (t) t->flags &= ~NL_FLAG_VIEW;            /* its memory is its own, no other tensor's */
+    return t;
+}
+
 nl_tensor *nl_tensor_new_view(nl_tensor *base, int ndim, const int64_t *sizes,
                               const int64_t *strides, int64_t offset) {
     nl_tensor *t = nl_obj_alloc(NL_OBJ_TENSOR);

@@ -56,7 +56,8 @@ require('nnlua.tensor')(nl)
 -- overhead (W3) grew 4%.
 local TENSOR_EXTRAS = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                         'nnlua.linalg', 'nnlua.linalg_decomp', 'nnlua.linalg_extra', 'nnlua.stats',
-                        'nnlua.tensor_combine', 'nnlua.tensor_scatter', 'nnlua.tensor_compat' }
+                        'nnlua.tensor_combine', 'nnlua.tensor_scatter', 'nnlua.tensor_compat',
+                        'nnlua.tensor_integer' }
 -- The core names the extras extend (clamp's tensor bounds, div_'s
 -- rounding mode, t of 0-D and 1-D, squeeze of a list of dims): until the
 -- extras load, a stub in their place runs the core's form for the calls
@@ -94,9 +95,12 @@ for i, e in ipairs(EXTENDED) do
   t[name] = stub
 end
 -- (a tensor's fields, grad and the like, and its indices are looked up in
--- Tensor first: they load nothing)
+-- Tensor first: they load nothing; nor do other names that begin with _,
+-- but PyTorch's operator methods, __and__ and the like)
 setmetatable(nl.Tensor, { __index = function(t, k)
-  if type(k) ~= 'string' or nl._accessors[k] or k:sub(1, 1) == '_' then return nil end
+  if type(k) ~= 'string' or nl._accessors[k] or (k:sub(1, 1) == '_' and not k:match('^__%l+__$')) then
+    return nil
+  end
   nl._load_tensor_extras()
   return rawget(t, k)
 end })
