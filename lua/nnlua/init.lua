@@ -154,6 +154,17 @@ local UTILITY = ' save load set_default_dtype set_default_tensor_type finfo iinf
   .. 'is_inference_mode_enabled is_anomaly_enabled set_anomaly_enabled use_deterministic_algorithms '
   .. 'are_deterministic_algorithms_enabled is_deterministic_algorithms_warn_only_enabled get_num_interop_threads '
   .. 'set_num_interop_threads typename is_storage set_warn_always is_warn_always_enabled '
+-- The torch.* names of torch_ops.lua (functional ops in torch's argument
+-- order, RNN cells, the pre-linalg linear algebra) load on first use too.
+local TORCH_OPS = ' batch_norm instance_norm embedding embedding_bag kl_div ctc_loss cosine_embedding_loss'
+  .. ' hinge_embedding_loss margin_ranking_loss poisson_nll_loss triplet_margin_loss binary_cross_entropy_with_logits'
+  .. ' constant_pad_nd convolution conv_tbc dropout_ alpha_dropout_ feature_dropout feature_dropout_'
+  .. ' feature_alpha_dropout_ native_dropout grid_sampler grid_sampler_2d grid_sampler_3d affine_grid_generator'
+  .. ' max_pool1d_with_indices adaptive_max_pool1d rrelu_ threshold_ frobenius_norm nuclear_norm norm_except_dim'
+  .. ' native_layer_norm native_batch_norm native_group_norm lstm_cell gru_cell rnn_tanh_cell rnn_relu_cell'
+  .. ' lstm gru rnn_tanh rnn_relu'
+  .. ' solve lstsq matrix_rank eig lu lu_solve lu_unpack triangular_solve symeig geqrf orgqr ormqr svd_lowrank'
+  .. ' pca_lowrank lobpcg '
 setmetatable(nl, { __index = function(t, k)
   if type(k) == 'string' and UTILITY:find(' ' .. k .. ' ', 1, true) then
     require('nnlua.utility')(nl)
@@ -169,8 +180,16 @@ setmetatable(nl, { __index = function(t, k)
     return d
   end
   if k ~= 'dist' then
+    if type(k) ~= 'string' or k:sub(1, 1) == '_' then return nil end
+    -- torch_ops.lua's names (torch.batch_norm, torch.lu, ...), after the extras
+    if TORCH_OPS:find(' ' .. k .. ' ', 1, true) then
+      nl._load_tensor_extras()
+      if not rawget(t, k) then require('nnlua.torch_ops')(nl) end
+      TORCH_OPS = ''
+      return rawget(t, k)
+    end
     -- the Tensor extras' nl functions (nl.linspace, nl.einsum, ...)
-    if type(k) ~= 'string' or k:sub(1, 1) == '_' or extras_loaded then return nil end
+    if extras_loaded then return nil end
     nl._load_tensor_extras()
     return rawget(t, k)
   end

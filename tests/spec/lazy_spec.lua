@@ -27,7 +27,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular', 'nnlua.nn.functional_extra', 'nnlua.nn.legacy',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
-               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility' }
+               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -86,6 +86,10 @@ describe('lazy loading', function()
     S.contains(run([[say('callbacks', tostring(nl.callbacks.EarlyStopping ~= nil), package.loaded['nnlua.fit'] ~= nil)]]),
                'callbacks true true')
     S.contains(run([[say('special', nl.special.ndtri(nl.tensor({ 0.975 }, 'float64')):item())]]), 'special 1.9599')
+    -- torch_ops.lua's names, whether the Tensor extras loaded before or not
+    S.contains(run([[say('torch_ops', nl.frobenius_norm(nl.tensor({ 3, 4 })):item(), nl.symeig ~= nil)]]),
+               'torch_ops 5 true')
+    S.contains(run([[local _ = nl.linspace(0, 1, 2) say('after', select(2, nl.lu(nl.eye(2))):sum():item())]]), 'after 3')
     S.contains(run([[say('profiler', nl.profiler.profile(function() nl.ones(2):sum() end):key_averages().rows[2].key)]]),
                'profiler sum')
     -- nl.data.transforms (and an unknown data name gives nil, loading nothing)
