@@ -27,7 +27,8 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular', 'nnlua.nn.functional_extra', 'nnlua.nn.legacy',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
-               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops' }
+               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops',
+               'nnlua.torch_compat' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -90,6 +91,11 @@ describe('lazy loading', function()
     S.contains(run([[say('torch_ops', nl.frobenius_norm(nl.tensor({ 3, 4 })):item(), nl.symeig ~= nil)]]),
                'torch_ops 5 true')
     S.contains(run([[local _ = nl.linspace(0, 1, 2) say('after', select(2, nl.lu(nl.eye(2))):sum():item())]]), 'after 3')
+    -- torch_compat.lua's fields, methods and nl functions
+    S.contains(run([[say('compat', nl.ones(2).is_sparse, nl.ones(2).layout, package.loaded['nnlua.torch_compat'] ~= nil)]]),
+               'compat false strided true')
+    S.contains(run([[say('compat_nl', nl.frombuffer('\0\0\192\63', 'float32'):item(), nl.eye(2):lu():sum():item())]]),
+               'compat_nl 1.5 2')
     S.contains(run([[say('profiler', nl.profiler.profile(function() nl.ones(2):sum() end):key_averages().rows[2].key)]]),
                'profiler sum')
     -- nl.data.transforms (and an unknown data name gives nil, loading nothing)
