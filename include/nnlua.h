@@ -295,6 +295,21 @@ nl_tensor *nl_multinomial(nl_generator *g, nl_tensor *probs, int64_t num_samples
  * i's uniforms come from counter offset + i (then its sub-counters), so a
  * draw does not depend on the thread count; offset advances by numel. */
 nl_tensor *nl_binomial(nl_generator *g, nl_tensor *count, nl_tensor *probs);
+/* PyTorch's random_: whole numbers from + [0, to - from), or, without
+ * to (has_to 0), from .. the dtype's largest whole number below which
+ * every one is exact (2^24 float32, 2^53 float64, 2^63 - 1 int64), into t
+ * of any dtype; float tensors take ranges within that bound. */
+int nl_random_(nl_tensor *t /* out */, nl_generator *g, int64_t from, int64_t to, int has_to);
+/* nl_random_dist_'s distributions: Cauchy (a median, b sigma > 0),
+ * geometric (a: p in (0, 1]; the trials up to the first success, >= 1;
+ * int64 tensors too), log-normal (exp of normal draws of mean a, std b > 0) */
+typedef enum { NL_RANDOM_CAUCHY = 0, NL_RANDOM_GEOMETRIC = 1, NL_RANDOM_LOG_NORMAL = 2 } nl_random_kind;
+int nl_random_dist_(nl_tensor *t /* out */, nl_generator *g, int kind, double a, double b);
+/* Poisson draws of rates (float, finite, >= 0), in rates' dtype and
+ * shape: counted uniform products below rate 10, Hormann's PTRS above.
+ * Element i's uniforms come from counter offset + i; offset advances by
+ * numel. */
+nl_tensor *nl_poisson(nl_generator *g, nl_tensor *rates);
 int nl_uniform_(nl_tensor *t /* out */, nl_generator *g, double lo, double hi);
 int nl_normal_(nl_tensor *t /* out */, nl_generator *g, double mean, double std);
 /* nl_uniform_ and nl_normal_ by the plain loop, one Philox call per
@@ -317,6 +332,16 @@ nl_tensor *nl_expand(nl_tensor *t, int ndim, const int64_t *sizes /* -1 keeps */
 nl_tensor *nl_squeeze(nl_tensor *t, int dim);
 nl_tensor *nl_unsqueeze(nl_tensor *t, int dim);
 int nl_is_contiguous(const nl_tensor *t);
+/* A view of t's storage with any sizes, strides (>= 0) and offset (from
+ * the storage's start, not t's), as PyTorch's as_strided; every element
+ * it reaches must lie within the storage's buffer. Records no node. */
+nl_tensor *nl_as_strided(nl_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset);
+/* PyTorch's resize_: t takes sizes, contiguous strides from its offset,
+ * its first elements kept; the storage grows (bytes kept) where it is too
+ * small, which only a storage that no view shares may. Refused where t
+ * requires grad. The new elements are uninitialized. */
+int nl_resize_(nl_tensor *t, int ndim, const int64_t *sizes);
+
 /* 1 when t is a view of another tensor's memory, or is held elsewhere too
  * (an op that gave back its input): its values are not new */
 int nl_holds_shared(const nl_tensor *t);

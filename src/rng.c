@@ -515,3 +515,192 @@ nl_tensor *nl_binomial(nl_generator *g, nl_tensor *count, nl_tensor *probs) {
     nl_release(pc);
     return out;
 }
+
+/* ---- integer, Cauchy, geometric and log-normal fills, Poisson draws ----
+ * One Philox call per element i at counter offset + i (Poisson: a stream
+ * of them at (offset + i, 0, 1, ...)), so a draw is the same whatever the
+ * thread count; the generator advances by numel. */
+typedef struct {
+    void *o;                 /* (n) contiguous, dtype's */
+    int dtype, kind;         /* kind: an nl_random_kind, or -1 for integers */
+    uint64_t seed, base;
+    int64_t from;            /* integers: from + [0, range) */
+    uint64_t range;          /* 0: all 2^64 values */
+    double a, b;             /* the distribution's two parameters */
+} dist_job;
+
+static void store_value(const dist_job *J, int64_t i, double v) {
+    if (J->dtype == NL_FLOAT32) ((float *)J->o)[i] = (float)v;
+    else if (J->dtype == NL_FLOAT64) ((double *)J->o)[i] = v;
+    else ((int64_t *)J->o)[i] = v >= 0x1.0p63 ? INT64_MAX : (int64_t)v;
+}
+
+static void dist_span(const dist_job *J, int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+        u32x4 r = philox(J->base + (uint64_t)i, J->seed);
+        if (J->kind < 0) {
+            /* the high 64 bits of x * range: each of the range's values
+             * comes from floor(2^64 / range) or one more of x's values */
+            uint64_t x = ((uint64_t)r.v[0] << 32) | r.v[1];
+            uint64_t k = J->range ? (uint64_t)(((unsigned __int128)x * J->range) >> 64) : x;
+            int64_t v = (int64_t)((uint64_t)J->from + k);
+            if (J->dtype == NL_INT64) ((int64_t *)J->o)[i] = v;
+            else store_value(J, i, (double)v);
+            continue;
+        }
+        double v;
+        if (J->kind == NL_RANDOM_CAUCHY) {
+            v = J->a + J->b * tan(3.141592653589793 * (unit53(r.v[0], r.v[1]) - 0.5));
+        } else if (J->kind == NL_RANDOM_GEOMETRIC) {
+            /* the number of trials up to the first success: ceil(log u / log(1 - p)), u in (0, 1] */
+            v = ceil(log(1.0 - unit53(r.v[0], r.v[1])) / log1p(-J->a));
+            if (!(v >= 1)) v = 1;
+        } else {
+            double u1 = 1.0 - unit53(r.v[0], r.v[1]), u2 = unit53(r.v[2], r.v[3]);
+            v = exp(J->a + J->b * (sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2)));
+        }
+        store_value(J, i, v);
+    }
+}
+
+static int fill_dist(const char *op, nl_tensor *t, nl_generator *g, dist_job J) {
+    NL_CHECK_TENSOR_INT(op, t);
+    NL_CHECK_INT(g != NULL, "%s: no generator", op);
+    NL_CHECK_WRITE_INT(op, t, NULL);
+    nl_tensor *c = nl_is_contiguous(t) ? t : nl_tensor_alloc(op, t->ndim, t->sizes, t->dtype);
+    if (!c) return -1;
+    int64_t n = t->numel;
+    J.o = c->data;
+    J.dtype = c->dtype;
+    J.seed = g->seed;
+    J.base = g->offset;
+    int nt = nl_threads_for(n, 1 << 13);
+    NL_PARALLEL_FOR(nt, p, nt,
+        int64_t lo = n / nt * p + (p < n % nt ? p : n % nt), hi = lo + n / nt + (p < n % nt);
+        dist_span(&J, lo, hi);
+    );
+    g->offset += (uint64_t)n;
+    if (c != t) {
+        int rc = nl_copy_(t, c);
+        nl_release(c);
+        return rc;
+    }
+    nl_bump_version(t);
+    return 0;
+}
+
+int nl_random_(nl_tensor *t, nl_generator *g, int64_t from, int64_t to, int has_to) {
+    const char *op = "random_";
+    NL_CHECK_TENSOR_INT(op, t);
+    /* without to: up to the dtype's largest whole number that every
+     * smaller one is exact below, inclusive (2^24, 2^53, 2^63 - 1) */
+    int64_t top = t->dtype == NL_FLOAT32 ? INT64_C(1) << 24 : t->dtype == NL_FLOAT64 ? INT64_C(1) << 53 : INT64_MAX;
+    uint64_t range;
+    if (has_to) {
+        NL_CHECK_INT(from < to, "random_: expected from < to, got from=%lld to=%lld", (long long)from,
+                     (long long)to);
+        NL_CHECK_INT(t->dtype == NL_INT64 || (from >= -top && to - 1 <= top),
+                     "random_: [%lld, %lld) is outside [-2^%d, 2^%d], where %s holds every whole number",
+                     (long long)from, (long long)to, t->dtype == NL_FLOAT32 ? 24 : 53,
+                     t->dtype == NL_FLOAT32 ? 24 : 53, nl_dtype_name(t->dtype));
+        range = (uint64_t)to - (uint64_t)from;
+    } else {
+        NL_CHECK_INT(from <= top, "random_: from=%lld exceeds the largest value %lld of a %s draw", (long long)from,
+                     (long long)top, nl_dtype_name(t->dtype));
+        NL_CHECK_INT(t->dtype == NL_INT64 || from >= -top, "random_: from=%lld is below -2^%d for %s",
+                     (long long)from, t->dtype == NL_FLOAT32 ? 24 : 53, nl_dtype_name(t->dtype));
+        range = (uint64_t)top - (uint64_t)from + 1;   /* 0 (wrapped): all 2^64 */
+    }
+    return fill_dist(op, t, g, (dist_job){ .kind = -1, .from = from, .range = range });
+}
+
+int nl_random_dist_(nl_tensor *t, nl_generator *g, int kind, double a, double b) {
+    const char *op = kind == NL_RANDOM_CAUCHY ? "cauchy_" : kind == NL_RANDOM_GEOMETRIC ? "geometric_"
+                   : kind == NL_RANDOM_LOG_NORMAL ? "log_normal_" : "random_dist_";
+    NL_CHECK_INT(kind >= NL_RANDOM_CAUCHY && kind <= NL_RANDOM_LOG_NORMAL, "%s: unknown distribution %d", op, kind);
+    NL_CHECK_TENSOR_INT(op, t);
+    NL_CHECK_INT(kind == NL_RANDOM_GEOMETRIC || t->dtype != NL_INT64, "%s: expected a float tensor, got int64 %s", op,
+                 nl_shape_str(t));
+    if (kind == NL_RANDOM_GEOMETRIC) {
+        NL_CHECK_INT(a > 0 && a <= 1, "%s: expected p in (0, 1], got p=%g", op, a);
+    } else if (kind == NL_RANDOM_CAUCHY) {
+        NL_CHECK_INT(isfinite(a) && isfinite(b) && b > 0, "%s: expected a finite median and sigma > 0, got "
+                     "median=%g sigma=%g", op, a, b);
+    } else {
+        NL_CHECK_INT(isfinite(a) && isfinite(b) && b > 0, "%s: expected a finite mean and std > 0, got mean=%g "
+                     "std=%g", op, a, b);
+    }
+    return fill_dist(op, t, g, (dist_job){ .kind = kind, .a = a, .b = b });
+}
+
+/* a Poisson draw of rate lam: the count of uniforms whose running product
+ * stays above exp(-lam) for lam < 10, else Hormann's PTRS (transformed
+ * rejection with a squeeze, 1993), whose cost does not grow with lam */
+static double poisson_draw(double lam, uniform_stream *s) {
+    if (lam == 0) return 0;
+    if (lam < 10) {
+        double limit = exp(-lam), prod = 1, k = 0;
+        for (;;) {
+            prod *= stream_uniform(s);
+            if (prod <= limit) return k;
+            k += 1;
+        }
+    }
+    double slam = sqrt(lam);
+    double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
+    double invalpha = 1.1239 + 1.1328 / (b - 3.4), v_r = 0.9277 - 3.6224 / (b - 2);
+    for (;;) {
+        double U = stream_uniform(s) - 0.5, V = stream_uniform(s);
+        double us = 0.5 - fabs(U);
+        double k = floor((2 * a / us + b) * U + lam + 0.43);
+        if (us >= 0.07 && V <= v_r) return k;
+        if (k < 0 || (us < 0.013 && V > us)) continue;
+        /* log of the pmf at k, k log lam - lam - log k! with log k! by
+         * Stirling's series, arranged so that no two large terms cancel:
+         * k log1p(d / (k + 1)) - d - log(2 pi (k + 1)) / 2 - tail(k), d = lam - k - 1 */
+        double k1 = k + 1, d = lam - k1;
+        double logpmf = k * log1p(d / k1) - d - 0.5 * log(6.283185307179586 * k1) - stirling_tail(k);
+        if (log(V * invalpha / (a / (us * us) + b)) <= logpmf) return k;
+    }
+}
+
+nl_tensor *nl_poisson(nl_generator *g, nl_tensor *rates) {
+    const char *op = "poisson";
+    NL_CHECK(g != NULL, "%s: no generator", op);
+    NL_CHECK_TENSOR(op, rates);
+    NL_CHECK(rates->dtype != NL_INT64, "%s: expected float rates, got int64 %s", op, nl_shape_str(rates));
+    nl_tensor *r64 = nl_to_dtype(rates, NL_FLOAT64), *rc = r64 ? nl_contiguous(r64) : NULL;
+    nl_release(r64);
+    if (!rc) return NULL;
+    const double *pr = rc->data;   /* (numel) */
+    int64_t len = rc->numel;
+    for (int64_t i = 0; i < len; i++) {
+        if (!(pr[i] >= 0) || isinf(pr[i])) {
+            double bad = pr[i];
+            nl_release(rc);
+            NL_CHECK(0, "%s: rates must be finite and >= 0, got %g at element %lld of shape %s", op, bad,
+                     (long long)i + 1, nl_shape_str(rates));
+        }
+    }
+    nl_tensor *out = nl_tensor_alloc(op, rates->ndim, rates->sizes, NL_FLOAT64);
+    if (!out) {
+        nl_release(rc);
+        return NULL;
+    }
+    double *o = out->data;   /* (numel) */
+    uint64_t seed = g->seed, offset = g->offset;
+    int nt = nl_threads_for(len, 1 << 10);
+    NL_PARALLEL_FOR(nt, t, nt,
+        int64_t lo = len / nt * t + (t < len % nt ? t : len % nt), hi = lo + len / nt + (t < len % nt);
+        for (int64_t i = lo; i < hi; i++) {
+            uniform_stream s = { .ctr = offset + (uint64_t)i, .sub = 0, .seed = seed, .left = 0 };
+            o[i] = poisson_draw(pr[i], &s);
+        }
+    );
+    g->offset = offset + (uint64_t)len;
+    nl_release(rc);
+    if (rates->dtype == NL_FLOAT64) return out;
+    nl_tensor *f = nl_to_dtype(out, rates->dtype);
+    nl_release(out);
+    return f;
+}

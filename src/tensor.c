@@ -2227,3 +2227,66 @@ nl_tensor *nl_argsort(nl_tensor *t, int dim, int descending, int64_t base) {
     nl_free(keys, nbytes);
     return r;
 }
+
+/* ---- arbitrary strides and resizing ---- */
+
+/* the highest element index a view of sizes and strides at offset reads
+ * (offset - 1 when it has no elements) */
+static int64_t view_end(int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset) {
+    int64_t last = offset;
+    for (int i = 0; i < ndim; i++) {
+        if (sizes[i] == 0) return offset - 1;
+        last += (sizes[i] - 1) * strides[i];
+    }
+    return last;
+}
+
+nl_tensor *nl_as_strided(nl_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset) {
+    const char *op = "as_strided";
+    NL_CHECK_TENSOR(op, t);
+    int64_t numel;
+    if (!check_sizes(op, ndim, sizes, &numel)) return NULL;
+    for (int i = 0; i < ndim; i++)
+        NL_CHECK(strides[i] >= 0 && strides[i] <= (INT64_C(1) << 46), "as_strided: strides %s must lie in [0, "
+                 "2^46] (sizes %s)", nl_sizes_str(ndim, strides), nl_sizes_str(ndim, sizes));
+    NL_CHECK(offset >= 0, "as_strided: negative storage offset %lld", (long long)offset);
+    int64_t cap = t->storage->nbytes / nl_dtype_size(t->dtype);
+    int64_t end = view_end(ndim, sizes, strides, offset);
+    NL_CHECK(end < cap, "as_strided: sizes %s, strides %s and storage offset %lld reach element %lld, past the "
+             "storage's %lld elements (tensor %s)", nl_sizes_str(ndim, sizes), nl_sizes_str(ndim, strides),
+             (long long)offset, (long long)end, (long long)cap, nl_shape_str(t));
+    nl_tensor *out = nl_tensor_new_view(t, ndim, sizes, strides, offset);
+    if (out) nl_flag_view(out, t);
+    return out;
+}
+
+int nl_resize_(nl_tensor *t, int ndim, const int64_t *sizes) {
+    const char *op = "resize_";
+    NL_CHECK_TENSOR_INT(op, t);
+    NL_CHECK_INT(!nl_requires_grad(t), "resize_: cannot resize a tensor that requires grad (shape %s)",
+                 nl_shape_str(t));
+    int64_t numel;
+    if (!check_sizes(op, ndim, sizes, &numel)) return -1;
+    nl_storage *s = t->storage;
+    int64_t es = nl_dtype_size(t->dtype), need = (t->offset + numel) * es;
+    if (need > s->nbytes) {
+        /* a new buffer holding the old bytes: only where no view or host
+         * holds the old one (their data pointers would dangle) */
+        NL_CHECK_INT(s->refcount == 1 && !s->release, "resize_: cannot grow %s to %s: its memory is shared with "
+                     "views or owned by the host", nl_shape_str(t), nl_sizes_str(ndim, sizes));
+        int64_t cap = need;
+        void *p = nl_alloc(&cap);
+        NL_CHECK_INT(p != NULL, "resize_: out of memory growing %s to %s", nl_shape_str(t), nl_sizes_str(ndim, sizes));
+        memcpy(p, s->ptr, (size_t)s->nbytes);
+        if (s->ptr != s->small) nl_free(s->ptr, s->nbytes);
+        s->ptr = p;
+        s->nbytes = cap;
+    }
+    copy_sizes(t->sizes, sizes, ndim);
+    t->ndim = ndim;
+    t->numel = numel;
+    nl_contiguous_strides(ndim, sizes, t->strides);
+    t->data = (char *)s->ptr + t->offset * es;
+    nl_bump_version(t);
+    return 0;
+}

@@ -57,7 +57,7 @@ require('nnlua.tensor')(nl)
 local TENSOR_EXTRAS = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                         'nnlua.linalg', 'nnlua.linalg_decomp', 'nnlua.linalg_extra', 'nnlua.stats',
                         'nnlua.tensor_combine', 'nnlua.tensor_scatter', 'nnlua.tensor_compat',
-                        'nnlua.tensor_integer',
+                        'nnlua.tensor_integer', 'nnlua.tensor_random', 'nnlua.tensor_strided',
                         'nnlua.torch_compat' }
 -- The core names the extras extend (clamp's tensor bounds, div_'s
 -- rounding mode, t of 0-D and 1-D, squeeze of a list of dims): until the

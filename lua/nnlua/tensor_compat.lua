@@ -656,7 +656,9 @@ return function(nl)
   -- the dtype of an op on tensors or numbers a and b (nnlua's promotion)
   function nl.result_type(a, b, ...)
     no_extra('result_type', '(tensor1, tensor2)', ...)
-    for _, x in ipairs({ a, b }) do
+    -- (ipairs over { a, b } saw neither when a was nil)
+    for _, x in ipairs({ { a }, { b } }) do
+      x = x[1]
       if is_tensor(x) then T(x, 'result_type')
       elseif type(x) ~= 'number' then argerror('result_type', 'a tensor or a number', x) end
     end

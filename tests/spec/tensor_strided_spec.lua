@@ -1,0 +1,228 @@
+-- The ops of lua/nnlua/tensor_strided.lua and the element callbacks of
+-- tensor_random.lua: as_strided, the *_scatter ops, the *_copy forms, put,
+-- resize_, Tensor.histogram and apply_/map_/map2_ against PyTorch golden
+-- values (tests/golden/tensor_strided.lua, made by
+-- tests/golden/gen_tensor_strided.py) with their gradients; float64
+-- gradchecks of the scatters in both inputs; views that share memory;
+-- Torch7's apply/map/map2; and the errors of bad calls.
+local nl = require 'nnlua'
+local S = require 'support'
+
+local cases = dofile(S.root .. '/tests/golden/tensor_strided.lua')
+local TOL = { float32 = { 1e-6, 1e-7 }, float64 = { 1e-12, 1e-13 } }
+
+local FN = {
+  piecewise = function(v) if v > 0 then return v * v - 1 end return 0.5 * v end,
+  mul_add = function(a, b) return a * b + 1 end,
+  fma = function(a, b, c) return a + b * c end,
+  affine = function(v) return v * 1.5 - 2 end,
+}
+
+local ops = {
+  as_strided = function(x, a) return x[1]:as_strided(a.size, a.stride, a.offset) end,
+  as_strided_copy = function(x, a) return nl.as_strided_copy(x[1], a.size, a.stride, a.offset) end,
+  slice_scatter = function(x, a) return nl.slice_scatter(x[1], x[2], a.dim, a.start, a.stop, a.step) end,
+  select_scatter = function(x, a) return nl.select_scatter(x[1], x[2], a.dim, a.index) end,
+  diagonal_scatter = function(x, a) return x[1]:diagonal_scatter(x[2], a.offset, a.dim1, a.dim2) end,
+  as_strided_scatter = function(x, a) return nl.as_strided_scatter(x[1], x[2], a.size, a.stride, a.offset) end,
+  view_copy = function(x, a) return nl.view_copy(x[1], a.size) end,
+  permute_copy = function(x, a) return nl.permute_copy(x[1], unpack(a.dims)) end,
+  transpose_copy = function(x, a) return nl.transpose_copy(x[1], a.dim0, a.dim1) end,
+  t_copy = function(x) return nl.t_copy(x[1]) end,
+  diagonal_copy = function(x, a) return nl.diagonal_copy(x[1], a.offset, a.dim1, a.dim2) end,
+  expand_copy = function(x, a) return nl.expand_copy(x[1], a.size) end,
+  select_copy = function(x, a) return nl.select_copy(x[1], a.dim, a.index) end,
+  slice_copy = function(x, a) return nl.slice_copy(x[1], a.dim, a.start, a.stop, a.step) end,
+  squeeze_copy = function(x, a) return nl.squeeze_copy(x[1], a.dim) end,
+  unsqueeze_copy = function(x, a) return nl.unsqueeze_copy(x[1], a.dim) end,
+  unbind_copy = function(x, a) return nl.unbind_copy(x[1], a.dim) end,
+  split_copy = function(x, a) return nl.split_copy(x[1], a.size, a.dim) end,
+  split_with_sizes_copy = function(x, a) return nl.split_with_sizes_copy(x[1], a.sizes, a.dim) end,
+  detach_copy = function(x) return nl.detach_copy(x[1]) end,
+  alias_copy = function(x) return nl.alias_copy(x[1]) end,
+  unfold_copy = function(x, a) return nl.unfold_copy(x[1], a.dim, a.size, a.step) end,
+  put = function(x, a) return nl.put(x[1], x[2], x[3], a.accumulate) end,
+  resize_ = function(x, a)
+    local t = x[1]:clone()
+    if a.first then t:resize_(a.first) end
+    assert.are.equal(t, t:resize_(unpack(a.size)))
+    return t
+  end,
+  resize_as_ = function(x) return x[1]:clone():resize_as_(x[2]) end,
+  histogram = function(x, a)
+    local hist, edges = x[1]:histogram(a.bins, { range = a.range, weight = a.weighted and x[2] or nil,
+                                                 density = a.density })
+    return { hist, edges }
+  end,
+  apply_ = function(x, a) return x[1]:clone():apply_(FN[a.fn]) end,
+  map_ = function(x, a) return x[1]:clone():map_(x[2], FN[a.fn]) end,
+  map2_ = function(x, a) return x[1]:clone():map2_(x[2], x[3], FN[a.fn]) end,
+  segment_reduce = function(x, a)
+    if a.offsets then return nl.segment_reduce(x[1], a.reduce, { offsets = x[2] }) end
+    if a.initial then return nl.segment_reduce(x[1], a.reduce, { lengths = x[2], initial = a.initial }) end
+    return nl.segment_reduce(x[1], a.reduce, x[2])
+  end,
+}
+
+describe('tensor_strided golden values (PyTorch 1.13)', function()
+  S.golden_its(it, cases, ops, function(c, op) S.check_golden_case(c, op, TOL) end)
+end)
+
+describe('as_strided', function()
+  it('is a view of the storage: writes through it reach the tensor', function()
+    local x = nl.zeros(3, 4)
+    local v = x:as_strided({ 2, 2 }, { 4, 1 }, 5)
+    v:fill_(7)
+    assert.are.same({ 0, 0, 0, 0, 0, 7, 7, 0, 0, 7, 7, 0 }, x:reshape(-1):totable())
+    assert.are.equal(5, v:storage_offset())
+    assert.are.same({ 4, 1 }, { v:stride(1), v:stride(2) })
+  end)
+  it('takes its offset from the storage start, defaulting to the input\'s', function()
+    local base = nl.arange(0, 12)
+    local x = base:narrow(1, 4, 6)
+    assert.are.same({ 3, 4 }, x:as_strided({ 2 }, { 1 }):totable())
+    assert.are.same({ 0, 1 }, x:as_strided({ 2 }, { 1 }, 0):totable())
+  end)
+  it('passes gradcheck through a transposed, overlapping view', function()
+    S.gradcheck(function(x) return x:t():as_strided({ 3, 3 }, { 1, 2 }, 1) end, S.randn64(3, 4))
+  end)
+  it('as_strided_ changes the tensor itself', function()
+    local x = nl.arange(0, 10)
+    assert.are.equal(x, x:as_strided_({ 2, 3 }, { 3, 1 }, 1))
+    assert.are.same({ { 1, 2, 3 }, { 4, 5, 6 } }, x:totable())
+  end)
+  it('refuses views past the storage and negative strides', function()
+    assert.truthy(S.errmsg(function() nl.zeros(40):as_strided({ 100000 }, { 1 }) end):find('as_strided: .*past the'))
+    assert.truthy(S.errmsg(function() nl.zeros(4):as_strided({ 2 }, { -1 }, 3) end):find('as_strided: strides %[%-1%] must lie in'))
+    assert.truthy(S.errmsg(function() nl.zeros(4):as_strided({ 2, 2 }, { 1 }) end):find('as_strided: size'))
+    -- with grad: elements outside the input cannot carry a gradient
+    local x = nl.zeros(2, 2, 'float64'):requires_grad()
+    assert.truthy(S.errmsg(function() x:narrow(1, 1, 1):as_strided({ 3 }, { 1 }, 0) end)
+                    :find('as_strided: the view reaches storage elements outside'))
+  end)
+end)
+
+describe('the scatters', function()
+  it('pass float64 gradchecks in both inputs', function()
+    S.gradcheck(function(x, s) return nl.slice_scatter(x, s, 2, 2, 5, 2) end, S.randn64(3, 6), S.randn64(3, 2))
+    S.gradcheck(function(x, s) return nl.select_scatter(x, s, 1, -1) end, S.randn64(3, 4), S.randn64(4))
+    S.gradcheck(function(x, s) return nl.diagonal_scatter(x, s, -1, 2, 3) end, S.randn64(2, 3, 3), S.randn64(2, 2))
+    S.gradcheck(function(x, s) return nl.as_strided_scatter(x, s, { 2, 2 }, { 3, 1 }, 1) end, S.randn64(3, 3),
+                S.randn64(2, 2))
+  end)
+  it('leave the input untouched', function()
+    local x = nl.zeros(3, 3)
+    nl.diagonal_scatter(x, nl.ones(3))
+    assert.are.equal(0, x:sum():item())
+  end)
+  it('name the op and the shapes on a src of the wrong shape or dtype', function()
+    assert.truthy(S.errmsg(function() nl.slice_scatter(nl.zeros(4, 4), nl.ones(3, 4), 1, 1, 4, 2) end)
+                    :find('slice_scatter: expected src of shape %[2,4%]'))
+    assert.truthy(S.errmsg(function() nl.select_scatter(nl.zeros(3), nl.ones(1), 1, 1) end)
+                    :find('select_scatter: expected src of shape %[%]'))
+    assert.truthy(S.errmsg(function() nl.diagonal_scatter(nl.zeros(3, 3), nl.ones(3, 'float64')) end)
+                    :find('diagonal_scatter: src of dtype float64'))
+    assert.truthy(S.errmsg(function() nl.as_strided_scatter(nl.zeros(2, 2), nl.ones(2), { 2 }, { 4 }) end)
+                    :find('as_strided_scatter: .*reach past the 4 elements'))
+    assert.truthy(S.errmsg(function() nl.slice_scatter(nl.zeros(4), nl.ones(4), 1, 1, 4, 0) end)
+                    :find('slice_scatter: step must be'))
+  end)
+end)
+
+describe('the _copy forms', function()
+  it('give contiguous tensors that share no memory with the input', function()
+    local x = nl.arange(0, 12):view(3, 4)
+    local c = nl.transpose_copy(x, 1, 2)
+    assert.is_true(c:is_contiguous())
+    c:fill_(0)
+    assert.are.equal(66, x:sum():item())
+    local parts = nl.unbind_copy(x, 2)
+    assert.are.equal(4, #parts)
+    parts[1]:fill_(-1)
+    assert.are.equal(0, x[1][1])
+    local d = nl.detach_copy(nl.ones(2):requires_grad())
+    assert.is_false(d.is_requires_grad)
+  end)
+end)
+
+describe('resize_', function()
+  it('keeps the first elements when it grows past its memory', function()
+    local x = nl.arange(0, 40):float()
+    x:resize_(2, 3)
+    assert.are.same({ { 0, 1, 2 }, { 3, 4, 5 } }, x:totable())
+    x:resize_(100)
+    assert.are.same({ 100 }, x:shape())
+    assert.are.same({ 0, 1, 2, 3, 4, 5 }, x:narrow(1, 1, 6):totable())
+    x:narrow(1, 95, 6):fill_(1)        -- the new memory is writable
+    assert.are.equal(6, x:narrow(1, 95, 6):sum():item())
+  end)
+  it('refuses tensors that require grad and growing shared memory', function()
+    local w = nl.zeros(3):requires_grad()
+    assert.truthy(S.errmsg(function() w:resize_(4) end):find('resize_: cannot resize a tensor that requires grad'))
+    local x = nl.zeros(4)
+    local v = x:view(2, 2)
+    assert.truthy(S.errmsg(function() x:resize_(1000) end):find('resize_: cannot grow %[4%] to %[1000%]'))
+    assert.are.same({ 2, 2 }, v:shape())
+    assert.truthy(S.errmsg(function() x:resize_(-1) end):find('resize_: negative size'))
+  end)
+end)
+
+describe('segment_reduce', function()
+  it('passes float64 gradchecks', function()
+    local L = nl.tensor({ 1, 0, 3, 2 }, 'int64')
+    for _, r in ipairs({ 'sum', 'mean', 'max', 'min', 'prod' }) do
+      S.gradcheck(function(x) return nl.segment_reduce(x, r, { lengths = L, initial = 0.5 }) end, S.randn64(6, 2))
+    end
+  end)
+  it('refuses lengths that do not cover the data, bad reductions and axes', function()
+    local d = nl.zeros(5)
+    assert.truthy(S.errmsg(function() nl.segment_reduce(d, 'sum', nl.tensor({ 2, 2 }, 'int64')) end)
+                    :find('segment_reduce: the segments of lengths cover 4 slices; data %[5%] has 5'))
+    assert.truthy(S.errmsg(function() nl.segment_reduce(d, 'sum', nl.tensor({ 6, -1 }, 'int64')) end)
+                    :find('segment_reduce: lengths must give segment lengths >= 0'))
+    assert.truthy(S.errmsg(function() nl.segment_reduce(d, 'median', nl.tensor({ 5 }, 'int64')) end)
+                    :find("segment_reduce: reduce must be 'sum'"))
+    assert.truthy(S.errmsg(function() nl.segment_reduce(d, 'sum', { lengths = nl.tensor({ 5 }), axis = 1 }) end)
+                    :find('segment_reduce: expected a 1%-D int64 tensor as lengths'))
+    assert.truthy(S.errmsg(function()
+      nl.segment_reduce(nl.zeros(2, 5), 'sum', { lengths = nl.tensor({ 5 }, 'int64'), axis = 2 })
+    end):find('segment_reduce: axis must be 1'))
+    assert.truthy(S.errmsg(function() nl.segment_reduce(d, 'sum', { offsets = nl.tensor({ 1, 5 }, 'int64') }) end)
+                    :find('segment_reduce: offsets must start at 0'))
+  end)
+end)
+
+describe('apply, map and map2', function()
+  it('Torch7 forms keep an element where f returns nil and return the tensor', function()
+    local x = nl.tensor({ 1, -2, 3, -4 })
+    assert.are.equal(x, x:apply(function(v) if v < 0 then return 0 end end))
+    assert.are.same({ 1, 0, 3, 0 }, x:totable())
+    -- map: the other of the same element count, read in its own order
+    local y = nl.tensor({ { 10, 20 }, { 30, 40 } })
+    x:map(y, function(a, b) return a + b end)
+    assert.are.same({ 11, 20, 33, 40 }, x:totable())
+    x:map2(y, nl.ones(4), function(a, b, c) if a > 30 then return b * c end end)
+    assert.are.same({ 11, 20, 30, 40 }, x:totable())
+  end)
+  it('write through non-contiguous views in their row-major order', function()
+    local base = nl.zeros(3, 4)
+    local v = base:t():narrow(1, 2, 2)           -- columns 2 and 3 of base, as rows
+    local k = 0
+    v:apply_(function() k = k + 1 return k end)
+    assert.are.same({ { 0, 1, 4, 0 }, { 0, 2, 5, 0 }, { 0, 3, 6, 0 } }, base:totable())
+  end)
+  it('refuse tensors that require grad, bad results and non-broadcasting operands', function()
+    local w = nl.zeros(2):requires_grad()
+    assert.truthy(S.errmsg(function() w:apply_(function(v) return v end) end)
+                    :find('apply_: cannot call apply_ on a tensor that requires grad'))
+    assert.truthy(S.errmsg(function() nl.zeros(2):map_(w, function(a) return a end) end)
+                    :find('map_: argument 1 %(shape %[2%]%) requires grad'))
+    assert.truthy(S.errmsg(function() nl.zeros(2):apply_(function() return nil end) end)
+                    :find('apply_: the function returned nil for element 1; expected a number'))
+    assert.truthy(S.errmsg(function() nl.zeros(2, 3):map_(nl.zeros(6), function(a) return a end) end)
+                    :find('map_: argument 1 of shape %[6%] does not broadcast to the shape %[2,3%]'))
+    assert.truthy(S.errmsg(function() nl.zeros(2):map_(nl.zeros(2, 'int64'), function(a) return a end) end)
+                    :find('map_: expected float32 for argument 1, got int64'))
+    assert.truthy(S.errmsg(function() nl.zeros(2):apply(5) end):find('apply: expected a function'))
+  end)
+end)
