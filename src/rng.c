@@ -179,6 +179,20 @@ RNG_AVX2 static void fill_span_avx2(const fill_job *J, int64_t lo, int64_t hi) {
 
 /* t[i] = a + b * draw(offset + i) for each element in row-major order;
  * reference: the plain loop whatever the CPU (the tests' yardstick) */
+/* The end of a fill of n values drawn into c (t itself, or a contiguous
+ * buffer for a t that is not): the generator moves past the n draws and
+ * the values reach t. */
+static int fill_done(nl_tensor *t, nl_tensor *c, nl_generator *g, int64_t n) {
+    g->offset += (uint64_t)n;
+    if (c != t) {
+        int rc = nl_copy_(t, c);
+        nl_release(c);
+        return rc;
+    }
+    nl_bump_version(t);
+    return 0;
+}
+
 static int fill_random(const char *op, nl_tensor *t, nl_generator *g, double a, double b, bool normal,
                        bool reference) {
     NL_CHECK_TENSOR_INT(op, t);
@@ -204,14 +218,7 @@ static int fill_random(const char *op, nl_tensor *t, nl_generator *g, double a, 
         if (avx2) fill_span_avx2(&J, lo, hi);
         else fill_span_reference(&J, lo, hi);
     );
-    g->offset += (uint64_t)n;
-    if (c != t) {
-        int rc = nl_copy_(t, c);
-        nl_release(c);
-        return rc;
-    }
-    nl_bump_version(t);
-    return 0;
+    return fill_done(t, c, g, n);
 }
 
 int nl_uniform_(nl_tensor *t, nl_generator *g, double lo, double hi) {
@@ -579,14 +586,7 @@ static int fill_dist(const char *op, nl_tensor *t, nl_generator *g, dist_job J) 
         int64_t lo = n / nt * p + (p < n % nt ? p : n % nt), hi = lo + n / nt + (p < n % nt);
         dist_span(&J, lo, hi);
     );
-    g->offset += (uint64_t)n;
-    if (c != t) {
-        int rc = nl_copy_(t, c);
-        nl_release(c);
-        return rc;
-    }
-    nl_bump_version(t);
-    return 0;
+    return fill_done(t, c, g, n);
 }
 
 int nl_random_(nl_tensor *t, nl_generator *g, int64_t from, int64_t to, int has_to) {
