@@ -5,19 +5,16 @@
 -- __and__-style aliases as methods (LuaJIT has no bitwise operators to
 -- hook); the casts to PyTorch's narrower dtypes, t:int(), short(),
 -- char(), byte() and bool(), as int64 tensors holding the values those
--- dtypes would hold; half() and bfloat16() refused; and rsub, fill,
--- nextafter_ and empty_strided. Loaded with the other Tensor extras.
+-- dtypes would hold; half() and bfloat16() refused; and rsub, fill and
+-- nextafter_. Loaded with the other Tensor extras.
 local ffi = require 'ffi'
 
 return function(nl)
   local lib, Tensor = nl._lib, nl.Tensor
   local wrap, T, check, raise, argerror = nl._wrap, nl._T, nl._check, nl._raise, nl._argerror
-  local is_tensor, shape_str, describe = nl.is_tensor, nl._shape_str, nl._describe_arg
+  local is_tensor, shape_str, describe, no_extra_args = nl.is_tensor, nl._shape_str, nl._describe_arg, nl._no_extra_args
   local int64_ct, uint64_ct = ffi.typeof('int64_t'), ffi.typeof('uint64_t')
 
-  local function no_extra(op, takes, ...)
-    if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
-  end
 
   -- a number operand as the int64 the kernels take: a whole number in
   -- int64's range (past 2^53 a Lua number is already rounded: an int64
@@ -42,7 +39,7 @@ return function(nl)
     local takes = '(input, other)'
     -- nl.<name>(a, b): a or b may be a number, not both
     local function f(a, b, ...)
-      no_extra(name, takes, ...)
+      no_extra_args(name, takes, nil, ...)
       if is_tensor(a) then
         local p = T(a, name)
         if is_tensor(b) then return wrap(lib.nl_int_binary(op, p, T(b, name))) end
@@ -52,7 +49,7 @@ return function(nl)
       return wrap(lib.nl_int_binary_scalar(op, T(b, name), int_scalar(name, a), 1))
     end
     local function f_(t, b, ...)
-      no_extra(name .. '_', '(other)', ...)
+      no_extra_args(name .. '_', '(other)', nil, ...)
       local p = T(t, name .. '_')
       if is_tensor(b) then check(lib.nl_int_binary_(op, p, T(b, name .. '_')))
       else check(lib.nl_int_binary_scalar_(op, p, int_scalar(name .. '_', b))) end
@@ -79,12 +76,12 @@ return function(nl)
     return p
   end
   function Tensor.bitwise_not(t, ...)
-    no_extra('bitwise_not', '()', ...)
+    no_extra_args('bitwise_not', '()', nil, ...)
     return wrap(lib.nl_int_binary_scalar(lib.NL_OP_BITWISE_XOR, int_input('bitwise_not', t), -1, 0))
   end
   nl.bitwise_not = Tensor.bitwise_not
   function Tensor.bitwise_not_(t, ...)
-    no_extra('bitwise_not_', '()', ...)
+    no_extra_args('bitwise_not_', '()', nil, ...)
     check(lib.nl_int_binary_scalar_(lib.NL_OP_BITWISE_XOR, int_input('bitwise_not_', t), -1))
     return t
   end
@@ -96,7 +93,7 @@ return function(nl)
     local f, rname = fs[1], '__r' .. name .. '__'
     Tensor['__' .. name .. '__'] = f
     Tensor[rname] = function(t, x, ...)
-      no_extra(rname, '(other)', ...)
+      no_extra_args(rname, '(other)', nil, ...)
       T(t, rname)
       return f(x, t)
     end
@@ -118,7 +115,7 @@ return function(nl)
   end
   local function signed(op, bits)
     Tensor[op] = function(t, ...)
-      no_extra(op, '()', ...)
+      no_extra_args(op, '()', nil, ...)
       local x = integral(op, t)
       return shr(shl(x, 64 - bits), 64 - bits)
     end
@@ -127,11 +124,11 @@ return function(nl)
   signed('short', 16)
   signed('char', 8)
   function Tensor.byte(t, ...)
-    no_extra('byte', '()', ...)
+    no_extra_args('byte', '()', nil, ...)
     return band(integral('byte', t), 255)
   end
   function Tensor.bool(t, ...)
-    no_extra('bool', '()', ...)
+    no_extra_args('bool', '()', nil, ...)
     T(t, 'bool')
     return Tensor.long(Tensor.ne(Tensor.detach(t), 0))
   end
@@ -149,7 +146,7 @@ return function(nl)
   -- (sub with its operands swapped; input or other may be a number)
   -- (an error of sub is named 'rsub: sub: ...', nl._as_op's way)
   nl.rsub = nl._as_op('rsub', function(input, other, alpha, ...)
-    no_extra('rsub', '(input, other, [alpha])', ...)
+    no_extra_args('rsub', '(input, other, [alpha])', nil, ...)
     if not is_tensor(input) and not is_tensor(other) then argerror('rsub', 'a tensor as input or other', input) end
     return Tensor.sub(other, input, alpha)
   end)
@@ -157,7 +154,7 @@ return function(nl)
   -- nl.fill(t, value), t:fill(value): a new tensor of t's shape and dtype
   -- holding value (a number, or a 0-dim tensor), as PyTorch's torch.fill
   function Tensor.fill(t, v, ...)
-    no_extra('fill', '(value)', ...)
+    no_extra_args('fill', '(value)', nil, ...)
     T(t, 'fill')
     if is_tensor(v) then
       if Tensor.dim(v) ~= 0 then
@@ -171,48 +168,7 @@ return function(nl)
   end
   nl.fill = Tensor.fill
 
-  -- t:nextafter_(other): t set to nl.nextafter(t, other)
-  -- (nextafter's errors renamed 'nextafter_: ...' by nl._as_op)
-  local nextafter = nl._as_op('nextafter_', Tensor.nextafter)
-  function Tensor.nextafter_(t, other, ...)
-    no_extra('nextafter_', '(other)', ...)
-    T(t, 'nextafter_')
-    local r = nextafter(t, other)
-    if shape_str(r) ~= shape_str(t) then
-      raise(('nextafter_: other %s broadcasts t %s to %s, not to t\'s shape'):format(
-        is_tensor(other) and shape_str(other) or describe(other), shape_str(t), shape_str(r)))
-    end
-    return Tensor.copy_(t, r)
-  end
-
-  -- nl.empty_strided(size, stride, [dtype]), t:new_empty_strided(size,
-  -- stride, [dtype]) (t's dtype by default): uninitialized memory seen
-  -- through the strides given (in elements, >= 0; a stride of 0 repeats
-  -- an element), as PyTorch's
-  local sizes_buf, strides_buf = ffi.new('int64_t[8]'), ffi.new('int64_t[8]')
-  local function int_list(op, what, v)
-    if type(v) ~= 'table' or is_tensor(v) then argerror(op, what .. ' (a table of whole numbers)', v) end
-    if #v > 8 then raise(('%s: at most 8 dims, got %d %s'):format(op, #v, what)) end
-    for i = 1, #v do
-      local x = v[i]
-      if type(x) ~= 'number' or x ~= math.floor(x) or x ~= x or math.abs(x) > 2 ^ 53 then
-        raise(('%s: %s must hold whole numbers, got %s at %d'):format(op, what, describe(x), i))
-      end
-    end
-    return #v
-  end
-  function nl.empty_strided(size, stride, dtype, ...)
-    no_extra('empty_strided', '(size, stride, [dtype])', ...)
-    local n = int_list('empty_strided', 'size', size)
-    if int_list('empty_strided', 'stride', stride) ~= n then
-      raise(('empty_strided: %d sizes and %d strides; give one stride per dim'):format(n, #stride))
-    end
-    for i = 1, n do sizes_buf[i - 1], strides_buf[i - 1] = size[i], stride[i] end
-    return wrap(lib.nl_empty_strided(n, sizes_buf, strides_buf, nl._dtype_id(dtype, 'empty_strided')), nil, true)
-  end
-  function Tensor.new_empty_strided(t, size, stride, dtype, ...)
-    no_extra('new_empty_strided', '(size, stride, [dtype])', ...)
-    T(t, 'new_empty_strided')
-    return nl.empty_strided(size, stride, dtype or Tensor.dtype(t))
-  end
+  -- t:nextafter_(other): t set to nl.nextafter(t, other), by nnlua's
+  -- in-place rule (nl._in_place); nextafter's errors renamed 'nextafter_'
+  Tensor.nextafter_ = nl._as_op('nextafter_', nl._in_place('nextafter_', Tensor.nextafter))
 end

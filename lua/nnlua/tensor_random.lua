@@ -9,11 +9,8 @@ local ffi = require 'ffi'
 
 return function(nl)
   local Tensor, T, raise, argerror, shape_str = nl.Tensor, nl._T, nl._raise, nl._argerror, nl._shape_str
-  local lib, gen, wrap, check = nl._lib, nl._generator, nl._wrap, nl._check
+  local lib, gen, wrap, check, no_extra_args = nl._lib, nl._generator, nl._wrap, nl._check, nl._no_extra_args
 
-  local function no_extra(op, takes, ...)
-    if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
-  end
 
   -- ---- integer fills ----------------------------------------------------------------
 
@@ -31,7 +28,7 @@ return function(nl)
   -- bound (PyTorch's to=None)
   function Tensor.random_(t, ...)
     local n, from, to = select('#', ...), ...
-    no_extra('random_', '([from], [to])', select(3, ...))
+    no_extra_args('random_', '([from], [to])', nil, select(3, ...))
     T(t, 'random_')
     if from == nil then
       check(lib.nl_random_(t.ptr, gen, 0, 0, 0))
@@ -54,7 +51,7 @@ return function(nl)
   end
   -- t:cauchy_([median = 0], [sigma = 1]): median + sigma tan(pi (u - 1/2))
   function Tensor.cauchy_(t, median, sigma, ...)
-    no_extra('cauchy_', '([median], [sigma])', ...)
+    no_extra_args('cauchy_', '([median], [sigma])', nil, ...)
     T(t, 'cauchy_')
     check(lib.nl_random_dist_(t.ptr, gen, lib.NL_RANDOM_CAUCHY, param('cauchy_', 'median', median, 0),
                               param('cauchy_', 'sigma', sigma, 1)))
@@ -63,7 +60,7 @@ return function(nl)
   -- t:geometric_(p): the number of Bernoulli(p) trials up to the first
   -- success (1, 2, ...), p in (0, 1]
   function Tensor.geometric_(t, p, ...)
-    no_extra('geometric_', '(p)', ...)
+    no_extra_args('geometric_', '(p)', nil, ...)
     T(t, 'geometric_')
     if type(p) ~= 'number' then argerror('geometric_', 'a probability p in (0, 1]', p) end
     check(lib.nl_random_dist_(t.ptr, gen, lib.NL_RANDOM_GEOMETRIC, p, 0))
@@ -72,7 +69,7 @@ return function(nl)
   -- t:log_normal_([mean = 1], [std = 2]): exp of normal draws of that mean
   -- and std, PyTorch's defaults
   function Tensor.log_normal_(t, mean, std, ...)
-    no_extra('log_normal_', '([mean], [std])', ...)
+    no_extra_args('log_normal_', '([mean], [std])', nil, ...)
     T(t, 'log_normal_')
     check(lib.nl_random_dist_(t.ptr, gen, lib.NL_RANDOM_LOG_NORMAL, param('log_normal_', 'mean', mean, 1),
                               param('log_normal_', 'std', std, 2)))
@@ -82,7 +79,7 @@ return function(nl)
   -- nl.poisson(rates): Poisson draws of each rate (float, finite, >= 0), in
   -- rates' dtype; no gradient flows (PyTorch's is zero)
   function nl.poisson(rates, ...)
-    no_extra('poisson', '(rates)', ...)
+    no_extra_args('poisson', '(rates)', nil, ...)
     T(rates, 'poisson')
     return wrap(lib.nl_poisson(gen, Tensor.detach(rates).ptr))
   end
@@ -90,7 +87,7 @@ return function(nl)
   -- float tensors broadcast together, counts whole and >= 0, prob in [0, 1]
   function nl.binomial(count, prob, ...)
     local op = 'binomial'
-    no_extra(op, '(count, prob)', ...)
+    no_extra_args(op, '(count, prob)', nil, ...)
     local pc, pp = T(count, op), T(prob, op)
     if pc.dtype == 2 or pp.dtype == 2 then
       raise(('binomial: expected float count and prob, got %s %s and %s %s'):format(Tensor.dtype(count),
@@ -201,29 +198,29 @@ return function(nl)
   -- Torch7: t:apply(f) / t:map(t2, f) / t:map2(t2, t3, f) set each element
   -- to f(x[, y[, z]]), keeping it where f returns nil; they return t
   function Tensor.apply(t, f, ...)
-    no_extra('apply', '(f)', ...)
+    no_extra_args('apply', '(f)', nil, ...)
     return each('apply', t, {}, f, true)
   end
   function Tensor.map(t, t2, f, ...)
-    no_extra('map', '(t2, f)', ...)
+    no_extra_args('map', '(t2, f)', nil, ...)
     return each('map', t, { t2 }, f, true)
   end
   function Tensor.map2(t, t2, t3, f, ...)
-    no_extra('map2', '(t2, t3, f)', ...)
+    no_extra_args('map2', '(t2, t3, f)', nil, ...)
     return each('map2', t, { t2, t3 }, f, true)
   end
   -- PyTorch: apply_(f), map_(other, f), map2_(x, y, f): f must return a
   -- number; others of t's dtype, broadcast to t's shape
   function Tensor.apply_(t, f, ...)
-    no_extra('apply_', '(f)', ...)
+    no_extra_args('apply_', '(f)', nil, ...)
     return each('apply_', t, {}, f, false)
   end
   function Tensor.map_(t, other, f, ...)
-    no_extra('map_', '(other, f)', ...)
+    no_extra_args('map_', '(other, f)', nil, ...)
     return each('map_', t, { other }, f, false)
   end
   function Tensor.map2_(t, x, y, f, ...)
-    no_extra('map2_', '(x, y, f)', ...)
+    no_extra_args('map2_', '(x, y, f)', nil, ...)
     return each('map2_', t, { x, y }, f, false)
   end
 end

@@ -1,5 +1,5 @@
 -- tensor_strided.lua: PyTorch 1.13's strided views (as_strided,
--- as_strided_; empty_strided is tensor_integer.lua's), the *_scatter ops
+-- as_strided_, empty_strided), the *_scatter ops
 -- (slice_scatter, select_scatter, diagonal_scatter, as_strided_scatter),
 -- the *_copy forms of the view ops (a view op, then a contiguous copy),
 -- resize_ and resize_as_, segment_reduce, and the torch.* names put and
@@ -11,17 +11,15 @@
 return function(nl)
   local Tensor, T, raise, argerror, shape_str = nl.Tensor, nl._T, nl._raise, nl._argerror, nl._shape_str
   local lib, wrap, check, as_op, is_tensor = nl._lib, nl._wrap, nl._check, nl._as_op, nl.is_tensor
-  local ffi = require 'ffi'
+  local ffi, no_extra_args = require 'ffi', nl._no_extra_args
 
-  local function no_extra(op, takes, ...)
-    if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
-  end
   local function define(name, f)
     Tensor[name] = as_op(name, f)
     nl[name] = Tensor[name]
   end
   local sizes_buf, strides_buf = ffi.new('int64_t[8]'), ffi.new('int64_t[8]')
-  -- a list of whole numbers (a size or a stride), or an error naming op
+  -- a list of whole numbers of at most 2^53 (a size or a stride; a number:
+  -- a list of one), or an error naming op
   local function int_list(op, what, xs)
     if type(xs) == 'number' then xs = { xs } end
     local n = nl._list_len(xs)
@@ -29,14 +27,46 @@ return function(nl)
     if n > 8 then raise(('%s: %s has %d entries; tensors have at most 8 dims'):format(op, what, n)) end
     for i = 1, n do
       local v = xs[i]
-      if type(v) ~= 'number' or v ~= math.floor(v) then
-        raise(('%s: %s entry %d is %s, not a whole number'):format(op, what, i, nl._describe_arg(v)))
+      if type(v) ~= 'number' or v ~= math.floor(v) or math.abs(v) > 2 ^ 53 then
+        raise(('%s: %s entry %d is %s, not a whole number within +-2^53'):format(op, what, i, nl._describe_arg(v)))
       end
     end
     return xs, n
   end
   local function list_str(xs) return '[' .. table.concat(xs, ',') .. ']' end
+  -- size and stride lists of one length, or an error naming op
+  local function size_stride(op, size, stride)
+    local sz, n = int_list(op, 'size', size)
+    local st, m = int_list(op, 'stride', stride)
+    if n ~= m then
+      raise(('%s: size %s and stride %s differ in length'):format(op, list_str(sz), list_str(st)))
+    end
+    for i = 1, n do sizes_buf[i - 1], strides_buf[i - 1] = sz[i], st[i] end
+    return sz, st, n
+  end
+  -- a storage offset (a whole number >= 0), or an error naming op
+  local function storage_offset(op, offset)
+    if type(offset) ~= 'number' or offset ~= math.floor(offset) or offset < 0 or offset > 2 ^ 53 then
+      raise(('%s: expected a whole storage offset >= 0, got %s'):format(op, nl._describe_arg(offset)))
+    end
+    return offset
+  end
   local function grad_on() return lib.nl_is_grad_enabled() ~= 0 end
+
+  -- nl.empty_strided(size, stride, [dtype]), t:new_empty_strided(size,
+  -- stride, [dtype]) (t's dtype by default): uninitialized memory seen
+  -- through the strides given (in elements, >= 0; a stride of 0 repeats
+  -- an element), as PyTorch's
+  function nl.empty_strided(size, stride, dtype, ...)
+    no_extra_args('empty_strided', '(size, stride, [dtype])', nil, ...)
+    local _, _, n = size_stride('empty_strided', size, stride)
+    return wrap(lib.nl_empty_strided(n, sizes_buf, strides_buf, nl._dtype_id(dtype, 'empty_strided')), nil, true)
+  end
+  function Tensor.new_empty_strided(t, size, stride, dtype, ...)
+    no_extra_args('new_empty_strided', '(size, stride, [dtype])', nil, ...)
+    T(t, 'new_empty_strided')
+    return nl.empty_strided(size, stride, dtype or Tensor.dtype(t))
+  end
 
   -- ---- as_strided -------------------------------------------------------------------
 
@@ -44,16 +74,9 @@ return function(nl)
   -- storage's start; default t's own), no gradient
   local function strided_view(op, t, size, stride, offset)
     local p = T(t, op)
-    local sz, n = int_list(op, 'size', size)
-    local st, m = int_list(op, 'stride', stride)
-    if n ~= m then
-      raise(('%s: size %s and stride %s differ in length'):format(op, list_str(sz), list_str(st)))
-    end
     if offset == nil then offset = tonumber(p.offset) end
-    if type(offset) ~= 'number' or offset ~= math.floor(offset) then
-      argerror(op, 'a whole storage offset', offset)
-    end
-    for i = 1, n do sizes_buf[i - 1], strides_buf[i - 1] = sz[i], st[i] end
+    storage_offset(op, offset)
+    local sz, _, n = size_stride(op, size, stride)
     return wrap(lib.nl_as_strided(p, n, sizes_buf, strides_buf, offset)), sz
   end
   -- nl.as_strided(t, size, stride, [storage_offset]) / t:as_strided: a view
@@ -61,7 +84,7 @@ return function(nl)
   -- those elements instead, whose gradient flows back to t's (PyTorch's is
   -- a view); every element it reads must then be one of t's.
   define('as_strided', function(t, size, stride, offset, ...)
-    no_extra('as_strided', '(size, stride, [storage_offset])', ...)
+    no_extra_args('as_strided', '(size, stride, [storage_offset])', nil, ...)
     local v, sz = strided_view('as_strided', t, size, stride, offset)
     if not (t.is_requires_grad and grad_on()) then return v end
     -- each storage element's place in t (-1: none of t's), then t's
@@ -106,7 +129,7 @@ return function(nl)
   -- t:as_strided_(size, stride, [storage_offset]): t itself takes that
   -- view's shape, strides and offset; refused for a tensor in a graph
   Tensor.as_strided_ = as_op('as_strided_', function(t, size, stride, offset, ...)
-    no_extra('as_strided_', '(size, stride, [storage_offset])', ...)
+    no_extra_args('as_strided_', '(size, stride, [storage_offset])', nil, ...)
     local p = T(t, 'as_strided_')
     if bit.band(p.flags, 3) ~= 0 or p.node ~= nil or p.grad ~= nil then
       raise(('as_strided_: the tensor of shape %s is part of a graph (it requires grad or has a gradient); a '
@@ -172,34 +195,33 @@ return function(nl)
   end
   -- nl.slice_scatter(input, src, [dim = 1], [start], [end], [step = 1])
   define('slice_scatter', function(input, src, dim, first, last, step, ...)
-    no_extra('slice_scatter', '(input, src, [dim], [start], [end], [step])', ...)
+    no_extra_args('slice_scatter', '(input, src, [dim], [start], [end], [step])', nil, ...)
     T(input, 'slice_scatter')
     return write_at('slice_scatter', input, src, sliced('slice_scatter', positions(input), dim, first, last, step))
   end)
   -- nl.select_scatter(input, src, dim, index): src into input:select(dim, index)
   define('select_scatter', function(input, src, dim, index, ...)
-    no_extra('select_scatter', '(input, src, dim, index)', ...)
+    no_extra_args('select_scatter', '(input, src, dim, index)', nil, ...)
     T(input, 'select_scatter')
     return write_at('select_scatter', input, src, Tensor.select(positions(input), dim, index))
   end)
   -- nl.diagonal_scatter(input, src, [offset = 0], [dim1 = 1], [dim2 = 2])
   define('diagonal_scatter', function(input, src, offset, d1, d2, ...)
-    no_extra('diagonal_scatter', '(input, src, [offset], [dim1], [dim2])', ...)
+    no_extra_args('diagonal_scatter', '(input, src, [offset], [dim1], [dim2])', nil, ...)
     T(input, 'diagonal_scatter')
     return write_at('diagonal_scatter', input, src, Tensor.diagonal(positions(input), offset, d1, d2))
   end)
   -- nl.as_strided_scatter(input, src, size, stride, [storage_offset = 0]):
   -- src written into a contiguous copy of input through that view of it
   define('as_strided_scatter', function(input, src, size, stride, offset, ...)
-    no_extra('as_strided_scatter', '(input, src, size, stride, [storage_offset])', ...)
+    no_extra_args('as_strided_scatter', '(input, src, size, stride, [storage_offset])', nil, ...)
     T(input, 'as_strided_scatter')
-    local sz, n = int_list('as_strided_scatter', 'size', size)
-    local st = int_list('as_strided_scatter', 'stride', stride)
-    offset = offset or 0
+    local sz, st, n = size_stride('as_strided_scatter', size, stride)
+    offset = storage_offset('as_strided_scatter', offset or 0)
     local last = offset
     for i = 1, n do
       if sz[i] == 0 then last = -1 break end
-      last = last + (sz[i] - 1) * (st[i] or 0)
+      last = last + (sz[i] - 1) * st[i]
     end
     if last >= Tensor.numel(input) then
       raise(('as_strided_scatter: size %s, stride %s and offset %s reach past the %d elements of input %s'):format(
@@ -236,14 +258,14 @@ return function(nl)
   copy_of('unfold_copy', Tensor.unfold)
   copy_of('detach_copy', Tensor.detach)
   copy_of('alias_copy', function(t, ...)
-    no_extra('alias_copy', '()', ...)
+    no_extra_args('alias_copy', '()', nil, ...)
     T(t, 'alias_copy')
     return t
   end)
   -- slice_copy(t, [dim = 1], [start], [end], [step = 1]): start from 1, end
   -- inclusive (PyTorch's exclusive 0-based end is the same number)
   define('slice_copy', function(t, dim, first, last, step, ...)
-    no_extra('slice_copy', '([dim], [start], [end], [step])', ...)
+    no_extra_args('slice_copy', '([dim], [start], [end], [step])', nil, ...)
     T(t, 'slice_copy')
     return sliced('slice_copy', t, dim, first, last, step)
   end)
@@ -260,20 +282,19 @@ return function(nl)
     local p = T(t, 'resize_')
     local sz
     if type(size) == 'table' and not is_tensor(size) then
-      no_extra('resize_', '(size)', ...)
+      no_extra_args('resize_', '(size)', nil, ...)
       sz = size
     else
       sz = { size, ... }
     end
-    local n
-    sz, n = int_list('resize_', 'size', sz)
+    local _, n = int_list('resize_', 'size', sz)
     for i = 1, n do sizes_buf[i - 1] = sz[i] end
     check(lib.nl_resize_(p, n, sizes_buf))
     return t
   end)
   -- t:resize_as_(other): t:resize_(other's shape)
   Tensor.resize_as_ = as_op('resize_as_', function(t, other, ...)
-    no_extra('resize_as_', '(other)', ...)
+    no_extra_args('resize_as_', '(other)', nil, ...)
     T(other, 'resize_as_')
     return Tensor.resize_(t, Tensor.shape(other))
   end)
@@ -292,7 +313,7 @@ return function(nl)
   local EMPTY = { max = -math.huge, min = math.huge, prod = 1 }
   nl.segment_reduce = as_op('segment_reduce', function(data, reduce, opts, ...)
     local op = 'segment_reduce'
-    no_extra(op, '(data, reduce, lengths or {lengths, offsets, axis, initial, unsafe})', ...)
+    no_extra_args(op, '(data, reduce, lengths or {lengths, offsets, axis, initial, unsafe})', nil, ...)
     T(data, op)
     if Tensor.dtype(data) == 'int64' then raise(op .. ': expected float data, got int64 ' .. shape_str(data)) end
     if Tensor.dim(data) == 0 then raise(op .. ': expected data of 1 or more dims, got a 0-dim tensor') end

@@ -15,11 +15,8 @@ local ffi = require 'ffi'
 return function(nl)
   local Tensor, T, raise, argerror, shape_str = nl.Tensor, nl._T, nl._raise, nl._argerror, nl._shape_str
   local as_op, in_place, is_tensor, describe = nl._as_op, nl._in_place, nl.is_tensor, nl._describe_arg
-  local acc = nl._accessors
+  local acc, no_extra_args = nl._accessors, nl._no_extra_args
 
-  local function no_extra(op, takes, ...)
-    if select('#', ...) > 0 then nl._no_extra_args(op, takes, nil, ...) end
-  end
 
   -- ---- linear algebra as methods -------------------------------------------------
 
@@ -46,7 +43,7 @@ return function(nl)
   -- an error, as 1.13's)
   for name, of in pairs({ igamma = 'gammainc', igammac = 'gammaincc' }) do
     local function f(a, x, ...)
-      no_extra(name, '(other)', ...)
+      no_extra_args(name, '(other)', nil, ...)
       T(a, name)
       return nl.special[of](a, x)
     end
@@ -64,7 +61,7 @@ return function(nl)
   -- where x is NaN; int64 gives float32. Its gradient is 0 (1.13's for
   -- real input), NaN places included.
   local function angle(t, ...)
-    no_extra('angle', '()', ...)
+    no_extra_args('angle', '()', nil, ...)
     local p = T(t, 'angle')
     local x = p.dtype == 2 and Tensor.float(t) or t
     local r = nl.no_grad(function()
@@ -99,13 +96,13 @@ return function(nl)
   for _, name in ipairs({ 'is_pinned', 'is_shared', 'is_distributed' }) do
     Tensor[name] = function(t, ...)
       T(t, name)
-      no_extra(name, '()', ...)
+      no_extra_args(name, '()', nil, ...)
       return false
     end
   end
   Tensor.get_device = function(t, ...)
     T(t, 'get_device')
-    no_extra('get_device', '()', ...)
+    no_extra_args('get_device', '()', nil, ...)
     return -1
   end
   -- pin_memory() and share_memory_(): t itself. nnlua has no page-locked
@@ -115,7 +112,7 @@ return function(nl)
   for _, name in ipairs({ 'pin_memory', 'share_memory_' }) do
     Tensor[name] = function(t, ...)
       T(t, name)
-      no_extra(name, '()', ...)
+      no_extra_args(name, '()', nil, ...)
       return t
     end
   end
@@ -131,7 +128,7 @@ return function(nl)
   -- addresses are below 2^53)
   Tensor.data_ptr = function(t, ...)
     local p = T(t, 'data_ptr')
-    no_extra('data_ptr', '()', ...)
+    no_extra_args('data_ptr', '()', nil, ...)
     return tonumber(ffi.cast('uintptr_t', p.data))
   end
   -- t:new(...): PyTorch's legacy constructor, t's dtype: new() an empty
@@ -142,7 +139,7 @@ return function(nl)
     local dt, n, first = Tensor.dtype(t), select('#', ...), ...
     if n == 0 then return nl.empty({ 0 }, dt) end
     if type(first) == 'table' and not is_tensor(first) then
-      no_extra('new', '(data)', select(2, ...))
+      no_extra_args('new', '(data)', nil, select(2, ...))
       return nl.tensor(first, dt)
     end
     local sizes = {}
@@ -165,7 +162,7 @@ return function(nl)
   local precision = 'highest'
   local PRECISIONS = { highest = true, high = true, medium = true }
   function nl.set_float32_matmul_precision(p, ...)
-    no_extra('set_float32_matmul_precision', '(precision)', ...)
+    no_extra_args('set_float32_matmul_precision', '(precision)', nil, ...)
     if not PRECISIONS[p] then argerror('set_float32_matmul_precision', "'highest', 'high' or 'medium'", p) end
     precision = p
   end
@@ -233,7 +230,7 @@ return function(nl)
       argerror(op, 'a string or an FFI buffer', buffer)
     end
     local dtype, count, offset = args[1], args[2], args[3]
-    no_extra(op, '(buffer, dtype, count, offset)', unpack(args, 4, math.max(n, 3)))
+    no_extra_args(op, '(buffer, dtype, count, offset)', nil, unpack(args, 4, math.max(n, 3)))
     local size = BYTES[dtype]
     if not size then
       raise(("%s: dtype must be 'float32', 'float64', 'int64', 'uint8', 'int8', 'int16', 'int32' or 'bool', got %s"):format(
@@ -293,7 +290,7 @@ return function(nl)
       raise(('%s: expected a function to run, autocast(device_type, [dtype], [enabled], [cache_enabled], fn), '
              .. 'got %s'):format(op, n == 0 and 'no arguments' or 'none among the first five arguments'))
     end
-    no_extra(op, '(device_type, [dtype], [enabled], [cache_enabled], fn)', unpack(args, k + 1, n))
+    no_extra_args(op, '(device_type, [dtype], [enabled], [cache_enabled], fn)', nil, unpack(args, k + 1, n))
     local fn = args[k]
     local device, dtype, enabled, cache = args[1], args[2], args[3], args[4]
     if k <= 4 then cache = nil end

@@ -214,11 +214,14 @@ return function(nl)
                          feature_dropout_ = feature_dropout,
                          feature_alpha_dropout_ = function(x, p, train)
                            return F.feature_alpha_dropout(x, p, train == true)
-                         end,
-                         rrelu_ = function(x, lower, upper, training) return F.rrelu(x, lower, upper, training) end,
-                         threshold_ = function(x, th, v) return F.threshold(x, th, v) end }) do
+                         end }) do
     nl[name] = as_op(name, in_place(name, f))
   end
+  -- torch.rrelu_(input, lower, upper, training) and torch.threshold_(input,
+  -- threshold, value): F's (nn/functional_extra.lua), of the same arguments
+  -- (looked up on the call: nn's rarer families load then, not with this file)
+  function nl.rrelu_(...) return F.rrelu_(...) end
+  function nl.threshold_(...) return F.threshold_(...) end
 
   -- torch.native_dropout(input, p, train): the output and the mask of
   -- kept units (1 kept, 0 dropped; in the input's dtype, nnlua having no

@@ -156,12 +156,8 @@ return function(nl, nn)
 
   local UP_KNOWN = { size = 1, scale_factor = 1, mode = 1, align_corners = 1 }
 
-  -- a table of options (a string key, or empty) or a size list
-  local function is_options(v)
-    if type(v) ~= 'table' or nl.is_tensor(v) then return false end
-    for k in pairs(v) do if type(k) == 'string' then return true end end
-    return next(v) == nil
-  end
+  -- a table of options (a string key, or empty) or a size list (upsampling.lua's)
+  local is_options = nn._is_options
 
   -- the options of op: (size, scale_factor, ...names after them) or a table
   local function up_options(op, names, a, ...)

@@ -166,6 +166,7 @@ return function(nl, nn)
     for k in pairs(v) do if type(k) == 'string' then return true end end
     return next(v) == nil
   end
+  nn._is_options = is_options   -- (functional_extra.lua's upsample forms)
 
   -- x (N, C, L), (N, C, H, W) or (N, C, D, H, W) resampled to size or by
   -- scale_factor: F.interpolate(x, {size, scale_factor, mode = 'nearest',
