@@ -100,7 +100,7 @@ return function(nl)
           shape_str(count), shape_str(prob)))
       end
       local n, p = Tensor.detach(count), Tensor.detach(prob)
-      local bad_n = (n:lt(0) + n:ne(n:floor()) + n:ne(n)):sum():item()
+      local bad_n = (n:lt(0) + n:ne(n:floor()) + n:ne(n) + n:isinf()):sum():item()
       if bad_n > 0 then raise(('binomial: counts must be whole numbers >= 0, got %d others'):format(bad_n)) end
       local bad_p = (p:lt(0) + p:gt(1) + p:ne(p)):sum():item()
       if bad_p > 0 then raise(('binomial: probabilities must lie in [0, 1], got %d outside'):format(bad_p)) end

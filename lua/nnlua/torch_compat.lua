@@ -216,9 +216,10 @@ return function(nl)
       local ct = tostring(ffi.typeof(buffer))
       if ct:match('[%*&]>$') then
         nbytes = args[1]
-        if type(nbytes) ~= 'number' or nbytes < 0 or nbytes ~= math.floor(nbytes) then
+        if type(nbytes) ~= 'number' or nbytes < 0 or nbytes ~= math.floor(nbytes) or nbytes > 2 ^ 53 then
           raise(('%s: a pointer (%s) must be followed by its length in bytes, got %s'):format(op, ct, describe(nbytes)))
         end
+        if buffer == nil and nbytes > 0 then raise(('%s: the pointer (%s) is NULL'):format(op, ct)) end
         table.remove(args, 1)
         n = n - 1
       else
@@ -241,7 +242,7 @@ return function(nl)
       raise(('%s: offset (%s bytes) must be a whole number from 0 to the buffer\'s length (%d bytes) minus 1'):format(
         op, describe(offset), nbytes))
     end
-    if count ~= nil and (type(count) ~= 'number' or count ~= math.floor(count)) then
+    if count ~= nil and (type(count) ~= 'number' or count ~= math.floor(count) or math.abs(count) > 2 ^ 53) then
       argerror(op, 'a whole count', count)
     end
     if count == nil or count < 0 then

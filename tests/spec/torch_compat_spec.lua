@@ -207,6 +207,12 @@ describe('torch_compat by closed forms', function()
       { function() return nl.frombuffer('abcdefgh', 'float32', 0) end, 'frombuffer: neither the buffer length' },
       { function() return nl.frombuffer('', 'float32') end, 'frombuffer: neither the buffer length (0)' },
       { function() return nl.frombuffer(ffi.new('float *'), 'float32') end, 'followed by its length in bytes' },
+      -- (a NULL pointer with a length was read: a segmentation fault)
+      { function() return nl.frombuffer(ffi.cast('void *', 0), 16, 'float32') end,
+        'frombuffer: the pointer (ctype<void *>) is NULL' },
+      { function() return nl.frombuffer(ffi.new('float[2]') + 0, 1 / 0, 'float32') end,
+        'followed by its length in bytes, got inf' },
+      { function() return nl.frombuffer('abcd', 'float32', 1 / 0) end, 'frombuffer: expected a whole count' },
       { function() return nl.frombuffer('abcd', 'float32', 1, 0, 5) end, 'frombuffer: takes' },
     }) do
       S.contains(S.errmsg(c[1]), c[2])
