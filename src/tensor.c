@@ -2230,14 +2230,16 @@ nl_tensor *nl_argsort(nl_tensor *t, int dim, int descending, int64_t base) {
 
 /* ---- arbitrary strides and resizing ---- */
 
-/* the highest element index a view of sizes and strides at offset reads
- * (offset - 1 when it has no elements) */
+/* the highest element index a view of sizes and strides (>= 0) at offset
+ * reads (offset - 1 when it has no elements; INT64_MAX past 2^63: sizes
+ * and strides of up to 2^46 each overflow int64 otherwise) */
 static int64_t view_end(int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset) {
-    int64_t last = offset;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         if (sizes[i] == 0) return offset - 1;
-        last += (sizes[i] - 1) * strides[i];
-    }
+    int64_t last = offset, reach;
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) || __builtin_add_overflow(last, reach, &last))
+            return INT64_MAX;
     return last;
 }
 
