@@ -41,11 +41,15 @@ return function(nl)
   end
 
   local function describe_path(path) return path == '' and 'the object' or "'" .. path .. "'" end
+  -- tables nest at most this deep, in a saved object and in a file read
+  -- (past some thousands the walks ran out of Lua stack: a bare 'stack
+  -- overflow' that named neither op; pickle stops at about 1000 too)
+  local MAX_DEPTH = 1000
 
   -- the structure of obj as a JSON string, and its tensors with their names
   local function encode(op, obj)
     local tensors, names, by_ptr, used = {}, {}, {}, {}
-    local tables, table_id, open = {}, {}, {}
+    local tables, table_id, open, depth = {}, {}, {}, 0
     local node
     local function tensor_node(t, path)
       local p = nl._T(t, op)
@@ -74,8 +78,13 @@ return function(nl)
         raise(('%s: %s is a table with a metatable; only tensors, numbers, strings, booleans and plain tables of '
                .. 'them can be saved'):format(op, describe_path(path)))
       end
+      if depth >= MAX_DEPTH then
+        raise(('%s: the object nests tables more than %d deep; only that many levels can be saved'):format(op,
+          MAX_DEPTH))
+      end
       local id = #tables + 1
       table_id[t], open[t], tables[id] = id, true, false
+      depth = depth + 1
       local keys = {}
       for k in pairs(t) do
         if not KEY_RANK[type(k)] then
@@ -90,7 +99,7 @@ return function(nl)
         rec[#rec + 1] = node(k, path)
         rec[#rec + 1] = node(t[k], path == '' and tostring(k) or path .. '.' .. tostring(k))
       end
-      tables[id], open[t] = rec, nil
+      tables[id], open[t], depth = rec, nil, depth - 1
       return { 'T', id }
     end
     function node(v, path)
@@ -165,7 +174,10 @@ return function(nl)
       elseif tag == 't' and type(v) == 'string' then
         local t = tensors[v]
         if not t then corrupt(("the tensor '%s' is not in the file"):format(v)) end
-        if nd[3] == true and bit.band(t.ptr.flags, 1) == 0 then t:requires_grad(true) end
+        if nd[3] == true and bit.band(t.ptr.flags, 1) == 0 then
+          if t:dtype() == 'int64' then corrupt(("the int64 tensor '%s' is marked as requiring grad"):format(v)) end
+          t:requires_grad(true)
+        end
         return t
       elseif tag == 'T' and type(v) == 'number' then
         if not made[v] then corrupt(('table %s is not in the file'):format(tostring(v))) end
@@ -184,15 +196,16 @@ return function(nl)
     -- (a file whose tables hold one another came from no nl.save; each
     -- table is walked once, however often it is shared)
     local open = {}
-    local function check_tree(t)
+    local function check_tree(t, depth)
       if open[t] then corrupt('its tables hold one another') end
       if taken[t] then return end
+      if depth > MAX_DEPTH then corrupt(('its tables nest more than %d deep'):format(MAX_DEPTH)) end
       open[t], taken[t] = true, true
-      for _, v in pairs(t) do if type(v) == 'table' then check_tree(v) end end
+      for _, v in pairs(t) do if type(v) == 'table' then check_tree(v, depth + 1) end end
       open[t] = nil
     end
     local root = value(doc.root)
-    if type(root) == 'table' then check_tree(root) end
+    if type(root) == 'table' then check_tree(root, 1) end
     return root
   end
 

@@ -243,6 +243,33 @@ describe('nl.save and nl.load', function()
     S.contains(S.errmsg(nl.save, { setmetatable({}, {}) }, path), "nl.save: '1' is a table with a metatable")
   end)
 
+  it('refuse tables nested past 1000 levels with errors naming nl.save and nl.load, not a stack overflow', function()
+    local path = file('deep.pt')
+    local function chain(n)
+      local root = {}
+      local t = root
+      for _ = 2, n do t[1] = {}; t = t[1] end
+      t[1] = 'leaf'
+      return root
+    end
+    nl.save(chain(1000), path)
+    local t = nl.load(path)
+    for _ = 1, 999 do t = t[1] end
+    assert.are.equal('leaf', t[1])
+    S.contains(S.errmsg(nl.save, chain(20000), path), 'nl.save: the object nests tables more than 1000 deep')
+    -- a file whose tables nest 50000 deep, written by hand
+    local recs = {}
+    for i = 1, 50000 do recs[i] = ('[["n", "1"], ["T", %d]]'):format(i + 1) end
+    recs[50000] = '[["n", "1"], ["s", "leaf"]]'
+    nl.save_safetensors(path, {}, { ['nnlua.save'] = '1',
+                                    ['nnlua.save.object'] = '{"root": ["T", 1], "tables": [' .. table.concat(recs, ',') .. ']}' })
+    S.contains(S.errmsg(nl.load, path), 'nl.load: ' .. path .. ' is corrupt: its tables nest more than 1000 deep')
+    -- an int64 tensor marked as requiring grad came from no nl.save
+    nl.save_safetensors(path, { w = nl.ones({ 1 }, 'int64') },
+                        { ['nnlua.save'] = '1', ['nnlua.save.object'] = '{"root": ["t", "w", true], "tables": []}' })
+    S.contains(S.errmsg(nl.load, path), "nl.load: " .. path .. " is corrupt: the int64 tensor 'w' is marked as requiring grad")
+  end)
+
   it('leave the old file whole when a save fails, before or while writing', function()
     local path = file('keep.pt')
     local old = { step = 1, w = nl.randn(3, 3) }
