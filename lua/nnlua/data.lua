@@ -205,14 +205,15 @@ return function(nl)
     end
   end
 
-  -- train, test: tables with X (N x 784 float32 in [0,1]) and y (N int64,
-  -- labels 1..10), from the four IDX files of Debian's
+  -- train, test: tables with X (N x 784 in [0,1], of the default dtype:
+  -- float32 unless nl.set_default_dtype changed it, as torchvision's
+  -- ToTensor) and y (N int64, labels 1..10), from the four IDX files of Debian's
   -- dataset-fashion-mnist package (or dir, gzip or plain).
   function data.fashion_mnist(dir)
     local op = 'fashion_mnist'
     local function split(images, labels)
       local ipath, lpath = fashion_file(op, dir, images), fashion_file(op, dir, labels)
-      local X = data.load_idx(ipath, 'float32')
+      local X = data.load_idx(ipath, nl.get_default_dtype())
       local y = data.load_idx(lpath, 'int64')
       local xs = X:shape()
       check_fashion(op, ipath, lpath, xs, y, 0)
@@ -257,7 +258,7 @@ return function(nl)
   --   flatten  (true)  rows as 1-D tensors (N x 784 for 28 x 28 images);
   --                    false keeps the file's dims after the first
   --   divisor  (255)   a row holds byte / divisor, in [0, 1] by default
-  --   dtype    ('float32') or 'float64'
+  --   dtype    'float32' or 'float64' (default: the default dtype)
   --   label_offset (1) added to the file's labels: 0..9 become 1..10
   --   transform (nil) a function of a batch of images (a data.transforms
   --                    one, or a Compose of them): the rows are what it
@@ -290,7 +291,7 @@ return function(nl)
       raise(op .. ': transform must be a function of a batch of images (see data.transforms), got '
             .. nl._describe_arg(transform))
     end
-    local dt = nl._dtype_id(opts.dtype or 'float32', op)
+    local dt = nl._dtype_id(opts.dtype or nl.get_default_dtype(), op)
     if dt ~= nl._dtype_id('float32', op) and dt ~= nl._dtype_id('float64', op) then
       raise(op .. ': dtype must be float32 or float64, got ' .. tostring(opts.dtype))
     end

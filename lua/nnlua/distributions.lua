@@ -201,7 +201,7 @@ return function(nl)
   end
 
   -- the parameters of a distribution as tensors of one float dtype
-  -- (numbers in the tensors' dtype, float32 when all are numbers),
+  -- (numbers in the tensors' dtype, the default dtype when all are numbers),
   -- broadcast to one shape (PyTorch's broadcast_all); returns them. One
   -- value for each name: a missing one (nil) is an error naming it
   local function broadcast_all(op, names, values)
@@ -217,7 +217,7 @@ return function(nl)
         raise(('%s: expected %s as a tensor or a number, got %s'):format(op, names[i], type(v)))
       end
     end
-    dtype = dtype or 'float32'
+    dtype = dtype or nl.get_default_dtype()     -- numbers alone: PyTorch's default dtype
     local shape, out = {}, {}
     for i = 1, #names do
       local v = values[i]
@@ -1208,7 +1208,7 @@ return function(nl)
     if n == nil then n = 1 end
     local name = probs ~= nil and 'probs' or 'logits'
     local param = probs or logits
-    if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or 'float32') end
+    if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or nl.get_default_dtype()) end
     local p, shape = broadcast_all(op, { 'total_count', name }, { n, param })
     local self = new(Binomial, { 'total_count', name })
     self._dtype = p[2]:dtype()

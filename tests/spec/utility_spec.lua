@@ -49,6 +49,27 @@ describe('set_default_dtype', function()
     assert.are.equal('float32', nl.get_default_dtype())
   end)
 
+  it("gives the default dtype where PyTorch's does: the causal mask, distributions of numbers, image datasets", function()
+    local tmp = S.tmpdir()
+    -- a 2-image IDX file of bytes (magic 0x0803, big-endian sizes 2, 2, 2)
+    local idx = S.write(tmp .. '/img.idx', '\0\0\8\3' .. '\0\0\0\2\0\0\0\2\0\0\0\2' .. ('\0\255\1\128'):rep(2))
+    local made = {}
+    with_default('float64', function()
+      made.mask = nn.Transformer.generate_square_subsequent_mask(3)
+      made.normal = nl.distributions.Normal(0, 1):sample({ 2 })
+      made.uniform = nl.distributions.Uniform(0, 1):rsample()
+      made.bernoulli = nl.distributions.Bernoulli(0.3):sample()
+      made.idx = nl.data.IdxDataset(idx):tensors()
+      -- (torch 1.13 under set_default_dtype(torch.float64): float64 for each)
+      for name, t in pairs(made) do assert.are.equal('float64', t:dtype(), name) end
+      -- 1/255 as float64 holds it
+      assert.are.equal(1 / 255, made.idx[1][3])
+    end)
+    assert.are.equal('float32', nn.Transformer.generate_square_subsequent_mask(3):dtype())
+    assert.are.equal('float32', nl.distributions.Normal(0, 1):sample():dtype())
+    assert.are.equal('float32', nl.data.IdxDataset(idx):tensors():dtype())
+  end)
+
   it('set_default_tensor_type takes the torch type names', function()
     nl.set_default_tensor_type('torch.DoubleTensor')
     local dt = nl.ones(1):dtype()

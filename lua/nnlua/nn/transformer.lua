@@ -277,14 +277,15 @@ return function(nl, nn)
                                        memory_key_padding_mask = opts.memory_key_padding_mask })
   end
 
-  -- (sz, sz) float32: -inf above the diagonal, 0 elsewhere (position i
-  -- may not attend to j > i), PyTorch's. Called on the class or a model,
+  -- (sz, sz) of the default dtype (float32 unless nl.set_default_dtype
+  -- changed it): -inf above the diagonal, 0 elsewhere (position i may not
+  -- attend to j > i), PyTorch's. Called on the class or a model,
   -- with a dot or a colon.
   function Transformer.generate_square_subsequent_mask(sz, ...)
     if nn.is_module(sz) or sz == Transformer then sz = ... end
     if not nl._size_arg(sz) or sz > 2 ^ 20 then
       nl._raise('generate_square_subsequent_mask: expected a positive size, got ' .. nl._describe_arg(sz))
     end
-    return nl.where(nn.causal_mask(sz), -math.huge, nl.zeros({}, 'float32'))
+    return nl.where(nn.causal_mask(sz), -math.huge, nl.zeros({}))
   end
 end
