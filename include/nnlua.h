@@ -224,6 +224,12 @@ int nl_get_num_threads(void);
  * buffer decaying through the subnormal range runs the optimizer step
  * several times slower. Returns 1, or 0 where the CPU has no such mode. */
 int nl_set_flush_denormal(int on);
+/* The float dtype an int64 operand becomes where an op needs a float
+ * (int64 / int64, int64 with a fraction, sqrt or the mean of int64):
+ * NL_FLOAT32, or NL_FLOAT64 after nl.set_default_dtype('float64'), as
+ * PyTorch's default dtype. Sets it to dtype (a float dtype; -1 only
+ * reads it) and returns the one before. */
+int nl_int_float_dtype(int dtype);
 const char *nl_blas_arch(void);           /* BLIS kernel set in use, e.g. "skx" */
 double nl_time(void);                     /* monotonic wall-clock seconds */
 int nl_isatty(int fd);                    /* 1 when fd is a terminal */
@@ -447,10 +453,11 @@ nl_tensor *nl_math2(int op, nl_tensor *a, nl_tensor *b);
 /* ---- elementwise ---------------------------------------------------------- */
 
 /* op: NL_OP_ADD .. NL_OP_GE. Comparisons give 1 or 0 in the promoted dtype.
- * int64 with int64 stays int64, except DIV which gives float32. */
+ * int64 with int64 stays int64, except DIV which gives float32 (the
+ * default float dtype: nl_int_float_dtype). */
 nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b);
 /* a op s, or s op a when scalar_first; the result keeps a's dtype
- * (int64 with a fractional s, or DIV, gives float32) */
+ * (int64 with a fractional s, or DIV, gives float32: nl_int_float_dtype) */
 nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first);
 /* Python's a // b (PyTorch's div(a, b, rounding_mode='floor')) of float
  * operands, broadcast and promoted as nl_binary's (int64 with int64 is

@@ -229,7 +229,7 @@ nl_tensor *nl_binary(int op, nl_tensor *a, nl_tensor *b) {
              nl_shape_str(b));
     int dt = promote_operands(a, b);
     /* int64 / int64 is float, as PyTorch's; int64 ^ int64 stays int64 (ipow) */
-    if (dt == NL_INT64 && op == NL_OP_DIV) dt = NL_FLOAT32;
+    if (dt == NL_INT64 && op == NL_OP_DIV) dt = nl_int_float_dtype(-1);
     nl_tensor *out = nl_tensor_alloc(name, nd, bs, dt);
     nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cb = ca ? as_dtype(b, dt) : NULL;
     if (cb) run_binary(op, dt, out, ca, cb);
@@ -266,10 +266,11 @@ nl_tensor *nl_binary_scalar(int op, nl_tensor *a, double s, int scalar_first) {
     NL_CHECK_TENSOR(nl_op_name(op), a);
     int dt = a->dtype;
     /* a fraction, an infinity or a number past int64's range makes int64
-     * float32, as in PyTorch (inf and 1e20 were refused, naming 'full') */
+     * float (the default dtype), as in PyTorch (inf and 1e20 were refused,
+     * naming 'full') */
     if (dt == NL_INT64 && (op == NL_OP_DIV || s != floor(s) || !nl_fits_int64(s) ||
                            (op == NL_OP_POW && !scalar_first && s < 0)))
-        dt = NL_FLOAT32;
+        dt = nl_int_float_dtype(-1);
     nl_tensor *out = nl_tensor_alloc(nl_op_name(op), a->ndim, a->sizes, dt);
     nl_tensor *ca = out ? as_dtype(a, dt) : NULL, *cs = ca ? scalar_tensor(s, dt) : NULL;
     if (cs) {
@@ -309,7 +310,7 @@ int nl_binary_(int op, nl_tensor *dst, nl_tensor *src) {
                  nl_shape_str(src), nl_shape_str(dst));
     NL_CHECK_INT(!(dst->dtype == NL_INT64 && src->dtype != NL_INT64) && !(dst->dtype == NL_INT64 && op == NL_OP_DIV),
                  "%s_: result of dtype %s cannot be stored in an int64 destination", nl_op_name(op),
-                 nl_dtype_name(src->dtype == NL_INT64 ? NL_FLOAT32 : src->dtype));
+                 nl_dtype_name(src->dtype == NL_INT64 ? nl_int_float_dtype(-1) : src->dtype));
     nl_tensor *cs = as_dtype(src, dst->dtype);
     if (!cs) return -1;
     run_binary(op, dst->dtype, dst, dst, cs);
@@ -463,7 +464,8 @@ static void run_unary(const un_ctx *ctx, nl_tensor *o, nl_tensor *a) {
     nl_for_each_row(&it, cheap ? 1 << 15 : 1 << 12, unary_row, ctx);
 }
 
-/* ops that keep int64 as int64; the others compute in float32 */
+/* ops that keep int64 as int64; the others compute in the default float
+ * dtype (nl_int_float_dtype) */
 static bool int_closed(int op) {
     return op == NL_OP_NEG || op == NL_OP_ABS || op == NL_OP_RELU || op == NL_OP_CLAMP ||
            (op >= NL_OP_FLOOR && op <= NL_OP_TRUNC);
@@ -473,7 +475,7 @@ static nl_tensor *unary(const un_ctx *c0, nl_tensor *a) {
     un_ctx ctx = *c0;
     const char *name = nl_op_name(ctx.op);
     NL_CHECK_TENSOR(name, a);
-    ctx.dtype = (a->dtype == NL_INT64 && !int_closed(ctx.op)) ? NL_FLOAT32 : a->dtype;
+    ctx.dtype = (a->dtype == NL_INT64 && !int_closed(ctx.op)) ? nl_int_float_dtype(-1) : a->dtype;
     nl_tensor *out = nl_tensor_alloc(name, a->ndim, a->sizes, ctx.dtype);
     nl_tensor *ca = out ? as_dtype(a, ctx.dtype) : NULL;
     if (ca) run_unary(&ctx, out, ca);

@@ -477,7 +477,7 @@ nl_tensor *nl_math(int op, nl_tensor *a, int64_t order) {
     const char *name = nl_op_name(op);
     NL_CHECK_TENSOR(name, a);
     NL_CHECK(op != NL_OP_POLYGAMMA || order >= 0, "polygamma: n must be >= 0, got %lld", (long long)order);
-    math_ctx ctx = { op, a->dtype == NL_INT64 ? NL_FLOAT32 : a->dtype, order, NULL };
+    math_ctx ctx = { op, a->dtype == NL_INT64 ? nl_int_float_dtype(-1) : a->dtype, order, NULL };
     nl_tensor *out = nl_tensor_alloc(name, a->ndim, a->sizes, ctx.dtype);
     nl_tensor *ca = out ? of_dtype(a, ctx.dtype) : NULL;
     if (!ca) { nl_release(out); return NULL; }
@@ -572,7 +572,7 @@ nl_tensor *nl_math2(int op, nl_tensor *a, nl_tensor *b) {
     NL_CHECK(nd >= 0, "%s: shapes %s and %s cannot be broadcast together", name, nl_shape_str(a), nl_shape_str(b));
     bool int_kept = op == NL_OP_FMOD || op == NL_OP_REMAINDER;
     int zero_div = 0;
-    math_ctx ctx = { op, a->dtype == NL_INT64 && !int_kept ? NL_FLOAT32 : a->dtype, 0, &zero_div };
+    math_ctx ctx = { op, a->dtype == NL_INT64 && !int_kept ? nl_int_float_dtype(-1) : a->dtype, 0, &zero_div };
     nl_tensor *out = nl_tensor_alloc(name, nd, bs, ctx.dtype);
     nl_tensor *ca = out ? of_dtype(a, ctx.dtype) : NULL, *cb = ca ? of_dtype(b, ctx.dtype) : NULL;
     if (cb) {

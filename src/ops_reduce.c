@@ -24,7 +24,7 @@ static bool wants_max(int op) { return op == NL_OP_MAX || op == NL_OP_ARGMAX; }
 
 static int result_dtype(int op, int dtype) {
     if (is_arg(op)) return NL_INT64;
-    if (op == NL_OP_MEAN && dtype == NL_INT64) return NL_FLOAT32;
+    if (op == NL_OP_MEAN && dtype == NL_INT64) return nl_int_float_dtype(-1);
     return dtype;
 }
 

@@ -191,6 +191,14 @@ static void threads_init(void) {
     pthread_atfork(NULL, NULL, forked_child);
 }
 
+static int int_float = NL_FLOAT32;   /* nl_int_float_dtype's */
+
+int nl_int_float_dtype(int dtype) {
+    int old = int_float;
+    if (dtype == NL_FLOAT32 || dtype == NL_FLOAT64) int_float = dtype;
+    return old;
+}
+
 static int flush_denormal;   /* the mode nl_set_flush_denormal set */
 static int flush_changed;    /* nl_set_flush_denormal has been called */
 

@@ -59,7 +59,7 @@ return function(nl)
     local dt = result_dtype(a, b)
     if dt == 'int64' then
       if not int_ok then raise(op .. ': expected float operands, got int64 (as PyTorch)') end
-      dt = 'float32'
+      dt = nl._default_float()
     end
     local function as(x) return is_tensor(x) and Tensor.to(x, dt) or nl.tensor(x, dt) end
     return as(a), as(b), dt
@@ -107,7 +107,7 @@ return function(nl)
     no_extra('special.logit', '(input, [eps])', ...)
     local p = T(t, 'special.logit')
     if eps ~= nil and type(eps) ~= 'number' then argerror('special.logit', 'a number as eps', eps) end
-    if p.dtype == 2 then t = Tensor.to(t, 'float32') end
+    if p.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
     if eps then t = Tensor.clamp(t, eps, 1 - eps) end
     return Tensor.log(t) - Tensor.log1p(-t)
   end)
@@ -134,7 +134,7 @@ return function(nl)
     if type(p) ~= 'number' or p ~= math.floor(p) or p < 1 then
       raise(('special.multigammaln: p must be a whole number >= 1, got %s'):format(describe(p)))
     end
-    if pt.dtype == 2 then t = Tensor.to(t, 'float32') end
+    if pt.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
     local half = nl.arange(0, p, 1, Tensor.dtype(t)) * -0.5
     local s = Tensor.lgamma(Tensor.unsqueeze(t, -1) + half):sum(-1)
     return s + p * (p - 1) / 4 * math.log(math.pi)

@@ -33,8 +33,8 @@ return function(nl)
     opts = nl._opts(op, opts, { correction = 1, fweights = 1, aweights = 1 })
     if not is_tensor(x) then argerror(op, 'a tensor as x', x) end
     if Tensor.dim(x) > 2 then raise(('%s: x must be 1-D or 2-D, got shape %s'):format(op, shape_str(x))) end
-    -- the dtype of x and aweights promoted, int64 x as float32, as PyTorch's
-    local to = Tensor.dtype(x) == 'int64' and 'float32' or Tensor.dtype(x)
+    -- the dtype of x and aweights promoted, int64 x as the default dtype, as PyTorch's
+    local to = Tensor.dtype(x) == 'int64' and nl._default_float() or Tensor.dtype(x)
     if is_tensor(opts.aweights) and Tensor.dtype(opts.aweights) == 'float64' then to = 'float64' end
     if Tensor.dtype(x) ~= to then x = Tensor.to(x, to) end
     local correction = opts.correction == nil and 1 or opts.correction
@@ -225,7 +225,7 @@ return function(nl)
     local big = Tensor.gt(Tensor.abs(x), LOG_MAX)
     local xs, xb = nl.where(big, 0, x), nl.where(big, x, LOG_MAX + 1)
     local r = nl.where(big, Tensor.exp(Tensor.abs(xb)), nl.special.i0e(xs) * Tensor.exp(Tensor.abs(xs)))
-    return Tensor.to(r, dt == 'int64' and 'float32' or dt)
+    return Tensor.to(r, dt == 'int64' and nl._default_float() or dt)
   end
   nl.i0 = Tensor.i0
 

@@ -334,11 +334,14 @@ return function(nl)
 
   -- the dtype of a tensor made without one (float32; float64 after
   -- nl.set_default_dtype('float64'), utility.lua)
+  -- (C's int64 -> float promotion follows it: int64 / int64, sqrt of int64)
   local default_dt = 0
   function nl._default_dtype_id(id)
-    if id then default_dt = id end
+    if id then default_dt = id; lib.nl_int_float_dtype(id) end
     return default_dt
   end
+  -- its name: the float dtype int64 becomes where an op needs a float
+  function nl._default_float() return dtype_names[default_dt] end
   local function dtype_id(d, op)
     if d == nil then return default_dt end
     local id = dtype_ids[d]
@@ -921,13 +924,13 @@ return function(nl)
     return alpha
   end
   -- the dtype of a op b, as nl_binary's promotion (PyTorch's): a number
-  -- is int64 when whole, else float32 beside int64; a 0-dim tensor beside
+  -- is int64 when whole, else the default float dtype beside int64; a 0-dim tensor beside
   -- a dimensioned one of its kind (float or integer) does not widen it
   local RANK = { int64 = 0, float32 = 1, float64 = 2 }
   local function promoted(a, b)
     if not is_tensor(a) then a, b = b, a end
     local da = Tensor.dtype(a)
-    if not is_tensor(b) then return da == 'int64' and fractional(b) and 'float32' or da end
+    if not is_tensor(b) then return da == 'int64' and fractional(b) and dtype_names[default_dt] or da end
     local db = Tensor.dtype(b)
     local za, zb = a.ptr.ndim == 0, b.ptr.ndim == 0
     if za ~= zb then
@@ -972,13 +975,13 @@ return function(nl)
   -- dropped without a word: 7:div(2, 'floor') gave 3.5.)
   local div_plain = Tensor.div
   local ROUNDING = { trunc = 'trunc', floor = 'floor' }
-  -- a number beside tensor x as a 0-dim tensor of x's dtype (float32 for
-  -- int64 x), so that the C op's promotion is the one of x with a number
+  -- a number beside tensor x as a 0-dim tensor of x's dtype (the default
+  -- float dtype for int64 x), so that the C op's promotion is the one of x with a number
   local function scalar_beside(v, x)
     if type(v) ~= 'number' then return v end
     if not is_tensor(x) then argerror('div', 'a tensor or a number', x) end
     local d = Tensor.dtype(x)
-    return nl.tensor(v, d == 'int64' and 'float32' or d)
+    return nl.tensor(v, d == 'int64' and dtype_names[default_dt] or d)
   end
   -- the rounded quotient q of a and b, made without a graph, given the
   -- exact zero gradient of a and b, as PyTorch's (the graph through the
@@ -1262,7 +1265,7 @@ return function(nl)
     if lo ~= nil and type(lo) ~= 'number' then argerror('clamp', 'a number or nil as min', lo) end
     if hi ~= nil and type(hi) ~= 'number' then argerror('clamp', 'a number or nil as max', hi) end
     local p = T(t, 'clamp')
-    if p.dtype == 2 and (fractional(lo) or fractional(hi)) then p = T(Tensor.to(t, 'float32'), 'clamp') end
+    if p.dtype == 2 and (fractional(lo) or fractional(hi)) then p = T(Tensor.to(t, dtype_names[default_dt]), 'clamp') end
     if lo ~= nil and p.dtype == 0 then check_f32('clamp', lo) end
     if hi ~= nil and p.dtype == 0 then check_f32('clamp', hi) end
     -- C reads a NaN bound as none. PyTorch 1.13 gives the input's values
@@ -1284,7 +1287,7 @@ return function(nl)
   local function scalar_dtype(x, other)
     if not is_tensor(other) then return nil end
     local d = Tensor.dtype(other)
-    if d == 'int64' and fractional(x) then return 'float32' end
+    if d == 'int64' and fractional(x) then return dtype_names[default_dt] end
     return d
   end
 
@@ -1475,7 +1478,7 @@ return function(nl)
         end
         if name == 'sum' then return x end
         x = x / count
-        return p.dtype == 2 and Tensor.to(x, 'float32') or x
+        return p.dtype == 2 and Tensor.to(x, dtype_names[default_dt]) or x
       end
       if d == nil then
         local r = wrap(lib.nl_reduce_all(opid, p, 1))

@@ -368,7 +368,7 @@ return function(nl)
         spacing[i] = sp[i]
       end
     end
-    local x = Tensor.dtype(t) == 'int64' and Tensor.to(t, 'float32') or t
+    local x = Tensor.dtype(t) == 'int64' and Tensor.to(t, nl._default_float()) or t
     local shape = Tensor.shape(t)
     local out = {}
     for i, d in ipairs(dims) do
@@ -393,7 +393,7 @@ return function(nl)
         if Tensor.dim(h) ~= 1 or Tensor.numel(h) ~= n then
           raise(('gradient: the coordinates for dim %d have shape %s, expected [%d]'):format(d, shape_str(h), n))
         end
-        if Tensor.dtype(h) == 'int64' then h = Tensor.to(h, 'float32') end
+        if Tensor.dtype(h) == 'int64' then h = Tensor.to(h, nl._default_float()) end
         local dx = Tensor.diff(h)
         local dx1, dx2 = Tensor.narrow(dx, 1, 1, n - 2), Tensor.narrow(dx, 1, 2, n - 2)
         local cs = {}

@@ -204,12 +204,12 @@ return function(nl)
     if not (grad_on() and requires(x)) then return q end
     return nl.where(nl.zeros(Tensor.shape(q), 'int64'), Tensor.sum(x), q)
   end
-  -- a and b (one a tensor) in their promoted dtype, float32 for int64
+  -- a and b (one a tensor) in their promoted dtype, the default float dtype for int64
   local function float_operands(op, a, b)
     local ta, tb = operand(op, a), operand(op, b)
     if not ta and not tb then argerror(op, 'a tensor among the operands', a) end
     local dt = nl._result_dtype(a, b)
-    if dt == 'int64' then dt = 'float32' end
+    if dt == 'int64' then dt = nl._default_float() end
     local function as(x, t) return t and Tensor.to(x, dt) or nl.tensor(x, dt) end
     return as(a, ta), as(b, tb), dt
   end
@@ -257,7 +257,7 @@ return function(nl)
     if eps ~= nil and (type(eps) ~= 'number' or not (eps >= 0 and eps <= 0.5)) then
       argerror('logit', 'eps as a number in [0, 0.5]', eps)
     end
-    if p.dtype == 2 then t = Tensor.float(t) end
+    if p.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
     if eps then t = Tensor.clamp(t, eps, 1 - eps) end
     -- (as special.logit: log(t / (1 - t)) differentiated gave 0 * inf =
     -- NaN at t = 0 and 1, where PyTorch's gradient 1 / (t (1 - t)) is inf)
@@ -292,10 +292,10 @@ return function(nl)
     operand('ldexp', e)
     T(a, 'ldexp')
     -- PyTorch's a * pow(2.0, e), so its promotion of 0-dim operands: an
-    -- int64 exponent gives float32 powers (pow of int64 rounds 2^-1 to 0)
-    if is_tensor(e) and T(e).dtype == 2 then e = Tensor.float(e) end
+    -- int64 exponent gives powers of the default dtype (pow of int64 rounds 2^-1 to 0)
+    if is_tensor(e) and T(e).dtype == 2 then e = Tensor.to(e, nl._default_float()) end
     local r = Tensor.mul(a, is_tensor(e) and nl.pow(2, e) or 2 ^ e)
-    return T(r).dtype == 2 and Tensor.float(r) or r
+    return T(r).dtype == 2 and Tensor.to(r, nl._default_float()) or r
   end
   define('ldexp', as_op('ldexp', ldexp))
   Tensor.ldexp_ = as_op('ldexp_', in_place('ldexp_', ldexp))
@@ -546,7 +546,7 @@ return function(nl)
     local c = nl._cdim(d == nil and -1 or d, op, p)
     if c < 0 then c = c + p.ndim end
     local n = tonumber(p.sizes[c])
-    if p.dtype == 2 then y = Tensor.float(y) end
+    if p.dtype == 2 then y = Tensor.to(y, nl._default_float()) end
     if n == 0 then return nil, y, c end
     local sum = Tensor.narrow(y, c + 1, 2, n - 1) + Tensor.narrow(y, c + 1, 1, n - 1)
     if x == nil then return sum * ((dx or 1) / 2), y, c, dx or 1 end
@@ -731,7 +731,7 @@ return function(nl)
     end
   end
   nl.as_tensor, nl.asarray = as_op('as_tensor', as_tensor('as_tensor')), as_op('asarray', as_tensor('asarray'))
-  -- range(start, end, [step]): PyTorch's deprecated inclusive arange, float32
+  -- range(start, end, [step]): PyTorch's deprecated inclusive arange, of the default dtype
   function nl.range(a, b, step, ...)
     no_extra('range', '(start, end, [step])', ...)
     step = step or 1
@@ -741,7 +741,7 @@ return function(nl)
     if step == 0 then raise('range: step must be nonzero') end
     local n = math.floor((b - a) / step) + 1
     if n < 0 then raise(('range: end %s is on the wrong side of start %s for step %s'):format(b, a, step)) end
-    return Tensor.float(nl.arange(0, n, 1, 'float64') * step + a)
+    return Tensor.to(nl.arange(0, n, 1, 'float64') * step + a, nl._default_float())
   end
 
   -- torch.conv2d and the other torch.* names of nn.functional's functions
@@ -869,7 +869,7 @@ return function(nl)
     if type(p) ~= 'number' or p < 1 or p ~= math.floor(p) then argerror('mvlgamma', 'a whole p >= 1', p) end
     -- (no domain check: PyTorch 1.13 gives lgamma's values, inf and NaN
     -- below (p - 1) / 2 too)
-    local x = T(t).dtype == 2 and Tensor.float(t) or t
+    local x = T(t).dtype == 2 and Tensor.to(t, nl._default_float()) or t
     local r = Tensor.lgamma(x)
     for j = 1, p - 1 do r = r + Tensor.lgamma(x - j / 2) end
     return r + p * (p - 1) / 4 * math.log(math.pi)

@@ -129,7 +129,7 @@ return function(nl)
       dims[i] = c + 1
       if p.ndim > 0 and p.sizes[c] == 0 then empty = true end
     end
-    if p.dtype == 2 then t = Tensor.to(t, 'float32') end
+    if p.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
     if empty then return Tensor.sum(Tensor.exp(t), dims, keepdim):log() end -- -inf, as PyTorch's
     local m = nl.no_grad(function()
       local m = t:detach()

@@ -60,7 +60,7 @@ return function(nl)
     end
     if not is_tensor(a) and not is_tensor(b) then argerror(op, 'a tensor among the operands', a) end
     local dt = result_dtype(a, b)
-    if float_result and dt == 'int64' then dt = 'float32' end
+    if float_result and dt == 'int64' then dt = nl._default_float() end
     local function as(x) return is_tensor(x) and Tensor.to(x, dt) or nl.tensor(x, dt) end
     return as(a), as(b), dt
   end
@@ -237,7 +237,7 @@ return function(nl)
   define('sinc', function(t, ...)
     no_extra('sinc', '()', ...)
     local p = T(t, 'sinc')
-    if p.dtype == 2 then t = Tensor.to(t, 'float32') end
+    if p.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
     local zero = nl.no_grad(function() return Tensor.eq(t, 0) end)
     local px = nl.where(zero, 1, t) * math.pi
     return nl.where(zero, 1, Tensor.sin(px) / px)

@@ -70,6 +70,39 @@ describe('set_default_dtype', function()
     assert.are.equal('float32', nl.data.IdxDataset(idx):tensors():dtype())
   end)
 
+  it('is the dtype int64 becomes where an op needs a float, as PyTorch promotes', function()
+    local i = nl.tensor({ 1, 2, 3 }, 'int64')
+    -- torch 1.13 under set_default_dtype(torch.float64) gives float64 for
+    -- each (float32 under the default float32)
+    local ops = {
+      add_fraction = function() return i + 0.5 end, div = function() return i / i end,
+      div_number = function() return i / 3 end, sqrt = function() return i:sqrt() end,
+      sigmoid = function() return i:sigmoid() end, clamp = function() return i:clamp(0.5, 2.5) end,
+      where = function() return nl.where(i:gt(1), i, 0.5) end, erf = function() return nl.special.erf(i) end,
+      atan2 = function() return nl.atan2(i, i) end, mean = function() return i:mean() end,
+      mean_dim = function() return i:mean(1) end, pow_neg = function() return i ^ -1 end,
+      range = function() return nl.range(0, 3) end, trapezoid = function() return nl.trapezoid(i) end,
+      logit = function() return i:logit() end, sinc = function() return nl.sinc(i) end,
+      logsumexp = function() return nl.logsumexp(i, 1) end, cov = function() return nl.cov(i:view(1, 3)) end,
+      gradient = function() return nl.gradient(i)[1] end, xlogy = function() return nl.special.xlogy(i, i) end,
+    }
+    local got = {}
+    with_default('float64', function()
+      for name, f in pairs(ops) do got[name] = f():dtype() end
+      -- 1/3 in float64, not float32's 0.3333333432674408
+      assert.are.equal(1 / 3, (i / 3)[1])
+      assert.are.equal(1 / 3, nl.tensor({ 1, 0, 0 }, 'int64'):mean():item())
+    end)
+    for name in pairs(ops) do assert.are.equal('float64', got[name], name) end
+    for name, f in pairs(ops) do assert.are.equal('float32', f():dtype(), name) end
+    -- whole numbers and int64 with int64 stay int64
+    with_default('float64', function()
+      assert.are.equal('int64', (i + 2):dtype())
+      assert.are.equal('int64', (i * i):dtype())
+      assert.are.equal('int64', i:sum():dtype())
+    end)
+  end)
+
   it('set_default_tensor_type takes the torch type names', function()
     nl.set_default_tensor_type('torch.DoubleTensor')
     local dt = nl.ones(1):dtype()
