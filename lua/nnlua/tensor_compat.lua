@@ -735,8 +735,10 @@ return function(nl)
   function nl.range(a, b, step, ...)
     no_extra('range', '(start, end, [step])', ...)
     step = step or 1
-    for _, v in ipairs({ a, b, step }) do
-      if type(v) ~= 'number' or v ~= v then argerror('range', 'numbers start, end and step', v) end
+    -- (each of the three: ipairs over them stopped at a nil end, which then
+    -- reached the arithmetic below)
+    for _, v in ipairs({ { a }, { b }, { step } }) do
+      if type(v[1]) ~= 'number' or v[1] ~= v[1] then argerror('range', 'numbers start, end and step', v[1]) end
     end
     if step == 0 then raise('range: step must be nonzero') end
     local n = math.floor((b - a) / step) + 1
