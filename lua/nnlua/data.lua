@@ -548,7 +548,7 @@ return function(nl)
         raise(('%s: %s held whole numbers in the first batch, collated as int64, and fractions in a later '
                .. 'one; return that field as a float tensor'):format(op, label))
       end
-      local t = nl.tensor(values, dtype or (whole and 'int64' or 'float32'))
+      local t = nl.tensor(values, dtype or (whole and 'int64' or nl._default_float()))
       if ctx.dtypes and not dtype then ctx.dtypes[label] = t:dtype() end
       return t
     elseif kind == 'boolean' then
@@ -932,7 +932,7 @@ return function(nl)
         local v = ds[i]
         if type(v) ~= 'table' then v = { v } end
         for _, key in ipairs(path) do v = type(v) == 'table' and v[key] or nil end
-        if type(v) == 'number' and v ~= math.floor(v) then return 'float32' end
+        if type(v) == 'number' and v ~= math.floor(v) then return nl._default_float() end
       end
       return 'int64'
     end

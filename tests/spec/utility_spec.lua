@@ -60,6 +60,9 @@ describe('set_default_dtype', function()
       made.uniform = nl.distributions.Uniform(0, 1):rsample()
       made.bernoulli = nl.distributions.Bernoulli(0.3):sample()
       made.idx = nl.data.IdxDataset(idx):tensors()
+      made.collate = nl.data.default_collate({ 0.5, 1.5 })
+      local rows = { { nl.zeros(2), 0.5 }, { nl.zeros(2), 1 } }
+      made.loader = select(2, nl.data.DataLoader(rows, { batch_size = 2 })())
       -- (torch 1.13 under set_default_dtype(torch.float64): float64 for each)
       for name, t in pairs(made) do assert.are.equal('float64', t:dtype(), name) end
       -- 1/255 as float64 holds it
