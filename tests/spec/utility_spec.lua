@@ -61,6 +61,7 @@ describe('set_default_dtype', function()
       made.bernoulli = nl.distributions.Bernoulli(0.3):sample()
       made.idx = nl.data.IdxDataset(idx):tensors()
       made.collate = nl.data.default_collate({ 0.5, 1.5 })
+      made.positional_encoding = nn.PositionalEncoding(4, 8).pe
       local rows = { { nl.zeros(2), 0.5 }, { nl.zeros(2), 1 } }
       made.loader = select(2, nl.data.DataLoader(rows, { batch_size = 2 })())
       -- (torch 1.13 under set_default_dtype(torch.float64): float64 for each)

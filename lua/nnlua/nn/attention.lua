@@ -663,8 +663,9 @@ return function(nl, nn)
     opts = nl._opts('PositionalEncoding', opts)
     nl._check_opts('PositionalEncoding', opts, { batch_first = 'flag' })
     self.batch_first = opts.batch_first ~= false
-    local pos = nl.arange(0, max_len, 'float32'):view(max_len, 1)
-    local i = nl.arange(0, d_model, 2, 'float32')
+    -- (of the default dtype, as the PyTorch tutorial's buffer)
+    local pos = nl.arange(0, max_len, nl._default_float()):view(max_len, 1)
+    local i = nl.arange(0, d_model, 2, nl._default_float())
     local div = (i * (-math.log(10000) / d_model)):exp():view(1, -1)
     if d_model % 2 ~= 0 then nl._raise('PositionalEncoding: d_model must be even, got ' .. d_model) end
     local angles = nl.matmul(pos, div)                          -- (max_len, d/2)
