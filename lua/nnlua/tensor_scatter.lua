@@ -131,13 +131,14 @@ return function(nl)
   -- t's values out of the places written (default true)
   -- a 0-dim tensor, index or source as one of shape [1], as PyTorch 1.13
   -- takes them (dim 1 or -1 of a 0-dim tensor; the result 0-dim as t)
-  local function as_one(x)
-    if is_tensor(x) and T(x).ndim == 0 then return Tensor.reshape(x, { 1 }) end
+  -- (op names a released one: T without it raised 'attempt to concatenate')
+  local function as_one(x, op)
+    if is_tensor(x) and T(x, op).ndim == 0 then return Tensor.reshape(x, { 1 }) end
     return x
   end
   -- (its errors give t's shape as [], the shape the caller sees)
   local function of_0dim(f, op, t, d, idx, src, reduce, opts)
-    local ok, r = pcall(f, op, Tensor.reshape(t, { 1 }), d, as_one(idx), as_one(src), reduce, opts)
+    local ok, r = pcall(f, op, Tensor.reshape(t, { 1 }), d, as_one(idx, op), as_one(src, op), reduce, opts)
     if ok then return Tensor.reshape(r, {}) end
     local msg = tostring(r):gsub('^[^\n]-:%d+: ', '', 1)
     for _, w in ipairs({ 'for', 'dim %d+ of', 'tensor of', "tensor's" }) do
@@ -149,7 +150,7 @@ return function(nl)
   local function scatter_reduce(op, t, d, idx, src, reduce, opts)
     local p = T(t, op)
     if p.ndim == 0 then return of_0dim(scatter_reduce, op, t, d, idx, src, reduce, opts) end
-    if p.ndim == 1 then idx, src = as_one(idx), as_one(src) end
+    if p.ndim == 1 then idx, src = as_one(idx, op), as_one(src, op) end
     local c = cdim(d, op, p)
     d = c < 0 and c + p.ndim + 1 or c + 1
     idx = index_arg(op, idx)
@@ -209,7 +210,7 @@ return function(nl)
   function index_reduce(op, t, d, idx, src, reduce, opts)
     local p = T(t, op)
     if p.ndim == 0 then return of_0dim(index_reduce, op, t, d, idx, src, reduce, opts) end
-    if p.ndim == 1 then src = as_one(src) end
+    if p.ndim == 1 then src = as_one(src, op) end
     local c = cdim(d, op, p)
     d = c < 0 and c + p.ndim + 1 or c + 1
     idx = index_arg(op, idx)

@@ -142,6 +142,13 @@ describe('scatter_reduce and index_reduce: errors name the op and the shapes', f
     { function() t:index_reduce(1, idx, s, 'amax') end, 'index_reduce: index must be a 1-D int64 tensor, got int64 [4,2]' },
     { function() t:index_reduce(1, { 1, 2, 3, 4 }, s, 'sum') end, "index_reduce: reduce must be 'prod', 'mean', 'amax' or 'amin', got 'sum'" },
     { function() t:index_reduce(1, { 1, 2, 3, 4 }, s, 'amin') end, 'index_reduce: index 4 out of range for dim 1 of shape [3,2]' },
+    -- a released index or source of a 1-D or 0-dim tensor is named (misuse seed 15 under the float64 default)
+    { function() local r = nl.ones(1); r.ptr = nil; nl.zeros(3):scatter_reduce_(1, r, nl.ones(1), 'sum') end,
+      'scatter_reduce_: the tensor was released' },
+    { function() local r = nl.ones(1); r.ptr = nil; nl.tensor(1):scatter_reduce(1, nl.tensor(1, 'int64'), r, 'sum') end,
+      'scatter_reduce: the tensor was released' },
+    { function() local r = nl.ones(1); r.ptr = nil; nl.zeros(3):index_reduce(1, { 1 }, r, 'prod') end,
+      'index_reduce: the tensor was released' },
   }
   for i, e in ipairs(errs) do
     it(e[2], function()
