@@ -1205,6 +1205,9 @@ local function driver(seed, ncases, statefile, outcomefile)
   -- them here, so that the tables below list every public name)
   nl._load_tensor_extras()
   nn._load_all()
+  -- (and utility.lua's, loaded on the first of its names: save, load,
+  -- set_default_dtype, finfo, set_printoptions, inference_mode, ...)
+  assert(nl.save)
   local GENERIC = {
     { 'nl.', nl, public(nl, { fashion_mnist = true }) },
     { 'Tensor:', Tensor, public(Tensor) },
