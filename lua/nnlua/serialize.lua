@@ -26,6 +26,7 @@ return function(nl)
   function nl.save_safetensors(path, tensors, metadata)
     local op = 'save_safetensors'
     if type(path) ~= 'string' then raise(op .. ': expected a path string, got ' .. type(path)) end
+    nl._path_arg(op, path)
     if type(tensors) ~= 'table' then raise(op .. ': expected a table of name -> tensor, got ' .. type(tensors)) end
     if metadata ~= nil and type(metadata) ~= 'table' then
       raise(op .. ': expected metadata as a table of string -> string, got ' .. type(metadata))
@@ -62,6 +63,7 @@ return function(nl)
   -- back as float32; I32 and smaller integer types as int64.
   function nl.load_safetensors(path)
     if type(path) ~= 'string' then raise('load_safetensors: expected a path string, got ' .. type(path)) end
+    nl._path_arg('load_safetensors', path)
     local f = lib.nl_st_open(path)
     if f == nil then raise(ffi.string(lib.nl_error())) end
     f = ffi.gc(f, lib.nl_st_close)     -- closed even when a read below raises

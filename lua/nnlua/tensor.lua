@@ -332,6 +332,15 @@ return function(nl)
                                                 hint and ' (' .. hint .. ')' or ''))
   end
 
+  -- a file path for op: a Lua string may hold a NUL byte, where C's path
+  -- ends (nl.save(obj, 'a.pt\0x') wrote a.pt), refused as Python's open
+  function nl._path_arg(op, path)
+    if type(path) == 'string' and path:find('\0', 1, true) then
+      raise(('%s: the path %q holds a NUL byte, where the file system would cut it'):format(op, path))
+    end
+    return path
+  end
+
   -- the dtype of a tensor made without one (float32; float64 after
   -- nl.set_default_dtype('float64'), utility.lua)
   -- (C's int64 -> float promotion follows it: int64 / int64, sqrt of int64)

@@ -138,6 +138,7 @@ return function(nl)
     local obj, path = a, b
     if type(a) == 'string' and type(b) ~= 'string' then obj, path = b, a end
     if type(path) ~= 'string' or path == '' then argerror(op, 'a path string (save(obj, path))', path) end
+    nl._path_arg(op, path)
     local tree, tensors, names = encode(op, obj)
     local n = #tensors
     local cnames = ffi.new('const char *[?]', math.max(n, 1))
@@ -217,6 +218,7 @@ return function(nl)
     local op = 'nl.load'
     if select('#', ...) > 0 then nl._no_extra_args(op, '(path, [{map_location}])', nil, ...) end
     if type(path) ~= 'string' then argerror(op, 'a path string', path) end
+    nl._path_arg(op, path)
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, LOAD_OPTS)
     if opts.map_location ~= nil and opts.map_location ~= 'cpu' then

@@ -195,6 +195,7 @@ return function(nl, nn)
 
   function Module:save(path, opts)
     if type(path) ~= 'string' then nl._raise('save: expected a file path') end
+    nl._path_arg('save', path)
     opts = nl._opts('save', opts)
     nl._check_opts('save', opts, { optimizer = 1, extra = 1 })
     local tensors = {}
@@ -358,6 +359,7 @@ return function(nl, nn)
 
   function nn.load(path, model)
     if type(path) ~= 'string' then nl._raise('load: expected a file path') end
+    nl._path_arg('load', path)
     if model ~= nil and not nn.is_module(model) then
       nl._raise('load: the second argument must be an nn.Module to load into, got ' .. type(model))
     end
