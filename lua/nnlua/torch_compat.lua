@@ -58,12 +58,13 @@ return function(nl)
   end
 
   -- angle(t) of real numbers: 0 for x >= 0 (-0 too), pi for x < 0, NaN
-  -- where x is NaN; int64 gives float32. Its gradient is 0 (1.13's for
-  -- real input), NaN places included.
+  -- where x is NaN; int64 gives the default dtype (float32 unless
+  -- nl.set_default_dtype). Its gradient is 0 (1.13's for real input), NaN
+  -- places included.
   local function angle(t, ...)
     no_extra_args('angle', '()', nil, ...)
     local p = T(t, 'angle')
-    local x = p.dtype == 2 and Tensor.float(t) or t
+    local x = p.dtype == 2 and Tensor.to(t, nl._default_float()) or t
     local r = nl.no_grad(function()
       local v = nl.where(Tensor.lt(x, 0), math.pi, nl.zeros_like(x))
       return nl.where(Tensor.ne(x, x), x, v)

@@ -89,6 +89,7 @@ describe('set_default_dtype', function()
       logit = function() return i:logit() end, sinc = function() return nl.sinc(i) end,
       logsumexp = function() return nl.logsumexp(i, 1) end, cov = function() return nl.cov(i:view(1, 3)) end,
       gradient = function() return nl.gradient(i)[1] end, xlogy = function() return nl.special.xlogy(i, i) end,
+      angle = function() return nl.angle(i) end,
     }
     local got = {}
     with_default('float64', function()
