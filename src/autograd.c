@@ -1108,6 +1108,26 @@ static void node_detach_freed(nl_node *n) {
     else nl_node_release(n);
 }
 
+/* A given root gradient as the walk takes it (a new reference): the
+ * tensor itself where nothing can write into it while the walk reads it,
+ * else a fresh contiguous copy in dtype, as every one was before. An op's
+ * backward only reads its gradient, and accumulate never makes a tensor
+ * held elsewhere a leaf's .grad (with our reference the caller's makes two),
+ * so the walk writes into g only through another holder of its memory:
+ * a leaf's .grad that is g or a view of it (x:backward(x.grad), or a graph
+ * whose gradient reaches that leaf by two paths), which the test of the
+ * references rules out; or user code given g: tensor hooks (user_code),
+ * a custom function's backward (user_code). A gradient that requires grad,
+ * or with gaps or repeated elements in memory, is copied too. */
+static nl_tensor *seed_of(nl_tensor *given, int dtype, bool user_code) {
+    if (!user_code && given->dtype == dtype && given->refcount == 1 && given->storage->refcount == 1 &&
+        !given->node && !nl_requires_grad(given) && dense(given)) {
+        nl_retain(given);
+        return given;
+    }
+    return nl_to_dtype(given, dtype);
+}
+
 /* The reverse walk of nl_backward (task NULL) and nl_grad: the roots'
  * gradients (grads[r], or 1 for a one-element root) flow back to the
  * leaves' .grad, or to task's inputs. The roots are checked by the caller.
@@ -1124,9 +1144,17 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
     int rc = 0;
     node_list order;
     list_init_spare(&order, SPARE_ORDER);
+    bool custom = false;                    /* a node of order is a binding's (user code) */
     for (int r = 0; rc == 0 && r < n_roots; r++) {
         nl_tensor *root = roots[r];
-        nl_tensor *g = grads && grads[r] ? nl_to_dtype(grads[r], root->dtype)
+        int64_t had = order.n;
+        if (root->node && !topo_append(root->node, &order)) {
+            nl_set_error("%s: out of memory", who);
+            rc = -1;
+            break;
+        }
+        for (int64_t k = had; k < order.n; k++) custom |= order.v[k]->op == NL_OP_CUSTOM;
+        nl_tensor *g = grads && grads[r] ? seed_of(grads[r], root->dtype, fn != NULL || custom)
                                          : nl_full(root->ndim, root->sizes, 1.0, root->dtype);
         if (!g) {
             rc = -1;
@@ -1134,12 +1162,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         }
         int j = task ? want_index(task, root) : -1;
         if (root->node) {
-            if (!topo_append(root->node, &order)) {
-                nl_set_error("%s: out of memory", who);
-                rc = -1;
-            } else {
-                rc = accumulate_node(&root->node->grad, &g);   /* g is our own, a fresh tensor: moved in */
-            }
+            rc = accumulate_node(&root->node->grad, &g);   /* our reference to g: moved in */
         } else if (graph_freed(root) && j < 0) {
             rc = freed_error(who, maker_op(root));
         } else if (task) {                  /* an input itself: 1 (or its grad_outputs) */

@@ -298,6 +298,95 @@ describe('autograd', function()
       assert_values(a.grad, { 2 * 1 * 2, 2 * 2 * 0 })
     end)
 
+    -- backward reads a given gradient in place of a copy where nothing can
+    -- write into it: it must come out unchanged, and no .grad may become it
+    -- or share its memory (a later backward adds into .grad in place)
+    it('leaves a given gradient unchanged and never makes it a .grad', function()
+      local gv = { 1, -2, 3 }
+      local function fresh() return nl.tensor(gv, 'float64') end
+      -- through a node, a view's backward (a view of g), two paths (g itself
+      -- sent to both), a leaf root; each twice, so .grad is added into
+      local roots = {
+        { 'mul', function(x) return x * 2 end, 2 },
+        { 'view', function(x) return x:view(3, 1):view(3) end, 1 },
+        { 'x + x', function(x) return x + x end, 2 },
+        { 'leaf', function(x) return x end, 1 },
+      }
+      for _, c in ipairs(roots) do
+        local x, g = leaf({ 0, 0, 0 }), fresh()
+        c[2](x):backward(g)
+        assert_values(x.grad, map(gv, function(v) return c[3] * v end))
+        c[2](x):backward(g)
+        assert_values(x.grad, map(gv, function(v) return 2 * c[3] * v end))
+        x.grad:add_(100)
+        assert_values(g, gv)
+        -- retain_graph: the same graph twice with the same g
+        local x2 = leaf({ 0, 0, 0 })
+        local y = c[2](x2)
+        y:backward(g, { retain_graph = true })
+        y:backward(g)
+        x2.grad:mul_(3)
+        assert_values(x2.grad, map(gv, function(v) return 6 * c[3] * v end))
+        assert_values(g, gv)
+      end
+      -- a transposed gradient (dense, read as it is) and an expanded one
+      local m = leaf({ { 1, 2, 3 }, { 4, 5, 6 } })
+      local gt = nl.tensor({ { 1, 2 }, { 3, 4 }, { 5, 6 } }, 'float64'):t()
+      ;(m * 3):backward(gt)
+      assert_values(m.grad, { { 3, 9, 15 }, { 6, 12, 18 } })
+      local e = leaf({ 1, 2, 3 })
+      ;(e * 3):backward(nl.tensor({ 2 }, 'float64'):expand(3))
+      assert_values(e.grad, { 6, 6, 6 })
+    end)
+
+    -- the given gradient is a leaf's .grad (or a view of it) that the
+    -- backward adds into: read as it was when backward began, as a copy
+    -- reads it; x * 2 and x * 3 both get it, and the first to run must not
+    -- change what the second reads (1 + 2 + 3 = 6, not 1 + 2 + 3 * 3)
+    it('reads a gradient that is a .grad it adds into as it was before', function()
+      local x = leaf({ 1, 1 })
+      x.grad = nl.tensor({ 1, 1 }, 'float64')
+      ;(x * 2 + x * 3):backward(x.grad)
+      assert_values(x.grad, { 6, 6 })
+      local v = leaf({ { 1 }, { 1 } })
+      v.grad = nl.tensor({ { 1 }, { 1 } }, 'float64')
+      ;(v:view(2) * 2 + v:view(2) * 3):backward(v.grad:view(2))
+      assert_values(v.grad, { { 6 }, { 6 } })
+      -- a leaf root given its own .grad: .grad doubles
+      local l = leaf({ 1, 2 })
+      l.grad = nl.tensor({ 1, 2 }, 'float64')
+      l:backward(l.grad)
+      assert_values(l.grad, { 2, 4 })
+    end)
+
+    -- user code that changes its gradient in place gets a copy: a tensor
+    -- hook (of the root, of a leaf) and a custom function's backward
+    it('gives hooks and custom functions a copy of a given gradient', function()
+      local gv = { 1, -2 }
+      local x, g = leaf({ 1, 2 }), nl.tensor(gv, 'float64')
+      local y = x * 2
+      y:register_hook(function(gr) gr:mul_(10) end)
+      y:backward(g)
+      assert_values(g, gv)
+      local l = leaf({ 1, 2 })
+      l:register_hook(function(gr) gr:add_(5) end)
+      l:backward(g)
+      assert_values(g, gv)
+      local Scale = nl.autograd.Function('ScaleInPlace', {
+        forward = function(_, t) return t * 4 end,
+        backward = function(_, gr) gr:mul_(4); return gr end,
+      })
+      local z = leaf({ 1, 2 })
+      Scale.apply(z):backward(g)
+      assert_values(z.grad, { 4, -8 })
+      assert_values(g, gv)
+      -- the custom function behind another op: g reaches it through a view
+      local w = leaf({ 1, 2 })
+      Scale.apply(w):view(2, 1):backward(g:view(2, 1))
+      assert_values(w.grad, { 4, -8 })
+      assert_values(g, gv)
+    end)
+
     -- a misspelt retain_graph was ignored
     it('refuses options it does not know', function()
       local a = leaf({ 1, 2 })
