@@ -317,6 +317,37 @@ describe('indexing', function()
   end)
 end)
 
+-- copies of 8 MB and more store around the caches (copy_stream in
+-- tensor.c), 16 bytes at a time after a head that aligns the destination
+-- and before a tail: each element checked, with sources and destinations
+-- off the alignment and lengths that leave a tail, on one and two threads
+describe('big copies', function()
+  it('clone, contiguous and copy_ of 8 MB and more keep every element in place', function()
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local function all_eq(a, b, what) assert.is_true(a:eq(b):all():item() == 1, what) end
+    for _, threads in ipairs({ 1, 2 }) do
+      nl.set_num_threads(threads)
+      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
+        local n = 2 ^ 21 + 37                       -- 8 MB and 148 bytes in float32
+        local x = nl.arange(0, n, 1, dtype)
+        local what = ('%s on %d threads'):format(dtype, threads)
+        local c = x:clone()
+        all_eq(c, x, 'clone ' .. what)
+        assert.are.equal(n - 1, c[n])
+        local v = x:narrow(1, 2, n - 1)             -- a source one element on
+        all_eq(v:clone(), nl.arange(1, n, 1, dtype), 'clone of a narrowed view ' .. what)
+        local m = x:view(n, 1):expand(n, 2):select(2, 1)
+        all_eq(m:contiguous(), x, 'contiguous ' .. what)
+        local d = nl.full({ n + 2 }, -1, dtype)      -- a destination one element on
+        d:narrow(1, 2, n):copy_(x)
+        all_eq(d:narrow(1, 2, n), x, 'copy_ ' .. what)
+        assert.are.same({ -1, -1 }, { d[1], d[n + 2] })
+      end
+    end
+  end)
+end)
+
 -- the last dim of a contiguous tensor has kernels of its own (a gather
 -- in each row, a reversed run for flip's index; gather's rows when the
 -- tensor's last stride is 1): each element against the one it came from,
