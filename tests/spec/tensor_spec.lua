@@ -298,19 +298,29 @@ describe('indexing', function()
           + nl.arange(0, 70, 1, dtype):view(1, 1, 70)
         assert.are.equal(dtype, x:dtype())
         for d = 1, 3 do
-          local size = x:size(d)
-          local idx = { size, 1, 3, size, 2 }
+         local size = x:size(d)
+         -- (and one of 30 entries: the block copies prefetch the rows 8 entries ahead)
+         local long = {}
+         for i = 1, 30 do long[i] = (i * 7) % size + 1 end
+         for _, idx in ipairs({ { size, 1, 3, size, 2 }, long }) do
           local y = x:index_select(d, idx)
           local s = y:shape()
-          assert.are.equal(5, s[d])
+          assert.are.equal(#idx, s[d])
           local flat_y = y:contiguous():view(-1)
-          for _, at in ipairs({ { 1, 1, 1 }, { s[1], s[2], s[3] }, { 2, 5, 3 }, { s[1], 1, s[3] } }) do
+          local mid = { 2, 5, 3 }
+          mid[d] = #idx - 1
+          for _, at in ipairs({ { 1, 1, 1 }, { s[1], s[2], s[3] }, { 2, 5, 3 }, mid, { s[1], 1, s[3] } }) do
             local src = { at[1], at[2], at[3] }
             src[d] = idx[at[d]]
             local want = (src[1] - 1) * 10000 + (src[2] - 1) * 100 + (src[3] - 1)
             local pos = ((at[1] - 1) * s[2] + (at[2] - 1)) * s[3] + at[3]
             assert.are.equal(want, flat_y[pos], ('%s dim %d at %d,%d,%d'):format(dtype, d, at[1], at[2], at[3]))
           end
+          -- every row: the slices of y along d against x's
+          for k = 1, #idx do
+            assert.is_true(y:select(d, k):eq(x:select(d, idx[k])):all():item() == 1, ('%s dim %d entry %d'):format(dtype, d, k))
+          end
+         end
         end
       end
     end
@@ -369,12 +379,17 @@ describe('index_select, gather and flip along the last dim', function()
         local what = ('%s on %d threads'):format(dtype, threads)
         -- reversed (flip's), a gather of repeats and a run forward
         for _, idx in ipairs({ nl.arange(70, 0, -1, 'int64'), nl.tensor({ 70, 1, 3, 70, 2, 2 }, 'int64'),
-                               nl.arange(5, 40, 1, 'int64') }) do
+                               nl.arange(5, 40, 1, 'int64'), nl.arange(0, 100, 1, 'int64') * 37 % 70 + 1 }) do
           all_eq(x:index_select(3, idx), value(I, J, (idx - 1):to(dtype)), 'index_select ' .. what)
           all_eq(x:index_select(-1, idx:view(-1, 1):expand(idx:numel(), 2):select(2, 1)),    -- a strided index
                  value(I, J, (idx - 1):to(dtype)), 'index_select, strided index, ' .. what)
         end
         all_eq(x:flip(3), value(I, J, nl.arange(69, -1, -1, dtype)), 'flip ' .. what)
+        -- rows of 70000 (past 256 kB: read ahead of the gather) by 200 places, 8 rows
+        local wide = nl.arange(0, 8 * 70000, 1, dtype):view(8, 70000)
+        local far = nl.arange(0, 200, 1, 'int64') * 3499 % 70000 + 1
+        all_eq(wide:index_select(2, far), (nl.arange(0, 8, 1, dtype) * 70000):view(8, 1) + (far - 1):to(dtype):view(1, 200),
+               'index_select of wide rows ' .. what)
         -- gather: an index smaller than x in the leading dims, over x and a view whose rows are strided
         local gi = (nl.arange(0, 250 * 30 * 9, 1, 'int64') * 7 % 70 + 1):view(250, 30, 9)
         local want = (nl.arange(0, 250, 1, dtype) * 10000):view(-1, 1, 1) + (nl.arange(0, 30, 1, dtype) * 100):view(1, -1, 1)
