@@ -857,13 +857,42 @@ fail:
             o[i] = gp[i] * d;);                                               \
     } while (0)
 
+/* gx = g where x > 0, else 0 (relu's gradient): selected, as ACT_GRAD's;
+ * both read whatever the test gives, so the loops vectorize */
+#define RELU_CHUNK 8192
+static void relu_grad_f32(float *restrict o, const float *restrict g, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float gv = g[i];
+        o[i] = x[i] <= 0 ? 0.0f : gv;
+    }
+}
+static void relu_grad_f64(double *restrict o, const double *restrict g, const double *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        double gv = g[i];
+        o[i] = x[i] <= 0 ? 0.0 : gv;
+    }
+}
+
 int nl_activation_grad(int op, double slope, nl_tensor *gx, nl_tensor *g, nl_tensor *x) {
     nl_tensor *gc = nl_contiguous(g);
     nl_tensor *xc = !gc ? NULL : x->dtype == g->dtype ? nl_contiguous(x) : nl_to_dtype(x, g->dtype);
     if (!xc) { nl_release(gc); return -1; }
     int64_t n = gx->numel;
     int nt = nl_threads_for(n, 1 << 13);
-    if (gx->dtype == NL_FLOAT32) ACT_GRAD(float, expf, erff, tanhf);
+    if (op == NL_OP_RELU) {
+        /* ACT_GRAD's relu selection in loops of their own, which vectorize
+         * (inside ACT_GRAD, beside the other ops' calls, it ran element by
+         * element: 10 instructions an element, the linear layers' fused
+         * relu backward 2% of an MLP's step); gx is a fresh tensor */
+        int64_t chunks = (n + RELU_CHUNK - 1) / RELU_CHUNK;
+        NL_PARALLEL_FOR(nt, c, chunks,
+            int64_t lo = c * RELU_CHUNK, len = n - lo < RELU_CHUNK ? n - lo : RELU_CHUNK;
+            if (gx->dtype == NL_FLOAT32)
+                relu_grad_f32((float *)gx->data + lo, (const float *)gc->data + lo, (const float *)xc->data + lo, len);
+            else
+                relu_grad_f64((double *)gx->data + lo, (const double *)gc->data + lo, (const double *)xc->data + lo, len);
+        );
+    } else if (gx->dtype == NL_FLOAT32) ACT_GRAD(float, expf, erff, tanhf);
     else ACT_GRAD(double, exp, erf, tanh);
     nl_release(gc);
     nl_release(xc);

@@ -148,6 +148,38 @@ describe('binary elementwise ops', function()
   -- op blocks it (a dead unit under sqrt) gave inf * 0 = NaN; PyTorch
   -- selects and gives 0. maximum/minimum at a NaN give g to both sides, and
   -- max()/min() of several NaNs share it (PyTorch 1.13's values)
+  -- relu's gradient runs in a loop of its own (relu_grad_f32/f64, in
+  -- chunks of 8192 on the threads): g where x > 0 or x is NaN, else 0 (an
+  -- infinite g too, and at -0), each element against that rule, over
+  -- three chunks and a tail, in float32 and float64 on one and two threads
+  it("relu's gradient over many elements passes g where x > 0 or NaN, on one and two threads", function()
+    local prev = nl.get_num_threads()
+    finally(function() nl.set_num_threads(prev) end)
+    local n, inf, nan = 3 * 8192 + 7, math.huge, 0 / 0
+    local xv, gv = {}, {}
+    for i = 1, n do
+      xv[i] = (i * 37) % 11 - 5
+      gv[i] = i % 5 == 0 and (i % 2 == 0 and inf or -inf) or i
+    end
+    xv[3], xv[8193], xv[n] = nan, -0.0, inf
+    xv[8194], xv[n - 1] = -inf, 1e-30
+    for _, threads in ipairs({ 1, 2 }) do
+      nl.set_num_threads(threads)
+      for _, dtype in ipairs({ 'float32', 'float64' }) do
+        local x = nl.tensor(xv, dtype):requires_grad()
+        x:relu():backward(nl.tensor(gv, dtype))
+        local got = x.grad:totable()
+        for i = 1, n do
+          local want = (xv[i] > 0 or xv[i] ~= xv[i]) and gv[i] or 0
+          if got[i] ~= want then
+            error(('%s on %d threads: element %d (x %g, g %g): got %g, want %g'):format(dtype, threads, i, xv[i],
+              gv[i], got[i], want))
+          end
+        end
+      end
+    end
+  end)
+
   it('relu, clamp, maximum/minimum and max()/min() select the gradient, as PyTorch', function()
     local function grad(f, v)
       local x = nl.tensor(v):requires_grad()
