@@ -178,13 +178,15 @@ return function(nl)
       raise(('%s: dim %s out of range for shape %s'):format(op, tostring(dim), shape_str(x)))
     end
     local size = Tensor.size(x, d)
-    local function place(v, default, what)
+    -- a place clamped to [0, hi]: a start past the end (hi = size + 1)
+    -- selects nothing, as 1.13's start >= size
+    local function place(v, default, what, hi)
       if v == nil then return default end
       if type(v) ~= 'number' or v ~= math.floor(v) then argerror(op, 'a whole ' .. what, v) end
       if v < 0 then v = v + size + 1 end
-      return math.max(0, math.min(v, size))
+      return math.max(0, math.min(v, hi))
     end
-    local a, b = place(first, 1, 'start'), place(last, size, 'end')
+    local a, b = place(first, 1, 'start', size + 1), place(last, size, 'end', size)
     step = step or 1
     if type(step) ~= 'number' or step < 1 or step ~= math.floor(step) then
       raise(('%s: step must be a whole number >= 1, got %s'):format(op, nl._describe_arg(step)))

@@ -48,6 +48,12 @@ case('slice_scatter_default_f64', 'slice_scatter', lambda x, s: torch.slice_scat
      [randn(3, 2).double(), randn(3, 2).double()], {})
 case('slice_scatter_negative_end', 'slice_scatter', lambda x, s: torch.slice_scatter(x, s, dim=-1, start=0, end=-1, step=3),
      [randn(2, 7), randn(2, 2)], {'dim': -1, 'start': 1, 'stop': -2, 'step': 3})
+# a start at or past the end selects nothing (nnlua's start from 1: size + 1
+# and beyond); src, empty, as a constant (nnlua gives an empty leaf no grad)
+case('slice_scatter_start_at_end', 'slice_scatter', lambda x, s: torch.slice_scatter(x, s, dim=0, start=3, step=1),
+     [randn(3, 2), ('const', randn(0, 2))], {'dim': 1, 'start': 4})
+case('slice_scatter_start_past_end', 'slice_scatter', lambda x, s: torch.slice_scatter(x, s, dim=-1, start=6, end=9, step=2),
+     [randn(2, 4), ('const', randn(2, 0))], {'dim': -1, 'start': 7, 'stop': 9, 'step': 2})
 case('select_scatter', 'select_scatter', lambda x, s: torch.select_scatter(x, s, 0, 1),
      [randn(3, 4), randn(4)], {'dim': 1, 'index': 2})
 case('select_scatter_last_dim', 'select_scatter', lambda x, s: torch.select_scatter(x, s, -1, 2),
@@ -78,6 +84,8 @@ case('expand_copy', 'expand_copy', lambda x: torch.expand_copy(x, (2, 3, 4)), [r
 case('select_copy', 'select_copy', lambda x: torch.select_copy(x, 1, 2), [randn(3, 4)], {'dim': 2, 'index': 3})
 case('slice_copy', 'slice_copy', lambda x: torch.slice_copy(x, dim=1, start=1, end=6, step=2), [randn(2, 7)],
      {'dim': 2, 'start': 2, 'stop': 6, 'step': 2})
+case('slice_copy_start_past_end', 'slice_copy', lambda x: torch.slice_copy(x, dim=0, start=3, step=1), [randn(3, 2)],
+     {'dim': 1, 'start': 4})
 case('squeeze_copy', 'squeeze_copy', lambda x: torch.squeeze_copy(x, 1), [randn(3, 1, 4)], {'dim': 2})
 case('unsqueeze_copy', 'unsqueeze_copy', lambda x: torch.unsqueeze_copy(x, 1), [randn(3, 4)], {'dim': 2})
 case('unbind_copy', 'unbind_copy', lambda x: torch.unbind_copy(x, 1), [randn(2, 3)], {'dim': 2})
