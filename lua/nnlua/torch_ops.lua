@@ -85,8 +85,10 @@ return function(nl)
   end)
   -- torch.embedding_bag(weight, indices, offsets, scale_grad_by_freq, mode
   -- (0 sum, 1 mean, 2 max), sparse, per_sample_weights,
-  -- include_last_offset, padding_idx): offsets 1-based, as
-  -- F.embedding_bag's. Returns the bags' output only: PyTorch's three
+  -- include_last_offset, padding_idx): offsets and padding_idx 1-based, as
+  -- F.embedding_bag's; a negative padding_idx counts from the last row
+  -- (-1 is the last, as 1.13's here, unlike torch.embedding's -1 for
+  -- none), nil is none. Returns the bags' output only: PyTorch's three
   -- others are its backward's bookkeeping.
   local BAG_MODES = { [0] = 'sum', [1] = 'mean', [2] = 'max' }
   define('embedding_bag', '(weight, indices, offsets, scale_grad_by_freq, mode, sparse, per_sample_weights, '
@@ -94,7 +96,6 @@ return function(nl)
          function(w, ids, offsets, sgbf, mode, sparse, psw, last, padding_idx)
     local m = BAG_MODES[mode == nil and 1 or mode]
     if not m then raise('embedding_bag: mode must be 0 (sum), 1 (mean) or 2 (max), got ' .. describe(mode)) end
-    if padding_idx == -1 then padding_idx = nil end
     return F.embedding_bag(ids, w, offsets, { mode = m, per_sample_weights = psw, include_last_offset = last,
                                               padding_idx = padding_idx, scale_grad_by_freq = sgbf, sparse = sparse })
   end)

@@ -61,6 +61,13 @@ def cases():
          lambda w, i, o, p: torch.embedding_bag(w, i, o, False, 0, False, p, True)[0],
          lambda: [rn(6, 2), ('index', torch.tensor([2, 3, 5, 6, 1])), ('index', torch.tensor([1, 3, 6])), rn(5)],
          {'mode': 0, 'last': True})
+    # torch.embedding_bag's padding_idx -1 is the last row (torch.embedding's
+    # -1 is none); nnlua's 1-based padding_idx -1 the same row
+    for pad, mode in ((-1, 1), (-1, 2), (2, 0)):
+        case('embedding_bag_pad%d_%d' % (pad, mode), 'embedding_bag',
+             lambda w, i, o, p=pad, m=mode: torch.embedding_bag(w, i, o, False, m, False, None, False, p)[0],
+             lambda: [rn(4, 3), ('index', torch.tensor([4, 1, 3, 4, 2, 4, 3])), ('index', torch.tensor([1, 3, 6, 7]))],
+             {'mode': mode, 'pad': pad + 1 if pad >= 0 else pad})
     for r in (0, 1, 2):
         case('kl_div_%d' % r, 'kl_div', lambda x, y, r=r: torch.kl_div(x, y, r),
              lambda: [torch.log_softmax(rn(3, 4), 1), ('const', torch.softmax(rn(3, 4), 1))], {'reduction': r})

@@ -24,7 +24,7 @@ local ops = {
   end,
   instance_norm = function(x) return nl.instance_norm(x[1], x[2], x[3], nil, nil, true, 0.1, 1e-5, false) end,
   embedding = function(x, a) return nl.embedding(x[1], x[2], a.padding_idx) end,
-  embedding_bag = function(x, a) return nl.embedding_bag(x[1], x[2], x[3], false, a.mode, false, x[4], a.last) end,
+  embedding_bag = function(x, a) return nl.embedding_bag(x[1], x[2], x[3], false, a.mode, false, x[4], a.last, a.pad) end,
   kl_div = function(x, a) return nl.kl_div(x[1], x[2], a.reduction, a.log_target) end,
   ctc_loss = function(x, a) return nl.ctc_loss(x[1]:log_softmax(3), x[2], a.il, a.tl, a.blank, a.reduction) end,
   cosine_embedding_loss = function(x, a)
