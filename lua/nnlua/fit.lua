@@ -189,7 +189,7 @@ return function(nl)
   local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
                       checkpoint = 1, resume = 'flag', on_step = 1, lr_scheduler = 1, early_stopping = 1,
                       callbacks = 1, class_weight = 1, sample_weight = 1, initial_epoch = 1,
-                      steps_per_epoch = 1, validation_steps = 1 }
+                      steps_per_epoch = 1, validation_steps = 1, validation_batch_size = 1 }
   local CHECKPOINT_KNOWN = { path = 1, every = 1 }
   local EARLY_STOPPING_KNOWN = { monitor = 1, mode = 1, patience = 1, min_delta = 1, baseline = 1,
                                  restore_best_weights = 'flag', start_from_epoch = 1 }
@@ -392,7 +392,7 @@ return function(nl)
     rawset(self, '_compiled', { optimizer = o, named = named, loss_module = nn.is_module(l) and l or nil,
                                 loss = lossfn, kind = kind or nil, metrics = metrics, metric_of = metric_of,
                                 divisor = divisor, summed = summed, none = none, reduce = reduce, rows = rows,
-                                loss_name = lname })
+                                loss_name = lname, loss_spec = type(l) == 'string' and l or nil })
     return self
   end
 
@@ -1055,7 +1055,7 @@ return function(nl)
   -- batch_size, shuffle and validation_split apply). validation_data may
   -- be a loader or a dataset too. steps_per_epoch = k: epochs of k
   -- batches from one stream of passes over the data; validation_steps = k:
-  -- validation on the first k batches.
+  -- validation on the first k batches (of validation_batch_size rows).
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     own_optimizer(self, c)
@@ -1126,12 +1126,22 @@ return function(nl)
     -- the validation data: {Xv, yv}, a loader, or a dataset (batched as
     -- the pair is); vloader: the loader validation batches come from
     local val, vloader = opts.validation_data, nil
-    local vbs = math.max(bs, 256)
+    -- validation batches of tensors or a dataset: validation_batch_size
+    -- rows, batch_size's by default (tf.keras 2's; validation_steps
+    -- counts them; it was max(batch_size, 256))
+    local vbs = opts.validation_batch_size or bs
+    if type(vbs) ~= 'number' or vbs ~= math.floor(vbs) or vbs < 1 or vbs > 2^40 then
+      nl._raise('fit: validation_batch_size must be a positive integer, got ' .. nl._describe_arg(vbs))
+    end
     if val ~= nil and not nl.is_tensor(val) and not (type(val) == 'table' and getmetatable(val) == nil
                                                      and nl.is_tensor(val[1])) then
       local vkind = fd.kind('fit (validation_data)', val)
       if vkind == 'loader' then
         if fd.len(val) == 0 then nl._raise('fit: the validation_data DataLoader has no batches') end
+        if opts.validation_batch_size ~= nil then
+          nl._raise('fit: validation_batch_size is not taken with a validation_data DataLoader, which makes the '
+                    .. 'batches: give it to the loader')
+        end
         vloader = val
       else
         fd.rows('fit (validation_data)', val)

@@ -41,7 +41,8 @@ describe('fit on a DataLoader or a dataset', function()
     local ha = a:fit(X, y, with { batch_size = 8, shuffle = false, validation_data = { Xv, yv } })
     local b = net()
     local hb = b:fit(loader(data.TensorDataset(X, y), { batch_size = 8 }),
-                     with { validation_data = loader(data.TensorDataset(Xv, yv), { batch_size = 256 }) })
+                     -- (validation batches of batch_size rows, as the pair's)
+                     with { validation_data = loader(data.TensorDataset(Xv, yv), { batch_size = 8 }) })
     local c = net()
     local hc = c:fit(data.TensorDataset(X, y), with { batch_size = 8, shuffle = false,
                                                       validation_data = data.TensorDataset(Xv, yv) })

@@ -193,11 +193,26 @@ return function(nl, nn)
     return out
   end
 
+  -- checkpoint_compile.lua's record and apply, loaded when a compiled
+  -- model is saved or a file with a compile record loaded
+  local rebuild
+  local compile_state
+  local function compiling()
+    compile_state = compile_state or require('nnlua.nn.checkpoint_compile')(nl, nn,
+      { flatten = flatten, unflatten = unflatten, rebuild = function(...) return rebuild(...) end })
+    return compile_state
+  end
+
+  -- include_optimizer (true, Keras's): a compiled model's optimizer state
+  -- is saved with its compile record (its class and settings are, either way)
   function Module:save(path, opts)
     if type(path) ~= 'string' then nl._raise('save: expected a file path') end
     nl._path_arg('save', path)
     opts = nl._opts('save', opts)
-    nl._check_opts('save', opts, { optimizer = 1, extra = 1 })
+    nl._check_opts('save', opts, { optimizer = 1, extra = 1, include_optimizer = 1 })
+    if opts.include_optimizer ~= nil and type(opts.include_optimizer) ~= 'boolean' then
+      nl._argerror('save', 'include_optimizer as a boolean', opts.include_optimizer)
+    end
     local tensors = {}
     for name, t in pairs(self:state_dict()) do tensors[name] = t end
     local meta = { format = FORMAT }
@@ -219,11 +234,11 @@ return function(nl, nn)
       meta.optimizer = json.encode(state)
     end
     if opts.extra then meta.extra = json.encode(flatten(opts.extra, '__extra__', tensors)) end
+    local c = rawget(self, '_compiled')
+    if c then meta.compile = json.encode(compiling().record(self, c, opts, tensors)) end
     nl.save_safetensors(path, tensors, meta)
     return path
   end
-
-  local rebuild
 
   -- a constructor argument back from its record (Module:structure): a
   -- module, a module met before (built[id]), or a table of them
@@ -357,13 +372,32 @@ return function(nl, nn)
     return weights, extras
   end
 
-  function nn.load(path, model)
+  -- nn.load(path, [model], [{compile = true}]): a rebuilt model is
+  -- compiled as the saved one was (keras.models.load_model's compile =
+  -- True); one passed in keeps its own compile state unless compile = true
+  -- (as Keras's load_weights). Where the record cannot compile it (a loss
+  -- that is a Lua function), extras.uncompiled says why and
+  -- extras.optimizer holds the optimizer's state.
+  function nn.load(path, model, opts)
     if type(path) ~= 'string' then nl._raise('load: expected a file path') end
     nl._path_arg('load', path)
+    if opts == nil and type(model) == 'table' and getmetatable(model) == nil then model, opts = nil, model end
     if model ~= nil and not nn.is_module(model) then
       nl._raise('load: the second argument must be an nn.Module to load into, got ' .. type(model))
     end
+    opts = nl._opts('load', opts, { compile = 1 })
+    if opts.compile ~= nil and type(opts.compile) ~= 'boolean' then
+      nl._argerror('load', 'compile as a boolean', opts.compile)
+    end
+    local want_compile = opts.compile
+    if want_compile == nil then want_compile = model == nil end
     local weights, extras, tensors, meta = read_checkpoint(path)
+    local function compile_it(m)
+      if want_compile and meta.compile then
+        compiling().apply(path, m, decode(path, meta, 'compile'), tensors, FORMATS[meta.format] == 2, extras)
+      end
+      return m, extras
+    end
     if not model then
       if not FORMATS[meta.format] or not meta.model then
         local why = meta.model_unrecorded and (' (' .. meta.model_unrecorded .. ', which a checkpoint cannot record)') or ''
@@ -403,9 +437,9 @@ return function(nl, nn)
       if rec then retie('load: ' .. path, model, rec) end
       model:load_state_dict(weights)
       if rec then restore_state(path, model, rec) end
-      return model, extras
+      return compile_it(model)
     end
     model:load_state_dict(weights)
-    return model, extras
+    return compile_it(model)
   end
 end
