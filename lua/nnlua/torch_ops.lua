@@ -63,17 +63,20 @@ return function(nl)
   -- ---- the native forms of nn.functional's ops -----------------------------------
 
   -- torch.batch_norm(input, weight, bias, running_mean, running_var,
-  -- training, momentum, eps, cudnn_enabled)
+  -- training, momentum, eps, cudnn_enabled): in training, one value per
+  -- channel gives the bias (the running_var NaN), as 1.13's torch.* form
+  -- (its F.batch_norm refuses it, as nnlua's)
   define('batch_norm', '(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled)',
          function(x, w, b, rm, rv, training, momentum, eps)
-    return F.batch_norm(x, rm, rv, w, b, training == true, momentum or 0.1, eps or 1e-5)
+    return nl.nn._functional_batch_norm(true, x, rm, rv, w, b, training == true, momentum or 0.1, eps or 1e-5)
   end)
   -- torch.instance_norm(input, weight, bias, running_mean, running_var,
-  -- use_input_stats, momentum, eps, cudnn_enabled)
+  -- use_input_stats, momentum, eps, cudnn_enabled): one spatial element
+  -- allowed, as batch_norm's one value
   define('instance_norm', '(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps, '
          .. 'cudnn_enabled)',
          function(x, w, b, rm, rv, use, momentum, eps)
-    return F.instance_norm(x, rm, rv, w, b, use ~= false, momentum or 0.1, eps or 1e-5)
+    return nl.nn._instance_norm(true, x, rm, rv, w, b, use ~= false, momentum or 0.1, eps or 1e-5)
   end)
   -- torch.embedding(weight, indices, padding_idx = -1, scale_grad_by_freq,
   -- sparse): the rows of weight at the 1-based ids; padding_idx a 1-based
@@ -179,7 +182,8 @@ return function(nl)
     return F[fns[1]](x, w, b, opts)
   end)
   -- torch.conv_tbc(input (T, B, C), weight (k, C, O), bias (O), pad = 0)
-  -- -> (T', B, O): conv1d over time, laid out time first
+  -- -> (T', B, O): conv1d over time, laid out time first; T' = T + 2 pad
+  -- - k + 1 may be 0
   define('conv_tbc', '(input, weight, bias, pad)', function(x, w, b, pad)
     local op = 'conv_tbc'
     tensor_arg(op, 'input', x)
@@ -190,7 +194,15 @@ return function(nl)
       raise(('%s: expected input (T, B, C), weight (k, C, O) and bias (O), got %s, %s and %s'):format(op, shape_str(x),
         shape_str(w), shape_str(b)))
     end
-    local y = F.conv1d(Tensor.permute(x, 2, 3, 1), Tensor.permute(w, 3, 2, 1), b, { padding = pad or 0 })
+    pad = pad or 0
+    if type(pad) == 'number' and Tensor.size(x, 1) + 2 * pad == Tensor.size(w, 1) - 1 then
+      -- an output of length 0, as 1.13's (conv1d refuses it): (0, B, O),
+      -- made of the inputs so that their gradients (zeros) come back
+      local none = Tensor.narrow(Tensor.reshape(x, -1, Tensor.size(x, 3)), 1, 1, 0)
+      local y = nl.matmul(none, Tensor.select(w, 1, 1)) + b
+      return Tensor.reshape(y, 0, Tensor.size(x, 2), Tensor.size(w, 3))
+    end
+    local y = F.conv1d(Tensor.permute(x, 2, 3, 1), Tensor.permute(w, 3, 2, 1), b, { padding = pad })
     return Tensor.permute(y, 3, 1, 2)
   end)
 
@@ -361,7 +373,7 @@ return function(nl)
       raise(op .. ': momentum and eps must be numbers, got ' .. describe(momentum) .. ' and ' .. describe(eps))
     end
     training = flag(op, 'training', training, false)
-    local y = F.batch_norm(x, rm, rv, w, b, training, momentum, eps)
+    local y = nl.nn._functional_batch_norm(true, x, rm, rv, w, b, training, momentum, eps)
     if not training then
       return y, nl.zeros({ 0 }, Tensor.dtype(x)), nl.zeros({ 0 }, Tensor.dtype(x))
     end

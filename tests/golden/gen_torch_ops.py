@@ -48,6 +48,14 @@ def cases():
     case('instance_norm', 'instance_norm',
          lambda x, w, b: torch.instance_norm(x, w, b, None, None, True, 0.1, 1e-5, False),
          lambda: [rn(2, 3, 6), rn(3), rn(3)])
+    # one value per channel (spatial element) in training: the torch.* forms
+    # give the bias (F.batch_norm and F.instance_norm refuse it)
+    case('batch_norm_train_one', 'batch_norm',
+         lambda x, w, b: torch.batch_norm(x, w, b, torch.zeros(3), torch.ones(3), True, 0.1, 1e-5, False),
+         lambda: [rn(1, 3), rn(3), rn(3)])
+    case('instance_norm_one', 'instance_norm',
+         lambda x, w, b: torch.instance_norm(x, w, b, None, None, True, 0.1, 1e-5, False),
+         lambda: [rn(2, 3, 1), rn(3), rn(3)])
     case('embedding', 'embedding', lambda w, i: torch.embedding(w, i, 2),
          lambda: [rn(5, 3), ('index', torch.tensor([[1, 3, 3], [5, 2, 4]]))], {'padding_idx': 3})
     case('embedding_nopad', 'embedding', lambda w, i: torch.embedding(w, i),
@@ -121,6 +129,9 @@ def cases():
          'output_padding': [0, 0, 0], 'groups': 1})
     case('conv_tbc', 'conv_tbc', lambda x, w, b: torch.conv_tbc(x, w, b, 1),
          lambda: [rn(7, 2, 3), rn(3, 3, 4), rn(4)], {'pad': 1})
+    # an output of length 0: T + 2 pad = k - 1
+    case('conv_tbc_empty', 'conv_tbc', lambda x, w, b: torch.conv_tbc(x, w, b, 1),
+         lambda: [rn(1, 2, 3), rn(4, 3, 4), rn(4)], {'pad': 1})
     for m in (0, 1, 2):
         for p in (0, 1, 2):
             case('grid_sampler_%d_%d' % (m, p), 'grid_sampler', lambda x, g, m=m, p=p: torch.grid_sampler(
@@ -153,6 +164,9 @@ def cases():
          lambda: [rn(2, 3, 4), rn(3, 4), rn(3, 4)], {'shape': [3, 4]})
     case('native_batch_norm_train', 'native_batch_norm', lambda x, w, b: torch.native_batch_norm(
         x, w, b, torch.zeros(3), torch.ones(3), True, 0.1, 1e-5), lambda: [rn(4, 3, 5), rn(3), rn(3)],
+        {'training': True})
+    case('native_batch_norm_train_one', 'native_batch_norm', lambda x, w, b: torch.native_batch_norm(
+        x, w, b, torch.zeros(3), torch.ones(3), True, 0.1, 1e-5), lambda: [rn(1, 3, 1), rn(3), rn(3)],
         {'training': True})
     case('native_batch_norm_eval', 'native_batch_norm', lambda x, w, b, rm, rv: torch.native_batch_norm(
         x, w, b, rm, rv, False, 0.1, 1e-5), lambda: [rn(4, 3, 5), rn(3), rn(3), ('const', rn(3)),

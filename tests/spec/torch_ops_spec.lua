@@ -228,6 +228,23 @@ describe('torch_ops without goldens', function()
     S.expect_close(r, nl.tensor({ -1, 2 }), 'rrelu_', 1e-7, 0)
   end)
 
+  it('one value per channel in training: the running mean moves, the running var is NaN, F.* still refuse', function()
+    -- (as 1.13's: its unbiased variance of one value is 0/0)
+    local rm, rv = nl.zeros(3), nl.ones(3)
+    nl.batch_norm(nl.tensor({ { 1, 2, 3 } }), nil, nil, rm, rv, true, 0.1, 1e-5)
+    S.expect_close(rm, nl.tensor({ 0.1, 0.2, 0.3 }), 'running_mean', 1e-6, 0)
+    for i = 1, 3 do assert.is_true(rv[i] ~= rv[i], 'running_var NaN') end
+    local irm, irv = nl.zeros(2), nl.ones(2)
+    -- instance_norm's: 0.9 * 0 + 0.1 * the batch's mean of the instances' means
+    nl.instance_norm(nl.tensor({ { { 1 }, { 2 } }, { { 3 }, { 5 } } }), nil, nil, irm, irv, true, 0.1, 1e-5)
+    S.expect_close(irm, nl.tensor({ 0.2, 0.35 }), 'instance running_mean', 1e-6, 0)
+    assert.is_true(irv[1] ~= irv[1], 'instance running_var NaN')
+    S.contains(S.errmsg(nl.nn.functional.batch_norm, nl.ones(1, 3), nil, nil, nil, nil, true),
+      'batch_norm: training needs more than one value per channel')
+    S.contains(S.errmsg(nl.nn.functional.instance_norm, nl.ones(1, 2, 1)),
+      'instance_norm: expected more than 1 spatial element when training')
+  end)
+
   it('lu refuses pivot = false as PyTorch on the CPU, and the removed names point at linalg', function()
     S.contains(S.errmsg(nl.lu, nl.eye(2), false), 'lu: LU without pivoting is not implemented')
     S.contains(S.errmsg(nl.solve, nl.ones(2, 1), nl.eye(2)), 'solve: removed in PyTorch 1.9 (1.13 raises too); use nl.linalg.solve(A, B)')

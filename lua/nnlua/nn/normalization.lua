@@ -81,7 +81,9 @@ return function(nl, nn)
         if self.affine then return x * self.weight:view(view) + self.bias:view(view) end
         return x * 1
       end
-      if n == 1 then
+      -- (one value: refused as F.batch_norm's in 1.13; torch.batch_norm's
+      -- gives the bias, a running_var of NaN, marked one_value_ok)
+      if n == 1 and not self.one_value_ok then
         nl._raise(op .. ': training needs more than one value per channel, got input shape ' .. nl._shape_str(x))
       end
       mean = channel_mean(x)
@@ -352,13 +354,15 @@ return function(nl, nn)
   -- updates running_mean and running_var where given, by the batch's mean
   -- of the instances' means and unbiased variances), else by running_mean
   -- and running_var (C); then times weight and plus bias (each (C) or nil)
-  local function instance_normalize(op, x, rm, rv, weight, bias, use_input_stats, momentum, eps)
+  -- (one_ok: one spatial element allowed, as torch.instance_norm's, the
+  -- output the bias and running_var NaN; F.instance_norm refuses it)
+  local function instance_normalize(op, x, rm, rv, weight, bias, use_input_stats, momentum, eps, one_ok)
     local c, d = x:size(2), x:dim()
     local shape, v = x:shape(), channel_view(c, d)
     local n, k = x:size(1), trailing_numel(x, 3)
     local y
     if use_input_stats then
-      if k == 1 then
+      if k == 1 and not one_ok then
         nl._raise(('%s: expected more than 1 spatial element when training, got input shape %s'):format(op,
           nl._shape_str(x)))
       end
@@ -531,7 +535,9 @@ return function(nl, nn)
   -- three), as InstanceNorm's forward: x (N, C, *) with a spatial dim;
   -- use_input_stats false normalizes by the running statistics, true by
   -- each instance's own and updates the running ones where given
-  function F.instance_norm(x, running_mean, running_var, weight, bias, ...)
+  -- (nn._instance_norm(one_ok, ...): F.instance_norm's arguments after
+  -- one_ok, which allows one spatial element, as torch.instance_norm)
+  local function functional_instance_norm(one_ok, x, running_mean, running_var, weight, bias, ...)
     local op = 'instance_norm'
     local use, momentum, eps = trailing(op, { { 'use_input_stats', true, 'flag' }, { 'momentum', 0.1, 'number' },
                                               { 'eps', 1e-5, 'number' } }, ...)
@@ -543,8 +549,10 @@ return function(nl, nn)
     if not use and running_mean == nil then
       nl._raise(op .. ': use_input_stats = false needs running_mean and running_var')
     end
-    return instance_normalize(op, x, running_mean, running_var, weight, bias, use, momentum, eps)
+    return instance_normalize(op, x, running_mean, running_var, weight, bias, use, momentum, eps, one_ok)
   end
+  nn._instance_norm = functional_instance_norm
+  function F.instance_norm(...) return functional_instance_norm(false, ...) end
 
   -- F.batch_norm(x, running_mean, running_var, weight, bias, training =
   -- false, momentum = 0.1, eps = 1e-5) (or a table of the three), as the
@@ -553,7 +561,9 @@ return function(nl, nn)
   -- and updates the running ones where given, eval by the running ones,
   -- which it needs (PyTorch's 'running_mean must be defined in
   -- evaluation mode')
-  function F.batch_norm(x, running_mean, running_var, weight, bias, ...)
+  -- (nn._functional_batch_norm(one_ok, ...): F.batch_norm's arguments
+  -- after one_ok, which allows one value per channel, as torch.batch_norm)
+  local function functional_batch_norm(one_ok, x, running_mean, running_var, weight, bias, ...)
     local op = 'batch_norm'
     local training, momentum, eps = trailing(op, { { 'training', false, 'flag' }, { 'momentum', 0.1, 'number' },
                                                    { 'eps', 1e-5, 'number' } }, ...)
@@ -569,10 +579,13 @@ return function(nl, nn)
     -- nil; num_batches_tracked, which only the modules keep, a scratch one
     local y = nn._batch_norm({ num_features = c, training = training, track_running_stats = running_mean ~= nil,
                                affine = false, momentum = momentum, eps = eps, running_mean = running_mean,
-                               running_var = running_var, num_batches_tracked = nl.zeros({}, 'int64') }, op, x)
+                               running_var = running_var, num_batches_tracked = nl.zeros({}, 'int64'),
+                               one_value_ok = one_ok }, op, x)
     local v = channel_view(c, x:dim())
     if weight then y = y * weight:view(v) end
     if bias then y = y + bias:view(v) end
     return y
   end
+  nn._functional_batch_norm = functional_batch_norm
+  function F.batch_norm(...) return functional_batch_norm(false, ...) end
 end
