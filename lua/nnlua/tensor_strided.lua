@@ -82,7 +82,9 @@ return function(nl)
   -- nl.as_strided(t, size, stride, [storage_offset]) / t:as_strided: a view
   -- of t's storage. A t that requires grad (in grad mode) gets a copy of
   -- those elements instead, whose gradient flows back to t's (PyTorch's is
-  -- a view); every element it reads must then be one of t's.
+  -- a view); the storage elements it reads that are not t's (t a view of a
+  -- larger tensor) are copied from the storage and get no gradient, as in
+  -- 1.13, whose gradient reaches only the input's elements.
   define('as_strided', function(t, size, stride, offset, ...)
     no_extra_args('as_strided', '(size, stride, [storage_offset])', nil, ...)
     local v, sz = strided_view('as_strided', t, size, stride, offset)
@@ -108,21 +110,24 @@ return function(nl)
         where:scatter_(1, mine:reshape(-1) + 1, nl.arange(0, Tensor.numel(t), 'int64'))
       end
       local read = strided_view('as_strided', nl.arange(0, top, 'int64'), sz, stride, tonumber(vp.offset))
-      local idx = where:index_select(1, read:reshape(-1) + 1)
-      if Tensor.numel(idx) > 0 and idx:min():item() < 0 then
-        raise(('as_strided: the view reaches storage elements outside the input of shape %s, whose gradient '
-               .. 'cannot flow; detach() it or take the view of a tensor holding them'):format(shape_str(t)))
-      end
-      return idx
-    end), sz
+      return where:index_select(1, read:reshape(-1) + 1)
+    end), sz, v
   end)
   do
     local plain = Tensor.as_strided
     local function as_strided(t, ...)
-      local r, sz = plain(t, ...)
+      local r, sz, v = plain(t, ...)
       if sz == nil then return r end
-      -- (with grad: r holds the positions; t's elements gathered at them)
-      return Tensor.reshape(Tensor.index_select(Tensor.reshape(t, -1), 1, r + 1), sz)
+      -- (with grad: r holds the positions in t, -1 for an element not t's;
+      -- t's elements gathered at them, the others the storage's, v's)
+      if Tensor.numel(r) == 0 or Tensor.min(r):item() >= 0 then
+        return Tensor.reshape(Tensor.index_select(Tensor.reshape(t, -1), 1, r + 1), sz)
+      end
+      local outside = nl.no_grad(function() return Tensor.clone(v) end)
+      if Tensor.numel(t) == 0 then return outside end
+      local mine = r:ge(0)
+      local got = Tensor.index_select(Tensor.reshape(t, -1), 1, nl.where(mine, r, 0) + 1)
+      return nl.where(Tensor.reshape(mine, sz), Tensor.reshape(got, sz), outside)
     end
     Tensor.as_strided, nl.as_strided = as_strided, as_strided
   end

@@ -140,6 +140,14 @@ case('segment_reduce_max_ties', 'segment_reduce', lambda x, l: torch.segment_red
 case('segment_reduce_prod_zero', 'segment_reduce', lambda x, l: torch.segment_reduce(x, 'prod', lengths=l),
      [torch.tensor([1.5, 3.0, 0.0, 2.0, 0.0, 0.0]), ('const', torch.tensor([4, 2]))], {'reduce': 'prod'})
 
+# as_strided of a view (x[:, 1:3], nnlua's x:narrow(2, 2, 2)) that reads
+# storage outside it: those elements' values, and no gradient for them
+# (1.13's gradient reaches the view's elements only)
+case('as_strided_view_out', 'as_strided_view', lambda x: x[:, 1:3].as_strided((3, 3), (4, 1), 0),
+     [randn(3, 4)], {'size': [3, 3], 'stride': [4, 1], 'offset': 0})
+case('as_strided_view_overlap', 'as_strided_view', lambda x: x[:, 1:3].as_strided((2, 3), (1, 1), 1),
+     [randn(3, 4).to(F64)], {'size': [2, 3], 'stride': [1, 1], 'offset': 1})
+
 write_golden('tensor_strided.lua', [
     'tensor_strided.lua: PyTorch 1.13 values for nnlua\'s strided views, *_scatter and *_copy ops, put,',
     'resize_, histogram, apply_/map_/map2_ and segment_reduce (gen_tensor_strided.py writes this file; do not edit).',
