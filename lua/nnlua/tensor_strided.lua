@@ -315,7 +315,8 @@ return function(nl)
   -- starts from 0 and the end). An empty segment gives initial, else 0,
   -- NaN, -inf, inf and 1; initial joins every segment (mean: its sum,
   -- not its count, as PyTorch's). index_add and index_reduce carry the
-  -- gradient.
+  -- gradient (max and min: split evenly among ties whatever its sign,
+  -- where 1.13 gives a negative one in full to each tie).
   local SEGMENT = { sum = true, mean = true, max = 'amax', min = 'amin', prod = 'prod' }
   local EMPTY = { max = -math.huge, min = math.huge, prod = 1 }
   nl.segment_reduce = as_op('segment_reduce', function(data, reduce, opts, ...)

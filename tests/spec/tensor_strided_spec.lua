@@ -189,6 +189,16 @@ describe('segment_reduce', function()
       S.gradcheck(function(x) return nl.segment_reduce(x, r, { lengths = L, initial = 0.5 }) end, S.randn64(6, 2))
     end
   end)
+  it('splits a max or min gradient evenly among ties, whatever its sign (1.13 only for a positive one)', function()
+    -- (1.13 gives a negative gradient in full to each tied element: -1 to
+    -- each of two ties, a gradient twice the max's; nnlua gives -0.5)
+    for _, r in ipairs({ 'max', 'min' }) do
+      local s = r == 'max' and 1 or -1
+      local x = nl.tensor({ 1 * s, 3 * s, 3 * s, 2 * s, -1 }):requires_grad()
+      nl.segment_reduce(x, r, nl.tensor({ 4, 1 }, 'int64')):backward(nl.tensor({ -1, 1 }))
+      S.expect_close(x.grad, nl.tensor({ 0, -0.5, -0.5, 0, 1 }), r .. ' ties', 0, 0)
+    end
+  end)
   it('refuses lengths that do not cover the data, bad reductions and axes', function()
     local d = nl.zeros(5)
     assert.truthy(S.errmsg(function() nl.segment_reduce(d, 'sum', nl.tensor({ 2, 2 }, 'int64')) end)
