@@ -1140,7 +1140,8 @@ return function(nl)
   nl.leaky_relu = Tensor.leaky_relu
   function Tensor.leaky_relu_(t, slope)
     if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu_', 'a number as slope', slope) end
-    local p = T(t, 'leaky_relu_')
+    -- (int64 refused here: the kernel's message named leaky_relu)
+    local p = float_only(t, 'leaky_relu_')
     check(lib.nl_inplace_check(p, 'leaky_relu_'))
     local r = nl.no_grad(function() return wrap(lib.nl_leaky_relu(p, slope or 0.01)) end)
     check(lib.nl_copy_(p, T(r, 'leaky_relu_')))
