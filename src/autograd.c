@@ -1145,6 +1145,8 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
     node_list order;
     list_init_spare(&order, SPARE_ORDER);
     bool custom = false;                    /* a node of order is a binding's (user code) */
+    bool given = false;                     /* a root's gradient is given (else custom stays unread) */
+    for (int r = 0; grads && r < n_roots; r++) given |= grads[r] != NULL;
     for (int r = 0; rc == 0 && r < n_roots; r++) {
         nl_tensor *root = roots[r];
         int64_t had = order.n;
@@ -1153,7 +1155,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
             rc = -1;
             break;
         }
-        for (int64_t k = had; k < order.n; k++) custom |= order.v[k]->op == NL_OP_CUSTOM;
+        for (int64_t k = had; given && k < order.n; k++) custom |= order.v[k]->op == NL_OP_CUSTOM;
         nl_tensor *g = grads && grads[r] ? seed_of(grads[r], root->dtype, fn != NULL || custom)
                                          : nl_full(root->ndim, root->sizes, 1.0, root->dtype);
         if (!g) {

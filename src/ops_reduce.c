@@ -181,9 +181,11 @@ static int reduce_flat(reduce_acc *r, const void *x, int64_t n, int dtype, int o
 
 /* Writes r's result of op over n elements of x (dtype) into element i of
  * vals (the op's result dtype) and of at (int64), either of which may be
- * NULL. */
-static void store_result(void *vals, int64_t *at, int64_t i, const reduce_acc *r, const void *x,
-                         int64_t n, int dtype, int op, int64_t base) {
+ * NULL. (Inlined: a whole-tensor sum, every loss, runs it; the call out to
+ * nl_int_float_dtype made the compiler split it.) */
+static inline __attribute__((always_inline)) void store_result(void *vals, int64_t *at, int64_t i, const reduce_acc *r,
+                                                               const void *x, int64_t n, int dtype, int op,
+                                                               int64_t base) {
     if (is_sum_like(op)) {
         int64_t es = nl_dtype_size(result_dtype(op, dtype));
         char *o = (char *)vals + i * es;

@@ -159,7 +159,9 @@ static bool sizes_fit(int ndim, const int64_t *sizes, int log2max) {
     return true;
 }
 
-static bool check_sizes(const char *op, int ndim, const int64_t *sizes, int64_t *numel) {
+/* (inlined: nl_tensor_alloc runs it on every op) */
+static inline __attribute__((always_inline)) bool check_sizes(const char *op, int ndim, const int64_t *sizes,
+                                                              int64_t *numel) {
     if (ndim < 0 || ndim > NL_MAX_DIMS) {
         nl_set_error("%s: %d dims requested; tensors have 0 to %d dims", op, ndim, NL_MAX_DIMS);
         return false;
