@@ -415,6 +415,11 @@ return function(nl, nn)
       local bytes = 0
       for _, t in pairs(tensors) do bytes = bytes + t:numel() * tonumber(lib.nl_dtype_size(t.ptr.dtype)) end
       local prev = lib.nl_mem_set_limit(4 * bytes + 2 ^ 30)
+      -- the constructors draw initial weights the file's then replace: the
+      -- generator is put back after, so a load leaves the draws that follow
+      -- (a resumed fit's shuffles, dropout) as they were, as torch.load does
+      local gen = nl._generator
+      local seed, offset = gen.seed, gen.offset
       local ok, built = pcall(function()
         local m = rebuild(st, {})
         -- constructors build float32: tensors saved as float64 come back so
@@ -422,6 +427,7 @@ return function(nl, nn)
         return m
       end)
       lib.nl_mem_set_limit(prev)
+      gen.seed, gen.offset = seed, offset
       if not ok then
         local msg = tostring(built)
         if msg:find('out of memory', 1, true) then
