@@ -193,6 +193,58 @@ describe('save and nn.load keep the compile state', function()
     S.contains(S.errmsg(m2.fit, m2, nl.zeros(2, 3, 'float64'), nl.zeros(2, 1, 'float64'), { verbose = 0 }),
                'call model:compile')
   end)
+  it('a crafted compile record raises naming nn.load and the file, and leaves a model passed in as it was', function()
+    local json = require 'nnlua.json'
+    local X, y = problem()
+    local m = model(3)
+    m:compile { optimizer = nl.optim.SGD(m:parameters(), { lr = 0.1, momentum = 0.9 }), loss = 'mse' }
+    m:fit(X, y, { epochs = 1, batch_size = 8, verbose = 0 })
+    m:save(file('good.st'))
+    local tensors, meta = nl.load_safetensors(file('good.st'))
+    local path = file('crafted.st')
+    -- the file with its record changed by edit
+    local function crafted(edit)
+      local rec = json.decode(meta.compile)
+      edit(rec)
+      local meta2 = {}
+      for k, v in pairs(meta) do meta2[k] = v end
+      meta2.compile = json.encode(rec)
+      nl.save_safetensors(path, tensors, meta2)
+      return path
+    end
+    local cases = {
+      -- functions of nl.optim that are no optimizer's class
+      { function(r) r.optimizer.class = 'clip_grad_norm' end, 'optimizer class clip_grad_norm' },
+      { function(r) r.optimizer.class = 'ReduceLROnPlateau' end, 'optimizer class ReduceLROnPlateau' },
+      -- settings and names the optimizer or compile refuse
+      { function(r) r.optimizer.class = 'Adam' end, "Adam: unknown options" },
+      { function(r) r.optimizer.defaults.lr = 'x' end, 'SGD: lr must be a number' },
+      { function(r) r.optimizer.param_groups[1].lr = 'x' end, 'SGD: lr must be a number' },
+      { function(r) r.optimizer.params[1][2] = r.optimizer.params[1][1] end, 'appears more than once' },
+      { function(r) r.optimizer.state = 5 end, 'expected a table with state' },
+      { function(r) r.loss = 'nonesuch' end, "unknown loss 'nonesuch'" },
+      { function(r) r.metrics = { 'nonesuch' } end, "unknown metric 'nonesuch'" },
+      { function(r) r.uncompiled = {} end, '(uncompiled)' },
+    }
+    for _, case in ipairs(cases) do
+      local p = crafted(case[1])
+      local msg = S.errmsg(nn.load, p)
+      S.contains(msg, 'load: ' .. p .. ': malformed compile record')
+      S.contains(msg, case[2])
+      -- into a model: its weights and compile state untouched
+      local into = model(8):compile { optimizer = 'adam', loss = 'mae' }
+      local w, o = into[1].weight:clone(), into.optimizer
+      S.errmsg(nn.load, p, into, { compile = true })
+      assert.is_true(bytes(w) == bytes(into[1].weight), 'weights changed by a failed load')
+      assert.are.equal(o, into.optimizer)
+    end
+    -- a model whose weights do not fit the file keeps its compile state
+    local other = nn.Sequential(nn.Linear(3, 2)):double():compile { optimizer = 'adam', loss = 'mae' }
+    local o, c = other.optimizer, rawget(other, '_compiled')
+    S.errmsg(nn.load, file('good.st'), other, { compile = true })
+    assert.are.equal(o, other.optimizer)
+    assert.are.equal(c, rawget(other, '_compiled'))
+  end)
 end)
 
 describe("fit's validation_batch_size", function()

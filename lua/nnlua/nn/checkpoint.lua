@@ -445,7 +445,20 @@ return function(nl, nn)
       if rec then restore_state(path, model, rec) end
       return compile_it(model)
     end
-    model:load_state_dict(weights)
-    return compile_it(model)
+    if not (want_compile and meta.compile) then
+      model:load_state_dict(weights)
+      return model, extras
+    end
+    -- compiled first, as a record that cannot compile it raises before
+    -- anything changed; weights that do not fit put its compile state back
+    local o, c = rawget(model, 'optimizer'), rawget(model, '_compiled')
+    compile_it(model)
+    local ok, err = pcall(model.load_state_dict, model, weights)
+    if not ok then
+      rawset(model, 'optimizer', o)
+      rawset(model, '_compiled', c)
+      error(err, 0)
+    end
+    return model, extras
   end
 end

@@ -93,7 +93,12 @@ return function(nl, nn, ck)
   -- where the record says it cannot be, the model left as it is and why
   -- returned (extras.uncompiled) with the optimizer's state put in
   -- extras.optimizer, if not there already, for the user's own compile
-  function M.apply(path, model, rec, tensors, escaped, extras)
+  -- the optimizer classes a record may name (nl.optim also holds
+  -- functions that are none: clip_grad_norm, the schedulers)
+  local CLASSES = { [optim.LBFGS] = true }
+  for _, make in pairs(optim.by_name) do CLASSES[make] = true end
+
+  local function apply(path, model, rec, tensors, escaped, extras)
     if type(rec) ~= 'table' then malformed(path, 'not a table') end
     local orec = rec.optimizer
     if orec ~= nil and type(orec) ~= 'table' then malformed(path, 'optimizer') end
@@ -102,7 +107,8 @@ return function(nl, nn, ck)
     elseif orec and orec.state ~= nil then state = ck.unflatten(orec.state, tensors, escaped) end
     local sd = orec and state and { optimizer = orec.class, state = state, param_groups = orec.param_groups }
     if rec.uncompiled ~= nil then
-      extras.uncompiled = tostring(rec.uncompiled)
+      if type(rec.uncompiled) ~= 'string' then malformed(path, 'uncompiled') end
+      extras.uncompiled = rec.uncompiled
       if sd and extras.optimizer == nil then extras.optimizer = sd end
       return
     end
@@ -119,7 +125,7 @@ return function(nl, nn, ck)
       malformed(path, 'loss')
     end
     local make = type(orec.class) == 'string' and optim[orec.class]
-    if type(make) ~= 'function' then malformed(path, 'optimizer class ' .. tostring(orec.class)) end
+    if not CLASSES[make] then malformed(path, 'optimizer class ' .. tostring(orec.class)) end
     if type(orec.params) ~= 'table' or type(orec.param_groups) ~= 'table' then malformed(path, 'optimizer groups') end
     local mine = {}
     for _, kv in ipairs(model:named_parameters()) do mine[kv[1]] = kv[2] end
@@ -145,6 +151,17 @@ return function(nl, nn, ck)
     model:compile { optimizer = o, loss = loss, metrics = type(rec.metrics) == 'table' and rec.metrics or nil }
     -- (one compiled by name is rebound to new tensors after :double(), as before)
     if rec.named then rawget(model, '_compiled').named = true end
+  end
+
+  -- apply's, with what the record's values made the optimizer, the loss
+  -- or compile raise ('SGD: lr must be a number', 'compile: unknown
+  -- loss') said to come from the file
+  function M.apply(path, ...)
+    local ok, err = pcall(apply, path, ...)
+    if ok then return end
+    local msg = tostring(err):gsub('^[^:\n]*:%d+: ', '')
+    if msg:sub(1, 5) == 'load:' then error(err, 0) end
+    malformed(path, msg)
   end
 
   return M
