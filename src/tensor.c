@@ -1163,26 +1163,19 @@ static void index_slices(nl_tensor *out, int d, const int64_t *ko, const nl_tens
 /* out[i] = row[ks[i]], i < n: one row of a gather along the last dim, by
  * the element's bits (4 or 8 bytes: float32, float64 and int64 alike);
  * far: the row is out of the L2 */
-static void index_row_u32(uint32_t *restrict out, const uint32_t *restrict row, const int64_t *restrict ks, int64_t n,
-                          bool far) {
-    int64_t i = 0;
-    if (far)
-        for (; i + 32 < n; i++) {
-            __builtin_prefetch(row + ks[i + 32]);
-            out[i] = row[ks[i]];
-        }
-    for (; i < n; i++) out[i] = row[ks[i]];
-}
-static void index_row_u64(uint64_t *restrict out, const uint64_t *restrict row, const int64_t *restrict ks, int64_t n,
-                          bool far) {
-    int64_t i = 0;
-    if (far)
-        for (; i + 32 < n; i++) {
-            __builtin_prefetch(row + ks[i + 32]);
-            out[i] = row[ks[i]];
-        }
-    for (; i < n; i++) out[i] = row[ks[i]];
-}
+#define INDEX_ROW(name, T)                                                                                             \
+    static void name(T *restrict out, const T *restrict row, const int64_t *restrict ks, int64_t n, bool far) {        \
+        int64_t i = 0;                                                                                                 \
+        if (far)                                                                                                       \
+            for (; i + 32 < n; i++) {                                                                                  \
+                __builtin_prefetch(row + ks[i + 32]);                                                                  \
+                out[i] = row[ks[i]];                                                                                   \
+            }                                                                                                          \
+        for (; i < n; i++) out[i] = row[ks[i]];                                                                        \
+    }
+INDEX_ROW(index_row_u32, uint32_t)
+INDEX_ROW(index_row_u64, uint64_t)
+#undef INDEX_ROW
 /* out[i] = row[k0 - i], i < n: a reversed index (flip's), which vectorizes */
 static void reverse_row_u32(uint32_t *restrict out, const uint32_t *restrict row, int64_t k0, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = row[k0 - i];
