@@ -5,7 +5,6 @@
 -- uncompiled with the reason; files of models never compiled load as
 -- before. And fit's validation_batch_size (batch_size by default, as
 -- tf.keras 2's), which validation_steps counts.
-local ffi = require 'ffi'
 local S = require 'support'
 local nl = require 'nnlua'
 local nn, F = nl.nn, nl.nn.functional
@@ -13,14 +12,19 @@ local nn, F = nl.nn, nl.nn.functional
 local dir = S.tmpdir()
 local function file(name) return dir .. '/' .. name end
 
-local SIZE = { float32 = 4, float64 = 8, int64 = 8 }
-local function bytes(t)
-  local c = t:detach():contiguous()
-  return ffi.string(c.ptr.data, c:numel() * SIZE[c:dtype()])
-end
+local bytes = S.bytes
 local function same_weights(a, b)
   local sa, sb = a:state_dict(), b:state_dict()
   for k, v in pairs(sa) do assert.is_true(bytes(v) == bytes(sb[k]), k .. ' differs') end
+end
+-- one more epoch of a and b on X, y, each from nl.manual_seed(seed):
+-- the same weights after
+local function same_epoch(a, b, X, y, seed, batch_size)
+  for _, m in ipairs({ a, b }) do
+    nl.manual_seed(seed)
+    m:fit(X, y, { epochs = 1, batch_size = batch_size, verbose = 0 })
+  end
+  same_weights(a, b)
 end
 
 -- a small regression problem in float64 and a model built from seed
@@ -125,11 +129,7 @@ describe('save and nn.load keep the compile state', function()
     assert.are.equal(true, m2.optimizer.param_groups[1].nesterov)
     assert.are.equal(0.9, m2.optimizer.param_groups[1].momentum)
     -- another epoch on each, the same
-    nl.manual_seed(4)
-    m:fit(X, y, { epochs = 1, batch_size = 10, verbose = 0 })
-    nl.manual_seed(4)
-    m2:fit(X, y, { epochs = 1, batch_size = 10, verbose = 0 })
-    same_weights(m, m2)
+    same_epoch(m, m2, X, y, 4, 10)
   end)
 
   it('include_optimizer = false keeps the class and settings, not the state; compile = false loads uncompiled', function()
@@ -174,11 +174,7 @@ describe('save and nn.load keep the compile state', function()
     -- the user compiles again with the function, and the run goes on
     m2:compile { optimizer = 'adam', loss = loss }
     m2.optimizer:load_state_dict(extras.optimizer)
-    nl.manual_seed(8)
-    m:fit(X, y, { epochs = 1, batch_size = 8, verbose = 0 })
-    nl.manual_seed(8)
-    m2:fit(X, y, { epochs = 1, batch_size = 8, verbose = 0 })
-    same_weights(m, m2)
+    same_epoch(m, m2, X, y, 8, 8)
   end)
 
   it('a model never compiled saves no compile record and loads as before', function()

@@ -11,13 +11,7 @@ local nn, optim = nl.nn, nl.optim
 local dir = S.tmpdir()
 local function file(name) return dir .. '/' .. name end
 
--- the bytes of t's values, row-major: a comparison that tells -0 from 0
--- and one NaN payload from another
-local SIZE = { float32 = 4, float64 = 8, int64 = 8 }
-local function bytes(t)
-  local c = t:detach():contiguous()
-  return ffi.string(c.ptr.data, c:numel() * SIZE[c:dtype()])
-end
+local bytes = S.bytes   -- (-0 and 0, NaN payloads told apart)
 local function same_tensor(a, b, what)
   assert.are.equal(a:dtype(), b:dtype(), what .. ': dtype')
   assert.are.same(a:shape(), b:shape(), what .. ': shape')

@@ -241,6 +241,14 @@ end
 -- the values of tensor t, flat in row-major order
 function S.flat(t) return t:detach():reshape(-1):totable() end
 
+-- the bytes of t's values, row-major: a comparison that tells -0 from 0
+-- and one NaN payload from another
+local SIZE = { float32 = 4, float64 = 8, int64 = 8 }
+function S.bytes(t)
+  local c = t:detach():contiguous()
+  return require('ffi').string(c.ptr.data, c:numel() * SIZE[c:dtype()])
+end
+
 -- assert that tensors a and b have one shape and every element equal (NaN
 -- where the other is NaN); a failure names the first that differs
 function S.same_bits(a, b, what)

@@ -2,6 +2,18 @@
 -- cat/stack/index_select and printing.
 local nl = require 'nnlua'
 
+-- body(dtype, threads) for float32, float64 and int64 on one and two
+-- threads, the thread count put back after (in an it)
+local function each_dtype_on_threads(body)
+  local prev = nl.get_num_threads()
+  finally(function() nl.set_num_threads(prev) end)
+  for _, threads in ipairs({ 1, 2 }) do
+    nl.set_num_threads(threads)
+    for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do body(dtype, threads) end
+  end
+end
+local function all_eq(a, b, what) assert.is_true(a:eq(b):all():item() == 1, what) end
+
 describe('creation', function()
   it('builds tensors from nested tables and numbers', function()
     local t = nl.tensor({ { 1, 2, 3 }, { 4, 5, 6 } })
@@ -289,41 +301,36 @@ describe('indexing', function()
   it('index_select copies big blocks right on one and two threads, for every dim and dtype', function()
     -- big enough to run on the threads: each element of the result is
     -- checked against the element it came from (x[i][j][k] = i*10^4+j*100+k)
-    local prev = nl.get_num_threads()
-    finally(function() nl.set_num_threads(prev) end)
-    for _, threads in ipairs({ 1, 2 }) do
-      nl.set_num_threads(threads)
-      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
-        local x = (nl.arange(0, 40, 1, dtype) * 10000):view(40, 1, 1) + (nl.arange(0, 60, 1, dtype) * 100):view(1, 60, 1)
-          + nl.arange(0, 70, 1, dtype):view(1, 1, 70)
-        assert.are.equal(dtype, x:dtype())
-        for d = 1, 3 do
-         local size = x:size(d)
-         -- (and one of 30 entries: the block copies prefetch the rows 8 entries ahead)
-         local long = {}
-         for i = 1, 30 do long[i] = (i * 7) % size + 1 end
-         for _, idx in ipairs({ { size, 1, 3, size, 2 }, long }) do
-          local y = x:index_select(d, idx)
-          local s = y:shape()
-          assert.are.equal(#idx, s[d])
-          local flat_y = y:contiguous():view(-1)
-          local mid = { 2, 5, 3 }
-          mid[d] = #idx - 1
-          for _, at in ipairs({ { 1, 1, 1 }, { s[1], s[2], s[3] }, { 2, 5, 3 }, mid, { s[1], 1, s[3] } }) do
-            local src = { at[1], at[2], at[3] }
-            src[d] = idx[at[d]]
-            local want = (src[1] - 1) * 10000 + (src[2] - 1) * 100 + (src[3] - 1)
-            local pos = ((at[1] - 1) * s[2] + (at[2] - 1)) * s[3] + at[3]
-            assert.are.equal(want, flat_y[pos], ('%s dim %d at %d,%d,%d'):format(dtype, d, at[1], at[2], at[3]))
-          end
-          -- every row: the slices of y along d against x's
-          for k = 1, #idx do
-            assert.is_true(y:select(d, k):eq(x:select(d, idx[k])):all():item() == 1, ('%s dim %d entry %d'):format(dtype, d, k))
-          end
-         end
+    each_dtype_on_threads(function(dtype, threads)
+      local x = (nl.arange(0, 40, 1, dtype) * 10000):view(40, 1, 1) + (nl.arange(0, 60, 1, dtype) * 100):view(1, 60, 1)
+        + nl.arange(0, 70, 1, dtype):view(1, 1, 70)
+      assert.are.equal(dtype, x:dtype())
+      for d = 1, 3 do
+       local size = x:size(d)
+       -- (and one of 30 entries: the block copies prefetch the rows 8 entries ahead)
+       local long = {}
+       for i = 1, 30 do long[i] = (i * 7) % size + 1 end
+       for _, idx in ipairs({ { size, 1, 3, size, 2 }, long }) do
+        local y = x:index_select(d, idx)
+        local s = y:shape()
+        assert.are.equal(#idx, s[d])
+        local flat_y = y:contiguous():view(-1)
+        local mid = { 2, 5, 3 }
+        mid[d] = #idx - 1
+        for _, at in ipairs({ { 1, 1, 1 }, { s[1], s[2], s[3] }, { 2, 5, 3 }, mid, { s[1], 1, s[3] } }) do
+          local src = { at[1], at[2], at[3] }
+          src[d] = idx[at[d]]
+          local want = (src[1] - 1) * 10000 + (src[2] - 1) * 100 + (src[3] - 1)
+          local pos = ((at[1] - 1) * s[2] + (at[2] - 1)) * s[3] + at[3]
+          assert.are.equal(want, flat_y[pos], ('%s dim %d at %d,%d,%d'):format(dtype, d, at[1], at[2], at[3]))
         end
+        -- every row: the slices of y along d against x's
+        for k = 1, #idx do
+          assert.is_true(y:select(d, k):eq(x:select(d, idx[k])):all():item() == 1, ('%s dim %d entry %d'):format(dtype, d, k))
+        end
+       end
       end
-    end
+    end)
   end)
 end)
 
@@ -333,28 +340,22 @@ end)
 -- off the alignment and lengths that leave a tail, on one and two threads
 describe('big copies', function()
   it('clone, contiguous and copy_ of 8 MB and more keep every element in place', function()
-    local prev = nl.get_num_threads()
-    finally(function() nl.set_num_threads(prev) end)
-    local function all_eq(a, b, what) assert.is_true(a:eq(b):all():item() == 1, what) end
-    for _, threads in ipairs({ 1, 2 }) do
-      nl.set_num_threads(threads)
-      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
-        local n = 2 ^ 21 + 37                       -- 8 MB and 148 bytes in float32
-        local x = nl.arange(0, n, 1, dtype)
-        local what = ('%s on %d threads'):format(dtype, threads)
-        local c = x:clone()
-        all_eq(c, x, 'clone ' .. what)
-        assert.are.equal(n - 1, c[n])
-        local v = x:narrow(1, 2, n - 1)             -- a source one element on
-        all_eq(v:clone(), nl.arange(1, n, 1, dtype), 'clone of a narrowed view ' .. what)
-        local m = x:view(n, 1):expand(n, 2):select(2, 1)
-        all_eq(m:contiguous(), x, 'contiguous ' .. what)
-        local d = nl.full({ n + 2 }, -1, dtype)      -- a destination one element on
-        d:narrow(1, 2, n):copy_(x)
-        all_eq(d:narrow(1, 2, n), x, 'copy_ ' .. what)
-        assert.are.same({ -1, -1 }, { d[1], d[n + 2] })
-      end
-    end
+    each_dtype_on_threads(function(dtype, threads)
+      local n = 2 ^ 21 + 37                       -- 8 MB and 148 bytes in float32
+      local x = nl.arange(0, n, 1, dtype)
+      local what = ('%s on %d threads'):format(dtype, threads)
+      local c = x:clone()
+      all_eq(c, x, 'clone ' .. what)
+      assert.are.equal(n - 1, c[n])
+      local v = x:narrow(1, 2, n - 1)             -- a source one element on
+      all_eq(v:clone(), nl.arange(1, n, 1, dtype), 'clone of a narrowed view ' .. what)
+      local m = x:view(n, 1):expand(n, 2):select(2, 1)
+      all_eq(m:contiguous(), x, 'contiguous ' .. what)
+      local d = nl.full({ n + 2 }, -1, dtype)      -- a destination one element on
+      d:narrow(1, 2, n):copy_(x)
+      all_eq(d:narrow(1, 2, n), x, 'copy_ ' .. what)
+      assert.are.same({ -1, -1 }, { d[1], d[n + 2] })
+    end)
   end)
 end)
 
@@ -365,48 +366,42 @@ end)
 describe('index_select, gather and flip along the last dim', function()
   local S = require 'support'
   it('take each element from its place, on one and two threads, for every dtype', function()
-    local prev = nl.get_num_threads()
-    finally(function() nl.set_num_threads(prev) end)
-    local function all_eq(a, b, what) assert.is_true(a:eq(b):all():item() == 1, what) end
-    for _, threads in ipairs({ 1, 2 }) do
-      nl.set_num_threads(threads)
-      for _, dtype in ipairs({ 'float32', 'float64', 'int64' }) do
-        local function value(i, j, k)    -- x[i][j][k] = i*10^4 + j*100 + k, 0-based, of the given sizes
-          return (i * 10000):view(-1, 1, 1) + (j * 100):view(1, -1, 1) + k:view(1, 1, -1)
-        end
-        local I, J, K = nl.arange(0, 300, 1, dtype), nl.arange(0, 40, 1, dtype), nl.arange(0, 70, 1, dtype)
-        local x = value(I, J, K)
-        local what = ('%s on %d threads'):format(dtype, threads)
-        -- reversed (flip's), a gather of repeats and a run forward
-        for _, idx in ipairs({ nl.arange(70, 0, -1, 'int64'), nl.tensor({ 70, 1, 3, 70, 2, 2 }, 'int64'),
-                               nl.arange(5, 40, 1, 'int64'), nl.arange(0, 100, 1, 'int64') * 37 % 70 + 1 }) do
-          all_eq(x:index_select(3, idx), value(I, J, (idx - 1):to(dtype)), 'index_select ' .. what)
-          all_eq(x:index_select(-1, idx:view(-1, 1):expand(idx:numel(), 2):select(2, 1)),    -- a strided index
-                 value(I, J, (idx - 1):to(dtype)), 'index_select, strided index, ' .. what)
-        end
-        all_eq(x:flip(3), value(I, J, nl.arange(69, -1, -1, dtype)), 'flip ' .. what)
-        -- rows of 70000 (past 256 kB: read ahead of the gather) by 200 places, 8 rows
-        local wide = nl.arange(0, 8 * 70000, 1, dtype):view(8, 70000)
-        local far = nl.arange(0, 200, 1, 'int64') * 3499 % 70000 + 1
-        all_eq(wide:index_select(2, far), (nl.arange(0, 8, 1, dtype) * 70000):view(8, 1) + (far - 1):to(dtype):view(1, 200),
-               'index_select of wide rows ' .. what)
-        -- gather: an index smaller than x in the leading dims, over x and a view whose rows are strided
-        local gi = (nl.arange(0, 250 * 30 * 9, 1, 'int64') * 7 % 70 + 1):view(250, 30, 9)
-        local want = (nl.arange(0, 250, 1, dtype) * 10000):view(-1, 1, 1) + (nl.arange(0, 30, 1, dtype) * 100):view(1, -1, 1)
-          + (gi - 1):to(dtype)
-        all_eq(x:gather(3, gi), want, 'gather ' .. what)
-        local xv = x:narrow(1, 1, 250):narrow(2, 1, 30)          -- not contiguous, last stride 1
-        assert.is_false(xv:is_contiguous())
-        all_eq(xv:gather(3, gi), want, 'gather of a view ' .. what)
-        all_eq(x:gather(3, gi:transpose(1, 2):contiguous():transpose(1, 2)), want, 'gather by a strided index ' .. what)
-        -- its entries are checked as they are read: a bad one is named, whichever thread read it
-        local bad = gi:clone()
-        bad[250][30][9] = 71
-        S.contains(S.errmsg(function() return x:gather(3, bad) end), 'gather: index 71 out of range for dim 3 of shape [300,40,70]')
-        bad[250][30][9], bad[1][1][1] = 1, 0
-        S.contains(S.errmsg(function() return x:gather(3, bad) end), 'gather: index 0 out of range for dim 3 of shape [300,40,70]')
+    each_dtype_on_threads(function(dtype, threads)
+      local function value(i, j, k)    -- x[i][j][k] = i*10^4 + j*100 + k, 0-based, of the given sizes
+        return (i * 10000):view(-1, 1, 1) + (j * 100):view(1, -1, 1) + k:view(1, 1, -1)
       end
-    end
+      local I, J, K = nl.arange(0, 300, 1, dtype), nl.arange(0, 40, 1, dtype), nl.arange(0, 70, 1, dtype)
+      local x = value(I, J, K)
+      local what = ('%s on %d threads'):format(dtype, threads)
+      -- reversed (flip's), a gather of repeats and a run forward
+      for _, idx in ipairs({ nl.arange(70, 0, -1, 'int64'), nl.tensor({ 70, 1, 3, 70, 2, 2 }, 'int64'),
+                             nl.arange(5, 40, 1, 'int64'), nl.arange(0, 100, 1, 'int64') * 37 % 70 + 1 }) do
+        all_eq(x:index_select(3, idx), value(I, J, (idx - 1):to(dtype)), 'index_select ' .. what)
+        all_eq(x:index_select(-1, idx:view(-1, 1):expand(idx:numel(), 2):select(2, 1)),    -- a strided index
+               value(I, J, (idx - 1):to(dtype)), 'index_select, strided index, ' .. what)
+      end
+      all_eq(x:flip(3), value(I, J, nl.arange(69, -1, -1, dtype)), 'flip ' .. what)
+      -- rows of 70000 (past 256 kB: read ahead of the gather) by 200 places, 8 rows
+      local wide = nl.arange(0, 8 * 70000, 1, dtype):view(8, 70000)
+      local far = nl.arange(0, 200, 1, 'int64') * 3499 % 70000 + 1
+      all_eq(wide:index_select(2, far), (nl.arange(0, 8, 1, dtype) * 70000):view(8, 1) + (far - 1):to(dtype):view(1, 200),
+             'index_select of wide rows ' .. what)
+      -- gather: an index smaller than x in the leading dims, over x and a view whose rows are strided
+      local gi = (nl.arange(0, 250 * 30 * 9, 1, 'int64') * 7 % 70 + 1):view(250, 30, 9)
+      local want = (nl.arange(0, 250, 1, dtype) * 10000):view(-1, 1, 1) + (nl.arange(0, 30, 1, dtype) * 100):view(1, -1, 1)
+        + (gi - 1):to(dtype)
+      all_eq(x:gather(3, gi), want, 'gather ' .. what)
+      local xv = x:narrow(1, 1, 250):narrow(2, 1, 30)          -- not contiguous, last stride 1
+      assert.is_false(xv:is_contiguous())
+      all_eq(xv:gather(3, gi), want, 'gather of a view ' .. what)
+      all_eq(x:gather(3, gi:transpose(1, 2):contiguous():transpose(1, 2)), want, 'gather by a strided index ' .. what)
+      -- its entries are checked as they are read: a bad one is named, whichever thread read it
+      local bad = gi:clone()
+      bad[250][30][9] = 71
+      S.contains(S.errmsg(function() return x:gather(3, bad) end), 'gather: index 71 out of range for dim 3 of shape [300,40,70]')
+      bad[250][30][9], bad[1][1][1] = 1, 0
+      S.contains(S.errmsg(function() return x:gather(3, bad) end), 'gather: index 0 out of range for dim 3 of shape [300,40,70]')
+    end)
   end)
 end)
 
