@@ -194,6 +194,13 @@ def run_with_grad(f, x, transposed):
     return out, idx, w, leaf.grad
 
 
+def sign_fixed_columns(v):
+    """eigenvector columns with a nonnegative largest-magnitude entry (their
+    sign is the solver's choice)"""
+    i = v.abs().argmax(-2, keepdim=True)
+    return v * torch.sign(torch.gather(v, -2, i))
+
+
 def write_golden(name, header, lines):
     """Writes tests/golden/<name>: the header's lines as Lua comments, then
     `return {`, the lines, `}`."""

@@ -15,19 +15,13 @@ tests/spec/torch_compat_spec.lua); run from the repository root with
 import struct
 import warnings
 import torch
-from common import F32, F64, I64, method_case, lua_method_case, lua_tensor, write_golden, seed
+from common import F32, F64, I64, sign_fixed_columns, method_case, lua_method_case, lua_tensor, write_golden, seed
 
 warnings.filterwarnings('ignore')
 
 
 def rn(*shape, dtype=F32):
     return torch.randn(shape, dtype=dtype)
-
-
-def signed(v):
-    """eigenvector columns with a nonnegative largest-magnitude entry"""
-    i = v.abs().argmax(-2, keepdim=True)
-    return v * torch.sign(torch.gather(v, -2, i))
 
 
 def cases():
@@ -46,7 +40,7 @@ def cases():
     case('triangular_solve', 'triangular_solve', lambda b, a: b.triangular_solve(a, False, True),
          lambda: [rn(3, 2, dtype=F64), rn(3, 3, dtype=F64) + 3 * torch.eye(3, dtype=F64)],
          {'upper': False, 'transpose': True})
-    case('symeig', 'symeig', lambda a: (lambda r: (r[0], signed(r[1])))((a + a.T).symeig(True)),
+    case('symeig', 'symeig', lambda a: (lambda r: (r[0], sign_fixed_columns(r[1])))((a + a.T).symeig(True)),
          lambda: [rn(4, 4, dtype=F64)], {'eigenvectors': True})
     case('symeig_values', 'symeig', lambda a: (a + a.T).symeig(), lambda: [('const', rn(3, 3, dtype=F64))])
     case('geqrf', 'geqrf', lambda a: a.geqrf(), lambda: [('const', rn(4, 3, dtype=F64))])

@@ -6,7 +6,7 @@ Class ids and indices are written 1-based (nnlua's). Writes
 tests/golden/torch_ops.lua; run with /usr/bin/python3 (torch 1.13)."""
 import warnings
 import torch
-from common import F32, F64, I64, method_case, lua_method_case, write_golden, seed
+from common import F32, F64, I64, sign_fixed_columns, method_case, lua_method_case, write_golden, seed
 
 warnings.filterwarnings('ignore')
 
@@ -18,13 +18,6 @@ def rn(*shape, dtype=F32):
 def pos_def(n, dtype=F64):
     a = torch.randn(n, n, dtype=dtype)
     return a @ a.T + n * torch.eye(n, dtype=dtype)
-
-
-def signed(v):
-    """eigenvector columns with a nonnegative largest-magnitude entry (their
-    sign is the solver's choice)"""
-    i = v.abs().argmax(-2, keepdim=True)
-    return v * torch.sign(torch.gather(v, -2, i))
 
 
 def cases():
@@ -230,9 +223,9 @@ def cases():
          lambda: [rn(3, 2, dtype=F64), rn(2, 3, 3, dtype=F64) + 3 * torch.eye(3, dtype=F64)], {})
     case('symeig_values', 'symeig', lambda a: torch.symeig(a + a.transpose(-1, -2)),
          lambda: [('const', rn(2, 4, 4, dtype=F64))], {})
-    case('symeig_vectors', 'symeig', lambda a: (lambda r: (r[0], signed(r[1])))(torch.symeig(a, True, False)),
+    case('symeig_vectors', 'symeig', lambda a: (lambda r: (r[0], sign_fixed_columns(r[1])))(torch.symeig(a, True, False)),
          lambda: [rn(4, 4, dtype=F64)], {'eigenvectors': True, 'upper': False})
-    case('symeig_upper', 'symeig', lambda a: (lambda r: (r[0], signed(r[1])))(torch.symeig(a, True)),
+    case('symeig_upper', 'symeig', lambda a: (lambda r: (r[0], sign_fixed_columns(r[1])))(torch.symeig(a, True)),
          lambda: [rn(4, 4, dtype=F64)], {'eigenvectors': True, 'upper': True})
     for shape in ((5, 3), (3, 5), (2, 4, 4)):
         case('geqrf_%s' % 'x'.join(map(str, shape)), 'geqrf', lambda a: torch.geqrf(a),
@@ -252,7 +245,7 @@ def cases():
     for largest in (True, False):
         case('lobpcg_values_%d' % largest, 'lobpcg', lambda a, lg=largest: torch.lobpcg(
             a, 3, None, None, None, None, None, 1e-10, lg)[0], lambda: [spd()], {'k': 3, 'largest': largest})
-        case('lobpcg_vectors_%d' % largest, 'lobpcg', lambda a, lg=largest: (lambda r: (r[0], signed(r[1])))(
+        case('lobpcg_vectors_%d' % largest, 'lobpcg', lambda a, lg=largest: (lambda r: (r[0], sign_fixed_columns(r[1])))(
             torch.lobpcg(a, 2, None, None, None, None, None, 1e-10, lg)), lambda: [('const', spd())],
             {'k': 2, 'largest': largest, 'vectors': True})
     return out
