@@ -647,6 +647,15 @@ return function(nl)
     end
   end
 
+  -- one batch of an evaluation (inside in_eval), run_eval's and
+  -- test_on_batch's: its loss and metrics tallied into t
+  local function eval_step(op, self, c, t, xb, yb, wb, weighted)
+    local pred = self(xb)
+    yb = squeeze_labels(c, pred, yb)
+    local loss = weighted and weighted(pred, yb, wb) or c.loss(pred, yb)
+    tally_add(op, c, t, pred, yb, loss:item())
+  end
+
   -- one pass over the batches that batches() gives, without training:
   -- mean loss and metrics. weighted(pred, y, w): the loss of a batch
   -- with evaluate's sample_weight (its third value); otherwise a third
@@ -661,10 +670,7 @@ return function(nl)
         if b == steps then break end
         b = b + 1
         fd.check_batch(op, b, xb, yb)
-        local pred = self(xb)
-        yb = squeeze_labels(c, pred, yb)
-        local loss = weighted and weighted(pred, yb, wb) or c.loss(pred, yb)
-        tally_add(op, c, t, pred, yb, loss:item())
+        eval_step(op, self, c, t, xb, yb, wb, weighted)
       end
     end)
     if b == 0 then nl._raise(op .. ': the data gave no batches') end
@@ -718,12 +724,13 @@ return function(nl)
   -- scheduler built on it stay the one fit steps); one that has stepped
   -- has state for the old tensors, and one the user built is the user's
   -- to rebuild.
-  local function own_optimizer(self, c)
+  local function own_optimizer(self, c, op)
+    op = op or 'fit'
     local o = c.optimizer
     if holds_own_params(self, o, c.loss_module) then return end
-    if not c.named then check_own_params(self, 'fit', "the compiled optimizer", o, c.loss_module) end
+    if not c.named then check_own_params(self, op, "the compiled optimizer", o, c.loss_module) end
     if next(o.state) ~= nil then
-      nl._raise("fit: the model's parameters are not those the compiled optimizer has stepped (:double() or "
+      nl._raise(op .. ": the model's parameters are not those the compiled optimizer has stepped (:double() or "
                 .. ':float() after training makes new tensors); compile again')
     end
     -- (a new one checks them as compile's did; its lr is not used)
@@ -959,30 +966,31 @@ return function(nl)
   -- class_weight: class -> weight, classes as the targets hold them
   -- (1-based class indices, so a list {w1, w2, ...} weighs classes 1, 2, ...;
   -- 0 and 1 for binary targets)
-  local function check_class_weight(c, cw)
+  local function check_class_weight(c, cw, op)
+    op = op or 'fit'
     if type(cw) ~= 'table' or getmetatable(cw) ~= nil then
-      nl._argerror('fit', 'class_weight as a table of class -> weight', cw)
+      nl._argerror(op, 'class_weight as a table of class -> weight', cw)
     end
     for k, v in pairs(cw) do
       if type(k) ~= 'number' or k % 1 ~= 0 or k < 0 or k > 2^31 then
-        nl._raise(('fit: class_weight keys must be classes as the targets hold them (whole numbers >= 0), got %s')
-                  :format(nl._describe_arg(k)))
+        nl._raise(('%s: class_weight keys must be classes as the targets hold them (whole numbers >= 0), got %s')
+                  :format(op, nl._describe_arg(k)))
       end
       if type(v) ~= 'number' or v ~= v or math.abs(v) == math.huge then
-        nl._raise(('fit: class_weight[%d] must be a finite number, got %s'):format(k, nl._describe_arg(v)))
+        nl._raise(('%s: class_weight[%d] must be a finite number, got %s'):format(op, k, nl._describe_arg(v)))
       end
     end
     local k = c.kind
     if not (k == 'classes' or k == 'onehot' or k == 'binary' or k == 'logits') or c.rows then
-      nl._raise(('fit: class_weight weighs the classes of a classification loss (%s); %s has none%s'):format(
-        CLASS_LOSSES, c.loss_name, c.rows and ' that each sample\'s loss can weigh' or ''))
+      nl._raise(('%s: class_weight weighs the classes of a classification loss (%s); %s has none%s'):format(
+        op, CLASS_LOSSES, c.loss_name, c.rows and ' that each sample\'s loss can weigh' or ''))
     end
-    check_weighable(c, 'class_weight')
+    check_weighable(c, 'class_weight', op)
   end
   -- each training element's weight: class_weight at its class (the
   -- targets' class index; a row of probabilities or one-hot targets, its
   -- argmax; 0/1 targets, rounded, as Keras's), 1 for a class not listed
-  local function class_weights_of(c, cw, y)
+  local function class_weights_of(c, cw, y, op)
     return nl.no_grad(function()
       local cls
       if c.kind == 'classes' and y:dtype() == 'int64' then cls = y
@@ -990,7 +998,7 @@ return function(nl)
       else cls = y:gt(0.5):to('int64') end
       if cls:numel() == 0 then return nl.ones(cls:shape(), 'float64') end
       local lo, hi = cls:min():item(), cls:max():item()
-      if lo < 0 then nl._raise(('fit: class_weight: the targets hold the class %d'):format(lo)) end
+      if lo < 0 then nl._raise(('%s: class_weight: the targets hold the class %d'):format(op or 'fit', lo)) end
       local w = {}
       for k = 0, hi do w[k + 1] = cw[k] or 1 end
       return nl.tensor(w, 'float64'):index_select(1, (cls + 1):reshape(-1)):reshape(cls:shape())
@@ -1021,6 +1029,54 @@ return function(nl)
     if c.reduce == 'sum' then return sum end
     if c.reduce == 'batchmean' then return sum / L:size(1) end
     return sum / math.max(L:numel(), 1)
+  end
+
+  -- an optimizer whose step re-evaluates the loss (needs_closure:
+  -- LBFGS) steps with a closure; under DataParallel each rank would
+  -- read its own share's loss in its line search and tolerance tests,
+  -- and the ranks would step apart (or one wait on the others' gradients)
+  local function check_closure_ranks(op, self, c)
+    local dist = nl._dist_world()
+    if c.optimizer.needs_closure == true and dist and self._data_parallel then
+      nl._raise(("%s: %s steps with a closure that reads each rank's own loss, which DataParallel does not "
+                 .. 'average: the %d ranks would step apart; train it on one process'):format(op,
+                 tostring(c.optimizer.name or 'the optimizer'), dist.size()))
+    end
+  end
+
+  -- one training step, fit's and train_on_batch's: the batch's loss (each
+  -- sample's weighed by wb, where given), tallied into t before the step
+  -- (of the same outputs: a metric that cannot read the targets fails
+  -- before the weights change), then zero_grad, backward and the compiled
+  -- optimizer's step. An optimizer with needs_closure = true steps with
+  -- the closure a PyTorch user writes: zero_grad, the batch's loss again,
+  -- backward, the loss; its first call takes the forward here (whose loss
+  -- is the step's, what LBFGS's step returns). Returns the loss.
+  local function train_step(op, self, c, t, xb, yb, wb)
+    local pred = self(xb)
+    yb = squeeze_labels(c, pred, yb)
+    local loss = wb and weighted_loss(c, pred, yb, wb, op) or c.loss(pred, yb)
+    local lv = loss:item()
+    nl.no_grad(function() tally_add(op, c, t, nl.is_tensor(pred) and pred:detach() or pred, yb, lv) end)
+    if c.optimizer.needs_closure == true then
+      local first = loss
+      c.optimizer:step(function()
+        local l = first
+        if l then first = nil
+        else
+          local p = self(xb)
+          l = wb and weighted_loss(c, p, yb, wb, op) or c.loss(p, yb)
+        end
+        c.optimizer:zero_grad()
+        l:backward()
+        return l
+      end)
+    else
+      c.optimizer:zero_grad()
+      loss:backward()
+      c.optimizer:step()
+    end
+    return lv
   end
 
   -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv} or
@@ -1215,16 +1271,7 @@ return function(nl)
     -- checkpoints, and a DataParallel model trains on its rank's share of
     -- each epoch: sampler epoch epoch_base + epoch, epoch_base drawn on rank 0
     local dist = nl._dist_world()
-    -- an optimizer whose step re-evaluates the loss (needs_closure:
-    -- LBFGS) steps with a closure; under DataParallel each rank would
-    -- read its own share's loss in its line search and tolerance tests,
-    -- and the ranks would step apart (or one wait on the others' gradients)
-    local closure_step = c.optimizer.needs_closure == true
-    if closure_step and dist and self._data_parallel then
-      nl._raise(("fit: %s steps with a closure that reads each rank's own loss, which DataParallel does not "
-                 .. 'average: the %d ranks would step apart; train it on one process'):format(
-                 tostring(c.optimizer.name or 'the optimizer'), dist.size()))
-    end
+    check_closure_ranks('fit', self, c)
     if dist and dist.rank() ~= 0 then verbose = 0 end
     local sampler, epoch_base, world = nil, 0, 1
     if dist and self._data_parallel then
@@ -1542,34 +1589,7 @@ return function(nl)
           end
         end
         if batch_begin then call_hook(cbs, 'on_train_batch_begin', step, {}) end
-        local pred = self(xb)
-        yb = squeeze_labels(c, pred, yb)
-        local loss = wb and weighted_loss(c, pred, yb, wb) or c.loss(pred, yb)
-        local lv = loss:item()
-        -- tallied before the step (of the same outputs): a metric that
-        -- cannot read the targets fails before the weights change
-        nl.no_grad(function() tally_add('fit', c, t, nl.is_tensor(pred) and pred:detach() or pred, yb, lv) end)
-        if closure_step then
-          -- the closure a PyTorch user writes: zero_grad, the batch's loss
-          -- again, backward, the loss; its first call takes the forward
-          -- above (whose loss is lv, what LBFGS's step returns)
-          local first = loss
-          c.optimizer:step(function()
-            local l = first
-            if l then first = nil
-            else
-              local p = self(xb)
-              l = wb and weighted_loss(c, p, yb, wb) or c.loss(p, yb)
-            end
-            c.optimizer:zero_grad()
-            l:backward()
-            return l
-          end)
-        else
-          c.optimizer:zero_grad()
-          loss:backward()
-          c.optimizer:step()
-        end
+        local lv = train_step('fit', self, c, t, xb, yb, wb)
         if opts.on_step then opts.on_step(epoch, step, lv) end
         -- the logs of a batch: the epoch's loss and metrics so far (Keras's)
         if batch_end then
@@ -1791,6 +1811,14 @@ return function(nl)
     end)
     return done(outs)
   end
+
+  -- train_on_batch, test_on_batch, predict_on_batch, get_weights and
+  -- set_weights (fit_batch.lua), on fit's step and tally
+  require('nnlua.fit_batch')(nl, {
+    compiled = compiled, own_optimizer = own_optimizer, check_closure_ranks = check_closure_ranks,
+    train_step = train_step, eval_step = eval_step, in_eval = in_eval, check_xy = check_xy,
+    tally_new = tally_new, tally_loss = tally_loss, tally_metric = tally_metric, weighted_loss = weighted_loss,
+    check_weighable = check_weighable, check_class_weight = check_class_weight, class_weights_of = class_weights_of })
 
   -- nl.callbacks: Keras's callbacks, built on early stopping's code here
   nl.callbacks = require('nnlua.callbacks')(nl, {

@@ -120,10 +120,12 @@ require('nnlua.nn')(nl)
 require('nnlua.optim')(nl)
 require('nnlua.data')(nl)
 require('nnlua.serialize')(nl)
--- model:compile, fit, evaluate and predict and nl.callbacks (fit.lua,
--- fit_data.lua, callbacks.lua) load on first use: until then Module holds
--- stubs that load them and call the real method
-local FIT_METHODS, fit_loaded = { 'compile', 'fit', 'evaluate', 'predict' }, false
+-- model:compile, fit, evaluate and predict, the batch methods and
+-- get/set_weights, and nl.callbacks (fit.lua, fit_data.lua, fit_batch.lua,
+-- callbacks.lua) load on first use: until then Module holds stubs that
+-- load them and call the real method
+local FIT_METHODS, fit_loaded = { 'compile', 'fit', 'evaluate', 'predict', 'train_on_batch', 'test_on_batch',
+                                  'predict_on_batch', 'reset_metrics', 'get_weights', 'set_weights' }, false
 function nl._load_fit()
   if fit_loaded then return end
   fit_loaded = true

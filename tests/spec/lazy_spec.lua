@@ -27,7 +27,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular', 'nnlua.nn.functional_extra', 'nnlua.nn.legacy',
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
-               'nnlua.fit', 'nnlua.fit_data', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops',
+               'nnlua.fit', 'nnlua.fit_data', 'nnlua.fit_batch', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops',
                'nnlua.torch_compat' }
 
 describe('lazy loading', function()

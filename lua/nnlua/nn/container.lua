@@ -198,4 +198,36 @@ return function(nl, nn)
     end
   end
   nn._list_item = item
+
+  -- removes item i (the last by default, Keras's Sequential.pop();
+  -- negative counts from the end, as PyTorch's pop(-1)) and returns it;
+  -- the items after it move down one, their state dict names with them,
+  -- as PyTorch renumbers them
+  local function pop(self, i, op)
+    local n = count(self, op)
+    if n == 0 then nl._raise(op .. ': the container is empty') end
+    if i == nil then i = n end
+    if type(i) ~= 'number' then nl._argerror(op, 'an item index', i) end
+    i = item(self, i, op)
+    if i > n then nl._raise(('%s: index %d out of range for %d items'):format(op, i, n)) end
+    local m = rawget(self, i)
+    for j = i, n - 1 do rawset(self, j, rawget(self, j + 1)) end
+    rawset(self, n, nil)
+    rawget(self, '_seen')[n] = nil
+    local order = rawget(self, '_order')
+    for k = #order, 1, -1 do
+      if order[k] == n then table.remove(order, k) end
+    end
+    rawset(self, '_n', n - 1)
+    rawset(self, '_n_keys', #order)
+    return m
+  end
+  function Sequential:pop(i, ...)
+    nl._no_extra_args('Sequential:pop', '([index])', nil, ...)
+    return pop(self, i, 'Sequential:pop')
+  end
+  function ModuleList:pop(i, ...)
+    nl._no_extra_args('ModuleList:pop', '([index])', nil, ...)
+    return pop(self, i, 'ModuleList:pop')
+  end
 end
