@@ -181,7 +181,8 @@ return function(nl)
   local METRIC_NAMES = 'accuracy (acc), mae (mean_absolute_error), mse (mean_squared_error), mape '
                        .. '(mean_absolute_percentage_error), msle (mean_squared_logarithmic_error), binary_accuracy, '
                        .. 'categorical_accuracy, sparse_categorical_accuracy, top_k_categorical_accuracy, '
-                       .. 'sparse_top_k_categorical_accuracy'
+                       .. 'sparse_top_k_categorical_accuracy, precision, recall, auc; or nl.metrics objects '
+                       .. 'and functions (y_true, y_pred)'
   local TOP_K = 5
 
   -- the options each call reads; any other key is an error, not ignored
@@ -324,17 +325,37 @@ return function(nl)
     else nl._raise('compile: loss must be a name, a function or a loss module') end
     local metrics, listed = {}, {}
     local ms = opts.metrics or {}
-    if type(ms) == 'string' then ms = { ms } end
+    -- (one metric not in a list: a name, a function or an object)
+    if type(ms) == 'string' or type(ms) == 'function' or (type(ms) == 'table' and getmetatable(ms) ~= nil) then
+      ms = { ms }
+    end
     if type(ms) ~= 'table' then nl._argerror('compile', 'metrics as a list of names', ms) end
     if not nl._list_len(ms) then
       nl._raise("compile: metrics must be a list of names, such as {'accuracy', 'mae'}, got a table with keys")
     end
     local lname = type(l) == 'string' and ("'" .. l .. "'") or nn.is_module(l) and ('nn.' .. tostring(l.__name))
                   or 'a loss function'
-    local metric_of = {}
+    local metric_of, metric_obj, fns = {}, {}, 0
     for _, m in ipairs(ms) do
+      -- Keras's metric objects, 'precision', 'recall', 'auc' and functions
+      -- (nl.metrics, metrics.lua): the history's name is the object's
+      local obj
+      if type(m) ~= 'string' or m == 'precision' or m == 'recall' or m == 'auc' then
+        if type(m) == 'function' then fns = fns + 1 end
+        obj = nl.metrics._of(m, fns)
+        if not obj then
+          nl._raise(("compile: metrics must be names, nl.metrics objects or functions (y_true, y_pred), got %s")
+                    :format(nl._describe_arg(m)))
+        end
+        nl.metrics._check_loss(obj, kind, lname)
+        m = obj.name
+      end
       local name = METRIC_ALIAS[m] or m
-      if not METRICS[name] then
+      -- (an object named as a built-in metric would meet that one's checks below)
+      if obj and (listed[name] or METRICS[name]) then
+        nl._raise(("compile: %s '%s'; give nl.metrics.%s another name (name = ...)"):format(listed[name] and
+          'two metrics are named' or 'a built-in metric is named', m, obj.class_name))
+      elseif not obj and not METRICS[name] then
         nl._raise(("compile: unknown metric '%s' (%s)"):format(tostring(m), METRIC_NAMES))
       end
       if listed[name] then
@@ -383,7 +404,7 @@ return function(nl)
           .. 'nn.NLLLoss, nn.MultiMarginLoss; got %s'):format(lname))
       end
       metrics[#metrics + 1] = m
-      metric_of[m] = name
+      metric_of[m], metric_obj[m] = name, obj
     end
     -- model.optimizer, as Keras's, to build a scheduler on (fit steps it);
     -- a field the model holds of its own under that name is left alone
@@ -391,6 +412,7 @@ return function(nl)
     if before == nil or (prev and before == prev.optimizer) then rawset(self, 'optimizer', o) end
     rawset(self, '_compiled', { optimizer = o, named = named, loss_module = nn.is_module(l) and l or nil,
                                 loss = lossfn, kind = kind or nil, metrics = metrics, metric_of = metric_of,
+                                metric_obj = metric_obj,
                                 divisor = divisor, summed = summed, none = none, reduce = reduce, rows = rows,
                                 loss_name = lname, loss_spec = type(l) == 'string' and l or nil })
     return self
@@ -565,7 +587,10 @@ return function(nl)
     elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored elements: NaN times 0
     t.wsum, t.vsum = t.wsum + d, t.vsum + v
     for _, m in ipairs(c.metrics) do
-      t.metrics[m] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m)
+      -- (an nl.metrics object's counts: a list, which its _add extends)
+      local obj = c.metric_obj and c.metric_obj[m]
+      if obj then t.metrics[m] = obj:_add(t.metrics[m] or obj:_state(), yb, pred, nil, op)
+      else t.metrics[m] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m) end
     end
   end
   -- the epoch's loss: the whole set's, as one batch would give it
@@ -574,6 +599,8 @@ return function(nl)
   -- class loss; sparse top-k has a class loss)
   local COUNTED = { accuracy = true, sparse_categorical_accuracy = true, sparse_top_k_categorical_accuracy = true }
   local function tally_metric(c, t, m)
+    local obj = c.metric_obj and c.metric_obj[m]
+    if obj then return obj:_value(t.metrics[m] or obj:_state()) end
     return t.metrics[m] / (COUNTED[c.metric_of[m]] and t.vsum or t.seen)
   end
 
@@ -777,9 +804,17 @@ return function(nl)
         no_val and ' (validation values need validation_data or validation_split)' or ''))
     end
   end
-  -- auto: the accuracies grow as they improve (Keras 2's names that end
-  -- in acc or accuracy), the losses, mae and mse shrink
-  local function auto_mode(monitor) return (monitor:match('accuracy$') or monitor:match('acc$')) and 'max' or 'min' end
+  -- auto: the accuracies, precision, recall and AUC grow as they improve
+  -- (Keras 2's names that end in acc or accuracy, and Keras's metric
+  -- objects' by their names, numbered or not: 'val_auc', 'auc_1'), the
+  -- losses, mae and mse shrink
+  local function auto_mode(monitor)
+    local base = monitor:gsub('_%d+$', '')
+    for _, up in ipairs({ 'accuracy', 'acc', 'precision', 'recall', 'auc' }) do
+      if base:sub(-#up) == up then return 'max' end
+    end
+    return 'min'
+  end
 
   -- who names the caller in messages: fit's option, or the EarlyStopping
   -- callback (whose monitor is checked once fit gives it its values:
@@ -1485,10 +1520,22 @@ return function(nl)
     -- a tally's sums over every rank's share, divided by div
     local function global_sums(t, div)
       local s = { t.seen, t.loss_sum, t.wsum, t.vsum }
-      for i, m in ipairs(c.metrics) do s[i + 4] = t.metrics[m] or 0 end
+      -- (an nl.metrics object's counts, a list, each entry summed)
+      for _, m in ipairs(c.metrics) do
+        local v, obj = t.metrics[m], c.metric_obj[m]
+        for _, x in ipairs(obj and (v or obj:_state()) or { v or 0 }) do s[#s + 1] = x end
+      end
       s = dist.allreduce(nl.tensor(s, 'float64')):div(div):totable()
       local out = { seen = s[1], loss_sum = s[2], wsum = s[3], vsum = s[4], metrics = {} }
-      for i, m in ipairs(c.metrics) do out.metrics[m] = s[i + 4] end
+      local k = 4
+      for _, m in ipairs(c.metrics) do
+        local obj = c.metric_obj[m]
+        if obj then
+          local v = obj:_state()
+          for j = 1, #v do v[j] = s[k + j] end
+          out.metrics[m], k = v, k + #v
+        else out.metrics[m], k = s[k + 1], k + 1 end
+      end
       return out
     end
 

@@ -148,8 +148,9 @@ nl.nn._watch_lazy()
 
 -- nl.dist (runs over processes on Open MPI) loads on first use: nnlua does
 -- not link MPI, and a script that never touches nl.dist never loads it.
--- nl.distributions (torch.distributions), nl.special (torch.special) and
--- nl.profiler load on first use too, and so do PyTorch's top-level
+-- nl.distributions (torch.distributions), nl.special (torch.special),
+-- nl.metrics (Keras's metric objects) and nl.profiler load on first use
+-- too, and so do PyTorch's top-level
 -- utilities (utility.lua: save and load, set_default_dtype, finfo,
 -- set_printoptions, inference_mode and the mode flags).
 -- (one string, not a table of names: the startup heap stays as it was)
@@ -177,7 +178,7 @@ setmetatable(nl, { __index = function(t, k)
     nl._load_fit()
     return rawget(t, k)
   end
-  if k == 'distributions' or k == 'profiler' or k == 'special' then
+  if k == 'distributions' or k == 'profiler' or k == 'special' or k == 'metrics' then
     local d = require('nnlua.' .. k)(nl)
     rawset(t, k, d)
     return d

@@ -312,6 +312,36 @@ io.write(('@@ evaluate %d %.17g\n'):format(rank, loss))
     assert.are.equal(tonumber(t.params[0]), sum)
   end)
 
+  -- nl.metrics objects' counts (lists) summed over the ranks: the epoch's
+  -- AUC and precision are those of every rank's outputs together (lr 0:
+  -- the outputs are predict's), as is a function metric's mean
+  it('sums nl.metrics counts over the ranks under DataParallel', function()
+    local r = mpirun(script([[
+local rank = nl.dist.init()
+nl.manual_seed(1)
+local X = nl.randn(64, 3)
+local y = (X:narrow(2, 1, 2) + nl.randn(64, 2) * 0.5):gt(0):float()
+nl.manual_seed(3)
+local model = nn.DataParallel(nn.Sequential(nn.Linear(3, 2), nn.Sigmoid()))
+model:compile { optimizer = 'sgd', lr = 0, loss = 'binary_crossentropy',
+                metrics = { 'auc', 'precision', function(a, b) return (a - b):abs():mean() end } }
+local h = model:fit(X, y, { epochs = 1, batch_size = 8, verbose = 0 })
+local out = model:predict(X)
+local a, p = nl.metrics.AUC(), nl.metrics.Precision()
+a:update_state(y, out)
+p:update_state(y, out)
+io.write(('@@ got %d %.15g %.15g %.9g\n'):format(rank, h.auc[1], h.precision[1], h.fn_1[1]))
+io.write(('@@ want %d %.15g %.15g %.9g\n'):format(rank, a:result(), p:result(), (out - y):abs():mean():item()))
+]]))
+    assert.are.equal(0, r.rc, explain(r))
+    local t = records(r.out)
+    assert.are.equal(t.got[0], t.got[1])
+    local g, w = {}, {}
+    for v in t.got[0]:gmatch('%S+') do g[#g + 1] = tonumber(v) end
+    for v in t.want[0]:gmatch('%S+') do w[#w + 1] = tonumber(v) end
+    for i = 1, 3 do assert(math.abs(g[i] - w[i]) <= 1e-6 * math.abs(w[i]), t.got[0] .. ' vs ' .. t.want[0]) end
+  end)
+
   it('ends the whole job within seconds when one rank fails', function()
     local r = mpirun(script([[
 local dist = nl.dist

@@ -28,7 +28,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
                'nnlua.fit', 'nnlua.fit_data', 'nnlua.fit_batch', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops',
-               'nnlua.torch_compat' }
+               'nnlua.torch_compat', 'nnlua.metrics' }
 
 describe('lazy loading', function()
   it('leaves the rarer modules unloaded at start, and the Lua heap small', function()
@@ -71,6 +71,8 @@ describe('lazy loading', function()
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
     S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
+    S.contains(run([[say('metrics', nl.metrics.AUC().num_thresholds, package.loaded['nnlua.fit'] ~= nil)]]),
+               'metrics 200 false')
     -- nl.save, finfo, set_printoptions, ...: utility.lua alone
     S.contains(run([[say('utility', nl.finfo('float32').bits, type(nl.save), package.loaded['nnlua.tensor_creation'] ~= nil)]]),
                'utility 32 function false')

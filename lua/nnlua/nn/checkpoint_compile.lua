@@ -6,7 +6,8 @@
 -- The record, JSON in the metadata entry 'compile':
 --   { loss = name, or loss_module = { structure, state } (a built-in or
 --     user class nn.load can rebuild), or uncompiled = why;
---     metrics = { names as given }, named = compiled by name,
+--     metrics = { names as given, and nl.metrics objects as { class =
+--       'AUC', options... } }, named = compiled by name,
 --     optimizer = { class = 'Adam', defaults = {...}, params = { { names },
 --       ... } (per group: the model's parameter names, { loss = name } for
 --       the loss module's), param_groups = state_dict's (options and ids),
@@ -57,7 +58,15 @@ return function(nl, nn, ck)
   -- include_optimizer = false keeps the optimizer's class and settings,
   -- not its state (Keras's)
   function M.record(model, c, opts, tensors)
-    local rec = { metrics = c.metrics, named = c.named or nil }
+    local rec = { metrics = {}, named = c.named or nil }
+    -- an nl.metrics object by its class and options; a function's cannot be
+    local why
+    for i, m in ipairs(c.metrics) do
+      local obj = c.metric_obj and c.metric_obj[m]
+      local r, no = m, nil
+      if obj then r, no = obj:_record() end
+      rec.metrics[i], why = r or m, why or no
+    end
     if type(c.loss_spec) == 'string' then
       rec.loss = c.loss_spec
     elseif c.loss_module then
@@ -72,6 +81,7 @@ return function(nl, nn, ck)
     else
       rec.uncompiled = 'its loss is a Lua function, which a checkpoint cannot record'
     end
+    rec.uncompiled = rec.uncompiled or why
     local orec, why = optimizer_record(model, c)
     if orec then
       local sd = c.optimizer:state_dict()
@@ -148,7 +158,11 @@ return function(nl, nn, ck)
     -- the saved groups' settings (lr, betas, a scheduler's initial_lr),
     -- and the state where the file has it
     o:load_state_dict({ optimizer = orec.class, state = state or {}, param_groups = orec.param_groups })
-    model:compile { optimizer = o, loss = loss, metrics = type(rec.metrics) == 'table' and rec.metrics or nil }
+    local metrics = type(rec.metrics) == 'table' and rec.metrics or nil
+    for i, m in ipairs(metrics or {}) do
+      if type(m) == 'table' then metrics[i] = nl.metrics._rebuild(m) end
+    end
+    model:compile { optimizer = o, loss = loss, metrics = metrics }
     -- (one compiled by name is rebound to new tensors after :double(), as before)
     if rec.named then rawget(model, '_compiled').named = true end
   end
