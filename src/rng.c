@@ -431,6 +431,25 @@ static double stream_uniform(uniform_stream *s) {
     return s->u[2 - s->left--];
 }
 
+/* o[i] = draw(a[i], b[i] (0 where b is NULL), element i's stream) for
+ * i < len, over threads: element i's uniforms are Philox at (offset + i,
+ * 0, 1, ...), so a draw is the same whatever the thread count; the
+ * generator advances by len (the binomial and Poisson draws) */
+static void draw_streams(nl_generator *g, double *o /* (len) */, const double *a /* (len) */,
+                         const double *b /* (len), optional */, int64_t len,
+                         double (*draw)(double a, double b, uniform_stream *s)) {
+    uint64_t seed = g->seed, offset = g->offset;
+    int nt = nl_threads_for(len, 1 << 10);
+    NL_PARALLEL_FOR(nt, t, nt,
+        int64_t lo = len / nt * t + (t < len % nt ? t : len % nt), hi = lo + len / nt + (t < len % nt);
+        for (int64_t i = lo; i < hi; i++) {
+            uniform_stream s = { .ctr = offset + (uint64_t)i, .sub = 0, .seed = seed, .left = 0 };
+            o[i] = draw(a[i], b ? b[i] : 0, &s);
+        }
+    );
+    g->offset = offset + (uint64_t)len;
+}
+
 /* log(k!) - (k + 1/2) log(k + 1) + (k + 1) - log(2 pi) / 2, for whole k >= 0 */
 static double stirling_tail(double k) {
     static const double small[10] = { 0.0810614667953272, 0.0413406959554092, 0.0276779256849983,
@@ -505,19 +524,7 @@ nl_tensor *nl_binomial(nl_generator *g, nl_tensor *count, nl_tensor *probs) {
         nl_release(pc);
         return NULL;
     }
-    const double *pn = nc->data, *pp = pc->data;   /* (numel) */
-    double *o = out->data;                          /* (numel) */
-    int64_t len = out->numel;
-    uint64_t seed = g->seed, offset = g->offset;
-    int nt = nl_threads_for(len, 1 << 10);
-    NL_PARALLEL_FOR(nt, t, nt,
-        int64_t lo = len / nt * t + (t < len % nt ? t : len % nt), hi = lo + len / nt + (t < len % nt);
-        for (int64_t i = lo; i < hi; i++) {
-            uniform_stream s = { .ctr = offset + (uint64_t)i, .sub = 0, .seed = seed, .left = 0 };
-            o[i] = binomial_draw(pn[i], pp[i], &s);
-        }
-    );
-    g->offset = offset + (uint64_t)len;
+    draw_streams(g, out->data, nc->data, pc->data, out->numel, binomial_draw);
     nl_release(nc);
     nl_release(pc);
     return out;
@@ -636,7 +643,8 @@ int nl_random_dist_(nl_tensor *t, nl_generator *g, int kind, double a, double b)
 /* a Poisson draw of rate lam: the count of uniforms whose running product
  * stays above exp(-lam) for lam < 10, else Hormann's PTRS (transformed
  * rejection with a squeeze, 1993), whose cost does not grow with lam */
-static double poisson_draw(double lam, uniform_stream *s) {
+static double poisson_draw(double lam, double unused, uniform_stream *s) {
+    (void)unused;   /* (draw_streams's second value, a binomial's p) */
     if (lam == 0) return 0;
     if (lam < 10) {
         double limit = exp(-lam), prod = 1, k = 0;
@@ -687,17 +695,7 @@ nl_tensor *nl_poisson(nl_generator *g, nl_tensor *rates) {
         nl_release(rc);
         return NULL;
     }
-    double *o = out->data;   /* (numel) */
-    uint64_t seed = g->seed, offset = g->offset;
-    int nt = nl_threads_for(len, 1 << 10);
-    NL_PARALLEL_FOR(nt, t, nt,
-        int64_t lo = len / nt * t + (t < len % nt ? t : len % nt), hi = lo + len / nt + (t < len % nt);
-        for (int64_t i = lo; i < hi; i++) {
-            uniform_stream s = { .ctr = offset + (uint64_t)i, .sub = 0, .seed = seed, .left = 0 };
-            o[i] = poisson_draw(pr[i], &s);
-        }
-    );
-    g->offset = offset + (uint64_t)len;
+    draw_streams(g, out->data, pr, NULL, len, poisson_draw);
     nl_release(rc);
     if (rates->dtype == NL_FLOAT64) return out;
     nl_tensor *f = nl_to_dtype(out, rates->dtype);
