@@ -93,7 +93,12 @@ describe('fractional_max_pool2d', function()
                op .. ': _random_samples must lie in [0, 1)')
     S.contains(S.errmsg(F.fractional_max_pool2d, nl.randn(5, 5), 2, { output_size = 3 }),
                op .. ': expected input (N, C, H, W) or (C, H, W), got shape [5,5]')
-    S.contains(S.errmsg(F.fractional_max_pool2d, x, 0, { output_size = 3 }), op .. ': kernel_size must be')
+    S.contains(S.errmsg(F.fractional_max_pool2d, x, 0, { output_size = 3 }),
+               op .. ': kernel_size must be an integer >= 1 or a list {h, w} of them, got 0')
+    S.contains(S.errmsg(F.fractional_max_pool2d, x, 2, { output_ratio = { 0.5, 'x' } }),
+               op .. ": output_ratio must be a number or a list {h, w} of them, got {0.5, x}")
+    S.contains(S.errmsg(nn.FractionalMaxPool3d, 2, { output_size = { 2, 2 } }),
+               'FractionalMaxPool3d: output_size must be an integer >= 1 or a list {t, h, w} of them, got {2, 2}')
     S.contains(S.errmsg(F.fractional_max_pool2d, x, 2, { stride = 1 }), op .. ": unknown option 'stride'")
     S.contains(S.errmsg(nn.FractionalMaxPool2d, 2), 'FractionalMaxPool2d: requires specifying either')
   end)

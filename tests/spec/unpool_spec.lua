@@ -91,7 +91,10 @@ describe('max_unpool', function()
     S.contains(S.errmsg(F.max_unpool2d, nl.randn(1, 2, 3, 3), nl.ones({ 1, 2, 3, 3 }, 'int64'), 2 ^ 31),
                'max_unpool2d: output size [6442450944,6442450944] of input [1,2,3,3] is too large')
     S.contains(S.errmsg(F.max_unpool2d, y, i, 2, { dilation = 1 }), "max_unpool2d: unknown option 'dilation'")
-    S.contains(S.errmsg(nn.MaxUnpool3d, { 2, 2 }), 'MaxUnpool3d: kernel_size must be')
+    S.contains(S.errmsg(nn.MaxUnpool3d, { 2, 2 }),
+               'MaxUnpool3d: kernel_size must be an integer >= 1 or a list {d, h, w} of them, got {2, 2}')
+    S.contains(S.errmsg(nn.MaxUnpool2d, 2, 2, { 1, -1 }),
+               'MaxUnpool2d: padding must be an integer >= 0 or a list {h, w} of them, got {1, -1}')
     S.contains(S.errmsg(function() nn.MaxUnpool2d(2)(y, i, { 4, 4 }, 1) end), 'MaxUnpool2d: takes (input, indices, output_size)')
   end)
 end)

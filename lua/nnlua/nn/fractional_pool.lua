@@ -31,29 +31,14 @@ return function(nl, nn)
     return seq
   end
 
-  -- nd sizes (2: {h, w}, 3: {t, h, w}) from a number or a list of nd
-  local function sizes_of(nd, v, what, op, lo, number)
-    local out = {}
-    if type(v) == 'number' then
-      for i = 1, nd do out[i] = v end
-    elseif type(v) == 'table' and not nl.is_tensor(v) and #v == nd then
-      for i = 1, nd do out[i] = v[i] end
-    end
-    local ok = #out == nd
-    for i = 1, nd do
-      local a = out[i]
-      ok = ok and type(a) == 'number' and (number or nn._whole(a, lo))
-    end
-    if not ok then
-      nl._raise(('%s: %s must be %s or a list {%s} of them, got %s'):format(op, what,
-        number and 'a number' or ('an integer >= ' .. lo), nd == 2 and 'h, w' or 't, h, w', nn._describe(v)))
-    end
-    return out
-  end
+  -- (unpool.lua's, loaded before this file)
+  local sizes = nn._sizes
+  local DIM_NAMES = { [2] = { 'h', 'w' }, [3] = { 't', 'h', 'w' } }
 
   -- the module's and the functional form's options, checked
   local function settings(op, nd, kernel_size, output_size, output_ratio)
-    local k = sizes_of(nd, kernel_size, 'kernel_size', op, 1)
+    local dims = DIM_NAMES[nd]
+    local k = sizes(kernel_size, dims, 'kernel_size', op, 1)
     if output_size == nil and output_ratio == nil then
       nl._raise(op .. ': requires specifying either an output size, or a pooling ratio')
     end
@@ -61,9 +46,9 @@ return function(nl, nn)
       nl._raise(op .. ': only one of output_size and output_ratio may be specified')
     end
     local size, ratio
-    if output_size ~= nil then size = sizes_of(nd, output_size, 'output_size', op, 1) end
+    if output_size ~= nil then size = sizes(output_size, dims, 'output_size', op, 1) end
     if output_ratio ~= nil then
-      ratio = sizes_of(nd, output_ratio, 'output_ratio', op, 0, true)
+      ratio = sizes(output_ratio, dims, 'output_ratio', op, 0, true)
       for i = 1, nd do
         if not (ratio[i] > 0 and ratio[i] < 1) then
           nl._raise(('%s: output_ratio must be between 0 and 1, got %s'):format(op, nn._describe(output_ratio)))

@@ -12,32 +12,33 @@ return function(nl, nn)
   local whole, describe = nn._whole, nn._describe
   local DIMS = { 'L', 'H, W', 'D, H, W' }
 
-  -- a size of an n-D op: a number, or a list of n of them (whole, >= lo)
-  local function sizes(v, n, what, op, lo)
-    local t = {}
+  -- the sizes of an op over the dims named in dims ({'h', 'w'}): one
+  -- number for all, or a list of one per dim; each a whole number >= lo,
+  -- or, with number, any number (a ratio). Also fractional_pool.lua's.
+  local function sizes(v, dims, what, op, lo, number)
+    local n, t = #dims, {}
     if type(v) == 'number' then
       for i = 1, n do t[i] = v end
     elseif type(v) == 'table' and not nl.is_tensor(v) and #v == n then
       for i = 1, n do t[i] = v[i] end
     end
-    for i = 1, n do
-      if not whole(t[i], lo) then
-        nl._raise(('%s: %s must be an integer >= %d or a list of %d of them, got %s'):format(op, what, lo, n,
-          describe(v)))
-      end
-    end
-    if #t ~= n then
-      nl._raise(('%s: %s must be an integer >= %d or a list of %d of them, got %s'):format(op, what, lo, n,
-        describe(v)))
+    local ok = #t == n
+    for i = 1, n do ok = ok and type(t[i]) == 'number' and (number or whole(t[i], lo)) end
+    if not ok then
+      nl._raise(('%s: %s must be %s or a list {%s} of them, got %s'):format(op, what,
+        number and 'a number' or 'an integer >= ' .. lo, table.concat(dims, ', '), describe(v)))
     end
     return t
   end
+  nn._sizes = sizes
+  local DIM_NAMES = { { 'l' }, { 'h', 'w' }, { 'd', 'h', 'w' } }
 
   -- the kernel, stride (default: the kernel) and padding of an n-D unpool
   local function geometry(op, n, kernel_size, stride, padding)
-    local k = sizes(kernel_size, n, 'kernel_size', op, 1)
-    local s = sizes(stride == nil and kernel_size or stride, n, 'stride', op, 1)
-    local p = sizes(padding or 0, n, 'padding', op, 0)
+    local dims = DIM_NAMES[n]
+    local k = sizes(kernel_size, dims, 'kernel_size', op, 1)
+    local s = sizes(stride == nil and kernel_size or stride, dims, 'stride', op, 1)
+    local p = sizes(padding or 0, dims, 'padding', op, 0)
     return { k = k, s = s, p = p }
   end
 
