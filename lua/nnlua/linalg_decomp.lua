@@ -479,14 +479,11 @@ return function(nl)
   end
   nl._matrix_norm = matrix_norm
 
-  -- opts as a table {dim, keepdim} or positional dim, keepdim
+  -- opts as a table {dim, keepdim} or positional dim, keepdim (a dim
+  -- list, {1, 2}, is positional)
   local function dim_keep(op, a, b)
-    if type(a) == 'table' and not is_tensor(a) and (a.dim ~= nil or a.keepdim ~= nil or next(a) == nil) then
-      if b ~= nil then raise(op .. ': give the options table alone') end
-      nl._check_opts(op, a, { dim = 1, keepdim = 'flag' })
-      return a.dim, a.keepdim
-    end
-    return a, b
+    if type(a) == 'table' and a.dim == nil and a.keepdim == nil and next(a) ~= nil then return a, b end
+    return nl._opts_or_args(op, 'dim keepdim:flag', a, b)
   end
 
   -- nl.linalg[name](x, [ord], [dim], [keepdim]) (or {dim, keepdim}) as

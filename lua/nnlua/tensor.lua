@@ -332,6 +332,26 @@ return function(nl)
                                                 hint and ' (' .. hint .. ')' or ''))
   end
 
+  -- op's options as arguments (first, ...) or as one table in first's
+  -- place, not both. names lists them in order, as 'dim descending:flag'
+  -- (':flag': nil or a boolean, nl._check_opts's 'flag'). A table first
+  -- raises with any of ... not nil, else its keys are checked and its
+  -- values come back in names' order; anything else comes back as given.
+  function nl._opts_or_args(op, names, first, ...)
+    if type(first) ~= 'table' then return first, ... end
+    for i = 1, select('#', ...) do
+      if select(i, ...) ~= nil then raise(op .. ': takes its options as a table or as arguments, not both') end
+    end
+    local known, v, n = {}, {}, 0
+    for k, kind in names:gmatch('([%w_]+):?(%a*)') do
+      known[k], n = kind == 'flag' and 'flag' or 1, n + 1
+      v[n] = k
+    end
+    nl._check_opts(op, first, known)
+    for i = 1, n do v[i] = first[v[i]] end
+    return unpack(v, 1, n)
+  end
+
   -- a file path for op: a Lua string may hold a NUL byte, where C's path
   -- ends (nl.save(obj, 'a.pt\0x') wrote a.pt), refused as Python's open
   function nl._path_arg(op, path)
@@ -1156,18 +1176,17 @@ return function(nl)
   local NO_PARAMS = {}
   local function activation(name, params, inplace)
     local opid = C_op[name]
-    local known = {}
-    for _, pd in ipairs(params) do known[pd[1]] = 1 end
+    local names = {}
+    for i, pd in ipairs(params) do names[i] = pd[1] end
+    names = table.concat(names, ' ')
     -- the two parameters' values from the call's arguments
     local function values(op, ...)
       local a1 = ...
       local args = { ... }
       if #params == 0 then
         if select('#', ...) > 0 and a1 ~= nil then raise(('%s: takes no parameters, got %s'):format(op, nl._describe_arg(a1))) end
-      elseif type(a1) == 'table' and not is_tensor(a1) then
-        if select('#', ...) > 1 then raise(('%s: options as a table, or numbers, not both'):format(op)) end
-        nl._check_opts(op, a1, known)
-        for i, pd in ipairs(params) do args[i] = a1[pd[1]] end
+      elseif type(a1) == 'table' then
+        args = { nl._opts_or_args(op, names, ...) }
       elseif select('#', ...) > #params then
         raise(('%s: takes at most %d parameter%s, got %d'):format(op, #params, #params > 1 and 's' or '', select('#', ...)))
       end
@@ -2154,14 +2173,9 @@ return function(nl)
   -- NaN after every number (first when descending). The values are t
   -- gathered at the indices, so the gradient goes back to the places
   -- they came from.
-  local SORT_KNOWN = { dim = 1, descending = 'flag', stable = 'flag' }
   function Tensor.sort(t, d, descending, ...)
     if select('#', ...) > 0 then nl._no_extra_args('sort', '([dim], [descending])', nil, ...) end
-    if type(d) == 'table' then
-      if descending ~= nil then raise('sort: give the options table alone') end
-      nl._check_opts('sort', d, SORT_KNOWN)
-      d, descending = d.dim, d.descending
-    end
+    d, descending = nl._opts_or_args('sort', 'dim descending:flag stable:flag', d, descending)   -- (stable: always)
     if descending ~= nil and type(descending) ~= 'boolean' then argerror('sort', 'descending as a boolean', descending) end
     local p = T(t, 'sort')
     local c = cdim(d == nil and -1 or d, 'sort', p)

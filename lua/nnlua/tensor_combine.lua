@@ -294,14 +294,9 @@ return function(nl)
   -- t:diff([n], [dim], [prepend], [append]) or t:diff({n, dim, prepend,
   -- append}): the n-th forward difference along dim (-1), prepend and
   -- append joined at its ends first
-  local DIFF_KNOWN = { n = 1, dim = 1, prepend = 1, append = 1 }
   Tensor.diff = as_op('diff', function(t, n, d, prepend, append, ...)
     no_extra('diff', '([n], [dim], [prepend], [append])', ...)
-    if type(n) == 'table' and not is_tensor(n) then
-      if d ~= nil then raise('diff: give the options table alone') end
-      nl._check_opts('diff', n, DIFF_KNOWN)
-      n, d, prepend, append = n.n, n.dim, n.prepend, n.append
-    end
+    n, d, prepend, append = nl._opts_or_args('diff', 'n dim prepend append', n, d, prepend, append)
     tensor_arg('diff', t)
     if Tensor.dim(t) == 0 then raise('diff: expected a tensor of 1 or more dims, got a 0-dim tensor') end
     n = n == nil and 1 or whole('diff', 'n a whole number of 0 or more', n, 0)

@@ -331,11 +331,7 @@ return function(nl)
 
   -- (offset, dim1, dim2) from those numbers or a table of PyTorch's keywords
   local function diag_args(op, offset, d1, d2, default1, default2)
-    if type(offset) == 'table' and not is_tensor(offset) then
-      if d1 ~= nil or d2 ~= nil then raise(op .. ': give the options table alone') end
-      nl._check_opts(op, offset, { offset = 1, dim1 = 1, dim2 = 1 })
-      offset, d1, d2 = offset.offset, offset.dim1, offset.dim2
-    end
+    offset, d1, d2 = nl._opts_or_args(op, 'offset dim1 dim2', offset, d1, d2)
     offset = offset == nil and 0 or whole(op, 'an integer offset', offset)
     return offset, d1 == nil and default1 or d1, d2 == nil and default2 or d2
   end
@@ -478,14 +474,9 @@ return function(nl)
 
   -- ---- isclose, allclose, equal ---------------------------------------------------------
 
-  local CLOSE_KNOWN = { rtol = 1, atol = 1, equal_nan = 'flag' }
   -- (rtol, atol, equal_nan) from those or a table of PyTorch's keywords
   local function close_args(op, rtol, atol, equal_nan)
-    if type(rtol) == 'table' and not is_tensor(rtol) then
-      if atol ~= nil or equal_nan ~= nil then raise(op .. ': give the options table alone') end
-      nl._check_opts(op, rtol, CLOSE_KNOWN)
-      rtol, atol, equal_nan = rtol.rtol, rtol.atol, rtol.equal_nan
-    end
+    rtol, atol, equal_nan = nl._opts_or_args(op, 'rtol atol equal_nan:flag', rtol, atol, equal_nan)
     rtol, atol = rtol == nil and 1e-5 or rtol, atol == nil and 1e-8 or atol
     for name, v in pairs({ rtol = rtol, atol = atol }) do
       if type(v) ~= 'number' or not (v >= 0) then
@@ -565,11 +556,7 @@ return function(nl)
   -- differences (B.., P, R, M) are held in memory, each a float of x1's dtype.
   function nl.cdist(x1, x2, p, mode, ...)
     no_extra('cdist', '(x1, x2, [p], [compute_mode])', ...)
-    if type(p) == 'table' and not is_tensor(p) then
-      if mode ~= nil then raise('cdist: give the options table alone') end
-      nl._check_opts('cdist', p, { p = 1, compute_mode = 1 })
-      p, mode = p.p, p.compute_mode
-    end
+    p, mode = nl._opts_or_args('cdist', 'p compute_mode', p, mode)
     local a, b = float_tensor('cdist', x1, 'x1'), float_tensor('cdist', x2, 'x2')
     same_dtype('cdist', x1, 'x1', x2, 'x2')
     if a.ndim < 2 or b.ndim < 2 then

@@ -380,15 +380,10 @@ return function(nl)
   -- nan_to_num([nan], [posinf], [neginf]) or ({nan, posinf, neginf}): NaN
   -- as nan (0), the infinities as posinf and neginf (the dtype's largest
   -- finite values); int64 as it is; the gradient passes where t is finite
-  local NAN_KNOWN = { nan = 1, posinf = 1, neginf = 1 }
   define('nan_to_num', function(t, nan, posinf, neginf, ...)
     no_extra('nan_to_num', '([nan], [posinf], [neginf])', ...)
     local p = T(t, 'nan_to_num')
-    if type(nan) == 'table' then
-      if posinf ~= nil or neginf ~= nil then raise('nan_to_num: give the options table alone') end
-      nl._check_opts('nan_to_num', nan, NAN_KNOWN)
-      nan, posinf, neginf = nan.nan, nan.posinf, nan.neginf
-    end
+    nan, posinf, neginf = nl._opts_or_args('nan_to_num', 'nan posinf neginf', nan, posinf, neginf)
     for what, v in pairs({ nan = nan, posinf = posinf, neginf = neginf }) do
       if v ~= nil and type(v) ~= 'number' then argerror('nan_to_num', 'a number or nil as ' .. what, v) end
     end
@@ -546,12 +541,7 @@ return function(nl)
   end
   define('norm', function(t, p, d, keepdim, ...)
     no_extra('norm', '([p], [dim], [keepdim])', ...)
-    if type(p) == 'table' then
-      if d ~= nil or keepdim ~= nil then raise('norm: give the options table alone') end
-      nl._check_opts('norm', p, { p = 1, dim = 1, keepdim = 'flag' })
-      p, d, keepdim = p.p, p.dim, p.keepdim
-    end
-    return pnorm('norm', t, p, d, keepdim)
+    return pnorm('norm', t, nl._opts_or_args('norm', 'p dim keepdim:flag', p, d, keepdim))
   end)
   -- t:dist(other, [p]): norm(t - other, p), broadcast. A method only:
   -- nl.dist is the distributed runtime.

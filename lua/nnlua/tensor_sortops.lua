@@ -347,7 +347,6 @@ return function(nl)
   end
 
   local INTERPOLATION = { linear = true, lower = true, higher = true, midpoint = true, nearest = true }
-  local QUANTILE_KNOWN = { dim = 1, keepdim = 'flag', interpolation = 1 }
   -- q as a 1-D tensor of dtype, and whether it was a scalar
   local function quantile_q(op, q, dtype)
     if type(q) == 'number' then
@@ -387,11 +386,7 @@ return function(nl)
   -- list or a 0-D or 1-D tensor of the input's dtype; a 1-D q adds a first dim.
   local function quantile(op, ignore_nan, t, q, d, keepdim, interpolation, ...)
     nl._no_extra_args(op, '(q, [dim], [keepdim], [interpolation])', nil, ...)
-    if type(d) == 'table' and not is_tensor(d) then
-      if keepdim ~= nil or interpolation ~= nil then raise(op .. ': give the options table alone, after q') end
-      nl._check_opts(op, d, QUANTILE_KNOWN)
-      d, keepdim, interpolation = d.dim, d.keepdim, d.interpolation
-    end
+    d, keepdim, interpolation = nl._opts_or_args(op, 'dim keepdim:flag interpolation', d, keepdim, interpolation)
     local p = T(t, op)
     if p.dtype == 2 then raise(('%s: expected a float input (float32 or float64), got int64 %s'):format(op, shape_str_p(p))) end
     if p.numel == 0 then raise(op .. ': the input must not be empty, got shape ' .. shape_str_p(p)) end
@@ -446,7 +441,6 @@ return function(nl)
 
   -- ---- places in sorted sequences -------------------------------------------------
 
-  local SEARCH_KNOWN = { right = 'flag', side = 1, sorter = 1, out_int32 = 'flag' }
   -- the 1-based places of values in seq (searchsorted's, checked as op's)
   local function search(op, seq, values, right, side, sorter, out_int32)
     T(seq, op)
@@ -490,12 +484,8 @@ return function(nl)
   -- gradient.
   function nl.searchsorted(seq, values, a, b, ...)
     nl._no_extra_args('searchsorted', '(sorted_sequence, values, [right], [side])', nil, ...)
-    if type(a) == 'table' and not is_tensor(a) then
-      if b ~= nil then raise('searchsorted: give the options table alone, after values') end
-      nl._check_opts('searchsorted', a, SEARCH_KNOWN)
-      return search('searchsorted', seq, values, a.right, a.side, a.sorter, a.out_int32)
-    end
-    return search('searchsorted', seq, values, a, b)
+    return search('searchsorted', seq, values, nl._opts_or_args('searchsorted',
+      'right:flag side sorter out_int32:flag', a, b))
   end
   Tensor.searchsorted = nl.searchsorted
 
@@ -526,11 +516,7 @@ return function(nl)
   -- No gradient.
   function Tensor.bincount(t, weights, minlength, ...)
     nl._no_extra_args('bincount', '([weights], [minlength])', nil, ...)
-    if type(weights) == 'table' and not is_tensor(weights) then
-      if minlength ~= nil then raise('bincount: give the options table alone') end
-      nl._check_opts('bincount', weights, { weights = 1, minlength = 1 })
-      weights, minlength = weights.weights, weights.minlength
-    end
+    weights, minlength = nl._opts_or_args('bincount', 'weights minlength', weights, minlength)
     if minlength == nil then minlength = 0 end
     if not whole(minlength) or minlength < 0 or minlength >= 2 ^ 40 then
       raise('bincount: minlength must be a whole number >= 0, got ' .. describe(minlength))
@@ -547,11 +533,7 @@ return function(nl)
   -- input, counts of its dtype; no gradient, as PyTorch's.
   function Tensor.histc(t, bins, min, max, ...)
     nl._no_extra_args('histc', '([bins], [min], [max])', nil, ...)
-    if type(bins) == 'table' and not is_tensor(bins) then
-      if min ~= nil or max ~= nil then raise('histc: give the options table alone') end
-      nl._check_opts('histc', bins, { bins = 1, min = 1, max = 1 })
-      bins, min, max = bins.bins, bins.min, bins.max
-    end
+    bins, min, max = nl._opts_or_args('histc', 'bins min max', bins, min, max)
     bins, min, max = bins == nil and 100 or bins, min == nil and 0 or min, max == nil and 0 or max
     if not whole(bins) or bins < 1 or bins >= 2 ^ 40 then
       raise('histc: bins must be a whole number > 0, got ' .. describe(bins))
@@ -610,29 +592,19 @@ return function(nl)
   -- 1-based inverse (the place of each element, of t's shape, or of each
   -- slice, in the result) and the counts, as PyTorch's tuple. Always
   -- sorted (sorted = false allows any order in PyTorch). No gradient.
-  local UNIQUE_KNOWN = { sorted = 'flag', return_inverse = 'flag', return_counts = 'flag', dim = 1 }
   function Tensor.unique(t, sorted, return_inverse, return_counts, d, ...)
     nl._no_extra_args('unique', '([sorted], [return_inverse], [return_counts], [dim])', nil, ...)
-    if type(sorted) == 'table' and not is_tensor(sorted) then
-      if return_inverse ~= nil or return_counts ~= nil or d ~= nil then raise('unique: give the options table alone') end
-      nl._check_opts('unique', sorted, UNIQUE_KNOWN)
-      sorted, return_inverse, return_counts, d = sorted.sorted, sorted.return_inverse, sorted.return_counts, sorted.dim
-    end
+    sorted, return_inverse, return_counts, d = nl._opts_or_args('unique',
+      'sorted:flag return_inverse:flag return_counts:flag dim', sorted, return_inverse, return_counts, d)
     flag('unique', 'sorted', sorted)
     return unique('unique', false, t, return_inverse, return_counts, d)
   end
   -- t:unique_consecutive([return_inverse], [return_counts], [dim]) or
   -- with those options: unique over runs of equal neighbours, in order
-  local CONSECUTIVE_KNOWN = { return_inverse = 'flag', return_counts = 'flag', dim = 1 }
   function Tensor.unique_consecutive(t, return_inverse, return_counts, d, ...)
     nl._no_extra_args('unique_consecutive', '([return_inverse], [return_counts], [dim])', nil, ...)
-    if type(return_inverse) == 'table' and not is_tensor(return_inverse) then
-      if return_counts ~= nil or d ~= nil then raise('unique_consecutive: give the options table alone') end
-      local o = return_inverse
-      nl._check_opts('unique_consecutive', o, CONSECUTIVE_KNOWN)
-      return_inverse, return_counts, d = o.return_inverse, o.return_counts, o.dim
-    end
-    return unique('unique_consecutive', true, t, return_inverse, return_counts, d)
+    return unique('unique_consecutive', true, t, nl._opts_or_args('unique_consecutive',
+      'return_inverse:flag return_counts:flag dim', return_inverse, return_counts, d))
   end
   nl.unique, nl.unique_consecutive = Tensor.unique, Tensor.unique_consecutive
 

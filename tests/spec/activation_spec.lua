@@ -269,7 +269,7 @@ describe('activation functions', function()
       { function() return x:celu(0) end, 'celu: alpha cannot be 0' },
       { function() return x:softshrink(0 / 0) end, 'softshrink: lambd must be >= 0, got nan' },
       { function() return x:softplus(1, 2, 3) end, 'softplus: takes at most 2 parameters, got 3' },
-      { function() return x:softplus({ beta = 1 }, 2) end, 'softplus: options as a table, or numbers, not both' },
+      { function() return x:softplus({ beta = 1 }, 2) end, 'softplus: takes its options as a table or as arguments, not both' },
       { function() return x:softplus({ bta = 1 }) end, "softplus: unknown option 'bta'" },
       { function() return x:softshrink(-1) end, 'softshrink: lambd must be >= 0, got -1' },
       { function() return x:selu(2) end, 'selu: takes no parameters, got 2' },

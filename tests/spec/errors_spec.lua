@@ -371,6 +371,59 @@ describe('misuse', function()
     end)
   end
 
+  -- every op that takes its options as arguments or as one table in the
+  -- first one's place refuses both with one message (nl._opts_or_args);
+  -- they said it in three wordings ('give the options table alone',
+  -- 'options as a table, or numbers'), and diff dropped a positional
+  -- prepend or append after the table without a word
+  it('options as a table and as arguments at once are refused, naming the op', function()
+    local nn, F = nl.nn, nl.nn.functional
+    local x, s = nl.ones(2, 3, 4, 4), nl.tensor({ 1, 2, 3 })
+    local sites = {
+      { 'ELU', function() return nn.ELU({ alpha = 1 }, true) end },
+      { 'Threshold', function() return nn.Threshold({ threshold = 0, value = 0 }, 1) end },
+      { 'Flatten', function() return nn.Flatten({ start_dim = 1 }, 2) end },
+      { 'elu', function() return F.elu(x, { alpha = 1 }, true) end },
+      { 'softmax', function() return F.softmax(x, { dim = 1 }, 'float64') end },
+      { 'threshold', function() return F.threshold(x, { threshold = 0, value = 0 }, nil, true) end },
+      { 'elu_', function() return F.elu_(x:clone(), { alpha = 1 }, 2) end },
+      { 'threshold_', function() return F.threshold_(x:clone(), { threshold = 0 }, 1) end },
+      { 'MaxUnpool2d', function() return nn.MaxUnpool2d(2, { stride = 2 }, 0) end },
+      { 'LocalResponseNorm', function() return nn.LocalResponseNorm(3, { alpha = 1 }, 0.5) end },
+      { 'local_response_norm', function() return F.local_response_norm(x, { size = 3 }, 1e-4) end },
+      { 'CrossMapLRN2d', function() return nn.CrossMapLRN2d({ size = 3 }, 1e-4) end },
+      { 'PReLU', function() return nn.PReLU({ num_parameters = 3 }, 0.1) end },
+      { 'rrelu', function() return F.rrelu(x, { lower = 0.1 }, nil, true) end },
+      { 'RReLU', function() return nn.RReLU({ lower = 0.1 }, 0.2) end },
+      { 'Dropout', function() return nn.Dropout({ p = 0.5 }, true) end },
+      { 'dropout', function() return F.dropout(x, { p = 0.5 }, true) end },
+      { 'layer_norm', function() return F.layer_norm(x, { 4 }, nil, nil, { eps = 1e-5 }, 1e-5) end },
+      { 'Embedding.from_pretrained', function() return nn.Embedding.from_pretrained(nl.ones(3, 2), {}, 1) end },
+      { 'embedding', function() return F.embedding(nl.tensor({ 1 }, 'int64'), nl.ones(3, 2), { max_norm = 1 }, 2) end },
+      { 'softplus', function() return x:softplus({ beta = 1 }, 2) end },
+      { 'sort', function() return s:sort({ dim = 1 }, true) end },
+      { 'nan_to_num', function() return s:nan_to_num({ nan = 0 }, 1) end },
+      { 'norm', function() return s:norm({ p = 2 }, 1) end },
+      { 'quantile', function() return s:quantile(0.5, { dim = 1 }, true) end },
+      { 'searchsorted', function() return nl.searchsorted(s, s, { right = true }, 'left') end },
+      { 'bincount', function() return nl.tensor({ 1 }, 'int64'):bincount({ minlength = 2 }, 3) end },
+      { 'histc', function() return s:histc({ bins = 2 }, 0, 1) end },
+      { 'unique', function() return s:unique({ sorted = true }, true) end },
+      { 'unique_consecutive', function() return s:unique_consecutive({ return_counts = true }, nil, 1) end },
+      { 'diagonal', function() return x:diagonal({ offset = 1 }, 1, 2) end },
+      { 'isclose', function() return s:isclose(s, { rtol = 1 }, 1) end },
+      { 'cdist', function() return nl.cdist(nl.ones(2, 2), nl.ones(2, 2), { p = 2 }, 'use_mm_for_euclid_dist') end },
+      { 'diff', function() return s:diff({ n = 1 }, nil, nl.ones(1)) end },
+      { 'linalg.vector_norm', function() return nl.linalg.vector_norm(s, 2, { dim = 1 }, true) end },
+    }
+    for _, c in ipairs(sites) do
+      local ok, err = pcall(c[2])
+      assert.is_false(ok, c[1] .. ' took both')
+      assert.is_truthy(err:find('errors_spec.lua:%d+: ' .. c[1]:gsub('%.', '%%.')
+        .. ': takes its options as a table or as arguments, not both$'), err)
+    end
+  end)
+
   it('the error points at the caller\'s line', function()
     local ok, err = pcall(function() return nl.ones(2) + nl.ones(3) end)
     assert.is_false(ok)

@@ -64,20 +64,15 @@ return function(nl, nn)
   -- refuses; o.repr(self) is the extra_repr.
   local function with_params(name, method, params, o)
     local cls = Module:extend(name)
-    local known, nargs = {}, #params + (o.inplace and 1 or 0)
-    for _, pd in ipairs(params) do known[pd[1]] = 1 end
-    if o.inplace then known.inplace = 1 end
+    local names = {}
+    for i, pd in ipairs(params) do names[i] = pd[1] end
+    if o.inplace then names[#names + 1] = 'inplace' end
+    local nargs = #names
+    names = table.concat(names, ' ')
     cls.init = function(self, ...)
-      local args, first = { ... }, ...
-      local n = select('#', ...)
-      while n > 0 and args[n] == nil do n = n - 1 end
-      if type(first) == 'table' and not nl.is_tensor(first) then
-        if n > 1 then nl._raise(name .. ': takes its options as a table or as arguments, not both') end
-        nl._check_opts(name, first, known)
-        args = {}
-        for i, pd in ipairs(params) do args[i] = first[pd[1]] end
-        if o.inplace then args[#params + 1] = first.inplace end
-      elseif n > nargs then
+      local args = { nl._opts_or_args(name, names, ...) }
+      local n = table.maxn(args)
+      if n > nargs then
         nl._raise(('%s: takes at most %d argument%s, got %d'):format(name, nargs, nargs == 1 and '' or 's', n))
       end
       for i, pd in ipairs(params) do
@@ -185,11 +180,7 @@ return function(nl, nn)
   local Threshold = Module:extend('Threshold')
   nn.Threshold = Threshold
   function Threshold:init(threshold, value, inplace)
-    if type(threshold) == 'table' then
-      if value ~= nil or inplace ~= nil then nl._raise('Threshold: takes its options as a table or as arguments, not both') end
-      nl._check_opts('Threshold', threshold, { threshold = 1, value = 1, inplace = 'flag' })
-      threshold, value, inplace = threshold.threshold, threshold.value, threshold.inplace
-    end
+    threshold, value, inplace = nl._opts_or_args('Threshold', 'threshold value inplace:flag', threshold, value, inplace)
     -- (NaN taken, as F.threshold takes it)
     if type(threshold) ~= 'number' then nl._argerror('Threshold', 'a number as threshold', threshold) end
     if type(value) ~= 'number' then nl._argerror('Threshold', 'a number as value', value) end

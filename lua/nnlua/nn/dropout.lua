@@ -24,11 +24,7 @@ return function(nl, nn)
     if select('#', ...) > 0 then
       nl._raise(('%s: expected p and an inplace flag, got %d arguments'):format(name, 2 + select('#', ...)))
     end
-    if type(p) == 'table' then
-      if inplace ~= nil then nl._raise(name .. ': takes its options as a table or as arguments, not both') end
-      nl._check_opts(name, p, { p = 1, inplace = 'flag' })
-      p, inplace = p.p, p.inplace
-    end
+    p, inplace = nl._opts_or_args(name, 'p inplace:flag', p, inplace)
     nn._inplace_arg(name, inplace)
     if type(inplace) == 'table' then inplace = inplace.inplace end      -- (p, {inplace = true})
     return check_p(name, p), inplace == true
@@ -41,13 +37,7 @@ return function(nl, nn)
   -- inplace is taken and computed out of place, as the modules'.
   function nn._dropout_args(op, dflt, p, training, inplace, ...)
     nl._no_extra_args(op, '(input, p, training, inplace)', nil, ...)
-    if type(p) == 'table' then
-      if training ~= nil or inplace ~= nil then
-        nl._raise(op .. ': takes its options as a table or as arguments, not both')
-      end
-      nl._check_opts(op, p, { p = 1, training = 'flag', inplace = 'flag' })
-      p, training, inplace = p.p, p.training, p.inplace
-    end
+    p, training, inplace = nl._opts_or_args(op, 'p training:flag inplace:flag', p, training, inplace)
     p = check_p(op, p)
     if training ~= nil and type(training) ~= 'boolean' then nl._argerror(op, 'a boolean training flag', training) end
     if inplace ~= nil and type(inplace) ~= 'boolean' then nl._argerror(op, 'a boolean inplace flag', inplace) end

@@ -23,14 +23,8 @@ return function(nl, nn)
     for i, pd in ipairs(params) do names[i] = pd[1] end
     if inplace then names[#names + 1] = 'inplace' end
     local takes = '(input' .. (#names > 0 and ', ' .. table.concat(names, ', ') or '') .. ')'
-    if type(first) == 'table' and not nl.is_tensor(first) and getmetatable(first) == nil then
-      if n > 1 then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      local known = {}
-      for _, pd in ipairs(params) do known[pd[1]] = 1 end
-      if inplace then known.inplace = 'flag' end
-      nl._check_opts(op, first, known)
-      args = {}
-      for i, name in ipairs(names) do args[i] = first[name] end
+    if type(first) == 'table' and getmetatable(first) == nil then
+      args = { nl._opts_or_args(op, table.concat(names, ' ') .. (inplace and ':flag' or ''), ...) }
     elseif n > #names then
       nl._raise(('%s: takes %s, got %d arguments'):format(op, takes, n + 1))
     end
@@ -102,11 +96,7 @@ return function(nl, nn)
   local function along_dim(name, f)
     F[name] = function(x, dim, dtype, ...)
       nl._no_extra_args(name, '(input, dim, dtype)', nil, ...)
-      if type(dim) == 'table' and not nl.is_tensor(dim) then
-        if dtype ~= nil then nl._raise(name .. ': takes its options as a table or as arguments, not both') end
-        nl._check_opts(name, dim, { dim = 1, dtype = 1 })
-        dim, dtype = dim.dim, dim.dtype
-      end
+      dim, dtype = nl._opts_or_args(name, 'dim dtype', dim, dtype)
       nl._T(x, name)
       -- (int64 with a float dtype is converted first, as PyTorch's)
       if dtype == nil then nl._float_only(x, name) end
@@ -129,11 +119,7 @@ return function(nl, nn)
   function F.threshold(x, threshold, value, inplace, ...)
     local op = 'threshold'
     nl._no_extra_args(op, '(input, threshold, value, inplace)', nil, ...)
-    if type(threshold) == 'table' and not nl.is_tensor(threshold) then
-      if value ~= nil or inplace ~= nil then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      nl._check_opts(op, threshold, { threshold = 1, value = 1, inplace = 'flag' })
-      threshold, value, inplace = threshold.threshold, threshold.value, threshold.inplace
-    end
+    threshold, value, inplace = nl._opts_or_args(op, 'threshold value inplace:flag', threshold, value, inplace)
     nl._T(x, op)
     -- (PyTorch's has no defaults: both are required)
     if type(threshold) ~= 'number' then nl._argerror(op, 'a number as threshold', threshold) end

@@ -76,19 +76,11 @@ return function(nl, nn)
   -- the values of params ({name, default}) from the arguments after the
   -- input: positional, or one table of their names
   local function values(op, params, ...)
-    local n = select('#', ...)
-    local args, first = { ... }, ...
-    while n > 0 and args[n] == nil do n = n - 1 end
-    if type(first) == 'table' and not nl.is_tensor(first) then
-      if n > 1 then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      local known = {}
-      for _, pd in ipairs(params) do known[pd[1]] = 1 end
-      nl._check_opts(op, first, known)
-      args = {}
-      for i, pd in ipairs(params) do args[i] = first[pd[1]] end
-    elseif n > #params then
-      local names = {}
-      for i, pd in ipairs(params) do names[i] = pd[1] end
+    local names = {}
+    for i, pd in ipairs(params) do names[i] = pd[1] end
+    local args = { nl._opts_or_args(op, table.concat(names, ' '), ...) }
+    local n = table.maxn(args)
+    if n > #params then
       nl._raise(('%s: takes (input%s), got %d arguments'):format(op,
         #names > 0 and ', ' .. table.concat(names, ', ') or '', n + 1))
     end
@@ -143,11 +135,7 @@ return function(nl, nn)
   function F.threshold_(x, threshold, value, ...)
     local op = 'threshold_'
     nl._no_extra_args(op, '(input, threshold, value)', nil, ...)
-    if type(threshold) == 'table' and not nl.is_tensor(threshold) then
-      if value ~= nil then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      nl._check_opts(op, threshold, { threshold = 1, value = 1 })
-      threshold, value = threshold.threshold, threshold.value
-    end
+    threshold, value = nl._opts_or_args(op, 'threshold value', threshold, value)
     nl._T(x, op)
     return write_into(op, x, function() return as(op, 'threshold', F.threshold, x, threshold, value) end)
   end

@@ -26,13 +26,7 @@ return function(nl, nn)
   function CrossMapLRN2d:init(size, alpha, beta, k, ...)
     local op = 'CrossMapLRN2d'
     nl._no_extra_args(op, '(size, alpha, beta, k)', nil, ...)
-    if type(size) == 'table' then
-      if alpha ~= nil or beta ~= nil or k ~= nil then
-        nl._raise(op .. ': takes its options as a table or as arguments, not both')
-      end
-      nl._check_opts(op, size, { size = 1, alpha = 1, beta = 1, k = 1 })
-      size, alpha, beta, k = size.size, size.alpha, size.beta, size.k
-    end
+    size, alpha, beta, k = nl._opts_or_args(op, 'size alpha beta k', size, alpha, beta, k)
     -- (checked as F.local_response_norm checks them, on a probe)
     as(op, 'local_response_norm', F.local_response_norm, nl.zeros(1, 1, 1), size, alpha, beta, k)
     self.size, self.alpha, self.beta, self.k = size, alpha or 1e-4, beta or 0.75, k or 1

@@ -90,11 +90,7 @@ return function(nl, nn)
   -- flattens dims start_dim..end_dim (1-based; default 2..-1: all but the batch)
   function Flatten:init(start_dim, end_dim)
     -- (or {start_dim, end_dim}, PyTorch's keywords)
-    if type(start_dim) == 'table' and not nl.is_tensor(start_dim) then
-      if end_dim ~= nil then nl._raise('Flatten: takes its options as a table or as arguments, not both') end
-      nl._check_opts('Flatten', start_dim, { start_dim = 1, end_dim = 1 })
-      start_dim, end_dim = start_dim.start_dim, start_dim.end_dim
-    end
+    start_dim, end_dim = nl._opts_or_args('Flatten', 'start_dim end_dim', start_dim, end_dim)
     for _, v in ipairs({ start_dim or 2, end_dim or -1 }) do
       if type(v) ~= 'number' or v ~= math.floor(v) or v == 0 or math.abs(v) > 8 then
         nl._raise('Flatten: dims must be integers in -8..-1 or 1..8, got ' .. tostring(v))

@@ -9,24 +9,16 @@ return function(nl, nn)
   local F = nn.functional or {}
   nn.functional = F
 
-  local KNOWN = { size = 1, alpha = 1, beta = 1, k = 1 }
-
   local function finite(v) return type(v) == 'number' and v == v and v > -math.huge and v < math.huge end
 
   -- size, alpha, beta, k as arguments, or a table of them in the first's
   -- place, or size and a table of the rest (nnlua's (required, {options}));
   -- checked and defaulted as PyTorch's (alpha 1e-4, beta 0.75, k 1)
   local function args_of(op, size, alpha, beta, k)
-    if type(alpha) == 'table' and not nl.is_tensor(alpha) then
-      if beta ~= nil or k ~= nil then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      nl._check_opts(op, alpha, { alpha = 1, beta = 1, k = 1 })
-      alpha, beta, k = alpha.alpha, alpha.beta, alpha.k
-    elseif type(size) == 'table' then
-      if alpha ~= nil or beta ~= nil or k ~= nil then
-        nl._raise(op .. ': takes its options as a table or as arguments, not both')
-      end
-      nl._check_opts(op, size, KNOWN)
-      size, alpha, beta, k = size.size, size.alpha, size.beta, size.k
+    if type(alpha) == 'table' then
+      alpha, beta, k = nl._opts_or_args(op, 'alpha beta k', alpha, beta, k)
+    else
+      size, alpha, beta, k = nl._opts_or_args(op, 'size alpha beta k', size, alpha, beta, k)
     end
     if not nl._size_arg(size) or size > 2 ^ 31 then
       nl._raise(op .. ': size must be a positive whole number of channels, got ' .. nl._describe_arg(size))

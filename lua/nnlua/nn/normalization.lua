@@ -439,13 +439,11 @@ return function(nl, nn)
   -- order) or one table of them in the first's place; returns their
   -- values, defaulted and checked
   local function trailing(op, names, ...)
-    local first, vals = ..., {}
-    if type(first) == 'table' and not nl.is_tensor(first) then
-      if select('#', ...) > 1 then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      local known = {}
-      for _, nd in ipairs(names) do known[nd[1]] = nd[3] == 'flag' and 'flag' or 1 end
-      nl._check_opts(op, first, known)
-      for i, nd in ipairs(names) do vals[i] = first[nd[1]] end
+    local vals
+    if type((...)) == 'table' then
+      local spec = {}
+      for i, nd in ipairs(names) do spec[i] = nd[1] .. (nd[3] == 'flag' and ':flag' or '') end
+      vals = { nl._opts_or_args(op, table.concat(spec, ' '), ...) }
     else
       local n = select('#', ...)
       while n > 0 and select(n, ...) == nil do n = n - 1 end

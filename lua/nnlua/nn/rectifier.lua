@@ -41,11 +41,7 @@ return function(nl, nn)
   local PReLU = Module:extend('PReLU')
   nn.PReLU = PReLU
   function PReLU:init(num_parameters, init)
-    if type(num_parameters) == 'table' then
-      if init ~= nil then nl._raise('PReLU: takes its options as a table or as arguments, not both') end
-      nl._check_opts('PReLU', num_parameters, { num_parameters = 1, init = 1 })
-      num_parameters, init = num_parameters.num_parameters, num_parameters.init
-    end
+    num_parameters, init = nl._opts_or_args('PReLU', 'num_parameters init', num_parameters, init)
     if num_parameters == nil then num_parameters = 1 end
     if init == nil then init = 0.25 end
     if not nl._size_arg(num_parameters) or num_parameters > 2 ^ 31 then
@@ -90,13 +86,8 @@ return function(nl, nn)
   function F.rrelu(x, lower, upper, training, inplace, ...)
     local op = 'rrelu'
     nl._no_extra_args(op, '(input, lower, upper, training, inplace)', nil, ...)
-    if type(lower) == 'table' then
-      if upper ~= nil or training ~= nil or inplace ~= nil then
-        nl._raise(op .. ': takes its options as a table or as arguments, not both')
-      end
-      nl._check_opts(op, lower, { lower = 1, upper = 1, training = 'flag', inplace = 'flag' })
-      lower, upper, training, inplace = lower.lower, lower.upper, lower.training, lower.inplace
-    end
+    lower, upper, training, inplace = nl._opts_or_args(op, 'lower upper training:flag inplace:flag', lower, upper,
+      training, inplace)
     nl._T(x, op)
     lower, upper = bounds(op, lower, upper)
     if training ~= nil and type(training) ~= 'boolean' then nl._argerror(op, 'a boolean training flag', training) end
@@ -125,11 +116,7 @@ return function(nl, nn)
   local RReLU = Module:extend('RReLU')
   nn.RReLU = RReLU
   function RReLU:init(lower, upper, inplace)
-    if type(lower) == 'table' then
-      if upper ~= nil or inplace ~= nil then nl._raise('RReLU: takes its options as a table or as arguments, not both') end
-      nl._check_opts('RReLU', lower, { lower = 1, upper = 1, inplace = 'flag' })
-      lower, upper, inplace = lower.lower, lower.upper, lower.inplace
-    end
+    lower, upper, inplace = nl._opts_or_args('RReLU', 'lower upper inplace:flag', lower, upper, inplace)
     nn._inplace_arg('RReLU', inplace)
     self.lower, self.upper = bounds('RReLU', lower, upper)
     self.inplace = inplace == true

@@ -10,7 +10,7 @@ return function(nl, nn)
 
   local KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1, _freeze = 'flag', scale_grad_by_freq = 'flag',
                   sparse = 'flag' }
-  local F_KNOWN = { padding_idx = 1, max_norm = 1, norm_type = 1, scale_grad_by_freq = 'flag', sparse = 'flag' }
+  local F_OPTS = 'padding_idx max_norm norm_type scale_grad_by_freq:flag sparse:flag'
 
   -- PyTorch's scale_grad_by_freq and sparse, taken only as false (their
   -- default, which a port often passes): true is refused by name (false
@@ -90,37 +90,30 @@ return function(nl, nn)
   -- the weight is a parameter over embeddings' memory (the padding row
   -- kept as it is, not zeroed), requiring grad unless freeze.
   -- scale_grad_by_freq and sparse are taken only as false.
-  local PRETRAINED = { 'freeze', 'padding_idx', 'max_norm', 'norm_type', 'scale_grad_by_freq', 'sparse' }
-  local PRETRAINED_KNOWN = { freeze = 'flag', padding_idx = 1, max_norm = 1, norm_type = 1, scale_grad_by_freq = 'flag',
-                             sparse = 'flag' }
   function Embedding.from_pretrained(embeddings, ...)
     local op = 'Embedding.from_pretrained'
     if embeddings == Embedding then
       nl._raise(op .. ': call it with a dot, nn.Embedding.from_pretrained(embeddings, opts)')
     end
-    local o, first = {}, ...
-    if type(first) == 'table' then
-      if select('#', ...) > 1 then nl._raise(op .. ': takes its options as a table or as arguments, not both') end
-      nl._check_opts(op, first, PRETRAINED_KNOWN)
-      o = first
-    else
+    if type((...)) ~= 'table' then
       nl._no_extra_args(op, '(embeddings, freeze, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)', nil,
-                        select(#PRETRAINED + 1, ...))
-      for i, k in ipairs(PRETRAINED) do o[k] = (select(i, ...)) end
-      if o.freeze ~= nil and type(o.freeze) ~= 'boolean' then nl._argerror(op, 'a boolean freeze flag', o.freeze) end
+                        select(7, ...))
     end
-    only_false(op, o.scale_grad_by_freq, o.sparse)
+    local freeze, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse = nl._opts_or_args(op,
+      'freeze:flag padding_idx max_norm norm_type scale_grad_by_freq:flag sparse:flag', ...)
+    if freeze ~= nil and type(freeze) ~= 'boolean' then nl._argerror(op, 'a boolean freeze flag', freeze) end
+    only_false(op, scale_grad_by_freq, sparse)
     nl._T(embeddings, op)
     if embeddings:dim() ~= 2 or embeddings:dtype() == 'int64' then
       nl._raise(('%s: embeddings must be a 2-D float tensor (num_embeddings, embedding_dim), got %s %s'):format(op,
         embeddings:dtype(), nl._shape_str(embeddings)))
     end
-    local freeze = o.freeze ~= false
+    freeze = freeze ~= false
     -- (a leaf that requires grad, so that the module registers it as its
     -- parameter; the init freezes it, as nn.load's rebuild does)
     given_weight = embeddings:detach():requires_grad()
-    local ok, m = pcall(Embedding, embeddings:size(1), embeddings:size(2), { padding_idx = o.padding_idx,
-                        max_norm = o.max_norm, norm_type = o.norm_type, _freeze = freeze or nil })
+    local ok, m = pcall(Embedding, embeddings:size(1), embeddings:size(2), { padding_idx = padding_idx,
+                        max_norm = max_norm, norm_type = norm_type, _freeze = freeze or nil })
     given_weight = nil
     if not ok then nl._raise((tostring(m):gsub('^[^\n]-:%d+: ', ''):gsub('^Embedding:', op .. ':'))) end
     return m
@@ -195,15 +188,8 @@ return function(nl, nn)
     local op = 'embedding'
     nl._no_extra_args(op, '(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)', nil, ...)
     weight_arg(op, weight)
-    if type(padding_idx) == 'table' then
-      if max_norm ~= nil or norm_type ~= nil or scale_grad_by_freq ~= nil or sparse ~= nil then
-        nl._raise(op .. ': takes its options as a table or as arguments, not both')
-      end
-      local o = padding_idx
-      nl._check_opts(op, o, F_KNOWN)
-      padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse = o.padding_idx, o.max_norm, o.norm_type,
-        o.scale_grad_by_freq, o.sparse
-    end
+    padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse = nl._opts_or_args(op, F_OPTS, padding_idx,
+      max_norm, norm_type, scale_grad_by_freq, sparse)
     only_false(op, scale_grad_by_freq, sparse)
     max_norm, norm_type = norm_opts(op, max_norm, norm_type)
     return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)), max_norm, norm_type)

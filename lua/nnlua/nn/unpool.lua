@@ -138,10 +138,8 @@ return function(nl, nn)
     -- {stride, padding})
     function cls:init(kernel_size, stride, padding, ...)
       nl._no_extra_args(cname, '(kernel_size, stride, padding)', nil, ...)
-      if type(stride) == 'table' and not nl.is_tensor(stride) and nl._list_len(stride) ~= n then
-        if padding ~= nil then nl._raise(cname .. ': takes its options as a table or as arguments, not both') end
-        nl._check_opts(cname, stride, { stride = 1, padding = 1 })
-        stride, padding = stride.stride, stride.padding
+      if nl._list_len(stride) ~= n then   -- (a list of n is the stride)
+        stride, padding = nl._opts_or_args(cname, 'stride padding', stride, padding)
       end
       local g = geometry(cname, n, kernel_size, stride, padding)
       self.kernel_size, self.stride, self.padding = g.k, g.s, g.p
