@@ -1236,10 +1236,7 @@ return function(nl)
   local hardtanh_, trunc = Tensor.hardtanh_, function(v) return v < 0 and math.ceil(v) or math.floor(v) end
   -- int64 t clamped to hardtanh's bounds cut toward 0, checked as op's
   local function hardtanh_int(op, t, lo, hi)
-    if type(lo) == 'table' and not is_tensor(lo) then
-      nl._check_opts(op, lo, { min_val = 1, max_val = 1 })
-      lo, hi = lo.min_val, lo.max_val
-    end
+    if not is_tensor(lo) then lo, hi = nl._opts_or_args(op, 'min_val max_val', lo, hi) end
     lo, hi = lo == nil and -1 or lo, hi == nil and 1 or hi
     for _, a in ipairs({ { 'min_val', lo }, { 'max_val', hi } }) do
       local v = a[2]

@@ -415,6 +415,9 @@ describe('misuse', function()
       { 'cdist', function() return nl.cdist(nl.ones(2, 2), nl.ones(2, 2), { p = 2 }, 'use_mm_for_euclid_dist') end },
       { 'diff', function() return s:diff({ n = 1 }, nil, nl.ones(1)) end },
       { 'linalg.vector_norm', function() return nl.linalg.vector_norm(s, 2, { dim = 1 }, true) end },
+      -- these two dropped the argument after the table without a word
+      { 'LeakyReLU', function() return nn.LeakyReLU({ negative_slope = 0.2 }, true) end },
+      { 'hardtanh', function() return nl.tensor({ -3, 3 }, 'int64'):hardtanh({ min_val = -2 }, 2) end },
     }
     for _, c in ipairs(sites) do
       local ok, err = pcall(c[2])

@@ -158,10 +158,8 @@ return function(nl, nn)
   local LeakyReLU = Module:extend('LeakyReLU')
   nn.LeakyReLU = LeakyReLU
   function LeakyReLU:init(slope, inplace)
-    if type(slope) == 'table' then      -- {negative_slope = a, inplace = b}
-      nl._check_opts('LeakyReLU', slope, { negative_slope = 1, inplace = 1 })
-      slope, inplace = slope.negative_slope, slope.inplace
-    end
+    -- or {negative_slope = a, inplace = b}
+    slope, inplace = nl._opts_or_args('LeakyReLU', 'negative_slope inplace', slope, inplace)
     slope = slope or 0.01
     if type(slope) ~= 'number' then nl._argerror('LeakyReLU', 'a number negative_slope', slope) end
     inplace_arg('LeakyReLU', inplace)
