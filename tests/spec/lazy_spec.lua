@@ -22,6 +22,7 @@ local function run(code) return S.run_luajit(SAY .. code) end
 local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sortops', 'nnlua.tensor_more',
                'nnlua.linalg_extra', 'nnlua.stats',
                'nnlua.nn.conv3d', 'nnlua.nn.transformer', 'nnlua.nn.ctc', 'nnlua.nn.rnn_utils', 'nnlua.nn.prune',
+               'nnlua.nn.stateless',
                'nnlua.nn.rms_norm', 'nnlua.nn.activation_extra', 'nnlua.nn.unpool',
                'nnlua.nn.pdist', 'nnlua.nn.lazy', 'nnlua.nn.adaptive_softmax',
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular', 'nnlua.nn.functional_extra', 'nnlua.nn.legacy',
@@ -70,6 +71,10 @@ describe('lazy loading', function()
     ]]), 'functional 6 false')
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
+    S.contains(run([[
+      local m = nl.nn.Linear(1, 1)
+      say('stateless', nl.nn.utils.stateless.functional_call(m, { weight = nl.ones(1, 1), bias = nl.zeros(1) }, nl.ones(1, 1)):item())
+    ]]), 'stateless 1')
     S.contains(run([[say('distributions', nl.distributions.Normal(0, 1):log_prob(0):item())]]), 'distributions -0.9189')
     S.contains(run([[say('metrics', nl.metrics.AUC().num_thresholds, package.loaded['nnlua.fit'] ~= nil)]]),
                'metrics 200 false')

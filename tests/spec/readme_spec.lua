@@ -159,6 +159,15 @@ describe('README code blocks', function()
     assert.are.same({ 5, 3 }, env.Q:shape())
   end)
 
+  it('functional_call runs under bin/nnlua; the gradients reach the tensors given, not the model\'s', function()
+    run_runner('functional_call')
+    local env = run_here('functional_call')
+    for _, kv in ipairs(env.m:named_parameters()) do
+      assert.is_nil(kv[2].grad, kv[1])
+      assert.are.same(kv[2]:shape(), env.params[kv[1]].grad:shape(), kv[1])
+    end
+  end)
+
   it('autograd_functional runs under bin/nnlua and gives what its comments say', function()
     run_runner('autograd_functional')
     local env = run_here('autograd_functional')

@@ -58,6 +58,8 @@ return function(nl)
     'parametrize',
     -- (nn.utils.prune)
     'prune',
+    -- (nn.utils.stateless)
+    'stateless',
     'rms_norm',
     'activation_extra',
     'unpool',
