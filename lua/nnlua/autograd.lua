@@ -635,7 +635,13 @@ return function(nl)
   -- PyTorch's gradcheck checks each output of a tuple, as one output of
   -- their elements in order (only the first was checked, so a wrong
   -- gradient of a second result passed).
-  local GRADCHECK_OPTS = { eps = 1, atol = 1, rtol = 1 }
+  -- raise_exception = true raises the message instead (PyTorch's default).
+  -- The check itself, gradcheck(op, f, inputs, opts, describe), and its
+  -- inputs' checks are nl._gradcheck and nl._gradcheck_inputs for
+  -- nl.autograd.gradgradcheck (autograd_gradcheck.lua): op names the
+  -- caller in messages; describe(i, k, j) names input i's element k and
+  -- output element j in the message of a mismatch.
+  local GRADCHECK_OPTS = { eps = 1, atol = 1, rtol = 1, raise_exception = 'flag' }
   local function joined(...)
     local n = select('#', ...)
     if n <= 1 then return (...) end
@@ -647,26 +653,22 @@ return function(nl)
     if #parts <= 1 then return parts[1] or (...) end
     return nl.cat(parts, 1)
   end
-  function nl.gradcheck(f, inputs, opts)
-    opts = nl._opts('gradcheck', opts)
-    nl._check_opts('gradcheck', opts, GRADCHECK_OPTS)
-    local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
-    if type(f) ~= 'function' then raise('gradcheck: expected a function, got ' .. type(f)) end
+  local function check_inputs(op, inputs)
     if nl.is_tensor(inputs) then inputs = { inputs } end
-    if type(inputs) ~= 'table' then nl._argerror('gradcheck', 'a tensor or a list of tensors as inputs', inputs) end
+    if type(inputs) ~= 'table' then nl._argerror(op, 'a tensor or a list of tensors as inputs', inputs) end
     for i, x in ipairs(inputs) do
       if not nl.is_tensor(x) or x:dtype() ~= 'float64' then
-        raise(('gradcheck: input %d must be a float64 tensor'):format(i))
+        raise(('%s: input %d must be a float64 tensor'):format(op, i))
       end
       -- a non-leaf keeps no .grad (its backward read as 0), and the
       -- elements of an expanded view are one number (perturbed as many)
       if x.is_requires_grad and not x:is_leaf() then
-        raise(('gradcheck: input %d is not a leaf (it came from an op); pass x:detach():requires_grad()'):format(i))
+        raise(('%s: input %d is not a leaf (it came from an op); pass x:detach():requires_grad()'):format(op, i))
       end
       for d = 1, x:dim() do
         if x:stride(d) == 0 and x:size(d) > 1 then
-          raise(('gradcheck: input %d of shape %s repeats memory (stride 0 in dim %d); pass a contiguous copy'):format(
-            i, nl._shape_str(x), d))
+          raise(('%s: input %d of shape %s repeats memory (stride 0 in dim %d); pass a contiguous copy'):format(
+            op, i, nl._shape_str(x), d))
         end
       end
     end
@@ -678,11 +680,20 @@ return function(nl)
     if not any then
       local shapes = {}
       for i, x in ipairs(inputs) do shapes[i] = nl._shape_str(x) end
-      raise(('gradcheck: expects at least one input tensor to require gradient, but none of the %d (shapes %s) '
-             .. 'does: pass x:requires_grad() for those to check'):format(#inputs, table.concat(shapes, ', ')))
+      raise(('%s: expects at least one input tensor to require gradient, but none of the %d (shapes %s) '
+             .. 'does: pass x:requires_grad() for those to check'):format(op, #inputs, table.concat(shapes, ', ')))
     end
+    return inputs
+  end
+  nl._gradcheck_inputs = check_inputs
+  local function gradcheck(op, f, inputs, opts, describe)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, GRADCHECK_OPTS)
+    local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
+    if type(f) ~= 'function' then raise(op .. ': expected a function, got ' .. type(f)) end
+    inputs = check_inputs(op, inputs)
     local out = joined(f(unpack(inputs)))
-    if not nl.is_tensor(out) then raise('gradcheck: f must return a tensor') end
+    if not nl.is_tensor(out) then raise(op .. ': f must return a tensor') end
     local od = out:double()
     local nout = od:numel()
     local checked = {}
@@ -728,12 +739,18 @@ return function(nl)
           local a = row and row[k] or 0
           -- written so that NaN on either side fails
           if not (math.abs(a - numeric) <= atol + rtol * math.abs(numeric)) then
-            return false, ('gradcheck: input %d element %d, output element %d: backward %.10g, numeric %.10g'):format(
-              i, k, j, a, numeric)
+            local msg = ('%s: %s: backward %.10g, numeric %.10g'):format(op,
+              describe and describe(i, k, j) or ('input %d element %d, output element %d'):format(i, k, j), a, numeric)
+            if opts.raise_exception then raise(msg) end
+            return false, msg
           end
         end
       end
     end
     return true
   end
+  nl._gradcheck = gradcheck
+  function nl.gradcheck(f, inputs, opts) return gradcheck('gradcheck', f, inputs, opts) end
+  -- (PyTorch's torch.autograd.gradcheck)
+  nl.autograd.gradcheck = nl.gradcheck
 end

@@ -107,11 +107,13 @@ setmetatable(nl.Tensor, { __index = function(t, k)
 end })
 require('nnlua.print')(nl)
 require('nnlua.autograd')(nl)
--- nl.autograd.Function (functions with a backward written in Lua) and
--- nl.autograd.functional (jacobian, hessian, vjp, ...) load on first use
+-- nl.autograd.Function (functions with a backward written in Lua),
+-- nl.autograd.functional (jacobian, hessian, vjp, ...) and
+-- nl.autograd.gradgradcheck load on first use
 setmetatable(nl.autograd, { __index = function(t, k)
   if k == 'Function' then require('nnlua.autograd_function')(nl)
   elseif k == 'functional' then require('nnlua.autograd_functional')(nl)
+  elseif k == 'gradgradcheck' then require('nnlua.autograd_gradcheck')(nl)
   else return nil end
   return rawget(t, k)
 end })

@@ -26,7 +26,7 @@ local RARE = { 'nnlua.tensor_creation', 'nnlua.tensor_linalg', 'nnlua.tensor_sor
                'nnlua.nn.rms_norm', 'nnlua.nn.activation_extra', 'nnlua.nn.unpool',
                'nnlua.nn.pdist', 'nnlua.nn.lazy', 'nnlua.nn.adaptive_softmax',
                'nnlua.nn.fractional_pool', 'nnlua.nn.padding_circular', 'nnlua.nn.functional_extra', 'nnlua.nn.legacy',
-               'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.distributions',
+               'nnlua.autograd_function', 'nnlua.autograd_functional', 'nnlua.autograd_gradcheck', 'nnlua.distributions',
                'nnlua.data_transforms', 'nnlua.data_iterable', 'nnlua.profiler', 'nnlua.special',
                'nnlua.fit', 'nnlua.fit_data', 'nnlua.fit_batch', 'nnlua.callbacks', 'nnlua.utility', 'nnlua.torch_ops',
                'nnlua.torch_compat', 'nnlua.metrics' }
@@ -71,6 +71,10 @@ describe('lazy loading', function()
     ]]), 'functional 6 false')
     S.contains(run([[say('autograd', nl.autograd.nothing, package.loaded['nnlua.autograd_functional'] ~= nil)]]),
                'autograd nil false')
+    S.contains(run([[
+      say('gradgradcheck', nl.autograd.gradgradcheck(function(x) return x:exp() end, nl.ones({ 2 }, 'float64'):requires_grad()),
+          package.loaded['nnlua.autograd_function'] ~= nil)
+    ]]), 'gradgradcheck true false')
     S.contains(run([[
       local m = nl.nn.Linear(1, 1)
       say('stateless', nl.nn.utils.stateless.functional_call(m, { weight = nl.ones(1, 1), bias = nl.zeros(1) }, nl.ones(1, 1)):item())
