@@ -333,8 +333,23 @@ return function(nl, H)
     else self.model:save(path, { optimizer = optimizer_of(self.model) }) end
   end
   function ModelCheckpoint:on_epoch_end(epoch, logs)
+    -- (an epoch fit did not validate, by validation_freq, has no val_
+    -- values: Keras's saves no best model of it, and cannot fill the
+    -- filepath's fields of them)
+    if self.save_best_only and logs[self.monitor] == nil then
+      if self.verbose > 0 then
+        print(('Epoch %d: Can save best model only with %s available, skipping.'):format(epoch, self.monitor))
+      end
+      return
+    end
     local values = { epoch = epoch }
     for k, v in pairs(logs) do values[k] = v end
+    for _, name in ipairs(self.fields) do
+      if values[name] == nil then
+        nl._raise(("ModelCheckpoint: the filepath's field {%s} has no value in epoch %d (fit's validation_freq "
+                   .. 'skipped its validation)'):format(name, epoch))
+      end
+    end
     local path = format_path(self.filepath, values)
     if not self.save_best_only then
       if self.verbose > 0 then print(('Epoch %d: saving model to %s'):format(epoch, path)) end
@@ -421,6 +436,12 @@ return function(nl, H)
     if not self.keys then
       self.keys = {}
       for k in pairs(logs) do self.keys[#self.keys + 1] = k end
+      -- (the val_ values of the epochs fit validates, by validation_freq,
+      -- have their columns from the first line, NA in the other epochs,
+      -- as Keras 3's)
+      for _, k in ipairs(self.params and self.params.metrics or {}) do
+        if k:sub(1, 4) == 'val_' and logs[k] == nil then self.keys[#self.keys + 1] = k end
+      end
       table.sort(self.keys)
     end
     local sep, lines = self.separator, {}

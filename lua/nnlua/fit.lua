@@ -190,7 +190,7 @@ return function(nl)
   local FIT_KNOWN = { epochs = 1, batch_size = 1, validation_data = 1, validation_split = 1, verbose = 1, shuffle = 1,
                       checkpoint = 1, resume = 'flag', on_step = 1, lr_scheduler = 1, early_stopping = 1,
                       callbacks = 1, class_weight = 1, sample_weight = 1, initial_epoch = 1,
-                      steps_per_epoch = 1, validation_steps = 1, validation_batch_size = 1 }
+                      steps_per_epoch = 1, validation_steps = 1, validation_batch_size = 1, validation_freq = 1 }
   local CHECKPOINT_KNOWN = { path = 1, every = 1 }
   local EARLY_STOPPING_KNOWN = { monitor = 1, mode = 1, patience = 1, min_delta = 1, baseline = 1,
                                  restore_best_weights = 'flag', start_from_epoch = 1 }
@@ -794,9 +794,10 @@ return function(nl)
   -- epoch and lr), or an error naming op and the option (field: its
   -- prefix, 'early_stopping.' for fit's option)
   local function check_monitor(op, field, monitor, history)
-    if type(monitor) ~= 'string' or monitor == 'epoch' or monitor == 'lr' or history[monitor] == nil then
+    if type(monitor) ~= 'string' or monitor == 'epoch' or monitor == 'lr' or monitor == 'val_epoch'
+       or history[monitor] == nil then
       local names = {}
-      for k in pairs(history) do if k ~= 'epoch' and k ~= 'lr' then names[#names + 1] = k end end
+      for k in pairs(history) do if k ~= 'epoch' and k ~= 'lr' and k ~= 'val_epoch' then names[#names + 1] = k end end
       table.sort(names)
       local no_val = type(monitor) == 'string' and monitor:match('^val_') and not history.val_loss
       nl._raise(("%s: %smonitor must name a value this fit records (%s), got %s%s"):format(op, field,
@@ -1114,6 +1115,28 @@ return function(nl)
     return lv
   end
 
+  -- validation_freq, Keras's: validate every n-th epoch (an int n >= 1),
+  -- or in the epochs listed (1-based, as fit counts them); a function
+  -- epoch -> whether to validate
+  local function validation_freq_of(f, val)
+    if not val then nl._raise('fit: validation_freq needs validation_data or validation_split') end
+    if whole(f) and f >= 1 then return function(epoch) return epoch % f == 0 end end
+    local n = nl._list_len(f)
+    if type(f) == 'table' and getmetatable(f) == nil and n then
+      local set = {}
+      for j = 1, n do
+        if not (whole(f[j]) and f[j] >= 1) then
+          nl._raise(('fit: validation_freq entry %d must be an epoch number (a whole number >= 1, epochs counted '
+                     .. 'from 1), got %s'):format(j, nl._describe_arg(f[j])))
+        end
+        set[f[j]] = true
+      end
+      return function(epoch) return set[epoch] == true end
+    end
+    nl._raise('fit: validation_freq must be a whole number of epochs >= 1 or a list of epoch numbers (from 1), got '
+              .. nl._describe_arg(f))
+  end
+
   -- model:fit(X, y, {epochs, batch_size, validation_data = {Xv, yv} or
   -- validation_split = f, verbose, shuffle, checkpoint = {path =, every = steps},
   -- resume = true, on_step = fn, lr_scheduler = sched, early_stopping = {...}})
@@ -1147,6 +1170,8 @@ return function(nl)
   -- be a loader or a dataset too. steps_per_epoch = k: epochs of k
   -- batches from one stream of passes over the data; validation_steps = k:
   -- validation on the first k batches (of validation_batch_size rows).
+  -- validation_freq = n or {epochs}: validation every n-th epoch or in
+  -- those (history.val_epoch lists them; the val_ lists hold theirs alone).
   function Module:fit(X, y, opts)
     local c = compiled(self, 'fit')
     own_optimizer(self, c)
@@ -1287,6 +1312,7 @@ return function(nl)
     if vsteps and not val then
       nl._raise('fit: validation_steps needs validation_data or validation_split')
     end
+    local vfreq = opts.validation_freq ~= nil and validation_freq_of(opts.validation_freq, val) or nil
     if spe and opts.checkpoint ~= nil then
       nl._raise('fit: checkpoint is not taken with steps_per_epoch (a resume cannot find its place in the '
                 .. 'stream of batches)')
@@ -1368,6 +1394,7 @@ return function(nl)
     local tty = verbose == 1 and lib.nl_isatty(1) ~= 0
     local history = { loss = {}, epoch = {} }
     if val then history.val_loss = {} end
+    if vfreq then history.val_epoch = {} end
     for _, m in ipairs(c.metrics) do
       history[m] = {}
       if val then history['val_' .. m] = {} end
@@ -1381,7 +1408,7 @@ return function(nl)
     -- and verbose; initial_epoch; metrics: the keys of the epoch's logs),
     -- and check their options against them, before training
     local keys = {}
-    for k in pairs(history) do if k ~= 'epoch' then keys[#keys + 1] = k end end
+    for k in pairs(history) do if k ~= 'epoch' and k ~= 'val_epoch' then keys[#keys + 1] = k end end
     table.sort(keys)
     local params = { epochs = epochs, steps = nb, verbose = verbose, initial_epoch = initial, metrics = keys }
     rawset(self, 'stop_training', false)
@@ -1682,31 +1709,45 @@ return function(nl)
       for _, m in ipairs(c.metrics) do history[m][i] = tally_metric(c, t, m) end
       local line = { ('epoch %d/%d - loss %.4f'):format(epoch, epochs, history.loss[i]) }
       for _, m in ipairs(c.metrics) do line[#line + 1] = ('%s %.4f'):format(m, history[m][i]) end
-      if val then
+      -- with validation_freq, the val_ lists hold the epochs validated
+      -- alone, history.val_epoch their numbers (Keras's logs have no val_
+      -- values in the others); vi: this epoch's place in them, if validated
+      local validated = val and (not vfreq or vfreq(epoch))
+      local vi = validated and (vfreq and #history.val_loss + 1 or i)
+      if validated then
         local vl, vm = run_eval('fit (validation_data)', self, c, vloader and function() return vloader:iter() end
                                 or function() return tensor_batches(val[1], val[2], vbs) end, nil, 0, vsteps)
-        history.val_loss[i] = vl
+        history.val_loss[vi] = vl
+        if vfreq then history.val_epoch[vi] = epoch end
         line[#line + 1] = ('val_loss %.4f'):format(vl)
         for _, m in ipairs(c.metrics) do
-          history['val_' .. m][i] = vm[m]
+          history['val_' .. m][vi] = vm[m]
           line[#line + 1] = ('val_%s %.4f'):format(m, vm[m])
         end
+      end
+      -- the epoch's value of a list of the history (nil: not validated)
+      local function epoch_value(k)
+        if val and k:sub(1, 4) == 'val_' then return vi and history[k][vi] or nil end
+        return history[k][i]
       end
       if history.lr then
         history.lr[i] = c.optimizer.param_groups[1].lr
         line[#line + 1] = ('lr %.4g'):format(history.lr[i])
       end
+      -- (a schedule or an early stop that looks at a val_ value passes
+      -- over an epoch without it, as Keras's callbacks do)
       if sched then
-        if sched.takes_metric then sched:step(val and history.val_loss[i] or history.loss[i])
-        else sched:step() end
+        if not sched.takes_metric then sched:step()
+        elseif not val then sched:step(history.loss[i])
+        elseif validated then sched:step(history.val_loss[vi]) end
       end
-      if es then es_epoch_end(self, es, history[es.monitor][i], epoch) end
+      if es and epoch_value(es.monitor) ~= nil then es_epoch_end(self, es, epoch_value(es.monitor), epoch) end
       line[#line + 1] = ('%.0f samples/s - %s'):format(processed / math.max(elapsed, 1e-9), fmt_time(elapsed))
       if tty then io.write('\r\27[K') end
       if verbose > 0 then print(table.concat(line, ' - ')) end
       -- the epoch's logs: what the history records of it
       logs = {}
-      for k, list in pairs(history) do if k ~= 'epoch' then logs[k] = list[i] end end
+      for k in pairs(history) do if k ~= 'epoch' and k ~= 'val_epoch' then logs[k] = epoch_value(k) end end
       call_hook(cbs, 'on_epoch_end', epoch, logs)
       if ckpt then save(epoch + 1, 0, rng_save_all(gen, data_gens), tally_new()) end
       if es and es.stopped_epoch > 0 then
@@ -1722,8 +1763,11 @@ return function(nl)
     if es and es.restore and es.best_weights then
       self:load_state_dict(es.best_weights)
       if verbose > 0 then
-        print(('restored the weights of epoch %d (%s %.4f)'):format(es.best_epoch, es.monitor,
-          history[es.monitor][es.best_epoch - initial]))
+        local at = es.best_epoch - initial
+        for j, e in ipairs(es.monitor:sub(1, 4) == 'val_' and history.val_epoch or {}) do
+          if e == es.best_epoch then at = j end
+        end
+        print(('restored the weights of epoch %d (%s %.4f)'):format(es.best_epoch, es.monitor, history[es.monitor][at]))
       end
     end
     return history

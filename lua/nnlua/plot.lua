@@ -10,8 +10,9 @@ return function(nl)
 
   local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 
-  -- one chart at x offset ox: series = { {name, values}, ... }; values that
-  -- are not finite (a diverged run) leave gaps in their line
+  -- one chart at x offset ox: series = { {name, values, [at]}, ... }; values that
+  -- are not finite (a diverged run) leave gaps in their line; at: the
+  -- place of each value among the epochs (validation_freq's), else 1, 2, ...
   local function chart(out, ox, title, series)
     local n, lo, hi = 0, math.huge, -math.huge
     for _, s in ipairs(series) do
@@ -41,7 +42,8 @@ return function(nl)
     for si, s in ipairs(series) do
       local c = colors[(si - 1) % #colors + 1]
       local runs, pts = {}, {}
-      for i, v in ipairs(s[2]) do
+      for j, v in ipairs(s[2]) do
+        local i = s[3] and s[3][j] or j
         if finite(v) then
           pts[#pts + 1] = ('%.2f,%.2f'):format(X(i), Y(v))
           out[#out + 1] = ('<circle cx="%.2f" cy="%.2f" r="2.5" fill="%s"/>'):format(X(i), Y(v), c)
@@ -74,10 +76,20 @@ return function(nl)
         end
       end
     end
-    local charts = { { 'loss', { { 'train loss', history.loss }, history.val_loss and { 'validation loss', history.val_loss } or nil } } }
+    -- (fit's validation_freq: the val_ values are those of the epochs in
+    -- val_epoch, placed at those epochs)
+    local at
+    if type(history.val_epoch) == 'table' and type(history.epoch) == 'table' then
+      local pos = {}
+      for i, e in ipairs(history.epoch) do pos[e] = i end
+      at = {}
+      for j, e in ipairs(history.val_epoch) do at[j] = pos[e] or j end
+    end
+    local charts = { { 'loss', { { 'train loss', history.loss },
+                                 history.val_loss and { 'validation loss', history.val_loss, at } or nil } } }
     if history.accuracy then
       charts[2] = { 'accuracy', { { 'train accuracy', history.accuracy },
-                                  history.val_accuracy and { 'validation accuracy', history.val_accuracy } or nil } }
+                                  history.val_accuracy and { 'validation accuracy', history.val_accuracy, at } or nil } }
     end
     local out = { ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif">'):format(W * #charts, H),
                   ('<rect width="%d" height="%d" fill="white"/>'):format(W * #charts, H) }
