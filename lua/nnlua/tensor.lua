@@ -319,14 +319,14 @@ return function(nl)
   -- boolean (0 is true to Lua and 1 was read as false by `== true`: a
   -- flag of 0 or 'no' was silently misapplied)
   function nl._check_opts(op, opts, known, hint)
-    local bad = {}
+    local bad                       -- made only for an unknown key
     for k, v in pairs(opts) do
-      if known[k] == nil then bad[#bad + 1] = "'" .. tostring(k) .. "'"
+      if known[k] == nil then bad = bad or {}; bad[#bad + 1] = "'" .. tostring(k) .. "'"
       elseif known[k] == 'flag' and type(v) ~= 'boolean' then
         raise(('%s: %s must be a boolean (true or false), got %s'):format(op, tostring(k), nl._describe_arg(v)))
       end
     end
-    if #bad == 0 then return end
+    if not bad then return end
     table.sort(bad)
     raise(('%s: unknown option%s %s%s'):format(op, #bad > 1 and 's' or '', table.concat(bad, ', '),
                                                 hint and ' (' .. hint .. ')' or ''))
@@ -337,18 +337,29 @@ return function(nl)
   -- (':flag': nil or a boolean, nl._check_opts's 'flag'). A table first
   -- raises with any of ... not nil, else its keys are checked and its
   -- values come back in names' order; anything else comes back as given.
+  local opts_specs = {}             -- names -> its keys and their order, parsed once
   function nl._opts_or_args(op, names, first, ...)
     if type(first) ~= 'table' then return first, ... end
     for i = 1, select('#', ...) do
       if select(i, ...) ~= nil then raise(op .. ': takes its options as a table or as arguments, not both') end
     end
-    local known, v, n = {}, {}, 0
-    for k, kind in names:gmatch('([%w_]+):?(%a*)') do
-      known[k], n = kind == 'flag' and 'flag' or 1, n + 1
-      v[n] = k
+    local spec = opts_specs[names]
+    if not spec then
+      local known, order = {}, {}
+      for k, kind in names:gmatch('([%w_]+):?(%a*)') do
+        known[k] = kind == 'flag' and 'flag' or 1
+        order[#order + 1] = k
+      end
+      spec = { known = known, order = order }
+      opts_specs[names] = spec
     end
-    nl._check_opts(op, first, known)
-    for i = 1, n do v[i] = first[v[i]] end
+    nl._check_opts(op, first, spec.known)
+    local order = spec.order
+    local n = #order
+    if n == 1 then return first[order[1]] end
+    if n == 2 then return first[order[1]], first[order[2]] end
+    local v = {}
+    for i = 1, n do v[i] = first[order[i]] end
     return unpack(v, 1, n)
   end
 
