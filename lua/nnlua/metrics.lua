@@ -41,7 +41,8 @@ return function(nl)
 
   -- Keras's three methods on the metric's own counts; result is a number
   function Metric:reset_state() self._st = self:_state() end
-  function Metric:update_state(y_true, y_pred, sample_weight)
+  function Metric:update_state(y_true, y_pred, sample_weight, ...)
+    nl._no_extra_args(self.class_name .. ':update_state', '(y_true, y_pred, [sample_weight])', nil, ...)
     self._st = self:_add(self._st, y_true, y_pred, sample_weight, self.class_name .. ':update_state')
   end
   function Metric:result() return self:_value(self._st) end
@@ -85,6 +86,12 @@ return function(nl)
     if self.from_logits then p = p:sigmoid() end
     if p:numel() > 0 then
       local lo, hi = p:min():item(), p:max():item()
+      -- (a NaN output is above no threshold: Precision counted it a
+      -- negative, and AUC's bins failed in bincount)
+      if lo ~= lo or hi ~= hi then
+        nl._raise(("%s: metric '%s' reads probabilities in [0, 1], got NaN among the outputs %s"):format(op,
+          self.name, nl._shape_str(p)))
+      end
       if lo < 0 or hi > 1 then
         nl._raise(("%s: metric '%s' reads probabilities in [0, 1], got outputs %s from %.6g to %.6g%s"):format(op,
           self.name, nl._shape_str(p), lo, hi, self.class_name == 'AUC' and ' (logits: AUC{from_logits = true})'
@@ -105,6 +112,14 @@ return function(nl)
         self.name, nl._shape_str(w), nl._shape_str(p), p:size(1)))
     end
     w = w:detach():double()
+    -- (as a number weight: a NaN one made the counts NaN, and Precision 0)
+    if w:numel() > 0 then
+      local lo, hi = w:min():item(), w:max():item()
+      if not (lo >= 0 and hi < math.huge) then
+        nl._raise(("%s: metric '%s': sample_weight must hold finite weights >= 0, got %s from %s to %s"):format(op,
+          self.name, nl._shape_str(w), tostring(lo), tostring(hi)))
+      end
+    end
     if w:dim() < p:dim() then
       local shape = { p:size(1) }
       for i = 2, p:dim() do shape[i] = 1 end
@@ -290,6 +305,7 @@ return function(nl)
     if not N then
       nl._raise(("%s: metric '%s' reads outputs with a batch dim, got %s"):format(op, self.name, describe(p)))
     end
+    if N == 0 then return st end     -- (an empty batch: nothing to average)
     local v = self.fn(y, p)
     if nl.is_tensor(v) then
       v = v:detach()

@@ -135,6 +135,32 @@ describe('nl.metrics against their definitions', function()
     local str = M.MeanMetricWrapper(function() return 'x' end, { name = 'str' })
     contains(errmsg(str.update_state, str, nl.zeros(3), nl.zeros(3)), "its function must give a number or a tensor")
   end)
+
+  it('refuses NaN outputs and NaN or negative weights, which counted as garbage, and extra arguments', function()
+    local y, nan = nl.tensor({ 1, 0, 1 }), 0 / 0
+    -- (Precision counted a NaN output a negative, and AUC failed in bincount)
+    for _, m in ipairs({ M.Precision(), M.Recall(), M.AUC(), M.AUC { from_logits = true, name = 'logit_auc' } }) do
+      local msg = errmsg(m.update_state, m, y, nl.tensor({ nan, 0.2, 0.9 }))
+      contains(msg, ("%s:update_state: metric '%s' reads probabilities in [0, 1], got NaN among the outputs [3]")
+                    :format(m.class_name, m.name))
+      assert.are.equal(0, m:result())
+    end
+    -- a tensor of weights as a number weight: finite and >= 0 (a NaN
+    -- weight gave Precision 0)
+    local p = M.Precision()
+    contains(errmsg(p.update_state, p, y, nl.tensor({ 0.7, 0.6, 0.9 }), nl.tensor({ nan, 1, 1 })),
+             "Precision:update_state: metric 'precision': sample_weight must hold finite weights >= 0, got [3]")
+    contains(errmsg(p.update_state, p, y, nl.tensor({ 0.7, 0.6, 0.9 }), nl.tensor({ 1, -1, 1 })),
+             'sample_weight must hold finite weights >= 0')
+    contains(errmsg(p.update_state, p, y, y, nil, 5),
+             'Precision:update_state: takes (y_true, y_pred, [sample_weight]), got 4 arguments')
+    assert.are.equal(0, p:result())
+    -- an empty batch adds nothing (a function of one value a sample failed in reshape)
+    local w = M.MeanMetricWrapper(function(a, b) return (a - b):abs() end, 'ae')
+    w:update_state(nl.zeros(0, 2), nl.zeros(0, 2))
+    w:update_state(nl.tensor({ { 1, 3 } }), nl.tensor({ { 0, 0 } }))
+    assert.are.equal(2, w:result())
+  end)
 end)
 
 -- ---- in compile and fit ----
