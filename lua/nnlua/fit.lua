@@ -582,16 +582,20 @@ return function(nl)
     end
     local len = yb:size(1)
     local d, v, keep = batch_weight(c, yb, len)
+    -- every metric first, then t changed: a metric that raises leaves t as
+    -- it was (train_on_batch's running tally goes on after a failed call)
+    local ms = {}
+    for _, m in ipairs(c.metrics) do
+      -- (an nl.metrics object's counts: a list, which its _add extends)
+      local obj = c.metric_obj and c.metric_obj[m]
+      if obj then ms[m] = obj:_add(t.metrics[m] or obj:_state(), yb, pred, nil, op)
+      else ms[m] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m) end
+    end
     t.seen = t.seen + len
     if c.summed then t.loss_sum = t.loss_sum + lv
     elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored elements: NaN times 0
     t.wsum, t.vsum = t.wsum + d, t.vsum + v
-    for _, m in ipairs(c.metrics) do
-      -- (an nl.metrics object's counts: a list, which its _add extends)
-      local obj = c.metric_obj and c.metric_obj[m]
-      if obj then t.metrics[m] = obj:_add(t.metrics[m] or obj:_state(), yb, pred, nil, op)
-      else t.metrics[m] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m) end
-    end
+    for m, x in pairs(ms) do t.metrics[m] = x end
   end
   -- the epoch's loss: the whole set's, as one batch would give it
   local function tally_loss(c, t) return c.summed and t.loss_sum or t.loss_sum / t.wsum end
@@ -758,7 +762,7 @@ return function(nl)
     if not c.named then check_own_params(self, op, "the compiled optimizer", o, c.loss_module) end
     if next(o.state) ~= nil then
       nl._raise(op .. ": the model's parameters are not those the compiled optimizer has stepped (:double() or "
-                .. ':float() after training makes new tensors); compile again')
+                .. ':float() after training makes new tensors, and pop or a new layer changes them); compile again')
     end
     -- (a new one checks them as compile's did; its lr is not used)
     o.param_groups[1].params = o.new(self:parameters(), { lr = 0 }).param_groups[1].params

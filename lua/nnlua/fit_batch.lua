@@ -178,8 +178,18 @@ return function(nl, fit)
         nl._raise(('%s: weight %d (%s) has shape %s in the model, got shape %s'):format(op, i, name, a, b))
       end
     end
+    -- a source over the memory of one of the model's own tensors (the
+    -- model's weights themselves, or views of them) is read before any is
+    -- written: copied in order, set_weights({w2, w1}) of two of them gave
+    -- w2 twice
+    local mine = {}
+    for _, e in ipairs(own) do mine[tostring(ffi.cast('void *', e[2].ptr.storage))] = true end
     nl.no_grad(function()
-      for i, e in ipairs(own) do e[2]:copy_(list[i]) end
+      local src = {}
+      for i = 1, #own do
+        src[i] = mine[tostring(ffi.cast('void *', list[i].ptr.storage))] and list[i]:clone() or list[i]
+      end
+      for i, e in ipairs(own) do e[2]:copy_(src[i]) end
     end)
     return self
   end
