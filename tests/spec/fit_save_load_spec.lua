@@ -220,6 +220,7 @@ describe('save and nn.load keep the compile state', function()
       { function(r) r.optimizer.state = 5 end, 'expected a table with state' },
       { function(r) r.loss = 'nonesuch' end, "unknown loss 'nonesuch'" },
       { function(r) r.metrics = { 'nonesuch' } end, "unknown metric 'nonesuch'" },
+      { function(r) r.metrics = 'mae' end, '(metrics)' },
       { function(r) r.uncompiled = {} end, '(uncompiled)' },
     }
     for _, case in ipairs(cases) do

@@ -158,7 +158,9 @@ return function(nl, nn, ck)
     -- the saved groups' settings (lr, betas, a scheduler's initial_lr),
     -- and the state where the file has it
     o:load_state_dict({ optimizer = orec.class, state = state or {}, param_groups = orec.param_groups })
-    local metrics = type(rec.metrics) == 'table' and rec.metrics or nil
+    -- (metrics that are not a list were dropped: the model loaded without them)
+    if rec.metrics ~= nil and type(rec.metrics) ~= 'table' then malformed(path, 'metrics') end
+    local metrics = rec.metrics
     for i, m in ipairs(metrics or {}) do
       if type(m) == 'table' then metrics[i] = nl.metrics._rebuild(m) end
     end
