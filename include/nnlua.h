@@ -340,12 +340,14 @@ nl_tensor *nl_unsqueeze(nl_tensor *t, int dim);
 int nl_is_contiguous(const nl_tensor *t);
 /* A view of t's storage with any sizes, strides (>= 0) and offset (from
  * the storage's start, not t's), as PyTorch's as_strided; every element
- * it reaches must lie within the storage's buffer. Records no node. */
+ * it reaches must lie within the elements the storage was made for (not
+ * the padding of its buffer). Records no node. */
 nl_tensor *nl_as_strided(nl_tensor *t, int ndim, const int64_t *sizes, const int64_t *strides, int64_t offset);
 /* PyTorch's resize_: t takes sizes, contiguous strides from its offset,
  * its first elements kept; the storage grows (bytes kept) where it is too
- * small, which only a storage that no view shares may. Refused where t
- * requires grad. The new elements are uninitialized. */
+ * small, which only a storage that no view shares may. t's own sizes
+ * change nothing (its strides stay). Refused where t requires grad. The
+ * new elements are uninitialized. */
 int nl_resize_(nl_tensor *t, int ndim, const int64_t *sizes);
 
 /* 1 when t is a view of another tensor's memory, or is held elsewhere too

@@ -15,7 +15,8 @@
 
 struct nl_storage {
     void *ptr;            /* 64-byte aligned: small, from nl_alloc, or a host's buffer */
-    int64_t nbytes;
+    int64_t nbytes;       /* the buffer's capacity (a cache bucket's, or NL_SMALL_BYTES) */
+    int64_t size;         /* the bytes its tensors were made for: what as_strided may reach */
     int32_t refcount;
     uint32_t version;     /* bumped by every in-place write (autograd checks it) */
     void (*release)(void *ctx, void *ptr); /* optional: host-owned memory */

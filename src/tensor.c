@@ -43,6 +43,7 @@ static bool storage_init(nl_storage *s, int64_t nbytes) {
         if (!s->ptr) return false;
         s->nbytes = cap;
     }
+    s->size = nbytes;
     s->refcount = 1;
     return true;
 }
@@ -2326,7 +2327,7 @@ nl_tensor *nl_as_strided(nl_tensor *t, int ndim, const int64_t *sizes, const int
         NL_CHECK(strides[i] >= 0 && strides[i] <= (INT64_C(1) << 46), "as_strided: strides %s must lie in [0, "
                  "2^46] (sizes %s)", nl_sizes_str(ndim, strides), nl_sizes_str(ndim, sizes));
     NL_CHECK(offset >= 0, "as_strided: negative storage offset %lld", (long long)offset);
-    int64_t cap = t->storage->nbytes / nl_dtype_size(t->dtype);
+    int64_t cap = t->storage->size / nl_dtype_size(t->dtype);   /* not the buffer's capacity: its padding holds no values */
     int64_t end = view_end(ndim, sizes, strides, offset);
     NL_CHECK(end < cap, "as_strided: sizes %s, strides %s and storage offset %lld reach element %lld, past the "
              "storage's %lld elements (tensor %s)", nl_sizes_str(ndim, sizes), nl_sizes_str(ndim, strides),
@@ -2343,6 +2344,8 @@ int nl_resize_(nl_tensor *t, int ndim, const int64_t *sizes) {
                  nl_shape_str(t));
     int64_t numel;
     if (!check_sizes(op, ndim, sizes, &numel)) return -1;
+    /* t's own shape: nothing changes, its strides neither (PyTorch's) */
+    if (ndim == t->ndim && memcmp(sizes, t->sizes, sizeof(int64_t) * (size_t)ndim) == 0) return 0;
     nl_storage *s = t->storage;
     int64_t es = nl_dtype_size(t->dtype), need = (t->offset + numel) * es;
     if (need > s->nbytes) {
@@ -2358,6 +2361,7 @@ int nl_resize_(nl_tensor *t, int ndim, const int64_t *sizes) {
         s->ptr = p;
         s->nbytes = cap;
     }
+    if (need > s->size) s->size = need;
     copy_sizes(t->sizes, sizes, ndim);
     t->ndim = ndim;
     t->numel = numel;

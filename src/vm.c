@@ -387,7 +387,7 @@ nl_tensor *nl_tensor_wrap(int ndim, const int64_t *sizes, int dtype, void *data,
         return NULL;
     }
     s->ptr = data;
-    s->nbytes = numel * nl_dtype_size(dtype);
+    s->nbytes = s->size = numel * nl_dtype_size(dtype);
     s->refcount = 1;
     s->release = release ? release : host_owned;
     s->ctx = ctx;
