@@ -895,6 +895,9 @@ return function(nl)
       end
       local q = T(f(t, ...))
       if q.data ~= p.data and q.numel > 0 then raise(op .. ': internal: the view does not share the memory') end
+      -- (a new version: a graph that saved t refuses to run backward on
+      -- the changed shape, as PyTorch's)
+      nl._check(nl._lib.nl_mark_modified(p, op))
       p.ndim = q.ndim
       for i = 0, q.ndim - 1 do p.sizes[i], p.strides[i] = q.sizes[i], q.strides[i] end
       p.numel = q.numel

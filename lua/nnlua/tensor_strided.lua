@@ -141,6 +141,8 @@ return function(nl)
              .. 'change of its shape in place would not be recorded (use as_strided)'):format(shape_str(t)))
     end
     local q = T(strided_view('as_strided_', t, size, stride, offset))
+    -- (a new version: a graph that saved t refuses to run backward on it)
+    check(lib.nl_mark_modified(p, 'as_strided_'))
     p.ndim = q.ndim
     for i = 0, q.ndim - 1 do p.sizes[i], p.strides[i] = q.sizes[i], q.strides[i] end
     p.numel, p.offset, p.data = q.numel, q.offset, q.data
@@ -219,7 +221,8 @@ return function(nl)
     return write_at('diagonal_scatter', input, src, Tensor.diagonal(positions(input), offset, d1, d2))
   end)
   -- nl.as_strided_scatter(input, src, size, stride, [storage_offset = 0]):
-  -- src written into a contiguous copy of input through that view of it
+  -- src written into a contiguous copy of input through that view of it,
+  -- which must not reach an element twice
   define('as_strided_scatter', function(input, src, size, stride, offset, ...)
     no_extra_args('as_strided_scatter', '(input, src, size, stride, [storage_offset])', nil, ...)
     T(input, 'as_strided_scatter')
@@ -236,6 +239,18 @@ return function(nl)
     end
     local v = strided_view('as_strided_scatter', nl.arange(0, math.max(Tensor.numel(input), 1), 'int64'), sz, st,
                            offset)
+    -- a view that reaches an element twice (a stride 0, or strides that
+    -- overlap) has no one result, which PyTorch refuses too
+    local k = Tensor.numel(v)
+    if k > 1 then
+      local hits = Tensor.index_add(nl.zeros({ Tensor.numel(input) }, 'int64'), 1, Tensor.reshape(v, -1) + 1,
+                                    nl.ones({ k }, 'int64'))
+      if Tensor.item(Tensor.max(hits)) > 1 then
+        raise(('as_strided_scatter: size %s, stride %s and offset %s reach an element of input %s more than once, '
+               .. 'so the result would depend on the order of the writes'):format(list_str(sz), list_str(st),
+               tostring(offset), shape_str(input)))
+      end
+    end
     return write_at('as_strided_scatter', input, src, v)
   end)
   Tensor.slice_scatter, Tensor.select_scatter = nl.slice_scatter, nl.select_scatter

@@ -532,6 +532,18 @@ describe('in-place view changes', function()
     S.contains(errmsg(function() (nl.randn(3):requires_grad() * 2):t_() end), 'use t, the out-of-place view')
     S.contains(errmsg(function() nl.zeros(2):unsqueeze_(4) end), 'unsqueeze_: ')
   end)
+
+  it('make a graph that saved the tensor refuse backward, as PyTorch', function()
+    -- (x, saved by matmul, was transposed under it: backward gave w the
+    -- gradient x G instead of x^T G, without a word)
+    for _, c in ipairs({ { 't_', {} }, { 'transpose_', { 1, 2 } }, { 'unsqueeze_', { 1 } } }) do
+      local x = nl.tensor({ { 1, 2 }, { 3, 4 } })
+      local w = nl.ones(2, 2):requires_grad()
+      local y = nl.matmul(x, w):sum()
+      x[c[1]](x, unpack(c[2]))
+      S.contains(errmsg(function() y:backward() end), 'was modified in place after it was used')
+    end
+  end)
 end)
 
 describe('the fields T, H, ndim and data', function()
