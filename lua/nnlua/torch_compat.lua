@@ -215,7 +215,17 @@ return function(nl)
       nbytes, src = #buffer, buffer
     elseif type(buffer) == 'cdata' then
       local ct = tostring(ffi.typeof(buffer))
-      if ct:match('[%*&]>$') then
+      -- the C type: a pointer or reference (to data, or to an array), an
+      -- array (or a reference to one), a struct or union; a number, an
+      -- enum or a function has no bytes to read (a cast of an integer to
+      -- a pointer made its value an address)
+      local c = ct:match('^ctype<(.*)>$'):gsub('^const ', ''):gsub('^volatile ', '')
+      local pointer = c:find('[%*&]$') or c:find('%(%*%)%[')
+      if not pointer and not c:find('%]$') and not c:find('^struct ') and not c:find('^union ') then
+        raise(('%s: expected a string, an FFI array, struct or union, or a pointer and its length; got %s, which '
+               .. 'holds no buffer'):format(op, ct))
+      end
+      if pointer then
         nbytes = args[1]
         if type(nbytes) ~= 'number' or nbytes < 0 or nbytes ~= math.floor(nbytes) or nbytes > 2 ^ 53 then
           raise(('%s: a pointer (%s) must be followed by its length in bytes, got %s'):format(op, ct, describe(nbytes)))

@@ -62,6 +62,16 @@ describe("torch_compat's names against PyTorch 1.13", function()
       S.expect_golden(t, c.want, c.name .. ' (pointer, the buffer zeroed after)', tol)
     end
   end)
+
+  it('reads a pointer to an array with its length, and structs of their bytes', function()
+    -- (a pointer to an array was taken for the array: its own 8 bytes
+    -- read, one float64 of the three)
+    local arr = ffi.new('double[3]', 1.5, -2, 4)
+    local t = nl.frombuffer(ffi.cast('double (*)[3]', arr), 24, 'float64')
+    assert.are.same({ 1.5, -2, 4 }, t:totable())
+    t = nl.frombuffer(ffi.new('struct { int32_t a; int32_t b; }', -3, 7), 'int32')
+    assert.are.same({ -3, 7 }, t:totable())
+  end)
 end)
 
 describe('torch_compat by closed forms', function()
@@ -214,6 +224,14 @@ describe('torch_compat by closed forms', function()
         'followed by its length in bytes, got inf' },
       { function() return nl.frombuffer('abcd', 'float32', 1 / 0) end, 'frombuffer: expected a whole count' },
       { function() return nl.frombuffer('abcd', 'float32', 1, 0, 5) end, 'frombuffer: takes' },
+      -- (an integer cdata was cast to a pointer, its value an address, and
+      -- a function pointer's 8 bytes copied from it: segmentation faults)
+      { function() return nl.frombuffer(ffi.new('int64_t', 5), 'int64') end,
+        'frombuffer: expected a string, an FFI array, struct or union, or a pointer and its length; got '
+        .. 'ctype<int64_t>, which holds no buffer' },
+      { function() return nl.frombuffer(ffi.new('int32_t', 5), 'uint8') end, 'got ctype<int>, which holds no buffer' },
+      { function() return nl.frombuffer(ffi.cast('int (*)(int)', 0), 'uint8') end, 'which holds no buffer' },
+      { function() return nl.frombuffer(ffi.new('double', 1), 'float64') end, 'which holds no buffer' },
     }) do
       S.contains(S.errmsg(c[1]), c[2])
     end
