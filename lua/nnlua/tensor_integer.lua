@@ -152,13 +152,18 @@ return function(nl)
   end)
 
   -- nl.fill(t, value), t:fill(value): a new tensor of t's shape and dtype
-  -- holding value (a number, or a 0-dim tensor), as PyTorch's torch.fill
+  -- holding value (a number, or a 0-dim tensor), as PyTorch's torch.fill;
+  -- a 0-dim value that requires grad gets the sum of the gradient
   function Tensor.fill(t, v, ...)
     no_extra_args('fill', '(value)', nil, ...)
     T(t, 'fill')
     if is_tensor(v) then
       if Tensor.dim(v) ~= 0 then
         raise(('fill: the value must be a number or a 0-dim tensor, got a tensor of shape %s'):format(shape_str(v)))
+      end
+      local dt = Tensor.dtype(t)
+      if v.is_requires_grad and dt ~= 'int64' and nl.is_grad_enabled() then
+        return Tensor.clone(Tensor.expand(Tensor.to(v, dt), Tensor.shape(t)))
       end
       v = Tensor.item(v)
     elseif type(v) ~= 'number' then

@@ -254,6 +254,18 @@ describe('rsub, fill, nextafter_ and empty_strided', function()
     has(m, 'fill:', '0-dim')
   end)
 
+  it('fill: a 0-dim value that requires grad gets the sum of the gradient, as torch.fill', function()
+    -- (the value was read with item(): the result had no gradient)
+    S.gradcheck(function(v) return nl.fill(nl.zeros(2, 3, 'float64'), v) end, nl.tensor(0.7, 'float64'))
+    local v = nl.tensor(3, 'float64'):requires_grad()
+    local r = nl.fill(nl.zeros(2, 3, 'float64'), v)
+    assert.are.same({ { 3, 3, 3 }, { 3, 3, 3 } }, r:totable())
+    ;(r * nl.arange(1, 7, 'float64'):view(2, 3)):sum():backward()
+    assert.are.equal(21, v.grad:item())
+    -- an int64 result has none, as PyTorch's
+    assert.is_false(nl.fill(nl.zeros({ 2 }, 'int64'), nl.tensor(2.5):requires_grad()).is_requires_grad)
+  end)
+
   it('nextafter_: the next float toward other, in place', function()
     local x = nl.tensor({ 1, 1, 0, -2 })
     assert.are.equal(x, x:nextafter_(nl.tensor({ 2, 0, 1, -3 })))
