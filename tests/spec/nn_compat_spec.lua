@@ -160,6 +160,11 @@ describe('nn compat names', function()
     local y2, i2 = F.max_pool2d(x, 2, { return_indices = true })
     S.same_bits(y, y2, 'values')
     S.same_bits(i, i2, 'indices')
+    -- an empty table: no options (PyTorch's stride=[], the kernel size);
+    -- it was taken for a stride, and refused
+    local y3, i3 = F.max_pool2d_with_indices(x, 2, {})
+    S.same_bits(y3, y2, 'values, {}')
+    S.same_bits(i3, i2, 'indices, {}')
     local _, ia = F.adaptive_max_pool2d_with_indices(x, 3, false)
     assert.equals('int64', ia:dtype())
     S.contains(S.errmsg(F.max_pool2d_with_indices, nl.randn(3), 2), 'max_pool2d_with_indices:')

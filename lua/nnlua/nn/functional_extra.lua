@@ -37,7 +37,8 @@ return function(nl, nn)
     local op = base .. '_with_indices'
     F[op] = function(x, kernel_size, opts, ...)
       local given
-      if type(opts) == 'table' and not nl.is_tensor(opts) and next(opts) ~= nil and opts[1] == nil then
+      -- (an empty table: no options, or PyTorch's stride=[], the default: both the kernel size)
+      if type(opts) == 'table' and not nl.is_tensor(opts) and opts[1] == nil then
         given = {}
         for k, v in pairs(opts) do given[k] = v end
         given.return_indices = true
