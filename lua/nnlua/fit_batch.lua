@@ -21,6 +21,17 @@ return function(nl, fit)
     return v
   end
 
+  -- train_on_batch's and test_on_batch's common arguments: the compile,
+  -- x and y checked, the options (known: their keys), reset_metrics and
+  -- return_dict
+  local function batch_args(op, self, x, y, opts, known)
+    local c = fit.compiled(self, op)
+    fit.check_xy(op, x, y)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, known)
+    return c, opts, flag(op, opts, 'reset_metrics', true), flag(op, opts, 'return_dict', false)
+  end
+
   -- sample_weight as fit takes it: one weight a row of X
   local function sample_weight_of(op, c, W, X)
     if W == nil then return nil end
@@ -67,11 +78,8 @@ return function(nl, fit)
   function Module:train_on_batch(x, y, opts, ...)
     local op = 'train_on_batch'
     nl._no_extra_args(op, '(x, y, [{sample_weight, class_weight, reset_metrics, return_dict}])', nil, ...)
-    local c = fit.compiled(self, op)
-    fit.check_xy(op, x, y)
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, TRAIN_KNOWN)
-    local reset, as_dict = flag(op, opts, 'reset_metrics', true), flag(op, opts, 'return_dict', false)
+    local c, reset, as_dict
+    c, opts, reset, as_dict = batch_args(op, self, x, y, opts, TRAIN_KNOWN)
     local cw, W = opts.class_weight, opts.sample_weight
     if cw ~= nil and W ~= nil then nl._raise(op .. ': give class_weight or sample_weight, not both (as Keras)') end
     W = sample_weight_of(op, c, W, x)
@@ -92,11 +100,8 @@ return function(nl, fit)
   function Module:test_on_batch(x, y, opts, ...)
     local op = 'test_on_batch'
     nl._no_extra_args(op, '(x, y, [{sample_weight, reset_metrics, return_dict}])', nil, ...)
-    local c = fit.compiled(self, op)
-    fit.check_xy(op, x, y)
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, TEST_KNOWN)
-    local reset, as_dict = flag(op, opts, 'reset_metrics', true), flag(op, opts, 'return_dict', false)
+    local c, reset, as_dict
+    c, opts, reset, as_dict = batch_args(op, self, x, y, opts, TEST_KNOWN)
     local W = sample_weight_of(op, c, opts.sample_weight, x)
     local weighted = W and function(p, yb, wb) return fit.weighted_loss(c, p, yb, wb, op) end
     local t = tally_of(self, c, reset)
