@@ -627,14 +627,16 @@ return function(nl)
   -- x_k +- eps; each entry within atol + rtol |numeric|. (A single
   -- projection sum(f * w) let an error in one entry hide in a sum over
   -- many outputs.) A last backward of fixed random weights w leaves each
-  -- input's .grad = J^T w. inputs: float64 leaf tensors; those that require
-  -- grad are checked. Other leaves f uses that require grad (a module's
+  -- input's .grad = J^T w. inputs: float64 leaf tensors, those that require
+  -- grad, are checked; the others (an int64 index, a number) go to f as
+  -- they are, as PyTorch's. Other leaves f uses that require grad (a module's
   -- parameters) accumulate a gradient from each of those backward passes:
   -- zero them after. Returns true, or false and a message; errors on misuse.
-  -- f may return several results: their float tensors are checked, as
-  -- PyTorch's gradcheck checks each output of a tuple, as one output of
-  -- their elements in order (only the first was checked, so a wrong
-  -- gradient of a second result passed).
+  -- f may return several results: their float tensors that require grad
+  -- are checked, as PyTorch's gradcheck checks each output of a tuple, as
+  -- one output of their elements in order (only the first was checked, so
+  -- a wrong gradient of a second result passed); where none requires
+  -- grad, all of them, whose numeric derivatives must then be 0.
   -- raise_exception = true raises the message instead (PyTorch's default).
   -- The check itself, gradcheck(op, f, inputs, opts, describe), and its
   -- inputs' checks are nl._gradcheck and nl._gradcheck_inputs for
@@ -642,13 +644,29 @@ return function(nl)
   -- caller in messages; describe(i, k, j) names input i's element k and
   -- output element j in the message of a mismatch.
   local GRADCHECK_OPTS = { eps = 1, atol = 1, rtol = 1, raise_exception = 'flag' }
-  local function joined(...)
+  -- f's results as one tensor: its float tensors that require grad (all
+  -- of them where none does), flat in order; keep: the places of those
+  -- taken, chosen at f's first call (where they require grad) and kept
+  -- for the calls under no_grad
+  local function joined(keep, ...)
     local n = select('#', ...)
+    if not keep[1] then
+      local any = false
+      for r = 1, n do
+        local o = select(r, ...)
+        any = any or nl.is_tensor(o) and o:dtype() ~= 'int64' and o.is_requires_grad
+      end
+      for r = 1, n do
+        local o = select(r, ...)
+        if nl.is_tensor(o) and o:dtype() ~= 'int64' and (o.is_requires_grad or not any) then keep[#keep + 1] = r end
+      end
+      keep.n = n
+    end
     if n <= 1 then return (...) end
     local parts = {}
-    for r = 1, n do
+    for _, r in ipairs(keep) do
       local o = select(r, ...)
-      if nl.is_tensor(o) and o:dtype() ~= 'int64' then parts[#parts + 1] = o:double():reshape(-1) end
+      if nl.is_tensor(o) then parts[#parts + 1] = o:double():reshape(-1) end
     end
     if #parts <= 1 then return parts[1] or (...) end
     return nl.cat(parts, 1)
@@ -657,18 +675,22 @@ return function(nl)
     if nl.is_tensor(inputs) then inputs = { inputs } end
     if type(inputs) ~= 'table' then nl._argerror(op, 'a tensor or a list of tensors as inputs', inputs) end
     for i, x in ipairs(inputs) do
-      if not nl.is_tensor(x) or x:dtype() ~= 'float64' then
+      -- (an input that does not require grad is passed to f as it is: an
+      -- int64 index, a number, a float32 tensor, as PyTorch's)
+      if nl.is_tensor(x) and x.is_requires_grad and x:dtype() ~= 'float64' then
         raise(('%s: input %d must be a float64 tensor'):format(op, i))
       end
       -- a non-leaf keeps no .grad (its backward read as 0), and the
       -- elements of an expanded view are one number (perturbed as many)
-      if x.is_requires_grad and not x:is_leaf() then
-        raise(('%s: input %d is not a leaf (it came from an op); pass x:detach():requires_grad()'):format(op, i))
-      end
-      for d = 1, x:dim() do
-        if x:stride(d) == 0 and x:size(d) > 1 then
-          raise(('%s: input %d of shape %s repeats memory (stride 0 in dim %d); pass a contiguous copy'):format(
-            op, i, nl._shape_str(x), d))
+      if nl.is_tensor(x) and x.is_requires_grad then
+        if not x:is_leaf() then
+          raise(('%s: input %d is not a leaf (it came from an op); pass x:detach():requires_grad()'):format(op, i))
+        end
+        for d = 1, x:dim() do
+          if x:stride(d) == 0 and x:size(d) > 1 then
+            raise(('%s: input %d of shape %s repeats memory (stride 0 in dim %d); pass a contiguous copy'):format(
+              op, i, nl._shape_str(x), d))
+          end
         end
       end
     end
@@ -676,10 +698,10 @@ return function(nl)
     -- with a message naming backward, or a result made from a module's
     -- parameters alone passed having checked nothing)
     local any = false
-    for _, x in ipairs(inputs) do any = any or x.is_requires_grad end
+    for _, x in ipairs(inputs) do any = any or nl.is_tensor(x) and x.is_requires_grad end
     if not any then
       local shapes = {}
-      for i, x in ipairs(inputs) do shapes[i] = nl._shape_str(x) end
+      for i, x in ipairs(inputs) do shapes[i] = nl.is_tensor(x) and nl._shape_str(x) or nl._describe_arg(x) end
       raise(('%s: expects at least one input tensor to require gradient, but none of the %d (shapes %s) '
              .. 'does: pass x:requires_grad() for those to check'):format(op, #inputs, table.concat(shapes, ', ')))
     end
@@ -692,16 +714,21 @@ return function(nl)
     local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
     if type(f) ~= 'function' then raise(op .. ': expected a function, got ' .. type(f)) end
     inputs = check_inputs(op, inputs)
-    local out = joined(f(unpack(inputs)))
+    local keep = {}
+    local out = joined(keep, f(unpack(inputs)))
     if not nl.is_tensor(out) then raise(op .. ': f must return a tensor') end
     local od = out:double()
     local nout = od:numel()
     local checked = {}
-    for i, x in ipairs(inputs) do if x.is_requires_grad then checked[#checked + 1] = i end end
-    -- rows[i][j]: d out_j / d input i, flat, or false where no gradient came
+    for i, x in ipairs(inputs) do if nl.is_tensor(x) and x.is_requires_grad then checked[#checked + 1] = i end end
+    -- rows[i][j]: d out_j / d input i, flat, or false where no gradient
+    -- came; where no result of f requires grad, no backward, and every
+    -- numeric derivative must be 0, as PyTorch's (backward raised, naming
+    -- backward, and a constant result was refused)
+    local diff = od.is_requires_grad
     local rows = {}
     for _, i in ipairs(checked) do rows[i] = {} end
-    for j = 1, nout do
+    for j = 1, diff and nout or 0 do
       for _, i in ipairs(checked) do inputs[i].grad = nil end
       local onehot = nl.zeros(od:shape(), 'float64')
       onehot:view(-1)[j] = 1
@@ -712,10 +739,14 @@ return function(nl)
       end
     end
     for _, i in ipairs(checked) do inputs[i].grad = nil end
-    local gen = ffi.new('nl_generator', { 0x6a09e667, 0 })
-    local w = wrap(lib.nl_randn(gen, od:dim(), ffi.new('int64_t[8]', od:shape()), 1))
-    ;(od * w):sum():backward()
-    local function at() return nl.no_grad(function() return joined(f(unpack(inputs))):double():reshape(-1):totable() end) end
+    if diff then
+      local gen = ffi.new('nl_generator', { 0x6a09e667, 0 })
+      local w = wrap(lib.nl_randn(gen, od:dim(), ffi.new('int64_t[8]', od:shape()), 1))
+      ;(od * w):sum():backward()
+    end
+    local function at()
+      return nl.no_grad(function() return joined(keep, f(unpack(inputs))):double():reshape(-1):totable() end)
+    end
     for _, i in ipairs(checked) do
       local x = inputs[i]
       local p = ffi.cast('double *', x.ptr.data)
@@ -739,8 +770,9 @@ return function(nl)
           local a = row and row[k] or 0
           -- written so that NaN on either side fails
           if not (math.abs(a - numeric) <= atol + rtol * math.abs(numeric)) then
-            local msg = ('%s: %s: backward %.10g, numeric %.10g'):format(op,
-              describe and describe(i, k, j) or ('input %d element %d, output element %d'):format(i, k, j), a, numeric)
+            local msg = ('%s: %s: backward %.10g, numeric %.10g%s'):format(op,
+              describe and describe(i, k, j) or ('input %d element %d, output element %d'):format(i, k, j), a, numeric,
+              diff and '' or ' (no result of f requires grad, so the numeric derivatives must be 0)')
             if opts.raise_exception then raise(msg) end
             return false, msg
           end

@@ -60,7 +60,7 @@ return function(nl)
     inputs = nl._gradcheck_inputs(OP, inputs)
     local n_in = #inputs
     local diff_in = {}
-    for i, x in ipairs(inputs) do if x.is_requires_grad then diff_in[#diff_in + 1] = x end end
+    for _, x in ipairs(inputs) do if nl.is_tensor(x) and x.is_requires_grad then diff_in[#diff_in + 1] = x end end
     local outs = differentiable(f(unpack(inputs, 1, n_in)))
     if #outs == 0 then
       raise(OP .. ': none of the results of f requires grad (f must compute a float tensor from the inputs that '
@@ -153,13 +153,17 @@ return function(nl)
       end
       return wrt
     end
-    local go_grad = {}
-    for j = 1, n_go do go_grad[j] = gos[j].is_requires_grad end
-    local ok, msg = nl._gradcheck(OP, vjp, all, { eps = opts.eps, atol = opts.atol, rtol = opts.rtol,
-                                                  raise_exception = opts.raise_exception }, describe)
-    -- (no .grad left on the inputs by the check's last backward)
-    for _, x in ipairs(diff_in) do x.grad = nil end
-    for j = 1, n_go do if go_grad[j] then gos[j].grad = nil end end
-    return ok, msg
+    -- the .grad of the inputs and of v as they were before the check,
+    -- also when it raises (as PyTorch's, which leaves them alone; the
+    -- check's backward passes cleared a .grad the caller had)
+    local leaves, grads = {}, {}
+    for _, x in ipairs(diff_in) do leaves[#leaves + 1] = x end
+    for j = 1, n_go do if gos[j].is_requires_grad then leaves[#leaves + 1] = gos[j] end end
+    for k, x in ipairs(leaves) do grads[k] = x.grad end
+    local res = { pcall(nl._gradcheck, OP, vjp, all, { eps = opts.eps, atol = opts.atol, rtol = opts.rtol,
+                                                       raise_exception = opts.raise_exception }, describe) }
+    for k, x in ipairs(leaves) do x.grad = grads[k] end
+    if not res[1] then error(res[2], 0) end
+    return res[2], res[3]
   end
 end

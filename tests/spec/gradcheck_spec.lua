@@ -492,6 +492,40 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       assert.is_true((nl.gradcheck(function(a, b) return a * b end, { x, leaf({ 1, 2, 3 }) })))
     end)
 
+    -- PyTorch 1.13 checks the results that require grad (those that do
+    -- not, beside them, passed over), or, where none does, that every
+    -- numeric derivative is 0; here backward raised, naming backward, and
+    -- a detached result beside one that requires grad failed
+    it('checks a result that requires no grad by its numeric derivatives, as PyTorch 1.13', function()
+      local x = leaf({ 0.5, -1.25, 2 })
+      local ok, msg = nl.gradcheck(function(a) return a:detach() * 2 end, { x })
+      assert.is_false(ok)
+      S.contains(msg, 'gradcheck: input 1 element 1, output element 1: backward 0, numeric 2 (no result of f '
+                      .. 'requires grad, so the numeric derivatives must be 0)')
+      ok, msg = nl.gradcheck(function(a) return nl.no_grad(function() return a:sin() end) end, { x })
+      S.contains(msg, 'numeric ' .. ('%.10g'):format(math.cos(0.5)))
+      assert.is_true((nl.gradcheck(function() return nl.ones(3, 'float64') end, { x })))
+      assert.is_true((nl.gradcheck(function(a) return a:argmax() end, { x })))
+      assert.is_true((nl.gradcheck(function(a) return a * 2, a:detach() * 3 end, { x })))
+      -- the results that require grad are still checked beside it
+      ok, msg = nl.gradcheck(function(a) return a * 2, a:detach() * 3, a * a:detach() end, { x })
+      S.contains(msg, 'input 1 element 1, output element 4: backward 0.5, numeric 1')
+    end)
+
+    -- PyTorch 1.13 passes an input that does not require grad to f as it
+    -- is; here all had to be float64 tensors (an index was refused)
+    it('passes inputs that require no grad to f as they are: int64 indices, numbers, float32 tensors', function()
+      local x = leaf({ 0.5, -1.25, 2 })
+      local idx, c = nl.tensor({ 3, 1 }, 'int64'), nl.tensor({ 2, 4 })
+      local f = function(a, i, s, k) return a:index_select(1, i):sin() * s * k:double() end
+      assert.is_true((nl.gradcheck(f, { x, idx, 0.5, c })))
+      local ok, msg = nl.gradcheck(function(a, i) return a:index_select(1, i) * a:index_select(1, i):detach() end,
+                                   { x, idx })
+      assert.is_false(ok)
+      S.contains(msg, 'input 1 element 1, output element 2: backward 0.5, numeric 1')
+      S.contains(S.errmsg(nl.gradcheck, f, { idx, 0.5 }), 'none of the 2 (shapes [2], 0.5) does')
+    end)
+
     it('rejects float32 inputs', function()
       local x = nl.tensor({ 1, 2 }):requires_grad()
       assert.has_error(function() nl.gradcheck(function(a) return a * 2 end, { x }) end)

@@ -57,6 +57,7 @@ describe('nl.autograd.gradgradcheck', function()
     end, { w, b })))
     -- a custom Function whose double backward is right, and gradcheck of it
     assert.is_true((nl.gradcheck(cube(), { x })))
+    x.grad = nil                  -- (nl.gradcheck leaves J^T w there)
     assert.is_true((ggc(cube(), { x })))
     -- no .grad left on the inputs
     assert.is_nil(x.grad)
@@ -125,6 +126,26 @@ describe('nl.autograd.gradgradcheck', function()
     S.contains(S.errmsg(nl.gradcheck, function(a) return a * a:detach() end, { x }, { raise_exception = true }),
                'gradcheck: input 1 element 1, output element 1: backward')
     assert.is_true(nl.autograd.gradcheck == nl.gradcheck)
+  end)
+
+  -- PyTorch's leaves the inputs' .grad alone; this one cleared a .grad
+  -- the caller had, and refused an index among the inputs
+  it(".grad of the inputs and of v as they were, also when it raises; inputs that need no grad as they are", function()
+    local x, z = leaf({ 0.5, -1.25, 2 }), leaf({ 0, 1 })
+    local v = leaf({ 0.25, -0.5, 1 })
+    x.grad, v.grad, z.grad = nl.tensor({ 1, 2, 3 }, 'float64'), nl.tensor({ 4, 5, 6 }, 'float64'), nl.ones(2, 'float64')
+    assert.is_true((ggc(function(a) return a:sin() end, { x }, v)))
+    assert.are.same({ 1, 2, 3 }, x.grad:totable())
+    assert.are.same({ 4, 5, 6 }, v.grad:totable())
+    -- relu's first derivative jumps at 0
+    S.contains(S.errmsg(ggc, function(a) return a:relu() end, { z }, { raise_exception = true }), 'gradgradcheck: d(')
+    assert.are.same({ 1, 1 }, z.grad:totable())
+    assert.is_nil(leaf({ 1 }).grad)
+    local idx = nl.tensor({ 3, 1 }, 'int64')
+    assert.is_true((ggc(function(a, i, s) return a:index_select(1, i):pow(3) * s end, { x, idx, 2 })))
+    local ok, msg = ggc(cube('x'), { x, idx })
+    assert.is_false(ok)
+    S.contains(msg, 'd(gradient of input 1, element 1) / d(input 1 element 1)')
   end)
 
   it('refuses bad input, naming gradgradcheck', function()
