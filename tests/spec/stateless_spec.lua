@@ -184,6 +184,13 @@ describe('functional_call', function()
     contains(errmsg(fc, 'model', {}, x), 'functional_call')
     contains(errmsg(fc, m, nl.zeros(1), x), 'functional_call')
     contains(errmsg(fc, m, {}, x, 5), 'functional_call: expected kwargs as a table')
+    -- a table of names as args (PyTorch passes a dict as the one argument):
+    -- module() ran with none, or with the list part alone, dropping the rest
+    contains(errmsg(fc, m, {}, { input = x }), "functional_call: args must be a tensor or a list of the arguments "
+             .. "(args.n of them), got a table with the key 'input'; pass a table argument as { t }")
+    contains(errmsg(fc, m, {}, { x, mask = x }), "got a table with the key 'mask'")
+    contains(errmsg(fc, m, {}, { n = 1.5, x }), 'functional_call: args.n must be the number of arguments')
+    contains(errmsg(fc, m, {}, { n = 3, x, x, x, x }), 'got a table with the key 4')
     local l = nn.Linear(1, 1)
     contains(errmsg(fc, nn.Sequential(l, l), { ['0.bias'] = nl.zeros(1), ['1.bias'] = nl.ones(1) }, nl.ones(1, 1)),
              "functional_call: '0.bias' and '1.bias' name one tensor of one module")

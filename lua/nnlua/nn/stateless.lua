@@ -129,6 +129,18 @@ return function(nl, nn)
     if nl.is_tensor(args) then call[1], n = args, 1
     elseif type(args) == 'table' and getmetatable(args) == nil then
       n = args.n or table.maxn(args)
+      if type(n) ~= 'number' or n < 0 or n ~= math.floor(n) or n > 2 ^ 31 then
+        raise(('%s: args.n must be the number of arguments (a whole number >= 0), got %s'):format(OP,
+          nl._describe_arg(args.n)))
+      end
+      -- (a table of names is no list of arguments: it ran module() with
+      -- none, or with its list part alone)
+      for k in pairs(args) do
+        if not (k == 'n' or type(k) == 'number' and k >= 1 and k <= n and k == math.floor(k)) then
+          raise(("%s: args must be a tensor or a list of the arguments (args.n of them), got a table with the key "
+                 .. "%s; pass a table argument as { t }, options as kwargs"):format(OP, nl._describe_arg(k)))
+        end
+      end
       for i = 1, n do call[i] = args[i] end
     elseif args ~= nil then
       call[1], n = args, 1
