@@ -78,12 +78,32 @@ return function(nl)
     end
     -- (fit's validation_freq: the val_ values are those of the epochs in
     -- val_epoch, placed at those epochs)
+    -- (a val_epoch that names no epoch of the history, or fewer or more
+    -- than the val_ values, put points at the wrong epochs without a word;
+    -- a history without epoch numbers has epochs 1, 2, ...)
     local at
-    if type(history.val_epoch) == 'table' and type(history.epoch) == 'table' then
+    local ve = history.val_epoch
+    if ve ~= nil then
+      if type(ve) ~= 'table' then nl._raise(('plot: history.val_epoch must be an array of epoch numbers, got %s'):format(type(ve))) end
       local pos = {}
-      for i, e in ipairs(history.epoch) do pos[e] = i end
+      if type(history.epoch) == 'table' then
+        for i, e in ipairs(history.epoch) do pos[e] = i end
+      else
+        for i = 1, #history.loss do pos[i] = i end
+      end
       at = {}
-      for j, e in ipairs(history.val_epoch) do at[j] = pos[e] or j end
+      for j, e in ipairs(ve) do
+        if pos[e] == nil then
+          nl._raise(('plot: history.val_epoch[%d] = %s is not an epoch of the history (history.epoch)'):format(j,
+            nl._describe_arg(e)))
+        end
+        at[j] = pos[e]
+      end
+      for _, key in ipairs({ 'val_loss', 'val_accuracy' }) do
+        if history[key] ~= nil and #history[key] ~= #ve then
+          nl._raise(('plot: history.%s has %d values, and history.val_epoch %d epochs'):format(key, #history[key], #ve))
+        end
+      end
     end
     local charts = { { 'loss', { { 'train loss', history.loss },
                                  history.val_loss and { 'validation loss', history.val_loss, at } or nil } } }

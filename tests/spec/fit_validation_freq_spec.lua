@@ -78,6 +78,21 @@ describe('fit with validation_freq', function()
     -- the 5 training points, then the validation points of epochs 2 and 4
     assert.are.equal(7, #cx)
     assert.are.same({ cx[2], cx[4] }, { cx[6], cx[7] })
+    -- a history without epoch numbers (epochs 1, 2, ...): the points at
+    -- epochs 2 and 4 still (they were drawn at 1 and 2)
+    local h2 = { loss = h.loss, val_loss = h.val_loss, val_epoch = h.val_epoch }
+    svg = S.read(nl.plot(h2, dir .. '/curves2.svg'))
+    local cx2 = {}
+    for x in svg:gmatch('<circle cx="([%d.]+)"') do cx2[#cx2 + 1] = x end
+    assert.are.same(cx, cx2)
+    -- a val_epoch that does not fit the history is an error (the points
+    -- went to other epochs without a word)
+    contains(errmsg(nl.plot, { loss = h.loss, epoch = h.epoch, val_loss = h.val_loss, val_epoch = { 2, 7 } }, dir .. '/x.svg'),
+             'plot: history.val_epoch[2] = 7 is not an epoch of the history')
+    contains(errmsg(nl.plot, { loss = h.loss, val_loss = { 1, 2, 3 }, val_epoch = { 2, 4 } }, dir .. '/x.svg'),
+             'plot: history.val_loss has 3 values, and history.val_epoch 2 epochs')
+    contains(errmsg(nl.plot, { loss = h.loss, val_loss = h.val_loss, val_epoch = 2 }, dir .. '/x.svg'),
+             'plot: history.val_epoch must be an array of epoch numbers')
   end)
 
   it('counts epochs as initial_epoch numbers them (Keras: the absolute epoch)', function()
