@@ -626,8 +626,10 @@ return function(nl)
   -- a backward of a one-hot gradient, input element k's column by f at
   -- x_k +- eps; each entry within atol + rtol |numeric|. (A single
   -- projection sum(f * w) let an error in one entry hide in a sum over
-  -- many outputs.) A last backward of fixed random weights w leaves each
-  -- input's .grad = J^T w. inputs: float64 leaf tensors, those that require
+  -- many outputs.) The inputs' .grad are put back as they were (nil or
+  -- the caller's tensor) on every way out, also when the check or f
+  -- raises, as PyTorch's, which leaves them alone (a last backward left
+  -- .grad = J^T w). inputs: float64 leaf tensors, those that require
   -- grad, are checked; the others (an int64 index, a number) go to f as
   -- they are, as PyTorch's. Other leaves f uses that require grad (a module's
   -- parameters) accumulate a gradient from each of those backward passes:
@@ -708,19 +710,16 @@ return function(nl)
     return inputs
   end
   nl._gradcheck_inputs = check_inputs
-  local function gradcheck(op, f, inputs, opts, describe)
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, GRADCHECK_OPTS)
+  -- the check on validated inputs, checked: the indices of those that
+  -- require grad (their .grad is cleared and set here; gradcheck below
+  -- puts it back)
+  local function run_check(op, f, inputs, opts, describe, checked)
     local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
-    if type(f) ~= 'function' then raise(op .. ': expected a function, got ' .. type(f)) end
-    inputs = check_inputs(op, inputs)
     local keep = {}
     local out = joined(keep, f(unpack(inputs)))
     if not nl.is_tensor(out) then raise(op .. ': f must return a tensor') end
     local od = out:double()
     local nout = od:numel()
-    local checked = {}
-    for i, x in ipairs(inputs) do if nl.is_tensor(x) and x.is_requires_grad then checked[#checked + 1] = i end end
     -- rows[i][j]: d out_j / d input i, flat, or false where no gradient
     -- came; where no result of f requires grad, no backward, and every
     -- numeric derivative must be 0, as PyTorch's (backward raised, naming
@@ -737,12 +736,6 @@ return function(nl)
         local g = inputs[i].grad
         rows[i][j] = g ~= nil and g:reshape(-1):totable() or false
       end
-    end
-    for _, i in ipairs(checked) do inputs[i].grad = nil end
-    if diff then
-      local gen = ffi.new('nl_generator', { 0x6a09e667, 0 })
-      local w = wrap(lib.nl_randn(gen, od:dim(), ffi.new('int64_t[8]', od:shape()), 1))
-      ;(od * w):sum():backward()
     end
     local function at()
       return nl.no_grad(function() return joined(keep, f(unpack(inputs))):double():reshape(-1):totable() end)
@@ -780,6 +773,23 @@ return function(nl)
       end
     end
     return true
+  end
+  local function gradcheck(op, f, inputs, opts, describe)
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, GRADCHECK_OPTS)
+    if type(f) ~= 'function' then raise(op .. ': expected a function, got ' .. type(f)) end
+    inputs = check_inputs(op, inputs)
+    local checked, saved = {}, {}
+    for i, x in ipairs(inputs) do
+      if nl.is_tensor(x) and x.is_requires_grad then
+        checked[#checked + 1] = i
+        saved[#checked] = x.grad
+      end
+    end
+    local res = { pcall(run_check, op, f, inputs, opts, describe, checked) }
+    for k, i in ipairs(checked) do inputs[i].grad = saved[k] end
+    if not res[1] then error(res[2], 0) end
+    return res[2], res[3]
   end
   nl._gradcheck = gradcheck
   function nl.gradcheck(f, inputs, opts) return gradcheck('gradcheck', f, inputs, opts) end

@@ -126,6 +126,8 @@ local function gradcheck(f, ins, tol)
   end
   local ok, msg = nl.gradcheck(g, leaves, tol or TOL)
   assert.is_true(ok, msg)
+  -- (gradcheck leaves .grad as it was: one backward of its own)
+  g(unpack(leaves)):sum():backward()
   for i, l in ipairs(leaves) do
     local gr = l.grad
     assert.is_truthy(gr, 'input ' .. i .. ' got no gradient')
@@ -416,10 +418,47 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       assert.is_false((nl.gradcheck(f, { x }, TOL)))
     end)
 
-    it('passes on a correct gradient (x * x), and leaves x.grad = 2 x w', function()
+    it('passes on a correct gradient (x * x)', function()
       local x = leaf({ 0.5, -1.25, 2 })
       assert.is_true((nl.gradcheck(function(a) return a * a end, { x })))
-      assert.are.same({ 3 }, x.grad:shape())
+    end)
+
+    -- torch 1.13: x.grad is None after torch.autograd.gradcheck(f, (x,)),
+    -- and a .grad set before is the same tensor with the same values after,
+    -- also when the check fails or raises (it uses autograd.grad, never
+    -- .grad); nnlua's last backward left .grad = J^T w
+    it('leaves the inputs .grad as they were: nil, or the same tensor, on every way out', function()
+      local x, y = leaf({ 0.5, -1.25, 2 }), leaf({ 1, 2, 3 })
+      local gy = nl.tensor({ 7, 8, 9 }, 'float64')
+      y.grad = gy
+      local prod = function(a, b) return a * b end
+      assert.is_true((nl.gradcheck(prod, { x, y })))
+      assert.is_nil(x.grad)
+      assert.are.equal(gy.ptr, y.grad.ptr)
+      assert.are.same({ 7, 8, 9 }, y.grad:totable())
+      -- a wrong gradient: false, and raise_exception
+      local wrong = function(a, b) return a * b:detach() * b end
+      assert.is_false((nl.gradcheck(wrong, { x, y })))
+      assert.is_nil(x.grad)
+      assert.are.equal(gy.ptr, y.grad.ptr)
+      local ok, err = pcall(nl.gradcheck, wrong, { x, y }, { raise_exception = true })
+      assert.is_false(ok)
+      assert.matches('gradcheck: input 2', err)
+      assert.is_nil(x.grad)
+      assert.are.equal(gy.ptr, y.grad.ptr)
+      assert.are.same({ 7, 8, 9 }, y.grad:totable())
+      -- f raising at a perturbed call (after the backward passes)
+      local calls = 0
+      ok, err = pcall(nl.gradcheck, function(a, b)
+        calls = calls + 1
+        if calls > 1 then error('f broke') end
+        return a * b
+      end, { x, y })
+      assert.is_false(ok)
+      assert.matches('f broke', err)
+      assert.is_nil(x.grad)
+      assert.are.equal(gy.ptr, y.grad.ptr)
+      assert.are.same({ 7, 8, 9 }, y.grad:totable())
     end)
 
     it('fails when backward gives NaN and the function is smooth', function()

@@ -345,6 +345,8 @@ local TOL = { eps = 1e-6, atol = 1e-5, rtol = 1e-5 }
 local function gradcheck(f, leaves)
   local ok, msg = nl.gradcheck(f, leaves, TOL)
   assert(ok, ('the check called at line %d: %s'):format(debug.getinfo(2, 'l').currentline, tostring(msg)))
+  -- (gradcheck leaves .grad as it was: one backward of its own)
+  f(unpack(leaves)):sum():backward()
   for i, l in ipairs(leaves) do assert.is_not_nil(l.grad, 'argument ' .. i .. ' got no gradient') end
 end
 
