@@ -135,10 +135,18 @@ return function(nl, H)
     opts = opts == nil and {} or opts
     self.options = H.early_stopping_of(opts, nil, ES_WHO)
     self.monitor, self.verbose = self.options.monitor, verbose_of('EarlyStopping', opts.verbose)
+    if opts.mode == nil or opts.mode == 'auto' then
+      self.auto_opts = {}
+      for k, v in pairs(opts) do self.auto_opts[k] = v end
+    end
   end
+  -- auto mode decided again once the model is known: by the direction of
+  -- the compiled metric object monitor names (the name alone at init)
+  local function compiled_of(model) return type(model) == 'table' and rawget(model, '_compiled') or nil end
   function EarlyStopping:set_params(params)
     self.params = params
     H.check_monitor('EarlyStopping', '', self.monitor, recorded(params))
+    if self.auto_opts then self.options = H.early_stopping_of(self.auto_opts, nil, ES_WHO, compiled_of(self.model)) end
     local st = {}
     for k, v in pairs(self.options) do st[k] = v end
     self.es = st                     -- Keras's on_train_begin: wait, best, stopped_epoch afresh
@@ -179,7 +187,9 @@ return function(nl, H)
   end
 
   -- ---- mode and monitor of ModelCheckpoint and ReduceLROnPlateau ----
-  local function mode_of(op, monitor, mode)
+  -- (compiled: the model's compile state once fit gives the model, for
+  -- auto mode's metric directions; nil at init)
+  local function mode_of(op, monitor, mode, compiled)
     mode = mode == nil and 'auto' or mode
     if mode ~= 'min' and mode ~= 'max' and mode ~= 'auto' then
       nl._raise(("%s: expected mode as 'min', 'max' or 'auto', got %s"):format(op, nl._describe_arg(mode)))
@@ -187,7 +197,7 @@ return function(nl, H)
     if type(monitor) ~= 'string' then
       nl._raise(('%s: expected monitor as a name, got %s'):format(op, nl._describe_arg(monitor)))
     end
-    return mode == 'auto' and H.auto_mode(monitor) or mode
+    return mode == 'auto' and H.auto_mode(monitor, compiled) or mode
   end
 
   -- ---- ModelCheckpoint ----
@@ -303,6 +313,7 @@ return function(nl, H)
     self.filepath, self.fields = filepath, fields_of(op, filepath)
     self.monitor = opts.monitor == nil and 'val_loss' or opts.monitor
     self.mode = mode_of(op, self.monitor, opts.mode)
+    self.auto = opts.mode == nil or opts.mode == 'auto'
     self.verbose = verbose_of(op, opts.verbose)
     self.save_best_only, self.save_weights_only = opts.save_best_only == true, opts.save_weights_only == true
     local t = opts.initial_value_threshold
@@ -311,11 +322,21 @@ return function(nl, H)
     -- the best so far, kept from one fit to the next, as Keras's (it set it
     -- at each fit's start, and a second fit overwrote the best file with
     -- its first epoch, however worse)
-    self.best = t or (self.mode == 'min' and math.huge or -math.huge)
-    self.key = ("monitor = '%s', mode = '%s'"):format(self.monitor, self.mode)
+    self:_set_mode(self.mode)
+  end
+  function ModelCheckpoint:_set_mode(mode)
+    self.mode, self.best = mode, self.initial_value_threshold or (mode == 'min' and math.huge or -math.huge)
+    self.key = ("monitor = '%s', mode = '%s'"):format(self.monitor, mode)
   end
   function ModelCheckpoint:set_params(params)
     self.params = params
+    -- auto mode by the compiled metric's direction, while no best is kept
+    -- (one from an earlier fit stays with the mode it was taken in)
+    if self.auto then
+      local mode = mode_of('ModelCheckpoint', self.monitor, 'auto', compiled_of(self.model))
+      local start = self.initial_value_threshold or (self.mode == 'min' and math.huge or -math.huge)
+      if mode ~= self.mode and self.best == start then self:_set_mode(mode) end
+    end
     local values = recorded(params)
     for _, name in ipairs(self.fields) do
       if values[name] == nil then
@@ -521,6 +542,7 @@ return function(nl, H)
     local function bad(what, v) nl._raise(('%s: expected %s, got %s'):format(op, what, nl._describe_arg(v))) end
     self.monitor = opts.monitor == nil and 'val_loss' or opts.monitor
     self.mode = mode_of(op, self.monitor, opts.mode)
+    self.auto = opts.mode == nil or opts.mode == 'auto'
     local factor = opts.factor == nil and 0.1 or opts.factor
     -- (Keras refuses a factor >= 1, which would raise the lr)
     if type(factor) ~= 'number' or not (factor >= 0 and factor < 1) then bad('factor in [0, 1)', factor) end
@@ -533,12 +555,20 @@ return function(nl, H)
     if not finite(min_lr) or min_lr < 0 then bad('min_lr as a finite number >= 0', min_lr) end
     self.factor, self.patience, self.cooldown, self.min_delta, self.min_lr = factor, patience, cooldown, delta, min_lr
     self.verbose = verbose_of(op, opts.verbose)
+    self:_set_key()
+  end
+  function ReduceLROnPlateau:_set_key()
     self.key = ("monitor = '%s', mode = '%s', factor = %.17g, patience = %d, min_delta = %.17g, cooldown = %d, "
-                .. 'min_lr = %.17g'):format(self.monitor, self.mode, factor, patience, delta, cooldown, min_lr)
+                .. 'min_lr = %.17g'):format(self.monitor, self.mode, self.factor, self.patience, self.min_delta,
+                self.cooldown, self.min_lr)
   end
   function ReduceLROnPlateau:set_params(params)
     self.params = params
     H.check_monitor('ReduceLROnPlateau', '', self.monitor, recorded(params))
+    if self.auto then
+      self.mode = mode_of('ReduceLROnPlateau', self.monitor, 'auto', compiled_of(self.model))
+      self:_set_key()
+    end
     self.best = self.mode == 'min' and math.huge or -math.huge
     self.wait, self.cooldown_counter = 0, 0
   end

@@ -809,11 +809,17 @@ return function(nl)
         no_val and ' (validation values need validation_data or validation_split)' or ''))
     end
   end
-  -- auto: the accuracies, precision, recall and AUC grow as they improve
-  -- (Keras 2's names that end in acc or accuracy, and Keras's metric
-  -- objects' by their names, numbered or not: 'val_auc', 'auc_1'), the
-  -- losses, mae and mse shrink
-  local function auto_mode(monitor)
+  -- auto: where monitor names a compiled nl.metrics object (with val_ or
+  -- not), that object's direction, as Keras's (a Precision named 'prec'
+  -- grows as it improves: it was minimized by its name); else by the
+  -- name: the accuracies, precision, recall and AUC grow (Keras 2's names
+  -- that end in acc or accuracy, and Keras's metric objects' by their
+  -- names, numbered or not: 'val_auc', 'auc_1'), the losses, mae and mse
+  -- shrink. compiled: the model's compile state, or nil
+  local function auto_mode(monitor, compiled)
+    local objs = compiled and compiled.metric_obj
+    local obj = objs and (objs[monitor] or objs[monitor:match('^val_(.+)$') or false])
+    if obj and obj.direction then return obj.direction == 'up' and 'max' or 'min' end
     local base = monitor:gsub('_%d+$', '')
     for _, up in ipairs({ 'accuracy', 'acc', 'precision', 'recall', 'auc' }) do
       if base:sub(-#up) == up then return 'max' end
@@ -827,7 +833,7 @@ return function(nl)
   local ES_OPTION = { op = 'fit', field = 'early_stopping.', opts = 'fit (early_stopping)',
                       what = 'early_stopping as a table of options {monitor =, patience =, ...}',
                       known = EARLY_STOPPING_KNOWN }
-  local function early_stopping_of(es, history, who)
+  local function early_stopping_of(es, history, who, compiled)
     who = who or ES_OPTION
     -- (the value as given: argerror says only 'got string')
     local function bad(what, v)
@@ -844,7 +850,7 @@ return function(nl)
     if mode ~= 'min' and mode ~= 'max' and mode ~= 'auto' then
       bad("mode as 'min', 'max' or 'auto'", mode)
     end
-    if mode == 'auto' then mode = auto_mode(monitor) end
+    if mode == 'auto' then mode = auto_mode(monitor, compiled) end
     local patience, start = es.patience or 0, es.start_from_epoch or 0
     if not whole(patience) then bad('patience as a whole number >= 0', patience) end
     if not whole(start) then
@@ -1407,7 +1413,7 @@ return function(nl)
     local lr_cb = false
     for _, cb in ipairs(cbs) do if cb.records_lr == true then lr_cb = true end end
     if sched or lr_cb then history.lr = {} end
-    local es = opts.early_stopping ~= nil and early_stopping_of(opts.early_stopping, history) or nil
+    local es = opts.early_stopping ~= nil and early_stopping_of(opts.early_stopping, history, nil, c) or nil
     -- the callbacks get the model and fit's params (Keras's epochs, steps
     -- and verbose; initial_epoch; metrics: the keys of the epoch's logs),
     -- and check their options against them, before training

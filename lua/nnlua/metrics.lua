@@ -295,7 +295,8 @@ return function(nl)
     opts = nl._opts(op, opts, WRAP_KNOWN)
     self.fn, self.name, self._keys, self._len = fn, name_of(op, opts.name, 'mean_metric_wrapper'), { 'name' }, 2
   end)
-  MeanMetricWrapper.direction = 'down'
+  -- (no direction: a Lua function's is unknown, as Keras's wrapper of a
+  -- function that is not a loss has none; fit's auto mode goes by its name)
   function MeanMetricWrapper:_state() return { 0, 0 } end
   function MeanMetricWrapper:_record() return nil, ("its metric '%s' is a Lua function, which a checkpoint cannot "
                                                     .. 'record'):format(self.name) end

@@ -298,6 +298,69 @@ describe('nl.metrics in compile and fit', function()
              .. "got 'val_auc'")
   end)
 
+  -- Keras's auto mode takes a metric object's direction (Precision's is
+  -- up) whatever its name: a Precision named 'prec' is maximized, with or
+  -- without val_ (the name rule minimized it). The model's outputs are
+  -- set per epoch so that precision is 1/2, 2/3, 1: maximized, each
+  -- epoch improves and patience 0 never stops, nor lowers the lr, and each
+  -- epoch is a best to save; minimized, fit stopped at epoch 2, the lr
+  -- halved there, and only epoch 1 was saved.
+  local Scripted = nn.Module:extend('ScriptedOutputs')
+  function Scripted:init(outs) self.outs, self.epoch = outs, 1 end
+  function Scripted:forward(x) return nl.tensor(self.outs[self.epoch]):view(-1, 1) + x * 0 end
+  it('auto mode maximizes a custom-named Precision by its direction: early stopping, the callbacks', function()
+    local X, y = nl.tensor({ { 1, 2, 3 }, { 0, 1, 0 }, { 2, 0, 1 }, { 1, 1, 1 } }), nl.tensor({ { 1 }, { 1 }, { 0 }, { 0 } })
+    local function model()
+      local s = Scripted({ { 0.9, 0.9, 0.9, 0.9 }, { 0.9, 0.9, 0.9, 0.1 }, { 0.9, 0.9, 0.1, 0.1 } })
+      local m = nn.Sequential(nn.Linear(3, 1), s)
+      m:compile { optimizer = 'sgd', lr = 0.1, loss = 'binary_crossentropy', metrics = { M.Precision { name = 'prec' } } }
+      local cb = nl.callbacks.LambdaCallback { on_epoch_begin = function(e) s.epoch = e end }
+      return m, cb
+    end
+    local base = { epochs = 3, batch_size = 4, shuffle = false, verbose = 0, validation_data = { X, y } }
+    local function opts(extra)
+      local o = {}
+      for k, v in pairs(base) do o[k] = v end
+      for k, v in pairs(extra) do o[k] = v end
+      return o
+    end
+    for _, monitor in ipairs({ 'prec', 'val_prec' }) do
+      local m, cb = model()
+      local h = m:fit(X, y, opts { callbacks = { cb }, early_stopping = { monitor = monitor, patience = 0 } })
+      assert.are.same({ 0.5, 2 / 3, 1 }, h[monitor], monitor)
+      m, cb = model()
+      local es = nl.callbacks.EarlyStopping { monitor = monitor, patience = 0 }
+      h = m:fit(X, y, opts { callbacks = { cb, es } })
+      assert.are.equal(3, #h.loss, 'EarlyStopping ' .. monitor)
+      assert.are.equal('max', es.options.mode)
+      m, cb = model()
+      local rl = nl.callbacks.ReduceLROnPlateau { monitor = monitor, patience = 0, factor = 0.5 }
+      h = m:fit(X, y, opts { callbacks = { cb, rl } })
+      assert.are.same({ 0.1, 0.1, 0.1 }, h.lr, 'ReduceLROnPlateau ' .. monitor)
+      m, cb = model()
+      local path = dir .. '/prec_' .. monitor .. '_{epoch}.safetensors'
+      local mc = nl.callbacks.ModelCheckpoint(path, { monitor = monitor, save_best_only = true,
+                                                      save_weights_only = true })
+      m:fit(X, y, opts { callbacks = { cb, mc } })
+      for e = 1, 3 do
+        local f = path:gsub('{epoch}', tostring(e))
+        local fh = io.open(f)
+        assert.is_truthy(fh, 'ModelCheckpoint ' .. monitor .. ' epoch ' .. e)
+        fh:close()
+        os.remove(f)
+      end
+    end
+    -- a name the compiled metrics do not hold goes by the name rule, and
+    -- so does a function's metric, whose direction is unknown
+    assert.are.equal('min', nl.callbacks.EarlyStopping { monitor = 'prec' }.options.mode)
+    local m = nn.Sequential(nn.Linear(3, 1), nn.Sigmoid())
+    m:compile { loss = 'binary_crossentropy',
+                metrics = { M.MeanMetricWrapper(function(t, p) return (t - p):abs():mean() end, { name = 'hit_acc' }) } }
+    local es = nl.callbacks.EarlyStopping { monitor = 'hit_acc' }
+    m:fit(X, y, { epochs = 1, verbose = 0, callbacks = { es } })
+    assert.are.equal('max', es.options.mode)
+  end)
+
   it('refuses, at compile, pairs of metric and loss that cannot work, naming both', function()
     local m = nn.Linear(3, 2)
     local function compile(loss, metrics) return errmsg(m.compile, m, { loss = loss, metrics = metrics }) end
