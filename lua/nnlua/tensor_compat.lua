@@ -881,18 +881,45 @@ return function(nl)
 
   -- ---- in-place view changes ----------------------------------------------------------
 
+  -- whether t may take another shape in place (unsqueeze_ and the others
+  -- below, as_strided_ in tensor_strided.lua), as PyTorch 1.13 decides
+  -- (tests/spec/tensor_compat_spec.lua has its answers): a leaf that
+  -- requires grad may only with grad mode off (nl.no_grad; it stays a
+  -- leaf that requires grad, and a graph that used it refuses backward),
+  -- and a view made with grad mode off of a tensor that requires grad too;
+  -- a tensor made by a recorded op never (PyTorch records the change, or,
+  -- under no_grad, regenerates a view's grad_fn or fails at backward;
+  -- nnlua's graph cannot follow it). A .grad alone does not stop it, as
+  -- PyTorch's (a backward that meets the old shape fails, naming it).
+  -- name: the out-of-place op the messages point to.
+  function nl._check_view_inplace(op, name, t)
+    local p = T(t, op)
+    if p.node ~= nil or bit.band(p.flags, nl._lib.NL_FLAG_GRAPH_FREED) ~= 0 then
+      raise(('%s: the tensor of shape %s was made by a recorded op (%s); a change of its shape in place would not '
+             .. 'be recorded (use %s, the out-of-place view)'):format(op, shape_str(t), tostring(Tensor.grad_fn(t)),
+             name))
+    end
+    if nl._lib.nl_is_grad_enabled() == 0 then return end
+    if bit.band(p.flags, nl._lib.NL_FLAG_REQUIRES_GRAD) ~= 0 then
+      raise(('%s: the tensor of shape %s is a leaf that requires grad, whose shape cannot change in place with grad '
+             .. "mode on (PyTorch: 'a leaf Variable that requires grad is being used in an in-place operation'); "
+             .. 'change it inside nl.no_grad, or use %s, the out-of-place view'):format(op, shape_str(t), name))
+    end
+    if bit.band(p.flags, nl._lib.NL_FLAG_NOGRAD_VIEW) ~= 0 then
+      raise(('%s: the tensor of shape %s is a view made with grad mode off of a tensor that requires grad, and grad '
+             .. 'mode is on (PyTorch refuses it too); change it inside nl.no_grad, or use %s, the out-of-place '
+             .. 'view'):format(op, shape_str(t), name))
+    end
+  end
+
   -- t:unsqueeze_(d) and the others: t itself takes the shape and strides
-  -- of the view the out-of-place op makes (the same memory). Refused for a
-  -- tensor in a graph (requiring grad, made by a recorded op, or holding a
-  -- gradient): the change would not be recorded.
+  -- of the view the out-of-place op makes (the same memory), where
+  -- nl._check_view_inplace allows it.
   for _, name in ipairs({ 'squeeze', 'unsqueeze', 't', 'transpose', 'swapaxes', 'swapdims' }) do
     local op, f = name .. '_', Tensor[name]
     Tensor[op] = as_op(op, function(t, ...)
       local p = T(t, op)
-      if bit.band(p.flags, 3) ~= 0 or p.node ~= nil or p.grad ~= nil then
-        raise(('%s: the tensor of shape %s is part of a graph (it requires grad or has a gradient); a change of its '
-               .. 'shape in place would not be recorded (use %s, the out-of-place view)'):format(op, shape_str(t), name))
-      end
+      nl._check_view_inplace(op, name, t)
       local q = T(f(t, ...))
       if q.data ~= p.data and q.numel > 0 then raise(op .. ': internal: the view does not share the memory') end
       -- (a new version: a graph that saved t refuses to run backward on

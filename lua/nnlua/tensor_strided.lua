@@ -132,14 +132,12 @@ return function(nl)
     Tensor.as_strided, nl.as_strided = as_strided, as_strided
   end
   -- t:as_strided_(size, stride, [storage_offset]): t itself takes that
-  -- view's shape, strides and offset; refused for a tensor in a graph
+  -- view's shape, strides and offset, where nl._check_view_inplace
+  -- (tensor_compat.lua) allows it
   Tensor.as_strided_ = as_op('as_strided_', function(t, size, stride, offset, ...)
     no_extra_args('as_strided_', '(size, stride, [storage_offset])', nil, ...)
     local p = T(t, 'as_strided_')
-    if bit.band(p.flags, 3) ~= 0 or p.node ~= nil or p.grad ~= nil then
-      raise(('as_strided_: the tensor of shape %s is part of a graph (it requires grad or has a gradient); a '
-             .. 'change of its shape in place would not be recorded (use as_strided)'):format(shape_str(t)))
-    end
+    nl._check_view_inplace('as_strided_', 'as_strided', t)
     local q = T(strided_view('as_strided_', t, size, stride, offset))
     -- (a new version: a graph that saved t refuses to run backward on it)
     check(lib.nl_mark_modified(p, 'as_strided_'))
