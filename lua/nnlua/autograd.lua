@@ -7,15 +7,23 @@ return function(nl)
   local lib, Tensor, wrap, check, T = nl._lib, nl.Tensor, nl._wrap, nl._check, nl._T
   local raise = nl._raise
 
-  function Tensor.requires_grad(t, flag)
+  function Tensor.requires_grad(t, flag, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('requires_grad', '([requires_grad])', nil, ...) end
     if flag == nil then flag = true end
     if type(flag) ~= 'boolean' then nl._argerror('requires_grad', 'a boolean flag', flag) end
     check(lib.nl_set_requires_grad(T(t, 'requires_grad'), flag and 1 or 0))
     return t
   end
-  function Tensor.requires_grad_(t, flag) return Tensor.requires_grad(t, flag) end
-  function Tensor.is_leaf(t) return lib.nl_is_leaf(T(t, 'is_leaf')) ~= 0 end
-  function Tensor.grad_fn(t)
+  function Tensor.requires_grad_(t, flag, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('requires_grad_', '([requires_grad])', nil, ...) end
+    return Tensor.requires_grad(t, flag)
+  end
+  function Tensor.is_leaf(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_leaf', '()', nil, ...) end
+    return lib.nl_is_leaf(T(t, 'is_leaf')) ~= 0
+  end
+  function Tensor.grad_fn(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('grad_fn', '()', nil, ...) end
     local name = lib.nl_grad_fn_name(T(t, 'grad_fn'))
     return name ~= nil and ffi.string(name) or nil
   end
@@ -33,7 +41,8 @@ return function(nl)
   -- the same C tensor (x:contiguous() of a contiguous x) keeps the graph.
   -- A view that an op made is refused, as PyTorch refuses views.
   local detached = setmetatable({}, { __mode = 'k' })   -- handle -> the handle that owns its new tensor
-  function Tensor.detach_(t)
+  function Tensor.detach_(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('detach_', '()', nil, ...) end
     local p = T(t, 'detach_')
     if lib.nl_is_leaf(p) ~= 0 then
       check(lib.nl_set_requires_grad(p, 0))
@@ -72,7 +81,8 @@ return function(nl)
   end
   nl._accessors.is_requires_grad = function(t) return bit.band(T(t, 'requires_grad').flags, 1) ~= 0 end
 
-  function Tensor.zero_grad(t)
+  function Tensor.zero_grad(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('zero_grad', '()', nil, ...) end
     local g = T(t, 'zero_grad').grad
     if g ~= nil then check(lib.nl_set_grad(t.ptr, nil)) end
     return t
@@ -174,7 +184,8 @@ return function(nl)
   end
   nl._HookHandle = Handle
 
-  function Tensor.register_hook(t, fn)
+  function Tensor.register_hook(t, fn, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('register_hook', '(hook)', nil, ...) end
     if type(fn) ~= 'function' then nl._argerror('register_hook', 'a function fn(grad)', fn) end
     local p = T(t, 'register_hook')
     if p.node == nil and bit.band(p.flags, lib.NL_FLAG_GRAPH_FREED) ~= 0 then
@@ -192,7 +203,8 @@ return function(nl)
   -- backward, added up over backward passes as a leaf's is, as PyTorch's:
   -- a hook among t's others, in the order registered (the gradient the
   -- hooks before it left); once per tensor. A leaf keeps its .grad anyway.
-  function Tensor.retain_grad(t)
+  function Tensor.retain_grad(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('retain_grad', '()', nil, ...) end
     local p = T(t, 'retain_grad')
     if lib.nl_is_leaf(p) ~= 0 then
       if bit.band(p.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
@@ -455,7 +467,8 @@ return function(nl)
   -- own, and the graph is kept unless retain_graph is false (PyTorch's
   -- retain_graph defaults to create_graph)
   local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
-  function Tensor.backward(t, grad, opts)
+  function Tensor.backward(t, grad, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('backward', '([gradient], [{options}])', nil, ...) end
     if type(grad) == 'table' and not nl.is_tensor(grad) then
       -- a list of numbers read as options ('unknown options 1, 2, 3')
       if grad[1] ~= nil then raise('backward: the gradient must be a tensor, got a table (make it with nl.tensor)') end
@@ -615,7 +628,10 @@ return function(nl)
   end
   function nl.no_grad(fn) return with_grad_mode('no_grad', 0, fn) end
   function nl.enable_grad(fn) return with_grad_mode('enable_grad', 1, fn) end
-  function nl.is_grad_enabled() return lib.nl_is_grad_enabled() ~= 0 end
+  function nl.is_grad_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_grad_enabled', '()', nil, ...) end
+    return lib.nl_is_grad_enabled() ~= 0
+  end
   function nl.set_grad_enabled(on)
     if type(on) ~= 'boolean' then nl._argerror('set_grad_enabled', 'a boolean', on) end
     return lib.nl_set_grad_enabled(on and 1 or 0) ~= 0

@@ -283,10 +283,14 @@ return function(nl)
   -- (the count in the message is that of takes' names and the extra
   -- ones: t:transpose(1, 2, 3) of '(dim0, dim1)' got 3)
   -- ('()' names none: t:exp(1) got 1 argument)
+  -- (trailing nils are absent arguments, as Module.new takes them: a
+  -- caller that passes its optional arguments on may pass nil)
   function nl._no_extra_args(op, takes, hint, ...)
-    if select('#', ...) > 0 then
+    local extra = select('#', ...)
+    while extra > 0 and select(extra, ...) == nil do extra = extra - 1 end
+    if extra > 0 then
       local named = takes == '()' and 0 or select(2, takes:gsub(',', '')) + 1
-      local n = named + select('#', ...)
+      local n = named + extra
       raise(('%s: takes %s, got %d argument%s%s'):format(op, takes, n, n == 1 and '' or 's',
                                                          hint and '; ' .. hint or ''))
     end
@@ -513,7 +517,8 @@ return function(nl)
     return shape
   end
 
-  function nl.tensor(v, dtype)
+  function nl.tensor(v, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('tensor', '(data, [dtype])', nil, ...) end
     local dt = dtype_id(dtype, 'tensor')
     if type(v) == 'boolean' then v = v and 1 or 0 end
     if type(v) == 'number' then
@@ -595,16 +600,25 @@ return function(nl)
   -- PyTorch's where and clamp do, rather than being truncated
   local function fractional(x) return x ~= nil and (x ~= math.floor(x) or not (x >= -2 ^ 63 and x < 2 ^ 63)) end
 
-  function nl.full(shape, value, dtype)
+  function nl.full(shape, value, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('full', '(size, fill_value, [dtype])', nil, ...) end
     if type(value) ~= 'number' then argerror('full', 'a number as fill value', value) end
     local n = new_sizes('full', shape)
     local id = dtype_id(dtype, 'full')
     if id == 0 then check_f32('full', value) end
     return wrap(lib.nl_full(n, sizes_buf, value, id), nil, true)
   end
-  function nl.arange(a, b, step, dtype)
-    if type(b) == 'string' then b, dtype = nil, b
-    elseif type(step) == 'string' then step, dtype = nil, step end
+  function nl.arange(a, b, step, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('arange', '([start], end, [step], [dtype])', nil, ...) end
+    -- the dtype moved to its place, when that place is free (arange(1, 5,
+    -- 'float64', x) dropped x)
+    if type(b) == 'string' then
+      if step ~= nil or dtype ~= nil then nl._no_extra_args('arange', '(end, [dtype])', nil, step, dtype) end
+      b, dtype = nil, b
+    elseif type(step) == 'string' then
+      if dtype ~= nil then nl._no_extra_args('arange', '(start, end, [dtype])', nil, dtype) end
+      step, dtype = nil, step
+    end
     if b == nil then a, b = 0, a end
     step = step or 1
     local ends = { a, b, step }
@@ -619,8 +633,12 @@ return function(nl)
     end
     return wrap(lib.nl_arange(a, b, step, dt))
   end
-  function nl.eye(n, m, dtype)
-    if type(m) == 'string' then m, dtype = nil, m end
+  function nl.eye(n, m, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('eye', '(n, [m], [dtype])', nil, ...) end
+    if type(m) == 'string' then
+      if dtype ~= nil then nl._no_extra_args('eye', '(n, [dtype])', nil, dtype) end
+      m, dtype = nil, m
+    end
     size_arg('eye', n, 'an integer size')                -- 2.5 was truncated to 2
     if m ~= nil then size_arg('eye', m, 'an integer size') end
     return wrap(lib.nl_eye(n, m or n, dtype_id(dtype, 'eye')))
@@ -630,7 +648,8 @@ return function(nl)
   local gen = ffi.new('nl_generator', { 0x2545F4914F6CDD1DULL, 0 })
   nl._generator = gen
   nl._seedings = 0
-  function nl.manual_seed(seed)
+  function nl.manual_seed(seed, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('manual_seed', '(seed)', nil, ...) end
     -- a whole number a double holds exactly: NaN, inf, 2^63 and 2^70 all
     -- gave one stream, and a fraction was truncated; negatives wrap to
     -- 64 bits as PyTorch's do
@@ -652,7 +671,8 @@ return function(nl)
     return wrap(lib.nl_randn(gen, n, sizes_buf, dt or default_dt))
   end
 
-  function nl.randperm(n)
+  function nl.randperm(n, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('randperm', '(n)', nil, ...) end
     size_arg('randperm', n, 'an integer size')
     return wrap(lib.nl_randperm(gen, n, 1))
   end
@@ -662,7 +682,8 @@ return function(nl)
   -- proportion to the weights of each row of a (C) or (N, C) tensor, as
   -- torch.multinomial; without replacement (the default) no category is
   -- drawn twice in a row.
-  function nl.multinomial(w, num_samples, replacement)
+  function nl.multinomial(w, num_samples, replacement, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('multinomial', '(input, num_samples, [replacement])', nil, ...) end
     if num_samples == math.huge then raise('multinomial: expected a whole number of samples, got inf') end
     if type(num_samples) ~= 'number' or num_samples ~= math.floor(num_samples) then
       argerror('multinomial', 'a whole number of samples', num_samples)
@@ -690,7 +711,8 @@ return function(nl)
     local arr, n = tensor_list(list, 'cat')
     return wrap(lib.nl_cat(n, arr, cdim(dim or 1, 'cat', n > 0 and arr[0] or nil)))
   end
-  function nl.stack(list, dim)
+  function nl.stack(list, dim, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('stack', '(tensors, [dim])', nil, ...) end
     local arr, n = tensor_list(list, 'stack')
     return wrap(lib.nl_stack(n, arr, cdim(dim or 1, 'stack', n > 0 and arr[0] or nil, 1)))
   end
@@ -702,19 +724,29 @@ return function(nl)
     end
     check(lib.nl_set_num_threads(n))
   end
-  function nl.get_num_threads() return tonumber(lib.nl_get_num_threads()) end
+  function nl.get_num_threads(...)
+    if select('#', ...) > 0 then nl._no_extra_args('get_num_threads', '()', nil, ...) end
+    return tonumber(lib.nl_get_num_threads())
+  end
   -- nl.set_flush_denormal(on): subnormal floats as zero on nnlua's threads
   -- (off by default, as in PyTorch); true where the CPU has the mode
   function nl.set_flush_denormal(on)
     if type(on) ~= 'boolean' then argerror('set_flush_denormal', 'a boolean', on) end
     return lib.nl_set_flush_denormal(on and 1 or 0) == 1
   end
-  function nl.memory()
+  function nl.memory(...)
+    if select('#', ...) > 0 then nl._no_extra_args('memory', '()', nil, ...) end
     return { live = tonumber(mem.live_bytes), peak = tonumber(mem.peak_bytes),
              allocated = tonumber(mem.allocated), cached = tonumber(mem.cached_bytes) }
   end
-  function nl.blas_arch() return ffi.string(lib.nl_blas_arch()) end
-  function nl.time() return lib.nl_time() end
+  function nl.blas_arch(...)
+    if select('#', ...) > 0 then nl._no_extra_args('blas_arch', '()', nil, ...) end
+    return ffi.string(lib.nl_blas_arch())
+  end
+  function nl.time(...)
+    if select('#', ...) > 0 then nl._no_extra_args('time', '()', nil, ...) end
+    return lib.nl_time()
+  end
 
   -- ---- shape and element access ---------------------------------------------
 
@@ -728,8 +760,12 @@ return function(nl)
     if select('#', ...) > 0 then nl._no_extra_args('numel', '()', nil, ...) end
     return tonumber(T(t, 'numel').numel)
   end
-  function Tensor.dtype(t) return dtype_names[T(t, 'dtype').dtype] end
-  function Tensor.shape(t)
+  function Tensor.dtype(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('dtype', '()', nil, ...) end
+    return dtype_names[T(t, 'dtype').dtype]
+  end
+  function Tensor.shape(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('shape', '()', nil, ...) end
     local p = T(t, 'shape')
     local s = {}
     for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.sizes[i]) end
@@ -746,14 +782,18 @@ return function(nl)
     end
     return tonumber(p.sizes[c])
   end
-  function Tensor.stride(t, d)
+  function Tensor.stride(t, d, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('stride', '([dim])', nil, ...) end
     local p = T(t, 'stride')
     local c = cdim(d, 'stride')
     if c < 0 then c = c + p.ndim end
     if c < 0 or c >= p.ndim then raise('stride: dim ' .. d .. ' out of range') end
     return tonumber(p.strides[c])
   end
-  function Tensor.is_contiguous(t) return lib.nl_is_contiguous(T(t, 'is_contiguous')) ~= 0 end
+  function Tensor.is_contiguous(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_contiguous', '()', nil, ...) end
+    return lib.nl_is_contiguous(T(t, 'is_contiguous')) ~= 0
+  end
 
   function nl._shape_str(t) return sizes_str(T(t, 'shape')) end
 
@@ -798,7 +838,8 @@ return function(nl)
     end
   end
 
-  function Tensor.item(t)
+  function Tensor.item(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('item', '()', nil, ...) end
     local p = T(t, 'item')
     if p.numel ~= 1 then
       raise(string.format('item: expected a tensor with one element, got shape %s', nl._shape_str(t)))
@@ -806,7 +847,8 @@ return function(nl)
     return load(p, 0)
   end
 
-  function Tensor.totable(t)
+  function Tensor.totable(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('totable', '()', nil, ...) end
     local p = T(t, 'totable')
     local c = wrap(lib.nl_contiguous(p))
     local cp = c.ptr
@@ -1169,7 +1211,8 @@ return function(nl)
     return wrap(lib.nl_leaky_relu(T(t, 'leaky_relu'), slope or 0.01))
   end
   nl.leaky_relu = Tensor.leaky_relu
-  function Tensor.leaky_relu_(t, slope)
+  function Tensor.leaky_relu_(t, slope, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('leaky_relu_', '([negative_slope])', nil, ...) end
     if slope ~= nil and type(slope) ~= 'number' then argerror('leaky_relu_', 'a number as slope', slope) end
     -- (int64 refused here: the kernel's message named leaky_relu)
     local p = float_only(t, 'leaky_relu_')
@@ -1610,7 +1653,12 @@ return function(nl)
   -- after the dim is unbiased, as PyTorch's x.var(1, False)
   local function var_args(name, d, a, b, ...)
     nl._no_extra_args(name, '(dim, unbiased, keepdim)', nil, ...)
-    if type(d) == 'boolean' then d, a, b = nil, d, a end
+    if type(d) == 'boolean' then
+      -- (unbiased, keepdim) without a dim: a third argument has no place
+      -- (var(true, true, x) dropped x)
+      if b ~= nil then nl._no_extra_args(name, '(unbiased, keepdim)', nil, b) end
+      d, a, b = nil, d, a
+    end
     -- a table of numbers is a list of dims, {2, 3}; other tables are options
     local is_dims = type(d) == 'table' and not nl.is_tensor(d) and type(d[1]) == 'number'
     if type(d) == 'table' and not nl.is_tensor(d) and not is_dims then
@@ -2249,7 +2297,8 @@ return function(nl)
   end
   -- t:type() the dtype's name; t:type(d) t converted, as PyTorch's (the
   -- dtype given was dropped, and the name came back)
-  function Tensor.type(t, dtype)
+  function Tensor.type(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('type', '([dtype])', nil, ...) end
     if dtype ~= nil then return Tensor.to(t, dtype) end
     return dtype_names[T(t, 'type').dtype]
   end

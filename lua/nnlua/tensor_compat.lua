@@ -677,7 +677,10 @@ return function(nl)
     return not (KINDS[from] == 'float' and KINDS[to] == 'int')
   end
   -- (float32 until nl.set_default_dtype changes it)
-  function nl.get_default_dtype() return nl._default_dtype_id() == 1 and 'float64' or 'float32' end
+  function nl.get_default_dtype(...)
+    no_extra('get_default_dtype', '()', ...)
+    return nl._default_dtype_id() == 1 and 'float64' or 'float32'
+  end
   -- broadcast_shapes(s1, s2, ...): the shape the shapes broadcast to (each
   -- a list of sizes or one size), as a Lua list
   function nl.broadcast_shapes(...)
@@ -771,7 +774,11 @@ return function(nl)
   end
   -- the predicates of complex, lazy-conjugate and inference tensors: false
   for _, name in ipairs({ 'is_conj', 'is_neg', 'is_inference' }) do
-    define(name, function(t) T(t, name) return false end)
+    define(name, function(t, ...)
+      no_extra(name, '()', ...)
+      T(t, name)
+      return false
+    end)
   end
   -- isreal: every element of a real tensor is (1s, in its dtype)
   define('isreal', function(t, ...)
@@ -795,8 +802,14 @@ return function(nl)
   -- element_size(): bytes per element; storage_offset(): the first
   -- element's index into the storage (from 0, as PyTorch's)
   local BYTES = { [0] = 4, [1] = 8, [2] = 8 }
-  Tensor.element_size = function(t) return BYTES[T(t, 'element_size').dtype] end
-  Tensor.storage_offset = function(t) return tonumber(T(t, 'storage_offset').offset) end
+  Tensor.element_size = function(t, ...)
+    no_extra('element_size', '()', ...)
+    return BYTES[T(t, 'element_size').dtype]
+  end
+  Tensor.storage_offset = function(t, ...)
+    no_extra('storage_offset', '()', ...)
+    return tonumber(T(t, 'storage_offset').offset)
+  end
   -- the fields is_cpu, is_cuda and device of a tensor here
   nl._accessors.is_cpu = function(t) T(t, 'is_cpu') return true end
   nl._accessors.is_cuda = function(t) T(t, 'is_cuda') return false end
@@ -1016,17 +1029,30 @@ return function(nl)
 
   -- is_floating_point: float32 or float64; is_signed: every nnlua dtype is;
   -- is_complex: none is
-  define('is_floating_point', function(t) return T(t, 'is_floating_point').dtype ~= 2 end)
-  define('is_signed', function(t) T(t, 'is_signed') return true end)
-  define('is_complex', function(t) T(t, 'is_complex') return false end)
+  define('is_floating_point', function(t, ...)
+    no_extra('is_floating_point', '()', ...)
+    return T(t, 'is_floating_point').dtype ~= 2
+  end)
+  define('is_signed', function(t, ...)
+    no_extra('is_signed', '()', ...)
+    T(t, 'is_signed')
+    return true
+  end)
+  define('is_complex', function(t, ...)
+    no_extra('is_complex', '()', ...)
+    T(t, 'is_complex')
+    return false
+  end)
   -- is_nonzero: the one element of a one-element tensor is not 0
-  define('is_nonzero', function(t)
+  define('is_nonzero', function(t, ...)
+    no_extra('is_nonzero', '()', ...)
     if T(t, 'is_nonzero') and Tensor.numel(t) ~= 1 then
       raise(('is_nonzero: expected a tensor of one element, got shape %s'):format(shape_str(t)))
     end
     return Tensor.item(t) ~= 0
   end)
-  define('is_same_size', function(a, b)
+  define('is_same_size', function(a, b, ...)
+    no_extra('is_same_size', '(other)', ...)
     T(a, 'is_same_size')
     T(b, 'is_same_size')
     return shape_str(a) == shape_str(b)

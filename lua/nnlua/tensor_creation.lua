@@ -31,19 +31,23 @@ return function(nl)
 
   -- ---- *_like -------------------------------------------------------------
   -- (the dtype first: it checks that t is a tensor, naming the op)
-  function nl.zeros_like(t, dtype)
+  function nl.zeros_like(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('zeros_like', '(input, [dtype])', nil, ...) end
     local dt = like_dtype('zeros_like', t, dtype)
     return nl.zeros(t:shape(), dt)
   end
-  function nl.ones_like(t, dtype)
+  function nl.ones_like(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('ones_like', '(input, [dtype])', nil, ...) end
     local dt = like_dtype('ones_like', t, dtype)
     return nl.ones(t:shape(), dt)
   end
-  function nl.empty_like(t, dtype)
+  function nl.empty_like(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('empty_like', '(input, [dtype])', nil, ...) end
     local dt = like_dtype('empty_like', t, dtype)
     return nl.empty(t:shape(), dt)
   end
-  function nl.full_like(t, value, dtype)
+  function nl.full_like(t, value, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('full_like', '(input, fill_value, [dtype])', nil, ...) end
     local dt = like_dtype('full_like', t, dtype)
     -- (nl.full's message named full)
     if type(value) ~= 'number' then argerror('full_like', 'a number as fill value', value) end
@@ -58,11 +62,13 @@ return function(nl)
     end
     return dt
   end
-  function nl.rand_like(t, dtype)
+  function nl.rand_like(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('rand_like', '(input, [dtype])', nil, ...) end
     local dt = float_like('rand_like', t, dtype)
     return nl.rand(t:shape(), dt)
   end
-  function nl.randn_like(t, dtype)
+  function nl.randn_like(t, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('randn_like', '(input, [dtype])', nil, ...) end
     local dt = float_like('randn_like', t, dtype)
     return nl.randn(t:shape(), dt)
   end
@@ -94,19 +100,34 @@ return function(nl)
   -- nl.randint(low, high, size, [dtype]) or nl.randint(high, size, [dtype])
   -- (low 0), size a table of sizes or one size; int64 unless a dtype is
   -- named
-  function nl.randint(a, b, c, d)
+  function nl.randint(a, b, c, d, ...)
     local low, high, size, dtype
-    if type(b) == 'table' then low, high, size, dtype = 0, a, b, c
-    else low, high, size, dtype = a, b, c, d end
+    if type(b) == 'table' then
+      -- (high, size, [dtype]): a fourth argument has no place (it was dropped)
+      if d ~= nil or select('#', ...) > 0 then nl._no_extra_args('randint', '(high, size, [dtype])', nil, d, ...) end
+      low, high, size, dtype = 0, a, b, c
+    else
+      if select('#', ...) > 0 then nl._no_extra_args('randint', '(low, high, size, [dtype])', nil, ...) end
+      low, high, size, dtype = a, b, c, d
+    end
     if type(size) == 'number' then size = { size } end
     if type(size) ~= 'table' then argerror('randint', 'a size (a table of sizes)', size) end
     return draw_ints('randint', low, high, size, dtype_of('randint', dtype, 'int64'))
   end
   -- nl.randint_like(t, [low], high, [dtype])
-  function nl.randint_like(t, a, b, c)
+  function nl.randint_like(t, a, b, c, ...)
     T(t, 'randint_like')
     local low, high, dtype
-    if type(b) == 'number' then low, high, dtype = a, b, c else low, high, dtype = 0, a, b end
+    if type(b) == 'number' then
+      if select('#', ...) > 0 then nl._no_extra_args('randint_like', '(input, low, high, [dtype])', nil, ...) end
+      low, high, dtype = a, b, c
+    else
+      -- (input, high, [dtype]): a fourth argument has no place (it was dropped)
+      if c ~= nil or select('#', ...) > 0 then
+        nl._no_extra_args('randint_like', '(input, high, [dtype])', nil, c, ...)
+      end
+      low, high, dtype = 0, a, b
+    end
     return draw_ints('randint_like', low, high, t:shape(), like_dtype('randint_like', t, dtype))
   end
 
@@ -154,12 +175,14 @@ return function(nl)
     end
     return nl.tensor(v, dt)
   end
-  function nl.linspace(start, stop, steps, dtype)
+  function nl.linspace(start, stop, steps, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('linspace', '(start, end, steps, [dtype])', nil, ...) end
     local dt = dtype_of('linspace', dtype, nl.get_default_dtype())
     start, stop = int_ends(dt, start, stop)
     return points_tensor('linspace', points('linspace', start, stop, steps), dt, start, stop)
   end
-  function nl.logspace(start, stop, steps, base, dtype)
+  function nl.logspace(start, stop, steps, base, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('logspace', '(start, end, steps, [base], [dtype])', nil, ...) end
     if type(base) == 'string' or (type(base) == 'table' and not nl.is_tensor(base)) then base, dtype = nil, base end
     base = base == nil and 10 or base
     if type(base) ~= 'number' then argerror('logspace', 'a number base', base) end
@@ -177,7 +200,8 @@ return function(nl)
   -- grad when mean or std does, and their gradients are zero (its
   -- derivatives.yaml gives zeros_like for both; the draw was detached, so
   -- a loss of it alone could not backward)
-  function nl.normal(mean, std, size, dtype)
+  function nl.normal(mean, std, size, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('normal', '(mean, std, [size], [dtype])', nil, ...) end
     local mt, st = nl.is_tensor(mean), nl.is_tensor(std)
     if not mt and type(mean) ~= 'number' then argerror('normal', 'a number or a tensor mean', mean) end
     if not st and type(std) ~= 'number' then argerror('normal', 'a number or a tensor std', std) end
@@ -254,19 +278,22 @@ return function(nl)
     if a ~= nil and type(a) ~= 'number' then argerror(op, 'number bounds', a) end
     if b ~= nil and type(b) ~= 'number' then argerror(op, 'number bounds', b) end
   end
-  function Tensor.uniform_(t, a, b)
+  function Tensor.uniform_(t, a, b, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('uniform_', '([from], [to])', nil, ...) end
     bounds('uniform_', a, b)
     nl._check(lib.nl_uniform_(T(t, 'uniform_'), gen, a or 0, b or 1))
     return t
   end
-  function Tensor.normal_(t, mean, std)
+  function Tensor.normal_(t, mean, std, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('normal_', '([mean], [std])', nil, ...) end
     bounds('normal_', mean, std)
     nl._check(lib.nl_normal_(T(t, 'normal_'), gen, mean or 0, std or 1))
     return t
   end
   -- t:bernoulli_(p): 1 with probability p (a number, default 0.5, or a
   -- tensor broadcasting to t), else 0
-  function Tensor.bernoulli_(t, p)
+  function Tensor.bernoulli_(t, p, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('bernoulli_', '([p])', nil, ...) end
     -- (checked before the draw, so that the message names this op)
     nl._check(lib.nl_inplace_check(T(t, 'bernoulli_'), 'bernoulli_'))
     if p == nil then p = 0.5 end
@@ -292,7 +319,8 @@ return function(nl)
   end
   -- t:exponential_(lambd): draws of the exponential distribution of rate
   -- lambd (default 1), -log(1 - u) / lambd with u in [0, 1)
-  function Tensor.exponential_(t, lambd)
+  function Tensor.exponential_(t, lambd, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('exponential_', '([lambd])', nil, ...) end
     if lambd == nil then lambd = 1 end
     if type(lambd) ~= 'number' or not (lambd > 0) or lambd == math.huge then
       bad_value('exponential_', 'a rate lambd > 0', lambd)
@@ -328,10 +356,12 @@ return function(nl)
       return nl[make](shape, like_dtype(name, t, dtype))
     end
   end
-  function Tensor.new_full(t, size, value, dtype)
+  function Tensor.new_full(t, size, value, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('new_full', '(size, fill_value, [dtype])', nil, ...) end
     return nl.full(new_shape('new_full', size), value, like_dtype('new_full', t, dtype))
   end
-  function Tensor.new_tensor(t, data, dtype)
+  function Tensor.new_tensor(t, data, dtype, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('new_tensor', '(data, [dtype])', nil, ...) end
     return nl.tensor(data, like_dtype('new_tensor', t, dtype))
   end
   -- (both checked first: a number for t indexed it)

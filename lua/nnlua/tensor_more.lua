@@ -419,8 +419,16 @@ return function(nl)
   -- prod_backward gives (zeros among the factors too); of nothing, 1
   define('prod', function(t, d, keepdim, dtype, ...)
     no_extra('prod', '([dim], [keepdim], [dtype])', ...)
-    if type(d) == 'string' then d, dtype = nil, d end
-    if type(keepdim) == 'string' then keepdim, dtype = nil, keepdim end
+    -- prod(dtype) and prod(dim, dtype): the dtype moved to its place, when
+    -- that place is free (prod(2, 'float64', x) dropped x)
+    if type(d) == 'string' then
+      if keepdim ~= nil or dtype ~= nil then no_extra('prod', '([dtype])', keepdim, dtype) end
+      d, dtype = nil, d
+    end
+    if type(keepdim) == 'string' then
+      if dtype ~= nil then no_extra('prod', '([dim], [dtype])', dtype) end
+      keepdim, dtype = nil, keepdim
+    end
     if dtype ~= nil then t = Tensor.to(t, dtype) end
     local p = T(t, 'prod')
     flag('prod', 'keepdim', keepdim)

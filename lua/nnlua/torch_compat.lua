@@ -167,12 +167,21 @@ return function(nl)
     if not PRECISIONS[p] then argerror('set_float32_matmul_precision', "'highest', 'high' or 'medium'", p) end
     precision = p
   end
-  function nl.get_float32_matmul_precision() return precision end
-  function nl.is_vulkan_available() return false end
+  function nl.get_float32_matmul_precision(...)
+    if select('#', ...) > 0 then nl._no_extra_args('get_float32_matmul_precision', '()', nil, ...) end
+    return precision
+  end
+  function nl.is_vulkan_available(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_vulkan_available', '()', nil, ...) end
+    return false
+  end
   -- compiled_with_cxx11_abi(): true. nnlua has no C++ code; a C++
   -- extension built beside it takes its compiler's default, the C++11 ABI
   -- since GCC 5.
-  function nl.compiled_with_cxx11_abi() return true end
+  function nl.compiled_with_cxx11_abi(...)
+    if select('#', ...) > 0 then nl._no_extra_args('compiled_with_cxx11_abi', '()', nil, ...) end
+    return true
+  end
 
   -- ---- frombuffer ---------------------------------------------------------------
 

@@ -435,3 +435,85 @@ describe('misuse', function()
     assert.is_truthy(err:find('errors_spec.lua:%d+: view:'), err)
   end)
 end)
+
+-- arguments past a signature were dropped without a word (PyTorch raises
+-- TypeError): one table per module, { message, call }; a trailing nil
+-- is an absent argument and is taken
+describe('extra arguments', function()
+  local function refused(cases)
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(c[2])
+      assert.is_false(ok, c[1] .. ' took an extra argument')
+      assert.is_truthy(err:find('errors_spec.lua:%d+: ' .. c[1]:gsub('[%.%(%)%[%]]', '%%%0') .. '$'), err)
+    end
+  end
+  local x = nl.ones(2, 3)
+
+  it('Tensor methods refuse them', function()
+    refused({
+      { 'dtype: takes (), got 1 argument', function() return x:dtype(1) end },
+      { 'shape: takes (), got 1 argument', function() return x:shape(1) end },
+      { 'stride: takes ([dim]), got 2 arguments', function() return x:stride(1, 2) end },
+      { 'is_contiguous: takes (), got 1 argument', function() return x:is_contiguous(1) end },
+      { 'item: takes (), got 1 argument', function() return nl.ones(1):item(1) end },
+      { 'totable: takes (), got 1 argument', function() return x:tolist(1) end },
+      { 'leaky_relu_: takes ([negative_slope]), got 2 arguments',
+        function() return x:clone():leaky_relu_(0.2, true) end },
+      { 'type: takes ([dtype]), got 2 arguments', function() return x:type('float64', 1) end },
+      { 'requires_grad_: takes ([requires_grad]), got 2 arguments',
+        function() return nl.ones(2):requires_grad_(true, 1) end },
+      { 'is_leaf: takes (), got 1 argument', function() return x:is_leaf(1) end },
+      { 'grad_fn: takes (), got 1 argument', function() return x:grad_fn(1) end },
+      { 'detach_: takes (), got 1 argument', function() return nl.ones(2):detach_(1) end },
+      { 'register_hook: takes (hook), got 2 arguments',
+        function() return nl.ones(2):requires_grad():register_hook(function() end, 1) end },
+      { 'backward: takes ([gradient], [{options}]), got 3 arguments',
+        function() return nl.ones(2):requires_grad():sum():backward(nil, {}, true) end },
+      { 'uniform_: takes ([from], [to]), got 3 arguments', function() return nl.ones(2):uniform_(0, 1, 2) end },
+      { 'normal_: takes ([mean], [std]), got 3 arguments', function() return nl.ones(2):normal_(0, 1, 2) end },
+      { 'bernoulli_: takes ([p]), got 2 arguments', function() return nl.ones(2):bernoulli_(0.5, 1) end },
+      { 'exponential_: takes ([lambd]), got 2 arguments', function() return nl.ones(2):exponential_(2, 1) end },
+      { 'new_full: takes (size, fill_value, [dtype]), got 4 arguments',
+        function() return x:new_full({ 2 }, 1, 'float64', 1) end },
+      { 'new_tensor: takes (data, [dtype]), got 3 arguments', function() return x:new_tensor({ 1 }, 'float64', 1) end },
+      { 'element_size: takes (), got 1 argument', function() return x:element_size(1) end },
+      { 'is_floating_point: takes (), got 1 argument', function() return x:is_floating_point(1) end },
+      { 'is_same_size: takes (other), got 2 arguments', function() return x:is_same_size(x, 1) end },
+      { 'multinomial: takes (input, num_samples, [replacement]), got 4 arguments',
+        function() return nl.ones(3):multinomial(2, false, 1) end },
+      -- the shifted forms dropped what followed them
+      { 'var: takes (unbiased, keepdim), got 3 arguments', function() return x:var(true, true, 'x') end },
+      { 'prod: takes ([dim], [dtype]), got 3 arguments', function() return x:prod(2, 'float64', 'x') end },
+    })
+  end)
+
+  it('nl functions refuse them', function()
+    refused({
+      { 'tensor: takes (data, [dtype]), got 3 arguments', function() return nl.tensor({ 1 }, 'float64', 1) end },
+      { 'full: takes (size, fill_value, [dtype]), got 4 arguments',
+        function() return nl.full({ 2 }, 1, 'float64', 1) end },
+      { 'arange: takes ([start], end, [step], [dtype]), got 5 arguments',
+        function() return nl.arange(1, 5, 1, 'float64', 1) end },
+      { 'arange: takes (start, end, [dtype]), got 4 arguments', function() return nl.arange(1, 5, 'float64', 1) end },
+      { 'eye: takes (n, [dtype]), got 3 arguments', function() return nl.eye(2, 'float64', 1) end },
+      { 'manual_seed: takes (seed), got 2 arguments', function() return nl.manual_seed(1, 2) end },
+      { 'randperm: takes (n), got 2 arguments', function() return nl.randperm(3, 'int64') end },
+      { 'stack: takes (tensors, [dim]), got 3 arguments', function() return nl.stack({ x, x }, 1, 2) end },
+      { 'zeros_like: takes (input, [dtype]), got 3 arguments', function() return nl.zeros_like(x, 'float64', 1) end },
+      { 'full_like: takes (input, fill_value, [dtype]), got 4 arguments',
+        function() return nl.full_like(x, 1, 'float64', 1) end },
+      { 'randint: takes (high, size, [dtype]), got 4 arguments',
+        function() return nl.randint(5, { 2 }, 'int64', 1) end },
+      { 'randint_like: takes (input, high, [dtype]), got 4 arguments',
+        function() return nl.randint_like(x, 5, 'int64', 1) end },
+      { 'linspace: takes (start, end, steps, [dtype]), got 5 arguments',
+        function() return nl.linspace(0, 1, 3, 'float64', 1) end },
+      { 'normal: takes (mean, std, [size], [dtype]), got 5 arguments',
+        function() return nl.normal(0, 1, { 2 }, 'float64', 1) end },
+      { 'get_default_dtype: takes (), got 1 argument', function() return nl.get_default_dtype(1) end },
+      { 'is_grad_enabled: takes (), got 1 argument', function() return nl.is_grad_enabled(1) end },
+    })
+    -- a trailing nil is no argument
+    assert.are.equal('float64', nl.tensor({ 1 }, 'float64', nil):dtype())
+  end)
+end)
