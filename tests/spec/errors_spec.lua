@@ -516,4 +516,24 @@ describe('extra arguments', function()
     -- a trailing nil is no argument
     assert.are.equal('float64', nl.tensor({ 1 }, 'float64', nil):dtype())
   end)
+
+  it('nn.functional and nn.init refuse them', function()
+    local F, init = nl.nn.functional, nl.nn.init
+    refused({
+      { 'normalize: takes (input, [{options}]), got 3 arguments', function() return F.normalize(x, {}, 1) end },
+      { 'cosine_similarity: takes (x1, x2, [{options}]), got 4 arguments',
+        function() return F.cosine_similarity(x, x, {}, 1) end },
+      { 'pairwise_distance: takes (x1, x2, [{options}]), got 4 arguments',
+        function() return F.pairwise_distance(x, x, {}, 1) end },
+      { 'rnn_cell: takes (gi, gh, [nonlinearity]), got 4 arguments',
+        function() return F.rnn_cell(x, x, 'relu', 1) end },
+      { 'init.uniform_: takes (tensor, [a], [b]), got 4 arguments',
+        function() return init.uniform_(nl.zeros(2), 0, 1, 2) end },
+      { 'init.zeros_: takes (tensor), got 2 arguments', function() return init.zeros_(nl.zeros(2), 1) end },
+      { 'init.kaiming_uniform_: takes (tensor, [{options}]), got 3 arguments',
+        function() return init.kaiming_uniform_(nl.zeros(2, 2), {}, 'fan_out') end },
+      { 'init.calculate_gain: takes (nonlinearity, [param]), got 3 arguments',
+        function() return init.calculate_gain('leaky_relu', 0.2, 1) end },
+    })
+  end)
 end)

@@ -20,7 +20,8 @@ return function(nl, nn)
   local LINEAR = { linear = 1, sigmoid = 1, conv1d = 1, conv2d = 1, conv3d = 1, conv_transpose1d = 1,
                    conv_transpose2d = 1, conv_transpose3d = 1 }
 
-  function init.calculate_gain(nonlinearity, param)
+  function init.calculate_gain(nonlinearity, param, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.calculate_gain', '(nonlinearity, [param])', nil, ...) end
     if LINEAR[nonlinearity] then return 1 end
     if nonlinearity == 'tanh' then return 5 / 3 end
     if nonlinearity == 'relu' then return math.sqrt(2) end
@@ -37,7 +38,8 @@ return function(nl, nn)
     nl._raise('calculate_gain: unknown nonlinearity ' .. tostring(nonlinearity))
   end
 
-  function init.uniform_(t, a, b)
+  function init.uniform_(t, a, b, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.uniform_', '(tensor, [a], [b])', nil, ...) end
     if (a ~= nil and type(a) ~= 'number') or (b ~= nil and type(b) ~= 'number') then
       nl._raise('init.uniform_: bounds must be numbers')
     end
@@ -47,7 +49,8 @@ return function(nl, nn)
     nl.no_grad(function() nl._check(lib.nl_uniform_(t.ptr, gen, a or 0, b or 1)) end)
     return t
   end
-  function init.normal_(t, mean, std)
+  function init.normal_(t, mean, std, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.normal_', '(tensor, [mean], [std])', nil, ...) end
     if (mean ~= nil and type(mean) ~= 'number') or (std ~= nil and type(std) ~= 'number') then
       nl._raise('init.normal_: mean and std must be numbers')
     end
@@ -55,22 +58,31 @@ return function(nl, nn)
     nl.no_grad(function() nl._check(lib.nl_normal_(t.ptr, gen, mean or 0, std or 1)) end)
     return t
   end
-  function init.constant_(t, v)
+  function init.constant_(t, v, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.constant_', '(tensor, val)', nil, ...) end
     nl._T(t, 'init.constant_')
     if type(v) ~= 'number' then nl._raise('init.constant_: expected a number, got ' .. type(v)) end
     nl.no_grad(function() t:fill_(v) end)
     return t
   end
-  function init.zeros_(t) return init.constant_(t, 0) end
-  function init.ones_(t) return init.constant_(t, 1) end
+  function init.zeros_(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.zeros_', '(tensor)', nil, ...) end
+    return init.constant_(t, 0)
+  end
+  function init.ones_(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.ones_', '(tensor)', nil, ...) end
+    return init.constant_(t, 1)
+  end
 
-  function init.xavier_uniform_(t, gain)
+  function init.xavier_uniform_(t, gain, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.xavier_uniform_', '(tensor, [gain])', nil, ...) end
     if gain ~= nil and type(gain) ~= 'number' then nl._argerror('init.xavier_uniform_', 'a number gain', gain) end
     local fi, fo = fans(t)
     local a = (gain or 1) * math.sqrt(6 / (fi + fo))
     return init.uniform_(t, -a, a)
   end
-  function init.xavier_normal_(t, gain)
+  function init.xavier_normal_(t, gain, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.xavier_normal_', '(tensor, [gain])', nil, ...) end
     if gain ~= nil and type(gain) ~= 'number' then nl._argerror('init.xavier_normal_', 'a number gain', gain) end
     local fi, fo = fans(t)
     return init.normal_(t, 0, (gain or 1) * math.sqrt(2 / (fi + fo)))
@@ -94,12 +106,14 @@ return function(nl, nn)
   end
   -- a tensor of no elements is left as it is, as PyTorch leaves it (its
   -- fan of 0 made an infinite bound: 'uniform_: invalid range [-inf, inf)')
-  function init.kaiming_uniform_(t, opts)
+  function init.kaiming_uniform_(t, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.kaiming_uniform_', '(tensor, [{options}])', nil, ...) end
     if nl._T(t, 'init.kaiming_uniform_').numel == 0 then return t end
     local bound = math.sqrt(3) * kaiming_std(t, 'init.kaiming_uniform_', opts)
     return init.uniform_(t, -bound, bound)
   end
-  function init.kaiming_normal_(t, opts)
+  function init.kaiming_normal_(t, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.kaiming_normal_', '(tensor, [{options}])', nil, ...) end
     if nl._T(t, 'init.kaiming_normal_').numel == 0 then return t end
     return init.normal_(t, 0, kaiming_std(t, 'init.kaiming_normal_', opts))
   end
@@ -140,8 +154,9 @@ return function(nl, nn)
 
   -- N(mean, std) truncated to [a, b] (PyTorch's defaults: 0, 1, -2, 2), by
   -- the inverse of the normal's CDF over [cdf(a), cdf(b)], as PyTorch draws it
-  function init.trunc_normal_(t, mean, std, a, b)
+  function init.trunc_normal_(t, mean, std, a, b, ...)
     local op = 'init.trunc_normal_'
+    if select('#', ...) > 0 then nl._no_extra_args(op, '(tensor, [mean], [std], [a], [b])', nil, ...) end
     for _, v in ipairs({ mean or 0, std or 1, a or -2, b or 2 }) do
       if type(v) ~= 'number' or v ~= v then nl._raise(op .. ': mean, std, a and b must be numbers') end
     end
@@ -172,8 +187,9 @@ return function(nl, nn)
   -- positive) of a normal matrix of that shape (transposed when it is
   -- wide), times gain. Q is built column by column by Gram-Schmidt, each
   -- column orthogonalized twice, in float64.
-  function init.orthogonal_(t, gain)
+  function init.orthogonal_(t, gain, ...)
     local op = 'init.orthogonal_'
+    if select('#', ...) > 0 then nl._no_extra_args(op, '(tensor, [gain])', nil, ...) end
     if gain ~= nil and type(gain) ~= 'number' then nl._argerror(op, 'a number gain', gain) end
     local p = nl._T(t, op)
     if p.ndim < 2 then nl._raise(op .. ': needs a tensor of at least 2 dims, got ' .. nl._shape_str(t)) end
@@ -201,7 +217,8 @@ return function(nl, nn)
 
   -- the identity in a 2-D tensor (ones on the diagonal of a wide or tall
   -- matrix), as PyTorch's eye_
-  function init.eye_(t)
+  function init.eye_(t, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('init.eye_', '(tensor)', nil, ...) end
     local p = nl._T(t, 'init.eye_')
     if p.ndim ~= 2 then nl._raise('init.eye_: needs a 2-D tensor, got ' .. nl._shape_str(t)) end
     nl.no_grad(function() t:copy_(nl.eye(t:size(1), t:size(2), t:dtype())) end)

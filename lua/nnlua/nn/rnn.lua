@@ -387,17 +387,20 @@ return function(nl, nn)
   -- ---- the fused cell ops ------------------------------------------------------------
 
   -- gates (N, 4H) pre-activations [i f g o], c (N, H) -> h', c' (N, H)
-  function F.lstm_cell(gates, c)
+  function F.lstm_cell(gates, c, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('lstm_cell', '(gates, c)', nil, ...) end
     local hc = nl._wrap(lib.nl_lstm_cell(nl._T(gates, 'lstm_cell'), nl._T(c, 'lstm_cell')))
     local H = c:size(2)
     return hc:narrow(2, 1, H), hc:narrow(2, H + 1, H)
   end
   -- gi = x W_ih^T + b_ih, gh = h W_hh^T + b_hh (N, 3H), h (N, H) -> h'
-  function F.gru_cell(gi, gh, h)
+  function F.gru_cell(gi, gh, h, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('gru_cell', '(gi, gh, h)', nil, ...) end
     return nl._wrap(lib.nl_gru_cell(nl._T(gi, 'gru_cell'), nl._T(gh, 'gru_cell'), nl._T(h, 'gru_cell')))
   end
   -- act(gi + gh), act 'tanh' (default) or 'relu'
-  function F.rnn_cell(gi, gh, nonlinearity)
+  function F.rnn_cell(gi, gh, nonlinearity, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('rnn_cell', '(gi, gh, [nonlinearity])', nil, ...) end
     nonlinearity = nonlinearity or 'tanh'
     if nonlinearity ~= 'tanh' and nonlinearity ~= 'relu' then   -- any other ran relu
       nl._raise("rnn_cell: nonlinearity must be 'tanh' or 'relu', got " .. tostring(nonlinearity))

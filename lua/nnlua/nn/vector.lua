@@ -105,7 +105,8 @@ return function(nl, nn)
   -- normalize(x, {p = 2, dim = 2, eps = 1e-12}): x / max(||x||_p, eps)
   -- along dim (PyTorch's dim=1, the second); p > 0, math.huge for the max
   local NORMALIZE_KNOWN = { p = 1, dim = 1, eps = 1 }
-  function F.normalize(x, opts)
+  function F.normalize(x, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('normalize', '(input, [{options}])', nil, ...) end
     float_input('normalize', x)
     opts = nl._opts('normalize', opts)
     nl._check_opts('normalize', opts, NORMALIZE_KNOWN)
@@ -148,7 +149,8 @@ return function(nl, nn)
   -- constant and u = s - s:detach() (0, with u' = 2x), c + u / 2c - u^2 /
   -- 8c^3 is c exactly, with those first and second derivatives.
   local COS_KNOWN = { dim = 1, eps = 1 }
-  function F.cosine_similarity(x1, x2, opts)
+  function F.cosine_similarity(x1, x2, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('cosine_similarity', '(x1, x2, [{options}])', nil, ...) end
     float_input('cosine_similarity', x1)
     float_input('cosine_similarity', x2)
     opts = nl._opts('cosine_similarity', opts)
@@ -173,7 +175,8 @@ return function(nl, nn)
   -- p-norm of x1 - x2 + eps along the last dim of their broadcast shape,
   -- as PyTorch's
   local PD_KNOWN = { p = 1, eps = 1, keepdim = 'flag' }
-  function F.pairwise_distance(x1, x2, opts)
+  function F.pairwise_distance(x1, x2, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('pairwise_distance', '(x1, x2, [{options}])', nil, ...) end
     float_input('pairwise_distance', x1)
     float_input('pairwise_distance', x2)
     opts = nl._opts('pairwise_distance', opts)
