@@ -536,4 +536,23 @@ describe('extra arguments', function()
         function() return init.calculate_gain('leaky_relu', 0.2, 1) end },
     })
   end)
+
+  it('optimizers and schedulers refuse them', function()
+    local optim = nl.optim
+    local w = nl.zeros(2):requires_grad()
+    local o = optim.SGD({ w }, { lr = 1 })
+    refused({
+      { 'SGD: step: takes ([closure]), got 2 arguments', function() return o:step(nil, 1) end },
+      { 'SGD: zero_grad: takes ([set_to_none]), got 2 arguments', function() return o:zero_grad(false, 1) end },
+      { 'SGD: state_dict: takes (), got 1 argument', function() return o:state_dict(1) end },
+      { 'StepLR: step: takes ([epoch]), got 2 arguments',
+        function() return optim.StepLR(o, { step_size = 1 }):step(nil, 1) end },
+      { 'StepLR: get_last_lr: takes (), got 1 argument',
+        function() return optim.StepLR(o, { step_size = 1 }):get_last_lr(1) end },
+      { 'ReduceLROnPlateau: step: takes (metrics, [epoch]), got 3 arguments',
+        function() return optim.ReduceLROnPlateau(o):step(1, nil, 1) end },
+      { 'parameters_to_vector: takes (parameters), got 2 arguments',
+        function() return optim.parameters_to_vector({ w }, 1) end },
+    })
+  end)
 end)

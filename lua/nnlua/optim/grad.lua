@@ -56,7 +56,8 @@ return function(nl, optim)
 
   -- sum of |w| over every element of params, a 0-dim tensor in the graph:
   -- loss = loss + lambda * optim.l1_penalty(model:parameters())
-  function optim.l1_penalty(params)
+  function optim.l1_penalty(params, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('l1_penalty', '(params)', nil, ...) end
     params = tensor_list(params, 'l1_penalty')
     if #params == 0 then raise('l1_penalty: got an empty parameter list') end
     local total = params[1]:abs():sum()
@@ -85,7 +86,8 @@ return function(nl, optim)
   -- the parameters' values as one 1-D tensor, in order (PyTorch's
   -- parameters_to_vector: a cat of their flattened views, in the graph);
   -- they must share one dtype (PyTorch promotes to the widest)
-  function optim.parameters_to_vector(params)
+  function optim.parameters_to_vector(params, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('parameters_to_vector', '(parameters)', nil, ...) end
     params = tensor_list(params, 'parameters_to_vector')
     if #params == 0 then raise('parameters_to_vector: got an empty parameter list') end
     local flat, dt = {}, nil
@@ -107,7 +109,8 @@ return function(nl, optim)
   -- tensors, so an optimizer built on them still holds them. vec must be
   -- of their dtype and hold exactly their elements (PyTorch ignores any
   -- left over; nnlua refuses them, as a sign of the wrong list).
-  function optim.vector_to_parameters(vec, params)
+  function optim.vector_to_parameters(vec, params, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('vector_to_parameters', '(vec, parameters)', nil, ...) end
     local op = 'vector_to_parameters'
     T(vec, op)
     params = tensor_list(params, op)

@@ -220,7 +220,8 @@ return function(nl, optim)
   -- usual value at e, as PyTorch's. _get_lr(e) computes every lr before
   -- anything changes: a failure (a lambda that returns no number) leaves
   -- the schedule where it was.
-  function Scheduler:step(epoch)
+  function Scheduler:step(epoch, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '([epoch])', nil, ...) end
     local lrs, given = nil, epoch
     same_groups(self, #self.base_lrs)
     if epoch ~= nil then
@@ -244,7 +245,8 @@ return function(nl, optim)
   end
 
   -- the lr of each group set by the last step (a new array)
-  function Scheduler:get_last_lr()
+  function Scheduler:get_last_lr(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': get_last_lr', '()', nil, ...) end
     local c = {}
     for i, v in ipairs(self._last_lr) do c[i] = v end
     return c
@@ -254,7 +256,8 @@ return function(nl, optim)
   -- (cls._state); the optimizer's own state_dict carries the groups'
   -- current lrs (and OneCycleLR's fields in them). Functions (LambdaLR's
   -- lr_lambda) are left out, as PyTorch leaves them out.
-  function Scheduler:state_dict()
+  function Scheduler:state_dict(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': state_dict', '()', nil, ...) end
     local sd = { last_epoch = self.last_epoch, base_lrs = copy(self.base_lrs), last_lr = self:get_last_lr() }
     for k in pairs(self._defaults) do
       if type(self[k]) ~= 'function' and not (self._unsaved and self._unsaved[k]) then sd[k] = copy(self[k]) end
@@ -286,7 +289,8 @@ return function(nl, optim)
   -- groups left a group's lr nil (the optimizer failed at its next step),
   -- and options of the wrong type or range failed in the arithmetic, or
   -- stopped the schedule (step_size = 0)
-  function Scheduler:load_state_dict(sd)
+  function Scheduler:load_state_dict(sd, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': load_state_dict', '(state_dict)', nil, ...) end
     local op = self.name .. ': load_state_dict'
     if type(sd) ~= 'table' or type(sd.last_epoch) ~= 'number' or type(sd.base_lrs) ~= 'table' then
       raise(op .. ': expected a table from state_dict')
@@ -541,7 +545,8 @@ return function(nl, optim)
   function Restarts:_init() self.T_i, self.T_cur = self.T_0, -1 end
   -- (PyTorch's T_cur starts at last_epoch: the first step counts on from it)
   function Restarts:_resume(last) self.T_i, self.T_cur = self.T_0, last end
-  function Restarts:step(epoch)
+  function Restarts:step(epoch, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '([epoch])', nil, ...) end
     same_groups(self, #self.base_lrs)
     local given = epoch
     local T0, mult, T_i, T_cur = self.T_0, self.T_mult, self.T_i, self.T_cur
@@ -785,7 +790,8 @@ return function(nl, optim)
 
   -- one epoch's metric (a number, or a tensor of one element: a loss);
   -- epoch, optional, sets the epoch count (PyTorch's deprecated argument)
-  function Plateau:step(metric, epoch)
+  function Plateau:step(metric, epoch, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '(metrics, [epoch])', nil, ...) end
     local op = self.name .. ': step'
     local current
     if type(metric) == 'number' then

@@ -334,8 +334,9 @@ return function(nl, optim)
   -- the member whose interval holds the next epoch, from epoch 0 when the
   -- epoch is its milestone (PyTorch's step(0): the closed form, where the
   -- member has one)
-  function Sequential:step(epoch)
+  function Sequential:step(epoch, ...)
     no_epoch(self, epoch)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '()', nil, ...) end
     local e, m = self.last_epoch + 1, self.milestones
     local k = 0                                         -- (bisect_right)
     while k < #m and m[k + 1] <= e do k = k + 1 end
@@ -348,14 +349,16 @@ return function(nl, optim)
   Sequential.get_last_lr = get_last_lr
 
   -- the epoch count, milestones, last lrs and each member's state dict
-  function Sequential:state_dict()
+  function Sequential:state_dict(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': state_dict', '()', nil, ...) end
     return { last_epoch = self.last_epoch, milestones = copy(self.milestones), last_lr = self:get_last_lr(),
              schedulers = member_states(self) }
   end
 
   -- checked whole (the members' dicts by their own load) before anything
   -- of this one changes
-  function Sequential:load_state_dict(sd)
+  function Sequential:load_state_dict(sd, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': load_state_dict', '(state_dict)', nil, ...) end
     local op = self.name .. ': load_state_dict'
     if type(sd) ~= 'table' or type(sd.last_epoch) ~= 'number' or type(sd.schedulers) ~= 'table' then
       raise(op .. ': expected a table from state_dict')
@@ -387,19 +390,22 @@ return function(nl, optim)
     return setmetatable({ optimizer = opt, name = name, _schedulers = copy(list), _last_lr = lrs_of(opt) }, Chained)
   end
 
-  function Chained:step(epoch)
+  function Chained:step(epoch, ...)
     no_epoch(self, epoch)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '()', nil, ...) end
     for _, s in ipairs(self._schedulers) do s:step() end
     self._last_lr = lrs_of(self.optimizer)
   end
 
   Chained.get_last_lr = get_last_lr
 
-  function Chained:state_dict()
+  function Chained:state_dict(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': state_dict', '()', nil, ...) end
     return { last_lr = self:get_last_lr(), schedulers = member_states(self) }
   end
 
-  function Chained:load_state_dict(sd)
+  function Chained:load_state_dict(sd, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': load_state_dict', '(state_dict)', nil, ...) end
     local op = self.name .. ': load_state_dict'
     if type(sd) ~= 'table' or type(sd.schedulers) ~= 'table' then raise(op .. ': expected a table from state_dict') end
     check_last_lr(op, sd, #self.optimizer.param_groups)

@@ -285,7 +285,8 @@ return function(nl, optim)
   -- recomputes the loss first (and its value is returned).
   local keep = {}         -- a maximize step's negated gradient, held through the C update
 
-  function Optimizer:step(closure)
+  function Optimizer:step(closure, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '([closure])', nil, ...) end
     local loss
     if closure ~= nil and type(closure) ~= 'function' then
       raise(('%s: step takes an optional closure (a function), got %s'):format(self.name, type(closure)))
@@ -322,7 +323,8 @@ return function(nl, optim)
 
   -- Drops every gradient (t.grad becomes nil, PyTorch's set_to_none), or
   -- zeros them in place when set_to_none is false.
-  function Optimizer:zero_grad(set_to_none)
+  function Optimizer:zero_grad(set_to_none, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': zero_grad', '([set_to_none])', nil, ...) end
     if set_to_none ~= nil and type(set_to_none) ~= 'boolean' then   -- 0 was true: gradients dropped
       nl._argerror('zero_grad', 'a boolean set_to_none', set_to_none)
     end
@@ -338,7 +340,8 @@ return function(nl, optim)
   end
 
   -- the lr of every group
-  function Optimizer:set_lr(lr)
+  function Optimizer:set_lr(lr, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': set_lr', '(lr)', nil, ...) end
     if type(lr) ~= 'number' or not (lr >= 0) then
       raise(('%s: invalid learning rate %s (must be a number >= 0)'):format(self.name, tostring(lr)))
     end
@@ -349,7 +352,8 @@ return function(nl, optim)
   --   param_groups = { { lr = ..., <options>, params = { i, ... } }, ... } }
   -- i numbers the parameters across the groups, from 1. The tensors are
   -- copies: later steps do not change a saved state_dict.
-  function Optimizer:state_dict()
+  function Optimizer:state_dict(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': state_dict', '()', nil, ...) end
     local state = {}
     for i, st in pairs(self.state) do
       local s = {}
@@ -375,7 +379,8 @@ return function(nl, optim)
   -- Restores what state_dict returned (for an optimizer over parameters of
   -- the same shapes, in the same groups): the run continues as the saved
   -- one would have. Nothing changes when the dict does not fit.
-  function Optimizer:load_state_dict(sd)
+  function Optimizer:load_state_dict(sd, ...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': load_state_dict', '(state_dict)', nil, ...) end
     local name = self.name .. ': load_state_dict'
     if type(sd) ~= 'table' or type(sd.state) ~= 'table' or type(sd.param_groups) ~= 'table' then
       raise(name .. ': expected a table with state and param_groups')

@@ -68,7 +68,8 @@ return function(nl, optim)
   -- averaged tensor to avg_fn(averaged, model's, n_averaged); n_averaged
   -- then counts one more. int64 buffers (num_batches_tracked) take
   -- avg_fn's result truncated (copy_), as PyTorch's.
-  function AveragedModel:update_parameters(model)
+  function AveragedModel:update_parameters(model, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('AveragedModel:update_parameters', '(model)', nil, ...) end
     local op = 'AveragedModel:update_parameters'
     if not nn.is_module(model) then nl._argerror(op, 'a module', model) end
     local mine = averaged_tensors(self.module, self.use_buffers)
@@ -117,7 +118,8 @@ return function(nl, optim)
   -- value goes to the model), or a list of batches, each a tensor or a
   -- list whose first item is. Layers without running statistics are left
   -- alone. Returns nothing, as PyTorch's.
-  function swa.update_bn(loader, model)
+  function swa.update_bn(loader, model, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('update_bn', '(loader, model)', nil, ...) end
     local op = 'update_bn'
     if not nn.is_module(model) then nl._argerror(op, 'a module as the second argument', model) end
     local iter
@@ -237,11 +239,13 @@ return function(nl, optim)
     return lrs
   end
   -- every step counts, step(epoch) too (it sets last_epoch only), as PyTorch's
-  function SWALR:step(epoch)
+  function SWALR:step(epoch, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('SWALR: step', '([epoch])', nil, ...) end
     self._step_count = self._step_count + 1
     return optim.LRScheduler.step(self, epoch)
   end
-  function SWALR:load_state_dict(sd)
+  function SWALR:load_state_dict(sd, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('SWALR: load_state_dict', '(state_dict)', nil, ...) end
     optim.LRScheduler.load_state_dict(self, sd)
     for i, g in ipairs(self.optimizer.param_groups) do g.swa_lr = self._swa_lrs[i] end
   end
