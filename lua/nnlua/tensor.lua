@@ -195,8 +195,16 @@ return function(nl)
     for name, fn in pairs(class) do
       if type(fn) == 'function' and not (skip and skip[name]) and name:sub(1, 1) ~= '_' then
         local msg = ('%s: expected %s; call it as %s:%s(...), not %s.%s(...)'):format(name, kind, var, name, var, name)
+        -- a method of fixed parameters refuses more arguments, naming
+        -- them (m:parameters(true, 5) dropped the 5 without a word)
+        local info = debug.getinfo(fn, 'u')
+        local most, takes = info.nparams - 1, {}
+        if info.isvararg then most = math.huge end
+        for i = 2, info.nparams do takes[i - 1] = debug.getlocal(fn, i) end
+        takes = '(' .. table.concat(takes, ', ') .. ')'
         class[name] = function(self, ...)
           if not is_self(self) then raise(msg) end
+          if select('#', ...) > most then nl._no_extra_args(name, takes, nil, select(most + 1, ...)) end
           return fn(self, ...)
         end
       end

@@ -555,4 +555,30 @@ describe('extra arguments', function()
         function() return optim.parameters_to_vector({ w }, 1) end },
     })
   end)
+
+  it('modules refuse them: forward, the Module methods, a named item of ModuleList', function()
+    local nn = nl.nn
+    local m = nn.Linear(3, 2)
+    refused({
+      { 'Linear: forward: takes (x), got 2 arguments', function() return m(x, x) end },
+      { 'ReLU: forward: takes (x), got 2 arguments', function() return nn.ReLU()(x, true) end },
+      { 'Sequential: forward: takes (input), got 2 arguments', function() return nn.Sequential(m)(x, 1) end },
+      { 'parameters: takes (), got 1 argument', function() return m:parameters(false) end },
+      { 'named_parameters: takes (), got 2 arguments', function() return m:named_parameters('', false) end },
+      { 'eval: takes (), got 1 argument', function() return m:eval(1) end },
+      { 'apply: takes (fn), got 2 arguments', function() return m:apply(function() end, 1) end },
+      { 'compile: takes (opts), got 2 arguments',
+        function() return nn.Linear(3, 2):compile({ optimizer = 'sgd', loss = 'mse' }, 1) end },
+      { "ModuleList: expected a list of modules, got one under the key 'act' (ModuleDict holds named modules)",
+        function() return nn.ModuleList({ m, act = nn.ReLU() }) end },
+    })
+    -- a trailing nil is no argument; forward's own stubs keep their messages
+    assert.are.same({ 2, 2 }, m(x, nil):shape())
+    local ok, err = pcall(function() return nn.ModuleList({ m })(x, 1) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('ModuleList: a list has no forward', 1, true), err)
+    ok, err = pcall(function() return m:register_full_backward_hook(function() end) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('module backward hooks are not supported', 1, true), err)
+  end)
 end)

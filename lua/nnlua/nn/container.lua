@@ -105,6 +105,9 @@ return function(nl, nn)
   end
 
   function Sequential:forward(x, ...)
+    -- (the items after the first take what the one before gave: a second
+    -- argument has nowhere to go; it was dropped)
+    if select('#', ...) > 0 then nl._no_extra_args('Sequential: forward', '(input)', nil, ...) end
     local i, n = 1, count(self, 'Sequential')
     -- a module under a name runs in PyTorch's Sequential, here never: said
     for _, k in ipairs(self._order) do
@@ -149,6 +152,13 @@ return function(nl, nn)
   function ModuleList:init(list)
     if list ~= nil and (type(list) ~= 'table' or getmetatable(list) ~= nil) then
       nl._argerror('ModuleList', 'a list of modules', list)
+    end
+    -- a module under a name was dropped without a word
+    for k in pairs(list or {}) do
+      if type(k) ~= 'number' then
+        nl._raise(("ModuleList: expected a list of modules, got one under the key %s (ModuleDict holds named "
+                   .. 'modules)'):format(nl._describe_arg(k)))
+      end
     end
     add_children(self, list or {}, 'ModuleList')
   end

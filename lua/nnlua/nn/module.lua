@@ -73,11 +73,39 @@ return function(nl, nn)
     return unpack(out, 1, out.n or table.maxn(out))
   end
 
+  -- arguments a forward has no parameter for are an error, as PyTorch's
+  -- TypeError (nn.Linear(4, 2)(x, h) dropped h without a word); checked
+  -- when a call passes more than one (trailing nils are absent ones)
+  local forward_takes = setmetatable({}, { __mode = 'k' })   -- forward -> { most, '(names)' }, or false
+  local function check_forward_args(self, n, ...)
+    while n > 0 and select(n, ...) == nil do n = n - 1 end
+    local f = self.forward
+    if type(f) ~= 'function' then return end
+    local takes = forward_takes[f]
+    if takes == nil then
+      local info = debug.getinfo(f, 'u')
+      takes = false
+      -- (a forward of no parameters is a stub that raises its own message:
+      -- Module's, ModuleList's)
+      if not info.isvararg and info.nparams > 1 then
+        local names = {}
+        for i = 2, info.nparams do names[#names + 1] = debug.getlocal(f, i) end
+        takes = { info.nparams - 1, '(' .. table.concat(names, ', ') .. ')' }
+      end
+      forward_takes[f] = takes
+    end
+    if takes and n > takes[1] then
+      nl._raise(('%s: forward: takes %s, got %d argument%s'):format(self.__name, takes[2], n, n == 1 and '' or 's'))
+    end
+  end
+
   local function make_mt(cls)
     return {
       __index = cls,
       __newindex = newindex,
       __call = function(self, ...)
+        local n = select('#', ...)
+        if n > 1 then check_forward_args(self, n, ...) end
         local hk = rawget(self, '_fwd_hooks')
         if hk == nil then return self:forward(...) end
         return call_hooked(self, hk, ...)
@@ -239,7 +267,7 @@ return function(nl, nn)
   -- here: they see the gradients of all of a call's inputs at once, which
   -- needs an op over all of them, where this tape has tensor hooks, one
   -- tensor at a time (register a hook on the inputs or the output instead)
-  function Module:register_full_backward_hook()
+  function Module:register_full_backward_hook(...)   -- (any arguments: refused below, whatever they are)
     nl._raise('register_full_backward_hook: module backward hooks are not supported; register tensor hooks on '
               .. 'the inputs or the output (t:register_hook) in a forward hook instead')
   end

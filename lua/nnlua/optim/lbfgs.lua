@@ -93,7 +93,7 @@ return function(nl, optim)
 
   -- PyTorch's LBFGS steps its first group only: a group added later was
   -- never stepped, so it is refused here
-  function LBFGS:add_param_group()
+  function LBFGS:add_param_group(...)   -- (any arguments: refused below, whatever they are)
     raise("LBFGS: add_param_group: LBFGS takes one param group (PyTorch's LBFGS has no per-group options)")
   end
 
