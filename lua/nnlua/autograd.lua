@@ -419,7 +419,8 @@ return function(nl)
   end
   nl.autograd = nl.autograd or {}
   -- returns the previous setting
-  function nl.autograd.set_detect_anomaly(on, opts)
+  function nl.autograd.set_detect_anomaly(on, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_detect_anomaly', '(mode, [{options}])', nil, ...) end
     if type(on) ~= 'boolean' then nl._argerror('set_detect_anomaly', 'a boolean', on) end
     local prev = traced
     set_anomaly(on, anomaly_opts('set_detect_anomaly', opts))
@@ -427,7 +428,8 @@ return function(nl)
   end
   -- fn() in anomaly mode, its results returned; the mode is restored
   -- after, also when fn raises (PyTorch's context manager)
-  function nl.autograd.detect_anomaly(fn, opts)
+  function nl.autograd.detect_anomaly(fn, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('detect_anomaly', '(fn, [{options}])', nil, ...) end
     if type(fn) ~= 'function' then nl._argerror('detect_anomaly', 'a function', fn) end
     local nan = anomaly_opts('detect_anomaly', opts)
     local prev_on, prev_nan = traced, check_nan
@@ -437,8 +439,14 @@ return function(nl)
     if not res[1] then error(res[2], 0) end
     return unpack(res, 2, table.maxn(res))
   end
-  function nl.autograd.is_anomaly_enabled() return traced end
-  function nl.autograd.is_anomaly_check_nan_enabled() return check_nan end
+  function nl.autograd.is_anomaly_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_anomaly_enabled', '()', nil, ...) end
+    return traced
+  end
+  function nl.autograd.is_anomaly_check_nan_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_anomaly_check_nan_enabled', '()', nil, ...) end
+    return check_nan
+  end
 
   -- backward with create_graph and nl.autograd.grad's: a walk in Lua that
   -- records the gradients' own graph (autograd_higher.lua, loaded then)
@@ -551,7 +559,8 @@ return function(nl)
     end
     return arr, n, v
   end
-  function nl.autograd.grad(outputs, inputs, opts)
+  function nl.autograd.grad(outputs, inputs, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('grad', '(outputs, inputs, [{options}])', nil, ...) end
     opts = nl._opts('grad', opts)
     nl._check_opts('grad', opts, GRAD_OPTS)
     if opts.is_grads_batched then raise('grad: is_grads_batched is not supported') end
@@ -626,13 +635,20 @@ return function(nl)
     if not res[1] then error(res[2], 0) end
     return unpack(res, 2, table.maxn(res))
   end
-  function nl.no_grad(fn) return with_grad_mode('no_grad', 0, fn) end
-  function nl.enable_grad(fn) return with_grad_mode('enable_grad', 1, fn) end
+  function nl.no_grad(fn, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('no_grad', '(fn)', nil, ...) end
+    return with_grad_mode('no_grad', 0, fn)
+  end
+  function nl.enable_grad(fn, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('enable_grad', '(fn)', nil, ...) end
+    return with_grad_mode('enable_grad', 1, fn)
+  end
   function nl.is_grad_enabled(...)
     if select('#', ...) > 0 then nl._no_extra_args('is_grad_enabled', '()', nil, ...) end
     return lib.nl_is_grad_enabled() ~= 0
   end
-  function nl.set_grad_enabled(on)
+  function nl.set_grad_enabled(on, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_grad_enabled', '(mode)', nil, ...) end
     if type(on) ~= 'boolean' then nl._argerror('set_grad_enabled', 'a boolean', on) end
     return lib.nl_set_grad_enabled(on and 1 or 0) ~= 0
   end
@@ -808,7 +824,10 @@ return function(nl)
     return res[2], res[3]
   end
   nl._gradcheck = gradcheck
-  function nl.gradcheck(f, inputs, opts) return gradcheck('gradcheck', f, inputs, opts) end
+  function nl.gradcheck(f, inputs, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('gradcheck', '(func, inputs, [{options}])', nil, ...) end
+    return gradcheck('gradcheck', f, inputs, opts)
+  end
   -- (PyTorch's torch.autograd.gradcheck)
   nl.autograd.gradcheck = nl.gradcheck
 end

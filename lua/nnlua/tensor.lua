@@ -219,7 +219,8 @@ return function(nl)
 
   -- nl.detect_anomaly(true): the first op whose output (forward) or
   -- gradient (backward) holds NaN or Inf raises an error naming it
-  function nl.detect_anomaly(on)
+  function nl.detect_anomaly(on, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('detect_anomaly', '(mode)', nil, ...) end
     if type(on) ~= 'boolean' then raise('detect_anomaly: expected a boolean, got ' .. type(on)) end
     anomaly = on
     set_modes()
@@ -725,7 +726,8 @@ return function(nl)
     return wrap(lib.nl_stack(n, arr, cdim(dim or 1, 'stack', n > 0 and arr[0] or nil, 1)))
   end
 
-  function nl.set_num_threads(n)
+  function nl.set_num_threads(n, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_num_threads', '(n)', nil, ...) end
     if type(n) ~= 'number' then argerror('set_num_threads', 'a number', n) end
     if n ~= math.floor(n) or n < 1 or n > 1024 then    -- before C's int, where 2^31 wraps and 1.5 truncates
       raise(string.format('set_num_threads: expected 1..1024 threads, got %s', tostring(n)))
@@ -738,7 +740,8 @@ return function(nl)
   end
   -- nl.set_flush_denormal(on): subnormal floats as zero on nnlua's threads
   -- (off by default, as in PyTorch); true where the CPU has the mode
-  function nl.set_flush_denormal(on)
+  function nl.set_flush_denormal(on, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_flush_denormal', '(mode)', nil, ...) end
     if type(on) ~= 'boolean' then argerror('set_flush_denormal', 'a boolean', on) end
     return lib.nl_set_flush_denormal(on and 1 or 0) == 1
   end

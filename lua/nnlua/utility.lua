@@ -265,7 +265,8 @@ return function(nl)
   -- or a dtype name): the default dtype
   local TENSOR_TYPES = { ['torch.FloatTensor'] = 'float32', ['torch.DoubleTensor'] = 'float64',
                          FloatTensor = 'float32', DoubleTensor = 'float64' }
-  function nl.set_default_tensor_type(tt)
+  function nl.set_default_tensor_type(tt, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_default_tensor_type', '(t)', nil, ...) end
     local dt = TENSOR_TYPES[tt] or tt
     if not FLOATS[dt] then
       raise(("set_default_tensor_type: expected 'torch.FloatTensor' or 'torch.DoubleTensor' (or 'float32', "
@@ -275,7 +276,8 @@ return function(nl)
   end
   local TYPENAMES = { float32 = 'torch.FloatTensor', float64 = 'torch.DoubleTensor', int64 = 'torch.LongTensor' }
   -- typename(x): a tensor's PyTorch type name, a module's class, else Lua's type
-  function nl.typename(x)
+  function nl.typename(x, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('typename', '(obj)', nil, ...) end
     if is_tensor(x) then return TYPENAMES[nl._T(x, 'typename') and x:dtype()] end
     if type(x) == 'table' and nl.nn.is_module(x) then return 'nn.' .. tostring(x.__name) end
     return type(x)
@@ -290,7 +292,8 @@ return function(nl)
     float32 = { bits = 32, eps = 2 ^ -23, max = (2 - 2 ^ -23) * 2 ^ 127, tiny = 2 ^ -126, resolution = 1e-6 },
     float64 = { bits = 64, eps = 2 ^ -52, max = (2 - 2 ^ -52) * 2 ^ 1023, tiny = 2 ^ -1022, resolution = 1e-15 },
   }
-  function nl.finfo(dt)
+  function nl.finfo(dt, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('finfo', '([type])', nil, ...) end
     if dt == nil then dt = nl.get_default_dtype() end
     if is_tensor(dt) then dt = dt:dtype() end
     local f = FINFO[({ float = 'float32', double = 'float64' })[dt] or dt]
@@ -303,7 +306,8 @@ return function(nl)
              resolution = f.resolution, dtype = name }
   end
   -- max and min as int64 cdata: a Lua number cannot hold 2^63 - 1
-  function nl.iinfo(dt)
+  function nl.iinfo(dt, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('iinfo', '(type)', nil, ...) end
     if is_tensor(dt) then dt = dt:dtype() end
     if dt ~= 'int64' and dt ~= 'long' then
       raise(("iinfo: expected an integer dtype ('int64'), got %s%s"):format(nl._describe_arg(dt),
@@ -359,7 +363,8 @@ return function(nl)
   -- after, also when fn raises. nnlua has no inference tensors: the mode is
   -- no_grad's, and is_inference_mode_enabled tells it.
   local inference = false
-  function nl.inference_mode(mode, fn)
+  function nl.inference_mode(mode, fn, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('inference_mode', '([mode], fn)', nil, ...) end
     if fn == nil and type(mode) == 'function' then mode, fn = true, mode end
     if type(mode) ~= 'boolean' then argerror('inference_mode', 'a boolean mode or a function', mode) end
     if type(fn) ~= 'function' then argerror('inference_mode', 'a function', fn) end
@@ -370,11 +375,18 @@ return function(nl)
     if not res[1] then error(res[2], 0) end
     return unpack(res, 2, table.maxn(res))
   end
-  function nl.is_inference_mode_enabled() return inference end
+  function nl.is_inference_mode_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_inference_mode_enabled', '()', nil, ...) end
+    return inference
+  end
 
-  function nl.is_anomaly_enabled() return nl.autograd.is_anomaly_enabled() end
+  function nl.is_anomaly_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_anomaly_enabled', '()', nil, ...) end
+    return nl.autograd.is_anomaly_enabled()
+  end
   -- set_anomaly_enabled(on, [check_nan]) as PyTorch's: set_detect_anomaly
-  function nl.set_anomaly_enabled(on, check_nan)
+  function nl.set_anomaly_enabled(on, check_nan, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_anomaly_enabled', '(mode, [check_nan])', nil, ...) end
     if check_nan ~= nil and type(check_nan) ~= 'boolean' then argerror('set_anomaly_enabled', 'a boolean check_nan', check_nan) end
     if type(on) ~= 'boolean' then argerror('set_anomaly_enabled', 'a boolean', on) end
     nl.autograd.set_detect_anomaly(on, { check_nan = check_nan ~= false })
@@ -384,19 +396,30 @@ return function(nl)
   -- for a fixed thread count (static OpenMP partitions, no atomic sums),
   -- so every algorithm is deterministic already
   local deterministic, warn_only = false, false
-  function nl.use_deterministic_algorithms(on, opts)
+  function nl.use_deterministic_algorithms(on, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('use_deterministic_algorithms', '(mode, [{options}])', nil, ...) end
     if type(on) ~= 'boolean' then argerror('use_deterministic_algorithms', 'a boolean', on) end
     opts = nl._opts('use_deterministic_algorithms', opts)
     nl._check_opts('use_deterministic_algorithms', opts, { warn_only = 'flag' })
     deterministic, warn_only = on, opts.warn_only == true
   end
-  function nl.are_deterministic_algorithms_enabled() return deterministic end
-  function nl.is_deterministic_algorithms_warn_only_enabled() return warn_only end
+  function nl.are_deterministic_algorithms_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('are_deterministic_algorithms_enabled', '()', nil, ...) end
+    return deterministic
+  end
+  function nl.is_deterministic_algorithms_warn_only_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_deterministic_algorithms_warn_only_enabled', '()', nil, ...) end
+    return warn_only
+  end
 
   -- nnlua runs one op at a time (no inter-op pool): the count is recorded
   local interop = 1
-  function nl.get_num_interop_threads() return interop end
-  function nl.set_num_interop_threads(n)
+  function nl.get_num_interop_threads(...)
+    if select('#', ...) > 0 then nl._no_extra_args('get_num_interop_threads', '()', nil, ...) end
+    return interop
+  end
+  function nl.set_num_interop_threads(n, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_num_interop_threads', '(n)', nil, ...) end
     if type(n) ~= 'number' or n ~= math.floor(n) or n < 1 or n == math.huge then
       argerror('set_num_interop_threads', 'a whole number of threads >= 1', n)
     end
@@ -404,9 +427,13 @@ return function(nl)
   end
 
   local warn_always = false
-  function nl.set_warn_always(on)
+  function nl.set_warn_always(on, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_warn_always', '(b)', nil, ...) end
     if type(on) ~= 'boolean' then argerror('set_warn_always', 'a boolean', on) end
     warn_always = on
   end
-  function nl.is_warn_always_enabled() return warn_always end
+  function nl.is_warn_always_enabled(...)
+    if select('#', ...) > 0 then nl._no_extra_args('is_warn_always_enabled', '()', nil, ...) end
+    return warn_always
+  end
 end

@@ -581,4 +581,22 @@ describe('extra arguments', function()
     assert.is_false(ok)
     assert.is_truthy(err:find('module backward hooks are not supported', 1, true), err)
   end)
+
+  it('the mode switches and utilities refuse them', function()
+    refused({
+      { 'no_grad: takes (fn), got 2 arguments', function() return nl.no_grad(function() end, 1) end },
+      { 'enable_grad: takes (fn), got 2 arguments', function() return nl.enable_grad(function() end, 1) end },
+      { 'set_grad_enabled: takes (mode), got 2 arguments', function() return nl.set_grad_enabled(true, 1) end },
+      { 'grad: takes (outputs, inputs, [{options}]), got 4 arguments', function()
+        local w = nl.ones(2):requires_grad()
+        return nl.autograd.grad(w:sum(), { w }, {}, 1)
+      end },
+      { 'set_num_threads: takes (n), got 2 arguments',
+        function() return nl.set_num_threads(nl.get_num_threads(), 1) end },
+      { 'causal_mask: takes (L), got 2 arguments', function() return nl.nn.causal_mask(2, 3) end },
+      { "finfo: takes ([type]), got 2 arguments", function() return nl.finfo('float32', 1) end },
+      { 'inference_mode: takes ([mode], fn), got 3 arguments',
+        function() return nl.inference_mode(true, function() end, 1) end },
+    })
+  end)
 end)

@@ -283,7 +283,8 @@ return function(nl, nn)
   end
 
   -- causal mask (L, L): position i may not attend to j > i
-  function nn.causal_mask(L)
+  function nn.causal_mask(L, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('causal_mask', '(L)', nil, ...) end
     if type(L) ~= 'number' or L ~= math.floor(L) or L < 1 or L > 2^20 then
       nl._raise('causal_mask: expected a positive length, got ' .. tostring(L))
     end
