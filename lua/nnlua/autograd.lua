@@ -475,8 +475,10 @@ return function(nl)
   -- own, and the graph is kept unless retain_graph is false (PyTorch's
   -- retain_graph defaults to create_graph)
   local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
-  function Tensor.backward(t, grad, opts, ...)
-    if select('#', ...) > 0 then nl._no_extra_args('backward', '([gradient], [{options}])', nil, ...) end
+  -- (extra, not ...: a vararg function costs every backward more; an
+  -- argument past extra goes unseen)
+  function Tensor.backward(t, grad, opts, extra)
+    if extra ~= nil then nl._no_extra_args('backward', '([gradient], [{options}])', nil, extra) end
     if type(grad) == 'table' and not nl.is_tensor(grad) then
       -- a list of numbers read as options ('unknown options 1, 2, 3')
       if grad[1] ~= nil then raise('backward: the gradient must be a tensor, got a table (make it with nl.tensor)') end

@@ -191,20 +191,27 @@ return function(nl)
   -- does not start with _) so that a call whose self fails is_self raises
   -- "<name>: expected a <kind>; call it as <var>:<name>(...)": a dot for a
   -- colon failed inside on a nil self ("attempt to index local 'self'").
+  -- the arguments fn takes after self (math.huge for a vararg one)
+  local function fixed_params(fn)
+    local info = debug.getinfo(fn, 'u')
+    return info.isvararg and math.huge or info.nparams - 1
+  end
   function nl._guard_methods(class, is_self, kind, var, skip)
     for name, fn in pairs(class) do
       if type(fn) == 'function' and not (skip and skip[name]) and name:sub(1, 1) ~= '_' then
         local msg = ('%s: expected %s; call it as %s:%s(...), not %s.%s(...)'):format(name, kind, var, name, var, name)
         -- a method of fixed parameters refuses more arguments, naming
-        -- them (m:parameters(true, 5) dropped the 5 without a word)
-        local info = debug.getinfo(fn, 'u')
-        local most, takes = info.nparams - 1, {}
-        if info.isvararg then most = math.huge end
-        for i = 2, info.nparams do takes[i - 1] = debug.getlocal(fn, i) end
-        takes = '(' .. table.concat(takes, ', ') .. ')'
+        -- them (m:parameters(true, 5) dropped the 5 without a word); its
+        -- count is read at the first call, not at start (time and heap)
+        local most
         class[name] = function(self, ...)
           if not is_self(self) then raise(msg) end
-          if select('#', ...) > most then nl._no_extra_args(name, takes, nil, select(most + 1, ...)) end
+          if most == nil then most = fixed_params(fn) end
+          if select('#', ...) > most then
+            local takes = {}
+            for i = 2, most + 1 do takes[i - 1] = debug.getlocal(fn, i) end
+            nl._no_extra_args(name, '(' .. table.concat(takes, ', ') .. ')', nil, select(most + 1, ...))
+          end
           return fn(self, ...)
         end
       end
