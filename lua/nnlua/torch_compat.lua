@@ -212,7 +212,10 @@ return function(nl)
     local v = Tensor.narrow(Tensor.reshape(nl.stack(fields, 2), -1), 1, 1, count)
     if SIGNED[dtype] then v = v - Tensor.bitwise_and(v, 2 ^ (bits - 1)) * 2 end
     if dtype == 'bool' then v = Tensor.ne(v, 0) end
-    return Tensor.contiguous(v)
+    -- (uint8's v is still a narrow of all the fields: a copy, whose storage
+    -- holds count elements, not the fields past them that as_strided
+    -- reached; the others are new tensors already)
+    return dtype == 'uint8' and Tensor.clone(v) or v
   end
   nl.frombuffer = as_op('frombuffer', function(buffer, ...)
     local op = 'frombuffer'

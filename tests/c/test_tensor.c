@@ -62,6 +62,35 @@ TEST(views_share_storage_and_compute_strides) {
     nl_release(u); nl_release(c); nl_release(s); nl_release(n); nl_release(p); nl_release(t);
 }
 
+/* as_strided reaches up to the last element a storage was made for, not
+ * its buffer's padding: a host's buffer, a small one, a cache bucket, and
+ * one resize_ grew (PyTorch 1.13 takes the last element and refuses the
+ * next: 'out of bounds for storage of size ...') */
+static int strided_at(nl_tensor *t, int64_t offset) {
+    int64_t one = 1;
+    nl_tensor *v = nl_as_strided(t, 1, &one, &one, offset);
+    nl_release(v);
+    return v != NULL;
+}
+
+TEST(as_strided_reaches_the_storage_elements_only) {
+    float host[5] = { 0 };
+    int64_t five = 5, three = 3, thousand = 1000, hundred = 100;
+    nl_tensor *w = nl_tensor_wrap(1, &five, NL_FLOAT32, host, NULL, NULL);
+    CHECK(strided_at(w, 4) && !strided_at(w, 5));
+    CHECK(strstr(nl_error(), "as_strided") && strstr(nl_error(), "past the storage's 5 elements"));
+    nl_tensor *s = nl_empty(1, &three, NL_FLOAT64);          /* 24 bytes in a 64-byte buffer */
+    CHECK(strided_at(s, 2) && !strided_at(s, 3));
+    nl_tensor *b = nl_empty(1, &thousand, NL_INT64);         /* a cache bucket */
+    CHECK(strided_at(b, 999) && !strided_at(b, 1000));
+    nl_tensor *r = nl_empty(1, &three, NL_FLOAT32);
+    CHECK(nl_resize_(r, 1, &hundred) == 0);                  /* a new buffer */
+    CHECK(strided_at(r, 99) && !strided_at(r, 100));
+    CHECK(nl_resize_(r, 1, &three) == 0);                    /* shrinking keeps the storage */
+    CHECK(strided_at(r, 99) && !strided_at(r, 100));
+    nl_release(r); nl_release(b); nl_release(s); nl_release(w);
+}
+
 TEST(copy_broadcasts_and_converts) {
     int64_t row[1] = { 4 }, mat[2] = { 3, 4 };
     nl_tensor *r = seq(1, row, NL_INT64);

@@ -126,6 +126,67 @@ describe('as_strided', function()
     assert.are.same({ 0, 1, 2 }, x:as_strided({ 3 }, { 1 }):totable())
     assert.are.same({ 5 }, x:as_strided({ 5 }, { 1 }):shape())
   end)
+  -- torch 1.13.1 (as_strided(t, (1,), (1,), offset)): each storage below
+  -- takes its last element and refuses the next ('requiring a storage
+  -- size of ... out of bounds for storage of size ...'); empty_strided
+  -- ((2,), (3,)) holds 4 elements, a shrunk tensor keeps its 10, a view
+  -- grown from 8 by 4 makes 12, an expanded one has its 1, a clone of a
+  -- transposed or expanded tensor its own 6 or 4, a narrow's clone its 3
+  -- and its contiguous() (itself) the base's 10, frombuffer count
+  -- elements, torch.load of a saved tensor its own
+  it('every way a storage is made or grown: its last element, not one past it', function()
+    local function bound(t, n)
+      local v = t:as_strided({ 1 }, { 1 }, n - 1)
+      assert.are.same({ 1 }, v:shape())
+      S.contains(S.errmsg(function() t:as_strided({ 1 }, { 1 }, n) end),
+                 ("reach element %d, past the storage's %d elements"):format(n, n))
+    end
+    bound(nl.zeros(3), 3)                                  -- the 64-byte small buffer
+    bound(nl.zeros(8, 'float64'), 8)                       -- all of it
+    bound(nl.zeros({ 5 }, 'int64'), 5)
+    bound(nl.zeros(9, 'float64'), 9)                       -- a cache bucket
+    bound(nl.zeros(1000), 1000)
+    local a = nl.zeros(1024)
+    a = nil
+    collectgarbage()
+    collectgarbage()
+    bound(nl.ones({ 1000 }, 'int64'), 1000)                -- a bucket used before
+    bound(nl.empty_strided({ 2 }, { 3 }), 4)
+    local g = nl.zeros(3, 'float64')
+    g:resize_(100)                                         -- past the capacity: a new buffer
+    bound(g, 100)
+    g:resize_(2)                                           -- shrinking keeps the storage
+    bound(g, 100)
+    local v = nl.arange(0, 10):float():narrow(1, 9, 2)
+    v:resize_(4)                                           -- within the capacity, from offset 8
+    bound(v, 12)
+    bound(nl.tensor({ 7 }):expand(4), 1)
+    bound(nl.tensor({ 7 }):expand(4):clone(), 4)
+    bound(nl.tensor({ 7 }):expand(4):contiguous(), 4)
+    local tr = nl.arange(0, 6):view(2, 3):t()
+    bound(tr, 6)
+    bound(tr:clone(), 6)
+    bound(tr:contiguous(), 6)
+    local n = nl.arange(0, 10):narrow(1, 3, 3)
+    bound(n, 10)
+    bound(n:clone(), 3)
+    bound(n:contiguous(), 10)
+    bound(n:as_strided({ 2 }, { 2 }, 1), 10)
+    bound(nl.frombuffer(string.rep('\0', 16), 'float32', 2, 4), 2)
+    bound(nl.frombuffer(string.rep('\0', 24), 'float64'), 3)
+    bound(nl.frombuffer(string.rep('\0', 24), 'int64'), 3)
+    bound(nl.frombuffer(require('ffi').new('float[5]'), 'float32'), 5)
+    -- (uint8 was a narrow of its 8 fields a word: as_strided read a 0
+    -- past the buffer's bytes)
+    bound(nl.frombuffer('abc', 'uint8'), 3)
+    bound(nl.frombuffer('abc', 'int8'), 3)
+    bound(nl.frombuffer('abc', 'bool'), 3)
+    local dir = S.tmpdir()
+    nl.save({ w = nl.arange(0, 5):double() }, dir .. '/t.pt')
+    bound(nl.load(dir .. '/t.pt').w, 5)
+    os.remove(dir .. '/t.pt')
+    os.remove(dir)
+  end)
   it('as_strided_ makes a graph that saved the tensor refuse backward, as PyTorch', function()
     -- (the graph ran on the new shape: the matmul here said its shapes do
     -- not align; elementwise ones gave wrong gradients)
