@@ -657,17 +657,15 @@ return function(nl)
 
   -- Compares the Jacobian backward computes with central differences,
   -- entry by entry, as PyTorch's gradcheck does: output element j's row by
-  -- a backward of a one-hot gradient, input element k's column by f at
-  -- x_k +- eps; each entry within atol + rtol |numeric|. (A single
-  -- projection sum(f * w) let an error in one entry hide in a sum over
-  -- many outputs.) The inputs' .grad are put back as they were (nil or
-  -- the caller's tensor) on every way out, also when the check or f
-  -- raises, as PyTorch's, which leaves them alone (a last backward left
-  -- .grad = J^T w). inputs: float64 leaf tensors, those that require
-  -- grad, are checked; the others (an int64 index, a number) go to f as
-  -- they are, as PyTorch's. Other leaves f uses that require grad (a module's
-  -- parameters) accumulate a gradient from each of those backward passes:
-  -- zero them after. Returns true, or false and a message; errors on misuse.
+  -- nl.autograd.grad of a one-hot gradient w.r.t. the checked inputs
+  -- alone, input element k's column by f at x_k +- eps; each entry within
+  -- atol + rtol |numeric|. (A single projection sum(f * w) let an error in
+  -- one entry hide in a sum over many outputs.) As PyTorch's, it changes
+  -- no .grad: neither the inputs' nor that of another leaf f uses (a
+  -- module's parameters, which each backward pass added a row to).
+  -- inputs: float64 leaf tensors, those that require grad, are checked;
+  -- the others (an int64 index, a number) go to f as they are, as
+  -- PyTorch's. Returns true, or false and a message; errors on misuse.
   -- f may return several results: their float tensors that require grad
   -- are checked, as PyTorch's gradcheck checks each output of a tuple, as
   -- one output of their elements in order (only the first was checked, so
@@ -745,8 +743,7 @@ return function(nl)
   end
   nl._gradcheck_inputs = check_inputs
   -- the check on validated inputs, checked: the indices of those that
-  -- require grad (their .grad is cleared and set here; gradcheck below
-  -- puts it back)
+  -- require grad
   local function run_check(op, f, inputs, opts, describe, checked)
     local eps, atol, rtol = opts.eps or 1e-6, opts.atol or 1e-5, opts.rtol or 1e-3
     local keep = {}
@@ -759,16 +756,14 @@ return function(nl)
     -- numeric derivative must be 0, as PyTorch's (backward raised, naming
     -- backward, and a constant result was refused)
     local diff = od.is_requires_grad
-    local rows = {}
-    for _, i in ipairs(checked) do rows[i] = {} end
+    local rows, wrt = {}, {}
+    for r, i in ipairs(checked) do rows[i], wrt[r] = {}, inputs[i] end
     for j = 1, diff and nout or 0 do
-      for _, i in ipairs(checked) do inputs[i].grad = nil end
       local onehot = nl.zeros(od:shape(), 'float64')
       onehot:view(-1)[j] = 1
-      od:backward(onehot, { retain_graph = true })
-      for _, i in ipairs(checked) do
-        local g = inputs[i].grad
-        rows[i][j] = g ~= nil and g:reshape(-1):totable() or false
+      local g = nl.autograd.grad(od, wrt, { grad_outputs = onehot, retain_graph = true, allow_unused = true })
+      for r, i in ipairs(checked) do
+        rows[i][j] = g[r] ~= nil and g[r]:reshape(-1):totable() or false
       end
     end
     local function at()
@@ -813,17 +808,11 @@ return function(nl)
     nl._check_opts(op, opts, GRADCHECK_OPTS)
     if type(f) ~= 'function' then raise(op .. ': expected a function, got ' .. type(f)) end
     inputs = check_inputs(op, inputs)
-    local checked, saved = {}, {}
+    local checked = {}
     for i, x in ipairs(inputs) do
-      if nl.is_tensor(x) and x.is_requires_grad then
-        checked[#checked + 1] = i
-        saved[#checked] = x.grad
-      end
+      if nl.is_tensor(x) and x.is_requires_grad then checked[#checked + 1] = i end
     end
-    local res = { pcall(run_check, op, f, inputs, opts, describe, checked) }
-    for k, i in ipairs(checked) do inputs[i].grad = saved[k] end
-    if not res[1] then error(res[2], 0) end
-    return res[2], res[3]
+    return run_check(op, f, inputs, opts, describe, checked)
   end
   nl._gradcheck = gradcheck
   function nl.gradcheck(f, inputs, opts, ...)

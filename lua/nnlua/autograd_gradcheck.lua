@@ -153,8 +153,8 @@ return function(nl)
       end
       return wrt
     end
-    -- (nl._gradcheck puts back the .grad of the inputs and of v that
-    -- require grad as they were, also when it raises, as PyTorch's)
+    -- (nl._gradcheck, as vjp, differentiates by nl.autograd.grad: no
+    -- .grad changes, of the inputs, of v or of a leaf f closes over)
     return nl._gradcheck(OP, vjp, all, { eps = opts.eps, atol = opts.atol, rtol = opts.rtol,
                                          raise_exception = opts.raise_exception }, describe)
   end

@@ -461,6 +461,30 @@ describe('gradcheck (float64, central differences, h=1e-6, tol 1e-5)', function(
       assert.are.same({ 7, 8, 9 }, y.grad:totable())
     end)
 
+    -- torch 1.13: after gradcheck and gradgradcheck of x -> tanh(lin(x)),
+    -- lin.weight.grad is None and a bias .grad set before is the same
+    -- tensor with its values (both differentiate w.r.t. the inputs only);
+    -- nnlua's backward passes added every row of the Jacobian to them
+    it("leaves the .grad of the leaves f closes over (a Linear's parameters) alone", function()
+      local lin = nl.nn.Linear(3, 2):double()
+      local f = function(a) return lin(a):tanh() end
+      local x = leaf({ { 0.5, -1.25, 2 }, { 0.1, 0.3, -0.7 } })
+      local gb = nl.tensor({ 5, 6 }, 'float64')
+      lin.bias.grad = gb
+      assert.is_true((nl.gradcheck(f, { x })))
+      assert.is_true((nl.autograd.gradgradcheck(f, { x })))
+      assert.is_nil(lin.weight.grad)
+      assert.is_nil(x.grad)
+      assert.are.equal(gb.ptr, lin.bias.grad.ptr)
+      assert.are.same({ 5, 6 }, lin.bias.grad:totable())
+      -- a wrong gradient: false and raise_exception, the .grad untouched
+      local wrong = function(a) return lin(a) * a:sum(2, true):detach() end
+      assert.is_false((nl.gradcheck(wrong, { x })))
+      assert.is_false(pcall(nl.gradcheck, wrong, { x }, { raise_exception = true }))
+      assert.is_nil(lin.weight.grad)
+      assert.are.same({ 5, 6 }, lin.bias.grad:totable())
+    end)
+
     it('fails when backward gives NaN and the function is smooth', function()
       -- sqrt(x * 0) is 0 for every x; its backward is (1 / (2 sqrt 0)) * 0 = NaN
       local x = leaf({ 0.5, -1.25, 2 })
