@@ -59,7 +59,8 @@ return function(nl)
   -- An IDX file (gzip or plain). dtype: 'float32', 'float64' or 'int64';
   -- by default the file's kind (float -> float32, double -> float64,
   -- integer types -> int64).
-  function data.load_idx(path, dtype)
+  function data.load_idx(path, dtype, x_)
+    if x_ ~= nil then nl._extra_arg('load_idx', x_) end
     if type(path) ~= 'string' then argerror('load_idx', 'a path string', path) end
     local dt = dtype == nil and -1 or nl._dtype_id(dtype, 'load_idx')
     return wrap(lib.nl_load_idx(path, dt), nil, true)
@@ -86,8 +87,9 @@ return function(nl)
   --   dtype       (default 'float32') of X
   -- Returns X (rows x features), y (or nil) and the feature names (or nil
   -- without a header).
-  function data.load_csv(path, opts)
+  function data.load_csv(path, opts, x_)
     local op = 'load_csv'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     if type(path) ~= 'string' then argerror(op, 'a path string', path) end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
@@ -209,8 +211,9 @@ return function(nl)
   -- float32 unless nl.set_default_dtype changed it, as torchvision's
   -- ToTensor) and y (N int64, labels 1..10), from the four IDX files of Debian's
   -- dataset-fashion-mnist package (or dir, gzip or plain).
-  function data.fashion_mnist(dir)
+  function data.fashion_mnist(dir, x_)
     local op = 'fashion_mnist'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     local function split(images, labels)
       local ipath, lpath = fashion_file(op, dir, images), fashion_file(op, dir, labels)
       local X = data.load_idx(ipath, nl.get_default_dtype())
@@ -271,8 +274,9 @@ return function(nl)
   -- returns the rows of the int64 tensor idx (1-based) as one tensor and
   -- their labels (what DataLoader calls); ds:tensors() returns every row.
   -- Without labels a row is x alone.
-  function data.IdxDataset(images, labels, opts)
+  function data.IdxDataset(images, labels, opts, x_)
     local op = 'IdxDataset'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     if type(images) ~= 'string' then argerror(op, 'a path string for the images', images) end
     if labels ~= nil and type(labels) ~= 'string' then argerror(op, 'a path string for the labels', labels) end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
@@ -353,7 +357,7 @@ return function(nl)
     function fields.tensors(self_)
       return fields.batch(self_, nl.arange(1, n + 1, 1, 'int64'))
     end
-    return dataset_proxy(n, fields, function()
+    return dataset_proxy(n, nl._strict_fields(op, fields), function()
       return string.format('IdxDataset(%d rows of [%s] bytes%s%s: %s)', n, table.concat(row, ',', 2),
                            y and ', labels' or '', transform and ', transformed' or '', images)
     end)
@@ -364,8 +368,9 @@ return function(nl)
   -- in [0, 1] and labels 1..10, the values of data.fashion_mnist(), from
   -- 47 MB of bytes instead of 188 MB of floats. Other opts go to IdxDataset
   -- (label_offset = 0 gives labels 0..9).
-  function data.FashionMNIST(dir, opts)
+  function data.FashionMNIST(dir, opts, x_)
     local op = 'FashionMNIST'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     if opts ~= nil and type(opts) ~= 'table' then argerror(op, 'an options table', opts) end
     opts = opts or {}
     nl._check_opts(op, opts, KNOWN.FashionMNIST)
@@ -392,8 +397,9 @@ return function(nl)
   local Corpus = {}
   Corpus.__index = Corpus
 
-  function data.char_corpus(path)
+  function data.char_corpus(path, x_)
     local op = 'char_corpus'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     if type(path) ~= 'string' then argerror(op, 'a path string', path) end
     local f, err = io.open(path, 'rb')
     if not f then raise(string.format('%s: cannot read %s', op, err or path)) end
@@ -415,8 +421,9 @@ return function(nl)
                           vocab_size = #chars, path = path }, Corpus)
   end
 
-  function Corpus:windows(batch, len)
+  function Corpus:windows(batch, len, x_)
     local op = 'char_corpus:windows'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     local n = self.ids:size(1)
     for i = 1, 2 do
       local v = select(i, batch, len)
@@ -471,7 +478,7 @@ return function(nl)
       for j = 1, k do out[j] = tensors[j]:index_select(1, idx) end
       return unpack(out, 1, k)
     end
-    local self = dataset_proxy(n, fields, function()
+    local self = dataset_proxy(n, nl._strict_fields(op, fields), function()
       local s = {}
       for j = 1, k do s[j] = nl._shape_str(tensors[j]) .. ' ' .. tensors[j]:dtype() end
       return string.format('TensorDataset(%d rows: %s)', n, table.concat(s, ', '))
@@ -672,7 +679,10 @@ return function(nl)
   -- 0), num_workers, seed (nl's generator's, the worker's own), dataset };
   -- nil elsewhere, as PyTorch's
   local worker_info
-  function data.get_worker_info() return worker_info end
+  function data.get_worker_info(x_)
+    if x_ ~= nil then nl._extra_arg('get_worker_info', x_) end
+    return worker_info
+  end
   function data._set_worker_info(info) worker_info = info end
   local workers_module   -- data_workers.lua, set up on the first loader with workers
   function data._workers()
@@ -1083,7 +1093,7 @@ return function(nl)
     -- iterator (calling it was an error, 'attempt to call a userdata value')
     mt.__call = data._loop_call(op, fields.iter, workers)
     mt.__len = function() return nb end
-    mt.__index = fields
+    mt.__index = nl._strict_fields(op, fields)
     mt.__tostring = function()
       local w = nw > 0 and (', num_workers=%d'):format(nw) or ''
       if batch_sampler then return string.format('DataLoader(%d rows, batch_sampler%s: %d batches)', n, w, nb) end
@@ -1114,8 +1124,9 @@ return function(nl)
   -- epoch, with the same e on every rank); sampler:order() gives this
   -- rank's rows, an int64 tensor of 1-based indices; #sampler is their
   -- number. data.DataLoader takes it as opts.sampler.
-  function data.DistributedSampler(ds, opts)
+  function data.DistributedSampler(ds, opts, x_)
     local op = 'DistributedSampler'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     local n = ds
     if type(ds) ~= 'number' then
       local ok, len = pcall(function() return #ds end)
@@ -1171,6 +1182,7 @@ return function(nl)
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return per end
+    nl._strict_fields(op, fields)
     mt.__index = function(_, k)
       if k == 'epoch' then return epoch end
       return fields[k]

@@ -224,6 +224,7 @@ return function(nl, data)
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return n end
+    nl._strict_fields(op, fields)
     mt.__index = function(_, i)
       if type(i) ~= 'number' then return fields[i] end
       return row(i)
@@ -354,7 +355,7 @@ return function(nl, data)
       if not nb then raise(('%s: #loader of an IterableDataset needs its number of samples: %s'):format(op, why)) end
       return nb
     end
-    mt.__index = fields
+    mt.__index = nl._strict_fields(op, fields)
     mt.__tostring = function()
       local nb = batches()
       return ('DataLoader(%s, batch_size=%d, drop_last=%s: %s)'):format(tostring(ds), bs, tostring(drop_last),

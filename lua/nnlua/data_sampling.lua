@@ -50,6 +50,7 @@ return function(nl, data)
   -- a dataset of n rows as a userdata proxy (#ds works under LuaJIT):
   -- ds[i] is sample(i), other keys are fields[key]
   local function dataset_proxy(op, n, sample, fields, describe)
+    nl._strict_fields(op, fields)
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return n end
@@ -288,7 +289,7 @@ return function(nl, data)
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return len end
-    mt.__index = fields
+    mt.__index = nl._strict_fields(op, fields)
     mt.__tostring = describe
     return self
   end
@@ -474,7 +475,7 @@ return function(nl, data)
     local self = newproxy(true)
     local mt = getmetatable(self)
     mt.__len = function() return nb end
-    mt.__index = fields
+    mt.__index = nl._strict_fields(op, fields)
     mt.__tostring = function()
       return ('BatchSampler(%d rows, batch_size=%d, drop_last=%s: %d batches)'):format(m, batch_size,
                                                                                         tostring(drop_last), nb)

@@ -159,7 +159,7 @@ nl.nn._watch_lazy()
 local UTILITY = ' save load set_default_dtype set_default_tensor_type finfo iinfo set_printoptions inference_mode '
   .. 'is_inference_mode_enabled is_anomaly_enabled set_anomaly_enabled use_deterministic_algorithms '
   .. 'are_deterministic_algorithms_enabled is_deterministic_algorithms_warn_only_enabled get_num_interop_threads '
-  .. 'set_num_interop_threads typename is_storage set_warn_always is_warn_always_enabled '
+  .. 'set_num_interop_threads typename is_storage set_warn_always is_warn_always_enabled _extra_arg _strict_fields '
 -- The torch.* names of torch_ops.lua (functional ops in torch's argument
 -- order, RNN cells, the pre-linalg linear algebra) load on first use too.
 local TORCH_OPS = ' batch_norm instance_norm embedding embedding_bag kl_div ctc_loss cosine_embedding_loss'

@@ -436,4 +436,41 @@ return function(nl)
     if select('#', ...) > 0 then nl._no_extra_args('is_warn_always_enabled', '()', nil, ...) end
     return warn_always
   end
+
+  -- ---- extra arguments (for the eager modules: here, loaded at the first error or use) ----
+  -- '(a, b)' of f's parameters from to last ('_' and self left out)
+  local function params(f, from, last)
+    local names = {}
+    for i = from, last do
+      local name = debug.getlocal(f, i)
+      if name ~= '_' and name ~= 'self' and name ~= 'self_' then names[#names + 1] = name end
+    end
+    return '(' .. table.concat(names, ', ') .. ')'
+  end
+  -- the error of a function f(a, b, x_) called with an x_ (`if x_ ~= nil
+  -- then nl._extra_arg(op, x_) end`: no vararg, no string a function)
+  function nl._extra_arg(op, v)
+    local f = debug.getinfo(2, 'f').func
+    raise(('%s: takes %s, got an extra argument %s'):format(op, params(f, 1, debug.getinfo(f, 'u').nparams - 1),
+                                                            nl._describe_arg(v)))
+  end
+  -- fields (the methods of a dataset, loader or sampler) with each function
+  -- refusing arguments past its parameters, named op:method, as PyTorch's
+  -- TypeError (ds:get(i, x), loader:iter(nil, 3) dropped them); any self,
+  -- the objects' own calls passing nil
+  function nl._strict_fields(op, fields)
+    for k, f in pairs(fields) do
+      local info = type(f) == 'function' and debug.getinfo(f, 'u')
+      if info and not info.isvararg then
+        local most = math.max(info.nparams - 1, 0)
+        fields[k] = function(self, ...)
+          if select('#', ...) > most then
+            nl._no_extra_args(op .. ':' .. k, params(f, 2, most + 1), nil, select(most + 1, ...))
+          end
+          return f(self, ...)
+        end
+      end
+    end
+    return fields
+  end
 end

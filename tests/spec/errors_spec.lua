@@ -599,4 +599,50 @@ describe('extra arguments', function()
         function() return nl.inference_mode(true, function() end, 1) end },
     })
   end)
+
+  it('nl.data refuses them: loaders, datasets, samplers and their methods', function()
+    local data = nl.data
+    local S = require 'support'
+    local dir = S.tmpdir()
+    local csv, txt = S.write(dir .. '/a.csv', 'a,b\n1,2\n3,4\n'), S.write(dir .. '/c.txt', 'hello there')
+    local ds = data.TensorDataset(nl.ones(4, 2), nl.ones(4))
+    local loader = data.DataLoader(ds, { batch_size = 2 })
+    local dist = data.DistributedSampler(ds, { num_replicas = 2, rank = 0 })
+    local idx = nl.tensor({ 1 }, 'int64')
+    refused({
+      { 'load_idx: takes (path, dtype), got an extra argument 7', function() return data.load_idx(csv, nil, 7) end },
+      { 'load_csv: takes (path, opts), got an extra argument 7', function() return data.load_csv(csv, {}, 7) end },
+      { 'IdxDataset: takes (images, labels, opts), got an extra argument 7',
+        function() return data.IdxDataset(csv, csv, {}, 7) end },
+      { 'FashionMNIST: takes (dir, opts), got an extra argument 7', function() return data.FashionMNIST(dir, {}, 7) end },
+      { 'fashion_mnist: takes (dir), got an extra argument 7', function() return data.fashion_mnist(dir, 7) end },
+      { 'char_corpus: takes (path), got an extra argument 7', function() return data.char_corpus(txt, 7) end },
+      { 'char_corpus:windows: takes (batch, len), got an extra argument 7',
+        function() return data.char_corpus(txt):windows(2, 3, 7) end },
+      { 'get_worker_info: takes (), got an extra argument 7', function() return data.get_worker_info(7) end },
+      { 'TensorDataset:get: takes (i), got 2 arguments', function() return ds:get(1, 7) end },
+      { 'TensorDataset:batch: takes (idx), got 2 arguments', function() return ds:batch(idx, 7) end },
+      { 'DataLoader:iter: takes (skip), got 2 arguments', function() return loader:iter(nil, 7) end },
+      { 'DataLoader:shutdown: takes (), got 1 argument', function() return loader:shutdown(7) end },
+      { 'Subset:get: takes (i), got 2 arguments', function() return (data.random_split(ds, { 2, 2 })):get(1, 7) end },
+      { 'ConcatDataset:batch: takes (idx), got 2 arguments',
+        function() return data.ConcatDataset({ ds, ds }):batch(idx, 7) end },
+      { 'StackDataset:get: takes (i), got 2 arguments', function() return data.StackDataset(ds, ds):get(1, 7) end },
+      { 'RandomSampler:order: takes (), got 1 argument', function() return data.RandomSampler(ds):order(7) end },
+      { 'SequentialSampler:iter: takes (), got 1 argument', function() return data.SequentialSampler(ds):iter(7) end },
+      { 'BatchSampler:iter: takes (), got 1 argument',
+        function() return data.BatchSampler(data.SequentialSampler(ds), 2, false):iter(7) end },
+      { 'DistributedSampler: takes (ds, opts), got an extra argument 7',
+        function() return data.DistributedSampler(ds, { num_replicas = 2, rank = 0 }, 7) end },
+      { 'DistributedSampler:set_epoch: takes (e), got 2 arguments', function() return dist:set_epoch(1, 7) end },
+      { 'DistributedSampler:order: takes (), got 1 argument', function() return dist:order(7) end },
+    })
+    -- a trailing nil is no argument; the loader still runs
+    local xr, yr = ds:get(1, nil)
+    assert.are.same({ 1, 1 }, xr:totable())
+    assert.are.equal(1, yr)
+    local n = 0
+    for xb in loader:iter(nil, nil) do n = n + xb:size(1) end
+    assert.are.equal(4, n)
+  end)
 end)
