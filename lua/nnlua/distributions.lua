@@ -136,7 +136,8 @@ return function(nl)
   -- Distribution.set_default_validate_args(on): whether distributions made
   -- without validate_args check their parameters and values (true, as
   -- PyTorch's default)
-  function Distribution.set_default_validate_args(on)
+  function Distribution.set_default_validate_args(on, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('set_default_validate_args', '(value)', nil, ...) end
     if type(on) ~= 'boolean' then raise('set_default_validate_args: expected a boolean, got ' .. type(on)) end
     default_validate = on
   end
@@ -170,7 +171,30 @@ return function(nl)
   end
   -- a class called makes an instance with its _new (inherited: a
   -- subclass's instance is made by its parent's and gets the subclass)
+  local ctor_most = setmetatable({}, { __mode = 'k' })   -- _new -> the arguments it takes (false: any)
+  local function check_ctor(cls, n, ...)
+    while n > 0 and select(n, ...) == nil do n = n - 1 end
+    local f = cls._new
+    local most = ctor_most[f]
+    if most == nil then
+      local info = debug.getinfo(f, 'u')
+      most = not info.isvararg and info.nparams
+      -- (Categorical's last parameter is the class OneHotCategorical passes)
+      if most and debug.getlocal(f, most) == 'cls' then most = most - 1 end
+      ctor_most[f] = most
+    end
+    if most and n > most then
+      local names = {}
+      for i = 1, most do
+        local name = debug.getlocal(f, i)
+        names[i] = name == 'opts' and '[{options}]' or name
+      end
+      nl._no_extra_args(cls.__name, '(' .. table.concat(names, ', ') .. ')', nil, select(most + 1, ...))
+    end
+  end
   local function construct(cls, ...)
+    local n = select('#', ...)
+    if n > 1 then check_ctor(cls, n, ...) end
     local d = cls._new(...)
     local made = getmetatable(d)
     if made ~= cls and inherits(cls, made) then setmetatable(d, cls) end
@@ -178,7 +202,8 @@ return function(nl)
   end
   -- cls:extend(name, [props]): a subclass, with props (name -> getter) added
   -- to the fields computed on access; kl_divergence dispatches on it
-  function Distribution.extend(parent, name, props)
+  function Distribution.extend(parent, name, props, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('extend', '(name, [props])', nil, ...) end
     local cls = { __name = name, _parent = parent, __tostring = describe }
     local all = {}
     for k, g in pairs(parent._props) do all[k] = g end
@@ -321,14 +346,15 @@ return function(nl)
   end
 
   local function not_implemented(what)
-    return function(self) raise(('%s: %s is not implemented'):format(self.__name, what)) end
+    -- (any arguments: refused below, whatever they are)
+    return function(self, ...) raise(('%s: %s is not implemented'):format(self.__name, what)) end
   end
   Distribution.log_prob = not_implemented('log_prob')
   Distribution.cdf = not_implemented('cdf')
   Distribution.icdf = not_implemented('icdf')
   Distribution.entropy = not_implemented('entropy')
   Distribution.enumerate_support = not_implemented('enumerate_support')
-  function Distribution.rsample(self)
+  function Distribution.rsample(self, ...)   -- (any arguments: refused below, whatever they are)
     raise(('%s: rsample is not available: %s has no reparameterized sampler (has_rsample is false); use sample'):format(
       self.__name, self.__name))
   end
@@ -945,7 +971,7 @@ return function(nl)
     end)
   end
   local function no_rsample(name)
-    return function()
+    return function(...)   -- (any arguments: refused below, whatever they are)
       raise(('%s: rsample is not available: nnlua cannot reparameterize %s draws (PyTorch differentiates its gamma '
              .. 'sampler implicitly); use sample, which gives no gradient'):format(name, name))
     end
@@ -1543,7 +1569,8 @@ return function(nl)
   local function is_class(c) return type(c) == 'table' and c._props ~= nil and (c == Distribution or c._parent ~= nil) end
   -- D.register_kl(P, Q, fn), or D.register_kl(P, Q)(fn) as PyTorch's decorator:
   -- fn(p, q) gives KL(p || q) for p of class P and q of class Q (or subclasses)
-  function D.register_kl(P, Q, fn)
+  function D.register_kl(P, Q, fn, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('register_kl', '(type_p, type_q, [fn])', nil, ...) end
     if not is_class(P) or not is_class(Q) then
       raise('register_kl: expected two distribution classes (nl.distributions.Normal, ...)')
     end
@@ -1566,7 +1593,8 @@ return function(nl)
   end
   -- D.kl_divergence(p, q): KL(p || q) of shape batch_shape, by the most
   -- specific registered pair of classes
-  function D.kl_divergence(p, q)
+  function D.kl_divergence(p, q, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('kl_divergence', '(p, q)', nil, ...) end
     local cp, cq = getmetatable(p), getmetatable(q)
     if not (is_class(cp) and is_class(cq)) then raise('kl_divergence: expected two distributions') end
     memo[cp] = memo[cp] or {}
@@ -1805,6 +1833,31 @@ return function(nl)
     local t4 = q.rate * (p.high + p.low) / 2
     return nl.where(p.low:lt(0), INF, -t1 + t2 + t3 + t4)
   end)
+
+  -- the methods refuse arguments past their parameters, as PyTorch's
+  -- TypeError (d:log_prob(v, 1) and d:sample({ 2 }, 3) dropped the extra
+  -- one), naming the distribution: each class's own wrapped once here (a
+  -- subclass's own methods are its writer's)
+  local TAKES = { sample = '([sample_shape])', rsample = '([sample_shape])', sample_n = '(n)', log_prob = '(value)',
+                  cdf = '(value)', icdf = '(value)', entropy = '()', perplexity = '()',
+                  enumerate_support = '([expand])', expand = '(batch_shape)' }
+  for _, cls in pairs(D) do
+    if is_class(cls) then
+      for k, takes in pairs(TAKES) do
+        local f = rawget(cls, k)
+        local info = f and debug.getinfo(f, 'u')
+        if info and not info.isvararg then
+          local most = math.max(info.nparams - 1, 0)
+          cls[k] = function(self, ...)
+            if select('#', ...) > most then
+              nl._no_extra_args(self.__name .. ': ' .. k, takes, nil, select(most + 1, ...))
+            end
+            return f(self, ...)
+          end
+        end
+      end
+    end
+  end
 
   return D
 end

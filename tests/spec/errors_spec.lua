@@ -645,4 +645,39 @@ describe('extra arguments', function()
     for xb in loader:iter(nil, nil) do n = n + xb:size(1) end
     assert.are.equal(4, n)
   end)
+
+  it('distributions refuse them: constructors, methods, kl_divergence', function()
+    local D = nl.distributions
+    local N = D.Normal(nl.zeros(2), nl.ones(2))
+    local v = nl.tensor({ 0.5, 1.5 })
+    refused({
+      { 'Normal: takes (loc, scale, [{options}]), got 4 arguments', function() return D.Normal(0, 1, {}, 1) end },
+      { 'Categorical: takes (probs, logits, [{options}]), got 4 arguments',
+        function() return D.Categorical(nl.tensor({ 0.5, 0.5 }), nil, {}, 1) end },
+      { 'Normal: sample: takes ([sample_shape]), got 2 arguments', function() return N:sample({ 2 }, 1) end },
+      { 'Normal: rsample: takes ([sample_shape]), got 2 arguments', function() return N:rsample({ 2 }, 1) end },
+      { 'Normal: log_prob: takes (value), got 2 arguments', function() return N:log_prob(v, 1) end },
+      { 'Normal: cdf: takes (value), got 2 arguments', function() return N:cdf(v, 1) end },
+      { 'Normal: icdf: takes (value), got 2 arguments', function() return N:icdf(nl.tensor({ 0.5, 0.5 }), 1) end },
+      { 'Normal: entropy: takes (), got 1 argument', function() return N:entropy(1) end },
+      { 'Normal: expand: takes (batch_shape), got 2 arguments', function() return N:expand({ 3, 2 }, 1) end },
+      { 'Bernoulli: enumerate_support: takes ([expand]), got 2 arguments',
+        function() return D.Bernoulli(nl.tensor({ 0.3 })):enumerate_support(true, 1) end },
+      { 'Independent: log_prob: takes (value), got 2 arguments', function() return D.Independent(N, 1):log_prob(v, 1) end },
+      { 'Gamma: sample: takes ([sample_shape]), got 2 arguments',
+        function() return D.Gamma(nl.ones(2), nl.ones(2)):sample({ 2 }, 1) end },
+      { 'kl_divergence: takes (p, q), got 3 arguments', function() return D.kl_divergence(N, N, 1) end },
+      { 'set_default_validate_args: takes (value), got 2 arguments',
+        function() return D.Distribution.set_default_validate_args(true, 1) end },
+    })
+    -- a trailing nil is no argument; the stubs keep their own messages
+    assert.are.same({ 2 }, N:log_prob(v, nil):shape())
+    assert.are.same({ 2 }, D.Normal(nl.zeros(2), nl.ones(2), nil, nil).batch_shape)
+    local ok, err = pcall(function() return D.Gamma(nl.ones(2), nl.ones(2)):rsample({ 2 }) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('Gamma: rsample is not available', 1, true), err)
+    ok, err = pcall(function() return D.Poisson(nl.ones(2)):cdf(v) end)
+    assert.is_false(ok)
+    assert.is_truthy(err:find('Poisson: cdf is not implemented', 1, true), err)
+  end)
 end)
