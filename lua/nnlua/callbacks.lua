@@ -21,7 +21,24 @@ return function(nl, H)
     cls.__index = cls
     return cls
   end
+  -- a constructor takes what its init takes (EarlyStopping({}, 1) dropped
+  -- the 1, where Keras's raise TypeError); a vararg init takes any
+  local function check_init(cls, n, ...)
+    local init = cls.init
+    local info = debug.getinfo(init, 'u')
+    local most = info.nparams - 1
+    if not info.isvararg and n > most then
+      local names = {}
+      for i = 2, most + 1 do
+        local p = debug.getlocal(init, i)
+        names[i - 1] = p == 'opts' and '[{options}]' or p
+      end
+      nl._no_extra_args(cls.__name, '(' .. table.concat(names, ', ') .. ')', nil, select(most + 1, ...))
+    end
+  end
   function Callback.new(cls, ...)
+    local n = select('#', ...)
+    if n > 0 and type(cls.init) == 'function' then check_init(cls, n, ...) end
     local o = setmetatable({}, cls)
     if cls.init then o:init(...) end
     return o
@@ -618,5 +635,28 @@ return function(nl, H)
   callbacks.History, callbacks.LambdaCallback, callbacks.TerminateOnNaN = History, LambdaCallback, TerminateOnNaN
   callbacks.EarlyStopping, callbacks.ModelCheckpoint, callbacks.CSVLogger = EarlyStopping, ModelCheckpoint, CSVLogger
   callbacks.LearningRateScheduler, callbacks.ReduceLROnPlateau = LearningRateScheduler, ReduceLROnPlateau
+
+  -- the methods of these classes refuse arguments past Keras's signature
+  -- (es:state_dict(1), cb:set_model(m, 2), cb:on_train_end(logs, 3)
+  -- dropped them; Keras raises TypeError): a hook takes Keras's logs even
+  -- where this one reads none, as fit passes them. A subclass's own
+  -- methods are its writer's.
+  local TAKES = { on_train_begin = '([logs])', on_train_end = '([logs])', on_epoch_begin = '(epoch, [logs])',
+                  on_epoch_end = '(epoch, [logs])', on_train_batch_begin = '(batch, [logs])',
+                  on_train_batch_end = '(batch, [logs])', on_batch_begin = '(batch, [logs])',
+                  on_batch_end = '(batch, [logs])', set_model = '(model)', set_params = '(params)',
+                  state_dict = '()', load_state_dict = '(state_dict)' }
+  for _, cls in pairs(callbacks) do
+    for k, takes in pairs(TAKES) do
+      local f = rawget(cls, k)
+      if type(f) == 'function' then
+        local most = takes == '()' and 0 or select(2, takes:gsub(',', '')) + 1
+        cls[k] = function(self, ...)
+          if select('#', ...) > most then nl._no_extra_args(self.__name .. ': ' .. k, takes, nil, select(most + 1, ...)) end
+          return f(self, ...)
+        end
+      end
+    end
+  end
   return callbacks
 end

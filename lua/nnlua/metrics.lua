@@ -24,8 +24,22 @@ return function(nl)
   local Metric = {}
   Metric.__index = Metric
   local CLASSES = {}
+  -- (the constructors take what their init takes: Precision({}, 0.5)
+  -- dropped the 0.5, where Keras's positional thresholds are options here)
+  local function check_init(name, init, ...)
+    local most = debug.getinfo(init, 'u').nparams - 1
+    if select('#', ...) > most then
+      local names = {}
+      for i = 2, most + 1 do
+        local p = debug.getlocal(init, i)
+        names[i - 1] = p == 'opts' and '[{options}]' or p
+      end
+      nl._no_extra_args('nl.metrics.' .. name, '(' .. table.concat(names, ', ') .. ')', nil, select(most + 1, ...))
+    end
+  end
   local function class(name, init)
     local C = setmetatable({ class_name = name }, { __index = Metric, __call = function(C, ...)
+      check_init(name, init, ...)
       local o = setmetatable({}, C)
       init(o, ...)
       o._st = o:_state()
@@ -40,12 +54,18 @@ return function(nl)
   function M._is_metric(v) return type(v) == 'table' and CLASSES[getmetatable(v)] == true end
 
   -- Keras's three methods on the metric's own counts; result is a number
-  function Metric:reset_state() self._st = self:_state() end
+  function Metric:reset_state(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.class_name .. ':reset_state', '()', nil, ...) end
+    self._st = self:_state()
+  end
   function Metric:update_state(y_true, y_pred, sample_weight, ...)
     nl._no_extra_args(self.class_name .. ':update_state', '(y_true, y_pred, [sample_weight])', nil, ...)
     self._st = self:_add(self._st, y_true, y_pred, sample_weight, self.class_name .. ':update_state')
   end
-  function Metric:result() return self:_value(self._st) end
+  function Metric:result(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.class_name .. ':result', '()', nil, ...) end
+    return self:_value(self._st)
+  end
   function Metric:__tostring()
     local rec, parts = self:_record() or { name = self.name }, {}
     for _, k in ipairs(self._keys) do

@@ -680,4 +680,27 @@ describe('extra arguments', function()
     assert.is_false(ok)
     assert.is_truthy(err:find('Poisson: cdf is not implemented', 1, true), err)
   end)
+
+  it('callbacks and nl.metrics objects refuse them', function()
+    local C, M = nl.callbacks, nl.metrics
+    local es, p = C.EarlyStopping(), M.Precision()
+    refused({
+      { 'EarlyStopping: takes ([{options}]), got 2 arguments', function() return C.EarlyStopping({}, 1) end },
+      { 'ModelCheckpoint: takes (filepath, [{options}]), got 3 arguments',
+        function() return C.ModelCheckpoint('m.safetensors', {}, 1) end },
+      { 'TerminateOnNaN: takes (), got 1 argument', function() return C.TerminateOnNaN(1) end },
+      { 'EarlyStopping: state_dict: takes (), got 1 argument', function() return es:state_dict(1) end },
+      { 'EarlyStopping: set_model: takes (model), got 2 arguments', function() return es:set_model(nl.nn.Linear(1, 1), 1) end },
+      { 'EarlyStopping: on_train_end: takes ([logs]), got 2 arguments', function() return es:on_train_end({}, 1) end },
+      { 'EarlyStopping: on_epoch_end: takes (epoch, [logs]), got 3 arguments',
+        function() return es:on_epoch_end(1, {}, 1) end },
+      { 'nl.metrics.Precision: takes ([{options}]), got 2 arguments', function() return M.Precision({}, 0.5) end },
+      { 'nl.metrics.AUC: takes ([{options}]), got 2 arguments', function() return M.AUC(nil, 1) end },
+      { 'Precision:result: takes (), got 1 argument', function() return p:result(1) end },
+      { 'Precision:reset_state: takes (), got 1 argument', function() return p:reset_state(1) end },
+    })
+    -- a trailing nil is no argument
+    assert.are.equal(0, p:result(nil))
+    assert.are.equal('EarlyStopping', C.EarlyStopping(nil).__name)
+  end)
 end)
