@@ -703,4 +703,37 @@ describe('extra arguments', function()
     assert.are.equal(0, p:result(nil))
     assert.are.equal('EarlyStopping', C.EarlyStopping(nil).__name)
   end)
+
+  it('ModuleDict, ParameterList, ParameterDict and DataParallel refuse them in their own methods', function()
+    local nn, S = nl.nn, require 'support'
+    local md = nn.ModuleDict({ a = nn.Linear(1, 1) })
+    local pl = nn.ParameterList({ nl.zeros(2) })
+    local pd = nn.ParameterDict({ w = nl.zeros(2) })
+    refused({
+      { 'keys: takes (), got 1 argument', function() return md:keys(1) end },
+      { 'update: takes (modules), got 2 arguments', function() return md:update({}, 1) end },
+      { 'pop: takes (k), got 2 arguments', function() return md:pop('a', 1) end },
+      { 'append: takes (t), got 2 arguments', function() return pl:append(nl.zeros(1), 1) end },
+      { 'extend: takes (values), got 2 arguments', function() return pl:extend({}, 1) end },
+      { 'pop: takes (k), got 2 arguments', function() return pd:pop('w', 1) end },
+      { 'update: takes (parameters), got 2 arguments', function() return pd:update({}, 1) end },
+    })
+    -- a trailing nil is no argument; nothing was taken out by the refused pops
+    assert.are.same({ 'a' }, md:keys(nil))
+    assert.are.equal(1, pd:size())
+    assert.are.equal(1, pl:size())
+    -- DataParallel starts nl.dist (MPI): in a process of its own
+    local out = S.run_luajit([[
+      local dp = nl.nn.DataParallel(nl.nn.Linear(2, 2))
+      for _, f in ipairs({ function() return dp:sync_grads(1) end, function() return dp:get_parameter('weight', 1) end,
+                           function() return dp:state_names(1) end }) do
+        print(select(2, pcall(f)))
+      end
+      io.write('names ', #dp:state_names(nil), '\n')
+    ]])
+    S.contains(out, 'sync_grads: takes (), got 1 argument')
+    S.contains(out, 'get_parameter: takes (target), got 2 arguments')
+    S.contains(out, 'state_names: takes (), got 1 argument')
+    S.contains(out, 'names 2')
+  end)
 end)

@@ -345,4 +345,12 @@ return function(nl, nn)
     lines[#lines + 1] = indent .. ')'
     return table.concat(lines, '\n')
   end
+
+  -- their own methods refuse arguments past their parameters, as the
+  -- Module methods do (md:keys(1), pl:append(t, 2), pd:pop('a', 3)
+  -- dropped them; PyTorch raises TypeError)
+  local OWN = { init = true, forward = true, structure = true, repr = true }
+  for _, cls in ipairs({ ModuleDict, ParameterList, ParameterDict }) do
+    nl._guard_methods(cls, is_module, 'a module', 'm', OWN)
+  end
 end

@@ -31,7 +31,16 @@ return function(nl, nn)
   -- broadcast_buffers: in training, each forward first copies rank 0's
   -- buffers (BatchNorm's running statistics) to every rank, as PyTorch
   -- does. overlap = false starts every bucket after backward instead.
+  -- its own methods refuse arguments past their parameters, as the Module
+  -- methods do (dp:sync_grads(1) dropped the 1): wrapped when the first
+  -- instance is made, not at start (this file loads with nn)
+  local guarded = false
   function DataParallel:init(module, opts)
+    if not guarded then
+      guarded = true
+      nl._guard_methods(DataParallel, nn.is_module, 'a module', 'm', { init = true, forward = true, structure = true,
+                                                                       extra_repr = true })
+    end
     if not nn.is_module(module) then raise('DataParallel: expected an nn.Module to wrap, got ' .. type(module)) end
     opts = nl._opts('DataParallel', opts)
     nl._check_opts('DataParallel', opts, OPTIONS, 'bucket_mb, broadcast_buffers, overlap')
