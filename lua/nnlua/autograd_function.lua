@@ -443,7 +443,8 @@ return function(nl)
   -- Function:extend(name): a new function class (or a subclass of one,
   -- which inherits its forward and backward); define cls.forward(ctx, ...)
   -- and cls.backward(ctx, grad, ...), call cls.apply(...)
-  function Function.extend(parent, name)
+  function Function.extend(parent, name, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('extend', '(name)', nil, ...) end
     if type(parent) ~= 'table' or (parent ~= Function and getmetatable(parent) ~= Class) then
       raise('extend: call it as Function:extend(name)')
     end
@@ -459,7 +460,8 @@ return function(nl)
   function Class.__tostring(cls) return 'autograd.Function ' .. cls.__name end
 
   -- nl.autograd.Function(name, {forward = ..., backward = ...}): the same in one call
-  setmetatable(Function, { __call = function(_, name, def)
+  setmetatable(Function, { __call = function(_, name, def, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('autograd.Function', '(name, definition)', nil, ...) end
     if type(def) ~= 'table' then
       nl._argerror('autograd.Function', 'a name and a table {forward = f, backward = g}', def)
     end

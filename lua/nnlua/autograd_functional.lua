@@ -217,8 +217,9 @@ return function(nl)
   local F = {}
 
   -- ---- vjp: v^T J, one backward -------------------------------------------
-  function F.vjp(func, inputs, v, opts)
+  function F.vjp(func, inputs, v, opts, ...)
     local who = 'vjp'
+    if select('#', ...) > 0 then nl._no_extra_args(who, '(func, inputs, [v], [{options}])', nil, ...) end
     check_func(who, func)
     local create_graph, strict
     v, create_graph, strict = product_args(who, v, opts)
@@ -248,8 +249,9 @@ return function(nl)
 
   -- ---- jvp: J v, by the double-backward trick: the gradient of the
   -- vjp u^T J (linear in u, a zero leaf) with respect to u, along v --------
-  function F.jvp(func, inputs, v, opts)
+  function F.jvp(func, inputs, v, opts, ...)
     local who = 'jvp'
+    if select('#', ...) > 0 then nl._no_extra_args(who, '(func, inputs, [v], [{options}])', nil, ...) end
     local create_graph, strict, in_list, ins, n_in, out_list, outs, n_out
     v, create_graph, strict, in_list, ins, n_in, out_list, outs, n_out = call_along_inputs(who, func, inputs, v, opts)
     -- (the backward is linear in u: its value is not in the result; zeros
@@ -339,7 +341,8 @@ return function(nl)
     end
   end
   local JACOBIAN_OPTS = { create_graph = 'flag', strict = 'flag', vectorize = 'flag', strategy = 1 }
-  function F.jacobian(func, inputs, opts)
+  function F.jacobian(func, inputs, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('jacobian', '(func, inputs, [{options}])', nil, ...) end
     local who = 'jacobian'
     check_func(who, func)
     opts = nl._opts(who, opts)
@@ -366,7 +369,8 @@ return function(nl)
     end
     return outs[1]:view({})
   end
-  function F.hessian(func, inputs, opts)
+  function F.hessian(func, inputs, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('hessian', '(func, inputs, [{options}])', nil, ...) end
     local who = 'hessian'
     check_func(who, func)
     opts = nl._opts(who, opts)
@@ -414,8 +418,14 @@ return function(nl)
     end
     return unpack_as(post(outs, 1, create_graph), false), unpack_as(post(res, n_in, create_graph), in_list)
   end
-  function F.vhp(func, inputs, v, opts) return hessian_product('vhp', func, inputs, v, opts, false) end
-  function F.hvp(func, inputs, v, opts) return hessian_product('hvp', func, inputs, v, opts, true) end
+  function F.vhp(func, inputs, v, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('vhp', '(func, inputs, [v], [{options}])', nil, ...) end
+    return hessian_product('vhp', func, inputs, v, opts, false)
+  end
+  function F.hvp(func, inputs, v, opts, ...)
+    if select('#', ...) > 0 then nl._no_extra_args('hvp', '(func, inputs, [v], [{options}])', nil, ...) end
+    return hessian_product('hvp', func, inputs, v, opts, true)
+  end
 
   nl.autograd.functional = F
 end

@@ -23,8 +23,9 @@ return function(nl)
   -- Writes tensors (name -> tensor) and optional metadata (string -> string)
   -- to path as a safetensors file, tensors in sorted name order. The file
   -- is replaced atomically: a failed save leaves an existing file intact.
-  function nl.save_safetensors(path, tensors, metadata)
+  function nl.save_safetensors(path, tensors, metadata, x_)
     local op = 'save_safetensors'
+    if x_ ~= nil then nl._extra_arg(op, x_) end
     if type(path) ~= 'string' then raise(op .. ': expected a path string, got ' .. type(path)) end
     nl._path_arg(op, path)
     if type(tensors) ~= 'table' then raise(op .. ': expected a table of name -> tensor, got ' .. type(tensors)) end
@@ -61,7 +62,8 @@ return function(nl)
   -- Reads a safetensors file: returns tensors (name -> tensor) and metadata
   -- (string -> string, empty when the file has none). F16 and BF16 come
   -- back as float32; I32 and smaller integer types as int64.
-  function nl.load_safetensors(path)
+  function nl.load_safetensors(path, x_)
+    if x_ ~= nil then nl._extra_arg('load_safetensors', x_) end
     if type(path) ~= 'string' then raise('load_safetensors: expected a path string, got ' .. type(path)) end
     nl._path_arg('load_safetensors', path)
     local f = lib.nl_st_open(path)

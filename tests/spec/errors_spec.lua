@@ -736,4 +736,32 @@ describe('extra arguments', function()
     S.contains(out, 'state_names: takes (), got 1 argument')
     S.contains(out, 'names 2')
   end)
+
+  it('autograd.functional, autograd.Function, nn.load, nn.class and the safetensors functions refuse them', function()
+    local AF, S = nl.autograd.functional, require 'support'
+    local x, ones = nl.randn({ 3 }, 'float64'), nl.ones(3, 'float64')
+    local sq = function(t) return (t * t):sum() end
+    local dbl = function(t) return t * 2 end
+    local path = S.tmpdir() .. '/t.safetensors'
+    nl.save_safetensors(path, { a = nl.ones(2) })
+    refused({
+      { 'vjp: takes (func, inputs, [v], [{options}]), got 5 arguments', function() return AF.vjp(dbl, x, ones, {}, 1) end },
+      { 'jvp: takes (func, inputs, [v], [{options}]), got 5 arguments', function() return AF.jvp(dbl, x, ones, {}, 1) end },
+      { 'jacobian: takes (func, inputs, [{options}]), got 4 arguments', function() return AF.jacobian(dbl, x, {}, 1) end },
+      { 'hessian: takes (func, inputs, [{options}]), got 4 arguments', function() return AF.hessian(sq, x, {}, 1) end },
+      { 'hvp: takes (func, inputs, [v], [{options}]), got 5 arguments', function() return AF.hvp(sq, x, ones, {}, 1) end },
+      { 'vhp: takes (func, inputs, [v], [{options}]), got 5 arguments', function() return AF.vhp(sq, x, ones, {}, 1) end },
+      { 'extend: takes (name), got 2 arguments', function() return nl.autograd.Function:extend('Sq', 1) end },
+      { 'autograd.Function: takes (name, definition), got 3 arguments',
+        function() return nl.autograd.Function('Sq', {}, 1) end },
+      { 'nn.load: takes (path, model, opts), got an extra argument 1', function() return nl.nn.load(path, nil, nil, 1) end },
+      { 'save_safetensors: takes (path, tensors, metadata), got an extra argument 1',
+        function() return nl.save_safetensors(path, { a = nl.ones(2) }, nil, 1) end },
+      { 'load_safetensors: takes (path), got an extra argument 1', function() return nl.load_safetensors(path, 1) end },
+      { 'nn.class: takes (name, parent), got an extra argument 1', function() return nl.nn.class('X', nil, 1) end },
+    })
+    -- a trailing nil is no argument
+    assert.are.same({ 3, 3 }, AF.jacobian(dbl, x, nil, nil):shape())
+    assert.are.same({ 2 }, nl.load_safetensors(path, nil).a:shape())
+  end)
 end)

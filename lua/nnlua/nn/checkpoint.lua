@@ -378,7 +378,8 @@ return function(nl, nn)
   -- (as Keras's load_weights). Where the record cannot compile it (a loss
   -- that is a Lua function), extras.uncompiled says why and
   -- extras.optimizer holds the optimizer's state.
-  function nn.load(path, model, opts)
+  function nn.load(path, model, opts, x_)
+    if x_ ~= nil then nl._extra_arg('nn.load', x_) end
     if type(path) ~= 'string' then nl._raise('load: expected a file path') end
     nl._path_arg('load', path)
     if opts == nil and type(model) == 'table' and getmetatable(model) == nil then model, opts = nil, model end

@@ -129,7 +129,10 @@ return function(nl, nn)
     nn._classes[name] = cls
     return cls
   end
-  nn.class = function(name, parent) return (parent or Module):extend(name) end
+  nn.class = function(name, parent, x_)
+    if x_ ~= nil then nl._extra_arg('nn.class', x_) end
+    return (parent or Module):extend(name)
+  end
 
   -- whether module m is an instance of a class in the set classes or of a
   -- subclass (PyTorch's isinstance); a parametrized module, with a
