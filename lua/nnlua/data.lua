@@ -709,6 +709,13 @@ return function(nl)
       raise(('%s: the dataset is a table whose __len says %s rows, which LuaJIT ignores (#ds is %d); '
              .. 'make it a userdata (newproxy) or keep its rows in the table'):format(op, tostring(mt.__len(ds)), n))
     end
+    -- as PyTorch's len(): a count of rows (a __len of 2.5, -2 or NaN made
+    -- loaders fail inside string.format, or of no batches, and a
+    -- ConcatDataset of 12.5 rows)
+    if n ~= math.floor(n) or n < 0 or n >= 2 ^ 53 then
+      raise(('%s: the dataset\'s #ds (its __len) must be a whole number of rows from 0, got %s')
+            :format(op, tostring(n)))
+    end
     return n
   end
 

@@ -795,6 +795,28 @@ describe('data.DataLoader', function()
     end
     assert.are.equal(3, n)
   end)
+
+  -- PyTorch 1.13's len() of a dataset whose __len__ gives 2.5: TypeError
+  -- "'float' object cannot be interpreted as an integer"; -2: ValueError
+  -- "__len__() should return >= 0". A loader over such a #ds failed inside
+  -- string.format (2.5, NaN) or made no batches (-3); Subset, ConcatDataset
+  -- and SequentialSampler took 2.5 rows
+  it('refuses a dataset whose #ds is not a whole number of rows from 0', function()
+    local function lying(len)
+      local p = newproxy(true)
+      getmetatable(p).__len = function() return len end
+      getmetatable(p).__index = function(_, i) return { nl.full({ 2 }, i), i } end
+      return p
+    end
+    for _, len in ipairs({ 2.5, -3, 0 / 0, math.huge }) do
+      local want = "the dataset's #ds (its __len) must be a whole number of rows from 0, got " .. tostring(len)
+      contains(errmsg(function() for _ in data.DataLoader(lying(len)):iter() do end end), 'DataLoader: ' .. want)
+      contains(errmsg(data.ConcatDataset, { lying(len), lying(2) }), 'ConcatDataset: element 1 of the list: ' .. want)
+      contains(errmsg(data.SequentialSampler, lying(len)), 'SequentialSampler: ' .. want)
+      contains(errmsg(data.Subset, lying(len), { 1 }), 'Subset: ' .. want)
+    end
+    assert.are.equal(3, #data.DataLoader(lying(5), { batch_size = 2 }))
+  end)
 end)
 
 describe('data.char_corpus', function()
