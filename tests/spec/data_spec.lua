@@ -302,6 +302,33 @@ describe('data.load_csv', function()
   it('names a missing file', function()
     contains(errmsg(data.load_csv, dir .. '/none.csv'), 'load_csv: cannot open')
   end)
+
+  -- A FIFO that no process writes: its open waited for a writer forever
+  -- (load_csv and load_idx alike); /dev/zero was read until memory ran
+  -- out before its NUL bytes were looked at. Each runs in a child under a
+  -- time and memory limit. A pipe with a writer is still read.
+  it('reads a FIFO without a writer as empty, refuses /dev/zero at once, and reads a pipe', function()
+    local fifo = dir .. '/nowriter'
+    assert(os.execute('rm -f ' .. q(fifo) .. ' && mkfifo ' .. q(fifo)) == 0)
+    local script = write('fifo_child.lua', S.path_prelude .. [[
+      local data = require('nnlua').data
+      for _, f in ipairs({ 'load_csv', 'load_idx' }) do print(pcall(data[f], arg[1])) end
+      print(pcall(data.load_csv, '/dev/zero'))
+      print(pcall(data.load_csv, arg[2]))
+    ]])
+    local csv = write('piped.csv', 'a,b\n1,2\n3,4\n')
+    -- (ASan, under make test-asan, reserves its shadow memory past any
+    -- ulimit -v; its max_allocation_size_mb bounds the child there)
+    local limit = (os.getenv('LD_PRELOAD') or ''):find('asan', 1, true) and '' or 'ulimit -v 4000000; '
+    local p = assert(io.popen(('bash -c %s 2>&1'):format(q(('%stimeout 20 luajit %s %s <(gzip -c %s)')
+                                                        :format(limit, q(script), q(fifo), q(csv))))))
+    local out = p:read('*a')
+    p:close()
+    contains(out, "load_csv: '" .. fifo .. "' has 0 lines; expected at least 1 header lines")
+    contains(out, "load_idx: '" .. fifo .. "' is too short for an IDX file (0 bytes)")
+    contains(out, "load_csv: '/dev/zero' holds a NUL byte; it is not a text file")
+    contains(out, 'true\ttensor([[1., 2.],')
+  end)
 end)
 
 -- ---- Fashion-MNIST ---------------------------------------------------------
