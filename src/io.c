@@ -29,6 +29,13 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 /* ---- gzip-or-plain reading ---- */
 
+/* zlib's message of gz without the name zlib gives the stream ("<fd:3>: "):
+ * the message names the path already */
+static const char *gz_message(gzFile gz, int *code) {
+    const char *m = gzerror(gz, code), *c = m[0] == '<' ? strstr(m, ">: ") : NULL;
+    return c ? c + 3 : m;
+}
+
 /* Reads up to n bytes; returns how many (short only at end of file), or -1
  * with the error set. */
 static int64_t gz_read_full(gzFile gz, void *buf, int64_t n, const char *op, const char *path) {
@@ -38,7 +45,7 @@ static int64_t gz_read_full(gzFile gz, void *buf, int64_t n, const char *op, con
         int r = gzread(gz, (char *)buf + got, (unsigned)want);
         if (r < 0) {
             int code;
-            const char *m = gzerror(gz, &code);
+            const char *m = gz_message(gz, &code);
             nl_set_error("%s: cannot read " PATH_FMT ": %s", op, path,
                          code == Z_ERRNO ? strerror(errno) : m);
             return -1;
@@ -46,7 +53,7 @@ static int64_t gz_read_full(gzFile gz, void *buf, int64_t n, const char *op, con
         if (r == 0) {
             /* zlib reports a gzip stream cut short as an error, not as EOF */
             int code;
-            const char *m = gzerror(gz, &code);
+            const char *m = gz_message(gz, &code);
             if (code != Z_OK) {
                 nl_set_error("%s: " PATH_FMT " is truncated or corrupt: %s", op, path, m);
                 return -1;
