@@ -199,7 +199,9 @@ return function(nl)
   local PREDICT_KNOWN = { batch_size = 1, verbose = 1, steps = 1 }
 
   -- the key of a tensor's C tensor (two Lua handles of one tensor share it)
-  local function tensor_key(p) return tostring(ffi.cast('void *', p.ptr)) end
+  -- (its address as a number, no string made of it: train_on_batch
+  -- checks the parameters at each call)
+  local function tensor_key(p) return tonumber(ffi.cast('uintptr_t', p.ptr)) end
 
   -- true when every parameter optimizer o holds is one of the model's (or
   -- of its loss module's, which may learn too); an object without
@@ -576,26 +578,31 @@ return function(nl)
   local function tally_add(op, c, t, pred, yb, lv)
     -- (a model of several outputs, a table of them, trains and evaluates
     -- with a loss function that reads them; a metric reads one tensor)
-    if c.metrics[1] and not nl.is_tensor(pred) then
+    local metrics = c.metrics
+    if metrics[1] and not nl.is_tensor(pred) then
       nl._raise(("%s: metric '%s' reads the model's output as one tensor, got %s; with several outputs, compute "
-                 .. 'it in a callback'):format(op, c.metrics[1], nl._describe_arg(pred)))
+                 .. 'it in a callback'):format(op, metrics[1], nl._describe_arg(pred)))
     end
     local len = yb:size(1)
     local d, v, keep = batch_weight(c, yb, len)
     -- every metric first, then t changed: a metric that raises leaves t as
-    -- it was (train_on_batch's running tally goes on after a failed call)
-    local ms = {}
-    for _, m in ipairs(c.metrics) do
+    -- it was (train_on_batch's running tally goes on after a failed call);
+    -- ms in the order of c.metrics, no table without metrics (a loop over
+    -- pairs here kept each step out of LuaJIT's traces)
+    local n = #metrics
+    local ms = n > 0 and {} or nil
+    for i = 1, n do
+      local m = metrics[i]
       -- (an nl.metrics object's counts: a list, which its _add extends)
       local obj = c.metric_obj and c.metric_obj[m]
-      if obj then ms[m] = obj:_add(t.metrics[m] or obj:_state(), yb, pred, nil, op)
-      else ms[m] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m) end
+      if obj then ms[i] = obj:_add(t.metrics[m] or obj:_state(), yb, pred, nil, op)
+      else ms[i] = (t.metrics[m] or 0) + metric_sum(op, c.metric_of[m], c.kind, pred, yb, keep, m) end
     end
     t.seen = t.seen + len
     if c.summed then t.loss_sum = t.loss_sum + lv
     elseif d > 0 then t.loss_sum = t.loss_sum + lv * d end   -- a batch of ignored elements: NaN times 0
     t.wsum, t.vsum = t.wsum + d, t.vsum + v
-    for m, x in pairs(ms) do t.metrics[m] = x end
+    for i = 1, n do t.metrics[metrics[i]] = ms[i] end
   end
   -- the epoch's loss: the whole set's, as one batch would give it
   local function tally_loss(c, t) return c.summed and t.loss_sum or t.loss_sum / t.wsum end
@@ -1090,6 +1097,24 @@ return function(nl)
     end
   end
 
+  -- the step of an optimizer that re-evaluates the loss (LBFGS): the
+  -- closure a PyTorch user writes, zero_grad, the batch's loss again,
+  -- backward, the loss; its first call takes train_step's forward
+  local function closure_step(op, self, c, loss, xb, yb, wb)
+    local first = loss
+    c.optimizer:step(function()
+      local l = first
+      if l then first = nil
+      else
+        local p = self(xb)
+        l = wb and weighted_loss(c, p, yb, wb, op) or c.loss(p, yb)
+      end
+      c.optimizer:zero_grad()
+      l:backward()
+      return l
+    end)
+  end
+
   -- one training step, fit's and train_on_batch's: the batch's loss (each
   -- sample's weighed by wb, where given), tallied into t before the step
   -- (of the same outputs: a metric that cannot read the targets fails
@@ -1098,25 +1123,20 @@ return function(nl)
   -- the closure a PyTorch user writes: zero_grad, the batch's loss again,
   -- backward, the loss; its first call takes the forward here (whose loss
   -- is the step's, what LBFGS's step returns). Returns the loss.
+  -- (the tally without the tape, as nl.no_grad runs a function, with no
+  -- closure made each step: one kept train_step and fit's loop out of
+  -- LuaJIT's traces, which compile no closure creation)
   local function train_step(op, self, c, t, xb, yb, wb)
     local pred = self(xb)
     yb = squeeze_labels(c, pred, yb)
     local loss = wb and weighted_loss(c, pred, yb, wb, op) or c.loss(pred, yb)
     local lv = loss:item()
-    nl.no_grad(function() tally_add(op, c, t, nl.is_tensor(pred) and pred:detach() or pred, yb, lv) end)
-    if c.optimizer.needs_closure == true then
-      local first = loss
-      c.optimizer:step(function()
-        local l = first
-        if l then first = nil
-        else
-          local p = self(xb)
-          l = wb and weighted_loss(c, p, yb, wb, op) or c.loss(p, yb)
-        end
-        c.optimizer:zero_grad()
-        l:backward()
-        return l
-      end)
+    local prev = lib.nl_set_grad_enabled(0)
+    -- (the outputs detached for the metrics, which alone read them)
+    local ok, err = pcall(tally_add, op, c, t, c.metrics[1] and nl.is_tensor(pred) and pred:detach() or pred, yb, lv)
+    lib.nl_set_grad_enabled(prev)
+    if not ok then error(err, 0) end
+    if c.optimizer.needs_closure == true then closure_step(op, self, c, loss, xb, yb, wb)
     else
       c.optimizer:zero_grad()
       loss:backward()
@@ -1616,7 +1636,7 @@ return function(nl)
     -- epoch only (it trained no epoch)
     local last_epoch = ((es and es.stopped_epoch > 0) or stopping()) and 0 or epochs
     call_hook(cbs, 'on_train_begin', {})
-    local logs = {}
+    local logs, on_step = {}, opts.on_step
     for epoch = start_epoch, last_epoch do
       local t0, last_draw = nl.time(), -1
       local t, step = tally_new(), 0
@@ -1674,7 +1694,7 @@ return function(nl)
         end
         if batch_begin then call_hook(cbs, 'on_train_batch_begin', step, {}) end
         local lv = train_step('fit', self, c, t, xb, yb, wb)
-        if opts.on_step then opts.on_step(epoch, step, lv) end
+        if on_step then on_step(epoch, step, lv) end
         -- the logs of a batch: the epoch's loss and metrics so far (Keras's)
         if batch_end then
           local bl = { loss = tally_loss(c, t) }
@@ -1684,7 +1704,7 @@ return function(nl)
         if ckpt and ckpt.every and step % ckpt.every == 0 and (not nb or step < nb) and not stopping() then
           save(epoch, step, rng_epoch, t)
         end
-        local now = nl.time()
+        local now = tty and nl.time()
         if tty and (now - last_draw > 0.1 or step == nb) then
           last_draw = now
           local elapsed = now - t0

@@ -44,6 +44,10 @@ describe('get_submodule, get_parameter and get_buffer', function()
     for _, kv in ipairs(mods) do assert.are.equal(kv[2], m:get_submodule(kv[1])) end
     for _, kv in ipairs(params) do assert.is_true(rawequal(kv[2], m:get_parameter(kv[1])), kv[1]) end
     for _, kv in ipairs(bufs) do assert.is_true(rawequal(kv[2], m:get_buffer(kv[1])), kv[1]) end
+    -- modules(): named_modules' modules, in its order (it walks without making the names)
+    local ms = m:modules()
+    assert.are.equal(#mods, #ms)
+    for i, kv in ipairs(mods) do assert.are.equal(kv[2], ms[i]) end
     -- by the fields: Lua's item 3 of a Sequential is PyTorch's '2'
     assert.are.equal(m, m:get_submodule(''))
     assert.are.equal(rawget(m.heads.b, 3), m:get_submodule('heads.b.2'))
@@ -59,6 +63,10 @@ describe('get_submodule, get_parameter and get_buffer', function()
     local s = nn.Sequential(l, nn.ReLU(), l)
     assert.are.equal(l, s:get_submodule('0'))
     assert.are.equal(l, s:get_submodule('2'))
+    -- (PyTorch 1.13's modules(): s, l, the ReLU; l once)
+    local ms = s:modules()
+    assert.are.equal(3, #ms)
+    assert.are.equal(s, ms[1]); assert.are.equal(l, ms[2]); assert.are.equal(rawget(s, 2), ms[3])
     l.weight:requires_grad(false)
     assert.is_true(rawequal(l.weight, s:get_parameter('2.weight')))
   end)

@@ -356,7 +356,7 @@ return function(nl, nn)
   local function unique(pairs_list)
     local out, seen = {}, {}
     for _, kv in ipairs(pairs_list) do
-      local key = tostring(ffi.cast('uintptr_t', kv[2].ptr))
+      local key = tonumber(ffi.cast('uintptr_t', kv[2].ptr))   -- (no string made: train_on_batch asks each call)
       if not seen[key] then
         seen[key] = true
         out[#out + 1] = kv
@@ -391,10 +391,19 @@ return function(nl, nn)
     walk(self, '')
     return out
   end
-  -- self and every submodule, each once
+  -- self and every submodule, each once, in named_modules' order without
+  -- making its names (m:train() walks them at each train_on_batch)
   function Module:modules()
-    local out = {}
-    for _, kv in ipairs(self:named_modules()) do out[#out + 1] = kv[2] end
+    local out, seen = {}, {}
+    local function walk(m)
+      seen[m] = true
+      out[#out + 1] = m
+      for _, k in ipairs(m._order) do
+        local v = rawget(m, k)
+        if is_module(v) and not seen[v] then walk(v) end
+      end
+    end
+    walk(self)
     return out
   end
   -- fn on every module, children before their parent, as PyTorch's (an
