@@ -21,24 +21,8 @@ return function(nl, H)
     cls.__index = cls
     return cls
   end
-  -- a constructor takes what its init takes (EarlyStopping({}, 1) dropped
-  -- the 1, where Keras's raise TypeError); a vararg init takes any
-  local function check_init(cls, n, ...)
-    local init = cls.init
-    local info = debug.getinfo(init, 'u')
-    local most = info.nparams - 1
-    if not info.isvararg and n > most then
-      local names = {}
-      for i = 2, most + 1 do
-        local p = debug.getlocal(init, i)
-        names[i - 1] = p == 'opts' and '[{options}]' or p
-      end
-      nl._no_extra_args(cls.__name, '(' .. table.concat(names, ', ') .. ')', nil, select(most + 1, ...))
-    end
-  end
   function Callback.new(cls, ...)
-    local n = select('#', ...)
-    if n > 0 and type(cls.init) == 'function' then check_init(cls, n, ...) end
+    if type(cls.init) == 'function' then nl._check_init_args(cls.__name, cls.init, ...) end
     local o = setmetatable({}, cls)
     if cls.init then o:init(...) end
     return o

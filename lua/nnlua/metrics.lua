@@ -24,22 +24,9 @@ return function(nl)
   local Metric = {}
   Metric.__index = Metric
   local CLASSES = {}
-  -- (the constructors take what their init takes: Precision({}, 0.5)
-  -- dropped the 0.5, where Keras's positional thresholds are options here)
-  local function check_init(name, init, ...)
-    local most = debug.getinfo(init, 'u').nparams - 1
-    if select('#', ...) > most then
-      local names = {}
-      for i = 2, most + 1 do
-        local p = debug.getlocal(init, i)
-        names[i - 1] = p == 'opts' and '[{options}]' or p
-      end
-      nl._no_extra_args('nl.metrics.' .. name, '(' .. table.concat(names, ', ') .. ')', nil, select(most + 1, ...))
-    end
-  end
   local function class(name, init)
     local C = setmetatable({ class_name = name }, { __index = Metric, __call = function(C, ...)
-      check_init(name, init, ...)
+      nl._check_init_args('nl.metrics.' .. name, init, ...)
       local o = setmetatable({}, C)
       init(o, ...)
       o._st = o:_state()

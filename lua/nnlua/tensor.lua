@@ -187,15 +187,34 @@ return function(nl)
     return h
   end
   nl._wrap = wrap
-  -- Wraps each method of class (a function whose name is not in skip and
-  -- does not start with _) so that a call whose self fails is_self raises
-  -- "<name>: expected a <kind>; call it as <var>:<name>(...)": a dot for a
-  -- colon failed inside on a nil self ("attempt to index local 'self'").
   -- the arguments fn takes after self (math.huge for a vararg one)
   local function fixed_params(fn)
     local info = debug.getinfo(fn, 'u')
     return info.isvararg and math.huge or info.nparams - 1
   end
+  -- op's error for the arguments ... past the most fn takes after self,
+  -- naming fn's parameters: '(a, b)', or with options '(a, [{options}])'
+  -- for a parameter named opts
+  local function refuse_past(op, fn, most, options, ...)
+    local takes = {}
+    for i = 2, most + 1 do
+      local p = debug.getlocal(fn, i)
+      takes[i - 1] = options and p == 'opts' and '[{options}]' or p
+    end
+    nl._no_extra_args(op, '(' .. table.concat(takes, ', ') .. ')', nil, ...)
+  end
+  -- a constructor's arguments past what its init(self, ...) takes are an
+  -- error naming them (Precision({}, 0.5), EarlyStopping({}, 1) dropped
+  -- the last, where Keras raises TypeError); a vararg init takes any
+  function nl._check_init_args(op, init, ...)
+    local most = fixed_params(init)
+    if select('#', ...) > most then refuse_past(op, init, most, true, select(most + 1, ...)) end
+  end
+
+  -- Wraps each method of class (a function whose name is not in skip and
+  -- does not start with _) so that a call whose self fails is_self raises
+  -- "<name>: expected a <kind>; call it as <var>:<name>(...)": a dot for a
+  -- colon failed inside on a nil self ("attempt to index local 'self'").
   function nl._guard_methods(class, is_self, kind, var, skip)
     for name, fn in pairs(class) do
       if type(fn) == 'function' and not (skip and skip[name]) and name:sub(1, 1) ~= '_' then
@@ -207,11 +226,7 @@ return function(nl)
         class[name] = function(self, ...)
           if not is_self(self) then raise(msg) end
           if most == nil then most = fixed_params(fn) end
-          if select('#', ...) > most then
-            local takes = {}
-            for i = 2, most + 1 do takes[i - 1] = debug.getlocal(fn, i) end
-            nl._no_extra_args(name, '(' .. table.concat(takes, ', ') .. ')', nil, select(most + 1, ...))
-          end
+          if select('#', ...) > most then refuse_past(name, fn, most, false, select(most + 1, ...)) end
           return fn(self, ...)
         end
       end
