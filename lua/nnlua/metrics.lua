@@ -73,12 +73,6 @@ return function(nl)
     end
     return name
   end
-  local function flag(op, k, v)
-    if v ~= nil and type(v) ~= 'boolean' then
-      nl._raise(('%s: %s must be a boolean (true or false), got %s'):format(op, k, nl._describe_arg(v)))
-    end
-    return v == true
-  end
 
   -- the outputs (as float64 probabilities, through a sigmoid where the
   -- metric takes logits), the positives (targets not 0, as Keras casts
@@ -196,7 +190,7 @@ return function(nl)
   -- entry, and the counts above each threshold are the bins' sums from
   -- it up. The state: tp (n), fp (n), then the positives' and
   -- negatives' totals (which give fn and tn).
-  local AUC_KNOWN = { num_thresholds = 1, curve = 1, summation_method = 1, name = 1, from_logits = 1 }
+  local AUC_KNOWN = { num_thresholds = 1, curve = 1, summation_method = 1, name = 1, from_logits = 'flag' }
   local AUC_KEYS = { 'num_thresholds', 'curve', 'summation_method', 'from_logits', 'name' }
   local SUMMATION = { interpolation = true, minoring = true, majoring = true }
   local AUC = class('AUC', function(self, opts)
@@ -216,7 +210,7 @@ return function(nl)
         nl._describe_arg(sm)))
     end
     self.num_thresholds, self.curve, self.summation_method = n, curve, sm
-    self.from_logits = flag(op, 'from_logits', opts.from_logits)
+    self.from_logits = opts.from_logits == true
     self.name, self._keys, self._len = name_of(op, opts.name, 'auc'), AUC_KEYS, 2 * n + 2
   end)
   AUC.direction = 'up'
