@@ -424,6 +424,30 @@ return function(nl)
         b_hh and ', b_hh ' .. (is_tensor(b_hh) and shape_str(b_hh) or describe(b_hh)) or ''))
     end
   end
+  -- the weights of layer and direction k of an LSTM with projections:
+  -- input (N, I), h (N, P), c (N, H), w_ih (4H, I), w_hh (4H, P), b (4H),
+  -- w_hr (P, H)
+  local function proj_args(op, k, x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr)
+    local ws = { { 'w_ih', w_ih }, { 'w_hh', w_hh }, { 'b_ih', b_ih }, { 'b_hh', b_hh }, { 'w_hr', w_hr } }
+    for _, a in ipairs(ws) do
+      if a[2] ~= nil then tensor_arg(op, a[1], a[2]) end
+    end
+    local N, P, H = Tensor.size(h, 1), Tensor.size(h, 2), Tensor.size(c, 2)
+    local want = { w_ih = { 4 * H, Tensor.size(x, 2) }, w_hh = { 4 * H, P }, b_ih = { 4 * H }, b_hh = { 4 * H },
+                   w_hr = { P, H } }
+    local ok, got = Tensor.size(c, 1) == N, {}
+    for _, a in ipairs(ws) do
+      if a[2] ~= nil then
+        got[#got + 1] = a[1] .. ' ' .. shape_str(a[2])
+        if shape_str(a[2]) ~= '[' .. table.concat(want[a[1]], ',') .. ']' then ok = false end
+      end
+    end
+    if not ok then
+      raise(('%s: with projections (h0 of size P = %d, c0 of H = %d) layer and direction %d expects w_ih (4H, I), '
+        .. 'w_hh (4H, P), biases (4H) and w_hr (P, H), got input %s, %s'):format(op, P, H, k, shape_str(x),
+        table.concat(got, ', ')))
+    end
+  end
   -- torch.lstm_cell(input, {h, c}, w_ih, w_hh, b_ih, b_hh) -> h', c'
   define('lstm_cell', '(input, hx, w_ih, w_hh, b_ih, b_hh)', function(x, hx, w_ih, w_hh, b_ih, b_hh)
     local op = 'lstm_cell'
@@ -459,10 +483,15 @@ return function(nl)
   -- (and b_ih, b_hh with has_biases) for each layer and direction in
   -- turn, h0 (layers * directions, N, H); input (T, N, I), or (N, T, I)
   -- with batch_first. Each step is the cell above; dropout (in train)
-  -- falls on the outputs of every layer but the last.
+  -- falls on the outputs of every layer but the last. lstm with
+  -- projections, as PyTorch tells them (h0's last dim P differs from
+  -- c0's H): each layer and direction lists w_hr (P, H) last, after
+  -- w_ih (4H, I), w_hh (4H, P) and the biases, and each step's h is
+  -- h_cell w_hr^T, of size P (nn.LSTM's proj_size).
   local STEPS = {
-    lstm = { 4, 2, function(x, st, wi, wh, bi, bh)
+    lstm = { 4, 2, function(x, st, wi, wh, bi, bh, whr)
       local h, c = F.lstm_cell(affine(x, wi, bi) + affine(st[1], wh, bh), st[2])
+      if whr then h = nl.matmul(h, Tensor.t(whr)) end
       return { h, c }
     end },
     gru = { 3, 1, function(x, st, wi, wh, bi, bh)
@@ -498,9 +527,14 @@ return function(nl)
       dropout = nl.nn._dropout_p(op, dropout or 0)
       train = flag(op, 'train', train, false)
       local D = flag(op, 'bidirectional', bidirectional, false) and 2 or 1
-      local per = has_biases and 4 or 2
+      -- (PyTorch's test for projections: h0 and c0 of different last dims)
+      local proj = nstates == 2 and is_tensor(hx[1]) and is_tensor(hx[2]) and Tensor.dim(hx[1]) == 3
+        and Tensor.dim(hx[2]) == 3 and Tensor.size(hx[1], 3) ~= Tensor.size(hx[2], 3)
+      local per = (has_biases and 4 or 2) + (proj and 1 or 0)
       if #params ~= L * D * per then
-        raise(('%s: expected %d weights (%d per layer and direction), got %d'):format(op, L * D * per, per, #params))
+        raise(('%s: expected %d weights (%d per layer and direction%s), got %d'):format(op, L * D * per, per,
+          proj and (', w_hr last: h0 %s and c0 %s have projections'):format(shape_str(hx[1]), shape_str(hx[2])) or '',
+          #params))
       end
       if Tensor.dim(x) ~= 3 then
         raise(('%s: expected input (T, N, I) (batch_first: (N, T, I)), got shape %s'):format(op, shape_str(x)))
@@ -523,13 +557,16 @@ return function(nl)
           local k = (l - 1) * D + d
           local w = {}
           for j = 1, per do w[j] = params[(k - 1) * per + j] end
+          local w_hr = proj and w[per] or nil
+          if not has_biases then w[3], w[4] = nil, nil end
           local st = {}
           for s = 1, nstates do st[s] = Tensor.select(hx[s], 1, k) end
-          cell_args(op, gates, Tensor.select(input, 1, 1), st[1], w[1], w[2], w[3], w[4])
+          if proj then proj_args(op, k, Tensor.select(input, 1, 1), st[1], st[2], w[1], w[2], w[3], w[4], w_hr)
+          else cell_args(op, gates, Tensor.select(input, 1, 1), st[1], w[1], w[2], w[3], w[4]) end
           local ys = {}
           for i = 1, T do
             local t = d == 1 and i or T - i + 1
-            st = step(Tensor.select(input, 1, t), st, w[1], w[2], w[3], w[4])
+            st = step(Tensor.select(input, 1, t), st, w[1], w[2], w[3], w[4], w_hr)
             ys[t] = st[1]
           end
           outs[d] = nl.stack(ys, 1)

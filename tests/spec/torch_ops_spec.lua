@@ -301,3 +301,78 @@ describe('torch_ops without goldens', function()
     end
   end)
 end)
+
+-- nl.lstm with projections (h0 of proj_size, c0 of hidden_size; w_hr last
+-- in each layer and direction), against PyTorch 1.13
+-- (tests/golden/lstm_proj.lua, made by tests/golden/gen_lstm_proj.py)
+describe('nl.lstm with projections', function()
+  local proj_cases = dofile(S.root .. '/tests/golden/lstm_proj.lua')
+  S.golden_its(it, proj_cases, { lstm = ops.lstm }, function(c, op) S.check_method_case(c, op, TOL) end)
+
+  -- x (T, N, I), the flat weights of an LSTM(I, H, proj_size = P), L layers, D directions
+  local function flat(I, H, P, L, D, bias)
+    local ps = {}
+    for l = 1, L do
+      for _ = 1, D do
+        ps[#ps + 1] = S.randn64(4 * H, l == 1 and I or D * P) * 0.5
+        ps[#ps + 1] = S.randn64(4 * H, P) * 0.5
+        if bias then
+          ps[#ps + 1] = S.randn64(4 * H) * 0.5
+          ps[#ps + 1] = S.randn64(4 * H) * 0.5
+        end
+        ps[#ps + 1] = S.randn64(P, H) * 0.5
+      end
+    end
+    return ps
+  end
+
+  it('passes float64 gradient checks through output, h_n and c_n, and a second-order one', function()
+    nl.manual_seed(11)
+    local ps = flat(2, 3, 2, 1, 2, true)
+    local function f(x, h0, c0, ...)
+      local out, hn, cn = nl.lstm(x, { h0, c0 }, { ... }, true, 1, 0, false, true, false)
+      return out:sum() + (hn * hn):sum() + (cn * cn * cn):sum()
+    end
+    S.gradcheck(f, S.randn64(3, 2, 2), S.randn64(2, 2, 2), S.randn64(2, 2, 3), unpack(ps))
+    -- the second derivative along v by finite differences of the first
+    local x, h0, c0 = S.randn64(2, 1, 2), S.randn64(2, 1, 2), S.randn64(2, 1, 3)
+    local v = S.randn64(2, 1, 2)
+    local function grad_dot(xx)
+      xx = xx:detach():requires_grad()
+      local g = nl.autograd.grad(f(xx, h0, c0, unpack(ps)), { xx }, { create_graph = true })[1]
+      return g, (g * v):sum(), xx
+    end
+    local _, gv, xx = grad_dot(x)
+    local hvp = nl.autograd.grad(gv, { xx })[1]
+    local e = 1e-6
+    local fd = (grad_dot(x + v * e) - grad_dot(x - v * e)) / (2 * e)
+    S.expect_close(hvp, fd, 'Hessian-vector product', 1e-5, 1e-7)
+  end)
+
+  it('gives the values of nn.LSTM with proj_size on its weights', function()
+    nl.manual_seed(12)
+    local m = nl.nn.LSTM(3, 4, { num_layers = 2, proj_size = 2, bidirectional = true, batch_first = true }):double()
+    local ps = {}
+    for _, p in ipairs(m:parameters()) do ps[#ps + 1] = p end
+    local x, h0, c0 = S.randn64(2, 5, 3), S.randn64(4, 2, 2), S.randn64(4, 2, 4)
+    local out, hc = m(x, { h0, c0 })
+    local fout, fh, fc = nl.lstm(x, { h0, c0 }, ps, true, 2, 0, false, true, true)
+    S.expect_close(fout, out, 'output', 1e-12, 1e-12)
+    S.expect_close(fh, hc[1], 'h_n', 1e-12, 1e-12)
+    S.expect_close(fc, hc[2], 'c_n', 1e-12, 1e-12)
+  end)
+
+  it('names the op and the shapes on bad weights', function()
+    local x, h0, c0 = nl.ones(3, 2, 4), nl.zeros(1, 2, 2), nl.zeros(1, 2, 3)
+    local w = { nl.ones(12, 4), nl.ones(12, 2), nl.ones(12), nl.ones(12), nl.ones(2, 3) }
+    S.contains(S.errmsg(nl.lstm, x, { h0, c0 }, { w[1], w[2], w[3], w[4] }, true, 1),
+      'lstm: expected 5 weights (5 per layer and direction, w_hr last: h0 [1,2,2] and c0 [1,2,3] have projections), got 4')
+    S.contains(S.errmsg(nl.lstm, x, { h0, c0 }, { w[1], w[2], w[3], w[4], nl.ones(3, 2) }, true, 1),
+      'lstm: with projections (h0 of size P = 2, c0 of H = 3) layer and direction 1 expects w_ih (4H, I), w_hh (4H, P), '
+      .. 'biases (4H) and w_hr (P, H), got input [2,4], w_ih [12,4], w_hh [12,2], b_ih [12], b_hh [12], w_hr [3,2]')
+    S.contains(S.errmsg(nl.lstm, x, { h0, c0 }, { w[1], nl.ones(12, 3), w[5] }, false, 1),
+      'got input [2,4], w_ih [12,4], w_hh [12,3], w_hr [2,3]')
+    S.contains(S.errmsg(nl.lstm, x, { h0, nl.zeros(1, 3, 3) }, w, true, 1),
+      'lstm: hidden state 2 must be (1, 2, H) for 1 layers, 1 directions and batch 2, got [1,3,3]')
+  end)
+end)
