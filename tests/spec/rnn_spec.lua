@@ -538,6 +538,18 @@ describe('recurrent layers', function()
         'h0 has shape [2,2,128], expected [4,2,128] (2 * num_layers, batch, hidden_size)')
   end)
 
+  it("flatten_parameters() does nothing, as PyTorch's on the CPU, for every layer", function()
+    nl.manual_seed(13)
+    local x = nl.randn(4, 2, 3)
+    for _, m in ipairs({ nn.LSTM(3, 4, { num_layers = 2 }), nn.GRU(3, 4), nn.RNN(3, 4),
+                         nn.LSTM(3, 4, { proj_size = 2, bidirectional = true }) }) do
+      local before = m(x)
+      assert.is_nil(m:flatten_parameters(), m:repr())
+      expect_close(m(x), before, m:repr() .. ' output after flatten_parameters', 0, 0)
+    end
+    has(error_of(function() nn.GRU(3, 4):flatten_parameters(1) end), 'GRU:flatten_parameters: takes (), got 1 argument')
+  end)
+
   it('unbatched input and states drop the batch dim', function()
     local m = nn.GRU(3, 4, { num_layers = 2 })
     local out, hn = m(nl.randn(5, 3), nl.zeros(2, 4))

@@ -349,6 +349,13 @@ return function(nl, nn)
     return cur, h_n
   end
 
+  -- PyTorch's flatten_parameters(): it packs the weights into one buffer
+  -- for cuDNN, and does nothing on the CPU; here the same nothing, so that
+  -- models that call it in forward (as many ported ones do) run
+  function RNNBase:flatten_parameters(...)
+    if select('#', ...) > 0 then nl._no_extra_args(self.__name .. ':flatten_parameters', '()', nil, ...) end
+  end
+
   function RNNBase:extra_repr()
     local s = ('%d, %d'):format(self.input_size, self.hidden_size)
     if self.mode == MODE.RNN_RELU then s = s .. ", nonlinearity='relu'" end
