@@ -592,6 +592,24 @@ describe('recurrent layer errors', function()
     has(msg, 'GRUCell: expects input size 10, got 7')
   end)
 
+  it("a state of another dtype than the input names the layer or cell and the state", function()
+    local x = nl.zeros(5, 2, 3)
+    local f64 = function(...) return nl.zeros({ ... }, 'float64') end
+    local proj = nn.LSTM(3, 4, { proj_size = 2 })
+    has(error_of(function() proj(x, { f64(1, 2, 2), nl.zeros(1, 2, 4) }) end),
+        'LSTM: h0 of dtype float64 for float32 input and weights (convert it: h0:float())')
+    has(error_of(function() proj(x, { nl.zeros(1, 2, 2), f64(1, 2, 4) }) end), 'LSTM: c0 of dtype float64 for float32')
+    has(error_of(function() nn.LSTM(3, 4)(x, { nl.zeros(1, 2, 4), f64(1, 2, 4) }) end), 'LSTM: c0 of dtype float64')
+    has(error_of(function() nn.GRU(3, 4)(x, nl.zeros({ 1, 2, 4 }, 'int64')) end),
+        'GRU: h0 of dtype int64 for float32 input and weights')
+    has(error_of(function() nn.RNN(3, 4):double()(x:double(), nl.zeros(1, 2, 4)) end),
+        'RNN: h0 of dtype float32 for float64 input and weights (convert it: h0:double())')
+    has(error_of(function() nn.LSTMCell(3, 4)(nl.zeros(2, 3), { nl.zeros(2, 4), f64(2, 4) }) end),
+        'LSTMCell: c of dtype float64 for float32 input and weights (convert it: c:float())')
+    has(error_of(function() nn.RNNCell(3, 4)(nl.zeros(2, 3), f64(2, 4)) end), 'RNNCell: h of dtype float64')
+    has(error_of(function() nn.GRUCell(3, 4)(nl.zeros(3), f64(4)) end), 'GRUCell: h of dtype float64')
+  end)
+
   -- an empty batch, as PyTorch's (the C layer refused it): empty outputs
   -- and states, zero weight gradients; no time steps stay an error
   it('takes an empty batch', function()

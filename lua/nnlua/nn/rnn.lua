@@ -61,11 +61,21 @@ return function(nl, nn)
     return t:requires_grad()
   end
 
+  -- a state of the input's dtype (dt, also the weights'), named with the
+  -- layer or cell, not with the matmul or fused op that would find it
+  local function check_state_dtype(name, what, s, dt)
+    if s:dtype() ~= dt then
+      raise(('%s: %s of dtype %s for %s input and weights (convert it: %s:%s())'):format(name, what, s:dtype(), dt,
+        what, dt == 'float64' and 'double' or 'float'))
+    end
+  end
+
   -- the rows of a state given as (L, N, H) (or (L, H) for unbatched input)
-  -- (size: the name of H's option, hidden_size or proj_size)
-  local function check_state(name, what, s, L, N, H, unbatched, D, size)
+  -- of dtype dt (size: the name of H's option, hidden_size or proj_size)
+  local function check_state(name, what, s, L, N, H, unbatched, D, size, dt)
     if s == nil then return nil end
     if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
+    check_state_dtype(name, what, s, dt)
     local want = unbatched and ('[%d,%d]'):format(L, H) or ('[%d,%d,%d]'):format(L, N, H)
     if nl._shape_str(s) ~= want then
       raise(('%s: %s has shape %s, expected %s (%s, %s%s)'):format(name, what, nl._shape_str(s), want,
@@ -295,8 +305,8 @@ return function(nl, nn)
       if hx ~= nil and not nl.is_tensor(hx) then raise(name .. ': the initial state h0 must be a tensor, got ' .. type(hx)) end
       h0 = hx
     end
-    h0 = check_state(name, 'h0', h0, L * D, N, R, unbatched, D, P > 0 and 'proj_size' or nil)
-    c0 = check_state(name, 'c0', c0, L * D, N, H, unbatched, D)
+    h0 = check_state(name, 'h0', h0, L * D, N, R, unbatched, D, P > 0 and 'proj_size' or nil, x:dtype())
+    c0 = check_state(name, 'c0', c0, L * D, N, H, unbatched, D, nil, x:dtype())
     local lengths = lengths_tensor(name, opts.lengths, N)
     local TNH, NH = T * N * H, N * H
     local out_shape = bf and { N, T, H } or { T, N, H }
@@ -475,6 +485,7 @@ return function(nl, nn)
     local function state(s, what)
       if s == nil then return nl.zeros({ N, H }, x:dtype()) end
       if not nl.is_tensor(s) then raise(('%s: %s must be a tensor, got %s'):format(name, what, type(s))) end
+      check_state_dtype(name, what, s, x:dtype())
       -- an unbatched input takes an unbatched state, as PyTorch's cells do
       local want = unbatched and ('[%d]'):format(H) or ('[%d,%d]'):format(N, H)
       if nl._shape_str(s) ~= want then
