@@ -539,8 +539,11 @@ return function(nl)
       if Tensor.dim(x) ~= 3 then
         raise(('%s: expected input (T, N, I) (batch_first: (N, T, I)), got shape %s'):format(op, shape_str(x)))
       end
+      local x0 = x
       if flag(op, 'batch_first', batch_first, false) then x = Tensor.transpose(x, 1, 2) end
       local T, N = Tensor.size(x, 1), Tensor.size(x, 2)
+      -- (as PyTorch, which asks for a sequence length above 0)
+      if T == 0 then raise(('%s: empty input of shape %s (no steps)'):format(op, shape_str(x0))) end
       for i, h in ipairs(hx) do
         tensor_arg(op, 'hx', h)
         if Tensor.dim(h) ~= 3 or Tensor.size(h, 1) ~= L * D or Tensor.size(h, 2) ~= N then
