@@ -592,6 +592,17 @@ describe('recurrent layer errors', function()
     has(msg, 'GRUCell: expects input size 10, got 7')
   end)
 
+  it('lengths given as a table must be whole numbers, named with the layer', function()
+    local x = nl.randn(5, 3, 2)
+    -- (1.5 ran as a length of 1)
+    has(error_of(function() nn.GRU(2, 3)(x, { lengths = { 1.5, 2, 3 } }) end),
+        'GRU: lengths[1] must be a whole number, got 1.5')
+    has(error_of(function() nn.LSTM(2, 3, { proj_size = 1 })(x, { lengths = { 3, 2.5, 3 } }) end),
+        'LSTM: lengths[2] must be a whole number, got 2.5')
+    has(error_of(function() nn.RNN(2, 3)(x, { lengths = { 3, 2, 0 / 0 } }) end), 'RNN: lengths[3] must be a whole number')
+    has(error_of(function() nn.RNN(2, 3)(x, { lengths = { 3, '2', 1 } }) end), 'RNN: lengths[2] must be a whole number')
+  end)
+
   it("a state of another dtype than the input names the layer or cell and the state", function()
     local x = nl.zeros(5, 2, 3)
     local f64 = function(...) return nl.zeros({ ... }, 'float64') end

@@ -87,7 +87,15 @@ return function(nl, nn)
 
   local function lengths_tensor(name, lengths, N)
     if lengths == nil then return nil end
-    if type(lengths) == 'table' and not nl.is_tensor(lengths) then lengths = nl.tensor(lengths, 'int64') end
+    if type(lengths) == 'table' and not nl.is_tensor(lengths) then
+      -- (nl.tensor would cut 1.5 to 1, and name itself for a string)
+      for i, v in ipairs(lengths) do
+        if type(v) ~= 'number' or v ~= math.floor(v) then
+          raise(('%s: lengths[%d] must be a whole number, got %s'):format(name, i, nl._describe_arg(v)))
+        end
+      end
+      lengths = nl.tensor(lengths, 'int64')
+    end
     if not nl.is_tensor(lengths) or lengths:dtype() ~= 'int64' then
       raise(('%s: lengths must be an int64 tensor or a table of numbers, got %s'):format(name,
         nl.is_tensor(lengths) and lengths:dtype() or type(lengths)))
