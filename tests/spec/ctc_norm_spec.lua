@@ -479,6 +479,31 @@ describe('pad_sequence, pack_padded_sequence, pad_packed_sequence, pack_sequence
     S.same_bits(hc[2], rhc[2], 'c_n')
   end)
 
+  it('unpad_sequence and unpack_sequence give back the sequences, as copies, with their gradients', function()
+    local seqs = { nl.randn(2, 3), nl.randn(4, 3), nl.randn(1, 3) }
+    for _, bf in ipairs({ false, true }) do
+      local padded = R.pad_sequence(seqs, bf, -7)
+      for _, lens in ipairs({ { 2, 4, 1 }, nl.tensor({ 2, 4, 1 }, 'int64') }) do
+        local back = R.unpad_sequence(padded, lens, bf)
+        assert.are.equal(3, #back)
+        for i = 1, 3 do S.same_bits(back[i], seqs[i], 'unpad_sequence sequence ' .. i) end
+      end
+      local back = R.unpack_sequence(R.pack_padded_sequence(padded, { 2, 4, 1 }, bf, false))
+      for i = 1, 3 do S.same_bits(back[i], seqs[i], 'unpack_sequence sequence ' .. i) end
+      -- copies: writing one leaves the padded tensor as it was
+      local before = padded:clone()
+      R.unpad_sequence(padded, { 2, 4, 1 }, { batch_first = bf })[2]:fill_(5)
+      S.same_bits(padded, before, 'the padded input')
+    end
+    -- a length of 0 gives an empty sequence (as PyTorch's)
+    assert.are.same({ 0, 3 }, R.unpad_sequence(R.pad_sequence(seqs), { 0, 4, 1 })[1]:shape())
+    -- gradient 1 on every step kept, 0 on the padding
+    local x = nl.randn(3, 2, 1):requires_grad()
+    local parts = R.unpad_sequence(x, { 1, 3 })
+    ;(parts[1]:sum() + parts[2]:sum() * 2):backward()
+    assert.are.same({ { { 1 }, { 2 } }, { { 0 }, { 2 } }, { { 0 }, { 2 } } }, x.grad:totable())
+  end)
+
   local x = nl.randn(4, 3, 2)
   local cases = {
     { 'unsorted lengths by default', function() R.pack_padded_sequence(x, { 2, 4, 1 }) end, 'pack_padded_sequence: lengths must be sorted in decreasing order' },
@@ -491,6 +516,9 @@ describe('pad_sequence, pack_padded_sequence, pad_packed_sequence, pack_sequence
     { 'a tensor for pad_packed_sequence', function() R.pad_packed_sequence(x) end, 'pad_packed_sequence: expected a PackedSequence' },
     { 'sequences of other trailing shapes', function() R.pad_sequence({ nl.randn(2, 3), nl.randn(2, 4) }) end, 'pad_sequence: sequence 2 has steps of shape [4], sequence 1 of [3]' },
     { 'an empty list', function() R.pad_sequence({}) end, 'pad_sequence: expected a non-empty list' },
+    { 'unpad_sequence past the steps', function() R.unpad_sequence(x, { 5, 2, 1 }) end, "unpad_sequence: lengths[1] is 5, outside 0..4 (the input's steps)" },
+    { 'unpad_sequence lengths of another batch', function() R.unpad_sequence(x, { 4, 2 }) end, 'unpad_sequence: 2 lengths for a batch of 3' },
+    { 'unpack_sequence of a tensor', function() R.unpack_sequence(x) end, 'unpack_sequence: expected a PackedSequence' },
     { 'lengths beside a packed input', function() nn.GRU(2, 3)(R.pack_padded_sequence(x, { 4, 2, 1 }), { lengths = { 4, 2, 1 } }) end, "GRU: unknown option 'lengths' (a PackedSequence carries its lengths)" },
   }
   for _, c in ipairs(cases) do

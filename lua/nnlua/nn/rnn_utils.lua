@@ -1,6 +1,7 @@
 -- rnn_utils.lua: nn.utils.rnn, PyTorch 1.13's helpers for batches of
 -- sequences of different lengths: pad_sequence, pack_padded_sequence,
--- pad_packed_sequence, pack_sequence and the PackedSequence they make,
+-- pad_packed_sequence, pack_sequence, their inverses unpad_sequence and
+-- unpack_sequence, and the PackedSequence they make,
 -- which nn.RNN, nn.LSTM and nn.GRU take as PyTorch's do (rnn.lua runs
 -- their padded form with its lengths and packs the output alike). Each is
 -- an index_select or a cat of the tensors given, so gradients flow through.
@@ -119,8 +120,8 @@ return function(nl, nn)
     return nl.stack(cols, bf and 1 or 2)
   end
 
-  -- lengths as a Lua list of whole numbers in 1..T
-  local function lengths_list(op, lengths, N, T)
+  -- lengths as a Lua list of whole numbers in 1..T (0..T with allow_zero)
+  local function lengths_list(op, lengths, N, T, allow_zero)
     local list
     if nl.is_tensor(lengths) then
       if lengths:dtype() ~= 'int64' or lengths:dim() ~= 1 then
@@ -138,7 +139,10 @@ return function(nl, nn)
         raise(('%s: lengths[%d] must be a whole number, got %s'):format(op, i, nl._describe_arg(v)))
       end
       -- (PyTorch read past the input for a length above T)
-      if v < 1 or v > T then
+      if allow_zero and (v < 0 or v > T) then
+        raise(("%s: lengths[%d] is %d, outside 0..%d (the input's steps)"):format(op, i, v, T))
+      end
+      if not allow_zero and (v < 1 or v > T) then
         raise(('%s: lengths[%d] is %d, outside 1..%d (every sequence needs a step, and at most the input\'s %d)'):format(
           op, i, v, T, T))
       end
@@ -277,6 +281,36 @@ return function(nl, nn)
     table.insert(out, 1, bf and Tp or N)
     table.insert(out, 1, bf and N or Tp)
     return rows:reshape(out), nl.tensor(lengths, 'int64')
+  end
+
+  -- padded (T, N, *) (or (N, T, *) with batch_first) and the N lengths (a
+  -- list or an int64 tensor, each in 0..T) -> a list of the N sequences
+  -- (lengths[b], *), copies (PyTorch 1.13's also transposed a seq-first
+  -- input in place; this one leaves it as it was)
+  function R.unpad_sequence(padded_sequences, lengths, ...)
+    local op = 'unpad_sequence'
+    local a = args_of(op, { 'batch_first' }, { batch_first = 'flag' }, ...)
+    nl._T(padded_sequences, op)
+    local x, bf = padded_sequences, a[1] == true
+    if x:dim() < 2 then
+      raise(('%s: padded_sequences must be (T, N, *) or, batch_first, (N, T, *), got %s'):format(op,
+        nl._shape_str(x)))
+    end
+    local T, N = x:size(bf and 2 or 1), x:size(bf and 1 or 2)
+    local out = {}
+    for b, v in ipairs(lengths_list(op, lengths, N, T, true)) do
+      out[b] = x:select(bf and 1 or 2, b):narrow(1, 1, v):clone()
+    end
+    return out
+  end
+
+  -- a PackedSequence -> the list of its sequences (L_i, *) in batch order
+  function R.unpack_sequence(packed_sequences, ...)
+    local op = 'unpack_sequence'
+    if select('#', ...) > 0 then nl._no_extra_args(op, '(packed_sequences)', nil, ...) end
+    if not is_packed(packed_sequences) then nl._argerror(op, 'a PackedSequence', packed_sequences) end
+    local padded, lengths = R.pad_packed_sequence(packed_sequences, true)
+    return R.unpad_sequence(padded, lengths, true)
   end
 
   -- rnn.lua's forward on a PackedSequence: the padded form with its
