@@ -516,6 +516,8 @@ describe('pad_sequence, pack_padded_sequence, pad_packed_sequence, pack_sequence
     { 'a tensor for pad_packed_sequence', function() R.pad_packed_sequence(x) end, 'pad_packed_sequence: expected a PackedSequence' },
     { 'sequences of other trailing shapes', function() R.pad_sequence({ nl.randn(2, 3), nl.randn(2, 4) }) end, 'pad_sequence: sequence 2 has steps of shape [4], sequence 1 of [3]' },
     { 'an empty list', function() R.pad_sequence({}) end, 'pad_sequence: expected a non-empty list' },
+    { 'pack_sequence of an empty sequence', function() R.pack_sequence({ nl.randn(2, 3), nl.randn(0, 3) }, false) end, 'pack_sequence: sequence 2 has no steps (shape [0,3];' },
+    { 'pack_sequence unsorted by default', function() R.pack_sequence({ nl.randn(2, 3), nl.randn(3, 3) }) end, 'pack_sequence: lengths must be sorted in decreasing order' },
     { 'unpad_sequence past the steps', function() R.unpad_sequence(x, { 5, 2, 1 }) end, "unpad_sequence: lengths[1] is 5, outside 0..4 (the input's steps)" },
     { 'unpad_sequence lengths of another batch', function() R.unpad_sequence(x, { 4, 2 }) end, 'unpad_sequence: 2 lengths for a batch of 3' },
     { 'unpack_sequence of a tensor', function() R.unpack_sequence(x) end, 'unpack_sequence: expected a PackedSequence' },

@@ -204,11 +204,9 @@ return function(nl, nn)
   -- input (T, N, *) or, batch_first, (N, T, *), and the N lengths (a list
   -- or an int64 tensor) -> a PackedSequence. enforce_sorted (true): the
   -- lengths must decrease, as PyTorch asks; false sorts them.
-  function R.pack_padded_sequence(input, lengths, ...)
-    local op = 'pack_padded_sequence'
-    local a = args_of(op, { 'batch_first', 'enforce_sorted' }, { batch_first = 'flag', enforce_sorted = 'flag' }, ...)
+  -- (op: the name errors give, pack_sequence's when it packs)
+  local function pack_padded(op, input, lengths, bf, enforce)
     nl._T(input, op)
-    local bf, enforce = a[1] == true, a[2] ~= false
     if input:dim() < 2 then
       raise(('%s: input must be (T, N, *) or, batch_first, (N, T, *), got %s'):format(op, nl._shape_str(input)))
     end
@@ -226,6 +224,12 @@ return function(nl, nn)
     return packed(pack_rows(input, lay, list, bf), lay, list, enforce)
   end
 
+  function R.pack_padded_sequence(input, lengths, ...)
+    local op = 'pack_padded_sequence'
+    local a = args_of(op, { 'batch_first', 'enforce_sorted' }, { batch_first = 'flag', enforce_sorted = 'flag' }, ...)
+    return pack_padded(op, input, lengths, a[1] == true, a[2] ~= false)
+  end
+
   -- a list of sequences (L_i, *) -> a PackedSequence (pad_sequence, then
   -- pack_padded_sequence with their lengths)
   function R.pack_sequence(sequences, ...)
@@ -233,8 +237,14 @@ return function(nl, nn)
     local a = args_of(op, { 'enforce_sorted' }, { enforce_sorted = 'flag' }, ...)
     local seqs, n = sequences_of(op, sequences)
     local lengths = {}
-    for i = 1, n do lengths[i] = seqs[i]:size(1) end
-    return R.pack_padded_sequence(R.pad_sequence(seqs), lengths, false, a[1] ~= false)
+    for i = 1, n do
+      lengths[i] = seqs[i]:size(1)
+      if lengths[i] == 0 then
+        raise(('%s: sequence %d has no steps (shape %s; PyTorch asks every length to be above 0)'):format(op, i,
+          nl._shape_str(seqs[i])))
+      end
+    end
+    return pack_padded(op, R.pad_sequence(seqs), lengths, false, a[1] ~= false)
   end
 
   -- a PackedSequence -> padded (T, N, *) (or (N, T, *) with batch_first)
