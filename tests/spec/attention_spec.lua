@@ -260,6 +260,15 @@ describe('attention', function()
     assert.is_truthy(err:find('MultiheadAttention: the value must be a tensor or nil, got table', 1, true), err)
     ok, err = pcall(nn.PositionalEncoding(4, 10), nl.zeros(2, 3, 1))
     assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(N, L, 4%), got %[2,3,1%]'), err)
+    -- a mask that is no tensor named the layer twice: 'MultiheadAttention:
+    -- MultiheadAttention (attn_mask): expected a tensor, got table'
+    ok, err = pcall(m, x, x, x, { attn_mask = { { 0, 1 } } })
+    assert.is_truthy(err:find('MultiheadAttention: expected a tensor as attn_mask, got table', 1, true), err)
+    ok, err = pcall(m, x, x, x, { key_padding_mask = true })
+    assert.is_truthy(err:find('MultiheadAttention: expected a tensor as key_padding_mask, got boolean', 1, true), err)
+    ok, err = pcall(nn.functional.multi_head_attention_forward, x, x, x, { embed_dim_to_check = 8, num_heads = 2,
+      in_proj_weight = m.in_proj_weight, out_proj_weight = m.out_proj.weight, attn_mask = 'causal' })
+    assert.is_truthy(err:find('multi_head_attention_forward: attn_mask must be a tensor or nil, got', 1, true), err)
   end)
 end)
 

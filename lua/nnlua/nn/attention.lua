@@ -372,7 +372,11 @@ return function(nl, nn)
     local dtype = q:dtype()
     local mask, kpm = opts.attn_mask, opts.key_padding_mask
     if mask ~= nil then
-      nl._T(mask, 'MultiheadAttention (attn_mask)')
+      -- (named by nl._T as 'MultiheadAttention (attn_mask)', which the
+      -- name on every error of this forward made 'MultiheadAttention:
+      -- MultiheadAttention (attn_mask): expected a tensor, got table')
+      if not nl.is_tensor(mask) then nl._argerror('MultiheadAttention', 'a tensor as attn_mask', mask) end
+      nl._T(mask, 'MultiheadAttention')
       -- (L, S) for every head and batch, or one (L, S) per head and
       -- batch, PyTorch's 3-D form: (N * H, L, S), unbatched (H, L, S)
       local m3 = mask:dim() == 3 and mask:size(1) == N * H
@@ -384,7 +388,8 @@ return function(nl, nn)
     -- with a given mask too, both apply (the causal one replaced it)
     if opts.is_causal and L ~= S0 then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
     if kpm then
-      nl._T(kpm, 'MultiheadAttention (key_padding_mask)')
+      if not nl.is_tensor(kpm) then nl._argerror('MultiheadAttention', 'a tensor as key_padding_mask', kpm) end
+      nl._T(kpm, 'MultiheadAttention')
       if batched and (kpm:dim() ~= 2 or kpm:size(1) ~= N or kpm:size(2) ~= S0) then
         nl._raise(('MultiheadAttention: key_padding_mask must be (%d, %d), got %s'):format(N, S0, nl._shape_str(kpm)))
       elseif not batched and (kpm:dim() ~= 1 or kpm:size(1) ~= S0) then
