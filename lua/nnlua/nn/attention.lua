@@ -256,7 +256,10 @@ return function(nl, nn)
   -- mask holding other values than 0, 1 and -1e4 or below (-inf, -1e9:
   -- blocks in PyTorch's additive form too) was meant as PyTorch's additive
   -- bias, and it was taken as blocks without a word.
-  local function blocked(mask, dtype, what)
+  -- merged: the mask is a float key padding mask beside an int64
+  -- (boolean) attn_mask, which PyTorch 1.13 merges into it by logical_or:
+  -- any nonzero entry blocks there (-1e9 too, as -inf), none is added
+  local function blocked(mask, dtype, what, merged)
     if what and mask:dtype() ~= 'int64' then   -- what: nil for the causal mask, built here
       local odd = nl.no_grad(function()
         return (mask:ne(0) * mask:ne(1) * mask:gt(-1e4)):sum():item()
@@ -266,7 +269,7 @@ return function(nl, nn)
           .. 'block where nonzero (PyTorch\'s boolean form), they are not added to the scores'):format(what))
       end
     end
-    if mask:dtype() == 'int64' then return nl.where(mask, -math.huge, nl.zeros({}, dtype)) end
+    if mask:dtype() == 'int64' or merged then return nl.where(mask:ne(0), -math.huge, nl.zeros({}, dtype)) end
     -- 1 blocks; 0, -1e4 and below are added as they are, as PyTorch adds
     -- them: a row blocked everywhere by -1e9 is then a uniform softmax,
     -- where -inf made it NaN (and the weight gradient of the whole batch
@@ -277,8 +280,8 @@ return function(nl, nn)
 
   -- scores + the blocks of mask (viewed as shape, when given): -inf where
   -- they block
-  local function add_blocks(scores, mask, dtype, what, shape)
-    local b = blocked(mask, dtype, what)
+  local function add_blocks(scores, mask, dtype, what, shape, merged)
+    local b = blocked(mask, dtype, what, merged)
     return scores + (shape and b:view(shape) or b)
   end
 
@@ -409,8 +412,11 @@ return function(nl, nn)
       if mask ~= nil then scores = add_blocks(scores, pad_keys(mask), dtype, 'attn_mask') end
       if opts.is_causal then scores = add_blocks(scores, pad_keys(nn.causal_mask(L)), dtype) end
       if kpm then
-        scores = add_blocks(scores:view(N, H, L, S), pad_keys(kpm), dtype, 'key_padding_mask', { N, 1, 1, S })
-                 :view(N * H, L, S)
+        -- (a float one beside an int64 attn_mask was added: a sequence
+        -- padded whole by -1e9 attended uniformly where PyTorch 1.13 gives NaN)
+        local merged = mask ~= nil and mask:dtype() == 'int64' and kpm:dtype() ~= 'int64'
+        scores = add_blocks(scores:view(N, H, L, S), pad_keys(kpm), dtype, 'key_padding_mask', { N, 1, 1, S },
+                            merged):view(N * H, L, S)
       end
       return scores
     end
