@@ -333,7 +333,28 @@ describe('transformer', function()
     local dl = nn.TransformerDecoderLayer(4, 2, { dim_feedforward = 6 })
     has('TransformerDecoderLayer: expected memory of shape (S, N, 4) or, unbatched, (S, 4), got [5,2,6]', dl, tgt,
         nl.randn(5, 2, 6))
-    has('TransformerDecoderLayer: expected a tensor, got string', dl, 'x', src)
+    -- the inputs by name ('expected a tensor, got nil' said not which),
+    -- a dtype against the weights' in the caller's name, with the input and
+    -- its shape (the MultiheadAttention inside named itself and no input)
+    has('TransformerDecoderLayer: expected a tensor as tgt, got string', dl, 'x', src)
+    has('TransformerDecoderLayer: expected a tensor as memory, got nil', dl, tgt)
+    local dec = nn.TransformerDecoder(dl, 1)
+    has('TransformerDecoder: expected a tensor as memory, got nil', dec, tgt)
+    local el = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 6 })
+    has('TransformerEncoder: expected a tensor as src, got nil', nn.TransformerEncoder(el, 1))
+    has('TransformerEncoderLayer: expected a tensor as src, got nil', el)
+    has('Transformer: tgt [3,2,4] of dtype float64 for a layer of float32 weights (convert one: x:float(), or the '
+        .. 'layer with :double())', m, src, tgt:double())
+    has('Transformer: src [5,2,4] of dtype int64 for a layer of float32 weights (convert the input: x:float())', m,
+        src:long(), tgt)
+    has('TransformerDecoderLayer: memory [5,2,4] of dtype float64 for a layer of float32 weights', dl, tgt,
+        src:double())
+    has('TransformerDecoder: tgt [3,2,4] of dtype float64 for a layer of float32 weights', dec, tgt:double(), src)
+    has('TransformerEncoderLayer: src [5,2,4] of dtype float64 for a layer of float32 weights', el, src:double())
+    has('TransformerEncoder: src [5,2,4] of dtype float64 for a layer of float32 weights', nn.TransformerEncoder(el, 2),
+        src:double())
+    has('TransformerEncoderLayer: src [5,2,4] of dtype float32 for a layer of float64 weights (convert one: '
+        .. 'x:double(), or the layer with :float())', el:clone():double(), src)
     has('TransformerEncoderLayer: expected src of shape (S, N, 4) or, unbatched, (S, 4), got [5,2]',
         nn.TransformerEncoderLayer(4, 2), nl.randn(5, 2))
     -- constructors

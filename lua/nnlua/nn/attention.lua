@@ -514,11 +514,21 @@ return function(nl, nn)
   -- x, a sequence (len, N, E) (batch_first: (N, len, E)) or unbatched
   -- (len, E), or an error naming op and x's shape
   function nn._check_sequence(op, x, name, len, E, batch_first)
+    if not nl.is_tensor(x) then nl._argerror(op, 'a tensor as ' .. name, x) end
     local p = nl._T(x, op)
     if (p.ndim ~= 2 and p.ndim ~= 3) or tonumber(p.sizes[p.ndim - 1]) ~= E then
       nl._raise(('%s: expected %s of shape (%s, %d) or, unbatched, (%s, %d), got %s'):format(op, name,
         batch_first and 'N, ' .. len or len .. ', N', E, len, E, nl._shape_str(x)))
     end
+  end
+
+  -- x of the dtype of layer's weights (a transformer layer's; none: no
+  -- check), or an error naming op, x by name and its shape (the
+  -- MultiheadAttention inside named itself and no input: 'MultiheadAttention:
+  -- input of dtype float64 ...' for nn.Transformer's tgt)
+  function nn._check_sequence_dtype(op, x, name, layer)
+    local wdt = layer and layer.linear1.weight:dtype()
+    if wdt and x:dtype() ~= wdt then nn._check_input_dtype(op, x, wdt, name .. ' ' .. nl._shape_str(x)) end
   end
 
   -- Checks the masks of one attention in a transformer's forward under
@@ -569,6 +579,7 @@ return function(nl, nn)
   -- forward(src, {src_mask, src_key_padding_mask, is_causal})
   function TransformerEncoderLayer:forward(x, opts)
     nn._check_sequence('TransformerEncoderLayer', x, 'src', 'S', self.d_model, self.self_attn.batch_first)
+    nn._check_sequence_dtype('TransformerEncoderLayer', x, 'src', self)
     opts = nl._opts('TransformerEncoderLayer', opts)
     nl._check_opts('TransformerEncoderLayer', opts, TEL_FORWARD)
     local sa = self.self_attn
@@ -644,12 +655,14 @@ return function(nl, nn)
   end
 
   function TransformerEncoder:forward(x, opts)
+    if not nl.is_tensor(x) then nl._argerror('TransformerEncoder', 'a tensor as src', x) end
     nl._T(x, 'TransformerEncoder')
     opts = nl._opts('TransformerEncoder', opts)
     nl._check_opts('TransformerEncoder', opts, TE_FORWARD)
     -- the masks under this stack's names (its layers call the first src_mask)
     local l = self.layers[1]
     if l.__name == 'TransformerEncoderLayer' and (x:dim() == 2 or x:dim() == 3) then
+      nn._check_sequence_dtype('TransformerEncoder', x, 'src', l)
       nn._check_masks('TransformerEncoder', opts, 'mask', 'src_key_padding_mask', x, 'S', x, 'S',
                       l.self_attn.batch_first, l.self_attn.num_heads)
     end

@@ -676,12 +676,13 @@ return function(nl, nn)
 
   -- the input's dtype against a layer's weights' (wdt), naming the module
   -- and the conversion that fixes it (a mismatch said only 'matmul:
-  -- dtypes float64 and float32 differ', or was promoted silently)
-  function nn._check_input_dtype(name, x, wdt)
+  -- dtypes float64 and float32 differ', or was promoted silently); what:
+  -- the input's name in the message ('input' when nil)
+  function nn._check_input_dtype(name, x, wdt, what)
     if x:dtype() ~= wdt then
       local conv = wdt == 'float64' and 'double' or 'float'
-      nl._raise(('%s: input of dtype %s for a layer of %s weights (convert %s)'):format(name, x:dtype(), wdt,
-        x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
+      nl._raise(('%s: %s of dtype %s for a layer of %s weights (convert %s)'):format(name, what or 'input',
+        x:dtype(), wdt, x:dtype() == 'int64' and ('the input: x:' .. conv .. '()')
           or ('one: x:' .. conv .. '(), or the layer with :' .. (conv == 'float' and 'double' or 'float') .. '()')))
     end
   end

@@ -135,6 +135,8 @@ return function(nl, nn)
     local op = 'TransformerDecoderLayer'
     opts = forward_opts(op, opts, TDL_FORWARD, 'layer(tgt, memory, {tgt_mask = m})')
     check_pair(op, tgt, 'tgt', 'T', memory, 'memory', 'S', self.d_model, self.batch_first)
+    nn._check_sequence_dtype(op, tgt, 'tgt', self)
+    nn._check_sequence_dtype(op, memory, 'memory', self)
     check_decoder_masks(op, opts, tgt, memory, self.batch_first, self.self_attn.num_heads,
                         self.multihead_attn.num_heads)
     local x = tgt
@@ -177,14 +179,18 @@ return function(nl, nn)
   function TransformerDecoder:forward(tgt, memory, opts)
     local op = 'TransformerDecoder'
     opts = forward_opts(op, opts, TDL_FORWARD, 'decoder(tgt, memory, {tgt_mask = m})')
-    nl._T(tgt, op)
-    nl._T(memory, op)
+    for _, a in ipairs({ { tgt, 'tgt' }, { memory, 'memory' } }) do
+      if not nl.is_tensor(a[1]) then nl._argerror(op, 'a tensor as ' .. a[2], a[1]) end
+      nl._T(a[1], op)
+    end
     -- the masks under this stack's name, where tgt and memory are sequences
     -- batched alike (the layers say what is wrong with them)
     local l = standard_layer(self, 'TransformerDecoderLayer')
     local d = tgt:dim()
     if l and (d == 2 or d == 3) and memory:dim() == d and
        (d == 2 or tgt:size(l.batch_first and 1 or 2) == memory:size(l.batch_first and 1 or 2)) then
+      nn._check_sequence_dtype(op, tgt, 'tgt', l)
+      nn._check_sequence_dtype(op, memory, 'memory', l)
       check_decoder_masks(op, opts, tgt, memory, l.batch_first, l.self_attn.num_heads, l.multihead_attn.num_heads)
     end
     local x = tgt
@@ -262,10 +268,12 @@ return function(nl, nn)
     -- built (or standard ones given)
     local bf = self.batch_first
     local el = standard_layer(self.encoder, 'TransformerEncoderLayer')
+    nn._check_sequence_dtype(op, src, 'src', el)
     if el then
       nn._check_masks(op, opts, 'src_mask', 'src_key_padding_mask', src, 'S', src, 'S', bf, el.self_attn.num_heads)
     end
     local dl = standard_layer(self.decoder, 'TransformerDecoderLayer')
+    nn._check_sequence_dtype(op, tgt, 'tgt', dl)
     if dl then
       nn._check_masks(op, opts, 'tgt_mask', 'tgt_key_padding_mask', tgt, 'T', tgt, 'T', bf, dl.self_attn.num_heads)
       nn._check_masks(op, opts, 'memory_mask', 'memory_key_padding_mask', tgt, 'T', src, 'S', bf,
