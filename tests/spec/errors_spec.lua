@@ -211,8 +211,12 @@ local cases = {
     function() return nl.nn.LSTMCell(3, 4)(nl.ones(2, 3, 'float64')) end },
   { 'GRUCell int64 input', 'GRUCell: input of dtype int64 for a layer of float32 weights %(convert the input: x:float%(%)%)',
     function() return nl.nn.GRUCell(3, 4)(nl.ones(2, 3, 'int64')) end },
-  { 'MultiheadAttention float64 input', 'MultiheadAttention: input of dtype float64 for a layer of float32 weights',
+  { 'MultiheadAttention float64 input',
+    'MultiheadAttention: query %[4,2,8%] of dtype float64 for a layer of float32 weights',
     function() return nl.nn.MultiheadAttention(8, 2)(nl.ones(4, 2, 8, 'float64')) end },
+  { 'MultiheadAttention float64 value',
+    'MultiheadAttention: value %[3,2,8%] of dtype float64 for a layer of float32 weights',
+    function() local k = nl.ones(3, 2, 8); return nl.nn.MultiheadAttention(8, 2)(nl.ones(4, 2, 8), k, k:double()) end },
   { 'MultiheadAttention batch_first shapes', 'MultiheadAttention: query %[2,4,8%], key %[3,5,8%] and value %[3,5,8%] do not agree',
     function()
       local k = nl.ones(3, 5, 8)

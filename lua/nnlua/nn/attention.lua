@@ -345,7 +345,10 @@ return function(nl, nn)
       nl._raise(('MultiheadAttention: %s are not all batched (3-D) or all unbatched (2-D)'):format(given))
     end
     local wdt = (self.in_proj_weight or self.q_proj_weight):dtype()
-    for _, t in ipairs({ query, key, value }) do nn._check_input_dtype('MultiheadAttention', t, wdt) end
+    -- (by name and shape: 'input of dtype float64' said not which)
+    for _, t in ipairs({ { query, 'query' }, { key, 'key' }, { value, 'value' } }) do
+      nn._check_input_dtype('MultiheadAttention', t[1], wdt, t[2] .. ' ' .. nl._shape_str(t[1]))
+    end
     if not batched then
       -- a batch of one, as PyTorch's (batch_first does not apply)
       query, key, value = query:unsqueeze(2), key:unsqueeze(2), value:unsqueeze(2)
