@@ -218,6 +218,30 @@ describe('transformer', function()
     S.contains(msg, 'clone: Transformer cannot be rebuilt')
   end)
 
+  -- PyTorch's TransformerEncoder(layer, n, norm), as its nn.Transformer
+  -- builds them, was 'expected a table of options, got table'
+  it('the stacks take the final norm as PyTorch passes it, the third argument', function()
+    nl.manual_seed(23)
+    local x, mem = nl.randn(3, 2, 4), nl.randn(5, 2, 4)
+    local el = nn.TransformerEncoderLayer(4, 2, { dim_feedforward = 6, dropout = 0 })
+    local dl = nn.TransformerDecoderLayer(4, 2, { dim_feedforward = 6, dropout = 0 })
+    local norm = nn.LayerNorm(4, { eps = 1e-3 })
+    nl.no_grad(function() norm.weight:copy_(nl.tensor({ 1, 2, 3, 4 })) end)
+    for _, c in ipairs({ { nn.TransformerEncoder, el, { x } }, { nn.TransformerDecoder, dl, { x, mem } } }) do
+      local a, b = c[1](c[2], 2, norm), c[1](c[2], 2, { norm = norm })
+      assert.are.equal(norm, a.norm)
+      b:load_state_dict(a:state_dict())
+      local want = b(unpack(c[3])):totable()
+      assert.are.same(want, a(unpack(c[3])):totable())
+      local path = os.tmpname()
+      a:save(path)
+      local back = nn.load(path)
+      os.remove(path)
+      assert.are.same(want, back(unpack(c[3])):totable())
+      S.contains(S.errmsg(c[1], c[2], 2, { norm = 3 }), 'expected a module as norm')
+    end
+  end)
+
   it('MultiheadAttention: kdim and vdim give q/k/v_proj_weight; weights per head or averaged, or none', function()
     local m = nn.MultiheadAttention(4, 2, { kdim = 3, vdim = 5 })
     assert.are.same({ 'q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight',

@@ -645,6 +645,9 @@ return function(nl, nn)
     if not nl._size_arg(num_layers) then
       nl._raise('TransformerEncoder: num_layers must be a positive whole number, got ' .. nl._describe_arg(num_layers))
     end
+    -- PyTorch's positional norm, TransformerEncoder(layer, n, norm) (it
+    -- was 'expected a table of options, got table')
+    if nn.is_module(opts) then opts = { norm = opts } end
     opts = nl._opts('TransformerEncoder', opts)
     nl._check_opts('TransformerEncoder', opts, TE_INIT)
     if opts.norm ~= nil and not nn.is_module(opts.norm) then

@@ -163,6 +163,7 @@ return function(nl, nn)
       nl._argerror(op, 'a decoder layer (a module) as argument 1', decoder_layer)
     end
     positive(op, 'num_layers', num_layers, 2 ^ 16)
+    if nn.is_module(opts) then opts = { norm = opts } end      -- PyTorch's positional norm
     opts = nl._opts(op, opts)
     nl._check_opts(op, opts, TD_INIT)
     if opts.norm ~= nil and not nn.is_module(opts.norm) then nl._argerror(op, 'a module as norm', opts.norm) end
