@@ -260,6 +260,10 @@ describe('attention', function()
     assert.is_truthy(err:find('MultiheadAttention: the value must be a tensor or nil, got table', 1, true), err)
     ok, err = pcall(nn.PositionalEncoding(4, 10), nl.zeros(2, 3, 1))
     assert.is_truthy(err:find('PositionalEncoding: expected input of shape %(N, L, 4%), got %[2,3,1%]'), err)
+    -- (the lengths and shapes were not said)
+    ok, err = pcall(m, x, nl.randn(5, 2, 8), nil, { is_causal = true })
+    assert.is_truthy(err:find('MultiheadAttention: is_causal needs equal query and key lengths, got L = 3 and S = 5 '
+                              .. '(query [3,2,8], key [5,2,8] and value [5,2,8])', 1, true), err)
     -- a mask that is no tensor named the layer twice: 'MultiheadAttention:
     -- MultiheadAttention (attn_mask): expected a tensor, got table'
     ok, err = pcall(m, x, x, x, { attn_mask = { { 0, 1 } } })

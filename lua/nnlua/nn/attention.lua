@@ -392,7 +392,10 @@ return function(nl, nn)
       end
     end
     -- with a given mask too, both apply (the causal one replaced it)
-    if opts.is_causal and L ~= S0 then nl._raise('MultiheadAttention: is_causal needs equal query and key lengths') end
+    if opts.is_causal and L ~= S0 then
+      nl._raise(('MultiheadAttention: is_causal needs equal query and key lengths, got L = %d and S = %d (%s)'):format(
+        L, S0, given))
+    end
     if kpm then
       if not nl.is_tensor(kpm) then nl._argerror('MultiheadAttention', 'a tensor as key_padding_mask', kpm) end
       nl._T(kpm, 'MultiheadAttention')
