@@ -264,6 +264,10 @@ describe('attention', function()
     ok, err = pcall(m, x, nl.randn(5, 2, 8), nil, { is_causal = true })
     assert.is_truthy(err:find('MultiheadAttention: is_causal needs equal query and key lengths, got L = 3 and S = 5 '
                               .. '(query [3,2,8], key [5,2,8] and value [5,2,8])', 1, true), err)
+    -- an argument past the options was dropped without a word
+    ok, err = pcall(m, x, x, x, {}, { need_weights = false })
+    assert.is_truthy(err:find('MultiheadAttention: forward: takes (query, key, value, opts), got 5 arguments', 1, true),
+                     err)
     -- a mask that is no tensor named the layer twice: 'MultiheadAttention:
     -- MultiheadAttention (attn_mask): expected a tensor, got table'
     ok, err = pcall(m, x, x, x, { attn_mask = { { 0, 1 } } })

@@ -306,13 +306,15 @@ return function(nl, nn)
   -- (an error of an op inside names MultiheadAttention first, as
   -- scaled_dot_product_attention's: scores too big to allocate said
   -- "matmul: out of memory ..."; by nl._as_op, made on the first call)
+  -- (its parameters named: a vararg forward let m(q, k, v, opts, extra)
+  -- drop the extra argument, which Module's call refuses by their count)
   local mha_forward, mha_named
-  function MultiheadAttention:forward(...)
+  function MultiheadAttention:forward(query, key, value, opts)
     if not mha_named then
       nl._load_tensor_extras()
       mha_named = nl._as_op('MultiheadAttention', mha_forward)
     end
-    return mha_named(self, ...)
+    return mha_named(self, query, key, value, opts)
   end
   function mha_forward(self, query, key, value, opts)
     if not nl.is_tensor(query) then nl._argerror('MultiheadAttention', 'a query tensor', query) end
