@@ -110,6 +110,14 @@ describe('transformer', function()
     assert.are.same({ { 0 } }, nn.Transformer.generate_square_subsequent_mask(1):totable())
     local msg = S.errmsg(nn.Transformer.generate_square_subsequent_mask, 0)
     S.contains(msg, 'generate_square_subsequent_mask: expected a positive size, got 0')
+    -- PyTorch 1.13's device argument: 'cpu' is taken; another device, or an
+    -- argument past it, was dropped without a word
+    assert.are.same(mk:totable(), nn.Transformer.generate_square_subsequent_mask(4, 'cpu'):totable())
+    assert.are.same(mk:totable(), m:generate_square_subsequent_mask(4, 'cpu'):totable())
+    S.contains(S.errmsg(nn.Transformer.generate_square_subsequent_mask, 4, 'cuda'),
+               "generate_square_subsequent_mask: device must be 'cpu' (nnlua runs on the CPU), got 'cuda'")
+    S.contains(S.errmsg(function() return m:generate_square_subsequent_mask(4, 'cpu', 1) end),
+               'generate_square_subsequent_mask: takes (sz, device), got 3 arguments')
     -- the float mask and a boolean one of the same blocks give one output
     local src, tgt = nl.randn(5, 2, 4), nl.randn(4, 2, 4)
     local a = m(src, tgt, { tgt_mask = mk })

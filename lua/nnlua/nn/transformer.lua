@@ -290,8 +290,21 @@ return function(nl, nn)
   -- changed it): -inf above the diagonal, 0 elsewhere (position i may not
   -- attend to j > i), PyTorch's. Called on the class or a model,
   -- with a dot or a colon.
+  -- PyTorch 1.13's device argument: 'cpu' or none (a device or an
+  -- argument past it was dropped without a word)
   function Transformer.generate_square_subsequent_mask(sz, ...)
-    if nn.is_module(sz) or sz == Transformer then sz = ... end
+    local op = 'generate_square_subsequent_mask'
+    local device
+    if nn.is_module(sz) or sz == Transformer then
+      sz, device = ...
+      nl._no_extra_args(op, '(sz, device)', nil, select(3, ...))
+    else
+      device = ...
+      nl._no_extra_args(op, '(sz, device)', nil, select(2, ...))
+    end
+    if device ~= nil and device ~= 'cpu' then
+      nl._raise(("%s: device must be 'cpu' (nnlua runs on the CPU), got %s"):format(op, nl._describe_arg(device)))
+    end
     if not nl._size_arg(sz) or sz > 2 ^ 20 then
       nl._raise('generate_square_subsequent_mask: expected a positive size, got ' .. nl._describe_arg(sz))
     end
