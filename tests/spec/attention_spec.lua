@@ -264,6 +264,19 @@ describe('attention', function()
     ok, err = pcall(m, x, nl.randn(5, 2, 8), nil, { is_causal = true })
     assert.is_truthy(err:find('MultiheadAttention: is_causal needs equal query and key lengths, got L = 3 and S = 5 '
                               .. '(query [3,2,8], key [5,2,8] and value [5,2,8])', 1, true), err)
+    -- a mask where PyTorch's positional key_padding_mask goes, and the
+    -- encoder's where its src_mask and mask go ('expected a table of
+    -- options, got a tensor')
+    ok, err = pcall(m, x, x, x, nl.zeros(2, 3))
+    assert.is_truthy(err:find('MultiheadAttention: masks are options here, under their PyTorch names: m(q, k, v, '
+                              .. '{key_padding_mask = a, attn_mask = b})', 1, true), err)
+    local layer = nn.TransformerEncoderLayer(8, 2, { dim_feedforward = 4 })
+    ok, err = pcall(layer, x, nl.zeros(3, 3))
+    assert.is_truthy(err:find('TransformerEncoderLayer: masks are options here, under their PyTorch names: '
+                              .. 'layer(src, {src_mask = m})', 1, true), err)
+    ok, err = pcall(nn.TransformerEncoder(layer, 1), x, nl.zeros(3, 3))
+    assert.is_truthy(err:find('TransformerEncoder: masks are options here, under their PyTorch names: '
+                              .. 'encoder(src, {mask = m})', 1, true), err)
     -- an argument past the options was dropped without a word
     ok, err = pcall(m, x, x, x, {}, { need_weights = false })
     assert.is_truthy(err:find('MultiheadAttention: forward: takes (query, key, value, opts), got 5 arguments', 1, true),

@@ -165,6 +165,19 @@ return function(nl, nn)
   local MultiheadAttention = Module:extend('MultiheadAttention')
   nn.MultiheadAttention = MultiheadAttention
 
+  -- the options table of a forward, or an error naming op: a mask given
+  -- where PyTorch's positional argument would be, m(src, tgt, src_mask),
+  -- says that masks are options here, as example shows (it said 'expected
+  -- a table of options, got a tensor' in MultiheadAttention and the encoder)
+  function nn._forward_opts(op, opts, known, example)
+    if nl.is_tensor(opts) then
+      nl._raise(('%s: masks are options here, under their PyTorch names: %s'):format(op, example))
+    end
+    opts = nl._opts(op, opts)
+    nl._check_opts(op, opts, known)
+    return opts
+  end
+
   -- d_model and nhead of a Transformer layer, checked in its name (its
   -- MultiheadAttention named them embed_dim and num_heads, and printed a
   -- tensor given as one whole)
@@ -329,8 +342,8 @@ return function(nl, nn)
       end
     end
     key, value = key or query, value or key or query
-    opts = nl._opts('MultiheadAttention', opts)
-    nl._check_opts('MultiheadAttention', opts, MHA_FORWARD)
+    opts = nn._forward_opts('MultiheadAttention', opts, MHA_FORWARD,
+                            'm(q, k, v, {key_padding_mask = a, attn_mask = b})')
     local E, H, hd = self.embed_dim, self.num_heads, self.head_dim
     local batched = nl._T(query, 'MultiheadAttention').ndim == 3
     for _, a in ipairs({ { query, 'query', 'L', E }, { key, 'key', 'S', self.kdim }, { value, 'value', 'S', self.vdim } }) do
@@ -588,8 +601,7 @@ return function(nl, nn)
   function TransformerEncoderLayer:forward(x, opts)
     nn._check_sequence('TransformerEncoderLayer', x, 'src', 'S', self.d_model, self.self_attn.batch_first)
     nn._check_sequence_dtype('TransformerEncoderLayer', x, 'src', self)
-    opts = nl._opts('TransformerEncoderLayer', opts)
-    nl._check_opts('TransformerEncoderLayer', opts, TEL_FORWARD)
+    opts = nn._forward_opts('TransformerEncoderLayer', opts, TEL_FORWARD, 'layer(src, {src_mask = m})')
     local sa = self.self_attn
     nn._check_masks('TransformerEncoderLayer', opts, 'src_mask', 'src_key_padding_mask', x, 'S', x, 'S',
                     sa.batch_first, sa.num_heads)
@@ -668,8 +680,7 @@ return function(nl, nn)
   function TransformerEncoder:forward(x, opts)
     if not nl.is_tensor(x) then nl._argerror('TransformerEncoder', 'a tensor as src', x) end
     nl._T(x, 'TransformerEncoder')
-    opts = nl._opts('TransformerEncoder', opts)
-    nl._check_opts('TransformerEncoder', opts, TE_FORWARD)
+    opts = nn._forward_opts('TransformerEncoder', opts, TE_FORWARD, 'encoder(src, {mask = m})')
     -- the masks under this stack's names (its layers call the first src_mask)
     local l = self.layers[1]
     if l.__name == 'TransformerEncoderLayer' and (x:dim() == 2 or x:dim() == 3) then

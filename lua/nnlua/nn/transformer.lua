@@ -19,17 +19,7 @@ return function(nl, nn)
   local T_FORWARD = { src_mask = 1, tgt_mask = 1, memory_mask = 1, src_key_padding_mask = 1,
                       tgt_key_padding_mask = 1, memory_key_padding_mask = 1 }
 
-  -- the options table of a forward, or an error naming op: a mask given
-  -- where PyTorch's positional argument would be, m(src, tgt, src_mask),
-  -- says that masks are options here
-  local function forward_opts(op, opts, known, example)
-    if nl.is_tensor(opts) then
-      nl._raise(('%s: masks are options here, under their PyTorch names: %s'):format(op, example))
-    end
-    opts = nl._opts(op, opts)
-    nl._check_opts(op, opts, known)
-    return opts
-  end
+  local forward_opts = nn._forward_opts         -- (attention.lua's)
 
   local function check_dropout(op, p)
     if type(p) ~= 'number' or not (p >= 0 and p <= 1) then
