@@ -361,8 +361,11 @@ return function(nl, nn)
     end
     local wdt = (self.in_proj_weight or self.q_proj_weight):dtype()
     -- (by name and shape: 'input of dtype float64' said not which)
+    -- (the name made only on a mismatch: this runs at every call)
     for _, t in ipairs({ { query, 'query' }, { key, 'key' }, { value, 'value' } }) do
-      nn._check_input_dtype('MultiheadAttention', t[1], wdt, t[2] .. ' ' .. nl._shape_str(t[1]))
+      if t[1]:dtype() ~= wdt then
+        nn._check_input_dtype('MultiheadAttention', t[1], wdt, t[2] .. ' ' .. nl._shape_str(t[1]))
+      end
     end
     if not batched then
       -- a batch of one, as PyTorch's (batch_first does not apply)
