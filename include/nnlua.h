@@ -778,7 +778,9 @@ nl_tensor *nl_ctc_loss(nl_tensor *log_probs, nl_tensor *targets, nl_tensor *inpu
 
 /* ---- files: IDX, CSV, safetensors (io.c) -------------------------------
  * Readers take untrusted files: sizes and offsets are checked against the
- * file, and a bad file is an error naming the loader and the path. */
+ * file, and a bad file is an error naming the loader and the path. A gzip
+ * file is read as Python's gzip module reads one: its members one after
+ * another, zero padding skipped, any other bytes after them an error. */
 
 /* An IDX file (MNIST's format), gzip-compressed or plain, as a tensor of
  * dtype; dtype -1 keeps the file's kind: float -> float32, double ->

@@ -27,40 +27,109 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define ST_HEADER_MAX (100LL << 20)  /* safetensors JSON header cap: 100 MB */
 #define MAX_NUMEL (INT64_C(1) << 46)
 
-/* ---- gzip-or-plain reading ---- */
+/* ---- gzip-or-plain reading ----
+ * Our own loop over zlib's inflate, not gzread: gzread stopped at the
+ * first bytes after a member that were not a gzip header and dropped
+ * them without a word (trailing garbage read as if it were not there,
+ * and a member after zero padding lost). As Python's gzip module reads a
+ * file: members one after another as one stream, zero bytes between and
+ * after them skipped as padding, anything else after them an error. A
+ * file that does not open with gzip's magic (1f 8b) is read as it is. */
 
-/* zlib's message of gz without the name zlib gives the stream ("<fd:3>: "):
- * the message names the path already */
-static const char *gz_message(gzFile gz, int *code) {
-    const char *m = gzerror(gz, code), *c = m[0] == '<' ? strstr(m, ">: ") : NULL;
-    return c ? c + 3 : m;
+typedef struct {
+    int fd;
+    bool direct;          /* a plain file: its bytes as they are */
+    bool in_member;       /* inside a gzip member (inflate has not ended it) */
+    bool eof;             /* fd read to its end */
+    int64_t consumed;     /* bytes of the file before next_in */
+    z_stream z;
+    unsigned char buf[1 << 17];   /* input read ahead, z.next_in .. + z.avail_in */
+} gz_in;
+
+static void gz_close(gz_in *g) {
+    if (!g) return;
+    if (!g->direct) inflateEnd(&g->z);
+    close(g->fd);
+    free(g);
+}
+
+/* Reads more input after what is left in g->buf (moved to its front), up
+ * to at least want bytes in all unless the file ends first; -1 with the
+ * error set. */
+static int gz_fill(gz_in *g, unsigned want, const char *op, const char *path) {
+    if (g->z.avail_in && g->z.next_in != g->buf) memmove(g->buf, g->z.next_in, g->z.avail_in);
+    g->z.next_in = g->buf;
+    while (g->z.avail_in < want && !g->eof) {
+        ssize_t r = read(g->fd, g->buf + g->z.avail_in, sizeof g->buf - g->z.avail_in);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            nl_set_error("%s: cannot read " PATH_FMT ": %s", op, path, strerror(errno));
+            return -1;
+        }
+        if (r == 0) g->eof = true;
+        g->z.avail_in += (unsigned)r;
+    }
+    return 0;
+}
+
+static void gz_take(gz_in *g, unsigned k) {
+    g->z.next_in += k;
+    g->z.avail_in -= k;
+    g->consumed += k;
 }
 
 /* Reads up to n bytes; returns how many (short only at end of file), or -1
  * with the error set. */
-static int64_t gz_read_full(gzFile gz, void *buf, int64_t n, const char *op, const char *path) {
+static int64_t gz_read_full(gz_in *g, void *buf, int64_t n, const char *op, const char *path) {
+    unsigned char *out = buf;
     int64_t got = 0;
     while (got < n) {
-        int64_t want = n - got > (1 << 30) ? (1 << 30) : n - got;
-        int r = gzread(gz, (char *)buf + got, (unsigned)want);
-        if (r < 0) {
-            int code;
-            const char *m = gz_message(gz, &code);
-            nl_set_error("%s: cannot read " PATH_FMT ": %s", op, path,
-                         code == Z_ERRNO ? strerror(errno) : m);
-            return -1;
+        if (!g->z.avail_in && gz_fill(g, 1, op, path) < 0) return -1;
+        if (g->direct) {
+            if (!g->z.avail_in) break;
+            unsigned k = n - got < g->z.avail_in ? (unsigned)(n - got) : g->z.avail_in;
+            memcpy(out + got, g->z.next_in, k);
+            gz_take(g, k);
+            got += k;
+            continue;
         }
-        if (r == 0) {
-            /* zlib reports a gzip stream cut short as an error, not as EOF */
-            int code;
-            const char *m = gz_message(gz, &code);
-            if (code != Z_OK) {
-                nl_set_error("%s: " PATH_FMT " is truncated or corrupt: %s", op, path, m);
+        if (!g->in_member) {
+            /* between members: zeros are padding; then the end, or a member */
+            while (g->z.avail_in && g->z.next_in[0] == 0) gz_take(g, 1);
+            if (!g->z.avail_in) {
+                if (g->eof) break;
+                continue;
+            }
+            if (g->z.avail_in < 2 && gz_fill(g, 2, op, path) < 0) return -1;
+            if (g->z.avail_in < 2 || g->z.next_in[0] != 0x1f || g->z.next_in[1] != 0x8b) {
+                nl_set_error("%s: " PATH_FMT " has data after its gzip data that is neither zero padding nor "
+                             "another gzip member (from byte %lld of the file)", op, path,
+                             (long long)g->consumed + 1);
                 return -1;
             }
-            break;
+            inflateReset(&g->z);
+            g->in_member = true;
         }
-        got += r;
+        if (!g->z.avail_in) {
+            nl_set_error("%s: " PATH_FMT " is truncated or corrupt: unexpected end of file", op, path);
+            return -1;
+        }
+        int64_t want = n - got > (1 << 30) ? (1 << 30) : n - got;
+        unsigned before = g->z.avail_in;
+        g->z.next_out = out + got;
+        g->z.avail_out = (unsigned)want;
+        int ret = inflate(&g->z, Z_NO_FLUSH);
+        g->consumed += before - g->z.avail_in;
+        got += want - g->z.avail_out;
+        if (ret == Z_STREAM_END) g->in_member = false;
+        else if (ret == Z_MEM_ERROR) {
+            nl_set_error("%s: out of memory reading " PATH_FMT, op, path);
+            return -1;
+        } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
+            nl_set_error("%s: cannot read " PATH_FMT ": %s", op, path,
+                         g->z.msg ? g->z.msg : "corrupt gzip data");
+            return -1;
+        }
     }
     return got;
 }
@@ -69,7 +138,7 @@ static int64_t gz_read_full(gzFile gz, void *buf, int64_t n, const char *op, con
  * process writes opens at once and reads as empty (its open waited for a
  * writer forever), while a pipe with a writer (a shell's <(zcat f.gz))
  * is read as before. */
-static gzFile gz_open(const char *op, const char *path) {
+static gz_in *gz_open(const char *op, const char *path) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         nl_set_error("%s: cannot open " PATH_FMT ": %s", op, path, strerror(errno));
@@ -87,20 +156,35 @@ static gzFile gz_open(const char *op, const char *path) {
         close(fd);
         return NULL;
     }
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
+    gz_in *g = calloc(1, sizeof *g);
+    if (!g) {
         nl_set_error("%s: cannot open " PATH_FMT ": out of memory", op, path);
         close(fd);
         return NULL;
     }
-    gzbuffer(gz, 1 << 17);
-    return gz;
+    g->fd = fd;
+    g->direct = true;                 /* (until inflate is set up) */
+    g->z.next_in = g->buf;
+    if (gz_fill(g, 2, op, path) < 0) { gz_close(g); return NULL; }
+    if (g->z.avail_in >= 2 && g->buf[0] == 0x1f && g->buf[1] == 0x8b) {
+        unsigned char *next = g->z.next_in;
+        unsigned avail = g->z.avail_in;
+        if (inflateInit2(&g->z, 16 + MAX_WBITS) != Z_OK) {   /* gzip only */
+            nl_set_error("%s: cannot open " PATH_FMT ": out of memory", op, path);
+            gz_close(g);
+            return NULL;
+        }
+        g->z.next_in = next;
+        g->z.avail_in = avail;
+        g->direct = false;
+    }
+    return g;
 }
 
 /* Reads exactly n bytes (no more, no less) of what follows in gz into a new
  * buffer. The buffer grows as data arrives, so a header that claims more
  * than the file holds costs an error, not an allocation of that size. */
-static unsigned char *gz_read_exact(gzFile gz, int64_t n, const char *op, const char *path,
+static unsigned char *gz_read_exact(gz_in *gz, int64_t n, const char *op, const char *path,
                                     const char *what) {
     int64_t cap = n < (16 << 20) ? n : (16 << 20), got = 0;
     unsigned char *buf = malloc(cap > 0 ? cap : 1);
@@ -186,7 +270,7 @@ static inline double idx_value(const unsigned char *p, int code) {
  * set (naming op and path) for a file that is not a whole IDX file. */
 static unsigned char *idx_read(const char *op, const char *path, int *code_out, int *nd_out,
                                int64_t *sizes, int64_t *numel_out) {
-    gzFile gz = gz_open(op, path);
+    gz_in *gz = gz_open(op, path);
     if (!gz) return NULL;
     unsigned char *data = NULL, hdr[4 * NL_MAX_DIMS];
     int64_t r = gz_read_full(gz, hdr, 4, op, path);
@@ -238,7 +322,7 @@ static unsigned char *idx_read(const char *op, const char *path, int *code_out, 
     *nd_out = nd;
     *numel_out = numel;
 done:
-    gzclose(gz);
+    gz_close(gz);
     return data;
 }
 
@@ -495,7 +579,7 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
     NL_CHECK(skip_lines >= 0, "load_csv: negative number of lines to skip (%d)", skip_lines);
     NL_CHECK(header == NULL || skip_lines > 0, "load_csv: a header needs at least one skipped line");
     NL_CHECK(header == NULL || header_cap > 0, "load_csv: no room for the header line");
-    gzFile gz = gz_open("load_csv", path);
+    gz_in *gz = gz_open("load_csv", path);
     if (!gz) return NULL;
     /* the whole file, NUL-terminated */
     int64_t cap = 1 << 16, len = 0;
@@ -599,7 +683,7 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
 done:
     free(vals);
     free(buf);
-    gzclose(gz);
+    gz_close(gz);
     return t;
 }
 

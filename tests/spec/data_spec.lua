@@ -134,6 +134,37 @@ describe('data.load_idx', function()
     contains(msg, "load_idx: cannot read '" .. dir .. "/crc.idx.gz': incorrect data check")
   end)
 
+  -- As Python's gzip module reads a file (gzip.open(f).read() and
+  -- gzip.decompress agree): members one after another are one stream,
+  -- zero bytes after a member are padding, anything else after it is an
+  -- error. zlib's gzread ignored trailing garbage, and stopped at zero
+  -- padding, losing a member after it.
+  it('reads concatenated gzip members and zero padding, and refuses other trailing bytes', function()
+    local vals = { 3, 1, 4, 1, 5, 9 }
+    local raw = idx_bytes(0x08, { 2, 3 }, vals, byte)
+    local head = read(gzip(write('part1.idx', raw:sub(1, 13))))
+    local tail = read(gzip(write('part2.idx', raw:sub(14))))
+    assert.are.same({ { 3, 1, 4 }, { 1, 5, 9 } }, data.load_idx(write('two.idx.gz', head .. tail)):totable())
+    local zeros = string.rep('\0', 7)
+    assert.are.same({ { 3, 1, 4 }, { 1, 5, 9 } },
+                    data.load_idx(write('padmid.idx.gz', head .. zeros .. tail .. zeros)):totable())
+    local whole = read(gzip(write('whole.idx', raw)))
+    assert.are.same({ { 3, 1, 4 }, { 1, 5, 9 } }, data.load_idx(write('pad.idx.gz', whole .. zeros)):totable())
+    for name, junk in pairs({ garbage = 'garbage', one = 'x', zthen = '\0\0\1', half = '\31' }) do
+      local path = write('junk-' .. name .. '.idx.gz', whole .. junk)
+      local msg = errmsg(data.load_idx, path)
+      contains(msg, "load_idx: '" .. path .. "' has data after its gzip data that is neither zero padding "
+                    .. 'nor another gzip member')
+    end
+    local path = write('junk.csv.gz', read(gzip(write('junk.csv', 'a,b\n1,2\n'))) .. 'x,y\n')
+    contains(errmsg(data.load_csv, path), "load_csv: '" .. path .. "' has data after its gzip data")
+    -- a second member cut short, down to its magic bytes alone
+    for _, k in ipairs({ 2, 3, 12, #tail - 1 }) do
+      contains(errmsg(data.load_idx, write('cut2.idx.gz', head .. tail:sub(1, k))),
+               "load_idx: '" .. dir .. "/cut2.idx.gz' is truncated or corrupt: unexpected end of file")
+    end
+  end)
+
   it('rejects a header cut short', function()
     local path = write('hdr.idx', string.char(0, 0, 8, 3) .. be32(2))
     local msg = errmsg(data.load_idx, path)
