@@ -805,8 +805,9 @@ nl_tensor *nl_bytes_rows(const nl_bytes *b, nl_tensor *index, int64_t base, doub
 /* A numeric CSV file (gzip or plain) as a float64 (rows, columns) tensor.
  * The first skip_lines lines are skipped; when header is given, the names
  * of the last of them go into it, read as fields are (unquoted, trimmed),
- * one a line (NUL-terminated; the line may take at most header_cap bytes
- * with the NUL), and fix the number of columns. Errors name the line and column of
+ * each followed by a NUL (a quoted name may hold a line end; the line may
+ * take at most header_cap - 1 bytes), and fix the number of columns. A
+ * quoted field may span lines, as RFC 4180's. Errors name the line and column of
  * a field that is not a number, and rows of the wrong length. */
 nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines,
                        char *header /* out, optional */, int64_t header_cap);

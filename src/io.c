@@ -527,21 +527,43 @@ static int csv_count_fields(char *s, const char *e, int delim) {
     return n;
 }
 
-/* The line at p: its end, and in *next where the next one starts. A line
- * ends at LF, CRLF or a lone CR (a file with CR line ends read as one
- * line: its header took the data as names, and no rows were left). */
-static char *csv_line(char *p, char *end, char **next) {
-    char *e = p;
-    while (e < end && *e != '\n' && *e != '\r') e++;
-    *next = e == end ? end : e + 1 + (*e == '\r' && e + 1 < end && e[1] == '\n');
-    return e;
+/* The record at p: its end, in *next where the next one starts, and in
+ * *breaks the line ends inside its quoted fields. A record ends at LF,
+ * CRLF or a lone CR (a file with CR line ends read as one line: its
+ * header took the data as names, and no rows were left) outside quotes:
+ * a field that opens with a double quote runs to the quote that closes
+ * it, line ends included, as RFC 4180 and Python's csv module read it (a
+ * header name holding a line end was cut there, and the rest of the
+ * header taken for a data row). NULL when a quote is never closed. */
+static char *csv_record(char *p, char *end, int delim, char **next, int64_t *breaks) {
+    char *s = p;
+    *breaks = 0;
+    for (;;) {
+        while (s < end && csv_space(*s, delim)) s++;
+        if (s < end && *s == '"')
+            for (s++;; s++) {
+                if (s >= end) return NULL;
+                if (*s == '"') {
+                    if (s + 1 < end && s[1] == '"') s++;
+                    else { s++; break; }
+                } else if (*s == '\n' || (*s == '\r' && !(s + 1 < end && s[1] == '\n'))) {
+                    ++*breaks;
+                }
+            }
+        while (s < end && *s != delim && *s != '\n' && *s != '\r') s++;
+        if (s < end && *s == delim) s++;
+        else break;
+    }
+    *next = s == end ? end : s + 1 + (*s == '\r' && s + 1 < end && s[1] == '\n');
+    return s;
 }
 
-/* The names of a header line [p, e), each read as a row's field is: a
+/* The names of a header record [p, e), each read as a row's field is: a
  * quoted one unquoted ("" inside is one quote), spaces around trimmed; into
- * out, which has room for the line, separated by newlines, which no name
- * holds. (The Lua layer split the line again by a rule of its own, which
- * drifted from this one: a tab delimiter was skipped as a space.) */
+ * out, which has room for the record, each followed by a NUL (a quoted
+ * name may hold a line end, which separated them before). (The Lua layer
+ * split the line again by a rule of its own, which drifted from this one:
+ * a tab delimiter was skipped as a space.) */
 static void csv_header_names(char *p, char *e, int delim, char *out) {
     char *o = out;
     for (char *f = p;;) {
@@ -559,11 +581,10 @@ static void csv_header_names(char *p, char *e, int delim, char *out) {
         while (s < o && (*s == ' ' || *s == '\t')) s++;
         memmove(name, s, (size_t)(o - s));
         o -= s - name;
+        *o++ = '\0';
         if (fe >= e) break;
-        *o++ = '\n';
         f = fe + 1;
     }
-    *o = '\0';
 }
 
 /* a line [p, e) of only spaces and tabs */
@@ -607,14 +628,15 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
     buf[len] = '\0';
     char *p = buf, *end = buf + len;
     if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
-    int64_t line = 0, ncol = -1, ncol_line = 0, nrows = 0, nvals = 0, vcap = 0;
+    int64_t line = 0, breaks = 0, ncol = -1, ncol_line = 0, nrows = 0, nvals = 0, vcap = 0;
     for (int i = 0; i < skip_lines; i++) {
         if (p >= end) {
             nl_set_error("load_csv: " PATH_FMT " has %lld lines; expected at least %d header lines",
                          path, (long long)line, skip_lines);
             goto done;
         }
-        char *next, *e = csv_line(p, end, &next);
+        char *next, *e = csv_record(p, end, delimiter, &next, &breaks);
+        if (!e) goto unclosed;
         line++;
         if (header && csv_blank(p, e)) {      /* blank lines before the header, as before data rows */
             p = next;
@@ -631,10 +653,12 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
             ncol = csv_count_fields(p, e, delimiter);
             ncol_line = line;
         }
+        line += breaks;
         p = next;
     }
     while (p < end) {
-        char *next, *e = csv_line(p, end, &next);
+        char *next, *e = csv_record(p, end, delimiter, &next, &breaks);
+        if (!e) goto unclosed;
         line++;
         if (csv_blank(p, e)) { p = next; continue; }
         int64_t nf = csv_count_fields(p, e, delimiter);
@@ -675,11 +699,16 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
             f = fe + 1;
         }
         nrows++;
+        line += breaks;
         p = next;
     }
     int64_t sizes[2] = { nrows, ncol < 0 ? 0 : ncol };
     t = nl_tensor_alloc("load_csv", 2, sizes, NL_FLOAT64);
     if (t && nvals) memcpy(t->data, vals, sizeof(double) * nvals);
+    goto done;
+unclosed:
+    nl_set_error("load_csv: " PATH_FMT " line %lld: the row that starts there has a quoted field that is "
+                 "never closed (the file ends inside it)", path, (long long)line + 1);
 done:
     free(vals);
     free(buf);

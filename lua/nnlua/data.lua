@@ -71,10 +71,14 @@ return function(nl)
   local HEADER_CAP = 2 ^ 18
   local header_buf                   -- allocated on first use, then kept
 
-  -- the names io.c read from the header line, one a line
-  local function split_header(text)
-    local names = {}
-    for name in (text .. '\n'):gmatch('([^\n]*)\n') do names[#names + 1] = name end
+  -- the n names io.c read from the header line, each followed by a NUL
+  -- (a quoted name may hold a line end: one a line cut it in two)
+  local function split_header(buf, n)
+    local names, at = {}, 0
+    for j = 1, n do
+      names[j] = ffi.string(buf + at)
+      at = at + #names[j] + 1
+    end
     return names
   end
 
@@ -108,12 +112,8 @@ return function(nl)
     if header and not header_buf then header_buf = ffi.new('char[?]', HEADER_CAP) end
     local M = wrap(lib.nl_load_csv(path, delim:byte(), header and 1 or 0,
                                    header and header_buf or nil, HEADER_CAP), nil, true)   -- a file's values: data
-    local names = header and split_header(ffi.string(header_buf)) or nil
-    local nrow, ncol = M:size(1), M:size(2)
-    if names and nrow == 0 then ncol = #names end
-    if names and #names ~= ncol then        -- (the header and the rows are split by one rule)
-      raise(("%s: the header of '%s' has %d names for %d columns"):format(op, path, #names, ncol))
-    end
+    local nrow, ncol = M:size(1), M:size(2)     -- (with a header, ncol is its number of names)
+    local names = header and split_header(header_buf, ncol) or nil
     local label = opts.label
     if label == nil then return M:to(xdt), nil, names end
 

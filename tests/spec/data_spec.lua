@@ -284,6 +284,30 @@ describe('data.load_csv', function()
     assert.are.same({ 'x', '', 'y' }, names5)
   end)
 
+  -- A quoted field runs to its closing quote across line ends, in the
+  -- header as in the rows, as RFC 4180 and Python's csv module read it
+  -- (csv.reader gives ['a\nb', 'c'] for the first file's header): the
+  -- header name was cut at its line end, the rest of it taken for a row
+  -- of the wrong length. Lines are still counted as the file's lines.
+  it('reads a quoted field holding line ends, in the header and in rows', function()
+    local X, y, names = data.load_csv(write('nlname.csv', '"a\nb",c,"d ""e""\r\nf"\n1,2,0\n3,4,1\n'),
+                                      { label = 'd "e"\r\nf' })
+    assert.are.same({ 'a\nb', 'c' }, names)
+    assert.are.same({ { 1, 2 }, { 3, 4 } }, X:totable())
+    assert.are.same({ 0, 1 }, y:totable())
+    local _, _, names2 = data.load_csv(write('nlname2.csv', '"x\r\ny",z\r\n5,6\r\n'))
+    assert.are.same({ 'x\r\ny', 'z' }, names2)
+    -- a row's quoted field spans lines too: one field, and the line count goes on
+    local msg = errmsg(data.load_csv, write('nlrow.csv', '"p\n\nq",r\n1,2\n"1\n",3\nz,4\n'))
+    contains(msg, "line 5, column 1: '1\n' is not a number")
+    contains(errmsg(data.load_csv, write('nlrow2.csv', '"p\nq",r\n1,2\nz,4\n')), "line 4, column 1: 'z' is not a number")
+    contains(errmsg(data.load_csv, write('nlrow3.csv', 'a,"b\n"\n1,2\n3,4,5\n')), 'line 4 has 3 fields, expected 2 as on line 1')
+    -- a quote never closed is an error naming the line its row starts on
+    contains(errmsg(data.load_csv, write('unclosed.csv', 'a,b\n1,2\n\n3,"4\n5,6\n')),
+             "load_csv: '" .. dir .. "/unclosed.csv' line 4: the row that starts there has a quoted field that is never closed")
+    contains(errmsg(data.load_csv, write('unclosed2.csv', '"a,b\n1,2\n')), 'line 1: the row that starts there')
+  end)
+
   -- strtod's hex and nan(...) forms were numbers (Python and numpy refuse
   -- them: a hex ID column became values); int64 labels past 2^53 came back
   -- rounded, and one past 2^63 was 'not a whole number'
