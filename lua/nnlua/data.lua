@@ -82,6 +82,38 @@ return function(nl)
     return names
   end
 
+  -- V (nrow x k, a CSV file's float64 values) as int64, or an error naming
+  -- the first value that int64 does not hold as the file wrote it (what:
+  -- 'label ' or '', cols[k] the k-th column's name or index, key the
+  -- option). Fields are read as float64: past 2^53 a whole number is not
+  -- held exactly (9007199254740993 came back as ...992), past 2^63 not at
+  -- all; a fraction, NaN or an infinity is not whole (dtype = 'int64'
+  -- truncated 1.5 to 1 and NaN to 0 without a word).
+  local function csv_int64(op, path, V, cols, what, key)
+    local k = V:size(2)
+    local function at(flag)
+      local i = flag:reshape(-1):argmax():item() - 1
+      local r, c = math.floor(i / k) + 1, i % k + 1
+      return r, cols[c], V[r][c]
+    end
+    local a = V:abs()
+    local far = nl.ge(a, 2 ^ 53) * nl.lt(a, math.huge)
+    if far:sum():item() > 0 then
+      local row, col, v = at(far)
+      raise(string.format("%s: %scolumn %s of '%s' holds %s on data row %d, past 2^53, which a CSV %s "
+                          .. "cannot hold exactly as int64; use %s='float64'", op, what, col, path,
+                          ('%.17g'):format(v), row, what == '' and 'field' or 'label', key))
+    end
+    local whole = V:long():double()
+    local bad = nl.ne(whole, V)
+    if bad:sum():item() > 0 then
+      local row, col, v = at(bad)
+      raise(string.format("%s: %scolumn %s of '%s' holds %s on data row %d, not a whole number; "
+                          .. "use %s='float32'", op, what, col, path, tostring(v), row, key))
+    end
+    return whole:long()
+  end
+
   -- A numeric CSV file (gzip or plain). opts:
   --   header      (default true) the first line holds column names
   --   delimiter   (default ',') one character
@@ -115,7 +147,12 @@ return function(nl)
     local nrow, ncol = M:size(1), M:size(2)     -- (with a header, ncol is its number of names)
     local names = header and split_header(header_buf, ncol) or nil
     local label = opts.label
-    if label == nil then return M:to(xdt), nil, names end
+    if label == nil then
+      if xdt ~= 'int64' or nrow == 0 then return M:to(xdt), nil, names end
+      local cols = {}
+      for j = 1, ncol do cols[j] = names and ("'" .. names[j] .. "'") or j end
+      return csv_int64(op, path, M, cols, '', 'dtype'), nil, names
+    end
 
     local li
     if type(label) == 'string' then
@@ -143,25 +180,8 @@ return function(nl)
 
     local y = M:select(2, li)
     if ldt == 'int64' then
-      -- fields are read as float64: past 2^53 a whole number is not held
-      -- exactly (9007199254740993 came back as ...992), past 2^63 not at all
-      local a = y:abs()
-      local far = nl.ge(a, 2 ^ 53) * nl.lt(a, math.huge)
-      if far:sum():item() > 0 then
-        local row = far:argmax():item()
-        raise(string.format("%s: label column %s of '%s' holds %s on data row %d, past 2^53, which a CSV label "
-                            .. "cannot hold exactly as int64; use label_dtype='float64'", op,
-                            names and ("'" .. names[li] .. "'") or li, path, ('%.17g'):format(y[row]), row))
-      end
-      local whole = y:long():double()
-      local bad = nl.ne(whole, y)
-      if bad:sum():item() > 0 then
-        local row = bad:argmax():item()
-        raise(string.format("%s: label column %s of '%s' holds %s on data row %d, not a whole number; "
-                            .. "use label_dtype='float32'", op, names and ("'" .. names[li] .. "'") or li,
-                            path, tostring(y[row]), row))
-      end
-      y = whole:long()
+      y = csv_int64(op, path, y:view(nrow, 1), { names and ("'" .. names[li] .. "'") or li }, 'label ', 'label_dtype')
+        :view(nrow)
     else
       y = y:to(ldt)
     end
@@ -172,8 +192,14 @@ return function(nl)
         if names then fnames[#fnames + 1] = names[j] end
       end
     end
-    local X = #keep > 0 and M:index_select(2, nl.tensor(keep, 'int64')):to(xdt) or nl.zeros({ nrow, 0 }, xdt)
-    return X, y, names and fnames or nil
+    if #keep == 0 then return nl.zeros({ nrow, 0 }, xdt), y, names and fnames or nil end
+    local X = M:index_select(2, nl.tensor(keep, 'int64'))
+    if xdt == 'int64' then
+      local cols = {}
+      for k, j in ipairs(keep) do cols[k] = names and ("'" .. names[j] .. "'") or j end
+      return csv_int64(op, path, X, cols, '', 'dtype'), y, names and fnames or nil
+    end
+    return X:to(xdt), y, names and fnames or nil
   end
 
   -- ---- Fashion-MNIST -----------------------------------------------------------

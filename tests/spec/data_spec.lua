@@ -357,6 +357,25 @@ describe('data.load_csv', function()
     contains(errmsg(data.load_csv, p, { label = 'y' }), 'data row 2')
   end)
 
+  -- dtype = 'int64' is held to what label_dtype = 'int64' is: 1.5 came
+  -- back as 1 and NaN as 0 without a word (numpy 1.24's loadtxt warns that
+  -- it truncates so, and will refuse; pandas refuses)
+  it('refuses values that int64 cannot hold as written with dtype int64', function()
+    local p = write('fracx.csv', 'a,b,c\n1,2,3\n4,5.5,6\n')
+    contains(errmsg(data.load_csv, p, { dtype = 'int64' }),
+             "load_csv: column 'b' of '" .. p .. "' holds 5.5 on data row 2, not a whole number; use dtype='float32'")
+    contains(errmsg(data.load_csv, p, { dtype = 'int64', label = 'c' }), "column 'b' of")
+    local X, y = data.load_csv(p, { dtype = 'int64', label = 'b', label_dtype = 'float64' })
+    assert.are.equal('int64', X:dtype())
+    assert.are.same({ { 1, 3 }, { 4, 6 } }, X:totable())
+    assert.are.same({ 2, 5.5 }, y:totable())
+    contains(errmsg(data.load_csv, write('nanx.csv', '1,2\n3,nan\n'), { dtype = 'int64', header = false }),
+             "column 2 of '" .. dir .. "/nanx.csv' holds nan on data row 2, not a whole number")
+    contains(errmsg(data.load_csv, write('infx.csv', '1,-inf\n'), { dtype = 'int64', header = false }), 'holds -inf')
+    contains(errmsg(data.load_csv, write('bigx.csv', 'a\n9007199254740993\n'), { dtype = 'int64' }),
+             "column 'a' of '" .. dir .. "/bigx.csv' holds 9007199254740992 on data row 1, past 2^53")
+  end)
+
   it('names a missing file', function()
     contains(errmsg(data.load_csv, dir .. '/none.csv'), 'load_csv: cannot open')
   end)
