@@ -784,8 +784,9 @@ nl_tensor *nl_ctc_loss(nl_tensor *log_probs, nl_tensor *targets, nl_tensor *inpu
 
 /* An IDX file (MNIST's format), gzip-compressed or plain, as a tensor of
  * dtype; dtype -1 keeps the file's kind: float -> float32, double ->
- * float64, integer types -> int64. Truncated files and trailing data are
- * errors. */
+ * float64, integer types -> int64; a value int64 does not hold (a
+ * fraction, NaN, past 2^63) is an error. Truncated files and trailing data
+ * are errors. */
 nl_tensor *nl_load_idx(const char *path, int dtype /* or -1 */);
 
 /* An IDX file of unsigned bytes (type 08, as images come) kept as its

@@ -344,9 +344,11 @@ nl_tensor *nl_load_idx(const char *path, int dtype) {
         int64_t *o = t->data;
         for (int64_t i = 0; i < numel; i++) {
             double v = idx_value(data + i * es, code);
-            if (!(v >= -0x1p63 && v < 0x1p63)) {
-                nl_set_error("load_idx: " PATH_FMT ": element %lld (counting from 1) holds %g, which does not fit "
-                             "in int64", path, (long long)i + 1, v);
+            /* a fraction too: it was truncated without a word (1.5 -> 1) */
+            if (!(v >= -0x1p63 && v < 0x1p63) || v != trunc(v)) {
+                nl_set_error("load_idx: " PATH_FMT ": element %lld (counting from 1) holds %.17g, which %s; "
+                             "load it as float32 or float64", path, (long long)i + 1, v,
+                             v == v && v == trunc(v) ? "does not fit in int64" : "is not a whole number");
                 nl_release(t);
                 t = NULL;
                 goto done;

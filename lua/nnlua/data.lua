@@ -58,7 +58,8 @@ return function(nl)
 
   -- An IDX file (gzip or plain). dtype: 'float32', 'float64' or 'int64';
   -- by default the file's kind (float -> float32, double -> float64,
-  -- integer types -> int64).
+  -- integer types -> int64); a fraction, NaN or a value past 2^63 is an
+  -- error as int64.
   function data.load_idx(path, dtype, x_)
     if x_ ~= nil then nl._extra_arg('load_idx', x_) end
     if type(path) ~= 'string' then argerror('load_idx', 'a path string', path) end

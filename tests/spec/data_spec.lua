@@ -91,6 +91,22 @@ describe('data.load_idx', function()
     contains(errmsg(data.load_idx, path, 'int64'), 'element 3 (counting from 1) holds ')
   end)
 
+  -- a fraction was truncated to int64 without a word (1.5 -> 1, -0.25 -> 0),
+  -- where a NaN or a value past int64 was an error
+  it('refuses a fraction as int64, and keeps whole floats', function()
+    local path = write('frac.idx', idx_bytes(0x0D, { 3 }, { 4, 1.5, -0.25 }, be_float))
+    contains(errmsg(data.load_idx, path, 'int64'), "load_idx: '" .. path .. "': element 2 (counting from 1) holds 1.5, "
+             .. 'which is not a whole number; load it as float32 or float64')
+    local big = write('big.idx', idx_bytes(0x0E, { 2 }, { 2 ^ 63, -2 }, be_double))
+    contains(errmsg(data.load_idx, big, 'int64'), 'element 1 (counting from 1) holds 9.2233720368547758e+18, '
+             .. 'which does not fit in int64')
+    local t = data.load_idx(write('whole.idx', idx_bytes(0x0E, { 3 }, { -3, 2 ^ 53 + 2, 0 }, be_double)), 'int64')
+    assert.are.equal('int64', t:dtype())
+    assert.are.equal(-3, t[1])
+    assert.are.equal(0, t[3])
+    assert.are.equal(2 ^ 53 + 2, t[2])
+  end)
+
   it('keeps a 3-D shape in row-major order', function()
     local vals = {}
     for i = 1, 24 do vals[i] = i - 1 end
