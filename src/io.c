@@ -633,8 +633,16 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
     int64_t line = 0, breaks = 0, ncol = -1, ncol_line = 0, nrows = 0, nvals = 0, vcap = 0;
     for (int i = 0; i < skip_lines; i++) {
         if (p >= end) {
-            nl_set_error("load_csv: " PATH_FMT " has %lld lines; expected at least %d header lines",
-                         path, (long long)line, skip_lines);
+            /* (it said "has 1 lines; expected at least 1 header lines" of
+             * a file of one blank line) */
+            if (header && line == 0)
+                nl_set_error("load_csv: " PATH_FMT " has no header line: the file is empty", path);
+            else if (header)
+                nl_set_error("load_csv: " PATH_FMT " has no header line: its %lld line%s blank", path,
+                             (long long)line, line == 1 ? " is" : "s are");
+            else
+                nl_set_error("load_csv: " PATH_FMT " has %lld line%s; expected at least %d to skip",
+                             path, (long long)line, line == 1 ? "" : "s", skip_lines);
             goto done;
         }
         char *next, *e = csv_record(p, end, delimiter, &next, &breaks);
