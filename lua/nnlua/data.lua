@@ -419,8 +419,8 @@ return function(nl)
   -- byte), chars = { id -> character }, index = { character -> id },
   -- vocab_size, path }, ids numbered in order of first appearance.
   -- corpus:windows(batch, len) draws batch random windows of len ids
-  -- (starting at 1 .. #ids - len - 1) and the windows one character later
-  -- (the targets): two (batch, len) tensors.
+  -- (starting at 1 .. #ids - len, each start as likely) and the windows one
+  -- character later (the targets): two (batch, len) tensors.
   local Corpus = {}
   Corpus.__index = Corpus
 
@@ -456,10 +456,13 @@ return function(nl)
       local v = select(i, batch, len)
       if type(v) ~= 'number' or v ~= math.floor(v) or v < 1 then argerror(op, 'positive integers', v) end
     end
-    if len + 2 > n then
-      raise(string.format('%s: windows of %d need %d characters; the corpus has %d', op, len, len + 2, n))
+    if len + 1 > n then
+      raise(string.format('%s: windows of %d need %d characters; the corpus has %d', op, len, len + 1, n))
     end
-    local starts = (nl.rand(batch, 1) * (n - len - 1)):long() + 1    -- 1 .. n - len - 1
+    -- (float32 rand * (n - len - 1) took only every 2nd..8th start of a
+    -- corpus past 2^24 characters, most often those one past a multiple
+    -- of 8, and never the last window, whose target ends the corpus)
+    local starts = nl.randint(1, n - len + 1, { batch, 1 })       -- 1 .. n - len
     local idx = (starts + nl.arange(0, len):view(1, len)):view(-1)
     return self.ids:index_select(1, idx):view(batch, len), self.ids:index_select(1, idx + 1):view(batch, len)
   end

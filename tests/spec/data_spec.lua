@@ -983,7 +983,33 @@ describe('data.char_corpus', function()
       assert.are.same({ X[b][2], X[b][3] }, { Y[b][1], Y[b][2] })
       starts[s] = true
     end
-    for s = 1, #ids - 4 do assert.is_true(starts[s] == true, 'start ' .. s .. ' never drawn') end
+    -- every start, the last window's too (its target ends the corpus)
+    for s = 1, #ids - 3 do assert.is_true(starts[s] == true, 'start ' .. s .. ' never drawn') end
+    local x7, y7 = c:windows(2, 7)
+    assert.are.same({ ids[1], ids[2], ids[3], ids[4], ids[5], ids[6], ids[7] }, x7:totable()[2])
+    assert.are.same({ ids[2], ids[3], ids[4], ids[5], ids[6], ids[7], ids[8] }, y7:totable()[2])
+  end)
+
+  -- a corpus past 2^24 characters: starts were drawn as float32 rand times
+  -- the range, which there holds only every 2nd or 4th whole number (75%
+  -- of the starts were odd)
+  it('draws every start as likely in a corpus past 2^24 characters', function()
+    local c = data.char_corpus(path)
+    local n = 2 ^ 25 + 9
+    local big = setmetatable({ ids = nl.arange(1, n + 1, 1, 'int64') }, getmetatable(c))
+    nl.manual_seed(11)
+    local x = big:windows(4000, 8)
+    local starts = x:select(2, 1)
+    assert.are.equal(1, nl.ge(starts, 1):all():item() and 1 or 0)
+    assert.is_true(starts:max():item() <= n - 8)
+    for m = 2, 4, 2 do
+      for r = 0, m - 1 do
+        local share = nl.eq(starts % m, r):double():mean():item()
+        assert.is_true(math.abs(share - 1 / m) < 0.05, ('starts %% %d == %d: %.3f of them'):format(m, r, share))
+      end
+    end
+    big.ids = nil
+    collectgarbage()
   end)
 
   it('names the file it cannot read and windows longer than the corpus', function()
@@ -994,7 +1020,7 @@ describe('data.char_corpus', function()
     contains(errmsg(data.char_corpus, dir), 'char_corpus: cannot read ' .. dir .. ': Is a directory')
     contains(errmsg(data.char_corpus, 42), 'char_corpus: expected a path string')
     local c = data.char_corpus(path)
-    contains(errmsg(c.windows, c, 4, 7), 'windows of 7 need 9 characters; the corpus has 8')
+    contains(errmsg(c.windows, c, 4, 8), 'windows of 8 need 9 characters; the corpus has 8')
     contains(errmsg(c.windows, c, 0, 2), 'positive integers')
   end)
 end)
