@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <immintrin.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -604,6 +605,13 @@ nl_tensor *nl_load_csv(const char *path, int delimiter, int skip_lines, char *he
     NL_CHECK(header == NULL || header_cap > 0, "load_csv: no room for the header line");
     gz_in *gz = gz_open("load_csv", path);
     if (!gz) return NULL;
+    /* Numbers are read in the C locale, as Python's float() reads them,
+     * whatever LC_NUMERIC the host program set: strtod follows the
+     * thread's locale, and under de_DE '1.5' was not a number while
+     * '"1,5"' was 1.5. (uselocale is the thread's alone, and undone at
+     * the end.) */
+    locale_t c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    locale_t prev_locale = c_numeric ? uselocale(c_numeric) : (locale_t)0;
     /* the whole file, NUL-terminated */
     int64_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
@@ -720,6 +728,10 @@ unclosed:
     nl_set_error("load_csv: " PATH_FMT " line %lld: the row that starts there has a quoted field that is "
                  "never closed (the file ends inside it)", path, (long long)line + 1);
 done:
+    if (c_numeric) {
+        uselocale(prev_locale);
+        freelocale(c_numeric);
+    }
     free(vals);
     free(buf);
     gz_close(gz);

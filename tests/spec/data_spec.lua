@@ -392,6 +392,37 @@ describe('data.load_csv', function()
              "column 'a' of '" .. dir .. "/bigx.csv' holds 9007199254740992 on data row 1, past 2^53")
   end)
 
+  -- strtod follows LC_NUMERIC, which a host program may set (setlocale(LC_ALL,
+  -- "") under a German environment): '1.5' was then not a number and
+  -- '"1,5"' was 1.5. Python's float() reads the C locale's numbers
+  -- whatever the locale. The locale is built with localedef into a
+  -- directory of the spec's (the machine need not have it installed).
+  it('reads numbers in the C locale whatever LC_NUMERIC the host set', function()
+    local locdir = dir .. '/locales'
+    os.execute('mkdir -p ' .. q(locdir))
+    local made = os.execute(('localedef -i de_DE -f UTF-8 %s >/dev/null 2>&1'):format(q(locdir .. '/de_DE.UTF-8')))
+    if made ~= 0 and made ~= true then
+      pending('localedef could not build de_DE.UTF-8 (no locale sources)')
+      return
+    end
+    local csv1 = write('de1.csv', 'a,b\n1.5,-2.25e1\n')
+    local csv2 = write('de2.csv', 'a;b\n"1,5";2\n')
+    local script = write('locale_child.lua', S.path_prelude .. [[
+      local nl = require 'nnlua'
+      assert(os.setlocale('de_DE.UTF-8', 'numeric'), 'de_DE.UTF-8 not found')
+      local X = nl.data.load_csv(arg[1], { dtype = 'float64' })
+      print('values', X[1][1], X[1][2])
+      print(pcall(nl.data.load_csv, arg[2], { delimiter = ';' }))
+      print('locale after', os.setlocale(nil, 'numeric'))
+    ]])
+    local p = assert(io.popen(('LOCPATH=%s luajit %s %s %s 2>&1'):format(q(locdir), q(script), q(csv1), q(csv2))))
+    local out = p:read('*a')
+    p:close()
+    contains(out, 'values\t1.5\t-22.5')
+    contains(out, "line 2, column 1: '1,5' is not a number")
+    contains(out, 'locale after\tde_DE.UTF-8')
+  end)
+
   -- a file of blank lines had "1 lines; expected at least 1 header lines"
   it('names an empty file and one of blank lines as having no header', function()
     contains(errmsg(data.load_csv, write('empty0.csv', '')), "load_csv: '" .. dir .. "/empty0.csv' has no header line: the file is empty")
