@@ -314,8 +314,10 @@ NL_REGISTER_BACKWARD(NL_OP_MSE_LOSS, mse_backward)
  * thread count. The input's gradient is PyTorch's, w (p - y) / max(p (1 -
  * p), 1e-12): the exact derivative where p is inside (0, 1), and finite
  * at a saturated p of exactly 0 or 1 (a float32 sigmoid of 17 or more is
- * 1), where the composed ops' log gave 0 * inf = NaN. */
-#define BCE_EPS 1e-12
+ * 1), where the composed ops' log gave 0 * inf = NaN. The 1e-12 is
+ * PyTorch's float EPSILON, 1e-12f (a double 1e-12 put float64 gradients
+ * there 4e-9 off). */
+#define BCE_EPS ((double)1e-12f)
 
 static inline double ld_at(const void *p, int dtype, int64_t i) {
     return dtype == NL_FLOAT32 ? ((const float *)p)[i] : ((const double *)p)[i];

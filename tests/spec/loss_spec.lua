@@ -302,6 +302,28 @@ describe('losses at extreme values', function()
     assert(math.abs(g[4] - math.log(0.7 / 0.3)) < 1e-6, g[4])
   end)
 
+  -- PyTorch's EPSILON of both is the float 1e-12f (9.999999960041972e-13
+  -- in float64): a double 1e-12 put float64 gradients 4e-9 (BCE at p = 0
+  -- or 1) and 2e-9 (the cosine at a zero vector) off PyTorch's
+  it('binary_cross_entropy and cosine_embedding_loss clamp at PyTorch\'s 1e-12f (golden, float64)', function()
+    for _, c in ipairs(dofile(S.root .. '/tests/golden/loss_eps.lua')) do
+      local xs = {}
+      for i, g in ipairs(c.inputs) do xs[i] = S.from_golden(g) end
+      local n = #c.grads
+      for i = 1, n do xs[i] = xs[i]:requires_grad() end
+      local l
+      if c.op == 'binary_cross_entropy' then
+        l = F.binary_cross_entropy(xs[1], xs[2], { weight = S.from_golden(c.weight), reduction = c.reduction })
+      else
+        l = F.cosine_embedding_loss(xs[1], xs[2], xs[3], { margin = c.margin, reduction = c.reduction })
+      end
+      l:backward()
+      local what = c.op .. ' ' .. c.reduction
+      S.expect_close(l, S.from_golden(c.out), what, 1e-13, 0)
+      for i = 1, n do S.expect_close(xs[i].grad, S.from_golden(c.grads[i]), what .. ' grad ' .. i, 1e-13, 0) end
+    end
+  end)
+
   -- a NaN probability went through (the comment said "as in PyTorch";
   -- PyTorch 1.13 raises)
   it('binary_cross_entropy refuses a NaN input as one outside [0, 1]', function()

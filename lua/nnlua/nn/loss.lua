@@ -544,8 +544,9 @@ return function(nl, nn)
     return reduce(softplus(-target * input), r)
   end
 
-  -- cos = <x1, x2> / sqrt((|x1|^2 + 1e-12) (|x2|^2 + 1e-12)) over the
-  -- last dim, PyTorch's EPSILON inside the root; 1 - cos where y = 1,
+  -- cos = <x1, x2> / sqrt((|x1|^2 + e) (|x2|^2 + e)) over the last dim,
+  -- e PyTorch's EPSILON, the float 1e-12f (a double 1e-12 put float64
+  -- gradients at a zero vector 2e-9 off), inside the root; 1 - cos where y = 1,
   -- max(0, cos - margin) where y = -1, 0 for any other y. Inputs (N, D)
   -- with target (N), or (D) with a 0-dim target.
   function F.cosine_embedding_loss(input1, input2, target, opts, ...)
@@ -562,7 +563,7 @@ return function(nl, nn)
         .. 'target %s'):format(op, nl._shape_str(input1), nl._shape_str(target)))
     end
     local margin = (opts or {}).margin or 0
-    local EPS = 1e-12
+    local EPS = 9.999999960041972e-13
     local m1 = (input1 * input1):sum(d) + EPS
     local m2 = (input2 * input2):sum(d) + EPS
     local cos = (input1 * input2):sum(d) / (m1 * m2):sqrt()
