@@ -560,11 +560,24 @@ describe('the composed losses', function()
       { 'TripletMarginLoss', { swap = 0 }, 'triplet_margin_loss: swap must be a boolean (true or false), got 0' },
       { 'TripletMarginLoss', { size_average = 1 }, 'triplet_margin_loss: size_average must be a boolean (true or false), got 1' },
       { 'GaussianNLLLoss', { size_average = true }, "gaussian_nll_loss: unknown option 'size_average'" },
+      -- these four went through construction and failed at the first call
+      { 'HuberLoss', { delta = 0 }, 'huber_loss: delta must be a positive number, got 0' },
+      { 'HuberLoss', { delta = 0 / 0 }, 'huber_loss: delta must be a positive number, got nan' },
+      { 'CrossEntropyLoss', { label_smoothing = 1.5 }, 'cross_entropy: label_smoothing must be a number in [0, 1], got 1.5' },
+      { 'CrossEntropyLoss', { ignore_index = 'a' }, "cross_entropy: ignore_index must be an integer, got 'a'" },
+      { 'NLLLoss', { ignore_index = 0.5 }, 'nll_loss: ignore_index must be an integer, got 0.5' },
+      { 'NLLLoss', { weight = { 1, 2 } }, 'NLLLoss: weight must be a tensor, got table' },
+      { 'BCEWithLogitsLoss', { pos_weight = 2 }, 'BCEWithLogitsLoss: pos_weight must be a tensor, got 2' },
     }
     for _, c in ipairs(cases) do
       S.contains(S.errmsg(nn[c[1]], c[2]), c[3])
     end
     S.contains(S.errmsg(F.smooth_l1_loss, nl.zeros(2), nl.zeros(2), { beta = -1 }), 'smooth_l1_loss: beta must be')
+    S.contains(S.errmsg(F.huber_loss, nl.zeros(2), nl.zeros(2), { delta = -1 }), 'huber_loss: delta must be a positive')
+    S.contains(S.errmsg(F.cross_entropy, nl.zeros(2, 3), ids({ 1, 1 }), { label_smoothing = -0.1 }),
+               'cross_entropy: label_smoothing must be a number in [0, 1], got -0.1')
+    S.contains(S.errmsg(F.nll_loss, nl.zeros(2, 3), ids({ 1, 1 }), { ignore_index = 1.5 }),
+               'nll_loss: ignore_index must be an integer, got 1.5')
     S.contains(S.errmsg(F.multi_margin_loss, nl.zeros(2, 3), ids({ 1, 1 }), { p = 1.5 }), 'multi_margin_loss: p must be')
   end)
 

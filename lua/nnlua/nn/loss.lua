@@ -58,7 +58,13 @@ return function(nl, nn)
   local ANY = { 'a finite number', finite }
   local NONNEG = { 'a finite number >= 0', function(v) return finite(v) and v >= 0 end }
   local POSITIVE = { 'a finite number > 0', function(v) return finite(v) and v > 0 end }
+  local INTEGER = { 'an integer', function(v) return finite(v) and v == math.floor(v) end }
   local NUMBERS = {
+    -- (delta = inf is the square everywhere)
+    huber_loss = { { 'delta', { 'a positive number', function(v) return v > 0 end } } },
+    cross_entropy = { { 'label_smoothing', { 'a number in [0, 1]', function(v) return v >= 0 and v <= 1 end } },
+                      { 'ignore_index', INTEGER } },
+    nll_loss = { { 'ignore_index', INTEGER } },
     -- beta = inf is PyTorch's too: the square / inf, 0 everywhere finite
     smooth_l1_loss = { { 'beta', { 'a number >= 0', function(v) return v >= 0 end } } },
     margin_ranking_loss = { { 'margin', ANY } },
@@ -150,13 +156,10 @@ return function(nl, nn)
     if input:dtype() == 'int64' then      -- PyTorch cannot cast its float result back
       nl._raise(('huber_loss: expected a float input, got int64 %s'):format(nl._shape_str(input)))
     end
-    local delta = nl._opts('huber_loss', opts).delta or 1
-    if type(delta) ~= 'number' or not (delta > 0) then
-      nl._raise('huber_loss: delta must be a positive number, got ' .. tostring(delta))
-    end
+    local r = reduction_of(opts, 'huber_loss')
+    local delta = (opts or {}).delta or 1
     local diff = input - target
     local d = diff:abs()
-    local r = reduction_of(opts, 'huber_loss')
     -- an infinite delta: the square everywhere (the unused linear part's
     -- gradient, 0 * delta, was NaN)
     if delta == math.huge then return reduce(diff * diff * 0.5, r) end
@@ -211,9 +214,6 @@ return function(nl, nn)
     if target:dim() ~= 1 or target:size(1) ~= N then
       nl._raise(('%s: target must be a 1-D int64 tensor of %d class indices, got %s'):format(op, N,
         nl._shape_str(target)))
-    end
-    if ignore ~= nil and (type(ignore) ~= 'number' or ignore ~= math.floor(ignore)) then
-      nl._raise(op .. ': ignore_index must be an integer, got ' .. tostring(ignore))
     end
     local keep = ignore and target:ne(ignore) or nil
     local t = keep and nl.where(keep, target, 1) or target
@@ -338,9 +338,6 @@ return function(nl, nn)
     local r = reduction_of(opts, 'cross_entropy')
     opts = opts or {}
     local ls = opts.label_smoothing or 0
-    if type(ls) ~= 'number' or not (ls >= 0 and ls <= 1) then
-      nl._raise('cross_entropy: label_smoothing must be a number in [0, 1], got ' .. tostring(ls))
-    end
     nl._T(input, 'cross_entropy')
     if nl.is_tensor(target) and target:dtype() ~= 'int64' then
       return prob_cross_entropy(input, target, opts, r, ls)
@@ -728,6 +725,10 @@ return function(nl, nn)
       -- the values: see Module:structure)
       local ab = {}
       for _, k in ipairs({ 'weight', 'pos_weight' }) do
+        local v = self.opts[k]
+        if v ~= nil and not nl.is_tensor(v) then
+          nl._raise(('%s: %s must be a tensor, got %s'):format(name, k, nl._describe_arg(v)))
+        end
         if nl.is_tensor(self.opts[k]) then
           self:register_buffer(k, self.opts[k])
           ab[self.opts[k]] = k
