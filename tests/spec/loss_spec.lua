@@ -632,4 +632,27 @@ describe('the composed losses', function()
     assert.are.equal(F.kl_div(x0, y0, { reduction = 'sum' }):item(),
                      nn.KLDivLoss({ reduction = 'batchmean' })(x0, y0):item())
   end)
+
+  -- PyTorch 1.13: NaN and 0 for each, but MultiMarginLoss's and
+  -- MultiLabelMarginLoss's empty mean, uninitialised memory there
+  it('give an empty batch a NaN mean and a 0 sum', function()
+    local e, n = nl.zeros(0, 4), nl.zeros(0)
+    local calls = {
+      mse_loss = { e, e }, l1_loss = { e, e }, smooth_l1_loss = { e, e }, huber_loss = { e, e },
+      soft_margin_loss = { e, e }, binary_cross_entropy = { e, e }, binary_cross_entropy_with_logits = { e, e },
+      kl_div = { e, e }, poisson_nll_loss = { e, e }, hinge_embedding_loss = { e, e }, gaussian_nll_loss = { e, e, e },
+      multilabel_soft_margin_loss = { e, e }, multi_margin_loss = { e, ids({}) },
+      multilabel_margin_loss = { e, nl.zeros({ 0, 4 }, 'int64') }, triplet_margin_loss = { e, e, e },
+      triplet_margin_with_distance_loss = { e, e, e }, cosine_embedding_loss = { e, e, n },
+      margin_ranking_loss = { n, n, n },
+    }
+    for fn, args in pairs(calls) do
+      for _, r in ipairs({ 'mean', 'sum' }) do
+        local a = { unpack(args) }
+        a[#a + 1] = { reduction = r }
+        local v = F[fn](unpack(a)):item()
+        if r == 'mean' then assert.is_true(v ~= v, fn .. ' mean: ' .. v) else assert.are.equal(0, v, fn .. ' sum') end
+      end
+    end
+  end)
 end)
