@@ -465,7 +465,10 @@ return function(nl, nn)
     if beta == 0 then return reduce(d, r) end
     local near = d:ge(beta):eq(0)                -- a NaN difference takes the square, as PyTorch's
     local dn = nl.where(near, diff, 0)
-    return reduce(nl.where(near, dn * dn * (0.5 / beta), d - 0.5 * beta), r)
+    -- 0.5 dn (dn / beta), not dn^2 (0.5 / beta): that factor overflows
+    -- for a beta under 1.5e-39 in float32 (2.8e-309 in float64), and 0 *
+    -- inf made the loss and gradient NaN at a difference of 0 (PyTorch: 0)
+    return reduce(nl.where(near, dn * 0.5 * (dn / beta), d - 0.5 * beta), r)
   end
 
   -- input: log-probabilities; target: probabilities, or their logs with
