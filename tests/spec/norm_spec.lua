@@ -463,6 +463,18 @@ describe('nn.CosineSimilarity and nn.PairwiseDistance', function()
                    'p = 1', 0, 0)
   end)
 
+  -- max gave the whole gradient to the first of the tied entries
+  it('share the infinity norm\'s gradient among entries tied for the largest, as PyTorch', function()
+    -- |x| = (1, 1, 0.5) ties at 1: d||x||/dx = sign(x) / 2 there, 0 elsewhere (PyTorch: 0.5, -0.5, 0)
+    local x = nl.tensor({ { 1, -1, 0.5 } }, 'float64'):requires_grad()
+    F.pairwise_distance(x, nl.zeros({ 1, 3 }, 'float64'), { p = math.huge, eps = 0 }):sum():backward()
+    S.expect_close(x.grad, nl.tensor({ { 0.5, -0.5, 0 } }, 'float64'), 'pairwise_distance', 0, 0)
+    -- d sum(x / ||x||)/dx = 1 / n - sum(x) / n^2 d||x||/dx, n = 1 (PyTorch: 0.75, 1.25, 1)
+    local z = nl.tensor({ { 1, -1, 0.5 } }, 'float64'):requires_grad()
+    F.normalize(z, { p = math.huge }):sum():backward()
+    S.expect_close(z.grad, nl.tensor({ { 0.75, 1.25, 1 } }, 'float64'), 'normalize', 0, 0)
+  end)
+
   it('pass float64 gradchecks, broadcast and strided', function()
     local x1, x2 = rand64({ 3, 4 }, 24):requires_grad(), rand64({ 4 }, 25):requires_grad()
     gradcheck(function(a, b) return F.cosine_similarity(a, b) end, { x1, x2 })

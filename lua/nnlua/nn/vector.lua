@@ -82,10 +82,11 @@ return function(nl, nn)
   -- gradients where x or the norm is 0: 0, not the NaN that pow's and
   -- sqrt's derivatives at 0 would give (the zeros are read through a safe 1
   -- and masked after). At a tie of the largest |x_i|, the infinity norm's
-  -- gradient goes to the first, where PyTorch shares it among them.
+  -- gradient is shared among them, as PyTorch's (Tensor.norm's; max gave
+  -- it all to the first).
   local function pnorm(x, p, d)
+    if p == math.huge then return x:norm(p, d, true) end
     local a = x:abs()
-    if p == math.huge then return a:max(d, true) end
     if p == 1 then return a:sum(d, true) end
     local s
     if p == 2 then
