@@ -306,8 +306,8 @@ describe('losses at extreme values', function()
   -- in float64): a double 1e-12 put float64 gradients 4e-9 (BCE at p = 0
   -- or 1) and 2e-9 (the cosine at a zero vector) off PyTorch's
   it('binary_cross_entropy and cosine_embedding_loss clamp at PyTorch\'s 1e-12f (golden, float64)', function()
-    for _, c in ipairs(dofile(S.root .. '/tests/golden/loss_eps.lua')) do
-      if c.op == 'smooth_l1_loss' then goto next end
+    for _, c in ipairs(dofile(S.root .. '/tests/golden/loss_edges.lua')) do
+      if c.op ~= 'binary_cross_entropy' and c.op ~= 'cosine_embedding_loss' then goto next end
       local xs = {}
       for i, g in ipairs(c.inputs) do xs[i] = S.from_golden(g) end
       local n = #c.grads
@@ -328,8 +328,27 @@ describe('losses at extreme values', function()
 
   -- the square's 0.5 / beta overflowed (float32 beta 1e-39, float64
   -- 1e-310): NaN at a difference of 0, in the loss and the gradient
+  -- refused as 'p must be a finite number > 0, got inf', where PyTorch
+  -- takes it (the largest difference, a tie sharing its gradient)
+  it('triplet_margin_loss takes p = inf, the largest difference (golden, swap too)', function()
+    for _, c in ipairs(dofile(S.root .. '/tests/golden/loss_edges.lua')) do
+      if c.op == 'triplet_margin_loss' then
+        local xs = {}
+        for i, g in ipairs(c.inputs) do xs[i] = S.from_golden(g):requires_grad() end
+        local l = F.triplet_margin_loss(xs[1], xs[2], xs[3], { p = math.huge, eps = 0, swap = c.swap, margin = 2.5,
+                                                              reduction = c.reduction })
+        ;(l * 1.5):sum():backward()
+        local what = ('triplet_margin_loss p = inf %s swap %s %s'):format(xs[1]:dtype(), tostring(c.swap), c.reduction)
+        local tol = xs[1]:dtype() == 'float64' and 1e-12 or 1e-5
+        S.expect_close(l, S.from_golden(c.out), what, tol, tol)
+        for i = 1, 3 do S.expect_close(xs[i].grad, S.from_golden(c.grads[i]), what .. ' grad ' .. i, tol, tol) end
+      end
+    end
+    S.contains(S.errmsg(nn.TripletMarginLoss, { p = 0 / 0 }), 'triplet_margin_loss: p must be a number > 0')
+  end)
+
   it('smooth_l1_loss stays finite at a beta whose 0.5 / beta overflows (golden)', function()
-    for _, c in ipairs(dofile(S.root .. '/tests/golden/loss_eps.lua')) do
+    for _, c in ipairs(dofile(S.root .. '/tests/golden/loss_edges.lua')) do
       if c.op == 'smooth_l1_loss' then
         local x = S.from_golden(c.inputs[1]):requires_grad()
         local l = F.smooth_l1_loss(x, nl.zeros(x:shape(), x:dtype()), { beta = c.beta, reduction = c.reduction })
@@ -576,7 +595,8 @@ describe('the composed losses', function()
       { 'PoissonNLLLoss', { full = 'yes' }, "poisson_nll_loss: full must be a boolean (true or false), got 'yes'" },
       { 'GaussianNLLLoss', { eps = -0.1 }, 'gaussian_nll_loss: eps must be a finite number >= 0, got -0.1' },
       { 'MultiMarginLoss', { p = 3 }, 'multi_margin_loss: p must be 1 or 2, got 3' },
-      { 'TripletMarginLoss', { p = 0 }, 'triplet_margin_loss: p must be a finite number > 0, got 0' },
+      { 'TripletMarginLoss', { p = 0 }, 'triplet_margin_loss: p must be a number > 0 (math.huge for the largest '
+        .. 'difference), got 0' },
       { 'TripletMarginLoss', { swap = 0 }, 'triplet_margin_loss: swap must be a boolean (true or false), got 0' },
       { 'TripletMarginLoss', { size_average = 1 }, 'triplet_margin_loss: size_average must be a boolean (true or false), got 1' },
       { 'GaussianNLLLoss', { size_average = true }, "gaussian_nll_loss: unknown option 'size_average'" },

@@ -57,7 +57,6 @@ return function(nl, nn)
   local function finite(v) return v == v and v > -math.huge and v < math.huge end
   local ANY = { 'a finite number', finite }
   local NONNEG = { 'a finite number >= 0', function(v) return finite(v) and v >= 0 end }
-  local POSITIVE = { 'a finite number > 0', function(v) return finite(v) and v > 0 end }
   local INTEGER = { 'an integer', function(v) return finite(v) and v == math.floor(v) end }
   local NUMBERS = {
     -- (delta = inf is the square everywhere)
@@ -74,7 +73,9 @@ return function(nl, nn)
     gaussian_nll_loss = { { 'eps', NONNEG } },
     -- PyTorch's kernel has only these two
     multi_margin_loss = { { 'p', { '1 or 2', function(v) return v == 1 or v == 2 end } }, { 'margin', ANY } },
-    triplet_margin_loss = { { 'margin', ANY }, { 'p', POSITIVE }, { 'eps', NONNEG } },
+    triplet_margin_loss = { { 'margin', ANY },
+      { 'p', { 'a number > 0 (math.huge for the largest difference)', function(v) return v > 0 end } },
+      { 'eps', NONNEG } },
   }
   -- a reduction an op takes beside the three: KLDivLoss's sum over the
   -- batch size (input:size(1)), the one that is the KL divergence
@@ -684,9 +685,11 @@ return function(nl, nn)
 
   -- |a - b + eps|_p over the last dim, PyTorch's pairwise_distance; 0 with
   -- a gradient of 0 where every difference is 0, as PyTorch's norm (the
-  -- root's gradient there would be NaN)
+  -- root's gradient there would be NaN). p = inf: the largest |difference|,
+  -- Tensor.norm's, whose gradient a tie shares, as PyTorch's
   local function pairwise_distance(a, b, p, eps)
     local dlt = a - b + eps
+    if p == math.huge then return dlt:norm(p, -1) end
     local s = p == 2 and (dlt * dlt):sum(-1) or dlt:abs():pow(p):sum(-1)
     if p == 1 then return s end
     local zero = s:eq(0)
