@@ -297,6 +297,30 @@ describe('optimizer step and zero_grad', function()
     assert.are.equal(1, opt.state[1].step)
   end)
 
+  -- the closure ran in the caller's grad mode: under nl.no_grad its
+  -- backward failed ('does not require grad'), where PyTorch's step runs
+  -- it under enable_grad
+  it('runs the closure with grad mode on, and leaves the mode as it was', function()
+    local w = nl.tensor({ 1, -2 }):requires_grad()
+    local opt = optim.SGD({ w }, { lr = 0.25 })
+    local inside, after
+    local loss = nl.no_grad(function()
+      local l = opt:step(function()
+        inside = nl.is_grad_enabled()
+        opt:zero_grad()
+        local l = (w * w):sum()
+        l:backward()
+        return l
+      end)
+      after = nl.is_grad_enabled()
+      return l
+    end)
+    assert.is_true(inside)
+    assert.is_false(after)
+    assert.are.equal(5, loss:item())
+    assert.are.same({ 0.5, -1 }, w:totable())      -- w - 0.25 * 2w
+  end)
+
   -- a group key that is no near miss of an option is the user's, kept as
   -- PyTorch keeps it (a name to tell groups apart), also through a
   -- state_dict

@@ -282,7 +282,9 @@ return function(nl, optim)
   end
 
   -- One step over every parameter that has a gradient. closure, optional,
-  -- recomputes the loss first (and its value is returned).
+  -- recomputes the loss first (and its value is returned); it runs with
+  -- grad mode on, as PyTorch's (enable_grad): under nl.no_grad its
+  -- backward failed ('does not require grad').
   local keep = {}         -- a maximize step's negated gradient, held through the C update
 
   function Optimizer:step(closure, ...)
@@ -291,7 +293,7 @@ return function(nl, optim)
     if closure ~= nil and type(closure) ~= 'function' then
       raise(('%s: step takes an optional closure (a function), got %s'):format(self.name, type(closure)))
     end
-    if closure ~= nil then loss = closure() end
+    if closure ~= nil then loss = nl.enable_grad(closure) end
     local state, update, name = self.state, self._update, self.name
     local idx, groups = 0, self.param_groups
     for gi, group in ipairs(groups) do
