@@ -427,6 +427,39 @@ describe('optimizer step and zero_grad', function()
     assert.has_error(function() l:zero_grad(0) end, 'zero_grad: expected a boolean set_to_none, got number')
   end)
 
+  -- a gradient with a graph (backward with create_graph) was refused by
+  -- zero_grad(false) ('in-place change of a tensor that requires grad'),
+  -- and a module's zero_grad(false) kept its graph; PyTorch's detaches it
+  -- (in place: a handle on it sees the zeros), then zeros it
+  it('zero_grad(false) detaches a gradient that has a graph, then zeros it', function()
+    local w = nl.tensor({ 1, 2 }):requires_grad()
+    local opt = optim.SGD({ w }, { lr = 0.1 })
+    local l = (w * w * w):sum()
+    l:backward({ create_graph = true })
+    local held = w.grad
+    assert.is_true(held.is_requires_grad)
+    assert.are.same({ 3, 12 }, held:totable())
+    opt:zero_grad(false)
+    assert.is_false(w.grad.is_requires_grad)
+    assert.are.same({ 0, 0 }, w.grad:totable())
+    assert.are.same({ 0, 0 }, held:totable())
+    l = (w * w):sum()
+    l:backward()
+    assert.are.same({ 2, 4 }, w.grad:totable())
+    assert.is_false(w.grad.is_requires_grad)
+
+    local lin = nl.nn.Linear(2, 1)
+    local y = lin(nl.tensor({ { 1, 2 } }))
+    l = (y * y):sum()
+    l:backward({ create_graph = true })
+    assert.is_true(lin.weight.grad.is_requires_grad)
+    lin:zero_grad(false)
+    assert.is_false(lin.weight.grad.is_requires_grad)
+    assert.is_false(lin.bias.grad.is_requires_grad)
+    assert.are.same({ { 0, 0 } }, lin.weight.grad:totable())
+    assert.are.same({ 0 }, lin.bias.grad:totable())
+  end)
+
   it('opt.lr reads the first group; set_lr sets every group', function()
     local m = problem('float32')
     local opt = optim.SGD({ { params = { m.W }, lr = 0.3 }, { params = { m.b } } }, { lr = 0.1 })

@@ -432,14 +432,22 @@ return function(nl, nn)
   function Module:eval() return self:train(false) end
 
   -- set_to_none = false keeps each gradient as zeros (it was ignored), as
-  -- the optimizers' zero_grad does
+  -- the optimizers' zero_grad does; a gradient with a graph (backward with
+  -- create_graph) is detached first, as PyTorch's (it kept its graph)
   function Module:zero_grad(set_to_none)
     if set_to_none ~= nil and type(set_to_none) ~= 'boolean' then
       nl._argerror('zero_grad', 'a boolean set_to_none', set_to_none)
     end
     for _, p in ipairs(self:parameters()) do
       if set_to_none == false then
-        if p.grad ~= nil then nl.no_grad(function() p.grad:zero_() end) end
+        local g = p.grad
+        if g ~= nil then
+          if g.is_requires_grad then
+            g = g:detach()
+            p.grad = g
+          end
+          nl.no_grad(function() g:zero_() end)
+        end
       else
         p.grad = nil
       end

@@ -324,7 +324,10 @@ return function(nl, optim)
   end
 
   -- Drops every gradient (t.grad becomes nil, PyTorch's set_to_none), or
-  -- zeros them in place when set_to_none is false.
+  -- zeros them in place when set_to_none is false; a gradient with a graph
+  -- (backward with create_graph) is detached first, as PyTorch's
+  -- (zeroing it in place was refused: 'in-place change of a tensor that
+  -- requires grad')
   function Optimizer:zero_grad(set_to_none, ...)
     if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': zero_grad', '([set_to_none])', nil, ...) end
     if set_to_none ~= nil and type(set_to_none) ~= 'boolean' then   -- 0 was true: gradients dropped
@@ -333,9 +336,18 @@ return function(nl, optim)
     for _, group in ipairs(self.param_groups) do
       for _, p in ipairs(group.params) do
         local pc = T(p, 'zero_grad')
-        if pc.grad ~= nil then
-          if set_to_none == false then check(lib.nl_fill_(pc.grad, 0))
-          else check(lib.nl_set_grad(pc, nil)) end
+        local gc = pc.grad
+        if gc ~= nil then
+          if set_to_none == false then
+            if bit.band(gc.flags, 1) ~= 0 then       -- (requires grad: a graph made it)
+              local d = nl._wrap(lib.nl_detach(gc))  -- (the same memory, no graph)
+              check(lib.nl_set_grad(pc, d.ptr))
+              gc = d.ptr
+            end
+            check(lib.nl_fill_(gc, 0))
+          else
+            check(lib.nl_set_grad(pc, nil))
+          end
         end
       end
     end
