@@ -123,12 +123,21 @@ describe('last_epoch and verbose', function()
       local p = nl.optim.ReduceLROnPlateau(o2, { patience = 0, verbose = true })
       p:step(1)
       p:step(2)
+      local o3 = nl.optim.SGD({ nl.zeros(1):requires_grad() }, { lr = 0.1 })
+      local w = nl.optim.CosineAnnealingWarmRestarts(o3, { T_0 = 3, verbose = true })
+      w:step()
+      w:step(2.5)
     ]]
     local out = S.run_luajit(code)
+    -- (CosineAnnealingWarmRestarts names the epoch of every step, as
+    -- PyTorch 1.13's, which prints these four lines and lrs)
     assert.are.equal(table.concat({
       'Adjusting learning rate of group 1 to 1.0000e-01.',
       'Adjusting learning rate of group 1 to 5.0000e-02.',
       'Epoch 00004: adjusting learning rate of group 1 to 6.2500e-03.',
-      'Epoch 00002: reducing learning rate of group 1 to 1.0000e-02.', '' }, '\n'), out)
+      'Epoch 00002: reducing learning rate of group 1 to 1.0000e-02.',
+      'Epoch 00000: adjusting learning rate of group 1 to 1.0000e-01.',
+      'Epoch 00001: adjusting learning rate of group 1 to 7.5000e-02.',
+      'Epoch 2.50: adjusting learning rate of group 1 to 6.6987e-03.', '' }, '\n'), out)
   end)
 end)

@@ -548,7 +548,6 @@ return function(nl, optim)
   function Restarts:step(epoch, ...)
     if select('#', ...) > 0 then nl._no_extra_args(self.name .. ': step', '([epoch])', nil, ...) end
     same_groups(self, #self.base_lrs)
-    local given = epoch
     local T0, mult, T_i, T_cur = self.T_0, self.T_mult, self.T_i, self.T_cur
     if epoch == nil and self.last_epoch < 0 then epoch = 0 end
     if epoch == nil then
@@ -582,7 +581,9 @@ return function(nl, optim)
     self.T_i, self.T_cur, self.last_epoch = T_i, T_cur, floor(epoch)
     for i, g in ipairs(self.optimizer.param_groups) do g.lr = lrs[i] end
     self._last_lr = lrs
-    print_lrs(self, lrs, given)
+    -- (with the epoch, also a step's own, as PyTorch's, whose step names it
+    -- whether given or counted: 'Epoch 00001: adjusting ...')
+    print_lrs(self, lrs, epoch)
   end
   register(Restarts, 'CosineAnnealingWarmRestarts', 'T_0')
 
