@@ -849,7 +849,7 @@ void nl_st_close(nl_st_file *f);
 /* SGD: d = grad + weight_decay*param; with momentum, buf = d when init_buf
  * (the buffer's first step; its old contents are ignored), else
  * buf = momentum*buf + (1-dampening)*d; then d = buf (nesterov: d + momentum*buf);
- * param -= lr*d. */
+ * param -= lr*d. A momentum of 0 is a plain step, nesterov or not. */
 int nl_sgd_step(nl_tensor *param /* in, out */,
                 nl_tensor *momentum_buf /* in, out; optional: NULL when momentum is 0 */,
                 nl_tensor *grad, double lr, double momentum, double dampening,

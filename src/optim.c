@@ -227,7 +227,9 @@ int nl_sgd_step(nl_tensor *param, nl_tensor *momentum_buf, nl_tensor *grad, doub
     const char *op = "sgd";
     if (!check_param(op, param, grad)) return -1;
     if (!check_state(op, "momentum_buffer", param, momentum_buf, momentum != 0)) return -1;
-    NL_CHECK_INT(!nesterov || (momentum > 0 && dampening == 0),
+    /* (a momentum of 0 is a plain step, nesterov or not, as PyTorch's: a
+     * momentum schedule, CyclicLR's or OneCycleLR's, may reach 0) */
+    NL_CHECK_INT(!nesterov || momentum == 0 || (momentum > 0 && dampening == 0),
                  "%s: Nesterov momentum requires a momentum and zero dampening", op);
     nl_tensor *g, *w;
     if (take_work(param, grad, &g, &w) != 0) return -1;

@@ -131,6 +131,37 @@ describe('CyclicLR', function()
     end
   end)
 
+  -- with a base_momentum of 0 the momentum is 0 at each peak: SGD with
+  -- nesterov refused that step ('sgd: Nesterov momentum requires a
+  -- momentum and zero dampening'), mid-run; PyTorch steps plain SGD there
+  -- and keeps the buffer for the next step. The reference: PyTorch's SGD
+  -- formulas with each step's lr and momentum as the groups hold them.
+  it("steps SGD with nesterov through a momentum of 0, as a plain step", function()
+    local p = nl.tensor({ 1, -2 }, 'float64'):requires_grad()
+    local o = optim.SGD({ p }, { lr = 0.1, momentum = 0.9, nesterov = true })
+    local s = optim.CyclicLR(o, { base_lr = 0.25, max_lr = 0.5, step_size_up = 2, base_momentum = 0, max_momentum = 0.5 })
+    local want, buf, zero_steps = { 1, -2 }, nil, 0
+    for k = 1, 8 do
+      local g = { 0.5 * k, 3 - k }
+      p.grad = nl.tensor(g, 'float64')
+      local lr, mom = o.param_groups[1].lr, o.param_groups[1].momentum
+      o:step()
+      if mom == 0 then zero_steps = zero_steps + 1 end
+      for i = 1, 2 do
+        local d = g[i]
+        if mom ~= 0 then
+          buf = buf or {}
+          buf[i] = buf[i] and mom * buf[i] + d or d
+          d = d + mom * buf[i]
+        end
+        want[i] = want[i] - lr * d
+      end
+      assert.are.same(want, p:totable(), 'step ' .. k)
+      s:step()
+    end
+    assert.are.equal(2, zero_steps)
+  end)
+
   it('refuses what it cannot cycle or compute, naming CyclicLR', function()
     local function err(opts, opt) return errmsg(optim.CyclicLR, opt or sgd(), opts) end
     local base = { base_lr = 0.1, max_lr = 1 }
