@@ -1565,6 +1565,7 @@ return function(nl)
     return out
   end
 
+  local reduce_idx = ffi.new('nl_tensor *[1]')   -- max's and min's indices (out)
   local function reducer(name, has_indices)
     local opid = C_op[name]
     local sum_like = name == 'sum' or name == 'mean'
@@ -1610,12 +1611,11 @@ return function(nl)
         raise(string.format('%s: cannot reduce dim %d of size 0 in shape %s', name, d, sizes_str(p)))
       end
       if has_indices then
-        local idx = ffi.new('nl_tensor *[1]')
-        local v = lib.nl_reduce(opid, p, c, kd, 1, idx)
+        local v = lib.nl_reduce(opid, p, c, kd, 1, reduce_idx)
         if v == nil then raise(ffi.string(lib.nl_error())) end
         -- the indices first: wrap(v) may raise (detect_anomaly), and the
         -- indices' reference, not yet held by a handle, leaked
-        local i = wrap(idx[0])
+        local i = wrap(reduce_idx[0])
         return wrap(v, name), i
       end
       return wrap(lib.nl_reduce(opid, p, c, kd, 1, nil))

@@ -245,6 +245,73 @@ TEST(reduce_nan_propagates) {
     nl_release(t);
 }
 
+/* max, min, argmax and argmin of t along d against a plain loop here: the
+ * first of equal values, the first NaN winning over everything */
+static int check_best_dim(nl_tensor *t, int d) {
+    int64_t outer, n, inner;
+    split(t, d, &outer, &n, &inner);
+    int bad = 0;
+    for (int k = 0; k < 4; k++) {
+        int op = (int[]){ NL_OP_MAX, NL_OP_MIN, NL_OP_ARGMAX, NL_OP_ARGMIN }[k];
+        bool mx = op == NL_OP_MAX || op == NL_OP_ARGMAX, arg = k >= 2;
+        nl_tensor *idx = NULL, *r = nl_reduce(op, t, d, 0, 1, arg ? NULL : &idx);
+        if (!r || (!arg && !idx)) { bad++; continue; }
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                int64_t at = 0;
+                double best = test_get(t, o * n * inner + i);
+                for (int64_t j = 1; j < n && !isnan(best); j++) {
+                    double v = test_get(t, (o * n + j) * inner + i);
+                    if (isnan(v) || (mx ? v > best : v < best)) { best = v; at = j; }
+                }
+                int64_t p = o * inner + i;
+                if (arg) bad += test_get(r, p) != (double)(at + 1);
+                else {
+                    bad += test_get(idx, p) != (double)(at + 1);
+                    double got = test_get(r, p);
+                    bad += !(got == best || (isnan(got) && isnan(best)));
+                }
+            }
+        nl_release(r);
+        nl_release(idx);
+    }
+    return bad;
+}
+
+/* Rows of lengths about the kernels' block (256) and the one-row scan, of
+ * few distinct values (ties everywhere) and some NaNs, along the last dim
+ * (a row at a time) and the first (lanes), at one and two threads (64
+ * rows of 1000 split over two) */
+TEST(reduce_best_ties_nan_lengths) {
+    unsigned long long st = 11;
+    static const int64_t lens[] = { 1, 2, 10, 255, 256, 257, 513, 1000 };
+    int prev = nl_get_num_threads();
+    for (int dt = 0; dt < 3; dt++)
+        for (int li = 0; li < 8; li++) {
+            int64_t sz[2] = { 64, lens[li] }, n = sz[0] * sz[1];
+            double *v = malloc(sizeof(double) * n);
+            for (int64_t i = 0; i < n; i++) {
+                v[i] = floor(test_rand(&st) * 4);                 /* -4 .. 3 */
+                if (dt != NL_INT64 && test_rand(&st) > 0.998) v[i] = NAN;
+            }
+            v[3] = dt == NL_INT64 ? 9 : NAN;                      /* a row's first element */
+            nl_tensor *t = nl_from_doubles(2, sz, dt, v);
+            nl_tensor *tr = nl_transpose(t, 0, 1);                /* strided input */
+            for (int th = 1; th <= 2; th++) {
+                nl_set_num_threads(th);
+                int bad = check_best_dim(t, 1) + check_best_dim(t, 0) + check_best_dim(tr, 0) +
+                          check_best_dim(tr, 1);
+                CHECK(bad == 0);
+                if (bad) fprintf(stderr, "  %s rows of %lld, %d threads: %d mismatches\n", nl_dtype_name(dt),
+                                 (long long)lens[li], th, bad);
+            }
+            nl_release(tr);
+            nl_release(t);
+            free(v);
+        }
+    nl_set_num_threads(prev);
+}
+
 TEST(reduce_empty) {
     int64_t sz[2] = { 0, 3 };
     nl_tensor *t = nl_empty(2, sz, NL_FLOAT32);
