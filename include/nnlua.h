@@ -525,6 +525,10 @@ nl_tensor *nl_reduce_all(int op, nl_tensor *t, int64_t base);
  * argmin, int64, from base. */
 nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
                      nl_tensor **indices /* out, optional */);
+/* Accuracy's hits: how many (o, i) have the argmax over dim 1 of scores
+ * (N, C, d1, ...), from base, equal to labels[o, i] (int64, (N, d1, ...));
+ * argmax(1):eq(labels):sum() without its tensors. -1 on error. */
+int64_t nl_argmax_hits(nl_tensor *scores, nl_tensor *labels, int64_t base);
 nl_tensor *nl_softmax(nl_tensor *t, int dim);
 nl_tensor *nl_log_softmax(nl_tensor *t, int dim);
 /* Running sum and product along dim, of t's shape and dtype (PyTorch's

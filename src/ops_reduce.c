@@ -425,6 +425,64 @@ nl_tensor *nl_reduce(int op, nl_tensor *t, int dim, int keepdim, int64_t base,
     return vals;
 }
 
+/* ---- accuracy's hits ----
+ * The count of (o, i) with argmax over j of scores[o, j, i], from base,
+ * equal to labels[o, i]: argmax(2):eq(labels):sum() of the accuracy
+ * metric in one pass, without its three tensors. */
+
+#define DEFINE_HITS(SUF, T)                                                  \
+    static int64_t hits_##SUF(const T *x /* (outer, n, inner) */,           \
+                              const int64_t *y /* (outer, inner) */,         \
+                              int64_t outer, int64_t n, int64_t inner, int64_t base) { \
+        int64_t hits = 0;                                                    \
+        int64_t at[LANES];                                                   \
+        for (int64_t o = 0; o < outer; o++) {                                \
+            const T *xo = x + o * n * inner;                                 \
+            const int64_t *yo = y + o * inner;                               \
+            if (inner == 1) {                                                \
+                hits += best_run_##SUF(xo, n, true) + base == yo[0];         \
+                continue;                                                    \
+            }                                                                \
+            for (int64_t l0 = 0; l0 < inner; l0 += LANES) {                  \
+                int w = (int)min64(LANES, inner - l0);                       \
+                best_lanes_##SUF(at, xo + l0, n, inner, w, true);            \
+                for (int l = 0; l < w; l++) hits += at[l] + base == yo[l0 + l]; \
+            }                                                                \
+        }                                                                    \
+        return hits;                                                         \
+    }
+DEFINE_HITS(f32, float)
+DEFINE_HITS(f64, double)
+DEFINE_HITS(i64, int64_t)
+
+int64_t nl_argmax_hits(nl_tensor *scores, nl_tensor *labels, int64_t base) {
+    const char *op = "argmax_hits";
+    NL_CHECK_TENSOR_INT(op, scores);
+    NL_CHECK_TENSOR_INT(op, labels);
+    bool fits = scores->ndim >= 2 && labels->ndim == scores->ndim - 1 && labels->dtype == NL_INT64 &&
+                labels->sizes[0] == scores->sizes[0];
+    for (int i = 1; fits && i < labels->ndim; i++) fits = labels->sizes[i] == scores->sizes[i + 1];
+    NL_CHECK_INT(fits, "%s: takes scores (N, C, d1, ...) and int64 labels (N, d1, ...), got %s %s and %s %s", op,
+                 nl_dtype_name(scores->dtype), nl_shape_str(scores), nl_dtype_name(labels->dtype),
+                 nl_shape_str(labels));
+    int64_t n = scores->sizes[1], outer = scores->sizes[0], inner = 1;
+    NL_CHECK_INT(n > 0 || scores->numel == 0, "%s: cannot take the argmax over dim 1 of size 0 in shape %s", op,
+                 nl_shape_str(scores));
+    if (scores->numel == 0) return 0;
+    for (int i = 2; i < scores->ndim; i++) inner *= scores->sizes[i];
+    nl_tensor *x = nl_contiguous_raw(scores);          /* read only: nothing recorded */
+    nl_tensor *y = x ? nl_contiguous_raw(labels) : NULL;
+    int64_t hits = -1;
+    if (y) {
+        if (x->dtype == NL_FLOAT32) hits = hits_f32(x->data, y->data, outer, n, inner, base);
+        else if (x->dtype == NL_FLOAT64) hits = hits_f64(x->data, y->data, outer, n, inner, base);
+        else hits = hits_i64(x->data, y->data, outer, n, inner, base);
+    }
+    nl_release(x);
+    nl_release(y);
+    return hits;
+}
+
 /* ---- softmax and log_softmax ----
  * out[o, :, i] = softmax over j of in[o, j, i], or its log; in and out
  * (outer, n, inner) contiguous. Stable: exp(x - max) with the sum in double.

@@ -414,7 +414,7 @@ return function(nl)
     if before == nil or (prev and before == prev.optimizer) then rawset(self, 'optimizer', o) end
     rawset(self, '_compiled', { optimizer = o, named = named, loss_module = nn.is_module(l) and l or nil,
                                 loss = lossfn, kind = kind or nil, metrics = metrics, metric_of = metric_of,
-                                metric_obj = metric_obj,
+                                metric_obj = metric_obj, detach = next(metric_obj) ~= nil,
                                 divisor = divisor, summed = summed, none = none, reduce = reduce, rows = rows,
                                 loss_name = lname, loss_spec = type(l) == 'string' and l or nil })
     return self
@@ -540,6 +540,14 @@ return function(nl)
       if not fits then
         metric_error(op, shown, 'compares class indices (N, d1, ...) with the argmaxes of outputs (N, C, d1, ...)',
                      pred, y)
+      end
+      -- (in one C pass, without the argmax, eq and sum tensors, where
+      -- nothing is left out and the class dim is not empty, whose argmax
+      -- error is argmax's)
+      if not keep and pred:size(2) > 0 and y:dtype() == 'int64' then
+        local n = lib.nl_argmax_hits(nl._T(pred, op), nl._T(y, op), 1)
+        if n < 0 then nl._raise(ffi.string(lib.nl_error())) end
+        return tonumber(n)
       end
       local hit = pred:argmax(2):eq(y)
       if keep then hit = hit * keep end
@@ -1132,8 +1140,10 @@ return function(nl)
     local loss = wb and weighted_loss(c, pred, yb, wb, op) or c.loss(pred, yb)
     local lv = loss:item()
     local prev = lib.nl_set_grad_enabled(0)
-    -- (the outputs detached for the metrics, which alone read them)
-    local ok, err = pcall(tally_add, op, c, t, c.metrics[1] and nl.is_tensor(pred) and pred:detach() or pred, yb, lv)
+    -- (the outputs detached for the metric objects, which alone read them
+    -- as user code might; the built-in metrics record nothing with the
+    -- tape off, and a detach was a tensor more a step)
+    local ok, err = pcall(tally_add, op, c, t, c.detach and nl.is_tensor(pred) and pred:detach() or pred, yb, lv)
     lib.nl_set_grad_enabled(prev)
     if not ok then error(err, 0) end
     if c.optimizer.needs_closure == true then closure_step(op, self, c, loss, xb, yb, wb)

@@ -312,6 +312,32 @@ TEST(reduce_best_ties_nan_lengths) {
     nl_set_num_threads(prev);
 }
 
+/* accuracy's hits against argmax over dim 1 compared here, scores
+ * (N, C, d1) strided, labels from base 1; shapes that do not fit refused */
+TEST(argmax_hits_matches_argmax) {
+    unsigned long long st = 12;
+    int64_t sz[3] = { 4, 5, 6 }, lsz[2] = { 6, 4 };
+    nl_tensor *t = rand_scaled(3, sz, NL_FLOAT32, 2.0, &st);
+    nl_tensor *s = nl_transpose(t, 0, 2);                  /* (6, 5, 4), strided */
+    nl_tensor *c = nl_contiguous(s);
+    CHECK(!nl_is_contiguous(s));
+    double lv[24];
+    for (int i = 0; i < 24; i++) lv[i] = 1 + floor((test_rand(&st) + 1) * 2.5);
+    nl_tensor *y = nl_from_doubles(2, lsz, NL_INT64, lv);
+    nl_tensor *am = nl_reduce(NL_OP_ARGMAX, c, 1, 0, 1, NULL);
+    int64_t want = 0;
+    for (int i = 0; i < 24; i++) want += test_get(am, i) == lv[i];
+    CHECK(want > 0 && want < 24);
+    CHECK(nl_argmax_hits(s, y, 1) == want);
+    CHECK(nl_argmax_hits(c, y, 1) == want);
+    nl_tensor *flat = nl_reshape(y, 1, (int64_t[]){ 24 });
+    CHECK(nl_argmax_hits(c, flat, 1) == -1);
+    CHECK(strcmp(nl_error(), "argmax_hits: takes scores (N, C, d1, ...) and int64 labels (N, d1, ...), got "
+                             "float32 [6,5,4] and int64 [24]") == 0);
+    nl_release(flat); nl_release(am); nl_release(y); nl_release(c); nl_release(s);
+    nl_release(t);
+}
+
 TEST(reduce_empty) {
     int64_t sz[2] = { 0, 3 };
     nl_tensor *t = nl_empty(2, sz, NL_FLOAT32);

@@ -4,9 +4,11 @@
 -- past that: PyTorch 1.13's values (tests/golden/argmax.lua, made by
 -- tests/golden/gen_argmax.py) on ties and NaNs in each dtype, strided
 -- inputs, keepdim, negative dims and 0-d tensors; a larger case split
--- over threads against a loop here.
+-- over threads against a loop here; and the accuracy metric's hits,
+-- counted in one pass, against PyTorch's.
 local nl = require 'nnlua'
 local S = require 'support'
+local nn = nl.nn
 
 local cases = dofile(S.root .. '/tests/golden/argmax.lua')
 
@@ -96,4 +98,36 @@ describe('argmax, argmin, max and min along a dim', function()
     S.contains(S.errmsg(function() return e:max(-1) end), 'max: cannot reduce dim -1 of size 0 in shape [3,0]')
     assert.are.same({ 0 }, e:argmin(1):shape())
   end)
+end)
+
+describe("fit's accuracy hits", function()
+  -- the scores as they come, or a transposed copy seen through a
+  -- transpose (strided scores)
+  local Scores = nn.Module:extend('ArgmaxSpecScores')
+  -- (times a parameter of ones: scores that require grad, as a model's)
+  function Scores:init(transposed)
+    self.transposed = transposed
+    self.one = nn.Parameter(nl.ones(1))
+  end
+  function Scores:forward(x)
+    x = x * self.one:to(x:dtype())
+    return self.transposed and x:t():contiguous():t() or x
+  end
+  for _, c in ipairs(cases.hits) do
+    it(c.name .. ': the accuracy of evaluate is the hits PyTorch counts', function()
+      local scores, labels = S.from_golden(c.scores), S.from_golden(c.labels)
+      local model = Scores(c.transposed)
+      model:compile { optimizer = 'sgd', lr = 0, loss = 'cross_entropy', metrics = { 'accuracy' } }
+      local n = labels:numel()
+      local _, m = model:evaluate(scores, labels, { batch_size = scores:size(1) })
+      assert.are.equal(c.hits / n, m.accuracy)
+      -- and in batches, the hits added up (train_on_batch's tally too)
+      local _, mb = model:evaluate(scores, labels, { batch_size = 3 })
+      assert.is_true(S.close(mb.accuracy, c.hits / n, 1e-12, 1e-12))
+      -- a training step's tally (the metrics read the outputs as the step
+      -- made them, lr 0 leaving the scores as they are)
+      local r = model:train_on_batch(scores, labels)
+      assert.is_true(S.close(r[2], c.hits / n, 1e-12, 1e-12))
+    end)
+  end
 end)
