@@ -222,6 +222,34 @@ describe('optimizer state_dict', function()
     assert.is_truthy(err:find('param group 2 names parameter id 1 twice or not at all', 1, true), err)
   end)
 
+  it('opt.state[p] is the state of parameter p, as PyTorch keys it', function()
+    local a, b, c = nl.zeros(2):requires_grad(), nl.zeros(3):requires_grad(), nl.zeros(1):requires_grad()
+    local opt = optim.SGD({ { params = { a } }, { params = { b, c } } }, { lr = 1, momentum = 0.9 })
+    assert.is_nil(opt.state[b])                   -- no step yet
+    a.grad, b.grad = nl.tensor({ 1, 2 }), nl.tensor({ 3, 4, 5 })
+    opt:step()
+    -- the first step's buffer is the gradient (PyTorch: buf = grad.clone())
+    assert.same({ 1, 2 }, flat(opt.state[a].momentum_buffer))
+    assert.same({ 3, 4, 5 }, flat(opt.state[b].momentum_buffer))
+    assert.is_nil(opt.state[c])                   -- no gradient, no state
+    assert.is_nil(opt.state[nl.zeros(2)])         -- not a parameter of opt
+    -- after a load, by the loaded order
+    opt:load_state_dict(opt:state_dict())
+    assert.same({ 3, 4, 5 }, flat(opt.state[b].momentum_buffer))
+    -- Adam's step count and first moment, (1 - beta1) g after one step
+    local w = nl.tensor({ 1, 1 }):requires_grad()
+    local adam = optim.Adam({ w }, { lr = 0.1 })
+    w.grad = nl.tensor({ 2, -4 })
+    adam:step()
+    assert.equals(1, adam.state[w].step)
+    assert.is_true(S.close(adam.state[w].exp_avg[2], -0.4, 1e-6))
+    -- LBFGS keeps one state, under its first parameter, as PyTorch's
+    local x = nl.tensor({ 3 }):requires_grad()
+    local lb = optim.LBFGS({ x }, { lr = 1, max_iter = 2 })
+    lb:step(function() lb:zero_grad(); local l = (x * x):sum(); l:backward(); return l end)
+    assert.is_true(lb.state[x].func_evals >= 2)
+  end)
+
   it('refuses a state_dict that does not fit, and changes nothing', function()
     local m = problem('float32')
     local opt = optim.Adam({ m.W, m.b }, { lr = 0.01 })

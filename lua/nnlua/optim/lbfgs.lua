@@ -535,7 +535,7 @@ return function(nl, optim)
     -- the group through Optimizer's load (ids, keys, types), the state here
     Optimizer.load_state_dict(self, { optimizer = sd.optimizer, param_groups = sd.param_groups, state = {} })
     self.param_groups[1].line_search_fn = sg.line_search_fn
-    self.state = next(state) and { state } or {}
+    self.state = optim._param_keyed(self, next(state) and { state } or {})
   end
 
   nl._guard_methods(LBFGS, function(self) return type(self) == 'table' and type(rawget(self, 'param_groups')) == 'table' end,

@@ -254,10 +254,29 @@ return function(nl, optim)
       end
       -- (defaults: the constructor's options, which add_param_group fills
       -- a new group's missing ones from, as PyTorch's opt.defaults)
-      local self = { param_groups = groups, state = {}, defaults = defaults }
+      local self = { param_groups = groups, defaults = defaults }
+      self.state = optim._param_keyed(self, {})
       return setmetatable(self, inst_mt)
     end
     return cls
+  end
+
+  -- opt.state keyed by the parameter too, as PyTorch's: opt.state[p] is
+  -- the state of parameter p (nil before its first step), which the
+  -- table holds at p's place over all groups (the key step uses; it said
+  -- nil for every tensor). LBFGS keeps one state, the first parameter's.
+  function optim._param_keyed(self, state)
+    return setmetatable(state, { __index = function(st, k)
+      if not nl.is_tensor(k) then return nil end
+      local kc, idx = T(k), 0
+      for _, g in ipairs(self.param_groups) do
+        for _, q in ipairs(g.params) do
+          idx = idx + 1
+          if T(q) == kc then return rawget(st, idx) end
+        end
+      end
+      return nil
+    end })
   end
 
   -- Adds a param group (a table with params, a tensor or a list of them,
@@ -479,7 +498,7 @@ return function(nl, optim)
       end
       state[pos[i]] = s
     end
-    self.param_groups, self.state = groups, state
+    self.param_groups, self.state = groups, optim._param_keyed(self, state)
   end
 
   -- a zero tensor of p's shape and dtype, for state
