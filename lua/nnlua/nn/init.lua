@@ -20,7 +20,6 @@ return function(nl)
     'vector',
     'loss',
     'checkpoint',
-    'attention',
     'rnn',
     'parallel',
     -- (fit's loss tables name its losses when fit.lua loads)
@@ -42,6 +41,8 @@ return function(nl)
   -- which every garbage collection cycle walks, 70% larger, which cost
   -- the per-op overhead (W3) 4% (tests/spec/lazy_spec.lua).
   local LAZY = {
+    -- (MultiheadAttention, the transformer layers' helpers, F.scaled_dot_product_attention; before transformer)
+    'attention',
     'conv3d',
     'upsampling',
     'grid_sample',

@@ -47,6 +47,7 @@ return function(nl, optim)
     end
     if opts.use_buffers ~= nil then flag(op, opts.use_buffers, 'use_buffers') end
     self:register_buffer('n_averaged', nl.zeros({}, 'int64'))
+    nn._load_all()     -- (nn._layer_copy is attention.lua's, which loads on first use)
     self.module = nn._layer_copy(model)
     rawset(self, 'avg_fn', opts.avg_fn or equal_avg)
     rawset(self, 'use_buffers', opts.use_buffers == true)
