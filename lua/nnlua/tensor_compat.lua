@@ -600,8 +600,16 @@ return function(nl)
   Tensor.unfold = as_op('unfold', function(t, d, size, step, ...)
     no_extra('unfold', '(dimension, size, step)', ...)
     local p = T(t, 'unfold')
-    if p.ndim == 0 then raise('unfold: expected a tensor of at least one dim, got a 0-dim tensor') end
     local c = nl._cdim(d, 'unfold', p)
+    if p.ndim == 0 then
+      -- a 0-dim t is one element along dim 1 (or -1), as PyTorch 1.13's:
+      -- the window of size 0 or 1 (shape [size]); it was refused
+      if type(size) == 'number' and size > 1 then
+        raise(('unfold: size %s is more than the 1 element of a 0-dim tensor'):format(tostring(size)))
+      end
+      local r = Tensor.unfold(Tensor.reshape(t, { 1 }), 1, size, step)
+      return Tensor.reshape(r, { size })
+    end
     if c < 0 then c = c + p.ndim end
     local len = tonumber(p.sizes[c])
     if type(size) ~= 'number' or size ~= math.floor(size) or size < 0 then
