@@ -2224,6 +2224,10 @@ return function(nl)
     if p.ndim == 0 then raise(op .. ': a 0-dim tensor has no dim to add along') end
     local c = cdim(d, op, p)
     idx = index_arg(op, idx)
+    -- a 0-dim source into a 1-D t is the slice of one index, as PyTorch 1.13's
+    if p.ndim == 1 and zero_dim(src) and is_tensor(idx) and Tensor.numel(idx) == 1 then
+      src = Tensor.reshape(src, { 1 })
+    end
     if alpha ~= nil and type(alpha) ~= 'number' then argerror(op, 'a number as alpha', alpha) end
     alpha = alpha or 1
     if p.dtype == 2 then

@@ -812,6 +812,13 @@ return function(nl)
     return Tensor.masked_fill(t, m, value)
   end
   define('index_fill', index_fill, true)
+  -- a 0-dim source into a 1-D t: the slice of one index, of shape [1], as
+  -- PyTorch 1.13 takes it (it was refused naming the shapes)
+  local function one_slice(p, src, idx)
+    local n = is_tensor(idx) and Tensor.numel(idx) or type(idx) == 'table' and #idx
+    if p.ndim == 1 and n == 1 and src.ptr ~= nil and src.ptr.ndim == 0 then return Tensor.reshape(src, { 1 }) end
+    return src
+  end
   -- index_copy(dim, index, source): t with slice k of source at index[k]
   -- along dim; an index given twice is refused (PyTorch leaves which
   -- copy wins unspecified)
@@ -819,6 +826,7 @@ return function(nl)
     no_extra('index_copy', '(dim, index, source)', ...)
     local p = T(t, 'index_copy')
     if not is_tensor(src) then argerror('index_copy', 'a tensor as source', src) end
+    src = one_slice(p, src, idx)
     local c = index_dim('index_copy', p, d)
     if not (grad_on() and (requires(t) or requires(src))) then return index_put('index_copy', t, c, idx, src, 0, false) end
     local _, i, counts1 = index_mask('index_copy', p, c, idx)
@@ -874,7 +882,7 @@ return function(nl)
         return index_put(name, t, index_dim(name, p, d), idx, v, 1, true)
       end
       if not is_tensor(src) then argerror(name, 'a tensor as source', src) end
-      return index_put(name, t, index_dim(name, p, d), idx, src, 0, true)
+      return index_put(name, t, index_dim(name, p, d), idx, one_slice(p, src, idx), 0, true)
     end)
   end
   in_place_put('index_copy', '(dim, index, source)', false)

@@ -162,6 +162,32 @@ end)
 
 describe('tensor_more ops: closed forms and rules', function()
   local nan, inf = 0 / 0, math.huge
+  it('index_add and index_copy take a 0-dim source into a 1-D tensor at one index, as PyTorch 1.13', function()
+    -- torch.zeros(3).index_add(0, tensor([1]), tensor(4.), alpha=2) is [0, 8, 0]; index_copy [0, 4, 0];
+    -- gradients of sum(r * [1, 2, 3]): index_add x [1, 2, 3], s 2 alpha = 6; index_copy x [1, 0, 3], s 2
+    local one = nl.tensor({ 2 }, 'int64')
+    assert.are.same({ 0, 8, 0 }, nl.zeros(3):index_add(1, one, nl.tensor(4), 2):totable())
+    assert.are.same({ 0, 4, 0 }, nl.zeros(3):index_add(-1, nl.tensor(2, 'int64'), nl.tensor(4)):totable())
+    assert.are.same({ 0, 4, 0 }, nl.zeros(3):index_add_(1, one, nl.tensor(4)):totable())
+    assert.are.same({ 0, 4, 0 }, nl.zeros(3):index_copy(1, one, nl.tensor(4)):totable())
+    assert.are.same({ 0, 4, 0 }, nl.zeros(3):index_copy(1, { 2 }, nl.tensor(4)):totable())
+    assert.are.same({ 0, 4, 0 }, nl.zeros(3):index_copy_(1, one, nl.tensor(4)):totable())
+    assert.are.same({ 0, 4, 0 }, nl.zeros({ 3 }, 'int64'):index_add(1, one, nl.tensor(4, 'int64')):totable())
+    local w = nl.tensor({ 1, 2, 3 }, 'float64')
+    for _, case in ipairs({ { 'index_add', { 1, 2, 3 }, 6 }, { 'index_copy', { 1, 0, 3 }, 2 } }) do
+      local x, s = nl.zeros(3, 'float64'):requires_grad(), nl.tensor(4, 'float64'):requires_grad()
+      local r = case[1] == 'index_add' and x:index_add(1, one, s, 3) or x:index_copy(1, one, s)
+      ;(r * w):sum():backward()
+      assert.are.same(case[2], x.grad:totable())
+      assert.are.equal(case[3], s.grad:item())
+    end
+    -- two indices, or a 2-D tensor, still want a source of the slices' shape (1.13 refuses them too)
+    S.contains(S.errmsg(function() nl.zeros(3):index_add(1, { 2, 3 }, nl.tensor(4)) end),
+      "index_add: source of shape [] must be the tensor's shape [3] but 2")
+    S.contains(S.errmsg(function() nl.zeros(3, 1):index_copy(1, one, nl.tensor(4)) end),
+      "index_copy: source of shape [] must be the tensor's shape [3,1]")
+  end)
+
   it('identities of the special functions', function()
     local x = nl.tensor({ 0.1, 0.5, 1, 2.5, 7 }, 'float64')
     S.expect_close(x:digamma(), (x:lgamma():detach() * 0) + x:digamma(), 'digamma', 0, 0)
