@@ -818,9 +818,18 @@ return function(nl)
   function Tensor.stride(t, d, ...)
     if select('#', ...) > 0 then nl._no_extra_args('stride', '([dim])', nil, ...) end
     local p = T(t, 'stride')
+    -- no dim: every stride, a Lua list as shape()'s (PyTorch's tuple); it
+    -- was refused ('expected an integer dim, got nil')
+    if d == nil then
+      local s = {}
+      for i = 0, p.ndim - 1 do s[i + 1] = tonumber(p.strides[i]) end
+      return s
+    end
     local c = cdim(d, 'stride')
     if c < 0 then c = c + p.ndim end
-    if c < 0 or c >= p.ndim then raise('stride: dim ' .. d .. ' out of range') end
+    if c < 0 or c >= p.ndim then
+      raise(string.format('stride: dim %d out of range for shape %s', d, nl._shape_str(t)))
+    end
     return tonumber(p.strides[c])
   end
   function Tensor.is_contiguous(t, ...)

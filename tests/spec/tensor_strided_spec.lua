@@ -69,6 +69,23 @@ describe('tensor_strided golden values (PyTorch 1.13)', function()
   S.golden_its(it, cases, ops, function(c, op) S.check_golden_case(c, op, TOL) end)
 end)
 
+describe('stride', function()
+  it('gives every stride as a list without a dim, as PyTorch 1.13\'s tuple', function()
+    -- torch 1.13: zeros(3, 1).expand(3, 4).view(3, 2, 2).stride() is (1, 0, 0);
+    -- arange(24).view(2, 3, 4).transpose(0, 1).view(3, 2, 2, 2) (4, 12, 2, 1);
+    -- .permute(2, 0, 1).view(4, 6) (1, 4); a 0-dim tensor's ()
+    local x = nl.arange(0, 24):float():view(2, 3, 4)
+    assert.are.same({ 1, 0, 0 }, nl.zeros(3, 1):expand(3, 4):view(3, 2, 2):stride())
+    assert.are.same({ 4, 12, 2, 1 }, x:transpose(1, 2):view(3, 2, 2, 2):stride())
+    assert.are.same({ 1, 4 }, x:permute(3, 1, 2):view(4, 6):stride())
+    assert.are.same({}, nl.tensor(2):stride())
+    assert.are.equal(12, x:transpose(1, 2):stride(2))
+    assert.are.equal(1, x:stride(-1))
+    local msg = S.errmsg(function() return x:stride(4) end)
+    S.contains(msg, 'stride: dim 4 out of range for shape [2,3,4]')
+  end)
+end)
+
 describe('as_strided', function()
   it('is a view of the storage: writes through it reach the tensor', function()
     local x = nl.zeros(3, 4)
