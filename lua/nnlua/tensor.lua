@@ -1862,6 +1862,12 @@ return function(nl)
     local p = T(t, 'narrow')
     local c = cdim(d, 'narrow', p)
     if p.ndim == 0 then raise('narrow: a 0-dim tensor has no dim to narrow') end
+    -- a 0-dim int64 tensor start reads as its value, as PyTorch 1.13's
+    -- narrow(dim, start: Tensor, length) (it was refused)
+    if is_tensor(start) then
+      local sp = T(start, 'narrow')
+      if sp.dtype == 2 and sp.ndim == 0 then start = Tensor.item(start) end
+    end
     if type(start) ~= 'number' or start ~= math.floor(start) then argerror('narrow', 'an integer start', start) end
     if type(len) ~= 'number' or len ~= math.floor(len) then argerror('narrow', 'an integer length', len) end
     local n = tonumber(p.sizes[c < 0 and c + p.ndim or c])

@@ -201,6 +201,18 @@ describe('views', function()
     assert.are.same({ 2, 3, 2 }, nl.stack({ t, t }, -1):shape())
   end)
 
+  it('narrow takes a 0-dim int64 tensor as start, as PyTorch 1.13 (torch.arange(5.).narrow(0, tensor(2), 2) is [2, 3])', function()
+    local t = nl.arange(0, 5):float()
+    assert.are.same({ 2, 3 }, t:narrow(1, nl.tensor(3, 'int64'), 2):totable())
+    assert.are.same({ 3, 4 }, t:narrow(1, nl.tensor(-2, 'int64'), 2):totable())
+    -- a float or a 1-D start is still refused
+    for _, bad in ipairs({ nl.tensor(3), nl.tensor({ 3 }, 'int64') }) do
+      local ok, err = pcall(t.narrow, t, 1, bad, 2)
+      assert.is_false(ok)
+      assert.truthy(tostring(err):find('narrow: expected an integer start', 1, true))
+    end
+  end)
+
   it('contiguous copies only when needed; reshape copies where view cannot', function()
     local t = nl.rand(3, 4)
     local c = t:contiguous()
