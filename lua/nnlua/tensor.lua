@@ -1446,14 +1446,18 @@ return function(nl)
   -- with nl.where, so autograd follows it.
   local function masked_fill(op, t, mask, value)
     local p, mp = T(t, op), T(mask, op)
-    local fits = mp.ndim <= p.ndim
-    for i = 1, fits and mp.ndim or 0 do
+    -- in place the mask broadcasts to t's shape; out of place t and the
+    -- mask broadcast together, the result of their shape, as PyTorch 1.13's
+    -- (a mask of more dims than t was refused)
+    local both = op == 'masked_fill'
+    local fits = both or mp.ndim <= p.ndim
+    for i = 1, fits and math.min(mp.ndim, p.ndim) or 0 do
       local m, n = mp.sizes[mp.ndim - i], p.sizes[p.ndim - i]
-      fits = fits and (m == 1 or m == n)
+      fits = fits and (m == 1 or m == n or (both and n == 1))
     end
     if not fits then
-      raise(('%s: mask of shape %s does not broadcast to the shape %s of the tensor'):format(op, sizes_str(mp),
-                                                                                           sizes_str(p)))
+      raise(('%s: mask of shape %s does not broadcast %s the shape %s of the tensor'):format(op, sizes_str(mp),
+                                                                   both and 'with' or 'to', sizes_str(p)))
     end
     if type(value) == 'number' then
       if p.dtype == 0 then check_f32(op, value) end

@@ -899,11 +899,11 @@ return function(nl)
       raise(('masked_scatter: source (%s) and the tensor (%s) must have one dtype'):format(Tensor.dtype(src),
                                                                                        Tensor.dtype(t)))
     end
+    -- t and the mask broadcast together, the result of their shape, as
+    -- PyTorch 1.13's (a mask of more dims than t was refused); the in-place
+    -- form refuses a result of another shape than t's
     local shape = broadcast('masked_scatter', t, mask)
-    if table.concat(shape, ',') ~= table.concat(sizes(p), ',') then
-      raise(('masked_scatter: mask of shape %s does not broadcast to the shape %s of the tensor'):format(
-        shape_str(mask), shape_str(t)))
-    end
+    if table.concat(shape, ',') ~= table.concat(sizes(p), ',') then t = Tensor.expand(t, shape) end
     local m = nl.no_grad(function() return Tensor.long(Tensor.ne(Tensor.expand(mask, shape), 0)) end)
     local flat = Tensor.reshape(Tensor.contiguous(m), -1)
     local k = Tensor.numel(flat) > 0 and Tensor.item(Tensor.sum(flat)) or 0

@@ -162,6 +162,41 @@ end)
 
 describe('tensor_more ops: closed forms and rules', function()
   local nan, inf = 0 / 0, math.huge
+  it('masked_fill and masked_scatter broadcast t with a mask of more dims, as PyTorch 1.13 (in place refused)', function()
+    -- torch 1.13, M = [[1, 0, 1], [0, 0, 1]], x = [1, 2, 3], W = [[1, 2, 3], [4, 5, 6]]:
+    -- x.masked_scatter(M, arange(1., 7.)) is [[1, 2, 2], [1, 2, 3]], grads of sum(y W): x [4, 7, 0], s [1, 3, 6, 0, 0, 0];
+    -- x.masked_fill(M, v = 7) is [[7, 2, 7], [1, 2, 7]], grads x [4, 7, 0], v 10;
+    -- [[1], [2]].masked_fill([1, 0, 1], 9) is [[9, 1, 9], [9, 2, 9]], grad [[2], [5]]
+    local M = nl.tensor({ { 1, 0, 1 }, { 0, 0, 1 } }, 'int64')
+    local W = nl.tensor({ { 1, 2, 3 }, { 4, 5, 6 } }, 'float64')
+    local x, s = nl.tensor({ 1, 2, 3 }, 'float64'):requires_grad(), nl.arange(1, 7):double():requires_grad()
+    local y = x:masked_scatter(M, s)
+    assert.are.same({ { 1, 2, 2 }, { 1, 2, 3 } }, y:totable())
+    ;(y * W):sum():backward()
+    assert.are.same({ 4, 7, 0 }, x.grad:totable())
+    assert.are.same({ 1, 3, 6, 0, 0, 0 }, s.grad:totable())
+    x = nl.tensor({ 1, 2, 3 }, 'float64'):requires_grad()
+    local v = nl.tensor(7, 'float64'):requires_grad()
+    y = x:masked_fill(M, v)
+    assert.are.same({ { 7, 2, 7 }, { 1, 2, 7 } }, y:totable())
+    ;(y * W):sum():backward()
+    assert.are.same({ 4, 7, 0 }, x.grad:totable())
+    assert.are.equal(10, v.grad:item())
+    x = nl.tensor({ { 1 }, { 2 } }, 'float64'):requires_grad()
+    y = x:masked_fill(nl.tensor({ 1, 0, 1 }), 9)
+    assert.are.same({ { 9, 1, 9 }, { 9, 2, 9 } }, y:totable())
+    ;(y * W):sum():backward()
+    assert.are.same({ { 2 }, { 5 } }, x.grad:totable())
+    assert.are.same({ 2, 2, 3 }, nl.zeros(2, 3):masked_scatter(nl.ones(2, 1, 3), nl.ones(12)):shape())
+    -- in place the result must keep t's shape, as 1.13's
+    S.contains(S.errmsg(function() return nl.zeros(3):masked_scatter_(M, nl.ones(6)) end),
+      'masked_scatter_: the result has shape [2,3], not the shape [3] of the tensor')
+    S.contains(S.errmsg(function() return nl.zeros(3):masked_fill_(M, 1) end),
+      'masked_fill_: mask of shape [2,3] does not broadcast to the shape [3] of the tensor')
+    S.contains(S.errmsg(function() return nl.zeros(2, 3):masked_fill(nl.ones(3, 3), 1) end),
+      'masked_fill: mask of shape [3,3] does not broadcast with the shape [2,3] of the tensor')
+  end)
+
   it('index_add and index_copy take a 0-dim source into a 1-D tensor at one index, as PyTorch 1.13', function()
     -- torch.zeros(3).index_add(0, tensor([1]), tensor(4.), alpha=2) is [0, 8, 0]; index_copy [0, 4, 0];
     -- gradients of sum(r * [1, 2, 3]): index_add x [1, 2, 3], s 2 alpha = 6; index_copy x [1, 0, 3], s 2
@@ -425,8 +460,8 @@ describe('tensor_more ops: errors', function()
       return x:index_copy(1, { 1, 2 }, x:double()) end)
     fails('masked_scatter: the mask selects 6 places, but source has 2 elements', function()
       return x:masked_scatter(nl.ones(3), nl.ones(2)) end)
-    fails('masked_scatter: mask of shape [2,1,3] does not broadcast to the shape [2,3]', function()
-      return x:masked_scatter(nl.ones(2, 1, 3), nl.ones(12)) end)
+    fails('masked_scatter: shapes [2,3], [3,3] cannot be broadcast together', function()
+      return x:masked_scatter(nl.ones(3, 3), nl.ones(12)) end)
     fails('addcdiv: integer division of tensor1 by tensor2 is not supported', function() return i:addcdiv(i, i) end)
     fails('addcmul: value 0.5 is not a whole number, for int64 tensors', function() return i:addcmul(i, i, 0.5) end)
     fails('addcmul: shapes', function() return x:addcmul(nl.ones(4), x) end)

@@ -115,7 +115,7 @@ describe('tensor methods: masked_fill', function()
     assert.are.same({ { 4, 0 }, { 4, 0 } }, f:totable())
     S.contains(S.errmsg(function() return f:masked_fill(nl.ones(2), 1e300) end), 'masked_fill: 1e+300 cannot be stored in float32')
     S.contains(S.errmsg(function() return f:masked_fill(nl.ones(3), 1) end),
-      'masked_fill: mask of shape [3] does not broadcast to the shape [2,2] of the tensor')
+      'masked_fill: mask of shape [3] does not broadcast with the shape [2,2] of the tensor')
     S.contains(S.errmsg(function() return f:masked_fill(nl.ones(2), nl.ones(1)) end),
       'masked_fill: value must be a number or a 0-dim tensor, got a tensor of shape [1]')
   end)
