@@ -629,3 +629,37 @@ describe('the F 2-D pools on (C, H, W) input against PyTorch 1.13', function()
     assert.are.same(flat(F.adaptive_avg_pool2d(x, { 2, 3 })), flat(nn.AdaptiveAvgPool2d({ 2, 3 })(x)))
   end)
 end)
+
+-- PyTorch 1.13's F.conv1d, conv2d, conv_transpose1d and conv_transpose2d
+-- take an unbatched (C, L) or (C, H, W) input as a batch of one (nnlua's
+-- refused it: 'input must be a 4-D float tensor'); the values and the
+-- gradients of input, weight and bias of tests/golden/conv_unbatched.lua
+-- (gen_conv_unbatched.py)
+describe('the F convolutions on unbatched input against PyTorch 1.13', function()
+  local CONV = { 'stride', 'padding', 'dilation', 'groups' }
+  local TCONV = { 'stride', 'padding', 'output_padding', 'groups', 'dilation' }
+  local function opts_of(a, names)
+    local o = {}
+    for _, k in ipairs(names) do o[k] = a[k] end
+    return o
+  end
+  local ops = {
+    conv1d = function(x, a) return F.conv1d(x[1], x[2], x[3], opts_of(a, CONV)) end,
+    conv2d = function(x, a) return F.conv2d(x[1], x[2], x[3], opts_of(a, CONV)) end,
+    conv_transpose1d = function(x, a) return F.conv_transpose1d(x[1], x[2], x[3], opts_of(a, TCONV)) end,
+    conv_transpose2d = function(x, a) return F.conv_transpose2d(x[1], x[2], x[3], opts_of(a, TCONV)) end,
+  }
+  local cases = dofile(S.root .. '/tests/golden/conv_unbatched.lua')
+  S.golden_its(it, cases, ops, function(c, op) S.check_method_case(c, op, TOL) end)
+  it('names the op and the unbatched shapes when it refuses one', function()
+    has(error_of(F.conv2d, nl.randn(3, 5, 5), nl.randn(2, 4, 3, 3)),
+        'conv2d: input has 3 channels, weight expects 4 (input [3,5,5], weight [2,4,3,3])')
+    has(error_of(F.conv1d, nl.randn(3, 2), nl.randn(2, 3, 3)),
+        'conv1d: output length 0 is too small: input [3,2]')
+    has(error_of(F.conv_transpose2d, nl.randn(3, 5, 5), nl.randn(4, 2, 3, 3)),
+        'conv_transpose2d: input has 3 channels, weight expects 4 (input [3,5,5], weight [4,2,3,3])')
+    has(error_of(F.conv_transpose1d, nl.randn(3, 5), nl.randn(3, 2, 3), nil, { padding = 9 }),
+        'conv_transpose1d: output size [-11] is too small: input [3,5]')
+    has(error_of(F.conv1d, nl.randn(5), nl.randn(2, 3, 3)), 'conv1d: input must be (N, C, L) or (C, L), got shape [5]')
+  end)
+end)

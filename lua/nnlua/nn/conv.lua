@@ -154,11 +154,39 @@ return function(nl, nn)
 
   -- ---- functional ----------------------------------------------------------
 
-  -- x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O) or nil;
+  -- f(x1, w, b, opts) for an unbatched x seen with a batch of one, x1; its
+  -- result back without it, and its error naming the input by x's own
+  -- shape. PyTorch 1.13's F.conv1d/2d and F.conv_transpose1d/2d take
+  -- unbatched input (F.conv2d of a (C, H, W) x said 'input must be a 4-D
+  -- float tensor').
+  local function unbatched(f, x, w, b, opts)
+    local x1 = x:unsqueeze(1)
+    local ok, y = pcall(f, x1, w, b, opts)
+    if not ok then
+      local msg = tostring(y):gsub('^[^:\n]*:%d+: ', '')
+      for _, lead in ipairs({ 'input ', 'input ' .. x:dtype() .. ' ' }) do
+        local from, to, at = lead .. nl._shape_str(x1), lead .. nl._shape_str(x), 1
+        while true do
+          local i, j = msg:find(from, at, true)
+          if not i then break end
+          msg, at = msg:sub(1, i - 1) .. to .. msg:sub(j + 1), i + #to
+        end
+      end
+      nl._raise(msg)
+    end
+    return y:squeeze(1)
+  end
+
+  -- x (N, C, H, W) or (C, H, W), weight (O, C/groups, kh, kw), bias (O) or nil;
   -- opts: stride, padding (n, {h, w}, 'valid', 'same'), dilation, groups
   function F.conv2d(x, weight, bias, opts, ...)
     local op = 'conv2d'
     opts = conv_options(op, CONV_ARGS, KNOWN_F, opts, ...)
+    local xd = nl._T(x, op).ndim
+    if xd == 3 then return unbatched(F.conv2d, x, weight, bias, opts) end
+    if xd ~= 4 then
+      nl._raise(('%s: input must be (N, C, H, W) or (C, H, W), got shape %s'):format(op, nl._shape_str(x)))
+    end
     local px, pw = nl._T(x, op), nl._T(weight, op)
     local sh, sw = pair(opts.stride or 1, 'stride', op, 1)
     local dh, dw = pair(opts.dilation or 1, 'dilation', op, 1)
@@ -201,13 +229,15 @@ return function(nl, nn)
     end
   end
 
-  -- x (N, C, L), weight (O, C/groups, k), bias (O) or nil; opts as conv2d's,
-  -- each a single number
+  -- x (N, C, L) or (C, L), weight (O, C/groups, k), bias (O) or nil; opts
+  -- as conv2d's, each a single number
   function F.conv1d(x, weight, bias, opts, ...)
     local op = 'conv1d'
     opts = conv_options(op, CONV_ARGS, KNOWN_F, opts, ...)
-    if nl._T(x, op).ndim ~= 3 then
-      nl._raise(('%s: input must be 3-D (N, C, L), got shape %s'):format(op, nl._shape_str(x)))
+    local xd = nl._T(x, op).ndim
+    if xd == 2 then return unbatched(F.conv1d, x, weight, bias, opts) end
+    if xd ~= 3 then
+      nl._raise(('%s: input must be (N, C, L) or (C, L), got shape %s'):format(op, nl._shape_str(x)))
     end
     if nl._T(weight, op).ndim ~= 3 then
       nl._raise(('%s: weight must be 3-D (out_channels, in_channels/groups, k), got shape %s'):format(op,
@@ -498,32 +528,38 @@ return function(nl, nn)
     return g
   end
 
-  -- x (N, Ci, H, W), weight (Ci, Co/groups, kh, kw), bias (Co) or nil;
-  -- opts: stride, padding, output_padding, groups, dilation
+  -- x (N, Ci, H, W) or (Ci, H, W), weight (Ci, Co/groups, kh, kw), bias
+  -- (Co) or nil; opts: stride, padding, output_padding, groups, dilation
   function F.conv_transpose2d(x, weight, bias, opts, ...)
     local op = 'conv_transpose2d'
     opts = conv_options(op, TCONV_ARGS, KNOWN_TF, opts, ...)
     local g = t_geometry(op, opts, false)
+    if nl._T(x, op).ndim == 3 then
+      return unbatched(F.conv_transpose2d, x, weight, bias, opts)
+    end
     -- (both checked first: a wrong input's message read the shape of a non-tensor weight: 'shape: expected a tensor')
     local xp, wp = nl._T(x, op), nl._T(weight, op)
     if xp.ndim ~= 4 or wp.ndim ~= 4 then
-      nl._raise(('%s: expected input (N, C, H, W) and weight (in_channels, out_channels/groups, kh, kw), got %s '
-        .. 'and %s'):format(op, nl._shape_str(x), nl._shape_str(weight)))
+      nl._raise(('%s: expected input (N, C, H, W) or (C, H, W) and weight (in_channels, out_channels/groups, kh, '
+        .. 'kw), got %s and %s'):format(op, nl._shape_str(x), nl._shape_str(weight)))
     end
     if bias ~= nil then nl._T(bias, op) end
     return transposed(op, x, weight, bias, g.s, g.p, g.opad, g.d, g.groups)
   end
 
-  -- x (N, Ci, L), weight (Ci, Co/groups, k), bias (Co) or nil; opts as
+  -- x (N, Ci, L) or (Ci, L), weight (Ci, Co/groups, k), bias (Co) or nil; opts as
   -- conv_transpose2d's, each a single number
   function F.conv_transpose1d(x, weight, bias, opts, ...)
     local op = 'conv_transpose1d'
     opts = conv_options(op, TCONV_ARGS, KNOWN_TF, opts, ...)
     local g = t_geometry(op, opts, true)
+    if nl._T(x, op).ndim == 2 then
+      return unbatched(F.conv_transpose1d, x, weight, bias, opts)
+    end
     local xp, wp = nl._T(x, op), nl._T(weight, op)
     if xp.ndim ~= 3 or wp.ndim ~= 3 then
-      nl._raise(('%s: expected input (N, C, L) and weight (in_channels, out_channels/groups, k), got %s and %s'):format(
-        op, nl._shape_str(x), nl._shape_str(weight)))
+      nl._raise(('%s: expected input (N, C, L) or (C, L) and weight (in_channels, out_channels/groups, k), got %s '
+        .. 'and %s'):format(op, nl._shape_str(x), nl._shape_str(weight)))
     end
     if bias ~= nil then nl._T(bias, op) end
     local x4, w4 = x:unsqueeze(3), weight:unsqueeze(3)
