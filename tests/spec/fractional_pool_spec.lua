@@ -78,6 +78,21 @@ describe('fractional_max_pool2d', function()
                'fractional_max_pool2d: expected an input of at least one channel, got shape [1,0,5,5]')
   end)
 
+  it('gives an empty output for an output size of 0, given or of a ratio, in 3-D too, as PyTorch 1.13', function()
+    -- PyTorch: (1, 1, 8, 7, 4) with kernel (3, 2, 3) and ratio (0.361,
+    -- 0.651, 0.211) -> (1, 1, 2, 4, 0), the input's gradient zero (nnlua
+    -- refused it: 'pool width 3 too large relative to input width 4 for
+    -- output width 0'; the 2-D cases are golden_its')
+    local x = nl.randn(1, 1, 8, 7, 4):requires_grad_()
+    local y, i = F.fractional_max_pool3d(x, { 3, 2, 3 }, { output_ratio = { 0.361, 0.651, 0.211 },
+                                                          return_indices = true })
+    assert.are.same({ 1, 1, 2, 4, 0 }, y:shape())
+    assert.are.same({ 1, 1, 2, 4, 0 }, i:shape())
+    y:sum():backward()
+    assert.are.same(0, x.grad:abs():sum():item())
+    assert.are.same({ 2, 0, 3, 3 }, nn.FractionalMaxPool3d(2, { output_size = { 0, 3, 3 } })(nl.randn(2, 5, 5, 5)):shape())
+  end)
+
   it('refuses bad sizes, ratios, samples and inputs, naming the op and shapes', function()
     local x = nl.randn(1, 2, 5, 5)
     local op = 'fractional_max_pool2d'
@@ -98,7 +113,7 @@ describe('fractional_max_pool2d', function()
     S.contains(S.errmsg(F.fractional_max_pool2d, x, 2, { output_ratio = { 0.5, 'x' } }),
                op .. ": output_ratio must be a number or a list {h, w} of them, got {0.5, x}")
     S.contains(S.errmsg(nn.FractionalMaxPool3d, 2, { output_size = { 2, 2 } }),
-               'FractionalMaxPool3d: output_size must be an integer >= 1 or a list {t, h, w} of them, got {2, 2}')
+               'FractionalMaxPool3d: output_size must be an integer >= 0 or a list {t, h, w} of them, got {2, 2}')
     S.contains(S.errmsg(F.fractional_max_pool2d, x, 2, { stride = 1 }), op .. ": unknown option 'stride'")
     S.contains(S.errmsg(nn.FractionalMaxPool2d, 2), 'FractionalMaxPool2d: requires specifying either')
   end)

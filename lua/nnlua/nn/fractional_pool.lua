@@ -46,7 +46,7 @@ return function(nl, nn)
       nl._raise(op .. ': only one of output_size and output_ratio may be specified')
     end
     local size, ratio
-    if output_size ~= nil then size = sizes(output_size, dims, 'output_size', op, 1) end
+    if output_size ~= nil then size = sizes(output_size, dims, 'output_size', op, 0) end
     if output_ratio ~= nil then
       ratio = sizes(output_ratio, dims, 'output_ratio', op, 0, true)
       for i = 1, nd do
@@ -86,8 +86,13 @@ return function(nl, nn)
     end
     -- (PyTorch's 3-D kernel asks for room to spare, out + k - 1 < in, in
     -- the order t, w, h; the 2-D one takes out + k - 1 = in)
+    -- (an output size of 0, given or of a ratio, gives an empty output, as
+    -- PyTorch's; a ratio's was refused as 'pool height 1 too large
+    -- relative to input height 3 for output height 0')
+    local empty = n * c == 0
     for _, i in ipairs(R.check) do
-      if outs[i] + k[i] - 1 > ins[i] - R.spare or outs[i] < 1 then
+      empty = empty or outs[i] == 0
+      if outs[i] + k[i] - 1 > ins[i] - R.spare then
         nl._raise(('%s: pool %s %d too large relative to input %s %d for output %s %d (input shape %s)'):format(
           op, R.names[i], k[i], R.names[i], ins[i], R.names[i], outs[i], nl._shape_str(x)))
       end
@@ -104,9 +109,10 @@ return function(nl, nn)
     end
     local shape = d == nd + 2 and { n, c } or { c }
     for i = 1, nd do shape[#shape + 1] = outs[i] end
-    -- no planes: an empty batch gives an empty output, as PyTorch's; a
-    -- batched input of no channels is refused, as PyTorch refuses it
-    if n * c == 0 then
+    -- no planes or no outputs: an empty batch gives an empty output, as
+    -- PyTorch's; a batched input of no channels is refused, as PyTorch
+    -- refuses it
+    if empty then
       if d == nd + 2 and c == 0 and n > 0 then
         nl._raise(('%s: expected an input of at least one channel, got shape %s'):format(op, nl._shape_str(x)))
       end
