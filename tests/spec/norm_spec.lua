@@ -219,6 +219,33 @@ describe('nn.InstanceNorm1d and nn.InstanceNorm2d', function()
     gradcheck(function(xx) return nn.InstanceNorm1d(2):double()(xx) end, { u })
   end)
 
+  -- eps = 0 on an instance whose values are all equal: PyTorch 1.13 gives
+  -- the bias there and gradients of 0 (its batch norm's 1/std is 0 where
+  -- the variance is 0), as nnlua's BatchNorm; 0/0 gave NaN, in the
+  -- weight's gradient too
+  it('give a constant instance the bias with eps = 0, as PyTorch', function()
+    local m = nn.InstanceNorm1d(2, { eps = 0, affine = true, track_running_stats = true }):double()
+    nl.no_grad(function()
+      m.weight:copy_(nl.tensor({ 2, 3 }, 'float64'))
+      m.bias:copy_(nl.tensor({ 0.5, -1 }, 'float64'))
+    end)
+    local x = nl.tensor({ { { 5, 5, 5 }, { 1, 2, 3 } } }, 'float64'):requires_grad()
+    local y = m(x)
+    ;(y * nl.tensor({ { { 1, 2, 3 }, { 4, 5, 6 } } }, 'float64')):sum():backward()
+    -- PyTorch 1.13 (float32): y [[0.5, 0.5, 0.5], [-4.674234, -1, 2.674234]],
+    -- x.grad 0 in the constant instance, weight.grad [0, sqrt(6)],
+    -- bias.grad [6, 15], running_mean [0.5, 0.2], running_var [0.9, 1]
+    local r = math.sqrt(1.5) * 3
+    S.expect_close(y, nl.tensor({ { { 0.5, 0.5, 0.5 }, { -1 - r, -1, -1 + r } } }, 'float64'), 'y', 1e-12, 1e-12)
+    assert.are.same({ 0, 0, 0 }, S.flat(x.grad[1][1]))
+    S.expect_close(m.weight.grad, nl.tensor({ 0, math.sqrt(6) }, 'float64'), 'weight.grad', 1e-12, 1e-12)
+    S.expect_close(m.bias.grad, nl.tensor({ 6, 15 }, 'float64'), 'bias.grad', 1e-12, 1e-12)
+    S.expect_close(m.running_mean, nl.tensor({ 0.5, 0.2 }, 'float64'), 'running_mean', 1e-12, 1e-12)
+    S.expect_close(m.running_var, nl.tensor({ 0.9, 1 }, 'float64'), 'running_var', 1e-12, 1e-12)
+    local f = nn.functional.instance_norm(nl.full({ 2, 1, 4 }, 7), nil, nil, nil, nil, true, 0.1, 0)
+    assert.are.same({ 0, 0, 0, 0, 0, 0, 0, 0 }, S.flat(f))
+  end)
+
   it('name themselves and the shapes when misused', function()
     local e = S.errmsg(nn.InstanceNorm1d(3), nl.zeros(2, 4, 5))
     has(e, 'InstanceNorm1d: expected input (N, 3, L) or (3, L), got shape [2,4,5]')

@@ -58,6 +58,16 @@ return function(nl, nn)
     else nl._float_only(x, op) end
   end
 
+  -- centered / sqrt(var + eps); with eps 0, a constant channel (var 0)
+  -- gives 0, as PyTorch's batch and instance norm (their 1/std is 0 where
+  -- the variance is 0), where 0/0 gave NaN. sqrt and the division read a
+  -- safe 1 there, so that no NaN comes back in the gradient either.
+  local function standardize(centered, var, eps)
+    if eps ~= 0 then return centered / (var + eps):sqrt() end
+    local flat = var:eq(0)
+    return nl.where(flat, 0, centered / nl.where(flat, 1, var):sqrt())
+  end
+
   function nn._batch_norm(self, op, x)
     check_dtype(op, x, self.weight or self.running_mean)
     local d = x:dim()
@@ -99,16 +109,7 @@ return function(nl, nn)
           self.running_var:mul_(1 - m):add_(var:detach():view(-1), m * n / (n - 1))
         end)
       end
-      local y
-      if self.eps == 0 then
-        -- a constant channel with eps 0: 0, as PyTorch's (its 1/std is 0
-        -- where the variance is 0); it was 0/0 = NaN. sqrt and the
-        -- division read a safe 1 there, so that no NaN comes back either.
-        local flat = var:eq(0)
-        y = nl.where(flat, 0, centered / nl.where(flat, 1, var):sqrt())
-      else
-        y = centered / (var + self.eps):sqrt()
-      end
+      local y = standardize(centered, var, self.eps)
       if self.affine then y = y * self.weight:view(view) + self.bias:view(view) end
       return y
     end
@@ -261,11 +262,14 @@ return function(nl, nn)
   -- ---- group normalization --------------------------------------------------------
 
   -- x3 (N, G, k) normalized over its last dim, each (n, g) row by its own
-  -- mean and biased variance; also returns those, (N, G, 1) each
-  local function normalize_rows(x3, eps)
+  -- mean and biased variance; also returns those, (N, G, 1) each.
+  -- flat_zero: a constant row with eps 0 gives 0 (instance norm's, as
+  -- PyTorch's batch norm it runs), else NaN (group norm's, as PyTorch's)
+  local function normalize_rows(x3, eps, flat_zero)
     local mean = x3:mean(3, true)
     local centered = x3 - mean
     local var = (centered * centered):mean(3, true)
+    if flat_zero then return standardize(centered, var, eps), mean, var end
     return centered / (var + eps):sqrt(), mean, var
   end
 
@@ -370,7 +374,7 @@ return function(nl, nn)
         y = x * 1           -- an empty input: an empty output, the statistics as they were
       else
         local mean, var
-        y, mean, var = normalize_rows(x:reshape(n, c, k), eps)
+        y, mean, var = normalize_rows(x:reshape(n, c, k), eps, true)
         y = y:view(shape)
         if rm then
           nl.no_grad(function()
