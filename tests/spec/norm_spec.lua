@@ -276,6 +276,51 @@ describe('nn.InstanceNorm1d and nn.InstanceNorm2d', function()
   end)
 end)
 
+-- ---- reset_running_stats and reset_parameters -----------------------------------
+describe('the batch and instance norms\' reset_running_stats and reset_parameters', function()
+  it('restart the statistics and parameters in place, as PyTorch 1.13\'s', function()
+    for _, make_bn in ipairs({ function() return nn.BatchNorm1d(2, { momentum = false }) end,
+                               function() return nn.SyncBatchNorm(2, { momentum = false }) end }) do
+      local m = make_bn()
+      local rm, w = m.running_mean, m.weight
+      m(nl.randn(4, 2) * 3 + 1)
+      m(nl.randn(4, 2))
+      nl.no_grad(function() m.weight:fill_(3); m.bias:fill_(2) end)
+      assert.are.equal(m, m:reset_running_stats())
+      assert.are.same({ 0, 0 }, S.flat(m.running_mean))
+      assert.are.same({ 1, 1 }, S.flat(m.running_var))
+      assert.are.equal(0, m.num_batches_tracked:item())
+      assert.are.same({ 3, 3 }, S.flat(m.weight))
+      -- the plain average restarts: PyTorch 1.13 gives the batch's own,
+      -- mean [2, 4] and unbiased variance [2, 8], and a count of 1
+      m(nl.tensor({ { 1, 2 }, { 3, 6 } }))
+      assert.are.same({ 2, 4 }, S.flat(m.running_mean))
+      assert.are.same({ 2, 8 }, S.flat(m.running_var))
+      assert.are.equal(1, m.num_batches_tracked:item())
+      m:reset_parameters()
+      assert.are.same({ 1, 1 }, S.flat(m.weight))
+      assert.are.same({ 0, 0 }, S.flat(m.bias))
+      assert.are.same({ 0, 0 }, S.flat(m.running_mean))
+      assert.are.equal(rm, m.running_mean)           -- the same tensors, which an optimizer holds
+      assert.are.equal(w, m.weight)
+    end
+    local b2 = nn.BatchNorm2d(1)
+    b2(nl.randn(2, 1, 2, 2) + 5)
+    b2:reset_running_stats()
+    assert.are.same({ 0 }, S.flat(b2.running_mean))
+    local b3 = nn.BatchNorm3d(1, { affine = false, track_running_stats = false })
+    b3:reset_parameters()                         -- nothing to reset, as PyTorch's
+    local i = nn.InstanceNorm2d(2, { affine = true, track_running_stats = true })
+    i(nl.randn(2, 2, 3, 3) + 4)
+    nl.no_grad(function() i.weight:fill_(5) end)
+    i:reset_parameters()
+    assert.are.same({ 0, 0 }, S.flat(i.running_mean))
+    assert.are.same({ 1, 1 }, S.flat(i.running_var))
+    assert.are.same({ 1, 1 }, S.flat(i.weight))
+    nn.InstanceNorm1d(2):reset_running_stats()
+  end)
+end)
+
 -- ---- BatchNorm3d ----------------------------------------------------------------
 
 describe('nn.BatchNorm3d', function()

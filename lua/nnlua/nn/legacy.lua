@@ -165,6 +165,7 @@ return function(nl, nn)
     return nn._batch_norm(self, op, x)
   end
   SyncBatchNorm.extra_repr = nn._batch_norm_repr
+  SyncBatchNorm.reset_running_stats, SyncBatchNorm.reset_parameters = nn._norm_reset_running_stats, nn._norm_reset_parameters
 
   -- SyncBatchNorm.convert_sync_batchnorm(module, process_group): module
   -- with every BatchNorm1d, 2d and 3d in it (module itself too) replaced by

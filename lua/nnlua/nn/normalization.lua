@@ -119,6 +119,33 @@ return function(nl, nn)
     return y
   end
 
+  -- m:reset_running_stats() and m:reset_parameters() of the batch and
+  -- instance norms, as PyTorch's: running_mean 0, running_var 1 and
+  -- num_batches_tracked 0 (where tracked); reset_parameters also sets the
+  -- weight to 1 and the bias to 0 (where affine). In place, so that an
+  -- optimizer and a state dict keep the same tensors.
+  function nn._norm_reset_running_stats(self)
+    if self.track_running_stats then
+      nl.no_grad(function()
+        self.running_mean:zero_()
+        self.running_var:fill_(1)
+        self.num_batches_tracked:zero_()
+      end)
+    end
+    return self
+  end
+
+  function nn._norm_reset_parameters(self)
+    nn._norm_reset_running_stats(self)
+    if self.affine then
+      nl.no_grad(function()
+        self.weight:fill_(1)
+        self.bias:zero_()
+      end)
+    end
+    return self
+  end
+
   function nn._batch_norm_repr(self)
     return ('%d, eps=%g, momentum=%s, affine=%s, track_running_stats=%s'):format(self.num_features, self.eps,
       self.momentum == false and 'None' or ('%g'):format(self.momentum), tostring(self.affine),
@@ -144,6 +171,7 @@ return function(nl, nn)
   end
 
   BatchNorm1d.extra_repr = nn._batch_norm_repr
+  BatchNorm1d.reset_running_stats, BatchNorm1d.reset_parameters = nn._norm_reset_running_stats, nn._norm_reset_parameters
 
   local BatchNorm3d = Module:extend('BatchNorm3d')
   nn.BatchNorm3d = BatchNorm3d
@@ -164,6 +192,7 @@ return function(nl, nn)
   end
 
   BatchNorm3d.extra_repr = nn._batch_norm_repr
+  BatchNorm3d.reset_running_stats, BatchNorm3d.reset_parameters = nn._norm_reset_running_stats, nn._norm_reset_parameters
 
   local LayerNorm = Module:extend('LayerNorm')
   nn.LayerNorm = LayerNorm
@@ -430,6 +459,7 @@ return function(nl, nn)
     end
 
     cls.extra_repr = nn._batch_norm_repr
+    cls.reset_running_stats, cls.reset_parameters = nn._norm_reset_running_stats, nn._norm_reset_parameters
   end
   instance_norm('InstanceNorm1d', 1, 'L')
   instance_norm('InstanceNorm2d', 2, 'H, W')

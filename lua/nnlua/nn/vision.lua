@@ -23,6 +23,7 @@ return function(nl, nn)
   end
 
   BatchNorm2d.extra_repr = nn._batch_norm_repr
+  BatchNorm2d.reset_running_stats, BatchNorm2d.reset_parameters = nn._norm_reset_running_stats, nn._norm_reset_parameters
 
   -- ---- Dropout2d ------------------------------------------------------------------
   local Dropout2d = Module:extend('Dropout2d')
