@@ -531,12 +531,12 @@ describe("PyTorch's options taken only as false", function()
     local w = nl.randn(6, 2)
     local one = nl.tensor({ 1 }, 'int64')
     assert.has_error(function() nn.Embedding(6, 2, { sparse = true }) end, 'Embedding: sparse is not supported (only false)')
-    assert.has_error(function() nn.Embedding(6, 2, { scale_grad_by_freq = true }) end,
-                     'Embedding: scale_grad_by_freq is not supported (only false)')
+    assert.has_error(function() nn.Embedding(6, 2, { scale_grad_by_freq = 1 }) end,
+                     'Embedding: scale_grad_by_freq must be a boolean (true or false), got 1')
+    assert.has_error(function() nn.EmbeddingBag(6, 2, { scale_grad_by_freq = true }) end,
+                     'EmbeddingBag: scale_grad_by_freq is not supported (only false)')
     assert.has_error(function() nn.EmbeddingBag(6, 2, { sparse = true }) end,
                      'EmbeddingBag: sparse is not supported (only false)')
-    assert.has_error(function() F.embedding(one, w, nil, nil, 2, true) end,
-                     'embedding: scale_grad_by_freq is not supported (only false)')
     assert.has_error(function() F.embedding(one, w, nil, nil, 2, false, true) end,
                      'embedding: sparse is not supported (only false)')
     assert.has_error(function() F.embedding(one, w, nil, nil, 2, false, false, 1) end,
@@ -546,6 +546,33 @@ describe("PyTorch's options taken only as false", function()
                      'embedding_bag: scale_grad_by_freq is not supported (only false)')
     assert.has_error(function() nn.MultiheadAttention(4, 2, { add_bias_kv = 1 }) end,
                      'MultiheadAttention: add_bias_kv must be a boolean (true or false), got 1')
+  end)
+
+  -- scale_grad_by_freq, taken by Embedding, F.embedding and from_pretrained
+  -- (it was refused): each row's gradient divided by the count of its id
+  -- in the call's ids, the padding row's still 0
+  it("Embedding's scale_grad_by_freq = true gives PyTorch 1.13's gradients", function()
+    local ids = nl.tensor({ { 1, 2, 2 }, { 2, 5, 4 } }, 'int64')
+    local g = nl.arange(1, 13):double():view(2, 3, 2)
+    -- PyTorch 1.13, padding_idx 3 (0-based; nnlua's 4)
+    local want = { { 1, 2 }, { 5, 6 }, { 0, 0 }, { 0, 0 }, { 9, 10 } }
+    local w = nl.zeros({ 5, 2 }, 'float64'):requires_grad()
+    local y = F.embedding(ids, w, 4, nil, 2, true)
+    ;(y * g):sum():backward()
+    assert.are.same(want, w.grad:totable())
+    w.grad = nil
+    ;(F.embedding(ids, w, { padding_idx = 4, scale_grad_by_freq = true }) * g):sum():backward()
+    assert.are.same(want, w.grad:totable())
+    local m = nn.Embedding(5, 2, { padding_idx = 4, scale_grad_by_freq = true }):double()
+    ;(m(ids) * g):sum():backward()
+    assert.are.same(want, m.weight.grad:totable())
+    has(tostring(m), 'Embedding(5, 2, padding_idx=4, scale_grad_by_freq=true)')
+    -- from_pretrained without padding_idx: 1.13 gives row 4 [11, 12]
+    local p = nn.Embedding.from_pretrained(nl.zeros({ 5, 2 }, 'float64'), false, nil, nil, 2, true)
+    ;(p(ids) * g):sum():backward()
+    assert.are.same({ { 1, 2 }, { 5, 6 }, { 0, 0 }, { 11, 12 }, { 9, 10 } }, p.weight.grad:totable())
+    -- the values are the rows as they are
+    S.same_bits(m(ids), nn.Embedding.from_pretrained(m.weight)(ids), 'values')
   end)
 end)
 

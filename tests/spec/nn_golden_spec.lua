@@ -839,9 +839,9 @@ describe('nn options', function()
         "BatchNorm1d: unknown option 'momentom'")
     has(error_of(function() return nn.LayerNorm(3, { affine = false }) end), "LayerNorm: unknown option 'affine'")
     -- (max_norm and norm_type, once among these, are read now; so are
-    -- scale_grad_by_freq, taken only as false, and add_bias_kv)
-    has(error_of(function() return nn.Embedding(5, 2, { scale_grad_by_freq = true }) end),
-        'Embedding: scale_grad_by_freq is not supported (only false)')
+    -- scale_grad_by_freq, taken only as false by EmbeddingBag, and add_bias_kv)
+    has(error_of(function() return nn.EmbeddingBag(5, 2, { scale_grad_by_freq = true }) end),
+        'EmbeddingBag: scale_grad_by_freq is not supported (only false)')
     -- (kdim and average_attn_weights, once among these, are read now)
     has(error_of(function() return nn.MultiheadAttention(4, 2, { add_biaskv = false }) end),
         "MultiheadAttention: unknown option 'add_biaskv'")

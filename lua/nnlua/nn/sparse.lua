@@ -12,10 +12,16 @@ return function(nl, nn)
                   sparse = 'flag' }
   local F_OPTS = 'padding_idx max_norm norm_type scale_grad_by_freq:flag sparse:flag'
 
-  -- PyTorch's scale_grad_by_freq and sparse, taken only as false (their
-  -- default, which a port often passes): true is refused by name (false
-  -- was refused as an unknown option, where from_pretrained took it)
-  local function only_false(op, sgbf, sparse)
+  -- PyTorch's sparse, and scale_grad_by_freq where with_sgbf is not
+  -- set (EmbeddingBag's), taken only as false (their default, which a port
+  -- often passes): true is refused by name (false was refused as an
+  -- unknown option, where from_pretrained took it). Returns
+  -- scale_grad_by_freq as a boolean.
+  local function only_false(op, sgbf, sparse, with_sgbf)
+    if with_sgbf then
+      if sgbf ~= nil and type(sgbf) ~= 'boolean' then nl._argerror(op, 'a boolean scale_grad_by_freq', sgbf) end
+      sgbf = nil
+    end
     for _, kv in ipairs({ { 'scale_grad_by_freq', sgbf }, { 'sparse', sparse } }) do
       if kv[2] ~= nil and kv[2] ~= false then nl._raise(op .. ': ' .. kv[1] .. ' is not supported (only false)') end
     end
@@ -70,15 +76,18 @@ return function(nl, nn)
   -- starts as zeros and gets no gradient, as PyTorch's
   -- max_norm: each row an input names is first scaled in place to
   -- max_norm / (norm + 1e-7) where its norm_type-norm passes max_norm, as
-  -- PyTorch's. _freeze (PyTorch 2's keyword; from_pretrained's freeze)
-  -- makes the weight a parameter that does not require grad.
+  -- PyTorch's. scale_grad_by_freq: each row's gradient is divided by the
+  -- number of times the ids of the call name it, as PyTorch's. _freeze
+  -- (PyTorch 2's keyword; from_pretrained's freeze) makes the weight a
+  -- parameter that does not require grad.
   local given_weight        -- from_pretrained's weight, for the init it calls
   function Embedding:init(num_embeddings, embedding_dim, opts)
     local weight = given_weight
     given_weight = nil
     opts = nl._opts('Embedding', opts)
     nl._check_opts('Embedding', opts, KNOWN)
-    only_false('Embedding', opts.scale_grad_by_freq, opts.sparse)
+    only_false('Embedding', opts.scale_grad_by_freq, opts.sparse, true)
+    self.scale_grad_by_freq = opts.scale_grad_by_freq == true
     self.max_norm, self.norm_type = norm_opts('Embedding', opts.max_norm, opts.norm_type)
     lookup_init(self, 'Embedding', num_embeddings, embedding_dim, opts, weight)
     if opts._freeze then self.weight:requires_grad(false) end
@@ -89,7 +98,7 @@ return function(nl, nn)
   -- false]), or (embeddings, {freeze, padding_idx, ...}), as PyTorch 1.13's:
   -- the weight is a parameter over embeddings' memory (the padding row
   -- kept as it is, not zeroed), requiring grad unless freeze.
-  -- scale_grad_by_freq and sparse are taken only as false.
+  -- sparse is taken only as false.
   function Embedding.from_pretrained(embeddings, ...)
     local op = 'Embedding.from_pretrained'
     if embeddings == Embedding then
@@ -102,7 +111,7 @@ return function(nl, nn)
     local freeze, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse = nl._opts_or_args(op,
       'freeze:flag padding_idx max_norm norm_type scale_grad_by_freq:flag sparse:flag', ...)
     if freeze ~= nil and type(freeze) ~= 'boolean' then nl._argerror(op, 'a boolean freeze flag', freeze) end
-    only_false(op, scale_grad_by_freq, sparse)
+    only_false(op, scale_grad_by_freq, sparse, true)
     nl._T(embeddings, op)
     if embeddings:dim() ~= 2 or embeddings:dtype() == 'int64' then
       nl._raise(('%s: embeddings must be a 2-D float tensor (num_embeddings, embedding_dim), got %s %s'):format(op,
@@ -113,7 +122,8 @@ return function(nl, nn)
     -- parameter; the init freezes it, as nn.load's rebuild does)
     given_weight = embeddings:detach():requires_grad()
     local ok, m = pcall(Embedding, embeddings:size(1), embeddings:size(2), { padding_idx = padding_idx,
-                        max_norm = max_norm, norm_type = norm_type, _freeze = freeze or nil })
+                        max_norm = max_norm, norm_type = norm_type, _freeze = freeze or nil,
+                        scale_grad_by_freq = scale_grad_by_freq })
     given_weight = nil
     if not ok then nl._raise((tostring(m):gsub('^[^\n]-:%d+: ', ''):gsub('^Embedding:', op .. ':'))) end
     return m
@@ -134,8 +144,9 @@ return function(nl, nn)
 
   -- the rows of weight (n, d) at ids (int64, 1-based): (ids..., d); the
   -- row padding_idx (or nil) gets no gradient. With max_norm, the rows
-  -- named are renormed in place first.
-  local function lookup(op, weight, ids, padding_idx, max_norm, norm_type)
+  -- named are renormed in place first. sgbf: each row's gradient divided
+  -- by the count of its id in ids (a hook on the rows taken)
+  local function lookup(op, weight, ids, padding_idx, max_norm, norm_type, sgbf)
     if not nl.is_tensor(ids) or ids:dtype() ~= 'int64' then
       nl._raise(op .. ': expected an int64 tensor of ids (1-based), got ' ..
                 (nl.is_tensor(ids) and ids:dtype() or type(ids)))
@@ -157,6 +168,10 @@ return function(nl, nn)
       nl._raise(('%s: id %d out of range 1..%d (ids are 1-based; ids shape %s)'):format(op,
         lo < 1 and lo or hi, weight:size(1), nl._shape_str(ids)))
     end
+    if sgbf and rows.is_requires_grad then
+      local scale = (1 / flat:bincount(nil, weight:size(1)):index_select(1, flat):to(weight:dtype())):view(-1, 1)
+      rows:register_hook(function(g) return g * scale end)
+    end
     if padding_idx then
       -- the padding row's values as they are, but detached: no gradient reaches it
       rows = nl.where(flat:eq(padding_idx):view(-1, 1), rows:detach(), rows)
@@ -166,7 +181,8 @@ return function(nl, nn)
   end
 
   function Embedding:forward(ids)
-    return lookup('Embedding', self.weight, ids, self.padding_idx, self.max_norm, self.norm_type)
+    return lookup('Embedding', self.weight, ids, self.padding_idx, self.max_norm, self.norm_type,
+                  self.scale_grad_by_freq)
   end
 
   -- a functional form's weight: (n, d), float
@@ -180,7 +196,7 @@ return function(nl, nn)
 
   -- F.embedding(ids, weight, padding_idx, max_norm, norm_type,
   -- scale_grad_by_freq, sparse) (or {padding_idx, max_norm, norm_type,
-  -- scale_grad_by_freq, sparse}; those two only false), as Embedding's forward:
+  -- scale_grad_by_freq, sparse}; sparse only false), as Embedding's forward:
   -- padding_idx's row gets no gradient (it is not zeroed: the functional
   -- form only reads the weight, as PyTorch's); max_norm renorms weight's
   -- rows in place, as PyTorch's
@@ -190,9 +206,10 @@ return function(nl, nn)
     weight_arg(op, weight)
     padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse = nl._opts_or_args(op, F_OPTS, padding_idx,
       max_norm, norm_type, scale_grad_by_freq, sparse)
-    only_false(op, scale_grad_by_freq, sparse)
+    only_false(op, scale_grad_by_freq, sparse, true)
     max_norm, norm_type = norm_opts(op, max_norm, norm_type)
-    return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)), max_norm, norm_type)
+    return lookup(op, weight, ids, padding_id(op, padding_idx, weight:size(1)), max_norm, norm_type,
+                  scale_grad_by_freq == true)
   end
 
   function Embedding:extra_repr()
@@ -200,6 +217,7 @@ return function(nl, nn)
     if self.padding_idx then s = s .. ', padding_idx=' .. self.padding_idx end
     if self.max_norm then s = s .. ', max_norm=' .. tostring(self.max_norm) end
     if self.norm_type ~= 2 then s = s .. ', norm_type=' .. tostring(self.norm_type) end
+    if self.scale_grad_by_freq then s = s .. ', scale_grad_by_freq=true' end
     return s
   end
 
