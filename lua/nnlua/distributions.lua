@@ -125,6 +125,16 @@ return function(nl)
     end, base.event_dim + n)
   end
   local function all_valid(mask) return mask:numel() == 0 or mask:min():item() ~= 0 end
+  -- a sampler's parameter t checked by the mask valid(t), whether or not
+  -- the distribution validates (with validate_args false, or a parameter
+  -- changed in place, a NaN or negative one drew 0s): an error naming op,
+  -- the parameter and its shape, as PyTorch's samplers refuse them
+  local function check_draw_param(op, name, t, want, valid)
+    if not no_grad(function() return all_valid(valid(t:detach())) end) then
+      raise(('%s: expected %s %s, but found invalid values in %s (shape %s)'):format(op, name, want, name,
+            shape_str(t:shape())))
+    end
+  end
 
   -- ---- the base class -----------------------------------------------------------
 
@@ -496,6 +506,7 @@ return function(nl)
   end
   function Bernoulli.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Bernoulli.sample', shape))
+    check_draw_param('Bernoulli.sample', 'probs', self.probs, 'in [0, 1]', constraints.unit_interval.check)
     return no_grad(function() return nl.rand(s, self._dtype):lt(self.probs:detach()):to(self._dtype) end)
   end
   local function bce_logits(logits, target)
@@ -967,8 +978,14 @@ return function(nl)
           return out:log() + boost
         end
       end
-      raise('Gamma: the sampler did not accept a draw in 200 rounds (concentration NaN or inf?)')
+      raise('Gamma: the sampler did not accept a draw in 200 rounds')
     end)
+  end
+  -- concentrations the sampler takes: > 0 and finite (a NaN, negative or
+  -- infinite one ran 200 rounds and failed naming Gamma)
+  local function positive_finite(t) return t:gt(0) * t:lt(math.huge) end
+  local function check_concentration(op, name, t)
+    check_draw_param(op, name, t, '> 0 and finite', positive_finite)
   end
   local function no_rsample(name)
     return function(...)   -- (any arguments: refused below, whatever they are)
@@ -999,6 +1016,8 @@ return function(nl)
   end
   function Gamma.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Gamma.sample', shape))
+    check_concentration('Gamma.sample', 'concentration', self.concentration)
+    check_draw_param('Gamma.sample', 'rate', self.rate, '> 0', constraints.positive.check)
     return no_grad(function()
       local g = log_standard_gamma(self.concentration:detach():expand(s):contiguous()):exp()
       return (g / self.rate:detach():to('float64')):to(self._dtype):clamp(TINY[self._dtype])
@@ -1050,6 +1069,7 @@ return function(nl)
   end
   function Dirichlet.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Dirichlet.sample', shape))
+    check_concentration('Dirichlet.sample', 'concentration', self.concentration)
     return no_grad(function()
       local g = log_standard_gamma(self.concentration:detach():expand(s):contiguous())
       return g:softmax(-1):to(self._dtype):clamp(TINY[self._dtype], 1 - EPS[self._dtype])
@@ -1093,7 +1113,11 @@ return function(nl)
     return self
   end
   function Beta._expand_more(_, out, batch_shape) out._dirichlet = out._dirichlet:expand(batch_shape) end
-  function Beta.sample(self, shape) return self._dirichlet:sample(shape):select(-1, 1) end
+  function Beta.sample(self, shape)
+    check_concentration('Beta.sample', 'concentration1', self.concentration1)
+    check_concentration('Beta.sample', 'concentration0', self.concentration0)
+    return self._dirichlet:sample(shape):select(-1, 1)
+  end
   function Beta.log_prob(self, v)
     v = self:_value('log_prob', v)
     local s = broadcast(v:shape(), self.batch_shape) or v:shape()
@@ -1193,6 +1217,7 @@ return function(nl)
   end
   function Poisson.sample(self, shape)
     local s = self:_extended_shape(shape_arg('Poisson.sample', shape))
+    check_draw_param('Poisson.sample', 'rate', self.rate, '>= 0', constraints.nonnegative.check)
     return poisson_draw(self.rate:detach():expand(s):to('float64'):contiguous()):to(self._dtype)
   end
   function Poisson.log_prob(self, v)

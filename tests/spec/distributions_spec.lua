@@ -761,6 +761,34 @@ describe('distributions: errors', function()
     -- without validation, Uniform's log_prob is -inf outside
     assert.are.equal(-math.huge, D.Uniform(0, 1, { validate_args = false }):log_prob(2):item())
   end)
+  it('refuses to draw from parameters out of their constraints when not validating', function()
+    -- (PyTorch 1.13's samplers refuse a NaN or negative Poisson rate and
+    -- Bernoulli probs outside [0, 1]; these drew 0s, and the gamma family
+    -- failed after 200 rounds naming Gamma)
+    local off = { validate_args = false }
+    err(function() return D.Poisson(nl.tensor({ 2, -1 }), off):sample() end,
+        'Poisson.sample: expected rate >= 0, but found invalid values in rate (shape [2])')
+    err(function() return D.Poisson(nl.tensor(0 / 0), off):sample({ 3 }) end, 'Poisson.sample: expected rate >= 0')
+    err(function() return D.Bernoulli(nl.tensor({ 0.5, 0 / 0 }), off):sample() end,
+        'Bernoulli.sample: expected probs in [0, 1], but found invalid values in probs (shape [2])')
+    err(function() return D.Bernoulli(1.5, off):sample() end, 'Bernoulli.sample: expected probs in [0, 1]')
+    err(function() return D.Gamma(nl.tensor({ 1, -1 }), 1, off):sample() end,
+        'Gamma.sample: expected concentration > 0 and finite, but found invalid values in concentration (shape [2])')
+    err(function() return D.Gamma(1, -2, off):sample() end, 'Gamma.sample: expected rate > 0')
+    err(function() return D.Dirichlet(nl.tensor({ 1, 0 / 0 }), off):sample() end,
+        'Dirichlet.sample: expected concentration > 0 and finite')
+    err(function() return D.Beta(2, -1, off):sample({ 2 }) end,
+        'Beta.sample: expected concentration0 > 0 and finite, but found invalid values in concentration0 (shape [])')
+    -- a parameter changed in place after a validated construction
+    local rate = nl.tensor({ 1, 2 })
+    local d = D.Poisson(rate)
+    rate[2] = -3
+    err(function() return d:sample() end, 'Poisson.sample: expected rate >= 0')
+    -- the edges of the constraints still draw
+    assert.are.same({ 0, 1 }, D.Bernoulli(nl.tensor({ 0, 1 }), off):sample():tolist())
+    assert.are.same({ 0 }, D.Poisson(nl.tensor({ 0 }), off):sample():tolist())
+  end)
+
   it('refuses bad arguments with the distribution and shapes named', function()
     err(function() return D.Normal(nl.zeros(2), nl.ones(3)) end,
         'Normal: the shapes of loc [2], scale [3] do not broadcast')
