@@ -236,6 +236,11 @@ int nl_isatty(int fd);                    /* 1 when fd is a terminal */
 /* Writes n bytes to path whole or not at all: a temp file beside it,
  * fsync, rename. An existing file stays intact on failure. */
 int nl_write_file(const char *path, const void *data, size_t n);
+/* snprintf of one double with '.' as the decimal point whatever locale
+ * the host set (as Python prints): fmt holds one conversion of a double
+ * (%.4f, %10.3e, ...) and literal text. Returns snprintf's count, -1 on
+ * a bad format. nnlua's printed tensors and file names come from it. */
+int nl_format_double(char *out /* out */, size_t cap, const char *fmt, double v);
 
 /* Allocator accounting. A binding paces its GC with these: the growth of
  * live_bytes since its last collection, plus object_bytes handed out since

@@ -12,16 +12,68 @@
 #include <stdlib.h>
 #include <time.h>
 #include <errno.h>
+#include <locale.h>
 #include <string.h>
 #include <unistd.h>
 
 static __thread char err_msg[1024];
 
+/* The C locale's numbers for everything nnlua writes, whatever LC_NUMERIC
+ * the host program set: under setlocale(LC_ALL, "de_DE.UTF-8") snprintf
+ * wrote 1,5000 in printed tensors, checkpoint names and messages, where
+ * PyTorch and Python write 1.5000. The locale object is made once and
+ * switched to for the calling thread alone (uselocale), then switched back. */
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+static void c_numeric_make(void) { c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0); }
+
+static int vformat_c(char *out, size_t cap, const char *fmt, va_list ap) {
+    pthread_once(&c_numeric_once, c_numeric_make);
+    locale_t prev = c_numeric ? uselocale(c_numeric) : (locale_t)0;
+    int n = vsnprintf(out, cap, fmt, ap);
+    if (c_numeric) uselocale(prev);
+    return n;
+}
+
 void nl_set_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    vformat_c(err_msg, sizeof err_msg, fmt, ap);
     va_end(ap);
+}
+
+static int format_c(char *out, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vformat_c(out, cap, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
+/* fmt must hold one conversion of a double (flags, width and precision as
+ * digits, then one of eEfFgGaA) besides literal text and %%: another
+ * conversion would read an argument that is not there */
+static bool one_double_conversion(const char *fmt) {
+    int convs = 0;
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%') continue;
+        if (p[1] == '%') { p++; continue; }
+        p++;
+        while (*p && strchr("-+ #0", *p)) p++;
+        while (*p >= '0' && *p <= '9') p++;
+        if (*p == '.') for (p++; *p >= '0' && *p <= '9'; p++) {}
+        if (!*p || !strchr("eEfFgGaA", *p)) return false;
+        convs++;
+    }
+    return convs == 1;
+}
+
+int nl_format_double(char *out, size_t cap, const char *fmt, double v) {
+    NL_CHECK_INT(out || cap == 0, "format_double: no buffer given");
+    NL_CHECK_INT(fmt && one_double_conversion(fmt),
+                 "format_double: the format '%.100s' must hold one conversion of a double (such as %%.4f)",
+                 fmt ? fmt : "(null)");
+    return format_c(out, cap, fmt, v);
 }
 
 const char *nl_error(void) { return err_msg; }

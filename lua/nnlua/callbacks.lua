@@ -237,16 +237,18 @@ return function(nl, H)
     return names
   end
   -- C's printf of a double (as Python's %): LuaJIT's string.format rounds
-  -- exact ties away from zero ({loss:.2f} of 0.625 was 0.63, Python's 0.62)
+  -- exact ties away from zero ({loss:.2f} of 0.625 was 0.63, Python's 0.62);
+  -- with '.' whatever LC_NUMERIC the host set (C's snprintf named the file
+  -- m-0,62.st under de_DE)
   local ffi = require 'ffi'
-  pcall(ffi.cdef, 'int snprintf(char *s, size_t n, const char *fmt, ...);')
   local fmtbuf, fmtlen = ffi.new('char[64]'), 64
   local function cformat(f, v)
-    local n = ffi.C.snprintf(fmtbuf, fmtlen, f, ffi.cast('double', v))
+    local n = nl._lib.nl_format_double(fmtbuf, fmtlen, f, v)
+    if n < 0 then nl._raise('ModelCheckpoint: ' .. ffi.string(nl._lib.nl_error())) end
     if n >= fmtlen then                -- (a width past the buffer: it grows)
       fmtlen = n + 1
       fmtbuf = ffi.new('char[?]', fmtlen)
-      n = ffi.C.snprintf(fmtbuf, fmtlen, f, ffi.cast('double', v))
+      n = nl._lib.nl_format_double(fmtbuf, fmtlen, f, v)
     end
     return ffi.string(fmtbuf, n)
   end

@@ -3,15 +3,16 @@
 -- their first and last three entries per dim (nl.set_printoptions
 -- changes these); then the shape and dtype.
 local ffi = require 'ffi'
-pcall(ffi.cdef, 'int snprintf(char *s, size_t n, const char *fmt, ...);')
 
 -- C's printf for the numbers: LuaJIT's own string.format rounds exact
--- ties away from zero (0.03125 as 0.0313), C's and PyTorch's to even
+-- ties away from zero (0.03125 as 0.0313), C's and PyTorch's to even;
+-- nl_format_double writes '.' whatever LC_NUMERIC the host set (the
+-- C library's own snprintf wrote tensor([1,5000]) under de_DE)
 local fmtbuf = ffi.new('char[64]')
-local function cformat(f, v) return ffi.string(fmtbuf, ffi.C.snprintf(fmtbuf, 64, f, ffi.cast('double', v))) end
 
 return function(nl)
-  local Tensor = nl.Tensor
+  local Tensor, lib = nl.Tensor, nl._lib
+  local function cformat(f, v) return ffi.string(fmtbuf, lib.nl_format_double(fmtbuf, 64, f, v)) end
   -- PyTorch's print options (nl.set_printoptions, utility.lua, sets them):
   -- digits after the point, the element count past which a tensor is cut
   -- to edgeitems per end of each dim, the line width, and scientific
