@@ -236,6 +236,10 @@ int nl_isatty(int fd);                    /* 1 when fd is a terminal */
 /* Writes n bytes to path whole or not at all: a temp file beside it,
  * fsync, rename. An existing file stays intact on failure. */
 int nl_write_file(const char *path, const void *data, size_t n);
+/* Appends n bytes to path (made when missing) whole or not at all: a
+ * failed write (a full disk) cuts the file back to its old length.
+ * Returns the file's length after the append, -1 on failure. */
+int64_t nl_append_file(const char *path, const void *data, size_t n);
 /* snprintf of one double with '.' as the decimal point whatever locale
  * the host set (as Python prints): fmt holds one conversion of a double
  * (%.4f, %10.3e, ...) and literal text. Returns snprintf's count, -1 on

@@ -1074,6 +1074,42 @@ int nl_write_file(const char *path, const void *data, size_t n) {
     return tmp_commit("write_file", &pf, path);
 }
 
+/* An append is whole or nothing too: the bytes a failed write left (a
+ * full disk took part of a line) are cut off again, so a log never ends
+ * in a torn line. O_NONBLOCK: a FIFO is refused, not waited on. */
+int64_t nl_append_file(const char *path, const void *data, size_t n) {
+    NL_CHECK_INT(path && *path, "append_file: empty path");
+    NL_CHECK_INT(data || n == 0, "append_file: no data given");
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0666);
+    if (fd < 0) {
+        nl_set_error("append_file: cannot open " PATH_FMT ": %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        nl_set_error("append_file: cannot append to " PATH_FMT ": %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        nl_set_error("append_file: cannot append to " PATH_FMT ": it is not a regular file", path);
+        return -1;
+    }
+    int err = 0;
+    if (!write_all(fd, data, n) || fsync(fd) != 0) err = errno;
+    if (err) (void)!ftruncate(fd, st.st_size);
+    if (close(fd) != 0 && !err) {
+        err = errno;
+        (void)!truncate(path, st.st_size);
+    }
+    if (err) {
+        nl_set_error("append_file: writing " PATH_FMT " failed: %s", path, strerror(err));
+        return -1;
+    }
+    return (int64_t)st.st_size + (int64_t)n;
+}
+
 int nl_save_safetensors(const char *path, int n, const char *const *names, nl_tensor *const *tensors,
                         int n_meta, const char *const *meta_keys, const char *const *meta_values) {
     NL_CHECK_INT(path != NULL && *path, "save_safetensors: no path given");

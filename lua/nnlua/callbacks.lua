@@ -476,19 +476,16 @@ return function(nl, H)
     local row = { ('%d'):format(epoch) }
     for i, k in ipairs(self.keys) do row[i + 1] = logs[k] == nil and 'NA' or number_str(logs[k]) end
     lines[#lines + 1] = table.concat(row, sep) .. '\n'
-    -- (each step checked: the write is buffered and fails at the flush
-    -- on a full disk; unchecked, the line was lost without a word and
-    -- bytes became nil, which a resume then took for a malformed state)
-    local f = open(self, 'ab')
-    local ok, err = f:write(table.concat(lines))
-    if ok then ok, err = f:flush() end
-    local at
-    if ok then at, err = f:seek('end') end
-    local closed, cerr = f:close()
-    if not at or not closed then
-      nl._raise(('CSVLogger: cannot write %s: %s'):format(self.filename, tostring(err or cerr)))
+    -- (appended whole or not at all and checked: a write that failed
+    -- part way, as on a full disk, left a torn line at the log's end;
+    -- unchecked, bytes became nil, which a resume took for a malformed state)
+    local text = table.concat(lines)
+    local at = nl._lib.nl_append_file(self.filename, text, #text)
+    if at < 0 then
+      local msg = require('ffi').string(nl._lib.nl_error()):gsub('^append_file: ', '')
+      nl._raise(('CSVLogger: cannot write %s: %s'):format(self.filename, msg))
     end
-    self.bytes = at
+    self.bytes = tonumber(at)
   end
   function CSVLogger:state_dict()
     return { bytes = self.bytes, keys = self.keys, header = self.header }

@@ -411,8 +411,9 @@ print(pcall(cb.on_train_begin, cb))
 
   -- an epoch's line is buffered and its write fails at the flush (here a
   -- file size limit of 1 KiB, as a full disk): the line was lost, fit went
-  -- on without a word, and the state's bytes became nil
-  it("says so when an epoch's line cannot be written", function()
+  -- on without a word, and the state's bytes became nil; then the part of
+  -- the line that fitted stayed, a torn last line
+  it("says so when an epoch's line cannot be written, and leaves no part of it", function()
     local path, tmp = dir .. '/full.csv', os.tmpname()
     S.write(path, ('1,0.5\n'):rep(170))              -- 1020 bytes
     S.write(tmp, S.path_prelude .. ([[
@@ -429,7 +430,9 @@ print('bytes', cb:state_dict().bytes)
     os.remove(tmp)
     contains(out, 'false')
     contains(out, 'CSVLogger: cannot write ' .. path .. ': ')
+    contains(out, 'File too large')
     contains(out, 'bytes\t1020')
+    assert.are.equal(('1,0.5\n'):rep(170), S.read(path))
   end)
 
   it('refuses bad options', function()
