@@ -7,6 +7,15 @@ local ffi = require 'ffi'
 return function(nl)
   local lib, wrap, check, T, raise = nl._lib, nl._wrap, nl._check, nl._T, nl._raise
 
+  -- s checked to hold no NUL byte: the C writer takes C strings, and
+  -- 'a\0b' was saved as 'a' without a word
+  local function no_nul(s, op, what)
+    if s:find('\0', 1, true) then
+      raise(string.format("%s: %s '%s' holds a NUL byte, which a safetensors file cannot keep", op, what,
+        (s:gsub('%z', '\\0'))))
+    end
+  end
+
   -- the keys of t, checked to be strings, sorted
   local function sorted_keys(t, op, what)
     local keys = {}
@@ -14,6 +23,7 @@ return function(nl)
       if type(k) ~= 'string' then
         raise(string.format('%s: %s must be strings, found the %s key %s', op, what, type(k), tostring(k)))
       end
+      no_nul(k, op, what == 'tensor names' and 'the tensor name' or 'the metadata key')
       keys[#keys + 1] = k
     end
     table.sort(keys)
@@ -53,6 +63,7 @@ return function(nl)
       if type(v) ~= 'string' then
         raise(string.format("%s: metadata value of '%s' must be a string, got %s", op, k, type(v)))
       end
+      no_nul(v, op, "the metadata value of '" .. k .. "',")
       ckeys[i - 1] = k
       cvals[i - 1] = v
     end

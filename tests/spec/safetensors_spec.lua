@@ -131,6 +131,12 @@ describe('safetensors round trip', function()
     contains(errmsg(nl.save_safetensors, path, { a = nl.ones(1) }, { k = 5 }), "metadata value of 'k' must be a string")
     contains(errmsg(nl.save_safetensors, path, { __metadata__ = nl.ones(1) }), "'__metadata__' is reserved")
     contains(errmsg(nl.save_safetensors, path, { ['bad\255'] = nl.ones(1) }), 'not valid UTF-8')
+    -- (C strings: 'a\0b' was saved as 'a' without a word)
+    contains(errmsg(nl.save_safetensors, path, { ['a\0b'] = nl.ones(1) }),
+             "save_safetensors: the tensor name 'a\\0b' holds a NUL byte")
+    contains(errmsg(nl.save_safetensors, path, { a = nl.ones(1) }, { ['k\0'] = 'v' }), "the metadata key 'k\\0' holds")
+    contains(errmsg(nl.save_safetensors, path, { a = nl.ones(1) }, { k = 'v\0w' }),
+             "the metadata value of 'k', 'v\\0w' holds a NUL byte")
     assert.is_nil(io.open(path))
   end)
 end)
