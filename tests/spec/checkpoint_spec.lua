@@ -836,6 +836,20 @@ describe('checkpoint bad input', function()
     assert_same_state(model, nn.load(good))
   end)
 
+  -- a newer nnlua's file (its format mark past this one's) said it held no
+  -- nnlua model structure, and loaded into a model by this format's rules
+  it('refuses a file of a newer checkpoint format, saying so', function()
+    local tensors, meta = nl.load_safetensors(good)
+    assert.are.equal('nnlua-checkpoint-2', meta.format)
+    meta.format = 'nnlua-checkpoint-3'
+    local p = dir .. '/newer.safetensors'
+    nl.save_safetensors(p, tensors, meta)
+    local want = "load: " .. p .. " was written by a newer nnlua (format 'nnlua-checkpoint-3'; this one reads "
+                 .. "'nnlua-checkpoint-2')"
+    contains(errmsg(nn.load, p), want)
+    contains(errmsg(nn.load, p, nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))), want)
+  end)
+
   it('names the tensor and both shapes when loading into another structure', function()
     local other = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 5))
     local msg = errmsg(nn.load, good, other)

@@ -356,6 +356,12 @@ return function(nl, nn)
   -- {optimizer, extra}, and its tensors and metadata, loaded into nothing
   local function read_checkpoint(path)
     local tensors, meta = nl.load_safetensors(path)
+    -- (a newer nnlua's file said it held no nnlua model structure, and
+    -- loaded into a model it was read by this format's rules)
+    if type(meta.format) == 'string' and meta.format:find('^nnlua%-checkpoint%-') and not FORMATS[meta.format] then
+      nl._raise(("load: %s was written by a newer nnlua (format '%s'; this one reads '%s'): update nnlua to load it")
+                :format(path, meta.format, FORMAT))
+    end
     local extras = {}
     local escaped = FORMATS[meta.format] == 2
     if meta.optimizer then extras.optimizer = unflatten(decode(path, meta, 'optimizer'), tensors, escaped) end
