@@ -24,6 +24,7 @@ local function encode(v, out)
     if v ~= v then out[#out + 1] = 'NaN'
     elseif v == math.huge then out[#out + 1] = 'Infinity'
     elseif v == -math.huge then out[#out + 1] = '-Infinity'
+    elseif v == 0 and 1 / v < 0 then out[#out + 1] = '-0.0'     -- (as Python's; '%d' wrote 0)
     else out[#out + 1] = (v == math.floor(v) and math.abs(v) < 2^53) and string.format('%d', v) or string.format('%.17g', v) end
   elseif tv == 'string' then
     out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)

@@ -192,6 +192,24 @@ print(ok, err)
     assert.are.same({ 1.5, -2 }, extras.extra.best:totable())
   end)
 
+  -- -0 came back as 0 (the JSON was '0'; Python's json writes -0.0)
+  it('keeps -0 in extra values', function()
+    local p = dir .. '/negzero.safetensors'
+    model:save(p, { extra = { z = -0.0, list = { 1, -0.0 } } })
+    local _, extras = nn.load(p)
+    assert.are.equal(-math.huge, 1 / extras.extra.z)
+    assert.are.equal(-math.huge, 1 / extras.extra.list[2])
+    local py = write(dir .. '/read_negzero.py', [==[
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+print("Z", repr(json.loads(json.loads(raw[8:8 + n])["__metadata__"]["extra"])["z"]))
+]==])
+    local out, rc = sh('/usr/bin/python3 ' .. q(py) .. ' ' .. q(p))
+    assert.are.equal(0, rc, out)
+    assert.is_truthy(out:find('Z -0.0', 1, true), out)
+  end)
+
   -- a diverging run's history holds NaN and infinities: they once stopped
   -- the save (and with it fit's checkpoint) with "json: cannot encode nan"
   it('keeps NaN and infinite extra values, in the metadata as the json module of Python writes them', function()
