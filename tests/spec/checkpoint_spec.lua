@@ -210,6 +210,19 @@ print("Z", repr(json.loads(json.loads(raw[8:8 + n])["__metadata__"]["extra"])["z
     assert.is_truthy(out:find('Z -0.0', 1, true), out)
   end)
 
+  -- a table holding itself gave a bare 'stack overflow' and a function
+  -- 'json: cannot encode a function', naming neither save nor where
+  it('refuses a cycle or a function in extra values, naming where', function()
+    local cyc = { epoch = 1 }
+    cyc.inner = { back = cyc }
+    local q2 = dir .. '/never_cycle.safetensors'
+    contains(errmsg(model.save, model, q2, { extra = cyc }),
+             "save: '__extra__.inner.back' holds itself (a cycle in the table): only trees of tables can be saved")
+    contains(errmsg(model.save, model, q2, { extra = { f = print } }),
+             "save: '__extra__.f' is a function; only tensors, numbers, strings, booleans and tables of them")
+    assert.is_nil(io.open(q2))
+  end)
+
   -- a diverging run's history holds NaN and infinities: they once stopped
   -- the save (and with it fit's checkpoint) with "json: cannot encode nan"
   it('keeps NaN and infinite extra values, in the metadata as the json module of Python writes them', function()

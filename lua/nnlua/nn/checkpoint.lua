@@ -160,11 +160,20 @@ return function(nl, nn)
   end
 
   -- tables of tensors and plain values -> JSON skeleton + named tensors
-  local function flatten(v, prefix, tensors)
+  -- (open: the tables being walked; a table that held itself ran the
+  -- walk out of stack, 'stack overflow', and a function reached the JSON
+  -- encoder, 'json: cannot encode a function', naming neither save nor where)
+  local PLAIN = { string = true, number = true, boolean = true }
+  local function flatten(v, prefix, tensors, open)
     if nl.is_tensor(v) then
       tensors[prefix] = v
       return { __tensor__ = prefix }
     elseif type(v) == 'table' then
+      open = open or {}
+      if open[v] then
+        nl._raise(("save: '%s' holds itself (a cycle in the table): only trees of tables can be saved"):format(prefix))
+      end
+      open[v] = true
       local out = {}
       for k, x in pairs(v) do
         if type(k) ~= 'string' and type(k) ~= 'number' then nl._raise('save: state keys must be strings or numbers') end
@@ -172,9 +181,13 @@ return function(nl, nn)
           nl._raise('save: a number key must be a non-negative integer, got ' .. tostring(k))
         end
         local key = key_name(k)
-        out[key] = flatten(x, prefix .. '.' .. key, tensors)
+        out[key] = flatten(x, prefix .. '.' .. key, tensors, open)
       end
+      open[v] = nil
       return out
+    elseif v ~= nil and not PLAIN[type(v)] then
+      nl._raise(("save: '%s' is a %s; only tensors, numbers, strings, booleans and tables of them can be saved")
+                :format(prefix, type(v)))
     end
     return v
   end
