@@ -3,7 +3,8 @@
 -- entropy, cdf and rsample: the Distribution base, Normal, Bernoulli,
 -- Categorical, OneHotCategorical, Uniform, Exponential, Laplace,
 -- MultivariateNormal, Independent, Gamma, Dirichlet, Beta, Poisson,
--- Binomial, LogNormal, TransformedDistribution with the Exp, Affine,
+-- Binomial, LogNormal, Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,
+-- Geometric, TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
 -- gamma family (PyTorch's implicit sampler gradient). Loaded on first
@@ -1858,6 +1859,284 @@ return function(nl)
     local t4 = q.rate * (p.high + p.low) / 2
     return nl.where(p.low:lt(0), INF, -t1 + t2 + t3 + t4)
   end)
+
+  do
+    -- ---- Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2, Geometric ------------------------------------
+    -- PyTorch 1.13 builds HalfNormal and HalfCauchy as the absolute value of
+    -- a Normal or Cauchy of loc 0, and Gumbel from a Uniform through logs
+    -- and an affine map (TransformedDistributions); these are subclasses of
+    -- TransformedDistribution too (kl_divergence dispatches as PyTorch's)
+    -- with the closed forms written out, as LogNormal
+
+    local Cauchy = class('Cauchy', {
+      mean = function(self) return nl.full(self:_extended_shape({}), 0 / 0, self._dtype) end,
+      mode = function(self) return self.loc end,
+      variance = function(self) return nl.full(self:_extended_shape({}), math.huge, self._dtype) end,
+    })
+    D.Cauchy = Cauchy
+    Cauchy.arg_constraints = { loc = constraints.real, scale = constraints.positive }
+    Cauchy.support = constraints.real
+    Cauchy.has_rsample = true
+    Cauchy._param_dims = { loc = 0, scale = 0 }
+    Cauchy._param_order = { 'loc', 'scale' }
+    -- Cauchy(loc, scale, [{validate_args}])
+    function Cauchy._new(loc, scale, opts)
+      opts = options('Cauchy', opts)
+      local self = new(Cauchy)
+      local p, shape = broadcast_all('Cauchy', Cauchy._param_order, { loc, scale })
+      self.loc, self.scale, self._dtype = p[1], p[2], p[1]:dtype()
+      return init(self, shape, {}, opts)
+    end
+    -- a standard Cauchy draw, tan(pi (u - 1/2)) of a uniform u
+    local function standard_cauchy(shape, dtype)
+      return no_grad(function() return ((nl.rand(shape, dtype) - 0.5) * math.pi):tan() end)
+    end
+    function Cauchy.rsample(self, shape)
+      local s = self:_extended_shape(shape_arg('Cauchy.rsample', shape))
+      return self.loc + standard_cauchy(s, self._dtype) * self.scale
+    end
+    function Cauchy.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      return -math.log(math.pi) - self.scale:log() - ((v - self.loc) / self.scale):pow(2):log1p()
+    end
+    function Cauchy.cdf(self, v)
+      v = self:_value('cdf', v)
+      return ((v - self.loc) / self.scale):atan() / math.pi + 0.5
+    end
+    function Cauchy.icdf(self, v)
+      v = self:_value('icdf', v, true)
+      return ((v - 0.5) * math.pi):tan() * self.scale + self.loc
+    end
+    function Cauchy.entropy(self) return math.log(4 * math.pi) + self.scale:log() end
+
+    -- |x|, the transform of HalfNormal and HalfCauchy (not a bijection: no Jacobian)
+    local Abs = transform_class('AbsTransform', { domain = constraints.real, codomain = constraints.positive })
+    function Abs.forward(_, x) return x:abs() end
+    function Abs.inv(_, y) return y end
+
+    -- the half of base(0, scale) on [0, inf): the density doubled
+    local function half_family(name, Base, props)
+      local cls = TransformedDistribution:extend(name, props)
+      D[name] = cls
+      cls.arg_constraints = { scale = constraints.positive }
+      cls.support = constraints.nonnegative
+      cls.has_rsample = true
+      cls._param_dims = { scale = 0 }
+      cls._param_order = { 'scale' }
+      -- Half*(scale, [{validate_args}])
+      function cls._new(scale, opts)
+        opts = options(name, opts)
+        local self = new(cls)
+        local p = broadcast_all(name, { 'scale' }, { scale })
+        self.base_dist = Base(0, p[1], { validate_args = false })
+        self.transforms = { setmetatable({}, Abs) }
+        self.scale, self._dtype = self.base_dist.scale, self.base_dist._dtype
+        return init(self, self.base_dist.batch_shape, {}, opts)
+      end
+      cls.expand = Distribution.expand
+      cls.__tostring = describe
+      function cls._expand_more(_, out, batch_shape) out.base_dist = out.base_dist:expand(batch_shape) end
+      function cls.rsample(self, shape) return self.base_dist:rsample(shape):abs() end
+      function cls.sample(self, shape) return self.base_dist:sample(shape):abs() end
+      function cls.log_prob(self, v)
+        v = self:_value('log_prob', v)
+        local lp = self.base_dist:log_prob(v) + math.log(2)
+        return nl.where(v:ge(0), lp, -math.huge)
+      end
+      function cls.cdf(self, v)
+        v = self:_value('cdf', v)
+        return 2 * self.base_dist:cdf(v) - 1
+      end
+      function cls.icdf(self, v)
+        v = self:_tensor_value('icdf', v)
+        return self.base_dist:icdf((v + 1) / 2)
+      end
+      function cls.entropy(self) return self.base_dist:entropy() - math.log(2) end
+      return cls
+    end
+    local HALF_NORMAL_VAR = 1 - 2 / math.pi
+    local HalfNormal = half_family('HalfNormal', Normal, {
+      mean = function(self) return self.scale * math.sqrt(2 / math.pi) end,
+      mode = function(self) return nl.zeros_like(self.scale:detach()) end,
+      variance = function(self) return self.scale:pow(2) * HALF_NORMAL_VAR end,
+    })
+    half_family('HalfCauchy', Cauchy, {
+      mean = function(self) return nl.full(self:_extended_shape({}), math.huge, self._dtype) end,
+      mode = function(self) return nl.zeros_like(self.scale:detach()) end,
+      variance = function(self) return nl.full(self:_extended_shape({}), math.huge, self._dtype) end,
+    })
+
+    local EULER_GAMMA = 0.57721566490153286060
+    local Gumbel = TransformedDistribution:extend('Gumbel', {
+      mean = function(self) return self.loc + self.scale * EULER_GAMMA end,
+      mode = function(self) return self.loc end,
+      stddev = function(self) return self.scale * (math.pi / math.sqrt(6)) end,
+      variance = function(self) return self.scale:pow(2) * (math.pi ^ 2 / 6) end,
+    })
+    D.Gumbel = Gumbel
+    Gumbel.arg_constraints = { loc = constraints.real, scale = constraints.positive }
+    Gumbel.support = constraints.real
+    Gumbel.has_rsample = true
+    Gumbel._param_dims = { loc = 0, scale = 0 }
+    Gumbel._param_order = { 'loc', 'scale' }
+    -- Gumbel(loc, scale, [{validate_args}]): loc - scale log(-log u) of u
+    -- uniform on [tiny, 1 - eps) (PyTorch's base distribution)
+    function Gumbel._new(loc, scale, opts)
+      opts = options('Gumbel', opts)
+      local self = new(Gumbel)
+      local p, shape = broadcast_all('Gumbel', Gumbel._param_order, { loc, scale })
+      self.loc, self.scale, self._dtype = p[1], p[2], p[1]:dtype()
+      local dt = self._dtype
+      self.base_dist = Uniform(nl.full(shape, TINY[dt], dt), nl.full(shape, 1 - EPS[dt], dt), { validate_args = false })
+      self.transforms = {}
+      return init(self, shape, {}, opts)
+    end
+    Gumbel.expand = Distribution.expand
+    Gumbel.__tostring = describe
+    function Gumbel._expand_more(_, out, batch_shape) out.base_dist = out.base_dist:expand(batch_shape) end
+    function Gumbel.rsample(self, shape)
+      local u = self.base_dist:rsample(shape)
+      return self.loc - self.scale * (-u:log()):log()
+    end
+    function Gumbel.sample(self, shape) return no_grad(function() return self:rsample(shape) end) end
+    function Gumbel.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local y = (self.loc - v) / self.scale
+      return y - y:exp() - self.scale:log()
+    end
+    function Gumbel.cdf(self, v)
+      v = self:_value('cdf', v)
+      return (-((self.loc - v) / self.scale):exp()):exp()
+    end
+    function Gumbel.icdf(self, v)
+      v = self:_tensor_value('icdf', v)
+      return self.loc - self.scale * (-v:log()):log()
+    end
+    function Gumbel.entropy(self) return self.scale:log() + (1 + EULER_GAMMA) end
+
+    -- Chi2(df): Gamma(df / 2, 1 / 2), a subclass of Gamma (its KL pairs too)
+    local Chi2 = Gamma:extend('Chi2', {})
+    D.Chi2 = Chi2
+    Chi2.arg_constraints = { df = constraints.positive }
+    Chi2._param_dims = { df = 0, concentration = 0, rate = 0 }
+    Chi2._param_order = { 'df' }
+    -- Chi2(df, [{validate_args}])
+    function Chi2._new(df, opts)
+      opts = options('Chi2', opts)
+      local self = new(Chi2)
+      local p, shape = broadcast_all('Chi2', { 'df' }, { df })
+      self.df, self._dtype = p[1], p[1]:dtype()
+      self.concentration = 0.5 * self.df
+      self.rate = nl.full(shape, 0.5, self._dtype)
+      return init(self, shape, {}, opts)
+    end
+
+    local Geometric = class('Geometric', {
+      mean = function(self) return self.probs:reciprocal() - 1 end,
+      variance = function(self) return (self.probs:reciprocal() - 1) / self.probs end,
+      mode = function(self) return nl.zeros_like(self.probs:detach()) end,
+    })
+    D.Geometric = Geometric
+    Geometric.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
+    Geometric.support = constraints.nonnegative_integer
+    Geometric._param_dims = { probs = 0, logits = 0 }
+    Geometric._param_order = { 'probs', 'logits' }
+    -- Geometric(probs) or Geometric(nil, logits) or Geometric{probs = } / {logits = }:
+    -- the number of failures before the first success, on 0, 1, 2, ...
+    function Geometric._new(probs, logits, opts)
+      probs, logits, opts = probs_or_logits('Geometric', probs, logits, opts)
+      local self
+      if probs ~= nil then
+        self = new(Geometric, { 'probs' })
+        self.probs = broadcast_all('Geometric', { 'probs' }, { probs })[1]
+        local p = clamp_probs(self.probs)
+        self.logits = p:log() - (-p):log1p()
+      else
+        self = new(Geometric, { 'logits' })
+        self.logits = broadcast_all('Geometric', { 'logits' }, { logits })[1]
+        self.probs = self.logits:sigmoid()
+      end
+      self._dtype = self.probs:dtype()
+      init(self, self.probs:shape(), {}, opts)
+      if self._validate_args and probs ~= nil and not no_grad(function() return all_valid(self.probs:gt(0)) end) then
+        raise(('Geometric: expected parameter probs (shape %s) to be positive, but found invalid values')
+              :format(shape_str(self.probs:shape())))
+      end
+      return self
+    end
+    function Geometric.sample(self, shape)
+      local s = self:_extended_shape(shape_arg('Geometric.sample', shape))
+      check_draw_param('Geometric.sample', 'probs', self.probs, 'in (0, 1]', function(p) return p:gt(0) * p:le(1) end)
+      return no_grad(function()
+        local u = nl.rand(s, self._dtype):clamp(TINY[self._dtype])
+        return (u:log() / (-self.probs:detach()):log1p()):floor()
+      end)
+    end
+    function Geometric.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local s = broadcast(v:shape(), self.probs:shape()) or v:shape()
+      local p = self.probs:expand(s)
+      v = v:expand(s)
+      -- a probs of 1 scores 0 failures as log 1 (0 * log 0 is 0 there)
+      p = nl.where(p:eq(1) * v:eq(0), 0, p)
+      return v * (-p):log1p() + self.probs:log()
+    end
+    function Geometric.entropy(self)
+      return F.binary_cross_entropy_with_logits(self.logits, self.probs, { reduction = 'none' }) / self.probs
+    end
+
+    -- their kl_divergence pairs (PyTorch 1.13's among nnlua's families).
+    -- Against a Gumbel(m, s): -log q(x) = log s + (x - m) / s + exp((m - x) / s),
+    -- so KL(p || q) = -H(p) + log s + (E x - m) / s + exp(m / s) E exp(-x / s),
+    -- with E exp(-x / s) p's moment generating function at -1 / s
+    register(Cauchy, Cauchy, function(p, q)
+      local t1 = (p.scale + q.scale):pow(2) + (p.loc - q.loc):pow(2)
+      return (t1 / (4 * p.scale * q.scale)):log()
+    end)
+    register(HalfNormal, HalfNormal, function(p, q) return D.kl_divergence(p.base_dist, q.base_dist) end)
+    register(Gumbel, Gumbel, function(p, q)
+      local ct1, ct2, ct3 = p.scale / q.scale, q.loc / q.scale, p.loc / q.scale
+      local t1 = -ct1:log() - ct2 + ct3
+      local t2 = ct1 * EULER
+      local t3 = (ct2 + (1 + ct1):lgamma() - ct3):exp()
+      return t1 + t2 + t3 - (1 + EULER)
+    end)
+    local function kl_to_gumbel(neg_entropy, mean, mgf)
+      return function(p, q)
+        local m, s = q.loc, q.scale
+        return neg_entropy(p) + s:log() + (mean(p) - m) / s + (m / s):exp() * mgf(p, s)
+      end
+    end
+    local function neg_entropy(p) return -p:entropy() end
+    local function mean_of(p) return p.mean end
+    register(Exponential, Gumbel, kl_to_gumbel(neg_entropy, mean_of, function(p, s)
+      local rs = p.rate * s
+      return rs / (rs + 1)
+    end))
+    register(Gamma, Gumbel, kl_to_gumbel(neg_entropy, mean_of, function(p, s)
+      local rs = p.rate * s
+      return (rs / (rs + 1)):pow(p.concentration)
+    end))
+    register(Normal, Gumbel, kl_to_gumbel(neg_entropy, mean_of, function(p, s)
+      return (-p.loc / s + (p.scale / s):pow(2) / 2):exp()
+    end))
+    register(Uniform, Gumbel, kl_to_gumbel(neg_entropy, mean_of, function(p, s)
+      return s * ((-p.low / s):exp() - (-p.high / s):exp()) / (p.high - p.low)
+    end))
+    register(Gumbel, Normal, function(p, q)
+      local s, sigma2 = p.scale, q.scale:pow(2)
+      local d = p.loc + s * EULER - q.loc
+      return -(s:log() + (1 + EULER)) + 0.5 * (2 * math.pi * sigma2):log()
+             + (d:pow(2) + s:pow(2) * (math.pi ^ 2 / 6)) / (2 * sigma2)
+    end)
+    register(Gumbel, Beta, infinity_by('loc'))
+    register(Gumbel, Exponential, infinity_by('loc'))
+    register(Gumbel, Gamma, infinity_by('loc'))
+    register(Gumbel, Uniform, infinity_by('loc'))
+    register(Geometric, Geometric, function(p, q)
+      return -p:entropy() - (-q.probs):log1p() / p.probs - q.logits
+    end)
+  end
 
   -- the methods refuse arguments past their parameters, as PyTorch's
   -- TypeError (d:log_prob(v, 1) and d:sample({ 2 }, 3) dropped the extra

@@ -1,0 +1,147 @@
+# gen_distributions_more.py: PyTorch 1.13 golden values for the later
+# families of nl.distributions (lua/nnlua/distributions.lua): Cauchy,
+# HalfNormal, HalfCauchy, Gumbel, Chi2 and Geometric: log_prob, cdf, icdf,
+# entropy, mean, variance, stddev and mode, and kl_divergence of the pairs
+# PyTorch registers among nnlua's families, with the gradients w.r.t. the
+# parameters (float64 and float32). Writes tests/golden/distributions_more.lua,
+# checked by tests/spec/distributions_more_spec.lua (same case format as
+# gen_distributions.py). Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_distributions_more.py
+#
+# Each output's gradients are those of (out * w).sum(), w a fixed random
+# tensor. New cases go at the end.
+import torch
+import torch.distributions as D
+from common import F32, F64, lua_tensor, write_golden
+
+torch.manual_seed(20261129)
+
+BUILD = {
+    'Cauchy': lambda loc, scale: D.Cauchy(loc, scale),
+    'HalfNormal': lambda scale: D.HalfNormal(scale),
+    'HalfCauchy': lambda scale: D.HalfCauchy(scale),
+    'Gumbel': lambda loc, scale: D.Gumbel(loc, scale),
+    'Chi2': lambda df: D.Chi2(df),
+    'Geometric_probs': lambda p: D.Geometric(probs=p),
+    'Geometric_logits': lambda l: D.Geometric(logits=l),
+    'Normal': lambda loc, scale: D.Normal(loc, scale),
+    'Uniform': lambda lo, hi: D.Uniform(lo, hi),
+    'Exponential': lambda rate: D.Exponential(rate),
+    'Gamma': lambda c, r: D.Gamma(c, r),
+    'Beta': lambda c1, c0: D.Beta(c1, c0),
+}
+STATS = ('mean', 'variance', 'stddev', 'mode')
+LINES = []
+
+
+def out_and_grads(leaves, out):
+    w = torch.randn(out.shape, dtype=out.dtype)
+    grads = [None] * len(leaves)
+    if out.requires_grad:
+        gs = torch.autograd.grad((out * w).sum(), leaves, allow_unused=True, retain_graph=True)
+        grads = [None if g is None or bool((g == 0).all()) else g for g in gs]
+    return w, out.detach(), grads
+
+
+def lua_list_of(ts):
+    return '{ %s }' % ', '.join(lua_tensor(t, True) for t in ts)
+
+
+def case(name, kind, params, methods, values):
+    leaves = [p.clone().requires_grad_(True) for p in params]
+    d = BUILD[kind](*leaves)
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
+    LINES.append('    params = %s,' % lua_list_of(params))
+    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
+        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
+    LINES.append('    methods = {')
+    for m in methods:
+        value = None
+        if m in STATS:
+            out = getattr(d, m)
+        elif m == 'entropy':
+            out = d.entropy()
+        else:
+            value = values[m]
+            out = getattr(d, m)(value)
+        w, out, grads = out_and_grads(leaves, out)
+        LINES.append("      { m = '%s', value = %s, w = %s, out = %s, grads = %s }," % (
+            m, lua_tensor(value, True), lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
+    LINES.append('    },')
+    LINES.append('  },')
+
+
+def kl_case(name, pkind, pparams, qkind, qparams):
+    pl = [p.clone().requires_grad_(True) for p in pparams]
+    ql = [q.clone().requires_grad_(True) for q in qparams]
+    out = D.kl_divergence(BUILD[pkind](*pl), BUILD[qkind](*ql))
+    w, out, grads = out_and_grads(pl + ql, out)
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = 'kl', p = '%s', q = '%s'," % (name, pkind, qkind))
+    LINES.append('    p_params = %s,' % lua_list_of(pparams))
+    LINES.append('    q_params = %s,' % lua_list_of(qparams))
+    LINES.append('    w = %s, out = %s, grads = %s,' % (lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
+    LINES.append('  },')
+
+
+def rn(*s, dtype=F64):
+    return torch.randn(s, dtype=F64).to(dtype)
+
+
+def ru(lo, hi, *s, dtype=F64):
+    return (torch.rand(s, dtype=F64) * (hi - lo) + lo).to(dtype)
+
+
+ALL = ('log_prob', 'cdf', 'icdf', 'entropy', 'mean', 'variance', 'stddev', 'mode')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    P = lambda *s: ru(0.05, 0.95, *s, dtype=dt)
+    case('Cauchy ' + tag, 'Cauchy', [rn(3, dtype=dt), ru(0.5, 2, 2, 1, dtype=dt)], ALL,
+         {'log_prob': rn(2, 3, dtype=dt) * 3, 'cdf': rn(4, 2, 3, dtype=dt) * 3, 'icdf': P(2, 3)})
+    case('HalfNormal ' + tag, 'HalfNormal', [ru(0.5, 2, 2, 3, dtype=dt)], ALL,
+         {'log_prob': ru(0, 3, 2, 3, dtype=dt), 'cdf': ru(0, 3, 4, 2, 3, dtype=dt), 'icdf': P(2, 3)})
+    case('HalfCauchy ' + tag, 'HalfCauchy', [ru(0.5, 2, 3, dtype=dt)], ALL,
+         {'log_prob': ru(0, 5, 2, 3, dtype=dt), 'cdf': ru(0, 5, 3, dtype=dt), 'icdf': P(2, 3)})
+    case('Gumbel ' + tag, 'Gumbel', [rn(2, 3, dtype=dt), ru(0.5, 2, 3, dtype=dt)], ALL,
+         {'log_prob': rn(2, 3, dtype=dt) * 2, 'cdf': rn(4, 2, 3, dtype=dt) * 2, 'icdf': P(2, 3)})
+    case('Chi2 ' + tag, 'Chi2', [ru(0.5, 6, 2, 3, dtype=dt)], ('log_prob', 'entropy', 'mean', 'variance', 'stddev', 'mode'),
+         {'log_prob': ru(0.1, 6, 4, 2, 3, dtype=dt)})
+    case('Geometric probs ' + tag, 'Geometric_probs', [torch.tensor([0.1, 0.5, 0.9, 1.0], dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev', 'mode'),
+         {'log_prob': torch.tensor([[0, 3, 1, 0], [7, 0, 2, 0]], dtype=dt)})
+    case('Geometric logits ' + tag, 'Geometric_logits', [rn(3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'), {'log_prob': torch.randint(0, 10, (2, 3)).to(dt)})
+
+
+def pos(*s):
+    return ru(0.5, 2, *s)
+
+
+KL = [
+    ('Cauchy', [rn(2, 3), pos(2, 3)], 'Cauchy', [rn(3), pos(3)]),
+    ('HalfNormal', [pos(2, 3)], 'HalfNormal', [pos(3)]),
+    ('HalfCauchy', [pos(3)], 'HalfCauchy', [pos(3)]),
+    ('Gumbel', [rn(2, 3), pos(2, 3)], 'Gumbel', [rn(3), pos(3)]),
+    ('Exponential', [pos(3)], 'Gumbel', [rn(3), pos(3)]),
+    ('Gamma', [pos(3), pos(3)], 'Gumbel', [rn(3), pos(3)]),
+    ('Normal', [rn(3), pos(3)], 'Gumbel', [rn(3), pos(3)]),
+    ('Uniform', [torch.tensor([-1.0, 0.5, 2.0], dtype=F64), torch.tensor([0.5, 1.0, 4.0], dtype=F64)],
+     'Gumbel', [rn(3), pos(3)]),
+    ('Gumbel', [rn(3), pos(3)], 'Normal', [rn(3), pos(3)]),
+    ('Gumbel', [rn(3), pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Gumbel', [rn(3), pos(3)], 'Exponential', [pos(3)]),
+    ('Gumbel', [rn(3), pos(3)], 'Gamma', [pos(3), pos(3)]),
+    ('Gumbel', [rn(3), pos(3)], 'Uniform', [torch.zeros(3, dtype=F64), torch.ones(3, dtype=F64)]),
+    ('Geometric_probs', [ru(0.1, 0.9, 2, 3)], 'Geometric_logits', [rn(3)]),
+    ('Chi2', [pos(3) * 2], 'Chi2', [pos(3) * 2]),
+    ('Chi2', [pos(3) * 2], 'Gamma', [pos(3), pos(3)]),
+    ('Chi2', [pos(3) * 2], 'Gumbel', [rn(3), pos(3)]),
+]
+for pk, pp, qk, qp in KL:
+    kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
+
+write_golden('distributions_more.lua', [
+    'PyTorch %s golden values for nl.distributions Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2 and' % torch.__version__,
+    'Geometric, their kl_divergence pairs, and the gradients. Made by tests/golden/gen_distributions_more.py;',
+    'checked by tests/spec/distributions_more_spec.lua. Do not edit.'], LINES)
