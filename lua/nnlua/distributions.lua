@@ -4,7 +4,7 @@
 -- Categorical, OneHotCategorical, Uniform, Exponential, Laplace,
 -- MultivariateNormal, Independent, Gamma, Dirichlet, Beta, Poisson,
 -- Binomial, LogNormal, Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,
--- Geometric, TransformedDistribution with the Exp, Affine,
+-- Geometric, Weibull, Pareto, StudentT, TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
 -- gamma family (PyTorch's implicit sampler gradient). Loaded on first
@@ -2136,6 +2136,218 @@ return function(nl)
     register(Geometric, Geometric, function(p, q)
       return -p:entropy() - (-q.probs):log1p() / p.probs - q.logits
     end)
+  end
+
+  do
+    -- ---- Weibull, Pareto, StudentT --------------------------------------------------------------------
+    -- Weibull and Pareto are TransformedDistributions of an Exponential, as
+    -- PyTorch 1.13's (Weibull: scale E^(1 / concentration) of E ~ Exp(1);
+    -- Pareto: scale exp(E) of E ~ Exp(alpha)), with the closed forms written out
+
+    local function transformed_family(name, props, param_order, constraints_of, support)
+      local cls = TransformedDistribution:extend(name, props)
+      D[name] = cls
+      cls.arg_constraints = constraints_of
+      cls.has_rsample = true
+      cls._param_dims = {}
+      for _, p in ipairs(param_order) do cls._param_dims[p] = 0 end
+      cls._param_order = param_order
+      cls.support = support
+      cls.expand = Distribution.expand
+      cls.__tostring = describe
+      function cls._expand_more(self, out, batch_shape)
+        out.base_dist = out.base_dist:expand(batch_shape)
+        out.transforms = self._make_transforms(out)
+      end
+      function cls.sample(self, shape) return no_grad(function() return self:rsample(shape) end) end
+      return cls
+    end
+
+    local Weibull = transformed_family('Weibull', {
+      mean = function(self) return self.scale * (self.concentration:reciprocal() + 1):lgamma():exp() end,
+      mode = function(self)
+        local k = self.concentration
+        return self.scale * ((k - 1) / k):pow(k:reciprocal())
+      end,
+      variance = function(self)
+        local k = self.concentration
+        return self.scale:pow(2) * ((2 / k + 1):lgamma():exp() - (2 * (1 / k + 1):lgamma()):exp())
+      end,
+    }, { 'scale', 'concentration' }, { scale = constraints.positive, concentration = constraints.positive },
+       constraints.positive)
+    function Weibull._make_transforms(self)
+      return { transforms.PowerTransform(self.concentration:reciprocal()), transforms.AffineTransform(0, self.scale) }
+    end
+    -- Weibull(scale, concentration, [{validate_args}])
+    function Weibull._new(scale, concentration, opts)
+      opts = options('Weibull', opts)
+      local self = new(Weibull)
+      local p, shape = broadcast_all('Weibull', Weibull._param_order, { scale, concentration })
+      self.scale, self.concentration, self._dtype = p[1], p[2], p[1]:dtype()
+      self.base_dist = Exponential(nl.ones(shape, self._dtype), { validate_args = false })
+      self.transforms = Weibull._make_transforms(self)
+      return init(self, shape, {}, opts)
+    end
+    function Weibull.rsample(self, shape)
+      return self.base_dist:rsample(shape):pow(self.concentration:reciprocal()) * self.scale
+    end
+    function Weibull.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local k, z = self.concentration, v / self.scale
+      return k:log() - self.scale:log() + (k - 1) * z:log() - z:pow(k)
+    end
+    function Weibull.cdf(self, v)
+      v = self:_value('cdf', v)
+      return -(-(v / self.scale):pow(self.concentration)):expm1()
+    end
+    function Weibull.icdf(self, v)
+      v = self:_tensor_value('icdf', v)
+      return self.scale * (-(-v):log1p()):pow(self.concentration:reciprocal())
+    end
+    function Weibull.entropy(self)
+      local k = self.concentration
+      return EULER * (1 - k:reciprocal()) + (self.scale / k):log() + 1
+    end
+
+    local Pareto = transformed_family('Pareto', {
+      -- (inf for alpha <= 1, and the variance for alpha <= 2, as PyTorch's clamps give)
+      mean = function(self)
+        local a = self.alpha:clamp(1)
+        return a * self.scale / (a - 1)
+      end,
+      mode = function(self) return self.scale end,
+      variance = function(self)
+        local a = self.alpha:clamp(2)
+        return self.scale:pow(2) * a / ((a - 1):pow(2) * (a - 2))
+      end,
+    }, { 'scale', 'alpha' }, { scale = constraints.positive, alpha = constraints.positive }, nil)
+    Pareto._props.support = function(self)
+      local s = self.scale
+      return constraint('greater_than_eq(scale)', function(v) return v:ge(s) end)
+    end
+    function Pareto._make_transforms(self)
+      return { transforms.ExpTransform(), transforms.AffineTransform(0, self.scale) }
+    end
+    -- Pareto(scale, alpha, [{validate_args}]): on [scale, inf)
+    function Pareto._new(scale, alpha, opts)
+      opts = options('Pareto', opts)
+      local self = new(Pareto)
+      local p, shape = broadcast_all('Pareto', Pareto._param_order, { scale, alpha })
+      self.scale, self.alpha, self._dtype = p[1], p[2], p[1]:dtype()
+      self.base_dist = Exponential(self.alpha, { validate_args = false })
+      self.transforms = Pareto._make_transforms(self)
+      return init(self, shape, {}, opts)
+    end
+    function Pareto.rsample(self, shape) return self.base_dist:rsample(shape):exp() * self.scale end
+    function Pareto.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local a = self.alpha
+      return a:log() + a * self.scale:log() - (a + 1) * v:log()
+    end
+    function Pareto.cdf(self, v)
+      v = self:_value('cdf', v)
+      return -((self.scale / v):log() * self.alpha):expm1()
+    end
+    function Pareto.icdf(self, v)
+      v = self:_tensor_value('icdf', v)
+      return self.scale * (-(-v):log1p() / self.alpha):exp()
+    end
+    function Pareto.entropy(self) return (self.scale / self.alpha):log() + (1 + self.alpha:reciprocal()) end
+
+    local StudentT = class('StudentT', {
+      -- loc where df > 1 (NaN below); the variance inf for 1 < df <= 2, NaN for df <= 1
+      mean = function(self) return nl.where(self.df:detach():gt(1), self.loc, 0 / 0) end,
+      mode = function(self) return self.loc end,
+      variance = function(self)
+        local d = self.df:detach()
+        local df = nl.where(d:gt(2), self.df, 3)       -- (a stand-in where masked: no gradient there)
+        local v = nl.where(d:gt(2), self.scale:pow(2) * df / (df - 2), math.huge)
+        return nl.where(d:gt(1), v, 0 / 0)
+      end,
+    })
+    D.StudentT = StudentT
+    StudentT.arg_constraints = { df = constraints.positive, loc = constraints.real, scale = constraints.positive }
+    StudentT.support = constraints.real
+    StudentT._param_dims = { df = 0, loc = 0, scale = 0 }
+    StudentT._param_order = { 'df', 'loc', 'scale' }
+    StudentT.rsample = no_rsample('StudentT')
+    -- StudentT(df, [loc = 0], [scale = 1], [{validate_args}])
+    function StudentT._new(df, loc, scale, opts)
+      if opts == nil and type(scale) == 'table' and not is_tensor(scale) then scale, opts = nil, scale end
+      if opts == nil and scale == nil and type(loc) == 'table' and not is_tensor(loc) then loc, opts = nil, loc end
+      opts = options('StudentT', opts)
+      local self = new(StudentT)
+      local p, shape = broadcast_all('StudentT', StudentT._param_order, { df, loc or 0, scale or 1 })
+      self.df, self.loc, self.scale, self._dtype = p[1], p[2], p[3], p[1]:dtype()
+      return init(self, shape, {}, opts)
+    end
+    -- loc + scale X / sqrt(C / df), X standard normal and C a chi-square of df
+    -- degrees (Gamma(df / 2, 1 / 2) draws, as Chi2's)
+    function StudentT.sample(self, shape)
+      local s = self:_extended_shape(shape_arg('StudentT.sample', shape))
+      check_concentration('StudentT.sample', 'df', self.df)
+      return no_grad(function()
+        local df = self.df:detach():expand(s):contiguous()
+        local c = log_standard_gamma(df * 0.5):exp() * 2
+        local y = nl.randn(s, 'float64') * (c / df:to('float64')):rsqrt()
+        return self.loc:detach() + self.scale:detach() * y:to(self._dtype)
+      end)
+    end
+    function StudentT.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local df = self.df
+      local y = (v - self.loc) / self.scale
+      local Z = self.scale:log() + 0.5 * df:log() + 0.5 * math.log(math.pi) + (0.5 * df):lgamma() - (0.5 * (df + 1)):lgamma()
+      return -0.5 * (df + 1) * (y:pow(2) / df):log1p() - Z
+    end
+    function StudentT.entropy(self)
+      local df = self.df
+      local lbeta = (0.5 * df):lgamma() + 0.5 * math.log(math.pi) - (0.5 * (df + 1)):lgamma()
+      return self.scale:log() + 0.5 * (df + 1) * ((0.5 * (df + 1)):digamma() - (0.5 * df):digamma())
+             + 0.5 * df:log() + lbeta
+    end
+
+    -- Pareto's kl_divergence pairs. With E log x = log scale + 1 / alpha,
+    -- E x = alpha scale / (alpha - 1) and E x^2 = alpha scale^2 / (alpha - 2)
+    -- under p = Pareto(scale, alpha), each is -H(p) + E_p[-log q(x)]: inf
+    -- where the moment it needs is (alpha <= 1 or 2) or q's support misses
+    -- part of p's
+    local function pareto_log_mean(p) return p.scale:log() + p.alpha:reciprocal() end
+    -- E x^k where alpha > k (a stand-in alpha elsewhere, where the caller's
+    -- result is inf and, as PyTorch's masked assignment, has no gradient)
+    local function pareto_moment(p, k)
+      local a = nl.where(p.alpha:detach():gt(k), p.alpha, k + 1)
+      return a * p.scale:pow(k) / (a - k)
+    end
+    local function beyond_moment(p, k, kl) return nl.where(p.alpha:detach():gt(k), kl, math.huge) end
+    register(Pareto, Pareto, function(p, q)
+      local a, s = q.alpha, q.scale
+      local cross = -a:log() - a * s:log() + (a + 1) * pareto_log_mean(p)
+      return nl.where(q.scale:gt(p.scale), math.huge, -p:entropy() + cross)
+    end)
+    register(Pareto, Exponential, function(p, q)
+      return beyond_moment(p, 1, -p:entropy() - q.rate:log() + q.rate * pareto_moment(p, 1))
+    end)
+    register(Pareto, Gamma, function(p, q)
+      local c, r = q.concentration, q.rate
+      return beyond_moment(p, 1, -p:entropy() - c * r:log() + c:lgamma() - (c - 1) * pareto_log_mean(p)
+                                 + r * pareto_moment(p, 1))
+    end)
+    register(Pareto, Normal, function(p, q)
+      local var = q.scale:pow(2)
+      local sq = pareto_moment(p, 2) - 2 * q.loc * pareto_moment(p, 1) + q.loc:pow(2)
+      return beyond_moment(p, 2, -p:entropy() + 0.5 * (2 * math.pi * var):log() + sq / (2 * var))
+    end)
+    register(Uniform, Pareto, function(p, q)
+      local lo, hi, a, s = p.low, p.high, q.alpha, q.scale
+      local log_mean = (x_log_x(hi) - hi - x_log_x(lo) + lo) / (hi - lo)
+      local kl = -(hi - lo):log() - a:log() - a * s:log() + (a + 1) * log_mean
+      return nl.where(p.low:lt(q.scale), math.huge, kl)
+    end)
+    for _, P in ipairs({ Beta, Exponential, Gamma, D.Gumbel, Laplace, Normal }) do register(P, Pareto, infinity_by(
+      P == Beta and 'concentration1' or P == Exponential and 'rate' or P == Gamma and 'concentration' or 'loc')) end
+    register(Pareto, Beta, infinity_by('scale'))
+    register(Pareto, Uniform, infinity_by('scale'))
   end
 
   -- the methods refuse arguments past their parameters, as PyTorch's

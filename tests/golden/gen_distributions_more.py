@@ -1,6 +1,7 @@
 # gen_distributions_more.py: PyTorch 1.13 golden values for the later
 # families of nl.distributions (lua/nnlua/distributions.lua): Cauchy,
-# HalfNormal, HalfCauchy, Gumbel, Chi2 and Geometric: log_prob, cdf, icdf,
+# HalfNormal, HalfCauchy, Gumbel, Chi2, Geometric, Weibull, Pareto and
+# StudentT: log_prob, cdf, icdf,
 # entropy, mean, variance, stddev and mode, and kl_divergence of the pairs
 # PyTorch registers among nnlua's families, with the gradients w.r.t. the
 # parameters (float64 and float32). Writes tests/golden/distributions_more.lua,
@@ -30,6 +31,11 @@ BUILD = {
     'Exponential': lambda rate: D.Exponential(rate),
     'Gamma': lambda c, r: D.Gamma(c, r),
     'Beta': lambda c1, c0: D.Beta(c1, c0),
+    'Laplace': lambda loc, scale: D.Laplace(loc, scale),
+    'Weibull': lambda scale, k: D.Weibull(scale, k),
+    'Pareto': lambda scale, alpha: D.Pareto(scale, alpha),
+    'StudentT': lambda df, loc, scale: D.StudentT(df, loc, scale),
+    'StudentT_df': lambda df: D.StudentT(df),
 }
 STATS = ('mean', 'variance', 'stddev', 'mode')
 LINES = []
@@ -141,7 +147,44 @@ KL = [
 for pk, pp, qk, qp in KL:
     kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
 
+
+# the second group: Weibull, Pareto, StudentT (values in the support)
+LINES.append('  -- Weibull, Pareto, StudentT')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    P = lambda *s: ru(0.05, 0.95, *s, dtype=dt)
+    case('Weibull ' + tag, 'Weibull', [ru(0.5, 2, 3, dtype=dt), torch.tensor([[0.7, 1.0, 2.5], [1.5, 3.0, 0.5]], dtype=dt)],
+         ALL, {'log_prob': ru(0.1, 4, 2, 3, dtype=dt), 'cdf': ru(0.1, 4, 4, 2, 3, dtype=dt), 'icdf': P(2, 3)})
+    scale = ru(0.5, 2, 3, dtype=dt)
+    case('Pareto ' + tag, 'Pareto', [scale, torch.tensor([[0.5, 1.0, 1.5], [2.5, 3.0, 4.0]], dtype=dt)], ALL,
+         {'log_prob': (scale + ru(0, 3, 2, 3, dtype=dt)).to(dt), 'cdf': (scale + ru(0, 3, 4, 2, 3, dtype=dt)).to(dt),
+          'icdf': P(2, 3)})
+    case('StudentT ' + tag, 'StudentT', [torch.tensor([[0.5, 1.0, 1.5], [2.0, 2.5, 30.0]], dtype=dt),
+                                         rn(3, dtype=dt), ru(0.5, 2, 2, 1, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev', 'mode'), {'log_prob': rn(4, 2, 3, dtype=dt) * 2})
+    case('StudentT df ' + tag, 'StudentT_df', [ru(0.5, 8, 4, dtype=dt)], ('log_prob', 'entropy', 'mean', 'mode'),
+         {'log_prob': rn(4, dtype=dt)})
+
+T = lambda v: torch.tensor(v, dtype=F64)
+KL2 = [
+    ('Pareto', [pos(2, 3), pos(3)], 'Pareto', [pos(3) * 0.5, pos(2, 3)]),
+    ('Pareto', [T([1.0, 2.0, 0.5]), T([0.8, 2.0, 5.0])], 'Pareto', [T([1.5, 1.0, 0.5]), T([1.0, 3.0, 2.0])]),
+    ('Pareto', [pos(3), T([0.5, 1.2, 3.0])], 'Exponential', [pos(3)]),
+    ('Pareto', [pos(3), T([0.9, 1.5, 4.0])], 'Gamma', [pos(3), pos(3)]),
+    ('Pareto', [pos(3), T([1.5, 2.2, 4.0])], 'Normal', [rn(3), pos(3)]),
+    ('Pareto', [pos(3), pos(3)], 'Beta', [pos(3), pos(3)]),
+    ('Pareto', [pos(3), pos(3)], 'Uniform', [T([0.0, 0.0, 0.0]), T([5.0, 5.0, 5.0])]),
+    ('Uniform', [T([1.0, 0.2, 2.0]), T([2.0, 3.0, 2.5])], 'Pareto', [T([0.5, 0.5, 1.0]), pos(3)]),
+    ('Beta', [pos(3), pos(3)], 'Pareto', [pos(3), pos(3)]),
+    ('Exponential', [pos(3)], 'Pareto', [pos(3), pos(3)]),
+    ('Gamma', [pos(3), pos(3)], 'Pareto', [pos(3), pos(3)]),
+    ('Gumbel', [rn(3), pos(3)], 'Pareto', [pos(3), pos(3)]),
+    ('Laplace', [rn(3), pos(3)], 'Pareto', [pos(3), pos(3)]),
+    ('Normal', [rn(3), pos(3)], 'Pareto', [pos(3), pos(3)]),
+]
+for pk, pp, qk, qp in KL2:
+    kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
+
 write_golden('distributions_more.lua', [
-    'PyTorch %s golden values for nl.distributions Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2 and' % torch.__version__,
-    'Geometric, their kl_divergence pairs, and the gradients. Made by tests/golden/gen_distributions_more.py;',
+    'PyTorch %s golden values for nl.distributions Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,' % torch.__version__,
+    'Geometric, Weibull, Pareto and StudentT, their kl_divergence pairs, and the gradients. Made by tests/golden/gen_distributions_more.py;',
     'checked by tests/spec/distributions_more_spec.lua. Do not edit.'], LINES)

@@ -26,6 +26,11 @@ local BUILD = {
   Exponential = function(rate) return D.Exponential(rate) end,
   Gamma = function(c, r) return D.Gamma(c, r) end,
   Beta = function(c1, c0) return D.Beta(c1, c0) end,
+  Laplace = function(loc, scale) return D.Laplace(loc, scale) end,
+  Weibull = function(scale, k) return D.Weibull(scale, k) end,
+  Pareto = function(scale, alpha) return D.Pareto(scale, alpha) end,
+  StudentT = function(df, loc, scale) return D.StudentT(df, loc, scale) end,
+  StudentT_df = function(df) return D.StudentT(df) end,
 }
 
 local function leaves_of(params)
@@ -214,5 +219,72 @@ describe('distributions (more families): shapes, classes and errors', function()
     assert.are.equal(-math.huge, lp[1])
     assert.is_true(has(S.errmsg(function() D.Geometric(nl.tensor({ -0.5 }), { validate_args = false }):sample() end),
                                 'Geometric.sample: expected probs in (0, 1]'))
+  end)
+end)
+
+describe('distributions (more families): Weibull, Pareto, StudentT', function()
+  local N = 100000
+  local t64 = function(v) return nl.tensor(v, 'float64') end
+  it('draws with their quantiles (6 standard errors over 100k draws)', function()
+    nl.manual_seed(21)
+    -- StudentT(1) is a Cauchy; StudentT(3): cdf 1/2 + (atan(t/sqrt3) + sqrt3 t / (3 + t^2)) / pi
+    local function t3_cdf(t)
+      return 0.5 + (math.atan(t / math.sqrt(3)) + math.sqrt(3) * t / (3 + t * t)) / math.pi
+    end
+    for _, c in ipairs({
+      { D.Weibull(t64(2), 1.5), function(q) return 1 - math.exp(-(q / 2) ^ 1.5) end, { 0.3, 1, 2, 5 } },
+      { D.Weibull(t64(0.5), 0.4), function(q) return 1 - math.exp(-(q / 0.5) ^ 0.4) end, { 0.01, 0.5, 10 } },
+      { D.Pareto(t64(1.5), 2.5), function(q) return 1 - (1.5 / q) ^ 2.5 end, { 1.6, 2, 4, 10 } },
+      { D.StudentT(t64(1), 0.5, 2), function(q) return math.atan((q - 0.5) / 2) / math.pi + 0.5 end, { -10, 0, 3 } },
+      { D.StudentT(t64(3)), t3_cdf, { -4, -1, 0.5, 2 } },
+    }) do
+      local x = c[1]:sample({ N })
+      assert.are.same({ N }, x:shape())
+      check_quantiles(x, c[2], c[3], c[1].__name)
+    end
+    -- a float32 StudentT draws float32
+    assert.are.equal('float32', D.StudentT(nl.tensor({ 4, 5 })):sample({ 3 }):dtype())
+  end)
+  it('rsample differentiates Weibull and Pareto draws; StudentT has no rsample in nnlua', function()
+    nl.manual_seed(5)
+    local scale, k = t64({ 2, 0.5 }):requires_grad(), t64({ 1.5, 3 }):requires_grad()
+    local x = D.Weibull(scale, k):rsample({ 4 })
+    x:sum():backward()
+    -- x = scale E^(1/k): d x / d scale = x / scale, d x / d k = -x log(x / scale) / k
+    local xd = x:detach()
+    S.expect_close(scale.grad, (xd / scale:detach()):sum(1), 'Weibull scale grad', 1e-9, 1e-12)
+    S.expect_close(k.grad, (-xd * (xd / scale:detach()):log() / k:detach()):sum(1), 'Weibull k grad', 1e-9, 1e-12)
+    local s, a = t64({ 1, 3 }):requires_grad(), t64({ 2, 0.7 }):requires_grad()
+    local y = D.Pareto(s, a):rsample({ 4 })
+    assert.is_true((y:detach() - s:detach()):min():item() >= 0)
+    y:sum():backward()
+    -- y = scale exp(E / alpha): d y / d alpha = -y log(y / scale) / alpha
+    local yd = y:detach()
+    S.expect_close(a.grad, (-yd * (yd / s:detach()):log() / a:detach()):sum(1), 'Pareto alpha grad', 1e-9, 1e-12)
+    assert.is_false(D.StudentT(3).has_rsample)
+    assert.is_true(has(S.errmsg(function() D.StudentT(3):rsample() end), 'StudentT: rsample is not available'))
+  end)
+  it('expands, checks the support and the parameters', function()
+    for _, d in ipairs({ D.Weibull(nl.ones(3), 2), D.Pareto(nl.ones(3), 2), D.StudentT(nl.full({ 3 }, 4)) }) do
+      local e = d:expand({ 2, 3 })
+      assert.are.same({ 2, 3 }, e.batch_shape)
+      assert.are.same({ 4, 2, 3 }, e:sample({ 4 }):shape())
+      assert.are.same({ 2, 3 }, e:log_prob(nl.full({ 2, 3 }, 1.5)):shape())
+    end
+    -- an expanded Weibull's transforms follow its parameters (the TransformedDistribution KL of equal ones is 0)
+    local w = D.Weibull(t64({ 1, 2 }), 3):expand({ 2, 2 })
+    assert.are.equal(0, D.kl_divergence(w, w):abs():max():item())
+    assert.is_true(has(S.errmsg(function() D.Pareto(2, 1):log_prob(nl.tensor({ 1.5 })) end),
+                       'Pareto.log_prob: expected the value (shape [1]) to be within the support (greater_than_eq(scale))'))
+    assert.is_true(has(S.errmsg(function() D.Weibull(1, nl.tensor({ 0 })) end), 'Weibull: expected parameter concentration'))
+    assert.is_true(has(S.errmsg(function() D.Pareto(-1, 1) end), 'Pareto: expected parameter scale'))
+    assert.is_true(has(S.errmsg(function() D.StudentT(nl.tensor({ -1, 2 })) end), 'StudentT: expected parameter df (shape [2])'))
+    assert.is_true(has(S.errmsg(function() D.StudentT(nl.tensor({ -1 }), 0, 1, { validate_args = false }):sample() end),
+                       'StudentT.sample: expected df > 0 and finite'))
+    assert.is_true(has(S.errmsg(function() D.StudentT(3, 0, 1, {}, 5) end), 'StudentT'))
+    -- StudentT's loc and scale default to 0 and 1; options may follow df alone
+    local t = D.StudentT(5, { validate_args = false })
+    assert.are.equal(0, t.loc:item())
+    assert.are.equal(1, t.scale:item())
   end)
 end)
