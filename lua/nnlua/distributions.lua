@@ -4,7 +4,8 @@
 -- Categorical, OneHotCategorical, Uniform, Exponential, Laplace,
 -- MultivariateNormal, Independent, Gamma, Dirichlet, Beta, Poisson,
 -- Binomial, LogNormal, Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,
--- Geometric, Weibull, Pareto, StudentT, TransformedDistribution with the Exp, Affine,
+-- Geometric, Weibull, Pareto, StudentT, Multinomial, MixtureSameFamily,
+-- TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
 -- gamma family (PyTorch's implicit sampler gradient). Loaded on first
@@ -2348,6 +2349,181 @@ return function(nl)
       P == Beta and 'concentration1' or P == Exponential and 'rate' or P == Gamma and 'concentration' or 'loc')) end
     register(Pareto, Beta, infinity_by('scale'))
     register(Pareto, Uniform, infinity_by('scale'))
+  end
+
+  do
+    -- ---- Multinomial, MixtureSameFamily ---------------------------------------------------------------
+
+    local Multinomial = class('Multinomial', {
+      mean = function(self) return self.probs * self.total_count end,
+      variance = function(self) return self.probs * (1 - self.probs) * self.total_count end,
+      param_shape = function(self) return self.probs:shape() end,
+    })
+    D.Multinomial = Multinomial
+    Multinomial.arg_constraints = { probs = constraints.simplex, logits = constraints.independent(constraints.real, 1) }
+    Multinomial._param_dims = { probs = 1, logits = 1 }
+    Multinomial._param_order = { 'probs', 'logits' }
+    -- counts >= 0 whose sum is at most total_count (PyTorch's multinomial constraint,
+    -- which takes fractions too)
+    Multinomial._props.support = function(self)
+      local n = self.total_count
+      return constraint(('multinomial(%d)'):format(n), function(v)
+        return all_last(v:ge(0)) * v:sum(-1):le(n)
+      end, 1)
+    end
+    -- Multinomial(total_count, probs) or Multinomial(total_count, nil, logits) or
+    -- Multinomial{total_count = , probs = | logits = , validate_args = }: counts of
+    -- total_count draws over the last dim's K categories; total_count defaults to 1
+    function Multinomial._new(n, probs, logits, opts)
+      local op = 'Multinomial'
+      logits, opts = options_last(logits, opts)
+      if type(n) == 'table' and not is_tensor(n) and probs == nil and logits == nil and opts == nil then
+        opts = options(op, n, { total_count = true, probs = true, logits = true })
+        n, probs, logits = opts.total_count, opts.probs, opts.logits
+      else
+        opts = options(op, opts)
+      end
+      if n == nil then n = 1 end
+      if type(n) ~= 'number' or n ~= math.floor(n) or n < 0 then
+        raise(op .. ': expected total_count as a whole number >= 0 (inhomogeneous total_count is not supported), got '
+              .. (is_tensor(n) and 'a tensor' or tostring(n)))
+      end
+      if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
+      float_tensor(op, probs ~= nil and 'probs' or 'logits', probs or logits, 1)
+      local cat = Categorical._new(probs, logits, { validate_args = false })
+      local self = new(Multinomial, { probs ~= nil and 'probs' or 'logits' })
+      self.probs, self.logits, self.total_count, self._dtype = cat.probs, cat.logits, n, cat._dtype
+      local s = self.probs:shape()
+      return init(self, sub(s, 1, -2), { s[#s] }, opts)
+    end
+    function Multinomial.sample(self, shape)
+      shape = shape_arg('Multinomial.sample', shape)
+      local k, n, m = self.probs:size(-1), self.total_count, numel(shape)
+      check_draw_param('Multinomial.sample', 'probs', self.probs, 'in [0, 1]', constraints.unit_interval.check)
+      local out = self:_extended_shape(shape)
+      return no_grad(function()
+        if n == 0 or m == 0 or numel(self.batch_shape) == 0 then return nl.zeros(out, self._dtype) end
+        local p = self.probs:detach():reshape(-1, k)
+        local b = p:size(1)
+        local idx = nl.multinomial(p, m * n, true)                             -- (b, m n), 1..k
+        local counts = F.one_hot(idx, k):to(self._dtype):view(b, m, n, k):sum(3)  -- (b, m, k)
+        return counts:transpose(1, 2):contiguous():reshape(out)
+      end)
+    end
+    function Multinomial.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local s = broadcast(v:shape(), self.logits:shape())
+      if not s then
+        raise(('Multinomial.log_prob: the value %s does not broadcast with the parameters %s'):format(
+          shape_str(v:shape()), shape_str(self.logits:shape())))
+      end
+      local l, x = self.logits:expand(s), v:expand(s)
+      l = nl.where(x:eq(0) * l:eq(-math.huge), 0, l)        -- (0 draws of an impossible class score log 1)
+      return (x:sum(-1) + 1):lgamma() - (x + 1):lgamma():sum(-1) + (l * x):sum(-1)
+    end
+    -- n H(categorical) - log n! + sum over classes and x = 1..n of Binomial(n, p_k)(x) log x!
+    function Multinomial.entropy(self)
+      local n = self.total_count
+      local cat = -(self.logits:clamp(FMIN[self._dtype]) * self.probs):sum(-1)
+      if n == 0 then return cat * 0 end
+      local ones = {}
+      for i = 1, #self.probs:shape() do ones[i] = 1 end
+      local x = nl.arange(1, n + 1, 1, self._dtype):view(concat({ n }, ones))
+      local binom = Binomial(n, self.probs, { validate_args = false })
+      local weights = (x + 1):lgamma()
+      -- (log n! in the default dtype, then promoted, as PyTorch's torch.tensor(n + 1))
+      return n * cat - nl.tensor(n + 1, nl.get_default_dtype()):lgamma():item()
+             + (binom:log_prob(x):exp() * weights):sum(1):sum(-1)
+    end
+
+    local MixtureSameFamily = class('MixtureSameFamily', {
+      mean = function(self)
+        local p = self:_pad_probs()
+        return (p * self.component_distribution.mean):sum(-1 - #self.event_shape)
+      end,
+      variance = function(self)
+        local p, e = self:_pad_probs(), #self.event_shape
+        local comp = self.component_distribution
+        local mean = self.mean
+        local cond_var = (p * comp.variance):sum(-1 - e)
+        local var_mean = (p * (comp.mean - self:_pad(mean)):pow(2)):sum(-1 - e)
+        return cond_var + var_mean
+      end,
+      support = function(self) return self.component_distribution.support end,
+    })
+    D.MixtureSameFamily = MixtureSameFamily
+    MixtureSameFamily._param_order = {}
+    -- MixtureSameFamily(mixture_distribution, component_distribution, [{validate_args}]):
+    -- a Categorical over K components, and a distribution of batch_shape
+    -- batch + (K,) whose rightmost batch dim the mixture selects
+    function MixtureSameFamily._new(mix, comp, opts)
+      local op = 'MixtureSameFamily'
+      opts = options(op, opts)
+      if getmetatable(mix) ~= Categorical then
+        raise(op .. ': expected mixture_distribution as a Categorical, got ' .. (type(mix) == 'table' and tostring(mix.__name) or type(mix)))
+      end
+      if type(comp) ~= 'table' or getmetatable(comp) == nil or not comp.batch_shape then
+        raise(op .. ': expected component_distribution as a distribution, got ' .. type(comp))
+      end
+      local cb, mb = comp.batch_shape, mix.batch_shape
+      local k = mix._num_events
+      if #cb < 1 or cb[#cb] ~= k then
+        raise(('%s: mixture_distribution has %d components but component_distribution batch_shape %s should end in %d')
+              :format(op, k, shape_str(cb), k))
+      end
+      local cbb = sub(cb, 1, -2)
+      local b = broadcast(mb, cbb)
+      if #mb ~= #cbb or not b or not same(b, cbb) then
+        raise(('%s: mixture_distribution batch_shape %s does not match component_distribution batch_shape %s (less its last dim)')
+              :format(op, shape_str(mb), shape_str(cb)))
+      end
+      local self = new(MixtureSameFamily, {})
+      self.mixture_distribution, self.component_distribution, self._dtype = mix, comp, comp._dtype
+      return init(self, cbb, comp.event_shape, opts)
+    end
+    -- the mixture's probs with a dim for each event dim (to scale the components)
+    function MixtureSameFamily._pad_probs(self)
+      local p = self.mixture_distribution.probs
+      for _ = 1, #self.event_shape do p = p:unsqueeze(-1) end
+      return p
+    end
+    -- x with a components dim before its event dims
+    function MixtureSameFamily._pad(self, x) return x:unsqueeze(-1 - #self.event_shape) end
+    function MixtureSameFamily.expand(self, batch_shape)
+      batch_shape = shape_arg('MixtureSameFamily.expand', batch_shape)
+      local k = self.mixture_distribution._num_events
+      return MixtureSameFamily(self.mixture_distribution:expand(batch_shape),
+                               self.component_distribution:expand(concat(batch_shape, { k })),
+                               { validate_args = self._validate_args })
+    end
+    function MixtureSameFamily.log_prob(self, v)
+      v = self:_value('log_prob', v, true)
+      local lp = self.component_distribution:log_prob(self:_pad(v))            -- (S, B, K)
+      return (lp + self.mixture_distribution.logits:log_softmax(-1)):logsumexp(-1)
+    end
+    function MixtureSameFamily.cdf(self, v)
+      v = self:_value('cdf', v, true)
+      local c = self.component_distribution:cdf(self:_pad(v))
+      return (c * self.mixture_distribution.probs):sum(-1)
+    end
+    function MixtureSameFamily.sample(self, shape)
+      shape = shape_arg('MixtureSameFamily.sample', shape)
+      return no_grad(function()
+        local e = #self.event_shape
+        local which = self.mixture_distribution:sample(shape)                  -- (S, B), 1..K
+        local comp = self.component_distribution:sample(shape)                 -- (S, B, K, E)
+        local idx_shape = concat(which:shape(), { 1 })
+        for _ = 1, e do idx_shape[#idx_shape + 1] = 1 end
+        local idx = which:view(idx_shape)
+        local want = comp:shape()
+        want[#want - e] = 1
+        idx = idx:expand(want):contiguous()
+        return comp:gather(-1 - e, idx):squeeze(-1 - e)
+      end)
+    end
+    function MixtureSameFamily.__tostring(self)
+      return ('MixtureSameFamily(%s, %s)'):format(tostring(self.mixture_distribution), tostring(self.component_distribution))
+    end
   end
 
   -- the methods refuse arguments past their parameters, as PyTorch's

@@ -1,7 +1,7 @@
 # gen_distributions_more.py: PyTorch 1.13 golden values for the later
 # families of nl.distributions (lua/nnlua/distributions.lua): Cauchy,
-# HalfNormal, HalfCauchy, Gumbel, Chi2, Geometric, Weibull, Pareto and
-# StudentT: log_prob, cdf, icdf,
+# HalfNormal, HalfCauchy, Gumbel, Chi2, Geometric, Weibull, Pareto,
+# StudentT, Multinomial and MixtureSameFamily: log_prob, cdf, icdf,
 # entropy, mean, variance, stddev and mode, and kl_divergence of the pairs
 # PyTorch registers among nnlua's families, with the gradients w.r.t. the
 # parameters (float64 and float32). Writes tests/golden/distributions_more.lua,
@@ -36,6 +36,11 @@ BUILD = {
     'Pareto': lambda scale, alpha: D.Pareto(scale, alpha),
     'StudentT': lambda df, loc, scale: D.StudentT(df, loc, scale),
     'StudentT_df': lambda df: D.StudentT(df),
+    'Multinomial_probs': lambda p: D.Multinomial(5, probs=p),
+    'Multinomial_logits': lambda l: D.Multinomial(3, logits=l),
+    'MSF_Normal': lambda logits, loc, scale: D.MixtureSameFamily(D.Categorical(logits=logits), D.Normal(loc, scale)),
+    'MSF_Independent': lambda probs, loc, scale: D.MixtureSameFamily(
+        D.Categorical(probs=probs), D.Independent(D.Normal(loc, scale), 1)),
 }
 STATS = ('mean', 'variance', 'stddev', 'mode')
 LINES = []
@@ -184,7 +189,21 @@ KL2 = [
 for pk, pp, qk, qp in KL2:
     kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
 
+
+# Multinomial, MixtureSameFamily
+LINES.append('  -- Multinomial, MixtureSameFamily')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('Multinomial probs ' + tag, 'Multinomial_probs', [ru(0.1, 1, 2, 4, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance'),
+         {'log_prob': torch.tensor([[[2, 0, 1, 2], [0, 5, 0, 0]], [[1, 1, 1, 2], [3, 0, 2, 0]]], dtype=dt)})
+    case('Multinomial logits ' + tag, 'Multinomial_logits', [rn(3, dtype=dt)], ('log_prob', 'entropy', 'mean', 'variance'),
+         {'log_prob': torch.tensor([[1, 1, 1], [0, 3, 0], [2, 0, 1]], dtype=dt)})
+    case('MSF Normal ' + tag, 'MSF_Normal', [rn(2, 3, dtype=dt), rn(2, 3, dtype=dt), ru(0.5, 2, 3, dtype=dt)],
+         ('log_prob', 'cdf', 'mean', 'variance', 'stddev'), {'log_prob': rn(4, 2, dtype=dt) * 2, 'cdf': rn(2, dtype=dt)})
+    case('MSF Independent ' + tag, 'MSF_Independent', [ru(0.1, 1, 3, dtype=dt), rn(3, 2, dtype=dt), ru(0.5, 2, 3, 2, dtype=dt)],
+         ('log_prob', 'mean', 'variance'), {'log_prob': rn(5, 2, dtype=dt)})
+
 write_golden('distributions_more.lua', [
     'PyTorch %s golden values for nl.distributions Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,' % torch.__version__,
-    'Geometric, Weibull, Pareto and StudentT, their kl_divergence pairs, and the gradients. Made by tests/golden/gen_distributions_more.py;',
+    'Geometric, Weibull, Pareto, StudentT, Multinomial and MixtureSameFamily, their kl_divergence pairs, and the gradients. Made by tests/golden/gen_distributions_more.py;',
     'checked by tests/spec/distributions_more_spec.lua. Do not edit.'], LINES)

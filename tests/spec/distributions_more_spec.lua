@@ -31,6 +31,14 @@ local BUILD = {
   Pareto = function(scale, alpha) return D.Pareto(scale, alpha) end,
   StudentT = function(df, loc, scale) return D.StudentT(df, loc, scale) end,
   StudentT_df = function(df) return D.StudentT(df) end,
+  Multinomial_probs = function(p) return D.Multinomial(5, p) end,
+  Multinomial_logits = function(l) return D.Multinomial { total_count = 3, logits = l } end,
+  MSF_Normal = function(logits, loc, scale)
+    return D.MixtureSameFamily(D.Categorical { logits = logits }, D.Normal(loc, scale))
+  end,
+  MSF_Independent = function(probs, loc, scale)
+    return D.MixtureSameFamily(D.Categorical(probs), D.Independent(D.Normal(loc, scale), 1))
+  end,
 }
 
 local function leaves_of(params)
@@ -286,5 +294,62 @@ describe('distributions (more families): Weibull, Pareto, StudentT', function()
     local t = D.StudentT(5, { validate_args = false })
     assert.are.equal(0, t.loc:item())
     assert.are.equal(1, t.scale:item())
+  end)
+end)
+
+describe('distributions (more families): Multinomial, MixtureSameFamily', function()
+  local N = 100000
+  local t64 = function(v) return nl.tensor(v, 'float64') end
+  it('draws Multinomial counts summing to total_count with mean n p (6 standard errors over 100k draws)', function()
+    nl.manual_seed(31)
+    local p = t64({ { 0.1, 0.2, 0.7 }, { 0.5, 0.25, 0.25 } })
+    local x = D.Multinomial(6, p):sample({ N })
+    assert.are.same({ N, 2, 3 }, x:shape())
+    assert.are.equal(0, (x:sum(-1) - 6):abs():max():item())
+    local m, fp = S.flat(x:mean(1)), S.flat(p)
+    for i = 1, #m do
+      local se = math.sqrt(6 * fp[i] * (1 - fp[i]) / N)
+      assert.is_true(math.abs(m[i] - 6 * fp[i]) <= 6 * se, ('mean %g vs %g at %d'):format(m[i], 6 * fp[i], i))
+    end
+    assert.are.same({ 2, 4, 2, 3 }, D.Multinomial(0, p):sample({ 2, 4 }):shape())
+  end)
+  it('draws MixtureSameFamily by the mixture weights (6 standard errors over 100k draws)', function()
+    nl.manual_seed(32)
+    local w, mu, sd = { 0.3, 0.7 }, { -2, 3 }, { 0.5, 1.5 }
+    local d = D.MixtureSameFamily(D.Categorical(t64(w)), D.Normal(t64(mu), t64(sd)))
+    local x = d:sample({ N })
+    assert.are.same({ N }, x:shape())
+    local erf = function(z) return nl.tensor(z, 'float64'):erf():item() end
+    local function cdf(q)
+      local F = 0
+      for i = 1, 2 do F = F + w[i] * 0.5 * (1 + erf((q - mu[i]) / (sd[i] * math.sqrt(2)))) end
+      return F
+    end
+    check_quantiles(x, cdf, { -2.5, -1, 0.5, 3, 5 }, 'MixtureSameFamily')
+    -- event dims: draws of batch (4) and event (2) from an Independent component
+    local di = D.MixtureSameFamily(D.Categorical(nl.ones(4, 3)), D.Independent(D.Normal(nl.zeros(4, 3, 2), 1), 1))
+    assert.are.same({ 5, 4, 2 }, di:sample({ 5 }):shape())
+    assert.are.same({ 4 }, di.batch_shape)
+    assert.are.same({ 2 }, di.event_shape)
+    assert.are.same({ 6, 4 }, di:expand({ 6, 4 }).batch_shape)
+    assert.are.same({ 6, 4 }, di:expand({ 6, 4 }):log_prob(nl.zeros(6, 4, 2)):shape())
+    assert.is_false(di.has_rsample)
+    assert.is_true(has(S.errmsg(function() di:rsample() end), 'MixtureSameFamily: rsample is not available'))
+  end)
+  it('refuses bad arguments and values, naming the distribution and the shapes', function()
+    assert.is_true(has(S.errmsg(function() D.Multinomial(nl.tensor({ 2, 3 }), nl.ones(2, 3)) end),
+                       'Multinomial: expected total_count as a whole number >= 0'))
+    assert.is_true(has(S.errmsg(function() D.Multinomial(2) end), 'Multinomial: either probs or logits'))
+    assert.is_true(has(S.errmsg(function() D.Multinomial(2, nl.tensor({ 0.5, -0.5 })) end), 'Multinomial: expected parameter probs'))
+    assert.is_true(has(S.errmsg(function() D.Multinomial(2, nl.ones(3)):log_prob(nl.tensor({ 1, 1, 1 })) end),
+                       'within the support (multinomial(2))'))
+    assert.is_true(has(S.errmsg(function() D.MixtureSameFamily(D.Normal(0, 1), D.Normal(nl.zeros(3), 1)) end),
+                       'MixtureSameFamily: expected mixture_distribution as a Categorical'))
+    assert.is_true(has(S.errmsg(function() D.MixtureSameFamily(D.Categorical(nl.ones(2)), D.Normal(nl.zeros(3), 1)) end),
+                       'mixture_distribution has 2 components but component_distribution batch_shape [3] should end in 2'))
+    assert.is_true(has(S.errmsg(function() D.MixtureSameFamily(D.Categorical(nl.ones(4, 3)), D.Normal(nl.zeros(2, 3), 1)) end),
+                       'mixture_distribution batch_shape [4] does not match component_distribution batch_shape [2,3]'))
+    local d = D.MixtureSameFamily(D.Categorical(nl.ones(3)), D.Exponential(nl.ones(3)))
+    assert.is_true(has(S.errmsg(function() d:log_prob(nl.tensor({ -1 })) end), 'Exponential.log_prob: expected the value'))
   end)
 end)
