@@ -785,9 +785,12 @@ int nl_binary_backward(nl_node *n, nl_tensor *g, nl_tensor **gin) {
         if (need_a) ga = TMP(B(NL_OP_MUL, g, b));
         if (need_b) gb = TMP(B(NL_OP_MUL, g, a));
         break;
-    case NL_OP_DIV:                      /* a/b -> g/b, -g*a/b^2 */
+    case NL_OP_DIV:                      /* a/b -> g/b, -g*(a/b)/b */
+        /* b's as PyTorch's, g times a/b first: (g/b)*a overflowed to
+         * inf * 0 = NaN for a = 0 and a tiny b (1e-310) */
         ga = TMP(B(NL_OP_DIV, g, b));
-        if (need_b) gb = TMP(nl_unary(NL_OP_NEG, TMP(B(NL_OP_DIV, TMP(B(NL_OP_MUL, ga, a)), b))));
+        if (need_b)
+            gb = TMP(nl_unary(NL_OP_NEG, TMP(B(NL_OP_DIV, TMP(B(NL_OP_MUL, g, TMP(B(NL_OP_DIV, a, b)))), b))));
         break;
     case NL_OP_POW:                      /* a^b -> g*b*a^(b-1), g*out*log(a); 0s as PyTorch's */
         if (need_a) {

@@ -1,0 +1,6 @@
+-- elementwise math at extreme inputs against PyTorch 1.13 (gradients of
+-- sinc against its Taylor series); made by gen_extreme_math.py
+return {
+  { name = 'div tiny divisor', fn = 'div', x = { shape = { 6 }, data = { 0, -0, 1e-30, 0, 3, 0 } }, y = { shape = { 6 }, data = { 9.9999461e-41, 9.9999461e-41, 1e-30, -9.9999461e-41, 2, 1e-30 } }, out = { shape = { 6 }, data = { 0, -0, 1, -0, 1.5, 0 } }, gx = { shape = { 6 }, data = { math.huge, math.huge, 1.00000002e+30, -math.huge, 0.5, 1.00000002e+30 } }, gy = { shape = { 6 }, data = { -0, 0, -1.00000002e+30, -0, -0.75, -0 } } },
+  { name = 'div tiny divisor_f64', fn = 'div', x = { shape = { 6 }, data = { 0, -0, 1.0000000000000001e-30, 0, 3, 0 }, dtype = 'float64' }, y = { shape = { 6 }, data = { 9.9999999999999694e-311, 9.9999999999999694e-311, 1.0000000000000001e-30, -9.9999999999999694e-311, 2, 1.0000000000000001e-30 }, dtype = 'float64' }, out = { shape = { 6 }, data = { 0, -0, 1, -0, 1.5, 0 }, dtype = 'float64' }, gx = { shape = { 6 }, data = { math.huge, math.huge, 9.9999999999999988e+29, -math.huge, 0.5, 9.9999999999999988e+29 }, dtype = 'float64' }, gy = { shape = { 6 }, data = { -0, 0, -9.9999999999999988e+29, -0, -0.75, -0 }, dtype = 'float64' } },
+}

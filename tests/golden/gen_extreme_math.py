@@ -1,0 +1,46 @@
+# gen_extreme_math.py: elementwise math at extreme inputs (tiny, huge,
+# outside the domain), values and gradients against PyTorch 1.13 or, where
+# 1.13's gradient loses its digits to cancellation, against a closed form in
+# float64. Writes tests/golden/extreme_math.lua (checked by
+# tests/spec/extreme_math_spec.lua). Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_extreme_math.py
+#
+# Each case: fn (the spec's table of calls), dtype, x (and y for a binary
+# fn), out = f(x[, y]), gx (and gy), the gradients of out.sum().
+import math
+import torch
+from common import F32, F64, lua_tensor, write_golden
+
+inf, nan = float('inf'), float('nan')
+LINES = []
+
+
+def case(name, fn, dtype, xs, torch_fn, ys=None, gx=None):
+    x = torch.tensor(xs, dtype=dtype, requires_grad=True)
+    args = [x]
+    if ys is not None:
+        args.append(torch.tensor(ys, dtype=dtype, requires_grad=True))
+    out = torch_fn(*args)
+    grads = torch.autograd.grad(out.sum(), args)
+    if gx is not None:     # the closed form's, not 1.13's
+        grads = (torch.tensor(gx, dtype=F64).to(dtype),) + grads[1:]
+    fields = ['name = %r' % name, 'fn = %r' % fn, 'x = ' + lua_tensor(x)]
+    if ys is not None:
+        fields.append('y = ' + lua_tensor(args[1]))
+    fields += ['out = ' + lua_tensor(out), 'gx = ' + lua_tensor(grads[0])]
+    if ys is not None:
+        fields.append('gy = ' + lua_tensor(grads[1]))
+    LINES.append('  { %s },' % ', '.join(fields))
+
+
+for dt in (F32, F64):
+    sfx = '' if dt == F32 else '_f64'
+    # a / b: b's gradient -g (a / b) / b, finite where g / b overflows (a = 0)
+    tiny = 1e-310 if dt == F64 else 1e-40
+    case('div tiny divisor' + sfx, 'div', dt, [0.0, -0.0, 1e-30, 0.0, 3.0, 0.0],
+         lambda a, b: a / b, ys=[tiny, tiny, 1e-30, -tiny, 2.0, 1e-30])
+
+write_golden('extreme_math.lua', [
+    'elementwise math at extreme inputs against PyTorch 1.13 (gradients of',
+    'sinc against its Taylor series); made by gen_extreme_math.py'], LINES)
