@@ -108,7 +108,8 @@ return function(nl)
     local p = T(t, 'special.logit')
     if eps ~= nil and type(eps) ~= 'number' then argerror('special.logit', 'a number as eps', eps) end
     if p.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
-    if eps then t = Tensor.clamp(t, eps, 1 - eps) end
+    if not eps then return Tensor.logit(t) end   -- its NaN gradient outside [0, 1]
+    t = Tensor.clamp(t, eps, 1 - eps)
     return Tensor.log(t) - Tensor.log1p(-t)
   end)
   -- xlog1py(x, y): x * log1p(y), 0 where x is 0 (unless y is NaN); the

@@ -258,10 +258,19 @@ return function(nl)
       argerror('logit', 'eps as a number in [0, 0.5]', eps)
     end
     if p.dtype == 2 then t = Tensor.to(t, nl._default_float()) end
-    if eps then t = Tensor.clamp(t, eps, 1 - eps) end
+    local c = eps and Tensor.clamp(t, eps, 1 - eps) or t
     -- (as special.logit: log(t / (1 - t)) differentiated gave 0 * inf =
     -- NaN at t = 0 and 1, where PyTorch's gradient 1 / (t (1 - t)) is inf)
-    return Tensor.log(t) - Tensor.log1p(-t)
+    local y = Tensor.log(c) - Tensor.log1p(-c)
+    if eps then return y end
+    -- without eps PyTorch's gradient is NaN where t < 0 or t > 1 (the value
+    -- is NaN there), where 1 / t + 1 / (1 - t) is finite: NaN times t there
+    -- (0 times 0 elsewhere) adds it
+    local m, bad = nl.no_grad(function()
+      local m = Tensor.lt(t, 0) + Tensor.gt(t, 1)
+      return m, nl.where(m, 0 / 0, nl.zeros_like(t))
+    end)
+    return y + bad * nl.where(m, t, 0)
   end
   define('logit', as_op('logit', logit))
   Tensor.logit_ = as_op('logit_', in_place('logit_', logit))

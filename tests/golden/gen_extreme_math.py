@@ -40,6 +40,13 @@ for dt in (F32, F64):
     tiny = 1e-310 if dt == F64 else 1e-40
     case('div tiny divisor' + sfx, 'div', dt, [0.0, -0.0, 1e-30, 0.0, 3.0, 0.0],
          lambda a, b: a / b, ys=[tiny, tiny, 1e-30, -tiny, 2.0, 1e-30])
+    # logit without eps: NaN's gradient outside [0, 1] (the value NaN);
+    # with eps 0 outside [eps, 1 - eps] (at NaN 1.13's vectorized loop gives
+    # 0, its scalar tail NaN: left out)
+    lx = [-1.0, 2.0, -1e-30, 1e30, -inf, inf, 0.0, 1.0, 0.25, nan]
+    case('logit outside [0, 1]' + sfx, 'logit', dt, lx, torch.logit)
+    case('special.logit outside [0, 1]' + sfx, 'special_logit', dt, lx, torch.special.logit)
+    case('logit eps 0.25' + sfx, 'logit_eps', dt, lx[:-1], lambda t: torch.logit(t, 0.25))
 
 write_golden('extreme_math.lua', [
     'elementwise math at extreme inputs against PyTorch 1.13 (gradients of',

@@ -7,6 +7,9 @@ local nl = require 'nnlua'
 local TOL = { float32 = { 2e-6, 1e-44 }, float64 = { 1e-12, 1e-300 } }
 local FNS = {
   div = function(x, y) return x / y end,
+  logit = function(x) return x:logit() end,
+  special_logit = function(x) return nl.special.logit(x) end,
+  logit_eps = function(x) return x:logit(0.25) end,
 }
 
 describe('elementwise math at extreme inputs against PyTorch 1.13', function()
