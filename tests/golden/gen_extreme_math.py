@@ -16,6 +16,16 @@ inf, nan = float('inf'), float('nan')
 LINES = []
 
 
+def sinc_grad(x):
+    """d/dx sin(pi x) / (pi x) in float64: the Taylor series' for |pi x| <
+    0.1 (to z^7, relative error < 1e-16), the quotient's beyond"""
+    z = math.pi * x
+    if abs(z) < 0.1:
+        z2 = z * z
+        return math.pi * z * (-1 / 3 + z2 * (1 / 30 - z2 * (1 / 840 - z2 / 45360)))
+    return (math.cos(z) * z - math.sin(z)) / (z * x)
+
+
 def case(name, fn, dtype, xs, torch_fn, ys=None, gx=None):
     x = torch.tensor(xs, dtype=dtype, requires_grad=True)
     args = [x]
@@ -47,6 +57,14 @@ for dt in (F32, F64):
     case('logit outside [0, 1]' + sfx, 'logit', dt, lx, torch.logit)
     case('special.logit outside [0, 1]' + sfx, 'special_logit', dt, lx, torch.special.logit)
     case('logit eps 0.25' + sfx, 'logit_eps', dt, lx[:-1], lambda t: torch.logit(t, 0.25))
+    # sinc: 1.13's values; its gradient (cos(z) z - sin(z)) / (z x), z = pi x,
+    # loses its digits to cancellation near 0 (0 or NaN at 1e-45, 36% off at
+    # 1e-8 float64), so the gradients are the closed form's in float64
+    sx = [0.0, 1e-45, -1e-45, 1e-38, 1e-8, -1e-8, 1e-5, 0.01, -0.03, 0.2, 0.5, -1.5, 2.25]
+    if dt == F64:
+        sx += [1e-310, 0.05]
+    case('sinc near 0' + sfx, 'sinc', dt, sx, torch.sinc,
+         gx=[sinc_grad(v) for v in torch.tensor(sx, dtype=dt).tolist()])
 
 write_golden('extreme_math.lua', [
     'elementwise math at extreme inputs against PyTorch 1.13 (gradients of',

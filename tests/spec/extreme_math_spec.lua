@@ -10,6 +10,7 @@ local FNS = {
   logit = function(x) return x:logit() end,
   special_logit = function(x) return nl.special.logit(x) end,
   logit_eps = function(x) return x:logit(0.25) end,
+  sinc = function(x) return x:sinc() end,
 }
 
 describe('elementwise math at extreme inputs against PyTorch 1.13', function()
