@@ -225,6 +225,15 @@ return function(nl)
     local big = Tensor.gt(Tensor.abs(x), LOG_MAX)
     local xs, xb = nl.where(big, 0, x), nl.where(big, x, LOG_MAX + 1)
     local r = nl.where(big, Tensor.exp(Tensor.abs(xb)), nl.special.i0e(xs) * Tensor.exp(Tensor.abs(xs)))
+    -- |x| < 1: the series sum (x^2/4)^k / (k!)^2 to k = 10 (error < 1e-19),
+    -- whose gradients keep their digits: i0e's product's gradient
+    -- (i1e - i0e) e^x + i0e e^x cancelled to a relative 1e-8 at x = 1e-8
+    local small = Tensor.lt(Tensor.abs(x), 1)
+    local xq = nl.where(small, x, 0)
+    local q = xq * xq * 0.25
+    local sum = q / 100 + 1
+    for k = 9, 1, -1 do sum = sum * q / (k * k) + 1 end
+    r = nl.where(small, sum, r)
     return Tensor.to(r, dt == 'int64' and nl._default_float() or dt)
   end
   nl.i0 = Tensor.i0

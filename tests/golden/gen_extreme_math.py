@@ -65,6 +65,9 @@ for dt in (F32, F64):
         sx += [1e-310, 0.05]
     case('sinc near 0' + sfx, 'sinc', dt, sx, torch.sinc,
          gx=[sinc_grad(v) for v in torch.tensor(sx, dtype=dt).tolist()])
+    # i0 near 0: its gradient I1(x) ~ x / 2 to the last digits
+    case('i0 near 0' + sfx, 'i0', dt, [0.0, 1e-30, -1e-8, 1e-5, 0.001, -0.3, 0.75, 0.999, -1.0, 1.5, 4.0],
+         torch.i0)
 
 write_golden('extreme_math.lua', [
     'elementwise math at extreme inputs against PyTorch 1.13 (gradients of',
