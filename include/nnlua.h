@@ -641,7 +641,8 @@ int nl_is_grad_enabled(void);
  * grad mode is on; or t repeats elements, an expanded view): the check
  * every in-place op makes first */
 int nl_inplace_check(nl_tensor *t, const char *op);
-/* Leaves only (tensors no op made); float dtypes only. */
+/* Leaves only (tensors no op made), float dtypes only; 1 on a tensor an op
+ * made is no change (it requires grad), 0 an error. */
 int nl_set_requires_grad(nl_tensor *t, int requires_grad);
 int nl_is_leaf(const nl_tensor *t);
 const char *nl_grad_fn_name(const nl_tensor *t);   /* "mul", ...; NULL for a leaf */

@@ -191,6 +191,10 @@ const char *nl_grad_fn_name(const nl_tensor *t) {
 
 int nl_set_requires_grad(nl_tensor *t, int requires_grad) {
     NL_CHECK_TENSOR_INT("requires_grad", t);
+    /* a tensor an op made requires grad already: asking for that again is
+     * no change (PyTorch's requires_grad_(True) on a non-leaf); only false
+     * is refused */
+    if (requires_grad && maker_op(t) >= 0) return 0;
     NL_CHECK_INT(maker_op(t) < 0, "requires_grad: only leaf tensors can change requires_grad "
                  "(this one comes from %s); use detach()", nl_op_name(maker_op(t)));
     NL_CHECK_INT(!requires_grad || t->dtype != NL_INT64,

@@ -45,6 +45,8 @@ TEST(backward_frees_the_nodes_it_ran_and_keeps_their_ops) {
     CHECK(y->grad == NULL);
     CHECK(nl_set_requires_grad(y, 0) != 0);
     CHECK(strstr(nl_error(), "only leaf tensors") != NULL);
+    CHECK(nl_set_requires_grad(y, 1) == 0);   /* no change, as PyTorch's requires_grad_(True) */
+    CHECK(!nl_is_leaf(y) && (y->flags & NL_FLAG_REQUIRES_GRAD));
     nl_release(L2);
     nl_release(L);
     nl_release(y);

@@ -62,14 +62,25 @@ describe('autograd', function()
       assert.is_nil((a * 2):grad_fn())
     end)
 
-    it('requires_grad errors on int64 tensors and on non-leaves', function()
+    it('requires_grad errors on int64 tensors and on non-leaves turned off', function()
       assert.has_error(function() nl.tensor({ 1, 2 }, 'int64'):requires_grad() end,
         'requires_grad: only float tensors can require grad, got int64 [2]')
-      local y = leaf({ 1, 2 }) * 2
-      local ok, msg = pcall(function() y:requires_grad() end)
+      local a = leaf({ 1, 2 })
+      local y = a * 2
+      local ok, msg = pcall(function() y:requires_grad(false) end)
       assert.is_false(ok)
       assert.matches('only leaf tensors', msg)
-      assert.is_false((pcall(function() y:requires_grad(false) end)))
+      assert.is_false((pcall(function() y:requires_grad_(false) end)))
+      -- true on a tensor an op made is no change, as PyTorch 1.13's
+      -- requires_grad_() on a non-leaf: it stays the op's, and backward
+      -- goes through it (x.grad = 2 * 3)
+      assert.are.equal(y, y:requires_grad())
+      assert.are.equal(y, y:requires_grad_(true))
+      assert.are.equal('mul', y:grad_fn())
+      assert.is_false(y:is_leaf())
+      assert.is_true(y.is_requires_grad)
+      ;(y * 3):sum():backward()
+      assert_values(a.grad, { 6, 6 })
     end)
 
     it('a non-leaf keeps no .grad after backward; its leaf does', function()
