@@ -534,8 +534,9 @@ return function(nl)
   -- gradient penalty, a Hessian-vector product), and the graph is kept
   -- unless retain_graph is false.
   nl.autograd = nl.autograd or {}
+  -- (only_inputs: PyTorch 1.13's deprecated flag, which it ignores, as here)
   local GRAD_OPTS = { grad_outputs = 1, retain_graph = 'flag', allow_unused = 'flag', create_graph = 'flag',
-                      is_grads_batched = 'flag' }
+                      is_grads_batched = 'flag', only_inputs = 'flag' }
   local ptrs = ffi.typeof('nl_tensor *[?]')
   -- a list of tensors (or one tensor) as a C array; what names the list in
   -- messages; holes: entries may be nil, up to n

@@ -152,6 +152,7 @@ describe('nl.autograd.grad', function()
         'grad: grad_outputs has 2 entries for 1 outputs' },
       { function() nl.autograd.grad(y, x, { retain = true }) end, "grad: unknown option 'retain'" },
       { function() nl.autograd.grad(y, x, { allow_unused = 1 }) end, 'grad: allow_unused must be a boolean' },
+      { function() nl.autograd.grad(y, x, { only_inputs = 'yes' }) end, 'grad: only_inputs must be a boolean' },
       { function() nl.autograd.grad(y, {}) end, 'grad: inputs is an empty list' },
       { function() nl.autograd.grad(y, { x, 3 }) end, 'grad: entry 2 of inputs must be a tensor' },
       { function() nl.autograd.grad(y, { [2] = x }) end, 'grad: entry 1 of inputs must be a tensor' },
@@ -162,5 +163,18 @@ describe('nl.autograd.grad', function()
     for _, c in ipairs(cases) do S.contains(S.errmsg(c[1]), c[2]) end
     -- none of them ran the graph
     assert_close(nl.autograd.grad(y, x)[1], { 2, 2 }, 0)
+  end)
+
+  it("takes PyTorch 1.13's deprecated only_inputs, true or false, and ignores it as PyTorch does", function()
+    -- PyTorch 1.13 warns that only_inputs is ignored; torch.autograd.grad
+    -- of sum(x * x) at x = (1, 2) gives (2, 4) either way and no .grad
+    for _, flag in ipairs({ true, false }) do
+      for _, cg in ipairs({ false, true }) do
+        local x = nl.tensor({ 1, 2 }, 'float64'):requires_grad()
+        local g = nl.autograd.grad((x * x):sum(), x, { only_inputs = flag, create_graph = cg })
+        assert_close(g[1], { 2, 4 }, 0)
+        assert.is_nil(x.grad)
+      end
+    end
   end)
 end)
