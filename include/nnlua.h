@@ -688,6 +688,16 @@ int nl_backward_hooked(nl_tensor *root, nl_tensor *grad, int retain_graph, nl_te
 int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs /* optional, entries optional */,
             int n_in, nl_tensor *const *inputs, nl_tensor **grads /* out: n_in */, int retain_graph,
             nl_tensor_hook_fn fn /* optional */, void *ctx);
+/* PyTorch's backward(inputs = ...): nl_backward_hooked (fn optional) whose
+ * gradients go only to the inputs. A leaf among them adds its gradient
+ * into .grad (its hooks and the grad-ready hooks run as backward's); no
+ * other leaf's .grad changes. A tensor an op made among them has its
+ * node run, as PyTorch 1.13's does (its saved tensors freed without
+ * retain_graph), and its hooks see its gradient, but C keeps nothing of
+ * it: PyTorch makes it retain_grad, the binding's hook. Only the nodes on
+ * a path to an input run. */
+int nl_backward_inputs(nl_tensor *root, nl_tensor *grad /* optional */, int n_in, nl_tensor *const *inputs,
+                       int retain_graph, nl_tensor_hook_fn fn /* optional */, void *ctx);
 /* Anomaly mode (per thread), a set of bits: NL_ANOMALY_FINITE (nnlua's
  * nl.detect_anomaly): backward fails at the first op whose gradient holds
  * NaN or Inf, naming it. NL_ANOMALY_TRACE (PyTorch's, with NL_ANOMALY_NAN

@@ -741,7 +741,9 @@ static owed_slot *owed_find(owed_table *t, const nl_tensor *x) {
         if (t->v[i].key == x || t->v[i].key == NULL) return &t->v[i];
 }
 
-static bool owed_init(owed_table *t, nl_node *const *order, int64_t n) {
+/* only (optional): the leaves owed, those it holds (backward's inputs);
+ * the others get nothing, and no grad-ready hook runs for them */
+static bool owed_init(owed_table *t, nl_node *const *order, int64_t n, owed_table *only) {
     int64_t edges = 0;
     for (int64_t k = 0; k < n; k++) edges += order[k]->n_in;
     int64_t cap = 16;
@@ -752,7 +754,7 @@ static bool owed_init(owed_table *t, nl_node *const *order, int64_t n) {
     for (int64_t k = 0; k < n; k++)
         for (int i = 0; i < order[k]->n_in; i++) {
             nl_tensor *x = order[k]->in[i];
-            if (!is_hooked_leaf(order[k], i)) continue;
+            if (!is_hooked_leaf(order[k], i) || (only && !owed_find(only, x)->key)) continue;
             owed_slot *s = owed_find(t, x);
             s->key = x;
             s->owed++;
@@ -1027,10 +1029,15 @@ static bool versions_ok_for(const char *who, nl_node *n) {
 
 /* What nl_grad asks of a backward: the gradients of its inputs, gathered
  * in got instead of any .grad. at maps an input to its index + 1 (in the
- * owed field: the table of the grad-ready hooks, another use). */
+ * owed field: the table of the grad-ready hooks, another use). into_grad
+ * (nl_backward_inputs, backward's inputs): the listed leaves' .grad takes
+ * their gradients as backward gives them (hooks, grad-ready hooks), no
+ * other leaf's changes, and a listed tensor an op made has its node run
+ * (its hooks, PyTorch's retain_grad among them); got is unused. */
 typedef struct {
     nl_tensor **got;              /* (n_in) the inputs' gradients */
     owed_table at;
+    bool into_grad;
 } grad_task;
 
 /* x's index among nl_grad's inputs (its first, for one given twice), or -1 */
@@ -1043,10 +1050,16 @@ static int want_index(grad_task *task, const nl_tensor *x) {
  * does: the others' saved tensors are not read, so a part of the graph that
  * an earlier backward freed or an input changed in place there is no error.
  * An edge into a freed part may have led to an input (what lay past it is
- * gone): its node is needed, and refused as backward refuses it. */
+ * gone): its node is needed, and refused as backward refuses it. With
+ * into_grad, the node that made an input runs too, as PyTorch 1.13's
+ * backward(inputs) runs it (its saved tensors freed, its checks made). */
 static void mark_needed(grad_task *task, const node_list *order) {
     for (int64_t k = order->n - 1; k >= 0; k--) {      /* inputs' side first */
         nl_node *n = order->v[k];
+        if (task->into_grad && n->out && want_index(task, n->out) >= 0) {
+            n->mark |= MARK_NEEDED;
+            continue;
+        }
         for (int i = 0; i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
             if (nl_node_wants(n, i) && (want_index(task, x) >= 0 || (x->node && (x->node->mark & MARK_NEEDED))
@@ -1139,7 +1152,9 @@ static nl_tensor *seed_of(nl_tensor *given, int dtype, bool user_code) {
  * none of nl_grad's tests (they cost a backward of five small ops 1%). */
 static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_tensor *const *roots, nl_tensor *const *grads, int retain_graph,
                         grad_task *task, nl_tensor_hook_fn fn, void *ctx) {
-    const char *who = task ? "grad" : "backward";
+    const char *who = task && !task->into_grad ? "grad" : "backward";
+    /* leaves' .grad take gradients: all (backward) or the inputs' (into_grad) */
+    grad_task *only = task && task->into_grad ? task : NULL;
     /* grad mode off before the root's gradient is made: a given gradient
      * that requires grad was copied with a node, and the views of it the
      * backward made were flagged as made under no_grad of a tensor that
@@ -1169,9 +1184,9 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         int j = task ? want_index(task, root) : -1;
         if (root->node) {
             rc = accumulate_node(&root->node->grad, &g);   /* our reference to g: moved in */
-        } else if (graph_freed(root) && j < 0) {
+        } else if (graph_freed(root) && (j < 0 || only)) {
             rc = freed_error(who, maker_op(root));
-        } else if (task) {                  /* an input itself: 1 (or its grad_outputs) */
+        } else if (task && (!only || j < 0)) {   /* an input itself: 1 (or its grad_outputs) */
             if (j >= 0) rc = accumulate(&task->got[j], g, root->dtype);
         } else {                            /* a leaf: its own gradient */
             if (fn && (root->flags & NL_FLAG_HOOKED)) rc = call_hooks(fn, ctx, root, &g);
@@ -1185,7 +1200,8 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
     if (fn && rc == 0) hold_hooked(&order, &hooked_leaves);
     if (rc == 0 && task) mark_needed(task, &order);
     owed_table owed = { NULL, 0 };
-    if (rc == 0 && (n_hooks || hooked_leaves) && !task && !owed_init(&owed, order.v, order.n)) {
+    if (rc == 0 && (n_hooks || hooked_leaves) && (!task || only) &&
+        !owed_init(&owed, order.v, order.n, only ? &only->at : NULL)) {
         nl_set_error("%s: out of memory", who);
         rc = -1;
     }
@@ -1201,7 +1217,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
         else if (!versions_ok_for(who, n)) rc = -1;
         for (int i = 0; rc == 0 && i < n->n_in; i++) {
             nl_tensor *x = n->in[i];
-            if (nl_requires_grad(x) && !x->node && graph_freed(x) && !(task && want_index(task, x) >= 0))
+            if (nl_requires_grad(x) && !x->node && graph_freed(x) && !(task && !only && want_index(task, x) >= 0))
                 rc = freed_error(who, maker_op(x));
         }
     }
@@ -1214,7 +1230,7 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
             continue;
         }
         if (task) {                         /* an input that an op made: its gradient is complete */
-            int j = n->out ? want_index(task, n->out) : -1;
+            int j = n->out && !only ? want_index(task, n->out) : -1;
             if (j >= 0 && (rc = accumulate(&task->got[j], gn, n->out->dtype)) != 0) break;
             if (!(n->mark & MARK_NEEDED)) continue;
         }
@@ -1261,8 +1277,8 @@ static inline __attribute__((always_inline)) int run_backward(int n_roots, nl_te
                         gin[i] = c;
                     }
                     rc = gin[i] ? accumulate_node(&x->node->grad, &gin[i]) : -1;
-                } else if (task) {          /* a leaf: only an input's is kept */
-                    int j = want_index(task, x);
+                } else if (task && (!only || want_index(task, x) < 0)) {   /* a leaf: only an input's is kept */
+                    int j = only ? -1 : want_index(task, x);
                     if (j >= 0) rc = accumulate(&task->got[j], gin[i], x->dtype);
                 } else if (fn && (x->flags & NL_FLAG_HOOKED) && owed.v) {
                     /* gathered for its hooks (as a node's: the first kept, any layout) */
@@ -1381,6 +1397,41 @@ int nl_backward_hooked(nl_tensor *root, nl_tensor *grad, int retain_graph, nl_te
     return rc;
 }
 
+/* at: each input -> its index + 1 (the first, for one given twice) */
+static bool task_inputs(grad_task *task, int n_in, nl_tensor *const *inputs) {
+    int64_t cap = 16;
+    while (cap < 2 * (int64_t)n_in) cap *= 2;
+    task->at.v = calloc((size_t)cap, sizeof(owed_slot));
+    task->at.mask = cap - 1;
+    if (!task->at.v) return false;
+    for (int j = 0; j < n_in; j++) {
+        owed_slot *s = owed_find(&task->at, inputs[j]);
+        if (!s->key) {
+            s->key = inputs[j];
+            s->owed = j + 1;
+        }
+    }
+    return true;
+}
+
+int nl_backward_inputs(nl_tensor *root, nl_tensor *grad, int n_in, nl_tensor *const *inputs, int retain_graph,
+                       nl_tensor_hook_fn fn, void *ctx) {
+    if (check_root(root, grad) != 0) return -1;
+    NL_CHECK_INT(n_in > 0 && inputs, "backward: inputs is empty (give the tensors whose .grad takes the gradient)");
+    for (int j = 0; j < n_in; j++) {
+        NL_CHECK_INT(inputs[j] != NULL, "backward: input %d: expected a tensor, got nil", j + 1);
+        NL_CHECK_INT(nl_requires_grad(inputs[j]), "backward: input %d (shape %s) does not require grad",
+                     j + 1, nl_shape_str(inputs[j]));
+    }
+    grad_task task = { NULL, { NULL, 0 }, true };
+    NL_CHECK_INT(task_inputs(&task, n_in, inputs), "backward: out of memory");
+    uint64_t prev = nl_custom_pass_enter();
+    int rc = run_backward(1, &root, &grad, retain_graph, &task, fn, ctx);
+    nl_custom_pass_leave(prev);
+    free(task.at.v);
+    return rc;
+}
+
 int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs, int n_in,
             nl_tensor *const *inputs, nl_tensor **grads, int retain_graph, nl_tensor_hook_fn fn, void *ctx) {
     NL_CHECK_INT(n_out > 0 && outputs, "grad: no outputs given");
@@ -1404,19 +1455,8 @@ int nl_grad(int n_out, nl_tensor *const *outputs, nl_tensor *const *grad_outputs
                      j + 1, nl_shape_str(inputs[j]));
         grads[j] = NULL;
     }
-    grad_task task = { grads, { NULL, 0 } };
-    int64_t cap = 16;
-    while (cap < 2 * (int64_t)n_in) cap *= 2;
-    task.at.v = calloc((size_t)cap, sizeof(owed_slot));
-    task.at.mask = cap - 1;
-    NL_CHECK_INT(task.at.v != NULL, "grad: out of memory");
-    for (int j = 0; j < n_in; j++) {
-        owed_slot *s = owed_find(&task.at, inputs[j]);
-        if (!s->key) {
-            s->key = inputs[j];
-            s->owed = j + 1;
-        }
-    }
+    grad_task task = { grads, { NULL, 0 }, false };
+    NL_CHECK_INT(task_inputs(&task, n_in, inputs), "grad: out of memory");
     uint64_t prev = nl_custom_pass_enter();
     int rc = run_backward(n_out, outputs, grad_outputs, retain_graph, &task, fn, ctx);
     nl_custom_pass_leave(prev);

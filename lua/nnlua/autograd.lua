@@ -452,7 +452,7 @@ return function(nl)
   -- records the gradients' own graph (autograd_higher.lua, loaded then)
   local higher
   local walks = 0
-  local function create_graph_run(who, roots, grads, inputs, free)
+  local function create_graph_run(who, roots, grads, inputs, free, into_grad)
     higher = higher or require('nnlua.autograd_higher')(nl)
     if any_hooks then drop_dead() end
     -- (each walk its own number: what a walk that failed left in custom
@@ -460,7 +460,7 @@ return function(nl)
     local prev = nl._walk_now
     walks = walks + 1
     nl._walk_now = walks
-    local ok, res = pcall(higher.run, who, roots, grads, inputs, free)
+    local ok, res = pcall(higher.run, who, roots, grads, inputs, free, into_grad)
     nl._walk_now = prev
     if not ok then
       if type(res) == 'table' and res.msg then raise(res.msg) end   -- a hook's result refused
@@ -469,12 +469,42 @@ return function(nl)
     return res
   end
 
-  -- backward([grad], [{retain_graph = true, create_graph = true}]); any
-  -- other option is an error (a misspelt retain_graph was ignored).
-  -- create_graph: the gradients added into .grad have a graph of their
-  -- own, and the graph is kept unless retain_graph is false (PyTorch's
-  -- retain_graph defaults to create_graph)
-  local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag' }
+  -- backward([grad], [{retain_graph = true, create_graph = true,
+  -- inputs = ...}]); any other option is an error (a misspelt
+  -- retain_graph was ignored). create_graph: the gradients added into
+  -- .grad have a graph of their own, and the graph is kept unless
+  -- retain_graph is false (PyTorch's retain_graph defaults to
+  -- create_graph). inputs (a tensor or a list): only their .grad take
+  -- gradients, as PyTorch 1.13's; one an op made retains its gradient
+  -- from then on (1.13 calls retain_grad on it).
+  local BACKWARD_OPTS = { retain_graph = 'flag', create_graph = 'flag', inputs = 1 }
+  local ptrs = ffi.typeof('nl_tensor *[?]')
+  -- backward's inputs checked: the list (a tensor: a list of one)
+  local function backward_inputs(v)
+    if nl.is_tensor(v) then return { v } end
+    if type(v) ~= 'table' or getmetatable(v) ~= nil then
+      nl._argerror('backward', 'a tensor or a list of tensors as inputs', v)
+    end
+    local n = table.maxn(v)
+    if n == 0 then raise("backward: inputs is an empty list ('inputs' argument to backward() cannot be empty)") end
+    for i = 1, n do
+      local x = v[i]
+      if not nl.is_tensor(x) then
+        raise(('backward: entry %d of inputs must be a tensor, got %s'):format(i, nl._describe_arg(x)))
+      end
+      if bit.band(T(x, 'backward').flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
+        raise(('backward: input %d (shape %s) does not require grad, so it cannot take a gradient'):format(
+          i, nl._shape_str(x)))
+      end
+    end
+    return v
+  end
+  -- (C's backward with inputs may call back into Lua: see backward_hooked)
+  local function backward_inputs_c(p, gp, n, arr, retain)
+    if any_hooks then drop_dead() end
+    return lib.nl_backward_inputs(p, gp, n, arr, retain, any_hooks and hook_cb or nil, nil)
+  end
+  jit.off(backward_inputs_c)
   -- (extra, not ...: a vararg function costs every backward more; an
   -- argument past extra goes unseen)
   function Tensor.backward(t, grad, opts, extra)
@@ -484,14 +514,15 @@ return function(nl)
       if grad[1] ~= nil then raise('backward: the gradient must be a tensor, got a table (make it with nl.tensor)') end
       grad, opts = nil, grad
     end
-    local retain = 0
+    local retain, inputs = 0, nil
     if opts ~= nil then
       opts = nl._opts('backward', opts)
       nl._check_opts('backward', opts, BACKWARD_OPTS)
       retain = opts.retain_graph and 1 or 0
+      if opts.inputs ~= nil then inputs = backward_inputs(opts.inputs) end
     end
     local p, gp = T(t, 'backward'), grad ~= nil and T(grad, 'backward') or nil
-    if opts ~= nil and opts.create_graph then
+    if opts ~= nil and (opts.create_graph or inputs) then
       -- the root checked as C checks it
       if bit.band(p.flags, lib.NL_FLAG_REQUIRES_GRAD) == 0 then
         raise(('backward: the tensor of shape %s does not require grad (no input of the ops that made it requires '
@@ -503,8 +534,29 @@ return function(nl)
       if gp == nil and p.numel ~= 1 then
         raise(('backward: a gradient is needed for a non-scalar tensor of shape %s'):format(nl._shape_str(t)))
       end
-      create_graph_run('backward', { t }, { grad }, nil, opts.retain_graph == false)
+      if inputs then
+        -- a tensor an op made retains its gradient, as 1.13's backward
+        -- makes it (its hooks run before that fills .grad, as there)
+        for _, x in ipairs(inputs) do
+          if lib.nl_is_leaf(x.ptr) == 0 then Tensor.retain_grad(x) end
+        end
+      end
+      if opts.create_graph then
+        create_graph_run('backward', { t }, { grad }, inputs, opts.retain_graph == false, true)
+        local after = nl._after_backward
+        if after then after(false) end
+        return
+      end
+      local n = #inputs
+      local arr = ptrs(n)
+      for i = 1, n do arr[i - 1] = inputs[i].ptr end
+      local rc = backward_inputs_c(p, gp, n, arr, retain)
       local after = nl._after_backward
+      if rc ~= 0 then
+        local msg = anomaly_message(ffi.string(lib.nl_error()))
+        if after then pcall(after, true) end
+        hook_raise(msg)
+      end
       if after then after(false) end
       return
     end
@@ -537,7 +589,6 @@ return function(nl)
   -- (only_inputs: PyTorch 1.13's deprecated flag, which it ignores, as here)
   local GRAD_OPTS = { grad_outputs = 1, retain_graph = 'flag', allow_unused = 'flag', create_graph = 'flag',
                       is_grads_batched = 'flag', only_inputs = 'flag' }
-  local ptrs = ffi.typeof('nl_tensor *[?]')
   -- a list of tensors (or one tensor) as a C array; what names the list in
   -- messages; holes: entries may be nil, up to n
   local function tensor_list(what, v, n, holes)

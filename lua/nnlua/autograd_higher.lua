@@ -601,14 +601,19 @@ return function(nl)
   -- list of tensors whose gradients are returned (nl.autograd.grad).
   -- free: the nodes that ran free what they saved after a walk that
   -- succeeded (retain_graph = false), as C's backward frees them.
-  local function run(who, roots, grads, inputs, free)
+  -- into (with inputs: backward's inputs): the listed leaves' .grad take
+  -- their gradients and no other leaf's, and the node that made a listed
+  -- tensor runs (its hooks: retain_grad's fills its .grad), as C's
+  -- nl_backward_inputs.
+  local function run(who, roots, grads, inputs, free, into)
+    into = into and inputs ~= nil
     local rps = {}
     for i, r in ipairs(roots) do
       rps[i] = r.ptr
       if r.ptr.node == nil then
         -- a root whose graph an earlier backward freed (an input itself: its gradient, as C's grad gives it)
         local is_input = false
-        for _, x in ipairs(inputs or {}) do if x.ptr == r.ptr then is_input = true end end
+        for _, x in ipairs(not into and inputs or {}) do if x.ptr == r.ptr then is_input = true end end
         if not is_input then check(who, r.ptr) end
       end
     end
@@ -624,7 +629,8 @@ return function(nl)
       for _, n in ipairs(order) do by_key[addr(n.out_p.node)] = n end
       for k = #order, 1, -1 do                    -- (the inputs' side first)
         local n = order[k]
-        for i = 1, n.n_in do
+        if into and want_in[addr(n.out_p)] then n.needed = true end
+        for i = 1, not n.needed and n.n_in or 0 do
           local xp = n.ins[i]
           local c = xp.node ~= nil and by_key[addr(xp.node)]
           if n.want[i] and (want_in[addr(xp)] or (c and c.needed) or (n.freed_in and n.freed_in[i])) then
@@ -643,7 +649,7 @@ return function(nl)
         end
         if n.freed_in then
           for i in pairs(n.freed_in) do
-            if not (want_in and want_in[addr(n.ins[i])]) then check(who, n.ins[i]) end
+            if not (want_in and not into and want_in[addr(n.ins[i])]) then check(who, n.ins[i]) end
           end
         end
       end
@@ -673,7 +679,7 @@ return function(nl)
           gsum[k] = gsum[k] and gsum[k] + g or g
         elseif want_in then
           local j = want_in[addr(xp)]
-          if j then add_got(j, g) end
+          if j and into then add_leaf(xp, g) elseif j then add_got(j, g) end
         else
           add_leaf(xp, g)
         end
@@ -690,7 +696,7 @@ return function(nl)
         local g = gsum[key]
         gsum[key] = nil
         if g then
-          local j = want_in and want_in[addr(n.out_p)]
+          local j = want_in and not into and want_in[addr(n.out_p)]
           if j then add_got(j, g) end     -- (an input's gradient is taken before its hooks run, as PyTorch's)
           if not want_in or n.needed then
             if hooked(n.out_p) then g = run_hooks(n.out_p, g) or g end
@@ -704,7 +710,7 @@ return function(nl)
           end
         end
       end
-      if want_in then return got end
+      if want_in and not into then return got end
       -- .grad += the gradient, out of place (a copy the first time: a
       -- gradient that flows elsewhere too is never some leaf's .grad)
       for _, p in ipairs(leaf_order) do

@@ -268,3 +268,64 @@ TEST(prelu_and_threshold) {
     nl_release(x);
     nl_release(flat);
 }
+
+/* backward's inputs: a tensor hook that counts its calls and doubles */
+static int inputs_hook_calls;
+static int inputs_double_hook(void *ctx, nl_tensor *t, nl_tensor *grad, nl_tensor **rep) {
+    (void)ctx;
+    (void)t;
+    inputs_hook_calls++;
+    *rep = nl_binary_scalar(NL_OP_MUL, grad, 2.0, 0);
+    return *rep ? 0 : -1;
+}
+static int inputs_ready_calls;
+static nl_tensor *inputs_ready_leaf;
+static void inputs_ready(void *ctx, nl_tensor *leaf) {
+    (void)ctx;
+    inputs_ready_calls++;
+    inputs_ready_leaf = leaf;
+}
+
+TEST(backward_inputs_fills_only_the_listed_leaves) {
+    /* L = sum(a * b * a): dL/da = 2 a b, dL/db = a^2 */
+    double av[2] = { 1.5, -2 }, bv[2] = { 3, 0.5 };
+    nl_tensor *a = vec(2, av, NL_FLOAT64), *b = vec(2, bv, NL_FLOAT64);
+    CHECK(nl_set_requires_grad(a, 1) == 0 && nl_set_requires_grad(b, 1) == 0);
+    nl_tensor *ab = nl_binary(NL_OP_MUL, a, b);
+    nl_tensor *y = nl_binary(NL_OP_MUL, ab, a);
+    nl_tensor *L = nl_reduce_all(NL_OP_SUM, y, 0);
+    nl_tensor *only_b[1] = { b }, *only_a[1] = { a }, *only_y[1] = { y };
+    CHECK(nl_add_grad_ready_hook(inputs_ready, NULL) == 0);
+    CHECK(nl_backward_inputs(L, NULL, 1, only_b, 1, NULL, NULL) == 0);
+    CHECK(a->grad == NULL && b->grad != NULL);
+    for (int i = 0; i < 2; i++) CHECK(test_get(b->grad, i) == av[i] * av[i]);
+    CHECK(inputs_ready_calls == 1 && inputs_ready_leaf == b);   /* the listed leaf's only */
+    nl_remove_grad_ready_hook(inputs_ready, NULL);
+    /* a marked leaf's hook sees the sum of its two paths once, before .grad */
+    CHECK(nl_set_hooked(a) == 0);
+    CHECK(nl_backward_inputs(L, NULL, 1, only_a, 1, inputs_double_hook, NULL) == 0);
+    CHECK(inputs_hook_calls == 1);
+    for (int i = 0; i < 2; i++) CHECK(test_get(a->grad, i) == 2 * (2 * av[i] * bv[i]));
+    /* a listed tensor an op made: nothing kept in C, b's .grad unchanged */
+    CHECK(nl_backward_inputs(L, NULL, 1, only_y, 0, NULL, NULL) == 0);
+    CHECK(y->grad == NULL && test_get(b->grad, 0) == av[0] * av[0]);
+    /* its node ran and was freed, as PyTorch 1.13's */
+    CHECK(y->node == NULL && (y->flags & NL_FLAG_GRAPH_FREED));
+    CHECK(nl_backward_inputs(L, NULL, 1, only_a, 0, NULL, NULL) != 0);
+    CHECK(strstr(nl_error(), "was freed") != NULL);
+    /* bad inputs */
+    double cv[1] = { 1 };
+    nl_tensor *c = vec(1, cv, NL_FLOAT64), *only_c[1] = { c }, *none[1] = { NULL };
+    nl_tensor *L2 = nl_reduce_all(NL_OP_SUM, ab, 0);
+    CHECK(nl_backward_inputs(L2, NULL, 0, only_a, 1, NULL, NULL) != 0 && strstr(nl_error(), "inputs is empty"));
+    CHECK(nl_backward_inputs(L2, NULL, 1, only_c, 1, NULL, NULL) != 0 &&
+          strstr(nl_error(), "backward: input 1 (shape [1]) does not require grad"));
+    CHECK(nl_backward_inputs(L2, NULL, 1, none, 1, NULL, NULL) != 0 && strstr(nl_error(), "got nil"));
+    nl_release(L2);
+    nl_release(c);
+    nl_release(L);
+    nl_release(y);
+    nl_release(ab);
+    nl_release(a);
+    nl_release(b);
+}
