@@ -5,6 +5,8 @@
 -- MultivariateNormal, Independent, Gamma, Dirichlet, Beta, Poisson,
 -- Binomial, LogNormal, Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,
 -- Geometric, Weibull, Pareto, StudentT, Multinomial, MixtureSameFamily,
+-- NegativeBinomial, FisherSnedecor, (Logit)RelaxedBernoulli,
+-- RelaxedOneHotCategorical (ExpRelaxedCategorical),
 -- TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
@@ -2523,6 +2525,289 @@ return function(nl)
     end
     function MixtureSameFamily.__tostring(self)
       return ('MixtureSameFamily(%s, %s)'):format(tostring(self.mixture_distribution), tostring(self.component_distribution))
+    end
+  end
+
+  do
+    -- ---- NegativeBinomial, FisherSnedecor, RelaxedBernoulli, RelaxedOneHotCategorical -----------------
+    -- RelaxedBernoulli and RelaxedOneHotCategorical are, as PyTorch 1.13's,
+    -- TransformedDistributions of LogitRelaxedBernoulli (through a sigmoid)
+    -- and ExpRelaxedCategorical (through exp), with their parameters read
+    -- from the base
+
+    -- (lead, probs, logits, opts) positionally, or one table {lead_name = , probs = | logits = , validate_args = }
+    local function lead_probs_or_logits(op, lead_name, lead, probs, logits, opts)
+      logits, opts = options_last(logits, opts)
+      if type(lead) == 'table' and not is_tensor(lead) and probs == nil and logits == nil and opts == nil then
+        opts = options(op, lead, { [lead_name] = true, probs = true, logits = true })
+        lead, probs, logits = opts[lead_name], opts.probs, opts.logits
+      else
+        opts = options(op, opts)
+      end
+      if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
+      return lead, probs, logits, opts
+    end
+    local function binary_logits(p)
+      local q = clamp_probs(p)
+      return q:log() - (-q):log1p()
+    end
+
+    local NegativeBinomial = class('NegativeBinomial', {
+      mean = function(self) return self.total_count * self.logits:exp() end,
+      mode = function(self) return ((self.total_count - 1) * self.logits:exp()):floor():clamp(0) end,
+      variance = function(self) return self.mean / (-self.logits):sigmoid() end,
+      param_shape = function(self) return self.batch_shape end,
+    })
+    D.NegativeBinomial = NegativeBinomial
+    NegativeBinomial.arg_constraints = {
+      total_count = constraints.nonnegative,
+      probs = constraint('half_open_interval(0, 1)', function(v) return v:ge(0) * v:lt(1) end),
+      logits = constraints.real }
+    NegativeBinomial.support = constraints.nonnegative_integer
+    NegativeBinomial._param_dims = { total_count = 0, probs = 0, logits = 0 }
+    NegativeBinomial._param_order = { 'total_count', 'probs', 'logits' }
+    -- NegativeBinomial(total_count, probs) or NegativeBinomial(total_count, nil, logits) or
+    -- NegativeBinomial{total_count = , probs = | logits = , validate_args = }: the number of
+    -- successes (each of probability probs) before the total_count-th failure
+    function NegativeBinomial._new(n, probs, logits, opts)
+      local op = 'NegativeBinomial'
+      n, probs, logits, opts = lead_probs_or_logits(op, 'total_count', n, probs, logits, opts)
+      local name = probs ~= nil and 'probs' or 'logits'
+      local param = probs or logits
+      if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or nl.get_default_dtype()) end
+      local p, shape = broadcast_all(op, { 'total_count', name }, { n, param })
+      local self = new(NegativeBinomial, { 'total_count', name })
+      self._dtype = p[2]:dtype()
+      self.total_count = p[1]:to(self._dtype)
+      if probs ~= nil then
+        self.probs = p[2]
+        self.logits = binary_logits(self.probs)
+      else
+        self.logits = p[2]
+        self.probs = self.logits:sigmoid()
+      end
+      return init(self, shape, {}, opts)
+    end
+    -- a Poisson draw of a Gamma(total_count, 1) draw times exp(logits) (no gradient)
+    function NegativeBinomial.sample(self, shape)
+      local op = 'NegativeBinomial.sample'
+      local s = self:_extended_shape(shape_arg(op, shape))
+      check_draw_param(op, 'total_count', self.total_count, '>= 0 and finite',
+                       function(t) return t:ge(0) * t:lt(math.huge) end)
+      check_draw_param(op, 'logits', self.logits, 'not NaN', function(t) return t:eq(t) end)
+      return no_grad(function()
+        local n = self.total_count:detach():expand(s):to('float64'):contiguous()
+        local zero = n:eq(0)
+        local lg = log_standard_gamma(nl.where(zero, 1, n))
+        local rate = nl.where(zero, 0, (lg + self.logits:detach():expand(s):to('float64')):exp())
+        return poisson_draw(rate:contiguous()):to(self._dtype)
+      end)
+    end
+    function NegativeBinomial.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local n, l = self.total_count, self.logits
+      local unnorm = n * F.logsigmoid(-l) + v * F.logsigmoid(l)
+      local norm = -(n + v):lgamma() + (v + 1):lgamma() + n:lgamma()
+      -- (total_count + value = 0 scores log 1, as PyTorch's masked_fill)
+      norm = nl.where((n + v):eq(0), 0, norm)
+      return unnorm - norm
+    end
+
+    local NAN = 0 / 0
+    local FisherSnedecor = class('FisherSnedecor', {
+      -- NaN where df2 <= 2 (mean), df2 <= 4 (variance), df1 <= 2 (mode), as PyTorch's
+      mean = function(self)
+        local df2 = nl.where(self.df2:detach():gt(2), self.df2, NAN)
+        return df2 / (df2 - 2)
+      end,
+      mode = function(self)
+        local m = (self.df1 - 2) / self.df1 * self.df2 / (self.df2 + 2)
+        return nl.where(m:detach():gt(0), m, NAN)
+      end,
+      variance = function(self)
+        local df1 = self.df1
+        local df2 = nl.where(self.df2:detach():gt(4), self.df2, NAN)
+        return 2 * df2:pow(2) * (df1 + df2 - 2) / (df1 * (df2 - 2):pow(2) * (df2 - 4))
+      end,
+    })
+    D.FisherSnedecor = FisherSnedecor
+    FisherSnedecor.arg_constraints = { df1 = constraints.positive, df2 = constraints.positive }
+    FisherSnedecor.support = constraints.positive
+    FisherSnedecor._param_dims = { df1 = 0, df2 = 0 }
+    FisherSnedecor._param_order = { 'df1', 'df2' }
+    FisherSnedecor.rsample = no_rsample('FisherSnedecor')
+    -- FisherSnedecor(df1, df2, [{validate_args}])
+    function FisherSnedecor._new(df1, df2, opts)
+      opts = options('FisherSnedecor', opts)
+      local self = new(FisherSnedecor)
+      local p, shape = broadcast_all('FisherSnedecor', FisherSnedecor._param_order, { df1, df2 })
+      self.df1, self.df2, self._dtype = p[1], p[2], p[1]:dtype()
+      return init(self, shape, {}, opts)
+    end
+    -- (X1 / df1) / (X2 / df2) of chi-squares X1, X2 of df1 and df2 degrees (Gamma(df / 2) draws)
+    function FisherSnedecor.sample(self, shape)
+      local op = 'FisherSnedecor.sample'
+      local s = self:_extended_shape(shape_arg(op, shape))
+      check_concentration(op, 'df1', self.df1)
+      check_concentration(op, 'df2', self.df2)
+      return no_grad(function()
+        local d1 = self.df1:detach():expand(s):to('float64'):contiguous()
+        local d2 = self.df2:detach():expand(s):to('float64'):contiguous()
+        local l1 = log_standard_gamma(d1 * 0.5) - (d1 * 0.5):log()
+        local l2 = log_standard_gamma(d2 * 0.5) - (d2 * 0.5):log()
+        local dt = self._dtype
+        return (l1 - l2):exp():to(dt):clamp(TINY[dt])
+      end)
+    end
+    function FisherSnedecor.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local c1, c2 = self.df1 * 0.5, self.df2 * 0.5
+      local ratio = self.df1 / self.df2
+      local t1 = (c1 + c2):lgamma() - c1:lgamma() - c2:lgamma()
+      local t2 = c1 * ratio:log() + (c1 - 1) * v:log()
+      local t3 = (c1 + c2) * (ratio * v):log1p()
+      return t1 + t2 - t3
+    end
+
+    -- a temperature: a tensor (a number becomes one of dtype)
+    local function temperature_of(op, t, dtype)
+      if type(t) == 'number' then return nl.tensor(t, dtype) end
+      if not is_tensor(t) or t:dtype() == 'int64' then
+        raise(('%s: expected temperature as a float tensor or a number, got %s'):format(op,
+              is_tensor(t) and 'int64 ' .. shape_str(t:shape()) or type(t)))
+      end
+      return t
+    end
+    local function relaxed_props(extra)
+      local props = {
+        temperature = function(self) return self.base_dist.temperature end,
+        probs = function(self) return self.base_dist.probs end,
+        logits = function(self) return self.base_dist.logits end,
+      }
+      for k, f in pairs(extra or {}) do props[k] = f end
+      return props
+    end
+
+    local LogitRelaxedBernoulli = class('LogitRelaxedBernoulli', {
+      param_shape = function(self) return self.batch_shape end,
+    })
+    D.LogitRelaxedBernoulli = LogitRelaxedBernoulli
+    LogitRelaxedBernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
+    LogitRelaxedBernoulli.support = constraints.real
+    LogitRelaxedBernoulli.has_rsample = true
+    LogitRelaxedBernoulli._param_dims = { probs = 0, logits = 0 }
+    LogitRelaxedBernoulli._param_order = { 'probs', 'logits' }
+    -- LogitRelaxedBernoulli(temperature, probs) or (temperature, nil, logits) or
+    -- {temperature = , probs = | logits = , validate_args = }: the logit of a RelaxedBernoulli draw
+    function LogitRelaxedBernoulli._new(temperature, probs, logits, opts)
+      local op = 'LogitRelaxedBernoulli'
+      temperature, probs, logits, opts = lead_probs_or_logits(op, 'temperature', temperature, probs, logits, opts)
+      local self
+      if probs ~= nil then
+        self = new(LogitRelaxedBernoulli, { 'probs' })
+        self.probs = broadcast_all(op, { 'probs' }, { probs })[1]
+        self.logits = binary_logits(self.probs)
+      else
+        self = new(LogitRelaxedBernoulli, { 'logits' })
+        self.logits = broadcast_all(op, { 'logits' }, { logits })[1]
+        self.probs = self.logits:sigmoid()
+      end
+      self._dtype = self.probs:dtype()
+      self.temperature = temperature_of(op, temperature, self._dtype)
+      return init(self, self.probs:shape(), {}, opts)
+    end
+    -- (logit(u) + logits) / temperature of u uniform (clamped to [eps, 1 - eps])
+    function LogitRelaxedBernoulli.rsample(self, shape)
+      local s = self:_extended_shape(shape_arg('LogitRelaxedBernoulli.rsample', shape))
+      local u = clamp_probs(nl.rand(s, self._dtype))
+      return (u:log() - (-u):log1p() + self.logits) / self.temperature
+    end
+    function LogitRelaxedBernoulli.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local t = self.temperature
+      local diff = self.logits - v * t
+      return t:log() + diff - 2 * diff:exp():log1p()
+    end
+
+    local RelaxedBernoulli = TransformedDistribution:extend('RelaxedBernoulli', relaxed_props())
+    D.RelaxedBernoulli = RelaxedBernoulli
+    RelaxedBernoulli.arg_constraints = LogitRelaxedBernoulli.arg_constraints
+    RelaxedBernoulli.has_rsample = true
+    RelaxedBernoulli._param_order = {}
+    -- RelaxedBernoulli(temperature, probs) or (temperature, nil, logits) or
+    -- {temperature = , probs = | logits = , validate_args = }: on [0, 1], the
+    -- sigmoid of a LogitRelaxedBernoulli
+    function RelaxedBernoulli._new(temperature, probs, logits, opts)
+      temperature, probs, logits, opts = lead_probs_or_logits('RelaxedBernoulli', 'temperature', temperature, probs,
+                                                              logits, opts)
+      local base = LogitRelaxedBernoulli._new(temperature, probs, logits, { validate_args = opts.validate_args })
+      local self = new(RelaxedBernoulli, {})
+      self.base_dist, self.transforms, self._dtype = base, { transforms.SigmoidTransform() }, base._dtype
+      return init(self, base.batch_shape, {}, opts)
+    end
+    function RelaxedBernoulli.__tostring(self)
+      return ('RelaxedBernoulli(temperature: %s, probs: %s)'):format(
+        self.temperature:numel() == 1 and ('%.4g'):format(self.temperature:reshape(-1)[1]) or shape_str(self.temperature:shape()),
+        shape_str(self.probs:shape()))
+    end
+
+    local ExpRelaxedCategorical = class('ExpRelaxedCategorical', {
+      param_shape = function(self) return self.probs:shape() end,
+    })
+    D.ExpRelaxedCategorical = ExpRelaxedCategorical
+    ExpRelaxedCategorical.arg_constraints = Categorical.arg_constraints
+    ExpRelaxedCategorical.support = constraints.real_vector
+    ExpRelaxedCategorical.has_rsample = true
+    ExpRelaxedCategorical._param_dims = { probs = 1, logits = 1 }
+    ExpRelaxedCategorical._param_order = { 'probs', 'logits' }
+    -- ExpRelaxedCategorical(temperature, probs) or (temperature, nil, logits) or
+    -- {temperature = , probs = | logits = , validate_args = }: the log of a
+    -- RelaxedOneHotCategorical draw, over the last dim
+    function ExpRelaxedCategorical._new(temperature, probs, logits, opts)
+      local op = 'ExpRelaxedCategorical'
+      temperature, probs, logits, opts = lead_probs_or_logits(op, 'temperature', temperature, probs, logits, opts)
+      local cat = Categorical._new(probs, logits, { validate_args = opts.validate_args })
+      local self = new(ExpRelaxedCategorical, {})
+      self.probs, self.logits, self._dtype, self._num_events = cat.probs, cat.logits, cat._dtype, cat._num_events
+      self.temperature = temperature_of(op, temperature, self._dtype)
+      local s = self.probs:shape()
+      return init(self, sub(s, 1, -2), { s[#s] }, opts)
+    end
+    -- log_softmax((logits + g) / temperature) of Gumbel draws g = -log(-log u)
+    function ExpRelaxedCategorical.rsample(self, shape)
+      local s = self:_extended_shape(shape_arg('ExpRelaxedCategorical.rsample', shape))
+      local u = clamp_probs(nl.rand(s, self._dtype))
+      local scores = (self.logits - (-u:log()):log()) / self.temperature
+      return scores - scores:logsumexp(-1, true)
+    end
+    function ExpRelaxedCategorical.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local k, t = self._num_events, self.temperature
+      local log_scale = nl.full_like(t:detach(), k):lgamma() + t:log() * (k - 1)
+      local score = self.logits - v * t
+      return (score - score:logsumexp(-1, true)):sum(-1) + log_scale
+    end
+
+    local RelaxedOneHotCategorical = TransformedDistribution:extend('RelaxedOneHotCategorical', relaxed_props({
+      support = function() return constraints.simplex end,
+    }))
+    D.RelaxedOneHotCategorical = RelaxedOneHotCategorical
+    RelaxedOneHotCategorical.arg_constraints = Categorical.arg_constraints
+    RelaxedOneHotCategorical.has_rsample = true
+    RelaxedOneHotCategorical._param_order = {}
+    -- RelaxedOneHotCategorical(temperature, probs) or (temperature, nil, logits) or
+    -- {temperature = , probs = | logits = , validate_args = }: on the simplex,
+    -- exp of an ExpRelaxedCategorical
+    function RelaxedOneHotCategorical._new(temperature, probs, logits, opts)
+      temperature, probs, logits, opts = lead_probs_or_logits('RelaxedOneHotCategorical', 'temperature', temperature,
+                                                              probs, logits, opts)
+      local base = ExpRelaxedCategorical._new(temperature, probs, logits, { validate_args = opts.validate_args })
+      local self = new(RelaxedOneHotCategorical, {})
+      self.base_dist, self.transforms, self._dtype = base, { transforms.ExpTransform() }, base._dtype
+      return init(self, base.batch_shape, base.event_shape, opts)
+    end
+    function RelaxedOneHotCategorical.__tostring(self)
+      return ('RelaxedOneHotCategorical(probs: %s)'):format(shape_str(self.probs:shape()))
     end
   end
 

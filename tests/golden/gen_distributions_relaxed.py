@@ -1,0 +1,116 @@
+# gen_distributions_relaxed.py: PyTorch 1.13 golden values for
+# nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,
+# RelaxedBernoulli, ExpRelaxedCategorical and RelaxedOneHotCategorical
+# (lua/nnlua/distributions.lua): log_prob, mean, variance, stddev and mode
+# where PyTorch defines them, with the gradients w.r.t. the parameters
+# (temperature included), float64 and float32. Writes
+# tests/golden/distributions_relaxed.lua, checked by
+# tests/spec/distributions_relaxed_spec.lua (the case format of
+# gen_distributions_more.py). Regenerate, from the repository root, with
+#
+#     /usr/bin/python3 tests/golden/gen_distributions_relaxed.py
+#
+# Each output's gradients are those of (out * w).sum(), w a fixed random
+# tensor. New cases go at the end.
+import torch
+import torch.distributions as D
+from common import F32, F64, lua_tensor, write_golden
+
+torch.manual_seed(20261130)
+
+BUILD = {
+    'NegativeBinomial_probs': lambda n, p: D.NegativeBinomial(n, probs=p),
+    'NegativeBinomial_logits': lambda n, l: D.NegativeBinomial(n, logits=l),
+    'FisherSnedecor': lambda df1, df2: D.FisherSnedecor(df1, df2),
+    'LogitRelaxedBernoulli': lambda t, p: torch.distributions.relaxed_bernoulli.LogitRelaxedBernoulli(t, probs=p),
+    'RelaxedBernoulli_probs': lambda t, p: D.RelaxedBernoulli(t, probs=p),
+    'RelaxedBernoulli_logits': lambda t, l: D.RelaxedBernoulli(t, logits=l),
+    'ExpRelaxedCategorical': lambda t, l: torch.distributions.relaxed_categorical.ExpRelaxedCategorical(t, logits=l),
+    'RelaxedOneHotCategorical_probs': lambda t, p: D.RelaxedOneHotCategorical(t, probs=p),
+    'RelaxedOneHotCategorical_logits': lambda t, l: D.RelaxedOneHotCategorical(t, logits=l),
+}
+STATS = ('mean', 'variance', 'stddev', 'mode')
+LINES = []
+
+
+def out_and_grads(leaves, out):
+    w = torch.randn(out.shape, dtype=out.dtype)
+    grads = [None] * len(leaves)
+    if out.requires_grad:
+        gs = torch.autograd.grad((out * w).sum(), leaves, allow_unused=True, retain_graph=True)
+        grads = [None if g is None or bool((g == 0).all()) else g for g in gs]
+    return w, out.detach(), grads
+
+
+def lua_list_of(ts):
+    return '{ %s }' % ', '.join(lua_tensor(t, True) for t in ts)
+
+
+def case(name, kind, params, methods, values):
+    leaves = [p.clone().requires_grad_(True) for p in params]
+    d = BUILD[kind](*leaves)
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
+    LINES.append('    params = %s,' % lua_list_of(params))
+    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
+        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
+    LINES.append('    methods = {')
+    for m in methods:
+        value = None
+        if m in STATS:
+            out = getattr(d, m)
+        else:
+            value = values[m]
+            out = getattr(d, m)(value)
+        w, out, grads = out_and_grads(leaves, out)
+        LINES.append("      { m = '%s', value = %s, w = %s, out = %s, grads = %s }," % (
+            m, lua_tensor(value, True), lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
+    LINES.append('    },')
+    LINES.append('  },')
+
+
+def rn(*s, dtype=F64):
+    return torch.randn(s, dtype=F64).to(dtype)
+
+
+def ru(lo, hi, *s, dtype=F64):
+    return (torch.rand(s, dtype=F64) * (hi - lo) + lo).to(dtype)
+
+
+def simplex(*s, dtype=F64):
+    x = torch.rand(s, dtype=F64) + 0.05
+    return (x / x.sum(-1, keepdim=True)).to(dtype)
+
+
+ALL = ('log_prob', 'mean', 'variance', 'stddev', 'mode')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    T = lambda v: torch.tensor(v, dtype=dt)
+    # total_count 0 with value 0 (log 1), fractional total_count, a probs of 0
+    case('NegativeBinomial probs ' + tag, 'NegativeBinomial_probs',
+         [T([[0.0, 1.0, 2.5], [4.0, 7.5, 3.0]]), T([0.2, 0.5, 0.85])], ALL,
+         {'log_prob': T([[[0, 0, 3], [2, 11, 0]], [[0, 4, 1], [0, 1, 25]]])})
+    case('NegativeBinomial probs0 ' + tag, 'NegativeBinomial_probs', [T([2.0, 3.0]), T([0.0, 0.4])],
+         ('log_prob', 'mean', 'variance'), {'log_prob': T([0, 2])})
+    case('NegativeBinomial logits ' + tag, 'NegativeBinomial_logits', [ru(0.5, 6, 3, dtype=dt), rn(2, 3, dtype=dt)], ALL,
+         {'log_prob': torch.randint(0, 12, (2, 3)).to(dt)})
+    # df1 and df2 on both sides of 2 and 4 (NaN moments)
+    case('FisherSnedecor ' + tag, 'FisherSnedecor',
+         [T([[0.8, 2.5, 5.0], [1.5, 3.0, 12.0]]), T([1.5, 3.5, 9.0])], ALL,
+         {'log_prob': ru(0.05, 5, 4, 2, 3, dtype=dt)})
+    case('LogitRelaxedBernoulli ' + tag, 'LogitRelaxedBernoulli', [T(0.6), ru(0.05, 0.95, 2, 3, dtype=dt)],
+         ('log_prob',), {'log_prob': rn(4, 2, 3, dtype=dt) * 3})
+    case('RelaxedBernoulli probs ' + tag, 'RelaxedBernoulli_probs', [T(0.4), ru(0.05, 0.95, 3, dtype=dt)],
+         ('log_prob',), {'log_prob': ru(0.01, 0.99, 2, 3, dtype=dt)})
+    case('RelaxedBernoulli logits ' + tag, 'RelaxedBernoulli_logits', [ru(0.3, 2, 2, 1, dtype=dt), rn(2, 3, dtype=dt)],
+         ('log_prob',), {'log_prob': ru(0.01, 0.99, 2, 3, dtype=dt)})
+    case('ExpRelaxedCategorical ' + tag, 'ExpRelaxedCategorical', [T(0.8), rn(2, 4, dtype=dt)],
+         ('log_prob',), {'log_prob': simplex(3, 2, 4, dtype=dt).log()})
+    case('RelaxedOneHotCategorical probs ' + tag, 'RelaxedOneHotCategorical_probs', [T(0.5), simplex(2, 3, dtype=dt)],
+         ('log_prob',), {'log_prob': simplex(4, 2, 3, dtype=dt)})
+    case('RelaxedOneHotCategorical logits ' + tag, 'RelaxedOneHotCategorical_logits', [T(1.7), rn(4, dtype=dt)],
+         ('log_prob',), {'log_prob': simplex(3, 4, dtype=dt)})
+
+write_golden('distributions_relaxed.lua', [
+    'PyTorch %s golden values for nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,' % torch.__version__,
+    'RelaxedBernoulli, ExpRelaxedCategorical and RelaxedOneHotCategorical, and the gradients. Made by',
+    'tests/golden/gen_distributions_relaxed.py; checked by tests/spec/distributions_relaxed_spec.lua. Do not edit.'], LINES)

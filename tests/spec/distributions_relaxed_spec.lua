@@ -1,0 +1,252 @@
+-- nl.distributions' NegativeBinomial, FisherSnedecor, RelaxedBernoulli and
+-- RelaxedOneHotCategorical (with their bases LogitRelaxedBernoulli and
+-- ExpRelaxedCategorical): PyTorch 1.13's values and gradients (golden data
+-- from tests/golden/gen_distributions_relaxed.py) of log_prob, the moments
+-- and mode; sampling checked by seeded draws against closed-form cdfs,
+-- class frequencies and means; rsample's gradients; expand, support checks
+-- and the errors.
+local S = require 'support'
+local nl = require 'nnlua'
+local D = nl.distributions
+local G = dofile(S.root .. '/tests/golden/distributions_relaxed.lua')
+
+local function has(msg, part) S.contains(msg, part) return true end
+local t64 = function(v) return nl.tensor(v, 'float64') end
+
+local TOL = { float32 = { 2e-4, 2e-5 }, float64 = { 1e-9, 1e-11 } }
+local BUILD = {
+  NegativeBinomial_probs = function(n, p) return D.NegativeBinomial(n, p) end,
+  NegativeBinomial_logits = function(n, l) return D.NegativeBinomial { total_count = n, logits = l } end,
+  FisherSnedecor = function(df1, df2) return D.FisherSnedecor(df1, df2) end,
+  LogitRelaxedBernoulli = function(t, p) return D.LogitRelaxedBernoulli(t, p) end,
+  RelaxedBernoulli_probs = function(t, p) return D.RelaxedBernoulli(t, p) end,
+  RelaxedBernoulli_logits = function(t, l) return D.RelaxedBernoulli(t, nil, l) end,
+  ExpRelaxedCategorical = function(t, l) return D.ExpRelaxedCategorical { temperature = t, logits = l } end,
+  RelaxedOneHotCategorical_probs = function(t, p) return D.RelaxedOneHotCategorical(t, p) end,
+  RelaxedOneHotCategorical_logits = function(t, l) return D.RelaxedOneHotCategorical { temperature = t, logits = l } end,
+}
+
+local function leaves_of(params)
+  local out = {}
+  for i, p in ipairs(params) do out[i] = S.from_golden(p):requires_grad() end
+  return out
+end
+local function check_grads(c, leaves, out, w, grads, tol, what)
+  for _, l in ipairs(leaves) do l.grad = nil end
+  local loss = (out * S.from_golden(w)):sum()
+  if loss.is_requires_grad then loss:backward({ retain_graph = true }) end
+  for i, l in ipairs(leaves) do
+    local want = grads[i]
+    if want then
+      assert.is_not_nil(l.grad, ('%s %s: no gradient for parameter %d'):format(c.name, what, i))
+      S.expect_golden(l.grad, want, ('%s %s grad %d'):format(c.name, what, i), tol)
+    elseif l.grad then
+      assert.are.equal(0, l.grad:abs():sum():item(), ('%s %s: gradient for parameter %d'):format(c.name, what, i))
+    end
+  end
+end
+
+describe('distributions (relaxed families): PyTorch golden values and gradients', function()
+  it('covers every builder with a case', function()
+    local seen = {}
+    for _, c in ipairs(G) do seen[c.kind] = true end
+    for k in pairs(BUILD) do assert.is_true(seen[k] == true, 'no golden case for ' .. k) end
+  end)
+  for _, c in ipairs(G) do
+    it(c.name, function()
+      local leaves = leaves_of(c.params)
+      local tol = TOL[leaves[1]:dtype()]
+      local d = BUILD[c.kind](unpack(leaves))
+      assert.are.same(c.batch_shape, d.batch_shape)
+      assert.are.same(c.event_shape, d.event_shape)
+      for _, m in ipairs(c.methods) do
+        local out
+        if m.value then out = d[m.m](d, S.from_golden(m.value)) else out = d[m.m] end
+        S.expect_golden(out, m.out, c.name .. ' ' .. m.m, tol)
+        check_grads(c, leaves, out, m.w, m.grads, tol, m.m)
+      end
+    end)
+  end
+end)
+
+-- the fraction of the draws x at or below each of the points qs, within 6
+-- standard errors of the true cdf(qs) (sqrt(F (1 - F) / n))
+local function check_quantiles(x, cdf_at, qs, what)
+  local n = x:numel()
+  for _, q in ipairs(qs) do
+    local frac = x:le(q):to('float64'):mean():item()
+    local F = cdf_at(q)
+    local se = math.sqrt(F * (1 - F) / n)
+    assert.is_true(math.abs(frac - F) <= 6 * se + 1e-12,
+      ('%s: fraction below %g is %g, expected %g (se %g)'):format(what, q, frac, F, se))
+  end
+end
+local function logit(y) return math.log(y / (1 - y)) end
+local function sigmoid(z) return 1 / (1 + math.exp(-z)) end
+
+describe('distributions (relaxed families): sampling', function()
+  local N = 100000
+  it('draws NegativeBinomial and FisherSnedecor with their cdfs (6 standard errors over 100k draws)', function()
+    nl.manual_seed(41)
+    -- NegativeBinomial(1, p): P(X <= k) = 1 - p^(k + 1); (2, p): P(X = k) = (k + 1) (1 - p)^2 p^k
+    local function nb2_cdf(p)
+      return function(q)
+        local F = 0
+        for k = 0, q do F = F + (k + 1) * (1 - p) ^ 2 * p ^ k end
+        return F
+      end
+    end
+    -- FisherSnedecor(2, d2): P(X <= x) = 1 - (d2 / (d2 + 2 x))^(d2 / 2)
+    local function f2_cdf(d2) return function(x) return 1 - (d2 / (d2 + 2 * x)) ^ (d2 / 2) end end
+    for _, c in ipairs({
+      { D.NegativeBinomial(t64(1), 0.7), function(q) return 1 - 0.7 ^ (q + 1) end, { 0, 1, 3, 8 } },
+      { D.NegativeBinomial(t64(2), 0.3), nb2_cdf(0.3), { 0, 1, 2, 4 } },
+      { D.NegativeBinomial(t64(2), 0.95), nb2_cdf(0.95), { 5, 20, 40, 80 } },
+      { D.FisherSnedecor(t64(2), 5), f2_cdf(5), { 0.1, 0.5, 1, 3, 10 } },
+      { D.FisherSnedecor(t64(2), 0.5), f2_cdf(0.5), { 0.1, 1, 10, 1000 } },
+    }) do
+      local x = c[1]:sample({ N })
+      assert.are.same({ N }, x:shape())
+      assert.are.equal('float64', x:dtype())
+      check_quantiles(x, c[2], c[3], c[1].__name)
+    end
+    -- whole draws; total_count 0 draws 0
+    local x = D.NegativeBinomial(nl.tensor({ 0, 3.5 }), 0.6):sample({ 1000 })
+    assert.are.equal('float32', x:dtype())
+    assert.are.equal(0, (x - x:floor()):abs():max():item())
+    assert.are.equal(0, x:select(2, 1):abs():max():item())
+  end)
+  it('draws NegativeBinomial and FisherSnedecor with their mean (6 standard errors over 100k draws)', function()
+    nl.manual_seed(42)
+    -- NegativeBinomial: mean n p / (1 - p), variance n p / (1 - p)^2; F(d1, d2): d2 / (d2 - 2),
+    -- variance 2 d2^2 (d1 + d2 - 2) / (d1 (d2 - 2)^2 (d2 - 4))
+    local cases = {
+      { D.NegativeBinomial(t64({ 0.5, 3.5, 40 }), t64({ 0.2, 0.6, 0.9 })),
+        function(n, p) return n * p / (1 - p), math.sqrt(n * p) / (1 - p) end, { 0.5, 3.5, 40 }, { 0.2, 0.6, 0.9 } },
+      { D.FisherSnedecor(t64({ 6, 1, 30 }), t64({ 10, 9, 50 })),
+        function(a, b) return b / (b - 2), math.sqrt(2 * b * b * (a + b - 2) / (a * (b - 2) ^ 2 * (b - 4))) end,
+        { 6, 1, 30 }, { 10, 9, 50 } },
+    }
+    for _, c in ipairs(cases) do
+      local m = S.flat(c[1]:sample({ N }):mean(1))
+      for i = 1, #m do
+        local mean, sd = c[2](c[3][i], c[4][i])
+        assert.is_true(math.abs(m[i] - mean) <= 6 * sd / math.sqrt(N),
+          ('%s: sample mean %g vs %g at %d'):format(c[1].__name, m[i], mean, i))
+      end
+    end
+  end)
+  it('draws RelaxedBernoulli on (0, 1) with its cdf sigmoid(t logit(y) - logits) (6 standard errors over 100k draws)', function()
+    nl.manual_seed(43)
+    for _, c in ipairs({ { 0.5, 0.3 }, { 2, 0.8 }, { 0.1, 0.5 } }) do
+      local t, p = c[1], c[2]
+      local d = D.RelaxedBernoulli(t64(t), p)
+      local x = d:sample({ N })
+      assert.is_true(x:min():item() > 0 and x:max():item() < 1)
+      check_quantiles(x, function(y) return sigmoid(t * logit(y) - logit(p)) end, { 0.01, 0.2, 0.5, 0.9, 0.999 },
+                      'RelaxedBernoulli')
+    end
+  end)
+  it('draws RelaxedOneHotCategorical on the simplex, its largest entry class k with probability probs[k] (6 standard errors over 100k draws)', function()
+    nl.manual_seed(44)
+    local p = { 0.1, 0.2, 0.3, 0.4 }
+    local x = D.RelaxedOneHotCategorical(t64(0.7), t64(p)):sample({ N })
+    assert.are.same({ N, 4 }, x:shape())
+    assert.is_true((x:sum(-1) - 1):abs():max():item() < 1e-12)
+    assert.is_true(x:min():item() >= 0)
+    local freq = S.flat(nl.nn.functional.one_hot(x:argmax(-1), 4):to('float64'):mean(1))
+    for k = 1, 4 do
+      local se = math.sqrt(p[k] * (1 - p[k]) / N)
+      assert.is_true(math.abs(freq[k] - p[k]) <= 6 * se, ('class %d: frequency %g, expected %g'):format(k, freq[k], p[k]))
+    end
+  end)
+  it('rsample differentiates RelaxedBernoulli and RelaxedOneHotCategorical draws; NegativeBinomial and FisherSnedecor have none', function()
+    nl.manual_seed(45)
+    -- y = sigmoid(x), x = (logit(u) + logits) / t: d y / d logits = y (1 - y) / t, d y / d t = -y (1 - y) x / t
+    local t, l = t64(1.5):requires_grad(), t64({ 0.3, -1 }):requires_grad()
+    local y = D.RelaxedBernoulli(t, nil, l):rsample({ 6 })
+    y:sum():backward()
+    local yd = y:detach()
+    local dy = yd * (1 - yd)
+    S.expect_close(l.grad, (dy / 1.5):sum(1), 'logits grad', 1e-9, 1e-12)
+    S.expect_close(t.grad, (-dy * (yd / (1 - yd)):log() / 1.5):sum(), 'temperature grad', 1e-9, 1e-12)
+    -- a RelaxedOneHotCategorical draw is softmax((logits + g) / t): adding c to all logits changes nothing,
+    -- so the gradient of any function of it sums to 0 over the classes; d y_k / d logits_k = y_k (1 - y_k) / t
+    local lc = t64({ 0.5, -0.2, 1 }):requires_grad()
+    local z = D.RelaxedOneHotCategorical(t64(0.8), nil, lc):rsample()
+    z:select(1, 2):backward()
+    local zd = S.flat(z:detach())
+    local g = S.flat(lc.grad)
+    assert.is_true(math.abs(g[1] + g[2] + g[3]) < 1e-12)
+    assert.is_true(math.abs(g[2] - zd[2] * (1 - zd[2]) / 0.8) < 1e-12)
+    assert.is_true(math.abs(g[1] + zd[1] * zd[2] / 0.8) < 1e-12)
+    assert.is_true(D.RelaxedBernoulli(1, 0.5).has_rsample and D.RelaxedOneHotCategorical(1, nl.ones(2)).has_rsample)
+    assert.is_false(D.NegativeBinomial(2, 0.5).has_rsample)
+    assert.is_false(D.FisherSnedecor(2, 3).has_rsample)
+    assert.is_true(has(S.errmsg(function() D.NegativeBinomial(2, 0.5):rsample() end), 'NegativeBinomial: rsample is not available'))
+    assert.is_true(has(S.errmsg(function() D.FisherSnedecor(2, 3):rsample() end),
+                       'FisherSnedecor: rsample is not available: nnlua cannot reparameterize FisherSnedecor draws'))
+  end)
+end)
+
+describe('distributions (relaxed families): shapes, classes and errors', function()
+  it('expands the batch', function()
+    for _, d in ipairs({ D.NegativeBinomial(nl.ones(3), 0.5), D.FisherSnedecor(nl.ones(3), 3),
+                         D.RelaxedBernoulli(0.5, nl.full({ 3 }, 0.3)) }) do
+      local e = d:expand({ 2, 3 })
+      assert.are.same({ 2, 3 }, e.batch_shape)
+      assert.are.same({ 4, 2, 3 }, e:sample({ 4 }):shape())
+      assert.are.same({ 2, 3 }, e:log_prob(nl.ones(2, 3)):shape())
+      assert.are.equal(getmetatable(d), getmetatable(e))
+    end
+    local c = D.RelaxedOneHotCategorical(0.5, nl.ones(3, 4)):expand({ 2, 3 })
+    assert.are.same({ 2, 3 }, c.batch_shape)
+    assert.are.same({ 4 }, c.event_shape)
+    assert.are.same({ 5, 2, 3, 4 }, c:rsample({ 5 }):shape())
+    assert.are.same({ 2, 3 }, c:log_prob(nl.full({ 4 }, 0.25)):shape())
+  end)
+  it('is a TransformedDistribution where PyTorch 1.13 builds one, with its parameters from the base', function()
+    local r = D.RelaxedBernoulli(nl.tensor(0.5), nl.tensor({ 0.2, 0.7 }))
+    assert.are.equal(D.TransformedDistribution, getmetatable(r)._parent)
+    assert.are.equal(D.LogitRelaxedBernoulli, getmetatable(r.base_dist))
+    assert.are.equal(0.5, r.temperature:item())
+    assert.is_true(math.abs(r.logits[1] - math.log(0.25)) < 1e-6)
+    local c = D.RelaxedOneHotCategorical(2, nl.tensor({ 1, 3 }))
+    assert.are.equal(D.ExpRelaxedCategorical, getmetatable(c.base_dist))
+    S.expect_close(c.probs, nl.tensor({ 0.25, 0.75 }), 'probs', 1e-7, 1e-7)
+    -- NegativeBinomial's logits from probs, probs from logits
+    S.expect_close(D.NegativeBinomial(3, nil, nl.tensor({ 0 })).probs, nl.tensor({ 0.5 }), 'probs', 1e-7, 1e-7)
+  end)
+  it('refuses parameters and values out of their constraints, naming the distribution', function()
+    assert.is_true(has(S.errmsg(function() D.NegativeBinomial(nl.tensor({ 1, -1 }), 0.5) end),
+                       'NegativeBinomial: expected parameter total_count (shape [2])'))
+    assert.is_true(has(S.errmsg(function() D.NegativeBinomial(2, nl.tensor({ 1 })) end),
+                       'NegativeBinomial: expected parameter probs (shape [1]) to satisfy the constraint half_open_interval(0, 1)'))
+    assert.is_true(has(S.errmsg(function() D.NegativeBinomial(2) end), 'NegativeBinomial: either probs or logits'))
+    assert.is_true(has(S.errmsg(function() D.NegativeBinomial(2, 0.5):log_prob(nl.tensor({ 1.5 })) end),
+                       'NegativeBinomial.log_prob: expected the value (shape [1]) to be within the support (nonnegative_integer)'))
+    assert.is_true(has(S.errmsg(function() D.NegativeBinomial(nl.tensor({ -1 }), 0.5, { validate_args = false }):sample() end),
+                       'NegativeBinomial.sample: expected total_count >= 0 and finite'))
+    assert.is_true(has(S.errmsg(function() D.FisherSnedecor(nl.tensor({ 1, 0 }), 2) end),
+                       'FisherSnedecor: expected parameter df1 (shape [2])'))
+    assert.is_true(has(S.errmsg(function() D.FisherSnedecor(1, 2):log_prob(nl.tensor({ -1 })) end),
+                       'FisherSnedecor.log_prob: expected the value (shape [1]) to be within the support (positive)'))
+    assert.is_true(has(S.errmsg(function() D.FisherSnedecor(nl.tensor({ -1 }), 2, { validate_args = false }):sample() end),
+                       'FisherSnedecor.sample: expected df1 > 0 and finite'))
+    assert.is_true(has(S.errmsg(function() D.FisherSnedecor(1, 2, {}, 3) end), 'FisherSnedecor'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedBernoulli(0.5, nl.tensor({ 1.5 })) end),
+                       'LogitRelaxedBernoulli: expected parameter probs (shape [1])'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedBernoulli('hot', 0.5) end),
+                       'LogitRelaxedBernoulli: expected temperature as a float tensor or a number, got string'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedBernoulli(0.5, 0.3):log_prob(nl.tensor({ 1.5 })) end),
+                       'RelaxedBernoulli.log_prob: expected the value (shape [1]) to be within the support (unit_interval)'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedOneHotCategorical(0.5, nl.tensor({ 0.5, -0.5 })) end),
+                       'Categorical: expected parameter probs'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedOneHotCategorical(0.5, nl.ones(3)):log_prob(nl.tensor({ 0.5, 0.6, 0.1 })) end),
+                       'RelaxedOneHotCategorical.log_prob: expected the value (shape [3]) to be within the support (simplex)'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedOneHotCategorical(0.5, nl.ones(3)):log_prob(nl.full({ 2 }, 0.5)) end),
+                       'must match event_shape [3]'))
+    assert.is_true(has(S.errmsg(function() D.RelaxedOneHotCategorical{ temperature = 0.5, probs = nl.ones(3), logits = nl.ones(3) } end),
+                       'either probs or logits'))
+  end)
+end)
