@@ -6,7 +6,7 @@
 -- Binomial, LogNormal, Cauchy, HalfNormal, HalfCauchy, Gumbel, Chi2,
 -- Geometric, Weibull, Pareto, StudentT, Multinomial, MixtureSameFamily,
 -- NegativeBinomial, FisherSnedecor, (Logit)RelaxedBernoulli,
--- RelaxedOneHotCategorical (ExpRelaxedCategorical),
+-- RelaxedOneHotCategorical (ExpRelaxedCategorical), LowRankMultivariateNormal,
 -- TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
@@ -2809,6 +2809,115 @@ return function(nl)
     function RelaxedOneHotCategorical.__tostring(self)
       return ('RelaxedOneHotCategorical(probs: %s)'):format(shape_str(self.probs:shape()))
     end
+
+    -- ---- LowRankMultivariateNormal ----------------------------------------------------------------
+    -- covariance W W^T + diag(d), W (..., n, r): log_prob and entropy by the
+    -- Woodbury identity and the matrix determinant lemma through the
+    -- capacitance I + W^T diag(d)^-1 W (r x r), as PyTorch 1.13's
+    local LowRankMVN = class('LowRankMultivariateNormal', {
+      mean = function(self) return self.loc end,
+      mode = function(self) return self.loc end,
+      variance = function(self)
+        return (self._unbroadcasted_cov_factor:pow(2):sum(-1) + self._unbroadcasted_cov_diag)
+               :expand(concat(self.batch_shape, self.event_shape))
+      end,
+      covariance_matrix = function(self)
+        local W, n = self._unbroadcasted_cov_factor, self.event_shape[1]
+        return (nl.matmul(W, mT(W)) + nl.diag_embed(self._unbroadcasted_cov_diag)):expand(concat(self.batch_shape, { n, n }))
+      end,
+      scale_tril = function(self) return nl.linalg.cholesky(self.covariance_matrix) end,
+      precision_matrix = function(self) return nl.cholesky_inverse(self.scale_tril) end,
+    })
+    D.LowRankMultivariateNormal = LowRankMVN
+    LowRankMVN.arg_constraints = { loc = constraints.real_vector,
+                                   cov_factor = constraints.independent(constraints.real, 2),
+                                   cov_diag = constraints.independent(constraints.positive, 1) }
+    LowRankMVN.support = constraints.real_vector
+    LowRankMVN._value_as_params = true
+    LowRankMVN.has_rsample = true
+    LowRankMVN._param_dims = { loc = 1, cov_factor = 2, cov_diag = 1 }
+    LowRankMVN._param_order = { 'loc', 'cov_factor', 'cov_diag' }
+    -- LowRankMultivariateNormal(loc, cov_factor, cov_diag, [{validate_args}]):
+    -- loc (..., n), cov_factor (..., n, r), cov_diag (..., n), batch dims broadcast
+    function LowRankMVN._new(loc, W, d, opts)
+      local op = 'LowRankMultivariateNormal'
+      opts = options(op, opts)
+      float_tensor(op, 'loc', loc, 1)
+      float_tensor(op, 'cov_factor', W, 2)
+      float_tensor(op, 'cov_diag', d, 1)
+      if W:dtype() ~= loc:dtype() or d:dtype() ~= loc:dtype() then
+        raise(('%s: loc is %s, cov_factor %s and cov_diag %s'):format(op, loc:dtype(), W:dtype(), d:dtype()))
+      end
+      local n = loc:size(-1)
+      if W:size(-2) ~= n or d:size(-1) ~= n then
+        raise(('%s: cov_factor %s must be (..., %d, rank) and cov_diag %s (..., %d), as loc %s'):format(op,
+              shape_str(W:shape()), n, shape_str(d:shape()), n, shape_str(loc:shape())))
+      end
+      local batch = broadcast(sub(loc:shape(), 1, -2), sub(W:shape(), 1, -3))
+      batch = batch and broadcast(batch, sub(d:shape(), 1, -2))
+      if not batch then
+        raise(('%s: the batch shapes of loc %s, cov_factor %s and cov_diag %s do not broadcast'):format(op,
+              shape_str(loc:shape()), shape_str(W:shape()), shape_str(d:shape())))
+      end
+      local self = new(LowRankMVN)
+      self.loc = loc:expand(concat(batch, { n }))
+      self.cov_factor = W:expand(concat(batch, { n, W:size(-1) }))
+      self.cov_diag = d:expand(concat(batch, { n }))
+      self._dtype = loc:dtype()
+      init(self, batch, { n }, opts)
+      self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag = W, d
+      local Wt_Dinv = mT(W / d:unsqueeze(-1))
+      local cap = nl.matmul(Wt_Dinv, W) + nl.eye(W:size(-1), self._dtype)
+      self._capacitance_tril = nl.linalg.cholesky(cap)
+      return self
+    end
+    function LowRankMVN.rsample(self, shape)
+      shape = shape_arg('LowRankMultivariateNormal.rsample', shape)
+      local W = self._unbroadcasted_cov_factor
+      local s = self:_extended_shape(shape)
+      local eps_W = nl.randn(concat(concat(shape, self.batch_shape), { W:size(-1) }), self._dtype)
+      local eps_D = nl.randn(s, self._dtype)
+      return self.loc + nl.matmul(W, eps_W:unsqueeze(-1)):squeeze(-1) + self._unbroadcasted_cov_diag:sqrt() * eps_D
+    end
+    -- log det of W W^T + diag(d): 2 log det L + sum log d, L the capacitance's Cholesky factor
+    local function lowrank_log_det(self)
+      return 2 * half_log_det(self._capacitance_tril) + self._unbroadcasted_cov_diag:log():sum(-1)
+    end
+    function LowRankMVN.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local W, d = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
+      local x = v - self.loc
+      -- x^T (W W^T + D)^-1 x = x^T D^-1 x - |L^-1 W^T D^-1 x|^2
+      local y = nl.matmul(mT(W), (x / d):unsqueeze(-1)):squeeze(-1)
+      local M = (x:pow(2) / d):sum(-1) - mahalanobis(self._capacitance_tril, y)
+      return -0.5 * (self.event_shape[1] * LOG_2PI + lowrank_log_det(self) + M)
+    end
+    function LowRankMVN.entropy(self)
+      local H = 0.5 * (self.event_shape[1] * (1 + LOG_2PI) + lowrank_log_det(self))
+      if #self.batch_shape == 0 then return H end
+      return H:expand(self.batch_shape)
+    end
+    -- KL between Gaussians of covariances Sp and Sq (Cholesky factors Lp, Lq):
+    -- (tr(Sq^-1 Sp) + (mq - mp)^T Sq^-1 (mq - mp) - n) / 2 + log det Lq - log det Lp
+    local function kl_gaussians(p, q)
+      if not same(p.event_shape, q.event_shape) then
+        raise(('kl_divergence: KL between %s and %s of different event shapes %s and %s cannot be computed')
+              :format(p.__name, q.__name, shape_str(p.event_shape), shape_str(q.event_shape)))
+      end
+      local b = broadcast(p.batch_shape, q.batch_shape)
+      if not b then
+        raise(('kl_divergence: the batch shapes %s and %s of %s and %s do not broadcast')
+              :format(shape_str(p.batch_shape), shape_str(q.batch_shape), p.__name, q.__name))
+      end
+      local n = p.event_shape[1]
+      local Lp, Lq = p.scale_tril:expand(concat(b, { n, n })), q.scale_tril:expand(concat(b, { n, n }))
+      local tr = nl.linalg.solve_triangular(Lq, Lp, { upper = false }):pow(2):sum(-1):sum(-1)
+      local M = mahalanobis(Lq, q.loc - p.loc)
+      return 0.5 * (tr + M - n) + half_log_det(Lq) - half_log_det(Lp)
+    end
+    register(LowRankMVN, LowRankMVN, kl_gaussians)
+    register(LowRankMVN, MultivariateNormal, kl_gaussians)
+    register(MultivariateNormal, LowRankMVN, kl_gaussians)
   end
 
   -- the methods refuse arguments past their parameters, as PyTorch's

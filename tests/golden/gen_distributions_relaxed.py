@@ -1,8 +1,10 @@
 # gen_distributions_relaxed.py: PyTorch 1.13 golden values for
 # nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,
-# RelaxedBernoulli, ExpRelaxedCategorical and RelaxedOneHotCategorical
-# (lua/nnlua/distributions.lua): log_prob, mean, variance, stddev and mode
-# where PyTorch defines them, with the gradients w.r.t. the parameters
+# RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical and
+# LowRankMultivariateNormal (lua/nnlua/distributions.lua): log_prob,
+# entropy, mean, variance, stddev, mode and the covariance matrices where
+# PyTorch defines them, kl_divergence of LowRankMultivariateNormal with
+# itself and MultivariateNormal, with the gradients w.r.t. the parameters
 # (temperature included), float64 and float32. Writes
 # tests/golden/distributions_relaxed.lua, checked by
 # tests/spec/distributions_relaxed_spec.lua (the case format of
@@ -28,8 +30,10 @@ BUILD = {
     'ExpRelaxedCategorical': lambda t, l: torch.distributions.relaxed_categorical.ExpRelaxedCategorical(t, logits=l),
     'RelaxedOneHotCategorical_probs': lambda t, p: D.RelaxedOneHotCategorical(t, probs=p),
     'RelaxedOneHotCategorical_logits': lambda t, l: D.RelaxedOneHotCategorical(t, logits=l),
+    'LowRankMultivariateNormal': lambda loc, W, d: D.LowRankMultivariateNormal(loc, W, d),
+    'MultivariateNormal': lambda loc, cov: D.MultivariateNormal(loc, cov),
 }
-STATS = ('mean', 'variance', 'stddev', 'mode')
+STATS = ('mean', 'variance', 'stddev', 'mode', 'covariance_matrix', 'precision_matrix', 'scale_tril')
 LINES = []
 
 
@@ -59,6 +63,8 @@ def case(name, kind, params, methods, values):
         value = None
         if m in STATS:
             out = getattr(d, m)
+        elif m == 'entropy':
+            out = d.entropy()
         else:
             value = values[m]
             out = getattr(d, m)(value)
@@ -66,6 +72,19 @@ def case(name, kind, params, methods, values):
         LINES.append("      { m = '%s', value = %s, w = %s, out = %s, grads = %s }," % (
             m, lua_tensor(value, True), lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
     LINES.append('    },')
+    LINES.append('  },')
+
+
+def kl_case(name, pkind, pparams, qkind, qparams):
+    pl = [p.clone().requires_grad_(True) for p in pparams]
+    ql = [q.clone().requires_grad_(True) for q in qparams]
+    out = D.kl_divergence(BUILD[pkind](*pl), BUILD[qkind](*ql))
+    w, out, grads = out_and_grads(pl + ql, out)
+    LINES.append('  {')
+    LINES.append("    name = '%s', kind = 'kl', p = '%s', q = '%s'," % (name, pkind, qkind))
+    LINES.append('    p_params = %s,' % lua_list_of(pparams))
+    LINES.append('    q_params = %s,' % lua_list_of(qparams))
+    LINES.append('    w = %s, out = %s, grads = %s,' % (lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
     LINES.append('  },')
 
 
@@ -110,7 +129,30 @@ for dt, tag in ((F64, 'f64'), (F32, 'f32')):
     case('RelaxedOneHotCategorical logits ' + tag, 'RelaxedOneHotCategorical_logits', [T(1.7), rn(4, dtype=dt)],
          ('log_prob',), {'log_prob': simplex(3, 4, dtype=dt)})
 
+# LowRankMultivariateNormal (batch dims broadcast between loc, cov_factor and cov_diag), and its KL pairs
+LINES.append('  -- LowRankMultivariateNormal')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('LowRankMultivariateNormal ' + tag, 'LowRankMultivariateNormal',
+         [rn(2, 3, dtype=dt), rn(3, 2, dtype=dt), ru(0.5, 2, 2, 1, 3, dtype=dt)],
+         ('log_prob', 'entropy', 'mean', 'variance', 'stddev', 'mode', 'covariance_matrix', 'precision_matrix', 'scale_tril'),
+         {'log_prob': rn(4, 2, 2, 3, dtype=dt)})
+
+
+def spd(*s):
+    a = torch.randn(s + (s[-1],), dtype=F64)
+    return a @ a.transpose(-1, -2) + torch.eye(s[-1], dtype=F64)
+
+
+KL = [
+    ('LowRankMultivariateNormal', [rn(2, 3), rn(3, 2), ru(0.5, 2, 3)], 'LowRankMultivariateNormal',
+     [rn(3), rn(2, 3, 1), ru(0.5, 2, 2, 3)]),
+    ('LowRankMultivariateNormal', [rn(2, 3), rn(2, 3, 2), ru(0.5, 2, 3)], 'MultivariateNormal', [rn(3), spd(3)]),
+    ('MultivariateNormal', [rn(2, 3), spd(2, 3)], 'LowRankMultivariateNormal', [rn(3), rn(3, 2), ru(0.5, 2, 3)]),
+]
+for pk, pp, qk, qp in KL:
+    kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
+
 write_golden('distributions_relaxed.lua', [
     'PyTorch %s golden values for nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,' % torch.__version__,
-    'RelaxedBernoulli, ExpRelaxedCategorical and RelaxedOneHotCategorical, and the gradients. Made by',
+    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical and LowRankMultivariateNormal, its KL pairs, and the gradients. Made by',
     'tests/golden/gen_distributions_relaxed.py; checked by tests/spec/distributions_relaxed_spec.lua. Do not edit.'], LINES)
