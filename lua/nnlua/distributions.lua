@@ -7,6 +7,7 @@
 -- Geometric, Weibull, Pareto, StudentT, Multinomial, MixtureSameFamily,
 -- NegativeBinomial, FisherSnedecor, (Logit)RelaxedBernoulli,
 -- RelaxedOneHotCategorical (ExpRelaxedCategorical), LowRankMultivariateNormal,
+-- Kumaraswamy,
 -- TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
@@ -2918,6 +2919,60 @@ return function(nl)
     register(LowRankMVN, LowRankMVN, kl_gaussians)
     register(LowRankMVN, MultivariateNormal, kl_gaussians)
     register(MultivariateNormal, LowRankMVN, kl_gaussians)
+
+    -- ---- Kumaraswamy ---------------------------------------------------------------------------------
+    -- on [0, 1] with cdf 1 - (1 - x^a)^b (a = concentration1, b = concentration0):
+    -- a TransformedDistribution of a Uniform(0, 1) through u^(1/b), 1 - v and
+    -- w^(1/a), as PyTorch 1.13's. Its moments are E x^n = b B(1 + n / a, b)
+    local function kumaraswamy_moment(self, n)
+      local a, b = self.concentration1, self.concentration0
+      local arg = 1 + n / a
+      return b * (arg:lgamma() + b:lgamma() - (arg + b):lgamma()):exp()
+    end
+    local Kumaraswamy = TransformedDistribution:extend('Kumaraswamy', {
+      mean = function(self) return kumaraswamy_moment(self, 1) end,
+      variance = function(self) return kumaraswamy_moment(self, 2) - kumaraswamy_moment(self, 1):pow(2) end,
+      -- PyTorch 1.13's formula, exp(log1p(-b) / b - log1p(-a b)) and NaN where
+      -- a < 1 or b < 1, which is NaN for all parameters (the mode is
+      -- ((a - 1) / (a b - 1))^(1 / a)); kept so that models give what 1.13 gave
+      mode = function(self)
+        local a, b = self.concentration1, self.concentration0
+        local log_mode = b:reciprocal() * (-b):log1p() - (-b * a):log1p()
+        local ok = a:detach():ge(1) * b:detach():ge(1)
+        return nl.where(ok, log_mode, NAN):exp()
+      end,
+    })
+    D.Kumaraswamy = Kumaraswamy
+    Kumaraswamy.arg_constraints = { concentration1 = constraints.positive, concentration0 = constraints.positive }
+    Kumaraswamy.support = constraints.unit_interval
+    Kumaraswamy.has_rsample = true
+    Kumaraswamy._param_dims = { concentration1 = 0, concentration0 = 0 }
+    Kumaraswamy._param_order = { 'concentration1', 'concentration0' }
+    Kumaraswamy.expand = Distribution.expand
+    Kumaraswamy.__tostring = describe
+    function Kumaraswamy._make_transforms(self)
+      return { transforms.PowerTransform(self.concentration0:reciprocal()), transforms.AffineTransform(1, -1),
+               transforms.PowerTransform(self.concentration1:reciprocal()) }
+    end
+    function Kumaraswamy._expand_more(self, out, batch_shape)
+      out.base_dist = out.base_dist:expand(batch_shape)
+      out.transforms = self._make_transforms(out)
+    end
+    -- Kumaraswamy(concentration1, concentration0, [{validate_args}])
+    function Kumaraswamy._new(c1, c0, opts)
+      opts = options('Kumaraswamy', opts)
+      local self = new(Kumaraswamy)
+      local p, shape = broadcast_all('Kumaraswamy', Kumaraswamy._param_order, { c1, c0 })
+      self.concentration1, self.concentration0, self._dtype = p[1], p[2], p[1]:dtype()
+      self.base_dist = Uniform(nl.zeros(shape, self._dtype), nl.ones(shape, self._dtype), { validate_args = false })
+      self.transforms = Kumaraswamy._make_transforms(self)
+      return init(self, shape, {}, opts)
+    end
+    function Kumaraswamy.entropy(self)
+      local a, b = self.concentration1, self.concentration0
+      local harmonic_b = (b + 1):digamma() + EULER
+      return (1 - b:reciprocal()) + (1 - a:reciprocal()) * harmonic_b - a:log() - b:log()
+    end
   end
 
   -- the methods refuse arguments past their parameters, as PyTorch's

@@ -1,8 +1,8 @@
 # gen_distributions_relaxed.py: PyTorch 1.13 golden values for
 # nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,
 # RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical and
-# LowRankMultivariateNormal (lua/nnlua/distributions.lua): log_prob,
-# entropy, mean, variance, stddev, mode and the covariance matrices where
+# LowRankMultivariateNormal and Kumaraswamy (lua/nnlua/distributions.lua):
+# log_prob, cdf, icdf, entropy, mean, variance, stddev, mode and the covariance matrices where
 # PyTorch defines them, kl_divergence of LowRankMultivariateNormal with
 # itself and MultivariateNormal, with the gradients w.r.t. the parameters
 # (temperature included), float64 and float32. Writes
@@ -32,6 +32,7 @@ BUILD = {
     'RelaxedOneHotCategorical_logits': lambda t, l: D.RelaxedOneHotCategorical(t, logits=l),
     'LowRankMultivariateNormal': lambda loc, W, d: D.LowRankMultivariateNormal(loc, W, d),
     'MultivariateNormal': lambda loc, cov: D.MultivariateNormal(loc, cov),
+    'Kumaraswamy': lambda a, b: D.Kumaraswamy(a, b),
 }
 STATS = ('mean', 'variance', 'stddev', 'mode', 'covariance_matrix', 'precision_matrix', 'scale_tril')
 LINES = []
@@ -152,7 +153,15 @@ KL = [
 for pk, pp, qk, qp in KL:
     kl_case('kl %s %s' % (pk, qk), pk, pp, qk, qp)
 
+# Kumaraswamy (1.13's mode is NaN for these parameters, as its formula gives)
+LINES.append('  -- Kumaraswamy')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('Kumaraswamy ' + tag, 'Kumaraswamy', [torch.tensor([[0.5, 1.0, 2.0], [3.0, 0.8, 1.5]], dtype=dt), ru(0.5, 4, 3, dtype=dt)],
+         ('log_prob', 'cdf', 'icdf', 'entropy', 'mean', 'variance', 'stddev', 'mode'),
+         {'log_prob': ru(0.05, 0.95, 4, 2, 3, dtype=dt), 'cdf': ru(0.05, 0.95, 2, 3, dtype=dt),
+          'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)})
+
 write_golden('distributions_relaxed.lua', [
     'PyTorch %s golden values for nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,' % torch.__version__,
-    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical and LowRankMultivariateNormal, its KL pairs, and the gradients. Made by',
+    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical, LowRankMultivariateNormal (with its KL pairs) and Kumaraswamy, and the gradients. Made by',
     'tests/golden/gen_distributions_relaxed.py; checked by tests/spec/distributions_relaxed_spec.lua. Do not edit.'], LINES)
