@@ -7,7 +7,7 @@
 -- Geometric, Weibull, Pareto, StudentT, Multinomial, MixtureSameFamily,
 -- NegativeBinomial, FisherSnedecor, (Logit)RelaxedBernoulli,
 -- RelaxedOneHotCategorical (ExpRelaxedCategorical), LowRankMultivariateNormal,
--- Kumaraswamy,
+-- Kumaraswamy, ContinuousBernoulli,
 -- TransformedDistribution with the Exp, Affine,
 -- Sigmoid, Tanh and Power transforms, and kl_divergence / register_kl.
 -- Not here: PyTorch's other families and transforms, and rsample of the
@@ -2973,6 +2973,112 @@ return function(nl)
       local harmonic_b = (b + 1):digamma() + EULER
       return (1 - b:reciprocal()) + (1 - a:reciprocal()) * harmonic_b - a:log() - b:log()
     end
+
+    -- ---- ContinuousBernoulli ---------------------------------------------------------------------------
+    -- density C(p) p^x (1 - p)^(1 - x) on [0, 1], C(p) = 2 atanh(1 - 2p) / (1 - 2p).
+    -- Within lims (default (0.499, 0.501]) of p = 1/2, where the closed forms
+    -- cancel, log C, the mean and the variance are their Taylor series in
+    -- p - 1/2 and cdf and icdf the identity (the uniform's), as PyTorch 1.13's
+    local function cb_outside(self)
+      local p = self.probs:detach()
+      return p:le(self._lims[1]) + p:gt(self._lims[2])
+    end
+    -- probs, with lims[1] inside the unstable region (so the unused branch stays finite)
+    local function cb_cut(self) return nl.where(cb_outside(self), self.probs, self._lims[1]) end
+    local function cb_log_norm(self)
+      local cut, out = cb_cut(self), cb_outside(self)
+      local below = cut:detach():le(0.5)
+      local lo = nl.where(below, cut, 0)
+      local hi = nl.where(cut:detach():ge(0.5), cut, 1)
+      local closed = ((-cut):log1p() - cut:log()):abs():log()
+                     - nl.where(below, (-2 * lo):log1p(), (2 * hi - 1):log())
+      local x = (self.probs - 0.5):pow(2)
+      local taylor = math.log(2) + (4 / 3 + 104 / 45 * x) * x
+      return nl.where(out, closed, taylor)
+    end
+    local ContinuousBernoulli = class('ContinuousBernoulli', {
+      mean = function(self)
+        local cut = cb_cut(self)
+        local closed = cut / (2 * cut - 1) + ((-cut):log1p() - cut:log()):reciprocal()
+        local x = self.probs - 0.5
+        return nl.where(cb_outside(self), closed, 0.5 + (1 / 3 + 16 / 45 * x:pow(2)) * x)
+      end,
+      variance = function(self)
+        local cut = cb_cut(self)
+        local closed = cut * (cut - 1) / (1 - 2 * cut):pow(2) + ((-cut):log1p() - cut:log()):pow(-2)
+        local x = (self.probs - 0.5):pow(2)
+        return nl.where(cb_outside(self), closed, 1 / 12 - (1 / 15 - 128 / 945 * x) * x)
+      end,
+      param_shape = function(self) return self.batch_shape end,
+    })
+    D.ContinuousBernoulli = ContinuousBernoulli
+    ContinuousBernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
+    ContinuousBernoulli.support = constraints.unit_interval
+    ContinuousBernoulli.has_rsample = true
+    ContinuousBernoulli._param_dims = { probs = 0, logits = 0 }
+    ContinuousBernoulli._param_order = { 'probs', 'logits' }
+    -- ContinuousBernoulli(probs) or (nil, logits) or {probs = | logits = , lims = {lo, hi}, validate_args = }
+    function ContinuousBernoulli._new(probs, logits, opts)
+      local op = 'ContinuousBernoulli'
+      logits, opts = options_last(logits, opts)
+      if type(probs) == 'table' and not is_tensor(probs) and logits == nil and opts == nil then
+        opts = options(op, probs, { probs = true, logits = true, lims = true })
+        probs, logits = opts.probs, opts.logits
+      else
+        opts = options(op, opts, { lims = true })
+      end
+      if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
+      local lims = opts.lims or { 0.499, 0.501 }
+      if type(lims) ~= 'table' or type(lims[1]) ~= 'number' or type(lims[2]) ~= 'number' or not (lims[1] < 0.5 and lims[2] > 0.5) then
+        raise(op .. ': expected lims as two numbers {lo, hi} with lo < 0.5 < hi')
+      end
+      local self
+      if probs ~= nil then
+        self = new(ContinuousBernoulli, { 'probs' })
+        self.probs = broadcast_all(op, { 'probs' }, { probs })[1]
+        self.logits = binary_logits(self.probs)
+      else
+        self = new(ContinuousBernoulli, { 'logits' })
+        self.logits = broadcast_all(op, { 'logits' }, { logits })[1]
+        self.probs = self.logits:sigmoid()
+      end
+      self._dtype, self._lims = self.probs:dtype(), { lims[1], lims[2] }
+      init(self, self.probs:shape(), {}, opts)
+      -- (probs is used clamped away from 0 and 1, as PyTorch's)
+      if probs ~= nil then self.probs = clamp_probs(self.probs) end
+      return self
+    end
+    function ContinuousBernoulli.rsample(self, shape)
+      local s = self:_extended_shape(shape_arg('ContinuousBernoulli.rsample', shape))
+      return self:_icdf(nl.rand(s, self._dtype))
+    end
+    function ContinuousBernoulli.log_prob(self, v)
+      v = self:_value('log_prob', v)
+      local s = broadcast(v:shape(), self.logits:shape()) or v:shape()
+      local l = self.logits:expand(s)
+      return -F.binary_cross_entropy_with_logits(l, v:expand(s), { reduction = 'none' }) + cb_log_norm(self)
+    end
+    function ContinuousBernoulli.cdf(self, v)
+      v = self:_value('cdf', v)
+      local cut = cb_cut(self)
+      local closed = (cut:pow(v) * (1 - cut):pow(1 - v) + cut - 1) / (2 * cut - 1)
+      local inside = nl.where(cb_outside(self), closed, v)
+      return nl.where(v:le(0), 0, nl.where(v:ge(1), 1, inside))
+    end
+    function ContinuousBernoulli._icdf(self, v)
+      local cut = cb_cut(self)
+      local closed = ((-cut + v * (2 * cut - 1)):log1p() - (-cut):log1p()) / (cut:log() - (-cut):log1p())
+      return nl.where(cb_outside(self), closed, v)
+    end
+    function ContinuousBernoulli.icdf(self, v) return self:_icdf(self:_tensor_value('icdf', v)) end
+    function ContinuousBernoulli.entropy(self)
+      local lp0, lp1 = (-self.probs):log1p(), self.probs:log()
+      return self.mean * (lp0 - lp1) - cb_log_norm(self) - lp0
+    end
+    -- KL(p || q) = E_p[x] (logits_p - logits_q) + log C(p) + log(1 - p) - log C(q) - log(1 - q)
+    register(ContinuousBernoulli, ContinuousBernoulli, function(p, q)
+      return p.mean * (p.logits - q.logits) + cb_log_norm(p) + (-p.probs):log1p() - cb_log_norm(q) - (-q.probs):log1p()
+    end)
   end
 
   -- the methods refuse arguments past their parameters, as PyTorch's

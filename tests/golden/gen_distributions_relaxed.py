@@ -1,10 +1,11 @@
 # gen_distributions_relaxed.py: PyTorch 1.13 golden values for
 # nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,
 # RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical and
-# LowRankMultivariateNormal and Kumaraswamy (lua/nnlua/distributions.lua):
+# LowRankMultivariateNormal, Kumaraswamy and ContinuousBernoulli
+# (lua/nnlua/distributions.lua):
 # log_prob, cdf, icdf, entropy, mean, variance, stddev, mode and the covariance matrices where
 # PyTorch defines them, kl_divergence of LowRankMultivariateNormal with
-# itself and MultivariateNormal, with the gradients w.r.t. the parameters
+# itself and MultivariateNormal and of ContinuousBernoulli with itself, with the gradients w.r.t. the parameters
 # (temperature included), float64 and float32. Writes
 # tests/golden/distributions_relaxed.lua, checked by
 # tests/spec/distributions_relaxed_spec.lua (the case format of
@@ -33,6 +34,8 @@ BUILD = {
     'LowRankMultivariateNormal': lambda loc, W, d: D.LowRankMultivariateNormal(loc, W, d),
     'MultivariateNormal': lambda loc, cov: D.MultivariateNormal(loc, cov),
     'Kumaraswamy': lambda a, b: D.Kumaraswamy(a, b),
+    'ContinuousBernoulli_probs': lambda p: D.ContinuousBernoulli(probs=p),
+    'ContinuousBernoulli_logits': lambda l: D.ContinuousBernoulli(logits=l),
 }
 STATS = ('mean', 'variance', 'stddev', 'mode', 'covariance_matrix', 'precision_matrix', 'scale_tril')
 LINES = []
@@ -161,7 +164,22 @@ for dt, tag in ((F64, 'f64'), (F32, 'f32')):
          {'log_prob': ru(0.05, 0.95, 4, 2, 3, dtype=dt), 'cdf': ru(0.05, 0.95, 2, 3, dtype=dt),
           'icdf': ru(0.05, 0.95, 2, 3, dtype=dt)})
 
+# ContinuousBernoulli, probs on both sides of and within its lims (0.499, 0.501] of 1/2
+LINES.append('  -- ContinuousBernoulli')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('ContinuousBernoulli probs ' + tag, 'ContinuousBernoulli_probs',
+         [torch.tensor([[0.05, 0.3, 0.4995], [0.5, 0.5008, 0.93]], dtype=dt)],
+         ('log_prob', 'cdf', 'icdf', 'entropy', 'mean', 'variance', 'stddev'),
+         {'log_prob': ru(0, 1, 4, 2, 3, dtype=dt), 'cdf': ru(0.02, 0.98, 2, 3, dtype=dt),
+          'icdf': ru(0.02, 0.98, 2, 3, dtype=dt)})
+    case('ContinuousBernoulli logits ' + tag, 'ContinuousBernoulli_logits', [rn(3, dtype=dt) * 2],
+         ('log_prob', 'cdf', 'icdf', 'entropy', 'mean', 'variance'),
+         {'log_prob': ru(0, 1, 2, 3, dtype=dt), 'cdf': ru(0.02, 0.98, 3, dtype=dt), 'icdf': ru(0.02, 0.98, 3, dtype=dt)})
+kl_case('kl ContinuousBernoulli ContinuousBernoulli', 'ContinuousBernoulli_probs',
+        [torch.tensor([[0.1, 0.4995, 0.8], [0.5, 0.3, 0.6]], dtype=F64)],
+        'ContinuousBernoulli_logits', [rn(3)])
+
 write_golden('distributions_relaxed.lua', [
     'PyTorch %s golden values for nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,' % torch.__version__,
-    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical, LowRankMultivariateNormal (with its KL pairs) and Kumaraswamy, and the gradients. Made by',
+    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical, LowRankMultivariateNormal (with its KL pairs) Kumaraswamy and ContinuousBernoulli, and the gradients. Made by',
     'tests/golden/gen_distributions_relaxed.py; checked by tests/spec/distributions_relaxed_spec.lua. Do not edit.'], LINES)

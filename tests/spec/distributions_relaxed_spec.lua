@@ -1,6 +1,6 @@
 -- nl.distributions' NegativeBinomial, FisherSnedecor, RelaxedBernoulli,
 -- RelaxedOneHotCategorical (with their bases LogitRelaxedBernoulli and
--- ExpRelaxedCategorical), LowRankMultivariateNormal and Kumaraswamy: PyTorch 1.13's
+-- ExpRelaxedCategorical), LowRankMultivariateNormal, Kumaraswamy and ContinuousBernoulli: PyTorch 1.13's
 -- values and gradients (golden data from
 -- tests/golden/gen_distributions_relaxed.py) of log_prob, entropy, the
 -- moments, mode, the covariance matrices and kl_divergence; sampling checked by seeded draws against closed-form cdfs,
@@ -28,6 +28,8 @@ local BUILD = {
   LowRankMultivariateNormal = function(loc, W, d) return D.LowRankMultivariateNormal(loc, W, d) end,
   MultivariateNormal = function(loc, cov) return D.MultivariateNormal(loc, cov) end,
   Kumaraswamy = function(a, b) return D.Kumaraswamy(a, b) end,
+  ContinuousBernoulli_probs = function(p) return D.ContinuousBernoulli(p) end,
+  ContinuousBernoulli_logits = function(l) return D.ContinuousBernoulli { logits = l } end,
 }
 
 local function leaves_of(params)
@@ -358,5 +360,39 @@ describe('distributions (relaxed families): Kumaraswamy', function()
                        'Kumaraswamy: expected parameter concentration1 (shape [2])'))
     assert.is_true(has(S.errmsg(function() D.Kumaraswamy(1, 1):log_prob(nl.tensor({ 1.5 })) end),
                        'Kumaraswamy.log_prob: expected the value (shape [1]) to be within the support (unit_interval)'))
+  end)
+end)
+
+describe('distributions (relaxed families): ContinuousBernoulli', function()
+  it('draws with its cdf (p^x (1 - p)^(1 - x) + p - 1) / (2 p - 1) (6 standard errors over 100k draws)', function()
+    nl.manual_seed(49)
+    for _, p in ipairs({ 0.1, 0.3, 0.8, 0.5 }) do
+      local x = D.ContinuousBernoulli(t64(p)):sample({ 100000 })
+      assert.is_true(x:min():item() >= 0 and x:max():item() <= 1)
+      local cdf = p == 0.5 and function(q) return q end
+                  or function(q) return (p ^ q * (1 - p) ^ (1 - q) + p - 1) / (2 * p - 1) end
+      check_quantiles(x, cdf, { 0.05, 0.3, 0.6, 0.9 }, 'ContinuousBernoulli')
+    end
+    -- rsample is icdf(u): d x / d probs is finite and the draws stay in [0, 1]
+    local p = t64({ 0.2, 0.9 }):requires_grad()
+    local x = D.ContinuousBernoulli(p):rsample({ 5 })
+    x:sum():backward()
+    for _, g in ipairs(S.flat(p.grad)) do assert.is_true(g == g and math.abs(g) < math.huge) end
+  end)
+  it('expands, takes lims, and checks its parameters and support', function()
+    local c = D.ContinuousBernoulli(nl.full({ 3 }, 0.3))
+    local e = c:expand({ 2, 3 })
+    assert.are.same({ 2, 3 }, e.batch_shape)
+    assert.are.same({ 2, 3 }, e.mean:shape())
+    assert.are.same({ 4, 2, 3 }, e:sample({ 4 }):shape())
+    -- wider lims: the Taylor series at 0.45 gives what the closed form gives, to its error
+    local near = D.ContinuousBernoulli(t64(0.45), { lims = { 0.4, 0.6 } })
+    assert.is_true(math.abs(near.mean:item() - D.ContinuousBernoulli(t64(0.45)).mean:item()) < 1e-5)
+    assert.is_true(has(S.errmsg(function() D.ContinuousBernoulli(nl.tensor({ 1.5 })) end),
+                       'ContinuousBernoulli: expected parameter probs (shape [1])'))
+    assert.is_true(has(S.errmsg(function() D.ContinuousBernoulli(0.3, { lims = { 0.6, 0.7 } }) end),
+                       'ContinuousBernoulli: expected lims as two numbers {lo, hi} with lo < 0.5 < hi'))
+    assert.is_true(has(S.errmsg(function() D.ContinuousBernoulli(0.3):log_prob(nl.tensor({ 1.5 })) end),
+                       'ContinuousBernoulli.log_prob: expected the value (shape [1]) to be within the support (unit_interval)'))
   end)
 end)
