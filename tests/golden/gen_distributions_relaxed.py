@@ -1,7 +1,7 @@
 # gen_distributions_relaxed.py: PyTorch 1.13 golden values for
 # nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,
 # RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical and
-# LowRankMultivariateNormal, Kumaraswamy and ContinuousBernoulli
+# LowRankMultivariateNormal, Kumaraswamy, ContinuousBernoulli and VonMises
 # (lua/nnlua/distributions.lua):
 # log_prob, cdf, icdf, entropy, mean, variance, stddev, mode and the covariance matrices where
 # PyTorch defines them, kl_divergence of LowRankMultivariateNormal with
@@ -36,6 +36,7 @@ BUILD = {
     'Kumaraswamy': lambda a, b: D.Kumaraswamy(a, b),
     'ContinuousBernoulli_probs': lambda p: D.ContinuousBernoulli(probs=p),
     'ContinuousBernoulli_logits': lambda l: D.ContinuousBernoulli(logits=l),
+    'VonMises': lambda loc, k: D.VonMises(loc, k),
 }
 STATS = ('mean', 'variance', 'stddev', 'mode', 'covariance_matrix', 'precision_matrix', 'scale_tril')
 LINES = []
@@ -179,7 +180,13 @@ kl_case('kl ContinuousBernoulli ContinuousBernoulli', 'ContinuousBernoulli_probs
         [torch.tensor([[0.1, 0.4995, 0.8], [0.5, 0.3, 0.6]], dtype=F64)],
         'ContinuousBernoulli_logits', [rn(3)])
 
+# VonMises (1.13's log I0 is a polynomial approximation: the spec compares to 1e-6)
+LINES.append('  -- VonMises')
+for dt, tag in ((F64, 'f64'), (F32, 'f32')):
+    case('VonMises ' + tag, 'VonMises', [rn(2, 3, dtype=dt), torch.tensor([0.05, 1.5, 4.0, 12.0, 60.0, 0.8], dtype=dt).view(2, 3)],
+         ('log_prob', 'mean', 'variance', 'stddev', 'mode'), {'log_prob': ru(-3, 3, 4, 2, 3, dtype=dt)})
+
 write_golden('distributions_relaxed.lua', [
     'PyTorch %s golden values for nl.distributions NegativeBinomial, FisherSnedecor, LogitRelaxedBernoulli,' % torch.__version__,
-    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical, LowRankMultivariateNormal (with its KL pairs) Kumaraswamy and ContinuousBernoulli, and the gradients. Made by',
+    'RelaxedBernoulli, ExpRelaxedCategorical, RelaxedOneHotCategorical, LowRankMultivariateNormal (with its KL pairs) Kumaraswamy, ContinuousBernoulli and VonMises, and the gradients. Made by',
     'tests/golden/gen_distributions_relaxed.py; checked by tests/spec/distributions_relaxed_spec.lua. Do not edit.'], LINES)
