@@ -2932,14 +2932,15 @@ return function(nl)
     local Kumaraswamy = TransformedDistribution:extend('Kumaraswamy', {
       mean = function(self) return kumaraswamy_moment(self, 1) end,
       variance = function(self) return kumaraswamy_moment(self, 2) - kumaraswamy_moment(self, 1):pow(2) end,
-      -- PyTorch 1.13's formula, exp(log1p(-b) / b - log1p(-a b)) and NaN where
-      -- a < 1 or b < 1, which is NaN for all parameters (the mode is
-      -- ((a - 1) / (a b - 1))^(1 / a)); kept so that models give what 1.13 gave
+      -- ((a - 1) / (a b - 1))^(1 / a) where a >= 1 and b >= 1 (0 for a = 1,
+      -- 1 for b = 1; NaN for a = b = 1, the uniform), NaN where the density
+      -- is unbounded (a < 1 or b < 1), as PyTorch's. PyTorch 1.13's formula,
+      -- exp(log1p(-b) / b - log1p(-a b)), is NaN for every parameter
       mode = function(self)
         local a, b = self.concentration1, self.concentration0
-        local log_mode = b:reciprocal() * (-b):log1p() - (-b * a):log1p()
+        local m = ((a - 1) / (a * b - 1)):pow(a:reciprocal())
         local ok = a:detach():ge(1) * b:detach():ge(1)
-        return nl.where(ok, log_mode, NAN):exp()
+        return nl.where(ok, m, NAN)
       end,
     })
     D.Kumaraswamy = Kumaraswamy

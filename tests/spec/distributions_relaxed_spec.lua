@@ -354,6 +354,21 @@ describe('distributions (relaxed families): Kumaraswamy', function()
     local xd = x:detach()
     S.expect_close(a.grad, (-xd * xd:log() / a:detach()):sum(1), 'concentration1 grad', 1e-9, 1e-12)
   end)
+  it('mode: the density\'s maximum, ((a - 1) / (a b - 1))^(1 / a) for a, b >= 1, NaN where it is unbounded', function()
+    local a, b = t64({ 2, 3, 1, 2.5, 1, 0.5, 2 }), t64({ 3, 1.5, 2, 1, 1, 2, 0.7 })
+    local m = D.Kumaraswamy(a, b).mode
+    local want = { (1 / 5) ^ 0.5, (2 / 3.5) ^ (1 / 3), 0, 1 }
+    for i = 1, 4 do assert.is_true(S.close(m[i], want[i], 1e-12), ('mode %d: %s'):format(i, tostring(m[i]))) end
+    for i = 5, 7 do assert.is_true(m[i] ~= m[i], ('mode %d: %s, expected NaN'):format(i, tostring(m[i]))) end
+    -- the log density is highest there: at most its value 1e-3 either side
+    -- (of the interior modes)
+    local d = D.Kumaraswamy(a:narrow(1, 1, 2), b:narrow(1, 1, 2))
+    local at = d:log_prob(m:narrow(1, 1, 2))
+    for _, h in ipairs({ -1e-3, 1e-3 }) do
+      local near = d:log_prob(m:narrow(1, 1, 2) + h)
+      for i = 1, 2 do assert.is_true(at[i] > near[i], ('mode %d is not a maximum'):format(i)) end
+    end
+  end)
   it('expands, is a TransformedDistribution and checks its parameters and support', function()
     local k = D.Kumaraswamy(nl.ones(3), 2)
     assert.are.equal(D.TransformedDistribution, getmetatable(k)._parent)
