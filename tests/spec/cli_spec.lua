@@ -356,7 +356,7 @@ while true do os.time() end
     assert.are.equal('nil', blis_arch('avx2'))
   end)
 
-  it('starts in under 20 ms (best of 5 runs of nnlua -e "")', function()
+  it('starts in under 20 ms (best of 5 runs of nnlua -e "", up to 20 on a loaded host)', function()
     pcall(ffi.cdef, [[
       typedef struct { long tv_sec; long tv_nsec; } nnlua_cli_timespec;
       int clock_gettime(int clock, nnlua_cli_timespec *ts);
@@ -380,8 +380,12 @@ while true do os.time() end
     end
     argv[3] = nil
     local pid, status = ffi.new('int[1]'), ffi.new('int[1]')
-    local best = math.huge
-    for _ = 1, 5 do
+    -- five runs, and up to 20 while none was under 20 ms: a host busy with
+    -- other work (a CI machine's neighbours) made the best of five 24 ms
+    -- once where the quiet host's is 8
+    local best, runs = math.huge, 0
+    while runs < 5 or (best >= 20 and runs < 20) do
+      runs = runs + 1
       local t0 = now_ms()
       assert.are.equal(0, ffi.C.posix_spawn(pid, BIN, nil, nil, argv, ffi.C.environ))
       assert.are.equal(pid[0], ffi.C.waitpid(pid[0], status, 0))
@@ -392,7 +396,7 @@ while true do os.time() end
     -- under the sanitizers (make test-asan) the binary is instrumented and
     -- slower: there it only has to start and exit cleanly
     local sanitized = (os.getenv('LD_PRELOAD') or ''):find('asan') ~= nil
-    print(('\nnnlua -e "": best of 5 = %.2f ms%s'):format(best, sanitized and ' (sanitized build, not timed)' or ''))
+    print(('\nnnlua -e "": best of %d = %.2f ms%s'):format(runs, best, sanitized and ' (sanitized build, not timed)' or ''))
     if not sanitized then assert.is_true(best < 20, ('startup took %.2f ms'):format(best)) end
   end)
 end)
