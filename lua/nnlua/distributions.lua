@@ -475,6 +475,61 @@ return function(nl)
     end
     return probs, logits, opts
   end
+  -- (lead, probs, logits, opts) positionally, or one table {lead_name = , probs = | logits = , validate_args = },
+  -- without checking that exactly one of probs and logits is given
+  local function lead_options(op, lead_name, lead, probs, logits, opts)
+    logits, opts = options_last(logits, opts)
+    if type(lead) == 'table' and not is_tensor(lead) and probs == nil and logits == nil and opts == nil then
+      opts = options(op, lead, { [lead_name] = true, probs = true, logits = true })
+      lead, probs, logits = opts[lead_name], opts.probs, opts.logits
+    else
+      opts = options(op, opts)
+    end
+    return lead, probs, logits, opts
+  end
+  local function lead_probs_or_logits(op, lead_name, lead, probs, logits, opts)
+    lead, probs, logits, opts = lead_options(op, lead_name, lead, probs, logits, opts)
+    if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
+    return lead, probs, logits, opts
+  end
+  local function binary_logits(p)
+    local q = clamp_probs(p)
+    return q:log() - (-q):log1p()
+  end
+  -- a new cls (a two-outcome family) with the probs or the logits given and the other derived
+  local function new_binary(cls, op, probs, logits)
+    local self
+    if probs ~= nil then
+      self = new(cls, { 'probs' })
+      self.probs = broadcast_all(op, { 'probs' }, { probs })[1]
+      self.logits = binary_logits(self.probs)
+    else
+      self = new(cls, { 'logits' })
+      self.logits = broadcast_all(op, { 'logits' }, { logits })[1]
+      self.probs = self.logits:sigmoid()
+    end
+    self._dtype = self.probs:dtype()
+    return self
+  end
+  -- a new cls (a count of two-outcome trials) with total_count n (int64 taken as the parameter's
+  -- dtype) and the probs or the logits given and the other derived; returns it and the batch shape
+  local function new_count_binary(cls, op, n, probs, logits)
+    local name = probs ~= nil and 'probs' or 'logits'
+    local param = probs or logits
+    if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or nl.get_default_dtype()) end
+    local p, shape = broadcast_all(op, { 'total_count', name }, { n, param })
+    local self = new(cls, { 'total_count', name })
+    self._dtype = p[2]:dtype()
+    self.total_count = p[1]:to(self._dtype)
+    if probs ~= nil then
+      self.probs = p[2]
+      self.logits = binary_logits(self.probs)
+    else
+      self.logits = p[2]
+      self.probs = self.logits:sigmoid()
+    end
+    return self, shape
+  end
 
   local Bernoulli = class('Bernoulli', {
     mean = function(self) return self.probs end,
@@ -495,18 +550,7 @@ return function(nl)
   -- Bernoulli(probs) or Bernoulli(nil, logits) or Bernoulli{probs = p} / {logits = l}
   function Bernoulli._new(probs, logits, opts)
     probs, logits, opts = probs_or_logits('Bernoulli', probs, logits, opts)
-    local self
-    if probs ~= nil then
-      self = new(Bernoulli, { 'probs' })
-      self.probs = broadcast_all('Bernoulli', { 'probs' }, { probs })[1]
-      local p = clamp_probs(self.probs)
-      self.logits = p:log() - (-p):log1p()
-    else
-      self = new(Bernoulli, { 'logits' })
-      self.logits = broadcast_all('Bernoulli', { 'logits' }, { logits })[1]
-      self.probs = self.logits:sigmoid()
-    end
-    self._dtype = self.probs:dtype()
+    local self = new_binary(Bernoulli, 'Bernoulli', probs, logits)
     return init(self, self.probs:shape(), {}, opts)
   end
   function Bernoulli.sample(self, shape)
@@ -1253,30 +1297,9 @@ return function(nl)
   -- Binomial{total_count = , probs = | logits = , validate_args = }; total_count defaults to 1
   function Binomial._new(n, probs, logits, opts)
     local op = 'Binomial'
-    logits, opts = options_last(logits, opts)
-    if type(n) == 'table' and not is_tensor(n) and probs == nil and logits == nil and opts == nil then
-      opts = options(op, n, { total_count = true, probs = true, logits = true })
-      n, probs, logits = opts.total_count, opts.probs, opts.logits
-    else
-      opts = options(op, opts)
-    end
-    if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
+    n, probs, logits, opts = lead_probs_or_logits(op, 'total_count', n, probs, logits, opts)
     if n == nil then n = 1 end
-    local name = probs ~= nil and 'probs' or 'logits'
-    local param = probs or logits
-    if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or nl.get_default_dtype()) end
-    local p, shape = broadcast_all(op, { 'total_count', name }, { n, param })
-    local self = new(Binomial, { 'total_count', name })
-    self._dtype = p[2]:dtype()
-    self.total_count = p[1]:to(self._dtype)
-    if probs ~= nil then
-      self.probs = p[2]
-      local q = clamp_probs(self.probs)
-      self.logits = q:log() - (-q):log1p()
-    else
-      self.logits = p[2]
-      self.probs = self.logits:sigmoid()
-    end
+    local self, shape = new_count_binary(Binomial, op, n, probs, logits)
     return init(self, shape, {}, opts)
   end
   -- the draws, in C (nl_binomial): PyTorch's inversion below n min(p, 1 - p)
@@ -2049,18 +2072,7 @@ return function(nl)
     -- the number of failures before the first success, on 0, 1, 2, ...
     function Geometric._new(probs, logits, opts)
       probs, logits, opts = probs_or_logits('Geometric', probs, logits, opts)
-      local self
-      if probs ~= nil then
-        self = new(Geometric, { 'probs' })
-        self.probs = broadcast_all('Geometric', { 'probs' }, { probs })[1]
-        local p = clamp_probs(self.probs)
-        self.logits = p:log() - (-p):log1p()
-      else
-        self = new(Geometric, { 'logits' })
-        self.logits = broadcast_all('Geometric', { 'logits' }, { logits })[1]
-        self.probs = self.logits:sigmoid()
-      end
-      self._dtype = self.probs:dtype()
+      local self = new_binary(Geometric, 'Geometric', probs, logits)
       init(self, self.probs:shape(), {}, opts)
       if self._validate_args and probs ~= nil and not no_grad(function() return all_valid(self.probs:gt(0)) end) then
         raise(('Geometric: expected parameter probs (shape %s) to be positive, but found invalid values')
@@ -2379,13 +2391,7 @@ return function(nl)
     -- total_count draws over the last dim's K categories; total_count defaults to 1
     function Multinomial._new(n, probs, logits, opts)
       local op = 'Multinomial'
-      logits, opts = options_last(logits, opts)
-      if type(n) == 'table' and not is_tensor(n) and probs == nil and logits == nil and opts == nil then
-        opts = options(op, n, { total_count = true, probs = true, logits = true })
-        n, probs, logits = opts.total_count, opts.probs, opts.logits
-      else
-        opts = options(op, opts)
-      end
+      n, probs, logits, opts = lead_options(op, 'total_count', n, probs, logits, opts)
       if n == nil then n = 1 end
       if type(n) ~= 'number' or n ~= math.floor(n) or n < 0 then
         raise(op .. ': expected total_count as a whole number >= 0 (inhomogeneous total_count is not supported), got '
@@ -2536,22 +2542,6 @@ return function(nl)
     -- and ExpRelaxedCategorical (through exp), with their parameters read
     -- from the base
 
-    -- (lead, probs, logits, opts) positionally, or one table {lead_name = , probs = | logits = , validate_args = }
-    local function lead_probs_or_logits(op, lead_name, lead, probs, logits, opts)
-      logits, opts = options_last(logits, opts)
-      if type(lead) == 'table' and not is_tensor(lead) and probs == nil and logits == nil and opts == nil then
-        opts = options(op, lead, { [lead_name] = true, probs = true, logits = true })
-        lead, probs, logits = opts[lead_name], opts.probs, opts.logits
-      else
-        opts = options(op, opts)
-      end
-      if (probs == nil) == (logits == nil) then raise(op .. ': either probs or logits must be specified, but not both') end
-      return lead, probs, logits, opts
-    end
-    local function binary_logits(p)
-      local q = clamp_probs(p)
-      return q:log() - (-q):log1p()
-    end
 
     local NegativeBinomial = class('NegativeBinomial', {
       mean = function(self) return self.total_count * self.logits:exp() end,
@@ -2573,20 +2563,7 @@ return function(nl)
     function NegativeBinomial._new(n, probs, logits, opts)
       local op = 'NegativeBinomial'
       n, probs, logits, opts = lead_probs_or_logits(op, 'total_count', n, probs, logits, opts)
-      local name = probs ~= nil and 'probs' or 'logits'
-      local param = probs or logits
-      if is_tensor(n) and n:dtype() == 'int64' then n = n:to(is_tensor(param) and param:dtype() or nl.get_default_dtype()) end
-      local p, shape = broadcast_all(op, { 'total_count', name }, { n, param })
-      local self = new(NegativeBinomial, { 'total_count', name })
-      self._dtype = p[2]:dtype()
-      self.total_count = p[1]:to(self._dtype)
-      if probs ~= nil then
-        self.probs = p[2]
-        self.logits = binary_logits(self.probs)
-      else
-        self.logits = p[2]
-        self.probs = self.logits:sigmoid()
-      end
+      local self, shape = new_count_binary(NegativeBinomial, op, n, probs, logits)
       return init(self, shape, {}, opts)
     end
     -- a Poisson draw of a Gamma(total_count, 1) draw times exp(logits) (no gradient)
@@ -2703,17 +2680,7 @@ return function(nl)
     function LogitRelaxedBernoulli._new(temperature, probs, logits, opts)
       local op = 'LogitRelaxedBernoulli'
       temperature, probs, logits, opts = lead_probs_or_logits(op, 'temperature', temperature, probs, logits, opts)
-      local self
-      if probs ~= nil then
-        self = new(LogitRelaxedBernoulli, { 'probs' })
-        self.probs = broadcast_all(op, { 'probs' }, { probs })[1]
-        self.logits = binary_logits(self.probs)
-      else
-        self = new(LogitRelaxedBernoulli, { 'logits' })
-        self.logits = broadcast_all(op, { 'logits' }, { logits })[1]
-        self.probs = self.logits:sigmoid()
-      end
-      self._dtype = self.probs:dtype()
+      local self = new_binary(LogitRelaxedBernoulli, op, probs, logits)
       self.temperature = temperature_of(op, temperature, self._dtype)
       return init(self, self.probs:shape(), {}, opts)
     end
@@ -3033,17 +3000,8 @@ return function(nl)
       if type(lims) ~= 'table' or type(lims[1]) ~= 'number' or type(lims[2]) ~= 'number' or not (lims[1] < 0.5 and lims[2] > 0.5) then
         raise(op .. ': expected lims as two numbers {lo, hi} with lo < 0.5 < hi')
       end
-      local self
-      if probs ~= nil then
-        self = new(ContinuousBernoulli, { 'probs' })
-        self.probs = broadcast_all(op, { 'probs' }, { probs })[1]
-        self.logits = binary_logits(self.probs)
-      else
-        self = new(ContinuousBernoulli, { 'logits' })
-        self.logits = broadcast_all(op, { 'logits' }, { logits })[1]
-        self.probs = self.logits:sigmoid()
-      end
-      self._dtype, self._lims = self.probs:dtype(), { lims[1], lims[2] }
+      local self = new_binary(ContinuousBernoulli, op, probs, logits)
+      self._lims = { lims[1], lims[2] }
       init(self, self.probs:shape(), {}, opts)
       -- (probs is used clamped away from 0 and 1, as PyTorch's)
       if probs ~= nil then self.probs = clamp_probs(self.probs) end
