@@ -942,6 +942,12 @@ return function(nl)
 
   -- ---- Independent ---------------------------------------------------------------------------------
 
+  -- (the base_distribution check of Independent and TransformedDistribution)
+  local function check_base(op, base)
+    if type(base) ~= 'table' or getmetatable(base) == nil or not base.batch_shape then
+      raise(op .. ': expected a distribution as base_distribution, got ' .. type(base))
+    end
+  end
   local Independent = class('Independent', {
     mean = function(self) return self.base_dist.mean end,
     variance = function(self) return self.base_dist.variance end,
@@ -954,9 +960,7 @@ return function(nl)
   function Independent._new(base, n, opts)
     local op = 'Independent'
     opts = options(op, opts)
-    if type(base) ~= 'table' or getmetatable(base) == nil or not base.batch_shape then
-      raise(op .. ': expected a distribution as base_distribution, got ' .. type(base))
-    end
+    check_base(op, base)
     if type(n) ~= 'number' or n ~= math.floor(n) or n < 0 then
       raise(op .. ': expected reinterpreted_batch_ndims as a whole number >= 0, got ' .. tostring(n))
     end
@@ -1492,9 +1496,7 @@ return function(nl)
   function TransformedDistribution._new(base, ts, opts)
     local op = 'TransformedDistribution'
     opts = options(op, opts)
-    if type(base) ~= 'table' or getmetatable(base) == nil or not base.batch_shape then
-      raise(op .. ': expected a distribution as base_distribution, got ' .. type(base))
-    end
+    check_base(op, base)
     if is_transform(ts) then ts = { ts } end
     if type(ts) ~= 'table' then raise(op .. ': transforms must be a Transform or a list of Transforms, got ' .. type(ts)) end
     for i, t in ipairs(ts) do
