@@ -229,6 +229,12 @@ return function(nl)
                                __tostring = function() return 'distributions.' .. name end })
   end
   local function class(name, props) return Distribution.extend(Distribution, name, props) end
+  -- cls's parameters in constructor order, each one number per batch element (event dims 0)
+  local function scalar_params(cls, order)
+    cls._param_order = order
+    cls._param_dims = {}
+    for _, name in ipairs(order) do cls._param_dims[name] = 0 end
+  end
 
   -- the options table of a constructor (validate_args)
   local function options(op, opts, known)
@@ -430,8 +436,7 @@ return function(nl)
   Normal.arg_constraints = { loc = constraints.real, scale = constraints.positive }
   Normal.support = constraints.real
   Normal.has_rsample = true
-  Normal._param_dims = { loc = 0, scale = 0 }
-  Normal._param_order = { 'loc', 'scale' }
+  scalar_params(Normal, { 'loc', 'scale' })
   -- Normal(loc, scale, [{validate_args}])
   function Normal._new(loc, scale, opts)
     opts = options('Normal', opts)
@@ -552,8 +557,7 @@ return function(nl)
   Bernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
   Bernoulli.support = constraints.boolean
   Bernoulli.has_enumerate_support = true
-  Bernoulli._param_dims = { probs = 0, logits = 0 }
-  Bernoulli._param_order = { 'probs', 'logits' }
+  scalar_params(Bernoulli, { 'probs', 'logits' })
   -- Bernoulli(probs) or Bernoulli(nil, logits) or Bernoulli{probs = p} / {logits = l}
   function Bernoulli._new(probs, logits, opts)
     probs, logits, opts = probs_or_logits('Bernoulli', probs, logits, opts)
@@ -710,8 +714,7 @@ return function(nl)
   })
   D.Uniform = Uniform
   Uniform.has_rsample = true
-  Uniform._param_dims = { low = 0, high = 0 }
-  Uniform._param_order = { 'low', 'high' }
+  scalar_params(Uniform, { 'low', 'high' })
   Uniform._props.support = function(self) return constraints.interval(self.low, self.high) end
   -- Uniform(low, high, [{validate_args}]): on [low, high)
   function Uniform._new(low, high, opts)
@@ -756,8 +759,7 @@ return function(nl)
   Exponential.arg_constraints = { rate = constraints.positive }
   Exponential.support = constraints.nonnegative
   Exponential.has_rsample = true
-  Exponential._param_dims = { rate = 0 }
-  Exponential._param_order = { 'rate' }
+  scalar_params(Exponential, { 'rate' })
   -- Exponential(rate, [{validate_args}])
   function Exponential._new(rate, opts)
     opts = options('Exponential', opts)
@@ -797,8 +799,7 @@ return function(nl)
   Laplace.arg_constraints = { loc = constraints.real, scale = constraints.positive }
   Laplace.support = constraints.real
   Laplace.has_rsample = true
-  Laplace._param_dims = { loc = 0, scale = 0 }
-  Laplace._param_order = { 'loc', 'scale' }
+  scalar_params(Laplace, { 'loc', 'scale' })
   -- Laplace(loc, scale, [{validate_args}])
   function Laplace._new(loc, scale, opts)
     opts = options('Laplace', opts)
@@ -1058,8 +1059,7 @@ return function(nl)
   D.Gamma = Gamma
   Gamma.arg_constraints = { concentration = constraints.positive, rate = constraints.positive }
   Gamma.support = constraints.nonnegative
-  Gamma._param_dims = { concentration = 0, rate = 0 }
-  Gamma._param_order = { 'concentration', 'rate' }
+  scalar_params(Gamma, { 'concentration', 'rate' })
   Gamma.rsample = no_rsample('Gamma')
   Gamma._value_as_params = true    -- (PyTorch's log_prob casts the value to the rate's dtype)
   -- Gamma(concentration, rate, [{validate_args}])
@@ -1152,8 +1152,7 @@ return function(nl)
   D.Beta = Beta
   Beta.arg_constraints = { concentration1 = constraints.positive, concentration0 = constraints.positive }
   Beta.support = constraints.unit_interval
-  Beta._param_dims = { concentration1 = 0, concentration0 = 0 }
-  Beta._param_order = { 'concentration1', 'concentration0' }
+  scalar_params(Beta, { 'concentration1', 'concentration0' })
   Beta.rsample = no_rsample('Beta')
   -- Beta(concentration1, concentration0, [{validate_args}]): a Dirichlet of
   -- the pair, as PyTorch's
@@ -1257,8 +1256,7 @@ return function(nl)
   D.Poisson = Poisson
   Poisson.arg_constraints = { rate = constraints.nonnegative }
   Poisson.support = constraints.nonnegative_integer
-  Poisson._param_dims = { rate = 0 }
-  Poisson._param_order = { 'rate' }
+  scalar_params(Poisson, { 'rate' })
   -- Poisson(rate, [{validate_args}])
   function Poisson._new(rate, opts)
     opts = options('Poisson', opts)
@@ -1294,8 +1292,7 @@ return function(nl)
   Binomial.arg_constraints = { total_count = constraints.nonnegative_integer, probs = constraints.unit_interval,
                                logits = constraints.real }
   Binomial.has_enumerate_support = true
-  Binomial._param_dims = { total_count = 0, probs = 0, logits = 0 }
-  Binomial._param_order = { 'total_count', 'probs', 'logits' }
+  scalar_params(Binomial, { 'total_count', 'probs', 'logits' })
   -- Binomial(total_count, probs) or Binomial(total_count, nil, logits) or
   -- Binomial{total_count = , probs = | logits = , validate_args = }; total_count defaults to 1
   function Binomial._new(n, probs, logits, opts)
@@ -1591,8 +1588,7 @@ return function(nl)
   LogNormal.arg_constraints = Normal.arg_constraints
   LogNormal.support = constraints.positive
   LogNormal.has_rsample = true
-  LogNormal._param_dims = { loc = 0, scale = 0 }
-  LogNormal._param_order = { 'loc', 'scale' }
+  scalar_params(LogNormal, { 'loc', 'scale' })
   -- LogNormal(loc, scale, [{validate_args}]): loc and scale of the log
   function LogNormal._new(loc, scale, opts)
     opts = options('LogNormal', opts)
@@ -1905,8 +1901,7 @@ return function(nl)
     Cauchy.arg_constraints = { loc = constraints.real, scale = constraints.positive }
     Cauchy.support = constraints.real
     Cauchy.has_rsample = true
-    Cauchy._param_dims = { loc = 0, scale = 0 }
-    Cauchy._param_order = { 'loc', 'scale' }
+    scalar_params(Cauchy, { 'loc', 'scale' })
     -- Cauchy(loc, scale, [{validate_args}])
     function Cauchy._new(loc, scale, opts)
       opts = options('Cauchy', opts)
@@ -2003,8 +1998,7 @@ return function(nl)
     Gumbel.arg_constraints = { loc = constraints.real, scale = constraints.positive }
     Gumbel.support = constraints.real
     Gumbel.has_rsample = true
-    Gumbel._param_dims = { loc = 0, scale = 0 }
-    Gumbel._param_order = { 'loc', 'scale' }
+    scalar_params(Gumbel, { 'loc', 'scale' })
     -- Gumbel(loc, scale, [{validate_args}]): loc - scale log(-log u) of u
     -- uniform on [tiny, 1 - eps) (PyTorch's base distribution)
     function Gumbel._new(loc, scale, opts)
@@ -2063,8 +2057,7 @@ return function(nl)
     D.Geometric = Geometric
     Geometric.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
     Geometric.support = constraints.nonnegative_integer
-    Geometric._param_dims = { probs = 0, logits = 0 }
-    Geometric._param_order = { 'probs', 'logits' }
+    scalar_params(Geometric, { 'probs', 'logits' })
     -- Geometric(probs) or Geometric(nil, logits) or Geometric{probs = } / {logits = }:
     -- the number of failures before the first success, on 0, 1, 2, ...
     function Geometric._new(probs, logits, opts)
@@ -2162,9 +2155,7 @@ return function(nl)
       D[name] = cls
       cls.arg_constraints = constraints_of
       cls.has_rsample = true
-      cls._param_dims = {}
-      for _, p in ipairs(param_order) do cls._param_dims[p] = 0 end
-      cls._param_order = param_order
+      scalar_params(cls, param_order)
       cls.support = support
       cls.expand = Distribution.expand
       cls.__tostring = describe
@@ -2277,8 +2268,7 @@ return function(nl)
     D.StudentT = StudentT
     StudentT.arg_constraints = { df = constraints.positive, loc = constraints.real, scale = constraints.positive }
     StudentT.support = constraints.real
-    StudentT._param_dims = { df = 0, loc = 0, scale = 0 }
-    StudentT._param_order = { 'df', 'loc', 'scale' }
+    scalar_params(StudentT, { 'df', 'loc', 'scale' })
     StudentT.rsample = no_rsample('StudentT')
     -- StudentT(df, [loc = 0], [scale = 1], [{validate_args}])
     function StudentT._new(df, loc, scale, opts)
@@ -2546,8 +2536,7 @@ return function(nl)
       probs = constraint('half_open_interval(0, 1)', function(v) return v:ge(0) * v:lt(1) end),
       logits = constraints.real }
     NegativeBinomial.support = constraints.nonnegative_integer
-    NegativeBinomial._param_dims = { total_count = 0, probs = 0, logits = 0 }
-    NegativeBinomial._param_order = { 'total_count', 'probs', 'logits' }
+    scalar_params(NegativeBinomial, { 'total_count', 'probs', 'logits' })
     -- NegativeBinomial(total_count, probs) or NegativeBinomial(total_count, nil, logits) or
     -- NegativeBinomial{total_count = , probs = | logits = , validate_args = }: the number of
     -- successes (each of probability probs) before the total_count-th failure
@@ -2602,8 +2591,7 @@ return function(nl)
     D.FisherSnedecor = FisherSnedecor
     FisherSnedecor.arg_constraints = { df1 = constraints.positive, df2 = constraints.positive }
     FisherSnedecor.support = constraints.positive
-    FisherSnedecor._param_dims = { df1 = 0, df2 = 0 }
-    FisherSnedecor._param_order = { 'df1', 'df2' }
+    scalar_params(FisherSnedecor, { 'df1', 'df2' })
     FisherSnedecor.rsample = no_rsample('FisherSnedecor')
     -- FisherSnedecor(df1, df2, [{validate_args}])
     function FisherSnedecor._new(df1, df2, opts)
@@ -2662,8 +2650,7 @@ return function(nl)
     LogitRelaxedBernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
     LogitRelaxedBernoulli.support = constraints.real
     LogitRelaxedBernoulli.has_rsample = true
-    LogitRelaxedBernoulli._param_dims = { probs = 0, logits = 0 }
-    LogitRelaxedBernoulli._param_order = { 'probs', 'logits' }
+    scalar_params(LogitRelaxedBernoulli, { 'probs', 'logits' })
     -- LogitRelaxedBernoulli(temperature, probs) or (temperature, nil, logits) or
     -- {temperature = , probs = | logits = , validate_args = }: the logit of a RelaxedBernoulli draw
     function LogitRelaxedBernoulli._new(temperature, probs, logits, opts)
@@ -2903,8 +2890,7 @@ return function(nl)
     Kumaraswamy.arg_constraints = { concentration1 = constraints.positive, concentration0 = constraints.positive }
     Kumaraswamy.support = constraints.unit_interval
     Kumaraswamy.has_rsample = true
-    Kumaraswamy._param_dims = { concentration1 = 0, concentration0 = 0 }
-    Kumaraswamy._param_order = { 'concentration1', 'concentration0' }
+    scalar_params(Kumaraswamy, { 'concentration1', 'concentration0' })
     Kumaraswamy.expand = Distribution.expand
     Kumaraswamy.__tostring = describe
     function Kumaraswamy._make_transforms(self)
@@ -2970,8 +2956,7 @@ return function(nl)
     ContinuousBernoulli.arg_constraints = { probs = constraints.unit_interval, logits = constraints.real }
     ContinuousBernoulli.support = constraints.unit_interval
     ContinuousBernoulli.has_rsample = true
-    ContinuousBernoulli._param_dims = { probs = 0, logits = 0 }
-    ContinuousBernoulli._param_order = { 'probs', 'logits' }
+    scalar_params(ContinuousBernoulli, { 'probs', 'logits' })
     -- ContinuousBernoulli(probs) or (nil, logits) or {probs = | logits = , lims = {lo, hi}, validate_args = }
     function ContinuousBernoulli._new(probs, logits, opts)
       local op = 'ContinuousBernoulli'
@@ -3043,8 +3028,7 @@ return function(nl)
     D.VonMises = VonMises
     VonMises.arg_constraints = { loc = constraints.real, concentration = constraints.positive }
     VonMises.support = constraints.real
-    VonMises._param_dims = { loc = 0, concentration = 0 }
-    VonMises._param_order = { 'loc', 'concentration' }
+    scalar_params(VonMises, { 'loc', 'concentration' })
     -- VonMises(loc, concentration, [{validate_args}])
     function VonMises._new(loc, concentration, opts)
       opts = options('VonMises', opts)
