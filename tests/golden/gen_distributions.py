@@ -22,6 +22,7 @@
 import torch
 import torch.distributions as D
 from common import F32, F64, I64, lua_tensor, write_golden
+from dist_golden import CaseWriter, lua_list_of, out_and_grads, rn, ru
 
 torch.manual_seed(20261128)
 
@@ -63,76 +64,8 @@ BUILD = {
 STATS = ('mean', 'variance', 'stddev')
 
 
-def out_and_grads(leaves, out):
-    w = torch.randn(out.shape, dtype=out.dtype)
-    grads = [None] * len(leaves)
-    if out.requires_grad:
-        gs = torch.autograd.grad((out * w).sum(), leaves, allow_unused=True, retain_graph=True)
-        grads = list(gs)
-    return w, out.detach(), grads
-
-
-def lua_grads(gs):
-    return '{ %s }' % ', '.join(lua_tensor(g, True) for g in gs)
-
-
-def lua_params(ps):
-    return '{ %s }' % ', '.join(lua_tensor(p, True) for p in ps)
-
-
-LINES = []
-
-
-def case(name, kind, params, methods, values=None):
-    """a distribution case: params (leaves), methods (names of outputs:
-    log_prob, cdf and icdf take values[m]; entropy and the stats none)"""
-    leaves = [p.clone().requires_grad_(True) for p in params]
-    d = BUILD[kind](*leaves)
-    LINES.append('  {')
-    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
-    LINES.append('    params = %s,' % lua_params(params))
-    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
-        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
-    LINES.append('    methods = {')
-    for m in methods:
-        if m in STATS:
-            out = getattr(d, m)
-            value = None
-        elif m == 'entropy':
-            out = d.entropy()
-            value = None
-        else:
-            value = values[m]
-            out = getattr(d, m)(value)
-        w, out, grads = out_and_grads(leaves, out)
-        shown = value
-        if value is not None and kind.startswith('Categorical'):
-            shown = value + 1
-        LINES.append("      { m = '%s', value = %s, w = %s, out = %s, grads = %s }," % (
-            m, lua_tensor(shown, True), lua_tensor(w, True), lua_tensor(out, True), lua_grads(grads)))
-    LINES.append('    },')
-    LINES.append('  },')
-
-
-def kl_case(name, pkind, pparams, qkind, qparams):
-    pl = [p.clone().requires_grad_(True) for p in pparams]
-    ql = [q.clone().requires_grad_(True) for q in qparams]
-    out = D.kl_divergence(BUILD[pkind](*pl), BUILD[qkind](*ql))
-    w, out, grads = out_and_grads(pl + ql, out)
-    LINES.append('  {')
-    LINES.append("    name = '%s', kind = 'kl', p = '%s', q = '%s'," % (name, pkind, qkind))
-    LINES.append('    p_params = %s,' % lua_params(pparams))
-    LINES.append('    q_params = %s,' % lua_params(qparams))
-    LINES.append('    w = %s, out = %s, grads = %s,' % (lua_tensor(w, True), lua_tensor(out, True), lua_grads(grads)))
-    LINES.append('  },')
-
-
-def rn(*s, dtype=F64):
-    return torch.randn(s, dtype=F64).to(dtype)
-
-
-def ru(lo, hi, *s, dtype=F64):
-    return (torch.rand(s, dtype=F64) * (hi - lo) + lo).to(dtype)
+W = CaseWriter(BUILD, STATS, keep_zero_grads=True, one_based=('Categorical',))
+LINES, case, kl_case = W.lines, W.case, W.kl_case
 
 
 def lower(n, *batch, dtype=F64):
@@ -307,14 +240,9 @@ def mode_case(name, kind, params):
         w, out, grads = torch.ones(out.shape, dtype=F64), out + 1, [None] * len(leaves)
     else:
         w, out, grads = out_and_grads(leaves, out)
-        grads = [None if g is None or bool((g == 0).all()) else g for g in grads]
-    LINES.append('  {')
-    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
-    LINES.append('    params = %s,' % lua_params(params))
-    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
-        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
+    W.head(name, kind, params, d)
     LINES.append("    methods = { { m = 'mode', w = %s, out = %s, grads = %s } }," % (
-        lua_tensor(w, True), lua_tensor(out, True), lua_grads(grads)))
+        lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
     LINES.append('  },')
 
 

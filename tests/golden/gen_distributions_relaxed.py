@@ -17,7 +17,8 @@
 # tensor. New cases go at the end.
 import torch
 import torch.distributions as D
-from common import F32, F64, lua_tensor, write_golden
+from common import F32, F64, write_golden
+from dist_golden import CaseWriter, rn, ru
 
 torch.manual_seed(20261130)
 
@@ -39,66 +40,8 @@ BUILD = {
     'VonMises': lambda loc, k: D.VonMises(loc, k),
 }
 STATS = ('mean', 'variance', 'stddev', 'mode', 'covariance_matrix', 'precision_matrix', 'scale_tril')
-LINES = []
-
-
-def out_and_grads(leaves, out):
-    w = torch.randn(out.shape, dtype=out.dtype)
-    grads = [None] * len(leaves)
-    if out.requires_grad:
-        gs = torch.autograd.grad((out * w).sum(), leaves, allow_unused=True, retain_graph=True)
-        grads = [None if g is None or bool((g == 0).all()) else g for g in gs]
-    return w, out.detach(), grads
-
-
-def lua_list_of(ts):
-    return '{ %s }' % ', '.join(lua_tensor(t, True) for t in ts)
-
-
-def case(name, kind, params, methods, values):
-    leaves = [p.clone().requires_grad_(True) for p in params]
-    d = BUILD[kind](*leaves)
-    LINES.append('  {')
-    LINES.append("    name = '%s', kind = '%s'," % (name, kind))
-    LINES.append('    params = %s,' % lua_list_of(params))
-    LINES.append('    batch_shape = { %s }, event_shape = { %s },' % (
-        ', '.join(str(s) for s in d.batch_shape), ', '.join(str(s) for s in d.event_shape)))
-    LINES.append('    methods = {')
-    for m in methods:
-        value = None
-        if m in STATS:
-            out = getattr(d, m)
-        elif m == 'entropy':
-            out = d.entropy()
-        else:
-            value = values[m]
-            out = getattr(d, m)(value)
-        w, out, grads = out_and_grads(leaves, out)
-        LINES.append("      { m = '%s', value = %s, w = %s, out = %s, grads = %s }," % (
-            m, lua_tensor(value, True), lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
-    LINES.append('    },')
-    LINES.append('  },')
-
-
-def kl_case(name, pkind, pparams, qkind, qparams):
-    pl = [p.clone().requires_grad_(True) for p in pparams]
-    ql = [q.clone().requires_grad_(True) for q in qparams]
-    out = D.kl_divergence(BUILD[pkind](*pl), BUILD[qkind](*ql))
-    w, out, grads = out_and_grads(pl + ql, out)
-    LINES.append('  {')
-    LINES.append("    name = '%s', kind = 'kl', p = '%s', q = '%s'," % (name, pkind, qkind))
-    LINES.append('    p_params = %s,' % lua_list_of(pparams))
-    LINES.append('    q_params = %s,' % lua_list_of(qparams))
-    LINES.append('    w = %s, out = %s, grads = %s,' % (lua_tensor(w, True), lua_tensor(out, True), lua_list_of(grads)))
-    LINES.append('  },')
-
-
-def rn(*s, dtype=F64):
-    return torch.randn(s, dtype=F64).to(dtype)
-
-
-def ru(lo, hi, *s, dtype=F64):
-    return (torch.rand(s, dtype=F64) * (hi - lo) + lo).to(dtype)
+W = CaseWriter(BUILD, STATS)
+LINES, case, kl_case = W.lines, W.case, W.kl_case
 
 
 def simplex(*s, dtype=F64):
