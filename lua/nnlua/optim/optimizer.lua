@@ -358,7 +358,7 @@ return function(nl, optim)
         local gc = pc.grad
         if gc ~= nil then
           if set_to_none == false then
-            if bit.band(gc.flags, 1) ~= 0 then       -- (requires grad: a graph made it)
+            if bit.band(gc.flags, lib.NL_FLAG_REQUIRES_GRAD) ~= 0 then   -- (a graph made it)
               local d = nl._wrap(lib.nl_detach(gc))  -- (the same memory, no graph)
               check(lib.nl_set_grad(pc, d.ptr))
               gc = d.ptr
