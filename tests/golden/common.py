@@ -201,6 +201,14 @@ def sign_fixed_columns(v):
     return v * torch.sign(torch.gather(v, -2, i))
 
 
+def lua_grad_lines(xs, module):
+    """A case's input_grads (each of xs' .grad) and param_grads (module's
+    parameters' .grad by name) fields, as Lua lines."""
+    return (['    input_grads = { %s },' % ', '.join(lua_tensor(x.grad, True) for x in xs), '    param_grads = {']
+            + ["      { name = '%s', t = %s }," % (k, lua_tensor(p.grad, True)) for k, p in module.named_parameters()]
+            + ['    },'])
+
+
 def write_golden(name, header, lines):
     """Writes tests/golden/<name>: the header's lines as Lua comments, then
     `return {`, the lines, `}`."""

@@ -8,7 +8,7 @@
 #   /usr/bin/python3 tests/golden/gen_attention_extra.py
 import torch
 
-from common import F64, I64, lua_tensor, lua_value, write_golden
+from common import F64, I64, lua_grad_lines, lua_tensor, lua_value, write_golden
 
 torch.manual_seed(20261129)
 E, H, L, S, N = 6, 2, 4, 5, 3
@@ -60,10 +60,7 @@ def case(name, module, inputs, masks, args, opts, call=None):
     lines.append('    w = %s,' % lua_tensor(w, True))
     lines.append('    out = %s,' % lua_tensor(out.detach(), True))
     lines.append('    weights = %s,' % lua_tensor(weights.detach(), True))
-    lines.append('    input_grads = { %s },' % ', '.join(lua_tensor(x.grad, True) for x in xs))
-    lines.append('    param_grads = {')
-    lines += ["      { name = '%s', t = %s }," % (k, lua_tensor(p.grad, True)) for k, p in module.named_parameters()]
-    lines.append('    },')
+    lines += lua_grad_lines(xs, module)
     lines.append('  },')
     return '\n'.join(lines)
 

@@ -17,7 +17,7 @@
 import torch
 import torch.nn.functional as Fn
 
-from common import F32, F64, I64, lua_tensor, lua_value, write_golden
+from common import F32, F64, I64, lua_grad_lines, lua_tensor, lua_value, write_golden
 
 torch.manual_seed(20261201)
 E, H, FF = 6, 2, 8
@@ -77,10 +77,7 @@ def case(name, kind, module, inputs, masks, dtype, args, opts, mode='train', cal
     if has_weights:
         # false: PyTorch returned None (need_weights=False)
         lines.append('    weights = %s,' % lua_tensor(None if weights is None else weights.detach(), True))
-    lines.append('    input_grads = { %s },' % ', '.join(lua_tensor(x.grad, True) for x in xs))
-    lines.append('    param_grads = {')
-    lines += ["      { name = '%s', t = %s }," % (k, lua_tensor(p.grad, True)) for k, p in module.named_parameters()]
-    lines.append('    },')
+    lines += lua_grad_lines(xs, module)
     lines.append('  },')
     return '\n'.join(lines)
 
