@@ -932,11 +932,16 @@ return function(nl)
   -- x[x:argmax()]) or an int64 cdata reads as its value; anything else
   -- is an error (t[tensor] was nil, and failed later somewhere else)
   local int64_ct = ffi.typeof('int64_t')
+  -- the value of k, a tensor, when it is a 0-dim int64 one (else nil):
+  -- 0-dim only, as a 1-D index keeps its dim in PyTorch ([1, 3] from (2, 3))
+  local function int64_scalar(k, op)
+    local p = T(k, op)
+    if p.dtype == 2 and p.ndim == 0 then return Tensor.item(k) end
+  end
   local function number_key(k)
     if is_tensor(k) then
-      local p = T(k, 'index')
-      -- 0-dim only: a 1-D index keeps its dim in PyTorch ([1, 3] from (2, 3))
-      if p.dtype == 2 and p.ndim == 0 then return Tensor.item(k) end
+      local v = int64_scalar(k, 'index')
+      if v ~= nil then return v end
     elseif ffi.istype(int64_ct, k) then
       return tonumber(k)
     end
@@ -1868,10 +1873,7 @@ return function(nl)
     if p.ndim == 0 then raise('narrow: a 0-dim tensor has no dim to narrow') end
     -- a 0-dim int64 tensor start reads as its value, as PyTorch 1.13's
     -- narrow(dim, start: Tensor, length) (it was refused)
-    if is_tensor(start) then
-      local sp = T(start, 'narrow')
-      if sp.dtype == 2 and sp.ndim == 0 then start = Tensor.item(start) end
-    end
+    if is_tensor(start) then start = int64_scalar(start, 'narrow') or start end
     if type(start) ~= 'number' or start ~= math.floor(start) then argerror('narrow', 'an integer start', start) end
     if type(len) ~= 'number' or len ~= math.floor(len) then argerror('narrow', 'an integer length', len) end
     local n = tonumber(p.sizes[c < 0 and c + p.ndim or c])
